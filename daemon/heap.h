@@ -1,0 +1,178 @@
+/*
+ * heap.h - the poolmgr allocator engine.
+ *
+ * One heap manages one pool's offset space [0, max_size).  It never reads or
+ * writes the pool's memory: all metadata lives in the calling process, and
+ * the engine talks about memory only through offsets.  What the owner must do
+ * to the memory (give pages back, zero bytes for calloc, copy bytes for a
+ * moving realloc) it is told through the callbacks in heap_config.
+ *
+ * The engine does no I/O and takes no locks: one heap must be used by one
+ * thread at a time (the daemon owns each heap from its event loop).
+ *
+ * Every function returns 0 or a positive count on success and a negative
+ * errno-style code on failure; a failed call changes nothing.
+ *
+ *   -EINVAL     bad argument: size 0, alignment not a power of two, or an
+ *               offset that is not the start of a live block (never
+ *               allocated, interior offset, double free)
+ *   -ENOMEM     no free run of the pool can hold the request now
+ *   -EFBIG      the request is larger than the whole pool could ever hold
+ *   -EOVERFLOW  nmemb * size (calloc) overflows
+ *   -EAGAIN     heap_resize only: the block cannot change size in place
+ *
+ * See docs/design.md for the data structures and their invariants.
+ */
+#ifndef POOLMGR_HEAP_H
+#define POOLMGR_HEAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The null offset: never the start of a block. */
+#define HEAP_OFF_NONE UINT64_MAX
+
+/* Default large-request threshold: requests at or above it get page spans. */
+#define HEAP_DEFAULT_LARGE_THRESHOLD (128u * 1024u)
+#define HEAP_DEFAULT_GRANULARITY 16u
+
+struct heap;
+
+struct heap_config {
+	uint64_t max_size;	  /* pool size in bytes; rounded up to pages */
+	uint32_t granularity;	  /* power of two >= 8; 0 = 16 */
+	uint32_t page_size;	  /* power of two; 0 = sysconf(_SC_PAGESIZE) */
+	uint64_t large_threshold; /* bytes; 0 = 128 KiB */
+	uint32_t retain_pages;	  /* dirty free pages of small blocks kept
+				   * before giving them back; 0 = 16,
+				   * HEAP_RETAIN_NONE = give back at once */
+	uint32_t cache_blocks;	  /* freed small blocks kept per size class
+				   * for fast reuse; 0 = 16, HEAP_CACHE_NONE
+				   * = no cache */
+
+	/*
+	 * release: the pages [off, off + len) are free; the owner should give
+	 * them back to the OS (punch a hole).  off and len are page-aligned.
+	 * Return 0 on success; on failure the pages stay counted as dirty.
+	 */
+	int (*release)(void *ctx, uint64_t off, uint64_t len);
+	/* zero: calloc needs [off, off + len) zeroed (it may hold old data). */
+	void (*zero)(void *ctx, uint64_t off, uint64_t len);
+	/* copy: a moving heap_realloc needs len bytes copied from src to dst. */
+	void (*copy)(void *ctx, uint64_t dst, uint64_t src, uint64_t len);
+	void *ctx;
+};
+
+#define HEAP_RETAIN_NONE UINT32_MAX
+#define HEAP_CACHE_NONE UINT32_MAX
+
+/*
+ * Size classes reported by heap_get_class_stats: class i holds blocks whose
+ * rounded size is in [2^i, 2^(i+1)).
+ */
+#define HEAP_NCLASSES 64
+
+struct heap_stats {
+	uint64_t max_size;	  /* bytes managed */
+	uint64_t page_size;
+	uint64_t granularity;
+	uint64_t allocated_bytes; /* bytes in live blocks (rounded sizes) */
+	uint64_t requested_bytes; /* bytes the callers asked for */
+	uint64_t live_blocks;
+	uint64_t cached_bytes;	  /* freed blocks kept in the reuse caches */
+	uint64_t cached_blocks;
+	uint64_t free_bytes;	  /* bytes in free runs (cache excluded) */
+	uint64_t free_runs;
+	uint64_t largest_free;	  /* longest free run, bytes */
+	uint64_t resident_bytes;  /* estimate: pages handed out since their
+				   * last release */
+	uint64_t released_bytes;  /* total given back through release() */
+	uint64_t metadata_bytes;  /* daemon memory the engine uses */
+	uint64_t allocs;	  /* successful allocations (all kinds) */
+	uint64_t frees;		  /* successful frees */
+	uint64_t failed_allocs;	  /* allocations refused with -ENOMEM */
+	uint64_t invalid_frees;	  /* frees refused with -EINVAL */
+	uint64_t cache_hits;	  /* allocations served from a cache */
+	uint64_t spans;		  /* live page spans (large blocks) */
+};
+
+/* Usage of one size class. */
+struct heap_class_stats {
+	uint64_t min_size, max_size; /* rounded sizes the class holds */
+	uint64_t live_blocks;
+	uint64_t live_bytes;
+	uint64_t allocs;
+};
+
+/*
+ * heap_create - make a heap over [0, cfg->max_size).  Returns 0, -EINVAL for
+ * a bad configuration (granularity not a power of two >= 8, granularity above
+ * the page size, max_size 0 or above 2^48), or -ENOMEM.
+ */
+int heap_create(const struct heap_config *cfg, struct heap **out);
+
+/* heap_destroy - free all metadata.  NULL is a no-op. */
+void heap_destroy(struct heap *h);
+
+/*
+ * heap_alloc - allocate size bytes aligned to align (0 or any power of two;
+ * the result is always aligned to the granularity, and page spans to the
+ * page size).  Sizes round up to the granularity; sizes at or above the
+ * large threshold round up to whole pages.  Never fails with -ENOMEM while a
+ * free run of the pool could hold the request.
+ */
+int heap_alloc(struct heap *h, uint64_t size, uint64_t align, uint64_t *out);
+
+/*
+ * heap_calloc - allocate nmemb * size bytes, all zero.  Calls cfg->zero only
+ * for the parts of the block that lie on pages that may hold old data.
+ */
+int heap_calloc(struct heap *h, uint64_t nmemb, uint64_t size, uint64_t *out);
+
+/*
+ * heap_free - free the block starting at off.  HEAP_OFF_NONE is a no-op.
+ * Anything else that is not the start of a live block is -EINVAL.
+ */
+int heap_free(struct heap *h, uint64_t off);
+
+/*
+ * heap_resize - change the block at off to size bytes without moving it:
+ * shrinking always works, growing works when the free space after the block
+ * is long enough.  Returns -EAGAIN (nothing changed) when the block would
+ * have to move, including small blocks growing past the large threshold.
+ */
+int heap_resize(struct heap *h, uint64_t off, uint64_t size);
+
+/*
+ * heap_realloc - realloc semantics: off == HEAP_OFF_NONE allocates; size 0
+ * frees and stores HEAP_OFF_NONE; otherwise resizes in place when it can,
+ * else allocates a new block, calls cfg->copy for the old contents and frees
+ * the old block.  On failure the old block is untouched.
+ */
+int heap_realloc(struct heap *h, uint64_t off, uint64_t size, uint64_t *out);
+
+/* heap_usable_size - the rounded size of the live block at off. */
+int heap_usable_size(struct heap *h, uint64_t off, uint64_t *out);
+
+/*
+ * heap_trim - flush the caches and release every dirty free page now.
+ * Returns the number of bytes released.
+ */
+int64_t heap_trim(struct heap *h);
+
+/*
+ * heap_check - walk all metadata and verify every invariant.  Returns 0, or
+ * -EFAULT with a description of the first violation in msg.
+ */
+int heap_check(struct heap *h, char *msg, size_t msglen);
+
+void heap_get_stats(struct heap *h, struct heap_stats *out);
+
+/* heap_get_class_stats - usage of class i < HEAP_NCLASSES; -EINVAL past it */
+int heap_get_class_stats(struct heap *h, unsigned i,
+			 struct heap_class_stats *out);
+
+/* heap_strerror - text for one of the codes above. */
+const char *heap_strerror(int err);
+
+#endif /* POOLMGR_HEAP_H */

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Run test programs; keep each one's output in BUILD/logs/NAME.log and
+# print it.  Writes "NAME passed failed" lines to BUILD/test-results.txt.
+# Usage: tests/run.sh BUILD PROGRAM...
+build=$1; shift
+mkdir -p "$build/logs"
+results="$build/test-results.txt"
+: > "$results"
+status=0
+for prog in "$@"; do
+	name=$(basename "$prog")
+	log="$build/logs/$name.log"
+	"$prog" > "$log" 2>&1
+	rc=$?
+	cat "$log"
+	passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
+	failed=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
+	passed=${passed:-0}
+	failed=${failed:-0}
+	# A program that died or exited non-zero without reporting counts as failed.
+	if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+	echo "$name $passed $failed" >> "$results"
+	[ "$rc" -ne 0 ] && status=1
+done
+exit $status
