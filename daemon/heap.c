@@ -1,0 +1,549 @@
+/*
+ * heap.c - the poolmgr allocator engine: policy and public API.
+ *
+ * ALGORITHM
+ *
+ * The pool [0, max_size) is tiled by extents: free runs, live small blocks,
+ * cached small blocks and page spans.  No byte of the pool holds metadata;
+ * everything below lives in daemon memory.
+ *
+ *   heap_runs.c     free runs in size bins (best fit, split, coalesce)
+ *   heap_buddy.c    the buddy view: whole free pages as 2^k-page blocks
+ *   heap_blockmap.c start and live bits: the extents and small-block sizes
+ *   heap_spans.c    records of page spans (blocks >= the large threshold)
+ *   heap_dirty.c    pages that may hold data; release and known-zero
+ *   heap_cache.c    freed small blocks kept for O(1) reuse
+ *   heap_check.c    the invariant walk
+ *
+ * A small request (below the large threshold, default 128 KiB) rounds up to
+ * the granularity and takes the best-fitting run, or a cached block of its
+ * exact size.  A large request rounds up to whole pages and asks the buddy
+ * for the lowest block of the smallest order that holds it, taking only the
+ * pages it needs (the rest of the block stays free); when the buddy has no
+ * such block the bins find any run that can hold the aligned span.
+ *
+ * INVARIANTS (heap_check verifies all of them)
+ *   1. Extents tile [0, max_size); each starts with its start bit set and no
+ *      other start bit is set.
+ *   2. Runs are maximal (never touch) and each sits in the bin of its length.
+ *   3. The buddy blocks are exactly the maximal aligned decomposition of the
+ *      whole pages of the runs.
+ *   4. allocated + cached + free bytes == max_size, and the counters match
+ *      the extents.
+ *
+ * GUARANTEES
+ *   - A request fails with -ENOMEM only when no run can hold it, after the
+ *     caches have been merged back into the runs (rule 4 of the design).
+ *   - A failed call changes nothing.
+ *   - Every operation is O(log n) in the number of runs, spans and dirty
+ *     stretches, plus O(threshold / g / 64) word scans for a small block's
+ *     size; nothing walks all blocks except heap_check and heap_trim.
+ *
+ * Metadata allocation failure in the daemon is fatal (abort), as in most
+ * daemons: the engine would otherwise have to unwind half-made changes.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "heap_internal.h"
+
+void *
+heap_meta_alloc(struct heap *h, size_t size)
+{
+	void *p = malloc(size);
+
+	if (!p) {
+		fprintf(stderr, "poolmgr heap: out of metadata memory\n");
+		abort();
+	}
+	h->st.metadata_bytes += size;
+	return p;
+}
+
+void
+heap_meta_free(struct heap *h, void *p, size_t size)
+{
+	if (!p)
+		return;
+	h->st.metadata_bytes -= size;
+	free(p);
+}
+
+unsigned
+heap_class_of(uint64_t size)
+{
+	return log2_floor(size);
+}
+
+/* Account a block of len bytes (requested of them) joining or leaving. */
+void
+heap_count_live(struct heap *h, uint64_t len, uint64_t requested, int sign)
+{
+	struct heap_class_stats *c = &h->cls[heap_class_of(len)];
+
+	if (sign > 0) {
+		h->st.allocated_bytes += len;
+		h->st.requested_bytes += requested;
+		h->st.live_blocks++;
+		c->live_blocks++;
+		c->live_bytes += len;
+	} else {
+		h->st.allocated_bytes -= len;
+		h->st.requested_bytes -= requested;
+		h->st.live_blocks--;
+		c->live_blocks--;
+		c->live_bytes -= len;
+	}
+}
+
+static bool
+is_pow2(uint64_t x)
+{
+	return x != 0 && (x & (x - 1)) == 0;
+}
+
+int
+heap_create(const struct heap_config *cfg, struct heap **out)
+{
+	long sys_page = sysconf(_SC_PAGESIZE);
+	uint64_t page = cfg->page_size ? cfg->page_size : (uint64_t)sys_page;
+	uint64_t g = cfg->granularity ? cfg->granularity
+				      : HEAP_DEFAULT_GRANULARITY;
+	uint64_t pf, pe;
+	struct heap *h;
+	unsigned k;
+
+	if (!is_pow2(page) || !is_pow2(g) || g < 8 || g > page ||
+	    cfg->max_size == 0 || cfg->max_size > (1ull << MAX_POOL_SHIFT))
+		return -EINVAL;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->cfg = *cfg;
+	h->page = page;
+	h->g = g;
+	h->pshift = log2_floor(page);
+	h->gshift = log2_floor(g);
+	h->slack_bits = h->gshift;
+	h->max_size = round_up(cfg->max_size, page);
+	h->npages = h->max_size >> h->pshift;
+	h->threshold = cfg->large_threshold ? round_up(cfg->large_threshold, g)
+					    : HEAP_DEFAULT_LARGE_THRESHOLD;
+	h->retain_limit = cfg->retain_pages == HEAP_RETAIN_NONE ? 0
+			  : cfg->retain_pages ? cfg->retain_pages : 16;
+	h->cache_limit = cfg->cache_blocks == HEAP_CACHE_NONE ? 0
+			 : cfg->cache_blocks ? cfg->cache_blocks : 16;
+	h->st.metadata_bytes = sizeof(*h);
+	RB_INIT(&h->runs);
+	RB_INIT(&h->spans);
+	RB_INIT(&h->dirty);
+	for (k = 0; k < NBINS; k++)
+		RB_INIT(&h->bin[k]);
+	for (k = 0; k < BUDDY_ORDERS; k++)
+		RB_INIT(&h->order[k]);
+	for (k = 0; k < HEAP_NCLASSES; k++) {
+		h->cls[k].min_size = 1ull << k;
+		h->cls[k].max_size = k < 63 ? (2ull << k) - 1 : UINT64_MAX;
+	}
+	bm_init(h);
+	cache_init(h);
+	/* One run over everything; its pages are clean (never handed out). */
+	runs_give(h, 0, h->max_size, &pf, &pe);
+	*out = h;
+	return 0;
+}
+
+void
+heap_destroy(struct heap *h)
+{
+	if (!h)
+		return;
+	cache_destroy(h);
+	runs_destroy(h);
+	buddy_destroy(h);
+	spans_destroy(h);
+	dirty_destroy(h);
+	bm_destroy(h);
+	free(h);
+}
+
+/* A run that can hold len bytes at align, merging the caches if need be. */
+static struct run *
+find_run(struct heap *h, uint64_t len, uint64_t align, uint64_t *at)
+{
+	struct run *r;
+	uint64_t page;
+	int attempt;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		r = NULL;
+		if (len >= h->threshold &&
+		    buddy_find(h, len >> h->pshift, align >> h->pshift, &page)) {
+			*at = page << h->pshift;
+			r = runs_containing(h, *at);
+			assert(r != NULL);
+			return r;
+		}
+		r = runs_best_fit(h, len, align);
+		if (r) {
+			*at = round_up(r->start, align);
+			return r;
+		}
+		if (h->st.cached_blocks == 0)
+			break;
+		cache_flush(h);
+	}
+	return NULL;
+}
+
+/* Allocate without touching the dirty set; *cached if it came from a cache. */
+static int
+alloc_block(struct heap *h, uint64_t size, uint64_t align, uint64_t *out,
+	    uint64_t *lenp, bool *cached)
+{
+	uint64_t len, at, requested;
+	struct run *r;
+
+	*cached = false;
+	if (size == 0 || (align != 0 && !is_pow2(align)))
+		return -EINVAL;
+	if (size > h->max_size || align > h->max_size)
+		return -EFBIG;
+	if (align < h->g)
+		align = h->g;
+
+	if (size >= h->threshold) {
+		len = round_up(size, h->page);
+		if (align < h->page)
+			align = h->page;
+	} else {
+		len = round_up(size, h->g);
+		if (align == h->g && cache_pop(h, len, &at)) {
+			*cached = true;
+			h->st.cache_hits++;
+			goto small;
+		}
+	}
+	r = find_run(h, len, align, &at);
+	if (!r) {
+		h->st.failed_allocs++;
+		return -ENOMEM;
+	}
+	runs_take(h, r, at, len);
+	if (size >= h->threshold) {
+		spans_insert(h, at, len, size);
+		requested = size;
+		goto done;
+	}
+small:
+	bm_set_live(h, at, len, len - size);
+	requested = len - bm_stored_slack(h, len, len - size);
+done:
+	heap_count_live(h, len, requested, +1);
+	h->cls[heap_class_of(len)].allocs++;
+	h->st.allocs++;
+	*out = at;
+	*lenp = len;
+	return 0;
+}
+
+int
+heap_alloc(struct heap *h, uint64_t size, uint64_t align, uint64_t *out)
+{
+	uint64_t off, len;
+	bool cached;
+	int rc = alloc_block(h, size, align, &off, &len, &cached);
+
+	if (rc)
+		return rc;
+	if (!cached)
+		dirty_mark(h, off, len);
+	*out = off;
+	return 0;
+}
+
+int
+heap_calloc(struct heap *h, uint64_t nmemb, uint64_t size, uint64_t *out)
+{
+	uint64_t total, off, len;
+	bool cached;
+	int rc;
+
+	if (__builtin_mul_overflow(nmemb, size, &total))
+		return -EOVERFLOW;
+	rc = alloc_block(h, total, 0, &off, &len, &cached);
+	if (rc)
+		return rc;
+	/* Pages never handed out, or released since, are zero already. */
+	dirty_zero(h, off, len);
+	if (!cached)
+		dirty_mark(h, off, len);
+	*out = off;
+	return 0;
+}
+
+/* The live small block at off and its length, or false. */
+static bool
+small_block(struct heap *h, uint64_t off, uint64_t *len)
+{
+	uint64_t limit;
+
+	if (!bm_is_start(h, off) || !bm_is_live(h, off))
+		return false;
+	limit = off + h->threshold + h->g;
+	if (limit > h->max_size)
+		limit = h->max_size;
+	*len = bm_next_start(h, off, limit) - off;
+	return true;
+}
+
+/* Is off worth looking up at all: inside the pool and on a granule? */
+static bool
+plausible(const struct heap *h, uint64_t off)
+{
+	return off < h->max_size && (off & (h->g - 1)) == 0;
+}
+
+static struct span *
+span_at(struct heap *h, uint64_t off)
+{
+	return (off & (h->page - 1)) == 0 ? spans_find(h, off) : NULL;
+}
+
+int
+heap_free_small(struct heap *h, uint64_t off, bool to_cache)
+{
+	uint64_t len, slack, pf, pe;
+
+	if (!small_block(h, off, &len))
+		return -EINVAL;
+	slack = bm_clear_live(h, off, len);
+	heap_count_live(h, len, len - slack, -1);
+	h->st.frees++;
+	if (to_cache && cache_push(h, off, len))
+		return 0;
+	runs_give(h, off, len, &pf, &pe);
+	if (pe > pf)
+		dirty_retain(h, pf, pe);
+	return 0;
+}
+
+static void
+free_span(struct heap *h, struct span *s)
+{
+	uint64_t off = s->start, len = s->len, pf, pe;
+
+	heap_count_live(h, len, s->requested, -1);
+	h->st.frees++;
+	spans_remove(h, s);
+	runs_give(h, off, len, &pf, &pe);
+	/* A large block's pages go back at once. */
+	if (pe > pf)
+		dirty_release_now(h, pf, pe);
+}
+
+int
+heap_free(struct heap *h, uint64_t off)
+{
+	struct span *s;
+
+	if (off == HEAP_OFF_NONE)
+		return 0;
+	if (plausible(h, off)) {
+		if ((s = span_at(h, off))) {
+			free_span(h, s);
+			return 0;
+		}
+		if (heap_free_small(h, off, true) == 0)
+			return 0;
+	}
+	h->st.invalid_frees++;
+	return -EINVAL;
+}
+
+int
+heap_usable_size(struct heap *h, uint64_t off, uint64_t *out)
+{
+	struct span *s;
+
+	if (!plausible(h, off))
+		return -EINVAL;
+	if ((s = span_at(h, off))) {
+		*out = s->len;
+		return 0;
+	}
+	return small_block(h, off, out) ? 0 : -EINVAL;
+}
+
+/*
+ * Grow the extent [off, off + len) by extra bytes taken from the run right
+ * after it, if that run is long enough.
+ */
+static bool
+grow_into_next(struct heap *h, uint64_t off, uint64_t len, uint64_t extra)
+{
+	uint64_t next = off + len;
+	struct run *r = next < h->max_size ? runs_find(h, next) : NULL;
+
+	if (!r || r->len < extra)
+		return false;
+	runs_take(h, r, next, extra);
+	bm_clear_start(h, next);	/* the piece joins the extent at off */
+	dirty_mark(h, next, extra);
+	return true;
+}
+
+static int
+resize_span(struct heap *h, struct span *s, uint64_t size)
+{
+	uint64_t nl = round_up(size, h->page), pf, pe;
+
+	if (nl > s->len && !grow_into_next(h, s->start, s->len, nl - s->len))
+		return -EAGAIN;
+	heap_count_live(h, s->len, s->requested, -1);
+	if (nl < s->len) {
+		runs_give(h, s->start + nl, s->len - nl, &pf, &pe);
+		if (pe > pf)
+			dirty_release_now(h, pf, pe);
+	}
+	s->len = nl;
+	s->requested = size;
+	heap_count_live(h, nl, size, +1);
+	return 0;
+}
+
+static int
+resize_small(struct heap *h, uint64_t off, uint64_t len, uint64_t size)
+{
+	uint64_t nl = round_up(size, h->g), slack, pf, pe;
+
+	if (size >= h->threshold)
+		return -EAGAIN;	/* it would have to become a page span */
+	if (nl > len && !grow_into_next(h, off, len, nl - len))
+		return -EAGAIN;
+	slack = bm_clear_live(h, off, len);
+	heap_count_live(h, len, len - slack, -1);
+	if (nl < len) {
+		runs_give(h, off + nl, len - nl, &pf, &pe);
+		if (pe > pf)
+			dirty_retain(h, pf, pe);
+	}
+	bm_set_live(h, off, nl, nl - size);
+	heap_count_live(h, nl, nl - bm_stored_slack(h, nl, nl - size), +1);
+	return 0;
+}
+
+int
+heap_resize(struct heap *h, uint64_t off, uint64_t size)
+{
+	struct span *s;
+	uint64_t len;
+
+	if (size == 0)
+		return -EINVAL;
+	if (size > h->max_size)
+		return -EFBIG;
+	if (!plausible(h, off))
+		return -EINVAL;
+	if ((s = span_at(h, off)))
+		return resize_span(h, s, size);
+	if (!small_block(h, off, &len))
+		return -EINVAL;
+	return resize_small(h, off, len, size);
+}
+
+int
+heap_realloc(struct heap *h, uint64_t off, uint64_t size, uint64_t *out)
+{
+	uint64_t oldlen, noff;
+	int rc;
+
+	if (off == HEAP_OFF_NONE)
+		return heap_alloc(h, size, 0, out);
+	if (size == 0) {
+		rc = heap_free(h, off);
+		if (rc == 0)
+			*out = HEAP_OFF_NONE;
+		return rc;
+	}
+	rc = heap_resize(h, off, size);
+	if (rc == 0) {
+		*out = off;
+		return 0;
+	}
+	if (rc != -EAGAIN)
+		return rc;
+	rc = heap_usable_size(h, off, &oldlen);
+	if (rc)
+		return rc;
+	rc = heap_alloc(h, size, 0, &noff);
+	if (rc)
+		return rc;	/* the old block is untouched */
+	if (h->cfg.copy)
+		h->cfg.copy(h->cfg.ctx, noff, off, oldlen < size ? oldlen : size);
+	heap_free(h, off);
+	*out = noff;
+	return 0;
+}
+
+int64_t
+heap_trim(struct heap *h)
+{
+	cache_flush(h);
+	return (int64_t)dirty_release_all_free(h);
+}
+
+void
+heap_get_stats(struct heap *h, struct heap_stats *out)
+{
+	unsigned b;
+
+	*out = h->st;
+	out->max_size = h->max_size;
+	out->page_size = h->page;
+	out->granularity = h->g;
+	out->resident_bytes = h->dirty_pages << h->pshift;
+	out->largest_free = 0;
+	for (b = NBINS; b-- > 0;) {
+		if (h->bin_nonempty[b / 64] & (1ull << (b % 64))) {
+			out->largest_free =
+				RB_MAX(run_size_tree, &h->bin[b])->len;
+			break;
+		}
+	}
+}
+
+int
+heap_get_class_stats(struct heap *h, unsigned i, struct heap_class_stats *out)
+{
+	if (i >= HEAP_NCLASSES)
+		return -EINVAL;
+	*out = h->cls[i];
+	return 0;
+}
+
+const char *
+heap_strerror(int err)
+{
+	switch (err) {
+	case 0:
+		return "success";
+	case -EINVAL:
+		return "invalid argument, or not the start of a live block";
+	case -ENOMEM:
+		return "no free space in the pool can hold the request";
+	case -EFBIG:
+		return "request larger than the whole pool";
+	case -EOVERFLOW:
+		return "size computation overflows";
+	case -EAGAIN:
+		return "block cannot change size in place";
+	case -EFAULT:
+		return "heap metadata is inconsistent";
+	default:
+		return "unknown error";
+	}
+}

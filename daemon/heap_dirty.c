@@ -1,0 +1,245 @@
+/*
+ * heap_dirty.c - which pages may hold data, and giving free ones back.
+ *
+ * A page is dirty from the moment any part of it is handed out until the
+ * owner releases it (punches a hole in the memfd).  Pages never handed out,
+ * or released since, read as zero: calloc zeroes only the dirty part of a
+ * block, and the resident estimate is the dirty page count.
+ *
+ * Dirty pages are kept as disjoint, non-touching intervals in a red-black
+ * tree, so the cost follows the number of dirty stretches, not the pool size.
+ *
+ * Release policy, when pages become wholly free:
+ *   - from a page span (a large block): released at once;
+ *   - from small blocks: queued, and released once more than retain_limit
+ *     pages wait, oldest first.  Churning small blocks then reuse warm pages
+ *     instead of faulting fresh zero pages in and punching them out again.
+ * heap_trim releases everything free at once.
+ */
+#include <stdlib.h>
+
+#include "heap_internal.h"
+
+static int
+dirty_cmp(struct dirty *a, struct dirty *b)
+{
+	return a->first < b->first ? -1 : a->first > b->first;
+}
+
+RB_GENERATE(dirty_tree, dirty, link, dirty_cmp)
+
+/* The interval with the greatest first <= page, or NULL. */
+static struct dirty *
+dirty_at_or_before(struct heap *h, uint64_t page)
+{
+	struct dirty key = {.first = page + 1};
+	struct dirty *d = RB_NFIND(dirty_tree, &h->dirty, &key);
+
+	return d ? RB_PREV(dirty_tree, &h->dirty, d)
+		 : RB_MAX(dirty_tree, &h->dirty);
+}
+
+static void
+dirty_delete(struct heap *h, struct dirty *d)
+{
+	RB_REMOVE(dirty_tree, &h->dirty, d);
+	heap_meta_free(h, d, sizeof(*d));
+}
+
+/* Mark the pages under [off, off + len) dirty. */
+void
+dirty_mark(struct heap *h, uint64_t off, uint64_t len)
+{
+	uint64_t first = off >> h->pshift;
+	uint64_t end = round_up(off + len, h->page) >> h->pshift;
+	struct dirty *d = dirty_at_or_before(h, first), *next;
+
+	if (d && d->end >= end)
+		return;		/* the common case: already dirty */
+	if (d && d->end >= first) {
+		h->dirty_pages -= d->end - d->first;
+		first = d->first;
+	} else {
+		d = heap_meta_alloc(h, sizeof(*d));
+		d->first = first;
+		d->end = first;
+		RB_INSERT(dirty_tree, &h->dirty, d);
+	}
+	/* Swallow the intervals that now touch or overlap. */
+	while ((next = RB_NEXT(dirty_tree, &h->dirty, d)) && next->first <= end) {
+		if (next->end > end)
+			end = next->end;
+		h->dirty_pages -= next->end - next->first;
+		dirty_delete(h, next);
+	}
+	d->end = end;
+	h->dirty_pages += d->end - d->first;
+}
+
+/* Remove the pages [first, end) from the dirty set. */
+static void
+dirty_clear(struct heap *h, uint64_t first, uint64_t end)
+{
+	struct dirty *d = dirty_at_or_before(h, first), *next;
+
+	if (!d || d->end <= first)
+		d = d ? RB_NEXT(dirty_tree, &h->dirty, d)
+		      : RB_MIN(dirty_tree, &h->dirty);
+	for (; d && d->first < end; d = next) {
+		next = RB_NEXT(dirty_tree, &h->dirty, d);
+		if (d->first < first && d->end > end) {
+			struct dirty *tail = heap_meta_alloc(h, sizeof(*tail));
+
+			tail->first = end;
+			tail->end = d->end;
+			d->end = first;
+			RB_INSERT(dirty_tree, &h->dirty, tail);
+			h->dirty_pages -= end - first;
+			return;
+		}
+		if (d->first < first) {
+			h->dirty_pages -= d->end - first;
+			d->end = first;
+		} else if (d->end > end) {
+			h->dirty_pages -= end - d->first;
+			d->first = end;	/* order unchanged */
+		} else {
+			h->dirty_pages -= d->end - d->first;
+			dirty_delete(h, d);
+		}
+	}
+}
+
+/* calloc: zero the part of [off, off + len) that lies on dirty pages. */
+void
+dirty_zero(struct heap *h, uint64_t off, uint64_t len)
+{
+	uint64_t first = off >> h->pshift;
+	uint64_t end = round_up(off + len, h->page) >> h->pshift;
+	struct dirty *d = dirty_at_or_before(h, first);
+
+	if (!d || d->end <= first)
+		d = d ? RB_NEXT(dirty_tree, &h->dirty, d)
+		      : RB_MIN(dirty_tree, &h->dirty);
+	for (; d && d->first < end; d = RB_NEXT(dirty_tree, &h->dirty, d)) {
+		uint64_t a = d->first << h->pshift, b = d->end << h->pshift;
+
+		if (a < off)
+			a = off;
+		if (b > off + len)
+			b = off + len;
+		if (a < b && h->cfg.zero)
+			h->cfg.zero(h->cfg.ctx, a, b - a);
+	}
+}
+
+/* Release the dirty pages among [first, end); all of them are free. */
+void
+dirty_release_now(struct heap *h, uint64_t first, uint64_t end)
+{
+	struct dirty *d = dirty_at_or_before(h, first), *next;
+
+	if (!d || d->end <= first)
+		d = d ? RB_NEXT(dirty_tree, &h->dirty, d)
+		      : RB_MIN(dirty_tree, &h->dirty);
+	for (; d && d->first < end; d = next) {
+		uint64_t a = d->first > first ? d->first : first;
+		uint64_t b = d->end < end ? d->end : end;
+
+		next = RB_NEXT(dirty_tree, &h->dirty, d);
+		if (h->cfg.release &&
+		    h->cfg.release(h->cfg.ctx, a << h->pshift,
+				   (b - a) << h->pshift) != 0)
+			continue;	/* the pages stay dirty */
+		h->st.released_bytes += (b - a) << h->pshift;
+		dirty_clear(h, a, b);
+		/* dirty_clear may have split d; carry on after the hole. */
+		next = dirty_at_or_before(h, b);
+		if (!next || next->end <= b)
+			next = next ? RB_NEXT(dirty_tree, &h->dirty, next)
+				    : RB_MIN(dirty_tree, &h->dirty);
+	}
+}
+
+/* Release whatever of the pages [first, end) is still wholly free. */
+static void
+release_if_free(struct heap *h, uint64_t first, uint64_t end)
+{
+	uint64_t lo = first << h->pshift, hi = end << h->pshift;
+	struct run *r = runs_containing(h, lo);
+
+	if (!r)
+		r = RB_NFIND(run_addr_tree, &h->runs, &(struct run){.start = lo});
+	for (; r && r->start < hi; r = RB_NEXT(run_addr_tree, &h->runs, r)) {
+		uint64_t a = round_up(r->start, h->page) >> h->pshift;
+		uint64_t b = round_down(r->start + r->len, h->page) >> h->pshift;
+
+		if (a < first)
+			a = first;
+		if (b > end)
+			b = end;
+		if (a < b)
+			dirty_release_now(h, a, b);
+	}
+}
+
+/* Pages [first, end) of small blocks became free: queue, release the oldest. */
+void
+dirty_retain(struct heap *h, uint64_t first, uint64_t end)
+{
+	unsigned slot;
+
+	if (h->retain_count == RETAIN_RING) {
+		/* Full queue: the oldest entry goes out now. */
+		slot = h->retain_head;
+		h->retained_pages -= h->retain[slot].end - h->retain[slot].first;
+		release_if_free(h, h->retain[slot].first, h->retain[slot].end);
+		h->retain_head = (h->retain_head + 1) % RETAIN_RING;
+		h->retain_count--;
+	}
+	slot = (h->retain_head + h->retain_count) % RETAIN_RING;
+	h->retain[slot].first = first;
+	h->retain[slot].end = end;
+	h->retain_count++;
+	h->retained_pages += end - first;
+	while (h->retained_pages > h->retain_limit && h->retain_count > 0) {
+		slot = h->retain_head;
+		h->retained_pages -= h->retain[slot].end - h->retain[slot].first;
+		h->retain_head = (h->retain_head + 1) % RETAIN_RING;
+		h->retain_count--;
+		release_if_free(h, h->retain[slot].first, h->retain[slot].end);
+	}
+}
+
+/* heap_trim: release every dirty page that is wholly free.  Returns bytes. */
+uint64_t
+dirty_release_all_free(struct heap *h)
+{
+	uint64_t before = h->st.released_bytes;
+	struct dirty *d, *next;
+
+	h->retain_count = 0;
+	h->retained_pages = 0;
+	for (d = RB_MIN(dirty_tree, &h->dirty); d; d = next) {
+		uint64_t end = d->end;
+
+		release_if_free(h, d->first, end);
+		/* d may be gone or split: go on from the first interval past end. */
+		next = dirty_at_or_before(h, end);
+		if (!next || next->end <= end)
+			next = next ? RB_NEXT(dirty_tree, &h->dirty, next)
+				    : RB_MIN(dirty_tree, &h->dirty);
+	}
+	return h->st.released_bytes - before;
+}
+
+void
+dirty_destroy(struct heap *h)
+{
+	struct dirty *d, *next;
+
+	for (d = RB_MIN(dirty_tree, &h->dirty); d; d = next) {
+		next = RB_NEXT(dirty_tree, &h->dirty, d);
+		dirty_delete(h, d);
+	}
+}
