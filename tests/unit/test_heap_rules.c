@@ -1,0 +1,874 @@
+/*
+ * test_heap_rules.c - the engine's numbered rules (docs/design.md), one
+ * group of cmocka tests per rule, the classic lab cases of rule 4 spelled
+ * out one by one.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "heap.h"
+#include "heap_internal.h"
+
+#define PAGE 4096u
+#define KiB (1024ull)
+#define MiB (1024ull * 1024)
+#define GiB (1024ull * MiB)
+#define TiB (1024ull * GiB)
+
+/* What the engine asked the owner to do. */
+struct owner {
+	uint64_t released, zeroed, copied;
+	unsigned nrelease, nzero, ncopy;
+	uint64_t last_zero_off, last_zero_len;
+	uint64_t last_copy_dst, last_copy_src;
+};
+
+static struct owner own;
+
+static int
+on_release(void *ctx, uint64_t off, uint64_t len)
+{
+	struct owner *o = ctx;
+
+	assert_int_equal(off % PAGE, 0);
+	assert_int_equal(len % PAGE, 0);
+	o->released += len;
+	o->nrelease++;
+	return 0;
+}
+
+static void
+on_zero(void *ctx, uint64_t off, uint64_t len)
+{
+	struct owner *o = ctx;
+
+	o->zeroed += len;
+	o->nzero++;
+	o->last_zero_off = off;
+	o->last_zero_len = len;
+}
+
+static void
+on_copy(void *ctx, uint64_t dst, uint64_t src, uint64_t len)
+{
+	struct owner *o = ctx;
+
+	o->copied += len;
+	o->ncopy++;
+	o->last_copy_dst = dst;
+	o->last_copy_src = src;
+}
+
+static struct heap *
+make(uint64_t max, uint32_t g, uint64_t threshold, uint32_t cache)
+{
+	struct heap_config cfg = {
+		.max_size = max, .granularity = g, .page_size = PAGE,
+		.large_threshold = threshold, .cache_blocks = cache,
+		.release = on_release, .zero = on_zero, .copy = on_copy,
+		.ctx = &own,
+	};
+	struct heap *h = NULL;
+
+	memset(&own, 0, sizeof(own));
+	assert_int_equal(heap_create(&cfg, &h), 0);
+	return h;
+}
+
+static void
+check_ok(struct heap *h)
+{
+	char msg[256];
+	int rc = heap_check(h, msg, sizeof(msg));
+
+	if (rc)
+		fail_msg("heap_check: %s", msg);
+}
+
+static uint64_t
+alloc_ok(struct heap *h, uint64_t size)
+{
+	uint64_t off = HEAP_OFF_NONE;
+	int rc = heap_alloc(h, size, 0, &off);
+
+	if (rc)
+		fail_msg("alloc %llu: %s", (unsigned long long)size,
+			 heap_strerror(rc));
+	return off;
+}
+
+static struct heap_stats
+stats(struct heap *h)
+{
+	struct heap_stats st;
+
+	heap_get_stats(h, &st);
+	return st;
+}
+
+static uint64_t
+usable(struct heap *h, uint64_t off)
+{
+	uint64_t n = 0;
+
+	assert_int_equal(heap_usable_size(h, off, &n), 0);
+	return n;
+}
+
+/* ---- rule 1: buddy for pages, bins for blocks ---------------------------- */
+
+static void
+large_request_is_page_granular(void **state)
+{
+	struct heap *h = make(1 * MiB, 0, 0, 0);
+	uint64_t a, b;
+
+	(void)state;
+	a = alloc_ok(h, 128 * KiB + 1);
+	assert_int_equal(a % PAGE, 0);
+	assert_int_equal(usable(h, a), 128 * KiB + PAGE);	/* 33 pages */
+	/* The tail of the 64-page buddy block was split off, not wasted. */
+	b = alloc_ok(h, 1 * MiB - 128 * KiB - PAGE);
+	assert_int_equal(stats(h).free_bytes, 0);
+	check_ok(h);
+	assert_int_equal(heap_free(h, a), 0);
+	assert_int_equal(heap_free(h, b), 0);
+	assert_int_equal(stats(h).largest_free, 1 * MiB);
+	assert_int_equal(stats(h).free_runs, 1);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+static void
+spans_split_and_coalesce(void **state)
+{
+	struct heap *h = make(1 * MiB, 0, 0, 0);
+	uint64_t s[4];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 4; i++) {
+		s[i] = alloc_ok(h, 256 * KiB);
+		assert_int_equal(s[i], (uint64_t)i * 256 * KiB);
+	}
+	check_ok(h);
+	/* Free in an order that needs every merge. */
+	assert_int_equal(heap_free(h, s[1]), 0);
+	assert_int_equal(heap_free(h, s[2]), 0);
+	assert_int_equal(stats(h).largest_free, 512 * KiB);
+	assert_int_equal(heap_free(h, s[0]), 0);
+	assert_int_equal(heap_free(h, s[3]), 0);
+	assert_int_equal(stats(h).largest_free, 1 * MiB);
+	check_ok(h);
+	/* The whole pool is one buddy block again: a full-size span fits. */
+	s[0] = alloc_ok(h, 1 * MiB);
+	assert_int_equal(s[0], 0);
+	heap_destroy(h);
+}
+
+static void
+span_fits_run_that_is_not_buddy_aligned(void **state)
+{
+	/* Threshold of one page: every page-sized request is a span. */
+	struct heap *h = make(4 * PAGE, 0, PAGE, 0);
+	uint64_t p[4], two;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 4; i++)
+		p[i] = alloc_ok(h, PAGE);
+	assert_int_equal(heap_free(h, p[1]), 0);
+	assert_int_equal(heap_free(h, p[2]), 0);
+	/* Pages 1-2 are free but are not a buddy pair: a pure buddy says no. */
+	two = alloc_ok(h, 2 * PAGE);
+	assert_int_equal(two, PAGE);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+static void
+small_blocks_come_from_bins(void **state)
+{
+	struct heap *h = make(64 * KiB, 0, 0, HEAP_CACHE_NONE);
+	uint64_t a, b, c;
+
+	(void)state;
+	a = alloc_ok(h, 100);
+	b = alloc_ok(h, 3000);
+	c = alloc_ok(h, 5000);	/* sub-threshold, above a page: no rounding */
+	assert_int_equal(usable(h, a), 112);
+	assert_int_equal(usable(h, b), 3008);
+	assert_int_equal(usable(h, c), 5008);
+	assert_int_equal(b, a + 112);
+	assert_int_equal(c, b + 3008);
+	assert_int_equal(stats(h).spans, 0);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+/* ---- rule 2: out-of-band metadata ------------------------------------- */
+
+static void
+whole_pool_is_usable(void **state)
+{
+	struct heap *h = make(64 * KiB, 8, 0, HEAP_CACHE_NONE);
+	uint64_t off, n = 0;
+
+	(void)state;
+	/* One block covering every byte ... */
+	off = alloc_ok(h, 64 * KiB);
+	assert_int_equal(off, 0);
+	assert_int_equal(heap_free(h, off), 0);
+	/* ... or 8192 blocks of 8 bytes: no headers between them. */
+	while (heap_alloc(h, 8, 0, &off) == 0)
+		n++;
+	assert_int_equal(n, 64 * KiB / 8);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+static void
+metadata_of_huge_pool_follows_use(void **state)
+{
+	struct heap *h = make(1 * TiB, 0, 0, 0);
+	uint64_t a, b;
+
+	(void)state;
+	a = alloc_ok(h, 64);
+	assert_true(stats(h).metadata_bytes < 1 * MiB);
+	b = alloc_ok(h, 100 * GiB);
+	assert_true(stats(h).metadata_bytes < 1 * MiB);
+	printf("1 TiB pool, one 64 B block and one 100 GiB span: %llu bytes "
+	       "of metadata\n", (unsigned long long)stats(h).metadata_bytes);
+	assert_int_equal(heap_free(h, b), 0);
+	assert_int_equal(heap_free(h, a), 0);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+/* ---- rule 3: granularity and alignment -------------------------------- */
+
+static void
+granularity_rounds_and_aligns(void **state)
+{
+	static const uint32_t gs[] = {8, 16, 32, 64, 4096};
+	unsigned i;
+
+	(void)state;
+	for (i = 0; i < sizeof(gs) / sizeof(gs[0]); i++) {
+		struct heap *h = make(1 * MiB, gs[i], 0, 0);
+		uint64_t a = alloc_ok(h, 1), b = alloc_ok(h, gs[i] + 1);
+
+		assert_int_equal(usable(h, a), gs[i]);
+		assert_int_equal(usable(h, b), 2 * gs[i]);
+		assert_int_equal(a % gs[i], 0);
+		assert_int_equal(b % gs[i], 0);
+		check_ok(h);
+		heap_destroy(h);
+	}
+}
+
+static void
+bad_granularity_refused(void **state)
+{
+	struct heap_config cfg = {.max_size = MiB, .page_size = PAGE};
+	struct heap *h;
+
+	(void)state;
+	cfg.granularity = 4;
+	assert_int_equal(heap_create(&cfg, &h), -EINVAL);
+	cfg.granularity = 24;
+	assert_int_equal(heap_create(&cfg, &h), -EINVAL);
+	cfg.granularity = 8192;	/* above the page */
+	assert_int_equal(heap_create(&cfg, &h), -EINVAL);
+	cfg.granularity = 16;
+	cfg.max_size = 0;
+	assert_int_equal(heap_create(&cfg, &h), -EINVAL);
+}
+
+static void
+aligned_allocations(void **state)
+{
+	struct heap *h = make(64 * MiB, 0, 0, 0);
+	uint64_t align, off;
+
+	(void)state;
+	alloc_ok(h, 24);	/* knock everything off page alignment */
+	for (align = 1; align <= 8 * MiB; align <<= 1) {
+		assert_int_equal(heap_alloc(h, 40, align, &off), 0);
+		assert_int_equal(off % align, 0);
+		assert_int_equal(heap_alloc(h, 200 * KiB, align, &off), 0);
+		assert_int_equal(off % align, 0);
+		assert_int_equal(off % PAGE, 0);
+		check_ok(h);
+	}
+	assert_int_equal(heap_alloc(h, 40, 3, &off), -EINVAL);
+	assert_int_equal(heap_alloc(h, 40, 48, &off), -EINVAL);
+	heap_destroy(h);
+}
+
+static void
+aligned_request_uses_only_run_that_fits(void **state)
+{
+	/* A 4 KiB pool, granularity 8: free runs at 8..1024 and 2048..4096. */
+	struct heap *h = make(PAGE, 8, 0, HEAP_CACHE_NONE);
+	uint64_t a, b, off;
+
+	(void)state;
+	a = alloc_ok(h, 8);
+	alloc_ok(h, 1016);		/* 8..1024 */
+	b = alloc_ok(h, 1024);		/* 1024..2048 */
+	alloc_ok(h, 2048);		/* 2048..4096 */
+	assert_int_equal(heap_free(h, b), 0);
+	assert_int_equal(heap_free(h, a), 0);
+	/* 1024 bytes aligned to 1024: only the run at 1024 qualifies. */
+	assert_int_equal(heap_alloc(h, 1024, 1024, &off), 0);
+	assert_int_equal(off, 1024);
+	assert_int_equal(heap_alloc(h, 8, 16, &off), 0);
+	assert_int_equal(off, 0);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+/* ---- rule 4: exactness, the lab cases ---------------------------------- */
+
+static struct heap *
+lab_pool(void)
+{
+	/* One 4 KiB page, granularity 8, caches on (the default). */
+	return make(PAGE, 8, 0, 0);
+}
+
+static void
+lab_one_4096_block_fits(void **state)
+{
+	struct heap *h = lab_pool();
+	uint64_t off;
+
+	(void)state;
+	off = alloc_ok(h, 4096);
+	assert_int_equal(off, 0);
+	assert_int_equal(heap_alloc(h, 1, 0, &off), -ENOMEM);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+static void
+lab_512_blocks_of_8_fit(void **state)
+{
+	struct heap *h = lab_pool();
+	uint64_t off, seen[512];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 512; i++) {
+		seen[i] = alloc_ok(h, 8);
+		assert_int_equal(seen[i] % 8, 0);
+		if (i)
+			assert_int_not_equal(seen[i], seen[i - 1]);
+	}
+	assert_int_equal(heap_alloc(h, 8, 0, &off), -ENOMEM);
+	assert_int_equal(stats(h).allocated_bytes, 4096);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+static void
+lab_freed_block_serves_smaller_and_keeps_rest(void **state)
+{
+	struct heap *h = lab_pool();
+	uint64_t a, b, c, off;
+
+	(void)state;
+	a = alloc_ok(h, 1000);	/* N1 */
+	alloc_ok(h, 3096);	/* the rest of the page */
+	assert_int_equal(heap_free(h, a), 0);
+	b = alloc_ok(h, 600);	/* N2 <= N1: in N1's place */
+	assert_int_equal(b, a);
+	c = alloc_ok(h, 400);	/* N1 - N2 still there */
+	assert_int_equal(c, a + 600);
+	assert_int_equal(heap_alloc(h, 8, 0, &off), -ENOMEM);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+static void
+lab_adjacent_free_blocks_merge(void **state)
+{
+	struct heap *h = lab_pool();
+	uint64_t a, b, c, off;
+
+	(void)state;
+	a = alloc_ok(h, 1000);
+	b = alloc_ok(h, 1000);
+	c = alloc_ok(h, 1000);
+	alloc_ok(h, 1096);
+	assert_int_equal(heap_free(h, a), 0);
+	assert_int_equal(heap_free(h, c), 0);
+	/* 1000 + 1000 free, but apart: 1500 does not fit anywhere. */
+	assert_int_equal(heap_alloc(h, 1500, 0, &off), -ENOMEM);
+	assert_int_equal(heap_free(h, b), 0);
+	/* Now a, b and c are one run: N1 + N2 + N3 fits. */
+	off = alloc_ok(h, 3000);
+	assert_int_equal(off, 0);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+static void
+lab_caches_flushed_before_refusing(void **state)
+{
+	struct heap *h = lab_pool();
+	uint64_t offs[512], off;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 512; i++)
+		offs[i] = alloc_ok(h, 8);
+	for (i = 0; i < 512; i++)
+		assert_int_equal(heap_free(h, offs[i]), 0);
+	assert_true(stats(h).cached_blocks > 0);
+	/* Cached blocks must be merged back before 4096 is refused. */
+	off = alloc_ok(h, 4096);
+	assert_int_equal(off, 0);
+	assert_int_equal(stats(h).cached_blocks, 0);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+static void
+lab_refusal_only_when_nothing_fits(void **state)
+{
+	struct heap *h = lab_pool();
+	uint64_t blk[8], off;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 8; i++)
+		blk[i] = alloc_ok(h, 512);
+	/* Free every other block: 4 runs of 512, none touching. */
+	for (i = 0; i < 8; i += 2)
+		assert_int_equal(heap_free(h, blk[i]), 0);
+	assert_int_equal(heap_alloc(h, 520, 0, &off), -ENOMEM);
+	assert_int_equal(stats(h).failed_allocs, 1);
+	off = alloc_ok(h, 512);
+	assert_int_equal(off % 1024, 0);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+/* ---- rule 5: on demand, and given back -------------------------------- */
+
+static void
+placement_prefers_low_addresses(void **state)
+{
+	struct heap *h = make(16 * MiB, 0, 0, HEAP_CACHE_NONE);
+	uint64_t a, b, c, d;
+
+	(void)state;
+	a = alloc_ok(h, 64);
+	b = alloc_ok(h, 64);
+	c = alloc_ok(h, 64);
+	assert_true(a < b && b < c && c == 128);
+	assert_int_equal(heap_free(h, a), 0);
+	assert_int_equal(heap_free(h, c), 0);
+	/* Both holes fit: the lower one is taken, the pool's top stays cold. */
+	d = alloc_ok(h, 48);
+	assert_int_equal(d, 0);
+	assert_true(stats(h).resident_bytes <= PAGE);
+	heap_destroy(h);
+}
+
+static void
+large_span_released_at_once(void **state)
+{
+	struct heap *h = make(64 * MiB, 0, 0, 0);
+	uint64_t a;
+
+	(void)state;
+	a = alloc_ok(h, 8 * MiB);
+	assert_int_equal(stats(h).resident_bytes, 8 * MiB);
+	assert_int_equal(heap_free(h, a), 0);
+	assert_int_equal(own.released, 8 * MiB);
+	assert_int_equal(stats(h).resident_bytes, 0);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+static void
+small_pages_retained_then_trimmed(void **state)
+{
+	struct heap *h = make(64 * MiB, 0, 0, HEAP_CACHE_NONE);
+	static uint64_t offs[4096];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 4096; i++)
+		offs[i] = alloc_ok(h, 1024);	/* 4 MiB of small blocks */
+	assert_int_equal(stats(h).resident_bytes, 4 * MiB);
+	for (i = 0; i < 4096; i++)
+		assert_int_equal(heap_free(h, offs[i]), 0);
+	/* All but a small bounded number of pages went back by themselves. */
+	assert_true(stats(h).resident_bytes <= 16 * PAGE);
+	assert_true(own.released >= 4 * MiB - 16 * PAGE);
+	assert_true(heap_trim(h) >= 0);
+	assert_int_equal(stats(h).resident_bytes, 0);
+	assert_int_equal(own.released, 4 * MiB);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+static void
+release_retain_none_is_immediate(void **state)
+{
+	struct heap_config cfg = {
+		.max_size = MiB, .page_size = PAGE, .release = on_release,
+		.ctx = &own, .retain_pages = HEAP_RETAIN_NONE,
+		.cache_blocks = HEAP_CACHE_NONE,
+	};
+	struct heap *h;
+	uint64_t a;
+
+	(void)state;
+	memset(&own, 0, sizeof(own));
+	assert_int_equal(heap_create(&cfg, &h), 0);
+	a = alloc_ok(h, 4096);
+	assert_int_equal(heap_free(h, a), 0);
+	assert_int_equal(own.released, PAGE);
+	heap_destroy(h);
+}
+
+/* ---- rule 6: known-zero tracking -------------------------------------- */
+
+static void
+calloc_zeroes_only_dirty_pages(void **state)
+{
+	struct heap *h = make(16 * MiB, 0, 0, 0);
+	uint64_t a, b;
+
+	(void)state;
+	/* Fresh pages are zero: nothing to do. */
+	assert_int_equal(heap_calloc(h, 10, 100, &a), 0);
+	assert_int_equal(own.nzero, 0);
+	assert_int_equal(heap_free(h, a), 0);
+	/* The page is dirty now (retained): the reused block must be zeroed. */
+	assert_int_equal(heap_calloc(h, 1, 1000, &b), 0);
+	assert_int_equal(own.nzero, 1);
+	assert_int_equal(own.last_zero_off, b);
+	assert_int_equal(own.last_zero_len, usable(h, b));
+	assert_int_equal(heap_free(h, b), 0);
+	/* After a trim the page was released: zero again without work. */
+	heap_trim(h);
+	own.nzero = 0;
+	assert_int_equal(heap_calloc(h, 1, 1000, &b), 0);
+	assert_int_equal(own.nzero, 0);
+	heap_destroy(h);
+}
+
+static void
+calloc_zeroes_only_the_dirty_part(void **state)
+{
+	struct heap *h = make(16 * MiB, 0, 0, 0);
+	uint64_t a, big;
+
+	(void)state;
+	a = alloc_ok(h, 2 * PAGE);	/* pages 0-1 dirty */
+	assert_int_equal(heap_free(h, a), 0);
+	/* 256 KiB from 0: only its first two pages may hold old data. */
+	assert_int_equal(heap_calloc(h, 1, 256 * KiB, &big), 0);
+	assert_int_equal(big, 0);
+	assert_int_equal(own.zeroed, 2 * PAGE);
+	assert_int_equal(heap_calloc(h, UINT64_MAX / 2, 3, &a), -EOVERFLOW);
+	heap_destroy(h);
+}
+
+/* ---- rule 7: realloc ---------------------------------------------------- */
+
+static void
+realloc_shrinks_in_place(void **state)
+{
+	struct heap *h = make(MiB, 0, 0, HEAP_CACHE_NONE);
+	uint64_t a, b, n;
+
+	(void)state;
+	a = alloc_ok(h, 1000);
+	b = alloc_ok(h, 64);
+	assert_int_equal(heap_realloc(h, a, 200, &n), 0);
+	assert_int_equal(n, a);
+	assert_int_equal(usable(h, a), 208);
+	/* The 800 bytes given back are usable at once. */
+	n = alloc_ok(h, 792);
+	assert_int_equal(n, a + 208);
+	(void)b;
+	check_ok(h);
+	heap_destroy(h);
+}
+
+static void
+realloc_grows_in_place_across_merged_runs(void **state)
+{
+	struct heap *h = make(MiB, 0, 0, HEAP_CACHE_NONE);
+	uint64_t a, b, c, n;
+
+	(void)state;
+	a = alloc_ok(h, 256);
+	b = alloc_ok(h, 256);
+	c = alloc_ok(h, 256);
+	alloc_ok(h, 64);	/* a wall after c */
+	assert_int_equal(heap_free(h, b), 0);
+	assert_int_equal(heap_free(h, c), 0);
+	/* b and c merged: a can grow over both without moving. */
+	assert_int_equal(heap_realloc(h, a, 768, &n), 0);
+	assert_int_equal(n, a);
+	assert_int_equal(own.ncopy, 0);
+	assert_int_equal(heap_resize(h, a, 769), -EAGAIN);
+	assert_int_equal(usable(h, a), 768);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+static void
+realloc_moves_when_it_must(void **state)
+{
+	struct heap *h = make(MiB, 0, 0, HEAP_CACHE_NONE);
+	uint64_t a, n;
+
+	(void)state;
+	a = alloc_ok(h, 100);
+	alloc_ok(h, 100);	/* blocks growth */
+	assert_int_equal(heap_realloc(h, a, 5000, &n), 0);
+	assert_int_not_equal(n, a);
+	assert_int_equal(own.ncopy, 1);
+	assert_int_equal(own.copied, 112);
+	assert_int_equal(own.last_copy_src, a);
+	assert_int_equal(own.last_copy_dst, n);
+	assert_int_equal(heap_free(h, a), -EINVAL);	/* old one is gone */
+	check_ok(h);
+	heap_destroy(h);
+}
+
+static void
+realloc_edge_cases(void **state)
+{
+	struct heap *h = make(64 * KiB, 0, 0, HEAP_CACHE_NONE);
+	uint64_t a, n, big;
+	struct heap_stats before;
+
+	(void)state;
+	assert_int_equal(heap_realloc(h, HEAP_OFF_NONE, 100, &a), 0);
+	assert_int_equal(usable(h, a), 112);
+	assert_int_equal(heap_realloc(h, a, 0, &n), 0);
+	assert_int_equal(n, HEAP_OFF_NONE);
+	assert_int_equal(stats(h).live_blocks, 0);
+	/* A failed move leaves the old block as it was. */
+	a = alloc_ok(h, 100);
+	big = alloc_ok(h, 60 * KiB);
+	before = stats(h);
+	assert_int_equal(heap_realloc(h, a, 10 * KiB, &n), -ENOMEM);
+	assert_int_equal(usable(h, a), 112);
+	assert_int_equal(stats(h).allocated_bytes, before.allocated_bytes);
+	assert_int_equal(heap_realloc(h, a + 16, 10, &n), -EINVAL);
+	assert_int_equal(heap_realloc(h, a, 1 * MiB, &n), -EFBIG);
+	(void)big;
+	check_ok(h);
+	heap_destroy(h);
+}
+
+static void
+realloc_of_spans(void **state)
+{
+	struct heap *h = make(16 * MiB, 0, 0, 0);
+	uint64_t a, n;
+
+	(void)state;
+	a = alloc_ok(h, 1 * MiB);
+	assert_int_equal(heap_realloc(h, a, 2 * MiB, &n), 0);
+	assert_int_equal(n, a);
+	assert_int_equal(heap_realloc(h, a, 512 * KiB + 1, &n), 0);
+	assert_int_equal(n, a);
+	assert_int_equal(usable(h, a), 512 * KiB + PAGE);
+	/* The freed tail went back to the OS at once. */
+	assert_int_equal(stats(h).resident_bytes, 512 * KiB + PAGE);
+	/* A small block that grows past the threshold must move. */
+	n = alloc_ok(h, 100);
+	assert_int_equal(heap_resize(h, n, 200 * KiB), -EAGAIN);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+/* ---- rule 8: bad calls change nothing --------------------------------- */
+
+static void
+bad_frees_change_nothing(void **state)
+{
+	struct heap *h = make(MiB, 0, 0, 0);
+	uint64_t a, b, s;
+	struct heap_stats before, after;
+	char before_check[256];
+
+	(void)state;
+	a = alloc_ok(h, 100);
+	b = alloc_ok(h, 100);
+	s = alloc_ok(h, 200 * KiB);
+	assert_int_equal(heap_free(h, b), 0);	/* b sits in a cache now */
+	before = stats(h);
+	assert_int_equal(heap_free(h, b), -EINVAL);		/* double (cached) */
+	assert_int_equal(heap_free(h, a + 16), -EINVAL);	/* interior */
+	assert_int_equal(heap_free(h, a + 1), -EINVAL);		/* unaligned */
+	assert_int_equal(heap_free(h, 500 * KiB), -EINVAL);	/* never allocated */
+	assert_int_equal(heap_free(h, s + PAGE), -EINVAL);	/* inside a span */
+	assert_int_equal(heap_free(h, MiB), -EINVAL);		/* past the pool */
+	assert_int_equal(heap_free(h, HEAP_OFF_NONE), 0);	/* no-op */
+	after = stats(h);
+	assert_int_equal(after.invalid_frees, before.invalid_frees + 6);
+	after.invalid_frees = before.invalid_frees;
+	assert_memory_equal(&before, &after, sizeof(before));
+	assert_int_equal(heap_check(h, before_check, sizeof(before_check)), 0);
+	/* Double free after the block left the cache and merged. */
+	heap_trim(h);
+	assert_int_equal(heap_free(h, b), -EINVAL);
+	assert_int_equal(heap_free(h, s), 0);
+	assert_int_equal(heap_free(h, s), -EINVAL);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+static void
+bad_sizes_are_clear_errors(void **state)
+{
+	struct heap *h = make(MiB, 0, 0, 0);
+	uint64_t off;
+	struct heap_stats before;
+
+	(void)state;
+	before = stats(h);
+	assert_int_equal(heap_alloc(h, 0, 0, &off), -EINVAL);
+	assert_int_equal(heap_alloc(h, MiB + 1, 0, &off), -EFBIG);
+	assert_int_equal(heap_alloc(h, UINT64_MAX, 0, &off), -EFBIG);
+	assert_int_equal(heap_alloc(h, 8, 2 * MiB, &off), -EFBIG);
+	assert_int_equal(heap_calloc(h, 1ull << 33, 1ull << 33, &off),
+			 -EOVERFLOW);
+	assert_int_equal(heap_calloc(h, 0, 8, &off), -EINVAL);
+	assert_int_equal(heap_resize(h, 0, 8), -EINVAL);
+	off = alloc_ok(h, 8);
+	assert_int_equal(heap_resize(h, off, 0), -EINVAL);
+	assert_int_equal(heap_free(h, off), 0);
+	assert_int_equal(stats(h).allocated_bytes, before.allocated_bytes);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+/* ---- rule 10: check and stats ------------------------------------------ */
+
+static void
+stats_report_what_happened(void **state)
+{
+	struct heap *h = make(MiB, 0, 0, HEAP_CACHE_NONE);
+	struct heap_class_stats cs;
+	struct heap_stats st;
+	uint64_t a, b, off;
+
+	(void)state;
+	a = alloc_ok(h, 100);		/* 112 */
+	b = alloc_ok(h, 200 * KiB);	/* 50 pages */
+	assert_int_equal(heap_alloc(h, 900 * KiB, 0, &off), -ENOMEM);
+	st = stats(h);
+	assert_int_equal(st.allocated_bytes, 112 + 200 * KiB);
+	assert_int_equal(st.requested_bytes, 100 + 200 * KiB);
+	assert_int_equal(st.live_blocks, 2);
+	assert_int_equal(st.free_bytes, MiB - 112 - 200 * KiB);
+	assert_int_equal(st.allocs, 2);
+	assert_int_equal(st.failed_allocs, 1);
+	assert_int_equal(st.spans, 1);
+	assert_int_equal(st.max_size, MiB);
+	/* The buddy placed the 50-page span on the lowest 64-page block. */
+	assert_int_equal(b, 256 * KiB);
+	assert_int_equal(st.largest_free, MiB - 256 * KiB - 200 * KiB);
+	assert_int_equal(heap_get_class_stats(h, 6, &cs), 0);	/* 64..127 */
+	assert_int_equal(cs.live_blocks, 1);
+	assert_int_equal(cs.live_bytes, 112);
+	assert_int_equal(heap_get_class_stats(h, HEAP_NCLASSES, &cs), -EINVAL);
+	assert_int_equal(heap_free(h, a), 0);
+	assert_int_equal(heap_free(h, b), 0);
+	st = stats(h);
+	assert_int_equal(st.frees, 2);
+	assert_int_equal(st.allocated_bytes, 0);
+	assert_int_equal(st.requested_bytes, 0);
+	assert_int_equal(st.free_bytes, MiB);
+	heap_destroy(h);
+}
+
+static void
+check_catches_corruption(void **state)
+{
+	struct heap *h = make(MiB, 0, 0, 0);
+	char msg[256];
+	struct run *r;
+
+	(void)state;
+	alloc_ok(h, 100);
+	check_ok(h);
+	/* Tamper with the engine's own books: check must notice. */
+	r = RB_MIN(run_addr_tree, &h->runs);
+	r->len -= 16;
+	assert_int_equal(heap_check(h, msg, sizeof(msg)), -EFAULT);
+	assert_true(strlen(msg) > 0);
+	printf("check reported: %s\n", msg);
+	r->len += 16;
+	check_ok(h);
+	h->st.allocated_bytes++;
+	assert_int_equal(heap_check(h, msg, sizeof(msg)), -EFAULT);
+	h->st.allocated_bytes--;
+	bm_set_start(h, 4096);		/* a stray extent start */
+	assert_int_equal(heap_check(h, msg, sizeof(msg)), -EFAULT);
+	bm_clear_start(h, 4096);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(large_request_is_page_granular),
+		cmocka_unit_test(spans_split_and_coalesce),
+		cmocka_unit_test(span_fits_run_that_is_not_buddy_aligned),
+		cmocka_unit_test(small_blocks_come_from_bins),
+		cmocka_unit_test(whole_pool_is_usable),
+		cmocka_unit_test(metadata_of_huge_pool_follows_use),
+		cmocka_unit_test(granularity_rounds_and_aligns),
+		cmocka_unit_test(bad_granularity_refused),
+		cmocka_unit_test(aligned_allocations),
+		cmocka_unit_test(aligned_request_uses_only_run_that_fits),
+		cmocka_unit_test(lab_one_4096_block_fits),
+		cmocka_unit_test(lab_512_blocks_of_8_fit),
+		cmocka_unit_test(lab_freed_block_serves_smaller_and_keeps_rest),
+		cmocka_unit_test(lab_adjacent_free_blocks_merge),
+		cmocka_unit_test(lab_caches_flushed_before_refusing),
+		cmocka_unit_test(lab_refusal_only_when_nothing_fits),
+		cmocka_unit_test(placement_prefers_low_addresses),
+		cmocka_unit_test(large_span_released_at_once),
+		cmocka_unit_test(small_pages_retained_then_trimmed),
+		cmocka_unit_test(release_retain_none_is_immediate),
+		cmocka_unit_test(calloc_zeroes_only_dirty_pages),
+		cmocka_unit_test(calloc_zeroes_only_the_dirty_part),
+		cmocka_unit_test(realloc_shrinks_in_place),
+		cmocka_unit_test(realloc_grows_in_place_across_merged_runs),
+		cmocka_unit_test(realloc_moves_when_it_must),
+		cmocka_unit_test(realloc_edge_cases),
+		cmocka_unit_test(realloc_of_spans),
+		cmocka_unit_test(bad_frees_change_nothing),
+		cmocka_unit_test(bad_sizes_are_clear_errors),
+		cmocka_unit_test(stats_report_what_happened),
+		cmocka_unit_test(check_catches_corruption),
+	};
+
+	return cmocka_run_group_tests_name("heap rules", tests, NULL, NULL);
+}
