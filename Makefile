@@ -14,11 +14,12 @@ OPT      ?= -O2
 
 # Debian packages the build and the tests need.
 DEB_PKGS := build-essential pkgconf libbsd-dev libcmocka-dev \
-            libjemalloc-dev libmimalloc-dev
+            libjemalloc-dev libmimalloc-dev libevent-dev \
+            libprotobuf-c-dev protobuf-c-compiler libinih-dev libjson-c-dev
 
 CFLAGS_BASE := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow \
                -Wmissing-prototypes -Wstrict-prototypes -D_GNU_SOURCE \
-               -Idaemon -Iclient
+               -Idaemon -Iclient -I$(BUILD)/proto
 ifeq ($(SAN),1)
 CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer \
                -fno-sanitize-recover=undefined
@@ -37,17 +38,81 @@ ENGINE_SRCS := daemon/heap.c daemon/heap_runs.c daemon/heap_buddy.c \
 ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(BUILD)/%.o)
 ENGINE_LIB  := $(BUILD)/libheap.a
 
+# The wire protocol, compiled by protoc-c.
+PROTO_C   := $(BUILD)/proto/poolmgr.pb-c.c
+PROTO_H   := $(BUILD)/proto/poolmgr.pb-c.h
+PROTO_OBJ := $(BUILD)/proto/poolmgr.pb-c.o
+PROTO_PIC := $(BUILD)/pic/proto/poolmgr.pb-c.o
+
+DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
+               daemon/session.c daemon/pool.c daemon/dispatch.c daemon/config.c
+DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
+DAEMON_LIBS := $(shell pkg-config --libs libevent libprotobuf-c inih 2>/dev/null)
+
+LIB_SRCS := client/conn.c client/pool.c client/errors.c
+LIB_PIC  := $(LIB_SRCS:%.c=$(BUILD)/pic/%.o)
+LIB_SO   := $(BUILD)/libpoolclient.so.1.0.0
+LIB_A    := $(BUILD)/libpoolclient.a
+LIB_LIBS := $(shell pkg-config --libs libprotobuf-c 2>/dev/null) -lpthread
+
+CTL_LIBS := $(shell pkg-config --libs json-c 2>/dev/null)
+EXAMPLES := $(BUILD)/examples/producer $(BUILD)/examples/consumer
+
 UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
+ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
+              itest_memory itest_badinput itest_poolctl
+ITEST_BINS := $(ITESTS:%=$(BUILD)/tests/%)
+ITEST_COMMON := $(BUILD)/tests/integration/harness.o
 
 BENCH_BINS := $(BUILD)/bench/bench_engine
 
-.PHONY: all test check-suite bench run deps clean
-all: deps $(ENGINE_LIB) $(UNIT_BINS)
+PROGRAMS := $(BUILD)/poolmgrd $(BUILD)/poolctl $(LIB_SO) $(LIB_A) $(EXAMPLES)
 
-$(BUILD)/%.o: %.c
+.PHONY: all test check-suite bench run deps clean
+all: deps $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS)
+
+$(PROTO_C) $(PROTO_H): proto/poolmgr.proto
+	@mkdir -p $(BUILD)/proto
+	protoc-c --c_out=$(BUILD)/proto --proto_path=proto $<
+
+$(PROTO_OBJ): $(PROTO_C)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(PROTO_PIC): $(PROTO_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+
+$(BUILD)/%.o: %.c | $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CMOCKA_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/pic/%.o: %.c | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c $< -o $@
+
+$(BUILD)/poolmgrd: $(DAEMON_OBJS) $(PROTO_OBJ) $(ENGINE_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
+
+$(LIB_SO): $(LIB_PIC) $(PROTO_PIC) client/libpoolclient.sym
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libpoolclient.so.1 \
+	  -Wl,--version-script=client/libpoolclient.sym -o $@ \
+	  $(LIB_PIC) $(PROTO_PIC) $(LIB_LIBS)
+	ln -sf libpoolclient.so.1.0.0 $(BUILD)/libpoolclient.so.1
+	ln -sf libpoolclient.so.1 $(BUILD)/libpoolclient.so
+
+$(LIB_A): $(LIB_PIC) $(PROTO_PIC)
+	$(AR) rcs $@ $^
+
+$(BUILD)/poolctl: $(BUILD)/client/poolctl.o $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) $(CTL_LIBS)
+
+$(BUILD)/examples/%: $(BUILD)/client/examples/%.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+
+$(BUILD)/tests/itest_%: $(BUILD)/tests/integration/itest_%.o $(ITEST_COMMON) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIB_LIBS)
 
 $(ENGINE_LIB): $(ENGINE_OBJS)
 	@mkdir -p $(dir $@)
@@ -68,15 +133,23 @@ test: deps
 	-$(MAKE) --no-print-directory check-suite BUILD=build/asan SAN=1 OPT=-O1
 	@sh tests/summary.sh build/test-results.txt build/asan/test-results.txt
 
-check-suite: $(ENGINE_LIB) $(UNIT_BINS)
-	@sh tests/run.sh $(BUILD) $(UNIT_BINS)
+check-suite: $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS)
+	@POOLMGR_BUILD=$(BUILD) sh tests/run.sh $(BUILD) $(UNIT_BINS) $(ITEST_BINS)
 
 bench: deps $(BENCH_BINS)
 	$(BUILD)/bench/bench_engine
 
-run: deps all
-	@echo "poolmgrd is not built yet: the daemon arrives with the end-to-end issue."
-	@echo "For now 'make test' exercises the allocator engine and 'make bench' measures it."
+RUN_DIR := $(CURDIR)/run
+run: deps $(PROGRAMS)
+	@mkdir -p $(RUN_DIR)
+	@printf '[pool default]\nsize = 256M\nmode = 0600\n' > $(RUN_DIR)/poolmgrd.conf
+	@echo "poolmgrd: socket $(RUN_DIR)/poolmgrd.sock, pool 'default' (256 MiB)"
+	@echo "In another shell:"
+	@echo "  export POOLMGRD_SOCKET=$(RUN_DIR)/poolmgrd.sock"
+	@echo "  $(BUILD)/poolctl stats"
+	@echo "  $(BUILD)/examples/producer default 'hello' | $(BUILD)/examples/consumer default"
+	@echo "Stop with Ctrl-C."
+	exec $(BUILD)/poolmgrd --socket $(RUN_DIR)/poolmgrd.sock --config $(RUN_DIR)/poolmgrd.conf
 
 # Install the Debian packages that are missing: with apt-get when root,
 # otherwise print the command to run.

@@ -364,6 +364,15 @@ heap_free(struct heap *h, uint64_t off)
 	return -EINVAL;
 }
 
+uint64_t
+heap_block_size(const struct heap *h, uint64_t size)
+{
+	if (size == 0 || size > h->max_size)
+		return 0;
+	return size >= h->threshold ? round_up(size, h->page)
+				    : round_up(size, h->g);
+}
+
 int
 heap_usable_size(struct heap *h, uint64_t off, uint64_t *out)
 {

@@ -151,6 +151,13 @@ int heap_resize(struct heap *h, uint64_t off, uint64_t size);
  */
 int heap_realloc(struct heap *h, uint64_t off, uint64_t size, uint64_t *out);
 
+/*
+ * heap_block_size - the size a block for a request of size bytes would
+ * have (0 for size 0 or a size larger than the pool).  Lets the owner check
+ * quotas before allocating.
+ */
+uint64_t heap_block_size(const struct heap *h, uint64_t size);
+
 /* heap_usable_size - the rounded size of the live block at off. */
 int heap_usable_size(struct heap *h, uint64_t off, uint64_t *out);
 

@@ -1,0 +1,200 @@
+/*
+ * poolclient.h - libpoolclient, the client library of poolmgr.
+ *
+ * A program connects to poolmgrd, opens a named pool (which maps the pool's
+ * memory once), and allocates blocks named by offsets: the same offset means
+ * the same bytes in every process that has the pool open.  pool_ptr turns an
+ * offset into an address in this process.
+ *
+ * Errors: every int-returning function returns 0 on success or a negative
+ * errno code; pool_strerror explains it.
+ *   -ENOMEM     the pool is full          -EDQUOT     over this session's quota
+ *   -EINVAL     bad argument / not a live block
+ *   -EPERM      not allowed (admin only; another handle's private block)
+ *   -EACCES     the pool's mode forbids it (open; write via a read-only handle)
+ *   -ENOENT     no such pool              -EEXIST     pool exists
+ *   -EOVERFLOW  size overflow             -EFBIG      larger than the pool
+ *   -EBUSY      pool in use (destroy)     -ECONNRESET the daemon went away
+ *   -EPROTO     malformed reply / protocol error
+ *
+ * Threads: a pool_conn and every pool opened through it may be used from
+ * many threads at once; requests from different threads are pipelined on
+ * the one connection and their replies matched by request id.
+ *
+ * Link with -lpoolclient.  Everything exported is named pool_*.
+ */
+#ifndef POOLCLIENT_H
+#define POOLCLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define POOL_API __attribute__((visibility("default")))
+#else
+#define POOL_API
+#endif
+
+/* An offset into a pool.  POOL_OFF_NONE is the null offset. */
+typedef uint64_t pool_off_t;
+#define POOL_OFF_NONE UINT64_MAX
+
+/* Default socket, used when neither a path nor $POOLMGRD_SOCKET is given. */
+#define POOL_DEFAULT_SOCKET "/run/poolmgrd/poolmgrd.sock"
+#define POOL_NAME_MAX 64
+
+struct pool_conn;
+struct pool;
+
+struct pool_create_opts {
+	uint64_t max_size;	/* bytes, rounded up to pages; required */
+	uint32_t granularity;	/* 0 = 16; a power of two, 8 .. page size */
+	uint32_t mode;		/* permission bits; 0 = 0600 */
+	uint64_t quota;		/* bytes per session; 0 = no quota */
+};
+
+struct pool_stats {
+	char name[POOL_NAME_MAX + 1];
+	uint64_t max_size;
+	uint64_t committed_bytes;	/* resident in the memfd */
+	uint64_t allocated_bytes;	/* live blocks, rounded sizes */
+	uint64_t requested_bytes;	/* what callers asked for */
+	uint64_t free_bytes;
+	uint64_t largest_free;		/* longest free run */
+	uint64_t live_blocks;
+	uint64_t clients;		/* open handles */
+	uint64_t allocs, frees, failed_allocs, invalid_frees;
+	uint64_t cached_bytes;		/* the daemon's reuse caches */
+	uint64_t metadata_bytes;	/* daemon memory of the allocator */
+	uint64_t released_bytes;	/* given back to the OS so far */
+	uint64_t persistent_blocks;
+	uint32_t granularity, page_size;
+	uint32_t mode, uid, gid;
+	uint64_t quota;
+};
+
+/* One open handle, as `poolctl clients` shows it. */
+struct pool_client_info {
+	uint32_t pid, uid, gid;
+	char name[64];			/* the client's Hello name */
+	char pool[POOL_NAME_MAX + 1];
+	uint32_t handle;
+	int read_only;
+	uint64_t blocks, bytes;		/* references held, their sizes */
+};
+
+/*
+ * pool_connect - connect to poolmgrd at socket_path (NULL: $POOLMGRD_SOCKET,
+ * else POOL_DEFAULT_SOCKET) and say hello.
+ */
+POOL_API int pool_connect(const char *socket_path, struct pool_conn **out);
+
+/* pool_disconnect - close the connection; pools still open are closed. */
+POOL_API void pool_disconnect(struct pool_conn *c);
+
+/* pool_create - create a pool (the daemon's uid, root or the admin group). */
+POOL_API int pool_create(struct pool_conn *c, const char *name,
+			 const struct pool_create_opts *o);
+
+/* pool_destroy - destroy an unused pool; -EBUSY while it is in use. */
+POOL_API int pool_destroy(struct pool_conn *c, const char *name);
+
+/* pool_destroy_force - destroy a pool even with live blocks and handles. */
+POOL_API int pool_destroy_force(struct pool_conn *c, const char *name);
+
+/* pool_open - open a pool read-write and map it. */
+POOL_API int pool_open(struct pool_conn *c, const char *name,
+		       struct pool **out);
+
+/* pool_open_readonly - open a pool read-only: a PROT_READ mapping. */
+POOL_API int pool_open_readonly(struct pool_conn *c, const char *name,
+				struct pool **out);
+
+/* pool_close - drop this handle's references and unmap.  NULL: no-op. */
+POOL_API void pool_close(struct pool *p);
+
+/* pool_alloc - allocate size bytes (size 0 is -EINVAL). */
+POOL_API int pool_alloc(struct pool *p, size_t size, pool_off_t *out);
+
+/* pool_alloc_aligned - allocate aligned to align, a power of two. */
+POOL_API int pool_alloc_aligned(struct pool *p, size_t size, size_t align,
+				pool_off_t *out);
+
+/* pool_calloc - allocate nmemb * size zero bytes; overflow is -EOVERFLOW. */
+POOL_API int pool_calloc(struct pool *p, size_t nmemb, size_t size,
+			 pool_off_t *out);
+
+/*
+ * pool_realloc - resize the block at off, in place when possible, else move
+ * it (the bytes are copied).  off == POOL_OFF_NONE allocates; size 0 frees
+ * and stores POOL_OFF_NONE.  On failure the old block is unchanged.
+ */
+POOL_API int pool_realloc(struct pool *p, pool_off_t off, size_t size,
+			  pool_off_t *out);
+
+/*
+ * pool_free - drop this handle's reference to the block (or the pool's
+ * reference of a persistent block).  POOL_OFF_NONE is a no-op; a double or
+ * invalid free is -EINVAL; another handle's private block is -EPERM.
+ */
+POOL_API int pool_free(struct pool *p, pool_off_t off);
+
+/* pool_retain - take a reference: the block lives while this handle does. */
+POOL_API int pool_retain(struct pool *p, pool_off_t off);
+
+/* pool_persist - give the pool a reference: the block outlives all handles. */
+POOL_API int pool_persist(struct pool *p, pool_off_t off);
+
+/* pool_usable_size - the real (rounded) size of the block at off. */
+POOL_API int pool_usable_size(struct pool *p, pool_off_t off, size_t *out);
+
+/* pool_ptr - the address of offset off in this process (NULL if outside). */
+POOL_API void *pool_ptr(struct pool *p, pool_off_t off);
+
+/* pool_offset_of - the offset of an address in the mapping, or NONE. */
+POOL_API pool_off_t pool_offset_of(struct pool *p, const void *ptr);
+
+/* pool_size - the pool's size in bytes (the length of the mapping). */
+POOL_API uint64_t pool_size(struct pool *p);
+
+/* pool_stats - statistics of an open pool. */
+POOL_API int pool_stats(struct pool *p, struct pool_stats *out);
+
+/* pool_stats_by_name - statistics of a pool by name (read permission). */
+POOL_API int pool_stats_by_name(struct pool_conn *c, const char *name,
+				struct pool_stats *out);
+
+/* pool_trim - give every free page of the pool back to the OS now. */
+POOL_API int pool_trim(struct pool *p);
+
+/* pool_trim_by_name - the same, by name; *released may be NULL. */
+POOL_API int pool_trim_by_name(struct pool_conn *c, const char *name,
+			       uint64_t *released);
+
+/*
+ * pool_check_by_name - run the daemon's invariant check on a pool.  Returns
+ * 0 when it passes, -EFAULT with the problem in msg when it does not.
+ */
+POOL_API int pool_check_by_name(struct pool_conn *c, const char *name,
+				char *msg, size_t msglen);
+
+/* pool_list - every pool the caller may read; free *out with free(). */
+POOL_API int pool_list(struct pool_conn *c, struct pool_stats **out,
+		       size_t *n);
+
+/* pool_clients - open handles (of one pool, or all if pool is NULL). */
+POOL_API int pool_clients(struct pool_conn *c, const char *pool,
+			  struct pool_client_info **out, size_t *n);
+
+/* pool_strerror - text for a code returned by this library. */
+POOL_API const char *pool_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* POOLCLIENT_H */

@@ -1,0 +1,263 @@
+/*
+ * config.c - read poolmgrd.conf with inih (Debian's libinih), so the INI
+ * syntax, comments and line numbers are handled by a maintained parser.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <ini.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+struct load_state {
+	struct config *cf;
+	char *err;
+	size_t errlen;
+	char problem[256];
+};
+
+void
+config_defaults(struct config *cf)
+{
+	memset(cf, 0, sizeof(*cf));
+	snprintf(cf->socket, sizeof(cf->socket), "%s",
+		 "/run/poolmgrd/poolmgrd.sock");
+	cf->socket_mode = 0660;
+}
+
+int
+config_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	switch (toupper((unsigned char)*end)) {
+	case '\0':
+		break;
+	case 'K': shift = 10; end++; break;
+	case 'M': shift = 20; end++; break;
+	case 'G': shift = 30; end++; break;
+	case 'T': shift = 40; end++; break;
+	default:
+		return -1;
+	}
+	if (shift && (strcasecmp(end, "iB") == 0 || strcasecmp(end, "B") == 0))
+		end += strlen(end);
+	if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+int
+config_valid_pool_name(const char *name)
+{
+	size_t i, n = strlen(name);
+
+	if (n == 0 || n > 64 || name[0] == '.')
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && !strchr("._-", name[i]))
+			return 0;
+	return 1;
+}
+
+static int
+parse_octal(const char *s, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 8);
+	if (errno || *s == '\0' || *end != '\0' || v > 07777)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int
+parse_uint(const char *s, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *s == '\0' || *end != '\0' || v > UINT32_MAX)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int
+parse_user(const char *s, uid_t *out)
+{
+	struct passwd *pw;
+	uint32_t v;
+
+	if (parse_uint(s, &v) == 0) {
+		*out = v;
+		return 0;
+	}
+	if (!(pw = getpwnam(s)))
+		return -1;
+	*out = pw->pw_uid;
+	return 0;
+}
+
+static int
+parse_group(const char *s, gid_t *out)
+{
+	struct group *gr;
+	uint32_t v;
+
+	if (parse_uint(s, &v) == 0) {
+		*out = v;
+		return 0;
+	}
+	if (!(gr = getgrnam(s)))
+		return -1;
+	*out = gr->gr_gid;
+	return 0;
+}
+
+static int
+daemon_key(struct load_state *ls, const char *key, const char *value)
+{
+	struct config *cf = ls->cf;
+
+	if (strcmp(key, "socket") == 0) {
+		if (strlen(value) >= sizeof(cf->socket))
+			return snprintf(ls->problem, sizeof(ls->problem),
+					"socket path too long"), 0;
+		snprintf(cf->socket, sizeof(cf->socket), "%s", value);
+	} else if (strcmp(key, "socket_mode") == 0) {
+		if (parse_octal(value, &cf->socket_mode))
+			return snprintf(ls->problem, sizeof(ls->problem),
+					"bad socket_mode '%s'", value), 0;
+	} else if (strcmp(key, "admin_group") == 0) {
+		if (parse_group(value, &cf->admin_gid))
+			return snprintf(ls->problem, sizeof(ls->problem),
+					"unknown admin_group '%s'", value), 0;
+		cf->has_admin_gid = 1;
+	} else {
+		return snprintf(ls->problem, sizeof(ls->problem),
+				"unknown key '%s' in [daemon]", key), 0;
+	}
+	return 1;
+}
+
+/* The pool entry for a section, made on first sight. */
+static struct config_pool *
+pool_entry(struct load_state *ls, const char *name)
+{
+	struct config *cf = ls->cf;
+	struct config_pool *p;
+	unsigned i;
+
+	for (i = 0; i < cf->npools; i++)
+		if (strcmp(cf->pools[i].name, name) == 0)
+			return &cf->pools[i];
+	if (!config_valid_pool_name(name)) {
+		snprintf(ls->problem, sizeof(ls->problem),
+			 "bad pool name '%s'", name);
+		return NULL;
+	}
+	if (cf->npools == CONFIG_MAX_POOLS) {
+		snprintf(ls->problem, sizeof(ls->problem), "too many pools");
+		return NULL;
+	}
+	p = &cf->pools[cf->npools++];
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->uid = geteuid();
+	p->gid = getegid();
+	p->mode = 0600;
+	return p;
+}
+
+static int
+pool_key(struct load_state *ls, struct config_pool *p, const char *key,
+	 const char *value)
+{
+	const char *bad = NULL;
+
+	if (strcmp(key, "size") == 0)
+		bad = config_parse_size(value, &p->size) ? "size" : NULL;
+	else if (strcmp(key, "granularity") == 0)
+		bad = parse_uint(value, &p->granularity) ? "granularity" : NULL;
+	else if (strcmp(key, "owner") == 0)
+		bad = parse_user(value, &p->uid) ? "owner" : NULL;
+	else if (strcmp(key, "group") == 0)
+		bad = parse_group(value, &p->gid) ? "group" : NULL;
+	else if (strcmp(key, "mode") == 0)
+		bad = parse_octal(value, &p->mode) ? "mode" : NULL;
+	else if (strcmp(key, "quota") == 0)
+		bad = config_parse_size(value, &p->quota) ? "quota" : NULL;
+	else
+		return snprintf(ls->problem, sizeof(ls->problem),
+				"unknown key '%s' in [pool %s]", key, p->name), 0;
+	if (bad)
+		return snprintf(ls->problem, sizeof(ls->problem),
+				"bad %s '%s' in [pool %s]", bad, value,
+				p->name), 0;
+	return 1;
+}
+
+static int
+on_entry(void *user, const char *section, const char *key, const char *value)
+{
+	struct load_state *ls = user;
+	struct config_pool *p;
+
+	if (strcmp(section, "daemon") == 0)
+		return daemon_key(ls, key, value);
+	if (strncmp(section, "pool ", 5) == 0) {
+		if (!(p = pool_entry(ls, section + 5)))
+			return 0;
+		return pool_key(ls, p, key, value);
+	}
+	snprintf(ls->problem, sizeof(ls->problem), "unknown section [%s]",
+		 section);
+	return 0;
+}
+
+int
+config_load(struct config *cf, const char *path, char *err, size_t errlen)
+{
+	struct load_state ls = {.cf = cf, .err = err, .errlen = errlen};
+	unsigned i;
+	int line = ini_parse(path, on_entry, &ls);
+
+	if (line < 0) {
+		snprintf(err, errlen, "%s: cannot read: %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	if (line > 0) {
+		snprintf(err, errlen, "%s:%d: %s", path, line,
+			 ls.problem[0] ? ls.problem : "syntax error");
+		return -1;
+	}
+	for (i = 0; i < cf->npools; i++) {
+		if (cf->pools[i].size == 0) {
+			snprintf(err, errlen, "%s: [pool %s] needs a size", path,
+				 cf->pools[i].name);
+			return -1;
+		}
+	}
+	return 0;
+}

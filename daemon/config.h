@@ -1,0 +1,59 @@
+/*
+ * config.h - poolmgrd.conf, an INI file (parsed by inih):
+ *
+ *   [daemon]
+ *   socket = /run/poolmgrd/poolmgrd.sock
+ *   socket_mode = 0660
+ *   admin_group = poolmgr          ; may create and destroy pools
+ *
+ *   [pool NAME]
+ *   size = 256M                    ; required; K, M, G, T suffixes
+ *   granularity = 16
+ *   owner = USER-or-UID            ; default: the daemon's uid
+ *   group = GROUP-or-GID           ; default: the daemon's gid
+ *   mode = 0660                    ; default 0600
+ *   quota = 64M                    ; bytes per session; default none
+ */
+#ifndef POOLMGRD_CONFIG_H
+#define POOLMGRD_CONFIG_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#define CONFIG_MAX_POOLS 256
+
+struct config_pool {
+	char name[65];
+	uint64_t size;
+	uint32_t granularity;
+	uid_t uid;
+	gid_t gid;
+	uint32_t mode;
+	uint64_t quota;
+};
+
+struct config {
+	char socket[108];
+	uint32_t socket_mode;
+	int has_admin_gid;
+	gid_t admin_gid;
+	unsigned npools;
+	struct config_pool pools[CONFIG_MAX_POOLS];
+};
+
+/* Fill in the defaults. */
+void config_defaults(struct config *cf);
+
+/*
+ * Read path into cf (on top of what is there).  Returns 0, or -1 with a
+ * message naming the file, line and problem in err.
+ */
+int config_load(struct config *cf, const char *path, char *err, size_t errlen);
+
+/* Parse "256M", "1G", "4096": bytes with optional binary suffix; -1 on junk. */
+int config_parse_size(const char *s, uint64_t *out);
+
+/* Valid pool names: 1-64 of [A-Za-z0-9._-], not starting with '.'. */
+int config_valid_pool_name(const char *name);
+
+#endif /* POOLMGRD_CONFIG_H */

@@ -1,0 +1,668 @@
+/*
+ * dispatch.c - decode a request, authorize it, carry it out, reply.
+ *
+ * Every request is validated here before anything changes: the session must
+ * have said Hello, the handle must be this session's, the handle must allow
+ * writing for anything that changes a pool, and the caller must have the
+ * rights the pool's mode grants.  A request that fails changes nothing and
+ * gets an error reply; only protocol violations (undecodable bytes, a
+ * request before Hello) close the connection.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "poolmgr.pb-c.h"
+
+#include "config.h"
+#include "dispatch.h"
+#include "log.h"
+#include "peer.h"
+#include "pool.h"
+#include "session.h"
+
+#define PROTOCOL_VERSION 1
+#define OFF_NONE UINT64_MAX
+#define MAX_LISTED_CLIENTS 400
+
+struct call {
+	struct peer *peer;
+	struct session *s;
+	const Poolmgr__Request *req;
+	Poolmgr__Reply *rep;
+	int pass_fd;		/* descriptor to send with the reply */
+	int close_fd;
+	char msg[160];
+};
+
+static const struct config *dispatch_cf;
+
+void
+dispatch_set_config(const struct config *cf)
+{
+	dispatch_cf = cf;
+}
+
+__attribute__((format(printf, 3, 4))) static int
+refuse(struct call *c, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+static bool
+may_admin(const struct session *s)
+{
+	return session_trusted(s) ||
+	       (dispatch_cf && dispatch_cf->has_admin_gid &&
+		session_in_group(s, dispatch_cf->admin_gid));
+}
+
+/* The session's handle, or NULL with the reason set. */
+static struct handle *
+get_handle(struct call *c, uint32_t id, bool write, int *err)
+{
+	struct handle *h = session_handle(c->s, id);
+
+	if (!h) {
+		*err = refuse(c, -EBADF, "no pool handle %u", id);
+		return NULL;
+	}
+	if (write && h->read_only) {
+		*err = refuse(c, -EACCES, "pool %s is open read-only",
+			      h->pool->name);
+		return NULL;
+	}
+	return h;
+}
+
+static int
+check_name(struct call *c, const char *name)
+{
+	if (!name || strlen(name) > 64)
+		return refuse(c, -ENAMETOOLONG, "pool name longer than 64");
+	if (!config_valid_pool_name(name))
+		return refuse(c, -EINVAL, "pool names are [A-Za-z0-9._-], "
+			      "not starting with '.'");
+	return 0;
+}
+
+static int
+do_hello(struct call *c, const Poolmgr__Hello *m)
+{
+	static Poolmgr__HelloReply hr = POOLMGR__HELLO_REPLY__INIT;
+	size_t i;
+
+	if (m->version != PROTOCOL_VERSION)
+		return refuse(c, -EPROTONOSUPPORT, "protocol version %u, "
+			      "daemon speaks %u", m->version,
+			      PROTOCOL_VERSION);
+	snprintf(c->s->name, sizeof(c->s->name), "%s",
+		 m->client_name ? m->client_name : "");
+	for (i = 0; c->s->name[i]; i++)
+		if (c->s->name[i] < 0x20 || c->s->name[i] > 0x7e)
+			c->s->name[i] = '?';
+	c->s->greeted = true;
+	hr.version = PROTOCOL_VERSION;
+	hr.max_message = PEER_MAX_MESSAGE;
+	hr.server = "poolmgrd 0.1";
+	c->rep->body_case = POOLMGR__REPLY__BODY_HELLO;
+	c->rep->hello = &hr;
+	return 0;
+}
+
+static int
+do_create(struct call *c, const Poolmgr__CreatePool *m)
+{
+	struct dpool_params pp = {0};
+	struct dpool *p;
+	int rc;
+
+	if (!may_admin(c->s))
+		return refuse(c, -EPERM, "creating pools needs admin rights");
+	if ((rc = check_name(c, m->name)))
+		return rc;
+	if (m->mode & ~0777u)
+		return refuse(c, -EINVAL, "mode %o has bits beyond 0777",
+			      m->mode);
+	if (m->max_size == 0 || m->max_size > POOL_MAX_SIZE)
+		return refuse(c, -EINVAL, "size must be 1 byte to 64 TiB");
+	pp.size = m->max_size;
+	pp.granularity = m->granularity;
+	pp.mode = m->mode;
+	pp.quota = m->quota;
+	pp.uid = c->s->uid;
+	pp.gid = c->s->gid;
+	rc = dpool_create(m->name, &pp, &p);
+	if (rc == -EINVAL)
+		return refuse(c, rc, "granularity must be a power of two from "
+			      "8 to the page size");
+	if (rc)
+		return refuse(c, rc, "cannot create pool %s", m->name);
+	log_info("pool %s created by uid %u: %llu bytes, mode %o", p->name,
+		 (unsigned)c->s->uid, (unsigned long long)p->size, p->mode);
+	return 0;
+}
+
+static uint64_t
+live_blocks(struct dpool *p)
+{
+	struct heap_stats st;
+
+	heap_get_stats(p->heap, &st);
+	return st.live_blocks;
+}
+
+static int
+do_destroy(struct call *c, const Poolmgr__DestroyPool *m)
+{
+	struct dpool *p;
+
+	if (!may_admin(c->s))
+		return refuse(c, -EPERM, "destroying pools needs admin rights");
+	if (!m->name || !(p = dpool_find(m->name)))
+		return refuse(c, -ENOENT, "no pool %s", m->name ? m->name : "");
+	if (!m->force && (p->nhandles || live_blocks(p)))
+		return refuse(c, -EBUSY, "pool %s has %u open handles and "
+			      "%llu live blocks", p->name, p->nhandles,
+			      (unsigned long long)live_blocks(p));
+	log_info("pool %s destroyed by uid %u", p->name, (unsigned)c->s->uid);
+	session_close_pool_handles(p);
+	dpool_destroy(p);
+	return 0;
+}
+
+static int
+do_open(struct call *c, const Poolmgr__OpenPool *m)
+{
+	static Poolmgr__OpenReply orep;
+	struct heap_stats st;
+	struct dpool *p;
+	struct handle *h;
+	int fd = -1;
+
+	if (!m->name || !(p = dpool_find(m->name)))
+		return refuse(c, -ENOENT, "no pool %s", m->name ? m->name : "");
+	if (!session_may_access(c->s, p, m->read_only ? 4 : 2))
+		return refuse(c, -EACCES, "pool %s (mode %o) is not %s for "
+			      "uid %u", p->name, p->mode,
+			      m->read_only ? "readable" : "writable",
+			      (unsigned)c->s->uid);
+	if (m->read_only) {
+		char path[64];
+
+		/* A new open file description that only allows reading. */
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", p->memfd);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd == -1)
+			return refuse(c, -errno, "cannot reopen pool read-only");
+	}
+	if (!(h = session_open(c->s, p, m->read_only))) {
+		if (fd >= 0)
+			close(fd);
+		return refuse(c, -EMFILE, "too many open pools");
+	}
+	heap_get_stats(p->heap, &st);
+	poolmgr__open_reply__init(&orep);
+	orep.handle = h->id;
+	orep.max_size = p->size;
+	orep.granularity = (uint32_t)st.granularity;
+	orep.page_size = (uint32_t)st.page_size;
+	orep.read_only = m->read_only;
+	c->rep->body_case = POOLMGR__REPLY__BODY_OPEN;
+	c->rep->open = &orep;
+	c->pass_fd = m->read_only ? fd : p->memfd;
+	c->close_fd = m->read_only;
+	return 0;
+}
+
+static int
+do_close(struct call *c, const Poolmgr__ClosePool *m)
+{
+	int err;
+	struct handle *h = get_handle(c, m->handle, false, &err);
+
+	if (!h)
+		return err;
+	session_close(c->s, h);
+	return 0;
+}
+
+static Poolmgr__AllocReply alloc_reply;
+
+static void
+reply_block(struct call *c, uint64_t off, uint64_t size)
+{
+	poolmgr__alloc_reply__init(&alloc_reply);
+	alloc_reply.offset = off;
+	alloc_reply.usable_size = size;
+	c->rep->body_case = POOLMGR__REPLY__BODY_ALLOC;
+	c->rep->alloc = &alloc_reply;
+}
+
+static int
+do_alloc(struct call *c, const Poolmgr__Alloc *m)
+{
+	uint64_t size = m->size;
+	struct block *b;
+	struct handle *h;
+	int rc;
+
+	if (!(h = get_handle(c, m->handle, true, &rc)))
+		return rc;
+	if (m->zero && m->nmemb > 1 &&
+	    __builtin_mul_overflow(m->size, m->nmemb, &size))
+		return refuse(c, -EOVERFLOW, "nmemb * size overflows");
+	if (m->zero && m->nmemb == 0 && m->size != 0)
+		size = 0;	/* calloc(0, n): nothing asked for */
+	rc = dpool_alloc(h->pool, h, size, m->align, m->zero,
+			 session_pool_bytes(c->s, h->pool), &b);
+	if (rc)
+		return refuse(c, rc, "allocating %llu bytes",
+			      (unsigned long long)size);
+	reply_block(c, b->off, b->size);
+	return 0;
+}
+
+static int
+do_free(struct call *c, const Poolmgr__Free *m)
+{
+	struct handle *h;
+	int rc;
+
+	if (!(h = get_handle(c, m->handle, true, &rc)))
+		return rc;
+	if (m->offset == OFF_NONE)
+		return 0;
+	rc = dpool_free(h->pool, h, m->offset);
+	if (rc == -EPERM)
+		return refuse(c, rc, "block %#llx belongs to another handle",
+			      (unsigned long long)m->offset);
+	if (rc)
+		return refuse(c, rc, "%#llx is not a live block",
+			      (unsigned long long)m->offset);
+	return 0;
+}
+
+static int
+do_realloc(struct call *c, const Poolmgr__Realloc *m)
+{
+	struct block *b;
+	struct handle *h;
+	int rc;
+
+	if (!(h = get_handle(c, m->handle, true, &rc)))
+		return rc;
+	if (m->offset == OFF_NONE) {
+		rc = dpool_alloc(h->pool, h, m->size, 0, false,
+				 session_pool_bytes(c->s, h->pool), &b);
+		if (rc)
+			return refuse(c, rc, "allocating %llu bytes",
+				      (unsigned long long)m->size);
+		reply_block(c, b->off, b->size);
+		return 0;
+	}
+	if (m->size == 0) {
+		if ((rc = dpool_free(h->pool, h, m->offset)))
+			return refuse(c, rc, "cannot free %#llx",
+				      (unsigned long long)m->offset);
+		reply_block(c, OFF_NONE, 0);
+		return 0;
+	}
+	rc = dpool_realloc(h->pool, h, m->offset, m->size,
+			   session_pool_bytes(c->s, h->pool), &b);
+	if (rc == -EBUSY)
+		return refuse(c, rc, "block is shared and cannot move");
+	if (rc)
+		return refuse(c, rc, "cannot resize %#llx to %llu bytes",
+			      (unsigned long long)m->offset,
+			      (unsigned long long)m->size);
+	reply_block(c, b->off, b->size);
+	return 0;
+}
+
+static int
+do_retain(struct call *c, const Poolmgr__Retain *m)
+{
+	struct handle *h;
+	int rc;
+
+	if (!(h = get_handle(c, m->handle, true, &rc)))
+		return rc;
+	rc = dpool_retain(h->pool, h, m->offset,
+			  session_pool_bytes(c->s, h->pool));
+	return rc ? refuse(c, rc, "cannot retain %#llx",
+			   (unsigned long long)m->offset) : 0;
+}
+
+static int
+do_persist(struct call *c, const Poolmgr__Persist *m)
+{
+	struct block *b;
+	struct handle *h;
+	struct ref *r;
+	int rc;
+
+	if (!(h = get_handle(c, m->handle, true, &rc)))
+		return rc;
+	if (!(b = dpool_block(h->pool, m->offset)))
+		return refuse(c, -EINVAL, "%#llx is not a live block",
+			      (unsigned long long)m->offset);
+	for (r = b->refs; r && r->handle != h; r = r->next_in_block)
+		;
+	if (!r && !b->persistent)
+		return refuse(c, -EPERM, "only a holder may persist a block");
+	return dpool_persist(h->pool, h, m->offset);
+}
+
+static int
+do_usable_size(struct call *c, const Poolmgr__UsableSize *m)
+{
+	struct block *b;
+	struct handle *h;
+	int rc;
+
+	if (!(h = get_handle(c, m->handle, false, &rc)))
+		return rc;
+	if (!(b = dpool_block(h->pool, m->offset)))
+		return refuse(c, -EINVAL, "%#llx is not a live block",
+			      (unsigned long long)m->offset);
+	reply_block(c, b->off, b->size);
+	return 0;
+}
+
+/* The pool a PoolRef names, if the caller may read (or write) it. */
+static struct dpool *
+get_pool(struct call *c, const Poolmgr__PoolRef *ref, bool write, int *err)
+{
+	struct dpool *p;
+	struct handle *h;
+
+	if (!ref) {
+		*err = refuse(c, -EINVAL, "no pool named");
+		return NULL;
+	}
+	if (ref->handle) {
+		h = get_handle(c, ref->handle, write, err);
+		return h ? h->pool : NULL;
+	}
+	if (!ref->name || !(p = dpool_find(ref->name))) {
+		*err = refuse(c, -ENOENT, "no pool %s",
+			      ref->name ? ref->name : "");
+		return NULL;
+	}
+	if (!session_may_access(c->s, p, write ? 2 : 4)) {
+		*err = refuse(c, -EACCES, "pool %s is not %s for uid %u",
+			      p->name, write ? "writable" : "readable",
+			      (unsigned)c->s->uid);
+		return NULL;
+	}
+	return p;
+}
+
+static void
+fill_stats(Poolmgr__PoolStats *ps, struct dpool *p)
+{
+	struct heap_stats st;
+
+	heap_get_stats(p->heap, &st);
+	poolmgr__pool_stats__init(ps);
+	ps->name = p->name;
+	ps->max_size = st.max_size;
+	ps->committed_bytes = dpool_committed(p);
+	ps->allocated_bytes = st.allocated_bytes;
+	ps->requested_bytes = st.requested_bytes;
+	ps->free_bytes = st.free_bytes;
+	ps->largest_free = st.largest_free;
+	ps->live_blocks = st.live_blocks;
+	ps->clients = p->nhandles;
+	ps->allocs = st.allocs;
+	ps->frees = st.frees;
+	ps->failed_allocs = st.failed_allocs;
+	ps->invalid_frees = st.invalid_frees;
+	ps->cached_bytes = st.cached_bytes;
+	ps->metadata_bytes = st.metadata_bytes;
+	ps->granularity = (uint32_t)st.granularity;
+	ps->page_size = (uint32_t)st.page_size;
+	ps->mode = p->mode;
+	ps->uid = p->uid;
+	ps->gid = p->gid;
+	ps->quota = p->quota;
+	ps->persistent_blocks = p->persistent_blocks;
+	ps->released_bytes = st.released_bytes;
+}
+
+static Poolmgr__PoolStats one_stats;
+
+static int
+do_stats(struct call *c, const Poolmgr__PoolRef *m)
+{
+	struct dpool *p;
+	int rc;
+
+	if (!(p = get_pool(c, m, false, &rc)))
+		return rc;
+	fill_stats(&one_stats, p);
+	c->rep->body_case = POOLMGR__REPLY__BODY_STATS;
+	c->rep->stats = &one_stats;
+	return 0;
+}
+
+static Poolmgr__ListPoolsReply list_reply;
+static Poolmgr__PoolStats list_stats[CONFIG_MAX_POOLS];
+static Poolmgr__PoolStats *list_ptrs[CONFIG_MAX_POOLS];
+
+static int
+do_list(struct call *c)
+{
+	struct dpool *p;
+	size_t n = 0;
+
+	for (p = dpool_first(); p && n < CONFIG_MAX_POOLS; p = dpool_next(p)) {
+		if (!session_may_access(c->s, p, 4))
+			continue;
+		fill_stats(&list_stats[n], p);
+		list_ptrs[n] = &list_stats[n];
+		n++;
+	}
+	poolmgr__list_pools_reply__init(&list_reply);
+	list_reply.n_pools = n;
+	list_reply.pools = list_ptrs;
+	c->rep->body_case = POOLMGR__REPLY__BODY_LIST;
+	c->rep->list = &list_reply;
+	return 0;
+}
+
+static int
+do_trim(struct call *c, const Poolmgr__Trim *m)
+{
+	static Poolmgr__TrimReply tr;
+	struct dpool *p;
+	int rc;
+
+	if (!(p = get_pool(c, m->pool, true, &rc)))
+		return rc;
+	poolmgr__trim_reply__init(&tr);
+	tr.released_bytes = (uint64_t)heap_trim(p->heap);
+	c->rep->body_case = POOLMGR__REPLY__BODY_TRIM;
+	c->rep->trim = &tr;
+	return 0;
+}
+
+static int
+do_check(struct call *c, const Poolmgr__Check *m)
+{
+	static Poolmgr__CheckReply cr;
+	static char problem[256];
+	struct dpool *p;
+	int rc;
+
+	if (!(p = get_pool(c, m->pool, false, &rc)))
+		return rc;
+	poolmgr__check_reply__init(&cr);
+	cr.ok = heap_check(p->heap, problem, sizeof(problem)) == 0;
+	cr.problem = problem;
+	if (!cr.ok)
+		log_msg(LOG_PRI_ERR, "pool %s: check failed: %s", p->name,
+			problem);
+	c->rep->body_case = POOLMGR__REPLY__BODY_CHECK;
+	c->rep->check = &cr;
+	return 0;
+}
+
+static Poolmgr__ClientInfo client_info[MAX_LISTED_CLIENTS];
+static Poolmgr__ClientInfo *client_ptrs[MAX_LISTED_CLIENTS];
+static Poolmgr__ListClientsReply clients_reply;
+
+static int
+do_clients(struct call *c, const Poolmgr__ListClients *m)
+{
+	const char *want = m->pool && m->pool[0] ? m->pool : NULL;
+	struct dpool *p;
+	struct handle *h;
+	size_t n = 0;
+
+	if (want && !dpool_find(want))
+		return refuse(c, -ENOENT, "no pool %s", want);
+	for (p = dpool_first(); p; p = dpool_next(p)) {
+		if ((want && strcmp(p->name, want) != 0) ||
+		    !session_may_access(c->s, p, 4))
+			continue;
+		LIST_FOREACH(h, &p->handles, in_pool) {
+			Poolmgr__ClientInfo *ci = &client_info[n];
+
+			if (n == MAX_LISTED_CLIENTS)
+				break;
+			poolmgr__client_info__init(ci);
+			ci->pid = (uint32_t)h->session->pid;
+			ci->uid = h->session->uid;
+			ci->gid = h->session->gid;
+			ci->name = h->session->name;
+			ci->pool = p->name;
+			ci->handle = h->id;
+			ci->read_only = h->read_only;
+			ci->blocks = h->nrefs;
+			ci->bytes = h->bytes;
+			client_ptrs[n++] = ci;
+		}
+	}
+	poolmgr__list_clients_reply__init(&clients_reply);
+	clients_reply.n_clients = n;
+	clients_reply.clients = client_ptrs;
+	c->rep->body_case = POOLMGR__REPLY__BODY_CLIENTS;
+	c->rep->clients = &clients_reply;
+	return 0;
+}
+
+static int
+dispatch_body(struct call *c)
+{
+	const Poolmgr__Request *r = c->req;
+
+	switch (r->body_case) {
+	case POOLMGR__REQUEST__BODY_HELLO:
+		return refuse(c, -EINVAL, "Hello was already said");
+	case POOLMGR__REQUEST__BODY_CREATE:
+		return do_create(c, r->create);
+	case POOLMGR__REQUEST__BODY_DESTROY:
+		return do_destroy(c, r->destroy);
+	case POOLMGR__REQUEST__BODY_OPEN:
+		return do_open(c, r->open);
+	case POOLMGR__REQUEST__BODY_CLOSE:
+		return do_close(c, r->close);
+	case POOLMGR__REQUEST__BODY_ALLOC:
+		return do_alloc(c, r->alloc);
+	case POOLMGR__REQUEST__BODY_FREE:
+		return do_free(c, r->free);
+	case POOLMGR__REQUEST__BODY_REALLOC:
+		return do_realloc(c, r->realloc);
+	case POOLMGR__REQUEST__BODY_RETAIN:
+		return do_retain(c, r->retain);
+	case POOLMGR__REQUEST__BODY_PERSIST:
+		return do_persist(c, r->persist);
+	case POOLMGR__REQUEST__BODY_USABLE_SIZE:
+		return do_usable_size(c, r->usable_size);
+	case POOLMGR__REQUEST__BODY_STATS:
+		return do_stats(c, r->stats);
+	case POOLMGR__REQUEST__BODY_LIST:
+		return do_list(c);
+	case POOLMGR__REQUEST__BODY_TRIM:
+		return do_trim(c, r->trim);
+	case POOLMGR__REQUEST__BODY_CHECK:
+		return do_check(c, r->check);
+	case POOLMGR__REQUEST__BODY_CLIENTS:
+		return do_clients(c, r->clients);
+	default:
+		return refuse(c, -EOPNOTSUPP, "unknown request type");
+	}
+}
+
+static void
+send_reply(struct call *c)
+{
+	static uint8_t out[PEER_MAX_MESSAGE];
+	size_t len = poolmgr__reply__get_packed_size(c->rep);
+
+	if (len > sizeof(out)) {
+		/* Only listings can grow; say so rather than send a torn one. */
+		if (c->pass_fd >= 0 && c->close_fd)
+			close(c->pass_fd);
+		c->pass_fd = -1;
+		c->rep->body_case = POOLMGR__REPLY__BODY__NOT_SET;
+		c->rep->error = -EMSGSIZE;
+		c->rep->message = "reply too large";
+		len = poolmgr__reply__get_packed_size(c->rep);
+	}
+	poolmgr__reply__pack(c->rep, out);
+	peer_send(c->peer, out, len, c->pass_fd, c->close_fd);
+}
+
+void
+dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
+		 size_t len)
+{
+	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	struct call c = {.peer = peer, .s = s, .rep = &rep, .pass_fd = -1};
+	Poolmgr__Request *req = poolmgr__request__unpack(NULL, len, buf);
+	int rc;
+
+	if (!req) {
+		log_warnx("pid %d sent a message that does not decode; "
+			  "closing", (int)s->pid);
+		peer_kill(peer);
+		return;
+	}
+	c.req = req;
+	rep.id = req->id;
+	if (!s->greeted) {
+		if (req->body_case != POOLMGR__REQUEST__BODY_HELLO) {
+			log_warnx("pid %d sent a request before Hello; closing",
+				  (int)s->pid);
+			peer_kill(peer);
+			goto out;
+		}
+		rc = do_hello(&c, req->hello);
+	} else {
+		rc = dispatch_body(&c);
+	}
+	rep.error = rc;
+	if (rc) {
+		rep.message = c.msg;
+		rep.body_case = POOLMGR__REPLY__BODY__NOT_SET;
+		log_debug("pid %d: request %llu: %s", (int)s->pid,
+			  (unsigned long long)req->id, c.msg);
+	}
+	send_reply(&c);
+	if (rc == -EPROTONOSUPPORT)
+		peer_kill(peer);
+out:
+	poolmgr__request__free_unpacked(req, NULL);
+}

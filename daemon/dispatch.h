@@ -1,0 +1,21 @@
+/*
+ * dispatch.h - carry out one request from a client (docs/protocol.md).
+ */
+#ifndef POOLMGRD_DISPATCH_H
+#define POOLMGRD_DISPATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+struct peer;
+struct session;
+
+/* The configuration in force (admin group); kept by the caller. */
+void dispatch_set_config(const struct config *cf);
+
+/* Decode buf, carry it out for session s, and queue the reply on peer. */
+void dispatch_message(struct peer *peer, struct session *s,
+		      const uint8_t *buf, size_t len);
+
+#endif /* POOLMGRD_DISPATCH_H */

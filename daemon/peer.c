@@ -1,0 +1,302 @@
+/*
+ * peer.c - datagram transport for one client connection.
+ *
+ * Reads drain up to PEER_READ_BATCH datagrams per wakeup so one busy client
+ * cannot starve the others.  A datagram longer than PEER_MAX_MESSAGE (seen
+ * with MSG_TRUNC) or carrying descriptors we did not ask for is a protocol
+ * violation: the descriptors are closed and the peer is dropped.
+ *
+ * Writes go out at once when nothing is queued; otherwise they wait for the
+ * socket to drain, and a client that stops reading is dropped once
+ * PEER_MAX_QUEUED bytes wait for it, so it cannot grow the daemon.
+ *
+ * Teardown happens in one place (peer_free) and never in the middle of a
+ * callback that still uses the peer: peer_kill only marks it.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <bsd/sys/queue.h>
+
+#include "log.h"
+#include "peer.h"
+
+#define PEER_READ_BATCH 64
+
+struct outmsg {
+	STAILQ_ENTRY(outmsg) entry;
+	int fd;
+	bool close_fd;
+	size_t len;
+	uint8_t data[];
+};
+
+struct peer {
+	LIST_ENTRY(peer) entry;
+	int fd;
+	struct event *ev_read, *ev_write;
+	peer_dispatch_fn dispatch;
+	void *arg;
+	bool dead;		/* killed: flush, then free */
+	bool in_callback;
+	STAILQ_HEAD(, outmsg) out;
+	size_t queued;
+};
+
+static LIST_HEAD(, peer) peers = LIST_HEAD_INITIALIZER(peers);
+static uint8_t inbuf[PEER_MAX_MESSAGE + 1];
+
+static void peer_on_read(evutil_socket_t, short, void *);
+static void peer_on_write(evutil_socket_t, short, void *);
+
+struct peer *
+peer_new(struct event_base *base, int fd, peer_dispatch_fn fn, void *arg)
+{
+	struct peer *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		fatalx("out of memory");
+	p->fd = fd;
+	p->dispatch = fn;
+	p->arg = arg;
+	STAILQ_INIT(&p->out);
+	p->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, peer_on_read, p);
+	p->ev_write = event_new(base, fd, EV_WRITE | EV_PERSIST, peer_on_write,
+				p);
+	if (!p->ev_read || !p->ev_write)
+		fatalx("event_new failed");
+	event_add(p->ev_read, NULL);
+	LIST_INSERT_HEAD(&peers, p, entry);
+	return p;
+}
+
+int
+peer_fd(const struct peer *p)
+{
+	return p->fd;
+}
+
+void *
+peer_arg(const struct peer *p)
+{
+	return p->arg;
+}
+
+static void
+outmsg_free(struct outmsg *m)
+{
+	if (m->fd >= 0 && m->close_fd)
+		close(m->fd);
+	free(m);
+}
+
+static void
+peer_free(struct peer *p)
+{
+	struct outmsg *m;
+
+	p->dispatch(p, NULL, 0, p->arg);
+	LIST_REMOVE(p, entry);
+	event_free(p->ev_read);
+	event_free(p->ev_write);
+	while ((m = STAILQ_FIRST(&p->out))) {
+		STAILQ_REMOVE_HEAD(&p->out, entry);
+		outmsg_free(m);
+	}
+	close(p->fd);
+	free(p);
+}
+
+void
+peer_kill(struct peer *p)
+{
+	p->dead = true;
+	event_del(p->ev_read);
+	/* Let the write side flush what is queued, then free. */
+	event_add(p->ev_write, NULL);
+}
+
+void
+peer_close_all(void)
+{
+	struct peer *p;
+
+	while ((p = LIST_FIRST(&peers)))
+		peer_free(p);
+}
+
+/* Send one datagram now; 0 sent, 1 would block, -1 connection broken. */
+static int
+send_one(struct peer *p, const void *buf, size_t len, int fd)
+{
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		memset(&cm, 0, sizeof(cm));
+		msg.msg_control = cm.buf;
+		msg.msg_controllen = sizeof(cm.buf);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	for (;;) {
+		if (sendmsg(p->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+			return 1;
+		return -1;
+	}
+}
+
+void
+peer_send(struct peer *p, const void *buf, size_t len, int pass_fd,
+	  int close_fd)
+{
+	struct outmsg *m;
+
+	if (p->dead && STAILQ_EMPTY(&p->out) && p->in_callback == false)
+		goto drop;
+	if (STAILQ_EMPTY(&p->out)) {
+		int rc = send_one(p, buf, len, pass_fd);
+
+		if (rc == 0) {
+			if (pass_fd >= 0 && close_fd)
+				close(pass_fd);
+			return;
+		}
+		if (rc < 0) {
+			peer_kill(p);
+			goto drop;
+		}
+	}
+	if (p->queued + len > PEER_MAX_QUEUED) {
+		log_warnx("client fd %d does not read its replies; dropping it",
+			  p->fd);
+		peer_kill(p);
+		goto drop;
+	}
+	m = malloc(sizeof(*m) + len);
+	if (!m)
+		fatalx("out of memory");
+	m->fd = pass_fd;
+	m->close_fd = close_fd;
+	m->len = len;
+	memcpy(m->data, buf, len);
+	STAILQ_INSERT_TAIL(&p->out, m, entry);
+	p->queued += len;
+	event_add(p->ev_write, NULL);
+	return;
+drop:
+	if (pass_fd >= 0 && close_fd)
+		close(pass_fd);
+}
+
+static void
+peer_on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+	struct outmsg *m;
+
+	(void)fd;
+	(void)what;
+	while ((m = STAILQ_FIRST(&p->out))) {
+		int rc = send_one(p, m->data, m->len, m->fd);
+
+		if (rc == 1)
+			return;
+		STAILQ_REMOVE_HEAD(&p->out, entry);
+		p->queued -= m->len;
+		outmsg_free(m);
+		if (rc < 0) {
+			peer_free(p);
+			return;
+		}
+	}
+	event_del(p->ev_write);
+	if (p->dead)
+		peer_free(p);
+}
+
+/* Close descriptors a client tried to pass us; true if there were any. */
+static bool
+drop_passed_fds(struct msghdr *msg)
+{
+	struct cmsghdr *c;
+	bool any = false;
+
+	for (c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			size_t i;
+
+			for (i = 0; i < n; i++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int),
+				       sizeof(int));
+				close(fd);
+			}
+			any = true;
+		}
+	}
+	return any;
+}
+
+static void
+peer_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+	int i;
+
+	(void)what;
+	p->in_callback = true;
+	for (i = 0; i < PEER_READ_BATCH && !p->dead; i++) {
+		char cbuf[CMSG_SPACE(16 * sizeof(int))];
+		struct iovec iov = {.iov_base = inbuf, .iov_len = sizeof(inbuf)};
+		struct msghdr msg = {
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+		};
+		ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_TRUNC |
+				    MSG_CMSG_CLOEXEC);
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+			      errno == EINTR))
+			break;
+		if (n <= 0) {
+			p->in_callback = false;
+			peer_free(p);	/* EOF or a broken connection */
+			return;
+		}
+		if (drop_passed_fds(&msg) || (msg.msg_flags & MSG_CTRUNC)) {
+			log_warnx("client fd %d sent descriptors; dropping it",
+				  fd);
+			peer_kill(p);
+			break;
+		}
+		if ((size_t)n > PEER_MAX_MESSAGE || (msg.msg_flags & MSG_TRUNC)) {
+			log_warnx("client fd %d sent %zd bytes, over the "
+				  "limit; dropping it", fd, n);
+			peer_kill(p);
+			break;
+		}
+		p->dispatch(p, inbuf, (size_t)n, p->arg);
+	}
+	p->in_callback = false;
+}

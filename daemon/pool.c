@@ -1,0 +1,450 @@
+/*
+ * pool.c - pools: the memfd, the engine over it, and block ownership.
+ *
+ * The memfd is sized once and sealed against shrinking and growing before
+ * any client sees it, so no client can truncate it and make another
+ * process's mapping fault with SIGBUS.  The engine never touches memory; it
+ * asks this file to punch holes (pages given back), zero (calloc) and copy
+ * (a moving realloc), which we do through the daemon's own mapping.
+ *
+ * Ownership (docs/protocol.md): a block's references are a short list of
+ * struct ref, each also on its handle's list so a closing handle finds all
+ * of its blocks without a scan.  The block is freed in the engine when its
+ * last reference goes and it is not persistent.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pool.h"
+#include "session.h"
+
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U
+#endif
+
+static TAILQ_HEAD(, dpool) pools = TAILQ_HEAD_INITIALIZER(pools);
+static unsigned npools;
+
+static int
+block_cmp(struct block *a, struct block *b)
+{
+	return a->off < b->off ? -1 : a->off > b->off;
+}
+
+RB_GENERATE(block_tree, block, link, block_cmp)
+
+struct dpool *
+dpool_find(const char *name)
+{
+	struct dpool *p;
+
+	TAILQ_FOREACH(p, &pools, entry)
+		if (strcmp(p->name, name) == 0)
+			return p;
+	return NULL;
+}
+
+struct dpool *
+dpool_first(void)
+{
+	return TAILQ_FIRST(&pools);
+}
+
+struct dpool *
+dpool_next(struct dpool *p)
+{
+	return TAILQ_NEXT(p, entry);
+}
+
+unsigned
+dpool_count(void)
+{
+	return npools;
+}
+
+/* Engine callbacks. */
+
+static int
+pool_release(void *ctx, uint64_t off, uint64_t len)
+{
+	struct dpool *p = ctx;
+
+	if (fallocate(p->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)off, (off_t)len) == -1) {
+		log_warn("pool %s: punching a hole", p->name);
+		return -errno;
+	}
+	return 0;
+}
+
+static void
+pool_zero(void *ctx, uint64_t off, uint64_t len)
+{
+	struct dpool *p = ctx;
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t a = (off + (uint64_t)page - 1) & ~((uint64_t)page - 1);
+	uint64_t b = (off + len) & ~((uint64_t)page - 1);
+
+	/* Whole pages: a hole reads as zero and costs no memory. */
+	if (b > a && fallocate(p->memfd, FALLOC_FL_PUNCH_HOLE |
+			       FALLOC_FL_KEEP_SIZE, (off_t)a, (off_t)(b - a)) == 0) {
+		memset(p->map + off, 0, a - off);
+		memset(p->map + b, 0, off + len - b);
+		return;
+	}
+	memset(p->map + off, 0, len);
+}
+
+static void
+pool_copy(void *ctx, uint64_t dst, uint64_t src, uint64_t len)
+{
+	struct dpool *p = ctx;
+
+	memmove(p->map + dst, p->map + src, len);
+}
+
+static int
+make_memfd(const char *name, uint64_t size)
+{
+	char label[80];
+	int fd;
+
+	snprintf(label, sizeof(label), "poolmgr:%s", name);
+	fd = memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING |
+			  MFD_NOEXEC_SEAL);
+	if (fd == -1 && errno == EINVAL)	/* kernels before 6.3 */
+		fd = memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd == -1)
+		return -errno;
+	/*
+	 * 0600: a client of another uid holding a read-only descriptor cannot
+	 * reopen it read-write through /proc.
+	 */
+	if (ftruncate(fd, (off_t)size) == -1 || fchmod(fd, 0600) == -1 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+	    == -1) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int
+dpool_create(const char *name, const struct dpool_params *pp,
+	     struct dpool **out)
+{
+	struct heap_config hc = {0};
+	struct dpool *p;
+	int rc;
+
+	if (dpool_find(name))
+		return -EEXIST;
+	if (pp->size == 0 || pp->size > POOL_MAX_SIZE)
+		return -EINVAL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	hc.max_size = pp->size;
+	hc.granularity = pp->granularity;
+	hc.release = pool_release;
+	hc.zero = pool_zero;
+	hc.copy = pool_copy;
+	hc.ctx = p;
+	if ((rc = heap_create(&hc, &p->heap)) != 0) {
+		free(p);
+		return rc;
+	}
+	{
+		struct heap_stats st;
+
+		heap_get_stats(p->heap, &st);
+		p->size = st.max_size;
+	}
+	if ((rc = make_memfd(name, p->size)) < 0)
+		goto fail;
+	p->memfd = rc;
+	p->map = mmap(NULL, p->size, PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_NORESERVE, p->memfd, 0);
+	if (p->map == MAP_FAILED) {
+		rc = -errno;
+		close(p->memfd);
+		goto fail;
+	}
+	p->uid = pp->uid;
+	p->gid = pp->gid;
+	p->mode = pp->mode ? pp->mode & 0777 : 0600;
+	p->quota = pp->quota;
+	RB_INIT(&p->blocks);
+	LIST_INIT(&p->handles);
+	TAILQ_INSERT_TAIL(&pools, p, entry);
+	npools++;
+	*out = p;
+	return 0;
+fail:
+	heap_destroy(p->heap);
+	free(p);
+	return rc;
+}
+
+static void
+block_delete(struct dpool *p, struct block *b)
+{
+	RB_REMOVE(block_tree, &p->blocks, b);
+	free(b);
+}
+
+void
+dpool_destroy(struct dpool *p)
+{
+	struct block *b, *next;
+
+	if (p->nhandles)
+		fatalx("pool %s destroyed with %u open handles", p->name,
+		       p->nhandles);
+	for (b = RB_MIN(block_tree, &p->blocks); b; b = next) {
+		next = RB_NEXT(block_tree, &p->blocks, b);
+		block_delete(p, b);
+	}
+	TAILQ_REMOVE(&pools, p, entry);
+	npools--;
+	munmap(p->map, p->size);
+	close(p->memfd);
+	heap_destroy(p->heap);
+	free(p);
+}
+
+struct block *
+dpool_block(struct dpool *p, uint64_t off)
+{
+	struct block key = {.off = off};
+
+	return RB_FIND(block_tree, &p->blocks, &key);
+}
+
+static struct ref *
+ref_of(struct block *b, struct handle *h)
+{
+	struct ref *r;
+
+	for (r = b->refs; r; r = r->next_in_block)
+		if (r->handle == h)
+			return r;
+	return NULL;
+}
+
+static void
+ref_add(struct block *b, struct handle *h)
+{
+	struct ref *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		fatalx("out of memory");
+	r->block = b;
+	r->handle = h;
+	r->next_in_block = b->refs;
+	b->refs = r;
+	b->nrefs++;
+	LIST_INSERT_HEAD(&h->refs, r, by_handle);
+	h->nrefs++;
+	h->bytes += b->size;
+}
+
+/* Unlink r from its block and handle; the block may now be unreferenced. */
+static void
+ref_remove(struct ref *r)
+{
+	struct block *b = r->block;
+	struct ref **pp;
+
+	for (pp = &b->refs; *pp != r; pp = &(*pp)->next_in_block)
+		;
+	*pp = r->next_in_block;
+	b->nrefs--;
+	LIST_REMOVE(r, by_handle);
+	r->handle->nrefs--;
+	r->handle->bytes -= b->size;
+	free(r);
+}
+
+/* Free the block in the engine if nobody holds it any more. */
+static void
+block_maybe_free(struct dpool *p, struct block *b)
+{
+	int rc;
+
+	if (b->nrefs || b->persistent)
+		return;
+	rc = heap_free(p->heap, b->off);
+	if (rc)
+		fatalx("pool %s: engine refused to free live block %#llx: %s",
+		       p->name, (unsigned long long)b->off, heap_strerror(rc));
+	block_delete(p, b);
+}
+
+static bool
+over_quota(const struct dpool *p, uint64_t used, uint64_t more)
+{
+	return p->quota && (more > p->quota || used > p->quota - more);
+}
+
+int
+dpool_alloc(struct dpool *p, struct handle *h, uint64_t size, uint64_t align,
+	    bool zero, uint64_t quota_used, struct block **out)
+{
+	uint64_t off, usable;
+	struct block *b;
+	int rc;
+
+	usable = heap_block_size(p->heap, size);
+	if (usable && over_quota(p, quota_used, usable))
+		return -EDQUOT;
+	rc = zero ? heap_calloc(p->heap, 1, size, &off)
+		  : heap_alloc(p->heap, size, align, &off);
+	if (rc)
+		return rc;
+	heap_usable_size(p->heap, off, &usable);
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		fatalx("out of memory");
+	b->off = off;
+	b->size = usable;
+	RB_INSERT(block_tree, &p->blocks, b);
+	ref_add(b, h);
+	*out = b;
+	return 0;
+}
+
+int
+dpool_free(struct dpool *p, struct handle *h, uint64_t off)
+{
+	struct block *b = dpool_block(p, off);
+	struct ref *r;
+
+	if (!b)
+		return -EINVAL;
+	if ((r = ref_of(b, h)))
+		ref_remove(r);
+	else if (b->persistent) {
+		b->persistent = false;
+		p->persistent_blocks--;
+	} else
+		return -EPERM;
+	block_maybe_free(p, b);
+	return 0;
+}
+
+/* The block's size changed in the engine: fix every holder's books. */
+static void
+block_resized(struct block *b, uint64_t size)
+{
+	struct ref *r;
+
+	for (r = b->refs; r; r = r->next_in_block)
+		r->handle->bytes = r->handle->bytes - b->size + size;
+	b->size = size;
+}
+
+int
+dpool_realloc(struct dpool *p, struct handle *h, uint64_t off, uint64_t size,
+	      uint64_t quota_used, struct block **out)
+{
+	struct block *b = dpool_block(p, off);
+	uint64_t want, noff;
+	bool shared;
+	int rc;
+
+	if (!b)
+		return -EINVAL;
+	if (!ref_of(b, h))
+		return -EPERM;
+	want = heap_block_size(p->heap, size);
+	if (want > b->size && over_quota(p, quota_used, want - b->size))
+		return -EDQUOT;
+	rc = heap_resize(p->heap, off, size);
+	if (rc == 0) {
+		heap_usable_size(p->heap, off, &want);
+		block_resized(b, want);
+		*out = b;
+		return 0;
+	}
+	if (rc != -EAGAIN)
+		return rc;
+	/* Moving a block others can see would pull it from under them. */
+	shared = b->nrefs > 1 || b->persistent;
+	if (shared)
+		return -EBUSY;
+	rc = heap_realloc(p->heap, off, size, &noff);
+	if (rc)
+		return rc;
+	RB_REMOVE(block_tree, &p->blocks, b);
+	b->off = noff;
+	RB_INSERT(block_tree, &p->blocks, b);
+	heap_usable_size(p->heap, noff, &want);
+	block_resized(b, want);
+	*out = b;
+	return 0;
+}
+
+int
+dpool_retain(struct dpool *p, struct handle *h, uint64_t off,
+	     uint64_t quota_used)
+{
+	struct block *b = dpool_block(p, off);
+
+	if (!b)
+		return -EINVAL;
+	if (ref_of(b, h))
+		return 0;
+	if (over_quota(p, quota_used, b->size))
+		return -EDQUOT;
+	ref_add(b, h);
+	return 0;
+}
+
+int
+dpool_persist(struct dpool *p, struct handle *h, uint64_t off)
+{
+	struct block *b = dpool_block(p, off);
+
+	(void)h;
+	if (!b)
+		return -EINVAL;
+	if (!b->persistent) {
+		b->persistent = true;
+		p->persistent_blocks++;
+	}
+	return 0;
+}
+
+void
+dpool_drop_handle_refs(struct dpool *p, struct handle *h)
+{
+	struct ref *r;
+
+	while ((r = LIST_FIRST(&h->refs))) {
+		struct block *b = r->block;
+
+		ref_remove(r);
+		block_maybe_free(p, b);
+	}
+}
+
+uint64_t
+dpool_committed(const struct dpool *p)
+{
+	struct stat st;
+
+	if (fstat(p->memfd, &st) == -1)
+		return 0;
+	return (uint64_t)st.st_blocks * 512;
+}

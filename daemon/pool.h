@@ -1,0 +1,98 @@
+/*
+ * pool.h - a pool: one sealed memfd, the allocator engine over it, and the
+ * books of who holds which block.
+ *
+ * Ownership: every live block has references, one per handle that allocated
+ * or retained it, plus the pool's own if it was persisted.  The engine frees
+ * the block when the last reference goes.  Handles are defined in session.h;
+ * a pool only keeps the list of its open handles.
+ */
+#ifndef POOLMGRD_POOL_H
+#define POOLMGRD_POOL_H
+
+#include <bsd/sys/queue.h>
+#include <bsd/sys/tree.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "heap.h"
+
+#define POOL_MAX_SIZE (1ull << 46)	/* 64 TiB: fits any address space */
+
+struct handle;
+
+struct ref {
+	LIST_ENTRY(ref) by_handle;
+	struct ref *next_in_block;
+	struct block *block;
+	struct handle *handle;
+};
+
+struct block {
+	RB_ENTRY(block) link;
+	uint64_t off, size;	/* size: the engine's usable size */
+	struct ref *refs;
+	uint32_t nrefs;
+	bool persistent;
+};
+RB_HEAD(block_tree, block);
+RB_PROTOTYPE(block_tree, block, link, block_cmp)
+
+LIST_HEAD(handle_list, handle);
+
+struct dpool {
+	TAILQ_ENTRY(dpool) entry;
+	char name[65];
+	int memfd;
+	uint8_t *map;		/* the daemon's own mapping: zeroing, copying */
+	uint64_t size;
+	struct heap *heap;
+	uid_t uid;
+	gid_t gid;
+	uint32_t mode;
+	uint64_t quota;		/* bytes per session; 0 = none */
+	struct block_tree blocks;
+	uint64_t persistent_blocks;
+	struct handle_list handles;
+	uint32_t nhandles;
+};
+
+struct dpool_params {
+	uint64_t size;
+	uint32_t granularity;
+	uid_t uid;
+	gid_t gid;
+	uint32_t mode;
+	uint64_t quota;
+};
+
+/* The registry of pools. */
+struct dpool *dpool_find(const char *name);
+struct dpool *dpool_first(void);
+struct dpool *dpool_next(struct dpool *p);
+unsigned dpool_count(void);
+
+int dpool_create(const char *name, const struct dpool_params *params,
+		 struct dpool **out);
+/* Destroy a pool; its handles must be closed already. */
+void dpool_destroy(struct dpool *p);
+
+/* Operations on behalf of handle h; each returns 0 or -errno. */
+int dpool_alloc(struct dpool *p, struct handle *h, uint64_t size,
+		uint64_t align, bool zero, uint64_t quota_used,
+		struct block **out);
+int dpool_free(struct dpool *p, struct handle *h, uint64_t off);
+int dpool_realloc(struct dpool *p, struct handle *h, uint64_t off,
+		  uint64_t size, uint64_t quota_used, struct block **out);
+int dpool_retain(struct dpool *p, struct handle *h, uint64_t off,
+		 uint64_t quota_used);
+int dpool_persist(struct dpool *p, struct handle *h, uint64_t off);
+struct block *dpool_block(struct dpool *p, uint64_t off);
+
+/* Drop every reference the handle holds (close, disconnect, death). */
+void dpool_drop_handle_refs(struct dpool *p, struct handle *h);
+
+uint64_t dpool_committed(const struct dpool *p);
+
+#endif /* POOLMGRD_POOL_H */

@@ -1,0 +1,77 @@
+/*
+ * poolmgrd.c - the shared-memory pool manager daemon: arguments and start.
+ *
+ * poolmgrd [--socket PATH] [--config FILE] [--verbose]
+ *
+ * Runs in the foreground, logs to stderr with syslog priority prefixes.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: poolmgrd [--socket PATH] [--config FILE] [--verbose]\n"
+		"\n"
+		"  -s, --socket PATH   listen on PATH (default %s)\n"
+		"  -c, --config FILE   read pools and settings from FILE (INI)\n"
+		"  -v, --verbose       log every refused request too\n"
+		"  -h, --help          this text\n"
+		"      --version       print the version\n",
+		"/run/poolmgrd/poolmgrd.sock");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"socket", required_argument, NULL, 's'},
+		{"config", required_argument, NULL, 'c'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	struct server_opts so = {0};
+	static struct config cf;
+	char err[512];
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "s:c:vh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			so.socket_path = optarg;
+			break;
+		case 'c':
+			so.config_path = optarg;
+			break;
+		case 'v':
+			log_set_verbose(1);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("poolmgrd 0.1\n");
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	config_defaults(&cf);
+	if (so.config_path && config_load(&cf, so.config_path, err,
+					  sizeof(err)) != 0)
+		fatalx("%s", err);
+	return server_run(&so, &cf);
+}

@@ -1,0 +1,260 @@
+/*
+ * server.c - the daemon's event loop: listening socket, accept, signals.
+ *
+ * Startup refuses to run beside a live daemon (a connect to the socket
+ * succeeds), removes a stale socket file, and creates the socket with the
+ * configured mode.  One spare descriptor is kept so that when accept fails
+ * for lack of descriptors the daemon can still accept and close the
+ * connection instead of spinning on it.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "dispatch.h"
+#include "log.h"
+#include "peer.h"
+#include "pool.h"
+#include "server.h"
+#include "session.h"
+
+static struct event_base *base;
+static struct config *server_cf;
+static const char *server_config_path;
+static char server_socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static int reserve_fd = -1;
+
+static void
+peer_dispatch(struct peer *p, const uint8_t *buf, size_t len, void *arg)
+{
+	struct session *s = arg;
+
+	if (!buf) {
+		log_debug("pid %d disconnected", (int)s->pid);
+		session_free(s);
+		return;
+	}
+	dispatch_message(p, s, buf, len);
+}
+
+static void
+accept_one(int fd)
+{
+	struct session *s = session_new(fd);
+
+	if (!s) {
+		log_warn("SO_PEERCRED");
+		close(fd);
+		return;
+	}
+	log_debug("pid %d uid %u connected", (int)s->pid, (unsigned)s->uid);
+	peer_new(base, fd, peer_dispatch, s);
+}
+
+static void
+on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	int fd;
+
+	(void)what;
+	(void)arg;
+	for (;;) {
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			accept_one(fd);
+			continue;
+		}
+		if (errno == EMFILE || errno == ENFILE) {
+			/* Out of descriptors: refuse this one politely. */
+			log_warnx("out of file descriptors; refusing a client");
+			if (reserve_fd >= 0) {
+				close(reserve_fd);
+				fd = accept(lfd, NULL, NULL);
+				if (fd >= 0)
+					close(fd);
+				reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			}
+		} else if (errno != EAGAIN && errno != EINTR &&
+			   errno != ECONNABORTED) {
+			log_warn("accept");
+		}
+		return;
+	}
+}
+
+/* Create the pools of the configuration that do not exist yet. */
+static void
+apply_config(const struct config *cf)
+{
+	unsigned i;
+
+	for (i = 0; i < cf->npools; i++) {
+		const struct config_pool *cp = &cf->pools[i];
+		struct dpool_params pp = {
+			.size = cp->size, .granularity = cp->granularity,
+			.uid = cp->uid, .gid = cp->gid, .mode = cp->mode,
+			.quota = cp->quota,
+		};
+		struct dpool *p;
+		int rc;
+
+		if (dpool_find(cp->name))
+			continue;
+		rc = dpool_create(cp->name, &pp, &p);
+		if (rc)
+			log_warnx("pool %s: cannot create: %s", cp->name,
+				  strerror(-rc));
+		else
+			log_info("pool %s: %llu bytes, mode %o, owner %u:%u",
+				 p->name, (unsigned long long)p->size, p->mode,
+				 (unsigned)p->uid, (unsigned)p->gid);
+	}
+}
+
+static void
+on_reload(evutil_socket_t sig, short what, void *arg)
+{
+	struct config *cf;
+	char err[512];
+
+	(void)sig;
+	(void)what;
+	(void)arg;
+	if (!server_config_path) {
+		log_info("SIGHUP: no configuration file to read");
+		return;
+	}
+	cf = malloc(sizeof(*cf));
+	if (!cf)
+		fatalx("out of memory");
+	config_defaults(cf);
+	if (config_load(cf, server_config_path, err, sizeof(err)) != 0) {
+		log_warnx("SIGHUP: %s; keeping the running configuration", err);
+		free(cf);
+		return;
+	}
+	log_info("SIGHUP: reloading %s", server_config_path);
+	apply_config(cf);
+	/* Socket settings apply at the next start; the rest takes effect. */
+	memcpy(server_cf->pools, cf->pools, sizeof(cf->pools));
+	server_cf->npools = cf->npools;
+	server_cf->has_admin_gid = cf->has_admin_gid;
+	server_cf->admin_gid = cf->admin_gid;
+	free(cf);
+}
+
+static void
+on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	log_info("signal %d: stopping", (int)sig);
+	event_base_loopexit(base, NULL);
+}
+
+/* Is a daemon answering on path? */
+static bool
+socket_alive(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	bool alive;
+
+	if (fd == -1)
+		return false;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	alive = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	close(fd);
+	return alive;
+}
+
+static int
+listen_on(const char *path, unsigned mode)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	char dir[sizeof(sun.sun_path)];
+	mode_t old;
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		fatalx("socket path too long: %s", path);
+	if (socket_alive(path))
+		fatalx("another poolmgrd answers on %s", path);
+	if (unlink(path) == -1 && errno != ENOENT)
+		fatal("removing stale socket %s", path);
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (mkdir(dirname(dir), 0755) == -1 && errno != EEXIST)
+		fatal("creating %s", dir);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		fatal("socket");
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	old = umask(0177);	/* never a moment with a wider mode */
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		fatal("bind %s", path);
+	umask(old);
+	if (chmod(path, mode) == -1)
+		fatal("chmod %s", path);
+	if (listen(fd, 128) == -1)
+		fatal("listen");
+	return fd;
+}
+
+int
+server_run(const struct server_opts *o, struct config *cf)
+{
+	struct event *ev_accept, *ev_term, *ev_int, *ev_hup;
+	struct dpool *p;
+	int lfd;
+
+	server_cf = cf;
+	server_config_path = o->config_path;
+	dispatch_set_config(cf);
+	snprintf(server_socket, sizeof(server_socket), "%s",
+		 o->socket_path ? o->socket_path : cf->socket);
+	signal(SIGPIPE, SIG_IGN);
+	base = event_base_new();
+	if (!base)
+		fatalx("event_base_new failed");
+	lfd = listen_on(server_socket, cf->socket_mode);
+	reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	apply_config(cf);
+
+	ev_accept = event_new(base, lfd, EV_READ | EV_PERSIST, on_accept, NULL);
+	ev_term = evsignal_new(base, SIGTERM, on_stop, NULL);
+	ev_int = evsignal_new(base, SIGINT, on_stop, NULL);
+	ev_hup = evsignal_new(base, SIGHUP, on_reload, NULL);
+	event_add(ev_accept, NULL);
+	event_add(ev_term, NULL);
+	event_add(ev_int, NULL);
+	event_add(ev_hup, NULL);
+	log_info("listening on %s (mode %o), %u pools", server_socket,
+		 cf->socket_mode, dpool_count());
+
+	event_base_dispatch(base);
+
+	peer_close_all();
+	while ((p = dpool_first()))
+		dpool_destroy(p);
+	event_free(ev_accept);
+	event_free(ev_term);
+	event_free(ev_int);
+	event_free(ev_hup);
+	close(lfd);
+	if (reserve_fd >= 0)
+		close(reserve_fd);
+	unlink(server_socket);
+	event_base_free(base);
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,17 @@
+/*
+ * server.h - the listening socket, accepting clients, signals and reload.
+ */
+#ifndef POOLMGRD_SERVER_H
+#define POOLMGRD_SERVER_H
+
+struct config;
+
+struct server_opts {
+	const char *socket_path;	/* NULL: the configuration's */
+	const char *config_path;	/* NULL: no configuration file */
+};
+
+/* Run until SIGTERM or SIGINT; returns the exit status. */
+int server_run(const struct server_opts *o, struct config *cf);
+
+#endif /* POOLMGRD_SERVER_H */

@@ -1,0 +1,170 @@
+/*
+ * session.c - per-client state: credentials, pool handles, authorization.
+ *
+ * Credentials come from the kernel at accept (SO_PEERCRED, SO_PEERGROUPS)
+ * and never from the client's own words, so a client cannot claim to be
+ * someone else.  Processes of the daemon's uid and root are trusted.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "session.h"
+
+/* Every session, for `poolctl clients`. */
+struct session_node {
+	LIST_ENTRY(session_node) entry;
+	struct session *s;
+};
+
+static LIST_HEAD(, session_node) sessions = LIST_HEAD_INITIALIZER(sessions);
+
+struct session *
+session_new(int fd)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	struct session_node *n = calloc(1, sizeof(*n));
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (!s || !n)
+		fatalx("out of memory");
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		free(s);
+		free(n);
+		return NULL;
+	}
+	s->uid = cred.uid;
+	s->gid = cred.gid;
+	s->pid = cred.pid;
+	len = sizeof(s->groups);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, s->groups, &len) == 0)
+		s->ngroups = (int)(len / sizeof(gid_t));
+	s->next_handle = 1;
+	LIST_INIT(&s->handles);
+	n->s = s;
+	LIST_INSERT_HEAD(&sessions, n, entry);
+	return s;
+}
+
+void
+session_free(struct session *s)
+{
+	struct session_node *n;
+	struct handle *h;
+
+	while ((h = LIST_FIRST(&s->handles)))
+		session_close(s, h);
+	LIST_FOREACH(n, &sessions, entry) {
+		if (n->s == s) {
+			LIST_REMOVE(n, entry);
+			free(n);
+			break;
+		}
+	}
+	free(s);
+}
+
+struct handle *
+session_open(struct session *s, struct dpool *p, bool read_only)
+{
+	struct handle *h;
+
+	if (s->nhandles >= SESSION_MAX_HANDLES)
+		return NULL;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		fatalx("out of memory");
+	h->id = s->next_handle++;
+	h->session = s;
+	h->pool = p;
+	h->read_only = read_only;
+	LIST_INIT(&h->refs);
+	LIST_INSERT_HEAD(&s->handles, h, in_session);
+	s->nhandles++;
+	LIST_INSERT_HEAD(&p->handles, h, in_pool);
+	p->nhandles++;
+	return h;
+}
+
+struct handle *
+session_handle(struct session *s, uint32_t id)
+{
+	struct handle *h;
+
+	LIST_FOREACH(h, &s->handles, in_session)
+		if (h->id == id)
+			return h;
+	return NULL;
+}
+
+void
+session_close(struct session *s, struct handle *h)
+{
+	dpool_drop_handle_refs(h->pool, h);
+	LIST_REMOVE(h, in_pool);
+	h->pool->nhandles--;
+	LIST_REMOVE(h, in_session);
+	s->nhandles--;
+	free(h);
+}
+
+void
+session_close_pool_handles(struct dpool *p)
+{
+	struct handle *h;
+
+	while ((h = LIST_FIRST(&p->handles)))
+		session_close(h->session, h);
+}
+
+uint64_t
+session_pool_bytes(const struct session *s, const struct dpool *p)
+{
+	const struct handle *h;
+	uint64_t n = 0;
+
+	LIST_FOREACH(h, &s->handles, in_session)
+		if (h->pool == p)
+			n += h->bytes;
+	return n;
+}
+
+bool
+session_trusted(const struct session *s)
+{
+	return s->uid == 0 || s->uid == geteuid();
+}
+
+bool
+session_in_group(const struct session *s, gid_t gid)
+{
+	int i;
+
+	if (s->gid == gid)
+		return true;
+	for (i = 0; i < s->ngroups; i++)
+		if (s->groups[i] == gid)
+			return true;
+	return false;
+}
+
+bool
+session_may_access(const struct session *s, const struct dpool *p,
+		   unsigned want)
+{
+	unsigned bits;
+
+	if (session_trusted(s))
+		return true;
+	if (s->uid == p->uid)
+		bits = p->mode >> 6;
+	else if (session_in_group(s, p->gid))
+		bits = p->mode >> 3;
+	else
+		bits = p->mode;
+	return (bits & want) == want;
+}

@@ -1,0 +1,67 @@
+/*
+ * session.h - one connected client: its credentials and its pool handles.
+ *
+ * A session lives exactly as long as its connection.  When the connection
+ * closes for any reason (pool_disconnect, exit, SIGKILL), session_free
+ * closes every handle, which drops every reference the client held.
+ */
+#ifndef POOLMGRD_SESSION_H
+#define POOLMGRD_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pool.h"
+
+#define SESSION_MAX_GROUPS 64
+#define SESSION_MAX_HANDLES 1024
+
+struct session;
+
+struct handle {
+	LIST_ENTRY(handle) in_pool;
+	LIST_ENTRY(handle) in_session;
+	uint32_t id;
+	struct session *session;
+	struct dpool *pool;
+	bool read_only;
+	LIST_HEAD(, ref) refs;
+	uint64_t nrefs;
+	uint64_t bytes;		/* sizes of the blocks referenced */
+};
+
+struct session {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	gid_t groups[SESSION_MAX_GROUPS];
+	int ngroups;
+	char name[64];
+	bool greeted;		/* Hello done */
+	uint32_t next_handle;
+	struct handle_list handles;
+	uint32_t nhandles;
+};
+
+struct session *session_new(int fd);
+void session_free(struct session *s);
+
+struct handle *session_open(struct session *s, struct dpool *p,
+			    bool read_only);
+struct handle *session_handle(struct session *s, uint32_t id);
+void session_close(struct session *s, struct handle *h);
+/* Close every handle of every session on pool p (forced destroy). */
+void session_close_pool_handles(struct dpool *p);
+
+/* Bytes this session holds in pool p, over all its handles (quota). */
+uint64_t session_pool_bytes(const struct session *s, const struct dpool *p);
+
+/* Authorization. */
+bool session_trusted(const struct session *s);
+bool session_in_group(const struct session *s, gid_t gid);
+/* want: 4 read, 2 write, as in file modes. */
+bool session_may_access(const struct session *s, const struct dpool *p,
+			unsigned want);
+
+#endif /* POOLMGRD_SESSION_H */
