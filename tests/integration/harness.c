@@ -1,0 +1,191 @@
+/*
+ * harness.c - start and stop a real poolmgrd for integration tests.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+const char *
+harness_build(void)
+{
+	const char *b = getenv("POOLMGR_BUILD");
+
+	return b && *b ? b : "build";
+}
+
+static bool
+can_connect(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	close(fd);
+	return ok;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+int
+harness_start(struct daemon_proc *d, const char *extra_config)
+{
+	char bin[256];
+	FILE *f;
+	int i;
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->dir, sizeof(d->dir), "/tmp/poolmgr-test.XXXXXX");
+	if (!mkdtemp(d->dir))
+		return -1;
+	chmod(d->dir, 0755);	/* tests that drop privileges must reach it */
+	snprintf(d->sock, sizeof(d->sock), "%s/poolmgrd.sock", d->dir);
+	snprintf(d->conf, sizeof(d->conf), "%s/poolmgrd.conf", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/poolmgrd.log", d->dir);
+	if (!(f = fopen(d->conf, "w")))
+		return -1;
+	fprintf(f, "[daemon]\nsocket_mode = 0666\n%s\n",
+		extra_config ? extra_config : "");
+	fclose(f);
+	snprintf(bin, sizeof(bin), "%s/poolmgrd", harness_build());
+
+	d->pid = fork();
+	if (d->pid == -1)
+		return -1;
+	if (d->pid == 0) {
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(fd, 2);
+		execl(bin, "poolmgrd", "--verbose", "--socket", d->sock,
+		      "--config", d->conf, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 500; i++) {
+		if (can_connect(d->sock))
+			break;
+		if (!harness_alive(d))
+			return -1;
+		sleep_ms(10);
+	}
+	if (i == 500)
+		return -1;
+	setenv("POOLMGRD_SOCKET", d->sock, 1);
+	return 0;
+}
+
+void
+harness_reload(struct daemon_proc *d)
+{
+	kill(d->pid, SIGHUP);
+	sleep_ms(200);
+}
+
+bool
+harness_alive(struct daemon_proc *d)
+{
+	int status;
+
+	return d->pid > 0 && waitpid(d->pid, &status, WNOHANG) == 0;
+}
+
+int
+harness_stop(struct daemon_proc *d)
+{
+	int status, rc;
+	char cmd[512];
+
+	if (d->pid <= 0)
+		return -1;
+	kill(d->pid, SIGTERM);
+	if (waitpid(d->pid, &status, 0) == -1)
+		return -1;
+	d->pid = 0;
+	rc = WIFEXITED(status) ? WEXITSTATUS(status)
+			       : 128 + WTERMSIG(status);
+	if (rc != 0) {
+		fprintf(stderr, "poolmgrd exited with %d; its log:\n", rc);
+		snprintf(cmd, sizeof(cmd), "cat %s >&2", d->log);
+		if (system(cmd) == -1)
+			perror("system");
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", d->dir);
+	if (system(cmd) == -1)
+		perror("system");
+	return rc;
+}
+
+pid_t
+harness_spawn(int (*fn)(void *), void *arg)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(fn(arg));
+	return pid;
+}
+
+pid_t
+harness_spawn_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg)
+{
+	pid_t pid;
+
+	if (geteuid() != 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		if (setgroups(0, NULL) == -1 || setgid(gid) == -1 ||
+		    setuid(uid) == -1)
+			_exit(126);
+		_exit(fn(arg));
+	}
+	return pid;
+}
+
+int
+harness_wait(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) == -1)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status)
+				 : 128 + WTERMSIG(status);
+}
+
+int
+harness_run(const char *cmd, char *out, size_t outlen)
+{
+	FILE *f = popen(cmd, "r");
+	size_t n = 0;
+	int status;
+
+	if (!f)
+		return -1;
+	if (out && outlen) {
+		n = fread(out, 1, outlen - 1, f);
+		out[n] = '\0';
+	}
+	while (fgetc(f) != EOF)
+		;
+	status = pclose(f);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}

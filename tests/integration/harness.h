@@ -1,0 +1,64 @@
+/*
+ * harness.h - integration tests run the real poolmgrd on a temporary
+ * socket and drive it from real client processes.
+ */
+#ifndef POOLMGR_HARNESS_H
+#define POOLMGR_HARNESS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct daemon_proc {
+	pid_t pid;
+	char dir[128];		/* temporary directory, mode 0755 */
+	char sock[160];		/* dir/poolmgrd.sock, mode 0666 */
+	char conf[160];		/* dir/poolmgrd.conf */
+	char log[160];		/* dir/poolmgrd.log: the daemon's stderr */
+};
+
+/* The build directory: $POOLMGR_BUILD, else "build". */
+const char *harness_build(void);
+
+/*
+ * Start build/poolmgrd on a fresh socket with extra_config (INI text that
+ * is appended to a [daemon] section setting socket_mode 0666; may be NULL)
+ * and wait until it accepts connections.  Sets $POOLMGRD_SOCKET.
+ * Returns 0, or -1 (the test should fail).
+ */
+int harness_start(struct daemon_proc *d, const char *extra_config);
+
+/* Send SIGHUP and wait a moment for the reload. */
+void harness_reload(struct daemon_proc *d);
+
+/*
+ * Stop the daemon with SIGTERM.  Returns its exit status (0 for a clean
+ * stop; non-zero if it crashed or, under ASan, leaked) and prints its log
+ * when the status is not 0.
+ */
+int harness_stop(struct daemon_proc *d);
+
+/* Is the daemon still running? */
+bool harness_alive(struct daemon_proc *d);
+
+/*
+ * Run fn(arg) in a child process and return its pid.  The child exits with
+ * fn's return value; a child that crashes is seen through harness_wait.
+ */
+pid_t harness_spawn(int (*fn)(void *), void *arg);
+
+/*
+ * Like harness_spawn, but the child first drops to uid/gid (the test runs
+ * as root).  Returns -1 when not root: the caller should skip.
+ */
+pid_t harness_spawn_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg);
+
+/*
+ * Wait for a child: returns its exit code, or 128 + signal if it was
+ * killed by one.
+ */
+int harness_wait(pid_t pid);
+
+/* Run a shell command line; returns its exit status, output in out. */
+int harness_run(const char *cmd, char *out, size_t outlen);
+
+#endif /* POOLMGR_HARNESS_H */
