@@ -133,7 +133,7 @@ heap_create(const struct heap_config *cfg, struct heap **out)
 	h->threshold = cfg->large_threshold ? round_up(cfg->large_threshold, g)
 					    : HEAP_DEFAULT_LARGE_THRESHOLD;
 	h->retain_limit = cfg->retain_pages == HEAP_RETAIN_NONE ? 0
-			  : cfg->retain_pages ? cfg->retain_pages : 16;
+			  : cfg->retain_pages ? cfg->retain_pages : RETAIN_DEFAULT;
 	h->cache_limit = cfg->cache_blocks == HEAP_CACHE_NONE ? 0
 			 : cfg->cache_blocks ? cfg->cache_blocks : 16;
 	h->st.metadata_bytes = sizeof(*h);
@@ -289,15 +289,11 @@ heap_calloc(struct heap *h, uint64_t nmemb, uint64_t size, uint64_t *out)
 static bool
 small_block(struct heap *h, uint64_t off, uint64_t *len)
 {
-	uint64_t limit;
+	uint64_t limit = off + h->threshold + h->g;
 
-	if (!bm_is_start(h, off) || !bm_is_live(h, off))
-		return false;
-	limit = off + h->threshold + h->g;
 	if (limit > h->max_size)
 		limit = h->max_size;
-	*len = bm_next_start(h, off, limit) - off;
-	return true;
+	return bm_live_block(h, off, limit, len);
 }
 
 /* Is off worth looking up at all: inside the pool and on a granule? */

@@ -227,41 +227,142 @@ bm_stored_slack(const struct heap *h, uint64_t len, uint64_t slack)
 	return slack >> drop << drop;
 }
 
+/* n < 64 bits at bit b of w, which may straddle two words. */
+static uint64_t
+field_get(const uint64_t *w, uint64_t b, unsigned n)
+{
+	uint64_t i = b / 64;
+	unsigned sh = (unsigned)(b % 64);
+	uint64_t v = w[i] >> sh;
+
+	if (sh + n > 64)
+		v |= w[i + 1] << (64 - sh);
+	return v & ((1ull << n) - 1);
+}
+
+static void
+field_put(uint64_t *w, uint64_t b, unsigned n, uint64_t v)
+{
+	uint64_t i = b / 64, mask = (1ull << n) - 1;
+	unsigned sh = (unsigned)(b % 64);
+
+	w[i] = (w[i] & ~(mask << sh)) | (v << sh);
+	if (sh + n > 64) {
+		unsigned lo = 64 - sh;
+
+		w[i + 1] = (w[i + 1] & ~(mask >> lo)) | (v >> lo);
+	}
+}
+
+/*
+ * A block's live field: its live bit and slack bits, room + 1 bits from its
+ * first granule.  Returns the chunk holding all of them, or NULL when they
+ * straddle two chunks (rare: then the bits are handled one by one).
+ */
+static struct chunk *
+live_field_chunk(struct heap *h, uint64_t gi, unsigned nbits, bool make)
+{
+	if (BIT_OF(gi) + nbits > CHUNK_GRANULES)
+		return NULL;
+	return make ? chunk_get(h, CHUNK_OF(gi)) : chunk_lookup(h, CHUNK_OF(gi));
+}
+
 void
 bm_set_live(struct heap *h, uint64_t off, uint64_t len, uint64_t slack)
 {
 	uint64_t gi = GRANULE(h, off);
 	unsigned room = slack_room(h, len);
-	unsigned drop = h->slack_bits - room, i;
+	uint64_t field = 1 | (slack >> (h->slack_bits - room)) << 1;
+	struct chunk *c = live_field_chunk(h, gi, room + 1, true);
+	unsigned i;
 
-	live_put(h, gi, true);
-	slack >>= drop;
-	for (i = 0; i < room; i++)
-		live_put(h, gi + 1 + i, slack >> i & 1);
+	if (c) {
+		uint64_t old = field_get(c->live, BIT_OF(gi), room + 1);
+
+		/*
+		 * In one chunk, nlive counts only the live bit: the slack
+		 * bits share its chunk, so they never outlive it.
+		 */
+		field_put(c->live, BIT_OF(gi), room + 1, field);
+		c->nlive += (uint32_t)(~old & 1);
+		return;
+	}
+	for (i = 0; i <= room; i++)
+		live_put(h, gi + i, field >> i & 1);
+}
+
+uint64_t
+bm_slack(struct heap *h, uint64_t off, uint64_t len)
+{
+	uint64_t gi = GRANULE(h, off), field = 0;
+	unsigned room = slack_room(h, len), i;
+	struct chunk *c = live_field_chunk(h, gi, room + 1, false);
+
+	if (c)
+		field = field_get(c->live, BIT_OF(gi), room + 1);
+	else
+		for (i = 0; i <= room; i++)
+			field |= (uint64_t)live_get(h, gi + i) << i;
+	return field >> 1 << (h->slack_bits - room);
 }
 
 /* Clear a block's live bits; returns the slack they held. */
 uint64_t
 bm_clear_live(struct heap *h, uint64_t off, uint64_t len)
 {
-	uint64_t gi = GRANULE(h, off), slack = bm_slack(h, off, len);
+	uint64_t gi = GRANULE(h, off), slack;
 	unsigned room = slack_room(h, len), i;
+	struct chunk *c = live_field_chunk(h, gi, room + 1, false);
 
-	live_put(h, gi, false);
-	for (i = 0; i < room; i++)
-		live_put(h, gi + 1 + i, false);
+	if (c) {
+		uint64_t old = field_get(c->live, BIT_OF(gi), room + 1);
+
+		slack = old >> 1 << (h->slack_bits - room);
+		field_put(c->live, BIT_OF(gi), room + 1, 0);
+		c->nlive -= (uint32_t)(old & 1);
+		chunk_maybe_drop(h, c);
+		return slack;
+	}
+	slack = bm_slack(h, off, len);
+	for (i = 0; i <= room; i++)
+		live_put(h, gi + i, false);
 	return slack;
 }
 
-uint64_t
-bm_slack(struct heap *h, uint64_t off, uint64_t len)
+/*
+ * Is a live small block at off?  If so its length: the distance to the next
+ * extent start before limit.  One chunk lookup in the common case.
+ */
+bool
+bm_live_block(struct heap *h, uint64_t off, uint64_t limit, uint64_t *len)
 {
-	uint64_t gi = GRANULE(h, off), slack = 0;
-	unsigned room = slack_room(h, len), i;
+	uint64_t gi = GRANULE(h, off), bit = BIT_OF(gi), w, bits;
+	uint64_t gend = GRANULE(h, limit), base, found;
+	struct chunk *c = chunk_lookup(h, CHUNK_OF(gi));
 
-	for (i = 0; i < room; i++)
-		slack |= (uint64_t)live_get(h, gi + 1 + i) << i;
-	return slack << (h->slack_bits - room);
+	if (!c || !bit_get(c->start, bit) || !bit_get(c->live, bit))
+		return false;
+	base = CHUNK_OF(gi) * CHUNK_GRANULES;
+	w = (bit + 1) / 64;
+	if (bit + 1 < CHUNK_GRANULES) {
+		bits = c->start[w] & (~0ull << ((bit + 1) % 64));
+		for (;;) {
+			if (bits) {
+				found = base + w * 64 +
+					(uint64_t)__builtin_ctzll(bits);
+				*len = (found < gend ? found << h->gshift
+						     : limit) - off;
+				return true;
+			}
+			if (++w == CHUNK_WORDS)
+				break;
+			bits = c->start[w];
+		}
+	}
+	/* The block runs past its chunk: carry on in the next ones. */
+	*len = bm_next_start(h, ((base + CHUNK_GRANULES - 1) << h->gshift),
+			     limit) - off;
+	return true;
 }
 
 /*

@@ -12,7 +12,7 @@
  * Release policy, when pages become wholly free:
  *   - from a page span (a large block): released at once;
  *   - from small blocks: queued, and released once more than retain_limit
- *     pages wait, oldest first.  Churning small blocks then reuse warm pages
+ *     pages (default 256) wait, oldest first.  Churning small blocks then reuse warm pages
  *     instead of faulting fresh zero pages in and punching them out again.
  * heap_trim releases everything free at once.
  */

@@ -36,7 +36,8 @@
 #define CHUNK_GRANULES 4096	/* bitmap chunk: 4096 granules */
 #define CHUNK_WORDS (CHUNK_GRANULES / 64)
 #define CACHE_GRANULES 64	/* cached classes: 1..64 granules */
-#define RETAIN_RING 64		/* retention queue entries */
+#define RETAIN_RING 256		/* retention queue entries */
+#define RETAIN_DEFAULT 256	/* pages kept dirty by default: 1 MiB */
 #define MAX_POOL_SHIFT 48
 
 struct run {
@@ -196,6 +197,8 @@ uint64_t bm_clear_live(struct heap *h, uint64_t off, uint64_t len);
 uint64_t bm_slack(struct heap *h, uint64_t off, uint64_t len);
 uint64_t bm_stored_slack(const struct heap *h, uint64_t len, uint64_t slack);
 uint64_t bm_next_start(struct heap *h, uint64_t off, uint64_t limit);
+bool bm_live_block(struct heap *h, uint64_t off, uint64_t limit,
+		   uint64_t *len);
 uint64_t bm_count_starts(struct heap *h);
 
 /* heap_spans.c: live page spans. */
