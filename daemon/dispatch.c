@@ -530,8 +530,11 @@ do_clients(struct call *c, const Poolmgr__ListClients *m)
 	struct handle *h;
 	size_t n = 0;
 
-	if (want && !dpool_find(want))
+	if (want && !(p = dpool_find(want)))
 		return refuse(c, -ENOENT, "no pool %s", want);
+	if (want && !session_may_access(c->s, p, 4))
+		return refuse(c, -EACCES, "pool %s is not readable for uid %u",
+			      want, (unsigned)c->s->uid);
 	for (p = dpool_first(); p; p = dpool_next(p)) {
 		if ((want && strcmp(p->name, want) != 0) ||
 		    !session_may_access(c->s, p, 4))
