@@ -148,6 +148,8 @@ dpool_create(const char *name, const struct dpool_params *pp,
 
 	if (dpool_find(name))
 		return -EEXIST;
+	if (npools >= POOL_MAX_POOLS)
+		return -ENOSPC;
 	if (pp->size == 0 || pp->size > POOL_MAX_SIZE)
 		return -EINVAL;
 	p = calloc(1, sizeof(*p));

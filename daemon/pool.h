@@ -19,6 +19,7 @@
 #include "heap.h"
 
 #define POOL_MAX_SIZE (1ull << 46)	/* 64 TiB: fits any address space */
+#define POOL_MAX_POOLS 256		/* a listing of all fits one message */
 
 struct handle;
 

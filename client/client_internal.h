@@ -1,0 +1,84 @@
+/*
+ * client_internal.h - libpoolclient's private structures.
+ *
+ * conn.c owns the socket: Hello, sending requests and matching replies by
+ * id.  pool.c owns struct pool (a handle and its mapping) and the API.
+ * Nothing here is exported: the version script exports only pool_*, so no
+ * internal name may start with "pool_".
+ */
+#ifndef CLIENT_INTERNAL_H
+#define CLIENT_INTERNAL_H
+
+#include <sys/queue.h>
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "poolclient.h"
+#include "poolmgr.pb-c.h"
+
+/* The protocol's bound on one datagram, in either direction. */
+#define CONN_MAX_MESSAGE	65536
+
+/* The version of the protocol this library speaks. */
+#define CONN_VERSION		1
+
+/*
+ * One request waiting for its reply.  It lives on the stack of the thread
+ * that made the request and sits on the connection's list until the reply
+ * (or the news that none will come) is delivered into it.
+ */
+struct conn_call {
+	uint64_t		 id;
+	int			 done;
+	int			 error;	/* 0, or why no reply came */
+	Poolmgr__Reply		*reply;
+	int			 fd;	/* SCM_RIGHTS fd with the reply, or -1 */
+	pthread_cond_t		 cond;	/* signalled when done or to read */
+
+	TAILQ_ENTRY(conn_call)	 entry;
+};
+TAILQ_HEAD(conn_calls, conn_call);
+
+/* An open pool: a handle number on one connection and a mapping. */
+struct pool {
+	struct pool_conn	*conn;
+	uint32_t		 handle;
+	int			 read_only;
+	uint8_t			*base;
+	uint64_t		 size;
+	uint32_t		 granularity;
+	uint32_t		 page_size;
+
+	TAILQ_ENTRY(pool)	 entry;
+};
+TAILQ_HEAD(conn_pools, pool);
+
+struct pool_conn {
+	int			 fd;
+
+	/*
+	 * lock protects everything below.  At most one thread reads the
+	 * socket at a time (reading is set); it does so without the lock
+	 * and delivers what it reads to the call with the matching id.
+	 */
+	pthread_mutex_t		 lock;
+	uint64_t		 next_id;
+	int			 reading;
+	int			 broken;	/* no more requests */
+	struct conn_calls	 calls;		/* sent, not yet answered */
+	struct conn_pools	 pools;		/* open through this conn */
+
+	size_t			 max_send;	/* from HelloReply */
+	uint8_t			*rbuf;		/* the reader's buffer */
+};
+
+/* conn.c */
+int	conn_open(const char *, struct pool_conn **);
+void	conn_free(struct pool_conn *);
+int	conn_request(struct pool_conn *, Poolmgr__Request *,
+	    Poolmgr__Reply **, int *);
+int	conn_call(struct pool_conn *, Poolmgr__Request *,
+	    Poolmgr__Reply__BodyCase, Poolmgr__Reply **, int *);
+
+#endif /* CLIENT_INTERNAL_H */

@@ -1,0 +1,495 @@
+/*
+ * conn.c - the connection to poolmgrd.
+ *
+ * One SOCK_SEQPACKET socket carries encoded Requests one way and Replies the
+ * other, one message per datagram (docs/protocol.md).  Many threads may use
+ * a connection at once, so requests are pipelined: each thread sends its
+ * request with a fresh id and waits for the reply with that id.
+ *
+ * No thread owns the socket for reading.  A waiting thread that finds
+ * nobody reading becomes the reader: it drops the lock, receives one
+ * datagram, takes the lock again and hands the reply (and any fd that came
+ * with it) to the call it belongs to.  It keeps reading until its own reply
+ * arrives, then wakes one other waiting call to take over.  So a round trip
+ * costs one wakeup at most, and threads never queue behind one another's
+ * round trips.
+ *
+ * When the daemon goes away (EOF, ECONNRESET, EPIPE) or sends something that
+ * cannot be matched to a call, the connection is marked broken: every call
+ * still waiting fails at once, and every later one fails with -ECONNRESET.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client_internal.h"
+
+/* A reply carries at most one fd; room for a few more so extras are seen. */
+#define CONN_MAX_FDS	4
+
+/* Requests this small are packed on the stack. */
+#define CONN_STACK_BUF	512
+
+static void	conn_close_fds(struct msghdr *, int *);
+static int	conn_recv(struct pool_conn *, Poolmgr__Reply **, int *);
+static int	conn_send(struct pool_conn *, const Poolmgr__Request *);
+static void	conn_fail(struct pool_conn *, int);
+static void	conn_kick(struct pool_conn *);
+static void	conn_deliver(struct pool_conn *, Poolmgr__Reply *, int);
+static int	conn_wait(struct pool_conn *, struct conn_call *);
+static int	conn_hello(struct pool_conn *);
+
+/*
+ * Take the fds out of a received message: keep the first in *fdp, close any
+ * others (a reply carries at most one, and an fd we do not keep would leak).
+ */
+static void
+conn_close_fds(struct msghdr *msg, int *fdp)
+{
+	struct cmsghdr	*cmsg;
+	int		 fd;
+	size_t		 i, n;
+
+	*fdp = -1;
+	for (cmsg = CMSG_FIRSTHDR(msg); cmsg != NULL;
+	    cmsg = CMSG_NXTHDR(msg, cmsg)) {
+		if (cmsg->cmsg_level != SOL_SOCKET ||
+		    cmsg->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof fd;
+		for (i = 0; i < n; i++) {
+			memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof fd, sizeof fd);
+			if (*fdp == -1)
+				*fdp = fd;
+			else
+				close(fd);
+		}
+	}
+}
+
+/*
+ * Receive and decode one reply.  Called by the reader without the lock.
+ * Returns 0, or the error that breaks the connection: -ECONNRESET when the
+ * daemon has gone, -EPROTO when what arrived is not a reply we can decode
+ * (then we cannot tell whose it was, so nobody can be answered).
+ */
+static int
+conn_recv(struct pool_conn *c, Poolmgr__Reply **replyp, int *fdp)
+{
+	union {
+		struct cmsghdr	 align;
+		char		 buf[CMSG_SPACE(CONN_MAX_FDS * sizeof(int))];
+	} cbuf;
+	struct iovec	 iov;
+	struct msghdr	 msg;
+	ssize_t		 n;
+	int		 fd;
+
+	*replyp = NULL;
+	*fdp = -1;
+
+	for (;;) {
+		memset(&msg, 0, sizeof msg);
+		iov.iov_base = c->rbuf;
+		iov.iov_len = CONN_MAX_MESSAGE;
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = cbuf.buf;
+		msg.msg_controllen = sizeof cbuf.buf;
+
+		/* MSG_TRUNC: return the real length of a longer datagram. */
+		n = recvmsg(c->fd, &msg, MSG_TRUNC|MSG_CMSG_CLOEXEC);
+		if (n != -1 || errno != EINTR)
+			break;
+	}
+	if (n == -1)
+		return -ECONNRESET;
+
+	conn_close_fds(&msg, &fd);
+
+	/*
+	 * Zero bytes is end of file: every reply we can get is at least a few
+	 * bytes long, because our request ids are never 0.
+	 */
+	if (n == 0) {
+		if (fd != -1)
+			close(fd);
+		return -ECONNRESET;
+	}
+	if ((size_t)n > CONN_MAX_MESSAGE || (msg.msg_flags & MSG_TRUNC)) {
+		if (fd != -1)
+			close(fd);
+		return -EPROTO;
+	}
+
+	*replyp = poolmgr__reply__unpack(NULL, n, c->rbuf);
+	if (*replyp == NULL) {
+		if (fd != -1)
+			close(fd);
+		return -EPROTO;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+/*
+ * Send one request.  Not under the lock: a datagram is sent whole or not at
+ * all, so concurrent senders cannot interleave, and a sender blocked on a
+ * full socket must not stop the reader from taking the lock to deliver.
+ */
+static int
+conn_send(struct pool_conn *c, const Poolmgr__Request *req)
+{
+	uint8_t	 stackbuf[CONN_STACK_BUF], *buf;
+	size_t	 len;
+	ssize_t	 n;
+	int	 error = 0;
+
+	len = poolmgr__request__get_packed_size(req);
+	if (len > c->max_send)
+		return -EMSGSIZE;
+	if (len <= sizeof stackbuf)
+		buf = stackbuf;
+	else if ((buf = malloc(len)) == NULL)
+		return -ENOMEM;
+	poolmgr__request__pack(req, buf);
+
+	/* MSG_NOSIGNAL: a dead daemon is EPIPE here, never SIGPIPE. */
+	do
+		n = send(c->fd, buf, len, MSG_NOSIGNAL);
+	while (n == -1 && errno == EINTR);
+
+	if (n == -1) {
+		switch (errno) {
+		case EMSGSIZE:
+		case ENOBUFS:
+		case ENOMEM:
+			/* This request failed; the connection is fine. */
+			error = -errno;
+			break;
+		default:
+			error = -ECONNRESET;
+			break;
+		}
+	} else if ((size_t)n != len)
+		error = -ECONNRESET;
+
+	if (buf != stackbuf)
+		free(buf);
+	return error;
+}
+
+/*
+ * Break the connection: fail every waiting call with error and refuse all
+ * later ones.  Called with the lock held.  The socket is shut down (not
+ * closed: another thread may be in send on it) so the daemon sees us go
+ * and drops our handles.
+ */
+static void
+conn_fail(struct pool_conn *c, int error)
+{
+	struct conn_call	*call;
+
+	if (!c->broken) {
+		c->broken = 1;
+		shutdown(c->fd, SHUT_RDWR);
+	}
+	while ((call = TAILQ_FIRST(&c->calls)) != NULL) {
+		TAILQ_REMOVE(&c->calls, call, entry);
+		call->done = 1;
+		call->error = error;
+		pthread_cond_signal(&call->cond);
+	}
+}
+
+/*
+ * If nobody is reading, wake the oldest waiting call so that it becomes the
+ * reader.  Called with the lock held whenever a reader stops or a call
+ * leaves the list without a reply.
+ */
+static void
+conn_kick(struct pool_conn *c)
+{
+	struct conn_call	*call;
+
+	if (!c->reading && (call = TAILQ_FIRST(&c->calls)) != NULL)
+		pthread_cond_signal(&call->cond);
+}
+
+/*
+ * Hand a reply to the call with its id.  A reply nobody asked for means the
+ * daemon and we disagree about the conversation; the call it should have
+ * answered would wait forever, so the connection is broken instead.
+ */
+static void
+conn_deliver(struct pool_conn *c, Poolmgr__Reply *reply, int fd)
+{
+	struct conn_call	*call;
+
+	TAILQ_FOREACH(call, &c->calls, entry) {
+		if (call->id == reply->id)
+			break;
+	}
+	if (call == NULL) {
+		poolmgr__reply__free_unpacked(reply, NULL);
+		if (fd != -1)
+			close(fd);
+		conn_fail(c, -EPROTO);
+		return;
+	}
+	TAILQ_REMOVE(&c->calls, call, entry);
+	call->done = 1;
+	call->reply = reply;
+	call->fd = fd;
+	pthread_cond_signal(&call->cond);
+}
+
+/*
+ * Wait, with the lock held, until call is answered, reading the socket
+ * ourselves whenever nobody else is.
+ */
+static int
+conn_wait(struct pool_conn *c, struct conn_call *call)
+{
+	Poolmgr__Reply	*reply;
+	int		 error, fd;
+
+	while (!call->done) {
+		if (c->reading) {
+			pthread_cond_wait(&call->cond, &c->lock);
+			continue;
+		}
+
+		c->reading = 1;
+		pthread_mutex_unlock(&c->lock);
+		error = conn_recv(c, &reply, &fd);
+		pthread_mutex_lock(&c->lock);
+		c->reading = 0;
+
+		if (error != 0)
+			conn_fail(c, error);
+		else
+			conn_deliver(c, reply, fd);
+	}
+
+	/* Our reply is in: let another waiting call read. */
+	conn_kick(c);
+	return call->error;
+}
+
+/*
+ * Send req (its id is set here) and wait for its reply.  Returns 0 with the
+ * decoded reply in *replyp, whatever its error field says, or a negative
+ * errno when no reply came.  An fd that came with the reply is stored in
+ * *fdp, or closed when fdp is NULL.
+ */
+int
+conn_request(struct pool_conn *c, Poolmgr__Request *req,
+    Poolmgr__Reply **replyp, int *fdp)
+{
+	struct conn_call	call;
+	int			error;
+
+	*replyp = NULL;
+	if (fdp != NULL)
+		*fdp = -1;
+
+	memset(&call, 0, sizeof call);
+	call.fd = -1;
+	pthread_cond_init(&call.cond, NULL);
+
+	pthread_mutex_lock(&c->lock);
+	if (c->broken) {
+		pthread_mutex_unlock(&c->lock);
+		pthread_cond_destroy(&call.cond);
+		return -ECONNRESET;
+	}
+	/* Ids start at 1: a zero-length datagram can then only be EOF. */
+	call.id = c->next_id++;
+	req->id = call.id;
+	/* On the list before it is sent, so the reader can find it. */
+	TAILQ_INSERT_TAIL(&c->calls, &call, entry);
+	pthread_mutex_unlock(&c->lock);
+
+	error = conn_send(c, req);
+
+	pthread_mutex_lock(&c->lock);
+	if (error == -ECONNRESET)
+		conn_fail(c, error);
+	else if (error != 0) {
+		if (!call.done) {
+			TAILQ_REMOVE(&c->calls, &call, entry);
+			conn_kick(c);
+		}
+	} else
+		error = conn_wait(c, &call);
+	pthread_mutex_unlock(&c->lock);
+	pthread_cond_destroy(&call.cond);
+
+	/* A call failed by conn_fail may still have been answered before. */
+	if (error != 0) {
+		if (call.reply != NULL)
+			poolmgr__reply__free_unpacked(call.reply, NULL);
+		if (call.fd != -1)
+			close(call.fd);
+		return error;
+	}
+
+	*replyp = call.reply;
+	if (fdp != NULL)
+		*fdp = call.fd;
+	else if (call.fd != -1)
+		close(call.fd);
+	return 0;
+}
+
+/*
+ * Make a request and check the reply: its error becomes the return value
+ * (if it is a plausible negative errno), and on success it must carry the
+ * body want (POOLMGR__REPLY__BODY__NOT_SET: any or none).  On success the
+ * reply is stored in *replyp or freed when replyp is NULL; on failure
+ * nothing is kept and no fd is left open.
+ */
+int
+conn_call(struct pool_conn *c, Poolmgr__Request *req,
+    Poolmgr__Reply__BodyCase want, Poolmgr__Reply **replyp, int *fdp)
+{
+	Poolmgr__Reply	*reply;
+	int		 error, fd;
+
+	if (replyp != NULL)
+		*replyp = NULL;
+	if (fdp != NULL)
+		*fdp = -1;
+
+	error = conn_request(c, req, &reply, &fd);
+	if (error != 0)
+		return error;
+
+	if (reply->error != 0) {
+		/* Errno values are 1 .. 4095; anything else is a lie. */
+		if (reply->error < 0 && reply->error >= -4095)
+			error = reply->error;
+		else
+			error = -EPROTO;
+	} else if (want != POOLMGR__REPLY__BODY__NOT_SET &&
+	    (reply->body_case != want || reply->hello == NULL)) {
+		/* reply->hello: any member of the union of pointers. */
+		error = -EPROTO;
+	}
+	if (error != 0) {
+		poolmgr__reply__free_unpacked(reply, NULL);
+		if (fd != -1)
+			close(fd);
+		return error;
+	}
+
+	if (replyp != NULL)
+		*replyp = reply;
+	else
+		poolmgr__reply__free_unpacked(reply, NULL);
+	if (fdp != NULL)
+		*fdp = fd;
+	else if (fd != -1)
+		close(fd);
+	return 0;
+}
+
+/* Say hello: version 1 and our name, shown by `poolctl clients`. */
+static int
+conn_hello(struct pool_conn *c)
+{
+	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Hello		 hello = POOLMGR__HELLO__INIT;
+	Poolmgr__Reply		*reply;
+	char			 name[64];
+	int			 error;
+
+	/* Bounded: the daemon shows it in a fixed-size field. */
+	snprintf(name, sizeof name, "%s", program_invocation_short_name);
+
+	hello.version = CONN_VERSION;
+	hello.client_name = name;
+	req.body_case = POOLMGR__REQUEST__BODY_HELLO;
+	req.hello = &hello;
+
+	error = conn_call(c, &req, POOLMGR__REPLY__BODY_HELLO, &reply, NULL);
+	if (error != 0)
+		return error;
+
+	if (reply->hello->version != CONN_VERSION)
+		error = -EPROTONOSUPPORT;
+	else if (reply->hello->max_message != 0 &&
+	    reply->hello->max_message < c->max_send)
+		c->max_send = reply->hello->max_message;
+	poolmgr__reply__free_unpacked(reply, NULL);
+	return error;
+}
+
+/*
+ * Connect to the daemon at path and say hello.  A daemon that is not there
+ * is the errno of connect, negated (-ENOENT, -ECONNREFUSED, ...).
+ */
+int
+conn_open(const char *path, struct pool_conn **out)
+{
+	struct sockaddr_un	 sun;
+	struct pool_conn	*c;
+	int			 fd, error;
+
+	*out = NULL;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if (*path == '\0')
+		return -EINVAL;
+	if (strlen(path) >= sizeof sun.sun_path)
+		return -ENAMETOOLONG;
+	memcpy(sun.sun_path, path, strlen(path));
+
+	fd = socket(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		error = -errno;
+		close(fd);
+		return error;
+	}
+
+	if ((c = calloc(1, sizeof *c)) == NULL ||
+	    (c->rbuf = malloc(CONN_MAX_MESSAGE)) == NULL) {
+		free(c);
+		close(fd);
+		return -ENOMEM;
+	}
+	c->fd = fd;
+	c->next_id = 1;
+	c->max_send = CONN_MAX_MESSAGE;
+	TAILQ_INIT(&c->calls);
+	TAILQ_INIT(&c->pools);
+	pthread_mutex_init(&c->lock, NULL);
+
+	if ((error = conn_hello(c)) != 0) {
+		conn_free(c);
+		return error;
+	}
+	*out = c;
+	return 0;
+}
+
+/* Close the socket and free the connection; no call may be in progress. */
+void
+conn_free(struct pool_conn *c)
+{
+	close(c->fd);
+	pthread_mutex_destroy(&c->lock);
+	free(c->rbuf);
+	free(c);
+}

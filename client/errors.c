@@ -1,0 +1,66 @@
+/*
+ * errors.c - pool_strerror: what the codes of this library mean.
+ *
+ * The codes are negative errno values, but several mean something more
+ * precise here than their C library text (-ENOMEM is "the pool is full",
+ * not "out of memory"), so the ones the protocol defines have their own
+ * text.  Anything else falls back to the C library's text.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+#include "poolclient.h"
+
+struct client_error {
+	int		 code;
+	const char	*text;
+};
+
+static const struct client_error client_errors[] = {
+	{ 0,			"success" },
+	{ -EINVAL,		"invalid argument, or not the start of a "
+				"live block" },
+	{ -ENOMEM,		"the pool is full: no free run can hold the "
+				"request" },
+	{ -EFBIG,		"the request is larger than the whole pool" },
+	{ -EOVERFLOW,		"size overflow (nmemb * size)" },
+	{ -EDQUOT,		"this session's quota for the pool would be "
+				"exceeded" },
+	{ -EACCES,		"the pool's mode does not allow this" },
+	{ -EPERM,		"not permitted (admin only, or another handle's "
+				"private block)" },
+	{ -ENOENT,		"no such pool (or no poolmgrd socket at that "
+				"path)" },
+	{ -EEXIST,		"a pool with that name exists" },
+	{ -EBUSY,		"the pool is in use (live blocks or open "
+				"handles)" },
+	{ -EBADF,		"no such pool handle on this connection" },
+	{ -ENAMETOOLONG,	"pool name longer than 64 bytes" },
+	{ -EPROTONOSUPPORT,	"protocol version not supported by poolmgrd" },
+	{ -EOPNOTSUPP,		"request not supported by poolmgrd" },
+	{ -EPROTO,		"malformed or unexpected reply from poolmgrd" },
+	{ -ECONNRESET,		"connection to poolmgrd lost" },
+	{ -ECONNREFUSED,	"poolmgrd is not running (connection refused)" },
+	{ -EFAULT,		"the pool's invariant check failed" },
+	{ -EMSGSIZE,		"request too large for the protocol" },
+};
+
+POOL_API const char *
+pool_strerror(int err)
+{
+	static __thread char	 buf[128];
+	size_t			 i;
+
+	for (i = 0; i < sizeof client_errors / sizeof client_errors[0]; i++) {
+		if (client_errors[i].code == err)
+			return client_errors[i].text;
+	}
+
+	/* Some other errno: the C library's text, into a per-thread buffer. */
+	if (err == INT_MIN)
+		return "unknown error";
+	if (err < 0)
+		err = -err;
+	return strerror_r(err, buf, sizeof buf);
+}
