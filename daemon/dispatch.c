@@ -261,8 +261,6 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 	if (m->zero && m->nmemb > 1 &&
 	    __builtin_mul_overflow(m->size, m->nmemb, &size))
 		return refuse(c, -EOVERFLOW, "nmemb * size overflows");
-	if (m->zero && m->nmemb == 0 && m->size != 0)
-		size = 0;	/* calloc(0, n): nothing asked for */
 	rc = dpool_alloc(h->pool, h, size, m->align, m->zero,
 			 session_pool_bytes(c->s, h->pool), &b);
 	if (rc)
