@@ -143,7 +143,10 @@ POOL_API int pool_realloc(struct pool *p, pool_off_t off, size_t size,
  */
 POOL_API int pool_free(struct pool *p, pool_off_t off);
 
-/* pool_retain - take a reference: the block lives while this handle does. */
+/*
+ * pool_retain - take a reference: the block lives while this handle does.
+ * It counts against this session's quota (-EDQUOT past it).
+ */
 POOL_API int pool_retain(struct pool *p, pool_off_t off);
 
 /* pool_persist - give the pool a reference: the block outlives all handles. */

@@ -172,7 +172,8 @@ heap_destroy(struct heap *h)
 
 /* A run that can hold len bytes at align, merging the caches if need be. */
 static struct run *
-find_run(struct heap *h, uint64_t len, uint64_t align, uint64_t *at)
+find_run(struct heap *h, uint64_t len, uint64_t align, bool span,
+	 uint64_t *at)
 {
 	struct run *r;
 	uint64_t page;
@@ -180,7 +181,7 @@ find_run(struct heap *h, uint64_t len, uint64_t align, uint64_t *at)
 
 	for (attempt = 0; attempt < 2; attempt++) {
 		r = NULL;
-		if (len >= h->threshold &&
+		if (span &&
 		    buddy_find(h, len >> h->pshift, align >> h->pshift, &page)) {
 			*at = page << h->pshift;
 			r = runs_containing(h, *at);
@@ -210,7 +211,7 @@ alloc_block(struct heap *h, uint64_t size, uint64_t align, uint64_t *out,
 	*cached = false;
 	if (size == 0 || (align != 0 && !is_pow2(align)))
 		return -EINVAL;
-	if (size > h->max_size || align > h->max_size)
+	if (size > h->max_size)
 		return -EFBIG;
 	if (align < h->g)
 		align = h->g;
@@ -227,7 +228,8 @@ alloc_block(struct heap *h, uint64_t size, uint64_t align, uint64_t *out,
 			goto small;
 		}
 	}
-	r = find_run(h, len, align, &at);
+	/* A small request may round up to the threshold: it stays small. */
+	r = find_run(h, len, align, size >= h->threshold, &at);
 	if (!r) {
 		h->st.failed_allocs++;
 		return -ENOMEM;
@@ -497,8 +499,11 @@ heap_realloc(struct heap *h, uint64_t off, uint64_t size, uint64_t *out)
 int64_t
 heap_trim(struct heap *h)
 {
-	cache_flush(h);
-	return (int64_t)dirty_release_all_free(h);
+	uint64_t before = h->st.released_bytes;
+
+	cache_flush(h);		/* may release pages itself */
+	dirty_release_all_free(h);
+	return (int64_t)(h->st.released_bytes - before);
 }
 
 void

@@ -347,6 +347,44 @@ lab_pool(void)
 }
 
 static void
+request_just_below_threshold_stays_small(void **state)
+{
+	struct heap *h = make(MiB, 0, 0, 0);
+	uint64_t a, b;
+
+	(void)state;
+	/* 131071 rounds up to the threshold but is not a span request. */
+	a = alloc_ok(h, 128 * KiB - 1);
+	assert_int_equal(usable(h, a), 128 * KiB);
+	assert_int_equal(stats(h).spans, 0);
+	b = alloc_ok(h, 16);
+	assert_int_equal(b, a + 128 * KiB);
+	assert_int_equal(heap_realloc(h, b, 128 * KiB - 8, &b), 0);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+static void
+trim_counts_what_the_cache_flush_released(void **state)
+{
+	struct heap_config cfg = {
+		.max_size = MiB, .page_size = PAGE, .release = on_release,
+		.ctx = &own, .retain_pages = HEAP_RETAIN_NONE,
+	};
+	struct heap *h;
+	uint64_t a;
+
+	(void)state;
+	memset(&own, 0, sizeof(own));
+	assert_int_equal(heap_create(&cfg, &h), 0);
+	a = alloc_ok(h, 100);
+	assert_int_equal(heap_free(h, a), 0);	/* cached: page stays */
+	assert_int_equal(heap_trim(h), PAGE);
+	assert_int_equal(own.released, PAGE);
+	heap_destroy(h);
+}
+
+static void
 lab_one_4096_block_fits(void **state)
 {
 	struct heap *h = lab_pool();
@@ -752,7 +790,12 @@ bad_sizes_are_clear_errors(void **state)
 	assert_int_equal(heap_alloc(h, 0, 0, &off), -EINVAL);
 	assert_int_equal(heap_alloc(h, MiB + 1, 0, &off), -EFBIG);
 	assert_int_equal(heap_alloc(h, UINT64_MAX, 0, &off), -EFBIG);
-	assert_int_equal(heap_alloc(h, 8, 2 * MiB, &off), -EFBIG);
+	/* Alignment beyond the pool: only offset 0 qualifies, and it is free. */
+	assert_int_equal(heap_alloc(h, 8, 2 * MiB, &off), 0);
+	assert_int_equal(off, 0);
+	assert_int_equal(heap_alloc(h, 8, 2 * MiB, &off), -ENOMEM);
+	assert_int_equal(heap_free(h, 0), 0);
+	heap_trim(h);
 	assert_int_equal(heap_calloc(h, 1ull << 33, 1ull << 33, &off),
 			 -EOVERFLOW);
 	assert_int_equal(heap_calloc(h, 0, 8, &off), -EINVAL);
@@ -847,6 +890,8 @@ main(void)
 		cmocka_unit_test(bad_granularity_refused),
 		cmocka_unit_test(aligned_allocations),
 		cmocka_unit_test(aligned_request_uses_only_run_that_fits),
+		cmocka_unit_test(request_just_below_threshold_stays_small),
+		cmocka_unit_test(trim_counts_what_the_cache_flush_released),
 		cmocka_unit_test(lab_one_4096_block_fits),
 		cmocka_unit_test(lab_512_blocks_of_8_fit),
 		cmocka_unit_test(lab_freed_block_serves_smaller_and_keeps_rest),

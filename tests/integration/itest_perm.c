@@ -1,0 +1,503 @@
+/*
+ * itest_perm.c - who may open, create and destroy pools, and quotas.
+ *
+ * The test runs as root (trusted) and drops children to uid 65534:
+ * - on a 0600 pool such a child's pool_open and pool_open_readonly are
+ *   -EACCES, stats by name too, and pool_create / pool_destroy are -EPERM;
+ * - a 0660 pool of group 65534 (from the config file) opens read-write for
+ *   uid 65534 / gid 65534, and not for uid 65534 with another gid;
+ * - with admin_group = 65534 that child may create pools (owned by it) and
+ *   destroy them, while uid 65534 in another group still may not;
+ * - quota = 64K: each session gets 64 KiB of usable bytes, shared by its
+ *   handles; the next allocation is -EDQUOT; another session has its own.
+ * The uid parts are skipped, with a reason, when not running as root.
+ *
+ * Children report through their exit codes (each failed check has its own
+ * code and a line on stderr); the parent asserts them.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "poolclient.h"
+
+#define OTHER_UID	65534
+#define OTHER_GID	65534
+#define STRANGER_GID	65533	/* not the pool's group, not admin */
+#define QUOTA		(64 * 1024)
+#define CHILD_ALARM	20
+
+/* A pool the config file makes: group 65534, rw for the group. */
+#define GROUP_POOL_CONF	\
+	"[pool grp]\nsize = 1M\nmode = 0660\ngroup = 65534\n"
+/* The [daemon] section continues: admin_group before any [pool]. */
+#define ADMIN_CONF	"admin_group = 65534\n"
+#define QUOTA_CONF	"[pool quota]\nsize = 1M\nquota = 64K\n"
+
+static struct daemon_proc daemon_proc;
+static pid_t kids[8];
+static int nkids;
+
+#define CHECK(cond, code)						\
+	do {								\
+		if (!(cond)) {						\
+			fprintf(stderr, "child %d: %s:%d: failed: %s "	\
+				"(exit %d)\n", (int)getpid(), __FILE__,	\
+				__LINE__, #cond, (code));		\
+			return (code);					\
+		}							\
+	} while (0)
+
+#define CHECK_RC(expr, want, code)					\
+	do {								\
+		int rc_ = (expr);					\
+		if (rc_ != (want)) {					\
+			fprintf(stderr, "child %d: %s:%d: %s = %d (%s), "\
+				"expected %d (exit %d)\n", (int)getpid(),\
+				__FILE__, __LINE__, #expr, rc_,		\
+				pool_strerror(rc_), (want), (code));	\
+			return (code);					\
+		}							\
+	} while (0)
+
+#define EXPECT_RC(expr, want) expect_rc((expr), (want), #expr, __LINE__)
+
+static void
+expect_rc(int got, int want, const char *what, int line)
+{
+	if (got != want)
+		fail_msg("line %d: %s = %d (%s), expected %d (%s)", line, what,
+			 got, pool_strerror(got), want, pool_strerror(want));
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static void
+skip_unless_root(void)
+{
+	if (geteuid() != 0) {
+		printf("note: not root: cannot drop a child to uid %d; "
+		       "skipping\n", OTHER_UID);
+		skip();
+	}
+}
+
+static void
+start_daemon(const char *extra)
+{
+	if (harness_start(&daemon_proc, extra) != 0)
+		fail_msg("harness_start failed (build %s)", harness_build());
+}
+
+static void
+stop_daemon(void)
+{
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
+static struct pool_conn *
+connect_ok(void)
+{
+	struct pool_conn *c = NULL;
+
+	EXPECT_RC(pool_connect(NULL, &c), 0);
+	return c;
+}
+
+static void
+create_ok(struct pool_conn *c, const char *name, uint32_t mode)
+{
+	struct pool_create_opts o = {.max_size = 1024 * 1024, .mode = mode};
+
+	EXPECT_RC(pool_create(c, name, &o), 0);
+}
+
+/* Run fn as uid/gid in a child and expect it to succeed. */
+static void
+run_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg, const char *what)
+{
+	pid_t pid = harness_spawn_as(uid, gid, fn, arg);
+	int i, rc;
+
+	assert_true(pid > 0);
+	if (nkids < (int)(sizeof(kids) / sizeof(kids[0])))
+		kids[nkids++] = pid;
+	rc = harness_wait(pid);
+	for (i = 0; i < nkids; i++)
+		if (kids[i] == pid)
+			kids[i] = kids[--nkids];
+	if (rc != 0)
+		fail_msg("%s (uid %u gid %u) exited with %d%s", what,
+			 (unsigned)uid, (unsigned)gid, rc,
+			 rc == 126 ? " (could not drop privileges)" : "");
+}
+
+/* Is a pool named name in the list the caller gets? */
+static int
+listed(struct pool_conn *c, const char *name, int *found)
+{
+	struct pool_stats *all = NULL;
+	size_t n = 0, i;
+	int rc = pool_list(c, &all, &n);
+
+	*found = 0;
+	for (i = 0; rc == 0 && i < n; i++)
+		if (strcmp(all[i].name, name) == 0)
+			*found = 1;
+	free(all);
+	return rc;
+}
+
+static int
+teardown(void **state)
+{
+	int i;
+
+	(void)state;
+	for (i = 0; i < nkids; i++) {
+		kill(kids[i], SIGKILL);
+		harness_wait(kids[i]);
+	}
+	nkids = 0;
+	if (daemon_proc.pid > 0)
+		harness_stop(&daemon_proc);
+	return 0;
+}
+
+/* ---- children ----------------------------------------------------------- */
+
+/* Allocate, write, read back, free: the handle really works. */
+static int
+use_pool(struct pool *p, int base)
+{
+	pool_off_t off;
+	uint8_t *b;
+	size_t k;
+
+	CHECK_RC(pool_alloc(p, 1000, &off), 0, base);
+	CHECK((b = pool_ptr(p, off)) != NULL, base + 1);
+	for (k = 0; k < 1000; k++)
+		b[k] = (uint8_t)(k * 7);
+	for (k = 0; k < 1000; k++)
+		CHECK(b[k] == (uint8_t)(k * 7), base + 2);
+	CHECK_RC(pool_free(p, off), 0, base + 3);
+	return 0;
+}
+
+/* uid 65534 against root's 0600 pool "private". */
+static int
+stranger_on_private_pool(void *arg)
+{
+	struct pool_create_opts o = {.max_size = 1024 * 1024};
+	struct pool_conn *c = NULL;
+	struct pool *p = NULL;
+	struct pool_stats st;
+	int found;
+
+	(void)arg;
+	alarm(CHILD_ALARM);
+	CHECK(geteuid() == OTHER_UID && getegid() == OTHER_GID, 10);
+	CHECK_RC(pool_connect(NULL, &c), 0, 11);
+	CHECK_RC(pool_open(c, "private", &p), -EACCES, 12);
+	CHECK(p == NULL, 13);
+	CHECK_RC(pool_open_readonly(c, "private", &p), -EACCES, 14);
+	CHECK_RC(pool_stats_by_name(c, "private", &st), -EACCES, 15);
+	CHECK_RC(listed(c, "private", &found), 0, 16);
+	CHECK(!found, 17);
+	CHECK_RC(pool_create(c, "mine", &o), -EPERM, 18);
+	CHECK_RC(pool_destroy(c, "private"), -EPERM, 19);
+	CHECK_RC(pool_destroy_force(c, "private"), -EPERM, 20);
+	/* The connection still works after all those refusals. */
+	CHECK_RC(pool_open(c, "private", &p), -EACCES, 21);
+	pool_disconnect(c);
+	return 0;
+}
+
+/* uid 65534 gid 65534 on the 0660 pool of group 65534. */
+static int
+group_member_on_group_pool(void *arg)
+{
+	struct pool_create_opts o = {.max_size = 1024 * 1024};
+	struct pool_conn *c = NULL;
+	struct pool *p = NULL, *ro = NULL;
+	struct pool_stats st;
+	int rc;
+
+	(void)arg;
+	alarm(CHILD_ALARM);
+	CHECK_RC(pool_connect(NULL, &c), 0, 30);
+	CHECK_RC(pool_open(c, "grp", &p), 0, 31);
+	CHECK_RC(pool_stats(p, &st), 0, 32);
+	CHECK(st.mode == 0660 && st.gid == OTHER_GID, 33);
+	if ((rc = use_pool(p, 34)))
+		return rc;
+	CHECK_RC(pool_open_readonly(c, "grp", &ro), 0, 38);
+	pool_close(ro);
+	/* Group access to a pool is not admin rights. */
+	CHECK_RC(pool_create(c, "mine", &o), -EPERM, 39);
+	CHECK_RC(pool_destroy(c, "grp"), -EPERM, 40);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/* uid 65534 in another group: "other" on the 0660 pool, nothing. */
+static int
+outsider_on_group_pool(void *arg)
+{
+	struct pool_conn *c = NULL;
+	struct pool *p = NULL;
+
+	(void)arg;
+	alarm(CHILD_ALARM);
+	CHECK(getegid() == STRANGER_GID, 50);
+	CHECK_RC(pool_connect(NULL, &c), 0, 51);
+	CHECK_RC(pool_open(c, "grp", &p), -EACCES, 52);
+	CHECK_RC(pool_open_readonly(c, "grp", &p), -EACCES, 53);
+	pool_disconnect(c);
+	return 0;
+}
+
+/* A member of the admin group creates, uses and destroys pools. */
+static int
+admin_member(void *arg)
+{
+	struct pool_create_opts o = {.max_size = 512 * 1024};
+	struct pool_conn *c = NULL;
+	struct pool *p = NULL;
+	struct pool_stats st;
+	int rc;
+
+	(void)arg;
+	alarm(CHILD_ALARM);
+	CHECK_RC(pool_connect(NULL, &c), 0, 70);
+	CHECK_RC(pool_create(c, "made-by-nobody", &o), 0, 71);
+	CHECK_RC(pool_create(c, "made-by-nobody", &o), -EEXIST, 72);
+	/* The creator owns it: mode 0600 is rw for the creator. */
+	CHECK_RC(pool_stats_by_name(c, "made-by-nobody", &st), 0, 73);
+	CHECK(st.uid == OTHER_UID && st.gid == OTHER_GID, 74);
+	CHECK(st.mode == 0600 && st.max_size == 512 * 1024, 75);
+	CHECK_RC(pool_open(c, "made-by-nobody", &p), 0, 76);
+	if ((rc = use_pool(p, 77)))
+		return rc;
+	CHECK_RC(pool_destroy(c, "made-by-nobody"), -EBUSY, 81);
+	pool_close(p);
+	CHECK_RC(pool_destroy(c, "made-by-nobody"), 0, 82);
+	CHECK_RC(pool_stats_by_name(c, "made-by-nobody", &st), -ENOENT, 83);
+	/* Admin rights cover pools made by others too. */
+	CHECK_RC(pool_destroy(c, "roots"), 0, 84);
+	pool_disconnect(c);
+	return 0;
+}
+
+/* uid 65534 outside the admin group: still no create or destroy. */
+static int
+admin_outsider(void *arg)
+{
+	struct pool_create_opts o = {.max_size = 512 * 1024};
+	struct pool_conn *c = NULL;
+
+	(void)arg;
+	alarm(CHILD_ALARM);
+	CHECK(getegid() == STRANGER_GID, 90);
+	CHECK_RC(pool_connect(NULL, &c), 0, 91);
+	CHECK_RC(pool_create(c, "not-allowed", &o), -EPERM, 92);
+	CHECK_RC(pool_destroy(c, "roots2"), -EPERM, 93);
+	pool_disconnect(c);
+	return 0;
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void
+other_uid_refused_on_private_pool(void **state)
+{
+	struct pool_conn *c;
+	struct pool_stats st;
+
+	(void)state;
+	skip_unless_root();
+	start_daemon(NULL);
+	c = connect_ok();
+	create_ok(c, "private", 0600);
+	run_as(OTHER_UID, OTHER_GID, stranger_on_private_pool, NULL,
+	       "stranger on a 0600 pool");
+	/* Nothing changed: the pool is there, nothing was created. */
+	EXPECT_RC(pool_stats_by_name(c, "private", &st), 0);
+	assert_int_equal(st.mode, 0600);
+	assert_int_equal(st.uid, 0);
+	EXPECT_RC(pool_stats_by_name(c, "mine", &st), -ENOENT);
+	pool_disconnect(c);
+	stop_daemon();
+}
+
+static void
+group_pool_opens_for_its_group(void **state)
+{
+	struct pool_conn *c;
+	struct pool_stats st;
+
+	(void)state;
+	skip_unless_root();
+	start_daemon(GROUP_POOL_CONF);
+	c = connect_ok();
+	EXPECT_RC(pool_stats_by_name(c, "grp", &st), 0);
+	assert_int_equal(st.mode, 0660);
+	assert_int_equal(st.gid, OTHER_GID);
+	run_as(OTHER_UID, OTHER_GID, group_member_on_group_pool, NULL,
+	       "group member on a 0660 pool");
+	run_as(OTHER_UID, STRANGER_GID, outsider_on_group_pool, NULL,
+	       "outsider on a 0660 pool");
+	EXPECT_RC(pool_stats_by_name(c, "grp", &st), 0);
+	assert_int_equal(st.live_blocks, 0);
+	assert_int_equal(st.clients, 0);
+	EXPECT_RC(pool_stats_by_name(c, "mine", &st), -ENOENT);
+	pool_disconnect(c);
+	stop_daemon();
+}
+
+static void
+admin_group_may_create_and_destroy(void **state)
+{
+	struct pool_conn *c;
+	struct pool_stats st;
+
+	(void)state;
+	skip_unless_root();
+	start_daemon(ADMIN_CONF GROUP_POOL_CONF);
+	c = connect_ok();
+	create_ok(c, "roots", 0600);
+	create_ok(c, "roots2", 0600);
+	run_as(OTHER_UID, OTHER_GID, admin_member, NULL,
+	       "admin group member");
+	run_as(OTHER_UID, STRANGER_GID, admin_outsider, NULL,
+	       "uid 65534 outside the admin group");
+	EXPECT_RC(pool_stats_by_name(c, "made-by-nobody", &st), -ENOENT);
+	EXPECT_RC(pool_stats_by_name(c, "roots", &st), -ENOENT);
+	EXPECT_RC(pool_stats_by_name(c, "roots2", &st), 0);
+	EXPECT_RC(pool_stats_by_name(c, "not-allowed", &st), -ENOENT);
+	EXPECT_RC(pool_stats_by_name(c, "grp", &st), 0);
+	pool_disconnect(c);
+	stop_daemon();
+}
+
+/*
+ * Allocate blocks of size bytes until the session's quota refuses one.
+ * Returns how many fit; *used is the sum of their usable sizes.
+ */
+static unsigned
+fill_quota(struct pool *p, size_t size, pool_off_t *offs, unsigned max,
+	   uint64_t *used)
+{
+	size_t usable;
+	unsigned n;
+	int rc = 0;
+
+	*used = 0;
+	for (n = 0; n < max; n++) {
+		rc = pool_alloc(p, size, &offs[n]);
+		if (rc)
+			break;
+		EXPECT_RC(pool_usable_size(p, offs[n], &usable), 0);
+		assert_true(usable >= size);
+		*used += usable;
+	}
+	if (n == max)
+		fail_msg("%u blocks of %zu bytes fit under a %d-byte quota",
+			 max, size, QUOTA);
+	EXPECT_RC(rc, -EDQUOT);
+	return n;
+}
+
+static void
+quota_is_per_session(void **state)
+{
+	struct pool_conn *c1, *c2;
+	struct pool *a, *a2, *b;
+	pool_off_t offs_a[64], offs_b[64], x;
+	struct pool_stats st;
+	uint64_t used_a, used_b, each;
+	unsigned na, nb, i;
+
+	(void)state;
+	start_daemon(QUOTA_CONF);
+	c1 = connect_ok();
+	c2 = connect_ok();
+	EXPECT_RC(pool_open(c1, "quota", &a), 0);
+	EXPECT_RC(pool_open(c2, "quota", &b), 0);
+	EXPECT_RC(pool_stats(a, &st), 0);
+	assert_int_equal(st.quota, QUOTA);
+
+	/* One block larger than the quota never fits (the pool would). */
+	EXPECT_RC(pool_alloc(a, QUOTA + 16, &x), -EDQUOT);
+
+	/* Session 1 fills its 64 KiB with 4000-byte blocks. */
+	na = fill_quota(a, 4000, offs_a, 64, &used_a);
+	each = used_a / na;
+	assert_true(used_a <= QUOTA);
+	assert_true(used_a + each > QUOTA);
+	/* Another handle of the same session shares the quota. */
+	EXPECT_RC(pool_open(c1, "quota", &a2), 0);
+	EXPECT_RC(pool_alloc(a2, 4000, &x), -EDQUOT);
+
+	/* Session 2 has its own 64 KiB: the same number of blocks fit. */
+	nb = fill_quota(b, 4000, offs_b, 64, &used_b);
+	assert_int_equal(nb, na);
+	assert_int_equal(used_b, used_a);
+	EXPECT_RC(pool_stats(a, &st), 0);
+	assert_int_equal(st.allocated_bytes, used_a + used_b);
+	assert_true(st.allocated_bytes > QUOTA);
+
+	/* Up to exactly the quota is allowed, one granule more is not. */
+	if (used_a < QUOTA) {
+		EXPECT_RC(pool_alloc(a2, QUOTA - used_a + 16, &x), -EDQUOT);
+		EXPECT_RC(pool_alloc(a2, QUOTA - used_a, &x), 0);
+		EXPECT_RC(pool_alloc(a, 16, &offs_a[na]), -EDQUOT);
+		EXPECT_RC(pool_free(a2, x), 0);
+	}
+
+	/* Freeing gives the session room again. */
+	EXPECT_RC(pool_free(a, offs_a[0]), 0);
+	EXPECT_RC(pool_alloc(a, 4000, &offs_a[0]), 0);
+	EXPECT_RC(pool_alloc(a, 4000, &x), -EDQUOT);
+
+	for (i = 0; i < na; i++)
+		EXPECT_RC(pool_free(a, offs_a[i]), 0);
+	for (i = 0; i < nb; i++)
+		EXPECT_RC(pool_free(b, offs_b[i]), 0);
+	EXPECT_RC(pool_stats(a, &st), 0);
+	assert_int_equal(st.allocated_bytes, 0);
+	pool_close(a2);
+	pool_close(a);
+	pool_close(b);
+	pool_disconnect(c2);
+	pool_disconnect(c1);
+	stop_daemon();
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(other_uid_refused_on_private_pool,
+					  teardown),
+		cmocka_unit_test_teardown(group_pool_opens_for_its_group,
+					  teardown),
+		cmocka_unit_test_teardown(admin_group_may_create_and_destroy,
+					  teardown),
+		cmocka_unit_test_teardown(quota_is_per_session, teardown),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests_name("perm", tests, NULL, NULL);
+}
