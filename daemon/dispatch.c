@@ -425,7 +425,7 @@ fill_stats(Poolmgr__PoolStats *ps, struct dpool *p)
 	ps->allocs = st.allocs;
 	ps->frees = st.frees;
 	ps->failed_allocs = st.failed_allocs;
-	ps->invalid_frees = st.invalid_frees;
+	ps->invalid_frees = st.invalid_frees + p->invalid_frees;
 	ps->cached_bytes = st.cached_bytes;
 	ps->metadata_bytes = st.metadata_bytes;
 	ps->granularity = (uint32_t)st.granularity;

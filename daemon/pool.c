@@ -332,15 +332,19 @@ dpool_free(struct dpool *p, struct handle *h, uint64_t off)
 	struct block *b = dpool_block(p, off);
 	struct ref *r;
 
-	if (!b)
+	if (!b) {
+		p->invalid_frees++;
 		return -EINVAL;
+	}
 	if ((r = ref_of(b, h)))
 		ref_remove(r);
 	else if (b->persistent) {
 		b->persistent = false;
 		p->persistent_blocks--;
-	} else
+	} else {
+		p->invalid_frees++;
 		return -EPERM;
+	}
 	block_maybe_free(p, b);
 	return 0;
 }

@@ -55,6 +55,7 @@ struct dpool {
 	uint64_t quota;		/* bytes per session; 0 = none */
 	struct block_tree blocks;
 	uint64_t persistent_blocks;
+	uint64_t invalid_frees;	/* refused before reaching the engine */
 	struct handle_list handles;
 	uint32_t nhandles;
 };

@@ -1,0 +1,924 @@
+/*
+ * itest_badinput.c - bad input hurts only the one who sends it.
+ *
+ * Raw SOCK_SEQPACKET connections send the daemon garbage: random bytes
+ * (before and after Hello), every truncation of a valid Hello, a datagram
+ * over the 65536-byte bound (before and after Hello), an Alloc before
+ * Hello, a Hello of version 99 (answered with -EPROTONOSUPPORT, then
+ * closed) and requests with no body or an unknown one (answered with
+ * -EOPNOTSUPP, connection kept).  After each: the offending connection is
+ * closed within a bounded time, the daemon is alive, a libpoolclient client
+ * and a raw connection opened before the garbage still work, and the
+ * pool's invariant check passes.
+ *
+ * Then every bad argument of the API gets its documented code (size 0,
+ * bad alignment, larger than the pool, interior and double frees, calloc
+ * overflow - also sent raw so the daemon's own check is reached - realloc
+ * and usable_size of a non-block), changes nothing, and afterwards a new
+ * client works and the check passes; and the refused frees show up in the
+ * pool's invalid_frees counter.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "poolclient.h"
+#include "poolmgr.pb-c.h"
+
+#define POOL_NAME	"bad"
+#define POOL_CONFIG	"[pool " POOL_NAME "]\nsize = 16M\n"
+#define MAX_MESSAGE	65536
+#define CLOSE_TIMEOUT_MS 3000
+#define REPLY_TIMEOUT_MS 3000
+#define KiB (1024ull)
+#define MiB (1024ull * KiB)
+
+struct fixture {
+	struct daemon_proc d;
+	struct pool_conn *conn;		/* a normal client, opened first */
+	struct pool *pool;
+	int bystander;			/* a raw connection, greeted */
+	uint64_t next_id;
+};
+
+static struct fixture fx = {.bystander = -1};
+static bool quiet;		/* only_sender_dropped prints nothing */
+
+/* ---- raw connections ------------------------------------------------------ */
+
+static int
+raw_connect(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	int sndbuf = 512 * 1024;
+
+	assert_true(fd >= 0);
+	assert_true(strlen(path) < sizeof(sun.sun_path));
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		fail_msg("connect %s: %s", path, strerror(errno));
+	return fd;
+}
+
+static void
+raw_send(int fd, const void *buf, size_t len)
+{
+	ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+	if (n < 0)
+		fail_msg("send of %zu bytes: %s", len, strerror(errno));
+	assert_int_equal((size_t)n, len);
+}
+
+static void
+raw_send_request(int fd, const Poolmgr__Request *r)
+{
+	size_t len = poolmgr__request__get_packed_size(r);
+	uint8_t *buf = malloc(len ? len : 1);
+
+	assert_non_null(buf);
+	assert_int_equal(poolmgr__request__pack(r, buf), len);
+	raw_send(fd, buf, len);
+	free(buf);
+}
+
+/* Close every descriptor that came with a message. */
+static void
+close_passed_fds(struct msghdr *msg)
+{
+	struct cmsghdr *c;
+	size_t i, n;
+	int fd;
+
+	for (c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < n; i++) {
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			close(fd);
+		}
+	}
+}
+
+/*
+ * Wait up to timeout_ms for one datagram.  Returns its length, 0 at EOF,
+ * -ECONNRESET when the daemon reset the connection, -ETIMEDOUT when
+ * nothing came, or another negative errno.
+ */
+static ssize_t
+raw_recv(int fd, uint8_t *buf, size_t cap, int timeout_ms)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+	} cm;
+	struct iovec iov = {.iov_base = buf, .iov_len = cap};
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cm.buf, .msg_controllen = sizeof(cm.buf),
+	};
+	ssize_t n;
+	int rc;
+
+	do
+		rc = poll(&pfd, 1, timeout_ms);
+	while (rc == -1 && errno == EINTR);
+	if (rc == 0)
+		return -ETIMEDOUT;
+	if (rc < 0)
+		return -errno;
+	n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return -errno;
+	close_passed_fds(&msg);
+	return n;
+}
+
+/* The next reply, decoded; fails the test on EOF, timeout or garbage. */
+static Poolmgr__Reply *
+raw_reply(int fd)
+{
+	static uint8_t buf[MAX_MESSAGE + 1];
+	Poolmgr__Reply *r;
+	ssize_t n = raw_recv(fd, buf, sizeof(buf), REPLY_TIMEOUT_MS);
+
+	if (n <= 0)
+		fail_msg("no reply: %s", n == 0 ? "connection closed" :
+			 strerror((int)-n));
+	r = poolmgr__reply__unpack(NULL, (size_t)n, buf);
+	if (!r)
+		fail_msg("a %zd-byte reply that does not decode", n);
+	return r;
+}
+
+/*
+ * Wait until the daemon closes fd: EOF or ECONNRESET.  Datagrams that
+ * arrive first are counted in *replies.  Returns 0, or -ETIMEDOUT.
+ */
+static int
+wait_closed(int fd, int timeout_ms, unsigned *replies)
+{
+	static uint8_t buf[MAX_MESSAGE + 1];
+	struct timespec t0, t1;
+	long left = timeout_ms;
+	ssize_t n;
+
+	*replies = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (left > 0) {
+		n = raw_recv(fd, buf, sizeof(buf), (int)left);
+		if (n == 0 || n == -ECONNRESET)
+			return 0;
+		if (n == -ETIMEDOUT)
+			return -ETIMEDOUT;
+		if (n > 0)
+			(*replies)++;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		left = timeout_ms - ((t1.tv_sec - t0.tv_sec) * 1000 +
+				     (t1.tv_nsec - t0.tv_nsec) / 1000000);
+	}
+	return -ETIMEDOUT;
+}
+
+static void
+raw_hello(int fd, uint32_t version, const char *name, uint64_t id)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Hello h = POOLMGR__HELLO__INIT;
+
+	h.version = version;
+	h.client_name = (char *)name;
+	req.id = id;
+	req.body_case = POOLMGR__REQUEST__BODY_HELLO;
+	req.hello = &h;
+	raw_send_request(fd, &req);
+}
+
+/* Connect and say a good Hello. */
+static int
+raw_greeted(const char *name)
+{
+	int fd = raw_connect(fx.d.sock);
+	Poolmgr__Reply *r;
+
+	raw_hello(fd, 1, name, 1);
+	r = raw_reply(fd);
+	assert_int_equal(r->id, 1);
+	assert_int_equal(r->error, 0);
+	assert_int_equal(r->body_case, POOLMGR__REPLY__BODY_HELLO);
+	assert_int_equal(r->hello->max_message, MAX_MESSAGE);
+	poolmgr__reply__free_unpacked(r, NULL);
+	return fd;
+}
+
+/* ListPools on a raw connection; the reply must list our pool. */
+static void
+raw_list_ok(int fd)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__ListPools lp = POOLMGR__LIST_POOLS__INIT;
+	Poolmgr__Reply *r;
+	uint64_t id = ++fx.next_id + 1000;
+	size_t i;
+	int found = 0;
+
+	req.id = id;
+	req.body_case = POOLMGR__REQUEST__BODY_LIST;
+	req.list = &lp;
+	raw_send_request(fd, &req);
+	r = raw_reply(fd);
+	assert_int_equal(r->id, id);
+	assert_int_equal(r->error, 0);
+	assert_int_equal(r->body_case, POOLMGR__REPLY__BODY_LIST);
+	for (i = 0; i < r->list->n_pools; i++)
+		if (strcmp(r->list->pools[i]->name, POOL_NAME) == 0)
+			found = 1;
+	poolmgr__reply__free_unpacked(r, NULL);
+	assert_true(found);
+}
+
+/* OpenPool on a raw connection: returns the handle (the memfd is closed). */
+static uint32_t
+raw_open(int fd, uint64_t id)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__OpenPool op = POOLMGR__OPEN_POOL__INIT;
+	Poolmgr__Reply *r;
+	uint32_t handle;
+
+	op.name = POOL_NAME;
+	req.id = id;
+	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
+	req.open = &op;
+	raw_send_request(fd, &req);
+	r = raw_reply(fd);
+	assert_int_equal(r->id, id);
+	assert_int_equal(r->error, 0);
+	assert_int_equal(r->body_case, POOLMGR__REPLY__BODY_OPEN);
+	handle = r->open->handle;
+	poolmgr__reply__free_unpacked(r, NULL);
+	return handle;
+}
+
+/* A raw Alloc; returns the reply's error and the offset in *off. */
+static int
+raw_alloc(int fd, uint64_t id, uint32_t handle, uint64_t size, int zero,
+	  uint64_t nmemb, uint64_t *off)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Alloc al = POOLMGR__ALLOC__INIT;
+	Poolmgr__Reply *r;
+	int err;
+
+	al.handle = handle;
+	al.size = size;
+	al.zero = zero;
+	al.nmemb = nmemb;
+	req.id = id;
+	req.body_case = POOLMGR__REQUEST__BODY_ALLOC;
+	req.alloc = &al;
+	raw_send_request(fd, &req);
+	r = raw_reply(fd);
+	assert_int_equal(r->id, id);
+	err = r->error;
+	if (err == 0) {
+		assert_int_equal(r->body_case, POOLMGR__REPLY__BODY_ALLOC);
+		*off = r->alloc->offset;
+	}
+	poolmgr__reply__free_unpacked(r, NULL);
+	return err;
+}
+
+static int
+raw_free(int fd, uint64_t id, uint32_t handle, uint64_t off)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Free fr = POOLMGR__FREE__INIT;
+	Poolmgr__Reply *r;
+	int err;
+
+	fr.handle = handle;
+	fr.offset = off;
+	req.id = id;
+	req.body_case = POOLMGR__REQUEST__BODY_FREE;
+	req.free = &fr;
+	raw_send_request(fd, &req);
+	r = raw_reply(fd);
+	assert_int_equal(r->id, id);
+	err = r->error;
+	poolmgr__reply__free_unpacked(r, NULL);
+	return err;
+}
+
+/* ---- the fixture ---------------------------------------------------------- */
+
+static void
+release_clients(void)
+{
+	if (fx.bystander >= 0)
+		close(fx.bystander);
+	fx.bystander = -1;
+	if (fx.pool)
+		pool_close(fx.pool);
+	fx.pool = NULL;
+	if (fx.conn)
+		pool_disconnect(fx.conn);
+	fx.conn = NULL;
+}
+
+/* Only after a failure: the test itself stops the daemon and checks it. */
+static int
+teardown(void **state)
+{
+	(void)state;
+	release_clients();
+	if (fx.d.pid > 0)
+		harness_stop(&fx.d);
+	return 0;
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	memset(&fx, 0, sizeof(fx));
+	fx.bystander = -1;
+	quiet = false;
+	if (harness_start(&fx.d, POOL_CONFIG) != 0) {
+		fprintf(stderr, "harness_start failed\n");
+		teardown(state);
+		return -1;
+	}
+	if (pool_connect(fx.d.sock, &fx.conn) != 0 ||
+	    pool_open(fx.conn, POOL_NAME, &fx.pool) != 0) {
+		fprintf(stderr, "the normal client cannot open %s\n",
+			POOL_NAME);
+		teardown(state);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+stop_daemon(void)
+{
+	release_clients();
+	assert_int_equal(harness_stop(&fx.d), 0);
+}
+
+static void
+check_pool(struct pool_conn *c)
+{
+	char msg[256] = "";
+	int rc = pool_check_by_name(c, POOL_NAME, msg, sizeof(msg));
+
+	if (rc)
+		fail_msg("pool_check_by_name: %s: %s", pool_strerror(rc), msg);
+}
+
+/* The normal client allocates, writes, reads back and frees. */
+static void
+client_still_works(struct pool *p)
+{
+	pool_off_t off = POOL_OFF_NONE;
+	uint8_t *b;
+	int rc = pool_alloc(p, 1000, &off);
+	size_t i;
+
+	if (rc)
+		fail_msg("pool_alloc after bad input: %s", pool_strerror(rc));
+	b = pool_ptr(p, off);
+	assert_non_null(b);
+	memset(b, 0x3c, 1000);
+	for (i = 0; i < 1000; i++)
+		assert_int_equal(b[i], 0x3c);
+	assert_int_equal(pool_free(p, off), 0);
+}
+
+/*
+ * The connection that sent the bad input must be closed; everyone else
+ * carries on.
+ */
+static void
+only_sender_dropped(int fd, const char *what)
+{
+	unsigned replies = 0;
+	int rc = wait_closed(fd, CLOSE_TIMEOUT_MS, &replies);
+
+	close(fd);
+	if (rc)
+		fail_msg("%s: connection still open after %d ms", what,
+			 CLOSE_TIMEOUT_MS);
+	if (!harness_alive(&fx.d))
+		fail_msg("%s: the daemon died", what);
+	client_still_works(fx.pool);
+	if (fx.bystander >= 0)
+		raw_list_ok(fx.bystander);
+	check_pool(fx.conn);
+	if (!quiet)
+		printf("badinput: %s: closed (%u replies first), others "
+		       "fine\n", what, replies);
+	fflush(stdout);
+}
+
+/* ---- garbage -------------------------------------------------------------- */
+
+/* Random bytes that do not decode as a Request. */
+static size_t
+random_garbage(uint8_t *buf, size_t cap)
+{
+	Poolmgr__Request *r;
+	size_t len, i;
+
+	for (;;) {
+		len = 1 + (size_t)random() % cap;
+		for (i = 0; i < len; i++)
+			buf[i] = (uint8_t)random();
+		r = poolmgr__request__unpack(NULL, len, buf);
+		if (!r)
+			return len;
+		poolmgr__request__free_unpacked(r, NULL);
+	}
+}
+
+static unsigned
+seed_from_env(void)
+{
+	const char *s = getenv("POOLMGR_SEED");
+
+	return s && *s ? (unsigned)strtoul(s, NULL, 0) : (unsigned)time(NULL);
+}
+
+static void
+random_bytes_close_only_that_connection(void **state)
+{
+	uint8_t buf[4096];
+	char what[80];
+	unsigned seed = seed_from_env(), i;
+	size_t len;
+	int fd;
+
+	(void)state;
+	fx.bystander = raw_greeted("bystander");
+	srandom(seed);
+	printf("badinput: random garbage, seed %u\n", seed);
+	for (i = 0; i < 16; i++) {
+		len = random_garbage(buf, sizeof(buf));
+		fd = raw_connect(fx.d.sock);
+		raw_send(fd, buf, len);
+		snprintf(what, sizeof(what), "%zu random bytes first", len);
+		only_sender_dropped(fd, what);
+	}
+	for (i = 0; i < 4; i++) {
+		len = random_garbage(buf, sizeof(buf));
+		fd = raw_greeted("garbage-after-hello");
+		raw_send(fd, buf, len);
+		snprintf(what, sizeof(what), "%zu random bytes after Hello",
+			 len);
+		only_sender_dropped(fd, what);
+	}
+	stop_daemon();
+}
+
+static void
+truncated_hello_closes_connection(void **state)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Hello h = POOLMGR__HELLO__INIT;
+	Poolmgr__Request *dec;
+	uint8_t buf[256];
+	char what[80];
+	size_t len, cut;
+	unsigned undecodable = 0;
+	int fd;
+
+	(void)state;
+	fx.bystander = raw_greeted("bystander");
+	h.version = 1;
+	h.client_name = "itest_badinput, a Hello cut short";
+	req.id = 0x1234567;
+	req.body_case = POOLMGR__REQUEST__BODY_HELLO;
+	req.hello = &h;
+	len = poolmgr__request__get_packed_size(&req);
+	assert_true(len <= sizeof(buf));
+	poolmgr__request__pack(&req, buf);
+	/* Every cut: undecodable ones and ones that lost the Hello body. */
+	quiet = true;
+	for (cut = 1; cut < len; cut++) {
+		dec = poolmgr__request__unpack(NULL, cut, buf);
+		if (dec) {
+			assert_int_not_equal(dec->body_case,
+					     POOLMGR__REQUEST__BODY_HELLO);
+			poolmgr__request__free_unpacked(dec, NULL);
+		} else {
+			undecodable++;
+		}
+		fd = raw_connect(fx.d.sock);
+		raw_send(fd, buf, cut);
+		snprintf(what, sizeof(what), "Hello cut to %zu of %zu bytes%s",
+			 cut, len, dec ? " (no body left)" : "");
+		only_sender_dropped(fd, what);
+	}
+	quiet = false;
+	printf("badinput: a %zu-byte Hello cut at each of %zu places (%u "
+	       "undecodable, %zu without a body): every one closed, others "
+	       "fine\n", len, len - 1, undecodable, len - 1 - undecodable);
+	assert_true(undecodable > 0);
+	stop_daemon();
+}
+
+/* A valid Hello whose client name makes it len bytes or a little more. */
+static uint8_t *
+big_hello(size_t len, size_t *outlen)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Hello h = POOLMGR__HELLO__INIT;
+	char *name = malloc(len + 1);
+	uint8_t *buf;
+
+	assert_non_null(name);
+	memset(name, 'x', len);
+	name[len] = '\0';
+	h.version = 1;
+	h.client_name = name;
+	req.id = 9;
+	req.body_case = POOLMGR__REQUEST__BODY_HELLO;
+	req.hello = &h;
+	*outlen = poolmgr__request__get_packed_size(&req);
+	buf = malloc(*outlen);
+	assert_non_null(buf);
+	poolmgr__request__pack(&req, buf);
+	free(name);
+	return buf;
+}
+
+/* A valid Hello of exactly total bytes. */
+static uint8_t *
+hello_of_size(size_t total)
+{
+	size_t name, len;
+	uint8_t *buf;
+
+	for (name = total - 16; name < total; name++) {
+		buf = big_hello(name, &len);
+		if (len == total)
+			return buf;
+		free(buf);
+	}
+	fail_msg("no Hello packs to %zu bytes", total);
+	return NULL;
+}
+
+static void
+oversized_datagram_closes_connection(void **state)
+{
+	size_t len;
+	uint8_t *buf = big_hello(70000, &len);
+	uint8_t *junk = malloc(70000);
+	uint8_t *edge;
+	Poolmgr__Reply *r;
+	int fd;
+
+	(void)state;
+	assert_non_null(junk);
+	fx.bystander = raw_greeted("bystander");
+	assert_true(len > MAX_MESSAGE);
+
+	/* Well-formed but too long, as the first message. */
+	fd = raw_connect(fx.d.sock);
+	raw_send(fd, buf, len);
+	only_sender_dropped(fd, "a 70000-byte Hello");
+
+	/* Too long after a good Hello. */
+	memset(junk, 0, 70000);
+	fd = raw_greeted("oversized-after-hello");
+	raw_send(fd, junk, 70000);
+	only_sender_dropped(fd, "70000 bytes after Hello");
+	/* The bound itself: 65536 bytes are fine, 65537 are not. */
+	edge = hello_of_size(MAX_MESSAGE);
+	fd = raw_connect(fx.d.sock);
+	raw_send(fd, edge, MAX_MESSAGE);
+	r = raw_reply(fd);
+	assert_int_equal(r->error, 0);
+	assert_int_equal(r->body_case, POOLMGR__REPLY__BODY_HELLO);
+	poolmgr__reply__free_unpacked(r, NULL);
+	raw_list_ok(fd);
+	close(fd);
+	free(edge);
+	edge = hello_of_size(MAX_MESSAGE + 1);
+	fd = raw_connect(fx.d.sock);
+	raw_send(fd, edge, MAX_MESSAGE + 1);
+	only_sender_dropped(fd, "a 65537-byte Hello");
+	free(edge);
+
+	free(buf);
+	free(junk);
+	stop_daemon();
+}
+
+static void
+alloc_before_hello_closes_connection(void **state)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Alloc al = POOLMGR__ALLOC__INIT;
+	struct pool_stats before, after;
+	unsigned replies = 0;
+	int fd;
+
+	(void)state;
+	fx.bystander = raw_greeted("bystander");
+	assert_int_equal(pool_stats(fx.pool, &before), 0);
+	fd = raw_connect(fx.d.sock);
+	al.handle = 1;
+	al.size = 64;
+	req.id = 5;
+	req.body_case = POOLMGR__REQUEST__BODY_ALLOC;
+	req.alloc = &al;
+	raw_send_request(fd, &req);
+	/* Nothing was allocated (counted before the others allocate). */
+	assert_int_equal(wait_closed(fd, CLOSE_TIMEOUT_MS, &replies), 0);
+	assert_int_equal(pool_stats(fx.pool, &after), 0);
+	assert_int_equal(after.allocs, before.allocs);
+	assert_int_equal(after.live_blocks, before.live_blocks);
+	only_sender_dropped(fd, "Alloc before Hello");
+	stop_daemon();
+}
+
+static void
+hello_version_99_refused_then_closed(void **state)
+{
+	Poolmgr__Reply *r;
+	int fd;
+
+	(void)state;
+	fx.bystander = raw_greeted("bystander");
+	fd = raw_connect(fx.d.sock);
+	raw_hello(fd, 99, "from-the-future", 4242);
+	r = raw_reply(fd);
+	printf("badinput: version 99: reply id %" PRIu64 ", error %d (%s)\n",
+	       r->id, r->error, r->message ? r->message : "");
+	assert_int_equal(r->id, 4242);
+	assert_int_equal(r->error, -EPROTONOSUPPORT);
+	assert_int_equal(r->body_case, POOLMGR__REPLY__BODY__NOT_SET);
+	poolmgr__reply__free_unpacked(r, NULL);
+	only_sender_dropped(fd, "Hello version 99");
+	stop_daemon();
+}
+
+/* Request{id} followed by field 40, length 0: a body from a newer client. */
+static size_t
+request_with_unknown_field(uint64_t id, uint8_t *buf, size_t cap)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	const uint32_t tag = 40 << 3 | 2;	/* field 40, length-delimited */
+	size_t len;
+
+	req.id = id;
+	len = poolmgr__request__get_packed_size(&req);
+	assert_true(len + 3 <= cap);
+	poolmgr__request__pack(&req, buf);
+	buf[len++] = (uint8_t)(0x80 | (tag & 0x7f));	/* varint tag */
+	buf[len++] = (uint8_t)(tag >> 7);
+	buf[len++] = 0;					/* length 0 */
+	return len;
+}
+
+static void
+expect_eopnotsupp(int fd, uint64_t id)
+{
+	Poolmgr__Reply *r = raw_reply(fd);
+
+	assert_int_equal(r->id, id);
+	assert_int_equal(r->error, -EOPNOTSUPP);
+	assert_int_equal(r->body_case, POOLMGR__REPLY__BODY__NOT_SET);
+	poolmgr__reply__free_unpacked(r, NULL);
+}
+
+static void
+unknown_body_refused_connection_kept(void **state)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	uint8_t buf[64];
+	size_t len;
+	uint64_t off = 0;
+	uint32_t handle;
+	int fd;
+
+	(void)state;
+	fd = raw_greeted("newer-client");
+
+	/* No body at all. */
+	req.id = 77;
+	raw_send_request(fd, &req);
+	expect_eopnotsupp(fd, 77);
+
+	/* A body this daemon does not know. */
+	len = request_with_unknown_field(78, buf, sizeof(buf));
+	raw_send(fd, buf, len);
+	expect_eopnotsupp(fd, 78);
+
+	/* The connection is still good for real work. */
+	raw_list_ok(fd);
+	handle = raw_open(fd, 80);
+	assert_int_equal(raw_alloc(fd, 81, handle, 4096, 0, 1, &off), 0);
+	assert_int_equal(raw_free(fd, 82, handle, off), 0);
+	assert_true(harness_alive(&fx.d));
+	client_still_works(fx.pool);
+	check_pool(fx.conn);
+	close(fd);
+	stop_daemon();
+}
+
+/* ---- bad API input -------------------------------------------------------- */
+
+static void
+expect_rc(int got, int want, const char *call)
+{
+	if (got != want)
+		fail_msg("%s: got %d (%s), want %d (%s)", call, got,
+			 pool_strerror(got), want, pool_strerror(want));
+}
+
+static void
+bad_api_input_gets_its_code(void **state)
+{
+	struct pool *p;
+	struct pool_stats before, after;
+	struct pool_conn *c2 = NULL;
+	struct pool *p2 = NULL;
+	pool_off_t a, b, out, free_spot;
+	size_t us = 0;
+	uint8_t *bp;
+	size_t i;
+	int fd;
+	uint32_t handle;
+	uint64_t roff = 0;
+
+	(void)state;
+	p = fx.pool;
+	assert_int_equal(pool_stats(p, &before), 0);
+
+	out = 1;
+	expect_rc(pool_alloc(p, 0, &out), -EINVAL, "pool_alloc(0)");
+	expect_rc(pool_alloc_aligned(p, 64, 3, &out), -EINVAL,
+		  "pool_alloc_aligned(64, 3)");
+	expect_rc(pool_alloc_aligned(p, 64, 48, &out), -EINVAL,
+		  "pool_alloc_aligned(64, 48)");
+	expect_rc(pool_alloc_aligned(p, 64, 0, &out), -EINVAL,
+		  "pool_alloc_aligned(64, 0)");
+	expect_rc(pool_alloc(p, 32 * MiB, &out), -EFBIG,
+		  "pool_alloc(32 MiB) in a 16 MiB pool");
+
+	assert_int_equal(pool_alloc(p, 256, &a), 0);
+	assert_int_equal(pool_alloc(p, 256, &b), 0);
+	bp = pool_ptr(p, b);
+	memset(bp, 0x77, 256);
+	free_spot = pool_size(p) / 2;	/* nothing lives there yet */
+
+	expect_rc(pool_free(p, a + 16), -EINVAL, "pool_free(interior + 16)");
+	expect_rc(pool_free(p, a + 1), -EINVAL, "pool_free(interior + 1)");
+	expect_rc(pool_free(p, free_spot), -EINVAL, "pool_free(free space)");
+	expect_rc(pool_free(p, pool_size(p) + 4096), -EINVAL,
+		  "pool_free(past the end)");
+	expect_rc(pool_usable_size(p, a + 16, &us), -EINVAL,
+		  "pool_usable_size(interior)");
+	expect_rc(pool_usable_size(p, a, &us), 0, "pool_usable_size(a)");
+	assert_true(us >= 256);
+
+	expect_rc(pool_calloc(p, SIZE_MAX / 2 + 1, 2, &out), -EOVERFLOW,
+		  "pool_calloc(SIZE_MAX/2 + 1, 2)");
+	expect_rc(pool_calloc(p, (size_t)1 << 33, (size_t)1 << 31, &out),
+		  -EOVERFLOW, "pool_calloc(2^33, 2^31)");
+
+	out = 0xdead;
+	expect_rc(pool_realloc(p, b + 32, 512, &out), -EINVAL,
+		  "pool_realloc(interior)");
+	expect_rc(pool_realloc(p, free_spot, 512, &out), -EINVAL,
+		  "pool_realloc(free space)");
+	assert_int_equal(out, 0xdead);
+	for (i = 0; i < 256; i++)
+		assert_int_equal(bp[i], 0x77);
+
+	/* Double free: the first one is good, the second is not. */
+	expect_rc(pool_free(p, a), 0, "pool_free(a)");
+	expect_rc(pool_free(p, a), -EINVAL, "pool_free(a) again");
+	expect_rc(pool_realloc(p, a, 512, &out), -EINVAL,
+		  "pool_realloc(freed block)");
+	assert_int_equal(out, 0xdead);
+
+	/* The daemon's own overflow check, without the library's. */
+	fd = raw_greeted("raw-calloc");
+	handle = raw_open(fd, 2);
+	expect_rc(raw_alloc(fd, 3, handle, UINT64_MAX / 2 + 1, 1, 4, &roff),
+		  -EOVERFLOW, "raw Alloc{zero, size 2^63, nmemb 4}");
+	expect_rc(raw_alloc(fd, 4, handle, 0, 0, 1, &roff), -EINVAL,
+		  "raw Alloc{size 0}");
+	expect_rc(raw_free(fd, 5, handle, b), -EPERM,
+		  "raw Free of another handle's block");
+	expect_rc(raw_free(fd, 6, handle + 100, b), -EBADF,
+		  "raw Free on a handle that does not exist");
+	close(fd);
+
+	assert_int_equal(pool_stats(p, &after), 0);
+	printf("badinput: after bad calls: live blocks %" PRIu64 " (was %"
+	       PRIu64 "), invalid_frees %" PRIu64 " (was %" PRIu64 "), "
+	       "failed_allocs %" PRIu64 " (was %" PRIu64 ")\n",
+	       after.live_blocks, before.live_blocks, after.invalid_frees,
+	       before.invalid_frees, after.failed_allocs,
+	       before.failed_allocs);
+	fflush(stdout);
+	assert_int_equal(after.live_blocks, before.live_blocks + 1);
+	for (i = 0; i < 256; i++)
+		assert_int_equal(bp[i], 0x77);
+	expect_rc(pool_free(p, b), 0, "pool_free(b)");
+
+	/* Another client works, and so does this one. */
+	assert_int_equal(pool_connect(fx.d.sock, &c2), 0);
+	assert_int_equal(pool_open(c2, POOL_NAME, &p2), 0);
+	client_still_works(p2);
+	client_still_works(p);
+	check_pool(c2);
+	pool_close(p2);
+	pool_disconnect(c2);
+	assert_true(harness_alive(&fx.d));
+	stop_daemon();
+}
+
+/*
+ * heap.h defines invalid_frees as the frees refused with -EINVAL, and
+ * poolctl exports it as poolmgr_pool_invalid_frees_total: every refused
+ * free through the API must count.
+ */
+static void
+invalid_frees_are_counted(void **state)
+{
+	struct pool_stats before, after;
+	pool_off_t a = POOL_OFF_NONE;
+	struct pool *p = fx.pool;
+	int refused = 0;
+
+	(void)state;
+	assert_int_equal(pool_alloc(p, 256, &a), 0);
+	assert_int_equal(pool_stats(p, &before), 0);
+	refused += pool_free(p, a + 16) == -EINVAL;
+	refused += pool_free(p, pool_size(p) / 2) == -EINVAL;
+	assert_int_equal(pool_free(p, a), 0);
+	refused += pool_free(p, a) == -EINVAL;
+	assert_int_equal(refused, 3);
+	assert_int_equal(pool_stats(p, &after), 0);
+	printf("badinput: 3 frees refused with -EINVAL: invalid_frees %"
+	       PRIu64 " -> %" PRIu64 ", frees %" PRIu64 " -> %" PRIu64 "\n",
+	       before.invalid_frees, after.invalid_frees, before.frees,
+	       after.frees);
+	fflush(stdout);
+	assert_int_equal(after.frees - before.frees, 1);
+	assert_int_equal(after.invalid_frees - before.invalid_frees, 3);
+	check_pool(fx.conn);
+	stop_daemon();
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+			random_bytes_close_only_that_connection, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			truncated_hello_closes_connection, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			oversized_datagram_closes_connection, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			alloc_before_hello_closes_connection, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			hello_version_99_refused_then_closed, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			unknown_body_refused_connection_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(bad_api_input_gets_its_code,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(invalid_frees_are_counted,
+						setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("integration: bad input", tests,
+					   NULL, NULL);
+}

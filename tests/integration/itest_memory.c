@@ -1,0 +1,423 @@
+/*
+ * itest_memory.c - how the daemon uses and gives back memory.
+ *
+ *   fill_16mib_pool_with_small_blocks   random 1-256 B allocations until
+ *       -ENOMEM; prints the fraction of the pool that was handed out
+ *       (allocated/max and requested/max) - a measurement, not a verdict -
+ *       and checks that the blocks never overlap, that the refusal was
+ *       -ENOMEM and that the pool's invariants hold.
+ *   large_blocks_return_memory_at_once  64 x 1 MiB written through
+ *       pool_ptr commit >= 64 MiB; freeing them brings committed_bytes
+ *       under 1 MiB without a trim.
+ *   small_blocks_return_memory_on_trim  the same 64 MiB as 4 KiB blocks,
+ *       then as 1 KiB blocks: after the frees and pool_trim,
+ *       committed_bytes is under 1 MiB.
+ *   calloc_zeroes_reused_dirty_blocks   blocks filled with 0xAA and freed
+ *       come back from pool_calloc reading as zero, for small, page-sized
+ *       and large blocks, and at least one of them is really a reused one.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "poolclient.h"
+
+#define KiB (1024ull)
+#define MiB (1024ull * KiB)
+
+struct fixture {
+	struct daemon_proc d;
+	struct pool_conn *conn;
+	struct pool *pool;
+};
+
+static struct fixture fx;
+
+/* Start a daemon with one pool and open it. */
+static void
+start_with_pool(const char *name, const char *size)
+{
+	char conf[128];
+
+	snprintf(conf, sizeof(conf), "[pool %s]\nsize = %s\n", name, size);
+	assert_int_equal(harness_start(&fx.d, conf), 0);
+	assert_int_equal(pool_connect(fx.d.sock, &fx.conn), 0);
+	assert_int_equal(pool_open(fx.conn, name, &fx.pool), 0);
+}
+
+/* Close the client and stop the daemon, which must exit cleanly. */
+static void
+stop_all(void)
+{
+	pool_close(fx.pool);
+	fx.pool = NULL;
+	pool_disconnect(fx.conn);
+	fx.conn = NULL;
+	assert_int_equal(harness_stop(&fx.d), 0);
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	if (fx.pool)
+		pool_close(fx.pool);
+	if (fx.conn)
+		pool_disconnect(fx.conn);
+	if (fx.d.pid > 0)
+		harness_stop(&fx.d);
+	memset(&fx, 0, sizeof(fx));
+	return 0;
+}
+
+static void
+check_pool(const char *name)
+{
+	char msg[256] = "";
+	int rc = pool_check_by_name(fx.conn, name, msg, sizeof(msg));
+
+	if (rc)
+		fail_msg("pool_check_by_name(%s): %s: %s", name,
+			 pool_strerror(rc), msg);
+}
+
+static struct pool_stats
+stats_now(void)
+{
+	struct pool_stats st;
+	int rc = pool_stats(fx.pool, &st);
+
+	if (rc)
+		fail_msg("pool_stats: %s", pool_strerror(rc));
+	return st;
+}
+
+static double
+mib(uint64_t n)
+{
+	return (double)n / (double)MiB;
+}
+
+static pool_off_t
+alloc_ok(size_t size)
+{
+	pool_off_t off = POOL_OFF_NONE;
+	int rc = pool_alloc(fx.pool, size, &off);
+
+	if (rc)
+		fail_msg("pool_alloc(%zu): %s", size, pool_strerror(rc));
+	assert_non_null(pool_ptr(fx.pool, off));
+	assert_true(off + size <= pool_size(fx.pool));
+	return off;
+}
+
+static void
+free_ok(pool_off_t off)
+{
+	int rc = pool_free(fx.pool, off);
+
+	if (rc)
+		fail_msg("pool_free(%#" PRIx64 "): %s", off, pool_strerror(rc));
+}
+
+/* ---- fill ---------------------------------------------------------------- */
+
+/* A byte map of the pool: which bytes some live block of ours covers. */
+struct cover {
+	uint8_t *bits;
+	uint64_t size;
+};
+
+/* Mark [off, off + len); -1 if any of it was marked already. */
+static int
+cover_take(struct cover *cv, uint64_t off, uint64_t len)
+{
+	uint64_t i;
+
+	if (off + len > cv->size)
+		return -1;
+	for (i = off; i < off + len; i++)
+		if (cv->bits[i / 8] & (1u << (i % 8)))
+			return -1;
+	for (i = off; i < off + len; i++)
+		cv->bits[i / 8] |= (uint8_t)(1u << (i % 8));
+	return 0;
+}
+
+static unsigned
+seed_from_env(void)
+{
+	const char *s = getenv("POOLMGR_SEED");
+
+	return s && *s ? (unsigned)strtoul(s, NULL, 0) : (unsigned)time(NULL);
+}
+
+static void
+fill_16mib_pool_with_small_blocks(void **state)
+{
+	struct cover cv;
+	struct pool_stats st, st0;
+	uint64_t requested = 0, n = 0;
+	unsigned seed = seed_from_env();
+	pool_off_t off;
+	size_t size;
+	int rc;
+
+	(void)state;
+	start_with_pool("fill", "16M");
+	cv.size = pool_size(fx.pool);
+	assert_int_equal(cv.size, 16 * MiB);
+	cv.bits = calloc(cv.size / 8, 1);
+	assert_non_null(cv.bits);
+	st0 = stats_now();
+	srandom(seed);
+	for (;;) {
+		size = 1 + (size_t)(random() % 256);
+		off = POOL_OFF_NONE;
+		rc = pool_alloc(fx.pool, size, &off);
+		if (rc)
+			break;
+		if (cover_take(&cv, off, size)) {
+			free(cv.bits);
+			fail_msg("block %" PRIu64 " at %#" PRIx64 " (%zu B) "
+				 "overlaps a live block or leaves the pool",
+				 n, off, size);
+		}
+		memset(pool_ptr(fx.pool, off), (int)(n & 0xff), size);
+		requested += size;
+		n++;
+	}
+	free(cv.bits);
+	st = stats_now();
+	printf("fill: seed %u: %" PRIu64 " blocks, stopped by %s (%d) at a "
+	       "%zu B request\n", seed, n, pool_strerror(rc), rc, size);
+	printf("fill: allocated/max = %.4f (%" PRIu64 " of %" PRIu64 " B), "
+	       "requested/max = %.4f (%" PRIu64 " B asked; daemon counts %"
+	       PRIu64 ")\n",
+	       (double)st.allocated_bytes / (double)st.max_size,
+	       st.allocated_bytes, st.max_size,
+	       (double)requested / (double)st.max_size, requested,
+	       st.requested_bytes);
+	printf("fill: free %" PRIu64 " B, largest free %" PRIu64 " B, "
+	       "metadata %" PRIu64 " B, committed %.1f MiB\n", st.free_bytes,
+	       st.largest_free, st.metadata_bytes, mib(st.committed_bytes));
+	fflush(stdout);
+	assert_int_equal(rc, -ENOMEM);
+	assert_int_equal(st.live_blocks, n);
+	assert_int_equal(st.allocs - st0.allocs, n);
+	assert_int_equal(st.failed_allocs - st0.failed_allocs, 1);
+	assert_true(st.allocated_bytes >= requested);
+	/* docs/design.md: tiny blocks may overstate by < g/2 bytes each. */
+	assert_true(st.requested_bytes >= requested);
+	assert_true(st.requested_bytes - requested < n * (st.granularity / 2));
+	assert_true(st.allocated_bytes <= st.max_size);
+	check_pool("fill");
+
+	/* Closing the only handle gives every block back. */
+	pool_close(fx.pool);
+	fx.pool = NULL;
+	assert_int_equal(pool_stats_by_name(fx.conn, "fill", &st), 0);
+	assert_int_equal(st.allocated_bytes, 0);
+	assert_int_equal(st.live_blocks, 0);
+	check_pool("fill");
+	stop_all();
+}
+
+/* ---- memory returns ------------------------------------------------------ */
+
+/*
+ * Allocate total bytes as blocks of bsize, write every byte, check that
+ * it is committed, free them all; returns the stats right after the frees.
+ */
+static struct pool_stats
+write_and_free(const char *what, uint64_t total, size_t bsize)
+{
+	size_t i, n = (size_t)(total / bsize);
+	pool_off_t *offs = calloc(n, sizeof(*offs));
+	struct pool_stats st;
+
+	assert_non_null(offs);
+	for (i = 0; i < n; i++) {
+		offs[i] = alloc_ok(bsize);
+		memset(pool_ptr(fx.pool, offs[i]), 0x5a, bsize);
+	}
+	st = stats_now();
+	printf("%s: %zu blocks of %zu B written: committed %.1f MiB, "
+	       "allocated %.1f MiB\n", what, n, bsize, mib(st.committed_bytes),
+	       mib(st.allocated_bytes));
+	if (st.committed_bytes < total) {
+		free(offs);
+		fail_msg("%s: only %" PRIu64 " B committed after writing %"
+			 PRIu64 " B", what, st.committed_bytes, total);
+	}
+	for (i = 0; i < n; i++)
+		free_ok(offs[i]);
+	free(offs);
+	st = stats_now();
+	printf("%s: all freed: committed %.3f MiB (%" PRIu64 " B), cached %"
+	       PRIu64 " B, released so far %.1f MiB\n", what,
+	       mib(st.committed_bytes), st.committed_bytes, st.cached_bytes,
+	       mib(st.released_bytes));
+	fflush(stdout);
+	assert_int_equal(st.allocated_bytes, 0);
+	assert_int_equal(st.live_blocks, 0);
+	return st;
+}
+
+static void
+large_blocks_return_memory_at_once(void **state)
+{
+	struct pool_stats st;
+
+	(void)state;
+	start_with_pool("big", "256M");
+	st = write_and_free("large", 64 * MiB, 1 * MiB);
+	if (st.committed_bytes >= 1 * MiB)
+		fail_msg("large: %" PRIu64 " B still committed right after "
+			 "freeing 64 x 1 MiB (want < 1 MiB without a trim)",
+			 st.committed_bytes);
+	check_pool("big");
+	stop_all();
+}
+
+/* 64 MiB of bsize blocks written and freed; then trim. */
+static void
+small_round(const char *what, size_t bsize)
+{
+	struct pool_stats st;
+	int rc;
+
+	write_and_free(what, 64 * MiB, bsize);
+	rc = pool_trim(fx.pool);
+	if (rc)
+		fail_msg("pool_trim: %s", pool_strerror(rc));
+	st = stats_now();
+	printf("%s: after pool_trim: committed %.3f MiB (%" PRIu64 " B), "
+	       "released so far %.1f MiB\n", what, mib(st.committed_bytes),
+	       st.committed_bytes, mib(st.released_bytes));
+	fflush(stdout);
+	if (st.committed_bytes >= 1 * MiB)
+		fail_msg("%s: %" PRIu64 " B still committed after pool_trim "
+			 "(want < 1 MiB)", what, st.committed_bytes);
+	check_pool("big");
+}
+
+static void
+small_blocks_return_memory_on_trim(void **state)
+{
+	(void)state;
+	start_with_pool("big", "256M");
+	small_round("small 4K", 4 * KiB);
+	small_round("small 1K", 1 * KiB);
+	stop_all();
+}
+
+/* ---- calloc -------------------------------------------------------------- */
+
+/* Index of the first non-zero byte of [p, p + n), or n. */
+static size_t
+first_nonzero(const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i])
+			return i;
+	return n;
+}
+
+#define CALLOC_ROUNDS 8
+
+/*
+ * Dirty CALLOC_ROUNDS blocks of size bytes with 0xAA and free them, then
+ * pool_calloc as many (as nmemb x size / nmemb); every byte must be zero.
+ * Returns how many of the calloc'ed blocks reused a dirty block's offset.
+ */
+static unsigned
+calloc_after_dirty(size_t size, size_t nmemb)
+{
+	pool_off_t dirty[CALLOC_ROUNDS], fresh[CALLOC_ROUNDS];
+	unsigned i, j, reused = 0;
+	size_t bad;
+	int rc;
+
+	for (i = 0; i < CALLOC_ROUNDS; i++) {
+		dirty[i] = alloc_ok(size);
+		memset(pool_ptr(fx.pool, dirty[i]), 0xaa, size);
+	}
+	for (i = 0; i < CALLOC_ROUNDS; i++)
+		free_ok(dirty[i]);
+	for (i = 0; i < CALLOC_ROUNDS; i++) {
+		rc = pool_calloc(fx.pool, nmemb, size / nmemb, &fresh[i]);
+		if (rc)
+			fail_msg("pool_calloc(%zu, %zu): %s", nmemb,
+				 size / nmemb, pool_strerror(rc));
+		bad = first_nonzero(pool_ptr(fx.pool, fresh[i]), size);
+		if (bad != size)
+			fail_msg("pool_calloc(%zu, %zu) at %#" PRIx64 ": byte "
+				 "%zu is %#x", nmemb, size / nmemb, fresh[i],
+				 bad, ((uint8_t *)pool_ptr(fx.pool,
+							    fresh[i]))[bad]);
+		for (j = 0; j < CALLOC_ROUNDS; j++)
+			if (fresh[i] == dirty[j])
+				reused++;
+	}
+	for (i = 0; i < CALLOC_ROUNDS; i++)
+		free_ok(fresh[i]);
+	printf("calloc: %zu x %zu B: %u of %d blocks reused a dirty one, all "
+	       "zero\n", nmemb, size / nmemb, reused, CALLOC_ROUNDS);
+	fflush(stdout);
+	return reused;
+}
+
+static void
+calloc_zeroes_reused_dirty_blocks(void **state)
+{
+	static const struct {
+		size_t size, nmemb;
+	} cases[] = {
+		{24, 1}, {1000, 4}, {4096, 1}, {4096 + 512, 9},
+		{64 * KiB, 16}, {200 * KiB, 1},
+	};
+	unsigned i, reused;
+
+	(void)state;
+	start_with_pool("zero", "16M");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		reused = calloc_after_dirty(cases[i].size, cases[i].nmemb);
+		if (reused == 0)
+			fail_msg("%zu B: no calloc reused a dirty block, so "
+				 "this case tested nothing", cases[i].size);
+	}
+	assert_int_equal(stats_now().allocated_bytes, 0);
+	check_pool("zero");
+	stop_all();
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(fill_16mib_pool_with_small_blocks,
+					  teardown),
+		cmocka_unit_test_teardown(large_blocks_return_memory_at_once,
+					  teardown),
+		cmocka_unit_test_teardown(small_blocks_return_memory_on_trim,
+					  teardown),
+		cmocka_unit_test_teardown(calloc_zeroes_reused_dirty_blocks,
+					  teardown),
+	};
+
+	return cmocka_run_group_tests_name("integration: memory", tests, NULL,
+					   NULL);
+}

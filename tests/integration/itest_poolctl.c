@@ -1,0 +1,795 @@
+/*
+ * itest_poolctl.c - the poolctl command line against a real daemon.
+ *
+ * Runs build/poolctl (docs/poolctl.md) and checks each command's output and
+ * exit status against what the daemon reports through libpoolclient:
+ *   list and stats (text, one pool, --json), create (and bad sizes: exit 2),
+ *   destroy (and of a busy pool: exit 1, --force), clients (shows the pid of
+ *   a client process kept open), trim (prints what the daemon released),
+ *   check (prints ok), --help / help / --version, usage errors (exit 2),
+ *   unknown pools (exit 1), an unreachable daemon (exit 69), and another
+ *   uid refused by the daemon or by the socket's mode (exit 77).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "poolclient.h"
+
+#define KiB (1024ull)
+#define MiB (1024ull * KiB)
+#define OUT_MAX 65536
+
+/* Exit codes of docs/poolctl.md. */
+#define EXIT_FAILED	1
+#define EXIT_USAGE	2
+#define EXIT_UNAVAILABLE 69
+#define EXIT_NOPERM	77
+
+#define NOBODY 65534
+
+struct fixture {
+	struct daemon_proc d;
+	struct pool_conn *conn;
+	struct pool *pool;
+	pid_t holder;			/* a client process, if running */
+	int release_fd;			/* closing it lets the holder go */
+	char out[OUT_MAX];		/* stdout of the last poolctl */
+	char err[4096];			/* its stderr */
+};
+
+static struct fixture fx;
+
+static void
+start(const char *config)
+{
+	assert_int_equal(harness_start(&fx.d, config), 0);
+	assert_int_equal(pool_connect(fx.d.sock, &fx.conn), 0);
+}
+
+static void
+release_clients(void)
+{
+	if (fx.holder > 0) {
+		close(fx.release_fd);
+		harness_wait(fx.holder);
+		fx.holder = 0;
+	}
+	if (fx.pool)
+		pool_close(fx.pool);
+	fx.pool = NULL;
+	if (fx.conn)
+		pool_disconnect(fx.conn);
+	fx.conn = NULL;
+}
+
+static void
+stop(void)
+{
+	release_clients();
+	assert_int_equal(harness_stop(&fx.d), 0);
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	release_clients();
+	if (fx.d.pid > 0)
+		harness_stop(&fx.d);
+	return 0;
+}
+
+static void
+read_text(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	if (f) {
+		n = fread(buf, 1, len - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+}
+
+/*
+ * Run "poolctl ARGS" (a shell command line: prefixes like VAR=x go in
+ * env).  stdout lands in fx.out, stderr in fx.err; returns the exit code.
+ */
+__attribute__((format(printf, 2, 3))) static int
+ctl_env(const char *env, const char *fmt, ...)
+{
+	char args[512], cmd[1024], errpath[200];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(errpath, sizeof(errpath), "%s/poolctl.err", fx.d.dir);
+	snprintf(cmd, sizeof(cmd), "%s %s/poolctl %s 2>%s", env ? env : "",
+		 harness_build(), args, errpath);
+	rc = harness_run(cmd, fx.out, sizeof(fx.out));
+	read_text(errpath, fx.err, sizeof(fx.err));
+	printf("poolctl: `poolctl %s`%s%s -> %d\n", args, env ? " with " : "",
+	       env ? env : "", rc);
+	fflush(stdout);
+	return rc;
+}
+
+#define ctl(...) ctl_env(NULL, __VA_ARGS__)
+
+/* Fail, showing the command's output, unless cond. */
+#define expect(cond, what)						\
+	do {								\
+		if (!(cond))						\
+			fail_msg("%s\n--- stdout:\n%s--- stderr:\n%s", what, \
+				 fx.out, fx.err);			\
+	} while (0)
+
+static void
+expect_exit(int got, int want, const char *what)
+{
+	if (got != want)
+		fail_msg("%s: exit %d, want %d\n--- stdout:\n%s--- stderr:\n%s",
+			 what, got, want, fx.out, fx.err);
+}
+
+/* The line of text that starts with word followed by a blank, or NULL. */
+static const char *
+line_starting(const char *text, const char *word)
+{
+	size_t n = strlen(word);
+	const char *l = text;
+
+	while (l && *l) {
+		while (*l == ' ')
+			l++;
+		if (strncmp(l, word, n) == 0 && (l[n] == ' ' || l[n] == '\t'))
+			return l;
+		l = strchr(l, '\n');
+		if (l)
+			l++;
+	}
+	return NULL;
+}
+
+/* The last two numbers of a line (e.g. BLOCKS and CLIENTS of `list`). */
+static void
+last_two_numbers(const char *line, uint64_t *a, uint64_t *b)
+{
+	const char *end = strchr(line, '\n');
+	char copy[256], *tok, *save = NULL;
+	size_t n = end ? (size_t)(end - line) : strlen(line);
+	uint64_t prev = UINT64_MAX, last = UINT64_MAX;
+
+	if (n >= sizeof(copy))
+		n = sizeof(copy) - 1;
+	memcpy(copy, line, n);
+	copy[n] = '\0';
+	for (tok = strtok_r(copy, " \t", &save); tok;
+	     tok = strtok_r(NULL, " \t", &save)) {
+		prev = last;
+		last = strtoull(tok, NULL, 10);
+	}
+	*a = prev;
+	*b = last;
+}
+
+/* The number after "key": in loosely parsed JSON; -1 if absent. */
+static int
+json_number(const char *text, const char *key, uint64_t *out)
+{
+	char pat[80];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\"", key);
+	if (!(p = strstr(text, pat)))
+		return -1;
+	p += strlen(pat);
+	while (*p == ' ' || *p == ':')
+		p++;
+	if (*p < '0' || *p > '9')
+		return -1;
+	*out = strtoull(p, NULL, 10);
+	return 0;
+}
+
+static struct pool_stats
+stats_of(const char *name)
+{
+	struct pool_stats st;
+	int rc = pool_stats_by_name(fx.conn, name, &st);
+
+	if (rc)
+		fail_msg("pool_stats_by_name(%s): %s", name, pool_strerror(rc));
+	return st;
+}
+
+static bool
+pool_exists(const char *name)
+{
+	struct pool_stats st;
+	int rc = pool_stats_by_name(fx.conn, name, &st);
+
+	if (rc && rc != -ENOENT)
+		fail_msg("pool_stats_by_name(%s): %s", name, pool_strerror(rc));
+	return rc == 0;
+}
+
+static pool_off_t
+alloc_ok(struct pool *p, size_t size)
+{
+	pool_off_t off = POOL_OFF_NONE;
+	int rc = pool_alloc(p, size, &off);
+
+	if (rc)
+		fail_msg("pool_alloc(%zu): %s", size, pool_strerror(rc));
+	memset(pool_ptr(p, off), 0x6b, size);
+	return off;
+}
+
+/* ---- list and stats ------------------------------------------------------- */
+
+#define TWO_POOLS "[pool alpha]\nsize = 16M\n[pool beta]\nsize = 4M\n" \
+		  "mode = 0640\n"
+
+static void
+list_and_stats(void **state)
+{
+	const char *la, *lb;
+	uint64_t blocks = 0, clients = 0, v = 0;
+	struct pool_stats st;
+
+	(void)state;
+	start(TWO_POOLS);
+	assert_int_equal(pool_open(fx.conn, "alpha", &fx.pool), 0);
+	alloc_ok(fx.pool, 100);
+	alloc_ok(fx.pool, 5000);
+	alloc_ok(fx.pool, 300 * KiB);
+	st = stats_of("alpha");
+
+	expect_exit(ctl("list"), 0, "list");
+	expect(strstr(fx.out, "NAME"), "list: no header");
+	la = line_starting(fx.out, "alpha");
+	lb = line_starting(fx.out, "beta");
+	expect(la && lb, "list: a pool is missing");
+	expect(la < lb, "list: not sorted by name");
+	last_two_numbers(la, &blocks, &clients);
+	expect(blocks == st.live_blocks && clients == st.clients,
+	       "list: alpha's BLOCKS and CLIENTS differ from pool_stats");
+	expect(strstr(la, "16.0 MiB"), "list: alpha's size is not 16.0 MiB");
+
+	expect_exit(ctl("stats"), 0, "stats");
+	expect(strstr(fx.out, "alpha") && strstr(fx.out, "beta"),
+	       "stats without a pool must show every pool");
+
+	expect_exit(ctl("stats alpha"), 0, "stats alpha");
+	expect(strstr(fx.out, "alpha") && !strstr(fx.out, "beta"),
+	       "stats alpha must show alpha only");
+	expect(strstr(fx.out, "(16777216)"), "stats alpha: size in bytes");
+
+	expect_exit(ctl("stats --json"), 0, "stats --json");
+	expect(strstr(fx.out, "\"allocated_bytes\""),
+	       "stats --json: no \"allocated_bytes\"");
+	expect(fx.out[strspn(fx.out, " \n")] == '[',
+	       "stats --json must print an array");
+
+	expect_exit(ctl("--json=short stats alpha"), 0,
+		    "--json=short stats alpha");
+	expect(json_number(fx.out, "allocated_bytes", &v) == 0 &&
+	       v == st.allocated_bytes,
+	       "stats alpha --json: allocated_bytes differs from pool_stats");
+	expect(json_number(fx.out, "live_blocks", &v) == 0 && v == 3,
+	       "stats alpha --json: live_blocks is not 3");
+	expect(strstr(fx.out, "\"mode\":\"0600\"") ||
+	       strstr(fx.out, "\"mode\": \"0600\""),
+	       "stats alpha --json: mode is not the string \"0600\"");
+
+	expect_exit(ctl("stats alpha --format=json"), 0,
+		    "stats alpha --format=json");
+	expect(strstr(fx.out, "\"allocated_bytes\""),
+	       "--format=json is not JSON");
+
+	expect_exit(ctl("stats nosuch"), EXIT_FAILED, "stats nosuch");
+	expect(strncmp(fx.err, "poolctl: ", 9) == 0,
+	       "stats nosuch: no diagnostic on stderr");
+	stop();
+}
+
+/* ---- create and destroy --------------------------------------------------- */
+
+static void
+create_and_bad_sizes(void **state)
+{
+	static const char *const bad[] = {
+		"--size 1.5M", "--size 0", "--size 10KB", "--size -1",
+		"--size abc", "--size", "",
+	};
+	struct pool_stats st;
+	unsigned i;
+
+	(void)state;
+	start(TWO_POOLS);
+
+	expect_exit(ctl("create gamma --size 1M"), 0, "create gamma");
+	expect(fx.out[0] == '\0', "create prints nothing on success");
+	st = stats_of("gamma");
+	assert_int_equal(st.max_size, 1 * MiB);
+	assert_int_equal(st.mode, 0600);
+	expect_exit(ctl("list"), 0, "list");
+	expect(line_starting(fx.out, "gamma"), "list does not show gamma");
+
+	expect_exit(ctl("create gamma --size 1M"), EXIT_FAILED,
+		    "create of an existing pool");
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		expect_exit(ctl("create delta %s", bad[i]), EXIT_USAGE,
+			    bad[i]);
+		assert_false(pool_exists("delta"));
+	}
+
+	expect_exit(ctl("create delta --size 64K --granularity 64 --mode 0640 "
+			"--quota 8K"), 0, "create delta with options");
+	st = stats_of("delta");
+	assert_int_equal(st.max_size, 64 * KiB);
+	assert_int_equal(st.granularity, 64);
+	assert_int_equal(st.mode, 0640);
+	assert_int_equal(st.quota, 8 * KiB);
+
+	expect_exit(ctl("--json=short create eps --size 2MiB"), 0,
+		    "--json create");
+	expect(strstr(fx.out, "\"created\":true") ||
+	       strstr(fx.out, "\"created\": true"),
+	       "--json create: no \"created\": true");
+	assert_int_equal(stats_of("eps").max_size, 2 * MiB);
+	stop();
+}
+
+static void
+destroy_idle_busy_and_forced(void **state)
+{
+	(void)state;
+	start(TWO_POOLS);
+
+	expect_exit(ctl("create gamma --size 1M"), 0, "create gamma");
+	expect_exit(ctl("destroy gamma"), 0, "destroy gamma");
+	expect(fx.out[0] == '\0', "destroy prints nothing on success");
+	assert_false(pool_exists("gamma"));
+	expect_exit(ctl("destroy gamma"), EXIT_FAILED, "destroy it again");
+	expect_exit(ctl("destroy nosuch"), EXIT_FAILED, "destroy nosuch");
+
+	/* An open handle makes the pool busy. */
+	assert_int_equal(pool_open(fx.conn, "alpha", &fx.pool), 0);
+	expect_exit(ctl("destroy alpha"), EXIT_FAILED, "destroy of a busy pool");
+	assert_true(pool_exists("alpha"));
+	alloc_ok(fx.pool, 64);
+	pool_close(fx.pool);
+	fx.pool = NULL;
+	expect_exit(ctl("destroy alpha"), 0, "destroy after the close");
+	assert_false(pool_exists("alpha"));
+
+	/* --force takes it away from under a holder. */
+	assert_int_equal(pool_open(fx.conn, "beta", &fx.pool), 0);
+	alloc_ok(fx.pool, 64);
+	expect_exit(ctl("destroy beta"), EXIT_FAILED, "destroy of a busy pool");
+	expect_exit(ctl("destroy beta --force"), 0, "destroy --force");
+	assert_false(pool_exists("beta"));
+	stop();
+}
+
+/* ---- clients -------------------------------------------------------------- */
+
+struct holder {
+	int ready[2];		/* child -> parent: one byte when holding */
+	int release[2];		/* parent -> child: EOF means exit */
+};
+
+/* The child: hold two blocks of alpha until the parent says go. */
+static int
+holder_main(void *arg)
+{
+	struct holder *h = arg;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t a, b;
+	char ch = 'R';
+
+	close(h->ready[0]);
+	close(h->release[1]);
+	if (pool_connect(NULL, &c) || pool_open(c, "alpha", &p) ||
+	    pool_alloc(p, 1000, &a) || pool_alloc(p, 3000, &b))
+		return 10;
+	if (write(h->ready[1], &ch, 1) != 1)
+		return 11;
+	while (read(h->release[0], &ch, 1) > 0)
+		;
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+static bool
+wait_readable(int fd, int ms)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+	return poll(&pfd, 1, ms) == 1;
+}
+
+/* Does any line of fx.out start with the number pid? */
+static bool
+out_has_pid_line(pid_t pid)
+{
+	char word[32];
+
+	snprintf(word, sizeof(word), "%d", (int)pid);
+	return line_starting(fx.out, word) != NULL;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static void
+clients_shows_holder_pid(void **state)
+{
+	struct holder h;
+	uint64_t v = 0, blocks = 0;
+	char ch, pidkey[48];
+	const char *line;
+	pid_t pid;
+	int i, status;
+
+	(void)state;
+	start(TWO_POOLS);
+	assert_int_equal(pipe(h.ready), 0);
+	assert_int_equal(pipe(h.release), 0);
+	pid = harness_spawn(holder_main, &h);
+	assert_true(pid > 0);
+	fx.holder = pid;
+	fx.release_fd = h.release[1];
+	close(h.ready[1]);
+	close(h.release[0]);
+	if (!wait_readable(h.ready[0], 5000) || read(h.ready[0], &ch, 1) != 1) {
+		close(h.ready[0]);
+		fail_msg("the holder did not get ready");
+	}
+	close(h.ready[0]);
+
+	expect_exit(ctl("clients"), 0, "clients");
+	expect(out_has_pid_line(pid), "clients: the holder's pid is missing");
+	expect_exit(ctl("clients alpha"), 0, "clients alpha");
+	expect(out_has_pid_line(pid), "clients alpha: holder's pid missing");
+	snprintf(pidkey, sizeof(pidkey), "%d", (int)pid);
+	line = line_starting(fx.out, pidkey);
+	expect(strstr(line, "alpha") && strstr(line, "rw"),
+	       "clients alpha: the holder's line lacks the pool or rw");
+	/* The name from its Hello: the program's name. */
+	expect(strstr(line, program_invocation_short_name),
+	       "clients alpha: the holder's line lacks its Hello name");
+	expect_exit(ctl("clients beta"), 0, "clients beta");
+	expect(!out_has_pid_line(pid), "clients beta shows alpha's holder");
+	expect_exit(ctl("--json clients alpha"), 0, "--json clients alpha");
+	expect(json_number(fx.out, "pid", &v) == 0 && v == (uint64_t)pid,
+	       "--json clients: pid differs");
+	expect(json_number(fx.out, "blocks", &blocks) == 0 && blocks == 2,
+	       "--json clients: blocks is not 2");
+	expect_exit(ctl("clients nosuch"), EXIT_FAILED, "clients nosuch");
+
+	fx.holder = 0;
+	close(h.release[1]);
+	status = harness_wait(pid);
+	assert_int_equal(status, 0);
+	/* The daemon sees the disconnect soon. */
+	for (i = 0; i < 50; i++) {
+		expect_exit(ctl("clients alpha"), 0, "clients alpha");
+		if (!out_has_pid_line(pid))
+			break;
+		sleep_ms(100);
+	}
+	expect(!out_has_pid_line(pid), "clients: a gone client still listed");
+	stop();
+}
+
+/* ---- trim and check ------------------------------------------------------- */
+
+/* The byte count of "released ... (N bytes)" or "released N bytes". */
+static int
+released_bytes(const char *out, uint64_t *n)
+{
+	const char *p = strstr(out, "released");
+	const char *paren;
+
+	if (!p)
+		return -1;
+	paren = strchr(p, '(');
+	p = paren ? paren + 1 : p + strlen("released");
+	while (*p == ' ')
+		p++;
+	if (*p < '0' || *p > '9')
+		return -1;
+	*n = strtoull(p, NULL, 10);
+	return 0;
+}
+
+static void
+trim_and_check(void **state)
+{
+	struct pool_stats before, after;
+	pool_off_t offs[2000];
+	uint64_t n = UINT64_MAX;
+	unsigned i;
+
+	(void)state;
+	start(TWO_POOLS);
+	assert_int_equal(pool_open(fx.conn, "alpha", &fx.pool), 0);
+	/* Dirty pages that the frees alone need not give back. */
+	for (i = 0; i < 2000; i++)
+		offs[i] = alloc_ok(fx.pool, 1000 + (i % 7) * 16);
+	for (i = 0; i < 2000; i += 2)
+		assert_int_equal(pool_free(fx.pool, offs[i]), 0);
+	for (i = 1; i < 2000; i += 2)
+		assert_int_equal(pool_free(fx.pool, offs[i]), 0);
+	before = stats_of("alpha");
+
+	expect_exit(ctl("trim alpha"), 0, "trim alpha");
+	expect(released_bytes(fx.out, &n) == 0, "trim: no \"released\"");
+	after = stats_of("alpha");
+	printf("poolctl: trim released %" PRIu64 " B; the daemon's "
+	       "released_bytes grew by %" PRIu64 ", committed %" PRIu64
+	       " -> %" PRIu64 "\n", n, after.released_bytes -
+	       before.released_bytes, before.committed_bytes,
+	       after.committed_bytes);
+	expect(n == after.released_bytes - before.released_bytes,
+	       "trim: printed count differs from the daemon's released_bytes");
+	expect_exit(ctl("--json=short trim alpha"), 0, "--json trim");
+	expect(strstr(fx.out, "\"released_bytes\""), "--json trim");
+
+	expect_exit(ctl("check alpha"), 0, "check alpha");
+	expect(strcmp(fx.out, "ok\n") == 0, "check alpha does not print ok");
+	expect_exit(ctl("--json=short check alpha"), 0, "--json check");
+	expect(strstr(fx.out, "\"ok\":true") || strstr(fx.out, "\"ok\": true"),
+	       "--json check: no \"ok\": true");
+
+	expect_exit(ctl("trim nosuch"), EXIT_FAILED, "trim nosuch");
+	expect_exit(ctl("check nosuch"), EXIT_FAILED, "check nosuch");
+	expect_exit(ctl("trim"), EXIT_USAGE, "trim without a pool");
+	expect_exit(ctl("check"), EXIT_USAGE, "check without a pool");
+	stop();
+}
+
+/* ---- usage ---------------------------------------------------------------- */
+
+static void
+help_version_and_usage_errors(void **state)
+{
+	(void)state;
+	start(TWO_POOLS);
+
+	expect_exit(ctl("--help"), 0, "--help");
+	expect(strstr(fx.out, "usage"), "--help prints no usage");
+	expect_exit(ctl("-h"), 0, "-h");
+	expect(strstr(fx.out, "usage"), "-h prints no usage");
+	expect_exit(ctl("help"), 0, "help");
+	expect(strstr(fx.out, "usage"), "help prints no usage");
+	expect_exit(ctl("help create"), 0, "help create");
+	expect(strstr(fx.out, "--size"), "help create does not show --size");
+	expect_exit(ctl("create --help"), 0, "create --help");
+	expect(strstr(fx.out, "--size"), "create --help does not show --size");
+	expect_exit(ctl("--version"), 0, "--version");
+	expect(fx.out[0] != '\0', "--version prints nothing");
+
+	expect_exit(ctl("frobnicate"), EXIT_USAGE, "unknown command");
+	expect(strncmp(fx.err, "poolctl: ", 9) == 0,
+	       "unknown command: no diagnostic on stderr");
+	expect_exit(ctl("--frobnicate list"), EXIT_USAGE, "unknown option");
+	expect_exit(ctl("list extra"), EXIT_USAGE, "extra argument");
+	expect_exit(ctl("%s", ""), EXIT_USAGE, "no command");
+	expect_exit(ctl("stats --format=xml"), EXIT_USAGE, "bad --format");
+	expect_exit(ctl("create x --size 1M --mode 0"), EXIT_USAGE, "mode 0");
+	expect_exit(ctl("create x --size 1M --mode 9"), EXIT_USAGE,
+		    "mode 9 (not octal)");
+	assert_false(pool_exists("x"));
+	stop();
+}
+
+/* ---- unreachable ---------------------------------------------------------- */
+
+static void
+unreachable_daemon_exits_69(void **state)
+{
+	char env[300];
+
+	(void)state;
+	start(TWO_POOLS);
+	snprintf(env, sizeof(env), "POOLMGRD_SOCKET=%s/nonexistent.sock",
+		 fx.d.dir);
+	expect_exit(ctl_env(env, "list"), EXIT_UNAVAILABLE,
+		    "list with a socket that does not exist");
+	expect_exit(ctl_env(env, "stats alpha"), EXIT_UNAVAILABLE,
+		    "stats alpha with a socket that does not exist");
+	expect_exit(ctl("--socket %s/nonexistent.sock list", fx.d.dir),
+		    EXIT_UNAVAILABLE, "--socket that does not exist");
+	/* The right socket through --socket beats a wrong environment. */
+	expect_exit(ctl_env(env, "--socket %s list", fx.d.sock), 0,
+		    "--socket overrides $POOLMGRD_SOCKET");
+	expect(line_starting(fx.out, "alpha"), "--socket: list lacks alpha");
+
+	/* A daemon that went away. */
+	release_clients();
+	assert_int_equal(harness_stop(&fx.d), 0);
+	{
+		char cmd[300];
+		int rc;
+
+		snprintf(cmd, sizeof(cmd), "%s/poolctl list 2>/dev/null",
+			 harness_build());
+		rc = harness_run(cmd, fx.out, sizeof(fx.out));
+		printf("poolctl: list after the daemon stopped -> %d\n", rc);
+		expect_exit(rc, EXIT_UNAVAILABLE, "list after the daemon stopped");
+	}
+}
+
+/* ---- another uid ---------------------------------------------------------- */
+
+struct as_other {
+	const char *argv[8];
+	int out;		/* the write end of a pipe, for stdout */
+};
+
+/* In the child, already nobody: run poolctl with stdout into the pipe. */
+static int
+exec_poolctl(void *arg)
+{
+	struct as_other *a = arg;
+	int null = open("/dev/null", O_WRONLY);
+
+	if (dup2(a->out, 1) == -1 || null == -1 || dup2(null, 2) == -1)
+		return 125;
+	execv(a->argv[0], (char *const *)a->argv);
+	return 127;
+}
+
+/* Run poolctl ARGS as nobody; stdout in fx.out; returns the exit code. */
+static int
+ctl_as_nobody(const char *a1, const char *a2, const char *a3, const char *a4)
+{
+	struct as_other a = {.out = -1};
+	char bin[256];
+	size_t n = 0;
+	ssize_t r;
+	int fds[2], rc;
+	pid_t pid;
+
+	snprintf(bin, sizeof(bin), "%s/poolctl", harness_build());
+	a.argv[0] = bin;
+	a.argv[1] = a1;
+	a.argv[2] = a2;
+	a.argv[3] = a3;
+	a.argv[4] = a4;
+	assert_int_equal(pipe(fds), 0);
+	a.out = fds[1];
+	pid = harness_spawn_as(NOBODY, NOBODY, exec_poolctl, &a);
+	close(fds[1]);
+	if (pid == -1) {
+		close(fds[0]);
+		return -1;
+	}
+	while (n < sizeof(fx.out) - 1 &&
+	       (r = read(fds[0], fx.out + n, sizeof(fx.out) - 1 - n)) > 0)
+		n += (size_t)r;
+	fx.out[n] = '\0';
+	close(fds[0]);
+	rc = harness_wait(pid);
+	fx.err[0] = '\0';
+	printf("poolctl: as uid %d: `poolctl %s%s%s%s%s%s%s` -> %d\n", NOBODY,
+	       a1, a2 ? " " : "", a2 ? a2 : "", a3 ? " " : "", a3 ? a3 : "",
+	       a4 ? " " : "", a4 ? a4 : "", rc);
+	fflush(stdout);
+	return rc;
+}
+
+static void
+skip_unless_nobody_can_run_poolctl(void)
+{
+	if (geteuid() != 0) {
+		printf("poolctl: not root: cannot test another uid\n");
+		skip();
+	}
+	if (ctl_as_nobody("--version", NULL, NULL, NULL) != 0) {
+		printf("poolctl: uid %d cannot run %s/poolctl\n", NOBODY,
+		       harness_build());
+		skip();
+	}
+}
+
+#define PERM_POOLS "[pool alpha]\nsize = 16M\nmode = 0600\n" \
+		   "[pool open]\nsize = 1M\nmode = 0666\n"
+
+static void
+other_uid_refused_exits_77(void **state)
+{
+	(void)state;
+	start(PERM_POOLS);
+	skip_unless_nobody_can_run_poolctl();
+
+	expect_exit(ctl_as_nobody("create", "zz", "--size", "1M"), EXIT_NOPERM,
+		    "create as nobody");
+	assert_false(pool_exists("zz"));
+	expect_exit(ctl_as_nobody("destroy", "open", NULL, NULL), EXIT_NOPERM,
+		    "destroy as nobody");
+	assert_true(pool_exists("open"));
+	expect_exit(ctl_as_nobody("stats", "alpha", NULL, NULL), EXIT_NOPERM,
+		    "stats of a 0600 pool as nobody");
+	expect_exit(ctl_as_nobody("trim", "alpha", NULL, NULL), EXIT_NOPERM,
+		    "trim of a 0600 pool as nobody");
+	expect_exit(ctl_as_nobody("check", "alpha", NULL, NULL), EXIT_NOPERM,
+		    "check of a 0600 pool as nobody");
+	expect_exit(ctl_as_nobody("clients", "alpha", NULL, NULL), EXIT_NOPERM,
+		    "clients of a 0600 pool as nobody");
+
+	/* What nobody may do still works. */
+	expect_exit(ctl_as_nobody("stats", "open", NULL, NULL), 0,
+		    "stats of a 0666 pool as nobody");
+	expect(strstr(fx.out, "open"), "stats open as nobody");
+	expect_exit(ctl_as_nobody("list", NULL, NULL, NULL), 0, "list");
+	expect(line_starting(fx.out, "open") && !line_starting(fx.out, "alpha"),
+	       "list as nobody must show open and hide alpha");
+	stop();
+}
+
+static void
+socket_mode_refuses_other_uid_exits_77(void **state)
+{
+	(void)state;
+	/* Appended to [daemon]: the later socket_mode wins. */
+	start("socket_mode = 0600\n" PERM_POOLS);
+	skip_unless_nobody_can_run_poolctl();
+	expect_exit(ctl_as_nobody("list", NULL, NULL, NULL), EXIT_NOPERM,
+		    "list as nobody on a 0600 socket");
+	stop();
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(list_and_stats, teardown),
+		cmocka_unit_test_teardown(create_and_bad_sizes, teardown),
+		cmocka_unit_test_teardown(destroy_idle_busy_and_forced,
+					  teardown),
+		cmocka_unit_test_teardown(clients_shows_holder_pid, teardown),
+		cmocka_unit_test_teardown(trim_and_check, teardown),
+		cmocka_unit_test_teardown(help_version_and_usage_errors,
+					  teardown),
+		cmocka_unit_test_teardown(unreachable_daemon_exits_69,
+					  teardown),
+		cmocka_unit_test_teardown(other_uid_refused_exits_77, teardown),
+		cmocka_unit_test_teardown(
+			socket_mode_refuses_other_uid_exits_77, teardown),
+	};
+
+	return cmocka_run_group_tests_name("integration: poolctl", tests,
+					   NULL, NULL);
+}

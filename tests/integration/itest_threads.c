@@ -1,0 +1,350 @@
+/*
+ * itest_threads.c - many threads on one pool handle.
+ *
+ * Ten threads share ONE struct pool (and so one connection) and each does
+ * POOLMGR_THREAD_OPS (default 10^5) alloc/free pairs of 256 bytes.  A shared
+ * table of held granules, guarded by a mutex, proves that no byte is ever
+ * handed to two holders at once: every granule of a new block must be
+ * absent from the table, and present when its block is freed.  Each block
+ * also carries its owner's thread id and a fill pattern, checked just
+ * before the free, so a reply delivered to the wrong thread or a block
+ * given out twice shows up as a torn block.  At the end the pool is empty,
+ * the daemon's counters saw every request, and its invariant check passes.
+ * The elapsed time and pairs/s are printed for information only.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "poolclient.h"
+
+#define NTHREADS	10
+#define BLOCK_SIZE	256
+#define DEFAULT_OPS	100000
+#define POOL_NAME	"threads"
+#define POOL_CONFIG	"[pool " POOL_NAME "]\nsize = 16M\n"
+
+/* The table of held granules: one bit per granule of the pool. */
+struct held_table {
+	pthread_mutex_t lock;
+	uint64_t *bits;
+	uint64_t ngranules;
+	uint32_t granularity;
+};
+
+/* One worker: what it was given and what it found. */
+struct worker {
+	unsigned id;
+	unsigned long ops;
+	struct pool *pool;
+	struct held_table *table;
+	unsigned long done;		/* pairs completed */
+	unsigned long errors;
+	char first_error[200];
+};
+
+/* The daemon and the clients of one test, for teardown after a failure. */
+struct fixture {
+	struct daemon_proc d;
+	struct pool_conn *conn;
+	struct pool *pool;
+};
+
+static struct fixture fx;
+
+static unsigned long
+thread_ops(void)
+{
+	const char *s = getenv("POOLMGR_THREAD_OPS");
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s)
+		return DEFAULT_OPS;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v == 0)
+		return DEFAULT_OPS;
+	return v;
+}
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+__attribute__((format(printf, 2, 3))) static void
+worker_error(struct worker *w, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (w->errors++ == 0) {
+		va_start(ap, fmt);
+		vsnprintf(w->first_error, sizeof(w->first_error), fmt, ap);
+		va_end(ap);
+	}
+}
+
+/*
+ * Mark (take) or unmark (!take) the granules of [off, off + len).  Taking
+ * fails if any of them is held already; releasing fails if any is not held.
+ * Either way the table is changed only when every granule agrees.
+ */
+static int
+table_update(struct held_table *t, uint64_t off, uint64_t len, int take)
+{
+	uint64_t first = off / t->granularity;
+	uint64_t n = (len + t->granularity - 1) / t->granularity;
+	uint64_t i;
+	int ok = 1;
+
+	if (off % t->granularity || first + n > t->ngranules)
+		return -1;
+	pthread_mutex_lock(&t->lock);
+	for (i = first; i < first + n; i++) {
+		int held = (t->bits[i / 64] >> (i % 64)) & 1;
+
+		if (held == take) {
+			ok = 0;
+			break;
+		}
+	}
+	if (ok)
+		for (i = first; i < first + n; i++)
+			t->bits[i / 64] ^= (uint64_t)1 << (i % 64);
+	pthread_mutex_unlock(&t->lock);
+	return ok ? 0 : -1;
+}
+
+/* The fill byte of thread id's blocks (never 0, so zeroes show up). */
+static uint8_t
+fill_byte(unsigned id)
+{
+	return (uint8_t)(0x11 * (id % 15 + 1));
+}
+
+static void
+block_write(uint8_t *b, unsigned id, uint32_t seq)
+{
+	uint32_t hdr[2] = {id, seq};
+
+	memset(b, fill_byte(id), BLOCK_SIZE);
+	memcpy(b, hdr, sizeof(hdr));
+}
+
+/* 0 if the block still says it belongs to thread id, pass seq. */
+static int
+block_verify(const uint8_t *b, unsigned id, uint32_t seq, char *why,
+	     size_t whylen)
+{
+	uint32_t hdr[2];
+	size_t i;
+
+	memcpy(hdr, b, sizeof(hdr));
+	if (hdr[0] != id || hdr[1] != seq) {
+		snprintf(why, whylen, "header says thread %u pass %u", hdr[0],
+			 hdr[1]);
+		return -1;
+	}
+	for (i = sizeof(hdr); i < BLOCK_SIZE; i++) {
+		if (b[i] != fill_byte(id)) {
+			snprintf(why, whylen, "byte %zu is %#x, not %#x", i,
+				 b[i], fill_byte(id));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* One alloc/free pair; 0 or -1 after recording what went wrong. */
+static int
+one_pair(struct worker *w, uint32_t seq)
+{
+	pool_off_t off = POOL_OFF_NONE;
+	char why[120];
+	uint8_t *b;
+	int rc;
+
+	rc = pool_alloc(w->pool, BLOCK_SIZE, &off);
+	if (rc) {
+		worker_error(w, "pass %u: pool_alloc: %s", seq,
+			     pool_strerror(rc));
+		return -1;
+	}
+	b = pool_ptr(w->pool, off);
+	if (!b || off + BLOCK_SIZE > pool_size(w->pool)) {
+		worker_error(w, "pass %u: offset %#" PRIx64 " outside the pool",
+			     seq, off);
+		return -1;
+	}
+	if (table_update(w->table, off, BLOCK_SIZE, 1)) {
+		worker_error(w, "pass %u: offset %#" PRIx64 " overlaps a "
+			     "block another holder still has", seq, off);
+		return -1;
+	}
+	block_write(b, w->id, seq);
+	if (block_verify(b, w->id, seq, why, sizeof(why))) {
+		worker_error(w, "pass %u: block %#" PRIx64 " changed under "
+			     "its holder: %s", seq, off, why);
+		return -1;
+	}
+	if (table_update(w->table, off, BLOCK_SIZE, 0)) {
+		worker_error(w, "pass %u: block %#" PRIx64 " missing from the "
+			     "table at free", seq, off);
+		return -1;
+	}
+	rc = pool_free(w->pool, off);
+	if (rc) {
+		worker_error(w, "pass %u: pool_free(%#" PRIx64 "): %s", seq,
+			     off, pool_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	unsigned long i;
+
+	for (i = 0; i < w->ops; i++) {
+		if (one_pair(w, (uint32_t)i))
+			break;
+		w->done++;
+	}
+	return NULL;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	if (fx.pool)
+		pool_close(fx.pool);
+	if (fx.conn)
+		pool_disconnect(fx.conn);
+	if (fx.d.pid > 0)
+		harness_stop(&fx.d);
+	memset(&fx, 0, sizeof(fx));
+	return 0;
+}
+
+static void
+check_pool(struct pool_conn *c, const char *name)
+{
+	char msg[256] = "";
+	int rc = pool_check_by_name(c, name, msg, sizeof(msg));
+
+	if (rc)
+		fail_msg("pool_check_by_name(%s): %s: %s", name,
+			 pool_strerror(rc), msg);
+}
+
+static void
+run_workers(struct worker *w, unsigned n)
+{
+	pthread_t tid[NTHREADS];
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		assert_int_equal(pthread_create(&tid[i], NULL, worker_main,
+						&w[i]), 0);
+	for (i = 0; i < n; i++)
+		assert_int_equal(pthread_join(tid[i], NULL), 0);
+}
+
+static void
+ten_threads_share_one_handle(void **state)
+{
+	struct worker w[NTHREADS];
+	struct held_table table = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	struct pool_stats before, after;
+	unsigned long ops = thread_ops(), total = 0, errors = 0;
+	double t0, elapsed;
+	unsigned i;
+
+	(void)state;
+	assert_int_equal(harness_start(&fx.d, POOL_CONFIG), 0);
+	assert_int_equal(pool_connect(fx.d.sock, &fx.conn), 0);
+	assert_int_equal(pool_open(fx.conn, POOL_NAME, &fx.pool), 0);
+	assert_int_equal(pool_stats(fx.pool, &before), 0);
+	assert_true(before.granularity >= 8);
+
+	table.granularity = before.granularity;
+	table.ngranules = pool_size(fx.pool) / before.granularity;
+	table.bits = calloc((table.ngranules + 63) / 64, sizeof(uint64_t));
+	assert_non_null(table.bits);
+
+	memset(w, 0, sizeof(w));
+	for (i = 0; i < NTHREADS; i++) {
+		w[i].id = i + 1;
+		w[i].ops = ops;
+		w[i].pool = fx.pool;
+		w[i].table = &table;
+	}
+	printf("threads: %d threads x %lu alloc/free pairs of %d B on one "
+	       "handle\n", NTHREADS, ops, BLOCK_SIZE);
+	t0 = now_seconds();
+	run_workers(w, NTHREADS);
+	elapsed = now_seconds() - t0;
+
+	for (i = 0; i < NTHREADS; i++) {
+		total += w[i].done;
+		errors += w[i].errors;
+		if (w[i].errors)
+			printf("threads: thread %u: %lu errors, first: %s\n",
+			       w[i].id, w[i].errors, w[i].first_error);
+	}
+	printf("threads: %lu pairs in %.2f s: %.0f pairs/s\n", total, elapsed,
+	       elapsed > 0 ? (double)total / elapsed : 0.0);
+	free(table.bits);
+	assert_int_equal(errors, 0);
+	assert_int_equal(total, (unsigned long)NTHREADS * ops);
+
+	assert_int_equal(pool_stats(fx.pool, &after), 0);
+	printf("threads: after: allocated %" PRIu64 " B, live blocks %" PRIu64
+	       ", allocs +%" PRIu64 ", frees +%" PRIu64 ", committed %" PRIu64
+	       " B\n", after.allocated_bytes, after.live_blocks,
+	       after.allocs - before.allocs, after.frees - before.frees,
+	       after.committed_bytes);
+	assert_int_equal(after.allocated_bytes, 0);
+	assert_int_equal(after.live_blocks, 0);
+	assert_int_equal(after.allocs - before.allocs, total);
+	assert_int_equal(after.frees - before.frees, total);
+	assert_int_equal(after.invalid_frees, before.invalid_frees);
+	check_pool(fx.conn, POOL_NAME);
+
+	pool_close(fx.pool);
+	fx.pool = NULL;
+	pool_disconnect(fx.conn);
+	fx.conn = NULL;
+	assert_int_equal(harness_stop(&fx.d), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(ten_threads_share_one_handle,
+					  teardown),
+	};
+
+	return cmocka_run_group_tests_name("integration: threads", tests,
+					   NULL, NULL);
+}
