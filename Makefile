@@ -61,7 +61,7 @@ EXAMPLES := $(BUILD)/examples/producer $(BUILD)/examples/consumer
 UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
-              itest_memory itest_badinput itest_poolctl
+              itest_memory itest_badinput itest_poolctl itest_config
 ITEST_BINS := $(ITESTS:%=$(BUILD)/tests/%)
 ITEST_COMMON := $(BUILD)/tests/integration/harness.o
 
@@ -174,3 +174,6 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# Keep intermediate objects: no rebuilds, no "rm" noise.
+.SECONDARY:

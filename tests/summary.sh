@@ -8,6 +8,6 @@ done | awk '
 	{ p += $2; f += $3; if ($3 > 0) bad = bad " " $1 }
 	END {
 		if (bad != "") print "failing:" bad
-		printf "%d passed, %d failed\\n", p, f
+		printf "%d passed, %d failed\n", p, f
 		exit (f > 0)
 	}'

@@ -1,0 +1,1837 @@
+/*
+ * bench_engine.c - the poolmgr allocator engine against glibc malloc,
+ * jemalloc and mimalloc: throughput and space utilization on five
+ * single-threaded workloads, then how the engine's cost per operation grows
+ * with the number of live blocks.
+ *
+ * Every workload is written once against a small allocator vtable and is
+ * driven by a PRNG reseeded from --seed for each run, so every allocator
+ * sees exactly the same sequence of requests.  Each (workload, allocator)
+ * cell runs twice:
+ *
+ *   measure pass  samples the allocator's footprint to compute utilization
+ *                 and, for the engine, asks heap_usable_size after every
+ *                 allocation (for its high-water mark) and cross-checks the
+ *                 live blocks against heap_get_stats, heap_check and each
+ *                 other (no overlaps) before freeing them.
+ *   timed pass    the same workload without instrumentation; only its
+ *                 steady-state loop is timed.
+ *
+ * The measure pass goes first so that the yardsticks' timed pass finds its
+ * memory already mapped: the engine never touches memory, so timing the
+ * yardsticks' first-touch page faults would flatter it.
+ *
+ * Usage: bench_engine [--quick] [--seed N]
+ * Exit status: 0, 1 if the engine returned an unexpected error or failed a
+ * check, 2 for a usage error or when the benchmark itself cannot run.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <gnu/libc-version.h>
+#include <inttypes.h>
+#include <malloc.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "heap.h"
+
+/*
+ * glibc's own entry points: they stay glibc's even when something (a
+ * preloaded allocator, a sanitizer) interposes malloc.  glibc exports them
+ * but no header declares them.
+ */
+extern void *__libc_malloc(size_t size);
+extern void __libc_free(void *p);
+extern void *__libc_realloc(void *p, size_t size);
+
+/* An empty slot.  Never an engine offset (heap.h) nor a user address. */
+#define NONE HEAP_OFF_NONE
+
+#define ENGINE_POOL (8ull << 30)	/* sparse: only metadata is used */
+#define WINDOW 1000			/* live blocks in (a) and (b) */
+#define TREE_BATCH 2000			/* blocks in (c) */
+#define TREE_SMALL 64
+#define TREE_BIG 448
+#define GROW_BLOCKS 100			/* blocks in (d) */
+#define GROW_LIMIT (64u * 1024u)
+#define FIXED_SIZE 64			/* (e) and the flatness table */
+#define FLAT_GOAL 1.5
+#define UTIL_GOAL 0.90
+#define SAMPLE_EVERY 4096		/* ops between footprint samples */
+#define LOG_SIZES 4096			/* entries of the log-uniform table */
+
+/* ---------------------------------------------------------------- PRNG */
+
+/* xorshift64*: fast, and good enough to pick sizes and slots. */
+struct rng {
+	uint64_t s;
+};
+
+static uint64_t
+splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* One independent stream per workload, the same for every allocator. */
+static void
+rng_seed(struct rng *g, uint64_t seed, uint64_t stream)
+{
+	uint64_t x = seed ^ (stream * 0xd1342543de82ef95ull);
+
+	g->s = splitmix64(&x);
+	if (g->s == 0)		/* the one state xorshift never leaves */
+		g->s = 1;
+}
+
+static inline uint64_t
+rng_next(struct rng *g)
+{
+	uint64_t x = g->s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	g->s = x;
+	return x * 0x2545f4914f6cdd1dull;
+}
+
+/* Uniform in [0, n), n < 2^32: multiply-shift instead of a division. */
+static inline uint64_t
+rng_below(struct rng *g, uint64_t n)
+{
+	return ((rng_next(g) >> 32) * n) >> 32;
+}
+
+static inline uint64_t
+rng_range(struct rng *g, uint64_t lo, uint64_t hi)
+{
+	return lo + rng_below(g, hi - lo + 1);
+}
+
+/*
+ * Log-uniform sizes 16 B .. 64 KiB come from a table filled once, so the
+ * timed loop pays a load instead of an exp2() per draw.  4096 entries give
+ * about 340 distinct sizes per octave.
+ */
+static uint32_t log_sizes[LOG_SIZES];
+
+static void
+log_sizes_init(void)
+{
+	for (unsigned k = 0; k < LOG_SIZES; k++) {
+		double s = 16.0 * exp2(12.0 * (k + 0.5) / LOG_SIZES);
+
+		log_sizes[k] = (uint32_t)lround(s);
+	}
+}
+
+static inline uint32_t
+rng_log_size(struct rng *g)
+{
+	return log_sizes[rng_next(g) >> 52];
+}
+
+/* ------------------------------------------------------------- helpers */
+
+static double
+now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/*
+ * The benchmark's own arrays come straight from mmap so that they never
+ * sit in (or get counted by) any of the allocators under test.
+ */
+static void *
+big_alloc(size_t bytes)
+{
+	void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		perror("bench_engine: mmap");
+		exit(2);
+	}
+	/* Fewer TLB misses on the 10^7-slot arrays; a hint, may be ignored. */
+	madvise(p, bytes ? bytes : 1, MADV_HUGEPAGE);
+	return p;
+}
+
+static void
+big_free(void *p, size_t bytes)
+{
+	munmap(p, bytes ? bytes : 1);
+}
+
+static const char *
+fmt_bytes(char *buf, size_t len, uint64_t n)
+{
+	static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)n;
+	unsigned u = 0;
+
+	while (v >= 1024.0 && u < 4) {
+		v /= 1024.0;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%" PRIu64 " B", n);
+	else
+		snprintf(buf, len, "%.1f %s", v, unit[u]);
+	return buf;
+}
+
+/* ------------------------------------------------------- the allocators */
+
+/*
+ * One allocator under test.  Blocks are named by a uint64_t: an engine
+ * offset or a yardstick's address.  Calls return 0 or a negative errno.
+ */
+struct allocator {
+	const char *name;
+	bool usable;		/* false: library missing, column says n/a */
+	bool is_engine;
+	char note[160];		/* version, or why it is n/a */
+	void *ctx;
+	int (*alloc)(void *ctx, uint64_t size, uint64_t *p);
+	int (*free)(void *ctx, uint64_t p);
+	int (*realloc)(void *ctx, uint64_t p, uint64_t size, uint64_t *np);
+	/* A fresh start for one pass: an empty heap, or caches given back. */
+	int (*begin)(void *ctx, bool measure);
+	void (*end)(void *ctx);
+	/* Bytes held for the workload now; false when it cannot be told. */
+	bool (*footprint)(void *ctx, uint64_t *bytes);
+	/*
+	 * Engine only: cross-check the n slots of ptr (NONE = empty; sizes
+	 * from size[], or all fixed when size is NULL) that hold req
+	 * requested bytes.
+	 */
+	int (*verify)(void *ctx, const uint64_t *ptr, const uint32_t *size,
+		      uint64_t fixed, size_t n, uint64_t req);
+};
+
+/* --- the engine --- */
+
+struct engine {
+	struct heap *h;
+	bool measure;
+	uint64_t hwm;		/* max of offset + usable size, measure pass */
+	uint64_t max_meta;	/* largest metadata_bytes sampled */
+	int err;		/* first failure and what it was */
+	char what[256];
+};
+
+/* The engine never touches memory; these are its owner's chores. */
+static int
+nop_release(void *ctx, uint64_t off, uint64_t len)
+{
+	(void)ctx, (void)off, (void)len;
+	return 0;
+}
+
+static void
+nop_zero(void *ctx, uint64_t off, uint64_t len)
+{
+	(void)ctx, (void)off, (void)len;
+}
+
+static void
+nop_copy(void *ctx, uint64_t dst, uint64_t src, uint64_t len)
+{
+	(void)ctx, (void)dst, (void)src, (void)len;
+}
+
+/* Remember the first failing call so main can name it; returns err. */
+static int __attribute__((format(printf, 3, 4), noinline, cold))
+engine_failed(struct engine *e, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e->err == 0) {
+		e->err = err;
+		va_start(ap, fmt);
+		vsnprintf(e->what, sizeof e->what, fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+/* Measure pass: raise the high-water mark to the end of the new block. */
+static int __attribute__((noinline))
+engine_track(struct engine *e, uint64_t off)
+{
+	uint64_t usable;
+	int err = heap_usable_size(e->h, off, &usable);
+
+	if (err < 0)
+		return engine_failed(e, err, "heap_usable_size(off=%#" PRIx64
+				     ") of a block it just returned", off);
+	if (off + usable > e->hwm)
+		e->hwm = off + usable;
+	return 0;
+}
+
+static int
+engine_alloc(void *ctx, uint64_t size, uint64_t *p)
+{
+	struct engine *e = ctx;
+	int err = heap_alloc(e->h, size, 0, p);
+
+	if (__builtin_expect(err < 0, 0))
+		return engine_failed(e, err, "heap_alloc(size=%" PRIu64 ")",
+				     size);
+	if (e->measure)
+		return engine_track(e, *p);
+	return 0;
+}
+
+static int
+engine_free(void *ctx, uint64_t p)
+{
+	struct engine *e = ctx;
+	int err = heap_free(e->h, p);
+
+	if (__builtin_expect(err < 0, 0))
+		return engine_failed(e, err, "heap_free(off=%#" PRIx64 ")", p);
+	return 0;
+}
+
+static int
+engine_realloc(void *ctx, uint64_t p, uint64_t size, uint64_t *np)
+{
+	struct engine *e = ctx;
+	int err = heap_realloc(e->h, p, size, np);
+
+	if (__builtin_expect(err < 0, 0))
+		return engine_failed(e, err, "heap_realloc(off=%#" PRIx64
+				     ", size=%" PRIu64 ")", p, size);
+	if (e->measure)
+		return engine_track(e, *np);
+	return 0;
+}
+
+static int
+engine_begin(void *ctx, bool measure)
+{
+	struct engine *e = ctx;
+	struct heap_config cfg = {
+		.max_size = ENGINE_POOL,
+		.release = nop_release,
+		.zero = nop_zero,
+		.copy = nop_copy,
+	};
+	int err;
+
+	e->measure = measure;
+	e->hwm = 0;
+	e->max_meta = 0;
+	e->err = 0;
+	e->what[0] = '\0';
+	err = heap_create(&cfg, &e->h);
+	if (err < 0) {
+		e->h = NULL;
+		return engine_failed(e, err, "heap_create(max_size=%llu)",
+				     ENGINE_POOL);
+	}
+	return 0;
+}
+
+static void
+engine_end(void *ctx)
+{
+	struct engine *e = ctx;
+
+	heap_destroy(e->h);
+	e->h = NULL;
+}
+
+/* High-water mark plus metadata: what the pool and the daemon give up. */
+static bool
+engine_footprint(void *ctx, uint64_t *bytes)
+{
+	struct engine *e = ctx;
+	struct heap_stats st;
+
+	heap_get_stats(e->h, &st);
+	if (st.metadata_bytes > e->max_meta)
+		e->max_meta = st.metadata_bytes;
+	*bytes = e->hwm + st.metadata_bytes;
+	return true;
+}
+
+/*
+ * Mark the granules of one block in a bitmap of the pool up to the
+ * high-water mark; a granule already marked means two live blocks overlap.
+ */
+static bool
+mark_granules(uint64_t *map, uint64_t first, uint64_t end)
+{
+	for (uint64_t k = first; k < end; k++) {
+		uint64_t bit = 1ull << (k & 63);
+
+		if (map[k >> 6] & bit)
+			return false;
+		map[k >> 6] |= bit;
+	}
+	return true;
+}
+
+/*
+ * Every live block: usable size, alignment, bounds, no overlap.  Adds up
+ * the usable sizes into *usable_sum.
+ */
+static int
+engine_check_blocks(struct engine *e, uint64_t g, const uint64_t *ptr,
+		    const uint32_t *size, uint64_t fixed, size_t n,
+		    uint64_t *usable_sum)
+{
+	size_t words = (size_t)(e->hwm / g / 64 + 1);
+	uint64_t *map = big_alloc(words * sizeof *map);
+	int err = 0;
+
+	*usable_sum = 0;
+	for (size_t i = 0; i < n && err == 0; i++) {
+		uint64_t off = ptr[i], want = size ? size[i] : fixed, usable;
+
+		if (off == NONE)
+			continue;
+		err = heap_usable_size(e->h, off, &usable);
+		if (err < 0)
+			err = engine_failed(e, err, "check: heap_usable_size"
+					    "(off=%#" PRIx64 ") of a live "
+					    "block", off);
+		else if (off % g || usable < want || off + usable > e->hwm)
+			err = engine_failed(e, -EFAULT, "check: block at %#"
+					    PRIx64 " has usable size %" PRIu64
+					    " for %" PRIu64 " requested bytes "
+					    "(granularity %" PRIu64 ", high-"
+					    "water %#" PRIx64 ")", off, usable,
+					    want, g, e->hwm);
+		else if (!mark_granules(map, off / g, (off + usable) / g))
+			err = engine_failed(e, -EFAULT, "check: block at %#"
+					    PRIx64 " (usable %" PRIu64 ") "
+					    "overlaps another live block", off,
+					    usable);
+		*usable_sum += usable;
+	}
+	big_free(map, words * sizeof *map);
+	return err;
+}
+
+/*
+ * requested_bytes is only bounded, not compared: a block of a few granules
+ * keeps only the high bits of its slack (heap_blockmap.c), so the engine
+ * may count a little more than was asked for, never less, and never more
+ * than the usable size.
+ */
+static int
+engine_verify(void *ctx, const uint64_t *ptr, const uint32_t *size,
+	      uint64_t fixed, size_t n, uint64_t req)
+{
+	struct engine *e = ctx;
+	struct heap_stats st;
+	uint64_t live = 0, usable;
+	char msg[256] = "";
+	int err;
+
+	heap_get_stats(e->h, &st);
+	for (size_t i = 0; i < n; i++)
+		live += ptr[i] != NONE;
+	if (st.live_blocks != live)
+		return engine_failed(e, -EFAULT, "check: heap_get_stats "
+				     "counts %" PRIu64 " live blocks, the "
+				     "benchmark holds %" PRIu64,
+				     st.live_blocks, live);
+	err = engine_check_blocks(e, st.granularity, ptr, size, fixed, n,
+				  &usable);
+	if (err < 0)
+		return err;
+	if (st.allocated_bytes != usable)
+		return engine_failed(e, -EFAULT, "check: heap_get_stats "
+				     "counts %" PRIu64 " allocated bytes, the "
+				     "usable sizes add up to %" PRIu64,
+				     st.allocated_bytes, usable);
+	if (st.requested_bytes < req || st.requested_bytes > usable)
+		return engine_failed(e, -EFAULT, "check: heap_get_stats "
+				     "counts %" PRIu64 " requested bytes, the "
+				     "benchmark asked for %" PRIu64 " in "
+				     "blocks of %" PRIu64 " usable bytes",
+				     st.requested_bytes, req, usable);
+	err = heap_check(e->h, msg, sizeof msg);
+	if (err < 0)
+		return engine_failed(e, err, "check: heap_check: %s", msg);
+	return 0;
+}
+
+static struct engine engine;
+
+/* --- glibc --- */
+
+/*
+ * Each yardstick writes one byte into every block it hands out, as any
+ * real caller would: an allocator that keeps its free lists inside the
+ * freed blocks pays a cache miss there, and that is part of its cost.  The
+ * engine has no memory to write.
+ */
+static uint64_t glibc_base;
+
+static int
+glibc_alloc(void *ctx, uint64_t size, uint64_t *p)
+{
+	char *m = __libc_malloc(size);
+
+	(void)ctx;
+	if (m == NULL)
+		return -ENOMEM;
+	m[0] = 1;
+	*p = (uintptr_t)m;
+	return 0;
+}
+
+static int
+glibc_free(void *ctx, uint64_t p)
+{
+	(void)ctx;
+	__libc_free((void *)(uintptr_t)p);
+	return 0;
+}
+
+static int
+glibc_realloc(void *ctx, uint64_t p, uint64_t size, uint64_t *np)
+{
+	char *m = __libc_realloc((void *)(uintptr_t)p, size);
+
+	(void)ctx;
+	if (m == NULL)
+		return -ENOMEM;
+	m[0] = 1;
+	*np = (uintptr_t)m;
+	return 0;
+}
+
+static uint64_t
+glibc_in_use(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
+}
+
+/*
+ * Measure pass: give back what earlier runs left so the baseline is only
+ * what is live.  The timed pass keeps what the measure pass left mapped.
+ */
+static int
+glibc_begin(void *ctx, bool measure)
+{
+	(void)ctx;
+	if (!measure)
+		return 0;
+	malloc_trim(0);
+	glibc_base = glibc_in_use();
+	return 0;
+}
+
+static void
+glibc_end(void *ctx)
+{
+	(void)ctx;
+}
+
+static bool
+glibc_footprint(void *ctx, uint64_t *bytes)
+{
+	uint64_t used = glibc_in_use();
+
+	(void)ctx;
+	*bytes = used > glibc_base ? used - glibc_base : 0;
+	return true;
+}
+
+/* --- jemalloc, loaded with dlopen --- */
+
+typedef void *(*mallocx_fn)(size_t size, int flags);
+typedef void (*dallocx_fn)(void *p, int flags);
+typedef void *(*rallocx_fn)(void *p, size_t size, int flags);
+typedef int (*mallctl_fn)(const char *name, void *old, size_t *oldlen,
+			  void *new, size_t newlen);
+
+static mallocx_fn je_mallocx;
+static dallocx_fn je_dallocx;
+static rallocx_fn je_rallocx;
+static mallctl_fn je_mallctl;	/* NULL: utilization n/a */
+static uint64_t je_base;
+
+static int
+je_alloc(void *ctx, uint64_t size, uint64_t *p)
+{
+	char *m = je_mallocx(size, 0);
+
+	(void)ctx;
+	if (m == NULL)
+		return -ENOMEM;
+	m[0] = 1;
+	*p = (uintptr_t)m;
+	return 0;
+}
+
+static int
+je_free(void *ctx, uint64_t p)
+{
+	(void)ctx;
+	je_dallocx((void *)(uintptr_t)p, 0);
+	return 0;
+}
+
+static int
+je_realloc(void *ctx, uint64_t p, uint64_t size, uint64_t *np)
+{
+	char *m = je_rallocx((void *)(uintptr_t)p, size, 0);
+
+	(void)ctx;
+	if (m == NULL)
+		return -ENOMEM;
+	m[0] = 1;
+	*np = (uintptr_t)m;
+	return 0;
+}
+
+/* stats.* are snapshots: writing "epoch" refreshes them. */
+static bool
+je_resident(uint64_t *out)
+{
+	uint64_t epoch = 1;
+	size_t res, len = sizeof epoch;
+
+	if (je_mallctl == NULL ||
+	    je_mallctl("epoch", &epoch, &len, &epoch, len) != 0)
+		return false;
+	len = sizeof res;
+	if (je_mallctl("stats.resident", &res, &len, NULL, 0) != 0)
+		return false;
+	*out = res;
+	return true;
+}
+
+/*
+ * Measure pass: flush the thread cache and purge every arena (4096 is
+ * MALLCTL_ARENAS_ALL), so dirty pages from earlier runs do not count.
+ */
+static int
+je_begin(void *ctx, bool measure)
+{
+	(void)ctx;
+	if (!measure)
+		return 0;
+	if (je_mallctl != NULL) {
+		je_mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+		je_mallctl("arena.4096.purge", NULL, NULL, NULL, 0);
+	}
+	if (!je_resident(&je_base))
+		je_base = 0;
+	return 0;
+}
+
+static bool
+je_footprint(void *ctx, uint64_t *bytes)
+{
+	uint64_t res;
+
+	(void)ctx;
+	if (!je_resident(&res))
+		return false;
+	*bytes = res > je_base ? res - je_base : 0;
+	return true;
+}
+
+/* --- mimalloc, loaded with dlopen --- */
+
+typedef void *(*mi_malloc_fn)(size_t size);
+typedef void (*mi_free_fn)(void *p);
+typedef void *(*mi_realloc_fn)(void *p, size_t size);
+typedef void (*mi_collect_fn)(bool force);
+typedef int (*mi_version_fn)(void);
+
+/* The leading fields of mimalloc's mi_heap_area_t, all we read. */
+struct mi_area {
+	void *blocks;
+	size_t reserved;	/* bytes of blocks the page could hold */
+	size_t committed;	/* bytes of blocks set up so far */
+	size_t used;		/* blocks in use */
+	size_t block_size;
+};
+typedef bool (*mi_visit_fn)(const void *heap, const struct mi_area *area,
+			    void *block, size_t block_size, void *arg);
+typedef void *(*mi_heap_get_default_fn)(void);
+typedef bool (*mi_heap_visit_blocks_fn)(const void *heap, bool all_blocks,
+					mi_visit_fn visit, void *arg);
+
+static mi_malloc_fn mi_malloc_p;
+static mi_free_fn mi_free_p;
+static mi_realloc_fn mi_realloc_p;
+static mi_collect_fn mi_collect_p;
+static mi_heap_get_default_fn mi_heap_get_default_p;
+static mi_heap_visit_blocks_fn mi_heap_visit_blocks_p;	/* NULL: n/a */
+
+static int
+mi_alloc(void *ctx, uint64_t size, uint64_t *p)
+{
+	char *m = mi_malloc_p(size);
+
+	(void)ctx;
+	if (m == NULL)
+		return -ENOMEM;
+	m[0] = 1;
+	*p = (uintptr_t)m;
+	return 0;
+}
+
+static int
+mi_free(void *ctx, uint64_t p)
+{
+	(void)ctx;
+	mi_free_p((void *)(uintptr_t)p);
+	return 0;
+}
+
+static int
+mi_realloc(void *ctx, uint64_t p, uint64_t size, uint64_t *np)
+{
+	char *m = mi_realloc_p((void *)(uintptr_t)p, size);
+
+	(void)ctx;
+	if (m == NULL)
+		return -ENOMEM;
+	m[0] = 1;
+	*np = (uintptr_t)m;
+	return 0;
+}
+
+static bool
+mi_add_area(const void *heap, const struct mi_area *area, void *block,
+	    size_t block_size, void *arg)
+{
+	(void)heap, (void)block, (void)block_size;
+	*(uint64_t *)arg += area->committed;
+	return true;
+}
+
+/*
+ * mimalloc's own figure for committed memory counts whole segments it has
+ * merely reserved address space for (32 MiB for a 270 KiB workload), which
+ * says nothing about use.  The page areas of the thread's heap say how much
+ * of each page has been carved into blocks, which is the memory it has
+ * actually touched.  Segment metadata and pages parked in its caches are not
+ * counted.
+ */
+static bool
+mi_footprint(void *ctx, uint64_t *bytes)
+{
+	uint64_t sum = 0;
+
+	(void)ctx;
+	if (mi_heap_visit_blocks_p == NULL || mi_heap_get_default_p == NULL)
+		return false;
+	if (!mi_heap_visit_blocks_p(mi_heap_get_default_p(), false,
+				    mi_add_area, &sum))
+		return false;
+	*bytes = sum;
+	return true;
+}
+
+/* Measure pass: give back the empty pages earlier runs left. */
+static int
+mi_begin(void *ctx, bool measure)
+{
+	(void)ctx;
+	if (measure && mi_collect_p != NULL)
+		mi_collect_p(true);
+	return 0;
+}
+
+static void
+nop_end(void *ctx)
+{
+	(void)ctx;
+}
+
+/*
+ * --- a null allocator ---
+ *
+ * Hands out numbers and forgets them.  The flatness loop run over it shows
+ * what the benchmark itself (PRNG, handle array, indirect calls) costs per
+ * pair at each size, so that cost is not blamed on the engine.
+ */
+static uint64_t null_next;
+
+static int
+null_alloc(void *ctx, uint64_t size, uint64_t *p)
+{
+	(void)ctx, (void)size;
+	*p = null_next++;
+	return 0;
+}
+
+static int
+null_free(void *ctx, uint64_t p)
+{
+	(void)ctx, (void)p;
+	return 0;
+}
+
+static int
+null_realloc(void *ctx, uint64_t p, uint64_t size, uint64_t *np)
+{
+	(void)ctx, (void)size;
+	*np = p;
+	return 0;
+}
+
+static int
+null_begin(void *ctx, bool measure)
+{
+	(void)ctx, (void)measure;
+	null_next = 0;
+	return 0;
+}
+
+static bool
+null_footprint(void *ctx, uint64_t *bytes)
+{
+	(void)ctx, (void)bytes;
+	return false;
+}
+
+static struct allocator null_allocator = {
+	.name = "null", .usable = true, .alloc = null_alloc,
+	.free = null_free, .realloc = null_realloc, .begin = null_begin,
+	.end = nop_end, .footprint = null_footprint,
+};
+
+/* --- loading --- */
+
+/*
+ * libjemalloc.so.2 uses initial-exec TLS (about 2.6 KiB) and glibc keeps
+ * only 512 bytes of static TLS for libraries opened later, so its dlopen
+ * fails with "cannot allocate memory in static TLS block".  That reserve is
+ * a tunable read at startup, so run ourselves again with a larger one; it
+ * changes nothing else about the process.  The variable already being set
+ * stops a loop.
+ */
+static void
+reexec_for_static_tls(char **argv)
+{
+	static const char tun[] = "glibc.rtld.optional_static_tls=16384";
+	const char *old = getenv("GLIBC_TUNABLES");
+	char buf[1024];
+
+	if (old != NULL && strstr(old, "glibc.rtld.optional_static_tls"))
+		return;
+	snprintf(buf, sizeof buf, "%s%s%s", old ? old : "", old ? ":" : "",
+		 tun);
+	if (setenv("GLIBC_TUNABLES", buf, 1) != 0)
+		return;
+	fflush(NULL);
+	execv("/proc/self/exe", argv);
+	/* exec failed: carry on, jemalloc will be n/a */
+}
+
+static void *
+sym(void *lib, const char *name, bool *ok)
+{
+	void *p = dlsym(lib, name);
+
+	if (p == NULL)
+		*ok = false;
+	return p;
+}
+
+static void
+setup_engine(struct allocator *a)
+{
+	*a = (struct allocator){
+		.name = "poolmgr", .usable = true, .is_engine = true,
+		.ctx = &engine, .alloc = engine_alloc, .free = engine_free,
+		.realloc = engine_realloc, .begin = engine_begin,
+		.end = engine_end, .footprint = engine_footprint,
+		.verify = engine_verify,
+	};
+	snprintf(a->note, sizeof a->note, "engine (metadata only)");
+}
+
+static void
+setup_glibc(struct allocator *a)
+{
+	*a = (struct allocator){
+		.name = "glibc", .usable = true, .alloc = glibc_alloc,
+		.free = glibc_free, .realloc = glibc_realloc,
+		.begin = glibc_begin, .end = glibc_end,
+		.footprint = glibc_footprint,
+	};
+	snprintf(a->note, sizeof a->note, "glibc %s", gnu_get_libc_version());
+}
+
+static void
+setup_jemalloc(struct allocator *a, char **argv)
+{
+	const char *version = "?";
+	size_t len = sizeof version;
+	bool ok = true;
+	void *lib;
+
+	*a = (struct allocator){
+		.name = "jemalloc", .alloc = je_alloc, .free = je_free,
+		.realloc = je_realloc, .begin = je_begin, .end = nop_end,
+		.footprint = je_footprint,
+	};
+	lib = dlopen("libjemalloc.so.2", RTLD_NOW | RTLD_LOCAL);
+	if (lib == NULL) {
+		const char *why = dlerror();
+
+		if (why != NULL && strstr(why, "static TLS") != NULL)
+			reexec_for_static_tls(argv);
+		snprintf(a->note, sizeof a->note, "jemalloc n/a (%s)",
+			 why ? why : "dlopen failed");
+		return;
+	}
+	je_mallocx = (mallocx_fn)sym(lib, "mallocx", &ok);
+	je_dallocx = (dallocx_fn)sym(lib, "dallocx", &ok);
+	je_rallocx = (rallocx_fn)sym(lib, "rallocx", &ok);
+	if (!ok) {
+		snprintf(a->note, sizeof a->note, "jemalloc n/a (no mallocx)");
+		return;
+	}
+	je_mallctl = (mallctl_fn)dlsym(lib, "mallctl");
+	if (je_mallctl != NULL)
+		je_mallctl("version", &version, &len, NULL, 0);
+	a->usable = true;
+	snprintf(a->note, sizeof a->note, "jemalloc %.40s", version);
+}
+
+static void
+setup_mimalloc(struct allocator *a)
+{
+	mi_version_fn version;
+	bool ok = true;
+	void *lib;
+	int v;
+
+	*a = (struct allocator){
+		.name = "mimalloc", .alloc = mi_alloc, .free = mi_free,
+		.realloc = mi_realloc, .begin = mi_begin, .end = nop_end,
+		.footprint = mi_footprint,
+	};
+	lib = dlopen("libmimalloc.so.2", RTLD_NOW | RTLD_LOCAL);
+	if (lib == NULL)
+		lib = dlopen("libmimalloc.so", RTLD_NOW | RTLD_LOCAL);
+	if (lib == NULL) {
+		const char *why = dlerror();
+
+		snprintf(a->note, sizeof a->note, "mimalloc n/a (%s)",
+			 why ? why : "dlopen failed");
+		return;
+	}
+	mi_malloc_p = (mi_malloc_fn)sym(lib, "mi_malloc", &ok);
+	mi_free_p = (mi_free_fn)sym(lib, "mi_free", &ok);
+	mi_realloc_p = (mi_realloc_fn)sym(lib, "mi_realloc", &ok);
+	if (!ok) {
+		snprintf(a->note, sizeof a->note, "mimalloc n/a (no mi_malloc)");
+		return;
+	}
+	mi_collect_p = (mi_collect_fn)dlsym(lib, "mi_collect");
+	mi_heap_get_default_p =
+		(mi_heap_get_default_fn)dlsym(lib, "mi_heap_get_default");
+	mi_heap_visit_blocks_p =
+		(mi_heap_visit_blocks_fn)dlsym(lib, "mi_heap_visit_blocks");
+	version = (mi_version_fn)dlsym(lib, "mi_version");
+	v = version ? version() : 0;
+	a->usable = true;
+	snprintf(a->note, sizeof a->note, "mimalloc %d.%d.%d", v / 100,
+		 v / 10 % 10, v % 10);
+}
+
+/* --------------------------------------------------------- workloads */
+
+struct params {
+	bool quick;
+	uint64_t seed;
+	uint64_t pairs;		/* steady-state ops of (a)-(d) */
+	uint64_t big_live;	/* live blocks of (e) */
+	uint64_t big_pairs;	/* steady-state pairs of (e) */
+	uint64_t flat_pairs;	/* pairs per flatness level */
+	unsigned flat_levels;	/* 10^3 .. 10^(2 + flat_levels) */
+};
+
+/* State of one pass of one workload on one allocator. */
+struct run {
+	struct allocator *a;
+	const struct params *pm;
+	bool measure;
+	uint64_t ops;		/* steady-state ops done */
+	double secs;		/* and the time they took */
+	uint64_t req;		/* requested bytes live now */
+	/* measure pass only */
+	bool steady;		/* setup done: sample at every new peak */
+	uint64_t peak_req;
+	uint64_t next_sample;	/* in setup, sample when req reaches this */
+	uint64_t tick;
+	uint64_t peak_foot;
+	bool foot_ok;
+	int check_err;		/* the engine failed its cross-check */
+};
+
+static void
+sample(struct run *r)
+{
+	uint64_t f;
+
+	if (!r->a->footprint(r->a->ctx, &f))
+		r->foot_ok = false;
+	else if (f > r->peak_foot)
+		r->peak_foot = f;
+}
+
+/*
+ * The footprint is sampled every SAMPLE_EVERY ops, and whenever requested
+ * bytes reach a new peak, so that peak requested bytes never meet a
+ * footprint from another moment.  During setup every op is a new peak, so
+ * there only each 1/64 rise is sampled (keeping jemalloc's epoch refresh
+ * from dominating a 10^7-block setup); setup ends at its peak anyway and
+ * setup_done samples it.
+ */
+static void __attribute__((noinline))
+measure_point(struct run *r)
+{
+	bool due = (++r->tick % SAMPLE_EVERY) == 0;
+
+	if (r->req > r->peak_req) {
+		r->peak_req = r->req;
+		if (r->steady || r->req >= r->next_sample)
+			due = true;
+	}
+	if (due) {
+		sample(r);
+		r->next_sample = r->peak_req + r->peak_req / 64;
+	}
+}
+
+static void
+setup_done(struct run *r)
+{
+	if (r->measure)
+		sample(r);
+	r->steady = true;
+}
+
+static inline void
+track(struct run *r)
+{
+	if (__builtin_expect(r->measure, 0))
+		measure_point(r);
+}
+
+/*
+ * End of a workload: a last sample and the engine's cross-check while the
+ * blocks are still live, then free them all.  Returns the first error of
+ * an allocator call; a failed cross-check goes to r->check_err so that the
+ * cell's figures are still reported.
+ */
+static int
+finish(struct run *r, int err, uint64_t *ptr, const uint32_t *size,
+       uint64_t fixed, size_t n)
+{
+	struct allocator *a = r->a;
+
+	if (r->measure && err == 0) {
+		sample(r);
+		if (a->verify != NULL)
+			r->check_err = a->verify(a->ctx, ptr, size, fixed, n,
+						 r->req);
+	}
+	for (size_t i = 0; i < n; i++) {
+		int e;
+
+		if (ptr[i] == NONE)
+			continue;
+		e = a->free(a->ctx, ptr[i]);
+		if (e < 0 && err == 0)
+			err = e;
+		ptr[i] = NONE;
+	}
+	return err;
+}
+
+enum size_kind { SIZES_UNIFORM, SIZES_LOG };
+
+static inline uint32_t
+draw_size(struct rng *g, enum size_kind kind)
+{
+	return kind == SIZES_UNIFORM ? (uint32_t)rng_range(g, 16, 512)
+				     : rng_log_size(g);
+}
+
+/* (a), (b): a window of live blocks, each pair replacing a random one. */
+static int
+window(struct run *r, unsigned stream, enum size_kind kind)
+{
+	struct allocator *a = r->a;
+	uint64_t *ptr = big_alloc(WINDOW * sizeof *ptr);
+	uint32_t *size = big_alloc(WINDOW * sizeof *size);
+	uint64_t npairs = r->pm->pairs;
+	struct rng g;
+	size_t n;
+	double t0;
+	int err = 0;
+
+	rng_seed(&g, r->pm->seed, stream);
+	for (n = 0; n < WINDOW && err == 0; n++) {
+		size[n] = draw_size(&g, kind);
+		err = a->alloc(a->ctx, size[n], &ptr[n]);
+		if (err < 0) {
+			ptr[n] = NONE;
+			break;
+		}
+		r->req += size[n];
+		track(r);
+	}
+	setup_done(r);
+	t0 = now_sec();
+	for (uint64_t i = 0; i < npairs && err == 0; i++) {
+		size_t j = rng_below(&g, WINDOW);
+		uint32_t s = draw_size(&g, kind);
+
+		err = a->free(a->ctx, ptr[j]);
+		if (err < 0)
+			break;
+		r->req -= size[j];
+		size[j] = s;
+		err = a->alloc(a->ctx, s, &ptr[j]);
+		if (err < 0) {
+			ptr[j] = NONE;
+			break;
+		}
+		r->req += s;
+		track(r);
+	}
+	r->secs = now_sec() - t0;
+	r->ops = npairs;
+	err = finish(r, err, ptr, size, 0, n);
+	big_free(ptr, WINDOW * sizeof *ptr);
+	big_free(size, WINDOW * sizeof *size);
+	return err;
+}
+
+static int
+wl_uniform(struct run *r)
+{
+	return window(r, 1, SIZES_UNIFORM);
+}
+
+static int
+wl_mixed(struct run *r)
+{
+	return window(r, 2, SIZES_LOG);
+}
+
+/*
+ * (c): a batch of blocks alternating 64 B and 448 B.  Each round frees
+ * every other block (even slots, then odd ones) and allocates them again
+ * with the other size, so the sizes cycle through a period of four rounds:
+ * the 64 B holes must take 448 B blocks, then 448 B holes take 64 B ones.
+ * One freed-and-reallocated slot is one pair.
+ */
+static int
+tree_round(struct run *r, uint64_t *ptr, uint32_t *size, unsigned parity)
+{
+	struct allocator *a = r->a;
+	int err;
+
+	for (size_t i = parity; i < TREE_BATCH; i += 2) {
+		err = a->free(a->ctx, ptr[i]);
+		if (err < 0)
+			return err;
+		ptr[i] = NONE;
+		r->req -= size[i];
+	}
+	for (size_t i = parity; i < TREE_BATCH; i += 2) {
+		size[i] = size[i] == TREE_SMALL ? TREE_BIG : TREE_SMALL;
+		err = a->alloc(a->ctx, size[i], &ptr[i]);
+		if (err < 0)
+			return err;
+		r->req += size[i];
+		track(r);
+	}
+	return 0;
+}
+
+static int
+wl_tree(struct run *r)
+{
+	struct allocator *a = r->a;
+	uint64_t *ptr = big_alloc(TREE_BATCH * sizeof *ptr);
+	uint32_t *size = big_alloc(TREE_BATCH * sizeof *size);
+	uint64_t rounds = r->pm->pairs / (TREE_BATCH / 2), done = 0;
+	size_t n;
+	double t0;
+	int err = 0;
+
+	for (n = 0; n < TREE_BATCH; n++)
+		ptr[n] = NONE;
+	for (n = 0; n < TREE_BATCH && err == 0; n++) {
+		size[n] = n % 2 ? TREE_BIG : TREE_SMALL;
+		err = a->alloc(a->ctx, size[n], &ptr[n]);
+		if (err < 0)
+			break;
+		r->req += size[n];
+		track(r);
+	}
+	n = TREE_BATCH;		/* slots not reached are NONE */
+	setup_done(r);
+	t0 = now_sec();
+	for (; done < rounds && err == 0; done++)
+		err = tree_round(r, ptr, size, (unsigned)(done & 1));
+	r->secs = now_sec() - t0;
+	r->ops = rounds * (TREE_BATCH / 2);
+	err = finish(r, err, ptr, size, 0, n);
+	big_free(ptr, TREE_BATCH * sizeof *ptr);
+	big_free(size, TREE_BATCH * sizeof *size);
+	return err;
+}
+
+/*
+ * (d): blocks grown by realloc in random steps of 16-256 B; a block that
+ * would pass 64 KiB is freed and started again small.  Growing blocks are
+ * picked at random so that neighbours get in each other's way.  One realloc
+ * (or one restart) is one op.
+ */
+static int
+grow_step(struct run *r, struct rng *g, uint64_t *ptr, uint32_t *size)
+{
+	struct allocator *a = r->a;
+	size_t j = rng_below(g, GROW_BLOCKS);
+	uint32_t s = size[j] + (uint32_t)rng_range(g, 16, 256);
+	int err;
+
+	if (s > GROW_LIMIT) {
+		err = a->free(a->ctx, ptr[j]);
+		if (err < 0)
+			return err;
+		ptr[j] = NONE;
+		r->req -= size[j];
+		size[j] = (uint32_t)rng_range(g, 16, 256);
+		err = a->alloc(a->ctx, size[j], &ptr[j]);
+		if (err < 0) {
+			ptr[j] = NONE;
+			return err;
+		}
+		r->req += size[j];
+	} else {
+		uint64_t np;
+
+		err = a->realloc(a->ctx, ptr[j], s, &np);
+		if (err < 0)
+			return err;	/* the old block is still live */
+		ptr[j] = np;
+		r->req += s - size[j];
+		size[j] = s;
+	}
+	track(r);
+	return 0;
+}
+
+static int
+wl_grow(struct run *r)
+{
+	struct allocator *a = r->a;
+	uint64_t ptr[GROW_BLOCKS];
+	uint32_t size[GROW_BLOCKS];
+	uint64_t nops = r->pm->pairs;
+	struct rng g;
+	double t0;
+	int err = 0;
+
+	rng_seed(&g, r->pm->seed, 4);
+	for (size_t i = 0; i < GROW_BLOCKS; i++)
+		ptr[i] = NONE;
+	for (size_t i = 0; i < GROW_BLOCKS && err == 0; i++) {
+		size[i] = (uint32_t)rng_range(&g, 16, 256);
+		err = a->alloc(a->ctx, size[i], &ptr[i]);
+		if (err < 0) {
+			ptr[i] = NONE;
+			break;
+		}
+		r->req += size[i];
+		track(r);
+	}
+	setup_done(r);
+	t0 = now_sec();
+	for (uint64_t i = 0; i < nops && err == 0; i++)
+		err = grow_step(r, &g, ptr, size);
+	r->secs = now_sec() - t0;
+	r->ops = nops;
+	return finish(r, err, ptr, size, 0, GROW_BLOCKS);
+}
+
+/*
+ * (e) and the flatness table: live blocks of one size, each pair freeing a
+ * random one and allocating its replacement.  Slots are drawn PREFETCH
+ * pairs ahead and prefetched, so that the benchmark's own array of handles
+ * (80 MB at 10^7) does not add a DRAM miss of its own to every pair: one
+ * pair ahead is too short to hide it.
+ */
+#define PREFETCH 16		/* power of two */
+
+static int
+fixed_window(struct run *r, unsigned stream, size_t live, uint64_t npairs)
+{
+	struct allocator *a = r->a;
+	size_t bytes = live * sizeof(uint64_t);
+	uint64_t *ptr = big_alloc(bytes);
+	size_t ahead[PREFETCH], n;
+	struct rng g;
+	double t0;
+	int err = 0;
+
+	rng_seed(&g, r->pm->seed, stream);
+	for (n = 0; n < live; n++) {
+		err = a->alloc(a->ctx, FIXED_SIZE, &ptr[n]);
+		if (err < 0) {
+			ptr[n] = NONE;
+			break;
+		}
+		r->req += FIXED_SIZE;
+		track(r);
+	}
+	for (unsigned k = 0; k < PREFETCH; k++) {
+		ahead[k] = rng_below(&g, live);
+		__builtin_prefetch(&ptr[ahead[k]], 1);
+	}
+	setup_done(r);
+	t0 = now_sec();
+	for (uint64_t i = 0; i < npairs && err == 0; i++) {
+		size_t *slot = &ahead[i & (PREFETCH - 1)], j = *slot;
+
+		*slot = rng_below(&g, live);
+		__builtin_prefetch(&ptr[*slot], 1);
+		err = a->free(a->ctx, ptr[j]);
+		if (err < 0)
+			break;
+		err = a->alloc(a->ctx, FIXED_SIZE, &ptr[j]);
+		if (err < 0) {
+			ptr[j] = NONE;
+			r->req -= FIXED_SIZE;
+			break;
+		}
+		track(r);
+	}
+	r->secs = now_sec() - t0;
+	r->ops = npairs;
+	err = finish(r, err, ptr, NULL, FIXED_SIZE, n);
+	big_free(ptr, bytes);
+	return err;
+}
+
+static int
+wl_big(struct run *r)
+{
+	return fixed_window(r, 5, (size_t)r->pm->big_live, r->pm->big_pairs);
+}
+
+struct workload {
+	const char *label;
+	int (*fn)(struct run *r);
+	bool util_goal;		/* counts toward the utilization goal */
+};
+
+static struct workload workloads[] = {
+	{ "(a) uniform 16-512", wl_uniform, true },
+	{ "(b) mixed 16B-64KiB", wl_mixed, true },
+	{ "(c) tree 64/448", wl_tree, true },
+	{ "(d) growing realloc", wl_grow, true },
+	{ "(e) 1e7 live 64B", wl_big, false },	/* 1e6 with --quick */
+};
+#define NWORK (sizeof workloads / sizeof workloads[0])
+#define NALLOC 4
+
+/* ------------------------------------------------------------ running */
+
+struct result {
+	bool done;		/* both passes ran without error */
+	bool check_failed;	/* engine: cross-check failed, see stderr */
+	double mops;		/* timed pass: million ops per second */
+	uint64_t ops;
+	bool util_ok;
+	double util;
+	uint64_t peak_req, peak_foot;
+	uint64_t hwm, meta;	/* engine only */
+};
+
+static struct allocator allocs[NALLOC];
+static struct result results[NWORK][NALLOC];
+
+static int
+run_pass(const struct workload *w, struct allocator *a,
+	 const struct params *pm, bool measure, struct run *r)
+{
+	int err;
+
+	*r = (struct run){ .a = a, .pm = pm, .measure = measure,
+			   .foot_ok = true };
+	err = a->begin(a->ctx, measure);
+	if (err < 0)
+		return err;
+	err = w->fn(r);
+	a->end(a->ctx);
+	return err;
+}
+
+static void
+report_failure(const struct workload *w, const struct allocator *a,
+	       bool measure, int err)
+{
+	const char *pass = measure ? "measure" : "timed";
+
+	if (a->is_engine)
+		fprintf(stderr, "\npoolmgr: %s: %s (%d), in %s, %s pass\n",
+			engine.what, heap_strerror(err), err, w->label, pass);
+	else
+		fprintf(stderr, "\n%s: allocation failed (%s) in %s, %s "
+			"pass; reported as n/a\n", a->name, strerror(-err),
+			w->label, pass);
+}
+
+/* Both passes of one cell.  Returns 0 or the error already reported. */
+static int
+run_cell(const struct workload *w, struct allocator *a,
+	 const struct params *pm, struct result *res)
+{
+	struct run r;
+	int err;
+
+	err = run_pass(w, a, pm, true, &r);
+	if (err < 0) {
+		report_failure(w, a, true, err);
+		return err;
+	}
+	if (r.check_err < 0) {
+		report_failure(w, a, true, r.check_err);
+		res->check_failed = true;
+	}
+	res->peak_req = r.peak_req;
+	res->peak_foot = r.peak_foot;
+	res->util_ok = r.foot_ok && r.peak_foot > 0;
+	res->util = res->util_ok ? (double)r.peak_req / r.peak_foot : 0;
+	if (a->is_engine) {
+		res->hwm = engine.hwm;
+		res->meta = engine.max_meta;
+	}
+
+	err = run_pass(w, a, pm, false, &r);
+	if (err < 0) {
+		report_failure(w, a, false, err);
+		return err;
+	}
+	res->ops = r.ops;
+	res->mops = r.secs > 0 ? r.ops / r.secs / 1e6 : 0;
+	res->done = true;
+	return 0;
+}
+
+/* Flatness: ns per pair of one allocator at one live-block count. */
+static int
+flat_level(const struct params *pm, struct allocator *a, size_t live,
+	   double *ns)
+{
+	static const struct workload w = { "flatness", NULL, false };
+	struct run r = { .a = a, .pm = pm, .foot_ok = true };
+	int err;
+
+	err = a->begin(a->ctx, false);
+	if (err == 0)
+		err = fixed_window(&r, 100 + (unsigned)live % 97, live,
+				   pm->flat_pairs);
+	a->end(a->ctx);
+	if (err < 0) {
+		report_failure(&w, a, false, err);
+		return err;
+	}
+	*ns = r.secs * 1e9 / r.ops;
+	return 0;
+}
+
+/* ------------------------------------------------------------ output */
+
+static void
+cpu_model(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[512];
+
+	snprintf(buf, len, "unknown CPU");
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof line, f) != NULL) {
+		char *colon = strchr(line, ':');
+
+		if (strncmp(line, "model name", 10) != 0 || colon == NULL)
+			continue;
+		colon += 1 + strspn(colon + 1, " \t");
+		colon[strcspn(colon, "\n")] = '\0';
+		snprintf(buf, len, "%s", colon);
+		break;
+	}
+	fclose(f);
+}
+
+/* 1-minute load average, or -1: other busy processes skew the timings. */
+static double
+load_average(void)
+{
+	FILE *f = fopen("/proc/loadavg", "r");
+	double load = -1;
+
+	if (f != NULL) {
+		if (fscanf(f, "%lf", &load) != 1)
+			load = -1;
+		fclose(f);
+	}
+	return load;
+}
+
+static void
+print_load(const char *when)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	double load = load_average();
+
+	if (load < 0)
+		return;
+	printf("load average %s: %.2f%s\n", when, load,
+	       load > 0.5 * (double)cpus
+	       ? " (other processes are busy: timings may be noisy)" : "");
+}
+
+static void
+print_header(const struct params *pm)
+{
+	struct utsname u;
+	char model[256];
+
+	cpu_model(model, sizeof model);
+	if (uname(&u) != 0)
+		memset(&u, 0, sizeof u);
+	printf("poolmgr engine benchmark (single thread)\n");
+	printf("machine: %s %s %s, %s, %ld CPUs\n", u.sysname, u.release,
+	       u.machine, model, sysconf(_SC_NPROCESSORS_ONLN));
+	printf("seed: %" PRIu64 ", mode: %s\n", pm->seed,
+	       pm->quick ? "quick" : "full");
+	print_load("at start");
+	printf("allocators:");
+	for (unsigned i = 0; i < NALLOC; i++)
+		printf("%s %s", i ? "," : "", allocs[i].note);
+	printf("\n\n");
+}
+
+static void
+print_columns(const char *first, const char *second)
+{
+	printf("%-22s %12s", first, second);
+	for (unsigned i = 0; i < NALLOC; i++)
+		printf(" %10s", allocs[i].name);
+	printf("\n");
+}
+
+static void
+print_throughput(void)
+{
+	printf("Throughput: million pairs per second ((d): reallocs per "
+	       "second); higher is better\n");
+	print_columns("workload", "ops");
+	for (unsigned w = 0; w < NWORK; w++) {
+		uint64_t ops = 0;
+
+		for (unsigned i = 0; i < NALLOC; i++)
+			if (results[w][i].done)
+				ops = results[w][i].ops;
+		printf("%-22s %12" PRIu64, workloads[w].label, ops);
+		for (unsigned i = 0; i < NALLOC; i++) {
+			const struct result *res = &results[w][i];
+
+			if (res->done)
+				printf(" %10.2f", res->mops);
+			else
+				printf(" %10s", allocs[i].usable ? "error"
+								 : "n/a");
+		}
+		printf("\n");
+	}
+	printf("  Timed over the steady-state loop only (CLOCK_MONOTONIC), "
+	       "after an untimed\n"
+	       "  measure pass of the same workload.  glibc, jemalloc and "
+	       "mimalloc write one\n"
+	       "  byte into every block they return; poolmgr has no memory, "
+	       "so it writes none\n"
+	       "  and its realloc copy callback is a no-op, while the "
+	       "others copy the data.\n\n");
+}
+
+static void
+print_utilization(void)
+{
+	char buf[32];
+
+	printf("Utilization: peak requested bytes / footprint; higher is "
+	       "better\n");
+	print_columns("workload", "peak req");
+	for (unsigned w = 0; w < NWORK; w++) {
+		uint64_t peak = 0;
+
+		for (unsigned i = 0; i < NALLOC; i++)
+			if (results[w][i].done)
+				peak = results[w][i].peak_req;
+		printf("%-22s %12s", workloads[w].label,
+		       fmt_bytes(buf, sizeof buf, peak));
+		for (unsigned i = 0; i < NALLOC; i++) {
+			const struct result *res = &results[w][i];
+
+			if (res->done && res->util_ok)
+				printf(" %9.1f%%", 100 * res->util);
+			else
+				printf(" %10s", res->done || !allocs[i].usable
+						? "n/a" : "error");
+		}
+		printf("\n");
+	}
+	printf("  poolmgr:  footprint = address high-water mark (max of "
+	       "offset + heap_usable_size)\n"
+	       "            + metadata_bytes from heap_get_stats.\n"
+	       "  glibc:    peak of mallinfo2() uordblks + hblkhd (bytes in "
+	       "allocated chunks,\n"
+	       "            headers included) over a malloc_trim(0)ed "
+	       "baseline.  Free holes are\n"
+	       "            not counted, so this flatters glibc next to "
+	       "poolmgr's high-water mark.\n"
+	       "  jemalloc: peak of mallctl stats.resident over a purged "
+	       "baseline (resident pages,\n"
+	       "            metadata and unpurged dirty pages included).\n"
+	       "  mimalloc: peak of the bytes its heap's pages have carved "
+	       "into blocks (sum of\n"
+	       "            mi_heap_visit_blocks area.committed) after "
+	       "mi_collect(true); segment\n"
+	       "            metadata and cached empty pages not counted.\n"
+	       "  Yardstick footprints are sampled at every new peak of "
+	       "requested bytes (each 1/64\n"
+	       "  rise during setup) and every %u ops.\n\n", SAMPLE_EVERY);
+}
+
+static void
+print_engine_detail(void)
+{
+	char a[32], b[32], c[32];
+	const struct result *res;
+
+	printf("poolmgr detail (measure pass)\n");
+	printf("%-22s %12s %12s %12s %8s\n", "workload", "peak req",
+	       "high-water", "metadata", "check");
+	for (unsigned w = 0; w < NWORK; w++) {
+		res = &results[w][0];
+		if (!res->done) {
+			printf("%-22s %12s\n", workloads[w].label, "error");
+			continue;
+		}
+		printf("%-22s %12s %12s %12s %8s\n", workloads[w].label,
+		       fmt_bytes(a, sizeof a, res->peak_req),
+		       fmt_bytes(b, sizeof b, res->hwm),
+		       fmt_bytes(c, sizeof c, res->meta),
+		       res->check_failed ? "FAILED" : "ok");
+	}
+	printf("  check: before freeing, every live block's usable size, "
+	       "alignment and bounds,\n"
+	       "  no two blocks overlapping, heap_get_stats against the "
+	       "benchmark's own counts,\n"
+	       "  and heap_check.  FAILED: the message is on stderr.\n\n");
+}
+
+/* Returns whether the flatness goal was met. */
+static bool
+print_flatness(const struct params *pm, int *status)
+{
+	size_t live = 1000;
+	double base = 0, worst = 0;
+	bool ok = true;
+
+	printf("poolmgr flatness: %d B blocks, random free+alloc pairs\n",
+	       FIXED_SIZE);
+	printf("%14s %12s %10s %10s %10s\n", "live blocks", "pairs",
+	       "ns/pair", "vs 10^3", "harness");
+	fflush(stdout);
+	for (unsigned l = 0; l < pm->flat_levels; l++, live *= 10) {
+		double ns, null_ns;
+
+		if (flat_level(pm, &null_allocator, live, &null_ns) < 0)
+			null_ns = NAN;
+		if (flat_level(pm, &allocs[0], live, &ns) < 0) {
+			printf("%14zu %12s %10s\n", live, "-", "error");
+			*status = 1;
+			ok = false;
+			continue;
+		}
+		if (l == 0)
+			base = ns;
+		if (base > 0 && ns / base > worst)
+			worst = ns / base;
+		printf("%14zu %12" PRIu64 " %10.1f %9.2fx %10.1f\n", live,
+		       pm->flat_pairs, ns, base > 0 ? ns / base : 0, null_ns);
+		fflush(stdout);
+	}
+	if (pm->quick)
+		printf("  (10^7 skipped in --quick mode)\n");
+	printf("  harness: ns/pair of the same loop over a null allocator "
+	       "(included in ns/pair).\n\n");
+	return ok && base > 0 && worst <= FLAT_GOAL;
+}
+
+static void
+print_goals(bool flat_ok)
+{
+	bool tp = true, ut = true;
+	char miss_tp[256] = "", miss_ut[256] = "", goal[80];
+
+	for (unsigned w = 0; w < NWORK; w++) {
+		const struct result *e = &results[w][0], *g = &results[w][1];
+		char *m;
+
+		if (!e->done || !g->done || e->mops < g->mops) {
+			tp = false;
+			m = miss_tp + strlen(miss_tp);
+			snprintf(m, sizeof miss_tp - (size_t)(m - miss_tp),
+				 " %.3s", workloads[w].label);
+		}
+		if (workloads[w].util_goal &&
+		    (!e->done || !e->util_ok || e->util < UTIL_GOAL)) {
+			ut = false;
+			m = miss_ut + strlen(miss_ut);
+			snprintf(m, sizeof miss_ut - (size_t)(m - miss_ut),
+				 " %.3s", workloads[w].label);
+		}
+	}
+	printf("Goals\n");
+	printf("  %-52s %s%s\n", "poolmgr throughput >= glibc on every "
+	       "workload:", tp ? "met" : "NOT met:", miss_tp);
+	snprintf(goal, sizeof goal, "poolmgr utilization >= %.0f%% on "
+		 "(a)-(d):", 100 * UTIL_GOAL);
+	printf("  %-52s %s%s\n", goal, ut ? "met" : "NOT met:", miss_ut);
+	snprintf(goal, sizeof goal, "poolmgr ns/pair within %.1fx of the "
+		 "10^3 figure:", FLAT_GOAL);
+	printf("  %-52s %s\n", goal, flat_ok ? "met" : "NOT met");
+}
+
+/* ------------------------------------------------------------- main */
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: bench_engine [--quick] [--seed N]\n"
+		"  --quick   a much shorter run (10^6 instead of 10^7 live "
+		"blocks)\n"
+		"  --seed N  PRNG seed (default 42)\n");
+}
+
+static int
+parse_args(int argc, char **argv, struct params *pm)
+{
+	*pm = (struct params){ .seed = 42 };
+	for (int i = 1; i < argc; i++) {
+		char *end;
+
+		if (strcmp(argv[i], "--quick") == 0) {
+			pm->quick = true;
+		} else if (strncmp(argv[i], "--seed", 6) == 0 &&
+			   (argv[i][6] == '=' ||
+			    (argv[i][6] == '\0' && i + 1 < argc))) {
+			const char *v = argv[i][6] ? argv[i] + 7 : argv[++i];
+
+			errno = 0;
+			pm->seed = strtoull(v, &end, 0);
+			if (errno || *end != '\0' || end == v || *v == '-') {
+				usage();
+				return -1;
+			}
+		} else {
+			usage();
+			return -1;
+		}
+	}
+	/* Sized so a full run stays within about three minutes on 2 cores. */
+	pm->pairs = pm->quick ? 200000 : 5000000;
+	pm->big_live = pm->quick ? 1000000 : 10000000;
+	pm->big_pairs = pm->quick ? 200000 : 5000000;
+	pm->flat_pairs = pm->quick ? 200000 : 3000000;
+	pm->flat_levels = pm->quick ? 4 : 5;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct params pm;
+	double t0 = now_sec();
+	int status = 0;
+	bool flat_ok;
+
+	if (parse_args(argc, argv, &pm) < 0)
+		return 2;
+	/* Load first: jemalloc may need the process started again. */
+	setup_engine(&allocs[0]);
+	setup_glibc(&allocs[1]);
+	setup_jemalloc(&allocs[2], argv);
+	setup_mimalloc(&allocs[3]);
+	log_sizes_init();
+	if (pm.quick)
+		workloads[NWORK - 1].label = "(e) 1e6 live 64B";
+	print_header(&pm);
+	fflush(stdout);
+
+	for (unsigned w = 0; w < NWORK; w++) {
+		fprintf(stderr, "running %s:", workloads[w].label);
+		for (unsigned i = 0; i < NALLOC; i++) {
+			if (!allocs[i].usable)
+				continue;
+			fprintf(stderr, " %s", allocs[i].name);
+			if (run_cell(&workloads[w], &allocs[i], &pm,
+				     &results[w][i]) < 0 && allocs[i].is_engine)
+				status = 1;
+			if (results[w][i].check_failed)
+				status = 1;
+		}
+		fprintf(stderr, "\n");
+	}
+	print_throughput();
+	print_utilization();
+	print_engine_detail();
+	fflush(stdout);
+	flat_ok = print_flatness(&pm, &status);
+	print_goals(flat_ok);
+	printf("\n");
+	print_load("at end");
+	printf("total time %.1f s\n", now_sec() - t0);
+	return status;
+}
