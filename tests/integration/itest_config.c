@@ -95,7 +95,7 @@ static void
 bad_config_refused_at_start(void **state)
 {
 	struct daemon_proc d;
-	char cmd[256], log[1024];
+	char cmd[512], log[1024];
 
 	(void)state;
 	/* An unknown key: the daemon must refuse to start, not guess. */
