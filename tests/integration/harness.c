@@ -4,7 +4,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <setjmp.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +18,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 #include "harness.h"
 
@@ -41,12 +47,64 @@ can_connect(const char *path)
 	return ok;
 }
 
-static void
-sleep_ms(long ms)
+void
+harness_sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	nanosleep(&ts, NULL);
+}
+
+void
+harness_expect_rc(int got, int want, const char *what, int line)
+{
+	if (got != want)
+		fail_msg("line %d: %s = %d (%s), expected %d (%s)", line, what,
+			 got, pool_strerror(got), want, pool_strerror(want));
+}
+
+int
+harness_write_full(int fd, const void *buf, size_t len)
+{
+	const uint8_t *b = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, b, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		b += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+harness_read_full(int fd, void *buf, size_t len)
+{
+	uint8_t *b = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = read(fd, b, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		b += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+void
+harness_close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
 }
 
 int
@@ -87,7 +145,7 @@ harness_start(struct daemon_proc *d, const char *extra_config)
 			break;
 		if (!harness_alive(d))
 			return -1;
-		sleep_ms(10);
+		harness_sleep_ms(10);
 	}
 	if (i == 500)
 		return -1;
@@ -99,7 +157,7 @@ void
 harness_reload(struct daemon_proc *d)
 {
 	kill(d->pid, SIGHUP);
-	sleep_ms(200);
+	harness_sleep_ms(200);
 }
 
 bool

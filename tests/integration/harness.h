@@ -6,7 +6,50 @@
 #define POOLMGR_HARNESS_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
+#include <unistd.h>
+
+#include "poolclient.h"
+
+/*
+ * In a child process (cmocka's asserts do not cross fork): report a failed
+ * check on stderr and return code, which becomes the child's exit status.
+ */
+#define CHECK(cond, code)						\
+	do {								\
+		if (!(cond)) {						\
+			fprintf(stderr, "child %d: %s:%d: failed: %s "	\
+				"(exit %d)\n", (int)getpid(), __FILE__,	\
+				__LINE__, #cond, (code));		\
+			return (code);					\
+		}							\
+	} while (0)
+
+#define CHECK_RC(expr, want, code)					\
+	do {								\
+		int rc_ = (expr);					\
+		if (rc_ != (want)) {					\
+			fprintf(stderr, "child %d: %s:%d: %s = %d (%s), "\
+				"expected %d (exit %d)\n", (int)getpid(),\
+				__FILE__, __LINE__, #expr, rc_,		\
+				pool_strerror(rc_), (want), (code));	\
+			return (code);					\
+		}							\
+	} while (0)
+
+/* In the test process: expr must return want, else the test fails. */
+#define EXPECT_RC(expr, want)						\
+	harness_expect_rc((expr), (want), #expr, __LINE__)
+void harness_expect_rc(int got, int want, const char *what, int line);
+
+/* Whole reads and writes on pipes; 0, or -1 on error or end of file. */
+int harness_write_full(int fd, const void *buf, size_t len);
+int harness_read_full(int fd, void *buf, size_t len);
+/* Close *fd if open and mark it closed. */
+void harness_close_fd(int *fd);
+void harness_sleep_ms(long ms);
 
 struct daemon_proc {
 	pid_t pid;

@@ -63,39 +63,6 @@ static struct daemon_proc daemon_proc;
 static pid_t kids[8];
 static int nkids;
 
-#define CHECK(cond, code)						\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "child %d: %s:%d: failed: %s "	\
-				"(exit %d)\n", (int)getpid(), __FILE__,	\
-				__LINE__, #cond, (code));		\
-			return (code);					\
-		}							\
-	} while (0)
-
-#define CHECK_RC(expr, want, code)					\
-	do {								\
-		int rc_ = (expr);					\
-		if (rc_ != (want)) {					\
-			fprintf(stderr, "child %d: %s:%d: %s = %d (%s), "\
-				"expected %d (exit %d)\n", (int)getpid(),\
-				__FILE__, __LINE__, #expr, rc_,		\
-				pool_strerror(rc_), (want), (code));	\
-			return (code);					\
-		}							\
-	} while (0)
-
-/* In the parent: expr must return want. */
-#define EXPECT_RC(expr, want) expect_rc((expr), (want), #expr, __LINE__)
-
-static void
-expect_rc(int got, int want, const char *what, int line)
-{
-	if (got != want)
-		fail_msg("line %d: %s = %d (%s), expected %d (%s)", line, what,
-			 got, pool_strerror(got), want, pool_strerror(want));
-}
-
 /* ---- helpers ------------------------------------------------------------ */
 
 static uint8_t
@@ -126,58 +93,6 @@ first_bad(const uint8_t *b, unsigned blk, size_t len)
 	return k;
 }
 
-static int
-write_full(int fd, const void *buf, size_t len)
-{
-	const uint8_t *b = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, b, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int
-read_full(int fd, void *buf, size_t len)
-{
-	uint8_t *b = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		n = read(fd, b, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static void
-close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
 static void
 make_pipes(struct kid_pipes *kp)
 {
@@ -189,25 +104,25 @@ make_pipes(struct kid_pipes *kp)
 static void
 child_ends(struct kid_pipes *kp)
 {
-	close_fd(&kp->to_parent[0]);
-	close_fd(&kp->hold[1]);
+	harness_close_fd(&kp->to_parent[0]);
+	harness_close_fd(&kp->hold[1]);
 }
 
 /* The parent's ends, after the fork. */
 static void
 parent_ends(struct kid_pipes *kp)
 {
-	close_fd(&kp->to_parent[1]);
-	close_fd(&kp->hold[0]);
+	harness_close_fd(&kp->to_parent[1]);
+	harness_close_fd(&kp->hold[0]);
 }
 
 static void
 close_pipes(struct kid_pipes *kp)
 {
-	close_fd(&kp->to_parent[0]);
-	close_fd(&kp->to_parent[1]);
-	close_fd(&kp->hold[0]);
-	close_fd(&kp->hold[1]);
+	harness_close_fd(&kp->to_parent[0]);
+	harness_close_fd(&kp->to_parent[1]);
+	harness_close_fd(&kp->hold[0]);
+	harness_close_fd(&kp->hold[1]);
 }
 
 static pid_t
@@ -308,7 +223,7 @@ wait_for_reclaim(struct pool *p, uint64_t live, uint64_t clients)
 		st = stats(p);
 		if (st.live_blocks == live && st.clients == clients)
 			return st;
-		sleep_ms(POLL_MS);
+		harness_sleep_ms(POLL_MS);
 	}
 	fail_msg("after %d ms the pool still has %llu live blocks and %llu "
 		 "clients; expected %llu and %llu", POLL_TRIES * POLL_MS,
@@ -366,9 +281,9 @@ crash_child(void *arg)
 	CHECK_RC(pool_persist(p, m.off[PERSIST_IDX]), 0, 16);
 	/* Persisting twice is a no-op. */
 	CHECK_RC(pool_persist(p, m.off[PERSIST_IDX]), 0, 17);
-	CHECK(write_full(kp->to_parent[1], &m, sizeof(m)) == 0, 18);
+	CHECK(harness_write_full(kp->to_parent[1], &m, sizeof(m)) == 0, 18);
 	/* Hold everything until killed; EOF means the parent gave up. */
-	if (read_full(kp->hold[0], &x, 1) != 0)
+	if (harness_read_full(kp->hold[0], &x, 1) != 0)
 		return 19;
 	return 20;	/* the parent never says go: it kills */
 }
@@ -392,8 +307,8 @@ owner_child(void *arg)
 	CHECK_RC(pool_usable_size(p, m.off[0], &usable), 0, 33);
 	m.usable[0] = usable;
 	fill(pool_ptr(p, m.off[0]), 0, 256);
-	CHECK(write_full(kp->to_parent[1], &m, sizeof(m)) == 0, 34);
-	CHECK(read_full(kp->hold[0], &x, 1) == 0 && x == 'G', 35);
+	CHECK(harness_write_full(kp->to_parent[1], &m, sizeof(m)) == 0, 34);
+	CHECK(harness_read_full(kp->hold[0], &x, 1) == 0 && x == 'G', 35);
 	/* The parent's failed free changed nothing: still ours, intact. */
 	CHECK(first_bad(pool_ptr(p, m.off[0]), 0, 256) == 256, 36);
 	CHECK_RC(pool_free(p, m.off[0]), 0, 37);
@@ -432,8 +347,8 @@ leaver_child(void *arg)
 		CHECK_RC(pool_usable_size(p1, m.off[i], &usable), 0, 56);
 		m.usable[i] = usable;
 	}
-	CHECK(write_full(kp->to_parent[1], &m, sizeof(m)) == 0, 57);
-	CHECK(read_full(kp->hold[0], &x, 1) == 0 && x == 'G', 58);
+	CHECK(harness_write_full(kp->to_parent[1], &m, sizeof(m)) == 0, 57);
+	CHECK(harness_read_full(kp->hold[0], &x, 1) == 0 && x == 'G', 58);
 	return 0;	/* exit with both handles and the connection open */
 }
 
@@ -464,7 +379,7 @@ killed_client_blocks_reclaimed_shared_survive(void **state)
 	make_pipes(&kp);
 	pid = spawn_kid(crash_child, &kp);
 	parent_ends(&kp);
-	if (read_full(kp.to_parent[0], &m, sizeof(m)) != 0)
+	if (harness_read_full(kp.to_parent[0], &m, sizeof(m)) != 0)
 		fail_msg("crash child died before sending its offsets (%d)",
 			 wait_kid(pid));
 	assert_int_equal(m.n, NBLOCKS);
@@ -579,13 +494,13 @@ freeing_another_handles_block_is_eperm(void **state)
 	make_pipes(&kp);
 	pid = spawn_kid(owner_child, &kp);
 	parent_ends(&kp);
-	if (read_full(kp.to_parent[0], &m, sizeof(m)) != 0)
+	if (harness_read_full(kp.to_parent[0], &m, sizeof(m)) != 0)
 		fail_msg("owner child died before sending its offset (%d)",
 			 wait_kid(pid));
 	EXPECT_RC(pool_free(b, m.off[0]), -EPERM);
 	EXPECT_RC(pool_free(a, m.off[0]), -EPERM);
 	assert_int_equal(stats(a).allocated_bytes, m.usable[0]);
-	assert_int_equal(write_full(kp.hold[1], "G", 1), 0);
+	assert_int_equal(harness_write_full(kp.hold[1], "G", 1), 0);
 	rc = wait_kid(pid);
 	if (rc != 0)
 		fail_msg("owner child exited with %d", rc);
@@ -624,7 +539,7 @@ client_exiting_without_close_is_reclaimed(void **state)
 	make_pipes(&kp);
 	pid = spawn_kid(leaver_child, &kp);
 	parent_ends(&kp);
-	if (read_full(kp.to_parent[0], &m, sizeof(m)) != 0)
+	if (harness_read_full(kp.to_parent[0], &m, sizeof(m)) != 0)
 		fail_msg("leaving child died before sending its offsets (%d)",
 			 wait_kid(pid));
 	assert_int_equal(m.n, 4);
@@ -635,7 +550,7 @@ client_exiting_without_close_is_reclaimed(void **state)
 	assert_int_equal(st.allocated_bytes, all);
 	assert_int_equal(st.clients, 3);
 
-	assert_int_equal(write_full(kp.hold[1], "G", 1), 0);
+	assert_int_equal(harness_write_full(kp.hold[1], "G", 1), 0);
 	rc = wait_kid(pid);
 	if (rc != 0)
 		fail_msg("leaving child exited with %d", rc);

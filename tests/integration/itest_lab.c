@@ -42,16 +42,6 @@ struct lab {
 	struct pool *p;
 };
 
-#define EXPECT_RC(expr, want) expect_rc((expr), (want), #expr, __LINE__)
-
-static void
-expect_rc(int got, int want, const char *what, int line)
-{
-	if (got != want)
-		fail_msg("line %d: %s = %d (%s), expected %d (%s)", line, what,
-			 got, pool_strerror(got), want, pool_strerror(want));
-}
-
 /* ---- helpers ------------------------------------------------------------ */
 
 static void

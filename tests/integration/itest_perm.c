@@ -48,38 +48,6 @@ static struct daemon_proc daemon_proc;
 static pid_t kids[8];
 static int nkids;
 
-#define CHECK(cond, code)						\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "child %d: %s:%d: failed: %s "	\
-				"(exit %d)\n", (int)getpid(), __FILE__,	\
-				__LINE__, #cond, (code));		\
-			return (code);					\
-		}							\
-	} while (0)
-
-#define CHECK_RC(expr, want, code)					\
-	do {								\
-		int rc_ = (expr);					\
-		if (rc_ != (want)) {					\
-			fprintf(stderr, "child %d: %s:%d: %s = %d (%s), "\
-				"expected %d (exit %d)\n", (int)getpid(),\
-				__FILE__, __LINE__, #expr, rc_,		\
-				pool_strerror(rc_), (want), (code));	\
-			return (code);					\
-		}							\
-	} while (0)
-
-#define EXPECT_RC(expr, want) expect_rc((expr), (want), #expr, __LINE__)
-
-static void
-expect_rc(int got, int want, const char *what, int line)
-{
-	if (got != want)
-		fail_msg("line %d: %s = %d (%s), expected %d (%s)", line, what,
-			 got, pool_strerror(got), want, pool_strerror(want));
-}
-
 /* ---- helpers ------------------------------------------------------------ */
 
 static void

@@ -444,14 +444,6 @@ out_has_pid_line(pid_t pid)
 }
 
 static void
-sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
-static void
 clients_shows_holder_pid(void **state)
 {
 	struct holder h;
@@ -506,7 +498,7 @@ clients_shows_holder_pid(void **state)
 		expect_exit(ctl("clients alpha"), 0, "clients alpha");
 		if (!out_has_pid_line(pid))
 			break;
-		sleep_ms(100);
+		harness_sleep_ms(100);
 	}
 	expect(!out_has_pid_line(pid), "clients: a gone client still listed");
 	stop();

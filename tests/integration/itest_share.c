@@ -73,27 +73,6 @@ static pid_t kids[8];
 static int nkids;
 
 /* A failed check in a child: say what, exit with its own code. */
-#define CHECK(cond, code)						\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "child %d: %s:%d: failed: %s "	\
-				"(exit %d)\n", (int)getpid(), __FILE__,	\
-				__LINE__, #cond, (code));		\
-			return (code);					\
-		}							\
-	} while (0)
-
-#define CHECK_RC(expr, want, code)					\
-	do {								\
-		int rc_ = (expr);					\
-		if (rc_ != (want)) {					\
-			fprintf(stderr, "child %d: %s:%d: %s = %d (%s), "\
-				"expected %d (exit %d)\n", (int)getpid(),\
-				__FILE__, __LINE__, #expr, rc_,		\
-				pool_strerror(rc_), (want), (code));	\
-			return (code);					\
-		}							\
-	} while (0)
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -102,50 +81,6 @@ pattern(unsigned blk, size_t k)
 {
 	return (uint8_t)(0x5a ^ (blk * 37u) ^ (unsigned)(k * 131u) ^
 			 (unsigned)(k >> 9));
-}
-
-static int
-write_full(int fd, const void *buf, size_t len)
-{
-	const uint8_t *b = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, b, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int
-read_full(int fd, void *buf, size_t len)
-{
-	uint8_t *b = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		n = read(fd, b, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static void
-close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
 }
 
 static void
@@ -158,10 +93,10 @@ make_pipes(struct share_pipes *pp)
 static void
 close_pipes(struct share_pipes *pp)
 {
-	close_fd(&pp->data[0]);
-	close_fd(&pp->data[1]);
-	close_fd(&pp->done[0]);
-	close_fd(&pp->done[1]);
+	harness_close_fd(&pp->data[0]);
+	harness_close_fd(&pp->data[1]);
+	harness_close_fd(&pp->done[0]);
+	harness_close_fd(&pp->done[1]);
 }
 
 static void
@@ -321,8 +256,8 @@ writer_child(void *arg)
 	size_t k;
 
 	alarm(CHILD_ALARM);
-	close_fd(&pp->data[0]);
-	close_fd(&pp->done[1]);
+	harness_close_fd(&pp->data[0]);
+	harness_close_fd(&pp->done[1]);
 	CHECK_RC(pool_connect(NULL, &c), 0, 10);
 	CHECK_RC(pool_open(c, POOL_NAME, &p), 0, 11);
 	for (i = 0; i < NBLOCKS; i++) {
@@ -335,10 +270,10 @@ writer_child(void *arg)
 		for (k = 0; k < m.len[i]; k++)
 			b[k] = pattern(i, k);
 	}
-	CHECK(write_full(pp->data[1], &m, sizeof(m)) == 0, 16);
-	close_fd(&pp->data[1]);
+	CHECK(harness_write_full(pp->data[1], &m, sizeof(m)) == 0, 16);
+	harness_close_fd(&pp->data[1]);
 	/* The reader says it is done (or dies: then this fails). */
-	CHECK(read_full(pp->done[0], &done, 1) == 0, 17);
+	CHECK(harness_read_full(pp->done[0], &done, 1) == 0, 17);
 	CHECK(done == 'D', 18);
 	CHECK(blocks_hold(p, &m, wa->expect_answer) == 0, 19);
 	for (i = 0; i < NBLOCKS; i++)
@@ -365,9 +300,9 @@ reader_child(void *arg)
 	size_t k;
 
 	alarm(CHILD_ALARM);
-	close_fd(&pp->data[1]);
-	close_fd(&pp->done[0]);
-	CHECK(read_full(pp->data[0], &m, sizeof(m)) == 0, 30);
+	harness_close_fd(&pp->data[1]);
+	harness_close_fd(&pp->done[0]);
+	CHECK(harness_read_full(pp->data[0], &m, sizeof(m)) == 0, 30);
 	CHECK_RC(pool_connect(NULL, &c), 0, 31);
 	CHECK_RC(pool_open(c, POOL_NAME, &p), 0, 32);
 	CHECK(pool_size(p) == POOL_BYTES, 33);
@@ -384,7 +319,7 @@ reader_child(void *arg)
 		for (k = 0; k < m.len[i]; k++)
 			b[k] = (uint8_t)~b[k];
 	}
-	CHECK(write_full(pp->done[1], "D", 1) == 0, 39);
+	CHECK(harness_write_full(pp->done[1], "D", 1) == 0, 39);
 	pool_close(p);
 	pool_disconnect(c);
 	return 0;
@@ -495,7 +430,7 @@ raw_call(int s, uint64_t id, Poolmgr__Request *req, Poolmgr__Reply **rep,
 		if (*rep)
 			poolmgr__reply__free_unpacked(*rep, NULL);
 		*rep = NULL;
-		close_fd(fdp);
+		harness_close_fd(fdp);
 		return -EPROTO;
 	}
 	return 0;
@@ -540,7 +475,7 @@ raw_open_readonly(const char *pool, int *memfd)
 		poolmgr__reply__free_unpacked(rep, NULL);
 	if (!ok) {
 		fprintf(stderr, "raw Hello failed (%d)\n", rc);
-		close_fd(&fd);
+		harness_close_fd(&fd);
 		close(s);
 		return -1;
 	}
@@ -558,7 +493,7 @@ raw_open_readonly(const char *pool, int *memfd)
 	if (rep)
 		poolmgr__reply__free_unpacked(rep, NULL);
 	if (!ok) {
-		close_fd(&fd);
+		harness_close_fd(&fd);
 		close(s);
 		return -1;
 	}
@@ -665,10 +600,10 @@ other_uid_reader_child(void *arg)
 	int rc;
 
 	alarm(CHILD_ALARM);
-	close_fd(&pp->data[1]);
-	close_fd(&pp->done[0]);
+	harness_close_fd(&pp->data[1]);
+	harness_close_fd(&pp->done[0]);
 	CHECK(getuid() == OTHER_ID && geteuid() == OTHER_ID, 50);
-	CHECK(read_full(pp->data[0], &m, sizeof(m)) == 0, 51);
+	CHECK(harness_read_full(pp->data[0], &m, sizeof(m)) == 0, 51);
 	CHECK_RC(pool_connect(NULL, &c), 0, 52);
 
 	/* 0644: no w for others. */
@@ -707,7 +642,7 @@ other_uid_reader_child(void *arg)
 	CHECK(st.live_blocks == NBLOCKS && st.persistent_blocks == 0, 88);
 	CHECK(blocks_hold(ro, &m, 0) == 0, 89);
 
-	CHECK(write_full(pp->done[1], "D", 1) == 0, 90);
+	CHECK(harness_write_full(pp->done[1], "D", 1) == 0, 90);
 	pool_close(ro);
 	pool_disconnect(c);
 	return 0;
