@@ -1667,7 +1667,7 @@ print_engine_detail(void)
 	       "alignment and bounds,\n"
 	       "  no two blocks overlapping, heap_get_stats against the "
 	       "benchmark's own counts,\n"
-	       "  and heap_check.  FAILED: the message is on stderr.\n\n");
+	       "  and heap_check.  A FAILED row has its message on stderr.\n\n");
 }
 
 /* Returns whether the flatness goal was met. */
