@@ -401,6 +401,35 @@ bm_next_start(struct heap *h, uint64_t off, uint64_t limit)
 	return limit;
 }
 
+/*
+ * The start of the extent that ends at off (off > 0), if it lies in the same
+ * chunk as off - 1; false when the search would leave that chunk.
+ */
+bool
+bm_prev_start(struct heap *h, uint64_t off, uint64_t *prev, bool *live)
+{
+	uint64_t gi = GRANULE(h, off) - 1, bit = BIT_OF(gi);
+	struct chunk *c = chunk_lookup(h, CHUNK_OF(gi));
+	uint64_t w = bit / 64, bits;
+
+	if (!c)
+		return false;
+	bits = c->start[w] & (~0ull >> (63 - bit % 64));
+	for (;;) {
+		if (bits) {
+			uint64_t b = w * 64 + 63 -
+				(uint64_t)__builtin_clzll(bits);
+
+			*prev = (CHUNK_OF(gi) * CHUNK_GRANULES + b) << h->gshift;
+			*live = bit_get(c->live, b);
+			return true;
+		}
+		if (w == 0)
+			return false;
+		bits = c->start[--w];
+	}
+}
+
 /* Total start bits: check compares it with the number of extents. */
 uint64_t
 bm_count_starts(struct heap *h)

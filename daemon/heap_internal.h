@@ -199,6 +199,7 @@ uint64_t bm_stored_slack(const struct heap *h, uint64_t len, uint64_t slack);
 uint64_t bm_next_start(struct heap *h, uint64_t off, uint64_t limit);
 bool bm_live_block(struct heap *h, uint64_t off, uint64_t limit,
 		   uint64_t *len);
+bool bm_prev_start(struct heap *h, uint64_t off, uint64_t *prev, bool *live);
 uint64_t bm_count_starts(struct heap *h);
 
 /* heap_spans.c: live page spans. */

@@ -277,13 +277,42 @@ runs_take(struct heap *h, struct run *r, uint64_t off, uint64_t len)
  * caller has cleared the live bits of what was there.  Returns in
  * [*new_first, *new_end) the pages that became wholly free.
  */
+/*
+ * The run that ends at off, if any.  The start bits usually name the
+ * extent before off at once, and a live block there needs no tree lookup.
+ */
+static struct run *
+run_ending_at(struct heap *h, uint64_t off)
+{
+	uint64_t prev;
+	bool live;
+	struct run *r;
+
+	if (off == 0)
+		return NULL;
+	if (!bm_prev_start(h, off, &prev, &live))
+		return runs_containing(h, off - 1);
+	if (live)
+		return NULL;
+	r = runs_find(h, prev);
+	return r && r->start + r->len == off ? r : NULL;
+}
+
+/* The run that starts at off, if any. */
+static struct run *
+run_starting_at(struct heap *h, uint64_t off)
+{
+	if (off >= h->max_size || bm_is_live(h, off))
+		return NULL;
+	return runs_find(h, off);
+}
+
 void
 runs_give(struct heap *h, uint64_t off, uint64_t len, uint64_t *new_first,
 	  uint64_t *new_end)
 {
-	struct run *left = off > 0 ? runs_containing(h, off - 1) : NULL;
-	struct run *right = off + len < h->max_size ? runs_find(h, off + len)
-						    : NULL;
+	struct run *left = run_ending_at(h, off);
+	struct run *right = run_starting_at(h, off + len);
 	uint64_t x = left ? left->start : off;
 	uint64_t y = right ? right->start + right->len : off + len;
 
