@@ -21,7 +21,8 @@
  * many threads at once; requests from different threads are pipelined on
  * the one connection and their replies matched by request id.
  *
- * Link with -lpoolclient.  Everything exported is named pool_*.
+ * Link with `pkg-config --cflags --libs poolclient` (static: add --static).
+ * Everything exported is named pool_*.
  */
 #ifndef POOLCLIENT_H
 #define POOLCLIENT_H
@@ -131,7 +132,9 @@ POOL_API int pool_calloc(struct pool *p, size_t nmemb, size_t size,
 /*
  * pool_realloc - resize the block at off, in place when possible, else move
  * it (the bytes are copied).  off == POOL_OFF_NONE allocates; size 0 frees
- * and stores POOL_OFF_NONE.  On failure the old block is unchanged.
+ * and stores POOL_OFF_NONE.  On failure the old block is unchanged.  The
+ * handle must hold a reference (-EPERM); a block other handles hold, or a
+ * persistent one, only changes size in place (-EBUSY if it must move).
  */
 POOL_API int pool_realloc(struct pool *p, pool_off_t off, size_t size,
 			  pool_off_t *out);
@@ -149,7 +152,10 @@ POOL_API int pool_free(struct pool *p, pool_off_t off);
  */
 POOL_API int pool_retain(struct pool *p, pool_off_t off);
 
-/* pool_persist - give the pool a reference: the block outlives all handles. */
+/*
+ * pool_persist - give the pool a reference: the block outlives all handles
+ * (but not the daemon).  The handle must hold a reference (-EPERM).
+ */
 POOL_API int pool_persist(struct pool *p, pool_off_t off);
 
 /* pool_usable_size - the real (rounded) size of the block at off. */
@@ -189,7 +195,10 @@ POOL_API int pool_check_by_name(struct pool_conn *c, const char *name,
 POOL_API int pool_list(struct pool_conn *c, struct pool_stats **out,
 		       size_t *n);
 
-/* pool_clients - open handles (of one pool, or all if pool is NULL). */
+/*
+ * pool_clients - open handles (of one pool, or all if pool is NULL), at
+ * most 400; free *out with free().
+ */
 POOL_API int pool_clients(struct pool_conn *c, const char *pool,
 			  struct pool_client_info **out, size_t *n);
 

@@ -82,7 +82,7 @@ parse_octal(const char *s, uint32_t *out)
 
 	errno = 0;
 	v = strtoul(s, &end, 8);
-	if (errno || *s == '\0' || *end != '\0' || v > 07777)
+	if (errno || *s == '\0' || *end != '\0' || v > 0777)
 		return -1;
 	*out = (uint32_t)v;
 	return 0;

@@ -113,7 +113,7 @@ do_hello(struct call *c, const Poolmgr__Hello *m)
 	c->s->greeted = true;
 	hr.version = PROTOCOL_VERSION;
 	hr.max_message = PEER_MAX_MESSAGE;
-	hr.server = "poolmgrd 0.1";
+	hr.server = "poolmgrd 0.1.0";
 	c->rep->body_case = POOLMGR__REPLY__BODY_HELLO;
 	c->rep->hello = &hr;
 	return 0;

@@ -21,7 +21,7 @@ usage(FILE *f)
 		"\n"
 		"  -s, --socket PATH   listen on PATH (default %s)\n"
 		"  -c, --config FILE   read pools and settings from FILE (INI)\n"
-		"  -v, --verbose       log every refused request too\n"
+		"  -v, --verbose       also log connections and refused requests\n"
 		"  -h, --help          this text\n"
 		"      --version       print the version\n",
 		"/run/poolmgrd/poolmgrd.sock");
@@ -58,7 +58,7 @@ main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		case 'V':
-			printf("poolmgrd 0.1\n");
+			printf("poolmgrd 0.1.0\n");
 			return 0;
 		default:
 			usage(stderr);
