@@ -15,7 +15,8 @@ OPT      ?= -O2
 # Debian packages the build and the tests need.
 DEB_PKGS := build-essential pkgconf libbsd-dev libcmocka-dev \
             libjemalloc-dev libmimalloc-dev libevent-dev \
-            libprotobuf-c-dev protobuf-c-compiler libinih-dev libjson-c-dev
+            libprotobuf-c-dev protobuf-c-compiler libinih-dev libjson-c-dev \
+            libsystemd-dev systemd mandoc
 
 CFLAGS_BASE := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow \
                -Wmissing-prototypes -Wstrict-prototypes -D_GNU_SOURCE \
@@ -25,8 +26,28 @@ CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer \
                -fno-sanitize-recover=undefined
 LDFLAGS_SAN := -fsanitize=address,undefined
 endif
-CFLAGS  := $(CFLAGS_BASE) $(CFLAGS_EXTRA)
+# libsystemd (sd_notify, sd_listen_fds): on when found; SYSTEMD=0 builds
+# the same daemon without readiness notification and socket activation.
+SYSTEMD ?= $(shell pkg-config --exists libsystemd 2>/dev/null && echo 1 || echo 0)
+ifeq ($(SYSTEMD),1)
+SD_CFLAGS := -DHAVE_SYSTEMD
+SD_LIBS   := $(shell pkg-config --libs libsystemd 2>/dev/null)
+endif
+
+CFLAGS  := $(CFLAGS_BASE) $(SD_CFLAGS) $(CFLAGS_EXTRA)
 LDFLAGS += $(LDFLAGS_SAN)
+
+# Install layout (GNU conventions; DESTDIR is for staging, never set here).
+PREFIX       ?= /usr/local
+BINDIR       ?= $(PREFIX)/bin
+SBINDIR      ?= $(PREFIX)/sbin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+MANDIR       ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+SYSCONFDIR   ?= /etc
+UNITDIR      ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system)
+SYSUSERSDIR  ?= $(or $(shell pkg-config --variable=sysusersdir systemd 2>/dev/null),/usr/lib/sysusers.d)
 
 CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
@@ -45,9 +66,10 @@ PROTO_OBJ := $(BUILD)/proto/poolmgr.pb-c.o
 PROTO_PIC := $(BUILD)/pic/proto/poolmgr.pb-c.o
 
 DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
-               daemon/session.c daemon/pool.c daemon/dispatch.c daemon/config.c
+               daemon/session.c daemon/pool.c daemon/dispatch.c daemon/config.c \
+               daemon/service.c
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
-DAEMON_LIBS := $(shell pkg-config --libs libevent libprotobuf-c inih 2>/dev/null)
+DAEMON_LIBS := $(shell pkg-config --libs libevent libprotobuf-c inih 2>/dev/null) $(SD_LIBS)
 
 LIB_SRCS := client/conn.c client/pool.c client/errors.c
 LIB_PIC  := $(LIB_SRCS:%.c=$(BUILD)/pic/%.o)
@@ -61,15 +83,28 @@ EXAMPLES := $(BUILD)/examples/producer $(BUILD)/examples/consumer
 UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
-              itest_memory itest_badinput itest_poolctl itest_config
+              itest_memory itest_badinput itest_poolctl itest_config \
+              itest_systemd
 ITEST_BINS := $(ITESTS:%=$(BUILD)/tests/%)
 ITEST_COMMON := $(BUILD)/tests/integration/harness.o
 
 BENCH_BINS := $(BUILD)/bench/bench_engine
 
-PROGRAMS := $(BUILD)/poolmgrd $(BUILD)/poolctl $(LIB_SO) $(LIB_A) $(EXAMPLES)
+# Shell tests of what is installed and shipped; run once, in the plain build.
+SYSTEM_TESTS := tests/system/test_units.sh tests/system/test_manpages.sh \
+                tests/system/test_install.sh
+ifeq ($(SAN),1)
+SYSTEM_TESTS :=
+endif
 
-.PHONY: all test check-suite bench run deps clean
+MAN_PAGES := docs/poolmgrd.8 docs/poolctl.1 docs/poolmgrd.conf.5 \
+             docs/libpoolclient.3
+UNITS     := $(BUILD)/systemd/poolmgrd.service $(BUILD)/systemd/poolmgrd.socket
+
+PROGRAMS := $(BUILD)/poolmgrd $(BUILD)/poolctl $(LIB_SO) $(LIB_A) $(EXAMPLES) \
+            $(UNITS) $(BUILD)/poolclient.pc
+
+.PHONY: all test check-suite bench run deps clean install uninstall
 all: deps $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS)
 
 $(PROTO_C) $(PROTO_H): proto/poolmgr.proto
@@ -134,7 +169,53 @@ test: deps
 	@sh tests/summary.sh build/test-results.txt build/asan/test-results.txt
 
 check-suite: $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS)
-	@POOLMGR_BUILD=$(BUILD) sh tests/run.sh $(BUILD) $(UNIT_BINS) $(ITEST_BINS)
+	@POOLMGR_BUILD=$(BUILD) sh tests/run.sh $(BUILD) $(UNIT_BINS) \
+	  $(ITEST_BINS) $(SYSTEM_TESTS)
+
+# Units and the pkg-config file name the installed paths.
+$(BUILD)/systemd/%: systemd/%.in
+	@mkdir -p $(dir $@)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@
+
+$(BUILD)/poolclient.pc: client/poolclient.pc.in
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' $< > $@
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
+	  $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	install -m 0755 $(BUILD)/poolmgrd $(DESTDIR)$(SBINDIR)/poolmgrd
+	install -m 0755 $(BUILD)/poolctl $(DESTDIR)$(BINDIR)/poolctl
+	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libpoolclient.so.1.0.0
+	ln -sf libpoolclient.so.1.0.0 $(DESTDIR)$(LIBDIR)/libpoolclient.so.1
+	ln -sf libpoolclient.so.1 $(DESTDIR)$(LIBDIR)/libpoolclient.so
+	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libpoolclient.a
+	install -m 0644 client/poolclient.h $(DESTDIR)$(INCLUDEDIR)/poolclient.h
+	install -m 0644 $(BUILD)/poolclient.pc $(DESTDIR)$(PKGCONFIGDIR)/poolclient.pc
+	install -m 0644 docs/poolctl.1 $(DESTDIR)$(MANDIR)/man1/poolctl.1
+	install -m 0644 docs/libpoolclient.3 $(DESTDIR)$(MANDIR)/man3/libpoolclient.3
+	install -m 0644 docs/poolmgrd.conf.5 $(DESTDIR)$(MANDIR)/man5/poolmgrd.conf.5
+	install -m 0644 docs/poolmgrd.8 $(DESTDIR)$(MANDIR)/man8/poolmgrd.8
+	install -m 0644 $(UNITS) $(DESTDIR)$(UNITDIR)/
+	install -m 0644 systemd/poolmgrd.sysusers $(DESTDIR)$(SYSUSERSDIR)/poolmgrd.conf
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/poolmgrd $(DESTDIR)$(BINDIR)/poolctl \
+	  $(DESTDIR)$(LIBDIR)/libpoolclient.so.1.0.0 \
+	  $(DESTDIR)$(LIBDIR)/libpoolclient.so.1 \
+	  $(DESTDIR)$(LIBDIR)/libpoolclient.so $(DESTDIR)$(LIBDIR)/libpoolclient.a \
+	  $(DESTDIR)$(INCLUDEDIR)/poolclient.h \
+	  $(DESTDIR)$(PKGCONFIGDIR)/poolclient.pc \
+	  $(DESTDIR)$(MANDIR)/man1/poolctl.1 \
+	  $(DESTDIR)$(MANDIR)/man3/libpoolclient.3 \
+	  $(DESTDIR)$(MANDIR)/man5/poolmgrd.conf.5 \
+	  $(DESTDIR)$(MANDIR)/man8/poolmgrd.8 \
+	  $(DESTDIR)$(UNITDIR)/poolmgrd.service \
+	  $(DESTDIR)$(UNITDIR)/poolmgrd.socket \
+	  $(DESTDIR)$(SYSUSERSDIR)/poolmgrd.conf
 
 bench: deps $(BENCH_BINS)
 	$(BUILD)/bench/bench_engine

@@ -26,6 +26,7 @@
 #include "peer.h"
 #include "pool.h"
 #include "server.h"
+#include "service.h"
 #include "session.h"
 
 static struct event_base *base;
@@ -33,6 +34,42 @@ static struct config *server_cf;
 static const char *server_config_path;
 static char server_socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static int reserve_fd = -1;
+static bool socket_activated;
+static struct event *status_ev;
+
+#define STATUS_INTERVAL_SEC 10
+
+/* One line for systemctl status: pools, bytes in use, clients. */
+static void
+status_line(char *buf, size_t len)
+{
+	struct heap_stats st;
+	uint64_t used = 0, size = 0, clients = 0;
+	struct dpool *p;
+
+	for (p = dpool_first(); p; p = dpool_next(p)) {
+		heap_get_stats(p->heap, &st);
+		used += st.allocated_bytes;
+		size += st.max_size;
+		clients += p->nhandles;
+	}
+	snprintf(buf, len, "%u pool%s, %llu of %llu bytes in use, %llu open "
+		 "handles", dpool_count(), dpool_count() == 1 ? "" : "s",
+		 (unsigned long long)used,
+		 (unsigned long long)size, (unsigned long long)clients);
+}
+
+static void
+on_status_timer(evutil_socket_t fd, short what, void *arg)
+{
+	char line[160];
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	status_line(line, sizeof(line));
+	service_status(line);
+}
 
 static void
 peer_dispatch(struct peer *p, const uint8_t *buf, size_t len, void *arg)
@@ -125,13 +162,16 @@ static void
 on_reload(evutil_socket_t sig, short what, void *arg)
 {
 	struct config *cf;
-	char err[512];
+	char err[512], line[160];
 
 	(void)sig;
 	(void)what;
 	(void)arg;
+	service_reloading();
 	if (!server_config_path) {
 		log_info("SIGHUP: no configuration file to read");
+		status_line(line, sizeof(line));
+		service_ready(line);
 		return;
 	}
 	cf = malloc(sizeof(*cf));
@@ -141,6 +181,8 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	if (config_load(cf, server_config_path, err, sizeof(err)) != 0) {
 		log_warnx("SIGHUP: %s; keeping the running configuration", err);
 		free(cf);
+		status_line(line, sizeof(line));
+		service_ready(line);
 		return;
 	}
 	log_info("SIGHUP: reloading %s", server_config_path);
@@ -151,6 +193,8 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	server_cf->has_admin_gid = cf->has_admin_gid;
 	server_cf->admin_gid = cf->admin_gid;
 	free(cf);
+	status_line(line, sizeof(line));
+	service_ready(line);
 }
 
 static void
@@ -159,6 +203,7 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	(void)arg;
 	log_info("signal %d: stopping", (int)sig);
+	service_stopping();
 	event_base_loopexit(base, NULL);
 }
 
@@ -214,6 +259,8 @@ int
 server_run(const struct server_opts *o, struct config *cf)
 {
 	struct event *ev_accept, *ev_term, *ev_int, *ev_hup;
+	struct timeval status_tv = {STATUS_INTERVAL_SEC, 0};
+	char line[160];
 	struct dpool *p;
 	int lfd;
 
@@ -226,7 +273,10 @@ server_run(const struct server_opts *o, struct config *cf)
 	base = event_base_new();
 	if (!base)
 		fatalx("event_base_new failed");
-	lfd = listen_on(server_socket, cf->socket_mode);
+	lfd = service_listen_fd();
+	socket_activated = lfd >= 0;
+	if (!socket_activated)
+		lfd = listen_on(server_socket, cf->socket_mode);
 	reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	apply_config(cf);
 
@@ -238,11 +288,23 @@ server_run(const struct server_opts *o, struct config *cf)
 	event_add(ev_term, NULL);
 	event_add(ev_int, NULL);
 	event_add(ev_hup, NULL);
-	log_info("listening on %s (mode %o), %u pools", server_socket,
-		 cf->socket_mode, dpool_count());
+	if (socket_activated)
+		log_info("listening on the socket systemd passed, %u pools",
+			 dpool_count());
+	else
+		log_info("listening on %s (mode %o), %u pools", server_socket,
+			 cf->socket_mode, dpool_count());
+	service_watchdog_start(base);
+	status_ev = event_new(base, -1, EV_PERSIST, on_status_timer, NULL);
+	event_add(status_ev, &status_tv);
+	/* Ready only now: the socket accepts and the configured pools exist. */
+	status_line(line, sizeof(line));
+	service_ready(line);
 
 	event_base_dispatch(base);
 
+	service_watchdog_stop();
+	event_free(status_ev);
 	peer_close_all();
 	while ((p = dpool_first()))
 		dpool_destroy(p);
@@ -253,7 +315,8 @@ server_run(const struct server_opts *o, struct config *cf)
 	close(lfd);
 	if (reserve_fd >= 0)
 		close(reserve_fd);
-	unlink(server_socket);
+	if (!socket_activated)	/* systemd owns a socket it passed */
+		unlink(server_socket);
 	event_base_free(base);
 	log_info("stopped");
 	return 0;

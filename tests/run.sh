@@ -15,6 +15,10 @@ for prog in "$@"; do
 	cat "$log"
 	passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
 	failed=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
+	if [ -z "$passed$failed" ]; then
+		# Not a cmocka program (a shell test): one test, by exit code.
+		if [ "$rc" -eq 0 ]; then passed=1; failed=0; else passed=0; failed=1; fi
+	fi
 	passed=${passed:-0}
 	failed=${failed:-0}
 	# A program that died or exited non-zero without reporting counts as failed.

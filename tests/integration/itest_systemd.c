@@ -1,0 +1,691 @@
+/*
+ * itest_systemd.c - poolmgrd under systemd's protocols, without a running
+ * systemd:
+ *
+ *   socket activation  started by systemd-socket-activate --seqpacket, the
+ *                      daemon serves on the socket it was passed (and binds
+ *                      none of its own), then stops with exit 0 on SIGTERM
+ *                      and leaves the passed socket in place;
+ *   readiness          on a NOTIFY_SOCKET of our own: READY=1 with STATUS=
+ *                      comes only when a client can connect at once and see
+ *                      the configured pools; SIGHUP gives RELOADING=1 with
+ *                      MONOTONIC_USEC=, then READY=1 once the new pools
+ *                      exist; SIGTERM gives STOPPING=1 and exit 0;
+ *   watchdog           WATCHDOG_USEC=200000 gives WATCHDOG=1 every 100 ms.
+ *
+ * Every notification must come from the daemon's own pid (NotifyAccess=main).
+ * Every wait has a deadline, and an alarm kills the daemons and fails the
+ * run if something still hangs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "poolclient.h"
+
+/* Generous for a daemon under ASan; nothing waits this long when it works. */
+#define START_TIMEOUT_MS	10000
+#define EVENT_TIMEOUT_MS	5000
+#define STOP_TIMEOUT_MS		10000
+/* Each test must be done long before this. */
+#define GUARD_SEC		45
+
+#define WATCHDOG_USEC		200000
+#define WATCHDOG_WINDOW_MS	1000
+
+/* Processes the alarm kills if a test hangs. */
+static volatile pid_t guarded[2];
+
+static void
+on_guard_alarm(int sig)
+{
+	static const char msg[] = "itest_systemd: timed out; killing the "
+				  "daemons\n";
+	size_t i;
+
+	(void)sig;
+	for (i = 0; i < sizeof(guarded) / sizeof(guarded[0]); i++)
+		if (guarded[i] > 0)
+			kill(guarded[i], SIGKILL);
+	if (write(2, msg, sizeof(msg) - 1) < 0)
+		_exit(2);
+	_exit(1);
+}
+
+static void
+guard(int slot, pid_t pid)
+{
+	guarded[slot] = pid;
+}
+
+/* Arm the alarm for one test; 0 disarms it. */
+static void
+guard_test(unsigned sec)
+{
+	signal(SIGALRM, on_guard_alarm);
+	alarm(sec);
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static unsigned long long
+now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000ull +
+	       (unsigned long long)ts.tv_nsec / 1000;
+}
+
+/*
+ * Wait up to timeout_ms for pid to exit: its exit code, 128 + signal, or
+ * -1 after killing it when it did not exit in time.
+ */
+static int
+wait_exit(pid_t pid, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+	int status;
+	pid_t r;
+
+	for (;;) {
+		r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status)
+						 : 128 + WTERMSIG(status);
+		if (r == -1 && errno != EINTR)
+			return -1;
+		if (now_ms() >= deadline)
+			break;
+		harness_sleep_ms(10);
+	}
+	fprintf(stderr, "pid %d did not exit in %d ms; killing it\n",
+		(int)pid, timeout_ms);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
+}
+
+static void
+print_file(const char *what, const char *path)
+{
+	char cmd[256];
+
+	fprintf(stderr, "--- %s (%s):\n", what, path);
+	snprintf(cmd, sizeof(cmd), "cat %s >&2", path);
+	if (system(cmd) == -1)
+		perror("system");
+}
+
+static void
+remove_tree(const char *dir)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) == -1)
+		perror("system");
+}
+
+static bool
+file_contains(const char *path, const char *needle)
+{
+	char buf[8192];
+	size_t n;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return strstr(buf, needle) != NULL;
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* The full path of prog found in $PATH, or false. */
+static bool
+find_in_path(const char *prog, char *out, size_t len)
+{
+	const char *path = getenv("PATH");
+	char dirs[4096], *dir, *save = NULL;
+
+	snprintf(dirs, sizeof(dirs), "%s",
+		 path && *path ? path : "/usr/bin:/bin");
+	for (dir = strtok_r(dirs, ":", &save); dir;
+	     dir = strtok_r(NULL, ":", &save)) {
+		snprintf(out, len, "%s/%s", dir, prog);
+		if (access(out, X_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A line of a notification: for "READY=1" the exact line, for a key ending
+ * in '=' the value after it.  NULL if the message has no such line.
+ */
+static const char *
+notify_line(const char *msg, const char *want)
+{
+	size_t n = strlen(want);
+	const char *line = msg;
+
+	while (line && *line) {
+		if (strncmp(line, want, n) == 0 &&
+		    (want[n - 1] == '=' || line[n] == '\n' || line[n] == '\0'))
+			return line + n;
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	return NULL;
+}
+
+/* One daemon started by hand, as systemd would with Type=notify. */
+struct notified {
+	char dir[64];
+	char sock[96], conf[96], log[96], notify[96];
+	int nfd;		/* our NOTIFY_SOCKET, SO_PASSCRED on */
+	pid_t pid;
+	unsigned watchdogs;	/* WATCHDOG=1 received so far */
+	bool foreign;		/* a message from another pid came */
+};
+
+static void
+notified_init(struct notified *n, const char *config)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int one = 1;
+
+	memset(n, 0, sizeof(*n));
+	n->nfd = -1;
+	snprintf(n->dir, sizeof(n->dir), "/tmp/poolmgr-sd.XXXXXX");
+	assert_non_null(mkdtemp(n->dir));
+	snprintf(n->sock, sizeof(n->sock), "%s/poolmgrd.sock", n->dir);
+	snprintf(n->conf, sizeof(n->conf), "%s/poolmgrd.conf", n->dir);
+	snprintf(n->log, sizeof(n->log), "%s/poolmgrd.log", n->dir);
+	snprintf(n->notify, sizeof(n->notify), "%s/notify.sock", n->dir);
+	write_file(n->conf, config);
+
+	n->nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(n->nfd >= 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", n->notify);
+	assert_int_equal(bind(n->nfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(setsockopt(n->nfd, SOL_SOCKET, SO_PASSCRED, &one,
+				    sizeof(one)), 0);
+}
+
+/* In the child: the environment systemd would give, then exec poolmgrd. */
+static void
+exec_notified(const struct notified *n, unsigned long watchdog_usec)
+{
+	char bin[256], val[32];
+	int fd = open(n->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd >= 0)
+		dup2(fd, 2);
+	/* Nothing of the environment we may run in ourselves. */
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDNAMES");
+	unsetenv("WATCHDOG_USEC");
+	unsetenv("WATCHDOG_PID");
+	setenv("NOTIFY_SOCKET", n->notify, 1);
+	if (watchdog_usec) {
+		snprintf(val, sizeof(val), "%lu", watchdog_usec);
+		setenv("WATCHDOG_USEC", val, 1);
+		snprintf(val, sizeof(val), "%d", (int)getpid());
+		setenv("WATCHDOG_PID", val, 1);
+	}
+	snprintf(bin, sizeof(bin), "%s/poolmgrd", harness_build());
+	execl(bin, "poolmgrd", "--verbose", "--socket", n->sock, "--config",
+	      n->conf, (char *)NULL);
+	_exit(127);
+}
+
+static void
+notified_start(struct notified *n, unsigned long watchdog_usec)
+{
+	n->pid = fork();
+	assert_true(n->pid >= 0);
+	if (n->pid == 0)
+		exec_notified(n, watchdog_usec);
+	guard(0, n->pid);
+}
+
+/*
+ * Receive one notification into buf within timeout_ms: 0, or -1 on
+ * timeout.  Counts WATCHDOG=1 and notes messages not from the daemon.
+ */
+static int
+notified_recv(struct notified *n, int timeout_ms, char *buf, size_t len)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(struct ucred))];
+	} control;
+	struct pollfd pfd = {.fd = n->nfd, .events = POLLIN};
+	struct iovec iov = {.iov_base = buf, .iov_len = len - 1};
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control.buf, .msg_controllen = sizeof(control),
+	};
+	struct cmsghdr *cm;
+	struct ucred cred = {0};
+	ssize_t got;
+
+	if (timeout_ms < 0)
+		timeout_ms = 0;
+	if (poll(&pfd, 1, timeout_ms) != 1)
+		return -1;
+	got = recvmsg(n->nfd, &msg, MSG_DONTWAIT);
+	if (got < 0)
+		return -1;
+	buf[got] = '\0';
+	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_CREDENTIALS)
+			memcpy(&cred, CMSG_DATA(cm), sizeof(cred));
+	if (cred.pid != n->pid) {
+		fprintf(stderr, "notification from pid %d, not the daemon's "
+			"%d: %s\n", (int)cred.pid, (int)n->pid, buf);
+		n->foreign = true;
+	}
+	if (notify_line(buf, "WATCHDOG=1"))
+		n->watchdogs++;
+	return 0;
+}
+
+/*
+ * Receive until a message with line want arrives (kept in buf), skipping
+ * others; 0, or -1 when none came within timeout_ms.
+ */
+static int
+notified_wait(struct notified *n, const char *want, int timeout_ms,
+	      char *buf, size_t len)
+{
+	long long deadline = now_ms() + timeout_ms;
+
+	while (notified_recv(n, (int)(deadline - now_ms()), buf, len) == 0)
+		if (notify_line(buf, want))
+			return 0;
+	fprintf(stderr, "no %s within %d ms\n", want, timeout_ms);
+	print_file("poolmgrd's log", n->log);
+	return -1;
+}
+
+/* SIGTERM: STOPPING=1, then exit 0. */
+static void
+notified_stop(struct notified *n)
+{
+	char msg[1024];
+	int rc;
+
+	assert_int_equal(kill(n->pid, SIGTERM), 0);
+	assert_int_equal(notified_wait(n, "STOPPING=1", EVENT_TIMEOUT_MS, msg,
+				       sizeof(msg)), 0);
+	rc = wait_exit(n->pid, STOP_TIMEOUT_MS);
+	n->pid = 0;
+	guard(0, 0);
+	if (rc != 0) {
+		print_file("poolmgrd's log", n->log);
+		fail_msg("poolmgrd stopped with %d after SIGTERM, not 0", rc);
+	}
+}
+
+static int
+notified_teardown(void **state)
+{
+	struct notified *n = *state;
+
+	if (!n)
+		return 0;
+	if (n->pid > 0) {
+		kill(n->pid, SIGKILL);
+		waitpid(n->pid, NULL, 0);
+		guard(0, 0);
+	}
+	harness_close_fd(&n->nfd);
+	if (n->dir[0])
+		remove_tree(n->dir);
+	free(n);
+	*state = NULL;
+	guard_test(0);
+	return 0;
+}
+
+static int
+notified_setup(void **state)
+{
+	struct notified *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return -1;
+	n->nfd = -1;
+	*state = n;
+	guard_test(GUARD_SEC);
+	return 0;
+}
+
+/*
+ * READY=1 means ready: a client connecting at that moment, without retry,
+ * finds the socket and the pools of the configuration.
+ */
+static void
+ready_reload_stop(void **state)
+{
+	struct notified *n = *state;
+	struct pool_conn *c;
+	struct pool_stats st;
+	char msg[1024];
+	const char *status, *usec;
+	unsigned long long before, after, stamp;
+
+	notified_init(n, "[daemon]\nsocket_mode = 0666\n"
+			 "[pool ready]\nsize = 1M\n");
+	notified_start(n, 0);
+	assert_int_equal(notified_wait(n, "READY=1", START_TIMEOUT_MS, msg,
+				       sizeof(msg)), 0);
+	EXPECT_RC(pool_connect(n->sock, &c), 0);
+	EXPECT_RC(pool_stats_by_name(c, "ready", &st), 0);
+	assert_int_equal(st.max_size, 1 << 20);
+	status = notify_line(msg, "STATUS=");
+	if (!status)
+		fail_msg("READY=1 without STATUS=: '%s'", msg);
+	print_message("READY=1 with STATUS=%.*s\n", (int)strcspn(status, "\n"),
+		      status);
+	assert_non_null(strstr(status, "1 pool,"));
+
+	/* Reload: RELOADING=1 stamped now, READY=1 once the new pool exists. */
+	write_file(n->conf, "[daemon]\nsocket_mode = 0666\n"
+			    "[pool ready]\nsize = 1M\n"
+			    "[pool added]\nsize = 2M\n");
+	before = now_usec();
+	assert_int_equal(kill(n->pid, SIGHUP), 0);
+	assert_int_equal(notified_wait(n, "RELOADING=1", EVENT_TIMEOUT_MS, msg,
+				       sizeof(msg)), 0);
+	after = now_usec();
+	usec = notify_line(msg, "MONOTONIC_USEC=");
+	if (!usec)
+		fail_msg("RELOADING=1 without MONOTONIC_USEC=: '%s'", msg);
+	stamp = strtoull(usec, NULL, 10);
+	if (stamp < before || stamp > after)
+		fail_msg("MONOTONIC_USEC=%llu is not between %llu and %llu",
+			 stamp, before, after);
+	assert_int_equal(notified_wait(n, "READY=1", EVENT_TIMEOUT_MS, msg,
+				       sizeof(msg)), 0);
+	EXPECT_RC(pool_stats_by_name(c, "added", &st), 0);
+	assert_int_equal(st.max_size, 2 << 20);
+	assert_non_null(notify_line(msg, "STATUS="));
+	pool_disconnect(c);
+
+	notified_stop(n);
+	assert_int_equal(n->watchdogs, 0);	/* no WATCHDOG_USEC, no pings */
+	assert_false(n->foreign);
+}
+
+/* WATCHDOG_USEC=200000: pings at half of it, from the daemon's pid. */
+static void
+watchdog_pings(void **state)
+{
+	struct notified *n = *state;
+	char msg[1024];
+	long long deadline;
+
+	notified_init(n, "[daemon]\nsocket_mode = 0666\n"
+			 "[pool dog]\nsize = 1M\n");
+	notified_start(n, WATCHDOG_USEC);
+	assert_int_equal(notified_wait(n, "READY=1", START_TIMEOUT_MS, msg,
+				       sizeof(msg)), 0);
+	deadline = now_ms() + WATCHDOG_WINDOW_MS;
+	while (n->watchdogs < 2 &&
+	       notified_recv(n, (int)(deadline - now_ms()), msg,
+			     sizeof(msg)) == 0)
+		;
+	if (n->watchdogs < 2) {
+		print_file("poolmgrd's log", n->log);
+		fail_msg("%u WATCHDOG=1 within %d ms of READY=1, expected 2 "
+			 "or more", n->watchdogs, WATCHDOG_WINDOW_MS);
+	}
+	print_message("%u WATCHDOG=1 within %d ms of READY=1\n", n->watchdogs,
+		      WATCHDOG_WINDOW_MS);
+	notified_stop(n);
+	assert_false(n->foreign);
+}
+
+/* A client's whole round on the activated daemon, in a child process. */
+struct activated {
+	char dir[64];
+	char sock[96];		/* systemd-socket-activate listens here */
+	char fallback[96];	/* --socket: must never be created */
+	char log[96];		/* its and then the daemon's stderr */
+	pid_t pid;
+};
+
+static int
+client_round(void *arg)
+{
+	const struct activated *a = arg;
+	struct pool_create_opts o = {.max_size = 1 << 20, .mode = 0600};
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+
+	CHECK_RC(pool_connect(a->sock, &c), 0, 10);
+	CHECK_RC(pool_create(c, "activated", &o), 0, 11);
+	CHECK_RC(pool_open(c, "activated", &p), 0, 12);
+	CHECK_RC(pool_alloc(p, 4096, &off), 0, 13);
+	memset(pool_ptr(p, off), 0x5a, 4096);
+	CHECK_RC(pool_free(p, off), 0, 14);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/* "NAME=value" for -E when NAME is set: sanitizer options reach the daemon. */
+static void
+add_setenv(const char **argv, int *argc, char *buf, size_t len,
+	   const char *name)
+{
+	const char *v = getenv(name);
+
+	if (!v)
+		return;
+	snprintf(buf, len, "%s=%s", name, v);
+	argv[(*argc)++] = "-E";
+	argv[(*argc)++] = buf;
+}
+
+static void
+exec_activate(const struct activated *a, const char *activate)
+{
+	static char env[3][1024];
+	const char *argv[16];
+	char bin[256];
+	int argc = 0, fd;
+
+	fd = open(a->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd >= 0)
+		dup2(fd, 2);
+	snprintf(bin, sizeof(bin), "%s/poolmgrd", harness_build());
+	argv[argc++] = "systemd-socket-activate";
+	argv[argc++] = "--seqpacket";
+	argv[argc++] = "-l";
+	argv[argc++] = a->sock;
+	add_setenv(argv, &argc, env[0], sizeof(env[0]), "ASAN_OPTIONS");
+	add_setenv(argv, &argc, env[1], sizeof(env[1]), "UBSAN_OPTIONS");
+	add_setenv(argv, &argc, env[2], sizeof(env[2]), "LSAN_OPTIONS");
+	argv[argc++] = bin;
+	argv[argc++] = "--verbose";
+	argv[argc++] = "--socket";
+	argv[argc++] = a->fallback;
+	argv[argc] = NULL;
+	execv(activate, (char *const *)argv);
+	_exit(127);
+}
+
+/* Wait for systemd-socket-activate to create its socket. */
+static bool
+wait_socket(const struct activated *a)
+{
+	long long deadline = now_ms() + START_TIMEOUT_MS;
+	struct stat sb;
+	int status;
+
+	while (now_ms() < deadline) {
+		if (stat(a->sock, &sb) == 0 && S_ISSOCK(sb.st_mode))
+			return true;
+		if (waitpid(a->pid, &status, WNOHANG) != 0)
+			return false;
+		harness_sleep_ms(10);
+	}
+	return false;
+}
+
+static int
+activated_setup(void **state)
+{
+	struct activated *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return -1;
+	snprintf(a->dir, sizeof(a->dir), "/tmp/poolmgr-sd.XXXXXX");
+	if (!mkdtemp(a->dir)) {
+		free(a);
+		return -1;
+	}
+	snprintf(a->sock, sizeof(a->sock), "%s/activated.sock", a->dir);
+	snprintf(a->fallback, sizeof(a->fallback), "%s/fallback.sock", a->dir);
+	snprintf(a->log, sizeof(a->log), "%s/poolmgrd.log", a->dir);
+	*state = a;
+	guard_test(GUARD_SEC);
+	return 0;
+}
+
+static int
+activated_teardown(void **state)
+{
+	struct activated *a = *state;
+
+	if (a->pid > 0) {
+		kill(a->pid, SIGKILL);
+		waitpid(a->pid, NULL, 0);
+		guard(0, 0);
+	}
+	remove_tree(a->dir);
+	free(a);
+	*state = NULL;
+	guard_test(0);
+	return 0;
+}
+
+/*
+ * systemd-socket-activate waits for the first connection, then execs the
+ * daemon in its own process with LISTEN_FDS=1 and LISTEN_PID set: the pid
+ * we started is the daemon's from then on.
+ */
+static void
+socket_activation(void **state)
+{
+	struct activated *a = *state;
+	char activate[512];
+	struct stat sb;
+	pid_t client;
+	int rc;
+
+	if (!find_in_path("systemd-socket-activate", activate,
+			  sizeof(activate)))
+		fail_msg("systemd-socket-activate is not in PATH: install "
+			 "systemd (make deps)");
+	a->pid = fork();
+	assert_true(a->pid >= 0);
+	if (a->pid == 0)
+		exec_activate(a, activate);
+	guard(0, a->pid);
+	if (!wait_socket(a)) {
+		print_file("systemd-socket-activate's log", a->log);
+		fail_msg("systemd-socket-activate did not listen on %s",
+			 a->sock);
+	}
+
+	client = harness_spawn(client_round, a);
+	assert_true(client > 0);
+	guard(1, client);
+	rc = wait_exit(client, START_TIMEOUT_MS);
+	guard(1, 0);
+	if (rc != 0) {
+		print_file("systemd-socket-activate's and poolmgrd's log",
+			   a->log);
+		if (rc == -1)
+			fail_msg("the client had no answer on %s within %d ms",
+				 a->sock, START_TIMEOUT_MS);
+		fail_msg("the client's round on %s failed: exit %d", a->sock,
+			 rc);
+	}
+	assert_true(file_contains(a->log, "on the socket systemd passed"));
+	assert_int_equal(stat(a->fallback, &sb), -1);
+
+	assert_int_equal(kill(a->pid, SIGTERM), 0);
+	rc = wait_exit(a->pid, STOP_TIMEOUT_MS);
+	a->pid = 0;
+	guard(0, 0);
+	if (rc != 0) {
+		print_file("poolmgrd's log", a->log);
+		fail_msg("poolmgrd stopped with %d after SIGTERM, not 0", rc);
+	}
+	/* The socket belongs to whoever passed it: the daemon leaves it. */
+	assert_int_equal(stat(a->sock, &sb), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(socket_activation,
+						activated_setup,
+						activated_teardown),
+		cmocka_unit_test_setup_teardown(ready_reload_stop,
+						notified_setup,
+						notified_teardown),
+		cmocka_unit_test_setup_teardown(watchdog_pings, notified_setup,
+						notified_teardown),
+	};
+
+	return cmocka_run_group_tests_name("poolmgrd under systemd", tests,
+					   NULL, NULL);
+}
