@@ -104,8 +104,15 @@ UNITS     := $(BUILD)/systemd/poolmgrd.service $(BUILD)/systemd/poolmgrd.socket
 PROGRAMS := $(BUILD)/poolmgrd $(BUILD)/poolctl $(LIB_SO) $(LIB_A) $(EXAMPLES) \
             $(UNITS) $(BUILD)/poolclient.pc
 
-.PHONY: all test check-suite bench run deps clean install uninstall
-all: deps $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS)
+.PHONY: all build test check-suite bench run run-daemon deps clean install \
+        uninstall
+
+# The public targets install packages first, then build in a fresh make:
+# the pkg-config answers above are only right once the packages exist.
+all: deps
+	@$(MAKE) --no-print-directory build
+
+build: $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS)
 
 $(PROTO_C) $(PROTO_H): proto/poolmgr.proto
 	@mkdir -p $(BUILD)/proto
@@ -181,7 +188,7 @@ $(BUILD)/poolclient.pc: client/poolclient.pc.in
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' $< > $@
 
-install: all
+install: build
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
 	  $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
@@ -217,11 +224,15 @@ uninstall:
 	  $(DESTDIR)$(UNITDIR)/poolmgrd.socket \
 	  $(DESTDIR)$(SYSUSERSDIR)/poolmgrd.conf
 
-bench: deps $(BENCH_BINS)
+bench: deps
+	@$(MAKE) --no-print-directory $(BENCH_BINS)
 	$(BUILD)/bench/bench_engine
 
 RUN_DIR := $(CURDIR)/run
-run: deps $(PROGRAMS)
+run: deps
+	@$(MAKE) --no-print-directory run-daemon
+
+run-daemon: $(PROGRAMS)
 	@mkdir -p $(RUN_DIR)
 	@printf '[pool default]\nsize = 256M\nmode = 0600\n' > $(RUN_DIR)/poolmgrd.conf
 	@echo "poolmgrd: socket $(RUN_DIR)/poolmgrd.sock, pool 'default' (256 MiB)"
