@@ -92,6 +92,7 @@ BENCH_BINS := $(BUILD)/bench/bench_engine
 
 # Shell tests of what is installed and shipped; run once, in the plain build.
 SYSTEM_TESTS := tests/system/test_units.sh tests/system/test_manpages.sh \
+                tests/system/test_nosystemd.sh \
                 tests/system/test_install.sh
 ifeq ($(SAN),1)
 SYSTEM_TESTS :=
