@@ -234,6 +234,8 @@ conn_deliver(struct pool_conn *c, Poolmgr__Reply *reply, int fd)
 	struct conn_call	*call;
 
 	TAILQ_FOREACH(call, &c->calls, entry) {
+		/* cppcheck cannot follow TAILQ_FOREACH: call is a queued call. */
+		/* cppcheck-suppress uninitvar */
 		if (call->id == reply->id)
 			break;
 	}

@@ -284,7 +284,7 @@ safe(const char *in)
 	struct safe	 o;
 	size_t		 i;
 
-	for (i = 0; in[i] != '\0' && i < sizeof o.s - 1; i++)
+	for (i = 0; i < sizeof o.s - 1 && in[i] != '\0'; i++)
 		o.s[i] = (in[i] >= 0x20 && in[i] < 0x7f) ? in[i] : '?';
 	o.s[i] = '\0';
 	return o;

@@ -58,7 +58,6 @@ dirty_mark(struct heap *h, uint64_t off, uint64_t len)
 		return;		/* the common case: already dirty */
 	if (d && d->end >= first) {
 		h->dirty_pages -= d->end - d->first;
-		first = d->first;
 	} else {
 		d = heap_meta_alloc(h, sizeof(*d));
 		d->first = first;

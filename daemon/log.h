@@ -5,8 +5,6 @@
 #ifndef POOLMGRD_LOG_H
 #define POOLMGRD_LOG_H
 
-#include <stdnoreturn.h>
-
 #define LOG_PRI_ERR 3
 #define LOG_PRI_WARNING 4
 #define LOG_PRI_NOTICE 5
@@ -21,7 +19,9 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-noreturn void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void fatal(const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 1, 2)));
+void fatalx(const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 1, 2)));
 
 #endif /* POOLMGRD_LOG_H */
