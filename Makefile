@@ -16,7 +16,7 @@ OPT      ?= -O2
 DEB_PKGS := build-essential pkgconf libbsd-dev libcmocka-dev \
             libjemalloc-dev libmimalloc-dev libevent-dev \
             libprotobuf-c-dev protobuf-c-compiler libinih-dev libjson-c-dev \
-            libsystemd-dev systemd mandoc
+            libsystemd-dev systemd mandoc clang libclang-rt-14-dev cppcheck
 
 CFLAGS_BASE := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow \
                -Wmissing-prototypes -Wstrict-prototypes -D_GNU_SOURCE \
@@ -84,7 +84,7 @@ UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_memory itest_badinput itest_poolctl itest_config \
-              itest_systemd
+              itest_systemd itest_limits
 ITEST_BINS := $(ITESTS:%=$(BUILD)/tests/%)
 ITEST_COMMON := $(BUILD)/tests/integration/harness.o
 
@@ -93,7 +93,8 @@ BENCH_BINS := $(BUILD)/bench/bench_engine
 # Shell tests of what is installed and shipped; run once, in the plain build.
 SYSTEM_TESTS := tests/system/test_units.sh tests/system/test_manpages.sh \
                 tests/system/test_nosystemd.sh \
-                tests/system/test_install.sh
+                tests/system/test_install.sh \
+                tests/system/test_lint.sh
 ifeq ($(SAN),1)
 SYSTEM_TESTS :=
 endif
@@ -106,7 +107,7 @@ PROGRAMS := $(BUILD)/poolmgrd $(BUILD)/poolctl $(LIB_SO) $(LIB_A) $(EXAMPLES) \
             $(UNITS) $(BUILD)/poolclient.pc
 
 .PHONY: all build test check-suite bench run run-daemon deps clean install \
-        uninstall
+        uninstall fuzz fuzzers stress lint
 
 # The public targets install packages first, then build in a fresh make:
 # the pkg-config answers above are only right once the packages exist.
@@ -179,6 +180,47 @@ test: deps
 check-suite: $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS)
 	@POOLMGR_BUILD=$(BUILD) sh tests/run.sh $(BUILD) $(UNIT_BINS) \
 	  $(ITEST_BINS) $(SYSTEM_TESTS)
+
+# libFuzzer harnesses (clang): the engine fed operations, and the daemon's
+# decoder and dispatch fed datagrams against real pools.
+FUZZ_CC      ?= clang
+FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=undefined -D_GNU_SOURCE -Idaemon \
+                -Iclient -I$(BUILD)/proto $(SD_CFLAGS)
+FUZZ_SECONDS ?= 300
+FUZZERS      := $(BUILD)/fuzz/fuzz_engine $(BUILD)/fuzz/fuzz_dispatch
+DAEMON_LIB_SRCS := $(filter-out daemon/poolmgrd.c,$(DAEMON_SRCS))
+
+$(BUILD)/fuzz/fuzz_engine: tests/fuzz/fuzz_engine.c $(ENGINE_SRCS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
+
+$(BUILD)/fuzz/fuzz_dispatch: tests/fuzz/fuzz_dispatch.c $(DAEMON_LIB_SRCS) \
+		$(ENGINE_SRCS) $(PROTO_C)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(DAEMON_LIBS)
+
+fuzzers: deps
+	@$(MAKE) --no-print-directory $(FUZZERS)
+
+# Long runs: FUZZ_SECONDS each, growing a corpus under build/fuzz/.
+fuzz: fuzzers
+	@for f in $(notdir $(FUZZERS)); do \
+	  mkdir -p $(BUILD)/fuzz/corpus-$$f; \
+	  $(BUILD)/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    $(BUILD)/fuzz/corpus-$$f tests/fuzz/corpus/$$f || exit 1; \
+	done
+
+# Long stress: many processes, random kills, a daemon restart.
+STRESS_PROCS ?= 8
+STRESS_OPS   ?= 1000000
+stress: deps
+	@$(MAKE) --no-print-directory $(BUILD)/tests/itest_stress $(BUILD)/poolmgrd
+	POOLMGR_BUILD=$(BUILD) POOLMGR_STRESS_PROCS=$(STRESS_PROCS) \
+	  POOLMGR_STRESS_OPS=$(STRESS_OPS) $(BUILD)/tests/itest_stress
+
+lint: deps
+	@sh tests/system/test_lint.sh
 
 # Units and the pkg-config file name the installed paths.
 $(BUILD)/systemd/%: systemd/%.in

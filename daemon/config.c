@@ -28,6 +28,9 @@ config_defaults(struct config *cf)
 	snprintf(cf->socket, sizeof(cf->socket), "%s",
 		 "/run/poolmgrd/poolmgrd.sock");
 	cf->socket_mode = 0660;
+	cf->max_connections = 1024;
+	cf->max_connections_per_uid = 256;
+	cf->max_blocks_per_session = 4194304;
 }
 
 int
@@ -148,6 +151,23 @@ daemon_key(struct load_state *ls, const char *key, const char *value)
 		if (parse_octal(value, &cf->socket_mode))
 			return snprintf(ls->problem, sizeof(ls->problem),
 					"bad socket_mode '%s'", value), 0;
+	} else if (strcmp(key, "max_connections") == 0) {
+		if (parse_uint(value, &cf->max_connections) ||
+		    cf->max_connections == 0)
+			return snprintf(ls->problem, sizeof(ls->problem),
+					"bad max_connections '%s'", value), 0;
+	} else if (strcmp(key, "max_connections_per_uid") == 0) {
+		if (parse_uint(value, &cf->max_connections_per_uid) ||
+		    cf->max_connections_per_uid == 0)
+			return snprintf(ls->problem, sizeof(ls->problem),
+					"bad max_connections_per_uid '%s'",
+					value), 0;
+	} else if (strcmp(key, "max_blocks_per_session") == 0) {
+		if (config_parse_size(value, &cf->max_blocks_per_session) ||
+		    cf->max_blocks_per_session == 0)
+			return snprintf(ls->problem, sizeof(ls->problem),
+					"bad max_blocks_per_session '%s'",
+					value), 0;
 	} else if (strcmp(key, "admin_group") == 0) {
 		if (parse_group(value, &cf->admin_gid))
 			return snprintf(ls->problem, sizeof(ls->problem),

@@ -5,6 +5,9 @@
  *   socket = /run/poolmgrd/poolmgrd.sock
  *   socket_mode = 0660
  *   admin_group = poolmgr          ; may create and destroy pools
+ *   max_connections = 1024         ; clients at once, in all
+ *   max_connections_per_uid = 256  ; clients at once, per uid
+ *   max_blocks_per_session = 4194304 ; references one client may hold
  *
  *   [pool NAME]
  *   size = 256M                    ; required; K, M, G, T suffixes
@@ -37,6 +40,9 @@ struct config {
 	uint32_t socket_mode;
 	int has_admin_gid;
 	gid_t admin_gid;
+	uint32_t max_connections;
+	uint32_t max_connections_per_uid;
+	uint64_t max_blocks_per_session;
 	unsigned npools;
 	struct config_pool pools[CONFIG_MAX_POOLS];
 };

@@ -66,6 +66,17 @@ may_admin(const struct session *s)
 		session_in_group(s, dispatch_cf->admin_gid));
 }
 
+/* A session may hold only so many references (each costs daemon memory). */
+static int
+check_block_cap(struct call *c)
+{
+	if (dispatch_cf && c->s->nrefs >= dispatch_cf->max_blocks_per_session)
+		return refuse(c, -EDQUOT, "this client holds %llu blocks, the "
+			      "most allowed",
+			      (unsigned long long)c->s->nrefs);
+	return 0;
+}
+
 /* The session's handle, or NULL with the reason set. */
 static struct handle *
 get_handle(struct call *c, uint32_t id, bool write, int *err)
@@ -258,6 +269,8 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 
 	if (!(h = get_handle(c, m->handle, true, &rc)))
 		return rc;
+	if ((rc = check_block_cap(c)))
+		return rc;
 	if (m->zero && m->nmemb > 1 &&
 	    __builtin_mul_overflow(m->size, m->nmemb, &size))
 		return refuse(c, -EOVERFLOW, "nmemb * size overflows");
@@ -300,6 +313,8 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 	if (!(h = get_handle(c, m->handle, true, &rc)))
 		return rc;
 	if (m->offset == OFF_NONE) {
+		if ((rc = check_block_cap(c)))
+			return rc;
 		rc = dpool_alloc(h->pool, h, m->size, 0, false,
 				 session_pool_bytes(c->s, h->pool), &b);
 		if (rc)
@@ -334,6 +349,8 @@ do_retain(struct call *c, const Poolmgr__Retain *m)
 	int rc;
 
 	if (!(h = get_handle(c, m->handle, true, &rc)))
+		return rc;
+	if ((rc = check_block_cap(c)))
 		return rc;
 	rc = dpool_retain(h->pool, h, m->offset,
 			  session_pool_bytes(c->s, h->pool));
@@ -643,6 +660,14 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 	}
 	c.req = req;
 	rep.id = req->id;
+	if (s->refuse) {
+		rc = refuse(&c, s->refuse, "too many clients connected");
+		rep.error = rc;
+		rep.message = c.msg;
+		send_reply(&c);
+		peer_kill(peer);
+		goto out;
+	}
 	if (!s->greeted) {
 		if (req->body_case != POOLMGR__REQUEST__BODY_HELLO) {
 			log_warnx("pid %d sent a request before Hello; closing",

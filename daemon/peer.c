@@ -27,6 +27,7 @@
 #include "peer.h"
 
 #define PEER_READ_BATCH 64
+#define PEER_FLUSH_SEC 5	/* a killed peer's last replies: then gone */
 
 struct outmsg {
 	STAILQ_ENTRY(outmsg) entry;
@@ -115,10 +116,30 @@ peer_free(struct peer *p)
 void
 peer_kill(struct peer *p)
 {
+	struct timeval flush = {PEER_FLUSH_SEC, 0};
+
 	p->dead = true;
 	event_del(p->ev_read);
-	/* Let the write side flush what is queued, then free. */
-	event_add(p->ev_write, NULL);
+	/*
+	 * Let the write side flush what is queued, then free; a client that
+	 * does not read gets PEER_FLUSH_SEC, not forever.
+	 */
+	event_add(p->ev_write, &flush);
+}
+
+/* Drop a peer now, queue and all (from inside its own callbacks too). */
+static void
+peer_drop(struct peer *p)
+{
+	struct outmsg *m;
+
+	while ((m = STAILQ_FIRST(&p->out))) {
+		STAILQ_REMOVE_HEAD(&p->out, entry);
+		outmsg_free(m);
+	}
+	p->queued = 0;
+	peer_kill(p);
+	event_active(p->ev_write, EV_WRITE, 0);
 }
 
 void
@@ -188,7 +209,7 @@ peer_send(struct peer *p, const void *buf, size_t len, int pass_fd,
 	if (p->queued + len > PEER_MAX_QUEUED) {
 		log_warnx("client fd %d does not read its replies; dropping it",
 			  p->fd);
-		peer_kill(p);
+		peer_drop(p);
 		goto drop;
 	}
 	m = malloc(sizeof(*m) + len);
@@ -214,7 +235,10 @@ peer_on_write(evutil_socket_t fd, short what, void *arg)
 	struct outmsg *m;
 
 	(void)fd;
-	(void)what;
+	if ((what & EV_TIMEOUT) && p->dead) {
+		peer_free(p);	/* it would not take its last replies */
+		return;
+	}
 	while ((m = STAILQ_FIRST(&p->out))) {
 		int rc = send_one(p, m->data, m->len, m->fd);
 

@@ -258,6 +258,7 @@ ref_add(struct block *b, struct handle *h)
 	b->nrefs++;
 	LIST_INSERT_HEAD(&h->refs, r, by_handle);
 	h->nrefs++;
+	h->session->nrefs++;
 	h->bytes += b->size;
 }
 
@@ -274,6 +275,7 @@ ref_remove(struct ref *r)
 	b->nrefs--;
 	LIST_REMOVE(r, by_handle);
 	r->handle->nrefs--;
+	r->handle->session->nrefs--;
 	r->handle->bytes -= b->size;
 	free(r);
 }

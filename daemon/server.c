@@ -95,6 +95,18 @@ accept_one(int fd)
 		return;
 	}
 	log_debug("pid %d uid %u connected", (int)s->pid, (unsigned)s->uid);
+	/* Counted with s itself: refuse the one that goes over. */
+	if (session_count() > server_cf->max_connections) {
+		log_warnx("pid %d: more than %u clients; refusing it",
+			  (int)s->pid, server_cf->max_connections);
+		s->refuse = -EUSERS;
+	} else if (session_count_uid(s->uid) >
+		   server_cf->max_connections_per_uid) {
+		log_warnx("pid %d: uid %u has more than %u clients; refusing it",
+			  (int)s->pid, (unsigned)s->uid,
+			  server_cf->max_connections_per_uid);
+		s->refuse = -EUSERS;
+	}
 	peer_new(base, fd, peer_dispatch, s);
 }
 
@@ -192,6 +204,9 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	server_cf->npools = cf->npools;
 	server_cf->has_admin_gid = cf->has_admin_gid;
 	server_cf->admin_gid = cf->admin_gid;
+	server_cf->max_connections = cf->max_connections;
+	server_cf->max_connections_per_uid = cf->max_connections_per_uid;
+	server_cf->max_blocks_per_session = cf->max_blocks_per_session;
 	free(cf);
 	status_line(line, sizeof(line));
 	service_ready(line);

@@ -21,6 +21,26 @@ struct session_node {
 };
 
 static LIST_HEAD(, session_node) sessions = LIST_HEAD_INITIALIZER(sessions);
+static unsigned nsessions;
+
+unsigned
+session_count(void)
+{
+	return nsessions;
+}
+
+/* Linear, but bounded by max_connections and run only at accept. */
+unsigned
+session_count_uid(uid_t uid)
+{
+	struct session_node *n;
+	unsigned count = 0;
+
+	LIST_FOREACH(n, &sessions, entry)
+		if (n->s->uid == uid)
+			count++;
+	return count;
+}
 
 struct session *
 session_new(int fd)
@@ -47,6 +67,7 @@ session_new(int fd)
 	LIST_INIT(&s->handles);
 	n->s = s;
 	LIST_INSERT_HEAD(&sessions, n, entry);
+	nsessions++;
 	return s;
 }
 
@@ -61,6 +82,7 @@ session_free(struct session *s)
 	LIST_FOREACH(n, &sessions, entry) {
 		if (n->s == s) {
 			LIST_REMOVE(n, entry);
+			nsessions--;
 			free(n);
 			break;
 		}

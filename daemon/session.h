@@ -39,6 +39,9 @@ struct session {
 	int ngroups;
 	char name[64];
 	bool greeted;		/* Hello done */
+	int refuse;		/* over a connection limit: the reply to
+				 * whatever it says first, then close */
+	uint64_t nrefs;		/* references held over all handles */
 	uint32_t next_handle;
 	struct handle_list handles;
 	uint32_t nhandles;
@@ -53,6 +56,10 @@ struct handle *session_handle(struct session *s, uint32_t id);
 void session_close(struct session *s, struct handle *h);
 /* Close every handle of every session on pool p (forced destroy). */
 void session_close_pool_handles(struct dpool *p);
+
+/* Sessions connected now: in all, and of one uid. */
+unsigned session_count(void);
+unsigned session_count_uid(uid_t uid);
 
 /* Bytes this session holds in pool p, over all its handles (quota). */
 uint64_t session_pool_bytes(const struct session *s, const struct dpool *p);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -134,6 +135,14 @@ harness_start(struct daemon_proc *d, const char *extra_config)
 		return -1;
 	if (d->pid == 0) {
 		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		const char *nofile = getenv("HARNESS_NOFILE");
+
+		if (nofile) {
+			struct rlimit rl;
+
+			rl.rlim_cur = rl.rlim_max = strtoul(nofile, NULL, 10);
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
 
 		dup2(fd, 2);
 		execl(bin, "poolmgrd", "--verbose", "--socket", d->sock,

@@ -63,7 +63,8 @@ struct daemon_proc {
 const char *harness_build(void);
 
 /*
- * Start build/poolmgrd on a fresh socket with extra_config (INI text that
+ * Start build/poolmgrd on a fresh socket (with $HARNESS_NOFILE set, the
+ * daemon's descriptor limit is set to it) with extra_config (INI text that
  * is appended to a [daemon] section setting socket_mode 0666; may be NULL)
  * and wait until it accepts connections.  Sets $POOLMGRD_SOCKET.
  * Returns 0, or -1 (the test should fail).
