@@ -33,9 +33,12 @@ static const struct client_error client_errors[] = {
 	{ -ENOENT,		"no such pool (or no poolmgrd socket at that "
 				"path)" },
 	{ -EEXIST,		"a pool with that name exists" },
-	{ -EBUSY,		"the pool is in use (live blocks or open "
-				"handles)" },
+	{ -EBUSY,		"in use: the pool has live blocks or open "
+				"handles, or the shared block cannot move" },
 	{ -EBADF,		"no such pool handle on this connection" },
+	{ -EUSERS,		"too many clients connected to poolmgrd" },
+	{ -E2BIG,		"batch larger than POOL_BATCH_MAX" },
+	{ -ENOSPC,		"poolmgrd already has the most pools it allows" },
 	{ -ENAMETOOLONG,	"pool name longer than 64 bytes" },
 	{ -EPROTONOSUPPORT,	"protocol version not supported by poolmgrd" },
 	{ -EOPNOTSUPP,		"request not supported by poolmgrd" },

@@ -599,6 +599,73 @@ pool_free(struct pool *p, pool_off_t off)
 }
 
 POOL_API int
+pool_alloc_batch(struct pool *p, size_t n, const size_t *sizes,
+    pool_off_t *out)
+{
+	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
+	Poolmgr__AllocBatch	 ab = POOLMGR__ALLOC_BATCH__INIT;
+	Poolmgr__Reply		*reply;
+	uint64_t		 wire[POOL_BATCH_MAX];
+	size_t			 i;
+	int			 error;
+
+	if (p == NULL || sizes == NULL || out == NULL || n == 0)
+		return -EINVAL;
+	if (n > POOL_BATCH_MAX)
+		return -E2BIG;
+	for (i = 0; i < n; i++) {
+		if (sizes[i] == 0)
+			return -EINVAL;
+		wire[i] = sizes[i];
+	}
+	ab.handle = p->handle;
+	ab.n_sizes = n;
+	ab.sizes = wire;
+	req.body_case = POOLMGR__REQUEST__BODY_ALLOC_BATCH;
+	req.alloc_batch = &ab;
+	error = conn_call(p->conn, &req, POOLMGR__REPLY__BODY_ALLOC_BATCH,
+	    &reply, NULL);
+	if (error != 0)
+		return error;
+	/* Every block must be where a block can be, as for pool_alloc. */
+	if (reply->alloc_batch->n_offsets != n ||
+	    reply->alloc_batch->n_usable_sizes != n)
+		error = -EPROTO;
+	for (i = 0; error == 0 && i < n; i++) {
+		Poolmgr__AllocReply a = POOLMGR__ALLOC_REPLY__INIT;
+
+		a.offset = reply->alloc_batch->offsets[i];
+		a.usable_size = reply->alloc_batch->usable_sizes[i];
+		error = client_check_block(p, &a, sizes[i], 0);
+	}
+	for (i = 0; error == 0 && i < n; i++)
+		out[i] = reply->alloc_batch->offsets[i];
+	poolmgr__reply__free_unpacked(reply, NULL);
+	return error;
+}
+
+POOL_API int
+pool_free_batch(struct pool *p, size_t n, const pool_off_t *offs)
+{
+	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
+	Poolmgr__FreeBatch	 fb = POOLMGR__FREE_BATCH__INIT;
+
+	if (p == NULL || (offs == NULL && n != 0))
+		return -EINVAL;
+	if (n > POOL_BATCH_MAX)
+		return -E2BIG;
+	if (n == 0)
+		return 0;
+	fb.handle = p->handle;
+	fb.n_offsets = n;
+	fb.offsets = (uint64_t *)offs;
+	req.body_case = POOLMGR__REQUEST__BODY_FREE_BATCH;
+	req.free_batch = &fb;
+	return conn_call(p->conn, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL,
+	    NULL);
+}
+
+POOL_API int
 pool_retain(struct pool *p, pool_off_t off)
 {
 	if (p == NULL || off == POOL_OFF_NONE)

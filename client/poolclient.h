@@ -146,6 +146,24 @@ POOL_API int pool_realloc(struct pool *p, pool_off_t off, size_t size,
  */
 POOL_API int pool_free(struct pool *p, pool_off_t off);
 
+/* Most blocks one batch call may allocate or free. */
+#define POOL_BATCH_MAX 4096
+
+/*
+ * pool_alloc_batch - allocate n blocks (sizes[i] bytes each) in one round
+ * trip, all or nothing: on failure none of them is allocated.  out[i]
+ * receives block i.  n is 1 .. POOL_BATCH_MAX (-E2BIG above).
+ */
+POOL_API int pool_alloc_batch(struct pool *p, size_t n, const size_t *sizes,
+			      pool_off_t *out);
+
+/*
+ * pool_free_batch - pool_free of n offsets in one round trip, all or
+ * nothing: if any of them could not be freed (or appears twice), none is
+ * freed and the error is returned.  POOL_OFF_NONE entries are skipped.
+ */
+POOL_API int pool_free_batch(struct pool *p, size_t n, const pool_off_t *offs);
+
 /*
  * pool_retain - take a reference: the block lives while this handle does.
  * It counts against this session's quota (-EDQUOT past it).

@@ -28,6 +28,7 @@
 #define PROTOCOL_VERSION 1
 #define OFF_NONE UINT64_MAX
 #define MAX_LISTED_CLIENTS 400
+#define MAX_BATCH 4096
 
 struct call {
 	struct peer *peer;
@@ -342,6 +343,100 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 	return 0;
 }
 
+static uint64_t batch_offsets[MAX_BATCH], batch_sizes[MAX_BATCH];
+static Poolmgr__AllocBatchReply alloc_batch_reply;
+
+/* Many allocations, all or nothing. */
+static int
+do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
+{
+	struct handle *h;
+	struct block *b;
+	size_t i, j;
+	int rc;
+
+	if (!(h = get_handle(c, m->handle, true, &rc)))
+		return rc;
+	if (m->n_sizes == 0 || m->n_sizes > MAX_BATCH)
+		return refuse(c, m->n_sizes ? -E2BIG : -EINVAL, "a batch holds "
+			      "1 to %d sizes, not %zu", MAX_BATCH, m->n_sizes);
+	if (dispatch_cf && c->s->nrefs + m->n_sizes >
+	    dispatch_cf->max_blocks_per_session)
+		return refuse(c, -EDQUOT, "the batch would pass the blocks "
+			      "allowed per client");
+	for (i = 0; i < m->n_sizes; i++) {
+		rc = dpool_alloc(h->pool, h, m->sizes[i], 0, false,
+				 session_pool_bytes(c->s, h->pool), &b);
+		if (rc) {
+			/* Undo: the request changes nothing. */
+			for (j = 0; j < i; j++)
+				dpool_free(h->pool, h, batch_offsets[j]);
+			return refuse(c, rc, "allocation %zu of the batch "
+				      "(%llu bytes) failed", i,
+				      (unsigned long long)m->sizes[i]);
+		}
+		batch_offsets[i] = b->off;
+		batch_sizes[i] = b->size;
+	}
+	poolmgr__alloc_batch_reply__init(&alloc_batch_reply);
+	alloc_batch_reply.n_offsets = m->n_sizes;
+	alloc_batch_reply.offsets = batch_offsets;
+	alloc_batch_reply.n_usable_sizes = m->n_sizes;
+	alloc_batch_reply.usable_sizes = batch_sizes;
+	c->rep->body_case = POOLMGR__REPLY__BODY_ALLOC_BATCH;
+	c->rep->alloc_batch = &alloc_batch_reply;
+	return 0;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Many frees, all or nothing: every offset is checked before any goes. */
+static int
+do_free_batch(struct call *c, const Poolmgr__FreeBatch *m)
+{
+	static Poolmgr__FreeBatchReply fbr;
+	struct handle *h;
+	size_t i;
+	int rc;
+
+	if (!(h = get_handle(c, m->handle, true, &rc)))
+		return rc;
+	if (m->n_offsets > MAX_BATCH)
+		return refuse(c, -E2BIG, "a batch holds at most %d offsets",
+			      MAX_BATCH);
+	poolmgr__free_batch_reply__init(&fbr);
+	for (i = 0; i < m->n_offsets; i++) {
+		if (m->offsets[i] == OFF_NONE)
+			continue;
+		if ((rc = dpool_may_free(h->pool, h, m->offsets[i]))) {
+			fbr.failed_index = (uint32_t)i;
+			c->rep->body_case = POOLMGR__REPLY__BODY_FREE_BATCH;
+			c->rep->free_batch = &fbr;
+			return refuse(c, rc, "offset %zu of the batch (%#llx) "
+				      "cannot be freed", i,
+				      (unsigned long long)m->offsets[i]);
+		}
+	}
+	/* The same block twice would be a double free halfway through. */
+	memcpy(batch_offsets, m->offsets, m->n_offsets * sizeof(uint64_t));
+	qsort(batch_offsets, m->n_offsets, sizeof(uint64_t), cmp_u64);
+	for (i = 1; i < m->n_offsets; i++)
+		if (batch_offsets[i] == batch_offsets[i - 1] &&
+		    batch_offsets[i] != OFF_NONE)
+			return refuse(c, -EINVAL, "offset %#llx appears twice",
+				      (unsigned long long)batch_offsets[i]);
+	for (i = 0; i < m->n_offsets; i++)
+		if (m->offsets[i] != OFF_NONE)
+			dpool_free(h->pool, h, m->offsets[i]);
+	return 0;
+}
+
 static int
 do_retain(struct call *c, const Poolmgr__Retain *m)
 {
@@ -618,6 +713,10 @@ dispatch_body(struct call *c)
 		return do_check(c, r->check);
 	case POOLMGR__REQUEST__BODY_CLIENTS:
 		return do_clients(c, r->clients);
+	case POOLMGR__REQUEST__BODY_ALLOC_BATCH:
+		return do_alloc_batch(c, r->alloc_batch);
+	case POOLMGR__REQUEST__BODY_FREE_BATCH:
+		return do_free_batch(c, r->free_batch);
 	default:
 		return refuse(c, -EOPNOTSUPP, "unknown request type");
 	}
@@ -682,7 +781,8 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 	rep.error = rc;
 	if (rc) {
 		rep.message = c.msg;
-		rep.body_case = POOLMGR__REPLY__BODY__NOT_SET;
+		if (rep.body_case != POOLMGR__REPLY__BODY_FREE_BATCH)
+			rep.body_case = POOLMGR__REPLY__BODY__NOT_SET;
 		log_debug("pid %d: request %llu: %s", (int)s->pid,
 			  (unsigned long long)req->id, c.msg);
 	}

@@ -329,6 +329,16 @@ dpool_alloc(struct dpool *p, struct handle *h, uint64_t size, uint64_t align,
 }
 
 int
+dpool_may_free(struct dpool *p, struct handle *h, uint64_t off)
+{
+	struct block *b = dpool_block(p, off);
+
+	if (!b)
+		return -EINVAL;
+	return ref_of(b, h) || b->persistent ? 0 : -EPERM;
+}
+
+int
 dpool_free(struct dpool *p, struct handle *h, uint64_t off)
 {
 	struct block *b = dpool_block(p, off);

@@ -85,6 +85,8 @@ int dpool_alloc(struct dpool *p, struct handle *h, uint64_t size,
 		uint64_t align, bool zero, uint64_t quota_used,
 		struct block **out);
 int dpool_free(struct dpool *p, struct handle *h, uint64_t off);
+/* Would dpool_free succeed?  The same answer, nothing changed. */
+int dpool_may_free(struct dpool *p, struct handle *h, uint64_t off);
 int dpool_realloc(struct dpool *p, struct handle *h, uint64_t off,
 		  uint64_t size, uint64_t quota_used, struct block **out);
 int dpool_retain(struct dpool *p, struct handle *h, uint64_t off,
