@@ -31,6 +31,13 @@
 
 static TAILQ_HEAD(, dpool) pools = TAILQ_HEAD_INITIALIZER(pools);
 static unsigned npools;
+static bool stopping;
+
+void
+dpool_stop_releasing(void)
+{
+	stopping = true;
+}
 
 static int
 block_cmp(struct block *a, struct block *b)
@@ -76,6 +83,8 @@ pool_release(void *ctx, uint64_t off, uint64_t len)
 {
 	struct dpool *p = ctx;
 
+	if (stopping)
+		return 0;
 	if (fallocate(p->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 		      (off_t)off, (off_t)len) == -1) {
 		log_warn("pool %s: punching a hole", p->name);

@@ -99,4 +99,11 @@ void dpool_drop_handle_refs(struct dpool *p, struct handle *h);
 
 uint64_t dpool_committed(const struct dpool *p);
 
+/*
+ * The daemon is stopping: free pages are no longer punched out, so clients
+ * that still map a pool keep seeing their bytes until they notice the
+ * connection is gone (the memfd itself goes with the last mapping).
+ */
+void dpool_stop_releasing(void);
+
 #endif /* POOLMGRD_POOL_H */

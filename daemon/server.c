@@ -320,6 +320,7 @@ server_run(const struct server_opts *o, struct config *cf)
 
 	service_watchdog_stop();
 	event_free(status_ev);
+	dpool_stop_releasing();
 	peer_close_all();
 	while ((p = dpool_first()))
 		dpool_destroy(p);
