@@ -410,6 +410,8 @@ do_free_batch(struct call *c, const Poolmgr__FreeBatch *m)
 	if (m->n_offsets > MAX_BATCH)
 		return refuse(c, -E2BIG, "a batch holds at most %d offsets",
 			      MAX_BATCH);
+	if (m->n_offsets == 0)
+		return 0;	/* offsets is NULL then: nothing to copy or sort */
 	poolmgr__free_batch_reply__init(&fbr);
 	for (i = 0; i < m->n_offsets; i++) {
 		if (m->offsets[i] == OFF_NONE)
