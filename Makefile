@@ -93,7 +93,7 @@ BENCH_BINS := $(BUILD)/bench/bench_engine
 # Shell tests of what is installed and shipped; run once, in the plain build.
 SYSTEM_TESTS := tests/system/test_units.sh tests/system/test_manpages.sh \
                 tests/system/test_nosystemd.sh \
-                tests/system/test_install.sh \
+                tests/system/test_install.sh tests/system/test_fuzz_smoke.sh \
                 tests/system/test_lint.sh
 ifeq ($(SAN),1)
 SYSTEM_TESTS :=

@@ -1,0 +1,702 @@
+/*
+ * fuzz_dispatch.c - libFuzzer harness for the daemon's request path: the
+ * protobuf-c decoder, dispatch.c's checks and every request it carries out
+ * on real pools (pool.c, session.c, the engine), and peer.c's transport.
+ *
+ * WHAT IT COVERS
+ *
+ * The daemon runs in-process: one event_base, the pools "f" (1 MiB,
+ * granularity 16, mode 0600, owned by the fuzzer's uid) and "g" (256 KiB,
+ * granularity 64, mode 0644, owner 4242, group 4243, quota 64 KiB),
+ * recreated for every input so each input starts from the same state.  An
+ * input talks over one or two connections, each a socketpair(AF_UNIX,
+ * SOCK_SEQPACKET) with a session and a peer exactly as server.c makes them
+ * (session_new reads SO_PEERCRED; the harness may then lower the session's
+ * credentials to another uid, see below).  Datagrams go to dispatch_message
+ * directly (only while the peer still reads: once killed, peer.c reads no
+ * more), or through the socket and peer.c's read path; replies are read
+ * back and must decode, an Open reply must carry exactly one descriptor
+ * with the access it claims (no other reply may carry one; all are closed)
+ * and the size of the pool it was opened on, and a Check reply must say
+ * ok.
+ *
+ * After the datagrams, and again after every connection is closed (the
+ * client end closed, the peer noticing EOF on the event loop and freeing
+ * its session), every pool must pass heap_check and its books must agree:
+ * each block record matches a live engine block, references and handle
+ * and session counts add up, and once the sessions are gone only persisted blocks
+ * may remain, with no handles.  Every 1000 inputs the number of open
+ * descriptors may not have grown by more than 16.  A failure aborts with a
+ * message on the real stderr.
+ *
+ * HOW THE BYTES ARE READ
+ *
+ *   byte 0   bits 0-1  0: no automatic Hello; else each connection first
+ *                      says a valid Hello (so most inputs reach requests)
+ *            bits 2-3  credentials of connection 0: 0 the fuzzer's own
+ *                      (trusted), 1 uid 4242 (owner of "g"), 2 uid 4244
+ *                      with group 4243 ("g"'s group, the admin group when
+ *                      configured), 3 uid 4245 (anyone else)
+ *            bit 4     the configuration names admin group 4243
+ *            bit 5     deliver through the socket (peer.c reads them)
+ *                      instead of calling dispatch_message directly
+ *            bits 6-7  credentials of connection 1, as bits 2-3
+ *   byte 1   bits 0-1  max_blocks_per_session: the default, 2, 8, 32
+ *   then     datagrams: a control byte (bit 0: connection 0 or 1; bit 1:
+ *            close that connection first and open it again; bit 2: that
+ *            client stops reading its replies, or reads them again, so
+ *            the peer has to queue them; bit 3: if the connection is
+ *            opened for this datagram, it is one over the connection
+ *            limit, as server.c marks it: s->refuse = -EUSERS), a 2-byte
+ *            little-endian length and that many bytes (fewer at the end of
+ *            the input).  A zero length closes the connection (an empty
+ *            datagram is EOF on SOCK_SEQPACKET).  A CreatePool of more than
+ *            4 MiB (up to the daemon's own 64 TiB limit) is not delivered:
+ *            realloc copies and calloc zeroing through such pools would
+ *            only measure the machine's memory.
+ *
+ * The daemon logs to stderr; the harness asks libFuzzer to close stderr
+ * (-close_fd_mask=2, added to the command line) so the log lines do not
+ * slow it down.  POOLMGR_FUZZ_LOG=1 keeps them, e.g. to see the message of
+ * a fatalx() that ended a run ("fuzz target exited").
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "poolmgr.pb-c.h"
+
+#include "config.h"
+#include "dispatch.h"
+#include "peer.h"
+#include "pool.h"
+#include "session.h"
+
+#define NCONN 2
+#define MAX_DATAGRAMS 1024
+#define CREATE_CAP (4ull << 20)
+#define FD_CHECK_EVERY 1000
+#define FD_SLACK 16
+#define PUMP_ROUNDS 1000
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+struct ident {
+	uid_t uid;
+	gid_t gid;
+	gid_t group;		/* one supplementary group, or 0 for none */
+};
+
+/* Index 0 keeps the credentials SO_PEERCRED gave. */
+static const struct ident idents[4] = {
+	{0, 0, 0},
+	{4242, 4242, 0},
+	{4244, 4244, 4243},
+	{4245, 4245, 0},
+};
+
+struct conn {
+	int cfd;		/* the client's end; -1 when closed */
+	int dfd;		/* the daemon's end, while open */
+	struct session *s;
+	struct peer *p;
+	bool open;		/* session and peer exist */
+	bool hold;		/* the client does not read its replies */
+	unsigned ident;
+};
+
+static struct event_base *base;
+static struct config cf;
+static FILE *errout;		/* the real stderr, for our own messages */
+static uint8_t hello[64];
+static size_t hello_len;
+static uint64_t max_blocks_default;
+static unsigned long inputs;
+static long fd_base = -1;
+static bool via_socket;
+static uint8_t rbuf[PEER_MAX_MESSAGE + 1];
+
+/* ------------------------------------------------------------------ */
+/* Failing */
+
+__attribute__((noreturn, format(printf, 1, 2))) static void
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(errout, "fuzz_dispatch: ");
+	va_start(ap, fmt);
+	vfprintf(errout, fmt, ap);
+	va_end(ap);
+	fprintf(errout, "\n");
+	fflush(errout);
+	abort();
+}
+
+/* ------------------------------------------------------------------ */
+/* Pools and their books */
+
+static void
+make_pool(const char *name, uint64_t size, uint32_t g, uint32_t mode,
+	  uid_t uid, gid_t gid, uint64_t quota)
+{
+	struct dpool_params pp = {
+		.size = size, .granularity = g, .mode = mode, .uid = uid,
+		.gid = gid, .quota = quota,
+	};
+	struct dpool *p;
+	int rc = dpool_create(name, &pp, &p);
+
+	if (rc)
+		die("dpool_create(%s) = %d", name, rc);
+}
+
+static void
+reset_pools(void)
+{
+	struct dpool *p;
+
+	while ((p = dpool_first()))
+		dpool_destroy(p);
+	make_pool("f", 1 << 20, 16, 0600, getuid(), getgid(), 0);
+	make_pool("g", 256 << 10, 64, 0644, 4242, 4243, 64 << 10);
+}
+
+/* References and byte counts of one pool's handles add up. */
+static void
+check_handles(struct dpool *p)
+{
+	struct handle *h;
+	unsigned n = 0;
+
+	LIST_FOREACH(h, &p->handles, in_pool) {
+		uint64_t refs = 0, bytes = 0;
+		struct ref *r;
+
+		if (h->pool != p)
+			die("pool %s lists a handle of pool %s", p->name,
+			    h->pool->name);
+		LIST_FOREACH(r, &h->refs, by_handle) {
+			if (r->handle != h || r->block->nrefs == 0)
+				die("pool %s: handle %u has a stray reference",
+				    p->name, h->id);
+			refs++;
+			bytes += r->block->size;
+		}
+		if (refs != h->nrefs || bytes != h->bytes)
+			die("pool %s: handle %u counts %" PRIu64 " refs of %"
+			    PRIu64 " bytes, holds %" PRIu64 " of %" PRIu64,
+			    p->name, h->id, h->nrefs, h->bytes, refs, bytes);
+		n++;
+	}
+	if (n != p->nhandles)
+		die("pool %s counts %u handles, lists %u", p->name,
+		    p->nhandles, n);
+}
+
+/* The engine and the pool's block records agree; final: no sessions. */
+static void
+check_pool(struct dpool *p, bool final)
+{
+	struct heap_stats st;
+	struct block *b;
+	uint64_t n = 0, persistent = 0, u;
+	char msg[256];
+
+	if (heap_check(p->heap, msg, sizeof(msg)) != 0)
+		die("pool %s: heap_check: %s", p->name, msg);
+	RB_FOREACH(b, block_tree, &p->blocks) {
+		uint32_t refs = 0;
+		struct ref *r;
+
+		for (r = b->refs; r; r = r->next_in_block) {
+			if (r->block != b || r->handle->pool != p)
+				die("pool %s: block %#" PRIx64 " has a stray "
+				    "reference", p->name, b->off);
+			refs++;
+		}
+		if (refs != b->nrefs || (!refs && !b->persistent))
+			die("pool %s: block %#" PRIx64 " has %u refs, counts %u,"
+			    " persistent %d", p->name, b->off, refs, b->nrefs,
+			    (int)b->persistent);
+		if (final && refs)
+			die("pool %s: block %#" PRIx64 " still referenced after "
+			    "every session closed", p->name, b->off);
+		if (heap_usable_size(p->heap, b->off, &u) != 0 || u != b->size)
+			die("pool %s: block %#" PRIx64 " of %" PRIu64 " bytes is "
+			    "not such a live block in the engine", p->name,
+			    b->off, b->size);
+		persistent += b->persistent;
+		n++;
+	}
+	heap_get_stats(p->heap, &st);
+	if (st.live_blocks != n)
+		die("pool %s: the engine has %" PRIu64 " live blocks, the pool "
+		    "knows %" PRIu64 " (leaked blocks)", p->name, st.live_blocks,
+		    n);
+	if (persistent != p->persistent_blocks)
+		die("pool %s: %" PRIu64 " persistent blocks, counted %" PRIu64,
+		    p->name, persistent, p->persistent_blocks);
+	if (final && (p->nhandles || !LIST_EMPTY(&p->handles)))
+		die("pool %s: %u handles left after every session closed",
+		    p->name, p->nhandles);
+	check_handles(p);
+}
+
+/* A live session's reference count is its handles'. */
+static void
+check_sessions(const struct conn *conns)
+{
+	const struct handle *h;
+	unsigned k;
+
+	for (k = 0; k < NCONN; k++) {
+		uint64_t refs = 0;
+
+		if (!conns[k].open)
+			continue;
+		LIST_FOREACH(h, &conns[k].s->handles, in_session)
+			refs += h->nrefs;
+		if (refs != conns[k].s->nrefs)
+			die("session %u counts %" PRIu64 " references, its handles "
+			    "hold %" PRIu64, k, conns[k].s->nrefs, refs);
+	}
+}
+
+static void
+check_pools(bool final)
+{
+	struct dpool *p;
+
+	for (p = dpool_first(); p; p = dpool_next(p))
+		check_pool(p, final);
+}
+
+/* ------------------------------------------------------------------ */
+/* Descriptors */
+
+static long
+count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	long n = 0;
+
+	if (!d)
+		die("opendir /proc/self/fd: %s", strerror(errno));
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void
+check_fds(void)
+{
+	long n;
+
+	if (inputs % FD_CHECK_EVERY != 1)
+		return;
+	n = count_fds();
+	if (fd_base < 0)
+		fd_base = n;
+	else if (n > fd_base + FD_SLACK)
+		die("%ld descriptors open after %lu inputs, %ld after the first",
+		    n, inputs, fd_base);
+}
+
+/* ------------------------------------------------------------------ */
+/* Replies */
+
+/* One reply: it decodes, and descriptors come only with an Open. */
+static void
+check_reply(const uint8_t *buf, size_t len, const int *fds, size_t nfds)
+{
+	Poolmgr__Reply *rep = poolmgr__reply__unpack(NULL, len, buf);
+	struct stat st;
+	bool open_ok;
+	int fl;
+
+	if (!rep)
+		die("the daemon sent a reply of %zu bytes that does not decode",
+		    len);
+	open_ok = rep->error == 0 && rep->body_case == POOLMGR__REPLY__BODY_OPEN;
+	if (nfds != (open_ok ? 1u : 0u))
+		die("a reply (error %d, body %d) came with %zu descriptors",
+		    rep->error, (int)rep->body_case, nfds);
+	if (rep->error && (!rep->message || !rep->message[0]))
+		die("error %d without a message", rep->error);
+	if (rep->body_case == POOLMGR__REPLY__BODY_CHECK && !rep->check->ok)
+		die("Check reply: %s", rep->check->problem);
+	if (open_ok) {
+		fl = fcntl(fds[0], F_GETFL);
+		if (fl == -1 || (fl & O_ACCMODE) !=
+		    (rep->open->read_only ? O_RDONLY : O_RDWR))
+			die("Open (read_only %d) passed a descriptor with flags "
+			    "%#x", (int)rep->open->read_only, fl);
+		if (fstat(fds[0], &st) == -1 ||
+		    (uint64_t)st.st_size != rep->open->max_size)
+			die("Open of a pool of %" PRIu64 " bytes passed a "
+			    "descriptor of %lld bytes", rep->open->max_size,
+			    (long long)st.st_size);
+	}
+	poolmgr__reply__free_unpacked(rep, NULL);
+}
+
+/* Read every reply waiting on c's client end; returns how many. */
+static unsigned
+drain(struct conn *c)
+{
+	unsigned n = 0;
+
+	while (c->cfd >= 0 && !c->hold) {
+		char cbuf[CMSG_SPACE(16 * sizeof(int))];
+		struct iovec iov = {.iov_base = rbuf, .iov_len = sizeof(rbuf)};
+		struct msghdr msg = {
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+		};
+		struct cmsghdr *cm;
+		int fds[16];
+		size_t nfds = 0, i;
+		ssize_t len = recvmsg(c->cfd, &msg, MSG_DONTWAIT |
+				      MSG_CMSG_CLOEXEC);
+
+		if (len < 0 && errno == EINTR)
+			continue;
+		if (len <= 0)
+			break;	/* nothing waiting, or the daemon closed */
+		for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+			size_t k;
+
+			if (cm->cmsg_level != SOL_SOCKET ||
+			    cm->cmsg_type != SCM_RIGHTS)
+				continue;
+			k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (i = 0; i < k && nfds < 16; i++)
+				memcpy(&fds[nfds++], CMSG_DATA(cm) +
+				       i * sizeof(int), sizeof(int));
+		}
+		if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+			die("a reply was truncated (flags %#x)", msg.msg_flags);
+		check_reply(rbuf, (size_t)len, fds, nfds);
+		for (i = 0; i < nfds; i++)
+			close(fds[i]);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Run the event loop until the peers have nothing left to send: a killed
+ * peer flushes and frees itself here, a live one sends what it queued.
+ */
+static void
+pump(struct conn *conns)
+{
+	unsigned i, k, got, idle = 0;
+
+	for (k = 0; k < NCONN; k++)
+		drain(&conns[k]);
+	for (i = 0; i < PUMP_ROUNDS && idle < 2; i++) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		for (got = 0, k = 0; k < NCONN; k++)
+			got += drain(&conns[k]);
+		idle = got ? 0 : idle + 1;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Connections */
+
+struct reader {
+	evutil_socket_t fd;
+	bool found;
+};
+
+static int
+find_reader(const struct event_base *b, const struct event *ev, void *arg)
+{
+	struct reader *r = arg;
+
+	(void)b;
+	if (event_get_fd(ev) == r->fd && (event_get_events(ev) & EV_READ)) {
+		r->found = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* Does the peer still read (is its read event registered)? */
+static bool
+peer_reading(const struct conn *c)
+{
+	struct reader r = {.fd = c->dfd, .found = false};
+
+	if (!c->open)
+		return false;
+	event_base_foreach_event(base, find_reader, &r);
+	return r.found;
+}
+
+/* Delivered to the daemon?  Huge pools are kept out (see the header). */
+static bool
+deliverable(const uint8_t *buf, size_t len)
+{
+	Poolmgr__Request *req = poolmgr__request__unpack(NULL, len, buf);
+	bool ok = true;
+
+	if (req && req->body_case == POOLMGR__REQUEST__BODY_CREATE &&
+	    req->create->max_size > CREATE_CAP &&
+	    req->create->max_size <= POOL_MAX_SIZE)
+		ok = false;
+	poolmgr__request__free_unpacked(req, NULL);
+	return ok;
+}
+
+/* The peer's callback, as server.c's: NULL means the peer is gone. */
+static void
+on_peer(struct peer *p, const uint8_t *buf, size_t len, void *arg)
+{
+	struct conn *c = arg;
+
+	if (!buf) {
+		session_free(c->s);
+		c->s = NULL;
+		c->p = NULL;
+		c->open = false;
+		return;
+	}
+	if (deliverable(buf, len))
+		dispatch_message(p, c->s, buf, len);
+}
+
+static void
+conn_open(struct conn *c, bool over_limit)
+{
+	const struct ident *id = &idents[c->ident];
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		       0, sv) == -1)
+		die("socketpair: %s", strerror(errno));
+	c->s = session_new(sv[0]);
+	if (!c->s)
+		die("session_new: %s", strerror(errno));
+	if (c->ident) {
+		c->s->uid = id->uid;
+		c->s->gid = id->gid;
+		c->s->ngroups = id->group ? 1 : 0;
+		c->s->groups[0] = id->group;
+	}
+	if (over_limit)
+		c->s->refuse = -EUSERS;
+	c->p = peer_new(base, sv[0], on_peer, c);
+	c->dfd = sv[0];
+	c->cfd = sv[1];
+	c->open = true;
+}
+
+/* One datagram from the client of c. */
+static void
+conn_send(struct conn *conns, struct conn *c, const uint8_t *buf,
+	  size_t len)
+{
+	uint8_t *copy;
+	unsigned i;
+
+	if (!c->open)
+		return;		/* the daemon dropped this client */
+	if (!via_socket) {
+		if (!peer_reading(c))
+			return;	/* killed: peer.c would not read it */
+		/* An exact copy: ASan sees any read past the datagram. */
+		copy = malloc(len ? len : 1);
+		if (!copy)
+			die("out of memory");
+		memcpy(copy, buf, len);
+		on_peer(c->p, copy, len, c);
+		free(copy);
+		pump(conns);
+		return;
+	}
+	for (i = 0; i < PUMP_ROUNDS; i++) {
+		if (send(c->cfd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+			break;
+		if (errno != EAGAIN && errno != EINTR)
+			return;		/* the daemon closed its end */
+		pump(conns);
+	}
+	pump(conns);
+}
+
+/* Close the client end; the peer must notice EOF and free its session. */
+static void
+conn_close(struct conn *conns, struct conn *c)
+{
+	unsigned i;
+
+	if (c->cfd < 0)
+		return;
+	c->hold = false;
+	pump(conns);
+	close(c->cfd);
+	c->cfd = -1;
+	for (i = 0; i < PUMP_ROUNDS && c->open; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	if (c->open)
+		die("the peer did not notice its client closed");
+}
+
+static void
+conn_start(struct conn *conns, struct conn *c, bool say_hello,
+	   bool over_limit)
+{
+	conn_open(c, over_limit);
+	if (say_hello)
+		conn_send(conns, c, hello, hello_len);
+}
+
+/* ------------------------------------------------------------------ */
+/* libFuzzer entry points */
+
+/* Ask libFuzzer to close stderr (the daemon's log) unless told not to. */
+static void
+quiet_daemon_log(int *argc, char ***argv)
+{
+	static char flag[] = "-close_fd_mask=2";
+	static char *args[256];
+	int i;
+
+	if (getenv("POOLMGR_FUZZ_LOG") || *argc < 1 || *argc >= 255)
+		return;
+	for (i = 1; i < *argc; i++)
+		if (strncmp((*argv)[i], "-close_fd_mask=", 15) == 0)
+			return;
+	args[0] = (*argv)[0];
+	args[1] = flag;
+	for (i = 1; i < *argc; i++)
+		args[i + 1] = (*argv)[i];
+	args[*argc + 1] = NULL;
+	*argv = args;
+	(*argc)++;
+}
+
+static void
+pack_hello(void)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Hello h = POOLMGR__HELLO__INIT;
+
+	h.version = 1;
+	h.client_name = "fuzz";
+	req.id = 1;
+	req.body_case = POOLMGR__REQUEST__BODY_HELLO;
+	req.hello = &h;
+	hello_len = poolmgr__request__get_packed_size(&req);
+	if (hello_len > sizeof(hello))
+		die("Hello does not fit");
+	poolmgr__request__pack(&req, hello);
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	int fd = dup(2);
+
+	errout = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!errout)
+		errout = stderr;
+	quiet_daemon_log(argc, argv);
+	signal(SIGPIPE, SIG_IGN);
+	base = event_base_new();
+	if (!base)
+		die("event_base_new failed");
+	config_defaults(&cf);
+	cf.admin_gid = 4243;
+	max_blocks_default = cf.max_blocks_per_session;
+	dispatch_set_config(&cf);
+	pack_hello();
+	reset_pools();
+	return 0;
+}
+
+/* Feed the datagrams of the input; returns when it is used up. */
+static void
+run_datagrams(struct conn *conns, const uint8_t *data, size_t size,
+	      bool say_hello)
+{
+	unsigned n;
+
+	for (n = 0; n < MAX_DATAGRAMS && size >= 3; n++) {
+		uint8_t ctl = data[0];
+		struct conn *c = &conns[ctl & 1];
+		size_t len = (size_t)data[1] | (size_t)data[2] << 8;
+
+		data += 3;
+		size -= 3;
+		if (len > size)
+			len = size;
+		if (ctl & 2)
+			conn_close(conns, c);
+		if (ctl & 4)
+			c->hold = !c->hold;
+		if (c->cfd < 0)
+			conn_start(conns, c, say_hello, (ctl & 8) != 0);
+		if (len == 0) {
+			conn_close(conns, c);
+			continue;
+		}
+		conn_send(conns, c, data, len);
+		data += len;
+		size -= len;
+	}
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const uint64_t caps[4] = {0, 2, 8, 32};
+	struct conn conns[NCONN];
+	uint8_t flags;
+	unsigned k;
+
+	if (size < 2)
+		return 0;
+	inputs++;
+	check_fds();
+	flags = data[0];
+	via_socket = flags & 0x20;
+	cf.has_admin_gid = (flags & 0x10) != 0;
+	cf.max_blocks_per_session = caps[data[1] & 3] ? caps[data[1] & 3]
+						      : max_blocks_default;
+	memset(conns, 0, sizeof(conns));
+	conns[0].ident = (flags >> 2) & 3;
+	conns[1].ident = (flags >> 6) & 3;
+	for (k = 0; k < NCONN; k++)
+		conns[k].cfd = -1;
+
+	run_datagrams(conns, data + 2, size - 2, (flags & 3) != 0);
+	pump(conns);
+	check_sessions(conns);
+	check_pools(false);
+	for (k = 0; k < NCONN; k++)
+		conn_close(conns, &conns[k]);
+	check_pools(true);
+	reset_pools();
+	return 0;
+}

@@ -1,0 +1,1067 @@
+/*
+ * make_corpus.c - write the seed corpora of the two fuzzers.
+ *
+ *   tests/fuzz/corpus/fuzz_engine/    operation streams for fuzz_engine.c
+ *   tests/fuzz/corpus/fuzz_dispatch/  request conversations for
+ *                                     fuzz_dispatch.c: every request type,
+ *                                     valid and refused, in its framing
+ *
+ * The input formats are described at the top of each harness.  Offsets in
+ * the conversations come from a mirror of pool "f" (the engine itself, with
+ * the daemon's configuration), so Free, Retain, Persist and friends name
+ * real blocks.
+ *
+ * Built and run by hand, not by the Makefile (make build/proto/poolmgr.pb-c.o
+ * first):
+ *
+ *   cc -std=gnu11 -O1 -Wall -Wextra -D_GNU_SOURCE -Idaemon -Ibuild/proto \
+ *     -o build/make_corpus tests/fuzz/make_corpus.c build/proto/poolmgr.pb-c.c \
+ *     daemon/heap.c daemon/heap_runs.c daemon/heap_buddy.c \
+ *     daemon/heap_blockmap.c daemon/heap_spans.c daemon/heap_dirty.c \
+ *     daemon/heap_cache.c daemon/heap_check.c -lprotobuf-c
+ *   build/make_corpus tests/fuzz/corpus
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "poolmgr.pb-c.h"
+
+#include "heap.h"
+
+#define SEED_MAX 8192
+#define OFF_NONE UINT64_MAX
+
+struct seed {
+	uint8_t b[SEED_MAX];
+	size_t n;
+};
+
+static const char *outdir;
+static unsigned nfiles;
+static size_t nbytes;
+
+static void
+put(struct seed *s, const void *p, size_t n)
+{
+	if (s->n + n > SEED_MAX) {
+		fprintf(stderr, "make_corpus: seed too long\n");
+		exit(1);
+	}
+	memcpy(s->b + s->n, p, n);
+	s->n += n;
+}
+
+static void
+put8(struct seed *s, unsigned v)
+{
+	uint8_t b = (uint8_t)v;
+
+	put(s, &b, 1);
+}
+
+static void
+putn(struct seed *s, uint64_t v, unsigned bytes)
+{
+	unsigned i;
+
+	for (i = 0; i < bytes; i++)
+		put8(s, (unsigned)(v >> (8 * i)) & 0xff);
+}
+
+static void
+write_seed(const char *sub, const char *name, const struct seed *s)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", outdir, sub, name);
+	f = fopen(path, "wb");
+	if (!f || fwrite(s->b, 1, s->n, f) != s->n || fclose(f) != 0) {
+		fprintf(stderr, "make_corpus: %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	nfiles++;
+	nbytes += s->n;
+}
+
+/* ------------------------------------------------------------------ */
+/* fuzz_engine streams */
+
+enum {
+	E_ALLOC = 0, E_CALLOC = 3, E_REALLOC = 4, E_RESIZE = 5, E_FREE = 6,
+	E_FREE_BOGUS = 8, E_USABLE = 9, E_TRIM = 10, E_BOGUS_RE = 11,
+	E_BURST = 12, E_FREE_MANY = 13, E_ALIGNED = 14, E_CALLOC1 = 15,
+};
+
+/* granularity index, cache off, retain index, threshold index, pages... */
+static void
+e_header(struct seed *s, unsigned gi, bool nocache, unsigned ri,
+	 unsigned ti, unsigned pages, unsigned b3, unsigned b4)
+{
+	s->n = 0;
+	put8(s, gi | (nocache ? 4 : 0) | ri << 3 | ti << 5);
+	putn(s, pages - 1, 2);
+	put8(s, b3);
+	put8(s, b4);
+}
+
+/* SIZE: 1..65536 in two bytes, else three. */
+static void
+e_size(struct seed *s, uint64_t size)
+{
+	if (size >= 1 && size <= 65536) {
+		put8(s, 1);
+		putn(s, size - 1, 2);
+	} else {
+		put8(s, 2);
+		putn(s, size - 1, 3);
+	}
+}
+
+static void
+e_edge(struct seed *s, unsigned k)
+{
+	put8(s, 5);
+	put8(s, k);
+}
+
+/* ALIGN: 0 none, else 2^k (k < 24). */
+static void
+e_align(struct seed *s, int k)
+{
+	put8(s, k < 0 ? 0 : 144 + k);
+}
+
+static void
+e_alloc(struct seed *s, uint64_t size, int align_log)
+{
+	put8(s, E_ALLOC);
+	e_size(s, size);
+	e_align(s, align_log);
+}
+
+static void
+e_op_idx(struct seed *s, unsigned op, unsigned idx)
+{
+	put8(s, op);
+	put8(s, idx);
+}
+
+static void
+e_idx_size(struct seed *s, unsigned op, unsigned idx, uint64_t size)
+{
+	e_op_idx(s, op, idx);
+	e_size(s, size);
+}
+
+static void
+engine_seeds(void)
+{
+	struct seed s;
+	unsigned i;
+
+	/* Defaults: small blocks, frees, realloc both ways, trim. */
+	e_header(&s, 1, false, 0, 0, 256, 0, 0);
+	e_alloc(&s, 100, -1);
+	e_alloc(&s, 200, -1);
+	e_alloc(&s, 3000, -1);
+	e_alloc(&s, 200000, -1);
+	e_op_idx(&s, E_USABLE, 1);
+	e_idx_size(&s, E_REALLOC, 0, 150);
+	e_idx_size(&s, E_REALLOC, 1, 20);
+	e_idx_size(&s, E_RESIZE, 2, 4000);
+	e_idx_size(&s, E_RESIZE, 3, 100000);
+	e_op_idx(&s, E_FREE, 1);
+	e_op_idx(&s, E_FREE | 0x10, 0);
+	put8(&s, E_TRIM);
+	write_seed("fuzz_engine", "basic", &s);
+
+	/* g 8, no cache, retain none, 4 KiB threshold: spans everywhere. */
+	e_header(&s, 0, true, 1, 2, 64, 0, 0);
+	for (i = 1; i <= 6; i++)
+		e_alloc(&s, i * 5000, -1);
+	e_op_idx(&s, E_FREE, 2);
+	e_op_idx(&s, E_FREE, 0);
+	e_idx_size(&s, E_RESIZE, 0, 30000);
+	e_idx_size(&s, E_REALLOC, 1, 60000);
+	e_alloc(&s, 4095, -1);
+	e_alloc(&s, 4096, -1);
+	put8(&s, E_TRIM);
+	write_seed("fuzz_engine", "spans_g8", &s);
+
+	/* g 64, threshold = g: everything of a granule or more is a span. */
+	e_header(&s, 2, false, 2, 1, 32, 0, 0);
+	e_alloc(&s, 1, -1);
+	e_alloc(&s, 63, -1);
+	e_alloc(&s, 64, -1);
+	e_alloc(&s, 9000, -1);
+	e_idx_size(&s, E_REALLOC, 0, 5000);
+	e_idx_size(&s, E_RESIZE, 2, 10);
+	e_op_idx(&s, E_FREE_MANY | 0x10, 0);
+	write_seed("fuzz_engine", "threshold_g", &s);
+
+	/* release() failing every other call. */
+	e_header(&s, 1, false, 1, 2, 128, 0, 0xf1);
+	for (i = 0; i < 8; i++)
+		e_alloc(&s, 8192 + i * 100, -1);
+	for (i = 0; i < 4; i++)
+		e_op_idx(&s, E_FREE, i);
+	put8(&s, E_TRIM);
+	e_alloc(&s, 1000, -1);
+	put8(&s, E_TRIM);
+	write_seed("fuzz_engine", "release_fails", &s);
+
+	/* Fill a small pool to -ENOMEM, punch holes, fill again. */
+	e_header(&s, 1, false, 0, 0, 4, 0, 0);
+	for (i = 0; i < 8; i++) {
+		put8(&s, E_BURST | 0xf0);
+		e_size(&s, 48 + i * 16);
+	}
+	put8(&s, E_FREE_MANY);
+	put8(&s, E_ALIGNED | 0x30);
+	e_size(&s, 64);
+	put8(&s, E_BURST | 0xf0);
+	e_size(&s, 100);
+	write_seed("fuzz_engine", "fill", &s);
+
+	/* Aligned requests, small and large, and odd alignments. */
+	e_header(&s, 1, false, 0, 3, 512, 0, 0);
+	e_alloc(&s, 16, -1);
+	for (i = 5; i < 22; i += 2)
+		e_alloc(&s, 100 * i, (int)i);
+	put8(&s, E_ALLOC);
+	e_size(&s, 64);
+	put8(&s, 240);		/* align 3 */
+	put8(&s, E_ALLOC);
+	e_size(&s, 64);
+	put8(&s, 243);		/* align 2^63 */
+	put8(&s, E_ALIGNED | 0xf0);
+	e_size(&s, 9000);
+	write_seed("fuzz_engine", "aligned", &s);
+
+	/* calloc: fresh pages, dirty pages, overflow, zero. */
+	e_header(&s, 1, false, 0, 0, 64, 0, 0);
+	e_alloc(&s, 5000, -1);
+	e_alloc(&s, 700, -1);
+	e_op_idx(&s, E_FREE, 0);
+	put8(&s, E_CALLOC);
+	put8(&s, 4);
+	e_size(&s, 1000);
+	put8(&s, E_CALLOC1);
+	e_size(&s, 700);
+	put8(&s, E_CALLOC);
+	put8(&s, 255);
+	putn(&s, UINT64_MAX / 2, 8);
+	e_size(&s, 3);
+	put8(&s, E_CALLOC);
+	put8(&s, 0);
+	e_size(&s, 10);
+	write_seed("fuzz_engine", "calloc", &s);
+
+	/* Bad frees of every kind. */
+	e_header(&s, 1, false, 0, 0, 16, 0, 0);
+	e_alloc(&s, 64, -1);
+	e_alloc(&s, 300, -1);
+	e_op_idx(&s, E_FREE, 0);
+	put8(&s, E_FREE_BOGUS);
+	put8(&s, 0);		/* HEAP_OFF_NONE */
+	for (i = 0; i < 6; i++) {
+		put8(&s, E_FREE_BOGUS);
+		put8(&s, 200);
+		put8(&s, i | (i & 1 ? 0x80 : 0));
+		putn(&s, 0x1234567 * (i + 1), 8);
+	}
+	put8(&s, E_USABLE | 0x10);
+	put8(&s, 0);
+	put8(&s, 0);
+	put8(&s, 8);
+	put8(&s, E_BOGUS_RE);
+	put8(&s, 0);
+	e_size(&s, 100);
+	put8(&s, E_BOGUS_RE | 0x10);
+	put8(&s, 200);
+	put8(&s, 2);
+	putn(&s, 3, 2);
+	e_size(&s, 100);
+	write_seed("fuzz_engine", "bogus", &s);
+
+	/* realloc in place and moving, small and spans. */
+	e_header(&s, 1, false, 0, 0, 1024, 0, 0);
+	e_alloc(&s, 1000, -1);
+	e_alloc(&s, 1000, -1);
+	e_alloc(&s, 300000, -1);
+	e_alloc(&s, 100, -1);
+	e_idx_size(&s, E_REALLOC, 0, 2000);
+	e_idx_size(&s, E_REALLOC, 1, 500);
+	e_idx_size(&s, E_REALLOC, 2, 600000);
+	e_idx_size(&s, E_REALLOC, 2, 1000);
+	e_idx_size(&s, E_REALLOC, 3, 200000);
+	e_op_idx(&s, E_REALLOC, 0);
+	e_edge(&s, 0);
+	e_op_idx(&s, E_RESIZE, 0);
+	e_edge(&s, 5);
+	write_seed("fuzz_engine", "realloc", &s);
+
+	/* A 16 MiB pool with big spans. */
+	e_header(&s, 1, false, 0, 0, 4096, 0, 0);
+	e_alloc(&s, 5u << 20, -1);
+	e_alloc(&s, 3u << 20, 22);
+	e_alloc(&s, 1u << 20, -1);
+	e_alloc(&s, 16u << 20, -1);
+	e_op_idx(&s, E_FREE, 0);
+	e_alloc(&s, 6u << 20, -1);
+	e_idx_size(&s, E_RESIZE, 1, 4u << 20);
+	put8(&s, E_TRIM);
+	write_seed("fuzz_engine", "big_pool", &s);
+
+	/* max_size not a page multiple; threshold 3000 at g 64. */
+	e_header(&s, 2, false, 3, 7, 9, 0x80 | 100, 0);
+	e_alloc(&s, 2999, -1);
+	e_alloc(&s, 3000, -1);
+	e_alloc(&s, 100, 8);
+	put8(&s, E_ALLOC);
+	e_edge(&s, 1);		/* the whole pool */
+	e_align(&s, -1);
+	put8(&s, E_ALLOC);
+	e_edge(&s, 2);		/* one byte more */
+	e_align(&s, -1);
+	e_idx_size(&s, E_RESIZE, 0, 2000);
+	write_seed("fuzz_engine", "odd_size", &s);
+
+	/* Churn of one size class through the caches. */
+	e_header(&s, 1, false, 0, 0, 32, 0, 0);
+	for (i = 0; i < 12; i++) {
+		e_alloc(&s, 48, -1);
+		e_alloc(&s, 48, -1);
+		e_op_idx(&s, E_FREE, (unsigned)i);
+	}
+	e_alloc(&s, 20000, -1);
+	write_seed("fuzz_engine", "cache_churn", &s);
+}
+
+/* ------------------------------------------------------------------ */
+/* fuzz_dispatch conversations */
+
+#define CTL_CONN1 1
+#define CTL_RECONNECT 2
+#define CTL_HOLD 4
+#define CTL_OVER_LIMIT 8
+
+/*
+ * Byte 0: bits 0-1 hello, 2-3 identity 0, 4 admin group, 5 socket, 6-7
+ * identity 1.  Byte 1: the block cap (CAP_*).
+ */
+#define F_HELLO 1
+#define F_ID0(i) ((i) << 2)
+#define F_ADMIN 0x10
+#define F_SOCKET 0x20
+#define F_ID1(i) ((i) << 6)
+
+enum { ID_TRUSTED, ID_OWNER, ID_GROUP, ID_OTHER };
+
+static uint64_t next_id;
+
+enum { CAP_DEFAULT, CAP_2, CAP_8, CAP_32 };
+
+static void
+d_begin_cap(struct seed *s, unsigned flags, unsigned cap)
+{
+	s->n = 0;
+	next_id = 100;
+	put8(s, flags);
+	put8(s, cap);
+}
+
+static void
+d_begin(struct seed *s, unsigned flags)
+{
+	d_begin_cap(s, flags, CAP_DEFAULT);
+}
+
+static void
+d_raw(struct seed *s, unsigned ctl, const void *p, size_t len)
+{
+	put8(s, ctl);
+	putn(s, len, 2);
+	put(s, p, len);
+}
+
+static void
+d_req(struct seed *s, unsigned ctl, Poolmgr__Request *r)
+{
+	uint8_t buf[4096];
+	size_t len;
+
+	r->id = next_id++;
+	len = poolmgr__request__get_packed_size(r);
+	if (len > sizeof(buf)) {
+		fprintf(stderr, "make_corpus: request too large\n");
+		exit(1);
+	}
+	poolmgr__request__pack(r, buf);
+	d_raw(s, ctl, buf, len);
+}
+
+static void
+d_hello(struct seed *s, unsigned ctl, uint32_t version, const char *name)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__Hello m = POOLMGR__HELLO__INIT;
+
+	m.version = version;
+	m.client_name = (char *)name;
+	r.body_case = POOLMGR__REQUEST__BODY_HELLO;
+	r.hello = &m;
+	d_req(s, ctl, &r);
+}
+
+static void
+d_create(struct seed *s, unsigned ctl, const char *name, uint64_t size,
+	 uint32_t g, uint32_t mode, uint64_t quota)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__CreatePool m = POOLMGR__CREATE_POOL__INIT;
+
+	m.name = (char *)name;
+	m.max_size = size;
+	m.granularity = g;
+	m.mode = mode;
+	m.quota = quota;
+	r.body_case = POOLMGR__REQUEST__BODY_CREATE;
+	r.create = &m;
+	d_req(s, ctl, &r);
+}
+
+static void
+d_destroy(struct seed *s, unsigned ctl, const char *name, bool force)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__DestroyPool m = POOLMGR__DESTROY_POOL__INIT;
+
+	m.name = (char *)name;
+	m.force = force;
+	r.body_case = POOLMGR__REQUEST__BODY_DESTROY;
+	r.destroy = &m;
+	d_req(s, ctl, &r);
+}
+
+static void
+d_open(struct seed *s, unsigned ctl, const char *name, bool ro)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__OpenPool m = POOLMGR__OPEN_POOL__INIT;
+
+	m.name = (char *)name;
+	m.read_only = ro;
+	r.body_case = POOLMGR__REQUEST__BODY_OPEN;
+	r.open = &m;
+	d_req(s, ctl, &r);
+}
+
+static void
+d_close(struct seed *s, unsigned ctl, uint32_t handle)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__ClosePool m = POOLMGR__CLOSE_POOL__INIT;
+
+	m.handle = handle;
+	r.body_case = POOLMGR__REQUEST__BODY_CLOSE;
+	r.close = &m;
+	d_req(s, ctl, &r);
+}
+
+static void
+d_alloc(struct seed *s, unsigned ctl, uint32_t handle, uint64_t size,
+	uint64_t align, bool zero, uint64_t nmemb)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__Alloc m = POOLMGR__ALLOC__INIT;
+
+	m.handle = handle;
+	m.size = size;
+	m.align = align;
+	m.zero = zero;
+	m.nmemb = nmemb;
+	r.body_case = POOLMGR__REQUEST__BODY_ALLOC;
+	r.alloc = &m;
+	d_req(s, ctl, &r);
+}
+
+static void
+d_free(struct seed *s, unsigned ctl, uint32_t handle, uint64_t off)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__Free m = POOLMGR__FREE__INIT;
+
+	m.handle = handle;
+	m.offset = off;
+	r.body_case = POOLMGR__REQUEST__BODY_FREE;
+	r.free = &m;
+	d_req(s, ctl, &r);
+}
+
+static void
+d_realloc(struct seed *s, unsigned ctl, uint32_t handle, uint64_t off,
+	  uint64_t size)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__Realloc m = POOLMGR__REALLOC__INIT;
+
+	m.handle = handle;
+	m.offset = off;
+	m.size = size;
+	r.body_case = POOLMGR__REQUEST__BODY_REALLOC;
+	r.realloc = &m;
+	d_req(s, ctl, &r);
+}
+
+static void
+d_retain(struct seed *s, unsigned ctl, uint32_t handle, uint64_t off)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__Retain m = POOLMGR__RETAIN__INIT;
+
+	m.handle = handle;
+	m.offset = off;
+	r.body_case = POOLMGR__REQUEST__BODY_RETAIN;
+	r.retain = &m;
+	d_req(s, ctl, &r);
+}
+
+static void
+d_persist(struct seed *s, unsigned ctl, uint32_t handle, uint64_t off)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__Persist m = POOLMGR__PERSIST__INIT;
+
+	m.handle = handle;
+	m.offset = off;
+	r.body_case = POOLMGR__REQUEST__BODY_PERSIST;
+	r.persist = &m;
+	d_req(s, ctl, &r);
+}
+
+static void
+d_usable(struct seed *s, unsigned ctl, uint32_t handle, uint64_t off)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__UsableSize m = POOLMGR__USABLE_SIZE__INIT;
+
+	m.handle = handle;
+	m.offset = off;
+	r.body_case = POOLMGR__REQUEST__BODY_USABLE_SIZE;
+	r.usable_size = &m;
+	d_req(s, ctl, &r);
+}
+
+static void
+d_alloc_batch(struct seed *s, unsigned ctl, uint32_t handle,
+	      const uint64_t *sizes, size_t n)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__AllocBatch m = POOLMGR__ALLOC_BATCH__INIT;
+
+	m.handle = handle;
+	m.n_sizes = n;
+	m.sizes = (uint64_t *)sizes;
+	r.body_case = POOLMGR__REQUEST__BODY_ALLOC_BATCH;
+	r.alloc_batch = &m;
+	d_req(s, ctl, &r);
+}
+
+/* Never empty: an empty FreeBatch trips UBSan in dispatch.c (reported). */
+static void
+d_free_batch(struct seed *s, unsigned ctl, uint32_t handle,
+	     const uint64_t *offsets, size_t n)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__FreeBatch m = POOLMGR__FREE_BATCH__INIT;
+
+	m.handle = handle;
+	m.n_offsets = n;
+	m.offsets = (uint64_t *)offsets;
+	r.body_case = POOLMGR__REQUEST__BODY_FREE_BATCH;
+	r.free_batch = &m;
+	d_req(s, ctl, &r);
+}
+
+/* Stats, Trim and Check name a pool by handle or by name. */
+enum pool_req { P_STATS, P_TRIM, P_CHECK };
+
+static void
+d_poolref(struct seed *s, unsigned ctl, enum pool_req what,
+	  uint32_t handle, const char *name)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
+	Poolmgr__Trim t = POOLMGR__TRIM__INIT;
+	Poolmgr__Check c = POOLMGR__CHECK__INIT;
+
+	ref.handle = handle;
+	ref.name = (char *)(name ? name : "");
+	switch (what) {
+	case P_STATS:
+		r.body_case = POOLMGR__REQUEST__BODY_STATS;
+		r.stats = &ref;
+		break;
+	case P_TRIM:
+		t.pool = &ref;
+		r.body_case = POOLMGR__REQUEST__BODY_TRIM;
+		r.trim = &t;
+		break;
+	case P_CHECK:
+		c.pool = &ref;
+		r.body_case = POOLMGR__REQUEST__BODY_CHECK;
+		r.check = &c;
+		break;
+	}
+	d_req(s, ctl, &r);
+}
+
+static void
+d_list(struct seed *s, unsigned ctl)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__ListPools m = POOLMGR__LIST_POOLS__INIT;
+
+	r.body_case = POOLMGR__REQUEST__BODY_LIST;
+	r.list = &m;
+	d_req(s, ctl, &r);
+}
+
+static void
+d_clients(struct seed *s, unsigned ctl, const char *pool)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__ListClients m = POOLMGR__LIST_CLIENTS__INIT;
+
+	m.pool = (char *)(pool ? pool : "");
+	r.body_case = POOLMGR__REQUEST__BODY_CLIENTS;
+	r.clients = &m;
+	d_req(s, ctl, &r);
+}
+
+static void
+d_empty(struct seed *s, unsigned ctl)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+
+	d_req(s, ctl, &r);
+}
+
+/* A mirror of pool "f" (1 MiB, granularity 16), for real offsets. */
+static struct heap *mirror;
+
+static void
+mirror_reset(void)
+{
+	struct heap_config hc = {0};
+
+	heap_destroy(mirror);
+	hc.max_size = 1 << 20;
+	hc.granularity = 16;
+	if (heap_create(&hc, &mirror) != 0) {
+		fprintf(stderr, "make_corpus: heap_create failed\n");
+		exit(1);
+	}
+}
+
+static uint64_t
+mirror_alloc(uint64_t size)
+{
+	uint64_t off;
+
+	if (heap_alloc(mirror, size, 0, &off) != 0) {
+		fprintf(stderr, "make_corpus: mirror alloc failed\n");
+		exit(1);
+	}
+	return off;
+}
+
+/* One request of each type on a fresh connection, after the Hello. */
+static void
+single_seeds(void)
+{
+	struct seed s;
+
+	d_begin(&s, 0);
+	d_hello(&s, 0, 1, "client");
+	write_seed("fuzz_dispatch", "hello", &s);
+
+	d_begin(&s, 0);
+	d_hello(&s, 0, 7, "future");
+	write_seed("fuzz_dispatch", "hello_bad_version", &s);
+
+	d_begin(&s, 0);
+	d_hello(&s, 0, 1, "n\001\377me with a very long name that will not fit "
+		"in the sixty four bytes the session keeps");
+	d_hello(&s, 0, 1, "again");
+	write_seed("fuzz_dispatch", "hello_twice", &s);
+
+	d_begin(&s, 0);
+	d_open(&s, 0, "f", false);
+	write_seed("fuzz_dispatch", "before_hello", &s);
+
+	d_begin(&s, F_HELLO);
+	d_raw(&s, 0, "\xff\xff\xff\xff\x0f garbage", 14);
+	write_seed("fuzz_dispatch", "garbage", &s);
+
+	d_begin(&s, F_HELLO);
+	d_empty(&s, 0);
+	d_list(&s, 0);
+	write_seed("fuzz_dispatch", "unknown_body", &s);
+
+	d_begin(&s, F_HELLO);
+	d_create(&s, 0, "new", 65536, 32, 0640, 4096);
+	d_create(&s, 0, "new", 65536, 32, 0640, 4096);
+	d_create(&s, 0, ".dot", 4096, 0, 0, 0);
+	d_create(&s, 0, "bad/name", 4096, 0, 0, 0);
+	d_create(&s, 0, "g24", 4096, 24, 0, 0);
+	d_create(&s, 0, "zero", 0, 0, 0, 0);
+	d_create(&s, 0, "modes", 4096, 0, 01777, 0);
+	d_create(&s, 0, "huge", 1ull << 47, 0, 0, 0);
+	d_create(&s, 0, "a123456789a123456789a123456789a123456789a123456789"
+		 "a123456789a12345", 4096, 0, 0, 0);
+	d_list(&s, 0);
+	write_seed("fuzz_dispatch", "create", &s);
+
+	d_begin(&s, F_HELLO);
+	d_destroy(&s, 0, "g", false);
+	d_destroy(&s, 0, "nope", false);
+	d_list(&s, 0);
+	write_seed("fuzz_dispatch", "destroy", &s);
+
+	d_begin(&s, F_HELLO);
+	d_open(&s, 0, "f", false);
+	d_open(&s, 0, "f", true);
+	d_open(&s, 0, "nope", false);
+	d_close(&s, 0, 2);
+	d_close(&s, 0, 9);
+	write_seed("fuzz_dispatch", "open_close", &s);
+
+	d_begin(&s, F_HELLO);
+	d_open(&s, 0, "f", false);
+	d_alloc(&s, 0, 1, 100, 0, false, 0);
+	d_alloc(&s, 0, 1, 5000, 4096, false, 0);
+	d_alloc(&s, 0, 1, 300000, 0, false, 0);
+	d_alloc(&s, 0, 1, 10, 3, false, 0);
+	d_alloc(&s, 0, 1, 0, 0, false, 0);
+	d_alloc(&s, 0, 1, 2u << 20, 0, false, 0);
+	d_alloc(&s, 0, 7, 16, 0, false, 0);
+	write_seed("fuzz_dispatch", "alloc", &s);
+
+	d_begin(&s, F_HELLO);
+	d_open(&s, 0, "f", false);
+	d_alloc(&s, 0, 1, 100, 0, true, 0);
+	d_alloc(&s, 0, 1, 100, 0, true, 30);
+	d_alloc(&s, 0, 1, 1ull << 40, 0, true, 1ull << 40);
+	d_free(&s, 0, 1, 0);
+	d_alloc(&s, 0, 1, 64, 0, true, 1);
+	write_seed("fuzz_dispatch", "calloc", &s);
+
+	mirror_reset();
+	d_begin(&s, F_HELLO);
+	d_open(&s, 0, "f", false);
+	d_alloc(&s, 0, 1, 100, 0, false, 0);
+	d_free(&s, 0, 1, mirror_alloc(100));
+	d_free(&s, 0, 1, 0);
+	d_free(&s, 0, 1, 12345);
+	d_free(&s, 0, 1, OFF_NONE);
+	write_seed("fuzz_dispatch", "free", &s);
+
+	mirror_reset();
+	d_begin(&s, F_HELLO);
+	d_open(&s, 0, "f", false);
+	d_alloc(&s, 0, 1, 100, 0, false, 0);
+	d_alloc(&s, 0, 1, 100, 0, false, 0);
+	d_realloc(&s, 0, 1, mirror_alloc(100), 50);
+	d_realloc(&s, 0, 1, 0, 5000);
+	d_realloc(&s, 0, 1, OFF_NONE, 64);
+	d_realloc(&s, 0, 1, mirror_alloc(100), 0);
+	d_realloc(&s, 0, 1, 999, 10);
+	write_seed("fuzz_dispatch", "realloc", &s);
+
+	mirror_reset();
+	d_begin(&s, F_HELLO);
+	d_open(&s, 0, "f", false);
+	d_open(&s, 0, "f", false);
+	d_alloc(&s, 0, 1, 256, 0, false, 0);
+	d_retain(&s, 0, 2, mirror_alloc(256));
+	d_retain(&s, 0, 2, 0);
+	d_retain(&s, 0, 2, 4096);
+	d_free(&s, 0, 1, 0);
+	d_close(&s, 0, 2);
+	write_seed("fuzz_dispatch", "retain", &s);
+
+	d_begin(&s, F_HELLO);
+	d_open(&s, 0, "f", false);
+	d_alloc(&s, 0, 1, 256, 0, false, 0);
+	d_persist(&s, 0, 1, 0);
+	d_persist(&s, 0, 1, 0);
+	d_persist(&s, 0, 1, 16);
+	d_close(&s, 0, 1);
+	write_seed("fuzz_dispatch", "persist", &s);
+
+	mirror_reset();
+	{
+		const uint64_t sizes[] = {100, 200, 300000, 16, 4096};
+		const uint64_t toobig[] = {64, 64, 2u << 20};
+		uint64_t offs[5], bad[3];
+		unsigned i;
+
+		d_begin(&s, F_HELLO);
+		d_open(&s, 0, "f", false);
+		d_alloc_batch(&s, 0, 1, sizes, 5);
+		for (i = 0; i < 5; i++)
+			offs[i] = mirror_alloc(sizes[i]);
+		d_alloc_batch(&s, 0, 1, toobig, 3);
+		d_alloc_batch(&s, 0, 1, sizes, 0);
+		bad[0] = offs[1];
+		bad[1] = OFF_NONE;
+		bad[2] = offs[1];
+		d_free_batch(&s, 0, 1, bad, 3);
+		bad[2] = 12345;
+		d_free_batch(&s, 0, 1, bad, 3);
+		d_free_batch(&s, 0, 1, offs, 3);
+		d_free_batch(&s, 0, 1, offs + 3, 2);
+		d_free_batch(&s, 0, 1, offs + 3, 2);
+		write_seed("fuzz_dispatch", "batch", &s);
+
+		d_begin_cap(&s, F_HELLO, CAP_8);
+		d_open(&s, 0, "g", false);
+		d_alloc_batch(&s, 0, 1, sizes, 5);
+		d_alloc_batch(&s, 0, 1, sizes, 5);
+		d_alloc_batch(&s, 0, 1, sizes + 3, 2);
+		write_seed("fuzz_dispatch", "batch_limits", &s);
+	}
+
+	d_begin(&s, F_HELLO);
+	d_open(&s, 0, "f", false);
+	d_alloc(&s, 0, 1, 33, 0, false, 0);
+	d_usable(&s, 0, 1, 0);
+	d_usable(&s, 0, 1, 48);
+	write_seed("fuzz_dispatch", "usable_size", &s);
+
+	d_begin(&s, F_HELLO);
+	d_open(&s, 0, "g", false);
+	d_poolref(&s, 0, P_STATS, 1, NULL);
+	d_poolref(&s, 0, P_STATS, 0, "f");
+	d_poolref(&s, 0, P_STATS, 0, "nope");
+	d_poolref(&s, 0, P_STATS, 5, NULL);
+	write_seed("fuzz_dispatch", "stats", &s);
+
+	d_begin(&s, F_HELLO);
+	d_list(&s, 0);
+	write_seed("fuzz_dispatch", "list", &s);
+
+	d_begin(&s, F_HELLO);
+	d_open(&s, 0, "f", false);
+	d_alloc(&s, 0, 1, 40000, 0, false, 0);
+	d_free(&s, 0, 1, 0);
+	d_poolref(&s, 0, P_TRIM, 1, NULL);
+	d_poolref(&s, 0, P_TRIM, 0, "g");
+	write_seed("fuzz_dispatch", "trim", &s);
+
+	d_begin(&s, F_HELLO);
+	d_poolref(&s, 0, P_CHECK, 0, "f");
+	d_open(&s, 0, "g", false);
+	d_poolref(&s, 0, P_CHECK, 1, NULL);
+	write_seed("fuzz_dispatch", "check", &s);
+
+	d_begin(&s, F_HELLO);
+	d_open(&s, 0, "f", false);
+	d_open(&s, 0, "g", true);
+	d_clients(&s, 0, NULL);
+	d_clients(&s, 0, "g");
+	d_clients(&s, 0, "nope");
+	write_seed("fuzz_dispatch", "clients", &s);
+}
+
+/* Longer conversations: ownership, identities, transports. */
+static void
+conversation_seeds(void)
+{
+	uint64_t a, b, c;
+	struct seed s;
+
+	/* One client's whole life on "f". */
+	mirror_reset();
+	d_begin(&s, F_HELLO);
+	d_open(&s, 0, "f", false);
+	d_alloc(&s, 0, 1, 100, 0, false, 0);
+	a = mirror_alloc(100);
+	d_alloc(&s, 0, 1, 1000, 0, false, 0);
+	b = mirror_alloc(1000);
+	d_alloc(&s, 0, 1, 200000, 0, false, 0);
+	c = mirror_alloc(200000);
+	d_realloc(&s, 0, 1, a, 5000);
+	d_realloc(&s, 0, 1, c, 400000);
+	d_retain(&s, 0, 1, b);
+	d_persist(&s, 0, 1, b);
+	d_usable(&s, 0, 1, b);
+	d_poolref(&s, 0, P_STATS, 1, NULL);
+	d_free(&s, 0, 1, b);
+	d_free(&s, 0, 1, b);
+	d_poolref(&s, 0, P_CHECK, 1, NULL);
+	d_poolref(&s, 0, P_TRIM, 1, NULL);
+	d_close(&s, 0, 1);
+	d_list(&s, 0);
+	write_seed("fuzz_dispatch", "session", &s);
+
+	/* Two clients share a block; the owner leaves first. */
+	mirror_reset();
+	d_begin(&s, F_HELLO | F_ID1(ID_TRUSTED));
+	d_open(&s, 0, "f", false);
+	d_alloc(&s, 0, 1, 4000, 0, false, 0);
+	a = mirror_alloc(4000);
+	d_open(&s, CTL_CONN1, "f", false);
+	d_retain(&s, CTL_CONN1, 1, a);
+	d_realloc(&s, CTL_CONN1, 1, a, 300000);
+	d_free(&s, CTL_CONN1, 1, 16);
+	d_clients(&s, CTL_CONN1, "f");
+	d_persist(&s, 0, 1, a);
+	d_raw(&s, 0, "", 0);	/* client 0 disconnects */
+	d_free(&s, CTL_CONN1, 1, a);
+	d_free(&s, CTL_CONN1, 1, a);
+	d_poolref(&s, CTL_CONN1, P_STATS, 0, "f");
+	write_seed("fuzz_dispatch", "two_clients", &s);
+
+	/* A forced destroy while another client holds a handle. */
+	d_begin(&s, F_HELLO);
+	d_open(&s, CTL_CONN1, "g", false);
+	d_alloc(&s, CTL_CONN1, 1, 1000, 0, false, 0);
+	d_destroy(&s, 0, "g", false);
+	d_destroy(&s, 0, "g", true);
+	d_alloc(&s, CTL_CONN1, 1, 1000, 0, false, 0);
+	d_create(&s, 0, "g", 8192, 0, 0666, 0);
+	d_open(&s, CTL_CONN1, "g", false);
+	d_close(&s, CTL_CONN1, 1);
+	write_seed("fuzz_dispatch", "destroy_force", &s);
+
+	/* The owner of "g": quota and its own pool's rights. */
+	d_begin(&s, F_HELLO | F_ID0(ID_OWNER));
+	d_open(&s, 0, "g", false);
+	d_alloc(&s, 0, 1, 40000, 0, false, 0);
+	d_alloc(&s, 0, 1, 40000, 0, false, 0);
+	d_realloc(&s, 0, 1, 0, 70000);
+	d_open(&s, 0, "f", false);
+	d_create(&s, 0, "mine", 4096, 0, 0, 0);
+	d_list(&s, 0);
+	write_seed("fuzz_dispatch", "owner_quota", &s);
+
+	/* A member of group 4243: read-only "g", admin when configured. */
+	d_begin(&s, F_HELLO | F_ID0(ID_GROUP) | F_ADMIN);
+	d_open(&s, 0, "g", false);
+	d_open(&s, 0, "g", true);
+	d_alloc(&s, 0, 1, 64, 0, false, 0);
+	d_usable(&s, 0, 1, 0);
+	d_poolref(&s, 0, P_TRIM, 0, "g");
+	d_poolref(&s, 0, P_STATS, 0, "g");
+	d_create(&s, 0, "grp", 16384, 0, 0660, 0);
+	d_open(&s, 0, "grp", false);
+	d_alloc(&s, 0, 2, 64, 0, false, 0);
+	d_destroy(&s, 0, "grp", true);
+	d_clients(&s, 0, NULL);
+	write_seed("fuzz_dispatch", "group_admin", &s);
+
+	/* Anyone else: sees "g" read-only, not "f". */
+	d_begin(&s, F_HELLO | F_ID0(ID_OTHER));
+	d_open(&s, 0, "f", false);
+	d_open(&s, 0, "g", true);
+	d_poolref(&s, 0, P_CHECK, 0, "f");
+	d_poolref(&s, 0, P_CHECK, 0, "g");
+	d_clients(&s, 0, "f");
+	d_list(&s, 0);
+	d_destroy(&s, 0, "g", true);
+	write_seed("fuzz_dispatch", "other", &s);
+
+	/* Through the socket: peer.c reads, batches and replies. */
+	d_begin(&s, F_HELLO | F_SOCKET);
+	d_open(&s, 0, "f", false);
+	d_alloc(&s, 0, 1, 100, 0, false, 0);
+	d_alloc(&s, 0, 1, 100, 0, false, 0);
+	d_open(&s, 0, "f", true);
+	d_list(&s, 0);
+	d_raw(&s, 0, "\x08\x01\x52\x00", 4);
+	write_seed("fuzz_dispatch", "socket", &s);
+
+	d_begin(&s, F_SOCKET);
+	d_hello(&s, 0, 1, "sock");
+	d_open(&s, CTL_CONN1, "f", false);
+	d_hello(&s, CTL_CONN1 | CTL_RECONNECT, 1, "again");
+	d_open(&s, CTL_CONN1, "f", false);
+	d_raw(&s, 0, "", 0);
+	write_seed("fuzz_dispatch", "socket_reconnect", &s);
+
+	/* Client 0 stops reading for a while: the peer queues its replies. */
+	d_begin(&s, F_HELLO | F_SOCKET);
+	d_open(&s, CTL_HOLD, "f", false);
+	for (a = 0; a < 8; a++)
+		d_poolref(&s, 0, P_STATS, 0, "f");
+	d_alloc(&s, 0, 1, 100, 0, false, 0);
+	d_open(&s, 0, "g", true);
+	d_list(&s, CTL_HOLD);
+	write_seed("fuzz_dispatch", "hold", &s);
+
+	/* Connection limits: the first word of a refused client is answered
+	 * with -EUSERS and the connection closed. */
+	d_begin(&s, F_HELLO);
+	d_open(&s, 0, "f", false);
+	d_list(&s, CTL_CONN1 | CTL_OVER_LIMIT);
+	d_list(&s, CTL_CONN1);
+	d_alloc(&s, 0, 1, 64, 0, false, 0);
+	write_seed("fuzz_dispatch", "over_limit", &s);
+
+	/* Two references per session at most. */
+	mirror_reset();
+	d_begin_cap(&s, F_HELLO, CAP_2);
+	d_open(&s, 0, "f", false);
+	d_open(&s, 0, "f", false);
+	d_alloc(&s, 0, 1, 64, 0, false, 0);
+	a = mirror_alloc(64);
+	d_alloc(&s, 0, 1, 64, 0, false, 0);
+	d_alloc(&s, 0, 1, 64, 0, false, 0);
+	d_retain(&s, 0, 2, a);
+	d_realloc(&s, 0, 2, OFF_NONE, 10);
+	d_free(&s, 0, 1, a);
+	d_retain(&s, 0, 2, a);
+	write_seed("fuzz_dispatch", "block_cap", &s);
+
+	/* Many handles and blocks, then a listing of all of them. */
+	d_begin(&s, F_HELLO);
+	for (a = 0; a < 24; a++)
+		d_open(&s, a & 1, a & 2 ? "g" : "f", a & 4);
+	for (a = 1; a <= 12; a++)
+		d_alloc(&s, a & 1, (uint32_t)a, 100 * a, 0, false, 0);
+	d_clients(&s, 0, NULL);
+	d_list(&s, 1);
+	write_seed("fuzz_dispatch", "many", &s);
+}
+
+int
+main(int argc, char **argv)
+{
+	char path[512];
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: make_corpus DIR (tests/fuzz/corpus)\n");
+		return 2;
+	}
+	outdir = argv[1];
+	snprintf(path, sizeof(path), "%s/fuzz_engine", outdir);
+	mkdir(outdir, 0755);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/fuzz_dispatch", outdir);
+	mkdir(path, 0755);
+	engine_seeds();
+	single_seeds();
+	conversation_seeds();
+	heap_destroy(mirror);
+	printf("make_corpus: %u files, %zu bytes\n", nfiles, nbytes);
+	return 0;
+}

@@ -1,0 +1,90 @@
+#!/bin/sh
+# test_fuzz_smoke.sh - the libFuzzer harnesses build, pass their committed
+# seed corpora, and survive a short fuzzing run each.
+#
+#   tests/fuzz/fuzz_engine.c    the allocator engine fed operation streams
+#   tests/fuzz/fuzz_dispatch.c  the daemon's decoder and dispatch fed datagrams
+#
+# Every seed in tests/fuzz/corpus/NAME/ must run clean (-runs=0); then each
+# fuzzer runs for FUZZ_SMOKE_SECONDS (default 20) on a temporary copy of its
+# seeds, so the repository is not modified.  A crash fails the test; its
+# input is kept as BUILD/fuzz/smoke-NAME-crash-* and the end of the
+# fuzzer's output is printed.  Needs clang and its fuzzer runtime (Debian:
+# clang, libclang-rt-14-dev; `make deps` installs them).
+set -eu
+
+cd "$(dirname "$0")/../.."
+b=${POOLMGR_BUILD:-build}
+cc=${FUZZ_CC:-clang}
+seconds=${FUZZ_SMOKE_SECONDS:-20}
+fuzzers="fuzz_engine fuzz_dispatch"
+tmp=$(mktemp -d /tmp/poolmgr-fuzz.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+
+fail() {
+	echo "test_fuzz_smoke: FAIL: $*"
+	exit 1
+}
+
+# The toolchain: clang, and a program built with -fsanitize=fuzzer links.
+command -v "$cc" >/dev/null 2>&1 ||
+	fail "$cc not found: the fuzzers need clang (run 'make deps', or" \
+	     "apt-get install clang libclang-rt-14-dev)"
+printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n)\n{ (void)d; (void)n; return 0; }\n' \
+	> "$tmp/probe.c"
+"$cc" -fsanitize=fuzzer,address,undefined -o "$tmp/probe" "$tmp/probe.c" \
+	> "$tmp/probe.log" 2>&1 ||
+	fail "$cc cannot link a libFuzzer program: the fuzzer runtime is" \
+	     "missing (Debian: libclang-rt-14-dev; 'make deps'):" \
+	     "$(head -n 3 "$tmp/probe.log")"
+
+make --no-print-directory -s BUILD="$b" "$b/fuzz/fuzz_engine" \
+	"$b/fuzz/fuzz_dispatch" > "$tmp/build.log" 2>&1 ||
+	fail "cannot build the fuzzers: $(tail -n 20 "$tmp/build.log")"
+
+# A value from libFuzzer's final statistics (stat::NAME: VALUE).
+stat() {
+	sed -n "s/^stat::$1: *//p" "$2" | tail -n 1
+}
+
+# How many files a directory holds.
+count() {
+	find "$1" -type f | wc -l
+}
+
+# cov: and ft: of the last status line.
+coverage() {
+	grep -E '^#[0-9]+' "$1" | tail -n 1 |
+		sed -n 's/.* cov: \([0-9]*\) ft: \([0-9]*\).*/cov \1, ft \2/p'
+}
+
+for f in $fuzzers; do
+	bin=$b/fuzz/$f
+	seeds=tests/fuzz/corpus/$f
+	log=$tmp/$f-seeds.log
+	n=$(count "$seeds")
+	[ "$n" -gt 0 ] || fail "$f: no seeds in $seeds"
+	if ! "$bin" -runs=0 "$seeds" > "$log" 2>&1; then
+		tail -n 40 "$log"
+		fail "$f: a committed seed crashes it"
+	fi
+	echo "test_fuzz_smoke: ok: $f passes its $n seeds ($(coverage "$log"))"
+done
+
+for f in $fuzzers; do
+	bin=$b/fuzz/$f
+	corpus=$tmp/corpus-$f
+	log=$tmp/$f-fuzz.log
+	mkdir -p "$corpus"
+	cp "tests/fuzz/corpus/$f/"* "$corpus/"
+	if ! "$bin" -max_total_time="$seconds" -print_final_stats=1 \
+	    -artifact_prefix="$b/fuzz/smoke-$f-" "$corpus" > "$log" 2>&1; then
+		tail -n 60 "$log"
+		fail "$f crashed (input kept as $b/fuzz/smoke-$f-*)"
+	fi
+	runs=$(stat number_of_executed_units "$log")
+	rate=$(stat average_exec_per_sec "$log")
+	[ -n "$runs" ] || fail "$f: no final statistics: $(tail -n 5 "$log")"
+	echo "test_fuzz_smoke: ok: $f: ${seconds}s, $runs executions" \
+	     "($rate/s), $(coverage "$log"), corpus $(count "$corpus")"
+done
