@@ -574,7 +574,6 @@ d_alloc_batch(struct seed *s, unsigned ctl, uint32_t handle,
 	d_req(s, ctl, &r);
 }
 
-/* Never empty: an empty FreeBatch trips UBSan in dispatch.c (reported). */
 static void
 d_free_batch(struct seed *s, unsigned ctl, uint32_t handle,
 	     const uint64_t *offsets, size_t n)
@@ -830,6 +829,8 @@ single_seeds(void)
 		d_free_batch(&s, 0, 1, offs, 3);
 		d_free_batch(&s, 0, 1, offs + 3, 2);
 		d_free_batch(&s, 0, 1, offs + 3, 2);
+		/* Empty: offsets is NULL (once undefined behaviour). */
+		d_free_batch(&s, 0, 1, NULL, 0);
 		write_seed("fuzz_dispatch", "batch", &s);
 
 		d_begin_cap(&s, F_HELLO, CAP_8);
