@@ -71,7 +71,7 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
 DAEMON_LIBS := $(shell pkg-config --libs libevent libprotobuf-c inih 2>/dev/null) $(SD_LIBS)
 
-LIB_SRCS := client/conn.c client/pool.c client/errors.c
+LIB_SRCS := client/conn.c client/pool.c client/cache.c client/errors.c
 LIB_PIC  := $(LIB_SRCS:%.c=$(BUILD)/pic/%.o)
 LIB_SO   := $(BUILD)/libpoolclient.so.1.0.0
 LIB_A    := $(BUILD)/libpoolclient.a

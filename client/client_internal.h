@@ -23,6 +23,12 @@
 /* The version of the protocol this library speaks. */
 #define CONN_VERSION		1
 
+/* Descriptors that came with a reply (OpenPool: the memfd, the share map). */
+#define CONN_REPLY_FDS		2
+struct conn_fds {
+	int			 fd[CONN_REPLY_FDS];	/* -1: none */
+};
+
 /*
  * One request waiting for its reply.  It lives on the stack of the thread
  * that made the request and sits on the connection's list until the reply
@@ -33,14 +39,17 @@ struct conn_call {
 	int			 done;
 	int			 error;	/* 0, or why no reply came */
 	Poolmgr__Reply		*reply;
-	int			 fd;	/* SCM_RIGHTS fd with the reply, or -1 */
+	struct conn_fds		 fds;	/* SCM_RIGHTS with the reply */
 	pthread_cond_t		 cond;	/* signalled when done or to read */
 
 	TAILQ_ENTRY(conn_call)	 entry;
 };
 TAILQ_HEAD(conn_calls, conn_call);
 
-/* An open pool: a handle number on one connection and a mapping. */
+/*
+ * An open pool: a handle number on one connection, a mapping, and, for a
+ * read-write handle, the daemon's share map and the cache (cache.c).
+ */
 struct pool {
 	struct pool_conn	*conn;
 	uint32_t		 handle;
@@ -49,6 +58,9 @@ struct pool {
 	uint64_t		 size;
 	uint32_t		 granularity;
 	uint32_t		 page_size;
+	const uint8_t		*share_map;	/* NULL: none */
+	uint64_t		 share_size;
+	struct cache		*cache;		/* NULL: none */
 
 	TAILQ_ENTRY(pool)	 entry;
 };
@@ -77,8 +89,16 @@ struct pool_conn {
 int	conn_open(const char *, struct pool_conn **);
 void	conn_free(struct pool_conn *);
 int	conn_request(struct pool_conn *, Poolmgr__Request *,
-	    Poolmgr__Reply **, int *);
+	    Poolmgr__Reply **, struct conn_fds *);
 int	conn_call(struct pool_conn *, Poolmgr__Request *,
-	    Poolmgr__Reply__BodyCase, Poolmgr__Reply **, int *);
+	    Poolmgr__Reply__BodyCase, Poolmgr__Reply **, struct conn_fds *);
+int	conn_alive(struct pool_conn *, int);
+void	conn_fds_init(struct conn_fds *);
+void	conn_fds_close(struct conn_fds *);
+
+/* pool.c: batches straight to the daemon, past the cache (for cache.c) */
+int	client_alloc_batch(struct pool *, size_t, const uint64_t *,
+	    uint64_t *, uint64_t *);
+int	client_free_batch(struct pool *, size_t, const uint64_t *);
 
 #endif /* CLIENT_INTERNAL_H */

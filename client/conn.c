@@ -31,33 +31,56 @@
 
 #include "client_internal.h"
 
-/* A reply carries at most one fd; room for a few more so extras are seen. */
+/* A reply carries at most two fds; room for more so extras are seen. */
 #define CONN_MAX_FDS	4
 
 /* Requests this small are packed on the stack. */
 #define CONN_STACK_BUF	512
 
-static void	conn_close_fds(struct msghdr *, int *);
-static int	conn_recv(struct pool_conn *, Poolmgr__Reply **, int *);
+static void	conn_take_fds(struct msghdr *, struct conn_fds *);
+static int	conn_recv(struct pool_conn *, Poolmgr__Reply **,
+		    struct conn_fds *);
 static int	conn_send(struct pool_conn *, const Poolmgr__Request *);
 static void	conn_fail(struct pool_conn *, int);
 static void	conn_kick(struct pool_conn *);
-static void	conn_deliver(struct pool_conn *, Poolmgr__Reply *, int);
+static void	conn_deliver(struct pool_conn *, Poolmgr__Reply *,
+		    struct conn_fds *);
 static int	conn_wait(struct pool_conn *, struct conn_call *);
 static int	conn_hello(struct pool_conn *);
 
+void
+conn_fds_init(struct conn_fds *f)
+{
+	int	i;
+
+	for (i = 0; i < CONN_REPLY_FDS; i++)
+		f->fd[i] = -1;
+}
+
+void
+conn_fds_close(struct conn_fds *f)
+{
+	int	i;
+
+	for (i = 0; i < CONN_REPLY_FDS; i++) {
+		if (f->fd[i] != -1)
+			close(f->fd[i]);
+		f->fd[i] = -1;
+	}
+}
+
 /*
- * Take the fds out of a received message: keep the first in *fdp, close any
- * others (a reply carries at most one, and an fd we do not keep would leak).
+ * Take the fds out of a received message: keep the first CONN_REPLY_FDS,
+ * close any others (an fd we do not keep would leak).
  */
 static void
-conn_close_fds(struct msghdr *msg, int *fdp)
+conn_take_fds(struct msghdr *msg, struct conn_fds *f)
 {
 	struct cmsghdr	*cmsg;
-	int		 fd;
+	int		 fd, kept = 0;
 	size_t		 i, n;
 
-	*fdp = -1;
+	conn_fds_init(f);
 	for (cmsg = CMSG_FIRSTHDR(msg); cmsg != NULL;
 	    cmsg = CMSG_NXTHDR(msg, cmsg)) {
 		if (cmsg->cmsg_level != SOL_SOCKET ||
@@ -66,8 +89,8 @@ conn_close_fds(struct msghdr *msg, int *fdp)
 		n = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof fd;
 		for (i = 0; i < n; i++) {
 			memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof fd, sizeof fd);
-			if (*fdp == -1)
-				*fdp = fd;
+			if (kept < CONN_REPLY_FDS)
+				f->fd[kept++] = fd;
 			else
 				close(fd);
 		}
@@ -81,7 +104,7 @@ conn_close_fds(struct msghdr *msg, int *fdp)
  * (then we cannot tell whose it was, so nobody can be answered).
  */
 static int
-conn_recv(struct pool_conn *c, Poolmgr__Reply **replyp, int *fdp)
+conn_recv(struct pool_conn *c, Poolmgr__Reply **replyp, struct conn_fds *fdp)
 {
 	union {
 		struct cmsghdr	 align;
@@ -90,10 +113,10 @@ conn_recv(struct pool_conn *c, Poolmgr__Reply **replyp, int *fdp)
 	struct iovec	 iov;
 	struct msghdr	 msg;
 	ssize_t		 n;
-	int		 fd;
+	struct conn_fds	 fds;
 
 	*replyp = NULL;
-	*fdp = -1;
+	conn_fds_init(fdp);
 
 	for (;;) {
 		memset(&msg, 0, sizeof msg);
@@ -112,30 +135,27 @@ conn_recv(struct pool_conn *c, Poolmgr__Reply **replyp, int *fdp)
 	if (n == -1)
 		return -ECONNRESET;
 
-	conn_close_fds(&msg, &fd);
+	conn_take_fds(&msg, &fds);
 
 	/*
 	 * Zero bytes is end of file: every reply we can get is at least a few
 	 * bytes long, because our request ids are never 0.
 	 */
 	if (n == 0) {
-		if (fd != -1)
-			close(fd);
+		conn_fds_close(&fds);
 		return -ECONNRESET;
 	}
 	if ((size_t)n > CONN_MAX_MESSAGE || (msg.msg_flags & MSG_TRUNC)) {
-		if (fd != -1)
-			close(fd);
+		conn_fds_close(&fds);
 		return -EPROTO;
 	}
 
 	*replyp = poolmgr__reply__unpack(NULL, n, c->rbuf);
 	if (*replyp == NULL) {
-		if (fd != -1)
-			close(fd);
+		conn_fds_close(&fds);
 		return -EPROTO;
 	}
-	*fdp = fd;
+	*fdp = fds;
 	return 0;
 }
 
@@ -198,7 +218,7 @@ conn_fail(struct pool_conn *c, int error)
 	struct conn_call	*call;
 
 	if (!c->broken) {
-		c->broken = 1;
+		__atomic_store_n(&c->broken, 1, __ATOMIC_RELEASE);
 		shutdown(c->fd, SHUT_RDWR);
 	}
 	while ((call = TAILQ_FIRST(&c->calls)) != NULL) {
@@ -207,6 +227,32 @@ conn_fail(struct pool_conn *c, int error)
 		call->error = error;
 		pthread_cond_signal(&call->cond);
 	}
+}
+
+/*
+ * Is the daemon still there?  For work done without a round trip (the
+ * cache): -ECONNRESET once the connection is known broken; with probe, a
+ * look at the socket first (one system call), so that a program living on
+ * its cache learns that the daemon went away.  A datagram waiting there is
+ * someone's reply and stays for its reader.
+ */
+int
+conn_alive(struct pool_conn *c, int probe)
+{
+	char	b;
+	ssize_t	n;
+
+	if (probe && !__atomic_load_n(&c->broken, __ATOMIC_ACQUIRE)) {
+		n = recv(c->fd, &b, 1, MSG_PEEK|MSG_DONTWAIT);
+		if (n == 0 || (n == -1 && errno != EAGAIN &&
+		    errno != EWOULDBLOCK && errno != EINTR)) {
+			pthread_mutex_lock(&c->lock);
+			conn_fail(c, -ECONNRESET);
+			pthread_mutex_unlock(&c->lock);
+		}
+	}
+	return __atomic_load_n(&c->broken, __ATOMIC_ACQUIRE) ?
+	    -ECONNRESET : 0;
 }
 
 /*
@@ -229,7 +275,8 @@ conn_kick(struct pool_conn *c)
  * answered would wait forever, so the connection is broken instead.
  */
 static void
-conn_deliver(struct pool_conn *c, Poolmgr__Reply *reply, int fd)
+conn_deliver(struct pool_conn *c, Poolmgr__Reply *reply,
+    struct conn_fds *fds)
 {
 	struct conn_call	*call;
 
@@ -241,15 +288,14 @@ conn_deliver(struct pool_conn *c, Poolmgr__Reply *reply, int fd)
 	}
 	if (call == NULL) {
 		poolmgr__reply__free_unpacked(reply, NULL);
-		if (fd != -1)
-			close(fd);
+		conn_fds_close(fds);
 		conn_fail(c, -EPROTO);
 		return;
 	}
 	TAILQ_REMOVE(&c->calls, call, entry);
 	call->done = 1;
 	call->reply = reply;
-	call->fd = fd;
+	call->fds = *fds;
 	pthread_cond_signal(&call->cond);
 }
 
@@ -261,7 +307,8 @@ static int
 conn_wait(struct pool_conn *c, struct conn_call *call)
 {
 	Poolmgr__Reply	*reply;
-	int		 error, fd;
+	struct conn_fds	 fds;
+	int		 error;
 
 	while (!call->done) {
 		if (c->reading) {
@@ -271,14 +318,14 @@ conn_wait(struct pool_conn *c, struct conn_call *call)
 
 		c->reading = 1;
 		pthread_mutex_unlock(&c->lock);
-		error = conn_recv(c, &reply, &fd);
+		error = conn_recv(c, &reply, &fds);
 		pthread_mutex_lock(&c->lock);
 		c->reading = 0;
 
 		if (error != 0)
 			conn_fail(c, error);
 		else
-			conn_deliver(c, reply, fd);
+			conn_deliver(c, reply, &fds);
 	}
 
 	/* Our reply is in: let another waiting call read. */
@@ -289,22 +336,22 @@ conn_wait(struct pool_conn *c, struct conn_call *call)
 /*
  * Send req (its id is set here) and wait for its reply.  Returns 0 with the
  * decoded reply in *replyp, whatever its error field says, or a negative
- * errno when no reply came.  An fd that came with the reply is stored in
+ * errno when no reply came.  Fds that came with the reply are stored in
  * *fdp, or closed when fdp is NULL.
  */
 int
 conn_request(struct pool_conn *c, Poolmgr__Request *req,
-    Poolmgr__Reply **replyp, int *fdp)
+    Poolmgr__Reply **replyp, struct conn_fds *fdp)
 {
 	struct conn_call	call;
 	int			error;
 
 	*replyp = NULL;
 	if (fdp != NULL)
-		*fdp = -1;
+		conn_fds_init(fdp);
 
 	memset(&call, 0, sizeof call);
-	call.fd = -1;
+	conn_fds_init(&call.fds);
 	pthread_cond_init(&call.cond, NULL);
 
 	pthread_mutex_lock(&c->lock);
@@ -339,16 +386,15 @@ conn_request(struct pool_conn *c, Poolmgr__Request *req,
 	if (error != 0) {
 		if (call.reply != NULL)
 			poolmgr__reply__free_unpacked(call.reply, NULL);
-		if (call.fd != -1)
-			close(call.fd);
+		conn_fds_close(&call.fds);
 		return error;
 	}
 
 	*replyp = call.reply;
 	if (fdp != NULL)
-		*fdp = call.fd;
-	else if (call.fd != -1)
-		close(call.fd);
+		*fdp = call.fds;
+	else
+		conn_fds_close(&call.fds);
 	return 0;
 }
 
@@ -361,17 +407,19 @@ conn_request(struct pool_conn *c, Poolmgr__Request *req,
  */
 int
 conn_call(struct pool_conn *c, Poolmgr__Request *req,
-    Poolmgr__Reply__BodyCase want, Poolmgr__Reply **replyp, int *fdp)
+    Poolmgr__Reply__BodyCase want, Poolmgr__Reply **replyp,
+    struct conn_fds *fdp)
 {
 	Poolmgr__Reply	*reply;
-	int		 error, fd;
+	struct conn_fds	 fds;
+	int		 error;
 
 	if (replyp != NULL)
 		*replyp = NULL;
 	if (fdp != NULL)
-		*fdp = -1;
+		conn_fds_init(fdp);
 
-	error = conn_request(c, req, &reply, &fd);
+	error = conn_request(c, req, &reply, &fds);
 	if (error != 0)
 		return error;
 
@@ -388,8 +436,7 @@ conn_call(struct pool_conn *c, Poolmgr__Request *req,
 	}
 	if (error != 0) {
 		poolmgr__reply__free_unpacked(reply, NULL);
-		if (fd != -1)
-			close(fd);
+		conn_fds_close(&fds);
 		return error;
 	}
 
@@ -398,9 +445,9 @@ conn_call(struct pool_conn *c, Poolmgr__Request *req,
 	else
 		poolmgr__reply__free_unpacked(reply, NULL);
 	if (fdp != NULL)
-		*fdp = fd;
-	else if (fd != -1)
-		close(fd);
+		*fdp = fds;
+	else
+		conn_fds_close(&fds);
 	return 0;
 }
 

@@ -1,7 +1,10 @@
 /*
  * pool.c - libpoolclient's API: connections, pools and blocks.
  *
- * Every call is one request and one reply (conn.c).  The daemon is the
+ * Every call is one request and one reply (conn.c), except the small
+ * allocations and frees that the handle's cache serves (cache.c); a
+ * request through a caching handle carries the cache's size, so the
+ * daemon's statistics can tell cached bytes from bytes in use.  The daemon is the
  * authority on every rule, so arguments are checked here only where a bad
  * one could not be sent (a NULL pointer, an overflowing size, a name too
  * long for the message) or where the header defines the answer.  What the
@@ -18,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "client_internal.h"
 
 /*
@@ -27,6 +31,10 @@
  * pages) and the kernel can use huge pages.
  */
 #define CLIENT_MAP_ALIGN_MAX	((size_t)1 << 30)
+
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE	0x0010
+#endif
 
 static int	client_check_name(const char *);
 static int	client_check_fd(int, uint64_t, int);
@@ -62,6 +70,64 @@ client_check_name(const char *name)
 	if (strnlen(name, POOL_NAME_MAX + 1) > POOL_NAME_MAX)
 		return -ENAMETOOLONG;
 	return 0;
+}
+
+/* A request about handle p: with its cache's report, if it has a cache. */
+static int
+client_call(struct pool *p, Poolmgr__Request *req,
+    Poolmgr__Reply__BodyCase want, Poolmgr__Reply **replyp)
+{
+	if (p->cache != NULL) {
+		req->cache_handle = p->handle;
+		req->cache_bytes = cache_bytes(p);
+	}
+	return conn_call(p->conn, req, want, replyp, NULL);
+}
+
+/*
+ * Check the share map before mapping it: sealed against writing (so that
+ * no other client can set or clear a bit), shrinking and growing, and as
+ * long as the daemon says.
+ */
+static int
+client_check_share_fd(int fd, uint64_t size)
+{
+	struct stat	st;
+	int		seals, need;
+
+	need = F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_FUTURE_WRITE;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals == -1 || (seals & need) != need)
+		return -EPROTO;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size < 0 || (uint64_t)st.st_size != size)
+		return -EPROTO;
+	return 0;
+}
+
+/*
+ * Map the share map and start the cache.  Without them the handle works
+ * as well, only without a cache: nothing here fails the open.
+ */
+static void
+client_start_cache(struct pool *p, int fd, uint64_t size)
+{
+	void	*m;
+
+	if (fd == -1 || size == 0 || size > SIZE_MAX ||
+	    size * 8 < p->size / p->granularity ||
+	    client_check_share_fd(fd, size) != 0)
+		return;
+	m = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		return;
+	p->share_map = m;
+	p->share_size = size;
+	if (cache_create(p, p->share_map, size, cache_env_budget()) != 0) {
+		munmap(m, size);
+		p->share_map = NULL;
+		p->share_size = 0;
+	}
 }
 
 /*
@@ -160,6 +226,7 @@ client_open(struct pool_conn *c, const char *name, int read_only,
 	Poolmgr__OpenReply	*or;
 	struct pool		*p = NULL;
 	uint8_t			*base = MAP_FAILED;
+	struct conn_fds		 fds;
 	int			 error, fd;
 
 	if (out == NULL)
@@ -172,12 +239,14 @@ client_open(struct pool_conn *c, const char *name, int read_only,
 
 	op.name = (char *)name;
 	op.read_only = read_only;
+	op.want_share_map = !read_only;
 	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
 	req.open = &op;
-	error = conn_call(c, &req, POOLMGR__REPLY__BODY_OPEN, &reply, &fd);
+	error = conn_call(c, &req, POOLMGR__REPLY__BODY_OPEN, &reply, &fds);
 	if (error != 0)
 		return error;
 	or = reply->open;
+	fd = fds.fd[0];
 
 	/*
 	 * Handle 0 would be taken for "by name" in a PoolRef, so the daemon
@@ -197,11 +266,9 @@ client_open(struct pool_conn *c, const char *name, int read_only,
 		if (base == MAP_FAILED)
 			error = (errno == ENOMEM) ? -ENOMEM : -EPROTO;
 	}
-	/* The mapping keeps the memory; the fd is not needed any more. */
-	if (fd != -1)
-		close(fd);
-
 	if (error != 0) {
+		/* The mapping keeps the memory; the fds are not needed. */
+		conn_fds_close(&fds);
 		free(p);
 		if (or->handle != 0)
 			client_release(c, or->handle);
@@ -216,6 +283,9 @@ client_open(struct pool_conn *c, const char *name, int read_only,
 	p->size = or->max_size;
 	p->granularity = or->granularity;
 	p->page_size = or->page_size;
+	if (!read_only)
+		client_start_cache(p, fds.fd[1], or->share_map_size);
+	conn_fds_close(&fds);
 	poolmgr__reply__free_unpacked(reply, NULL);
 
 	pthread_mutex_lock(&c->lock);
@@ -270,8 +340,8 @@ client_check_block(struct pool *p, const Poolmgr__AllocReply *a,
  * daemon multiplies it only with zero, but 1 reads right either way.
  */
 static int
-client_alloc(struct pool *p, uint64_t size, uint64_t align, int zero,
-    uint64_t nmemb, pool_off_t *out)
+client_alloc_once(struct pool *p, uint64_t size, uint64_t align, int zero,
+    uint64_t nmemb, pool_off_t *out, uint64_t *usable)
 {
 	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
 	Poolmgr__Alloc		 al = POOLMGR__ALLOC__INIT;
@@ -285,16 +355,48 @@ client_alloc(struct pool *p, uint64_t size, uint64_t align, int zero,
 	al.nmemb = nmemb;
 	req.body_case = POOLMGR__REQUEST__BODY_ALLOC;
 	req.alloc = &al;
-	error = conn_call(p->conn, &req, POOLMGR__REPLY__BODY_ALLOC, &reply,
-	    NULL);
+	error = client_call(p, &req, POOLMGR__REPLY__BODY_ALLOC, &reply);
 	if (error != 0)
 		return error;
 
 	/* The caller checked that size * nmemb does not overflow. */
 	error = client_check_block(p, reply->alloc, size * nmemb, align);
-	if (error == 0)
+	if (error == 0) {
 		*out = reply->alloc->offset;
+		*usable = reply->alloc->usable_size;
+	}
 	poolmgr__reply__free_unpacked(reply, NULL);
+	return error;
+}
+
+/* Out of room: give back what the cache holds; true if that was anything. */
+static int
+client_flush_for(struct pool *p, int error)
+{
+	return (error == -ENOMEM || error == -EDQUOT) && cache_flush(p) > 0;
+}
+
+/*
+ * An allocation: from the cache when it can serve it, else from the daemon
+ * (after flushing the cache, if the daemon finds no room), and then known
+ * to the cache so that its free can be kept.
+ */
+static int
+client_alloc(struct pool *p, uint64_t size, uint64_t align, int zero,
+    uint64_t nmemb, pool_off_t *out)
+{
+	uint64_t	usable;
+	int		error;
+
+	if (align <= p->granularity && nmemb == 1 &&
+	    (error = cache_alloc(p, size, zero, out)) != 0)
+		return error > 0 ? 0 : error;
+	error = client_alloc_once(p, size, align, zero, nmemb, out, &usable);
+	if (error != 0 && client_flush_for(p, error))
+		error = client_alloc_once(p, size, align, zero, nmemb, out,
+		    &usable);
+	if (error == 0)
+		cache_track(p, *out, usable);
 	return error;
 }
 
@@ -328,8 +430,58 @@ client_block_op(struct pool *p, Poolmgr__Request__BodyCase body,
 	default:
 		return -EINVAL;
 	}
-	return conn_call(p->conn, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL,
-	    NULL);
+	return client_call(p, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL);
+}
+
+int
+client_alloc_batch(struct pool *p, size_t n, const uint64_t *sizes,
+    uint64_t *out, uint64_t *usable)
+{
+	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
+	Poolmgr__AllocBatch	 ab = POOLMGR__ALLOC_BATCH__INIT;
+	Poolmgr__Reply		*reply;
+	size_t			 i;
+	int			 error;
+
+	ab.handle = p->handle;
+	ab.n_sizes = n;
+	ab.sizes = (uint64_t *)sizes;
+	req.body_case = POOLMGR__REQUEST__BODY_ALLOC_BATCH;
+	req.alloc_batch = &ab;
+	error = client_call(p, &req, POOLMGR__REPLY__BODY_ALLOC_BATCH, &reply);
+	if (error != 0)
+		return error;
+	/* Every block must be where a block can be, as for pool_alloc. */
+	if (reply->alloc_batch->n_offsets != n ||
+	    reply->alloc_batch->n_usable_sizes != n)
+		error = -EPROTO;
+	for (i = 0; error == 0 && i < n; i++) {
+		Poolmgr__AllocReply a = POOLMGR__ALLOC_REPLY__INIT;
+
+		a.offset = reply->alloc_batch->offsets[i];
+		a.usable_size = reply->alloc_batch->usable_sizes[i];
+		error = client_check_block(p, &a, sizes[i], 0);
+	}
+	for (i = 0; error == 0 && i < n; i++) {
+		out[i] = reply->alloc_batch->offsets[i];
+		usable[i] = reply->alloc_batch->usable_sizes[i];
+	}
+	poolmgr__reply__free_unpacked(reply, NULL);
+	return error;
+}
+
+int
+client_free_batch(struct pool *p, size_t n, const uint64_t *offs)
+{
+	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
+	Poolmgr__FreeBatch	 fb = POOLMGR__FREE_BATCH__INIT;
+
+	fb.handle = p->handle;
+	fb.n_offsets = n;
+	fb.offsets = (uint64_t *)offs;
+	req.body_case = POOLMGR__REQUEST__BODY_FREE_BATCH;
+	req.free_batch = &fb;
+	return client_call(p, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL);
 }
 
 /* Copy a pool name from a reply; one that cannot be a pool name is a lie. */
@@ -364,6 +516,7 @@ client_copy_stats(struct pool_stats *s, const Poolmgr__PoolStats *m)
 	s->cached_bytes = m->cached_bytes;
 	s->metadata_bytes = m->metadata_bytes;
 	s->released_bytes = m->released_bytes;
+	s->client_cached_bytes = m->client_cached_bytes;
 	s->persistent_blocks = m->persistent_blocks;
 	s->granularity = m->granularity;
 	s->page_size = m->page_size;
@@ -509,10 +662,36 @@ pool_close(struct pool *p)
 	TAILQ_REMOVE(&c->pools, p, entry);
 	pthread_mutex_unlock(&c->lock);
 
-	/* Fails harmlessly on a dead connection: its handles died with it. */
+	/*
+	 * Fails harmlessly on a dead connection: its handles died with it.
+	 * Cached blocks need no frees: they are the handle's, and go with it.
+	 */
 	client_release(c, p->handle);
+	cache_destroy(p);
+	if (p->share_map != NULL)
+		munmap((void *)p->share_map, p->share_size);
 	munmap(p->base, p->size);
 	free(p);
+}
+
+POOL_API int
+pool_set_cache(struct pool *p, size_t budget)
+{
+	if (p == NULL)
+		return -EINVAL;
+	if (p->cache == NULL)
+		return budget == 0 ? 0 : -EOPNOTSUPP;
+	cache_set_budget(p, budget);
+	return 0;
+}
+
+POOL_API int
+pool_flush(struct pool *p)
+{
+	if (p == NULL)
+		return -EINVAL;
+	cache_flush(p);
+	return 0;
 }
 
 POOL_API int
@@ -551,50 +730,87 @@ pool_calloc(struct pool *p, size_t nmemb, size_t size, pool_off_t *out)
 	/* Checked here as well: client_alloc multiplies them. */
 	if (nmemb > UINT64_MAX / size)
 		return -EOVERFLOW;
+	/* One size for the cache; the daemon checks nmemb * size itself. */
+	if (nmemb == 1 || nmemb * size <= CACHE_MAX_BLOCK)
+		return client_alloc(p, nmemb * size, 0, 1, 1, out);
 	return client_alloc(p, size, 0, 1, nmemb, out);
 }
 
-POOL_API int
-pool_realloc(struct pool *p, pool_off_t off, size_t size, pool_off_t *out)
+static int
+client_realloc_once(struct pool *p, pool_off_t off, size_t size,
+    pool_off_t *out, uint64_t *usable)
 {
 	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
 	Poolmgr__Realloc	 ra = POOLMGR__REALLOC__INIT;
 	Poolmgr__Reply		*reply;
 	int			 error;
 
-	/* *out is left alone on failure: it may be the caller's only copy. */
-	if (p == NULL || out == NULL)
-		return -EINVAL;
-
 	ra.handle = p->handle;
 	ra.offset = off;
 	ra.size = size;
 	req.body_case = POOLMGR__REQUEST__BODY_REALLOC;
 	req.realloc = &ra;
-	error = conn_call(p->conn, &req, POOLMGR__REPLY__BODY__NOT_SET, &reply,
-	    NULL);
+	error = client_call(p, &req, POOLMGR__REPLY__BODY__NOT_SET, &reply);
 	if (error != 0)
 		return error;
 
 	/* Size 0 freed the block: the offset in the reply, if any, is NONE. */
-	if (size == 0)
+	if (size == 0) {
 		*out = POOL_OFF_NONE;
-	else if (reply->body_case != POOLMGR__REPLY__BODY_ALLOC ||
+		*usable = 0;
+	} else if (reply->body_case != POOLMGR__REPLY__BODY_ALLOC ||
 	    reply->alloc == NULL)
 		error = -EPROTO;
-	else if ((error = client_check_block(p, reply->alloc, size, 0)) == 0)
+	else if ((error = client_check_block(p, reply->alloc, size, 0)) == 0) {
 		*out = reply->alloc->offset;
+		*usable = reply->alloc->usable_size;
+	}
 	poolmgr__reply__free_unpacked(reply, NULL);
 	return error;
 }
 
 POOL_API int
+pool_realloc(struct pool *p, pool_off_t off, size_t size, pool_off_t *out)
+{
+	pool_off_t	noff;
+	uint64_t	usable;
+	int		error;
+
+	/* *out is left alone on failure: it may be the caller's only copy. */
+	if (p == NULL || out == NULL)
+		return -EINVAL;
+	if (off == POOL_OFF_NONE && size != 0) {
+		if ((error = client_alloc(p, size, 0, 0, 1, &noff)) == 0)
+			*out = noff;
+		return error;
+	}
+	if (off != POOL_OFF_NONE)
+		(void)cache_known(p, off);
+
+	error = client_realloc_once(p, off, size, &noff, &usable);
+	if (error != 0 && client_flush_for(p, error))
+		error = client_realloc_once(p, off, size, &noff, &usable);
+	if (error != 0)
+		return error;
+	if (off != POOL_OFF_NONE)
+		(void)cache_untrack(p, off);
+	if (noff != POOL_OFF_NONE)
+		cache_track(p, noff, usable);
+	*out = noff;
+	return 0;
+}
+
+POOL_API int
 pool_free(struct pool *p, pool_off_t off)
 {
+	int	error;
+
 	if (p == NULL)
 		return -EINVAL;
 	if (off == POOL_OFF_NONE)
 		return 0;
+	if ((error = cache_free(p, off)) != 0)
+		return error > 0 ? 0 : error;
 	return client_block_op(p, POOLMGR__REQUEST__BODY_FREE, off);
 }
 
@@ -602,12 +818,9 @@ POOL_API int
 pool_alloc_batch(struct pool *p, size_t n, const size_t *sizes,
     pool_off_t *out)
 {
-	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
-	Poolmgr__AllocBatch	 ab = POOLMGR__ALLOC_BATCH__INIT;
-	Poolmgr__Reply		*reply;
-	uint64_t		 wire[POOL_BATCH_MAX];
-	size_t			 i;
-	int			 error;
+	uint64_t	wire[POOL_BATCH_MAX], usable[POOL_BATCH_MAX];
+	size_t		i;
+	int		error;
 
 	if (p == NULL || sizes == NULL || out == NULL || n == 0)
 		return -EINVAL;
@@ -618,37 +831,19 @@ pool_alloc_batch(struct pool *p, size_t n, const size_t *sizes,
 			return -EINVAL;
 		wire[i] = sizes[i];
 	}
-	ab.handle = p->handle;
-	ab.n_sizes = n;
-	ab.sizes = wire;
-	req.body_case = POOLMGR__REQUEST__BODY_ALLOC_BATCH;
-	req.alloc_batch = &ab;
-	error = conn_call(p->conn, &req, POOLMGR__REPLY__BODY_ALLOC_BATCH,
-	    &reply, NULL);
-	if (error != 0)
-		return error;
-	/* Every block must be where a block can be, as for pool_alloc. */
-	if (reply->alloc_batch->n_offsets != n ||
-	    reply->alloc_batch->n_usable_sizes != n)
-		error = -EPROTO;
-	for (i = 0; error == 0 && i < n; i++) {
-		Poolmgr__AllocReply a = POOLMGR__ALLOC_REPLY__INIT;
-
-		a.offset = reply->alloc_batch->offsets[i];
-		a.usable_size = reply->alloc_batch->usable_sizes[i];
-		error = client_check_block(p, &a, sizes[i], 0);
-	}
+	error = client_alloc_batch(p, n, wire, out, usable);
+	if (error != 0 && client_flush_for(p, error))
+		error = client_alloc_batch(p, n, wire, out, usable);
 	for (i = 0; error == 0 && i < n; i++)
-		out[i] = reply->alloc_batch->offsets[i];
-	poolmgr__reply__free_unpacked(reply, NULL);
+		cache_track(p, out[i], usable[i]);
 	return error;
 }
 
 POOL_API int
 pool_free_batch(struct pool *p, size_t n, const pool_off_t *offs)
 {
-	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
-	Poolmgr__FreeBatch	 fb = POOLMGR__FREE_BATCH__INIT;
+	size_t	i;
+	int	error;
 
 	if (p == NULL || (offs == NULL && n != 0))
 		return -EINVAL;
@@ -656,13 +851,15 @@ pool_free_batch(struct pool *p, size_t n, const pool_off_t *offs)
 		return -E2BIG;
 	if (n == 0)
 		return 0;
-	fb.handle = p->handle;
-	fb.n_offsets = n;
-	fb.offsets = (uint64_t *)offs;
-	req.body_case = POOLMGR__REQUEST__BODY_FREE_BATCH;
-	req.free_batch = &fb;
-	return conn_call(p->conn, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL,
-	    NULL);
+	for (i = 0; i < n; i++)
+		if (offs[i] != POOL_OFF_NONE)
+			(void)cache_known(p, offs[i]);
+	if ((error = client_free_batch(p, n, offs)) != 0)
+		return error;
+	for (i = 0; i < n; i++)
+		if (offs[i] != POOL_OFF_NONE)
+			(void)cache_untrack(p, offs[i]);
+	return 0;
 }
 
 POOL_API int
@@ -670,6 +867,7 @@ pool_retain(struct pool *p, pool_off_t off)
 {
 	if (p == NULL || off == POOL_OFF_NONE)
 		return -EINVAL;
+	(void)cache_known(p, off);
 	return client_block_op(p, POOLMGR__REQUEST__BODY_RETAIN, off);
 }
 
@@ -678,6 +876,7 @@ pool_persist(struct pool *p, pool_off_t off)
 {
 	if (p == NULL || off == POOL_OFF_NONE)
 		return -EINVAL;
+	(void)cache_known(p, off);
 	return client_block_op(p, POOLMGR__REQUEST__BODY_PERSIST, off);
 }
 
@@ -687,17 +886,22 @@ pool_usable_size(struct pool *p, pool_off_t off, size_t *out)
 	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
 	Poolmgr__UsableSize	 us = POOLMGR__USABLE_SIZE__INIT;
 	Poolmgr__Reply		*reply;
+	uint64_t		 usable;
 	int			 error;
 
 	if (p == NULL || out == NULL || off == POOL_OFF_NONE)
 		return -EINVAL;
+	/* A block this handle holds alone is known here, size and all. */
+	if ((usable = cache_known(p, off)) != 0) {
+		*out = usable;
+		return 0;
+	}
 
 	us.handle = p->handle;
 	us.offset = off;
 	req.body_case = POOLMGR__REQUEST__BODY_USABLE_SIZE;
 	req.usable_size = &us;
-	error = conn_call(p->conn, &req, POOLMGR__REPLY__BODY_ALLOC, &reply,
-	    NULL);
+	error = client_call(p, &req, POOLMGR__REPLY__BODY_ALLOC, &reply);
 	if (error != 0)
 		return error;
 
@@ -742,12 +946,23 @@ pool_size(struct pool *p)
 POOL_API int
 pool_stats(struct pool *p, struct pool_stats *out)
 {
-	Poolmgr__PoolRef	ref = POOLMGR__POOL_REF__INIT;
+	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
+	Poolmgr__PoolRef	 ref = POOLMGR__POOL_REF__INIT;
+	Poolmgr__Reply		*reply;
+	int			 error;
 
 	if (p == NULL || out == NULL)
 		return -EINVAL;
 	ref.handle = p->handle;
-	return client_stats(p->conn, &ref, out);
+	req.body_case = POOLMGR__REQUEST__BODY_STATS;
+	req.stats = &ref;
+	/* The request carries our cache's size: the answer is exact for us. */
+	error = client_call(p, &req, POOLMGR__REPLY__BODY_STATS, &reply);
+	if (error != 0)
+		return error;
+	error = client_copy_stats(out, reply->stats);
+	poolmgr__reply__free_unpacked(reply, NULL);
+	return error;
 }
 
 POOL_API int
@@ -772,6 +987,8 @@ pool_trim(struct pool *p)
 
 	if (p == NULL)
 		return -EINVAL;
+	/* Every free page: those our cache holds first go back. */
+	cache_flush(p);
 	ref.handle = p->handle;
 	return client_trim(p->conn, &ref, NULL);
 }
@@ -921,6 +1138,7 @@ pool_clients(struct pool_conn *c, const char *pool,
 		ci[i].read_only = m->read_only ? 1 : 0;
 		ci[i].blocks = m->blocks;
 		ci[i].bytes = m->bytes;
+		ci[i].cached_bytes = m->cached_bytes;
 	}
 	if (error == 0) {
 		*out = ci;

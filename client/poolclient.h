@@ -76,6 +76,12 @@ struct pool_stats {
 	uint32_t granularity, page_size;
 	uint32_t mode, uid, gid;
 	uint64_t quota;
+	/*
+	 * Of allocated_bytes: blocks freed by programs but kept in their
+	 * handles' client-side caches for reuse (pool_set_cache), as each
+	 * handle last told the daemon; exact for the calling handle.
+	 */
+	uint64_t client_cached_bytes;
 };
 
 /* One open handle, as `poolctl clients` shows it. */
@@ -86,6 +92,7 @@ struct pool_client_info {
 	uint32_t handle;
 	int read_only;
 	uint64_t blocks, bytes;		/* references held, their sizes */
+	uint64_t cached_bytes;		/* of bytes: in its client cache */
 };
 
 /*
@@ -117,6 +124,28 @@ POOL_API int pool_open_readonly(struct pool_conn *c, const char *name,
 
 /* pool_close - drop this handle's references and unmap.  NULL: no-op. */
 POOL_API void pool_close(struct pool *p);
+
+/*
+ * Client-side cache.  A read-write handle keeps small blocks (up to 64 KiB)
+ * that the program frees and reuses them for later allocations of their
+ * size class without asking the daemon; empty classes are refilled and a
+ * full cache is halved in batches.  Cached blocks stay this handle's in
+ * the daemon's books (a crash reclaims them; quotas count them) and are
+ * given back before this handle reports -ENOMEM or -EDQUOT, by pool_flush,
+ * pool_trim and pool_close.  A block that another handle retained, or
+ * that is persistent, is never cached.  Blocks cached by *other* handles
+ * are theirs until they flush them: at most each one's budget.
+ *
+ * pool_set_cache - set this handle's cache budget in bytes; 0 turns the
+ * cache off and gives its blocks back.  The default is 1 MiB, or
+ * $POOLMGR_CLIENT_CACHE (bytes, with an optional K, M or G) when set at
+ * pool_open.  -EOPNOTSUPP for a budget on a handle that cannot cache
+ * (read-only).
+ */
+POOL_API int pool_set_cache(struct pool *p, size_t budget);
+
+/* pool_flush - give every block of this handle's cache back now. */
+POOL_API int pool_flush(struct pool *p);
 
 /* pool_alloc - allocate size bytes (size 0 is -EINVAL). */
 POOL_API int pool_alloc(struct pool *p, size_t size, pool_off_t *out);

@@ -35,8 +35,7 @@ struct call {
 	struct session *s;
 	const Poolmgr__Request *req;
 	Poolmgr__Reply *rep;
-	int pass_fd;		/* descriptor to send with the reply */
-	int close_fd;
+	struct peer_fds fds;	/* descriptors to send with the reply */
 	char msg[160];
 };
 
@@ -94,6 +93,13 @@ get_handle(struct call *c, uint32_t id, bool write, int *err)
 		return NULL;
 	}
 	return h;
+}
+
+/* What a handle's cache holds, as reported, within what it can hold. */
+static uint64_t
+handle_cached(const struct handle *h)
+{
+	return h->cached_bytes < h->bytes ? h->cached_bytes : h->bytes;
 }
 
 static int
@@ -231,8 +237,16 @@ do_open(struct call *c, const Poolmgr__OpenPool *m)
 	orep.read_only = m->read_only;
 	c->rep->body_case = POOLMGR__REPLY__BODY_OPEN;
 	c->rep->open = &orep;
-	c->pass_fd = m->read_only ? fd : p->memfd;
-	c->close_fd = m->read_only;
+	c->fds.fd[0] = m->read_only ? fd : p->memfd;
+	c->fds.close[0] = m->read_only;
+	c->fds.n = 1;
+	/* The share map is for clients that cache, so for writers only. */
+	if (m->want_share_map && !m->read_only && p->share_fd >= 0) {
+		orep.share_map_size = p->share_size;
+		c->fds.fd[1] = p->share_fd;
+		c->fds.close[1] = false;
+		c->fds.n = 2;
+	}
 	return 0;
 }
 
@@ -541,7 +555,13 @@ fill_stats(Poolmgr__PoolStats *ps, struct dpool *p)
 	ps->failed_allocs = st.failed_allocs;
 	ps->invalid_frees = st.invalid_frees + p->invalid_frees;
 	ps->cached_bytes = st.cached_bytes;
-	ps->metadata_bytes = st.metadata_bytes;
+	ps->metadata_bytes = st.metadata_bytes + dpool_share_resident(p);
+	{
+		struct handle *h;
+
+		LIST_FOREACH(h, &p->handles, in_pool)
+			ps->client_cached_bytes += handle_cached(h);
+	}
 	ps->granularity = (uint32_t)st.granularity;
 	ps->page_size = (uint32_t)st.page_size;
 	ps->mode = p->mode;
@@ -666,6 +686,7 @@ do_clients(struct call *c, const Poolmgr__ListClients *m)
 			ci->read_only = h->read_only;
 			ci->blocks = h->nrefs;
 			ci->bytes = h->bytes;
+			ci->cached_bytes = handle_cached(h);
 			client_ptrs[n++] = ci;
 		}
 	}
@@ -677,10 +698,33 @@ do_clients(struct call *c, const Poolmgr__ListClients *m)
 	return 0;
 }
 
+/*
+ * A client cache's report rides on any request: the handle's cached bytes,
+ * which can only be a part of what the handle holds.
+ */
+static int
+take_cache_report(struct call *c)
+{
+	const Poolmgr__Request *r = c->req;
+	struct handle *h;
+	int rc;
+
+	if (r->cache_handle == 0)
+		return 0;
+	if (!(h = get_handle(c, r->cache_handle, false, &rc)))
+		return rc;
+	h->cached_bytes = r->cache_bytes;
+	return 0;
+}
+
 static int
 dispatch_body(struct call *c)
 {
 	const Poolmgr__Request *r = c->req;
+	int rc;
+
+	if ((rc = take_cache_report(c)))
+		return rc;
 
 	switch (r->body_case) {
 	case POOLMGR__REQUEST__BODY_HELLO:
@@ -731,17 +775,20 @@ send_reply(struct call *c)
 	size_t len = poolmgr__reply__get_packed_size(c->rep);
 
 	if (len > sizeof(out)) {
+		int i;
+
 		/* Only listings can grow; say so rather than send a torn one. */
-		if (c->pass_fd >= 0 && c->close_fd)
-			close(c->pass_fd);
-		c->pass_fd = -1;
+		for (i = 0; i < c->fds.n; i++)
+			if (c->fds.close[i])
+				close(c->fds.fd[i]);
+		c->fds.n = 0;
 		c->rep->body_case = POOLMGR__REPLY__BODY__NOT_SET;
 		c->rep->error = -EMSGSIZE;
 		c->rep->message = "reply too large";
 		len = poolmgr__reply__get_packed_size(c->rep);
 	}
 	poolmgr__reply__pack(c->rep, out);
-	peer_send(c->peer, out, len, c->pass_fd, c->close_fd);
+	peer_send(c->peer, out, len, &c->fds);
 }
 
 void
@@ -749,7 +796,7 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 		 size_t len)
 {
 	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
-	struct call c = {.peer = peer, .s = s, .rep = &rep, .pass_fd = -1};
+	struct call c = {.peer = peer, .s = s, .rep = &rep};
 	Poolmgr__Request *req = poolmgr__request__unpack(NULL, len, buf);
 	int rc;
 

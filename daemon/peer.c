@@ -6,9 +6,13 @@
  * with MSG_TRUNC) or carrying descriptors we did not ask for is a protocol
  * violation: the descriptors are closed and the peer is dropped.
  *
- * Writes go out at once when nothing is queued; otherwise they wait for the
- * socket to drain, and a client that stops reading is dropped once
- * PEER_MAX_QUEUED bytes wait for it, so it cannot grow the daemon.
+ * Writes: the replies to one read batch are staged in a static buffer and
+ * go out together with one sendmmsg when the batch ends, so a client that
+ * pipelines costs one system call per batch, not one per reply, and no
+ * reply is copied to the heap.  A reply that cannot go out at once (the
+ * socket is full, or older replies wait) is queued; a client that stops
+ * reading is dropped once PEER_MAX_QUEUED bytes wait for it, so it cannot
+ * grow the daemon.
  *
  * Teardown happens in one place (peer_free) and never in the middle of a
  * callback that still uses the peer: peer_kill only marks it.
@@ -29,13 +33,25 @@
 #define PEER_READ_BATCH 64
 #define PEER_FLUSH_SEC 5	/* a killed peer's last replies: then gone */
 
+#define STAGE_BYTES (256 * 1024)
+
 struct outmsg {
 	STAILQ_ENTRY(outmsg) entry;
-	int fd;
-	bool close_fd;
+	struct peer_fds fds;
 	size_t len;
 	uint8_t data[];
 };
+
+/* The replies of the read batch in progress, all for one peer. */
+static struct {
+	int n;
+	size_t used;
+	struct {
+		size_t off, len;
+		struct peer_fds fds;
+	} msg[PEER_READ_BATCH];
+	uint8_t buf[STAGE_BYTES];
+} stage;
 
 struct peer {
 	LIST_ENTRY(peer) entry;
@@ -89,10 +105,19 @@ peer_arg(const struct peer *p)
 }
 
 static void
+fds_close(const struct peer_fds *fds)
+{
+	int i;
+
+	for (i = 0; fds && i < fds->n; i++)
+		if (fds->close[i])
+			close(fds->fd[i]);
+}
+
+static void
 outmsg_free(struct outmsg *m)
 {
-	if (m->fd >= 0 && m->close_fd)
-		close(m->fd);
+	fds_close(&m->fds);
 	free(m);
 }
 
@@ -151,54 +176,185 @@ peer_close_all(void)
 		peer_free(p);
 }
 
-/* Send one datagram now; 0 sent, 1 would block, -1 connection broken. */
-static int
-send_one(struct peer *p, const void *buf, size_t len, int fd)
-{
-	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
-	union {
-		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} cm;
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+/* Room for the SCM_RIGHTS of one datagram. */
+union cmsg_space {
+	struct cmsghdr hdr;
+	char buf[CMSG_SPACE(PEER_MAX_FDS * sizeof(int))];
+};
 
-	if (fd >= 0) {
+static void
+msg_build(struct msghdr *msg, struct iovec *iov, union cmsg_space *cm,
+	  const void *buf, size_t len, const struct peer_fds *fds)
+{
+	memset(msg, 0, sizeof(*msg));
+	iov->iov_base = (void *)buf;
+	iov->iov_len = len;
+	msg->msg_iov = iov;
+	msg->msg_iovlen = 1;
+	if (fds && fds->n > 0) {
 		struct cmsghdr *c;
 
-		memset(&cm, 0, sizeof(cm));
-		msg.msg_control = cm.buf;
-		msg.msg_controllen = sizeof(cm.buf);
-		c = CMSG_FIRSTHDR(&msg);
+		memset(cm, 0, sizeof(*cm));
+		msg->msg_control = cm->buf;
+		msg->msg_controllen = CMSG_SPACE((size_t)fds->n * sizeof(int));
+		c = CMSG_FIRSTHDR(msg);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	for (;;) {
-		if (sendmsg(p->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
-			return 0;
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
-			return 1;
-		return -1;
+		c->cmsg_len = CMSG_LEN((size_t)fds->n * sizeof(int));
+		memcpy(CMSG_DATA(c), fds->fd, (size_t)fds->n * sizeof(int));
 	}
 }
 
-void
-peer_send(struct peer *p, const void *buf, size_t len, int pass_fd,
-	  int close_fd)
+/* 0 sent, 1 would block, -1 connection broken (for errno of a send). */
+static int
+send_error(void)
+{
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+		return 1;
+	return -1;
+}
+
+/* Send one datagram now; 0 sent, 1 would block, -1 connection broken. */
+static int
+send_one(struct peer *p, const void *buf, size_t len,
+	 const struct peer_fds *fds)
+{
+	struct msghdr msg;
+	struct iovec iov;
+	union cmsg_space cm;
+
+	msg_build(&msg, &iov, &cm, buf, len, fds);
+	for (;;) {
+		if (sendmsg(p->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+			return 0;
+		if (errno != EINTR)
+			return send_error();
+	}
+}
+
+/* Queue a datagram behind the others; false if the peer had to go. */
+static bool
+queue_msg(struct peer *p, const void *buf, size_t len,
+	  const struct peer_fds *fds)
 {
 	struct outmsg *m;
 
+	if (p->queued + len > PEER_MAX_QUEUED) {
+		log_warnx("client fd %d does not read its replies; dropping it",
+			  p->fd);
+		peer_drop(p);
+		return false;
+	}
+	m = malloc(sizeof(*m) + len);
+	if (!m)
+		fatalx("out of memory");
+	if (fds)
+		m->fds = *fds;
+	else
+		m->fds.n = 0;
+	m->len = len;
+	memcpy(m->data, buf, len);
+	STAILQ_INSERT_TAIL(&p->out, m, entry);
+	p->queued += len;
+	event_add(p->ev_write, NULL);
+	return true;
+}
+
+/*
+ * Send the staged replies of peer p with as few sendmmsg calls as the
+ * socket allows; what it will not take now is queued.
+ */
+static void
+stage_flush(struct peer *p)
+{
+	struct mmsghdr mm[PEER_READ_BATCH];
+	struct iovec iov[PEER_READ_BATCH];
+	union cmsg_space cm[PEER_READ_BATCH];
+	int i, sent = 0, rc = 0;
+
+	for (i = 0; i < stage.n; i++) {
+		msg_build(&mm[i].msg_hdr, &iov[i], &cm[i],
+			  stage.buf + stage.msg[i].off, stage.msg[i].len,
+			  &stage.msg[i].fds);
+		mm[i].msg_len = 0;
+	}
+	while (sent < stage.n) {
+		int n = sendmmsg(p->fd, mm + sent, (unsigned)(stage.n - sent),
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = send_error();
+			break;
+		}
+		for (i = sent; i < sent + n; i++)
+			fds_close(&stage.msg[i].fds);
+		sent += n;
+	}
+	for (i = sent; i < stage.n; i++) {
+		if (rc == 1 && queue_msg(p, stage.buf + stage.msg[i].off,
+					 stage.msg[i].len, &stage.msg[i].fds))
+			continue;
+		fds_close(&stage.msg[i].fds);
+		rc = -1;
+	}
+	if (rc < 0)
+		peer_kill(p);
+	stage.n = 0;
+	stage.used = 0;
+}
+
+/* Forget the staged replies (the peer is gone). */
+static void
+stage_drop(void)
+{
+	int i;
+
+	for (i = 0; i < stage.n; i++)
+		fds_close(&stage.msg[i].fds);
+	stage.n = 0;
+	stage.used = 0;
+}
+
+/* Stage a reply made inside p's read callback; false if there is no room. */
+static bool
+stage_add(const void *buf, size_t len, const struct peer_fds *fds)
+{
+	if (stage.n == PEER_READ_BATCH || len > STAGE_BYTES - stage.used)
+		return false;
+	memcpy(stage.buf + stage.used, buf, len);
+	stage.msg[stage.n].off = stage.used;
+	stage.msg[stage.n].len = len;
+	if (fds)
+		stage.msg[stage.n].fds = *fds;
+	else
+		stage.msg[stage.n].fds.n = 0;
+	stage.n++;
+	stage.used += len;
+	return true;
+}
+
+void
+peer_send(struct peer *p, const void *buf, size_t len,
+	  const struct peer_fds *fds)
+{
+	int rc;
+
 	if (p->dead && STAILQ_EMPTY(&p->out) && p->in_callback == false)
 		goto drop;
-	if (STAILQ_EMPTY(&p->out)) {
-		int rc = send_one(p, buf, len, pass_fd);
-
+	if (STAILQ_EMPTY(&p->out) && p->in_callback) {
+		if (stage_add(buf, len, fds))
+			return;
+		stage_flush(p);
+		if (STAILQ_EMPTY(&p->out) && !p->dead &&
+		    stage_add(buf, len, fds))
+			return;
+	}
+	if (STAILQ_EMPTY(&p->out) && !p->in_callback) {
+		rc = send_one(p, buf, len, fds);
 		if (rc == 0) {
-			if (pass_fd >= 0 && close_fd)
-				close(pass_fd);
+			fds_close(fds);
 			return;
 		}
 		if (rc < 0) {
@@ -206,26 +362,10 @@ peer_send(struct peer *p, const void *buf, size_t len, int pass_fd,
 			goto drop;
 		}
 	}
-	if (p->queued + len > PEER_MAX_QUEUED) {
-		log_warnx("client fd %d does not read its replies; dropping it",
-			  p->fd);
-		peer_drop(p);
-		goto drop;
-	}
-	m = malloc(sizeof(*m) + len);
-	if (!m)
-		fatalx("out of memory");
-	m->fd = pass_fd;
-	m->close_fd = close_fd;
-	m->len = len;
-	memcpy(m->data, buf, len);
-	STAILQ_INSERT_TAIL(&p->out, m, entry);
-	p->queued += len;
-	event_add(p->ev_write, NULL);
-	return;
+	if (queue_msg(p, buf, len, fds))
+		return;
 drop:
-	if (pass_fd >= 0 && close_fd)
-		close(pass_fd);
+	fds_close(fds);
 }
 
 static void
@@ -240,7 +380,7 @@ peer_on_write(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	while ((m = STAILQ_FIRST(&p->out))) {
-		int rc = send_one(p, m->data, m->len, m->fd);
+		int rc = send_one(p, m->data, m->len, &m->fds);
 
 		if (rc == 1)
 			return;
@@ -305,6 +445,7 @@ peer_on_read(evutil_socket_t fd, short what, void *arg)
 			break;
 		if (n <= 0) {
 			p->in_callback = false;
+			stage_drop();
 			peer_free(p);	/* EOF or a broken connection */
 			return;
 		}
@@ -322,5 +463,7 @@ peer_on_read(evutil_socket_t fd, short what, void *arg)
 		}
 		p->dispatch(p, inbuf, (size_t)n, p->arg);
 	}
+	if (stage.n)
+		stage_flush(p);
 	p->in_callback = false;
 }

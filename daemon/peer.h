@@ -6,6 +6,7 @@
 #ifndef POOLMGRD_PEER_H
 #define POOLMGRD_PEER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,12 +30,20 @@ struct peer *peer_new(struct event_base *base, int fd, peer_dispatch_fn fn,
 int peer_fd(const struct peer *p);
 void *peer_arg(const struct peer *p);
 
+/* Descriptors that travel with one datagram as SCM_RIGHTS. */
+#define PEER_MAX_FDS 2
+struct peer_fds {
+	int n;
+	int fd[PEER_MAX_FDS];
+	bool close[PEER_MAX_FDS];	/* close it once sent (or dropped) */
+};
+
 /*
- * Queue a datagram.  pass_fd >= 0 travels with it as SCM_RIGHTS; if
- * close_fd, the descriptor is closed once sent (or dropped).
+ * Send a datagram, with fds (NULL: none).  Replies made while the peer's
+ * requests are being read are sent together when the read batch ends.
  */
-void peer_send(struct peer *p, const void *buf, size_t len, int pass_fd,
-	       int close_fd);
+void peer_send(struct peer *p, const void *buf, size_t len,
+	       const struct peer_fds *fds);
 
 /* Send what is queued, then close: dispatch gets its NULL call later. */
 void peer_kill(struct peer *p);

@@ -11,6 +11,11 @@
  * struct ref, each also on its handle's list so a closing handle finds all
  * of its blocks without a scan.  The block is freed in the engine when its
  * last reference goes and it is not persistent.
+ *
+ * The share map publishes one fact per block to the clients: whether it is
+ * shared.  Every change to a block's references or persistence ends in
+ * block_share_sync, so the bit is right before the reply that made the
+ * change leaves; clients rely on that ordering (client/cache.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -119,6 +124,79 @@ pool_copy(void *ctx, uint64_t dst, uint64_t src, uint64_t len)
 	memmove(p->map + dst, p->map + src, len);
 }
 
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x0010
+#endif
+
+static void
+share_bit(struct dpool *p, uint64_t off, bool on)
+{
+	uint64_t bit = off >> p->granule_shift;
+	uint8_t mask = (uint8_t)(1u << (bit & 7));
+
+	if (!p->share_map)
+		return;
+	if (on)
+		__atomic_fetch_or(&p->share_map[bit >> 3], mask,
+				  __ATOMIC_RELEASE);
+	else
+		__atomic_fetch_and(&p->share_map[bit >> 3], (uint8_t)~mask,
+				   __ATOMIC_RELEASE);
+}
+
+/* Publish whether b is shared; called after every change to its refs. */
+static void
+block_share_sync(struct dpool *p, struct block *b)
+{
+	share_bit(p, b->off, b->nrefs > 1 || b->persistent);
+}
+
+/*
+ * The share map: mapped writable here first, then sealed so that no
+ * descriptor, ours included, can make a new writable mapping or write()
+ * to it: clients get the very descriptor and can only read.
+ */
+static int
+make_share_map(struct dpool *p)
+{
+	char label[80];
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t bits = (p->size + (1ull << p->granule_shift) - 1) >>
+			p->granule_shift;
+	uint64_t size = ((bits + 7) / 8 + (uint64_t)page - 1) &
+			~((uint64_t)page - 1);
+	int fd;
+
+	snprintf(label, sizeof(label), "poolmgr:%s:shared", p->name);
+	fd = memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd == -1)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) == -1 || fchmod(fd, 0600) == -1)
+		goto fail;
+	p->share_map = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_NORESERVE, fd, 0);
+	if (p->share_map == MAP_FAILED) {
+		p->share_map = NULL;
+		goto fail;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+		  F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) == -1) {
+		munmap(p->share_map, size);
+		p->share_map = NULL;
+		goto fail;
+	}
+	p->share_fd = fd;
+	p->share_size = size;
+	return 0;
+fail:
+	{
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+}
+
 static int
 make_memfd(const char *name, uint64_t size)
 {
@@ -180,6 +258,7 @@ dpool_create(const char *name, const struct dpool_params *pp,
 
 		heap_get_stats(p->heap, &st);
 		p->size = st.max_size;
+		p->granule_shift = (unsigned)__builtin_ctzll(st.granularity);
 	}
 	if ((rc = make_memfd(name, p->size)) < 0)
 		goto fail;
@@ -191,6 +270,10 @@ dpool_create(const char *name, const struct dpool_params *pp,
 		close(p->memfd);
 		goto fail;
 	}
+	p->share_fd = -1;
+	if ((rc = make_share_map(p)) < 0)
+		log_warnx("pool %s: no share map (%s): clients will not cache "
+			  "freed blocks", p->name, strerror(-rc));
 	p->uid = pp->uid;
 	p->gid = pp->gid;
 	p->mode = pp->mode ? pp->mode & 0777 : 0600;
@@ -230,6 +313,10 @@ dpool_destroy(struct dpool *p)
 	npools--;
 	munmap(p->map, p->size);
 	close(p->memfd);
+	if (p->share_map) {
+		munmap(p->share_map, p->share_size);
+		close(p->share_fd);
+	}
 	heap_destroy(p->heap);
 	free(p);
 }
@@ -295,8 +382,11 @@ block_maybe_free(struct dpool *p, struct block *b)
 {
 	int rc;
 
-	if (b->nrefs || b->persistent)
+	if (b->nrefs || b->persistent) {
+		block_share_sync(p, b);
 		return;
+	}
+	share_bit(p, b->off, false);
 	rc = heap_free(p->heap, b->off);
 	if (rc)
 		fatalx("pool %s: engine refused to free live block %#llx: %s",
@@ -435,6 +525,7 @@ dpool_retain(struct dpool *p, struct handle *h, uint64_t off,
 	if (over_quota(p, quota_used, b->size))
 		return -EDQUOT;
 	ref_add(b, h);
+	block_share_sync(p, b);
 	return 0;
 }
 
@@ -449,6 +540,7 @@ dpool_persist(struct dpool *p, struct handle *h, uint64_t off)
 	if (!b->persistent) {
 		b->persistent = true;
 		p->persistent_blocks++;
+		block_share_sync(p, b);
 	}
 	return 0;
 }
@@ -464,6 +556,16 @@ dpool_drop_handle_refs(struct dpool *p, struct handle *h)
 		ref_remove(r);
 		block_maybe_free(p, b);
 	}
+}
+
+uint64_t
+dpool_share_resident(const struct dpool *p)
+{
+	struct stat st;
+
+	if (p->share_fd < 0 || fstat(p->share_fd, &st) == -1)
+		return 0;
+	return (uint64_t)st.st_blocks * 512;
 }
 
 uint64_t

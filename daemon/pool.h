@@ -48,6 +48,17 @@ struct dpool {
 	int memfd;
 	uint8_t *map;		/* the daemon's own mapping: zeroing, copying */
 	uint64_t size;
+	/*
+	 * The share map (docs/protocol.md): one bit per granule, set while the
+	 * block starting there is shared (more than one reference, or
+	 * persistent).  Clients map it read-only (it is sealed against
+	 * writing) and keep a block they free for reuse only while its bit is
+	 * clear.  share_fd is -1 if the kernel cannot seal it.
+	 */
+	int share_fd;
+	uint8_t *share_map;
+	uint64_t share_size;
+	unsigned granule_shift;
 	struct heap *heap;
 	uid_t uid;
 	gid_t gid;
@@ -98,6 +109,8 @@ struct block *dpool_block(struct dpool *p, uint64_t off);
 void dpool_drop_handle_refs(struct dpool *p, struct handle *h);
 
 uint64_t dpool_committed(const struct dpool *p);
+/* Resident bytes of the share map (daemon metadata, counted as such). */
+uint64_t dpool_share_resident(const struct dpool *p);
 
 /*
  * The daemon is stopping: free pages are no longer punched out, so clients

@@ -29,6 +29,8 @@ struct handle {
 	LIST_HEAD(, ref) refs;
 	uint64_t nrefs;
 	uint64_t bytes;		/* sizes of the blocks referenced */
+	uint64_t cached_bytes;	/* of bytes: in the client's cache, as it
+				 * last reported (docs/protocol.md) */
 };
 
 struct session {

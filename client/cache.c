@@ -1,0 +1,806 @@
+/*
+ * cache.c - per-handle caches of freed small blocks, so that most
+ * allocations and frees of a busy program never leave the process.
+ *
+ * The thread caches of tcmalloc and mimalloc, moved across the process
+ * boundary.  A small block the program frees is not sent back to the daemon
+ * but kept, still held by this handle in the daemon's books, and handed
+ * out again for the next request of its size class.  An empty class is
+ * refilled with one AllocBatch; a cache over its byte budget is halved with
+ * one FreeBatch.  Since the daemon still counts cached blocks as the
+ * handle's, a crash reclaims them like any other block, quotas count them,
+ * and the daemon's rules need no exception.
+ *
+ * What keeps this safe:
+ *
+ * 1. Only blocks this handle allocated and alone holds are kept.  The
+ *    block table knows every block the handle got from the daemon and has
+ *    not freed; the free of anything else goes to the daemon, which gives
+ *    the real answer (-EINVAL, -EPERM, or drops one reference).  A block
+ *    that another handle retained, or that is persistent, has its bit set
+ *    in the daemon's share map, a read-only mapping (docs/protocol.md).
+ *    The daemon sets the bit before it answers the retain, so a free that
+ *    the program makes after the retain (in any order it can observe) sees
+ *    the bit and goes to the daemon.  The bit is looked at again when a
+ *    cached block is reused: a block retained after it was freed here (a
+ *    race in the program) is given up, never handed out twice.
+ *
+ * 2. The engine's rules still hold for this handle: before an allocation
+ *    is refused with -ENOMEM or -EDQUOT, pool.c flushes the whole cache and
+ *    tries again.  Blocks cached by other handles stay theirs until they
+ *    flush them (when over budget, on their own -ENOMEM, pool_flush,
+ *    pool_trim or close): at most one budget per handle.
+ *
+ * 3. Bad calls get the daemon's answer: a block that sits in the cache is
+ *    free as far as the program knows, but live in the daemon's books.  So
+ *    a second free of it (or a realloc, retain, ...) first flushes the
+ *    cache, then goes to the daemon, which refuses and counts it exactly
+ *    as it would without a cache.
+ *
+ * 4. A dead daemon is noticed: cache hits make no round trip, so once per
+ *    tick of the coarse clock (a few milliseconds) a thread that uses the
+ *    cache peeks at the socket; once the connection is broken the cache
+ *    serves nothing (-ECONNRESET).
+ *
+ * Structure.  Size classes: each multiple of the granularity up to 512
+ * bytes, then four per doubling up to CACHE_MAX_BLOCK; a block serves the
+ * largest class not above its usable size.  The cache has CACHE_SHARDS
+ * shards, each with a LIFO stack per class and one lock; a thread always
+ * uses the same shard, so threads seldom meet.  The block table maps an
+ * offset to (usable size, class, live or cached) in CACHE_STRIPES stripes
+ * chosen by hash, each an open-addressing table with linear probing and
+ * its own lock.  Every operation is O(1) but refills and flushes, which
+ * are one round trip for many blocks.
+ *
+ * Locks: a stripe lock and a shard lock are never held together, and no
+ * lock is held across a round trip.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cache.h"
+#include "client_internal.h"
+
+#define CACHE_SHARDS		8
+#define CACHE_STRIPES		16
+#define CACHE_SMALL_MAX		512
+#define CACHE_MAX_CLASSES	128
+#define CACHE_REFILL_MIN	4
+#define CACHE_REFILL_MAX	64
+#define CACHE_TABLE_MIN		64
+#define CACHE_SHED_MAX		16
+#define NO_OFF			UINT64_MAX
+
+enum { ENTRY_LIVE = 1, ENTRY_CACHED = 2 };
+
+struct centry {
+	uint64_t	 off;		/* NO_OFF: empty slot */
+	uint32_t	 usable;
+	uint16_t	 cls;
+	uint8_t		 state;
+};
+
+struct stripe {
+	pthread_mutex_t	 lock;
+	struct centry	*e;
+	size_t		 cap, n;	/* cap: a power of two, or 0 */
+};
+
+struct cblock {
+	uint64_t	 off;
+	uint64_t	 usable;
+};
+
+struct bin {
+	struct cblock	*b;		/* a stack: the newest on top */
+	uint32_t	 n, cap;
+	uint32_t	 refill;	/* blocks the next refill asks for */
+};
+
+struct shard {
+	pthread_mutex_t	 lock;
+	struct bin	 bin[CACHE_MAX_CLASSES];
+} __attribute__((aligned(64)));
+
+struct cache {
+	const uint8_t	*share;
+	uint64_t	 share_bits;
+	unsigned	 gshift;
+	uint32_t	 granularity;
+	size_t		 budget;	/* atomic */
+	uint64_t	 bytes;		/* atomic: cached now */
+
+	unsigned	 nclasses;
+	uint32_t	 size[CACHE_MAX_CLASSES];
+	uint8_t		 lut_small[CACHE_SMALL_MAX / 8 + 1];
+	uint8_t		 lut_big[CACHE_MAX_BLOCK / 128 + 1];
+
+	struct stripe	 stripe[CACHE_STRIPES];
+	struct shard	 shard[CACHE_SHARDS];
+};
+
+static unsigned		cache_next_slot;
+static __thread unsigned cache_thread_slot;
+static __thread int64_t	 cache_thread_probed;
+
+/* 0, or -ECONNRESET when the daemon is gone (see 4 above). */
+static int
+conn_check(struct pool *p)
+{
+	struct timespec	ts;
+	int64_t		now;
+	int		probe;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	probe = now != cache_thread_probed;
+	cache_thread_probed = now;
+	return conn_alive(p->conn, probe);
+}
+
+/* Size classes. */
+
+static void
+classes_make(struct cache *k, uint32_t g)
+{
+	uint64_t	s, base;
+	unsigned	q, i, c;
+
+	k->nclasses = 0;
+	for (s = g; s <= CACHE_SMALL_MAX && s <= CACHE_MAX_BLOCK; s += g)
+		k->size[k->nclasses++] = (uint32_t)s;
+	for (base = CACHE_SMALL_MAX; base < CACHE_MAX_BLOCK; base *= 2) {
+		for (q = 5; q <= 8; q++) {
+			s = (base * q / 4 + g - 1) / g * g;
+			if (s > CACHE_MAX_BLOCK)
+				break;
+			if (k->nclasses > 0 && s <= k->size[k->nclasses - 1])
+				continue;
+			if (k->nclasses == CACHE_MAX_CLASSES)
+				break;
+			k->size[k->nclasses++] = (uint32_t)s;
+		}
+	}
+	/* lut[i]: the smallest class of at least i quanta. */
+	for (i = 0, c = 0; i < sizeof k->lut_small; i++) {
+		while (c < k->nclasses && k->size[c] < (uint64_t)i * g)
+			c++;
+		k->lut_small[i] = (uint8_t)c;
+	}
+	for (i = 0, c = 0; i < sizeof k->lut_big; i++) {
+		while (c < k->nclasses && k->size[c] < (uint64_t)i * 128)
+			c++;
+		k->lut_big[i] = (uint8_t)c;
+	}
+}
+
+/* The smallest class that holds n bytes, or -1. */
+static int
+class_of(const struct cache *k, uint64_t n)
+{
+	unsigned	c;
+
+	if (n == 0 || n > k->size[k->nclasses - 1])
+		return -1;
+	if (n <= CACHE_SMALL_MAX && k->granularity <= CACHE_SMALL_MAX)
+		c = k->lut_small[(n + k->granularity - 1) >> k->gshift];
+	else
+		c = k->lut_big[(n + 127) / 128];
+	return c < k->nclasses ? (int)c : -1;
+}
+
+/* The largest class a block of usable bytes can serve, or -1. */
+static int
+class_of_block(const struct cache *k, uint64_t usable)
+{
+	int	c;
+
+	if (usable > CACHE_MAX_BLOCK || usable < k->size[0])
+		return -1;
+	if (usable >= k->size[k->nclasses - 1])
+		return (int)k->nclasses - 1;
+	c = class_of(k, usable);
+	if (k->size[c] > usable)
+		c--;
+	return c;
+}
+
+/* The share map: is the block at off held by others or persistent? */
+static int
+is_shared(const struct cache *k, uint64_t off)
+{
+	uint64_t	bit = off >> k->gshift;
+
+	if (bit >= k->share_bits)
+		return 1;	/* cannot tell: treat as shared */
+	return (__atomic_load_n(&k->share[bit >> 3], __ATOMIC_ACQUIRE) >>
+	    (bit & 7)) & 1;
+}
+
+/* The block table. */
+
+static uint64_t
+table_hash(const struct cache *k, uint64_t off)
+{
+	return (off >> k->gshift) * 0x9e3779b97f4a7c15ull;
+}
+
+static struct stripe *
+table_stripe(struct cache *k, uint64_t off)
+{
+	return &k->stripe[table_hash(k, off) >> 60];
+}
+
+/* The slot holding off, or -1.  Stripe locked. */
+static long
+table_find(const struct cache *k, const struct stripe *st, uint64_t off)
+{
+	size_t	i, mask;
+
+	if (st->cap == 0)
+		return -1;
+	mask = st->cap - 1;
+	for (i = table_hash(k, off) & mask; st->e[i].off != NO_OFF;
+	    i = (i + 1) & mask)
+		if (st->e[i].off == off)
+			return (long)i;
+	return -1;
+}
+
+static void
+table_place(const struct cache *k, struct stripe *st, const struct centry *e)
+{
+	size_t	i, mask = st->cap - 1;
+
+	for (i = table_hash(k, e->off) & mask; st->e[i].off != NO_OFF;
+	    i = (i + 1) & mask)
+		;
+	st->e[i] = *e;
+	st->n++;
+}
+
+/* Room for one more entry; false if memory ran out.  Stripe locked. */
+static int
+table_reserve(const struct cache *k, struct stripe *st)
+{
+	struct centry	*old = st->e, *e;
+	size_t		 oldcap = st->cap, cap, i;
+
+	if ((st->n + 1) * 4 <= st->cap * 3)
+		return 1;
+	cap = oldcap ? oldcap * 2 : CACHE_TABLE_MIN;
+	if ((e = malloc(cap * sizeof *e)) == NULL)
+		return 0;
+	for (i = 0; i < cap; i++)
+		e[i].off = NO_OFF;
+	st->e = e;
+	st->cap = cap;
+	st->n = 0;
+	for (i = 0; i < oldcap; i++)
+		if (old[i].off != NO_OFF)
+			table_place(k, st, &old[i]);
+	free(old);
+	return 1;
+}
+
+/* Remove slot i, shifting back the entries probing past it. */
+static void
+table_remove(const struct cache *k, struct stripe *st, size_t i)
+{
+	size_t	j, home, mask = st->cap - 1;
+
+	st->e[i].off = NO_OFF;
+	st->n--;
+	for (j = (i + 1) & mask; st->e[j].off != NO_OFF; j = (j + 1) & mask) {
+		home = table_hash(k, st->e[j].off) & mask;
+		/* Move e[j] to the hole if the hole lies on its probe path. */
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			st->e[i] = st->e[j];
+			st->e[j].off = NO_OFF;
+			i = j;
+		}
+	}
+}
+
+/* Set off's state; the entry must be there (it is ours). */
+static void
+table_set_state(struct cache *k, uint64_t off, uint8_t state)
+{
+	struct stripe	*st = table_stripe(k, off);
+	long		 i;
+
+	pthread_mutex_lock(&st->lock);
+	if ((i = table_find(k, st, off)) >= 0)
+		st->e[i].state = state;
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* Forget off if it is cached (a flush); the others are left alone. */
+static void
+table_drop_cached(struct cache *k, uint64_t off)
+{
+	struct stripe	*st = table_stripe(k, off);
+	long		 i;
+
+	pthread_mutex_lock(&st->lock);
+	if ((i = table_find(k, st, off)) >= 0 &&
+	    st->e[i].state == ENTRY_CACHED)
+		table_remove(k, st, (size_t)i);
+	pthread_mutex_unlock(&st->lock);
+}
+
+static void
+table_clear(struct cache *k)
+{
+	struct stripe	*st;
+	int		 s;
+
+	for (s = 0; s < CACHE_STRIPES; s++) {
+		st = &k->stripe[s];
+		pthread_mutex_lock(&st->lock);
+		free(st->e);
+		st->e = NULL;
+		st->cap = st->n = 0;
+		pthread_mutex_unlock(&st->lock);
+	}
+}
+
+/* Enter a block of ours in the table (if it is of a size we keep). */
+static void
+track(struct cache *k, uint64_t off, uint64_t usable, uint8_t state)
+{
+	struct centry	 e;
+	struct stripe	*st;
+	long		 i;
+	int		 c;
+
+	if ((c = class_of_block(k, usable)) < 0)
+		return;
+	e.off = off;
+	e.usable = (uint32_t)usable;
+	e.cls = (uint16_t)c;
+	e.state = state;
+	st = table_stripe(k, off);
+	pthread_mutex_lock(&st->lock);
+	if ((i = table_find(k, st, off)) >= 0)
+		st->e[i] = e;
+	else if (table_reserve(k, st))
+		table_place(k, st, &e);
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* Shards and their bins. */
+
+static struct shard *
+my_shard(struct cache *k)
+{
+	if (cache_thread_slot == 0)
+		cache_thread_slot = __atomic_add_fetch(&cache_next_slot, 1,
+		    __ATOMIC_RELAXED);
+	return &k->shard[cache_thread_slot % CACHE_SHARDS];
+}
+
+/* Push a block; false if memory ran out.  Shard locked. */
+static int
+bin_push(struct bin *b, uint64_t off, uint64_t usable)
+{
+	struct cblock	*nb;
+	uint32_t	 cap;
+
+	if (b->n == b->cap) {
+		cap = b->cap ? b->cap * 2 : 16;
+		if ((nb = realloc(b->b, cap * sizeof *nb)) == NULL)
+			return 0;
+		b->b = nb;
+		b->cap = cap;
+	}
+	b->b[b->n].off = off;
+	b->b[b->n].usable = usable;
+	b->n++;
+	return 1;
+}
+
+static size_t
+budget_of(const struct cache *k)
+{
+	return __atomic_load_n(&k->budget, __ATOMIC_RELAXED);
+}
+
+static void
+bytes_add(struct cache *k, int64_t d)
+{
+	__atomic_add_fetch(&k->bytes, (uint64_t)d, __ATOMIC_RELAXED);
+}
+
+/*
+ * Take blocks out of every shard: all of them, or the older half of each
+ * stack (the newer, warmer half stays).  At most max; returns how many.
+ */
+static size_t
+shards_take(struct cache *k, int all, uint64_t *offs, size_t max)
+{
+	struct shard	*sh;
+	struct bin	*b;
+	size_t		 n = 0;
+	uint32_t	 take;
+	unsigned	 s, c;
+
+	for (s = 0; s < CACHE_SHARDS && n < max; s++) {
+		sh = &k->shard[s];
+		pthread_mutex_lock(&sh->lock);
+		for (c = 0; c < k->nclasses && n < max; c++) {
+			b = &sh->bin[c];
+			take = all ? b->n : (b->n + 1) / 2;
+			if (take > max - n)
+				take = (uint32_t)(max - n);
+			for (uint32_t i = 0; i < take; i++) {
+				offs[n++] = b->b[i].off;
+				bytes_add(k, -(int64_t)b->b[i].usable);
+			}
+			memmove(b->b, b->b + take, (b->n - take) * sizeof *b->b);
+			b->n -= take;
+			if (take && !all && b->refill > CACHE_REFILL_MIN)
+				b->refill /= 2;
+		}
+		pthread_mutex_unlock(&sh->lock);
+	}
+	return n;
+}
+
+/* Give blocks back to the daemon in batches; the bytes they held. */
+static uint64_t
+flush_some(struct pool *p, int all)
+{
+	struct cache	*k = p->cache;
+	uint64_t	*offs, before, after;
+	size_t		 n, i;
+
+	if ((offs = malloc(POOL_BATCH_MAX * sizeof *offs)) == NULL)
+		return 0;
+	before = cache_bytes(p);
+	do {
+		n = shards_take(k, all, offs, POOL_BATCH_MAX);
+		for (i = 0; i < n; i++)
+			table_drop_cached(k, offs[i]);
+		/*
+		 * A failure here (the daemon gone, or the handle destroyed)
+		 * leaves the blocks to the daemon's books: they go when the
+		 * handle closes, as everything it holds does.
+		 */
+		if (n > 0)
+			(void)client_free_batch(p, n, offs);
+		/* Halving takes one pass; emptying may need several. */
+	} while (all && n == POOL_BATCH_MAX);
+	free(offs);
+	after = cache_bytes(p);
+	return before > after ? before - after : 0;
+}
+
+static void
+flush_if_over(struct pool *p)
+{
+	struct cache	*k = p->cache;
+
+	if (__atomic_load_n(&k->bytes, __ATOMIC_RELAXED) > budget_of(k))
+		flush_some(p, 0);
+}
+
+/* Give up blocks found shared when reused: drop our reference. */
+static void
+shed(struct pool *p, const uint64_t *offs, size_t n)
+{
+	struct stripe	*st;
+	size_t		 i;
+	long		 j;
+
+	for (i = 0; i < n; i++) {
+		st = table_stripe(p->cache, offs[i]);
+		pthread_mutex_lock(&st->lock);
+		if ((j = table_find(p->cache, st, offs[i])) >= 0)
+			table_remove(p->cache, st, (size_t)j);
+		pthread_mutex_unlock(&st->lock);
+	}
+	if (n > 0)
+		(void)client_free_batch(p, n, offs);
+}
+
+/* Fill class c with one batch and take one block of it; 1 or 0. */
+static int
+refill(struct pool *p, struct shard *sh, int c, uint64_t *out)
+{
+	struct cache	*k = p->cache;
+	uint64_t	 sizes[CACHE_REFILL_MAX], offs[CACHE_REFILL_MAX];
+	uint64_t	 usable[CACHE_REFILL_MAX];
+	uint32_t	 n, i;
+	size_t		 cap;
+
+	pthread_mutex_lock(&sh->lock);
+	n = sh->bin[c].refill;
+	if (n < CACHE_REFILL_MIN)
+		n = CACHE_REFILL_MIN;
+	/* Never more than a quarter of the budget in one class. */
+	cap = budget_of(k) / 4 / k->size[c];
+	if (n > cap)
+		n = cap > 0 ? (uint32_t)cap : 1;
+	if (sh->bin[c].refill < CACHE_REFILL_MAX)
+		sh->bin[c].refill = n * 2 > CACHE_REFILL_MAX ?
+		    CACHE_REFILL_MAX : n * 2;
+	pthread_mutex_unlock(&sh->lock);
+
+	for (i = 0; i < n; i++)
+		sizes[i] = k->size[c];
+	if (client_alloc_batch(p, n, sizes, offs, usable) != 0)
+		return 0;
+	/* Cached in the table before they are in a stack others pop. */
+	track(k, offs[0], usable[0], ENTRY_LIVE);
+	for (i = 1; i < n; i++)
+		track(k, offs[i], usable[i], ENTRY_CACHED);
+	/* Lowest offsets on top: the footprint stays compact. */
+	pthread_mutex_lock(&sh->lock);
+	for (i = n - 1; i >= 1; i--) {
+		if (!bin_push(&sh->bin[c], offs[i], usable[i]))
+			break;
+		bytes_add(k, (int64_t)usable[i]);
+	}
+	pthread_mutex_unlock(&sh->lock);
+	/* Those that found no room in a stack go straight back. */
+	shed(p, offs + 1, i);
+	*out = offs[0];
+	flush_if_over(p);
+	return 1;
+}
+
+/* The API for pool.c. */
+
+int
+cache_create(struct pool *p, const uint8_t *share_map, uint64_t share_size,
+    size_t budget)
+{
+	struct cache	*k;
+	int		 i;
+
+	if (p->granularity == 0 ||
+	    (p->granularity & (p->granularity - 1)) != 0 ||
+	    p->granularity > CACHE_MAX_BLOCK)
+		return -EOPNOTSUPP;
+	if ((k = calloc(1, sizeof *k)) == NULL)
+		return -ENOMEM;
+	k->share = share_map;
+	k->share_bits = share_size * 8;
+	k->granularity = p->granularity;
+	k->gshift = (unsigned)__builtin_ctz(p->granularity);
+	k->budget = budget;
+	classes_make(k, p->granularity);
+	for (i = 0; i < CACHE_STRIPES; i++)
+		pthread_mutex_init(&k->stripe[i].lock, NULL);
+	for (i = 0; i < CACHE_SHARDS; i++)
+		pthread_mutex_init(&k->shard[i].lock, NULL);
+	p->cache = k;
+	return 0;
+}
+
+void
+cache_destroy(struct pool *p)
+{
+	struct cache	*k = p->cache;
+	unsigned	 i, c;
+
+	if (k == NULL)
+		return;
+	for (i = 0; i < CACHE_STRIPES; i++) {
+		free(k->stripe[i].e);
+		pthread_mutex_destroy(&k->stripe[i].lock);
+	}
+	for (i = 0; i < CACHE_SHARDS; i++) {
+		for (c = 0; c < k->nclasses; c++)
+			free(k->shard[i].bin[c].b);
+		pthread_mutex_destroy(&k->shard[i].lock);
+	}
+	free(k);
+	p->cache = NULL;
+}
+
+size_t
+cache_env_budget(void)
+{
+	const char		*v = getenv("POOLMGR_CLIENT_CACHE");
+	char			*end;
+	unsigned long long	 n;
+
+	if (v == NULL || *v == '\0')
+		return CACHE_DEFAULT_BUDGET;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno != 0 || end == v)
+		return CACHE_DEFAULT_BUDGET;
+	switch (*end) {
+	case 'k': case 'K':
+		n <<= 10, end++;
+		break;
+	case 'm': case 'M':
+		n <<= 20, end++;
+		break;
+	case 'g': case 'G':
+		n <<= 30, end++;
+		break;
+	}
+	if (*end != '\0' || n > SIZE_MAX / 2)
+		return CACHE_DEFAULT_BUDGET;
+	return (size_t)n;
+}
+
+void
+cache_set_budget(struct pool *p, size_t budget)
+{
+	struct cache	*k = p->cache;
+
+	if (k == NULL)
+		return;
+	__atomic_store_n(&k->budget, budget, __ATOMIC_RELAXED);
+	if (budget == 0) {
+		flush_some(p, 1);
+		table_clear(k);
+	} else
+		flush_if_over(p);
+}
+
+int
+cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
+{
+	struct cache	*k = p->cache;
+	struct shard	*sh;
+	struct bin	*b;
+	uint64_t	 sheds[CACHE_SHED_MAX], off = NO_OFF;
+	size_t		 nshed = 0;
+	int		 c, error;
+
+	if (k == NULL || budget_of(k) == 0 || (c = class_of(k, size)) < 0)
+		return 0;
+	if ((error = conn_check(p)) != 0)
+		return error;
+	sh = my_shard(k);
+	pthread_mutex_lock(&sh->lock);
+	b = &sh->bin[c];
+	while (b->n > 0 && off == NO_OFF && nshed < CACHE_SHED_MAX) {
+		b->n--;
+		bytes_add(k, -(int64_t)b->b[b->n].usable);
+		if (is_shared(k, b->b[b->n].off))
+			sheds[nshed++] = b->b[b->n].off;
+		else
+			off = b->b[b->n].off;
+	}
+	pthread_mutex_unlock(&sh->lock);
+	shed(p, sheds, nshed);
+
+	if (off != NO_OFF)
+		table_set_state(k, off, ENTRY_LIVE);
+	else if (!refill(p, sh, c, &off))
+		return 0;
+	if (zero)
+		memset(p->base + off, 0, size);
+	*out = off;
+	return 1;
+}
+
+int
+cache_free(struct pool *p, pool_off_t off)
+{
+	struct cache	*k = p->cache;
+	struct stripe	*st;
+	struct shard	*sh;
+	uint64_t	 usable;
+	long		 i;
+	int		 c, keep, error;
+
+	if (k == NULL)
+		return 0;
+	if ((error = conn_check(p)) != 0)
+		return error;
+	st = table_stripe(k, off);
+	pthread_mutex_lock(&st->lock);
+	if ((i = table_find(k, st, off)) < 0) {
+		pthread_mutex_unlock(&st->lock);
+		return 0;
+	}
+	if (st->e[i].state == ENTRY_CACHED) {
+		/* A double free: the daemon's answer, after a flush (3). */
+		pthread_mutex_unlock(&st->lock);
+		flush_some(p, 1);
+		return 0;
+	}
+	keep = budget_of(k) > 0 && !is_shared(k, off);
+	if (!keep) {
+		/* The daemon frees it (or drops our reference) now. */
+		table_remove(k, st, (size_t)i);
+		pthread_mutex_unlock(&st->lock);
+		return 0;
+	}
+	st->e[i].state = ENTRY_CACHED;
+	c = st->e[i].cls;
+	usable = st->e[i].usable;
+	pthread_mutex_unlock(&st->lock);
+
+	sh = my_shard(k);
+	pthread_mutex_lock(&sh->lock);
+	keep = bin_push(&sh->bin[c], off, usable);
+	if (keep)
+		bytes_add(k, (int64_t)usable);
+	pthread_mutex_unlock(&sh->lock);
+	if (!keep) {
+		pthread_mutex_lock(&st->lock);
+		if ((i = table_find(k, st, off)) >= 0)
+			table_remove(k, st, (size_t)i);
+		pthread_mutex_unlock(&st->lock);
+		return 0;
+	}
+	flush_if_over(p);
+	return 1;
+}
+
+void
+cache_track(struct pool *p, pool_off_t off, uint64_t usable)
+{
+	if (p->cache != NULL && budget_of(p->cache) > 0)
+		track(p->cache, off, usable, ENTRY_LIVE);
+}
+
+void
+cache_untrack(struct pool *p, pool_off_t off)
+{
+	struct cache	*k = p->cache;
+	struct stripe	*st;
+	long		 i;
+
+	if (k == NULL)
+		return;
+	st = table_stripe(k, off);
+	pthread_mutex_lock(&st->lock);
+	if ((i = table_find(k, st, off)) >= 0)
+		table_remove(k, st, (size_t)i);
+	pthread_mutex_unlock(&st->lock);
+}
+
+uint64_t
+cache_known(struct pool *p, pool_off_t off)
+{
+	struct cache	*k = p->cache;
+	struct stripe	*st;
+	uint64_t	 usable = 0;
+	long		 i;
+	int		 cached = 0;
+
+	if (k == NULL)
+		return 0;
+	st = table_stripe(k, off);
+	pthread_mutex_lock(&st->lock);
+	if ((i = table_find(k, st, off)) >= 0) {
+		if (st->e[i].state == ENTRY_CACHED)
+			cached = 1;
+		else
+			usable = st->e[i].usable;
+	}
+	pthread_mutex_unlock(&st->lock);
+	/* Freed into the cache: let the daemon answer (3). */
+	if (cached)
+		flush_some(p, 1);
+	return usable;
+}
+
+uint64_t
+cache_flush(struct pool *p)
+{
+	if (p->cache == NULL)
+		return 0;
+	return flush_some(p, 1);
+}
+
+uint64_t
+cache_bytes(const struct pool *p)
+{
+	if (p->cache == NULL)
+		return 0;
+	return __atomic_load_n(&p->cache->bytes, __ATOMIC_RELAXED);
+}

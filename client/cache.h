@@ -1,0 +1,66 @@
+/*
+ * cache.h - libpoolclient's per-handle caches of freed small blocks.
+ *
+ * See cache.c for the design.  pool.c calls these around its requests; a
+ * handle without a cache (read-only, no share map, budget 0) has
+ * p->cache == NULL and every call goes to the daemon as before.
+ */
+#ifndef CLIENT_CACHE_H
+#define CLIENT_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "poolclient.h"
+
+struct pool;
+struct cache;
+
+/* Default byte budget of one handle's cache; $POOLMGR_CLIENT_CACHE sets it. */
+#define CACHE_DEFAULT_BUDGET	((size_t)0)
+/* Blocks larger than this are never cached. */
+#define CACHE_MAX_BLOCK		((size_t)64 << 10)
+
+/*
+ * Make p's cache over the daemon's share map (mapped read-only, share_size
+ * bytes), with the given byte budget (0: off until cache_set_budget).
+ * 0, -ENOMEM, or -EOPNOTSUPP when no block size can be cached.
+ */
+int	cache_create(struct pool *, const uint8_t *share_map,
+	    uint64_t share_size, size_t budget);
+/* Change the budget; 0 flushes the cache and stops tracking blocks. */
+void	cache_set_budget(struct pool *, size_t budget);
+/* Forget the cache (the handle is closing: the daemon drops its blocks). */
+void	cache_destroy(struct pool *);
+/* The budget from $POOLMGR_CLIENT_CACHE, or the default. */
+size_t	cache_env_budget(void);
+
+/*
+ * Serve an allocation of size bytes from the cache, refilling it in one
+ * batch if the size class is empty.  1 served (*out set), 0 not (go to the
+ * daemon), -ECONNRESET the daemon is gone.
+ */
+int	cache_alloc(struct pool *, size_t size, int zero, pool_off_t *out);
+/*
+ * Take a freed block into the cache.  1 taken, 0 not one to keep (send the
+ * free to the daemon), -ECONNRESET the daemon is gone.  A block already
+ * in the cache (a double free) flushes the cache and gets 0: the daemon
+ * gives the answer.
+ */
+int	cache_free(struct pool *, pool_off_t off);
+/* Remember a block the daemon gave this handle, so its free can be kept. */
+void	cache_track(struct pool *, pool_off_t off, uint64_t usable);
+/* Forget a block the daemon freed or moved. */
+void	cache_untrack(struct pool *, pool_off_t off);
+/*
+ * Before a request about off goes to the daemon: the block's usable size if
+ * this handle holds it alone, else 0; a block sitting freed in the cache
+ * flushes the cache first, so that the daemon knows it free.
+ */
+uint64_t cache_known(struct pool *, pool_off_t off);
+/* Free every cached block in the daemon; the bytes given back. */
+uint64_t cache_flush(struct pool *);
+/* Bytes held in the cache now. */
+uint64_t cache_bytes(const struct pool *);
+
+#endif /* CLIENT_CACHE_H */
