@@ -183,9 +183,6 @@ BENCH_SPEED_OBJS := $(addprefix $(BENCH_DIR)/,bench_speed.o bench_floor.o \
 BENCH_CXXFLAGS := -std=gnu++17 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE
 BENCH_DATA   := $(BUILD)/bench/shared-heap.dat
 BENCH_PLOT   := docs/bench-shared-heap.svg
-# Caches off needs pool_set_cache; until the header has it, n/a.
-$(BENCH_DIR)/bench_pool.o: CFLAGS += $(if $(shell grep -s pool_set_cache \
-                client/poolclient.h),-DHAVE_POOL_SET_CACHE)
 
 $(BUILD)/bench/bench_speed: $(BENCH_SPEED_OBJS) $(LIB_A)
 	@mkdir -p $(dir $@)

@@ -56,7 +56,7 @@ floor_setup(struct job *j, int idx)
 				return -EPROTO;
 		return 0;
 	}
-	rc = pm_open(&f->m, f->e->sock, FLOOR_POOL, !pm_has_cache_switch());
+	rc = pm_open(&f->m, f->e->sock, FLOOR_POOL, false);
 	for (int i = 0; i < WARMUP && rc == 0; i++)
 		if ((rc = pool_alloc(f->m.p, FLOOR_BLOCK, &off)) == 0)
 			rc = pool_free(f->m.p, off);

@@ -90,7 +90,7 @@ committed(struct env *e, uint64_t *cached)
 	if (pool_stats_by_name(e->admin, HEAP_POOL, &st) != 0)
 		return 0;
 	if (cached)
-		*cached = pm_cached_bytes(&st);
+		*cached = st.client_cached_bytes;
 	return st.committed_bytes;
 }
 
@@ -149,8 +149,6 @@ pm_cell(struct env *e, enum mix m, int n, bool cache, bool threads,
 	double rate = -1;
 	int rc;
 
-	if (!cache && !pm_has_cache_switch())
-		return -1;
 	if ((rc = pm_create(e->admin, HEAP_POOL)) != 0) {
 		fprintf(stderr, "bench: create pool: %s\n", pool_strerror(rc));
 		return -1;

@@ -7,6 +7,7 @@
 #define BENCH_POOL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "bench_window.h"
@@ -14,6 +15,9 @@
 
 /* The benchmark's pools: sparse, so only what is used costs memory. */
 #define BENCH_POOL_SIZE (1ull << 30)
+
+/* "Caches on": the budget libpoolclient documents as its default. */
+#define BENCH_CACHE_BUDGET ((size_t)1 << 20)
 
 struct pm {
 	struct pool_conn *c;
@@ -25,11 +29,11 @@ struct pm {
 int pm_open(struct pm *m, const char *sock, const char *pool, bool cache);
 void pm_close(struct pm *m);
 
-/* The client cache of a handle: on (the default budget) or off. */
+/* The client cache of a handle: on (pm_cache_budget) or off. */
 int pm_set_cache(struct pool *p, bool on);
 
-/* Whether this build can turn the client cache off. */
-bool pm_has_cache_switch(void);
+/* The budget "on" sets; 0 when $POOLMGR_CLIENT_CACHE chooses it. */
+size_t pm_cache_budget(void);
 
 /* Window callbacks over m->p. */
 void pm_heap_ops(struct pm *m, struct heap_ops *ops);
@@ -37,8 +41,5 @@ void pm_heap_ops(struct pm *m, struct heap_ops *ops);
 /* A fresh pool for one measurement, and away with it. */
 int pm_create(struct pool_conn *c, const char *name);
 int pm_destroy(struct pool_conn *c, const char *name);
-
-/* Bytes the client caches of all handles hold (0 when not reported). */
-uint64_t pm_cached_bytes(const struct pool_stats *st);
 
 #endif /* BENCH_POOL_H */

@@ -110,15 +110,12 @@ results_init(struct results *r)
 static bool
 any_failed(const struct results *r)
 {
-	bool off = pm_has_cache_switch();
-
 	if (!r->echo[0].ok || !r->echo[1].ok || !r->pm[0].ok || !r->pm[1].ok)
 		return true;
 	for (int m = 0; m < MIX_COUNT; m++)
 		for (int h = 0; h < H_COUNT; h++)
 			for (int k = 0; k < NCOUNTS; k++)
-				if (r->rate[m][h][k] < 0 &&
-				    (h != H_PM_OFF || off))
+				if (r->rate[m][h][k] < 0)
 					return true;
 	return false;
 }
@@ -151,10 +148,12 @@ main(int argc, char **argv)
 		daemon_stop(&d);
 		return 2;
 	}
-	if (!pm_has_cache_switch())
-		printf("This client library has no pool_set_cache: its handles "
-		       "have no client cache to turn off, so \"caches off\" is "
-		       "n/a and \"caches on\" is the library as it is.\n\n");
+	if (pm_cache_budget() == 0)
+		printf("Client caches on: the budget $POOLMGR_CLIENT_CACHE "
+		       "sets.\n\n");
+	else
+		printf("Client caches on: a budget of %zu KiB per handle.\n\n",
+		       pm_cache_budget() >> 10);
 
 	fprintf(stderr, "bench_speed: floor\n");
 	floor_run(&e, &r);
