@@ -71,7 +71,8 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
 DAEMON_LIBS := $(shell pkg-config --libs libevent libprotobuf-c inih 2>/dev/null) $(SD_LIBS)
 
-LIB_SRCS := client/conn.c client/pool.c client/cache.c client/errors.c
+LIB_SRCS := client/conn.c client/pool.c client/cache.c client/cache_table.c \
+            client/errors.c
 LIB_PIC  := $(LIB_SRCS:%.c=$(BUILD)/pic/%.o)
 LIB_SO   := $(BUILD)/libpoolclient.so.1.0.0
 LIB_A    := $(BUILD)/libpoolclient.a
@@ -198,15 +199,23 @@ $(BUILD)/bench/bench_boost: $(BENCH_DIR)/bench_boost.o $(BENCH_COMMON)
 	$(CXX) $(LDFLAGS) -o $@ $^ -lpthread -lrt
 
 # The suite once as built, then again under AddressSanitizer and UBSan.
+# The integration tests run with the client-side cache on (the default);
+# in the plain build they run once more with it off.
+RESULTS := build/test-results.txt build/test-results-nocache.txt \
+           build/asan/test-results.txt
 test: deps
-	@rm -f build/test-results.txt build/asan/test-results.txt
+	@rm -f $(RESULTS)
 	-$(MAKE) --no-print-directory check-suite
 	-$(MAKE) --no-print-directory check-suite BUILD=build/asan SAN=1 OPT=-O1
-	@sh tests/summary.sh build/test-results.txt build/asan/test-results.txt
+	@sh tests/summary.sh $(RESULTS)
 
 check-suite: $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS)
 	@POOLMGR_BUILD=$(BUILD) sh tests/run.sh $(BUILD) $(UNIT_BINS) \
 	  $(ITEST_BINS) $(SYSTEM_TESTS)
+ifneq ($(SAN),1)
+	@POOLMGR_BUILD=$(BUILD) POOLMGR_CLIENT_CACHE=0 TEST_TAG=-nocache \
+	  sh tests/run.sh $(BUILD) $(ITEST_BINS)
+endif
 
 # libFuzzer harnesses (clang): the engine fed operations, and the daemon's
 # decoder and dispatch fed datagrams against real pools.

@@ -62,32 +62,25 @@
 #include <time.h>
 
 #include "cache.h"
+#include "cache_table.h"
 #include "client_internal.h"
 
 #define CACHE_SHARDS		8
-#define CACHE_STRIPES		16
 #define CACHE_SMALL_MAX		512
 #define CACHE_MAX_CLASSES	128
 #define CACHE_REFILL_MIN	4
 #define CACHE_REFILL_MAX	64
-#define CACHE_TABLE_MIN		64
 #define CACHE_SHED_MAX		16
+#define CACHE_SLACK_BATCH	256
+/*
+ * In a small pool a cache would hold a good part of it and its refills
+ * would move where later blocks go: a refill takes at most 1/1024 of the
+ * pool (so a pool under a few MiB sees few refills, if any), the cache at
+ * most 1/16.
+ */
+#define CACHE_REFILL_SHARE	1024
+#define CACHE_BUDGET_SHARE	16
 #define NO_OFF			UINT64_MAX
-
-enum { ENTRY_LIVE = 1, ENTRY_CACHED = 2 };
-
-struct centry {
-	uint64_t	 off;		/* NO_OFF: empty slot */
-	uint32_t	 usable;
-	uint16_t	 cls;
-	uint8_t		 state;
-};
-
-struct stripe {
-	pthread_mutex_t	 lock;
-	struct centry	*e;
-	size_t		 cap, n;	/* cap: a power of two, or 0 */
-};
 
 struct cblock {
 	uint64_t	 off;
@@ -110,6 +103,7 @@ struct cache {
 	uint64_t	 share_bits;
 	unsigned	 gshift;
 	uint32_t	 granularity;
+	uint64_t	 pool_size;
 	size_t		 budget;	/* atomic */
 	uint64_t	 bytes;		/* atomic: cached now */
 
@@ -118,7 +112,7 @@ struct cache {
 	uint8_t		 lut_small[CACHE_SMALL_MAX / 8 + 1];
 	uint8_t		 lut_big[CACHE_MAX_BLOCK / 128 + 1];
 
-	struct stripe	 stripe[CACHE_STRIPES];
+	struct ctable	 table;
 	struct shard	 shard[CACHE_SHARDS];
 };
 
@@ -208,6 +202,13 @@ class_of_block(const struct cache *k, uint64_t usable)
 	return c;
 }
 
+/* n rounded up to the granularity: what the program may use. */
+static uint32_t
+round_g(const struct cache *k, uint64_t n)
+{
+	return (uint32_t)((n + k->granularity - 1) & ~(uint64_t)(k->granularity - 1));
+}
+
 /* The share map: is the block at off held by others or persistent? */
 static int
 is_shared(const struct cache *k, uint64_t off)
@@ -220,156 +221,12 @@ is_shared(const struct cache *k, uint64_t off)
 	    (bit & 7)) & 1;
 }
 
-/* The block table. */
-
-static uint64_t
-table_hash(const struct cache *k, uint64_t off)
-{
-	return (off >> k->gshift) * 0x9e3779b97f4a7c15ull;
-}
-
-static struct stripe *
-table_stripe(struct cache *k, uint64_t off)
-{
-	return &k->stripe[table_hash(k, off) >> 60];
-}
-
-/* The slot holding off, or -1.  Stripe locked. */
-static long
-table_find(const struct cache *k, const struct stripe *st, uint64_t off)
-{
-	size_t	i, mask;
-
-	if (st->cap == 0)
-		return -1;
-	mask = st->cap - 1;
-	for (i = table_hash(k, off) & mask; st->e[i].off != NO_OFF;
-	    i = (i + 1) & mask)
-		if (st->e[i].off == off)
-			return (long)i;
-	return -1;
-}
-
+/* Enter a block of ours in the table, if it is of a size we keep. */
 static void
-table_place(const struct cache *k, struct stripe *st, const struct centry *e)
+track(struct cache *k, uint64_t off, uint64_t usable, uint32_t req)
 {
-	size_t	i, mask = st->cap - 1;
-
-	for (i = table_hash(k, e->off) & mask; st->e[i].off != NO_OFF;
-	    i = (i + 1) & mask)
-		;
-	st->e[i] = *e;
-	st->n++;
-}
-
-/* Room for one more entry; false if memory ran out.  Stripe locked. */
-static int
-table_reserve(const struct cache *k, struct stripe *st)
-{
-	struct centry	*old = st->e, *e;
-	size_t		 oldcap = st->cap, cap, i;
-
-	if ((st->n + 1) * 4 <= st->cap * 3)
-		return 1;
-	cap = oldcap ? oldcap * 2 : CACHE_TABLE_MIN;
-	if ((e = malloc(cap * sizeof *e)) == NULL)
-		return 0;
-	for (i = 0; i < cap; i++)
-		e[i].off = NO_OFF;
-	st->e = e;
-	st->cap = cap;
-	st->n = 0;
-	for (i = 0; i < oldcap; i++)
-		if (old[i].off != NO_OFF)
-			table_place(k, st, &old[i]);
-	free(old);
-	return 1;
-}
-
-/* Remove slot i, shifting back the entries probing past it. */
-static void
-table_remove(const struct cache *k, struct stripe *st, size_t i)
-{
-	size_t	j, home, mask = st->cap - 1;
-
-	st->e[i].off = NO_OFF;
-	st->n--;
-	for (j = (i + 1) & mask; st->e[j].off != NO_OFF; j = (j + 1) & mask) {
-		home = table_hash(k, st->e[j].off) & mask;
-		/* Move e[j] to the hole if the hole lies on its probe path. */
-		if (((j - home) & mask) >= ((j - i) & mask)) {
-			st->e[i] = st->e[j];
-			st->e[j].off = NO_OFF;
-			i = j;
-		}
-	}
-}
-
-/* Set off's state; the entry must be there (it is ours). */
-static void
-table_set_state(struct cache *k, uint64_t off, uint8_t state)
-{
-	struct stripe	*st = table_stripe(k, off);
-	long		 i;
-
-	pthread_mutex_lock(&st->lock);
-	if ((i = table_find(k, st, off)) >= 0)
-		st->e[i].state = state;
-	pthread_mutex_unlock(&st->lock);
-}
-
-/* Forget off if it is cached (a flush); the others are left alone. */
-static void
-table_drop_cached(struct cache *k, uint64_t off)
-{
-	struct stripe	*st = table_stripe(k, off);
-	long		 i;
-
-	pthread_mutex_lock(&st->lock);
-	if ((i = table_find(k, st, off)) >= 0 &&
-	    st->e[i].state == ENTRY_CACHED)
-		table_remove(k, st, (size_t)i);
-	pthread_mutex_unlock(&st->lock);
-}
-
-static void
-table_clear(struct cache *k)
-{
-	struct stripe	*st;
-	int		 s;
-
-	for (s = 0; s < CACHE_STRIPES; s++) {
-		st = &k->stripe[s];
-		pthread_mutex_lock(&st->lock);
-		free(st->e);
-		st->e = NULL;
-		st->cap = st->n = 0;
-		pthread_mutex_unlock(&st->lock);
-	}
-}
-
-/* Enter a block of ours in the table (if it is of a size we keep). */
-static void
-track(struct cache *k, uint64_t off, uint64_t usable, uint8_t state)
-{
-	struct centry	 e;
-	struct stripe	*st;
-	long		 i;
-	int		 c;
-
-	if ((c = class_of_block(k, usable)) < 0)
-		return;
-	e.off = off;
-	e.usable = (uint32_t)usable;
-	e.cls = (uint16_t)c;
-	e.state = state;
-	st = table_stripe(k, off);
-	pthread_mutex_lock(&st->lock);
-	if ((i = table_find(k, st, off)) >= 0)
-		st->e[i] = e;
-	else if (table_reserve(k, st))
-		table_place(k, st, &e);
-	pthread_mutex_unlock(&st->lock);
+	if (class_of_block(k, usable) >= 0)
+		ctable_put(&k->table, off, (uint32_t)usable, req);
 }
 
 /* Shards and their bins. */
@@ -383,7 +240,7 @@ my_shard(struct cache *k)
 	return &k->shard[cache_thread_slot % CACHE_SHARDS];
 }
 
-/* Push a block; false if memory ran out.  Shard locked. */
+/* Push a block; 0 if memory ran out.  Shard locked. */
 static int
 bin_push(struct bin *b, uint64_t off, uint64_t usable)
 {
@@ -409,6 +266,14 @@ budget_of(const struct cache *k)
 	return __atomic_load_n(&k->budget, __ATOMIC_RELAXED);
 }
 
+static size_t
+budget_for(const struct cache *k, size_t want)
+{
+	uint64_t	most = k->pool_size / CACHE_BUDGET_SHARE;
+
+	return want > most ? (size_t)most : want;
+}
+
 static void
 bytes_add(struct cache *k, int64_t d)
 {
@@ -425,7 +290,7 @@ shards_take(struct cache *k, int all, uint64_t *offs, size_t max)
 	struct shard	*sh;
 	struct bin	*b;
 	size_t		 n = 0;
-	uint32_t	 take;
+	uint32_t	 take, i;
 	unsigned	 s, c;
 
 	for (s = 0; s < CACHE_SHARDS && n < max; s++) {
@@ -436,7 +301,7 @@ shards_take(struct cache *k, int all, uint64_t *offs, size_t max)
 			take = all ? b->n : (b->n + 1) / 2;
 			if (take > max - n)
 				take = (uint32_t)(max - n);
-			for (uint32_t i = 0; i < take; i++) {
+			for (i = 0; i < take; i++) {
 				offs[n++] = b->b[i].off;
 				bytes_add(k, -(int64_t)b->b[i].usable);
 			}
@@ -464,7 +329,7 @@ flush_some(struct pool *p, int all)
 	do {
 		n = shards_take(k, all, offs, POOL_BATCH_MAX);
 		for (i = 0; i < n; i++)
-			table_drop_cached(k, offs[i]);
+			ctable_drop_cached(&k->table, offs[i]);
 		/*
 		 * A failure here (the daemon gone, or the handle destroyed)
 		 * leaves the blocks to the daemon's books: they go when the
@@ -488,28 +353,26 @@ flush_if_over(struct pool *p)
 		flush_some(p, 0);
 }
 
-/* Give up blocks found shared when reused: drop our reference. */
+/* Give up blocks of ours: forget them and drop our references. */
 static void
 shed(struct pool *p, const uint64_t *offs, size_t n)
 {
-	struct stripe	*st;
-	size_t		 i;
-	long		 j;
+	size_t	i;
 
-	for (i = 0; i < n; i++) {
-		st = table_stripe(p->cache, offs[i]);
-		pthread_mutex_lock(&st->lock);
-		if ((j = table_find(p->cache, st, offs[i])) >= 0)
-			table_remove(p->cache, st, (size_t)j);
-		pthread_mutex_unlock(&st->lock);
-	}
+	for (i = 0; i < n; i++)
+		ctable_remove(&p->cache->table, offs[i]);
 	if (n > 0)
 		(void)client_free_batch(p, n, offs);
 }
 
-/* Fill class c with one batch and take one block of it; 1 or 0. */
+/*
+ * Fill class c with one batch and serve a request of size bytes from it.
+ * The block for the request is asked for at its own size (rounded to the
+ * granularity only), the others at the class size, so a refill never gives
+ * the program a larger block than it asked for.  1 served, 0 not.
+ */
 static int
-refill(struct pool *p, struct shard *sh, int c, uint64_t *out)
+refill(struct pool *p, struct shard *sh, int c, uint64_t size, uint64_t *out)
 {
 	struct cache	*k = p->cache;
 	uint64_t	 sizes[CACHE_REFILL_MAX], offs[CACHE_REFILL_MAX];
@@ -523,6 +386,8 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t *out)
 		n = CACHE_REFILL_MIN;
 	/* Never more than a quarter of the budget in one class. */
 	cap = budget_of(k) / 4 / k->size[c];
+	if (cap > k->pool_size / CACHE_REFILL_SHARE / k->size[c])
+		cap = k->pool_size / CACHE_REFILL_SHARE / k->size[c];
 	if (n > cap)
 		n = cap > 0 ? (uint32_t)cap : 1;
 	if (sh->bin[c].refill < CACHE_REFILL_MAX)
@@ -530,14 +395,15 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t *out)
 		    CACHE_REFILL_MAX : n * 2;
 	pthread_mutex_unlock(&sh->lock);
 
-	for (i = 0; i < n; i++)
+	sizes[0] = round_g(k, size);
+	for (i = 1; i < n; i++)
 		sizes[i] = k->size[c];
 	if (client_alloc_batch(p, n, sizes, offs, usable) != 0)
 		return 0;
 	/* Cached in the table before they are in a stack others pop. */
-	track(k, offs[0], usable[0], ENTRY_LIVE);
+	track(k, offs[0], usable[0], (uint32_t)usable[0]);
 	for (i = 1; i < n; i++)
-		track(k, offs[i], usable[i], ENTRY_CACHED);
+		track(k, offs[i], usable[i], CTABLE_CACHED);
 	/* Lowest offsets on top: the footprint stays compact. */
 	pthread_mutex_lock(&sh->lock);
 	for (i = n - 1; i >= 1; i--) {
@@ -572,10 +438,10 @@ cache_create(struct pool *p, const uint8_t *share_map, uint64_t share_size,
 	k->share_bits = share_size * 8;
 	k->granularity = p->granularity;
 	k->gshift = (unsigned)__builtin_ctz(p->granularity);
-	k->budget = budget;
+	k->pool_size = p->size;
+	k->budget = budget_for(k, budget);
 	classes_make(k, p->granularity);
-	for (i = 0; i < CACHE_STRIPES; i++)
-		pthread_mutex_init(&k->stripe[i].lock, NULL);
+	ctable_init(&k->table, k->gshift);
 	for (i = 0; i < CACHE_SHARDS; i++)
 		pthread_mutex_init(&k->shard[i].lock, NULL);
 	p->cache = k;
@@ -590,10 +456,7 @@ cache_destroy(struct pool *p)
 
 	if (k == NULL)
 		return;
-	for (i = 0; i < CACHE_STRIPES; i++) {
-		free(k->stripe[i].e);
-		pthread_mutex_destroy(&k->stripe[i].lock);
-	}
+	ctable_destroy(&k->table);
 	for (i = 0; i < CACHE_SHARDS; i++) {
 		for (c = 0; c < k->nclasses; c++)
 			free(k->shard[i].bin[c].b);
@@ -639,10 +502,12 @@ cache_set_budget(struct pool *p, size_t budget)
 
 	if (k == NULL)
 		return;
+	budget = budget_for(k, budget);
 	__atomic_store_n(&k->budget, budget, __ATOMIC_RELAXED);
 	if (budget == 0) {
 		flush_some(p, 1);
-		table_clear(k);
+		cache_give_slack(p);
+		ctable_clear(&k->table);
 	} else
 		flush_if_over(p);
 }
@@ -673,11 +538,12 @@ cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 			off = b->b[b->n].off;
 	}
 	pthread_mutex_unlock(&sh->lock);
+	/* Retained by someone after it was freed here: not ours to reuse. */
 	shed(p, sheds, nshed);
 
 	if (off != NO_OFF)
-		table_set_state(k, off, ENTRY_LIVE);
-	else if (!refill(p, sh, c, &off))
+		(void)ctable_revive(&k->table, off, round_g(k, size));
+	else if (!refill(p, sh, c, size, &off))
 		return 0;
 	if (zero)
 		memset(p->base + off, 0, size);
@@ -689,51 +555,36 @@ int
 cache_free(struct pool *p, pool_off_t off)
 {
 	struct cache	*k = p->cache;
-	struct stripe	*st;
 	struct shard	*sh;
-	uint64_t	 usable;
-	long		 i;
+	uint32_t	 usable = 0;
 	int		 c, keep, error;
 
 	if (k == NULL)
 		return 0;
 	if ((error = conn_check(p)) != 0)
 		return error;
-	st = table_stripe(k, off);
-	pthread_mutex_lock(&st->lock);
-	if ((i = table_find(k, st, off)) < 0) {
-		pthread_mutex_unlock(&st->lock);
+	keep = budget_of(k) > 0 && !is_shared(k, off);
+	switch (ctable_free(&k->table, off, keep, &usable)) {
+	case CTABLE_ABSENT:
+	case CTABLE_DROPPED:
 		return 0;
-	}
-	if (st->e[i].state == ENTRY_CACHED) {
+	case CTABLE_WAS_CACHED:
 		/* A double free: the daemon's answer, after a flush (3). */
-		pthread_mutex_unlock(&st->lock);
 		flush_some(p, 1);
 		return 0;
+	case CTABLE_KEPT:
+		break;
 	}
-	keep = budget_of(k) > 0 && !is_shared(k, off);
-	if (!keep) {
-		/* The daemon frees it (or drops our reference) now. */
-		table_remove(k, st, (size_t)i);
-		pthread_mutex_unlock(&st->lock);
-		return 0;
-	}
-	st->e[i].state = ENTRY_CACHED;
-	c = st->e[i].cls;
-	usable = st->e[i].usable;
-	pthread_mutex_unlock(&st->lock);
 
+	c = class_of_block(k, usable);
 	sh = my_shard(k);
 	pthread_mutex_lock(&sh->lock);
-	keep = bin_push(&sh->bin[c], off, usable);
+	keep = c >= 0 && bin_push(&sh->bin[c], off, usable);
 	if (keep)
-		bytes_add(k, (int64_t)usable);
+		bytes_add(k, usable);
 	pthread_mutex_unlock(&sh->lock);
 	if (!keep) {
-		pthread_mutex_lock(&st->lock);
-		if ((i = table_find(k, st, off)) >= 0)
-			table_remove(k, st, (size_t)i);
-		pthread_mutex_unlock(&st->lock);
+		ctable_remove(&k->table, off);
 		return 0;
 	}
 	flush_if_over(p);
@@ -744,49 +595,61 @@ void
 cache_track(struct pool *p, pool_off_t off, uint64_t usable)
 {
 	if (p->cache != NULL && budget_of(p->cache) > 0)
-		track(p->cache, off, usable, ENTRY_LIVE);
+		track(p->cache, off, usable, (uint32_t)usable);
 }
 
 void
 cache_untrack(struct pool *p, pool_off_t off)
 {
-	struct cache	*k = p->cache;
-	struct stripe	*st;
-	long		 i;
-
-	if (k == NULL)
-		return;
-	st = table_stripe(k, off);
-	pthread_mutex_lock(&st->lock);
-	if ((i = table_find(k, st, off)) >= 0)
-		table_remove(k, st, (size_t)i);
-	pthread_mutex_unlock(&st->lock);
+	if (p->cache != NULL)
+		ctable_remove(&p->cache->table, off);
 }
 
 uint64_t
 cache_known(struct pool *p, pool_off_t off)
 {
-	struct cache	*k = p->cache;
-	struct stripe	*st;
-	uint64_t	 usable = 0;
-	long		 i;
-	int		 cached = 0;
+	uint32_t	req = 0;
+
+	if (p->cache == NULL)
+		return 0;
+	switch (ctable_lookup(&p->cache->table, off, &req)) {
+	case CTABLE_WAS_CACHED:
+		/* Freed into the cache: let the daemon answer (3). */
+		flush_some(p, 1);
+		return 0;
+	case CTABLE_KEPT:
+		return req;
+	default:
+		return 0;
+	}
+}
+
+uint64_t
+cache_give_slack(struct pool *p)
+{
+	struct cache		*k = p->cache;
+	struct ctable_slack	 s[CACHE_SLACK_BATCH];
+	uint64_t		 given = 0, usable;
+	size_t			 n, i;
+	int			 error;
 
 	if (k == NULL)
 		return 0;
-	st = table_stripe(k, off);
-	pthread_mutex_lock(&st->lock);
-	if ((i = table_find(k, st, off)) >= 0) {
-		if (st->e[i].state == ENTRY_CACHED)
-			cached = 1;
-		else
-			usable = st->e[i].usable;
+	while (ctable_slack(&k->table) > 0 &&
+	    (n = ctable_slack_take(&k->table, s, CACHE_SLACK_BATCH)) > 0) {
+		for (i = 0; i < n; i++) {
+			error = client_shrink(p, s[i].off, s[i].req, &usable);
+			ctable_shrunk(&k->table, s[i].off,
+			    error == 0 ? (uint32_t)usable : 0);
+			if (error == 0)
+				given++;
+			else if (error == -ECONNRESET)
+				return given;
+		}
+		if (n < CACHE_SLACK_BATCH)
+			break;
 	}
-	pthread_mutex_unlock(&st->lock);
-	/* Freed into the cache: let the daemon answer (3). */
-	if (cached)
-		flush_some(p, 1);
-	return usable;
+	return given;
 }
 
 uint64_t

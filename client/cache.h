@@ -17,7 +17,7 @@ struct pool;
 struct cache;
 
 /* Default byte budget of one handle's cache; $POOLMGR_CLIENT_CACHE sets it. */
-#define CACHE_DEFAULT_BUDGET	((size_t)0)
+#define CACHE_DEFAULT_BUDGET	((size_t)1 << 20)
 /* Blocks larger than this are never cached. */
 #define CACHE_MAX_BLOCK		((size_t)64 << 10)
 
@@ -53,13 +53,19 @@ void	cache_track(struct pool *, pool_off_t off, uint64_t usable);
 /* Forget a block the daemon freed or moved. */
 void	cache_untrack(struct pool *, pool_off_t off);
 /*
- * Before a request about off goes to the daemon: the block's usable size if
- * this handle holds it alone, else 0; a block sitting freed in the cache
+ * Before a request about off goes to the daemon: what the program may use
+ * of the block if this handle holds it alone, else 0; a block sitting freed in the cache
  * flushes the cache first, so that the daemon knows it free.
  */
 uint64_t cache_known(struct pool *, pool_off_t off);
 /* Free every cached block in the daemon; the bytes given back. */
 uint64_t cache_flush(struct pool *);
+/*
+ * Shrink in place every live block that is larger than the program asked
+ * for (served from a larger cached block): the pool is tight.  The number
+ * of blocks shrunk.
+ */
+uint64_t cache_give_slack(struct pool *);
 /* Bytes held in the cache now. */
 uint64_t cache_bytes(const struct pool *);
 

@@ -100,5 +100,6 @@ void	conn_fds_close(struct conn_fds *);
 int	client_alloc_batch(struct pool *, size_t, const uint64_t *,
 	    uint64_t *, uint64_t *);
 int	client_free_batch(struct pool *, size_t, const uint64_t *);
+int	client_shrink(struct pool *, uint64_t, uint64_t, uint64_t *);
 
 #endif /* CLIENT_INTERNAL_H */

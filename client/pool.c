@@ -369,11 +369,19 @@ client_alloc_once(struct pool *p, uint64_t size, uint64_t align, int zero,
 	return error;
 }
 
-/* Out of room: give back what the cache holds; true if that was anything. */
+/*
+ * Out of room: give back what the cache holds and the slack of blocks it
+ * served from larger ones; true if that was anything, so a retry may pass.
+ */
 static int
 client_flush_for(struct pool *p, int error)
 {
-	return (error == -ENOMEM || error == -EDQUOT) && cache_flush(p) > 0;
+	uint64_t	flushed;
+
+	if (error != -ENOMEM && error != -EDQUOT)
+		return 0;
+	flushed = cache_flush(p);
+	return flushed + cache_give_slack(p) > 0;
 }
 
 /*
@@ -758,6 +766,7 @@ client_realloc_once(struct pool *p, pool_off_t off, size_t size,
 	if (size == 0) {
 		*out = POOL_OFF_NONE;
 		*usable = 0;
+
 	} else if (reply->body_case != POOLMGR__REPLY__BODY_ALLOC ||
 	    reply->alloc == NULL)
 		error = -EPROTO;
@@ -766,6 +775,19 @@ client_realloc_once(struct pool *p, pool_off_t off, size_t size,
 		*usable = reply->alloc->usable_size;
 	}
 	poolmgr__reply__free_unpacked(reply, NULL);
+	return error;
+}
+
+/* Give back a block's slack: a realloc that must stay in place. */
+int
+client_shrink(struct pool *p, uint64_t off, uint64_t size, uint64_t *usable)
+{
+	pool_off_t	noff;
+	int		error;
+
+	error = client_realloc_once(p, off, size, &noff, usable);
+	if (error == 0 && noff != off)
+		error = -EPROTO;	/* a shrink never moves */
 	return error;
 }
 

@@ -1,14 +1,17 @@
 #!/bin/sh
-# Run test programs; keep each one's output in BUILD/logs/NAME.log and
-# print it.  Writes "NAME passed failed" lines to BUILD/test-results.txt.
+# Run test programs; keep each one's output in BUILD/logs/NAME[TAG].log and
+# print it.  Writes "NAME[TAG] passed failed" lines to
+# BUILD/test-results[TAG].txt.  TAG (from $TEST_TAG, may be empty) names a
+# second run of the same programs in another setting, such as "-nocache".
 # Usage: tests/run.sh BUILD PROGRAM...
 build=$1; shift
+tag=${TEST_TAG:-}
 mkdir -p "$build/logs"
-results="$build/test-results.txt"
+results="$build/test-results$tag.txt"
 : > "$results"
 status=0
 for prog in "$@"; do
-	name=$(basename "$prog")
+	name=$(basename "$prog")$tag
 	log="$build/logs/$name.log"
 	"$prog" > "$log" 2>&1
 	rc=$?

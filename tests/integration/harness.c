@@ -32,6 +32,14 @@ harness_build(void)
 	return b && *b ? b : "build";
 }
 
+bool
+harness_client_cache(void)
+{
+	const char *v = getenv("POOLMGR_CLIENT_CACHE");
+
+	return !(v && strcmp(v, "0") == 0);
+}
+
 static bool
 can_connect(const char *path)
 {

@@ -63,6 +63,12 @@ struct daemon_proc {
 const char *harness_build(void);
 
 /*
+ * Do handles cache freed blocks in this run?  The suite runs with the
+ * client-side cache on (the default) and off ($POOLMGR_CLIENT_CACHE=0).
+ */
+bool harness_client_cache(void);
+
+/*
  * Start build/poolmgrd on a fresh socket (with $HARNESS_NOFILE set, the
  * daemon's descriptor limit is set to it) with extra_config (INI text that
  * is appended to a [daemon] section setting socket_mode 0666; may be NULL)

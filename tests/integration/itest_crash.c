@@ -14,7 +14,9 @@
  * like one that crashed.
  *
  * Children report through their exit codes (each failed check has its own
- * code and a line on stderr); the parent asserts them.
+ * code and a line on stderr); the parent asserts them.  Counts are of the
+ * daemon's books: every handle flushes its client cache (blocks a refill
+ * brought along, blocks freed into it) before they are compared.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -195,6 +197,7 @@ stats(struct pool *p)
 {
 	struct pool_stats st;
 
+	EXPECT_RC(pool_flush(p), 0);
 	EXPECT_RC(pool_stats(p, &st), 0);
 	return st;
 }
@@ -281,6 +284,7 @@ crash_child(void *arg)
 	CHECK_RC(pool_persist(p, m.off[PERSIST_IDX]), 0, 16);
 	/* Persisting twice is a no-op. */
 	CHECK_RC(pool_persist(p, m.off[PERSIST_IDX]), 0, 17);
+	CHECK_RC(pool_flush(p), 0, 21);
 	CHECK(harness_write_full(kp->to_parent[1], &m, sizeof(m)) == 0, 18);
 	/* Hold everything until killed; EOF means the parent gave up. */
 	if (harness_read_full(kp->hold[0], &x, 1) != 0)
@@ -307,6 +311,7 @@ owner_child(void *arg)
 	CHECK_RC(pool_usable_size(p, m.off[0], &usable), 0, 33);
 	m.usable[0] = usable;
 	fill(pool_ptr(p, m.off[0]), 0, 256);
+	CHECK_RC(pool_flush(p), 0, 39);
 	CHECK(harness_write_full(kp->to_parent[1], &m, sizeof(m)) == 0, 34);
 	CHECK(harness_read_full(kp->hold[0], &x, 1) == 0 && x == 'G', 35);
 	/* The parent's failed free changed nothing: still ours, intact. */
@@ -347,6 +352,8 @@ leaver_child(void *arg)
 		CHECK_RC(pool_usable_size(p1, m.off[i], &usable), 0, 56);
 		m.usable[i] = usable;
 	}
+	CHECK_RC(pool_flush(p1), 0, 59);
+	CHECK_RC(pool_flush(p2), 0, 60);
 	CHECK(harness_write_full(kp->to_parent[1], &m, sizeof(m)) == 0, 57);
 	CHECK(harness_read_full(kp->hold[0], &x, 1) == 0 && x == 'G', 58);
 	return 0;	/* exit with both handles and the connection open */

@@ -443,6 +443,10 @@ quota_is_per_session(void **state)
 		EXPECT_RC(pool_free(a, offs_a[i]), 0);
 	for (i = 0; i < nb; i++)
 		EXPECT_RC(pool_free(b, offs_b[i]), 0);
+	/* Blocks freed into the client caches are the handles' till now. */
+	EXPECT_RC(pool_flush(a), 0);
+	EXPECT_RC(pool_flush(a2), 0);
+	EXPECT_RC(pool_flush(b), 0);
 	EXPECT_RC(pool_stats(a, &st), 0);
 	assert_int_equal(st.allocated_bytes, 0);
 	pool_close(a2);

@@ -317,6 +317,8 @@ ten_threads_share_one_handle(void **state)
 	assert_int_equal(errors, 0);
 	assert_int_equal(total, (unsigned long)NTHREADS * ops);
 
+	/* What the handle's cache kept goes back before the count. */
+	assert_int_equal(pool_flush(fx.pool), 0);
 	assert_int_equal(pool_stats(fx.pool, &after), 0);
 	printf("threads: after: allocated %" PRIu64 " B, live blocks %" PRIu64
 	       ", allocs +%" PRIu64 ", frees +%" PRIu64 ", committed %" PRIu64
@@ -325,8 +327,18 @@ ten_threads_share_one_handle(void **state)
 	       after.committed_bytes);
 	assert_int_equal(after.allocated_bytes, 0);
 	assert_int_equal(after.live_blocks, 0);
-	assert_int_equal(after.allocs - before.allocs, total);
-	assert_int_equal(after.frees - before.frees, total);
+	if (harness_client_cache()) {
+		/* The cache served most pairs without the daemon. */
+		printf("threads: the daemon saw %.2f %% of the pairs\n",
+		       100.0 * (double)(after.allocs - before.allocs) /
+		       (double)total);
+		assert_true(after.allocs - before.allocs <= total);
+		assert_int_equal(after.allocs - before.allocs,
+				 after.frees - before.frees);
+	} else {
+		assert_int_equal(after.allocs - before.allocs, total);
+		assert_int_equal(after.frees - before.frees, total);
+	}
 	assert_int_equal(after.invalid_frees, before.invalid_frees);
 	check_pool(fx.conn, POOL_NAME);
 
