@@ -188,8 +188,13 @@ report_heap(const struct results *r)
 static void
 cpu_row(const char *what, const char *unit, const struct cpu *c)
 {
+	double tick = 1.0 / (double)sysconf(_SC_CLK_TCK);
+
 	if (c->secs < 0 || c->work == 0)
 		printf("| %s | n/a | | |\n", what);
+	else if (c->secs < tick)	/* less than the clock can see */
+		printf("| %s | < %.2f | %" PRIu64 " %s | < %.3f |\n", what,
+		       tick, c->work, unit, tick * 1e6 / (double)c->work);
 	else
 		printf("| %s | %.2f | %" PRIu64 " %s | %.2f |\n", what, c->secs,
 		       c->work, unit, c->secs * 1e6 / (double)c->work);
