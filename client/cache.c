@@ -305,9 +305,11 @@ shards_take(struct cache *k, int all, uint64_t *offs, size_t max)
 				offs[n++] = b->b[i].off;
 				bytes_add(k, -(int64_t)b->b[i].usable);
 			}
+			if (take == 0)
+				continue;
 			memmove(b->b, b->b + take, (b->n - take) * sizeof *b->b);
 			b->n -= take;
-			if (take && !all && b->refill > CACHE_REFILL_MIN)
+			if (!all && b->refill > CACHE_REFILL_MIN)
 				b->refill /= 2;
 		}
 		pthread_mutex_unlock(&sh->lock);

@@ -95,7 +95,7 @@ check_pool(const char *name)
 static struct pool_stats
 stats_now(void)
 {
-	struct pool_stats st;
+	struct pool_stats st = {.max_size = 0};
 	int rc = pool_flush(fx.pool);
 
 	if (rc == 0)
