@@ -78,6 +78,10 @@
 
 #include "poolmgr.pb-c.h"
 
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x0010
+#endif
+
 #include "config.h"
 #include "dispatch.h"
 #include "peer.h"
@@ -335,7 +339,8 @@ check_reply(const uint8_t *buf, size_t len, const int *fds, size_t nfds)
 		die("the daemon sent a reply of %zu bytes that does not decode",
 		    len);
 	open_ok = rep->error == 0 && rep->body_case == POOLMGR__REPLY__BODY_OPEN;
-	if (nfds != (open_ok ? 1u : 0u))
+	/* An Open: the memfd, and the share map when its size is given. */
+	if (nfds != (open_ok ? (rep->open->share_map_size ? 2u : 1u) : 0u))
 		die("a reply (error %d, body %d) came with %zu descriptors",
 		    rep->error, (int)rep->body_case, nfds);
 	if (rep->error && (!rep->message || !rep->message[0]))
@@ -353,6 +358,19 @@ check_reply(const uint8_t *buf, size_t len, const int *fds, size_t nfds)
 			die("Open of a pool of %" PRIu64 " bytes passed a "
 			    "descriptor of %lld bytes", rep->open->max_size,
 			    (long long)st.st_size);
+	}
+	/* The share map: writers only, and no descriptor may write it. */
+	if (open_ok && nfds == 2) {
+		if (rep->open->read_only)
+			die("a read-only Open got the share map");
+		fl = fcntl(fds[1], F_GET_SEALS);
+		if (fl == -1 || !(fl & F_SEAL_FUTURE_WRITE) ||
+		    !(fl & F_SEAL_SHRINK) || !(fl & F_SEAL_GROW))
+			die("the share map has seals %#x", fl);
+		if (fstat(fds[1], &st) == -1 ||
+		    (uint64_t)st.st_size != rep->open->share_map_size)
+			die("a share map of %" PRIu64 " bytes passed as %lld",
+			    rep->open->share_map_size, (long long)st.st_size);
 	}
 	poolmgr__reply__free_unpacked(rep, NULL);
 }
