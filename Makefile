@@ -55,7 +55,7 @@ CMOCKA_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
 # The allocator engine: no I/O, no libevent.
 ENGINE_SRCS := daemon/heap.c daemon/heap_runs.c daemon/heap_buddy.c \
                daemon/heap_blockmap.c daemon/heap_spans.c \
-               daemon/heap_dirty.c daemon/heap_cache.c daemon/heap_check.c
+               daemon/heap_dirty.c daemon/heap_slab.c daemon/heap_check.c
 ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(BUILD)/%.o)
 ENGINE_LIB  := $(BUILD)/libheap.a
 
@@ -85,7 +85,8 @@ UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_memory itest_badinput itest_poolctl itest_config \
-              itest_systemd itest_stress itest_limits itest_batch
+              itest_systemd itest_stress itest_limits itest_batch \
+              itest_cache
 ITEST_BINS := $(ITESTS:%=$(BUILD)/tests/%)
 ITEST_COMMON := $(BUILD)/tests/integration/harness.o
 

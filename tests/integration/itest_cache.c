@@ -1,0 +1,498 @@
+/*
+ * itest_cache.c - the client-side cache keeps every guarantee.
+ *
+ * A handle keeps small blocks the program frees and hands them out again
+ * without a round trip (client/cache.c).  Against the real daemon:
+ *
+ *   - a client killed with blocks in its cache loses them all to the
+ *     daemon's reclaim, as it would its live blocks; the daemon showed them
+ *     as cached (client_cached_bytes, pool_clients) before;
+ *   - the cache holds at most its budget, and a budget of 0 empties it;
+ *   - a block another handle retained, or a persistent one, is never kept:
+ *     the free reaches the daemon and the block is never handed out again
+ *     while another holds it, even when the retain came after the free;
+ *   - a double free of a cached block is -EINVAL and counted by the daemon;
+ *   - a block served from a larger cached one gives its slack back when the
+ *     pool is full, so a request that fits in it succeeds;
+ *   - the share map the daemon sends cannot be made writable;
+ *   - a read-only handle has no cache; a dead daemon stops the cache.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "poolclient.h"
+
+#define CONFIG	"[pool c]\nsize = 16M\n" \
+		"[pool tight]\nsize = 64K\ngranularity = 16\n"
+#define CHILD_ALARM	20
+
+static struct daemon_proc daemon_proc;
+static pid_t kid;
+
+static void
+start(void)
+{
+	if (harness_start(&daemon_proc, CONFIG) != 0)
+		fail_msg("harness_start failed (build %s)", harness_build());
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	if (kid > 0) {
+		kill(kid, SIGKILL);
+		harness_wait(kid);
+		kid = 0;
+	}
+	if (daemon_proc.pid > 0)
+		harness_stop(&daemon_proc);
+	return 0;
+}
+
+/* A handle with a cache of 1 MiB whatever $POOLMGR_CLIENT_CACHE says. */
+static struct pool *
+open_ok(struct pool_conn **c, const char *name)
+{
+	struct pool *p = NULL;
+
+	EXPECT_RC(pool_connect(NULL, c), 0);
+	EXPECT_RC(pool_open(*c, name, &p), 0);
+	EXPECT_RC(pool_set_cache(p, 1 << 20), 0);
+	return p;
+}
+
+static struct pool_stats
+stats(struct pool *p)
+{
+	struct pool_stats st = {.max_size = 0};
+
+	EXPECT_RC(pool_stats(p, &st), 0);
+	return st;
+}
+
+static void
+check(struct pool_conn *c, const char *name)
+{
+	char msg[256] = "";
+	int rc = pool_check_by_name(c, name, msg, sizeof(msg));
+
+	if (rc)
+		fail_msg("check %s: %s: %s", name, pool_strerror(rc), msg);
+}
+
+/* ---- a killed client's cache -------------------------------------------- */
+
+struct kid_msg {
+	uint64_t cached;	/* client_cached_bytes the child saw */
+	uint64_t allocated;
+};
+
+static int pipe_up[2], pipe_hold[2];
+
+static int
+caching_child(void *arg)
+{
+	struct pool_conn *c = NULL;
+	struct pool *p = NULL;
+	struct pool_stats st;
+	struct kid_msg m;
+	pool_off_t offs[200];
+	unsigned i;
+	char x;
+
+	(void)arg;
+	alarm(CHILD_ALARM);
+	close(pipe_up[0]);
+	close(pipe_hold[1]);
+	CHECK_RC(pool_connect(NULL, &c), 0, 10);
+	CHECK_RC(pool_open(c, "c", &p), 0, 11);
+	CHECK_RC(pool_set_cache(p, 1 << 20), 0, 12);
+	for (i = 0; i < 200; i++) {
+		CHECK_RC(pool_alloc(p, 64 + (i % 16) * 60, &offs[i]), 0, 13);
+		memset(pool_ptr(p, offs[i]), 0x3c, 64);
+	}
+	for (i = 0; i < 200; i++)
+		CHECK_RC(pool_free(p, offs[i]), 0, 14);
+	CHECK_RC(pool_stats(p, &st), 0, 15);
+	CHECK(st.client_cached_bytes > 0, 16);
+	CHECK(st.allocated_bytes >= st.client_cached_bytes, 17);
+	m.cached = st.client_cached_bytes;
+	m.allocated = st.allocated_bytes;
+	CHECK(harness_write_full(pipe_up[1], &m, sizeof(m)) == 0, 18);
+	/* Hold the cache until killed. */
+	if (harness_read_full(pipe_hold[0], &x, 1) != 0)
+		return 19;
+	return 20;
+}
+
+static void
+killed_client_cached_blocks_reclaimed(void **state)
+{
+	struct pool_client_info *ci = NULL;
+	struct pool_conn *c;
+	struct pool_stats st;
+	struct kid_msg m;
+	size_t n, i;
+	int found = 0, rc, tries;
+
+	(void)state;
+	start();
+	EXPECT_RC(pool_connect(NULL, &c), 0);
+	assert_int_equal(pipe(pipe_up), 0);
+	assert_int_equal(pipe(pipe_hold), 0);
+	kid = harness_spawn(caching_child, NULL);
+	assert_true(kid > 0);
+	close(pipe_up[1]);
+	close(pipe_hold[0]);
+	if (harness_read_full(pipe_up[0], &m, sizeof(m)) != 0)
+		fail_msg("the caching child died early (%d)", harness_wait(kid));
+
+	/* The daemon knows the blocks are cached, and whose they are. */
+	EXPECT_RC(pool_stats_by_name(c, "c", &st), 0);
+	printf("cache: the child holds %" PRIu64 " B, %" PRIu64 " B of it "
+	       "in its cache\n", st.allocated_bytes, st.client_cached_bytes);
+	assert_int_equal(st.client_cached_bytes, m.cached);
+	assert_int_equal(st.allocated_bytes, m.allocated);
+	EXPECT_RC(pool_clients(c, "c", &ci, &n), 0);
+	for (i = 0; i < n; i++) {
+		if (ci[i].pid != (uint32_t)kid)
+			continue;
+		found = 1;
+		assert_int_equal(ci[i].cached_bytes, m.cached);
+		assert_int_equal(ci[i].bytes, m.allocated);
+	}
+	free(ci);
+	assert_true(found);
+
+	assert_int_equal(kill(kid, SIGKILL), 0);
+	rc = harness_wait(kid);
+	kid = 0;
+	assert_int_equal(rc, 128 + SIGKILL);
+	close(pipe_up[0]);
+	close(pipe_hold[1]);
+	for (tries = 0; tries < 100; tries++) {
+		EXPECT_RC(pool_stats_by_name(c, "c", &st), 0);
+		if (st.live_blocks == 0 && st.clients == 0)
+			break;
+		harness_sleep_ms(20);
+	}
+	assert_int_equal(st.live_blocks, 0);
+	assert_int_equal(st.allocated_bytes, 0);
+	assert_int_equal(st.client_cached_bytes, 0);
+	check(c, "c");
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
+/* ---- the budget --------------------------------------------------------- */
+
+static void
+cache_stays_within_its_budget(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_stats st;
+	static pool_off_t offs[2000];
+	unsigned i;
+
+	(void)state;
+	start();
+	p = open_ok(&c, "c");
+	EXPECT_RC(pool_set_cache(p, 64 * 1024), 0);	/* 1/256 of the pool */
+	for (i = 0; i < 2000; i++)
+		EXPECT_RC(pool_alloc(p, 256, &offs[i]), 0);
+	for (i = 0; i < 2000; i++)
+		EXPECT_RC(pool_free(p, offs[i]), 0);
+	st = stats(p);
+	printf("cache: 2000 x 256 B freed with a 64 KiB budget: %" PRIu64
+	       " B cached, %" PRIu64 " B allocated\n", st.client_cached_bytes,
+	       st.allocated_bytes);
+	assert_true(st.client_cached_bytes > 0);
+	assert_true(st.client_cached_bytes <= 64 * 1024);
+	assert_int_equal(st.allocated_bytes, st.client_cached_bytes);
+
+	/* Budget 0: the cache empties and frees go straight back. */
+	EXPECT_RC(pool_set_cache(p, 0), 0);
+	st = stats(p);
+	assert_int_equal(st.client_cached_bytes, 0);
+	assert_int_equal(st.allocated_bytes, 0);
+	EXPECT_RC(pool_alloc(p, 256, &offs[0]), 0);
+	EXPECT_RC(pool_free(p, offs[0]), 0);
+	st = stats(p);
+	assert_int_equal(st.allocated_bytes, 0);
+	assert_int_equal(st.allocs, st.frees);
+	check(c, "c");
+	pool_close(p);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
+/* ---- shared blocks ------------------------------------------------------ */
+
+/* n allocations of size through p: none may be at off. */
+static void
+never_handed_out(struct pool *p, size_t size, pool_off_t off, unsigned n)
+{
+	pool_off_t got[200];
+	unsigned i;
+
+	assert_true(n <= 200);
+	for (i = 0; i < n; i++) {
+		EXPECT_RC(pool_alloc(p, size, &got[i]), 0);
+		if (got[i] == off)
+			fail_msg("allocation %u got %#" PRIx64 ", a block "
+				 "another holder still has", i, off);
+	}
+	for (i = 0; i < n; i++)
+		EXPECT_RC(pool_free(p, got[i]), 0);
+}
+
+static void
+shared_blocks_are_never_cached(void **state)
+{
+	struct pool_conn *ca, *cb;
+	struct pool *a, *b;
+	pool_off_t x, y;
+	size_t usable;
+
+	(void)state;
+	start();
+	a = open_ok(&ca, "c");
+	b = open_ok(&cb, "c");
+
+	/* Retained by b, then freed by a: the free goes to the daemon. */
+	EXPECT_RC(pool_alloc(a, 256, &x), 0);
+	memset(pool_ptr(a, x), 0x11, 256);
+	EXPECT_RC(pool_retain(b, x), 0);
+	EXPECT_RC(pool_free(a, x), 0);
+	never_handed_out(a, 256, x, 100);
+	assert_int_equal(((uint8_t *)pool_ptr(b, x))[255], 0x11);
+	/* b's reference is the last: its free ends the block. */
+	EXPECT_RC(pool_free(b, x), 0);
+	EXPECT_RC(pool_usable_size(b, x, &usable), -EINVAL);
+
+	/* Persistent, then freed by its holder: the pool still holds it. */
+	EXPECT_RC(pool_alloc(a, 512, &y), 0);
+	EXPECT_RC(pool_persist(a, y), 0);
+	EXPECT_RC(pool_free(a, y), 0);
+	never_handed_out(a, 512, y, 100);
+	EXPECT_RC(pool_usable_size(b, y, &usable), 0);
+	EXPECT_RC(pool_free(b, y), 0);		/* the pool's reference */
+	EXPECT_RC(pool_usable_size(b, y, &usable), -EINVAL);
+
+	/*
+	 * Freed into a's cache, then retained by b (a race in a program: b
+	 * retains a block a already let go).  a must not hand it out again.
+	 */
+	EXPECT_RC(pool_alloc(a, 128, &x), 0);
+	EXPECT_RC(pool_free(a, x), 0);
+	EXPECT_RC(pool_retain(b, x), 0);
+	never_handed_out(a, 128, x, 100);
+	EXPECT_RC(pool_free(b, x), 0);
+	EXPECT_RC(pool_flush(a), 0);
+	EXPECT_RC(pool_usable_size(b, x, &usable), -EINVAL);
+	assert_int_equal(stats(a).allocated_bytes, 0);
+
+	check(ca, "c");
+	pool_disconnect(cb);
+	pool_disconnect(ca);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
+/* ---- bad frees ---------------------------------------------------------- */
+
+static void
+double_free_of_a_cached_block_is_counted(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_stats before, after;
+	pool_off_t x, y;
+
+	(void)state;
+	start();
+	p = open_ok(&c, "c");
+	EXPECT_RC(pool_alloc(p, 100, &x), 0);
+	EXPECT_RC(pool_flush(p), 0);
+	before = stats(p);
+	EXPECT_RC(pool_free(p, x), 0);
+	assert_true(stats(p).client_cached_bytes > 0);
+	EXPECT_RC(pool_free(p, x), -EINVAL);
+	after = stats(p);
+	assert_int_equal(after.invalid_frees - before.invalid_frees, 1);
+	assert_int_equal(after.allocated_bytes, 0);
+	/* Nor does any other call on it find it live. */
+	EXPECT_RC(pool_alloc(p, 100, &y), 0);
+	EXPECT_RC(pool_free(p, y), 0);
+	EXPECT_RC(pool_retain(p, y), -EINVAL);
+	EXPECT_RC(pool_realloc(p, y, 200, &x), -EINVAL);
+	EXPECT_RC(pool_usable_size(p, y, (size_t[]){0}), -EINVAL);
+	check(c, "c");
+	pool_close(p);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
+/* ---- a tight pool ------------------------------------------------------- */
+
+static void
+slack_is_given_back_when_the_pool_is_full(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t x, rest, small, again;
+	size_t usable;
+
+	(void)state;
+	start();
+	p = open_ok(&c, "tight");
+	/* [x: 1024][rest: 64512]: full. */
+	EXPECT_RC(pool_alloc(p, 1024, &x), 0);
+	EXPECT_RC(pool_alloc(p, 65536 - 1024, &rest), 0);
+	assert_int_equal(x, 0);
+	EXPECT_RC(pool_alloc(p, 16, &small), -ENOMEM);
+	/* x goes into the cache and comes back for a 1000-byte request. */
+	EXPECT_RC(pool_free(p, x), 0);
+	EXPECT_RC(pool_alloc(p, 1000, &again), 0);
+	assert_int_equal(again, x);
+	EXPECT_RC(pool_usable_size(p, again, &usable), 0);
+	assert_int_equal(usable, 1008);
+	/* The 16 bytes beyond 1008 are free as far as the program knows. */
+	EXPECT_RC(pool_alloc(p, 16, &small), 0);
+	assert_int_equal(small, 1008);
+	EXPECT_RC(pool_alloc(p, 16, &x), -ENOMEM);
+	assert_int_equal(stats(p).free_bytes, 0);
+	check(c, "tight");
+	EXPECT_RC(pool_free(p, small), 0);
+	EXPECT_RC(pool_free(p, again), 0);
+	EXPECT_RC(pool_free(p, rest), 0);
+	EXPECT_RC(pool_flush(p), 0);
+	assert_int_equal(stats(p).allocated_bytes, 0);
+	pool_close(p);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
+/* ---- the share map ------------------------------------------------------ */
+
+/* The address range of the share map of pool name in /proc/self/maps. */
+static int
+find_share_map(const char *name, uintptr_t *lo, uintptr_t *hi)
+{
+	char line[512], want[96];
+	FILE *f = fopen("/proc/self/maps", "r");
+	int found = 0;
+
+	snprintf(want, sizeof(want), "poolmgr:%s:shared", name);
+	if (f == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f))
+		if (strstr(line, want) &&
+		    sscanf(line, "%" SCNxPTR "-%" SCNxPTR, lo, hi) == 2)
+			found = 1;
+	fclose(f);
+	return found;
+}
+
+static void
+share_map_cannot_be_made_writable(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p, *ro;
+	uintptr_t lo = 0, hi = 0;
+	char path[128];
+	int fd;
+
+	(void)state;
+	start();
+	p = open_ok(&c, "c");
+	if (!find_share_map("c", &lo, &hi))
+		fail_msg("no share map mapped for pool c");
+	errno = 0;
+	assert_int_equal(mprotect((void *)lo, hi - lo, PROT_READ | PROT_WRITE),
+			 -1);
+	assert_int_equal(errno, EACCES);
+	/* Not through the file either (root may open map_files). */
+	snprintf(path, sizeof(path), "/proc/self/map_files/%" PRIxPTR "-%"
+		 PRIxPTR, lo, hi);
+	fd = open(path, O_RDWR);
+	if (fd >= 0) {
+		errno = 0;
+		assert_int_equal(pwrite(fd, "x", 1, 0), -1);
+		assert_int_equal(errno, EPERM);
+		close(fd);
+	}
+
+	/* A read-only handle has no cache to set. */
+	EXPECT_RC(pool_open_readonly(c, "c", &ro), 0);
+	EXPECT_RC(pool_set_cache(ro, 1 << 20), -EOPNOTSUPP);
+	EXPECT_RC(pool_set_cache(ro, 0), 0);
+	EXPECT_RC(pool_flush(ro), 0);
+	pool_close(ro);
+	pool_close(p);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
+/* ---- a dead daemon ------------------------------------------------------ */
+
+static void
+dead_daemon_stops_the_cache(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t x, y;
+
+	(void)state;
+	start();
+	p = open_ok(&c, "c");
+	EXPECT_RC(pool_alloc(p, 64, &x), 0);
+	EXPECT_RC(pool_alloc(p, 64, &y), 0);
+	EXPECT_RC(pool_free(p, x), 0);		/* cached: no round trip */
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+	/* Within a tick of the coarse clock the cache notices. */
+	harness_sleep_ms(20);
+	EXPECT_RC(pool_alloc(p, 64, &x), -ECONNRESET);
+	EXPECT_RC(pool_free(p, y), -ECONNRESET);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(killed_client_cached_blocks_reclaimed,
+					  teardown),
+		cmocka_unit_test_teardown(cache_stays_within_its_budget,
+					  teardown),
+		cmocka_unit_test_teardown(shared_blocks_are_never_cached,
+					  teardown),
+		cmocka_unit_test_teardown(
+			double_free_of_a_cached_block_is_counted, teardown),
+		cmocka_unit_test_teardown(
+			slack_is_given_back_when_the_pool_is_full, teardown),
+		cmocka_unit_test_teardown(share_map_cannot_be_made_writable,
+					  teardown),
+		cmocka_unit_test_teardown(dead_daemon_stops_the_cache,
+					  teardown),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests_name("client cache", tests, NULL, NULL);
+}
