@@ -378,6 +378,10 @@ static const struct stat_field stat_fields[] = {
 	SF(cached_bytes, "in reuse caches", K_BYTES, false,
 	    "poolmgr_pool_cached_bytes",
 	    "Bytes held in the daemon's reuse caches."),
+	SF(client_cached_bytes, "in client caches", K_BYTES, false,
+	    "poolmgr_pool_client_cached_bytes",
+	    "Bytes of live blocks freed by programs and kept in their "
+	    "handles' caches."),
 	SF(metadata_bytes, "allocator metadata", K_BYTES, false,
 	    "poolmgr_pool_metadata_bytes",
 	    "Daemon memory used by the pool's allocator metadata."),
@@ -823,6 +827,7 @@ json_client(const struct pool_client_info *ci)
 	    json_object_new_boolean(ci->read_only != 0));
 	json_object_object_add(o, "blocks", json_u64(ci->blocks));
 	json_object_object_add(o, "bytes", json_u64(ci->bytes));
+	json_object_object_add(o, "cached_bytes", json_u64(ci->cached_bytes));
 	return o;
 }
 
@@ -859,16 +864,16 @@ cmd_clients(struct ctl *ctl, int argc, char **argv)
 		if (strlen(ci[i].pool) > wp)
 			wp = strlen(ci[i].pool);
 	}
-	printf("%7s %6s %6s  %-*s  %-*s %6s %-6s %8s %10s\n", "PID", "UID",
-	    "GID", (int)wn, "NAME", (int)wp, "POOL", "HANDLE", "ACCESS",
-	    "BLOCKS", "BYTES");
+	printf("%7s %6s %6s  %-*s  %-*s %6s %-6s %8s %10s %10s\n", "PID",
+	    "UID", "GID", (int)wn, "NAME", (int)wp, "POOL", "HANDLE", "ACCESS",
+	    "BLOCKS", "BYTES", "CACHED");
 	for (i = 0; i < n; i++) {
 		printf("%7" PRIu32 " %6" PRIu32 " %6" PRIu32 "  %-*s  %-*s "
-		    "%6" PRIu32 " %-6s %8" PRIu64 " %10s\n", ci[i].pid,
+		    "%6" PRIu32 " %-6s %8" PRIu64 " %10s %10s\n", ci[i].pid,
 		    ci[i].uid, ci[i].gid, (int)wn, safe(ci[i].name).s,
 		    (int)wp, safe(ci[i].pool).s, ci[i].handle,
 		    ci[i].read_only ? "ro" : "rw", ci[i].blocks,
-		    human(ci[i].bytes).s);
+		    human(ci[i].bytes).s, human(ci[i].cached_bytes).s);
 	}
 	free(ci);
 	return 0;
@@ -983,8 +988,8 @@ static const struct cmd cmds[] = {
 	  "open handles: who holds what",
 	  "List the open handles of POOL (of every pool if none is given):\n"
 	  "pid, uid and gid of the process, the name it gave, the pool, the\n"
-	  "handle, read-only or read-write, and the blocks and bytes it\n"
-	  "holds references to.\n" },
+	  "handle, read-only or read-write, the blocks and bytes it holds\n"
+	  "references to, and the bytes of those its client cache keeps.\n" },
 	{ "trim", cmd_trim, 1, 1, 0, "POOL",
 	  "give a pool's free pages back to the OS",
 	  "Give every free page of POOL back to the OS now and print how many\n"
