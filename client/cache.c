@@ -71,6 +71,7 @@
 #define CACHE_REFILL_MIN	4
 #define CACHE_REFILL_MAX	64
 #define CACHE_SHED_MAX		16
+#define CACHE_REACH		4	/* larger classes an alloc may use */
 #define CACHE_SLACK_BATCH	256
 /*
  * In a small pool a cache would hold a good part of it and its refills
@@ -95,6 +96,8 @@ struct bin {
 
 struct shard {
 	pthread_mutex_t	 lock;
+	uint64_t	 bytes;		/* cached here; others read it unlocked */
+	int		 used;		/* a thread has used it */
 	struct bin	 bin[CACHE_MAX_CLASSES];
 } __attribute__((aligned(64)));
 
@@ -105,7 +108,7 @@ struct cache {
 	uint32_t	 granularity;
 	uint64_t	 pool_size;
 	size_t		 budget;	/* atomic */
-	uint64_t	 bytes;		/* atomic: cached now */
+	unsigned	 shards_used;	/* atomic: the budget is split */
 
 	unsigned	 nclasses;
 	uint32_t	 size[CACHE_MAX_CLASSES];
@@ -231,13 +234,23 @@ track(struct cache *k, uint64_t off, uint64_t usable, uint32_t req)
 
 /* Shards and their bins. */
 
+/*
+ * The calling thread's shard.  Each shard that threads use gets an equal
+ * share of the budget, so the shards never need to look at each other.
+ */
 static struct shard *
 my_shard(struct cache *k)
 {
+	struct shard	*sh;
+
 	if (cache_thread_slot == 0)
 		cache_thread_slot = __atomic_add_fetch(&cache_next_slot, 1,
 		    __ATOMIC_RELAXED);
-	return &k->shard[cache_thread_slot % CACHE_SHARDS];
+	sh = &k->shard[cache_thread_slot % CACHE_SHARDS];
+	if (!__atomic_load_n(&sh->used, __ATOMIC_RELAXED) &&
+	    !__atomic_exchange_n(&sh->used, 1, __ATOMIC_RELAXED))
+		__atomic_add_fetch(&k->shards_used, 1, __ATOMIC_RELAXED);
+	return sh;
 }
 
 /* Push a block; 0 if memory ran out.  Shard locked. */
@@ -274,85 +287,103 @@ budget_for(const struct cache *k, size_t want)
 	return want > most ? (size_t)most : want;
 }
 
-static void
-bytes_add(struct cache *k, int64_t d)
+/* The budget of one shard. */
+static size_t
+shard_budget(const struct cache *k)
 {
-	__atomic_add_fetch(&k->bytes, (uint64_t)d, __ATOMIC_RELAXED);
+	unsigned	n = __atomic_load_n(&k->shards_used, __ATOMIC_RELAXED);
+
+	return budget_of(k) / (n ? n : 1);
+}
+
+/* Shard locked; cache_bytes reads it without the lock. */
+static void
+bytes_add(struct shard *sh, int64_t d)
+{
+	__atomic_store_n(&sh->bytes, sh->bytes + (uint64_t)d,
+	    __ATOMIC_RELAXED);
 }
 
 /*
- * Take blocks out of every shard: all of them, or the older half of each
- * stack (the newer, warmer half stays).  At most max; returns how many.
+ * Take blocks out of a shard: all of them, or the older half of each stack
+ * (the newer, warmer half stays).  At most max; returns how many.
  */
 static size_t
-shards_take(struct cache *k, int all, uint64_t *offs, size_t max)
+shard_take(struct cache *k, struct shard *sh, int all, uint64_t *offs,
+    size_t max)
 {
-	struct shard	*sh;
 	struct bin	*b;
 	size_t		 n = 0;
 	uint32_t	 take, i;
-	unsigned	 s, c;
+	unsigned	 c;
 
-	for (s = 0; s < CACHE_SHARDS && n < max; s++) {
-		sh = &k->shard[s];
-		pthread_mutex_lock(&sh->lock);
-		for (c = 0; c < k->nclasses && n < max; c++) {
-			b = &sh->bin[c];
-			take = all ? b->n : (b->n + 1) / 2;
-			if (take > max - n)
-				take = (uint32_t)(max - n);
-			for (i = 0; i < take; i++) {
-				offs[n++] = b->b[i].off;
-				bytes_add(k, -(int64_t)b->b[i].usable);
-			}
-			if (take == 0)
-				continue;
-			memmove(b->b, b->b + take, (b->n - take) * sizeof *b->b);
-			b->n -= take;
-			if (!all && b->refill > CACHE_REFILL_MIN)
-				b->refill /= 2;
+	pthread_mutex_lock(&sh->lock);
+	for (c = 0; c < k->nclasses && n < max; c++) {
+		b = &sh->bin[c];
+		take = all ? b->n : (b->n + 1) / 2;
+		if (take > max - n)
+			take = (uint32_t)(max - n);
+		if (take == 0)
+			continue;
+		for (i = 0; i < take; i++) {
+			offs[n++] = b->b[i].off;
+			bytes_add(sh, -(int64_t)b->b[i].usable);
 		}
-		pthread_mutex_unlock(&sh->lock);
+		memmove(b->b, b->b + take, (b->n - take) * sizeof *b->b);
+		b->n -= take;
+		if (!all && b->refill > CACHE_REFILL_MIN)
+			b->refill /= 2;
 	}
+	pthread_mutex_unlock(&sh->lock);
 	return n;
 }
 
-/* Give blocks back to the daemon in batches; the bytes they held. */
+/*
+ * Give blocks back to the daemon in batches: all of every shard's, or the
+ * older half of one shard's.  Returns the bytes they held.
+ */
 static uint64_t
-flush_some(struct pool *p, int all)
+flush_some(struct pool *p, struct shard *only)
 {
 	struct cache	*k = p->cache;
 	uint64_t	*offs, before, after;
 	size_t		 n, i;
+	unsigned	 s;
 
 	if ((offs = malloc(POOL_BATCH_MAX * sizeof *offs)) == NULL)
 		return 0;
 	before = cache_bytes(p);
-	do {
-		n = shards_take(k, all, offs, POOL_BATCH_MAX);
-		for (i = 0; i < n; i++)
-			ctable_drop_cached(&k->table, offs[i]);
-		/*
-		 * A failure here (the daemon gone, or the handle destroyed)
-		 * leaves the blocks to the daemon's books: they go when the
-		 * handle closes, as everything it holds does.
-		 */
-		if (n > 0)
-			(void)client_free_batch(p, n, offs);
-		/* Halving takes one pass; emptying may need several. */
-	} while (all && n == POOL_BATCH_MAX);
+	for (s = 0; s < CACHE_SHARDS; s++) {
+		if (only != NULL && only != &k->shard[s])
+			continue;
+		do {
+			n = shard_take(k, &k->shard[s], only == NULL, offs,
+			    POOL_BATCH_MAX);
+			for (i = 0; i < n; i++)
+				ctable_drop_cached(&k->table, offs[i]);
+			/*
+			 * A failure (the daemon gone, or the handle
+			 * destroyed) leaves the blocks to the daemon's books:
+			 * they go when the handle closes, as everything it
+			 * holds does.
+			 */
+			if (n > 0)
+				(void)client_free_batch(p, n, offs);
+			/* Halving takes one pass; emptying may take more. */
+		} while (only == NULL && n == POOL_BATCH_MAX);
+	}
 	free(offs);
 	after = cache_bytes(p);
 	return before > after ? before - after : 0;
 }
 
+/* A shard over its share of the budget gives back its older half. */
 static void
-flush_if_over(struct pool *p)
+flush_if_over(struct pool *p, struct shard *sh)
 {
-	struct cache	*k = p->cache;
-
-	if (__atomic_load_n(&k->bytes, __ATOMIC_RELAXED) > budget_of(k))
-		flush_some(p, 0);
+	if (__atomic_load_n(&sh->bytes, __ATOMIC_RELAXED) >
+	    shard_budget(p->cache))
+		flush_some(p, sh);
 }
 
 /* Give up blocks of ours: forget them and drop our references. */
@@ -387,7 +418,7 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, uint64_t *out)
 	if (n < CACHE_REFILL_MIN)
 		n = CACHE_REFILL_MIN;
 	/* Never more than a quarter of the budget in one class. */
-	cap = budget_of(k) / 4 / k->size[c];
+	cap = shard_budget(k) / 4 / k->size[c];
 	if (cap > k->pool_size / CACHE_REFILL_SHARE / k->size[c])
 		cap = k->pool_size / CACHE_REFILL_SHARE / k->size[c];
 	if (n > cap)
@@ -411,13 +442,13 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, uint64_t *out)
 	for (i = n - 1; i >= 1; i--) {
 		if (!bin_push(&sh->bin[c], offs[i], usable[i]))
 			break;
-		bytes_add(k, (int64_t)usable[i]);
+		bytes_add(sh, (int64_t)usable[i]);
 	}
 	pthread_mutex_unlock(&sh->lock);
 	/* Those that found no room in a stack go straight back. */
 	shed(p, offs + 1, i);
 	*out = offs[0];
-	flush_if_over(p);
+	flush_if_over(p, sh);
 	return 1;
 }
 
@@ -501,17 +532,41 @@ void
 cache_set_budget(struct pool *p, size_t budget)
 {
 	struct cache	*k = p->cache;
+	int		 i;
 
 	if (k == NULL)
 		return;
 	budget = budget_for(k, budget);
 	__atomic_store_n(&k->budget, budget, __ATOMIC_RELAXED);
 	if (budget == 0) {
-		flush_some(p, 1);
+		flush_some(p, NULL);
 		cache_give_slack(p);
 		ctable_clear(&k->table);
-	} else
-		flush_if_over(p);
+	} else {
+		for (i = 0; i < CACHE_SHARDS; i++)
+			flush_if_over(p, &k->shard[i]);
+	}
+}
+
+/*
+ * Pop a block of bin b that nobody else holds; the shared ones found on the
+ * way (retained after they were freed here) are put in sheds.  Shard locked.
+ */
+static uint64_t
+bin_pop(struct shard *sh, struct bin *b, const struct cache *k,
+    uint64_t *sheds, size_t *nshed)
+{
+	uint64_t	off;
+
+	while (b->n > 0 && *nshed < CACHE_SHED_MAX) {
+		b->n--;
+		bytes_add(sh, -(int64_t)b->b[b->n].usable);
+		off = b->b[b->n].off;
+		if (!is_shared(k, off))
+			return off;
+		sheds[(*nshed)++] = off;
+	}
+	return NO_OFF;
 }
 
 int
@@ -519,9 +574,9 @@ cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 {
 	struct cache	*k = p->cache;
 	struct shard	*sh;
-	struct bin	*b;
 	uint64_t	 sheds[CACHE_SHED_MAX], off = NO_OFF;
 	size_t		 nshed = 0;
+	unsigned	 r;
 	int		 c, error;
 
 	if (k == NULL || budget_of(k) == 0 || (c = class_of(k, size)) < 0)
@@ -530,15 +585,14 @@ cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 		return error;
 	sh = my_shard(k);
 	pthread_mutex_lock(&sh->lock);
-	b = &sh->bin[c];
-	while (b->n > 0 && off == NO_OFF && nshed < CACHE_SHED_MAX) {
-		b->n--;
-		bytes_add(k, -(int64_t)b->b[b->n].usable);
-		if (is_shared(k, b->b[b->n].off))
-			sheds[nshed++] = b->b[b->n].off;
-		else
-			off = b->b[b->n].off;
-	}
+	/*
+	 * The request's own class first, then a few larger ones (up to twice
+	 * its size): a hit there costs some slack, a miss a round trip.
+	 */
+	for (r = 0; off == NO_OFF && r <= CACHE_REACH &&
+	    (unsigned)c + r < k->nclasses &&
+	    k->size[c + r] <= 2 * (uint64_t)k->size[c]; r++)
+		off = bin_pop(sh, &sh->bin[c + r], k, sheds, &nshed);
 	pthread_mutex_unlock(&sh->lock);
 	/* Retained by someone after it was freed here: not ours to reuse. */
 	shed(p, sheds, nshed);
@@ -572,7 +626,7 @@ cache_free(struct pool *p, pool_off_t off)
 		return 0;
 	case CTABLE_WAS_CACHED:
 		/* A double free: the daemon's answer, after a flush (3). */
-		flush_some(p, 1);
+		flush_some(p, NULL);
 		return 0;
 	case CTABLE_KEPT:
 		break;
@@ -583,13 +637,13 @@ cache_free(struct pool *p, pool_off_t off)
 	pthread_mutex_lock(&sh->lock);
 	keep = c >= 0 && bin_push(&sh->bin[c], off, usable);
 	if (keep)
-		bytes_add(k, usable);
+		bytes_add(sh, usable);
 	pthread_mutex_unlock(&sh->lock);
 	if (!keep) {
 		ctable_remove(&k->table, off);
 		return 0;
 	}
-	flush_if_over(p);
+	flush_if_over(p, sh);
 	return 1;
 }
 
@@ -617,7 +671,7 @@ cache_known(struct pool *p, pool_off_t off)
 	switch (ctable_lookup(&p->cache->table, off, &req)) {
 	case CTABLE_WAS_CACHED:
 		/* Freed into the cache: let the daemon answer (3). */
-		flush_some(p, 1);
+		flush_some(p, NULL);
 		return 0;
 	case CTABLE_KEPT:
 		return req;
@@ -659,13 +713,19 @@ cache_flush(struct pool *p)
 {
 	if (p->cache == NULL)
 		return 0;
-	return flush_some(p, 1);
+	return flush_some(p, NULL);
 }
 
 uint64_t
 cache_bytes(const struct pool *p)
 {
+	uint64_t	sum = 0;
+	int		i;
+
 	if (p->cache == NULL)
 		return 0;
-	return __atomic_load_n(&p->cache->bytes, __ATOMIC_RELAXED);
+	for (i = 0; i < CACHE_SHARDS; i++)
+		sum += __atomic_load_n(&p->cache->shard[i].bytes,
+		    __ATOMIC_RELAXED);
+	return sum;
 }

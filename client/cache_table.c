@@ -38,11 +38,13 @@ slack_of(const struct ctable_entry *e)
 	    e->usable - req;
 }
 
+/* Stripe locked; others read it without the lock (ctable_slack). */
 static void
-slack_add(struct ctable *t, int64_t d)
+slack_add(struct ctable_stripe *st, int64_t d)
 {
 	if (d != 0)
-		__atomic_add_fetch(&t->slack, (uint64_t)d, __ATOMIC_RELAXED);
+		__atomic_store_n(&st->slack, st->slack + (uint64_t)d,
+		    __ATOMIC_RELAXED);
 }
 
 /* The slot of off, or -1.  Stripe locked. */
@@ -104,7 +106,7 @@ remove_at(struct ctable *t, struct ctable_stripe *st, size_t i)
 {
 	size_t	j, home, mask = st->cap - 1;
 
-	slack_add(t, -(int64_t)slack_of(&st->e[i]));
+	slack_add(st, -(int64_t)slack_of(&st->e[i]));
 	st->e[i].off = NO_OFF;
 	st->n--;
 	for (j = (i + 1) & mask; st->e[j].off != NO_OFF; j = (j + 1) & mask) {
@@ -124,11 +126,11 @@ ctable_init(struct ctable *t, unsigned gshift)
 	int	i;
 
 	t->gshift = gshift;
-	t->slack = 0;
 	for (i = 0; i < CTABLE_STRIPES; i++) {
 		pthread_mutex_init(&t->stripe[i].lock, NULL);
 		t->stripe[i].e = NULL;
 		t->stripe[i].cap = t->stripe[i].n = 0;
+		t->stripe[i].slack = 0;
 	}
 }
 
@@ -155,7 +157,7 @@ ctable_clear(struct ctable *t)
 		pthread_mutex_lock(&st->lock);
 		for (i = 0; i < st->cap; i++)
 			if (st->e[i].off != NO_OFF)
-				slack_add(t, -(int64_t)slack_of(&st->e[i]));
+				slack_add(st, -(int64_t)slack_of(&st->e[i]));
 		free(st->e);
 		st->e = NULL;
 		st->cap = st->n = 0;
@@ -172,12 +174,12 @@ ctable_put(struct ctable *t, uint64_t off, uint32_t usable, uint32_t req)
 
 	pthread_mutex_lock(&st->lock);
 	if ((i = find(t, st, off)) >= 0) {
-		slack_add(t, -(int64_t)slack_of(&st->e[i]));
+		slack_add(st, -(int64_t)slack_of(&st->e[i]));
 		st->e[i] = e;
-		slack_add(t, slack_of(&e));
+		slack_add(st, slack_of(&e));
 	} else if (reserve(t, st)) {
 		place(t, st, &e);
-		slack_add(t, slack_of(&e));
+		slack_add(st, slack_of(&e));
 	}
 	pthread_mutex_unlock(&st->lock);
 }
@@ -198,7 +200,7 @@ ctable_free(struct ctable *t, uint64_t off, int keep, uint32_t *usable)
 		remove_at(t, st, (size_t)i);
 		r = CTABLE_DROPPED;
 	} else {
-		slack_add(t, -(int64_t)slack_of(&st->e[i]));
+		slack_add(st, -(int64_t)slack_of(&st->e[i]));
 		st->e[i].req = CTABLE_CACHED;
 		*usable = st->e[i].usable;
 		r = CTABLE_KEPT;
@@ -217,7 +219,7 @@ ctable_revive(struct ctable *t, uint64_t off, uint32_t req)
 	pthread_mutex_lock(&st->lock);
 	if ((i = find(t, st, off)) >= 0 && st->e[i].req == CTABLE_CACHED) {
 		st->e[i].req = req;
-		slack_add(t, slack_of(&st->e[i]));
+		slack_add(st, slack_of(&st->e[i]));
 		r = 1;
 	}
 	pthread_mutex_unlock(&st->lock);
@@ -305,11 +307,11 @@ ctable_shrunk(struct ctable *t, uint64_t off, uint32_t usable)
 	if ((i = find(t, st, off)) >= 0 &&
 	    (st->e[i].req & CTABLE_SHRINKING)) {
 		e = &st->e[i];
-		slack_add(t, -(int64_t)slack_of(e));
+		slack_add(st, -(int64_t)slack_of(e));
 		e->req &= ~CTABLE_SHRINKING;
 		if (usable != 0)
 			e->usable = usable;
-		slack_add(t, slack_of(e));
+		slack_add(st, slack_of(e));
 	}
 	pthread_mutex_unlock(&st->lock);
 }
@@ -317,5 +319,10 @@ ctable_shrunk(struct ctable *t, uint64_t off, uint32_t usable)
 uint64_t
 ctable_slack(struct ctable *t)
 {
-	return __atomic_load_n(&t->slack, __ATOMIC_RELAXED);
+	uint64_t	sum = 0;
+	int		i;
+
+	for (i = 0; i < CTABLE_STRIPES; i++)
+		sum += __atomic_load_n(&t->stripe[i].slack, __ATOMIC_RELAXED);
+	return sum;
 }

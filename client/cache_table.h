@@ -34,11 +34,11 @@ struct ctable_stripe {
 	pthread_mutex_t		 lock;
 	struct ctable_entry	*e;
 	size_t			 cap, n;	/* cap: 0 or a power of two */
-};
+	uint64_t		 slack;		/* of its live blocks */
+} __attribute__((aligned(64)));
 
 struct ctable {
 	unsigned		 gshift;
-	uint64_t		 slack;		/* atomic: sum over live blocks */
 	struct ctable_stripe	 stripe[CTABLE_STRIPES];
 };
 
