@@ -7,37 +7,42 @@
  * cached small blocks and page spans.  No byte of the pool holds metadata;
  * everything below lives in daemon memory.
  *
- *   heap_runs.c     free runs in size bins (best fit, split, coalesce)
- *   heap_buddy.c    the buddy view: whole free pages as 2^k-page blocks
  *   heap_blockmap.c start and live bits: the extents and small-block sizes
+ *   heap_runs.c     free runs: short ones in bins by length (no record),
+ *                   long ones in trees; best fit, split, coalesce
+ *   heap_cache.c    freed small blocks kept for O(1) reuse
+ *   heap_buddy.c    the buddy view: whole free units as 2^k-page blocks
  *   heap_spans.c    records of page spans (blocks >= the large threshold)
  *   heap_dirty.c    pages that may hold data; release and known-zero
- *   heap_cache.c    freed small blocks kept for O(1) reuse
  *   heap_check.c    the invariant walk
  *
  * A small request (below the large threshold, default 128 KiB) rounds up to
- * the granularity and takes the best-fitting run, or a cached block of its
- * exact size.  A large request rounds up to whole pages and asks the buddy
- * for the lowest block of the smallest order that holds it, taking only the
- * pages it needs (the rest of the block stays free); when the buddy has no
- * such block the bins find any run that can hold the aligned span.
+ * the granularity and takes a cached block of its exact size, or else the
+ * best-fitting run.  A large request rounds up to whole pages
+ * and asks the buddy for the lowest block of the smallest order that holds
+ * it, taking only the pages it needs (the rest of the block stays free);
+ * when the buddy has no such block the runs find any that can hold the
+ * aligned span.
  *
  * INVARIANTS (heap_check verifies all of them)
  *   1. Extents tile [0, max_size); each starts with its start bit set and no
  *      other start bit is set.
- *   2. Runs are maximal (never touch) and each sits in the bin of its length.
+ *   2. Runs are maximal (never touch); each short run is counted in the bin
+ *      of its length and has an entry there, each long run is in both trees.
  *   3. The buddy blocks are exactly the maximal aligned decomposition of the
- *      whole pages of the runs.
- *   4. allocated + cached + free bytes == max_size, and the counters match
+ *      whole units of the runs.
+ *   4. Cached blocks carry their mark and are on the stack of their size.
+ *   5. allocated + cached + free bytes == max_size, and the counters match
  *      the extents.
  *
  * GUARANTEES
  *   - A request fails with -ENOMEM only when no run can hold it, after the
  *     caches have been merged back into the runs (rule 4 of the design).
  *   - A failed call changes nothing.
- *   - Every operation is O(log n) in the number of runs, spans and dirty
- *     stretches, plus O(threshold / g / 64) word scans for a small block's
- *     size; nothing walks all blocks except heap_check and heap_trim.
+ *   - A cached block, or a block freed next to live blocks, costs O(1) word
+ *     operations; anything touching a long run, a span or a dirty stretch
+ *     is O(log n) in their numbers; nothing walks all blocks except
+ *     heap_check and heap_trim.
  *
  * Metadata allocation failure in the daemon is fatal (abort), as in most
  * daemons: the engine would otherwise have to unwind half-made changes.
@@ -61,6 +66,19 @@ heap_meta_alloc(struct heap *h, size_t size)
 	}
 	h->st.metadata_bytes += size;
 	return p;
+}
+
+void *
+heap_meta_realloc(struct heap *h, void *p, size_t old, size_t size)
+{
+	void *q = realloc(p, size);
+
+	if (!q) {
+		fprintf(stderr, "poolmgr heap: out of metadata memory\n");
+		abort();
+	}
+	h->st.metadata_bytes += size - old;
+	return q;
 }
 
 void
@@ -112,7 +130,7 @@ heap_create(const struct heap_config *cfg, struct heap **out)
 	uint64_t page = cfg->page_size ? cfg->page_size : (uint64_t)sys_page;
 	uint64_t g = cfg->granularity ? cfg->granularity
 				      : HEAP_DEFAULT_GRANULARITY;
-	uint64_t pf, pe;
+	uint64_t pf, pe, min_span;
 	struct heap *h;
 	unsigned k;
 
@@ -134,14 +152,20 @@ heap_create(const struct heap_config *cfg, struct heap **out)
 					    : HEAP_DEFAULT_LARGE_THRESHOLD;
 	h->retain_limit = cfg->retain_pages == HEAP_RETAIN_NONE ? 0
 			  : cfg->retain_pages ? cfg->retain_pages : RETAIN_DEFAULT;
+	/* The smallest span, in pages, sets the smallest buddy order used. */
+	min_span = round_up(h->threshold, page) >> h->pshift;
+	h->kmin = log2_ceil(min_span ? min_span : 1);
+	if (h->kmin > BUDDY_ORDERS - 1)
+		h->kmin = BUDDY_ORDERS - 1;
 	h->cache_limit = cfg->cache_blocks == HEAP_CACHE_NONE ? 0
 			 : cfg->cache_blocks ? cfg->cache_blocks : 16;
+	if (h->cache_limit > CACHE_MAX)
+		h->cache_limit = CACHE_MAX;
 	h->st.metadata_bytes = sizeof(*h);
-	RB_INIT(&h->runs);
+	RB_INIT(&h->lruns);
+	RB_INIT(&h->lsize);
 	RB_INIT(&h->spans);
 	RB_INIT(&h->dirty);
-	for (k = 0; k < NBINS; k++)
-		RB_INIT(&h->bin[k]);
 	for (k = 0; k < BUDDY_ORDERS; k++)
 		RB_INIT(&h->order[k]);
 	for (k = 0; k < HEAP_NCLASSES; k++) {
@@ -170,45 +194,45 @@ heap_destroy(struct heap *h)
 	free(h);
 }
 
-/* A run that can hold len bytes at align, merging the caches if need be. */
-static struct run *
+/*
+ * A run that can hold len bytes at align, and where in it the block goes;
+ * before giving up, the cached blocks are merged into the runs.
+ */
+static bool
 find_run(struct heap *h, uint64_t len, uint64_t align, bool span,
-	 uint64_t *at)
+	 struct fit *f, uint64_t *at)
 {
-	struct run *r;
 	uint64_t page;
 	int attempt;
 
 	for (attempt = 0; attempt < 2; attempt++) {
-		r = NULL;
 		if (span &&
 		    buddy_find(h, len >> h->pshift, align >> h->pshift, &page)) {
 			*at = page << h->pshift;
-			r = runs_containing(h, *at);
-			assert(r != NULL);
-			return r;
+			if (!runs_containing(h, *at, f))
+				abort();	/* the buddy lies */
+			return true;
 		}
-		r = runs_best_fit(h, len, align);
-		if (r) {
-			*at = round_up(r->start, align);
-			return r;
+		if (runs_best_fit(h, len, align, false, f)) {
+			*at = round_up(f->start, align);
+			return true;
 		}
 		if (h->st.cached_blocks == 0)
 			break;
 		cache_flush(h);
 	}
-	return NULL;
+	return false;
 }
 
-/* Allocate without touching the dirty set; *cached if it came from a cache. */
+/* Allocate without touching the dirty set. */
 static int
 alloc_block(struct heap *h, uint64_t size, uint64_t align, uint64_t *out,
-	    uint64_t *lenp, bool *cached)
+	    uint64_t *lenp)
 {
 	uint64_t len, at, requested;
-	struct run *r;
+	bool span;
+	struct fit f;
 
-	*cached = false;
 	if (size == 0 || (align != 0 && !is_pow2(align)))
 		return -EINVAL;
 	if (size > h->max_size)
@@ -216,26 +240,25 @@ alloc_block(struct heap *h, uint64_t size, uint64_t align, uint64_t *out,
 	if (align < h->g)
 		align = h->g;
 
-	if (size >= h->threshold) {
+	/* A small request may round up to the threshold: it stays small. */
+	span = size >= h->threshold;
+	if (span) {
 		len = round_up(size, h->page);
 		if (align < h->page)
 			align = h->page;
 	} else {
 		len = round_up(size, h->g);
 		if (align == h->g && cache_pop(h, len, &at)) {
-			*cached = true;
 			h->st.cache_hits++;
 			goto small;
 		}
 	}
-	/* A small request may round up to the threshold: it stays small. */
-	r = find_run(h, len, align, size >= h->threshold, &at);
-	if (!r) {
+	if (!find_run(h, len, align, span, &f, &at)) {
 		h->st.failed_allocs++;
 		return -ENOMEM;
 	}
-	runs_take(h, r, at, len);
-	if (size >= h->threshold) {
+	runs_take(h, &f, at, len);
+	if (span) {
 		spans_insert(h, at, len, size);
 		requested = size;
 		goto done;
@@ -256,13 +279,11 @@ int
 heap_alloc(struct heap *h, uint64_t size, uint64_t align, uint64_t *out)
 {
 	uint64_t off, len;
-	bool cached;
-	int rc = alloc_block(h, size, align, &off, &len, &cached);
+	int rc = alloc_block(h, size, align, &off, &len);
 
 	if (rc)
 		return rc;
-	if (!cached)
-		dirty_mark(h, off, len);
+	dirty_mark(h, off, len);
 	*out = off;
 	return 0;
 }
@@ -271,18 +292,16 @@ int
 heap_calloc(struct heap *h, uint64_t nmemb, uint64_t size, uint64_t *out)
 {
 	uint64_t total, off, len;
-	bool cached;
 	int rc;
 
 	if (__builtin_mul_overflow(nmemb, size, &total))
 		return -EOVERFLOW;
-	rc = alloc_block(h, total, 0, &off, &len, &cached);
+	rc = alloc_block(h, total, 0, &off, &len);
 	if (rc)
 		return rc;
 	/* Pages never handed out, or released since, are zero already. */
 	dirty_zero(h, off, len);
-	if (!cached)
-		dirty_mark(h, off, len);
+	dirty_mark(h, off, len);
 	*out = off;
 	return 0;
 }
@@ -311,8 +330,8 @@ span_at(struct heap *h, uint64_t off)
 	return (off & (h->page - 1)) == 0 ? spans_find(h, off) : NULL;
 }
 
-int
-heap_free_small(struct heap *h, uint64_t off, bool to_cache)
+static int
+free_small(struct heap *h, uint64_t off)
 {
 	uint64_t len, slack, pf, pe;
 
@@ -321,7 +340,7 @@ heap_free_small(struct heap *h, uint64_t off, bool to_cache)
 	slack = bm_clear_live(h, off, len);
 	heap_count_live(h, len, len - slack, -1);
 	h->st.frees++;
-	if (to_cache && cache_push(h, off, len))
+	if (h->cache_limit && cache_push(h, bm_chunk_at(h, off), off, len))
 		return 0;
 	runs_give(h, off, len, &pf, &pe);
 	if (pe > pf)
@@ -351,12 +370,12 @@ heap_free(struct heap *h, uint64_t off)
 	if (off == HEAP_OFF_NONE)
 		return 0;
 	if (plausible(h, off)) {
+		if (free_small(h, off) == 0)
+			return 0;
 		if ((s = span_at(h, off))) {
 			free_span(h, s);
 			return 0;
 		}
-		if (heap_free_small(h, off, true) == 0)
-			return 0;
 	}
 	h->st.invalid_frees++;
 	return -EINVAL;
@@ -378,11 +397,13 @@ heap_usable_size(struct heap *h, uint64_t off, uint64_t *out)
 
 	if (!plausible(h, off))
 		return -EINVAL;
+	if (small_block(h, off, out))
+		return 0;
 	if ((s = span_at(h, off))) {
 		*out = s->len;
 		return 0;
 	}
-	return small_block(h, off, out) ? 0 : -EINVAL;
+	return -EINVAL;
 }
 
 /*
@@ -393,11 +414,11 @@ static bool
 grow_into_next(struct heap *h, uint64_t off, uint64_t len, uint64_t extra)
 {
 	uint64_t next = off + len;
-	struct run *r = next < h->max_size ? runs_find(h, next) : NULL;
+	struct fit f;
 
-	if (!r || r->len < extra)
+	if (!runs_at(h, next, &f) || f.len < extra)
 		return false;
-	runs_take(h, r, next, extra);
+	runs_take(h, &f, next, extra);
 	bm_clear_start(h, next);	/* the piece joins the extent at off */
 	dirty_mark(h, next, extra);
 	return true;
@@ -433,13 +454,14 @@ resize_small(struct heap *h, uint64_t off, uint64_t len, uint64_t size)
 		return -EAGAIN;
 	slack = bm_clear_live(h, off, len);
 	heap_count_live(h, len, len - slack, -1);
+	/* Live again before the tail goes: the tail must not merge with it. */
+	bm_set_live(h, off, nl, nl - size);
+	heap_count_live(h, nl, nl - bm_stored_slack(h, nl, nl - size), +1);
 	if (nl < len) {
 		runs_give(h, off + nl, len - nl, &pf, &pe);
 		if (pe > pf)
 			dirty_retain(h, pf, pe);
 	}
-	bm_set_live(h, off, nl, nl - size);
-	heap_count_live(h, nl, nl - bm_stored_slack(h, nl, nl - size), +1);
 	return 0;
 }
 
@@ -455,11 +477,11 @@ heap_resize(struct heap *h, uint64_t off, uint64_t size)
 		return -EFBIG;
 	if (!plausible(h, off))
 		return -EINVAL;
+	if (small_block(h, off, &len))
+		return resize_small(h, off, len, size);
 	if ((s = span_at(h, off)))
 		return resize_span(h, s, size);
-	if (!small_block(h, off, &len))
-		return -EINVAL;
-	return resize_small(h, off, len, size);
+	return -EINVAL;
 }
 
 int
@@ -509,7 +531,7 @@ heap_trim(struct heap *h)
 void
 heap_get_stats(struct heap *h, struct heap_stats *out)
 {
-	unsigned b;
+	unsigned w;
 
 	*out = h->st;
 	out->max_size = h->max_size;
@@ -517,10 +539,15 @@ heap_get_stats(struct heap *h, struct heap_stats *out)
 	out->granularity = h->g;
 	out->resident_bytes = h->dirty_pages << h->pshift;
 	out->largest_free = 0;
-	for (b = NBINS; b-- > 0;) {
-		if (h->bin_nonempty[b / 64] & (1ull << (b % 64))) {
-			out->largest_free =
-				RB_MAX(run_size_tree, &h->bin[b])->len;
+	if (h->nlong) {
+		out->largest_free = RB_MAX(lrun_size_tree, &h->lsize)->len;
+		return;
+	}
+	for (w = SHORT_WORDS; w-- > 0;) {
+		if (h->sbin_nonempty[w]) {
+			out->largest_free = (uint64_t)(w * 64 + 63 -
+				(unsigned)__builtin_clzll(h->sbin_nonempty[w]))
+				<< h->gshift;
 			break;
 		}
 	}

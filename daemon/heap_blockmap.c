@@ -5,19 +5,24 @@
  * granules that exist only while one of their bits is set:
  *
  *   start  set at the first granule of every extent (run, live or cached
- *          block, span).  A small block ends where the next extent starts,
- *          so its size needs no record of its own.
+ *          block, span).  A small block or a short run ends where the next
+ *          extent starts, so neither needs a record of its own.
  *   live   set at the first granule of every live small block.  The next
  *          slack_bits = log2(g) bits, inside the block, hold its slack
  *          (rounded size - requested size).  A block shorter than
  *          slack_bits + 1 granules keeps only the high bits of its slack.
+ *          A cached block has its own mark here (heap_cache.c).
+ *
+ * The start word and the live word of each 64 granules are stored side by
+ * side, so a free, which reads both at one granule, touches one cache line.
  *
  * Cost: 2 bits per granule, 1.56% of the bytes of 64-byte blocks at the
- * default granularity of 16, plus 32 bytes of header per 64 KiB chunk.
+ * default granularity of 16, plus a few words of header per 64 KiB chunk.
  *
  * The chunk directory is a hash table keyed by chunk index (open addressing,
  * linear probing, backward-shift deletion), so its size follows the chunks
- * in use and not max_size.
+ * in use and not max_size; a one-entry cache in front of it serves the
+ * common run of lookups in one chunk.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -39,14 +44,16 @@ bm_init(struct heap *h)
 	return 0;
 }
 
-static struct chunk *
-chunk_lookup(struct heap *h, uint64_t index)
+/*
+ * The chunk with this index, or NULL when none of its bits is set; the
+ * inline bm_chunk asks here when the last chunk used is not the one.
+ */
+struct chunk *
+bm_chunk_probe(struct heap *h, uint64_t index)
 {
 	struct chunk_map *m = &h->chunks;
 	uint64_t i;
 
-	if (m->last && m->last->index == index)
-		return m->last;
 	for (i = chunk_hash(index, m->cap);; i = (i + 1) & (m->cap - 1)) {
 		struct chunk *c = m->slot[i];
 
@@ -67,14 +74,15 @@ map_place(struct chunk_map *m, struct chunk *c)
 	m->slot[i] = c;
 }
 
+/* Rehash into cap slots: twice as many when full, half when sparse. */
 static void
-map_grow(struct heap *h)
+map_resize(struct heap *h, uint64_t cap)
 {
 	struct chunk_map *m = &h->chunks;
 	struct chunk **old = m->slot;
 	uint64_t oldcap = m->cap, i;
 
-	m->cap *= 2;
+	m->cap = cap;
 	m->slot = heap_meta_alloc(h, m->cap * sizeof(void *));
 	memset(m->slot, 0, m->cap * sizeof(void *));
 	for (i = 0; i < oldcap; i++)
@@ -86,12 +94,12 @@ map_grow(struct heap *h)
 static struct chunk *
 chunk_get(struct heap *h, uint64_t index)
 {
-	struct chunk *c = chunk_lookup(h, index);
+	struct chunk *c = bm_chunk(h, index);
 
 	if (c)
 		return c;
 	if ((h->chunks.count + 1) * 4 > h->chunks.cap * 3)
-		map_grow(h);
+		map_resize(h, h->chunks.cap * 2);
 	c = heap_meta_alloc(h, sizeof(*c));
 	memset(c, 0, sizeof(*c));
 	c->index = index;
@@ -122,6 +130,8 @@ chunk_drop(struct heap *h, struct chunk *c)
 	if (m->last == c)
 		m->last = NULL;
 	heap_meta_free(h, c, sizeof(*c));
+	if (m->cap > 16 && m->count * 8 < m->cap)
+		map_resize(h, m->cap / 2);
 }
 
 static void
@@ -131,48 +141,39 @@ chunk_maybe_drop(struct heap *h, struct chunk *c)
 		chunk_drop(h, c);
 }
 
+void
+bm_drop_if_empty(struct heap *h, struct chunk *c)
+{
+	chunk_maybe_drop(h, c);
+}
+
 /* Granule number of off, split into chunk index and bit. */
 #define GRANULE(h, off) ((off) >> (h)->gshift)
-#define CHUNK_OF(gi) ((gi) / CHUNK_GRANULES)
-#define BIT_OF(gi) ((gi) % CHUNK_GRANULES)
+#define CHUNK_OF(gi) ((gi) >> CHUNK_SHIFT)
+#define BIT_OF(gi) ((gi) & (CHUNK_GRANULES - 1))
 
 static bool
-bit_get(const uint64_t *w, uint64_t bit)
+start_get(const struct chunk *c, uint64_t bit)
 {
-	return w[bit / 64] >> (bit % 64) & 1;
+	return SW(c, bit / 64) >> (bit % 64) & 1;
 }
 
-bool
-bm_is_start(struct heap *h, uint64_t off)
+static bool
+live_get_bit(const struct chunk *c, uint64_t bit)
 {
-	uint64_t gi = GRANULE(h, off);
-	struct chunk *c = chunk_lookup(h, CHUNK_OF(gi));
-
-	return c && bit_get(c->start, BIT_OF(gi));
+	return LW(c, bit / 64) >> (bit % 64) & 1;
 }
 
+/* bm_set_start for an offset whose chunk does not exist yet. */
 void
-bm_set_start(struct heap *h, uint64_t off)
+bm_set_start_slow(struct heap *h, uint64_t off)
 {
 	uint64_t gi = GRANULE(h, off), bit = BIT_OF(gi);
 	struct chunk *c = chunk_get(h, CHUNK_OF(gi));
 
-	if (!bit_get(c->start, bit)) {
-		c->start[bit / 64] |= 1ull << (bit % 64);
+	if (!start_get(c, bit)) {
+		SW(c, bit / 64) |= 1ull << (bit % 64);
 		c->nstart++;
-	}
-}
-
-void
-bm_clear_start(struct heap *h, uint64_t off)
-{
-	uint64_t gi = GRANULE(h, off), bit = BIT_OF(gi);
-	struct chunk *c = chunk_lookup(h, CHUNK_OF(gi));
-
-	if (c && bit_get(c->start, bit)) {
-		c->start[bit / 64] &= ~(1ull << (bit % 64));
-		c->nstart--;
-		chunk_maybe_drop(h, c);
 	}
 }
 
@@ -181,15 +182,15 @@ live_put(struct heap *h, uint64_t gi, bool on)
 {
 	uint64_t bit = BIT_OF(gi);
 	struct chunk *c = on ? chunk_get(h, CHUNK_OF(gi))
-			     : chunk_lookup(h, CHUNK_OF(gi));
+			     : bm_chunk(h, CHUNK_OF(gi));
 
-	if (!c || bit_get(c->live, bit) == on)
+	if (!c || live_get_bit(c, bit) == on)
 		return;
 	if (on) {
-		c->live[bit / 64] |= 1ull << (bit % 64);
+		LW(c, bit / 64) |= 1ull << (bit % 64);
 		c->nlive++;
 	} else {
-		c->live[bit / 64] &= ~(1ull << (bit % 64));
+		LW(c, bit / 64) &= ~(1ull << (bit % 64));
 		c->nlive--;
 		chunk_maybe_drop(h, c);
 	}
@@ -198,59 +199,36 @@ live_put(struct heap *h, uint64_t gi, bool on)
 static bool
 live_get(struct heap *h, uint64_t gi)
 {
-	struct chunk *c = chunk_lookup(h, CHUNK_OF(gi));
+	struct chunk *c = bm_chunk(h, CHUNK_OF(gi));
 
-	return c && bit_get(c->live, BIT_OF(gi));
+	return c && live_get_bit(c, BIT_OF(gi));
 }
 
-bool
-bm_is_live(struct heap *h, uint64_t off)
-{
-	return live_get(h, GRANULE(h, off));
-}
 
-/* How many slack bits a block of len bytes has room for. */
-static unsigned
-slack_room(const struct heap *h, uint64_t len)
-{
-	uint64_t n = (len >> h->gshift) - 1;
-
-	return n < h->slack_bits ? (unsigned)n : h->slack_bits;
-}
-
-/* The slack as the block's bits can hold it (high bits kept). */
-uint64_t
-bm_stored_slack(const struct heap *h, uint64_t len, uint64_t slack)
-{
-	unsigned drop = h->slack_bits - slack_room(h, len);
-
-	return slack >> drop << drop;
-}
-
-/* n < 64 bits at bit b of w, which may straddle two words. */
+/* n < 64 live bits at bit b of chunk c, which may straddle two words. */
 static uint64_t
-field_get(const uint64_t *w, uint64_t b, unsigned n)
+field_get(const struct chunk *c, uint64_t b, unsigned n)
 {
 	uint64_t i = b / 64;
 	unsigned sh = (unsigned)(b % 64);
-	uint64_t v = w[i] >> sh;
+	uint64_t v = LW(c, i) >> sh;
 
 	if (sh + n > 64)
-		v |= w[i + 1] << (64 - sh);
+		v |= LW(c, i + 1) << (64 - sh);
 	return v & ((1ull << n) - 1);
 }
 
 static void
-field_put(uint64_t *w, uint64_t b, unsigned n, uint64_t v)
+field_put(struct chunk *c, uint64_t b, unsigned n, uint64_t v)
 {
 	uint64_t i = b / 64, mask = (1ull << n) - 1;
 	unsigned sh = (unsigned)(b % 64);
 
-	w[i] = (w[i] & ~(mask << sh)) | (v << sh);
+	LW(c, i) = (LW(c, i) & ~(mask << sh)) | (v << sh);
 	if (sh + n > 64) {
 		unsigned lo = 64 - sh;
 
-		w[i + 1] = (w[i + 1] & ~(mask >> lo)) | (v >> lo);
+		LW(c, i + 1) = (LW(c, i + 1) & ~(mask >> lo)) | (v >> lo);
 	}
 }
 
@@ -264,26 +242,26 @@ live_field_chunk(struct heap *h, uint64_t gi, unsigned nbits, bool make)
 {
 	if (BIT_OF(gi) + nbits > CHUNK_GRANULES)
 		return NULL;
-	return make ? chunk_get(h, CHUNK_OF(gi)) : chunk_lookup(h, CHUNK_OF(gi));
+	return make ? chunk_get(h, CHUNK_OF(gi)) : bm_chunk(h, CHUNK_OF(gi));
 }
 
 void
-bm_set_live(struct heap *h, uint64_t off, uint64_t len, uint64_t slack)
+bm_set_live_slow(struct heap *h, uint64_t off, uint64_t len, uint64_t slack)
 {
 	uint64_t gi = GRANULE(h, off);
-	unsigned room = slack_room(h, len);
+	unsigned room = bm_room(h, len);
 	uint64_t field = 1 | (slack >> (h->slack_bits - room)) << 1;
 	struct chunk *c = live_field_chunk(h, gi, room + 1, true);
 	unsigned i;
 
 	if (c) {
-		uint64_t old = field_get(c->live, BIT_OF(gi), room + 1);
+		uint64_t old = field_get(c, BIT_OF(gi), room + 1);
 
 		/*
 		 * In one chunk, nlive counts only the live bit: the slack
 		 * bits share its chunk, so they never outlive it.
 		 */
-		field_put(c->live, BIT_OF(gi), room + 1, field);
+		field_put(c, BIT_OF(gi), room + 1, field);
 		c->nlive += (uint32_t)(~old & 1);
 		return;
 	}
@@ -295,11 +273,11 @@ uint64_t
 bm_slack(struct heap *h, uint64_t off, uint64_t len)
 {
 	uint64_t gi = GRANULE(h, off), field = 0;
-	unsigned room = slack_room(h, len), i;
+	unsigned room = bm_room(h, len), i;
 	struct chunk *c = live_field_chunk(h, gi, room + 1, false);
 
 	if (c)
-		field = field_get(c->live, BIT_OF(gi), room + 1);
+		field = field_get(c, BIT_OF(gi), room + 1);
 	else
 		for (i = 0; i <= room; i++)
 			field |= (uint64_t)live_get(h, gi + i) << i;
@@ -308,17 +286,17 @@ bm_slack(struct heap *h, uint64_t off, uint64_t len)
 
 /* Clear a block's live bits; returns the slack they held. */
 uint64_t
-bm_clear_live(struct heap *h, uint64_t off, uint64_t len)
+bm_clear_live_slow(struct heap *h, uint64_t off, uint64_t len)
 {
 	uint64_t gi = GRANULE(h, off), slack;
-	unsigned room = slack_room(h, len), i;
+	unsigned room = bm_room(h, len), i;
 	struct chunk *c = live_field_chunk(h, gi, room + 1, false);
 
 	if (c) {
-		uint64_t old = field_get(c->live, BIT_OF(gi), room + 1);
+		uint64_t old = field_get(c, BIT_OF(gi), room + 1);
 
 		slack = old >> 1 << (h->slack_bits - room);
-		field_put(c->live, BIT_OF(gi), room + 1, 0);
+		field_put(c, BIT_OF(gi), room + 1, 0);
 		c->nlive -= (uint32_t)(old & 1);
 		chunk_maybe_drop(h, c);
 		return slack;
@@ -330,104 +308,89 @@ bm_clear_live(struct heap *h, uint64_t off, uint64_t len)
 }
 
 /*
- * Is a live small block at off?  If so its length: the distance to the next
- * extent start before limit.  One chunk lookup in the common case.
- */
-bool
-bm_live_block(struct heap *h, uint64_t off, uint64_t limit, uint64_t *len)
-{
-	uint64_t gi = GRANULE(h, off), bit = BIT_OF(gi), w, bits;
-	uint64_t gend = GRANULE(h, limit), base, found;
-	struct chunk *c = chunk_lookup(h, CHUNK_OF(gi));
-
-	if (!c || !bit_get(c->start, bit) || !bit_get(c->live, bit))
-		return false;
-	base = CHUNK_OF(gi) * CHUNK_GRANULES;
-	w = (bit + 1) / 64;
-	if (bit + 1 < CHUNK_GRANULES) {
-		bits = c->start[w] & (~0ull << ((bit + 1) % 64));
-		for (;;) {
-			if (bits) {
-				found = base + w * 64 +
-					(uint64_t)__builtin_ctzll(bits);
-				*len = (found < gend ? found << h->gshift
-						     : limit) - off;
-				return true;
-			}
-			if (++w == CHUNK_WORDS)
-				break;
-			bits = c->start[w];
-		}
-	}
-	/* The block runs past its chunk: carry on in the next ones. */
-	*len = bm_next_start(h, ((base + CHUNK_GRANULES - 1) << h->gshift),
-			     limit) - off;
-	return true;
-}
-
-/*
- * The first extent start after off and before limit (exclusive), or limit.
- * Chunks that do not exist hold no starts and are skipped whole.
+ * The first start bit at granule gi or after it, below granule gend:
+ * returns its granule, or gend.  Chunks that do not exist hold no starts
+ * and are skipped whole.
  */
 uint64_t
-bm_next_start(struct heap *h, uint64_t off, uint64_t limit)
+bm_scan_forward(struct heap *h, uint64_t gi, uint64_t gend)
 {
-	uint64_t gi = GRANULE(h, off) + 1, gend = GRANULE(h, limit);
-
 	while (gi < gend) {
-		struct chunk *c = chunk_lookup(h, CHUNK_OF(gi));
-		uint64_t bit = BIT_OF(gi);
-		uint64_t cend = (CHUNK_OF(gi) + 1) * CHUNK_GRANULES;
+		uint64_t ci = CHUNK_OF(gi), base = ci << CHUNK_SHIFT;
+		struct chunk *c = bm_chunk(h, ci);
 
 		if (c) {
-			uint64_t w = bit / 64;
-			uint64_t bits = c->start[w] & (~0ull << (bit % 64));
+			uint64_t w = BIT_OF(gi) / 64;
+			uint64_t bits = SW(c, w) & (~0ull << (gi % 64));
 
 			for (;;) {
 				if (bits) {
-					uint64_t found = CHUNK_OF(gi) * CHUNK_GRANULES +
-						w * 64 + (uint64_t)__builtin_ctzll(bits);
+					uint64_t f = base + w * 64 +
+						(uint64_t)__builtin_ctzll(bits);
 
-					return found < gend ? found << h->gshift
-							    : limit;
+					return f < gend ? f : gend;
 				}
-				if (++w == CHUNK_WORDS)
+				if (++w == CHUNK_WORDS ||
+				    base + w * 64 >= gend)
 					break;
-				bits = c->start[w];
+				bits = SW(c, w);
 			}
 		}
-		gi = cend;
+		gi = base + CHUNK_GRANULES;
 	}
-	return limit;
+	return gend;
 }
 
 /*
- * The start of the extent that ends at off (off > 0), if it lies in the same
- * chunk as off - 1; false when the search would leave that chunk.
+ * The last start bit below granule gi and at or above granule gfloor:
+ * returns its granule (and whether a live block starts there), or
+ * UINT64_MAX.
  */
-bool
-bm_prev_start(struct heap *h, uint64_t off, uint64_t *prev, bool *live)
+uint64_t
+bm_scan_backward(struct heap *h, uint64_t gi, uint64_t gfloor, bool *live)
 {
-	uint64_t gi = GRANULE(h, off) - 1, bit = BIT_OF(gi);
-	struct chunk *c = chunk_lookup(h, CHUNK_OF(gi));
-	uint64_t w = bit / 64, bits;
+	while (gi > gfloor) {
+		uint64_t top = gi - 1, ci = CHUNK_OF(top);
+		uint64_t base = ci << CHUNK_SHIFT;
+		struct chunk *c = bm_chunk(h, ci);
 
-	if (!c)
-		return false;
-	bits = c->start[w] & (~0ull >> (63 - bit % 64));
-	for (;;) {
-		if (bits) {
-			uint64_t b = w * 64 + 63 -
-				(uint64_t)__builtin_clzll(bits);
+		if (c) {
+			uint64_t w = BIT_OF(top) / 64;
+			uint64_t bits = SW(c, w) & (~0ull >> (63 - top % 64));
 
-			*prev = (CHUNK_OF(gi) * CHUNK_GRANULES + b) << h->gshift;
-			*live = bit_get(c->live, b);
-			return true;
+			for (;;) {
+				if (bits) {
+					uint64_t b = 63 - (uint64_t)
+						__builtin_clzll(bits);
+					uint64_t f = base + w * 64 + b;
+
+					if (f < gfloor)
+						return UINT64_MAX;
+					*live = LW(c, w) >> b & 1;
+					return f;
+				}
+				if (w == 0 || base + w * 64 <= gfloor)
+					break;
+				bits = SW(c, --w);
+			}
 		}
-		if (w == 0)
-			return false;
-		bits = c->start[--w];
+		gi = base;
 	}
+	return UINT64_MAX;
+}
+
+/* bm_live_block when the next start is not in the block's first word. */
+bool
+bm_live_block_slow(struct heap *h, uint64_t off, uint64_t limit,
+		   uint64_t *len)
+{
+	uint64_t gi = GRANULE(h, off), bit = BIT_OF(gi);
+	struct chunk *c = bm_chunk(h, CHUNK_OF(gi));
+
+	if (!c || !start_get(c, bit) || !live_get_bit(c, bit))
+		return false;
+	*len = bm_next_start(h, ((gi | 63)) << h->gshift, limit) - off;
+	return true;
 }
 
 /* Total start bits: check compares it with the number of extents. */
@@ -447,8 +410,11 @@ bm_destroy(struct heap *h)
 {
 	uint64_t i;
 
-	for (i = 0; i < h->chunks.cap; i++)
-		if (h->chunks.slot[i])
-			heap_meta_free(h, h->chunks.slot[i], sizeof(struct chunk));
+	for (i = 0; i < h->chunks.cap; i++) {
+		struct chunk *c = h->chunks.slot[i];
+
+		if (c)
+			heap_meta_free(h, c, sizeof(*c));
+	}
 	heap_meta_free(h, h->chunks.slot, h->chunks.cap * sizeof(void *));
 }

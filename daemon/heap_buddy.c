@@ -18,6 +18,13 @@
  * hold the span (rule 4: a pure buddy would refuse pages 1-2 free as one
  * 2-page block).
  *
+ * The view is kept only from order kmin up, the smallest order a span can
+ * ask for (2^kmin pages >= the large threshold): the smallest span of the
+ * default configuration is 32 pages, so the view is one of whole free
+ * 128 KiB units and churning small blocks, which rarely free or take a
+ * whole unit, almost never touch it.  Everything below is the classic buddy
+ * system with units for pages.
+ *
  * Each order keeps its blocks in a red-black tree by page, so the lowest
  * block is the tree minimum and a buddy is found in O(log n); a 64-bit mask
  * of non-empty orders finds the smallest usable order at once.
@@ -93,10 +100,11 @@ largest_fit(uint64_t page, uint64_t end)
 	return k;
 }
 
-/* The pages [first, end) became wholly free. */
+/* The pages [first, end), whole units, became wholly free. */
 void
 buddy_add(struct heap *h, uint64_t first, uint64_t end)
 {
+	assert(((first | end) & ((1ull << h->kmin) - 1)) == 0);
 	while (first < end) {
 		unsigned k = largest_fit(first, end);
 
@@ -111,7 +119,7 @@ block_containing(struct heap *h, uint64_t page, unsigned *order)
 {
 	unsigned k;
 
-	for (k = 0; k < BUDDY_ORDERS; k++) {
+	for (k = h->kmin; k < BUDDY_ORDERS; k++) {
 		struct bblock *b;
 
 		if (!(h->order_nonempty & (1ull << k)))
@@ -125,10 +133,11 @@ block_containing(struct heap *h, uint64_t page, unsigned *order)
 	return NULL;
 }
 
-/* The pages [first, end), all free now, are being taken. */
+/* The pages [first, end), whole free units, are being taken. */
 void
 buddy_remove(struct heap *h, uint64_t first, uint64_t end)
 {
+	assert(((first | end) & ((1ull << h->kmin) - 1)) == 0);
 	while (first < end) {
 		unsigned k;
 		struct bblock *b = block_containing(h, first, &k);

@@ -1,15 +1,24 @@
 /*
  * heap_cache.c - freed small blocks kept for fast reuse.
  *
- * A freed block of up to CACHE_GRANULES granules is parked on the LIFO of its
- * exact size instead of being merged into the runs: the next request of that
- * size takes it back in O(1), and a recently freed block is likely still warm
- * in the clients' caches.  A cached block keeps its start bit, has its live
- * bit clear (so a second free of it is refused like any double free) and is
- * counted apart from both live and free bytes.
+ * A freed block of 2 .. CACHE_GRANULES granules is parked on the LIFO of
+ * its exact size instead of being merged into the runs: the next request of
+ * that size takes it back in O(1), with no neighbour to look at and no bin
+ * to update, and a recently freed block is likely still warm in the
+ * clients' caches.
  *
- * Bounds: cache_limit blocks per size, and never more bytes than 1/16 of the
- * live bytes plus one page, so the cache cannot hold a noticeable share of a
+ * A cached block is marked in the block map itself: its start bit is set,
+ * its live bit is clear (so a second free of it is refused like any double
+ * free), and the live bit of its second granule is set.  A run never has a
+ * live bit inside it and a live block's second live bit belongs to its
+ * slack, so the mark tells a cached block from a run and from a live block
+ * in the one word both bits share (blocks whose first granule ends a word
+ * are not cached).  The mark is not counted in the chunk's nlive: the
+ * block's start bit keeps the chunk alive.
+ *
+ * Cached bytes are counted apart from both live and free bytes.  Bounds:
+ * cache_limit blocks per size, and never more bytes than 1/16 of the live
+ * bytes plus one page, so the cache cannot hold a noticeable share of a
  * pool.  Rule 4 holds because an allocation that finds no run flushes every
  * cache into the runs (merging as it goes) and tries again before it fails.
  */
@@ -24,9 +33,8 @@ cache_init(struct heap *h)
 
 	if (h->cache_limit == 0)
 		return 0;
-	for (n = 1; n <= CACHE_GRANULES; n++)
-		h->cache[n].off = heap_meta_alloc(h, h->cache_limit *
-						  sizeof(uint64_t));
+	for (n = 2; n <= CACHE_GRANULES; n++)
+		h->cache[n].off = NULL;
 	return 0;
 }
 
@@ -37,38 +45,50 @@ cache_has_room(const struct heap *h, uint64_t len)
 	       h->st.allocated_bytes / 16 + h->page;
 }
 
-/* Park a block that was just taken out of the live set. */
+/*
+ * Park a block that was just taken out of the live set (its live bits are
+ * clear); false when it cannot be cached and must go to the runs.
+ */
 bool
-cache_push(struct heap *h, uint64_t off, uint64_t len)
+cache_push(struct heap *h, struct chunk *c, uint64_t off, uint64_t len)
 {
-	uint64_t n = len >> h->gshift;
-	struct block_cache *c;
+	uint64_t n = len >> h->gshift, gi = off >> h->gshift;
+	struct block_cache *bc;
 
-	if (h->cache_limit == 0 || n > CACHE_GRANULES)
+	if (n < 2 || n > CACHE_GRANULES || (gi & 63) == 63)
 		return false;
-	c = &h->cache[n];
-	if (c->count == h->cache_limit || !cache_has_room(h, len))
+	bc = &h->cache[n];
+	if (bc->count == h->cache_limit || !cache_has_room(h, len))
 		return false;
-	c->off[c->count++] = off;
+	if (!bc->off)	/* first use of this size: its stack, once */
+		bc->off = heap_meta_alloc(h, h->cache_limit * sizeof(uint64_t));
+	LW(c, bm_word(h, off)) |= 2ull << (gi & 63);
+	bc->off[bc->count++] = off;
 	h->st.cached_bytes += len;
 	h->st.cached_blocks++;
 	return true;
 }
 
+/* Take a cached block of len bytes, unmarked; the caller sets it live. */
 bool
 cache_pop(struct heap *h, uint64_t len, uint64_t *off)
 {
-	uint64_t n = len >> h->gshift;
-	struct block_cache *c;
+	uint64_t n = len >> h->gshift, p;
+	struct block_cache *bc;
+	struct chunk *c;
 
-	if (h->cache_limit == 0 || n > CACHE_GRANULES)
+	if (n < 2 || n > CACHE_GRANULES)
 		return false;
-	c = &h->cache[n];
-	if (c->count == 0)
+	bc = &h->cache[n];
+	if (bc->count == 0)
 		return false;
-	*off = c->off[--c->count];
+	p = bc->off[--bc->count];
+	c = bm_chunk_at(h, p);
+	assert(c && bm_cached_in(h, c, p));
+	LW(c, bm_word(h, p)) &= ~(2ull << ((p >> h->gshift) & 63));
 	h->st.cached_bytes -= len;
 	h->st.cached_blocks--;
+	*off = p;
 	return true;
 }
 
@@ -78,15 +98,12 @@ cache_flush(struct heap *h)
 {
 	unsigned n;
 
-	for (n = 1; n <= CACHE_GRANULES && h->st.cached_blocks; n++) {
-		struct block_cache *c = &h->cache[n];
-		uint64_t len = (uint64_t)n << h->gshift;
+	for (n = 2; n <= CACHE_GRANULES && h->st.cached_blocks; n++) {
+		struct block_cache *bc = &h->cache[n];
+		uint64_t len = (uint64_t)n << h->gshift, off, pf, pe;
 
-		while (c->count) {
-			uint64_t off = c->off[--c->count], pf, pe;
-
-			h->st.cached_bytes -= len;
-			h->st.cached_blocks--;
+		while (bc->count) {
+			cache_pop(h, len, &off);
 			runs_give(h, off, len, &pf, &pe);
 			if (pe > pf)
 				dirty_retain(h, pf, pe);
@@ -101,7 +118,7 @@ cache_holds(struct heap *h, uint64_t off, uint64_t len)
 	uint64_t n = len >> h->gshift;
 	uint32_t i;
 
-	if (h->cache_limit == 0 || n > CACHE_GRANULES)
+	if (n < 2 || n > CACHE_GRANULES)
 		return false;
 	for (i = 0; i < h->cache[n].count; i++)
 		if (h->cache[n].off[i] == off)
@@ -114,9 +131,7 @@ cache_destroy(struct heap *h)
 {
 	unsigned n;
 
-	if (h->cache_limit == 0)
-		return;
-	for (n = 1; n <= CACHE_GRANULES; n++)
+	for (n = 2; n <= CACHE_GRANULES; n++)
 		heap_meta_free(h, h->cache[n].off,
 			       h->cache_limit * sizeof(uint64_t));
 }

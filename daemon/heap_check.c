@@ -1,14 +1,17 @@
 /*
  * heap_check.c - walk all metadata and verify every invariant.
  *
- * O(extents + buddy blocks + dirty stretches); for tests, `poolctl check`
- * and debugging, never on a hot path.  The first violation is reported as
- * text and the walk stops.
+ * O(extents + buddy blocks + dirty stretches + bin entries * log); for
+ * tests, `poolctl check` and debugging, never on a hot path.  The first
+ * violation is reported as text and the walk stops.  The walk allocates its
+ * scratch with plain malloc: metadata_bytes does not move.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "heap_internal.h"
 
@@ -17,6 +20,7 @@ struct checker {
 	char *msg;
 	size_t msglen;
 	bool failed;
+	uint64_t *sorted[SHORT_MAX + 1];	/* each bin's entries, sorted */
 };
 
 __attribute__((format(printf, 2, 3))) static bool
@@ -38,39 +42,69 @@ fail(struct checker *c, const char *fmt, ...)
 /* Totals gathered while walking the extents. */
 struct tally {
 	uint64_t extents, free, runs, live, live_blocks, requested;
-	uint64_t cached, cached_blocks, spans;
+	uint64_t cached, cached_blocks, spans, units, nlong;
+	uint64_t shorts[SHORT_MAX + 1];
 	uint64_t cls_blocks[HEAP_NCLASSES], cls_bytes[HEAP_NCLASSES];
 };
 
+static int
+off_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static bool
-check_run(struct checker *c, struct run *r, struct tally *t)
+sorted_bins(struct checker *c)
 {
 	struct heap *h = c->h;
-	struct run *next = RB_NEXT(run_addr_tree, &h->runs, r);
+	unsigned n;
 
-	if (r->len == 0 || (r->len & (h->g - 1)) || (r->start & (h->g - 1)))
-		return fail(c, "run %#" PRIx64 "+%#" PRIx64 " not on granules",
-			    r->start, r->len);
-	if (next && r->start + r->len >= next->start)
-		return fail(c, "runs %#" PRIx64 " and %#" PRIx64
-			    " touch or overlap", r->start, next->start);
-	if (r->bin != runs_bin_of(h, r->len) ||
-	    RB_FIND(run_size_tree, &h->bin[r->bin], r) != r)
-		return fail(c, "run %#" PRIx64 " not in its bin", r->start);
-	if (bm_is_live(h, r->start))
-		return fail(c, "run %#" PRIx64 " has a live bit", r->start);
-	t->free += r->len;
-	t->runs++;
+	for (n = 1; n <= SHORT_MAX; n++) {
+		const struct sbin *sb = &h->sbin[n];
+
+		if (sb->len > sb->cap || (sb->count == 0 && sb->len != 0))
+			return fail(c, "bin %u: %u entries, capacity %u, "
+				    "%" PRIu64 " runs", n, sb->len, sb->cap,
+				    sb->count);
+		if (!sb->len)
+			continue;
+		c->sorted[n] = malloc(sb->len * sizeof(uint64_t));
+		if (!c->sorted[n])
+			return fail(c, "out of memory for the check");
+		memcpy(c->sorted[n], sb->v, sb->len * sizeof(uint64_t));
+		qsort(c->sorted[n], sb->len, sizeof(uint64_t), off_cmp);
+	}
 	return true;
 }
 
-/* Its whole pages must be in the buddy as the maximal aligned blocks. */
 static bool
-check_run_pages(struct checker *c, struct run *r, uint64_t *blocks)
+bin_has_entry(struct checker *c, unsigned n, uint64_t start)
+{
+	const uint64_t *v = c->sorted[n];
+	size_t lo = 0, hi = c->h->sbin[n].len;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid] < start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return v && lo < c->h->sbin[n].len && v[lo] == start;
+}
+
+/* Its whole units must be in the buddy as the maximal aligned blocks. */
+static bool
+check_run_units(struct checker *c, uint64_t start, uint64_t len,
+		struct tally *t)
 {
 	struct heap *h = c->h;
-	uint64_t first = round_up(r->start, h->page) >> h->pshift;
-	uint64_t end = round_down(r->start + r->len, h->page) >> h->pshift;
+	uint64_t unit = h->page << h->kmin;
+	uint64_t first = round_up(start, unit) >> h->pshift;
+	uint64_t end = round_down(start + len, unit) >> h->pshift;
 
 	while (first < end) {
 		unsigned k = first ? (unsigned)__builtin_ctzll(first)
@@ -83,15 +117,42 @@ check_run_pages(struct checker *c, struct run *r, uint64_t *blocks)
 		if (!buddy_has(h, first, k))
 			return fail(c, "buddy lacks page %#" PRIx64
 				    " order %u of run %#" PRIx64,
-				    first, k, r->start);
-		(*blocks)++;
+				    first, k, start);
+		t->units++;
 		first += 1ull << k;
 	}
 	return true;
 }
 
 static bool
-check_small(struct checker *c, uint64_t off, uint64_t len, struct tally *t)
+check_run(struct checker *c, uint64_t off, uint64_t len, bool is_long,
+	  struct tally *t)
+{
+	struct heap *h = c->h;
+
+	if (len == 0 || (len & (h->g - 1)) || (off & (h->g - 1)))
+		return fail(c, "run %#" PRIx64 "+%#" PRIx64 " not on granules",
+			    off, len);
+	if (is_long != !runs_is_short(h, len))
+		return fail(c, "run %#" PRIx64 "+%#" PRIx64 " filed as %s",
+			    off, len, is_long ? "long" : "short");
+	if (!is_long) {
+		unsigned n = (unsigned)(len >> h->gshift);
+
+		if (!bin_has_entry(c, n, off))
+			return fail(c, "short run %#" PRIx64 "+%#" PRIx64
+				    " has no entry in its bin", off, len);
+		t->shorts[n]++;
+	} else {
+		t->nlong++;
+	}
+	t->free += len;
+	t->runs++;
+	return check_run_units(c, off, len, t);
+}
+
+static bool
+check_live(struct checker *c, uint64_t off, uint64_t len, struct tally *t)
 {
 	struct heap *h = c->h;
 	unsigned k;
@@ -99,20 +160,74 @@ check_small(struct checker *c, uint64_t off, uint64_t len, struct tally *t)
 	if (len == 0 || len > h->threshold || (len & (h->g - 1)))
 		return fail(c, "small block %#" PRIx64 " has length %#" PRIx64,
 			    off, len);
+	t->live += len;
+	t->live_blocks++;
+	t->requested += len - bm_slack(h, off, len);
+	k = heap_class_of(len);
+	t->cls_blocks[k]++;
+	t->cls_bytes[k] += len;
+	return true;
+}
+
+/* The extent at off (a start bit), its length into *len. */
+static bool
+check_extent(struct checker *c, uint64_t off, bool *was_run, uint64_t *len,
+	     struct tally *t)
+{
+	struct heap *h = c->h;
+	uint64_t limit = off + h->threshold + h->g;
+	struct lrun key = {.start = off}, *r;
+	struct span *s;
+	bool run = false;
+
+	if (limit > h->max_size)
+		limit = h->max_size;
 	if (bm_is_live(h, off)) {
-		t->live += len;
-		t->live_blocks++;
-		t->requested += len - bm_slack(h, off, len);
-		k = heap_class_of(len);
-		t->cls_blocks[k]++;
-		t->cls_bytes[k] += len;
-	} else if (cache_holds(h, off, len)) {
-		t->cached += len;
+		*len = bm_next_start(h, off, limit) - off;
+		if (!check_live(c, off, *len, t))
+			return false;
+	} else if (bm_cached(h, off)) {
+		*len = bm_next_start(h, off, limit) - off;
+		if (!cache_holds(h, off, *len))
+			return fail(c, "marked block %#" PRIx64 "+%#" PRIx64
+				    " is not in the cache", off, *len);
+		t->cached += *len;
 		t->cached_blocks++;
+	} else if ((r = RB_FIND(lrun_addr_tree, &h->lruns, &key))) {
+		*len = r->len;
+		if (RB_FIND(lrun_size_tree, &h->lsize, r) != r)
+			return fail(c, "long run %#" PRIx64 " not in the size "
+				    "tree", off);
+		run = true;
+		if (!check_run(c, off, r->len, true, t))
+			return false;
+	} else if ((off & (h->page - 1)) == 0 && (s = spans_find(h, off))) {
+		if ((s->len & (h->page - 1)) || s->requested > s->len ||
+		    s->requested == 0)
+			return fail(c, "span %#" PRIx64 " malformed", off);
+		*len = s->len;
+		t->live += s->len;
+		t->live_blocks++;
+		t->requested += s->requested;
+		t->spans++;
+		t->cls_blocks[heap_class_of(s->len)]++;
+		t->cls_bytes[heap_class_of(s->len)] += s->len;
 	} else {
-		return fail(c, "extent %#" PRIx64 " is neither run, span, live "
-			    "nor cached", off);
+		uint64_t lim = off + ((uint64_t)(SHORT_MAX + 1) << h->gshift);
+
+		if (lim > h->max_size)
+			lim = h->max_size;
+		*len = bm_next_start(h, off, lim) - off;
+		if (!runs_is_short(h, *len))
+			return fail(c, "free extent %#" PRIx64 " is longer "
+				    "than a short run and has no record", off);
+		run = true;
+		if (!check_run(c, off, *len, false, t))
+			return false;
 	}
+	if (run && *was_run)
+		return fail(c, "runs touch at %#" PRIx64, off);
+	*was_run = run;
 	return true;
 }
 
@@ -121,39 +236,15 @@ static bool
 walk_extents(struct checker *c, struct tally *t)
 {
 	struct heap *h = c->h;
-	uint64_t off = 0, len;
+	uint64_t off = 0, len = 0;
+	bool was_run = false;
 
 	while (off < h->max_size) {
-		struct run *r;
-		struct span *s;
-
 		if (!bm_is_start(h, off))
 			return fail(c, "no start bit at extent %#" PRIx64, off);
 		t->extents++;
-		if ((r = runs_find(h, off))) {
-			if (!check_run(c, r, t))
-				return false;
-			len = r->len;
-		} else if ((s = spans_find(h, off))) {
-			if ((s->len & (h->page - 1)) || s->requested > s->len ||
-			    s->requested == 0)
-				return fail(c, "span %#" PRIx64 " malformed", off);
-			t->live += s->len;
-			t->live_blocks++;
-			t->requested += s->requested;
-			t->spans++;
-			t->cls_blocks[heap_class_of(s->len)]++;
-			t->cls_bytes[heap_class_of(s->len)] += s->len;
-			len = s->len;
-		} else {
-			uint64_t limit = off + h->threshold + h->g;
-
-			if (limit > h->max_size)
-				limit = h->max_size;
-			len = bm_next_start(h, off, limit) - off;
-			if (!check_small(c, off, len, t))
-				return false;
-		}
+		if (!check_extent(c, off, &was_run, &len, t))
+			return false;
 		if (len > h->max_size - off)
 			return fail(c, "extent %#" PRIx64 " runs past the pool",
 				    off);
@@ -173,8 +264,9 @@ check_totals(struct checker *c, const struct tally *t)
 		return fail(c, "%" PRIu64 " start bits for %" PRIu64 " extents",
 			    bm_count_starts(h), t->extents);
 	if (t->free != st->free_bytes || t->runs != st->free_runs)
-		return fail(c, "free bytes %" PRIu64 " counted %" PRIu64,
-			    st->free_bytes, t->free);
+		return fail(c, "free bytes %" PRIu64 " in %" PRIu64 " runs, "
+			    "counted %" PRIu64 " in %" PRIu64, st->free_bytes,
+			    st->free_runs, t->free, t->runs);
 	if (t->live != st->allocated_bytes || t->live_blocks != st->live_blocks ||
 	    t->requested != st->requested_bytes)
 		return fail(c, "allocated %" PRIu64 "/%" PRIu64 " blocks counted "
@@ -195,48 +287,55 @@ check_totals(struct checker *c, const struct tally *t)
 	return true;
 }
 
+/* Invariant 2: bins count their runs, the long-run trees agree. */
 static bool
-check_bins(struct checker *c)
+check_bins(struct checker *c, const struct tally *t)
 {
 	struct heap *h = c->h;
 	uint64_t n = 0;
+	struct lrun *r;
 	unsigned b;
 
-	for (b = 0; b < NBINS; b++) {
-		bool nonempty = !RB_EMPTY(&h->bin[b]);
-		struct run *r;
+	for (b = 1; b <= SHORT_MAX; b++) {
+		bool nonempty = h->sbin_nonempty[b / 64] >> (b % 64) & 1;
 
-		if (nonempty != !!(h->bin_nonempty[b / 64] & (1ull << (b % 64))))
+		if (h->sbin[b].count != t->shorts[b])
+			return fail(c, "bin %u counts %" PRIu64 " runs, there "
+				    "are %" PRIu64, b, h->sbin[b].count,
+				    t->shorts[b]);
+		if (nonempty != (h->sbin[b].count != 0))
 			return fail(c, "bin %u emptiness bit wrong", b);
-		RB_FOREACH(r, run_size_tree, &h->bin[b]) {
-			if (r->bin != b || runs_find(h, r->start) != r)
-				return fail(c, "bin %u holds a stray run", b);
-			n++;
-		}
 	}
-	if (n != h->st.free_runs)
-		return fail(c, "bins hold %" PRIu64 " runs, not %" PRIu64, n,
-			    h->st.free_runs);
+	if (h->sbin_nonempty[0] & 1)
+		return fail(c, "bin 0 marked non-empty");
+	RB_FOREACH(r, lrun_size_tree, &h->lsize) {
+		if (RB_FIND(lrun_addr_tree, &h->lruns, r) != r)
+			return fail(c, "long run %#" PRIx64 " not in the "
+				    "address tree", r->start);
+		n++;
+	}
+	if (n != t->nlong || n != h->nlong)
+		return fail(c, "%" PRIu64 " long runs in the size tree, %"
+			    PRIu64 " counted, %" PRIu64 " walked", n, h->nlong,
+			    t->nlong);
 	return true;
 }
 
-/* Invariant 3: buddy == maximal decomposition of the runs' whole pages. */
+/* Invariant 3: buddy == maximal decomposition of the runs' whole units. */
 static bool
-check_buddy(struct checker *c)
+check_buddy(struct checker *c, const struct tally *t)
 {
 	struct heap *h = c->h;
-	uint64_t expected = 0, n = 0;
+	uint64_t n = 0;
 	unsigned k;
-	struct run *r;
 
-	RB_FOREACH(r, run_addr_tree, &h->runs)
-		if (!check_run_pages(c, r, &expected))
-			return false;
 	for (k = 0; k < BUDDY_ORDERS; k++) {
 		struct bblock *b;
 
 		if (!RB_EMPTY(&h->order[k]) != !!(h->order_nonempty & (1ull << k)))
 			return fail(c, "order %u emptiness bit wrong", k);
+		if (k < h->kmin && !RB_EMPTY(&h->order[k]))
+			return fail(c, "order %u below the smallest span's", k);
 		RB_FOREACH(b, bblock_tree, &h->order[k]) {
 			if (b->page & ((1ull << k) - 1))
 				return fail(c, "buddy block %#" PRIx64
@@ -244,9 +343,50 @@ check_buddy(struct checker *c)
 			n++;
 		}
 	}
-	if (n != expected || n != h->buddy_blocks)
+	if (n != t->units || n != h->buddy_blocks)
 		return fail(c, "buddy has %" PRIu64 " blocks, runs make %" PRIu64,
-			    n, expected);
+			    n, t->units);
+	return true;
+}
+
+/* Invariant 4: every cached block is marked, once. */
+static bool
+check_caches(struct checker *c, const struct tally *t)
+{
+	struct heap *h = c->h;
+	uint64_t n = 0, bytes = 0;
+	unsigned k;
+
+	for (k = 2; k <= CACHE_GRANULES && h->cache_limit; k++) {
+		const struct block_cache *bc = &h->cache[k];
+		uint64_t len = (uint64_t)k << h->gshift;
+		uint32_t i, j;
+
+		if (bc->count > h->cache_limit)
+			return fail(c, "cache %u holds %u blocks", k, bc->count);
+		for (i = 0; i < bc->count; i++) {
+			uint64_t off = bc->off[i];
+
+			uint64_t lim = off + len + h->g;
+
+			if (lim > h->max_size)
+				lim = h->max_size;
+			if (!bm_is_start(h, off) || bm_is_live(h, off) ||
+			    !bm_cached(h, off) ||
+			    bm_next_start(h, off, lim) != off + len)
+				return fail(c, "cached %#" PRIx64 "+%#" PRIx64
+					    " is not a marked extent", off, len);
+			for (j = 0; j < i; j++)
+				if (bc->off[j] == off)
+					return fail(c, "cached %#" PRIx64
+						    " twice", off);
+			n++;
+			bytes += len;
+		}
+	}
+	if (n != t->cached_blocks || bytes != t->cached)
+		return fail(c, "caches hold %" PRIu64 " blocks, %" PRIu64
+			    " marked", n, t->cached_blocks);
 	return true;
 }
 
@@ -256,6 +396,7 @@ check_dirty(struct checker *c)
 	struct heap *h = c->h;
 	struct dirty *d, *prev = NULL;
 	uint64_t pages = 0;
+	bool hint = h->dirty_hint == NULL;
 
 	RB_FOREACH(d, dirty_tree, &h->dirty) {
 		if (d->first >= d->end || d->end > h->npages)
@@ -265,11 +406,14 @@ check_dirty(struct checker *c)
 			return fail(c, "dirty stretches touch at %#" PRIx64,
 				    d->first);
 		pages += d->end - d->first;
+		hint |= d == h->dirty_hint;
 		prev = d;
 	}
 	if (pages != h->dirty_pages)
 		return fail(c, "dirty pages %" PRIu64 " counted %" PRIu64,
 			    h->dirty_pages, pages);
+	if (!hint)
+		return fail(c, "dirty hint names no stretch");
 	return true;
 }
 
@@ -277,12 +421,21 @@ int
 heap_check(struct heap *h, char *msg, size_t msglen)
 {
 	struct checker c = {.h = h, .msg = msg, .msglen = msglen};
-	struct tally t = {0};
+	struct tally *t = calloc(1, sizeof(*t));
+	bool ok;
+	unsigned n;
 
 	if (msg && msglen)
 		msg[0] = '\0';
-	if (walk_extents(&c, &t) && check_totals(&c, &t) && check_bins(&c) &&
-	    check_buddy(&c) && check_dirty(&c))
-		return 0;
-	return -EFAULT;
+	if (!t) {
+		fail(&c, "out of memory for the check");
+		return -EFAULT;
+	}
+	ok = sorted_bins(&c) && walk_extents(&c, t) && check_totals(&c, t) &&
+	     check_bins(&c, t) && check_buddy(&c, t) && check_caches(&c, t) &&
+	     check_dirty(&c);
+	for (n = 0; n <= SHORT_MAX; n++)
+		free(c.sorted[n]);
+	free(t);
+	return ok ? 0 : -EFAULT;
 }

@@ -8,6 +8,9 @@
  *
  * Dirty pages are kept as disjoint, non-touching intervals in a red-black
  * tree, so the cost follows the number of dirty stretches, not the pool size.
+ * Most allocations land in the stretch the previous one marked (the used
+ * part of a pool is usually one stretch), so that stretch is remembered and
+ * checked first.
  *
  * Release policy, when pages become wholly free:
  *   - from a page span (a large block): released at once;
@@ -42,6 +45,8 @@ dirty_at_or_before(struct heap *h, uint64_t page)
 static void
 dirty_delete(struct heap *h, struct dirty *d)
 {
+	if (h->dirty_hint == d)
+		h->dirty_hint = NULL;
 	RB_REMOVE(dirty_tree, &h->dirty, d);
 	heap_meta_free(h, d, sizeof(*d));
 }
@@ -52,10 +57,15 @@ dirty_mark(struct heap *h, uint64_t off, uint64_t len)
 {
 	uint64_t first = off >> h->pshift;
 	uint64_t end = round_up(off + len, h->page) >> h->pshift;
-	struct dirty *d = dirty_at_or_before(h, first), *next;
+	struct dirty *d = h->dirty_hint, *next;
 
-	if (d && d->end >= end)
+	if (d && d->first <= first && d->end >= end)
 		return;		/* the common case: already dirty */
+	d = dirty_at_or_before(h, first);
+	if (d && d->end >= end) {
+		h->dirty_hint = d;
+		return;
+	}
 	if (d && d->end >= first) {
 		h->dirty_pages -= d->end - d->first;
 	} else {
@@ -73,6 +83,7 @@ dirty_mark(struct heap *h, uint64_t off, uint64_t len)
 	}
 	d->end = end;
 	h->dirty_pages += d->end - d->first;
+	h->dirty_hint = d;
 }
 
 /* Remove the pages [first, end) from the dirty set. */
@@ -160,25 +171,30 @@ dirty_release_now(struct heap *h, uint64_t first, uint64_t end)
 	}
 }
 
-/* Release whatever of the pages [first, end) is still wholly free. */
+/*
+ * Release whatever of the pages [first, end) is still wholly free: page by
+ * page, a page is free when a run holds its first byte and reaches its end;
+ * that run may free the pages after it too.
+ */
 static void
 release_if_free(struct heap *h, uint64_t first, uint64_t end)
 {
-	uint64_t lo = first << h->pshift, hi = end << h->pshift;
-	struct run *r = runs_containing(h, lo);
+	uint64_t p = first;
 
-	if (!r)
-		r = RB_NFIND(run_addr_tree, &h->runs, &(struct run){.start = lo});
-	for (; r && r->start < hi; r = RB_NEXT(run_addr_tree, &h->runs, r)) {
-		uint64_t a = round_up(r->start, h->page) >> h->pshift;
-		uint64_t b = round_down(r->start + r->len, h->page) >> h->pshift;
+	while (p < end) {
+		struct fit f;
+		uint64_t last;
 
-		if (a < first)
-			a = first;
-		if (b > end)
-			b = end;
-		if (a < b)
-			dirty_release_now(h, a, b);
+		if (!runs_containing(h, p << h->pshift, &f)) {
+			p++;
+			continue;
+		}
+		last = round_down(f.start + f.len, h->page) >> h->pshift;
+		if (last > end)
+			last = end;
+		if (last > p)
+			dirty_release_now(h, p, last);
+		p = last > p ? last : p + 1;
 	}
 }
 

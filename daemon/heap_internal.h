@@ -1,6 +1,7 @@
 /*
  * heap_internal.h - the engine's shared state and the contracts between its
- * files.  Nothing here is seen outside daemon/heap*.c.
+ * files.  Nothing here is seen outside daemon/heap*.c (and the engine's own
+ * unit tests).
  *
  * Vocabulary (docs/design.md has the full story):
  *   granule  the pool's granularity g; every extent starts and ends on one.
@@ -8,9 +9,16 @@
  *            small block, a cached small block, or a page span.  Extents
  *            tile [0, max_size) exactly.
  *   run      a free extent.  Runs are maximal: two runs never touch.
+ *   short    a run of at most SHORT_MAX granules.  Short runs have no record
+ *            of their own: the block map says where they are, and a bin per
+ *            length lists where they may be (heap_runs.c).
+ *   long     a run of more than SHORT_MAX granules: a record in two trees.
+ *   cached   a freed small block kept unmerged for reuse by its size
+ *            (heap_cache.c); free space, but not a run.
  *   span     a live block at or above the large threshold: whole pages.
- *   W(run)   the whole pages inside a run; the buddy view holds exactly the
- *            union of W over all runs, as aligned power-of-two blocks.
+ *   W(run)   the whole buddy units (2^kmin pages) inside a run; the buddy
+ *            view holds exactly the union of W over all runs, as aligned
+ *            power-of-two blocks of at least one unit.
  *
  * Naming: heap_* is the public API (heap.h); runs_*, buddy_*, bm_*, spans_*,
  * dirty_*, cache_* belong to heap_runs.c, heap_buddy.c, heap_blockmap.c,
@@ -27,30 +35,48 @@
 
 #include "heap.h"
 
-/* Size bins: one per granule count up to BIN_EXACT, then 4 per power of 2. */
-#define BIN_EXACT 256
-#define NBINS (BIN_EXACT + 4 * 40)
-#define BIN_WORDS ((NBINS + 63) / 64)
+#define SHORT_MAX 256		/* longest short run, granules */
+#define SHORT_WORDS ((SHORT_MAX + 1 + 63) / 64)	/* bitmap of bins 1..256 */
 
 #define BUDDY_ORDERS 40		/* pages up to 2^39 */
-#define CHUNK_GRANULES 4096	/* bitmap chunk: 4096 granules */
+#define CHUNK_SHIFT 12
+#define CHUNK_GRANULES (1u << CHUNK_SHIFT)	/* bitmap chunk: 4096 granules */
 #define CHUNK_WORDS (CHUNK_GRANULES / 64)
-#define CACHE_GRANULES 64	/* cached classes: 1..64 granules */
+#define CACHE_GRANULES 64	/* cached sizes: 2..64 granules */
+#define CACHE_MAX 1024		/* cached blocks per size at most */
 #define RETAIN_RING 256		/* retention queue entries */
 #define RETAIN_DEFAULT 256	/* pages kept dirty by default: 1 MiB */
 #define MAX_POOL_SHIFT 48
 
-struct run {
-	RB_ENTRY(run) by_addr;
-	RB_ENTRY(run) by_size;
+/* A long run: more than SHORT_MAX granules, kept in two trees. */
+struct lrun {
+	RB_ENTRY(lrun) by_addr;
+	RB_ENTRY(lrun) by_size;
 	uint64_t start;		/* bytes */
-	uint64_t len;		/* bytes, multiple of g, > 0 */
-	uint32_t bin;
+	uint64_t len;		/* bytes, multiple of g, > SHORT_MAX granules */
 };
-RB_HEAD(run_addr_tree, run);
-RB_HEAD(run_size_tree, run);
-RB_PROTOTYPE(run_addr_tree, run, by_addr, run_addr_cmp)
-RB_PROTOTYPE(run_size_tree, run, by_size, run_size_cmp)
+RB_HEAD(lrun_addr_tree, lrun);
+RB_HEAD(lrun_size_tree, lrun);
+RB_PROTOTYPE(lrun_addr_tree, lrun, by_addr, lrun_addr_cmp)
+RB_PROTOTYPE(lrun_size_tree, lrun, by_size, lrun_size_cmp)
+
+/*
+ * The bin of short runs of one length: how many there are, and a stack of
+ * offsets where such a run may start.  Every short run of the length has at
+ * least one entry; an entry may be stale (the run was merged or taken
+ * since), and is checked against the block map when it is popped.
+ */
+struct sbin {
+	uint64_t *v;
+	uint32_t len, cap;	/* entries, stale ones included */
+	uint64_t count;		/* short runs of this length */
+};
+
+/* A free run as a placement sees it: short runs have no record. */
+struct fit {
+	uint64_t start, len;	/* bytes */
+	struct lrun *lr;	/* the record of a long run, else NULL */
+};
 
 struct bblock {
 	RB_ENTRY(bblock) link;
@@ -75,15 +101,24 @@ RB_HEAD(dirty_tree, dirty);
 RB_PROTOTYPE(dirty_tree, dirty, link, dirty_cmp)
 
 /*
- * Bitmap chunk for CHUNK_GRANULES granules.  start[] has a bit at the first
- * granule of every extent.  live[] has a bit at the first granule of every
- * live small block, followed inside the block by its slack bits.
+ * Bitmap chunk for CHUNK_GRANULES granules.  The start word and the live
+ * word of each 64 granules sit side by side (w[2i], w[2i + 1]) so that one
+ * cache line serves both.  A start bit marks the first granule of every
+ * extent.  A live bit marks the first granule of every live small block,
+ * followed inside the block by its slack bits.
  */
 struct chunk {
 	uint64_t index;
-	uint32_t nstart, nlive;	/* set bits in start[] and live[] */
-	uint64_t start[CHUNK_WORDS];
-	uint64_t live[CHUNK_WORDS];
+	uint32_t nstart, nlive;	/* set start bits and live bits */
+	uint64_t w[2 * CHUNK_WORDS];
+};
+
+#define SW(c, i) ((c)->w[2 * (i)])	/* start word i */
+#define LW(c, i) ((c)->w[2 * (i) + 1])	/* live word i */
+
+struct block_cache {
+	uint64_t *off;		/* LIFO of cached block offsets */
+	uint32_t count;
 };
 
 struct chunk_map {
@@ -93,23 +128,22 @@ struct chunk_map {
 	struct chunk *last;	/* one-entry lookup cache */
 };
 
-struct block_cache {
-	uint64_t *off;		/* LIFO of cached block offsets */
-	uint32_t count;
-};
-
 struct heap {
 	struct heap_config cfg;
 	uint64_t max_size, page, g, threshold;
 	unsigned gshift, pshift, slack_bits;
 	uint64_t npages;
+	unsigned kmin;		/* smallest buddy order a span can ask for */
+	bool small_spans;	/* a span can be SHORT_MAX granules or less */
 
-	/* Free runs: by address and in size bins. */
-	struct run_addr_tree runs;
-	struct run_size_tree bin[NBINS];
-	uint64_t bin_nonempty[BIN_WORDS];
+	/* Free runs: short ones in bins by length, long ones in trees. */
+	struct sbin sbin[SHORT_MAX + 1];
+	uint64_t sbin_nonempty[SHORT_WORDS];
+	struct lrun_addr_tree lruns;
+	struct lrun_size_tree lsize;
+	uint64_t nlong;
 
-	/* Buddy view of the whole free pages. */
+	/* Buddy view of the whole free units. */
 	struct bblock_tree order[BUDDY_ORDERS];
 	uint64_t order_nonempty;
 	uint64_t buddy_blocks;
@@ -119,6 +153,7 @@ struct heap {
 
 	/* Pages that may hold data: handed out since their last release. */
 	struct dirty_tree dirty;
+	struct dirty *dirty_hint;	/* the stretch last marked, or NULL */
 	uint64_t dirty_pages;
 	struct {
 		uint64_t first, end;
@@ -136,11 +171,11 @@ struct heap {
 
 /* heap.c */
 void *heap_meta_alloc(struct heap *h, size_t size);
+void *heap_meta_realloc(struct heap *h, void *p, size_t old, size_t size);
 void heap_meta_free(struct heap *h, void *p, size_t size);
 unsigned heap_class_of(uint64_t size);
 void heap_count_live(struct heap *h, uint64_t len, uint64_t requested,
 		     int sign);
-int heap_free_small(struct heap *h, uint64_t off, bool to_cache);
 
 static inline uint64_t
 round_up(uint64_t x, uint64_t a)
@@ -167,17 +202,20 @@ log2_ceil(uint64_t x)
 	return x <= 1 ? 0 : log2_floor(x - 1) + 1;
 }
 
-/* heap_runs.c: free runs, size bins, split and coalesce. */
-unsigned runs_bin_of(const struct heap *h, uint64_t len);
-struct run *runs_find(struct heap *h, uint64_t start);
-struct run *runs_containing(struct heap *h, uint64_t off);
-struct run *runs_best_fit(struct heap *h, uint64_t len, uint64_t align);
-void runs_take(struct heap *h, struct run *r, uint64_t off, uint64_t len);
+/* heap_runs.c: free runs, bins, split and coalesce. */
+bool runs_is_short(const struct heap *h, uint64_t len);
+bool runs_at(struct heap *h, uint64_t start, struct fit *f);
+bool runs_containing(struct heap *h, uint64_t off, struct fit *f);
+bool runs_best_fit(struct heap *h, uint64_t len, uint64_t align,
+		   bool sure_only, struct fit *f);
+void runs_take(struct heap *h, const struct fit *f, uint64_t off,
+	       uint64_t len);
 void runs_give(struct heap *h, uint64_t off, uint64_t len,
 	       uint64_t *new_first, uint64_t *new_end);
 void runs_destroy(struct heap *h);
+bool sbin_holds(struct heap *h, uint64_t start, uint64_t len);
 
-/* heap_buddy.c: the buddy view of whole free pages. */
+/* heap_buddy.c: the buddy view of whole free units. */
 void buddy_add(struct heap *h, uint64_t first, uint64_t end);
 void buddy_remove(struct heap *h, uint64_t first, uint64_t end);
 bool buddy_find(struct heap *h, uint64_t npages, uint64_t align_pages,
@@ -187,20 +225,236 @@ void buddy_destroy(struct heap *h);
 
 /* heap_blockmap.c: start and live bits, chunk directory. */
 int bm_init(struct heap *h);
+struct chunk *bm_chunk_probe(struct heap *h, uint64_t index);
 void bm_destroy(struct heap *h);
-bool bm_is_start(struct heap *h, uint64_t off);
-void bm_set_start(struct heap *h, uint64_t off);
-void bm_clear_start(struct heap *h, uint64_t off);
-bool bm_is_live(struct heap *h, uint64_t off);
-void bm_set_live(struct heap *h, uint64_t off, uint64_t len, uint64_t slack);
-uint64_t bm_clear_live(struct heap *h, uint64_t off, uint64_t len);
+void bm_set_start_slow(struct heap *h, uint64_t off);
+void bm_drop_if_empty(struct heap *h, struct chunk *c);
+void bm_set_live_slow(struct heap *h, uint64_t off, uint64_t len,
+		      uint64_t slack);
+uint64_t bm_clear_live_slow(struct heap *h, uint64_t off, uint64_t len);
 uint64_t bm_slack(struct heap *h, uint64_t off, uint64_t len);
-uint64_t bm_stored_slack(const struct heap *h, uint64_t len, uint64_t slack);
-uint64_t bm_next_start(struct heap *h, uint64_t off, uint64_t limit);
-bool bm_live_block(struct heap *h, uint64_t off, uint64_t limit,
-		   uint64_t *len);
-bool bm_prev_start(struct heap *h, uint64_t off, uint64_t *prev, bool *live);
+uint64_t bm_scan_forward(struct heap *h, uint64_t gi, uint64_t gend);
+uint64_t bm_scan_backward(struct heap *h, uint64_t gi, uint64_t gfloor,
+			  bool *live);
+bool bm_live_block_slow(struct heap *h, uint64_t off, uint64_t limit,
+			uint64_t *len);
 uint64_t bm_count_starts(struct heap *h);
+
+/*
+ * The hot lookups, inline: the chunk of a granule (the last one used is
+ * remembered), and the bits at one offset.
+ */
+static inline struct chunk *
+bm_chunk(struct heap *h, uint64_t index)
+{
+	struct chunk *c = h->chunks.last;
+
+	if (__builtin_expect(c != NULL && c->index == index, 1))
+		return c;
+	return bm_chunk_probe(h, index);
+}
+
+static inline struct chunk *
+bm_chunk_at(struct heap *h, uint64_t off)
+{
+	return bm_chunk(h, off >> h->gshift >> CHUNK_SHIFT);
+}
+
+/* Word and bit of off within its chunk. */
+static inline unsigned
+bm_word(const struct heap *h, uint64_t off)
+{
+	return (unsigned)((off >> h->gshift) & (CHUNK_GRANULES - 1)) / 64;
+}
+
+static inline uint64_t
+bm_mask(const struct heap *h, uint64_t off)
+{
+	return 1ull << ((off >> h->gshift) & 63);
+}
+
+static inline bool
+bm_is_start(struct heap *h, uint64_t off)
+{
+	struct chunk *c = bm_chunk_at(h, off);
+
+	return c && (SW(c, bm_word(h, off)) & bm_mask(h, off));
+}
+
+static inline bool
+bm_is_live(struct heap *h, uint64_t off)
+{
+	struct chunk *c = bm_chunk_at(h, off);
+
+	return c && (LW(c, bm_word(h, off)) & bm_mask(h, off));
+}
+
+static inline void
+bm_set_start(struct heap *h, uint64_t off)
+{
+	struct chunk *c = bm_chunk_at(h, off);
+	uint64_t m = bm_mask(h, off);
+	unsigned w = bm_word(h, off);
+
+	if (!c) {
+		bm_set_start_slow(h, off);
+	} else if (!(SW(c, w) & m)) {
+		SW(c, w) |= m;
+		c->nstart++;
+	}
+}
+
+static inline void
+bm_clear_start(struct heap *h, uint64_t off)
+{
+	struct chunk *c = bm_chunk_at(h, off);
+	uint64_t m = bm_mask(h, off);
+	unsigned w = bm_word(h, off);
+
+	if (c && (SW(c, w) & m)) {
+		SW(c, w) &= ~m;
+		if (--c->nstart == 0)
+			bm_drop_if_empty(h, c);
+	}
+}
+
+/* How many slack bits a block of len bytes has room for. */
+static inline unsigned
+bm_room(const struct heap *h, uint64_t len)
+{
+	uint64_t n = (len >> h->gshift) - 1;
+
+	return n < h->slack_bits ? (unsigned)n : h->slack_bits;
+}
+
+/* The slack as the block's bits can hold it (high bits kept). */
+static inline uint64_t
+bm_stored_slack(const struct heap *h, uint64_t len, uint64_t slack)
+{
+	unsigned drop = h->slack_bits - bm_room(h, len);
+
+	return slack >> drop << drop;
+}
+
+/*
+ * A block's live field: its live bit and then its slack bits, room + 1
+ * bits from its first granule.  Inline when they lie in one word.
+ */
+static inline void
+bm_set_live(struct heap *h, uint64_t off, uint64_t len, uint64_t slack)
+{
+	unsigned room = bm_room(h, len), sh = (unsigned)(off >> h->gshift) & 63;
+	struct chunk *c = bm_chunk_at(h, off);
+
+	if (c && sh + room + 1 <= 64) {
+		uint64_t mask = ((2ull << room) - 1) << sh;
+		uint64_t field = (1 | (slack >> (h->slack_bits - room)) << 1)
+				 << sh;
+		uint64_t *lw = &LW(c, bm_word(h, off));
+
+		c->nlive += (uint32_t)(~*lw >> sh & 1);
+		*lw = (*lw & ~mask) | field;
+		return;
+	}
+	bm_set_live_slow(h, off, len, slack);
+}
+
+/* Clear a block's live field; returns the slack it held. */
+static inline uint64_t
+bm_clear_live(struct heap *h, uint64_t off, uint64_t len)
+{
+	unsigned room = bm_room(h, len), sh = (unsigned)(off >> h->gshift) & 63;
+	struct chunk *c = bm_chunk_at(h, off);
+
+	if (c && sh + room + 1 <= 64) {
+		uint64_t *lw = &LW(c, bm_word(h, off));
+		uint64_t field = *lw >> sh & ((2ull << room) - 1);
+
+		*lw &= ~(((2ull << room) - 1) << sh);
+		c->nlive -= (uint32_t)(field & 1);
+		if (c->nlive == 0)
+			bm_drop_if_empty(h, c);
+		return field >> 1 << (h->slack_bits - room);
+	}
+	return bm_clear_live_slow(h, off, len);
+}
+
+/*
+ * Is a live small block at off?  If so its length: the distance to the next
+ * extent start before limit.  Inline when that start is in the same word.
+ */
+static inline bool
+bm_live_block(struct heap *h, uint64_t off, uint64_t limit, uint64_t *len)
+{
+	struct chunk *c = bm_chunk_at(h, off);
+	uint64_t m = bm_mask(h, off), bits, f;
+	unsigned w = bm_word(h, off);
+
+	if (!c || !(SW(c, w) & m) || !(LW(c, w) & m))
+		return false;
+	bits = SW(c, w) & ~(m | (m - 1));
+	if (!bits)
+		return bm_live_block_slow(h, off, limit, len);
+	f = (((off >> h->gshift) & ~63ull) + (uint64_t)__builtin_ctzll(bits))
+	    << h->gshift;
+	*len = (f < limit ? f : limit) - off;
+	return true;
+}
+
+/*
+ * The first extent start after off and before limit (exclusive), or limit.
+ * The same word is tried inline; the scan goes on out of line.
+ */
+static inline uint64_t
+bm_next_start(struct heap *h, uint64_t off, uint64_t limit)
+{
+	uint64_t gi = off >> h->gshift, gend = limit >> h->gshift, f;
+	struct chunk *c = bm_chunk(h, gi >> CHUNK_SHIFT);
+
+	if (c) {
+		uint64_t bits = SW(c, (gi & (CHUNK_GRANULES - 1)) / 64) &
+				(~1ull << (gi & 63));
+
+		if (bits) {
+			f = (gi & ~63ull) + (uint64_t)__builtin_ctzll(bits);
+			return f < gend ? f << h->gshift : limit;
+		}
+	}
+	f = bm_scan_forward(h, (gi | 63) + 1, gend);
+	return f < gend ? f << h->gshift : limit;
+}
+
+/*
+ * The last extent start before off and at or after floor, or HEAP_OFF_NONE;
+ * *live says whether a live small block starts there.
+ */
+static inline uint64_t
+bm_prev_start(struct heap *h, uint64_t off, uint64_t floor, bool *live)
+{
+	uint64_t gi = off >> h->gshift, gfloor = floor >> h->gshift, top, f;
+	struct chunk *c;
+
+	if (gi <= gfloor)
+		return HEAP_OFF_NONE;
+	top = gi - 1;
+	c = bm_chunk(h, top >> CHUNK_SHIFT);
+	if (c) {
+		unsigned w = (unsigned)(top & (CHUNK_GRANULES - 1)) / 64;
+		uint64_t bits = SW(c, w) & (~0ull >> (63 - (top & 63)));
+
+		if (bits) {
+			unsigned b = 63 - (unsigned)__builtin_clzll(bits);
+
+			f = (top & ~63ull) + b;
+			if (f < gfloor)
+				return HEAP_OFF_NONE;
+			*live = LW(c, w) >> b & 1;
+			return f << h->gshift;
+		}
+	}
+	f = bm_scan_backward(h, top & ~63ull, gfloor, live);
+	return f == UINT64_MAX ? HEAP_OFF_NONE : f << h->gshift;
+}
 
 /* heap_spans.c: live page spans. */
 struct span *spans_find(struct heap *h, uint64_t start);
@@ -219,10 +473,31 @@ void dirty_destroy(struct heap *h);
 
 /* heap_cache.c: freed small blocks kept for fast reuse. */
 int cache_init(struct heap *h);
-bool cache_push(struct heap *h, uint64_t off, uint64_t len);
+bool cache_push(struct heap *h, struct chunk *c, uint64_t off, uint64_t len);
 bool cache_pop(struct heap *h, uint64_t len, uint64_t *off);
 void cache_flush(struct heap *h);
 bool cache_holds(struct heap *h, uint64_t off, uint64_t len);
 void cache_destroy(struct heap *h);
+
+/*
+ * Is the extent at off, whose start bit is set and live bit clear, a cached
+ * block?  Its mark: the live bit of its second granule, in the same word,
+ * with no start bit there.
+ */
+static inline bool
+bm_cached_in(const struct heap *h, const struct chunk *c, uint64_t off)
+{
+	unsigned b = (unsigned)(off >> h->gshift) & 63, w = bm_word(h, off);
+
+	return b != 63 && (LW(c, w) & ~SW(c, w)) >> (b + 1) & 1;
+}
+
+static inline bool
+bm_cached(struct heap *h, uint64_t off)
+{
+	struct chunk *c = bm_chunk_at(h, off);
+
+	return c && bm_cached_in(h, c, off);
+}
 
 #endif /* POOLMGR_HEAP_INTERNAL_H */

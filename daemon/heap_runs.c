@@ -1,352 +1,771 @@
 /*
- * heap_runs.c - free runs: segregated size bins with split and coalesce.
+ * heap_runs.c - free runs: size bins, best fit, split and coalesce.
  *
- * Every free byte of the pool belongs to exactly one run, and runs are
- * maximal: when a block is freed it merges with the run that ends where it
- * starts and the run that starts where it ends.  So "some free, suitably
- * aligned stretch of the pool could hold this request" is the same as "some
- * run could hold it", and the bins below find such a run whenever one exists.
+ * Every free byte of the pool belongs to exactly one run or one cached block
+ * (heap_cache.c), and runs are maximal: when a block is freed it merges with
+ * the run that ends where it starts and the run that starts where it ends.
+ * So "some free, suitably aligned stretch of the pool could hold this
+ * request" is the same as "some run could hold it" once the caches are
+ * flushed, and the bins below find such a run whenever one exists.
  *
- * Each run sits in two red-black trees:
- *   runs      ordered by address, to find the neighbours of a freed block
- *   bin[b]    ordered by (length, address), one tree per size class
+ * SHORT RUNS (at most SHORT_MAX granules, 4 KiB at the default granularity)
+ * have no record.  The block map already says everything about them: a start
+ * bit with a clear live bit and no cache mark, and the next start bit
+ * SHORT_MAX granules away at most.  Their index is one bin per length:
  *
- * Size classes count granules: one class per count up to BIN_EXACT (so every
- * sub-page size at the default granularity has its own bin), then four per
- * power of two.  A bitmap of non-empty bins finds the next candidate bin in a
- * few word operations.
+ *   count   how many short runs of that length exist (exact);
+ *   stack   offsets where such a run may start.  Every short run of the
+ *           length has an entry; entries go stale when their run is merged
+ *           or taken, and are checked against the block map when popped.
  *
- * Placement is best fit, ties to the lowest address, carving from the low end
- * of the run (Johnstone and Wilson found best fit with address-ordered ties
- * among the least fragmenting policies).  Cost: O(log n) per operation for n
- * runs.  The one exception is an aligned request that only a run shorter
- * than size + align could hold: those candidates are tried in order, which is
- * bounded by the number of runs in that narrow length window.
+ * Freeing a block between two live neighbours is then a push, and taking a
+ * run of the right length a pop: no tree, no record, no lookup by address.
+ * Stale entries are bounded: a bin whose count drops to zero forgets its
+ * whole stack, and a stack that grows past twice its count (plus a margin)
+ * is compacted, which is amortized O(1) per push.
  *
- * Whenever the whole pages of a run change, the buddy view is told
+ * LONG RUNS (more than SHORT_MAX granules) are few by construction (each
+ * covers more than 4 KiB) and keep a record in two red-black trees: by
+ * address, to find the run that ends where a freed block starts, and by
+ * (length, address) for best fit.
+ *
+ * NEIGHBOURS of a freed block [off, off + len) are found in the block map:
+ * the last start bit before off (at most SHORT_MAX granules back) names the
+ * extent ending at off, and its live bit and cache mark say whether it is
+ * a run; when no start bit is that close, only a long run can be free there
+ * and the address tree is asked.  The extent at off + len is read the same
+ * way forwards.  So a free next to live blocks costs a few word operations.
+ *
+ * PLACEMENT is best fit: the smallest run that holds the request, carved
+ * from its low end (Johnstone and Wilson found best fit among the least
+ * fragmenting policies).  Among short runs of one length the most recently
+ * freed is taken (its bin is a stack); among long runs of one length the
+ * lowest address.  An aligned request first looks for a run of at least
+ * size + align - g (any such run fits); only when there is none does it try,
+ * in order, the shorter runs whose start happens to suit - the one search
+ * whose cost is bounded by the number of runs in that narrow length window.
+ *
+ * Whenever the whole buddy units of a run change, the buddy view is told
  * (buddy_add/buddy_remove), so it always equals the union of W(run).
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "heap_internal.h"
 
 static int
-run_addr_cmp(struct run *a, struct run *b)
+lrun_addr_cmp(struct lrun *a, struct lrun *b)
 {
 	return a->start < b->start ? -1 : a->start > b->start;
 }
 
 static int
-run_size_cmp(struct run *a, struct run *b)
+lrun_size_cmp(struct lrun *a, struct lrun *b)
 {
 	if (a->len != b->len)
 		return a->len < b->len ? -1 : 1;
 	return a->start < b->start ? -1 : a->start > b->start;
 }
 
-RB_GENERATE(run_addr_tree, run, by_addr, run_addr_cmp)
-RB_GENERATE(run_size_tree, run, by_size, run_size_cmp)
+RB_GENERATE(lrun_addr_tree, lrun, by_addr, lrun_addr_cmp)
+RB_GENERATE(lrun_size_tree, lrun, by_size, lrun_size_cmp)
 
-unsigned
-runs_bin_of(const struct heap *h, uint64_t len)
+bool
+runs_is_short(const struct heap *h, uint64_t len)
 {
-	uint64_t n = len >> h->gshift;
-	unsigned e;
-
-	assert(n > 0);
-	if (n <= BIN_EXACT)
-		return (unsigned)n - 1;
-	e = log2_floor(n);	/* >= 8 */
-	return BIN_EXACT + (e - 8) * 4 + (unsigned)((n >> (e - 2)) & 3);
+	return len <= (uint64_t)SHORT_MAX << h->gshift;
 }
+
+/* ---------------------------------------------------------- the extents */
+
+/*
+ * The length of the extent starting at p if it is at most SHORT_MAX
+ * granules long, else 0.  p must be an extent start.
+ */
+static uint64_t
+short_extent(struct heap *h, uint64_t p)
+{
+	uint64_t lim = p + ((uint64_t)(SHORT_MAX + 1) << h->gshift);
+	uint64_t q;
+
+	if (lim > h->max_size)
+		lim = h->max_size;
+	q = bm_next_start(h, p, lim);
+	return q - p <= (uint64_t)SHORT_MAX << h->gshift ? q - p : 0;
+}
+
+/* Is the extent at p (start bit set, live bit clear) a page span? */
+static bool
+span_start(struct heap *h, uint64_t p)
+{
+	return h->st.spans && (p & (h->page - 1)) == 0 && spans_find(h, p);
+}
+
+/* An extent start with a clear live bit and no cache mark: run or span. */
+static bool
+free_start(struct heap *h, uint64_t p, bool live)
+{
+	return !live && !bm_cached(h, p);
+}
+
+/* ----------------------------------------------------------- short runs */
 
 static void
-bin_insert(struct heap *h, struct run *r)
+sbin_set_nonempty(struct heap *h, unsigned n, bool on)
 {
-	unsigned b = runs_bin_of(h, r->len);
-
-	r->bin = b;
-	RB_INSERT(run_size_tree, &h->bin[b], r);
-	h->bin_nonempty[b / 64] |= 1ull << (b % 64);
+	if (on)
+		h->sbin_nonempty[n / 64] |= 1ull << (n % 64);
+	else
+		h->sbin_nonempty[n / 64] &= ~(1ull << (n % 64));
 }
 
-static void
-bin_remove(struct heap *h, struct run *r)
-{
-	unsigned b = r->bin;
-
-	RB_REMOVE(run_size_tree, &h->bin[b], r);
-	if (RB_EMPTY(&h->bin[b]))
-		h->bin_nonempty[b / 64] &= ~(1ull << (b % 64));
-}
-
-/* First non-empty bin >= b, or NBINS. */
+/* First non-empty bin >= n, or 0. */
 static unsigned
-bin_next_nonempty(const struct heap *h, unsigned b)
+sbin_next(const struct heap *h, unsigned n)
 {
-	unsigned w = b / 64;
+	unsigned w = n / 64;
 	uint64_t bits;
 
-	if (b >= NBINS)
-		return NBINS;
-	bits = h->bin_nonempty[w] & (~0ull << (b % 64));
+	if (n > SHORT_MAX)
+		return 0;
+	bits = h->sbin_nonempty[w] & (~0ull << (n % 64));
 	while (bits == 0) {
-		if (++w >= BIN_WORDS)
-			return NBINS;
-		bits = h->bin_nonempty[w];
+		if (++w >= SHORT_WORDS)
+			return 0;
+		bits = h->sbin_nonempty[w];
 	}
 	return w * 64 + (unsigned)__builtin_ctzll(bits);
 }
 
-/* The pages wholly inside [a, b): [first, end), possibly empty. */
-static void
-whole_pages(const struct heap *h, uint64_t a, uint64_t b, uint64_t *first,
-	    uint64_t *end)
+/* Is a short run of exactly n granules at p?  The truth behind an entry. */
+static bool
+short_run_is(struct heap *h, uint64_t p, unsigned n)
 {
-	*first = round_up(a, h->page) >> h->pshift;
-	*end = round_down(b, h->page) >> h->pshift;
-	if (*end < *first)
-		*end = *first;
+	uint64_t gi = p >> h->gshift, end = gi + n, m, lim;
+	struct chunk *c;
+	unsigned w;
+
+	if (p >= h->max_size || (h->max_size >> h->gshift) - gi < n)
+		return false;
+	c = bm_chunk(h, gi >> CHUNK_SHIFT);
+	if (!c)
+		return false;
+	w = (unsigned)(gi & (CHUNK_GRANULES - 1)) / 64;
+	m = 1ull << (gi & 63);
+	if ((SW(c, w) & m) == 0 || (LW(c, w) & m) != 0)
+		return false;
+	if (bm_cached_in(h, c, p))
+		return false;
+	/* The next start must be exactly n granules on (or the pool end). */
+	if ((end >> CHUNK_SHIFT) == (gi >> CHUNK_SHIFT)) {
+		unsigned we = (unsigned)(end & (CHUNK_GRANULES - 1)) / 64;
+		uint64_t em = 1ull << (end & 63);
+		uint64_t bits = SW(c, w) & ~(m | (m - 1));
+
+		if (end << h->gshift == h->max_size)
+			em = 0;
+		for (; w < we; bits = SW(c, ++w))
+			if (bits)
+				return false;
+		if ((bits & ((em - 1) | em)) != em)
+			return false;
+	} else {
+		lim = (end + 1) << h->gshift;
+		if (lim > h->max_size)
+			lim = h->max_size;
+		if (bm_next_start(h, p, lim) != end << h->gshift)
+			return false;
+	}
+	return !span_start(h, p);
+}
+
+static int
+off_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+sbin_resize(struct heap *h, struct sbin *sb, uint32_t cap)
+{
+	sb->v = heap_meta_realloc(h, sb->v, sb->cap * sizeof(*sb->v),
+				  cap * sizeof(*sb->v));
+	sb->cap = cap;
 }
 
 /*
- * Pages wholly inside the run [x, y) that overlap [off, off + len): the pages
- * that join (on give) or leave (on take) the buddy view.
+ * Keep only the entries that name a run, in their order.  Every run of the
+ * length has an entry; a piece being allocated right now may still look
+ * like a run and keep one too, which is harmless.  Entries beyond the count
+ * are duplicates (a run merged away and made again at the same place);
+ * when they are many, they go too.
  */
 static void
-touched_pages(const struct heap *h, uint64_t x, uint64_t y, uint64_t off,
-	      uint64_t len, uint64_t *first, uint64_t *end)
+sbin_compact(struct heap *h, unsigned n)
 {
-	uint64_t wf, we, tf, te;
+	struct sbin *sb = &h->sbin[n];
+	uint32_t i, k = 0;
 
-	whole_pages(h, x, y, &wf, &we);
-	tf = round_down(off, h->page) >> h->pshift;
-	te = round_up(off + len, h->page) >> h->pshift;
-	*first = wf > tf ? wf : tf;
-	*end = we < te ? we : te;
-	if (*end < *first)
-		*end = *first;
+	for (i = 0; i < sb->len; i++)
+		if (short_run_is(h, sb->v[i], n))
+			sb->v[k++] = sb->v[i];
+	assert(k >= sb->count);
+	if (k >= sb->count + 64) {
+		uint32_t j = 0;
+
+		qsort(sb->v, k, sizeof(*sb->v), off_cmp);
+		for (i = 0; i < k; i++)
+			if (!j || sb->v[j - 1] != sb->v[i])
+				sb->v[j++] = sb->v[i];
+		k = j;
+	}
+	sb->len = k;
+	if (sb->cap > 64 && sb->len * 4 < sb->cap)
+		sbin_resize(h, sb, sb->cap / 2);
 }
 
+/* A short run of n granules starts at p now. */
 static void
-run_resize(struct heap *h, struct run *r, uint64_t start, uint64_t len)
+sbin_add(struct heap *h, uint64_t p, unsigned n)
 {
-	bin_remove(h, r);
-	/* The new start stays between the neighbours: no reordering needed. */
-	r->start = start;
-	r->len = len;
-	bin_insert(h, r);
+	struct sbin *sb = &h->sbin[n];
+
+	assert(n >= 1 && n <= SHORT_MAX);
+	h->st.free_runs++;
+	if (sb->count++ == 0)
+		sbin_set_nonempty(h, n, true);
+	if (sb->len == sb->cap) {
+		if (sb->cap >= UINT32_MAX / 2)
+			abort();
+		sbin_resize(h, sb, sb->cap ? sb->cap * 2 : 8);
+	}
+	sb->v[sb->len++] = p;
+	if (sb->len >= 2 * sb->count + 64)
+		sbin_compact(h, n);
 }
 
-static struct run *
-run_new(struct heap *h, uint64_t start, uint64_t len)
+/*
+ * The short run of n granules at p is gone.  Its entry goes too when it is
+ * on top of the stack (a run freed last is often the one merged next);
+ * otherwise it goes stale.
+ */
+static void
+sbin_del(struct heap *h, uint64_t p, unsigned n)
 {
-	struct run *r = heap_meta_alloc(h, sizeof(*r));
+	struct sbin *sb = &h->sbin[n];
+
+	assert(sb->count > 0);
+	if (sb->len && sb->v[sb->len - 1] == p)
+		sb->len--;
+	h->st.free_runs--;
+	if (--sb->count)
+		return;
+	/* No run of this length is left: every entry is stale. */
+	sbin_set_nonempty(h, n, false);
+	sb->len = 0;
+	if (sb->cap > 8) {
+		heap_meta_free(h, sb->v, sb->cap * sizeof(*sb->v));
+		sb->v = NULL;
+		sb->cap = 0;
+	}
+}
+
+/* Pop the entry of some short run of n granules (the bin is not empty). */
+static uint64_t
+sbin_pop(struct heap *h, unsigned n)
+{
+	struct sbin *sb = &h->sbin[n];
+
+	assert(sb->count > 0);
+	while (sb->len) {
+		uint64_t p = sb->v[--sb->len];
+
+		if (short_run_is(h, p, n))
+			return p;
+	}
+	abort();	/* a counted run without an entry: broken books */
+}
+
+/* Debug: has the short run [start, start + len) an entry?  For heap_check. */
+bool
+sbin_holds(struct heap *h, uint64_t start, uint64_t len)
+{
+	const struct sbin *sb = &h->sbin[len >> h->gshift];
+	uint32_t i;
+
+	for (i = 0; i < sb->len; i++)
+		if (sb->v[i] == start)
+			return true;
+	return false;
+}
+
+/* ------------------------------------------------------------ long runs */
+
+static struct lrun *
+lrun_new(struct heap *h, uint64_t start, uint64_t len)
+{
+	struct lrun *r = heap_meta_alloc(h, sizeof(*r));
 
 	r->start = start;
 	r->len = len;
-	RB_INSERT(run_addr_tree, &h->runs, r);
-	bin_insert(h, r);
+	RB_INSERT(lrun_addr_tree, &h->lruns, r);
+	RB_INSERT(lrun_size_tree, &h->lsize, r);
+	h->nlong++;
 	h->st.free_runs++;
 	return r;
 }
 
 static void
-run_delete(struct heap *h, struct run *r)
+lrun_delete(struct heap *h, struct lrun *r)
 {
-	bin_remove(h, r);
-	RB_REMOVE(run_addr_tree, &h->runs, r);
+	RB_REMOVE(lrun_size_tree, &h->lsize, r);
+	RB_REMOVE(lrun_addr_tree, &h->lruns, r);
+	h->nlong--;
 	h->st.free_runs--;
 	heap_meta_free(h, r, sizeof(*r));
 }
 
-struct run *
-runs_find(struct heap *h, uint64_t start)
+/* The new start stays between the neighbours: no reordering by address. */
+static void
+lrun_resize(struct heap *h, struct lrun *r, uint64_t start, uint64_t len)
 {
-	struct run key = {.start = start};
-
-	return RB_FIND(run_addr_tree, &h->runs, &key);
+	RB_REMOVE(lrun_size_tree, &h->lsize, r);
+	r->start = start;
+	r->len = len;
+	RB_INSERT(lrun_size_tree, &h->lsize, r);
 }
 
-struct run *
-runs_containing(struct heap *h, uint64_t off)
+static struct lrun *
+lrun_find(struct heap *h, uint64_t start)
 {
-	struct run key = {.start = off + 1};
-	struct run *r = RB_NFIND(run_addr_tree, &h->runs, &key);
+	struct lrun key = {.start = start};
 
-	r = r ? RB_PREV(run_addr_tree, &h->runs, r)
-	      : RB_MAX(run_addr_tree, &h->runs);
-	if (r && off >= r->start && off - r->start < r->len)
-		return r;
-	return NULL;
+	return h->nlong ? RB_FIND(lrun_addr_tree, &h->lruns, &key) : NULL;
+}
+
+/* The long run with the greatest start <= off, if it holds off. */
+static struct lrun *
+lrun_containing(struct heap *h, uint64_t off)
+{
+	struct lrun key = {.start = off + 1};
+	struct lrun *r;
+
+	if (!h->nlong)
+		return NULL;
+	r = RB_NFIND(lrun_addr_tree, &h->lruns, &key);
+	r = r ? RB_PREV(lrun_addr_tree, &h->lruns, r)
+	      : RB_MAX(lrun_addr_tree, &h->lruns);
+	return r && off - r->start < r->len ? r : NULL;
+}
+
+static struct lrun *
+lrun_ending_at(struct heap *h, uint64_t end)
+{
+	struct lrun *r = lrun_containing(h, end - 1);
+
+	return r && r->start + r->len == end ? r : NULL;
+}
+
+/* The smallest long run of at least len bytes (lowest address on ties). */
+static struct lrun *
+lrun_fit(struct heap *h, uint64_t len)
+{
+	struct lrun key = {.len = len, .start = 0};
+
+	return h->nlong ? RB_NFIND(lrun_size_tree, &h->lsize, &key) : NULL;
+}
+
+/* ---------------------------------------------------- finding the runs */
+
+static bool
+fit_short(struct fit *f, uint64_t start, uint64_t len)
+{
+	f->start = start;
+	f->len = len;
+	f->lr = NULL;
+	return true;
 }
 
 static bool
-run_fits(const struct run *r, uint64_t len, uint64_t align)
+fit_long(struct fit *f, struct lrun *r)
 {
-	uint64_t at = round_up(r->start, align);
-
-	return at - r->start <= r->len && r->len - (at - r->start) >= len;
+	if (!r)
+		return false;
+	f->start = r->start;
+	f->len = r->len;
+	f->lr = r;
+	return true;
 }
 
-/*
- * Best fit for len bytes at the given alignment (a power of two >= g), or
- * NULL when no run can hold it.
- */
-struct run *
-runs_best_fit(struct heap *h, uint64_t len, uint64_t align)
+/* The run starting at start, if any. */
+bool
+runs_at(struct heap *h, uint64_t start, struct fit *f)
 {
-	struct run key = {.len = len, .start = 0};
-	uint64_t sure = len + (align - h->g);	/* any run this long fits */
+	uint64_t len;
+
+	if (start >= h->max_size || !bm_is_start(h, start) ||
+	    !free_start(h, start, bm_is_live(h, start)))
+		return false;
+	len = short_extent(h, start);
+	if (len)
+		return !span_start(h, start) && fit_short(f, start, len);
+	return fit_long(f, lrun_find(h, start));
+}
+
+/* The run holding the byte at off, if any. */
+bool
+runs_containing(struct heap *h, uint64_t off, struct fit *f)
+{
+	uint64_t span = (uint64_t)SHORT_MAX << h->gshift, top = off + h->g;
+	uint64_t p, len;
+	bool live;
+
+	p = bm_prev_start(h, top, top > span ? top - span : 0, &live);
+	if (p == HEAP_OFF_NONE)
+		return fit_long(f, lrun_containing(h, off));
+	if (!free_start(h, p, live))
+		return false;
+	len = short_extent(h, p);
+	if (len)
+		return p + len > off && !span_start(h, p) &&
+		       fit_short(f, p, len);
+	return fit_long(f, lrun_containing(h, off));
+}
+
+/* The smallest run of at least len bytes: a short bin, else a long run. */
+static bool
+smallest_from(struct heap *h, uint64_t len, struct fit *f)
+{
+	uint64_t n = len >> h->gshift;
 	unsigned b;
-	struct run *r;
 
-	if (align <= h->g) {
-		b = runs_bin_of(h, len);
-		r = RB_NFIND(run_size_tree, &h->bin[b], &key);
-		if (r)
-			return r;
-		b = bin_next_nonempty(h, b + 1);
-		return b < NBINS ? RB_MIN(run_size_tree, &h->bin[b]) : NULL;
-	}
+	if (n <= SHORT_MAX && (b = sbin_next(h, (unsigned)n)) != 0)
+		return fit_short(f, sbin_pop(h, b), (uint64_t)b << h->gshift);
+	return fit_long(f, lrun_fit(h, len));
+}
 
-	/* Aligned: first the smallest run that fits whatever its start ... */
-	if (sure <= h->max_size) {
-		key.len = sure;
-		b = runs_bin_of(h, sure);
-		r = RB_NFIND(run_size_tree, &h->bin[b], &key);
-		if (!r) {
-			b = bin_next_nonempty(h, b + 1);
-			r = b < NBINS ? RB_MIN(run_size_tree, &h->bin[b]) : NULL;
+static bool
+run_fits(uint64_t start, uint64_t rlen, uint64_t len, uint64_t align)
+{
+	uint64_t at = round_up(start, align);
+
+	return at - start <= rlen && rlen - (at - start) >= len;
+}
+
+/* Aligned requests: the short runs in [len, sure) whose start suits. */
+static bool
+short_aligned(struct heap *h, uint64_t len, uint64_t align, uint64_t sure,
+	      struct fit *f)
+{
+	uint64_t n = len >> h->gshift, top = sure >> h->gshift, b;
+
+	for (b = n; b <= SHORT_MAX && b < top; b++) {
+		struct sbin *sb = &h->sbin[b];
+		uint64_t blen = b << h->gshift;
+		uint32_t i;
+
+		if (!sb->count)
+			continue;
+		for (i = sb->len; i-- > 0;) {
+			uint64_t p = sb->v[i];
+
+			if (!run_fits(p, blen, len, align) ||
+			    !short_run_is(h, p, (unsigned)b))
+				continue;
+			sb->v[i] = sb->v[--sb->len];
+			return fit_short(f, p, blen);
 		}
-		if (r)
-			return r;
 	}
-	/* ... then the shorter runs whose start happens to suit. */
-	key.len = len;
-	for (b = runs_bin_of(h, len); b < NBINS; b = bin_next_nonempty(h, b + 1)) {
-		b = bin_next_nonempty(h, b);
-		if (b >= NBINS)
-			break;
-		for (r = RB_NFIND(run_size_tree, &h->bin[b], &key); r;
-		     r = RB_NEXT(run_size_tree, &h->bin[b], r)) {
-			if (r->len >= sure)
-				return NULL;	/* would have been found above */
-			if (run_fits(r, len, align))
-				return r;
-		}
-	}
-	return NULL;
+	return false;
 }
 
 /*
- * Take [off, off + len) out of run r, which holds it.  What is left on
+ * Best fit for len bytes at the given alignment (a power of two >= g).
+ * With sure_only, only runs that fit wherever they start are considered.
+ * A short run found is popped from its bin: the caller takes it.
+ */
+bool
+runs_best_fit(struct heap *h, uint64_t len, uint64_t align, bool sure_only,
+	      struct fit *f)
+{
+	uint64_t sure = len + (align - h->g);	/* any run this long fits */
+	struct lrun *r;
+
+	if (align <= h->g)
+		return smallest_from(h, len, f);
+	/* Aligned: first the smallest run that fits whatever its start ... */
+	if (sure <= h->max_size && smallest_from(h, sure, f))
+		return true;
+	if (sure_only)
+		return false;
+	/* ... then the shorter runs whose start happens to suit. */
+	if (short_aligned(h, len, align, sure, f))
+		return true;
+	for (r = lrun_fit(h, len); r && r->len < sure;
+	     r = RB_NEXT(lrun_size_tree, &h->lsize, r))
+		if (run_fits(r->start, r->len, len, align))
+			return fit_long(f, r);
+	return false;
+}
+
+/* ------------------------------------------------ split and coalesce */
+
+/* The whole units of 2^kmin pages inside [x, y) that overlap [a, b). */
+static void
+units_touched(const struct heap *h, uint64_t x, uint64_t y, uint64_t a,
+	      uint64_t b, uint64_t *first, uint64_t *end)
+{
+	uint64_t unit = h->page << h->kmin;
+	uint64_t wf = round_up(x, unit), we = round_down(y, unit);
+	uint64_t tf = round_down(a, unit), te = round_up(b, unit);
+	uint64_t f = wf > tf ? wf : tf, e = we < te ? we : te;
+
+	*first = f >> h->pshift;
+	*end = e > f ? e >> h->pshift : *first;
+}
+
+/* The whole pages inside [x, y) that overlap [a, b). */
+static void
+pages_touched(const struct heap *h, uint64_t x, uint64_t y, uint64_t a,
+	      uint64_t b, uint64_t *first, uint64_t *end)
+{
+	uint64_t wf = round_up(x, h->page), we = round_down(y, h->page);
+	uint64_t tf = round_down(a, h->page), te = round_up(b, h->page);
+	uint64_t f = wf > tf ? wf : tf, e = we < te ? we : te;
+
+	*first = f >> h->pshift;
+	*end = e > f ? e >> h->pshift : *first;
+}
+
+/*
+ * File the run [start, start + len) under its length; *spare is a long-run
+ * record that may be reused (and is used up if so).
+ */
+static void
+run_file(struct heap *h, uint64_t start, uint64_t len, struct lrun **spare)
+{
+	if (runs_is_short(h, len)) {
+		sbin_add(h, start, (unsigned)(len >> h->gshift));
+	} else if (*spare) {
+		lrun_resize(h, *spare, start, len);
+		*spare = NULL;
+	} else {
+		lrun_new(h, start, len);
+	}
+}
+
+/* Forget a run (its bytes are being merged or taken). */
+static void
+run_unfile(struct heap *h, const struct fit *f)
+{
+	if (!f->lr)
+		sbin_del(h, f->start, (unsigned)(f->len >> h->gshift));
+}
+
+/*
+ * Take [off, off + len) out of run f, which holds it.  What is left on
  * either side stays free.  The taken piece becomes one extent: its start bit
  * is set, and so is the start bit of a remainder after it.
  */
 void
-runs_take(struct heap *h, struct run *r, uint64_t off, uint64_t len)
+runs_take(struct heap *h, const struct fit *f, uint64_t off, uint64_t len)
 {
-	uint64_t x = r->start, y = r->start + r->len;
-	uint64_t pf, pe;
+	uint64_t x = f->start, y = f->start + f->len, uf, ue;
+	struct lrun *spare = f->lr;
 
 	assert(off >= x && off + len <= y && len > 0);
-	touched_pages(h, x, y, off, len, &pf, &pe);
-	if (pe > pf)
-		buddy_remove(h, pf, pe);
-
+	units_touched(h, x, y, off, off + len, &uf, &ue);
+	if (ue > uf)
+		buddy_remove(h, uf, ue);
 	h->st.free_bytes -= len;
-	if (off > x && off + len < y) {
-		run_resize(h, r, x, off - x);
-		run_new(h, off + len, y - off - len);
+	run_unfile(h, f);
+	if (off > x)
 		bm_set_start(h, off);
+	if (off + len < y)
 		bm_set_start(h, off + len);
-	} else if (off > x) {
-		run_resize(h, r, x, off - x);
-		bm_set_start(h, off);
-	} else if (off + len < y) {
-		run_resize(h, r, off + len, y - off - len);
-		bm_set_start(h, off + len);
-	} else {
-		run_delete(h, r);
+	if (off > x)
+		run_file(h, x, off - x, &spare);
+	if (off + len < y)
+		run_file(h, off + len, y - off - len, &spare);
+	if (spare)
+		lrun_delete(h, spare);
+}
+
+/* The run ending at off, if any. */
+static bool
+run_ending_at(struct heap *h, uint64_t off, struct fit *f)
+{
+	uint64_t span = (uint64_t)SHORT_MAX << h->gshift, p;
+	bool live;
+
+	if (off == 0)
+		return false;
+	p = bm_prev_start(h, off, off > span ? off - span : 0, &live);
+	if (p == HEAP_OFF_NONE)
+		return fit_long(f, lrun_ending_at(h, off));
+	/* Within SHORT_MAX granules: a short extent [p, off). */
+	return free_start(h, p, live) && !span_start(h, p) &&
+	       fit_short(f, p, off - p);
+}
+
+/* Is the free extent starting at chunk bit b of c (live bit clear) a run? */
+static bool
+free_bit_is_run(struct heap *h, struct chunk *c, uint64_t b)
+{
+	uint64_t off = ((c->index << CHUNK_SHIFT) + b) << h->gshift;
+
+	return !bm_cached_in(h, c, off) && !span_start(h, off);
+}
+
+/* The last start bit below chunk bit b, at most SHORT_MAX bits back. */
+static bool
+prev_bit(const struct chunk *c, uint64_t b, uint64_t *pb)
+{
+	uint64_t floor = b > SHORT_MAX ? b - SHORT_MAX : 0;
+	unsigned w = (unsigned)(b / 64);
+	uint64_t bits = SW(c, w) & ((1ull << (b & 63)) - 1);
+
+	while (!bits) {
+		if (w == 0 || (uint64_t)w * 64 <= floor)
+			return false;
+		bits = SW(c, --w);
 	}
+	*pb = (uint64_t)w * 64 + 63 - (uint64_t)__builtin_clzll(bits);
+	return *pb >= floor;
+}
+
+/* The first start bit above chunk bit b, at most SHORT_MAX bits on. */
+static bool
+next_bit(const struct chunk *c, uint64_t b, uint64_t *nb)
+{
+	uint64_t top = b + SHORT_MAX;
+	unsigned w = (unsigned)(b / 64);
+	uint64_t bits = SW(c, w) & (~1ull << (b & 63));
+
+	while (!bits) {
+		if (++w == CHUNK_WORDS || (uint64_t)w * 64 > top)
+			return false;
+		bits = SW(c, w);
+	}
+	*nb = (uint64_t)w * 64 + (uint64_t)__builtin_ctzll(bits);
+	return *nb <= top;
+}
+
+/*
+ * runs_give for the common case, read and written inside one chunk: the
+ * extent before the block starts in it, the extent after it ends in it,
+ * and both are short.  Returns false, having changed nothing, otherwise.
+ */
+static bool
+give_in_chunk(struct heap *h, uint64_t off, uint64_t len, uint64_t *new_first,
+	      uint64_t *new_end)
+{
+	uint64_t gi = off >> h->gshift, bit = gi & (CHUNK_GRANULES - 1);
+	uint64_t ebit = bit + (len >> h->gshift), base, lb, rb, uf, ue;
+	bool left = false, right = false;
+	struct chunk *c;
+
+	if (bit == 0 || ebit >= CHUNK_GRANULES)
+		return false;
+	c = bm_chunk(h, gi >> CHUNK_SHIFT);
+	if (!prev_bit(c, bit, &lb))
+		return false;
+	if (!(LW(c, lb / 64) >> (lb & 63) & 1))
+		left = free_bit_is_run(h, c, lb);
+	if (!(LW(c, ebit / 64) >> (ebit & 63) & 1)) {
+		if (!next_bit(c, ebit, &rb))
+			return false;
+		right = free_bit_is_run(h, c, ebit);
+	}
+	base = c->index << CHUNK_SHIFT;
+	h->st.free_bytes += len;
+	if (!(SW(c, bit / 64) >> (bit & 63) & 1)) {
+		SW(c, bit / 64) |= 1ull << (bit & 63);
+		c->nstart++;
+	}
+	if (left) {
+		sbin_del(h, (base + lb) << h->gshift, (unsigned)(bit - lb));
+		SW(c, bit / 64) &= ~(1ull << (bit & 63));
+		c->nstart--;
+	} else {
+		lb = bit;
+	}
+	if (right) {
+		sbin_del(h, (base + ebit) << h->gshift, (unsigned)(rb - ebit));
+		SW(c, ebit / 64) &= ~(1ull << (ebit & 63));
+		c->nstart--;
+	} else {
+		rb = ebit;
+	}
+	if (rb - lb <= SHORT_MAX)
+		sbin_add(h, (base + lb) << h->gshift, (unsigned)(rb - lb));
+	else
+		lrun_new(h, (base + lb) << h->gshift, (rb - lb) << h->gshift);
+	pages_touched(h, (base + lb) << h->gshift, (base + rb) << h->gshift,
+		      off, off + len, new_first, new_end);
+	units_touched(h, (base + lb) << h->gshift, (base + rb) << h->gshift,
+		      off, off + len, &uf, &ue);
+	if (ue > uf)
+		buddy_add(h, uf, ue);
+	return true;
 }
 
 /*
  * Make [off, off + len) free, merging with the runs on both sides.  The
- * caller has cleared the live bits of what was there.  Returns in
- * [*new_first, *new_end) the pages that became wholly free.
+ * caller has cleared the live bits of what was there; the start bit at off
+ * is set.  Returns in [*new_first, *new_end) the pages that became wholly
+ * free.
  */
-/*
- * The run that ends at off, if any.  The start bits usually name the
- * extent before off at once, and a live block there needs no tree lookup.
- */
-static struct run *
-run_ending_at(struct heap *h, uint64_t off)
-{
-	uint64_t prev;
-	bool live;
-	struct run *r;
-
-	if (off == 0)
-		return NULL;
-	if (!bm_prev_start(h, off, &prev, &live))
-		return runs_containing(h, off - 1);
-	if (live)
-		return NULL;
-	r = runs_find(h, prev);
-	return r && r->start + r->len == off ? r : NULL;
-}
-
-/* The run that starts at off, if any. */
-static struct run *
-run_starting_at(struct heap *h, uint64_t off)
-{
-	if (off >= h->max_size || bm_is_live(h, off))
-		return NULL;
-	return runs_find(h, off);
-}
-
 void
 runs_give(struct heap *h, uint64_t off, uint64_t len, uint64_t *new_first,
 	  uint64_t *new_end)
 {
-	struct run *left = run_ending_at(h, off);
-	struct run *right = run_starting_at(h, off + len);
-	uint64_t x = left ? left->start : off;
-	uint64_t y = right ? right->start + right->len : off + len;
+	uint64_t x = off, y = off + len, uf, ue;
+	struct lrun *spare = NULL;
+	struct fit left, right;
 
+	if (give_in_chunk(h, off, len, new_first, new_end))
+		return;
 	h->st.free_bytes += len;
-	if (left && right) {
-		bm_clear_start(h, right->start);
-		run_delete(h, right);
-		run_resize(h, left, x, y - x);
-	} else if (left) {
-		run_resize(h, left, x, y - x);
-	} else if (right) {
-		bm_clear_start(h, right->start);
-		run_resize(h, right, off, y - off);
-	} else {
-		run_new(h, off, len);
-	}
-	if (left)
+	bm_set_start(h, off);
+	if (run_ending_at(h, off, &left)) {
+		run_unfile(h, &left);
+		spare = left.lr;
 		bm_clear_start(h, off);
-	else
-		bm_set_start(h, off);
+		x = left.start;
+	}
+	if (runs_at(h, y, &right)) {
+		run_unfile(h, &right);
+		if (right.lr && spare)
+			lrun_delete(h, right.lr);
+		else if (right.lr)
+			spare = right.lr;
+		bm_clear_start(h, y);
+		y = right.start + right.len;
+	}
+	run_file(h, x, y - x, &spare);
+	assert(spare == NULL);
 
-	touched_pages(h, x, y, off, len, new_first, new_end);
-	if (*new_end > *new_first)
-		buddy_add(h, *new_first, *new_end);
+	pages_touched(h, x, y, off, off + len, new_first, new_end);
+	units_touched(h, x, y, off, off + len, &uf, &ue);
+	if (ue > uf)
+		buddy_add(h, uf, ue);
 }
 
 void
 runs_destroy(struct heap *h)
 {
-	struct run *r, *next;
+	struct lrun *r, *next;
+	unsigned n;
 
-	for (r = RB_MIN(run_addr_tree, &h->runs); r; r = next) {
-		next = RB_NEXT(run_addr_tree, &h->runs, r);
-		RB_REMOVE(run_addr_tree, &h->runs, r);
+	for (r = RB_MIN(lrun_addr_tree, &h->lruns); r; r = next) {
+		next = RB_NEXT(lrun_addr_tree, &h->lruns, r);
+		RB_REMOVE(lrun_addr_tree, &h->lruns, r);
 		heap_meta_free(h, r, sizeof(*r));
 	}
+	for (n = 1; n <= SHORT_MAX; n++)
+		heap_meta_free(h, h->sbin[n].v,
+			       h->sbin[n].cap * sizeof(*h->sbin[n].v));
 }

@@ -892,7 +892,8 @@ check_zeroing(struct tctx *t, uint64_t off, uint64_t usable, uint64_t req)
 				 "): zero [%#" PRIx64 ", +%" PRIu64
 				 ") lies outside it", off, usable, z[i].a,
 			      z[i].len);
-	qsort(z, n, sizeof(*z), event_cmp);
+	if (n)	/* z is NULL before the first zero call */
+		qsort(z, n, sizeof(*z), event_cmp);
 	/* Merge touching calls so one need is inside one merged range. */
 	for (i = 1; i < n; i++) {
 		if (z[i].a <= z[k].a + z[k].len) {
