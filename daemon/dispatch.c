@@ -18,6 +18,7 @@
 
 #include "poolmgr.pb-c.h"
 
+#include "arena.h"
 #include "config.h"
 #include "dispatch.h"
 #include "log.h"
@@ -797,10 +798,12 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 {
 	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
 	struct call c = {.peer = peer, .s = s, .rep = &rep};
-	Poolmgr__Request *req = poolmgr__request__unpack(NULL, len, buf);
+	Poolmgr__Request *req = poolmgr__request__unpack(&arena_allocator,
+							  len, buf);
 	int rc;
 
 	if (!req) {
+		arena_reset();
 		log_warnx("pid %d sent a message that does not decode; "
 			  "closing", (int)s->pid);
 		peer_kill(peer);
@@ -839,5 +842,6 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 	if (rc == -EPROTONOSUPPORT)
 		peer_kill(peer);
 out:
-	poolmgr__request__free_unpacked(req, NULL);
+	poolmgr__request__free_unpacked(req, &arena_allocator);
+	arena_reset();
 }

@@ -1,8 +1,8 @@
 /*
  * peer.c - datagram transport for one client connection.
  *
- * Reads drain up to PEER_READ_BATCH datagrams per wakeup so one busy client
- * cannot starve the others.  A datagram longer than PEER_MAX_MESSAGE (seen
+ * Reads drain up to PEER_READ_BATCH datagrams per wakeup with one recvmmsg,
+ * and no more, so one busy client cannot starve the others.  A datagram longer than PEER_MAX_MESSAGE (seen
  * with MSG_TRUNC) or carrying descriptors we did not ask for is a protocol
  * violation: the descriptors are closed and the peer is dropped.
  *
@@ -66,7 +66,8 @@ struct peer {
 };
 
 static LIST_HEAD(, peer) peers = LIST_HEAD_INITIALIZER(peers);
-static uint8_t inbuf[PEER_MAX_MESSAGE + 1];
+/* One slot per datagram of a batch; pages are touched only where used. */
+static uint8_t inbuf[PEER_READ_BATCH][PEER_MAX_MESSAGE + 1];
 
 static void peer_on_read(evutil_socket_t, short, void *);
 static void peer_on_write(evutil_socket_t, short, void *);
@@ -426,43 +427,66 @@ static void
 peer_on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct peer *p = arg;
-	int i;
+	struct mmsghdr mm[PEER_READ_BATCH];
+	struct iovec iov[PEER_READ_BATCH];
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(16 * sizeof(int))];
+	} cm[PEER_READ_BATCH];
+	int i, n;
 
 	(void)what;
+	memset(mm, 0, sizeof(mm));
+	for (i = 0; i < PEER_READ_BATCH; i++) {
+		iov[i].iov_base = inbuf[i];
+		iov[i].iov_len = sizeof(inbuf[i]);
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+		mm[i].msg_hdr.msg_control = cm[i].buf;
+		mm[i].msg_hdr.msg_controllen = sizeof(cm[i].buf);
+	}
+	n = recvmmsg(fd, mm, PEER_READ_BATCH, MSG_DONTWAIT | MSG_TRUNC |
+		     MSG_CMSG_CLOEXEC, NULL);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		      errno == EINTR))
+		return;
+	if (n < 0) {
+		peer_free(p);	/* a broken connection */
+		return;
+	}
 	p->in_callback = true;
-	for (i = 0; i < PEER_READ_BATCH && !p->dead; i++) {
-		char cbuf[CMSG_SPACE(16 * sizeof(int))];
-		struct iovec iov = {.iov_base = inbuf, .iov_len = sizeof(inbuf)};
-		struct msghdr msg = {
-			.msg_iov = &iov, .msg_iovlen = 1,
-			.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-		};
-		ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_TRUNC |
-				    MSG_CMSG_CLOEXEC);
+	for (i = 0; i < n && !p->dead; i++) {
+		struct msghdr *msg = &mm[i].msg_hdr;
+		size_t len = mm[i].msg_len;
 
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-			      errno == EINTR))
-			break;
-		if (n <= 0) {
+		if (len == 0) {
+			/* End of file: the replies have nobody to go to. */
 			p->in_callback = false;
 			stage_drop();
-			peer_free(p);	/* EOF or a broken connection */
+			for (i++; i < n; i++)
+				drop_passed_fds(&mm[i].msg_hdr);
+			peer_free(p);
 			return;
 		}
-		if (drop_passed_fds(&msg) || (msg.msg_flags & MSG_CTRUNC)) {
+		if (drop_passed_fds(msg) || (msg->msg_flags & MSG_CTRUNC)) {
 			log_warnx("client fd %d sent descriptors; dropping it",
 				  fd);
 			peer_kill(p);
+			i++;
 			break;
 		}
-		if ((size_t)n > PEER_MAX_MESSAGE || (msg.msg_flags & MSG_TRUNC)) {
-			log_warnx("client fd %d sent %zd bytes, over the "
-				  "limit; dropping it", fd, n);
+		if (len > PEER_MAX_MESSAGE || (msg->msg_flags & MSG_TRUNC)) {
+			log_warnx("client fd %d sent %zu bytes, over the "
+				  "limit; dropping it", fd, len);
 			peer_kill(p);
+			i++;
 			break;
 		}
-		p->dispatch(p, inbuf, (size_t)n, p->arg);
+		p->dispatch(p, inbuf[i], len, p->arg);
 	}
+	/* Datagrams after the peer was killed are not read: close their fds. */
+	for (; i < n; i++)
+		drop_passed_fds(&mm[i].msg_hdr);
 	if (stage.n)
 		stage_flush(p);
 	p->in_callback = false;

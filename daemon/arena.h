@@ -1,0 +1,20 @@
+/*
+ * arena.h - memory for one request's decoded message.
+ *
+ * protobuf-c allocates every part of a decoded message separately.  The
+ * daemon decodes one request at a time and is done with it before the next,
+ * so the parts come from one bump arena that is emptied after each request:
+ * no malloc or free per request in the common case.
+ */
+#ifndef POOLMGRD_ARENA_H
+#define POOLMGRD_ARENA_H
+
+#include <protobuf-c/protobuf-c.h>
+
+/* The allocator to decode with; its free does nothing. */
+extern ProtobufCAllocator arena_allocator;
+
+/* Forget everything allocated since the last reset. */
+void arena_reset(void);
+
+#endif /* POOLMGRD_ARENA_H */
