@@ -45,14 +45,17 @@
  * Structure.  Size classes: each multiple of the granularity up to 512
  * bytes, then four per doubling up to CACHE_MAX_BLOCK; a block serves the
  * largest class not above its usable size.  The cache has CACHE_SHARDS
- * shards, each with a LIFO stack per class and one lock; a thread always
- * uses the same shard, so threads seldom meet.  The block table maps an
- * offset to (usable size, class, live or cached) in CACHE_STRIPES stripes
- * chosen by hash, each an open-addressing table with linear probing and
- * its own lock.  Every operation is O(1) but refills and flushes, which
- * are one round trip for many blocks.
+ * shards; a thread always uses the same one, and each shard that threads
+ * use gets an equal part of the budget.  A shard has one lock, a LIFO stack
+ * of cached blocks per class, and a block table (cache_table.c) of the
+ * blocks its threads got: live ones, and the cached ones in its stacks.
+ * A block freed by the thread that got it - the common case - costs one
+ * uncontended lock; one freed by another thread moves to that thread's
+ * shard, found by looking at the others.  Every operation is O(1) but
+ * refills and flushes, which are one round trip for many blocks.
  *
- * Locks: a stripe lock and a shard lock are never held together, and no
+ * Invariant: a cached block's entry is in the table of the shard whose
+ * stack holds it.  Locks: two shard locks are never held together, and no
  * lock is held across a round trip.
  */
 #include <errno.h>
@@ -98,6 +101,7 @@ struct shard {
 	pthread_mutex_t	 lock;
 	uint64_t	 bytes;		/* cached here; others read it unlocked */
 	int		 used;		/* a thread has used it */
+	struct ctable	 table;
 	struct bin	 bin[CACHE_MAX_CLASSES];
 } __attribute__((aligned(64)));
 
@@ -115,7 +119,6 @@ struct cache {
 	uint8_t		 lut_small[CACHE_SMALL_MAX / 8 + 1];
 	uint8_t		 lut_big[CACHE_MAX_BLOCK / 128 + 1];
 
-	struct ctable	 table;
 	struct shard	 shard[CACHE_SHARDS];
 };
 
@@ -224,19 +227,11 @@ is_shared(const struct cache *k, uint64_t off)
 	    (bit & 7)) & 1;
 }
 
-/* Enter a block of ours in the table, if it is of a size we keep. */
-static void
-track(struct cache *k, uint64_t off, uint64_t usable, uint32_t req)
-{
-	if (class_of_block(k, usable) >= 0)
-		ctable_put(&k->table, off, (uint32_t)usable, req);
-}
-
-/* Shards and their bins. */
+/* Shards, their stacks and their tables. */
 
 /*
  * The calling thread's shard.  Each shard that threads use gets an equal
- * share of the budget, so the shards never need to look at each other.
+ * part of the budget, so the shards never need to look at each other.
  */
 static struct shard *
 my_shard(struct cache *k)
@@ -251,26 +246,6 @@ my_shard(struct cache *k)
 	    !__atomic_exchange_n(&sh->used, 1, __ATOMIC_RELAXED))
 		__atomic_add_fetch(&k->shards_used, 1, __ATOMIC_RELAXED);
 	return sh;
-}
-
-/* Push a block; 0 if memory ran out.  Shard locked. */
-static int
-bin_push(struct bin *b, uint64_t off, uint64_t usable)
-{
-	struct cblock	*nb;
-	uint32_t	 cap;
-
-	if (b->n == b->cap) {
-		cap = b->cap ? b->cap * 2 : 16;
-		if ((nb = realloc(b->b, cap * sizeof *nb)) == NULL)
-			return 0;
-		b->b = nb;
-		b->cap = cap;
-	}
-	b->b[b->n].off = off;
-	b->b[b->n].usable = usable;
-	b->n++;
-	return 1;
 }
 
 static size_t
@@ -304,9 +279,61 @@ bytes_add(struct shard *sh, int64_t d)
 	    __ATOMIC_RELAXED);
 }
 
+/* Enter a block in sh's table, if it is of a size we keep.  Locked. */
+static void
+track_locked(struct cache *k, struct shard *sh, uint64_t off,
+    uint64_t usable, uint32_t req)
+{
+	if (class_of_block(k, usable) >= 0)
+		ctable_put(&sh->table, off, (uint32_t)usable, req);
+}
+
 /*
- * Take blocks out of a shard: all of them, or the older half of each stack
- * (the newer, warmer half stays).  At most max; returns how many.
+ * Find off in any shard but skip, lock the shard it is in and return it
+ * with the entry (the lock is held), or NULL.
+ */
+static struct shard *
+find_elsewhere(struct cache *k, struct shard *skip, uint64_t off,
+    struct ctable_entry *e, enum ctable_found *r)
+{
+	struct shard	*sh;
+	unsigned	 s;
+
+	for (s = 0; s < CACHE_SHARDS; s++) {
+		sh = &k->shard[s];
+		if (sh == skip || !__atomic_load_n(&sh->used, __ATOMIC_RELAXED))
+			continue;
+		pthread_mutex_lock(&sh->lock);
+		if ((*r = ctable_find(&sh->table, off, e)) != CTABLE_ABSENT)
+			return sh;
+		pthread_mutex_unlock(&sh->lock);
+	}
+	return NULL;
+}
+
+/* Push a block; 0 if memory ran out.  Shard locked. */
+static int
+bin_push(struct bin *b, uint64_t off, uint64_t usable)
+{
+	struct cblock	*nb;
+	uint32_t	 cap;
+
+	if (b->n == b->cap) {
+		cap = b->cap ? b->cap * 2 : 16;
+		if ((nb = realloc(b->b, cap * sizeof *nb)) == NULL)
+			return 0;
+		b->b = nb;
+		b->cap = cap;
+	}
+	b->b[b->n].off = off;
+	b->b[b->n].usable = usable;
+	b->n++;
+	return 1;
+}
+
+/*
+ * Take blocks out of a shard's stacks and table: all of them, or the older
+ * half of each stack (the newer, warmer half stays).  At most max.
  */
 static size_t
 shard_take(struct cache *k, struct shard *sh, int all, uint64_t *offs,
@@ -328,6 +355,7 @@ shard_take(struct cache *k, struct shard *sh, int all, uint64_t *offs,
 		for (i = 0; i < take; i++) {
 			offs[n++] = b->b[i].off;
 			bytes_add(sh, -(int64_t)b->b[i].usable);
+			(void)ctable_remove(&sh->table, b->b[i].off);
 		}
 		memmove(b->b, b->b + take, (b->n - take) * sizeof *b->b);
 		b->n -= take;
@@ -347,7 +375,7 @@ flush_some(struct pool *p, struct shard *only)
 {
 	struct cache	*k = p->cache;
 	uint64_t	*offs, before, after;
-	size_t		 n, i;
+	size_t		 n;
 	unsigned	 s;
 
 	if ((offs = malloc(POOL_BATCH_MAX * sizeof *offs)) == NULL)
@@ -359,8 +387,6 @@ flush_some(struct pool *p, struct shard *only)
 		do {
 			n = shard_take(k, &k->shard[s], only == NULL, offs,
 			    POOL_BATCH_MAX);
-			for (i = 0; i < n; i++)
-				ctable_drop_cached(&k->table, offs[i]);
 			/*
 			 * A failure (the daemon gone, or the handle
 			 * destroyed) leaves the blocks to the daemon's books:
@@ -377,7 +403,7 @@ flush_some(struct pool *p, struct shard *only)
 	return before > after ? before - after : 0;
 }
 
-/* A shard over its share of the budget gives back its older half. */
+/* A shard over its part of the budget gives back its older half. */
 static void
 flush_if_over(struct pool *p, struct shard *sh)
 {
@@ -386,14 +412,10 @@ flush_if_over(struct pool *p, struct shard *sh)
 		flush_some(p, sh);
 }
 
-/* Give up blocks of ours: forget them and drop our references. */
+/* Give up blocks of ours that sh's table has forgotten: drop them. */
 static void
 shed(struct pool *p, const uint64_t *offs, size_t n)
 {
-	size_t	i;
-
-	for (i = 0; i < n; i++)
-		ctable_remove(&p->cache->table, offs[i]);
 	if (n > 0)
 		(void)client_free_batch(p, n, offs);
 }
@@ -433,15 +455,13 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, uint64_t *out)
 		sizes[i] = k->size[c];
 	if (client_alloc_batch(p, n, sizes, offs, usable) != 0)
 		return 0;
-	/* Cached in the table before they are in a stack others pop. */
-	track(k, offs[0], usable[0], (uint32_t)usable[0]);
-	for (i = 1; i < n; i++)
-		track(k, offs[i], usable[i], CTABLE_CACHED);
 	/* Lowest offsets on top: the footprint stays compact. */
 	pthread_mutex_lock(&sh->lock);
+	track_locked(k, sh, offs[0], usable[0], (uint32_t)usable[0]);
 	for (i = n - 1; i >= 1; i--) {
 		if (!bin_push(&sh->bin[c], offs[i], usable[i]))
 			break;
+		track_locked(k, sh, offs[i], usable[i], CTABLE_CACHED);
 		bytes_add(sh, (int64_t)usable[i]);
 	}
 	pthread_mutex_unlock(&sh->lock);
@@ -474,9 +494,10 @@ cache_create(struct pool *p, const uint8_t *share_map, uint64_t share_size,
 	k->pool_size = p->size;
 	k->budget = budget_for(k, budget);
 	classes_make(k, p->granularity);
-	ctable_init(&k->table, k->gshift);
-	for (i = 0; i < CACHE_SHARDS; i++)
+	for (i = 0; i < CACHE_SHARDS; i++) {
 		pthread_mutex_init(&k->shard[i].lock, NULL);
+		ctable_init(&k->shard[i].table, k->gshift);
+	}
 	p->cache = k;
 	return 0;
 }
@@ -489,10 +510,10 @@ cache_destroy(struct pool *p)
 
 	if (k == NULL)
 		return;
-	ctable_destroy(&k->table);
 	for (i = 0; i < CACHE_SHARDS; i++) {
 		for (c = 0; c < k->nclasses; c++)
 			free(k->shard[i].bin[c].b);
+		ctable_destroy(&k->shard[i].table);
 		pthread_mutex_destroy(&k->shard[i].lock);
 	}
 	free(k);
@@ -541,7 +562,11 @@ cache_set_budget(struct pool *p, size_t budget)
 	if (budget == 0) {
 		flush_some(p, NULL);
 		cache_give_slack(p);
-		ctable_clear(&k->table);
+		for (i = 0; i < CACHE_SHARDS; i++) {
+			pthread_mutex_lock(&k->shard[i].lock);
+			ctable_clear(&k->shard[i].table);
+			pthread_mutex_unlock(&k->shard[i].lock);
+		}
 	} else {
 		for (i = 0; i < CACHE_SHARDS; i++)
 			flush_if_over(p, &k->shard[i]);
@@ -549,8 +574,9 @@ cache_set_budget(struct pool *p, size_t budget)
 }
 
 /*
- * Pop a block of bin b that nobody else holds; the shared ones found on the
- * way (retained after they were freed here) are put in sheds.  Shard locked.
+ * Pop a block of bin b that nobody else holds and forget it in the table;
+ * the shared ones found on the way (retained after they were freed here)
+ * go to sheds.  Shard locked.
  */
 static uint64_t
 bin_pop(struct shard *sh, struct bin *b, const struct cache *k,
@@ -564,6 +590,7 @@ bin_pop(struct shard *sh, struct bin *b, const struct cache *k,
 		off = b->b[b->n].off;
 		if (!is_shared(k, off))
 			return off;
+		(void)ctable_remove(&sh->table, off);
 		sheds[(*nshed)++] = off;
 	}
 	return NO_OFF;
@@ -593,13 +620,13 @@ cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 	    (unsigned)c + r < k->nclasses &&
 	    k->size[c + r] <= 2 * (uint64_t)k->size[c]; r++)
 		off = bin_pop(sh, &sh->bin[c + r], k, sheds, &nshed);
+	if (off != NO_OFF)
+		ctable_set_req(&sh->table, off, round_g(k, size));
 	pthread_mutex_unlock(&sh->lock);
 	/* Retained by someone after it was freed here: not ours to reuse. */
 	shed(p, sheds, nshed);
 
-	if (off != NO_OFF)
-		(void)ctable_revive(&k->table, off, round_g(k, size));
-	else if (!refill(p, sh, c, size, &off))
+	if (off == NO_OFF && !refill(p, sh, c, size, &off))
 		return 0;
 	if (zero)
 		memset(p->base + off, 0, size);
@@ -607,42 +634,77 @@ cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 	return 1;
 }
 
+/*
+ * The free of a block this thread's shard does not know: it may be one
+ * another thread got.  Moves it here if it is to be kept.
+ */
+static int
+free_elsewhere(struct pool *p, struct shard *mine, pool_off_t off, int keep,
+    struct ctable_entry *e)
+{
+	struct cache		*k = p->cache;
+	struct shard		*sh;
+	enum ctable_found	 r;
+
+	if ((sh = find_elsewhere(k, mine, off, e, &r)) == NULL)
+		return CTABLE_ABSENT;
+	if (r == CTABLE_LIVE || r == CTABLE_BUSY)
+		(void)ctable_remove(&sh->table, off);
+	pthread_mutex_unlock(&sh->lock);
+	if (r != CTABLE_LIVE || !keep)
+		return r;
+	pthread_mutex_lock(&mine->lock);
+	ctable_put(&mine->table, off, e->usable, CTABLE_CACHED);
+	return -1;	/* moved: mine is locked */
+}
+
 int
 cache_free(struct pool *p, pool_off_t off)
 {
-	struct cache	*k = p->cache;
-	struct shard	*sh;
-	uint32_t	 usable = 0;
-	int		 c, keep, error;
+	struct cache		*k = p->cache;
+	struct shard		*sh;
+	struct ctable_entry	 e;
+	int			 c, r, keep, error;
 
 	if (k == NULL)
 		return 0;
 	if ((error = conn_check(p)) != 0)
 		return error;
 	keep = budget_of(k) > 0 && !is_shared(k, off);
-	switch (ctable_free(&k->table, off, keep, &usable)) {
-	case CTABLE_ABSENT:
-	case CTABLE_DROPPED:
-		return 0;
-	case CTABLE_WAS_CACHED:
-		/* A double free: the daemon's answer, after a flush (3). */
-		flush_some(p, NULL);
-		return 0;
-	case CTABLE_KEPT:
-		break;
-	}
-
-	c = class_of_block(k, usable);
 	sh = my_shard(k);
 	pthread_mutex_lock(&sh->lock);
-	keep = c >= 0 && bin_push(&sh->bin[c], off, usable);
-	if (keep)
-		bytes_add(sh, usable);
-	pthread_mutex_unlock(&sh->lock);
-	if (!keep) {
-		ctable_remove(&k->table, off);
+	r = ctable_find(&sh->table, off, &e);
+	if (r == CTABLE_LIVE && keep)
+		ctable_set_req(&sh->table, off, CTABLE_CACHED);
+	else if (r == CTABLE_LIVE || r == CTABLE_BUSY)
+		(void)ctable_remove(&sh->table, off);
+	else if (r == CTABLE_ABSENT) {
+		pthread_mutex_unlock(&sh->lock);
+		r = free_elsewhere(p, sh, off, keep, &e);
+		if (r == -1)
+			r = CTABLE_LIVE;	/* moved here, mine locked */
+		else
+			pthread_mutex_lock(&sh->lock);
+	}
+	if (r == CTABLE_WAS_CACHED) {
+		/* A double free: the daemon's answer, after a flush (3). */
+		pthread_mutex_unlock(&sh->lock);
+		flush_some(p, NULL);
 		return 0;
 	}
+	if (r != CTABLE_LIVE || !keep) {
+		/* Not ours to keep: the daemon frees it, or drops our ref. */
+		pthread_mutex_unlock(&sh->lock);
+		return 0;
+	}
+	c = class_of_block(k, e.usable);
+	if (c < 0 || !bin_push(&sh->bin[c], off, e.usable)) {
+		(void)ctable_remove(&sh->table, off);
+		pthread_mutex_unlock(&sh->lock);
+		return 0;
+	}
+	bytes_add(sh, e.usable);
+	pthread_mutex_unlock(&sh->lock);
 	flush_if_over(p, sh);
 	return 1;
 }
@@ -650,31 +712,64 @@ cache_free(struct pool *p, pool_off_t off)
 void
 cache_track(struct pool *p, pool_off_t off, uint64_t usable)
 {
-	if (p->cache != NULL && budget_of(p->cache) > 0)
-		track(p->cache, off, usable, (uint32_t)usable);
+	struct cache	*k = p->cache;
+	struct shard	*sh;
+
+	if (k == NULL || budget_of(k) == 0)
+		return;
+	sh = my_shard(k);
+	pthread_mutex_lock(&sh->lock);
+	track_locked(k, sh, off, usable, (uint32_t)usable);
+	pthread_mutex_unlock(&sh->lock);
+}
+
+/* off's shard, locked, and what it is there; NULL if nowhere. */
+static struct shard *
+find_anywhere(struct cache *k, uint64_t off, struct ctable_entry *e,
+    enum ctable_found *r)
+{
+	struct shard	*sh = my_shard(k);
+
+	pthread_mutex_lock(&sh->lock);
+	if ((*r = ctable_find(&sh->table, off, e)) != CTABLE_ABSENT)
+		return sh;
+	pthread_mutex_unlock(&sh->lock);
+	return find_elsewhere(k, sh, off, e, r);
 }
 
 void
 cache_untrack(struct pool *p, pool_off_t off)
 {
-	if (p->cache != NULL)
-		ctable_remove(&p->cache->table, off);
+	struct ctable_entry	 e;
+	enum ctable_found	 r;
+	struct shard		*sh;
+
+	if (p->cache == NULL ||
+	    (sh = find_anywhere(p->cache, off, &e, &r)) == NULL)
+		return;
+	(void)ctable_remove(&sh->table, off);
+	pthread_mutex_unlock(&sh->lock);
 }
 
 uint64_t
 cache_known(struct pool *p, pool_off_t off)
 {
-	uint32_t	req = 0;
+	struct ctable_entry	 e;
+	enum ctable_found	 r;
+	struct shard		*sh;
 
-	if (p->cache == NULL)
+	if (p->cache == NULL ||
+	    (sh = find_anywhere(p->cache, off, &e, &r)) == NULL)
 		return 0;
-	switch (ctable_lookup(&p->cache->table, off, &req)) {
+	pthread_mutex_unlock(&sh->lock);
+	switch (r) {
 	case CTABLE_WAS_CACHED:
 		/* Freed into the cache: let the daemon answer (3). */
 		flush_some(p, NULL);
 		return 0;
-	case CTABLE_KEPT:
-		return req;
+	case CTABLE_LIVE:
+	case CTABLE_BUSY:
+		return e.req & ~CTABLE_SHRINKING;
 	default:
 		return 0;
 	}
@@ -685,25 +780,36 @@ cache_give_slack(struct pool *p)
 {
 	struct cache		*k = p->cache;
 	struct ctable_slack	 s[CACHE_SLACK_BATCH];
+	struct shard		*sh;
 	uint64_t		 given = 0, usable;
 	size_t			 n, i;
+	unsigned		 j;
 	int			 error;
 
 	if (k == NULL)
 		return 0;
-	while (ctable_slack(&k->table) > 0 &&
-	    (n = ctable_slack_take(&k->table, s, CACHE_SLACK_BATCH)) > 0) {
-		for (i = 0; i < n; i++) {
-			error = client_shrink(p, s[i].off, s[i].req, &usable);
-			ctable_shrunk(&k->table, s[i].off,
-			    error == 0 ? (uint32_t)usable : 0);
-			if (error == 0)
-				given++;
-			else if (error == -ECONNRESET)
-				return given;
-		}
-		if (n < CACHE_SLACK_BATCH)
-			break;
+	for (j = 0; j < CACHE_SHARDS; j++) {
+		sh = &k->shard[j];
+		do {
+			if (__atomic_load_n(&sh->table.slack,
+			    __ATOMIC_RELAXED) == 0)
+				break;
+			pthread_mutex_lock(&sh->lock);
+			n = ctable_slack_take(&sh->table, s, CACHE_SLACK_BATCH);
+			pthread_mutex_unlock(&sh->lock);
+			for (i = 0; i < n; i++) {
+				error = client_shrink(p, s[i].off, s[i].req,
+				    &usable);
+				pthread_mutex_lock(&sh->lock);
+				ctable_shrunk(&sh->table, s[i].off,
+				    error == 0 ? (uint32_t)usable : 0);
+				pthread_mutex_unlock(&sh->lock);
+				if (error == 0)
+					given++;
+				else if (error == -ECONNRESET)
+					return given;
+			}
+		} while (n == CACHE_SLACK_BATCH);
 	}
 	return given;
 }
