@@ -427,12 +427,12 @@ static void
 peer_on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct peer *p = arg;
-	struct mmsghdr mm[PEER_READ_BATCH];
-	struct iovec iov[PEER_READ_BATCH];
-	union {
+	static union {
 		struct cmsghdr hdr;
 		char buf[CMSG_SPACE(16 * sizeof(int))];
 	} cm[PEER_READ_BATCH];
+	struct mmsghdr mm[PEER_READ_BATCH];
+	struct iovec iov[PEER_READ_BATCH];
 	int i, n;
 
 	(void)what;
