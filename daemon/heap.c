@@ -90,30 +90,61 @@ heap_meta_free(struct heap *h, void *p, size_t size)
 	free(p);
 }
 
-unsigned
-heap_class_of(uint64_t size)
+/*
+ * Tree nodes (long runs, buddy blocks, spans, dirty stretches) come and go
+ * on the hot paths; up to NODE_SPARE freed nodes of each size are kept for
+ * reuse instead of going back to malloc.  Kept nodes stay counted as
+ * metadata.
+ */
+#define NODE_SPARE 16
+
+struct spare {
+	struct spare *next;
+};
+
+void *
+heap_node_alloc(struct heap *h, size_t size)
 {
-	return log2_floor(size);
+	unsigned k = (unsigned)(size - 1) / 16;
+	struct spare *sp;
+
+	assert(k < NODE_KINDS);
+	sp = h->spare[k];
+	if (!sp)	/* every node of a kind is allocated the same size */
+		return heap_meta_alloc(h, 16 * (k + 1));
+	h->spare[k] = sp->next;
+	h->nspare[k]--;
+	return sp;
 }
 
-/* Account a block of len bytes (requested of them) joining or leaving. */
 void
-heap_count_live(struct heap *h, uint64_t len, uint64_t requested, int sign)
+heap_node_free(struct heap *h, void *p, size_t size)
 {
-	struct heap_class_stats *c = &h->cls[heap_class_of(len)];
+	unsigned k = (unsigned)(size - 1) / 16;
+	struct spare *sp = p;
 
-	if (sign > 0) {
-		h->st.allocated_bytes += len;
-		h->st.requested_bytes += requested;
-		h->st.live_blocks++;
-		c->live_blocks++;
-		c->live_bytes += len;
-	} else {
-		h->st.allocated_bytes -= len;
-		h->st.requested_bytes -= requested;
-		h->st.live_blocks--;
-		c->live_blocks--;
-		c->live_bytes -= len;
+	assert(k < NODE_KINDS && size >= sizeof(*sp));
+	if (h->nspare[k] >= NODE_SPARE) {
+		heap_meta_free(h, p, 16 * (k + 1));
+		return;
+	}
+	sp->next = h->spare[k];
+	h->spare[k] = sp;
+	h->nspare[k]++;
+}
+
+static void
+spares_destroy(struct heap *h)
+{
+	unsigned k;
+
+	for (k = 0; k < NODE_KINDS; k++) {
+		while (h->spare[k]) {
+			struct spare *sp = h->spare[k];
+
+			h->spare[k] = sp->next;
+			heap_meta_free(h, sp, 16 * (k + 1));
+		}
 	}
 }
 
@@ -158,7 +189,7 @@ heap_create(const struct heap_config *cfg, struct heap **out)
 	if (h->kmin > BUDDY_ORDERS - 1)
 		h->kmin = BUDDY_ORDERS - 1;
 	h->cache_limit = cfg->cache_blocks == HEAP_CACHE_NONE ? 0
-			 : cfg->cache_blocks ? cfg->cache_blocks : 16;
+			 : cfg->cache_blocks ? cfg->cache_blocks : CACHE_DEFAULT;
 	if (h->cache_limit > CACHE_MAX)
 		h->cache_limit = CACHE_MAX;
 	h->st.metadata_bytes = sizeof(*h);
@@ -168,10 +199,6 @@ heap_create(const struct heap_config *cfg, struct heap **out)
 	RB_INIT(&h->dirty);
 	for (k = 0; k < BUDDY_ORDERS; k++)
 		RB_INIT(&h->order[k]);
-	for (k = 0; k < HEAP_NCLASSES; k++) {
-		h->cls[k].min_size = 1ull << k;
-		h->cls[k].max_size = k < 63 ? (2ull << k) - 1 : UINT64_MAX;
-	}
 	bm_init(h);
 	cache_init(h);
 	/* One run over everything; its pages are clean (never handed out). */
@@ -191,6 +218,7 @@ heap_destroy(struct heap *h)
 	spans_destroy(h);
 	dirty_destroy(h);
 	bm_destroy(h);
+	spares_destroy(h);
 	free(h);
 }
 
@@ -253,6 +281,8 @@ alloc_block(struct heap *h, uint64_t size, uint64_t align, uint64_t *out,
 			goto small;
 		}
 	}
+	if (!span && align == h->g && runs_alloc(h, len, &at))
+		goto small;	/* the common case, in one call */
 	if (!find_run(h, len, align, span, &f, &at)) {
 		h->st.failed_allocs++;
 		return -ENOMEM;
@@ -267,7 +297,7 @@ small:
 	bm_set_live(h, at, len, len - size);
 	requested = len - bm_stored_slack(h, len, len - size);
 done:
-	heap_count_live(h, len, requested, +1);
+	heap_count_in(h, len, requested);
 	h->cls[heap_class_of(len)].allocs++;
 	h->st.allocs++;
 	*out = at;
@@ -275,11 +305,103 @@ done:
 	return 0;
 }
 
+/*
+ * THE FAST PATHS.  Most calls on a busy pool free a small block into the
+ * cache of its size or take one back out.  Both are done in straight-line
+ * code on the one bitmap word that holds the block's bits; any other case
+ * takes the general path, which does the same things one step at a time.
+ */
+
+/* heap_alloc of a size whose cache holds a block, or false. */
+static inline bool
+alloc_cached(struct heap *h, uint64_t size, uint64_t *out)
+{
+	uint64_t len = round_up(size, h->g), n = len >> h->gshift;
+	uint64_t slack = len - size, p, gi, *lw, mask;
+	struct block_cache *bc;
+	struct chunk *c;
+	unsigned b, room, drop;
+
+	if (n < 2 || n > CACHE_GRANULES || h->cache[n].count == 0)
+		return false;
+	bc = &h->cache[n];
+	room = n - 1 < h->slack_bits ? (unsigned)n - 1 : h->slack_bits;
+	p = bc->off[bc->count - 1];
+	gi = p >> h->gshift;
+	b = (unsigned)gi & 63;
+	if (b + room + 1 > 64)
+		return false;	/* the field spills into the next word */
+	bc->count--;
+	c = bm_chunk(h, gi >> CHUNK_SHIFT);
+	assert(c && bm_cached_in(h, c, p));
+	/* The live field replaces the mark (the mark is inside it). */
+	drop = h->slack_bits - room;
+	mask = ((2ull << room) - 1) << b;
+	lw = &LW(c, (gi & (CHUNK_GRANULES - 1)) / 64);
+	*lw = (*lw & ~mask) | ((1 | slack >> drop << 1) << b);
+	c->nlive++;
+	h->st.cached_bytes -= len;
+	h->st.cached_blocks--;
+	h->st.cache_hits++;
+	heap_count_in(h, len, len - (slack >> drop << drop));
+	h->cls[heap_class_of(len)].allocs++;
+	h->st.allocs++;
+	dirty_mark(h, p, len);
+	*out = p;
+	return true;
+}
+
+/*
+ * heap_free of a live small block whose start, live field and end lie in
+ * one word: into the cache when it has room, else to the runs.  False
+ * (nothing done) in any other case.
+ */
+static inline bool
+free_in_word(struct heap *h, uint64_t off)
+{
+	uint64_t gi = off >> h->gshift, sw, *lw, rest, n, len, field, mask;
+	uint64_t pf, pe;
+	struct chunk *c;
+	unsigned b, room;
+
+	if (off >= h->max_size || (off & (h->g - 1)))
+		return false;
+	c = bm_chunk(h, gi >> CHUNK_SHIFT);
+	if (!c)
+		return false;
+	b = (unsigned)gi & 63;
+	sw = SW(c, (gi & (CHUNK_GRANULES - 1)) / 64);
+	lw = &LW(c, (gi & (CHUNK_GRANULES - 1)) / 64);
+	rest = sw >> b >> 1;	/* start bits after the block's */
+	if (!((sw & *lw) >> b & 1) || !rest)
+		return false;
+	n = (uint64_t)__builtin_ctzll(rest) + 1;
+	len = n << h->gshift;
+	room = n - 1 < h->slack_bits ? (unsigned)n - 1 : h->slack_bits;
+	mask = ((2ull << room) - 1) << b;	/* b + room < b + n <= 63 */
+	field = (*lw & mask) >> b;
+	*lw &= ~mask;
+	c->nlive--;		/* the start bit keeps the chunk */
+	heap_count_out(h, len, len - (field >> 1 << (h->slack_bits - room)));
+	h->st.frees++;
+	if (h->cache_limit && cache_push(h, c, off, len))
+		return true;
+	runs_give(h, off, len, &pf, &pe);
+	if (pe > pf)
+		dirty_retain(h, pf, pe);
+	return true;
+}
+
 int
 heap_alloc(struct heap *h, uint64_t size, uint64_t align, uint64_t *out)
 {
 	uint64_t off, len;
-	int rc = alloc_block(h, size, align, &off, &len);
+	int rc;
+
+	if (size - 1 < h->threshold - 1 && align <= h->g &&
+	    (align & (align - 1)) == 0 && alloc_cached(h, size, out))
+		return 0;
+	rc = alloc_block(h, size, align, &off, &len);
 
 	if (rc)
 		return rc;
@@ -330,17 +452,43 @@ span_at(struct heap *h, uint64_t off)
 	return (off & (h->page - 1)) == 0 ? spans_find(h, off) : NULL;
 }
 
+/*
+ * The next start bit after bit b of chunk c (the end of the extent at b), or
+ * CHUNK_GRANULES when the extent runs past the chunk.
+ */
+static inline uint64_t
+end_in_chunk(const struct chunk *c, uint64_t b)
+{
+	unsigned w = (unsigned)(b / 64);
+	uint64_t bits = SW(c, w) & (~1ull << (b & 63));
+
+	if (!bits) {
+		if ((w = sw_next(c, w)) == CHUNK_WORDS)
+			return CHUNK_GRANULES;
+		bits = SW(c, w);
+	}
+	return (uint64_t)w * 64 + (uint64_t)__builtin_ctzll(bits);
+}
+
 static int
 free_small(struct heap *h, uint64_t off)
 {
-	uint64_t len, slack, pf, pe;
+	uint64_t gi = off >> h->gshift, b = gi & (CHUNK_GRANULES - 1);
+	uint64_t len, slack, pf, pe, e;
+	struct chunk *c = bm_chunk(h, gi >> CHUNK_SHIFT);
 
-	if (!small_block(h, off, &len))
+	/* A live small block: its start and live bits, then its end. */
+	if (!c || !((SW(c, b / 64) & LW(c, b / 64)) >> (b & 63) & 1))
+		return -EINVAL;
+	e = end_in_chunk(c, b);
+	if (e < CHUNK_GRANULES)
+		len = (e - b) << h->gshift;
+	else if (!small_block(h, off, &len))
 		return -EINVAL;
 	slack = bm_clear_live(h, off, len);
-	heap_count_live(h, len, len - slack, -1);
+	heap_count_out(h, len, len - slack);
 	h->st.frees++;
-	if (h->cache_limit && cache_push(h, bm_chunk_at(h, off), off, len))
+	if (h->cache_limit && cache_push(h, c, off, len))
 		return 0;
 	runs_give(h, off, len, &pf, &pe);
 	if (pe > pf)
@@ -353,7 +501,7 @@ free_span(struct heap *h, struct span *s)
 {
 	uint64_t off = s->start, len = s->len, pf, pe;
 
-	heap_count_live(h, len, s->requested, -1);
+	heap_count_out(h, len, s->requested);
 	h->st.frees++;
 	spans_remove(h, s);
 	runs_give(h, off, len, &pf, &pe);
@@ -367,6 +515,8 @@ heap_free(struct heap *h, uint64_t off)
 {
 	struct span *s;
 
+	if (free_in_word(h, off))
+		return 0;
 	if (off == HEAP_OFF_NONE)
 		return 0;
 	if (plausible(h, off)) {
@@ -431,7 +581,7 @@ resize_span(struct heap *h, struct span *s, uint64_t size)
 
 	if (nl > s->len && !grow_into_next(h, s->start, s->len, nl - s->len))
 		return -EAGAIN;
-	heap_count_live(h, s->len, s->requested, -1);
+	heap_count_out(h, s->len, s->requested);
 	if (nl < s->len) {
 		runs_give(h, s->start + nl, s->len - nl, &pf, &pe);
 		if (pe > pf)
@@ -439,7 +589,7 @@ resize_span(struct heap *h, struct span *s, uint64_t size)
 	}
 	s->len = nl;
 	s->requested = size;
-	heap_count_live(h, nl, size, +1);
+	heap_count_in(h, nl, size);
 	return 0;
 }
 
@@ -453,10 +603,10 @@ resize_small(struct heap *h, uint64_t off, uint64_t len, uint64_t size)
 	if (nl > len && !grow_into_next(h, off, len, nl - len))
 		return -EAGAIN;
 	slack = bm_clear_live(h, off, len);
-	heap_count_live(h, len, len - slack, -1);
+	heap_count_out(h, len, len - slack);
 	/* Live again before the tail goes: the tail must not merge with it. */
 	bm_set_live(h, off, nl, nl - size);
-	heap_count_live(h, nl, nl - bm_stored_slack(h, nl, nl - size), +1);
+	heap_count_in(h, nl, nl - bm_stored_slack(h, nl, nl - size));
 	if (nl < len) {
 		runs_give(h, off + nl, len - nl, &pf, &pe);
 		if (pe > pf)
@@ -558,7 +708,11 @@ heap_get_class_stats(struct heap *h, unsigned i, struct heap_class_stats *out)
 {
 	if (i >= HEAP_NCLASSES)
 		return -EINVAL;
-	*out = h->cls[i];
+	out->min_size = 1ull << i;
+	out->max_size = i < 63 ? (2ull << i) - 1 : UINT64_MAX;
+	out->live_blocks = h->cls[i].live_blocks;
+	out->live_bytes = h->cls[i].live_bytes;
+	out->allocs = h->cls[i].allocs;
 	return 0;
 }
 

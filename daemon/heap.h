@@ -47,7 +47,7 @@ struct heap_config {
 				   * before giving them back; 0 = 256,
 				   * HEAP_RETAIN_NONE = give back at once */
 	uint32_t cache_blocks;	  /* freed small blocks kept per size class
-				   * for fast reuse; 0 = 16, HEAP_CACHE_NONE
+				   * for fast reuse; 0 = 4, HEAP_CACHE_NONE
 				   * = no cache */
 
 	/*

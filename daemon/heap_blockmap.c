@@ -171,10 +171,7 @@ bm_set_start_slow(struct heap *h, uint64_t off)
 	uint64_t gi = GRANULE(h, off), bit = BIT_OF(gi);
 	struct chunk *c = chunk_get(h, CHUNK_OF(gi));
 
-	if (!start_get(c, bit)) {
-		SW(c, bit / 64) |= 1ull << (bit % 64);
-		c->nstart++;
-	}
+	sw_set(c, (unsigned)(bit / 64), 1ull << (bit % 64));
 }
 
 static void
@@ -320,20 +317,17 @@ bm_scan_forward(struct heap *h, uint64_t gi, uint64_t gend)
 		struct chunk *c = bm_chunk(h, ci);
 
 		if (c) {
-			uint64_t w = BIT_OF(gi) / 64;
+			unsigned w = (unsigned)(BIT_OF(gi) / 64);
 			uint64_t bits = SW(c, w) & (~0ull << (gi % 64));
 
-			for (;;) {
-				if (bits) {
-					uint64_t f = base + w * 64 +
-						(uint64_t)__builtin_ctzll(bits);
-
-					return f < gend ? f : gend;
-				}
-				if (++w == CHUNK_WORDS ||
-				    base + w * 64 >= gend)
-					break;
+			/* The summary word skips empty start words. */
+			if (!bits && (w = sw_next(c, w)) < CHUNK_WORDS)
 				bits = SW(c, w);
+			if (bits) {
+				uint64_t f = base + (uint64_t)w * 64 +
+					(uint64_t)__builtin_ctzll(bits);
+
+				return f < gend ? f : gend;
 			}
 		}
 		gi = base + CHUNK_GRANULES;
@@ -355,23 +349,19 @@ bm_scan_backward(struct heap *h, uint64_t gi, uint64_t gfloor, bool *live)
 		struct chunk *c = bm_chunk(h, ci);
 
 		if (c) {
-			uint64_t w = BIT_OF(top) / 64;
+			unsigned w = (unsigned)(BIT_OF(top) / 64);
 			uint64_t bits = SW(c, w) & (~0ull >> (63 - top % 64));
 
-			for (;;) {
-				if (bits) {
-					uint64_t b = 63 - (uint64_t)
-						__builtin_clzll(bits);
-					uint64_t f = base + w * 64 + b;
+			if (!bits && (w = sw_prev(c, w)) < CHUNK_WORDS)
+				bits = SW(c, w);
+			if (bits) {
+				uint64_t b = 63 - (uint64_t)__builtin_clzll(bits);
+				uint64_t f = base + (uint64_t)w * 64 + b;
 
-					if (f < gfloor)
-						return UINT64_MAX;
-					*live = LW(c, w) >> b & 1;
-					return f;
-				}
-				if (w == 0 || base + w * 64 <= gfloor)
-					break;
-				bits = SW(c, --w);
+				if (f < gfloor)
+					return UINT64_MAX;
+				*live = LW(c, w) >> b & 1;
+				return f;
 			}
 		}
 		gi = base;

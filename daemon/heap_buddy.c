@@ -54,7 +54,7 @@ order_remove(struct heap *h, struct bblock *b, unsigned k)
 	if (RB_EMPTY(&h->order[k]))
 		h->order_nonempty &= ~(1ull << k);
 	h->buddy_blocks--;
-	heap_meta_free(h, b, sizeof(*b));
+	heap_node_free(h, b, sizeof(*b));
 }
 
 bool
@@ -80,7 +80,7 @@ block_insert(struct heap *h, uint64_t page, unsigned k)
 		page &= ~(1ull << k);
 		k++;
 	}
-	b = heap_meta_alloc(h, sizeof(*b));
+	b = heap_node_alloc(h, sizeof(*b));
 	b->page = page;
 	RB_INSERT(bblock_tree, &h->order[k], b);
 	h->order_nonempty |= 1ull << k;
@@ -190,7 +190,7 @@ buddy_destroy(struct heap *h)
 		for (b = RB_MIN(bblock_tree, &h->order[k]); b; b = next) {
 			next = RB_NEXT(bblock_tree, &h->order[k], b);
 			RB_REMOVE(bblock_tree, &h->order[k], b);
-			heap_meta_free(h, b, sizeof(*b));
+			heap_node_free(h, b, sizeof(*b));
 		}
 	}
 }

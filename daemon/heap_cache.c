@@ -21,6 +21,7 @@
  * bytes plus one page, so the cache cannot hold a noticeable share of a
  * pool.  Rule 4 holds because an allocation that finds no run flushes every
  * cache into the runs (merging as it goes) and tries again before it fails.
+ * Push and pop are on the hot paths: they are inline, in heap_internal.h.
  */
 #include <stdlib.h>
 
@@ -38,58 +39,12 @@ cache_init(struct heap *h)
 	return 0;
 }
 
-static bool
-cache_has_room(const struct heap *h, uint64_t len)
+/* The stack of one size, made at its first use. */
+void *
+cache_stack(struct heap *h, struct block_cache *bc)
 {
-	return h->st.cached_bytes + len <=
-	       h->st.allocated_bytes / 16 + h->page;
-}
-
-/*
- * Park a block that was just taken out of the live set (its live bits are
- * clear); false when it cannot be cached and must go to the runs.
- */
-bool
-cache_push(struct heap *h, struct chunk *c, uint64_t off, uint64_t len)
-{
-	uint64_t n = len >> h->gshift, gi = off >> h->gshift;
-	struct block_cache *bc;
-
-	if (n < 2 || n > CACHE_GRANULES || (gi & 63) == 63)
-		return false;
-	bc = &h->cache[n];
-	if (bc->count == h->cache_limit || !cache_has_room(h, len))
-		return false;
-	if (!bc->off)	/* first use of this size: its stack, once */
-		bc->off = heap_meta_alloc(h, h->cache_limit * sizeof(uint64_t));
-	LW(c, bm_word(h, off)) |= 2ull << (gi & 63);
-	bc->off[bc->count++] = off;
-	h->st.cached_bytes += len;
-	h->st.cached_blocks++;
-	return true;
-}
-
-/* Take a cached block of len bytes, unmarked; the caller sets it live. */
-bool
-cache_pop(struct heap *h, uint64_t len, uint64_t *off)
-{
-	uint64_t n = len >> h->gshift, p;
-	struct block_cache *bc;
-	struct chunk *c;
-
-	if (n < 2 || n > CACHE_GRANULES)
-		return false;
-	bc = &h->cache[n];
-	if (bc->count == 0)
-		return false;
-	p = bc->off[--bc->count];
-	c = bm_chunk_at(h, p);
-	assert(c && bm_cached_in(h, c, p));
-	LW(c, bm_word(h, p)) &= ~(2ull << ((p >> h->gshift) & 63));
-	h->st.cached_bytes -= len;
-	h->st.cached_blocks--;
-	*off = p;
-	return true;
+	(void)bc;
+	return heap_meta_alloc(h, h->cache_limit * sizeof(uint64_t));
 }
 
 /* Merge every cached block into the runs. */
@@ -100,7 +55,7 @@ cache_flush(struct heap *h)
 
 	for (n = 2; n <= CACHE_GRANULES && h->st.cached_blocks; n++) {
 		struct block_cache *bc = &h->cache[n];
-		uint64_t len = (uint64_t)n << h->gshift, off, pf, pe;
+		uint64_t len = (uint64_t)n << h->gshift, off = 0, pf, pe;
 
 		while (bc->count) {
 			cache_pop(h, len, &off);

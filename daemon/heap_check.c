@@ -64,10 +64,11 @@ sorted_bins(struct checker *c)
 	for (n = 1; n <= SHORT_MAX; n++) {
 		const struct sbin *sb = &h->sbin[n];
 
-		if (sb->len > sb->cap || (sb->count == 0 && sb->len != 0))
+		uint32_t cap = sb->v ? (uint32_t)sb->v[-1] : 0;
+
+		if (sb->len > cap || (sb->count == 0 && sb->len != 0))
 			return fail(c, "bin %u: %u entries, capacity %u, "
-				    "%" PRIu64 " runs", n, sb->len, sb->cap,
-				    sb->count);
+				    "%u runs", n, sb->len, cap, sb->count);
 		if (!sb->len)
 			continue;
 		c->sorted[n] = malloc(sb->len * sizeof(uint64_t));
@@ -300,7 +301,7 @@ check_bins(struct checker *c, const struct tally *t)
 		bool nonempty = h->sbin_nonempty[b / 64] >> (b % 64) & 1;
 
 		if (h->sbin[b].count != t->shorts[b])
-			return fail(c, "bin %u counts %" PRIu64 " runs, there "
+			return fail(c, "bin %u counts %u runs, there "
 				    "are %" PRIu64, b, h->sbin[b].count,
 				    t->shorts[b]);
 		if (nonempty != (h->sbin[b].count != 0))
@@ -390,6 +391,43 @@ check_caches(struct checker *c, const struct tally *t)
 	return true;
 }
 
+/* Every chunk: its counts and its summary word agree with its words. */
+static bool
+check_chunks(struct checker *c)
+{
+	struct heap *h = c->h;
+	uint64_t i, n = 0;
+
+	for (i = 0; i < h->chunks.cap; i++) {
+		struct chunk *ch = h->chunks.slot[i];
+		uint64_t any = 0, starts = 0;
+		unsigned w;
+
+		if (!ch)
+			continue;
+		n++;
+		if (bm_chunk_probe(h, ch->index) != ch)
+			return fail(c, "chunk %#" PRIx64 " not found by its "
+				    "index", ch->index);
+		for (w = 0; w < CHUNK_WORDS; w++) {
+			any |= (uint64_t)(SW(ch, w) != 0) << w;
+			starts += (uint64_t)__builtin_popcountll(SW(ch, w));
+		}
+		if (any != ch->any || starts != ch->nstart)
+			return fail(c, "chunk %#" PRIx64 ": summary %#" PRIx64
+				    " for %#" PRIx64 ", %u start bits for %"
+				    PRIu64, ch->index, ch->any, any, ch->nstart,
+				    starts);
+		if (ch->nstart == 0 && ch->nlive == 0)
+			return fail(c, "chunk %#" PRIx64 " is empty but kept",
+				    ch->index);
+	}
+	if (n != h->chunks.count)
+		return fail(c, "%" PRIu64 " chunks, counted %" PRIu64, n,
+			    h->chunks.count);
+	return true;
+}
+
 static bool
 check_dirty(struct checker *c)
 {
@@ -432,7 +470,7 @@ heap_check(struct heap *h, char *msg, size_t msglen)
 		return -EFAULT;
 	}
 	ok = sorted_bins(&c) && walk_extents(&c, t) && check_totals(&c, t) &&
-	     check_bins(&c, t) && check_buddy(&c, t) && check_caches(&c, t) &&
+	     check_bins(&c, t) && check_buddy(&c, t) && check_caches(&c, t) && check_chunks(&c) &&
 	     check_dirty(&c);
 	for (n = 0; n <= SHORT_MAX; n++)
 		free(c.sorted[n]);

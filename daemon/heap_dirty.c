@@ -48,19 +48,17 @@ dirty_delete(struct heap *h, struct dirty *d)
 	if (h->dirty_hint == d)
 		h->dirty_hint = NULL;
 	RB_REMOVE(dirty_tree, &h->dirty, d);
-	heap_meta_free(h, d, sizeof(*d));
+	heap_node_free(h, d, sizeof(*d));
 }
 
-/* Mark the pages under [off, off + len) dirty. */
+/* dirty_mark when the remembered stretch does not cover the block. */
 void
-dirty_mark(struct heap *h, uint64_t off, uint64_t len)
+dirty_mark_slow(struct heap *h, uint64_t off, uint64_t len)
 {
 	uint64_t first = off >> h->pshift;
 	uint64_t end = round_up(off + len, h->page) >> h->pshift;
-	struct dirty *d = h->dirty_hint, *next;
+	struct dirty *d, *next;
 
-	if (d && d->first <= first && d->end >= end)
-		return;		/* the common case: already dirty */
 	d = dirty_at_or_before(h, first);
 	if (d && d->end >= end) {
 		h->dirty_hint = d;
@@ -69,7 +67,7 @@ dirty_mark(struct heap *h, uint64_t off, uint64_t len)
 	if (d && d->end >= first) {
 		h->dirty_pages -= d->end - d->first;
 	} else {
-		d = heap_meta_alloc(h, sizeof(*d));
+		d = heap_node_alloc(h, sizeof(*d));
 		d->first = first;
 		d->end = first;
 		RB_INSERT(dirty_tree, &h->dirty, d);
@@ -98,7 +96,7 @@ dirty_clear(struct heap *h, uint64_t first, uint64_t end)
 	for (; d && d->first < end; d = next) {
 		next = RB_NEXT(dirty_tree, &h->dirty, d);
 		if (d->first < first && d->end > end) {
-			struct dirty *tail = heap_meta_alloc(h, sizeof(*tail));
+			struct dirty *tail = heap_node_alloc(h, sizeof(*tail));
 
 			tail->first = end;
 			tail->end = d->end;
@@ -172,30 +170,108 @@ dirty_release_now(struct heap *h, uint64_t first, uint64_t end)
 }
 
 /*
- * Release whatever of the pages [first, end) is still wholly free: page by
- * page, a page is free when a run holds its first byte and reaches its end;
- * that run may free the pages after it too.
+ * How page p stands: a start bit inside it (after its first granule) means
+ * two extents share it, so it is not wholly free (-1); else the extent at
+ * its first granule covers it: 1 if that extent starts there and is a run,
+ * 0 if it starts there and is not, 2 if it starts before the page (the
+ * page's verdict is that of the page before, or a containment query).
+ */
+static int
+page_state(struct heap *h, uint64_t p)
+{
+	uint64_t gi = (p << h->pshift) >> h->gshift;
+	uint64_t n = h->page >> h->gshift, b = gi & (CHUNK_GRANULES - 1);
+	unsigned w = (unsigned)(b / 64), we = (unsigned)((b + n - 1) / 64);
+	struct chunk *c = bm_chunk(h, gi >> CHUNK_SHIFT);
+	uint64_t bits, first;
+	struct fit f;
+
+	if (n > CHUNK_GRANULES - b)	/* pages larger than chunks */
+		return runs_containing(h, p << h->pshift, &f) &&
+		       f.start + f.len >= (p + 1) << h->pshift ? 1 : -1;
+	if (!c)
+		return 2;
+	first = SW(c, w) >> (b & 63) & 1;
+	bits = SW(c, w) & (~1ull << (b & 63));
+	if (w == we) {
+		if (bits & (~0ull >> (63 - ((b + n - 1) & 63))))
+			return -1;
+	} else {
+		unsigned nw = sw_next(c, w);
+
+		if (bits || nw < we || (nw == we && SW(c, we) &
+					(~0ull >> (63 - ((b + n - 1) & 63)))))
+			return -1;
+	}
+	if (!first)
+		return 2;
+	return !(LW(c, w) >> (b & 63) & 1) &&
+	       !bm_cached_in(h, c, p << h->pshift) &&
+	       !(h->st.spans && spans_find(h, p << h->pshift)) ? 1 : 0;
+}
+
+/*
+ * Release whatever of the pages [first, end) is still wholly free, page by
+ * page on the block map: a page is free when no extent starts inside it and
+ * the extent over it is a run.  Consecutive free pages go out together.
  */
 static void
 release_if_free(struct heap *h, uint64_t first, uint64_t end)
 {
-	uint64_t p = first;
+	uint64_t p, from = first;
+	int prev = -1;		/* the run over the page before: 1 free */
 
-	while (p < end) {
+	for (p = first; p < end; p++) {
+		int st = page_state(h, p);
 		struct fit f;
-		uint64_t last;
 
-		if (!runs_containing(h, p << h->pshift, &f)) {
-			p++;
-			continue;
+		if (st == 2)	/* the extent of the page before, or older */
+			st = prev >= 0 ? prev
+			     : runs_containing(h, p << h->pshift, &f) ? 1 : 0;
+		if (st != 1) {
+			if (p > from)
+				dirty_release_now(h, from, p);
+			from = p + 1;
 		}
-		last = round_down(f.start + f.len, h->page) >> h->pshift;
-		if (last > end)
-			last = end;
-		if (last > p)
-			dirty_release_now(h, p, last);
-		p = last > p ? last : p + 1;
+		prev = st == -1 ? -1 : st;
 	}
+	if (end > from)
+		dirty_release_now(h, from, end);
+}
+
+/* The oldest retained entry leaves the queue; its free pages go back. */
+static void
+retain_pop(struct heap *h)
+{
+	unsigned slot = h->retain_head;
+	uint64_t first = h->retain[slot].first, end = h->retain[slot].end;
+
+	h->retained_pages -= end - first;
+	h->retain_head = (h->retain_head + 1) % h->retain_cap;
+	h->retain_count--;
+	release_if_free(h, first, end);
+}
+
+/* Room for one more entry: the queue grows up to RETAIN_RING entries. */
+static void
+retain_make_room(struct heap *h)
+{
+	unsigned cap = h->retain_cap ? h->retain_cap * 2 : 8, i;
+	struct retained *r;
+
+	if (h->retain_count < h->retain_cap)
+		return;
+	if (h->retain_cap == RETAIN_RING) {
+		retain_pop(h);	/* full: the oldest entry goes out now */
+		return;
+	}
+	r = heap_meta_alloc(h, cap * sizeof(*r));
+	for (i = 0; i < h->retain_count; i++)
+		r[i] = h->retain[(h->retain_head + i) % h->retain_cap];
+	heap_meta_free(h, h->retain, h->retain_cap * sizeof(*r));
+	h->retain = r;
+	h->retain_cap = cap;
+	h->retain_head = 0;
 }
 
 /* Pages [first, end) of small blocks became free: queue, release the oldest. */
@@ -204,26 +280,14 @@ dirty_retain(struct heap *h, uint64_t first, uint64_t end)
 {
 	unsigned slot;
 
-	if (h->retain_count == RETAIN_RING) {
-		/* Full queue: the oldest entry goes out now. */
-		slot = h->retain_head;
-		h->retained_pages -= h->retain[slot].end - h->retain[slot].first;
-		release_if_free(h, h->retain[slot].first, h->retain[slot].end);
-		h->retain_head = (h->retain_head + 1) % RETAIN_RING;
-		h->retain_count--;
-	}
-	slot = (h->retain_head + h->retain_count) % RETAIN_RING;
+	retain_make_room(h);
+	slot = (h->retain_head + h->retain_count) % h->retain_cap;
 	h->retain[slot].first = first;
 	h->retain[slot].end = end;
 	h->retain_count++;
 	h->retained_pages += end - first;
-	while (h->retained_pages > h->retain_limit && h->retain_count > 0) {
-		slot = h->retain_head;
-		h->retained_pages -= h->retain[slot].end - h->retain[slot].first;
-		h->retain_head = (h->retain_head + 1) % RETAIN_RING;
-		h->retain_count--;
-		release_if_free(h, h->retain[slot].first, h->retain[slot].end);
-	}
+	while (h->retained_pages > h->retain_limit && h->retain_count > 0)
+		retain_pop(h);
 }
 
 /* heap_trim: release every dirty page that is wholly free.  Returns bytes. */
@@ -251,6 +315,7 @@ dirty_release_all_free(struct heap *h)
 void
 dirty_destroy(struct heap *h)
 {
+	heap_meta_free(h, h->retain, h->retain_cap * sizeof(*h->retain));
 	struct dirty *d, *next;
 
 	for (d = RB_MIN(dirty_tree, &h->dirty); d; d = next) {

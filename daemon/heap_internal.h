@@ -44,9 +44,11 @@
 #define CHUNK_WORDS (CHUNK_GRANULES / 64)
 #define CACHE_GRANULES 64	/* cached sizes: 2..64 granules */
 #define CACHE_MAX 1024		/* cached blocks per size at most */
-#define RETAIN_RING 256		/* retention queue entries */
+#define CACHE_DEFAULT 4		/* ... and by default */
+#define RETAIN_RING 256		/* retention queue entries at most */
 #define RETAIN_DEFAULT 256	/* pages kept dirty by default: 1 MiB */
 #define MAX_POOL_SHIFT 48
+#define NODE_KINDS 6		/* tree nodes of up to 96 bytes */
 
 /* A long run: more than SHORT_MAX granules, kept in two trees. */
 struct lrun {
@@ -67,9 +69,9 @@ RB_PROTOTYPE(lrun_size_tree, lrun, by_size, lrun_size_cmp)
  * since), and is checked against the block map when it is popped.
  */
 struct sbin {
-	uint64_t *v;
-	uint32_t len, cap;	/* entries, stale ones included */
-	uint64_t count;		/* short runs of this length */
+	uint64_t *v;		/* v[-1] holds the capacity */
+	uint32_t len;		/* entries, stale ones included */
+	uint32_t count;		/* short runs of this length */
 };
 
 /* A free run as a placement sees it: short runs have no record. */
@@ -110,11 +112,48 @@ RB_PROTOTYPE(dirty_tree, dirty, link, dirty_cmp)
 struct chunk {
 	uint64_t index;
 	uint32_t nstart, nlive;	/* set start bits and live bits */
+	uint64_t any;		/* bit i: start word i is not zero */
 	uint64_t w[2 * CHUNK_WORDS];
 };
 
 #define SW(c, i) ((c)->w[2 * (i)])	/* start word i */
 #define LW(c, i) ((c)->w[2 * (i) + 1])	/* live word i */
+
+/* Set and clear the start bit m of word i of chunk c, keeping its counts. */
+static inline void
+sw_set(struct chunk *c, unsigned i, uint64_t m)
+{
+	c->nstart += !(SW(c, i) & m);
+	SW(c, i) |= m;
+	c->any |= 1ull << i;
+}
+
+static inline void
+sw_clear(struct chunk *c, unsigned i, uint64_t m)
+{
+	c->nstart -= !!(SW(c, i) & m);
+	SW(c, i) &= ~m;
+	if (!SW(c, i))
+		c->any &= ~(1ull << i);
+}
+
+/* The first non-zero start word after word i of c, or CHUNK_WORDS. */
+static inline unsigned
+sw_next(const struct chunk *c, unsigned i)
+{
+	uint64_t a = i >= 63 ? 0 : c->any & (~0ull << (i + 1));
+
+	return a ? (unsigned)__builtin_ctzll(a) : CHUNK_WORDS;
+}
+
+/* The last non-zero start word before word i of c, or CHUNK_WORDS. */
+static inline unsigned
+sw_prev(const struct chunk *c, unsigned i)
+{
+	uint64_t a = c->any & ((1ull << i) - 1);
+
+	return a ? 63 - (unsigned)__builtin_clzll(a) : CHUNK_WORDS;
+}
 
 struct block_cache {
 	uint64_t *off;		/* LIFO of cached block offsets */
@@ -155,27 +194,32 @@ struct heap {
 	struct dirty_tree dirty;
 	struct dirty *dirty_hint;	/* the stretch last marked, or NULL */
 	uint64_t dirty_pages;
-	struct {
+	struct retained {
 		uint64_t first, end;
-	} retain[RETAIN_RING];
-	unsigned retain_head, retain_count;
+	} *retain;		/* FIFO ring of retain_cap entries */
+	unsigned retain_cap, retain_head, retain_count;
 	uint64_t retained_pages;
 	uint64_t retain_limit;
 
 	struct block_cache cache[CACHE_GRANULES + 1];
 	uint32_t cache_limit;
 
+	/* Freed tree nodes kept for reuse, by size in 16-byte steps. */
+	struct spare *spare[NODE_KINDS];
+	unsigned nspare[NODE_KINDS];
+
 	struct heap_stats st;
-	struct heap_class_stats cls[HEAP_NCLASSES];
+	struct {
+		uint64_t live_blocks, live_bytes, allocs;
+	} cls[HEAP_NCLASSES];	/* heap_class_stats without the bounds */
 };
 
 /* heap.c */
 void *heap_meta_alloc(struct heap *h, size_t size);
 void *heap_meta_realloc(struct heap *h, void *p, size_t old, size_t size);
 void heap_meta_free(struct heap *h, void *p, size_t size);
-unsigned heap_class_of(uint64_t size);
-void heap_count_live(struct heap *h, uint64_t len, uint64_t requested,
-		     int sign);
+void *heap_node_alloc(struct heap *h, size_t size);
+void heap_node_free(struct heap *h, void *p, size_t size);
 
 static inline uint64_t
 round_up(uint64_t x, uint64_t a)
@@ -202,12 +246,45 @@ log2_ceil(uint64_t x)
 	return x <= 1 ? 0 : log2_floor(x - 1) + 1;
 }
 
+static inline unsigned
+heap_class_of(uint64_t size)
+{
+	return log2_floor(size);
+}
+
+/* Account a block of len bytes (requested of them) joining the live set. */
+static inline void
+heap_count_in(struct heap *h, uint64_t len, uint64_t requested)
+{
+	__typeof__(h->cls[0]) *c = &h->cls[heap_class_of(len)];
+
+	h->st.allocated_bytes += len;
+	h->st.requested_bytes += requested;
+	h->st.live_blocks++;
+	c->live_blocks++;
+	c->live_bytes += len;
+}
+
+/* ... and leaving it. */
+static inline void
+heap_count_out(struct heap *h, uint64_t len, uint64_t requested)
+{
+	__typeof__(h->cls[0]) *c = &h->cls[heap_class_of(len)];
+
+	h->st.allocated_bytes -= len;
+	h->st.requested_bytes -= requested;
+	h->st.live_blocks--;
+	c->live_blocks--;
+	c->live_bytes -= len;
+}
+
 /* heap_runs.c: free runs, bins, split and coalesce. */
 bool runs_is_short(const struct heap *h, uint64_t len);
 bool runs_at(struct heap *h, uint64_t start, struct fit *f);
 bool runs_containing(struct heap *h, uint64_t off, struct fit *f);
 bool runs_best_fit(struct heap *h, uint64_t len, uint64_t align,
 		   bool sure_only, struct fit *f);
+bool runs_alloc(struct heap *h, uint64_t len, uint64_t *off);
 void runs_take(struct heap *h, const struct fit *f, uint64_t off,
 	       uint64_t len);
 void runs_give(struct heap *h, uint64_t off, uint64_t len,
@@ -296,12 +373,10 @@ bm_set_start(struct heap *h, uint64_t off)
 	uint64_t m = bm_mask(h, off);
 	unsigned w = bm_word(h, off);
 
-	if (!c) {
+	if (!c)
 		bm_set_start_slow(h, off);
-	} else if (!(SW(c, w) & m)) {
-		SW(c, w) |= m;
-		c->nstart++;
-	}
+	else
+		sw_set(c, w, m);
 }
 
 static inline void
@@ -312,8 +387,8 @@ bm_clear_start(struct heap *h, uint64_t off)
 	unsigned w = bm_word(h, off);
 
 	if (c && (SW(c, w) & m)) {
-		SW(c, w) &= ~m;
-		if (--c->nstart == 0)
+		sw_clear(c, w, m);
+		if (c->nstart == 0)
 			bm_drop_if_empty(h, c);
 	}
 }
@@ -464,7 +539,7 @@ void spans_remove(struct heap *h, struct span *s);
 void spans_destroy(struct heap *h);
 
 /* heap_dirty.c: dirty pages, retention and release. */
-void dirty_mark(struct heap *h, uint64_t off, uint64_t len);
+void dirty_mark_slow(struct heap *h, uint64_t off, uint64_t len);
 void dirty_zero(struct heap *h, uint64_t off, uint64_t len);
 void dirty_release_now(struct heap *h, uint64_t first, uint64_t end);
 void dirty_retain(struct heap *h, uint64_t first, uint64_t end);
@@ -473,8 +548,6 @@ void dirty_destroy(struct heap *h);
 
 /* heap_cache.c: freed small blocks kept for fast reuse. */
 int cache_init(struct heap *h);
-bool cache_push(struct heap *h, struct chunk *c, uint64_t off, uint64_t len);
-bool cache_pop(struct heap *h, uint64_t len, uint64_t *off);
 void cache_flush(struct heap *h);
 bool cache_holds(struct heap *h, uint64_t off, uint64_t len);
 void cache_destroy(struct heap *h);
@@ -498,6 +571,72 @@ bm_cached(struct heap *h, uint64_t off)
 	struct chunk *c = bm_chunk_at(h, off);
 
 	return c && bm_cached_in(h, c, off);
+}
+
+void *cache_stack(struct heap *h, struct block_cache *bc);
+
+/*
+ * Park the block [off, off + len) of chunk c, just taken out of the live
+ * set (its live bits clear); false when it cannot be cached and must go to
+ * the runs.  Bounds: cache_limit blocks per size, and never more bytes than
+ * 1/16 of the live bytes plus one page.
+ */
+static inline bool
+cache_push(struct heap *h, struct chunk *c, uint64_t off, uint64_t len)
+{
+	uint64_t n = len >> h->gshift, gi = off >> h->gshift;
+	struct block_cache *bc = &h->cache[n < CACHE_GRANULES ? n
+							      : CACHE_GRANULES];
+
+	if (n < 2 || n > CACHE_GRANULES || (gi & 63) == 63 ||
+	    bc->count >= h->cache_limit ||
+	    h->st.cached_bytes + len > h->st.allocated_bytes / 16 + h->page)
+		return false;
+	if (__builtin_expect(!bc->off, 0))
+		bc->off = cache_stack(h, bc);
+	LW(c, bm_word(h, off)) |= 2ull << (gi & 63);	/* the mark */
+	bc->off[bc->count++] = off;
+	h->st.cached_bytes += len;
+	h->st.cached_blocks++;
+	return true;
+}
+
+/* Take a cached block of len bytes, unmarked; the caller sets it live. */
+static inline bool
+cache_pop(struct heap *h, uint64_t len, uint64_t *off)
+{
+	uint64_t n = len >> h->gshift, p;
+	struct block_cache *bc;
+	struct chunk *c;
+
+	if (n < 2 || n > CACHE_GRANULES)
+		return false;
+	bc = &h->cache[n];
+	if (bc->count == 0)
+		return false;
+	p = bc->off[--bc->count];
+	c = bm_chunk_at(h, p);
+	assert(c && bm_cached_in(h, c, p));
+	LW(c, bm_word(h, p)) &= ~(2ull << ((p >> h->gshift) & 63));
+	h->st.cached_bytes -= len;
+	h->st.cached_blocks--;
+	*off = p;
+	return true;
+}
+
+/*
+ * Mark the pages under [off, off + len) dirty.  Most blocks land in the
+ * stretch the last one marked; that case is decided here.
+ */
+static inline void
+dirty_mark(struct heap *h, uint64_t off, uint64_t len)
+{
+	struct dirty *d = h->dirty_hint;
+
+	if (d && (off >> h->pshift) >= d->first &&
+	    (off + len - 1) >> h->pshift < d->end)
+		return;
+	dirty_mark_slow(h, off, len);
 }
 
 #endif /* POOLMGR_HEAP_INTERNAL_H */

@@ -82,7 +82,7 @@ runs_is_short(const struct heap *h, uint64_t len)
  * The length of the extent starting at p if it is at most SHORT_MAX
  * granules long, else 0.  p must be an extent start.
  */
-static uint64_t
+static inline uint64_t
 short_extent(struct heap *h, uint64_t p)
 {
 	uint64_t lim = p + ((uint64_t)(SHORT_MAX + 1) << h->gshift);
@@ -95,14 +95,14 @@ short_extent(struct heap *h, uint64_t p)
 }
 
 /* Is the extent at p (start bit set, live bit clear) a page span? */
-static bool
+static inline bool
 span_start(struct heap *h, uint64_t p)
 {
 	return h->st.spans && (p & (h->page - 1)) == 0 && spans_find(h, p);
 }
 
 /* An extent start with a clear live bit and no cache mark: run or span. */
-static bool
+static inline bool
 free_start(struct heap *h, uint64_t p, bool live)
 {
 	return !live && !bm_cached(h, p);
@@ -110,7 +110,7 @@ free_start(struct heap *h, uint64_t p, bool live)
 
 /* ----------------------------------------------------------- short runs */
 
-static void
+static inline void
 sbin_set_nonempty(struct heap *h, unsigned n, bool on)
 {
 	if (on)
@@ -120,7 +120,7 @@ sbin_set_nonempty(struct heap *h, unsigned n, bool on)
 }
 
 /* First non-empty bin >= n, or 0. */
-static unsigned
+static inline unsigned
 sbin_next(const struct heap *h, unsigned n)
 {
 	unsigned w = n / 64;
@@ -138,7 +138,7 @@ sbin_next(const struct heap *h, unsigned n)
 }
 
 /* Is a short run of exactly n granules at p?  The truth behind an entry. */
-static bool
+static inline bool
 short_run_is(struct heap *h, uint64_t p, unsigned n)
 {
 	uint64_t gi = p >> h->gshift, end = gi + n, m, lim;
@@ -187,12 +187,29 @@ off_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void
+static inline uint32_t
+sbin_cap(const struct sbin *sb)
+{
+	return sb->v ? (uint32_t)sb->v[-1] : 0;
+}
+
+/* Give a bin's stack room for cap entries (0: none); v[-1] is cap. */
+static __attribute__((noinline)) void
 sbin_resize(struct heap *h, struct sbin *sb, uint32_t cap)
 {
-	sb->v = heap_meta_realloc(h, sb->v, sb->cap * sizeof(*sb->v),
-				  cap * sizeof(*sb->v));
-	sb->cap = cap;
+	uint32_t old = sbin_cap(sb);
+	uint64_t *base = sb->v ? sb->v - 1 : NULL;
+
+	assert(cap >= sb->len);
+	if (!cap) {
+		heap_meta_free(h, base, (old + 1) * sizeof(*base));
+		sb->v = NULL;
+		return;
+	}
+	base = heap_meta_realloc(h, base, base ? (old + 1) * sizeof(*base) : 0,
+				 (cap + 1) * sizeof(*base));
+	base[0] = cap;
+	sb->v = base + 1;
 }
 
 /*
@@ -202,7 +219,7 @@ sbin_resize(struct heap *h, struct sbin *sb, uint32_t cap)
  * are duplicates (a run merged away and made again at the same place);
  * when they are many, they go too.
  */
-static void
+static __attribute__((noinline, cold)) void
 sbin_compact(struct heap *h, unsigned n)
 {
 	struct sbin *sb = &h->sbin[n];
@@ -222,8 +239,8 @@ sbin_compact(struct heap *h, unsigned n)
 		k = j;
 	}
 	sb->len = k;
-	if (sb->cap > 64 && sb->len * 4 < sb->cap)
-		sbin_resize(h, sb, sb->cap / 2);
+	if (sbin_cap(sb) > 64 && sb->len * 4 < sbin_cap(sb))
+		sbin_resize(h, sb, sbin_cap(sb) / 2);
 }
 
 /* A short run of n granules starts at p now. */
@@ -236,10 +253,11 @@ sbin_add(struct heap *h, uint64_t p, unsigned n)
 	h->st.free_runs++;
 	if (sb->count++ == 0)
 		sbin_set_nonempty(h, n, true);
-	if (sb->len == sb->cap) {
-		if (sb->cap >= UINT32_MAX / 2)
+	assert(sb->count != 0);	/* no wrap: every run has an 8-byte entry */
+	if (sb->len == sbin_cap(sb)) {
+		if (sb->len >= UINT32_MAX / 2)
 			abort();
-		sbin_resize(h, sb, sb->cap ? sb->cap * 2 : 8);
+		sbin_resize(h, sb, sb->len ? sb->len * 2 : 8);
 	}
 	sb->v[sb->len++] = p;
 	if (sb->len >= 2 * sb->count + 64)
@@ -251,7 +269,7 @@ sbin_add(struct heap *h, uint64_t p, unsigned n)
  * on top of the stack (a run freed last is often the one merged next);
  * otherwise it goes stale.
  */
-static void
+static inline void
 sbin_del(struct heap *h, uint64_t p, unsigned n)
 {
 	struct sbin *sb = &h->sbin[n];
@@ -265,15 +283,12 @@ sbin_del(struct heap *h, uint64_t p, unsigned n)
 	/* No run of this length is left: every entry is stale. */
 	sbin_set_nonempty(h, n, false);
 	sb->len = 0;
-	if (sb->cap > 8) {
-		heap_meta_free(h, sb->v, sb->cap * sizeof(*sb->v));
-		sb->v = NULL;
-		sb->cap = 0;
-	}
+	if (sbin_cap(sb) > 8)
+		sbin_resize(h, sb, 0);
 }
 
 /* Pop the entry of some short run of n granules (the bin is not empty). */
-static uint64_t
+static inline uint64_t
 sbin_pop(struct heap *h, unsigned n)
 {
 	struct sbin *sb = &h->sbin[n];
@@ -306,7 +321,7 @@ sbin_holds(struct heap *h, uint64_t start, uint64_t len)
 static struct lrun *
 lrun_new(struct heap *h, uint64_t start, uint64_t len)
 {
-	struct lrun *r = heap_meta_alloc(h, sizeof(*r));
+	struct lrun *r = heap_node_alloc(h, sizeof(*r));
 
 	r->start = start;
 	r->len = len;
@@ -324,13 +339,28 @@ lrun_delete(struct heap *h, struct lrun *r)
 	RB_REMOVE(lrun_addr_tree, &h->lruns, r);
 	h->nlong--;
 	h->st.free_runs--;
-	heap_meta_free(h, r, sizeof(*r));
+	heap_node_free(h, r, sizeof(*r));
 }
 
-/* The new start stays between the neighbours: no reordering by address. */
+/*
+ * The new start stays between the neighbours: no reordering by address.
+ * In the size tree the run is moved only when its rank changes: a run that
+ * grows or shrinks without passing a neighbour (the pool's tail, most
+ * often) is updated where it is.
+ */
 static void
 lrun_resize(struct heap *h, struct lrun *r, uint64_t start, uint64_t len)
 {
+	struct lrun key = {.start = start, .len = len};
+	struct lrun *prev = RB_PREV(lrun_size_tree, &h->lsize, r);
+	struct lrun *next = RB_NEXT(lrun_size_tree, &h->lsize, r);
+
+	if ((!prev || lrun_size_cmp(prev, &key) < 0) &&
+	    (!next || lrun_size_cmp(&key, next) < 0)) {
+		r->start = start;
+		r->len = len;
+		return;
+	}
 	RB_REMOVE(lrun_size_tree, &h->lsize, r);
 	r->start = start;
 	r->len = len;
@@ -379,7 +409,7 @@ lrun_fit(struct heap *h, uint64_t len)
 
 /* ---------------------------------------------------- finding the runs */
 
-static bool
+static inline bool
 fit_short(struct fit *f, uint64_t start, uint64_t len)
 {
 	f->start = start;
@@ -388,7 +418,7 @@ fit_short(struct fit *f, uint64_t start, uint64_t len)
 	return true;
 }
 
-static bool
+static inline bool
 fit_long(struct fit *f, struct lrun *r)
 {
 	if (!r)
@@ -435,7 +465,7 @@ runs_containing(struct heap *h, uint64_t off, struct fit *f)
 }
 
 /* The smallest run of at least len bytes: a short bin, else a long run. */
-static bool
+static inline bool
 smallest_from(struct heap *h, uint64_t len, struct fit *f)
 {
 	uint64_t n = len >> h->gshift;
@@ -513,7 +543,7 @@ runs_best_fit(struct heap *h, uint64_t len, uint64_t align, bool sure_only,
 /* ------------------------------------------------ split and coalesce */
 
 /* The whole units of 2^kmin pages inside [x, y) that overlap [a, b). */
-static void
+static inline void
 units_touched(const struct heap *h, uint64_t x, uint64_t y, uint64_t a,
 	      uint64_t b, uint64_t *first, uint64_t *end)
 {
@@ -527,7 +557,7 @@ units_touched(const struct heap *h, uint64_t x, uint64_t y, uint64_t a,
 }
 
 /* The whole pages inside [x, y) that overlap [a, b). */
-static void
+static inline void
 pages_touched(const struct heap *h, uint64_t x, uint64_t y, uint64_t a,
 	      uint64_t b, uint64_t *first, uint64_t *end)
 {
@@ -543,7 +573,7 @@ pages_touched(const struct heap *h, uint64_t x, uint64_t y, uint64_t a,
  * File the run [start, start + len) under its length; *spare is a long-run
  * record that may be reused (and is used up if so).
  */
-static void
+static inline void
 run_file(struct heap *h, uint64_t start, uint64_t len, struct lrun **spare)
 {
 	if (runs_is_short(h, len)) {
@@ -557,7 +587,7 @@ run_file(struct heap *h, uint64_t start, uint64_t len, struct lrun **spare)
 }
 
 /* Forget a run (its bytes are being merged or taken). */
-static void
+static inline void
 run_unfile(struct heap *h, const struct fit *f)
 {
 	if (!f->lr)
@@ -593,6 +623,38 @@ runs_take(struct heap *h, const struct fit *f, uint64_t off, uint64_t len)
 		lrun_delete(h, spare);
 }
 
+/*
+ * The common small allocation in one call: best fit for len bytes with no
+ * alignment beyond the granule, carved from the low end of the run.
+ */
+bool
+runs_alloc(struct heap *h, uint64_t len, uint64_t *off)
+{
+	struct fit f;
+	uint64_t uf, ue;
+	struct lrun *spare;
+
+	if (!smallest_from(h, len, &f))
+		return false;
+	*off = f.start;
+	if (f.len >= h->page << h->kmin) {
+		units_touched(h, f.start, f.start + f.len, f.start,
+			      f.start + len, &uf, &ue);
+		if (ue > uf)
+			buddy_remove(h, uf, ue);
+	}
+	h->st.free_bytes -= len;
+	run_unfile(h, &f);
+	spare = f.lr;
+	if (f.len > len) {
+		bm_set_start(h, f.start + len);
+		run_file(h, f.start + len, f.len - len, &spare);
+	}
+	if (spare)
+		lrun_delete(h, spare);
+	return true;
+}
+
 /* The run ending at off, if any. */
 static bool
 run_ending_at(struct heap *h, uint64_t off, struct fit *f)
@@ -611,7 +673,7 @@ run_ending_at(struct heap *h, uint64_t off, struct fit *f)
 }
 
 /* Is the free extent starting at chunk bit b of c (live bit clear) a run? */
-static bool
+static inline bool
 free_bit_is_run(struct heap *h, struct chunk *c, uint64_t b)
 {
 	uint64_t off = ((c->index << CHUNK_SHIFT) + b) << h->gshift;
@@ -619,38 +681,85 @@ free_bit_is_run(struct heap *h, struct chunk *c, uint64_t b)
 	return !bm_cached_in(h, c, off) && !span_start(h, off);
 }
 
-/* The last start bit below chunk bit b, at most SHORT_MAX bits back. */
-static bool
+/* The last start bit of chunk c below bit b, if any. */
+static inline bool
 prev_bit(const struct chunk *c, uint64_t b, uint64_t *pb)
 {
-	uint64_t floor = b > SHORT_MAX ? b - SHORT_MAX : 0;
 	unsigned w = (unsigned)(b / 64);
 	uint64_t bits = SW(c, w) & ((1ull << (b & 63)) - 1);
 
-	while (!bits) {
-		if (w == 0 || (uint64_t)w * 64 <= floor)
+	if (!bits) {
+		if ((w = sw_prev(c, w)) == CHUNK_WORDS)
 			return false;
-		bits = SW(c, --w);
+		bits = SW(c, w);
 	}
 	*pb = (uint64_t)w * 64 + 63 - (uint64_t)__builtin_clzll(bits);
-	return *pb >= floor;
+	return true;
 }
 
-/* The first start bit above chunk bit b, at most SHORT_MAX bits on. */
-static bool
+/* The first start bit of chunk c above bit b, if any. */
+static inline bool
 next_bit(const struct chunk *c, uint64_t b, uint64_t *nb)
 {
-	uint64_t top = b + SHORT_MAX;
 	unsigned w = (unsigned)(b / 64);
 	uint64_t bits = SW(c, w) & (~1ull << (b & 63));
 
-	while (!bits) {
-		if (++w == CHUNK_WORDS || (uint64_t)w * 64 > top)
+	if (!bits) {
+		if ((w = sw_next(c, w)) == CHUNK_WORDS)
 			return false;
 		bits = SW(c, w);
 	}
 	*nb = (uint64_t)w * 64 + (uint64_t)__builtin_ctzll(bits);
-	return *nb <= top;
+	return true;
+}
+
+/*
+ * give_in_chunk's case with a long run on one side or both (lr, rr), or a
+ * short run (left at chunk bit lb, right ending at chunk bit rb): the
+ * merged run reuses a long record.
+ */
+static bool
+give_long(struct heap *h, uint64_t off, uint64_t len, struct lrun *lr,
+	  bool left, uint64_t lb, struct lrun *rr, bool right, uint64_t rb,
+	  uint64_t *new_first, uint64_t *new_end)
+{
+	uint64_t base = (off >> h->gshift) & ~(uint64_t)(CHUNK_GRANULES - 1);
+	uint64_t x = off, y = off + len, uf, ue;
+	struct fit f;
+
+	if (left)	/* a short run [lb, off) */
+		lr = NULL, x = (base + lb) << h->gshift;
+	if (right)
+		rr = NULL, y = (base + rb) << h->gshift;
+	h->st.free_bytes += len;
+	bm_set_start(h, off);
+	if (lr || left) {
+		if (left)
+			sbin_del(h, x, (unsigned)((off - x) >> h->gshift));
+		else
+			x = lr->start;
+		bm_clear_start(h, off);
+	}
+	if (rr || right) {
+		if (right)
+			sbin_del(h, off + len, (unsigned)((y - off - len) >>
+							   h->gshift));
+		else
+			y = rr->start + rr->len;
+		bm_clear_start(h, off + len);
+	}
+	if (lr && rr)
+		lrun_delete(h, rr);
+	f.lr = lr ? lr : rr;
+	if (f.lr)
+		lrun_resize(h, f.lr, x, y - x);
+	else
+		run_file(h, x, y - x, &f.lr);
+	pages_touched(h, x, y, off, off + len, new_first, new_end);
+	units_touched(h, x, y, off, off + len, &uf, &ue);
+	if (ue > uf)
+		buddy_add(h, uf, ue);
+	return true;
 }
 
 /*
@@ -663,39 +772,50 @@ give_in_chunk(struct heap *h, uint64_t off, uint64_t len, uint64_t *new_first,
 	      uint64_t *new_end)
 {
 	uint64_t gi = off >> h->gshift, bit = gi & (CHUNK_GRANULES - 1);
-	uint64_t ebit = bit + (len >> h->gshift), base, lb, rb, uf, ue;
+	uint64_t ebit = bit + (len >> h->gshift), base, lb = 0, rb = 0, uf, ue;
 	bool left = false, right = false;
+	struct lrun *lr = NULL, *rr = NULL;
 	struct chunk *c;
 
 	if (bit == 0 || ebit >= CHUNK_GRANULES)
 		return false;
 	c = bm_chunk(h, gi >> CHUNK_SHIFT);
-	if (!prev_bit(c, bit, &lb))
-		return false;
-	if (!(LW(c, lb / 64) >> (lb & 63) & 1))
-		left = free_bit_is_run(h, c, lb);
-	if (!(LW(c, ebit / 64) >> (ebit & 63) & 1)) {
-		if (!next_bit(c, ebit, &rb))
-			return false;
-		right = free_bit_is_run(h, c, ebit);
+	/* The extent before: short (a bin's run), long (a record), or live. */
+	if (!prev_bit(c, bit, &lb)) {
+		if (bit < SHORT_MAX)
+			return false;	/* it starts before c, maybe short */
+		lr = lrun_ending_at(h, off);
+	} else if (!(LW(c, lb / 64) >> (lb & 63) & 1)) {
+		if (lb + SHORT_MAX >= bit)
+			left = free_bit_is_run(h, c, lb);
+		else
+			lr = lrun_find(h, (c->index << CHUNK_SHIFT | lb)
+					  << h->gshift);
 	}
+	/* The extent after, the same way. */
+	if (!(LW(c, ebit / 64) >> (ebit & 63) & 1)) {
+		if (next_bit(c, ebit, &rb) && rb <= ebit + SHORT_MAX)
+			right = free_bit_is_run(h, c, ebit);
+		else if (ebit + SHORT_MAX < CHUNK_GRANULES)
+			rr = lrun_find(h, off + len);
+		else
+			return false;	/* it may end past c, maybe short */
+	}
+	if (lr || rr)
+		return give_long(h, off, len, lr, left, lb, rr, right, rb,
+				 new_first, new_end);
 	base = c->index << CHUNK_SHIFT;
 	h->st.free_bytes += len;
-	if (!(SW(c, bit / 64) >> (bit & 63) & 1)) {
-		SW(c, bit / 64) |= 1ull << (bit & 63);
-		c->nstart++;
-	}
+	sw_set(c, (unsigned)(bit / 64), 1ull << (bit & 63));
 	if (left) {
 		sbin_del(h, (base + lb) << h->gshift, (unsigned)(bit - lb));
-		SW(c, bit / 64) &= ~(1ull << (bit & 63));
-		c->nstart--;
+		sw_clear(c, (unsigned)(bit / 64), 1ull << (bit & 63));
 	} else {
 		lb = bit;
 	}
 	if (right) {
 		sbin_del(h, (base + ebit) << h->gshift, (unsigned)(rb - ebit));
-		SW(c, ebit / 64) &= ~(1ull << (ebit & 63));
-		c->nstart--;
+		sw_clear(c, (unsigned)(ebit / 64), 1ull << (ebit & 63));
 	} else {
 		rb = ebit;
 	}
@@ -763,9 +883,10 @@ runs_destroy(struct heap *h)
 	for (r = RB_MIN(lrun_addr_tree, &h->lruns); r; r = next) {
 		next = RB_NEXT(lrun_addr_tree, &h->lruns, r);
 		RB_REMOVE(lrun_addr_tree, &h->lruns, r);
-		heap_meta_free(h, r, sizeof(*r));
+		heap_node_free(h, r, sizeof(*r));
 	}
-	for (n = 1; n <= SHORT_MAX; n++)
-		heap_meta_free(h, h->sbin[n].v,
-			       h->sbin[n].cap * sizeof(*h->sbin[n].v));
+	for (n = 1; n <= SHORT_MAX; n++) {
+		h->sbin[n].len = 0;
+		sbin_resize(h, &h->sbin[n], 0);
+	}
 }

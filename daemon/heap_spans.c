@@ -27,7 +27,7 @@ spans_find(struct heap *h, uint64_t start)
 struct span *
 spans_insert(struct heap *h, uint64_t start, uint64_t len, uint64_t requested)
 {
-	struct span *s = heap_meta_alloc(h, sizeof(*s));
+	struct span *s = heap_node_alloc(h, sizeof(*s));
 
 	s->start = start;
 	s->len = len;
@@ -42,7 +42,7 @@ spans_remove(struct heap *h, struct span *s)
 {
 	RB_REMOVE(span_tree, &h->spans, s);
 	h->st.spans--;
-	heap_meta_free(h, s, sizeof(*s));
+	heap_node_free(h, s, sizeof(*s));
 }
 
 void
