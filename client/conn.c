@@ -114,6 +114,7 @@ conn_recv(struct pool_conn *c, Poolmgr__Reply **replyp, struct conn_fds *fdp)
 	struct msghdr	 msg;
 	ssize_t		 n;
 	struct conn_fds	 fds;
+	int		 flags = MSG_TRUNC|MSG_CMSG_CLOEXEC, reset = 0;
 
 	*replyp = NULL;
 	conn_fds_init(fdp);
@@ -128,9 +129,22 @@ conn_recv(struct pool_conn *c, Poolmgr__Reply **replyp, struct conn_fds *fdp)
 		msg.msg_controllen = sizeof cbuf.buf;
 
 		/* MSG_TRUNC: return the real length of a longer datagram. */
-		n = recvmsg(c->fd, &msg, MSG_TRUNC|MSG_CMSG_CLOEXEC);
-		if (n != -1 || errno != EINTR)
+		n = recvmsg(c->fd, &msg, flags);
+		if (n != -1)
 			break;
+		if (errno == EINTR)
+			continue;
+		/*
+		 * A daemon that closes with our request unread makes the
+		 * kernel report ECONNRESET before the datagrams it sent
+		 * first: look once more for them (its refusal, say).
+		 */
+		if (errno == ECONNRESET && !reset) {
+			reset = 1;
+			flags |= MSG_DONTWAIT;
+			continue;
+		}
+		break;
 	}
 	if (n == -1)
 		return -ECONNRESET;
@@ -269,6 +283,42 @@ conn_kick(struct pool_conn *c)
 		pthread_cond_signal(&call->cond);
 }
 
+/* The error of a connection-level reply: its own if plausible. */
+static int
+conn_refusal_error(const Poolmgr__Reply *reply)
+{
+	if (reply->error < 0 && reply->error >= -4095)
+		return reply->error;
+	return -EPROTO;
+}
+
+/*
+ * A send failed because the daemon closed the connection: if it said why
+ * first (an id-0 reply waits to be read), that is the answer.
+ */
+static int
+conn_refusal(struct pool_conn *c)
+{
+	Poolmgr__Reply	*reply;
+	uint8_t		 buf[512];	/* a refusal is short */
+	ssize_t		 n;
+	int		 error = -ECONNRESET;
+
+	/* The first read may only report the reset (see conn_recv). */
+	n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+	if (n == -1 && errno == ECONNRESET)
+		n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+	if (n <= 0)
+		return error;
+	reply = poolmgr__reply__unpack(NULL, (size_t)n, buf);
+	if (reply == NULL)
+		return error;
+	if (reply->id == 0)
+		error = conn_refusal_error(reply);
+	poolmgr__reply__free_unpacked(reply, NULL);
+	return error;
+}
+
 /*
  * Hand a reply to the call with its id.  A reply nobody asked for means the
  * daemon and we disagree about the conversation; the call it should have
@@ -280,6 +330,16 @@ conn_deliver(struct pool_conn *c, Poolmgr__Reply *reply,
 {
 	struct conn_call	*call;
 
+	/*
+	 * Id 0 is never a request's: it is the daemon refusing the whole
+	 * connection (too many clients), which it then closes.
+	 */
+	if (reply->id == 0) {
+		conn_fds_close(fds);
+		conn_fail(c, conn_refusal_error(reply));
+		poolmgr__reply__free_unpacked(reply, NULL);
+		return;
+	}
 	TAILQ_FOREACH(call, &c->calls, entry) {
 		/* cppcheck cannot follow TAILQ_FOREACH: call is a queued call. */
 		/* cppcheck-suppress uninitvar */
@@ -344,7 +404,7 @@ conn_request(struct pool_conn *c, Poolmgr__Request *req,
     Poolmgr__Reply **replyp, struct conn_fds *fdp)
 {
 	struct conn_call	call;
-	int			error;
+	int			error, broken;
 
 	*replyp = NULL;
 	if (fdp != NULL)
@@ -369,8 +429,11 @@ conn_request(struct pool_conn *c, Poolmgr__Request *req,
 
 	error = conn_send(c, req);
 
+	broken = error == -ECONNRESET;
+	if (broken)
+		error = conn_refusal(c);
 	pthread_mutex_lock(&c->lock);
-	if (error == -ECONNRESET)
+	if (broken)
 		conn_fail(c, error);
 	else if (error != 0) {
 		if (!call.done) {

@@ -8,6 +8,7 @@
  *   max_connections = 1024         ; clients at once, in all
  *   max_connections_per_uid = 256  ; clients at once, per uid
  *   max_blocks_per_session = 4194304 ; references one client may hold
+ *   hello_timeout = 10             ; seconds a new client has to say Hello
  *
  *   [pool NAME]
  *   size = 256M                    ; required; K, M, G, T suffixes
@@ -43,6 +44,7 @@ struct config {
 	uint32_t max_connections;
 	uint32_t max_connections_per_uid;
 	uint64_t max_blocks_per_session;
+	uint32_t hello_timeout;		/* seconds; 0: none */
 	unsigned npools;
 	struct config_pool pools[CONFIG_MAX_POOLS];
 };

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "poolmgr.pb-c.h"
@@ -130,6 +131,7 @@ do_hello(struct call *c, const Poolmgr__Hello *m)
 		if (c->s->name[i] < 0x20 || c->s->name[i] > 0x7e)
 			c->s->name[i] = '?';
 	c->s->greeted = true;
+	peer_clear_deadline(c->peer);
 	hr.version = PROTOCOL_VERSION;
 	hr.max_message = PEER_MAX_MESSAGE;
 	hr.server = "poolmgrd 0.1.0";
@@ -792,6 +794,28 @@ send_reply(struct call *c)
 	peer_send(c->peer, out, len, &c->fds);
 }
 
+/*
+ * Refuse a connection before it is served: one Reply with id 0 and the
+ * error, sent at once (the socket is new, so it has room), then the caller
+ * closes it.  Clients take an id-0 reply as the connection's answer.
+ */
+void
+dispatch_refuse_connection(int fd, int err, const char *why)
+{
+	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	uint8_t out[256];
+	size_t len;
+
+	rep.id = 0;
+	rep.error = err;
+	rep.message = (char *)why;
+	len = poolmgr__reply__get_packed_size(&rep);
+	if (len > sizeof(out))
+		return;
+	poolmgr__reply__pack(&rep, out);
+	(void)send(fd, out, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 void
 dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 		 size_t len)
@@ -811,14 +835,6 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 	}
 	c.req = req;
 	rep.id = req->id;
-	if (s->refuse) {
-		rc = refuse(&c, s->refuse, "too many clients connected");
-		rep.error = rc;
-		rep.message = c.msg;
-		send_reply(&c);
-		peer_kill(peer);
-		goto out;
-	}
 	if (!s->greeted) {
 		if (req->body_case != POOLMGR__REQUEST__BODY_HELLO) {
 			log_warnx("pid %d sent a request before Hello; closing",

@@ -14,6 +14,9 @@ struct session;
 /* The configuration in force (admin group); kept by the caller. */
 void dispatch_set_config(const struct config *cf);
 
+/* Tell a connection over a limit why it is closed (id 0, error err). */
+void dispatch_refuse_connection(int fd, int err, const char *why);
+
 /* Decode buf, carry it out for session s, and queue the reply on peer. */
 void dispatch_message(struct peer *peer, struct session *s,
 		      const uint8_t *buf, size_t len);

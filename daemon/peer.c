@@ -57,6 +57,7 @@ struct peer {
 	LIST_ENTRY(peer) entry;
 	int fd;
 	struct event *ev_read, *ev_write;
+	struct event *ev_deadline;	/* NULL: none set yet */
 	peer_dispatch_fn dispatch;
 	void *arg;
 	bool dead;		/* killed: flush, then free */
@@ -131,6 +132,8 @@ peer_free(struct peer *p)
 	LIST_REMOVE(p, entry);
 	event_free(p->ev_read);
 	event_free(p->ev_write);
+	if (p->ev_deadline)
+		event_free(p->ev_deadline);
 	while ((m = STAILQ_FIRST(&p->out))) {
 		STAILQ_REMOVE_HEAD(&p->out, entry);
 		outmsg_free(m);
@@ -166,6 +169,39 @@ peer_drop(struct peer *p)
 	p->queued = 0;
 	peer_kill(p);
 	event_active(p->ev_write, EV_WRITE, 0);
+}
+
+static void
+peer_on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+
+	(void)what;
+	log_warnx("client fd %d said nothing in time; dropping it", fd);
+	peer_drop(p);
+}
+
+void
+peer_set_deadline(struct peer *p, unsigned seconds)
+{
+	struct timeval tv = {(time_t)seconds, 0};
+
+	if (seconds == 0)
+		return;
+	if (!p->ev_deadline) {
+		p->ev_deadline = evtimer_new(event_get_base(p->ev_read),
+					     peer_on_deadline, p);
+		if (!p->ev_deadline)
+			fatalx("evtimer_new failed");
+	}
+	evtimer_add(p->ev_deadline, &tv);
+}
+
+void
+peer_clear_deadline(struct peer *p)
+{
+	if (p->ev_deadline)
+		evtimer_del(p->ev_deadline);
 }
 
 void

@@ -48,6 +48,10 @@ void peer_send(struct peer *p, const void *buf, size_t len,
 /* Send what is queued, then close: dispatch gets its NULL call later. */
 void peer_kill(struct peer *p);
 
+/* Drop the peer if it is still here in seconds (0: never); or stop that. */
+void peer_set_deadline(struct peer *p, unsigned seconds);
+void peer_clear_deadline(struct peer *p);
+
 /* Close every peer now (shutdown). */
 void peer_close_all(void);
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -88,6 +89,8 @@ static void
 accept_one(int fd)
 {
 	struct session *s = session_new(fd);
+	const char *why = NULL;
+	struct peer *p;
 
 	if (!s) {
 		log_warn("SO_PEERCRED");
@@ -95,19 +98,26 @@ accept_one(int fd)
 		return;
 	}
 	log_debug("pid %d uid %u connected", (int)s->pid, (unsigned)s->uid);
-	/* Counted with s itself: refuse the one that goes over. */
-	if (session_count() > server_cf->max_connections) {
-		log_warnx("pid %d: more than %u clients; refusing it",
-			  (int)s->pid, server_cf->max_connections);
-		s->refuse = -EUSERS;
-	} else if (session_count_uid(s->uid) >
-		   server_cf->max_connections_per_uid) {
-		log_warnx("pid %d: uid %u has more than %u clients; refusing it",
-			  (int)s->pid, (unsigned)s->uid,
-			  server_cf->max_connections_per_uid);
-		s->refuse = -EUSERS;
+	/*
+	 * Counted with s itself: the one that goes over is told why and
+	 * closed at once, so refused clients never hold a descriptor.
+	 */
+	if (session_count() > server_cf->max_connections)
+		why = "too many clients connected";
+	else if (session_count_uid(s->uid) >
+		 server_cf->max_connections_per_uid)
+		why = "too many clients of this uid connected";
+	if (why) {
+		log_warnx("pid %d uid %u: %s; refusing it", (int)s->pid,
+			  (unsigned)s->uid, why);
+		dispatch_refuse_connection(fd, -EUSERS, why);
+		session_free(s);
+		close(fd);
+		return;
 	}
-	peer_new(base, fd, peer_dispatch, s);
+	p = peer_new(base, fd, peer_dispatch, s);
+	/* A client that never says Hello does not keep its descriptor. */
+	peer_set_deadline(p, server_cf->hello_timeout);
 }
 
 static void
@@ -270,6 +280,32 @@ listen_on(const char *path, unsigned mode)
 	return fd;
 }
 
+/*
+ * Every connection costs a descriptor: take all the kernel allows (the soft
+ * limit is often 1024, the hard one far more) and say so if the connection
+ * limits could still run out of them.
+ */
+static void
+raise_nofile(const struct config *cf)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY &&
+	    (uint64_t)cf->max_connections + 2 * POOL_MAX_POOLS + 32 >
+	    rl.rlim_cur)
+		log_warnx("max_connections %u with %llu descriptors: clients "
+			  "may be refused for want of descriptors before the "
+			  "limit", cf->max_connections,
+			  (unsigned long long)rl.rlim_cur);
+}
+
 int
 server_run(const struct server_opts *o, struct config *cf)
 {
@@ -285,6 +321,7 @@ server_run(const struct server_opts *o, struct config *cf)
 	snprintf(server_socket, sizeof(server_socket), "%s",
 		 o->socket_path ? o->socket_path : cf->socket);
 	signal(SIGPIPE, SIG_IGN);
+	raise_nofile(cf);
 	base = event_base_new();
 	if (!base)
 		fatalx("event_base_new failed");

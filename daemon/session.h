@@ -41,8 +41,6 @@ struct session {
 	int ngroups;
 	char name[64];
 	bool greeted;		/* Hello done */
-	int refuse;		/* over a connection limit: the reply to
-				 * whatever it says first, then close */
 	uint64_t nrefs;		/* references held over all handles */
 	uint32_t next_handle;
 	struct handle_list handles;
