@@ -202,12 +202,13 @@ $(BUILD)/bench/bench_boost: $(BENCH_DIR)/bench_boost.o $(BENCH_COMMON)
 # The suite once as built, then again under AddressSanitizer and UBSan.
 # The integration tests run with the client-side cache on (the default);
 # in the plain build they run once more with it off.
-RESULTS := build/test-results.txt build/test-results-nocache.txt \
-           build/asan/test-results.txt
+RESULTS := $(BUILD)/test-results.txt $(BUILD)/test-results-nocache.txt \
+           $(BUILD)/asan/test-results.txt
 test: deps
 	@rm -f $(RESULTS)
 	-$(MAKE) --no-print-directory check-suite
-	-$(MAKE) --no-print-directory check-suite BUILD=build/asan SAN=1 OPT=-O1
+	-$(MAKE) --no-print-directory check-suite BUILD=$(BUILD)/asan SAN=1 \
+	  OPT=-O1
 	@sh tests/summary.sh $(RESULTS)
 
 check-suite: $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS)

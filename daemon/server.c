@@ -37,6 +37,7 @@ static char server_socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static int reserve_fd = -1;
 static bool socket_activated;
 static struct event *status_ev;
+static struct event *ev_accept, *ev_accept_again;
 
 #define STATUS_INTERVAL_SEC 10
 
@@ -121,6 +122,17 @@ accept_one(int fd)
 }
 
 static void
+on_accept_again(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (reserve_fd < 0)
+		reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	event_add(ev_accept, NULL);
+}
+
+static void
 on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	int fd;
@@ -142,6 +154,17 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 				if (fd >= 0)
 					close(fd);
 				reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			}
+			/*
+			 * Without a spare descriptor the waiting client stays
+			 * in the backlog and the socket stays readable: stop
+			 * listening for a second rather than spin on it.
+			 */
+			if (reserve_fd < 0) {
+				struct timeval second = {1, 0};
+
+				event_del(ev_accept);
+				evtimer_add(ev_accept_again, &second);
 			}
 		} else if (errno != EAGAIN && errno != EINTR &&
 			   errno != ECONNABORTED) {
@@ -309,7 +332,7 @@ raise_nofile(const struct config *cf)
 int
 server_run(const struct server_opts *o, struct config *cf)
 {
-	struct event *ev_accept, *ev_term, *ev_int, *ev_hup;
+	struct event *ev_term, *ev_int, *ev_hup;
 	struct timeval status_tv = {STATUS_INTERVAL_SEC, 0};
 	char line[160];
 	struct dpool *p;
@@ -333,6 +356,9 @@ server_run(const struct server_opts *o, struct config *cf)
 	apply_config(cf);
 
 	ev_accept = event_new(base, lfd, EV_READ | EV_PERSIST, on_accept, NULL);
+	ev_accept_again = evtimer_new(base, on_accept_again, NULL);
+	if (!ev_accept || !ev_accept_again)
+		fatalx("event_new failed");
 	ev_term = evsignal_new(base, SIGTERM, on_stop, NULL);
 	ev_int = evsignal_new(base, SIGINT, on_stop, NULL);
 	ev_hup = evsignal_new(base, SIGHUP, on_reload, NULL);
@@ -341,11 +367,12 @@ server_run(const struct server_opts *o, struct config *cf)
 	event_add(ev_int, NULL);
 	event_add(ev_hup, NULL);
 	if (socket_activated)
-		log_info("listening on the socket systemd passed, %u pools",
-			 dpool_count());
+		log_info("listening on the socket systemd passed, %u pool%s",
+			 dpool_count(), dpool_count() == 1 ? "" : "s");
 	else
-		log_info("listening on %s (mode %o), %u pools", server_socket,
-			 cf->socket_mode, dpool_count());
+		log_info("listening on %s (mode %o), %u pool%s", server_socket,
+			 cf->socket_mode, dpool_count(),
+			 dpool_count() == 1 ? "" : "s");
 	service_watchdog_start(base);
 	status_ev = event_new(base, -1, EV_PERSIST, on_status_timer, NULL);
 	event_add(status_ev, &status_tv);
@@ -362,6 +389,7 @@ server_run(const struct server_opts *o, struct config *cf)
 	while ((p = dpool_first()))
 		dpool_destroy(p);
 	event_free(ev_accept);
+	event_free(ev_accept_again);
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_hup);

@@ -93,6 +93,11 @@ main(int argc, char **argv)
 	const char		*s;
 	int			 error, status = 0;
 
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0)) {
+		printf("usage: consumer POOL [OFFSET...]\n");
+		return 0;
+	}
 	if (argc < 2) {
 		fprintf(stderr, "usage: consumer POOL [OFFSET...]\n");
 		return 2;

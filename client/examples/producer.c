@@ -26,6 +26,11 @@ main(int argc, char **argv)
 	size_t			 len;
 	int			 i, error;
 
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0)) {
+		printf("usage: producer POOL TEXT...\n");
+		return 0;
+	}
 	if (argc < 3) {
 		fprintf(stderr, "usage: producer POOL TEXT...\n");
 		return 2;
