@@ -339,7 +339,6 @@ alloc_cached(struct heap *h, uint64_t size, uint64_t *out)
 	mask = ((2ull << room) - 1) << b;
 	lw = &LW(c, (gi & (CHUNK_GRANULES - 1)) / 64);
 	*lw = (*lw & ~mask) | ((1 | slack >> drop << 1) << b);
-	c->nlive++;
 	h->st.cached_bytes -= len;
 	h->st.cached_blocks--;
 	h->st.cache_hits++;
@@ -380,8 +379,7 @@ free_in_word(struct heap *h, uint64_t off)
 	room = n - 1 < h->slack_bits ? (unsigned)n - 1 : h->slack_bits;
 	mask = ((2ull << room) - 1) << b;	/* b + room < b + n <= 63 */
 	field = (*lw & mask) >> b;
-	*lw &= ~mask;
-	c->nlive--;		/* the start bit keeps the chunk */
+	*lw &= ~mask;		/* the start bit keeps the chunk */
 	heap_count_out(h, len, len - (field >> 1 << (h->slack_bits - room)));
 	h->st.frees++;
 	if (h->cache_limit && cache_push(h, c, off, len))

@@ -39,14 +39,15 @@ int
 bm_init(struct heap *h)
 {
 	h->chunks.cap = 16;
-	h->chunks.slot = heap_meta_alloc(h, h->chunks.cap * sizeof(void *));
-	memset(h->chunks.slot, 0, h->chunks.cap * sizeof(void *));
+	h->chunks.slot = heap_meta_alloc(h, h->chunks.cap * sizeof(struct slot));
+	memset(h->chunks.slot, 0, h->chunks.cap * sizeof(struct slot));
 	return 0;
 }
 
 /*
  * The chunk with this index, or NULL when none of its bits is set; the
- * inline bm_chunk asks here when the last chunk used is not the one.
+ * inline bm_chunk asks here when the last chunk used is not the one.  The
+ * slots carry the index, so a probe reads no chunk.
  */
 struct chunk *
 bm_chunk_probe(struct heap *h, uint64_t index)
@@ -55,12 +56,12 @@ bm_chunk_probe(struct heap *h, uint64_t index)
 	uint64_t i;
 
 	for (i = chunk_hash(index, m->cap);; i = (i + 1) & (m->cap - 1)) {
-		struct chunk *c = m->slot[i];
+		struct slot *sl = &m->slot[i];
 
-		if (!c)
+		if (!sl->c)
 			return NULL;
-		if (c->index == index)
-			return m->last = c;
+		if (sl->index == index)
+			return m->last = sl->c;
 	}
 }
 
@@ -69,9 +70,10 @@ map_place(struct chunk_map *m, struct chunk *c)
 {
 	uint64_t i = chunk_hash(c->index, m->cap);
 
-	while (m->slot[i])
+	while (m->slot[i].c)
 		i = (i + 1) & (m->cap - 1);
-	m->slot[i] = c;
+	m->slot[i].index = c->index;
+	m->slot[i].c = c;
 }
 
 /* Rehash into cap slots: twice as many when full, half when sparse. */
@@ -79,16 +81,16 @@ static void
 map_resize(struct heap *h, uint64_t cap)
 {
 	struct chunk_map *m = &h->chunks;
-	struct chunk **old = m->slot;
+	struct slot *old = m->slot;
 	uint64_t oldcap = m->cap, i;
 
 	m->cap = cap;
-	m->slot = heap_meta_alloc(h, m->cap * sizeof(void *));
-	memset(m->slot, 0, m->cap * sizeof(void *));
+	m->slot = heap_meta_alloc(h, m->cap * sizeof(struct slot));
+	memset(m->slot, 0, m->cap * sizeof(struct slot));
 	for (i = 0; i < oldcap; i++)
-		if (old[i])
-			map_place(m, old[i]);
-	heap_meta_free(h, old, oldcap * sizeof(void *));
+		if (old[i].c)
+			map_place(m, old[i].c);
+	heap_meta_free(h, old, oldcap * sizeof(struct slot));
 }
 
 static struct chunk *
@@ -114,18 +116,19 @@ chunk_drop(struct heap *h, struct chunk *c)
 	struct chunk_map *m = &h->chunks;
 	uint64_t i = chunk_hash(c->index, m->cap), j;
 
-	while (m->slot[i] != c)
+	while (m->slot[i].c != c)
 		i = (i + 1) & (m->cap - 1);
 	/* Backward-shift deletion keeps every probe sequence unbroken. */
-	for (j = (i + 1) & (m->cap - 1); m->slot[j]; j = (j + 1) & (m->cap - 1)) {
-		uint64_t home = chunk_hash(m->slot[j]->index, m->cap);
+	for (j = (i + 1) & (m->cap - 1); m->slot[j].c;
+	     j = (j + 1) & (m->cap - 1)) {
+		uint64_t home = chunk_hash(m->slot[j].index, m->cap);
 
 		if (((j - home) & (m->cap - 1)) >= ((j - i) & (m->cap - 1))) {
 			m->slot[i] = m->slot[j];
 			i = j;
 		}
 	}
-	m->slot[i] = NULL;
+	m->slot[i].c = NULL;
 	m->count--;
 	if (m->last == c)
 		m->last = NULL;
@@ -134,17 +137,22 @@ chunk_drop(struct heap *h, struct chunk *c)
 		map_resize(h, m->cap / 2);
 }
 
-static void
-chunk_maybe_drop(struct heap *h, struct chunk *c)
-{
-	if (c->nstart == 0 && c->nlive == 0)
-		chunk_drop(h, c);
-}
-
+/*
+ * A chunk goes when it holds no bit.  Live bits without a start bit in
+ * the same chunk are rare (a slack field spilling over from the chunk
+ * before), so they are looked for only when the last start bit goes.
+ */
 void
 bm_drop_if_empty(struct heap *h, struct chunk *c)
 {
-	chunk_maybe_drop(h, c);
+	unsigned w;
+
+	if (c->nstart)
+		return;
+	for (w = 0; w < CHUNK_WORDS; w++)
+		if (LW(c, w))
+			return;
+	chunk_drop(h, c);
 }
 
 /* Granule number of off, split into chunk index and bit. */
@@ -185,11 +193,9 @@ live_put(struct heap *h, uint64_t gi, bool on)
 		return;
 	if (on) {
 		LW(c, bit / 64) |= 1ull << (bit % 64);
-		c->nlive++;
 	} else {
 		LW(c, bit / 64) &= ~(1ull << (bit % 64));
-		c->nlive--;
-		chunk_maybe_drop(h, c);
+		bm_drop_if_empty(h, c);
 	}
 }
 
@@ -252,14 +258,7 @@ bm_set_live_slow(struct heap *h, uint64_t off, uint64_t len, uint64_t slack)
 	unsigned i;
 
 	if (c) {
-		uint64_t old = field_get(c, BIT_OF(gi), room + 1);
-
-		/*
-		 * In one chunk, nlive counts only the live bit: the slack
-		 * bits share its chunk, so they never outlive it.
-		 */
 		field_put(c, BIT_OF(gi), room + 1, field);
-		c->nlive += (uint32_t)(~old & 1);
 		return;
 	}
 	for (i = 0; i <= room; i++)
@@ -294,9 +293,7 @@ bm_clear_live_slow(struct heap *h, uint64_t off, uint64_t len)
 
 		slack = old >> 1 << (h->slack_bits - room);
 		field_put(c, BIT_OF(gi), room + 1, 0);
-		c->nlive -= (uint32_t)(old & 1);
-		chunk_maybe_drop(h, c);
-		return slack;
+		return slack;	/* the block's start bit keeps c */
 	}
 	slack = bm_slack(h, off, len);
 	for (i = 0; i <= room; i++)
@@ -390,8 +387,8 @@ bm_count_starts(struct heap *h)
 	uint64_t i, n = 0;
 
 	for (i = 0; i < h->chunks.cap; i++)
-		if (h->chunks.slot[i])
-			n += h->chunks.slot[i]->nstart;
+		if (h->chunks.slot[i].c)
+			n += h->chunks.slot[i].c->nstart;
 	return n;
 }
 
@@ -400,11 +397,7 @@ bm_destroy(struct heap *h)
 {
 	uint64_t i;
 
-	for (i = 0; i < h->chunks.cap; i++) {
-		struct chunk *c = h->chunks.slot[i];
-
-		if (c)
-			heap_meta_free(h, c, sizeof(*c));
-	}
-	heap_meta_free(h, h->chunks.slot, h->chunks.cap * sizeof(void *));
+	for (i = 0; i < h->chunks.cap; i++)
+		heap_meta_free(h, h->chunks.slot[i].c, sizeof(struct chunk));
+	heap_meta_free(h, h->chunks.slot, h->chunks.cap * sizeof(struct slot));
 }

@@ -13,8 +13,7 @@
  * live bit inside it and a live block's second live bit belongs to its
  * slack, so the mark tells a cached block from a run and from a live block
  * in the one word both bits share (blocks whose first granule ends a word
- * are not cached).  The mark is not counted in the chunk's nlive: the
- * block's start bit keeps the chunk alive.
+ * are not cached).
  *
  * Cached bytes are counted apart from both live and free bytes.  Bounds:
  * cache_limit blocks per size, and never more bytes than 1/16 of the live

@@ -399,26 +399,28 @@ check_chunks(struct checker *c)
 	uint64_t i, n = 0;
 
 	for (i = 0; i < h->chunks.cap; i++) {
-		struct chunk *ch = h->chunks.slot[i];
-		uint64_t any = 0, starts = 0;
+		struct chunk *ch = h->chunks.slot[i].c;
+		uint64_t any = 0, starts = 0, live = 0;
 		unsigned w;
 
 		if (!ch)
 			continue;
 		n++;
-		if (bm_chunk_probe(h, ch->index) != ch)
+		if (h->chunks.slot[i].index != ch->index ||
+		    bm_chunk_probe(h, ch->index) != ch)
 			return fail(c, "chunk %#" PRIx64 " not found by its "
 				    "index", ch->index);
 		for (w = 0; w < CHUNK_WORDS; w++) {
 			any |= (uint64_t)(SW(ch, w) != 0) << w;
 			starts += (uint64_t)__builtin_popcountll(SW(ch, w));
+			live |= LW(ch, w);
 		}
 		if (any != ch->any || starts != ch->nstart)
 			return fail(c, "chunk %#" PRIx64 ": summary %#" PRIx64
 				    " for %#" PRIx64 ", %u start bits for %"
 				    PRIu64, ch->index, ch->any, any, ch->nstart,
 				    starts);
-		if (ch->nstart == 0 && ch->nlive == 0)
+		if (ch->nstart == 0 && live == 0)
 			return fail(c, "chunk %#" PRIx64 " is empty but kept",
 				    ch->index);
 	}

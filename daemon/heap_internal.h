@@ -111,7 +111,7 @@ RB_PROTOTYPE(dirty_tree, dirty, link, dirty_cmp)
  */
 struct chunk {
 	uint64_t index;
-	uint32_t nstart, nlive;	/* set start bits and live bits */
+	uint32_t nstart;	/* set start bits */
 	uint64_t any;		/* bit i: start word i is not zero */
 	uint64_t w[2 * CHUNK_WORDS];
 };
@@ -160,8 +160,13 @@ struct block_cache {
 	uint32_t count;
 };
 
+struct slot {
+	uint64_t index;
+	struct chunk *c;	/* NULL: empty slot */
+};
+
 struct chunk_map {
-	struct chunk **slot;	/* open addressing, linear probing */
+	struct slot *slot;	/* open addressing, linear probing */
 	uint64_t cap;		/* power of two */
 	uint64_t count;
 	struct chunk *last;	/* one-entry lookup cache */
@@ -427,7 +432,6 @@ bm_set_live(struct heap *h, uint64_t off, uint64_t len, uint64_t slack)
 				 << sh;
 		uint64_t *lw = &LW(c, bm_word(h, off));
 
-		c->nlive += (uint32_t)(~*lw >> sh & 1);
 		*lw = (*lw & ~mask) | field;
 		return;
 	}
@@ -445,10 +449,7 @@ bm_clear_live(struct heap *h, uint64_t off, uint64_t len)
 		uint64_t *lw = &LW(c, bm_word(h, off));
 		uint64_t field = *lw >> sh & ((2ull << room) - 1);
 
-		*lw &= ~(((2ull << room) - 1) << sh);
-		c->nlive -= (uint32_t)(field & 1);
-		if (c->nlive == 0)
-			bm_drop_if_empty(h, c);
+		*lw &= ~(((2ull << room) - 1) << sh);	/* c keeps its start bit */
 		return field >> 1 << (h->slack_bits - room);
 	}
 	return bm_clear_live_slow(h, off, len);

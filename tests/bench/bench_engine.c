@@ -826,6 +826,80 @@ static struct allocator null_allocator = {
 	.end = nop_end, .footprint = null_footprint,
 };
 
+/*
+ * --- a metadata-touch baseline ---
+ *
+ * The least any allocator that keeps its metadata out of band must do in
+ * the flatness loop: a free reaches the freed block's own metadata wherever
+ * it lies, and the allocation that follows reuses that block (LIFO, as the
+ * engine's reuse cache does).  Here the metadata is one byte per block,
+ * which is the density of the engine's block map for 64-byte blocks (two
+ * bits per 16-byte granule), in plain 4 KiB pages like the engine's.  At
+ * 10^7 live blocks those bytes span 10 MB, so each free misses the caches
+ * and the TLB; the flatness table shows this cost next to the engine's, so
+ * that what grows with the number of blocks can be told apart from what
+ * the engine itself does.
+ */
+#define TOUCH_MAX 16000000	/* blocks; more than the largest level */
+
+static uint8_t *touch_map;
+static uint64_t touch_next, touch_top, touch_stack[64];
+
+static int
+touch_alloc(void *ctx, uint64_t size, uint64_t *p)
+{
+	(void)ctx, (void)size;
+	if (touch_top)
+		*p = touch_stack[--touch_top];
+	else if (touch_next < TOUCH_MAX)
+		*p = touch_next++;
+	else
+		return -ENOMEM;
+	touch_map[*p] = 1;
+	return 0;
+}
+
+static int
+touch_free(void *ctx, uint64_t p)
+{
+	(void)ctx;
+	if (p >= TOUCH_MAX || !touch_map[p])
+		return -EINVAL;
+	touch_map[p] = 0;
+	if (touch_top < 64)
+		touch_stack[touch_top++] = p;
+	return 0;
+}
+
+static int
+touch_begin(void *ctx, bool measure)
+{
+	void *m;
+
+	(void)ctx, (void)measure;
+	m = mmap(NULL, TOUCH_MAX, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return -ENOMEM;
+	touch_map = m;
+	touch_next = touch_top = 0;
+	return 0;
+}
+
+static void
+touch_end(void *ctx)
+{
+	(void)ctx;
+	munmap(touch_map, TOUCH_MAX);
+	touch_map = NULL;
+}
+
+static struct allocator touch_allocator = {
+	.name = "touch", .usable = true, .alloc = touch_alloc,
+	.free = touch_free, .realloc = null_realloc, .begin = touch_begin,
+	.end = touch_end, .footprint = null_footprint,
+};
+
 /* --- loading --- */
 
 /*
@@ -1670,47 +1744,68 @@ print_engine_detail(void)
 	       "  and heap_check.  A FAILED row has its message on stderr.\n\n");
 }
 
-/* Returns whether the flatness goal was met. */
+/*
+ * Returns whether the flatness goal was met: on ns/pair as measured (*raw)
+ * and on ns/pair beyond the metadata-touch baseline (the return value).
+ */
 static bool
-print_flatness(const struct params *pm, int *status)
+print_flatness(const struct params *pm, int *status, bool *raw)
 {
 	size_t live = 1000;
-	double base = 0, worst = 0;
+	double base = 0, worst = 0, base_net = 0, worst_net = 0;
 	bool ok = true;
 
 	printf("poolmgr flatness: %d B blocks, random free+alloc pairs\n",
 	       FIXED_SIZE);
-	printf("%14s %12s %10s %10s %10s\n", "live blocks", "pairs",
-	       "ns/pair", "vs 10^3", "harness");
+	printf("%14s %12s %10s %10s %10s %10s %10s %10s\n", "live blocks",
+	       "pairs", "ns/pair", "vs 10^3", "harness", "touch",
+	       "beyond", "vs 10^3");
 	fflush(stdout);
 	for (unsigned l = 0; l < pm->flat_levels; l++, live *= 10) {
-		double ns, null_ns;
+		double ns, null_ns, touch_ns, net;
 
 		if (flat_level(pm, &null_allocator, live, &null_ns) < 0)
 			null_ns = NAN;
+		if (flat_level(pm, &touch_allocator, live, &touch_ns) < 0)
+			touch_ns = NAN;
 		if (flat_level(pm, &allocs[0], live, &ns) < 0) {
 			printf("%14zu %12s %10s\n", live, "-", "error");
 			*status = 1;
 			ok = false;
 			continue;
 		}
-		if (l == 0)
+		net = ns - touch_ns;
+		if (l == 0) {
 			base = ns;
+			base_net = net;
+		}
 		if (base > 0 && ns / base > worst)
 			worst = ns / base;
-		printf("%14zu %12" PRIu64 " %10.1f %9.2fx %10.1f\n", live,
-		       pm->flat_pairs, ns, base > 0 ? ns / base : 0, null_ns);
+		if (base_net > 0 && net / base_net > worst_net)
+			worst_net = net / base_net;
+		printf("%14zu %12" PRIu64 " %10.1f %9.2fx %10.1f %10.1f %10.1f "
+		       "%9.2fx\n", live, pm->flat_pairs, ns,
+		       base > 0 ? ns / base : 0, null_ns, touch_ns, net,
+		       base_net > 0 ? net / base_net : 0);
 		fflush(stdout);
 	}
 	if (pm->quick)
 		printf("  (10^7 skipped in --quick mode)\n");
 	printf("  harness: ns/pair of the same loop over a null allocator "
-	       "(included in ns/pair).\n\n");
-	return ok && base > 0 && worst <= FLAT_GOAL;
+	       "(included in ns/pair).\n"
+	       "  touch:   the same loop over an allocator that only reaches "
+	       "each freed block's\n"
+	       "           metadata (one byte per block, the engine's "
+	       "density) and reuses it:\n"
+	       "           the cache and TLB misses any out-of-band allocator "
+	       "pays per pair.\n"
+	       "  beyond:  ns/pair - touch, the engine's own work.\n\n");
+	*raw = ok && base > 0 && worst <= FLAT_GOAL;
+	return ok && base_net > 0 && worst_net <= FLAT_GOAL;
 }
 
 static void
-print_goals(bool flat_ok)
+print_goals(bool flat_ok, bool flat_raw)
 {
 	bool tp = true, ut = true;
 	char miss_tp[256] = "", miss_ut[256] = "", goal[80];
@@ -1741,6 +1836,8 @@ print_goals(bool flat_ok)
 	printf("  %-52s %s%s\n", goal, ut ? "met" : "NOT met:", miss_ut);
 	snprintf(goal, sizeof goal, "poolmgr ns/pair within %.1fx of the "
 		 "10^3 figure:", FLAT_GOAL);
+	printf("  %-52s %s\n", goal, flat_raw ? "met" : "NOT met");
+	snprintf(goal, sizeof goal, "... beyond the metadata-touch baseline:");
 	printf("  %-52s %s\n", goal, flat_ok ? "met" : "NOT met");
 }
 
@@ -1795,7 +1892,7 @@ main(int argc, char **argv)
 	struct params pm;
 	double t0 = now_sec();
 	int status = 0;
-	bool flat_ok;
+	bool flat_ok, flat_raw;
 
 	if (parse_args(argc, argv, &pm) < 0)
 		return 2;
@@ -1828,8 +1925,8 @@ main(int argc, char **argv)
 	print_utilization();
 	print_engine_detail();
 	fflush(stdout);
-	flat_ok = print_flatness(&pm, &status);
-	print_goals(flat_ok);
+	flat_ok = print_flatness(&pm, &status, &flat_raw);
+	print_goals(flat_ok, flat_raw);
 	printf("\n");
 	print_load("at end");
 	printf("total time %.1f s\n", now_sec() - t0);
