@@ -792,11 +792,18 @@ give_in_chunk(struct heap *h, uint64_t off, uint64_t len, uint64_t *new_first,
 			lr = lrun_find(h, (c->index << CHUNK_SHIFT | lb)
 					  << h->gshift);
 	}
-	/* The extent after, the same way. */
-	if (!(LW(c, ebit / 64) >> (ebit & 63) & 1)) {
-		if (next_bit(c, ebit, &rb) && rb <= ebit + SHORT_MAX)
+	/* The extent after, the same way; it ends at the pool's end at most. */
+	if (off + len < h->max_size && !(LW(c, ebit / 64) >> (ebit & 63) & 1)) {
+		uint64_t top = (h->max_size >> h->gshift) -
+			       (c->index << CHUNK_SHIFT);
+		bool found = next_bit(c, ebit, &rb);
+
+		if (!found || rb > top)
+			rb = top < CHUNK_GRANULES ? top : CHUNK_GRANULES;
+		if (rb <= ebit + SHORT_MAX && (found || top <= CHUNK_GRANULES))
 			right = free_bit_is_run(h, c, ebit);
-		else if (ebit + SHORT_MAX < CHUNK_GRANULES)
+		else if (found || top <= CHUNK_GRANULES ||
+			 ebit + SHORT_MAX < CHUNK_GRANULES)
 			rr = lrun_find(h, off + len);
 		else
 			return false;	/* it may end past c, maybe short */

@@ -1841,6 +1841,27 @@ static const struct case_params case_g8 = {
 	.mid_pct = 20,
 };
 
+/*
+ * Granularity 64 on a pool of 2 MiB and 5 pages (so that it ends inside a
+ * bitmap chunk) with a threshold of one page and a small retention: page
+ * spans of one page sit among short runs, short runs reach the pool's end,
+ * blocks of one granule end bitmap words, and the pool fills often.
+ */
+static const struct case_params case_g64 = {
+	.name = "g64-2MiB",
+	.max_size = (2ull << 20) + 5 * 4096,
+	.granularity = 64,
+	.page_size = 4096,
+	.large_threshold = 4096,
+	.retain_pages = 16,
+	.cache_blocks = 2,
+	.small_hi = 1024,
+	.mid_hi = 4095,
+	.large_hi = 256 << 10,
+	.small_pct = 75,
+	.mid_pct = 15,
+};
+
 static int
 setup_g16(void **state)
 {
@@ -1851,6 +1872,18 @@ static int
 setup_g8(void **state)
 {
 	return setup_case(state, &case_g8);
+}
+
+static int
+setup_g64(void **state)
+{
+	return setup_case(state, &case_g64);
+}
+
+static void
+test_random_g64(void **state)
+{
+	run_case(*state);
 }
 
 static void
@@ -1890,6 +1923,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_random_g16, setup_g16,
 						teardown_case),
 		cmocka_unit_test_setup_teardown(test_random_g8, setup_g8,
+						teardown_case),
+		cmocka_unit_test_setup_teardown(test_random_g64, setup_g64,
 						teardown_case),
 	};
 	struct timespec ts;
