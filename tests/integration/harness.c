@@ -170,6 +170,96 @@ harness_start(struct daemon_proc *d, const char *extra_config)
 	return 0;
 }
 
+/* Fork and exec poolmgrd on d's paths, stderr to log (appended or not). */
+static pid_t
+exec_daemon(const struct daemon_proc *d, const char *log, int append)
+{
+	char bin[256];
+	pid_t pid;
+	int fd;
+
+	snprintf(bin, sizeof(bin), "%s/poolmgrd", harness_build());
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0) {
+		fd = open(log, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC),
+			  0644);
+		if (fd >= 0)
+			dup2(fd, 2);
+		execl(bin, "poolmgrd", "--verbose", "--socket", d->sock,
+		      "--config", d->conf, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/*
+ * Wait until d's daemon answers a Hello; 0, or -1 if it died.  A socket
+ * that accepts is not enough: the daemon listens before its event loop
+ * (and with it its SIGTERM, SIGINT and SIGHUP handling) runs, and only the
+ * loop answers.  A refusal (-EUSERS) is an answer too.
+ */
+static int
+wait_listening(struct daemon_proc *d)
+{
+	struct pool_conn *c;
+	int i, rc;
+
+	for (i = 0; i < 500; i++) {
+		if (can_connect(d->sock)) {
+			rc = pool_connect(d->sock, &c);
+			if (rc == 0)
+				pool_disconnect(c);
+			if (rc == 0 || rc == -EUSERS)
+				return 0;
+		}
+		if (!harness_alive(d))
+			return -1;
+		harness_sleep_ms(10);
+	}
+	return -1;
+}
+
+int
+harness_start_plain(struct daemon_proc *d, const char *config)
+{
+	FILE *f;
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->dir, sizeof(d->dir), "/tmp/poolmgr-test.XXXXXX");
+	if (!mkdtemp(d->dir))
+		return -1;
+	chmod(d->dir, 0755);
+	snprintf(d->sock, sizeof(d->sock), "%s/poolmgrd.sock", d->dir);
+	snprintf(d->conf, sizeof(d->conf), "%s/poolmgrd.conf", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/poolmgrd.log", d->dir);
+	if (!(f = fopen(d->conf, "w")))
+		return -1;
+	fprintf(f, "%s", config ? config : "");
+	fclose(f);
+	if ((d->pid = exec_daemon(d, d->log, 0)) == -1)
+		return -1;
+	if (wait_listening(d) != 0)
+		return -1;
+	setenv("POOLMGRD_SOCKET", d->sock, 1);
+	return 0;
+}
+
+pid_t
+harness_exec_daemon(const struct daemon_proc *d, const char *log)
+{
+	return exec_daemon(d, log, 0);
+}
+
+int
+harness_restart(struct daemon_proc *d)
+{
+	if ((d->pid = exec_daemon(d, d->log, 1)) == -1)
+		return -1;
+	return wait_listening(d);
+}
+
 void
 harness_reload(struct daemon_proc *d)
 {

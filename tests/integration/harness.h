@@ -77,6 +77,29 @@ bool harness_client_cache(void);
  */
 int harness_start(struct daemon_proc *d, const char *extra_config);
 
+/*
+ * Like harness_start, but the configuration file holds exactly config
+ * (NULL: nothing) with no [daemon] section added: the daemon's own defaults
+ * apply, socket_mode 0660 among them.  Returns once the daemon has
+ * answered a Hello, so that its signal handling is in place.
+ */
+int harness_start_plain(struct daemon_proc *d, const char *config);
+
+/*
+ * Start another poolmgrd on d's socket and configuration, its stderr
+ * written to log, and return its pid at once (-1 on failure) without
+ * waiting for it to listen or exit.  d is not changed.
+ */
+pid_t harness_exec_daemon(const struct daemon_proc *d, const char *log);
+
+/*
+ * Start poolmgrd again on d's socket and configuration, its stderr
+ * appended to d's log, and wait until it answers a Hello (as
+ * harness_start_plain does); for a daemon that stopped or was killed and
+ * has been waited for.  Returns 0, or -1.
+ */
+int harness_restart(struct daemon_proc *d);
+
 /* Send SIGHUP and wait a moment for the reload. */
 void harness_reload(struct daemon_proc *d);
 

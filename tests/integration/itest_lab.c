@@ -14,6 +14,16 @@
  * slack back.  Checks of the daemon's books flush the cache first, since
  * cached blocks are the handle's until then.
  *
+ * Success paths of the API: pool_alloc_aligned for every alignment from
+ * 16 bytes to 64 KiB gives offsets (and addresses) so aligned, inside the
+ * pool, whose whole usable size can be written without touching another
+ * block; pool_realloc(off, 0) frees the block and stores POOL_OFF_NONE, and
+ * pool_realloc(POOL_OFF_NONE, n) allocates; pool_realloc of a block that
+ * another handle retained, or that is persistent, shrinks in place, grows
+ * in place or fails -EBUSY, and is -EBUSY when it would have to move (the
+ * block, its bytes, its size and the other holder's view unchanged); once
+ * nobody else holds it, it may move, and its bytes come along.
+ *
  * Bad inputs: size 0 and alignment 3 are -EINVAL, larger than the pool
  * -EFBIG, calloc overflow -EOVERFLOW, a double or interior free -EINVAL,
  * freeing POOL_OFF_NONE 0, an unknown pool -ENOENT, creating an existing
@@ -431,6 +441,278 @@ non_adjacent_free_blocks_do_not_merge(void **state)
 	stop_lab(&l);
 }
 
+/* ---- success paths through the API -------------------------------------- */
+
+#define ALIGNED		"aligned"
+#define ALIGNED_BYTES	(2u << 20)
+#define N_ALIGNS	13		/* 16 << 0 .. 16 << 12 = 64 KiB */
+#define PER_ALIGN	3
+
+struct span {
+	pool_off_t off;
+	size_t len;
+	uint8_t tag;
+};
+
+static int
+cmp_span(const void *a, const void *b)
+{
+	return cmp_off(&((const struct span *)a)->off,
+		       &((const struct span *)b)->off);
+}
+
+static void
+aligned_allocations_are_aligned_and_usable(void **state)
+{
+	struct pool_create_opts o = {.max_size = ALIGNED_BYTES};
+	struct span sp[N_ALIGNS * PER_ALIGN + 1];
+	struct pool_stats st;
+	char msg[256] = "";
+	unsigned n = 0, k, j, i, exact = 0;
+	struct pool *p;
+	struct lab l;
+	uint8_t *b;
+	size_t i2;
+
+	(void)state;
+	start_lab(&l);
+	EXPECT_RC(pool_create(l.c, ALIGNED, &o), 0);
+	EXPECT_RC(pool_open(l.c, ALIGNED, &p), 0);
+	/* A small block first: the next free byte is aligned to 16 only. */
+	EXPECT_RC(pool_alloc(p, 16, &sp[n].off), 0);
+	EXPECT_RC(pool_usable_size(p, sp[n].off, &sp[n].len), 0);
+	sp[n].tag = 0xee;
+	memset(pool_ptr(p, sp[n].off), sp[n].tag, sp[n].len);
+	n++;
+	for (k = 0; k < N_ALIGNS; k++) {
+		size_t align = (size_t)16 << k;
+		size_t sizes[PER_ALIGN] = {1, align / 2 + 3, align + 5};
+
+		for (j = 0; j < PER_ALIGN; j++, n++) {
+			pool_off_t off = POOL_OFF_NONE;
+			int rc = pool_alloc_aligned(p, sizes[j], align, &off);
+
+			if (rc)
+				fail_msg("pool_alloc_aligned(%zu, %zu): %s",
+					 sizes[j], align, pool_strerror(rc));
+			if (off % align)
+				fail_msg("pool_alloc_aligned(%zu, %zu) = %#llx:"
+					 " not aligned", sizes[j], align,
+					 (unsigned long long)off);
+			assert_true(off < ALIGNED_BYTES);
+			b = pool_ptr(p, off);
+			assert_non_null(b);
+			assert_int_equal((uintptr_t)b % align, 0);
+			EXPECT_RC(pool_usable_size(p, off, &sp[n].len), 0);
+			assert_true(sp[n].len >= sizes[j]);
+			assert_true(off + sp[n].len <= ALIGNED_BYTES);
+			exact += off % (2 * align) != 0;
+			sp[n].off = off;
+			sp[n].tag = (uint8_t)(n + 1);
+			/* All of the usable size is the caller's to write. */
+			memset(b, sp[n].tag, sp[n].len);
+		}
+	}
+	/* No two blocks overlap, and no write reached another block. */
+	qsort(sp, n, sizeof(sp[0]), cmp_span);
+	for (i = 0; i + 1 < n; i++)
+		if (sp[i].off + sp[i].len > sp[i + 1].off)
+			fail_msg("blocks %#llx+%zu and %#llx overlap",
+				 (unsigned long long)sp[i].off, sp[i].len,
+				 (unsigned long long)sp[i + 1].off);
+	for (i = 0; i < n; i++) {
+		b = pool_ptr(p, sp[i].off);
+		for (i2 = 0; i2 < sp[i].len; i2++)
+			if (b[i2] != sp[i].tag)
+				fail_msg("block %#llx byte %zu is %#x, not "
+					 "%#x", (unsigned long long)sp[i].off,
+					 i2, b[i2], sp[i].tag);
+	}
+	printf("lab: %u aligned blocks, 16 B to 64 KiB alignment, %u of "
+	       "them not aligned to twice their alignment\n", n - 1, exact);
+	if (pool_check_by_name(l.c, ALIGNED, msg, sizeof(msg)))
+		fail_msg("check of %s: %s", ALIGNED, msg);
+	for (i = 0; i < n; i++)
+		free_ok(p, sp[i].off);
+	EXPECT_RC(pool_flush(p), 0);
+	EXPECT_RC(pool_stats(p, &st), 0);
+	assert_int_equal(st.live_blocks, 0);
+	assert_int_equal(st.allocated_bytes, 0);
+	pool_close(p);
+	EXPECT_RC(pool_destroy(l.c, ALIGNED), 0);
+	stop_lab(&l);
+}
+
+static void
+realloc_to_zero_frees(void **state)
+{
+	pool_off_t x, out;
+	struct pool_stats st;
+	size_t us;
+	struct lab l;
+
+	(void)state;
+	start_lab(&l);
+	reset(l.p);
+	x = alloc_ok(l.p, 200);
+	memset(pool_ptr(l.p, x), 0x11, 200);
+	out = 5;
+	EXPECT_RC(pool_realloc(l.p, x, 0, &out), 0);
+	assert_int_equal(out, POOL_OFF_NONE);
+	/* The block is gone: not a block any more, and the pool is empty. */
+	st = stats(l.p);
+	assert_int_equal(st.live_blocks, 0);
+	assert_int_equal(st.allocated_bytes, 0);
+	EXPECT_RC(pool_usable_size(l.p, x, &us), -EINVAL);
+	EXPECT_RC(pool_free(l.p, x), -EINVAL);
+	/* Its bytes are free again: the whole pool fits in one block. */
+	reset(l.p);
+
+	/* realloc of POOL_OFF_NONE allocates; then 0 frees that one too. */
+	out = POOL_OFF_NONE;
+	EXPECT_RC(pool_realloc(l.p, POOL_OFF_NONE, 300, &out), 0);
+	assert_true(out < LAB_BYTES);
+	EXPECT_RC(pool_usable_size(l.p, out, &us), 0);
+	assert_true(us >= 300);
+	x = out;
+	EXPECT_RC(pool_realloc(l.p, x, 0, &out), 0);
+	assert_int_equal(out, POOL_OFF_NONE);
+	assert_int_equal(stats(l.p).live_blocks, 0);
+	stop_lab(&l);
+}
+
+/* The block at off holds len bytes of value v, for handle p. */
+static void
+expect_bytes(struct pool *p, pool_off_t off, size_t len, uint8_t v)
+{
+	uint8_t *b = pool_ptr(p, off);
+	size_t i;
+
+	assert_non_null(b);
+	for (i = 0; i < len; i++)
+		if (b[i] != v)
+			fail_msg("byte %zu of %#llx is %#x, not %#x", i,
+				 (unsigned long long)off, b[i], v);
+}
+
+static void
+expect_usable(struct pool *p, pool_off_t off, size_t want)
+{
+	size_t us = 0;
+
+	EXPECT_RC(pool_usable_size(p, off, &us), 0);
+	assert_int_equal(us, want);
+}
+
+/*
+ * Realloc of a block that is not the caller's alone, where growing would
+ * have to move it (its neighbour is live, room elsewhere): -EBUSY, *out
+ * untouched, the block as it was.
+ */
+static void
+expect_busy_unchanged(struct lab *l, struct pool *other, pool_off_t x,
+		      size_t len, uint8_t v)
+{
+	pool_off_t out = 0xabcd;
+
+	EXPECT_RC(pool_realloc(l->p, x, len * 2, &out), -EBUSY);
+	assert_int_equal(out, 0xabcd);
+	EXPECT_RC(pool_realloc(l->p, x, LAB_BYTES / 2, &out), -EBUSY);
+	assert_int_equal(out, 0xabcd);
+	expect_bytes(l->p, x, len, v);
+	expect_usable(l->p, x, len);
+	if (other) {
+		expect_bytes(other, x, len, v);
+		expect_usable(other, x, len);
+	}
+}
+
+static void
+realloc_of_block_others_hold_stays_or_ebusy(void **state)
+{
+	struct pool_conn *c2;
+	struct pool *q;
+	pool_off_t x, y, out;
+	int rc;
+	struct lab l;
+
+	(void)state;
+	start_lab(&l);
+	reset(l.p);
+	/* [x 256][y 256][free ...]: x cannot grow where it is. */
+	x = alloc_ok(l.p, 256);
+	y = alloc_ok(l.p, 256);
+	if (y != x + 256)
+		fail_msg("y at %#llx does not follow x at %#llx: nothing "
+			 "would force a move", (unsigned long long)y,
+			 (unsigned long long)x);
+	memset(pool_ptr(l.p, x), 0x3e, 256);
+	EXPECT_RC(pool_connect(NULL, &c2), 0);
+	EXPECT_RC(pool_open(c2, LAB, &q), 0);
+	EXPECT_RC(pool_retain(q, x), 0);
+
+	/* Retained by another handle: it would have to move, so -EBUSY. */
+	expect_busy_unchanged(&l, q, x, 256, 0x3e);
+	assert_int_equal(stats(l.p).live_blocks, 2);
+
+	/* Shrinking stays in place. */
+	out = POOL_OFF_NONE;
+	EXPECT_RC(pool_realloc(l.p, x, 128, &out), 0);
+	assert_int_equal(out, x);
+	expect_usable(l.p, x, 128);
+	expect_bytes(q, x, 128, 0x3e);
+
+	/* Room behind it now (128 bytes freed): grown in place, or -EBUSY. */
+	out = POOL_OFF_NONE;
+	rc = pool_realloc(l.p, x, 256, &out);
+	if (rc == 0) {
+		assert_int_equal(out, x);
+		expect_usable(q, x, 256);
+	} else {
+		assert_int_equal(rc, -EBUSY);
+		assert_int_equal(out, POOL_OFF_NONE);
+		expect_usable(q, x, 128);
+	}
+	printf("lab: a retained block grows into free room behind it: %s\n",
+	       rc == 0 ? "in place" : "-EBUSY");
+	expect_bytes(q, x, 128, 0x3e);
+	if (rc != 0)
+		EXPECT_RC(pool_realloc(l.p, x, 256, &out), -EBUSY);
+
+	/* Back to [x 256][y 256]: every growth must move, every one -EBUSY. */
+	if (rc == 0) {
+		memset(pool_ptr(l.p, x), 0x3e, 256);
+		expect_busy_unchanged(&l, q, x, 256, 0x3e);
+	}
+
+	/* Once the other handle lets go, x is ours alone and may move. */
+	EXPECT_RC(pool_free(q, x), 0);
+	pool_close(q);
+	pool_disconnect(c2);
+	EXPECT_RC(pool_realloc(l.p, x, 1024, &out), 0);
+	assert_true(out != x);
+	expect_bytes(l.p, out, rc == 0 ? 256 : 128, 0x3e);
+	x = out;
+
+	/* Persistent: the pool holds it too, so again only in place. */
+	free_ok(l.p, x);
+	free_ok(l.p, y);
+	reset(l.p);
+	x = alloc_ok(l.p, 256);
+	y = alloc_ok(l.p, 256);
+	assert_int_equal(y, x + 256);
+	memset(pool_ptr(l.p, x), 0x5d, 256);
+	EXPECT_RC(pool_persist(l.p, x), 0);
+	expect_busy_unchanged(&l, NULL, x, 256, 0x5d);
+	/* Drop our reference, then the pool's: then it is gone. */
+	free_ok(l.p, x);
+	expect_bytes(l.p, x, 256, 0x5d);
+	assert_int_equal(stats(l.p).persistent_blocks, 1);
+	free_ok(l.p, x);
+	free_ok(l.p, y);
+	stop_lab(&l);
+}
+
 /* ---- bad inputs --------------------------------------------------------- */
 
 /* Another client, on its own connection: open, allocate, write, free. */
@@ -560,6 +842,11 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(
 			non_adjacent_free_blocks_do_not_merge, teardown),
+		cmocka_unit_test_teardown(
+			aligned_allocations_are_aligned_and_usable, teardown),
+		cmocka_unit_test_teardown(realloc_to_zero_frees, teardown),
+		cmocka_unit_test_teardown(
+			realloc_of_block_others_hold_stays_or_ebusy, teardown),
 		cmocka_unit_test_teardown(bad_inputs_give_their_codes,
 					  teardown),
 	};

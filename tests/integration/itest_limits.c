@@ -4,6 +4,22 @@
  * (-EDQUOT), a client that never reads its replies (dropped once its queue
  * passes the bound; the daemon does not grow), and running out of file
  * descriptors (the daemon refuses the excess and keeps serving).
+ *
+ * Also the fixed bounds of docs/protocol.md: 256 pools (the 257th create is
+ * -ENOSPC, the listing of all 256 fits one message, a destroy makes room
+ * again), 1024 handles per connection (the 1025th open is -EMFILE, another
+ * connection is not affected, a close makes room again), and, sent as raw
+ * requests because the library refuses them before they leave, a batch of
+ * 4097 (-E2BIG for AllocBatch and FreeBatch, while 4096 passes) and a pool
+ * name of 65 bytes or more (-ENAMETOOLONG for CreatePool, while 64 bytes
+ * pass).  A refused request changes nothing and the connection stays up.
+ *
+ * And no client can stall the daemon with half a message: a byte-stream
+ * socket cannot even connect, half of an encoded request arrives as one
+ * whole datagram that does not decode and closes only its connection, and
+ * while a client that said Hello and sleeps, one that says nothing and that
+ * one are connected, another client's round trips each take well under a
+ * second.
  */
 #include <errno.h>
 #include <poll.h>
@@ -16,6 +32,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -44,12 +61,19 @@ raw_connect(const char *path)
 static int
 raw_send(int fd, Poolmgr__Request *req)
 {
-	uint8_t buf[256];
+	uint8_t stackbuf[256], *buf = stackbuf;
 	size_t len = poolmgr__request__get_packed_size(req);
+	int rc;
 
-	assert_true(len <= sizeof(buf));
+	assert_true(len <= 65536);
+	if (len > sizeof(stackbuf))
+		buf = malloc(len);
+	assert_non_null(buf);
 	poolmgr__request__pack(req, buf);
-	return send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT) == -1 ? -errno : 0;
+	rc = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT) == -1 ? -errno : 0;
+	if (buf != stackbuf)
+		free(buf);
+	return rc;
 }
 
 static int
@@ -85,6 +109,90 @@ raw_reply(int fd, int ms)
 	err = rep->error;
 	poolmgr__reply__free_unpacked(rep, NULL);
 	return err;
+}
+
+/*
+ * Send a request and return its decoded reply (descriptors that come with
+ * it are closed); fails the test when none comes within 3 s.
+ */
+static Poolmgr__Reply *
+raw_call(int fd, Poolmgr__Request *req)
+{
+	static uint8_t buf[65536];
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+	} cm;
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cm.buf,
+			     .msg_controllen = sizeof(cm.buf)};
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	struct cmsghdr *c;
+	Poolmgr__Reply *rep;
+	size_t i;
+	ssize_t n;
+	int passed;
+
+	assert_int_equal(raw_send(fd, req), 0);
+	if (poll(&pfd, 1, 3000) != 1)
+		fail_msg("no reply to request %llu within 3 s",
+			 (unsigned long long)req->id);
+	n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+	if (n <= 0)
+		fail_msg("the daemon closed the connection instead of "
+			 "answering request %llu", (unsigned long long)req->id);
+	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		     i++) {
+			memcpy(&passed, CMSG_DATA(c) + i * sizeof(int),
+			       sizeof(int));
+			close(passed);
+		}
+	}
+	rep = poolmgr__reply__unpack(NULL, (size_t)n, buf);
+	assert_non_null(rep);
+	assert_int_equal(rep->id, req->id);
+	return rep;
+}
+
+/* A raw request's error code (the reply is dropped). */
+static int
+raw_error(int fd, Poolmgr__Request *req)
+{
+	Poolmgr__Reply *rep = raw_call(fd, req);
+	int err = rep->error;
+
+	poolmgr__reply__free_unpacked(rep, NULL);
+	return err;
+}
+
+/* A raw connection that said Hello and got its answer. */
+static int
+raw_greeted(const char *path)
+{
+	int fd = raw_connect(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(raw_hello(fd), 0);
+	assert_int_equal(raw_reply(fd, 3000), 0);
+	return fd;
+}
+
+static int
+raw_create(int fd, uint64_t id, const char *name, uint64_t size)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__CreatePool cp = POOLMGR__CREATE_POOL__INIT;
+
+	cp.name = (char *)name;
+	cp.max_size = size;
+	req.id = id;
+	req.body_case = POOLMGR__REQUEST__BODY_CREATE;
+	req.create = &cp;
+	return raw_error(fd, &req);
 }
 
 static void
@@ -235,6 +343,301 @@ out_of_descriptors(void **state)
 	assert_int_equal(harness_stop(&d), 0);
 }
 
+/* Pool i of many: a name of the form "p017". */
+static void
+pool_name(char *buf, size_t len, unsigned i)
+{
+	snprintf(buf, len, "p%03u", i);
+}
+
+static void
+pools_past_256_are_enospc(void **state)
+{
+	struct pool_create_opts o = {.max_size = 64 * 1024};
+	struct pool_stats *list = NULL, st;
+	struct pool_conn *c;
+	struct daemon_proc d;
+	size_t n = 0;
+	char name[16];
+	unsigned i;
+
+	(void)state;
+	assert_int_equal(harness_start(&d, NULL), 0);
+	EXPECT_RC(pool_connect(NULL, &c), 0);
+	for (i = 0; i < 256; i++) {
+		pool_name(name, sizeof(name), i);
+		EXPECT_RC(pool_create(c, name, &o), 0);
+	}
+	EXPECT_RC(pool_create(c, "one-too-many", &o), -ENOSPC);
+	EXPECT_RC(pool_stats_by_name(c, "one-too-many", &st), -ENOENT);
+	/* All 256 are there, and their listing fits one message. */
+	EXPECT_RC(pool_list(c, &list, &n), 0);
+	assert_int_equal(n, 256);
+	free(list);
+	/* A destroy makes room for one, and only one. */
+	EXPECT_RC(pool_destroy(c, "p100"), 0);
+	EXPECT_RC(pool_create(c, "one-too-many", &o), 0);
+	EXPECT_RC(pool_create(c, "p100", &o), -ENOSPC);
+	EXPECT_RC(pool_stats_by_name(c, "one-too-many", &st), 0);
+	assert_int_equal(st.max_size, 64 * 1024);
+	printf("limits: 256 pools created, the 257th refused with -ENOSPC\n");
+	pool_disconnect(c);
+	assert_true(harness_alive(&d));
+	assert_int_equal(harness_stop(&d), 0);
+}
+
+#define HANDLES_MAX 1024
+
+static void
+handles_past_1024_are_emfile(void **state)
+{
+	static struct pool *h[HANDLES_MAX];
+	struct pool *extra = (struct pool *)&extra;	/* must become NULL */
+	struct pool_conn *c, *other;
+	struct pool_stats st;
+	struct daemon_proc d;
+	pool_off_t off;
+	unsigned i;
+
+	(void)state;
+	assert_int_equal(harness_start(&d, "[pool h]\nsize = 64K\n"), 0);
+	EXPECT_RC(pool_connect(NULL, &c), 0);
+	for (i = 0; i < HANDLES_MAX; i++) {
+		int rc = pool_open(c, "h", &h[i]);
+
+		if (rc)
+			fail_msg("open %u of %d: %s", i + 1, HANDLES_MAX,
+				 pool_strerror(rc));
+	}
+	EXPECT_RC(pool_open(c, "h", &extra), -EMFILE);
+	assert_null(extra);
+	EXPECT_RC(pool_open_readonly(c, "h", &extra), -EMFILE);
+	assert_null(extra);
+	/* The connection still works through the handles it has... */
+	EXPECT_RC(pool_alloc(h[HANDLES_MAX - 1], 100, &off), 0);
+	EXPECT_RC(pool_free(h[HANDLES_MAX - 1], off), 0);
+	EXPECT_RC(pool_flush(h[HANDLES_MAX - 1]), 0);
+	/* ...the daemon counts them all, and another connection may open. */
+	EXPECT_RC(pool_stats_by_name(c, "h", &st), 0);
+	assert_int_equal(st.clients, HANDLES_MAX);
+	EXPECT_RC(pool_connect(NULL, &other), 0);
+	EXPECT_RC(pool_open(other, "h", &extra), 0);
+	pool_close(extra);
+	pool_disconnect(other);
+	/* A close makes room for one more on this connection. */
+	pool_close(h[0]);
+	EXPECT_RC(pool_open(c, "h", &h[0]), 0);
+	EXPECT_RC(pool_open(c, "h", &extra), -EMFILE);
+	printf("limits: %d handles open on one connection, the next "
+	       "refused with -EMFILE\n", HANDLES_MAX);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
+static void
+raw_batch_past_4096_is_e2big(void **state)
+{
+	static uint64_t sizes[4097], offs[4097];
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__OpenPool op = POOLMGR__OPEN_POOL__INIT;
+	Poolmgr__AllocBatch ab = POOLMGR__ALLOC_BATCH__INIT;
+	Poolmgr__FreeBatch fb = POOLMGR__FREE_BATCH__INIT;
+	Poolmgr__Reply *rep;
+	struct pool_stats st;
+	struct pool_conn *c;
+	struct daemon_proc d;
+	uint32_t handle;
+	size_t i;
+	int fd;
+
+	(void)state;
+	assert_int_equal(harness_start(&d, "[pool b]\nsize = 1M\n"), 0);
+	EXPECT_RC(pool_connect(NULL, &c), 0);
+	fd = raw_greeted(d.sock);
+	op.name = "b";
+	req.id = 2;
+	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
+	req.open = &op;
+	rep = raw_call(fd, &req);
+	assert_int_equal(rep->error, 0);
+	assert_int_equal(rep->body_case, POOLMGR__REPLY__BODY_OPEN);
+	handle = rep->open->handle;
+	poolmgr__reply__free_unpacked(rep, NULL);
+
+	/* 4097 allocations: refused whole, nothing allocated. */
+	for (i = 0; i < 4097; i++)
+		sizes[i] = 16;
+	ab.handle = handle;
+	ab.sizes = sizes;
+	ab.n_sizes = 4097;
+	req.id = 3;
+	req.body_case = POOLMGR__REQUEST__BODY_ALLOC_BATCH;
+	req.alloc_batch = &ab;
+	assert_int_equal(raw_error(fd, &req), -E2BIG);
+	EXPECT_RC(pool_stats_by_name(c, "b", &st), 0);
+	assert_int_equal(st.live_blocks, 0);
+	assert_int_equal(st.failed_allocs, 0);
+
+	/* 4096 pass. */
+	ab.n_sizes = 4096;
+	req.id = 4;
+	rep = raw_call(fd, &req);
+	assert_int_equal(rep->error, 0);
+	assert_int_equal(rep->body_case, POOLMGR__REPLY__BODY_ALLOC_BATCH);
+	assert_int_equal(rep->alloc_batch->n_offsets, 4096);
+	memcpy(offs, rep->alloc_batch->offsets, 4096 * sizeof(offs[0]));
+	poolmgr__reply__free_unpacked(rep, NULL);
+	EXPECT_RC(pool_stats_by_name(c, "b", &st), 0);
+	assert_int_equal(st.live_blocks, 4096);
+
+	/* 4097 frees (the last one a skipped POOL_OFF_NONE): refused whole. */
+	offs[4096] = POOL_OFF_NONE;
+	fb.handle = handle;
+	fb.offsets = offs;
+	fb.n_offsets = 4097;
+	req.id = 5;
+	req.body_case = POOLMGR__REQUEST__BODY_FREE_BATCH;
+	req.free_batch = &fb;
+	assert_int_equal(raw_error(fd, &req), -E2BIG);
+	EXPECT_RC(pool_stats_by_name(c, "b", &st), 0);
+	assert_int_equal(st.live_blocks, 4096);
+
+	/* 4096 frees pass, on the same connection. */
+	fb.n_offsets = 4096;
+	req.id = 6;
+	assert_int_equal(raw_error(fd, &req), 0);
+	EXPECT_RC(pool_stats_by_name(c, "b", &st), 0);
+	assert_int_equal(st.live_blocks, 0);
+	printf("limits: raw batches of 4097 refused with -E2BIG, 4096 "
+	       "served\n");
+	close(fd);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
+static void
+raw_long_pool_name_is_enametoolong(void **state)
+{
+	char name[1001];
+	struct pool_stats *list = NULL;
+	struct pool_conn *c;
+	struct daemon_proc d;
+	size_t n = 0;
+	int fd;
+
+	(void)state;
+	assert_int_equal(harness_start(&d, NULL), 0);
+	fd = raw_greeted(d.sock);
+	memset(name, 'n', sizeof(name) - 1);
+	name[65] = '\0';
+	assert_int_equal(raw_create(fd, 2, name, 65536), -ENAMETOOLONG);
+	name[65] = 'n';
+	name[1000] = '\0';
+	assert_int_equal(raw_create(fd, 3, name, 65536), -ENAMETOOLONG);
+	/* Nothing was created, and 64 bytes are a good name. */
+	EXPECT_RC(pool_connect(NULL, &c), 0);
+	EXPECT_RC(pool_list(c, &list, &n), 0);
+	assert_int_equal(n, 0);
+	free(list);
+	name[64] = '\0';
+	assert_int_equal(raw_create(fd, 4, name, 65536), 0);
+	EXPECT_RC(pool_list(c, &list, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].name, name);
+	free(list);
+	printf("limits: raw CreatePool with a 65-byte and a 1000-byte name "
+	       "refused with -ENAMETOOLONG, 64 bytes created\n");
+	close(fd);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void
+half_message_and_sleep_block_nobody(void **state)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	Poolmgr__Request *dec;
+	struct pool_stats st;
+	struct pool_conn *c;
+	struct daemon_proc d;
+	uint8_t buf[256], b;
+	size_t len, cut;
+	double t, worst = 0;
+	int stream, sleeper, mute, half, i;
+
+	(void)state;
+	assert_int_equal(harness_start(&d, "[pool s]\nsize = 1M\n"), 0);
+
+	/* A byte stream, where half a message could exist, cannot connect. */
+	stream = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(stream >= 0);
+	memcpy(sun.sun_path, d.sock, strlen(d.sock) + 1);
+	assert_int_equal(connect(stream, (struct sockaddr *)&sun, sizeof(sun)),
+			 -1);
+	assert_int_equal(errno, EPROTOTYPE);
+	close(stream);
+
+	/* One says Hello and sleeps; one says nothing at all. */
+	sleeper = raw_greeted(d.sock);
+	mute = raw_connect(d.sock);
+	assert_true(mute >= 0);
+
+	/* One sends the first half of a request, as much as it can. */
+	half = raw_greeted(d.sock);
+	ref.name = "s";
+	req.id = 2;
+	req.body_case = POOLMGR__REQUEST__BODY_STATS;
+	req.stats = &ref;
+	len = poolmgr__request__get_packed_size(&req);
+	assert_true(len <= sizeof(buf));
+	poolmgr__request__pack(&req, buf);
+	for (cut = len / 2; cut > 0; cut--) {
+		if (!(dec = poolmgr__request__unpack(NULL, cut, buf)))
+			break;
+		poolmgr__request__free_unpacked(dec, NULL);
+	}
+	assert_true(cut > 0);
+	assert_int_equal(send(half, buf, cut, MSG_NOSIGNAL), (ssize_t)cut);
+
+	/* Meanwhile another client is served at once, every time. */
+	EXPECT_RC(pool_connect(NULL, &c), 0);
+	for (i = 0; i < 200; i++) {
+		t = now_ms();
+		EXPECT_RC(pool_stats_by_name(c, "s", &st), 0);
+		t = now_ms() - t;
+		if (t > worst)
+			worst = t;
+	}
+	printf("limits: with a sleeper, a mute client and half a message: "
+	       "200 round trips, the slowest %.3f ms\n", worst);
+	assert_true(worst < 1000);
+
+	/* Half a message is a whole datagram that does not decode: closed. */
+	assert_int_equal(raw_reply(half, 3000), 1);
+	/* The sleepers are neither answered nor holding anyone up. */
+	assert_int_equal(recv(sleeper, &b, 1, MSG_DONTWAIT), -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(recv(mute, &b, 1, MSG_DONTWAIT), -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_true(harness_alive(&d));
+	close(half);
+	close(sleeper);
+	close(mute);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
 int
 main(void)
 {
@@ -243,6 +646,11 @@ main(void)
 		cmocka_unit_test(blocks_per_session),
 		cmocka_unit_test(client_that_never_reads_is_dropped),
 		cmocka_unit_test(out_of_descriptors),
+		cmocka_unit_test(pools_past_256_are_enospc),
+		cmocka_unit_test(handles_past_1024_are_emfile),
+		cmocka_unit_test(raw_batch_past_4096_is_e2big),
+		cmocka_unit_test(raw_long_pool_name_is_enametoolong),
+		cmocka_unit_test(half_message_and_sleep_block_nobody),
 	};
 
 	return cmocka_run_group_tests_name("poolmgrd limits", tests, NULL,

@@ -1,0 +1,1073 @@
+/*
+ * itest_liar.c - a lying daemon cannot crash or hang a client.
+ *
+ * The daemon here is a fake written in the test: a SOCK_SEQPACKET listener
+ * in a child process that speaks the protocol with protobuf-c.  It answers
+ * Hello, OpenPool (a sealed memfd of max_size bytes and no share map),
+ * ClosePool, Alloc, AllocBatch, Free and UsableSize truthfully, except the
+ * first request of one kind, to which it tells one lie.  Each line below is
+ * one lie and what libpoolclient must make of it:
+ *
+ *   OpenPool  the memfd is not sealed, or lacks F_SEAL_GROW or
+ *             F_SEAL_SHRINK; it is smaller or larger than max_size; no fd
+ *             comes with the reply; the fd is O_RDONLY for a read-write
+ *             open; the fd is a pipe, not a memfd; the handle is 0; the
+ *             reply says read-only for a read-write open: -EPROTO, no
+ *             descriptor kept, the handle given back (ClosePool), and the
+ *             next, truthful open works.
+ *   Alloc     the offset is at or past the end of the pool, the block runs
+ *             past the end, usable_size is smaller than asked or so large
+ *             that offset + usable_size wraps, the offset is misaligned
+ *             for pool_alloc_aligned (4096), the reply has no body or the
+ *             wrong one, its error is outside -4095..-1 (-4096, INT32_MIN,
+ *             5): -EPROTO, *out stays POOL_OFF_NONE, and the next truthful
+ *             Alloc on the same connection works.
+ *   AllocBatch fewer blocks than asked, or one outside the pool: -EPROTO.
+ *   UsableSize the answer is about another offset: -EPROTO, then the
+ *             truthful answer.
+ *   hang-up   the daemon answers an Open and closes the connection: the
+ *             next calls are -ECONNRESET, with no SIGPIPE (the clients do
+ *             not ignore it), and the mapping stays readable.
+ *   any       a reply with an id nobody asked for, one with id 0 (a
+ *             refusal of the connection) but no error, or bytes that do
+ *             not decode (the first and last with a stray descriptor
+ *             attached): -EPROTO for the call that waited, the connection
+ *             is broken and every later call is -ECONNRESET (conn.c), the
+ *             descriptors are closed, and closing and disconnecting
+ *             return.
+ *
+ * The client asks for a share map with every read-write open; the fake
+ * sends none, and the handle must still work, only without a cache: its
+ * frees all reach the daemon and pool_set_cache is -EOPNOTSUPP.
+ *
+ * Every client runs in a child process that reports through its exit code
+ * (each failed check its own code and a line on stderr).  The parent fails
+ * the test if the child crashes (a signal) or hangs (killed after
+ * CLIENT_TIMEOUT_MS), and checks the requests the fake saw, which it logs
+ * one per line through a pipe.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "poolclient.h"
+#include "poolmgr.pb-c.h"
+
+#define FAKE_POOL	"liar"
+#define FAKE_SIZE	((uint64_t)1 << 20)
+#define FAKE_G		16
+#define FAKE_HANDLE	7		/* the first handle the fake gives */
+#define FAKE_MAX_BLOCKS	256
+#define MAX_MESSAGE	65536
+#define FAKE_IDLE_MS	10000		/* an abandoned fake gives up */
+#define CLIENT_TIMEOUT_MS 5000
+#define LOG_MAX		8192
+
+enum lie {
+	LIE_NONE,
+	/* OpenPool */
+	LIE_OPEN_UNSEALED,
+	LIE_OPEN_NO_GROW_SEAL,
+	LIE_OPEN_NO_SHRINK_SEAL,
+	LIE_OPEN_SMALLER,
+	LIE_OPEN_LARGER,
+	LIE_OPEN_NO_FD,
+	LIE_OPEN_RDONLY_FD,
+	LIE_OPEN_PIPE_FD,
+	LIE_OPEN_HANDLE_0,
+	LIE_OPEN_SAYS_READ_ONLY,
+	LIE_HANG_UP,		/* answers the Open, then closes */
+	/* Alloc */
+	LIE_ALLOC_AT_END,
+	LIE_ALLOC_RUNS_PAST_END,
+	LIE_ALLOC_SMALLER,
+	LIE_ALLOC_WRAPS,
+	LIE_ALLOC_MISALIGNED,
+	LIE_ALLOC_NO_BODY,
+	LIE_ALLOC_WRONG_BODY,
+	LIE_ALLOC_ERROR_4096,
+	LIE_ALLOC_ERROR_INT_MIN,
+	LIE_ALLOC_ERROR_POSITIVE,
+	/* AllocBatch */
+	LIE_BATCH_SHORT,
+	LIE_BATCH_OUTSIDE,
+	/* UsableSize */
+	LIE_USABLE_OTHER_OFFSET,
+	/* the conversation (told in reply to an Alloc) */
+	LIE_UNKNOWN_ID,
+	LIE_ID_ZERO,
+	LIE_UNDECODABLE,
+};
+
+/* What the client does to meet the lie. */
+enum call {
+	CALL_OPEN,		/* pool_open: -EPROTO, then works */
+	CALL_ALLOC,		/* pool_alloc: -EPROTO, then works */
+	CALL_ALIGNED,		/* pool_alloc_aligned 4096: the same */
+	CALL_BATCH,		/* pool_alloc_batch: the same */
+	CALL_USABLE,		/* pool_usable_size: the same */
+	CALL_BREAKS,		/* pool_alloc: -EPROTO, then -ECONNRESET */
+	CALL_GONE,		/* the daemon hung up: -ECONNRESET */
+};
+
+struct lie_case {
+	enum lie lie;
+	enum call call;
+	const char *what;
+};
+
+static const struct lie_case open_lies[] = {
+	{LIE_OPEN_UNSEALED, CALL_OPEN, "an Open memfd without seals"},
+	{LIE_OPEN_NO_GROW_SEAL, CALL_OPEN, "an Open memfd without F_SEAL_GROW"},
+	{LIE_OPEN_NO_SHRINK_SEAL, CALL_OPEN,
+	 "an Open memfd without F_SEAL_SHRINK"},
+	{LIE_OPEN_SMALLER, CALL_OPEN, "an Open memfd smaller than max_size"},
+	{LIE_OPEN_LARGER, CALL_OPEN, "an Open memfd larger than max_size"},
+	{LIE_OPEN_NO_FD, CALL_OPEN, "an Open reply without an fd"},
+	{LIE_OPEN_RDONLY_FD, CALL_OPEN,
+	 "an O_RDONLY fd for a read-write Open"},
+	{LIE_OPEN_PIPE_FD, CALL_OPEN, "an Open reply carrying a pipe"},
+	{LIE_OPEN_HANDLE_0, CALL_OPEN, "an Open reply with handle 0"},
+	{LIE_OPEN_SAYS_READ_ONLY, CALL_OPEN,
+	 "an Open reply saying read-only to a read-write open"},
+};
+
+static const struct lie_case alloc_lies[] = {
+	{LIE_ALLOC_AT_END, CALL_ALLOC, "an Alloc offset at the pool's end"},
+	{LIE_ALLOC_RUNS_PAST_END, CALL_ALLOC,
+	 "an Alloc block running past the end"},
+	{LIE_ALLOC_SMALLER, CALL_ALLOC,
+	 "an Alloc usable_size smaller than asked"},
+	{LIE_ALLOC_WRAPS, CALL_ALLOC,
+	 "an Alloc offset + usable_size that wraps"},
+	{LIE_ALLOC_MISALIGNED, CALL_ALIGNED,
+	 "a misaligned offset for pool_alloc_aligned(4096)"},
+	{LIE_ALLOC_NO_BODY, CALL_ALLOC, "an Alloc reply without a body"},
+	{LIE_ALLOC_WRONG_BODY, CALL_ALLOC,
+	 "an Alloc reply with a Stats body"},
+	{LIE_BATCH_SHORT, CALL_BATCH,
+	 "an AllocBatch reply with fewer blocks than asked"},
+	{LIE_BATCH_OUTSIDE, CALL_BATCH,
+	 "an AllocBatch reply with a block outside the pool"},
+	{LIE_USABLE_OTHER_OFFSET, CALL_USABLE,
+	 "a UsableSize reply about another offset"},
+};
+
+static const struct lie_case conversation_lies[] = {
+	{LIE_ALLOC_ERROR_4096, CALL_ALLOC, "error -4096"},
+	{LIE_ALLOC_ERROR_INT_MIN, CALL_ALLOC, "error INT32_MIN"},
+	{LIE_ALLOC_ERROR_POSITIVE, CALL_ALLOC, "error 5"},
+	{LIE_UNKNOWN_ID, CALL_BREAKS, "a reply with an unknown id"},
+	{LIE_ID_ZERO, CALL_BREAKS, "a reply with id 0 and no error"},
+	{LIE_UNDECODABLE, CALL_BREAKS, "a reply that does not decode"},
+	{LIE_HANG_UP, CALL_GONE, "a daemon that hangs up"},
+};
+
+/* ---- the fake daemon (runs in a child process) ------------------------- */
+
+struct fake {
+	pid_t pid;
+	char dir[64];
+	char sock[128];
+	int logfd;		/* read end: the requests the fake saw */
+};
+
+struct fake_state {
+	enum lie lie;
+	bool lied;
+	uint32_t next_handle;
+	uint64_t next_off;
+	uint64_t off[FAKE_MAX_BLOCKS], usable[FAKE_MAX_BLOCKS];
+	unsigned nblocks;
+	FILE *log;
+};
+
+/* Is this request the one to lie to? */
+static bool
+lie_now(struct fake_state *fs, Poolmgr__Request__BodyCase body)
+{
+	Poolmgr__Request__BodyCase target;
+
+	switch (fs->lie) {
+	case LIE_NONE:
+		return false;
+	case LIE_OPEN_UNSEALED: case LIE_OPEN_NO_GROW_SEAL:
+	case LIE_OPEN_NO_SHRINK_SEAL: case LIE_OPEN_SMALLER:
+	case LIE_OPEN_LARGER: case LIE_OPEN_NO_FD: case LIE_OPEN_RDONLY_FD:
+	case LIE_OPEN_PIPE_FD: case LIE_OPEN_HANDLE_0:
+	case LIE_OPEN_SAYS_READ_ONLY: case LIE_HANG_UP:
+		target = POOLMGR__REQUEST__BODY_OPEN;
+		break;
+	case LIE_BATCH_SHORT: case LIE_BATCH_OUTSIDE:
+		target = POOLMGR__REQUEST__BODY_ALLOC_BATCH;
+		break;
+	case LIE_USABLE_OTHER_OFFSET:
+		target = POOLMGR__REQUEST__BODY_USABLE_SIZE;
+		break;
+	default:
+		target = POOLMGR__REQUEST__BODY_ALLOC;
+		break;
+	}
+	if (fs->lied || body != target)
+		return false;
+	fs->lied = true;
+	return true;
+}
+
+static int
+fake_send(int fd, const Poolmgr__Reply *rep, const int *fds, int nfds)
+{
+	static uint8_t buf[MAX_MESSAGE];
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+	} cm;
+	struct iovec iov = {.iov_base = buf};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct cmsghdr *c;
+	size_t len = poolmgr__reply__get_packed_size(rep);
+
+	if (len > sizeof(buf))
+		return -1;
+	poolmgr__reply__pack(rep, buf);
+	iov.iov_len = len;
+	if (nfds > 0) {
+		memset(&cm, 0, sizeof(cm));
+		msg.msg_control = cm.buf;
+		msg.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
+	}
+	return sendmsg(fd, &msg, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+/* Raw bytes with one descriptor attached (the conversation lies). */
+static int
+fake_send_bytes(int fd, const uint8_t *buf, size_t len, int passfd)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cm.buf,
+			     .msg_controllen = sizeof(cm.buf)};
+	struct cmsghdr *c;
+
+	memset(&cm, 0, sizeof(cm));
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &passfd, sizeof(int));
+	return sendmsg(fd, &msg, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+/* A memfd of size bytes with the given seals; -1 on failure. */
+static int
+fake_memfd(uint64_t size, unsigned seals)
+{
+	int fd = memfd_create("liar-pool", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd == -1)
+		return -1;
+	if (ftruncate(fd, (off_t)size) == -1 ||
+	    (seals && fcntl(fd, F_ADD_SEALS, seals) == -1)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The truthful block for size bytes aligned to align; 0 or -ENOMEM. */
+static int
+fake_block(struct fake_state *fs, uint64_t size, uint64_t align,
+	   uint64_t *off, uint64_t *usable)
+{
+	uint64_t a = align > FAKE_G ? align : FAKE_G;
+	uint64_t o = (fs->next_off + a - 1) & ~(a - 1);
+	uint64_t u = (size + FAKE_G - 1) & ~(uint64_t)(FAKE_G - 1);
+
+	if (size == 0 || size > FAKE_SIZE || o > FAKE_SIZE - u ||
+	    fs->nblocks == FAKE_MAX_BLOCKS)
+		return -ENOMEM;
+	fs->off[fs->nblocks] = o;
+	fs->usable[fs->nblocks++] = u;
+	fs->next_off = o + u;
+	*off = o;
+	*usable = u;
+	return 0;
+}
+
+static int
+fake_open(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
+{
+	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__OpenReply orep = POOLMGR__OPEN_REPLY__INIT;
+	const Poolmgr__OpenPool *m = req->open;
+	unsigned seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+	uint64_t size = FAKE_SIZE;
+	int fds[2], nfds = 1, memfd, pfd[2] = {-1, -1}, rc;
+	bool lie = lie_now(fs, req->body_case);
+	char path[64];
+
+	fprintf(fs->log, "open %s %s share_map=%d\n", m->name ? m->name : "",
+		m->read_only ? "ro" : "rw", m->want_share_map ? 1 : 0);
+	if (lie && fs->lie == LIE_OPEN_UNSEALED)
+		seals = 0;
+	if (lie && fs->lie == LIE_OPEN_NO_GROW_SEAL)
+		seals = F_SEAL_SHRINK | F_SEAL_SEAL;
+	if (lie && fs->lie == LIE_OPEN_NO_SHRINK_SEAL)
+		seals = F_SEAL_GROW | F_SEAL_SEAL;
+	if (lie && fs->lie == LIE_OPEN_SMALLER)
+		size = FAKE_SIZE / 2;
+	if (lie && fs->lie == LIE_OPEN_LARGER)
+		size = FAKE_SIZE * 2;
+	if ((memfd = fake_memfd(size, seals)) == -1)
+		return -1;
+	fds[0] = memfd;
+	if (m->read_only || (lie && fs->lie == LIE_OPEN_RDONLY_FD)) {
+		/* What the real daemon does: a new read-only description. */
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", memfd);
+		if ((fds[0] = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+			close(memfd);
+			return -1;
+		}
+	}
+	if (lie && fs->lie == LIE_OPEN_PIPE_FD) {
+		if (pipe(pfd) == -1) {
+			close(memfd);
+			return -1;
+		}
+		fds[0] = pfd[0];
+	}
+	if (lie && fs->lie == LIE_OPEN_NO_FD)
+		nfds = 0;
+
+	orep.handle = fs->next_handle++;
+	if (lie && fs->lie == LIE_OPEN_HANDLE_0)
+		orep.handle = 0;
+	orep.max_size = FAKE_SIZE;
+	orep.granularity = FAKE_G;
+	orep.page_size = (uint32_t)sysconf(_SC_PAGESIZE);
+	orep.read_only = m->read_only ||
+			 (lie && fs->lie == LIE_OPEN_SAYS_READ_ONLY);
+	orep.share_map_size = 0;	/* asked for or not: none sent */
+	rep.id = req->id;
+	rep.body_case = POOLMGR__REPLY__BODY_OPEN;
+	rep.open = &orep;
+	rc = fake_send(cfd, &rep, fds, nfds);
+	if (fds[0] != memfd)
+		close(fds[0]);
+	close(memfd);
+	if (pfd[1] >= 0)
+		close(pfd[1]);
+	if (rc == 0 && lie && fs->lie == LIE_HANG_UP)
+		return 1;	/* and go away */
+	return rc;
+}
+
+/* Alloc, and the lies told in reply to one. */
+static int
+fake_alloc(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
+{
+	static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0xff,
+					  0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__AllocReply ar = POOLMGR__ALLOC_REPLY__INIT;
+	Poolmgr__PoolStats st = POOLMGR__POOL_STATS__INIT;
+	const Poolmgr__Alloc *m = req->alloc;
+	bool lie = lie_now(fs, req->body_case);
+	uint64_t off = 0, usable = 0;
+	Poolmgr__Reply *check;
+	int rc, stray;
+
+	fprintf(fs->log, "alloc %llu align %llu\n",
+		(unsigned long long)m->size, (unsigned long long)m->align);
+	rep.id = req->id;
+	rc = fake_block(fs, m->size, m->align, &off, &usable);
+	if (rc) {
+		rep.error = rc;
+		rep.message = "no room in the fake";
+		return fake_send(cfd, &rep, NULL, 0);
+	}
+	ar.offset = off;
+	ar.usable_size = usable;
+	rep.body_case = POOLMGR__REPLY__BODY_ALLOC;
+	rep.alloc = &ar;
+	if (!lie)
+		return fake_send(cfd, &rep, NULL, 0);
+
+	switch (fs->lie) {
+	case LIE_ALLOC_AT_END:
+		ar.offset = FAKE_SIZE;
+		break;
+	case LIE_ALLOC_RUNS_PAST_END:
+		ar.offset = FAKE_SIZE - FAKE_G;
+		ar.usable_size = 2 * FAKE_G + usable;
+		break;
+	case LIE_ALLOC_SMALLER:
+		ar.usable_size = m->size - 1;
+		break;
+	case LIE_ALLOC_WRAPS:
+		ar.usable_size = UINT64_MAX - FAKE_G + 1;
+		break;
+	case LIE_ALLOC_MISALIGNED:
+		ar.offset = off + FAKE_G;	/* aligned to 16 only */
+		break;
+	case LIE_ALLOC_NO_BODY:
+		rep.body_case = POOLMGR__REPLY__BODY__NOT_SET;
+		rep.alloc = NULL;
+		break;
+	case LIE_ALLOC_WRONG_BODY:
+		st.name = FAKE_POOL;
+		st.max_size = FAKE_SIZE;
+		rep.body_case = POOLMGR__REPLY__BODY_STATS;
+		rep.stats = &st;
+		break;
+	case LIE_ALLOC_ERROR_4096:
+		rep.error = -4096;
+		break;
+	case LIE_ALLOC_ERROR_INT_MIN:
+		rep.error = INT32_MIN;
+		break;
+	case LIE_ALLOC_ERROR_POSITIVE:
+		rep.error = 5;
+		break;
+	case LIE_UNKNOWN_ID:
+		rep.id = req->id + 1000;
+		break;
+	case LIE_ID_ZERO:
+		/* Id 0 is the daemon refusing the connection: not with 0. */
+		rep.id = 0;
+		break;
+	case LIE_UNDECODABLE:
+		/* Make sure it really does not decode. */
+		check = poolmgr__reply__unpack(NULL, sizeof(garbage), garbage);
+		if (check) {
+			poolmgr__reply__free_unpacked(check, NULL);
+			fprintf(fs->log, "fake: the garbage decodes\n");
+			return -1;
+		}
+		if ((stray = fake_memfd(4096, 0)) == -1)
+			return -1;
+		rc = fake_send_bytes(cfd, garbage, sizeof(garbage), stray);
+		close(stray);
+		return rc;
+	default:
+		break;
+	}
+	if (fs->lie == LIE_UNKNOWN_ID) {
+		/* With a descriptor: it must be closed, not kept. */
+		if ((stray = fake_memfd(4096, 0)) == -1)
+			return -1;
+		rc = fake_send(cfd, &rep, &stray, 1);
+		close(stray);
+		return rc;
+	}
+	return fake_send(cfd, &rep, NULL, 0);
+}
+
+static int
+fake_alloc_batch(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
+{
+	static uint64_t offs[64], usable[64];
+	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__AllocBatchReply br = POOLMGR__ALLOC_BATCH_REPLY__INIT;
+	const Poolmgr__AllocBatch *m = req->alloc_batch;
+	bool lie = lie_now(fs, req->body_case);
+	size_t i;
+	int rc;
+
+	fprintf(fs->log, "alloc_batch %zu\n", m->n_sizes);
+	rep.id = req->id;
+	if (m->n_sizes == 0 || m->n_sizes > 64) {
+		rep.error = -E2BIG;
+		return fake_send(cfd, &rep, NULL, 0);
+	}
+	for (i = 0; i < m->n_sizes; i++) {
+		if ((rc = fake_block(fs, m->sizes[i], 0, &offs[i],
+				     &usable[i]))) {
+			rep.error = rc;
+			return fake_send(cfd, &rep, NULL, 0);
+		}
+	}
+	br.n_offsets = br.n_usable_sizes = m->n_sizes;
+	br.offsets = offs;
+	br.usable_sizes = usable;
+	if (lie && fs->lie == LIE_BATCH_SHORT)
+		br.n_offsets = br.n_usable_sizes = m->n_sizes - 1;
+	if (lie && fs->lie == LIE_BATCH_OUTSIDE)
+		offs[m->n_sizes - 1] = FAKE_SIZE + 4096;
+	rep.body_case = POOLMGR__REPLY__BODY_ALLOC_BATCH;
+	rep.alloc_batch = &br;
+	return fake_send(cfd, &rep, NULL, 0);
+}
+
+static int
+fake_usable_size(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
+{
+	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__AllocReply ar = POOLMGR__ALLOC_REPLY__INIT;
+	uint64_t off = req->usable_size->offset;
+	bool lie = lie_now(fs, req->body_case);
+	unsigned i;
+
+	fprintf(fs->log, "usable_size %llu\n", (unsigned long long)off);
+	rep.id = req->id;
+	for (i = 0; i < fs->nblocks && fs->off[i] != off; i++)
+		;
+	if (i == fs->nblocks) {
+		rep.error = -EINVAL;
+		return fake_send(cfd, &rep, NULL, 0);
+	}
+	ar.offset = lie ? off + fs->usable[i] : off;
+	ar.usable_size = fs->usable[i];
+	rep.body_case = POOLMGR__REPLY__BODY_ALLOC;
+	rep.alloc = &ar;
+	return fake_send(cfd, &rep, NULL, 0);
+}
+
+/* One request: answer it (or lie).  0, 1 to hang up, or -1 to stop. */
+static int
+fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
+	       size_t len)
+{
+	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__HelloReply hr = POOLMGR__HELLO_REPLY__INIT;
+	Poolmgr__Request *req = poolmgr__request__unpack(NULL, len, buf);
+	int rc = 0;
+
+	if (!req) {
+		fprintf(fs->log, "fake: a request that does not decode\n");
+		return -1;
+	}
+	rep.id = req->id;
+	switch (req->body_case) {
+	case POOLMGR__REQUEST__BODY_HELLO:
+		fprintf(fs->log, "hello %u\n", req->hello->version);
+		hr.version = 1;
+		hr.max_message = MAX_MESSAGE;
+		hr.server = "a liar";
+		rep.body_case = POOLMGR__REPLY__BODY_HELLO;
+		rep.hello = &hr;
+		rc = fake_send(cfd, &rep, NULL, 0);
+		break;
+	case POOLMGR__REQUEST__BODY_OPEN:
+		rc = fake_open(fs, cfd, req);
+		break;
+	case POOLMGR__REQUEST__BODY_CLOSE:
+		fprintf(fs->log, "close %u\n", req->close->handle);
+		rc = fake_send(cfd, &rep, NULL, 0);
+		break;
+	case POOLMGR__REQUEST__BODY_ALLOC:
+		rc = fake_alloc(fs, cfd, req);
+		break;
+	case POOLMGR__REQUEST__BODY_ALLOC_BATCH:
+		rc = fake_alloc_batch(fs, cfd, req);
+		break;
+	case POOLMGR__REQUEST__BODY_FREE:
+		fprintf(fs->log, "free %llu\n",
+			(unsigned long long)req->free->offset);
+		rc = fake_send(cfd, &rep, NULL, 0);
+		break;
+	case POOLMGR__REQUEST__BODY_FREE_BATCH:
+		fprintf(fs->log, "free_batch %zu\n",
+			req->free_batch->n_offsets);
+		rc = fake_send(cfd, &rep, NULL, 0);
+		break;
+	case POOLMGR__REQUEST__BODY_USABLE_SIZE:
+		rc = fake_usable_size(fs, cfd, req);
+		break;
+	default:
+		fprintf(fs->log, "request %d\n", (int)req->body_case);
+		rep.error = -EOPNOTSUPP;
+		rc = fake_send(cfd, &rep, NULL, 0);
+		break;
+	}
+	poolmgr__request__free_unpacked(req, NULL);
+	fflush(fs->log);
+	return rc;
+}
+
+/* The fake's life: one connection, served until the client hangs up. */
+static int
+fake_main(int lfd, enum lie lie, FILE *log)
+{
+	static uint8_t buf[MAX_MESSAGE + 1];
+	struct fake_state fs = {.lie = lie, .next_handle = FAKE_HANDLE,
+				.log = log};
+	struct pollfd pfd = {.fd = lfd, .events = POLLIN};
+	ssize_t n;
+	int cfd, rc;
+
+	if (poll(&pfd, 1, FAKE_IDLE_MS) != 1)
+		return 2;
+	if ((cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1)
+		return 3;
+	close(lfd);
+	pfd.fd = cfd;
+	for (;;) {
+		if (poll(&pfd, 1, FAKE_IDLE_MS) != 1)
+			return 4;
+		n = recv(cfd, buf, sizeof(buf), 0);
+		if (n == 0 || (n == -1 && errno == ECONNRESET))
+			break;
+		if (n < 0)
+			return 5;
+		rc = fake_serve_one(&fs, cfd, buf, (size_t)n);
+		if (rc == 1) {
+			fprintf(log, "hung up\n");
+			close(cfd);
+			return 0;
+		}
+		if (rc != 0)
+			return 6;
+	}
+	fprintf(log, "eof\n");
+	close(cfd);
+	return 0;
+}
+
+static void
+fake_start(struct fake *f, enum lie lie)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int lfd, pipefd[2], rc;
+	FILE *log;
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/poolmgr-liar.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->sock, sizeof(f->sock), "%s/liar.sock", f->dir);
+	memcpy(sun.sun_path, f->sock, strlen(f->sock) + 1);
+	lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+	f->pid = fork();
+	assert_true(f->pid >= 0);
+	if (f->pid == 0) {
+		close(pipefd[0]);
+		if (!(log = fdopen(pipefd[1], "w")))
+			_exit(1);
+		rc = fake_main(lfd, lie, log);
+		fclose(log);	/* _exit would not flush it */
+		_exit(rc);
+	}
+	close(pipefd[1]);
+	close(lfd);
+	f->logfd = pipefd[0];
+}
+
+/*
+ * Wait up to ms for pid; its exit code (128 + signal if killed by one),
+ * or -1 if it was still running (then it is killed).
+ */
+static int
+wait_at_most(pid_t pid, long ms)
+{
+	int status;
+	long waited;
+
+	for (waited = 0; waited <= ms; waited += 5) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status)
+						 : 128 + WTERMSIG(status);
+		if (r == -1)
+			return -2;
+		harness_sleep_ms(5);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
+}
+
+/* Wait for the fake, read its log into log, remove its directory. */
+static int
+fake_finish(struct fake *f, char *log, size_t cap)
+{
+	size_t n = 0;
+	ssize_t r;
+	int rc = wait_at_most(f->pid, CLIENT_TIMEOUT_MS);
+
+	while (n + 1 < cap && (r = read(f->logfd, log + n, cap - 1 - n)) > 0)
+		n += (size_t)r;
+	log[n] = '\0';
+	close(f->logfd);
+	unlink(f->sock);
+	rmdir(f->dir);
+	return rc;
+}
+
+/* ---- the clients (run in child processes) ------------------------------ */
+
+struct client_arg {
+	const char *sock;
+	const struct lie_case *lc;
+};
+
+/* Open descriptors of this process. */
+static int
+count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;	/* the directory's own */
+}
+
+/* The handle works: a block to write and read, freed again. */
+static int
+use_handle(struct pool *p)
+{
+	pool_off_t off = POOL_OFF_NONE;
+	uint8_t *b;
+	int i;
+
+	CHECK_RC(pool_alloc(p, 256, &off), 0, 20);
+	CHECK(off < FAKE_SIZE && off % FAKE_G == 0, 21);
+	CHECK((b = pool_ptr(p, off)) != NULL, 22);
+	memset(b, 0x5a, 256);
+	for (i = 0; i < 256; i++)
+		CHECK(b[i] == 0x5a, 23);
+	CHECK_RC(pool_free(p, off), 0, 24);
+	return 0;
+}
+
+static int
+client_open_lie(struct pool_conn *c)
+{
+	struct pool *p = (struct pool *)&p;	/* not NULL: must be reset */
+	int fds = count_fds(), rc;
+
+	CHECK_RC(pool_open(c, FAKE_POOL, &p), -EPROTO, 30);
+	CHECK(p == NULL, 31);
+	CHECK(count_fds() == fds, 32);
+	/* The connection is fine; the next, truthful, open works. */
+	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 33);
+	CHECK(pool_size(p) == FAKE_SIZE, 34);
+	if ((rc = use_handle(p)))
+		return rc;
+	pool_close(p);
+	return 0;
+}
+
+static int
+client_block_lie(struct pool_conn *c, enum call call)
+{
+	size_t sizes[4] = {100, 200, 300, 400}, us = 0;
+	pool_off_t off = 1, offs[4] = {1, 1, 1, 1}, good;
+	struct pool *p;
+	int i, rc;
+
+	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 40);
+	/* The first Alloc is the lie's, when it is an Alloc's. */
+	switch (call) {
+	case CALL_ALLOC:
+		CHECK_RC(pool_alloc(p, 100, &off), -EPROTO, 42);
+		CHECK(off == POOL_OFF_NONE, 43);
+		break;
+	case CALL_ALIGNED:
+		CHECK_RC(pool_alloc_aligned(p, 100, 4096, &off), -EPROTO, 44);
+		CHECK(off == POOL_OFF_NONE, 45);
+		CHECK_RC(pool_alloc_aligned(p, 100, 4096, &off), 0, 46);
+		CHECK(off % 4096 == 0, 47);
+		break;
+	case CALL_BATCH:
+		CHECK_RC(pool_alloc_batch(p, 4, sizes, offs), -EPROTO, 48);
+		CHECK_RC(pool_alloc_batch(p, 4, sizes, offs), 0, 49);
+		for (i = 0; i < 4; i++)
+			CHECK(offs[i] < FAKE_SIZE, 50);
+		break;
+	case CALL_USABLE:
+		CHECK_RC(pool_alloc(p, 64, &good), 0, 41);
+		CHECK_RC(pool_usable_size(p, good, &us), -EPROTO, 51);
+		CHECK_RC(pool_usable_size(p, good, &us), 0, 52);
+		CHECK(us == 64, 53);
+		break;
+	default:
+		return 54;
+	}
+	/* Same connection, same handle: the next requests are answered. */
+	if (call != CALL_USABLE)
+		CHECK_RC(pool_alloc(p, 64, &good), 0, 41);
+	if ((rc = use_handle(p)))
+		return rc;
+	CHECK_RC(pool_free(p, good), 0, 55);
+	pool_close(p);
+	return 0;
+}
+
+static int
+client_broken_by_lie(struct pool_conn *c)
+{
+	struct pool_stats st;
+	pool_off_t off = 1;
+	struct pool *p;
+	int fds;
+
+	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 60);
+	fds = count_fds();
+	CHECK_RC(pool_alloc(p, 100, &off), -EPROTO, 61);
+	CHECK(off == POOL_OFF_NONE, 62);
+	/* The descriptor that came with the lie was closed. */
+	CHECK(count_fds() == fds, 63);
+	/* Nobody can tell whose reply is next: the connection is done. */
+	CHECK_RC(pool_alloc(p, 100, &off), -ECONNRESET, 64);
+	CHECK_RC(pool_stats(p, &st), -ECONNRESET, 65);
+	CHECK_RC(pool_free(p, 0), -ECONNRESET, 66);
+	pool_close(p);
+	return 0;
+}
+
+static int
+client_daemon_gone(struct pool_conn *c)
+{
+	struct pool_stats st;
+	pool_off_t off = 1;
+	struct pool *p;
+
+	/* The Open was answered before the daemon went. */
+	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 80);
+	harness_sleep_ms(50);	/* its close has arrived */
+	/* A send to a closed socket: no SIGPIPE (not ignored here). */
+	CHECK_RC(pool_alloc(p, 100, &off), -ECONNRESET, 81);
+	CHECK(off == POOL_OFF_NONE, 82);
+	CHECK_RC(pool_stats(p, &st), -ECONNRESET, 83);
+	/* The mapping stays readable. */
+	CHECK(((volatile uint8_t *)pool_ptr(p, 0))[FAKE_SIZE - 1] == 0, 84);
+	pool_close(p);
+	return 0;
+}
+
+static int
+client_main(void *arg)
+{
+	const struct client_arg *a = arg;
+	struct pool_conn *c;
+	int rc;
+
+	CHECK_RC(pool_connect(a->sock, &c), 0, 10);
+	switch (a->lc->call) {
+	case CALL_OPEN:
+		rc = client_open_lie(c);
+		break;
+	case CALL_BREAKS:
+		rc = client_broken_by_lie(c);
+		break;
+	case CALL_GONE:
+		rc = client_daemon_gone(c);
+		break;
+	default:
+		rc = client_block_lie(c, a->lc->call);
+		break;
+	}
+	pool_disconnect(c);
+	return rc;
+}
+
+/* ---- the tests ----------------------------------------------------------- */
+
+/*
+ * Tell one lie to a client: it must neither crash nor hang, and it must
+ * pass its checks.  The fake's log goes to log.
+ */
+static void
+run_lie(const struct lie_case *lc, char *log, size_t cap)
+{
+	struct client_arg a;
+	struct fake f;
+	pid_t pid;
+	int rc, frc;
+
+	fake_start(&f, lc->lie);
+	a.sock = f.sock;
+	a.lc = lc;
+	fflush(stdout);
+	fflush(stderr);
+	pid = harness_spawn(client_main, &a);
+	assert_true(pid > 0);
+	rc = wait_at_most(pid, CLIENT_TIMEOUT_MS);
+	frc = fake_finish(&f, log, cap);
+	if (rc == -1)
+		fail_msg("%s: the client hung (killed after %d ms); the fake "
+			 "saw:\n%s", lc->what, CLIENT_TIMEOUT_MS, log);
+	if (rc >= 128)
+		fail_msg("%s: the client crashed with signal %d; the fake "
+			 "saw:\n%s", lc->what, rc - 128, log);
+	if (rc != 0)
+		fail_msg("%s: the client failed its check %d (see above); "
+			 "the fake saw:\n%s", lc->what, rc, log);
+	if (frc != 0)
+		fail_msg("%s: the fake daemon failed (%d); it saw:\n%s",
+			 lc->what, frc, log);
+	printf("liar: %-52s -> %s, client fine\n", lc->what,
+	       lc->call == CALL_GONE ? "-ECONNRESET" :
+	       lc->call == CALL_BREAKS ? "-EPROTO, then -ECONNRESET" :
+	       "-EPROTO");
+}
+
+static void
+run_lies(const struct lie_case *cases, size_t n)
+{
+	char log[LOG_MAX], close_line[32];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		run_lie(&cases[i], log, sizeof(log));
+		/* The connection ended with the client's hang-up. */
+		if (cases[i].call != CALL_GONE && !strstr(log, "eof\n"))
+			fail_msg("%s: the fake saw no hang-up:\n%s",
+				 cases[i].what, log);
+		if (cases[i].call != CALL_OPEN ||
+		    cases[i].lie == LIE_OPEN_HANDLE_0)
+			continue;
+		/* A handle it was given with a bad Open was given back. */
+		snprintf(close_line, sizeof(close_line), "close %u\n",
+			 FAKE_HANDLE);
+		if (!strstr(log, close_line))
+			fail_msg("%s: the handle of the refused open was not "
+				 "closed; the fake saw:\n%s", cases[i].what,
+				 log);
+	}
+}
+
+static void
+open_reply_lies_are_refused(void **state)
+{
+	(void)state;
+	run_lies(open_lies, sizeof(open_lies) / sizeof(open_lies[0]));
+}
+
+static void
+block_reply_lies_are_refused(void **state)
+{
+	(void)state;
+	run_lies(alloc_lies, sizeof(alloc_lies) / sizeof(alloc_lies[0]));
+}
+
+static void
+conversation_lies_are_refused(void **state)
+{
+	(void)state;
+	run_lies(conversation_lies,
+		 sizeof(conversation_lies) / sizeof(conversation_lies[0]));
+}
+
+/* The truthful fake, which sends no share map. */
+static int
+client_without_share_map(void *arg)
+{
+	const char *sock = arg;
+	struct pool_conn *c;
+	struct pool *p, *ro;
+	pool_off_t offs[8];
+	int i, rc;
+
+	CHECK_RC(pool_connect(sock, &c), 0, 70);
+	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 71);
+	/* No share map, no cache: a budget cannot be set... */
+	CHECK_RC(pool_set_cache(p, 1 << 20), -EOPNOTSUPP, 72);
+	CHECK_RC(pool_set_cache(p, 0), 0, 73);
+	CHECK_RC(pool_flush(p), 0, 74);
+	/* ...and every free reaches the daemon (the fake counts them). */
+	for (i = 0; i < 8; i++)
+		CHECK_RC(pool_alloc(p, 48, &offs[i]), 0, 75);
+	for (i = 0; i < 8; i++)
+		CHECK_RC(pool_free(p, offs[i]), 0, 76);
+	if ((rc = use_handle(p)))
+		return rc;
+	/* A read-only open gets its O_RDONLY descriptor and works. */
+	CHECK_RC(pool_open_readonly(c, FAKE_POOL, &ro), 0, 77);
+	CHECK(pool_size(ro) == FAKE_SIZE, 78);
+	CHECK(pool_ptr(ro, 0) != NULL, 79);
+	pool_close(ro);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+fake_without_share_map_works(void **state)
+{
+	char log[LOG_MAX];
+	const char *l;
+	struct fake f;
+	int rc, frc, frees = 0;
+	pid_t pid;
+
+	(void)state;
+	fake_start(&f, LIE_NONE);
+	fflush(stdout);
+	fflush(stderr);
+	pid = harness_spawn(client_without_share_map, f.sock);
+	assert_true(pid > 0);
+	rc = wait_at_most(pid, CLIENT_TIMEOUT_MS);
+	frc = fake_finish(&f, log, sizeof(log));
+	if (rc != 0)
+		fail_msg("the client against a fake without share map: %d; "
+			 "the fake saw:\n%s", rc, log);
+	assert_int_equal(frc, 0);
+	/* Read-write opens ask for the share map, read-only ones do not. */
+	assert_non_null(strstr(log, "open " FAKE_POOL " rw share_map=1\n"));
+	assert_non_null(strstr(log, "open " FAKE_POOL " ro share_map=0\n"));
+	for (l = log; (l = strstr(l, "\nfree ")); l++)
+		frees++;
+	/* 8 blocks and use_handle's one: none kept in a cache. */
+	assert_int_equal(frees, 9);
+	assert_non_null(strstr(log, "close 7\n"));
+	assert_non_null(strstr(log, "close 8\n"));
+	printf("liar: no share map: the handle works without a cache, "
+	       "%d frees reached the daemon\n", frees);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(fake_without_share_map_works),
+		cmocka_unit_test(open_reply_lies_are_refused),
+		cmocka_unit_test(block_reply_lies_are_refused),
+		cmocka_unit_test(conversation_lies_are_refused),
+	};
+
+	/* SIGPIPE keeps its default: a client that got one would show it. */
+	return cmocka_run_group_tests_name("a lying daemon", tests, NULL,
+					   NULL);
+}
