@@ -104,6 +104,15 @@ handle_cached(const struct handle *h)
 	return h->cached_bytes < h->bytes ? h->cached_bytes : h->bytes;
 }
 
+/* A name to look up: too long is its own error, else any is looked up. */
+static int
+check_name_length(struct call *c, const char *name)
+{
+	if (name && strlen(name) > 64)
+		return refuse(c, -ENAMETOOLONG, "pool name longer than 64");
+	return 0;
+}
+
 static int
 check_name(struct call *c, const char *name)
 {
@@ -186,9 +195,12 @@ static int
 do_destroy(struct call *c, const Poolmgr__DestroyPool *m)
 {
 	struct dpool *p;
+	int rc;
 
 	if (!may_admin(c->s))
 		return refuse(c, -EPERM, "destroying pools needs admin rights");
+	if ((rc = check_name_length(c, m->name)))
+		return rc;
 	if (!m->name || !(p = dpool_find(m->name)))
 		return refuse(c, -ENOENT, "no pool %s", m->name ? m->name : "");
 	if (!m->force && (p->nhandles || live_blocks(p)))
@@ -208,8 +220,10 @@ do_open(struct call *c, const Poolmgr__OpenPool *m)
 	struct heap_stats st;
 	struct dpool *p;
 	struct handle *h;
-	int fd = -1;
+	int fd = -1, rc;
 
+	if ((rc = check_name_length(c, m->name)))
+		return rc;
 	if (!m->name || !(p = dpool_find(m->name)))
 		return refuse(c, -ENOENT, "no pool %s", m->name ? m->name : "");
 	if (!session_may_access(c->s, p, m->read_only ? 4 : 2))
@@ -523,6 +537,8 @@ get_pool(struct call *c, const Poolmgr__PoolRef *ref, bool write, int *err)
 		h = get_handle(c, ref->handle, write, err);
 		return h ? h->pool : NULL;
 	}
+	if ((*err = check_name_length(c, ref->name)))
+		return NULL;
 	if (!ref->name || !(p = dpool_find(ref->name))) {
 		*err = refuse(c, -ENOENT, "no pool %s",
 			      ref->name ? ref->name : "");
@@ -664,7 +680,10 @@ do_clients(struct call *c, const Poolmgr__ListClients *m)
 	struct dpool *p;
 	struct handle *h;
 	size_t n = 0;
+	int rc;
 
+	if ((rc = check_name_length(c, want)))
+		return rc;
 	if (want && !(p = dpool_find(want)))
 		return refuse(c, -ENOENT, "no pool %s", want);
 	if (want && !session_may_access(c->s, p, 4))

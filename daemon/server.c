@@ -348,6 +348,19 @@ server_run(const struct server_opts *o, struct config *cf)
 	base = event_base_new();
 	if (!base)
 		fatalx("event_base_new failed");
+	/*
+	 * Signals are caught before the socket exists: once a client (or a
+	 * test) can see the daemon, SIGTERM stops it cleanly, never with the
+	 * default action that would leave the socket behind.
+	 */
+	ev_term = evsignal_new(base, SIGTERM, on_stop, NULL);
+	ev_int = evsignal_new(base, SIGINT, on_stop, NULL);
+	ev_hup = evsignal_new(base, SIGHUP, on_reload, NULL);
+	if (!ev_term || !ev_int || !ev_hup)
+		fatalx("evsignal_new failed");
+	event_add(ev_term, NULL);
+	event_add(ev_int, NULL);
+	event_add(ev_hup, NULL);
 	lfd = service_listen_fd();
 	socket_activated = lfd >= 0;
 	if (!socket_activated)
@@ -359,13 +372,7 @@ server_run(const struct server_opts *o, struct config *cf)
 	ev_accept_again = evtimer_new(base, on_accept_again, NULL);
 	if (!ev_accept || !ev_accept_again)
 		fatalx("event_new failed");
-	ev_term = evsignal_new(base, SIGTERM, on_stop, NULL);
-	ev_int = evsignal_new(base, SIGINT, on_stop, NULL);
-	ev_hup = evsignal_new(base, SIGHUP, on_reload, NULL);
 	event_add(ev_accept, NULL);
-	event_add(ev_term, NULL);
-	event_add(ev_int, NULL);
-	event_add(ev_hup, NULL);
 	if (socket_activated)
 		log_info("listening on the socket systemd passed, %u pool%s",
 			 dpool_count(), dpool_count() == 1 ? "" : "s");

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -30,6 +31,16 @@ harness_build(void)
 	const char *b = getenv("POOLMGR_BUILD");
 
 	return b && *b ? b : "build";
+}
+
+/*
+ * In a daemon's child before exec: a test that dies (a crash, a timeout's
+ * kill) takes its daemon with it instead of leaving it running.
+ */
+static void
+die_with_test(void)
+{
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
 }
 
 bool
@@ -153,6 +164,7 @@ harness_start(struct daemon_proc *d, const char *extra_config)
 		}
 
 		dup2(fd, 2);
+		die_with_test();
 		execl(bin, "poolmgrd", "--verbose", "--socket", d->sock,
 		      "--config", d->conf, (char *)NULL);
 		_exit(127);
@@ -187,6 +199,7 @@ exec_daemon(const struct daemon_proc *d, const char *log, int append)
 			  0644);
 		if (fd >= 0)
 			dup2(fd, 2);
+		die_with_test();
 		execl(bin, "poolmgrd", "--verbose", "--socket", d->sock,
 		      "--config", d->conf, (char *)NULL);
 		_exit(127);
