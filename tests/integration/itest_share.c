@@ -14,6 +14,11 @@
  * -EACCES; and the pool's memfd, received the way any client receives it,
  * cannot be reopened read-write through /proc/self/fd nor mapped writable.
  *
+ * A third shows that a read-write client, holding the memfd as writable as
+ * any client can, cannot change its size: truncating, growing, punching
+ * past its end and new seals are all refused (it is sealed), so no client
+ * can make another's mapping fault.
+ *
  * Children report through their exit codes (each failed check has its own
  * code and a line on stderr); the parent asserts them.
  */
@@ -26,6 +31,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +39,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -650,6 +657,34 @@ other_uid_reader_child(void *arg)
 	return 0;
 }
 
+/*
+ * The pool's memfd, as writable as a client can get it: the mapping's file
+ * opened read-write through /proc/self/map_files (root may).  -1 if not.
+ */
+static int
+open_mapped_memfd(struct pool *p)
+{
+	char path[128], line[512], want[96];
+	uintptr_t lo, hi, base = (uintptr_t)pool_ptr(p, 0);
+	FILE *f = fopen("/proc/self/maps", "r");
+	int fd = -1;
+
+	snprintf(want, sizeof(want), "memfd:poolmgr:%s ", POOL_NAME);
+	if (!f)
+		return -1;
+	while (fd < 0 && fgets(line, sizeof(line), f)) {
+		if (!strstr(line, want) ||
+		    sscanf(line, "%" SCNxPTR "-%" SCNxPTR, &lo, &hi) != 2 ||
+		    lo != base)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/map_files/%" PRIxPTR
+			 "-%" PRIxPTR, lo, hi);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+	}
+	fclose(f);
+	return fd;
+}
+
 /* ---- tests -------------------------------------------------------------- */
 
 static void
@@ -698,10 +733,63 @@ other_uid_reads_but_cannot_write(void **state)
 	stop_daemon();
 }
 
+static void
+memfd_size_cannot_change(void **state)
+{
+	struct pool_conn *c = NULL;
+	struct pool *p = NULL;
+	pool_off_t off;
+	struct stat st;
+	int fd, seals;
+
+	(void)state;
+	if (geteuid() != 0) {
+		printf("note: not root: cannot open the mapping's file; "
+		       "skipping\n");
+		skip();
+	}
+	start_daemon(NULL);
+	create_pool();
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	assert_int_equal(pool_open(c, POOL_NAME, &p), 0);
+	assert_int_equal(pool_alloc(p, 4096, &off), 0);
+	memset(pool_ptr(p, off), 0x5a, 4096);
+	if ((fd = open_mapped_memfd(p)) < 0)
+		fail_msg("cannot open the pool's memfd: %s", strerror(errno));
+	seals = fcntl(fd, F_GET_SEALS);
+	assert_true(seals != -1);
+	assert_true(seals & F_SEAL_SHRINK);
+	assert_true(seals & F_SEAL_GROW);
+	assert_true(seals & F_SEAL_SEAL);
+	errno = 0;
+	assert_int_equal(ftruncate(fd, 0), -1);
+	assert_int_equal(errno, EPERM);
+	errno = 0;
+	assert_int_equal(ftruncate(fd, 2 * POOL_BYTES), -1);
+	assert_int_equal(errno, EPERM);
+	errno = 0;
+	assert_int_equal(fallocate(fd, 0, POOL_BYTES, 4096), -1);
+	assert_int_equal(errno, EPERM);
+	errno = 0;
+	assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE), -1);
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, POOL_BYTES);
+	close(fd);
+	/* Nothing moved: the block is there and whole. */
+	assert_int_equal(((uint8_t *)pool_ptr(p, off))[4095], 0x5a);
+	assert_int_equal(pool_free(p, off), 0);
+	pool_close(p);
+	pool_disconnect(c);
+	expect_pool_empty();
+	stop_daemon();
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(memfd_size_cannot_change, teardown),
 		cmocka_unit_test_teardown(writer_and_reader_share_bytes,
 					  teardown),
 		cmocka_unit_test_teardown(other_uid_reads_but_cannot_write,
