@@ -960,7 +960,7 @@ run_lies(const struct lie_case *cases, size_t n)
 			continue;
 		/* A handle it was given with a bad Open was given back. */
 		snprintf(close_line, sizeof(close_line), "close %u\n",
-			 FAKE_HANDLE);
+			 (unsigned)FAKE_HANDLE);
 		if (!strstr(log, close_line))
 			fail_msg("%s: the handle of the refused open was not "
 				 "closed; the fake saw:\n%s", cases[i].what,
