@@ -9,12 +9,14 @@
  *   Boost     one managed_shared_memory segment (bench_boost.cpp);
  *   glibc, mimalloc   the same loop in each process on its private heap.
  * Plus 2 threads on one poolmgr handle in one process.  The result is
- * alloc+free pairs per second, all processes together.
+ * alloc+free pairs per second, all processes together: the median of a
+ * few runs (env.heap_runs), each with its own setup, so that a burst of
+ * other work on the machine moves one run and not the table.
  *
- * For poolmgr at 4 processes the daemon's utime+stime is read before the
- * start and after the last worker's end (CPU per pair), and the pool's
- * committed bytes with every window live, after the clients have freed
- * everything and gone, and after pool_trim.
+ * For poolmgr at 4 processes, in the last run, the daemon's utime+stime
+ * is read before the start and after the last worker's end (CPU per
+ * pair), and the pool's committed bytes with every window live, after the
+ * clients have freed everything and gone, and after pool_trim.
  */
 #include <stdio.h>
 #include <string.h>
@@ -114,8 +116,9 @@ heap_live(struct job *j)
 	h->mem.live = committed(h->e, &h->mem.cached);
 }
 
+/* One run of the job in n workers: pairs/s, or -1. */
 static double
-heap_cell(struct heap_job *h, int n, bool threads)
+heap_once(struct heap_job *h, int n, bool threads)
 {
 	struct job j = {
 		.arg = h, .setup = heap_setup, .run = heap_loop,
@@ -136,6 +139,19 @@ heap_cell(struct heap_job *h, int n, bool threads)
 		h->cpu = (struct cpu){ .secs = h->cpu1 - h->cpu0,
 				       .work = t.count };
 	return t.rate;
+}
+
+/* The median of the cell's runs; CPU and memory are the last run's. */
+static double
+heap_cell(struct heap_job *h, int n, bool threads)
+{
+	double rates[8];
+	int runs = h->e->heap_runs < 8 ? h->e->heap_runs : 8;
+
+	for (int i = 0; i < runs; i++)
+		if ((rates[i] = heap_once(h, n, threads)) < 0)
+			return -1;
+	return median(rates, runs);
 }
 
 /* One poolmgr cell on a fresh pool; fills cpu and mem when given. */
@@ -181,6 +197,20 @@ inproc_cell(struct env *e, enum mix m, int n, const struct heap_ops *ops)
 }
 
 /* Every heap at one process count; at the last, CPU and memory too. */
+/* Boost's runs, as heap_cell's. */
+static double
+boost_cell(struct env *e, enum mix m, int n, struct mem *mem, char *note,
+	   size_t len)
+{
+	double rates[8];
+	int runs = e->heap_runs < 8 ? e->heap_runs : 8;
+
+	for (int i = 0; i < runs; i++)
+		if (boost_run(e, m, n, &rates[i], mem, note, len) != 0)
+			return -1;
+	return median(rates, runs);
+}
+
 static void
 heap_count(struct env *e, struct results *r, enum mix m, int k,
 	   const struct heap_ops *glibc, const struct heap_ops *mi)
@@ -198,10 +228,9 @@ heap_count(struct env *e, struct results *r, enum mix m, int k,
 	rate[H_PM_OFF][k] = pm_cell(e, m, n, false, false,
 		last ? &r->pair_cpu[m][1] : NULL,
 		last ? &r->mem_pm[m][1] : NULL);
-	if (boost_run(e, m, n, &rate[H_BOOST][k],
-		      last ? &r->mem_boost[m] : &scratch, r->boost_note,
-		      sizeof r->boost_note) != 0)
-		rate[H_BOOST][k] = -1;
+	rate[H_BOOST][k] = boost_cell(e, m, n,
+				      last ? &r->mem_boost[m] : &scratch,
+				      r->boost_note, sizeof r->boost_note);
 	rate[H_GLIBC][k] = inproc_cell(e, m, n, glibc);
 	rate[H_MIMALLOC][k] = mi ? inproc_cell(e, m, n, mi) : -1;
 }

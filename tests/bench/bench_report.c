@@ -177,8 +177,10 @@ report_heap(const struct results *r)
 	       "allocates a new one, writing 16 bytes into each block; "
 	       "poolmgr processes share one pool, Boost processes one "
 	       "segment (%s); glibc and mimalloc (%s) run the same loop in "
-	       "each process on its own heap, as a yardstick.\n\n",
-	       r->boost_note[0] ? r->boost_note : "n/a", r->mi_note);
+	       "each process on its own heap, as a yardstick.  Each cell is "
+	       "the median of %d runs of %.2f s.\n\n",
+	       r->boost_note[0] ? r->boost_note : "n/a", r->mi_note,
+	       r->heap_runs, r->heap_secs);
 	for (int m = 0; m < MIX_COUNT; m++) {
 		printf("### Sizes uniform %s\n\n", mix_name((enum mix)m));
 		heap_table(r, (enum mix)m);

@@ -22,7 +22,8 @@ struct env {
 	const char *boost_bin;	/* the Boost.Interprocess program */
 	char echo_sock[128];
 	double floor_secs;	/* per floor cell */
-	double heap_secs;	/* per shared-heap cell */
+	double heap_secs;	/* per run of a shared-heap cell */
+	int heap_runs;		/* runs per cell: the median is reported */
 	uint64_t seed;
 };
 
@@ -67,6 +68,8 @@ struct results {
 	struct cpu pair_cpu[MIX_COUNT][2];	/* per pair, 4 procs: on, off */
 	struct mem mem_pm[MIX_COUNT][2];	/* 4 processes: on, off */
 	struct mem mem_boost[MIX_COUNT];
+	double heap_secs;	/* as in env */
+	int heap_runs;
 	char boost_note[128];
 	char mi_note[64];
 };

@@ -83,6 +83,21 @@ quantile(uint32_t *v, size_t n, double q)
 	return v[i < n ? i : n - 1];
 }
 
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+double
+median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 /* Fields 14 and 15 of /proc/PID/stat, after the parenthesized name. */
 double
 proc_cpu_sec(pid_t pid)

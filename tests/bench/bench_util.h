@@ -58,6 +58,9 @@ const char *mix_name(enum mix m);
 /* Sort n samples and return the q-quantile (0 <= q <= 1); 0 if n == 0. */
 uint32_t quantile(uint32_t *v, size_t n, double q);
 
+/* The median of n values (sorts them). */
+double median(double *v, int n);
+
 /* utime + stime of a process in seconds, or -1 if it cannot be read. */
 double proc_cpu_sec(pid_t pid);
 
