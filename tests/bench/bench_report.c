@@ -16,6 +16,7 @@
 #define RATE_GOAL 0.85		/* poolmgr req/s ÷ floor req/s, 4 clients */
 #define BOOST_SMALL_GOAL 3.0	/* poolmgr ÷ Boost pairs/s, small mix */
 #define BOOST_LARGE_GOAL 1.0	/* ahead on the large mix */
+#define BUSY_LOAD 1.0		/* a load average above this: say so */
 
 const char *
 heap_name(enum heap h)
@@ -101,8 +102,10 @@ report_machine(void)
 	strftime(when, sizeof when, "%Y-%m-%d %H:%M %Z", localtime(&t));
 	printf("# poolmgr end to end: %s\n\n", when);
 	printf("Machine: %s %s %s, %s, %ld CPUs, %s; load average %.2f at "
-	       "start.\n\n", u.sysname, u.release, u.machine, cpu,
-	       sysconf(_SC_NPROCESSORS_ONLN), mem, load_avg());
+	       "start%s.\n\n", u.sysname, u.release, u.machine, cpu,
+	       sysconf(_SC_NPROCESSORS_ONLN), mem, load_avg(),
+	       load_avg() > BUSY_LOAD ? " (other processes are busy: "
+	       "timings may be noisy)" : "");
 }
 
 static void
