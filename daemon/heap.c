@@ -253,7 +253,7 @@ find_run(struct heap *h, uint64_t len, uint64_t align, bool span,
 }
 
 /* Allocate without touching the dirty set. */
-static int
+static __attribute__((noinline)) int
 alloc_block(struct heap *h, uint64_t size, uint64_t align, uint64_t *out,
 	    uint64_t *lenp)
 {
@@ -508,13 +508,12 @@ free_span(struct heap *h, struct span *s)
 		dirty_release_now(h, pf, pe);
 }
 
-int
-heap_free(struct heap *h, uint64_t off)
+/* heap_free of anything free_in_word does not handle. */
+static __attribute__((noinline)) int
+free_general(struct heap *h, uint64_t off)
 {
 	struct span *s;
 
-	if (free_in_word(h, off))
-		return 0;
 	if (off == HEAP_OFF_NONE)
 		return 0;
 	if (plausible(h, off)) {
@@ -527,6 +526,14 @@ heap_free(struct heap *h, uint64_t off)
 	}
 	h->st.invalid_frees++;
 	return -EINVAL;
+}
+
+int
+heap_free(struct heap *h, uint64_t off)
+{
+	if (free_in_word(h, off))
+		return 0;
+	return free_general(h, off);
 }
 
 uint64_t
