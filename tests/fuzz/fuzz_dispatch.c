@@ -47,7 +47,7 @@
  *            client stops reading its replies, or reads them again, so
  *            the peer has to queue them; bit 3: if the connection is
  *            opened for this datagram, it is one over the connection
- *            limit, as server.c marks it: s->refuse = -EUSERS), a 2-byte
+ *            limit, refused at once as server.c does), a 2-byte
  *            little-endian length and that many bytes (fewer at the end of
  *            the input).  A zero length closes the connection (an empty
  *            datagram is EOF on SOCK_SEQPACKET).  A CreatePool of more than
@@ -521,8 +521,19 @@ conn_open(struct conn *c, bool over_limit)
 		c->s->ngroups = id->group ? 1 : 0;
 		c->s->groups[0] = id->group;
 	}
-	if (over_limit)
-		c->s->refuse = -EUSERS;
+	if (over_limit) {
+		/* As server.c refuses one connection too many. */
+		dispatch_refuse_connection(sv[0], -EUSERS,
+					   "too many clients connected");
+		session_free(c->s);
+		c->s = NULL;
+		close(sv[0]);
+		c->p = NULL;
+		c->dfd = -1;
+		c->cfd = sv[1];
+		c->open = false;
+		return;
+	}
 	c->p = peer_new(base, sv[0], on_peer, c);
 	c->dfd = sv[0];
 	c->cfd = sv[1];
