@@ -315,6 +315,8 @@ check_bins(struct checker *c, const struct tally *t)
 				    "address tree", r->start);
 		n++;
 	}
+	if (h->lmin && h->lmin != RB_MIN(lrun_size_tree, &h->lsize))
+		return fail(c, "the remembered smallest long run is not");
 	if (n != t->nlong || n != h->nlong)
 		return fail(c, "%" PRIu64 " long runs in the size tree, %"
 			    PRIu64 " counted, %" PRIu64 " walked", n, h->nlong,

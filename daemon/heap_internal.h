@@ -185,6 +185,7 @@ struct heap {
 	uint64_t sbin_nonempty[SHORT_WORDS];
 	struct lrun_addr_tree lruns;
 	struct lrun_size_tree lsize;
+	struct lrun *lmin;	/* the smallest long run, or NULL: unknown */
 	uint64_t nlong;
 
 	/* Buddy view of the whole free units. */

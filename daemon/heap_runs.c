@@ -327,6 +327,7 @@ lrun_new(struct heap *h, uint64_t start, uint64_t len)
 	r->len = len;
 	RB_INSERT(lrun_addr_tree, &h->lruns, r);
 	RB_INSERT(lrun_size_tree, &h->lsize, r);
+	h->lmin = NULL;
 	h->nlong++;
 	h->st.free_runs++;
 	return r;
@@ -337,6 +338,7 @@ lrun_delete(struct heap *h, struct lrun *r)
 {
 	RB_REMOVE(lrun_size_tree, &h->lsize, r);
 	RB_REMOVE(lrun_addr_tree, &h->lruns, r);
+	h->lmin = NULL;
 	h->nlong--;
 	h->st.free_runs--;
 	heap_node_free(h, r, sizeof(*r));
@@ -346,13 +348,14 @@ lrun_delete(struct heap *h, struct lrun *r)
  * The new start stays between the neighbours: no reordering by address.
  * In the size tree the run is moved only when its rank changes: a run that
  * grows or shrinks without passing a neighbour (the pool's tail, most
- * often) is updated where it is.
+ * often, or the smallest long run being carved) is updated where it is.
  */
 static void
 lrun_resize(struct heap *h, struct lrun *r, uint64_t start, uint64_t len)
 {
 	struct lrun key = {.start = start, .len = len};
-	struct lrun *prev = RB_PREV(lrun_size_tree, &h->lsize, r);
+	struct lrun *prev = r == h->lmin ? NULL
+					 : RB_PREV(lrun_size_tree, &h->lsize, r);
 	struct lrun *next = RB_NEXT(lrun_size_tree, &h->lsize, r);
 
 	if ((!prev || lrun_size_cmp(prev, &key) < 0) &&
@@ -365,6 +368,7 @@ lrun_resize(struct heap *h, struct lrun *r, uint64_t start, uint64_t len)
 	r->start = start;
 	r->len = len;
 	RB_INSERT(lrun_size_tree, &h->lsize, r);
+	h->lmin = NULL;
 }
 
 static struct lrun *
@@ -398,13 +402,23 @@ lrun_ending_at(struct heap *h, uint64_t end)
 	return r && r->start + r->len == end ? r : NULL;
 }
 
-/* The smallest long run of at least len bytes (lowest address on ties). */
+/*
+ * The smallest long run of at least len bytes (lowest address on ties).
+ * The smallest long run of all is remembered (h->lmin, NULL when the tree
+ * changed shape): a short request that no bin serves takes it.
+ */
 static struct lrun *
 lrun_fit(struct heap *h, uint64_t len)
 {
 	struct lrun key = {.len = len, .start = 0};
 
-	return h->nlong ? RB_NFIND(lrun_size_tree, &h->lsize, &key) : NULL;
+	if (!h->nlong)
+		return NULL;
+	if (!h->lmin)
+		h->lmin = RB_MIN(lrun_size_tree, &h->lsize);
+	if (h->lmin->len >= len)
+		return h->lmin;
+	return RB_NFIND(lrun_size_tree, &h->lsize, &key);
 }
 
 /* ---------------------------------------------------- finding the runs */
