@@ -84,38 +84,33 @@ dirty_mark_slow(struct heap *h, uint64_t off, uint64_t len)
 	h->dirty_hint = d;
 }
 
-/* Remove the pages [first, end) from the dirty set. */
-static void
-dirty_clear(struct heap *h, uint64_t first, uint64_t end)
+/*
+ * The pages [a, b) of the dirty stretch d (which holds them) were released:
+ * d shrinks, splits or goes.  Returns the stretch after the hole, if any.
+ */
+static struct dirty *
+dirty_cut(struct heap *h, struct dirty *d, uint64_t a, uint64_t b)
 {
-	struct dirty *d = dirty_at_or_before(h, first), *next;
+	struct dirty *next = RB_NEXT(dirty_tree, &h->dirty, d);
 
-	if (!d || d->end <= first)
-		d = d ? RB_NEXT(dirty_tree, &h->dirty, d)
-		      : RB_MIN(dirty_tree, &h->dirty);
-	for (; d && d->first < end; d = next) {
-		next = RB_NEXT(dirty_tree, &h->dirty, d);
-		if (d->first < first && d->end > end) {
-			struct dirty *tail = heap_node_alloc(h, sizeof(*tail));
+	assert(d->first <= a && a < b && b <= d->end);
+	h->dirty_pages -= b - a;
+	if (d->first < a && d->end > b) {
+		struct dirty *tail = heap_node_alloc(h, sizeof(*tail));
 
-			tail->first = end;
-			tail->end = d->end;
-			d->end = first;
-			RB_INSERT(dirty_tree, &h->dirty, tail);
-			h->dirty_pages -= end - first;
-			return;
-		}
-		if (d->first < first) {
-			h->dirty_pages -= d->end - first;
-			d->end = first;
-		} else if (d->end > end) {
-			h->dirty_pages -= end - d->first;
-			d->first = end;	/* order unchanged */
-		} else {
-			h->dirty_pages -= d->end - d->first;
-			dirty_delete(h, d);
-		}
+		tail->first = b;
+		tail->end = d->end;
+		d->end = a;
+		RB_INSERT(dirty_tree, &h->dirty, tail);
+		return tail;
 	}
+	if (d->first < a)
+		d->end = a;
+	else if (d->end > b)
+		d->first = b;	/* order unchanged */
+	else
+		dirty_delete(h, d);
+	return next;
 }
 
 /* calloc: zero the part of [off, off + len) that lies on dirty pages. */
@@ -154,18 +149,14 @@ dirty_release_now(struct heap *h, uint64_t first, uint64_t end)
 		uint64_t a = d->first > first ? d->first : first;
 		uint64_t b = d->end < end ? d->end : end;
 
-		next = RB_NEXT(dirty_tree, &h->dirty, d);
 		if (h->cfg.release &&
 		    h->cfg.release(h->cfg.ctx, a << h->pshift,
-				   (b - a) << h->pshift) != 0)
+				   (b - a) << h->pshift) != 0) {
+			next = RB_NEXT(dirty_tree, &h->dirty, d);
 			continue;	/* the pages stay dirty */
+		}
 		h->st.released_bytes += (b - a) << h->pshift;
-		dirty_clear(h, a, b);
-		/* dirty_clear may have split d; carry on after the hole. */
-		next = dirty_at_or_before(h, b);
-		if (!next || next->end <= b)
-			next = next ? RB_NEXT(dirty_tree, &h->dirty, next)
-				    : RB_MIN(dirty_tree, &h->dirty);
+		next = dirty_cut(h, d, a, b);
 	}
 }
 
