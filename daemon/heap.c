@@ -18,15 +18,17 @@
  *
  * A small request (below the large threshold, default 128 KiB) rounds up to
  * the granularity and takes a cached block of its exact size, or else the
- * best-fitting run.  A large request rounds up to whole pages
- * and asks the buddy for the lowest block of the smallest order that holds
- * it, taking only the pages it needs (the rest of the block stays free);
- * when the buddy has no such block the runs find any that can hold the
- * aligned span.
+ * best-fitting run.  A large request rounds up to whole pages and asks the
+ * buddy for the lowest block of the smallest order that holds it, taking
+ * only the pages it needs (the rest of the block stays free); when the
+ * buddy has no such block the runs find any that can hold the aligned span.
+ * The commonest calls (a block into or out of its cache, with its bits in
+ * one bitmap word) have straight-line fast paths below; everything else
+ * goes through the general ones.
  *
  * INVARIANTS (heap_check verifies all of them)
  *   1. Extents tile [0, max_size); each starts with its start bit set and no
- *      other start bit is set.
+ *      other start bit is set; chunk counts and summary words match.
  *   2. Runs are maximal (never touch); each short run is counted in the bin
  *      of its length and has an entry there, each long run is in both trees.
  *   3. The buddy blocks are exactly the maximal aligned decomposition of the
@@ -34,6 +36,7 @@
  *   4. Cached blocks carry their mark and are on the stack of their size.
  *   5. allocated + cached + free bytes == max_size, and the counters match
  *      the extents.
+ *   6. The dirty stretches are disjoint and count the dirty pages.
  *
  * GUARANTEES
  *   - A request fails with -ENOMEM only when no run can hold it, after the
