@@ -17,7 +17,7 @@ struct pool;
 struct cache;
 
 /* Default byte budget of one handle's cache; $POOLMGR_CLIENT_CACHE sets it. */
-#define CACHE_DEFAULT_BUDGET	((size_t)1 << 20)
+#define CACHE_DEFAULT_BUDGET	((size_t)4 << 20)
 /* Blocks larger than this are never cached. */
 #define CACHE_MAX_BLOCK		((size_t)64 << 10)
 

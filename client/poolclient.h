@@ -137,7 +137,7 @@ POOL_API void pool_close(struct pool *p);
  * are theirs until they flush them: at most each one's budget.
  *
  * pool_set_cache - set this handle's cache budget in bytes; 0 turns the
- * cache off and gives its blocks back.  The default is 1 MiB, or
+ * cache off and gives its blocks back.  The default is 4 MiB, or
  * $POOLMGR_CLIENT_CACHE (bytes, with an optional K, M or G) when set at
  * pool_open.  -EOPNOTSUPP for a budget on a handle that cannot cache
  * (read-only).
