@@ -463,24 +463,29 @@ static void
 peer_on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct peer *p = arg;
+	/* Set up once; the kernel rewrites only lengths and flags. */
 	static union {
 		struct cmsghdr hdr;
 		char buf[CMSG_SPACE(16 * sizeof(int))];
 	} cm[PEER_READ_BATCH];
-	struct mmsghdr mm[PEER_READ_BATCH];
-	struct iovec iov[PEER_READ_BATCH];
+	static struct mmsghdr mm[PEER_READ_BATCH];
+	static struct iovec iov[PEER_READ_BATCH];
+	static bool ready;
 	int i, n;
 
 	(void)what;
-	memset(mm, 0, sizeof(mm));
 	for (i = 0; i < PEER_READ_BATCH; i++) {
-		iov[i].iov_base = inbuf[i];
-		iov[i].iov_len = sizeof(inbuf[i]);
-		mm[i].msg_hdr.msg_iov = &iov[i];
-		mm[i].msg_hdr.msg_iovlen = 1;
-		mm[i].msg_hdr.msg_control = cm[i].buf;
+		if (!ready) {
+			iov[i].iov_base = inbuf[i];
+			iov[i].iov_len = sizeof(inbuf[i]);
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+			mm[i].msg_hdr.msg_control = cm[i].buf;
+		}
 		mm[i].msg_hdr.msg_controllen = sizeof(cm[i].buf);
+		mm[i].msg_hdr.msg_flags = 0;
 	}
+	ready = true;
 	n = recvmmsg(fd, mm, PEER_READ_BATCH, MSG_DONTWAIT | MSG_TRUNC |
 		     MSG_CMSG_CLOEXEC, NULL);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
