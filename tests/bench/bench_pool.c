@@ -1,30 +1,18 @@
 /*
  * bench_pool.c - poolmgr for the benchmarks (see bench_pool.h).
  *
- * "Caches on" sets the handle's budget to the library's documented
- * default (1 MiB) unless $POOLMGR_CLIENT_CACHE chooses one, so the
- * benchmark measures the cache whatever the built-in default is.
+ * "Caches on" leaves the handle as pool_open made it: the library's
+ * default budget, or the one $POOLMGR_CLIENT_CACHE sets.
  */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "bench_pool.h"
 
-size_t
-pm_cache_budget(void)
-{
-	return getenv("POOLMGR_CLIENT_CACHE") ? 0 : BENCH_CACHE_BUDGET;
-}
-
 int
 pm_set_cache(struct pool *p, bool on)
 {
-	if (!on)
-		return pool_set_cache(p, 0);
-	if (pm_cache_budget() == 0)	/* the environment's, from pool_open */
-		return 0;
-	return pool_set_cache(p, pm_cache_budget());
+	return on ? 0 : pool_set_cache(p, 0);
 }
 
 int

@@ -7,7 +7,6 @@
 #define BENCH_POOL_H
 
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
 
 #include "bench_window.h"
@@ -15,9 +14,6 @@
 
 /* The benchmark's pools: sparse, so only what is used costs memory. */
 #define BENCH_POOL_SIZE (1ull << 30)
-
-/* "Caches on": the budget libpoolclient documents as its default. */
-#define BENCH_CACHE_BUDGET ((size_t)1 << 20)
 
 struct pm {
 	struct pool_conn *c;
@@ -29,11 +25,8 @@ struct pm {
 int pm_open(struct pm *m, const char *sock, const char *pool, bool cache);
 void pm_close(struct pm *m);
 
-/* The client cache of a handle: on (pm_cache_budget) or off. */
+/* The client cache of a handle: on (as pool_open leaves it) or off. */
 int pm_set_cache(struct pool *p, bool on);
-
-/* The budget "on" sets; 0 when $POOLMGR_CLIENT_CACHE chooses it. */
-size_t pm_cache_budget(void);
 
 /* Window callbacks over m->p. */
 void pm_heap_ops(struct pm *m, struct heap_ops *ops);

@@ -154,12 +154,12 @@ main(int argc, char **argv)
 		daemon_stop(&d);
 		return 2;
 	}
-	if (pm_cache_budget() == 0)
-		printf("Client caches on: the budget $POOLMGR_CLIENT_CACHE "
-		       "sets.\n\n");
+	if (getenv("POOLMGR_CLIENT_CACHE") != NULL)
+		printf("Client caches on: $POOLMGR_CLIENT_CACHE=%s per "
+		       "handle.\n\n", getenv("POOLMGR_CLIENT_CACHE"));
 	else
-		printf("Client caches on: a budget of %zu KiB per handle.\n\n",
-		       pm_cache_budget() >> 10);
+		printf("Client caches on: libpoolclient's default budget per "
+		       "handle.\n\n");
 
 	fprintf(stderr, "bench_speed: floor\n");
 	floor_run(&e, &r);
