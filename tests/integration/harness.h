@@ -59,6 +59,12 @@ struct daemon_proc {
 	char log[160];		/* dir/poolmgrd.log: the daemon's stderr */
 };
 
+/*
+ * A bare connection to the daemon at path, for tests that speak the
+ * protocol themselves: the socket, or -1 with errno set.
+ */
+int harness_raw_connect(const char *path);
+
 /* The build directory: $POOLMGR_BUILD, else "build". */
 const char *harness_build(void);
 

@@ -64,16 +64,12 @@ static bool quiet;		/* only_sender_dropped prints nothing */
 static int
 raw_connect(const char *path)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	int fd = harness_raw_connect(path);
 	int sndbuf = 512 * 1024;
 
-	assert_true(fd >= 0);
-	assert_true(strlen(path) < sizeof(sun.sun_path));
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+	if (fd == -1)
 		fail_msg("connect %s: %s", path, strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	return fd;
 }
 
