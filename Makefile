@@ -111,7 +111,7 @@ UNITS     := $(BUILD)/systemd/poolmgrd.service $(BUILD)/systemd/poolmgrd.socket
 PROGRAMS := $(BUILD)/poolmgrd $(BUILD)/poolctl $(LIB_SO) $(LIB_A) $(EXAMPLES) \
             $(UNITS) $(BUILD)/poolclient.pc
 
-.PHONY: all build test check-suite bench run run-daemon deps clean install \
+.PHONY: all build test check-suite check-tsan bench run run-daemon deps clean install \
         uninstall fuzz fuzzers stress lint
 
 # The public targets install packages first, then build in a fresh make:
@@ -202,14 +202,26 @@ $(BUILD)/bench/bench_boost: $(BENCH_DIR)/bench_boost.o $(BENCH_COMMON)
 # The suite once as built, then again under AddressSanitizer and UBSan.
 # The integration tests run with the client-side cache on (the default);
 # in the plain build they run once more with it off.
+# The tests where many threads share a handle run once more under
+# ThreadSanitizer.
 RESULTS := $(BUILD)/test-results.txt $(BUILD)/test-results-nocache.txt \
-           $(BUILD)/asan/test-results.txt
+           $(BUILD)/asan/test-results.txt $(BUILD)/tsan/test-results.txt
 test: deps
 	@rm -f $(RESULTS)
 	-$(MAKE) --no-print-directory check-suite
 	-$(MAKE) --no-print-directory check-suite BUILD=$(BUILD)/asan SAN=1 \
 	  OPT=-O1
+	-$(MAKE) --no-print-directory check-tsan
 	@sh tests/summary.sh $(RESULTS)
+
+TSAN_TESTS := itest_threads itest_cache
+TSAN_FLAGS := BUILD=$(BUILD)/tsan OPT=-O1 CFLAGS_EXTRA=-fsanitize=thread \
+              LDFLAGS=-fsanitize=thread
+check-tsan:
+	@$(MAKE) --no-print-directory $(TSAN_FLAGS) $(BUILD)/tsan/poolmgrd \
+	  $(TSAN_TESTS:%=$(BUILD)/tsan/tests/%)
+	@POOLMGR_BUILD=$(BUILD)/tsan sh tests/run.sh $(BUILD)/tsan \
+	  $(TSAN_TESTS:%=$(BUILD)/tsan/tests/%)
 
 check-suite: $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS)
 	-@POOLMGR_BUILD=$(BUILD) sh tests/run.sh $(BUILD) $(UNIT_BINS) \
