@@ -19,7 +19,10 @@
  *
  * Threads: a pool_conn and every pool opened through it may be used from
  * many threads at once; requests from different threads are pipelined on
- * the one connection and their replies matched by request id.
+ * the one connection and their replies matched by request id.  After fork,
+ * the child must not use its parent's connections or handles (they share
+ * the socket, and a handle's cache would give both the same blocks): it
+ * connects and opens anew.
  *
  * Link with `pkg-config --cflags --libs poolclient` (static: add --static).
  * Everything exported is named pool_*.
