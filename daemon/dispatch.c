@@ -794,12 +794,18 @@ static void
 send_reply(struct call *c)
 {
 	static uint8_t out[PEER_MAX_MESSAGE];
-	size_t len = poolmgr__reply__get_packed_size(c->rep);
+	size_t len;
+	bool big = c->rep->body_case == POOLMGR__REPLY__BODY_LIST ||
+		   c->rep->body_case == POOLMGR__REPLY__BODY_CLIENTS ||
+		   c->rep->body_case == POOLMGR__REPLY__BODY_ALLOC_BATCH;
 
-	if (len > sizeof(out)) {
+	/*
+	 * Only listings (and, in theory, a batch) could outgrow a datagram:
+	 * say so rather than send it torn.  The rest are a few dozen bytes.
+	 */
+	if (big && poolmgr__reply__get_packed_size(c->rep) > sizeof(out)) {
 		int i;
 
-		/* Only listings can grow; say so rather than send a torn one. */
 		for (i = 0; i < c->fds.n; i++)
 			if (c->fds.close[i])
 				close(c->fds.fd[i]);
@@ -807,9 +813,8 @@ send_reply(struct call *c)
 		c->rep->body_case = POOLMGR__REPLY__BODY__NOT_SET;
 		c->rep->error = -EMSGSIZE;
 		c->rep->message = "reply too large";
-		len = poolmgr__reply__get_packed_size(c->rep);
 	}
-	poolmgr__reply__pack(c->rep, out);
+	len = poolmgr__reply__pack(c->rep, out);
 	peer_send(c->peer, out, len, &c->fds);
 }
 
@@ -877,6 +882,6 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 	if (rc == -EPROTONOSUPPORT)
 		peer_kill(peer);
 out:
-	poolmgr__request__free_unpacked(req, &arena_allocator);
+	/* Every part of req is in the arena: emptying it frees them all. */
 	arena_reset();
 }

@@ -470,24 +470,30 @@ peer_on_read(evutil_socket_t fd, short what, void *arg)
 	} cm[PEER_READ_BATCH];
 	static struct mmsghdr mm[PEER_READ_BATCH];
 	static struct iovec iov[PEER_READ_BATCH];
-	static bool ready;
+	static int touched = -1;	/* entries the kernel filled last */
 	int i, n;
 
 	(void)what;
-	for (i = 0; i < PEER_READ_BATCH; i++) {
-		if (!ready) {
+	if (touched < 0) {
+		for (i = 0; i < PEER_READ_BATCH; i++) {
 			iov[i].iov_base = inbuf[i];
 			iov[i].iov_len = sizeof(inbuf[i]);
 			mm[i].msg_hdr.msg_iov = &iov[i];
 			mm[i].msg_hdr.msg_iovlen = 1;
 			mm[i].msg_hdr.msg_control = cm[i].buf;
+			mm[i].msg_hdr.msg_controllen = sizeof(cm[i].buf);
 		}
+		touched = 0;
+	}
+	/* The kernel rewrote the lengths and flags of what it filled. */
+	for (i = 0; i < touched; i++) {
 		mm[i].msg_hdr.msg_controllen = sizeof(cm[i].buf);
 		mm[i].msg_hdr.msg_flags = 0;
 	}
-	ready = true;
 	n = recvmmsg(fd, mm, PEER_READ_BATCH, MSG_DONTWAIT | MSG_TRUNC |
 		     MSG_CMSG_CLOEXEC, NULL);
+	/* An entry it tried but could not fill may have changed too. */
+	touched = n < PEER_READ_BATCH ? (n > 0 ? n + 1 : 1) : n;
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 		      errno == EINTR))
 		return;
