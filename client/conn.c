@@ -181,19 +181,26 @@ conn_recv(struct pool_conn *c, Poolmgr__Reply **replyp, struct conn_fds *fdp)
 static int
 conn_send(struct pool_conn *c, const Poolmgr__Request *req)
 {
-	uint8_t	 stackbuf[CONN_STACK_BUF], *buf;
-	size_t	 len;
-	ssize_t	 n;
-	int	 error = 0;
+	uint8_t			 stackbuf[CONN_STACK_BUF], *buf;
+	ProtobufCBufferSimple	 out = PROTOBUF_C_BUFFER_SIMPLE_INIT(stackbuf);
+	size_t			 len;
+	ssize_t			 n;
+	int			 error = 0;
 
-	len = poolmgr__request__get_packed_size(req);
-	if (len > c->max_send)
-		return -EMSGSIZE;
-	if (len <= sizeof stackbuf)
-		buf = stackbuf;
-	else if ((buf = malloc(len)) == NULL)
-		return -ENOMEM;
-	poolmgr__request__pack(req, buf);
+	/*
+	 * One pass: pack into the stack buffer, which grows onto the heap
+	 * only for a large request.  A growth that failed leaves out short.
+	 */
+	len = poolmgr__request__pack_to_buffer(req, &out.base);
+	buf = out.data;
+	if (out.len != len)
+		error = -ENOMEM;
+	else if (len > c->max_send)
+		error = -EMSGSIZE;
+	if (error != 0) {
+		PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&out);
+		return error;
+	}
 
 	/* MSG_NOSIGNAL: a dead daemon is EPIPE here, never SIGPIPE. */
 	do
@@ -215,8 +222,7 @@ conn_send(struct pool_conn *c, const Poolmgr__Request *req)
 	} else if ((size_t)n != len)
 		error = -ECONNRESET;
 
-	if (buf != stackbuf)
-		free(buf);
+	PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&out);
 	return error;
 }
 
