@@ -22,9 +22,9 @@
  * buddy for the lowest block of the smallest order that holds it, taking
  * only the pages it needs (the rest of the block stays free); when the
  * buddy has no such block the runs find any that can hold the aligned span.
- * The commonest calls (a block into or out of its cache, with its bits in
- * one bitmap word) have straight-line fast paths below; everything else
- * goes through the general ones.
+ * The commonest calls (a block into or out of its cache, its live field in
+ * one bitmap word and its end in that word or the next) have straight-line
+ * fast paths below; everything else goes through the general ones.
  *
  * INVARIANTS (heap_check verifies all of them)
  *   1. Extents tile [0, max_size); each starts with its start bit set and no
@@ -33,10 +33,13 @@
  *      of its length and has an entry there, each long run is in both trees.
  *   3. The buddy blocks are exactly the maximal aligned decomposition of the
  *      whole units of the runs.
- *   4. Cached blocks carry their mark and are on the stack of their size.
+ *   4. Cached blocks carry their mark and are on the stack of their size;
+ *      their pages are dirty.
  *   5. allocated + cached + free bytes == max_size, and the counters match
  *      the extents.
  *   6. The dirty stretches are disjoint and count the dirty pages.
+ *   7. The hints (the chunk directory's front table, the smallest and the
+ *      last long run, the bins' summary words) say only what is true.
  *
  * GUARANTEES
  *   - A request fails with -ENOMEM only when no run can hold it, after the
@@ -311,60 +314,72 @@ done:
 /*
  * THE FAST PATHS.  Most calls on a busy pool free a small block into the
  * cache of its size or take one back out.  Both are done in straight-line
- * code on the one bitmap word that holds the block's bits; any other case
- * takes the general path, which does the same things one step at a time.
+ * code on the one bitmap word that holds the block's live field; any other
+ * case takes the general path, which does the same things one step at a
+ * time.
+ *
+ * A cached block's pages are dirty: they were dirty while it was live, and
+ * pages are released only when wholly free, which a page holding a cached
+ * block is not (heap_check verifies it).  So taking a block out of a cache
+ * does not touch the dirty set.
  */
 
-/* heap_alloc of a size whose cache holds a block, or false. */
-static inline bool
+/*
+ * heap_alloc of a size whose cache holds a block on top whose live field
+ * fits in its first bitmap word, or false (the general path then takes it).
+ */
+static inline __attribute__((always_inline)) bool
 alloc_cached(struct heap *h, uint64_t size, uint64_t *out)
 {
 	uint64_t len = round_up(size, h->g), n = len >> h->gshift;
-	uint64_t slack = len - size, p, gi, *lw, mask;
-	struct block_cache *bc;
+	struct block_cache *bc = &h->cache[n];
+	uint64_t slack = len - size, p, gi, *lw, mask, kept;
 	struct chunk *c;
-	unsigned b, room, drop;
+	unsigned b;
 
-	if (n < 2 || n > CACHE_GRANULES || h->cache[n].count == 0)
+	assert(n <= CACHE_GRANULES);
+	if (bc->count == 0)
 		return false;
-	bc = &h->cache[n];
-	room = n - 1 < h->slack_bits ? (unsigned)n - 1 : h->slack_bits;
 	p = bc->off[bc->count - 1];
 	gi = p >> h->gshift;
 	b = (unsigned)gi & 63;
-	if (b + room + 1 > 64)
-		return false;	/* the field spills into the next word */
+	if (b + bc->room >= 64)
+		return false;
 	bc->count--;
 	c = bm_chunk(h, gi >> CHUNK_SHIFT);
-	assert(c && bm_cached_in(h, c, p));
-	/* The live field replaces the mark (the mark is inside it). */
-	drop = h->slack_bits - room;
-	mask = ((2ull << room) - 1) << b;
 	lw = &LW(c, (gi & (CHUNK_GRANULES - 1)) / 64);
-	*lw = (*lw & ~mask) | ((1 | slack >> drop << 1) << b);
+	assert(c && (*lw >> b & 3) == 2);	/* not live, but marked */
+	/* The live field replaces the mark (the mark is inside it). */
+	kept = slack >> bc->drop;
+	mask = ((2ull << bc->room) - 1) << b;
+	*lw = (*lw & ~mask) | ((1 | kept << 1) << b);
 	h->st.cached_bytes -= len;
 	h->st.cached_blocks--;
 	h->st.cache_hits++;
-	heap_count_in(h, len, len - (slack >> drop << drop));
-	h->cls[heap_class_of(len)].allocs++;
+	h->st.allocated_bytes += len;
+	h->st.requested_bytes += len - (kept << bc->drop);
+	h->st.live_blocks++;
 	h->st.allocs++;
-	dirty_mark(h, p, len);
+	h->cls[bc->cls].live_blocks++;
+	h->cls[bc->cls].live_bytes += len;
+	h->cls[bc->cls].allocs++;
 	*out = p;
 	return true;
 }
 
 /*
- * heap_free of a live small block whose start, live field and end lie in
- * one word: into the cache when it has room, else to the runs.  False
- * (nothing done) in any other case.
+ * heap_free of a live small block whose live field lies in its first word
+ * and whose end is in that word or the next one of the same chunk: into
+ * the cache when it has room, else to the runs.  False (nothing done) in
+ * any other case.
  */
-static inline bool
-free_in_word(struct heap *h, uint64_t off)
+static inline __attribute__((always_inline)) bool
+free_fast(struct heap *h, uint64_t off)
 {
 	uint64_t gi = off >> h->gshift, sw, *lw, rest, n, len, field, mask;
 	uint64_t pf, pe;
 	struct chunk *c;
-	unsigned b, room;
+	unsigned b, w, room;
 
 	if (off >= h->max_size || (off & (h->g - 1)))
 		return false;
@@ -372,15 +387,24 @@ free_in_word(struct heap *h, uint64_t off)
 	if (!c)
 		return false;
 	b = (unsigned)gi & 63;
-	sw = SW(c, (gi & (CHUNK_GRANULES - 1)) / 64);
-	lw = &LW(c, (gi & (CHUNK_GRANULES - 1)) / 64);
+	w = (unsigned)(gi & (CHUNK_GRANULES - 1)) / 64;
+	sw = SW(c, w);
+	lw = &LW(c, w);
+	if (!((sw & *lw) >> b & 1))
+		return false;	/* not a live small block */
 	rest = sw >> b >> 1;	/* start bits after the block's */
-	if (!((sw & *lw) >> b & 1) || !rest)
-		return false;
-	n = (uint64_t)__builtin_ctzll(rest) + 1;
-	len = n << h->gshift;
+	if (rest) {
+		n = (uint64_t)__builtin_ctzll(rest) + 1;
+	} else {
+		if (w == CHUNK_WORDS - 1 || !SW(c, w + 1))
+			return false;
+		n = 64 - b + (uint64_t)__builtin_ctzll(SW(c, w + 1));
+	}
 	room = n - 1 < h->slack_bits ? (unsigned)n - 1 : h->slack_bits;
-	mask = ((2ull << room) - 1) << b;	/* b + room < b + n <= 63 */
+	if (b + room >= 64)
+		return false;	/* the live field crosses into the next word */
+	len = n << h->gshift;
+	mask = ((2ull << room) - 1) << b;
 	field = (*lw & mask) >> b;
 	*lw &= ~mask;		/* the start bit keeps the chunk */
 	heap_count_out(h, len, len - (field >> 1 << (h->slack_bits - room)));
@@ -393,22 +417,27 @@ free_in_word(struct heap *h, uint64_t off)
 	return true;
 }
 
-int
-heap_alloc(struct heap *h, uint64_t size, uint64_t align, uint64_t *out)
+/* heap_alloc of anything alloc_cached does not serve. */
+static __attribute__((noinline)) int
+alloc_general(struct heap *h, uint64_t size, uint64_t align, uint64_t *out)
 {
 	uint64_t off, len;
-	int rc;
-
-	if (size - 1 < h->threshold - 1 && align <= h->g &&
-	    (align & (align - 1)) == 0 && alloc_cached(h, size, out))
-		return 0;
-	rc = alloc_block(h, size, align, &off, &len);
+	int rc = alloc_block(h, size, align, &off, &len);
 
 	if (rc)
 		return rc;
 	dirty_mark(h, off, len);
 	*out = off;
 	return 0;
+}
+
+int
+heap_alloc(struct heap *h, uint64_t size, uint64_t align, uint64_t *out)
+{
+	if (size - 1 < h->cache_size_max && align <= h->g &&
+	    (align & (align - 1)) == 0 && alloc_cached(h, size, out))
+		return 0;
+	return alloc_general(h, size, align, out);
 }
 
 int
@@ -511,7 +540,7 @@ free_span(struct heap *h, struct span *s)
 		dirty_release_now(h, pf, pe);
 }
 
-/* heap_free of anything free_in_word does not handle. */
+/* heap_free of anything free_fast does not handle. */
 static __attribute__((noinline)) int
 free_general(struct heap *h, uint64_t off)
 {
@@ -534,7 +563,7 @@ free_general(struct heap *h, uint64_t off)
 int
 heap_free(struct heap *h, uint64_t off)
 {
-	if (free_in_word(h, off))
+	if (free_fast(h, off))
 		return 0;
 	return free_general(h, off);
 }

@@ -21,8 +21,13 @@
  *
  * The chunk directory is a hash table keyed by chunk index (open addressing,
  * linear probing, backward-shift deletion), so its size follows the chunks
- * in use and not max_size; a one-entry cache in front of it serves the
- * common run of lookups in one chunk.
+ * in use and not max_size.  In front of it, a direct-mapped table of as many
+ * entries, indexed by the chunk index's low bits, answers most lookups with
+ * one load: the chunks of a pool are mostly consecutive, because placement
+ * prefers low addresses.  Its entries are only hints kept exact: an entry
+ * names a live chunk under that chunk's index, or is empty (NO_CHUNK).
+ * Strided indices that collide in it just fall through to the hash table,
+ * whose multiplicative hash keeps probes short whatever the pattern.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -35,34 +40,70 @@ chunk_hash(uint64_t index, uint64_t cap)
 	return (index * 0x9E3779B97F4A7C15ull) >> 32 & (cap - 1);
 }
 
+/* A front table of cap empty entries. */
+static struct slot *
+front_new(struct heap *h, uint64_t cap)
+{
+	struct slot *f = heap_meta_alloc(h, cap * sizeof(*f));
+	uint64_t i;
+
+	for (i = 0; i < cap; i++) {
+		f[i].index = NO_CHUNK;
+		f[i].c = NULL;
+	}
+	return f;
+}
+
+static void
+front_put(struct chunk_map *m, struct chunk *c)
+{
+	struct slot *f = &m->front[c->index & (m->cap - 1)];
+
+	f->index = c->index;
+	f->c = c;
+}
+
 int
 bm_init(struct heap *h)
 {
 	h->chunks.cap = 16;
 	h->chunks.slot = heap_meta_alloc(h, h->chunks.cap * sizeof(struct slot));
 	memset(h->chunks.slot, 0, h->chunks.cap * sizeof(struct slot));
+	h->chunks.front = front_new(h, h->chunks.cap);
+	h->chunks.mask = h->chunks.cap - 1;
 	return 0;
 }
 
 /*
- * The chunk with this index, or NULL when none of its bits is set; the
- * inline bm_chunk asks here when the last chunk used is not the one.  The
- * slots carry the index, so a probe reads no chunk.
+ * The chunk with this index in the hash table, or NULL when none of its
+ * bits is set.  The slots carry the index, so a probe reads no chunk.
+ */
+struct chunk *
+bm_chunk_find(const struct heap *h, uint64_t index)
+{
+	const struct chunk_map *m = &h->chunks;
+	uint64_t i;
+
+	for (i = chunk_hash(index, m->cap);; i = (i + 1) & (m->cap - 1)) {
+		const struct slot *sl = &m->slot[i];
+
+		if (!sl->c || sl->index == index)
+			return sl->c;
+	}
+}
+
+/*
+ * The inline bm_chunk asks here when the front table does not name the
+ * chunk; a chunk found takes its front entry.
  */
 struct chunk *
 bm_chunk_probe(struct heap *h, uint64_t index)
 {
-	struct chunk_map *m = &h->chunks;
-	uint64_t i;
+	struct chunk *c = bm_chunk_find(h, index);
 
-	for (i = chunk_hash(index, m->cap);; i = (i + 1) & (m->cap - 1)) {
-		struct slot *sl = &m->slot[i];
-
-		if (!sl->c)
-			return NULL;
-		if (sl->index == index)
-			return m->last = sl->c;
-	}
+	if (c)
+		front_put(&h->chunks, c);
+	return c;
 }
 
 static void
@@ -87,9 +128,15 @@ map_resize(struct heap *h, uint64_t cap)
 	m->cap = cap;
 	m->slot = heap_meta_alloc(h, m->cap * sizeof(struct slot));
 	memset(m->slot, 0, m->cap * sizeof(struct slot));
-	for (i = 0; i < oldcap; i++)
-		if (old[i].c)
+	heap_meta_free(h, m->front, oldcap * sizeof(struct slot));
+	m->front = front_new(h, m->cap);
+	m->mask = m->cap - 1;
+	for (i = 0; i < oldcap; i++) {
+		if (old[i].c) {
 			map_place(m, old[i].c);
+			front_put(m, old[i].c);
+		}
+	}
 	heap_meta_free(h, old, oldcap * sizeof(struct slot));
 }
 
@@ -106,8 +153,9 @@ chunk_get(struct heap *h, uint64_t index)
 	memset(c, 0, sizeof(*c));
 	c->index = index;
 	map_place(&h->chunks, c);
+	front_put(&h->chunks, c);
 	h->chunks.count++;
-	return h->chunks.last = c;
+	return c;
 }
 
 static void
@@ -130,8 +178,10 @@ chunk_drop(struct heap *h, struct chunk *c)
 	}
 	m->slot[i].c = NULL;
 	m->count--;
-	if (m->last == c)
-		m->last = NULL;
+	if (m->front[c->index & (m->cap - 1)].c == c) {
+		m->front[c->index & (m->cap - 1)].index = NO_CHUNK;
+		m->front[c->index & (m->cap - 1)].c = NULL;
+	}
 	heap_meta_free(h, c, sizeof(*c));
 	if (m->cap > 16 && m->count * 8 < m->cap)
 		map_resize(h, m->cap / 2);
@@ -374,9 +424,22 @@ bm_live_block_slow(struct heap *h, uint64_t off, uint64_t limit,
 	uint64_t gi = GRANULE(h, off), bit = BIT_OF(gi);
 	struct chunk *c = bm_chunk(h, CHUNK_OF(gi));
 
+	uint64_t gend = limit >> h->gshift, f;
+	unsigned w;
+
 	if (!c || !start_get(c, bit) || !live_get_bit(c, bit))
 		return false;
-	*len = bm_next_start(h, ((gi | 63)) << h->gshift, limit) - off;
+	/* The block's first word, the chunk's summary word, then on. */
+	w = (unsigned)(bit / 64);
+	if (!(SW(c, w) & (~1ull << (bit % 64))))
+		w = sw_next(c, w);
+	if (w < CHUNK_WORDS)
+		f = (CHUNK_OF(gi) << CHUNK_SHIFT) + (uint64_t)w * 64 +
+		    (uint64_t)__builtin_ctzll(SW(c, w) & (w == bit / 64 ?
+				~1ull << (bit % 64) : ~0ull));
+	else
+		f = bm_scan_forward(h, (CHUNK_OF(gi) + 1) << CHUNK_SHIFT, gend);
+	*len = (f < gend ? f << h->gshift : limit) - off;
 	return true;
 }
 
@@ -400,4 +463,5 @@ bm_destroy(struct heap *h)
 	for (i = 0; i < h->chunks.cap; i++)
 		heap_meta_free(h, h->chunks.slot[i].c, sizeof(struct chunk));
 	heap_meta_free(h, h->chunks.slot, h->chunks.cap * sizeof(struct slot));
+	heap_meta_free(h, h->chunks.front, h->chunks.cap * sizeof(struct slot));
 }

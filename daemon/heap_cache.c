@@ -13,7 +13,8 @@
  * live bit inside it and a live block's second live bit belongs to its
  * slack, so the mark tells a cached block from a run and from a live block
  * in the one word both bits share (blocks whose first granule ends a word
- * are not cached).
+ * are not cached).  A cached block whose live field, once it is live again,
+ * would cross into the next word is taken back by the general path.
  *
  * Cached bytes are counted apart from both live and free bytes.  Bounds:
  * cache_limit blocks per size, and never more bytes than 1/16 of the live
@@ -31,10 +32,20 @@ cache_init(struct heap *h)
 {
 	unsigned n;
 
-	if (h->cache_limit == 0)
-		return 0;
-	for (n = 2; n <= CACHE_GRANULES; n++)
-		h->cache[n].off = NULL;
+	for (n = 1; n <= CACHE_GRANULES; n++) {
+		struct block_cache *bc = &h->cache[n];
+		uint64_t len = (uint64_t)n << h->gshift;
+
+		bc->off = NULL;
+		bc->count = 0;
+		bc->room = (uint8_t)bm_room(h, len);
+		bc->drop = (uint8_t)(h->slack_bits - bc->room);
+		bc->cls = (uint8_t)heap_class_of(len);
+	}
+	/* Requests up to this size may be served by a cache. */
+	h->cache_size_max = (uint64_t)CACHE_GRANULES << h->gshift;
+	if (h->cache_size_max > h->threshold - 1)
+		h->cache_size_max = h->threshold - 1;
 	return 0;
 }
 

@@ -309,6 +309,9 @@ check_bins(struct checker *c, const struct tally *t)
 	}
 	if (h->sbin_nonempty[0] & 1)
 		return fail(c, "bin 0 marked non-empty");
+	for (b = 0; b < SHORT_WORDS; b++)
+		if (!!(h->sbin_words >> b & 1) != !!h->sbin_nonempty[b])
+			return fail(c, "bin word %u emptiness bit wrong", b);
 	RB_FOREACH(r, lrun_size_tree, &h->lsize) {
 		if (RB_FIND(lrun_addr_tree, &h->lruns, r) != r)
 			return fail(c, "long run %#" PRIx64 " not in the "
@@ -317,6 +320,8 @@ check_bins(struct checker *c, const struct tally *t)
 	}
 	if (h->lmin && h->lmin != RB_MIN(lrun_size_tree, &h->lsize))
 		return fail(c, "the remembered smallest long run is not");
+	if (h->lhint && RB_FIND(lrun_addr_tree, &h->lruns, h->lhint) != h->lhint)
+		return fail(c, "the remembered long run is not in the trees");
 	if (n != t->nlong || n != h->nlong)
 		return fail(c, "%" PRIu64 " long runs in the size tree, %"
 			    PRIu64 " counted, %" PRIu64 " walked", n, h->nlong,
@@ -352,7 +357,23 @@ check_buddy(struct checker *c, const struct tally *t)
 	return true;
 }
 
-/* Invariant 4: every cached block is marked, once. */
+/* Do the dirty stretches cover the pages of [off, off + len)? */
+static bool
+on_dirty_pages(struct heap *h, uint64_t off, uint64_t len)
+{
+	uint64_t first = off >> h->pshift, last = (off + len - 1) >> h->pshift;
+	struct dirty key = {.first = first + 1}, *d;
+
+	d = RB_NFIND(dirty_tree, &h->dirty, &key);
+	d = d ? RB_PREV(dirty_tree, &h->dirty, d) : RB_MAX(dirty_tree, &h->dirty);
+	return d && d->first <= first && last < d->end;
+}
+
+/*
+ * Invariant 4: every cached block is marked, once, the facts kept about its
+ * size are right, and its pages are dirty (taking it back out of the cache
+ * does not mark them).
+ */
 static bool
 check_caches(struct checker *c, const struct tally *t)
 {
@@ -379,6 +400,15 @@ check_caches(struct checker *c, const struct tally *t)
 			    bm_next_start(h, off, lim) != off + len)
 				return fail(c, "cached %#" PRIx64 "+%#" PRIx64
 					    " is not a marked extent", off, len);
+			if (bc->room != bm_room(h, len) ||
+			    bc->drop != h->slack_bits - bc->room ||
+			    bc->cls != heap_class_of(len))
+				return fail(c, "cached %#" PRIx64 "+%#" PRIx64
+					    ": field or size facts wrong", off,
+					    len);
+			if (!on_dirty_pages(h, off, len))
+				return fail(c, "cached %#" PRIx64 "+%#" PRIx64
+					    " is not on dirty pages", off, len);
 			for (j = 0; j < i; j++)
 				if (bc->off[j] == off)
 					return fail(c, "cached %#" PRIx64
@@ -390,6 +420,32 @@ check_caches(struct checker *c, const struct tally *t)
 	if (n != t->cached_blocks || bytes != t->cached)
 		return fail(c, "caches hold %" PRIu64 " blocks, %" PRIu64
 			    " marked", n, t->cached_blocks);
+	return true;
+}
+
+/* The directory's front table: each entry empty, or right. */
+static bool
+check_front(struct checker *c)
+{
+	struct heap *h = c->h;
+	uint64_t i;
+
+	for (i = 0; i < h->chunks.cap; i++) {
+		const struct slot *f = &h->chunks.front[i];
+
+		if (f->index == NO_CHUNK) {
+			if (f->c)
+				return fail(c, "front entry %#" PRIx64 " is "
+					    "empty but names a chunk", i);
+			continue;
+		}
+		if ((f->index & (h->chunks.cap - 1)) != i || !f->c ||
+		    f->c->index != f->index)
+			return fail(c, "front entry %#" PRIx64 " misplaced", i);
+		if (bm_chunk_find(h, f->index) != f->c)
+			return fail(c, "front entry %#" PRIx64 " names a chunk "
+				    "the directory does not hold", i);
+	}
 	return true;
 }
 
@@ -409,7 +465,7 @@ check_chunks(struct checker *c)
 			continue;
 		n++;
 		if (h->chunks.slot[i].index != ch->index ||
-		    bm_chunk_probe(h, ch->index) != ch)
+		    bm_chunk_find(h, ch->index) != ch)
 			return fail(c, "chunk %#" PRIx64 " not found by its "
 				    "index", ch->index);
 		for (w = 0; w < CHUNK_WORDS; w++) {
@@ -473,9 +529,10 @@ heap_check(struct heap *h, char *msg, size_t msglen)
 		fail(&c, "out of memory for the check");
 		return -EFAULT;
 	}
-	ok = sorted_bins(&c) && walk_extents(&c, t) && check_totals(&c, t) &&
-	     check_bins(&c, t) && check_buddy(&c, t) && check_caches(&c, t) && check_chunks(&c) &&
-	     check_dirty(&c);
+	/* The front table first: the walk's own lookups refill it. */
+	ok = check_front(&c) && sorted_bins(&c) && walk_extents(&c, t) &&
+	     check_totals(&c, t) && check_bins(&c, t) && check_buddy(&c, t) &&
+	     check_caches(&c, t) && check_chunks(&c) && check_dirty(&c);
 	for (n = 0; n <= SHORT_MAX; n++)
 		free(c.sorted[n]);
 	free(t);

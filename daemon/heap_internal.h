@@ -155,9 +155,17 @@ sw_prev(const struct chunk *c, unsigned i)
 	return a ? 63 - (unsigned)__builtin_clzll(a) : CHUNK_WORDS;
 }
 
+/*
+ * The cache of one block size (n granules), with what the fast paths need
+ * to know about that size worked out once: the live field's slack room,
+ * how many low slack bits it drops, and the size class.
+ */
 struct block_cache {
 	uint64_t *off;		/* LIFO of cached block offsets */
 	uint32_t count;
+	uint8_t room;		/* bm_room of the size */
+	uint8_t drop;		/* slack_bits - room */
+	uint8_t cls;		/* heap_class_of the size */
 };
 
 struct slot {
@@ -165,14 +173,26 @@ struct slot {
 	struct chunk *c;	/* NULL: empty slot */
 };
 
+/*
+ * The chunk directory: a hash table (open addressing, linear probing) and,
+ * in front of it, a direct-mapped table of the same size indexed by the low
+ * bits of the chunk index.  A pool's chunks are mostly consecutive, so the
+ * front table alone finds nearly all of them in one load; a miss probes the
+ * hash table and refills the entry.  A front entry that names a chunk is
+ * right (index and chunk match); an empty one has index NO_CHUNK.
+ */
+#define NO_CHUNK UINT64_MAX
+
 struct chunk_map {
+	struct slot *front;	/* direct-mapped: front[index & mask] */
+	uint64_t mask;		/* cap - 1 */
 	struct slot *slot;	/* open addressing, linear probing */
-	uint64_t cap;		/* power of two */
+	uint64_t cap;		/* power of two, both tables */
 	uint64_t count;
-	struct chunk *last;	/* one-entry lookup cache */
 };
 
 struct heap {
+	struct chunk_map chunks;	/* first: the hottest lookup */
 	struct heap_config cfg;
 	uint64_t max_size, page, g, threshold;
 	unsigned gshift, pshift, slack_bits;
@@ -183,9 +203,11 @@ struct heap {
 	/* Free runs: short ones in bins by length, long ones in trees. */
 	struct sbin sbin[SHORT_MAX + 1];
 	uint64_t sbin_nonempty[SHORT_WORDS];
+	uint64_t sbin_words;	/* bit w: sbin_nonempty[w] is not zero */
 	struct lrun_addr_tree lruns;
 	struct lrun_size_tree lsize;
 	struct lrun *lmin;	/* the smallest long run, or NULL: unknown */
+	struct lrun *lhint;	/* the long run last made or resized, or NULL */
 	uint64_t nlong;
 
 	/* Buddy view of the whole free units. */
@@ -194,7 +216,6 @@ struct heap {
 	uint64_t buddy_blocks;
 
 	struct span_tree spans;
-	struct chunk_map chunks;
 
 	/* Pages that may hold data: handed out since their last release. */
 	struct dirty_tree dirty;
@@ -209,6 +230,7 @@ struct heap {
 
 	struct block_cache cache[CACHE_GRANULES + 1];
 	uint32_t cache_limit;
+	uint64_t cache_size_max;	/* sizes 1..this may be in a cache */
 
 	/* Freed tree nodes kept for reuse, by size in 16-byte steps. */
 	struct spare *spare[NODE_KINDS];
@@ -308,6 +330,7 @@ void buddy_destroy(struct heap *h);
 
 /* heap_blockmap.c: start and live bits, chunk directory. */
 int bm_init(struct heap *h);
+struct chunk *bm_chunk_find(const struct heap *h, uint64_t index);
 struct chunk *bm_chunk_probe(struct heap *h, uint64_t index);
 void bm_destroy(struct heap *h);
 void bm_set_start_slow(struct heap *h, uint64_t off);
@@ -324,16 +347,16 @@ bool bm_live_block_slow(struct heap *h, uint64_t off, uint64_t limit,
 uint64_t bm_count_starts(struct heap *h);
 
 /*
- * The hot lookups, inline: the chunk of a granule (the last one used is
- * remembered), and the bits at one offset.
+ * The hot lookups, inline: the chunk of a granule (the front table first),
+ * and the bits at one offset.
  */
 static inline struct chunk *
 bm_chunk(struct heap *h, uint64_t index)
 {
-	struct chunk *c = h->chunks.last;
+	const struct slot *f = &h->chunks.front[index & h->chunks.mask];
 
-	if (__builtin_expect(c != NULL && c->index == index, 1))
-		return c;
+	if (__builtin_expect(f->index == index, 1))
+		return f->c;
 	return bm_chunk_probe(h, index);
 }
 
@@ -581,7 +604,8 @@ void *cache_stack(struct heap *h, struct block_cache *bc);
  * Park the block [off, off + len) of chunk c, just taken out of the live
  * set (its live bits clear); false when it cannot be cached and must go to
  * the runs.  Bounds: cache_limit blocks per size, and never more bytes than
- * 1/16 of the live bytes plus one page.
+ * 1/16 of the live bytes plus one page.  A block whose first granule ends
+ * a bitmap word has no room for the mark there and is not cached.
  */
 static inline bool
 cache_push(struct heap *h, struct chunk *c, uint64_t off, uint64_t len)

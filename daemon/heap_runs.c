@@ -27,7 +27,11 @@
  * LONG RUNS (more than SHORT_MAX granules) are few by construction (each
  * covers more than 4 KiB) and keep a record in two red-black trees: by
  * address, to find the run that ends where a freed block starts, and by
- * (length, address) for best fit.
+ * (length, address) for best fit.  The run last made or resized is
+ * remembered (h->lhint) and asked before the address tree: blocks freed in
+ * address order grow one run, and blocks carved in order shrink one.  A
+ * resized run moves in the size tree only when it passes its neighbour on
+ * the side it moved to (a run that shrinks can only pass the one before).
  *
  * NEIGHBOURS of a freed block [off, off + len) are found in the block map:
  * the last start bit before off (at most SHORT_MAX granules back) names the
@@ -113,13 +117,17 @@ free_start(struct heap *h, uint64_t p, bool live)
 static inline void
 sbin_set_nonempty(struct heap *h, unsigned n, bool on)
 {
-	if (on)
+	if (on) {
 		h->sbin_nonempty[n / 64] |= 1ull << (n % 64);
-	else
+		h->sbin_words |= 1ull << (n / 64);
+	} else {
 		h->sbin_nonempty[n / 64] &= ~(1ull << (n % 64));
+		if (!h->sbin_nonempty[n / 64])
+			h->sbin_words &= ~(1ull << (n / 64));
+	}
 }
 
-/* First non-empty bin >= n, or 0. */
+/* First non-empty bin >= n, or 0: its word, else the next non-empty word. */
 static inline unsigned
 sbin_next(const struct heap *h, unsigned n)
 {
@@ -129,9 +137,12 @@ sbin_next(const struct heap *h, unsigned n)
 	if (n > SHORT_MAX)
 		return 0;
 	bits = h->sbin_nonempty[w] & (~0ull << (n % 64));
-	while (bits == 0) {
-		if (++w >= SHORT_WORDS)
+	if (bits == 0) {
+		uint64_t words = h->sbin_words & (~1ull << w);
+
+		if (!words)
 			return 0;
+		w = (unsigned)__builtin_ctzll(words);
 		bits = h->sbin_nonempty[w];
 	}
 	return w * 64 + (unsigned)__builtin_ctzll(bits);
@@ -328,6 +339,7 @@ lrun_new(struct heap *h, uint64_t start, uint64_t len)
 	RB_INSERT(lrun_addr_tree, &h->lruns, r);
 	RB_INSERT(lrun_size_tree, &h->lsize, r);
 	h->lmin = NULL;
+	h->lhint = r;
 	h->nlong++;
 	h->st.free_runs++;
 	return r;
@@ -339,6 +351,8 @@ lrun_delete(struct heap *h, struct lrun *r)
 	RB_REMOVE(lrun_size_tree, &h->lsize, r);
 	RB_REMOVE(lrun_addr_tree, &h->lruns, r);
 	h->lmin = NULL;
+	if (h->lhint == r)
+		h->lhint = NULL;
 	h->nlong--;
 	h->st.free_runs--;
 	heap_node_free(h, r, sizeof(*r));
@@ -346,20 +360,25 @@ lrun_delete(struct heap *h, struct lrun *r)
 
 /*
  * The new start stays between the neighbours: no reordering by address.
- * In the size tree the run is moved only when its rank changes: a run that
- * grows or shrinks without passing a neighbour (the pool's tail, most
- * often, or the smallest long run being carved) is updated where it is.
+ * In the size tree the run is moved only when its rank changes, and only
+ * the neighbour on the side it moves to can be passed: a run that shrinks
+ * (the smallest long run being carved, most often) is compared with the one
+ * before it, a run that grows (a freed block merged into it) with the one
+ * after it.
  */
 static void
 lrun_resize(struct heap *h, struct lrun *r, uint64_t start, uint64_t len)
 {
-	struct lrun key = {.start = start, .len = len};
-	struct lrun *prev = r == h->lmin ? NULL
-					 : RB_PREV(lrun_size_tree, &h->lsize, r);
-	struct lrun *next = RB_NEXT(lrun_size_tree, &h->lsize, r);
+	struct lrun key = {.start = start, .len = len}, *nb;
+	int dir = lrun_size_cmp(&key, r);
 
-	if ((!prev || lrun_size_cmp(prev, &key) < 0) &&
-	    (!next || lrun_size_cmp(&key, next) < 0)) {
+	if (dir < 0)
+		nb = r == h->lmin ? NULL : RB_PREV(lrun_size_tree, &h->lsize, r);
+	else
+		nb = RB_NEXT(lrun_size_tree, &h->lsize, r);
+	h->lhint = r;
+	if (!nb || (dir < 0 ? lrun_size_cmp(nb, &key) < 0
+			    : lrun_size_cmp(&key, nb) < 0)) {
 		r->start = start;
 		r->len = len;
 		return;
@@ -376,6 +395,8 @@ lrun_find(struct heap *h, uint64_t start)
 {
 	struct lrun key = {.start = start};
 
+	if (h->lhint && h->lhint->start == start)
+		return h->lhint;
 	return h->nlong ? RB_FIND(lrun_addr_tree, &h->lruns, &key) : NULL;
 }
 
@@ -384,8 +405,10 @@ static struct lrun *
 lrun_containing(struct heap *h, uint64_t off)
 {
 	struct lrun key = {.start = off + 1};
-	struct lrun *r;
+	struct lrun *r = h->lhint;
 
+	if (r && off - r->start < r->len)
+		return r;
 	if (!h->nlong)
 		return NULL;
 	r = RB_NFIND(lrun_addr_tree, &h->lruns, &key);
@@ -447,10 +470,16 @@ fit_long(struct fit *f, struct lrun *r)
 bool
 runs_at(struct heap *h, uint64_t start, struct fit *f)
 {
-	uint64_t len;
+	struct chunk *c;
+	uint64_t len, m;
+	unsigned w;
 
-	if (start >= h->max_size || !bm_is_start(h, start) ||
-	    !free_start(h, start, bm_is_live(h, start)))
+	if (start >= h->max_size || !(c = bm_chunk_at(h, start)))
+		return false;
+	w = bm_word(h, start);
+	m = bm_mask(h, start);
+	/* A start bit with no live bit and no cache mark: run or span. */
+	if (!(SW(c, w) & m) || (LW(c, w) & m) || bm_cached_in(h, c, start))
 		return false;
 	len = short_extent(h, start);
 	if (len)

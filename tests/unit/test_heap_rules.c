@@ -854,7 +854,8 @@ check_catches_corruption(void **state)
 {
 	struct heap *h = make(MiB, 0, 0, 0);
 	char msg[256];
-	struct lrun *r;
+	struct lrun *r, *hint, fake;
+	struct slot front;
 
 	(void)state;
 	alloc_ok(h, 100);
@@ -873,6 +874,20 @@ check_catches_corruption(void **state)
 	bm_set_start(h, 4096);		/* a stray extent start */
 	assert_int_equal(heap_check(h, msg, sizeof(msg)), -EFAULT);
 	bm_clear_start(h, 4096);
+	check_ok(h);
+	/* A front entry of the chunk directory under the wrong index. */
+	front = h->chunks.front[0];
+	assert_non_null(front.c);
+	h->chunks.front[0].index = 1;
+	assert_int_equal(heap_check(h, msg, sizeof(msg)), -EFAULT);
+	h->chunks.front[0] = front;
+	check_ok(h);
+	/* A remembered long run that is not in the trees. */
+	fake = *r;
+	hint = h->lhint;
+	h->lhint = &fake;
+	assert_int_equal(heap_check(h, msg, sizeof(msg)), -EFAULT);
+	h->lhint = hint;
 	check_ok(h);
 	heap_destroy(h);
 }
