@@ -38,6 +38,66 @@ static TAILQ_HEAD(, dpool) pools = TAILQ_HEAD_INITIALIZER(pools);
 static unsigned npools;
 static bool stopping;
 
+/*
+ * Blocks and references come and go with every allocation and free: spare
+ * ones are kept for reuse, so the request path does not call malloc.  At
+ * most SPARE_MAX of each wait; they go when the last pool does.
+ */
+#define SPARE_MAX 4096
+
+struct spare {
+	struct spare *next;
+};
+
+struct spares {
+	struct spare *first;
+	unsigned n;
+};
+
+static struct spares spare_blocks, spare_refs;
+
+static void *
+spare_take(struct spares *sp, size_t size)
+{
+	struct spare *s = sp->first;
+
+	if (s) {
+		sp->first = s->next;
+		sp->n--;
+		memset(s, 0, size);
+		return s;
+	}
+	if (!(s = calloc(1, size)))
+		fatalx("out of memory");
+	return s;
+}
+
+static void
+spare_give(struct spares *sp, void *obj)
+{
+	struct spare *s = obj;
+
+	if (sp->n >= SPARE_MAX) {
+		free(obj);
+		return;
+	}
+	s->next = sp->first;
+	sp->first = s;
+	sp->n++;
+}
+
+static void
+spares_free(struct spares *sp)
+{
+	struct spare *s;
+
+	while ((s = sp->first)) {
+		sp->first = s->next;
+		free(s);
+	}
+	sp->n = 0;
+}
+
 void
 dpool_stop_releasing(void)
 {
@@ -294,7 +354,7 @@ static void
 block_delete(struct dpool *p, struct block *b)
 {
 	RB_REMOVE(block_tree, &p->blocks, b);
-	free(b);
+	spare_give(&spare_blocks, b);
 }
 
 void
@@ -319,6 +379,10 @@ dpool_destroy(struct dpool *p)
 	}
 	heap_destroy(p->heap);
 	free(p);
+	if (npools == 0) {	/* no block or reference is left anywhere */
+		spares_free(&spare_blocks);
+		spares_free(&spare_refs);
+	}
 }
 
 struct block *
@@ -343,10 +407,8 @@ ref_of(struct block *b, struct handle *h)
 static void
 ref_add(struct block *b, struct handle *h)
 {
-	struct ref *r = calloc(1, sizeof(*r));
+	struct ref *r = spare_take(&spare_refs, sizeof(*r));
 
-	if (!r)
-		fatalx("out of memory");
 	r->block = b;
 	r->handle = h;
 	r->next_in_block = b->refs;
@@ -373,7 +435,7 @@ ref_remove(struct ref *r)
 	r->handle->nrefs--;
 	r->handle->session->nrefs--;
 	r->handle->bytes -= b->size;
-	free(r);
+	spare_give(&spare_refs, r);
 }
 
 /* Free the block in the engine if nobody holds it any more. */
@@ -416,9 +478,7 @@ dpool_alloc(struct dpool *p, struct handle *h, uint64_t size, uint64_t align,
 	if (rc)
 		return rc;
 	heap_usable_size(p->heap, off, &usable);
-	b = calloc(1, sizeof(*b));
-	if (!b)
-		fatalx("out of memory");
+	b = spare_take(&spare_blocks, sizeof(*b));
 	b->off = off;
 	b->size = usable;
 	RB_INSERT(block_tree, &p->blocks, b);
