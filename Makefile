@@ -171,7 +171,8 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(ENGINE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS)
 
-$(BUILD)/bench/bench_engine: $(BUILD)/tests/bench/bench_engine.o $(ENGINE_LIB)
+$(BUILD)/bench/bench_engine: $(BUILD)/tests/bench/bench_engine.o \
+		$(BUILD)/tests/bench/bench_util.o $(ENGINE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -ldl -lm
 

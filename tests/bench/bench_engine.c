@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "heap.h"
 
 /*
@@ -71,50 +72,7 @@ extern void *__libc_realloc(void *p, size_t size);
 
 /* ---------------------------------------------------------------- PRNG */
 
-/* xorshift64*: fast, and good enough to pick sizes and slots. */
-struct rng {
-	uint64_t s;
-};
-
-static uint64_t
-splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-/* One independent stream per workload, the same for every allocator. */
-static void
-rng_seed(struct rng *g, uint64_t seed, uint64_t stream)
-{
-	uint64_t x = seed ^ (stream * 0xd1342543de82ef95ull);
-
-	g->s = splitmix64(&x);
-	if (g->s == 0)		/* the one state xorshift never leaves */
-		g->s = 1;
-}
-
-static inline uint64_t
-rng_next(struct rng *g)
-{
-	uint64_t x = g->s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	g->s = x;
-	return x * 0x2545f4914f6cdd1dull;
-}
-
-/* Uniform in [0, n), n < 2^32: multiply-shift instead of a division. */
-static inline uint64_t
-rng_below(struct rng *g, uint64_t n)
-{
-	return ((rng_next(g) >> 32) * n) >> 32;
-}
+/* rng_seed, rng_next, rng_below: bench_util.h, shared with bench_speed. */
 
 static inline uint64_t
 rng_range(struct rng *g, uint64_t lo, uint64_t hi)
@@ -146,15 +104,6 @@ rng_log_size(struct rng *g)
 }
 
 /* ------------------------------------------------------------- helpers */
-
-static double
-now_sec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /*
  * The benchmark's own arrays come straight from mmap so that they never
