@@ -40,10 +40,13 @@
  *   6. The dirty stretches are disjoint and count the dirty pages.
  *   7. The hints (the chunk directory's front table, the smallest and the
  *      last long run, the bins' summary words) say only what is true.
+ *   8. No block or cached block ends above top, the high-water mark.
  *
  * GUARANTEES
  *   - A request fails with -ENOMEM only when no run can hold it, after the
  *     caches have been merged back into the runs (rule 4 of the design).
+ *   - A request raises the high-water mark (top) only when no run below it
+ *     can hold it, again after merging the caches: caches cost no space.
  *   - A failed call changes nothing.
  *   - A cached block, or a block freed next to live blocks, costs O(1) word
  *     operations; anything touching a long run, a span or a dirty stretch
@@ -229,33 +232,38 @@ heap_destroy(struct heap *h)
 }
 
 /*
- * A run that can hold len bytes at align, and where in it the block goes;
- * before giving up, the cached blocks are merged into the runs.
+ * A run that can hold len bytes at align, and where in it the block goes.
+ * The caches are merged back into the runs, and the search made again,
+ * before giving up and also before a block would raise the footprint's
+ * high-water mark: blocks parked for speed must not make the pool touch
+ * memory it did not need (rule 5), so the caches cost speed there, never
+ * space.
  */
 static bool
 find_run(struct heap *h, uint64_t len, uint64_t align, bool span,
 	 struct fit *f, uint64_t *at)
 {
 	uint64_t page;
-	int attempt;
+	bool found;
 
-	for (attempt = 0; attempt < 2; attempt++) {
+	for (;;) {
+		found = false;
 		if (span &&
 		    buddy_find(h, len >> h->pshift, align >> h->pshift, &page)) {
 			*at = page << h->pshift;
 			if (!runs_containing(h, *at, f))
 				abort();	/* the buddy lies */
-			return true;
-		}
-		if (runs_best_fit(h, len, align, false, f)) {
+			found = true;
+		} else if (runs_best_fit(h, len, align, false, f)) {
 			*at = round_up(f->start, align);
-			return true;
+			found = true;
 		}
-		if (h->st.cached_blocks == 0)
-			break;
+		if (h->st.cached_blocks == 0 || (found && *at + len <= h->top))
+			return found;
+		if (found)
+			runs_unpick(h, f);
 		cache_flush(h);
 	}
-	return false;
 }
 
 /* Allocate without touching the dirty set. */
@@ -287,7 +295,8 @@ alloc_block(struct heap *h, uint64_t size, uint64_t align, uint64_t *out,
 			goto small;
 		}
 	}
-	if (!span && align == h->g && runs_alloc(h, len, &at))
+	if (!span && align == h->g &&
+	    runs_alloc(h, len, h->st.cached_blocks ? h->top : UINT64_MAX, &at))
 		goto small;	/* the common case, in one call */
 	if (!find_run(h, len, align, span, &f, &at)) {
 		h->st.failed_allocs++;
@@ -303,6 +312,8 @@ small:
 	bm_set_live(h, at, len, len - size);
 	requested = len - bm_stored_slack(h, len, len - size);
 done:
+	if (at + len > h->top)
+		h->top = at + len;
 	heap_count_in(h, len, requested);
 	h->cls[heap_class_of(len)].allocs++;
 	h->st.allocs++;
@@ -607,6 +618,8 @@ grow_into_next(struct heap *h, uint64_t off, uint64_t len, uint64_t extra)
 		return false;
 	runs_take(h, &f, next, extra);
 	bm_clear_start(h, next);	/* the piece joins the extent at off */
+	if (next + extra > h->top)
+		h->top = next + extra;
 	dirty_mark(h, next, extra);
 	return true;
 }
@@ -708,10 +721,14 @@ heap_realloc(struct heap *h, uint64_t off, uint64_t size, uint64_t *out)
 int64_t
 heap_trim(struct heap *h)
 {
-	uint64_t before = h->st.released_bytes;
+	uint64_t before = h->st.released_bytes, tail;
 
 	cache_flush(h);		/* may release pages itself */
 	dirty_release_all_free(h);
+	/* Everything above the last block is clean again: the mark comes down. */
+	tail = runs_tail(h);
+	if (tail < h->top)
+		h->top = tail;
 	return (int64_t)(h->st.released_bytes - before);
 }
 

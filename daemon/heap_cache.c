@@ -20,7 +20,10 @@
  * cache_limit blocks per size, and never more bytes than 1/16 of the live
  * bytes plus one page, so the cache cannot hold a noticeable share of a
  * pool.  Rule 4 holds because an allocation that finds no run flushes every
- * cache into the runs (merging as it goes) and tries again before it fails.
+ * cache into the runs (merging as it goes) and tries again before it fails;
+ * an allocation whose best run lies above the high-water mark does the same
+ * before it raises the mark, so caches never make the pool touch more
+ * memory (rule 5).
  * Push and pop are on the hot paths: they are inline, in heap_internal.h.
  */
 #include <stdlib.h>

@@ -228,6 +228,9 @@ check_extent(struct checker *c, uint64_t off, bool *was_run, uint64_t *len,
 	}
 	if (run && *was_run)
 		return fail(c, "runs touch at %#" PRIx64, off);
+	if (!run && off + *len > h->top)
+		return fail(c, "block %#" PRIx64 "+%#" PRIx64 " ends above the "
+			    "high-water mark %#" PRIx64, off, *len, h->top);
 	*was_run = run;
 	return true;
 }

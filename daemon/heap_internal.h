@@ -230,6 +230,7 @@ struct heap {
 
 	struct block_cache cache[CACHE_GRANULES + 1];
 	uint32_t cache_limit;
+	uint64_t top;		/* highest end of a block ever handed out */
 	uint64_t cache_size_max;	/* sizes 1..this may be in a cache */
 
 	/* Freed tree nodes kept for reuse, by size in 16-byte steps. */
@@ -312,7 +313,9 @@ bool runs_at(struct heap *h, uint64_t start, struct fit *f);
 bool runs_containing(struct heap *h, uint64_t off, struct fit *f);
 bool runs_best_fit(struct heap *h, uint64_t len, uint64_t align,
 		   bool sure_only, struct fit *f);
-bool runs_alloc(struct heap *h, uint64_t len, uint64_t *off);
+bool runs_alloc(struct heap *h, uint64_t len, uint64_t limit, uint64_t *off);
+void runs_unpick(struct heap *h, const struct fit *f);
+uint64_t runs_tail(struct heap *h);
 void runs_take(struct heap *h, const struct fit *f, uint64_t off,
 	       uint64_t len);
 void runs_give(struct heap *h, uint64_t off, uint64_t len,

@@ -629,6 +629,22 @@ run_file(struct heap *h, uint64_t start, uint64_t len, struct lrun **spare)
 	}
 }
 
+/*
+ * A run found by a placement but not taken after all: a short one gets back
+ * the bin entry its search popped (there is room: it was just popped).
+ */
+void
+runs_unpick(struct heap *h, const struct fit *f)
+{
+	struct sbin *sb;
+
+	if (f->lr)
+		return;
+	sb = &h->sbin[f->len >> h->gshift];
+	assert(sb->len < sbin_cap(sb));
+	sb->v[sb->len++] = f->start;
+}
+
 /* Forget a run (its bytes are being merged or taken). */
 static inline void
 run_unfile(struct heap *h, const struct fit *f)
@@ -671,7 +687,7 @@ runs_take(struct heap *h, const struct fit *f, uint64_t off, uint64_t len)
  * alignment beyond the granule, carved from the low end of the run.
  */
 bool
-runs_alloc(struct heap *h, uint64_t len, uint64_t *off)
+runs_alloc(struct heap *h, uint64_t len, uint64_t limit, uint64_t *off)
 {
 	struct fit f;
 	uint64_t uf, ue;
@@ -679,6 +695,10 @@ runs_alloc(struct heap *h, uint64_t len, uint64_t *off)
 
 	if (!smallest_from(h, len, &f))
 		return false;
+	if (f.start + len > limit) {
+		runs_unpick(h, &f);
+		return false;
+	}
 	*off = f.start;
 	if (f.len >= h->page << h->kmin) {
 		units_touched(h, f.start, f.start + f.len, f.start,
@@ -713,6 +733,15 @@ run_ending_at(struct heap *h, uint64_t off, struct fit *f)
 	/* Within SHORT_MAX granules: a short extent [p, off). */
 	return free_start(h, p, live) && !span_start(h, p) &&
 	       fit_short(f, p, off - p);
+}
+
+/* Where the free run ending at the pool's end starts, or max_size. */
+uint64_t
+runs_tail(struct heap *h)
+{
+	struct fit f;
+
+	return run_ending_at(h, h->max_size, &f) ? f.start : h->max_size;
 }
 
 /* Is the free extent starting at chunk bit b of c (live bit clear) a run? */

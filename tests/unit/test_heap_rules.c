@@ -460,6 +460,50 @@ lab_adjacent_free_blocks_merge(void **state)
 	heap_destroy(h);
 }
 
+/*
+ * Rule 5 with caches on: a block parked in a cache never makes the pool
+ * grow.  A request that only the untouched space above the high-water mark
+ * could hold merges the caches first, and lands in the hole they leave.
+ */
+static void
+caches_merged_before_the_footprint_grows(void **state)
+{
+	struct heap *h = make(1 << 20, 16, 0, 0);
+	uint64_t x[8], off;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 8; i++) {
+		x[i] = alloc_ok(h, 32);
+		assert_int_equal(x[i], (uint64_t)i * 32);
+	}
+	assert_int_equal(heap_free(h, x[2]), 0);
+	assert_int_equal(heap_free(h, x[3]), 0);
+	assert_int_equal(stats(h).cached_blocks, 2);
+	/* A cached size is still served from its cache, in place. */
+	assert_int_equal(heap_free(h, x[5]), 0);
+	assert_int_equal(alloc_ok(h, 32), x[5]);
+	assert_int_equal(stats(h).cache_hits, 1);
+	/* 64 bytes fit only above offset 256 until x[2] and x[3] merge. */
+	off = alloc_ok(h, 64);
+	assert_int_equal(off, 64);
+	assert_int_equal(stats(h).cached_blocks, 0);
+	assert_int_equal(alloc_ok(h, 16), 256);	/* the top moves only now */
+	check_ok(h);
+	/* After a trim the mark comes down to the last block's end. */
+	assert_int_equal(alloc_ok(h, 1024), 272);	/* top: 1296 */
+	assert_int_equal(heap_free(h, 256), 0);
+	assert_int_equal(heap_free(h, 272), 0);
+	assert_true(heap_trim(h) >= 0);
+	check_ok(h);
+	assert_int_equal(heap_free(h, x[7]), 0);	/* cached, at 224 */
+	assert_int_equal(stats(h).cached_blocks, 1);
+	assert_int_equal(alloc_ok(h, 48), 224);		/* not 256 */
+	assert_int_equal(stats(h).cached_blocks, 0);
+	check_ok(h);
+	heap_destroy(h);
+}
+
 static void
 lab_caches_flushed_before_refusing(void **state)
 {
@@ -913,6 +957,7 @@ main(void)
 		cmocka_unit_test(lab_freed_block_serves_smaller_and_keeps_rest),
 		cmocka_unit_test(lab_adjacent_free_blocks_merge),
 		cmocka_unit_test(lab_caches_flushed_before_refusing),
+		cmocka_unit_test(caches_merged_before_the_footprint_grows),
 		cmocka_unit_test(lab_refusal_only_when_nothing_fits),
 		cmocka_unit_test(placement_prefers_low_addresses),
 		cmocka_unit_test(large_span_released_at_once),
