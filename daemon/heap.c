@@ -511,11 +511,26 @@ end_in_chunk(const struct chunk *c, uint64_t b)
 	return (uint64_t)w * 64 + (uint64_t)__builtin_ctzll(bits);
 }
 
+/* Free the live small block [off, off + len) of chunk c, known to be one. */
+static void
+release_small(struct heap *h, struct chunk *c, uint64_t off, uint64_t len)
+{
+	uint64_t slack = bm_clear_live(h, off, len), pf, pe;
+
+	heap_count_out(h, len, len - slack);
+	h->st.frees++;
+	if (h->cache_limit && cache_push(h, c, off, len))
+		return;
+	runs_give(h, off, len, &pf, &pe);
+	if (pe > pf)
+		dirty_retain(h, pf, pe);
+}
+
 static int
 free_small(struct heap *h, uint64_t off)
 {
 	uint64_t gi = off >> h->gshift, b = gi & (CHUNK_GRANULES - 1);
-	uint64_t len, slack, pf, pe, e;
+	uint64_t len, e;
 	struct chunk *c = bm_chunk(h, gi >> CHUNK_SHIFT);
 
 	/* A live small block: its start and live bits, then its end. */
@@ -526,14 +541,7 @@ free_small(struct heap *h, uint64_t off)
 		len = (e - b) << h->gshift;
 	else if (!small_block(h, off, &len))
 		return -EINVAL;
-	slack = bm_clear_live(h, off, len);
-	heap_count_out(h, len, len - slack);
-	h->st.frees++;
-	if (h->cache_limit && cache_push(h, c, off, len))
-		return 0;
-	runs_give(h, off, len, &pf, &pe);
-	if (pe > pf)
-		dirty_retain(h, pf, pe);
+	release_small(h, c, off, len);
 	return 0;
 }
 
@@ -620,7 +628,9 @@ grow_into_next(struct heap *h, uint64_t off, uint64_t len, uint64_t extra)
 	bm_clear_start(h, next);	/* the piece joins the extent at off */
 	if (next + extra > h->top)
 		h->top = next + extra;
-	dirty_mark(h, next, extra);
+	/* The page of the extent's last byte is dirty already (it is live). */
+	if ((next + extra - 1) >> h->pshift != (next - 1) >> h->pshift)
+		dirty_mark(h, next, extra);
 	return true;
 }
 
@@ -665,29 +675,50 @@ resize_small(struct heap *h, uint64_t off, uint64_t len, uint64_t size)
 	return 0;
 }
 
+/*
+ * The live block at off: a small one (*s NULL, *len its length) or a span;
+ * -EINVAL when off is neither.
+ */
+static int
+live_block(struct heap *h, uint64_t off, uint64_t *len, struct span **s)
+{
+	*s = NULL;
+	if (!plausible(h, off))
+		return -EINVAL;
+	if (small_block(h, off, len))
+		return 0;
+	if ((*s = span_at(h, off))) {
+		*len = (*s)->len;
+		return 0;
+	}
+	return -EINVAL;
+}
+
 int
 heap_resize(struct heap *h, uint64_t off, uint64_t size)
 {
 	struct span *s;
 	uint64_t len;
+	int rc;
 
 	if (size == 0)
 		return -EINVAL;
 	if (size > h->max_size)
 		return -EFBIG;
-	if (!plausible(h, off))
-		return -EINVAL;
-	if (small_block(h, off, &len))
-		return resize_small(h, off, len, size);
-	if ((s = span_at(h, off)))
-		return resize_span(h, s, size);
-	return -EINVAL;
+	if ((rc = live_block(h, off, &len, &s)))
+		return rc;
+	return s ? resize_span(h, s, size) : resize_small(h, off, len, size);
 }
 
+/*
+ * The block is looked up once: in place if it can be, else a new block,
+ * the copy, and the old block freed by what is already known of it.
+ */
 int
 heap_realloc(struct heap *h, uint64_t off, uint64_t size, uint64_t *out)
 {
-	uint64_t oldlen, noff;
+	uint64_t len, noff;
+	struct span *s;
 	int rc;
 
 	if (off == HEAP_OFF_NONE)
@@ -698,22 +729,27 @@ heap_realloc(struct heap *h, uint64_t off, uint64_t size, uint64_t *out)
 			*out = HEAP_OFF_NONE;
 		return rc;
 	}
-	rc = heap_resize(h, off, size);
+	if (size > h->max_size)
+		return -EFBIG;
+	if ((rc = live_block(h, off, &len, &s)))
+		return rc;
+	rc = s ? resize_span(h, s, size) : resize_small(h, off, len, size);
 	if (rc == 0) {
 		*out = off;
 		return 0;
 	}
 	if (rc != -EAGAIN)
 		return rc;
-	rc = heap_usable_size(h, off, &oldlen);
-	if (rc)
-		return rc;
 	rc = heap_alloc(h, size, 0, &noff);
 	if (rc)
 		return rc;	/* the old block is untouched */
 	if (h->cfg.copy)
-		h->cfg.copy(h->cfg.ctx, noff, off, oldlen < size ? oldlen : size);
-	heap_free(h, off);
+		h->cfg.copy(h->cfg.ctx, noff, off, len < size ? len : size);
+	/* Neither the block nor its span record moved during the alloc. */
+	if (s)
+		free_span(h, s);
+	else
+		release_small(h, bm_chunk_at(h, off), off, len);
 	*out = noff;
 	return 0;
 }
