@@ -376,6 +376,7 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 
 static uint64_t batch_offsets[MAX_BATCH], batch_sizes[MAX_BATCH];
 static Poolmgr__AllocBatchReply alloc_batch_reply;
+static struct heap_events batch_events;
 
 /* Many allocations, all or nothing. */
 static int
@@ -395,13 +396,15 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 	    dispatch_cf->max_blocks_per_session)
 		return refuse(c, -EDQUOT, "the batch would pass the blocks "
 			      "allowed per client");
+	heap_events_save(h->pool->heap, &batch_events);
 	for (i = 0; i < m->n_sizes; i++) {
 		rc = dpool_alloc(h->pool, h, m->sizes[i], 0, false,
 				 session_pool_bytes(c->s, h->pool), &b);
 		if (rc) {
-			/* Undo: the request changes nothing. */
+			/* Undo: the request changes nothing, counters included. */
 			for (j = 0; j < i; j++)
 				dpool_free(h->pool, h, batch_offsets[j]);
+			heap_events_restore(h->pool->heap, &batch_events);
 			return refuse(c, rc, "allocation %zu of the batch "
 				      "(%llu bytes) failed", i,
 				      (unsigned long long)m->sizes[i]);

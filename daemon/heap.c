@@ -793,6 +793,30 @@ heap_get_stats(struct heap *h, struct heap_stats *out)
 	}
 }
 
+void
+heap_events_save(const struct heap *h, struct heap_events *ev)
+{
+	unsigned i;
+
+	ev->allocs = h->st.allocs;
+	ev->frees = h->st.frees;
+	ev->cache_hits = h->st.cache_hits;
+	for (i = 0; i < HEAP_NCLASSES; i++)
+		ev->class_allocs[i] = h->cls[i].allocs;
+}
+
+void
+heap_events_restore(struct heap *h, const struct heap_events *ev)
+{
+	unsigned i;
+
+	h->st.allocs = ev->allocs;
+	h->st.frees = ev->frees;
+	h->st.cache_hits = ev->cache_hits;
+	for (i = 0; i < HEAP_NCLASSES; i++)
+		h->cls[i].allocs = ev->class_allocs[i];
+}
+
 int
 heap_get_class_stats(struct heap *h, unsigned i, struct heap_class_stats *out)
 {

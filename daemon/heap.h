@@ -175,6 +175,21 @@ int heap_check(struct heap *h, char *msg, size_t msglen);
 
 void heap_get_stats(struct heap *h, struct heap_stats *out);
 
+/*
+ * The event counters (allocs, frees, cache hits, allocations per class), for
+ * a caller that undoes a group of calls it presents as one refused request:
+ * heap_events_save before the group, heap_events_restore after the undo, and
+ * the counters say nothing happened.  failed_allocs is not restored: the
+ * refusal did happen.
+ */
+struct heap_events {
+	uint64_t allocs, frees, cache_hits;
+	uint64_t class_allocs[HEAP_NCLASSES];
+};
+
+void heap_events_save(const struct heap *h, struct heap_events *ev);
+void heap_events_restore(struct heap *h, const struct heap_events *ev);
+
 /* heap_get_class_stats - usage of class i < HEAP_NCLASSES; -EINVAL past it */
 int heap_get_class_stats(struct heap *h, unsigned i,
 			 struct heap_class_stats *out);

@@ -38,6 +38,7 @@ batches_all_or_nothing(void **state)
 	struct pool *p, *q;
 	struct daemon_proc d;
 	pool_off_t other, twice[2];
+	struct pool_stats before, after;
 	size_t i, usable;
 
 	(void)state;
@@ -81,12 +82,21 @@ batches_all_or_nothing(void **state)
 	EXPECT_RC(pool_free_batch(p, 1000, offs), 0);
 	assert_int_equal(stats_of(p).live_blocks, 1);
 
-	/* An alloc batch that cannot fit whole leaves nothing behind. */
+	/*
+	 * An alloc batch that cannot fit whole leaves nothing behind, not even
+	 * in the counters: only the refusal is counted.
+	 */
 	for (i = 0; i < 20; i++)
 		sizes[i] = 64 * 1024;
+	EXPECT_RC(pool_flush(p), 0);
+	before = stats_of(p);
 	EXPECT_RC(pool_alloc_batch(p, 20, sizes, offs), -ENOMEM);
-	assert_int_equal(stats_of(p).live_blocks, 1);
-	assert_int_equal(stats_of(p).allocated_bytes, 32);
+	after = stats_of(p);
+	assert_int_equal(after.live_blocks, 1);
+	assert_int_equal(after.allocated_bytes, 32);
+	assert_int_equal(after.allocs, before.allocs);
+	assert_int_equal(after.frees, before.frees);
+	assert_true(after.failed_allocs > before.failed_allocs);
 
 	/* Bounds. */
 	for (i = 0; i <= POOL_BATCH_MAX; i++)
