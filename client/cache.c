@@ -60,6 +60,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -122,8 +123,21 @@ struct cache {
 	struct shard	 shard[CACHE_SHARDS];
 };
 
-static unsigned		cache_next_slot;
-static __thread unsigned cache_thread_slot;
+/*
+ * Shard slots are handed to threads from a process-wide table: a thread
+ * takes the slot with the fewest live threads (the lowest on ties) the first
+ * time it uses a cache, and gives it back when it exits.  Threads that come
+ * and go (a pool of workers replaced over time, a thread per task) so reuse
+ * the shards of those that went, with the blocks cached there, and a
+ * handle's budget is split among about as many shards as threads ever ran
+ * at once, not among every thread that ever ran.
+ */
+static pthread_mutex_t	slot_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned		slot_threads[CACHE_SHARDS];
+static pthread_key_t	slot_key;
+static pthread_once_t	slot_once = PTHREAD_ONCE_INIT;
+static int		slot_key_ok;
+static __thread unsigned cache_thread_slot;	/* slot + 1; 0: none yet */
 static __thread int64_t	 cache_thread_probed;
 
 /* 0, or -ECONNRESET when the daemon is gone (see 4 above). */
@@ -233,15 +247,52 @@ is_shared(const struct cache *k, uint64_t off)
  * The calling thread's shard.  Each shard that threads use gets an equal
  * part of the budget, so the shards never need to look at each other.
  */
+/* A thread ends: its slot has one live thread less. */
+static void
+slot_release(void *arg)
+{
+	unsigned	s = (unsigned)(uintptr_t)arg - 1;
+
+	pthread_mutex_lock(&slot_lock);
+	if (slot_threads[s] > 0)
+		slot_threads[s]--;
+	pthread_mutex_unlock(&slot_lock);
+}
+
+static void
+slot_init(void)
+{
+	slot_key_ok = pthread_key_create(&slot_key, slot_release) == 0;
+}
+
+/* The calling thread's slot, taken on first use. */
+static unsigned
+thread_slot(void)
+{
+	unsigned	s, best = 0;
+
+	if (cache_thread_slot != 0)
+		return cache_thread_slot - 1;
+	pthread_once(&slot_once, slot_init);
+	pthread_mutex_lock(&slot_lock);
+	for (s = 1; s < CACHE_SHARDS; s++)
+		if (slot_threads[s] < slot_threads[best])
+			best = s;
+	slot_threads[best]++;
+	pthread_mutex_unlock(&slot_lock);
+	/* Without the key the slot is never given back: still correct. */
+	if (slot_key_ok)
+		(void)pthread_setspecific(slot_key, (void *)(uintptr_t)(best + 1));
+	cache_thread_slot = best + 1;
+	return best;
+}
+
 static struct shard *
 my_shard(struct cache *k)
 {
 	struct shard	*sh;
 
-	if (cache_thread_slot == 0)
-		cache_thread_slot = __atomic_add_fetch(&cache_next_slot, 1,
-		    __ATOMIC_RELAXED);
-	sh = &k->shard[cache_thread_slot % CACHE_SHARDS];
+	sh = &k->shard[thread_slot()];
 	if (!__atomic_load_n(&sh->used, __ATOMIC_RELAXED) &&
 	    !__atomic_exchange_n(&sh->used, 1, __ATOMIC_RELAXED))
 		__atomic_add_fetch(&k->shards_used, 1, __ATOMIC_RELAXED);

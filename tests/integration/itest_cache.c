@@ -15,7 +15,8 @@
  *   - a block served from a larger cached one gives its slack back when the
  *     pool is full, so a request that fits in it succeeds;
  *   - the share map the daemon sends cannot be made writable;
- *   - a read-only handle has no cache; a dead daemon stops the cache.
+ *   - a read-only handle has no cache; a dead daemon stops the cache;
+ *   - threads started after others ended reuse their shard and its blocks.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -473,6 +475,65 @@ dead_daemon_stops_the_cache(void **state)
 	pool_disconnect(c);
 }
 
+/* ---- threads that come and go ------------------------------------------- */
+
+struct round {
+	struct pool *p;
+	pool_off_t off;
+	int rc;
+};
+
+static void *
+alloc_and_free(void *arg)
+{
+	struct round *r = arg;
+
+	r->rc = pool_alloc(r->p, 64, &r->off);
+	if (r->rc == 0)
+		r->rc = pool_free(r->p, r->off);
+	return NULL;
+}
+
+/*
+ * Threads started one after another reuse the shard, and so the cached
+ * blocks, of those that ended: after the first thread's refill, twenty
+ * more threads each take the block the one before freed, with no round
+ * trip; the budget is not split among threads long gone.
+ */
+static void
+new_threads_reuse_the_cache_of_ended_ones(void **state)
+{
+	struct round r = {.rc = -1};
+	struct pool_conn *c;
+	struct pool_stats st;
+	uint64_t allocs = 0;
+	pool_off_t first = POOL_OFF_NONE;
+	pthread_t t;
+	int i;
+
+	(void)state;
+	start();
+	r.p = open_ok(&c, "c");
+	for (i = 0; i <= 20; i++) {
+		assert_int_equal(pthread_create(&t, NULL, alloc_and_free, &r), 0);
+		assert_int_equal(pthread_join(t, NULL), 0);
+		EXPECT_RC(r.rc, 0);
+		st = stats(r.p);
+		if (i == 0) {
+			first = r.off;
+			allocs = st.allocs;
+			assert_true(st.client_cached_bytes > 0);
+			continue;
+		}
+		assert_int_equal(r.off, first);
+		assert_int_equal(st.allocs, allocs);	/* served by the cache */
+	}
+	pool_close(r.p);
+	check(c, "c");
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
 int
 main(void)
 {
@@ -491,6 +552,8 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(dead_daemon_stops_the_cache,
 					  teardown),
+		cmocka_unit_test_teardown(
+			new_threads_reuse_the_cache_of_ended_ones, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
