@@ -243,10 +243,6 @@ is_shared(const struct cache *k, uint64_t off)
 
 /* Shards, their stacks and their tables. */
 
-/*
- * The calling thread's shard.  Each shard that threads use gets an equal
- * part of the budget, so the shards never need to look at each other.
- */
 /* A thread ends: its slot has one live thread less. */
 static void
 slot_release(void *arg)
@@ -287,6 +283,10 @@ thread_slot(void)
 	return best;
 }
 
+/*
+ * The calling thread's shard.  Each shard that threads use gets an equal
+ * part of the budget, so the shards never need to look at each other.
+ */
 static struct shard *
 my_shard(struct cache *k)
 {
