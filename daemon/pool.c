@@ -544,28 +544,32 @@ dpool_realloc(struct dpool *p, struct handle *h, uint64_t off, uint64_t size,
 		return -EINVAL;
 	if (!ref_of(b, h))
 		return -EPERM;
+	if (size == 0)
+		return -EINVAL;	/* a free is the caller's to make */
 	want = heap_block_size(p->heap, size);
 	if (want > b->size && over_quota(p, quota_used, want - b->size))
 		return -EDQUOT;
-	rc = heap_resize(p->heap, off, size);
-	if (rc == 0) {
-		heap_usable_size(p->heap, off, &want);
-		block_resized(b, want);
-		*out = b;
-		return 0;
-	}
-	if (rc != -EAGAIN)
-		return rc;
-	/* Moving a block others can see would pull it from under them. */
+	/*
+	 * Moving a block others can see would pull it from under them: a
+	 * shared block changes size in place or not at all.  Any other is
+	 * resized in place if it can be, else moved, in one engine call.
+	 */
 	shared = b->nrefs > 1 || b->persistent;
-	if (shared)
-		return -EBUSY;
-	rc = heap_realloc(p->heap, off, size, &noff);
+	noff = off;
+	if (shared) {
+		rc = heap_resize(p->heap, off, size);
+		if (rc == -EAGAIN)
+			return -EBUSY;
+	} else {
+		rc = heap_realloc(p->heap, off, size, &noff);
+	}
 	if (rc)
 		return rc;
-	RB_REMOVE(block_tree, &p->blocks, b);
-	b->off = noff;
-	RB_INSERT(block_tree, &p->blocks, b);
+	if (noff != off) {
+		RB_REMOVE(block_tree, &p->blocks, b);
+		b->off = noff;
+		RB_INSERT(block_tree, &p->blocks, b);
+	}
 	heap_usable_size(p->heap, noff, &want);
 	block_resized(b, want);
 	*out = b;
