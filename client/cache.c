@@ -132,8 +132,7 @@ struct cache {
  * handle's budget is split among about as many shards as threads ever ran
  * at once, not among every thread that ever ran.
  */
-static pthread_mutex_t	slot_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned		slot_threads[CACHE_SHARDS];
+static unsigned		slot_threads[CACHE_SHARDS];	/* atomic */
 static pthread_key_t	slot_key;
 static pthread_once_t	slot_once = PTHREAD_ONCE_INIT;
 static int		slot_key_ok;
@@ -249,10 +248,7 @@ slot_release(void *arg)
 {
 	unsigned	s = (unsigned)(uintptr_t)arg - 1;
 
-	pthread_mutex_lock(&slot_lock);
-	if (slot_threads[s] > 0)
-		slot_threads[s]--;
-	pthread_mutex_unlock(&slot_lock);
+	__atomic_sub_fetch(&slot_threads[s], 1, __ATOMIC_RELAXED);
 }
 
 static void
@@ -261,21 +257,29 @@ slot_init(void)
 	slot_key_ok = pthread_key_create(&slot_key, slot_release) == 0;
 }
 
-/* The calling thread's slot, taken on first use. */
+/*
+ * The calling thread's slot, taken on first use.  No lock: two threads
+ * starting at once may pick the same slot, which only makes them share a
+ * shard (shards have locks), and a child forked while another thread
+ * picks cannot find a lock held.
+ */
 static unsigned
 thread_slot(void)
 {
-	unsigned	s, best = 0;
+	unsigned	s, best = 0, fewest, n;
 
 	if (cache_thread_slot != 0)
 		return cache_thread_slot - 1;
 	pthread_once(&slot_once, slot_init);
-	pthread_mutex_lock(&slot_lock);
-	for (s = 1; s < CACHE_SHARDS; s++)
-		if (slot_threads[s] < slot_threads[best])
+	fewest = __atomic_load_n(&slot_threads[0], __ATOMIC_RELAXED);
+	for (s = 1; s < CACHE_SHARDS; s++) {
+		n = __atomic_load_n(&slot_threads[s], __ATOMIC_RELAXED);
+		if (n < fewest) {
+			fewest = n;
 			best = s;
-	slot_threads[best]++;
-	pthread_mutex_unlock(&slot_lock);
+		}
+	}
+	__atomic_add_fetch(&slot_threads[best], 1, __ATOMIC_RELAXED);
 	/* Without the key the slot is never given back: still correct. */
 	if (slot_key_ok)
 		(void)pthread_setspecific(slot_key, (void *)(uintptr_t)(best + 1));
