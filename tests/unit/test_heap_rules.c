@@ -504,6 +504,48 @@ caches_merged_before_the_footprint_grows(void **state)
 	heap_destroy(h);
 }
 
+/*
+ * A caller that undoes a group of calls (the daemon's refused AllocBatch)
+ * puts the event counters back: allocs, frees, cache hits and per-class
+ * allocs read as before the group; the blocks' own counters are back by
+ * the undo itself, and a refusal stays counted.
+ */
+static void
+event_counters_restore_after_an_undo(void **state)
+{
+	struct heap *h = make(1 << 20, 16, 0, 0);
+	struct heap_class_stats before_cls, after_cls;
+	struct heap_stats before, after;
+	struct heap_events ev;
+	uint64_t x[4], off;
+	int i;
+
+	(void)state;
+	x[0] = alloc_ok(h, 100);
+	assert_int_equal(heap_free(h, x[0]), 0);	/* cached */
+	before = stats(h);
+	assert_int_equal(heap_get_class_stats(h, 6, &before_cls), 0);
+	heap_events_save(h, &ev);
+	for (i = 0; i < 4; i++)
+		x[i] = alloc_ok(h, 100);		/* one is a cache hit */
+	assert_int_equal(heap_alloc(h, 1 << 20, 0, &off), -ENOMEM);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(heap_free(h, x[i]), 0);
+	heap_events_restore(h, &ev);
+	after = stats(h);
+	assert_int_equal(heap_get_class_stats(h, 6, &after_cls), 0);
+	assert_int_equal(after.allocs, before.allocs);
+	assert_int_equal(after.frees, before.frees);
+	assert_int_equal(after.cache_hits, before.cache_hits);
+	assert_int_equal(after.failed_allocs, before.failed_allocs + 1);
+	assert_int_equal(after.live_blocks, before.live_blocks);
+	assert_int_equal(after.allocated_bytes, before.allocated_bytes);
+	assert_int_equal(after_cls.allocs, before_cls.allocs);
+	assert_int_equal(after_cls.live_blocks, before_cls.live_blocks);
+	check_ok(h);
+	heap_destroy(h);
+}
+
 static void
 lab_caches_flushed_before_refusing(void **state)
 {
@@ -958,6 +1000,7 @@ main(void)
 		cmocka_unit_test(lab_adjacent_free_blocks_merge),
 		cmocka_unit_test(lab_caches_flushed_before_refusing),
 		cmocka_unit_test(caches_merged_before_the_footprint_grows),
+		cmocka_unit_test(event_counters_restore_after_an_undo),
 		cmocka_unit_test(lab_refusal_only_when_nothing_fits),
 		cmocka_unit_test(placement_prefers_low_addresses),
 		cmocka_unit_test(large_span_released_at_once),
