@@ -374,6 +374,19 @@ harness_wait(pid_t pid)
 				 : 128 + WTERMSIG(status);
 }
 
+void
+harness_read_text(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	if (f) {
+		n = fread(buf, 1, len - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+}
+
 int
 harness_run(const char *cmd, char *out, size_t outlen)
 {

@@ -47,6 +47,8 @@ void harness_expect_rc(int got, int want, const char *what, int line);
 /* Whole reads and writes on pipes; 0, or -1 on error or end of file. */
 int harness_write_full(int fd, const void *buf, size_t len);
 int harness_read_full(int fd, void *buf, size_t len);
+/* The text of a file (a log), at most len - 1 bytes; "" if unreadable. */
+void harness_read_text(const char *path, char *buf, size_t len);
 /* Close *fd if open and mark it closed. */
 void harness_close_fd(int *fd);
 void harness_sleep_ms(long ms);

@@ -146,20 +146,6 @@ wait_exit(pid_t pid, long ms)
 	return -1;
 }
 
-/* The text of a file (a log), at most len - 1 bytes. */
-static void
-read_file(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-	size_t n = 0;
-
-	if (f) {
-		n = fread(buf, 1, len - 1, f);
-		fclose(f);
-	}
-	buf[n] = '\0';
-}
-
 /* Remove a stopped daemon's directory (harness_stop does it otherwise). */
 static void
 remove_dir(const struct daemon_proc *d)
@@ -181,7 +167,7 @@ stop_with(struct daemon_proc *d, int sig, const char *logline)
 	assert_int_equal(kill(d->pid, sig), 0);
 	rc = wait_exit(d->pid, 5000);
 	d->pid = 0;
-	read_file(d->log, log, sizeof(log));
+	harness_read_text(d->log, log, sizeof(log));
 	if (rc != 0)
 		fail_msg("poolmgrd stopped by signal %d exited with %d; its "
 			 "log:\n%s", sig, rc, log);
@@ -287,7 +273,7 @@ refuses_to_start_beside_live_daemon(void **state)
 	pid = harness_exec_daemon(&d, log2);
 	assert_true(pid > 0);
 	rc = wait_exit(pid, 5000);
-	read_file(log2, log, sizeof(log));
+	harness_read_text(log2, log, sizeof(log));
 	printf("config: a second poolmgrd on a live socket exits %d\n", rc);
 	if (rc == -1)
 		fail_msg("the second daemon is still running beside the "
@@ -409,7 +395,7 @@ stale_socket_is_replaced(void **state)
 	assert_true(S_ISSOCK(sb.st_mode));
 	serves_again(&d);
 
-	read_file(d.log, log, sizeof(log));
+	harness_read_text(d.log, log, sizeof(log));
 	assert_null(strstr(log, "another poolmgrd answers"));
 	assert_int_equal(harness_stop(&d), 0);
 }

@@ -95,19 +95,6 @@ teardown(void **state)
 	return 0;
 }
 
-static void
-read_text(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-	size_t n = 0;
-
-	if (f) {
-		n = fread(buf, 1, len - 1, f);
-		fclose(f);
-	}
-	buf[n] = '\0';
-}
-
 /*
  * Run "poolctl ARGS" (a shell command line: prefixes like VAR=x go in
  * env).  stdout lands in fx.out, stderr in fx.err; returns the exit code.
@@ -126,7 +113,7 @@ ctl_env(const char *env, const char *fmt, ...)
 	snprintf(cmd, sizeof(cmd), "%s %s/poolctl %s 2>%s", env ? env : "",
 		 harness_build(), args, errpath);
 	rc = harness_run(cmd, fx.out, sizeof(fx.out));
-	read_text(errpath, fx.err, sizeof(fx.err));
+	harness_read_text(errpath, fx.err, sizeof(fx.err));
 	printf("poolctl: `poolctl %s`%s%s -> %d\n", args, env ? " with " : "",
 	       env ? env : "", rc);
 	fflush(stdout);
