@@ -110,10 +110,12 @@ RB_PROTOTYPE(dirty_tree, dirty, link, dirty_cmp)
  * followed inside the block by its slack bits.
  */
 struct chunk {
+	/* First, so that each word pair is 16-byte aligned and never straddles
+	 * a cache line (malloc returns 16-byte aligned memory). */
+	uint64_t w[2 * CHUNK_WORDS];
 	uint64_t index;
 	uint32_t nstart;	/* set start bits */
 	uint64_t any;		/* bit i: start word i is not zero */
-	uint64_t w[2 * CHUNK_WORDS];
 };
 
 #define SW(c, i) ((c)->w[2 * (i)])	/* start word i */
