@@ -554,9 +554,11 @@ free_span(struct heap *h, struct span *s)
 	h->st.frees++;
 	spans_remove(h, s);
 	runs_give(h, off, len, &pf, &pe);
-	/* A large block's pages go back at once. */
+	/* A large block's pages go back at once, and with fewer live pages
+	 * the retention queue may now be over its bound. */
 	if (pe > pf)
 		dirty_release_now(h, pf, pe);
+	dirty_retain_fit(h);
 }
 
 /* heap_free of anything free_fast does not handle. */

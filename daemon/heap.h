@@ -44,7 +44,8 @@ struct heap_config {
 	uint32_t page_size;	  /* power of two; 0 = sysconf(_SC_PAGESIZE) */
 	uint64_t large_threshold; /* bytes; 0 = 128 KiB */
 	uint32_t retain_pages;	  /* dirty free pages of small blocks kept
-				   * before giving them back; 0 = 256,
+				   * before giving them back, or 1/4 of the
+				   * live pages if more; 0 = 256,
 				   * HEAP_RETAIN_NONE = give back at once */
 	uint32_t cache_blocks;	  /* freed small blocks kept per size class
 				   * for fast reuse; 0 = 4, HEAP_CACHE_NONE

@@ -518,6 +518,33 @@ check_dirty(struct checker *c)
 	return true;
 }
 
+/* The retention queue: its entries are page ranges and add up. */
+static bool
+check_retained(struct checker *c)
+{
+	struct heap *h = c->h;
+	uint64_t pages = 0;
+	unsigned i;
+
+	if (h->retain_count > h->retain_cap ||
+	    (h->retain_cap && h->retain_head >= h->retain_cap))
+		return fail(c, "retention queue of %u entries in %u slots",
+			    h->retain_count, h->retain_cap);
+	for (i = 0; i < h->retain_count; i++) {
+		const struct retained *r =
+			&h->retain[(h->retain_head + i) % h->retain_cap];
+
+		if (r->first >= r->end || r->end > h->npages)
+			return fail(c, "retained range %#" PRIx64 " malformed",
+				    r->first);
+		pages += r->end - r->first;
+	}
+	if (pages != h->retained_pages)
+		return fail(c, "retained pages %" PRIu64 " counted %" PRIu64,
+			    h->retained_pages, pages);
+	return true;
+}
+
 int
 heap_check(struct heap *h, char *msg, size_t msglen)
 {
@@ -535,7 +562,8 @@ heap_check(struct heap *h, char *msg, size_t msglen)
 	/* The front table first: the walk's own lookups refill it. */
 	ok = check_front(&c) && sorted_bins(&c) && walk_extents(&c, t) &&
 	     check_totals(&c, t) && check_bins(&c, t) && check_buddy(&c, t) &&
-	     check_caches(&c, t) && check_chunks(&c) && check_dirty(&c);
+	     check_caches(&c, t) && check_chunks(&c) && check_dirty(&c) &&
+	     check_retained(&c);
 	for (n = 0; n <= SHORT_MAX; n++)
 		free(c.sorted[n]);
 	free(t);

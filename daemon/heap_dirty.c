@@ -14,9 +14,13 @@
  *
  * Release policy, when pages become wholly free:
  *   - from a page span (a large block): released at once;
- *   - from small blocks: queued, and released once more than retain_limit
- *     pages (default 256) wait, oldest first.  Churning small blocks then reuse warm pages
- *     instead of faulting fresh zero pages in and punching them out again.
+ *   - from small blocks: queued, and released oldest first once more
+ *     free pages may wait than the bound, the larger of retain_limit
+ *     (default 256) and a quarter of the live pages (retain_over says when).
+ *     Churning small blocks then reuse warm pages instead of faulting fresh
+ *     zero pages in and punching them out again, and the bound grows with
+ *     the pool's working set: a fixed one made a pool with megabytes of
+ *     churning blocks punch holes on most frees of a page.
  * heap_trim releases everything free at once.
  */
 #include <stdlib.h>
@@ -230,6 +234,33 @@ release_if_free(struct heap *h, uint64_t first, uint64_t end)
 		dirty_release_now(h, from, end);
 }
 
+/* How many pages the queue may hold now. */
+static uint64_t
+retain_bound(const struct heap *h)
+{
+	uint64_t share = (h->st.allocated_bytes >> h->pshift) / RETAIN_SHARE;
+
+	if (h->retain_limit == 0)
+		return 0;	/* HEAP_RETAIN_NONE: nothing waits */
+	return share > h->retain_limit ? share : h->retain_limit;
+}
+
+/*
+ * Is the queue over its bound?  retained_pages overcounts (a queued range
+ * may be in use again), and so does dirty_pages - live pages (a page may
+ * be only partly live), but each is at least the number of free dirty
+ * pages: while either is within the bound, so are they.  The second makes
+ * resident memory within the live pages plus the bound, whatever the
+ * queue holds, and spares a pool whose pages are reused soon after they
+ * are queued from releasing them only to fault them in again.
+ */
+static bool
+retain_over(const struct heap *h, uint64_t bound)
+{
+	return h->retained_pages > bound &&
+	       h->dirty_pages > (h->st.allocated_bytes >> h->pshift) + bound;
+}
+
 /* The oldest retained entry leaves the queue; its free pages go back. */
 static void
 retain_pop(struct heap *h)
@@ -243,26 +274,57 @@ retain_pop(struct heap *h)
 	release_if_free(h, first, end);
 }
 
-/* Room for one more entry: the queue grows up to RETAIN_RING entries. */
+/* Move the queue into a ring of cap entries (cap >= retain_count). */
 static void
-retain_make_room(struct heap *h)
+retain_resize(struct heap *h, unsigned cap)
 {
-	unsigned cap = h->retain_cap ? h->retain_cap * 2 : 8, i;
-	struct retained *r;
+	struct retained *r = NULL;
+	unsigned i;
 
-	if (h->retain_count < h->retain_cap)
-		return;
-	if (h->retain_cap == RETAIN_RING) {
-		retain_pop(h);	/* full: the oldest entry goes out now */
-		return;
-	}
-	r = heap_meta_alloc(h, cap * sizeof(*r));
+	assert(cap >= h->retain_count);
+	if (cap)
+		r = heap_meta_alloc(h, cap * sizeof(*r));
 	for (i = 0; i < h->retain_count; i++)
 		r[i] = h->retain[(h->retain_head + i) % h->retain_cap];
 	heap_meta_free(h, h->retain, h->retain_cap * sizeof(*r));
 	h->retain = r;
 	h->retain_cap = cap;
 	h->retain_head = 0;
+}
+
+/*
+ * Room for one more entry.  The ring grows to twice retain_bound entries
+ * (16 bytes per page, under 1 % of the pages it may keep); a full ring
+ * that size lets its oldest entry go now, which releases only what of it
+ * is still free.
+ */
+static void
+retain_make_room(struct heap *h)
+{
+	if (h->retain_count < h->retain_cap)
+		return;
+	if (h->retain_count > 0 && (h->retain_cap >= 2 * retain_bound(h) ||
+				    h->retain_cap >= 1u << 30)) {
+		retain_pop(h);	/* full: the oldest entry goes out now */
+		return;
+	}
+	retain_resize(h, h->retain_cap ? h->retain_cap * 2 : 8);
+}
+
+/*
+ * Release the oldest queued ranges until the queue is within its bound; a
+ * ring three quarters empty is halved, so that its size follows the live
+ * set down as well as up.
+ */
+void
+dirty_retain_fit(struct heap *h)
+{
+	uint64_t bound = retain_bound(h);
+
+	while (h->retain_count > 0 && retain_over(h, bound))
+		retain_pop(h);
+	if (h->retain_cap > 8 && h->retain_count <= h->retain_cap / 4)
+		retain_resize(h, h->retain_cap / 2);
 }
 
 /* Pages [first, end) of small blocks became free: queue, release the oldest. */
@@ -277,8 +339,7 @@ dirty_retain(struct heap *h, uint64_t first, uint64_t end)
 	h->retain[slot].end = end;
 	h->retain_count++;
 	h->retained_pages += end - first;
-	while (h->retained_pages > h->retain_limit && h->retain_count > 0)
-		retain_pop(h);
+	dirty_retain_fit(h);
 }
 
 /* heap_trim: release every dirty page that is wholly free.  Returns bytes. */
@@ -290,6 +351,7 @@ dirty_release_all_free(struct heap *h)
 
 	h->retain_count = 0;
 	h->retained_pages = 0;
+	retain_resize(h, 0);
 	for (d = RB_MIN(dirty_tree, &h->dirty); d; d = next) {
 		uint64_t end = d->end;
 

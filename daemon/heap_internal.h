@@ -45,8 +45,8 @@
 #define CACHE_GRANULES 64	/* cached sizes: 2..64 granules */
 #define CACHE_MAX 1024		/* cached blocks per size at most */
 #define CACHE_DEFAULT 4		/* ... and by default */
-#define RETAIN_RING 256		/* retention queue entries at most */
 #define RETAIN_DEFAULT 256	/* pages kept dirty by default: 1 MiB */
+#define RETAIN_SHARE 4		/* ... or up to 1/4 of the live pages */
 #define MAX_POOL_SHIFT 48
 #define NODE_KINDS 6		/* tree nodes of up to 96 bytes */
 
@@ -573,6 +573,7 @@ void dirty_mark_slow(struct heap *h, uint64_t off, uint64_t len);
 void dirty_zero(struct heap *h, uint64_t off, uint64_t len);
 void dirty_release_now(struct heap *h, uint64_t first, uint64_t end);
 void dirty_retain(struct heap *h, uint64_t first, uint64_t end);
+void dirty_retain_fit(struct heap *h);
 uint64_t dirty_release_all_free(struct heap *h);
 void dirty_destroy(struct heap *h);
 

@@ -650,6 +650,77 @@ small_pages_retained_then_trimmed(void **state)
 	heap_destroy(h);
 }
 
+/*
+ * The retention queue may hold a quarter of the live pages when that is
+ * more than retain_pages (256): a pool churning megabytes of small blocks
+ * keeps its warm pages, and the bound shrinks again with the live set.
+ */
+static void
+retention_follows_live_pages(void **state)
+{
+	struct heap *h = make(64 * MiB, 0, 0, HEAP_CACHE_NONE);
+	static uint64_t a[4096], b[4096];
+	uint64_t span;
+	int i;
+
+	(void)state;
+	span = alloc_ok(h, 8 * MiB);		/* 2048 pages, a span */
+	for (i = 0; i < 4096; i++)
+		a[i] = alloc_ok(h, 1024);	/* 1024 pages */
+	for (i = 0; i < 4096; i++)
+		b[i] = alloc_ok(h, 1024);	/* 1024 pages */
+	assert_int_equal(stats(h).resident_bytes, 4096 * PAGE);
+	for (i = 0; i < 4096; i++)
+		assert_int_equal(heap_free(h, a[i]), 0);
+	/* 3072 live pages: 768 of a's 1024 stay (a fixed 256 kept 256). */
+	assert_int_equal(stats(h).resident_bytes, (3072 + 768) * PAGE);
+	assert_int_equal(own.released, 256 * PAGE);
+	check_ok(h);
+	/* The span goes at once, and with 1024 live pages left the queue is
+	 * cut back to 256 pages. */
+	assert_int_equal(heap_free(h, span), 0);
+	assert_int_equal(stats(h).resident_bytes, (1024 + 256) * PAGE);
+	assert_int_equal(own.released, (256 + 2048 + 512) * PAGE);
+	check_ok(h);
+	assert_true(heap_trim(h) >= 0);
+	assert_int_equal(stats(h).resident_bytes, 1024 * PAGE);
+	for (i = 0; i < 4096; i++)
+		assert_int_equal(heap_free(h, b[i]), 0);
+	assert_int_equal(stats(h).resident_bytes, 256 * PAGE);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+/*
+ * A queued page that is handed out again still has its queue entry, but it
+ * must not count against the pages that are really free: 300 frees of a
+ * page that is reused at once leave one free page, which stays.
+ */
+static void
+reused_pages_do_not_push_free_ones_out(void **state)
+{
+	struct heap *h = make(16 * MiB, 0, 0, HEAP_CACHE_NONE);
+	uint64_t b, a, keep;
+	int i;
+
+	(void)state;
+	b = alloc_ok(h, 4096);
+	a = alloc_ok(h, 4096);
+	keep = alloc_ok(h, 4096);
+	assert_int_equal(heap_free(h, a), 0);	/* queued, and stays free */
+	for (i = 0; i < 300; i++) {
+		assert_int_equal(heap_free(h, b), 0);
+		assert_int_equal(alloc_ok(h, 4096), b);	/* the lowest run */
+	}
+	assert_int_equal(own.released, 0);
+	assert_int_equal(stats(h).resident_bytes, 3 * PAGE);
+	check_ok(h);
+	assert_true(heap_trim(h) >= 0);
+	assert_int_equal(own.released, PAGE);
+	assert_int_equal(heap_free(h, keep), 0);
+	heap_destroy(h);
+}
+
 static void
 release_retain_none_is_immediate(void **state)
 {
@@ -1005,6 +1076,8 @@ main(void)
 		cmocka_unit_test(placement_prefers_low_addresses),
 		cmocka_unit_test(large_span_released_at_once),
 		cmocka_unit_test(small_pages_retained_then_trimmed),
+		cmocka_unit_test(retention_follows_live_pages),
+		cmocka_unit_test(reused_pages_do_not_push_free_ones_out),
 		cmocka_unit_test(release_retain_none_is_immediate),
 		cmocka_unit_test(calloc_zeroes_only_dirty_pages),
 		cmocka_unit_test(calloc_zeroes_only_the_dirty_part),
