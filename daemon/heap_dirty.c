@@ -206,15 +206,17 @@ page_state(struct heap *h, uint64_t p)
 }
 
 /*
- * Release whatever of the pages [first, end) is still wholly free, page by
- * page on the block map: a page is free when no extent starts inside it and
- * the extent over it is a run.  Consecutive free pages go out together.
+ * Which of the pages [first, end) are still wholly free, page by page on
+ * the block map: a page is free when no extent starts inside it and the
+ * extent over it is a run.  With release, consecutive free pages go back
+ * together.  Returns whether any page is free.
  */
-static void
-release_if_free(struct heap *h, uint64_t first, uint64_t end)
+static bool
+free_pages_in(struct heap *h, uint64_t first, uint64_t end, bool release)
 {
 	uint64_t p, from = first;
 	int prev = -1;		/* the run over the page before: 1 free */
+	bool any = false;
 
 	for (p = first; p < end; p++) {
 		int st = page_state(h, p);
@@ -224,14 +226,24 @@ release_if_free(struct heap *h, uint64_t first, uint64_t end)
 			st = prev >= 0 ? prev
 			     : runs_containing(h, p << h->pshift, &f) ? 1 : 0;
 		if (st != 1) {
-			if (p > from)
+			if (release && p > from)
 				dirty_release_now(h, from, p);
 			from = p + 1;
 		}
+		if (st == 1 && !release)
+			return true;	/* the answer is known */
+		any |= st == 1;
 		prev = st == -1 ? -1 : st;
 	}
-	if (end > from)
+	if (release && end > from)
 		dirty_release_now(h, from, end);
+	return any;
+}
+
+static void
+release_if_free(struct heap *h, uint64_t first, uint64_t end)
+{
+	free_pages_in(h, first, end, true);
 }
 
 /* How many pages the queue may hold now. */
@@ -294,21 +306,41 @@ retain_resize(struct heap *h, unsigned cap)
 
 /*
  * Room for one more entry.  The ring grows to twice retain_bound entries
- * (16 bytes per page, under 1 % of the pages it may keep); a full ring
- * that size lets its oldest entry go now, which releases only what of it
- * is still free.
+ * (16 bytes per page, under 1 % of the pages it may keep).  A full ring
+ * that size, while within its bound, holds at least half stale entries
+ * (ranges handed out again: no more entries can have a free page than
+ * there are free pages): up to RETAIN_RECYCLE of its oldest entries are
+ * looked at, one with a free page goes to the back, a stale one is
+ * dropped and makes the room.  Otherwise the oldest entry goes now, which
+ * releases what of it is still free.
  */
 static void
 retain_make_room(struct heap *h)
 {
+	uint64_t bound = retain_bound(h);
+	unsigned k;
+
 	if (h->retain_count < h->retain_cap)
 		return;
-	if (h->retain_count > 0 && (h->retain_cap >= 2 * retain_bound(h) ||
-				    h->retain_cap >= 1u << 30)) {
-		retain_pop(h);	/* full: the oldest entry goes out now */
+	if (h->retain_count == 0 ||
+	    (h->retain_cap < 2 * bound && h->retain_cap < 1u << 30)) {
+		retain_resize(h, h->retain_cap ? h->retain_cap * 2 : 8);
 		return;
 	}
-	retain_resize(h, h->retain_cap ? h->retain_cap * 2 : 8);
+	for (k = 0; k < RETAIN_RECYCLE && !retain_over(h, bound); k++) {
+		struct retained r = h->retain[h->retain_head];
+
+		h->retain_head = (h->retain_head + 1) % h->retain_cap;
+		if (!free_pages_in(h, r.first, r.end, false)) {
+			h->retain_count--;	/* stale: dropped */
+			h->retained_pages -= r.end - r.first;
+			return;
+		}
+		/* The ring is full: the slot after the last is the one freed. */
+		h->retain[(h->retain_head + h->retain_count - 1) %
+			  h->retain_cap] = r;
+	}
+	retain_pop(h);	/* the oldest entry goes out now */
 }
 
 /*
@@ -327,12 +359,38 @@ dirty_retain_fit(struct heap *h)
 		retain_resize(h, h->retain_cap / 2);
 }
 
+/*
+ * Are the pages [first, end) in one of the newest entries already?  A
+ * block freed and handed out again over and over would otherwise fill the
+ * ring with one page.
+ */
+static bool
+retain_queued(const struct heap *h, uint64_t first, uint64_t end)
+{
+	unsigned k, n = h->retain_count < RETAIN_RECYCLE ? h->retain_count
+							 : RETAIN_RECYCLE;
+
+	for (k = 1; k <= n; k++) {
+		const struct retained *r = &h->retain[(h->retain_head +
+						       h->retain_count - k) %
+						      h->retain_cap];
+
+		if (r->first <= first && end <= r->end)
+			return true;
+	}
+	return false;
+}
+
 /* Pages [first, end) of small blocks became free: queue, release the oldest. */
 void
 dirty_retain(struct heap *h, uint64_t first, uint64_t end)
 {
 	unsigned slot;
 
+	if (retain_queued(h, first, end)) {
+		dirty_retain_fit(h);
+		return;
+	}
 	retain_make_room(h);
 	slot = (h->retain_head + h->retain_count) % h->retain_cap;
 	h->retain[slot].first = first;

@@ -47,6 +47,7 @@
 #define CACHE_DEFAULT 4		/* ... and by default */
 #define RETAIN_DEFAULT 256	/* pages kept dirty by default: 1 MiB */
 #define RETAIN_SHARE 4		/* ... or up to 1/4 of the live pages */
+#define RETAIN_RECYCLE 4	/* entries a full ring looks at for a stale one */
 #define MAX_POOL_SHIFT 48
 #define NODE_KINDS 6		/* tree nodes of up to 96 bytes */
 
