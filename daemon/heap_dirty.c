@@ -305,14 +305,13 @@ retain_resize(struct heap *h, unsigned cap)
 }
 
 /*
- * Room for one more entry.  The ring grows to twice retain_bound entries
- * (16 bytes per page, under 1 % of the pages it may keep).  A full ring
- * that size, while within its bound, holds at least half stale entries
- * (ranges handed out again: no more entries can have a free page than
- * there are free pages): up to RETAIN_RECYCLE of its oldest entries are
- * looked at, one with a free page goes to the back, a stale one is
- * dropped and makes the room.  Otherwise the oldest entry goes now, which
- * releases what of it is still free.
+ * Room for one more entry.  A full ring, while the pool is within its
+ * bound, looks at up to RETAIN_RECYCLE of its oldest entries: one with a
+ * free page goes to the back, a stale one (every page handed out again)
+ * is dropped and makes the room.  Only if none is stale does the ring
+ * grow, up to retain_bound entries (16 bytes per page it may keep, 0.4 %
+ * of them); at that size the oldest entry goes now, which releases what of
+ * it is still free.
  */
 static void
 retain_make_room(struct heap *h)
@@ -322,25 +321,23 @@ retain_make_room(struct heap *h)
 
 	if (h->retain_count < h->retain_cap)
 		return;
-	if (h->retain_count == 0 ||
-	    (h->retain_cap < 2 * bound && h->retain_cap < 1u << 30)) {
-		retain_resize(h, h->retain_cap ? h->retain_cap * 2 : 8);
-		return;
-	}
-	for (k = 0; k < RETAIN_RECYCLE && !retain_over(h, bound); k++) {
+	for (k = 0; k < RETAIN_RECYCLE && h->retain_count > 0 &&
+		    !retain_over(h, bound); k++) {
 		struct retained r = h->retain[h->retain_head];
 
+		/* A full ring: moving the head moves the oldest to the back. */
 		h->retain_head = (h->retain_head + 1) % h->retain_cap;
 		if (!free_pages_in(h, r.first, r.end, false)) {
 			h->retain_count--;	/* stale: dropped */
 			h->retained_pages -= r.end - r.first;
 			return;
 		}
-		/* The ring is full: the slot after the last is the one freed. */
-		h->retain[(h->retain_head + h->retain_count - 1) %
-			  h->retain_cap] = r;
 	}
-	retain_pop(h);	/* the oldest entry goes out now */
+	if (h->retain_count == 0 ||
+	    (h->retain_cap < bound && h->retain_cap < 1u << 30))
+		retain_resize(h, h->retain_cap ? h->retain_cap * 2 : 8);
+	else
+		retain_pop(h);	/* the oldest entry goes out now */
 }
 
 /*
