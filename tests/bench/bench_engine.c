@@ -66,6 +66,7 @@ extern void *__libc_realloc(void *p, size_t size);
 #define GROW_LIMIT (64u * 1024u)
 #define FIXED_SIZE 64			/* (e) and the flatness table */
 #define FLAT_GOAL 1.5
+#define FLAT_RUNS 3			/* runs per flatness cell, fastest kept */
 #define UTIL_GOAL 0.90
 #define SAMPLE_EVERY 4096		/* ops between footprint samples */
 #define LOG_SIZES 4096			/* entries of the log-uniform table */
@@ -1694,6 +1695,27 @@ print_engine_detail(void)
 }
 
 /*
+ * The fastest of FLAT_RUNS runs: on a shared machine a run can only be
+ * slowed by others, so the minimum is the closest to the cost itself.
+ */
+static int
+flat_best(const struct params *pm, struct allocator *a, size_t live,
+	  double *ns)
+{
+	double t;
+	int err;
+
+	*ns = INFINITY;
+	for (unsigned i = 0; i < FLAT_RUNS; i++) {
+		if ((err = flat_level(pm, a, live, &t)) < 0)
+			return err;
+		if (t < *ns)
+			*ns = t;
+	}
+	return 0;
+}
+
+/*
  * Returns whether the flatness goal was met: on ns/pair as measured (*raw)
  * and on ns/pair beyond the metadata-touch baseline (the return value).
  */
@@ -1713,11 +1735,11 @@ print_flatness(const struct params *pm, int *status, bool *raw)
 	for (unsigned l = 0; l < pm->flat_levels; l++, live *= 10) {
 		double ns, null_ns, touch_ns, net;
 
-		if (flat_level(pm, &null_allocator, live, &null_ns) < 0)
+		if (flat_best(pm, &null_allocator, live, &null_ns) < 0)
 			null_ns = NAN;
-		if (flat_level(pm, &touch_allocator, live, &touch_ns) < 0)
+		if (flat_best(pm, &touch_allocator, live, &touch_ns) < 0)
 			touch_ns = NAN;
-		if (flat_level(pm, &allocs[0], live, &ns) < 0) {
+		if (flat_best(pm, &allocs[0], live, &ns) < 0) {
 			printf("%14zu %12s %10s\n", live, "-", "error");
 			*status = 1;
 			ok = false;
@@ -1740,6 +1762,8 @@ print_flatness(const struct params *pm, int *status, bool *raw)
 	}
 	if (pm->quick)
 		printf("  (10^7 skipped in --quick mode)\n");
+	printf("  each cell: the fastest of %d runs of %" PRIu64 " pairs.\n",
+	       FLAT_RUNS, pm->flat_pairs);
 	printf("  harness: ns/pair of the same loop over a null allocator "
 	       "(included in ns/pair).\n"
 	       "  touch:   the same loop over an allocator that only reaches "
