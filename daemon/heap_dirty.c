@@ -246,6 +246,15 @@ release_if_free(struct heap *h, uint64_t first, uint64_t end)
 	free_pages_in(h, first, end, true);
 }
 
+/* The ring slot i entries after the oldest (the ring's size is a power of
+ * two: 8, doubled and halved). */
+static inline unsigned
+retain_slot(const struct heap *h, unsigned i)
+{
+	assert(h->retain_cap && !(h->retain_cap & (h->retain_cap - 1)));
+	return (h->retain_head + i) & (h->retain_cap - 1);
+}
+
 /* How many pages the queue may hold now. */
 static uint64_t
 retain_bound(const struct heap *h)
@@ -281,7 +290,7 @@ retain_pop(struct heap *h)
 	uint64_t first = h->retain[slot].first, end = h->retain[slot].end;
 
 	h->retained_pages -= end - first;
-	h->retain_head = (h->retain_head + 1) % h->retain_cap;
+	h->retain_head = retain_slot(h, 1);
 	h->retain_count--;
 	release_if_free(h, first, end);
 }
@@ -297,7 +306,7 @@ retain_resize(struct heap *h, unsigned cap)
 	if (cap)
 		r = heap_meta_alloc(h, cap * sizeof(*r));
 	for (i = 0; i < h->retain_count; i++)
-		r[i] = h->retain[(h->retain_head + i) % h->retain_cap];
+		r[i] = h->retain[retain_slot(h, i)];
 	heap_meta_free(h, h->retain, h->retain_cap * sizeof(*r));
 	h->retain = r;
 	h->retain_cap = cap;
@@ -326,7 +335,7 @@ retain_make_room(struct heap *h)
 		struct retained r = h->retain[h->retain_head];
 
 		/* A full ring: moving the head moves the oldest to the back. */
-		h->retain_head = (h->retain_head + 1) % h->retain_cap;
+		h->retain_head = retain_slot(h, 1);
 		if (!free_pages_in(h, r.first, r.end, false)) {
 			h->retain_count--;	/* stale: dropped */
 			h->retained_pages -= r.end - r.first;
@@ -368,9 +377,8 @@ retain_queued(const struct heap *h, uint64_t first, uint64_t end)
 							 : RETAIN_RECYCLE;
 
 	for (k = 1; k <= n; k++) {
-		const struct retained *r = &h->retain[(h->retain_head +
-						       h->retain_count - k) %
-						      h->retain_cap];
+		const struct retained *r =
+			&h->retain[retain_slot(h, h->retain_count - k)];
 
 		if (r->first <= first && end <= r->end)
 			return true;
@@ -389,7 +397,7 @@ dirty_retain(struct heap *h, uint64_t first, uint64_t end)
 		return;
 	}
 	retain_make_room(h);
-	slot = (h->retain_head + h->retain_count) % h->retain_cap;
+	slot = retain_slot(h, h->retain_count);
 	h->retain[slot].first = first;
 	h->retain[slot].end = end;
 	h->retain_count++;
