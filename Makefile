@@ -16,7 +16,8 @@ OPT      ?= -O2
 DEB_PKGS := build-essential pkgconf libbsd-dev libcmocka-dev \
             libjemalloc-dev libmimalloc-dev libevent-dev \
             libprotobuf-c-dev protobuf-c-compiler libinih-dev libjson-c-dev \
-            libsystemd-dev systemd mandoc clang libclang-rt-14-dev cppcheck
+            libsystemd-dev systemd mandoc clang libclang-rt-14-dev cppcheck \
+            valgrind
 
 CFLAGS_BASE := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow \
                -Wmissing-prototypes -Wstrict-prototypes -D_GNU_SOURCE \
@@ -89,6 +90,8 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_cache itest_silent itest_liar
 ITEST_BINS := $(ITESTS:%=$(BUILD)/tests/%)
 ITEST_COMMON := $(BUILD)/tests/integration/harness.o
+# What test_cost_flat.sh counts the instructions of.
+COST_DRIVER := $(BUILD)/tests/cost_driver
 
 BENCH_BINS := $(BUILD)/bench/bench_engine $(BUILD)/bench/bench_speed \
               $(BUILD)/bench/bench_boost
@@ -99,7 +102,7 @@ BENCH_DEB_PKGS := libboost-dev g++ gnuplot-nox
 SYSTEM_TESTS := tests/system/test_units.sh tests/system/test_manpages.sh \
                 tests/system/test_nosystemd.sh \
                 tests/system/test_install.sh tests/system/test_fuzz_smoke.sh \
-                tests/system/test_lint.sh
+                tests/system/test_lint.sh tests/system/test_cost_flat.sh
 ifeq ($(SAN),1)
 SYSTEM_TESTS :=
 endif
@@ -119,7 +122,7 @@ PROGRAMS := $(BUILD)/poolmgrd $(BUILD)/poolctl $(LIB_SO) $(LIB_A) $(EXAMPLES) \
 all: deps
 	@$(MAKE) --no-print-directory build
 
-build: $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS)
+build: $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS) $(COST_DRIVER)
 
 $(PROTO_C) $(PROTO_H): proto/poolmgr.proto
 	@mkdir -p $(BUILD)/proto
@@ -170,6 +173,10 @@ $(ENGINE_LIB): $(ENGINE_OBJS)
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(ENGINE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS)
+
+$(COST_DRIVER): $(BUILD)/tests/system/cost_driver.o $(ENGINE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^
 
 $(BUILD)/bench/bench_engine: $(BUILD)/tests/bench/bench_engine.o \
 		$(BUILD)/tests/bench/bench_util.o $(ENGINE_LIB)
@@ -227,7 +234,7 @@ check-tsan:
 	@POOLMGR_BUILD=$(BUILD)/tsan sh tests/run.sh $(BUILD)/tsan \
 	  $(TSAN_TESTS:%=$(BUILD)/tsan/tests/%)
 
-check-suite: $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS)
+check-suite: $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS) $(COST_DRIVER)
 	-@POOLMGR_BUILD=$(BUILD) sh tests/run.sh $(BUILD) $(UNIT_BINS) \
 	  $(ITEST_BINS) $(SYSTEM_TESTS)
 ifneq ($(SAN),1)

@@ -1,0 +1,115 @@
+/*
+ * cost_driver.c - the engine's steady state at a given number of live
+ * blocks, for test_cost_flat.sh to count the instructions of.
+ *
+ * Usage: cost_driver fixed|mixed LIVE PAIRS
+ *   fixed  LIVE blocks of 64 B; each pair frees a random one and allocates
+ *          64 B again (the benchmark's flatness loop).
+ *   mixed  LIVE blocks of 16..512 B; each pair frees a random one and
+ *          allocates a new random size (the benchmark's workload (a)).
+ * Setup and teardown are outside steady_loop(), the only function the
+ * test counts.  The heap is checked at the end.  Exit 0, 1 if the engine
+ * fails or its check does, 2 for a usage error.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "heap.h"
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t
+rng_next(void)
+{
+	uint64_t x = rng_state;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	rng_state = x;
+	return x * 0x2545f4914f6cdd1dull;
+}
+
+static uint64_t
+rng_below(uint64_t n)
+{
+	return ((rng_next() >> 32) * n) >> 32;
+}
+
+static uint64_t
+draw_size(int mixed)
+{
+	return mixed ? 16 + rng_below(512 - 16 + 1) : 64;
+}
+
+static int
+nop_release(void *ctx, uint64_t off, uint64_t len)
+{
+	(void)ctx, (void)off, (void)len;
+	return 0;
+}
+
+/* The counted part.  noinline: callgrind toggles collection on its name. */
+static __attribute__((noinline)) int
+steady_loop(struct heap *h, uint64_t *blocks, size_t live, uint64_t pairs,
+	    int mixed)
+{
+	for (uint64_t i = 0; i < pairs; i++) {
+		size_t j = rng_below(live);
+
+		if (heap_free(h, blocks[j]) != 0 ||
+		    heap_alloc(h, draw_size(mixed), 0, &blocks[j]) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct heap_config cfg = {
+		.max_size = 8ull << 30, .release = nop_release,
+	};
+	struct heap *h;
+	uint64_t *blocks, pairs;
+	size_t live;
+	char msg[256];
+	int mixed;
+
+	if (argc != 4 || (strcmp(argv[1], "fixed") && strcmp(argv[1], "mixed"))) {
+		fprintf(stderr, "usage: cost_driver fixed|mixed LIVE PAIRS\n");
+		return 2;
+	}
+	mixed = !strcmp(argv[1], "mixed");
+	live = strtoull(argv[2], NULL, 10);
+	pairs = strtoull(argv[3], NULL, 10);
+	if (live == 0 || !(blocks = calloc(live, sizeof(*blocks)))) {
+		fprintf(stderr, "cost_driver: bad LIVE or out of memory\n");
+		return 2;
+	}
+	if (heap_create(&cfg, &h) != 0) {
+		fprintf(stderr, "cost_driver: heap_create failed\n");
+		return 1;
+	}
+	for (size_t i = 0; i < live; i++)
+		if (heap_alloc(h, draw_size(mixed), 0, &blocks[i]) != 0) {
+			fprintf(stderr, "cost_driver: setup allocation failed\n");
+			return 1;
+		}
+	if (steady_loop(h, blocks, live, pairs, mixed) != 0) {
+		fprintf(stderr, "cost_driver: a pair failed\n");
+		return 1;
+	}
+	if (heap_check(h, msg, sizeof(msg)) != 0) {
+		fprintf(stderr, "cost_driver: check: %s\n", msg);
+		return 1;
+	}
+	for (size_t i = 0; i < live; i++)
+		heap_free(h, blocks[i]);
+	heap_destroy(h);
+	free(blocks);
+	return 0;
+}
