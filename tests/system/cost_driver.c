@@ -2,11 +2,14 @@
  * cost_driver.c - the engine's steady state at a given number of live
  * blocks, for test_cost_flat.sh to count the instructions of.
  *
- * Usage: cost_driver fixed|mixed LIVE PAIRS
+ * Usage: cost_driver fixed|mixed|varied LIVE PAIRS
  *   fixed  LIVE blocks of 64 B; each pair frees a random one and allocates
  *          64 B again (the benchmark's flatness loop).
  *   mixed  LIVE blocks of 16..512 B; each pair frees a random one and
  *          allocates a new random size (the benchmark's workload (a)).
+ *   varied as mixed, but the new block comes in turn from heap_alloc, an
+ *          aligned heap_alloc (64, 128 or 256), heap_calloc, or a heap_realloc
+ *          of the old block to 16..1024 B (in place or moved).
  * Setup and teardown are outside steady_loop(), the only function the
  * test counts.  The heap is checked at the end.  Exit 0, 1 if the engine
  * fails or its check does, 2 for a usage error.
@@ -39,10 +42,32 @@ rng_below(uint64_t n)
 	return ((rng_next() >> 32) * n) >> 32;
 }
 
+enum work { FIXED, MIXED, VARIED };
+
 static uint64_t
-draw_size(int mixed)
+draw_size(enum work w)
 {
-	return mixed ? 16 + rng_below(512 - 16 + 1) : 64;
+	return w == FIXED ? 64 : 16 + rng_below(512 - 16 + 1);
+}
+
+/* Replace the block at *slot the way step i of workload w does. */
+static int
+replace(struct heap *h, uint64_t *slot, uint64_t i, enum work w)
+{
+	int rc;
+
+	if (w != VARIED || i % 4 == 0) {
+		if ((rc = heap_free(h, *slot)) != 0)
+			return rc;
+		return heap_alloc(h, draw_size(w), 0, slot);
+	}
+	if (i % 4 == 3)
+		return heap_realloc(h, *slot, 16 + rng_below(1024 - 16 + 1), slot);
+	if ((rc = heap_free(h, *slot)) != 0)
+		return rc;
+	if (i % 4 == 1)
+		return heap_alloc(h, draw_size(w), 64u << rng_below(3), slot);
+	return heap_calloc(h, 1, draw_size(w), slot);
 }
 
 static int
@@ -55,15 +80,11 @@ nop_release(void *ctx, uint64_t off, uint64_t len)
 /* The counted part.  noinline: callgrind toggles collection on its name. */
 static __attribute__((noinline)) int
 steady_loop(struct heap *h, uint64_t *blocks, size_t live, uint64_t pairs,
-	    int mixed)
+	    enum work w)
 {
-	for (uint64_t i = 0; i < pairs; i++) {
-		size_t j = rng_below(live);
-
-		if (heap_free(h, blocks[j]) != 0 ||
-		    heap_alloc(h, draw_size(mixed), 0, &blocks[j]) != 0)
+	for (uint64_t i = 0; i < pairs; i++)
+		if (replace(h, &blocks[rng_below(live)], i, w) != 0)
 			return -1;
-	}
 	return 0;
 }
 
@@ -77,13 +98,23 @@ main(int argc, char **argv)
 	uint64_t *blocks, pairs;
 	size_t live;
 	char msg[256];
-	int mixed;
+	enum work w;
 
-	if (argc != 4 || (strcmp(argv[1], "fixed") && strcmp(argv[1], "mixed"))) {
-		fprintf(stderr, "usage: cost_driver fixed|mixed LIVE PAIRS\n");
+	if (argc != 4) {
+		fprintf(stderr, "usage: cost_driver fixed|mixed|varied LIVE "
+			"PAIRS\n");
 		return 2;
 	}
-	mixed = !strcmp(argv[1], "mixed");
+	if (!strcmp(argv[1], "fixed"))
+		w = FIXED;
+	else if (!strcmp(argv[1], "mixed"))
+		w = MIXED;
+	else if (!strcmp(argv[1], "varied"))
+		w = VARIED;
+	else {
+		fprintf(stderr, "cost_driver: unknown workload %s\n", argv[1]);
+		return 2;
+	}
 	live = strtoull(argv[2], NULL, 10);
 	pairs = strtoull(argv[3], NULL, 10);
 	if (live == 0 || !(blocks = calloc(live, sizeof(*blocks)))) {
@@ -95,11 +126,11 @@ main(int argc, char **argv)
 		return 1;
 	}
 	for (size_t i = 0; i < live; i++)
-		if (heap_alloc(h, draw_size(mixed), 0, &blocks[i]) != 0) {
+		if (heap_alloc(h, draw_size(w), 0, &blocks[i]) != 0) {
 			fprintf(stderr, "cost_driver: setup allocation failed\n");
 			return 1;
 		}
-	if (steady_loop(h, blocks, live, pairs, mixed) != 0) {
+	if (steady_loop(h, blocks, live, pairs, w) != 0) {
 		fprintf(stderr, "cost_driver: a pair failed\n");
 		return 1;
 	}

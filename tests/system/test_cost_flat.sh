@@ -4,8 +4,9 @@
 #
 # The cost is counted, not timed: callgrind counts the instructions of the
 # steady loop of tests/system/cost_driver.c (random free + alloc pairs, setup
-# excluded) at 10^3 .. 10^7 live 64 B blocks and at 10^3 .. 10^6 live blocks
-# of 16..512 B.  For each workload the largest count per pair must be within
+# excluded) at 10^3 .. 10^7 live 64 B blocks, and at 10^3 .. 10^6 live blocks
+# of 16..512 B replaced by plain, aligned and zeroed allocations and by
+# reallocs.  For each workload the largest count per pair must be within
 # 1.5 times the smallest.  An operation that walked all blocks, or a list
 # growing with them, would multiply its count by 10 at each step.  What the
 # count cannot see, the caches and the TLB, is measured by `make bench` and
@@ -50,7 +51,8 @@ per_pair() {
 
 status=0
 for work in "fixed 1000 10000 100000 1000000 10000000" \
-	    "mixed 1000 10000 100000 1000000"; do
+	    "mixed 1000 10000 100000 1000000" \
+	    "varied 1000 10000 100000 1000000"; do
 	set -- $work
 	name=$1
 	shift
