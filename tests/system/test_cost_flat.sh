@@ -22,8 +22,9 @@ run_limit=600	# seconds per run; 10^7 blocks take about 50 here
 tmp=$(mktemp -d /tmp/poolmgr-cost.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
+# To stderr: per_pair runs in a command substitution, which keeps stdout.
 fail() {
-	echo "test_cost_flat: FAIL: $*"
+	printf '\ntest_cost_flat: FAIL: %s\n' "$*" >&2
 	exit 1
 }
 
