@@ -174,7 +174,8 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(ENGINE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS)
 
-$(COST_DRIVER): $(BUILD)/tests/system/cost_driver.o $(ENGINE_LIB)
+$(COST_DRIVER): $(BUILD)/tests/system/cost_driver.o \
+		$(BUILD)/tests/bench/bench_util.o $(ENGINE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^
 

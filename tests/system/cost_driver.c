@@ -14,40 +14,22 @@
  * test counts.  The heap is checked at the end.  Exit 0, 1 if the engine
  * fails or its check does, 2 for a usage error.
  */
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../bench/bench_util.h"	/* the benchmarks' PRNG */
 #include "heap.h"
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint64_t
-rng_next(void)
-{
-	uint64_t x = rng_state;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	rng_state = x;
-	return x * 0x2545f4914f6cdd1dull;
-}
-
-static uint64_t
-rng_below(uint64_t n)
-{
-	return ((rng_next() >> 32) * n) >> 32;
-}
+static struct rng rng;
 
 enum work { FIXED, MIXED, VARIED };
 
 static uint64_t
 draw_size(enum work w)
 {
-	return w == FIXED ? 64 : 16 + rng_below(512 - 16 + 1);
+	return w == FIXED ? 64 : 16 + rng_below(&rng, 512 - 16 + 1);
 }
 
 /* Replace the block at *slot the way step i of workload w does. */
@@ -62,11 +44,12 @@ replace(struct heap *h, uint64_t *slot, uint64_t i, enum work w)
 		return heap_alloc(h, draw_size(w), 0, slot);
 	}
 	if (i % 4 == 3)
-		return heap_realloc(h, *slot, 16 + rng_below(1024 - 16 + 1), slot);
+		return heap_realloc(h, *slot, 16 + rng_below(&rng, 1024 - 16 + 1),
+				    slot);
 	if ((rc = heap_free(h, *slot)) != 0)
 		return rc;
 	if (i % 4 == 1)
-		return heap_alloc(h, draw_size(w), 64u << rng_below(3), slot);
+		return heap_alloc(h, draw_size(w), 64u << rng_below(&rng, 3), slot);
 	return heap_calloc(h, 1, draw_size(w), slot);
 }
 
@@ -83,7 +66,7 @@ steady_loop(struct heap *h, uint64_t *blocks, size_t live, uint64_t pairs,
 	    enum work w)
 {
 	for (uint64_t i = 0; i < pairs; i++)
-		if (replace(h, &blocks[rng_below(live)], i, w) != 0)
+		if (replace(h, &blocks[rng_below(&rng, live)], i, w) != 0)
 			return -1;
 	return 0;
 }
@@ -100,6 +83,7 @@ main(int argc, char **argv)
 	char msg[256];
 	enum work w;
 
+	rng_seed(&rng, 42, 0);
 	if (argc != 4) {
 		fprintf(stderr, "usage: cost_driver fixed|mixed|varied LIVE "
 			"PAIRS\n");
