@@ -318,9 +318,10 @@ retain_resize(struct heap *h, unsigned cap)
  * bound, looks at up to RETAIN_RECYCLE of its oldest entries: one with a
  * free page goes to the back, a stale one (every page handed out again)
  * is dropped and makes the room.  Only if none is stale does the ring
- * grow, up to retain_bound entries (16 bytes per page it may keep, 0.4 %
- * of them); at that size the oldest entry goes now, which releases what of
- * it is still free.
+ * grow, doubling until it has room for retain_bound entries (16 bytes per
+ * page it may keep, 0.4 % of them; the ring's size stays a power of two);
+ * at that size the oldest entry goes now, which releases what of it is
+ * still free.
  */
 static void
 retain_make_room(struct heap *h)
