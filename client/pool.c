@@ -532,6 +532,7 @@ client_copy_stats(struct pool_stats *s, const Poolmgr__PoolStats *m)
 	s->uid = m->uid;
 	s->gid = m->gid;
 	s->quota = m->quota;
+	s->retain_bytes = m->retain_bytes;
 	return 0;
 }
 
@@ -628,6 +629,10 @@ pool_create(struct pool_conn *c, const char *name,
 	cp.granularity = o->granularity;
 	cp.mode = o->mode;
 	cp.quota = o->quota;
+	if (o->retain != 0) {
+		cp.retention_case = POOLMGR__CREATE_POOL__RETENTION_RETAIN;
+		cp.retain = o->retain == POOL_RETAIN_NONE ? 0 : o->retain;
+	}
 	req.body_case = POOLMGR__REQUEST__BODY_CREATE;
 	req.create = &cp;
 	return conn_call(c, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL, NULL);

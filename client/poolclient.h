@@ -59,7 +59,18 @@ struct pool_create_opts {
 	uint32_t granularity;	/* 0 = 16; a power of two, 8 .. page size */
 	uint32_t mode;		/* permission bits; 0 = 0600 */
 	uint64_t quota;		/* bytes per session; 0 = no quota */
+	/*
+	 * Freed small-block pages the daemon keeps for reuse before it gives
+	 * them back to the OS, in bytes (rounded up to pages): it keeps this
+	 * much, or a quarter of the live pages if that is more.  0 = the
+	 * daemon's default (1 MiB); POOL_RETAIN_NONE = keep none, give every
+	 * free page back at once.  Large blocks' pages always go back at once.
+	 */
+	uint64_t retain;
 };
+
+/* pool_create_opts.retain: give every free page back at once. */
+#define POOL_RETAIN_NONE UINT64_MAX
 
 struct pool_stats {
 	char name[POOL_NAME_MAX + 1];
@@ -85,6 +96,8 @@ struct pool_stats {
 	 * handle last told the daemon; exact for the calling handle.
 	 */
 	uint64_t client_cached_bytes;
+	/* The pool's retain setting in bytes; 0: free pages go back at once. */
+	uint64_t retain_bytes;
 };
 
 /* One open handle, as `poolctl clients` shows it. */

@@ -48,6 +48,7 @@
 #define O_QUOTA		0x08
 #define O_FORCE		0x10
 #define O_FORMAT	0x20
+#define O_RETAIN	0x40
 
 /* getopt_long values of the long-only options. */
 enum {
@@ -56,6 +57,7 @@ enum {
 	OPT_MODE,
 	OPT_QUOTA,
 	OPT_FORMAT,
+	OPT_RETAIN,
 };
 
 enum format {
@@ -77,6 +79,7 @@ struct ctl {
 	const char		*mode_arg;
 	const char		*quota_arg;
 	const char		*format_arg;
+	const char		*retain_arg;
 	bool			 force;
 
 	struct pool_conn	*conn;
@@ -400,6 +403,10 @@ static const struct stat_field stat_fields[] = {
 	SF(gid, "owner gid", K_NUM, false, NULL, NULL),
 	SF(quota, "quota per session", K_QUOTA, false,
 	    "poolmgr_pool_quota_bytes", "Per-session quota; 0 means none."),
+	SF(retain_bytes, "retain", K_QUOTA, false,
+	    "poolmgr_pool_retain_bytes",
+	    "Free memory of small blocks kept for reuse before it goes back "
+	    "to the OS; 0 means none."),
 };
 #define NFIELDS (sizeof stat_fields / sizeof stat_fields[0])
 
@@ -755,6 +762,13 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 	if (ctl->quota_arg != NULL &&
 	    parse_size(ctl->quota_arg, &o.quota) != 0)
 		return usage_error("create: bad quota '%s'", ctl->quota_arg);
+	if (ctl->retain_arg != NULL) {
+		if (parse_size(ctl->retain_arg, &o.retain) != 0)
+			return usage_error("create: bad retain '%s'",
+			    ctl->retain_arg);
+		if (o.retain == 0)
+			o.retain = POOL_RETAIN_NONE;
+	}
 
 	if ((rc = ctl_connect(ctl)) != 0)
 		return rc;
@@ -773,6 +787,9 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 		json_object_object_add(j, "mode", json_object_new_string(
 		    octal_mode(o.mode != 0 ? o.mode : 0600).s));
 		json_object_object_add(j, "quota", json_u64(o.quota));
+		if (o.retain != 0)
+			json_object_object_add(j, "retain", json_u64(
+			    o.retain == POOL_RETAIN_NONE ? 0 : o.retain));
 		json_print(ctl, j);
 	}
 	return 0;
@@ -963,8 +980,9 @@ static const struct cmd cmds[] = {
 	  "                 (the text exposition format, for node_exporter's\n"
 	  "                 textfile collector)\n" },
 	{ "create", cmd_create, 1, 1,
-	  O_SIZE | O_GRANULARITY | O_MODE | O_QUOTA,
-	  "NAME --size SIZE [--granularity N] [--mode MODE] [--quota SIZE]",
+	  O_SIZE | O_GRANULARITY | O_MODE | O_QUOTA | O_RETAIN,
+	  "NAME --size SIZE [--granularity N] [--mode MODE] [--quota SIZE]"
+	  " [--retain SIZE]",
 	  "create a pool",
 	  "Create the pool NAME (1-64 of [A-Za-z0-9._-], not starting with\n"
 	  "'.').  Needs the daemon's uid, root or the admin group.\n"
@@ -975,6 +993,9 @@ static const struct cmd cmds[] = {
 	  "                   to the page size (default 16)\n"
 	  "  --mode MODE      octal permission bits (default 0600)\n"
 	  "  --quota SIZE     bytes each session may hold (default: no quota)\n"
+	  "  --retain SIZE    free memory of small blocks kept for reuse\n"
+	  "                   before it goes back to the OS (default 1M, or\n"
+	  "                   a quarter of the live pages if more); 0: none\n"
 	  "\n"
 	  "SIZE is a number of bytes, optionally followed by K, M, G or T\n"
 	  "(or KiB, MiB, GiB, TiB): powers of 1024.\n" },
@@ -1072,6 +1093,7 @@ static const struct option longopts[] = {
 	{ "granularity", required_argument,	NULL, OPT_GRANULARITY },
 	{ "mode",	 required_argument,	NULL, OPT_MODE },
 	{ "quota",	 required_argument,	NULL, OPT_QUOTA },
+	{ "retain",	 required_argument,	NULL, OPT_RETAIN },
 	{ "format",	 required_argument,	NULL, OPT_FORMAT },
 	{ NULL,		 0,			NULL, 0 }
 };
@@ -1090,6 +1112,8 @@ opt_name(unsigned bit)
 		return "--quota";
 	case O_FORCE:
 		return "--force";
+	case O_RETAIN:
+		return "--retain";
 	default:
 		return "--format";
 	}
@@ -1150,6 +1174,10 @@ parse_args(struct ctl *ctl, int argc, char **argv, char **pos, int *npos)
 		case OPT_QUOTA:
 			ctl->quota_arg = optarg;
 			ctl->opts |= O_QUOTA;
+			break;
+		case OPT_RETAIN:
+			ctl->retain_arg = optarg;
+			ctl->opts |= O_RETAIN;
 			break;
 		case OPT_FORMAT:
 			ctl->format_arg = optarg;

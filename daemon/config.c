@@ -106,6 +106,18 @@ parse_uint(const char *s, uint32_t *out)
 	return 0;
 }
 
+/* A retain size; 0 (keep none) is stored as CONFIG_RETAIN_NONE. */
+static int
+parse_retain(const char *s, uint64_t *out)
+{
+	uint64_t v;
+
+	if (config_parse_size(s, &v))
+		return -1;
+	*out = v ? v : CONFIG_RETAIN_NONE;
+	return 0;
+}
+
 static int
 parse_user(const char *s, uid_t *out)
 {
@@ -232,6 +244,8 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 		bad = parse_octal(value, &p->mode) ? "mode" : NULL;
 	else if (strcmp(key, "quota") == 0)
 		bad = config_parse_size(value, &p->quota) ? "quota" : NULL;
+	else if (strcmp(key, "retain") == 0)
+		bad = parse_retain(value, &p->retain) ? "retain" : NULL;
 	else
 		return snprintf(ls->problem, sizeof(ls->problem),
 				"unknown key '%s' in [pool %s]", key, p->name), 0;

@@ -34,7 +34,11 @@ struct config_pool {
 	gid_t gid;
 	uint32_t mode;
 	uint64_t quota;
+	uint64_t retain;	/* bytes; 0 = default, CONFIG_RETAIN_NONE =
+				 * none (the file's "retain = 0") */
 };
+
+#define CONFIG_RETAIN_NONE UINT64_MAX	/* == DPOOL_RETAIN_NONE */
 
 struct config {
 	char socket[108];

@@ -169,6 +169,8 @@ do_create(struct call *c, const Poolmgr__CreatePool *m)
 	pp.granularity = m->granularity;
 	pp.mode = m->mode;
 	pp.quota = m->quota;
+	if (m->retention_case == POOLMGR__CREATE_POOL__RETENTION_RETAIN)
+		pp.retain = m->retain ? m->retain : DPOOL_RETAIN_NONE;
 	pp.uid = c->s->uid;
 	pp.gid = c->s->gid;
 	rc = dpool_create(m->name, &pp, &p);
@@ -592,6 +594,7 @@ fill_stats(Poolmgr__PoolStats *ps, struct dpool *p)
 	ps->quota = p->quota;
 	ps->persistent_blocks = p->persistent_blocks;
 	ps->released_bytes = st.released_bytes;
+	ps->retain_bytes = st.retain_bytes;
 }
 
 static Poolmgr__PoolStats one_stats;

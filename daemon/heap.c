@@ -780,6 +780,7 @@ heap_get_stats(struct heap *h, struct heap_stats *out)
 	out->page_size = h->page;
 	out->granularity = h->g;
 	out->resident_bytes = h->dirty_pages << h->pshift;
+	out->retain_bytes = h->retain_limit << h->pshift;
 	out->largest_free = 0;
 	if (h->nlong) {
 		out->largest_free = RB_MAX(lrun_size_tree, &h->lsize)->len;

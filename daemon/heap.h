@@ -95,6 +95,8 @@ struct heap_stats {
 	uint64_t invalid_frees;	  /* frees refused with -EINVAL */
 	uint64_t cache_hits;	  /* allocations served from a cache */
 	uint64_t spans;		  /* live page spans (large blocks) */
+	uint64_t retain_bytes;	  /* the least free memory of small blocks
+				   * kept for reuse (retain_pages); 0: none */
 };
 
 /* Usage of one size class. */

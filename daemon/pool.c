@@ -285,6 +285,20 @@ make_memfd(const char *name, uint64_t size)
 	return fd;
 }
 
+/* The engine's retain_pages for a retain setting in bytes. */
+static uint32_t
+retain_pages(uint64_t bytes)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), n;
+
+	if (bytes == 0)
+		return 0;
+	if (bytes == DPOOL_RETAIN_NONE)
+		return HEAP_RETAIN_NONE;
+	n = bytes / page + (bytes % page != 0);
+	return n < HEAP_RETAIN_NONE ? (uint32_t)n : HEAP_RETAIN_NONE - 1;
+}
+
 int
 dpool_create(const char *name, const struct dpool_params *pp,
 	     struct dpool **out)
@@ -305,6 +319,7 @@ dpool_create(const char *name, const struct dpool_params *pp,
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	hc.max_size = pp->size;
 	hc.granularity = pp->granularity;
+	hc.retain_pages = retain_pages(pp->retain);
 	hc.release = pool_release;
 	hc.zero = pool_zero;
 	hc.copy = pool_copy;

@@ -78,7 +78,12 @@ struct dpool_params {
 	gid_t gid;
 	uint32_t mode;
 	uint64_t quota;
+	uint64_t retain;	/* bytes of free pages kept for reuse, rounded
+				 * up to pages; 0 = the engine's default,
+				 * DPOOL_RETAIN_NONE = none */
 };
+
+#define DPOOL_RETAIN_NONE UINT64_MAX
 
 /* The registry of pools. */
 struct dpool *dpool_find(const char *name);

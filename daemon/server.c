@@ -174,6 +174,9 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 	}
 }
 
+_Static_assert(CONFIG_RETAIN_NONE == DPOOL_RETAIN_NONE,
+	       "a pool section's retain = 0 must reach the engine as none");
+
 /* Create the pools of the configuration that do not exist yet. */
 static void
 apply_config(const struct config *cf)
@@ -185,7 +188,7 @@ apply_config(const struct config *cf)
 		struct dpool_params pp = {
 			.size = cp->size, .granularity = cp->granularity,
 			.uid = cp->uid, .gid = cp->gid, .mode = cp->mode,
-			.quota = cp->quota,
+			.quota = cp->quota, .retain = cp->retain,
 		};
 		struct dpool *p;
 		int rc;

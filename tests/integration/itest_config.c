@@ -53,27 +53,35 @@ pools_from_file_then_reload(void **state)
 	(void)state;
 	assert_int_equal(harness_start(&d, "[pool first]\nsize = 2M\n"
 				       "granularity = 64\nmode = 0640\n"
-				       "quota = 1M\n"), 0);
+				       "quota = 1M\nretain = 0\n"), 0);
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	assert_int_equal(pool_stats_by_name(c, "first", &st), 0);
 	assert_int_equal(st.max_size, 2 << 20);
 	assert_int_equal(st.granularity, 64);
 	assert_int_equal(st.mode, 0640);
 	assert_int_equal(st.quota, 1 << 20);
+	assert_int_equal(st.retain_bytes, 0);	/* retain = 0: keep none */
 	assert_int_equal(pool_stats_by_name(c, "second", &st), -ENOENT);
 
 	/* A pool added to the file appears on SIGHUP; the old one stays. */
-	write_config(&d, "[pool first]\nsize = 2M\n[pool second]\nsize = 1M\n");
+	write_config(&d, "[pool first]\nsize = 2M\n[pool second]\nsize = 1M\n"
+			 "[pool third]\nsize = 1M\nretain = 5000\n");
 	harness_reload(&d);
 	assert_int_equal(pool_stats_by_name(c, "second", &st), 0);
 	assert_int_equal(st.max_size, 1 << 20);
+	assert_int_equal(st.retain_bytes, 256 * st.page_size);	/* default */
+	assert_int_equal(pool_stats_by_name(c, "third", &st), 0);
+	/* Rounded up to pages. */
+	assert_int_equal(st.retain_bytes,
+			 (5000 + st.page_size - 1) / st.page_size * st.page_size);
 	assert_int_equal(pool_stats_by_name(c, "first", &st), 0);
+	assert_int_equal(st.retain_bytes, 0);	/* existing pools unchanged */
 
 	/* A broken file is refused and the daemon keeps running as it was. */
 	write_config(&d, "[pool third\nsize = lots\n");
 	harness_reload(&d);
 	assert_true(harness_alive(&d));
-	assert_int_equal(pool_stats_by_name(c, "third", &st), -ENOENT);
+	assert_int_equal(pool_stats_by_name(c, "fourth", &st), -ENOENT);
 	assert_int_equal(pool_stats_by_name(c, "second", &st), 0);
 
 	pool_disconnect(c);
@@ -123,6 +131,14 @@ bad_config_refused_at_start(void **state)
 	snprintf(cmd, sizeof(cmd), "cat %s; rm -rf %s", d.log, d.dir);
 	harness_run(cmd, log, sizeof(log));
 	assert_non_null(strstr(log, "unknown key 'colour'"));
+
+	/* A retain that is not a size: refused and named. */
+	assert_int_equal(harness_start(&d, "[pool x]\nsize = 1M\n"
+				       "retain = some\n"), -1);
+	assert_false(harness_alive(&d));
+	snprintf(cmd, sizeof(cmd), "cat %s; rm -rf %s", d.log, d.dir);
+	harness_run(cmd, log, sizeof(log));
+	assert_non_null(strstr(log, "bad retain 'some' in [pool x]"));
 }
 
 /*

@@ -12,6 +12,11 @@
  *   small_blocks_return_memory_on_trim  the same 64 MiB as 4 KiB blocks,
  *       then as 1 KiB blocks: after the frees and pool_trim,
  *       committed_bytes is under 1 MiB.
+ *   retain_setting_bounds_kept_pages   16 MiB of 1 KiB blocks written and
+ *       freed in pools with retain = 0, 4M and the default: without a
+ *       trim, the first gives back all but the pages of the few blocks its
+ *       cache holds (< 64 KiB committed), the second keeps about 4 MiB
+ *       (3 to 4 MiB + 64 KiB), the default about 1 MiB.
  *   calloc_zeroes_reused_dirty_blocks   blocks filled with 0xAA and freed
  *       come back from pool_calloc reading as zero, for small, page-sized
  *       and large blocks, and at least one of them is really a reused one.
@@ -336,6 +341,44 @@ small_blocks_return_memory_on_trim(void **state)
 	stop_all();
 }
 
+/*
+ * In a pool of the given retain setting (NULL: none given), write and free
+ * 16 MiB of 1 KiB blocks; committed_bytes right after must lie in
+ * [lo, hi].  Pages of small blocks wait for reuse, up to the setting.
+ */
+static void
+retain_round(const char *retain, uint64_t want_setting, uint64_t lo,
+	     uint64_t hi)
+{
+	char conf[128], what[64];
+	struct pool_stats st;
+
+	snprintf(conf, sizeof(conf), "[pool r]\nsize = 64M\n%s%s%s",
+		 retain ? "retain = " : "", retain ? retain : "",
+		 retain ? "\n" : "");
+	assert_int_equal(harness_start(&fx.d, conf), 0);
+	assert_int_equal(pool_connect(fx.d.sock, &fx.conn), 0);
+	assert_int_equal(pool_open(fx.conn, "r", &fx.pool), 0);
+	assert_int_equal(stats_now().retain_bytes, want_setting);
+	snprintf(what, sizeof(what), "retain %s", retain ? retain : "default");
+	st = write_and_free(what, 16 * MiB, 1 * KiB);
+	if (st.committed_bytes < lo || st.committed_bytes > hi)
+		fail_msg("%s: %" PRIu64 " B committed right after the frees, "
+			 "want %" PRIu64 " to %" PRIu64, what,
+			 st.committed_bytes, lo, hi);
+	check_pool("r");
+	stop_all();
+}
+
+static void
+retain_setting_bounds_kept_pages(void **state)
+{
+	(void)state;
+	retain_round("0", 0, 0, 64 * KiB);
+	retain_round("4M", 4 * MiB, 3 * MiB, 4 * MiB + 64 * KiB);
+	retain_round(NULL, 1 * MiB, 512 * KiB, 1 * MiB + 64 * KiB);
+}
+
 /* ---- calloc -------------------------------------------------------------- */
 
 /* Index of the first non-zero byte of [p, p + n), or n. */
@@ -427,6 +470,8 @@ main(void)
 		cmocka_unit_test_teardown(large_blocks_return_memory_at_once,
 					  teardown),
 		cmocka_unit_test_teardown(small_blocks_return_memory_on_trim,
+					  teardown),
+		cmocka_unit_test_teardown(retain_setting_bounds_kept_pages,
 					  teardown),
 		cmocka_unit_test_teardown(calloc_zeroes_reused_dirty_blocks,
 					  teardown),

@@ -309,9 +309,11 @@ create_and_bad_sizes(void **state)
 {
 	static const char *const bad[] = {
 		"--size 1.5M", "--size 0", "--size 10KB", "--size -1",
-		"--size abc", "--size", "",
+		"--size abc", "--size", "", "--size 1M --retain lots",
+		"--size 1M --retain -1",
 	};
 	struct pool_stats st;
+	const char *line;
 	unsigned i;
 
 	(void)state;
@@ -335,12 +337,24 @@ create_and_bad_sizes(void **state)
 	}
 
 	expect_exit(ctl("create delta --size 64K --granularity 64 --mode 0640 "
-			"--quota 8K"), 0, "create delta with options");
+			"--quota 8K --retain 2M"), 0,
+		    "create delta with options");
 	st = stats_of("delta");
 	assert_int_equal(st.max_size, 64 * KiB);
 	assert_int_equal(st.granularity, 64);
 	assert_int_equal(st.mode, 0640);
 	assert_int_equal(st.quota, 8 * KiB);
+	assert_int_equal(st.retain_bytes, 2 * MiB);
+	expect_exit(ctl("stats delta"), 0, "stats delta");
+	expect(strstr(fx.out, "retain") && strstr(fx.out, "(2097152)"),
+	       "stats: no retain line of 2 MiB");
+	expect_exit(ctl("create zeta --size 1M --retain 0"), 0,
+		    "create zeta --retain 0");
+	assert_int_equal(stats_of("zeta").retain_bytes, 0);
+	expect_exit(ctl("stats zeta"), 0, "stats zeta");
+	line = line_starting(fx.out, "retain");
+	expect(line && strncmp(line + 6 + strspn(line + 6, " "), "none", 4) == 0,
+	       "stats: retain 0 is not shown as none");
 
 	expect_exit(ctl("--json=short create eps --size 2MiB"), 0,
 		    "--json create");
