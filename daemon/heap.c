@@ -41,6 +41,8 @@
  *   7. The hints (the chunk directory's front table, the smallest and the
  *      last long run, the bins' summary words) say only what is true.
  *   8. No block or cached block ends above top, the high-water mark.
+ *   9. free_dirty is the number of dirty pages that lie wholly in runs; the
+ *      retention queue's entries are page ranges inside the pool.
  *
  * GUARANTEES
  *   - A request fails with -ENOMEM only when no run can hold it, after the
@@ -212,6 +214,7 @@ heap_create(const struct heap_config *cfg, struct heap **out)
 	cache_init(h);
 	/* One run over everything; its pages are clean (never handed out). */
 	runs_give(h, 0, h->max_size, &pf, &pe);
+	h->free_dirty = 0;
 	*out = h;
 	return 0;
 }

@@ -43,6 +43,7 @@ fail(struct checker *c, const char *fmt, ...)
 struct tally {
 	uint64_t extents, free, runs, live, live_blocks, requested;
 	uint64_t cached, cached_blocks, spans, units, nlong;
+	uint64_t free_dirty;	/* dirty pages wholly inside runs */
 	uint64_t shorts[SHORT_MAX + 1];
 	uint64_t cls_blocks[HEAP_NCLASSES], cls_bytes[HEAP_NCLASSES];
 };
@@ -149,6 +150,9 @@ check_run(struct checker *c, uint64_t off, uint64_t len, bool is_long,
 	}
 	t->free += len;
 	t->runs++;
+	if (round_down(off + len, h->page) > round_up(off, h->page))
+		t->free_dirty += dirty_pages_in(h, round_up(off, h->page) >>
+						h->pshift, (off + len) >> h->pshift);
 	return check_run_units(c, off, len, t);
 }
 
@@ -518,12 +522,14 @@ check_dirty(struct checker *c)
 	return true;
 }
 
-/* The retention queue: its entries are page ranges and add up. */
+/*
+ * Invariant 9: the retention queue's entries are page ranges, and
+ * free_dirty counts the dirty pages that lie wholly in runs.
+ */
 static bool
-check_retained(struct checker *c)
+check_retained(struct checker *c, const struct tally *t)
 {
 	struct heap *h = c->h;
-	uint64_t pages = 0;
 	unsigned i;
 
 	if (h->retain_count > h->retain_cap ||
@@ -537,11 +543,10 @@ check_retained(struct checker *c)
 		if (r->first >= r->end || r->end > h->npages)
 			return fail(c, "retained range %#" PRIx64 " malformed",
 				    r->first);
-		pages += r->end - r->first;
 	}
-	if (pages != h->retained_pages)
-		return fail(c, "retained pages %" PRIu64 " counted %" PRIu64,
-			    h->retained_pages, pages);
+	if (t->free_dirty != h->free_dirty)
+		return fail(c, "free dirty pages %" PRIu64 " counted %" PRIu64,
+			    h->free_dirty, t->free_dirty);
 	return true;
 }
 
@@ -563,7 +568,7 @@ heap_check(struct heap *h, char *msg, size_t msglen)
 	ok = check_front(&c) && sorted_bins(&c) && walk_extents(&c, t) &&
 	     check_totals(&c, t) && check_bins(&c, t) && check_buddy(&c, t) &&
 	     check_caches(&c, t) && check_chunks(&c) && check_dirty(&c) &&
-	     check_retained(&c);
+	     check_retained(&c, t);
 	for (n = 0; n <= SHORT_MAX; n++)
 		free(c.sorted[n]);
 	free(t);

@@ -15,8 +15,12 @@
  * Release policy, when pages become wholly free:
  *   - from a page span (a large block): released at once;
  *   - from small blocks: queued, and released oldest first once more
- *     free pages may wait than the bound, the larger of retain_limit
- *     (default 256) and a quarter of the live pages (retain_over says when).
+ *     free dirty pages wait than the bound, the larger of retain_limit
+ *     (default 256) and a quarter of the live pages.  The free dirty pages
+ *     are counted exactly (free_dirty: heap_runs.c moves whole pages in and
+ *     out as runs grow and shrink, dirty_mark and the releases here keep
+ *     it to the dirty ones), so pages handed out again, or only partly
+ *     live, never push free ones out.
  *     Churning small blocks then reuse warm pages instead of faulting fresh
  *     zero pages in and punching them out again, and the bound grows with
  *     the pool's working set: a fixed one made a pool with megabytes of
@@ -61,6 +65,7 @@ dirty_mark_slow(struct heap *h, uint64_t off, uint64_t len)
 {
 	uint64_t first = off >> h->pshift;
 	uint64_t end = round_up(off + len, h->page) >> h->pshift;
+	uint64_t before = h->dirty_pages;
 	struct dirty *d, *next;
 
 	d = dirty_at_or_before(h, first);
@@ -86,6 +91,12 @@ dirty_mark_slow(struct heap *h, uint64_t off, uint64_t len)
 	d->end = end;
 	h->dirty_pages += d->end - d->first;
 	h->dirty_hint = d;
+	/*
+	 * The pages that were clean were wholly free (anything handed out is
+	 * dirty): taking them from their run counted them out of free_dirty
+	 * as if dirty (free_dirty_take), so they come back in here.
+	 */
+	h->free_dirty += h->dirty_pages - before;
 }
 
 /*
@@ -140,6 +151,22 @@ dirty_zero(struct heap *h, uint64_t off, uint64_t len)
 	}
 }
 
+/* Debug: how many of the pages [first, end) are dirty.  For heap_check. */
+uint64_t
+dirty_pages_in(struct heap *h, uint64_t first, uint64_t end)
+{
+	struct dirty *d = dirty_at_or_before(h, first);
+	uint64_t n = 0;
+
+	if (!d || d->end <= first)
+		d = d ? RB_NEXT(dirty_tree, &h->dirty, d)
+		      : RB_MIN(dirty_tree, &h->dirty);
+	for (; d && d->first < end; d = RB_NEXT(dirty_tree, &h->dirty, d))
+		n += (d->end < end ? d->end : end) -
+		     (d->first > first ? d->first : first);
+	return n;
+}
+
 /* Release the dirty pages among [first, end); all of them are free. */
 void
 dirty_release_now(struct heap *h, uint64_t first, uint64_t end)
@@ -160,6 +187,7 @@ dirty_release_now(struct heap *h, uint64_t first, uint64_t end)
 			continue;	/* the pages stay dirty */
 		}
 		h->st.released_bytes += (b - a) << h->pshift;
+		h->free_dirty -= b - a;
 		next = dirty_cut(h, d, a, b);
 	}
 }
@@ -267,19 +295,15 @@ retain_bound(const struct heap *h)
 }
 
 /*
- * Is the queue over its bound?  retained_pages overcounts (a queued range
- * may be in use again), and so does dirty_pages - live pages (a page may
- * be only partly live), but each is at least the number of free dirty
- * pages: while either is within the bound, so are they.  The second makes
- * resident memory within the live pages plus the bound, whatever the
- * queue holds, and spares a pool whose pages are reused soon after they
- * are queued from releasing them only to fault them in again.
+ * Is the pool over its bound?  free_dirty is exact: the dirty pages that
+ * lie wholly in free runs, the pages the queue exists to give back.  A
+ * queued range that was handed out again, or a page only partly live,
+ * does not count, so pages about to be reused are not pushed out by them.
  */
 static bool
 retain_over(const struct heap *h, uint64_t bound)
 {
-	return h->retained_pages > bound &&
-	       h->dirty_pages > (h->st.allocated_bytes >> h->pshift) + bound;
+	return h->free_dirty > bound;
 }
 
 /* The oldest retained entry leaves the queue; its free pages go back. */
@@ -289,7 +313,6 @@ retain_pop(struct heap *h)
 	unsigned slot = h->retain_head;
 	uint64_t first = h->retain[slot].first, end = h->retain[slot].end;
 
-	h->retained_pages -= end - first;
 	h->retain_head = retain_slot(h, 1);
 	h->retain_count--;
 	release_if_free(h, first, end);
@@ -314,17 +337,19 @@ retain_resize(struct heap *h, unsigned cap)
 }
 
 /*
- * Room for one more entry.  A full ring, while the pool is within its
- * bound, looks at up to RETAIN_RECYCLE of its oldest entries: one with a
- * free page goes to the back, a stale one (every page handed out again)
- * is dropped and makes the room.  Only if none is stale does the ring
+ * Room for one more entry, the pages [first, end).  A full ring, while the
+ * pool is within its bound, looks at up to RETAIN_RECYCLE of its oldest
+ * entries: one with a free page goes to the back, a stale one (every page
+ * handed out again) is dropped and makes the room, and so is one that the
+ * new entry covers (a block freed again: its old entry would otherwise
+ * look free and push a truly free range out).  Only if none is stale does the ring
  * grow, doubling until it has room for retain_bound entries (16 bytes per
  * page it may keep, 0.4 % of them; the ring's size stays a power of two);
  * at that size the oldest entry goes now, which releases what of it is
  * still free.
  */
 static void
-retain_make_room(struct heap *h)
+retain_make_room(struct heap *h, uint64_t first, uint64_t end)
 {
 	uint64_t bound = retain_bound(h);
 	unsigned k;
@@ -337,9 +362,9 @@ retain_make_room(struct heap *h)
 
 		/* A full ring: moving the head moves the oldest to the back. */
 		h->retain_head = retain_slot(h, 1);
-		if (!free_pages_in(h, r.first, r.end, false)) {
+		if ((first <= r.first && r.end <= end) ||
+		    !free_pages_in(h, r.first, r.end, false)) {
 			h->retain_count--;	/* stale: dropped */
-			h->retained_pages -= r.end - r.first;
 			return;
 		}
 	}
@@ -397,12 +422,11 @@ dirty_retain(struct heap *h, uint64_t first, uint64_t end)
 		dirty_retain_fit(h);
 		return;
 	}
-	retain_make_room(h);
+	retain_make_room(h, first, end);
 	slot = retain_slot(h, h->retain_count);
 	h->retain[slot].first = first;
 	h->retain[slot].end = end;
 	h->retain_count++;
-	h->retained_pages += end - first;
 	dirty_retain_fit(h);
 }
 
@@ -414,7 +438,6 @@ dirty_release_all_free(struct heap *h)
 	struct dirty *d, *next;
 
 	h->retain_count = 0;
-	h->retained_pages = 0;
 	retain_resize(h, 0);
 	for (d = RB_MIN(dirty_tree, &h->dirty); d; d = next) {
 		uint64_t end = d->end;

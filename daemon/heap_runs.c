@@ -623,6 +623,26 @@ pages_touched(const struct heap *h, uint64_t x, uint64_t y, uint64_t a,
 }
 
 /*
+ * free_dirty follows the pages that lie wholly in runs: a piece [a, b)
+ * taken from the run [x, y) takes the run's whole pages under it out.  It
+ * counts them all as dirty; those that were clean become dirty when the
+ * caller marks the piece, and dirty_mark counts them back in.
+ */
+static inline void
+free_dirty_take(struct heap *h, uint64_t x, uint64_t y, uint64_t a,
+		uint64_t b)
+{
+	/* Pages from max(ceil(x), floor(a)) to min(floor(y), ceil(b)). */
+	uint64_t f = x + h->page - 1 > a ? x + h->page - 1 : a;
+	uint64_t e = y < b + h->page - 1 ? y : b + h->page - 1;
+
+	f >>= h->pshift;
+	e >>= h->pshift;
+	if (e > f)
+		h->free_dirty -= e - f;
+}
+
+/*
  * File the run [start, start + len) under its length; *spare is a long-run
  * record that may be reused (and is used up if so).
  */
@@ -675,6 +695,7 @@ runs_take(struct heap *h, const struct fit *f, uint64_t off, uint64_t len)
 	struct lrun *spare = f->lr;
 
 	assert(off >= x && off + len <= y && len > 0);
+	free_dirty_take(h, x, y, off, off + len);
 	units_touched(h, x, y, off, off + len, &uf, &ue);
 	if (ue > uf)
 		buddy_remove(h, uf, ue);
@@ -710,6 +731,7 @@ runs_alloc(struct heap *h, uint64_t len, uint64_t limit, uint64_t *off)
 		return false;
 	}
 	*off = f.start;
+	free_dirty_take(h, f.start, f.start + f.len, f.start, f.start + len);
 	if (f.len >= h->page << h->kmin) {
 		units_touched(h, f.start, f.start + f.len, f.start,
 			      f.start + len, &uf, &ue);
@@ -936,7 +958,7 @@ runs_give(struct heap *h, uint64_t off, uint64_t len, uint64_t *new_first,
 	struct fit left, right;
 
 	if (give_in_chunk(h, off, len, new_first, new_end))
-		return;
+		goto done;
 	h->st.free_bytes += len;
 	bm_set_start(h, off);
 	if (run_ending_at(h, off, &left)) {
@@ -961,6 +983,9 @@ runs_give(struct heap *h, uint64_t off, uint64_t len, uint64_t *new_first,
 	units_touched(h, x, y, off, off + len, &uf, &ue);
 	if (ue > uf)
 		buddy_add(h, uf, ue);
+done:
+	/* The pages that became wholly free held the extent: dirty. */
+	h->free_dirty += *new_end - *new_first;
 }
 
 void

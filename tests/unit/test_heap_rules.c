@@ -726,6 +726,61 @@ reused_pages_do_not_push_free_ones_out(void **state)
 	heap_destroy(h);
 }
 
+/*
+ * Only pages that are wholly free count against the bound.  200 pages each
+ * half live make the dirty pages far more than the live bytes; 4 pages are
+ * free for good, and blocks over 2 whole pages each, at 5 places in turn,
+ * are freed and at once allocated again.  Free dirty pages never pass 6,
+ * below the bound (a quarter of the 105 live pages), so nothing may be
+ * given back: an engine that counted the queued ranges (reused ones too)
+ * and the dirty pages beyond the live bytes gave back 19 pages, the free
+ * ones and blocks about to be allocated again.
+ */
+static void
+partly_used_pages_do_not_count_as_free(void **state)
+{
+	struct heap_config cfg = {
+		.max_size = 16 * MiB, .page_size = PAGE, .release = on_release,
+		.ctx = &own, .retain_pages = 8, .cache_blocks = HEAP_CACHE_NONE,
+	};
+	static const unsigned qpage[5] = {20, 30, 40, 50, 60};
+	uint64_t half = PAGE / 2, q[5];
+	static uint64_t x[400];
+	struct heap *h;
+	int i, r;
+
+	(void)state;
+	memset(&own, 0, sizeof(own));
+	assert_int_equal(heap_create(&cfg, &h), 0);
+	for (i = 0; i < 400; i++)
+		assert_int_equal(x[i] = alloc_ok(h, half), (uint64_t)i * half);
+	for (i = 1; i < 400; i += 2)
+		assert_int_equal(heap_free(h, x[i]), 0);
+	for (i = 0; i < 8; i += 2)		/* pages 0-3: free for good */
+		assert_int_equal(heap_free(h, x[i]), 0);
+	/* Each q[i]: the second half of page k - 1 and pages k, k + 1. */
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(heap_free(h, x[2 * qpage[i]]), 0);
+		assert_int_equal(heap_free(h, x[2 * qpage[i] + 2]), 0);
+		q[i] = alloc_ok(h, 5 * half);
+		assert_int_equal(q[i], (2 * qpage[i] - 1) * half);
+	}
+	for (r = 0; r < 100; r++) {
+		for (i = 0; i < 5; i++) {
+			assert_int_equal(heap_free(h, q[i]), 0);
+			assert_int_equal(alloc_ok(h, 5 * half), q[i]);
+		}
+		if (r % 25 == 0)
+			check_ok(h);
+	}
+	assert_int_equal(own.released, 0);
+	assert_int_equal(stats(h).resident_bytes, 200 * PAGE);
+	assert_true(heap_trim(h) >= 0);
+	assert_int_equal(own.released, 4 * PAGE);
+	check_ok(h);
+	heap_destroy(h);
+}
+
 static void
 release_retain_none_is_immediate(void **state)
 {
@@ -1083,6 +1138,7 @@ main(void)
 		cmocka_unit_test(small_pages_retained_then_trimmed),
 		cmocka_unit_test(retention_follows_live_pages),
 		cmocka_unit_test(reused_pages_do_not_push_free_ones_out),
+		cmocka_unit_test(partly_used_pages_do_not_count_as_free),
 		cmocka_unit_test(release_retain_none_is_immediate),
 		cmocka_unit_test(calloc_zeroes_only_dirty_pages),
 		cmocka_unit_test(calloc_zeroes_only_the_dirty_part),
