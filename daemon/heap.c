@@ -41,9 +41,8 @@
  *   7. The hints (the chunk directory's front table, the smallest and the
  *      last long run, the bins' summary words) say only what is true.
  *   8. No block or cached block ends above top, the high-water mark.
- *   9. The free dirty set holds exactly the dirty pages that lie wholly in
- *      runs, as disjoint intervals that free_dirty counts; the retention
- *      queue's entries are page ranges inside the pool.
+ *   9. free_dirty is the number of dirty pages that lie wholly in runs; the
+ *      retention queue's entries are page ranges inside the pool.
  *
  * GUARANTEES
  *   - A request fails with -ENOMEM only when no run can hold it, after the
@@ -54,7 +53,7 @@
  *   - A cached block, or a block freed next to live blocks, costs O(1) word
  *     operations; anything touching a long run, a span or a dirty stretch
  *     is O(log n) in their numbers; nothing walks all blocks except
- *     heap_check (heap_trim walks the caches and the free dirty set).
+ *     heap_check and heap_trim.
  *
  * Metadata allocation failure in the daemon is fatal (abort), as in most
  * daemons: the engine would otherwise have to unwind half-made changes.
@@ -209,13 +208,13 @@ heap_create(const struct heap_config *cfg, struct heap **out)
 	RB_INIT(&h->lsize);
 	RB_INIT(&h->spans);
 	RB_INIT(&h->dirty);
-	RB_INIT(&h->freed);
 	for (k = 0; k < BUDDY_ORDERS; k++)
 		RB_INIT(&h->order[k]);
 	bm_init(h);
 	cache_init(h);
 	/* One run over everything; its pages are clean (never handed out). */
 	runs_give(h, 0, h->max_size, &pf, &pe);
+	h->free_dirty = 0;
 	*out = h;
 	return 0;
 }

@@ -150,18 +150,9 @@ check_run(struct checker *c, uint64_t off, uint64_t len, bool is_long,
 	}
 	t->free += len;
 	t->runs++;
-	if (round_down(off + len, h->page) > round_up(off, h->page)) {
-		uint64_t pf = round_up(off, h->page) >> h->pshift;
-		uint64_t pe = (off + len) >> h->pshift;
-		uint64_t n = dirty_free_pages_in(h, pf, pe);
-
-		if (n != dirty_pages_in(h, pf, pe))
-			return fail(c, "run %#" PRIx64 "+%#" PRIx64 " has %"
-				    PRIu64 " pages in the free dirty set, of %"
-				    PRIu64 " dirty", off, len, n,
-				    dirty_pages_in(h, pf, pe));
-		t->free_dirty += n;
-	}
+	if (round_down(off + len, h->page) > round_up(off, h->page))
+		t->free_dirty += dirty_pages_in(h, round_up(off, h->page) >>
+						h->pshift, (off + len) >> h->pshift);
 	return check_run_units(c, off, len, t);
 }
 
@@ -532,33 +523,14 @@ check_dirty(struct checker *c)
 }
 
 /*
- * Invariant 9: the free dirty set's intervals are disjoint and do not
- * touch, free_dirty counts them, and they hold the pages check_run found
- * (so no page outside the runs' dirty whole pages); the retention queue's
- * entries are page ranges.
+ * Invariant 9: the retention queue's entries are page ranges, and
+ * free_dirty counts the dirty pages that lie wholly in runs.
  */
 static bool
 check_retained(struct checker *c, const struct tally *t)
 {
 	struct heap *h = c->h;
-	struct dirty *d, *prev = NULL;
-	uint64_t pages = 0;
 	unsigned i;
-
-	RB_FOREACH(d, dirty_tree, &h->freed) {
-		if (d->first >= d->end || d->end > h->npages)
-			return fail(c, "free dirty interval %#" PRIx64
-				    " malformed", d->first);
-		if (prev && prev->end >= d->first)
-			return fail(c, "free dirty intervals touch at %#"
-				    PRIx64, d->first);
-		pages += d->end - d->first;
-		prev = d;
-	}
-	if (pages != h->free_dirty || pages != t->free_dirty)
-		return fail(c, "free dirty pages: %" PRIu64 " counted, %"
-			    PRIu64 " in the set, %" PRIu64 " in the runs",
-			    h->free_dirty, pages, t->free_dirty);
 
 	if (h->retain_count > h->retain_cap ||
 	    (h->retain_cap && h->retain_head >= h->retain_cap))
@@ -572,6 +544,9 @@ check_retained(struct checker *c, const struct tally *t)
 			return fail(c, "retained range %#" PRIx64 " malformed",
 				    r->first);
 	}
+	if (t->free_dirty != h->free_dirty)
+		return fail(c, "free dirty pages %" PRIu64 " counted %" PRIu64,
+			    h->free_dirty, t->free_dirty);
 	return true;
 }
 

@@ -17,9 +17,10 @@
  *   - from small blocks: queued, and released oldest first once more
  *     free dirty pages wait than the bound, the larger of retain_limit
  *     (default 256) and a quarter of the live pages.  The free dirty pages
- *     are kept exactly, as a set of intervals (below), so pages handed out
- *     again, or only partly live, never push free ones out, and what is
- *     free is found without looking at the block map.
+ *     are counted exactly (free_dirty: heap_runs.c moves whole pages in and
+ *     out as runs grow and shrink, dirty_mark and the releases here keep
+ *     it to the dirty ones), so pages handed out again, or only partly
+ *     live, never push free ones out.
  *     Churning small blocks then reuse warm pages instead of faulting fresh
  *     zero pages in and punching them out again, and the bound grows with
  *     the pool's working set: a fixed one made a pool with megabytes of
@@ -38,27 +39,15 @@ dirty_cmp(struct dirty *a, struct dirty *b)
 
 RB_GENERATE(dirty_tree, dirty, link, dirty_cmp)
 
-/* The interval of t with the greatest first <= page, or NULL: one descent. */
+/* The interval with the greatest first <= page, or NULL. */
 static struct dirty *
-at_or_before(struct dirty_tree *t, uint64_t page)
-{
-	struct dirty *d = RB_ROOT(t), *best = NULL;
-
-	while (d) {
-		if (d->first <= page) {
-			best = d;
-			d = RB_RIGHT(d, link);
-		} else {
-			d = RB_LEFT(d, link);
-		}
-	}
-	return best;
-}
-
-static inline struct dirty *
 dirty_at_or_before(struct heap *h, uint64_t page)
 {
-	return at_or_before(&h->dirty, page);
+	struct dirty key = {.first = page + 1};
+	struct dirty *d = RB_NFIND(dirty_tree, &h->dirty, &key);
+
+	return d ? RB_PREV(dirty_tree, &h->dirty, d)
+		 : RB_MAX(dirty_tree, &h->dirty);
 }
 
 static void
@@ -76,6 +65,7 @@ dirty_mark_slow(struct heap *h, uint64_t off, uint64_t len)
 {
 	uint64_t first = off >> h->pshift;
 	uint64_t end = round_up(off + len, h->page) >> h->pshift;
+	uint64_t before = h->dirty_pages;
 	struct dirty *d, *next;
 
 	d = dirty_at_or_before(h, first);
@@ -101,6 +91,12 @@ dirty_mark_slow(struct heap *h, uint64_t off, uint64_t len)
 	d->end = end;
 	h->dirty_pages += d->end - d->first;
 	h->dirty_hint = d;
+	/*
+	 * The pages that were clean were wholly free (anything handed out is
+	 * dirty): taking them from their run counted them out of free_dirty
+	 * as if dirty (free_dirty_take), so they come back in here.
+	 */
+	h->free_dirty += h->dirty_pages - before;
 }
 
 /*
@@ -155,158 +151,127 @@ dirty_zero(struct heap *h, uint64_t off, uint64_t len)
 	}
 }
 
-/* Debug: how many of the pages [first, end) are in tree t. */
-static uint64_t
-pages_in(struct dirty_tree *t, uint64_t first, uint64_t end)
+/* Debug: how many of the pages [first, end) are dirty.  For heap_check. */
+uint64_t
+dirty_pages_in(struct heap *h, uint64_t first, uint64_t end)
 {
-	struct dirty *d = at_or_before(t, first);
+	struct dirty *d = dirty_at_or_before(h, first);
 	uint64_t n = 0;
 
 	if (!d || d->end <= first)
-		d = d ? RB_NEXT(dirty_tree, t, d) : RB_MIN(dirty_tree, t);
-	for (; d && d->first < end; d = RB_NEXT(dirty_tree, t, d))
+		d = d ? RB_NEXT(dirty_tree, &h->dirty, d)
+		      : RB_MIN(dirty_tree, &h->dirty);
+	for (; d && d->first < end; d = RB_NEXT(dirty_tree, &h->dirty, d))
 		n += (d->end < end ? d->end : end) -
 		     (d->first > first ? d->first : first);
 	return n;
 }
 
-/* Debug, for heap_check: dirty pages, and free dirty pages, in a range. */
-uint64_t
-dirty_pages_in(struct heap *h, uint64_t first, uint64_t end)
+/* Release the dirty pages among [first, end); all of them are free. */
+void
+dirty_release_now(struct heap *h, uint64_t first, uint64_t end)
 {
-	return pages_in(&h->dirty, first, end);
-}
-
-uint64_t
-dirty_free_pages_in(struct heap *h, uint64_t first, uint64_t end)
-{
-	return pages_in(&h->freed, first, end);
-}
-
-/*
- * THE FREE DIRTY SET.  h->freed holds, as disjoint non-touching intervals,
- * exactly the dirty pages that lie wholly in runs: the pages the engine
- * may give back.  A free adds the pages it makes wholly free (they held the
- * block, so they are dirty); an allocation takes out the pages of its run
- * that it covers (runs_take, runs_alloc: dirty_taken); a release takes out
- * what it gives back.  free_dirty is its page count.  Queue entries are
- * only hints of age: what is free is asked of the set, in O(log n), never
- * of the block map page by page.
- */
-
-/* Pages [first, end), dirty, became wholly free. */
-static void
-freed_add(struct heap *h, uint64_t first, uint64_t end)
-{
-	struct dirty *d = at_or_before(&h->freed, first), *next;
-
-	if (d && d->end >= first) {
-		assert(d->end == first);	/* newly free: not in the set */
-		h->free_dirty -= d->end - d->first;
-	} else {
-		d = heap_node_alloc(h, sizeof(*d));
-		d->first = first;
-		RB_INSERT(dirty_tree, &h->freed, d);
-	}
-	while ((next = RB_NEXT(dirty_tree, &h->freed, d)) &&
-	       next->first <= end) {
-		assert(next->first == end);
-		end = next->end;
-		h->free_dirty -= next->end - next->first;
-		RB_REMOVE(dirty_tree, &h->freed, next);
-		heap_node_free(h, next, sizeof(*next));
-	}
-	d->end = end;
-	h->free_dirty += d->end - d->first;
-}
-
-/* Take [a, b) out of the set's interval d, which holds it. */
-static void
-freed_cut(struct heap *h, struct dirty *d, uint64_t a, uint64_t b)
-{
-	assert(d->first <= a && a < b && b <= d->end);
-	h->free_dirty -= b - a;
-	if (d->first < a && d->end > b) {
-		struct dirty *tail = heap_node_alloc(h, sizeof(*tail));
-
-		tail->first = b;
-		tail->end = d->end;
-		d->end = a;
-		RB_INSERT(dirty_tree, &h->freed, tail);
-	} else if (d->first < a) {
-		d->end = a;
-	} else if (d->end > b) {
-		d->first = b;	/* order unchanged */
-	} else {
-		RB_REMOVE(dirty_tree, &h->freed, d);
-		heap_node_free(h, d, sizeof(*d));
-	}
-}
-
-/* The first interval of the set that ends after page first, or NULL. */
-static struct dirty *
-freed_from(struct heap *h, uint64_t first)
-{
-	struct dirty *d = at_or_before(&h->freed, first);
+	struct dirty *d = dirty_at_or_before(h, first), *next;
 
 	if (!d || d->end <= first)
-		d = d ? RB_NEXT(dirty_tree, &h->freed, d)
-		      : RB_MIN(dirty_tree, &h->freed);
-	return d;
-}
-
-/* An allocation took the pages [first, end) of a run: not free any more. */
-void
-dirty_taken(struct heap *h, uint64_t first, uint64_t end)
-{
-	struct dirty *d = freed_from(h, first), *next;
-
-	for (; d && d->first < end; d = next) {
-		next = RB_NEXT(dirty_tree, &h->freed, d);
-		freed_cut(h, d, d->first > first ? d->first : first,
-			  d->end < end ? d->end : end);
-	}
-}
-
-/* Does the set hold a page of [first, end)? */
-static bool
-freed_any(struct heap *h, uint64_t first, uint64_t end)
-{
-	struct dirty *d = freed_from(h, first);
-
-	return d && d->first < end;
-}
-
-/* Give back the free dirty pages among [first, end). */
-static void
-release_freed(struct heap *h, uint64_t first, uint64_t end)
-{
-	struct dirty *d = freed_from(h, first), *next, *dd;
-
+		d = d ? RB_NEXT(dirty_tree, &h->dirty, d)
+		      : RB_MIN(dirty_tree, &h->dirty);
 	for (; d && d->first < end; d = next) {
 		uint64_t a = d->first > first ? d->first : first;
 		uint64_t b = d->end < end ? d->end : end;
 
-		next = RB_NEXT(dirty_tree, &h->freed, d);
 		if (h->cfg.release &&
 		    h->cfg.release(h->cfg.ctx, a << h->pshift,
-				   (b - a) << h->pshift) != 0)
-			continue;	/* the pages stay dirty, and free */
+				   (b - a) << h->pshift) != 0) {
+			next = RB_NEXT(dirty_tree, &h->dirty, d);
+			continue;	/* the pages stay dirty */
+		}
 		h->st.released_bytes += (b - a) << h->pshift;
-		/* The set's pages are dirty: [a, b) lies in one stretch. */
-		dd = at_or_before(&h->dirty, a);
-		assert(dd && dd->first <= a && b <= dd->end);
-		dirty_cut(h, dd, a, b);
-		freed_cut(h, d, a, b);
+		h->free_dirty -= b - a;
+		next = dirty_cut(h, d, a, b);
 	}
 }
 
-/* Pages [first, end) of a page span became free: they go back at once. */
-void
-dirty_release_now(struct heap *h, uint64_t first, uint64_t end)
+/*
+ * How page p stands: a start bit inside it (after its first granule) means
+ * two extents share it, so it is not wholly free (-1); else the extent at
+ * its first granule covers it: 1 if that extent starts there and is a run,
+ * 0 if it starts there and is not, 2 if it starts before the page (the
+ * page's verdict is that of the page before, or a containment query).
+ */
+static int
+page_state(struct heap *h, uint64_t p)
 {
-	freed_add(h, first, end);
-	release_freed(h, first, end);
+	uint64_t gi = (p << h->pshift) >> h->gshift;
+	uint64_t n = h->page >> h->gshift, b = gi & (CHUNK_GRANULES - 1);
+	unsigned w = (unsigned)(b / 64), we = (unsigned)((b + n - 1) / 64);
+	struct chunk *c = bm_chunk(h, gi >> CHUNK_SHIFT);
+	uint64_t bits, first;
+	struct fit f;
+
+	if (n > CHUNK_GRANULES - b)	/* pages larger than chunks */
+		return runs_containing(h, p << h->pshift, &f) &&
+		       f.start + f.len >= (p + 1) << h->pshift ? 1 : -1;
+	if (!c)
+		return 2;
+	first = SW(c, w) >> (b & 63) & 1;
+	bits = SW(c, w) & (~1ull << (b & 63));
+	if (w == we) {
+		if (bits & (~0ull >> (63 - ((b + n - 1) & 63))))
+			return -1;
+	} else {
+		unsigned nw = sw_next(c, w);
+
+		if (bits || nw < we || (nw == we && SW(c, we) &
+					(~0ull >> (63 - ((b + n - 1) & 63)))))
+			return -1;
+	}
+	if (!first)
+		return 2;
+	return !(LW(c, w) >> (b & 63) & 1) &&
+	       !bm_cached_in(h, c, p << h->pshift) &&
+	       !(h->st.spans && spans_find(h, p << h->pshift)) ? 1 : 0;
+}
+
+/*
+ * Which of the pages [first, end) are still wholly free, page by page on
+ * the block map: a page is free when no extent starts inside it and the
+ * extent over it is a run.  With release, consecutive free pages go back
+ * together.  Returns whether any page is free.
+ */
+static bool
+free_pages_in(struct heap *h, uint64_t first, uint64_t end, bool release)
+{
+	uint64_t p, from = first;
+	int prev = -1;		/* the run over the page before: 1 free */
+	bool any = false;
+
+	for (p = first; p < end; p++) {
+		int st = page_state(h, p);
+		struct fit f;
+
+		if (st == 2)	/* the extent of the page before, or older */
+			st = prev >= 0 ? prev
+			     : runs_containing(h, p << h->pshift, &f) ? 1 : 0;
+		if (st != 1) {
+			if (release && p > from)
+				dirty_release_now(h, from, p);
+			from = p + 1;
+		}
+		if (st == 1 && !release)
+			return true;	/* the answer is known */
+		any |= st == 1;
+		prev = st == -1 ? -1 : st;
+	}
+	if (release && end > from)
+		dirty_release_now(h, from, end);
+	return any;
+}
+
+static void
+release_if_free(struct heap *h, uint64_t first, uint64_t end)
+{
+	free_pages_in(h, first, end, true);
 }
 
 /* The ring slot i entries after the oldest (the ring's size is a power of
@@ -318,7 +283,7 @@ retain_slot(const struct heap *h, unsigned i)
 	return (h->retain_head + i) & (h->retain_cap - 1);
 }
 
-/* How many free dirty pages may wait now. */
+/* How many pages the queue may hold now. */
 static uint64_t
 retain_bound(const struct heap *h)
 {
@@ -330,9 +295,10 @@ retain_bound(const struct heap *h)
 }
 
 /*
- * Is the pool over its bound?  free_dirty is exact, so neither a queued
- * range that was handed out again nor a page only partly live pushes
- * really free pages out.
+ * Is the pool over its bound?  free_dirty is exact: the dirty pages that
+ * lie wholly in free runs, the pages the queue exists to give back.  A
+ * queued range that was handed out again, or a page only partly live,
+ * does not count, so pages about to be reused are not pushed out by them.
  */
 static bool
 retain_over(const struct heap *h, uint64_t bound)
@@ -340,7 +306,7 @@ retain_over(const struct heap *h, uint64_t bound)
 	return h->free_dirty > bound;
 }
 
-/* The oldest entry leaves the queue; what of it is free goes back. */
+/* The oldest retained entry leaves the queue; its free pages go back. */
 static void
 retain_pop(struct heap *h)
 {
@@ -349,7 +315,7 @@ retain_pop(struct heap *h)
 
 	h->retain_head = retain_slot(h, 1);
 	h->retain_count--;
-	release_freed(h, first, end);
+	release_if_free(h, first, end);
 }
 
 /* Move the queue into a ring of cap entries (cap >= retain_count). */
@@ -373,14 +339,14 @@ retain_resize(struct heap *h, unsigned cap)
 /*
  * Room for one more entry, the pages [first, end).  A full ring, while the
  * pool is within its bound, looks at up to RETAIN_RECYCLE of its oldest
- * entries: one with a free page goes to the back, a stale one (no page of
- * it in the free set) is dropped and makes the room, and so is one that
- * the new entry covers (a block freed again: its old entry would otherwise
- * look free and push a truly free range out).  Only if none is stale does
- * the ring grow, doubling until it has room for retain_bound entries (16
- * bytes per page it may keep, 0.4 % of them; the ring's size stays a power
- * of two); at that size the oldest entry goes now, which releases what of
- * it is still free.
+ * entries: one with a free page goes to the back, a stale one (every page
+ * handed out again) is dropped and makes the room, and so is one that the
+ * new entry covers (a block freed again: its old entry would otherwise
+ * look free and push a truly free range out).  Only if none is stale does the ring
+ * grow, doubling until it has room for retain_bound entries (16 bytes per
+ * page it may keep, 0.4 % of them; the ring's size stays a power of two);
+ * at that size the oldest entry goes now, which releases what of it is
+ * still free.
  */
 static void
 retain_make_room(struct heap *h, uint64_t first, uint64_t end)
@@ -397,7 +363,7 @@ retain_make_room(struct heap *h, uint64_t first, uint64_t end)
 		/* A full ring: moving the head moves the oldest to the back. */
 		h->retain_head = retain_slot(h, 1);
 		if ((first <= r.first && r.end <= end) ||
-		    !freed_any(h, r.first, r.end)) {
+		    !free_pages_in(h, r.first, r.end, false)) {
 			h->retain_count--;	/* stale: dropped */
 			return;
 		}
@@ -410,9 +376,9 @@ retain_make_room(struct heap *h, uint64_t first, uint64_t end)
 }
 
 /*
- * Release the oldest queued ranges until the free dirty pages are within
- * the bound; a ring three quarters empty is halved, so that its size
- * follows the live set down as well as up.
+ * Release the oldest queued ranges until the queue is within its bound; a
+ * ring three quarters empty is halved, so that its size follows the live
+ * set down as well as up.
  */
 void
 dirty_retain_fit(struct heap *h)
@@ -446,16 +412,12 @@ retain_queued(const struct heap *h, uint64_t first, uint64_t end)
 	return false;
 }
 
-/*
- * Pages [first, end) of small blocks became wholly free: into the free
- * set and the queue; the oldest go back if that passes the bound.
- */
+/* Pages [first, end) of small blocks became free: queue, release the oldest. */
 void
 dirty_retain(struct heap *h, uint64_t first, uint64_t end)
 {
 	unsigned slot;
 
-	freed_add(h, first, end);
 	if (retain_queued(h, first, end)) {
 		dirty_retain_fit(h);
 		return;
@@ -468,29 +430,34 @@ dirty_retain(struct heap *h, uint64_t first, uint64_t end)
 	dirty_retain_fit(h);
 }
 
-/* heap_trim: release every free dirty page.  Returns bytes. */
+/* heap_trim: release every dirty page that is wholly free.  Returns bytes. */
 uint64_t
 dirty_release_all_free(struct heap *h)
 {
 	uint64_t before = h->st.released_bytes;
+	struct dirty *d, *next;
 
 	h->retain_count = 0;
 	retain_resize(h, 0);
-	release_freed(h, 0, h->npages);
+	for (d = RB_MIN(dirty_tree, &h->dirty); d; d = next) {
+		uint64_t end = d->end;
+
+		release_if_free(h, d->first, end);
+		/* d may be gone or split: go on from the first interval past end. */
+		next = dirty_at_or_before(h, end);
+		if (!next || next->end <= end)
+			next = next ? RB_NEXT(dirty_tree, &h->dirty, next)
+				    : RB_MIN(dirty_tree, &h->dirty);
+	}
 	return h->st.released_bytes - before;
 }
 
 void
 dirty_destroy(struct heap *h)
 {
+	heap_meta_free(h, h->retain, h->retain_cap * sizeof(*h->retain));
 	struct dirty *d, *next;
 
-	heap_meta_free(h, h->retain, h->retain_cap * sizeof(*h->retain));
-	for (d = RB_MIN(dirty_tree, &h->freed); d; d = next) {
-		next = RB_NEXT(dirty_tree, &h->freed, d);
-		RB_REMOVE(dirty_tree, &h->freed, d);
-		heap_node_free(h, d, sizeof(*d));
-	}
 	for (d = RB_MIN(dirty_tree, &h->dirty); d; d = next) {
 		next = RB_NEXT(dirty_tree, &h->dirty, d);
 		dirty_delete(h, d);

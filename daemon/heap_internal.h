@@ -228,8 +228,7 @@ struct heap {
 		uint64_t first, end;
 	} *retain;		/* FIFO ring of retain_cap entries */
 	unsigned retain_cap, retain_head, retain_count;
-	struct dirty_tree freed;	/* the dirty pages wholly in runs */
-	uint64_t free_dirty;	/* ... and their number */
+	uint64_t free_dirty;	/* dirty pages wholly inside free runs */
 	uint64_t retain_limit;
 
 	struct block_cache cache[CACHE_GRANULES + 1];
@@ -574,9 +573,7 @@ void spans_destroy(struct heap *h);
 void dirty_mark_slow(struct heap *h, uint64_t off, uint64_t len);
 void dirty_zero(struct heap *h, uint64_t off, uint64_t len);
 void dirty_release_now(struct heap *h, uint64_t first, uint64_t end);
-void dirty_taken(struct heap *h, uint64_t first, uint64_t end);
 uint64_t dirty_pages_in(struct heap *h, uint64_t first, uint64_t end);
-uint64_t dirty_free_pages_in(struct heap *h, uint64_t first, uint64_t end);
 void dirty_retain(struct heap *h, uint64_t first, uint64_t end);
 void dirty_retain_fit(struct heap *h);
 uint64_t dirty_release_all_free(struct heap *h);

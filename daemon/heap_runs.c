@@ -623,23 +623,23 @@ pages_touched(const struct heap *h, uint64_t x, uint64_t y, uint64_t a,
 }
 
 /*
- * A piece [a, b) taken from the run [x, y) takes the run's whole pages
- * under it out of the free dirty set (heap_dirty.c), which holds the dirty
- * pages that lie wholly in runs.
+ * free_dirty follows the pages that lie wholly in runs: a piece [a, b)
+ * taken from the run [x, y) takes the run's whole pages under it out.  It
+ * counts them all as dirty; those that were clean become dirty when the
+ * caller marks the piece, and dirty_mark counts them back in.
  */
 static inline void
 free_dirty_take(struct heap *h, uint64_t x, uint64_t y, uint64_t a,
 		uint64_t b)
 {
-	uint64_t f, e;
-
-	if (h->free_dirty == 0 || y - x < h->page)
-		return;		/* nothing to take */
 	/* Pages from max(ceil(x), floor(a)) to min(floor(y), ceil(b)). */
-	f = (x + h->page - 1 > a ? x + h->page - 1 : a) >> h->pshift;
-	e = (y < b + h->page - 1 ? y : b + h->page - 1) >> h->pshift;
+	uint64_t f = x + h->page - 1 > a ? x + h->page - 1 : a;
+	uint64_t e = y < b + h->page - 1 ? y : b + h->page - 1;
+
+	f >>= h->pshift;
+	e >>= h->pshift;
 	if (e > f)
-		dirty_taken(h, f, e);
+		h->free_dirty -= e - f;
 }
 
 /*
@@ -958,7 +958,7 @@ runs_give(struct heap *h, uint64_t off, uint64_t len, uint64_t *new_first,
 	struct fit left, right;
 
 	if (give_in_chunk(h, off, len, new_first, new_end))
-		return;
+		goto done;
 	h->st.free_bytes += len;
 	bm_set_start(h, off);
 	if (run_ending_at(h, off, &left)) {
@@ -983,6 +983,9 @@ runs_give(struct heap *h, uint64_t off, uint64_t len, uint64_t *new_first,
 	units_touched(h, x, y, off, off + len, &uf, &ue);
 	if (ue > uf)
 		buddy_add(h, uf, ue);
+done:
+	/* The pages that became wholly free held the extent: dirty. */
+	h->free_dirty += *new_end - *new_first;
 }
 
 void
