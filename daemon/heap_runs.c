@@ -632,12 +632,13 @@ static inline void
 free_dirty_take(struct heap *h, uint64_t x, uint64_t y, uint64_t a,
 		uint64_t b)
 {
-	/* Pages from max(ceil(x), floor(a)) to min(floor(y), ceil(b)). */
-	uint64_t f = x + h->page - 1 > a ? x + h->page - 1 : a;
-	uint64_t e = y < b + h->page - 1 ? y : b + h->page - 1;
+	uint64_t f, e;
 
-	f >>= h->pshift;
-	e >>= h->pshift;
+	if (y - x < h->page)
+		return;		/* a run shorter than a page has no whole one */
+	/* Pages from max(ceil(x), floor(a)) to min(floor(y), ceil(b)). */
+	f = (x + h->page - 1 > a ? x + h->page - 1 : a) >> h->pshift;
+	e = (y < b + h->page - 1 ? y : b + h->page - 1) >> h->pshift;
 	if (e > f)
 		h->free_dirty -= e - f;
 }
