@@ -53,7 +53,8 @@
  *   - A cached block, or a block freed next to live blocks, costs O(1) word
  *     operations; anything touching a long run, a span or a dirty stretch
  *     is O(log n) in their numbers; nothing walks all blocks except
- *     heap_check and heap_trim.
+ *     heap_check (heap_trim visits the cached blocks and the free runs of
+ *     a page or more).
  *
  * Metadata allocation failure in the daemon is fatal (abort), as in most
  * daemons: the engine would otherwise have to unwind half-made changes.

@@ -430,25 +430,34 @@ dirty_retain(struct heap *h, uint64_t first, uint64_t end)
 	dirty_retain_fit(h);
 }
 
-/* heap_trim: release every dirty page that is wholly free.  Returns bytes. */
+/* heap_trim, for each run: release its dirty whole pages; go on while any
+ * free dirty page is left. */
+static bool
+release_run_pages(struct heap *h, uint64_t start, uint64_t len)
+{
+	uint64_t first = round_up(start, h->page) >> h->pshift;
+	uint64_t end = (start + len) >> h->pshift;
+
+	if (end > first)
+		dirty_release_now(h, first, end);
+	return h->free_dirty > 0;
+}
+
+/*
+ * heap_trim: release every dirty page that is wholly free.  Free dirty
+ * pages lie in runs of a page or more, so those are visited, not the
+ * dirty pages: the cost follows the free runs, not the resident memory.
+ * Returns bytes.
+ */
 uint64_t
 dirty_release_all_free(struct heap *h)
 {
 	uint64_t before = h->st.released_bytes;
-	struct dirty *d, *next;
 
 	h->retain_count = 0;
 	retain_resize(h, 0);
-	for (d = RB_MIN(dirty_tree, &h->dirty); d; d = next) {
-		uint64_t end = d->end;
-
-		release_if_free(h, d->first, end);
-		/* d may be gone or split: go on from the first interval past end. */
-		next = dirty_at_or_before(h, end);
-		if (!next || next->end <= end)
-			next = next ? RB_NEXT(dirty_tree, &h->dirty, next)
-				    : RB_MIN(dirty_tree, &h->dirty);
-	}
+	if (h->free_dirty)
+		runs_each(h, h->page, release_run_pages);
 	return h->st.released_bytes - before;
 }
 

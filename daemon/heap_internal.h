@@ -323,6 +323,8 @@ void runs_take(struct heap *h, const struct fit *f, uint64_t off,
 	       uint64_t len);
 void runs_give(struct heap *h, uint64_t off, uint64_t len,
 	       uint64_t *new_first, uint64_t *new_end);
+void runs_each(struct heap *h, uint64_t min,
+	       bool (*fn)(struct heap *h, uint64_t start, uint64_t len));
 void runs_destroy(struct heap *h);
 bool sbin_holds(struct heap *h, uint64_t start, uint64_t len);
 

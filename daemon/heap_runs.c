@@ -989,6 +989,34 @@ done:
 	h->free_dirty += *new_end - *new_first;
 }
 
+/*
+ * Call fn on every run of at least min bytes, until it returns false: the
+ * long runs in address order, then the short ones from their bins (an
+ * entry is checked on the block map; a duplicate may be visited twice).
+ * O(runs), for heap_trim.
+ */
+void
+runs_each(struct heap *h, uint64_t min,
+	  bool (*fn)(struct heap *h, uint64_t start, uint64_t len))
+{
+	struct lrun *r;
+	unsigned n;
+	uint32_t i;
+
+	RB_FOREACH(r, lrun_addr_tree, &h->lruns)
+		if (r->len >= min && !fn(h, r->start, r->len))
+			return;
+	for (n = (unsigned)((min + h->g - 1) >> h->gshift); n <= SHORT_MAX;
+	     n++) {
+		const struct sbin *sb = &h->sbin[n];
+
+		for (i = 0; sb->count && i < sb->len; i++)
+			if (short_run_is(h, sb->v[i], n) &&
+			    !fn(h, sb->v[i], (uint64_t)n << h->gshift))
+				return;
+	}
+}
+
 void
 runs_destroy(struct heap *h)
 {

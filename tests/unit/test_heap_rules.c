@@ -781,6 +781,41 @@ partly_used_pages_do_not_count_as_free(void **state)
 	heap_destroy(h);
 }
 
+/*
+ * heap_trim finds the free dirty pages through the runs (long ones and, at
+ * granularity 64, short runs of whole pages too), not page by page: with
+ * 2048 blocks of 2 KiB in groups of 64 (live: 0-9, 14-19, 60-63; free: a
+ * short run of 2 pages and a long one of 20), the retention keeps 256 of
+ * the 704 free pages, and a trim releases the other 256, leaving exactly
+ * the 320 pages under live blocks.
+ */
+static void
+trim_releases_every_free_dirty_page(void **state)
+{
+	struct heap *h = make(16 * MiB, 64, 0, HEAP_CACHE_NONE);
+	static uint64_t x[2048];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 2048; i++)
+		assert_int_equal(x[i] = alloc_ok(h, 2048), (uint64_t)i * 2048);
+	for (i = 0; i < 2048; i++) {
+		int k = i % 64;
+
+		if ((k >= 10 && k < 14) || (k >= 20 && k < 60))
+			assert_int_equal(heap_free(h, x[i]), 0);
+	}
+	assert_int_equal(stats(h).resident_bytes, (320 + 256) * PAGE);
+	assert_int_equal(h->free_dirty, 256);
+	check_ok(h);
+	assert_int_equal(heap_trim(h), 256 * PAGE);
+	assert_int_equal(stats(h).resident_bytes, 320 * PAGE);
+	assert_int_equal(h->free_dirty, 0);
+	assert_int_equal(own.released, (704 - 256 + 256) * PAGE);
+	check_ok(h);
+	heap_destroy(h);
+}
+
 static void
 release_retain_none_is_immediate(void **state)
 {
@@ -1139,6 +1174,7 @@ main(void)
 		cmocka_unit_test(retention_follows_live_pages),
 		cmocka_unit_test(reused_pages_do_not_push_free_ones_out),
 		cmocka_unit_test(partly_used_pages_do_not_count_as_free),
+		cmocka_unit_test(trim_releases_every_free_dirty_page),
 		cmocka_unit_test(release_retain_none_is_immediate),
 		cmocka_unit_test(calloc_zeroes_only_dirty_pages),
 		cmocka_unit_test(calloc_zeroes_only_the_dirty_part),
