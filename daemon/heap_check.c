@@ -151,8 +151,9 @@ check_run(struct checker *c, uint64_t off, uint64_t len, bool is_long,
 	t->free += len;
 	t->runs++;
 	if (round_down(off + len, h->page) > round_up(off, h->page))
-		t->free_dirty += dirty_pages_in(h, round_up(off, h->page) >>
-						h->pshift, (off + len) >> h->pshift);
+		t->free_dirty += dirty_pages_in(h,
+				round_up(off, h->page) >> h->pshift,
+				(off + len) >> h->pshift);
 	return check_run_units(c, off, len, t);
 }
 

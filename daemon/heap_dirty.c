@@ -342,11 +342,11 @@ retain_resize(struct heap *h, unsigned cap)
  * entries: one with a free page goes to the back, a stale one (every page
  * handed out again) is dropped and makes the room, and so is one that the
  * new entry covers (a block freed again: its old entry would otherwise
- * look free and push a truly free range out).  Only if none is stale does the ring
- * grow, doubling until it has room for retain_bound entries (16 bytes per
- * page it may keep, 0.4 % of them; the ring's size stays a power of two);
- * at that size the oldest entry goes now, which releases what of it is
- * still free.
+ * look free and push a truly free range out).  Only if none is stale does
+ * the ring grow, doubling until it has room for retain_bound entries (16
+ * bytes per page it may keep, 0.4 % of them; the ring's size stays a power
+ * of two); at that size the oldest entry goes now, which releases what of
+ * it is still free.
  */
 static void
 retain_make_room(struct heap *h, uint64_t first, uint64_t end)
