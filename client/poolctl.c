@@ -331,7 +331,7 @@ enum field_kind {
 	K_BYTES,	/* a byte count: human size */
 	K_NUM,		/* a plain number */
 	K_MODE,		/* permission bits: octal */
-	K_QUOTA,	/* bytes, 0 meaning none */
+	K_BYTES_OR_NONE, /* bytes, 0 meaning none (quota, retain) */
 };
 
 struct stat_field {
@@ -401,9 +401,9 @@ static const struct stat_field stat_fields[] = {
 	SF(mode, "mode", K_MODE, false, NULL, NULL),
 	SF(uid, "owner uid", K_NUM, false, NULL, NULL),
 	SF(gid, "owner gid", K_NUM, false, NULL, NULL),
-	SF(quota, "quota per session", K_QUOTA, false,
+	SF(quota, "quota per session", K_BYTES_OR_NONE, false,
 	    "poolmgr_pool_quota_bytes", "Per-session quota; 0 means none."),
-	SF(retain_bytes, "retain", K_QUOTA, false,
+	SF(retain_bytes, "retain", K_BYTES_OR_NONE, false,
 	    "poolmgr_pool_retain_bytes",
 	    "Free memory of small blocks kept for reuse before it goes back "
 	    "to the OS; 0 means none."),
@@ -438,7 +438,7 @@ print_stats_text(const struct pool_stats *ps)
 		v = field_value(ps, f);
 		printf("  %-20s ", f->label);
 		switch (f->kind) {
-		case K_QUOTA:
+		case K_BYTES_OR_NONE:
 			if (v == 0) {
 				printf("%10s\n", "none");
 				break;
