@@ -786,8 +786,8 @@ partly_used_pages_do_not_count_as_free(void **state)
  * granularity 64, short runs of whole pages too), not page by page: with
  * 2048 blocks of 2 KiB in groups of 64 (live: 0-9, 14-19, 60-63; free: a
  * short run of 2 pages and a long one of 20), the retention keeps 256 of
- * the 704 free pages, and a trim releases the other 256, leaving exactly
- * the 320 pages under live blocks.
+ * the 704 free pages (the others went back as they were freed), and a trim
+ * releases those 256, leaving exactly the 320 pages under live blocks.
  */
 static void
 trim_releases_every_free_dirty_page(void **state)
