@@ -635,8 +635,8 @@ free_dirty_take(struct heap *h, uint64_t x, uint64_t y, uint64_t a,
 {
 	uint64_t f, e;
 
-	if (y - x < h->page)
-		return;		/* shorter than a page: no whole page in it */
+	if (y - x < h->page || round_up(x, h->page) >= b)
+		return;		/* no whole page of the run under the piece */
 	/* Pages from max(ceil(x), floor(a)) to min(floor(y), ceil(b)). */
 	f = (x + h->page - 1 > a ? x + h->page - 1 : a) >> h->pshift;
 	e = (y < b + h->page - 1 ? y : b + h->page - 1) >> h->pshift;
