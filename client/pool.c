@@ -533,6 +533,7 @@ client_copy_stats(struct pool_stats *s, const Poolmgr__PoolStats *m)
 	s->gid = m->gid;
 	s->quota = m->quota;
 	s->retain_bytes = m->retain_bytes;
+	s->free_resident_bytes = m->free_resident_bytes;
 	return 0;
 }
 

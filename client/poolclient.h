@@ -98,6 +98,9 @@ struct pool_stats {
 	uint64_t client_cached_bytes;
 	/* The pool's retain setting in bytes; 0: free pages go back at once. */
 	uint64_t retain_bytes;
+	/* Of committed_bytes: wholly free pages kept for reuse; pool_trim
+	 * gives them back. */
+	uint64_t free_resident_bytes;
 };
 
 /* One open handle, as `poolctl clients` shows it. */

@@ -388,6 +388,10 @@ static const struct stat_field stat_fields[] = {
 	SF(metadata_bytes, "allocator metadata", K_BYTES, false,
 	    "poolmgr_pool_metadata_bytes",
 	    "Daemon memory used by the pool's allocator metadata."),
+	SF(free_resident_bytes, "free, still resident", K_BYTES, false,
+	    "poolmgr_pool_free_resident_bytes",
+	    "Bytes of wholly free pages kept resident for reuse; a trim "
+	    "gives them back."),
 	SF(released_bytes, "released to the OS", K_BYTES, true,
 	    "poolmgr_pool_released_bytes_total",
 	    "Bytes given back to the OS so far."),

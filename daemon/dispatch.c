@@ -595,6 +595,7 @@ fill_stats(Poolmgr__PoolStats *ps, struct dpool *p)
 	ps->persistent_blocks = p->persistent_blocks;
 	ps->released_bytes = st.released_bytes;
 	ps->retain_bytes = st.retain_bytes;
+	ps->free_resident_bytes = st.free_resident_bytes;
 }
 
 static Poolmgr__PoolStats one_stats;

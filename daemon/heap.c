@@ -785,6 +785,7 @@ heap_get_stats(struct heap *h, struct heap_stats *out)
 	out->granularity = h->g;
 	out->resident_bytes = h->dirty_pages << h->pshift;
 	out->retain_bytes = h->retain_limit << h->pshift;
+	out->free_resident_bytes = h->free_dirty << h->pshift;
 	out->largest_free = 0;
 	if (h->nlong) {
 		out->largest_free = RB_MAX(lrun_size_tree, &h->lsize)->len;

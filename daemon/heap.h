@@ -88,6 +88,8 @@ struct heap_stats {
 	uint64_t resident_bytes;  /* estimate: pages handed out since their
 				   * last release */
 	uint64_t released_bytes;  /* total given back through release() */
+	uint64_t free_resident_bytes; /* wholly free pages not given back yet
+				   * (kept for reuse): a trim releases them */
 	uint64_t metadata_bytes;  /* daemon memory the engine uses */
 	uint64_t allocs;	  /* successful allocations (all kinds) */
 	uint64_t frees;		  /* successful frees */

@@ -806,10 +806,12 @@ trim_releases_every_free_dirty_page(void **state)
 			assert_int_equal(heap_free(h, x[i]), 0);
 	}
 	assert_int_equal(stats(h).resident_bytes, (320 + 256) * PAGE);
+	assert_int_equal(stats(h).free_resident_bytes, 256 * PAGE);
 	assert_int_equal(h->free_dirty, 256);
 	check_ok(h);
 	assert_int_equal(heap_trim(h), 256 * PAGE);
 	assert_int_equal(stats(h).resident_bytes, 320 * PAGE);
+	assert_int_equal(stats(h).free_resident_bytes, 0);
 	assert_int_equal(h->free_dirty, 0);
 	assert_int_equal(own.released, (704 - 256 + 256) * PAGE);
 	check_ok(h);
