@@ -324,6 +324,7 @@ create_and_bad_sizes(void **state)
 	st = stats_of("gamma");
 	assert_int_equal(st.max_size, 1 * MiB);
 	assert_int_equal(st.mode, 0600);
+	assert_int_equal(st.retain_bytes, 256 * st.page_size);	/* default */
 	expect_exit(ctl("list"), 0, "list");
 	expect(line_starting(fx.out, "gamma"), "list does not show gamma");
 
