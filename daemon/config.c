@@ -32,6 +32,7 @@ config_defaults(struct config *cf)
 	cf->max_connections_per_uid = 256;
 	cf->max_blocks_per_session = 4194304;
 	cf->hello_timeout = 10;
+	cf->idle_trim = 10;
 }
 
 int
@@ -185,6 +186,10 @@ daemon_key(struct load_state *ls, const char *key, const char *value)
 		if (parse_uint(value, &cf->hello_timeout))
 			return snprintf(ls->problem, sizeof(ls->problem),
 					"bad hello_timeout '%s'", value), 0;
+	} else if (strcmp(key, "idle_trim") == 0) {
+		if (parse_uint(value, &cf->idle_trim))
+			return snprintf(ls->problem, sizeof(ls->problem),
+					"bad idle_trim '%s'", value), 0;
 	} else if (strcmp(key, "admin_group") == 0) {
 		if (parse_group(value, &cf->admin_gid))
 			return snprintf(ls->problem, sizeof(ls->problem),

@@ -9,6 +9,8 @@
  *   max_connections_per_uid = 256  ; clients at once, per uid
  *   max_blocks_per_session = 4194304 ; references one client may hold
  *   hello_timeout = 10             ; seconds a new client has to say Hello
+ *   idle_trim = 10                 ; seconds idle before a pool's kept free
+ *                                  ; pages go back; 0: never
  *
  *   [pool NAME]
  *   size = 256M                    ; required; K, M, G, T suffixes
@@ -17,6 +19,7 @@
  *   group = GROUP-or-GID           ; default: the daemon's gid
  *   mode = 0660                    ; default 0600
  *   quota = 64M                    ; bytes per session; default none
+ *   retain = 1M                    ; free memory kept for reuse; 0: none
  */
 #ifndef POOLMGRD_CONFIG_H
 #define POOLMGRD_CONFIG_H
@@ -49,6 +52,7 @@ struct config {
 	uint32_t max_connections_per_uid;
 	uint64_t max_blocks_per_session;
 	uint32_t hello_timeout;		/* seconds; 0: none */
+	uint32_t idle_trim;		/* seconds; 0: never */
 	unsigned npools;
 	struct config_pool pools[CONFIG_MAX_POOLS];
 };

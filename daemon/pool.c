@@ -104,6 +104,32 @@ dpool_stop_releasing(void)
 	stopping = true;
 }
 
+void
+dpool_idle_tick(uint64_t now, uint32_t idle_trim)
+{
+	struct heap_stats st;
+	struct dpool *p;
+
+	TAILQ_FOREACH(p, &pools, entry) {
+		uint64_t ops;
+
+		heap_get_stats(p->heap, &st);
+		ops = st.allocs + st.frees;
+		if (ops != p->idle_ops || p->idle_since == 0) {
+			p->idle_ops = ops;
+			p->idle_since = now;
+		} else if (idle_trim && now - p->idle_since >= idle_trim &&
+			   (st.free_resident_bytes || st.cached_bytes)) {
+			int64_t n = heap_trim(p->heap);
+
+			log_debug("pool %s: idle for %llu s, %lld bytes given "
+				  "back", p->name,
+				  (unsigned long long)(now - p->idle_since),
+				  (long long)n);
+		}
+	}
+}
+
 static int
 block_cmp(struct block *a, struct block *b)
 {

@@ -69,6 +69,8 @@ struct dpool {
 	uint64_t invalid_frees;	/* refused before reaching the engine */
 	struct handle_list handles;
 	uint32_t nhandles;
+	uint64_t idle_ops;	/* allocs + frees when last seen to move */
+	uint64_t idle_since;	/* ... and when (monotonic seconds) */
 };
 
 struct dpool_params {
@@ -90,6 +92,13 @@ struct dpool *dpool_find(const char *name);
 struct dpool *dpool_first(void);
 struct dpool *dpool_next(struct dpool *p);
 unsigned dpool_count(void);
+
+/*
+ * Called about once a second: a pool with no allocation or free for
+ * idle_trim seconds (0: never) gives back the free pages it keeps for
+ * reuse, and its cached blocks' (heap_trim).
+ */
+void dpool_idle_tick(uint64_t now, uint32_t idle_trim);
 
 int dpool_create(const char *name, const struct dpool_params *params,
 		 struct dpool **out);

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -36,7 +37,7 @@ static const char *server_config_path;
 static char server_socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static int reserve_fd = -1;
 static bool socket_activated;
-static struct event *status_ev;
+static struct event *status_ev, *idle_ev;
 static struct event *ev_accept, *ev_accept_again;
 
 #define STATUS_INTERVAL_SEC 10
@@ -71,6 +72,20 @@ on_status_timer(evutil_socket_t fd, short what, void *arg)
 	(void)arg;
 	status_line(line, sizeof(line));
 	service_status(line);
+}
+
+/* Once a second: pools idle for idle_trim seconds give back their free
+ * pages kept for reuse. */
+static void
+on_idle_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct timespec ts;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	dpool_idle_tick((uint64_t)ts.tv_sec, server_cf->idle_trim);
 }
 
 static void
@@ -243,6 +258,8 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	server_cf->max_connections = cf->max_connections;
 	server_cf->max_connections_per_uid = cf->max_connections_per_uid;
 	server_cf->max_blocks_per_session = cf->max_blocks_per_session;
+	server_cf->hello_timeout = cf->hello_timeout;
+	server_cf->idle_trim = cf->idle_trim;
 	free(cf);
 	status_line(line, sizeof(line));
 	service_ready(line);
@@ -337,6 +354,7 @@ server_run(const struct server_opts *o, struct config *cf)
 {
 	struct event *ev_term, *ev_int, *ev_hup;
 	struct timeval status_tv = {STATUS_INTERVAL_SEC, 0};
+	struct timeval idle_tv = {1, 0};
 	char line[160];
 	struct dpool *p;
 	int lfd;
@@ -386,6 +404,8 @@ server_run(const struct server_opts *o, struct config *cf)
 	service_watchdog_start(base);
 	status_ev = event_new(base, -1, EV_PERSIST, on_status_timer, NULL);
 	event_add(status_ev, &status_tv);
+	idle_ev = event_new(base, -1, EV_PERSIST, on_idle_timer, NULL);
+	event_add(idle_ev, &idle_tv);
 	/* Ready only now: the socket accepts and the configured pools exist. */
 	status_line(line, sizeof(line));
 	service_ready(line);
@@ -394,6 +414,7 @@ server_run(const struct server_opts *o, struct config *cf)
 
 	service_watchdog_stop();
 	event_free(status_ev);
+	event_free(idle_ev);
 	dpool_stop_releasing();
 	peer_close_all();
 	while ((p = dpool_first()))

@@ -139,6 +139,13 @@ bad_config_refused_at_start(void **state)
 	snprintf(cmd, sizeof(cmd), "cat %s; rm -rf %s", d.log, d.dir);
 	harness_run(cmd, log, sizeof(log));
 	assert_non_null(strstr(log, "bad retain 'some' in [pool x]"));
+
+	/* So is an idle_trim that is not a number of seconds. */
+	assert_int_equal(harness_start(&d, "idle_trim = soon\n"), -1);
+	assert_false(harness_alive(&d));
+	snprintf(cmd, sizeof(cmd), "cat %s; rm -rf %s", d.log, d.dir);
+	harness_run(cmd, log, sizeof(log));
+	assert_non_null(strstr(log, "bad idle_trim 'soon'"));
 }
 
 /*

@@ -6,8 +6,8 @@
  * with id 0, before it sends anything) and closed, so refused clients hold
  * no descriptor however many there are; the library reports the refusal as
  * -EUSERS.  A connection that never says Hello is dropped after the
- * configured hello_timeout.  Meanwhile a well-behaved client of another
- * kind keeps being served.
+ * configured hello_timeout, also when a SIGHUP set it.  Meanwhile a
+ * well-behaved client of another kind keeps being served.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -183,6 +183,33 @@ silent_connections_time_out(void **state)
 	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
+/* hello_timeout takes effect on SIGHUP, for new connections. */
+static void
+hello_timeout_follows_a_reload(void **state)
+{
+	int fd, refusal;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(harness_start(&daemon_proc, "hello_timeout = 0\n"
+				       "[pool s]\nsize = 1M\n"), 0);
+	fd = raw_connect(daemon_proc.sock);
+	assert_int_equal(watch(fd, 1500, &refusal), 2);	/* kept: no limit */
+	close(fd);
+	f = fopen(daemon_proc.conf, "w");
+	assert_non_null(f);
+	fprintf(f, "[daemon]\nsocket_mode = 0666\nhello_timeout = 1\n"
+		"[pool s]\nsize = 1M\n");
+	assert_int_equal(fclose(f), 0);
+	harness_reload(&daemon_proc);
+	fd = raw_connect(daemon_proc.sock);
+	assert_int_equal(watch(fd, 3000, &refusal), 1);	/* dropped */
+	assert_int_equal(refusal, 0);
+	close(fd);
+	assert_int_equal(client_works(), 0);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
 int
 main(void)
 {
@@ -190,6 +217,8 @@ main(void)
 		cmocka_unit_test_teardown(refused_connections_hold_nothing,
 					  teardown),
 		cmocka_unit_test_teardown(silent_connections_time_out,
+					  teardown),
+		cmocka_unit_test_teardown(hello_timeout_follows_a_reload,
 					  teardown),
 	};
 
