@@ -886,6 +886,12 @@ give_in_chunk(struct heap *h, uint64_t off, uint64_t len, uint64_t *new_first,
 	if (bit == 0 || ebit >= CHUNK_GRANULES)
 		return false;
 	c = bm_chunk(h, gi >> CHUNK_SHIFT);
+	/*
+	 * No chunk: nothing starts in it, as inside a page span whose tail a
+	 * shrinking realloc gives back.  The general path makes the chunk.
+	 */
+	if (!c)
+		return false;
 	/* The extent before: short (a bin's run), long (a record), or live. */
 	if (!prev_bit(c, bit, &lb)) {
 		if (bit < SHORT_MAX)

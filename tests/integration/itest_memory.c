@@ -17,6 +17,14 @@
  *       trim, the first gives back all but the pages of the few blocks its
  *       cache holds (< 64 KiB committed), the second keeps about 4 MiB
  *       (3 to 4 MiB + 64 KiB), the default about 1 MiB.
+ *   idle_pool_gives_kept_pages_back    the same blocks in a daemon with
+ *       idle_trim = 1: the 1 MiB of free pages kept for reuse goes back
+ *       within 4 s once nothing is allocated or freed (committed 0, no
+ *       trim asked); with idle_trim = 0 it is still kept after 3 s.
+ *   large_block_shrunk_at_the_pool_end  a block that fills a 1100 KiB pool
+ *       of granularity 64 shrunk by realloc to 1030 KiB: the tail lies in
+ *       a bitmap chunk nothing starts in, which crashed the daemon; the
+ *       block keeps its offset and the tail serves a new block.
  *   calloc_zeroes_reused_dirty_blocks   blocks filled with 0xAA and freed
  *       come back from pool_calloc reading as zero, for small, page-sized
  *       and large blocks, and at least one of them is really a reused one.
@@ -392,6 +400,91 @@ retain_setting_bounds_kept_pages(void **state)
 	retain_round(NULL, 1 * MiB, 512 * KiB, 1 * MiB + 64 * KiB);
 }
 
+/* The pool's stats as the daemon has them, without flushing our cache. */
+static struct pool_stats
+stats_quiet(const char *name)
+{
+	struct pool_stats st = {.max_size = 0};
+	int rc = pool_stats_by_name(fx.conn, name, &st);
+
+	if (rc)
+		fail_msg("pool_stats_by_name: %s", pool_strerror(rc));
+	return st;
+}
+
+/*
+ * Free pages kept for reuse in a daemon with idle_trim seconds; after
+ * waiting up to wait_ms with no allocation or free, returns the stats.
+ */
+static struct pool_stats
+idle_round(const char *idle_trim, long wait_ms, bool until_released)
+{
+	char conf[128];
+	struct pool_stats st;
+	long waited;
+
+	snprintf(conf, sizeof(conf), "[daemon]\nidle_trim = %s\n"
+		 "[pool i]\nsize = 64M\n", idle_trim);
+	assert_int_equal(harness_start(&fx.d, conf), 0);
+	assert_int_equal(pool_connect(fx.d.sock, &fx.conn), 0);
+	assert_int_equal(pool_open(fx.conn, "i", &fx.pool), 0);
+	st = write_and_free("idle", 16 * MiB, 1 * KiB);
+	assert_true(st.free_resident_bytes >= 512 * KiB);
+	for (waited = 0; waited < wait_ms; waited += 100) {
+		st = stats_quiet("i");
+		if (until_released && st.free_resident_bytes == 0)
+			break;
+		harness_sleep_ms(100);
+	}
+	st = stats_quiet("i");
+	printf("idle_trim %s: after %ld ms: free, still resident %" PRIu64
+	       " B, committed %" PRIu64 " B\n", idle_trim, waited,
+	       st.free_resident_bytes, st.committed_bytes);
+	fflush(stdout);
+	return st;
+}
+
+static void
+idle_pool_gives_kept_pages_back(void **state)
+{
+	struct pool_stats st;
+
+	(void)state;
+	st = idle_round("1", 4000, true);
+	assert_int_equal(st.free_resident_bytes, 0);
+	assert_int_equal(st.committed_bytes, 0);
+	check_pool("i");
+	stop_all();
+
+	st = idle_round("0", 3000, false);
+	assert_true(st.free_resident_bytes >= 512 * KiB);
+	assert_true(st.committed_bytes >= st.free_resident_bytes);
+	check_pool("i");
+	stop_all();
+}
+
+static void
+large_block_shrunk_at_the_pool_end(void **state)
+{
+	pool_off_t a, b = POOL_OFF_NONE, moved = POOL_OFF_NONE;
+
+	(void)state;
+	assert_int_equal(harness_start(&fx.d, "[pool end]\nsize = 1100K\n"
+				       "granularity = 64\n"), 0);
+	assert_int_equal(pool_connect(fx.d.sock, &fx.conn), 0);
+	assert_int_equal(pool_open(fx.conn, "end", &fx.pool), 0);
+	a = alloc_ok(1100 * KiB);
+	assert_int_equal(a, 0);
+	assert_int_equal(pool_realloc(fx.pool, a, 1030 * KiB, &moved), 0);
+	assert_int_equal(moved, a);
+	assert_int_equal(pool_alloc(fx.pool, 64 * KiB, &b), 0);
+	assert_true(b >= 1030 * KiB && b + 64 * KiB <= 1100 * KiB);
+	check_pool("end");
+	free_ok(b);
+	free_ok(a);
+	stop_all();
+}
+
 /* ---- calloc -------------------------------------------------------------- */
 
 /* Index of the first non-zero byte of [p, p + n), or n. */
@@ -485,6 +578,10 @@ main(void)
 		cmocka_unit_test_teardown(small_blocks_return_memory_on_trim,
 					  teardown),
 		cmocka_unit_test_teardown(retain_setting_bounds_kept_pages,
+					  teardown),
+		cmocka_unit_test_teardown(idle_pool_gives_kept_pages_back,
+					  teardown),
+		cmocka_unit_test_teardown(large_block_shrunk_at_the_pool_end,
 					  teardown),
 		cmocka_unit_test_teardown(calloc_zeroes_reused_dirty_blocks,
 					  teardown),

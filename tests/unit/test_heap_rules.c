@@ -818,6 +818,33 @@ trim_releases_every_free_dirty_page(void **state)
 	heap_destroy(h);
 }
 
+/*
+ * A page span shrunk in place gives its tail back even when the tail lies
+ * in a bitmap chunk that nothing starts in: here the last, partial chunk
+ * of a 1100 KiB pool (at granularity 64 a chunk is 256 KiB) under a span
+ * that fills the pool.  This crashed the engine (a NULL chunk): the
+ * one-chunk fast path took the chunk for granted.
+ */
+static void
+span_tail_given_back_in_an_empty_chunk(void **state)
+{
+	struct heap *h = make(1100 * 1024, 64, 0, 0);
+	uint64_t a = alloc_ok(h, 1100 * 1024), out = HEAP_OFF_NONE, len = 0;
+
+	(void)state;
+	assert_int_equal(a, 0);
+	check_ok(h);
+	assert_int_equal(heap_realloc(h, a, 1030 * 1024, &out), 0);
+	assert_int_equal(out, a);
+	assert_int_equal(heap_usable_size(h, a, &len), 0);
+	assert_int_equal(len, 1032 * 1024);	/* whole pages */
+	check_ok(h);
+	/* The tail is a run again: a block fits in it. */
+	assert_int_equal(alloc_ok(h, 64 * 1024), 1032 * 1024);
+	check_ok(h);
+	heap_destroy(h);
+}
+
 static void
 release_retain_none_is_immediate(void **state)
 {
@@ -1177,6 +1204,7 @@ main(void)
 		cmocka_unit_test(reused_pages_do_not_push_free_ones_out),
 		cmocka_unit_test(partly_used_pages_do_not_count_as_free),
 		cmocka_unit_test(trim_releases_every_free_dirty_page),
+		cmocka_unit_test(span_tail_given_back_in_an_empty_chunk),
 		cmocka_unit_test(release_retain_none_is_immediate),
 		cmocka_unit_test(calloc_zeroes_only_dirty_pages),
 		cmocka_unit_test(calloc_zeroes_only_the_dirty_part),
