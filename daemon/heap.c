@@ -248,23 +248,29 @@ find_run(struct heap *h, uint64_t len, uint64_t align, bool span,
 	 struct fit *f, uint64_t *at)
 {
 	uint64_t page;
-	bool found;
+	bool found, popped;
 
 	for (;;) {
-		found = false;
+		found = popped = false;
 		if (span &&
 		    buddy_find(h, len >> h->pshift, align >> h->pshift, &page)) {
 			*at = page << h->pshift;
 			if (!runs_containing(h, *at, f))
 				abort();	/* the buddy lies */
-			found = true;
+			found = true;	/* looked up: no bin entry taken */
 		} else if (runs_best_fit(h, len, align, false, f)) {
 			*at = round_up(f->start, align);
-			found = true;
+			found = popped = true;
 		}
 		if (h->st.cached_blocks == 0 || (found && *at + len <= h->top))
 			return found;
-		if (found)
+		/*
+		 * Only a fit that popped its bin entry gives it back: a short
+		 * run the buddy found (granularity 512 and up make short runs
+		 * of 128 KiB) kept its entry, and pushing another one overran
+		 * the bin's stack.
+		 */
+		if (popped)
 			runs_unpick(h, f);
 		cache_flush(h);
 	}

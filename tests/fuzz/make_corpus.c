@@ -20,6 +20,12 @@
  *     daemon/heap_blockmap.c daemon/heap_spans.c daemon/heap_dirty.c \
  *     daemon/heap_cache.c daemon/heap_check.c -lprotobuf-c
  *   build/make_corpus tests/fuzz/corpus
+ *
+ * Seeds named regress_* are not written here: they are inputs the fuzzer
+ * once found to crash the engine, kept byte for byte so that the smoke test
+ * replays them (regress_unpick_buddy_span: a page span found through the
+ * buddy in a short run, at a large granularity, above the high-water mark
+ * while blocks were cached; its bin's stack was overrun).
  */
 #include <errno.h>
 #include <stdbool.h>
