@@ -50,6 +50,18 @@ dirty_at_or_before(struct heap *h, uint64_t page)
 		 : RB_MAX(dirty_tree, &h->dirty);
 }
 
+/* The first stretch that ends after page first, or NULL. */
+static struct dirty *
+dirty_from(struct heap *h, uint64_t first)
+{
+	struct dirty *d = dirty_at_or_before(h, first);
+
+	if (!d || d->end <= first)
+		d = d ? RB_NEXT(dirty_tree, &h->dirty, d)
+		      : RB_MIN(dirty_tree, &h->dirty);
+	return d;
+}
+
 static void
 dirty_delete(struct heap *h, struct dirty *d)
 {
@@ -134,11 +146,8 @@ dirty_zero(struct heap *h, uint64_t off, uint64_t len)
 {
 	uint64_t first = off >> h->pshift;
 	uint64_t end = round_up(off + len, h->page) >> h->pshift;
-	struct dirty *d = dirty_at_or_before(h, first);
+	struct dirty *d = dirty_from(h, first);
 
-	if (!d || d->end <= first)
-		d = d ? RB_NEXT(dirty_tree, &h->dirty, d)
-		      : RB_MIN(dirty_tree, &h->dirty);
 	for (; d && d->first < end; d = RB_NEXT(dirty_tree, &h->dirty, d)) {
 		uint64_t a = d->first << h->pshift, b = d->end << h->pshift;
 
@@ -155,12 +164,9 @@ dirty_zero(struct heap *h, uint64_t off, uint64_t len)
 uint64_t
 dirty_pages_in(struct heap *h, uint64_t first, uint64_t end)
 {
-	struct dirty *d = dirty_at_or_before(h, first);
+	struct dirty *d = dirty_from(h, first);
 	uint64_t n = 0;
 
-	if (!d || d->end <= first)
-		d = d ? RB_NEXT(dirty_tree, &h->dirty, d)
-		      : RB_MIN(dirty_tree, &h->dirty);
 	for (; d && d->first < end; d = RB_NEXT(dirty_tree, &h->dirty, d))
 		n += (d->end < end ? d->end : end) -
 		     (d->first > first ? d->first : first);
@@ -171,11 +177,8 @@ dirty_pages_in(struct heap *h, uint64_t first, uint64_t end)
 void
 dirty_release_now(struct heap *h, uint64_t first, uint64_t end)
 {
-	struct dirty *d = dirty_at_or_before(h, first), *next;
+	struct dirty *d = dirty_from(h, first), *next;
 
-	if (!d || d->end <= first)
-		d = d ? RB_NEXT(dirty_tree, &h->dirty, d)
-		      : RB_MIN(dirty_tree, &h->dirty);
 	for (; d && d->first < end; d = next) {
 		uint64_t a = d->first > first ? d->first : first;
 		uint64_t b = d->end < end ? d->end : end;
