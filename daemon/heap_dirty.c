@@ -196,78 +196,39 @@ dirty_release_now(struct heap *h, uint64_t first, uint64_t end)
 }
 
 /*
- * How page p stands: a start bit inside it (after its first granule) means
- * two extents share it, so it is not wholly free (-1); else the extent at
- * its first granule covers it: 1 if that extent starts there and is a run,
- * 0 if it starts there and is not, 2 if it starts before the page (the
- * page's verdict is that of the page before, or a containment query).
- */
-static int
-page_state(struct heap *h, uint64_t p)
-{
-	uint64_t gi = (p << h->pshift) >> h->gshift;
-	uint64_t n = h->page >> h->gshift, b = gi & (CHUNK_GRANULES - 1);
-	unsigned w = (unsigned)(b / 64), we = (unsigned)((b + n - 1) / 64);
-	struct chunk *c = bm_chunk(h, gi >> CHUNK_SHIFT);
-	uint64_t bits, first;
-	struct fit f;
-
-	if (n > CHUNK_GRANULES - b)	/* pages larger than chunks */
-		return runs_containing(h, p << h->pshift, &f) &&
-		       f.start + f.len >= (p + 1) << h->pshift ? 1 : -1;
-	if (!c)
-		return 2;
-	first = SW(c, w) >> (b & 63) & 1;
-	bits = SW(c, w) & (~1ull << (b & 63));
-	if (w == we) {
-		if (bits & (~0ull >> (63 - ((b + n - 1) & 63))))
-			return -1;
-	} else {
-		unsigned nw = sw_next(c, w);
-
-		if (bits || nw < we || (nw == we && SW(c, we) &
-					(~0ull >> (63 - ((b + n - 1) & 63)))))
-			return -1;
-	}
-	if (!first)
-		return 2;
-	return !(LW(c, w) >> (b & 63) & 1) &&
-	       !bm_cached_in(h, c, p << h->pshift) &&
-	       !(h->st.spans && spans_find(h, p << h->pshift)) ? 1 : 0;
-}
-
-/*
- * Which of the pages [first, end) are still wholly free, page by page on
- * the block map: a page is free when no extent starts inside it and the
- * extent over it is a run.  With release, consecutive free pages go back
- * together.  Returns whether any page is free.
+ * Which of the pages [first, end) are still wholly free: a page is, when no
+ * extent starts inside it (after its first byte) and the extent over it is
+ * a run.  The walk goes page by page where extents start inside pages, and
+ * jumps over an extent that covers whole pages to its end, so a long run
+ * or a large block costs one look, not one per page.  With release, each
+ * run's whole pages go back together.  Returns whether any page is free;
+ * without release it stops at the first.
  */
 static bool
 free_pages_in(struct heap *h, uint64_t first, uint64_t end, bool release)
 {
-	uint64_t p, from = first;
-	int prev = -1;		/* the run over the page before: 1 free */
+	uint64_t p = first, lim = end << h->pshift;
 	bool any = false;
 
-	for (p = first; p < end; p++) {
-		int st = page_state(h, p);
-		struct fit f;
+	while (p < end) {
+		uint64_t at = p << h->pshift, next = bm_next_start(h, at, lim);
+		bool run;
 
-		if (st == 2)	/* the extent of the page before, or older */
-			st = prev >= 0 ? prev
-			     : runs_containing(h, p << h->pshift, &f) ? 1 : 0;
-		if (st != 1) {
-			if (release && p > from)
-				dirty_release_now(h, from, p);
-			from = p + 1;
+		if (next < at + h->page) {
+			p++;	/* another extent starts inside the page */
+			continue;
 		}
-		if (st == 1 && !release)
-			return true;	/* the answer is known */
-		any |= st == 1;
-		prev = st == -1 ? -1 : st;
+		/* The extent over the page covers the pages up to next. */
+		run = bm_is_start(h, at) ? runs_start_at(h, at)
+					 : runs_cover(h, at);
+		if (run) {
+			if (!release)
+				return true;
+			any = true;
+			dirty_release_now(h, p, next >> h->pshift);
+		}
+		p = next >> h->pshift;
 	}
-	if (release && end > from)
-		dirty_release_now(h, from, end);
 	return any;
 }
 

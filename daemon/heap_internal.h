@@ -313,6 +313,8 @@ heap_count_out(struct heap *h, uint64_t len, uint64_t requested)
 /* heap_runs.c: free runs, bins, split and coalesce. */
 bool runs_is_short(const struct heap *h, uint64_t len);
 bool runs_at(struct heap *h, uint64_t start, struct fit *f);
+bool runs_start_at(struct heap *h, uint64_t off);
+bool runs_cover(struct heap *h, uint64_t off);
 bool runs_containing(struct heap *h, uint64_t off, struct fit *f);
 bool runs_best_fit(struct heap *h, uint64_t len, uint64_t align,
 		   bool sure_only, struct fit *f);
@@ -348,6 +350,7 @@ void bm_set_live_slow(struct heap *h, uint64_t off, uint64_t len,
 uint64_t bm_clear_live_slow(struct heap *h, uint64_t off, uint64_t len);
 uint64_t bm_slack(struct heap *h, uint64_t off, uint64_t len);
 uint64_t bm_scan_forward(struct heap *h, uint64_t gi, uint64_t gend);
+uint64_t bm_scan_not_live(struct heap *h, uint64_t gi, uint64_t gend);
 uint64_t bm_scan_backward(struct heap *h, uint64_t gi, uint64_t gfloor,
 			  bool *live);
 bool bm_live_block_slow(struct heap *h, uint64_t off, uint64_t limit,

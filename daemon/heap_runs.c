@@ -498,6 +498,42 @@ runs_at(struct heap *h, uint64_t start, struct fit *f)
 	return fit_long(f, lrun_find(h, start));
 }
 
+/* Does a run start at off?  Its start bit and no live bit, no cache mark,
+ * not a page span: the block map alone, unless the pool has spans. */
+bool
+runs_start_at(struct heap *h, uint64_t off)
+{
+	struct chunk *c;
+	unsigned w;
+	uint64_t m;
+
+	if (off >= h->max_size || !(c = bm_chunk_at(h, off)))
+		return false;
+	w = bm_word(h, off);
+	m = bm_mask(h, off);
+	return (SW(c, w) & m) && !(LW(c, w) & m) && !bm_cached_in(h, c, off) &&
+	       !span_start(h, off);
+}
+
+/*
+ * Is the byte at off inside a run?  The last extent start at or before it,
+ * looked for on the block map over two chunks at most (the chunks' summary
+ * words make that a few steps), else the long runs' record.
+ */
+bool
+runs_cover(struct heap *h, uint64_t off)
+{
+	uint64_t reach = (uint64_t)2 * CHUNK_GRANULES << h->gshift;
+	uint64_t top = off + h->g, p;
+	struct fit f;
+	bool live;
+
+	p = bm_prev_start(h, top, top > reach ? top - reach : 0, &live);
+	if (p == HEAP_OFF_NONE)
+		return runs_containing(h, off, &f);
+	return free_start(h, p, live) && !span_start(h, p);
+}
+
 /* The run holding the byte at off, if any. */
 bool
 runs_containing(struct heap *h, uint64_t off, struct fit *f)
