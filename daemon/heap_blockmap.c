@@ -383,39 +383,6 @@ bm_scan_forward(struct heap *h, uint64_t gi, uint64_t gend)
 }
 
 /*
- * The first granule at gi or after it, below gend, where an extent starts
- * that is not a live small block (a run, a cached block or a span), or
- * gend.  Live blocks are passed over a bitmap word at a time, and words
- * with no start bit through the chunk's summary word.
- */
-uint64_t
-bm_scan_not_live(struct heap *h, uint64_t gi, uint64_t gend)
-{
-	while (gi < gend) {
-		uint64_t ci = CHUNK_OF(gi), base = ci << CHUNK_SHIFT;
-		struct chunk *c = bm_chunk(h, ci);
-
-		if (c) {
-			unsigned w = (unsigned)(BIT_OF(gi) / 64);
-			uint64_t bits = SW(c, w) & ~LW(c, w) &
-					(~0ull << (gi % 64));
-
-			while (!bits && (w = sw_next(c, w)) < CHUNK_WORDS &&
-			       base + (uint64_t)w * 64 < gend)
-				bits = SW(c, w) & ~LW(c, w);
-			if (bits) {
-				uint64_t f = base + (uint64_t)w * 64 +
-					(uint64_t)__builtin_ctzll(bits);
-
-				return f < gend ? f : gend;
-			}
-		}
-		gi = base + CHUNK_GRANULES;
-	}
-	return gend;
-}
-
-/*
  * The last start bit below granule gi and at or above granule gfloor:
  * returns its granule (and whether a live block starts there), or
  * UINT64_MAX.

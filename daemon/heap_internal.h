@@ -350,7 +350,6 @@ void bm_set_live_slow(struct heap *h, uint64_t off, uint64_t len,
 uint64_t bm_clear_live_slow(struct heap *h, uint64_t off, uint64_t len);
 uint64_t bm_slack(struct heap *h, uint64_t off, uint64_t len);
 uint64_t bm_scan_forward(struct heap *h, uint64_t gi, uint64_t gend);
-uint64_t bm_scan_not_live(struct heap *h, uint64_t gi, uint64_t gend);
 uint64_t bm_scan_backward(struct heap *h, uint64_t gi, uint64_t gfloor,
 			  bool *live);
 bool bm_live_block_slow(struct heap *h, uint64_t off, uint64_t limit,
