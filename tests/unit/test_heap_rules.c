@@ -28,6 +28,7 @@ struct owner {
 	unsigned nrelease, nzero, ncopy;
 	uint64_t last_zero_off, last_zero_len;
 	uint64_t last_copy_dst, last_copy_src;
+	uint64_t last_release_off;
 };
 
 static struct owner own;
@@ -41,6 +42,7 @@ on_release(void *ctx, uint64_t off, uint64_t len)
 	assert_int_equal(len % PAGE, 0);
 	o->released += len;
 	o->nrelease++;
+	o->last_release_off = off;
 	return 0;
 }
 
@@ -782,6 +784,47 @@ partly_used_pages_do_not_count_as_free(void **state)
 }
 
 /*
+ * A queued range is judged when it leaves the queue, and by then the run
+ * over it may start far before it.  Eight blocks of 64 KiB: block 5 is
+ * freed first (its pages 80-95 are queued), then blocks 4 to 0, so the run
+ * over block 5 grows down to offset 0, more than two bitmap chunks before
+ * page 80, and no extent starts in between; 96 free pages, all within the
+ * bound of 96.  Freeing block 7 takes the pool over the bound: the oldest
+ * range, block 5's, goes back (found free through the run's record), and
+ * nothing else does.
+ */
+static void
+retention_judges_a_range_deep_inside_a_run(void **state)
+{
+	struct heap_config cfg = {
+		.max_size = 16 * MiB, .page_size = PAGE, .release = on_release,
+		.ctx = &own, .retain_pages = 96, .cache_blocks = HEAP_CACHE_NONE,
+	};
+	uint64_t x[8];
+	struct heap *h;
+	int i;
+
+	(void)state;
+	memset(&own, 0, sizeof(own));
+	assert_int_equal(heap_create(&cfg, &h), 0);
+	for (i = 0; i < 8; i++)
+		assert_int_equal(x[i] = alloc_ok(h, 64 * KiB), i * 64 * KiB);
+	assert_int_equal(heap_free(h, x[5]), 0);
+	for (i = 4; i >= 0; i--)
+		assert_int_equal(heap_free(h, x[i]), 0);
+	assert_int_equal(own.nrelease, 0);
+	assert_int_equal(stats(h).free_resident_bytes, 96 * PAGE);
+	check_ok(h);
+	assert_int_equal(heap_free(h, x[7]), 0);
+	assert_int_equal(own.nrelease, 1);
+	assert_int_equal(own.released, 64 * KiB);
+	assert_int_equal(own.last_release_off, 5 * 64 * KiB);
+	assert_int_equal(stats(h).free_resident_bytes, 96 * PAGE);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+/*
  * heap_trim finds the free dirty pages through the runs (long ones and, at
  * granularity 64, short runs of whole pages too), not page by page: with
  * 2048 blocks of 2 KiB in groups of 64 (live: 0-9, 14-19, 60-63; free: a
@@ -1206,6 +1249,7 @@ main(void)
 		cmocka_unit_test(trim_releases_every_free_dirty_page),
 		cmocka_unit_test(span_tail_given_back_in_an_empty_chunk),
 		cmocka_unit_test(release_retain_none_is_immediate),
+		cmocka_unit_test(retention_judges_a_range_deep_inside_a_run),
 		cmocka_unit_test(calloc_zeroes_only_dirty_pages),
 		cmocka_unit_test(calloc_zeroes_only_the_dirty_part),
 		cmocka_unit_test(realloc_shrinks_in_place),
