@@ -211,12 +211,6 @@ bm_drop_if_empty(struct heap *h, struct chunk *c)
 #define BIT_OF(gi) ((gi) & (CHUNK_GRANULES - 1))
 
 static bool
-start_get(const struct chunk *c, uint64_t bit)
-{
-	return SW(c, bit / 64) >> (bit % 64) & 1;
-}
-
-static bool
 live_get_bit(const struct chunk *c, uint64_t bit)
 {
 	return LW(c, bit / 64) >> (bit % 64) & 1;
@@ -414,33 +408,6 @@ bm_scan_backward(struct heap *h, uint64_t gi, uint64_t gfloor, bool *live)
 		gi = base;
 	}
 	return UINT64_MAX;
-}
-
-/* bm_live_block when the next start is not in the block's first word. */
-bool
-bm_live_block_slow(struct heap *h, uint64_t off, uint64_t limit,
-		   uint64_t *len)
-{
-	uint64_t gi = GRANULE(h, off), bit = BIT_OF(gi);
-	struct chunk *c = bm_chunk(h, CHUNK_OF(gi));
-
-	uint64_t gend = limit >> h->gshift, f;
-	unsigned w;
-
-	if (!c || !start_get(c, bit) || !live_get_bit(c, bit))
-		return false;
-	/* The block's first word, the chunk's summary word, then on. */
-	w = (unsigned)(bit / 64);
-	if (!(SW(c, w) & (~1ull << (bit % 64))))
-		w = sw_next(c, w);
-	if (w < CHUNK_WORDS)
-		f = (CHUNK_OF(gi) << CHUNK_SHIFT) + (uint64_t)w * 64 +
-		    (uint64_t)__builtin_ctzll(SW(c, w) & (w == bit / 64 ?
-				~1ull << (bit % 64) : ~0ull));
-	else
-		f = bm_scan_forward(h, (CHUNK_OF(gi) + 1) << CHUNK_SHIFT, gend);
-	*len = (f < gend ? f << h->gshift : limit) - off;
-	return true;
 }
 
 /* Total start bits: check compares it with the number of extents. */

@@ -352,8 +352,6 @@ uint64_t bm_slack(struct heap *h, uint64_t off, uint64_t len);
 uint64_t bm_scan_forward(struct heap *h, uint64_t gi, uint64_t gend);
 uint64_t bm_scan_backward(struct heap *h, uint64_t gi, uint64_t gfloor,
 			  bool *live);
-bool bm_live_block_slow(struct heap *h, uint64_t off, uint64_t limit,
-			uint64_t *len);
 uint64_t bm_count_starts(struct heap *h);
 
 /*
@@ -491,22 +489,31 @@ bm_clear_live(struct heap *h, uint64_t off, uint64_t len)
 
 /*
  * Is a live small block at off?  If so its length: the distance to the next
- * extent start before limit.  Inline when that start is in the same word.
+ * extent start before limit.  Inline when that start is in the same chunk.
  */
 static inline bool
 bm_live_block(struct heap *h, uint64_t off, uint64_t limit, uint64_t *len)
 {
 	struct chunk *c = bm_chunk_at(h, off);
-	uint64_t m = bm_mask(h, off), bits, f;
+	uint64_t m = bm_mask(h, off), gi = off >> h->gshift, bits, f;
 	unsigned w = bm_word(h, off);
 
 	if (!c || !(SW(c, w) & m) || !(LW(c, w) & m))
 		return false;
 	bits = SW(c, w) & ~(m | (m - 1));
-	if (!bits)
-		return bm_live_block_slow(h, off, limit, len);
-	f = (((off >> h->gshift) & ~63ull) + (uint64_t)__builtin_ctzll(bits))
-	    << h->gshift;
+	if (!bits) {	/* the chunk's summary word finds the next one */
+		if ((w = sw_next(c, w)) == CHUNK_WORDS) {
+			uint64_t gend = limit >> h->gshift;
+
+			f = bm_scan_forward(h, (gi | (CHUNK_GRANULES - 1)) + 1,
+					    gend);
+			*len = (f < gend ? f << h->gshift : limit) - off;
+			return true;
+		}
+		bits = SW(c, w);
+	}
+	f = ((gi & ~(uint64_t)(CHUNK_GRANULES - 1)) + (uint64_t)w * 64 +
+	     (uint64_t)__builtin_ctzll(bits)) << h->gshift;
 	*len = (f < limit ? f : limit) - off;
 	return true;
 }
