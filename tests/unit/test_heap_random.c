@@ -1862,6 +1862,48 @@ static const struct case_params case_g64 = {
 	.mid_pct = 15,
 };
 
+/*
+ * Granularity 1024 on 32 MiB: a page holds four granules, a bitmap chunk
+ * covers 4 MiB, and a short run (up to 256 granules, 256 KiB) can hold a
+ * page span (the default threshold, 128 KiB), so the buddy finds spans
+ * inside short runs and the caches (up to 64 granules) hold 64 KiB blocks.
+ * Default retention and caches.
+ */
+static const struct case_params case_g1024 = {
+	.name = "g1024-32MiB",
+	.max_size = 32ull << 20,
+	.granularity = 1024,
+	.page_size = 4096,
+	.large_threshold = HEAP_DEFAULT_LARGE_THRESHOLD,
+	.retain_pages = 0,
+	.cache_blocks = 0,
+	.small_hi = 8 << 10,
+	.mid_hi = 127 << 10,
+	.large_hi = 2 << 20,
+	.small_pct = 60,
+	.mid_pct = 30,
+};
+
+/*
+ * Granularity of a whole page on 64 MiB: every extent starts on a page, so
+ * no page is ever shared by two extents and every free is a candidate for
+ * release; a threshold of 16 pages and a retention of 8 pages.
+ */
+static const struct case_params case_g4096 = {
+	.name = "g4096-64MiB",
+	.max_size = 64ull << 20,
+	.granularity = 4096,
+	.page_size = 4096,
+	.large_threshold = 64 << 10,
+	.retain_pages = 8,
+	.cache_blocks = 0,
+	.small_hi = 16 << 10,
+	.mid_hi = 64 << 10,
+	.large_hi = 4 << 20,
+	.small_pct = 60,
+	.mid_pct = 25,
+};
+
 static int
 setup_g16(void **state)
 {
@@ -1878,6 +1920,30 @@ static int
 setup_g64(void **state)
 {
 	return setup_case(state, &case_g64);
+}
+
+static int
+setup_g1024(void **state)
+{
+	return setup_case(state, &case_g1024);
+}
+
+static int
+setup_g4096(void **state)
+{
+	return setup_case(state, &case_g4096);
+}
+
+static void
+test_random_g1024(void **state)
+{
+	run_case(*state);
+}
+
+static void
+test_random_g4096(void **state)
+{
+	run_case(*state);
 }
 
 static void
@@ -1925,6 +1991,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_random_g8, setup_g8,
 						teardown_case),
 		cmocka_unit_test_setup_teardown(test_random_g64, setup_g64,
+						teardown_case),
+		cmocka_unit_test_setup_teardown(test_random_g1024, setup_g1024,
+						teardown_case),
+		cmocka_unit_test_setup_teardown(test_random_g4096, setup_g4096,
 						teardown_case),
 	};
 	struct timespec ts;
