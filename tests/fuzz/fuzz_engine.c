@@ -41,7 +41,9 @@
  *   bytes 1-2 pool pages - 1, little endian, modulo 4096: 4 KiB .. 16 MiB
  *   byte 3    bit 7: max_size is pages * 4096 minus the low 7 bits (the
  *             engine rounds it back up to pages); page_size is always 4096
- *   byte 4    0xF0..0xFF: release() fails every (low nibble + 1)th call
+ *   byte 4    0xF0..0xFF: release() fails every (low nibble + 1)th call;
+ *             0xE0..0xEF: granularity 512 << (bits 0-1), up to the page,
+ *             instead of byte 0's
  *   then      operations: an opcode byte (low 4 bits: the operation, high
  *             4 bits: a parameter) followed by its arguments:
  *
@@ -1238,7 +1240,8 @@ make_config(struct fz *f, struct rd *r, struct heap_config *hc)
 	b3 = rd8(r);
 	b4 = rd8(r);
 	memset(hc, 0, sizeof(*hc));
-	hc->granularity = gran[b0 & 3];
+	hc->granularity = (b4 & 0xf0) == 0xe0 ? 512u << (b4 & 3)
+					      : gran[b0 & 3];
 	hc->cache_blocks = b0 & 4 ? HEAP_CACHE_NONE : 0;
 	hc->retain_pages = retain[(b0 >> 3) & 3];
 	hc->large_threshold = thr[b0 >> 5];
