@@ -14,6 +14,9 @@
  *       bytes show up as a torn block.  The parent runs the daemon's
  *       invariant check under load; at the end every worker exited 0, the
  *       pool is empty (retained blocks too) and its check passes.
+ *   page_granules_no_double_booking  the same on a pool whose granularity
+ *       is the page size: blocks start on pages, the client caches have no
+ *       class below a page, and the engine's short runs can hold spans.
  *   random_kills_lose_nothing  the same load while the parent SIGKILLs a
  *       random worker every 50-300 ms and starts a replacement that goes on
  *       with the slot's remaining operations; workers also leave without
@@ -46,8 +49,10 @@
  * Long form: make stress, i.e.
  *   POOLMGR_BUILD=build POOLMGR_STRESS_PROCS=8 POOLMGR_STRESS_OPS=1000000 \
  *     build/tests/itest_stress
- * Also: POOLMGR_STRESS_KILLS (kill budget of the second test) and
- * POOLMGR_STRESS_SEED (repeat a run; the seed is printed).
+ * Also: POOLMGR_STRESS_KILLS (kill budget of the random kills),
+ * POOLMGR_STRESS_GRANULARITY (the pool's granularity in the other three
+ * tests, default 16) and POOLMGR_STRESS_SEED (repeat a run; the seed is
+ * printed).
  */
 #include <endian.h>
 #include <errno.h>
@@ -75,7 +80,8 @@
 #include "poolclient.h"
 
 #define POOL_NAME	"s"
-#define POOL_CONFIG	"[pool " POOL_NAME "]\nsize = 64M\n"
+#define POOL_CONFIG	"[pool " POOL_NAME "]\nsize = 64M\ngranularity = %u\n"
+#define DEFAULT_GRANULARITY 16
 
 #define DEFAULT_PROCS	4
 #define DEFAULT_OPS	20000
@@ -197,6 +203,8 @@ struct fixture {
 	pid_t pid[MAX_PROCS];
 	unsigned procs;
 	unsigned long ops;
+	unsigned granularity;	/* of the pool the test runs on */
+	unsigned granularity_default;	/* POOLMGR_STRESS_GRANULARITY */
 	unsigned kills_max;
 	uint64_t seed;
 	uint64_t rng;
@@ -1407,7 +1415,10 @@ assert_empty(const char *test, const struct pool_stats *st,
 static void
 start_daemon(void)
 {
-	if (harness_start(&fx.d, POOL_CONFIG) != 0)
+	char config[128];
+
+	snprintf(config, sizeof(config), POOL_CONFIG, fx.granularity);
+	if (harness_start(&fx.d, config) != 0)
 		fail_msg("harness_start failed (build %s)", harness_build());
 	EXPECT_RC(pool_connect(fx.d.sock, &fx.conn), 0);
 	shared_map();
@@ -1510,6 +1521,7 @@ teardown(void **state)
 	unsigned i;
 
 	(void)state;
+	fx.granularity = fx.granularity_default;
 	for (i = 0; i < MAX_PROCS; i++) {
 		if (fx.pid[i] > 0) {
 			kill(fx.pid[i], SIGKILL);
@@ -1536,17 +1548,16 @@ teardown(void **state)
 
 /* ---- the tests ---------------------------------------------------------- */
 
+/* The random load of fx.procs workers on a pool of fx.granularity. */
 static void
-many_processes_no_double_booking(void **state)
+no_double_booking(const char *test)
 {
-	const char *test = "no-double-booking";
 	struct run run = {.name = test, .ops = fx.ops};
 	struct pool_stats before, after;
 	struct progress pr = {0};
 	double t0, elapsed, next_check;
 	unsigned i, checks = 0;
 
-	(void)state;
 	start_daemon();
 	before = stats_now();
 	t0 = now_s();
@@ -1572,6 +1583,29 @@ many_processes_no_double_booking(void **state)
 	after = stats_now();
 	assert_empty(test, &after, &before);
 	stop_daemon();
+}
+
+static void
+many_processes_no_double_booking(void **state)
+{
+	(void)state;
+	no_double_booking("no-double-booking");
+}
+
+/*
+ * The same load on a pool whose granule is a whole page: every block
+ * starts on a page, the client caches have no class below a page, short
+ * runs can hold page spans, and each granule of the share map is a page.
+ */
+static void
+page_granules_no_double_booking(void **state)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	(void)state;
+	assert_true(page > 0);
+	fx.granularity = (unsigned)page;
+	no_double_booking("page-granules");
 }
 
 /* Pick a running slot at random (there is one). */
@@ -1762,6 +1796,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(many_processes_no_double_booking,
 					  teardown),
+		cmocka_unit_test_teardown(page_granules_no_double_booking,
+					  teardown),
 		cmocka_unit_test_teardown(random_kills_lose_nothing, teardown),
 		cmocka_unit_test_teardown(daemon_restart, teardown),
 	};
@@ -1775,10 +1811,14 @@ main(void)
 	fx.seed = env_ulong("POOLMGR_STRESS_SEED",
 			    (unsigned long)time(NULL) ^
 			    ((unsigned long)getpid() << 20), ~0ul);
+	fx.granularity_default = (unsigned)env_ulong(
+		"POOLMGR_STRESS_GRANULARITY", DEFAULT_GRANULARITY, 1u << 16);
+	fx.granularity = fx.granularity_default;
 	fx.rng = fx.seed;
 	printf("stress: %u worker processes x %lu operations, up to %u kills, "
-	       "seed %#lx (set POOLMGR_STRESS_SEED to repeat)\n", fx.procs,
-	       fx.ops, fx.kills_max, (unsigned long)fx.seed);
+	       "granularity %u, seed %#lx (set POOLMGR_STRESS_SEED to "
+	       "repeat)\n", fx.procs, fx.ops, fx.kills_max, fx.granularity,
+	       (unsigned long)fx.seed);
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests_name("integration: stress", tests, NULL,
 					   NULL);
