@@ -15,8 +15,9 @@
  *       invariant check under load; at the end every worker exited 0, the
  *       pool is empty (retained blocks too) and its check passes.
  *   page_granules_no_double_booking  the same on a pool whose granularity
- *       is the page size: blocks start on pages, the client caches have no
- *       class below a page, and the engine's short runs can hold spans.
+ *       is the page size: blocks start on pages, the client caches' size
+ *       classes are all whole pages, and the engine's short runs can hold
+ *       spans.
  *   random_kills_lose_nothing  the same load while the parent SIGKILLs a
  *       random worker every 50-300 ms and starts a replacement that goes on
  *       with the slot's remaining operations; workers also leave without
@@ -1594,8 +1595,9 @@ many_processes_no_double_booking(void **state)
 
 /*
  * The same load on a pool whose granule is a whole page: every block
- * starts on a page, the client caches have no class below a page, short
- * runs can hold page spans, and each granule of the share map is a page.
+ * starts on a page, the client caches' size classes are all whole pages,
+ * short runs can hold page spans, and each granule of the share map is a
+ * page.
  */
 static void
 page_granules_no_double_booking(void **state)
