@@ -518,19 +518,19 @@ runs_start_at(struct heap *h, uint64_t off)
 /*
  * Is the byte at off inside a run?  The last extent start at or before it,
  * looked for on the block map over two chunks at most (the chunks' summary
- * words make that a few steps), else the long runs' record.
+ * words make that a few steps).  An extent that starts further back is
+ * longer than any short run: a long run's record holds off, or no run does.
  */
 bool
 runs_cover(struct heap *h, uint64_t off)
 {
 	uint64_t reach = (uint64_t)2 * CHUNK_GRANULES << h->gshift;
 	uint64_t top = off + h->g, p;
-	struct fit f;
 	bool live;
 
 	p = bm_prev_start(h, top, top > reach ? top - reach : 0, &live);
 	if (p == HEAP_OFF_NONE)
-		return runs_containing(h, off, &f);
+		return lrun_containing(h, off) != NULL;
 	return free_start(h, p, live) && !span_start(h, p);
 }
 
