@@ -243,6 +243,35 @@ heap_destroy(struct heap *h)
  * memory it did not need (rule 5), so the caches cost speed there, never
  * space.
  */
+/*
+ * Can merging the caches change the answer for len bytes at align?  A run
+ * the merge makes holds cached blocks and the free bytes they touch, no
+ * more.  When nothing fit, the request then needs len of those bytes in
+ * all.  When the fit found lies above the high-water mark, a better one
+ * must start below the mark (whatever lies above it is free already), at
+ * some aligned p < top, and [p, min(top, p + len)) must be free after the
+ * merge: at least min(len, top - p) cached bytes and free bytes below the
+ * mark, least for the highest such p.  Nothing above the mark is allocated
+ * or cached, so the free bytes there are exactly max_size - top.  A large
+ * request in a pool of small blocks, or one that must fail, thus leaves
+ * the caches as they are.
+ */
+static bool
+flush_may_help(const struct heap *h, uint64_t len, uint64_t align,
+	       bool found)
+{
+	uint64_t room = h->st.cached_bytes + h->st.free_bytes, need = len;
+
+	if (found) {
+		room -= h->max_size - h->top;
+		if (h->top == 0)
+			return false;
+		if (h->top - round_down(h->top - 1, align) < need)
+			need = h->top - round_down(h->top - 1, align);
+	}
+	return room >= need;
+}
+
 static bool
 find_run(struct heap *h, uint64_t len, uint64_t align, bool span,
 	 struct fit *f, uint64_t *at)
@@ -262,7 +291,8 @@ find_run(struct heap *h, uint64_t len, uint64_t align, bool span,
 			*at = round_up(f->start, align);
 			found = popped = true;
 		}
-		if (h->st.cached_blocks == 0 || (found && *at + len <= h->top))
+		if (h->st.cached_blocks == 0 || (found && *at + len <= h->top) ||
+		    !flush_may_help(h, len, align, found))
 			return found;
 		/*
 		 * Only a fit that popped its bin entry gives it back: a short

@@ -507,6 +507,52 @@ caches_merged_before_the_footprint_grows(void **state)
 }
 
 /*
+ * Merging the caches is done only when it might make room: a span that
+ * must go above the high-water mark in a pool of small blocks, and a
+ * request that must fail, leave the cached blocks where they are.
+ */
+static void
+caches_kept_when_merging_cannot_help(void **state)
+{
+	static const uint64_t sizes[4] = {512, 256, 192, 64};
+	struct heap *h = make(1 << 20, 16, 0, 0);
+	uint64_t x[8], y[16], off;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 8; i++)
+		x[i] = alloc_ok(h, 32);
+	assert_int_equal(heap_free(h, x[2]), 0);
+	assert_int_equal(heap_free(h, x[3]), 0);
+	assert_int_equal(stats(h).cached_blocks, 2);
+	/* 64 cached bytes and nothing free below offset 256, the mark: no
+	 * merge could free the page below the mark. */
+	off = alloc_ok(h, 256 * KiB);
+	assert_int_equal(off, 256 * KiB);	/* the buddy's block */
+	assert_int_equal(stats(h).cached_blocks, 2);
+	check_ok(h);
+	/* More than all free and cached bytes: refused, caches untouched. */
+	assert_int_equal(heap_alloc(h, 1 * MiB - 256 * KiB, 0, &off), -ENOMEM);
+	assert_int_equal(stats(h).cached_blocks, 2);
+	check_ok(h);
+	heap_destroy(h);
+
+	/* A page of blocks, all cached, below the mark: merged, they free
+	 * that page and the span starts there. */
+	h = make(1 << 20, 16, 0, 0);
+	for (i = 0; i < 16; i++)	/* four of each size: the cache's depth */
+		y[i] = alloc_ok(h, sizes[i / 4]);
+	assert_int_equal(stats(h).allocated_bytes, PAGE);
+	for (i = 0; i < 16; i++)
+		assert_int_equal(heap_free(h, y[i]), 0);
+	assert_int_equal(stats(h).cached_blocks, 16);
+	assert_int_equal(alloc_ok(h, 256 * KiB), 0);
+	assert_int_equal(stats(h).cached_blocks, 0);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+/*
  * A caller that undoes a group of calls (the daemon's refused AllocBatch)
  * puts the event counters back: allocs, frees, cache hits and per-class
  * allocs read as before the group; the blocks' own counters are back by
@@ -1238,6 +1284,7 @@ main(void)
 		cmocka_unit_test(lab_adjacent_free_blocks_merge),
 		cmocka_unit_test(lab_caches_flushed_before_refusing),
 		cmocka_unit_test(caches_merged_before_the_footprint_grows),
+		cmocka_unit_test(caches_kept_when_merging_cannot_help),
 		cmocka_unit_test(event_counters_restore_after_an_undo),
 		cmocka_unit_test(lab_refusal_only_when_nothing_fits),
 		cmocka_unit_test(placement_prefers_low_addresses),
