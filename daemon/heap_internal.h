@@ -520,7 +520,8 @@ bm_live_block(struct heap *h, uint64_t off, uint64_t limit, uint64_t *len)
 
 /*
  * The first extent start after off and before limit (exclusive), or limit.
- * The same word is tried inline; the scan goes on out of line.
+ * The rest of off's chunk is searched inline (its summary word skips empty
+ * words); the scan goes on out of line only into the chunks after it.
  */
 static inline uint64_t
 bm_next_start(struct heap *h, uint64_t off, uint64_t limit)
@@ -529,13 +530,17 @@ bm_next_start(struct heap *h, uint64_t off, uint64_t limit)
 	struct chunk *c = bm_chunk(h, gi >> CHUNK_SHIFT);
 
 	if (c) {
-		uint64_t bits = SW(c, (gi & (CHUNK_GRANULES - 1)) / 64) &
-				(~1ull << (gi & 63));
+		unsigned w = (unsigned)(gi & (CHUNK_GRANULES - 1)) / 64;
+		uint64_t bits = SW(c, w) & (~1ull << (gi & 63));
 
+		if (!bits && (w = sw_next(c, w)) < CHUNK_WORDS)
+			bits = SW(c, w);
 		if (bits) {
-			f = (gi & ~63ull) + (uint64_t)__builtin_ctzll(bits);
+			f = (gi & ~(uint64_t)(CHUNK_GRANULES - 1)) +
+			    (uint64_t)w * 64 + (uint64_t)__builtin_ctzll(bits);
 			return f < gend ? f << h->gshift : limit;
 		}
+		gi |= CHUNK_GRANULES - 1;
 	}
 	f = bm_scan_forward(h, (gi | 63) + 1, gend);
 	return f < gend ? f << h->gshift : limit;
@@ -543,7 +548,8 @@ bm_next_start(struct heap *h, uint64_t off, uint64_t limit)
 
 /*
  * The last extent start before off and at or after floor, or HEAP_OFF_NONE;
- * *live says whether a live small block starts there.
+ * *live says whether a live small block starts there.  Like bm_next_start,
+ * inline within the chunk, out of line into the chunks before it.
  */
 static inline uint64_t
 bm_prev_start(struct heap *h, uint64_t off, uint64_t floor, bool *live)
@@ -559,15 +565,19 @@ bm_prev_start(struct heap *h, uint64_t off, uint64_t floor, bool *live)
 		unsigned w = (unsigned)(top & (CHUNK_GRANULES - 1)) / 64;
 		uint64_t bits = SW(c, w) & (~0ull >> (63 - (top & 63)));
 
+		if (!bits && (w = sw_prev(c, w)) < CHUNK_WORDS)
+			bits = SW(c, w);
 		if (bits) {
 			unsigned b = 63 - (unsigned)__builtin_clzll(bits);
 
-			f = (top & ~63ull) + b;
+			f = (top & ~(uint64_t)(CHUNK_GRANULES - 1)) +
+			    (uint64_t)w * 64 + b;
 			if (f < gfloor)
 				return HEAP_OFF_NONE;
 			*live = LW(c, w) >> b & 1;
 			return f << h->gshift;
 		}
+		top &= ~(uint64_t)(CHUNK_GRANULES - 1);
 	}
 	f = bm_scan_backward(h, top & ~63ull, gfloor, live);
 	return f == UINT64_MAX ? HEAP_OFF_NONE : f << h->gshift;
