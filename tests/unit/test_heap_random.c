@@ -14,6 +14,9 @@
  *   - every -ENOMEM from an allocation is honest: no gap between live blocks
  *     could hold the request (rule 4: cached blocks count as free, since the
  *     engine flushes its caches before refusing);
+ *   - a small allocation raises the high-water mark only when best fit
+ *     with the caches merged would (rule 5: no gap below the mark that
+ *     holds it is shorter than the run above the last live block);
  *   - refused calls (-EINVAL, -EFBIG, -EOVERFLOW) change nothing;
  *   - release() never covers a byte of a live block, and never drops data a
  *     moving realloc still has to copy;
@@ -392,6 +395,7 @@ enum band { BAND_SMALL, BAND_MID, BAND_LARGE };
 
 struct counters {
 	uint64_t allocs, refusals, refusals_checked, attempts;
+	uint64_t top_raises_checked;
 	uint64_t refused_band[3];
 	uint64_t phases, occupancy_sum, occupancy_samples;
 	uint64_t invalid_frees, invalid_usable, bad_args, frees, reallocs;
@@ -427,6 +431,10 @@ struct tctx {
 
 	uint64_t freed[FREED_RING];
 	unsigned freed_head, freed_count;
+
+	/* The engine's high-water mark, followed: the highest end of a block
+	 * ever handed out, brought down by a trim to the last live block. */
+	uint64_t top;
 
 	bool draining;
 	bool no_large;		/* this cycle packs the pool with small blocks */
@@ -842,6 +850,41 @@ check_new_block(struct tctx *t, uint64_t off, uint64_t usable, uint64_t req,
 		      req, b->off, b->off + b->len, b->req);
 }
 
+/*
+ * Rule 5's footprint: a small request at the granule raises the high-water
+ * mark only when best fit, with the caches merged, would place it there.
+ * Merged, every gap between live blocks (cached blocks count as free) that
+ * could hold the request is one run, and best fit takes the shortest run
+ * that holds it; every gap lies below the mark, and the run above the last
+ * live block is the only one that reaches past it.  So no gap may hold the
+ * request and be shorter than that last run.
+ */
+static void
+check_footprint(struct tctx *t, uint64_t off, uint64_t len, uint64_t old_top)
+{
+	uint64_t prev = 0, tail_len;
+	size_t i;
+
+	if (off + len <= old_top)
+		return;
+	t->c.top_raises_checked++;
+	tail_len = t->cfg.max_size -
+		   (t->m.n ? t->m.v[t->m.n - 1].off + t->m.v[t->m.n - 1].len
+			   : 0);
+	for (i = 0; i < t->m.n; i++) {
+		uint64_t gap = t->m.v[i].off - prev;
+
+		if (gap >= len && gap < tail_len)
+			tfail(t, "block [%#" PRIx64 ", +%" PRIu64 ") raised the "
+				 "high-water mark from %#" PRIx64 ", but the "
+				 "gap [%#" PRIx64 ", %#" PRIx64 ") below it "
+				 "holds it and is shorter than the last run "
+				 "(%" PRIu64 " bytes)", off, len, old_top,
+			      prev, t->m.v[i].off, tail_len);
+		prev = t->m.v[i].off + t->m.v[i].len;
+	}
+}
+
 /* A fresh allocation has exactly the rounded size of its request. */
 static void
 check_fresh_size(struct tctx *t, uint64_t off, uint64_t usable, uint64_t req)
@@ -859,6 +902,8 @@ add_block(struct tctx *t, uint64_t off, uint64_t usable, uint64_t req,
 	struct blk b = {.off = off, .len = usable, .req = req, .span = span};
 
 	model_insert(&t->m, &b);
+	if (off + usable > t->top)
+		t->top = off + usable;
 	/* The owner may write anything it was given. */
 	dirty_set(t, off, usable, true);
 	t->c.allocs++;
@@ -969,6 +1014,8 @@ do_alloc_common(struct tctx *t, enum op_kind kind, uint64_t req,
 	usable = usable_of(t, off);
 	check_new_block(t, off, usable, req, align, HEAP_OFF_NONE);
 	check_fresh_size(t, off, usable, req);
+	if (align == 0 && !is_large(t, req))
+		check_footprint(t, off, usable, t->top);
 	if (kind == OP_CALLOC) {
 		t->c.calloc_bytes += req;
 		check_zeroing(t, off, usable, req);
@@ -1529,6 +1576,10 @@ op_trim(struct tctx *t)
 	if (t->zero.n || t->copy.n)
 		tfail(t, "heap_trim made zero or copy calls");
 	t->c.trims++;
+	if (!t->m.n)
+		t->top = 0;
+	else if (t->top > t->m.v[t->m.n - 1].off + t->m.v[t->m.n - 1].len)
+		t->top = t->m.v[t->m.n - 1].off + t->m.v[t->m.n - 1].len;
 	/* A trim flushes the caches: check_stats compares runs exactly. */
 	heap_get_stats(t->h, &s);
 	if (s.cached_blocks != 0)
@@ -1693,10 +1744,11 @@ print_summary(const struct tctx *t, double secs)
 	printf("[%s] peak %" PRIu64 " live blocks; %" PRIu64
 	       " releases (%" PRIu64 " MiB); calloc %" PRIu64 " MiB, zeroed %"
 	       PRIu64 " MiB in %" PRIu64 " calls; %" PRIu64
-	       " heap_checks, %" PRIu64 " trims\n",
+	       " heap_checks, %" PRIu64 " trims; %" PRIu64
+	       " raises of the high-water mark checked\n",
 	       t->p->name, c->max_live, c->releases, c->released_bytes >> 20,
 	       c->calloc_bytes >> 20, c->zero_bytes >> 20, c->zero_calls,
-	       c->checks, c->trims);
+	       c->checks, c->trims, c->top_raises_checked);
 	fflush(stdout);
 }
 
