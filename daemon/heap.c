@@ -216,7 +216,6 @@ heap_create(const struct heap_config *cfg, struct heap **out)
 	/* One run over everything; its pages are clean (never handed out). */
 	runs_give(h, 0, h->max_size, &pf, &pe);
 	h->free_dirty = 0;
-	h->merge_len = UINT64_MAX;	/* no merge yet */
 	*out = h;
 	return 0;
 }
@@ -237,31 +236,28 @@ heap_destroy(struct heap *h)
 }
 
 /*
- * Can merging the caches change where len bytes go?  Not when nothing is
- * cached, nor after a merge for len or less until an extent is given back:
- * only that changes which blocks are cached or isolated (cache_merge_for).
+ * A run that can hold len bytes at align, and where in it the block goes.
+ * The caches are merged back into the runs, and the search made again,
+ * before giving up and also before a block would raise the footprint's
+ * high-water mark: blocks parked for speed must not make the pool touch
+ * memory it did not need (rule 5), so the caches cost speed there, never
+ * space.
  */
-static inline bool
-merge_may_help(const struct heap *h, uint64_t len)
-{
-	return h->st.cached_blocks &&
-	       (h->merge_gives != h->gives || len < h->merge_len);
-}
-
 /*
- * And by the byte counts?  A run a merge makes holds cached blocks and the
- * free bytes they touch, no more.  When nothing fit, the request then
- * needs len of those bytes in all.  When the fit found lies above the
- * high-water mark, a better one must start below the mark (whatever lies
- * above it is free already), at some aligned p < top, and [p, min(top, p +
- * len)) must be free after the merge: at least min(len, top - p) cached
- * bytes and free bytes below the mark, least for the highest such p.
- * Nothing above the mark is allocated or cached, so the free bytes there
- * are exactly max_size - top.  A large request in a pool of small blocks,
- * or one that must fail, thus leaves the caches as they are.
+ * Can merging the caches change the answer for len bytes at align?  A run
+ * the merge makes holds cached blocks and the free bytes they touch, no
+ * more.  When nothing fit, the request then needs len of those bytes in
+ * all.  When the fit found lies above the high-water mark, a better one
+ * must start below the mark (whatever lies above it is free already), at
+ * some aligned p < top, and [p, min(top, p + len)) must be free after the
+ * merge: at least min(len, top - p) cached bytes and free bytes below the
+ * mark, least for the highest such p.  Nothing above the mark is allocated
+ * or cached, so the free bytes there are exactly max_size - top.  A large
+ * request in a pool of small blocks, or one that must fail, thus leaves
+ * the caches as they are.
  */
 static bool
-merge_has_room(const struct heap *h, uint64_t len, uint64_t align,
+flush_may_help(const struct heap *h, uint64_t len, uint64_t align,
 	       bool found)
 {
 	uint64_t room = h->st.cached_bytes + h->st.free_bytes, need = len;
@@ -276,20 +272,12 @@ merge_has_room(const struct heap *h, uint64_t len, uint64_t align,
 	return room >= need;
 }
 
-/*
- * A run that can hold len bytes at align, and where in it the block goes.
- * The cached blocks that could be part of such a run are merged back into
- * the runs, and the search made again, before giving up and also before a
- * block would raise the footprint's high-water mark: blocks parked for
- * speed must not make the pool touch memory it did not need (rule 5), so
- * the caches cost speed there, never space.
- */
 static bool
 find_run(struct heap *h, uint64_t len, uint64_t align, bool span,
 	 struct fit *f, uint64_t *at)
 {
 	uint64_t page;
-	bool found, popped, merged = false;
+	bool found, popped;
 
 	for (;;) {
 		found = popped = false;
@@ -303,9 +291,8 @@ find_run(struct heap *h, uint64_t len, uint64_t align, bool span,
 			*at = round_up(f->start, align);
 			found = popped = true;
 		}
-		if (merged || (found && *at + len <= h->top) ||
-		    !merge_may_help(h, len) ||
-		    !merge_has_room(h, len, align, found))
+		if (h->st.cached_blocks == 0 || (found && *at + len <= h->top) ||
+		    !flush_may_help(h, len, align, found))
 			return found;
 		/*
 		 * Only a fit that popped its bin entry gives it back: a short
@@ -315,8 +302,7 @@ find_run(struct heap *h, uint64_t len, uint64_t align, bool span,
 		 */
 		if (popped)
 			runs_unpick(h, f);
-		cache_merge_for(h, len);
-		merged = true;
+		cache_flush(h);
 	}
 }
 
@@ -350,7 +336,7 @@ alloc_block(struct heap *h, uint64_t size, uint64_t align, uint64_t *out,
 		}
 	}
 	if (!span && align == h->g &&
-	    runs_alloc(h, len, merge_may_help(h, len) ? h->top : UINT64_MAX, &at))
+	    runs_alloc(h, len, h->st.cached_blocks ? h->top : UINT64_MAX, &at))
 		goto small;	/* the common case, in one call */
 	if (!find_run(h, len, align, span, &f, &at)) {
 		h->st.failed_allocs++;

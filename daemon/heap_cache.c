@@ -19,14 +19,11 @@
  * Cached bytes are counted apart from both live and free bytes.  Bounds:
  * cache_limit blocks per size, and never more bytes than 1/16 of the live
  * bytes plus one page, so the cache cannot hold a noticeable share of a
- * pool.  Rule 4 holds because an allocation that finds no run merges the
- * cached blocks into the runs and tries again before it fails; an
- * allocation whose best run lies above the high-water mark does the same
+ * pool.  Rule 4 holds because an allocation that finds no run flushes every
+ * cache into the runs (merging as it goes) and tries again before it fails;
+ * an allocation whose best run lies above the high-water mark does the same
  * before it raises the mark, so caches never make the pool touch more
- * memory (rule 5).  Such a merge leaves alone the blocks that cannot help:
- * one between two live blocks and shorter than the request can only ever
- * be a run of its own length, so it stays cached for its own size
- * (cache_merge_for).  heap_trim merges them all (cache_flush).
+ * memory (rule 5).
  * Push and pop are on the hot paths: they are inline, in heap_internal.h.
  */
 #include <stdlib.h>
@@ -80,70 +77,6 @@ cache_flush(struct heap *h)
 				dirty_retain(h, pf, pe);
 		}
 	}
-}
-
-/*
- * Is the cached block [off, off + len) between two live blocks (or a live
- * block and an end of the pool)?  Merged, it would then make a run of its
- * own length and no more.  Merging other blocks cannot change that; only
- * giving an extent back can (a neighbour freed, or shrunk in place), which
- * h->gives counts.  The extent before it is found within SHORT_MAX
- * granules or taken to be free.
- */
-static bool
-cache_isolated(struct heap *h, uint64_t off, uint64_t len)
-{
-	uint64_t reach = (uint64_t)SHORT_MAX << h->gshift, p;
-	bool live = false;
-
-	if (off + len < h->max_size && !bm_is_live(h, off + len))
-		return false;
-	if (off == 0)
-		return true;
-	p = bm_prev_start(h, off, off > reach ? off - reach : 0, &live);
-	return p != HEAP_OFF_NONE && live;
-}
-
-/*
- * Merge into the runs every cached block that could be part of a run of len
- * bytes: all but the isolated blocks shorter than len, which could only
- * make runs shorter than len.  The blocks kept stay on their stacks in
- * their order.  So a request that finds no run below the high-water mark
- * after this would find none after a full flush either, and the caches
- * that cannot serve it keep serving their own sizes.
- */
-void
-cache_merge_for(struct heap *h, uint64_t len)
-{
-	unsigned n;
-
-	h->merge_len = len;
-	for (n = 2; n <= CACHE_GRANULES && h->st.cached_blocks; n++) {
-		struct block_cache *bc = &h->cache[n];
-		uint64_t blen = (uint64_t)n << h->gshift, pf, pe;
-		uint32_t i, kept = 0;
-
-		for (i = 0; i < bc->count; i++) {
-			uint64_t off = bc->off[i];
-			struct chunk *c;
-
-			if (blen < len && cache_isolated(h, off, blen)) {
-				bc->off[kept++] = off;
-				continue;
-			}
-			c = bm_chunk_at(h, off);
-			assert(c && bm_cached_in(h, c, off));
-			LW(c, bm_word(h, off)) &=
-				~(2ull << ((off >> h->gshift) & 63));
-			h->st.cached_bytes -= blen;
-			h->st.cached_blocks--;
-			runs_give(h, off, blen, &pf, &pe);
-			if (pe > pf)
-				dirty_retain(h, pf, pe);
-		}
-		bc->count = kept;
-	}
-	h->merge_gives = h->gives;
 }
 
 /* Debug: is off a cached block of len bytes?  Linear; for heap_check. */

@@ -235,11 +235,6 @@ struct heap {
 	uint32_t cache_limit;
 	uint64_t top;		/* highest end of a block ever handed out */
 	uint64_t cache_size_max;	/* sizes 1..this may be in a cache */
-	/* Extents given to the runs or to a cache: only these can make a
-	 * cached block part of a longer run.  The last cache_merge_for noted
-	 * the count and its len; until the count moves, every block it kept
-	 * would be kept again for len and up. */
-	uint64_t gives, merge_gives, merge_len;
 
 	/* Freed tree nodes kept for reuse, by size in 16-byte steps. */
 	struct spare *spare[NODE_KINDS];
@@ -608,7 +603,6 @@ void dirty_destroy(struct heap *h);
 /* heap_cache.c: freed small blocks kept for fast reuse. */
 int cache_init(struct heap *h);
 void cache_flush(struct heap *h);
-void cache_merge_for(struct heap *h, uint64_t len);
 bool cache_holds(struct heap *h, uint64_t off, uint64_t len);
 void cache_destroy(struct heap *h);
 
@@ -657,7 +651,6 @@ cache_push(struct heap *h, struct chunk *c, uint64_t off, uint64_t len)
 		bc->off = cache_stack(h, bc);
 	LW(c, bm_word(h, off)) |= 2ull << (gi & 63);	/* the mark */
 	bc->off[bc->count++] = off;
-	h->gives++;
 	h->st.cached_bytes += len;
 	h->st.cached_blocks++;
 	return true;

@@ -1001,7 +1001,6 @@ runs_give(struct heap *h, uint64_t off, uint64_t len, uint64_t *new_first,
 	struct lrun *spare = NULL;
 	struct fit left, right;
 
-	h->gives++;
 	if (give_in_chunk(h, off, len, new_first, new_end))
 		goto done;
 	h->st.free_bytes += len;

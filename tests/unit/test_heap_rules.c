@@ -553,69 +553,6 @@ caches_kept_when_merging_cannot_help(void **state)
 }
 
 /*
- * Before the footprint grows, only the cached blocks that could be part of
- * a run holding the request are merged.  A cached block between two live
- * blocks and shorter than the request could only make a run of its own
- * length: it stays cached and serves its size later.  A free next to it
- * changes that.
- */
-static void
-merge_keeps_isolated_cached_blocks(void **state)
-{
-	struct heap *h = make(1 << 20, 16, 0, 0);
-	uint64_t x[8];
-	int i;
-
-	(void)state;
-	for (i = 0; i < 6; i++) {
-		x[i] = alloc_ok(h, 32);
-		assert_int_equal(x[i], (uint64_t)i * 32);
-	}
-	x[6] = alloc_ok(h, 64);				/* at 192, top 256 */
-	x[7] = alloc_ok(h, 32);				/* at 256, top 288 */
-	assert_int_equal(heap_free(h, x[1]), 0);	/* between x[0], x[2] */
-	assert_int_equal(heap_free(h, x[3]), 0);	/* x[3] and x[4]: */
-	assert_int_equal(heap_free(h, x[4]), 0);	/* neighbours */
-	assert_int_equal(heap_free(h, x[6]), 0);	/* between x[5], x[7] */
-	assert_int_equal(stats(h).cached_blocks, 4);
-	/* 48 bytes: x[3] and x[4] merge into a run of 64 bytes, and so does
-	 * x[6] alone: either holds it (best fit takes the newer).  x[1]
-	 * could not (32 bytes between live blocks) and stays cached. */
-	assert_int_equal(alloc_ok(h, 48), 192);
-	assert_int_equal(stats(h).cached_blocks, 1);
-	check_ok(h);
-	assert_int_equal(alloc_ok(h, 64), 96);		/* the other run */
-	assert_int_equal(alloc_ok(h, 32), 32);		/* x[1], from its cache */
-	assert_int_equal(stats(h).cached_blocks, 0);
-	assert_int_equal(heap_free(h, 32), 0);		/* cached again */
-	check_ok(h);
-	/* Free x[0]: x[1] is no longer between live blocks, so a request
-	 * that would raise the mark merges both and fits at 0. */
-	assert_int_equal(heap_free(h, x[0]), 0);
-	assert_int_equal(stats(h).cached_blocks, 2);
-	assert_int_equal(alloc_ok(h, 64), 0);
-	assert_int_equal(stats(h).cached_blocks, 0);
-	assert_int_equal(stats(h).allocated_bytes, 3 * 32 + 48 + 2 * 64);
-	check_ok(h);
-	heap_destroy(h);
-
-	/* A block shrunk in place puts a run next to a cached block that
-	 * was between live blocks: the next merge must take it. */
-	h = make(1 << 20, 16, 0, 0);
-	x[0] = alloc_ok(h, 64);				/* at 0 */
-	x[1] = alloc_ok(h, 32);				/* at 64 */
-	x[2] = alloc_ok(h, 32);				/* at 96, top 128 */
-	assert_int_equal(heap_free(h, x[1]), 0);	/* cached, isolated */
-	assert_int_equal(alloc_ok(h, 48), 128);		/* kept; top 176 */
-	assert_int_equal(stats(h).cached_blocks, 1);
-	assert_int_equal(heap_resize(h, x[0], 32), 0);	/* run [32, 64) */
-	assert_int_equal(alloc_ok(h, 48), 32);		/* not 176 */
-	assert_int_equal(stats(h).cached_blocks, 0);
-	check_ok(h);
-	heap_destroy(h);
-}
-
-/*
  * A caller that undoes a group of calls (the daemon's refused AllocBatch)
  * puts the event counters back: allocs, frees, cache hits and per-class
  * allocs read as before the group; the blocks' own counters are back by
@@ -1348,7 +1285,6 @@ main(void)
 		cmocka_unit_test(lab_caches_flushed_before_refusing),
 		cmocka_unit_test(caches_merged_before_the_footprint_grows),
 		cmocka_unit_test(caches_kept_when_merging_cannot_help),
-		cmocka_unit_test(merge_keeps_isolated_cached_blocks),
 		cmocka_unit_test(event_counters_restore_after_an_undo),
 		cmocka_unit_test(lab_refusal_only_when_nothing_fits),
 		cmocka_unit_test(placement_prefers_low_addresses),
