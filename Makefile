@@ -114,7 +114,7 @@ UNITS     := $(BUILD)/systemd/poolmgrd.service $(BUILD)/systemd/poolmgrd.socket
 PROGRAMS := $(BUILD)/poolmgrd $(BUILD)/poolctl $(LIB_SO) $(LIB_A) $(EXAMPLES) \
             $(UNITS) $(BUILD)/poolclient.pc
 
-.PHONY: all build test check-suite check-tsan bench run run-daemon deps clean install \
+.PHONY: all build test check-suite check-tsan bench bench-instr run run-daemon deps clean install \
         uninstall fuzz fuzzers stress lint
 
 # The public targets install packages first, then build in a fresh make:
@@ -333,9 +333,15 @@ uninstall:
 bench: bench-deps
 	@$(MAKE) --no-print-directory $(BENCH_BINS) $(BUILD)/poolmgrd
 	$(BUILD)/bench/bench_engine
+	POOLMGR_BUILD=$(BUILD) sh tests/bench/bench_instr.sh
 	$(BUILD)/bench/bench_speed --data $(BENCH_DATA)
 	gnuplot -e "data='$(BENCH_DATA)'; out='$(BENCH_PLOT)'" \
 	  tests/bench/shared_heap.gp
+
+# The engine's instructions per operation beside the yardsticks (callgrind).
+bench-instr: bench-deps
+	@$(MAKE) --no-print-directory $(BUILD)/bench/bench_engine
+	POOLMGR_BUILD=$(BUILD) sh tests/bench/bench_instr.sh
 
 # What only the benchmarks need, installed the way deps installs.
 .PHONY: bench-deps

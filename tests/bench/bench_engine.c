@@ -21,7 +21,13 @@
  * memory already mapped: the engine never touches memory, so timing the
  * yardsticks' first-touch page faults would flatter it.
  *
- * Usage: bench_engine [--quick] [--seed N]
+ * --count W A runs only the timed pass of workload W (a .. e) on allocator
+ * A, and tells callgrind to count just its steady-state loop: started with
+ * collection off, callgrind then counts the instructions the loop takes,
+ * which the load of a shared machine does not change.  bench_instr.sh
+ * runs every cell that way and prints the table.
+ *
+ * Usage: bench_engine [--quick] [--seed N] [--count W A]
  * Exit status: 0, 1 if the engine returned an unexpected error or failed a
  * check, 2 for a usage error or when the benchmark itself cannot run.
  */
@@ -41,6 +47,8 @@
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <valgrind/callgrind.h>
 
 #include "bench_util.h"
 #include "heap.h"
@@ -1002,6 +1010,9 @@ struct params {
 	uint64_t big_pairs;	/* steady-state pairs of (e) */
 	uint64_t flat_pairs;	/* pairs per flatness level */
 	unsigned flat_levels;	/* 10^3 .. 10^(2 + flat_levels) */
+	bool count;		/* --count: one cell's timed pass */
+	unsigned count_work;	/* its workload, 0 = (a) */
+	const char *count_alloc; /* and its allocator's name */
 };
 
 /* State of one pass of one workload on one allocator. */
@@ -1073,6 +1084,27 @@ track(struct run *r)
 }
 
 /*
+ * The steady-state loop of a pass: timed, and with --count the only part of
+ * the run that callgrind counts (the toggles cost nothing outside it).
+ */
+static double
+steady_begin(struct run *r)
+{
+	if (r->pm->count)
+		CALLGRIND_TOGGLE_COLLECT;
+	return now_sec();
+}
+
+static void
+steady_end(struct run *r, double t0, uint64_t ops)
+{
+	r->secs = now_sec() - t0;
+	if (r->pm->count)
+		CALLGRIND_TOGGLE_COLLECT;
+	r->ops = ops;
+}
+
+/*
  * End of a workload: a last sample and the engine's cross-check while the
  * blocks are still live, then free them all.  Returns the first error of
  * an allocator call; a failed cross-check goes to r->check_err so that the
@@ -1137,7 +1169,7 @@ window(struct run *r, unsigned stream, enum size_kind kind)
 		track(r);
 	}
 	setup_done(r);
-	t0 = now_sec();
+	t0 = steady_begin(r);
 	for (uint64_t i = 0; i < npairs && err == 0; i++) {
 		size_t j = rng_below(&g, WINDOW);
 		uint32_t s = draw_size(&g, kind);
@@ -1155,8 +1187,7 @@ window(struct run *r, unsigned stream, enum size_kind kind)
 		r->req += s;
 		track(r);
 	}
-	r->secs = now_sec() - t0;
-	r->ops = npairs;
+	steady_end(r, t0, npairs);
 	err = finish(r, err, ptr, size, 0, n);
 	big_free(ptr, WINDOW * sizeof *ptr);
 	big_free(size, WINDOW * sizeof *size);
@@ -1229,11 +1260,10 @@ wl_tree(struct run *r)
 	}
 	n = TREE_BATCH;		/* slots not reached are NONE */
 	setup_done(r);
-	t0 = now_sec();
+	t0 = steady_begin(r);
 	for (; done < rounds && err == 0; done++)
 		err = tree_round(r, ptr, size, (unsigned)(done & 1));
-	r->secs = now_sec() - t0;
-	r->ops = rounds * (TREE_BATCH / 2);
+	steady_end(r, t0, rounds * (TREE_BATCH / 2));
 	err = finish(r, err, ptr, size, 0, n);
 	big_free(ptr, TREE_BATCH * sizeof *ptr);
 	big_free(size, TREE_BATCH * sizeof *size);
@@ -1306,11 +1336,10 @@ wl_grow(struct run *r)
 		track(r);
 	}
 	setup_done(r);
-	t0 = now_sec();
+	t0 = steady_begin(r);
 	for (uint64_t i = 0; i < nops && err == 0; i++)
 		err = grow_step(r, &g, ptr, size);
-	r->secs = now_sec() - t0;
-	r->ops = nops;
+	steady_end(r, t0, nops);
 	return finish(r, err, ptr, size, 0, GROW_BLOCKS);
 }
 
@@ -1349,7 +1378,7 @@ fixed_window(struct run *r, unsigned stream, size_t live, uint64_t npairs)
 		__builtin_prefetch(&ptr[ahead[k]], 1);
 	}
 	setup_done(r);
-	t0 = now_sec();
+	t0 = steady_begin(r);
 	for (uint64_t i = 0; i < npairs && err == 0; i++) {
 		size_t *slot = &ahead[i & (PREFETCH - 1)], j = *slot;
 
@@ -1366,8 +1395,7 @@ fixed_window(struct run *r, unsigned stream, size_t live, uint64_t npairs)
 		}
 		track(r);
 	}
-	r->secs = now_sec() - t0;
-	r->ops = npairs;
+	steady_end(r, t0, npairs);
 	err = finish(r, err, ptr, NULL, FIXED_SIZE, n);
 	big_free(ptr, bytes);
 	return err;
@@ -1819,10 +1847,17 @@ print_goals(bool flat_ok, bool flat_raw)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: bench_engine [--quick] [--seed N]\n"
-		"  --quick   a much shorter run (10^6 instead of 10^7 live "
+	fprintf(stderr, "usage: bench_engine [--quick] [--seed N] "
+		"[--count W A]\n"
+		"  --quick       a much shorter run (10^6 instead of 10^7 live "
 		"blocks)\n"
-		"  --seed N  PRNG seed (default 42)\n");
+		"  --seed N      PRNG seed (default 42)\n"
+		"  --count W A   only the timed pass of workload W (a-e) on "
+		"allocator A\n"
+		"                (poolmgr, glibc, jemalloc, mimalloc), its "
+		"steady loop\n"
+		"                counted under valgrind --tool=callgrind "
+		"--collect-atstart=no\n");
 }
 
 static int
@@ -1845,6 +1880,13 @@ parse_args(int argc, char **argv, struct params *pm)
 				usage();
 				return -1;
 			}
+		} else if (strcmp(argv[i], "--count") == 0 && i + 2 < argc &&
+			   argv[i + 1][0] >= 'a' && argv[i + 1][0] <= 'e' &&
+			   argv[i + 1][1] == '\0') {
+			pm->count = true;
+			pm->count_work = (unsigned)(argv[i + 1][0] - 'a');
+			pm->count_alloc = argv[i + 2];
+			i += 2;
 		} else {
 			usage();
 			return -1;
@@ -1857,6 +1899,40 @@ parse_args(int argc, char **argv, struct params *pm)
 	pm->flat_pairs = pm->quick ? 200000 : 3000000;
 	pm->flat_levels = pm->quick ? 4 : 5;
 	return 0;
+}
+
+/*
+ * --count: the timed pass of one cell, its steady loop counted by
+ * callgrind.  Prints the workload, the allocator and the operations done.
+ */
+static int
+count_cell(const struct params *pm)
+{
+	const struct workload *w = &workloads[pm->count_work];
+	struct run r;
+
+	for (unsigned i = 0; i < NALLOC; i++) {
+		struct allocator *a = &allocs[i];
+		int err;
+
+		if (strcmp(a->name, pm->count_alloc) != 0)
+			continue;
+		if (!a->usable) {
+			fprintf(stderr, "bench_engine: %s\n", a->note);
+			return 2;
+		}
+		err = run_pass(w, a, pm, false, &r);
+		if (err < 0) {
+			report_failure(w, a, false, err);
+			return 1;
+		}
+		printf("count\t%s\t%s\t%" PRIu64 "\n", w->label, a->name,
+		       r.ops);
+		return 0;
+	}
+	fprintf(stderr, "bench_engine: no allocator named %s\n",
+		pm->count_alloc);
+	return 2;
 }
 
 int
@@ -1877,6 +1953,8 @@ main(int argc, char **argv)
 	log_sizes_init();
 	if (pm.quick)
 		workloads[NWORK - 1].label = "(e) 1e6 live 64B";
+	if (pm.count)
+		return count_cell(&pm);
 	print_header(&pm);
 	fflush(stdout);
 
