@@ -236,14 +236,6 @@ heap_destroy(struct heap *h)
 }
 
 /*
- * A run that can hold len bytes at align, and where in it the block goes.
- * The caches are merged back into the runs, and the search made again,
- * before giving up and also before a block would raise the footprint's
- * high-water mark: blocks parked for speed must not make the pool touch
- * memory it did not need (rule 5), so the caches cost speed there, never
- * space.
- */
-/*
  * Can merging the caches change the answer for len bytes at align?  A run
  * the merge makes holds cached blocks and the free bytes they touch, no
  * more.  When nothing fit, the request then needs len of those bytes in
@@ -263,15 +255,23 @@ flush_may_help(const struct heap *h, uint64_t len, uint64_t align,
 	uint64_t room = h->st.cached_bytes + h->st.free_bytes, need = len;
 
 	if (found) {
-		room -= h->max_size - h->top;
 		if (h->top == 0)
-			return false;
+			return false;	/* nothing below the mark */
+		room -= h->max_size - h->top;
 		if (h->top - round_down(h->top - 1, align) < need)
 			need = h->top - round_down(h->top - 1, align);
 	}
 	return room >= need;
 }
 
+/*
+ * A run that can hold len bytes at align, and where in it the block goes.
+ * The caches are merged back into the runs, and the search made again,
+ * before giving up and also before a block would raise the footprint's
+ * high-water mark: blocks parked for speed must not make the pool touch
+ * memory it did not need (rule 5), so the caches cost speed there, never
+ * space.
+ */
 static bool
 find_run(struct heap *h, uint64_t len, uint64_t align, bool span,
 	 struct fit *f, uint64_t *at)
