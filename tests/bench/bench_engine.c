@@ -1085,7 +1085,8 @@ track(struct run *r)
 
 /*
  * The steady-state loop of a pass: timed, and with --count the only part of
- * the run that callgrind counts (the toggles cost nothing outside it).
+ * the run that callgrind counts (its client requests do nothing outside
+ * valgrind).
  */
 static double
 steady_begin(struct run *r)
