@@ -488,46 +488,16 @@ bm_clear_live(struct heap *h, uint64_t off, uint64_t len)
 }
 
 /*
- * Is a live small block at off?  If so its length: the distance to the next
- * extent start before limit.  Inline when that start is in the same chunk.
- */
-static inline bool
-bm_live_block(struct heap *h, uint64_t off, uint64_t limit, uint64_t *len)
-{
-	struct chunk *c = bm_chunk_at(h, off);
-	uint64_t m = bm_mask(h, off), gi = off >> h->gshift, bits, f;
-	unsigned w = bm_word(h, off);
-
-	if (!c || !(SW(c, w) & m) || !(LW(c, w) & m))
-		return false;
-	bits = SW(c, w) & ~(m | (m - 1));
-	if (!bits) {	/* the chunk's summary word finds the next one */
-		if ((w = sw_next(c, w)) == CHUNK_WORDS) {
-			uint64_t gend = limit >> h->gshift;
-
-			f = bm_scan_forward(h, (gi | (CHUNK_GRANULES - 1)) + 1,
-					    gend);
-			*len = (f < gend ? f << h->gshift : limit) - off;
-			return true;
-		}
-		bits = SW(c, w);
-	}
-	f = ((gi & ~(uint64_t)(CHUNK_GRANULES - 1)) + (uint64_t)w * 64 +
-	     (uint64_t)__builtin_ctzll(bits)) << h->gshift;
-	*len = (f < limit ? f : limit) - off;
-	return true;
-}
-
-/*
- * The first extent start after off and before limit (exclusive), or limit.
- * The rest of off's chunk is searched inline (its summary word skips empty
- * words); the scan goes on out of line only into the chunks after it.
+ * The first extent start after granule gi and before granule gend, or gend.
+ * c is gi's chunk (or NULL: nothing starts in it).  The rest of the chunk
+ * is searched inline (its summary word skips empty words); the scan goes on
+ * out of line only into the chunks after it.
  */
 static inline uint64_t
-bm_next_start(struct heap *h, uint64_t off, uint64_t limit)
+bm_next_start_in(struct heap *h, const struct chunk *c, uint64_t gi,
+		 uint64_t gend)
 {
-	uint64_t gi = off >> h->gshift, gend = limit >> h->gshift, f;
-	struct chunk *c = bm_chunk(h, gi >> CHUNK_SHIFT);
+	uint64_t f;
 
 	if (c) {
 		unsigned w = (unsigned)(gi & (CHUNK_GRANULES - 1)) / 64;
@@ -538,11 +508,37 @@ bm_next_start(struct heap *h, uint64_t off, uint64_t limit)
 		if (bits) {
 			f = (gi & ~(uint64_t)(CHUNK_GRANULES - 1)) +
 			    (uint64_t)w * 64 + (uint64_t)__builtin_ctzll(bits);
-			return f < gend ? f << h->gshift : limit;
+			return f < gend ? f : gend;
 		}
-		gi |= CHUNK_GRANULES - 1;
 	}
-	f = bm_scan_forward(h, (gi | 63) + 1, gend);
+	return bm_scan_forward(h, (gi | (CHUNK_GRANULES - 1)) + 1, gend);
+}
+
+/*
+ * Is a live small block at off?  If so its length: the distance to the next
+ * extent start before limit.
+ */
+static inline bool
+bm_live_block(struct heap *h, uint64_t off, uint64_t limit, uint64_t *len)
+{
+	struct chunk *c = bm_chunk_at(h, off);
+	uint64_t m = bm_mask(h, off), gend = limit >> h->gshift, f;
+	unsigned w = bm_word(h, off);
+
+	if (!c || !(SW(c, w) & m) || !(LW(c, w) & m))
+		return false;
+	f = bm_next_start_in(h, c, off >> h->gshift, gend);
+	*len = (f < gend ? f << h->gshift : limit) - off;
+	return true;
+}
+
+/* The first extent start after off and before limit (exclusive), or limit. */
+static inline uint64_t
+bm_next_start(struct heap *h, uint64_t off, uint64_t limit)
+{
+	uint64_t gi = off >> h->gshift, gend = limit >> h->gshift, f;
+
+	f = bm_next_start_in(h, bm_chunk(h, gi >> CHUNK_SHIFT), gi, gend);
 	return f < gend ? f << h->gshift : limit;
 }
 
