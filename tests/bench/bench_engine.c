@@ -27,7 +27,12 @@
  * which the load of a shared machine does not change.  bench_instr.sh
  * runs every cell that way and prints the table.
  *
- * Usage: bench_engine [--quick] [--seed N] [--count W A]
+ * --footprint W A runs only the measure pass of one cell and prints its
+ * peak requested bytes and footprint.  The full run uses it for glibc,
+ * whose footprint (the program break's high-water mark) means something
+ * only in a fresh process.
+ *
+ * Usage: bench_engine [--quick] [--seed N] [--count W A | --footprint W A]
  * Exit status: 0, 1 if the engine returned an unexpected error or failed a
  * check, 2 for a usage error or when the benchmark itself cannot run.
  */
@@ -167,6 +172,12 @@ struct allocator {
 	const char *name;
 	bool usable;		/* false: library missing, column says n/a */
 	bool is_engine;
+	/*
+	 * Its footprint is only right in a fresh process (glibc's: the holes
+	 * earlier cells leave in the arena would hide the growth), so the
+	 * measure pass is run again by a new instance of the benchmark for it.
+	 */
+	bool measure_apart;
 	char note[160];		/* version, or why it is n/a */
 	void *ctx;
 	int (*alloc)(void *ctx, uint64_t size, uint64_t *p);
@@ -444,13 +455,39 @@ static struct engine engine;
 /* --- glibc --- */
 
 /*
+ * glibc's footprint is its address high-water mark, as the engine's is:
+ * the highest block end the main arena handed out (tracked at every
+ * allocation), over the program break at the start, plus the bytes in
+ * mmapped chunks over the baseline.  Chunk headers, free holes and the
+ * arena's own tcache record count, as the engine's metadata does.  The
+ * pass runs in a fresh process (measure_apart) so that the arena starts
+ * empty at the break; the break itself is no measure, since glibc moves
+ * it 128 KiB ahead of need (M_TOP_PAD).
+ */
+#define GLIBC_MMAPPED 0x2	/* size-field bit of an mmapped chunk */
+
+static bool glibc_measure;
+static uintptr_t glibc_base, glibc_hi;
+static uint64_t glibc_mmap_base;
+
+static inline void
+glibc_track(char *m)
+{
+	if (__builtin_expect(glibc_measure, 0)) {
+		uintptr_t hi = (uintptr_t)m + malloc_usable_size(m);
+
+		if (!(((const size_t *)(void *)m)[-1] & GLIBC_MMAPPED) &&
+		    hi > glibc_hi)
+			glibc_hi = hi;
+	}
+}
+
+/*
  * Each yardstick writes one byte into every block it hands out, as any
  * real caller would: an allocator that keeps its free lists inside the
  * freed blocks pays a cache miss there, and that is part of its cost.  The
  * engine has no memory to write.
  */
-static uint64_t glibc_base;
-
 static int
 glibc_alloc(void *ctx, uint64_t size, uint64_t *p)
 {
@@ -461,6 +498,7 @@ glibc_alloc(void *ctx, uint64_t size, uint64_t *p)
 		return -ENOMEM;
 	m[0] = 1;
 	*p = (uintptr_t)m;
+	glibc_track(m);
 	return 0;
 }
 
@@ -482,15 +520,8 @@ glibc_realloc(void *ctx, uint64_t p, uint64_t size, uint64_t *np)
 		return -ENOMEM;
 	m[0] = 1;
 	*np = (uintptr_t)m;
+	glibc_track(m);
 	return 0;
-}
-
-static uint64_t
-glibc_in_use(void)
-{
-	struct mallinfo2 mi = mallinfo2();
-
-	return mi.uordblks + mi.hblkhd;
 }
 
 /*
@@ -501,10 +532,12 @@ static int
 glibc_begin(void *ctx, bool measure)
 {
 	(void)ctx;
+	glibc_measure = measure;
 	if (!measure)
 		return 0;
 	malloc_trim(0);
-	glibc_base = glibc_in_use();
+	glibc_base = glibc_hi = (uintptr_t)sbrk(0);
+	glibc_mmap_base = mallinfo2().hblkhd;
 	return 0;
 }
 
@@ -512,15 +545,17 @@ static void
 glibc_end(void *ctx)
 {
 	(void)ctx;
+	glibc_measure = false;
 }
 
 static bool
 glibc_footprint(void *ctx, uint64_t *bytes)
 {
-	uint64_t used = glibc_in_use();
+	uint64_t mmapped = mallinfo2().hblkhd;
 
 	(void)ctx;
-	*bytes = used > glibc_base ? used - glibc_base : 0;
+	*bytes = (glibc_hi - glibc_base) +
+		 (mmapped > glibc_mmap_base ? mmapped - glibc_mmap_base : 0);
 	return true;
 }
 
@@ -916,7 +951,7 @@ setup_glibc(struct allocator *a)
 		.name = "glibc", .usable = true, .alloc = glibc_alloc,
 		.free = glibc_free, .realloc = glibc_realloc,
 		.begin = glibc_begin, .end = glibc_end,
-		.footprint = glibc_footprint,
+		.footprint = glibc_footprint, .measure_apart = true,
 	};
 	snprintf(a->note, sizeof a->note, "glibc %s", gnu_get_libc_version());
 }
@@ -1011,8 +1046,10 @@ struct params {
 	uint64_t flat_pairs;	/* pairs per flatness level */
 	unsigned flat_levels;	/* 10^3 .. 10^(2 + flat_levels) */
 	bool count;		/* --count: one cell's timed pass */
-	unsigned count_work;	/* its workload, 0 = (a) */
-	const char *count_alloc; /* and its allocator's name */
+	bool footprint;		/* --footprint: one cell's measure pass */
+	unsigned count_work;	/* their workload, 0 = (a) */
+	const char *count_alloc; /* and their allocator's name */
+	const char *self;	/* argv[0], for --footprint */
 };
 
 /* State of one pass of one workload on one allocator. */
@@ -1471,6 +1508,41 @@ report_failure(const struct workload *w, const struct allocator *a,
 			w->label, pass);
 }
 
+/*
+ * The measure pass of one cell in a new instance of the benchmark
+ * (--footprint), for an allocator whose footprint needs a fresh process.
+ * False, with the reason on stderr, if that fails.
+ */
+static bool
+measure_apart(const struct workload *w, const struct allocator *a,
+	      const struct params *pm, uint64_t *peak_req, uint64_t *peak_foot)
+{
+	char cmd[512];
+	char line[256];
+	bool ok = false;
+	FILE *f;
+
+	snprintf(cmd, sizeof cmd, "'%s' --footprint %c %s --seed %" PRIu64
+		 "%s", pm->self, 'a' + (int)(w - workloads), a->name, pm->seed,
+		 pm->quick ? " --quick" : "");
+	f = popen(cmd, "r");
+	if (f == NULL) {
+		fprintf(stderr, "\nbench_engine: %s: %s\n", cmd,
+			strerror(errno));
+		return false;
+	}
+	while (fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "footprint %" SCNu64 " %" SCNu64, peak_req,
+			   peak_foot) == 2)
+			ok = true;
+	if (pclose(f) != 0)
+		ok = false;
+	if (!ok)
+		fprintf(stderr, "\nbench_engine: %s gave no footprint; "
+			"reported as n/a\n", cmd);
+	return ok;
+}
+
 /* Both passes of one cell.  Returns 0 or the error already reported. */
 static int
 run_cell(const struct workload *w, struct allocator *a,
@@ -1490,8 +1562,12 @@ run_cell(const struct workload *w, struct allocator *a,
 	}
 	res->peak_req = r.peak_req;
 	res->peak_foot = r.peak_foot;
-	res->util_ok = r.foot_ok && r.peak_foot > 0;
-	res->util = res->util_ok ? (double)r.peak_req / r.peak_foot : 0;
+	if (a->measure_apart)
+		r.foot_ok = r.foot_ok &&
+			    measure_apart(w, a, pm, &res->peak_req,
+					  &res->peak_foot);
+	res->util_ok = r.foot_ok && res->peak_foot > 0;
+	res->util = res->util_ok ? (double)res->peak_req / res->peak_foot : 0;
 	if (a->is_engine) {
 		res->hwm = engine.hwm;
 		res->meta = engine.max_meta;
@@ -1676,12 +1752,12 @@ print_utilization(void)
 	printf("  poolmgr:  footprint = address high-water mark (max of "
 	       "offset + heap_usable_size)\n"
 	       "            + metadata_bytes from heap_get_stats.\n"
-	       "  glibc:    peak of mallinfo2() uordblks + hblkhd (bytes in "
-	       "allocated chunks,\n"
-	       "            headers included) over a malloc_trim(0)ed "
-	       "baseline.  Free holes are\n"
-	       "            not counted, so this flatters glibc next to "
-	       "poolmgr's high-water mark.\n"
+	       "  glibc:    address high-water mark too, measured in a fresh "
+	       "process: highest\n"
+	       "            block end over the program break at the start "
+	       "(headers, holes and\n"
+	       "            tcache count) + mallinfo2() hblkhd (mmapped "
+	       "chunks) over a baseline.\n"
 	       "  jemalloc: peak of mallctl stats.resident over a purged "
 	       "baseline (resident pages,\n"
 	       "            metadata and unpurged dirty pages included).\n"
@@ -1849,7 +1925,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: bench_engine [--quick] [--seed N] "
-		"[--count W A]\n"
+		"[--count W A | --footprint W A]\n"
 		"  --quick       a much shorter run (10^6 instead of 10^7 live "
 		"blocks)\n"
 		"  --seed N      PRNG seed (default 42)\n"
@@ -1858,13 +1934,16 @@ usage(void)
 		"                (poolmgr, glibc, jemalloc, mimalloc), its "
 		"steady loop\n"
 		"                counted under valgrind --tool=callgrind "
-		"--collect-atstart=no\n");
+		"--collect-atstart=no\n"
+		"  --footprint W A  only the measure pass of that cell: "
+		"prints its peak\n"
+		"                requested bytes and peak footprint\n");
 }
 
 static int
 parse_args(int argc, char **argv, struct params *pm)
 {
-	*pm = (struct params){ .seed = 42 };
+	*pm = (struct params){ .seed = 42, .self = argv[0] };
 	for (int i = 1; i < argc; i++) {
 		char *end;
 
@@ -1881,10 +1960,15 @@ parse_args(int argc, char **argv, struct params *pm)
 				usage();
 				return -1;
 			}
-		} else if (strcmp(argv[i], "--count") == 0 && i + 2 < argc &&
+		} else if ((strcmp(argv[i], "--count") == 0 ||
+			    strcmp(argv[i], "--footprint") == 0) &&
+			   i + 2 < argc &&
 			   argv[i + 1][0] >= 'a' && argv[i + 1][0] <= 'e' &&
 			   argv[i + 1][1] == '\0') {
-			pm->count = true;
+			if (argv[i][2] == 'c')
+				pm->count = true;
+			else
+				pm->footprint = true;
 			pm->count_work = (unsigned)(argv[i + 1][0] - 'a');
 			pm->count_alloc = argv[i + 2];
 			i += 2;
@@ -1905,6 +1989,8 @@ parse_args(int argc, char **argv, struct params *pm)
 /*
  * --count: the timed pass of one cell, its steady loop counted by
  * callgrind.  Prints the workload, the allocator and the operations done.
+ * --footprint: the measure pass of one cell; prints its peak requested
+ * bytes and peak footprint.
  */
 static int
 count_cell(const struct params *pm)
@@ -1916,24 +2002,36 @@ count_cell(const struct params *pm)
 		struct allocator *a = &allocs[i];
 		int err;
 
-		if (strcmp(a->name, pm->count_alloc) != 0)
+		if (a->name == NULL || strcmp(a->name, pm->count_alloc) != 0)
 			continue;
 		if (!a->usable) {
 			fprintf(stderr, "bench_engine: %s\n", a->note);
 			return 2;
 		}
-		err = run_pass(w, a, pm, false, &r);
+		err = run_pass(w, a, pm, pm->footprint, &r);
 		if (err < 0) {
-			report_failure(w, a, false, err);
+			report_failure(w, a, pm->footprint, err);
 			return 1;
 		}
-		printf("count\t%s\t%s\t%" PRIu64 "\n", w->label, a->name,
-		       r.ops);
+		if (pm->footprint)
+			printf("footprint %" PRIu64 " %" PRIu64 "\n",
+			       r.peak_req, r.foot_ok ? r.peak_foot : 0);
+		else
+			printf("count\t%s\t%s\t%" PRIu64 "\n", w->label,
+			       a->name, r.ops);
 		return 0;
 	}
 	fprintf(stderr, "bench_engine: no allocator named %s\n",
 		pm->count_alloc);
 	return 2;
+}
+
+/* Is allocator name part of this run (all are, unless one cell is asked)? */
+static bool
+wanted(const struct params *pm, const char *name)
+{
+	return !(pm->count || pm->footprint) ||
+	       strcmp(pm->count_alloc, name) == 0;
 }
 
 int
@@ -1949,12 +2047,15 @@ main(int argc, char **argv)
 	/* Load first: jemalloc may need the process started again. */
 	setup_engine(&allocs[0]);
 	setup_glibc(&allocs[1]);
-	setup_jemalloc(&allocs[2], argv);
-	setup_mimalloc(&allocs[3]);
+	/* One cell alone: loading the others would only use glibc's heap. */
+	if (wanted(&pm, "jemalloc"))
+		setup_jemalloc(&allocs[2], argv);
+	if (wanted(&pm, "mimalloc"))
+		setup_mimalloc(&allocs[3]);
 	log_sizes_init();
 	if (pm.quick)
 		workloads[NWORK - 1].label = "(e) 1e6 live 64B";
-	if (pm.count)
+	if (pm.count || pm.footprint)
 		return count_cell(&pm);
 	print_header(&pm);
 	fflush(stdout);
