@@ -7,7 +7,7 @@
  * Every workload is written once against a small allocator vtable and is
  * driven by a PRNG reseeded from --seed for each run, so every allocator
  * sees exactly the same sequence of requests.  Each (workload, allocator)
- * cell runs twice:
+ * cell runs a measure pass, then TIMED_RUNS timed passes:
  *
  *   measure pass  samples the allocator's footprint to compute utilization
  *                 and, for the engine, asks heap_usable_size after every
@@ -15,7 +15,8 @@
  *                 live blocks against heap_get_stats, heap_check and each
  *                 other (no overlaps) before freeing them.
  *   timed pass    the same workload without instrumentation; only its
- *                 steady-state loop is timed.
+ *                 steady-state loop is timed, and the fastest pass counts
+ *                 (the load of a shared machine only ever slows one down).
  *
  * The measure pass goes first so that the yardsticks' timed pass finds its
  * memory already mapped: the engine never touches memory, so timing the
@@ -80,6 +81,7 @@ extern void *__libc_realloc(void *p, size_t size);
 #define FIXED_SIZE 64			/* (e) and the flatness table */
 #define FLAT_GOAL 1.5
 #define FLAT_RUNS 3			/* runs per flatness cell, fastest kept */
+#define TIMED_RUNS 3			/* timed passes per cell, fastest kept */
 #define UTIL_GOAL 0.90
 #define SAMPLE_EVERY 4096		/* ops between footprint samples */
 #define LOG_SIZES 4096			/* entries of the log-uniform table */
@@ -1464,7 +1466,8 @@ static struct workload workloads[] = {
 /* ------------------------------------------------------------ running */
 
 struct result {
-	bool done;		/* both passes ran without error */
+	bool measured;		/* the measure pass ran without error */
+	bool done;		/* and the timed passes too */
 	bool check_failed;	/* engine: cross-check failed, see stderr */
 	double mops;		/* timed pass: million ops per second */
 	uint64_t ops;
@@ -1543,10 +1546,10 @@ measure_apart(const struct workload *w, const struct allocator *a,
 	return ok;
 }
 
-/* Both passes of one cell.  Returns 0 or the error already reported. */
+/* The measure pass of one cell.  Returns 0 or the error already reported. */
 static int
-run_cell(const struct workload *w, struct allocator *a,
-	 const struct params *pm, struct result *res)
+measure_cell(const struct workload *w, struct allocator *a,
+	     const struct params *pm, struct result *res)
 {
 	struct run r;
 	int err;
@@ -1572,16 +1575,73 @@ run_cell(const struct workload *w, struct allocator *a,
 		res->hwm = engine.hwm;
 		res->meta = engine.max_meta;
 	}
+	res->measured = true;
+	return 0;
+}
+
+/*
+ * One timed pass of one cell; the fastest pass counts.  Returns 0 or the
+ * error already reported.
+ */
+static int
+time_cell(const struct workload *w, struct allocator *a,
+	  const struct params *pm, struct result *res)
+{
+	struct run r;
+	double mops;
+	int err;
 
 	err = run_pass(w, a, pm, false, &r);
 	if (err < 0) {
 		report_failure(w, a, false, err);
+		res->done = false;
+		res->measured = false;
 		return err;
 	}
+	mops = r.secs > 0 ? r.ops / r.secs / 1e6 : 0;
+	if (mops > res->mops)
+		res->mops = mops;
 	res->ops = r.ops;
-	res->mops = r.secs > 0 ? r.ops / r.secs / 1e6 : 0;
 	res->done = true;
 	return 0;
+}
+
+/*
+ * Both kinds of pass for every allocator on one workload: the measure
+ * passes, then TIMED_RUNS rounds of one timed pass each, the allocators in
+ * turn.  The load of a shared machine comes and goes over seconds to
+ * minutes and can only slow a pass down, so taking turns and keeping each
+ * one's fastest pass compares them at the same moments.  Returns 1 if the
+ * engine failed, else 0.
+ */
+static int
+run_workload(const struct workload *w, const struct params *pm,
+	     struct result *res)
+{
+	int status = 0;
+
+	for (unsigned i = 0; i < NALLOC; i++) {
+		if (!allocs[i].usable)
+			continue;
+		if (measure_cell(w, &allocs[i], pm, &res[i]) < 0 &&
+		    allocs[i].is_engine)
+			status = 1;
+	}
+	for (unsigned t = 0; t < TIMED_RUNS; t++) {
+		for (unsigned i = 0; i < NALLOC; i++) {
+			if (!res[i].measured)
+				continue;
+			if (t == 0)
+				fprintf(stderr, " %s", allocs[i].name);
+			if (time_cell(w, &allocs[i], pm, &res[i]) < 0 &&
+			    allocs[i].is_engine)
+				status = 1;
+		}
+	}
+	for (unsigned i = 0; i < NALLOC; i++)
+		if (res[i].check_failed)
+			status = 1;
+	return status;
 }
 
 /* Flatness: ns per pair of one allocator at one live-block count. */
@@ -1712,14 +1772,15 @@ print_throughput(void)
 		}
 		printf("\n");
 	}
-	printf("  Timed over the steady-state loop only (CLOCK_MONOTONIC), "
-	       "after an untimed\n"
-	       "  measure pass of the same workload.  glibc, jemalloc and "
-	       "mimalloc write one\n"
-	       "  byte into every block they return; poolmgr has no memory, "
-	       "so it writes none\n"
-	       "  and its realloc copy callback is a no-op, while the "
-	       "others copy the data.\n\n");
+	printf("  The fastest of %u timed passes of the steady-state loop "
+	       "(CLOCK_MONOTONIC),\n"
+	       "  after an untimed measure pass of the same workload.  glibc, "
+	       "jemalloc and\n"
+	       "  mimalloc write one byte into every block they return; "
+	       "poolmgr has no memory,\n"
+	       "  so it writes none and its realloc copy callback is a no-op, "
+	       "while the others\n"
+	       "  copy the data.\n\n", TIMED_RUNS);
 }
 
 static void
@@ -1799,25 +1860,46 @@ print_engine_detail(void)
 	       "  and heap_check.  A FAILED row has its message on stderr.\n\n");
 }
 
-/*
- * The fastest of FLAT_RUNS runs: on a shared machine a run can only be
- * slowed by others, so the minimum is the closest to the cost itself.
- */
-static int
-flat_best(const struct params *pm, struct allocator *a, size_t live,
-	  double *ns)
-{
-	double t;
-	int err;
+#define FLAT_MAX_LEVELS 5
+#define FLAT_KINDS 3		/* null, touch, engine */
 
-	*ns = INFINITY;
-	for (unsigned i = 0; i < FLAT_RUNS; i++) {
-		if ((err = flat_level(pm, a, live, &t)) < 0)
-			return err;
-		if (t < *ns)
-			*ns = t;
+/*
+ * Every cell of the flatness table, FLAT_RUNS times, the fastest run of
+ * each kept in ns[level][kind] (INFINITY: failed).  On a shared machine a
+ * run can only be slowed by others, so the minimum is the closest to the
+ * cost itself; and since the load comes and goes over seconds to minutes,
+ * each round runs every level and kind in turn, so that a slow spell does
+ * not fall on one level alone and read as growth.
+ */
+static void
+flat_measure(const struct params *pm, double ns[][FLAT_KINDS])
+{
+	struct allocator *kinds[FLAT_KINDS] = {
+		&null_allocator, &touch_allocator, &allocs[0]
+	};
+	bool failed[FLAT_MAX_LEVELS][FLAT_KINDS] = { { false } };
+
+	for (unsigned l = 0; l < pm->flat_levels; l++)
+		for (unsigned k = 0; k < FLAT_KINDS; k++)
+			ns[l][k] = INFINITY;
+	for (unsigned r = 0; r < FLAT_RUNS; r++) {
+		size_t live = 1000;
+
+		for (unsigned l = 0; l < pm->flat_levels; l++, live *= 10) {
+			for (unsigned k = 0; k < FLAT_KINDS; k++) {
+				double t;
+
+				if (failed[l][k])
+					continue;
+				if (flat_level(pm, kinds[k], live, &t) < 0) {
+					failed[l][k] = true;
+					ns[l][k] = INFINITY;
+				} else if (t < ns[l][k]) {
+					ns[l][k] = t;
+				}
+			}
+		}
 	}
-	return 0;
 }
 
 /*
@@ -1829,6 +1911,7 @@ print_flatness(const struct params *pm, int *status, bool *raw)
 {
 	size_t live = 1000;
 	double base = 0, worst = 0, base_net = 0, worst_net = 0;
+	double cell[FLAT_MAX_LEVELS][FLAT_KINDS];
 	bool ok = true;
 
 	printf("poolmgr flatness: %d B blocks, random free+alloc pairs\n",
@@ -1837,14 +1920,16 @@ print_flatness(const struct params *pm, int *status, bool *raw)
 	       "pairs", "ns/pair", "vs 10^3", "harness", "touch",
 	       "beyond", "vs 10^3");
 	fflush(stdout);
+	flat_measure(pm, cell);
 	for (unsigned l = 0; l < pm->flat_levels; l++, live *= 10) {
-		double ns, null_ns, touch_ns, net;
+		double ns = cell[l][2], null_ns = cell[l][0];
+		double touch_ns = cell[l][1], net;
 
-		if (flat_best(pm, &null_allocator, live, &null_ns) < 0)
+		if (isinf(null_ns))
 			null_ns = NAN;
-		if (flat_best(pm, &touch_allocator, live, &touch_ns) < 0)
+		if (isinf(touch_ns))
 			touch_ns = NAN;
-		if (flat_best(pm, &allocs[0], live, &ns) < 0) {
+		if (isinf(ns)) {
 			printf("%14zu %12s %10s\n", live, "-", "error");
 			*status = 1;
 			ok = false;
@@ -1867,8 +1952,10 @@ print_flatness(const struct params *pm, int *status, bool *raw)
 	}
 	if (pm->quick)
 		printf("  (10^7 skipped in --quick mode)\n");
-	printf("  each cell: the fastest of %d runs of %" PRIu64 " pairs.\n",
-	       FLAT_RUNS, pm->flat_pairs);
+	printf("  each cell: the fastest of %d runs of %" PRIu64 " pairs, "
+	       "taken in %d rounds\n"
+	       "  that each run every cell once.\n",
+	       FLAT_RUNS, pm->flat_pairs, FLAT_RUNS);
 	printf("  harness: ns/pair of the same loop over a null allocator "
 	       "(included in ns/pair).\n"
 	       "  touch:   the same loop over an allocator that only reaches "
@@ -2062,16 +2149,8 @@ main(int argc, char **argv)
 
 	for (unsigned w = 0; w < NWORK; w++) {
 		fprintf(stderr, "running %s:", workloads[w].label);
-		for (unsigned i = 0; i < NALLOC; i++) {
-			if (!allocs[i].usable)
-				continue;
-			fprintf(stderr, " %s", allocs[i].name);
-			if (run_cell(&workloads[w], &allocs[i], &pm,
-				     &results[w][i]) < 0 && allocs[i].is_engine)
-				status = 1;
-			if (results[w][i].check_failed)
-				status = 1;
-		}
+		if (run_workload(&workloads[w], &pm, results[w]))
+			status = 1;
 		fprintf(stderr, "\n");
 	}
 	print_throughput();
