@@ -7,7 +7,8 @@
  * Every workload is written once against a small allocator vtable and is
  * driven by a PRNG reseeded from --seed for each run, so every allocator
  * sees exactly the same sequence of requests.  Each (workload, allocator)
- * cell runs a measure pass, then TIMED_RUNS timed passes:
+ * cell runs a measure pass, then TIMED_RUNS timed passes, taken in turns
+ * with the other allocators:
  *
  *   measure pass  samples the allocator's footprint to compute utilization
  *                 and, for the engine, asks heap_usable_size after every
@@ -29,9 +30,9 @@
  * runs every cell that way and prints the table.
  *
  * --footprint W A runs only the measure pass of one cell and prints its
- * peak requested bytes and footprint.  The full run uses it for glibc,
- * whose footprint (the program break's high-water mark) means something
- * only in a fresh process.
+ * peak requested bytes and footprint.  The full run starts itself again
+ * that way for glibc, whose footprint (its address high-water mark) means
+ * something only in a fresh process.
  *
  * Usage: bench_engine [--quick] [--seed N] [--count W A | --footprint W A]
  * Exit status: 0, 1 if the engine returned an unexpected error or failed a
@@ -51,6 +52,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1051,7 +1053,7 @@ struct params {
 	bool footprint;		/* --footprint: one cell's measure pass */
 	unsigned count_work;	/* their workload, 0 = (a) */
 	const char *count_alloc; /* and their allocator's name */
-	const char *self;	/* argv[0], for --footprint */
+	const char *self;	/* argv[0], passed on by --footprint */
 };
 
 /* State of one pass of one workload on one allocator. */
@@ -1520,29 +1522,46 @@ static bool
 measure_apart(const struct workload *w, const struct allocator *a,
 	      const struct params *pm, uint64_t *peak_req, uint64_t *peak_foot)
 {
-	char cmd[512];
-	char line[256];
+	char work[2] = { (char)('a' + (w - workloads)), '\0' };
+	char seed[24], line[256];
+	char *argv[] = { (char *)pm->self, "--footprint", work,
+			 (char *)a->name, "--seed", seed,
+			 pm->quick ? "--quick" : NULL, NULL };
+	int fd[2], status;
 	bool ok = false;
+	pid_t pid;
 	FILE *f;
 
-	snprintf(cmd, sizeof cmd, "'%s' --footprint %c %s --seed %" PRIu64
-		 "%s", pm->self, 'a' + (int)(w - workloads), a->name, pm->seed,
-		 pm->quick ? " --quick" : "");
-	f = popen(cmd, "r");
-	if (f == NULL) {
-		fprintf(stderr, "\nbench_engine: %s: %s\n", cmd,
+	snprintf(seed, sizeof seed, "%" PRIu64, pm->seed);
+	fflush(NULL);
+	if (pipe(fd) < 0 || (pid = fork()) < 0) {
+		fprintf(stderr, "\nbench_engine: --footprint: %s\n",
 			strerror(errno));
 		return false;
 	}
-	while (fgets(line, sizeof line, f) != NULL)
+	if (pid == 0) {
+		dup2(fd[1], STDOUT_FILENO);
+		close(fd[0]);
+		close(fd[1]);
+		execv("/proc/self/exe", argv);
+		_exit(127);
+	}
+	close(fd[1]);
+	f = fdopen(fd[0], "r");
+	while (f != NULL && fgets(line, sizeof line, f) != NULL)
 		if (sscanf(line, "footprint %" SCNu64 " %" SCNu64, peak_req,
 			   peak_foot) == 2)
 			ok = true;
-	if (pclose(f) != 0)
+	if (f != NULL)
+		fclose(f);
+	else
+		close(fd[0]);
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)
 		ok = false;
 	if (!ok)
-		fprintf(stderr, "\nbench_engine: %s gave no footprint; "
-			"reported as n/a\n", cmd);
+		fprintf(stderr, "\nbench_engine: --footprint %s %s gave no "
+			"footprint; reported as n/a\n", work, a->name);
 	return ok;
 }
 
