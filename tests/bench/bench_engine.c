@@ -1880,7 +1880,7 @@ print_engine_detail(void)
 }
 
 #define FLAT_MAX_LEVELS 5
-#define FLAT_KINDS 3		/* null, touch, engine */
+enum { FLAT_NULL, FLAT_TOUCH, FLAT_ENGINE, FLAT_KINDS };
 
 /*
  * Every cell of the flatness table, FLAT_RUNS times, the fastest run of
@@ -1894,9 +1894,9 @@ static void
 flat_measure(const struct params *pm, double ns[][FLAT_KINDS])
 {
 	struct allocator *kinds[FLAT_KINDS] = {
-		&null_allocator, &touch_allocator, &allocs[0]
+		[FLAT_NULL] = &null_allocator, [FLAT_TOUCH] = &touch_allocator,
+		[FLAT_ENGINE] = &allocs[0]
 	};
-	bool failed[FLAT_MAX_LEVELS][FLAT_KINDS] = { { false } };
 
 	for (unsigned l = 0; l < pm->flat_levels; l++)
 		for (unsigned k = 0; k < FLAT_KINDS; k++)
@@ -1908,14 +1908,13 @@ flat_measure(const struct params *pm, double ns[][FLAT_KINDS])
 			for (unsigned k = 0; k < FLAT_KINDS; k++) {
 				double t;
 
-				if (failed[l][k])
+				/* Still INFINITY after round 0: it failed. */
+				if (r > 0 && isinf(ns[l][k]))
 					continue;
-				if (flat_level(pm, kinds[k], live, &t) < 0) {
-					failed[l][k] = true;
+				if (flat_level(pm, kinds[k], live, &t) < 0)
 					ns[l][k] = INFINITY;
-				} else if (t < ns[l][k]) {
+				else if (t < ns[l][k])
 					ns[l][k] = t;
-				}
 			}
 		}
 	}
@@ -1941,8 +1940,8 @@ print_flatness(const struct params *pm, int *status, bool *raw)
 	fflush(stdout);
 	flat_measure(pm, cell);
 	for (unsigned l = 0; l < pm->flat_levels; l++, live *= 10) {
-		double ns = cell[l][2], null_ns = cell[l][0];
-		double touch_ns = cell[l][1], net;
+		double ns = cell[l][FLAT_ENGINE], null_ns = cell[l][FLAT_NULL];
+		double touch_ns = cell[l][FLAT_TOUCH], net;
 
 		if (isinf(null_ns))
 			null_ns = NAN;
