@@ -1534,9 +1534,16 @@ measure_apart(const struct workload *w, const struct allocator *a,
 
 	snprintf(seed, sizeof seed, "%" PRIu64, pm->seed);
 	fflush(NULL);
-	if (pipe(fd) < 0 || (pid = fork()) < 0) {
+	if (pipe(fd) < 0) {
 		fprintf(stderr, "\nbench_engine: --footprint: %s\n",
 			strerror(errno));
+		return false;
+	}
+	if ((pid = fork()) < 0) {
+		fprintf(stderr, "\nbench_engine: --footprint: %s\n",
+			strerror(errno));
+		close(fd[0]);
+		close(fd[1]);
 		return false;
 	}
 	if (pid == 0) {
