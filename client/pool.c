@@ -32,6 +32,15 @@
  */
 #define CLIENT_MAP_ALIGN_MAX	((size_t)1 << 30)
 
+/*
+ * The public structures are part of libpoolclient.so.1's ABI (pool_list and
+ * pool_clients return arrays of them): a new field takes the place of a
+ * reserved one, and these sizes never change within the soname.
+ */
+_Static_assert(sizeof(struct pool_create_opts) == 64, "ABI: create opts");
+_Static_assert(sizeof(struct pool_stats) == 320, "ABI: pool_stats");
+_Static_assert(sizeof(struct pool_client_info) == 208, "ABI: client info");
+
 #ifndef F_SEAL_FUTURE_WRITE
 #define F_SEAL_FUTURE_WRITE	0x0010
 #endif
@@ -622,6 +631,9 @@ pool_create(struct pool_conn *c, const char *name,
 
 	if (c == NULL || o == NULL || o->max_size == 0)
 		return -EINVAL;
+	for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
+		if (o->reserved[i] != 0)
+			return -EINVAL;
 	if ((error = client_check_name(name)) != 0)
 		return error;
 

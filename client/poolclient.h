@@ -67,6 +67,14 @@ struct pool_create_opts {
 	 * free page back at once.  Large blocks' pages always go back at once.
 	 */
 	uint64_t retain;
+	/*
+	 * Room for later options without changing the structure's size; must
+	 * be zero (pool_create refuses anything else with -EINVAL, so a
+	 * program written for a later library fails clearly here instead of
+	 * having an option silently ignored).  Initialize the whole structure,
+	 * as in `struct pool_create_opts o = {.max_size = ...};`.
+	 */
+	uint64_t reserved[4];
 };
 
 /* pool_create_opts.retain: give every free page back at once. */
@@ -101,6 +109,9 @@ struct pool_stats {
 	/* Of committed_bytes: wholly free pages kept for reuse; pool_trim
 	 * gives them back. */
 	uint64_t free_resident_bytes;
+	/* Zero: room for later fields without changing the structure's size
+	 * (pool_list returns an array of these). */
+	uint64_t reserved[8];
 };
 
 /* One open handle, as `poolctl clients` shows it. */
@@ -112,6 +123,7 @@ struct pool_client_info {
 	int read_only;
 	uint64_t blocks, bytes;		/* references held, their sizes */
 	uint64_t cached_bytes;		/* of bytes: in its client cache */
+	uint64_t reserved[4];		/* zero: room for later fields */
 };
 
 /*

@@ -791,12 +791,19 @@ bad_inputs_give_their_codes(void **state)
 	EXPECT_RC(pool_create(l.c, "badgran", &o), -EINVAL);
 	EXPECT_RC(pool_stats_by_name(l.c, "badgran", &st), -ENOENT);
 	o.granularity = LAB_G;
+	/* An option this library does not know: refused, not ignored. */
+	o.reserved[3] = 1;
+	EXPECT_RC(pool_create(l.c, "badopt", &o), -EINVAL);
+	EXPECT_RC(pool_stats_by_name(l.c, "badopt", &st), -ENOENT);
+	o.reserved[3] = 0;
 
 	/* In use: a handle is open (and keep is live). */
 	EXPECT_RC(pool_destroy(l.c, LAB), -EBUSY);
 
 	/* None of that changed anything. */
 	st = stats(l.p);
+	for (size_t i = 0; i < sizeof st.reserved / sizeof st.reserved[0]; i++)
+		assert_int_equal(st.reserved[i], 0);
 	assert_int_equal(st.allocated_bytes, before.allocated_bytes);
 	assert_int_equal(st.live_blocks, 1);
 	EXPECT_RC(pool_usable_size(l.p, keep, (size_t[]){0}), 0);
