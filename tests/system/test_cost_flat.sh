@@ -19,8 +19,12 @@ driver=$b/tests/cost_driver
 pairs=20000
 limit=1.5
 run_limit=600	# seconds per run; 10^7 blocks take about 50 here
-tmp=$(mktemp -d /tmp/poolmgr-cost.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+if [ -n "${POOLMGR_COST_TMP:-}" ]; then
+	tmp=$POOLMGR_COST_TMP	# a cell run by the parent below
+else
+	tmp=$(mktemp -d /tmp/poolmgr-cost.XXXXXX)
+	trap 'rm -rf "$tmp"' EXIT
+fi
 
 # To stderr: per_pair runs in a command substitution, which keeps stdout.
 fail() {
@@ -38,29 +42,49 @@ per_pair() {
 	rc=0
 	timeout "$run_limit" valgrind --tool=callgrind \
 		--callgrind-out-file="$out" --toggle-collect=steady_loop \
-		"$driver" "$1" "$2" "$pairs" > "$tmp/log" 2>&1 || rc=$?
+		"$driver" "$1" "$2" "$pairs" > "$tmp/log.$1.$2" 2>&1 || rc=$?
 	[ "$rc" -ne 124 ] || fail "$1 at $2 live blocks took over" \
 		"$run_limit s under callgrind: setup and teardown cost grows" \
 		"with the number of blocks (or the machine is very slow)"
 	[ "$rc" -eq 0 ] ||
-		fail "$driver $1 $2 $pairs failed: $(tail -n 3 "$tmp/log")"
+		fail "$driver $1 $2 $pairs failed: $(tail -n 3 "$tmp/log.$1.$2")"
 	total=$(sed -n 's/^\(summary\|totals\): *\([0-9]*\).*/\2/p' "$out" |
 		head -n 1)
 	[ -n "$total" ] || fail "no instruction count in $out"
 	echo "$total $pairs" | awk '{ printf "%.1f", $1 / $2 }'
 }
 
+works="fixed 1000 10000 100000 1000000 10000000
+mixed 1000 10000 100000 1000000
+varied 1000 10000 100000 1000000"
+
+# One cell: its count into $tmp/cell.NAME.LIVE, or its failure into
+# $tmp/fail.NAME.LIVE.  The cells are independent and callgrind counts the
+# same alone or beside another, so they run as many at a time as there are
+# CPUs (at most 4): the 10^7 cell alone takes most of a minute.
+if [ "${1:-}" = --cell ]; then
+	c=$( (per_pair "$2" "$3") 2> "$tmp/fail.$2.$3") && echo "$c" > "$tmp/cell.$2.$3"
+	exit 0
+fi
+jobs=$(nproc 2>/dev/null || echo 1)
+[ "$jobs" -le 4 ] || jobs=4
+echo "$works" | while read -r name lives; do
+	for live in $lives; do
+		echo "$name $live"
+	done
+done | POOLMGR_COST_TMP=$tmp xargs -P "$jobs" -n 2 sh "$0" --cell
+
 status=0
-for work in "fixed 1000 10000 100000 1000000 10000000" \
-	    "mixed 1000 10000 100000 1000000" \
-	    "varied 1000 10000 100000 1000000"; do
-	set -- $work
-	name=$1
-	shift
+while read -r name lives; do
 	min= max=
 	printf '%s:' "$name"
-	for live in "$@"; do
-		c=$(per_pair "$name" "$live")
+	for live in $lives; do
+		[ -s "$tmp/cell.$name.$live" ] || {
+			echo
+			cat "$tmp/fail.$name.$live" >&2
+			fail "$name at $live live blocks: no count"
+		}
+		c=$(cat "$tmp/cell.$name.$live")
 		printf ' %s live %s instr/pair;' "$live" "$c"
 		min=$(echo "$c ${min:-$c}" | awk '{ print ($1 < $2) ? $1 : $2 }')
 		max=$(echo "$c ${max:-$c}" | awk '{ print ($1 > $2) ? $1 : $2 }')
@@ -72,7 +96,9 @@ for work in "fixed 1000 10000 100000 1000000 10000000" \
 		     "(limit $limit)"
 		status=1
 	fi
-done
+done <<EOF_WORKS
+$works
+EOF_WORKS
 [ "$status" -eq 0 ] && echo "test_cost_flat: ok: instructions per pair" \
 			    "flat within $limit times"
 exit "$status"
