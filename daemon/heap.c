@@ -585,8 +585,9 @@ free_small(struct heap *h, uint64_t off)
 	return 0;
 }
 
+/* released: the owner gave the span's pages back itself, before the free. */
 static void
-free_span(struct heap *h, struct span *s)
+free_span(struct heap *h, struct span *s, bool released)
 {
 	uint64_t off = s->start, len = s->len, pf, pe;
 
@@ -594,6 +595,8 @@ free_span(struct heap *h, struct span *s)
 	h->st.frees++;
 	spans_remove(h, s);
 	runs_give(h, off, len, &pf, &pe);
+	if (released)
+		dirty_forget(h, off >> h->pshift, (off + len) >> h->pshift);
 	/* A large block's pages go back at once, and with fewer live pages
 	 * the retention queue may now be over its bound. */
 	if (pe > pf)
@@ -613,7 +616,7 @@ free_general(struct heap *h, uint64_t off)
 		if (free_small(h, off) == 0)
 			return 0;
 		if ((s = span_at(h, off))) {
-			free_span(h, s);
+			free_span(h, s, false);
 			return 0;
 		}
 	}
@@ -627,6 +630,17 @@ heap_free(struct heap *h, uint64_t off)
 	if (free_fast(h, off))
 		return 0;
 	return free_general(h, off);
+}
+
+int
+heap_free_released(struct heap *h, uint64_t off)
+{
+	struct span *s;
+
+	if (!plausible(h, off) || !(s = span_at(h, off)))
+		return -EINVAL;	/* the owner's mistake, not a client's */
+	free_span(h, s, true);
+	return 0;
 }
 
 uint64_t
@@ -789,7 +803,7 @@ heap_realloc(struct heap *h, uint64_t off, uint64_t size, uint64_t *out)
 		h->cfg.copy(h->cfg.ctx, noff, off, len < size ? len : size);
 	/* Neither the block nor its span record moved during the alloc. */
 	if (s)
-		free_span(h, s);
+		free_span(h, s, false);
 	else
 		release_small(h, bm_chunk_at(h, off), off, len);
 	*out = noff;

@@ -149,6 +149,18 @@ int heap_free(struct heap *h, uint64_t off);
 int heap_resize(struct heap *h, uint64_t off, uint64_t size);
 
 /*
+ * heap_free_released - heap_free for a large block (a page span) whose pages
+ * the owner has already given back to the OS while the block was still
+ * live, so that nobody could be handed them meanwhile: the engine counts
+ * them as released (zero, not resident) and calls release only for the
+ * dirty free pages around it that the free makes whole.  The owner can so
+ * punch a big block out in slices, between other work, before freeing it.
+ * -EINVAL if off is not the start of a live page span: nothing changes, not
+ * even the count of invalid frees (which counts the clients' mistakes).
+ */
+int heap_free_released(struct heap *h, uint64_t off);
+
+/*
  * heap_realloc - realloc semantics: off == HEAP_OFF_NONE allocates; size 0
  * frees and stores HEAP_OFF_NONE; otherwise resizes in place when it can,
  * else allocates a new block, calls cfg->copy for the old contents and frees

@@ -173,9 +173,13 @@ dirty_pages_in(struct heap *h, uint64_t first, uint64_t end)
 	return n;
 }
 
-/* Release the dirty pages among [first, end); all of them are free. */
-void
-dirty_release_now(struct heap *h, uint64_t first, uint64_t end)
+/*
+ * The dirty pages among [first, end), all of them free, are released: by
+ * the owner now through cfg->release, or (owner_done) already, by the owner
+ * on its own while they were still a live span's.
+ */
+static void
+release_dirty(struct heap *h, uint64_t first, uint64_t end, bool owner_done)
 {
 	struct dirty *d = dirty_from(h, first), *next;
 
@@ -183,7 +187,7 @@ dirty_release_now(struct heap *h, uint64_t first, uint64_t end)
 		uint64_t a = d->first > first ? d->first : first;
 		uint64_t b = d->end < end ? d->end : end;
 
-		if (h->cfg.release &&
+		if (!owner_done && h->cfg.release &&
 		    h->cfg.release(h->cfg.ctx, a << h->pshift,
 				   (b - a) << h->pshift) != 0) {
 			next = RB_NEXT(dirty_tree, &h->dirty, d);
@@ -193,6 +197,18 @@ dirty_release_now(struct heap *h, uint64_t first, uint64_t end)
 		h->free_dirty -= b - a;
 		next = dirty_cut(h, d, a, b);
 	}
+}
+
+void
+dirty_release_now(struct heap *h, uint64_t first, uint64_t end)
+{
+	release_dirty(h, first, end, false);
+}
+
+void
+dirty_forget(struct heap *h, uint64_t first, uint64_t end)
+{
+	release_dirty(h, first, end, true);
 }
 
 /*

@@ -590,6 +590,8 @@ void spans_destroy(struct heap *h);
 void dirty_mark_slow(struct heap *h, uint64_t off, uint64_t len);
 void dirty_zero(struct heap *h, uint64_t off, uint64_t len);
 void dirty_release_now(struct heap *h, uint64_t first, uint64_t end);
+/* The free pages [first, end) were released by the owner itself. */
+void dirty_forget(struct heap *h, uint64_t first, uint64_t end);
 uint64_t dirty_pages_in(struct heap *h, uint64_t first, uint64_t end);
 void dirty_retain(struct heap *h, uint64_t first, uint64_t end);
 void dirty_retain_fit(struct heap *h);

@@ -7,7 +7,8 @@
  * heap_alloc (sizes and alignments from the bytes, bad ones included),
  * heap_calloc (with overflowing products), heap_realloc, heap_resize,
  * heap_free of live blocks, of interior, stale and wild offsets (double
- * frees included), heap_usable_size, heap_trim, heap_block_size,
+ * frees included), heap_free_released of spans the harness "punched out"
+ * itself (the daemon's stepped release), heap_usable_size, heap_trim, heap_block_size,
  * heap_get_class_stats and heap_strerror.  The harness keeps a
  * table of every live block (at most MAX_LIVE; allocations are skipped when
  * it is full) and, after EVERY operation, aborts when:
@@ -51,7 +52,8 @@
  *   3   calloc     NMEMB SIZE
  *   4   realloc    INDEX SIZE (a live block)
  *   5   resize     INDEX SIZE (a live block)
- *   6-7 free       INDEX (a live block); parameter bit 0: free it twice
+ *   6-7 free       INDEX (a live block); parameter bit 0: free it twice;
+ *                  bit 1: a span goes by heap_free_released
  *   8   free       BOGUS (must be -EINVAL; HEAP_OFF_NONE must be 0)
  *   9   usable     INDEX or BOGUS (parameter bit 0)
  *   10  trim
@@ -924,17 +926,54 @@ op_realloc(struct fz *f, unsigned i, uint64_t size)
 	table_add(f, out, size, newlen, size >= f->thr);
 }
 
+/*
+ * Free block i; with owner_released, a span is freed the way the daemon
+ * frees a big one after punching its pages out itself (heap_free_released):
+ * its pages are clean first, and the engine may release only the others.
+ */
 static void
-op_free(struct fz *f, unsigned i, bool twice)
+op_free(struct fz *f, unsigned i, bool twice, bool owner_released)
 {
-	uint64_t off = f->live[i].off;
+	uint64_t off = f->live[i].off, len = f->live[i].len;
 	struct heap_stats before;
 	int rc;
 
-	trace(f, "free %#" PRIx64 "+%#" PRIx64, off, f->live[i].len);
-	call_begin(f, CALL_PLAIN, (int)i, 0);
-	rc = heap_free(f->h, off);
-	call_end(f);
+	owner_released = owner_released && f->live[i].span;
+	trace(f, "free%s %#" PRIx64 "+%#" PRIx64,
+	      owner_released ? " released" : "", off, len);
+	if (owner_released) {
+		uint64_t p, invalid;
+
+		/* Inside the span: refused, nothing changed, not even the
+		 * count of invalid frees. */
+		if (len > f->g) {
+			get_stats(f, &before);
+			invalid = before.invalid_frees;
+			call_begin(f, CALL_PLAIN, -1, 0);
+			rc = heap_free_released(f->h, off + f->g);
+			call_end(f);
+			if (rc != -EINVAL)
+				die(f, "free_released inside %#" PRIx64
+				    " = %d", off, rc);
+			expect_unchanged(f, &before, false);
+			get_stats(f, &before);
+			if (before.invalid_frees != invalid)
+				die(f, "free_released counted an invalid "
+				    "free");
+		}
+		/* The owner punches the pages out, then frees. */
+		for (p = off / PAGE; p < (off + len) / PAGE; p++)
+			if (page_dirty(f, p))
+				f->released += PAGE;
+		pages_set(f, off, len, false);
+		call_begin(f, CALL_PLAIN, (int)i, 0);
+		rc = heap_free_released(f->h, off);
+		call_end(f);
+	} else {
+		call_begin(f, CALL_PLAIN, (int)i, 0);
+		rc = heap_free(f->h, off);
+		call_end(f);
+	}
 	if (rc)
 		die(f, "free of live block %#" PRIx64 " = %d", off, rc);
 	table_remove(f, i);
@@ -1136,7 +1175,7 @@ op_free_many(struct fz *f, unsigned every)
 
 	for (i = f->n; i-- > 0;)
 		if (i % every == 0)
-			op_free(f, i, false);
+			op_free(f, i, false, false);
 }
 
 static void
@@ -1177,7 +1216,7 @@ run_op(struct fz *f, struct rd *r)
 	case 6: case 7:
 		f->opname = "free";
 		if (f->n)
-			op_free(f, rd8(r) % f->n, param & 1);
+			op_free(f, rd8(r) % f->n, param & 1, param & 2);
 		break;
 	case 8:
 		f->opname = "free bogus";
@@ -1276,7 +1315,7 @@ finish(struct fz *f)
 
 	f->opname = "final free";
 	while (f->n) {
-		op_free(f, f->n - 1, false);
+		op_free(f, f->n - 1, false, false);
 		f->op++;
 	}
 	f->opname = "final trim";

@@ -187,6 +187,21 @@ engine_seeds(void)
 	put8(&s, E_TRIM);
 	write_seed("fuzz_engine", "basic", &s);
 
+	/* Spans freed as released by their owner (the daemon's stepped
+	 * release), beside a retained small block's page. */
+	e_header(&s, 1, false, 0, 0, 256, 0, 0);
+	e_alloc(&s, 1000, -1);
+	e_alloc(&s, 200000, -1);
+	e_alloc(&s, 300000, -1);
+	e_op_idx(&s, E_FREE, 0);
+	e_op_idx(&s, E_FREE | 0x20, 0);
+	put8(&s, E_CALLOC1);
+	e_size(&s, 150000);
+	e_op_idx(&s, E_FREE | 0x20, 1);
+	e_op_idx(&s, E_FREE | 0x20, 0);
+	put8(&s, E_TRIM);
+	write_seed("fuzz_engine", "free_released", &s);
+
 	/* g 8, no cache, retain none, 4 KiB threshold: spans everywhere. */
 	e_header(&s, 0, true, 1, 2, 64, 0, 0);
 	for (i = 1; i <= 6; i++)

@@ -675,6 +675,68 @@ large_span_released_at_once(void **state)
 	heap_destroy(h);
 }
 
+/*
+ * The owner may punch a large block out itself while it is still live (the
+ * daemon does so in slices between requests) and then free it with
+ * heap_free_released: the engine counts those pages released and clean,
+ * asks for no release of them, but still gives back the dirty free pages
+ * around it that the free makes whole.  Anything but a live span is -EINVAL
+ * with nothing changed.
+ */
+static void
+span_freed_after_the_owner_released_it(void **state)
+{
+	struct heap *h = make(64 * MiB, 0, 0, HEAP_CACHE_NONE);
+	struct heap_stats before;
+	uint64_t a, b, small, again;
+	char msg[256];
+
+	(void)state;
+	small = alloc_ok(h, 1024);
+	a = alloc_ok(h, 8 * MiB);
+	assert_int_equal(stats(h).resident_bytes, 8 * MiB + PAGE);
+
+	/* Not a span, and not a block at all: refused, nothing changed. */
+	before = stats(h);
+	assert_int_equal(heap_free_released(h, small), -EINVAL);
+	assert_int_equal(heap_free_released(h, a + PAGE), -EINVAL);
+	assert_int_equal(heap_free_released(h, 64 * MiB), -EINVAL);
+	assert_int_equal(stats(h).live_blocks, before.live_blocks);
+	assert_int_equal(stats(h).resident_bytes, before.resident_bytes);
+	assert_int_equal(stats(h).invalid_frees, before.invalid_frees);
+	assert_int_equal(own.nrelease, 0);
+
+	assert_int_equal(heap_free_released(h, a), 0);
+	assert_int_equal(own.nrelease, 0);		/* the owner did it */
+	assert_int_equal(stats(h).released_bytes, 8 * MiB);
+	assert_int_equal(stats(h).resident_bytes, PAGE);
+	assert_int_equal(stats(h).live_blocks, 1);
+	assert_int_equal(heap_free_released(h, a), -EINVAL);	/* double */
+	assert_int_equal(heap_check(h, msg, sizeof(msg)), 0);
+
+	/* Its pages are known zero: calloc over them zeroes nothing. */
+	assert_int_equal(heap_calloc(h, 1, 8 * MiB, &again), 0);
+	assert_int_equal(again, a);
+	assert_int_equal(own.nzero, 0);
+	assert_int_equal(heap_free(h, again), 0);
+	own.nrelease = 0;
+	own.released = 0;
+
+	/* The free pages next to it still go back: the small block's page,
+	 * freed first and retained, is whole again only once the span after
+	 * it is gone, and only that page is asked for. */
+	b = alloc_ok(h, 8 * MiB);
+	assert_int_equal(b, a);
+	assert_int_equal(heap_free(h, small), 0);
+	assert_int_equal(own.nrelease, 0);		/* retained */
+	assert_int_equal(heap_free_released(h, b), 0);
+	assert_int_equal(heap_trim(h), PAGE);
+	assert_int_equal(own.released, PAGE);
+	assert_int_equal(stats(h).resident_bytes, 0);
+	check_ok(h);
+	heap_destroy(h);
+}
+
 static void
 small_pages_retained_then_trimmed(void **state)
 {
@@ -1289,6 +1351,7 @@ main(void)
 		cmocka_unit_test(lab_refusal_only_when_nothing_fits),
 		cmocka_unit_test(placement_prefers_low_addresses),
 		cmocka_unit_test(large_span_released_at_once),
+		cmocka_unit_test(span_freed_after_the_owner_released_it),
 		cmocka_unit_test(small_pages_retained_then_trimmed),
 		cmocka_unit_test(retention_follows_live_pages),
 		cmocka_unit_test(reused_pages_do_not_push_free_ones_out),
