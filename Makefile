@@ -67,8 +67,8 @@ PROTO_OBJ := $(BUILD)/proto/poolmgr.pb-c.o
 PROTO_PIC := $(BUILD)/pic/proto/poolmgr.pb-c.o
 
 DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
-               daemon/session.c daemon/pool.c daemon/dispatch.c daemon/config.c \
-               daemon/service.c daemon/arena.c
+               daemon/session.c daemon/pool.c daemon/pool_release.c \
+               daemon/dispatch.c daemon/config.c daemon/service.c daemon/arena.c
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
 DAEMON_LIBS := $(shell pkg-config --libs libevent libprotobuf-c inih 2>/dev/null) $(SD_LIBS)
 
@@ -87,14 +87,14 @@ UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_memory itest_badinput itest_poolctl itest_config \
               itest_systemd itest_stress itest_limits itest_batch \
-              itest_cache itest_silent itest_liar
+              itest_cache itest_silent itest_liar itest_release
 ITEST_BINS := $(ITESTS:%=$(BUILD)/tests/%)
 ITEST_COMMON := $(BUILD)/tests/integration/harness.o
 # What test_cost_flat.sh counts the instructions of.
 COST_DRIVER := $(BUILD)/tests/cost_driver
 
 BENCH_BINS := $(BUILD)/bench/bench_engine $(BUILD)/bench/bench_speed \
-              $(BUILD)/bench/bench_boost
+              $(BUILD)/bench/bench_boost $(BUILD)/bench/bench_release
 # Only the benchmarks need these (Boost.Interprocess, its compiler, the plot).
 BENCH_DEB_PKGS := libboost-dev g++ gnuplot-nox
 
@@ -202,6 +202,12 @@ $(BUILD)/bench/bench_speed: $(BENCH_SPEED_OBJS) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) \
 	  $(shell pkg-config --libs libevent 2>/dev/null) -ldl
+
+# A big free's cost to other clients, stepped release against all at once.
+$(BUILD)/bench/bench_release: $(BENCH_DIR)/bench_release.o \
+  $(BENCH_DIR)/bench_daemon.o $(BENCH_DIR)/bench_util.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
 $(BENCH_DIR)/%.o: tests/bench/%.cpp
 	@mkdir -p $(dir $@)
@@ -335,6 +341,7 @@ bench: bench-deps
 	$(BUILD)/bench/bench_engine
 	POOLMGR_BUILD=$(BUILD) sh tests/bench/bench_instr.sh
 	$(BUILD)/bench/bench_speed --data $(BENCH_DATA)
+	$(BUILD)/bench/bench_release
 	gnuplot -e "data='$(BENCH_DATA)'; out='$(BENCH_PLOT)'" \
 	  tests/bench/shared_heap.gp
 

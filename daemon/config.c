@@ -33,6 +33,7 @@ config_defaults(struct config *cf)
 	cf->max_blocks_per_session = 4194304;
 	cf->hello_timeout = 10;
 	cf->idle_trim = 10;
+	cf->release_step = 4ull << 20;
 }
 
 int
@@ -190,6 +191,10 @@ daemon_key(struct load_state *ls, const char *key, const char *value)
 		if (parse_uint(value, &cf->idle_trim))
 			return snprintf(ls->problem, sizeof(ls->problem),
 					"bad idle_trim '%s'", value), 0;
+	} else if (strcmp(key, "release_step") == 0) {
+		if (config_parse_size(value, &cf->release_step))
+			return snprintf(ls->problem, sizeof(ls->problem),
+					"bad release_step '%s'", value), 0;
 	} else if (strcmp(key, "admin_group") == 0) {
 		if (parse_group(value, &cf->admin_gid))
 			return snprintf(ls->problem, sizeof(ls->problem),

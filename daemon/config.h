@@ -11,6 +11,9 @@
  *   hello_timeout = 10             ; seconds a new client has to say Hello
  *   idle_trim = 10                 ; seconds idle before a pool's kept free
  *                                  ; pages go back; 0: never
+ *   release_step = 4M              ; a freed block larger than this goes
+ *                                  ; back to the OS this much per loop
+ *                                  ; turn; 0: all at once
  *
  *   [pool NAME]
  *   size = 256M                    ; required; K, M, G, T suffixes
@@ -53,6 +56,7 @@ struct config {
 	uint64_t max_blocks_per_session;
 	uint32_t hello_timeout;		/* seconds; 0: none */
 	uint32_t idle_trim;		/* seconds; 0: never */
+	uint64_t release_step;		/* bytes; 0: a free releases at once */
 	unsigned npools;
 	struct config_pool pools[CONFIG_MAX_POOLS];
 };

@@ -189,6 +189,7 @@ live_blocks(struct dpool *p)
 {
 	struct heap_stats st;
 
+	dpool_settle(p);	/* blocks freed but held for release */
 	heap_get_stats(p->heap, &st);
 	return st.live_blocks;
 }
@@ -293,6 +294,23 @@ reply_block(struct call *c, uint64_t off, uint64_t size)
 	c->rep->alloc = &alloc_reply;
 }
 
+/*
+ * A refusal while the pool still holds freed blocks for their release
+ * (pool_release.c) is not final: finish those releases and say to try once
+ * more.  Only the retry's answer reaches the client, so the engine's count
+ * of the first refusal is taken back in the statistics.
+ */
+static bool
+settle_and_retry(struct dpool *p, int rc)
+{
+	if ((rc != -ENOMEM && rc != -EBUSY) || !p->releasing)
+		return false;
+	dpool_settle(p);
+	if (rc == -ENOMEM)
+		p->unseen_failures++;
+	return true;
+}
+
 static int
 do_alloc(struct call *c, const Poolmgr__Alloc *m)
 {
@@ -308,8 +326,10 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 	if (m->zero && m->nmemb > 1 &&
 	    __builtin_mul_overflow(m->size, m->nmemb, &size))
 		return refuse(c, -EOVERFLOW, "nmemb * size overflows");
-	rc = dpool_alloc(h->pool, h, size, m->align, m->zero,
-			 session_pool_bytes(c->s, h->pool), &b);
+	do
+		rc = dpool_alloc(h->pool, h, size, m->align, m->zero,
+				 session_pool_bytes(c->s, h->pool), &b);
+	while (settle_and_retry(h->pool, rc));
 	if (rc)
 		return refuse(c, rc, "allocating %llu bytes",
 			      (unsigned long long)size);
@@ -349,8 +369,11 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 	if (m->offset == OFF_NONE) {
 		if ((rc = check_block_cap(c)))
 			return rc;
-		rc = dpool_alloc(h->pool, h, m->size, 0, false,
-				 session_pool_bytes(c->s, h->pool), &b);
+		do
+			rc = dpool_alloc(h->pool, h, m->size, 0, false,
+					 session_pool_bytes(c->s, h->pool),
+					 &b);
+		while (settle_and_retry(h->pool, rc));
 		if (rc)
 			return refuse(c, rc, "allocating %llu bytes",
 				      (unsigned long long)m->size);
@@ -364,8 +387,10 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 		reply_block(c, OFF_NONE, 0);
 		return 0;
 	}
-	rc = dpool_realloc(h->pool, h, m->offset, m->size,
-			   session_pool_bytes(c->s, h->pool), &b);
+	do
+		rc = dpool_realloc(h->pool, h, m->offset, m->size,
+				   session_pool_bytes(c->s, h->pool), &b);
+	while (settle_and_retry(h->pool, rc));
 	if (rc == -EBUSY)
 		return refuse(c, rc, "block is shared and cannot move");
 	if (rc)
@@ -398,6 +423,7 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 	    dispatch_cf->max_blocks_per_session)
 		return refuse(c, -EDQUOT, "the batch would pass the blocks "
 			      "allowed per client");
+again:
 	heap_events_save(h->pool->heap, &batch_events);
 	for (i = 0; i < m->n_sizes; i++) {
 		rc = dpool_alloc(h->pool, h, m->sizes[i], 0, false,
@@ -405,8 +431,10 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 		if (rc) {
 			/* Undo: the request changes nothing, counters included. */
 			for (j = 0; j < i; j++)
-				dpool_free(h->pool, h, batch_offsets[j]);
+				dpool_unalloc(h->pool, h, batch_offsets[j]);
 			heap_events_restore(h->pool->heap, &batch_events);
+			if (settle_and_retry(h->pool, rc))
+				goto again;
 			return refuse(c, rc, "allocation %zu of the batch "
 				      "(%llu bytes) failed", i,
 				      (unsigned long long)m->sizes[i]);
@@ -563,6 +591,7 @@ fill_stats(Poolmgr__PoolStats *ps, struct dpool *p)
 {
 	struct heap_stats st;
 
+	dpool_settle(p);	/* no statistic shows a release under way */
 	heap_get_stats(p->heap, &st);
 	poolmgr__pool_stats__init(ps);
 	ps->name = p->name;
@@ -576,7 +605,7 @@ fill_stats(Poolmgr__PoolStats *ps, struct dpool *p)
 	ps->clients = p->nhandles;
 	ps->allocs = st.allocs;
 	ps->frees = st.frees;
-	ps->failed_allocs = st.failed_allocs;
+	ps->failed_allocs = st.failed_allocs - p->unseen_failures;
 	ps->invalid_frees = st.invalid_frees + p->invalid_frees;
 	ps->cached_bytes = st.cached_bytes;
 	ps->metadata_bytes = st.metadata_bytes + dpool_share_resident(p);
@@ -649,6 +678,7 @@ do_trim(struct call *c, const Poolmgr__Trim *m)
 	if (!(p = get_pool(c, m->pool, true, &rc)))
 		return rc;
 	poolmgr__trim_reply__init(&tr);
+	dpool_settle(p);
 	tr.released_bytes = (uint64_t)heap_trim(p->heap);
 	c->rep->body_case = POOLMGR__REPLY__BODY_TRIM;
 	c->rep->trim = &tr;
@@ -666,6 +696,7 @@ do_check(struct call *c, const Poolmgr__Check *m)
 	if (!(p = get_pool(c, m->pool, false, &rc)))
 		return rc;
 	poolmgr__check_reply__init(&cr);
+	dpool_settle(p);
 	cr.ok = heap_check(p->heap, problem, sizeof(problem)) == 0;
 	cr.problem = problem;
 	if (!cr.ok)

@@ -102,6 +102,7 @@ void
 dpool_stop_releasing(void)
 {
 	stopping = true;
+	dpool_release_stop();
 }
 
 void
@@ -113,6 +114,8 @@ dpool_idle_tick(uint64_t now, uint32_t idle_trim)
 	TAILQ_FOREACH(p, &pools, entry) {
 		uint64_t ops;
 
+		if (p->releasing)
+			continue;	/* a free just happened: not idle */
 		heap_get_stats(p->heap, &st);
 		ops = st.allocs + st.frees;
 		if (ops != p->idle_ops || p->idle_since == 0) {
@@ -406,6 +409,7 @@ dpool_destroy(struct dpool *p)
 	if (p->nhandles)
 		fatalx("pool %s destroyed with %u open handles", p->name,
 		       p->nhandles);
+	dpool_release_forget(p);	/* the memfd goes with the pool */
 	for (b = RB_MIN(block_tree, &p->blocks); b; b = next) {
 		next = RB_NEXT(block_tree, &p->blocks, b);
 		block_delete(p, b);
@@ -479,9 +483,12 @@ ref_remove(struct ref *r)
 	spare_give(&spare_refs, r);
 }
 
-/* Free the block in the engine if nobody holds it any more. */
+/*
+ * Free the block in the engine if nobody holds it any more; a big one may
+ * be held a little longer while its pages go back (pool_release.c).
+ */
 static void
-block_maybe_free(struct dpool *p, struct block *b)
+block_maybe_free(struct dpool *p, struct block *b, bool may_defer)
 {
 	int rc;
 
@@ -490,6 +497,10 @@ block_maybe_free(struct dpool *p, struct block *b)
 		return;
 	}
 	share_bit(p, b->off, false);
+	if (may_defer && dpool_release_defer(p, b->off, b->size)) {
+		block_delete(p, b);
+		return;
+	}
 	rc = heap_free(p->heap, b->off);
 	if (rc)
 		fatalx("pool %s: engine refused to free live block %#llx: %s",
@@ -557,7 +568,20 @@ dpool_free(struct dpool *p, struct handle *h, uint64_t off)
 		p->invalid_frees++;
 		return -EPERM;
 	}
-	block_maybe_free(p, b);
+	block_maybe_free(p, b, true);
+	return 0;
+}
+
+int
+dpool_unalloc(struct dpool *p, struct handle *h, uint64_t off)
+{
+	struct block *b = dpool_block(p, off);
+	struct ref *r;
+
+	if (!b || !(r = ref_of(b, h)))
+		return -EINVAL;
+	ref_remove(r);
+	block_maybe_free(p, b, false);
 	return 0;
 }
 
@@ -659,7 +683,7 @@ dpool_drop_handle_refs(struct dpool *p, struct handle *h)
 		struct block *b = r->block;
 
 		ref_remove(r);
-		block_maybe_free(p, b);
+		block_maybe_free(p, b, true);
 	}
 }
 

@@ -69,6 +69,10 @@ struct dpool {
 	uint64_t invalid_frees;	/* refused before reaching the engine */
 	struct handle_list handles;
 	uint32_t nhandles;
+	uint32_t releasing;	/* freed blocks still held while their pages
+				 * go back (pool_release.c) */
+	uint64_t unseen_failures; /* engine refusals answered by a settle and
+				 * a retry: the client sees only the retry */
 	uint64_t idle_ops;	/* allocs + frees when last seen to move */
 	uint64_t idle_since;	/* ... and when (monotonic seconds) */
 };
@@ -110,6 +114,9 @@ int dpool_alloc(struct dpool *p, struct handle *h, uint64_t size,
 		uint64_t align, bool zero, uint64_t quota_used,
 		struct block **out);
 int dpool_free(struct dpool *p, struct handle *h, uint64_t off);
+/* Take back a block h was just given, at once: the undo of a refused
+ * request, which must leave nothing behind. */
+int dpool_unalloc(struct dpool *p, struct handle *h, uint64_t off);
 /* Would dpool_free succeed?  The same answer, nothing changed. */
 int dpool_may_free(struct dpool *p, struct handle *h, uint64_t off);
 int dpool_realloc(struct dpool *p, struct handle *h, uint64_t off,
@@ -132,5 +139,23 @@ uint64_t dpool_share_resident(const struct dpool *p);
  * connection is gone (the memfd itself goes with the last mapping).
  */
 void dpool_stop_releasing(void);
+
+/*
+ * pool_release.c: freed blocks larger than the release step (default 4 MiB;
+ * 0: none) are punched out a step per call of dpool_release_step, which the
+ * server makes once per loop turn while it returns true; queued is called
+ * when the queue stops being empty.
+ */
+#define DPOOL_RELEASE_STEP_DEFAULT (4ull << 20)
+void dpool_release_setup(uint64_t step, void (*queued)(void));
+/* Hold the freed block [off, off + len) for a stepped release, or false:
+ * the caller frees it in the engine at once. */
+bool dpool_release_defer(struct dpool *p, uint64_t off, uint64_t len);
+bool dpool_release_step(void);
+/* Finish the pool's queued releases now. */
+void dpool_settle(struct dpool *p);
+/* Drop the pool's queued releases unfinished: it is being destroyed. */
+void dpool_release_forget(struct dpool *p);
+void dpool_release_stop(void);
 
 #endif /* POOLMGRD_POOL_H */

@@ -88,6 +88,29 @@ on_idle_timer(evutil_socket_t fd, short what, void *arg)
 	dpool_idle_tick((uint64_t)ts.tv_sec, server_cf->idle_trim);
 }
 
+/*
+ * Big freed blocks go back to the OS a step per loop turn: a zero timeout
+ * runs once per turn, after the turn's ready sockets are served.
+ */
+static struct event *release_ev;
+static const struct timeval release_now_tv = {0, 0};
+
+static void
+on_release_step(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (dpool_release_step())
+		evtimer_add(release_ev, &release_now_tv);
+}
+
+static void
+release_queued(void)
+{
+	evtimer_add(release_ev, &release_now_tv);
+}
+
 static void
 peer_dispatch(struct peer *p, const uint8_t *buf, size_t len, void *arg)
 {
@@ -260,6 +283,8 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	server_cf->max_blocks_per_session = cf->max_blocks_per_session;
 	server_cf->hello_timeout = cf->hello_timeout;
 	server_cf->idle_trim = cf->idle_trim;
+	server_cf->release_step = cf->release_step;
+	dpool_release_setup(cf->release_step, release_queued);
 	free(cf);
 	status_line(line, sizeof(line));
 	service_ready(line);
@@ -369,6 +394,9 @@ server_run(const struct server_opts *o, struct config *cf)
 	base = event_base_new();
 	if (!base)
 		fatalx("event_base_new failed");
+	if (!(release_ev = evtimer_new(base, on_release_step, NULL)))
+		fatalx("evtimer_new failed");
+	dpool_release_setup(cf->release_step, release_queued);
 	/*
 	 * Signals are caught before the socket exists: once a client (or a
 	 * test) can see the daemon, SIGTERM stops it cleanly, never with the
@@ -419,6 +447,7 @@ server_run(const struct server_opts *o, struct config *cf)
 	peer_close_all();
 	while ((p = dpool_first()))
 		dpool_destroy(p);
+	event_free(release_ev);
 	event_free(ev_accept);
 	event_free(ev_accept_again);
 	event_free(ev_term);

@@ -50,6 +50,12 @@ wait_for_socket(const char *path, pid_t pid)
 int
 daemon_start(struct daemon *d, const char *bin)
 {
+	return daemon_start_conf(d, bin, "");
+}
+
+int
+daemon_start_conf(struct daemon *d, const char *bin, const char *extra)
+{
 	FILE *f;
 
 	memset(d, 0, sizeof *d);
@@ -61,7 +67,7 @@ daemon_start(struct daemon *d, const char *bin)
 	snprintf(d->log, sizeof d->log, "%s/poolmgrd.log", d->dir);
 	if ((f = fopen(d->conf, "w")) == NULL)
 		return -1;
-	fprintf(f, "[daemon]\nsocket_mode = 0600\n");
+	fprintf(f, "[daemon]\nsocket_mode = 0600\n%s", extra);
 	fclose(f);
 
 	fflush(NULL);

@@ -18,6 +18,9 @@ struct daemon {
 /* Start bin and wait until it accepts connections.  0 or -1. */
 int daemon_start(struct daemon *d, const char *bin);
 
+/* The same, with extra lines (ending in a newline) in its [daemon] section. */
+int daemon_start_conf(struct daemon *d, const char *bin, const char *extra);
+
 /* SIGTERM, wait, remove the directory; the log is printed if it failed. */
 void daemon_stop(struct daemon *d);
 

@@ -23,7 +23,9 @@
  * After the datagrams, and again after every connection is closed (the
  * client end closed, the peer noticing EOF on the event loop and freeing
  * its session), every pool must pass heap_check and its books must agree:
- * each block record matches a live engine block, references and handle
+ * each block record matches a live engine block, the engine's other live
+ * blocks are the ones held for a stepped release (pool_release.c; blocks
+ * over 64 KiB here, one step after each datagram), references and handle
  * and session counts add up, and once the sessions are gone only persisted blocks
  * may remain, with no handles.  Every 1000 inputs the number of open
  * descriptors may not have grown by more than 16.  A failure aborts with a
@@ -247,10 +249,21 @@ check_pool(struct dpool *p, bool final)
 		n++;
 	}
 	heap_get_stats(p->heap, &st);
-	if (st.live_blocks != n)
+	if (st.live_blocks != n + p->releasing)
 		die("pool %s: the engine has %" PRIu64 " live blocks, the pool "
-		    "knows %" PRIu64 " (leaked blocks)", p->name, st.live_blocks,
-		    n);
+		    "knows %" PRIu64 " and holds %u for release (leaked blocks)",
+		    p->name, st.live_blocks, n, p->releasing);
+	if (final) {
+		dpool_settle(p);
+		heap_get_stats(p->heap, &st);
+		if (p->releasing || st.live_blocks != n)
+			die("pool %s: %" PRIu64 " live blocks after settling, "
+			    "the pool knows %" PRIu64 ", %u still held",
+			    p->name, st.live_blocks, n, p->releasing);
+		if (heap_check(p->heap, msg, sizeof(msg)) != 0)
+			die("pool %s: heap_check after settling: %s", p->name,
+			    msg);
+	}
 	if (persistent != p->persistent_blocks)
 		die("pool %s: %" PRIu64 " persistent blocks, counted %" PRIu64,
 		    p->name, persistent, p->persistent_blocks);
@@ -659,6 +672,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	cf.admin_gid = 4243;
 	max_blocks_default = cf.max_blocks_per_session;
 	dispatch_set_config(&cf);
+	/* Every page span of these small pools goes back in steps, one step
+	 * after each datagram (the server makes one per loop turn), so
+	 * blocks are held for release while later requests arrive. */
+	dpool_release_setup(64 << 10, NULL);
 	pack_hello();
 	reset_pools();
 	return 0;
@@ -691,6 +708,7 @@ run_datagrams(struct conn *conns, const uint8_t *data, size_t size,
 			continue;
 		}
 		conn_send(conns, c, data, len);
+		dpool_release_step();
 		data += len;
 		size -= len;
 	}

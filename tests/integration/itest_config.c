@@ -146,6 +146,13 @@ bad_config_refused_at_start(void **state)
 	snprintf(cmd, sizeof(cmd), "cat %s; rm -rf %s", d.log, d.dir);
 	harness_run(cmd, log, sizeof(log));
 	assert_non_null(strstr(log, "bad idle_trim 'soon'"));
+
+	/* And a release_step that is not a size. */
+	assert_int_equal(harness_start(&d, "release_step = big\n"), -1);
+	assert_false(harness_alive(&d));
+	snprintf(cmd, sizeof(cmd), "cat %s; rm -rf %s", d.log, d.dir);
+	harness_run(cmd, log, sizeof(log));
+	assert_non_null(strstr(log, "bad release_step 'big'"));
 }
 
 /*

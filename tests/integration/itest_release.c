@@ -1,0 +1,311 @@
+/*
+ * itest_release.c - big freed blocks go back to the OS a step at a time
+ * (daemon/pool_release.c), and nothing outside can tell, except that other
+ * clients are not kept waiting.
+ *
+ *   big_free_goes_back_by_itself      a 128 MiB block written and freed:
+ *       its pages leave the memfd with no further request (watched with
+ *       mincore on the client's own mapping, within 10 s).
+ *   stats_and_check_settle_first      right after a 64 MiB free, pool_stats
+ *       shows nothing allocated, nothing committed, no failure, and the
+ *       pool's check passes.
+ *   held_block_never_refuses          in a 64 MiB pool, 48 MiB freed and at
+ *       once asked for again by calloc, by realloc of POOL_OFF_NONE and by
+ *       an AllocBatch: each succeeds (the release is finished first), the
+ *       calloc'ed bytes read zero, and failed_allocs stays 0.
+ *   shared_block_grows_into_held_room a retained block grows in place into
+ *       the room of a 32 MiB block freed just before, released in 4 KiB
+ *       steps so that it is still held (a shared block may not move, so
+ *       finishing the release is the only way).
+ *   destroy_and_stop_right_after      a pool destroyed, and then the
+ *       daemon stopped, right after big frees: both succeed, the daemon
+ *       exits cleanly (no leak under ASan).
+ *   release_step_zero_frees_at_once   with release_step = 0 the pages are
+ *       gone by the time the free's reply arrives.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "poolclient.h"
+
+#define MiB (1024ull * 1024)
+
+struct fixture {
+	struct daemon_proc d;
+	struct pool_conn *conn;
+	struct pool *pool;
+};
+
+static struct fixture fx;
+
+static void
+start_with_pool(const char *daemon_conf, const char *size)
+{
+	char conf[256];
+
+	snprintf(conf, sizeof(conf), "%s[pool big]\nsize = %s\n",
+		 daemon_conf, size);
+	assert_int_equal(harness_start(&fx.d, conf), 0);
+	assert_int_equal(pool_connect(fx.d.sock, &fx.conn), 0);
+	assert_int_equal(pool_open(fx.conn, "big", &fx.pool), 0);
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	if (fx.pool)
+		pool_close(fx.pool);
+	if (fx.conn)
+		pool_disconnect(fx.conn);
+	if (fx.d.pid > 0)
+		assert_int_equal(harness_stop(&fx.d), 0);
+	memset(&fx, 0, sizeof(fx));
+	return 0;
+}
+
+static pool_off_t
+written_block(size_t size, int byte)
+{
+	pool_off_t off = POOL_OFF_NONE;
+	int rc = pool_alloc(fx.pool, size, &off);
+
+	if (rc)
+		fail_msg("pool_alloc(%zu): %s", size, pool_strerror(rc));
+	memset(pool_ptr(fx.pool, off), byte, size);
+	return off;
+}
+
+/* Pages of [p, p + len) in the memfd's page cache, as mincore sees them. */
+static size_t
+resident_pages(void *p, size_t len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), n = len / page, k = 0;
+	unsigned char *vec = malloc(n);
+
+	assert_non_null(vec);
+	assert_int_equal(mincore(p, len, vec), 0);
+	for (size_t i = 0; i < n; i++)
+		k += vec[i] & 1;
+	free(vec);
+	return k;
+}
+
+static struct pool_stats
+stats(void)
+{
+	struct pool_stats st;
+
+	assert_int_equal(pool_stats(fx.pool, &st), 0);
+	return st;
+}
+
+static void
+check_ok(void)
+{
+	char msg[256] = "";
+	int rc = pool_check_by_name(fx.conn, "big", msg, sizeof(msg));
+
+	if (rc)
+		fail_msg("check: %s: %s", pool_strerror(rc), msg);
+}
+
+static void
+big_free_goes_back_by_itself(void **state)
+{
+	size_t len = 128 * MiB, left = 0;
+	pool_off_t off;
+	void *p;
+	int i;
+
+	(void)state;
+	start_with_pool("", "256M");
+	off = written_block(len, 0x5a);
+	p = pool_ptr(fx.pool, off);
+	assert_int_equal(resident_pages(p, len), len / 4096);
+	assert_int_equal(pool_free(fx.pool, off), 0);
+	/* No request from here on: the daemon finishes on its own. */
+	for (i = 0; i < 1000; i++) {
+		if ((left = resident_pages(p, len)) == 0)
+			break;
+		harness_sleep_ms(10);
+	}
+	printf("release: 128 MiB gone %d ms after the free's reply\n",
+	       i * 10);
+	assert_int_equal(left, 0);
+	assert_int_equal(stats().committed_bytes, 0);
+	check_ok();
+}
+
+static void
+stats_and_check_settle_first(void **state)
+{
+	struct pool_stats st;
+	pool_off_t off;
+
+	(void)state;
+	start_with_pool("", "256M");
+	off = written_block(64 * MiB, 1);
+	assert_int_equal(pool_free(fx.pool, off), 0);
+	st = stats();
+	assert_int_equal(st.allocated_bytes, 0);
+	assert_int_equal(st.live_blocks, 0);
+	assert_int_equal(st.committed_bytes, 0);
+	assert_int_equal(st.failed_allocs, 0);
+	assert_int_equal(st.frees, st.allocs);
+	assert_int_equal(st.largest_free, st.max_size);
+	check_ok();
+	/* And the other requests that read the pool's state. */
+	off = written_block(64 * MiB, 2);
+	assert_int_equal(pool_free(fx.pool, off), 0);
+	check_ok();
+	off = written_block(64 * MiB, 3);
+	assert_int_equal(pool_free(fx.pool, off), 0);
+	assert_int_equal(pool_trim(fx.pool), 0);
+	assert_int_equal(stats().committed_bytes, 0);
+}
+
+static void
+held_block_never_refuses(void **state)
+{
+	size_t len = 48 * MiB;
+	pool_off_t off, again, batch[1];
+	const unsigned char *b;
+	size_t i;
+
+	(void)state;
+	start_with_pool("", "64M");
+
+	off = written_block(len, 0xaa);
+	assert_int_equal(pool_free(fx.pool, off), 0);
+	assert_int_equal(pool_calloc(fx.pool, 1, len, &again), 0);
+	b = pool_ptr(fx.pool, again);
+	for (i = 0; i < len; i += 4093)
+		if (b[i] != 0)
+			fail_msg("byte %zu of the calloc'ed block is %#x", i,
+				 b[i]);
+	memset(pool_ptr(fx.pool, again), 0xbb, len);
+
+	assert_int_equal(pool_free(fx.pool, again), 0);
+	assert_int_equal(pool_realloc(fx.pool, POOL_OFF_NONE, len, &off), 0);
+	memset(pool_ptr(fx.pool, off), 0xcc, len);
+
+	assert_int_equal(pool_free(fx.pool, off), 0);
+	assert_int_equal(pool_alloc_batch(fx.pool, 1, &len, batch), 0);
+	assert_int_equal(pool_free(fx.pool, batch[0]), 0);
+
+	assert_int_equal(stats().failed_allocs, 0);
+	assert_int_equal(stats().allocated_bytes, 0);
+	/* A request that cannot fit even then is still refused. */
+	assert_int_equal(pool_alloc(fx.pool, len, &off), 0);
+	memset(pool_ptr(fx.pool, off), 1, len);
+	assert_int_equal(pool_free(fx.pool, off), 0);
+	assert_int_equal(pool_alloc(fx.pool, 64 * MiB + 1, &again), -EFBIG);
+	assert_int_equal(pool_alloc(fx.pool, 48 * MiB, &again), 0);
+	assert_int_equal(pool_alloc(fx.pool, 17 * MiB, &off), -ENOMEM);
+	assert_true(stats().failed_allocs >= 1);
+	assert_int_equal(pool_free(fx.pool, again), 0);
+	check_ok();
+}
+
+static void
+shared_block_grows_into_held_room(void **state)
+{
+	struct pool_conn *c2;
+	struct pool *p2;
+	pool_off_t a, b, out;
+
+	(void)state;
+	/* Small steps: b is still held when the realloc comes. */
+	start_with_pool("release_step = 4K\n", "128M");
+	a = written_block(32 * MiB, 1);
+	b = written_block(32 * MiB, 2);
+	assert_int_equal(b, a + 32 * MiB);	/* the room right after a */
+	assert_int_equal(pool_connect(fx.d.sock, &c2), 0);
+	assert_int_equal(pool_open(c2, "big", &p2), 0);
+	assert_int_equal(pool_retain(p2, a), 0);	/* a is shared now */
+
+	assert_int_equal(pool_free(fx.pool, b), 0);
+	assert_int_equal(pool_realloc(fx.pool, a, 64 * MiB, &out), 0);
+	assert_int_equal(out, a);
+	assert_int_equal(((unsigned char *)pool_ptr(fx.pool, a))[0], 1);
+
+	pool_close(p2);
+	pool_disconnect(c2);
+	assert_int_equal(pool_free(fx.pool, a), 0);
+	assert_int_equal(stats().failed_allocs, 0);
+	check_ok();
+}
+
+static void
+destroy_and_stop_right_after(void **state)
+{
+	struct pool_create_opts o = {.max_size = 128 * MiB};
+	struct pool *p;
+	pool_off_t off;
+
+	(void)state;
+	start_with_pool("", "256M");
+	assert_int_equal(pool_create(fx.conn, "other", &o), 0);
+	assert_int_equal(pool_open(fx.conn, "other", &p), 0);
+	assert_int_equal(pool_alloc(p, 96 * MiB, &off), 0);
+	memset(pool_ptr(p, off), 7, 96 * MiB);
+	assert_int_equal(pool_free(p, off), 0);
+	pool_close(p);
+	assert_int_equal(pool_destroy(fx.conn, "other"), 0);
+
+	off = written_block(200 * MiB, 9);
+	assert_int_equal(pool_free(fx.pool, off), 0);
+	pool_close(fx.pool);
+	fx.pool = NULL;
+	pool_disconnect(fx.conn);
+	fx.conn = NULL;
+	assert_int_equal(harness_stop(&fx.d), 0);
+	fx.d.pid = 0;
+}
+
+static void
+release_step_zero_frees_at_once(void **state)
+{
+	size_t len = 64 * MiB;
+	pool_off_t off;
+	void *p;
+
+	(void)state;
+	start_with_pool("release_step = 0\n", "128M");
+	off = written_block(len, 3);
+	p = pool_ptr(fx.pool, off);
+	assert_int_equal(pool_free(fx.pool, off), 0);
+	assert_int_equal(resident_pages(p, len), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(big_free_goes_back_by_itself,
+					  teardown),
+		cmocka_unit_test_teardown(stats_and_check_settle_first,
+					  teardown),
+		cmocka_unit_test_teardown(held_block_never_refuses, teardown),
+		cmocka_unit_test_teardown(shared_block_grows_into_held_room,
+					  teardown),
+		cmocka_unit_test_teardown(destroy_and_stop_right_after,
+					  teardown),
+		cmocka_unit_test_teardown(release_step_zero_frees_at_once,
+					  teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
