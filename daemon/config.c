@@ -33,7 +33,7 @@ config_defaults(struct config *cf)
 	cf->max_blocks_per_session = 4194304;
 	cf->hello_timeout = 10;
 	cf->idle_trim = 10;
-	cf->release_step = 4ull << 20;
+	cf->release_step = 1ull << 20;
 }
 
 int

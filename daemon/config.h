@@ -11,7 +11,7 @@
  *   hello_timeout = 10             ; seconds a new client has to say Hello
  *   idle_trim = 10                 ; seconds idle before a pool's kept free
  *                                  ; pages go back; 0: never
- *   release_step = 4M              ; a freed block larger than this goes
+ *   release_step = 1M              ; a freed block larger than this goes
  *                                  ; back to the OS this much per loop
  *                                  ; turn; 0: all at once
  *

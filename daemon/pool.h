@@ -141,12 +141,12 @@ uint64_t dpool_share_resident(const struct dpool *p);
 void dpool_stop_releasing(void);
 
 /*
- * pool_release.c: freed blocks larger than the release step (default 4 MiB;
+ * pool_release.c: freed blocks larger than the release step (default 1 MiB;
  * 0: none) are punched out a step per call of dpool_release_step, which the
  * server makes once per loop turn while it returns true; queued is called
  * when the queue stops being empty.
  */
-#define DPOOL_RELEASE_STEP_DEFAULT (4ull << 20)
+#define DPOOL_RELEASE_STEP_DEFAULT (1ull << 20)
 void dpool_release_setup(uint64_t step, void (*queued)(void));
 /* Hold the freed block [off, off + len) for a stepped release, or false:
  * the caller frees it in the engine at once. */

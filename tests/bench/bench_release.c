@@ -3,11 +3,12 @@
  * (make bench).
  *
  * Giving a freed block's pages back to the OS (a hole punched in the
- * memfd) costs the kernel time in proportion to the pages.  Two daemons
- * run side by side in one run: release_step = 0, where the free's request
- * punches the whole block out before the daemon serves anyone else (the
- * baseline), and the default release_step, where the daemon punches a step
- * per loop turn between other requests (daemon/pool_release.c).  In each, a
+ * memfd) costs the kernel time in proportion to the pages.  Three daemons
+ * run one after the other in one run: release_step = 0, where the free's
+ * request punches the whole block out before the daemon serves anyone else
+ * (the baseline), the default release_step (1M) and 4M, where the daemon
+ * punches a step per loop turn between other requests
+ * (daemon/pool_release.c).  In each, a
  * prober process makes 64-byte alloc+free round trips without pause
  * (client cache off, its own pool) while this process allocates a big
  * block, writes every page and frees it, ROUNDS times.  Printed per
@@ -36,6 +37,7 @@
 
 #define MiB (1024ull * 1024)
 #define MAX_SAMPLES (4u << 20)	/* prober round trips kept */
+#define NROWS 3
 
 struct probe {
 	volatile int stop;
@@ -145,7 +147,7 @@ measure(const char *bin, const char *extra, struct row *row)
 		free_ms[r] = (now_sec() - t) * 1e3;
 		while ((left = resident(m, big, vec)) > 0 &&
 		       now_sec() - t < 30)
-			usleep(200);
+			usleep(5000);
 		if (left != 0)
 			goto out;
 		gone_ms[r] = (now_sec() - t) * 1e3;
@@ -185,11 +187,14 @@ main(int argc, char **argv)
 		{ "poolmgrd", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct row rows[2] = {
+	struct row rows[NROWS] = {
 		{ .name = "release_step = 0 (punched inside the free)" },
-		{ .name = "release_step = 4M (the default)" },
+		{ .name = "release_step = 1M (the default)" },
+		{ .name = "release_step = 4M" },
 	};
-	const char *extra[2] = { "release_step = 0\n", "" };
+	const char *extra[NROWS] = {
+		"release_step = 0\n", "", "release_step = 4M\n",
+	};
 	char bin[PATH_MAX], self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
 	int c, failed = 0;
@@ -208,7 +213,7 @@ main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < NROWS; i++)
 		if (measure(bin, extra[i], &rows[i]) != 0)
 			failed = 1;
 
@@ -218,7 +223,7 @@ main(int argc, char **argv)
 	printf("| daemon | free's reply | pages gone after | other client: "
 	       "median | 99.9 %% | worst | round trips |\n");
 	printf("|---|---:|---:|---:|---:|---:|---:|\n");
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < NROWS; i++) {
 		if (!rows[i].ok) {
 			printf("| %s | n/a | n/a | n/a | n/a | n/a | n/a |\n",
 			       rows[i].name);
