@@ -41,6 +41,9 @@ _Static_assert(sizeof(struct pool_create_opts) == 64, "ABI: create opts");
 _Static_assert(sizeof(struct pool_stats) == 320, "ABI: pool_stats");
 _Static_assert(sizeof(struct pool_client_info) == 208, "ABI: client info");
 
+/* Reallocs to this size or more that must move are moved by the library. */
+#define CLIENT_MOVE_MIN		((size_t)1 << 20)
+
 #ifndef F_SEAL_FUTURE_WRITE
 #define F_SEAL_FUTURE_WRITE	0x0010
 #endif
@@ -763,7 +766,7 @@ pool_calloc(struct pool *p, size_t nmemb, size_t size, pool_off_t *out)
 }
 
 static int
-client_realloc_once(struct pool *p, pool_off_t off, size_t size,
+client_realloc_once(struct pool *p, pool_off_t off, size_t size, int in_place,
     pool_off_t *out, uint64_t *usable)
 {
 	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
@@ -774,6 +777,7 @@ client_realloc_once(struct pool *p, pool_off_t off, size_t size,
 	ra.handle = p->handle;
 	ra.offset = off;
 	ra.size = size;
+	ra.in_place = in_place;
 	req.body_case = POOLMGR__REQUEST__BODY_REALLOC;
 	req.realloc = &ra;
 	error = client_call(p, &req, POOLMGR__REPLY__BODY__NOT_SET, &reply);
@@ -803,10 +807,43 @@ client_shrink(struct pool *p, uint64_t off, uint64_t size, uint64_t *usable)
 	pool_off_t	noff;
 	int		error;
 
-	error = client_realloc_once(p, off, size, &noff, usable);
+	error = client_realloc_once(p, off, size, 0, &noff, usable);
 	if (error == 0 && noff != off)
 		error = -EPROTO;	/* a shrink never moves */
 	return error;
+}
+
+/*
+ * A big block that must move is moved here, in the calling process:
+ * allocated anew, copied through this mapping, the old one freed.  The
+ * daemon could copy it too, but megabytes copied on its only thread would
+ * keep every other client waiting (a second for 256 MiB).  When the new
+ * block does not fit beside the old one (the quota counts both for a
+ * moment, the daemon's move only the growth), the daemon moves it after
+ * all.
+ */
+static int
+client_move(struct pool *p, pool_off_t off, size_t size, pool_off_t *out,
+    uint64_t *usable)
+{
+	size_t		old;
+	int		error;
+
+	if ((error = pool_usable_size(p, off, &old)) != 0)
+		return error;
+	error = client_alloc_once(p, size, 0, 0, 1, out, usable);
+	if (error == -EDQUOT || error == -ENOMEM)
+		return client_realloc_once(p, off, size, 0, out, usable);
+	if (error != 0)
+		return error;
+	memcpy(p->base + *out, p->base + off, old < size ? old : size);
+	if ((error = client_block_op(p, POOLMGR__REQUEST__BODY_FREE,
+	    off)) != 0) {
+		/* Ours a moment ago: leave the old block as it was. */
+		(void)client_block_op(p, POOLMGR__REQUEST__BODY_FREE, *out);
+		return error;
+	}
+	return 0;
 }
 
 POOL_API int
@@ -827,9 +864,15 @@ pool_realloc(struct pool *p, pool_off_t off, size_t size, pool_off_t *out)
 	if (off != POOL_OFF_NONE)
 		(void)cache_known(p, off);
 
-	error = client_realloc_once(p, off, size, &noff, &usable);
+	if (off != POOL_OFF_NONE && size >= CLIENT_MOVE_MIN) {
+		error = client_realloc_once(p, off, size, 1, &noff, &usable);
+		if (error == -EAGAIN)
+			error = client_move(p, off, size, &noff, &usable);
+	} else {
+		error = client_realloc_once(p, off, size, 0, &noff, &usable);
+	}
 	if (error != 0 && client_flush_for(p, error))
-		error = client_realloc_once(p, off, size, &noff, &usable);
+		error = client_realloc_once(p, off, size, 0, &noff, &usable);
 	if (error != 0)
 		return error;
 	if (off != POOL_OFF_NONE)

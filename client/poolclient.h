@@ -191,10 +191,12 @@ POOL_API int pool_calloc(struct pool *p, size_t nmemb, size_t size,
 
 /*
  * pool_realloc - resize the block at off, in place when possible, else move
- * it (the bytes are copied).  off == POOL_OFF_NONE allocates; size 0 frees
- * and stores POOL_OFF_NONE.  On failure the old block is unchanged.  The
- * handle must hold a reference (-EPERM); a block other handles hold, or a
- * persistent one, only changes size in place (-EBUSY if it must move).
+ * it (the bytes are copied: for sizes of 1 MiB or more by this call, in the
+ * calling process, otherwise by the daemon).  off == POOL_OFF_NONE
+ * allocates; size 0 frees and stores POOL_OFF_NONE.  On failure the old
+ * block is unchanged.  The handle must hold a reference (-EPERM); a block
+ * other handles hold, or a persistent one, only changes size in place
+ * (-EBUSY if it must move).
  */
 POOL_API int pool_realloc(struct pool *p, pool_off_t off, size_t size,
 			  pool_off_t *out);

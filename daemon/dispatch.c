@@ -303,7 +303,7 @@ reply_block(struct call *c, uint64_t off, uint64_t size)
 static bool
 settle_and_retry(struct dpool *p, int rc)
 {
-	if ((rc != -ENOMEM && rc != -EBUSY) || !p->releasing)
+	if ((rc != -ENOMEM && rc != -EBUSY && rc != -EAGAIN) || !p->releasing)
 		return false;
 	dpool_settle(p);
 	if (rc == -ENOMEM)
@@ -389,10 +389,13 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 	}
 	do
 		rc = dpool_realloc(h->pool, h, m->offset, m->size,
-				   session_pool_bytes(c->s, h->pool), &b);
+				   session_pool_bytes(c->s, h->pool),
+				   m->in_place, &b);
 	while (settle_and_retry(h->pool, rc));
 	if (rc == -EBUSY)
 		return refuse(c, rc, "block is shared and cannot move");
+	if (rc == -EAGAIN)
+		return refuse(c, rc, "block cannot change size in place");
 	if (rc)
 		return refuse(c, rc, "cannot resize %#llx to %llu bytes",
 			      (unsigned long long)m->offset,

@@ -598,7 +598,7 @@ block_resized(struct block *b, uint64_t size)
 
 int
 dpool_realloc(struct dpool *p, struct handle *h, uint64_t off, uint64_t size,
-	      uint64_t quota_used, struct block **out)
+	      uint64_t quota_used, bool in_place, struct block **out)
 {
 	struct block *b = dpool_block(p, off);
 	uint64_t want, noff;
@@ -621,9 +621,9 @@ dpool_realloc(struct dpool *p, struct handle *h, uint64_t off, uint64_t size,
 	 */
 	shared = b->nrefs > 1 || b->persistent;
 	noff = off;
-	if (shared) {
+	if (shared || in_place) {
 		rc = heap_resize(p->heap, off, size);
-		if (rc == -EAGAIN)
+		if (rc == -EAGAIN && shared)
 			return -EBUSY;
 	} else {
 		rc = heap_realloc(p->heap, off, size, &noff);

@@ -119,8 +119,10 @@ int dpool_free(struct dpool *p, struct handle *h, uint64_t off);
 int dpool_unalloc(struct dpool *p, struct handle *h, uint64_t off);
 /* Would dpool_free succeed?  The same answer, nothing changed. */
 int dpool_may_free(struct dpool *p, struct handle *h, uint64_t off);
+/* in_place: -EAGAIN rather than move the block. */
 int dpool_realloc(struct dpool *p, struct handle *h, uint64_t off,
-		  uint64_t size, uint64_t quota_used, struct block **out);
+		  uint64_t size, uint64_t quota_used, bool in_place,
+		  struct block **out);
 int dpool_retain(struct dpool *p, struct handle *h, uint64_t off,
 		 uint64_t quota_used);
 int dpool_persist(struct dpool *p, struct handle *h, uint64_t off);

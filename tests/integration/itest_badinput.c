@@ -325,6 +325,37 @@ raw_free(int fd, uint64_t id, uint32_t handle, uint64_t off)
 	return err;
 }
 
+/* A raw Realloc; returns the reply's error and the offset in *off. */
+static int
+raw_realloc(int fd, uint64_t id, uint32_t handle, uint64_t off, uint64_t size,
+	    int in_place, uint64_t *out)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Realloc ra = POOLMGR__REALLOC__INIT;
+	Poolmgr__Reply *r;
+	int err;
+
+	ra.handle = handle;
+	ra.offset = off;
+	ra.size = size;
+	ra.in_place = in_place;
+	req.id = id;
+	req.body_case = POOLMGR__REQUEST__BODY_REALLOC;
+	req.realloc = &ra;
+	raw_send_request(fd, &req);
+	r = raw_reply(fd);
+	assert_int_equal(r->id, id);
+	err = r->error;
+	if (err == 0) {
+		assert_int_equal(r->body_case, POOLMGR__REPLY__BODY_ALLOC);
+		*out = r->alloc->offset;
+	} else {
+		assert_int_equal(r->body_case, POOLMGR__REPLY__BODY__NOT_SET);
+	}
+	poolmgr__reply__free_unpacked(r, NULL);
+	return err;
+}
+
 /* ---- the fixture ---------------------------------------------------------- */
 
 static void
@@ -860,6 +891,48 @@ bad_api_input_gets_its_code(void **state)
 }
 
 /*
+ * Realloc with in_place (what libpoolclient sends for big blocks, which it
+ * then moves itself) never moves a block: -EAGAIN, and the block is as it
+ * was; shrinking and growing into free room still work in place, and the
+ * same request without the flag moves it.
+ */
+static void
+realloc_in_place_never_moves(void **state)
+{
+	struct pool_stats before, after;
+	uint64_t a, b, out = 0;
+	uint32_t handle;
+	int fd;
+
+	(void)state;
+	fd = raw_greeted("in-place");
+	handle = raw_open(fd, 2);
+	assert_int_equal(raw_alloc(fd, 3, handle, 256 << 10, 0, 1, &a), 0);
+	assert_int_equal(raw_alloc(fd, 4, handle, 256 << 10, 0, 1, &b), 0);
+	assert_int_equal(b, a + (256 << 10));	/* nothing free after a */
+	assert_int_equal(pool_stats(fx.pool, &before), 0);
+
+	assert_int_equal(raw_realloc(fd, 5, handle, a, 300 << 10, 1, &out),
+			 -EAGAIN);
+	assert_int_equal(pool_stats(fx.pool, &after), 0);
+	assert_int_equal(after.allocated_bytes, before.allocated_bytes);
+	assert_int_equal(after.live_blocks, before.live_blocks);
+	assert_int_equal(after.failed_allocs, before.failed_allocs);
+
+	assert_int_equal(raw_realloc(fd, 6, handle, a, 128 << 10, 1, &out), 0);
+	assert_int_equal(out, a);		/* shrunk where it is */
+	assert_int_equal(raw_realloc(fd, 7, handle, a, 256 << 10, 1, &out), 0);
+	assert_int_equal(out, a);		/* and grown back into it */
+	assert_int_equal(raw_realloc(fd, 8, handle, a, 300 << 10, 0, &out), 0);
+	assert_true(out != a);			/* moved without the flag */
+	assert_int_equal(raw_free(fd, 9, handle, a), -EINVAL);
+	assert_int_equal(raw_free(fd, 10, handle, out), 0);
+	assert_int_equal(raw_free(fd, 11, handle, b), 0);
+	close(fd);
+	check_pool(fx.conn);
+}
+
+/*
  * heap.h defines invalid_frees as the frees refused with -EINVAL, and
  * poolctl exports it as poolmgr_pool_invalid_frees_total: every refused
  * free through the API must count.
@@ -914,6 +987,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(bad_api_input_gets_its_code,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(invalid_frees_are_counted,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(realloc_in_place_never_moves,
 						setup, teardown),
 	};
 

@@ -22,6 +22,11 @@
  *       exits cleanly (no leak under ASan).
  *   release_step_zero_frees_at_once   with release_step = 0 the pages are
  *       gone by the time the free's reply arrives.
+ *   big_realloc_moved_by_the_client   an 8 MiB block that must grow to
+ *       16 MiB moves (libpoolclient copies it: the daemon only says it
+ *       cannot grow in place), keeps every byte, and the old offset is no
+ *       block any more; with a quota that cannot hold both blocks at once
+ *       the daemon moves it instead, just as well.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -290,6 +295,63 @@ release_step_zero_frees_at_once(void **state)
 	assert_int_equal(resident_pages(p, len), 0);
 }
 
+/* Fill n bytes at b with a pattern that tells positions apart. */
+static void
+pattern_fill(unsigned char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = (unsigned char)(i % 251);
+}
+
+static void
+pattern_check(const unsigned char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != (unsigned char)(i % 251))
+			fail_msg("byte %zu of the moved block is %#x", i, b[i]);
+}
+
+static void
+move_one(size_t from, size_t to)
+{
+	pool_off_t a, b, out;
+	size_t usable;
+
+	a = written_block(from, 0);
+	pattern_fill(pool_ptr(fx.pool, a), from);
+	b = written_block(1 * MiB, 1);	/* right after a: a cannot grow */
+	assert_int_equal(pool_realloc(fx.pool, a, to, &out), 0);
+	assert_true(out != a);
+	pattern_check(pool_ptr(fx.pool, out), from);
+	assert_int_equal(pool_usable_size(fx.pool, out, &usable), 0);
+	assert_true(usable >= to);
+	assert_int_equal(pool_free(fx.pool, a), -EINVAL);
+	assert_int_equal(stats().live_blocks, 2);
+	assert_int_equal(stats().failed_allocs, 0);
+	check_ok();
+	assert_int_equal(pool_free(fx.pool, out), 0);
+	assert_int_equal(pool_free(fx.pool, b), 0);
+	assert_int_equal(stats().allocated_bytes, 0);
+}
+
+static void
+big_realloc_moved_by_the_client(void **state)
+{
+	(void)state;
+	start_with_pool("", "64M");
+	move_one(8 * MiB, 16 * MiB);
+	pool_close(fx.pool);
+	pool_disconnect(fx.conn);
+	fx.pool = NULL;
+	fx.conn = NULL;
+	assert_int_equal(harness_stop(&fx.d), 0);
+	fx.d.pid = 0;
+
+	/* 8 + 16 MiB at once would pass a 20 MiB quota; the growth does not. */
+	start_with_pool("", "64M\nquota = 20M");
+	move_one(8 * MiB, 16 * MiB);
+}
+
 int
 main(void)
 {
@@ -304,6 +366,8 @@ main(void)
 		cmocka_unit_test_teardown(destroy_and_stop_right_after,
 					  teardown),
 		cmocka_unit_test_teardown(release_step_zero_frees_at_once,
+					  teardown),
+		cmocka_unit_test_teardown(big_realloc_moved_by_the_client,
 					  teardown),
 	};
 
