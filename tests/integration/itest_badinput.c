@@ -275,6 +275,30 @@ raw_open(int fd, uint64_t id)
 	return handle;
 }
 
+/*
+ * Send a request answered by a block (Alloc, Realloc); returns the reply's
+ * error and the block's offset in *off.
+ */
+static int
+raw_block_call(int fd, Poolmgr__Request *req, uint64_t *off)
+{
+	Poolmgr__Reply *r;
+	int err;
+
+	raw_send_request(fd, req);
+	r = raw_reply(fd);
+	assert_int_equal(r->id, req->id);
+	err = r->error;
+	if (err == 0) {
+		assert_int_equal(r->body_case, POOLMGR__REPLY__BODY_ALLOC);
+		*off = r->alloc->offset;
+	} else {
+		assert_int_equal(r->body_case, POOLMGR__REPLY__BODY__NOT_SET);
+	}
+	poolmgr__reply__free_unpacked(r, NULL);
+	return err;
+}
+
 /* A raw Alloc; returns the reply's error and the offset in *off. */
 static int
 raw_alloc(int fd, uint64_t id, uint32_t handle, uint64_t size, int zero,
@@ -282,8 +306,6 @@ raw_alloc(int fd, uint64_t id, uint32_t handle, uint64_t size, int zero,
 {
 	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
 	Poolmgr__Alloc al = POOLMGR__ALLOC__INIT;
-	Poolmgr__Reply *r;
-	int err;
 
 	al.handle = handle;
 	al.size = size;
@@ -292,16 +314,7 @@ raw_alloc(int fd, uint64_t id, uint32_t handle, uint64_t size, int zero,
 	req.id = id;
 	req.body_case = POOLMGR__REQUEST__BODY_ALLOC;
 	req.alloc = &al;
-	raw_send_request(fd, &req);
-	r = raw_reply(fd);
-	assert_int_equal(r->id, id);
-	err = r->error;
-	if (err == 0) {
-		assert_int_equal(r->body_case, POOLMGR__REPLY__BODY_ALLOC);
-		*off = r->alloc->offset;
-	}
-	poolmgr__reply__free_unpacked(r, NULL);
-	return err;
+	return raw_block_call(fd, &req, off);
 }
 
 static int
@@ -325,15 +338,13 @@ raw_free(int fd, uint64_t id, uint32_t handle, uint64_t off)
 	return err;
 }
 
-/* A raw Realloc; returns the reply's error and the offset in *off. */
+/* A raw Realloc; returns the reply's error and the offset in *out. */
 static int
 raw_realloc(int fd, uint64_t id, uint32_t handle, uint64_t off, uint64_t size,
 	    int in_place, uint64_t *out)
 {
 	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
 	Poolmgr__Realloc ra = POOLMGR__REALLOC__INIT;
-	Poolmgr__Reply *r;
-	int err;
 
 	ra.handle = handle;
 	ra.offset = off;
@@ -342,18 +353,7 @@ raw_realloc(int fd, uint64_t id, uint32_t handle, uint64_t off, uint64_t size,
 	req.id = id;
 	req.body_case = POOLMGR__REQUEST__BODY_REALLOC;
 	req.realloc = &ra;
-	raw_send_request(fd, &req);
-	r = raw_reply(fd);
-	assert_int_equal(r->id, id);
-	err = r->error;
-	if (err == 0) {
-		assert_int_equal(r->body_case, POOLMGR__REPLY__BODY_ALLOC);
-		*out = r->alloc->offset;
-	} else {
-		assert_int_equal(r->body_case, POOLMGR__REPLY__BODY__NOT_SET);
-	}
-	poolmgr__reply__free_unpacked(r, NULL);
-	return err;
+	return raw_block_call(fd, &req, out);
 }
 
 /* ---- the fixture ---------------------------------------------------------- */
