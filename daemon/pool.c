@@ -36,7 +36,6 @@
 
 static TAILQ_HEAD(, dpool) pools = TAILQ_HEAD_INITIALIZER(pools);
 static unsigned npools;
-static bool stopping;
 
 /*
  * Blocks and references come and go with every allocation and free: spare
@@ -96,13 +95,6 @@ spares_free(struct spares *sp)
 		free(s);
 	}
 	sp->n = 0;
-}
-
-void
-dpool_stop_releasing(void)
-{
-	stopping = true;
-	dpool_release_stop();
 }
 
 void
@@ -177,7 +169,7 @@ pool_release(void *ctx, uint64_t off, uint64_t len)
 {
 	struct dpool *p = ctx;
 
-	if (stopping)
+	if (dpool_release_stopped())
 		return 0;
 	if (fallocate(p->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 		      (off_t)off, (off_t)len) == -1) {

@@ -158,6 +158,7 @@ bool dpool_release_step(void);
 void dpool_settle(struct dpool *p);
 /* Drop the pool's queued releases unfinished: it is being destroyed. */
 void dpool_release_forget(struct dpool *p);
-void dpool_release_stop(void);
+/* Has dpool_stop_releasing been called? */
+bool dpool_release_stopped(void);
 
 #endif /* POOLMGRD_POOL_H */

@@ -45,9 +45,15 @@ dpool_release_setup(uint64_t step, void (*queued)(void))
 }
 
 void
-dpool_release_stop(void)
+dpool_stop_releasing(void)
 {
 	releasing_off = true;
+}
+
+bool
+dpool_release_stopped(void)
+{
+	return releasing_off;
 }
 
 bool
