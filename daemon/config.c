@@ -34,6 +34,7 @@ config_defaults(struct config *cf)
 	cf->hello_timeout = 10;
 	cf->idle_trim = 10;
 	cf->release_step = 1ull << 20;
+	cf->drop_step = 4096;
 }
 
 int
@@ -195,6 +196,10 @@ daemon_key(struct load_state *ls, const char *key, const char *value)
 		if (config_parse_size(value, &cf->release_step))
 			return snprintf(ls->problem, sizeof(ls->problem),
 					"bad release_step '%s'", value), 0;
+	} else if (strcmp(key, "drop_step") == 0) {
+		if (parse_uint(value, &cf->drop_step))
+			return snprintf(ls->problem, sizeof(ls->problem),
+					"bad drop_step '%s'", value), 0;
 	} else if (strcmp(key, "admin_group") == 0) {
 		if (parse_group(value, &cf->admin_gid))
 			return snprintf(ls->problem, sizeof(ls->problem),

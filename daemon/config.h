@@ -14,6 +14,9 @@
  *   release_step = 1M              ; a freed block larger than this goes
  *                                  ; back to the OS this much per loop
  *                                  ; turn; 0: all at once
+ *   drop_step = 4096               ; a closed handle (or a client gone)
+ *                                  ; drops this many references per loop
+ *                                  ; turn; 0: all at once
  *
  *   [pool NAME]
  *   size = 256M                    ; required; K, M, G, T suffixes
@@ -57,6 +60,7 @@ struct config {
 	uint32_t hello_timeout;		/* seconds; 0: none */
 	uint32_t idle_trim;		/* seconds; 0: never */
 	uint64_t release_step;		/* bytes; 0: a free releases at once */
+	uint32_t drop_step;		/* references; 0: a close drops all */
 	unsigned npools;
 	struct config_pool pools[CONFIG_MAX_POOLS];
 };

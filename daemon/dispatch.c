@@ -295,15 +295,16 @@ reply_block(struct call *c, uint64_t off, uint64_t size)
 }
 
 /*
- * A refusal while the pool still holds freed blocks for their release
- * (pool_release.c) is not final: finish those releases and say to try once
- * more.  Only the retry's answer reaches the client, so the engine's count
+ * A refusal while the pool still holds freed blocks for their release, or
+ * closed handles' blocks (pool_release.c), is not final: settle the pool
+ * and say to try once more.  Only the retry's answer reaches the client, so the engine's count
  * of the first refusal is taken back in the statistics.
  */
 static bool
 settle_and_retry(struct dpool *p, int rc)
 {
-	if ((rc != -ENOMEM && rc != -EBUSY && rc != -EAGAIN) || !p->releasing)
+	if ((rc != -ENOMEM && rc != -EBUSY && rc != -EAGAIN) ||
+	    !dpool_unsettled(p))
 		return false;
 	dpool_settle(p);
 	if (rc == -ENOMEM)

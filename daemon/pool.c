@@ -106,7 +106,7 @@ dpool_idle_tick(uint64_t now, uint32_t idle_trim)
 	TAILQ_FOREACH(p, &pools, entry) {
 		uint64_t ops;
 
-		if (p->releasing)
+		if (dpool_unsettled(p))
 			continue;	/* a free just happened: not idle */
 		heap_get_stats(p->heap, &st);
 		ops = st.allocs + st.frees;
@@ -422,12 +422,27 @@ dpool_destroy(struct dpool *p)
 	}
 }
 
+/* Has every holder let b go (closed its handle)? */
+static bool
+block_let_go(const struct block *b)
+{
+	const struct ref *r;
+
+	if (b->persistent)
+		return false;
+	for (r = b->refs; r; r = r->next_in_block)
+		if (r->handle->session)
+			return false;
+	return true;
+}
+
 struct block *
 dpool_block(struct dpool *p, uint64_t off)
 {
 	struct block key = {.off = off};
+	struct block *b = RB_FIND(block_tree, &p->blocks, &key);
 
-	return RB_FIND(block_tree, &p->blocks, &key);
+	return b && !block_let_go(b) ? b : NULL;
 }
 
 static struct ref *
@@ -470,7 +485,8 @@ ref_remove(struct ref *r)
 	b->nrefs--;
 	LIST_REMOVE(r, by_handle);
 	r->handle->nrefs--;
-	r->handle->session->nrefs--;
+	if (r->handle->session)	/* else closed: its session let go */
+		r->handle->session->nrefs--;
 	r->handle->bytes -= b->size;
 	spare_give(&spare_refs, r);
 }
@@ -666,17 +682,27 @@ dpool_persist(struct dpool *p, struct handle *h, uint64_t off)
 	return 0;
 }
 
-void
-dpool_drop_handle_refs(struct dpool *p, struct handle *h)
+bool
+dpool_drop_refs(struct dpool *p, struct handle *h, uint64_t max)
 {
 	struct ref *r;
 
-	while ((r = LIST_FIRST(&h->refs))) {
+	for (; max && (r = LIST_FIRST(&h->refs)); max--) {
 		struct block *b = r->block;
 
 		ref_remove(r);
 		block_maybe_free(p, b, true);
 	}
+	return LIST_EMPTY(&h->refs);
+}
+
+void
+dpool_unlink_refs(struct handle *h)
+{
+	struct ref *r;
+
+	while ((r = LIST_FIRST(&h->refs)))
+		ref_remove(r);
 }
 
 uint64_t

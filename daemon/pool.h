@@ -71,6 +71,8 @@ struct dpool {
 	uint32_t nhandles;
 	uint32_t releasing;	/* freed blocks still held while their pages
 				 * go back (pool_release.c) */
+	uint32_t closing;	/* closed handles whose references are still
+				 * being dropped (pool_release.c) */
 	uint64_t unseen_failures; /* engine refusals answered by a settle and
 				 * a retry: the client sees only the retry */
 	uint64_t idle_ops;	/* allocs + frees when last seen to move */
@@ -126,10 +128,17 @@ int dpool_realloc(struct dpool *p, struct handle *h, uint64_t off,
 int dpool_retain(struct dpool *p, struct handle *h, uint64_t off,
 		 uint64_t quota_used);
 int dpool_persist(struct dpool *p, struct handle *h, uint64_t off);
+/* The live block at off, or NULL.  A block whose every holder has closed
+ * its handle is not live, though its references may not be dropped yet. */
 struct block *dpool_block(struct dpool *p, uint64_t off);
 
-/* Drop every reference the handle holds (close, disconnect, death). */
-void dpool_drop_handle_refs(struct dpool *p, struct handle *h);
+/*
+ * Drop up to max of the references closed handle h holds, freeing every
+ * block nobody holds any more; true when h holds none.
+ */
+bool dpool_drop_refs(struct dpool *p, struct handle *h, uint64_t max);
+/* Unlink all of h's references and free no block: the pool is going. */
+void dpool_unlink_refs(struct handle *h);
 
 uint64_t dpool_committed(const struct dpool *p);
 /* Resident bytes of the share map (daemon metadata, counted as such). */
@@ -143,20 +152,38 @@ uint64_t dpool_share_resident(const struct dpool *p);
 void dpool_stop_releasing(void);
 
 /*
- * pool_release.c: freed blocks larger than the release step (default 1 MiB;
- * 0: none) are punched out a step per call of dpool_release_step, which the
- * server makes once per loop turn while it returns true; queued is called
- * when the queue stops being empty.
+ * pool_release.c: what clients let go of is given back a step per call of
+ * dpool_release_step, which the server makes once per loop turn while it
+ * returns true: freed blocks larger than the release step (bytes; default
+ * 1 MiB; 0: none) are punched out step bytes at a time, and a closed
+ * handle holding more than drop_step references (default 4096; 0: none)
+ * drops that many per step.  queued is called when the queue stops being
+ * empty.
  */
 #define DPOOL_RELEASE_STEP_DEFAULT (1ull << 20)
-void dpool_release_setup(uint64_t step, void (*queued)(void));
+#define DPOOL_DROP_STEP_DEFAULT 4096
+void dpool_release_setup(uint64_t step, uint32_t drop_step,
+			 void (*queued)(void));
+/*
+ * Handle h was closed (unlinked from its session and pool, h->session
+ * NULL): drop its references now, or a step at a time if it holds many.
+ * Takes h, and frees it when they are gone.
+ */
+void dpool_close_handle(struct dpool *p, struct handle *h);
 /* Hold the freed block [off, off + len) for a stepped release, or false:
  * the caller frees it in the engine at once. */
 bool dpool_release_defer(struct dpool *p, uint64_t off, uint64_t len);
 bool dpool_release_step(void);
-/* Finish the pool's queued releases now. */
+/* Is anything the pool's clients let go of still being given back? */
+static inline bool
+dpool_unsettled(const struct dpool *p)
+{
+	return p->releasing || p->closing;
+}
+/* Finish the pool's queued drops and releases now. */
 void dpool_settle(struct dpool *p);
-/* Drop the pool's queued releases unfinished: it is being destroyed. */
+/* Drop the pool's queue unfinished, freeing no block: it is being
+ * destroyed. */
 void dpool_release_forget(struct dpool *p);
 /* Has dpool_stop_releasing been called? */
 bool dpool_release_stopped(void);

@@ -1,22 +1,36 @@
 /*
- * pool_release.c - big freed blocks given back to the OS a step at a time.
+ * pool_release.c - what clients let go of, given back a step at a time.
  *
- * Punching a hole costs the kernel about a quarter of a millisecond per MiB
- * of resident memory, so a client freeing a 1 GiB block would hold the
- * daemon's only thread, and every other client of every pool, for a
- * quarter of a second.  Instead, a freed block larger than the release
- * step stays allocated in the engine (nobody can be handed its pages) while
- * its pages are punched out one step per loop turn, between other
- * requests; then heap_free_released frees it, knowing its pages are zero.
- * The client's books change at once: its reference, quota and the block
- * record are gone when the free's reply leaves.
+ * Two things would otherwise hold the daemon's only thread, and every
+ * other client of every pool, for as long as they take:
  *
- * What the engine holds back this way is invisible from outside: a pool
- * settles (finishes its queue at once) before anything reads or needs its
- * free space: stats, check, trim, destroy, and an allocation the engine
- * would refuse.  So no request fails, and no statistic differs, because
- * of a release still in progress; only the waiting moves to the rare
- * request that needs it.
+ * - Punching a hole costs the kernel about a quarter of a millisecond per
+ *   MiB of resident memory, so a client freeing a 1 GiB block would stop
+ *   everyone for a quarter of a second.  Instead, a freed block larger
+ *   than the release step stays allocated in the engine (nobody can be
+ *   handed its pages) while its pages are punched out one step per loop
+ *   turn, between other requests; then heap_free_released frees it,
+ *   knowing its pages are zero.
+ * - Dropping a reference costs about a sixth of a microsecond, so a client
+ *   that dies (or closes a handle) holding 10^6 blocks would stop everyone
+ *   for 150 ms.  Instead, a closed handle holding more than drop_step
+ *   references drops that many per loop turn.  Its blocks stay live in
+ *   the engine meanwhile, but nobody can reach them: the handle has left
+ *   its session and its pool, and dpool_block does not see a block that
+ *   only closed handles hold.
+ *
+ * The client's books change at once: its references, quota and block
+ * records (for a free), its whole handle (for a close) are gone when the
+ * reply leaves or the connection is noticed closed.
+ *
+ * One queue holds both kinds, first in, first out, so the blocks a closed
+ * handle drops join it behind the handle.  What the engine holds back this
+ * way is invisible from outside: a pool settles (finishes its queue at
+ * once: drops first, then punches) before anything reads or needs its free
+ * space: stats, check, trim, destroy, and a request the engine would
+ * refuse.  So no request fails, and no statistic differs, because of work
+ * still in progress; only the waiting moves to the rare request that
+ * needs it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,24 +38,43 @@
 
 #include "log.h"
 #include "pool.h"
+#include "session.h"
 
 struct releasing {
 	TAILQ_ENTRY(releasing) entry;
 	struct dpool *pool;
-	uint64_t off, len, done;
+	struct handle *handle;	/* a closed handle dropping its references */
+	uint64_t off, len, done; /* or, if handle is NULL, a freed block */
 	bool failed;		/* a punch failed: the engine tries again */
 };
 
 static TAILQ_HEAD(, releasing) queue = TAILQ_HEAD_INITIALIZER(queue);
 static uint64_t release_step = DPOOL_RELEASE_STEP_DEFAULT;
+static uint32_t drop_step = DPOOL_DROP_STEP_DEFAULT;
 static bool releasing_off;	/* the daemon is stopping: punch nothing */
 static void (*on_queued)(void);
 
 void
-dpool_release_setup(uint64_t step, void (*queued)(void))
+dpool_release_setup(uint64_t step, uint32_t drops, void (*queued)(void))
 {
 	release_step = step;
+	drop_step = drops;
 	on_queued = queued;
+}
+
+static void
+queue_add(struct releasing *r)
+{
+	TAILQ_INSERT_TAIL(&queue, r, entry);
+	if (on_queued && TAILQ_FIRST(&queue) == r)
+		on_queued();
+}
+
+static void
+queue_remove(struct releasing *r)
+{
+	TAILQ_REMOVE(&queue, r, entry);
+	free(r);
 }
 
 void
@@ -70,11 +103,36 @@ dpool_release_defer(struct dpool *p, uint64_t off, uint64_t len)
 	r->pool = p;
 	r->off = off;
 	r->len = len;
-	TAILQ_INSERT_TAIL(&queue, r, entry);
 	p->releasing++;
-	if (on_queued && TAILQ_FIRST(&queue) == r)
-		on_queued();
+	queue_add(r);
 	return true;
+}
+
+void
+dpool_close_handle(struct dpool *p, struct handle *h)
+{
+	struct releasing *r;
+
+	if (drop_step && h->nrefs > drop_step && (r = calloc(1, sizeof(*r)))) {
+		r->pool = p;
+		r->handle = h;
+		p->closing++;
+		queue_add(r);
+		return;
+	}
+	dpool_drop_refs(p, h, UINT64_MAX);	/* few, or no memory to wait */
+	free(h);
+}
+
+/* Drop up to max more of r's handle's references; done when none is left. */
+static void
+drop_some(struct releasing *r, uint64_t max)
+{
+	if (!dpool_drop_refs(r->pool, r->handle, max))
+		return;
+	free(r->handle);
+	r->pool->closing--;
+	queue_remove(r);
 }
 
 /* The whole block is punched out (or failed to be): free it. */
@@ -89,9 +147,8 @@ release_finish(struct releasing *r)
 	if (rc)
 		fatalx("pool %s: engine refused to free held block %#llx: %s",
 		       p->name, (unsigned long long)r->off, heap_strerror(rc));
-	TAILQ_REMOVE(&queue, r, entry);
 	p->releasing--;
-	free(r);
+	queue_remove(r);
 }
 
 /* Punch up to max more bytes of r's block; free it when all are done. */
@@ -119,7 +176,9 @@ dpool_release_step(void)
 {
 	struct releasing *r = TAILQ_FIRST(&queue);
 
-	if (r)
+	if (r && r->handle)
+		drop_some(r, drop_step ? drop_step : UINT64_MAX);
+	else if (r)
 		release_some(r, release_step ? release_step : UINT64_MAX);
 	return !TAILQ_EMPTY(&queue);
 }
@@ -129,13 +188,18 @@ dpool_release_forget(struct dpool *p)
 {
 	struct releasing *r, *next;
 
-	for (r = TAILQ_FIRST(&queue); r && p->releasing; r = next) {
+	for (r = TAILQ_FIRST(&queue); r && dpool_unsettled(p); r = next) {
 		next = TAILQ_NEXT(r, entry);
-		if (r->pool == p) {
-			TAILQ_REMOVE(&queue, r, entry);
+		if (r->pool != p)
+			continue;
+		if (r->handle) {
+			dpool_unlink_refs(r->handle);
+			free(r->handle);
+			p->closing--;
+		} else {
 			p->releasing--;
-			free(r);
 		}
+		queue_remove(r);
 	}
 }
 
@@ -144,9 +208,18 @@ dpool_settle(struct dpool *p)
 {
 	struct releasing *r, *next;
 
+	/*
+	 * Closed handles first.  The blocks they drop may join the queue at
+	 * its end, behind next: the second pass finds them.
+	 */
+	for (r = TAILQ_FIRST(&queue); r && p->closing; r = next) {
+		next = TAILQ_NEXT(r, entry);
+		if (r->pool == p && r->handle)
+			drop_some(r, UINT64_MAX);
+	}
 	for (r = TAILQ_FIRST(&queue); r && p->releasing; r = next) {
 		next = TAILQ_NEXT(r, entry);
-		if (r->pool == p)
+		if (r->pool == p && !r->handle)
 			release_some(r, UINT64_MAX);
 	}
 }

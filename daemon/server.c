@@ -284,7 +284,8 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	server_cf->hello_timeout = cf->hello_timeout;
 	server_cf->idle_trim = cf->idle_trim;
 	server_cf->release_step = cf->release_step;
-	dpool_release_setup(cf->release_step, release_queued);
+	server_cf->drop_step = cf->drop_step;
+	dpool_release_setup(cf->release_step, cf->drop_step, release_queued);
 	free(cf);
 	status_line(line, sizeof(line));
 	service_ready(line);
@@ -396,7 +397,7 @@ server_run(const struct server_opts *o, struct config *cf)
 		fatalx("event_base_new failed");
 	if (!(release_ev = evtimer_new(base, on_release_step, NULL)))
 		fatalx("evtimer_new failed");
-	dpool_release_setup(cf->release_step, release_queued);
+	dpool_release_setup(cf->release_step, cf->drop_step, release_queued);
 	/*
 	 * Signals are caught before the socket exists: once a client (or a
 	 * test) can see the daemon, SIGTERM stops it cleanly, never with the

@@ -126,12 +126,14 @@ session_handle(struct session *s, uint32_t id)
 void
 session_close(struct session *s, struct handle *h)
 {
-	dpool_drop_handle_refs(h->pool, h);
 	LIST_REMOVE(h, in_pool);
 	h->pool->nhandles--;
 	LIST_REMOVE(h, in_session);
 	s->nhandles--;
-	free(h);
+	/* The session's books let go at once, whenever the pool's do. */
+	s->nrefs -= h->nrefs;
+	h->session = NULL;
+	dpool_close_handle(h->pool, h);
 }
 
 void

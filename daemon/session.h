@@ -3,7 +3,10 @@
  *
  * A session lives exactly as long as its connection.  When the connection
  * closes for any reason (pool_disconnect, exit, SIGKILL), session_free
- * closes every handle, which drops every reference the client held.
+ * closes every handle, which drops every reference the client held: at
+ * once, or a step per loop turn for a handle that holds thousands
+ * (pool_release.c), so a client dying with millions of blocks does not
+ * hold up everyone else.
  */
 #ifndef POOLMGRD_SESSION_H
 #define POOLMGRD_SESSION_H
@@ -23,7 +26,8 @@ struct handle {
 	LIST_ENTRY(handle) in_pool;
 	LIST_ENTRY(handle) in_session;
 	uint32_t id;
-	struct session *session;
+	struct session *session; /* NULL once closed, while its references
+				  * are dropped (pool_release.c) */
 	struct dpool *pool;
 	bool read_only;
 	LIST_HEAD(, ref) refs;

@@ -1,6 +1,6 @@
 /*
- * bench_release.c - what one client's big free costs every other client
- * (make bench).
+ * bench_release.c - what one client's big free, or its death holding a
+ * million blocks, costs every other client (make bench).
  *
  * Giving a freed block's pages back to the OS (a hole punched in the
  * memfd) costs the kernel time in proportion to the pages.  Three daemons
@@ -15,6 +15,12 @@
  * daemon: the big free's own reply time, how long its pages took to leave
  * the memfd (mincore on our mapping), and the prober's round trips over the
  * whole run: median, 99.9th percentile and worst.
+ *
+ * Then two more daemons, drop_step = 0 (a closed handle drops all its
+ * references inside one loop turn: the baseline) and the default 4096 per
+ * turn: a client allocates NDEATH 64-byte blocks and is killed, ROUNDS
+ * times, and the prober's round trips are kept from just before each kill
+ * until a second after it.
  *
  * Usage: bench_release [--quick] [--poolmgrd PATH]
  * Exit status: 0, 1 if a measurement failed, 2 if it could not run.
@@ -43,6 +49,7 @@ struct probe {
 	volatile int stop;
 	volatile int ready;
 	volatile int failed;
+	volatile int watch;	/* keep round-trip times only while set */
 	uint32_t n;
 	uint32_t us[];		/* round-trip times, microseconds */
 };
@@ -57,6 +64,7 @@ struct row {
 
 static uint64_t big = 1024 * MiB;
 static int rounds = 5;
+static size_t ndeath = 1000000;
 
 /* The prober: round trips until told to stop. */
 static void
@@ -80,7 +88,8 @@ probe_run(const char *sock, struct probe *pr)
 			pr->failed = 1;
 			break;
 		}
-		pr->us[pr->n++] = (uint32_t)((now_ns() - t) / 1000);
+		if (pr->watch)
+			pr->us[pr->n++] = (uint32_t)((now_ns() - t) / 1000);
 	}
 	pool_close(p);
 	pool_disconnect(c);
@@ -131,6 +140,7 @@ measure(const char *bin, const char *extra, struct row *row)
 		usleep(1000);
 	if (pr->failed)
 		goto out;
+	pr->watch = 1;
 	for (r = 0; r < rounds; r++) {
 		pool_off_t off;
 		double t;
@@ -179,6 +189,126 @@ out:
 	return err;
 }
 
+/* A client that allocates ndeath 64-byte blocks, says so, and waits. */
+static void
+hold_many(const char *sock, volatile int *ready)
+{
+	static size_t sizes[POOL_BATCH_MAX];
+	static pool_off_t offs[POOL_BATCH_MAX];
+	struct pool_conn *c;
+	struct pool *p;
+
+	for (size_t i = 0; i < POOL_BATCH_MAX; i++)
+		sizes[i] = 64;
+	if (pool_connect(sock, &c) || pool_open(c, "many", &p) ||
+	    pool_set_cache(p, 0))
+		_exit(1);
+	for (size_t done = 0; done < ndeath; done += POOL_BATCH_MAX)
+		if (pool_alloc_batch(p, POOL_BATCH_MAX, sizes, offs))
+			_exit(1);
+	*ready = 1;
+	pause();
+	_exit(0);
+}
+
+/* The prober's round trips from just before each kill to a second after. */
+static int
+measure_death(const char *bin, const char *extra, struct row *row)
+{
+	struct pool_create_opts many_o = {.max_size = 256 * MiB};
+	struct pool_create_opts probe_o = {.max_size = 16 * MiB};
+	size_t bytes = sizeof(struct probe) + MAX_SAMPLES * sizeof(uint32_t);
+	struct probe *pr = shared_alloc(bytes);
+	volatile int *ready = shared_alloc(sizeof(int));
+	struct pool_conn *c = NULL;
+	struct daemon d;
+	pid_t kid = -1;
+	int r, st, err = -1;
+
+	if (!pr || !ready || daemon_start_conf(&d, bin, extra) != 0) {
+		fprintf(stderr, "bench_release: cannot start %s\n", bin);
+		return -1;
+	}
+	if (pool_connect(d.sock, &c) || pool_create(c, "many", &many_o) ||
+	    pool_create(c, "probe", &probe_o))
+		goto out;
+	fflush(NULL);
+	if ((kid = fork()) == 0)
+		probe_run(d.sock, pr);
+	while (!pr->ready)
+		usleep(1000);
+	for (r = 0; r < rounds && !pr->failed; r++) {
+		struct pool_stats ps;
+		pid_t holder;
+
+		*ready = 0;
+		if ((holder = fork()) == 0)
+			hold_many(d.sock, ready);
+		while (!*ready && waitpid(holder, &st, WNOHANG) == 0)
+			usleep(1000);
+		if (!*ready)
+			goto out;
+		pr->watch = 1;
+		usleep(10 * 1000);
+		kill(holder, SIGKILL);
+		waitpid(holder, &st, 0);
+		usleep(1000 * 1000);
+		pr->watch = 0;
+		/* Settles the pool: every block must be gone. */
+		if (pool_stats_by_name(c, "many", &ps) || ps.live_blocks)
+			goto out;
+	}
+	err = pr->failed ? -1 : 0;
+out:
+	pr->stop = 1;
+	if (kid > 0)
+		waitpid(kid, &st, 0);
+	if (err == 0) {
+		row->samples = pr->n;
+		row->p50 = quantile(pr->us, pr->n, 0.5);
+		row->p999 = quantile(pr->us, pr->n, 0.999);
+		row->worst = quantile(pr->us, pr->n, 1.0);
+		row->ok = true;
+	}
+	if (c)
+		pool_disconnect(c);
+	daemon_stop(&d);
+	shared_free(pr, bytes);
+	shared_free((void *)ready, sizeof(int));
+	return err;
+}
+
+static void
+measure_deaths(const char *bin, int *failed)
+{
+	struct row rows[2] = {
+		{ .name = "drop_step = 0 (all inside one loop turn)" },
+		{ .name = "drop_step = 4096 (the default)" },
+	};
+	const char *extra[2] = { "drop_step = 0\n", "" };
+
+	for (int i = 0; i < 2; i++)
+		if (measure_death(bin, extra[i], &rows[i]) != 0)
+			*failed = 1;
+	printf("\n## A client holding %zu blocks of 64 B is killed, %d times; "
+	       "another makes 64 B alloc+free round trips meanwhile (kept "
+	       "from just before each kill to 1 s after)\n\n", ndeath,
+	       rounds);
+	printf("| daemon | other client: median | 99.9 %% | worst | "
+	       "round trips |\n");
+	printf("|---|---:|---:|---:|---:|\n");
+	for (int i = 0; i < 2; i++) {
+		if (!rows[i].ok) {
+			printf("| %s | n/a | n/a | n/a | n/a |\n",
+			       rows[i].name);
+			continue;
+		}
+		printf("| %s | %u us | %u us | %.1f ms | %u |\n",
+		       rows[i].name, rows[i].p50, rows[i].p999,
+		       rows[i].worst / 1000.0, rows[i].samples);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -203,7 +333,7 @@ main(int argc, char **argv)
 	snprintf(bin, sizeof bin, "%s/../poolmgrd", dirname(self));
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'q': big = 256 * MiB; rounds = 3; break;
+		case 'q': big = 256 * MiB; rounds = 3; ndeath = 250000; break;
 		case 'p': snprintf(bin, sizeof bin, "%s", optarg); break;
 		default:
 			fprintf(stderr, "usage: bench_release [--quick] "
@@ -234,6 +364,7 @@ main(int argc, char **argv)
 		       rows[i].gone_ms, rows[i].p50, rows[i].p999,
 		       rows[i].worst / 1000.0, rows[i].samples);
 	}
+	measure_deaths(bin, &failed);
 	printf("\nload average %.2f at the end.\n", load_avg());
 	return failed;
 }

@@ -25,9 +25,11 @@
  * its session), every pool must pass heap_check and its books must agree:
  * each block record matches a live engine block, the engine's other live
  * blocks are the ones held for a stepped release (pool_release.c; blocks
- * over 64 KiB here, one step after each datagram), references and handle
- * and session counts add up, and once the sessions are gone only persisted blocks
- * may remain, with no handles.  Every 1000 inputs the number of open
+ * over 64 KiB here, one step after each datagram), no request can see a
+ * block that only closed handles hold (a handle holding more than 4
+ * references drops 4 per step here), references and handle and session
+ * counts add up, and once the sessions are gone and the pool has settled
+ * only persisted blocks may remain, with no handles.  Every 1000 inputs the number of open
  * descriptors may not have grown by more than 16.  A failure aborts with a
  * message on the real stderr.
  *
@@ -213,7 +215,12 @@ check_handles(struct dpool *p)
 		    p->nhandles, n);
 }
 
-/* The engine and the pool's block records agree; final: no sessions. */
+/*
+ * The engine and the pool's block records agree.  final: no sessions are
+ * left; the books must agree as the last one left them, and again once the
+ * pool has settled (closed handles' references dropped, held blocks
+ * released), when only persisted blocks may remain.
+ */
 static void
 check_pool(struct dpool *p, bool final)
 {
@@ -222,10 +229,18 @@ check_pool(struct dpool *p, bool final)
 	uint64_t n = 0, persistent = 0, u;
 	char msg[256];
 
+	if (final) {
+		check_pool(p, false);
+		dpool_settle(p);
+		if (dpool_unsettled(p))
+			die("pool %s: %u blocks held and %u handles closing "
+			    "after settling", p->name, p->releasing,
+			    p->closing);
+	}
 	if (heap_check(p->heap, msg, sizeof(msg)) != 0)
 		die("pool %s: heap_check: %s", p->name, msg);
 	RB_FOREACH(b, block_tree, &p->blocks) {
-		uint32_t refs = 0;
+		uint32_t refs = 0, closed = 0;
 		struct ref *r;
 
 		for (r = b->refs; r; r = r->next_in_block) {
@@ -233,7 +248,13 @@ check_pool(struct dpool *p, bool final)
 				die("pool %s: block %#" PRIx64 " has a stray "
 				    "reference", p->name, b->off);
 			refs++;
+			closed += !r->handle->session;
 		}
+		/* Only closed handles hold it: no request may see it. */
+		if (closed == refs && !b->persistent &&
+		    dpool_block(p, b->off))
+			die("pool %s: block %#" PRIx64 " that only closed "
+			    "handles hold is still live", p->name, b->off);
 		if (refs != b->nrefs || (!refs && !b->persistent))
 			die("pool %s: block %#" PRIx64 " has %u refs, counts %u,"
 			    " persistent %d", p->name, b->off, refs, b->nrefs,
@@ -253,17 +274,6 @@ check_pool(struct dpool *p, bool final)
 		die("pool %s: the engine has %" PRIu64 " live blocks, the pool "
 		    "knows %" PRIu64 " and holds %u for release (leaked blocks)",
 		    p->name, st.live_blocks, n, p->releasing);
-	if (final) {
-		dpool_settle(p);
-		heap_get_stats(p->heap, &st);
-		if (p->releasing || st.live_blocks != n)
-			die("pool %s: %" PRIu64 " live blocks after settling, "
-			    "the pool knows %" PRIu64 ", %u still held",
-			    p->name, st.live_blocks, n, p->releasing);
-		if (heap_check(p->heap, msg, sizeof(msg)) != 0)
-			die("pool %s: heap_check after settling: %s", p->name,
-			    msg);
-	}
 	if (persistent != p->persistent_blocks)
 		die("pool %s: %" PRIu64 " persistent blocks, counted %" PRIu64,
 		    p->name, persistent, p->persistent_blocks);
@@ -672,10 +682,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	cf.admin_gid = 4243;
 	max_blocks_default = cf.max_blocks_per_session;
 	dispatch_set_config(&cf);
-	/* Every page span of these small pools goes back in steps, one step
-	 * after each datagram (the server makes one per loop turn), so
-	 * blocks are held for release while later requests arrive. */
-	dpool_release_setup(64 << 10, NULL);
+	/* Every page span of these small pools goes back in steps, and a
+	 * closed handle with more than 4 references drops them in steps, one
+	 * step after each datagram (the server makes one per loop turn), so
+	 * blocks are held while later requests arrive. */
+	dpool_release_setup(64 << 10, 4, NULL);
 	pack_hello();
 	reset_pools();
 	return 0;

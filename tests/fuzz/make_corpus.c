@@ -953,6 +953,37 @@ conversation_seeds(void)
 	d_poolref(&s, CTL_CONN1, P_STATS, 0, "f");
 	write_seed("fuzz_dispatch", "two_clients", &s);
 
+	/*
+	 * A handle closed holding 8 blocks (more than the fuzzer's drop step
+	 * of 4): the other client must not see the blocks only it held, a
+	 * full pool settles, and a second such handle goes with its client.
+	 */
+	mirror_reset();
+	{
+		const uint64_t sizes[] = {64, 64, 64, 64, 64, 64, 64, 64};
+		uint64_t offs[8];
+		unsigned i;
+
+		d_begin(&s, F_HELLO);
+		d_open(&s, 0, "f", false);
+		d_alloc_batch(&s, 0, 1, sizes, 8);
+		for (i = 0; i < 8; i++)
+			offs[i] = mirror_alloc(sizes[i]);
+		d_open(&s, CTL_CONN1, "f", false);
+		d_retain(&s, CTL_CONN1, 1, offs[0]);
+		d_close(&s, 0, 1);
+		d_usable(&s, CTL_CONN1, 1, offs[1]);
+		d_retain(&s, CTL_CONN1, 1, offs[1]);
+		d_usable(&s, CTL_CONN1, 1, offs[0]);
+		d_alloc(&s, CTL_CONN1, 1, 1000000, 0, false, 0);
+		d_open(&s, 0, "f", false);
+		d_alloc_batch(&s, 0, 2, sizes, 8);
+		d_raw(&s, 0, "", 0);	/* client 0 disconnects */
+		d_free(&s, CTL_CONN1, 1, offs[0]);
+		d_poolref(&s, CTL_CONN1, P_STATS, 0, "f");
+		write_seed("fuzz_dispatch", "closing", &s);
+	}
+
 	/* A forced destroy while another client holds a handle. */
 	d_begin(&s, F_HELLO);
 	d_open(&s, CTL_CONN1, "g", false);

@@ -153,6 +153,13 @@ bad_config_refused_at_start(void **state)
 	snprintf(cmd, sizeof(cmd), "cat %s; rm -rf %s", d.log, d.dir);
 	harness_run(cmd, log, sizeof(log));
 	assert_non_null(strstr(log, "bad release_step 'big'"));
+
+	/* And a drop_step that is not a count. */
+	assert_int_equal(harness_start(&d, "drop_step = -1\n"), -1);
+	assert_false(harness_alive(&d));
+	snprintf(cmd, sizeof(cmd), "cat %s; rm -rf %s", d.log, d.dir);
+	harness_run(cmd, log, sizeof(log));
+	assert_non_null(strstr(log, "bad drop_step '-1'"));
 }
 
 /*
