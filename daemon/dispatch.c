@@ -682,8 +682,7 @@ do_trim(struct call *c, const Poolmgr__Trim *m)
 	if (!(p = get_pool(c, m->pool, true, &rc)))
 		return rc;
 	poolmgr__trim_reply__init(&tr);
-	dpool_settle(p);
-	tr.released_bytes = (uint64_t)heap_trim(p->heap);
+	tr.released_bytes = (uint64_t)dpool_trim(p);
 	c->rep->body_case = POOLMGR__REPLY__BODY_TRIM;
 	c->rep->trim = &tr;
 	return 0;

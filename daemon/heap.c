@@ -54,7 +54,7 @@
  *     operations; anything touching a long run, a span or a dirty stretch
  *     is O(log n) in their numbers; nothing walks all blocks except
  *     heap_check (heap_trim visits the cached blocks and the free runs of
- *     a page or more).
+ *     a page or more; heap_trim_step at most 1024 runs per step).
  *
  * Metadata allocation failure in the daemon is fatal (abort), as in most
  * daemons: the engine would otherwise have to unwind half-made changes.
@@ -810,18 +810,42 @@ heap_realloc(struct heap *h, uint64_t off, uint64_t size, uint64_t *out)
 	return 0;
 }
 
+/* Everything above the last block is clean again: the mark comes down. */
+static void
+trim_lower_top(struct heap *h)
+{
+	uint64_t tail = runs_tail(h);
+
+	if (tail < h->top)
+		h->top = tail;
+}
+
 int64_t
 heap_trim(struct heap *h)
 {
-	uint64_t before = h->st.released_bytes, tail;
+	uint64_t before = h->st.released_bytes;
 
+	h->trimming = false;	/* this does all a trim in steps would */
 	cache_flush(h);		/* may release pages itself */
 	dirty_release_all_free(h);
-	/* Everything above the last block is clean again: the mark comes down. */
-	tail = runs_tail(h);
-	if (tail < h->top)
-		h->top = tail;
+	trim_lower_top(h);
 	return (int64_t)(h->st.released_bytes - before);
+}
+
+int
+heap_trim_step(struct heap *h, uint64_t max)
+{
+	if (!h->trimming) {	/* the first step: the caches */
+		h->trimming = true;
+		memset(&h->trim_at, 0, sizeof(h->trim_at));
+		cache_flush(h);
+		return 1;
+	}
+	if (dirty_trim_step(h, (max >> h->pshift) + ((max & (h->page - 1)) != 0)))
+		return 1;
+	h->trimming = false;
+	trim_lower_top(h);
+	return 0;
 }
 
 void

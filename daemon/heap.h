@@ -185,6 +185,23 @@ int heap_usable_size(struct heap *h, uint64_t off, uint64_t *out);
 int64_t heap_trim(struct heap *h);
 
 /*
+ * heap_trim_step - heap_trim a step at a time, for an owner that must not
+ * stop for all of it at once.  The first call flushes the caches; each
+ * later one releases at most max bytes (rounded up to pages; at least one
+ * page) of dirty free pages and looks at no more than 1024 free runs,
+ * going on where the last one stopped: the long free runs in address
+ * order, then the short ones.  Returns 1 while the trim goes on, 0 when it
+ * has looked at every run (the next call begins a new trim).
+ *
+ * The heap may change in any way between steps.  A trim in steps releases
+ * every page that was free and dirty when it began and stayed free, except
+ * that a short run split or merged meanwhile may be missed; pages freed
+ * behind it are retained as after any free.  heap_trim ends a trim in
+ * steps: it does all of it.
+ */
+int heap_trim_step(struct heap *h, uint64_t max);
+
+/*
  * heap_check - walk all metadata and verify every invariant.  Returns 0, or
  * -EFAULT with a description of the first violation in msg.
  */

@@ -441,6 +441,52 @@ dirty_release_all_free(struct heap *h)
 	return h->st.released_bytes - before;
 }
 
+/*
+ * heap_trim_step, for one run: release its dirty whole pages, within what
+ * the step may still release; false when the step is spent, with the
+ * cursor moved back to the first page left of a long run (a short run,
+ * a few pages at most, goes back whole).  A page whose release fails
+ * stays dirty and is not looked at again in this trim.
+ */
+static bool
+trim_run_pages(struct heap *h, uint64_t start, uint64_t len)
+{
+	uint64_t p = round_up(start, h->page) >> h->pshift;
+	uint64_t end = (start + len) >> h->pshift;
+	bool cut = h->trim_at.bin == 0;
+	struct dirty *d;
+
+	while (p < end && (d = dirty_from(h, p)) && d->first < end) {
+		uint64_t a = d->first > p ? d->first : p;
+		uint64_t b = d->end < end ? d->end : end;
+
+		if (cut && b - a > h->trim_pages)
+			b = a + h->trim_pages;
+		dirty_release_now(h, a, b);
+		h->trim_pages -= b - a < h->trim_pages ? b - a : h->trim_pages;
+		p = b;
+		if (h->trim_pages == 0) {
+			if (cut && p < end)
+				h->trim_at.off = p << h->pshift;
+			return false;
+		}
+	}
+	return --h->trim_runs > 0;
+}
+
+/*
+ * One step of a stepped trim: up to max_pages dirty free pages (at least
+ * one) released, looking at no more than TRIM_RUNS runs, from where the
+ * last step stopped.  True while runs are left to look at.
+ */
+bool
+dirty_trim_step(struct heap *h, uint64_t max_pages)
+{
+	h->trim_pages = max_pages ? max_pages : 1;
+	h->trim_runs = TRIM_RUNS;
+	return !runs_each_from(h, h->page, &h->trim_at, trim_run_pages);
+}
+
 void
 dirty_destroy(struct heap *h)
 {

@@ -63,6 +63,14 @@ RB_HEAD(lrun_size_tree, lrun);
 RB_PROTOTYPE(lrun_addr_tree, lrun, by_addr, lrun_addr_cmp)
 RB_PROTOTYPE(lrun_size_tree, lrun, by_size, lrun_size_cmp)
 
+/* Where runs_each_from goes on: long runs from off while bin is 0, then
+ * the short runs of bin (a length in granules) from entry. */
+struct runs_cursor {
+	uint64_t off;
+	unsigned bin;
+	uint32_t entry;
+};
+
 /*
  * The bin of short runs of one length: how many there are, and a stack of
  * offsets where such a run may start.  Every short run of the length has at
@@ -230,6 +238,12 @@ struct heap {
 	unsigned retain_cap, retain_head, retain_count;
 	uint64_t free_dirty;	/* dirty pages wholly inside free runs */
 	uint64_t retain_limit;
+	/* A trim in steps (heap_trim_step): where the next step looks, and
+	 * what the current one may still do. */
+	bool trimming;
+	struct runs_cursor trim_at;
+	uint64_t trim_pages;
+	unsigned trim_runs;
 
 	struct block_cache cache[CACHE_GRANULES + 1];
 	uint32_t cache_limit;
@@ -327,6 +341,8 @@ void runs_give(struct heap *h, uint64_t off, uint64_t len,
 	       uint64_t *new_first, uint64_t *new_end);
 void runs_each(struct heap *h, uint64_t min,
 	       bool (*fn)(struct heap *h, uint64_t start, uint64_t len));
+bool runs_each_from(struct heap *h, uint64_t min, struct runs_cursor *at,
+		    bool (*fn)(struct heap *h, uint64_t start, uint64_t len));
 void runs_destroy(struct heap *h);
 bool sbin_holds(struct heap *h, uint64_t start, uint64_t len);
 
@@ -596,6 +612,8 @@ uint64_t dirty_pages_in(struct heap *h, uint64_t first, uint64_t end);
 void dirty_retain(struct heap *h, uint64_t first, uint64_t end);
 void dirty_retain_fit(struct heap *h);
 uint64_t dirty_release_all_free(struct heap *h);
+#define TRIM_RUNS 1024		/* runs one trim step may look at */
+bool dirty_trim_step(struct heap *h, uint64_t max_pages);
 void dirty_destroy(struct heap *h);
 
 /* heap_cache.c: freed small blocks kept for fast reuse. */

@@ -1042,22 +1042,68 @@ void
 runs_each(struct heap *h, uint64_t min,
 	  bool (*fn)(struct heap *h, uint64_t start, uint64_t len))
 {
+	struct runs_cursor at = {0, 0, 0};
+
+	runs_each_from(h, min, &at, fn);
+}
+
+/* The long run that holds off or, if none does, the first after it. */
+static struct lrun *
+lrun_from(struct heap *h, uint64_t off)
+{
+	struct lrun key = {.start = off};
+	struct lrun *r = RB_NFIND(lrun_addr_tree, &h->lruns, &key);
+	struct lrun *prev = r ? RB_PREV(lrun_addr_tree, &h->lruns, r)
+			      : RB_MAX(lrun_addr_tree, &h->lruns);
+
+	return prev && prev->start + prev->len > off ? prev : r;
+}
+
+/*
+ * runs_each, from a cursor that survives any change to the heap: the long
+ * runs from at->off (one that holds at->off is cut to start there), then
+ * the short runs from bin at->bin, entry at->entry.  When fn returns false
+ * the cursor is left past the run it was given (past at->off for a long
+ * run: fn may move at->off back into it, to come back to its rest), and
+ * runs_each_from returns false; true when every run was visited.  Between
+ * calls runs may be merged, split or taken: a long run is found again by
+ * its address; a short run may then be missed, or visited twice.
+ */
+bool
+runs_each_from(struct heap *h, uint64_t min, struct runs_cursor *at,
+	       bool (*fn)(struct heap *h, uint64_t start, uint64_t len))
+{
 	struct lrun *r;
 	unsigned n;
-	uint32_t i;
 
-	RB_FOREACH(r, lrun_addr_tree, &h->lruns)
-		if (r->len >= min && !fn(h, r->start, r->len))
-			return;
-	for (n = (unsigned)((min + h->g - 1) >> h->gshift); n <= SHORT_MAX;
-	     n++) {
-		const struct sbin *sb = &h->sbin[n];
+	for (r = at->bin ? NULL : lrun_from(h, at->off); r;
+	     r = RB_NEXT(lrun_addr_tree, &h->lruns, r)) {
+		uint64_t start = r->start > at->off ? r->start : at->off;
+		uint64_t len = r->start + r->len - start;
 
-		for (i = 0; sb->count && i < sb->len; i++)
-			if (short_run_is(h, sb->v[i], n) &&
-			    !fn(h, sb->v[i], (uint64_t)n << h->gshift))
-				return;
+		if (len < min)
+			continue;
+		at->off = start + len;
+		if (!fn(h, start, len))
+			return false;
 	}
+	n = (unsigned)((min + h->g - 1) >> h->gshift);
+	if (at->bin < n) {
+		at->bin = n ? n : 1;
+		at->entry = 0;
+	}
+	for (; at->bin <= SHORT_MAX; at->bin++, at->entry = 0) {
+		const struct sbin *sb = &h->sbin[at->bin];
+
+		while (sb->count && at->entry < sb->len) {
+			uint64_t p = sb->v[at->entry++];
+
+			if (short_run_is(h, p, at->bin) &&
+			    !fn(h, p, (uint64_t)at->bin << h->gshift))
+				return false;
+		}
+	}
+	return true;
 }
 
 void

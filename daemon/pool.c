@@ -106,8 +106,8 @@ dpool_idle_tick(uint64_t now, uint32_t idle_trim)
 	TAILQ_FOREACH(p, &pools, entry) {
 		uint64_t ops;
 
-		if (dpool_unsettled(p))
-			continue;	/* a free just happened: not idle */
+		if (dpool_unsettled(p) || p->trimming)
+			continue;	/* a free just happened, or a trim goes on */
 		heap_get_stats(p->heap, &st);
 		ops = st.allocs + st.frees;
 		if (ops != p->idle_ops || p->idle_since == 0) {
@@ -115,12 +115,7 @@ dpool_idle_tick(uint64_t now, uint32_t idle_trim)
 			p->idle_since = now;
 		} else if (idle_trim && now - p->idle_since >= idle_trim &&
 			   (st.free_resident_bytes || st.cached_bytes)) {
-			int64_t n = heap_trim(p->heap);
-
-			log_debug("pool %s: idle for %llu s, %lld bytes given "
-				  "back", p->name,
-				  (unsigned long long)(now - p->idle_since),
-				  (long long)n);
+			dpool_trim_idle(p);
 		}
 	}
 }

@@ -73,6 +73,7 @@ struct dpool {
 				 * go back (pool_release.c) */
 	uint32_t closing;	/* closed handles whose references are still
 				 * being dropped (pool_release.c) */
+	bool trimming;		/* an idle trim is under way, in steps */
 	uint64_t unseen_failures; /* engine refusals answered by a settle and
 				 * a retry: the client sees only the retry */
 	uint64_t idle_ops;	/* allocs + frees when last seen to move */
@@ -174,6 +175,15 @@ void dpool_close_handle(struct dpool *p, struct handle *h);
  * the caller frees it in the engine at once. */
 bool dpool_release_defer(struct dpool *p, uint64_t off, uint64_t len);
 bool dpool_release_step(void);
+/*
+ * Give back the free pages an idle pool keeps for reuse, and its cached
+ * blocks: in steps of release_step bytes, one per loop turn (at once if
+ * release_step is 0).
+ */
+void dpool_trim_idle(struct dpool *p);
+/* Give back every free page now (settling first); bytes released. */
+int64_t dpool_trim(struct dpool *p);
+
 /* Is anything the pool's clients let go of still being given back? */
 static inline bool
 dpool_unsettled(const struct dpool *p)

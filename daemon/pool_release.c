@@ -19,12 +19,18 @@
  *   its session and its pool, and dpool_block does not see a block that
  *   only closed handles hold.
  *
+ * - The idle trim of a pool (dpool_idle_tick) punches out every free page
+ *   the pool kept for reuse, which can be gigabytes: it goes through
+ *   heap_trim_step, release_step bytes per loop turn.  Nothing is held
+ *   for it, so nothing needs settling; an explicit trim (dpool_trim) ends
+ *   it by doing all of it at once.
+ *
  * The client's books change at once: its references, quota and block
  * records (for a free), its whole handle (for a close) are gone when the
  * reply leaves or the connection is noticed closed.
  *
- * One queue holds both kinds, first in, first out, so the blocks a closed
- * handle drops join it behind the handle.  What the engine holds back this
+ * One queue holds all three kinds, first in, first out, so the blocks a
+ * closed handle drops join it behind the handle.  What the engine holds back this
  * way is invisible from outside: a pool settles (finishes its queue at
  * once: drops first, then punches) before anything reads or needs its free
  * space: stats, check, trim, destroy, and a request the engine would
@@ -40,12 +46,20 @@
 #include "pool.h"
 #include "session.h"
 
+enum release_kind {
+	RELEASE_BLOCK,		/* a freed block whose pages go back */
+	RELEASE_HANDLE,		/* a closed handle dropping its references */
+	RELEASE_TRIM,		/* an idle pool's free pages going back */
+};
+
 struct releasing {
 	TAILQ_ENTRY(releasing) entry;
 	struct dpool *pool;
-	struct handle *handle;	/* a closed handle dropping its references */
-	uint64_t off, len, done; /* or, if handle is NULL, a freed block */
+	enum release_kind kind;
+	struct handle *handle;	/* RELEASE_HANDLE */
+	uint64_t off, len, done; /* RELEASE_BLOCK */
 	bool failed;		/* a punch failed: the engine tries again */
+	uint64_t released;	/* RELEASE_TRIM: released_bytes at its start */
 };
 
 static TAILQ_HEAD(, releasing) queue = TAILQ_HEAD_INITIALIZER(queue);
@@ -115,6 +129,7 @@ dpool_close_handle(struct dpool *p, struct handle *h)
 
 	if (drop_step && h->nrefs > drop_step && (r = calloc(1, sizeof(*r)))) {
 		r->pool = p;
+		r->kind = RELEASE_HANDLE;
 		r->handle = h;
 		p->closing++;
 		queue_add(r);
@@ -171,15 +186,88 @@ release_some(struct releasing *r, uint64_t max)
 		release_finish(r);
 }
 
+/* Released bytes of the pool's engine so far. */
+static uint64_t
+released_bytes(struct dpool *p)
+{
+	struct heap_stats st;
+
+	heap_get_stats(p->heap, &st);
+	return st.released_bytes;
+}
+
+void
+dpool_trim_idle(struct dpool *p)
+{
+	struct releasing *r;
+
+	if (p->trimming)
+		return;
+	if (release_step == 0 || releasing_off || !(r = calloc(1, sizeof(*r)))) {
+		log_debug("pool %s: idle, %lld bytes given back", p->name,
+			  (long long)heap_trim(p->heap));
+		return;
+	}
+	r->pool = p;
+	r->kind = RELEASE_TRIM;
+	r->released = released_bytes(p);
+	p->trimming = true;
+	queue_add(r);
+}
+
+static void
+trim_remove(struct releasing *r)
+{
+	r->pool->trimming = false;
+	queue_remove(r);
+}
+
+/* One step of an idle trim; done when the engine says so. */
+static void
+trim_some(struct releasing *r)
+{
+	struct dpool *p = r->pool;
+
+	if (heap_trim_step(p->heap, release_step ? release_step : UINT64_MAX))
+		return;
+	log_debug("pool %s: idle, %llu bytes given back", p->name,
+		  (unsigned long long)(released_bytes(p) - r->released));
+	trim_remove(r);
+}
+
+int64_t
+dpool_trim(struct dpool *p)
+{
+	struct releasing *r;
+
+	dpool_settle(p);
+	if (p->trimming)
+		TAILQ_FOREACH(r, &queue, entry)
+			if (r->pool == p && r->kind == RELEASE_TRIM) {
+				trim_remove(r);
+				break;
+			}
+	return heap_trim(p->heap);	/* ends a trim in steps */
+}
+
 bool
 dpool_release_step(void)
 {
 	struct releasing *r = TAILQ_FIRST(&queue);
 
-	if (r && r->handle)
-		drop_some(r, drop_step ? drop_step : UINT64_MAX);
-	else if (r)
+	if (!r)
+		return false;
+	switch (r->kind) {
+	case RELEASE_BLOCK:
 		release_some(r, release_step ? release_step : UINT64_MAX);
+		break;
+	case RELEASE_HANDLE:
+		drop_some(r, drop_step ? drop_step : UINT64_MAX);
+		break;
+	case RELEASE_TRIM:
+		trim_some(r);
+		break;
+	}
 	return !TAILQ_EMPTY(&queue);
 }
 
@@ -188,16 +276,23 @@ dpool_release_forget(struct dpool *p)
 {
 	struct releasing *r, *next;
 
-	for (r = TAILQ_FIRST(&queue); r && dpool_unsettled(p); r = next) {
+	for (r = TAILQ_FIRST(&queue);
+	     r && (dpool_unsettled(p) || p->trimming); r = next) {
 		next = TAILQ_NEXT(r, entry);
 		if (r->pool != p)
 			continue;
-		if (r->handle) {
+		switch (r->kind) {
+		case RELEASE_HANDLE:
 			dpool_unlink_refs(r->handle);
 			free(r->handle);
 			p->closing--;
-		} else {
+			break;
+		case RELEASE_BLOCK:
 			p->releasing--;
+			break;
+		case RELEASE_TRIM:
+			p->trimming = false;
+			break;
 		}
 		queue_remove(r);
 	}
@@ -214,12 +309,12 @@ dpool_settle(struct dpool *p)
 	 */
 	for (r = TAILQ_FIRST(&queue); r && p->closing; r = next) {
 		next = TAILQ_NEXT(r, entry);
-		if (r->pool == p && r->handle)
+		if (r->pool == p && r->kind == RELEASE_HANDLE)
 			drop_some(r, UINT64_MAX);
 	}
 	for (r = TAILQ_FIRST(&queue); r && p->releasing; r = next) {
 		next = TAILQ_NEXT(r, entry);
-		if (r->pool == p && !r->handle)
+		if (r->pool == p && r->kind == RELEASE_BLOCK)
 			release_some(r, UINT64_MAX);
 	}
 }

@@ -1,6 +1,7 @@
 /*
- * bench_release.c - what one client's big free, or its death holding a
- * million blocks, costs every other client (make bench).
+ * bench_release.c - what one client's big free, its death holding a
+ * million blocks, or the idle trim of a pool that kept a gigabyte of free
+ * pages, costs every other client (make bench).
  *
  * Giving a freed block's pages back to the OS (a hole punched in the
  * memfd) costs the kernel time in proportion to the pages.  Three daemons
@@ -21,6 +22,13 @@
  * turn: a client allocates NDEATH 64-byte blocks and is killed, ROUNDS
  * times, and the prober's round trips are kept from just before each kill
  * until a second after it.
+ *
+ * Last, release_step = 0 and the default again, with idle_trim = 1: this
+ * process fills a pool that keeps up to 2 GiB of free pages for reuse
+ * (retain) with BIG bytes of 64 KiB blocks, writes and frees them all,
+ * ROUNDS times, and waits without a request until the idle trim has
+ * punched them out; the prober's round trips are kept from the last free
+ * until 100 ms after the pages are gone.
  *
  * Usage: bench_release [--quick] [--poolmgrd PATH]
  * Exit status: 0, 1 if a measurement failed, 2 if it could not run.
@@ -278,6 +286,139 @@ out:
 	return err;
 }
 
+/* One round of measure_idle: fill, write, free, wait for the idle trim. */
+static int
+idle_round(struct pool *p, struct probe *pr, unsigned char *vec,
+	   double *gone_ms)
+{
+	static size_t sizes[POOL_BATCH_MAX];
+	static pool_off_t offs[POOL_BATCH_MAX];
+	size_t n = big / (64 * 1024), k, i;
+	uint8_t *base = pool_ptr(p, 0);
+	pool_off_t *all = malloc(n * sizeof(*all));
+	double t;
+
+	for (i = 0; i < POOL_BATCH_MAX; i++)
+		sizes[i] = 64 * 1024;
+	for (i = 0; all && i < n; i += k) {
+		k = n - i < POOL_BATCH_MAX ? n - i : POOL_BATCH_MAX;
+		if (pool_alloc_batch(p, k, sizes, offs))
+			goto fail;
+		memcpy(all + i, offs, k * sizeof(*offs));
+	}
+	for (i = 0; all && i < n; i++)
+		memset(base + all[i], (int)i, 64 * 1024);
+	for (i = 0; all && i < n; i += k) {
+		k = n - i < POOL_BATCH_MAX ? n - i : POOL_BATCH_MAX;
+		if (pool_free_batch(p, k, all + i))
+			goto fail;
+	}
+	if (!all || resident(base, big, vec) < (long)(big / 4096 / 2))
+		goto fail;	/* the pool should have kept them */
+	pr->watch = 1;
+	t = now_sec();
+	while (resident(base, big, vec) > 0 && now_sec() - t < 30)
+		usleep(5000);
+	*gone_ms = (now_sec() - t) * 1e3;
+	usleep(100 * 1000);
+	pr->watch = 0;
+	free(all);
+	return resident(base, big, vec) == 0 ? 0 : -1;
+fail:
+	free(all);
+	return -1;
+}
+
+/* The prober's round trips while an idle pool gives back what it kept. */
+static int
+measure_idle(const char *bin, const char *extra, struct row *row)
+{
+	struct pool_create_opts kept_o = {.max_size = big + 64 * MiB,
+					  .retain = 2048 * MiB};
+	struct pool_create_opts probe_o = {.max_size = 16 * MiB};
+	size_t bytes = sizeof(struct probe) + MAX_SAMPLES * sizeof(uint32_t);
+	struct probe *pr = shared_alloc(bytes);
+	unsigned char *vec = malloc(big / 4096 + 1);
+	double gone_ms[16];
+	struct pool_conn *c = NULL;
+	struct pool *p = NULL;
+	struct daemon d;
+	pid_t kid = -1;
+	int r, st, err = -1;
+
+	if (!pr || !vec || daemon_start_conf(&d, bin, extra) != 0) {
+		fprintf(stderr, "bench_release: cannot start %s\n", bin);
+		free(vec);
+		return -1;
+	}
+	if (pool_connect(d.sock, &c) || pool_create(c, "kept", &kept_o) ||
+	    pool_create(c, "probe", &probe_o) || pool_open(c, "kept", &p) ||
+	    pool_set_cache(p, 0))
+		goto out;
+	fflush(NULL);
+	if ((kid = fork()) == 0)
+		probe_run(d.sock, pr);
+	while (!pr->ready)
+		usleep(1000);
+	for (r = 0; r < rounds && !pr->failed; r++)
+		if (idle_round(p, pr, vec, &gone_ms[r]))
+			goto out;
+	err = pr->failed ? -1 : 0;
+out:
+	pr->stop = 1;
+	if (kid > 0)
+		waitpid(kid, &st, 0);
+	if (err == 0) {
+		row->gone_ms = median(gone_ms, rounds);
+		row->samples = pr->n;
+		row->p50 = quantile(pr->us, pr->n, 0.5);
+		row->p999 = quantile(pr->us, pr->n, 0.999);
+		row->worst = quantile(pr->us, pr->n, 1.0);
+		row->ok = true;
+	}
+	if (p)
+		pool_close(p);
+	if (c)
+		pool_disconnect(c);
+	daemon_stop(&d);
+	shared_free(pr, bytes);
+	free(vec);
+	return err;
+}
+
+static void
+measure_idles(const char *bin, int *failed)
+{
+	struct row rows[2] = {
+		{ .name = "release_step = 0 (trimmed inside one loop turn)" },
+		{ .name = "release_step = 1M (the default)" },
+	};
+	const char *extra[2] = { "idle_trim = 1\nrelease_step = 0\n",
+				 "idle_trim = 1\n" };
+
+	for (int i = 0; i < 2; i++)
+		if (measure_idle(bin, extra[i], &rows[i]) != 0)
+			*failed = 1;
+	printf("\n## A pool keeps %llu MiB of written, freed 64 KiB blocks "
+	       "until its idle trim (idle_trim = 1), %d times; another client "
+	       "makes 64 B round trips meanwhile (kept from the last free to "
+	       "100 ms after the pages are gone)\n\n",
+	       (unsigned long long)(big / MiB), rounds);
+	printf("| daemon | pages gone after | other client: median | 99.9 %% "
+	       "| worst | round trips |\n");
+	printf("|---|---:|---:|---:|---:|---:|\n");
+	for (int i = 0; i < 2; i++) {
+		if (!rows[i].ok) {
+			printf("| %s | n/a | n/a | n/a | n/a | n/a |\n",
+			       rows[i].name);
+			continue;
+		}
+		printf("| %s | %.0f ms | %u us | %u us | %.1f ms | %u |\n",
+		       rows[i].name, rows[i].gone_ms, rows[i].p50,
+		       rows[i].p999, rows[i].worst / 1000.0, rows[i].samples);
+	}
+}
+
 static void
 measure_deaths(const char *bin, int *failed)
 {
@@ -365,6 +506,7 @@ main(int argc, char **argv)
 		       rows[i].worst / 1000.0, rows[i].samples);
 	}
 	measure_deaths(bin, &failed);
+	measure_idles(bin, &failed);
 	printf("\nload average %.2f at the end.\n", load_avg());
 	return failed;
 }

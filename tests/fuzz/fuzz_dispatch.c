@@ -51,7 +51,10 @@
  *            client stops reading its replies, or reads them again, so
  *            the peer has to queue them; bit 3: if the connection is
  *            opened for this datagram, it is one over the connection
- *            limit, refused at once as server.c does), a 2-byte
+ *            limit, refused at once as server.c does; bit 4: two seconds
+ *            pass on the idle clock first, and the idle tick runs with
+ *            idle_trim = 1, so a pool left alone starts a trim in steps
+ *            of 64 KiB, one after each datagram), a 2-byte
  *            little-endian length and that many bytes (fewer at the end of
  *            the input).  A zero length closes the connection (an empty
  *            datagram is EOF on SOCK_SEQPACKET).  A CreatePool of more than
@@ -692,6 +695,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+static uint64_t idle_clock;	/* seconds, for dpool_idle_tick */
+
 /* Feed the datagrams of the input; returns when it is used up. */
 static void
 run_datagrams(struct conn *conns, const uint8_t *data, size_t size,
@@ -712,6 +717,10 @@ run_datagrams(struct conn *conns, const uint8_t *data, size_t size,
 			conn_close(conns, c);
 		if (ctl & 4)
 			c->hold = !c->hold;
+		if (ctl & 16) {
+			idle_clock += 2;
+			dpool_idle_tick(idle_clock, 1);
+		}
 		if (c->cfd < 0)
 			conn_start(conns, c, say_hello, (ctl & 8) != 0);
 		if (len == 0) {

@@ -8,8 +8,9 @@
  * heap_calloc (with overflowing products), heap_realloc, heap_resize,
  * heap_free of live blocks, of interior, stale and wild offsets (double
  * frees included), heap_free_released of spans the harness "punched out"
- * itself (the daemon's stepped release), heap_usable_size, heap_trim, heap_block_size,
- * heap_get_class_stats and heap_strerror.  The harness keeps a
+ * itself (the daemon's stepped release), heap_usable_size, heap_trim,
+ * heap_trim_step (steps of a few pages, other calls in between or not),
+ * heap_block_size, heap_get_class_stats and heap_strerror.  The harness keeps a
  * table of every live block (at most MAX_LIVE; allocations are skipped when
  * it is full) and, after EVERY operation, aborts when:
  *
@@ -27,7 +28,9 @@
  *   - the statistics disagree with the table (live blocks and bytes, spans,
  *     requested bytes, resident = pages handed out and not released since,
  *     released bytes; per size class after a trim and at the end) or a
- *     trim leaves a wholly free dirty page.
+ *     trim leaves a wholly free dirty page (a trim in steps too, when no
+ *     other call came between its steps), or a step releases more than
+ *     its pages (and one short run).
  *
  * At the end every block is freed, the heap trimmed and checked whole
  * again, and destroyed (libFuzzer's leak check sees its metadata).
@@ -56,7 +59,8 @@
  *                  bit 1: a span goes by heap_free_released
  *   8   free       BOGUS (must be -EINVAL; HEAP_OFF_NONE must be 0)
  *   9   usable     INDEX or BOGUS (parameter bit 0)
- *   10  trim
+ *   10  trim; with a parameter, a step of a trim in steps of up to
+ *       parameter pages
  *   11  realloc or resize (parameter bit 0) of BOGUS or HEAP_OFF_NONE, SIZE
  *   12  burst      SIZE: up to parameter + 1 allocations of one size
  *   13  free many  every (parameter % 4 + 2)th block of the table
@@ -126,6 +130,8 @@ struct fz {
 	uint64_t released;		/* bytes release() accepted */
 	unsigned fail_every, release_calls;
 	bool failed_in_op;
+	bool trimming;			/* heap_trim_step said it goes on */
+	bool trim_alone;		/* ... and nothing else ran since it began */
 	unsigned op;
 	const char *opname;
 	bool trace;
@@ -1139,6 +1145,42 @@ op_trim(struct fz *f)
 			die(f, "trim left free page %#" PRIx64 " dirty", p);
 }
 
+/*
+ * One step of a trim in steps, of at most pages pages: it releases no more
+ * than that (a short run, up to 256 granules, goes whole), and a trim that
+ * ran with nothing else between its steps ends as op_trim does, with no
+ * free page dirty and nothing cached.
+ */
+static void
+op_trim_step(struct fz *f, unsigned pages)
+{
+	uint64_t before = f->released, p, most;
+	bool first = !f->trimming;
+	int rc;
+
+	trace(f, "trim step of %u pages", pages);
+	if (first) {
+		f->trim_alone = true;
+		f->failed_in_op = false;
+	}
+	call_begin(f, CALL_PLAIN, -1, 0);
+	rc = heap_trim_step(f->h, (uint64_t)pages * PAGE);
+	call_end(f);
+	most = (uint64_t)pages * PAGE + 256 * f->g;
+	if (!first && f->released - before > most)
+		die(f, "a trim step of %u pages released %" PRIu64 " bytes",
+		    pages, f->released - before);
+	if (first && rc != 1)
+		die(f, "the first trim step = %d, not 1", rc);
+	f->trimming = rc == 1;
+	if (rc == 1 || !f->trim_alone || f->failed_in_op)
+		return;
+	for (p = 0; p < f->pool / PAGE; p++)
+		if (page_dirty(f, p) && !page_in_use(f, p))
+			die(f, "a trim in steps left free page %#" PRIx64
+			    " dirty", p);
+}
+
 /* realloc or resize of HEAP_OFF_NONE or of no block at all. */
 static void
 op_bogus_resize(struct fz *f, struct rd *r, bool resize)
@@ -1227,8 +1269,15 @@ run_op(struct fz *f, struct rd *r)
 		op_usable(f, r, param & 1);
 		break;
 	case 10:
-		f->opname = "trim";
-		op_trim(f);
+		if (param == 0) {
+			f->opname = "trim";
+			op_trim(f);
+			f->trimming = false;
+		} else {
+			f->opname = "trim step";
+			op_trim_step(f, param);
+			break;	/* not "something else": the trim's own */
+		}
 		break;
 	case 11:
 		f->opname = "bogus realloc/resize";
@@ -1260,8 +1309,11 @@ run_op(struct fz *f, struct rd *r)
 		break;
 	}
 	/* Operations that never reached the engine (full table...) skip it. */
-	if (f->called)
+	if (f->called) {
+		if ((code & 15) != 10 || param == 0)
+			f->trim_alone = false;
 		check_all(f);
+	}
 }
 
 /* ------------------------------------------------------------------ */

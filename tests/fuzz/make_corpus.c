@@ -202,6 +202,23 @@ engine_seeds(void)
 	put8(&s, E_TRIM);
 	write_seed("fuzz_engine", "free_released", &s);
 
+	/* A trim in steps of one and two pages over many small blocks, some
+	 * freed; a block allocated and one freed between two of its steps. */
+	e_header(&s, 1, false, 0, 0, 256, 0, 0);
+	for (i = 0; i < 4; i++) {
+		put8(&s, E_BURST | 0xf0);
+		e_size(&s, 2000);
+	}
+	put8(&s, E_FREE_MANY | 0x10);
+	put8(&s, E_TRIM | 0x10);
+	put8(&s, E_TRIM | 0x10);
+	put8(&s, E_TRIM | 0x20);
+	e_alloc(&s, 700, -1);
+	e_op_idx(&s, E_FREE, 3);
+	for (i = 0; i < 40; i++)
+		put8(&s, E_TRIM | 0x20);
+	write_seed("fuzz_engine", "trim_steps", &s);
+
 	/* g 8, no cache, retain none, 4 KiB threshold: spans everywhere. */
 	e_header(&s, 0, true, 1, 2, 64, 0, 0);
 	for (i = 1; i <= 6; i++)

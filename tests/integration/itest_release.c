@@ -1,11 +1,14 @@
 /*
- * itest_release.c - big freed blocks go back to the OS a step at a time
- * (daemon/pool_release.c), and nothing outside can tell, except that other
- * clients are not kept waiting.
+ * itest_release.c - big freed blocks, and an idle pool's kept free pages,
+ * go back to the OS a step at a time (daemon/pool_release.c), and nothing
+ * outside can tell, except that other clients are not kept waiting.
  *
  *   big_free_goes_back_by_itself      a 128 MiB block written and freed:
  *       its pages leave the memfd with no further request (watched with
  *       mincore on the client's own mapping, within 10 s).
+ *   idle_pool_trims_itself            32 MiB of small blocks written and
+ *       freed stay resident (kept for reuse), then leave by themselves,
+ *       in 64 KiB steps, once the pool is idle (idle_trim = 1).
  *   stats_and_check_settle_first      right after a 64 MiB free, pool_stats
  *       shows nothing allocated, nothing committed, no failure, and the
  *       pool's check passes.
@@ -150,6 +153,52 @@ big_free_goes_back_by_itself(void **state)
 	       i * 10);
 	assert_int_equal(left, 0);
 	assert_int_equal(stats().committed_bytes, 0);
+	check_ok();
+}
+
+/*
+ * The free pages a pool keeps for reuse go back in steps when it is idle:
+ * 32 MiB of 2000-byte blocks written and freed stay resident (the pool
+ * keeps up to 64 MiB), then leave by themselves within 10 s of the last
+ * request (idle_trim = 1, steps of 64 KiB).
+ */
+static void
+idle_pool_trims_itself(void **state)
+{
+	static size_t sizes[2048];
+	static pool_off_t offs[16384];
+	size_t n = 0, left = 0, first;
+	uint8_t *base;
+	int i;
+
+	(void)state;
+	start_with_pool("idle_trim = 1\nrelease_step = 64K\n",
+			"128M\nretain = 64M");
+	assert_int_equal(pool_set_cache(fx.pool, 0), 0);
+	for (i = 0; i < 2048; i++)
+		sizes[i] = 2000;
+	while (n < 16384) {
+		assert_int_equal(pool_alloc_batch(fx.pool, 2048, sizes,
+						  offs + n), 0);
+		n += 2048;
+	}
+	base = pool_ptr(fx.pool, 0);
+	for (i = 0; i < 16384; i++)
+		memset(base + offs[i], 0xa5, 2000);
+	for (i = 0; i < 16384; i += 2048)
+		assert_int_equal(pool_free_batch(fx.pool, 2048, offs + i), 0);
+	first = resident_pages(base, 64 * MiB);
+	assert_true(first * 4096 >= 30 * MiB);	/* kept for reuse */
+	/* No request from here on: the idle tick starts the trim. */
+	for (i = 0; i < 1000; i++) {
+		if ((left = resident_pages(base, 64 * MiB)) == 0)
+			break;
+		harness_sleep_ms(10);
+	}
+	printf("idle trim: %zu pages gone %d ms after the last request\n",
+	       first, i * 10);
+	assert_int_equal(left, 0);
+	assert_int_equal(stats().free_resident_bytes, 0);
 	check_ok();
 }
 
@@ -358,6 +407,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(big_free_goes_back_by_itself,
 					  teardown),
+		cmocka_unit_test_teardown(idle_pool_trims_itself, teardown),
 		cmocka_unit_test_teardown(stats_and_check_settle_first,
 					  teardown),
 		cmocka_unit_test_teardown(held_block_never_refuses, teardown),

@@ -969,6 +969,126 @@ trim_releases_every_free_dirty_page(void **state)
 	heap_destroy(h);
 }
 
+/* The heap of trim_releases_every_free_dirty_page, before its trim. */
+static struct heap *
+make_trim_case(uint64_t *x)
+{
+	struct heap *h = make(16 * MiB, 64, 0, HEAP_CACHE_NONE);
+	int i;
+
+	for (i = 0; i < 2048; i++)
+		assert_int_equal(x[i] = alloc_ok(h, 2048), (uint64_t)i * 2048);
+	for (i = 0; i < 2048; i++) {
+		int k = i % 64;
+
+		if ((k >= 10 && k < 14) || (k >= 20 && k < 60))
+			assert_int_equal(heap_free(h, x[i]), 0);
+	}
+	assert_int_equal(stats(h).free_resident_bytes, 256 * PAGE);
+	return h;
+}
+
+/*
+ * The same trim in steps of one page: the first step flushes the caches
+ * (none here), every later one releases at most one page of a long run or
+ * one short run whole (2 pages), and at the end exactly what heap_trim
+ * released is gone: the 256 retained pages, in at least 128 steps.
+ */
+static void
+trim_in_steps_releases_the_same(void **state)
+{
+	static uint64_t x[2048];
+	struct heap *h = make_trim_case(x);
+	uint64_t before = own.released, last;
+	unsigned steps = 0;
+
+	(void)state;
+	do {
+		last = own.released;
+		steps++;
+		if (!heap_trim_step(h, PAGE))
+			break;
+		assert_true(own.released - last <= 2 * PAGE);
+		check_ok(h);
+	} while (steps < 10000);
+	assert_true(own.released - last <= 2 * PAGE);
+	assert_true(steps >= 128 && steps < 10000);
+	assert_int_equal(own.released - before, 256 * PAGE);
+	assert_int_equal(stats(h).resident_bytes, 320 * PAGE);
+	assert_int_equal(stats(h).free_resident_bytes, 0);
+	check_ok(h);
+	/* A step of 0 bytes still releases a page; the next trim begins anew. */
+	assert_int_equal(heap_free(h, x[0]), 0);
+	assert_int_equal(heap_free(h, x[1]), 0);
+	assert_int_equal(heap_trim(h), PAGE);
+	assert_int_equal(heap_trim_step(h, 0), 1);
+	heap_destroy(h);
+}
+
+/*
+ * A trim in steps while the heap changes under it, a block allocated and
+ * another freed between steps: every step leaves the heap whole, the trim
+ * ends, and a later whole trim finds only pages freed after it passed.
+ */
+static void
+trim_in_steps_while_the_heap_changes(void **state)
+{
+	static uint64_t x[2048];
+	struct heap *h = make_trim_case(x);
+	unsigned steps = 0, i = 0;
+	uint64_t off;
+
+	(void)state;
+	while (heap_trim_step(h, 3 * PAGE) && steps < 100000) {
+		steps++;
+		check_ok(h);
+		/* Take some of the free room, and free a live block. */
+		assert_int_equal(heap_alloc(h, 512 + 64 * (steps % 7), 0, &off),
+				 0);
+		for (; i < 2048; i++) {
+			int k = i % 64;
+
+			if (k < 10 || (k >= 14 && k < 20) || k >= 60) {
+				assert_int_equal(heap_free(h, x[i++]), 0);
+				break;
+			}
+		}
+	}
+	assert_true(steps > 0 && steps < 100000);
+	check_ok(h);
+	assert_true(stats(h).free_resident_bytes <= 256 * PAGE);
+	heap_trim(h);
+	assert_int_equal(stats(h).free_resident_bytes, 0);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+/*
+ * A step looks at no more than 1024 runs: in a heap of 2049 free runs with
+ * nothing to release, and no limit on the bytes, the trim goes on after
+ * the caches' step and two steps of 1024 runs, and ends with the next.
+ */
+static void
+trim_step_looks_at_a_bounded_number_of_runs(void **state)
+{
+	struct heap *h = make(64 * MiB, 16, 0, HEAP_CACHE_NONE);
+	static uint64_t x[4096];
+	unsigned steps = 0;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 4096; i++)
+		x[i] = alloc_ok(h, 8 * KiB);
+	for (i = 0; i < 4096; i += 2)
+		assert_int_equal(heap_free(h, x[i]), 0);
+	heap_trim(h);	/* nothing left to release: only runs to look at */
+	while (heap_trim_step(h, UINT64_MAX))
+		steps++;
+	assert_int_equal(steps, 3);	/* caches, 1024 runs, 1024 runs */
+	check_ok(h);
+	heap_destroy(h);
+}
+
 /*
  * A page span shrunk in place gives its tail back even when the tail lies
  * in a bitmap chunk that nothing starts in: here the last, partial chunk
@@ -1353,6 +1473,9 @@ main(void)
 		cmocka_unit_test(large_span_released_at_once),
 		cmocka_unit_test(span_freed_after_the_owner_released_it),
 		cmocka_unit_test(small_pages_retained_then_trimmed),
+		cmocka_unit_test(trim_in_steps_releases_the_same),
+		cmocka_unit_test(trim_in_steps_while_the_heap_changes),
+		cmocka_unit_test(trim_step_looks_at_a_bounded_number_of_runs),
 		cmocka_unit_test(retention_follows_live_pages),
 		cmocka_unit_test(reused_pages_do_not_push_free_ones_out),
 		cmocka_unit_test(partly_used_pages_do_not_count_as_free),
