@@ -30,10 +30,10 @@
  * reply leaves or the connection is noticed closed.
  *
  * One queue holds all three kinds, first in, first out, so the blocks a
- * closed handle drops join it behind the handle.  What the engine holds back this
- * way is invisible from outside: a pool settles (finishes its queue at
- * once: drops first, then punches) before anything reads or needs its free
- * space: stats, check, trim, destroy, and a request the engine would
+ * closed handle drops join it behind the handle.  What the engine holds
+ * back this way is invisible from outside: a pool settles (finishes its
+ * drops, then its punches, at once) before anything reads or needs its
+ * free space: stats, check, trim, destroy, and a request the engine would
  * refuse.  So no request fails, and no statistic differs, because of work
  * still in progress; only the waiting moves to the rare request that
  * needs it.

@@ -51,7 +51,6 @@
 
 #define MiB (1024ull * 1024)
 #define MAX_SAMPLES (4u << 20)	/* prober round trips kept */
-#define NROWS 3
 
 struct probe {
 	volatile int stop;
@@ -64,11 +63,24 @@ struct probe {
 
 struct row {
 	const char *name;
+	const char *conf;		/* the daemon's extra settings */
 	double free_ms, gone_ms;	/* medians over the rounds */
 	uint32_t p50, p999, worst;	/* prober, microseconds */
 	uint32_t samples;
 	bool ok;
 };
+
+/* One daemon, the prober making round trips on it, our connection and
+ * the pool we work in (client cache off). */
+struct run {
+	struct daemon d;
+	struct pool_conn *c;
+	struct pool *p;
+	struct probe *pr;
+	pid_t kid;
+};
+
+#define PROBE_BYTES (sizeof(struct probe) + MAX_SAMPLES * sizeof(uint32_t))
 
 static uint64_t big = 1024 * MiB;
 static int rounds = 5;
@@ -104,6 +116,69 @@ probe_run(const char *sock, struct probe *pr)
 	_exit(0);
 }
 
+/*
+ * Start bin with row's settings, create and open the pool this process
+ * works in (name, o), create the prober's and start it (not yet watching).
+ * On failure, run_end cleans up.
+ */
+static int
+run_start(struct run *u, const char *bin, const struct row *row,
+	  const char *name, const struct pool_create_opts *o)
+{
+	struct pool_create_opts probe_o = {.max_size = 16 * MiB};
+
+	memset(u, 0, sizeof(*u));
+	u->kid = -1;
+	if (!(u->pr = shared_alloc(PROBE_BYTES)) ||
+	    daemon_start_conf(&u->d, bin, row->conf) != 0) {
+		fprintf(stderr, "bench_release: cannot start %s\n", bin);
+		if (u->pr)
+			shared_free(u->pr, PROBE_BYTES);
+		u->pr = NULL;	/* nothing for run_end to stop */
+		return -1;
+	}
+	if (pool_connect(u->d.sock, &u->c) || pool_create(u->c, name, o) ||
+	    pool_create(u->c, "probe", &probe_o) ||
+	    pool_open(u->c, name, &u->p) || pool_set_cache(u->p, 0))
+		return -1;
+	fflush(NULL);
+	if ((u->kid = fork()) == 0)
+		probe_run(u->d.sock, u->pr);
+	while (!u->pr->ready)
+		usleep(1000);
+	return u->pr->failed ? -1 : 0;
+}
+
+/* Stop the prober and the daemon; its figures go into row if all went well. */
+static int
+run_end(struct run *u, int err, struct row *row)
+{
+	struct probe *pr = u->pr;
+	int st;
+
+	if (!pr)
+		return -1;	/* the daemon did not start */
+	pr->stop = 1;
+	if (u->kid > 0)
+		waitpid(u->kid, &st, 0);
+	if (pr->failed)
+		err = -1;
+	if (err == 0) {
+		row->samples = pr->n;
+		row->p50 = quantile(pr->us, pr->n, 0.5);
+		row->p999 = quantile(pr->us, pr->n, 0.999);
+		row->worst = quantile(pr->us, pr->n, 1.0);
+		row->ok = true;
+	}
+	if (u->p)
+		pool_close(u->p);
+	if (u->c)
+		pool_disconnect(u->c);
+	daemon_stop(&u->d);
+	shared_free(pr, PROBE_BYTES);
+	return err;
+}
+
 /* Resident pages of [p, p + len) in the memfd, or -1. */
 static long
 resident(void *p, size_t len, unsigned char *vec)
@@ -118,42 +193,37 @@ resident(void *p, size_t len, unsigned char *vec)
 	return k;
 }
 
+/* Wait up to 30 s for [m, m + len) to leave the memfd; ms taken, or -1. */
+static double
+wait_gone(void *m, size_t len, unsigned char *vec)
+{
+	double t = now_sec();
+	long left;
+
+	while ((left = resident(m, len, vec)) > 0 && now_sec() - t < 30)
+		usleep(5000);
+	return left == 0 ? (now_sec() - t) * 1e3 : -1;
+}
+
+/* A big block written and freed, rounds times; the prober watches all. */
 static int
-measure(const char *bin, const char *extra, struct row *row)
+measure_free(const char *bin, struct row *row)
 {
 	struct pool_create_opts big_o = {.max_size = big + 64 * MiB};
-	struct pool_create_opts probe_o = {.max_size = 16 * MiB};
-	size_t bytes = sizeof(struct probe) + MAX_SAMPLES * sizeof(uint32_t);
-	struct probe *pr = shared_alloc(bytes);
 	unsigned char *vec = malloc(big / 4096 + 1);
 	double free_ms[16], gone_ms[16];
-	struct pool_conn *c = NULL;
-	struct pool *p = NULL;
-	struct daemon d;
-	pid_t kid = -1;
-	int r, st, err = -1;
+	struct pool *p;
+	struct run u = {.kid = -1};
+	int r, err = -1;
 
-	if (!pr || !vec || daemon_start_conf(&d, bin, extra) != 0) {
-		fprintf(stderr, "bench_release: cannot start %s\n", bin);
-		free(vec);
-		return -1;
-	}
-	if (pool_connect(d.sock, &c) || pool_create(c, "big", &big_o) ||
-	    pool_create(c, "probe", &probe_o) || pool_open(c, "big", &p))
+	if (!vec || run_start(&u, bin, row, "big", &big_o))
 		goto out;
-	fflush(NULL);
-	if ((kid = fork()) == 0)
-		probe_run(d.sock, pr);
-	while (!pr->ready)
-		usleep(1000);
-	if (pr->failed)
-		goto out;
-	pr->watch = 1;
+	p = u.p;
+	u.pr->watch = 1;
 	for (r = 0; r < rounds; r++) {
 		pool_off_t off;
 		double t;
 		void *m;
-		long left;
 
 		if (pool_alloc(p, big, &off))
 			goto out;
@@ -163,38 +233,17 @@ measure(const char *bin, const char *extra, struct row *row)
 		if (pool_free(p, off))
 			goto out;
 		free_ms[r] = (now_sec() - t) * 1e3;
-		while ((left = resident(m, big, vec)) > 0 &&
-		       now_sec() - t < 30)
-			usleep(5000);
-		if (left != 0)
+		if ((gone_ms[r] = wait_gone(m, big, vec)) < 0)
 			goto out;
-		gone_ms[r] = (now_sec() - t) * 1e3;
+		gone_ms[r] += free_ms[r];
 		usleep(50 * 1000);
 	}
+	row->free_ms = median(free_ms, rounds);
+	row->gone_ms = median(gone_ms, rounds);
 	err = 0;
 out:
-	pr->stop = 1;
-	if (kid > 0)
-		waitpid(kid, &st, 0);
-	if (pr->failed)
-		err = -1;
-	if (err == 0) {
-		row->free_ms = median(free_ms, rounds);
-		row->gone_ms = median(gone_ms, rounds);
-		row->samples = pr->n;
-		row->p50 = quantile(pr->us, pr->n, 0.5);
-		row->p999 = quantile(pr->us, pr->n, 0.999);
-		row->worst = quantile(pr->us, pr->n, 1.0);
-		row->ok = true;
-	}
-	if (p)
-		pool_close(p);
-	if (c)
-		pool_disconnect(c);
-	daemon_stop(&d);
-	shared_free(pr, bytes);
 	free(vec);
-	return err;
+	return run_end(&u, err, row);
 }
 
 /* A client that allocates ndeath 64-byte blocks, says so, and waits. */
@@ -219,71 +268,43 @@ hold_many(const char *sock, volatile int *ready)
 	_exit(0);
 }
 
-/* The prober's round trips from just before each kill to a second after. */
+/* A client holding ndeath blocks killed; watched to a second after. */
 static int
-measure_death(const char *bin, const char *extra, struct row *row)
+measure_death(const char *bin, struct row *row)
 {
 	struct pool_create_opts many_o = {.max_size = 256 * MiB};
-	struct pool_create_opts probe_o = {.max_size = 16 * MiB};
-	size_t bytes = sizeof(struct probe) + MAX_SAMPLES * sizeof(uint32_t);
-	struct probe *pr = shared_alloc(bytes);
 	volatile int *ready = shared_alloc(sizeof(int));
-	struct pool_conn *c = NULL;
-	struct daemon d;
-	pid_t kid = -1;
+	struct run u = {.kid = -1};
 	int r, st, err = -1;
 
-	if (!pr || !ready || daemon_start_conf(&d, bin, extra) != 0) {
-		fprintf(stderr, "bench_release: cannot start %s\n", bin);
-		return -1;
-	}
-	if (pool_connect(d.sock, &c) || pool_create(c, "many", &many_o) ||
-	    pool_create(c, "probe", &probe_o))
+	if (!ready || run_start(&u, bin, row, "many", &many_o))
 		goto out;
-	fflush(NULL);
-	if ((kid = fork()) == 0)
-		probe_run(d.sock, pr);
-	while (!pr->ready)
-		usleep(1000);
-	for (r = 0; r < rounds && !pr->failed; r++) {
+	for (r = 0; r < rounds && !u.pr->failed; r++) {
 		struct pool_stats ps;
 		pid_t holder;
 
 		*ready = 0;
 		if ((holder = fork()) == 0)
-			hold_many(d.sock, ready);
+			hold_many(u.d.sock, ready);
 		while (!*ready && waitpid(holder, &st, WNOHANG) == 0)
 			usleep(1000);
 		if (!*ready)
 			goto out;
-		pr->watch = 1;
+		u.pr->watch = 1;
 		usleep(10 * 1000);
 		kill(holder, SIGKILL);
 		waitpid(holder, &st, 0);
 		usleep(1000 * 1000);
-		pr->watch = 0;
+		u.pr->watch = 0;
 		/* Settles the pool: every block must be gone. */
-		if (pool_stats_by_name(c, "many", &ps) || ps.live_blocks)
+		if (pool_stats_by_name(u.c, "many", &ps) || ps.live_blocks)
 			goto out;
 	}
-	err = pr->failed ? -1 : 0;
+	err = 0;
 out:
-	pr->stop = 1;
-	if (kid > 0)
-		waitpid(kid, &st, 0);
-	if (err == 0) {
-		row->samples = pr->n;
-		row->p50 = quantile(pr->us, pr->n, 0.5);
-		row->p999 = quantile(pr->us, pr->n, 0.999);
-		row->worst = quantile(pr->us, pr->n, 1.0);
-		row->ok = true;
-	}
-	if (c)
-		pool_disconnect(c);
-	daemon_stop(&d);
-	shared_free(pr, bytes);
-	shared_free((void *)ready, sizeof(int));
-	return err;
+	if (ready)
+		shared_free((void *)ready, sizeof(int));
+	return run_end(&u, err, row);
 }
 
 /* One round of measure_idle: fill, write, free, wait for the idle trim. */
@@ -296,14 +317,14 @@ idle_round(struct pool *p, struct probe *pr, unsigned char *vec,
 	size_t n = big / (64 * 1024), k, i;
 	uint8_t *base = pool_ptr(p, 0);
 	pool_off_t *all = malloc(n * sizeof(*all));
-	double t;
+	int err = -1;
 
 	for (i = 0; i < POOL_BATCH_MAX; i++)
 		sizes[i] = 64 * 1024;
 	for (i = 0; all && i < n; i += k) {
 		k = n - i < POOL_BATCH_MAX ? n - i : POOL_BATCH_MAX;
 		if (pool_alloc_batch(p, k, sizes, offs))
-			goto fail;
+			goto out;
 		memcpy(all + i, offs, k * sizeof(*offs));
 	}
 	for (i = 0; all && i < n; i++)
@@ -311,142 +332,73 @@ idle_round(struct pool *p, struct probe *pr, unsigned char *vec,
 	for (i = 0; all && i < n; i += k) {
 		k = n - i < POOL_BATCH_MAX ? n - i : POOL_BATCH_MAX;
 		if (pool_free_batch(p, k, all + i))
-			goto fail;
+			goto out;
 	}
 	if (!all || resident(base, big, vec) < (long)(big / 4096 / 2))
-		goto fail;	/* the pool should have kept them */
+		goto out;	/* the pool should have kept them */
 	pr->watch = 1;
-	t = now_sec();
-	while (resident(base, big, vec) > 0 && now_sec() - t < 30)
-		usleep(5000);
-	*gone_ms = (now_sec() - t) * 1e3;
+	*gone_ms = wait_gone(base, big, vec);
 	usleep(100 * 1000);
 	pr->watch = 0;
-	free(all);
-	return resident(base, big, vec) == 0 ? 0 : -1;
-fail:
-	free(all);
-	return -1;
-}
-
-/* The prober's round trips while an idle pool gives back what it kept. */
-static int
-measure_idle(const char *bin, const char *extra, struct row *row)
-{
-	struct pool_create_opts kept_o = {.max_size = big + 64 * MiB,
-					  .retain = 2048 * MiB};
-	struct pool_create_opts probe_o = {.max_size = 16 * MiB};
-	size_t bytes = sizeof(struct probe) + MAX_SAMPLES * sizeof(uint32_t);
-	struct probe *pr = shared_alloc(bytes);
-	unsigned char *vec = malloc(big / 4096 + 1);
-	double gone_ms[16];
-	struct pool_conn *c = NULL;
-	struct pool *p = NULL;
-	struct daemon d;
-	pid_t kid = -1;
-	int r, st, err = -1;
-
-	if (!pr || !vec || daemon_start_conf(&d, bin, extra) != 0) {
-		fprintf(stderr, "bench_release: cannot start %s\n", bin);
-		free(vec);
-		return -1;
-	}
-	if (pool_connect(d.sock, &c) || pool_create(c, "kept", &kept_o) ||
-	    pool_create(c, "probe", &probe_o) || pool_open(c, "kept", &p) ||
-	    pool_set_cache(p, 0))
-		goto out;
-	fflush(NULL);
-	if ((kid = fork()) == 0)
-		probe_run(d.sock, pr);
-	while (!pr->ready)
-		usleep(1000);
-	for (r = 0; r < rounds && !pr->failed; r++)
-		if (idle_round(p, pr, vec, &gone_ms[r]))
-			goto out;
-	err = pr->failed ? -1 : 0;
+	err = *gone_ms < 0 ? -1 : 0;
 out:
-	pr->stop = 1;
-	if (kid > 0)
-		waitpid(kid, &st, 0);
-	if (err == 0) {
-		row->gone_ms = median(gone_ms, rounds);
-		row->samples = pr->n;
-		row->p50 = quantile(pr->us, pr->n, 0.5);
-		row->p999 = quantile(pr->us, pr->n, 0.999);
-		row->worst = quantile(pr->us, pr->n, 1.0);
-		row->ok = true;
-	}
-	if (p)
-		pool_close(p);
-	if (c)
-		pool_disconnect(c);
-	daemon_stop(&d);
-	shared_free(pr, bytes);
-	free(vec);
+	free(all);
 	return err;
 }
 
-static void
-measure_idles(const char *bin, int *failed)
+/* An idle pool giving back what it kept; watched from the last free. */
+static int
+measure_idle(const char *bin, struct row *row)
 {
-	struct row rows[2] = {
-		{ .name = "release_step = 0 (trimmed inside one loop turn)" },
-		{ .name = "release_step = 1M (the default)" },
-	};
-	const char *extra[2] = { "idle_trim = 1\nrelease_step = 0\n",
-				 "idle_trim = 1\n" };
+	struct pool_create_opts kept_o = {.max_size = big + 64 * MiB,
+					  .retain = 2048 * MiB};
+	unsigned char *vec = malloc(big / 4096 + 1);
+	double gone_ms[16];
+	struct run u = {.kid = -1};
+	int r, err = -1;
 
-	for (int i = 0; i < 2; i++)
-		if (measure_idle(bin, extra[i], &rows[i]) != 0)
-			*failed = 1;
-	printf("\n## A pool keeps %llu MiB of written, freed 64 KiB blocks "
-	       "until its idle trim (idle_trim = 1), %d times; another client "
-	       "makes 64 B round trips meanwhile (kept from the last free to "
-	       "100 ms after the pages are gone)\n\n",
-	       (unsigned long long)(big / MiB), rounds);
-	printf("| daemon | pages gone after | other client: median | 99.9 %% "
-	       "| worst | round trips |\n");
-	printf("|---|---:|---:|---:|---:|---:|\n");
-	for (int i = 0; i < 2; i++) {
-		if (!rows[i].ok) {
-			printf("| %s | n/a | n/a | n/a | n/a | n/a |\n",
-			       rows[i].name);
-			continue;
-		}
-		printf("| %s | %.0f ms | %u us | %u us | %.1f ms | %u |\n",
-		       rows[i].name, rows[i].gone_ms, rows[i].p50,
-		       rows[i].p999, rows[i].worst / 1000.0, rows[i].samples);
-	}
+	if (!vec || run_start(&u, bin, row, "kept", &kept_o))
+		goto out;
+	for (r = 0; r < rounds && !u.pr->failed; r++)
+		if (idle_round(u.p, u.pr, vec, &gone_ms[r]))
+			goto out;
+	row->gone_ms = median(gone_ms, rounds);
+	err = 0;
+out:
+	free(vec);
+	return run_end(&u, err, row);
 }
 
+/* Measure each row with fn, then print them under title. */
 static void
-measure_deaths(const char *bin, int *failed)
+table(const char *bin, int (*fn)(const char *, struct row *),
+      struct row *rows, int n, bool free_col, bool gone_col,
+      int *failed, const char *title)
 {
-	struct row rows[2] = {
-		{ .name = "drop_step = 0 (all inside one loop turn)" },
-		{ .name = "drop_step = 4096 (the default)" },
-	};
-	const char *extra[2] = { "drop_step = 0\n", "" };
-
-	for (int i = 0; i < 2; i++)
-		if (measure_death(bin, extra[i], &rows[i]) != 0)
+	for (int i = 0; i < n; i++)
+		if (fn(bin, &rows[i]) != 0)
 			*failed = 1;
-	printf("\n## A client holding %zu blocks of 64 B is killed, %d times; "
-	       "another makes 64 B alloc+free round trips meanwhile (kept "
-	       "from just before each kill to 1 s after)\n\n", ndeath,
-	       rounds);
-	printf("| daemon | other client: median | 99.9 %% | worst | "
-	       "round trips |\n");
-	printf("|---|---:|---:|---:|---:|\n");
-	for (int i = 0; i < 2; i++) {
-		if (!rows[i].ok) {
-			printf("| %s | n/a | n/a | n/a | n/a |\n",
-			       rows[i].name);
+	printf("\n## %s\n\n| daemon |%s%s other client: median | 99.9 %% | "
+	       "worst | round trips |\n|---|%s%s---:|---:|---:|---:|\n",
+	       title, free_col ? " free's reply |" : "",
+	       gone_col ? " pages gone after |" : "",
+	       free_col ? "---:|" : "", gone_col ? "---:|" : "");
+	for (int i = 0; i < n; i++) {
+		const struct row *w = &rows[i];
+
+		printf("| %s |", w->name);
+		if (!w->ok) {
+			printf("%s%s n/a | n/a | n/a | n/a |\n",
+			       free_col ? " n/a |" : "",
+			       gone_col ? " n/a |" : "");
 			continue;
 		}
-		printf("| %s | %u us | %u us | %.1f ms | %u |\n",
-		       rows[i].name, rows[i].p50, rows[i].p999,
-		       rows[i].worst / 1000.0, rows[i].samples);
+		if (free_col)
+			printf(" %.1f ms |", w->free_ms);
+		if (gone_col)
+			printf(" %.1f ms |", w->gone_ms);
+		printf(" %u us | %u us | %.1f ms | %u |\n", w->p50, w->p999,
+		       w->worst / 1000.0, w->samples);
 	}
 }
 
@@ -458,15 +410,24 @@ main(int argc, char **argv)
 		{ "poolmgrd", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct row rows[NROWS] = {
-		{ .name = "release_step = 0 (punched inside the free)" },
-		{ .name = "release_step = 1M (the default)" },
-		{ .name = "release_step = 4M" },
+	struct row frees[] = {
+		{ .name = "release_step = 0 (punched inside the free)",
+		  .conf = "release_step = 0\n" },
+		{ .name = "release_step = 1M (the default)", .conf = "" },
+		{ .name = "release_step = 4M", .conf = "release_step = 4M\n" },
 	};
-	const char *extra[NROWS] = {
-		"release_step = 0\n", "", "release_step = 4M\n",
+	struct row deaths[] = {
+		{ .name = "drop_step = 0 (all inside one loop turn)",
+		  .conf = "drop_step = 0\n" },
+		{ .name = "drop_step = 4096 (the default)", .conf = "" },
 	};
-	char bin[PATH_MAX], self[PATH_MAX];
+	struct row idles[] = {
+		{ .name = "release_step = 0 (trimmed inside one loop turn)",
+		  .conf = "idle_trim = 1\nrelease_step = 0\n" },
+		{ .name = "release_step = 1M (the default)",
+		  .conf = "idle_trim = 1\n" },
+	};
+	char bin[PATH_MAX], self[PATH_MAX], title[512];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
 	int c, failed = 0;
 
@@ -484,29 +445,21 @@ main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	for (int i = 0; i < NROWS; i++)
-		if (measure(bin, extra[i], &rows[i]) != 0)
-			failed = 1;
-
-	printf("\n## One client frees a %llu MiB block (written), %d times; "
-	       "another makes 64 B alloc+free round trips meanwhile\n\n",
-	       (unsigned long long)(big / MiB), rounds);
-	printf("| daemon | free's reply | pages gone after | other client: "
-	       "median | 99.9 %% | worst | round trips |\n");
-	printf("|---|---:|---:|---:|---:|---:|---:|\n");
-	for (int i = 0; i < NROWS; i++) {
-		if (!rows[i].ok) {
-			printf("| %s | n/a | n/a | n/a | n/a | n/a | n/a |\n",
-			       rows[i].name);
-			continue;
-		}
-		printf("| %s | %.1f ms | %.1f ms | %u us | %u us | %.1f ms "
-		       "| %u |\n", rows[i].name, rows[i].free_ms,
-		       rows[i].gone_ms, rows[i].p50, rows[i].p999,
-		       rows[i].worst / 1000.0, rows[i].samples);
-	}
-	measure_deaths(bin, &failed);
-	measure_idles(bin, &failed);
+	snprintf(title, sizeof title, "One client frees a %llu MiB block "
+		 "(written), %d times; another makes 64 B alloc+free round "
+		 "trips meanwhile", (unsigned long long)(big / MiB), rounds);
+	table(bin, measure_free, frees, 3, true, true, &failed, title);
+	snprintf(title, sizeof title, "A client holding %zu blocks of 64 B "
+		 "is killed, %d times; another makes 64 B alloc+free round "
+		 "trips meanwhile (kept from just before each kill to 1 s "
+		 "after)", ndeath, rounds);
+	table(bin, measure_death, deaths, 2, false, false, &failed, title);
+	snprintf(title, sizeof title, "A pool keeps %llu MiB of written, "
+		 "freed 64 KiB blocks until its idle trim (idle_trim = 1), %d "
+		 "times; another client makes 64 B round trips meanwhile (kept "
+		 "from the last free to 100 ms after the pages are gone)",
+		 (unsigned long long)(big / MiB), rounds);
+	table(bin, measure_idle, idles, 2, false, true, &failed, title);
 	printf("\nload average %.2f at the end.\n", load_avg());
 	return failed;
 }

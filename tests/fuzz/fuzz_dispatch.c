@@ -29,8 +29,8 @@
  * block that only closed handles hold (a handle holding more than 4
  * references drops 4 per step here), references and handle and session
  * counts add up, and once the sessions are gone and the pool has settled
- * only persisted blocks may remain, with no handles.  Every 1000 inputs the number of open
- * descriptors may not have grown by more than 16.  A failure aborts with a
+ * only persisted blocks may remain, with no handles.  Every 1000 inputs
+ * the number of open descriptors may not have grown by more than 16.  A failure aborts with a
  * message on the real stderr.
  *
  * HOW THE BYTES ARE READ

@@ -933,43 +933,10 @@ retention_judges_a_range_deep_inside_a_run(void **state)
 }
 
 /*
- * heap_trim finds the free dirty pages through the runs (long ones and, at
- * granularity 64, short runs of whole pages too), not page by page: with
- * 2048 blocks of 2 KiB in groups of 64 (live: 0-9, 14-19, 60-63; free: a
- * short run of 2 pages and a long one of 20), the retention keeps 256 of
- * the 704 free pages (the others went back as they were freed), and a trim
- * releases those 256, leaving exactly the 320 pages under live blocks.
+ * 2048 blocks of 2 KiB at granularity 64, in groups of 64 (live: 0-9,
+ * 14-19, 60-63; free: a short run of 2 pages and a long one of 20); the
+ * retention keeps 256 of the 704 free pages.
  */
-static void
-trim_releases_every_free_dirty_page(void **state)
-{
-	struct heap *h = make(16 * MiB, 64, 0, HEAP_CACHE_NONE);
-	static uint64_t x[2048];
-	int i;
-
-	(void)state;
-	for (i = 0; i < 2048; i++)
-		assert_int_equal(x[i] = alloc_ok(h, 2048), (uint64_t)i * 2048);
-	for (i = 0; i < 2048; i++) {
-		int k = i % 64;
-
-		if ((k >= 10 && k < 14) || (k >= 20 && k < 60))
-			assert_int_equal(heap_free(h, x[i]), 0);
-	}
-	assert_int_equal(stats(h).resident_bytes, (320 + 256) * PAGE);
-	assert_int_equal(stats(h).free_resident_bytes, 256 * PAGE);
-	assert_int_equal(h->free_dirty, 256);
-	check_ok(h);
-	assert_int_equal(heap_trim(h), 256 * PAGE);
-	assert_int_equal(stats(h).resident_bytes, 320 * PAGE);
-	assert_int_equal(stats(h).free_resident_bytes, 0);
-	assert_int_equal(h->free_dirty, 0);
-	assert_int_equal(own.released, (704 - 256 + 256) * PAGE);
-	check_ok(h);
-	heap_destroy(h);
-}
-
-/* The heap of trim_releases_every_free_dirty_page, before its trim. */
 static struct heap *
 make_trim_case(uint64_t *x)
 {
@@ -986,6 +953,34 @@ make_trim_case(uint64_t *x)
 	}
 	assert_int_equal(stats(h).free_resident_bytes, 256 * PAGE);
 	return h;
+}
+
+/*
+ * heap_trim finds the free dirty pages through the runs (long ones and, at
+ * granularity 64, short runs of whole pages too), not page by page: with
+ * 2048 blocks of 2 KiB in groups of 64 (live: 0-9, 14-19, 60-63; free: a
+ * short run of 2 pages and a long one of 20), the retention keeps 256 of
+ * the 704 free pages (the others went back as they were freed), and a trim
+ * releases those 256, leaving exactly the 320 pages under live blocks.
+ */
+static void
+trim_releases_every_free_dirty_page(void **state)
+{
+	static uint64_t x[2048];
+	struct heap *h = make_trim_case(x);
+
+	(void)state;
+	assert_int_equal(stats(h).resident_bytes, (320 + 256) * PAGE);
+	assert_int_equal(stats(h).free_resident_bytes, 256 * PAGE);
+	assert_int_equal(h->free_dirty, 256);
+	check_ok(h);
+	assert_int_equal(heap_trim(h), 256 * PAGE);
+	assert_int_equal(stats(h).resident_bytes, 320 * PAGE);
+	assert_int_equal(stats(h).free_resident_bytes, 0);
+	assert_int_equal(h->free_dirty, 0);
+	assert_int_equal(own.released, (704 - 256 + 256) * PAGE);
+	check_ok(h);
+	heap_destroy(h);
 }
 
 /*
