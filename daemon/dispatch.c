@@ -198,6 +198,7 @@ static int
 do_destroy(struct call *c, const Poolmgr__DestroyPool *m)
 {
 	struct dpool *p;
+	bool unmapped;
 	int rc;
 
 	if (!may_admin(c->s))
@@ -211,8 +212,9 @@ do_destroy(struct call *c, const Poolmgr__DestroyPool *m)
 			      "%llu live blocks", p->name, p->nhandles,
 			      (unsigned long long)live_blocks(p));
 	log_info("pool %s destroyed by uid %u", p->name, (unsigned)c->s->uid);
+	unmapped = p->nhandles == 0;
 	session_close_pool_handles(p);
-	dpool_destroy(p);
+	dpool_destroy(p, unmapped);
 	return 0;
 }
 

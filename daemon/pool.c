@@ -389,7 +389,7 @@ block_delete(struct dpool *p, struct block *b)
 }
 
 void
-dpool_destroy(struct dpool *p)
+dpool_destroy(struct dpool *p, bool unmapped)
 {
 	struct block *b, *next;
 
@@ -404,7 +404,10 @@ dpool_destroy(struct dpool *p)
 	TAILQ_REMOVE(&pools, p, entry);
 	npools--;
 	munmap(p->map, p->size);
-	close(p->memfd);
+	if (unmapped)	/* else closing frees nothing: others map it */
+		dpool_release_file(p->memfd, p->size);
+	else
+		close(p->memfd);
 	if (p->share_map) {
 		munmap(p->share_map, p->share_size);
 		close(p->share_fd);

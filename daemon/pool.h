@@ -109,8 +109,14 @@ void dpool_idle_tick(uint64_t now, uint32_t idle_trim);
 
 int dpool_create(const char *name, const struct dpool_params *params,
 		 struct dpool **out);
-/* Destroy a pool; its handles must be closed already. */
-void dpool_destroy(struct dpool *p);
+/*
+ * Destroy a pool; its handles must be closed already.  unmapped: no
+ * process maps it (it had no handles), so its pages may be punched out of
+ * the memfd a step per loop turn before it is closed (pool_release.c);
+ * otherwise the memfd is closed at once and the pages stay with the other
+ * processes' mappings, whose last unmap frees them.
+ */
+void dpool_destroy(struct dpool *p, bool unmapped);
 
 /* Operations on behalf of handle h; each returns 0 or -errno. */
 int dpool_alloc(struct dpool *p, struct handle *h, uint64_t size,
@@ -148,7 +154,8 @@ uint64_t dpool_share_resident(const struct dpool *p);
 /*
  * The daemon is stopping: free pages are no longer punched out, so clients
  * that still map a pool keep seeing their bytes until they notice the
- * connection is gone (the memfd itself goes with the last mapping).
+ * connection is gone (the memfd itself goes with the last mapping); the
+ * memfds of destroyed pools still being punched are closed now.
  */
 void dpool_stop_releasing(void);
 
@@ -195,6 +202,8 @@ void dpool_settle(struct dpool *p);
 /* Drop the pool's queue unfinished, freeing no block: it is being
  * destroyed. */
 void dpool_release_forget(struct dpool *p);
+/* Punch the destroyed pool's memfd out in steps, then close it; takes fd. */
+void dpool_release_file(int fd, uint64_t size);
 /* Has dpool_stop_releasing been called? */
 bool dpool_release_stopped(void);
 

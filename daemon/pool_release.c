@@ -19,6 +19,10 @@
  *   its session and its pool, and dpool_block does not see a block that
  *   only closed handles hold.
  *
+ * - Closing the memfd of a destroyed pool that no process maps frees its
+ *   pages just as a punch would (about 0.2 s per GiB): it is punched out
+ *   release_step bytes per loop turn first, from one data extent to the
+ *   next (SEEK_DATA), then closed.  The pool itself is gone at once.
  * - The idle trim of a pool (dpool_idle_tick) punches out every free page
  *   the pool kept for reuse, which can be gigabytes: it goes through
  *   heap_trim_step, release_step bytes per loop turn.  Nothing is held
@@ -29,7 +33,7 @@
  * records (for a free), its whole handle (for a close) are gone when the
  * reply leaves or the connection is noticed closed.
  *
- * One queue holds all three kinds, first in, first out, so the blocks a
+ * One queue holds all four kinds, first in, first out, so the blocks a
  * closed handle drops join it behind the handle.  What the engine holds
  * back this way is invisible from outside: a pool settles (finishes its
  * drops, then its punches, at once) before anything reads or needs its
@@ -41,6 +45,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "pool.h"
@@ -50,6 +55,7 @@ enum release_kind {
 	RELEASE_BLOCK,		/* a freed block whose pages go back */
 	RELEASE_HANDLE,		/* a closed handle dropping its references */
 	RELEASE_TRIM,		/* an idle pool's free pages going back */
+	RELEASE_FILE,		/* a destroyed pool's memfd: pool is NULL */
 };
 
 struct releasing {
@@ -57,7 +63,9 @@ struct releasing {
 	struct dpool *pool;
 	enum release_kind kind;
 	struct handle *handle;	/* RELEASE_HANDLE */
-	uint64_t off, len, done; /* RELEASE_BLOCK */
+	uint64_t off, len, done; /* RELEASE_BLOCK; RELEASE_FILE: size, offset
+				  * punched up to */
+	int fd;			/* RELEASE_FILE */
 	bool failed;		/* a punch failed: the engine tries again */
 	uint64_t released;	/* RELEASE_TRIM: released_bytes at its start */
 };
@@ -91,10 +99,19 @@ queue_remove(struct releasing *r)
 	free(r);
 }
 
+static void file_close(struct releasing *r);
+
 void
 dpool_stop_releasing(void)
 {
+	struct releasing *r, *next;
+
 	releasing_off = true;
+	for (r = TAILQ_FIRST(&queue); r; r = next) {
+		next = TAILQ_NEXT(r, entry);
+		if (r->kind == RELEASE_FILE)
+			file_close(r);
+	}
 }
 
 bool
@@ -235,6 +252,55 @@ trim_some(struct releasing *r)
 	trim_remove(r);
 }
 
+void
+dpool_release_file(int fd, uint64_t size)
+{
+	struct releasing *r;
+
+	if (release_step == 0 || releasing_off || !(r = calloc(1, sizeof(*r)))) {
+		close(fd);
+		return;
+	}
+	r->kind = RELEASE_FILE;
+	r->fd = fd;
+	r->len = size;
+	queue_add(r);
+}
+
+static void
+file_close(struct releasing *r)
+{
+	close(r->fd);
+	queue_remove(r);
+}
+
+/*
+ * Punch max bytes from the next byte of data on; close when none is left.
+ * (Not up to the next hole: SEEK_HOLE walks the whole data extent, which
+ * would make every step cost as much as the close it replaces.)
+ */
+static void
+file_some(struct releasing *r, uint64_t max)
+{
+	off_t data = lseek(r->fd, (off_t)r->done, SEEK_DATA);
+	uint64_t n;
+
+	if (data == -1 || (uint64_t)data >= r->len) {	/* ENXIO: no more */
+		file_close(r);
+		return;
+	}
+	n = r->len - (uint64_t)data;
+	if (n > max)
+		n = max;
+	if (fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, data,
+		      (off_t)n) == -1) {
+		log_warn("punching a destroyed pool's memory");
+		file_close(r);	/* the close frees it all the same */
+		return;
+	}
+	r->done = (uint64_t)data + n;
+}
+
 int64_t
 dpool_trim(struct dpool *p)
 {
@@ -267,6 +333,9 @@ dpool_release_step(void)
 	case RELEASE_TRIM:
 		trim_some(r);
 		break;
+	case RELEASE_FILE:
+		file_some(r, release_step ? release_step : UINT64_MAX);
+		break;
 	}
 	return !TAILQ_EMPTY(&queue);
 }
@@ -292,6 +361,8 @@ dpool_release_forget(struct dpool *p)
 			break;
 		case RELEASE_TRIM:
 			p->trimming = false;
+			break;
+		case RELEASE_FILE:	/* pool is NULL: never p */
 			break;
 		}
 		queue_remove(r);

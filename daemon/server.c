@@ -447,7 +447,7 @@ server_run(const struct server_opts *o, struct config *cf)
 	dpool_stop_releasing();
 	peer_close_all();
 	while ((p = dpool_first()))
-		dpool_destroy(p);
+		dpool_destroy(p, false);	/* exiting: no need to wait */
 	event_free(release_ev);
 	event_free(ev_accept);
 	event_free(ev_accept_again);

@@ -30,6 +30,12 @@
  * punched them out; the prober's round trips are kept from the last free
  * until 100 ms after the pages are gone.
  *
+ * And the destroy of a pool nobody maps, holding BIG written bytes in a
+ * persisted block, ROUNDS times, release_step = 0 (the memfd closed at
+ * once, which frees its pages) against the default (punched out in steps
+ * first); the prober's round trips kept from just before each destroy to
+ * a second after.
+ *
  * Usage: bench_release [--quick] [--poolmgrd PATH]
  * Exit status: 0, 1 if a measurement failed, 2 if it could not run.
  */
@@ -369,18 +375,69 @@ out:
 	return run_end(&u, err, row);
 }
 
-/* Measure each row with fn, then print them under title. */
+/*
+ * A pool nobody maps, holding BIG written bytes (one persisted block), is
+ * destroyed, rounds times; watched from just before to a second after.
+ */
+static int
+measure_destroy(const char *bin, struct row *row)
+{
+	struct pool_create_opts gone_o = {.max_size = big + 64 * MiB};
+	struct pool_create_opts run_o = {.max_size = 16 * MiB};
+	double ms[16];
+	struct run u = {.kid = -1};
+	int r, err = -1;
+
+	if (run_start(&u, bin, row, "unused", &run_o))
+		goto out;
+	for (r = 0; r < rounds && !u.pr->failed; r++) {
+		struct pool *p;
+		pool_off_t off;
+		double t;
+
+		if (pool_create(u.c, "gone", &gone_o) ||
+		    pool_open(u.c, "gone", &p))
+			goto out;
+		if (pool_alloc(p, big, &off) == 0) {
+			memset(pool_ptr(p, off), r + 1, big);
+			off = pool_persist(p, off);
+		}
+		pool_close(p);
+		if (off != 0)
+			goto out;
+		u.pr->watch = 1;
+		usleep(10 * 1000);
+		t = now_sec();
+		if (pool_destroy_force(u.c, "gone"))
+			goto out;
+		ms[r] = (now_sec() - t) * 1e3;
+		usleep(1000 * 1000);
+		u.pr->watch = 0;
+	}
+	row->free_ms = median(ms, rounds);
+	err = 0;
+out:
+	return run_end(&u, err, row);
+}
+
+/*
+ * Measure each row with fn, then print them under title; reply: the name
+ * of a column for free_ms (NULL: none); gone_col: a column for gone_ms.
+ */
 static void
 table(const char *bin, int (*fn)(const char *, struct row *),
-      struct row *rows, int n, bool free_col, bool gone_col,
+      struct row *rows, int n, const char *reply, bool gone_col,
       int *failed, const char *title)
 {
+	bool free_col = reply != NULL;
+
 	for (int i = 0; i < n; i++)
 		if (fn(bin, &rows[i]) != 0)
 			*failed = 1;
-	printf("\n## %s\n\n| daemon |%s%s other client: median | 99.9 %% | "
-	       "worst | round trips |\n|---|%s%s---:|---:|---:|---:|\n",
-	       title, free_col ? " free's reply |" : "",
+	printf("\n## %s\n\n| daemon |%s%s%s%s other client: median | "
+	       "99.9 %% | worst | round trips |\n|---|%s%s---:|---:|---:|---:|\n",
+	       title, free_col ? " " : "", free_col ? reply : "",
+	       free_col ? " |" : "",
 	       gone_col ? " pages gone after |" : "",
 	       free_col ? "---:|" : "", gone_col ? "---:|" : "");
 	for (int i = 0; i < n; i++) {
@@ -421,6 +478,11 @@ main(int argc, char **argv)
 		  .conf = "drop_step = 0\n" },
 		{ .name = "drop_step = 4096 (the default)", .conf = "" },
 	};
+	struct row destroys[] = {
+		{ .name = "release_step = 0 (closed at once)",
+		  .conf = "release_step = 0\n" },
+		{ .name = "release_step = 1M (the default)", .conf = "" },
+	};
 	struct row idles[] = {
 		{ .name = "release_step = 0 (trimmed inside one loop turn)",
 		  .conf = "idle_trim = 1\nrelease_step = 0\n" },
@@ -448,18 +510,25 @@ main(int argc, char **argv)
 	snprintf(title, sizeof title, "One client frees a %llu MiB block "
 		 "(written), %d times; another makes 64 B alloc+free round "
 		 "trips meanwhile", (unsigned long long)(big / MiB), rounds);
-	table(bin, measure_free, frees, 3, true, true, &failed, title);
+	table(bin, measure_free, frees, 3, "free's reply", true, &failed,
+	      title);
 	snprintf(title, sizeof title, "A client holding %zu blocks of 64 B "
 		 "is killed, %d times; another makes 64 B alloc+free round "
 		 "trips meanwhile (kept from just before each kill to 1 s "
 		 "after)", ndeath, rounds);
-	table(bin, measure_death, deaths, 2, false, false, &failed, title);
+	table(bin, measure_death, deaths, 2, NULL, false, &failed, title);
 	snprintf(title, sizeof title, "A pool keeps %llu MiB of written, "
 		 "freed 64 KiB blocks until its idle trim (idle_trim = 1), %d "
 		 "times; another client makes 64 B round trips meanwhile (kept "
 		 "from the last free to 100 ms after the pages are gone)",
 		 (unsigned long long)(big / MiB), rounds);
-	table(bin, measure_idle, idles, 2, false, true, &failed, title);
+	table(bin, measure_idle, idles, 2, NULL, true, &failed, title);
+	snprintf(title, sizeof title, "A pool nobody maps, with %llu MiB "
+		 "written (persisted), is destroyed, %d times; another client "
+		 "makes 64 B round trips meanwhile (kept from just before each "
+		 "destroy to 1 s after)", (unsigned long long)(big / MiB), rounds);
+	table(bin, measure_destroy, destroys, 2, "destroy's reply",
+	      false, &failed, title);
 	printf("\nload average %.2f at the end.\n", load_avg());
 	return failed;
 }

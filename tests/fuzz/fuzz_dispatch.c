@@ -181,7 +181,7 @@ reset_pools(void)
 	struct dpool *p;
 
 	while ((p = dpool_first()))
-		dpool_destroy(p);
+		dpool_destroy(p, false);
 	make_pool("f", 1 << 20, 16, 0600, getuid(), getgid(), 0);
 	make_pool("g", 256 << 10, 64, 0644, 4242, 4243, 64 << 10);
 }

@@ -23,6 +23,11 @@
  *   destroy_and_stop_right_after      a pool destroyed, and then the
  *       daemon stopped, right after big frees: both succeed, the daemon
  *       exits cleanly (no leak under ASan).
+ *   unmapped_pool_destroyed_in_steps  a force-destroyed pool nobody maps
+ *       (64 MiB persisted, no handle): the daemon punches its memfd out
+ *       and closes it within 10 s; the name can be reused at once.
+ *   mapped_pool_destroyed_keeps_its_bytes  a pool force-destroyed while
+ *       we map it: its 32 MiB still read back as written.
  *   release_step_zero_frees_at_once   with release_step = 0 the pages are
  *       gone by the time the free's reply arrives.
  *   big_realloc_moved_by_the_client   an 8 MiB block that must grow to
@@ -40,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -200,6 +206,97 @@ idle_pool_trims_itself(void **state)
 	assert_int_equal(left, 0);
 	assert_int_equal(stats().free_resident_bytes, 0);
 	check_ok();
+}
+
+/* The daemon's descriptor of the memfd with inode ino: its number, or -1. */
+static int
+daemon_fd_of(ino_t ino, struct stat *st)
+{
+	char path[64];
+
+	for (int fd = 0; fd < 1024; fd++) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)fx.d.pid, fd);
+		if (stat(path, st) == 0 && st->st_ino == ino &&
+		    S_ISREG(st->st_mode))
+			return fd;
+	}
+	return -1;
+}
+
+/*
+ * A destroyed pool that nobody maps (a persisted, written 64 MiB block
+ * and no handle) gives its pages back in steps after the destroy's reply:
+ * the daemon keeps the memfd open meanwhile, and within 10 s has punched
+ * it out and closed it.  A pool of the same name can be made at once.
+ */
+static void
+unmapped_pool_destroyed_in_steps(void **state)
+{
+	struct pool_create_opts o = {.max_size = 128 * MiB};
+	struct stat st;
+	pool_off_t off;
+	ino_t ino = 0;
+	int fd, i;
+
+	(void)state;
+	start_with_pool("release_step = 64K\n", "128M");
+	off = written_block(64 * MiB, 3);
+	assert_int_equal(pool_persist(fx.pool, off), 0);
+	/* The memfd's inode, through our own mapping's file. */
+	{
+		char path[64];
+		FILE *maps;
+		char line[512];
+		uintptr_t base = (uintptr_t)pool_ptr(fx.pool, 0);
+
+		snprintf(path, sizeof(path), "/proc/self/maps");
+		assert_non_null(maps = fopen(path, "r"));
+		while (fgets(line, sizeof(line), maps)) {
+			unsigned long lo, inode;
+
+			if (sscanf(line, "%lx-%*x %*s %*s %*s %lu", &lo,
+				   &inode) == 2 && lo == base)
+				ino = (ino_t)inode;
+		}
+		fclose(maps);
+	}
+	assert_true(ino != 0);
+	pool_close(fx.pool);
+	fx.pool = NULL;
+	assert_int_equal(pool_destroy_force(fx.conn, "big"), 0);
+	fd = daemon_fd_of(ino, &st);
+	printf("destroy: memfd %s after the reply, %lld KiB resident\n",
+	       fd >= 0 ? "still open" : "already closed",
+	       fd >= 0 ? (long long)st.st_blocks / 2 : 0LL);
+	assert_int_equal(pool_create(fx.conn, "big", &o), 0);
+	for (i = 0; i < 1000 && daemon_fd_of(ino, &st) >= 0; i++)
+		harness_sleep_ms(10);
+	assert_true(i < 1000);
+	assert_int_equal(pool_open(fx.conn, "big", &fx.pool), 0);
+	assert_int_equal(stats().live_blocks, 0);
+}
+
+/*
+ * A pool destroyed while a process has it open keeps its bytes in that
+ * process's mapping: nothing is punched out from under it.
+ */
+static void
+mapped_pool_destroyed_keeps_its_bytes(void **state)
+{
+	pool_off_t off;
+	unsigned char *m;
+
+	(void)state;
+	start_with_pool("release_step = 64K\n", "128M");
+	off = written_block(32 * MiB, 0x77);
+	m = pool_ptr(fx.pool, off);
+	assert_int_equal(pool_destroy_force(fx.conn, "big"), 0);
+	harness_sleep_ms(300);
+	for (size_t k = 0; k < 32 * MiB; k += 4096)
+		if (m[k] != 0x77)
+			fail_msg("byte %zu of the destroyed pool reads %u", k,
+				 m[k]);
+	EXPECT_RC(pool_free(fx.pool, off), -EBADF);
 }
 
 static void
@@ -414,6 +511,10 @@ main(void)
 		cmocka_unit_test_teardown(shared_block_grows_into_held_room,
 					  teardown),
 		cmocka_unit_test_teardown(destroy_and_stop_right_after,
+					  teardown),
+		cmocka_unit_test_teardown(unmapped_pool_destroyed_in_steps,
+					  teardown),
+		cmocka_unit_test_teardown(mapped_pool_destroyed_keeps_its_bytes,
 					  teardown),
 		cmocka_unit_test_teardown(release_step_zero_frees_at_once,
 					  teardown),
