@@ -7,6 +7,16 @@
  * rights the pool's mode grants.  A request that fails changes nothing and
  * gets an error reply; only protocol violations (undecodable bytes, a
  * request before Hello) close the connection.
+ *
+ * A request that reads a pool's state (stats, list, check, trim, a
+ * destroy that counts live blocks), or one the engine refused, while work
+ * the pool's clients let go of is still queued (pool_release.c) is not
+ * carried out (or refused) yet: its peer holds it,
+ * with every later request of that client, and it is dispatched again
+ * once the work queued before it is done (dispatch_wake, after each step).
+ * Only that client waits; the others are served meanwhile.  A request
+ * waiting for more than WAIT_SETTLE_MAX_NS (others keep queueing work)
+ * settles the pool at once instead.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "poolmgr.pb-c.h"
@@ -31,6 +42,9 @@
 #define OFF_NONE UINT64_MAX
 #define MAX_LISTED_CLIENTS 400
 #define MAX_BATCH 4096
+#define HELD 1			/* a handler's answer: hold the request */
+#define RETRY 2			/* refused_unsettled: the pool has settled */
+#define WAIT_SETTLE_MAX_NS (2ull * 1000 * 1000 * 1000)
 
 struct call {
 	struct peer *peer;
@@ -39,7 +53,24 @@ struct call {
 	Poolmgr__Reply *rep;
 	struct peer_fds fds;	/* descriptors to send with the reply */
 	char msg[160];
+	/* A held request's progress, kept from one dispatch to the next. */
+	uint64_t waited_ns;	/* since it was first held */
+	unsigned stage;
+	uint64_t note;
 };
+
+/* A client whose first unanswered request is held (see the top). */
+struct waiter {
+	TAILQ_ENTRY(waiter) entry;
+	struct session *s;
+	struct peer *peer;
+	uint64_t mark;		/* dpool_release_passed(mark): go on */
+	uint64_t since_ns;
+	unsigned stage;
+	uint64_t note;
+};
+
+static TAILQ_HEAD(, waiter) waiters = TAILQ_HEAD_INITIALIZER(waiters);
 
 static const struct config *dispatch_cf;
 
@@ -66,6 +97,30 @@ may_admin(const struct session *s)
 	return session_trusted(s) ||
 	       (dispatch_cf && dispatch_cf->has_admin_gid &&
 		session_in_group(s, dispatch_cf->admin_gid));
+}
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The request reads p's state: HELD while work queued for p is not done
+ * (the caller returns it), 0 once p is settled.
+ */
+static int
+wait_settled(struct call *c, struct dpool *p)
+{
+	if (!dpool_unsettled(p))
+		return 0;
+	if (c->waited_ns < WAIT_SETTLE_MAX_NS)
+		return HELD;
+	dpool_settle(p);
+	return 0;
 }
 
 /* A session may hold only so many references (each costs daemon memory). */
@@ -189,7 +244,6 @@ live_blocks(struct dpool *p)
 {
 	struct heap_stats st;
 
-	dpool_settle(p);	/* blocks freed but held for release */
 	heap_get_stats(p->heap, &st);
 	return st.live_blocks;
 }
@@ -207,6 +261,9 @@ do_destroy(struct call *c, const Poolmgr__DestroyPool *m)
 		return rc;
 	if (!m->name || !(p = dpool_find(m->name)))
 		return refuse(c, -ENOENT, "no pool %s", m->name ? m->name : "");
+	/* Blocks freed but still held for their release are not live. */
+	if (!m->force && (rc = wait_settled(c, p)))
+		return rc;
 	if (!m->force && (p->nhandles || live_blocks(p)))
 		return refuse(c, -EBUSY, "pool %s has %u open handles and "
 			      "%llu live blocks", p->name, p->nhandles,
@@ -298,20 +355,23 @@ reply_block(struct call *c, uint64_t off, uint64_t size)
 
 /*
  * A refusal while the pool still holds freed blocks for their release, or
- * closed handles' blocks (pool_release.c), is not final: settle the pool
- * and say to try once more.  Only the retry's answer reaches the client, so the engine's count
- * of the first refusal is taken back in the statistics.
+ * closed handles' blocks (pool_release.c), is not final: the request waits
+ * for that work (HELD) and is tried again then, or, once it has waited
+ * WAIT_SETTLE_MAX_NS, the pool is settled and it is tried again at once
+ * (RETRY).  Only the last answer reaches the client, so the engine's count
+ * of a refusal the client never saw is taken back in the statistics.
  */
-static bool
-settle_and_retry(struct dpool *p, int rc)
+static int
+refused_unsettled(struct call *c, struct dpool *p, int rc)
 {
 	if ((rc != -ENOMEM && rc != -EBUSY && rc != -EAGAIN) ||
 	    !dpool_unsettled(p))
-		return false;
-	dpool_settle(p);
+		return 0;
 	if (rc == -ENOMEM)
 		p->unseen_failures++;
-	return true;
+	if (wait_settled(c, p))
+		return HELD;
+	return RETRY;
 }
 
 static int
@@ -320,7 +380,7 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 	uint64_t size = m->size;
 	struct block *b;
 	struct handle *h;
-	int rc;
+	int rc, wait;
 
 	if (!(h = get_handle(c, m->handle, true, &rc)))
 		return rc;
@@ -332,7 +392,9 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 	do
 		rc = dpool_alloc(h->pool, h, size, m->align, m->zero,
 				 session_pool_bytes(c->s, h->pool), &b);
-	while (settle_and_retry(h->pool, rc));
+	while ((wait = refused_unsettled(c, h->pool, rc)) == RETRY);
+	if (wait)
+		return wait;
 	if (rc)
 		return refuse(c, rc, "allocating %llu bytes",
 			      (unsigned long long)size);
@@ -365,7 +427,7 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 {
 	struct block *b;
 	struct handle *h;
-	int rc;
+	int rc, wait;
 
 	if (!(h = get_handle(c, m->handle, true, &rc)))
 		return rc;
@@ -376,7 +438,9 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 			rc = dpool_alloc(h->pool, h, m->size, 0, false,
 					 session_pool_bytes(c->s, h->pool),
 					 &b);
-		while (settle_and_retry(h->pool, rc));
+		while ((wait = refused_unsettled(c, h->pool, rc)) == RETRY);
+		if (wait)
+			return wait;
 		if (rc)
 			return refuse(c, rc, "allocating %llu bytes",
 				      (unsigned long long)m->size);
@@ -394,7 +458,9 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 		rc = dpool_realloc(h->pool, h, m->offset, m->size,
 				   session_pool_bytes(c->s, h->pool),
 				   m->in_place, &b);
-	while (settle_and_retry(h->pool, rc));
+	while ((wait = refused_unsettled(c, h->pool, rc)) == RETRY);
+	if (wait)
+		return wait;
 	if (rc == -EBUSY)
 		return refuse(c, rc, "block is shared and cannot move");
 	if (rc == -EAGAIN)
@@ -418,7 +484,7 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 	struct handle *h;
 	struct block *b;
 	size_t i, j;
-	int rc;
+	int rc, wait;
 
 	if (!(h = get_handle(c, m->handle, true, &rc)))
 		return rc;
@@ -439,8 +505,10 @@ again:
 			for (j = 0; j < i; j++)
 				dpool_unalloc(h->pool, h, batch_offsets[j]);
 			heap_events_restore(h->pool->heap, &batch_events);
-			if (settle_and_retry(h->pool, rc))
+			if ((wait = refused_unsettled(c, h->pool, rc)) == RETRY)
 				goto again;
+			if (wait)
+				return wait;
 			return refuse(c, rc, "allocation %zu of the batch "
 				      "(%llu bytes) failed", i,
 				      (unsigned long long)m->sizes[i]);
@@ -592,12 +660,12 @@ get_pool(struct call *c, const Poolmgr__PoolRef *ref, bool write, int *err)
 	return p;
 }
 
+/* The pool is settled (wait_settled): no statistic shows work under way. */
 static void
 fill_stats(Poolmgr__PoolStats *ps, struct dpool *p)
 {
 	struct heap_stats st;
 
-	dpool_settle(p);	/* no statistic shows a release under way */
 	heap_get_stats(p->heap, &st);
 	poolmgr__pool_stats__init(ps);
 	ps->name = p->name;
@@ -643,6 +711,8 @@ do_stats(struct call *c, const Poolmgr__PoolRef *m)
 
 	if (!(p = get_pool(c, m, false, &rc)))
 		return rc;
+	if ((rc = wait_settled(c, p)))
+		return rc;
 	fill_stats(&one_stats, p);
 	c->rep->body_case = POOLMGR__REPLY__BODY_STATS;
 	c->rep->stats = &one_stats;
@@ -658,7 +728,12 @@ do_list(struct call *c)
 {
 	struct dpool *p;
 	size_t n = 0;
+	int rc;
 
+	for (p = dpool_first(); p; p = dpool_next(p))
+		if (session_may_access(c->s, p, 4) &&
+		    (rc = wait_settled(c, p)))
+			return rc;
 	for (p = dpool_first(); p && n < CONFIG_MAX_POOLS; p = dpool_next(p)) {
 		if (!session_may_access(c->s, p, 4))
 			continue;
@@ -674,17 +749,44 @@ do_list(struct call *c)
 	return 0;
 }
 
+static uint64_t
+released_bytes(struct dpool *p)
+{
+	struct heap_stats st;
+
+	heap_get_stats(p->heap, &st);
+	return st.released_bytes;
+}
+
+/*
+ * Settled first (stage 0), then trimmed in steps while the client waits
+ * (stage 1); the reply counts what the pool gave back meanwhile.
+ */
 static int
 do_trim(struct call *c, const Poolmgr__Trim *m)
 {
 	static Poolmgr__TrimReply tr;
 	struct dpool *p;
+	uint64_t now;
 	int rc;
 
 	if (!(p = get_pool(c, m->pool, true, &rc)))
 		return rc;
+	if ((rc = wait_settled(c, p)))
+		return rc;
+	if (c->stage == 0) {
+		c->stage = 1;
+		c->note = released_bytes(p);
+		if (dpool_trim_begin(p))
+			return HELD;
+	} else if (p->trimming) {
+		return HELD;
+	}
+	(void)dpool_trim(p);	/* what is left, if anything, at once */
+	now = released_bytes(p);
 	poolmgr__trim_reply__init(&tr);
-	tr.released_bytes = (uint64_t)dpool_trim(p);
+	/* (A pool destroyed and made again meanwhile starts from 0.) */
+	tr.released_bytes = now > c->note ? now - c->note : 0;
 	c->rep->body_case = POOLMGR__REPLY__BODY_TRIM;
 	c->rep->trim = &tr;
 	return 0;
@@ -700,8 +802,9 @@ do_check(struct call *c, const Poolmgr__Check *m)
 
 	if (!(p = get_pool(c, m->pool, false, &rc)))
 		return rc;
+	if ((rc = wait_settled(c, p)))
+		return rc;
 	poolmgr__check_reply__init(&cr);
-	dpool_settle(p);
 	cr.ok = heap_check(p->heap, problem, sizeof(problem)) == 0;
 	cr.problem = problem;
 	if (!cr.ok)
@@ -883,6 +986,63 @@ dispatch_refuse_connection(int fd, int err, const char *why)
 	(void)send(fd, out, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
+static struct waiter *
+waiter_of(const struct session *s)
+{
+	struct waiter *w;
+
+	TAILQ_FOREACH(w, &waiters, entry)
+		if (w->s == s)
+			return w;
+	return NULL;
+}
+
+static void
+waiter_free(struct waiter *w)
+{
+	TAILQ_REMOVE(&waiters, w, entry);
+	free(w);
+}
+
+/* Hold c's request (buf, len) until the work queued so far is done. */
+static void
+hold(struct call *c, struct waiter *w, const uint8_t *buf, size_t len)
+{
+	if (!w) {
+		if (!(w = calloc(1, sizeof(*w))))
+			fatalx("out of memory");
+		w->s = c->s;
+		w->peer = c->peer;
+		w->since_ns = now_ns();
+		TAILQ_INSERT_TAIL(&waiters, w, entry);
+	}
+	w->mark = dpool_release_mark();
+	w->stage = c->stage;
+	w->note = c->note;
+	peer_hold(c->peer, buf, len);
+}
+
+void
+dispatch_wake(void)
+{
+	struct waiter *w, *next;
+
+	for (w = TAILQ_FIRST(&waiters); w; w = next) {
+		next = TAILQ_NEXT(w, entry);
+		if (dpool_release_passed(w->mark))
+			peer_resume(w->peer);	/* may free w, only w */
+	}
+}
+
+void
+dispatch_forget(struct session *s)
+{
+	struct waiter *w = waiter_of(s);
+
+	if (w)
+		waiter_free(w);
+}
+
 void
 dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 		 size_t len)
@@ -891,8 +1051,14 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 	struct call c = {.peer = peer, .s = s, .rep = &rep};
 	Poolmgr__Request *req = poolmgr__request__unpack(&arena_allocator,
 							  len, buf);
+	struct waiter *w = TAILQ_EMPTY(&waiters) ? NULL : waiter_of(s);
 	int rc;
 
+	if (w) {	/* the held request, again */
+		c.waited_ns = now_ns() - w->since_ns;
+		c.stage = w->stage;
+		c.note = w->note;
+	}
 	if (!req) {
 		arena_reset();
 		log_warnx("pid %d sent a message that does not decode; "
@@ -913,6 +1079,12 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 	} else {
 		rc = dispatch_body(&c);
 	}
+	if (rc == HELD) {
+		hold(&c, w, buf, len);
+		goto out;
+	}
+	if (w)
+		waiter_free(w);
 	rep.error = rc;
 	if (rc) {
 		rep.message = c.msg;

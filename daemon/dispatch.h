@@ -17,8 +17,17 @@ void dispatch_set_config(const struct config *cf);
 /* Tell a connection over a limit why it is closed (id 0, error err). */
 void dispatch_refuse_connection(int fd, int err, const char *why);
 
-/* Decode buf, carry it out for session s, and queue the reply on peer. */
+/*
+ * Decode buf, carry it out for session s, and queue the reply on peer; or
+ * hold it on peer (peer_hold) until the pool it reads has settled.
+ */
 void dispatch_message(struct peer *peer, struct session *s,
 		      const uint8_t *buf, size_t len);
+
+/* After each release step: resume the held requests whose wait is over. */
+void dispatch_wake(void);
+
+/* Session s is going: forget that it waits (before session_free). */
+void dispatch_forget(struct session *s);
 
 #endif /* POOLMGRD_DISPATCH_H */

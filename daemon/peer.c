@@ -14,6 +14,12 @@
  * reading is dropped once PEER_MAX_QUEUED bytes wait for it, so it cannot
  * grow the daemon.
  *
+ * Held requests: a request that must wait (for its pool to settle,
+ * dispatch.c) is kept with peer_hold, with every datagram of its batch
+ * after it, and the peer stops reading; peer_resume hands them to dispatch
+ * again in order and reads on.  So the client's requests are answered in
+ * the order sent, and a client that waits costs nobody else a thing.
+ *
  * Teardown happens in one place (peer_free) and never in the middle of a
  * callback that still uses the peer: peer_kill only marks it.
  */
@@ -53,6 +59,13 @@ static struct {
 	uint8_t buf[STAGE_BYTES];
 } stage;
 
+/* A datagram read but not yet carried out (peer_hold). */
+struct held {
+	STAILQ_ENTRY(held) entry;
+	size_t len;
+	uint8_t data[];
+};
+
 struct peer {
 	LIST_ENTRY(peer) entry;
 	int fd;
@@ -62,8 +75,11 @@ struct peer {
 	void *arg;
 	bool dead;		/* killed: flush, then free */
 	bool in_callback;
+	bool holding;		/* held datagrams wait for peer_resume */
+	bool replaying;		/* in peer_resume: the head is being served */
 	STAILQ_HEAD(, outmsg) out;
 	size_t queued;
+	STAILQ_HEAD(, held) held;
 };
 
 static LIST_HEAD(, peer) peers = LIST_HEAD_INITIALIZER(peers);
@@ -84,6 +100,7 @@ peer_new(struct event_base *base, int fd, peer_dispatch_fn fn, void *arg)
 	p->dispatch = fn;
 	p->arg = arg;
 	STAILQ_INIT(&p->out);
+	STAILQ_INIT(&p->held);
 	p->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, peer_on_read, p);
 	p->ev_write = event_new(base, fd, EV_WRITE | EV_PERSIST, peer_on_write,
 				p);
@@ -124,11 +141,23 @@ outmsg_free(struct outmsg *m)
 }
 
 static void
+held_drop(struct peer *p)
+{
+	struct held *h;
+
+	while ((h = STAILQ_FIRST(&p->held))) {
+		STAILQ_REMOVE_HEAD(&p->held, entry);
+		free(h);
+	}
+}
+
+static void
 peer_free(struct peer *p)
 {
 	struct outmsg *m;
 
 	p->dispatch(p, NULL, 0, p->arg);
+	held_drop(p);
 	LIST_REMOVE(p, entry);
 	event_free(p->ev_read);
 	event_free(p->ev_write);
@@ -406,6 +435,60 @@ drop:
 }
 
 static void
+held_add(struct peer *p, const uint8_t *buf, size_t len)
+{
+	struct held *h = malloc(sizeof(*h) + len);
+
+	if (!h)
+		fatalx("out of memory");
+	h->len = len;
+	memcpy(h->data, buf, len);
+	STAILQ_INSERT_TAIL(&p->held, h, entry);
+}
+
+void
+peer_hold(struct peer *p, const uint8_t *buf, size_t len)
+{
+	p->holding = true;
+	event_del(p->ev_read);
+	if (!p->replaying)	/* else it is the head of the held list */
+		held_add(p, buf, len);
+}
+
+bool
+peer_holding(const struct peer *p)
+{
+	return p->holding;
+}
+
+void
+peer_resume(struct peer *p)
+{
+	struct held *h;
+
+	if (!p->holding || p->in_callback)
+		return;
+	p->holding = false;
+	p->in_callback = true;
+	p->replaying = true;
+	while (!p->dead && (h = STAILQ_FIRST(&p->held))) {
+		p->dispatch(p, h->data, h->len, p->arg);
+		if (p->holding)
+			break;
+		STAILQ_REMOVE_HEAD(&p->held, entry);
+		free(h);
+	}
+	p->replaying = false;
+	if (stage.n)
+		stage_flush(p);
+	p->in_callback = false;
+	if (p->dead)
+		held_drop(p);
+	else if (!p->holding)
+		event_add(p->ev_read, NULL);
+}
+
+static void
 peer_on_write(evutil_socket_t fd, short what, void *arg)
 {
 	struct peer *p = arg;
@@ -457,6 +540,31 @@ drop_passed_fds(struct msghdr *msg)
 		}
 	}
 	return any;
+}
+
+/*
+ * The datagrams of the batch after a held one are held too, in order,
+ * checked as they would have been; returns where the reading stopped.
+ */
+static int
+hold_rest(struct peer *p, struct mmsghdr *mm, int i, int n)
+{
+	for (; i < n; i++) {
+		struct msghdr *msg = &mm[i].msg_hdr;
+		size_t len = mm[i].msg_len;
+
+		if (len == 0)
+			break;	/* EOF: seen again when reading resumes */
+		if (drop_passed_fds(msg) || (msg->msg_flags & MSG_CTRUNC) ||
+		    len > PEER_MAX_MESSAGE || (msg->msg_flags & MSG_TRUNC)) {
+			log_warnx("client fd %d sent a bad datagram; dropping "
+				  "it", p->fd);
+			peer_kill(p);
+			return i + 1;
+		}
+		held_add(p, inbuf[i], len);
+	}
+	return i;
 }
 
 static void
@@ -530,6 +638,10 @@ peer_on_read(evutil_socket_t fd, short what, void *arg)
 			break;
 		}
 		p->dispatch(p, inbuf[i], len, p->arg);
+		if (p->holding) {
+			i = hold_rest(p, mm, i + 1, n);
+			break;
+		}
 	}
 	/* Datagrams after the peer was killed are not read: close their fds. */
 	for (; i < n; i++)

@@ -45,6 +45,20 @@ struct peer_fds {
 void peer_send(struct peer *p, const void *buf, size_t len,
 	       const struct peer_fds *fds);
 
+/*
+ * Keep the datagram being dispatched (buf, len), and every one after it,
+ * for later, and stop reading: the request must wait.  Called from the
+ * dispatch function (again from a resumed one: the datagram stays first).
+ */
+void peer_hold(struct peer *p, const uint8_t *buf, size_t len);
+bool peer_holding(const struct peer *p);
+
+/*
+ * Dispatch the held datagrams again, in order, until one is held again;
+ * then, if none is, read on.  Not from inside the peer's own callbacks.
+ */
+void peer_resume(struct peer *p);
+
 /* Send what is queued, then close: dispatch gets its NULL call later. */
 void peer_kill(struct peer *p);
 

@@ -115,7 +115,7 @@ dpool_idle_tick(uint64_t now, uint32_t idle_trim)
 			p->idle_since = now;
 		} else if (idle_trim && now - p->idle_since >= idle_trim &&
 			   (st.free_resident_bytes || st.cached_bytes)) {
-			dpool_trim_idle(p);
+			(void)dpool_trim_begin(p);
 		}
 	}
 }

@@ -73,7 +73,7 @@ struct dpool {
 				 * go back (pool_release.c) */
 	uint32_t closing;	/* closed handles whose references are still
 				 * being dropped (pool_release.c) */
-	bool trimming;		/* an idle trim is under way, in steps */
+	bool trimming;		/* a trim is under way, in steps */
 	uint64_t unseen_failures; /* engine refusals answered by a settle and
 				 * a retry: the client sees only the retry */
 	uint64_t idle_ops;	/* allocs + frees when last seen to move */
@@ -183,11 +183,11 @@ void dpool_close_handle(struct dpool *p, struct handle *h);
 bool dpool_release_defer(struct dpool *p, uint64_t off, uint64_t len);
 bool dpool_release_step(void);
 /*
- * Give back the free pages an idle pool keeps for reuse, and its cached
- * blocks: in steps of release_step bytes, one per loop turn (at once if
- * release_step is 0).
+ * Give back the free pages the pool keeps for reuse, and its cached
+ * blocks: in steps of release_step bytes, one per loop turn, while
+ * p->trimming.  False if it was all done at once (release_step 0).
  */
-void dpool_trim_idle(struct dpool *p);
+bool dpool_trim_begin(struct dpool *p);
 /* Give back every free page now (settling first); bytes released. */
 int64_t dpool_trim(struct dpool *p);
 
@@ -197,6 +197,12 @@ dpool_unsettled(const struct dpool *p)
 {
 	return p->releasing || p->closing;
 }
+/*
+ * The work queued so far, as a mark; has all of it been done?  A request
+ * that needs a settled pool waits for the mark instead of settling it.
+ */
+uint64_t dpool_release_mark(void);
+bool dpool_release_passed(uint64_t mark);
 /* Finish the pool's queued drops and releases now. */
 void dpool_settle(struct dpool *p);
 /* Drop the pool's queue unfinished, freeing no block: it is being

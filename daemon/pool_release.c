@@ -23,11 +23,11 @@
  *   pages just as a punch would (about 0.2 s per GiB): it is punched out
  *   release_step bytes per loop turn first, from one data extent to the
  *   next (SEEK_DATA), then closed.  The pool itself is gone at once.
- * - The idle trim of a pool (dpool_idle_tick) punches out every free page
- *   the pool kept for reuse, which can be gigabytes: it goes through
- *   heap_trim_step, release_step bytes per loop turn.  Nothing is held
- *   for it, so nothing needs settling; an explicit trim (dpool_trim) ends
- *   it by doing all of it at once.
+ * - A trim, when a pool has been idle (dpool_idle_tick) or when a client
+ *   asks (dispatch.c), punches out every free page the pool kept for
+ *   reuse, which can be gigabytes: it goes through heap_trim_step,
+ *   release_step bytes per loop turn.  Nothing is held for it, so nothing
+ *   needs settling.
  *
  * The client's books change at once: its references, quota and block
  * records (for a free), its whole handle (for a close) are gone when the
@@ -35,12 +35,16 @@
  *
  * One queue holds all four kinds, first in, first out, so the blocks a
  * closed handle drops join it behind the handle.  What the engine holds
- * back this way is invisible from outside: a pool settles (finishes its
- * drops, then its punches, at once) before anything reads or needs its
- * free space: stats, check, trim, destroy, and a request the engine would
- * refuse.  So no request fails, and no statistic differs, because of work
- * still in progress; only the waiting moves to the rare request that
- * needs it.
+ * back this way is invisible from outside.  A request that reads the
+ * pool's state (stats, check, trim, destroy), or that the engine refuses
+ * while the pool has such work, waits until the work queued before it is
+ * done: dispatch.c holds it and asks dpool_release_passed after each
+ * step, so only its own client waits; then it runs (again).  So no
+ * request fails, and no statistic differs, because of work still in
+ * progress.  Each piece of work has a sequence number, in queue order, so
+ * "the work queued before" is a number.  dpool_settle finishes a pool's
+ * drops, then its punches, at once, for a request that has waited too
+ * long.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -68,6 +72,7 @@ struct releasing {
 	int fd;			/* RELEASE_FILE */
 	bool failed;		/* a punch failed: the engine tries again */
 	uint64_t released;	/* RELEASE_TRIM: released_bytes at its start */
+	uint64_t seq;		/* order of queueing: grows along the queue */
 };
 
 static TAILQ_HEAD(, releasing) queue = TAILQ_HEAD_INITIALIZER(queue);
@@ -75,6 +80,7 @@ static uint64_t release_step = DPOOL_RELEASE_STEP_DEFAULT;
 static uint32_t drop_step = DPOOL_DROP_STEP_DEFAULT;
 static bool releasing_off;	/* the daemon is stopping: punch nothing */
 static void (*on_queued)(void);
+static uint64_t last_seq;
 
 void
 dpool_release_setup(uint64_t step, uint32_t drops, void (*queued)(void))
@@ -87,6 +93,7 @@ dpool_release_setup(uint64_t step, uint32_t drops, void (*queued)(void))
 static void
 queue_add(struct releasing *r)
 {
+	r->seq = ++last_seq;
 	TAILQ_INSERT_TAIL(&queue, r, entry);
 	if (on_queued && TAILQ_FIRST(&queue) == r)
 		on_queued();
@@ -213,23 +220,38 @@ released_bytes(struct dpool *p)
 	return st.released_bytes;
 }
 
-void
-dpool_trim_idle(struct dpool *p)
+uint64_t
+dpool_release_mark(void)
+{
+	return last_seq;
+}
+
+bool
+dpool_release_passed(uint64_t mark)
+{
+	struct releasing *r = TAILQ_FIRST(&queue);
+
+	return !r || r->seq > mark;
+}
+
+bool
+dpool_trim_begin(struct dpool *p)
 {
 	struct releasing *r;
 
 	if (p->trimming)
-		return;
+		return true;
 	if (release_step == 0 || releasing_off || !(r = calloc(1, sizeof(*r)))) {
-		log_debug("pool %s: idle, %lld bytes given back", p->name,
+		log_debug("pool %s: trimmed, %lld bytes given back", p->name,
 			  (long long)heap_trim(p->heap));
-		return;
+		return false;
 	}
 	r->pool = p;
 	r->kind = RELEASE_TRIM;
 	r->released = released_bytes(p);
 	p->trimming = true;
 	queue_add(r);
+	return true;
 }
 
 static void
@@ -239,7 +261,7 @@ trim_remove(struct releasing *r)
 	queue_remove(r);
 }
 
-/* One step of an idle trim; done when the engine says so. */
+/* One step of a trim; done when the engine says so. */
 static void
 trim_some(struct releasing *r)
 {
@@ -247,7 +269,7 @@ trim_some(struct releasing *r)
 
 	if (heap_trim_step(p->heap, release_step ? release_step : UINT64_MAX))
 		return;
-	log_debug("pool %s: idle, %llu bytes given back", p->name,
+	log_debug("pool %s: trimmed, %llu bytes given back", p->name,
 		  (unsigned long long)(released_bytes(p) - r->released));
 	trim_remove(r);
 }
@@ -344,6 +366,7 @@ void
 dpool_release_forget(struct dpool *p)
 {
 	struct releasing *r, *next;
+	bool any = false;
 
 	for (r = TAILQ_FIRST(&queue);
 	     r && (dpool_unsettled(p) || p->trimming); r = next) {
@@ -366,7 +389,11 @@ dpool_release_forget(struct dpool *p)
 			break;
 		}
 		queue_remove(r);
+		any = true;
 	}
+	/* A loop turn, so that requests waiting for this work go on. */
+	if (any && on_queued)
+		on_queued();
 }
 
 void

@@ -90,7 +90,8 @@ on_idle_timer(evutil_socket_t fd, short what, void *arg)
 
 /*
  * Big freed blocks go back to the OS a step per loop turn: a zero timeout
- * runs once per turn, after the turn's ready sockets are served.
+ * runs once per turn, after the turn's ready sockets are served.  Requests
+ * held until the work before them is done go on from here too.
  */
 static struct event *release_ev;
 static const struct timeval release_now_tv = {0, 0};
@@ -103,6 +104,7 @@ on_release_step(evutil_socket_t fd, short what, void *arg)
 	(void)arg;
 	if (dpool_release_step())
 		evtimer_add(release_ev, &release_now_tv);
+	dispatch_wake();
 }
 
 static void
@@ -118,6 +120,7 @@ peer_dispatch(struct peer *p, const uint8_t *buf, size_t len, void *arg)
 
 	if (!buf) {
 		log_debug("pid %d disconnected", (int)s->pid);
+		dispatch_forget(s);
 		session_free(s);
 		return;
 	}

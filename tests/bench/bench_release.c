@@ -30,6 +30,13 @@
  * punched them out; the prober's round trips are kept from the last free
  * until 100 ms after the pages are gone.
  *
+ * Then the big free again, release_step = 0 against the default, but each
+ * free followed at once by a Stats request of the same client (as an
+ * operator's `poolctl stats` would be): the stats may show nothing under
+ * way, so it waits for the release (daemon/dispatch.c); what matters is
+ * that nobody else waits with it.  Printed: the free's and the stats'
+ * reply times together.
+ *
  * And the destroy of a pool nobody maps, holding BIG written bytes in a
  * persisted block, ROUNDS times, release_step = 0 (the memfd closed at
  * once, which frees its pages) against the default (punched out in steps
@@ -89,6 +96,7 @@ struct run {
 #define PROBE_BYTES (sizeof(struct probe) + MAX_SAMPLES * sizeof(uint32_t))
 
 static uint64_t big = 1024 * MiB;
+static bool stats_after_free;	/* measure_free asks for Stats at once */
 static int rounds = 5;
 static size_t ndeath = 1000000;
 
@@ -238,6 +246,12 @@ measure_free(const char *bin, struct row *row)
 		t = now_sec();
 		if (pool_free(p, off))
 			goto out;
+		if (stats_after_free) {
+			struct pool_stats st;
+
+			if (pool_stats(p, &st) || st.allocated_bytes != 0)
+				goto out;
+		}
 		free_ms[r] = (now_sec() - t) * 1e3;
 		if ((gone_ms[r] = wait_gone(m, big, vec)) < 0)
 			goto out;
@@ -473,6 +487,11 @@ main(int argc, char **argv)
 		{ .name = "release_step = 1M (the default)", .conf = "" },
 		{ .name = "release_step = 4M", .conf = "release_step = 4M\n" },
 	};
+	struct row stats_frees[] = {
+		{ .name = "release_step = 0 (punched inside the free)",
+		  .conf = "release_step = 0\n" },
+		{ .name = "release_step = 1M (the default)", .conf = "" },
+	};
 	struct row deaths[] = {
 		{ .name = "drop_step = 0 (all inside one loop turn)",
 		  .conf = "drop_step = 0\n" },
@@ -523,6 +542,14 @@ main(int argc, char **argv)
 		 "from the last free to 100 ms after the pages are gone)",
 		 (unsigned long long)(big / MiB), rounds);
 	table(bin, measure_idle, idles, 2, NULL, true, &failed, title);
+	snprintf(title, sizeof title, "One client frees a %llu MiB block "
+		 "(written) and at once asks for the pool's stats, %d times; "
+		 "another makes 64 B round trips meanwhile",
+		 (unsigned long long)(big / MiB), rounds);
+	stats_after_free = true;
+	table(bin, measure_free, stats_frees, 2, "free + stats reply", true,
+	      &failed, title);
+	stats_after_free = false;
 	snprintf(title, sizeof title, "A pool nobody maps, with %llu MiB "
 		 "written (persisted), is destroyed, %d times; another client "
 		 "makes 64 B round trips meanwhile (kept from just before each "

@@ -519,6 +519,7 @@ on_peer(struct peer *p, const uint8_t *buf, size_t len, void *arg)
 	struct conn *c = arg;
 
 	if (!buf) {
+		dispatch_forget(c->s);
 		session_free(c->s);
 		c->s = NULL;
 		c->p = NULL;
@@ -611,6 +612,13 @@ conn_close(struct conn *conns, struct conn *c)
 	pump(conns);
 	close(c->cfd);
 	c->cfd = -1;
+	/* A held request must go on before the peer reads its EOF. */
+	for (i = 0; c->open && peer_holding(c->p); i++) {
+		if (i == 100000000)
+			die("a held request never went on");
+		dpool_release_step();
+		dispatch_wake();
+	}
 	for (i = 0; i < PUMP_ROUNDS && c->open; i++)
 		event_base_loop(base, EVLOOP_NONBLOCK);
 	if (c->open)
@@ -729,6 +737,7 @@ run_datagrams(struct conn *conns, const uint8_t *data, size_t size,
 		}
 		conn_send(conns, c, data, len);
 		dpool_release_step();
+		dispatch_wake();
 		data += len;
 		size -= len;
 	}

@@ -1001,6 +1001,34 @@ conversation_seeds(void)
 		write_seed("fuzz_dispatch", "closing", &s);
 	}
 
+	/*
+	 * Requests held until a big free's release is done (dispatch.c):
+	 * stats, check, trim, a list and a destroy that counts live blocks,
+	 * pipelined on one connection while the other one goes on; once
+	 * through the socket (peer.c holds the rest of the batch), once
+	 * directly, and once with the waiting client leaving.
+	 */
+	for (a = 0; a < 3; a++) {
+		mirror_reset();
+		d_begin(&s, F_HELLO | (a == 0 ? F_SOCKET : 0));
+		d_open(&s, 0, "f", false);
+		d_open(&s, CTL_CONN1, "f", false);
+		d_alloc(&s, 0, 1, 600000, 0, false, 0);
+		b = mirror_alloc(600000);
+		d_free(&s, 0, 1, b);
+		d_poolref(&s, 0, P_STATS, 0, "f");
+		d_poolref(&s, 0, P_CHECK, 1, NULL);
+		if (a == 2)
+			d_raw(&s, 0, "", 0);	/* client 0 leaves */
+		d_poolref(&s, 0, P_TRIM, 1, NULL);
+		d_alloc(&s, CTL_CONN1, 1, 100, 0, false, 0);
+		d_list(&s, 0);
+		d_destroy(&s, 0, "f", false);
+		d_alloc(&s, CTL_CONN1, 1, 700000, 0, false, 0);
+		write_seed("fuzz_dispatch", a == 0 ? "held_socket" :
+			   a == 1 ? "held" : "held_gone", &s);
+	}
+
 	/* A forced destroy while another client holds a handle. */
 	d_begin(&s, F_HELLO);
 	d_open(&s, CTL_CONN1, "g", false);

@@ -1,0 +1,471 @@
+/*
+ * itest_wait.c - a request that reads a pool's state while work its
+ * clients let go of is still under way (a big free's release, a trim) is
+ * held until that work is done, and only its own client waits: everyone
+ * else is served meanwhile (daemon/dispatch.c, daemon/peer.c).
+ *
+ * The daemon releases in 4 KiB steps, so a written 128 MiB block takes
+ * 32768 loop turns to go.  A raw connection sends the request that must
+ * wait; then a library client makes two round trips of its own.  The raw
+ * request was in the daemon's socket before the first of them, so a daemon
+ * that finished the release inside the request would have answered it
+ * before the second: it must still be unanswered after both.
+ *
+ *   stats_held_while_others_go_on   Stats, then ListPools on the same
+ *       connection: no reply after the other client's round trips; then
+ *       the two replies in order, the Stats one with the block gone from
+ *       every number and its pages gone from the memfd.
+ *   check_and_destroy_held_too      Check, then a DestroyPool that counts
+ *       live blocks, held the same way; then ok, and -EBUSY (we still
+ *       hold the pool open).
+ *   trim_in_steps                   32 MiB of freed 2000-byte blocks kept
+ *       for reuse: a Trim is answered only once they are gone, with the
+ *       bytes it gave back; the other client goes on meanwhile.
+ *   refused_alloc_held              in a 256 MiB pool, 128 MiB freed and
+ *       at once 200 MiB asked for (and a calloc of 200 MiB): the engine
+ *       would refuse them while the freed block is held for its release,
+ *       so they wait for it, then succeed (calloc'ed bytes read zero), and
+ *       failed_allocs stays 0; the other client goes on meanwhile.
+ *   client_gone_while_held          a client that closes its connection
+ *       right after a held request: the daemon goes on serving, and
+ *       stops cleanly (no leak under ASan).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "poolclient.h"
+#include "poolmgr.pb-c.h"
+
+#define MiB (1024ull * 1024)
+#define MAX_MESSAGE 65536
+#define REPLY_TIMEOUT_MS 10000
+#define DAEMON_CONF "release_step = 4K\n[pool big]\nsize = 256M\n" \
+		    "retain = 64M\n"
+
+struct fixture {
+	struct daemon_proc d;
+	struct pool_conn *conn;
+	struct pool *pool;
+	int raw;		/* a greeted raw connection, or -1 */
+};
+
+static struct fixture fx = {.raw = -1};
+
+/* ---- raw requests --------------------------------------------------------- */
+
+static void
+raw_send(int fd, Poolmgr__Request *r)
+{
+	uint8_t buf[MAX_MESSAGE];
+	size_t len = poolmgr__request__get_packed_size(r);
+
+	assert_true(len <= sizeof(buf));
+	poolmgr__request__pack(r, buf);
+	assert_int_equal(send(fd, buf, len, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+/* The next reply within timeout_ms, decoded; NULL if none came. */
+static Poolmgr__Reply *
+raw_reply_within(int fd, int timeout_ms)
+{
+	static uint8_t buf[MAX_MESSAGE];
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	Poolmgr__Reply *r;
+	ssize_t n;
+
+	if (poll(&pfd, 1, timeout_ms) != 1)
+		return NULL;
+	n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n <= 0)
+		fail_msg("no reply: %s", n == 0 ? "connection closed" :
+			 strerror(errno));
+	assert_non_null(r = poolmgr__reply__unpack(NULL, (size_t)n, buf));
+	return r;
+}
+
+static Poolmgr__Reply *
+raw_reply(int fd, uint64_t id)
+{
+	Poolmgr__Reply *r = raw_reply_within(fd, REPLY_TIMEOUT_MS);
+
+	if (!r)
+		fail_msg("no reply to request %llu in %d ms",
+			 (unsigned long long)id, REPLY_TIMEOUT_MS);
+	assert_int_equal(r->id, id);
+	return r;
+}
+
+static int
+raw_greeted(void)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Hello h = POOLMGR__HELLO__INIT;
+	int fd = harness_raw_connect(fx.d.sock);
+
+	assert_true(fd >= 0);
+	h.version = 1;
+	h.client_name = "itest_wait";
+	req.id = 1;
+	req.body_case = POOLMGR__REQUEST__BODY_HELLO;
+	req.hello = &h;
+	raw_send(fd, &req);
+	poolmgr__reply__free_unpacked(raw_reply(fd, 1), NULL);
+	return fd;
+}
+
+/* A request on pool "big" by name: Stats, Check or Trim. */
+static void
+raw_pool_request(int fd, uint64_t id, Poolmgr__Request__BodyCase body)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
+	Poolmgr__Check check = POOLMGR__CHECK__INIT;
+	Poolmgr__Trim trim = POOLMGR__TRIM__INIT;
+
+	ref.name = "big";
+	check.pool = &ref;
+	trim.pool = &ref;
+	req.id = id;
+	req.body_case = body;
+	if (body == POOLMGR__REQUEST__BODY_STATS)
+		req.stats = &ref;
+	else if (body == POOLMGR__REQUEST__BODY_CHECK)
+		req.check = &check;
+	else
+		req.trim = &trim;
+	raw_send(fd, &req);
+}
+
+/* Open "big" read-write; the handle (the memfd that comes with it is
+ * dropped: recv takes no descriptors). */
+static uint32_t
+raw_open(int fd, uint64_t id)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__OpenPool o = POOLMGR__OPEN_POOL__INIT;
+	Poolmgr__Reply *r;
+	uint32_t h;
+
+	o.name = "big";
+	req.id = id;
+	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
+	req.open = &o;
+	raw_send(fd, &req);
+	r = raw_reply(fd, id);
+	assert_int_equal(r->error, 0);
+	h = r->open->handle;
+	poolmgr__reply__free_unpacked(r, NULL);
+	return h;
+}
+
+static void
+raw_alloc(int fd, uint64_t id, uint32_t handle, uint64_t size, bool zero)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Alloc a = POOLMGR__ALLOC__INIT;
+
+	a.handle = handle;
+	a.size = size;
+	a.zero = zero;
+	req.id = id;
+	req.body_case = POOLMGR__REQUEST__BODY_ALLOC;
+	req.alloc = &a;
+	raw_send(fd, &req);
+}
+
+static void
+raw_free(int fd, uint64_t id, uint32_t handle, uint64_t off)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Free f = POOLMGR__FREE__INIT;
+	Poolmgr__Reply *r;
+
+	f.handle = handle;
+	f.offset = off;
+	req.id = id;
+	req.body_case = POOLMGR__REQUEST__BODY_FREE;
+	req.free = &f;
+	raw_send(fd, &req);
+	r = raw_reply(fd, id);
+	assert_int_equal(r->error, 0);
+	poolmgr__reply__free_unpacked(r, NULL);
+}
+
+/* ---- the other client ----------------------------------------------------- */
+
+static void
+start(void)
+{
+	assert_int_equal(harness_start(&fx.d, DAEMON_CONF), 0);
+	assert_int_equal(pool_connect(fx.d.sock, &fx.conn), 0);
+	assert_int_equal(pool_open(fx.conn, "big", &fx.pool), 0);
+	assert_int_equal(pool_set_cache(fx.pool, 0), 0);
+	fx.raw = raw_greeted();
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	harness_close_fd(&fx.raw);
+	if (fx.pool)
+		pool_close(fx.pool);
+	if (fx.conn)
+		pool_disconnect(fx.conn);
+	if (fx.d.pid > 0)
+		assert_int_equal(harness_stop(&fx.d), 0);
+	memset(&fx, 0, sizeof(fx));
+	fx.raw = -1;
+	return 0;
+}
+
+/* Two round trips of the library client, each its own loop turn. */
+static void
+others_go_on(void)
+{
+	for (int i = 0; i < 2; i++) {
+		pool_off_t off;
+
+		assert_int_equal(pool_alloc(fx.pool, 64, &off), 0);
+		assert_int_equal(pool_free(fx.pool, off), 0);
+	}
+}
+
+/* Nothing has come back on the raw connection (yet). */
+static void
+no_reply_yet(const char *what)
+{
+	Poolmgr__Reply *r = raw_reply_within(fx.raw, 0);
+
+	if (r) {
+		poolmgr__reply__free_unpacked(r, NULL);
+		fail_msg("%s was answered before the release ended, while "
+			 "another client waited", what);
+	}
+}
+
+/* A written block of len bytes, freed: its release starts. */
+static void *
+big_block_freed(size_t len)
+{
+	pool_off_t off;
+	void *p;
+
+	assert_int_equal(pool_alloc(fx.pool, len, &off), 0);
+	p = pool_ptr(fx.pool, off);
+	memset(p, 0x3c, len);
+	assert_int_equal(pool_free(fx.pool, off), 0);
+	return p;
+}
+
+/* Pages of [p, p + len) in the memfd's page cache, as mincore sees them. */
+static size_t
+resident_pages(void *p, size_t len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), n = len / page, k = 0;
+	unsigned char *vec = malloc(n);
+
+	assert_non_null(vec);
+	assert_int_equal(mincore(p, len, vec), 0);
+	for (size_t i = 0; i < n; i++)
+		k += vec[i] & 1;
+	free(vec);
+	return k;
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+static void
+stats_held_while_others_go_on(void **state)
+{
+	Poolmgr__Request list = POOLMGR__REQUEST__INIT;
+	Poolmgr__ListPools lp = POOLMGR__LIST_POOLS__INIT;
+	Poolmgr__Reply *r;
+	void *p;
+
+	(void)state;
+	start();
+	p = big_block_freed(128 * MiB);
+	raw_pool_request(fx.raw, 2, POOLMGR__REQUEST__BODY_STATS);
+	list.id = 3;
+	list.body_case = POOLMGR__REQUEST__BODY_LIST;
+	list.list = &lp;
+	raw_send(fx.raw, &list);
+	others_go_on();
+	no_reply_yet("Stats");
+	r = raw_reply(fx.raw, 2);
+	/* Its pages were gone before the reply left. */
+	assert_int_equal(resident_pages(p, 128 * MiB), 0);
+	assert_int_equal(r->error, 0);
+	assert_int_equal(r->body_case, POOLMGR__REPLY__BODY_STATS);
+	assert_int_equal(r->stats->allocated_bytes, 0);
+	assert_int_equal(r->stats->live_blocks, 0);
+	assert_int_equal(r->stats->committed_bytes, 0);
+	assert_true(r->stats->largest_free >= 128 * MiB);
+	assert_int_equal(r->stats->failed_allocs, 0);
+	poolmgr__reply__free_unpacked(r, NULL);
+	r = raw_reply(fx.raw, 3);
+	assert_int_equal(r->error, 0);
+	assert_int_equal(r->body_case, POOLMGR__REPLY__BODY_LIST);
+	assert_int_equal(r->list->n_pools, 1);
+	assert_int_equal(r->list->pools[0]->allocated_bytes, 0);
+	poolmgr__reply__free_unpacked(r, NULL);
+}
+
+static void
+check_and_destroy_held_too(void **state)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__DestroyPool d = POOLMGR__DESTROY_POOL__INIT;
+	Poolmgr__Reply *r;
+
+	(void)state;
+	start();
+	big_block_freed(128 * MiB);
+	raw_pool_request(fx.raw, 2, POOLMGR__REQUEST__BODY_CHECK);
+	others_go_on();
+	no_reply_yet("Check");
+	r = raw_reply(fx.raw, 2);
+	assert_int_equal(r->error, 0);
+	assert_true(r->check->ok);
+	poolmgr__reply__free_unpacked(r, NULL);
+
+	big_block_freed(128 * MiB);
+	d.name = "big";
+	req.id = 3;
+	req.body_case = POOLMGR__REQUEST__BODY_DESTROY;
+	req.destroy = &d;
+	raw_send(fx.raw, &req);
+	others_go_on();
+	no_reply_yet("DestroyPool");
+	r = raw_reply(fx.raw, 3);
+	assert_int_equal(r->error, -EBUSY);	/* our handle, not the block */
+	assert_non_null(strstr(r->message, "0 live blocks"));
+	poolmgr__reply__free_unpacked(r, NULL);
+}
+
+static void
+trim_in_steps(void **state)
+{
+	static size_t sizes[2048];
+	static pool_off_t offs[16384];
+	size_t kept;
+	uint8_t *base;
+	Poolmgr__Reply *r;
+	int i;
+
+	(void)state;
+	start();
+	for (i = 0; i < 2048; i++)
+		sizes[i] = 2000;
+	for (i = 0; i < 16384; i += 2048)
+		assert_int_equal(pool_alloc_batch(fx.pool, 2048, sizes,
+						  offs + i), 0);
+	base = pool_ptr(fx.pool, 0);
+	for (i = 0; i < 16384; i++)
+		memset(base + offs[i], 0xa5, 2000);
+	for (i = 0; i < 16384; i += 2048)
+		assert_int_equal(pool_free_batch(fx.pool, 2048, offs + i), 0);
+	kept = resident_pages(base, 64 * MiB);
+	assert_true(kept * 4096 >= 30 * MiB);
+	raw_pool_request(fx.raw, 2, POOLMGR__REQUEST__BODY_TRIM);
+	others_go_on();
+	no_reply_yet("Trim");
+	r = raw_reply(fx.raw, 2);
+	assert_int_equal(r->error, 0);
+	assert_int_equal(r->body_case, POOLMGR__REPLY__BODY_TRIM);
+	printf("trim: %zu pages kept, %llu bytes given back\n", kept,
+	       (unsigned long long)r->trim->released_bytes);
+	assert_true(r->trim->released_bytes >= 30 * MiB);
+	poolmgr__reply__free_unpacked(r, NULL);
+	/* The library's pool_trim waits the same way. */
+	assert_int_equal(resident_pages(base, 64 * MiB), 0);
+	assert_int_equal(pool_trim(fx.pool), 0);
+}
+
+static void
+refused_alloc_held(void **state)
+{
+	struct pool_stats st;
+	Poolmgr__Reply *r;
+	uint32_t h;
+	uint8_t *m;
+
+	(void)state;
+	start();
+	h = raw_open(fx.raw, 2);
+	for (int zero = 0; zero < 2; zero++) {
+		uint64_t id = 3 + (uint64_t)zero;
+
+		big_block_freed(128 * MiB);
+		raw_alloc(fx.raw, id, h, 200 * MiB, zero);
+		others_go_on();
+		no_reply_yet(zero ? "a calloc that needs the held room" :
+			     "an Alloc that needs the held room");
+		r = raw_reply(fx.raw, id);
+		assert_int_equal(r->error, 0);
+		assert_int_equal(r->body_case, POOLMGR__REPLY__BODY_ALLOC);
+		assert_true(r->alloc->usable_size >= 200 * MiB);
+		m = pool_ptr(fx.pool, r->alloc->offset);
+		if (zero)
+			for (size_t k = 0; k < 200 * MiB; k += 4096)
+				if (m[k])
+					fail_msg("calloc'ed byte %zu reads %u",
+						 k, m[k]);
+		memset(m, 0x11, 200 * MiB);	/* dirty for the next round */
+		raw_free(fx.raw, 10 + id, h, r->alloc->offset);
+		poolmgr__reply__free_unpacked(r, NULL);
+		assert_int_equal(pool_stats(fx.pool, &st), 0);
+		assert_int_equal(st.failed_allocs, 0);
+		assert_int_equal(st.allocated_bytes, 0);
+	}
+}
+
+static void
+client_gone_while_held(void **state)
+{
+	struct pool_stats st;
+
+	(void)state;
+	start();
+	big_block_freed(128 * MiB);
+	raw_pool_request(fx.raw, 2, POOLMGR__REQUEST__BODY_STATS);
+	raw_pool_request(fx.raw, 3, POOLMGR__REQUEST__BODY_CHECK);
+	others_go_on();
+	harness_close_fd(&fx.raw);
+	big_block_freed(128 * MiB);
+	fx.raw = raw_greeted();
+	raw_pool_request(fx.raw, 2, POOLMGR__REQUEST__BODY_STATS);
+	harness_close_fd(&fx.raw);
+	others_go_on();
+	assert_int_equal(pool_stats(fx.pool, &st), 0);
+	assert_int_equal(st.allocated_bytes, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(stats_held_while_others_go_on,
+					  teardown),
+		cmocka_unit_test_teardown(check_and_destroy_held_too, teardown),
+		cmocka_unit_test_teardown(trim_in_steps, teardown),
+		cmocka_unit_test_teardown(refused_alloc_held, teardown),
+		cmocka_unit_test_teardown(client_gone_while_held, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
