@@ -18,7 +18,9 @@
  * dispatch.c) is kept with peer_hold, with every datagram of its batch
  * after it, and the peer stops reading; peer_resume hands them to dispatch
  * again in order and reads on.  So the client's requests are answered in
- * the order sent, and a client that waits costs nobody else a thing.
+ * the order sent, and a client that waits costs nobody else a thing.  A
+ * peer holds at most the rest of one read batch (PEER_READ_BATCH
+ * datagrams), as it queues at most PEER_MAX_QUEUED bytes of replies.
  *
  * Teardown happens in one place (peer_free) and never in the middle of a
  * callback that still uses the peer: peer_kill only marks it.

@@ -30,6 +30,10 @@
  * punched them out; the prober's round trips are kept from the last free
  * until 100 ms after the pages are gone.
  *
+ * The same with an explicit trim (pool_trim) right after the last free,
+ * release_step = 0 against the default: the trim's reply comes when the
+ * pages are gone either way; in steps nobody else waits for it.
+ *
  * Then the big free again, release_step = 0 against the default, but each
  * free followed at once by a Stats request of the same client (as an
  * operator's `poolctl stats` would be): the stats may show nothing under
@@ -97,6 +101,7 @@ struct run {
 
 static uint64_t big = 1024 * MiB;
 static bool stats_after_free;	/* measure_free asks for Stats at once */
+static bool trim_now;		/* measure_idle asks for a trim at once */
 static int rounds = 5;
 static size_t ndeath = 1000000;
 
@@ -330,7 +335,7 @@ out:
 /* One round of measure_idle: fill, write, free, wait for the idle trim. */
 static int
 idle_round(struct pool *p, struct probe *pr, unsigned char *vec,
-	   double *gone_ms)
+	   double *gone_ms, double *trim_ms)
 {
 	static size_t sizes[POOL_BATCH_MAX];
 	static pool_off_t offs[POOL_BATCH_MAX];
@@ -357,7 +362,16 @@ idle_round(struct pool *p, struct probe *pr, unsigned char *vec,
 	if (!all || resident(base, big, vec) < (long)(big / 4096 / 2))
 		goto out;	/* the pool should have kept them */
 	pr->watch = 1;
+	if (trim_now) {
+		double t = now_sec();
+
+		if (pool_trim(p))
+			goto out;
+		*trim_ms = (now_sec() - t) * 1e3;
+	}
 	*gone_ms = wait_gone(base, big, vec);
+	if (trim_now)
+		*gone_ms += *trim_ms;
 	usleep(100 * 1000);
 	pr->watch = 0;
 	err = *gone_ms < 0 ? -1 : 0;
@@ -373,16 +387,18 @@ measure_idle(const char *bin, struct row *row)
 	struct pool_create_opts kept_o = {.max_size = big + 64 * MiB,
 					  .retain = 2048 * MiB};
 	unsigned char *vec = malloc(big / 4096 + 1);
-	double gone_ms[16];
+	double gone_ms[16], trim_ms[16];
 	struct run u = {.kid = -1};
 	int r, err = -1;
 
 	if (!vec || run_start(&u, bin, row, "kept", &kept_o))
 		goto out;
 	for (r = 0; r < rounds && !u.pr->failed; r++)
-		if (idle_round(u.p, u.pr, vec, &gone_ms[r]))
+		if (idle_round(u.p, u.pr, vec, &gone_ms[r], &trim_ms[r]))
 			goto out;
 	row->gone_ms = median(gone_ms, rounds);
+	if (trim_now)
+		row->free_ms = median(trim_ms, rounds);
 	err = 0;
 out:
 	free(vec);
@@ -487,6 +503,11 @@ main(int argc, char **argv)
 		{ .name = "release_step = 1M (the default)", .conf = "" },
 		{ .name = "release_step = 4M", .conf = "release_step = 4M\n" },
 	};
+	struct row trims[] = {
+		{ .name = "release_step = 0 (trimmed inside the request)",
+		  .conf = "release_step = 0\n" },
+		{ .name = "release_step = 1M (the default)", .conf = "" },
+	};
 	struct row stats_frees[] = {
 		{ .name = "release_step = 0 (punched inside the free)",
 		  .conf = "release_step = 0\n" },
@@ -542,6 +563,13 @@ main(int argc, char **argv)
 		 "from the last free to 100 ms after the pages are gone)",
 		 (unsigned long long)(big / MiB), rounds);
 	table(bin, measure_idle, idles, 2, NULL, true, &failed, title);
+	snprintf(title, sizeof title, "The same, but the client asks for a "
+		 "trim right after its last free (pool_trim), %d times",
+		 rounds);
+	trim_now = true;
+	table(bin, measure_idle, trims, 2, "trim's reply", true, &failed,
+	      title);
+	trim_now = false;
 	snprintf(title, sizeof title, "One client frees a %llu MiB block "
 		 "(written) and at once asks for the pool's stats, %d times; "
 		 "another makes 64 B round trips meanwhile",

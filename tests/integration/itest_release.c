@@ -101,21 +101,6 @@ written_block(size_t size, int byte)
 	return off;
 }
 
-/* Pages of [p, p + len) in the memfd's page cache, as mincore sees them. */
-static size_t
-resident_pages(void *p, size_t len)
-{
-	size_t page = (size_t)sysconf(_SC_PAGESIZE), n = len / page, k = 0;
-	unsigned char *vec = malloc(n);
-
-	assert_non_null(vec);
-	assert_int_equal(mincore(p, len, vec), 0);
-	for (size_t i = 0; i < n; i++)
-		k += vec[i] & 1;
-	free(vec);
-	return k;
-}
-
 static struct pool_stats
 stats(void)
 {
@@ -147,11 +132,11 @@ big_free_goes_back_by_itself(void **state)
 	start_with_pool("", "256M");
 	off = written_block(len, 0x5a);
 	p = pool_ptr(fx.pool, off);
-	assert_int_equal(resident_pages(p, len), len / 4096);
+	assert_int_equal(harness_resident_pages(p, len), len / 4096);
 	assert_int_equal(pool_free(fx.pool, off), 0);
 	/* No request from here on: the daemon finishes on its own. */
 	for (i = 0; i < 1000; i++) {
-		if ((left = resident_pages(p, len)) == 0)
+		if ((left = harness_resident_pages(p, len)) == 0)
 			break;
 		harness_sleep_ms(10);
 	}
@@ -193,11 +178,11 @@ idle_pool_trims_itself(void **state)
 		memset(base + offs[i], 0xa5, 2000);
 	for (i = 0; i < 16384; i += 2048)
 		assert_int_equal(pool_free_batch(fx.pool, 2048, offs + i), 0);
-	first = resident_pages(base, 64 * MiB);
+	first = harness_resident_pages(base, 64 * MiB);
 	assert_true(first * 4096 >= 30 * MiB);	/* kept for reuse */
 	/* No request from here on: the idle tick starts the trim. */
 	for (i = 0; i < 1000; i++) {
-		if ((left = resident_pages(base, 64 * MiB)) == 0)
+		if ((left = harness_resident_pages(base, 64 * MiB)) == 0)
 			break;
 		harness_sleep_ms(10);
 	}
@@ -438,7 +423,7 @@ release_step_zero_frees_at_once(void **state)
 	off = written_block(len, 3);
 	p = pool_ptr(fx.pool, off);
 	assert_int_equal(pool_free(fx.pool, off), 0);
-	assert_int_equal(resident_pages(p, len), 0);
+	assert_int_equal(harness_resident_pages(p, len), 0);
 }
 
 /* Fill n bytes at b with a pattern that tells positions apart. */

@@ -271,21 +271,6 @@ big_block_freed(size_t len)
 	return p;
 }
 
-/* Pages of [p, p + len) in the memfd's page cache, as mincore sees them. */
-static size_t
-resident_pages(void *p, size_t len)
-{
-	size_t page = (size_t)sysconf(_SC_PAGESIZE), n = len / page, k = 0;
-	unsigned char *vec = malloc(n);
-
-	assert_non_null(vec);
-	assert_int_equal(mincore(p, len, vec), 0);
-	for (size_t i = 0; i < n; i++)
-		k += vec[i] & 1;
-	free(vec);
-	return k;
-}
-
 /* ---- tests ---------------------------------------------------------------- */
 
 static void
@@ -308,7 +293,7 @@ stats_held_while_others_go_on(void **state)
 	no_reply_yet("Stats");
 	r = raw_reply(fx.raw, 2);
 	/* Its pages were gone before the reply left. */
-	assert_int_equal(resident_pages(p, 128 * MiB), 0);
+	assert_int_equal(harness_resident_pages(p, 128 * MiB), 0);
 	assert_int_equal(r->error, 0);
 	assert_int_equal(r->body_case, POOLMGR__REPLY__BODY_STATS);
 	assert_int_equal(r->stats->allocated_bytes, 0);
@@ -379,7 +364,7 @@ trim_in_steps(void **state)
 		memset(base + offs[i], 0xa5, 2000);
 	for (i = 0; i < 16384; i += 2048)
 		assert_int_equal(pool_free_batch(fx.pool, 2048, offs + i), 0);
-	kept = resident_pages(base, 64 * MiB);
+	kept = harness_resident_pages(base, 64 * MiB);
 	assert_true(kept * 4096 >= 30 * MiB);
 	raw_pool_request(fx.raw, 2, POOLMGR__REQUEST__BODY_TRIM);
 	others_go_on();
@@ -392,7 +377,7 @@ trim_in_steps(void **state)
 	assert_true(r->trim->released_bytes >= 30 * MiB);
 	poolmgr__reply__free_unpacked(r, NULL);
 	/* The library's pool_trim waits the same way. */
-	assert_int_equal(resident_pages(base, 64 * MiB), 0);
+	assert_int_equal(harness_resident_pages(base, 64 * MiB), 0);
 	assert_int_equal(pool_trim(fx.pool), 0);
 }
 
