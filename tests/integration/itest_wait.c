@@ -26,6 +26,11 @@
  *       would refuse them while the freed block is held for its release,
  *       so they wait for it, then succeed (calloc'ed bytes read zero), and
  *       failed_allocs stays 0; the other client goes on meanwhile.
+ *   long_wait_settles_at_once       another client frees a 16 MiB block
+ *       every half millisecond, faster than they go back, so a pool of
+ *       64 GiB is never settled: a Stats request that has waited 2 s has
+ *       the pool settled at once and is answered while that client still
+ *       goes on (it would otherwise wait as long as the other one frees).
  *   client_gone_while_held          a client that closes its connection
  *       right after a held request: the daemon goes on serving, and
  *       stops cleanly (no leak under ASan).
@@ -39,8 +44,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -419,6 +427,85 @@ refused_alloc_held(void **state)
 	}
 }
 
+/* The freeing client: n blocks of 16 MiB in pool "endless", one by one;
+ * a byte on ready after the first 50. */
+static int
+free_forever(const char *sock, int ready, int n)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+
+	CHECK_RC(pool_connect(sock, &c), 0, 2);
+	CHECK_RC(pool_open(c, "endless", &p), 0, 3);
+	for (int i = 0; i < n; i++) {
+		CHECK_RC(pool_alloc(p, 16 * MiB, &off), 0, 4);
+		CHECK_RC(pool_free(p, off), 0, 5);
+		if (i == 50)
+			CHECK(harness_write_full(ready, "x", 1) == 0, 6);
+		usleep(500);
+	}
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+static double
+seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+long_wait_settles_at_once(void **state)
+{
+	struct pool_create_opts o = {.max_size = 64ull << 30};
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
+	Poolmgr__Reply *r;
+	int fds[2], st;
+	char x;
+	pid_t pid, done;
+	double t;
+
+	(void)state;
+	start();
+	assert_int_equal(pool_create(fx.conn, "endless", &o), 0);
+	assert_int_equal(pipe(fds), 0);
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		close(fds[0]);
+		_exit(free_forever(fx.d.sock, fds[1], 20000));
+	}
+	close(fds[1]);
+	assert_int_equal(harness_read_full(fds[0], &x, 1), 0);
+	close(fds[0]);
+	ref.name = "endless";
+	req.id = 2;
+	req.body_case = POOLMGR__REQUEST__BODY_STATS;
+	req.stats = &ref;
+	t = seconds();
+	raw_send(fx.raw, &req);
+	r = raw_reply(fx.raw, 2);
+	t = seconds() - t;
+	done = waitpid(pid, &st, WNOHANG);
+	printf("long wait: stats answered after %.2f s, the other client "
+	       "%s\n", t, done == 0 ? "still freeing" : "done");
+	assert_int_equal(r->error, 0);
+	poolmgr__reply__free_unpacked(r, NULL);
+	if (done == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		assert_true(t >= 2.0);
+	} else {
+		fail_msg("stats answered only after the other client ended "
+			 "(%.2f s)", t);
+	}
+}
+
 static void
 client_gone_while_held(void **state)
 {
@@ -449,6 +536,7 @@ main(void)
 		cmocka_unit_test_teardown(check_and_destroy_held_too, teardown),
 		cmocka_unit_test_teardown(trim_in_steps, teardown),
 		cmocka_unit_test_teardown(refused_alloc_held, teardown),
+		cmocka_unit_test_teardown(long_wait_settles_at_once, teardown),
 		cmocka_unit_test_teardown(client_gone_while_held, teardown),
 	};
 
