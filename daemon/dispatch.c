@@ -57,6 +57,7 @@ struct call {
 	uint64_t waited_ns;	/* since it was first held */
 	unsigned stage;
 	uint64_t note;
+	bool settle;		/* held by wait_settled */
 };
 
 /* A client whose first unanswered request is held (see the top). */
@@ -68,6 +69,8 @@ struct waiter {
 	uint64_t since_ns;
 	unsigned stage;
 	uint64_t note;
+	bool settle;		/* waits for a settled pool: at most
+				 * WAIT_SETTLE_MAX_NS */
 };
 
 static TAILQ_HEAD(, waiter) waiters = TAILQ_HEAD_INITIALIZER(waiters);
@@ -117,8 +120,10 @@ wait_settled(struct call *c, struct dpool *p)
 {
 	if (!dpool_unsettled(p))
 		return 0;
-	if (c->waited_ns < WAIT_SETTLE_MAX_NS)
+	if (c->waited_ns < WAIT_SETTLE_MAX_NS) {
+		c->settle = true;
 		return HELD;
+	}
 	dpool_settle(p);
 	return 0;
 }
@@ -1019,17 +1024,27 @@ hold(struct call *c, struct waiter *w, const uint8_t *buf, size_t len)
 	w->mark = dpool_release_mark();
 	w->stage = c->stage;
 	w->note = c->note;
+	w->settle = c->settle;
 	peer_hold(c->peer, buf, len);
 }
 
+/*
+ * Each waiter goes on when the work queued before it is done, or, if it
+ * waits for a settled pool, once it has waited WAIT_SETTLE_MAX_NS: work
+ * queued after it could otherwise hold it for as long as others keep
+ * queueing faster than the steps go.
+ */
 void
 dispatch_wake(void)
 {
 	struct waiter *w, *next;
+	uint64_t now = 0;
 
 	for (w = TAILQ_FIRST(&waiters); w; w = next) {
 		next = TAILQ_NEXT(w, entry);
-		if (dpool_release_passed(w->mark))
+		if (dpool_release_passed(w->mark) ||
+		    (w->settle && (now ? now : (now = now_ns())) - w->since_ns
+		     >= WAIT_SETTLE_MAX_NS))
 			peer_resume(w->peer);	/* may free w, only w */
 	}
 }

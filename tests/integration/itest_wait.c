@@ -30,7 +30,8 @@
  *       every half millisecond, faster than they go back, so a pool of
  *       64 GiB is never settled: a Stats request that has waited 2 s has
  *       the pool settled at once and is answered while that client still
- *       goes on (it would otherwise wait as long as the other one frees).
+ *       goes on (it would otherwise wait as long as the other one frees),
+ *       within 5 s.
  *   client_gone_while_held          a client that closes its connection
  *       right after a held request: the daemon goes on serving, and
  *       stops cleanly (no leak under ASan).
@@ -499,7 +500,8 @@ long_wait_settles_at_once(void **state)
 	if (done == 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &st, 0);
-		assert_true(t >= 2.0);
+		/* 2 s, and the loop turn that sees it (generous for ASan). */
+		assert_true(t >= 2.0 && t < 5.0);
 	} else {
 		fail_msg("stats answered only after the other client ended "
 			 "(%.2f s)", t);
