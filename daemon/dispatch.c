@@ -991,20 +991,10 @@ dispatch_refuse_connection(int fd, int err, const char *why)
 	(void)send(fd, out, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
-static struct waiter *
-waiter_of(const struct session *s)
-{
-	struct waiter *w;
-
-	TAILQ_FOREACH(w, &waiters, entry)
-		if (w->s == s)
-			return w;
-	return NULL;
-}
-
 static void
 waiter_free(struct waiter *w)
 {
+	w->s->waiter = NULL;
 	TAILQ_REMOVE(&waiters, w, entry);
 	free(w);
 }
@@ -1020,6 +1010,7 @@ hold(struct call *c, struct waiter *w, const uint8_t *buf, size_t len)
 		w->peer = c->peer;
 		w->since_ns = now_ns();
 		TAILQ_INSERT_TAIL(&waiters, w, entry);
+		c->s->waiter = w;
 	}
 	w->mark = dpool_release_mark();
 	w->stage = c->stage;
@@ -1052,10 +1043,8 @@ dispatch_wake(void)
 void
 dispatch_forget(struct session *s)
 {
-	struct waiter *w = waiter_of(s);
-
-	if (w)
-		waiter_free(w);
+	if (s->waiter)
+		waiter_free(s->waiter);
 }
 
 void
@@ -1066,7 +1055,7 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 	struct call c = {.peer = peer, .s = s, .rep = &rep};
 	Poolmgr__Request *req = poolmgr__request__unpack(&arena_allocator,
 							  len, buf);
-	struct waiter *w = TAILQ_EMPTY(&waiters) ? NULL : waiter_of(s);
+	struct waiter *w = s->waiter;
 	int rc;
 
 	if (w) {	/* the held request, again */

@@ -21,6 +21,7 @@
 #define SESSION_MAX_HANDLES 1024
 
 struct session;
+struct waiter;
 
 struct handle {
 	LIST_ENTRY(handle) in_pool;
@@ -49,6 +50,7 @@ struct session {
 	uint32_t next_handle;
 	struct handle_list handles;
 	uint32_t nhandles;
+	struct waiter *waiter;	/* dispatch.c's: its held request, or NULL */
 };
 
 struct session *session_new(int fd);
