@@ -754,15 +754,6 @@ do_list(struct call *c)
 	return 0;
 }
 
-static uint64_t
-released_bytes(struct dpool *p)
-{
-	struct heap_stats st;
-
-	heap_get_stats(p->heap, &st);
-	return st.released_bytes;
-}
-
 /*
  * Settled first (stage 0), then trimmed in steps while the client waits
  * (stage 1); the reply counts what the pool gave back meanwhile.
@@ -781,14 +772,14 @@ do_trim(struct call *c, const Poolmgr__Trim *m)
 		return rc;
 	if (c->stage == 0) {
 		c->stage = 1;
-		c->note = released_bytes(p);
+		c->note = dpool_released_bytes(p);
 		if (dpool_trim_begin(p))
 			return HELD;
 	} else if (p->trimming) {
 		return HELD;
 	}
 	(void)dpool_trim(p);	/* what is left, if anything, at once */
-	now = released_bytes(p);
+	now = dpool_released_bytes(p);
 	poolmgr__trim_reply__init(&tr);
 	/* (A pool destroyed and made again meanwhile starts from 0.) */
 	tr.released_bytes = now > c->note ? now - c->note : 0;

@@ -74,8 +74,9 @@ struct dpool {
 	uint32_t closing;	/* closed handles whose references are still
 				 * being dropped (pool_release.c) */
 	bool trimming;		/* a trim is under way, in steps */
-	uint64_t unseen_failures; /* engine refusals answered by a settle and
-				 * a retry: the client sees only the retry */
+	uint64_t unseen_failures; /* engine refusals answered by a wait (or
+				 * a settle) and a retry: the client sees
+				 * only the retry */
 	uint64_t idle_ops;	/* allocs + frees when last seen to move */
 	uint64_t idle_since;	/* ... and when (monotonic seconds) */
 };
@@ -190,6 +191,8 @@ bool dpool_release_step(void);
 bool dpool_trim_begin(struct dpool *p);
 /* Give back every free page now (settling first); bytes released. */
 int64_t dpool_trim(struct dpool *p);
+/* Bytes the pool's engine has given back so far (they only grow). */
+uint64_t dpool_released_bytes(struct dpool *p);
 
 /* Is anything the pool's clients let go of still being given back? */
 static inline bool

@@ -58,7 +58,7 @@
 enum release_kind {
 	RELEASE_BLOCK,		/* a freed block whose pages go back */
 	RELEASE_HANDLE,		/* a closed handle dropping its references */
-	RELEASE_TRIM,		/* an idle pool's free pages going back */
+	RELEASE_TRIM,		/* a pool's kept free pages going back */
 	RELEASE_FILE,		/* a destroyed pool's memfd: pool is NULL */
 };
 
@@ -210,9 +210,8 @@ release_some(struct releasing *r, uint64_t max)
 		release_finish(r);
 }
 
-/* Released bytes of the pool's engine so far. */
-static uint64_t
-released_bytes(struct dpool *p)
+uint64_t
+dpool_released_bytes(struct dpool *p)
 {
 	struct heap_stats st;
 
@@ -248,7 +247,7 @@ dpool_trim_begin(struct dpool *p)
 	}
 	r->pool = p;
 	r->kind = RELEASE_TRIM;
-	r->released = released_bytes(p);
+	r->released = dpool_released_bytes(p);
 	p->trimming = true;
 	queue_add(r);
 	return true;
@@ -270,7 +269,7 @@ trim_some(struct releasing *r)
 	if (heap_trim_step(p->heap, release_step ? release_step : UINT64_MAX))
 		return;
 	log_debug("pool %s: trimmed, %llu bytes given back", p->name,
-		  (unsigned long long)(released_bytes(p) - r->released));
+		  (unsigned long long)(dpool_released_bytes(p) - r->released));
 	trim_remove(r);
 }
 
