@@ -796,7 +796,12 @@ do_check(struct call *c, const Poolmgr__Check *m)
 	struct dpool *p;
 	int rc;
 
-	if (!(p = get_pool(c, m->pool, false, &rc)))
+	/*
+	 * Write permission, as for Trim: the check walks every block on the
+	 * daemon's only thread (about 15 ms per million), so it is not for
+	 * every reader to ask for.
+	 */
+	if (!(p = get_pool(c, m->pool, true, &rc)))
 		return rc;
 	if ((rc = wait_settled(c, p)))
 		return rc;

@@ -4,6 +4,8 @@
  * The test runs as root (trusted) and drops children to uid 65534:
  * - on a 0600 pool such a child's pool_open and pool_open_readonly are
  *   -EACCES, stats by name too, and pool_create / pool_destroy are -EPERM;
+ *   on a 0644 pool it may read stats and open read-only, but not open
+ *   read-write, trim or check (the check is costly: write permission);
  * - a 0660 pool of group 65534 (from the config file) opens read-write for
  *   uid 65534 / gid 65534, and not for uid 65534 with another gid;
  * - with admin_group = 65534 that child may create pools (owned by it) and
@@ -187,6 +189,14 @@ stranger_on_private_pool(void *arg)
 	CHECK_RC(pool_destroy_force(c, "private"), -EPERM, 20);
 	/* The connection still works after all those refusals. */
 	CHECK_RC(pool_open(c, "private", &p), -EACCES, 21);
+	/* A 0644 pool: reading is allowed, writing, trim and check not. */
+	CHECK_RC(pool_stats_by_name(c, "public", &st), 0, 22);
+	CHECK_RC(pool_open_readonly(c, "public", &p), 0, 23);
+	CHECK_RC(pool_check_by_name(c, "public", NULL, 0), -EACCES, 24);
+	CHECK_RC(pool_trim_by_name(c, "public", NULL), -EACCES, 25);
+	CHECK_RC(pool_trim(p), -EACCES, 26);
+	pool_close(p);
+	CHECK_RC(pool_open(c, "public", &p), -EACCES, 27);
 	pool_disconnect(c);
 	return 0;
 }
@@ -298,8 +308,10 @@ other_uid_refused_on_private_pool(void **state)
 	start_daemon(NULL);
 	c = connect_ok();
 	create_ok(c, "private", 0600);
+	create_ok(c, "public", 0644);
 	run_as(OTHER_UID, OTHER_GID, stranger_on_private_pool, NULL,
 	       "stranger on a 0600 pool");
+	EXPECT_RC(pool_check_by_name(c, "public", NULL, 0), 0);
 	/* Nothing changed: the pool is there, nothing was created. */
 	EXPECT_RC(pool_stats_by_name(c, "private", &st), 0);
 	assert_int_equal(st.mode, 0600);
