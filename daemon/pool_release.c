@@ -365,7 +365,6 @@ void
 dpool_release_forget(struct dpool *p)
 {
 	struct releasing *r, *next;
-	bool any = false;
 
 	for (r = TAILQ_FIRST(&queue);
 	     r && (dpool_unsettled(p) || p->trimming); r = next) {
@@ -388,11 +387,11 @@ dpool_release_forget(struct dpool *p)
 			break;
 		}
 		queue_remove(r);
-		any = true;
 	}
-	/* A loop turn, so that requests waiting for this work go on. */
-	if (any && on_queued)
-		on_queued();
+	/*
+	 * Requests waiting for this work go on at the next step's turn: a
+	 * step is due whenever the queue was not empty.
+	 */
 }
 
 void

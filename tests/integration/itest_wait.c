@@ -32,6 +32,9 @@
  *       the pool settled at once and is answered while that client still
  *       goes on (it would otherwise wait as long as the other one frees),
  *       within 5 s.
+ *   pool_destroyed_while_held       a Stats request held for a release,
+ *       then the pool force-destroyed by another client (its queued work
+ *       dropped, not done): the request goes on at once and gets -ENOENT.
  *   client_gone_while_held          a client that closes its connection
  *       right after a held request: the daemon goes on serving, and
  *       stops cleanly (no leak under ASan).
@@ -509,6 +512,25 @@ long_wait_settles_at_once(void **state)
 }
 
 static void
+pool_destroyed_while_held(void **state)
+{
+	Poolmgr__Reply *r;
+
+	(void)state;
+	start();
+	big_block_freed(128 * MiB);
+	raw_pool_request(fx.raw, 2, POOLMGR__REQUEST__BODY_STATS);
+	others_go_on();
+	no_reply_yet("Stats");
+	assert_int_equal(pool_destroy_force(fx.conn, "big"), 0);
+	r = raw_reply(fx.raw, 2);
+	assert_int_equal(r->error, -ENOENT);
+	poolmgr__reply__free_unpacked(r, NULL);
+	pool_close(fx.pool);	/* its handle is gone with the pool */
+	fx.pool = NULL;
+}
+
+static void
 client_gone_while_held(void **state)
 {
 	struct pool_stats st;
@@ -539,6 +561,7 @@ main(void)
 		cmocka_unit_test_teardown(trim_in_steps, teardown),
 		cmocka_unit_test_teardown(refused_alloc_held, teardown),
 		cmocka_unit_test_teardown(long_wait_settles_at_once, teardown),
+		cmocka_unit_test_teardown(pool_destroyed_while_held, teardown),
 		cmocka_unit_test_teardown(client_gone_while_held, teardown),
 	};
 
