@@ -260,7 +260,11 @@ POOL_API int pool_stats_by_name(struct pool_conn *c, const char *name,
 /* pool_trim - give every free page of the pool back to the OS now. */
 POOL_API int pool_trim(struct pool *p);
 
-/* pool_trim_by_name - the same, by name; *released may be NULL. */
+/*
+ * pool_trim_by_name - the same, by name; *released (may be NULL) gets the
+ * bytes the trim gave back, not those other clients' frees gave back while
+ * it ran.
+ */
 POOL_API int pool_trim_by_name(struct pool_conn *c, const char *name,
 			       uint64_t *released);
 

@@ -756,7 +756,8 @@ do_list(struct call *c)
 
 /*
  * Settled first (stage 0), then trimmed in steps while the client waits
- * (stage 1); the reply counts what the pool gave back meanwhile.
+ * (stage 1); the reply counts what trims of the pool gave back meanwhile
+ * (this one, and any it joined), not the releases of others' frees.
  */
 static int
 do_trim(struct call *c, const Poolmgr__Trim *m)
@@ -772,14 +773,14 @@ do_trim(struct call *c, const Poolmgr__Trim *m)
 		return rc;
 	if (c->stage == 0) {
 		c->stage = 1;
-		c->note = dpool_released_bytes(p);
+		c->note = p->trimmed_bytes;
 		if (dpool_trim_begin(p))
 			return HELD;
 	} else if (p->trimming) {
 		return HELD;
 	}
 	(void)dpool_trim(p);	/* what is left, if anything, at once */
-	now = dpool_released_bytes(p);
+	now = p->trimmed_bytes;
 	poolmgr__trim_reply__init(&tr);
 	/* (A pool destroyed and made again meanwhile starts from 0.) */
 	tr.released_bytes = now > c->note ? now - c->note : 0;

@@ -74,6 +74,8 @@ struct dpool {
 	uint32_t closing;	/* closed handles whose references are still
 				 * being dropped (pool_release.c) */
 	bool trimming;		/* a trim is under way, in steps */
+	uint64_t trimmed_bytes;	/* given back by trims, ever: a Trim's reply
+				 * counts these, not others' frees */
 	uint64_t unseen_failures; /* engine refusals answered by a wait (or
 				 * a settle) and a retry: the client sees
 				 * only the retry */
@@ -189,10 +191,11 @@ bool dpool_release_step(void);
  * p->trimming.  False if it was all done at once (release_step 0).
  */
 bool dpool_trim_begin(struct dpool *p);
-/* Give back every free page now (settling first); bytes released. */
+/*
+ * Give back every free page now (settling first); the bytes the trim itself
+ * released (not the settle's), also added to p->trimmed_bytes.
+ */
 int64_t dpool_trim(struct dpool *p);
-/* Bytes the pool's engine has given back so far (they only grow). */
-uint64_t dpool_released_bytes(struct dpool *p);
 
 /* Is anything the pool's clients let go of still being given back? */
 static inline bool

@@ -71,7 +71,7 @@ struct releasing {
 				  * punched up to */
 	int fd;			/* RELEASE_FILE */
 	bool failed;		/* a punch failed: the engine tries again */
-	uint64_t released;	/* RELEASE_TRIM: released_bytes at its start */
+	uint64_t released;	/* RELEASE_TRIM: trimmed_bytes at its start */
 	uint64_t seq;		/* order of queueing: grows along the queue */
 };
 
@@ -210,8 +210,8 @@ release_some(struct releasing *r, uint64_t max)
 		release_finish(r);
 }
 
-uint64_t
-dpool_released_bytes(struct dpool *p)
+static uint64_t
+released_bytes(struct dpool *p)
 {
 	struct heap_stats st;
 
@@ -241,13 +241,16 @@ dpool_trim_begin(struct dpool *p)
 	if (p->trimming)
 		return true;
 	if (release_step == 0 || releasing_off || !(r = calloc(1, sizeof(*r)))) {
+		int64_t n = heap_trim(p->heap);
+
+		p->trimmed_bytes += (uint64_t)n;
 		log_debug("pool %s: trimmed, %lld bytes given back", p->name,
-			  (long long)heap_trim(p->heap));
+			  (long long)n);
 		return false;
 	}
 	r->pool = p;
 	r->kind = RELEASE_TRIM;
-	r->released = dpool_released_bytes(p);
+	r->released = p->trimmed_bytes;
 	p->trimming = true;
 	queue_add(r);
 	return true;
@@ -265,11 +268,16 @@ static void
 trim_some(struct releasing *r)
 {
 	struct dpool *p = r->pool;
+	uint64_t before = released_bytes(p);
+	int more = heap_trim_step(p->heap, release_step ? release_step
+					    : UINT64_MAX);
 
-	if (heap_trim_step(p->heap, release_step ? release_step : UINT64_MAX))
+	/* Only the step runs here: the difference is the trim's own. */
+	p->trimmed_bytes += released_bytes(p) - before;
+	if (more)
 		return;
 	log_debug("pool %s: trimmed, %llu bytes given back", p->name,
-		  (unsigned long long)(dpool_released_bytes(p) - r->released));
+		  (unsigned long long)(p->trimmed_bytes - r->released));
 	trim_remove(r);
 }
 
@@ -326,6 +334,7 @@ int64_t
 dpool_trim(struct dpool *p)
 {
 	struct releasing *r;
+	int64_t n;
 
 	dpool_settle(p);
 	if (p->trimming)
@@ -334,7 +343,9 @@ dpool_trim(struct dpool *p)
 				trim_remove(r);
 				break;
 			}
-	return heap_trim(p->heap);	/* ends a trim in steps */
+	n = heap_trim(p->heap);	/* ends a trim in steps */
+	p->trimmed_bytes += (uint64_t)n;
+	return n;
 }
 
 bool
