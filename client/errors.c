@@ -39,7 +39,8 @@ static const struct client_error client_errors[] = {
 	{ -EUSERS,		"too many clients connected to poolmgrd" },
 	{ -E2BIG,		"batch larger than POOL_BATCH_MAX" },
 	{ -ENOSPC,		"poolmgrd already has the most pools it allows" },
-	{ -ENAMETOOLONG,	"pool name longer than 64 bytes" },
+	{ -ENAMETOOLONG,	"pool name longer than 64 bytes, or socket path "
+				"too long" },
 	{ -EPROTONOSUPPORT,	"protocol version not supported by poolmgrd" },
 	{ -EOPNOTSUPP,		"request not supported by poolmgrd" },
 	{ -EPROTO,		"malformed or unexpected reply from poolmgrd" },

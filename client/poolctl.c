@@ -162,6 +162,24 @@ fail(int error, const char *fmt, ...)
 }
 
 /*
+ * Report a failed request about the pool name and return its exit status:
+ * "poolctl: WHAT NAME: WHY", where why (if not NULL) says what error means
+ * for this command.  pool_strerror's texts cover the whole library, so
+ * some of them name cases that cannot be meant here: we are connected, so
+ * -ENOENT is the pool and not a missing socket.
+ */
+static int
+fail_pool(int error, const char *what, const char *name, const char *why)
+{
+	if (error == -ENOENT)
+		ctl_warnx("no such pool: %s", name);
+	else
+		ctl_warnx("%s %s: %s", what, name,
+		    why != NULL ? why : pool_strerror(error));
+	return exit_code(error);
+}
+
+/*
  * Connect lazily, once the arguments are known to be good.  Any failure to
  * reach the daemon is EX_UNAVAILABLE, except that a socket we may not open
  * is a permission problem.  Here strerror speaks better than pool_strerror:
@@ -291,6 +309,38 @@ safe(const char *in)
 		o.s[i] = (in[i] >= 0x20 && in[i] < 0x7f) ? in[i] : '?';
 	o.s[i] = '\0';
 	return o;
+}
+
+/*
+ * A pool name, by the daemon's rule (config_valid_pool_name): 1 to
+ * POOL_NAME_MAX bytes of [A-Za-z0-9._-], not starting with '.'.  No pool
+ * can have another name, so refusing one here loses nothing and keeps the
+ * promise that every argument is checked before we connect.  Spelled out
+ * rather than isalnum, which a locale could widen.
+ */
+static int
+check_pool_name(const char *cmd, const char *name)
+{
+	const char	*p;
+	size_t		 n = strlen(name);
+
+	if (n == 0)
+		return usage_error("%s: empty pool name", cmd);
+	if (n > POOL_NAME_MAX)
+		return usage_error("%s: pool name longer than %d bytes", cmd,
+		    POOL_NAME_MAX);
+	if (*name == '.')
+		return usage_error("%s: pool name '%s' starts with '.'", cmd,
+		    safe(name).s);
+	for (p = name; *p != '\0'; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("._-", *p) != NULL)
+			continue;
+		return usage_error("%s: pool name '%s' has a character "
+		    "other than A-Z, a-z, 0-9, '.', '_' and '-'", cmd,
+		    safe(name).s);
+	}
+	return 0;
 }
 
 /* Permission bits as chmod writes them, "0660". */
@@ -692,13 +742,15 @@ cmd_stats(struct ctl *ctl, int argc, char **argv)
 			return usage_error("--json conflicts with --format=%s",
 			    ctl->format_arg);
 	}
+	if (argc == 1 && (rc = check_pool_name("stats", argv[0])) != 0)
+		return rc;
 
 	if ((rc = ctl_connect(ctl)) != 0)
 		return rc;
 	if (argc == 1) {
 		error = pool_stats_by_name(ctl->conn, argv[0], &one);
 		if (error != 0)
-			return fail(error, "stats %s", argv[0]);
+			return fail_pool(error, "stats", argv[0], NULL);
 		ps = &one;
 		n = 1;
 	} else if ((rc = get_pools(ctl, &ps, &n)) != 0)
@@ -728,6 +780,29 @@ cmd_stats(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * What the daemon's refusal of a create means.  The name, mode, granularity
+ * and a size of 0 were checked here, so -EINVAL is what only the daemon
+ * knows: a size above its largest pool (or a granularity above its page
+ * size).  pool_strerror's texts would speak of blocks and runs.
+ */
+static const char *
+create_strerror(int error)
+{
+	switch (error) {
+	case -EINVAL:
+		return "invalid size or option (a pool is at most 64 TiB, "
+		    "its granularity at most the page size)";
+	case -ENOMEM:
+		return "out of memory";
+	case -EPERM:
+		return "not permitted (only the daemon's uid, root and its "
+		    "admin group may create pools)";
+	default:
+		return NULL;
+	}
+}
+
 static int
 cmd_create(struct ctl *ctl, int argc, char **argv)
 {
@@ -740,8 +815,8 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 
 	(void)argc;
 	memset(&o, 0, sizeof o);
-	if (*name == '\0')
-		return usage_error("create: empty pool name");
+	if ((rc = check_pool_name("create", name)) != 0)
+		return rc;
 	if (ctl->size_arg == NULL)
 		return usage_error("create: --size is required");
 	if (parse_size(ctl->size_arg, &o.max_size) != 0 || o.max_size == 0)
@@ -777,7 +852,8 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 	if ((rc = ctl_connect(ctl)) != 0)
 		return rc;
 	if ((error = pool_create(ctl->conn, name, &o)) != 0)
-		return fail(error, "create %s", name);
+		return fail_pool(error, "cannot create pool", name,
+		    create_strerror(error));
 
 	if (ctl->json) {
 		j = json_object_new_object();
@@ -804,20 +880,27 @@ cmd_destroy(struct ctl *ctl, int argc, char **argv)
 {
 	struct json_object	*j;
 	const char		*name = argv[0];
+	const char		*why = NULL;
 	int			 rc, error;
 
 	(void)argc;
+	if ((rc = check_pool_name("destroy", name)) != 0)
+		return rc;
 	if ((rc = ctl_connect(ctl)) != 0)
 		return rc;
 	if (ctl->force)
 		error = pool_destroy_force(ctl->conn, name);
 	else
 		error = pool_destroy(ctl->conn, name);
+	/* pool_strerror's -EBUSY also speaks of blocks that cannot move. */
 	if (error == -EBUSY)
-		return fail(error, "destroy %s (use --force to destroy it "
-		    "anyway)", name);
+		why = "it has live blocks or open handles (use --force to "
+		    "destroy it anyway)";
+	else if (error == -EPERM)
+		why = "not permitted (only the daemon's uid, root and its "
+		    "admin group may destroy pools)";
 	if (error != 0)
-		return fail(error, "destroy %s", name);
+		return fail_pool(error, "cannot destroy pool", name, why);
 
 	if (ctl->json) {
 		j = json_object_new_object();
@@ -861,12 +944,15 @@ cmd_clients(struct ctl *ctl, int argc, char **argv)
 	size_t			 n = 0, i, wn = 4, wp = 4;
 	int			 rc, error;
 
+	if (pool != NULL && (rc = check_pool_name("clients", pool)) != 0)
+		return rc;
 	if ((rc = ctl_connect(ctl)) != 0)
 		return rc;
 	error = pool_clients(ctl->conn, pool, &ci, &n);
+	if (error != 0 && pool != NULL)
+		return fail_pool(error, "clients", pool, NULL);
 	if (error != 0)
-		return fail(error, "clients%s%s", pool ? " " : "",
-		    pool ? pool : "");
+		return fail(error, "clients");
 	if (n > 0)
 		qsort(ci, n, sizeof *ci, cmp_clients);
 
@@ -909,10 +995,12 @@ cmd_trim(struct ctl *ctl, int argc, char **argv)
 	int			 rc, error;
 
 	(void)argc;
+	if ((rc = check_pool_name("trim", name)) != 0)
+		return rc;
 	if ((rc = ctl_connect(ctl)) != 0)
 		return rc;
 	if ((error = pool_trim_by_name(ctl->conn, name, &released)) != 0)
-		return fail(error, "trim %s", name);
+		return fail_pool(error, "trim", name, NULL);
 
 	if (ctl->json) {
 		j = json_object_new_object();
@@ -937,12 +1025,14 @@ cmd_check(struct ctl *ctl, int argc, char **argv)
 	int			 rc, error;
 
 	(void)argc;
+	if ((rc = check_pool_name("check", name)) != 0)
+		return rc;
 	if ((rc = ctl_connect(ctl)) != 0)
 		return rc;
 	msg[0] = '\0';
 	error = pool_check_by_name(ctl->conn, name, msg, sizeof msg);
 	if (error != 0 && error != -EFAULT)
-		return fail(error, "check %s", name);
+		return fail_pool(error, "check", name, NULL);
 	if (error == -EFAULT && msg[0] == '\0')
 		strcpy(msg, "invariant check failed");
 

@@ -7,8 +7,10 @@
  *   destroy (and of a busy pool: exit 1, --force), clients (shows the pid of
  *   a client process kept open), trim (prints what the daemon released),
  *   check (prints ok), --help / help / --version, usage errors (exit 2),
- *   unknown pools (exit 1), an unreachable daemon (exit 69), and another
- *   uid refused by the daemon or by the socket's mode (exit 77).
+ *   bad pool names refused before connecting (exit 2), unknown pools (exit
+ *   1, "no such pool: NAME"), a create the daemon refuses and a busy destroy
+ *   (exit 1, said in the command's words), an unreachable daemon (exit 69),
+ *   and another uid refused by the daemon or by the socket's mode (exit 77).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -337,11 +339,12 @@ create_and_bad_sizes(void **state)
 		assert_false(pool_exists("delta"));
 	}
 
-	expect_exit(ctl("create delta --size 64K --granularity 64 --mode 0640 "
+	/* A retain within the size: the daemon caps a larger one to it. */
+	expect_exit(ctl("create delta --size 4M --granularity 64 --mode 0640 "
 			"--quota 8K --retain 2M"), 0,
 		    "create delta with options");
 	st = stats_of("delta");
-	assert_int_equal(st.max_size, 64 * KiB);
+	assert_int_equal(st.max_size, 4 * MiB);
 	assert_int_equal(st.granularity, 64);
 	assert_int_equal(st.mode, 0640);
 	assert_int_equal(st.quota, 8 * KiB);
@@ -611,6 +614,139 @@ help_version_and_usage_errors(void **state)
 	stop();
 }
 
+/* ---- pool names and the words of errors ----------------------------------- */
+
+#define NAME64 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._"
+#define NAME65 NAME64 "-"
+
+/*
+ * Every command that takes a pool name checks it by the daemon's rule
+ * before it connects: with no daemon at the socket, a bad name is still a
+ * usage error (2), while a good one gets as far as the connection (69).
+ */
+static void
+bad_pool_names_exit_2_before_connecting(void **state)
+{
+	static const char *const bad[] = {
+		".x", ".hidden", NAME65, "'a b'", "a/b", "'a:b'", "''",
+	};
+	static const char *const cmds[] = {
+		"create %s --size 1M", "destroy %s", "stats %s", "clients %s",
+		"trim %s", "check %s",
+	};
+	char env[300], args[200];
+	unsigned i, j;
+
+	(void)state;
+	start(TWO_POOLS);
+	assert_int_equal(strlen(NAME64), 64);
+	snprintf(env, sizeof(env), "POOLMGRD_SOCKET=%s/nonexistent.sock",
+		 fx.d.dir);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		for (j = 0; j < sizeof(bad) / sizeof(bad[0]); j++) {
+			snprintf(args, sizeof(args), cmds[i], bad[j]);
+			expect_exit(ctl_env(env, "%s", args), EXIT_USAGE, args);
+			expect(strstr(fx.err, "pool name"),
+			       "a bad name: the diagnostic does not say so");
+		}
+		/* The longest good name is not refused here. */
+		snprintf(args, sizeof(args), cmds[i], NAME64);
+		expect_exit(ctl_env(env, "%s", args), EXIT_UNAVAILABLE, args);
+	}
+
+	/* With the daemon there: refused alike, and nothing is created. */
+	expect_exit(ctl("create .hidden --size 1M"), EXIT_USAGE,
+		    "create .hidden");
+	expect(strstr(fx.err, "'.hidden'") && !strstr(fx.err, "live block"),
+	       "create .hidden: the diagnostic does not name the pool name");
+	assert_false(pool_exists(".hidden"));
+	expect_exit(ctl("create 'a b' --size 1M"), EXIT_USAGE, "create 'a b'");
+	assert_false(pool_exists("a b"));
+
+	/* The edges of the rule that are good: 64 bytes, a leading '-'. */
+	expect_exit(ctl("create " NAME64 " --size 1M"), 0, "a 64-byte name");
+	assert_true(pool_exists(NAME64));
+	expect_exit(ctl("create --size 1M -- -dash"), 0, "create -- -dash");
+	assert_true(pool_exists("-dash"));
+	expect_exit(ctl("stats -- -dash"), 0, "stats -- -dash");
+	expect_exit(ctl("destroy -- -dash"), 0, "destroy -- -dash");
+	assert_false(pool_exists("-dash"));
+	stop();
+}
+
+/*
+ * A create the daemon refuses says so in words that fit a create, not in
+ * pool_strerror's -EINVAL text, which speaks of live blocks.
+ */
+static void
+create_refused_by_daemon_says_why(void **state)
+{
+	(void)state;
+	start(TWO_POOLS);
+
+	/* Well formed, so poolctl sends it; above the 64 TiB of a pool. */
+	expect_exit(ctl("create p1 --size 65T"), EXIT_FAILED,
+		    "create p1 --size 65T");
+	expect(strstr(fx.err, "poolctl: cannot create pool p1: invalid size "
+			      "or option"),
+	       "create 65T: not \"cannot create pool p1: invalid size or "
+	       "option\"");
+	expect(!strstr(fx.err, "live block"),
+	       "create 65T: speaks of live blocks");
+	assert_false(pool_exists("p1"));
+
+	expect_exit(ctl("create alpha --size 1M"), EXIT_FAILED,
+		    "create of an existing pool");
+	expect(strstr(fx.err, "poolctl: cannot create pool alpha: ") &&
+	       strstr(fx.err, "exists"),
+	       "create alpha: not \"cannot create pool alpha: ... exists\"");
+	stop();
+}
+
+/* Once connected, -ENOENT can only be the pool: no word of a socket. */
+static void
+no_such_pool_says_its_name(void **state)
+{
+	static const char *const cmds[] = {
+		"stats nosuch", "destroy nosuch", "clients nosuch",
+		"trim nosuch", "check nosuch", "destroy nosuch --force",
+	};
+	unsigned i;
+
+	(void)state;
+	start(TWO_POOLS);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		expect_exit(ctl("%s", cmds[i]), EXIT_FAILED, cmds[i]);
+		expect(strcmp(fx.err, "poolctl: no such pool: nosuch\n") == 0,
+		       "not \"poolctl: no such pool: nosuch\"");
+	}
+	stop();
+}
+
+/*
+ * A busy destroy speaks of the pool's blocks and handles and of --force,
+ * not of shared blocks that cannot move (pool_strerror's -EBUSY covers
+ * pool_realloc too).
+ */
+static void
+busy_destroy_says_why(void **state)
+{
+	(void)state;
+	start(TWO_POOLS);
+	assert_int_equal(pool_open(fx.conn, "alpha", &fx.pool), 0);
+	alloc_ok(fx.pool, 64);
+	expect_exit(ctl("destroy alpha"), EXIT_FAILED, "destroy of a busy pool");
+	expect(strstr(fx.err, "poolctl: cannot destroy pool alpha: ") &&
+	       strstr(fx.err, "live blocks or open handles") &&
+	       strstr(fx.err, "--force"),
+	       "busy destroy: not \"cannot destroy pool alpha: ... live "
+	       "blocks or open handles ... --force\"");
+	expect(!strstr(fx.err, "cannot move"),
+	       "busy destroy: speaks of a shared block that cannot move");
+	assert_true(pool_exists("alpha"));
+	stop();
+}
+
 /* ---- unreachable ---------------------------------------------------------- */
 
 static void
@@ -780,6 +916,13 @@ main(void)
 		cmocka_unit_test_teardown(trim_and_check, teardown),
 		cmocka_unit_test_teardown(help_version_and_usage_errors,
 					  teardown),
+		cmocka_unit_test_teardown(
+			bad_pool_names_exit_2_before_connecting, teardown),
+		cmocka_unit_test_teardown(create_refused_by_daemon_says_why,
+					  teardown),
+		cmocka_unit_test_teardown(no_such_pool_says_its_name,
+					  teardown),
+		cmocka_unit_test_teardown(busy_destroy_says_why, teardown),
 		cmocka_unit_test_teardown(unreachable_daemon_exits_69,
 					  teardown),
 		cmocka_unit_test_teardown(other_uid_refused_exits_77, teardown),

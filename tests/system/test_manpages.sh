@@ -3,6 +3,11 @@
 # warning` prints nothing, `groff -ww -z -man` prints nothing (when groff is
 # installed), and `man -l` renders each page without a word on stderr.
 # mandoc is required (make deps installs it); groff and man are not.
+#
+# And they agree with the programs: poolmgrd(8) and poolctl(1) show what
+# --version prints (when $POOLMGR_BUILD, default build, has the programs),
+# and poolctl(1) lists every JSON key and Prometheus metric that
+# client/poolctl.c prints, under the command that prints it.
 set -eu
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -73,4 +78,91 @@ for page in $pages; do
 		status=1
 	fi
 done
+
+# The paragraph of poolctl(1)'s JSON OUTPUT whose tag begins with the word
+# $1, with the escapes undone so that a key reads as itself.
+json_para() {
+	awk -v want="$1" '
+		/^\.SH / { sec = ($0 ~ /^\.SH JSON OUTPUT/); on = 0; next }
+		!sec { next }
+		/^\.TP/ { tag = 1; on = 0; next }
+		tag { tag = 0; split($0, w, /[ ,]+/); on = (w[2] == want) }
+		on { print }
+	' "$root/docs/poolctl.1" | sed -e 's/\\(dq/"/g' -e 's/\\//g'
+}
+
+# Does the text on stdin hold word $1, not as part of a longer key?
+has_word() {
+	grep -Eq "(^|[^A-Za-z0-9_])$1([^A-Za-z0-9_]|\$)"
+}
+
+page=docs/poolctl.1
+ok=1
+# Function and key of every JSON member poolctl.c adds: the stat_fields[]
+# keys (SF) are json_stats', the others the function's they are added in.
+keys=$(awk '
+	/^[a-z_]+\(/ { fn = substr($0, 1, index($0, "(") - 1) }
+	/^\tSF\(/ { k = $0; sub(/^\tSF\(/, "", k); sub(/,.*/, "", k)
+		print "json_stats", k }
+	/json_object_object_add\([a-z]+, "/ { match($0, /"[a-z_]+"/)
+		print fn, substr($0, RSTART + 1, RLENGTH - 2) }
+' "$root/client/poolctl.c")
+if [ -z "$keys" ]; then
+	echo "test_manpages: FAIL: found no JSON keys in client/poolctl.c"
+	ok=0
+fi
+# (The loop runs in a subshell: its exit status carries the verdict.)
+echo "$keys" | {
+	bad=0
+	while read -r fn key; do
+		case $fn in
+		json_stats)	cmd=list ;;
+		json_client)	cmd=clients ;;
+		cmd_*)		cmd=${fn#cmd_} ;;
+		*)		echo "test_manpages: FAIL: JSON key $key is" \
+				    "added in $fn(), which is no command's"
+				bad=1
+				continue ;;
+		esac
+		if ! json_para "$cmd" | has_word "$key"; then
+			echo "test_manpages: FAIL: $page: JSON OUTPUT of" \
+			    "$cmd lacks $key"
+			bad=1
+		fi
+	done
+	exit $bad
+} || ok=0
+for m in $(grep -o '"poolmgr_pool_[a-z_]*"' "$root/client/poolctl.c" |
+    tr -d '"' | sort -u); do
+	if ! sed -n '/^\.SH PROMETHEUS OUTPUT/,/^\.SH /p' "$root/$page" |
+	    has_word "$m"; then
+		echo "test_manpages: FAIL: $page: PROMETHEUS OUTPUT lacks $m"
+		ok=0
+	fi
+done
+
+build=${POOLMGR_BUILD:-build}
+case $build in
+/*)	;;
+*)	build=$root/$build ;;
+esac
+for pair in poolmgrd:docs/poolmgrd.8 poolctl:docs/poolctl.1; do
+	prog=${pair%%:*} page=${pair#*:}
+	if [ ! -x "$build/$prog" ]; then
+		echo "test_manpages: note: no $build/$prog; not comparing" \
+		    "its --version with $page"
+		continue
+	fi
+	version=$("$build/$prog" --version)
+	if ! grep -qxF ".B $version" "$root/$page"; then
+		echo "test_manpages: FAIL: $page does not show" \
+		    "\"$version\", what $prog --version prints"
+		ok=0
+	fi
+done
+if [ "$ok" = 1 ]; then
+	echo "test_manpages: ok: the pages agree with the programs"
+else
+	status=1
+fi
 exit $status
