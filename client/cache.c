@@ -40,7 +40,10 @@
  * 4. A dead daemon is noticed: cache hits make no round trip, so once per
  *    tick of the coarse clock (a few milliseconds) a thread that uses the
  *    cache peeks at the socket; once the connection is broken the cache
- *    serves nothing (-ECONNRESET).
+ *    serves nothing (-ECONNRESET).  A pool destroyed by force under the
+ *    handle is noticed at once: the daemon sets the state word that follows
+ *    the share map's bits first, and every cache operation reads it
+ *    (-EBADF, as the daemon would answer).
  *
  * Structure.  Size classes: each multiple of the granularity up to 512
  * bytes, then four per doubling up to CACHE_MAX_BLOCK; a block serves the
@@ -109,6 +112,7 @@ struct shard {
 struct cache {
 	const uint8_t	*share;
 	uint64_t	 share_bits;
+	const uint64_t	*state;		/* the pool's, after the bits */
 	unsigned	 gshift;
 	uint32_t	 granularity;
 	uint64_t	 pool_size;
@@ -139,13 +143,20 @@ static int		slot_key_ok;
 static __thread unsigned cache_thread_slot;	/* slot + 1; 0: none yet */
 static __thread int64_t	 cache_thread_probed;
 
-/* 0, or -ECONNRESET when the daemon is gone (see 4 above). */
+/*
+ * 0; -EBADF once the pool is destroyed under the handle (the daemon says so
+ * in the share map's state word); -ECONNRESET when the daemon is gone (see
+ * 4 above).
+ */
 static int
 conn_check(struct pool *p)
 {
 	struct timespec	ts;
 	int64_t		now;
 	int		probe;
+
+	if (__atomic_load_n(p->cache->state, __ATOMIC_ACQUIRE) != 0)
+		return -EBADF;
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
@@ -543,7 +554,8 @@ cache_create(struct pool *p, const uint8_t *share_map, uint64_t share_size,
 	if ((k = calloc(1, sizeof *k)) == NULL)
 		return -ENOMEM;
 	k->share = share_map;
-	k->share_bits = share_size * 8;
+	k->share_bits = (share_size - p->page_size) * 8;
+	k->state = (const uint64_t *)(share_map + share_size - p->page_size);
 	k->granularity = p->granularity;
 	k->gshift = (unsigned)__builtin_ctz(p->granularity);
 	k->pool_size = p->size;

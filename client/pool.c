@@ -124,10 +124,14 @@ client_check_share_fd(int fd, uint64_t size)
 static void
 client_start_cache(struct pool *p, int fd, uint64_t size)
 {
-	void	*m;
+	void		*m;
 
-	if (fd == -1 || size == 0 || size > SIZE_MAX ||
-	    size * 8 < p->size / p->granularity ||
+	uint64_t	 bits = (p->size + p->granularity - 1) / p->granularity;
+
+	/* The bits, rounded up to pages, then the page of the state word. */
+	if (fd == -1 || size > SIZE_MAX || p->page_size == 0 ||
+	    size < (bits + 7) / 8 + p->page_size ||
+	    size % p->page_size != 0 ||
 	    client_check_share_fd(fd, size) != 0)
 		return;
 	m = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);

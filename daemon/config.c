@@ -1,6 +1,16 @@
 /*
  * config.c - read poolmgrd.conf with inih (Debian's libinih), so the INI
  * syntax, comments and line numbers are handled by a maintained parser.
+ *
+ * inih calls its handler only for keys (Debian 12's libinih 55 is built
+ * without INI_CALL_HANDLER_ON_NEW_SECTION), so a section with no keys -
+ * [bogus], [pool .bad], [pool a] without a size - would go unseen; it cuts
+ * section names to 49 bytes, shorter than a pool name may be; and a line
+ * longer than its buffer is cut, its rest read as the next line.  So the
+ * file reaches inih through a reader of ours (read_line), which sees every
+ * line first: it checks each section header as it passes, keeps the whole
+ * section name for the keys that follow, and stops at a line too long.
+ * inih still does the rest: keys, values, comments, continuation lines.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -16,8 +26,16 @@
 
 struct load_state {
 	struct config *cf;
-	char *err;
-	size_t errlen;
+	FILE *f;
+	int line;		/* of the file: the one inih is on */
+	char section[80];	/* in effect, whole (pool names fit) */
+	int has_key;		/* a key since: an indented line continues it */
+	int read_errno;		/* reading the file failed: why */
+	int long_line;		/* a line too long for inih, or 0 */
+	int max_line;		/* the most bytes inih takes in a line */
+	int pool_line[CONFIG_MAX_POOLS];	/* where each pool's section
+						 * first starts */
+	int problem_line;	/* the line of problem, or 0 */
 	char problem[256];
 };
 
@@ -232,6 +250,7 @@ pool_entry(struct load_state *ls, const char *name)
 		snprintf(ls->problem, sizeof(ls->problem), "too many pools");
 		return NULL;
 	}
+	ls->pool_line[cf->npools] = ls->line;
 	p = &cf->pools[cf->npools++];
 	memset(p, 0, sizeof(*p));
 	snprintf(p->name, sizeof(p->name), "%s", name);
@@ -271,10 +290,11 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 	return 1;
 }
 
+/* A key of the file. */
 static int
-on_entry(void *user, const char *section, const char *key, const char *value)
+on_key(struct load_state *ls, const char *section, const char *key,
+       const char *value)
 {
-	struct load_state *ls = user;
 	struct config_pool *p;
 
 	if (strcmp(section, "daemon") == 0)
@@ -289,27 +309,151 @@ on_entry(void *user, const char *section, const char *key, const char *value)
 	return 0;
 }
 
+/* A section header, checked when it is read, whether or not keys follow. */
+static int
+on_section(struct load_state *ls, const char *section)
+{
+	if (strcmp(section, "daemon") == 0)
+		return 1;
+	if (strncmp(section, "pool ", 5) == 0)
+		return pool_entry(ls, section + 5) != NULL;
+	snprintf(ls->problem, sizeof(ls->problem), "unknown section [%s]",
+		 section);
+	return 0;
+}
+
+/*
+ * inih's handler, for keys.  The section is the reader's, not inih's,
+ * which may be cut short.  (A key of NULL, the start of a section from an
+ * inih built with INI_CALL_HANDLER_ON_NEW_SECTION, was seen by the reader.)
+ */
+static int
+on_entry(void *user, const char *section, const char *key, const char *value)
+{
+	struct load_state *ls = user;
+
+	(void)section;
+	if (!key)
+		return 1;
+	ls->has_key = 1;
+	if (!on_key(ls, ls->section, key, value)) {
+		ls->problem_line = ls->line;
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Is line a section header, as inih reads it?  Then its name, whole, in
+ * ls->section.  As in inih: a UTF-8 byte order mark may start the file;
+ * an indented line after a key continues that key's value; otherwise,
+ * after blanks, '[' starts a header that ']' ends (without ']' inih
+ * reports the syntax error).
+ */
+static int
+section_header(struct load_state *ls, const char *line)
+{
+	const char *s = line, *end;
+	size_t n;
+
+	if (ls->line == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
+		s += 3;
+	while (*s && isspace((unsigned char)*s))
+		s++;
+	if (*s != '[' || (s > line && ls->has_key) || !(end = strchr(s, ']')))
+		return 0;
+	n = (size_t)(end - (s + 1));
+	if (n >= sizeof(ls->section)) {
+		snprintf(ls->problem, sizeof(ls->problem),
+			 "section name longer than %zu bytes",
+			 sizeof(ls->section) - 1);
+		ls->problem_line = ls->line;
+		return 0;
+	}
+	memcpy(ls->section, s + 1, n);
+	ls->section[n] = '\0';
+	ls->has_key = 0;
+	return 1;
+}
+
+/*
+ * inih's reader (fgets-like).  Stops, as at the end of the file, at the
+ * first problem (inih would carry on, and a later problem would replace its
+ * message) and at a line longer than inih's buffer, which inih would cut
+ * and read the rest of as a line of its own: a syntax error on the next
+ * line, a value cut short, a key out of a comment.  A line that fills the
+ * buffer but for its newline is whole: the newline is read here.
+ */
+static char *
+read_line(char *str, int num, void *stream)
+{
+	struct load_state *ls = stream;
+	size_t n;
+	int c;
+
+	if (ls->problem_line || ls->long_line)
+		return NULL;
+	if (!fgets(str, num, ls->f)) {
+		if (ferror(ls->f))
+			ls->read_errno = errno ? errno : EIO;
+		return NULL;
+	}
+	ls->line++;
+	n = strlen(str);
+	if (n > 0 && n + 1 == (size_t)num && str[n - 1] != '\n' &&
+	    (c = getc(ls->f)) != '\n' && c != EOF) {
+		ls->long_line = ls->line;
+		ls->max_line = num - 1;
+		return NULL;
+	}
+	if (section_header(ls, str) && !on_section(ls, ls->section))
+		ls->problem_line = ls->line;
+	return ls->problem_line ? NULL : str;
+}
+
 int
 config_load(struct config *cf, const char *path, char *err, size_t errlen)
 {
-	struct load_state ls = {.cf = cf, .err = err, .errlen = errlen};
+	struct load_state ls = {.cf = cf};
 	unsigned i;
-	int line = ini_parse(path, on_entry, &ls);
+	int rc;
 
-	if (line < 0) {
+	if (!(ls.f = fopen(path, "r"))) {
 		snprintf(err, errlen, "%s: cannot read: %s", path,
 			 strerror(errno));
 		return -1;
 	}
-	if (line > 0) {
-		snprintf(err, errlen, "%s:%d: %s", path, line,
-			 ls.problem[0] ? ls.problem : "syntax error");
+	errno = 0;
+	rc = ini_parse_stream(read_line, &ls, on_entry, &ls);
+	fclose(ls.f);
+	if (ls.read_errno) {
+		snprintf(err, errlen, "%s: cannot read: %s", path,
+			 strerror(ls.read_errno));
+		return -1;
+	}
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: cannot parse: out of memory", path);
+		return -1;
+	}
+	/* The first problem: one of ours, or before it one of syntax. */
+	if (ls.problem_line && (rc == 0 || rc == ls.problem_line)) {
+		snprintf(err, errlen, "%s:%d: %s", path, ls.problem_line,
+			 ls.problem);
+		return -1;
+	}
+	if (rc > 0) {
+		snprintf(err, errlen, "%s:%d: syntax error", path, rc);
+		return -1;
+	}
+	if (ls.long_line) {
+		snprintf(err, errlen, "%s:%d: line too long (at most %d bytes)",
+			 path, ls.long_line, ls.max_line);
 		return -1;
 	}
 	for (i = 0; i < cf->npools; i++) {
 		if (cf->pools[i].size == 0) {
-			snprintf(err, errlen, "%s: [pool %s] needs a size", path,
-				 cf->pools[i].name);
+			snprintf(err, errlen, "%s:%d: [pool %s] needs a size",
+				 path, ls.pool_line[i], cf->pools[i].name);
 			return -1;
 		}
 	}

@@ -275,6 +275,8 @@ do_destroy(struct call *c, const Poolmgr__DestroyPool *m)
 			      (unsigned long long)live_blocks(p));
 	log_info("pool %s destroyed by uid %u", p->name, (unsigned)c->s->uid);
 	unmapped = p->nhandles == 0;
+	if (!unmapped)
+		dpool_mark_destroyed(p);
 	session_close_pool_handles(p);
 	dpool_destroy(p, unmapped);
 	return 0;
@@ -703,7 +705,12 @@ fill_stats(Poolmgr__PoolStats *ps, struct dpool *p)
 	ps->persistent_blocks = p->persistent_blocks;
 	ps->released_bytes = st.released_bytes;
 	ps->retain_bytes = st.retain_bytes;
-	ps->free_resident_bytes = st.free_resident_bytes;
+	/*
+	 * The engine counts the pages it handed out, some of which nobody
+	 * wrote (a client cache's refill): what the memfd holds bounds it.
+	 */
+	ps->free_resident_bytes = st.free_resident_bytes < ps->committed_bytes
+				  ? st.free_resident_bytes : ps->committed_bytes;
 }
 
 static Poolmgr__PoolStats one_stats;

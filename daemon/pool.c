@@ -239,8 +239,9 @@ make_share_map(struct dpool *p)
 	long page = sysconf(_SC_PAGESIZE);
 	uint64_t bits = (p->size + (1ull << p->granule_shift) - 1) >>
 			p->granule_shift;
-	uint64_t size = ((bits + 7) / 8 + (uint64_t)page - 1) &
-			~((uint64_t)page - 1);
+	/* The bits, then a page whose first word is the pool's state. */
+	uint64_t size = (((bits + 7) / 8 + (uint64_t)page - 1) &
+			 ~((uint64_t)page - 1)) + (uint64_t)page;
 	int fd;
 
 	snprintf(label, sizeof(label), "poolmgr:%s:shared", p->name);
@@ -301,9 +302,13 @@ make_memfd(const char *name, uint64_t size)
 	return fd;
 }
 
-/* The engine's retain_pages for a retain setting in bytes. */
+/*
+ * The engine's retain_pages for a retain setting in bytes.  More than the
+ * pool means all of it, and says so in the stats (not the page count's
+ * limit, which a huge setting would otherwise show).
+ */
 static uint32_t
-retain_pages(uint64_t bytes)
+retain_pages(uint64_t bytes, uint64_t size)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), n;
 
@@ -311,6 +316,8 @@ retain_pages(uint64_t bytes)
 		return 0;
 	if (bytes == DPOOL_RETAIN_NONE)
 		return HEAP_RETAIN_NONE;
+	if (bytes > size)
+		bytes = size;
 	n = bytes / page + (bytes % page != 0);
 	return n < HEAP_RETAIN_NONE ? (uint32_t)n : HEAP_RETAIN_NONE - 1;
 }
@@ -335,7 +342,7 @@ dpool_create(const char *name, const struct dpool_params *pp,
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	hc.max_size = pp->size;
 	hc.granularity = pp->granularity;
-	hc.retain_pages = retain_pages(pp->retain);
+	hc.retain_pages = retain_pages(pp->retain, pp->size);
 	hc.release = pool_release;
 	hc.zero = pool_zero;
 	hc.copy = pool_copy;
@@ -386,6 +393,18 @@ block_delete(struct dpool *p, struct block *b)
 {
 	RB_REMOVE(block_tree, &p->blocks, b);
 	spare_give(&spare_blocks, b);
+}
+
+void
+dpool_mark_destroyed(struct dpool *p)
+{
+	uint64_t *state;
+
+	if (!p->share_map)
+		return;
+	state = (uint64_t *)(p->share_map + p->share_size -
+			     (uint64_t)sysconf(_SC_PAGESIZE));
+	__atomic_store_n(state, DPOOL_STATE_DESTROYED, __ATOMIC_RELEASE);
 }
 
 void

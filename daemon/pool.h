@@ -120,6 +120,13 @@ int dpool_create(const char *name, const struct dpool_params *params,
  * processes' mappings, whose last unmap frees them.
  */
 void dpool_destroy(struct dpool *p, bool unmapped);
+/*
+ * Tell the clients that still map the pool that it is gone: the state word
+ * after the share map's bits (docs/protocol.md), which their caches read
+ * before serving anything, so a forced destroy stops cache hits at once.
+ */
+#define DPOOL_STATE_DESTROYED 1
+void dpool_mark_destroyed(struct dpool *p);
 
 /* Operations on behalf of handle h; each returns 0 or -errno. */
 int dpool_alloc(struct dpool *p, struct handle *h, uint64_t size,

@@ -325,13 +325,18 @@ listen_on(const char *path, unsigned mode)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	char dir[sizeof(sun.sun_path)];
+	struct stat sb;
 	mode_t old;
 	int fd;
 
-	if (strlen(path) >= sizeof(sun.sun_path))
-		fatalx("socket path too long: %s", path);
 	if (socket_alive(path))
 		fatalx("another poolmgrd answers on %s", path);
+	/*
+	 * Only a socket is ours to remove: a mistyped path must never cost
+	 * somebody's file (the daemon often runs as root).
+	 */
+	if (lstat(path, &sb) == 0 && !S_ISSOCK(sb.st_mode))
+		fatalx("%s exists and is not a socket; not removing it", path);
 	if (unlink(path) == -1 && errno != ENOENT)
 		fatal("removing stale socket %s", path);
 	snprintf(dir, sizeof(dir), "%s", path);
@@ -385,14 +390,21 @@ server_run(const struct server_opts *o, struct config *cf)
 	struct timeval status_tv = {STATUS_INTERVAL_SEC, 0};
 	struct timeval idle_tv = {1, 0};
 	char line[160];
+	const char *path;
 	struct dpool *p;
 	int lfd;
 
 	server_cf = cf;
 	server_config_path = o->config_path;
 	dispatch_set_config(cf);
-	snprintf(server_socket, sizeof(server_socket), "%s",
-		 o->socket_path ? o->socket_path : cf->socket);
+	path = o->socket_path ? o->socket_path : cf->socket;
+	/* An empty path would bind an abstract address nobody can chmod. */
+	if (*path == '\0')
+		fatalx("the socket path is empty");
+	if (strlen(path) >= sizeof(server_socket))
+		fatalx("socket path too long (%zu bytes, at most %zu): %s",
+		       strlen(path), sizeof(server_socket) - 1, path);
+	snprintf(server_socket, sizeof(server_socket), "%s", path);
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile(cf);
 	base = event_base_new();

@@ -15,7 +15,8 @@
  *   - a block served from a larger cached one gives its slack back when the
  *     pool is full, so a request that fits in it succeeds;
  *   - the share map the daemon sends cannot be made writable;
- *   - a read-only handle has no cache; a dead daemon stops the cache;
+ *   - a read-only handle has no cache; a dead daemon stops the cache, and
+ *     so does a pool destroyed by force under the handle, at once;
  *   - threads started after others ended reuse their shard and its blocks.
  */
 #include <stdarg.h>
@@ -475,6 +476,41 @@ dead_daemon_stops_the_cache(void **state)
 	pool_disconnect(c);
 }
 
+/*
+ * Another client destroys the pool by force: the cache must not hand out
+ * one more block of it (a producer would pass on offsets into a pool that
+ * is gone), nor take a free, though it still has a block cached and the
+ * connection is fine.
+ */
+static void
+forced_destroy_stops_the_cache(void **state)
+{
+	struct pool_conn *c, *admin;
+	struct pool *p;
+	pool_off_t x, y;
+
+	(void)state;
+	start();
+	p = open_ok(&c, "c");
+	EXPECT_RC(pool_alloc(p, 64, &x), 0);
+	EXPECT_RC(pool_alloc(p, 64, &y), 0);
+	EXPECT_RC(pool_free(p, x), 0);		/* cached */
+	EXPECT_RC(pool_connect(daemon_proc.sock, &admin), 0);
+	EXPECT_RC(pool_destroy_force(admin, "c"), 0);
+	EXPECT_RC(pool_alloc(p, 64, &x), -EBADF);
+	EXPECT_RC(pool_free(p, y), -EBADF);
+	EXPECT_RC(pool_alloc(p, 1 << 20, &x), -EBADF);
+	pool_close(p);
+	/* The connection itself still serves. */
+	EXPECT_RC(pool_open(c, "tight", &p), 0);
+	EXPECT_RC(pool_alloc(p, 64, &x), 0);
+	EXPECT_RC(pool_free(p, x), 0);
+	pool_close(p);
+	pool_disconnect(admin);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
 /* ---- threads that come and go ------------------------------------------- */
 
 struct round {
@@ -551,6 +587,8 @@ main(void)
 		cmocka_unit_test_teardown(share_map_cannot_be_made_writable,
 					  teardown),
 		cmocka_unit_test_teardown(dead_daemon_stops_the_cache,
+					  teardown),
+		cmocka_unit_test_teardown(forced_destroy_stops_the_cache,
 					  teardown),
 		cmocka_unit_test_teardown(
 			new_threads_reuse_the_cache_of_ended_ones, teardown),

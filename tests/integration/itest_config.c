@@ -12,6 +12,13 @@
  * stale socket file - left by a daemon killed with SIGKILL, a socket bound
  * by a process that does not listen, or a plain file - is replaced and the
  * daemon starts.
+ *
+ * A section is checked even with no key in it: a pool section without a
+ * size, an unknown section and a bad pool name stop the daemon at start,
+ * and are refused on SIGHUP, with the file and line named.  So is a line
+ * longer than the parser takes, at its own line, not as a syntax error on
+ * the next one.  And when the file has more than one problem, the first is
+ * the one named, with its own line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -393,8 +401,8 @@ stale_socket_is_replaced(void **state)
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct daemon_proc d;
 	struct stat sb;
-	char log[16384];
-	int fd;
+	char log[16384], log2[256], want[256];
+	int fd, rc;
 
 	(void)state;
 	assert_int_equal(harness_start(&d, "[pool p]\nsize = 1M\n"), 0);
@@ -419,22 +427,264 @@ stale_socket_is_replaced(void **state)
 	serves_again(&d);
 	close(fd);
 
-	/* A plain file where the socket goes. */
+	/*
+	 * A plain file where the socket goes is not ours to remove (a
+	 * mistyped --socket must not cost anyone a file): refused, the file
+	 * untouched; gone, the daemon starts.
+	 */
 	crash(&d);
 	assert_int_equal(unlink(d.sock), 0);
 	fd = open(d.sock, O_WRONLY | O_CREAT | O_EXCL, 0644);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "left over\n", 10), 10);
 	close(fd);
-	if (harness_restart(&d) != 0)
-		fail_msg("no start over a plain file at the socket's path");
+	snprintf(log2, sizeof(log2), "%s/plain.log", d.dir);
+	rc = wait_exit(harness_exec_daemon(&d, log2), 5000);
+	harness_read_text(log2, log, sizeof(log));
+	snprintf(want, sizeof(want), "%s exists and is not a socket; not "
+		 "removing it", d.sock);
+	if (rc != 1 || !strstr(log, want))
+		fail_msg("poolmgrd over a plain file exited %d; want 1 and "
+			 "\"%s\" in its log:\n%s", rc, want, log);
 	assert_int_equal(stat(d.sock, &sb), 0);
-	assert_true(S_ISSOCK(sb.st_mode));
+	assert_true(S_ISREG(sb.st_mode));
+	assert_int_equal(sb.st_size, 10);
+	assert_int_equal(unlink(d.sock), 0);
+	if (harness_restart(&d) != 0)
+		fail_msg("no start once the plain file is gone");
 	serves_again(&d);
 
 	harness_read_text(d.log, log, sizeof(log));
 	assert_null(strstr(log, "another poolmgrd answers"));
 	assert_int_equal(harness_stop(&d), 0);
+}
+
+/*
+ * Start poolmgrd on config (after write_config's [daemon] lines, so
+ * config's first line is the file's line 3) and expect it to refuse to
+ * start: exit 1, its log naming the file and then want ("LINE: problem").
+ */
+static void
+refused_at_start(const char *config, const char *want)
+{
+	struct daemon_proc d;
+	char log[8192], line[512];
+	pid_t pid;
+	int rc;
+
+	memset(&d, 0, sizeof(d));
+	snprintf(d.dir, sizeof(d.dir), "/tmp/poolmgr-test.XXXXXX");
+	assert_non_null(mkdtemp(d.dir));
+	snprintf(d.sock, sizeof(d.sock), "%s/poolmgrd.sock", d.dir);
+	snprintf(d.conf, sizeof(d.conf), "%s/poolmgrd.conf", d.dir);
+	snprintf(d.log, sizeof(d.log), "%s/poolmgrd.log", d.dir);
+	write_config(&d, config);
+	pid = harness_exec_daemon(&d, d.log);
+	assert_true(pid > 0);
+	/* A daemon that starts instead is killed after a while: -1. */
+	rc = wait_exit(pid, 3000);
+	harness_read_text(d.log, log, sizeof(log));
+	snprintf(line, sizeof(line), "%s:%s", d.conf, want);
+	remove_dir(&d);
+	if (rc != 1 || !strstr(log, line))
+		fail_msg("poolmgrd on the file\n%s\nexited %d; want 1, and "
+			 "\"%s\" in its log:\n%s", config, rc, line, log);
+}
+
+static void
+keyless_sections_refused_at_start(void **state)
+{
+	(void)state;
+	/* Alone, and before a section that is fine. */
+	refused_at_start("[pool a]\n", "3: [pool a] needs a size");
+	refused_at_start("[pool a]\n[pool b]\nsize = 1M\n",
+			 "3: [pool a] needs a size");
+	refused_at_start("[bogus]\n", "3: unknown section [bogus]");
+	refused_at_start("[bogus]\n; nothing here\n\n[pool b]\nsize = 1M\n",
+			 "3: unknown section [bogus]");
+	refused_at_start("[pool .bad]\n", "3: bad pool name '.bad'");
+	refused_at_start("[pool b]\nsize = 1M\n[pool .bad]\n",
+			 "5: bad pool name '.bad'");
+}
+
+static void
+first_problem_named(void **state)
+{
+	(void)state;
+	/*
+	 * The parser reads on past a problem: a later one must not be named
+	 * instead, nor with the line of the first.
+	 */
+	refused_at_start("[pool x]\ncolour = 3\nsize = lots\n",
+			 "4: unknown key 'colour' in [pool x]");
+	refused_at_start("[pool x\n[pool y]\nsize = lots\n", "3: syntax error");
+}
+
+/* n bytes of comment: ';' and n - 1 x's. */
+static void
+comment_line(char *buf, size_t n)
+{
+	buf[0] = ';';
+	memset(buf + 1, 'x', n - 1);
+	buf[n] = '\0';
+}
+
+static void
+long_line_named_at_start(void **state)
+{
+	struct daemon_proc d;
+	struct pool_conn *c;
+	struct pool_stats st;
+	char comment[512], zeros[512], config[1024];
+
+	(void)state;
+	/* 199 bytes is the most; such a line is read whole. */
+	comment_line(comment, 199);
+	snprintf(config, sizeof(config), "%s\n[pool p]\nsize = 1M\n", comment);
+	assert_int_equal(harness_start(&d, config), 0);
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	assert_int_equal(pool_stats_by_name(c, "p", &st), 0);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&d), 0);
+
+	/* One more is named at its own line, not the next one's. */
+	comment_line(comment, 200);
+	snprintf(config, sizeof(config), "%s\n[pool p]\nsize = 1M\n", comment);
+	refused_at_start(config, "3: line too long (at most 199 bytes)");
+	/*
+	 * Nor is a long value cut short and taken: this mode, cut, would
+	 * read as 0 (and its rest as a syntax error on the next line).
+	 */
+	memset(zeros, '0', 300);
+	zeros[300] = '\0';
+	snprintf(config, sizeof(config), "[pool p]\nsize = 1M\nmode = %s\n",
+		 zeros);
+	refused_at_start(config, "5: line too long (at most 199 bytes)");
+}
+
+/*
+ * SIGHUP with config in the file (its first line is the file's line 5,
+ * after a new pool "second" that would be created if the file were taken):
+ * the daemon must keep its configuration and log want ("LINE: problem").
+ */
+static void
+refused_on_reload(struct daemon_proc *d, const char *config,
+		  const char *want)
+{
+	struct pool_conn *c;
+	struct pool_stats st;
+	char text[1024], log[32768], line[512];
+
+	snprintf(text, sizeof(text), "[pool second]\nsize = 1M\n%s", config);
+	write_config(d, text);
+	harness_reload(d);
+	assert_true(harness_alive(d));
+	harness_read_text(d->log, log, sizeof(log));
+	snprintf(line, sizeof(line), "SIGHUP: %s:%s; keeping the running "
+		 "configuration", d->conf, want);
+	if (!strstr(log, line))
+		fail_msg("no \"%s\" in the log of poolmgrd reloading the file"
+			 "\n%s\nits log:\n%s", line, text, log);
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	assert_int_equal(pool_stats_by_name(c, "second", &st), -ENOENT);
+	assert_int_equal(pool_stats_by_name(c, "first", &st), 0);
+	pool_disconnect(c);
+}
+
+static void
+keyless_sections_refused_on_reload(void **state)
+{
+	struct daemon_proc d;
+	struct pool_conn *c;
+	struct pool_stats st;
+	char comment[512], config[1024];
+
+	(void)state;
+	assert_int_equal(harness_start(&d, "[pool first]\nsize = 1M\n"), 0);
+	refused_on_reload(&d, "[pool a]\n", "5: [pool a] needs a size");
+	refused_on_reload(&d, "[bogus]\n", "5: unknown section [bogus]");
+	refused_on_reload(&d, "[pool .bad]\n", "5: bad pool name '.bad'");
+	comment_line(comment, 200);
+	snprintf(config, sizeof(config), "%s\n", comment);
+	refused_on_reload(&d, config, "5: line too long (at most 199 bytes)");
+
+	/* The file put right, the reload goes through. */
+	write_config(&d, "[pool second]\nsize = 1M\n");
+	harness_reload(&d);
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	assert_int_equal(pool_stats_by_name(c, "second", &st), 0);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
+/* poolmgrd --socket path (with a good file) exits 1 with want in its log. */
+static void
+socket_refused(const char *path, const char *want)
+{
+	struct daemon_proc d;
+	char log[8192];
+	int rc;
+
+	memset(&d, 0, sizeof(d));
+	snprintf(d.dir, sizeof(d.dir), "/tmp/poolmgr-test.XXXXXX");
+	assert_non_null(mkdtemp(d.dir));
+	snprintf(d.sock, sizeof(d.sock), "%s", path);
+	snprintf(d.conf, sizeof(d.conf), "%s/poolmgrd.conf", d.dir);
+	snprintf(d.log, sizeof(d.log), "%s/poolmgrd.log", d.dir);
+	write_config(&d, "[pool p]\nsize = 1M\n");
+	rc = wait_exit(harness_exec_daemon(&d, d.log), 3000);
+	harness_read_text(d.log, log, sizeof(log));
+	remove_dir(&d);
+	if (rc != 1 || !strstr(log, want))
+		fail_msg("poolmgrd --socket '%s' exited %d; want 1, and \"%s\" "
+			 "in its log:\n%s", path, rc, want, log);
+}
+
+static void
+bad_socket_paths_refused(void **state)
+{
+	char path[150];
+
+	(void)state;
+	socket_refused("", "the socket path is empty");
+	/* 108 bytes: one past what sun_path holds with its terminator. */
+	memset(path, 'x', sizeof(path));
+	memcpy(path, "/tmp/", 5);
+	path[108] = '\0';
+	socket_refused(path, "socket path too long (108 bytes, at most 107)");
+}
+
+static void
+long_pool_names_whole(void **state)
+{
+	char name[80], conf[256];
+	struct daemon_proc d;
+	struct pool_conn *c;
+	struct pool_stats st;
+
+	(void)state;
+	/* 64 bytes, the most a pool name may have. */
+	memset(name, 'n', 64);
+	name[64] = '\0';
+	snprintf(conf, sizeof(conf), "[pool %s]\nsize = 1M\n", name);
+	assert_int_equal(harness_start(&d, conf), 0);
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	assert_int_equal(pool_stats_by_name(c, name, &st), 0);
+	assert_int_equal(st.max_size, 1 << 20);
+	name[49] = '\0';	/* where a section name used to be cut */
+	assert_int_equal(pool_stats_by_name(c, name, &st), -ENOENT);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&d), 0);
+
+	name[49] = 'n';
+	name[64] = 'x';		/* 65 bytes */
+	name[65] = '\0';
+	snprintf(conf, sizeof(conf), "[pool %s]\nsize = 1M\n", name);
+	refused_at_start(conf, "3: bad pool name");
+	memset(name, 'n', 75);	/* "pool " and 75: 80 bytes */
+	name[75] = '\0';
+	snprintf(conf, sizeof(conf), "[pool %s]\nsize = 1M\n", name);
+	refused_at_start(conf, "3: section name longer than 79 bytes");
 }
 
 int
@@ -447,7 +697,13 @@ main(void)
 		cmocka_unit_test(socket_mode_default_0660),
 		cmocka_unit_test(refuses_to_start_beside_live_daemon),
 		cmocka_unit_test(stale_socket_is_replaced),
+		cmocka_unit_test(bad_socket_paths_refused),
+		cmocka_unit_test(long_pool_names_whole),
 		cmocka_unit_test(bad_config_refused_at_start),
+		cmocka_unit_test(keyless_sections_refused_at_start),
+		cmocka_unit_test(first_problem_named),
+		cmocka_unit_test(long_line_named_at_start),
+		cmocka_unit_test(keyless_sections_refused_on_reload),
 	};
 
 	return cmocka_run_group_tests_name("poolmgrd config and signals", tests,

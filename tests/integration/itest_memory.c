@@ -398,6 +398,8 @@ retain_setting_bounds_kept_pages(void **state)
 	retain_round("0", 0, 0, 64 * KiB);
 	retain_round("4M", 4 * MiB, 3 * MiB, 4 * MiB + 64 * KiB);
 	retain_round(NULL, 1 * MiB, 512 * KiB, 1 * MiB + 64 * KiB);
+	/* More than the pool: all of it, and the stats say the pool's size. */
+	retain_round("99T", 64 * MiB, 15 * MiB, 16 * MiB + 64 * KiB);
 }
 
 /* The pool's stats as the daemon has them, without flushing our cache. */
