@@ -905,24 +905,29 @@ POOL_API int
 pool_alloc_batch(struct pool *p, size_t n, const size_t *sizes,
     pool_off_t *out)
 {
-	uint64_t	wire[POOL_BATCH_MAX], usable[POOL_BATCH_MAX];
-	size_t		i;
-	int		error;
+	uint64_t	*wire, *usable;
+	size_t		 i;
+	int		 error;
 
 	if (p == NULL || sizes == NULL || out == NULL || n == 0)
 		return -EINVAL;
 	if (n > POOL_BATCH_MAX)
 		return -E2BIG;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		if (sizes[i] == 0)
 			return -EINVAL;
+	/* On the heap: 64 KiB at most, too much for a small thread stack. */
+	if ((wire = malloc(2 * n * sizeof *wire)) == NULL)
+		return -ENOMEM;
+	usable = wire + n;
+	for (i = 0; i < n; i++)
 		wire[i] = sizes[i];
-	}
 	error = client_alloc_batch(p, n, wire, out, usable);
 	if (error != 0 && client_flush_for(p, error))
 		error = client_alloc_batch(p, n, wire, out, usable);
 	for (i = 0; error == 0 && i < n; i++)
 		cache_track(p, out[i], usable[i]);
+	free(wire);
 	return error;
 }
 
@@ -952,10 +957,16 @@ pool_free_batch(struct pool *p, size_t n, const pool_off_t *offs)
 POOL_API int
 pool_retain(struct pool *p, pool_off_t off)
 {
+	int	error;
+
 	if (p == NULL || off == POOL_OFF_NONE)
 		return -EINVAL;
 	(void)cache_known(p, off);
-	return client_block_op(p, POOLMGR__REQUEST__BODY_RETAIN, off);
+	/* A retain counts against the quota: the cache gives way first. */
+	error = client_block_op(p, POOLMGR__REQUEST__BODY_RETAIN, off);
+	if (error != 0 && client_flush_for(p, error))
+		error = client_block_op(p, POOLMGR__REQUEST__BODY_RETAIN, off);
+	return error;
 }
 
 POOL_API int

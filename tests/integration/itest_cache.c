@@ -511,6 +511,44 @@ forced_destroy_stops_the_cache(void **state)
 	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
+/*
+ * A retain counts against the quota like an allocation, so the cache gives
+ * way to it the same way: 40 KB cached under a 64 KiB quota, and a retain
+ * of another session's 32 KiB block still succeeds (as it would with no
+ * cache); with the cache flushed it fits.
+ */
+static void
+retain_flushes_the_cache_at_the_quota(void **state)
+{
+	struct pool_create_opts o = {.max_size = 1 << 20, .mode = 0666,
+				     .quota = 64 << 10};
+	struct pool_conn *c, *c2;
+	struct pool *a, *b;
+	pool_off_t blocks[40], theirs;
+	int i;
+
+	(void)state;
+	start();
+	EXPECT_RC(pool_connect(NULL, &c2), 0);
+	EXPECT_RC(pool_create(c2, "q", &o), 0);
+	EXPECT_RC(pool_open(c2, "q", &b), 0);
+	EXPECT_RC(pool_alloc(b, 32 << 10, &theirs), 0);
+	a = open_ok(&c, "q");
+	for (i = 0; i < 40; i++)
+		EXPECT_RC(pool_alloc(a, 1000, &blocks[i]), 0);
+	for (i = 0; i < 40; i++)
+		EXPECT_RC(pool_free(a, blocks[i]), 0);
+	assert_true(stats(a).client_cached_bytes >= 40 * 1000);
+	EXPECT_RC(pool_retain(a, theirs), 0);
+	EXPECT_RC(pool_free(a, theirs), 0);
+	EXPECT_RC(pool_free(b, theirs), 0);
+	pool_close(a);
+	pool_close(b);
+	pool_disconnect(c);
+	pool_disconnect(c2);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
 /* ---- threads that come and go ------------------------------------------- */
 
 struct round {
@@ -590,6 +628,8 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(forced_destroy_stops_the_cache,
 					  teardown),
+		cmocka_unit_test_teardown(
+			retain_flushes_the_cache_at_the_quota, teardown),
 		cmocka_unit_test_teardown(
 			new_threads_reuse_the_cache_of_ended_ones, teardown),
 	};
