@@ -519,7 +519,8 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, uint64_t *out)
 	sizes[0] = round_g(k, size);
 	for (i = 1; i < n; i++)
 		sizes[i] = k->size[c];
-	if (client_alloc_batch(p, n, sizes, offs, usable) != 0)
+	/* Refused, the caller asks for its one block alone: a retry. */
+	if (client_alloc_batch(p, n, sizes, 1, offs, usable) != 0)
 		return 0;
 	/* Lowest offsets on top: the footprint stays compact. */
 	pthread_mutex_lock(&sh->lock);
@@ -887,6 +888,22 @@ cache_flush(struct pool *p)
 	if (p->cache == NULL)
 		return 0;
 	return flush_some(p, NULL);
+}
+
+int
+cache_may_give(const struct pool *p)
+{
+	int	i;
+
+	if (p->cache == NULL)
+		return 0;
+	for (i = 0; i < CACHE_SHARDS; i++)
+		if (__atomic_load_n(&p->cache->shard[i].bytes,
+		    __ATOMIC_RELAXED) != 0 ||
+		    __atomic_load_n(&p->cache->shard[i].table.slack,
+		    __ATOMIC_RELAXED) != 0)
+			return 1;
+	return 0;
 }
 
 uint64_t

@@ -97,7 +97,7 @@ void	conn_fds_init(struct conn_fds *);
 void	conn_fds_close(struct conn_fds *);
 
 /* pool.c: batches straight to the daemon, past the cache (for cache.c) */
-int	client_alloc_batch(struct pool *, size_t, const uint64_t *,
+int	client_alloc_batch(struct pool *, size_t, const uint64_t *, int,
 	    uint64_t *, uint64_t *);
 int	client_free_batch(struct pool *, size_t, const uint64_t *);
 int	client_shrink(struct pool *, uint64_t, uint64_t, uint64_t *);

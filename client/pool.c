@@ -357,7 +357,7 @@ client_check_block(struct pool *p, const Poolmgr__AllocReply *a,
  */
 static int
 client_alloc_once(struct pool *p, uint64_t size, uint64_t align, int zero,
-    uint64_t nmemb, pool_off_t *out, uint64_t *usable)
+    uint64_t nmemb, int retry, pool_off_t *out, uint64_t *usable)
 {
 	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
 	Poolmgr__Alloc		 al = POOLMGR__ALLOC__INIT;
@@ -369,6 +369,7 @@ client_alloc_once(struct pool *p, uint64_t size, uint64_t align, int zero,
 	al.align = align;
 	al.zero = zero;
 	al.nmemb = nmemb;
+	al.retry_follows = retry;
 	req.body_case = POOLMGR__REQUEST__BODY_ALLOC;
 	req.alloc = &al;
 	error = client_call(p, &req, POOLMGR__REPLY__BODY_ALLOC, &reply);
@@ -401,6 +402,30 @@ client_flush_for(struct pool *p, int error)
 }
 
 /*
+ * Will a request refused for want of room be tried again?  When the cache
+ * has anything to give back.  The request then says so (retry_follows), so
+ * that the daemon does not count a refusal the program never sees.
+ */
+static int
+client_will_retry(struct pool *p)
+{
+	return cache_may_give(p);
+}
+
+/*
+ * After a refusal: give the cache back, and whether to try again: if that
+ * freed anything, and always when the request said a retry follows.
+ */
+static int
+client_retry(struct pool *p, int error, int promised)
+{
+	int	flushed = client_flush_for(p, error);
+
+	return flushed ||
+	    (promised && (error == -ENOMEM || error == -EDQUOT));
+}
+
+/*
  * An allocation: from the cache when it can serve it, else from the daemon
  * (after flushing the cache, if the daemon finds no room), and then known
  * to the cache so that its free can be kept.
@@ -410,14 +435,16 @@ client_alloc(struct pool *p, uint64_t size, uint64_t align, int zero,
     uint64_t nmemb, pool_off_t *out)
 {
 	uint64_t	usable;
-	int		error;
+	int		error, retry;
 
 	if (align <= p->granularity && nmemb == 1 &&
 	    (error = cache_alloc(p, size, zero, out)) != 0)
 		return error > 0 ? 0 : error;
-	error = client_alloc_once(p, size, align, zero, nmemb, out, &usable);
-	if (error != 0 && client_flush_for(p, error))
-		error = client_alloc_once(p, size, align, zero, nmemb, out,
+	retry = client_will_retry(p);
+	error = client_alloc_once(p, size, align, zero, nmemb, retry, out,
+	    &usable);
+	if (error != 0 && client_retry(p, error, retry))
+		error = client_alloc_once(p, size, align, zero, nmemb, 0, out,
 		    &usable);
 	if (error == 0)
 		cache_track(p, *out, usable);
@@ -459,7 +486,7 @@ client_block_op(struct pool *p, Poolmgr__Request__BodyCase body,
 
 int
 client_alloc_batch(struct pool *p, size_t n, const uint64_t *sizes,
-    uint64_t *out, uint64_t *usable)
+    int retry, uint64_t *out, uint64_t *usable)
 {
 	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
 	Poolmgr__AllocBatch	 ab = POOLMGR__ALLOC_BATCH__INIT;
@@ -470,6 +497,7 @@ client_alloc_batch(struct pool *p, size_t n, const uint64_t *sizes,
 	ab.handle = p->handle;
 	ab.n_sizes = n;
 	ab.sizes = (uint64_t *)sizes;
+	ab.retry_follows = retry;
 	req.body_case = POOLMGR__REQUEST__BODY_ALLOC_BATCH;
 	req.alloc_batch = &ab;
 	error = client_call(p, &req, POOLMGR__REPLY__BODY_ALLOC_BATCH, &reply);
@@ -771,7 +799,7 @@ pool_calloc(struct pool *p, size_t nmemb, size_t size, pool_off_t *out)
 
 static int
 client_realloc_once(struct pool *p, pool_off_t off, size_t size, int in_place,
-    pool_off_t *out, uint64_t *usable)
+    int retry, pool_off_t *out, uint64_t *usable)
 {
 	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
 	Poolmgr__Realloc	 ra = POOLMGR__REALLOC__INIT;
@@ -782,6 +810,7 @@ client_realloc_once(struct pool *p, pool_off_t off, size_t size, int in_place,
 	ra.offset = off;
 	ra.size = size;
 	ra.in_place = in_place;
+	ra.retry_follows = retry;
 	req.body_case = POOLMGR__REQUEST__BODY_REALLOC;
 	req.realloc = &ra;
 	error = client_call(p, &req, POOLMGR__REPLY__BODY__NOT_SET, &reply);
@@ -811,7 +840,7 @@ client_shrink(struct pool *p, uint64_t off, uint64_t size, uint64_t *usable)
 	pool_off_t	noff;
 	int		error;
 
-	error = client_realloc_once(p, off, size, 0, &noff, usable);
+	error = client_realloc_once(p, off, size, 0, 0, &noff, usable);
 	if (error == 0 && noff != off)
 		error = -EPROTO;	/* a shrink never moves */
 	return error;
@@ -827,17 +856,19 @@ client_shrink(struct pool *p, uint64_t off, uint64_t size, uint64_t *usable)
  * all.
  */
 static int
-client_move(struct pool *p, pool_off_t off, size_t size, pool_off_t *out,
-    uint64_t *usable)
+client_move(struct pool *p, pool_off_t off, size_t size, int retry,
+    pool_off_t *out, uint64_t *usable)
 {
 	size_t		old;
 	int		error;
 
 	if ((error = pool_usable_size(p, off, &old)) != 0)
 		return error;
-	error = client_alloc_once(p, size, 0, 0, 1, out, usable);
+	/* Refused for want of room, the daemon's move follows. */
+	error = client_alloc_once(p, size, 0, 0, 1, 1, out, usable);
 	if (error == -EDQUOT || error == -ENOMEM)
-		return client_realloc_once(p, off, size, 0, out, usable);
+		return client_realloc_once(p, off, size, 0, retry, out,
+		    usable);
 	if (error != 0)
 		return error;
 	memcpy(p->base + *out, p->base + off, old < size ? old : size);
@@ -855,7 +886,7 @@ pool_realloc(struct pool *p, pool_off_t off, size_t size, pool_off_t *out)
 {
 	pool_off_t	noff;
 	uint64_t	usable;
-	int		error;
+	int		error, retry;
 
 	/* *out is left alone on failure: it may be the caller's only copy. */
 	if (p == NULL || out == NULL)
@@ -868,15 +899,20 @@ pool_realloc(struct pool *p, pool_off_t off, size_t size, pool_off_t *out)
 	if (off != POOL_OFF_NONE)
 		(void)cache_known(p, off);
 
+	retry = client_will_retry(p);
 	if (off != POOL_OFF_NONE && size >= CLIENT_MOVE_MIN) {
-		error = client_realloc_once(p, off, size, 1, &noff, &usable);
+		error = client_realloc_once(p, off, size, 1, retry, &noff,
+		    &usable);
 		if (error == -EAGAIN)
-			error = client_move(p, off, size, &noff, &usable);
+			error = client_move(p, off, size, retry, &noff,
+			    &usable);
 	} else {
-		error = client_realloc_once(p, off, size, 0, &noff, &usable);
+		error = client_realloc_once(p, off, size, 0, retry, &noff,
+		    &usable);
 	}
-	if (error != 0 && client_flush_for(p, error))
-		error = client_realloc_once(p, off, size, 0, &noff, &usable);
+	if (error != 0 && client_retry(p, error, retry))
+		error = client_realloc_once(p, off, size, 0, 0, &noff,
+		    &usable);
 	if (error != 0)
 		return error;
 	if (off != POOL_OFF_NONE)
@@ -907,7 +943,7 @@ pool_alloc_batch(struct pool *p, size_t n, const size_t *sizes,
 {
 	uint64_t	*wire, *usable;
 	size_t		 i;
-	int		 error;
+	int		 error, retry;
 
 	if (p == NULL || sizes == NULL || out == NULL || n == 0)
 		return -EINVAL;
@@ -922,9 +958,10 @@ pool_alloc_batch(struct pool *p, size_t n, const size_t *sizes,
 	usable = wire + n;
 	for (i = 0; i < n; i++)
 		wire[i] = sizes[i];
-	error = client_alloc_batch(p, n, wire, out, usable);
-	if (error != 0 && client_flush_for(p, error))
-		error = client_alloc_batch(p, n, wire, out, usable);
+	retry = client_will_retry(p);
+	error = client_alloc_batch(p, n, wire, retry, out, usable);
+	if (error != 0 && client_retry(p, error, retry))
+		error = client_alloc_batch(p, n, wire, 0, out, usable);
 	for (i = 0; error == 0 && i < n; i++)
 		cache_track(p, out[i], usable[i]);
 	free(wire);

@@ -381,6 +381,20 @@ refused_unsettled(struct call *c, struct dpool *p, int rc)
 	return RETRY;
 }
 
+/*
+ * A final refusal of an allocation: the engine counted it in failed_allocs,
+ * which the statistics take back when the client said it will try again
+ * (retry_follows), since only its last answer reaches the program.
+ */
+static int
+refuse_alloc(struct call *c, struct dpool *p, int rc, bool retry_follows,
+	     uint64_t size)
+{
+	if (rc == -ENOMEM && retry_follows)
+		p->unseen_failures++;
+	return refuse(c, rc, "allocating %llu bytes", (unsigned long long)size);
+}
+
 static int
 do_alloc(struct call *c, const Poolmgr__Alloc *m)
 {
@@ -403,8 +417,7 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 	if (wait)
 		return wait;
 	if (rc)
-		return refuse(c, rc, "allocating %llu bytes",
-			      (unsigned long long)size);
+		return refuse_alloc(c, h->pool, rc, m->retry_follows, size);
 	reply_block(c, b->off, b->size);
 	return 0;
 }
@@ -449,8 +462,8 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 		if (wait)
 			return wait;
 		if (rc)
-			return refuse(c, rc, "allocating %llu bytes",
-				      (unsigned long long)m->size);
+			return refuse_alloc(c, h->pool, rc,
+					    m->retry_follows, m->size);
 		reply_block(c, b->off, b->size);
 		return 0;
 	}
@@ -472,6 +485,8 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 		return refuse(c, rc, "block is shared and cannot move");
 	if (rc == -EAGAIN)
 		return refuse(c, rc, "block cannot change size in place");
+	if (rc == -ENOMEM && m->retry_follows)
+		h->pool->unseen_failures++;	/* as refuse_alloc */
 	if (rc)
 		return refuse(c, rc, "cannot resize %#llx to %llu bytes",
 			      (unsigned long long)m->offset,
@@ -516,6 +531,8 @@ again:
 				goto again;
 			if (wait)
 				return wait;
+			if (rc == -ENOMEM && m->retry_follows)
+				h->pool->unseen_failures++;
 			return refuse(c, rc, "allocation %zu of the batch "
 				      "(%llu bytes) failed", i,
 				      (unsigned long long)m->sizes[i]);

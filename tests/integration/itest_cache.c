@@ -13,7 +13,8 @@
  *     while another holds it, even when the retain came after the free;
  *   - a double free of a cached block is -EINVAL and counted by the daemon;
  *   - a block served from a larger cached one gives its slack back when the
- *     pool is full, so a request that fits in it succeeds;
+ *     pool is full, so a request that fits in it succeeds, and failed_allocs
+ *     counts only the refusals the program saw;
  *   - the share map the daemon sends cannot be made writable;
  *   - a read-only handle has no cache; a dead daemon stops the cache, and
  *     so does a pool destroyed by force under the handle, at once;
@@ -380,6 +381,12 @@ slack_is_given_back_when_the_pool_is_full(void **state)
 	assert_int_equal(small, 1008);
 	EXPECT_RC(pool_alloc(p, 16, &x), -ENOMEM);
 	assert_int_equal(stats(p).free_bytes, 0);
+	/*
+	 * Two refusals reached the program; the refills refused before them
+	 * and the try before the slack came back did not, and are not
+	 * counted.
+	 */
+	assert_int_equal(stats(p).failed_allocs, 2);
 	check(c, "tight");
 	EXPECT_RC(pool_free(p, small), 0);
 	EXPECT_RC(pool_free(p, again), 0);
