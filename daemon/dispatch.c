@@ -382,6 +382,16 @@ refused_unsettled(struct call *c, struct dpool *p, int rc)
 }
 
 /*
+ * What counts against the quota of the asking session in pool p: the
+ * blocks its handles hold, and the persistent blocks its uid made so.
+ */
+static uint64_t
+quota_used(struct call *c, struct dpool *p)
+{
+	return session_pool_bytes(c->s, p) + dpool_persisted_by(p, c->s->uid);
+}
+
+/*
  * A final refusal of an allocation: the engine counted it in failed_allocs,
  * which the statistics take back when the client said it will try again
  * (retry_follows), since only its last answer reaches the program.
@@ -412,7 +422,7 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 		return refuse(c, -EOVERFLOW, "nmemb * size overflows");
 	do
 		rc = dpool_alloc(h->pool, h, size, m->align, m->zero,
-				 session_pool_bytes(c->s, h->pool), &b);
+				 quota_used(c, h->pool), &b);
 	while ((wait = refused_unsettled(c, h->pool, rc)) == RETRY);
 	if (wait)
 		return wait;
@@ -456,7 +466,7 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 			return rc;
 		do
 			rc = dpool_alloc(h->pool, h, m->size, 0, false,
-					 session_pool_bytes(c->s, h->pool),
+					 quota_used(c, h->pool),
 					 &b);
 		while ((wait = refused_unsettled(c, h->pool, rc)) == RETRY);
 		if (wait)
@@ -476,7 +486,7 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 	}
 	do
 		rc = dpool_realloc(h->pool, h, m->offset, m->size,
-				   session_pool_bytes(c->s, h->pool),
+				   quota_used(c, h->pool),
 				   m->in_place, &b);
 	while ((wait = refused_unsettled(c, h->pool, rc)) == RETRY);
 	if (wait)
@@ -521,7 +531,7 @@ again:
 	heap_events_save(h->pool->heap, &batch_events);
 	for (i = 0; i < m->n_sizes; i++) {
 		rc = dpool_alloc(h->pool, h, m->sizes[i], 0, false,
-				 session_pool_bytes(c->s, h->pool), &b);
+				 quota_used(c, h->pool), &b);
 		if (rc) {
 			/* Undo: the request changes nothing, counters included. */
 			for (j = 0; j < i; j++)
@@ -612,7 +622,7 @@ do_retain(struct call *c, const Poolmgr__Retain *m)
 	if ((rc = check_block_cap(c)))
 		return rc;
 	rc = dpool_retain(h->pool, h, m->offset,
-			  session_pool_bytes(c->s, h->pool));
+			  quota_used(c, h->pool));
 	return rc ? refuse(c, rc, "cannot retain %#llx",
 			   (unsigned long long)m->offset) : 0;
 }
@@ -632,7 +642,7 @@ do_persist(struct call *c, const Poolmgr__Persist *m)
 			      (unsigned long long)m->offset);
 	for (r = b->refs; r && r->handle != h; r = r->next_in_block)
 		;
-	if (!r && !b->persistent)
+	if (!r && !block_persistent(b))
 		return refuse(c, -EPERM, "only a holder may persist a block");
 	return dpool_persist(h->pool, h, m->offset);
 }

@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -202,13 +203,30 @@ peer_drop(struct peer *p)
 	event_active(p->ev_write, EV_WRITE, 0);
 }
 
+/* "pid N uid U" of the peer, for an operator to find it by; else its fd. */
+static const char *
+peer_who(const struct peer *p)
+{
+	static char who[64];
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(p->fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0)
+		snprintf(who, sizeof(who), "pid %d uid %u", (int)cr.pid,
+			 (unsigned)cr.uid);
+	else
+		snprintf(who, sizeof(who), "fd %d", p->fd);
+	return who;
+}
+
 static void
 peer_on_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	struct peer *p = arg;
 
+	(void)fd;	/* -1: a timer's */
 	(void)what;
-	log_warnx("client fd %d said nothing in time; dropping it", fd);
+	log_warnx("client %s said nothing in time; dropping it", peer_who(p));
 	peer_drop(p);
 }
 
@@ -308,8 +326,8 @@ queue_msg(struct peer *p, const void *buf, size_t len,
 	struct outmsg *m;
 
 	if (p->queued + len > PEER_MAX_QUEUED) {
-		log_warnx("client fd %d does not read its replies; dropping it",
-			  p->fd);
+		log_warnx("client %s does not read its replies; dropping it",
+			  peer_who(p));
 		peer_drop(p);
 		return false;
 	}

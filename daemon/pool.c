@@ -224,7 +224,7 @@ share_bit(struct dpool *p, uint64_t off, bool on)
 static void
 block_share_sync(struct dpool *p, struct block *b)
 {
-	share_bit(p, b->off, b->nrefs > 1 || b->persistent);
+	share_bit(p, b->off, b->nrefs > 1 || block_persistent(b));
 }
 
 /*
@@ -431,6 +431,7 @@ dpool_destroy(struct dpool *p, bool unmapped)
 		munmap(p->share_map, p->share_size);
 		close(p->share_fd);
 	}
+	free(p->charges);
 	heap_destroy(p->heap);
 	free(p);
 	if (npools == 0) {	/* no block or reference is left anywhere */
@@ -445,7 +446,7 @@ block_let_go(const struct block *b)
 {
 	const struct ref *r;
 
-	if (b->persistent)
+	if (block_persistent(b))
 		return false;
 	for (r = b->refs; r; r = r->next_in_block)
 		if (r->handle->session)
@@ -473,6 +474,67 @@ ref_of(struct block *b, struct handle *h)
 	return NULL;
 }
 
+uint64_t
+dpool_persisted_by(const struct dpool *p, uid_t uid)
+{
+	unsigned i;
+
+	for (i = 0; i < p->ncharges; i++)
+		if (p->charges[i].uid == uid)
+			return p->charges[i].bytes;
+	return 0;
+}
+
+/* Add n bytes (two's complement to take away) to uid's charge. */
+static void
+charge_add(struct dpool *p, uid_t uid, uint64_t n)
+{
+	struct persist_charge *c;
+	unsigned i;
+
+	for (i = 0; i < p->ncharges && p->charges[i].uid != uid; i++)
+		;
+	if (i == p->ncharges) {
+		c = realloc(p->charges, (i + 1) * sizeof(*c));
+		if (!c)
+			fatalx("out of memory");
+		p->charges = c;
+		p->charges[p->ncharges++] = (struct persist_charge){uid, 0};
+	}
+	c = &p->charges[i];
+	c->bytes += n;
+	if (c->bytes == 0)	/* none left: the last one takes its place */
+		*c = p->charges[--p->ncharges];
+}
+
+/* Every holder's bytes, by d (two's complement to take away). */
+static void
+holders_add(struct block *b, uint64_t d)
+{
+	struct ref *r;
+
+	for (r = b->refs; r; r = r->next_in_block)
+		r->handle->bytes += d;
+}
+
+static void
+persist(struct dpool *p, struct block *b, uid_t uid)
+{
+	holders_add(b, -b->size);
+	b->persister = uid;
+	charge_add(p, uid, b->size);
+	p->persistent_blocks++;
+}
+
+static void
+unpersist(struct dpool *p, struct block *b)
+{
+	charge_add(p, b->persister, -b->size);
+	b->persister = NO_PERSISTER;
+	holders_add(b, b->size);
+	p->persistent_blocks--;
+}
+
 static void
 ref_add(struct block *b, struct handle *h)
 {
@@ -486,7 +548,8 @@ ref_add(struct block *b, struct handle *h)
 	LIST_INSERT_HEAD(&h->refs, r, by_handle);
 	h->nrefs++;
 	h->session->nrefs++;
-	h->bytes += b->size;
+	if (!block_persistent(b))	/* else its persister's (charge) */
+		h->bytes += b->size;
 }
 
 /* Unlink r from its block and handle; the block may now be unreferenced. */
@@ -504,7 +567,8 @@ ref_remove(struct ref *r)
 	r->handle->nrefs--;
 	if (r->handle->session)	/* else closed: its session let go */
 		r->handle->session->nrefs--;
-	r->handle->bytes -= b->size;
+	if (!block_persistent(b))
+		r->handle->bytes -= b->size;
 	spare_give(&spare_refs, r);
 }
 
@@ -517,7 +581,7 @@ block_maybe_free(struct dpool *p, struct block *b, bool may_defer)
 {
 	int rc;
 
-	if (b->nrefs || b->persistent) {
+	if (b->nrefs || block_persistent(b)) {
 		block_share_sync(p, b);
 		return;
 	}
@@ -558,6 +622,7 @@ dpool_alloc(struct dpool *p, struct handle *h, uint64_t size, uint64_t align,
 	b = spare_take(&spare_blocks, sizeof(*b));
 	b->off = off;
 	b->size = usable;
+	b->persister = NO_PERSISTER;
 	RB_INSERT(block_tree, &p->blocks, b);
 	ref_add(b, h);
 	*out = b;
@@ -571,7 +636,7 @@ dpool_may_free(struct dpool *p, struct handle *h, uint64_t off)
 
 	if (!b)
 		return -EINVAL;
-	return ref_of(b, h) || b->persistent ? 0 : -EPERM;
+	return ref_of(b, h) || block_persistent(b) ? 0 : -EPERM;
 }
 
 int
@@ -586,9 +651,8 @@ dpool_free(struct dpool *p, struct handle *h, uint64_t off)
 	}
 	if ((r = ref_of(b, h)))
 		ref_remove(r);
-	else if (b->persistent) {
-		b->persistent = false;
-		p->persistent_blocks--;
+	else if (block_persistent(b)) {
+		unpersist(p, b);
 	} else {
 		p->invalid_frees++;
 		return -EPERM;
@@ -610,14 +674,14 @@ dpool_unalloc(struct dpool *p, struct handle *h, uint64_t off)
 	return 0;
 }
 
-/* The block's size changed in the engine: fix every holder's books. */
+/* The block's size changed in the engine: fix the books of whoever pays. */
 static void
-block_resized(struct block *b, uint64_t size)
+block_resized(struct dpool *p, struct block *b, uint64_t size)
 {
-	struct ref *r;
-
-	for (r = b->refs; r; r = r->next_in_block)
-		r->handle->bytes = r->handle->bytes - b->size + size;
+	if (block_persistent(b))
+		charge_add(p, b->persister, size - b->size);
+	else
+		holders_add(b, size - b->size);
 	b->size = size;
 }
 
@@ -637,6 +701,8 @@ dpool_realloc(struct dpool *p, struct handle *h, uint64_t off, uint64_t size,
 	if (size == 0)
 		return -EINVAL;	/* a free is the caller's to make */
 	want = heap_block_size(p->heap, size);
+	if (block_persistent(b))	/* its persister pays for it */
+		quota_used = dpool_persisted_by(p, b->persister);
 	if (want > b->size && over_quota(p, quota_used, want - b->size))
 		return -EDQUOT;
 	/*
@@ -644,7 +710,7 @@ dpool_realloc(struct dpool *p, struct handle *h, uint64_t off, uint64_t size,
 	 * shared block changes size in place or not at all.  Any other is
 	 * resized in place if it can be, else moved, in one engine call.
 	 */
-	shared = b->nrefs > 1 || b->persistent;
+	shared = b->nrefs > 1 || block_persistent(b);
 	noff = off;
 	if (shared || in_place) {
 		rc = heap_resize(p->heap, off, size);
@@ -661,7 +727,7 @@ dpool_realloc(struct dpool *p, struct handle *h, uint64_t off, uint64_t size,
 		RB_INSERT(block_tree, &p->blocks, b);
 	}
 	heap_usable_size(p->heap, noff, &want);
-	block_resized(b, want);
+	block_resized(p, b, want);
 	*out = b;
 	return 0;
 }
@@ -676,7 +742,7 @@ dpool_retain(struct dpool *p, struct handle *h, uint64_t off,
 		return -EINVAL;
 	if (ref_of(b, h))
 		return 0;
-	if (over_quota(p, quota_used, b->size))
+	if (!block_persistent(b) && over_quota(p, quota_used, b->size))
 		return -EDQUOT;
 	ref_add(b, h);
 	block_share_sync(p, b);
@@ -688,12 +754,14 @@ dpool_persist(struct dpool *p, struct handle *h, uint64_t off)
 {
 	struct block *b = dpool_block(p, off);
 
-	(void)h;
 	if (!b)
 		return -EINVAL;
-	if (!b->persistent) {
-		b->persistent = true;
-		p->persistent_blocks++;
+	/*
+	 * The charge moves from the holders to the persister, who holds it
+	 * (dispatch checks), so its own sessions' use does not change.
+	 */
+	if (!block_persistent(b)) {
+		persist(p, b, h->session->uid);
 		block_share_sync(p, b);
 	}
 	return 0;

@@ -35,7 +35,25 @@ struct block {
 	uint64_t off, size;	/* size: the engine's usable size */
 	struct ref *refs;
 	uint32_t nrefs;
-	bool persistent;
+	/*
+	 * A persistent block's size counts against the quota of the uid that
+	 * made it so (dpool_persisted_by), not its holders'; NO_PERSISTER
+	 * while it is not persistent.
+	 */
+	uid_t persister;
+};
+#define NO_PERSISTER ((uid_t)-1)
+
+static inline bool
+block_persistent(const struct block *b)
+{
+	return b->persister != NO_PERSISTER;
+}
+
+/* Bytes of persistent blocks charged to one uid (struct dpool). */
+struct persist_charge {
+	uid_t uid;
+	uint64_t bytes;
 };
 RB_HEAD(block_tree, block);
 RB_PROTOTYPE(block_tree, block, link, block_cmp)
@@ -66,6 +84,8 @@ struct dpool {
 	uint64_t quota;		/* bytes per session; 0 = none */
 	struct block_tree blocks;
 	uint64_t persistent_blocks;
+	struct persist_charge *charges;	/* one per uid with persistent bytes */
+	unsigned ncharges;
 	uint64_t invalid_frees;	/* refused before reaching the engine */
 	struct handle_list handles;
 	uint32_t nhandles;
@@ -145,6 +165,11 @@ int dpool_realloc(struct dpool *p, struct handle *h, uint64_t off,
 int dpool_retain(struct dpool *p, struct handle *h, uint64_t off,
 		 uint64_t quota_used);
 int dpool_persist(struct dpool *p, struct handle *h, uint64_t off);
+/*
+ * Bytes of the pool's persistent blocks that uid made persistent: they
+ * count against the quota of each of its sessions in the pool.
+ */
+uint64_t dpool_persisted_by(const struct dpool *p, uid_t uid);
 /* The live block at off, or NULL.  A block whose every holder has closed
  * its handle is not live, though its references may not be dropped yet. */
 struct block *dpool_block(struct dpool *p, uint64_t off);

@@ -205,7 +205,9 @@ check_handles(struct dpool *p)
 				die("pool %s: handle %u has a stray reference",
 				    p->name, h->id);
 			refs++;
-			bytes += r->block->size;
+			/* A persistent block is its persister's to pay for. */
+			if (!block_persistent(r->block))
+				bytes += r->block->size;
 		}
 		if (refs != h->nrefs || bytes != h->bytes)
 			die("pool %s: handle %u counts %" PRIu64 " refs of %"
@@ -216,6 +218,36 @@ check_handles(struct dpool *p)
 	if (n != p->nhandles)
 		die("pool %s counts %u handles, lists %u", p->name,
 		    p->nhandles, n);
+}
+
+/* Each uid's charge is the bytes of the persistent blocks it persisted. */
+static void
+check_charges(struct dpool *p)
+{
+	struct block *b;
+	uint64_t sum;
+	unsigned i, j;
+
+	for (i = 0; i < p->ncharges; i++) {
+		sum = 0;
+		RB_FOREACH(b, block_tree, &p->blocks)
+			if (b->persister == p->charges[i].uid)
+				sum += b->size;
+		if (sum == 0 || sum != p->charges[i].bytes)
+			die("pool %s: uid %u charged %" PRIu64 " bytes of "
+			    "persistent blocks, persisted %" PRIu64, p->name,
+			    (unsigned)p->charges[i].uid, p->charges[i].bytes,
+			    sum);
+		for (j = 0; j < i; j++)
+			if (p->charges[j].uid == p->charges[i].uid)
+				die("pool %s: uid %u charged twice", p->name,
+				    (unsigned)p->charges[i].uid);
+	}
+	RB_FOREACH(b, block_tree, &p->blocks)
+		if (block_persistent(b) &&
+		    dpool_persisted_by(p, b->persister) == 0)
+			die("pool %s: block %#" PRIx64 " persistent but its "
+			    "uid is charged nothing", p->name, b->off);
 }
 
 /*
@@ -254,14 +286,14 @@ check_pool(struct dpool *p, bool final)
 			closed += !r->handle->session;
 		}
 		/* Only closed handles hold it: no request may see it. */
-		if (closed == refs && !b->persistent &&
+		if (closed == refs && !block_persistent(b) &&
 		    dpool_block(p, b->off))
 			die("pool %s: block %#" PRIx64 " that only closed "
 			    "handles hold is still live", p->name, b->off);
-		if (refs != b->nrefs || (!refs && !b->persistent))
+		if (refs != b->nrefs || (!refs && !block_persistent(b)))
 			die("pool %s: block %#" PRIx64 " has %u refs, counts %u,"
 			    " persistent %d", p->name, b->off, refs, b->nrefs,
-			    (int)b->persistent);
+			    (int)block_persistent(b));
 		if (final && refs)
 			die("pool %s: block %#" PRIx64 " still referenced after "
 			    "every session closed", p->name, b->off);
@@ -269,7 +301,7 @@ check_pool(struct dpool *p, bool final)
 			die("pool %s: block %#" PRIx64 " of %" PRIu64 " bytes is "
 			    "not such a live block in the engine", p->name,
 			    b->off, b->size);
-		persistent += b->persistent;
+		persistent += block_persistent(b);
 		n++;
 	}
 	heap_get_stats(p->heap, &st);
@@ -280,6 +312,7 @@ check_pool(struct dpool *p, bool final)
 	if (persistent != p->persistent_blocks)
 		die("pool %s: %" PRIu64 " persistent blocks, counted %" PRIu64,
 		    p->name, persistent, p->persistent_blocks);
+	check_charges(p);
 	if (final && (p->nhandles || !LIST_EMPTY(&p->handles)))
 		die("pool %s: %u handles left after every session closed",
 		    p->name, p->nhandles);

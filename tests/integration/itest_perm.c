@@ -11,7 +11,11 @@
  * - with admin_group = 65534 that child may create pools (owned by it) and
  *   destroy them, while uid 65534 in another group still may not;
  * - quota = 64K: each session gets 64 KiB of usable bytes, shared by its
- *   handles; the next allocation is -EDQUOT; another session has its own.
+ *   handles; the next allocation is -EDQUOT; another session has its own;
+ * - a persistent block counts against the quota of its persister's uid in
+ *   every session of it, after the persister let it go, after it
+ *   reconnects: persisting and freeing in a loop cannot fill the pool
+ *   past the quota; once the block is freed, the room is back.
  * The uid parts are skipped, with a reason, when not running as root.
  *
  * Children report through their exit codes (each failed check has its own
@@ -469,6 +473,76 @@ quota_is_per_session(void **state)
 	stop_daemon();
 }
 
+static void
+persisted_bytes_count_against_the_quota(void **state)
+{
+	struct pool_conn *c1, *c2;
+	struct pool *a, *b;
+	pool_off_t x, y, offs[64];
+	struct pool_stats st;
+	unsigned n;
+
+	(void)state;
+	start_daemon(QUOTA_CONF);
+	c1 = connect_ok();
+	c2 = connect_ok();
+	EXPECT_RC(pool_open(c1, "quota", &a), 0);
+	EXPECT_RC(pool_set_cache(a, 0), 0);
+
+	/* 40000 bytes persisted, then let go: still this uid's. */
+	EXPECT_RC(pool_alloc(a, 40000, &x), 0);
+	EXPECT_RC(pool_persist(a, x), 0);
+	EXPECT_RC(pool_alloc(a, 20000, &y), 0);	/* 60000 in all: fits */
+	EXPECT_RC(pool_free(a, y), 0);
+	EXPECT_RC(pool_free(a, x), 0);		/* our reference only */
+	EXPECT_RC(pool_stats(a, &st), 0);
+	assert_int_equal(st.persistent_blocks, 1);
+	EXPECT_RC(pool_alloc(a, 30000, &y), -EDQUOT);
+	/* Another session of the same uid, and after a reconnect. */
+	EXPECT_RC(pool_open(c2, "quota", &b), 0);
+	EXPECT_RC(pool_set_cache(b, 0), 0);
+	EXPECT_RC(pool_alloc(b, 30000, &y), -EDQUOT);
+	pool_close(a);
+	pool_disconnect(c1);
+	c1 = connect_ok();
+	EXPECT_RC(pool_open(c1, "quota", &a), 0);
+	EXPECT_RC(pool_set_cache(a, 0), 0);
+	EXPECT_RC(pool_alloc(a, 30000, &y), -EDQUOT);
+	EXPECT_RC(pool_alloc(a, 20000, &y), 0);
+	EXPECT_RC(pool_free(a, y), 0);
+
+	/* Persist and free in a loop: the quota still bounds it. */
+	for (n = 0; n < 64; n++) {
+		int rc = pool_alloc(a, 4000, &offs[n]);
+
+		if (rc == -EDQUOT)
+			break;
+		EXPECT_RC(rc, 0);
+		EXPECT_RC(pool_persist(a, offs[n]), 0);
+		EXPECT_RC(pool_free(a, offs[n]), 0);
+	}
+	EXPECT_RC(pool_stats(a, &st), 0);
+	printf("quota: %u blocks of 4000 persisted after the 40000, %llu "
+	       "bytes live\n", n, (unsigned long long)st.allocated_bytes);
+	assert_true(n < 64);
+	assert_true(st.allocated_bytes <= QUOTA);
+
+	/* A persistent block freed (by any writer) gives the room back. */
+	EXPECT_RC(pool_free(b, x), 0);
+	while (n--)
+		EXPECT_RC(pool_free(b, offs[n]), 0);
+	EXPECT_RC(pool_stats(a, &st), 0);
+	assert_int_equal(st.persistent_blocks, 0);
+	assert_int_equal(st.allocated_bytes, 0);
+	EXPECT_RC(pool_alloc(a, 60000, &y), 0);
+	EXPECT_RC(pool_free(a, y), 0);
+	pool_close(a);
+	pool_close(b);
+	pool_disconnect(c2);
+	pool_disconnect(c1);
+	stop_daemon();
+}
+
 int
 main(void)
 {
@@ -480,6 +554,8 @@ main(void)
 		cmocka_unit_test_teardown(admin_group_may_create_and_destroy,
 					  teardown),
 		cmocka_unit_test_teardown(quota_is_per_session, teardown),
+		cmocka_unit_test_teardown(
+			persisted_bytes_count_against_the_quota, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

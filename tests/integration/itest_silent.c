@@ -165,6 +165,7 @@ refused_connections_hold_nothing(void **state)
 static void
 silent_connections_time_out(void **state)
 {
+	char log[16384], want[128];
 	int fd[3], i, refusal;
 
 	(void)state;
@@ -180,6 +181,12 @@ silent_connections_time_out(void **state)
 		close(fd[i]);
 	}
 	assert_int_equal(client_works(), 0);
+	/* The log names who it dropped, for an operator to find it. */
+	harness_read_text(daemon_proc.log, log, sizeof(log));
+	snprintf(want, sizeof(want), "client pid %d uid %u said nothing in "
+		 "time", (int)getpid(), (unsigned)getuid());
+	if (!strstr(log, want))
+		fail_msg("no \"%s\" in the log:\n%s", want, log);
 	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
