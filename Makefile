@@ -49,6 +49,8 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 SYSCONFDIR   ?= /etc
 UNITDIR      ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system)
 SYSUSERSDIR  ?= $(or $(shell pkg-config --variable=sysusersdir systemd 2>/dev/null),/usr/lib/sysusers.d)
+# Run by `make install` without DESTDIR; found in /sbin too.
+LDCONFIG     ?= ldconfig
 
 CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
@@ -110,6 +112,12 @@ endif
 
 MAN_PAGES := docs/poolmgrd.8 docs/poolctl.1 docs/poolmgrd.conf.5 \
              docs/libpoolclient.3
+# libpoolclient(3) under the name of every function its NAME section lists,
+# as one-line pages that source it, so that `man pool_alloc` finds it.
+MAN3_ALIASES := $(filter-out libpoolclient,$(shell sed -n \
+                '/^\.SH NAME/,/^\\-/{/^\.SH/d;/^\\-/d;s/,/ /g;p;}' \
+                docs/libpoolclient.3))
+MAN3_ALIAS_PAGES := $(MAN3_ALIASES:%=$(BUILD)/man/man3/%.3)
 UNITS     := $(BUILD)/systemd/poolmgrd.service $(BUILD)/systemd/poolmgrd.socket
 
 PROGRAMS := $(BUILD)/poolmgrd $(BUILD)/poolctl $(LIB_SO) $(LIB_A) $(EXAMPLES) \
@@ -300,7 +308,19 @@ $(BUILD)/poolclient.pc: client/poolclient.pc.in
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' $< > $@
 
-install: build
+$(BUILD)/man/man3/%.3:
+	@mkdir -p $(dir $@)
+	echo '.so man3/libpoolclient.3' > $@
+
+# What install copies and nothing more: `sudo make install` builds no test.
+INSTALL_FILES := $(BUILD)/poolmgrd $(BUILD)/poolctl $(LIB_SO) $(LIB_A) \
+                 $(BUILD)/poolclient.pc $(UNITS) $(MAN3_ALIAS_PAGES)
+
+# An install into the system (no DESTDIR) refreshes the dynamic loader's
+# cache, as installs of libtool libraries do, so that programs linked with
+# -lpoolclient find libpoolclient.so.1 at once; a staged install leaves
+# that to the package it becomes.
+install: $(INSTALL_FILES)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
 	  $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
@@ -316,10 +336,28 @@ install: build
 	install -m 0644 $(BUILD)/poolclient.pc $(DESTDIR)$(PKGCONFIGDIR)/poolclient.pc
 	install -m 0644 docs/poolctl.1 $(DESTDIR)$(MANDIR)/man1/poolctl.1
 	install -m 0644 docs/libpoolclient.3 $(DESTDIR)$(MANDIR)/man3/libpoolclient.3
+	install -m 0644 $(MAN3_ALIAS_PAGES) $(DESTDIR)$(MANDIR)/man3/
 	install -m 0644 docs/poolmgrd.conf.5 $(DESTDIR)$(MANDIR)/man5/poolmgrd.conf.5
 	install -m 0644 docs/poolmgrd.8 $(DESTDIR)$(MANDIR)/man8/poolmgrd.8
 	install -m 0644 $(UNITS) $(DESTDIR)$(UNITDIR)/
 	install -m 0644 systemd/poolmgrd.sysusers $(DESTDIR)$(SYSUSERSDIR)/poolmgrd.conf
+	@if [ -z "$(DESTDIR)" ]; then \
+	  PATH="$$PATH:/sbin:/usr/sbin"; \
+	  if command -v $(LDCONFIG) >/dev/null 2>&1; then \
+	    echo "$(LDCONFIG)"; \
+	    if ! $(LDCONFIG); then \
+	      echo "make install: $(LDCONFIG) failed: run it as root, or" \
+	        "programs will not find libpoolclient.so.1"; \
+	    else \
+	      lib=$$(readlink -f $(LIBDIR)/libpoolclient.so.1); \
+	      $(LDCONFIG) -p | sed -n 's/.*libpoolclient\.so\.1 .*=> //p' | \
+	        while read -r f; do readlink -f "$$f"; done | \
+	        grep -qxF "$$lib" || \
+	      echo "make install: the dynamic loader does not look in" \
+	        "$(LIBDIR): add it to /etc/ld.so.conf.d/ and run ldconfig"; \
+	    fi; \
+	  fi; \
+	fi
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/poolmgrd $(DESTDIR)$(BINDIR)/poolctl \
@@ -330,6 +368,7 @@ uninstall:
 	  $(DESTDIR)$(PKGCONFIGDIR)/poolclient.pc \
 	  $(DESTDIR)$(MANDIR)/man1/poolctl.1 \
 	  $(DESTDIR)$(MANDIR)/man3/libpoolclient.3 \
+	  $(MAN3_ALIASES:%=$(DESTDIR)$(MANDIR)/man3/%.3) \
 	  $(DESTDIR)$(MANDIR)/man5/poolmgrd.conf.5 \
 	  $(DESTDIR)$(MANDIR)/man8/poolmgrd.8 \
 	  $(DESTDIR)$(UNITDIR)/poolmgrd.service \

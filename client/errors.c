@@ -25,9 +25,10 @@ static const struct client_error client_errors[] = {
 				"request" },
 	{ -EFBIG,		"the request is larger than the whole pool" },
 	{ -EOVERFLOW,		"size overflow (nmemb * size)" },
-	{ -EDQUOT,		"this session's quota for the pool would be "
-				"exceeded" },
-	{ -EACCES,		"the pool's mode does not allow this" },
+	{ -EDQUOT,		"this connection's quota for the pool (or its "
+				"block limit) would be exceeded" },
+	{ -EACCES,		"not allowed by the pool's mode, a read-only "
+				"handle or the socket's permissions" },
 	{ -EPERM,		"not permitted (admin only, or another handle's "
 				"private block)" },
 	{ -ENOENT,		"no such pool (or no poolmgrd socket at that "
@@ -39,10 +40,13 @@ static const struct client_error client_errors[] = {
 	{ -EUSERS,		"too many clients connected to poolmgrd" },
 	{ -E2BIG,		"batch larger than POOL_BATCH_MAX" },
 	{ -ENOSPC,		"poolmgrd already has the most pools it allows" },
+	{ -EMFILE,		"too many open files, or pool handles on this "
+				"connection" },
 	{ -ENAMETOOLONG,	"pool name longer than 64 bytes, or socket path "
 				"too long" },
 	{ -EPROTONOSUPPORT,	"protocol version not supported by poolmgrd" },
-	{ -EOPNOTSUPP,		"request not supported by poolmgrd" },
+	{ -EOPNOTSUPP,		"not supported: a request poolmgrd does not "
+				"know, or a cache on this handle" },
 	{ -EPROTO,		"malformed or unexpected reply from poolmgrd" },
 	{ -ECONNRESET,		"connection to poolmgrd lost" },
 	{ -ECONNREFUSED,	"poolmgrd is not running (connection refused)" },

@@ -8,7 +8,7 @@
  *
  * Errors: every int-returning function returns 0 on success or a negative
  * errno code; pool_strerror explains it.
- *   -ENOMEM     the pool is full          -EDQUOT     over this session's quota
+ *   -ENOMEM     the pool is full          -EDQUOT     over this connection's quota
  *   -EINVAL     bad argument / not a live block
  *   -EPERM      not allowed (admin only; another handle's private block)
  *   -EACCES     the pool's mode forbids it (open; write via a read-only handle)
@@ -58,7 +58,7 @@ struct pool_create_opts {
 	uint64_t max_size;	/* bytes, rounded up to pages; required */
 	uint32_t granularity;	/* 0 = 16; a power of two, 8 .. page size */
 	uint32_t mode;		/* permission bits; 0 = 0600 */
-	uint64_t quota;		/* bytes per session; 0 = no quota */
+	uint64_t quota;		/* bytes per connection; 0 = no quota */
 	/*
 	 * Freed small-block pages the daemon keeps for reuse before it gives
 	 * them back to the OS, in bytes (rounded up to pages): it keeps this
@@ -228,7 +228,7 @@ POOL_API int pool_free_batch(struct pool *p, size_t n, const pool_off_t *offs);
 
 /*
  * pool_retain - take a reference: the block lives while this handle does.
- * It counts against this session's quota (-EDQUOT past it).
+ * It counts against this connection's quota (-EDQUOT past it).
  */
 POOL_API int pool_retain(struct pool *p, pool_off_t off);
 

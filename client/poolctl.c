@@ -455,8 +455,8 @@ static const struct stat_field stat_fields[] = {
 	SF(mode, "mode", K_MODE, false, NULL, NULL),
 	SF(uid, "owner uid", K_NUM, false, NULL, NULL),
 	SF(gid, "owner gid", K_NUM, false, NULL, NULL),
-	SF(quota, "quota per session", K_BYTES_OR_NONE, false,
-	    "poolmgr_pool_quota_bytes", "Per-session quota; 0 means none."),
+	SF(quota, "quota per connection", K_BYTES_OR_NONE, false,
+	    "poolmgr_pool_quota_bytes", "Per-connection quota; 0 means none."),
 	SF(retain_bytes, "retain", K_BYTES_OR_NONE, false,
 	    "poolmgr_pool_retain_bytes",
 	    "Free memory of small blocks kept for reuse before it goes back "
@@ -1086,7 +1086,7 @@ static const struct cmd cmds[] = {
 	  "  --granularity N  allocation granularity: a power of two from 8\n"
 	  "                   to the page size (default 16)\n"
 	  "  --mode MODE      octal permission bits (default 0600)\n"
-	  "  --quota SIZE     bytes each session may hold (default: no quota)\n"
+	  "  --quota SIZE     bytes each connection may hold (default: no quota)\n"
 	  "  --retain SIZE    free memory of small blocks kept for reuse\n"
 	  "                   before it goes back to the OS (default 1M, or\n"
 	  "                   a quarter of the live pages if more); 0: none\n"

@@ -1,9 +1,11 @@
 #!/bin/sh
 # test_install.sh - `make install DESTDIR=...` gives a complete, clean
 # install: daemon, CLI, library with soname and only pool_* exported, header
-# free of protobuf-c, pkg-config file, man pages, units; a program built
-# against the installed copy with pkg-config runs against the installed
-# daemon; `make uninstall` removes every file again.
+# free of protobuf-c, pkg-config file, man pages (libpoolclient(3) under
+# every function's name too), units; a program built against the installed
+# copy with pkg-config runs against the installed daemon; `make uninstall`
+# removes every file again.  And an install without DESTDIR runs ldconfig,
+# a staged one does not (a stand-in ldconfig, which only says it ran).
 set -eu
 
 build=${POOLMGR_BUILD:-build}
@@ -23,10 +25,17 @@ ok() {
 	echo "test_install: ok: $*"
 }
 
+# Records its arguments, one call a line: "" for a plain `ldconfig`.
+ldconfig_log=$stage/ldconfig.log
+printf '#!/bin/sh\necho "$*" >> "%s"\n' "$ldconfig_log" > "$stage/ldconfig"
+chmod +x "$stage/ldconfig"
+
 root=$stage/root
 make --no-print-directory -s install BUILD="$build" DESTDIR="$root" \
-	PREFIX=/usr/local >/dev/null
+	PREFIX=/usr/local LDCONFIG="$stage/ldconfig" >/dev/null
 pre=$root/usr/local
+[ ! -e "$ldconfig_log" ] || fail "install with DESTDIR ran ldconfig"
+ok "a staged install (DESTDIR) does not run ldconfig"
 
 for f in sbin/poolmgrd bin/poolctl lib/libpoolclient.so.1.0.0 \
 	lib/libpoolclient.so.1 lib/libpoolclient.so lib/libpoolclient.a \
@@ -36,6 +45,31 @@ for f in sbin/poolmgrd bin/poolctl lib/libpoolclient.so.1.0.0 \
 	[ -e "$pre/$f" ] || fail "missing $f"
 done
 ok "every file is installed under the prefix"
+
+# Every function libpoolclient(3) names has a page that sources it.
+names=$(sed -n '/^\.SH NAME/,/^\\-/p' "$pre/share/man/man3/libpoolclient.3" |
+	sed -e '/^\./d' -e '/^\\-/d' | tr ',' ' ')
+[ -n "$names" ] || fail "no names in the NAME section of libpoolclient.3"
+n=0
+for name in $names; do
+	[ "$name" = libpoolclient ] && continue
+	page=$pre/share/man/man3/$name.3
+	[ -f "$page" ] || fail "no man page alias $name.3"
+	[ "$(cat "$page")" = ".so man3/libpoolclient.3" ] ||
+		fail "$name.3 is not '.so man3/libpoolclient.3': $(cat "$page")"
+	n=$((n + 1))
+done
+[ "$n" -ge 30 ] || fail "only $n aliases of libpoolclient.3"
+if command -v man >/dev/null 2>&1; then
+	for name in pool_alloc pool_strerror; do
+		MANWIDTH=80 man -M "$pre/share/man" 3 "$name" 2>/dev/null |
+			grep -q '^LIBPOOLCLIENT(3)' ||
+			fail "man $name does not show libpoolclient(3)"
+	done
+	ok "$n aliases of libpoolclient(3); man pool_alloc and man pool_strerror show it"
+else
+	ok "$n aliases of libpoolclient(3) (no man(1) here to read them)"
+fi
 
 # Outside the prefix: only the systemd unit and sysusers directories.
 stray=$(cd "$root" && find . -type f | grep -v '^\./usr/local/' |
@@ -104,4 +138,26 @@ make --no-print-directory -s uninstall BUILD="$build" DESTDIR="$root" \
 left=$(find "$root" -type f -o -type l)
 [ -z "$left" ] || fail "uninstall left: $left"
 ok "uninstall removes every file"
+
+# Without DESTDIR, as `sudo make install` does, but into the stage: every
+# directory given, so that nothing lands outside it.  The units and the
+# pkg-config file (made by the install above) are not made again here, or
+# $build would keep them naming the stage's paths.
+sys=$stage/sys
+dirs="PREFIX=$sys/usr/local UNITDIR=$sys/units SYSUSERSDIR=$sys/sysusers"
+keep="-o $build/poolclient.pc -o $build/systemd/poolmgrd.service
+	-o $build/systemd/poolmgrd.socket"
+# shellcheck disable=SC2086
+make --no-print-directory -s install BUILD="$build" $dirs $keep \
+	LDCONFIG="$stage/ldconfig" >/dev/null
+[ -f "$sys/usr/local/lib/libpoolclient.so.1.0.0" ] ||
+	fail "install without DESTDIR did not install the library"
+[ -f "$ldconfig_log" ] || fail "install without DESTDIR did not run ldconfig"
+[ "$(head -n 1 "$ldconfig_log")" = "" ] ||
+	fail "install ran 'ldconfig $(head -n 1 "$ldconfig_log")', not 'ldconfig'"
+# shellcheck disable=SC2086
+make --no-print-directory -s uninstall BUILD="$build" $dirs >/dev/null
+left=$(find "$sys" -type f -o -type l)
+[ -z "$left" ] || fail "uninstall left: $left"
+ok "an install without DESTDIR runs ldconfig"
 echo "test_install: all passed"

@@ -2,8 +2,9 @@
 # test_units.sh - the systemd units as built: `systemd-analyze verify`
 # accepts both, the service's exposure score from `systemd-analyze security
 # --offline` is at most 2.0, the socket is the SOCK_SEQPACKET one at the
-# daemon's default path, and the sysusers.d file creates the user and
-# group the units run as.
+# daemon's default path, both units start only once the configuration
+# file the service passes with --config exists, and the sysusers.d file
+# creates the user and group the units run as.
 #
 # No running systemd is needed.  verify loads each unit with everything it
 # depends on (sysinit.target, sockets.target, ...) and checks that every
@@ -138,6 +139,18 @@ listen=$(unit_get "$socket" ListenSequentialPacket)
 [ "$(unit_get "$socket" Accept)" = no ] || fail "socket is not Accept=no"
 [ "$(unit_get "$socket" SocketMode)" = 0660 ] || fail "socket is not mode 0660"
 ok "Type=notify, WatchdogSec=, a SOCK_SEQPACKET socket at the default path, 0660"
+
+# The daemon does not start without the file ExecStart= gives it, so
+# neither unit may start without it: a service started by hand would
+# otherwise exit 1 and be restarted until its start limit.
+conf=$(unit_get "$service" ExecStart |
+	sed -n 's/.*--config[= ]\([^[:space:]]*\).*/\1/p')
+[ -n "$conf" ] || fail "ExecStart= passes no --config FILE"
+for u in "$service" "$socket"; do
+	[ "$(unit_get "$u" ConditionPathExists)" = "$conf" ] ||
+		fail "$(basename "$u") has no ConditionPathExists=$conf"
+done
+ok "both units have ConditionPathExists=$conf, the file ExecStart= reads"
 
 # The user and groups the units name are the ones sysusers.d creates.
 systemd-sysusers --root="$root" "$src/systemd/poolmgrd.sysusers" >/dev/null 2>&1 ||
