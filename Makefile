@@ -123,7 +123,7 @@ UNITS     := $(BUILD)/systemd/poolmgrd.service $(BUILD)/systemd/poolmgrd.socket
 PROGRAMS := $(BUILD)/poolmgrd $(BUILD)/poolctl $(LIB_SO) $(LIB_A) $(EXAMPLES) \
             $(UNITS) $(BUILD)/poolclient.pc
 
-.PHONY: all build test check-suite check-tsan bench bench-instr run run-daemon deps clean install \
+.PHONY: FORCE all build test check-suite check-tsan bench bench-instr run run-daemon deps clean install \
         uninstall fuzz fuzzers stress lint
 
 # The public targets install packages first, then build in a fresh make:
@@ -299,12 +299,23 @@ stress: deps
 lint: deps
 	@sh tests/system/test_lint.sh
 
-# Units and the pkg-config file name the installed paths.
-$(BUILD)/systemd/%: systemd/%.in
+# Units and the pkg-config file name the installed paths, so they are made
+# again whenever those change (`make` then `make install PREFIX=/usr`): the
+# stamp is rewritten only when its text differs.
+PATHS_STAMP := $(BUILD)/paths.stamp
+$(PATHS_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(PREFIX) $(LIBDIR) $(INCLUDEDIR) $(SBINDIR) $(SYSCONFDIR)' \
+	  > $@.new; \
+	cmp -s $@.new $@ && rm -f $@.new || mv -f $@.new $@
+
+FORCE:
+
+$(BUILD)/systemd/%: systemd/%.in $(PATHS_STAMP)
 	@mkdir -p $(dir $@)
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@
 
-$(BUILD)/poolclient.pc: client/poolclient.pc.in
+$(BUILD)/poolclient.pc: client/poolclient.pc.in $(PATHS_STAMP)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' $< > $@
 

@@ -27,6 +27,9 @@
 #define CONN_REPLY_FDS		2
 struct conn_fds {
 	int			 fd[CONN_REPLY_FDS];	/* -1: none */
+	int			 dropped;	/* the kernel dropped some: this
+						 * process had no descriptor
+						 * free (MSG_CTRUNC) */
 };
 
 /*

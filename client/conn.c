@@ -55,6 +55,7 @@ conn_fds_init(struct conn_fds *f)
 
 	for (i = 0; i < CONN_REPLY_FDS; i++)
 		f->fd[i] = -1;
+	f->dropped = 0;
 }
 
 void
@@ -150,6 +151,7 @@ conn_recv(struct pool_conn *c, Poolmgr__Reply **replyp, struct conn_fds *fdp)
 		return -ECONNRESET;
 
 	conn_take_fds(&msg, &fds);
+	fds.dropped = (msg.msg_flags & MSG_CTRUNC) != 0;
 
 	/*
 	 * Zero bytes is end of file: every reply we can get is at least a few

@@ -269,7 +269,9 @@ client_open(struct pool_conn *c, const char *name, int read_only,
 	 * never gives it out.  A handle that was given must be given back
 	 * if anything below fails, or it would hold the pool open.
 	 */
-	if (or->handle == 0 || fd == -1 || or->max_size == 0 ||
+	if (fd == -1 && fds.dropped)
+		error = -EMFILE;	/* ours to fix, not the daemon's */
+	else if (or->handle == 0 || fd == -1 || or->max_size == 0 ||
 	    or->max_size > SIZE_MAX / 2 || !or->read_only != !read_only)
 		error = -EPROTO;
 	else

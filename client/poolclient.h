@@ -93,7 +93,11 @@ struct pool_stats {
 	uint64_t allocs, frees, failed_allocs, invalid_frees;
 	uint64_t cached_bytes;		/* the daemon's reuse caches */
 	uint64_t metadata_bytes;	/* daemon memory of the allocator */
-	uint64_t released_bytes;	/* given back to the OS so far */
+	uint64_t released_bytes;	/* pool pages given back to the OS so
+					 * far (holes punched: counted
+					 * whether or not they were ever
+					 * written, so it may pass what was
+					 * committed) */
 	uint64_t persistent_blocks;
 	uint32_t granularity, page_size;
 	uint32_t mode, uid, gid;

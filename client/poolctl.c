@@ -194,7 +194,13 @@ ctl_connect(struct ctl *ctl)
 	if (error == 0)
 		return 0;
 	ctl->conn = NULL;
+	/*
+	 * The socket's errors read best as the C library words them; the
+	 * daemon's own refusals (too many clients, a reply that makes no
+	 * sense) as the client library does.
+	 */
 	ctl_warnx("cannot connect to %s: %s", ctl->socket,
+	    error == -EUSERS || error == -EPROTO ? pool_strerror(error) :
 	    error < 0 ? strerror(-error) : "unknown error");
 	if (error == -EACCES || error == -EPERM)
 		return EX_NOPERM;

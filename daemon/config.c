@@ -127,6 +127,14 @@ parse_uint(const char *s, uint32_t *out)
 	return 0;
 }
 
+/* 0 (the default, 16) or a power of two from 8 to the page size. */
+static int
+good_granularity(uint32_t g)
+{
+	return g == 0 || (g >= 8 && (g & (g - 1)) == 0 &&
+			  g <= (uint64_t)sysconf(_SC_PAGESIZE));
+}
+
 /* A retain size; 0 (keep none) is stored as CONFIG_RETAIN_NONE. */
 static int
 parse_retain(const char *s, uint64_t *out)
@@ -266,10 +274,22 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 {
 	const char *bad = NULL;
 
-	if (strcmp(key, "size") == 0)
+	if (strcmp(key, "size") == 0) {
 		bad = config_parse_size(value, &p->size) ? "size" : NULL;
-	else if (strcmp(key, "granularity") == 0)
+		if (!bad && p->size > CONFIG_MAX_POOL_SIZE)
+			return snprintf(ls->problem, sizeof(ls->problem),
+					"size '%s' in [pool %s] is above the "
+					"largest pool, 64 TiB", value,
+					p->name), 0;
+	} else if (strcmp(key, "granularity") == 0) {
 		bad = parse_uint(value, &p->granularity) ? "granularity" : NULL;
+		if (!bad && !good_granularity(p->granularity))
+			return snprintf(ls->problem, sizeof(ls->problem),
+					"granularity %s in [pool %s] is not a "
+					"power of two from 8 to the page size "
+					"(%ld)", value, p->name,
+					sysconf(_SC_PAGESIZE)), 0;
+	}
 	else if (strcmp(key, "owner") == 0)
 		bad = parse_user(value, &p->uid) ? "owner" : NULL;
 	else if (strcmp(key, "group") == 0)

@@ -34,6 +34,7 @@
 #include <sys/types.h>
 
 #define CONFIG_MAX_POOLS 256
+#define CONFIG_MAX_POOL_SIZE (1ull << 46)	/* == POOL_MAX_SIZE, 64 TiB */
 
 struct config_pool {
 	char name[65];

@@ -215,8 +215,40 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 	}
 }
 
+_Static_assert(CONFIG_MAX_POOL_SIZE == POOL_MAX_SIZE,
+	       "the file refuses the pools the daemon would");
 _Static_assert(CONFIG_RETAIN_NONE == DPOOL_RETAIN_NONE,
 	       "a pool section's retain = 0 must reach the engine as none");
+
+/*
+ * A pool of the file that is live already keeps its settings: say which of
+ * them the file changed, so that an operator does not think them applied.
+ */
+static void
+warn_changed(const struct dpool *p, const struct config_pool *cp)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t size = (cp->size + page - 1) / page * page;
+	uint32_t g = cp->granularity ? cp->granularity : 16;
+	char what[160] = "";
+
+	if (size != p->size)
+		strcat(what, ", size");
+	if (g != 1u << p->granule_shift)
+		strcat(what, ", granularity");
+	if (cp->uid != p->uid)
+		strcat(what, ", owner");
+	if (cp->gid != p->gid)
+		strcat(what, ", group");
+	if (cp->mode != p->mode)
+		strcat(what, ", mode");
+	if (cp->quota != p->quota)
+		strcat(what, ", quota");
+	if (*what)
+		log_warnx("pool %s: %s changed in the file, not applied: a "
+			  "live pool keeps its settings (destroy it to have it "
+			  "made anew)", p->name, what + 2);
+}
 
 /* Create the pools of the configuration that do not exist yet. */
 static void
@@ -234,16 +266,42 @@ apply_config(const struct config *cf)
 		struct dpool *p;
 		int rc;
 
-		if (dpool_find(cp->name))
+		if ((p = dpool_find(cp->name))) {
+			warn_changed(p, cp);
 			continue;
+		}
 		rc = dpool_create(cp->name, &pp, &p);
-		if (rc)
+		if (rc == -EINVAL)
+			log_warnx("pool %s: cannot create: its size must be 1 "
+				  "byte to %llu TiB and its granularity a power "
+				  "of two from 8 to the page size (%ld)",
+				  cp->name,
+				  (unsigned long long)(POOL_MAX_SIZE >> 40),
+				  sysconf(_SC_PAGESIZE));
+		else if (rc)
 			log_warnx("pool %s: cannot create: %s", cp->name,
 				  strerror(-rc));
 		else
 			log_info("pool %s: %llu bytes, mode %o, owner %u:%u",
 				 p->name, (unsigned long long)p->size, p->mode,
 				 (unsigned)p->uid, (unsigned)p->gid);
+	}
+}
+
+/* Live pools the old file had and the new one has not: they stay. */
+static void
+forgotten_pools(const struct config *old, const struct config *cf)
+{
+	unsigned i, j;
+
+	for (i = 0; i < old->npools; i++) {
+		for (j = 0; j < cf->npools; j++)
+			if (strcmp(old->pools[i].name, cf->pools[j].name) == 0)
+				break;
+		if (j == cf->npools && dpool_find(old->pools[i].name))
+			log_info("pool %s: no longer in the file; it lives on "
+				 "until destroyed (poolctl destroy)",
+				 old->pools[i].name);
 	}
 }
 
@@ -276,6 +334,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	}
 	log_info("SIGHUP: reloading %s", server_config_path);
 	apply_config(cf);
+	forgotten_pools(server_cf, cf);
 	/* Socket settings apply at the next start; the rest takes effect. */
 	memcpy(server_cf->pools, cf->pools, sizeof(cf->pools));
 	server_cf->npools = cf->npools;

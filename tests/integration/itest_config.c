@@ -57,6 +57,7 @@ pools_from_file_then_reload(void **state)
 	struct daemon_proc d;
 	struct pool_conn *c;
 	struct pool_stats st;
+	char log[16384];
 
 	(void)state;
 	assert_int_equal(harness_start(&d, "[pool first]\nsize = 2M\n"
@@ -84,6 +85,26 @@ pools_from_file_then_reload(void **state)
 			 (5000 + st.page_size - 1) / st.page_size * st.page_size);
 	assert_int_equal(pool_stats_by_name(c, "first", &st), 0);
 	assert_int_equal(st.retain_bytes, 0);	/* existing pools unchanged */
+	assert_int_equal(st.granularity, 64);
+	/* ... and the log says which settings were not applied. */
+	harness_read_text(d.log, log, sizeof(log));
+	if (!strstr(log, "pool first: granularity, mode, quota changed in the "
+		    "file, not applied"))
+		fail_msg("no word of first's changed settings:\n%s", log);
+	assert_null(strstr(log, "pool second: "
+			    "granularity"));	/* made anew, as written */
+
+	/* A pool gone from the file lives on, and the log says so. */
+	write_config(&d, "[pool first]\nsize = 2M\ngranularity = 64\n"
+			 "mode = 0640\nquota = 1M\n[pool second]\nsize = 1M\n");
+	harness_reload(&d);
+	assert_int_equal(pool_stats_by_name(c, "third", &st), 0);
+	harness_read_text(d.log, log, sizeof(log));
+	if (!strstr(log, "pool third: no longer in the file"))
+		fail_msg("no word of third gone from the file:\n%s", log);
+	/* Only the reload before found first changed. */
+	assert_null(strstr(strstr(log, "pool third: no longer"),
+			   "pool first: "));
 
 	/* A broken file is refused and the daemon keeps running as it was. */
 	write_config(&d, "[pool third\nsize = lots\n");
@@ -508,6 +529,20 @@ keyless_sections_refused_at_start(void **state)
 }
 
 static void
+pool_values_checked_in_the_file(void **state)
+{
+	(void)state;
+	refused_at_start("[pool g]\nsize = 1M\ngranularity = 24\n",
+			 "5: granularity 24 in [pool g] is not a power of two "
+			 "from 8 to the page size");
+	refused_at_start("[pool g]\nsize = 1M\ngranularity = 4\n",
+			 "5: granularity 4 in [pool g]");
+	refused_at_start("[pool s]\nsize = 65T\n",
+			 "4: size '65T' in [pool s] is above the largest pool, "
+			 "64 TiB");
+}
+
+static void
 first_problem_named(void **state)
 {
 	(void)state;
@@ -702,6 +737,7 @@ main(void)
 		cmocka_unit_test(bad_config_refused_at_start),
 		cmocka_unit_test(keyless_sections_refused_at_start),
 		cmocka_unit_test(first_problem_named),
+		cmocka_unit_test(pool_values_checked_in_the_file),
 		cmocka_unit_test(long_line_named_at_start),
 		cmocka_unit_test(keyless_sections_refused_on_reload),
 	};

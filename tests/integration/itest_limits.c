@@ -3,7 +3,9 @@
  * connections in all and per uid (-EUSERS at Hello), references per session
  * (-EDQUOT), a client that never reads its replies (dropped once its queue
  * passes the bound; the daemon does not grow), and running out of file
- * descriptors (the daemon refuses the excess and keeps serving).
+ * descriptors (the daemon refuses the excess and keeps serving; a client
+ * with none free to receive the pool's memfd gets -EMFILE from pool_open,
+ * not -EPROTO, and the daemon is not left holding its handle).
  *
  * Also the fixed bounds of docs/protocol.md: 256 pools (the 257th create is
  * -ENOSPC, the listing of all 256 fits one message, a destroy makes room
@@ -28,6 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -628,6 +632,54 @@ half_message_and_sleep_block_nobody(void **state)
 	assert_int_equal(harness_stop(&d), 0);
 }
 
+/*
+ * A client process with no descriptor free: the kernel drops the memfd the
+ * OpenPool reply carries.  The child reports pool_open's answer, and the
+ * handle count the daemon shows after it, by its exit code.
+ */
+static void
+client_without_descriptors_gets_emfile(void **state)
+{
+	struct daemon_proc d;
+	pid_t pid;
+	int status;
+
+	(void)state;
+	assert_int_equal(harness_start(&d, "[pool s]\nsize = 1M\n"), 0);
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		struct rlimit rl = {.rlim_cur = 64, .rlim_max = 64};
+		struct pool_conn *c;
+		struct pool_stats st;
+		struct pool *p;
+		int rc;
+
+		alarm(20);
+		if (pool_connect(d.sock, &c) != 0)
+			_exit(10);
+		/* Every descriptor below 64 taken; none needed from here. */
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			_exit(11);
+		while (dup(0) >= 0)
+			;
+		rc = pool_open(c, "s", &p);
+		if (rc != -EMFILE) {
+			fprintf(stderr, "pool_open: %d (%s)\n", rc,
+				pool_strerror(rc));
+			_exit(12);
+		}
+		if (pool_stats_by_name(c, "s", &st) != 0)
+			_exit(13);
+		_exit(st.clients == 0 ? 0 : 14);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_true(harness_alive(&d));
+	assert_int_equal(harness_stop(&d), 0);
+}
+
 int
 main(void)
 {
@@ -635,6 +687,7 @@ main(void)
 		cmocka_unit_test(connections_per_uid_and_in_all),
 		cmocka_unit_test(blocks_per_session),
 		cmocka_unit_test(client_that_never_reads_is_dropped),
+		cmocka_unit_test(client_without_descriptors_gets_emfile),
 		cmocka_unit_test(out_of_descriptors),
 		cmocka_unit_test(pools_past_256_are_enospc),
 		cmocka_unit_test(handles_past_1024_are_emfile),
