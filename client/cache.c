@@ -88,6 +88,7 @@
  */
 #define CACHE_REFILL_SHARE	1024
 #define CACHE_BUDGET_SHARE	16
+#define CACHE_QUOTA_SHARE	8
 #define NO_OFF			UINT64_MAX
 
 struct cblock {
@@ -116,6 +117,7 @@ struct cache {
 	unsigned	 gshift;
 	uint32_t	 granularity;
 	uint64_t	 pool_size;
+	uint64_t	 quota;		/* the connection's; 0: none */
 	size_t		 budget;	/* atomic */
 	unsigned	 shards_used;	/* atomic: the budget is split */
 
@@ -324,6 +326,15 @@ static size_t
 budget_for(const struct cache *k, size_t want)
 {
 	uint64_t	most = k->pool_size / CACHE_BUDGET_SHARE;
+
+	/*
+	 * The quota is the connection's, but each handle's cache is its own
+	 * and gives way only to its own handle's refusals: keep it to a small
+	 * part of the quota, so that little of it sits where a sibling
+	 * handle cannot reach it.
+	 */
+	if (k->quota && k->quota / CACHE_QUOTA_SHARE < most)
+		most = k->quota / CACHE_QUOTA_SHARE;
 
 	return want > most ? (size_t)most : want;
 }
@@ -560,6 +571,7 @@ cache_create(struct pool *p, const uint8_t *share_map, uint64_t share_size,
 	k->granularity = p->granularity;
 	k->gshift = (unsigned)__builtin_ctz(p->granularity);
 	k->pool_size = p->size;
+	k->quota = p->quota;
 	k->budget = budget_for(k, budget);
 	classes_make(k, p->granularity);
 	for (i = 0; i < CACHE_SHARDS; i++) {

@@ -61,6 +61,7 @@ struct pool {
 	uint64_t		 size;
 	uint32_t		 granularity;
 	uint32_t		 page_size;
+	uint64_t		 quota;		/* per connection; 0: none */
 	const uint8_t		*share_map;	/* NULL: none */
 	uint64_t		 share_size;
 	struct cache		*cache;		/* NULL: none */

@@ -520,9 +520,9 @@ forced_destroy_stops_the_cache(void **state)
 
 /*
  * A retain counts against the quota like an allocation, so the cache gives
- * way to it the same way: 40 KB cached under a 64 KiB quota, and a retain
- * of another session's 32 KiB block still succeeds (as it would with no
- * cache); with the cache flushed it fits.
+ * way to it the same way: 30000 bytes live and a few KB cached under a 64
+ * KiB quota, and a retain of another session's 32 KiB block still succeeds
+ * (as it would with no cache); with the cache flushed it fits.
  */
 static void
 retain_flushes_the_cache_at_the_quota(void **state)
@@ -531,7 +531,7 @@ retain_flushes_the_cache_at_the_quota(void **state)
 				     .quota = 64 << 10};
 	struct pool_conn *c, *c2;
 	struct pool *a, *b;
-	pool_off_t blocks[40], theirs;
+	pool_off_t blocks[8], theirs, mine;
 	int i;
 
 	(void)state;
@@ -541,18 +541,65 @@ retain_flushes_the_cache_at_the_quota(void **state)
 	EXPECT_RC(pool_open(c2, "q", &b), 0);
 	EXPECT_RC(pool_alloc(b, 32 << 10, &theirs), 0);
 	a = open_ok(&c, "q");
-	for (i = 0; i < 40; i++)
+	EXPECT_RC(pool_alloc(a, 30000, &mine), 0);
+	for (i = 0; i < 8; i++)
 		EXPECT_RC(pool_alloc(a, 1000, &blocks[i]), 0);
-	for (i = 0; i < 40; i++)
+	for (i = 0; i < 8; i++)
 		EXPECT_RC(pool_free(a, blocks[i]), 0);
-	assert_true(stats(a).client_cached_bytes >= 40 * 1000);
+	/* 30000 live + 32768 retained fit; with 3000 more cached, not. */
+	assert_true(stats(a).client_cached_bytes >= 3000);
 	EXPECT_RC(pool_retain(a, theirs), 0);
 	EXPECT_RC(pool_free(a, theirs), 0);
 	EXPECT_RC(pool_free(b, theirs), 0);
+	EXPECT_RC(pool_free(a, mine), 0);
 	pool_close(a);
 	pool_close(b);
 	pool_disconnect(c);
 	pool_disconnect(c2);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
+/*
+ * The quota is the connection's; each handle's cache is its own and gives
+ * way only to that handle's refusals.  So a cache keeps at most an eighth
+ * of the quota: what one handle freed does not sit where another handle of
+ * the same connection needs the room.
+ */
+static void
+sibling_handles_share_the_quota(void **state)
+{
+	struct pool_create_opts o = {.max_size = 1 << 20, .mode = 0600,
+				     .quota = 64 << 10};
+	struct pool_conn *c;
+	struct pool *a, *b;
+	pool_off_t big, blocks[60], x;
+	int i;
+
+	(void)state;
+	start();
+	a = open_ok(&c, "c");
+	EXPECT_RC(pool_create(c, "q", &o), 0);
+	pool_close(a);
+	EXPECT_RC(pool_open(c, "q", &a), 0);
+	EXPECT_RC(pool_open(c, "q", &b), 0);
+	EXPECT_RC(pool_set_cache(a, 1 << 20), 0);
+	/* One big block freed by a: b gets the room. */
+	EXPECT_RC(pool_alloc(a, 60000, &big), 0);
+	EXPECT_RC(pool_free(a, big), 0);
+	EXPECT_RC(pool_alloc(b, 60000, &x), 0);
+	EXPECT_RC(pool_free(b, x), 0);
+	EXPECT_RC(pool_flush(b), 0);
+	/* Many small ones: a keeps at most 8 KiB of them. */
+	for (i = 0; i < 60; i++)
+		EXPECT_RC(pool_alloc(a, 1000, &blocks[i]), 0);
+	for (i = 0; i < 60; i++)
+		EXPECT_RC(pool_free(a, blocks[i]), 0);
+	assert_true(stats(a).client_cached_bytes <= 8 << 10);
+	EXPECT_RC(pool_alloc(b, 56 << 10, &x), 0);
+	EXPECT_RC(pool_free(b, x), 0);
+	pool_close(a);
+	pool_close(b);
+	pool_disconnect(c);
 	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
@@ -637,6 +684,8 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(
 			retain_flushes_the_cache_at_the_quota, teardown),
+		cmocka_unit_test_teardown(sibling_handles_share_the_quota,
+					  teardown),
 		cmocka_unit_test_teardown(
 			new_threads_reuse_the_cache_of_ended_ones, teardown),
 	};
