@@ -64,6 +64,7 @@ enum format {
 	FMT_TEXT,
 	FMT_JSON,
 	FMT_PROMETHEUS,
+	FMT_KV,
 };
 
 struct ctl {
@@ -567,6 +568,30 @@ json_stats(const struct pool_stats *ps)
 	return o;
 }
 
+/*
+ * One "POOL KEY VALUE" line per statistic, as memcached's stats: the JSON
+ * key, a plain number (a mode in octal), so that
+ * `poolctl stats --format=kv | awk '$2 == "free_bytes"'` needs no parsing.
+ * Pool names hold no blanks (the daemon's rule).
+ */
+static void
+print_stats_kv(const struct pool_stats *ps)
+{
+	const struct stat_field	*f;
+	uint64_t		 v;
+	size_t			 i;
+
+	for (i = 0; i < NFIELDS; i++) {
+		f = &stat_fields[i];
+		v = field_value(ps, f);
+		if (f->kind == K_MODE)
+			printf("%s %s %s\n", ps->name, f->key,
+			    octal_mode((uint32_t)v).s);
+		else
+			printf("%s %s %" PRIu64 "\n", ps->name, f->key, v);
+	}
+}
+
 /* A Prometheus label value: escape backslash, quote and newline. */
 static void
 prom_label(const char *s)
@@ -741,9 +766,11 @@ cmd_stats(struct ctl *ctl, int argc, char **argv)
 			fmt = FMT_JSON;
 		else if (strcmp(ctl->format_arg, "prometheus") == 0)
 			fmt = FMT_PROMETHEUS;
+		else if (strcmp(ctl->format_arg, "kv") == 0)
+			fmt = FMT_KV;
 		else
 			return usage_error("unknown format '%s' "
-			    "(text, json or prometheus)", ctl->format_arg);
+			    "(text, json, prometheus or kv)", ctl->format_arg);
 		if (ctl->json && fmt != FMT_JSON)
 			return usage_error("--json conflicts with --format=%s",
 			    ctl->format_arg);
@@ -772,6 +799,10 @@ cmd_stats(struct ctl *ctl, int argc, char **argv)
 		break;
 	case FMT_PROMETHEUS:
 		print_stats_prometheus(ps, n);
+		break;
+	case FMT_KV:
+		for (i = 0; i < n; i++)
+			print_stats_kv(&ps[i]);
 		break;
 	case FMT_TEXT:
 		for (i = 0; i < n; i++) {
@@ -1069,16 +1100,17 @@ static const struct cmd cmds[] = {
 	  "bytes in live blocks, percent used, live blocks and open\n"
 	  "handles.\n" },
 	{ "stats", cmd_stats, 0, 1, O_FORMAT,
-	  "[POOL] [--format=text|json|prometheus]",
+	  "[POOL] [--format=text|json|prometheus|kv]",
 	  "every statistic of one pool, or of all",
 	  "Print every statistic of POOL (of every pool if none is given),\n"
 	  "with sizes in KiB/MiB/GiB, plus two derived figures:\n"
 	  "  used           allocated_bytes / size\n"
 	  "  fragmentation  1 - largest_free / free_bytes (0 if none free)\n"
 	  "\n"
-	  "  --format=FMT   text (default), json (as --json) or prometheus\n"
+	  "  --format=FMT   text (default), json (as --json), prometheus\n"
 	  "                 (the text exposition format, for node_exporter's\n"
-	  "                 textfile collector)\n" },
+	  "                 textfile collector) or kv (one 'POOL KEY VALUE'\n"
+	  "                 line per statistic: the JSON keys, plain numbers)\n" },
 	{ "create", cmd_create, 1, 1,
 	  O_SIZE | O_GRANULARITY | O_MODE | O_QUOTA | O_RETAIN,
 	  "NAME --size SIZE [--granularity N] [--mode MODE] [--quota SIZE]"

@@ -298,6 +298,38 @@ list_and_stats(void **state)
 	expect(strstr(fx.out, "\"allocated_bytes\""),
 	       "--format=json is not JSON");
 
+	/* kv: "POOL KEY VALUE", one per statistic, for awk and grep. */
+	expect_exit(ctl("stats --format=kv"), 0, "stats --format=kv");
+	{
+		static char copy[sizeof(fx.out)];
+		char want[96], *line, *save;
+		unsigned lines = 0, beta = 0;
+
+		snprintf(want, sizeof(want), "alpha allocated_bytes %" PRIu64
+			 "\n", st.allocated_bytes);
+		expect(strstr(fx.out, want),
+		       "--format=kv: no 'alpha allocated_bytes N' line");
+		expect(strstr(fx.out, "alpha live_blocks 3\n"),
+		       "--format=kv: alpha's live_blocks is not 3");
+		expect(strstr(fx.out, "alpha mode 0600\n"),
+		       "--format=kv: alpha's mode is not 0600");
+		memcpy(copy, fx.out, sizeof(copy));
+		for (line = strtok_r(copy, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			char pool[32], key[64], value[32], extra[8];
+
+			expect(sscanf(line, "%31s %63s %31s %7s", pool, key,
+				      value, extra) == 3,
+			       "--format=kv: a line is not POOL KEY VALUE");
+			lines++;
+			beta += strcmp(pool, "beta") == 0;
+		}
+		expect(lines >= 40 && beta * 2 == lines,
+		       "--format=kv: both pools, the same keys each");
+	}
+	expect_exit(ctl("stats --format=kv --json"), EXIT_USAGE,
+		    "--format=kv with --json");
+
 	expect_exit(ctl("stats nosuch"), EXIT_FAILED, "stats nosuch");
 	expect(strncmp(fx.err, "poolctl: ", 9) == 0,
 	       "stats nosuch: no diagnostic on stderr");
