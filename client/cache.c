@@ -104,6 +104,7 @@ struct bin {
 
 struct shard {
 	pthread_mutex_t	 lock;
+	pthread_cond_t	 shrunk;	/* a shrink of a block here ended */
 	uint64_t	 bytes;		/* cached here; others read it unlocked */
 	int		 used;		/* a thread has used it */
 	struct ctable	 table;
@@ -388,6 +389,23 @@ find_elsewhere(struct cache *k, struct shard *skip, uint64_t off,
 	return NULL;
 }
 
+/*
+ * A block being shrunk (cache_give_slack) must not be freed, moved or
+ * retained until the shrink has reached the daemon: freed first, its offset
+ * could go to another thread, whose block the shrink would then resize.
+ * So whoever finds it busy waits here, shard locked, and looks again.
+ */
+static enum ctable_found
+wait_not_busy(struct shard *sh, uint64_t off, struct ctable_entry *e,
+    enum ctable_found r)
+{
+	while (r == CTABLE_BUSY) {
+		pthread_cond_wait(&sh->shrunk, &sh->lock);
+		r = ctable_find(&sh->table, off, e);
+	}
+	return r;
+}
+
 /* Push a block; 0 if memory ran out.  Shard locked. */
 static int
 bin_push(struct bin *b, uint64_t off, uint64_t usable)
@@ -576,6 +594,7 @@ cache_create(struct pool *p, const uint8_t *share_map, uint64_t share_size,
 	classes_make(k, p->granularity);
 	for (i = 0; i < CACHE_SHARDS; i++) {
 		pthread_mutex_init(&k->shard[i].lock, NULL);
+		pthread_cond_init(&k->shard[i].shrunk, NULL);
 		ctable_init(&k->shard[i].table, k->gshift);
 	}
 	p->cache = k;
@@ -595,6 +614,7 @@ cache_destroy(struct pool *p)
 			free(k->shard[i].bin[c].b);
 		ctable_destroy(&k->shard[i].table);
 		pthread_mutex_destroy(&k->shard[i].lock);
+		pthread_cond_destroy(&k->shard[i].shrunk);
 	}
 	free(k);
 	p->cache = NULL;
@@ -728,7 +748,8 @@ free_elsewhere(struct pool *p, struct shard *mine, pool_off_t off, int keep,
 
 	if ((sh = find_elsewhere(k, mine, off, e, &r)) == NULL)
 		return CTABLE_ABSENT;
-	if (r == CTABLE_LIVE || r == CTABLE_BUSY)
+	r = wait_not_busy(sh, off, e, r);
+	if (r == CTABLE_LIVE)
 		(void)ctable_remove(&sh->table, off);
 	pthread_mutex_unlock(&sh->lock);
 	if (r != CTABLE_LIVE || !keep)
@@ -753,10 +774,10 @@ cache_free(struct pool *p, pool_off_t off)
 	keep = budget_of(k) > 0 && !is_shared(k, off);
 	sh = my_shard(k);
 	pthread_mutex_lock(&sh->lock);
-	r = ctable_find(&sh->table, off, &e);
+	r = wait_not_busy(sh, off, &e, ctable_find(&sh->table, off, &e));
 	if (r == CTABLE_LIVE && keep)
 		ctable_set_req(&sh->table, off, CTABLE_CACHED);
-	else if (r == CTABLE_LIVE || r == CTABLE_BUSY)
+	else if (r == CTABLE_LIVE)
 		(void)ctable_remove(&sh->table, off);
 	else if (r == CTABLE_ABSENT) {
 		pthread_mutex_unlock(&sh->lock);
@@ -827,6 +848,7 @@ cache_untrack(struct pool *p, pool_off_t off)
 	if (p->cache == NULL ||
 	    (sh = find_anywhere(p->cache, off, &e, &r)) == NULL)
 		return;
+	(void)wait_not_busy(sh, off, &e, r);
 	(void)ctable_remove(&sh->table, off);
 	pthread_mutex_unlock(&sh->lock);
 }
@@ -841,6 +863,7 @@ cache_known(struct pool *p, pool_off_t off)
 	if (p->cache == NULL ||
 	    (sh = find_anywhere(p->cache, off, &e, &r)) == NULL)
 		return 0;
+	r = wait_not_busy(sh, off, &e, r);
 	pthread_mutex_unlock(&sh->lock);
 	switch (r) {
 	case CTABLE_WAS_CACHED:
@@ -848,8 +871,7 @@ cache_known(struct pool *p, pool_off_t off)
 		flush_some(p, NULL);
 		return 0;
 	case CTABLE_LIVE:
-	case CTABLE_BUSY:
-		return e.req & ~CTABLE_SHRINKING;
+		return e.req;
 	default:
 		return 0;
 	}
@@ -877,18 +899,23 @@ cache_give_slack(struct pool *p)
 			pthread_mutex_lock(&sh->lock);
 			n = ctable_slack_take(&sh->table, s, CACHE_SLACK_BATCH);
 			pthread_mutex_unlock(&sh->lock);
+			error = 0;
 			for (i = 0; i < n; i++) {
-				error = client_shrink(p, s[i].off, s[i].req,
-				    &usable);
+				/* A dead daemon: the rest are not shrunk. */
+				if (error != -ECONNRESET)
+					error = client_shrink(p, s[i].off,
+					    s[i].req, &usable);
 				pthread_mutex_lock(&sh->lock);
 				ctable_shrunk(&sh->table, s[i].off,
 				    error == 0 ? (uint32_t)usable : 0);
+				/* Requests about it wait for this (busy). */
+				pthread_cond_broadcast(&sh->shrunk);
 				pthread_mutex_unlock(&sh->lock);
 				if (error == 0)
 					given++;
-				else if (error == -ECONNRESET)
-					return given;
 			}
+			if (error == -ECONNRESET)
+				return given;
 		} while (n == CACHE_SLACK_BATCH);
 	}
 	return given;
@@ -900,22 +927,6 @@ cache_flush(struct pool *p)
 	if (p->cache == NULL)
 		return 0;
 	return flush_some(p, NULL);
-}
-
-int
-cache_may_give(const struct pool *p)
-{
-	int	i;
-
-	if (p->cache == NULL)
-		return 0;
-	for (i = 0; i < CACHE_SHARDS; i++)
-		if (__atomic_load_n(&p->cache->shard[i].bytes,
-		    __ATOMIC_RELAXED) != 0 ||
-		    __atomic_load_n(&p->cache->shard[i].table.slack,
-		    __ATOMIC_RELAXED) != 0)
-			return 1;
-	return 0;
 }
 
 uint64_t

@@ -66,9 +66,6 @@ uint64_t cache_flush(struct pool *);
  * of blocks shrunk.
  */
 uint64_t cache_give_slack(struct pool *);
-/* Has the cache blocks or slack that cache_flush or cache_give_slack
- * would give back? */
-int cache_may_give(const struct pool *);
 /* Bytes held in the cache now. */
 uint64_t cache_bytes(const struct pool *);
 

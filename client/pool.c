@@ -405,14 +405,17 @@ client_flush_for(struct pool *p, int error)
 }
 
 /*
- * Will a request refused for want of room be tried again?  When the cache
- * has anything to give back.  The request then says so (retry_follows), so
- * that the daemon does not count a refusal the program never sees.
+ * Will a request refused for want of room be tried again?  Whenever the
+ * handle has a cache: even one empty now may hold blocks by the time the
+ * refusal comes back (other threads free into it), and a retry is only
+ * one more round trip on a path that is slow anyway.  The request then
+ * says so (retry_follows), so that the daemon does not count a refusal
+ * the program never sees.
  */
 static int
 client_will_retry(struct pool *p)
 {
-	return cache_may_give(p);
+	return p->cache != NULL;
 }
 
 /*
@@ -899,8 +902,16 @@ pool_realloc(struct pool *p, pool_off_t off, size_t size, pool_off_t *out)
 			*out = noff;
 		return error;
 	}
-	if (off != POOL_OFF_NONE)
+	/*
+	 * Forgotten before the request, not after: once the daemon has the
+	 * old block free, another thread may get (and track) its offset.  A
+	 * failed realloc leaves the block live but unknown to the cache,
+	 * whose free then goes to the daemon: safe, if not cached.
+	 */
+	if (off != POOL_OFF_NONE) {
 		(void)cache_known(p, off);
+		cache_untrack(p, off);
+	}
 
 	retry = client_will_retry(p);
 	if (off != POOL_OFF_NONE && size >= CLIENT_MOVE_MIN) {
@@ -918,8 +929,6 @@ pool_realloc(struct pool *p, pool_off_t off, size_t size, pool_off_t *out)
 		    &usable);
 	if (error != 0)
 		return error;
-	if (off != POOL_OFF_NONE)
-		(void)cache_untrack(p, off);
 	if (noff != POOL_OFF_NONE)
 		cache_track(p, noff, usable);
 	*out = noff;
@@ -975,7 +984,6 @@ POOL_API int
 pool_free_batch(struct pool *p, size_t n, const pool_off_t *offs)
 {
 	size_t	i;
-	int	error;
 
 	if (p == NULL || (offs == NULL && n != 0))
 		return -EINVAL;
@@ -983,15 +991,13 @@ pool_free_batch(struct pool *p, size_t n, const pool_off_t *offs)
 		return -E2BIG;
 	if (n == 0)
 		return 0;
+	/* Forgotten first, as in pool_realloc: after, they may be others'. */
 	for (i = 0; i < n; i++)
-		if (offs[i] != POOL_OFF_NONE)
+		if (offs[i] != POOL_OFF_NONE) {
 			(void)cache_known(p, offs[i]);
-	if ((error = client_free_batch(p, n, offs)) != 0)
-		return error;
-	for (i = 0; i < n; i++)
-		if (offs[i] != POOL_OFF_NONE)
-			(void)cache_untrack(p, offs[i]);
-	return 0;
+			cache_untrack(p, offs[i]);
+		}
+	return client_free_batch(p, n, offs);
 }
 
 POOL_API int
