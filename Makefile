@@ -261,7 +261,8 @@ endif
 # libFuzzer harnesses (clang): the engine fed operations, and the daemon's
 # decoder and dispatch fed datagrams against real pools.
 FUZZ_CC      ?= clang
-FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
+FUZZ_CFLAGS  := -std=gnu11 -g -O1 -Wall -Wextra -Werror \
+                -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined -D_GNU_SOURCE -Idaemon \
                 -Iclient -I$(BUILD)/proto $(SD_CFLAGS)
 FUZZ_SECONDS ?= 300
@@ -441,7 +442,7 @@ deps:
 	fi
 
 clean:
-	rm -rf build
+	rm -rf $(or $(BUILD),build)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
