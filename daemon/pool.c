@@ -376,6 +376,7 @@ dpool_create(const char *name, const struct dpool_params *pp,
 	p->gid = pp->gid;
 	p->mode = pp->mode ? pp->mode & 0777 : 0600;
 	p->quota = pp->quota;
+	p->retain = pp->retain;
 	RB_INIT(&p->blocks);
 	LIST_INIT(&p->handles);
 	TAILQ_INSERT_TAIL(&pools, p, entry);

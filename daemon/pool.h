@@ -82,6 +82,8 @@ struct dpool {
 	gid_t gid;
 	uint32_t mode;
 	uint64_t quota;		/* bytes per session; 0 = none */
+	uint64_t retain;	/* as asked (dpool_params.retain): a reload
+				 * compares the file's with it */
 	struct block_tree blocks;
 	uint64_t persistent_blocks;
 	struct persist_charge *charges;	/* one per uid with persistent bytes */

@@ -244,6 +244,8 @@ warn_changed(const struct dpool *p, const struct config_pool *cp)
 		strcat(what, ", mode");
 	if (cp->quota != p->quota)
 		strcat(what, ", quota");
+	if (cp->retain != p->retain)
+		strcat(what, ", retain");
 	if (*what)
 		log_warnx("pool %s: %s changed in the file, not applied: a "
 			  "live pool keeps its settings (destroy it to have it "

@@ -88,15 +88,16 @@ pools_from_file_then_reload(void **state)
 	assert_int_equal(st.granularity, 64);
 	/* ... and the log says which settings were not applied. */
 	harness_read_text(d.log, log, sizeof(log));
-	if (!strstr(log, "pool first: granularity, mode, quota changed in the "
-		    "file, not applied"))
+	if (!strstr(log, "pool first: granularity, mode, quota, retain changed "
+		    "in the file, not applied"))
 		fail_msg("no word of first's changed settings:\n%s", log);
 	assert_null(strstr(log, "pool second: "
 			    "granularity"));	/* made anew, as written */
 
 	/* A pool gone from the file lives on, and the log says so. */
 	write_config(&d, "[pool first]\nsize = 2M\ngranularity = 64\n"
-			 "mode = 0640\nquota = 1M\n[pool second]\nsize = 1M\n");
+			 "mode = 0640\nquota = 1M\nretain = 0\n"
+			 "[pool second]\nsize = 1M\n");
 	harness_reload(&d);
 	assert_int_equal(pool_stats_by_name(c, "third", &st), 0);
 	harness_read_text(d.log, log, sizeof(log));
