@@ -393,16 +393,23 @@ quota_used(struct call *c, struct dpool *p)
 }
 
 /*
- * A final refusal of an allocation: the engine counted it in failed_allocs,
- * which the statistics take back when the client said it will try again
- * (retry_follows), since only its last answer reaches the program.
+ * A final refusal of an allocation, realloc or batch: the engine counted
+ * it in failed_allocs, which the statistics take back when the client said
+ * it will try again (retry_follows): only its last answer reaches the
+ * program.
  */
+static void
+uncount_retried(struct dpool *p, int rc, bool retry_follows)
+{
+	if (rc == -ENOMEM && retry_follows)
+		p->unseen_failures++;
+}
+
 static int
 refuse_alloc(struct call *c, struct dpool *p, int rc, bool retry_follows,
 	     uint64_t size)
 {
-	if (rc == -ENOMEM && retry_follows)
-		p->unseen_failures++;
+	uncount_retried(p, rc, retry_follows);
 	return refuse(c, rc, "allocating %llu bytes", (unsigned long long)size);
 }
 
@@ -496,8 +503,7 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 		return refuse(c, rc, "block is shared and cannot move");
 	if (rc == -EAGAIN)
 		return refuse(c, rc, "block cannot change size in place");
-	if (rc == -ENOMEM && m->retry_follows)
-		h->pool->unseen_failures++;	/* as refuse_alloc */
+	uncount_retried(h->pool, rc, m->retry_follows);
 	if (rc)
 		return refuse(c, rc, "cannot resize %#llx to %llu bytes",
 			      (unsigned long long)m->offset,
@@ -542,8 +548,7 @@ again:
 				goto again;
 			if (wait)
 				return wait;
-			if (rc == -ENOMEM && m->retry_follows)
-				h->pool->unseen_failures++;
+			uncount_retried(h->pool, rc, m->retry_follows);
 			return refuse(c, rc, "allocation %zu of the batch "
 				      "(%llu bytes) failed", i,
 				      (unsigned long long)m->sizes[i]);

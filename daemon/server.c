@@ -272,15 +272,9 @@ apply_config(const struct config *cf)
 			warn_changed(p, cp);
 			continue;
 		}
+		/* Size and granularity were checked with the file. */
 		rc = dpool_create(cp->name, &pp, &p);
-		if (rc == -EINVAL)
-			log_warnx("pool %s: cannot create: its size must be 1 "
-				  "byte to %llu TiB and its granularity a power "
-				  "of two from 8 to the page size (%ld)",
-				  cp->name,
-				  (unsigned long long)(POOL_MAX_SIZE >> 40),
-				  sysconf(_SC_PAGESIZE));
-		else if (rc)
+		if (rc)
 			log_warnx("pool %s: cannot create: %s", cp->name,
 				  strerror(-rc));
 		else
