@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -21,6 +22,19 @@ log_set_verbose(int verbose)
 	log_verbose = verbose;
 }
 
+/*
+ * Lines quote what clients sent (pool names, refusal texts): a newline in
+ * one would start a record of its own, with a "<N>" priority the client
+ * chose.  Control bytes become '?', so one event stays one line.
+ */
+static void
+log_sanitize(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 static void
 log_vmsg(int pri, const char *fmt, va_list ap, const char *suffix)
 {
@@ -29,6 +43,7 @@ log_vmsg(int pri, const char *fmt, va_list ap, const char *suffix)
 	if (pri == LOG_PRI_DEBUG && !log_verbose)
 		return;
 	vsnprintf(line, sizeof(line), fmt, ap);
+	log_sanitize(line);
 	if (suffix)
 		fprintf(stderr, "<%d>poolmgrd: %s: %s\n", pri, line, suffix);
 	else
@@ -40,6 +55,41 @@ log_msg(int pri, const char *fmt, ...)
 {
 	va_list ap;
 
+	va_start(ap, fmt);
+	log_vmsg(pri, fmt, ap, NULL);
+	va_end(ap);
+}
+
+static long long
+log_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec;
+}
+
+void
+log_limited(struct log_limit *l, int pri, const char *fmt, ...)
+{
+	long long now = log_now();
+	va_list ap;
+
+	if (l->printed == 0 || now - l->window >= LOG_LIMIT_WINDOW) {
+		l->window = now;
+		l->printed = 0;
+	}
+	if (l->printed == LOG_LIMIT_BURST) {
+		l->left_out++;
+		return;
+	}
+	l->printed++;
+	if (l->left_out) {
+		log_msg(pri, "(%llu line%s like the next left out: at most %d "
+			"every %d s)", l->left_out, l->left_out == 1 ? "" : "s",
+			LOG_LIMIT_BURST, LOG_LIMIT_WINDOW);
+		l->left_out = 0;
+	}
 	va_start(ap, fmt);
 	log_vmsg(pri, fmt, ap, NULL);
 	va_end(ap);

@@ -20,7 +20,9 @@
  * again in order and reads on.  So the client's requests are answered in
  * the order sent, and a client that waits costs nobody else a thing.  A
  * peer holds at most the rest of one read batch (PEER_READ_BATCH
- * datagrams), as it queues at most PEER_MAX_QUEUED bytes of replies.
+ * datagrams), as it queues at most PEER_MAX_QUEUED bytes of replies.  A
+ * holding peer still watches for the client hanging up (EV_CLOSED), so a
+ * client that dies while it waits is let go of at once.
  *
  * Teardown happens in one place (peer_free) and never in the middle of a
  * callback that still uses the peer: peer_kill only marks it.
@@ -73,6 +75,7 @@ struct peer {
 	LIST_ENTRY(peer) entry;
 	int fd;
 	struct event *ev_read, *ev_write;
+	struct event *ev_closed;	/* while holding: the client hung up */
 	struct event *ev_deadline;	/* NULL: none set yet */
 	peer_dispatch_fn dispatch;
 	void *arg;
@@ -91,6 +94,7 @@ static uint8_t inbuf[PEER_READ_BATCH][PEER_MAX_MESSAGE + 1];
 
 static void peer_on_read(evutil_socket_t, short, void *);
 static void peer_on_write(evutil_socket_t, short, void *);
+static void peer_on_closed(evutil_socket_t, short, void *);
 
 struct peer *
 peer_new(struct event_base *base, int fd, peer_dispatch_fn fn, void *arg)
@@ -107,7 +111,9 @@ peer_new(struct event_base *base, int fd, peer_dispatch_fn fn, void *arg)
 	p->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, peer_on_read, p);
 	p->ev_write = event_new(base, fd, EV_WRITE | EV_PERSIST, peer_on_write,
 				p);
-	if (!p->ev_read || !p->ev_write)
+	p->ev_closed = event_new(base, fd, EV_CLOSED | EV_PERSIST,
+				 peer_on_closed, p);
+	if (!p->ev_read || !p->ev_write || !p->ev_closed)
 		fatalx("event_new failed");
 	event_add(p->ev_read, NULL);
 	LIST_INSERT_HEAD(&peers, p, entry);
@@ -164,6 +170,7 @@ peer_free(struct peer *p)
 	LIST_REMOVE(p, entry);
 	event_free(p->ev_read);
 	event_free(p->ev_write);
+	event_free(p->ev_closed);
 	if (p->ev_deadline)
 		event_free(p->ev_deadline);
 	while ((m = STAILQ_FIRST(&p->out))) {
@@ -181,6 +188,7 @@ peer_kill(struct peer *p)
 
 	p->dead = true;
 	event_del(p->ev_read);
+	event_del(p->ev_closed);
 	/*
 	 * Let the write side flush what is queued, then free; a client that
 	 * does not read gets PEER_FLUSH_SEC, not forever.
@@ -222,11 +230,13 @@ peer_who(const struct peer *p)
 static void
 peer_on_deadline(evutil_socket_t fd, short what, void *arg)
 {
+	static struct log_limit lim;
 	struct peer *p = arg;
 
 	(void)fd;	/* -1: a timer's */
 	(void)what;
-	log_warnx("client %s said nothing in time; dropping it", peer_who(p));
+	log_limited(&lim, LOG_PRI_WARNING, "client %s said nothing in time; "
+		    "dropping it", peer_who(p));
 	peer_drop(p);
 }
 
@@ -326,8 +336,10 @@ queue_msg(struct peer *p, const void *buf, size_t len,
 	struct outmsg *m;
 
 	if (p->queued + len > PEER_MAX_QUEUED) {
-		log_warnx("client %s does not read its replies; dropping it",
-			  peer_who(p));
+		static struct log_limit lim;
+
+		log_limited(&lim, LOG_PRI_WARNING, "client %s does not read "
+			    "its replies; dropping it", peer_who(p));
 		peer_drop(p);
 		return false;
 	}
@@ -471,6 +483,7 @@ peer_hold(struct peer *p, const uint8_t *buf, size_t len)
 {
 	p->holding = true;
 	event_del(p->ev_read);
+	event_add(p->ev_closed, NULL);
 	if (!p->replaying)	/* else it is the head of the held list */
 		held_add(p, buf, len);
 }
@@ -502,10 +515,29 @@ peer_resume(struct peer *p)
 	if (stage.n)
 		stage_flush(p);
 	p->in_callback = false;
-	if (p->dead)
+	if (p->dead) {
 		held_drop(p);
-	else if (!p->holding)
+	} else if (!p->holding) {
+		event_del(p->ev_closed);
 		event_add(p->ev_read, NULL);
+	}
+}
+
+/*
+ * A holding peer does not read, so its end of file would wait in the
+ * socket until the held request goes on (up to WAIT_SETTLE_MAX_NS); the
+ * client may have died meanwhile, and what it held should go back now.
+ * Its held requests go with it, as a request read after its end of file
+ * would: nobody is left to answer.
+ */
+static void
+peer_on_closed(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+
+	(void)fd;
+	(void)what;
+	peer_free(p);
 }
 
 static void
@@ -573,12 +605,21 @@ hold_rest(struct peer *p, struct mmsghdr *mm, int i, int n)
 		struct msghdr *msg = &mm[i].msg_hdr;
 		size_t len = mm[i].msg_len;
 
-		if (len == 0)
-			break;	/* EOF: seen again when reading resumes */
+		/*
+		 * End of file, or an empty datagram, which reads the same and
+		 * is no request: either way the client is done.  (Stopping
+		 * here instead would lose what an empty datagram came before.)
+		 */
+		if (len == 0) {
+			peer_kill(p);
+			return i + 1;
+		}
 		if (drop_passed_fds(msg) || (msg->msg_flags & MSG_CTRUNC) ||
 		    len > PEER_MAX_MESSAGE || (msg->msg_flags & MSG_TRUNC)) {
-			log_warnx("client fd %d sent a bad datagram; dropping "
-				  "it", p->fd);
+			static struct log_limit lim;
+
+			log_limited(&lim, LOG_PRI_WARNING, "client %s sent a "
+				    "bad datagram; dropping it", peer_who(p));
 			peer_kill(p);
 			return i + 1;
 		}
@@ -644,15 +685,20 @@ peer_on_read(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		if (drop_passed_fds(msg) || (msg->msg_flags & MSG_CTRUNC)) {
-			log_warnx("client fd %d sent descriptors; dropping it",
-				  fd);
+			static struct log_limit lim;
+
+			log_limited(&lim, LOG_PRI_WARNING, "client %s sent "
+				    "descriptors; dropping it", peer_who(p));
 			peer_kill(p);
 			i++;
 			break;
 		}
 		if (len > PEER_MAX_MESSAGE || (msg->msg_flags & MSG_TRUNC)) {
-			log_warnx("client fd %d sent %zu bytes, over the "
-				  "limit; dropping it", fd, len);
+			static struct log_limit lim;
+
+			log_limited(&lim, LOG_PRI_WARNING, "client %s sent %zu "
+				    "bytes, over the limit; dropping it",
+				    peer_who(p), len);
 			peer_kill(p);
 			i++;
 			break;

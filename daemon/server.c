@@ -135,7 +135,10 @@ accept_one(int fd)
 	struct peer *p;
 
 	if (!s) {
-		log_warn("SO_PEERCRED");
+		static struct log_limit lim;
+
+		log_limited(&lim, LOG_PRI_WARNING, "SO_PEERCRED: %s",
+			    strerror(errno));
 		close(fd);
 		return;
 	}
@@ -150,8 +153,10 @@ accept_one(int fd)
 		 server_cf->max_connections_per_uid)
 		why = "too many clients of this uid connected";
 	if (why) {
-		log_warnx("pid %d uid %u: %s; refusing it", (int)s->pid,
-			  (unsigned)s->uid, why);
+		static struct log_limit lim;
+
+		log_limited(&lim, LOG_PRI_WARNING, "pid %d uid %u: %s; "
+			    "refusing it", (int)s->pid, (unsigned)s->uid, why);
 		dispatch_refuse_connection(fd, -EUSERS, why);
 		session_free(s);
 		close(fd);
@@ -188,7 +193,10 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 		}
 		if (errno == EMFILE || errno == ENFILE) {
 			/* Out of descriptors: refuse this one politely. */
-			log_warnx("out of file descriptors; refusing a client");
+			static struct log_limit lim;
+
+			log_limited(&lim, LOG_PRI_WARNING, "out of file "
+				    "descriptors; refusing a client");
 			if (reserve_fd >= 0) {
 				close(reserve_fd);
 				fd = accept(lfd, NULL, NULL);

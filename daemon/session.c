@@ -42,6 +42,36 @@ session_count_uid(uid_t uid)
 	return count;
 }
 
+/*
+ * The peer's supplementary groups.  Most fit the room in the session; for
+ * more, the kernel answers ERANGE with the length they need, and they go
+ * on the heap: a client in many groups must not lose them all.
+ */
+static void
+session_get_groups(struct session *s, int fd)
+{
+	socklen_t len = sizeof(s->group_room);
+
+	s->groups = s->group_room;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, s->groups, &len) == 0) {
+		s->ngroups = (int)(len / sizeof(gid_t));
+		return;
+	}
+	if (errno == ERANGE && len > sizeof(s->group_room)) {
+		if (!(s->groups = malloc(len)))
+			fatalx("out of memory");
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, s->groups,
+			       &len) == 0) {
+			s->ngroups = (int)(len / sizeof(gid_t));
+			return;
+		}
+		free(s->groups);
+		s->groups = s->group_room;
+	}
+	log_warn("pid %d uid %u: SO_PEERGROUPS; its supplementary groups "
+		 "count for nothing", (int)s->pid, (unsigned)s->uid);
+}
+
 struct session *
 session_new(int fd)
 {
@@ -60,9 +90,7 @@ session_new(int fd)
 	s->uid = cred.uid;
 	s->gid = cred.gid;
 	s->pid = cred.pid;
-	len = sizeof(s->groups);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, s->groups, &len) == 0)
-		s->ngroups = (int)(len / sizeof(gid_t));
+	session_get_groups(s, fd);
 	s->next_handle = 1;
 	LIST_INIT(&s->handles);
 	n->s = s;
@@ -87,6 +115,8 @@ session_free(struct session *s)
 			break;
 		}
 	}
+	if (s->groups != s->group_room)
+		free(s->groups);
 	free(s);
 }
 

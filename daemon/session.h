@@ -42,8 +42,10 @@ struct session {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
-	gid_t groups[SESSION_MAX_GROUPS];
+	gid_t *groups;		/* supplementary: group_room, or the heap
+				 * for more than SESSION_MAX_GROUPS */
 	int ngroups;
+	gid_t group_room[SESSION_MAX_GROUPS];
 	char name[64];
 	bool greeted;		/* Hello done */
 	uint64_t nrefs;		/* references held over all handles */

@@ -16,7 +16,8 @@
  * overflow - also sent raw so the daemon's own check is reached - realloc
  * and usable_size of a non-block), changes nothing, and afterwards a new
  * client works and the check passes; and the refused frees show up in the
- * pool's invalid_frees counter.
+ * pool's invalid_frees counter.  A pool name with a newline and a "<2>" in
+ * it stays inside its own log line ('?' for the newline).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -967,6 +968,30 @@ invalid_frees_are_counted(void **state)
 	stop_daemon();
 }
 
+/*
+ * A pool name that holds a newline and a priority: the daemon quotes it in
+ * its (debug) log, and it must not start a line of its own there, which
+ * journald would file as a record of the priority the client chose.
+ */
+static void
+names_cannot_forge_log_lines(void **state)
+{
+	static char log[256 * 1024];
+	const char *forged = "x\n<2>poolmgrd: pool " POOL_NAME ": FORGED";
+	struct pool *p = NULL;
+
+	(void)state;
+	assert_int_equal(pool_open(fx.conn, forged, &p), -ENOENT);
+	assert_null(p);
+	client_still_works(fx.pool);
+	harness_read_text(fx.d.log, log, sizeof(log));
+	if (!strstr(log, "x?<2>poolmgrd: pool " POOL_NAME ": FORGED"))
+		fail_msg("the name is not in the log as one line:\n%s", log);
+	if (strstr(log, "\n<2>"))
+		fail_msg("a client's name made a line of its own:\n%s", log);
+	stop_daemon();
+}
+
 int
 main(void)
 {
@@ -989,6 +1014,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(invalid_frees_are_counted,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(realloc_in_place_never_moves,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(names_cannot_forge_log_lines,
 						setup, teardown),
 	};
 

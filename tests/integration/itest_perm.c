@@ -7,7 +7,8 @@
  *   on a 0644 pool it may read stats and open read-only, but not open
  *   read-write, trim or check (the check is costly: write permission);
  * - a 0660 pool of group 65534 (from the config file) opens read-write for
- *   uid 65534 / gid 65534, and not for uid 65534 with another gid;
+ *   uid 65534 / gid 65534, and not for uid 65534 with another gid; also
+ *   for uid 65534 in 100 supplementary groups, 65534 the last of them;
  * - with admin_group = 65534 that child may create pools (owned by it) and
  *   destroy them, while uid 65534 in another group still may not;
  * - quota = 64K: each session gets 64 KiB of usable bytes, shared by its
@@ -32,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -42,6 +44,7 @@
 #define STRANGER_GID	65533	/* not the pool's group, not admin */
 #define QUOTA		(64 * 1024)
 #define CHILD_ALARM	20
+#define MANY_GROUPS	100
 
 /* A pool the config file makes: group 65534, rw for the group. */
 #define GROUP_POOL_CONF	\
@@ -299,6 +302,26 @@ admin_outsider(void *arg)
 	return 0;
 }
 
+/* In 100 supplementary groups, the pool's the last: it opens and works. */
+static int
+member_of_many_groups(void *arg)
+{
+	struct pool_conn *c = NULL;
+	struct pool *p = NULL;
+	int rc;
+
+	(void)arg;
+	alarm(CHILD_ALARM);
+	CHECK(getgroups(0, NULL) == MANY_GROUPS, 100);
+	CHECK_RC(pool_connect(NULL, &c), 0, 101);
+	CHECK_RC(pool_open(c, "grp", &p), 0, 102);
+	if ((rc = use_pool(p, 103)))
+		return rc;
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
 /* ---- tests -------------------------------------------------------------- */
 
 static void
@@ -347,6 +370,41 @@ group_pool_opens_for_its_group(void **state)
 	assert_int_equal(st.clients, 0);
 	EXPECT_RC(pool_stats_by_name(c, "mine", &st), -ENOENT);
 	pool_disconnect(c);
+	stop_daemon();
+}
+
+/*
+ * More supplementary groups than the daemon keeps in a session's own room
+ * (64): the kernel says ERANGE for that room, and the groups must still
+ * count (they once counted for nothing: -EACCES).
+ */
+static void
+group_pool_opens_for_a_member_of_many_groups(void **state)
+{
+	gid_t groups[MANY_GROUPS];
+	pid_t pid;
+	int i;
+
+	(void)state;
+	skip_unless_root();
+	start_daemon(GROUP_POOL_CONF);
+	for (i = 0; i < MANY_GROUPS - 1; i++)
+		groups[i] = 60000 + (gid_t)i;
+	groups[MANY_GROUPS - 1] = OTHER_GID;
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		if (setgroups(MANY_GROUPS, groups) == -1 ||
+		    setgid(STRANGER_GID) == -1 || setuid(OTHER_UID) == -1)
+			_exit(126);
+		_exit(member_of_many_groups(NULL));
+	}
+	assert_true(pid > 0);
+	kids[nkids++] = pid;
+	i = harness_wait(pid);
+	nkids--;
+	if (i != 0)
+		fail_msg("a member of %d groups exited with %d", MANY_GROUPS,
+			 i);
 	stop_daemon();
 }
 
@@ -551,6 +609,9 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(group_pool_opens_for_its_group,
 					  teardown),
+		cmocka_unit_test_teardown(
+			group_pool_opens_for_a_member_of_many_groups,
+			teardown),
 		cmocka_unit_test_teardown(admin_group_may_create_and_destroy,
 					  teardown),
 		cmocka_unit_test_teardown(quota_is_per_session, teardown),

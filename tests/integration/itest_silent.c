@@ -7,7 +7,8 @@
  * no descriptor however many there are; the library reports the refusal as
  * -EUSERS.  A connection that never says Hello is dropped after the
  * configured hello_timeout, also when a SIGHUP set it.  Meanwhile a
- * well-behaved client of another kind keeps being served.
+ * well-behaved client of another kind keeps being served.  Nor can they
+ * flood the log: a refusal is logged at most 10 times every 10 s.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -107,6 +109,22 @@ client_works(void)
 	return rc;
 }
 
+/* Lines of the log at path that hold what. */
+static int
+log_count(const char *path, const char *what)
+{
+	static char log[256 * 1024];
+	const char *at = log;
+	int n = 0;
+
+	harness_read_text(path, log, sizeof(log));
+	while ((at = strstr(at, what))) {
+		n++;
+		at += strlen(what);
+	}
+	return n;
+}
+
 static int
 teardown(void **state)
 {
@@ -119,7 +137,8 @@ teardown(void **state)
 static void
 refused_connections_hold_nothing(void **state)
 {
-	int held[2], fd, i, refusal, before, after;
+	int held[2], fd, i, refusal, before, after, lines;
+	time_t t = time(NULL);
 
 	(void)state;
 	assert_int_equal(harness_start(&daemon_proc,
@@ -151,6 +170,12 @@ refused_connections_hold_nothing(void **state)
 	printf("silent: %d refused connections; the daemon holds %d "
 	       "descriptors, %d before\n", MANY, after, before);
 	assert_true(after <= before);
+	/* Nor a line each in the log: at most 10 every 10 s. */
+	t = time(NULL) - t;
+	lines = log_count(daemon_proc.log, "uid connected; refusing it");
+	printf("silent: %d refusal lines logged in %lld s\n", lines,
+	       (long long)t);
+	assert_true(lines >= 1 && lines <= 10 * (1 + (int)t / 10));
 
 	/* The two that hold their places still do; once they go, room. */
 	assert_int_equal(watch(held[0], 100, &refusal), 2);

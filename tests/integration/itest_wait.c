@@ -40,6 +40,13 @@
  *   client_gone_while_held          a client that closes its connection
  *       right after a held request: the daemon goes on serving, and
  *       stops cleanly (no leak under ASan).
+ *   hangup_while_held_is_seen_at_once   a client holding 1 MiB of "big"
+ *       waits on "endless" (never settled, as above) and hangs up: its
+ *       handle and block are gone within a second, while the freeing
+ *       client still goes on, not when its wait would have ended (2 s).
+ *   empty_datagram_while_held_ends_the_connection   a held Stats, an
+ *       empty datagram and another Stats read in one batch: the
+ *       connection ends (the last request is not left unanswered on it).
  */
 #include <errno.h>
 #include <poll.h>
@@ -578,6 +585,133 @@ client_gone_while_held(void **state)
 	assert_int_equal(st.allocated_bytes, 0);
 }
 
+/*
+ * Stats, an empty datagram and Stats again, in one system call so that
+ * the daemon reads them in one batch: the first is held, and the empty
+ * one, which reads as end of file, must not leave the last unanswered on
+ * an open connection (it once stopped the holding there, and the rest of
+ * the batch was lost): the connection ends.
+ */
+static void
+empty_datagram_while_held_ends_the_connection(void **state)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
+	uint8_t out[2][256], buf[MAX_MESSAGE];
+	struct mmsghdr mm[3];
+	struct iovec iov[3];
+	struct pollfd pfd = {.events = POLLIN};
+	bool closed = false;
+	size_t len;
+	ssize_t n;
+
+	(void)state;
+	start();
+	big_block_freed(128 * MiB);
+	ref.name = "big";
+	req.body_case = POOLMGR__REQUEST__BODY_STATS;
+	req.stats = &ref;
+	memset(mm, 0, sizeof(mm));
+	for (int i = 0; i < 3; i++) {
+		req.id = 2 + (uint64_t)i;
+		len = poolmgr__request__pack(&req, out[i ? 1 : 0]);
+		iov[i].iov_base = out[i ? 1 : 0];
+		iov[i].iov_len = i == 1 ? 0 : len;
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	assert_int_equal(sendmmsg(fx.raw, mm, 3, MSG_NOSIGNAL), 3);
+	others_go_on();
+	pfd.fd = fx.raw;
+	while (poll(&pfd, 1, REPLY_TIMEOUT_MS) == 1) {
+		n = recv(fx.raw, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n <= 0) {
+			closed = true;
+			break;
+		}
+	}
+	if (!closed)
+		fail_msg("the connection is still open %d ms later, with a "
+			 "request unanswered", REPLY_TIMEOUT_MS);
+	others_go_on();
+}
+
+/* Handles of pool "big" that this process holds (raw or library). */
+static size_t
+my_handles_on_big(uint64_t *bytes)
+{
+	struct pool_client_info *ci;
+	size_t n, mine = 0;
+
+	assert_int_equal(pool_clients(fx.conn, "big", &ci, &n), 0);
+	*bytes = 0;
+	for (size_t i = 0; i < n; i++)
+		if (ci[i].pid == (uint32_t)getpid()) {
+			mine++;
+			*bytes += ci[i].bytes;
+		}
+	free(ci);
+	return mine;
+}
+
+static void
+hangup_while_held_is_seen_at_once(void **state)
+{
+	struct pool_create_opts o = {.max_size = 64ull << 30};
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
+	Poolmgr__Reply *r;
+	int fds[2], st;
+	uint64_t bytes;
+	uint32_t h;
+	pid_t pid;
+	double t;
+	char x;
+
+	(void)state;
+	start();
+	assert_int_equal(pool_create(fx.conn, "endless", &o), 0);
+	assert_int_equal(pipe(fds), 0);
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		close(fds[0]);
+		close(fx.raw);	/* its hangup must be the parent's alone */
+		_exit(free_forever(fx.d.sock, fds[1], 20000));
+	}
+	close(fds[1]);
+	assert_int_equal(harness_read_full(fds[0], &x, 1), 0);
+	close(fds[0]);
+	/* The raw client holds 1 MiB of "big", then waits on "endless". */
+	h = raw_open(fx.raw, 2);
+	raw_alloc(fx.raw, 3, h, MiB, false);
+	r = raw_reply(fx.raw, 3);
+	assert_int_equal(r->error, 0);
+	poolmgr__reply__free_unpacked(r, NULL);
+	ref.name = "endless";
+	req.id = 4;
+	req.body_case = POOLMGR__REQUEST__BODY_STATS;
+	req.stats = &ref;
+	raw_send(fx.raw, &req);
+	others_go_on();
+	no_reply_yet("Stats of a pool never settled");
+	assert_int_equal(my_handles_on_big(&bytes), 2);
+	assert_int_equal(bytes, MiB);
+	/* It dies while its request waits: its handle and block go now. */
+	harness_close_fd(&fx.raw);
+	t = seconds();
+	while (my_handles_on_big(&bytes) == 2 && seconds() - t < 5.0)
+		harness_sleep_ms(5);
+	t = seconds() - t;
+	printf("hangup while held: let go of after %.3f s\n", t);
+	assert_int_equal(my_handles_on_big(&bytes), 1);
+	assert_int_equal(bytes, 0);
+	/* Not when its wait would have ended (2 s): it was not read. */
+	assert_true(t < 1.0);
+	assert_int_equal(waitpid(pid, &st, WNOHANG), 0);
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+}
+
 int
 main(void)
 {
@@ -590,6 +724,11 @@ main(void)
 		cmocka_unit_test_teardown(long_wait_settles_at_once, teardown),
 		cmocka_unit_test_teardown(pool_destroyed_while_held, teardown),
 		cmocka_unit_test_teardown(client_gone_while_held, teardown),
+		cmocka_unit_test_teardown(hangup_while_held_is_seen_at_once,
+					  teardown),
+		cmocka_unit_test_teardown(
+			empty_datagram_while_held_ends_the_connection,
+			teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
