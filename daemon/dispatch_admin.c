@@ -1,0 +1,437 @@
+/*
+ * dispatch_admin.c - requests on pools as a whole: create and destroy
+ * (admin rights), open and close (a handle, within the pool's mode), and
+ * the inspections: stats, list, trim, check and clients.
+ *
+ * Those that read a pool's state (stats, list, check, trim, and a destroy
+ * that counts live blocks) first wait for the pool to settle
+ * (wait_settled): work its clients let go of may still be queued
+ * (pool_release.c), and no answer should show it half done.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "dispatch_internal.h"
+#include "log.h"
+#include "pool.h"
+#include "session.h"
+
+#define MAX_LISTED_CLIENTS 400
+
+static bool
+may_admin(const struct session *s)
+{
+	return session_trusted(s) ||
+	       (dispatch_cf && dispatch_cf->has_admin_gid &&
+		session_in_group(s, dispatch_cf->admin_gid));
+}
+
+/* What a handle's cache holds, as reported, within what it can hold. */
+static uint64_t
+handle_cached(const struct handle *h)
+{
+	return h->cached_bytes < h->bytes ? h->cached_bytes : h->bytes;
+}
+
+/* A name to look up: too long is its own error, else any is looked up. */
+static int
+check_name_length(struct call *c, const char *name)
+{
+	if (name && strlen(name) > 64)
+		return refuse(c, -ENAMETOOLONG, "pool name longer than 64");
+	return 0;
+}
+
+static int
+check_name(struct call *c, const char *name)
+{
+	if (!name || strlen(name) > 64)
+		return refuse(c, -ENAMETOOLONG, "pool name longer than 64");
+	if (!config_valid_pool_name(name))
+		return refuse(c, -EINVAL, "pool names are [A-Za-z0-9._-], "
+			      "not starting with '.'");
+	return 0;
+}
+
+int
+do_create(struct call *c, const Poolmgr__CreatePool *m)
+{
+	struct dpool_params pp = {0};
+	struct dpool *p;
+	int rc;
+
+	if (!may_admin(c->s))
+		return refuse(c, -EPERM, "creating pools needs admin rights");
+	if ((rc = check_name(c, m->name)))
+		return rc;
+	if (m->mode & ~0777u)
+		return refuse(c, -EINVAL, "mode %o has bits beyond 0777",
+			      m->mode);
+	if (m->max_size == 0 || m->max_size > POOL_MAX_SIZE)
+		return refuse(c, -EINVAL, "size must be 1 byte to 64 TiB");
+	pp.size = m->max_size;
+	pp.granularity = m->granularity;
+	pp.mode = m->mode;
+	pp.quota = m->quota;
+	if (m->retention_case == POOLMGR__CREATE_POOL__RETENTION_RETAIN)
+		pp.retain = m->retain ? m->retain : DPOOL_RETAIN_NONE;
+	pp.uid = c->s->uid;
+	pp.gid = c->s->gid;
+	rc = dpool_create(m->name, &pp, &p);
+	if (rc == -EINVAL)
+		return refuse(c, rc, "granularity must be a power of two from "
+			      "8 to the page size");
+	if (rc)
+		return refuse(c, rc, "cannot create pool %s", m->name);
+	log_info("pool %s created by uid %u: %llu bytes, mode %o", p->name,
+		 (unsigned)c->s->uid, (unsigned long long)p->size, p->mode);
+	return 0;
+}
+
+static uint64_t
+live_blocks(struct dpool *p)
+{
+	struct heap_stats st;
+
+	heap_get_stats(p->heap, &st);
+	return st.live_blocks;
+}
+
+int
+do_destroy(struct call *c, const Poolmgr__DestroyPool *m)
+{
+	struct dpool *p;
+	bool unmapped;
+	int rc;
+
+	if (!may_admin(c->s))
+		return refuse(c, -EPERM, "destroying pools needs admin rights");
+	if ((rc = check_name_length(c, m->name)))
+		return rc;
+	if (!m->name || !(p = dpool_find(m->name)))
+		return refuse(c, -ENOENT, "no pool %s", m->name ? m->name : "");
+	/* Blocks freed but still held for their release are not live. */
+	if (!m->force && (rc = wait_settled(c, p)))
+		return rc;
+	if (!m->force && (p->nhandles || live_blocks(p)))
+		return refuse(c, -EBUSY, "pool %s has %u open handles and "
+			      "%llu live blocks", p->name, p->nhandles,
+			      (unsigned long long)live_blocks(p));
+	log_info("pool %s destroyed by uid %u", p->name, (unsigned)c->s->uid);
+	unmapped = p->nhandles == 0;
+	if (!unmapped)
+		dpool_mark_destroyed(p);
+	session_close_pool_handles(p);
+	dpool_destroy(p, unmapped);
+	return 0;
+}
+
+int
+do_open(struct call *c, const Poolmgr__OpenPool *m)
+{
+	static Poolmgr__OpenReply orep;
+	struct heap_stats st;
+	struct dpool *p;
+	struct handle *h;
+	int fd = -1, rc;
+
+	if ((rc = check_name_length(c, m->name)))
+		return rc;
+	if (!m->name || !(p = dpool_find(m->name)))
+		return refuse(c, -ENOENT, "no pool %s", m->name ? m->name : "");
+	if (!session_may_access(c->s, p, m->read_only ? 4 : 2))
+		return refuse(c, -EACCES, "pool %s (mode %o) is not %s for "
+			      "uid %u", p->name, p->mode,
+			      m->read_only ? "readable" : "writable",
+			      (unsigned)c->s->uid);
+	if (m->read_only) {
+		char path[64];
+
+		/* A new open file description that only allows reading. */
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", p->memfd);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd == -1)
+			return refuse(c, -errno, "cannot reopen pool read-only");
+	}
+	if (!(h = session_open(c->s, p, m->read_only))) {
+		if (fd >= 0)
+			close(fd);
+		return refuse(c, -EMFILE, "too many open pools");
+	}
+	heap_get_stats(p->heap, &st);
+	poolmgr__open_reply__init(&orep);
+	orep.handle = h->id;
+	orep.max_size = p->size;
+	orep.granularity = (uint32_t)st.granularity;
+	orep.page_size = (uint32_t)st.page_size;
+	orep.read_only = m->read_only;
+	orep.quota = p->quota;
+	c->rep->body_case = POOLMGR__REPLY__BODY_OPEN;
+	c->rep->open = &orep;
+	c->fds.fd[0] = m->read_only ? fd : p->memfd;
+	c->fds.close[0] = m->read_only;
+	c->fds.n = 1;
+	/* The share map is for clients that cache, so for writers only. */
+	if (m->want_share_map && !m->read_only && p->share_fd >= 0) {
+		orep.share_map_size = p->share_size;
+		c->fds.fd[1] = p->share_fd;
+		c->fds.close[1] = false;
+		c->fds.n = 2;
+	}
+	return 0;
+}
+
+int
+do_close(struct call *c, const Poolmgr__ClosePool *m)
+{
+	int err;
+	struct handle *h = get_handle(c, m->handle, false, &err);
+
+	if (!h)
+		return err;
+	session_close(c->s, h);
+	return 0;
+}
+
+/* The pool a PoolRef names, if the caller may read (or write) it. */
+static struct dpool *
+get_pool(struct call *c, const Poolmgr__PoolRef *ref, bool write, int *err)
+{
+	struct dpool *p;
+	struct handle *h;
+
+	if (!ref) {
+		*err = refuse(c, -EINVAL, "no pool named");
+		return NULL;
+	}
+	if (ref->handle) {
+		h = get_handle(c, ref->handle, write, err);
+		return h ? h->pool : NULL;
+	}
+	if ((*err = check_name_length(c, ref->name)))
+		return NULL;
+	if (!ref->name || !(p = dpool_find(ref->name))) {
+		*err = refuse(c, -ENOENT, "no pool %s",
+			      ref->name ? ref->name : "");
+		return NULL;
+	}
+	if (!session_may_access(c->s, p, write ? 2 : 4)) {
+		*err = refuse(c, -EACCES, "pool %s is not %s for uid %u",
+			      p->name, write ? "writable" : "readable",
+			      (unsigned)c->s->uid);
+		return NULL;
+	}
+	return p;
+}
+
+/* The pool is settled (wait_settled): no statistic shows work under way. */
+static void
+fill_stats(Poolmgr__PoolStats *ps, struct dpool *p)
+{
+	struct heap_stats st;
+
+	heap_get_stats(p->heap, &st);
+	poolmgr__pool_stats__init(ps);
+	ps->name = p->name;
+	ps->max_size = st.max_size;
+	ps->committed_bytes = dpool_committed(p);
+	ps->allocated_bytes = st.allocated_bytes;
+	ps->requested_bytes = st.requested_bytes;
+	ps->free_bytes = st.free_bytes;
+	ps->largest_free = st.largest_free;
+	ps->live_blocks = st.live_blocks;
+	ps->clients = p->nhandles;
+	ps->allocs = st.allocs;
+	ps->frees = st.frees;
+	ps->failed_allocs = st.failed_allocs - p->unseen_failures;
+	ps->invalid_frees = st.invalid_frees + p->invalid_frees;
+	ps->cached_bytes = st.cached_bytes;
+	ps->metadata_bytes = st.metadata_bytes + dpool_share_resident(p);
+	{
+		struct handle *h;
+
+		LIST_FOREACH(h, &p->handles, in_pool)
+			ps->client_cached_bytes += handle_cached(h);
+	}
+	ps->granularity = (uint32_t)st.granularity;
+	ps->page_size = (uint32_t)st.page_size;
+	ps->mode = p->mode;
+	ps->uid = p->uid;
+	ps->gid = p->gid;
+	ps->quota = p->quota;
+	ps->persistent_blocks = p->persistent_blocks;
+	ps->released_bytes = st.released_bytes;
+	ps->retain_bytes = st.retain_bytes;
+	/*
+	 * The engine counts the pages it handed out, some of which nobody
+	 * wrote (a client cache's refill): what the memfd holds bounds it.
+	 */
+	ps->free_resident_bytes = st.free_resident_bytes < ps->committed_bytes
+				  ? st.free_resident_bytes : ps->committed_bytes;
+}
+
+static Poolmgr__PoolStats one_stats;
+
+int
+do_stats(struct call *c, const Poolmgr__PoolRef *m)
+{
+	struct dpool *p;
+	int rc;
+
+	if (!(p = get_pool(c, m, false, &rc)))
+		return rc;
+	if ((rc = wait_settled(c, p)))
+		return rc;
+	fill_stats(&one_stats, p);
+	c->rep->body_case = POOLMGR__REPLY__BODY_STATS;
+	c->rep->stats = &one_stats;
+	return 0;
+}
+
+static Poolmgr__ListPoolsReply list_reply;
+static Poolmgr__PoolStats list_stats[CONFIG_MAX_POOLS];
+static Poolmgr__PoolStats *list_ptrs[CONFIG_MAX_POOLS];
+
+int
+do_list(struct call *c)
+{
+	struct dpool *p;
+	size_t n = 0;
+	int rc;
+
+	for (p = dpool_first(); p; p = dpool_next(p))
+		if (session_may_access(c->s, p, 4) &&
+		    (rc = wait_settled(c, p)))
+			return rc;
+	for (p = dpool_first(); p && n < CONFIG_MAX_POOLS; p = dpool_next(p)) {
+		if (!session_may_access(c->s, p, 4))
+			continue;
+		fill_stats(&list_stats[n], p);
+		list_ptrs[n] = &list_stats[n];
+		n++;
+	}
+	poolmgr__list_pools_reply__init(&list_reply);
+	list_reply.n_pools = n;
+	list_reply.pools = list_ptrs;
+	c->rep->body_case = POOLMGR__REPLY__BODY_LIST;
+	c->rep->list = &list_reply;
+	return 0;
+}
+
+/*
+ * Settled first (stage 0), then trimmed in steps while the client waits
+ * (stage 1); the reply counts what trims of the pool gave back meanwhile
+ * (this one, and any it joined), not the releases of others' frees.
+ */
+int
+do_trim(struct call *c, const Poolmgr__Trim *m)
+{
+	static Poolmgr__TrimReply tr;
+	struct dpool *p;
+	uint64_t now;
+	int rc;
+
+	if (!(p = get_pool(c, m->pool, true, &rc)))
+		return rc;
+	if ((rc = wait_settled(c, p)))
+		return rc;
+	if (c->stage == 0) {
+		c->stage = 1;
+		c->note = p->trimmed_bytes;
+		if (dpool_trim_begin(p))
+			return HELD;
+	} else if (p->trimming) {
+		return HELD;
+	}
+	(void)dpool_trim(p);	/* what is left, if anything, at once */
+	now = p->trimmed_bytes;
+	poolmgr__trim_reply__init(&tr);
+	/* (A pool destroyed and made again meanwhile starts from 0.) */
+	tr.released_bytes = now > c->note ? now - c->note : 0;
+	c->rep->body_case = POOLMGR__REPLY__BODY_TRIM;
+	c->rep->trim = &tr;
+	return 0;
+}
+
+int
+do_check(struct call *c, const Poolmgr__Check *m)
+{
+	static Poolmgr__CheckReply cr;
+	static char problem[256];
+	struct dpool *p;
+	int rc;
+
+	/*
+	 * Write permission, as for Trim: the check walks every block on the
+	 * daemon's only thread (about 15 ms per million), so it is not for
+	 * every reader to ask for.
+	 */
+	if (!(p = get_pool(c, m->pool, true, &rc)))
+		return rc;
+	if ((rc = wait_settled(c, p)))
+		return rc;
+	poolmgr__check_reply__init(&cr);
+	cr.ok = heap_check(p->heap, problem, sizeof(problem)) == 0;
+	cr.problem = problem;
+	if (!cr.ok)
+		log_msg(LOG_PRI_ERR, "pool %s: check failed: %s", p->name,
+			problem);
+	c->rep->body_case = POOLMGR__REPLY__BODY_CHECK;
+	c->rep->check = &cr;
+	return 0;
+}
+
+static Poolmgr__ClientInfo client_info[MAX_LISTED_CLIENTS];
+static Poolmgr__ClientInfo *client_ptrs[MAX_LISTED_CLIENTS];
+static Poolmgr__ListClientsReply clients_reply;
+
+int
+do_clients(struct call *c, const Poolmgr__ListClients *m)
+{
+	const char *want = m->pool && m->pool[0] ? m->pool : NULL;
+	struct dpool *p;
+	struct handle *h;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = check_name_length(c, want)))
+		return rc;
+	if (want && !(p = dpool_find(want)))
+		return refuse(c, -ENOENT, "no pool %s", want);
+	if (want && !session_may_access(c->s, p, 4))
+		return refuse(c, -EACCES, "pool %s is not readable for uid %u",
+			      want, (unsigned)c->s->uid);
+	for (p = dpool_first(); p; p = dpool_next(p)) {
+		if ((want && strcmp(p->name, want) != 0) ||
+		    !session_may_access(c->s, p, 4))
+			continue;
+		LIST_FOREACH(h, &p->handles, in_pool) {
+			Poolmgr__ClientInfo *ci = &client_info[n];
+
+			if (n == MAX_LISTED_CLIENTS)
+				break;
+			poolmgr__client_info__init(ci);
+			ci->pid = (uint32_t)h->session->pid;
+			ci->uid = h->session->uid;
+			ci->gid = h->session->gid;
+			ci->name = h->session->name;
+			ci->pool = p->name;
+			ci->handle = h->id;
+			ci->read_only = h->read_only;
+			ci->blocks = h->nrefs;
+			ci->bytes = h->bytes;
+			ci->cached_bytes = handle_cached(h);
+			client_ptrs[n++] = ci;
+		}
+	}
+	poolmgr__list_clients_reply__init(&clients_reply);
+	clients_reply.n_clients = n;
+	clients_reply.clients = client_ptrs;
+	c->rep->body_case = POOLMGR__REPLY__BODY_CLIENTS;
+	c->rep->clients = &clients_reply;
+	return 0;
+}

@@ -1,0 +1,352 @@
+/*
+ * dispatch_block.c - requests on the blocks of an open handle: alloc, free,
+ * realloc, their batches, retain, persist and usable_size.
+ *
+ * Each checks the handle (writable for anything that changes the pool) and
+ * the session's limits (blocks held, the pool's quota) before the engine is
+ * asked.  A refusal while the pool still has work its clients let go of
+ * queued is not final (refused_unsettled): the request is held until that
+ * work is done, or tried again once the pool is settled.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "dispatch_internal.h"
+#include "pool.h"
+#include "session.h"
+
+#define OFF_NONE UINT64_MAX
+#define MAX_BATCH 4096
+
+/* A session may hold only so many references (each costs daemon memory). */
+static int
+check_block_cap(struct call *c)
+{
+	if (dispatch_cf && c->s->nrefs >= dispatch_cf->max_blocks_per_session)
+		return refuse(c, -EDQUOT, "this client holds %llu blocks, the "
+			      "most allowed",
+			      (unsigned long long)c->s->nrefs);
+	return 0;
+}
+
+static Poolmgr__AllocReply alloc_reply;
+
+static void
+reply_block(struct call *c, uint64_t off, uint64_t size)
+{
+	poolmgr__alloc_reply__init(&alloc_reply);
+	alloc_reply.offset = off;
+	alloc_reply.usable_size = size;
+	c->rep->body_case = POOLMGR__REPLY__BODY_ALLOC;
+	c->rep->alloc = &alloc_reply;
+}
+
+/*
+ * A refusal while the pool still holds freed blocks for their release, or
+ * closed handles' blocks (pool_release.c), is not final: the request waits
+ * for that work (HELD) and is tried again then, or, once it has waited
+ * WAIT_SETTLE_MAX_NS, the pool is settled and it is tried again at once
+ * (RETRY).  Only the last answer reaches the client, so the engine's count
+ * of a refusal the client never saw is taken back in the statistics.
+ */
+static int
+refused_unsettled(struct call *c, struct dpool *p, int rc)
+{
+	if ((rc != -ENOMEM && rc != -EBUSY && rc != -EAGAIN) ||
+	    !dpool_unsettled(p))
+		return 0;
+	if (rc == -ENOMEM)
+		p->unseen_failures++;
+	if (wait_settled(c, p))
+		return HELD;
+	return RETRY;
+}
+
+/*
+ * What counts against the quota of the asking session in pool p: the
+ * blocks its handles hold, and the persistent blocks its uid made so.
+ */
+static uint64_t
+quota_used(struct call *c, struct dpool *p)
+{
+	return session_pool_bytes(c->s, p) + dpool_persisted_by(p, c->s->uid);
+}
+
+/*
+ * A final refusal of an allocation, realloc or batch: the engine counted
+ * it in failed_allocs, which the statistics take back when the client said
+ * it will try again (retry_follows): only its last answer reaches the
+ * program.
+ */
+static void
+uncount_retried(struct dpool *p, int rc, bool retry_follows)
+{
+	if (rc == -ENOMEM && retry_follows)
+		p->unseen_failures++;
+}
+
+static int
+refuse_alloc(struct call *c, struct dpool *p, int rc, bool retry_follows,
+	     uint64_t size)
+{
+	uncount_retried(p, rc, retry_follows);
+	return refuse(c, rc, "allocating %llu bytes", (unsigned long long)size);
+}
+
+int
+do_alloc(struct call *c, const Poolmgr__Alloc *m)
+{
+	uint64_t size = m->size;
+	struct block *b;
+	struct handle *h;
+	int rc, wait;
+
+	if (!(h = get_handle(c, m->handle, true, &rc)))
+		return rc;
+	if ((rc = check_block_cap(c)))
+		return rc;
+	if (m->zero && m->nmemb > 1 &&
+	    __builtin_mul_overflow(m->size, m->nmemb, &size))
+		return refuse(c, -EOVERFLOW, "nmemb * size overflows");
+	do
+		rc = dpool_alloc(h->pool, h, size, m->align, m->zero,
+				 quota_used(c, h->pool), &b);
+	while ((wait = refused_unsettled(c, h->pool, rc)) == RETRY);
+	if (wait)
+		return wait;
+	if (rc)
+		return refuse_alloc(c, h->pool, rc, m->retry_follows, size);
+	reply_block(c, b->off, b->size);
+	return 0;
+}
+
+int
+do_free(struct call *c, const Poolmgr__Free *m)
+{
+	struct handle *h;
+	int rc;
+
+	if (!(h = get_handle(c, m->handle, true, &rc)))
+		return rc;
+	if (m->offset == OFF_NONE)
+		return 0;
+	rc = dpool_free(h->pool, h, m->offset);
+	if (rc == -EPERM)
+		return refuse(c, rc, "block %#llx belongs to another handle",
+			      (unsigned long long)m->offset);
+	if (rc)
+		return refuse(c, rc, "%#llx is not a live block",
+			      (unsigned long long)m->offset);
+	return 0;
+}
+
+int
+do_realloc(struct call *c, const Poolmgr__Realloc *m)
+{
+	struct block *b;
+	struct handle *h;
+	int rc, wait;
+
+	if (!(h = get_handle(c, m->handle, true, &rc)))
+		return rc;
+	if (m->offset == OFF_NONE) {
+		if ((rc = check_block_cap(c)))
+			return rc;
+		do
+			rc = dpool_alloc(h->pool, h, m->size, 0, false,
+					 quota_used(c, h->pool),
+					 &b);
+		while ((wait = refused_unsettled(c, h->pool, rc)) == RETRY);
+		if (wait)
+			return wait;
+		if (rc)
+			return refuse_alloc(c, h->pool, rc,
+					    m->retry_follows, m->size);
+		reply_block(c, b->off, b->size);
+		return 0;
+	}
+	if (m->size == 0) {
+		if ((rc = dpool_free(h->pool, h, m->offset)))
+			return refuse(c, rc, "cannot free %#llx",
+				      (unsigned long long)m->offset);
+		reply_block(c, OFF_NONE, 0);
+		return 0;
+	}
+	do
+		rc = dpool_realloc(h->pool, h, m->offset, m->size,
+				   quota_used(c, h->pool),
+				   m->in_place, &b);
+	while ((wait = refused_unsettled(c, h->pool, rc)) == RETRY);
+	if (wait)
+		return wait;
+	if (rc == -EBUSY)
+		return refuse(c, rc, "block is shared and cannot move");
+	if (rc == -EAGAIN)
+		return refuse(c, rc, "block cannot change size in place");
+	uncount_retried(h->pool, rc, m->retry_follows);
+	if (rc)
+		return refuse(c, rc, "cannot resize %#llx to %llu bytes",
+			      (unsigned long long)m->offset,
+			      (unsigned long long)m->size);
+	reply_block(c, b->off, b->size);
+	return 0;
+}
+
+static uint64_t batch_offsets[MAX_BATCH], batch_sizes[MAX_BATCH];
+static Poolmgr__AllocBatchReply alloc_batch_reply;
+static struct heap_events batch_events;
+
+/* Many allocations, all or nothing. */
+int
+do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
+{
+	struct handle *h;
+	struct block *b;
+	size_t i, j;
+	int rc, wait;
+
+	if (!(h = get_handle(c, m->handle, true, &rc)))
+		return rc;
+	if (m->n_sizes == 0 || m->n_sizes > MAX_BATCH)
+		return refuse(c, m->n_sizes ? -E2BIG : -EINVAL, "a batch holds "
+			      "1 to %d sizes, not %zu", MAX_BATCH, m->n_sizes);
+	if (dispatch_cf && c->s->nrefs + m->n_sizes >
+	    dispatch_cf->max_blocks_per_session)
+		return refuse(c, -EDQUOT, "the batch would pass the blocks "
+			      "allowed per client");
+again:
+	heap_events_save(h->pool->heap, &batch_events);
+	for (i = 0; i < m->n_sizes; i++) {
+		rc = dpool_alloc(h->pool, h, m->sizes[i], 0, false,
+				 quota_used(c, h->pool), &b);
+		if (rc) {
+			/* Undo: the request changes nothing, counters included. */
+			for (j = 0; j < i; j++)
+				dpool_unalloc(h->pool, h, batch_offsets[j]);
+			heap_events_restore(h->pool->heap, &batch_events);
+			if ((wait = refused_unsettled(c, h->pool, rc)) == RETRY)
+				goto again;
+			if (wait)
+				return wait;
+			uncount_retried(h->pool, rc, m->retry_follows);
+			return refuse(c, rc, "allocation %zu of the batch "
+				      "(%llu bytes) failed", i,
+				      (unsigned long long)m->sizes[i]);
+		}
+		batch_offsets[i] = b->off;
+		batch_sizes[i] = b->size;
+	}
+	poolmgr__alloc_batch_reply__init(&alloc_batch_reply);
+	alloc_batch_reply.n_offsets = m->n_sizes;
+	alloc_batch_reply.offsets = batch_offsets;
+	alloc_batch_reply.n_usable_sizes = m->n_sizes;
+	alloc_batch_reply.usable_sizes = batch_sizes;
+	c->rep->body_case = POOLMGR__REPLY__BODY_ALLOC_BATCH;
+	c->rep->alloc_batch = &alloc_batch_reply;
+	return 0;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Many frees, all or nothing: every offset is checked before any goes. */
+int
+do_free_batch(struct call *c, const Poolmgr__FreeBatch *m)
+{
+	static Poolmgr__FreeBatchReply fbr;
+	struct handle *h;
+	size_t i;
+	int rc;
+
+	if (!(h = get_handle(c, m->handle, true, &rc)))
+		return rc;
+	if (m->n_offsets > MAX_BATCH)
+		return refuse(c, -E2BIG, "a batch holds at most %d offsets",
+			      MAX_BATCH);
+	if (m->n_offsets == 0)
+		return 0;	/* offsets is NULL then: nothing to copy or sort */
+	poolmgr__free_batch_reply__init(&fbr);
+	for (i = 0; i < m->n_offsets; i++) {
+		if (m->offsets[i] == OFF_NONE)
+			continue;
+		if ((rc = dpool_may_free(h->pool, h, m->offsets[i]))) {
+			fbr.failed_index = (uint32_t)i;
+			c->rep->body_case = POOLMGR__REPLY__BODY_FREE_BATCH;
+			c->rep->free_batch = &fbr;
+			return refuse(c, rc, "offset %zu of the batch (%#llx) "
+				      "cannot be freed", i,
+				      (unsigned long long)m->offsets[i]);
+		}
+	}
+	/* The same block twice would be a double free halfway through. */
+	memcpy(batch_offsets, m->offsets, m->n_offsets * sizeof(uint64_t));
+	qsort(batch_offsets, m->n_offsets, sizeof(uint64_t), cmp_u64);
+	for (i = 1; i < m->n_offsets; i++)
+		if (batch_offsets[i] == batch_offsets[i - 1] &&
+		    batch_offsets[i] != OFF_NONE)
+			return refuse(c, -EINVAL, "offset %#llx appears twice",
+				      (unsigned long long)batch_offsets[i]);
+	for (i = 0; i < m->n_offsets; i++)
+		if (m->offsets[i] != OFF_NONE)
+			dpool_free(h->pool, h, m->offsets[i]);
+	return 0;
+}
+
+int
+do_retain(struct call *c, const Poolmgr__Retain *m)
+{
+	struct handle *h;
+	int rc;
+
+	if (!(h = get_handle(c, m->handle, true, &rc)))
+		return rc;
+	if ((rc = check_block_cap(c)))
+		return rc;
+	rc = dpool_retain(h->pool, h, m->offset,
+			  quota_used(c, h->pool));
+	return rc ? refuse(c, rc, "cannot retain %#llx",
+			   (unsigned long long)m->offset) : 0;
+}
+
+int
+do_persist(struct call *c, const Poolmgr__Persist *m)
+{
+	struct block *b;
+	struct handle *h;
+	struct ref *r;
+	int rc;
+
+	if (!(h = get_handle(c, m->handle, true, &rc)))
+		return rc;
+	if (!(b = dpool_block(h->pool, m->offset)))
+		return refuse(c, -EINVAL, "%#llx is not a live block",
+			      (unsigned long long)m->offset);
+	for (r = b->refs; r && r->handle != h; r = r->next_in_block)
+		;
+	if (!r && !block_persistent(b))
+		return refuse(c, -EPERM, "only a holder may persist a block");
+	return dpool_persist(h->pool, h, m->offset);
+}
+
+int
+do_usable_size(struct call *c, const Poolmgr__UsableSize *m)
+{
+	struct block *b;
+	struct handle *h;
+	int rc;
+
+	if (!(h = get_handle(c, m->handle, false, &rc)))
+		return rc;
+	if (!(b = dpool_block(h->pool, m->offset)))
+		return refuse(c, -EINVAL, "%#llx is not a live block",
+			      (unsigned long long)m->offset);
+	reply_block(c, b->off, b->size);
+	return 0;
+}

@@ -1,0 +1,76 @@
+/*
+ * dispatch_internal.h - what dispatch.c shares with the files that carry out
+ * the requests: dispatch_admin.c (pools and handles: create, destroy, open,
+ * close; stats, list, trim, check, clients) and dispatch_block.c (blocks of
+ * an open handle).  Nothing here is seen outside daemon/dispatch*.c.
+ *
+ * Every do_* handler takes the call and its request's body and returns 0
+ * (the reply is filled in), a negative errno (refuse() said why), or HELD:
+ * the request waits for its pool to settle (dispatch.c holds it and
+ * dispatches it again later, with c->stage and c->note as it left them).
+ */
+#ifndef POOLMGRD_DISPATCH_INTERNAL_H
+#define POOLMGRD_DISPATCH_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "poolmgr.pb-c.h"
+
+#include "peer.h"
+
+#define HELD 1			/* a handler's answer: hold the request */
+#define RETRY 2			/* refused_unsettled: the pool has settled */
+
+struct config;
+struct dpool;
+struct handle;
+struct session;
+
+/* One request being carried out: who asked, the reply, why it failed. */
+struct call {
+	struct peer *peer;
+	struct session *s;
+	const Poolmgr__Request *req;
+	Poolmgr__Reply *rep;
+	struct peer_fds fds;	/* descriptors to send with the reply */
+	char msg[160];
+	/* A held request's progress, kept from one dispatch to the next. */
+	uint64_t waited_ns;	/* since it was first held */
+	unsigned stage;
+	uint64_t note;
+	bool settle;		/* held by wait_settled */
+};
+
+/* dispatch.c */
+extern const struct config *dispatch_cf;	/* in force, or NULL */
+/* Puts why in c's reply message; returns err, for the handler to return. */
+int refuse(struct call *c, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The session's handle id (writable if write), or NULL with *err set. */
+struct handle *get_handle(struct call *c, uint32_t id, bool write, int *err);
+/* 0 once p is settled, else HELD (or settles p if c waited too long). */
+int wait_settled(struct call *c, struct dpool *p);
+
+/* dispatch_admin.c */
+int do_create(struct call *c, const Poolmgr__CreatePool *m);
+int do_destroy(struct call *c, const Poolmgr__DestroyPool *m);
+int do_open(struct call *c, const Poolmgr__OpenPool *m);
+int do_close(struct call *c, const Poolmgr__ClosePool *m);
+int do_stats(struct call *c, const Poolmgr__PoolRef *m);
+int do_list(struct call *c);
+int do_trim(struct call *c, const Poolmgr__Trim *m);
+int do_check(struct call *c, const Poolmgr__Check *m);
+int do_clients(struct call *c, const Poolmgr__ListClients *m);
+
+/* dispatch_block.c */
+int do_alloc(struct call *c, const Poolmgr__Alloc *m);
+int do_free(struct call *c, const Poolmgr__Free *m);
+int do_realloc(struct call *c, const Poolmgr__Realloc *m);
+int do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m);
+int do_free_batch(struct call *c, const Poolmgr__FreeBatch *m);
+int do_retain(struct call *c, const Poolmgr__Retain *m);
+int do_persist(struct call *c, const Poolmgr__Persist *m);
+int do_usable_size(struct call *c, const Poolmgr__UsableSize *m);
+
+#endif /* POOLMGRD_DISPATCH_INTERNAL_H */
