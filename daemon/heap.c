@@ -668,18 +668,66 @@ heap_usable_size(struct heap *h, uint64_t off, uint64_t *out)
 	return -EINVAL;
 }
 
+/* The length of the cached block at off, or 0 if there is none. */
+static uint64_t
+cached_at(struct heap *h, uint64_t off)
+{
+	/* A live block's slack bits can look like a cache's mark. */
+	if (off >= h->max_size || !bm_is_start(h, off) || bm_is_live(h, off) ||
+	    !bm_cached(h, off))
+		return 0;
+	return bm_next_start(h, off, off + ((uint64_t)CACHE_GRANULES <<
+					    h->gshift)) - off;
+}
+
 /*
- * Grow the extent [off, off + len) by extra bytes taken from the run right
- * after it, if that run is long enough.
+ * Is there room for extra bytes from next on: runs and cached blocks (free
+ * space too, only not merged), one after another?  A look only: a growth
+ * that cannot be made changes nothing.  A step covers at least two
+ * granules, so there are at most extra / 2g of them.
  */
 static bool
-grow_into_next(struct heap *h, uint64_t off, uint64_t len, uint64_t extra)
+room_from(struct heap *h, uint64_t next, uint64_t extra)
+{
+	uint64_t at = next, n;
+	struct fit f;
+
+	while (at - next < extra) {
+		if (runs_at(h, at, &f))
+			at += f.len;
+		else if ((n = cached_at(h, at)))
+			at += n;
+		else
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Grow the extent [off, off + len) by extra bytes taken from the run right
+ * after it, if that run is long enough.  With uncache, cached blocks in
+ * the way are free space too: when they make up the room, each is merged
+ * into the runs.  heap_resize asks this, since its caller cannot move the
+ * block (-EAGAIN would be final: the daemon's shared blocks); heap_realloc
+ * does not: it may move instead, and merging the caches there cost the
+ * growing-realloc benchmark a quarter more work and 1.6 points of
+ * utilization.
+ */
+static bool
+grow_into_next(struct heap *h, uint64_t off, uint64_t len, uint64_t extra,
+	       bool uncache)
 {
 	uint64_t next = off + len;
 	struct fit f;
+	bool run = runs_at(h, next, &f);
 
-	if (!runs_at(h, next, &f) || f.len < extra)
-		return false;
+	if (!run || f.len < extra) {
+		if (!uncache || !room_from(h, next, extra))
+			return false;
+		do
+			cache_release(h, run ? next + f.len : next);
+		while (!(run = runs_at(h, next, &f)) || f.len < extra);
+	}
 	runs_take(h, &f, next, extra);
 	bm_clear_start(h, next);	/* the piece joins the extent at off */
 	if (next + extra > h->top)
@@ -691,11 +739,12 @@ grow_into_next(struct heap *h, uint64_t off, uint64_t len, uint64_t extra)
 }
 
 static int
-resize_span(struct heap *h, struct span *s, uint64_t size)
+resize_span(struct heap *h, struct span *s, uint64_t size, bool uncache)
 {
 	uint64_t nl = round_up(size, h->page), pf, pe;
 
-	if (nl > s->len && !grow_into_next(h, s->start, s->len, nl - s->len))
+	if (nl > s->len &&
+	    !grow_into_next(h, s->start, s->len, nl - s->len, uncache))
 		return -EAGAIN;
 	heap_count_out(h, s->len, s->requested);
 	if (nl < s->len) {
@@ -710,13 +759,14 @@ resize_span(struct heap *h, struct span *s, uint64_t size)
 }
 
 static int
-resize_small(struct heap *h, uint64_t off, uint64_t len, uint64_t size)
+resize_small(struct heap *h, uint64_t off, uint64_t len, uint64_t size,
+	     bool uncache)
 {
 	uint64_t nl = round_up(size, h->g), slack, pf, pe;
 
 	if (size >= h->threshold)
 		return -EAGAIN;	/* it would have to become a page span */
-	if (nl > len && !grow_into_next(h, off, len, nl - len))
+	if (nl > len && !grow_into_next(h, off, len, nl - len, uncache))
 		return -EAGAIN;
 	slack = bm_clear_live(h, off, len);
 	heap_count_out(h, len, len - slack);
@@ -763,7 +813,8 @@ heap_resize(struct heap *h, uint64_t off, uint64_t size)
 		return -EFBIG;
 	if ((rc = live_block(h, off, &len, &s)))
 		return rc;
-	return s ? resize_span(h, s, size) : resize_small(h, off, len, size);
+	return s ? resize_span(h, s, size, true)
+		 : resize_small(h, off, len, size, true);
 }
 
 /*
@@ -789,7 +840,8 @@ heap_realloc(struct heap *h, uint64_t off, uint64_t size, uint64_t *out)
 		return -EFBIG;
 	if ((rc = live_block(h, off, &len, &s)))
 		return rc;
-	rc = s ? resize_span(h, s, size) : resize_small(h, off, len, size);
+	rc = s ? resize_span(h, s, size, false)
+	       : resize_small(h, off, len, size, false);
 	if (rc == 0) {
 		*out = off;
 		return 0;

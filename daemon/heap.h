@@ -143,8 +143,9 @@ int heap_free(struct heap *h, uint64_t off);
 /*
  * heap_resize - change the block at off to size bytes without moving it:
  * shrinking always works, growing works when the free space after the block
- * is long enough.  Returns -EAGAIN (nothing changed) when the block would
- * have to move, including small blocks growing past the large threshold.
+ * (free runs, and freed blocks in the reuse caches) is long enough.
+ * Returns -EAGAIN (nothing changed) when the block would have to move,
+ * including small blocks growing past the large threshold.
  */
 int heap_resize(struct heap *h, uint64_t off, uint64_t size);
 

@@ -79,6 +79,35 @@ cache_flush(struct heap *h)
 	}
 }
 
+/*
+ * Merge the cached block at off into the runs, out of turn: a block growing
+ * in place needs the room (rule 7: free space after it counts, cached or
+ * not).  Linear in the blocks cached of its size, at most cache_limit.
+ */
+void
+cache_release(struct heap *h, uint64_t off)
+{
+	struct chunk *c = bm_chunk_at(h, off);
+	uint64_t len, gi = off >> h->gshift, pf, pe;
+	struct block_cache *bc;
+	uint32_t i;
+
+	assert(c && bm_cached_in(h, c, off));
+	len = bm_next_start(h, off, off + ((uint64_t)CACHE_GRANULES <<
+					   h->gshift)) - off;
+	bc = &h->cache[len >> h->gshift];
+	for (i = 0; i < bc->count && bc->off[i] != off; i++)
+		;
+	assert(i < bc->count);
+	bc->off[i] = bc->off[--bc->count];
+	LW(c, bm_word(h, off)) &= ~(2ull << (gi & 63));	/* the mark */
+	h->st.cached_bytes -= len;
+	h->st.cached_blocks--;
+	runs_give(h, off, len, &pf, &pe);
+	if (pe > pf)
+		dirty_retain(h, pf, pe);
+}
+
 /* Debug: is off a cached block of len bytes?  Linear; for heap_check. */
 bool
 cache_holds(struct heap *h, uint64_t off, uint64_t len)

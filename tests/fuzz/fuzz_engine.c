@@ -808,10 +808,14 @@ op_calloc(struct fz *f, uint64_t nmemb, uint64_t size)
 
 enum tri { NO, YES, MAYBE };
 
-/* Can block b become size bytes (0 < size <= pool) in place? */
+/*
+ * Can block b become size bytes (0 < size <= pool) in place?  With
+ * uncache (heap_resize), cached blocks after it count as the free space
+ * they are; heap_realloc may move the block rather than merge them.
+ */
 static enum tri
 in_place(const struct fz *f, const struct blk *b, uint64_t size,
-	 uint64_t *nl)
+	 uint64_t *nl, bool uncache)
 {
 	struct heap_stats st;
 
@@ -820,12 +824,13 @@ in_place(const struct fz *f, const struct blk *b, uint64_t size,
 	*nl = b->span ? round_to(size, PAGE) : round_to(size, f->g);
 	if (*nl <= b->len)
 		return YES;
-	if (next_start(f, b) - b->off >= *nl) {
-		heap_get_stats(f->h, &st);
-		/* A cached block after it is not a free run (yet). */
-		return st.cached_blocks ? MAYBE : YES;
-	}
-	return NO;
+	if (next_start(f, b) - b->off < *nl)
+		return NO;
+	if (uncache)
+		return YES;
+	heap_get_stats(f->h, &st);
+	/* A cached block after it is not a free run (yet). */
+	return st.cached_blocks ? MAYBE : YES;
 }
 
 static void
@@ -840,7 +845,7 @@ op_resize(struct fz *f, unsigned i, uint64_t size)
 	trace(f, "resize %#" PRIx64 "+%#" PRIx64 " to %#" PRIx64, b->off,
 	      b->len, size);
 	if (size && size <= f->pool)
-		t = in_place(f, b, size, &nl);
+		t = in_place(f, b, size, &nl, true);
 	get_stats(f, &before);
 	call_begin(f, CALL_PLAIN, (int)i,
 		   t == YES && nl < b->len ? nl : b->len);
@@ -879,7 +884,7 @@ op_realloc(struct fz *f, unsigned i, uint64_t size)
 	trace(f, "realloc %#" PRIx64 "+%#" PRIx64 " to %#" PRIx64, old.off,
 	      old.len, size);
 	if (size && size <= f->pool)
-		t = in_place(f, &old, size, &nl);
+		t = in_place(f, &old, size, &nl, false);
 	get_stats(f, &before);
 	call_begin(f, CALL_REALLOC, (int)i,
 		   size == 0 ? 0 : t == YES && nl < old.len ? nl : old.len);

@@ -1220,6 +1220,66 @@ realloc_grows_in_place_across_merged_runs(void **state)
 	heap_destroy(h);
 }
 
+/*
+ * Blocks freed into the reuse cache are free space too: a block grows in
+ * place over them (they once stood in the way, unmerged, and it moved).
+ */
+static void
+realloc_grows_in_place_over_cached_blocks(void **state)
+{
+	struct heap *h = make(MiB, 0, 0, 0);
+	struct heap_stats st;
+	uint64_t a, b, c, n;
+
+	(void)state;
+	a = alloc_ok(h, 256);
+	b = alloc_ok(h, 64);
+	c = alloc_ok(h, 96);
+	alloc_ok(h, 64);	/* a wall after c */
+	assert_int_equal(heap_free(h, b), 0);
+	assert_int_equal(heap_free(h, c), 0);
+	heap_get_stats(h, &st);
+	assert_int_equal(st.cached_blocks, 2);	/* both in the cache */
+	assert_int_equal(heap_resize(h, a, 416), 0);
+	assert_int_equal(usable(h, a), 416);
+	heap_get_stats(h, &st);
+	assert_int_equal(st.cached_blocks, 0);
+	check_ok(h);
+	/* And past them, not at all: the wall. */
+	assert_int_equal(heap_resize(h, a, 417), -EAGAIN);
+	assert_int_equal(heap_realloc(h, a, 256, &n), 0);
+	assert_int_equal(n, a);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+/*
+ * A live block right after the one growing, whatever its slack (whose
+ * bits can look like a cached block's mark): it is a wall, never taken
+ * for a cached block (that once failed an assertion in the daemon).
+ */
+static void
+realloc_stops_at_live_blocks_of_any_slack(void **state)
+{
+	struct heap *h = make(MiB, 0, 0, 0);
+	uint64_t a, w;
+	unsigned s;
+
+	(void)state;
+	for (s = 1; s <= 64; s++) {
+		a = alloc_ok(h, 256);
+		w = alloc_ok(h, 64 + s);	/* the wall, with slack */
+		assert_int_equal(w, a + 256);
+		assert_int_equal(heap_resize(h, a, 272), -EAGAIN);
+		assert_int_equal(usable(h, a), 256);
+		check_ok(h);
+		assert_int_equal(heap_free(h, a), 0);
+		assert_int_equal(heap_free(h, w), 0);
+		heap_trim(h);
+	}
+	heap_destroy(h);
+}
+
 static void
 realloc_moves_when_it_must(void **state)
 {
@@ -1482,6 +1542,8 @@ main(void)
 		cmocka_unit_test(calloc_zeroes_only_the_dirty_part),
 		cmocka_unit_test(realloc_shrinks_in_place),
 		cmocka_unit_test(realloc_grows_in_place_across_merged_runs),
+		cmocka_unit_test(realloc_grows_in_place_over_cached_blocks),
+		cmocka_unit_test(realloc_stops_at_live_blocks_of_any_slack),
 		cmocka_unit_test(realloc_moves_when_it_must),
 		cmocka_unit_test(realloc_edge_cases),
 		cmocka_unit_test(realloc_of_spans),
