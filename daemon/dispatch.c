@@ -343,9 +343,12 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 		c.note = w->note;
 	}
 	if (!req) {
+		static struct log_limit lim;
+
 		arena_reset();
-		log_warnx("pid %d sent a message that does not decode; "
-			  "closing", (int)s->pid);
+		log_limited(&lim, LOG_PRI_WARNING, "pid %d uid %u sent a "
+			    "message that does not decode; closing",
+			    (int)s->pid, (unsigned)s->uid);
 		peer_kill(peer);
 		return;
 	}
@@ -353,8 +356,11 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 	rep.id = req->id;
 	if (!s->greeted) {
 		if (req->body_case != POOLMGR__REQUEST__BODY_HELLO) {
-			log_warnx("pid %d sent a request before Hello; closing",
-				  (int)s->pid);
+			static struct log_limit lim;
+
+			log_limited(&lim, LOG_PRI_WARNING, "pid %d uid %u sent "
+				    "a request before Hello; closing",
+				    (int)s->pid, (unsigned)s->uid);
 			peer_kill(peer);
 			goto out;
 		}

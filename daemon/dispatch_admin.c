@@ -17,10 +17,13 @@
 #include "config.h"
 #include "dispatch_internal.h"
 #include "log.h"
+#include "peer.h"
 #include "pool.h"
 #include "session.h"
 
 #define MAX_LISTED_CLIENTS 400
+/* The clients listed in one reply: a datagram, less the reply's fields. */
+#define CLIENTS_REPLY_MAX (PEER_MAX_MESSAGE - 1024)
 
 static bool
 may_admin(const struct session *s)
@@ -395,7 +398,7 @@ do_clients(struct call *c, const Poolmgr__ListClients *m)
 	const char *want = m->pool && m->pool[0] ? m->pool : NULL;
 	struct dpool *p;
 	struct handle *h;
-	size_t n = 0;
+	size_t n = 0, bytes = 0;
 	int rc;
 
 	if ((rc = check_name_length(c, want)))
@@ -425,6 +428,14 @@ do_clients(struct call *c, const Poolmgr__ListClients *m)
 			ci->blocks = h->nrefs;
 			ci->bytes = h->bytes;
 			ci->cached_bytes = handle_cached(h);
+			/*
+			 * 400 entries with long names would not fit one
+			 * datagram: the list is cut where they stop fitting
+			 * (an entry's bytes, its tag and its length).
+			 */
+			bytes += poolmgr__client_info__get_packed_size(ci) + 4;
+			if (bytes > CLIENTS_REPLY_MAX)
+				break;
 			client_ptrs[n++] = ci;
 		}
 	}

@@ -71,6 +71,8 @@ refused_unsettled(struct call *c, struct dpool *p, int rc)
 static uint64_t
 quota_used(struct call *c, struct dpool *p)
 {
+	if (!p->quota)
+		return 0;	/* nothing to count against: not counted */
 	return session_pool_bytes(c->s, p) + dpool_persisted_by(p, c->s->uid);
 }
 
@@ -110,6 +112,10 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 	if (m->zero && m->nmemb > 1 &&
 	    __builtin_mul_overflow(m->size, m->nmemb, &size))
 		return refuse(c, -EOVERFLOW, "nmemb * size overflows");
+	/* The engine's calloc takes no alignment: never ignore one. */
+	if (m->zero && m->align > 1)
+		return refuse(c, -EINVAL, "a zeroed allocation takes no "
+			      "alignment");
 	do
 		rc = dpool_alloc(h->pool, h, size, m->align, m->zero,
 				 quota_used(c, h->pool), &b);
@@ -204,6 +210,7 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 {
 	struct handle *h;
 	struct block *b;
+	uint64_t used;
 	size_t i, j;
 	int rc, wait;
 
@@ -218,9 +225,10 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 			      "allowed per client");
 again:
 	heap_events_save(h->pool->heap, &batch_events);
+	/* Counted once (it walks the session's handles), then kept up. */
+	used = quota_used(c, h->pool);
 	for (i = 0; i < m->n_sizes; i++) {
-		rc = dpool_alloc(h->pool, h, m->sizes[i], 0, false,
-				 quota_used(c, h->pool), &b);
+		rc = dpool_alloc(h->pool, h, m->sizes[i], 0, false, used, &b);
 		if (rc) {
 			/* Undo: the request changes nothing, counters included. */
 			for (j = 0; j < i; j++)
@@ -237,6 +245,7 @@ again:
 		}
 		batch_offsets[i] = b->off;
 		batch_sizes[i] = b->size;
+		used += b->size;
 	}
 	poolmgr__alloc_batch_reply__init(&alloc_batch_reply);
 	alloc_batch_reply.n_offsets = m->n_sizes;
@@ -320,7 +329,6 @@ do_persist(struct call *c, const Poolmgr__Persist *m)
 {
 	struct block *b;
 	struct handle *h;
-	struct ref *r;
 	int rc;
 
 	if (!(h = get_handle(c, m->handle, true, &rc)))
@@ -328,10 +336,20 @@ do_persist(struct call *c, const Poolmgr__Persist *m)
 	if (!(b = dpool_block(h->pool, m->offset)))
 		return refuse(c, -EINVAL, "%#llx is not a live block",
 			      (unsigned long long)m->offset);
-	for (r = b->refs; r && r->handle != h; r = r->next_in_block)
-		;
-	if (!r && !block_persistent(b))
+	if (block_persistent(b))
+		return 0;	/* the pool holds it already */
+	if (!dpool_holds(b, h))
 		return refuse(c, -EPERM, "only a holder may persist a block");
+	/*
+	 * What a uid persists stays charged to it after its connections go:
+	 * all of it together within one quota, or a uid could keep a quota's
+	 * worth per connection it ever made.
+	 */
+	if (h->pool->quota && (b->size > h->pool->quota ||
+			       dpool_persisted_by(h->pool, c->s->uid) >
+			       h->pool->quota - b->size))
+		return refuse(c, -EDQUOT, "uid %u would persist more than the "
+			      "pool's quota", (unsigned)c->s->uid);
 	return dpool_persist(h->pool, h, m->offset);
 }
 

@@ -11,8 +11,14 @@
  * pipelines costs one system call per batch, not one per reply, and no
  * reply is copied to the heap.  A reply that cannot go out at once (the
  * socket is full, or older replies wait) is queued; a client that stops
- * reading is dropped once PEER_MAX_QUEUED bytes wait for it, so it cannot
- * grow the daemon.
+ * reading is dropped once its queue costs PEER_MAX_QUEUED bytes of the
+ * daemon's memory (each reply counted with its record, so that empty ones
+ * count too) or holds PEER_MAX_QUEUED_FDS descriptors, or once the queues
+ * of all hold a quarter of the daemon's descriptors: so it cannot grow the
+ * daemon, nor use up its descriptors.  A queued reply owns its
+ * descriptors: one the caller lent (a pool's memfd) is duplicated when
+ * the reply is made, for the caller's may be closed (the pool destroyed)
+ * and its number reused before the reply leaves.
  *
  * Held requests: a request that must wait (for its pool to settle,
  * dispatch.c) is kept with peer_hold, with every datagram of its batch
@@ -27,12 +33,15 @@
  * Teardown happens in one place (peer_free) and never in the middle of a
  * callback that still uses the peer: peer_kill only marks it.
  */
+#include <assert.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -42,6 +51,8 @@
 #include "peer.h"
 
 #define PEER_READ_BATCH 64
+#define PEER_MAX_QUEUED_FDS 8	/* descriptors queued for one peer */
+#define OUTMSG_OVERHEAD 32	/* the allocator's share of a queued reply */
 #define PEER_FLUSH_SEC 5	/* a killed peer's last replies: then gone */
 
 #define STAGE_BYTES (256 * 1024)
@@ -50,6 +61,7 @@ struct outmsg {
 	STAILQ_ENTRY(outmsg) entry;
 	struct peer_fds fds;
 	size_t len;
+	size_t cost;		/* what it counts in the peer's queue */
 	uint8_t data[];
 };
 
@@ -84,11 +96,13 @@ struct peer {
 	bool holding;		/* held datagrams wait for peer_resume */
 	bool replaying;		/* in peer_resume: the head is being served */
 	STAILQ_HEAD(, outmsg) out;
-	size_t queued;
+	size_t queued;		/* cost of the queued replies */
+	unsigned queued_fds;	/* and their descriptors */
 	STAILQ_HEAD(, held) held;
 };
 
 static LIST_HEAD(, peer) peers = LIST_HEAD_INITIALIZER(peers);
+static uint64_t queued_fds_all;	/* over every peer's queue */
 /* One slot per datagram of a batch; pages are touched only where used. */
 static uint8_t inbuf[PEER_READ_BATCH][PEER_MAX_MESSAGE + 1];
 
@@ -142,11 +156,31 @@ fds_close(const struct peer_fds *fds)
 			close(fds->fd[i]);
 }
 
+/* Take m off p's counts and free it; it must be off the queue already. */
 static void
-outmsg_free(struct outmsg *m)
+outmsg_free(struct peer *p, struct outmsg *m)
 {
+	p->queued -= m->cost;
+	p->queued_fds -= (unsigned)m->fds.n;
+	queued_fds_all -= (uint64_t)m->fds.n;
 	fds_close(&m->fds);
 	free(m);
+}
+
+/* A quarter of the descriptors this process may have, for queued replies. */
+static uint64_t
+queued_fds_budget(void)
+{
+	static uint64_t budget;
+	struct rlimit rl;
+
+	if (budget == 0) {
+		if (getrlimit(RLIMIT_NOFILE, &rl) == -1 ||
+		    rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1u << 22))
+			rl.rlim_cur = 1u << 22;
+		budget = rl.rlim_cur / 4 ? rl.rlim_cur / 4 : 1;
+	}
+	return budget;
 }
 
 static void
@@ -175,7 +209,7 @@ peer_free(struct peer *p)
 		event_free(p->ev_deadline);
 	while ((m = STAILQ_FIRST(&p->out))) {
 		STAILQ_REMOVE_HEAD(&p->out, entry);
-		outmsg_free(m);
+		outmsg_free(p, m);
 	}
 	close(p->fd);
 	free(p);
@@ -204,9 +238,8 @@ peer_drop(struct peer *p)
 
 	while ((m = STAILQ_FIRST(&p->out))) {
 		STAILQ_REMOVE_HEAD(&p->out, entry);
-		outmsg_free(m);
+		outmsg_free(p, m);
 	}
-	p->queued = 0;
 	peer_kill(p);
 	event_active(p->ev_write, EV_WRITE, 0);
 }
@@ -333,9 +366,13 @@ static bool
 queue_msg(struct peer *p, const void *buf, size_t len,
 	  const struct peer_fds *fds)
 {
+	size_t cost = sizeof(struct outmsg) + len + OUTMSG_OVERHEAD;
+	unsigned nfds = fds ? (unsigned)fds->n : 0;
 	struct outmsg *m;
 
-	if (p->queued + len > PEER_MAX_QUEUED) {
+	if (p->queued + cost > PEER_MAX_QUEUED ||
+	    p->queued_fds + nfds > PEER_MAX_QUEUED_FDS ||
+	    queued_fds_all + nfds > queued_fds_budget()) {
 		static struct log_limit lim;
 
 		log_limited(&lim, LOG_PRI_WARNING, "client %s does not read "
@@ -351,9 +388,12 @@ queue_msg(struct peer *p, const void *buf, size_t len,
 	else
 		m->fds.n = 0;
 	m->len = len;
+	m->cost = cost;
 	memcpy(m->data, buf, len);
 	STAILQ_INSERT_TAIL(&p->out, m, entry);
-	p->queued += len;
+	p->queued += cost;
+	p->queued_fds += nfds;
+	queued_fds_all += nfds;
 	event_add(p->ev_write, NULL);
 	return true;
 }
@@ -433,11 +473,49 @@ stage_add(const void *buf, size_t len, const struct peer_fds *fds)
 	return true;
 }
 
+/*
+ * Make every descriptor of fds the reply's own: a lent one is duplicated.
+ * False if the daemon has no descriptor free (those made are closed).
+ */
+static bool
+fds_own(struct peer_fds *fds)
+{
+	int i, fd;
+
+	for (i = 0; i < fds->n; i++) {
+		if (fds->close[i])
+			continue;
+		if ((fd = fcntl(fds->fd[i], F_DUPFD_CLOEXEC, 3)) == -1) {
+			fds->n = i;	/* the rest are lent: not ours */
+			fds_close(fds);
+			return false;
+		}
+		fds->fd[i] = fd;
+		fds->close[i] = true;
+	}
+	return true;
+}
+
 void
 peer_send(struct peer *p, const void *buf, size_t len,
-	  const struct peer_fds *fds)
+	  const struct peer_fds *lent)
 {
+	struct peer_fds own, *fds = NULL;
 	int rc;
+
+	if (lent && lent->n > 0) {
+		own = *lent;
+		if (!fds_own(&own)) {
+			static struct log_limit lim;
+
+			log_limited(&lim, LOG_PRI_WARNING, "out of "
+				    "descriptors for a reply to client %s; "
+				    "dropping it", peer_who(p));
+			peer_drop(p);
+			return;
+		}
+		fds = &own;
+	}
 
 	if (p->dead && STAILQ_EMPTY(&p->out) && p->in_callback == false)
 		goto drop;
@@ -501,6 +579,8 @@ peer_resume(struct peer *p)
 
 	if (!p->holding || p->in_callback)
 		return;
+	/* The stage is one for all peers: another's replies must be out. */
+	assert(stage.n == 0);
 	p->holding = false;
 	p->in_callback = true;
 	p->replaying = true;
@@ -557,8 +637,7 @@ peer_on_write(evutil_socket_t fd, short what, void *arg)
 		if (rc == 1)
 			return;
 		STAILQ_REMOVE_HEAD(&p->out, entry);
-		p->queued -= m->len;
-		outmsg_free(m);
+		outmsg_free(p, m);
 		if (rc < 0) {
 			peer_free(p);
 			return;

@@ -449,7 +449,7 @@ block_let_go(const struct block *b)
 
 	if (block_persistent(b))
 		return false;
-	for (r = b->refs; r; r = r->next_in_block)
+	LIST_FOREACH(r, &b->refs, by_block)
 		if (r->handle->session)
 			return false;
 	return true;
@@ -464,15 +464,32 @@ dpool_block(struct dpool *p, uint64_t off)
 	return b && !block_let_go(b) ? b : NULL;
 }
 
+/*
+ * h's reference to b, or NULL: looked for on the shorter of the two lists,
+ * so that neither a block held by many handles nor a handle holding many
+ * blocks makes every request about them slow.
+ */
 static struct ref *
 ref_of(struct block *b, struct handle *h)
 {
 	struct ref *r;
 
-	for (r = b->refs; r; r = r->next_in_block)
-		if (r->handle == h)
-			return r;
+	if (b->nrefs <= h->nrefs) {
+		LIST_FOREACH(r, &b->refs, by_block)
+			if (r->handle == h)
+				return r;
+	} else {
+		LIST_FOREACH(r, &h->refs, by_handle)
+			if (r->block == b)
+				return r;
+	}
 	return NULL;
+}
+
+bool
+dpool_holds(struct block *b, struct handle *h)
+{
+	return ref_of(b, h) != NULL;
 }
 
 uint64_t
@@ -514,7 +531,7 @@ holders_add(struct block *b, uint64_t d)
 {
 	struct ref *r;
 
-	for (r = b->refs; r; r = r->next_in_block)
+	LIST_FOREACH(r, &b->refs, by_block)
 		r->handle->bytes += d;
 }
 
@@ -543,8 +560,7 @@ ref_add(struct block *b, struct handle *h)
 
 	r->block = b;
 	r->handle = h;
-	r->next_in_block = b->refs;
-	b->refs = r;
+	LIST_INSERT_HEAD(&b->refs, r, by_block);
 	b->nrefs++;
 	LIST_INSERT_HEAD(&h->refs, r, by_handle);
 	h->nrefs++;
@@ -558,11 +574,8 @@ static void
 ref_remove(struct ref *r)
 {
 	struct block *b = r->block;
-	struct ref **pp;
 
-	for (pp = &b->refs; *pp != r; pp = &(*pp)->next_in_block)
-		;
-	*pp = r->next_in_block;
+	LIST_REMOVE(r, by_block);
 	b->nrefs--;
 	LIST_REMOVE(r, by_handle);
 	r->handle->nrefs--;
@@ -624,6 +637,8 @@ dpool_alloc(struct dpool *p, struct handle *h, uint64_t size, uint64_t align,
 	b->off = off;
 	b->size = usable;
 	b->persister = NO_PERSISTER;
+	LIST_INIT(&b->refs);
+	b->nrefs = 0;
 	RB_INSERT(block_tree, &p->blocks, b);
 	ref_add(b, h);
 	*out = b;
@@ -707,11 +722,14 @@ dpool_realloc(struct dpool *p, struct handle *h, uint64_t off, uint64_t size,
 	if (want > b->size && over_quota(p, quota_used, want - b->size))
 		return -EDQUOT;
 	/*
-	 * Moving a block others can see would pull it from under them: a
-	 * shared block changes size in place or not at all.  Any other is
-	 * resized in place if it can be, else moved, in one engine call.
+	 * Moving a block others can see would pull it from under them, and
+	 * shrinking it would give away bytes they were told they may use: a
+	 * shared block grows in place or not at all.  Any other is resized
+	 * in place if it can be, else moved, in one engine call.
 	 */
 	shared = b->nrefs > 1 || block_persistent(b);
+	if (shared && want < b->size)
+		return -EBUSY;
 	noff = off;
 	if (shared || in_place) {
 		rc = heap_resize(p->heap, off, size);

@@ -23,17 +23,23 @@
 
 struct handle;
 
+/*
+ * One handle's hold on one block, on both of their lists: each is removed
+ * in O(1) (a block held by 100 000 handles once took that many steps per
+ * close, and closing them all took minutes).
+ */
 struct ref {
 	LIST_ENTRY(ref) by_handle;
-	struct ref *next_in_block;
+	LIST_ENTRY(ref) by_block;
 	struct block *block;
 	struct handle *handle;
 };
+LIST_HEAD(ref_list, ref);
 
 struct block {
 	RB_ENTRY(block) link;
 	uint64_t off, size;	/* size: the engine's usable size */
-	struct ref *refs;
+	struct ref_list refs;
 	uint32_t nrefs;
 	/*
 	 * A persistent block's size counts against the quota of the uid that
@@ -172,6 +178,8 @@ int dpool_persist(struct dpool *p, struct handle *h, uint64_t off);
  * count against the quota of each of its sessions in the pool.
  */
 uint64_t dpool_persisted_by(const struct dpool *p, uid_t uid);
+/* Does h hold a reference to b? */
+bool dpool_holds(struct block *b, struct handle *h);
 /* The live block at off, or NULL.  A block whose every holder has closed
  * its handle is not live, though its references may not be dropped yet. */
 struct block *dpool_block(struct dpool *p, uint64_t off);

@@ -125,7 +125,12 @@ session_open(struct session *s, struct dpool *p, bool read_only)
 {
 	struct handle *h;
 
-	if (s->nhandles >= SESSION_MAX_HANDLES)
+	/*
+	 * Handle ids are never used twice on a connection, so a stale one
+	 * cannot reach a pool opened later: after 2^32 - 1 opens there are
+	 * none left (0 means "by name"), and the client must reconnect.
+	 */
+	if (s->nhandles >= SESSION_MAX_HANDLES || s->next_handle == 0)
 		return NULL;
 	h = calloc(1, sizeof(*h));
 	if (!h)

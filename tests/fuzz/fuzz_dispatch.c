@@ -278,7 +278,7 @@ check_pool(struct dpool *p, bool final)
 		uint32_t refs = 0, closed = 0;
 		struct ref *r;
 
-		for (r = b->refs; r; r = r->next_in_block) {
+		LIST_FOREACH(r, &b->refs, by_block) {
 			if (r->block != b || r->handle->pool != p)
 				die("pool %s: block %#" PRIx64 " has a stray "
 				    "reference", p->name, b->off);

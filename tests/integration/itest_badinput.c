@@ -860,6 +860,23 @@ bad_api_input_gets_its_code(void **state)
 		  -EOVERFLOW, "raw Alloc{zero, size 2^63, nmemb 4}");
 	expect_rc(raw_alloc(fd, 4, handle, 0, 0, 1, &roff), -EINVAL,
 		  "raw Alloc{size 0}");
+	/* Zeroed and aligned: the daemon cannot do both, and says so
+	 * (it once gave an unaligned block). */
+	{
+		Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+		Poolmgr__Alloc al = POOLMGR__ALLOC__INIT;
+
+		al.handle = handle;
+		al.size = 100;
+		al.zero = 1;
+		al.nmemb = 1;
+		al.align = 4096;
+		req.id = 7;
+		req.body_case = POOLMGR__REQUEST__BODY_ALLOC;
+		req.alloc = &al;
+		expect_rc(raw_block_call(fd, &req, &roff), -EINVAL,
+			  "raw Alloc{zero, align 4096}");
+	}
 	expect_rc(raw_free(fd, 5, handle, b), -EPERM,
 		  "raw Free of another handle's block");
 	expect_rc(raw_free(fd, 6, handle + 100, b), -EBADF,

@@ -23,6 +23,7 @@
  * one are connected, another client's round trips each take well under a
  * second.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -163,6 +164,26 @@ raw_error(int fd, Poolmgr__Request *req)
 	return err;
 }
 
+/* Open pool name read-write on a greeted raw connection: the handle. */
+static uint32_t
+raw_open_handle(int fd, const char *name)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__OpenPool o = POOLMGR__OPEN_POOL__INIT;
+	Poolmgr__Reply *rep;
+	uint32_t h;
+
+	o.name = (char *)name;
+	req.id = 1000;
+	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
+	req.open = &o;
+	rep = raw_call(fd, &req);
+	assert_int_equal(rep->error, 0);
+	h = rep->open->handle;
+	poolmgr__reply__free_unpacked(rep, NULL);
+	return h;
+}
+
 /* A raw connection that said Hello and got its answer. */
 static int
 raw_greeted(const char *path)
@@ -246,16 +267,84 @@ blocks_per_session(void **state)
 	assert_int_equal(harness_stop(&d), 0);
 }
 
+/* Descriptors the daemon holds open now. */
+static int
+daemon_fd_count(const struct daemon_proc *d)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)d->pid);
+	if (!(dir = opendir(path)))
+		return -1;
+	while ((e = readdir(dir)))
+		n += e->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+/*
+ * Send reqs[0], reqs[1], ... in turn (ids from 2, or all 0 with zero_id),
+ * up to n, reading nothing, until the daemon closes the connection; the
+ * last send's error (-EPIPE or -ECONNRESET when it did).  Its descriptors
+ * are counted after each 1000 requests: the most seen goes to *max_fds.
+ */
+static int
+flood(const struct daemon_proc *d, int fd, Poolmgr__Request **reqs,
+      int nreqs, int n, bool zero_id, int *sent, int *max_fds)
+{
+	int i, rc = 0, k;
+
+	*sent = 0;
+	*max_fds = 0;
+	for (i = 0; i < n && rc != -EPIPE && rc != -ECONNRESET; i++) {
+		Poolmgr__Request *req = reqs[i % nreqs];
+
+		req->id = zero_id ? 0 : (uint64_t)i + 2;
+		rc = raw_send(fd, req);
+		if (rc == -EAGAIN) {
+			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+
+			if (poll(&pfd, 1, 2000) != 1)
+				break;	/* the daemon stopped reading us */
+			i--;
+			continue;
+		}
+		if (rc == 0)
+			(*sent)++;
+		if (i % 1000 == 0 && (k = daemon_fd_count(d)) > *max_fds)
+			*max_fds = k;
+	}
+	return rc;
+}
+
+/* The connection was dropped, the log says why, and others are served. */
+static void
+dropped_for_not_reading(struct daemon_proc *d, struct pool_conn *c, int rc)
+{
+	struct pool_stats st;
+	char log[65536], cmd[512];
+
+	/* The daemon closed the connection rather than queue without end. */
+	assert_true(rc == -EPIPE || rc == -ECONNRESET);
+	assert_true(harness_alive(d));
+	/* Another client is served all along. */
+	EXPECT_RC(pool_stats_by_name(c, "s", &st), 0);
+	snprintf(cmd, sizeof(cmd), "cat %s", d->log);
+	harness_run(cmd, log, sizeof(log));
+	assert_non_null(strstr(log, "does not read its replies"));
+}
+
 static void
 client_that_never_reads_is_dropped(void **state)
 {
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT, *reqs[1] = {&req};
 	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
-	struct pool_stats st;
 	struct pool_conn *c;
 	struct daemon_proc d;
-	int fd, i, rc = 0, sent = 0;
-	char log[65536], cmd[512];
+	int fd, rc, sent, max_fds;
 
 	(void)state;
 	assert_int_equal(harness_start(&d, "[pool s]\nsize = 1M\n"), 0);
@@ -267,9 +356,90 @@ client_that_never_reads_is_dropped(void **state)
 	req.body_case = POOLMGR__REQUEST__BODY_STATS;
 	req.stats = &ref;
 	/* ~200-byte replies; 4 MiB of them is ~20000: send up to 200000. */
-	for (i = 0; i < 200000 && rc != -EPIPE && rc != -ECONNRESET; i++) {
-		req.id = (uint64_t)i + 2;
-		rc = raw_send(fd, &req);
+	rc = flood(&d, fd, reqs, 1, 200000, false, &sent, &max_fds);
+	printf("sent %d requests without reading; last send: %s\n", sent,
+	       rc ? strerror(-rc) : "ok");
+	dropped_for_not_reading(&d, c, rc);
+	close(fd);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
+/*
+ * Replies that encode to no bytes at all (a Free of POOL_OFF_NONE with id
+ * 0): each still costs the daemon its queue record, and they must count.
+ * (They once counted 0 bytes each: the daemon grew by 13 MB a second and
+ * never dropped the client.)
+ */
+static void
+client_of_empty_replies_is_dropped(void **state)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT, *reqs[1] = {&req};
+	Poolmgr__Free f = POOLMGR__FREE__INIT;
+	struct pool_conn *c;
+	struct daemon_proc d;
+	int fd, rc, sent, max_fds;
+	uint32_t h;
+
+	(void)state;
+	assert_int_equal(harness_start(&d, "[pool s]\nsize = 1M\n"), 0);
+	EXPECT_RC(pool_connect(NULL, &c), 0);
+	fd = raw_greeted(d.sock);
+	h = raw_open_handle(fd, "s");
+	f.handle = h;
+	f.offset = UINT64_MAX;
+	req.body_case = POOLMGR__REQUEST__BODY_FREE;
+	req.free = &f;
+	rc = flood(&d, fd, reqs, 1, 2000000, true, &sent, &max_fds);
+	printf("sent %d requests with empty replies without reading; last "
+	       "send: %s\n", sent, rc ? strerror(-rc) : "ok");
+	dropped_for_not_reading(&d, c, rc);
+	close(fd);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
+/*
+ * Read-only opens, each answered with a descriptor, and closes, so that
+ * the handles never pile up: the replies' descriptors must not (they once
+ * took every descriptor the daemon had, and nobody could connect).
+ */
+static void
+client_of_unread_descriptors_is_dropped(void **state)
+{
+	Poolmgr__Request open = POOLMGR__REQUEST__INIT;
+	Poolmgr__Request close_req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Request *reqs[2] = {&open, &close_req};
+	Poolmgr__OpenPool o = POOLMGR__OPEN_POOL__INIT;
+	Poolmgr__ClosePool cl = POOLMGR__CLOSE_POOL__INIT;
+	struct pool_conn *c;
+	struct daemon_proc d;
+	int fd, rc, sent, max_fds, before;
+
+	(void)state;
+	assert_int_equal(harness_start(&d, "[pool s]\nsize = 1M\n"), 0);
+	EXPECT_RC(pool_connect(NULL, &c), 0);
+	fd = raw_connect(d.sock);
+	assert_true(fd >= 0);
+	assert_int_equal(raw_hello(fd), 0);
+	before = daemon_fd_count(&d);
+	o.name = "s";
+	o.read_only = true;
+	open.body_case = POOLMGR__REQUEST__BODY_OPEN;
+	open.open = &o;
+	cl.handle = 1;	/* each open's: the handles go 1, 2, 3, ... */
+	close_req.body_case = POOLMGR__REQUEST__BODY_CLOSE;
+	close_req.close = &cl;
+	rc = 0;
+	sent = 0;
+	max_fds = before;
+	for (int i = 0; i < 20000 && rc != -EPIPE && rc != -ECONNRESET; i++) {
+		Poolmgr__Request *req = reqs[i % 2];
+		int k;
+
+		cl.handle = (uint32_t)(i / 2 + 1);
+		req->id = (uint64_t)i + 2;
+		rc = raw_send(fd, req);
 		if (rc == -EAGAIN) {
 			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
 
@@ -278,20 +448,122 @@ client_that_never_reads_is_dropped(void **state)
 			i--;
 			continue;
 		}
-		if (rc == 0)
-			sent++;
+		sent += rc == 0;
+		if (i % 100 == 0 && (k = daemon_fd_count(&d)) > max_fds)
+			max_fds = k;
 	}
-	printf("sent %d requests without reading; last send: %s\n", sent,
-	       rc ? strerror(-rc) : "ok");
-	/* The daemon closed the connection rather than queue without end. */
-	assert_true(rc == -EPIPE || rc == -ECONNRESET);
-	assert_true(harness_alive(&d));
-	/* Another client is served all along. */
-	EXPECT_RC(pool_stats_by_name(c, "s", &st), 0);
-	snprintf(cmd, sizeof(cmd), "cat %s", d.log);
-	harness_run(cmd, log, sizeof(log));
-	assert_non_null(strstr(log, "does not read its replies"));
+	max_fds = daemon_fd_count(&d) > max_fds ? daemon_fd_count(&d)
+						: max_fds;
+	printf("sent %d opens and closes without reading; the daemon held "
+	       "%d descriptors at most, %d before; last send: %s\n", sent,
+	       max_fds, before, rc ? strerror(-rc) : "ok");
+	dropped_for_not_reading(&d, c, rc);
+	/*
+	 * At most a read batch's replies at once (64 datagrams, half of them
+	 * opens, staged to go out together), then 8 queued.
+	 */
+	assert_true(max_fds <= before + 32 + 8);
 	close(fd);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
+/*
+ * An OpenPool reply queued behind 3000 unread ones, its pool destroyed by
+ * force and another created meanwhile: the descriptor that reaches the
+ * client is still its pool's memfd.  (The queue once kept only the fd's
+ * number, which the new pool's memfd then took: a client got a pool it
+ * never opened, 0600 or not.)
+ */
+static void
+queued_open_reply_keeps_its_pool(void **state)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
+	Poolmgr__OpenPool o = POOLMGR__OPEN_POOL__INIT;
+	struct pool_create_opts co = {.max_size = 1 << 20, .mode = 0600};
+	struct pool_conn *c;
+	struct pool *secret;
+	struct daemon_proc d;
+	pool_off_t off;
+	char link[256], path[64];
+	int fd, i, got = -1;
+	ssize_t n;
+
+	(void)state;
+	assert_int_equal(harness_start(&d, "[pool public]\nsize = 1M\n"
+				       "mode = 0666\n"), 0);
+	EXPECT_RC(pool_connect(NULL, &c), 0);
+	fd = raw_greeted(d.sock);
+	ref.name = "public";
+	req.body_case = POOLMGR__REQUEST__BODY_STATS;
+	req.stats = &ref;
+	for (i = 0; i < 3000; i++) {
+		req.id = (uint64_t)i + 2;
+		if (raw_send(fd, &req) == -EAGAIN) {
+			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+
+			assert_int_equal(poll(&pfd, 1, 2000), 1);
+			i--;
+		}
+	}
+	o.name = "public";
+	req.id = 9999;
+	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
+	req.open = &o;
+	assert_int_equal(raw_send(fd, &req), 0);
+	EXPECT_RC(pool_stats_by_name(c, "public", &(struct pool_stats){0}), 0);
+	EXPECT_RC(pool_destroy_force(c, "public"), 0);
+	EXPECT_RC(pool_create(c, "secret", &co), 0);
+	EXPECT_RC(pool_open(c, "secret", &secret), 0);
+	EXPECT_RC(pool_alloc(secret, 64, &off), 0);
+	strcpy(pool_ptr(secret, off), "SECRET");
+	/* Now read everything; the open's reply carries a descriptor. */
+	for (;;) {
+		union {
+			struct cmsghdr hdr;
+			char buf[CMSG_SPACE(4 * sizeof(int))];
+		} cm;
+		static uint8_t buf[65536];
+		struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = cm.buf,
+				     .msg_controllen = sizeof(cm.buf)};
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		struct cmsghdr *cmsg;
+
+		if (poll(&pfd, 1, 3000) != 1)
+			break;
+		if ((n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC)) <= 0)
+			break;
+		for (cmsg = CMSG_FIRSTHDR(&msg); cmsg;
+		     cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+			int passed;
+
+			if (cmsg->cmsg_type != SCM_RIGHTS)
+				continue;
+			memcpy(&passed, CMSG_DATA(cmsg), sizeof(int));
+			if (got == -1)
+				got = passed;
+			else
+				close(passed);
+		}
+		if (got != -1)
+			break;
+	}
+	assert_true(got >= 0);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", got);
+	n = readlink(path, link, sizeof(link) - 1);
+	assert_true(n > 0);
+	link[n] = '\0';
+	printf("the queued open's descriptor: %s\n", link);
+	if (!strstr(link, "poolmgr:public"))
+		fail_msg("the reply to an open of \"public\" carried %s",
+			 link);
+	close(got);
+	close(fd);
+	EXPECT_RC(pool_free(secret, off), 0);
+	pool_close(secret);
 	pool_disconnect(c);
 	assert_int_equal(harness_stop(&d), 0);
 }
@@ -687,6 +959,9 @@ main(void)
 		cmocka_unit_test(connections_per_uid_and_in_all),
 		cmocka_unit_test(blocks_per_session),
 		cmocka_unit_test(client_that_never_reads_is_dropped),
+		cmocka_unit_test(client_of_empty_replies_is_dropped),
+		cmocka_unit_test(client_of_unread_descriptors_is_dropped),
+		cmocka_unit_test(queued_open_reply_keeps_its_pool),
 		cmocka_unit_test(client_without_descriptors_gets_emfile),
 		cmocka_unit_test(out_of_descriptors),
 		cmocka_unit_test(pools_past_256_are_enospc),

@@ -16,7 +16,8 @@
  * - a persistent block counts against the quota of its persister's uid in
  *   every session of it, after the persister let it go, after it
  *   reconnects: persisting and freeing in a loop cannot fill the pool
- *   past the quota; once the block is freed, the room is back.
+ *   past the quota; once the block is freed, the room is back; and the
+ *   blocks one uid persists from many connections share one quota.
  * The uid parts are skipped, with a reason, when not running as root.
  *
  * Children report through their exit codes (each failed check has its own
@@ -601,6 +602,48 @@ persisted_bytes_count_against_the_quota(void **state)
 	stop_daemon();
 }
 
+/*
+ * Each of 4 connections of one uid allocates 40000 bytes, within its own
+ * quota (64 KiB per connection), and only then persists it: persisting is
+ * where the uid's charge grows, so the second persist, which would take
+ * it to 80000, is -EDQUOT, and after all four let go the uid keeps 40000
+ * bytes, not 160000.  (Persists once never failed for the quota, and one
+ * uid kept a quota's worth per connection it had made.)
+ */
+static void
+persists_of_one_uid_share_one_quota(void **state)
+{
+	struct pool_conn *c[4];
+	struct pool *p[4];
+	pool_off_t x[4];
+	struct pool_stats st;
+	int i;
+
+	(void)state;
+	start_daemon(QUOTA_CONF);
+	for (i = 0; i < 4; i++) {
+		c[i] = connect_ok();
+		EXPECT_RC(pool_open(c[i], "quota", &p[i]), 0);
+		EXPECT_RC(pool_alloc(p[i], 40000, &x[i]), 0);
+	}
+	EXPECT_RC(pool_persist(p[0], x[0]), 0);
+	for (i = 1; i < 4; i++)
+		EXPECT_RC(pool_persist(p[i], x[i]), -EDQUOT);
+	for (i = 0; i < 4; i++) {
+		pool_close(p[i]);
+		pool_disconnect(c[i]);
+	}
+	c[0] = connect_ok();
+	EXPECT_RC(pool_stats_by_name(c[0], "quota", &st), 0);
+	assert_int_equal(st.persistent_blocks, 1);
+	assert_true(st.allocated_bytes < QUOTA);
+	EXPECT_RC(pool_open(c[0], "quota", &p[0]), 0);
+	EXPECT_RC(pool_free(p[0], x[0]), 0);
+	pool_close(p[0]);
+	pool_disconnect(c[0]);
+	stop_daemon();
+}
+
 int
 main(void)
 {
@@ -617,6 +660,8 @@ main(void)
 		cmocka_unit_test_teardown(quota_is_per_session, teardown),
 		cmocka_unit_test_teardown(
 			persisted_bytes_count_against_the_quota, teardown),
+		cmocka_unit_test_teardown(
+			persists_of_one_uid_share_one_quota, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -568,7 +568,12 @@ wait_socket(const struct activated *a)
 	int status;
 
 	while (now_ms() < deadline) {
-		if (stat(a->sock, &sb) == 0 && S_ISSOCK(sb.st_mode))
+		/*
+		 * The file exists from bind(); a connect before listen() is
+		 * refused.  systemd-socket-activate says "Listening" after.
+		 */
+		if (stat(a->sock, &sb) == 0 && S_ISSOCK(sb.st_mode) &&
+		    file_contains(a->log, "Listening on"))
 			return true;
 		if (waitpid(a->pid, &status, WNOHANG) != 0)
 			return false;
