@@ -76,8 +76,8 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
 DAEMON_LIBS := $(shell pkg-config --libs libevent libprotobuf-c inih 2>/dev/null) $(SD_LIBS)
 
-LIB_SRCS := client/conn.c client/pool.c client/cache.c client/cache_table.c \
-            client/errors.c
+LIB_SRCS := client/conn.c client/admin.c client/pool.c client/cache.c \
+            client/cache_table.c client/errors.c
 LIB_PIC  := $(LIB_SRCS:%.c=$(BUILD)/pic/%.o)
 LIB_SO   := $(BUILD)/libpoolclient.so.1.0.0
 LIB_A    := $(BUILD)/libpoolclient.a
@@ -92,7 +92,7 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_memory itest_badinput itest_poolctl itest_config \
               itest_systemd itest_stress itest_limits itest_batch \
               itest_cache itest_silent itest_liar itest_release itest_drop \
-              itest_wait
+              itest_wait itest_fork
 ITEST_BINS := $(ITESTS:%=$(BUILD)/tests/%)
 ITEST_COMMON := $(BUILD)/tests/integration/harness.o
 # What test_cost_flat.sh counts the instructions of.
@@ -166,7 +166,8 @@ $(LIB_SO): $(LIB_PIC) $(PROTO_PIC) client/libpoolclient.sym
 $(LIB_A): $(LIB_PIC) $(PROTO_PIC)
 	$(AR) rcs $@ $^
 
-$(BUILD)/poolctl: $(BUILD)/client/poolctl.o $(LIB_A)
+$(BUILD)/poolctl: $(BUILD)/client/poolctl.o $(BUILD)/client/poolctl_print.o \
+		$(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) $(CTL_LIBS)
 
 $(BUILD)/examples/%: $(BUILD)/client/examples/%.o $(LIB_A)

@@ -399,10 +399,15 @@ static enum ctable_found
 wait_not_busy(struct shard *sh, uint64_t off, struct ctable_entry *e,
     enum ctable_found r)
 {
+	int	cancel;
+
+	/* Not a cancellation point: the shard would stay locked. */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	while (r == CTABLE_BUSY) {
 		pthread_cond_wait(&sh->shrunk, &sh->lock);
 		r = ctable_find(&sh->table, off, e);
 	}
+	pthread_setcancelstate(cancel, NULL);
 	return r;
 }
 
@@ -613,6 +618,13 @@ cache_destroy(struct pool *p)
 		for (c = 0; c < k->nclasses; c++)
 			free(k->shard[i].bin[c].b);
 		ctable_destroy(&k->shard[i].table);
+		/*
+		 * In a forked child they are copies of the parent's, perhaps
+		 * held or waited on by threads the child does not have:
+		 * destroying them could wait forever.  The memory goes.
+		 */
+		if (conn_forked(p->conn))
+			continue;
 		pthread_mutex_destroy(&k->shard[i].lock);
 		pthread_cond_destroy(&k->shard[i].shrunk);
 	}
@@ -626,6 +638,7 @@ cache_env_budget(void)
 	const char		*v = getenv("POOLMGR_CLIENT_CACHE");
 	char			*end;
 	unsigned long long	 n;
+	unsigned		 shift = 0;
 
 	if (v == NULL || *v == '\0')
 		return CACHE_DEFAULT_BUDGET;
@@ -635,17 +648,19 @@ cache_env_budget(void)
 		return CACHE_DEFAULT_BUDGET;
 	switch (*end) {
 	case 'k': case 'K':
-		n <<= 10, end++;
+		shift = 10, end++;
 		break;
 	case 'm': case 'M':
-		n <<= 20, end++;
+		shift = 20, end++;
 		break;
 	case 'g': case 'G':
-		n <<= 30, end++;
+		shift = 30, end++;
 		break;
 	}
-	if (*end != '\0' || n > SIZE_MAX / 2)
+	/* Checked before the shift, which would wrap a huge value small. */
+	if (*end != '\0' || n > (SIZE_MAX / 2) >> shift)
 		return CACHE_DEFAULT_BUDGET;
+	n <<= shift;
 	return (size_t)n;
 }
 
@@ -919,6 +934,14 @@ cache_give_slack(struct pool *p)
 		} while (n == CACHE_SLACK_BATCH);
 	}
 	return given;
+}
+
+int
+cache_check(struct pool *p)
+{
+	if (p->cache == NULL)
+		return conn_alive(p->conn, 1);
+	return conn_check(p);
 }
 
 uint64_t

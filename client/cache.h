@@ -61,6 +61,11 @@ uint64_t cache_known(struct pool *, pool_off_t off);
 /* Free every cached block in the daemon; the bytes given back. */
 uint64_t cache_flush(struct pool *);
 /*
+ * 0 while the handle works; else why not: -EBADF (its pool was destroyed),
+ * -ECONNRESET (the daemon is gone), -ECHILD (opened before fork()).
+ */
+int cache_check(struct pool *);
+/*
  * Shrink in place every live block that is larger than the program asked
  * for (served from a larger cached block): the pool is tight.  The number
  * of blocks shrunk.

@@ -2,7 +2,9 @@
  * client_internal.h - libpoolclient's private structures.
  *
  * conn.c owns the socket: Hello, sending requests and matching replies by
- * id.  pool.c owns struct pool (a handle and its mapping) and the API.
+ * id.  admin.c owns connections and pools as wholes: it makes and unmakes
+ * struct pool (a handle and its mapping), and asks about whole pools.
+ * pool.c owns the API for the blocks of an open pool.
  * Nothing here is exported: the version script exports only pool_*, so no
  * internal name may start with "pool_".
  */
@@ -71,7 +73,10 @@ struct pool {
 TAILQ_HEAD(conn_pools, pool);
 
 struct pool_conn {
-	int			 fd;
+	int			 fd;		/* -1: closed in a forked child */
+	int			 forked;	/* inherited across fork(): this
+						 * process may not use it */
+	TAILQ_ENTRY(pool_conn)	 all;		/* conn.c's list, for fork */
 
 	/*
 	 * lock protects everything below.  At most one thread reads the
@@ -97,8 +102,13 @@ int	conn_request(struct pool_conn *, Poolmgr__Request *,
 int	conn_call(struct pool_conn *, Poolmgr__Request *,
 	    Poolmgr__Reply__BodyCase, Poolmgr__Reply **, struct conn_fds *);
 int	conn_alive(struct pool_conn *, int);
+int	conn_forked(const struct pool_conn *);
 void	conn_fds_init(struct conn_fds *);
 void	conn_fds_close(struct conn_fds *);
+
+/* pool.c: a request about a handle, with its cache's size (for admin.c) */
+int	client_call(struct pool *, Poolmgr__Request *,
+	    Poolmgr__Reply__BodyCase, Poolmgr__Reply **);
 
 /* pool.c: batches straight to the daemon, past the cache (for cache.c) */
 int	client_alloc_batch(struct pool *, size_t, const uint64_t *, int,

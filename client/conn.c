@@ -17,6 +17,18 @@
  * When the daemon goes away (EOF, ECONNRESET, EPIPE) or sends something that
  * cannot be matched to a call, the connection is marked broken: every call
  * still waiting fails at once, and every later one fails with -ECONNRESET.
+ *
+ * After fork() the child shares its parent's socket.  A request the child
+ * sent on it would be answered to whichever process read first, and its
+ * ClosePool would close the parent's handle; and the child's copy of the
+ * socket would keep a crashed parent's blocks from being reclaimed.  So
+ * every connection is on a list, and the child side of pthread_atfork
+ * marks each one forked and closes the child's copy of its socket (the
+ * parent's stays open: the daemon sees nothing).  In the child every call
+ * on such a connection, or on a pool opened through it, is -ECHILD, and
+ * closing them frees only the child's memory.  The prepare side takes the
+ * list's lock and every connection's, so the child finds them consistent:
+ * both are only ever held for short, non-blocking stretches.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -47,6 +59,74 @@ static void	conn_deliver(struct pool_conn *, Poolmgr__Reply *,
 		    struct conn_fds *);
 static int	conn_wait(struct pool_conn *, struct conn_call *);
 static int	conn_hello(struct pool_conn *);
+static int	conn_round_trip(struct pool_conn *, Poolmgr__Request *,
+		    Poolmgr__Reply **, struct conn_fds *);
+
+static pthread_mutex_t		conns_lock = PTHREAD_MUTEX_INITIALIZER;
+TAILQ_HEAD(conn_list, pool_conn);
+static struct conn_list		conns = TAILQ_HEAD_INITIALIZER(conns);
+static pthread_once_t		conns_once = PTHREAD_ONCE_INIT;
+static int			conns_atfork;	/* registered */
+
+static void
+conns_prepare(void)
+{
+	struct pool_conn	*c;
+
+	pthread_mutex_lock(&conns_lock);
+	TAILQ_FOREACH(c, &conns, all) {
+		pthread_mutex_lock(&c->lock);
+	}
+}
+
+static void
+conns_parent(void)
+{
+	struct pool_conn	*c;
+
+	TAILQ_FOREACH(c, &conns, all) {
+		pthread_mutex_unlock(&c->lock);
+	}
+	pthread_mutex_unlock(&conns_lock);
+}
+
+/*
+ * Only the forking thread lives on in the child: the calls other threads
+ * were waiting in are gone with them, so their list is forgotten, not
+ * failed (their condition variables may not be touched).
+ */
+static void
+conns_child(void)
+{
+	struct pool_conn	*c;
+
+	TAILQ_FOREACH(c, &conns, all) {
+		c->forked = 1;
+		c->broken = 1;
+		c->reading = 0;
+		TAILQ_INIT(&c->calls);
+		/* cppcheck cannot follow TAILQ_FOREACH: c is listed. */
+		/* cppcheck-suppress uninitvar */
+		if (c->fd != -1)
+			close(c->fd);
+		c->fd = -1;
+		pthread_mutex_unlock(&c->lock);
+	}
+	pthread_mutex_unlock(&conns_lock);
+}
+
+static void
+conns_init(void)
+{
+	conns_atfork = pthread_atfork(conns_prepare, conns_parent,
+	    conns_child) == 0;
+}
+
+int
+conn_forked(const struct pool_conn *c)
+{
+	return __atomic_load_n(&c->forked, __ATOMIC_RELAXED);
+}
 
 void
 conn_fds_init(struct conn_fds *f)
@@ -264,6 +344,8 @@ conn_alive(struct pool_conn *c, int probe)
 	char	b;
 	ssize_t	n;
 
+	if (conn_forked(c))
+		return -ECHILD;
 	if (probe && !__atomic_load_n(&c->broken, __ATOMIC_ACQUIRE)) {
 		n = recv(c->fd, &b, 1, MSG_PEEK|MSG_DONTWAIT);
 		if (n == 0 || (n == -1 && errno != EAGAIN &&
@@ -411,12 +493,29 @@ int
 conn_request(struct pool_conn *c, Poolmgr__Request *req,
     Poolmgr__Reply **replyp, struct conn_fds *fdp)
 {
-	struct conn_call	call;
-	int			error, broken;
+	int	error, cancel;
 
 	*replyp = NULL;
 	if (fdp != NULL)
 		conn_fds_init(fdp);
+	/*
+	 * Not a cancellation point: a thread cancelled in recvmsg or in
+	 * pthread_cond_wait would leave its call, on its stack, in the list
+	 * and the connection marked as being read, and every later call on
+	 * it would hang.  A round trip ends: it fails when the daemon goes.
+	 */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+	error = conn_round_trip(c, req, replyp, fdp);
+	pthread_setcancelstate(cancel, NULL);
+	return error;
+}
+
+static int
+conn_round_trip(struct pool_conn *c, Poolmgr__Request *req,
+    Poolmgr__Reply **replyp, struct conn_fds *fdp)
+{
+	struct conn_call	call;
+	int			error, broken;
 
 	memset(&call, 0, sizeof call);
 	conn_fds_init(&call.fds);
@@ -424,9 +523,10 @@ conn_request(struct pool_conn *c, Poolmgr__Request *req,
 
 	pthread_mutex_lock(&c->lock);
 	if (c->broken) {
+		error = c->forked ? -ECHILD : -ECONNRESET;
 		pthread_mutex_unlock(&c->lock);
 		pthread_cond_destroy(&call.cond);
-		return -ECONNRESET;
+		return error;
 	}
 	/* Ids start at 1: a zero-length datagram can then only be EOF. */
 	call.id = c->next_id++;
@@ -583,6 +683,11 @@ conn_open(const char *path, struct pool_conn **out)
 		return error;
 	}
 
+	pthread_once(&conns_once, conns_init);
+	if (!conns_atfork) {
+		close(fd);
+		return -ENOMEM;	/* pthread_atfork's only failure */
+	}
 	if ((c = calloc(1, sizeof *c)) == NULL ||
 	    (c->rbuf = malloc(CONN_MAX_MESSAGE)) == NULL) {
 		free(c);
@@ -595,6 +700,9 @@ conn_open(const char *path, struct pool_conn **out)
 	TAILQ_INIT(&c->calls);
 	TAILQ_INIT(&c->pools);
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_lock(&conns_lock);
+	TAILQ_INSERT_TAIL(&conns, c, all);
+	pthread_mutex_unlock(&conns_lock);
 
 	if ((error = conn_hello(c)) != 0) {
 		conn_free(c);
@@ -604,11 +712,18 @@ conn_open(const char *path, struct pool_conn **out)
 	return 0;
 }
 
-/* Close the socket and free the connection; no call may be in progress. */
+/*
+ * Close the socket and free the connection; no call may be in progress.
+ * In a forked child the socket is closed already.
+ */
 void
 conn_free(struct pool_conn *c)
 {
-	close(c->fd);
+	pthread_mutex_lock(&conns_lock);
+	TAILQ_REMOVE(&conns, c, all);
+	pthread_mutex_unlock(&conns_lock);
+	if (c->fd != -1)
+		close(c->fd);
 	pthread_mutex_destroy(&c->lock);
 	free(c->rbuf);
 	free(c);

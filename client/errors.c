@@ -49,6 +49,8 @@ static const struct client_error client_errors[] = {
 				"know, or a cache on this handle" },
 	{ -EPROTO,		"malformed or unexpected reply from poolmgrd" },
 	{ -ECONNRESET,		"connection to poolmgrd lost" },
+	{ -ECHILD,		"connection or pool inherited across fork(): "
+				"the child must connect and open its own" },
 	{ -ECONNREFUSED,	"poolmgrd is not running (connection refused)" },
 	{ -EFAULT,		"the pool's invariant check failed" },
 	{ -EMSGSIZE,		"request too large for the protocol" },

@@ -20,9 +20,15 @@
  * Threads: a pool_conn and every pool opened through it may be used from
  * many threads at once; requests from different threads are pipelined on
  * the one connection and their replies matched by request id.  After fork,
- * the child must not use its parent's connections or handles (they share
- * the socket, and a handle's cache would give both the same blocks): it
- * connects and opens anew.
+ * the child cannot use its parent's connections or handles (they share
+ * the socket, and a handle's cache would give both the same blocks): every
+ * call on them there is -ECHILD, pool_ptr aside (the mapping is inherited
+ * and stays readable and writable).  pool_close and pool_disconnect in the
+ * child free only the child's copies; the parent's handles are untouched,
+ * and the child's copy of the socket is closed at fork, so a parent that
+ * dies is reclaimed as usual.  The child connects and opens anew.
+ * No call is a cancellation point: a thread cancelled while it waits for a
+ * reply finishes the call first, so the connection goes on for the others.
  *
  * Link with `pkg-config --cflags --libs poolclient` (static: add --static).
  * Everything exported is named pool_*.
@@ -180,7 +186,11 @@ POOL_API void pool_close(struct pool *p);
  */
 POOL_API int pool_set_cache(struct pool *p, size_t budget);
 
-/* pool_flush - give every block of this handle's cache back now. */
+/*
+ * pool_flush - give every block of this handle's cache back now; then 0,
+ * or why the handle no longer works (-EBADF, -ECONNRESET), as
+ * pool_set_cache also answers.
+ */
 POOL_API int pool_flush(struct pool *p);
 
 /* pool_alloc - allocate size bytes (size 0 is -EINVAL). */
@@ -200,8 +210,8 @@ POOL_API int pool_calloc(struct pool *p, size_t nmemb, size_t size,
  * calling process, otherwise by the daemon).  off == POOL_OFF_NONE
  * allocates; size 0 frees and stores POOL_OFF_NONE.  On failure the old
  * block is unchanged.  The handle must hold a reference (-EPERM); a block
- * other handles hold, or a persistent one, only changes size in place
- * (-EBUSY if it must move).
+ * other handles hold, or a persistent one, only grows, in place (-EBUSY
+ * for a shrink or a move: the others may use all of it).
  */
 POOL_API int pool_realloc(struct pool *p, pool_off_t off, size_t size,
 			  pool_off_t *out);
@@ -239,7 +249,9 @@ POOL_API int pool_retain(struct pool *p, pool_off_t off);
 
 /*
  * pool_persist - give the pool a reference: the block outlives all handles
- * (but not the daemon).  The handle must hold a reference (-EPERM).
+ * (but not the daemon).  The handle must hold a reference (-EPERM); -EDQUOT
+ * if the blocks the caller's uid persisted in the pool would pass its
+ * quota.
  */
 POOL_API int pool_persist(struct pool *p, pool_off_t off);
 
@@ -286,7 +298,8 @@ POOL_API int pool_list(struct pool_conn *c, struct pool_stats **out,
 
 /*
  * pool_clients - open handles (of one pool, or all if pool is NULL), at
- * most 400; free *out with free().
+ * most 400 (fewer if their names are long: as many as one message holds);
+ * free *out with free().
  */
 POOL_API int pool_clients(struct pool_conn *c, const char *pool,
 			  struct pool_client_info **out, size_t *n);

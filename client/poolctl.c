@@ -5,9 +5,7 @@
  *
  * Every command is one function that validates its arguments first, then
  * connects (so a usage error is exit 2 even when no daemon runs), asks the
- * daemon through libpoolclient and prints.  The statistics of a pool are
- * described once, in stat_fields[]; the text table, JSON and Prometheus
- * output are all generated from that one table so the three cannot drift.
+ * daemon through libpoolclient and has poolctl_print.c print the result.
  *
  * Data goes to stdout, diagnostics to stderr as "poolctl: WHAT: WHY".
  * Exit status: 0 success, 1 the operation failed, 2 usage error, 69
@@ -17,10 +15,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
-#include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,15 +26,11 @@
 
 #include <json-c/json.h>
 
-#include "poolclient.h"
+#include "poolctl.h"
 
 #ifndef POOLCTL_VERSION
 #define POOLCTL_VERSION "0.1.0"
 #endif
-
-/* EX_USAGE (64) would also do, but 2 is what getopt-style tools use. */
-#define EXIT_USAGE	2
-#define EXIT_FAILED	1
 
 /* Per-command options, as bits: a command lists the ones it accepts. */
 #define O_SIZE		0x01
@@ -60,32 +51,6 @@ enum {
 	OPT_RETAIN,
 };
 
-enum format {
-	FMT_TEXT,
-	FMT_JSON,
-	FMT_PROMETHEUS,
-	FMT_KV,
-};
-
-struct ctl {
-	const char		*socket;	/* resolved path */
-	int			 json;		/* print JSON */
-	int			 json_flags;	/* JSON_C_TO_STRING_* */
-	bool			 help;
-	bool			 version;
-
-	unsigned		 opts;		/* O_* bits seen */
-	const char		*size_arg;
-	const char		*granularity_arg;
-	const char		*mode_arg;
-	const char		*quota_arg;
-	const char		*format_arg;
-	const char		*retain_arg;
-	bool			 force;
-
-	struct pool_conn	*conn;
-};
-
 struct cmd {
 	const char	*name;
 	int		(*fn)(struct ctl *, int, char **);
@@ -97,88 +62,7 @@ struct cmd {
 };
 
 /* ---------------------------------------------------------------------- */
-/* Diagnostics and exit codes. */
-
-__attribute__((format(printf, 1, 2))) static void
-ctl_warnx(const char *fmt, ...)
-{
-	va_list	ap;
-
-	fflush(stdout);
-	fputs("poolctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-/* A usage error: say what is wrong and where help is, then exit 2. */
-__attribute__((format(printf, 1, 2))) static int
-usage_error(const char *fmt, ...)
-{
-	va_list	ap;
-
-	fputs("poolctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\nTry 'poolctl --help' for more information.\n", stderr);
-	return EXIT_USAGE;
-}
-
-/*
- * The exit status for a library error.  A daemon that went away mid-way is
- * as unreachable as one that never answered, so it gets EX_UNAVAILABLE too.
- */
-static int
-exit_code(int error)
-{
-	switch (error) {
-	case -EPERM:
-	case -EACCES:
-		return EX_NOPERM;
-	case -ECONNRESET:
-	case -ECONNREFUSED:
-	case -ENOTCONN:
-	case -EPIPE:
-		return EX_UNAVAILABLE;
-	default:
-		return EXIT_FAILED;
-	}
-}
-
-/* Report a failed library call on stderr and return its exit status. */
-__attribute__((format(printf, 2, 3))) static int
-fail(int error, const char *fmt, ...)
-{
-	va_list	ap;
-
-	fflush(stdout);
-	fputs("poolctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, ": %s\n", pool_strerror(error));
-	return exit_code(error);
-}
-
-/*
- * Report a failed request about the pool name and return its exit status:
- * "poolctl: WHAT NAME: WHY", where why (if not NULL) says what error means
- * for this command.  pool_strerror's texts cover the whole library, so
- * some of them name cases that cannot be meant here: we are connected, so
- * -ENOENT is the pool and not a missing socket.
- */
-static int
-fail_pool(int error, const char *what, const char *name, const char *why)
-{
-	if (error == -ENOENT)
-		ctl_warnx("no such pool: %s", name);
-	else
-		ctl_warnx("%s %s: %s", what, name,
-		    why != NULL ? why : pool_strerror(error));
-	return exit_code(error);
-}
+/* Connecting. */
 
 /*
  * Connect lazily, once the arguments are known to be good.  Any failure to
@@ -209,7 +93,7 @@ ctl_connect(struct ctl *ctl)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Parsing and formatting values. */
+/* Parsing values. */
 
 /*
  * SIZE: decimal bytes, optionally followed by K, M, G, T or KiB, MiB, GiB,
@@ -266,59 +150,6 @@ parse_mode(const char *s, uint32_t *out)
 }
 
 /*
- * A human size, "256.0 MiB".  Returned by value so that several can appear
- * in one printf.  Values under 1 KiB are exact ("512 B").
- */
-struct hsize {
-	char	s[32];
-};
-
-static struct hsize
-human(uint64_t n)
-{
-	static const char	*unit[] = {
-		"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"
-	};
-	struct hsize		 h;
-	double			 v;
-	size_t			 i = 0;
-
-	if (n < 1024) {
-		snprintf(h.s, sizeof h.s, "%" PRIu64 " B", n);
-		return h;
-	}
-	/* Move up a unit when "%.1f" would round to 1024.0. */
-	v = (double)n / 1024.0;
-	while (v >= 1023.95 && i + 1 < sizeof unit / sizeof unit[0]) {
-		v /= 1024.0;
-		i++;
-	}
-	snprintf(h.s, sizeof h.s, "%.1f %s", v, unit[i]);
-	return h;
-}
-
-/*
- * Client names come from whatever program connected, and a hostile one
- * could embed terminal escape sequences for the admin running `poolctl
- * clients`; print only printable ASCII, '?' for the rest.
- */
-struct safe {
-	char	s[256];
-};
-
-static struct safe
-safe(const char *in)
-{
-	struct safe	 o;
-	size_t		 i;
-
-	for (i = 0; i < sizeof o.s - 1 && in[i] != '\0'; i++)
-		o.s[i] = (in[i] >= 0x20 && in[i] < 0x7f) ? in[i] : '?';
-	o.s[i] = '\0';
-	return o;
-}
-
-/*
  * A pool name, by the daemon's rule (config_valid_pool_name): 1 to
  * POOL_NAME_MAX bytes of [A-Za-z0-9._-], not starting with '.'.  No pool
  * can have another name, so refusing one here loses nothing and keeps the
@@ -350,326 +181,8 @@ check_pool_name(const char *cmd, const char *name)
 	return 0;
 }
 
-/* Permission bits as chmod writes them, "0660". */
-struct omode {
-	char	s[8];
-};
-
-static struct omode
-octal_mode(uint32_t mode)
-{
-	struct omode	m;
-
-	snprintf(m.s, sizeof m.s, "%04" PRIo32, mode & 07777);
-	return m;
-}
-
-static double
-percent(uint64_t part, uint64_t whole)
-{
-	if (whole == 0)
-		return 0.0;
-	return 100.0 * (double)part / (double)whole;
-}
-
-/* External fragmentation: 1 - largest_free / free_bytes, 0 if none free. */
-static double
-fragmentation(const struct pool_stats *ps)
-{
-	if (ps->free_bytes == 0)
-		return 0.0;
-	return 100.0 - percent(ps->largest_free, ps->free_bytes);
-}
-
 /* ---------------------------------------------------------------------- */
-/* The statistics of a pool, described once for every output format. */
-
-enum field_kind {
-	K_BYTES,	/* a byte count: human size */
-	K_NUM,		/* a plain number */
-	K_MODE,		/* permission bits: octal */
-	K_BYTES_OR_NONE, /* bytes, 0 meaning none (quota, retain) */
-};
-
-struct stat_field {
-	const char	*key;		/* pool_stats member, JSON key */
-	const char	*label;		/* text table */
-	size_t		 off, size;
-	enum field_kind	 kind;
-	bool		 counter;	/* only grows (Prometheus counter) */
-	const char	*metric;	/* Prometheus name; NULL: none */
-	const char	*mhelp;		/* Prometheus HELP */
-};
-
-#define SF(f, label, kind, counter, metric, mhelp)			\
-	{ #f, label, offsetof(struct pool_stats, f),			\
-	  sizeof(((struct pool_stats *)0)->f), kind, counter, metric, mhelp }
-
-static const struct stat_field stat_fields[] = {
-	SF(max_size, "size", K_BYTES, false, "poolmgr_pool_size_bytes",
-	    "Size of the pool."),
-	SF(committed_bytes, "committed", K_BYTES, false,
-	    "poolmgr_pool_committed_bytes",
-	    "Bytes resident in the pool's memfd."),
-	SF(allocated_bytes, "allocated", K_BYTES, false,
-	    "poolmgr_pool_allocated_bytes",
-	    "Bytes in live blocks, at their rounded sizes."),
-	SF(requested_bytes, "requested", K_BYTES, false,
-	    "poolmgr_pool_requested_bytes",
-	    "Bytes the callers asked for in live blocks."),
-	SF(free_bytes, "free", K_BYTES, false, "poolmgr_pool_free_bytes",
-	    "Free bytes in the pool."),
-	SF(largest_free, "largest free run", K_BYTES, false,
-	    "poolmgr_pool_largest_free_bytes",
-	    "Length of the longest free run."),
-	SF(live_blocks, "live blocks", K_NUM, false,
-	    "poolmgr_pool_live_blocks", "Live blocks."),
-	SF(clients, "open handles", K_NUM, false, "poolmgr_pool_clients",
-	    "Open handles of the pool."),
-	SF(allocs, "allocations", K_NUM, true, "poolmgr_pool_allocs_total",
-	    "Successful allocations."),
-	SF(frees, "frees", K_NUM, true, "poolmgr_pool_frees_total",
-	    "Blocks freed."),
-	SF(failed_allocs, "failed allocations", K_NUM, true,
-	    "poolmgr_pool_failed_allocs_total", "Allocations that failed."),
-	SF(invalid_frees, "invalid frees", K_NUM, true,
-	    "poolmgr_pool_invalid_frees_total",
-	    "Frees of offsets that were not live blocks."),
-	SF(cached_bytes, "in reuse caches", K_BYTES, false,
-	    "poolmgr_pool_cached_bytes",
-	    "Bytes held in the daemon's reuse caches."),
-	SF(client_cached_bytes, "in client caches", K_BYTES, false,
-	    "poolmgr_pool_client_cached_bytes",
-	    "Bytes of live blocks freed by programs and kept in their "
-	    "handles' caches."),
-	SF(metadata_bytes, "allocator metadata", K_BYTES, false,
-	    "poolmgr_pool_metadata_bytes",
-	    "Daemon memory used by the pool's allocator metadata."),
-	SF(free_resident_bytes, "free, still resident", K_BYTES, false,
-	    "poolmgr_pool_free_resident_bytes",
-	    "Bytes of wholly free pages kept resident for reuse; a trim "
-	    "gives them back."),
-	SF(released_bytes, "released to the OS", K_BYTES, true,
-	    "poolmgr_pool_released_bytes_total",
-	    "Bytes given back to the OS so far."),
-	SF(persistent_blocks, "persistent blocks", K_NUM, false,
-	    "poolmgr_pool_persistent_blocks",
-	    "Blocks the pool itself holds a reference to."),
-	SF(granularity, "granularity", K_NUM, false,
-	    "poolmgr_pool_granularity_bytes", "Allocation granularity."),
-	SF(page_size, "page size", K_NUM, false,
-	    "poolmgr_pool_page_size_bytes", "Page size of the pool."),
-	SF(mode, "mode", K_MODE, false, NULL, NULL),
-	SF(uid, "owner uid", K_NUM, false, NULL, NULL),
-	SF(gid, "owner gid", K_NUM, false, NULL, NULL),
-	SF(quota, "quota per connection", K_BYTES_OR_NONE, false,
-	    "poolmgr_pool_quota_bytes", "Per-connection quota; 0 means none."),
-	SF(retain_bytes, "retain", K_BYTES_OR_NONE, false,
-	    "poolmgr_pool_retain_bytes",
-	    "Free memory of small blocks kept for reuse before it goes back "
-	    "to the OS; 0 means none."),
-};
-#define NFIELDS (sizeof stat_fields / sizeof stat_fields[0])
-
-static uint64_t
-field_value(const struct pool_stats *ps, const struct stat_field *f)
-{
-	const char	*p = (const char *)ps + f->off;
-	uint32_t	 v32;
-	uint64_t	 v64;
-
-	if (f->size == sizeof v32) {
-		memcpy(&v32, p, sizeof v32);
-		return v32;
-	}
-	memcpy(&v64, p, sizeof v64);
-	return v64;
-}
-
-static void
-print_stats_text(const struct pool_stats *ps)
-{
-	const struct stat_field	*f;
-	uint64_t		 v;
-	size_t			 i;
-
-	printf("pool %s\n", safe(ps->name).s);
-	for (i = 0; i < NFIELDS; i++) {
-		f = &stat_fields[i];
-		v = field_value(ps, f);
-		printf("  %-20s ", f->label);
-		switch (f->kind) {
-		case K_BYTES_OR_NONE:
-			if (v == 0) {
-				printf("%10s\n", "none");
-				break;
-			}
-			/* FALLTHROUGH */
-		case K_BYTES:
-			printf("%10s", human(v).s);
-			if (v >= 1024)
-				printf("  (%" PRIu64 ")", v);
-			putchar('\n');
-			break;
-		case K_MODE:
-			printf("%10s\n", octal_mode((uint32_t)v).s);
-			break;
-		case K_NUM:
-			printf("%10" PRIu64 "\n", v);
-			break;
-		}
-	}
-	printf("  %-20s %9.1f%%\n", "used", percent(ps->allocated_bytes,
-	    ps->max_size));
-	printf("  %-20s %9.1f%%\n", "fragmentation", fragmentation(ps));
-}
-
-static struct json_object *
-json_u64(uint64_t v)
-{
-	return json_object_new_uint64(v);
-}
-
-/* A percentage as a JSON number with two decimals, not %.17g noise. */
-static struct json_object *
-json_pct(double v)
-{
-	char	buf[32];
-
-	snprintf(buf, sizeof buf, "%.2f", v);
-	return json_object_new_double_s(v, buf);
-}
-
-static struct json_object *
-json_stats(const struct pool_stats *ps)
-{
-	const struct stat_field	*f;
-	struct json_object	*o;
-	struct omode		 mode;
-	size_t			 i;
-
-	o = json_object_new_object();
-	json_object_object_add(o, "name", json_object_new_string(ps->name));
-	for (i = 0; i < NFIELDS; i++) {
-		f = &stat_fields[i];
-		if (f->kind == K_MODE) {
-			/* JSON has no octal; "0660" reads as a mode. */
-			mode = octal_mode((uint32_t)field_value(ps, f));
-			json_object_object_add(o, f->key,
-			    json_object_new_string(mode.s));
-		} else
-			json_object_object_add(o, f->key,
-			    json_u64(field_value(ps, f)));
-	}
-	json_object_object_add(o, "used_percent",
-	    json_pct(percent(ps->allocated_bytes, ps->max_size)));
-	json_object_object_add(o, "fragmentation_percent",
-	    json_pct(fragmentation(ps)));
-	return o;
-}
-
-/*
- * One "POOL KEY VALUE" line per statistic, as memcached's stats: the JSON
- * key, a plain number (a mode in octal), so that
- * `poolctl stats --format=kv | awk '$2 == "free_bytes"'` needs no parsing.
- * Pool names hold no blanks (the daemon's rule).
- */
-static void
-print_stats_kv(const struct pool_stats *ps)
-{
-	const struct stat_field	*f;
-	uint64_t		 v;
-	size_t			 i;
-
-	for (i = 0; i < NFIELDS; i++) {
-		f = &stat_fields[i];
-		v = field_value(ps, f);
-		if (f->kind == K_MODE)
-			printf("%s %s %s\n", ps->name, f->key,
-			    octal_mode((uint32_t)v).s);
-		else
-			printf("%s %s %" PRIu64 "\n", ps->name, f->key, v);
-	}
-}
-
-/* A Prometheus label value: escape backslash, quote and newline. */
-static void
-prom_label(const char *s)
-{
-	for (; *s != '\0'; s++) {
-		if (*s == '\\' || *s == '"')
-			printf("\\%c", *s);
-		else if (*s == '\n')
-			fputs("\\n", stdout);
-		else
-			putchar(*s);
-	}
-}
-
-static void
-prom_family(const char *name, const char *type, const char *mhelp)
-{
-	printf("# HELP %s %s\n# TYPE %s %s\n", name, mhelp, name, type);
-}
-
-/*
- * The Prometheus text exposition format: each family's HELP and TYPE once,
- * then one sample per pool.  Mode and owner are not quantities, so they go
- * into the labels of a constant poolmgr_pool_info, as node_exporter does.
- */
-static void
-print_stats_prometheus(const struct pool_stats *ps, size_t n)
-{
-	const struct stat_field	*f;
-	size_t			 i, j;
-
-	for (i = 0; i < NFIELDS; i++) {
-		f = &stat_fields[i];
-		if (f->metric == NULL)
-			continue;
-		prom_family(f->metric, f->counter ? "counter" : "gauge",
-		    f->mhelp);
-		for (j = 0; j < n; j++) {
-			printf("%s{pool=\"", f->metric);
-			prom_label(ps[j].name);
-			printf("\"} %" PRIu64 "\n", field_value(&ps[j], f));
-		}
-	}
-	prom_family("poolmgr_pool_used_ratio", "gauge",
-	    "allocated_bytes / size.");
-	for (j = 0; j < n; j++) {
-		printf("poolmgr_pool_used_ratio{pool=\"");
-		prom_label(ps[j].name);
-		printf("\"} %.6f\n",
-		    percent(ps[j].allocated_bytes, ps[j].max_size) / 100.0);
-	}
-	prom_family("poolmgr_pool_fragmentation_ratio", "gauge",
-	    "1 - largest_free / free_bytes; 0 when nothing is free.");
-	for (j = 0; j < n; j++) {
-		printf("poolmgr_pool_fragmentation_ratio{pool=\"");
-		prom_label(ps[j].name);
-		printf("\"} %.6f\n", fragmentation(&ps[j]) / 100.0);
-	}
-	prom_family("poolmgr_pool_info", "gauge",
-	    "Mode and owner of the pool; the value is always 1.");
-	for (j = 0; j < n; j++) {
-		printf("poolmgr_pool_info{pool=\"");
-		prom_label(ps[j].name);
-		printf("\",mode=\"%s\",uid=\"%" PRIu32 "\",gid=\"%" PRIu32
-		    "\"} 1\n", octal_mode(ps[j].mode).s, ps[j].uid, ps[j].gid);
-	}
-}
-
-/* ---------------------------------------------------------------------- */
-/* Output helpers. */
-
-/* Print a JSON document (consuming it) on stdout. */
-static void
-json_print(struct ctl *ctl, struct json_object *o)
-{
-	puts(json_object_to_json_string_ext(o, ctl->json_flags));
-	json_object_put(o);
-}
+/* The pools and their clients, in a stable order. */
 
 static int
 cmp_stats(const void *a, const void *b)
@@ -715,37 +228,14 @@ static int
 cmd_list(struct ctl *ctl, int argc, char **argv)
 {
 	struct pool_stats	*ps = NULL;
-	struct json_object	*a;
-	size_t			 n, i, w = 4;
+	size_t			 n;
 	int			 rc;
 
 	(void)argc;
 	(void)argv;
 	if ((rc = ctl_connect(ctl)) != 0 || (rc = get_pools(ctl, &ps, &n)) != 0)
 		return rc;
-
-	if (ctl->json) {
-		a = json_object_new_array();
-		for (i = 0; i < n; i++)
-			json_object_array_add(a, json_stats(&ps[i]));
-		json_print(ctl, a);
-		free(ps);
-		return 0;
-	}
-
-	for (i = 0; i < n; i++) {
-		if (strlen(ps[i].name) > w)
-			w = strlen(ps[i].name);
-	}
-	printf("%-*s %10s %10s %6s %8s %7s\n", (int)w, "NAME", "SIZE",
-	    "USED", "USE%", "BLOCKS", "CLIENTS");
-	for (i = 0; i < n; i++) {
-		printf("%-*s %10s %10s %5.1f%% %8" PRIu64 " %7" PRIu64 "\n",
-		    (int)w, safe(ps[i].name).s, human(ps[i].max_size).s,
-		    human(ps[i].allocated_bytes).s,
-		    percent(ps[i].allocated_bytes, ps[i].max_size),
-		    ps[i].live_blocks, ps[i].clients);
-	}
+	print_list(ctl, ps, n);
 	free(ps);
 	return 0;
 }
@@ -754,9 +244,8 @@ static int
 cmd_stats(struct ctl *ctl, int argc, char **argv)
 {
 	struct pool_stats	 one, *ps = NULL;
-	struct json_object	*a;
 	enum format		 fmt = ctl->json ? FMT_JSON : FMT_TEXT;
-	size_t			 n, i;
+	size_t			 n;
 	int			 rc, error;
 
 	if (ctl->format_arg != NULL) {
@@ -789,29 +278,7 @@ cmd_stats(struct ctl *ctl, int argc, char **argv)
 	} else if ((rc = get_pools(ctl, &ps, &n)) != 0)
 		return rc;
 
-	switch (fmt) {
-	case FMT_JSON:
-		/* Always an array: scripts need not care if POOL was given. */
-		a = json_object_new_array();
-		for (i = 0; i < n; i++)
-			json_object_array_add(a, json_stats(&ps[i]));
-		json_print(ctl, a);
-		break;
-	case FMT_PROMETHEUS:
-		print_stats_prometheus(ps, n);
-		break;
-	case FMT_KV:
-		for (i = 0; i < n; i++)
-			print_stats_kv(&ps[i]);
-		break;
-	case FMT_TEXT:
-		for (i = 0; i < n; i++) {
-			if (i > 0)
-				putchar('\n');
-			print_stats_text(&ps[i]);
-		}
-		break;
-	}
+	print_stats(ctl, fmt, ps, n);
 	if (ps != &one)
 		free(ps);
 	return 0;
@@ -844,7 +311,6 @@ static int
 cmd_create(struct ctl *ctl, int argc, char **argv)
 {
 	struct pool_create_opts	 o;
-	struct json_object	*j;
 	const char		*name = argv[0];
 	uint64_t		 v;
 	long			 pagesize;
@@ -892,30 +358,13 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 		return fail_pool(error, "cannot create pool", name,
 		    create_strerror(error));
 
-	if (ctl->json) {
-		j = json_object_new_object();
-		json_object_object_add(j, "pool",
-		    json_object_new_string(name));
-		json_object_object_add(j, "created",
-		    json_object_new_boolean(1));
-		json_object_object_add(j, "max_size", json_u64(o.max_size));
-		json_object_object_add(j, "granularity",
-		    json_u64(o.granularity != 0 ? o.granularity : 16));
-		json_object_object_add(j, "mode", json_object_new_string(
-		    octal_mode(o.mode != 0 ? o.mode : 0600).s));
-		json_object_object_add(j, "quota", json_u64(o.quota));
-		if (o.retain != 0)
-			json_object_object_add(j, "retain", json_u64(
-			    o.retain == POOL_RETAIN_NONE ? 0 : o.retain));
-		json_print(ctl, j);
-	}
+	print_create(ctl, name, &o);
 	return 0;
 }
 
 static int
 cmd_destroy(struct ctl *ctl, int argc, char **argv)
 {
-	struct json_object	*j;
 	const char		*name = argv[0];
 	const char		*why = NULL;
 	int			 rc, error;
@@ -939,46 +388,16 @@ cmd_destroy(struct ctl *ctl, int argc, char **argv)
 	if (error != 0)
 		return fail_pool(error, "cannot destroy pool", name, why);
 
-	if (ctl->json) {
-		j = json_object_new_object();
-		json_object_object_add(j, "pool",
-		    json_object_new_string(name));
-		json_object_object_add(j, "destroyed",
-		    json_object_new_boolean(1));
-		json_object_object_add(j, "force",
-		    json_object_new_boolean(ctl->force));
-		json_print(ctl, j);
-	}
+	print_destroy(ctl, name);
 	return 0;
-}
-
-static struct json_object *
-json_client(const struct pool_client_info *ci)
-{
-	struct json_object	*o;
-
-	o = json_object_new_object();
-	json_object_object_add(o, "pid", json_u64(ci->pid));
-	json_object_object_add(o, "uid", json_u64(ci->uid));
-	json_object_object_add(o, "gid", json_u64(ci->gid));
-	json_object_object_add(o, "name", json_object_new_string(ci->name));
-	json_object_object_add(o, "pool", json_object_new_string(ci->pool));
-	json_object_object_add(o, "handle", json_u64(ci->handle));
-	json_object_object_add(o, "read_only",
-	    json_object_new_boolean(ci->read_only != 0));
-	json_object_object_add(o, "blocks", json_u64(ci->blocks));
-	json_object_object_add(o, "bytes", json_u64(ci->bytes));
-	json_object_object_add(o, "cached_bytes", json_u64(ci->cached_bytes));
-	return o;
 }
 
 static int
 cmd_clients(struct ctl *ctl, int argc, char **argv)
 {
 	struct pool_client_info	*ci = NULL;
-	struct json_object	*a;
 	const char		*pool = argc > 0 ? argv[0] : NULL;
-	size_t			 n = 0, i, wn = 4, wp = 4;
+	size_t			 n = 0;
 	int			 rc, error;
 
 	if (pool != NULL && (rc = check_pool_name("clients", pool)) != 0)
@@ -993,32 +412,7 @@ cmd_clients(struct ctl *ctl, int argc, char **argv)
 	if (n > 0)
 		qsort(ci, n, sizeof *ci, cmp_clients);
 
-	if (ctl->json) {
-		a = json_object_new_array();
-		for (i = 0; i < n; i++)
-			json_object_array_add(a, json_client(&ci[i]));
-		json_print(ctl, a);
-		free(ci);
-		return 0;
-	}
-
-	for (i = 0; i < n; i++) {
-		if (strlen(safe(ci[i].name).s) > wn)
-			wn = strlen(safe(ci[i].name).s);
-		if (strlen(ci[i].pool) > wp)
-			wp = strlen(ci[i].pool);
-	}
-	printf("%7s %6s %6s  %-*s  %-*s %6s %-6s %8s %10s %10s\n", "PID",
-	    "UID", "GID", (int)wn, "NAME", (int)wp, "POOL", "HANDLE", "ACCESS",
-	    "BLOCKS", "BYTES", "CACHED");
-	for (i = 0; i < n; i++) {
-		printf("%7" PRIu32 " %6" PRIu32 " %6" PRIu32 "  %-*s  %-*s "
-		    "%6" PRIu32 " %-6s %8" PRIu64 " %10s %10s\n", ci[i].pid,
-		    ci[i].uid, ci[i].gid, (int)wn, safe(ci[i].name).s,
-		    (int)wp, safe(ci[i].pool).s, ci[i].handle,
-		    ci[i].read_only ? "ro" : "rw", ci[i].blocks,
-		    human(ci[i].bytes).s, human(ci[i].cached_bytes).s);
-	}
+	print_clients(ctl, ci, n);
 	free(ci);
 	return 0;
 }
@@ -1026,7 +420,6 @@ cmd_clients(struct ctl *ctl, int argc, char **argv)
 static int
 cmd_trim(struct ctl *ctl, int argc, char **argv)
 {
-	struct json_object	*j;
 	const char		*name = argv[0];
 	uint64_t		 released = 0;
 	int			 rc, error;
@@ -1039,24 +432,13 @@ cmd_trim(struct ctl *ctl, int argc, char **argv)
 	if ((error = pool_trim_by_name(ctl->conn, name, &released)) != 0)
 		return fail_pool(error, "trim", name, NULL);
 
-	if (ctl->json) {
-		j = json_object_new_object();
-		json_object_object_add(j, "pool",
-		    json_object_new_string(name));
-		json_object_object_add(j, "released_bytes", json_u64(released));
-		json_print(ctl, j);
-	} else if (released >= 1024)
-		printf("released %s (%" PRIu64 " bytes)\n", human(released).s,
-		    released);
-	else
-		printf("released %" PRIu64 " bytes\n", released);
+	print_trim(ctl, name, released);
 	return 0;
 }
 
 static int
 cmd_check(struct ctl *ctl, int argc, char **argv)
 {
-	struct json_object	*j;
 	const char		*name = argv[0];
 	char			 msg[1024];
 	int			 rc, error;
@@ -1073,20 +455,7 @@ cmd_check(struct ctl *ctl, int argc, char **argv)
 	if (error == -EFAULT && msg[0] == '\0')
 		strcpy(msg, "invariant check failed");
 
-	/* The verdict is data, so a failed check goes to stdout too. */
-	if (ctl->json) {
-		j = json_object_new_object();
-		json_object_object_add(j, "pool",
-		    json_object_new_string(name));
-		json_object_object_add(j, "ok",
-		    json_object_new_boolean(error == 0));
-		json_object_object_add(j, "problem", error == 0 ? NULL :
-		    json_object_new_string(msg));
-		json_print(ctl, j);
-	} else if (error == 0)
-		puts("ok");
-	else
-		printf("%s\n", safe(msg).s);
+	print_check(ctl, name, error, msg);
 	return error == 0 ? 0 : EXIT_FAILED;
 }
 

@@ -482,6 +482,9 @@ dead_daemon_stops_the_cache(void **state)
 	harness_sleep_ms(20);
 	EXPECT_RC(pool_alloc(p, 64, &x), -ECONNRESET);
 	EXPECT_RC(pool_free(p, y), -ECONNRESET);
+	/* These have nothing to send, and still say so (they said 0). */
+	EXPECT_RC(pool_flush(p), -ECONNRESET);
+	EXPECT_RC(pool_set_cache(p, 1 << 20), -ECONNRESET);
 	pool_close(p);
 	pool_disconnect(c);
 }
@@ -510,6 +513,8 @@ forced_destroy_stops_the_cache(void **state)
 	EXPECT_RC(pool_alloc(p, 64, &x), -EBADF);
 	EXPECT_RC(pool_free(p, y), -EBADF);
 	EXPECT_RC(pool_alloc(p, 1 << 20, &x), -EBADF);
+	EXPECT_RC(pool_flush(p), -EBADF);
+	EXPECT_RC(pool_set_cache(p, 0), -EBADF);
 	pool_close(p);
 	/* The connection itself still serves. */
 	EXPECT_RC(pool_open(c, "tight", &p), 0);
@@ -737,6 +742,97 @@ new_threads_reuse_the_cache_of_ended_ones(void **state)
 	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
+/*
+ * The cache serves a 100-byte request from a freed 160-byte block, which
+ * another connection then retains and is told is 160 bytes long.  When the
+ * cache gives slack back (pool_set_cache 0 here; a refusal for room does
+ * the same), that block keeps its 160 bytes: the retainer may use them
+ * all, and nobody is given any of them.  (The cache once shrank it to 112
+ * under the retainer, and a third client's blocks landed in its tail.)
+ */
+static void
+slack_of_a_shared_block_is_kept(void **state)
+{
+	struct pool_conn *c, *c2, *c3;
+	struct pool *a, *b, *o;
+	pool_off_t x, y, z[4];
+	size_t usable;
+	int i;
+
+	(void)state;
+	start();
+	a = open_ok(&c, "c");
+	EXPECT_RC(pool_alloc(a, 160, &x), 0);
+	EXPECT_RC(pool_free(a, x), 0);		/* cached */
+	EXPECT_RC(pool_alloc(a, 100, &y), 0);
+	assert_int_equal(y, x);			/* from the cache, with slack */
+	EXPECT_RC(pool_connect(daemon_proc.sock, &c2), 0);
+	EXPECT_RC(pool_open(c2, "c", &b), 0);
+	EXPECT_RC(pool_retain(b, y), 0);
+	EXPECT_RC(pool_usable_size(b, y, &usable), 0);
+	assert_int_equal(usable, 160);
+	EXPECT_RC(pool_set_cache(a, 0), 0);
+	EXPECT_RC(pool_usable_size(b, y, &usable), 0);
+	assert_int_equal(usable, 160);
+	EXPECT_RC(pool_connect(daemon_proc.sock, &c3), 0);
+	EXPECT_RC(pool_open(c3, "c", &o), 0);
+	EXPECT_RC(pool_set_cache(o, 0), 0);
+	for (i = 0; i < 4; i++) {
+		EXPECT_RC(pool_alloc(o, 16, &z[i]), 0);
+		if (z[i] >= y && z[i] < y + 160)
+			fail_msg("a 16-byte block at %llu, inside the retained "
+				 "block [%llu, %llu)", (unsigned long long)z[i],
+				 (unsigned long long)y,
+				 (unsigned long long)y + 160);
+	}
+	for (i = 0; i < 4; i++)
+		EXPECT_RC(pool_free(o, z[i]), 0);
+	EXPECT_RC(pool_free(a, y), 0);
+	EXPECT_RC(pool_free(b, y), 0);
+	check(c, "c");
+	pool_close(o);
+	pool_disconnect(c3);
+	pool_close(b);
+	pool_disconnect(c2);
+	pool_close(a);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
+/*
+ * A budget in $POOLMGR_CLIENT_CACHE too large for size_t once its suffix
+ * is applied (2^34 G wraps to 0) is not taken: the default is.  (The shift
+ * once came before the check, and the wrapped budget turned the cache off.)
+ */
+static void
+huge_budget_in_the_environment_is_ignored(void **state)
+{
+	const char *was = getenv("POOLMGR_CLIENT_CACHE");
+	char *saved = was ? strdup(was) : NULL;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t x, y;
+
+	(void)state;
+	start();
+	setenv("POOLMGR_CLIENT_CACHE", "17179869184G", 1);
+	EXPECT_RC(pool_connect(daemon_proc.sock, &c), 0);
+	EXPECT_RC(pool_open(c, "c", &p), 0);
+	if (saved)
+		setenv("POOLMGR_CLIENT_CACHE", saved, 1);
+	else
+		unsetenv("POOLMGR_CLIENT_CACHE");
+	free(saved);
+	EXPECT_RC(pool_alloc(p, 64, &x), 0);
+	EXPECT_RC(pool_alloc(p, 64, &y), 0);
+	EXPECT_RC(pool_free(p, x), 0);
+	assert_true(stats(p).client_cached_bytes >= 64);
+	EXPECT_RC(pool_free(p, y), 0);
+	pool_close(p);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
 int
 main(void)
 {
@@ -765,6 +861,10 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(
 			new_threads_reuse_the_cache_of_ended_ones, teardown),
+		cmocka_unit_test_teardown(slack_of_a_shared_block_is_kept,
+					  teardown),
+		cmocka_unit_test_teardown(
+			huge_budget_in_the_environment_is_ignored, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

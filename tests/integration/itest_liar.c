@@ -12,7 +12,10 @@
  *             F_SEAL_SHRINK; it is smaller or larger than max_size; no fd
  *             comes with the reply; the fd is O_RDONLY for a read-write
  *             open; the fd is a pipe, not a memfd; the handle is 0; the
- *             reply says read-only for a read-write open: -EPROTO, no
+ *             reply says read-only for a read-write open; the granularity
+ *             is 0 or 24, or the page size 0 (the client cache divides by
+ *             them: a granularity of 0 once killed the client with
+ *             SIGFPE when a share map came too): -EPROTO, no
  *             descriptor kept, the handle given back (ClosePool), and the
  *             next, truthful open works.
  *   Alloc     the offset is at or past the end of the pool, the block runs
@@ -97,6 +100,9 @@ enum lie {
 	LIE_OPEN_PIPE_FD,
 	LIE_OPEN_HANDLE_0,
 	LIE_OPEN_SAYS_READ_ONLY,
+	LIE_OPEN_GRANULARITY_0,
+	LIE_OPEN_GRANULARITY_24,
+	LIE_OPEN_PAGE_0,
 	LIE_HANG_UP,		/* answers the Open, then closes */
 	/* Alloc */
 	LIE_ALLOC_AT_END,
@@ -151,6 +157,10 @@ static const struct lie_case open_lies[] = {
 	{LIE_OPEN_HANDLE_0, CALL_OPEN, "an Open reply with handle 0"},
 	{LIE_OPEN_SAYS_READ_ONLY, CALL_OPEN,
 	 "an Open reply saying read-only to a read-write open"},
+	{LIE_OPEN_GRANULARITY_0, CALL_OPEN, "an Open reply with granularity 0"},
+	{LIE_OPEN_GRANULARITY_24, CALL_OPEN,
+	 "an Open reply with granularity 24 (not a power of two)"},
+	{LIE_OPEN_PAGE_0, CALL_OPEN, "an Open reply with page size 0"},
 };
 
 static const struct lie_case alloc_lies[] = {
@@ -216,7 +226,8 @@ lie_now(struct fake_state *fs, Poolmgr__Request__BodyCase body)
 	case LIE_OPEN_NO_SHRINK_SEAL: case LIE_OPEN_SMALLER:
 	case LIE_OPEN_LARGER: case LIE_OPEN_NO_FD: case LIE_OPEN_RDONLY_FD:
 	case LIE_OPEN_PIPE_FD: case LIE_OPEN_HANDLE_0:
-	case LIE_OPEN_SAYS_READ_ONLY: case LIE_HANG_UP:
+	case LIE_OPEN_SAYS_READ_ONLY: case LIE_OPEN_GRANULARITY_0:
+	case LIE_OPEN_GRANULARITY_24: case LIE_OPEN_PAGE_0: case LIE_HANG_UP:
 		target = POOLMGR__REQUEST__BODY_OPEN;
 		break;
 	case LIE_BATCH_SHORT: case LIE_BATCH_OUTSIDE:
@@ -374,7 +385,13 @@ fake_open(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 		orep.handle = 0;
 	orep.max_size = FAKE_SIZE;
 	orep.granularity = FAKE_G;
+	if (lie && fs->lie == LIE_OPEN_GRANULARITY_0)
+		orep.granularity = 0;
+	if (lie && fs->lie == LIE_OPEN_GRANULARITY_24)
+		orep.granularity = 24;
 	orep.page_size = (uint32_t)sysconf(_SC_PAGESIZE);
+	if (lie && fs->lie == LIE_OPEN_PAGE_0)
+		orep.page_size = 0;
 	orep.read_only = m->read_only ||
 			 (lie && fs->lie == LIE_OPEN_SAYS_READ_ONLY);
 	orep.share_map_size = 0;	/* asked for or not: none sent */

@@ -11,6 +11,9 @@
  * given out twice shows up as a torn block.  At the end the pool is empty,
  * the daemon's counters saw every request, and its invariant check passes.
  * The elapsed time and pairs/s are printed for information only.
+ *
+ * And a thread cancelled while it waits for a reply leaves the connection
+ * working for the others.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -21,8 +24,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -349,12 +354,60 @@ ten_threads_share_one_handle(void **state)
 	assert_int_equal(harness_stop(&fx.d), 0);
 }
 
+static void *
+stats_caller(void *arg)
+{
+	struct pool_stats st;
+
+	(void)pool_stats(arg, &st);
+	return NULL;
+}
+
+/*
+ * A thread cancelled while it waits for a reply (the daemon stopped with
+ * SIGSTOP, so it waits in recvmsg) must not leave the connection behind it
+ * marked as being read, with its call on its gone stack in the list: the
+ * next call from another thread then waited forever.  The library's calls
+ * are no cancellation points: the cancelled call ends when its reply
+ * comes, and the connection goes on.
+ */
+static void
+cancelled_caller_leaves_the_connection_working(void **state)
+{
+	struct pool_stats st;
+	pthread_t t;
+
+	(void)state;
+	assert_int_equal(harness_start(&fx.d, POOL_CONFIG), 0);
+	assert_int_equal(pool_connect(fx.d.sock, &fx.conn), 0);
+	assert_int_equal(pool_open(fx.conn, POOL_NAME, &fx.pool), 0);
+	assert_int_equal(kill(fx.d.pid, SIGSTOP), 0);
+	assert_int_equal(pthread_create(&t, NULL, stats_caller, fx.pool), 0);
+	harness_sleep_ms(100);
+	assert_int_equal(pthread_cancel(t), 0);
+	harness_sleep_ms(100);
+	assert_int_equal(kill(fx.d.pid, SIGCONT), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	alarm(20);	/* a hang kills the test, and says so */
+	assert_int_equal(pool_stats(fx.pool, &st), 0);
+	alarm(0);
+	assert_int_equal(st.clients, 1);
+	pool_close(fx.pool);
+	fx.pool = NULL;
+	pool_disconnect(fx.conn);
+	fx.conn = NULL;
+	assert_int_equal(harness_stop(&fx.d), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(ten_threads_share_one_handle,
 					  teardown),
+		cmocka_unit_test_teardown(
+			cancelled_caller_leaves_the_connection_working,
+			teardown),
 	};
 
 	return cmocka_run_group_tests_name("integration: threads", tests,

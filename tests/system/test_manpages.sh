@@ -7,7 +7,7 @@
 # And they agree with the programs: poolmgrd(8) and poolctl(1) show what
 # --version prints (when $POOLMGR_BUILD, default build, has the programs),
 # and poolctl(1) lists every JSON key and Prometheus metric that
-# client/poolctl.c prints, under the command that prints it.
+# poolctl prints (client/poolctl_print.c), under the command that prints it.
 set -eu
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -98,7 +98,7 @@ has_word() {
 
 page=docs/poolctl.1
 ok=1
-# Function and key of every JSON member poolctl.c adds: the stat_fields[]
+# Function and key of every JSON member poolctl prints: the stat_fields[]
 # keys (SF) are json_stats', the others the function's they are added in.
 keys=$(awk '
 	/^[a-z_]+\(/ { fn = substr($0, 1, index($0, "(") - 1) }
@@ -106,9 +106,9 @@ keys=$(awk '
 		print "json_stats", k }
 	/json_object_object_add\([a-z]+, "/ { match($0, /"[a-z_]+"/)
 		print fn, substr($0, RSTART + 1, RLENGTH - 2) }
-' "$root/client/poolctl.c")
+' "$root/client/poolctl_print.c")
 if [ -z "$keys" ]; then
-	echo "test_manpages: FAIL: found no JSON keys in client/poolctl.c"
+	echo "test_manpages: FAIL: found no JSON keys in client/poolctl_print.c"
 	ok=0
 fi
 # (The loop runs in a subshell: its exit status carries the verdict.)
@@ -118,7 +118,7 @@ echo "$keys" | {
 		case $fn in
 		json_stats)	cmd=list ;;
 		json_client)	cmd=clients ;;
-		cmd_*)		cmd=${fn#cmd_} ;;
+		print_*)	cmd=${fn#print_} ;;
 		*)		echo "test_manpages: FAIL: JSON key $key is" \
 				    "added in $fn(), which is no command's"
 				bad=1
@@ -132,7 +132,7 @@ echo "$keys" | {
 	done
 	exit $bad
 } || ok=0
-for m in $(grep -o '"poolmgr_pool_[a-z_]*"' "$root/client/poolctl.c" |
+for m in $(grep -o '"poolmgr_pool_[a-z_]*"' "$root/client/poolctl_print.c" |
     tr -d '"' | sort -u); do
 	if ! sed -n '/^\.SH PROMETHEUS OUTPUT/,/^\.SH /p' "$root/$page" |
 	    has_word "$m"; then

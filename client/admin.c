@@ -1,0 +1,733 @@
+/*
+ * admin.c - libpoolclient's connections, and pools as wholes.
+ *
+ * Connecting and disconnecting; creating and destroying pools; opening a
+ * pool, which checks and maps its memfd (and, for a read-write handle, the
+ * share map that starts the handle's cache, cache.c), and closing it; and
+ * the questions about a whole pool: its statistics, a trim, the daemon's
+ * invariant check, the list of pools and of the clients that hold them.
+ * The blocks of an open pool are pool.c's.
+ *
+ * As in pool.c, the daemon is the authority on every rule: arguments are
+ * checked here only where a bad one could not be sent (a NULL pointer, a
+ * name too long for the message) or where the header defines the answer.
+ * What the daemon hands over is checked in turn: a descriptor that is not
+ * sealed and sized as announced, or a reply that names no pool, is
+ * -EPROTO, never a wild pointer.
+ */
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "client_internal.h"
+
+/*
+ * The mapping's base is aligned to the largest power of two up to this that
+ * is not larger than the pool, so that an offset aligned by
+ * pool_alloc_aligned is an equally aligned address (mmap alone gives only
+ * pages) and the kernel can use huge pages.
+ */
+#define CLIENT_MAP_ALIGN_MAX	((size_t)1 << 30)
+
+/*
+ * The public structures are part of libpoolclient.so.1's ABI (pool_list and
+ * pool_clients return arrays of them): a new field takes the place of a
+ * reserved one, and these sizes never change within the soname.
+ */
+_Static_assert(sizeof(struct pool_create_opts) == 64, "ABI: create opts");
+_Static_assert(sizeof(struct pool_stats) == 320, "ABI: pool_stats");
+_Static_assert(sizeof(struct pool_client_info) == 208, "ABI: client info");
+
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE	0x0010
+#endif
+
+static int	client_check_name(const char *);
+static int	client_check_fd(int, uint64_t, int);
+static uint8_t	*client_map(int, uint64_t, int);
+static void	client_release(struct pool_conn *, uint32_t);
+static int	client_open(struct pool_conn *, const char *, int,
+		    struct pool **);
+static int	client_destroy(struct pool_conn *, const char *, int);
+static int	client_copy_name(char *, size_t, const char *);
+static int	client_copy_stats(struct pool_stats *,
+		    const Poolmgr__PoolStats *);
+static int	client_stats(struct pool_conn *, Poolmgr__PoolRef *,
+		    struct pool_stats *);
+static int	client_trim(struct pool_conn *, Poolmgr__PoolRef *,
+		    uint64_t *);
+
+/*
+ * A pool name must be given and fit the protocol.  The daemon checks the
+ * characters; the length is checked here too so that a huge string never
+ * makes a message the daemon would drop the connection for.
+ */
+static int
+client_check_name(const char *name)
+{
+	if (name == NULL)
+		return -EINVAL;
+	if (strnlen(name, POOL_NAME_MAX + 1) > POOL_NAME_MAX)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/*
+ * Check the share map before mapping it: sealed against writing (so that
+ * no other client can set or clear a bit), shrinking and growing, and as
+ * long as the daemon says.
+ */
+static int
+client_check_share_fd(int fd, uint64_t size)
+{
+	struct stat	st;
+	int		seals, need;
+
+	need = F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_FUTURE_WRITE;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals == -1 || (seals & need) != need)
+		return -EPROTO;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size < 0 || (uint64_t)st.st_size != size)
+		return -EPROTO;
+	return 0;
+}
+
+/* The cache divides and masks by these: a lie must not reach it. */
+static int
+client_pow2(uint32_t x)
+{
+	return x != 0 && (x & (x - 1)) == 0;
+}
+
+/*
+ * Map the share map and start the cache.  Without them the handle works
+ * as well, only without a cache: nothing here fails the open.
+ */
+static void
+client_start_cache(struct pool *p, int fd, uint64_t size)
+{
+	void		*m;
+
+	uint64_t	 bits = (p->size + p->granularity - 1) / p->granularity;
+
+	/* The bits, rounded up to pages, then the page of the state word. */
+	if (fd == -1 || size > SIZE_MAX || p->page_size == 0 ||
+	    size < (bits + 7) / 8 + p->page_size ||
+	    size % p->page_size != 0 ||
+	    client_check_share_fd(fd, size) != 0)
+		return;
+	m = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		return;
+	p->share_map = m;
+	p->share_size = size;
+	if (cache_create(p, p->share_map, size, cache_env_budget()) != 0) {
+		munmap(m, size);
+		p->share_map = NULL;
+		p->share_size = 0;
+	}
+}
+
+/*
+ * Check the memfd before mapping it: sealed against shrinking and growing
+ * (else another process could shrink it and make our accesses SIGBUS), the
+ * size the daemon announced, and opened for what we will map.
+ */
+static int
+client_check_fd(int fd, uint64_t size, int read_only)
+{
+	struct stat	st;
+	int		seals, flags, need;
+
+	need = F_SEAL_SHRINK|F_SEAL_GROW;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals == -1 || (seals & need) != need)
+		return -EPROTO;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size < 0 || (uint64_t)st.st_size != size)
+		return -EPROTO;
+	if ((flags = fcntl(fd, F_GETFL)) == -1)
+		return -EPROTO;
+	if ((flags & O_ACCMODE) == O_WRONLY)
+		return -EPROTO;
+	if (!read_only && (flags & O_ACCMODE) != O_RDWR)
+		return -EPROTO;
+	return 0;
+}
+
+/*
+ * Map the whole pool, shared, at an aligned address (see
+ * CLIENT_MAP_ALIGN_MAX): reserve enough address space to find an aligned
+ * start in, give back the slack on both sides, then map the memfd over the
+ * rest.  Returns MAP_FAILED with errno set on failure.
+ */
+static uint8_t *
+client_map(int fd, uint64_t size, int prot)
+{
+	size_t		 page, align, msize, span;
+	uint8_t		*r, *a, *p;
+	int		 saved;
+
+	page = (size_t)sysconf(_SC_PAGESIZE);
+	align = page;
+	while (align < CLIENT_MAP_ALIGN_MAX && align * 2 <= size)
+		align *= 2;
+
+	if (size > SIZE_MAX - 2 * align) {
+		errno = ENOMEM;
+		return MAP_FAILED;
+	}
+	msize = (size + page - 1) & ~(page - 1);
+	span = msize + align - page;
+
+	r = mmap(NULL, span, PROT_NONE,
+	    MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE, -1, 0);
+	if (r == MAP_FAILED)
+		return MAP_FAILED;
+	a = (uint8_t *)(((uintptr_t)r + align - 1) & ~(uintptr_t)(align - 1));
+	if (a != r)
+		munmap(r, a - r);
+	if (r + span != a + msize)
+		munmap(a + msize, (r + span) - (a + msize));
+
+	/* MAP_FIXED replaces only our own reservation. */
+	p = mmap(a, size, prot, MAP_SHARED|MAP_FIXED, fd, 0);
+	if (p == MAP_FAILED) {
+		saved = errno;
+		munmap(a, msize);
+		errno = saved;
+	}
+	return p;
+}
+
+/* Give a handle back to the daemon; if the connection is gone, so is it. */
+static void
+client_release(struct pool_conn *c, uint32_t handle)
+{
+	Poolmgr__Request	req = POOLMGR__REQUEST__INIT;
+	Poolmgr__ClosePool	cp = POOLMGR__CLOSE_POOL__INIT;
+
+	cp.handle = handle;
+	req.body_case = POOLMGR__REQUEST__BODY_CLOSE;
+	req.close = &cp;
+	conn_call(c, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL, NULL);
+}
+
+/* Open a pool, check what came back, and map it. */
+static int
+client_open(struct pool_conn *c, const char *name, int read_only,
+    struct pool **out)
+{
+	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
+	Poolmgr__OpenPool	 op = POOLMGR__OPEN_POOL__INIT;
+	Poolmgr__Reply		*reply;
+	Poolmgr__OpenReply	*or;
+	struct pool		*p = NULL;
+	uint8_t			*base = MAP_FAILED;
+	struct conn_fds		 fds;
+	int			 error, fd;
+
+	if (out == NULL)
+		return -EINVAL;
+	*out = NULL;
+	if (c == NULL)
+		return -EINVAL;
+	if ((error = client_check_name(name)) != 0)
+		return error;
+
+	op.name = (char *)name;
+	op.read_only = read_only;
+	op.want_share_map = !read_only;
+	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
+	req.open = &op;
+	error = conn_call(c, &req, POOLMGR__REPLY__BODY_OPEN, &reply, &fds);
+	if (error != 0)
+		return error;
+	or = reply->open;
+	fd = fds.fd[0];
+
+	/*
+	 * Handle 0 would be taken for "by name" in a PoolRef, so the daemon
+	 * never gives it out.  A handle that was given must be given back
+	 * if anything below fails, or it would hold the pool open.
+	 */
+	if (fd == -1 && fds.dropped)
+		error = -EMFILE;	/* ours to fix, not the daemon's */
+	else if (or->handle == 0 || fd == -1 || or->max_size == 0 ||
+	    or->max_size > SIZE_MAX / 2 || !or->read_only != !read_only ||
+	    !client_pow2(or->granularity) || !client_pow2(or->page_size))
+		error = -EPROTO;
+	else
+		error = client_check_fd(fd, or->max_size, read_only);
+	if (error == 0 && (p = calloc(1, sizeof *p)) == NULL)
+		error = -ENOMEM;
+	if (error == 0) {
+		base = client_map(fd, or->max_size,
+		    read_only ? PROT_READ : PROT_READ|PROT_WRITE);
+		if (base == MAP_FAILED)
+			error = (errno == ENOMEM) ? -ENOMEM : -EPROTO;
+	}
+	if (error != 0) {
+		/* The mapping keeps the memory; the fds are not needed. */
+		conn_fds_close(&fds);
+		free(p);
+		if (or->handle != 0)
+			client_release(c, or->handle);
+		poolmgr__reply__free_unpacked(reply, NULL);
+		return error;
+	}
+
+	p->conn = c;
+	p->handle = or->handle;
+	p->read_only = read_only;
+	p->base = base;
+	p->size = or->max_size;
+	p->granularity = or->granularity;
+	p->page_size = or->page_size;
+	p->quota = or->quota;
+	if (!read_only)
+		client_start_cache(p, fds.fd[1], or->share_map_size);
+	conn_fds_close(&fds);
+	poolmgr__reply__free_unpacked(reply, NULL);
+
+	pthread_mutex_lock(&c->lock);
+	TAILQ_INSERT_TAIL(&c->pools, p, entry);
+	pthread_mutex_unlock(&c->lock);
+
+	*out = p;
+	return 0;
+}
+
+static int
+client_destroy(struct pool_conn *c, const char *name, int force)
+{
+	Poolmgr__Request	req = POOLMGR__REQUEST__INIT;
+	Poolmgr__DestroyPool	dp = POOLMGR__DESTROY_POOL__INIT;
+	int			error;
+
+	if (c == NULL)
+		return -EINVAL;
+	if ((error = client_check_name(name)) != 0)
+		return error;
+
+	dp.name = (char *)name;
+	dp.force = force;
+	req.body_case = POOLMGR__REQUEST__BODY_DESTROY;
+	req.destroy = &dp;
+	return conn_call(c, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL, NULL);
+}
+
+/* Copy a pool name from a reply; one that cannot be a pool name is a lie. */
+static int
+client_copy_name(char *dst, size_t len, const char *src)
+{
+	if (src == NULL || strlen(src) >= len)
+		return -EPROTO;
+	strcpy(dst, src);
+	return 0;
+}
+
+static int
+client_copy_stats(struct pool_stats *s, const Poolmgr__PoolStats *m)
+{
+	memset(s, 0, sizeof *s);
+	if (m == NULL || client_copy_name(s->name, sizeof s->name,
+	    m->name) != 0)
+		return -EPROTO;
+	s->max_size = m->max_size;
+	s->committed_bytes = m->committed_bytes;
+	s->allocated_bytes = m->allocated_bytes;
+	s->requested_bytes = m->requested_bytes;
+	s->free_bytes = m->free_bytes;
+	s->largest_free = m->largest_free;
+	s->live_blocks = m->live_blocks;
+	s->clients = m->clients;
+	s->allocs = m->allocs;
+	s->frees = m->frees;
+	s->failed_allocs = m->failed_allocs;
+	s->invalid_frees = m->invalid_frees;
+	s->cached_bytes = m->cached_bytes;
+	s->metadata_bytes = m->metadata_bytes;
+	s->released_bytes = m->released_bytes;
+	s->client_cached_bytes = m->client_cached_bytes;
+	s->persistent_blocks = m->persistent_blocks;
+	s->granularity = m->granularity;
+	s->page_size = m->page_size;
+	s->mode = m->mode;
+	s->uid = m->uid;
+	s->gid = m->gid;
+	s->quota = m->quota;
+	s->retain_bytes = m->retain_bytes;
+	s->free_resident_bytes = m->free_resident_bytes;
+	return 0;
+}
+
+static int
+client_stats(struct pool_conn *c, Poolmgr__PoolRef *ref, struct pool_stats *out)
+{
+	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Reply		*reply;
+	int			 error;
+
+	req.body_case = POOLMGR__REQUEST__BODY_STATS;
+	req.stats = ref;
+	error = conn_call(c, &req, POOLMGR__REPLY__BODY_STATS, &reply, NULL);
+	if (error != 0)
+		return error;
+	error = client_copy_stats(out, reply->stats);
+	poolmgr__reply__free_unpacked(reply, NULL);
+	return error;
+}
+
+static int
+client_trim(struct pool_conn *c, Poolmgr__PoolRef *ref, uint64_t *released)
+{
+	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Trim		 tr = POOLMGR__TRIM__INIT;
+	Poolmgr__Reply		*reply;
+	int			 error;
+
+	tr.pool = ref;
+	req.body_case = POOLMGR__REQUEST__BODY_TRIM;
+	req.trim = &tr;
+	error = conn_call(c, &req, POOLMGR__REPLY__BODY_TRIM, &reply, NULL);
+	if (error != 0)
+		return error;
+	if (released != NULL)
+		*released = reply->trim->released_bytes;
+	poolmgr__reply__free_unpacked(reply, NULL);
+	return 0;
+}
+
+POOL_API int
+pool_connect(const char *socket_path, struct pool_conn **out)
+{
+	if (out == NULL)
+		return -EINVAL;
+	*out = NULL;
+	if (socket_path == NULL) {
+		socket_path = getenv("POOLMGRD_SOCKET");
+		if (socket_path == NULL || *socket_path == '\0')
+			socket_path = POOL_DEFAULT_SOCKET;
+	}
+	return conn_open(socket_path, out);
+}
+
+POOL_API void
+pool_disconnect(struct pool_conn *c)
+{
+	struct pool	*p;
+
+	if (c == NULL)
+		return;
+
+	/*
+	 * Close each pool with a round trip rather than leaving it to the
+	 * socket's close: when this returns the daemon has released the
+	 * handles, so a destroy that follows does not find them busy.
+	 */
+	for (;;) {
+		pthread_mutex_lock(&c->lock);
+		p = TAILQ_FIRST(&c->pools);
+		pthread_mutex_unlock(&c->lock);
+		if (p == NULL)
+			break;
+		pool_close(p);
+	}
+	conn_free(c);
+}
+
+POOL_API int
+pool_create(struct pool_conn *c, const char *name,
+    const struct pool_create_opts *o)
+{
+	Poolmgr__Request	req = POOLMGR__REQUEST__INIT;
+	Poolmgr__CreatePool	cp = POOLMGR__CREATE_POOL__INIT;
+	int			error;
+
+	if (c == NULL || o == NULL || o->max_size == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
+		if (o->reserved[i] != 0)
+			return -EINVAL;
+	if ((error = client_check_name(name)) != 0)
+		return error;
+
+	cp.name = (char *)name;
+	cp.max_size = o->max_size;
+	cp.granularity = o->granularity;
+	cp.mode = o->mode;
+	cp.quota = o->quota;
+	if (o->retain != 0) {
+		cp.retention_case = POOLMGR__CREATE_POOL__RETENTION_RETAIN;
+		cp.retain = o->retain == POOL_RETAIN_NONE ? 0 : o->retain;
+	}
+	req.body_case = POOLMGR__REQUEST__BODY_CREATE;
+	req.create = &cp;
+	return conn_call(c, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL, NULL);
+}
+
+POOL_API int
+pool_destroy(struct pool_conn *c, const char *name)
+{
+	return client_destroy(c, name, 0);
+}
+
+POOL_API int
+pool_destroy_force(struct pool_conn *c, const char *name)
+{
+	return client_destroy(c, name, 1);
+}
+
+POOL_API int
+pool_open(struct pool_conn *c, const char *name, struct pool **out)
+{
+	return client_open(c, name, 0, out);
+}
+
+POOL_API int
+pool_open_readonly(struct pool_conn *c, const char *name, struct pool **out)
+{
+	return client_open(c, name, 1, out);
+}
+
+POOL_API void
+pool_close(struct pool *p)
+{
+	struct pool_conn	*c;
+
+	if (p == NULL)
+		return;
+	c = p->conn;
+
+	pthread_mutex_lock(&c->lock);
+	TAILQ_REMOVE(&c->pools, p, entry);
+	pthread_mutex_unlock(&c->lock);
+
+	/*
+	 * Fails harmlessly on a dead connection: its handles died with it.
+	 * Cached blocks need no frees: they are the handle's, and go with it.
+	 */
+	client_release(c, p->handle);
+	cache_destroy(p);
+	if (p->share_map != NULL)
+		munmap((void *)p->share_map, p->share_size);
+	munmap(p->base, p->size);
+	free(p);
+}
+
+POOL_API int
+pool_stats(struct pool *p, struct pool_stats *out)
+{
+	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
+	Poolmgr__PoolRef	 ref = POOLMGR__POOL_REF__INIT;
+	Poolmgr__Reply		*reply;
+	int			 error;
+
+	if (p == NULL || out == NULL)
+		return -EINVAL;
+	ref.handle = p->handle;
+	req.body_case = POOLMGR__REQUEST__BODY_STATS;
+	req.stats = &ref;
+	/* The request carries our cache's size: the answer is exact for us. */
+	error = client_call(p, &req, POOLMGR__REPLY__BODY_STATS, &reply);
+	if (error != 0)
+		return error;
+	error = client_copy_stats(out, reply->stats);
+	poolmgr__reply__free_unpacked(reply, NULL);
+	return error;
+}
+
+POOL_API int
+pool_stats_by_name(struct pool_conn *c, const char *name,
+    struct pool_stats *out)
+{
+	Poolmgr__PoolRef	ref = POOLMGR__POOL_REF__INIT;
+	int			error;
+
+	if (c == NULL || out == NULL)
+		return -EINVAL;
+	if ((error = client_check_name(name)) != 0)
+		return error;
+	ref.name = (char *)name;
+	return client_stats(c, &ref, out);
+}
+
+POOL_API int
+pool_trim(struct pool *p)
+{
+	Poolmgr__PoolRef	ref = POOLMGR__POOL_REF__INIT;
+
+	if (p == NULL)
+		return -EINVAL;
+	if (conn_forked(p->conn))
+		return -ECHILD;
+	/* Every free page: those our cache holds first go back. */
+	cache_flush(p);
+	ref.handle = p->handle;
+	return client_trim(p->conn, &ref, NULL);
+}
+
+POOL_API int
+pool_trim_by_name(struct pool_conn *c, const char *name, uint64_t *released)
+{
+	Poolmgr__PoolRef	ref = POOLMGR__POOL_REF__INIT;
+	int			error;
+
+	if (released != NULL)
+		*released = 0;
+	if (c == NULL)
+		return -EINVAL;
+	if ((error = client_check_name(name)) != 0)
+		return error;
+	ref.name = (char *)name;
+	return client_trim(c, &ref, released);
+}
+
+POOL_API int
+pool_check_by_name(struct pool_conn *c, const char *name, char *msg,
+    size_t msglen)
+{
+	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Check		 ck = POOLMGR__CHECK__INIT;
+	Poolmgr__PoolRef	 ref = POOLMGR__POOL_REF__INIT;
+	Poolmgr__Reply		*reply;
+	const char		*problem;
+	int			 error;
+
+	if (msg != NULL && msglen != 0)
+		*msg = '\0';
+	if (c == NULL)
+		return -EINVAL;
+	if ((error = client_check_name(name)) != 0)
+		return error;
+
+	ref.name = (char *)name;
+	ck.pool = &ref;
+	req.body_case = POOLMGR__REQUEST__BODY_CHECK;
+	req.check = &ck;
+	error = conn_call(c, &req, POOLMGR__REPLY__BODY_CHECK, &reply, NULL);
+	if (error != 0)
+		return error;
+
+	if (!reply->check->ok) {
+		problem = reply->check->problem;
+		if (problem == NULL || *problem == '\0')
+			problem = "invariant check failed";
+		if (msg != NULL && msglen != 0)
+			snprintf(msg, msglen, "%s", problem);
+		error = -EFAULT;
+	}
+	poolmgr__reply__free_unpacked(reply, NULL);
+	return error;
+}
+
+POOL_API int
+pool_list(struct pool_conn *c, struct pool_stats **out, size_t *n)
+{
+	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
+	Poolmgr__ListPools	 lp = POOLMGR__LIST_POOLS__INIT;
+	Poolmgr__Reply		*reply;
+	Poolmgr__ListPoolsReply	*list;
+	struct pool_stats	*s;
+	size_t			 i;
+	int			 error = 0;
+
+	if (out == NULL || n == NULL)
+		return -EINVAL;
+	*out = NULL;
+	*n = 0;
+	if (c == NULL)
+		return -EINVAL;
+
+	req.body_case = POOLMGR__REQUEST__BODY_LIST;
+	req.list = &lp;
+	error = conn_call(c, &req, POOLMGR__REPLY__BODY_LIST, &reply, NULL);
+	if (error != 0)
+		return error;
+	list = reply->list;
+
+	/* Never NULL on success, even for no pools: free() it either way. */
+	if ((s = calloc(list->n_pools ? list->n_pools : 1, sizeof *s)) == NULL)
+		error = -ENOMEM;
+	for (i = 0; error == 0 && i < list->n_pools; i++)
+		error = client_copy_stats(&s[i], list->pools[i]);
+	if (error == 0) {
+		*out = s;
+		*n = list->n_pools;
+	} else
+		free(s);
+	poolmgr__reply__free_unpacked(reply, NULL);
+	return error;
+}
+
+POOL_API int
+pool_clients(struct pool_conn *c, const char *pool,
+    struct pool_client_info **out, size_t *n)
+{
+	Poolmgr__Request		 req = POOLMGR__REQUEST__INIT;
+	Poolmgr__ListClients		 lc = POOLMGR__LIST_CLIENTS__INIT;
+	Poolmgr__Reply			*reply;
+	Poolmgr__ListClientsReply	*list;
+	Poolmgr__ClientInfo		*m;
+	struct pool_client_info		*ci;
+	size_t				 i;
+	int				 error;
+
+	if (out == NULL || n == NULL)
+		return -EINVAL;
+	*out = NULL;
+	*n = 0;
+	if (c == NULL)
+		return -EINVAL;
+	if (pool != NULL) {
+		if ((error = client_check_name(pool)) != 0)
+			return error;
+		lc.pool = (char *)pool;
+	}
+
+	req.body_case = POOLMGR__REQUEST__BODY_CLIENTS;
+	req.clients = &lc;
+	error = conn_call(c, &req, POOLMGR__REPLY__BODY_CLIENTS, &reply, NULL);
+	if (error != 0)
+		return error;
+	list = reply->clients;
+
+	if ((ci = calloc(list->n_clients ? list->n_clients : 1,
+	    sizeof *ci)) == NULL)
+		error = -ENOMEM;
+	for (i = 0; error == 0 && i < list->n_clients; i++) {
+		if ((m = list->clients[i]) == NULL) {
+			error = -EPROTO;
+			break;
+		}
+		ci[i].pid = m->pid;
+		ci[i].uid = m->uid;
+		ci[i].gid = m->gid;
+		/* A client names itself: cut a long name, it is only shown. */
+		snprintf(ci[i].name, sizeof ci[i].name, "%s",
+		    m->name != NULL ? m->name : "");
+		error = client_copy_name(ci[i].pool, sizeof ci[i].pool,
+		    m->pool);
+		ci[i].handle = m->handle;
+		ci[i].read_only = m->read_only ? 1 : 0;
+		ci[i].blocks = m->blocks;
+		ci[i].bytes = m->bytes;
+		ci[i].cached_bytes = m->cached_bytes;
+	}
+	if (error == 0) {
+		*out = ci;
+		*n = list->n_clients;
+	} else
+		free(ci);
+	poolmgr__reply__free_unpacked(reply, NULL);
+	return error;
+}

@@ -1,0 +1,82 @@
+/*
+ * poolctl.h - what the two files of poolctl share; nothing else includes it.
+ *
+ * poolctl.c owns the command line: the options, the commands and their
+ * help, checking every argument and asking the daemon.  poolctl_print.c
+ * owns what poolctl says: each command's result as text or JSON (and the
+ * statistics as kv and Prometheus too), and the diagnostics on stderr with
+ * the exit status each one means.
+ */
+#ifndef POOLCTL_H
+#define POOLCTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "poolclient.h"
+
+/* EX_USAGE (64) would also do, but 2 is what getopt-style tools use. */
+#define EXIT_USAGE	2
+#define EXIT_FAILED	1
+
+/* What stats prints: --format=FMT, or --json. */
+enum format {
+	FMT_TEXT,
+	FMT_JSON,
+	FMT_PROMETHEUS,
+	FMT_KV,
+};
+
+/* The command line, as parsed, and the connection once made. */
+struct ctl {
+	const char		*socket;	/* resolved path */
+	int			 json;		/* print JSON */
+	int			 json_flags;	/* JSON_C_TO_STRING_* */
+	bool			 help;
+	bool			 version;
+
+	unsigned		 opts;		/* O_* bits seen */
+	const char		*size_arg;
+	const char		*granularity_arg;
+	const char		*mode_arg;
+	const char		*quota_arg;
+	const char		*format_arg;
+	const char		*retain_arg;
+	bool			 force;
+
+	struct pool_conn	*conn;
+};
+
+/*
+ * Client names come from whatever program connected, and a hostile one
+ * could embed terminal escape sequences for the admin running `poolctl
+ * clients`; safe() keeps only printable ASCII, '?' for the rest.
+ */
+struct safe {
+	char	s[256];
+};
+
+/* poolctl_print.c: diagnostics, "poolctl: WHAT: WHY" on stderr */
+void		ctl_warnx(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+int		usage_error(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+int		fail(int, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+int		fail_pool(int, const char *, const char *, const char *);
+struct safe	safe(const char *);
+
+/* poolctl_print.c: each command's result, on stdout */
+void	print_list(const struct ctl *, const struct pool_stats *, size_t);
+void	print_stats(const struct ctl *, enum format,
+	    const struct pool_stats *, size_t);
+void	print_create(const struct ctl *, const char *,
+	    const struct pool_create_opts *);
+void	print_destroy(const struct ctl *, const char *);
+void	print_clients(const struct ctl *, const struct pool_client_info *,
+	    size_t);
+void	print_trim(const struct ctl *, const char *, uint64_t);
+void	print_check(const struct ctl *, const char *, int, const char *);
+
+#endif /* POOLCTL_H */
