@@ -413,21 +413,28 @@ pool_connect(const char *socket_path, struct pool_conn **out)
 	if (out == NULL)
 		return -EINVAL;
 	*out = NULL;
+	int	cancel, error;
+
 	if (socket_path == NULL) {
 		socket_path = getenv("POOLMGRD_SOCKET");
 		if (socket_path == NULL || *socket_path == '\0')
 			socket_path = POOL_DEFAULT_SOCKET;
 	}
-	return conn_open(socket_path, out);
+	cancel = client_nocancel();
+	error = conn_open(socket_path, out);
+	client_cancel_restore(cancel);
+	return error;
 }
 
 POOL_API void
 pool_disconnect(struct pool_conn *c)
 {
 	struct pool	*p;
+	int		 cancel;
 
 	if (c == NULL)
 		return;
+	cancel = client_nocancel();
 
 	/*
 	 * Close each pool with a round trip rather than leaving it to the
@@ -443,6 +450,7 @@ pool_disconnect(struct pool_conn *c)
 		pool_close(p);
 	}
 	conn_free(c);
+	client_cancel_restore(cancel);
 }
 
 POOL_API int
@@ -490,13 +498,21 @@ pool_destroy_force(struct pool_conn *c, const char *name)
 POOL_API int
 pool_open(struct pool_conn *c, const char *name, struct pool **out)
 {
-	return client_open(c, name, 0, out);
+	int	cancel = client_nocancel(), error;
+
+	error = client_open(c, name, 0, out);
+	client_cancel_restore(cancel);
+	return error;
 }
 
 POOL_API int
 pool_open_readonly(struct pool_conn *c, const char *name, struct pool **out)
 {
-	return client_open(c, name, 1, out);
+	int	cancel = client_nocancel(), error;
+
+	error = client_open(c, name, 1, out);
+	client_cancel_restore(cancel);
+	return error;
 }
 
 POOL_API void

@@ -94,6 +94,27 @@ struct pool_conn {
 	uint8_t			*rbuf;		/* the reader's buffer */
 };
 
+/*
+ * No call of the library is a cancellation point (pthread_cancel): one
+ * cancelled in a close() or connect() of its own would leave a handle open
+ * that nothing lists, or a connection half made.  Entry points that can
+ * reach one turn cancellation off for their length.
+ */
+static inline int
+client_nocancel(void)
+{
+	int	old;
+
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	return old;
+}
+
+static inline void
+client_cancel_restore(int old)
+{
+	pthread_setcancelstate(old, NULL);
+}
+
 /* conn.c */
 int	conn_open(const char *, struct pool_conn **);
 void	conn_free(struct pool_conn *);

@@ -662,7 +662,7 @@ conn_open(const char *path, struct pool_conn **out)
 {
 	struct sockaddr_un	 sun;
 	struct pool_conn	*c;
-	int			 fd, error;
+	int			 error;
 
 	*out = NULL;
 
@@ -674,37 +674,39 @@ conn_open(const char *path, struct pool_conn **out)
 		return -ENAMETOOLONG;
 	memcpy(sun.sun_path, path, strlen(path));
 
-	fd = socket(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
-		error = -errno;
-		close(fd);
-		return error;
-	}
-
 	pthread_once(&conns_once, conns_init);
-	if (!conns_atfork) {
-		close(fd);
+	if (!conns_atfork)
 		return -ENOMEM;	/* pthread_atfork's only failure */
-	}
 	if ((c = calloc(1, sizeof *c)) == NULL ||
 	    (c->rbuf = malloc(CONN_MAX_MESSAGE)) == NULL) {
 		free(c);
-		close(fd);
 		return -ENOMEM;
 	}
-	c->fd = fd;
+	c->fd = -1;
 	c->next_id = 1;
 	c->max_send = CONN_MAX_MESSAGE;
 	TAILQ_INIT(&c->calls);
 	TAILQ_INIT(&c->pools);
 	pthread_mutex_init(&c->lock, NULL);
+
+	/*
+	 * Listed, and its lock held, before the socket exists: a fork in
+	 * another thread then either comes before the socket (the child has
+	 * none) or waits for it to be known (the child closes its copy).
+	 */
 	pthread_mutex_lock(&conns_lock);
 	TAILQ_INSERT_TAIL(&conns, c, all);
+	pthread_mutex_lock(&c->lock);
 	pthread_mutex_unlock(&conns_lock);
-
-	if ((error = conn_hello(c)) != 0) {
+	c->fd = socket(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0);
+	error = c->fd == -1 ? -errno : 0;
+	if (error == 0 &&
+	    connect(c->fd, (struct sockaddr *)&sun, sizeof sun) == -1)
+		error = -errno;
+	pthread_mutex_unlock(&c->lock);
+	if (error == 0)
+		error = conn_hello(c);
+	if (error != 0) {
 		conn_free(c);
 		return error;
 	}
@@ -714,16 +716,20 @@ conn_open(const char *path, struct pool_conn **out)
 
 /*
  * Close the socket and free the connection; no call may be in progress.
- * In a forked child the socket is closed already.
+ * The socket goes while the connection is still listed (for fork, as in
+ * conn_open); in a forked child it is closed already.
  */
 void
 conn_free(struct pool_conn *c)
 {
+	pthread_mutex_lock(&c->lock);
+	if (c->fd != -1)
+		close(c->fd);
+	c->fd = -1;
+	pthread_mutex_unlock(&c->lock);
 	pthread_mutex_lock(&conns_lock);
 	TAILQ_REMOVE(&conns, c, all);
 	pthread_mutex_unlock(&conns_lock);
-	if (c->fd != -1)
-		close(c->fd);
 	pthread_mutex_destroy(&c->lock);
 	free(c->rbuf);
 	free(c);

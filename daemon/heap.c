@@ -676,8 +676,7 @@ cached_at(struct heap *h, uint64_t off)
 	if (off >= h->max_size || !bm_is_start(h, off) || bm_is_live(h, off) ||
 	    !bm_cached(h, off))
 		return 0;
-	return bm_next_start(h, off, off + ((uint64_t)CACHE_GRANULES <<
-					    h->gshift)) - off;
+	return cache_len(h, off);
 }
 
 /*

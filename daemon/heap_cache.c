@@ -93,8 +93,7 @@ cache_release(struct heap *h, uint64_t off)
 	uint32_t i;
 
 	assert(c && bm_cached_in(h, c, off));
-	len = bm_next_start(h, off, off + ((uint64_t)CACHE_GRANULES <<
-					   h->gshift)) - off;
+	len = cache_len(h, off);
 	bc = &h->cache[len >> h->gshift];
 	for (i = 0; i < bc->count && bc->off[i] != off; i++)
 		;

@@ -644,6 +644,19 @@ bm_cached(struct heap *h, uint64_t off)
 	return c && bm_cached_in(h, c, off);
 }
 
+/*
+ * The length of the cached block at off: to the next extent start, or to
+ * the end of the pool when it is the last extent (then no start follows).
+ */
+static inline uint64_t
+cache_len(struct heap *h, uint64_t off)
+{
+	uint64_t limit = off + ((uint64_t)CACHE_GRANULES << h->gshift);
+
+	return bm_next_start(h, off, limit < h->max_size ? limit
+							 : h->max_size) - off;
+}
+
 void *cache_stack(struct heap *h, struct block_cache *bc);
 
 /*

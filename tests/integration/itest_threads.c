@@ -399,6 +399,59 @@ cancelled_caller_leaves_the_connection_working(void **state)
 	assert_int_equal(harness_stop(&fx.d), 0);
 }
 
+struct opener {
+	struct pool_conn *c;
+	volatile int go;
+	int opened;
+};
+
+/* Spins (no cancellation point) until go, then opens and closes once. */
+static void *
+open_when_told(void *arg)
+{
+	struct opener *o = arg;
+	struct pool *p;
+
+	while (!o->go)
+		;
+	if (pool_open(o->c, POOL_NAME, &p) == 0) {
+		o->opened = 1;
+		pool_close(p);
+	}
+	pthread_testcancel();
+	return NULL;
+}
+
+/*
+ * A cancel already pending when a thread calls pool_open: the call must
+ * not act on it halfway (it once did, at a close() after the daemon had
+ * opened the handle, which then stayed open with nothing listing it).
+ */
+static void
+pending_cancel_does_not_cut_pool_open(void **state)
+{
+	struct opener o = {0};
+	struct pool_stats st;
+	pthread_t t;
+	void *ret;
+
+	(void)state;
+	assert_int_equal(harness_start(&fx.d, POOL_CONFIG), 0);
+	assert_int_equal(pool_connect(fx.d.sock, &fx.conn), 0);
+	o.c = fx.conn;
+	assert_int_equal(pthread_create(&t, NULL, open_when_told, &o), 0);
+	assert_int_equal(pthread_cancel(t), 0);
+	o.go = 1;
+	assert_int_equal(pthread_join(t, &ret), 0);
+	assert_true(ret == PTHREAD_CANCELED);
+	assert_int_equal(o.opened, 1);
+	assert_int_equal(pool_stats_by_name(fx.conn, POOL_NAME, &st), 0);
+	assert_int_equal(st.clients, 0);
+	pool_disconnect(fx.conn);
+	fx.conn = NULL;
+	assert_int_equal(harness_stop(&fx.d), 0);
+}
+
 int
 main(void)
 {
@@ -408,6 +461,8 @@ main(void)
 		cmocka_unit_test_teardown(
 			cancelled_caller_leaves_the_connection_working,
 			teardown),
+		cmocka_unit_test_teardown(
+			pending_cancel_does_not_cut_pool_open, teardown),
 	};
 
 	return cmocka_run_group_tests_name("integration: threads", tests,

@@ -1280,6 +1280,34 @@ realloc_stops_at_live_blocks_of_any_slack(void **state)
 	heap_destroy(h);
 }
 
+/*
+ * A cached block that ends the pool: no extent start follows it, and its
+ * length is up to the pool's end (it once counted as 64 granules, the
+ * growth went past the pool, and the daemon failed an assertion).
+ */
+static void
+resize_over_a_cached_block_at_the_pool_end(void **state)
+{
+	struct heap *h = make(PAGE, 0, 0, 0);
+	struct heap_stats st;
+	uint64_t a, b;
+
+	(void)state;
+	a = alloc_ok(h, PAGE - 32);
+	b = alloc_ok(h, 32);
+	assert_int_equal(b, PAGE - 32);
+	assert_int_equal(heap_free(h, b), 0);
+	heap_get_stats(h, &st);
+	assert_int_equal(st.cached_blocks, 1);
+	assert_int_equal(heap_resize(h, a, PAGE + 16), -EFBIG);
+	assert_int_equal(heap_resize(h, a, PAGE - 16), 0);
+	assert_int_equal(usable(h, a), PAGE - 16);
+	assert_int_equal(heap_resize(h, a, PAGE), 0);
+	assert_int_equal(usable(h, a), PAGE);
+	check_ok(h);
+	heap_destroy(h);
+}
+
 static void
 realloc_moves_when_it_must(void **state)
 {
@@ -1544,6 +1572,7 @@ main(void)
 		cmocka_unit_test(realloc_grows_in_place_across_merged_runs),
 		cmocka_unit_test(realloc_grows_in_place_over_cached_blocks),
 		cmocka_unit_test(realloc_stops_at_live_blocks_of_any_slack),
+		cmocka_unit_test(resize_over_a_cached_block_at_the_pool_end),
 		cmocka_unit_test(realloc_moves_when_it_must),
 		cmocka_unit_test(realloc_edge_cases),
 		cmocka_unit_test(realloc_of_spans),
