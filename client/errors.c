@@ -42,6 +42,7 @@ static const struct client_error client_errors[] = {
 	{ -ENOSPC,		"poolmgrd already has the most pools it allows" },
 	{ -EMFILE,		"too many open files, or pool handles on this "
 				"connection" },
+	{ -EMLINK,		"the block has the most holders it may have" },
 	{ -ENAMETOOLONG,	"pool name longer than 64 bytes, or socket path "
 				"too long" },
 	{ -EPROTONOSUPPORT,	"protocol version not supported by poolmgrd" },

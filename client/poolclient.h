@@ -244,7 +244,8 @@ POOL_API int pool_free_batch(struct pool *p, size_t n, const pool_off_t *offs);
 
 /*
  * pool_retain - take a reference: the block lives while this handle does.
- * It counts against this connection's quota (-EDQUOT past it).
+ * It counts against this connection's quota (-EDQUOT past it); a block has
+ * at most 65536 holders (-EMLINK past them).
  */
 POOL_API int pool_retain(struct pool *p, pool_off_t off);
 

@@ -761,6 +761,12 @@ dpool_retain(struct dpool *p, struct handle *h, uint64_t off,
 		return -EINVAL;
 	if (ref_of(b, h))
 		return 0;
+	/*
+	 * Every request about a block may walk its holders (a reference
+	 * looked up, a persist moving their charges): so many, no more.
+	 */
+	if (b->nrefs >= POOL_MAX_HOLDERS)
+		return -EMLINK;
 	if (!block_persistent(b) && over_quota(p, quota_used, b->size))
 		return -EDQUOT;
 	ref_add(b, h);

@@ -20,6 +20,7 @@
 
 #define POOL_MAX_SIZE (1ull << 46)	/* 64 TiB: fits any address space */
 #define POOL_MAX_POOLS 256		/* a listing of all fits one message */
+#define POOL_MAX_HOLDERS 65536		/* handles holding one block */
 
 struct handle;
 

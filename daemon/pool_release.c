@@ -78,6 +78,13 @@ struct releasing {
 static TAILQ_HEAD(, releasing) queue = TAILQ_HEAD_INITIALIZER(queue);
 static uint64_t release_step = DPOOL_RELEASE_STEP_DEFAULT;
 static uint32_t drop_step = DPOOL_DROP_STEP_DEFAULT;
+/*
+ * References dropped at once (handles of at most drop_step each) since the
+ * last step: a client that closes 1023 handles of 4096 blocks each, by
+ * disconnecting, must not have all 4 million dropped in one turn.  Past
+ * drop_step, the next handles go in steps like big ones.
+ */
+static uint64_t dropped_at_once;
 static bool releasing_off;	/* the daemon is stopping: punch nothing */
 static void (*on_queued)(void);
 static uint64_t last_seq;
@@ -151,7 +158,9 @@ dpool_close_handle(struct dpool *p, struct handle *h)
 {
 	struct releasing *r;
 
-	if (drop_step && h->nrefs > drop_step && (r = calloc(1, sizeof(*r)))) {
+	if (drop_step && (h->nrefs > drop_step ||
+			  dropped_at_once + h->nrefs > drop_step) &&
+	    (r = calloc(1, sizeof(*r)))) {
 		r->pool = p;
 		r->kind = RELEASE_HANDLE;
 		r->handle = h;
@@ -159,6 +168,7 @@ dpool_close_handle(struct dpool *p, struct handle *h)
 		queue_add(r);
 		return;
 	}
+	dropped_at_once += h->nrefs;
 	dpool_drop_refs(p, h, UINT64_MAX);	/* few, or no memory to wait */
 	free(h);
 }
@@ -353,6 +363,7 @@ dpool_release_step(void)
 {
 	struct releasing *r = TAILQ_FIRST(&queue);
 
+	dropped_at_once = 0;	/* a new turn */
 	if (!r)
 		return false;
 	switch (r->kind) {

@@ -666,6 +666,104 @@ pools_past_256_are_enospc(void **state)
 
 #define HANDLES_MAX 1024
 
+/*
+ * Send n requests made by fill(req, i), 64 at a time, and count the
+ * replies with error 0 and with error want; fails on any other.
+ */
+static void
+pipeline(int fd, int n, void (*fill)(Poolmgr__Request *, int, void *),
+	 void *arg, int want, int *ok, int *wanted)
+{
+	for (int i = 0; i < n; i += 64) {
+		int k, m = n - i < 64 ? n - i : 64;
+
+		for (k = 0; k < m; k++) {
+			Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+
+			fill(&req, i + k, arg);
+			req.id = (uint64_t)(i + k) + 100;
+			assert_int_equal(raw_send(fd, &req), 0);
+		}
+		for (k = 0; k < m; k++) {
+			int rc = raw_reply(fd, 5000);
+
+			if (rc == 0)
+				(*ok)++;
+			else if (rc == want)
+				(*wanted)++;
+			else
+				fail_msg("request %d: %d", i + k, rc);
+		}
+	}
+}
+
+static Poolmgr__OpenPool open_h = POOLMGR__OPEN_POOL__INIT;
+static Poolmgr__Retain retain_b = POOLMGR__RETAIN__INIT;
+
+static void
+fill_open(Poolmgr__Request *req, int i, void *arg)
+{
+	(void)i;
+	(void)arg;
+	open_h.name = "h";
+	open_h.read_only = false;
+	req->body_case = POOLMGR__REQUEST__BODY_OPEN;
+	req->open = &open_h;
+}
+
+static void
+fill_retain(Poolmgr__Request *req, int i, void *arg)
+{
+	retain_b.handle = (uint32_t)i + 1;
+	retain_b.offset = *(uint64_t *)arg;
+	req->body_case = POOLMGR__REQUEST__BODY_RETAIN;
+	req->retain = &retain_b;
+}
+
+/*
+ * 64 connections of 1024 handles each retain one block: its 65536th
+ * holder is the last; the next retain is -EMLINK and changes nothing.
+ * (Holders were unbounded, and every request about the block may walk
+ * them: 256,000 made each check of it cost milliseconds.)
+ */
+static void
+block_holders_are_bounded(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_stats st;
+	struct daemon_proc d;
+	static int fds[64];
+	uint64_t off;
+	int i, ok = 0, refused = 0, opened = 0, none = 0;
+
+	(void)state;
+	assert_int_equal(harness_start(&d, "max_connections_per_uid = 100\n"
+				       "[pool h]\nsize = 64K\n"), 0);
+	EXPECT_RC(pool_connect(NULL, &c), 0);
+	EXPECT_RC(pool_open(c, "h", &p), 0);
+	EXPECT_RC(pool_alloc(p, 64, &off), 0);	/* holder 1 */
+	for (i = 0; i < 64; i++) {
+		fds[i] = raw_greeted(d.sock);
+		pipeline(fds[i], 1024, fill_open, NULL, 1, &opened, &none);
+		pipeline(fds[i], 1024, fill_retain, &off, -EMLINK, &ok,
+			 &refused);
+	}
+	printf("limits: one block retained by %d handles, %d more "
+	       "refused\n", ok, refused);
+	assert_int_equal(opened, 64 * 1024);
+	assert_int_equal(ok, 65535);
+	assert_int_equal(refused, 1);
+	EXPECT_RC(pool_stats(p, &st), 0);
+	assert_int_equal(st.live_blocks, 1);
+	for (i = 0; i < 64; i++)
+		close(fds[i]);
+	EXPECT_RC(pool_free(p, off), 0);
+	pool_close(p);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
 static void
 handles_past_1024_are_emfile(void **state)
 {
@@ -974,6 +1072,7 @@ main(void)
 		cmocka_unit_test(client_of_empty_replies_is_dropped),
 		cmocka_unit_test(client_of_unread_descriptors_is_dropped),
 		cmocka_unit_test(queued_open_reply_keeps_its_pool),
+		cmocka_unit_test(block_holders_are_bounded),
 		cmocka_unit_test(client_without_descriptors_gets_emfile),
 		cmocka_unit_test(out_of_descriptors),
 		cmocka_unit_test(pools_past_256_are_enospc),
