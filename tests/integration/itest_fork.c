@@ -229,7 +229,7 @@ crashed_parent_reclaimed_while_child_lives(void **state)
 struct worker {
 	pthread_t t;
 	struct pool *p;
-	volatile int *stop;
+	int *stop;		/* atomic */
 	int error;
 	unsigned long n;
 };
@@ -241,7 +241,7 @@ work(void *arg)
 	pool_off_t off;
 	int rc;
 
-	while (!*w->stop) {
+	while (!__atomic_load_n(w->stop, __ATOMIC_ACQUIRE)) {
 		size_t size = 16 + (w->n % 64) * 48;
 
 		if ((rc = pool_alloc(w->p, size, &off)) != 0 ||
@@ -264,7 +264,7 @@ fork_while_threads_call(void **state)
 	struct pool_conn *c;
 	struct pool *p;
 	struct worker w[2];
-	volatile int stop = 0;
+	int stop = 0;	/* atomic */
 	uint64_t blocks, bytes;
 	pool_off_t off;
 	pid_t pid;
@@ -290,7 +290,7 @@ fork_while_threads_call(void **state)
 		assert_true(pid > 0);
 		assert_int_equal(harness_wait(pid), 0);
 	}
-	stop = 1;
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
 	for (i = 0; i < 2; i++) {
 		pthread_join(w[i].t, NULL);
 		if (w[i].error)
@@ -310,10 +310,10 @@ fork_while_threads_call(void **state)
 static void *
 churn(void *arg)
 {
-	volatile int *stop = arg;
+	int *stop = arg;
 	struct pool_conn *c;
 
-	while (!*stop)
+	while (!__atomic_load_n(stop, __ATOMIC_ACQUIRE))
 		if (pool_connect(d.sock, &c) == 0)
 			pool_disconnect(c);
 	return NULL;
@@ -353,14 +353,14 @@ my_sockets(void)
 static void
 fork_while_connecting_leaves_no_socket(void **state)
 {
-	volatile int stop = 0;
+	int stop = 0;	/* atomic */
 	pthread_t t;
 	pid_t pid;
 	int i, bad = 0;
 
 	(void)state;
 	assert_int_equal(harness_start(&d, CONF), 0);
-	assert_int_equal(pthread_create(&t, NULL, churn, (void *)&stop), 0);
+	assert_int_equal(pthread_create(&t, NULL, churn, &stop), 0);
 	for (i = 0; i < 500; i++) {
 		fflush(NULL);
 		if ((pid = fork()) == 0)
@@ -368,7 +368,7 @@ fork_while_connecting_leaves_no_socket(void **state)
 		assert_true(pid > 0);
 		bad += harness_wait(pid) != 0;
 	}
-	stop = 1;
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
 	pthread_join(t, NULL);
 	printf("fork while connecting: %d of 500 children held a socket\n",
 	       bad);

@@ -401,7 +401,7 @@ cancelled_caller_leaves_the_connection_working(void **state)
 
 struct opener {
 	struct pool_conn *c;
-	volatile int go;
+	int go;			/* atomic */
 	int opened;
 };
 
@@ -412,7 +412,7 @@ open_when_told(void *arg)
 	struct opener *o = arg;
 	struct pool *p;
 
-	while (!o->go)
+	while (!__atomic_load_n(&o->go, __ATOMIC_ACQUIRE))
 		;
 	if (pool_open(o->c, POOL_NAME, &p) == 0) {
 		o->opened = 1;
@@ -441,7 +441,7 @@ pending_cancel_does_not_cut_pool_open(void **state)
 	o.c = fx.conn;
 	assert_int_equal(pthread_create(&t, NULL, open_when_told, &o), 0);
 	assert_int_equal(pthread_cancel(t), 0);
-	o.go = 1;
+	__atomic_store_n(&o.go, 1, __ATOMIC_RELEASE);
 	assert_int_equal(pthread_join(t, &ret), 0);
 	assert_true(ret == PTHREAD_CANCELED);
 	assert_int_equal(o.opened, 1);
