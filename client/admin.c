@@ -221,9 +221,24 @@ client_release(struct pool_conn *c, uint32_t handle)
 	conn_call(c, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL, NULL);
 }
 
-/* Open a pool, check what came back, and map it. */
+static int	client_open_once(struct pool_conn *, const char *, int,
+		    struct pool **);
+
+/* Open a pool: never cancelled halfway (see client_nocancel). */
 static int
 client_open(struct pool_conn *c, const char *name, int read_only,
+    struct pool **out)
+{
+	int	cancel = client_nocancel(), error;
+
+	error = client_open_once(c, name, read_only, out);
+	client_cancel_restore(cancel);
+	return error;
+}
+
+/* Open a pool, check what came back, and map it. */
+static int
+client_open_once(struct pool_conn *c, const char *name, int read_only,
     struct pool **out)
 {
 	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
@@ -498,21 +513,13 @@ pool_destroy_force(struct pool_conn *c, const char *name)
 POOL_API int
 pool_open(struct pool_conn *c, const char *name, struct pool **out)
 {
-	int	cancel = client_nocancel(), error;
-
-	error = client_open(c, name, 0, out);
-	client_cancel_restore(cancel);
-	return error;
+	return client_open(c, name, 0, out);
 }
 
 POOL_API int
 pool_open_readonly(struct pool_conn *c, const char *name, struct pool **out)
 {
-	int	cancel = client_nocancel(), error;
-
-	error = client_open(c, name, 1, out);
-	client_cancel_restore(cancel);
-	return error;
+	return client_open(c, name, 1, out);
 }
 
 POOL_API void
