@@ -344,17 +344,10 @@ do_persist(struct call *c, const Poolmgr__Persist *m)
 		return 0;	/* the pool holds it already */
 	if (!dpool_holds(b, h))
 		return refuse(c, -EPERM, "only a holder may persist a block");
-	/*
-	 * What a uid persists stays charged to it after its connections go:
-	 * all of it together within one quota, or a uid could keep a quota's
-	 * worth per connection it ever made.
-	 */
-	if (h->pool->quota && (b->size > h->pool->quota ||
-			       dpool_persisted_by(h->pool, c->s->uid) >
-			       h->pool->quota - b->size))
-		return refuse(c, -EDQUOT, "uid %u would persist more than the "
+	if ((rc = dpool_persist(h->pool, h, m->offset)) == -EDQUOT)
+		return refuse(c, rc, "uid %u would persist more than the "
 			      "pool's quota", (unsigned)c->s->uid);
-	return dpool_persist(h->pool, h, m->offset);
+	return rc;
 }
 
 int

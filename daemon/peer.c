@@ -486,8 +486,7 @@ fds_own(struct peer_fds *fds)
 		if (fds->close[i])
 			continue;
 		if ((fd = fcntl(fds->fd[i], F_DUPFD_CLOEXEC, 3)) == -1) {
-			fds->n = i;	/* the rest are lent: not ours */
-			fds_close(fds);
+			fds_close(fds);	/* the owned ones: lent ones stay */
 			return false;
 		}
 		fds->fd[i] = fd;

@@ -781,14 +781,18 @@ dpool_persist(struct dpool *p, struct handle *h, uint64_t off)
 
 	if (!b)
 		return -EINVAL;
+	if (block_persistent(b))
+		return 0;
 	/*
 	 * The charge moves from the holders to the persister, who holds it
-	 * (dispatch checks), so its own sessions' use does not change.
+	 * (dispatch checks).  What a uid persists stays charged to it after
+	 * its connections go: all of it together within one quota, or a uid
+	 * could keep a quota's worth per connection it ever made.
 	 */
-	if (!block_persistent(b)) {
-		persist(p, b, h->session->uid);
-		block_share_sync(p, b);
-	}
+	if (over_quota(p, dpool_persisted_by(p, h->session->uid), b->size))
+		return -EDQUOT;
+	persist(p, b, h->session->uid);
+	block_share_sync(p, b);
 	return 0;
 }
 
