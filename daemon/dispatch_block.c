@@ -148,6 +148,23 @@ do_free(struct call *c, const Poolmgr__Free *m)
 	return 0;
 }
 
+/*
+ * A Realloc whose block was copied to c->note in steps (dpool_realloc), its
+ * client held meanwhile: every later request of the client waited too, so
+ * the block is its own and there still.
+ */
+static int
+moved(struct call *c, struct handle *h, const Poolmgr__Realloc *m)
+{
+	struct block *b = dpool_block(h->pool, c->note);
+
+	if (!b || !dpool_holds(b, h))
+		return refuse(c, -EIO, "block %#llx was lost while it moved",
+			      (unsigned long long)m->offset);
+	reply_block(c, b->off, b->size);
+	return 0;
+}
+
 int
 do_realloc(struct call *c, const Poolmgr__Realloc *m)
 {
@@ -180,13 +197,19 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 		reply_block(c, OFF_NONE, 0);
 		return 0;
 	}
+	if (c->stage == 1)	/* held while its block moved in steps */
+		return moved(c, h, m);
 	do
 		rc = dpool_realloc(h->pool, h, m->offset, m->size,
 				   quota_used(c, h->pool),
-				   m->in_place, &b);
+				   m->in_place, &b, &c->note);
 	while ((wait = refused_unsettled(c, h->pool, rc)) == RETRY);
 	if (wait)
 		return wait;
+	if (rc == DPOOL_MOVING) {
+		c->stage = 1;
+		return HELD;
+	}
 	if (rc == -EBUSY)
 		return refuse(c, rc, "block is shared and cannot move");
 	if (rc == -EAGAIN)

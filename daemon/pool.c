@@ -17,6 +17,7 @@
  * block_share_sync, so the bit is right before the reply that made the
  * change leaves; clients rely on that ordering (client/cache.c).
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -492,37 +493,59 @@ dpool_holds(struct block *b, struct handle *h)
 	return ref_of(b, h) != NULL;
 }
 
+/* Where uid's charge is, or would go, in the sorted array. */
+static unsigned
+charge_index(const struct dpool *p, uid_t uid)
+{
+	unsigned lo = 0, hi = p->ncharges;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+
+		if (p->charges[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 uint64_t
 dpool_persisted_by(const struct dpool *p, uid_t uid)
 {
-	unsigned i;
+	unsigned i = charge_index(p, uid);
 
-	for (i = 0; i < p->ncharges; i++)
-		if (p->charges[i].uid == uid)
-			return p->charges[i].bytes;
-	return 0;
+	return i < p->ncharges && p->charges[i].uid == uid ?
+	       p->charges[i].bytes : 0;
 }
 
 /* Add n bytes (two's complement to take away) to uid's charge. */
 static void
 charge_add(struct dpool *p, uid_t uid, uint64_t n)
 {
+	unsigned i = charge_index(p, uid);
 	struct persist_charge *c;
-	unsigned i;
 
-	for (i = 0; i < p->ncharges && p->charges[i].uid != uid; i++)
-		;
-	if (i == p->ncharges) {
-		c = realloc(p->charges, (i + 1) * sizeof(*c));
-		if (!c)
-			fatalx("out of memory");
-		p->charges = c;
-		p->charges[p->ncharges++] = (struct persist_charge){uid, 0};
+	if (i == p->ncharges || p->charges[i].uid != uid) {
+		if (p->ncharges == p->charges_cap) {
+			unsigned cap = p->charges_cap ? 2 * p->charges_cap : 4;
+
+			if (!(c = reallocarray(p->charges, cap, sizeof(*c))))
+				fatalx("out of memory");
+			p->charges = c;
+			p->charges_cap = cap;
+		}
+		memmove(&p->charges[i + 1], &p->charges[i],
+			(p->ncharges - i) * sizeof(*c));
+		p->charges[i] = (struct persist_charge){uid, 0};
+		p->ncharges++;
 	}
 	c = &p->charges[i];
 	c->bytes += n;
-	if (c->bytes == 0)	/* none left: the last one takes its place */
-		*c = p->charges[--p->ncharges];
+	if (c->bytes == 0) {	/* none left */
+		p->ncharges--;
+		memmove(c, c + 1, (p->ncharges - i) * sizeof(*c));
+	}
 }
 
 /* Every holder's bytes, by d (two's complement to take away). */
@@ -599,6 +622,8 @@ block_maybe_free(struct dpool *p, struct block *b, bool may_defer)
 		block_share_sync(p, b);
 		return;
 	}
+	if (b->moving)		/* dpool_move_end frees it */
+		return;
 	share_bit(p, b->off, false);
 	if (may_defer && dpool_release_defer(p, b->off, b->size)) {
 		block_delete(p, b);
@@ -701,9 +726,77 @@ block_resized(struct dpool *p, struct block *b, uint64_t size)
 	b->size = size;
 }
 
+/*
+ * A move copies the lesser of the two sizes: at about 0.4 ms per MiB, and
+ * then the old span's punch, a 2 GiB block held the daemon's thread for
+ * 5 s.  One that copies more than the release step goes in steps, as a
+ * big free does.
+ */
+static bool
+move_in_steps(uint64_t size, uint64_t want)
+{
+	uint64_t step = dpool_release_step_bytes();
+
+	return step && (size < want ? size : want) > step;
+}
+
+/* dpool_realloc's stepped move: a new block, and the copy queued. */
+static int
+move_begin(struct dpool *p, struct block *b, uint64_t size,
+	   struct block **out, uint64_t *dst)
+{
+	uint64_t noff, len;
+	int rc;
+
+	if ((rc = heap_alloc(p->heap, size, 0, &noff)))
+		return rc;	/* the block is untouched */
+	heap_usable_size(p->heap, noff, &len);
+	if (len > b->size)
+		len = b->size;
+	b->moving = true;
+	*out = b;
+	if (dpool_move_defer(p, b, noff, len)) {
+		*dst = noff;
+		return DPOOL_MOVING;
+	}
+	/* No memory for the queue's record: at once, as before. */
+	memmove(p->map + noff, p->map + b->off, len);
+	dpool_move_end(p, b, noff);
+	return 0;
+}
+
+void
+dpool_move_end(struct dpool *p, struct block *b, uint64_t dst)
+{
+	uint64_t src = b->off, len = b->size, usable;
+
+	assert(b->moving);
+	b->moving = false;
+	heap_usable_size(p->heap, dst, &usable);
+	if (!b->nrefs && !block_persistent(b)) {
+		/* Its holder let go meanwhile: nobody wants either copy. */
+		if (!dpool_release_defer(p, dst, usable) &&
+		    heap_free(p->heap, dst))
+			fatalx("pool %s: engine refused to free moved block "
+			       "%#llx", p->name, (unsigned long long)dst);
+		block_maybe_free(p, b, true);
+		return;
+	}
+	/* Nobody could come to share it meanwhile: dpool_retain refuses. */
+	assert(b->nrefs == 1 && !block_persistent(b));
+	RB_REMOVE(block_tree, &p->blocks, b);
+	b->off = dst;
+	RB_INSERT(block_tree, &p->blocks, b);
+	block_resized(p, b, usable);
+	if (!dpool_release_defer(p, src, len) && heap_free(p->heap, src))
+		fatalx("pool %s: engine refused to free moved block %#llx",
+		       p->name, (unsigned long long)src);
+}
+
 int
 dpool_realloc(struct dpool *p, struct handle *h, uint64_t off, uint64_t size,
-	      uint64_t quota_used, bool in_place, struct block **out)
+	      uint64_t quota_used, bool in_place, struct block **out,
+	      uint64_t *dst)
 {
 	struct block *b = dpool_block(p, off);
 	uint64_t want, noff;
@@ -735,6 +828,10 @@ dpool_realloc(struct dpool *p, struct handle *h, uint64_t off, uint64_t size,
 		rc = heap_resize(p->heap, off, size);
 		if (rc == -EAGAIN && shared)
 			return -EBUSY;
+	} else if (move_in_steps(b->size, want)) {
+		rc = heap_resize(p->heap, off, size);
+		if (rc == -EAGAIN)
+			return move_begin(p, b, size, out, dst);
 	} else {
 		rc = heap_realloc(p->heap, off, size, &noff);
 	}
@@ -761,6 +858,8 @@ dpool_retain(struct dpool *p, struct handle *h, uint64_t off,
 		return -EINVAL;
 	if (ref_of(b, h))
 		return 0;
+	if (b->moving)		/* it would leave from under the new holder */
+		return -EBUSY;
 	/*
 	 * Every request about a block may walk its holders (a reference
 	 * looked up, a persist moving their charges): so many, no more.

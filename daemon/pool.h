@@ -41,7 +41,15 @@ struct block {
 	RB_ENTRY(block) link;
 	uint64_t off, size;	/* size: the engine's usable size */
 	struct ref_list refs;
-	uint32_t nrefs;
+	/*
+	 * moving: its contents are being copied to a new place in steps
+	 * (dpool_move_defer); until that is done nobody else may retain it,
+	 * and it is not freed even when its last holder lets go.  A bit of
+	 * nrefs' word (at most POOL_MAX_HOLDERS) so that a block's record
+	 * stays 64 bytes.
+	 */
+	uint32_t nrefs : 31;
+	uint32_t moving : 1;
 	/*
 	 * A persistent block's size counts against the quota of the uid that
 	 * made it so (dpool_persisted_by), not its holders'; NO_PERSISTER
@@ -93,8 +101,12 @@ struct dpool {
 				 * compares the file's with it */
 	struct block_tree blocks;
 	uint64_t persistent_blocks;
-	struct persist_charge *charges;	/* one per uid with persistent bytes */
-	unsigned ncharges;
+	/*
+	 * One per uid with persistent bytes, sorted by uid: a FreeBatch of
+	 * persistent blocks of 20,000 uids once searched them all per block.
+	 */
+	struct persist_charge *charges;
+	unsigned ncharges, charges_cap;
 	uint64_t invalid_frees;	/* refused before reaching the engine */
 	struct handle_list handles;
 	uint32_t nhandles;
@@ -102,6 +114,8 @@ struct dpool {
 				 * go back (pool_release.c) */
 	uint32_t closing;	/* closed handles whose references are still
 				 * being dropped (pool_release.c) */
+	uint32_t moving;	/* blocks being copied to a new place in
+				 * steps (pool_release.c) */
 	bool trimming;		/* a trim is under way, in steps */
 	uint64_t trimmed_bytes;	/* given back by trims, ever: a Trim's reply
 				 * counts these, not others' frees */
@@ -167,10 +181,18 @@ int dpool_free(struct dpool *p, struct handle *h, uint64_t off);
 int dpool_unalloc(struct dpool *p, struct handle *h, uint64_t off);
 /* Would dpool_free succeed?  The same answer, nothing changed. */
 int dpool_may_free(struct dpool *p, struct handle *h, uint64_t off);
-/* in_place: -EAGAIN rather than move the block. */
+/*
+ * in_place: -EAGAIN rather than move the block.  A move that would copy
+ * more than the release step is not made at once: the new block is taken
+ * and the copy queued (dpool_move_defer), and DPOOL_MOVING returned with
+ * *out the block, still at off, and *dst where it will be.  The caller
+ * waits for the queue's mark (dpool_release_mark) before it replies, and
+ * finds the block at *dst then.
+ */
+#define DPOOL_MOVING 1
 int dpool_realloc(struct dpool *p, struct handle *h, uint64_t off,
 		  uint64_t size, uint64_t quota_used, bool in_place,
-		  struct block **out);
+		  struct block **out, uint64_t *dst);
 int dpool_retain(struct dpool *p, struct handle *h, uint64_t off,
 		 uint64_t quota_used);
 int dpool_persist(struct dpool *p, struct handle *h, uint64_t off);
@@ -227,6 +249,20 @@ void dpool_close_handle(struct dpool *p, struct handle *h);
 /* Hold the freed block [off, off + len) for a stepped release, or false:
  * the caller frees it in the engine at once. */
 bool dpool_release_defer(struct dpool *p, uint64_t off, uint64_t len);
+/* The release step in force (bytes), or 0 if releases go at once. */
+uint64_t dpool_release_step_bytes(void);
+/*
+ * Copy len bytes of live block b to dst, a block just allocated in the
+ * engine for it, release_step bytes per step; then dpool_move_end.  False
+ * if it cannot be queued (or moves go at once): the caller moves it now.
+ */
+bool dpool_move_defer(struct dpool *p, struct block *b, uint64_t dst,
+		      uint64_t len);
+/*
+ * b's copy to dst is done (or abandoned: nobody holds b any more): b is
+ * now at dst and its old place is freed, or, if abandoned, both go.
+ */
+void dpool_move_end(struct dpool *p, struct block *b, uint64_t dst);
 bool dpool_release_step(void);
 /*
  * Give back the free pages the pool keeps for reuse, and its cached
@@ -240,11 +276,12 @@ bool dpool_trim_begin(struct dpool *p);
  */
 int64_t dpool_trim(struct dpool *p);
 
-/* Is anything the pool's clients let go of still being given back? */
+/* Is anything the pool's clients let go of still being given back, or a
+ * block still being moved? */
 static inline bool
 dpool_unsettled(const struct dpool *p)
 {
-	return p->releasing || p->closing;
+	return p->releasing || p->closing || p->moving;
 }
 /*
  * The work queued so far, as a mark; has all of it been done?  A request

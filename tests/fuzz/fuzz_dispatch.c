@@ -25,7 +25,8 @@
  * its session), every pool must pass heap_check and its books must agree:
  * each block record matches a live engine block, the engine's other live
  * blocks are the ones held for a stepped release (pool_release.c; blocks
- * over 64 KiB here, one step after each datagram), no request can see a
+ * over 64 KiB here, one step after each datagram) and the new places of
+ * blocks being moved in steps, no request can see a
  * block that only closed handles hold (a handle holding more than 4
  * references drops 4 per step here), references and handle and session
  * counts add up, and once the sessions are gone and the pool has settled
@@ -226,7 +227,7 @@ check_charges(struct dpool *p)
 {
 	struct block *b;
 	uint64_t sum;
-	unsigned i, j;
+	unsigned i;
 
 	for (i = 0; i < p->ncharges; i++) {
 		sum = 0;
@@ -238,10 +239,11 @@ check_charges(struct dpool *p)
 			    "persistent blocks, persisted %" PRIu64, p->name,
 			    (unsigned)p->charges[i].uid, p->charges[i].bytes,
 			    sum);
-		for (j = 0; j < i; j++)
-			if (p->charges[j].uid == p->charges[i].uid)
-				die("pool %s: uid %u charged twice", p->name,
-				    (unsigned)p->charges[i].uid);
+		/* Sorted, so no uid twice and the lookup finds each. */
+		if (i && p->charges[i - 1].uid >= p->charges[i].uid)
+			die("pool %s: charges of uid %u and %u out of order",
+			    p->name, (unsigned)p->charges[i - 1].uid,
+			    (unsigned)p->charges[i].uid);
 	}
 	RB_FOREACH(b, block_tree, &p->blocks)
 		if (block_persistent(b) &&
@@ -290,7 +292,9 @@ check_pool(struct dpool *p, bool final)
 		    dpool_block(p, b->off))
 			die("pool %s: block %#" PRIx64 " that only closed "
 			    "handles hold is still live", p->name, b->off);
-		if (refs != b->nrefs || (!refs && !block_persistent(b)))
+		/* A block whose holder let go mid-move waits for the move. */
+		if (refs != b->nrefs ||
+		    (!refs && !block_persistent(b) && !b->moving))
 			die("pool %s: block %#" PRIx64 " has %u refs, counts %u,"
 			    " persistent %d", p->name, b->off, refs, b->nrefs,
 			    (int)block_persistent(b));
@@ -305,10 +309,12 @@ check_pool(struct dpool *p, bool final)
 		n++;
 	}
 	heap_get_stats(p->heap, &st);
-	if (st.live_blocks != n + p->releasing)
+	/* Each move has its new place live in the engine too. */
+	if (st.live_blocks != n + p->releasing + p->moving)
 		die("pool %s: the engine has %" PRIu64 " live blocks, the pool "
-		    "knows %" PRIu64 " and holds %u for release (leaked blocks)",
-		    p->name, st.live_blocks, n, p->releasing);
+		    "knows %" PRIu64 ", holds %u for release and moves %u "
+		    "(leaked blocks)", p->name, st.live_blocks, n,
+		    p->releasing, p->moving);
 	if (persistent != p->persistent_blocks)
 		die("pool %s: %" PRIu64 " persistent blocks, counted %" PRIu64,
 		    p->name, persistent, p->persistent_blocks);

@@ -952,6 +952,41 @@ conversation_seeds(void)
 	d_list(&s, 0);
 	write_seed("fuzz_dispatch", "session", &s);
 
+	/*
+	 * A plain Realloc whose block must move and whose copy passes the
+	 * fuzzer's 64 KiB release step: the copy goes in steps while client 0
+	 * is held; client 1 may not retain the moving block.  Then the same
+	 * with client 0 gone before the copy ends.
+	 */
+	mirror_reset();
+	d_begin(&s, F_HELLO | F_ID1(ID_TRUSTED));
+	d_open(&s, 0, "f", false);
+	d_open(&s, CTL_CONN1, "f", false);
+	d_alloc(&s, 0, 1, 200000, 0, false, 0);
+	a = mirror_alloc(200000);
+	d_alloc(&s, 0, 1, 200000, 0, false, 0);
+	b = mirror_alloc(200000);
+	d_realloc(&s, 0, 1, a, 300000);
+	d_retain(&s, CTL_CONN1, 1, a);
+	d_poolref(&s, CTL_CONN1, P_STATS, 0, "f");
+	d_free(&s, 0, 1, a);
+	d_free(&s, 0, 1, b);
+	write_seed("fuzz_dispatch", "move", &s);
+
+	mirror_reset();
+	d_begin(&s, F_HELLO | F_ID1(ID_TRUSTED));
+	d_open(&s, 0, "f", false);
+	d_open(&s, CTL_CONN1, "f", false);
+	d_alloc(&s, 0, 1, 200000, 0, false, 0);
+	a = mirror_alloc(200000);
+	d_alloc(&s, 0, 1, 200000, 0, false, 0);
+	(void)mirror_alloc(200000);
+	d_realloc(&s, 0, 1, a, 300000);
+	d_raw(&s, 0, "", 0);	/* client 0 disconnects mid-move */
+	d_retain(&s, CTL_CONN1, 1, a);
+	d_poolref(&s, CTL_CONN1, P_CHECK, 0, "f");
+	write_seed("fuzz_dispatch", "move_gone", &s);
+
 	/* Two clients share a block; the owner leaves first. */
 	mirror_reset();
 	d_begin(&s, F_HELLO | F_ID1(ID_TRUSTED));

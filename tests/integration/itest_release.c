@@ -35,9 +35,19 @@
  *       cannot grow in place), keeps every byte, and the old offset is no
  *       block any more; with a quota that cannot hold both blocks at once
  *       the daemon moves it instead, just as well.
+ *   big_move_goes_in_steps            a 256 MiB block the daemon itself
+ *       moves (the quota cannot hold both) is copied 4 KiB per loop turn:
+ *       meanwhile another client's round trips are answered (at least 20
+ *       before the move's reply) and nobody may retain the block
+ *       (-EBUSY); the moved bytes are intact.
+ *   mover_dies_mid_move               the mover killed during the copy:
+ *       both places are freed, nothing is left allocated or resident.
  */
 #include <errno.h>
+#include <poll.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -483,6 +493,160 @@ big_realloc_moved_by_the_client(void **state)
 	move_one(8 * MiB, 16 * MiB);
 }
 
+/*
+ * A move the daemon makes itself (libpoolclient asks for one when the
+ * quota cannot hold the old and the new block at once): a child holds a
+ * written 256 MiB block and grows it to 300 MiB in a 400 MiB quota.  The
+ * copy goes release_step (4 KiB) bytes per loop turn, so while it is
+ * under way (seen from here as the pool's resident pages rising past the
+ * block's) other clients are served.
+ */
+#define MOVE_FROM (256 * MiB)
+#define MOVE_TO (300 * MiB)
+#define MOVE_CONF "release_step = 4K\n"
+#define MOVE_POOL "1G\nquota = 400M"
+
+struct mover {
+	const char *sock;
+	int to_parent[2];	/* the block's offset; then its new one */
+};
+
+static int
+mover_child(void *arg)
+{
+	struct mover *m = arg;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t a, after, out;
+	unsigned char *b;
+	size_t i;
+
+	close(m->to_parent[0]);
+	CHECK_RC(pool_connect(m->sock, &c), 0, 2);
+	CHECK_RC(pool_open(c, "big", &p), 0, 3);
+	CHECK_RC(pool_alloc(p, MOVE_FROM, &a), 0, 4);
+	CHECK_RC(pool_alloc(p, 1 * MiB, &after), 0, 4);	/* a cannot grow */
+	CHECK(after == a + MOVE_FROM, 4);
+	pattern_fill(pool_ptr(p, a), MOVE_FROM);
+	CHECK(harness_write_full(m->to_parent[1], &a, sizeof(a)) == 0, 5);
+	CHECK_RC(pool_realloc(p, a, MOVE_TO, &out), 0, 6);
+	CHECK(harness_write_full(m->to_parent[1], &out, sizeof(out)) == 0, 7);
+	CHECK(out != a, 8);
+	b = pool_ptr(p, out);
+	for (i = 0; i < MOVE_FROM; i++)
+		CHECK(b[i] == (unsigned char)(i % 251), 9);
+	CHECK_RC(pool_free(p, a), -EINVAL, 10);
+	CHECK_RC(pool_free(p, out), 0, 11);
+	CHECK_RC(pool_free(p, after), 0, 12);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/* Start the mover; returns its pid, its block's offset in *a. */
+static pid_t
+mover_start(struct mover *m, pool_off_t *a)
+{
+	pid_t pid;
+
+	m->sock = fx.d.sock;
+	assert_int_equal(pipe(m->to_parent), 0);
+	pid = harness_spawn(mover_child, m);
+	assert_true(pid > 0);
+	close(m->to_parent[1]);
+	assert_int_equal(harness_read_full(m->to_parent[0], a, sizeof(*a)),
+			 0);
+	return pid;
+}
+
+/* Wait until the copy has begun: more pages resident than the block's. */
+static void
+wait_copy_begun(void)
+{
+	void *base = pool_ptr(fx.pool, 0);
+	size_t pages = 0;
+	int i;
+
+	for (i = 0; i < 2000; i++) {
+		pages = harness_resident_pages(base, 1024 * MiB);
+		if (pages > MOVE_FROM / 4096 + 256)
+			return;
+		harness_sleep_ms(5);
+	}
+	fail_msg("the copy never began: %zu pages resident", pages);
+}
+
+static bool
+readable(int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+	return poll(&pfd, 1, 0) == 1;
+}
+
+static void
+big_move_goes_in_steps(void **state)
+{
+	struct mover m;
+	pool_off_t a, out, off;
+	pid_t pid;
+	int served = 0;
+
+	(void)state;
+	start_with_pool(MOVE_CONF, MOVE_POOL);
+	pid = mover_start(&m, &a);
+	wait_copy_begun();
+	/* Under way: nobody may come to share the block that is moving. */
+	EXPECT_RC(pool_retain(fx.pool, a), -EBUSY);
+	while (served < 200 && !readable(m.to_parent[0])) {
+		assert_int_equal(pool_alloc(fx.pool, 1 * MiB, &off), 0);
+		assert_int_equal(pool_free(fx.pool, off), 0);
+		served++;
+	}
+	printf("move: %d round trips of another client answered during "
+	       "the copy\n", served);
+	assert_true(served >= 20);
+	assert_int_equal(harness_read_full(m.to_parent[0], &out, sizeof(out)),
+			 0);
+	close(m.to_parent[0]);
+	assert_int_equal(harness_wait(pid), 0);
+	assert_int_equal(stats().allocated_bytes, 0);
+	assert_int_equal(stats().failed_allocs, 0);
+	check_ok();
+}
+
+/*
+ * The mover is killed while its block is copied: the copy stops, both
+ * places are freed, and the daemon goes on serving.
+ */
+static void
+mover_dies_mid_move(void **state)
+{
+	struct mover m;
+	struct pool_stats st;
+	pool_off_t a;
+	pid_t pid;
+
+	(void)state;
+	start_with_pool(MOVE_CONF, MOVE_POOL);
+	pid = mover_start(&m, &a);
+	wait_copy_begun();
+	kill(pid, SIGKILL);
+	assert_int_equal(harness_wait(pid), 128 + SIGKILL);
+	close(m.to_parent[0]);
+	/* The daemon notices the hang-up in its own time. */
+	for (int i = 0; i < 1000 && stats().live_blocks; i++)
+		harness_sleep_ms(10);
+	st = stats();	/* waits for the pool to settle */
+	assert_int_equal(st.allocated_bytes, 0);
+	assert_int_equal(st.live_blocks, 0);
+	assert_int_equal(st.committed_bytes, 0);
+	EXPECT_RC(pool_free(fx.pool, a), -EINVAL);
+	check_ok();
+	assert_int_equal(pool_alloc(fx.pool, MOVE_TO, &a), 0);
+	assert_int_equal(pool_free(fx.pool, a), 0);
+}
+
 int
 main(void)
 {
@@ -505,6 +669,8 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(big_realloc_moved_by_the_client,
 					  teardown),
+		cmocka_unit_test_teardown(big_move_goes_in_steps, teardown),
+		cmocka_unit_test_teardown(mover_dies_mid_move, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
