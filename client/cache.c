@@ -45,6 +45,15 @@
  *    the share map's bits first, and every cache operation reads it
  *    (-EBADF, as the daemon would answer).
  *
+ * 5. A flush loses nothing.  A FreeBatch is all or nothing, so after any
+ *    refusal but the end of the handle or the connection, its blocks are
+ *    still the handle's: dropped, they would be nobody's until it closes,
+ *    and count against its quota.  One that could not be sent (-ENOBUFS,
+ *    -ENOMEM, -EMSGSIZE) is tried again in halves, and what still cannot
+ *    go returns to the stacks for the next flush; a refusal that names one
+ *    block drops only that one.  Meanwhile the blocks keep their entries,
+ *    busy, so a call about one (a double free) waits for the answer.
+ *
  * Structure.  Size classes: each multiple of the granularity up to 512
  * bytes, then four per doubling up to CACHE_MAX_BLOCK; a block serves the
  * largest class not above its usable size.  The cache has CACHE_SHARDS
@@ -58,8 +67,9 @@
  * refills and flushes, which are one round trip for many blocks.
  *
  * Invariant: a cached block's entry is in the table of the shard whose
- * stack holds it.  Locks: two shard locks are never held together, and no
- * lock is held across a round trip.
+ * stack holds it; a block being flushed keeps its entry, busy, in the
+ * table of the shard it left.  Locks: two shard locks are never held
+ * together, and no lock is held across a round trip.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -104,7 +114,7 @@ struct bin {
 
 struct shard {
 	pthread_mutex_t	 lock;
-	pthread_cond_t	 shrunk;	/* a shrink of a block here ended */
+	pthread_cond_t	 unbusy;	/* a shrink or flush here ended */
 	uint64_t	 bytes;		/* cached here; others read it unlocked */
 	int		 used;		/* a thread has used it */
 	struct ctable	 table;
@@ -393,7 +403,9 @@ find_elsewhere(struct cache *k, struct shard *skip, uint64_t off,
  * A block being shrunk (cache_give_slack) must not be freed, moved or
  * retained until the shrink has reached the daemon: freed first, its offset
  * could go to another thread, whose block the shrink would then resize.
- * So whoever finds it busy waits here, shard locked, and looks again.
+ * A block being flushed is not known to be free or still ours until the
+ * daemon has answered (give_back).  So whoever finds one busy waits here,
+ * shard locked, and looks again.
  */
 static enum ctable_found
 wait_not_busy(struct shard *sh, uint64_t off, struct ctable_entry *e,
@@ -404,7 +416,7 @@ wait_not_busy(struct shard *sh, uint64_t off, struct ctable_entry *e,
 	/* Not a cancellation point: the shard would stay locked. */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	while (r == CTABLE_BUSY) {
-		pthread_cond_wait(&sh->shrunk, &sh->lock);
+		pthread_cond_wait(&sh->unbusy, &sh->lock);
 		r = ctable_find(&sh->table, off, e);
 	}
 	pthread_setcancelstate(cancel, NULL);
@@ -432,12 +444,13 @@ bin_push(struct bin *b, uint64_t off, uint64_t usable)
 }
 
 /*
- * Take blocks out of a shard's stacks and table: all of them, or the older
- * half of each stack (the newer, warmer half stays).  At most max.
+ * Take blocks out of a shard's stacks to be flushed: all of them, or the
+ * older half of each stack (the newer, warmer half stays).  At most max.
+ * Their entries stay, busy, until the daemon has answered (settle).
  */
 static size_t
 shard_take(struct cache *k, struct shard *sh, int all, uint64_t *offs,
-    size_t max)
+    uint64_t *usable, size_t max)
 {
 	struct bin	*b;
 	size_t		 n = 0;
@@ -453,9 +466,11 @@ shard_take(struct cache *k, struct shard *sh, int all, uint64_t *offs,
 		if (take == 0)
 			continue;
 		for (i = 0; i < take; i++) {
-			offs[n++] = b->b[i].off;
+			offs[n] = b->b[i].off;
+			usable[n++] = b->b[i].usable;
 			bytes_add(sh, -(int64_t)b->b[i].usable);
-			(void)ctable_remove(&sh->table, b->b[i].off);
+			ctable_set_req(&sh->table, b->b[i].off,
+			    CTABLE_FLUSHING);
 		}
 		memmove(b->b, b->b + take, (b->n - take) * sizeof *b->b);
 		b->n -= take;
@@ -467,57 +482,180 @@ shard_take(struct cache *k, struct shard *sh, int all, uint64_t *offs,
 }
 
 /*
+ * Put back a block that a FreeBatch did not free: still the handle's, and
+ * free as far as the program knows.  0 if memory ran out: the block then
+ * stays the handle's, unknown to the cache, until the handle closes.
+ * Shard locked.
+ */
+static int
+unflush_locked(struct cache *k, struct shard *sh, uint64_t off,
+    uint64_t usable)
+{
+	int	c = class_of_block(k, usable);
+
+	if (c < 0 || !bin_push(&sh->bin[c], off, usable))
+		return 0;
+	if (!ctable_put(&sh->table, off, (uint32_t)usable, CTABLE_CACHED)) {
+		sh->bin[c].n--;
+		return 0;
+	}
+	bytes_add(sh, (int64_t)usable);
+	return 1;
+}
+
+/*
+ * The daemon has answered for blocks of sh sent in FreeBatches: the first
+ * done of them are no longer the handle's, the others still are and go
+ * back into the stacks.  Whoever waits for one of them looks again.
+ */
+static void
+settle(struct cache *k, struct shard *sh, const uint64_t *offs,
+    const uint64_t *usable, size_t done, size_t n)
+{
+	size_t	i;
+
+	pthread_mutex_lock(&sh->lock);
+	for (i = 0; i < n; i++)
+		if (i < done || !unflush_locked(k, sh, offs[i], usable[i]))
+			ctable_flushed(&sh->table, offs[i]);
+	pthread_cond_broadcast(&sh->unbusy);
+	pthread_mutex_unlock(&sh->lock);
+}
+
+/*
+ * After which refusals of a FreeBatch are its blocks no longer the
+ * handle's?  When the connection or the handle is gone (the daemon let go
+ * of its blocks with it), or the reply cannot be trusted.  A FreeBatch is
+ * all or nothing: after any other refusal every block is still the
+ * handle's, and forgetting it would keep it from everyone (and count it
+ * against the quota) until the handle closes.
+ */
+static int
+batch_lost(int error)
+{
+	return error == -ECONNRESET || error == -EBADF || error == -ECHILD ||
+	    error == -EPROTO;
+}
+
+static void
+swap_blocks(uint64_t *offs, uint64_t *usable, size_t i, size_t j)
+{
+	uint64_t	o = offs[i], u = usable[i];
+
+	offs[i] = offs[j];
+	usable[i] = usable[j];
+	offs[j] = o;
+	usable[j] = u;
+}
+
+/*
+ * Free n blocks of shard sh in the daemon (their entries busy, or none),
+ * reordering offs and usable.  A refusal naming one block (failed_index)
+ * is the daemon's answer about it: it is dropped, as the handle does not
+ * hold it, and the others go again.  One that says nothing was sent
+ * (-ENOBUFS, -ENOMEM, -EMSGSIZE: the socket buffer, memory) is tried again
+ * with half as many blocks, which may fit where the whole did not; what a
+ * batch of one block cannot free goes back to the cache, for the next
+ * flush.  Returns 0, or the error that kept blocks in the cache.
+ */
+static int
+give_back(struct pool *p, struct shard *sh, uint64_t *offs,
+    uint64_t *usable, size_t n)
+{
+	size_t	done = 0, chunk = n, m, bad;
+	int	error = 0;
+
+	while (done < n) {
+		m = n - done < chunk ? n - done : chunk;
+		if ((error = client_free_batch(p, m, offs + done, &bad)) == 0)
+			done += m;
+		else if (bad < m) {
+			swap_blocks(offs, usable, done, done + bad);
+			done++;
+		} else if (batch_lost(error))
+			done = n;
+		else if (m > 1)
+			chunk = (m + 1) / 2;
+		else
+			break;
+	}
+	settle(p->cache, sh, offs, usable, done, n);
+	return done < n ? error : 0;
+}
+
+/*
  * Give blocks back to the daemon in batches: all of every shard's, or the
- * older half of one shard's.  Returns the bytes they held.
+ * older half of one shard's.  Returns the bytes they held.  *errorp (if
+ * not NULL) is 0, or the error that kept blocks in the cache: the flush
+ * stops there, and the next one tries them again.
  */
 static uint64_t
-flush_some(struct pool *p, struct shard *only)
+flush_some(struct pool *p, struct shard *only, int *errorp)
 {
 	struct cache	*k = p->cache;
-	uint64_t	*offs, before, after;
+	uint64_t	*offs, *usable, before, after;
 	size_t		 n;
 	unsigned	 s;
+	int		 error = 0;
 
-	if ((offs = malloc(POOL_BATCH_MAX * sizeof *offs)) == NULL)
+	/* On the heap: 64 KiB, too much for a small thread stack. */
+	if ((offs = malloc(2 * POOL_BATCH_MAX * sizeof *offs)) == NULL) {
+		if (errorp != NULL)
+			*errorp = -ENOMEM;
 		return 0;
+	}
+	usable = offs + POOL_BATCH_MAX;
 	before = cache_bytes(p);
-	for (s = 0; s < CACHE_SHARDS; s++) {
+	for (s = 0; s < CACHE_SHARDS && error == 0; s++) {
 		if (only != NULL && only != &k->shard[s])
 			continue;
 		do {
 			n = shard_take(k, &k->shard[s], only == NULL, offs,
-			    POOL_BATCH_MAX);
+			    usable, POOL_BATCH_MAX);
 			/*
-			 * A failure (the daemon gone, or the handle
-			 * destroyed) leaves the blocks to the daemon's books:
-			 * they go when the handle closes, as everything it
-			 * holds does.
+			 * A dead daemon, or the handle destroyed, takes the
+			 * blocks off the daemon's books with the handle:
+			 * give_back forgets them.
 			 */
 			if (n > 0)
-				(void)client_free_batch(p, n, offs);
+				error = give_back(p, &k->shard[s], offs,
+				    usable, n);
 			/* Halving takes one pass; emptying may take more. */
-		} while (only == NULL && n == POOL_BATCH_MAX);
+		} while (error == 0 && only == NULL && n == POOL_BATCH_MAX);
 	}
 	free(offs);
 	after = cache_bytes(p);
+	if (errorp != NULL)
+		*errorp = error;
 	return before > after ? before - after : 0;
 }
 
-/* A shard over its part of the budget gives back its older half. */
-static void
+/*
+ * A shard over its part of the budget gives back its older half.  0, or
+ * the error that kept it over: the next free tries again.
+ */
+static int
 flush_if_over(struct pool *p, struct shard *sh)
 {
+	int	error = 0;
+
 	if (__atomic_load_n(&sh->bytes, __ATOMIC_RELAXED) >
 	    shard_budget(p->cache))
-		flush_some(p, sh);
+		(void)flush_some(p, sh, &error);
+	return error;
 }
 
-/* Give up blocks of ours that sh's table has forgotten: drop them. */
+/*
+ * Give up blocks of sh not to be kept: shared ones found in a stack
+ * (entries busy), or ones a refill found no room for (no entries).  Those
+ * that cannot be sent now go into the stacks, for the next pop or flush.
+ */
 static void
-shed(struct pool *p, const uint64_t *offs, size_t n)
+shed(struct pool *p, struct shard *sh, uint64_t *offs, uint64_t *usable,
+    size_t n)
 {
 	if (n > 0)
-		(void)client_free_batch(p, n, offs);
+		(void)give_back(p, sh, offs, usable, n);
 }
 
 /*
@@ -567,9 +705,9 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, uint64_t *out)
 	}
 	pthread_mutex_unlock(&sh->lock);
 	/* Those that found no room in a stack go straight back. */
-	shed(p, offs + 1, i);
+	shed(p, sh, offs + 1, usable + 1, i);
 	*out = offs[0];
-	flush_if_over(p, sh);
+	(void)flush_if_over(p, sh);
 	return 1;
 }
 
@@ -599,7 +737,7 @@ cache_create(struct pool *p, const uint8_t *share_map, uint64_t share_size,
 	classes_make(k, p->granularity);
 	for (i = 0; i < CACHE_SHARDS; i++) {
 		pthread_mutex_init(&k->shard[i].lock, NULL);
-		pthread_cond_init(&k->shard[i].shrunk, NULL);
+		pthread_cond_init(&k->shard[i].unbusy, NULL);
 		ctable_init(&k->shard[i].table, k->gshift);
 	}
 	p->cache = k;
@@ -626,7 +764,7 @@ cache_destroy(struct pool *p)
 		if (conn_forked(p->conn))
 			continue;
 		pthread_mutex_destroy(&k->shard[i].lock);
-		pthread_cond_destroy(&k->shard[i].shrunk);
+		pthread_cond_destroy(&k->shard[i].unbusy);
 	}
 	free(k);
 	p->cache = NULL;
@@ -664,38 +802,44 @@ cache_env_budget(void)
 	return (size_t)n;
 }
 
-void
+int
 cache_set_budget(struct pool *p, size_t budget)
 {
 	struct cache	*k = p->cache;
-	int		 i;
+	int		 i, error = 0;
 
 	if (k == NULL)
-		return;
+		return 0;
 	budget = budget_for(k, budget);
 	__atomic_store_n(&k->budget, budget, __ATOMIC_RELAXED);
 	if (budget == 0) {
-		flush_some(p, NULL);
+		(void)flush_some(p, NULL, &error);
 		cache_give_slack(p);
+		/*
+		 * Live blocks are no longer tracked; cached ones that the
+		 * flush could not send keep their entries, so that a free of
+		 * one is still known for a double free, until a flush.
+		 */
 		for (i = 0; i < CACHE_SHARDS; i++) {
 			pthread_mutex_lock(&k->shard[i].lock);
-			ctable_clear(&k->shard[i].table);
+			ctable_clear_live(&k->shard[i].table);
 			pthread_mutex_unlock(&k->shard[i].lock);
 		}
 	} else {
-		for (i = 0; i < CACHE_SHARDS; i++)
-			flush_if_over(p, &k->shard[i]);
+		for (i = 0; i < CACHE_SHARDS && error == 0; i++)
+			error = flush_if_over(p, &k->shard[i]);
 	}
+	return error;
 }
 
 /*
- * Pop a block of bin b that nobody else holds and forget it in the table;
- * the shared ones found on the way (retained after they were freed here)
- * go to sheds.  Shard locked.
+ * Pop a block of bin b that nobody else holds; the shared ones found on
+ * the way (retained after they were freed here) go to sheds, their entries
+ * busy until the daemon has them.  Shard locked.
  */
 static uint64_t
 bin_pop(struct shard *sh, struct bin *b, const struct cache *k,
-    uint64_t *sheds, size_t *nshed)
+    uint64_t *sheds, uint64_t *shed_usable, size_t *nshed)
 {
 	uint64_t	off;
 
@@ -705,7 +849,8 @@ bin_pop(struct shard *sh, struct bin *b, const struct cache *k,
 		off = b->b[b->n].off;
 		if (!is_shared(k, off))
 			return off;
-		(void)ctable_remove(&sh->table, off);
+		ctable_set_req(&sh->table, off, CTABLE_FLUSHING);
+		shed_usable[*nshed] = b->b[b->n].usable;
 		sheds[(*nshed)++] = off;
 	}
 	return NO_OFF;
@@ -716,7 +861,8 @@ cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 {
 	struct cache	*k = p->cache;
 	struct shard	*sh;
-	uint64_t	 sheds[CACHE_SHED_MAX], off = NO_OFF;
+	uint64_t	 sheds[CACHE_SHED_MAX], shed_usable[CACHE_SHED_MAX];
+	uint64_t	 off = NO_OFF;
 	size_t		 nshed = 0;
 	unsigned	 r;
 	int		 c, error;
@@ -734,12 +880,13 @@ cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 	for (r = 0; off == NO_OFF && r <= CACHE_REACH &&
 	    (unsigned)c + r < k->nclasses &&
 	    k->size[c + r] <= 2 * (uint64_t)k->size[c]; r++)
-		off = bin_pop(sh, &sh->bin[c + r], k, sheds, &nshed);
+		off = bin_pop(sh, &sh->bin[c + r], k, sheds, shed_usable,
+		    &nshed);
 	if (off != NO_OFF)
 		ctable_set_req(&sh->table, off, round_g(k, size));
 	pthread_mutex_unlock(&sh->lock);
 	/* Retained by someone after it was freed here: not ours to reuse. */
-	shed(p, sheds, nshed);
+	shed(p, sh, sheds, shed_usable, nshed);
 
 	if (off == NO_OFF && !refill(p, sh, c, size, &off))
 		return 0;
@@ -747,6 +894,43 @@ cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 		memset(p->base + off, 0, size);
 	*out = off;
 	return 1;
+}
+
+/* off's shard, locked, and what it is there; NULL if nowhere. */
+static struct shard *
+find_anywhere(struct cache *k, uint64_t off, struct ctable_entry *e,
+    enum ctable_found *r)
+{
+	struct shard	*sh = my_shard(k);
+
+	pthread_mutex_lock(&sh->lock);
+	if ((*r = ctable_find(&sh->table, off, e)) != CTABLE_ABSENT)
+		return sh;
+	pthread_mutex_unlock(&sh->lock);
+	return find_elsewhere(k, sh, off, e, r);
+}
+
+/*
+ * A call about a block that sits freed in the cache (3): flush, so that
+ * the daemon knows the block free and gives the answer.  0: ask it.  Else
+ * the error that kept the block in the cache (nothing could be sent): the
+ * daemon, which has the block live for this handle, would take the call,
+ * and a double free would free the block under the cache.
+ */
+static int
+flush_for_daemon(struct pool *p, uint64_t off)
+{
+	struct ctable_entry	 e;
+	enum ctable_found	 r;
+	struct shard		*sh;
+	int			 error;
+
+	(void)flush_some(p, NULL, &error);
+	if (error == 0 || (sh = find_anywhere(p->cache, off, &e, &r)) == NULL)
+		return 0;
+	r = wait_not_busy(sh, off, &e, r);
+	pthread_mutex_unlock(&sh->lock);
+	return r == CTABLE_WAS_CACHED ? error : 0;
 }
 
 /*
@@ -805,8 +989,7 @@ cache_free(struct pool *p, pool_off_t off)
 	if (r == CTABLE_WAS_CACHED) {
 		/* A double free: the daemon's answer, after a flush (3). */
 		pthread_mutex_unlock(&sh->lock);
-		flush_some(p, NULL);
-		return 0;
+		return flush_for_daemon(p, off);
 	}
 	if (r != CTABLE_LIVE || !keep) {
 		/* Not ours to keep: the daemon frees it, or drops our ref. */
@@ -821,7 +1004,7 @@ cache_free(struct pool *p, pool_off_t off)
 	}
 	bytes_add(sh, e.usable);
 	pthread_mutex_unlock(&sh->lock);
-	flush_if_over(p, sh);
+	(void)flush_if_over(p, sh);
 	return 1;
 }
 
@@ -839,20 +1022,6 @@ cache_track(struct pool *p, pool_off_t off, uint64_t usable)
 	pthread_mutex_unlock(&sh->lock);
 }
 
-/* off's shard, locked, and what it is there; NULL if nowhere. */
-static struct shard *
-find_anywhere(struct cache *k, uint64_t off, struct ctable_entry *e,
-    enum ctable_found *r)
-{
-	struct shard	*sh = my_shard(k);
-
-	pthread_mutex_lock(&sh->lock);
-	if ((*r = ctable_find(&sh->table, off, e)) != CTABLE_ABSENT)
-		return sh;
-	pthread_mutex_unlock(&sh->lock);
-	return find_elsewhere(k, sh, off, e, r);
-}
-
 void
 cache_untrack(struct pool *p, pool_off_t off)
 {
@@ -868,13 +1037,14 @@ cache_untrack(struct pool *p, pool_off_t off)
 	pthread_mutex_unlock(&sh->lock);
 }
 
-uint64_t
-cache_known(struct pool *p, pool_off_t off)
+int
+cache_known(struct pool *p, pool_off_t off, uint64_t *usable)
 {
 	struct ctable_entry	 e;
 	enum ctable_found	 r;
 	struct shard		*sh;
 
+	*usable = 0;
 	if (p->cache == NULL ||
 	    (sh = find_anywhere(p->cache, off, &e, &r)) == NULL)
 		return 0;
@@ -883,10 +1053,10 @@ cache_known(struct pool *p, pool_off_t off)
 	switch (r) {
 	case CTABLE_WAS_CACHED:
 		/* Freed into the cache: let the daemon answer (3). */
-		flush_some(p, NULL);
-		return 0;
+		return flush_for_daemon(p, off);
 	case CTABLE_LIVE:
-		return e.req;
+		*usable = e.req;
+		return 0;
 	default:
 		return 0;
 	}
@@ -924,7 +1094,7 @@ cache_give_slack(struct pool *p)
 				ctable_shrunk(&sh->table, s[i].off,
 				    error == 0 ? (uint32_t)usable : 0);
 				/* Requests about it wait for this (busy). */
-				pthread_cond_broadcast(&sh->shrunk);
+				pthread_cond_broadcast(&sh->unbusy);
 				pthread_mutex_unlock(&sh->lock);
 				if (error == 0)
 					given++;
@@ -949,7 +1119,18 @@ cache_flush(struct pool *p)
 {
 	if (p->cache == NULL)
 		return 0;
-	return flush_some(p, NULL);
+	return flush_some(p, NULL, NULL);
+}
+
+int
+cache_empty(struct pool *p)
+{
+	int	error;
+
+	if (p->cache == NULL)
+		return 0;
+	(void)flush_some(p, NULL, &error);
+	return error;
 }
 
 uint64_t

@@ -28,8 +28,11 @@ struct cache;
  */
 int	cache_create(struct pool *, const uint8_t *share_map,
 	    uint64_t share_size, size_t budget);
-/* Change the budget; 0 flushes the cache and stops tracking blocks. */
-void	cache_set_budget(struct pool *, size_t budget);
+/*
+ * Change the budget; 0 flushes the cache and stops tracking live blocks.
+ * 0, or the error that kept blocks in the cache (see cache_empty).
+ */
+int	cache_set_budget(struct pool *, size_t budget);
 /* Forget the cache (the handle is closing: the daemon drops its blocks). */
 void	cache_destroy(struct pool *);
 /* The budget from $POOLMGR_CLIENT_CACHE, or the default. */
@@ -45,7 +48,7 @@ int	cache_alloc(struct pool *, size_t size, int zero, pool_off_t *out);
  * Take a freed block into the cache.  1 taken, 0 not one to keep (send the
  * free to the daemon), -ECONNRESET the daemon is gone.  A block already
  * in the cache (a double free) flushes the cache and gets 0: the daemon
- * gives the answer.
+ * gives the answer; or, if the flush could not send it, the flush's error.
  */
 int	cache_free(struct pool *, pool_off_t off);
 /* Remember a block the daemon gave this handle, so its free can be kept. */
@@ -53,13 +56,22 @@ void	cache_track(struct pool *, pool_off_t off, uint64_t usable);
 /* Forget a block the daemon freed or moved. */
 void	cache_untrack(struct pool *, pool_off_t off);
 /*
- * Before a request about off goes to the daemon: what the program may use
- * of the block if this handle holds it alone, else 0; a block sitting freed in the cache
- * flushes the cache first, so that the daemon knows it free.
+ * Before a request about off goes to the daemon: *usable is what the
+ * program may use of the block if this handle holds it alone, else 0.  A
+ * block sitting freed in the cache flushes the cache first, so that the
+ * daemon knows it free.  0, or the error that kept it in the cache: the
+ * request must not go (the daemon would take the block as live).
  */
-uint64_t cache_known(struct pool *, pool_off_t off);
-/* Free every cached block in the daemon; the bytes given back. */
+int	cache_known(struct pool *, pool_off_t off, uint64_t *usable);
+/*
+ * Free every cached block in the daemon; the bytes given back.  Blocks a
+ * FreeBatch could not carry (nothing sent: -ENOBUFS, -ENOMEM, -EMSGSIZE)
+ * stay in the cache for the next flush; none is ever dropped while the
+ * handle still holds it.
+ */
 uint64_t cache_flush(struct pool *);
+/* The same (pool_flush): 0, or the error that kept blocks in the cache. */
+int	cache_empty(struct pool *);
 /*
  * 0 while the handle works; else why not: -EBADF (its pool was destroyed),
  * -ECONNRESET (the daemon is gone), -ECHILD (opened before fork()).

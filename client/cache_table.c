@@ -28,7 +28,8 @@ slack_of(const struct ctable_entry *e)
 {
 	uint32_t	req = e->req & ~CTABLE_SHRINKING;
 
-	return e->req == CTABLE_CACHED || req >= e->usable ? 0 :
+	/* Cached or being flushed: the program holds none of it. */
+	return req == CTABLE_CACHED || req >= e->usable ? 0 :
 	    e->usable - req;
 }
 
@@ -136,6 +137,26 @@ ctable_clear(struct ctable *t)
 }
 
 void
+ctable_clear_live(struct ctable *t)
+{
+	size_t	i = 0;
+
+	/*
+	 * remove_at moves into slot i only entries of slots not looked at
+	 * yet, or kept already: so slot i is looked at again.
+	 */
+	while (i < t->cap) {
+		if (t->e[i].off != NO_OFF &&
+		    (t->e[i].req & ~CTABLE_SHRINKING) != CTABLE_CACHED)
+			remove_at(t, i);
+		else
+			i++;
+	}
+	if (t->n == 0)
+		ctable_clear(t);
+}
+
+int
 ctable_put(struct ctable *t, uint64_t off, uint32_t usable, uint32_t req)
 {
 	struct ctable_entry	 e = {.off = off, .usable = usable, .req = req};
@@ -147,8 +168,9 @@ ctable_put(struct ctable *t, uint64_t off, uint32_t usable, uint32_t req)
 	} else if (reserve(t))
 		place(t, &e);
 	else
-		return;
+		return 0;
 	slack_add(t, slack_of(&e));
+	return 1;
 }
 
 enum ctable_found
@@ -187,6 +209,15 @@ ctable_remove(struct ctable *t, uint64_t off)
 	return 1;
 }
 
+void
+ctable_flushed(struct ctable *t, uint64_t off)
+{
+	long	i;
+
+	if ((i = slot_of(t, off)) >= 0 && t->e[i].req == CTABLE_FLUSHING)
+		remove_at(t, (size_t)i);
+}
+
 size_t
 ctable_slack_take(struct ctable *t, struct ctable_slack *out, size_t max)
 {
@@ -212,7 +243,8 @@ ctable_shrunk(struct ctable *t, uint64_t off, uint32_t usable)
 	struct ctable_entry	*e;
 	long			 i;
 
-	if ((i = slot_of(t, off)) < 0 || !(t->e[i].req & CTABLE_SHRINKING))
+	if ((i = slot_of(t, off)) < 0 || !(t->e[i].req & CTABLE_SHRINKING) ||
+	    t->e[i].req == CTABLE_FLUSHING)
 		return;
 	e = &t->e[i];
 	slack_add(t, -(int64_t)slack_of(e));

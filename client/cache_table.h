@@ -4,8 +4,10 @@
  *
  * An entry is live (the program holds it; req is what the program asked
  * for, rounded to the granularity, and all it may use of the block), cached
- * (freed by the program, kept by the cache), or being shrunk (its slack is
- * being given back to the daemon).  The slack of a live block is usable
+ * (freed by the program, kept by the cache), being shrunk (its slack is
+ * being given back to the daemon), or being flushed (a cached block whose
+ * free is on its way to the daemon).  The last two are busy: what the
+ * daemon makes of them is not known yet.  The slack of a live block is usable
  * minus req: bytes the block has only because the cache served the request
  * from a larger block; the table keeps their sum.
  *
@@ -21,11 +23,14 @@
 struct ctable_entry {
 	uint64_t	 off;		/* UINT64_MAX: an empty slot */
 	uint32_t	 usable;	/* the block's size in the daemon */
-	uint32_t	 req;		/* CTABLE_CACHED, or the program's size,
-					 * with CTABLE_SHRINKING while shrunk */
+	uint32_t	 req;		/* CTABLE_CACHED, CTABLE_FLUSHING,
+					 * or the program's size, with
+					 * CTABLE_SHRINKING while shrunk */
 };
 #define CTABLE_CACHED		0u
 #define CTABLE_SHRINKING	0x80000000u
+/* Cached, and busy until the daemon has answered its FreeBatch. */
+#define CTABLE_FLUSHING		(CTABLE_SHRINKING | CTABLE_CACHED)
 
 struct ctable {
 	struct ctable_entry	*e;
@@ -40,7 +45,7 @@ enum ctable_found {
 	CTABLE_ABSENT,		/* not here */
 	CTABLE_WAS_CACHED,	/* freed already */
 	CTABLE_LIVE,		/* held by the program */
-	CTABLE_BUSY,		/* being shrunk */
+	CTABLE_BUSY,		/* being shrunk or flushed */
 };
 
 /* A block with slack, to be shrunk to req. */
@@ -52,9 +57,14 @@ struct ctable_slack {
 void	ctable_init(struct ctable *, unsigned gshift);
 void	ctable_destroy(struct ctable *);
 void	ctable_clear(struct ctable *);
+/* Forget the live and shrinking entries; cached and flushing ones stay. */
+void	ctable_clear_live(struct ctable *);
 
-/* Enter a block, live (req) or cached (CTABLE_CACHED); replaces any. */
-void	ctable_put(struct ctable *, uint64_t off, uint32_t usable,
+/*
+ * Enter a block, live (req), cached (CTABLE_CACHED) or being flushed;
+ * replaces any.  0 if it is not here: a new entry found no memory.
+ */
+int	ctable_put(struct ctable *, uint64_t off, uint32_t usable,
 	    uint32_t req);
 /* What off is here; *e gets the entry if it is here. */
 enum ctable_found ctable_find(const struct ctable *, uint64_t off,
@@ -63,6 +73,8 @@ enum ctable_found ctable_find(const struct ctable *, uint64_t off,
 void	ctable_set_req(struct ctable *, uint64_t off, uint32_t req);
 /* Forget off; 0 if it was not here. */
 int	ctable_remove(struct ctable *, uint64_t off);
+/* Forget off if it is being flushed (not a later block at its offset). */
+void	ctable_flushed(struct ctable *, uint64_t off);
 /* Mark up to max live blocks with slack as being shrunk; how many. */
 size_t	ctable_slack_take(struct ctable *, struct ctable_slack *, size_t max);
 /* Shrinking off is over: its new usable size, or 0 if it failed. */

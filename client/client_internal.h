@@ -134,7 +134,7 @@ int	client_call(struct pool *, Poolmgr__Request *,
 /* pool.c: batches straight to the daemon, past the cache (for cache.c) */
 int	client_alloc_batch(struct pool *, size_t, const uint64_t *, int,
 	    uint64_t *, uint64_t *);
-int	client_free_batch(struct pool *, size_t, const uint64_t *);
+int	client_free_batch(struct pool *, size_t, const uint64_t *, size_t *);
 int	client_shrink(struct pool *, uint64_t, uint64_t, uint64_t *);
 
 #endif /* CLIENT_INTERNAL_H */

@@ -33,15 +33,22 @@ static int	client_alloc(struct pool *, uint64_t, uint64_t, int, uint64_t,
 static int	client_block_op(struct pool *, Poolmgr__Request__BodyCase,
 		    pool_off_t);
 
-/* A request about handle p: with its cache's report, if it has a cache. */
-int
-client_call(struct pool *p, Poolmgr__Request *req,
-    Poolmgr__Reply__BodyCase want, Poolmgr__Reply **replyp)
+/* The cache's size rides on every request through a caching handle. */
+static void
+client_report(struct pool *p, Poolmgr__Request *req)
 {
 	if (p->cache != NULL) {
 		req->cache_handle = p->handle;
 		req->cache_bytes = cache_bytes(p);
 	}
+}
+
+/* A request about handle p: with its cache's report, if it has a cache. */
+int
+client_call(struct pool *p, Poolmgr__Request *req,
+    Poolmgr__Reply__BodyCase want, Poolmgr__Reply **replyp)
+{
+	client_report(p, req);
 	return conn_call(p->conn, req, want, replyp, NULL);
 }
 
@@ -241,18 +248,53 @@ client_alloc_batch(struct pool *p, size_t n, const uint64_t *sizes,
 	return error;
 }
 
+/*
+ * FreeBatch, all or nothing.  *bad is the index of the block a refusal
+ * names (failed_index), else n: the cache drops that block and sends the
+ * others again.  Hence conn_request, not conn_call, which keeps no reply
+ * of a refusal.
+ */
 int
-client_free_batch(struct pool *p, size_t n, const uint64_t *offs)
+client_free_batch(struct pool *p, size_t n, const uint64_t *offs,
+    size_t *bad)
 {
 	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
 	Poolmgr__FreeBatch	 fb = POOLMGR__FREE_BATCH__INIT;
+	Poolmgr__Reply		*reply;
+	int			 error;
 
+	*bad = n;
 	fb.handle = p->handle;
 	fb.n_offsets = n;
 	fb.offsets = (uint64_t *)offs;
 	req.body_case = POOLMGR__REQUEST__BODY_FREE_BATCH;
 	req.free_batch = &fb;
-	return client_call(p, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL);
+	client_report(p, &req);
+	if ((error = conn_request(p->conn, &req, &reply, NULL)) != 0)
+		return error;
+	/* Errno values are 1 .. 4095, as conn_call checks. */
+	if (reply->error > 0 || reply->error < -4095)
+		error = -EPROTO;
+	else
+		error = reply->error;
+	if (error != 0 && error != -EPROTO &&
+	    reply->body_case == POOLMGR__REPLY__BODY_FREE_BATCH &&
+	    reply->free_batch != NULL && reply->free_batch->failed_index < n)
+		*bad = reply->free_batch->failed_index;
+	poolmgr__reply__free_unpacked(reply, NULL);
+	return error;
+}
+
+/*
+ * Why the handle no longer works, if it does not; else why blocks stayed
+ * in the cache, if they did (a flush may be tried again).
+ */
+static int
+client_flushed(struct pool *p, int error)
+{
+	int	check = cache_check(p);
+
+	return check != 0 ? check : error;
 }
 
 POOL_API int
@@ -264,8 +306,7 @@ pool_set_cache(struct pool *p, size_t budget)
 		return -ECHILD;
 	if (p->cache == NULL)
 		return budget == 0 ? 0 : -EOPNOTSUPP;
-	cache_set_budget(p, budget);
-	return cache_check(p);
+	return client_flushed(p, cache_set_budget(p, budget));
 }
 
 POOL_API int
@@ -275,8 +316,7 @@ pool_flush(struct pool *p)
 		return -EINVAL;
 	if (conn_forked(p->conn))
 		return -ECHILD;
-	cache_flush(p);
-	return cache_check(p);
+	return client_flushed(p, cache_empty(p));
 }
 
 POOL_API int
@@ -382,7 +422,7 @@ client_shrink(struct pool *p, uint64_t off, uint64_t size, uint64_t *usable)
  * keep every other client waiting (a second for 256 MiB).  When the new
  * block does not fit beside the old one (the quota counts both for a
  * moment, the daemon's move only the growth), the daemon moves it after
- * all.
+ * all, a release step per turn of its loop, so only this caller waits.
  */
 static int
 client_move(struct pool *p, pool_off_t off, size_t size, int retry,
@@ -434,7 +474,8 @@ pool_realloc(struct pool *p, pool_off_t off, size_t size, pool_off_t *out)
 	 * whose free then goes to the daemon: safe, if not cached.
 	 */
 	if (off != POOL_OFF_NONE) {
-		(void)cache_known(p, off);
+		if ((error = cache_known(p, off, &usable)) != 0)
+			return error;
 		cache_untrack(p, off);
 	}
 
@@ -512,7 +553,9 @@ pool_alloc_batch(struct pool *p, size_t n, const size_t *sizes,
 POOL_API int
 pool_free_batch(struct pool *p, size_t n, const pool_off_t *offs)
 {
-	size_t	i;
+	uint64_t	usable;
+	size_t		i, bad;
+	int		error;
 
 	if (p == NULL || (offs == NULL && n != 0))
 		return -EINVAL;
@@ -522,25 +565,32 @@ pool_free_batch(struct pool *p, size_t n, const pool_off_t *offs)
 		return -ECHILD;
 	if (n == 0)
 		return 0;
-	/* Forgotten first, as in pool_realloc: after, they may be others'. */
+	/*
+	 * Forgotten first, as in pool_realloc: after, they may be others'.
+	 * Those forgotten before a failure are live blocks the cache no
+	 * longer knows: their frees go to the daemon, which is safe.
+	 */
 	for (i = 0; i < n; i++)
 		if (offs[i] != POOL_OFF_NONE) {
-			(void)cache_known(p, offs[i]);
+			if ((error = cache_known(p, offs[i], &usable)) != 0)
+				return error;
 			cache_untrack(p, offs[i]);
 		}
-	return client_free_batch(p, n, offs);
+	return client_free_batch(p, n, offs, &bad);
 }
 
 POOL_API int
 pool_retain(struct pool *p, pool_off_t off)
 {
-	int	error;
+	uint64_t	usable;
+	int		error;
 
 	if (p == NULL || off == POOL_OFF_NONE)
 		return -EINVAL;
 	if (conn_forked(p->conn))
 		return -ECHILD;
-	(void)cache_known(p, off);
+	if ((error = cache_known(p, off, &usable)) != 0)
+		return error;
 	/* A retain counts against the quota: the cache gives way first. */
 	error = client_block_op(p, POOLMGR__REQUEST__BODY_RETAIN, off);
 	if (error != 0 && client_flush_for(p, error))
@@ -551,11 +601,15 @@ pool_retain(struct pool *p, pool_off_t off)
 POOL_API int
 pool_persist(struct pool *p, pool_off_t off)
 {
+	uint64_t	usable;
+	int		error;
+
 	if (p == NULL || off == POOL_OFF_NONE)
 		return -EINVAL;
 	if (conn_forked(p->conn))
 		return -ECHILD;
-	(void)cache_known(p, off);
+	if ((error = cache_known(p, off, &usable)) != 0)
+		return error;
 	return client_block_op(p, POOLMGR__REQUEST__BODY_PERSIST, off);
 }
 
@@ -573,7 +627,9 @@ pool_usable_size(struct pool *p, pool_off_t off, size_t *out)
 	if (conn_forked(p->conn))
 		return -ECHILD;
 	/* A block this handle holds alone is known here, size and all. */
-	if ((usable = cache_known(p, off)) != 0) {
+	if ((error = cache_known(p, off, &usable)) != 0)
+		return error;
+	if (usable != 0) {
 		*out = usable;
 		return 0;
 	}

@@ -21,7 +21,11 @@
  *   - threads started after others ended reuse their shard and its blocks;
  *   - a block freed while the cache gives its slack back is freed only
  *     after the shrink, never shrinking the block that next takes its
- *     offset.
+ *     offset;
+ *   - a flush whose FreeBatch cannot be sent (ENOBUFS, or too large for
+ *     the socket's buffer) loses no block, whichever call flushed: the
+ *     blocks stay cached, still the handle's, and a later flush or the
+ *     handle's close frees them.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,6 +33,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -38,10 +43,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "harness.h"
 #include "poolclient.h"
+#include "poolmgr.pb-c.h"
 
 #define CONFIG	"[pool c]\nsize = 16M\n" \
 		"[pool tight]\nsize = 64K\ngranularity = 16\n"
@@ -833,6 +841,427 @@ huge_budget_in_the_environment_is_ignored(void **state)
 	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
+/* ---- flushes that cannot be sent ----------------------------------------- */
+
+/*
+ * While freebatch_failing is set, every FreeBatch this process sends fails
+ * as the kernel fails a send with no buffer space: ENOBUFS, nothing sent,
+ * the connection fine.  libpoolclient's send comes here: the test links
+ * libpoolclient.a, and a send defined in the program wins over libc's.
+ */
+static int freebatch_failing;	/* atomic */
+static int freebatch_refused;	/* atomic: sends failed so far */
+
+static bool
+is_free_batch(const void *buf, size_t len)
+{
+	Poolmgr__Request *req = poolmgr__request__unpack(NULL, len, buf);
+	bool yes = req != NULL &&
+		   req->body_case == POOLMGR__REQUEST__BODY_FREE_BATCH;
+
+	if (req != NULL)
+		poolmgr__request__free_unpacked(req, NULL);
+	return yes;
+}
+
+ssize_t
+send(int fd, const void *buf, size_t len, int flags)
+{
+	typedef ssize_t (*send_fn)(int, const void *, size_t, int);
+	static send_fn real;	/* atomic */
+	send_fn fn;
+
+	if (__atomic_load_n(&freebatch_failing, __ATOMIC_ACQUIRE) &&
+	    is_free_batch(buf, len)) {
+		__atomic_add_fetch(&freebatch_refused, 1, __ATOMIC_RELAXED);
+		errno = ENOBUFS;
+		return -1;
+	}
+	if ((fn = __atomic_load_n(&real, __ATOMIC_ACQUIRE)) == NULL) {
+		fn = (send_fn)dlsym(RTLD_NEXT, "send");
+		__atomic_store_n(&real, fn, __ATOMIC_RELEASE);
+	}
+	return fn(fd, buf, len, flags);
+}
+
+static void
+fail_free_batches(void)
+{
+	__atomic_store_n(&freebatch_refused, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&freebatch_failing, 1, __ATOMIC_RELEASE);
+}
+
+/* Send FreeBatches again; fails the test if none was refused meanwhile. */
+static void
+send_free_batches(void)
+{
+	__atomic_store_n(&freebatch_failing, 0, __ATOMIC_RELEASE);
+	if (__atomic_load_n(&freebatch_refused, __ATOMIC_RELAXED) == 0)
+		fail_msg("no FreeBatch was sent while they were to fail");
+}
+
+/*
+ * Every byte p holds is in its cache, want of them: none freed by the
+ * failed flush, and none forgotten (neither cached nor freed, a block
+ * would be nobody's until the handle closes).
+ */
+static void
+all_still_cached(struct pool *p, uint64_t want, const char *after)
+{
+	struct pool_stats st = stats(p);
+
+	printf("cache: after %s that could not be sent: %" PRIu64 " B "
+	       "allocated, %" PRIu64 " B of it cached\n", after,
+	       st.allocated_bytes, st.client_cached_bytes);
+	if (st.allocated_bytes != want || st.client_cached_bytes != want)
+		fail_msg("after %s: %" PRIu64 " B allocated, %" PRIu64 " B "
+			 "cached; %" PRIu64 " B should still be cached (%"
+			 PRIu64 " B lost)", after, st.allocated_bytes,
+			 st.client_cached_bytes, want,
+			 st.allocated_bytes - st.client_cached_bytes);
+}
+
+/* n blocks of a few small sizes allocated and freed into p's cache. */
+static uint64_t
+fill_cache(struct pool *p, pool_off_t *offs, unsigned n)
+{
+	struct pool_stats st;
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		EXPECT_RC(pool_alloc(p, 64 + (i % 8) * 32, &offs[i]), 0);
+	for (i = 0; i < n; i++)
+		EXPECT_RC(pool_free(p, offs[i]), 0);
+	st = stats(p);
+	assert_true(st.client_cached_bytes > 0);
+	assert_int_equal(st.allocated_bytes, st.client_cached_bytes);
+	return st.client_cached_bytes;
+}
+
+/*
+ * pool_flush and pool_set_cache(0) whose FreeBatch cannot be sent: the
+ * blocks stay cached and the call says why (-ENOBUFS: it may be tried
+ * again); a double free of one meanwhile cannot reach the daemon, which
+ * would free the block under the cache; the next flush frees them all.
+ * (The library once dropped them from the cache: 0 came back, and the
+ * blocks stayed allocated, nobody's, until the handle closed.)
+ */
+static void
+unsent_flush_loses_no_block(void **state)
+{
+	static pool_off_t offs[200];
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_stats st;
+	uint64_t cached;
+	int rc;
+
+	(void)state;
+	start();
+	p = open_ok(&c, "c");
+
+	cached = fill_cache(p, offs, 200);
+	fail_free_batches();
+	rc = pool_flush(p);
+	send_free_batches();
+	all_still_cached(p, cached, "pool_flush");
+	EXPECT_RC(rc, -ENOBUFS);
+	EXPECT_RC(pool_flush(p), 0);
+	st = stats(p);
+	assert_int_equal(st.allocated_bytes, 0);
+	assert_int_equal(st.client_cached_bytes, 0);
+
+	cached = fill_cache(p, offs, 200);
+	fail_free_batches();
+	rc = pool_set_cache(p, 0);
+	/* Freed twice: the daemon cannot be asked while it is cached. */
+	EXPECT_RC(pool_free(p, offs[0]), -ENOBUFS);
+	send_free_batches();
+	all_still_cached(p, cached, "pool_set_cache(0)");
+	EXPECT_RC(rc, -ENOBUFS);
+	EXPECT_RC(pool_free(p, offs[0]), -EINVAL);
+	st = stats(p);
+	assert_int_equal(st.allocated_bytes, 0);
+	assert_int_equal(st.client_cached_bytes, 0);
+	assert_int_equal(st.invalid_frees, 1);
+
+	/* Blocks still cached when the handle closes go with it. */
+	EXPECT_RC(pool_set_cache(p, 1 << 20), 0);
+	cached = fill_cache(p, offs, 200);
+	fail_free_batches();
+	EXPECT_RC(pool_flush(p), -ENOBUFS);
+	send_free_batches();
+	all_still_cached(p, cached, "pool_flush before pool_close");
+	pool_close(p);
+	EXPECT_RC(pool_stats_by_name(c, "c", &st), 0);
+	assert_int_equal(st.allocated_bytes, 0);
+	check(c, "c");
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
+/*
+ * A cache over its budget gives its older half back on the next free; if
+ * that FreeBatch cannot be sent, the blocks stay (over the budget for a
+ * while) rather than being lost, and a later flush frees them.
+ */
+static void
+unsent_eviction_loses_no_block(void **state)
+{
+	static pool_off_t offs[2000];
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_stats st;
+	uint64_t live;
+	unsigned i;
+
+	(void)state;
+	start();
+	p = open_ok(&c, "c");
+	EXPECT_RC(pool_set_cache(p, 64 * 1024), 0);
+	for (i = 0; i < 2000; i++)
+		EXPECT_RC(pool_alloc(p, 256, &offs[i]), 0);
+	EXPECT_RC(pool_flush(p), 0);
+	live = stats(p).allocated_bytes;
+	fail_free_batches();
+	for (i = 0; i < 2000; i++)
+		EXPECT_RC(pool_free(p, offs[i]), 0);
+	send_free_batches();
+	all_still_cached(p, live, "evictions");
+	EXPECT_RC(pool_flush(p), 0);
+	st = stats(p);
+	assert_int_equal(st.allocated_bytes, 0);
+	assert_int_equal(st.client_cached_bytes, 0);
+	check(c, "c");
+	pool_close(p);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
+/*
+ * A block freed into a's cache and then retained by b is shed when a's
+ * allocation comes upon it: a FreeBatch of a's reference.  If that cannot
+ * be sent the block must stay a's to free later, never dropped: else a's
+ * reference would outlive b's, and the block would stay allocated after
+ * b frees it.
+ */
+static void
+unsent_shed_loses_no_block(void **state)
+{
+	struct pool_conn *ca, *cb;
+	struct pool *a, *b;
+	pool_off_t x, y;
+	size_t usable;
+
+	(void)state;
+	start();
+	a = open_ok(&ca, "c");
+	b = open_ok(&cb, "c");
+	EXPECT_RC(pool_alloc(a, 128, &x), 0);
+	EXPECT_RC(pool_free(a, x), 0);		/* cached */
+	EXPECT_RC(pool_retain(b, x), 0);
+	fail_free_batches();
+	EXPECT_RC(pool_alloc(a, 128, &y), 0);	/* comes upon x: shed */
+	send_free_batches();
+	assert_true(y != x);
+	EXPECT_RC(pool_free(a, y), 0);
+	never_handed_out(a, 128, x, 100);
+	EXPECT_RC(pool_flush(a), 0);
+	EXPECT_RC(pool_free(b, x), 0);		/* the last reference */
+	EXPECT_RC(pool_usable_size(b, x, &usable), -EINVAL);
+	assert_int_equal(stats(a).allocated_bytes, 0);
+	check(ca, "c");
+	pool_disconnect(cb);
+	pool_disconnect(ca);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
+/* The descriptor of the connection to the daemon at path, or -1. */
+static int
+conn_socket(const char *path)
+{
+	struct sockaddr_un sun;
+	socklen_t len;
+	int fd, type, found = -1;
+
+	for (fd = 3; fd < 1024; fd++) {
+		len = sizeof(type);
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
+		    type != SOCK_SEQPACKET)
+			continue;
+		len = sizeof(sun);
+		memset(&sun, 0, sizeof(sun));
+		if (getpeername(fd, (struct sockaddr *)&sun, &len) == 0 &&
+		    sun.sun_family == AF_UNIX &&
+		    strcmp(sun.sun_path, path) == 0) {
+			if (found != -1)
+				return -1;	/* more than one: which? */
+			found = fd;
+		}
+	}
+	return found;
+}
+
+/*
+ * The kernel's own refusal: a send buffer shrunk to its least (4608 bytes
+ * on Linux) takes no datagram larger than about 4.5 KB, and a FreeBatch of
+ * 3000 blocks is twice that (-EMSGSIZE, nothing sent).  The flush must
+ * still give every block back, in smaller batches.
+ */
+static void
+flush_too_large_to_send_is_split(void **state)
+{
+	static pool_off_t offs[3000];
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_stats st;
+	int fd, one = 1, sndbuf = 0;
+	socklen_t len = sizeof(sndbuf);
+	unsigned i;
+
+	(void)state;
+	start();
+	p = open_ok(&c, "c");
+	for (i = 0; i < 3000; i++)
+		EXPECT_RC(pool_alloc(p, 64, &offs[i]), 0);
+	for (i = 0; i < 3000; i++)
+		EXPECT_RC(pool_free(p, offs[i]), 0);
+	st = stats(p);
+	assert_true(st.client_cached_bytes >= 3000 * 64);
+	assert_int_equal(st.allocated_bytes, st.client_cached_bytes);
+	if ((fd = conn_socket(daemon_proc.sock)) == -1)
+		fail_msg("cannot find the connection's socket");
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &one,
+				    sizeof(one)), 0);
+	assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len),
+			 0);
+	printf("cache: %" PRIu64 " B cached, a send buffer of %d B\n",
+	       st.client_cached_bytes, sndbuf);
+	assert_true(sndbuf < 8192);
+	EXPECT_RC(pool_flush(p), 0);
+	st = stats(p);
+	if (st.allocated_bytes != 0 || st.client_cached_bytes != 0)
+		fail_msg("after the flush: %" PRIu64 " B allocated, %" PRIu64
+			 " B of it cached (%" PRIu64 " B lost)",
+			 st.allocated_bytes, st.client_cached_bytes,
+			 st.allocated_bytes - st.client_cached_bytes);
+	check(c, "c");
+	pool_close(p);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
+/* ---- threads while flushes fail ------------------------------------------ */
+
+#define CHURN_THREADS	4
+#define CHURN_OPS	20000
+#define CHURN_LIVE	64
+
+static struct pool *churn_pool;
+static pthread_mutex_t churn_lock = PTHREAD_MUTEX_INITIALIZER;
+static pool_off_t churn_handoff = POOL_OFF_NONE;	/* under churn_lock */
+
+/* Swap a block for the one another thread left: frees cross shards. */
+static pool_off_t
+churn_swap(pool_off_t off)
+{
+	pool_off_t other;
+
+	pthread_mutex_lock(&churn_lock);
+	other = churn_handoff;
+	churn_handoff = off;
+	pthread_mutex_unlock(&churn_lock);
+	return other;
+}
+
+static void *
+churn(void *arg)
+{
+	pool_off_t live[CHURN_LIVE], off;
+	unsigned seed = (unsigned)(uintptr_t)arg, i, j, n = 0;
+	int rc, bad = 0;
+
+	for (i = 0; i < CHURN_OPS && !bad; i++) {
+		if (n == CHURN_LIVE || (n > 0 && rand_r(&seed) % 3 == 0)) {
+			j = (unsigned)rand_r(&seed) % n;
+			off = live[j];
+			live[j] = live[--n];
+			/* Freed here, or by the thread that takes it. */
+			if (i % 7 == 0)
+				off = churn_swap(off);
+			if (off != POOL_OFF_NONE &&
+			    (rc = pool_free(churn_pool, off)) != 0)
+				bad = rc;
+			continue;
+		}
+		rc = pool_alloc(churn_pool, 16 + rand_r(&seed) % 2000, &off);
+		if (rc != 0)
+			bad = rc;
+		else
+			live[n++] = off;
+		if (i % 997 == 0 && (rc = pool_flush(churn_pool)) != 0 &&
+		    rc != -ENOBUFS)
+			bad = rc;
+	}
+	while (n > 0 && !bad)
+		if ((rc = pool_free(churn_pool, live[--n])) != 0)
+			bad = rc;
+	return (void *)(intptr_t)bad;
+}
+
+/*
+ * Threads allocate and free (some blocks in another thread than the one
+ * that got them) through a small cache while, now and then, no FreeBatch
+ * can be sent: the flushes of the budget, of pool_flush and of the sheds
+ * fail and are tried again, and in the end one flush gives every block
+ * back, none lost.
+ */
+static void
+threads_lose_nothing_while_flushes_fail(void **state)
+{
+	pthread_t t[CHURN_THREADS];
+	struct pool_conn *c;
+	struct pool_stats st;
+	void *ret;
+	int i, round;
+
+	(void)state;
+	start();
+	churn_pool = open_ok(&c, "c");
+	EXPECT_RC(pool_set_cache(churn_pool, 64 * 1024), 0);
+	fail_free_batches();
+	for (i = 0; i < CHURN_THREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, churn,
+						(void *)(uintptr_t)(i + 1)), 0);
+	/* Fail FreeBatches for a millisecond in every two. */
+	for (round = 0; round < 200; round++) {
+		__atomic_store_n(&freebatch_failing, round % 2 == 0,
+				 __ATOMIC_RELEASE);
+		harness_sleep_ms(1);
+	}
+	for (i = 0; i < CHURN_THREADS; i++) {
+		assert_int_equal(pthread_join(t[i], &ret), 0);
+		if (ret != NULL)
+			fail_msg("thread %d: %s", i,
+				 pool_strerror((int)(intptr_t)ret));
+	}
+	send_free_batches();
+	if (churn_handoff != POOL_OFF_NONE)
+		EXPECT_RC(pool_free(churn_pool, churn_handoff), 0);
+	churn_handoff = POOL_OFF_NONE;
+	EXPECT_RC(pool_flush(churn_pool), 0);
+	st = stats(churn_pool);
+	printf("cache: %d threads, %u operations each, %d FreeBatches "
+	       "refused: %" PRIu64 " B left allocated\n", CHURN_THREADS,
+	       CHURN_OPS, __atomic_load_n(&freebatch_refused, __ATOMIC_RELAXED),
+	       st.allocated_bytes);
+	assert_int_equal(st.allocated_bytes, 0);
+	check(c, "c");
+	pool_close(churn_pool);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
 int
 main(void)
 {
@@ -865,6 +1294,16 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(
 			huge_budget_in_the_environment_is_ignored, teardown),
+		cmocka_unit_test_teardown(unsent_flush_loses_no_block,
+					  teardown),
+		cmocka_unit_test_teardown(unsent_eviction_loses_no_block,
+					  teardown),
+		cmocka_unit_test_teardown(unsent_shed_loses_no_block,
+					  teardown),
+		cmocka_unit_test_teardown(flush_too_large_to_send_is_split,
+					  teardown),
+		cmocka_unit_test_teardown(
+			threads_lose_nothing_while_flushes_fail, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
