@@ -97,6 +97,32 @@ refuse_alloc(struct call *c, struct dpool *p, int rc, bool retry_follows,
 	return refuse(c, rc, "allocating %llu bytes", (unsigned long long)size);
 }
 
+/*
+ * A block made ready in steps (DPOOL_IN_STEPS: moved by a Realloc, zeroed
+ * for a calloc) goes to its client at c->note once the queue's mark has
+ * passed; the client was held meanwhile, and every later request of it, so
+ * the block is its own and there still.
+ */
+static int
+held_in_steps(struct call *c, uint64_t off)
+{
+	c->stage = 1;
+	c->note = off;
+	return HELD;
+}
+
+static int
+ready_in_steps(struct call *c, struct handle *h)
+{
+	struct block *b = dpool_block(h->pool, c->note);
+
+	if (!b || !dpool_holds(b, h))
+		return refuse(c, -EIO, "block %#llx was lost on its way",
+			      (unsigned long long)c->note);
+	reply_block(c, b->off, b->size);
+	return 0;
+}
+
 int
 do_alloc(struct call *c, const Poolmgr__Alloc *m)
 {
@@ -107,6 +133,8 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 
 	if (!(h = get_handle(c, m->handle, true, &rc)))
 		return rc;
+	if (c->stage == 1)	/* held while its block was zeroed */
+		return ready_in_steps(c, h);
 	if ((rc = check_block_cap(c)))
 		return rc;
 	if (m->zero && m->nmemb > 1 &&
@@ -122,6 +150,8 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 	while ((wait = refused_unsettled(c, h->pool, rc)) == RETRY);
 	if (wait)
 		return wait;
+	if (rc == DPOOL_IN_STEPS)
+		return held_in_steps(c, b->off);
 	if (rc)
 		return refuse_alloc(c, h->pool, rc, m->retry_follows, size);
 	reply_block(c, b->off, b->size);
@@ -148,28 +178,12 @@ do_free(struct call *c, const Poolmgr__Free *m)
 	return 0;
 }
 
-/*
- * A Realloc whose block was copied to c->note in steps (dpool_realloc), its
- * client held meanwhile: every later request of the client waited too, so
- * the block is its own and there still.
- */
-static int
-moved(struct call *c, struct handle *h, const Poolmgr__Realloc *m)
-{
-	struct block *b = dpool_block(h->pool, c->note);
-
-	if (!b || !dpool_holds(b, h))
-		return refuse(c, -EIO, "block %#llx was lost while it moved",
-			      (unsigned long long)m->offset);
-	reply_block(c, b->off, b->size);
-	return 0;
-}
-
 int
 do_realloc(struct call *c, const Poolmgr__Realloc *m)
 {
 	struct block *b;
 	struct handle *h;
+	uint64_t dst;
 	int rc, wait;
 
 	if (!(h = get_handle(c, m->handle, true, &rc)))
@@ -197,19 +211,17 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 		reply_block(c, OFF_NONE, 0);
 		return 0;
 	}
-	if (c->stage == 1)	/* held while its block moved in steps */
-		return moved(c, h, m);
+	if (c->stage == 1)	/* held while its block moved */
+		return ready_in_steps(c, h);
 	do
 		rc = dpool_realloc(h->pool, h, m->offset, m->size,
 				   quota_used(c, h->pool),
-				   m->in_place, &b, &c->note);
+				   m->in_place, &b, &dst);
 	while ((wait = refused_unsettled(c, h->pool, rc)) == RETRY);
 	if (wait)
 		return wait;
-	if (rc == DPOOL_MOVING) {
-		c->stage = 1;
-		return HELD;
-	}
+	if (rc == DPOOL_IN_STEPS)
+		return held_in_steps(c, dst);
 	if (rc == -EBUSY)
 		return refuse(c, rc, "block is shared and cannot move");
 	if (rc == -EAGAIN)

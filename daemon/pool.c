@@ -175,10 +175,9 @@ pool_release(void *ctx, uint64_t off, uint64_t len)
 	return 0;
 }
 
-static void
-pool_zero(void *ctx, uint64_t off, uint64_t len)
+void
+dpool_zero(struct dpool *p, uint64_t off, uint64_t len)
 {
-	struct dpool *p = ctx;
 	long page = sysconf(_SC_PAGESIZE);
 	uint64_t a = (off + (uint64_t)page - 1) & ~((uint64_t)page - 1);
 	uint64_t b = (off + len) & ~((uint64_t)page - 1);
@@ -191,6 +190,12 @@ pool_zero(void *ctx, uint64_t off, uint64_t len)
 		return;
 	}
 	memset(p->map + off, 0, len);
+}
+
+static void
+pool_zero(void *ctx, uint64_t off, uint64_t len)
+{
+	dpool_zero(ctx, off, len);
 }
 
 static void
@@ -622,7 +627,7 @@ block_maybe_free(struct dpool *p, struct block *b, bool may_defer)
 		block_share_sync(p, b);
 		return;
 	}
-	if (b->moving)		/* dpool_move_end frees it */
+	if (b->busy)		/* dpool_move_end frees it */
 		return;
 	share_bit(p, b->off, false);
 	if (may_defer && dpool_release_defer(p, b->off, b->size)) {
@@ -642,19 +647,59 @@ over_quota(const struct dpool *p, uint64_t used, uint64_t more)
 	return p->quota && (more > p->quota || used > p->quota - more);
 }
 
+/*
+ * Is copying or zeroing len bytes worth steps?  A move copies about 0.4 ms
+ * per MiB (a 2 GiB block held the daemon's thread for 5 s, with the old
+ * place's punch); a calloc over pages made dirty one by one punched each
+ * alone (1 GiB over 131,072 such stretches: 0.5 s).  Over the release
+ * step, either goes in steps, as a big free does.
+ */
+static bool
+in_steps(uint64_t len)
+{
+	uint64_t step = dpool_release_step_bytes();
+
+	return step && len > step;
+}
+
+/*
+ * dpool_alloc's zeroing in steps: whole pages punched, release_step bytes
+ * a turn, which costs next to nothing where pages were never touched.
+ */
+static int
+zero_begin(struct dpool *p, struct block *b)
+{
+	b->busy = true;
+	if (dpool_zero_defer(p, b))
+		return DPOOL_IN_STEPS;
+	dpool_zero(p, b->off, b->size);	/* no memory to queue: at once */
+	b->busy = false;
+	return 0;
+}
+
+void
+dpool_zero_end(struct dpool *p, struct block *b)
+{
+	assert(b->busy);
+	b->busy = false;
+	block_maybe_free(p, b, true);	/* if its holder let go meanwhile */
+}
+
 int
 dpool_alloc(struct dpool *p, struct handle *h, uint64_t size, uint64_t align,
 	    bool zero, uint64_t quota_used, struct block **out)
 {
 	uint64_t off, usable;
 	struct block *b;
+	bool steps;
 	int rc;
 
 	usable = heap_block_size(p->heap, size);
 	if (usable && over_quota(p, quota_used, usable))
 		return -EDQUOT;
-	rc = zero ? heap_calloc(p->heap, 1, size, &off)
-		  : heap_alloc(p->heap, size, align, &off);
+	steps = zero && in_steps(size);
+	rc = zero && !steps ? heap_calloc(p->heap, 1, size, &off)
+			    : heap_alloc(p->heap, size, align, &off);
 	if (rc)
 		return rc;
 	heap_usable_size(p->heap, off, &usable);
@@ -667,7 +712,7 @@ dpool_alloc(struct dpool *p, struct handle *h, uint64_t size, uint64_t align,
 	RB_INSERT(block_tree, &p->blocks, b);
 	ref_add(b, h);
 	*out = b;
-	return 0;
+	return steps ? zero_begin(p, b) : 0;
 }
 
 int
@@ -726,20 +771,6 @@ block_resized(struct dpool *p, struct block *b, uint64_t size)
 	b->size = size;
 }
 
-/*
- * A move copies the lesser of the two sizes: at about 0.4 ms per MiB, and
- * then the old span's punch, a 2 GiB block held the daemon's thread for
- * 5 s.  One that copies more than the release step goes in steps, as a
- * big free does.
- */
-static bool
-move_in_steps(uint64_t size, uint64_t want)
-{
-	uint64_t step = dpool_release_step_bytes();
-
-	return step && (size < want ? size : want) > step;
-}
-
 /* dpool_realloc's stepped move: a new block, and the copy queued. */
 static int
 move_begin(struct dpool *p, struct block *b, uint64_t size,
@@ -753,11 +784,11 @@ move_begin(struct dpool *p, struct block *b, uint64_t size,
 	heap_usable_size(p->heap, noff, &len);
 	if (len > b->size)
 		len = b->size;
-	b->moving = true;
+	b->busy = true;
 	*out = b;
 	if (dpool_move_defer(p, b, noff, len)) {
 		*dst = noff;
-		return DPOOL_MOVING;
+		return DPOOL_IN_STEPS;
 	}
 	/* No memory for the queue's record: at once, as before. */
 	memmove(p->map + noff, p->map + b->off, len);
@@ -770,8 +801,8 @@ dpool_move_end(struct dpool *p, struct block *b, uint64_t dst)
 {
 	uint64_t src = b->off, len = b->size, usable;
 
-	assert(b->moving);
-	b->moving = false;
+	assert(b->busy);
+	b->busy = false;
 	heap_usable_size(p->heap, dst, &usable);
 	if (!b->nrefs && !block_persistent(b)) {
 		/* Its holder let go meanwhile: nobody wants either copy. */
@@ -828,7 +859,7 @@ dpool_realloc(struct dpool *p, struct handle *h, uint64_t off, uint64_t size,
 		rc = heap_resize(p->heap, off, size);
 		if (rc == -EAGAIN && shared)
 			return -EBUSY;
-	} else if (move_in_steps(b->size, want)) {
+	} else if (in_steps(b->size < want ? b->size : want)) {
 		rc = heap_resize(p->heap, off, size);
 		if (rc == -EAGAIN)
 			return move_begin(p, b, size, out, dst);
@@ -858,7 +889,7 @@ dpool_retain(struct dpool *p, struct handle *h, uint64_t off,
 		return -EINVAL;
 	if (ref_of(b, h))
 		return 0;
-	if (b->moving)		/* it would leave from under the new holder */
+	if (b->busy)		/* it would leave from under the new holder */
 		return -EBUSY;
 	/*
 	 * Every request about a block may walk its holders (a reference

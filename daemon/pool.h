@@ -42,14 +42,14 @@ struct block {
 	uint64_t off, size;	/* size: the engine's usable size */
 	struct ref_list refs;
 	/*
-	 * moving: its contents are being copied to a new place in steps
-	 * (dpool_move_defer); until that is done nobody else may retain it,
-	 * and it is not freed even when its last holder lets go.  A bit of
-	 * nrefs' word (at most POOL_MAX_HOLDERS) so that a block's record
-	 * stays 64 bytes.
+	 * busy: its contents are being copied to a new place, or zeroed, in
+	 * steps (dpool_move_defer, dpool_zero_defer); until that is done
+	 * nobody else may retain it, and it is not freed even when its last
+	 * holder lets go.  A bit of nrefs' word (at most POOL_MAX_HOLDERS) so
+	 * that a block's record stays 64 bytes.
 	 */
 	uint32_t nrefs : 31;
-	uint32_t moving : 1;
+	uint32_t busy : 1;
 	/*
 	 * A persistent block's size counts against the quota of the uid that
 	 * made it so (dpool_persisted_by), not its holders'; NO_PERSISTER
@@ -116,6 +116,8 @@ struct dpool {
 				 * being dropped (pool_release.c) */
 	uint32_t moving;	/* blocks being copied to a new place in
 				 * steps (pool_release.c) */
+	uint32_t zeroing;	/* new blocks of a calloc being zeroed in
+				 * steps (pool_release.c) */
 	bool trimming;		/* a trim is under way, in steps */
 	uint64_t trimmed_bytes;	/* given back by trims, ever: a Trim's reply
 				 * counts these, not others' frees */
@@ -171,7 +173,13 @@ void dpool_destroy(struct dpool *p, bool unmapped);
 #define DPOOL_STATE_DESTROYED 1
 void dpool_mark_destroyed(struct dpool *p);
 
-/* Operations on behalf of handle h; each returns 0 or -errno. */
+/*
+ * Operations on behalf of handle h; each returns 0 or -errno, or
+ * DPOOL_IN_STEPS (see dpool_realloc).  A zeroed block whose zeroing
+ * would punch more than the release step is zeroed in steps
+ * (dpool_zero_defer): DPOOL_IN_STEPS, *out the block, which the caller
+ * hands out once the queue's mark has passed.
+ */
 int dpool_alloc(struct dpool *p, struct handle *h, uint64_t size,
 		uint64_t align, bool zero, uint64_t quota_used,
 		struct block **out);
@@ -184,12 +192,12 @@ int dpool_may_free(struct dpool *p, struct handle *h, uint64_t off);
 /*
  * in_place: -EAGAIN rather than move the block.  A move that would copy
  * more than the release step is not made at once: the new block is taken
- * and the copy queued (dpool_move_defer), and DPOOL_MOVING returned with
+ * and the copy queued (dpool_move_defer), and DPOOL_IN_STEPS returned with
  * *out the block, still at off, and *dst where it will be.  The caller
  * waits for the queue's mark (dpool_release_mark) before it replies, and
  * finds the block at *dst then.
  */
-#define DPOOL_MOVING 1
+#define DPOOL_IN_STEPS 1
 int dpool_realloc(struct dpool *p, struct handle *h, uint64_t off,
 		  uint64_t size, uint64_t quota_used, bool in_place,
 		  struct block **out, uint64_t *dst);
@@ -249,6 +257,8 @@ void dpool_close_handle(struct dpool *p, struct handle *h);
 /* Hold the freed block [off, off + len) for a stepped release, or false:
  * the caller frees it in the engine at once. */
 bool dpool_release_defer(struct dpool *p, uint64_t off, uint64_t len);
+/* Make [off, off + len) of the pool read zero: whole pages punched. */
+void dpool_zero(struct dpool *p, uint64_t off, uint64_t len);
 /* The release step in force (bytes), or 0 if releases go at once. */
 uint64_t dpool_release_step_bytes(void);
 /*
@@ -263,6 +273,13 @@ bool dpool_move_defer(struct dpool *p, struct block *b, uint64_t dst,
  * now at dst and its old place is freed, or, if abandoned, both go.
  */
 void dpool_move_end(struct dpool *p, struct block *b, uint64_t dst);
+/*
+ * Zero new block b (the engine has it, as dirty) release_step bytes per
+ * step, then dpool_zero_end; false as dpool_move_defer.
+ */
+bool dpool_zero_defer(struct dpool *p, struct block *b);
+/* b is zeroed (or abandoned: then it is freed). */
+void dpool_zero_end(struct dpool *p, struct block *b);
 bool dpool_release_step(void);
 /*
  * Give back the free pages the pool keeps for reuse, and its cached
@@ -281,7 +298,7 @@ int64_t dpool_trim(struct dpool *p);
 static inline bool
 dpool_unsettled(const struct dpool *p)
 {
-	return p->releasing || p->closing || p->moving;
+	return p->releasing || p->closing || p->moving || p->zeroing;
 }
 /*
  * The work queued so far, as a mark; has all of it been done?  A request

@@ -38,12 +38,18 @@
  *   a stepped release).  Its client is held meanwhile and answered then;
  *   if that client lets go of the block first (it died), the copy stops
  *   and both places are freed.
+ * - Zeroing a calloc's new block: the engine zeroes only what may be
+ *   dirty, but a stretch at a time, and 131,072 separately dirty pages of
+ *   a 1 GiB block took 0.5 s.  A block over release_step is taken plain
+ *   and its pages punched release_step bytes per loop turn instead (a
+ *   range never touched costs next to nothing), its client held as for a
+ *   move (dpool_zero_defer).
  *
  * The client's books change at once: its references, quota and block
  * records (for a free), its whole handle (for a close) are gone when the
  * reply leaves or the connection is noticed closed.
  *
- * One queue holds all five kinds, first in, first out, so the blocks a
+ * One queue holds all six kinds, first in, first out, so the blocks a
  * closed handle drops join it behind the handle.  What the engine holds
  * back this way is invisible from outside.  A request that reads the
  * pool's state (stats, check, trim, destroy), or that the engine refuses
@@ -72,6 +78,7 @@ enum release_kind {
 	RELEASE_TRIM,		/* a pool's kept free pages going back */
 	RELEASE_FILE,		/* a destroyed pool's memfd: pool is NULL */
 	RELEASE_MOVE,		/* a block's contents copied to its new place */
+	RELEASE_ZERO,		/* a calloc's new block zeroed */
 };
 
 struct releasing {
@@ -79,7 +86,8 @@ struct releasing {
 	struct dpool *pool;
 	enum release_kind kind;
 	struct handle *handle;	/* RELEASE_HANDLE */
-	struct block *block;	/* RELEASE_MOVE: the block, still at off */
+	struct block *block;	/* RELEASE_MOVE: the block, still at off;
+				 * RELEASE_ZERO: the block, at off */
 	uint64_t off, len, done; /* RELEASE_BLOCK; RELEASE_FILE: size, offset
 				  * punched up to; RELEASE_MOVE: bytes to
 				  * copy, copied */
@@ -217,6 +225,46 @@ move_some(struct releasing *r, uint64_t max)
 	p->moving--;
 	TAILQ_REMOVE(&queue, r, entry);
 	dpool_move_end(p, b, r->dst);
+	free(r);
+}
+
+bool
+dpool_zero_defer(struct dpool *p, struct block *b)
+{
+	struct releasing *r;
+
+	if (release_step == 0 || releasing_off ||
+	    !(r = calloc(1, sizeof(*r))))
+		return false;
+	r->pool = p;
+	r->kind = RELEASE_ZERO;
+	r->block = b;
+	r->off = b->off;
+	r->len = b->size;
+	p->zeroing++;
+	queue_add(r);
+	return true;
+}
+
+/* Zero up to max more bytes of r's block, as move_some copies. */
+static void
+zero_some(struct releasing *r, uint64_t max)
+{
+	struct dpool *p = r->pool;
+	struct block *b = r->block;
+	uint64_t n = r->len - r->done;
+
+	if (!b->nrefs && !block_persistent(b))
+		n = 0, r->done = r->len;
+	if (n > max)
+		n = max;
+	dpool_zero(p, r->off + r->done, n);
+	r->done += n;
+	if (r->done < r->len)
+		return;
+	p->zeroing--;
+	TAILQ_REMOVE(&queue, r, entry);
+	dpool_zero_end(p, b);
 	free(r);
 }
 
@@ -449,6 +497,9 @@ dpool_release_step(void)
 	case RELEASE_MOVE:
 		move_some(r, release_step ? release_step : UINT64_MAX);
 		break;
+	case RELEASE_ZERO:
+		zero_some(r, release_step ? release_step : UINT64_MAX);
+		break;
 	}
 	return !TAILQ_EMPTY(&queue);
 }
@@ -478,8 +529,12 @@ dpool_release_forget(struct dpool *p)
 		case RELEASE_FILE:	/* pool is NULL: never p */
 			break;
 		case RELEASE_MOVE:	/* the engine goes with the pool */
-			r->block->moving = false;
+			r->block->busy = false;
 			p->moving--;
+			break;
+		case RELEASE_ZERO:
+			r->block->busy = false;
+			p->zeroing--;
 			break;
 		}
 		queue_remove(r);
@@ -504,11 +559,19 @@ dpool_settle(struct dpool *p)
 		if (r->pool == p && r->kind == RELEASE_HANDLE)
 			drop_some(r, UINT64_MAX);
 	}
-	/* Then moves, whose old places join the queue as releases. */
-	for (r = TAILQ_FIRST(&queue); r && p->moving; r = next) {
+	/*
+	 * Then moves and zeroings, whose old places, or abandoned blocks,
+	 * join the queue as releases.
+	 */
+	for (r = TAILQ_FIRST(&queue); r && (p->moving || p->zeroing);
+	     r = next) {
 		next = TAILQ_NEXT(r, entry);
-		if (r->pool == p && r->kind == RELEASE_MOVE)
+		if (r->pool != p)
+			continue;
+		if (r->kind == RELEASE_MOVE)
 			move_some(r, UINT64_MAX);
+		else if (r->kind == RELEASE_ZERO)
+			zero_some(r, UINT64_MAX);
 	}
 	for (r = TAILQ_FIRST(&queue); r && p->releasing; r = next) {
 		next = TAILQ_NEXT(r, entry);

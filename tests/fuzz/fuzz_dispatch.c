@@ -294,7 +294,7 @@ check_pool(struct dpool *p, bool final)
 			    "handles hold is still live", p->name, b->off);
 		/* A block whose holder let go mid-move waits for the move. */
 		if (refs != b->nrefs ||
-		    (!refs && !block_persistent(b) && !b->moving))
+		    (!refs && !block_persistent(b) && !b->busy))
 			die("pool %s: block %#" PRIx64 " has %u refs, counts %u,"
 			    " persistent %d", p->name, b->off, refs, b->nrefs,
 			    (int)block_persistent(b));

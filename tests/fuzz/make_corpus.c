@@ -987,6 +987,20 @@ conversation_seeds(void)
 	d_poolref(&s, CTL_CONN1, P_CHECK, 0, "f");
 	write_seed("fuzz_dispatch", "move_gone", &s);
 
+	/* A calloc over the 64 KiB step, zeroed in steps; one left mid-way. */
+	mirror_reset();
+	d_begin(&s, F_HELLO | F_ID1(ID_TRUSTED));
+	d_open(&s, 0, "f", false);
+	d_open(&s, CTL_CONN1, "f", false);
+	d_alloc(&s, 0, 1, 300000, 0, true, 1);
+	a = mirror_alloc(300000);
+	d_retain(&s, CTL_CONN1, 1, a);
+	d_poolref(&s, CTL_CONN1, P_STATS, 0, "f");
+	d_alloc(&s, 0, 1, 300000, 0, true, 1);
+	d_raw(&s, 0, "", 0);	/* client 0 disconnects mid-zeroing */
+	d_poolref(&s, CTL_CONN1, P_CHECK, 0, "f");
+	write_seed("fuzz_dispatch", "calloc_steps", &s);
+
 	/* Two clients share a block; the owner leaves first. */
 	mirror_reset();
 	d_begin(&s, F_HELLO | F_ID1(ID_TRUSTED));

@@ -42,6 +42,10 @@
  *       (-EBUSY); the moved bytes are intact.
  *   mover_dies_mid_move               the mover killed during the copy:
  *       both places are freed, nothing is left allocated or resident.
+ *   big_calloc_goes_in_steps          a 256 MiB calloc over 256 MiB of
+ *       freed, written pages the pool kept: zeroed 4 KiB per loop turn
+ *       while another client's round trips are answered (at least 20),
+ *       and every byte reads zero.
  */
 #include <errno.h>
 #include <poll.h>
@@ -647,6 +651,104 @@ mover_dies_mid_move(void **state)
 	assert_int_equal(pool_free(fx.pool, a), 0);
 }
 
+/*
+ * A calloc the daemon zeroes in steps: 256 MiB of 32 KiB blocks written
+ * and freed stay resident (retain keeps them for reuse), then a child's
+ * 256 MiB calloc lands on them.  Its pages are punched 4 KiB per loop
+ * turn while another client's round trips are answered, and every byte
+ * reads zero.
+ */
+#define CALLOC_SIZE (256 * MiB)
+
+struct zeroer {
+	const char *sock;
+	int to_parent[2];	/* a byte when it starts; the offset at the end */
+};
+
+static int
+zeroer_child(void *arg)
+{
+	static const unsigned char zero[4096];
+	struct zeroer *z = arg;
+	struct pool_conn *c;
+	struct pool *p;
+	unsigned char *b;
+	pool_off_t off;
+	size_t i;
+
+	close(z->to_parent[0]);
+	CHECK_RC(pool_connect(z->sock, &c), 0, 2);
+	CHECK_RC(pool_open(c, "big", &p), 0, 3);
+	CHECK(harness_write_full(z->to_parent[1], "g", 1) == 0, 4);
+	CHECK_RC(pool_calloc(p, 1, CALLOC_SIZE, &off), 0, 5);
+	CHECK(harness_write_full(z->to_parent[1], &off, sizeof(off)) == 0, 6);
+	b = pool_ptr(p, off);
+	for (i = 0; i < CALLOC_SIZE; i += sizeof(zero))
+		CHECK(memcmp(b + i, zero, sizeof(zero)) == 0, 7);
+	CHECK_RC(pool_free(p, off), 0, 8);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+big_calloc_goes_in_steps(void **state)
+{
+	enum { NBLOCKS = 8192, BLOCK = 32 * 1024 };
+	static pool_off_t offs[NBLOCKS];
+	static size_t sizes[NBLOCKS];
+	struct zeroer z;
+	pool_off_t off, got = 0;
+	uint8_t *base;
+	size_t dirty;
+	char go;
+	pid_t pid;
+	int i, served = 0;
+
+	(void)state;
+	start_with_pool(MOVE_CONF, "1G\nretain = 512M");
+	assert_int_equal(pool_set_cache(fx.pool, 0), 0);
+	for (i = 0; i < NBLOCKS; i++)
+		sizes[i] = BLOCK;
+	for (i = 0; i < NBLOCKS; i += 1024)
+		assert_int_equal(pool_alloc_batch(fx.pool, 1024, sizes + i,
+						  offs + i), 0);
+	base = pool_ptr(fx.pool, 0);
+	for (i = 0; i < NBLOCKS; i++)
+		memset(base + offs[i], 0xee, BLOCK);
+	for (i = 0; i < NBLOCKS; i += 1024)
+		assert_int_equal(pool_free_batch(fx.pool, 1024, offs + i), 0);
+	/* Kept for reuse, dirty: the calloc has them to zero. */
+	dirty = harness_resident_pages(base, CALLOC_SIZE);
+	assert_true(dirty * 4096 >= CALLOC_SIZE / 2);
+
+	z.sock = fx.d.sock;
+	assert_int_equal(pipe(z.to_parent), 0);
+	pid = harness_spawn(zeroer_child, &z);
+	assert_true(pid > 0);
+	close(z.to_parent[1]);
+	assert_int_equal(harness_read_full(z.to_parent[0], &go, 1), 0);
+	/* Under way once a tenth of those pages has been punched. */
+	for (i = 0; i < 2000 && harness_resident_pages(base, CALLOC_SIZE) >
+	     dirty - dirty / 10; i++)
+		harness_sleep_ms(5);
+	assert_true(i < 2000);
+	while (served < 200 && !readable(z.to_parent[0])) {
+		assert_int_equal(pool_alloc(fx.pool, 1 * MiB, &off), 0);
+		assert_int_equal(pool_free(fx.pool, off), 0);
+		served++;
+	}
+	printf("calloc: %d round trips of another client answered during "
+	       "the zeroing\n", served);
+	assert_int_equal(harness_read_full(z.to_parent[0], &got, sizeof(got)),
+			 0);
+	close(z.to_parent[0]);
+	assert_int_equal(harness_wait(pid), 0);
+	assert_true(served >= 20);
+	assert_int_equal(stats().allocated_bytes, 0);
+	check_ok();
+}
+
 int
 main(void)
 {
@@ -671,6 +773,7 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(big_move_goes_in_steps, teardown),
 		cmocka_unit_test_teardown(mover_dies_mid_move, teardown),
+		cmocka_unit_test_teardown(big_calloc_goes_in_steps, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
