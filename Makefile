@@ -86,7 +86,8 @@ LIB_LIBS := $(shell pkg-config --libs libprotobuf-c 2>/dev/null) -lpthread
 CTL_LIBS := $(shell pkg-config --libs json-c 2>/dev/null)
 EXAMPLES := $(BUILD)/examples/producer $(BUILD)/examples/consumer
 
-UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta
+UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta \
+              test_heap_split
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_memory itest_badinput itest_poolctl itest_config \

@@ -55,6 +55,11 @@
  *     is O(log n) in their numbers; nothing walks all blocks except
  *     heap_check (heap_trim visits the cached blocks and the free runs of
  *     a page or more; heap_trim_step at most 1024 runs per step).
+ *   - No call gives back more pages than it freed itself and retain_cut
+ *     bytes of kept ones (and one queued range), however far the
+ *     retention bound fell; heap_retain_step gives back the rest.
+ *   - heap_split releases nothing: a big span's tail can be punched out
+ *     by its owner in slices before heap_free_released frees it.
  *
  * Metadata allocation failure in the daemon is fatal (abort), as in most
  * daemons: the engine would otherwise have to unwind half-made changes.
@@ -173,6 +178,7 @@ heap_create(const struct heap_config *cfg, struct heap **out)
 	uint64_t page = cfg->page_size ? cfg->page_size : (uint64_t)sys_page;
 	uint64_t g = cfg->granularity ? cfg->granularity
 				      : HEAP_DEFAULT_GRANULARITY;
+	uint64_t cut = cfg->retain_cut ? cfg->retain_cut : RETAIN_CUT_DEFAULT;
 	uint64_t pf, pe, min_span;
 	struct heap *h;
 	unsigned k;
@@ -195,6 +201,7 @@ heap_create(const struct heap_config *cfg, struct heap **out)
 					    : HEAP_DEFAULT_LARGE_THRESHOLD;
 	h->retain_limit = cfg->retain_pages == HEAP_RETAIN_NONE ? 0
 			  : cfg->retain_pages ? cfg->retain_pages : RETAIN_DEFAULT;
+	h->cut_pages = (cut >> h->pshift) + ((cut & (page - 1)) != 0);
 	/* The smallest span, in pages, sets the smallest buddy order used. */
 	min_span = round_up(h->threshold, page) >> h->pshift;
 	h->kmin = log2_ceil(min_span ? min_span : 1);
@@ -597,8 +604,9 @@ free_span(struct heap *h, struct span *s, bool released)
 	runs_give(h, off, len, &pf, &pe);
 	if (released)
 		dirty_forget(h, off >> h->pshift, (off + len) >> h->pshift);
-	/* A large block's pages go back at once, and with fewer live pages
-	 * the retention queue may now be over its bound. */
+	/* A large block's pages go back at once.  With fewer live pages the
+	 * retention queue may now be over its bound, by up to a quarter of
+	 * them: a cut gives back part of it, later ones the rest. */
 	if (pe > pf)
 		dirty_release_now(h, pf, pe);
 	dirty_retain_fit(h);
@@ -740,20 +748,22 @@ grow_into_next(struct heap *h, uint64_t off, uint64_t len, uint64_t extra,
 static int
 resize_span(struct heap *h, struct span *s, uint64_t size, bool uncache)
 {
-	uint64_t nl = round_up(size, h->page), pf, pe;
+	uint64_t nl = round_up(size, h->page), old = s->len, pf, pe;
 
-	if (nl > s->len &&
-	    !grow_into_next(h, s->start, s->len, nl - s->len, uncache))
+	if (nl > old && !grow_into_next(h, s->start, old, nl - old, uncache))
 		return -EAGAIN;
-	heap_count_out(h, s->len, s->requested);
-	if (nl < s->len) {
-		runs_give(h, s->start + nl, s->len - nl, &pf, &pe);
-		if (pe > pf)
-			dirty_release_now(h, pf, pe);
-	}
+	heap_count_out(h, old, s->requested);
 	s->len = nl;
 	s->requested = size;
 	heap_count_in(h, nl, size);
+	if (nl < old) {
+		runs_give(h, s->start + nl, old - nl, &pf, &pe);
+		if (pe > pf)
+			dirty_release_now(h, pf, pe);
+		/* Fewer live pages: the retention bound fell, as after a
+		 * free, and the pool may keep too many; a cut. */
+		dirty_retain_fit(h);
+	}
 	return 0;
 }
 
@@ -814,6 +824,83 @@ heap_resize(struct heap *h, uint64_t off, uint64_t size)
 		return rc;
 	return s ? resize_span(h, s, size, true)
 		 : resize_small(h, off, len, size, true);
+}
+
+/*
+ * heap_split of a span: its record keeps the first nl bytes, and a new one
+ * takes the tail with the part of the request that lies there.  The tail
+ * gets its start bit; nothing else changes: the runs, the buddy view and
+ * the dirty pages know nothing of live extents but their start bits.
+ * Every span asked for more than its length minus a page (its length is
+ * the request rounded up to pages), so both halves still do.
+ */
+static void
+split_span(struct heap *h, struct span *s, uint64_t nl, uint64_t keep)
+{
+	uint64_t tail = s->start + nl, tlen = s->len - nl;
+	uint64_t treq = s->requested - nl;
+
+	assert(nl % h->page == 0 && nl > 0 && nl < s->len);
+	assert(s->requested > s->len - h->page && keep > nl - h->page);
+	heap_count_out(h, s->len, s->requested);
+	s->len = nl;
+	s->requested = keep;
+	heap_count_in(h, nl, keep);
+	bm_set_start(h, tail);
+	spans_insert(h, tail, tlen, treq);
+	heap_count_in(h, tlen, treq);
+}
+
+/*
+ * heap_split of a small block [off, off + len): its live field is made
+ * again for nl bytes, keep of them asked for, and the tail gets a start
+ * bit and a live field with the slack the block had (the bytes past the
+ * request were at its end, so in the tail).  The old field goes first:
+ * its slack bits may lie where the tail's field goes.
+ */
+static void
+split_small(struct heap *h, uint64_t off, uint64_t len, uint64_t nl,
+	    uint64_t keep)
+{
+	uint64_t slack = bm_clear_live(h, off, len), tail = off + nl;
+	uint64_t tlen = len - nl;
+
+	assert(nl % h->g == 0 && nl > 0 && nl < len && slack < h->g);
+	heap_count_out(h, len, len - slack);
+	bm_set_start(h, tail);
+	bm_set_live(h, off, nl, nl - keep);
+	heap_count_in(h, nl, nl - bm_stored_slack(h, nl, nl - keep));
+	bm_set_live(h, tail, tlen, slack);
+	heap_count_in(h, tlen, tlen - bm_stored_slack(h, tlen, slack));
+}
+
+int
+heap_split(struct heap *h, uint64_t off, uint64_t keep, uint64_t *tail_off,
+	   uint64_t *tail_len)
+{
+	uint64_t len, nl;
+	struct span *s;
+	int rc;
+
+	if (keep == 0)
+		return -EINVAL;
+	if ((rc = live_block(h, off, &len, &s)))
+		return rc;
+	if (keep >= len)
+		return -EINVAL;
+	nl = s ? round_up(keep, h->page) : round_up(keep, h->g);
+	if (nl >= len)
+		return -EINVAL;	/* nothing left at this granularity */
+	if (s)
+		split_span(h, s, nl, keep);
+	else
+		split_small(h, off, len, nl, keep);
+	/* Counted as the tail's allocation: allocs - frees stays live. */
+	h->cls[heap_class_of(len - nl)].allocs++;
+	h->st.allocs++;
+	*tail_off = off + nl;
+	*tail_len = len - nl;
+	return 0;
 }
 
 /*
@@ -899,6 +986,14 @@ heap_trim_step(struct heap *h, uint64_t max)
 	return 0;
 }
 
+int
+heap_retain_step(struct heap *h, uint64_t max)
+{
+	uint64_t pages = (max >> h->pshift) + ((max & (h->page - 1)) != 0);
+
+	return dirty_retain_cut(h, pages ? pages : 1);
+}
+
 void
 heap_get_stats(struct heap *h, struct heap_stats *out)
 {
@@ -911,6 +1006,7 @@ heap_get_stats(struct heap *h, struct heap_stats *out)
 	out->resident_bytes = h->dirty_pages << h->pshift;
 	out->retain_bytes = h->retain_limit << h->pshift;
 	out->free_resident_bytes = h->free_dirty << h->pshift;
+	out->retain_excess_bytes = dirty_retain_excess(h) << h->pshift;
 	out->largest_free = 0;
 	if (h->nlong) {
 		out->largest_free = RB_MAX(lrun_size_tree, &h->lsize)->len;

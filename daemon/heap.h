@@ -50,6 +50,13 @@ struct heap_config {
 	uint32_t cache_blocks;	  /* freed small blocks kept per size class
 				   * for fast reuse; 0 = 4, HEAP_CACHE_NONE
 				   * = no cache */
+	uint64_t retain_cut;	  /* bytes of kept pages one call gives
+				   * back, at most, when the pool keeps more
+				   * than retain_pages allows (the bound
+				   * fell: a big block was freed or shrunk);
+				   * the rest goes with later frees or
+				   * heap_retain_step.  Rounded up to pages;
+				   * 0 = 4 MiB, UINT64_MAX = no limit */
 
 	/*
 	 * release: the pages [off, off + len) are free; the owner should give
@@ -99,6 +106,9 @@ struct heap_stats {
 	uint64_t spans;		  /* live page spans (large blocks) */
 	uint64_t retain_bytes;	  /* the least free memory of small blocks
 				   * kept for reuse (retain_pages); 0: none */
+	uint64_t retain_excess_bytes; /* kept free pages over the bound, which
+				   * heap_retain_step would give back (at
+				   * most: some may not be queued) */
 };
 
 /* Usage of one size class. */
@@ -162,6 +172,24 @@ int heap_resize(struct heap *h, uint64_t off, uint64_t size);
 int heap_free_released(struct heap *h, uint64_t off);
 
 /*
+ * heap_split - cut the live block at off in two live blocks, moving and
+ * releasing nothing: the first, at off, keeps keep bytes rounded up as
+ * heap_resize would round them (whole pages for a page span, granules for
+ * a small block); the second, the tail, starts where the first now ends,
+ * at *tail_off, and holds the rest, *tail_len bytes.  The tail of a page
+ * span is a page span (of any number of pages), that of a small block a
+ * small block; it holds the part of the block's request that lay in it.
+ * The split counts as one allocation (of the tail), so that allocs minus
+ * frees stays the number of live blocks.  An owner shrinking a big span
+ * without punching its tail out at once splits it, punches the tail out
+ * in slices, and frees it with heap_free_released.  -EINVAL, nothing
+ * changed (no counter either): off is not the start of a live block, keep
+ * is 0, or keep rounds up to the whole block (no tail to split off).
+ */
+int heap_split(struct heap *h, uint64_t off, uint64_t keep,
+	       uint64_t *tail_off, uint64_t *tail_len);
+
+/*
  * heap_realloc - realloc semantics: off == HEAP_OFF_NONE allocates; size 0
  * frees and stores HEAP_OFF_NONE; otherwise resizes in place when it can,
  * else allocates a new block, calls cfg->copy for the old contents and frees
@@ -189,10 +217,11 @@ int64_t heap_trim(struct heap *h);
  * heap_trim_step - heap_trim a step at a time, for an owner that must not
  * stop for all of it at once.  The first call flushes the caches; each
  * later one releases at most max bytes (rounded up to pages; at least one
- * page) of dirty free pages and looks at no more than 1024 free runs,
- * going on where the last one stopped: the long free runs in address
- * order, then the short ones.  Returns 1 while the trim goes on, 0 when it
- * has looked at every run (the next call begins a new trim).
+ * page) of dirty free pages, and a short run (256 granules at most) it
+ * reached whole, and looks at no more than 1024 free runs, going on where
+ * the last one stopped: the long free runs in address order, then the
+ * short ones.  Returns 1 while the trim goes on, 0 when it has looked at
+ * every run (the next call begins a new trim).
  *
  * The heap may change in any way between steps.  A trim in steps releases
  * every page that was free and dirty when it began and stayed free, except
@@ -201,6 +230,22 @@ int64_t heap_trim(struct heap *h);
  * steps: it does all of it.
  */
 int heap_trim_step(struct heap *h, uint64_t max);
+
+/*
+ * heap_retain_step - bring the free pages kept for reuse back within their
+ * bound a step at a time.  The bound follows the live pages (retain_pages),
+ * so freeing or shrinking a big block can leave the pool keeping far more
+ * than it may; the call that did gives back at most retain_cut bytes of
+ * that, and each later free of a small block a little more.  A step gives
+ * back the oldest kept pages, a freed block's pages at a time, while the
+ * pool is over its bound, until max bytes (rounded up to pages; at least
+ * one page) have gone back: at most max plus the pages of one small block
+ * (the large threshold and two pages).  It looks at no more than 1024
+ * queued ranges.  Returns 1 while the pool keeps more than its bound and
+ * has queued pages left to give back, 0 otherwise (at once, in O(1), when
+ * it is within its bound).  heap_trim gives back everything anyway.
+ */
+int heap_retain_step(struct heap *h, uint64_t max);
 
 /*
  * heap_check - walk all metadata and verify every invariant.  Returns 0, or

@@ -60,10 +60,15 @@ cache_stack(struct heap *h, struct block_cache *bc)
 	return heap_meta_alloc(h, h->cache_limit * sizeof(uint64_t));
 }
 
-/* Merge every cached block into the runs. */
+/*
+ * Merge every cached block into the runs.  Each gives back at most the
+ * pages it frees: the flush, one call however many blocks it merges, then
+ * cuts what the pool keeps over its bound once.
+ */
 void
 cache_flush(struct heap *h)
 {
+	bool any = h->st.cached_blocks > 0;
 	unsigned n;
 
 	for (n = 2; n <= CACHE_GRANULES && h->st.cached_blocks; n++) {
@@ -74,9 +79,11 @@ cache_flush(struct heap *h)
 			cache_pop(h, len, &off);
 			runs_give(h, off, len, &pf, &pe);
 			if (pe > pf)
-				dirty_retain(h, pf, pe);
+				dirty_retain_own(h, pf, pe);
 		}
 	}
+	if (any)
+		dirty_retain_fit(h);
 }
 
 /*
@@ -104,7 +111,7 @@ cache_release(struct heap *h, uint64_t off)
 	h->st.cached_blocks--;
 	runs_give(h, off, len, &pf, &pe);
 	if (pe > pf)
-		dirty_retain(h, pf, pe);
+		dirty_retain_own(h, pf, pe);	/* one of many: no cut */
 }
 
 /* Debug: is off a cached block of len bytes?  Linear; for heap_check. */

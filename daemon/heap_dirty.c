@@ -25,6 +25,13 @@
  *     zero pages in and punching them out again, and the bound grows with
  *     the pool's working set: a fixed one made a pool with megabytes of
  *     churning blocks punch holes on most frees of a page.
+ *     The bound falls as fast as it grows: freeing (or shrinking) a big
+ *     block takes a quarter of its pages off it at once, and the pages
+ *     kept for it are then too many by as much (a 3 GiB span freed gave
+ *     back 767 MiB of kept pages in that one call, 0.23 s of punching).
+ *     So a call gives back at most what it freed itself and cut_pages
+ *     more, looking at RETAIN_LOOKS queued ranges at most: later frees,
+ *     heap_retain_step, or a trim give back the rest.
  * heap_trim releases everything free at once.
  */
 #include <stdlib.h>
@@ -356,19 +363,52 @@ retain_make_room(struct heap *h, uint64_t first, uint64_t end)
 }
 
 /*
- * Release the oldest queued ranges until the queue is within its bound; a
+ * Release the oldest queued ranges while the pool is over its bound, until
+ * max_pages have gone back (the last range may take it past them by its
+ * own pages) or RETAIN_LOOKS ranges were looked at: the bound may have
+ * fallen by gigabytes, and one call must not give all of them back.  A
  * ring three quarters empty is halved, so that its size follows the live
- * set down as well as up.
+ * set down as well as up.  True while the pool is over its bound with
+ * ranges queued: a later cut has work.  Inline: every free of a page of
+ * small blocks comes here.
  */
-void
-dirty_retain_fit(struct heap *h)
+static inline bool
+retain_cut(struct heap *h, uint64_t max_pages)
 {
-	uint64_t bound = retain_bound(h);
+	uint64_t bound = retain_bound(h), before = h->free_dirty;
+	unsigned looks = 0;
 
-	while (h->retain_count > 0 && retain_over(h, bound))
+	assert(max_pages > 0);
+	/* Releases only lower free_dirty: before - free_dirty is given back. */
+	while (h->retain_count > 0 && retain_over(h, bound) &&
+	       before - h->free_dirty < max_pages && looks++ < RETAIN_LOOKS)
 		retain_pop(h);
 	if (h->retain_cap > 8 && h->retain_count <= h->retain_cap / 4)
 		retain_resize(h, h->retain_cap / 2);
+	return h->retain_count > 0 && retain_over(h, bound);
+}
+
+bool
+dirty_retain_cut(struct heap *h, uint64_t max_pages)
+{
+	return retain_cut(h, max_pages);
+}
+
+/* A cut of what one call may give back beyond what it freed itself. */
+void
+dirty_retain_fit(struct heap *h)
+{
+	retain_cut(h, h->cut_pages);
+}
+
+/* Pages kept over the bound (heap_get_stats); 0 when none is queued. */
+uint64_t
+dirty_retain_excess(const struct heap *h)
+{
+	uint64_t bound = retain_bound(h);
+
+	return h->retain_count > 0 && retain_over(h, bound)
+		       ? h->free_dirty - bound : 0;
 }
 
 /*
@@ -392,22 +432,42 @@ retain_queued(const struct heap *h, uint64_t first, uint64_t end)
 	return false;
 }
 
-/* Pages [first, end) of small blocks became free: queue, release the oldest. */
+/*
+ * Pages [first, end) of small blocks became free: queue them, and release
+ * the oldest while over the bound, as many pages as these and cut_pages
+ * more: a free gives back its own pages, and a part of what the bound fell
+ * by.
+ */
 void
 dirty_retain(struct heap *h, uint64_t first, uint64_t end)
 {
-	unsigned slot;
+	if (!retain_queued(h, first, end)) {
+		unsigned slot;
 
-	if (retain_queued(h, first, end)) {
-		dirty_retain_fit(h);
-		return;
+		retain_make_room(h, first, end);
+		slot = retain_slot(h, h->retain_count);
+		h->retain[slot].first = first;
+		h->retain[slot].end = end;
+		h->retain_count++;
 	}
-	retain_make_room(h, first, end);
-	slot = retain_slot(h, h->retain_count);
-	h->retain[slot].first = first;
-	h->retain[slot].end = end;
-	h->retain_count++;
-	dirty_retain_fit(h);
+	retain_cut(h, end - first + h->cut_pages);
+}
+
+/*
+ * dirty_retain for one block of many that one call frees (a cache flush):
+ * no more than its own pages go back, and the call ends with one
+ * dirty_retain_fit, so that its cut stays one cut_pages.  (cut_pages is
+ * lent out for the one call rather than passed: dirty_retain is on the
+ * path of every free.)
+ */
+void
+dirty_retain_own(struct heap *h, uint64_t first, uint64_t end)
+{
+	uint64_t cut = h->cut_pages;
+
+	h->cut_pages = 0;
+	dirty_retain(h, first, end);
+	h->cut_pages = cut;
 }
 
 /* heap_trim, for each run: release its dirty whole pages; go on while any
@@ -444,9 +504,11 @@ dirty_release_all_free(struct heap *h)
 /*
  * heap_trim_step, for one run: release its dirty whole pages, within what
  * the step may still release; false when the step is spent, with the
- * cursor moved back to the first page left of a long run (a short run,
- * a few pages at most, goes back whole).  A page whose release fails
- * stays dirty and is not looked at again in this trim.
+ * cursor moved back to the first page left of a long run.  A short run,
+ * SHORT_MAX granules at most, goes back whole, every dirty stretch of it:
+ * the cursor is past it already, and a stretch left would be missed by
+ * the whole trim.  A page whose release fails stays dirty and is not
+ * looked at again in this trim.
  */
 static bool
 trim_run_pages(struct heap *h, uint64_t start, uint64_t len)
@@ -465,13 +527,13 @@ trim_run_pages(struct heap *h, uint64_t start, uint64_t len)
 		dirty_release_now(h, a, b);
 		h->trim_pages -= b - a < h->trim_pages ? b - a : h->trim_pages;
 		p = b;
-		if (h->trim_pages == 0) {
-			if (cut && p < end)
+		if (cut && h->trim_pages == 0) {
+			if (p < end)
 				h->trim_at.off = p << h->pshift;
 			return false;
 		}
 	}
-	return --h->trim_runs > 0;
+	return h->trim_pages > 0 && --h->trim_runs > 0;
 }
 
 /*

@@ -48,6 +48,8 @@
 #define RETAIN_DEFAULT 256	/* pages kept dirty by default: 1 MiB */
 #define RETAIN_SHARE 4		/* ... or up to 1/4 of the live pages */
 #define RETAIN_RECYCLE 4	/* entries a full ring looks at for a stale one */
+#define RETAIN_CUT_DEFAULT (4u << 20)	/* bytes one cut may give back */
+#define RETAIN_LOOKS 1024	/* queued ranges one cut may look at */
 #define MAX_POOL_SHIFT 48
 #define NODE_KINDS 6		/* tree nodes of up to 96 bytes */
 
@@ -238,6 +240,7 @@ struct heap {
 	unsigned retain_cap, retain_head, retain_count;
 	uint64_t free_dirty;	/* dirty pages wholly inside free runs */
 	uint64_t retain_limit;
+	uint64_t cut_pages;	/* retain_cut: pages one cut may give back */
 	/* A trim in steps (heap_trim_step): where the next step looks, and
 	 * what the current one may still do. */
 	bool trimming;
@@ -610,7 +613,10 @@ void dirty_release_now(struct heap *h, uint64_t first, uint64_t end);
 void dirty_forget(struct heap *h, uint64_t first, uint64_t end);
 uint64_t dirty_pages_in(struct heap *h, uint64_t first, uint64_t end);
 void dirty_retain(struct heap *h, uint64_t first, uint64_t end);
+void dirty_retain_own(struct heap *h, uint64_t first, uint64_t end);
 void dirty_retain_fit(struct heap *h);
+bool dirty_retain_cut(struct heap *h, uint64_t max_pages);
+uint64_t dirty_retain_excess(const struct heap *h);
 uint64_t dirty_release_all_free(struct heap *h);
 #define TRIM_RUNS 1024		/* runs one trim step may look at */
 bool dirty_trim_step(struct heap *h, uint64_t max_pages);

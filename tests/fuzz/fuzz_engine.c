@@ -6,13 +6,15 @@
  * One small heap per input, driven by the input through every public call:
  * heap_alloc (sizes and alignments from the bytes, bad ones included),
  * heap_calloc (with overflowing products), heap_realloc, heap_resize,
+ * heap_split (of live blocks at any keep, and of bogus offsets),
  * heap_free of live blocks, of interior, stale and wild offsets (double
  * frees included), heap_free_released of spans the harness "punched out"
  * itself (the daemon's stepped release), heap_usable_size, heap_trim,
  * heap_trim_step (steps of a few pages, other calls in between or not),
- * heap_block_size, heap_get_class_stats and heap_strerror.  The harness keeps a
- * table of every live block (at most MAX_LIVE; allocations are skipped when
- * it is full) and, after EVERY operation, aborts when:
+ * heap_retain_step, heap_block_size, heap_get_class_stats and
+ * heap_strerror.  The harness keeps a table of every live block (at most
+ * MAX_LIVE; allocations and splits are skipped when it is full) and,
+ * after EVERY operation, aborts when:
  *
  *   - heap_check reports a broken invariant;
  *   - a result breaks heap.h: a block outside the pool, misaligned,
@@ -21,6 +23,10 @@
  *     statistics; -ENOMEM although a gap between live blocks could hold the
  *     request (rule 4); -EAGAIN from heap_resize although the space after
  *     the block is free (no blocks cached) or success although it is not;
+ *     a split whose result is not exactly the one heap.h defines (the
+ *     first piece rounded as a resize, the tail after it, -EINVAL with
+ *     nothing changed when there is no tail), or that changed anything
+ *     but the count of live blocks, spans and allocations;
  *   - a callback misbehaves: release() of a range that is not page-aligned
  *     or covers a live byte; zero() outside calloc or outside the new block,
  *     or not covering every byte of it on a page handed out since its last
@@ -30,7 +36,12 @@
  *     released bytes; per size class after a trim and at the end) or a
  *     trim leaves a wholly free dirty page (a trim in steps too, when no
  *     other call came between its steps), or a step releases more than
- *     its pages (and one short run).
+ *     its pages (and one short run);
+ *   - a free gives back more than its own pages, the retention cut
+ *     (retain_cut) and two queued ranges (a heap_free_released: the cut
+ *     and one range); heap_retain_step more than its pages and one range,
+ *     or says the pool is within its bound while the statistics say it
+ *     keeps more, or the other way round.
  *
  * At the end every block is freed, the heap trimmed and checked whole
  * again, and destroyed (libFuzzer's leak check sees its metadata).
@@ -47,17 +58,22 @@
  *             engine rounds it back up to pages); page_size is always 4096
  *   byte 4    0xF0..0xFF: release() fails every (low nibble + 1)th call;
  *             0xE0..0xEF: granularity 512 << (bits 0-1), up to the page,
- *             instead of byte 0's
+ *             instead of byte 0's;
+ *             0xD0..0xDE: retain_cut (low nibble + 1) pages less 100
+ *             bytes (rounded up by the engine); 0xDF: no limit
  *   then      operations: an opcode byte (low 4 bits: the operation, high
  *             4 bits: a parameter) followed by its arguments:
  *
  *   0-2 alloc      SIZE ALIGN
  *   3   calloc     NMEMB SIZE
  *   4   realloc    INDEX SIZE (a live block)
- *   5   resize     INDEX SIZE (a live block)
+ *   5   resize     INDEX SIZE (a live block); parameter bit 0: split it
+ *                  at SIZE instead; bits 0 and 1: split BOGUS at SIZE
  *   6-7 free       INDEX (a live block); parameter bit 0: free it twice;
  *                  bit 1: a span goes by heap_free_released
- *   8   free       BOGUS (must be -EINVAL; HEAP_OFF_NONE must be 0)
+ *   8   free       BOGUS (must be -EINVAL; HEAP_OFF_NONE must be 0);
+ *                  with a parameter, heap_retain_step of up to parameter
+ *                  pages instead (15: steps until it says done)
  *   9   usable     INDEX or BOGUS (parameter bit 0)
  *   10  trim; with a parameter, a step of a trim in steps of up to
  *       parameter pages
@@ -117,6 +133,7 @@ enum call {
 	CALL_PLAIN,		/* no zero(), no copy() */
 	CALL_CALLOC,		/* zero() inside the new block */
 	CALL_REALLOC,		/* copy() once, from mv_src */
+	CALL_SPLIT,		/* no callback at all */
 };
 
 struct fz {
@@ -129,6 +146,8 @@ struct fz {
 	unsigned nrecent, recent_next;
 	uint64_t released;		/* bytes release() accepted */
 	unsigned fail_every, release_calls;
+	uint64_t cut;			/* bytes a retention cut may release */
+	uint64_t range;			/* bytes of the longest queued range */
 	bool failed_in_op;
 	bool trimming;			/* heap_trim_step said it goes on */
 	bool trim_alone;		/* ... and nothing else ran since it began */
@@ -442,9 +461,9 @@ cb_release(void *ctx, uint64_t off, uint64_t len)
 	struct fz *f = ctx;
 	uint64_t with;
 
-	if (f->call == CALL_NONE)
-		die(f, "release(%#" PRIx64 ", %#" PRIx64 ") outside a call",
-		    off, len);
+	if (f->call == CALL_NONE || f->call == CALL_SPLIT)
+		die(f, "release(%#" PRIx64 ", %#" PRIx64 ") outside a call "
+		    "that may release", off, len);
 	if (len == 0 || off % PAGE || len % PAGE || off >= f->pool ||
 	    len > f->pool - off)
 		die(f, "release(%#" PRIx64 ", %#" PRIx64 ") not whole pages of "
@@ -938,6 +957,116 @@ op_realloc(struct fz *f, unsigned i, uint64_t size)
 }
 
 /*
+ * heap_split of block i at keep: exactly the pieces heap.h defines, or
+ * -EINVAL with nothing changed; no callback either way, and nothing but
+ * the counts of live blocks, spans and allocations moves.  The tail joins
+ * the table with the part of the request that lay in it.
+ */
+static void
+op_split(struct fz *f, unsigned i, uint64_t keep)
+{
+	struct heap_stats a, b;
+	struct blk old = f->live[i];
+	uint64_t nl = 0, t = 1, tl = 1;
+	int rc, want = -EINVAL;
+
+	if (f->n == MAX_LIVE)
+		return;
+	trace(f, "split %#" PRIx64 "+%#" PRIx64 " at %#" PRIx64, old.off,
+	      old.len, keep);
+	if (keep && keep < old.len) {
+		nl = round_to(keep, old.span ? PAGE : f->g);
+		if (nl < old.len)
+			want = 0;
+	}
+	get_stats(f, &a);
+	call_begin(f, CALL_SPLIT, -1, 0);
+	rc = heap_split(f->h, old.off, keep, &t, &tl);
+	call_end(f);
+	if (rc != want)
+		die(f, "split %#" PRIx64 "+%#" PRIx64 " at %#" PRIx64 " = %d, "
+		    "expected %d", old.off, old.len, keep, rc, want);
+	get_stats(f, &b);
+	if (rc) {
+		if (t != 1 || tl != 1 || memcmp(&a, &b, sizeof(a)))
+			die(f, "a refused split changed something");
+		return;
+	}
+	if (t != old.off + nl || tl != old.len - nl)
+		die(f, "split %#" PRIx64 "+%#" PRIx64 " at %#" PRIx64 ": tail "
+		    "%#" PRIx64 "+%#" PRIx64 ", expected %#" PRIx64 "+%#" PRIx64,
+		    old.off, old.len, keep, t, tl, old.off + nl, old.len - nl);
+	if (b.live_blocks != a.live_blocks + 1 ||
+	    b.spans != a.spans + old.span || b.allocs != a.allocs + 1 ||
+	    b.frees != a.frees || b.allocated_bytes != a.allocated_bytes ||
+	    b.free_bytes != a.free_bytes || b.free_runs != a.free_runs ||
+	    b.largest_free != a.largest_free ||
+	    b.cached_bytes != a.cached_bytes ||
+	    b.cached_blocks != a.cached_blocks ||
+	    b.resident_bytes != a.resident_bytes ||
+	    b.released_bytes != a.released_bytes ||
+	    b.free_resident_bytes != a.free_resident_bytes ||
+	    b.retain_excess_bytes != a.retain_excess_bytes ||
+	    b.invalid_frees != a.invalid_frees)
+		die(f, "a split changed more than the block counts");
+	/* A span's first piece asks keep and its tail the rest: exact.  A
+	 * small block's slack may be kept rounded (check_all's bounds). */
+	if (old.span && b.requested_bytes != a.requested_bytes - (nl - keep))
+		die(f, "split span: requested %" PRIu64 " -> %" PRIu64 ", "
+		    "expected %" PRIu64, a.requested_bytes, b.requested_bytes,
+		    a.requested_bytes - (nl - keep));
+	/* A block asks more than its length less a granule (a page for a
+	 * span): the tail holds the rest of the request. */
+	f->live[i].len = nl;
+	f->live[i].size = keep;
+	table_add(f, t, old.size - nl, tl, old.span);
+	check_usable(f, old.off, nl);
+	check_usable(f, t, tl);
+}
+
+/*
+ * One heap_retain_step of pages pages: at most that many and one queued
+ * range released, no live block touched, and its answer the statistics'
+ * (over the bound with pages queued, or not).  Steps until done end.
+ */
+static void
+op_retain_step(struct fz *f, unsigned pages, bool until_done)
+{
+	struct heap_stats a, b;
+	unsigned steps = 0;
+	uint64_t rel0;
+	int rc;
+
+	trace(f, "retain step of %u pages%s", pages,
+	      until_done ? " until done" : "");
+	get_stats(f, &a);
+	do {
+		rel0 = f->released;
+		call_begin(f, CALL_PLAIN, -1, 0);
+		rc = heap_retain_step(f->h, (uint64_t)pages * PAGE);
+		call_end(f);
+		if (rc != 0 && rc != 1)
+			die(f, "retain step = %d", rc);
+		if (f->released - rel0 > (uint64_t)pages * PAGE + f->range)
+			die(f, "a retain step of %u pages released %" PRIu64
+			    " bytes", pages, f->released - rel0);
+		get_stats(f, &b);
+		if ((rc == 1) != (b.retain_excess_bytes != 0))
+			die(f, "retain step = %d, %" PRIu64 " bytes kept over "
+			    "the bound", rc, b.retain_excess_bytes);
+	} while (rc && until_done && ++steps < 100000);
+	if (rc && until_done)
+		die(f, "100000 retain steps and not done");
+	if (a.allocated_bytes != b.allocated_bytes ||
+	    a.live_blocks != b.live_blocks || a.free_bytes != b.free_bytes ||
+	    a.cached_blocks != b.cached_blocks || a.allocs != b.allocs ||
+	    a.frees != b.frees)
+		die(f, "a retain step changed the blocks");
+	if (b.retain_excess_bytes > a.retain_excess_bytes)
+		die(f, "a retain step raised the pages kept over the bound");
+}
+
+/*
  * Free block i; with owner_released, a span is freed the way the daemon
  * frees a big one after punching its pages out itself (heap_free_released):
  * its pages are clean first, and the engine may release only the others.
@@ -945,7 +1074,7 @@ op_realloc(struct fz *f, unsigned i, uint64_t size)
 static void
 op_free(struct fz *f, unsigned i, bool twice, bool owner_released)
 {
-	uint64_t off = f->live[i].off, len = f->live[i].len;
+	uint64_t off = f->live[i].off, len = f->live[i].len, rel0, most;
 	struct heap_stats before;
 	int rc;
 
@@ -977,16 +1106,26 @@ op_free(struct fz *f, unsigned i, bool twice, bool owner_released)
 			if (page_dirty(f, p))
 				f->released += PAGE;
 		pages_set(f, off, len, false);
+		rel0 = f->released;
 		call_begin(f, CALL_PLAIN, (int)i, 0);
 		rc = heap_free_released(f->h, off);
 		call_end(f);
+		most = f->cut + f->range;
 	} else {
+		rel0 = f->released;
 		call_begin(f, CALL_PLAIN, (int)i, 0);
 		rc = heap_free(f->h, off);
 		call_end(f);
+		/* Its pages and the two it shares, the cut, the range a full
+		 * ring makes room by and the one the cut ends with. */
+		most = len + 2 * PAGE + f->cut + 2 * f->range;
 	}
 	if (rc)
 		die(f, "free of live block %#" PRIx64 " = %d", off, rc);
+	if (f->released - rel0 > most)
+		die(f, "free of %#" PRIx64 "+%#" PRIx64 " released %" PRIu64
+		    " bytes, at most %" PRIu64, off, len, f->released - rel0,
+		    most);
 	table_remove(f, i);
 	check_gone(f, off);
 	if (!twice)
@@ -1060,6 +1199,28 @@ op_free_bogus(struct fz *f, struct rd *r)
 	if (rc != (off == HEAP_OFF_NONE ? 0 : -EINVAL))
 		die(f, "free(%#" PRIx64 ") = %d", off, rc);
 	expect_unchanged(f, &before, false);
+}
+
+/* heap_split of an offset that is no live block's start: -EINVAL. */
+static void
+op_split_bogus(struct fz *f, struct rd *r)
+{
+	struct heap_stats a, b;
+	uint64_t off, keep, t = 1, tl = 1;
+	int rc;
+
+	if (!rd_bogus(f, r, &off))
+		return;
+	keep = rd_size(f, r);
+	trace(f, "split bogus %#" PRIx64 " at %#" PRIx64, off, keep);
+	get_stats(f, &a);
+	call_begin(f, CALL_SPLIT, -1, 0);
+	rc = heap_split(f->h, off, keep, &t, &tl);
+	call_end(f);
+	get_stats(f, &b);
+	if (rc != -EINVAL || t != 1 || tl != 1 || memcmp(&a, &b, sizeof(a)))
+		die(f, "split of no block %#" PRIx64 " = %d, or it changed "
+		    "something", off, rc);
 }
 
 static void
@@ -1254,10 +1415,21 @@ run_op(struct fz *f, struct rd *r)
 		}
 		break;
 	case 5:
-		f->opname = "resize";
-		if (f->n) {
-			k = rd8(r) % f->n;
-			op_resize(f, k, rd_size(f, r));
+		if ((param & 3) == 3) {
+			f->opname = "split bogus";
+			op_split_bogus(f, r);
+		} else if (param & 1) {
+			f->opname = "split";
+			if (f->n) {
+				k = rd8(r) % f->n;
+				op_split(f, k, rd_size(f, r));
+			}
+		} else {
+			f->opname = "resize";
+			if (f->n) {
+				k = rd8(r) % f->n;
+				op_resize(f, k, rd_size(f, r));
+			}
 		}
 		break;
 	case 6: case 7:
@@ -1266,6 +1438,11 @@ run_op(struct fz *f, struct rd *r)
 			op_free(f, rd8(r) % f->n, param & 1, param & 2);
 		break;
 	case 8:
+		if (param) {
+			f->opname = "retain step";
+			op_retain_step(f, param, param == 15);
+			break;
+		}
 		f->opname = "free bogus";
 		op_free_bogus(f, r);
 		break;
@@ -1354,6 +1531,16 @@ make_config(struct fz *f, struct rd *r, struct heap_config *hc)
 	f->thr = hc->large_threshold ? round_to(hc->large_threshold, f->g)
 				     : HEAP_DEFAULT_LARGE_THRESHOLD;
 	f->fail_every = (b4 & 0xf0) == 0xf0 ? (b4 & 0x0f) + 1u : 0;
+	if ((b4 & 0xf0) == 0xd0)
+		hc->retain_cut = (b4 & 0x0f) == 0x0f
+					 ? UINT64_MAX
+					 : ((b4 & 0x0f) + 1u) * PAGE - 100;
+	/* What a cut may release (no limit: more than the pool), and the
+	 * longest range the queue holds: a small block's pages and the two
+	 * it shares. */
+	f->cut = hc->retain_cut == UINT64_MAX ? 4 * f->pool
+		 : round_to(hc->retain_cut ? hc->retain_cut : 4u << 20, PAGE);
+	f->range = round_to(f->thr, PAGE) + 2 * PAGE;
 }
 
 /* Free everything: the pool must be one clean run again. */

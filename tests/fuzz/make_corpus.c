@@ -25,7 +25,9 @@
  * once found to crash the engine, kept byte for byte so that the smoke test
  * replays them (regress_unpick_buddy_span: a page span found through the
  * buddy in a short run, at a large granularity, above the high-water mark
- * while blocks were cached; its bin's stack was overrun).
+ * while blocks were cached; its bin's stack was overrun;
+ * regress_trim_step_short_run: a trim in steps ran out of its page budget
+ * inside a short run and skipped the rest of that run's dirty pages).
  */
 #include <errno.h>
 #include <stdbool.h>

@@ -3,7 +3,8 @@
  *
  * One heap is driven through a long random sequence of operations (alloc,
  * aligned alloc, calloc, realloc, free, invalid frees, usable-size queries,
- * bad arguments, trims) while the test keeps its own reference model: the
+ * bad arguments, trims, splits, retention steps) while the test keeps its
+ * own reference model: the
  * sorted set of live blocks [off, off + usable).  The model is simple enough
  * to trust, so any disagreement is reported against the engine, with the
  * seed and operation number needed to replay it.
@@ -18,6 +19,10 @@
  *     with the caches merged would (rule 5: no gap below the mark that
  *     holds it is shorter than the run above the last live block);
  *   - refused calls (-EINVAL, -EFBIG, -EOVERFLOW) change nothing;
+ *   - a split gives exactly the two blocks heap.h defines, or -EINVAL
+ *     when no tail is left, and calls back nothing;
+ *   - a retention step releases at most its pages and one queued range,
+ *     and says what the statistics say (pages kept over the bound or not);
  *   - release() never covers a byte of a live block, and never drops data a
  *     moving realloc still has to copy;
  *   - calloc asks for zeroing of every part of the block that lies on a page
@@ -75,6 +80,7 @@ struct case_params {
 	uint64_t large_threshold;
 	uint32_t retain_pages;
 	uint32_t cache_blocks;
+	uint64_t retain_cut;
 	/* Size bands, log-uniform inside each: most requests are small. */
 	uint64_t small_hi, mid_hi, large_hi;
 	unsigned small_pct, mid_pct;	/* the rest is the large band */
@@ -337,6 +343,8 @@ enum op_kind {
 	OP_BADARGS,
 	OP_TRIM,
 	OP_FREENONE,
+	OP_SPLIT,
+	OP_RETAIN,
 	OP_FINAL_FREE,
 	OP_NKINDS
 };
@@ -350,15 +358,17 @@ enum op_kind {
 static const unsigned op_weight[2][OP_NKINDS] = {
 	{	/* fill */
 		[OP_ALLOC] = 330,  [OP_ALIGNED] = 80,	[OP_CALLOC] = 110,
-		[OP_REALLOC] = 120, [OP_FREE] = 280,	[OP_BADFREE] = 30,
+		[OP_REALLOC] = 100, [OP_FREE] = 280,	[OP_BADFREE] = 30,
 		[OP_USABLE] = 30,  [OP_BADUSABLE] = 10, [OP_BADARGS] = 5,
-		[OP_TRIM] = 1,	   [OP_FREENONE] = 4,
+		[OP_TRIM] = 1,	   [OP_FREENONE] = 2,	[OP_SPLIT] = 20,
+		[OP_RETAIN] = 2,
 	},
 	{	/* drain */
 		[OP_ALLOC] = 160,  [OP_ALIGNED] = 40,	[OP_CALLOC] = 50,
-		[OP_REALLOC] = 120, [OP_FREE] = 550,	[OP_BADFREE] = 30,
+		[OP_REALLOC] = 100, [OP_FREE] = 550,	[OP_BADFREE] = 30,
 		[OP_USABLE] = 30,  [OP_BADUSABLE] = 10, [OP_BADARGS] = 5,
-		[OP_TRIM] = 1,	   [OP_FREENONE] = 4,
+		[OP_TRIM] = 1,	   [OP_FREENONE] = 2,	[OP_SPLIT] = 20,
+		[OP_RETAIN] = 2,
 	},
 };
 
@@ -368,7 +378,8 @@ static const char *const op_name[OP_NKINDS] = {
 	[OP_FREE] = "free",	  [OP_BADFREE] = "invalid-free",
 	[OP_USABLE] = "usable",	  [OP_BADUSABLE] = "invalid-usable",
 	[OP_BADARGS] = "bad-args", [OP_TRIM] = "trim",
-	[OP_FREENONE] = "free-none", [OP_FINAL_FREE] = "final-free",
+	[OP_FREENONE] = "free-none", [OP_SPLIT] = "split",
+	[OP_RETAIN] = "retain-step", [OP_FINAL_FREE] = "final-free",
 };
 
 /* One operation as issued, for the failure report and the trace. */
@@ -402,6 +413,7 @@ struct counters {
 	uint64_t realloc_moves, realloc_refusals, trims, checks;
 	uint64_t zero_calls, zero_bytes, calloc_bytes;
 	uint64_t releases, released_bytes;
+	uint64_t splits, retain_steps, retain_step_bytes;
 	uint64_t max_live;
 };
 
@@ -465,6 +477,13 @@ describe_op(const struct oprec *r, char *buf, size_t n)
 	case OP_REALLOC:
 		k += snprintf(buf + k, n - k, " off=%#" PRIx64 " size=%" PRIu64,
 			      r->a, r->b);
+		break;
+	case OP_SPLIT:
+		k += snprintf(buf + k, n - k, " off=%#" PRIx64 " keep=%" PRIu64,
+			      r->a, r->b);
+		break;
+	case OP_RETAIN:
+		k += snprintf(buf + k, n - k, " max=%" PRIu64, r->a);
 		break;
 	case OP_BADARGS:
 		k += snprintf(buf + k, n - k, " a=%#" PRIx64 " b=%#" PRIx64, r->a,
@@ -1487,6 +1506,134 @@ op_freenone(struct tctx *t)
 	expect_stats_unchanged(t, &before, &after, 0, "free of HEAP_OFF_NONE");
 }
 
+/*
+ * heap_split of a live block: mostly somewhere inside it, sometimes where
+ * nothing is left for a tail (0, its length, a keep that rounds up to it).
+ * The pieces are exactly those heap.h defines, nothing is called back, and
+ * only the counts of blocks and spans move; the model takes the tail with
+ * the part of the request that lay in it.
+ */
+static void
+op_split(struct tctx *t)
+{
+	size_t i = rng_below(&t->rng, t->m.n);
+	struct blk old = t->m.v[i], tail;
+	uint64_t unit = old.span ? t->page : t->g, keep, nl = 0;
+	uint64_t toff = 1, tlen = 1;
+	struct heap_stats before, after;
+	struct oprec *r;
+	int ret, want = -EINVAL;
+
+	switch (rng_below(&t->rng, 8)) {
+	case 0:
+		keep = 0;
+		break;
+	case 1:
+		keep = old.len - rng_below(&t->rng, unit);
+		break;
+	case 2:
+		keep = old.len + rng_below(&t->rng, 2 * unit);
+		break;
+	default:
+		keep = rng_range(&t->rng, 1, old.len);
+		break;
+	}
+	if (keep && keep < old.len) {
+		nl = round_up(keep, unit);
+		if (nl < old.len)
+			want = 0;
+	}
+	heap_get_stats(t->h, &before);
+	r = op_start(t, OP_SPLIT, old.off, keep);
+	call_begin(t, HEAP_OFF_NONE);
+	ret = heap_split(t->h, old.off, keep, &toff, &tlen);
+	op_done(r, ret, toff);
+	call_end(t);
+	heap_get_stats(t->h, &after);
+	expect_no_callbacks(t, "split");
+	if (ret != want)
+		tfail(t, "split of [%#" PRIx64 ", +%" PRIu64 ") at %" PRIu64
+			 " returned %d, expected %d", old.off, old.len, keep,
+		      ret, want);
+	if (ret) {
+		expect_stats_unchanged(t, &before, &after, 0, "refused split");
+		return;
+	}
+	if (toff != old.off + nl || tlen != old.len - nl)
+		tfail(t, "split of [%#" PRIx64 ", +%" PRIu64 ") at %" PRIu64
+			 ": tail [%#" PRIx64 ", +%" PRIu64 "), expected [%#"
+			 PRIx64 ", +%" PRIu64 ")", old.off, old.len, keep, toff,
+		      tlen, old.off + nl, old.len - nl);
+	if (after.live_blocks != before.live_blocks + 1 ||
+	    after.spans != before.spans + old.span ||
+	    after.allocated_bytes != before.allocated_bytes ||
+	    after.free_bytes != before.free_bytes ||
+	    after.free_runs != before.free_runs ||
+	    after.cached_bytes != before.cached_bytes ||
+	    after.resident_bytes != before.resident_bytes ||
+	    after.released_bytes != before.released_bytes ||
+	    after.allocs != before.allocs + 1 || after.frees != before.frees)
+		tfail(t, "split of [%#" PRIx64 ", +%" PRIu64 ") at %" PRIu64
+			 " changed more than the counts of blocks", old.off,
+		      old.len, keep);
+	model_remove(&t->m, i);
+	old.len = nl;
+	tail = (struct blk){.off = toff, .len = tlen, .req = old.req - nl,
+			    .span = old.span};
+	old.req = keep;
+	model_insert(&t->m, &old);
+	model_insert(&t->m, &tail);
+	t->c.splits++;
+	if (usable_of(t, old.off) != nl || usable_of(t, toff) != tlen)
+		tfail(t, "split pieces of %#" PRIx64 ": usable sizes %" PRIu64
+			 " and %" PRIu64, old.off, usable_of(t, old.off),
+		      usable_of(t, toff));
+}
+
+/*
+ * One step of heap_retain_step: at most its pages, rounded up, and one
+ * queued range (a small block's pages and the two it shares) released,
+ * no live byte touched (cb_release), nothing else called back, and its
+ * answer the statistics' answer.
+ */
+static void
+op_retain_step(struct tctx *t)
+{
+	uint64_t max = rng_range(&t->rng, 1, 64 * t->page), released = 0;
+	uint64_t most = round_up(max, t->page) + round_up(t->threshold,
+							  t->page) +
+			2 * t->page;
+	struct oprec *r = op_start(t, OP_RETAIN, max, 0);
+	struct heap_stats before, after;
+	size_t i;
+	int ret;
+
+	heap_get_stats(t->h, &before);
+	call_begin(t, HEAP_OFF_NONE);
+	ret = heap_retain_step(t->h, max);
+	op_done(r, ret, 0);
+	call_end(t);
+	heap_get_stats(t->h, &after);
+	for (i = 0; i < t->rel.n; i++)
+		released += t->rel.v[i].len;
+	if (t->zero.n || t->copy.n)
+		tfail(t, "heap_retain_step made zero or copy calls");
+	if ((ret != 0 && ret != 1) ||
+	    (ret == 1) != (after.retain_excess_bytes != 0))
+		tfail(t, "heap_retain_step returned %d with %" PRIu64
+			 " bytes kept over the bound", ret,
+		      after.retain_excess_bytes);
+	if (released > most)
+		tfail(t, "heap_retain_step(%" PRIu64 ") released %" PRIu64
+			 " bytes", max, released);
+	if (after.live_blocks != before.live_blocks ||
+	    after.allocated_bytes != before.allocated_bytes ||
+	    after.free_bytes != before.free_bytes)
+		tfail(t, "heap_retain_step changed the blocks");
+	t->c.retain_steps++;
+	t->c.retain_step_bytes += released;
+}
+
 /* ------------------------------------------------------------------ */
 /* Whole-heap checks */
 
@@ -1630,7 +1777,7 @@ pick_op(struct tctx *t)
 	}
 	/* Operations on live blocks need one; allocate instead. */
 	if (t->m.n == 0 && (k == OP_REALLOC || k == OP_FREE ||
-			    k == OP_USABLE))
+			    k == OP_USABLE || k == OP_SPLIT))
 		k = OP_ALLOC;
 	return k;
 }
@@ -1668,6 +1815,12 @@ run_op(struct tctx *t, enum op_kind k)
 		break;
 	case OP_TRIM:
 		op_trim(t);
+		break;
+	case OP_SPLIT:
+		op_split(t);
+		break;
+	case OP_RETAIN:
+		op_retain_step(t);
 		break;
 	default:
 		op_freenone(t);
@@ -1749,6 +1902,9 @@ print_summary(const struct tctx *t, double secs)
 	       t->p->name, c->max_live, c->releases, c->released_bytes >> 20,
 	       c->calloc_bytes >> 20, c->zero_bytes >> 20, c->zero_calls,
 	       c->checks, c->trims, c->top_raises_checked);
+	printf("[%s] %" PRIu64 " splits; %" PRIu64 " retention steps "
+	       "released %" PRIu64 " KiB\n", t->p->name, c->splits,
+	       c->retain_steps, c->retain_step_bytes >> 10);
 	fflush(stdout);
 }
 
@@ -1819,6 +1975,7 @@ setup_case(void **state, const struct case_params *p)
 		.large_threshold = p->large_threshold,
 		.retain_pages = p->retain_pages,
 		.cache_blocks = p->cache_blocks,
+		.retain_cut = p->retain_cut,
 		.release = cb_release,
 		.zero = cb_zero,
 		.copy = cb_copy,
@@ -1897,7 +2054,9 @@ static const struct case_params case_g8 = {
  * Granularity 64 on a pool of 2 MiB and 5 pages (so that it ends inside a
  * bitmap chunk) with a threshold of one page and a small retention: page
  * spans of one page sit among short runs, short runs reach the pool's end,
- * blocks of one granule end bitmap words, and the pool fills often.
+ * blocks of one granule end bitmap words, and the pool fills often.  A
+ * retention cut of two pages leaves the pages kept over the bound after a
+ * span's free to later frees and to the retention steps.
  */
 static const struct case_params case_g64 = {
 	.name = "g64-2MiB",
@@ -1907,6 +2066,7 @@ static const struct case_params case_g64 = {
 	.large_threshold = 4096,
 	.retain_pages = 16,
 	.cache_blocks = 2,
+	.retain_cut = 2 * 4096,
 	.small_hi = 1024,
 	.mid_hi = 4095,
 	.large_hi = 256 << 10,
@@ -1939,7 +2099,8 @@ static const struct case_params case_g1024 = {
 /*
  * Granularity of a whole page on 64 MiB: every extent starts on a page, so
  * no page is ever shared by two extents and every free is a candidate for
- * release; a threshold of 16 pages and a retention of 8 pages.
+ * release; a threshold of 16 pages, a retention of 8 pages and a cut of
+ * 4 pages (a byte less: the engine rounds it up).
  */
 static const struct case_params case_g4096 = {
 	.name = "g4096-64MiB",
@@ -1949,6 +2110,7 @@ static const struct case_params case_g4096 = {
 	.large_threshold = 64 << 10,
 	.retain_pages = 8,
 	.cache_blocks = 0,
+	.retain_cut = 4 * 4096 - 1,
 	.small_hi = 16 << 10,
 	.mid_hi = 64 << 10,
 	.large_hi = 4 << 20,

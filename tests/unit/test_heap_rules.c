@@ -802,6 +802,111 @@ retention_follows_live_pages(void **state)
 }
 
 /*
+ * The setting of the two tests below: retain_cut 16 pages, no caches; an
+ * 8 MiB span (2048 pages) and two sets of 4096 blocks of 1 KiB (1024
+ * pages each), the first set freed: with 3072 live pages the queue keeps
+ * 768 of its pages, one page a range.
+ */
+static struct heap *
+make_cut_case(uint64_t *span, uint64_t *a, uint64_t *b)
+{
+	struct heap_config cfg = {
+		.max_size = 64 * MiB, .page_size = PAGE, .release = on_release,
+		.ctx = &own, .cache_blocks = HEAP_CACHE_NONE,
+		.retain_cut = 16 * PAGE,
+	};
+	struct heap *h;
+	int i;
+
+	memset(&own, 0, sizeof(own));
+	assert_int_equal(heap_create(&cfg, &h), 0);
+	*span = alloc_ok(h, 8 * MiB);
+	for (i = 0; i < 4096; i++)
+		a[i] = alloc_ok(h, 1024);
+	for (i = 0; i < 4096; i++)
+		b[i] = alloc_ok(h, 1024);
+	for (i = 0; i < 4096; i++)
+		assert_int_equal(heap_free(h, a[i]), 0);
+	assert_int_equal(stats(h).free_resident_bytes, 768 * PAGE);
+	assert_int_equal(stats(h).retain_excess_bytes, 0);
+	assert_int_equal(own.released, 256 * PAGE);
+	own.released = 0;
+	return h;
+}
+
+/*
+ * Freeing the span takes the bound from 768 pages down to 256: the pool
+ * keeps 512 pages too many.  The free gives back retain_cut (16 pages) of
+ * them, not all: a 3 GiB span freed this way gave back 767 MiB of kept
+ * pages in one call.  heap_retain_step gives back the rest, max bytes a
+ * step (rounded up to pages), and says when the pool is within its bound.
+ */
+static void
+retention_cut_is_bounded_per_call(void **state)
+{
+	static uint64_t a[4096], b[4096];
+	uint64_t span;
+	struct heap *h = make_cut_case(&span, a, b);
+	unsigned steps = 0;
+
+	(void)state;
+	assert_int_equal(heap_retain_step(h, PAGE), 0);	/* within */
+	assert_int_equal(own.released, 0);
+	assert_int_equal(heap_free_released(h, span), 0);
+	assert_int_equal(own.released, 16 * PAGE);
+	assert_int_equal(stats(h).free_resident_bytes, 752 * PAGE);
+	assert_int_equal(stats(h).retain_excess_bytes, 496 * PAGE);
+	check_ok(h);
+	assert_int_equal(heap_retain_step(h, 5 * PAGE), 1);
+	assert_int_equal(own.released, 21 * PAGE);
+	assert_int_equal(heap_retain_step(h, 1), 1);		/* a page */
+	assert_int_equal(own.released, 22 * PAGE);
+	while (heap_retain_step(h, 100 * PAGE))
+		steps++;
+	assert_int_equal(steps, 4);	/* 490 pages: 100 x 4, then 90 */
+	assert_int_equal(own.released, 512 * PAGE);
+	assert_int_equal(stats(h).free_resident_bytes, 256 * PAGE);
+	assert_int_equal(stats(h).retain_excess_bytes, 0);
+	assert_int_equal(heap_retain_step(h, 100 * PAGE), 0);
+	assert_int_equal(own.released, 512 * PAGE);
+	check_ok(h);
+	assert_int_equal(heap_trim(h), 256 * PAGE);
+	heap_destroy(h);
+}
+
+/*
+ * Shrinking the span in place to a page takes the bound down the same way:
+ * the shrink releases the span's tail and cuts 16 kept pages, like a free.
+ * Without steps the pages kept over the bound go with later frees: each
+ * free that makes a page wholly free gives back that page and 16 more, so
+ * 31 of them bring the pool within its bound.
+ */
+static void
+retention_cut_goes_on_with_later_frees(void **state)
+{
+	static uint64_t a[4096], b[4096];
+	uint64_t span;
+	struct heap *h = make_cut_case(&span, a, b);
+	int i;
+
+	(void)state;
+	assert_int_equal(heap_resize(h, span, PAGE), 0);
+	assert_int_equal(own.released, (2047 + 16) * PAGE);
+	assert_int_equal(stats(h).retain_excess_bytes, 496 * PAGE);
+	own.released = 0;
+	for (i = 0; i < 30 * 4; i++)
+		assert_int_equal(heap_free(h, b[i]), 0);
+	assert_int_equal(own.released, 30 * 17 * PAGE);
+	assert_int_equal(stats(h).retain_excess_bytes, 16 * PAGE);
+	for (; i < 31 * 4; i++)
+		assert_int_equal(heap_free(h, b[i]), 0);
+	assert_int_equal(stats(h).retain_excess_bytes, 0);
+	assert_int_equal(stats(h).free_resident_bytes, 256 * PAGE);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+/*
  * A queued page that is handed out again still has its queue entry, but it
  * must not count against the pages that are really free, nor push them
  * out when the queue's ring is full: 16000 frees of 8 pages that are
@@ -1080,6 +1185,44 @@ trim_step_looks_at_a_bounded_number_of_runs(void **state)
 	while (heap_trim_step(h, UINT64_MAX))
 		steps++;
 	assert_int_equal(steps, 3);	/* caches, 1024 runs, 1024 runs */
+	check_ok(h);
+	heap_destroy(h);
+}
+
+/*
+ * A short run goes back whole in one step, every dirty stretch of it, even
+ * when the step's bytes end inside it: the cursor has passed it, and the
+ * stretch left would be missed by the whole trim (the fuzzer found this).
+ * At granularity 4096, with spans from two pages: pages 0, 1 and 4 are
+ * small blocks freed (kept dirty), pages 2-3 a span freed (released at
+ * once), page 5 stays live; the short run of pages 0-4 has two dirty
+ * stretches, and a trim in steps of one page releases all three pages.
+ */
+static void
+trim_step_releases_a_short_run_whole(void **state)
+{
+	struct heap *h = make(MiB, PAGE, 2 * PAGE, HEAP_CACHE_NONE);
+	uint64_t a, b, c, d, e, before;
+	unsigned steps = 0;
+
+	(void)state;
+	a = alloc_ok(h, PAGE);
+	b = alloc_ok(h, PAGE);
+	c = alloc_ok(h, 2 * PAGE);
+	d = alloc_ok(h, PAGE);
+	e = alloc_ok(h, PAGE);
+	assert_int_equal(c, 2 * PAGE);
+	assert_int_equal(e, 5 * PAGE);
+	assert_int_equal(heap_free(h, a), 0);
+	assert_int_equal(heap_free(h, b), 0);
+	assert_int_equal(heap_free(h, c), 0);
+	assert_int_equal(heap_free(h, d), 0);
+	assert_int_equal(stats(h).free_resident_bytes, 3 * PAGE);
+	before = own.released;
+	while (heap_trim_step(h, PAGE) && steps < 100)
+		steps++;
+	assert_int_equal(own.released - before, 3 * PAGE);
+	assert_int_equal(stats(h).free_resident_bytes, 0);
 	check_ok(h);
 	heap_destroy(h);
 }
@@ -1559,7 +1702,10 @@ main(void)
 		cmocka_unit_test(trim_in_steps_releases_the_same),
 		cmocka_unit_test(trim_in_steps_while_the_heap_changes),
 		cmocka_unit_test(trim_step_looks_at_a_bounded_number_of_runs),
+		cmocka_unit_test(trim_step_releases_a_short_run_whole),
 		cmocka_unit_test(retention_follows_live_pages),
+		cmocka_unit_test(retention_cut_is_bounded_per_call),
+		cmocka_unit_test(retention_cut_goes_on_with_later_frees),
 		cmocka_unit_test(reused_pages_do_not_push_free_ones_out),
 		cmocka_unit_test(partly_used_pages_do_not_count_as_free),
 		cmocka_unit_test(trim_releases_every_free_dirty_page),
