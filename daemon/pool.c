@@ -349,6 +349,9 @@ dpool_create(const char *name, const struct dpool_params *pp,
 	hc.max_size = pp->size;
 	hc.granularity = pp->granularity;
 	hc.retain_pages = retain_pages(pp->retain, pp->size);
+	/* What a free may give back of kept pages over their bound, at once. */
+	hc.retain_cut = dpool_release_step_bytes() ? dpool_release_step_bytes()
+						   : UINT64_MAX;
 	hc.release = pool_release;
 	hc.zero = pool_zero;
 	hc.copy = pool_copy;
@@ -638,6 +641,8 @@ block_maybe_free(struct dpool *p, struct block *b, bool may_defer)
 	if (rc)
 		fatalx("pool %s: engine refused to free live block %#llx: %s",
 		       p->name, (unsigned long long)b->off, heap_strerror(rc));
+	if (b->size >= HEAP_DEFAULT_LARGE_THRESHOLD)
+		dpool_retain_check(p);
 	block_delete(p, b);
 }
 
@@ -824,6 +829,31 @@ dpool_move_end(struct dpool *p, struct block *b, uint64_t dst)
 		       p->name, (unsigned long long)src);
 }
 
+/*
+ * A big shrink: the tail is split off and given back in steps, like a big
+ * free, where heap_resize would punch it out inside this call (4 GiB: 1 s).
+ * Nonzero if the engine cannot split it so: then heap_resize does.
+ */
+static int
+shrink_in_steps(struct dpool *p, struct block *b, uint64_t size)
+{
+	uint64_t toff, tlen, usable;
+	int rc;
+
+	if ((rc = heap_split(p->heap, b->off, size, &toff, &tlen)))
+		return rc;
+	if (!dpool_release_defer(p, toff, tlen)) {
+		if ((rc = heap_free(p->heap, toff)))
+			fatalx("pool %s: engine refused to free split tail "
+			       "%#llx: %s", p->name, (unsigned long long)toff,
+			       heap_strerror(rc));
+		dpool_retain_check(p);
+	}
+	heap_usable_size(p->heap, b->off, &usable);
+	block_resized(p, b, usable);
+	return 0;
+}
+
 int
 dpool_realloc(struct dpool *p, struct handle *h, uint64_t off, uint64_t size,
 	      uint64_t quota_used, bool in_place, struct block **out,
@@ -854,6 +884,11 @@ dpool_realloc(struct dpool *p, struct handle *h, uint64_t off, uint64_t size,
 	shared = b->nrefs > 1 || block_persistent(b);
 	if (shared && want < b->size)
 		return -EBUSY;
+	if (want < b->size && in_steps(b->size - want) &&
+	    shrink_in_steps(p, b, size) == 0) {
+		*out = b;
+		return 0;
+	}
 	noff = off;
 	if (shared || in_place) {
 		rc = heap_resize(p->heap, off, size);

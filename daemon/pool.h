@@ -119,6 +119,8 @@ struct dpool {
 	uint32_t zeroing;	/* new blocks of a calloc being zeroed in
 				 * steps (pool_release.c) */
 	bool trimming;		/* a trim is under way, in steps */
+	bool retaining;		/* kept pages over their bound are going
+				 * back, in steps */
 	uint64_t trimmed_bytes;	/* given back by trims, ever: a Trim's reply
 				 * counts these, not others' frees */
 	uint64_t unseen_failures; /* engine refusals answered by a wait (or
@@ -259,6 +261,11 @@ void dpool_close_handle(struct dpool *p, struct handle *h);
 bool dpool_release_defer(struct dpool *p, uint64_t off, uint64_t len);
 /* Make [off, off + len) of the pool read zero: whole pages punched. */
 void dpool_zero(struct dpool *p, uint64_t off, uint64_t len);
+/*
+ * A big block was freed or shrunk, so the bound on the free pages the
+ * engine keeps fell: give back what it keeps over it, a step per turn.
+ */
+void dpool_retain_check(struct dpool *p);
 /* The release step in force (bytes), or 0 if releases go at once. */
 uint64_t dpool_release_step_bytes(void);
 /*

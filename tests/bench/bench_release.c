@@ -47,6 +47,17 @@
  * first); the prober's round trips kept from just before each destroy to
  * a second after.
  *
+ * And a move the daemon makes itself, release_step = 0 (the whole copy
+ * inside the request) against the default (release_step bytes copied per
+ * loop turn, this client's request held meanwhile): a written 256 MiB
+ * block with a MiB allocated right after it is grown to 300 MiB, ROUNDS
+ * times, in a pool whose quota cannot hold the old and the new block at
+ * once, so that libpoolclient asks the daemon to move it instead of
+ * copying it in the caller (client/pool.c, client_move).  Printed: the
+ * realloc's reply time, how long the old place's pages took to leave the
+ * memfd (from the realloc's start) and the prober's round trips, kept
+ * from just before each realloc to 100 ms after the old place is gone.
+ *
  * Usage: bench_release [--quick] [--poolmgrd PATH]
  * Exit status: 0, 1 if a measurement failed, 2 if it could not run.
  */
@@ -98,6 +109,16 @@ struct run {
 };
 
 #define PROBE_BYTES (sizeof(struct probe) + MAX_SAMPLES * sizeof(uint32_t))
+
+/*
+ * measure_move's block, what it grows to, and the quota of its pool: the
+ * old block, the MiB after it and the new block at once (557 MiB) are over
+ * it, so libpoolclient leaves the move to the daemon; the old two and the
+ * growth (301 MiB) are not.
+ */
+#define MOVE_FROM (256 * MiB)
+#define MOVE_TO (300 * MiB)
+#define MOVE_QUOTA (400 * MiB)
 
 static uint64_t big = 1024 * MiB;
 static bool stats_after_free;	/* measure_free asks for Stats at once */
@@ -450,6 +471,83 @@ out:
 	return run_end(&u, err, row);
 }
 
+/* Does the block at m hold what move_round wrote, a byte per MiB? */
+static bool
+move_kept(const uint8_t *m, int r)
+{
+	uint8_t want = (uint8_t)(r + 1);
+
+	for (uint64_t i = 0; i < MOVE_FROM; i += MiB)
+		if (m[i] != want || m[i + MiB - 1] != want)
+			return false;
+	return true;
+}
+
+/*
+ * One round of measure_move: a written MOVE_FROM block, which the MiB
+ * allocated right after it keeps from growing in place, grown to MOVE_TO
+ * by the daemon.  Watched from 10 ms before the realloc to 100 ms after
+ * the old place has left the memfd; both blocks are then freed, unwatched
+ * (the big free's own cost is the first table's), and their pages waited
+ * for, so that no release is left over for the next round.
+ */
+static int
+move_round(struct pool *p, struct probe *pr, unsigned char *vec, int r,
+	   double *move_ms, double *gone_ms)
+{
+	pool_off_t a, after, out;
+	uint8_t *old, *moved;
+	double t;
+
+	if (pool_alloc(p, MOVE_FROM, &a) || pool_alloc(p, 1 * MiB, &after))
+		return -1;
+	if (after != a + MOVE_FROM)
+		return -1;	/* it could grow in place: nothing to move */
+	old = pool_ptr(p, a);
+	memset(old, r + 1, MOVE_FROM);
+	pr->watch = 1;
+	usleep(10 * 1000);
+	t = now_sec();
+	if (pool_realloc(p, a, MOVE_TO, &out) || out == a)
+		return -1;
+	*move_ms = (now_sec() - t) * 1e3;
+	if ((*gone_ms = wait_gone(old, MOVE_FROM, vec)) < 0)
+		return -1;
+	*gone_ms += *move_ms;
+	usleep(100 * 1000);
+	pr->watch = 0;
+	moved = pool_ptr(p, out);
+	if (!move_kept(moved, r) || pool_free(p, out) || pool_free(p, after))
+		return -1;
+	return wait_gone(moved, MOVE_TO, vec) < 0 ? -1 : 0;
+}
+
+/* A big block the daemon must move, rounds times; watched per move. */
+static int
+measure_move(const char *bin, struct row *row)
+{
+	struct pool_create_opts move_o = {.max_size = 1024 * MiB,
+					  .quota = MOVE_QUOTA};
+	unsigned char *vec = malloc(MOVE_TO / 4096 + 1);
+	double move_ms[16], gone_ms[16];
+	struct run u = {.kid = -1};
+	int r, err = -1;
+
+	if (!vec || run_start(&u, bin, row, "moved", &move_o))
+		goto out;
+	for (r = 0; r < rounds && !u.pr->failed; r++) {
+		if (move_round(u.p, u.pr, vec, r, &move_ms[r], &gone_ms[r]))
+			goto out;
+		usleep(50 * 1000);
+	}
+	row->free_ms = median(move_ms, rounds);
+	row->gone_ms = median(gone_ms, rounds);
+	err = 0;
+out:
+	free(vec);
+	return run_end(&u, err, row);
+}
+
 /*
  * Measure each row with fn, then print them under title; reply: the name
  * of a column for free_ms (NULL: none); gone_col: a column for gone_ms.
@@ -523,6 +621,11 @@ main(int argc, char **argv)
 		  .conf = "release_step = 0\n" },
 		{ .name = "release_step = 1M (the default)", .conf = "" },
 	};
+	struct row moves[] = {
+		{ .name = "release_step = 0 (copied inside the realloc)",
+		  .conf = "release_step = 0\n" },
+		{ .name = "release_step = 1M (the default)", .conf = "" },
+	};
 	struct row idles[] = {
 		{ .name = "release_step = 0 (trimmed inside one loop turn)",
 		  .conf = "idle_trim = 1\nrelease_step = 0\n" },
@@ -584,6 +687,16 @@ main(int argc, char **argv)
 		 "destroy to 1 s after)", (unsigned long long)(big / MiB), rounds);
 	table(bin, measure_destroy, destroys, 2, "destroy's reply",
 	      false, &failed, title);
+	snprintf(title, sizeof title, "One client grows a %llu MiB block "
+		 "(written) to %llu MiB, which the daemon must move (quota "
+		 "%llu MiB), %d times; another makes 64 B round trips "
+		 "meanwhile (kept from just before each realloc to 100 ms "
+		 "after the old place's pages are gone)",
+		 (unsigned long long)(MOVE_FROM / MiB),
+		 (unsigned long long)(MOVE_TO / MiB),
+		 (unsigned long long)(MOVE_QUOTA / MiB), rounds);
+	table(bin, measure_move, moves, 2, "realloc's reply", true, &failed,
+	      title);
 	printf("\nload average %.2f at the end.\n", load_avg());
 	return failed;
 }

@@ -46,6 +46,12 @@
  *       freed, written pages the pool kept: zeroed 4 KiB per loop turn
  *       while another client's round trips are answered (at least 20),
  *       and every byte reads zero.
+ *   big_shrink_goes_in_steps          a written 512 MiB block shrunk in
+ *       place to 1 MiB: the tail's pages are still resident at the reply
+ *       and leave by themselves; the first MiB reads as written.
+ *   retained_excess_goes_back_by_itself  200 MiB of freed small blocks
+ *       kept beside a live 1 GiB block (a quarter of the live pages)
+ *       leave by themselves once that block is freed (idle trim off).
  */
 #include <errno.h>
 #include <poll.h>
@@ -749,6 +755,92 @@ big_calloc_goes_in_steps(void **state)
 	check_ok();
 }
 
+/*
+ * Shrinking a big block in place gives its tail back in steps: right
+ * after the reply the tail's pages are still there, then they leave by
+ * themselves; the kept part reads as written.
+ */
+static void
+big_shrink_goes_in_steps(void **state)
+{
+	size_t len = 512 * MiB, keep = 1 * MiB, left = 0, first;
+	pool_off_t off, out;
+	unsigned char *m;
+	int i;
+
+	(void)state;
+	start_with_pool("release_step = 4K\n", "1G");
+	off = written_block(len, 0x3c);
+	m = pool_ptr(fx.pool, off);
+	assert_int_equal(pool_realloc(fx.pool, off, keep, &out), 0);
+	assert_int_equal(out, off);
+	first = harness_resident_pages(m + keep, len - keep);
+	printf("shrink: %zu of %zu tail pages still resident at the reply\n",
+	       first, (len - keep) / 4096);
+	assert_true(first * 4096 >= (len - keep) / 2);
+	for (i = 0; i < 1000; i++) {
+		if ((left = harness_resident_pages(m + keep, len - keep)) == 0)
+			break;
+		harness_sleep_ms(10);
+	}
+	assert_int_equal(left, 0);
+	for (size_t k = 0; k < keep; k += 512)
+		if (m[k] != 0x3c)
+			fail_msg("byte %zu of the shrunk block reads %#x", k,
+				 m[k]);
+	assert_int_equal(stats().allocated_bytes, keep);
+	check_ok();
+	assert_int_equal(pool_free(fx.pool, off), 0);
+}
+
+/*
+ * The free pages a pool keeps for reuse are bounded by a quarter of its
+ * live pages: 200 MiB of small blocks freed beside a live 1 GiB block stay
+ * resident, and once that block is freed the pool keeps far more than its
+ * bound.  The excess goes back in steps, with no further request and no
+ * idle trim.
+ */
+static void
+retained_excess_goes_back_by_itself(void **state)
+{
+	enum { NBLOCKS = 6400, BLOCK = 32 * 1024 };
+	static pool_off_t offs[NBLOCKS];
+	static size_t sizes[NBLOCKS];
+	size_t kept, left = 0;
+	pool_off_t big;
+	uint8_t *base;
+	int i;
+
+	(void)state;
+	start_with_pool("idle_trim = 0\nrelease_step = 64K\n", "2G");
+	assert_int_equal(pool_set_cache(fx.pool, 0), 0);
+	for (i = 0; i < NBLOCKS; i++)
+		sizes[i] = BLOCK;
+	for (i = 0; i < NBLOCKS; i += 640)
+		assert_int_equal(pool_alloc_batch(fx.pool, 640, sizes + i,
+						  offs + i), 0);
+	big = written_block(1024 * MiB, 0x11);
+	base = pool_ptr(fx.pool, 0);
+	for (i = 0; i < NBLOCKS; i++)
+		memset(base + offs[i], 0xee, BLOCK);
+	for (i = 0; i < NBLOCKS; i += 640)
+		assert_int_equal(pool_free_batch(fx.pool, 640, offs + i), 0);
+	kept = harness_resident_pages(base, 200 * MiB);
+	assert_true(kept * 4096 >= 150 * MiB);
+	assert_int_equal(pool_free(fx.pool, big), 0);
+	for (i = 0; i < 1000; i++) {
+		if ((left = harness_resident_pages(base, 200 * MiB)) * 4096 <=
+		    2 * MiB)
+			break;
+		harness_sleep_ms(10);
+	}
+	printf("retain: %zu kept pages down to %zu after the big free\n",
+	       kept, left);
+	assert_true(left * 4096 <= 2 * MiB);
+	assert_int_equal(stats().allocated_bytes, 0);
+	check_ok();
+}
+
 int
 main(void)
 {
@@ -774,6 +866,9 @@ main(void)
 		cmocka_unit_test_teardown(big_move_goes_in_steps, teardown),
 		cmocka_unit_test_teardown(mover_dies_mid_move, teardown),
 		cmocka_unit_test_teardown(big_calloc_goes_in_steps, teardown),
+		cmocka_unit_test_teardown(big_shrink_goes_in_steps, teardown),
+		cmocka_unit_test_teardown(retained_excess_goes_back_by_itself,
+					  teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
