@@ -183,9 +183,12 @@ $(ENGINE_LIB): $(ENGINE_OBJS)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
+# The rule tests share the engine's owner as the tests play it.
+$(BUILD)/tests/test_heap_rules $(BUILD)/tests/test_heap_split: \
+  $(BUILD)/tests/unit/heap_owner.o
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(ENGINE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(ENGINE_LIB) $(CMOCKA_LIBS)
 
 $(COST_DRIVER): $(BUILD)/tests/system/cost_driver.o \
 		$(BUILD)/tests/bench/bench_util.o $(ENGINE_LIB)

@@ -242,8 +242,8 @@ int heap_trim_step(struct heap *h, uint64_t max);
  * one page) have gone back: at most max plus the pages of one small block
  * (the large threshold and two pages).  It looks at no more than 1024
  * queued ranges.  Returns 1 while the pool keeps more than its bound and
- * has queued pages left to give back, 0 otherwise (at once, in O(1), when
- * it is within its bound).  heap_trim gives back everything anyway.
+ * has queued pages left to give back, 0 otherwise (at once when it is
+ * within its bound, but for an amortized halving of the queue).  heap_trim gives back everything anyway.
  */
 int heap_retain_step(struct heap *h, uint64_t max);
 

@@ -68,7 +68,7 @@ cache_stack(struct heap *h, struct block_cache *bc)
 void
 cache_flush(struct heap *h)
 {
-	bool any = h->st.cached_blocks > 0;
+	bool freed = false;
 	unsigned n;
 
 	for (n = 2; n <= CACHE_GRANULES && h->st.cached_blocks; n++) {
@@ -78,11 +78,13 @@ cache_flush(struct heap *h)
 		while (bc->count) {
 			cache_pop(h, len, &off);
 			runs_give(h, off, len, &pf, &pe);
-			if (pe > pf)
+			if (pe > pf) {
 				dirty_retain_own(h, pf, pe);
+				freed = true;
+			}
 		}
 	}
-	if (any)
+	if (freed)	/* else nothing changed what the pool keeps */
 		dirty_retain_fit(h);
 }
 

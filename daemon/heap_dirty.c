@@ -34,6 +34,7 @@
  *     heap_retain_step, or a trim give back the rest.
  * heap_trim releases everything free at once.
  */
+#include <limits.h>
 #include <stdlib.h>
 
 #include "heap_internal.h"
@@ -376,12 +377,18 @@ static inline bool
 retain_cut(struct heap *h, uint64_t max_pages)
 {
 	uint64_t bound = retain_bound(h), before = h->free_dirty;
-	unsigned looks = 0;
+	/*
+	 * A cut that may take every page of the pool (retain_cut "no
+	 * limit": the owner wants it all at once) is not bounded in ranges
+	 * either.
+	 */
+	unsigned looks = 0, max_looks = max_pages >= h->npages ? UINT_MAX
+							       : RETAIN_LOOKS;
 
 	assert(max_pages > 0);
 	/* Releases only lower free_dirty: before - free_dirty is given back. */
 	while (h->retain_count > 0 && retain_over(h, bound) &&
-	       before - h->free_dirty < max_pages && looks++ < RETAIN_LOOKS)
+	       before - h->free_dirty < max_pages && looks++ < max_looks)
 		retain_pop(h);
 	if (h->retain_cap > 8 && h->retain_count <= h->retain_cap / 4)
 		retain_resize(h, h->retain_cap / 2);

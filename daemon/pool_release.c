@@ -189,9 +189,10 @@ dpool_release_step_bytes(void)
 	return releasing_off ? 0 : release_step;
 }
 
-bool
-dpool_move_defer(struct dpool *p, struct block *b, uint64_t dst,
-		 uint64_t len)
+/* Queue work on busy block b: a copy to dst (RELEASE_MOVE) or a zeroing. */
+static bool
+busy_defer(struct dpool *p, struct block *b, enum release_kind kind,
+	   uint64_t dst, uint64_t len)
 {
 	struct releasing *r;
 
@@ -199,63 +200,40 @@ dpool_move_defer(struct dpool *p, struct block *b, uint64_t dst,
 	    !(r = calloc(1, sizeof(*r))))
 		return false;
 	r->pool = p;
-	r->kind = RELEASE_MOVE;
+	r->kind = kind;
 	r->block = b;
 	r->off = b->off;
 	r->len = len;
 	r->dst = dst;
-	p->moving++;
+	if (kind == RELEASE_MOVE)
+		p->moving++;
+	else
+		p->zeroing++;
 	queue_add(r);
 	return true;
 }
 
-/*
- * Copy up to max more bytes of r's block; when all are, the block moves.
- * A block nobody holds any more (its client died) is not copied further.
- * Before dpool_move_end, which may queue the old place's release.
- */
-static void
-move_some(struct releasing *r, uint64_t max)
+bool
+dpool_move_defer(struct dpool *p, struct block *b, uint64_t dst,
+		 uint64_t len)
 {
-	struct dpool *p = r->pool;
-	struct block *b = r->block;
-	uint64_t n = r->len - r->done;
-
-	if (!b->nrefs && !block_persistent(b))
-		n = 0, r->done = r->len;
-	if (n > max)
-		n = max;
-	memmove(p->map + r->dst + r->done, p->map + r->off + r->done, n);
-	r->done += n;
-	if (r->done < r->len)
-		return;
-	p->moving--;
-	TAILQ_REMOVE(&queue, r, entry);
-	dpool_move_end(p, b, r->dst);
-	free(r);
+	return busy_defer(p, b, RELEASE_MOVE, dst, len);
 }
 
 bool
 dpool_zero_defer(struct dpool *p, struct block *b)
 {
-	struct releasing *r;
-
-	if (release_step == 0 || releasing_off ||
-	    !(r = calloc(1, sizeof(*r))))
-		return false;
-	r->pool = p;
-	r->kind = RELEASE_ZERO;
-	r->block = b;
-	r->off = b->off;
-	r->len = b->size;
-	p->zeroing++;
-	queue_add(r);
-	return true;
+	return busy_defer(p, b, RELEASE_ZERO, 0, b->size);
 }
 
-/* Zero up to max more bytes of r's block, as move_some copies. */
+/*
+ * Copy (or zero) up to max more bytes of r's block; when all are done,
+ * the block moves (or is ready).  A block nobody holds any more (its
+ * client died) is not worked on further.  Off the queue before the end,
+ * which may queue the old place's release.
+ */
 static void
-zero_some(struct releasing *r, uint64_t max)
+busy_some(struct releasing *r, uint64_t max)
 {
 	struct dpool *p = r->pool;
 	struct block *b = r->block;
@@ -265,13 +243,22 @@ zero_some(struct releasing *r, uint64_t max)
 		n = 0, r->done = r->len;
 	if (n > max)
 		n = max;
-	dpool_zero(p, r->off + r->done, n);
+	if (r->kind == RELEASE_MOVE)
+		memmove(p->map + r->dst + r->done, p->map + r->off + r->done,
+			n);
+	else
+		dpool_zero(p, r->off + r->done, n);
 	r->done += n;
 	if (r->done < r->len)
 		return;
-	p->zeroing--;
 	TAILQ_REMOVE(&queue, r, entry);
-	dpool_zero_end(p, b);
+	if (r->kind == RELEASE_MOVE) {
+		p->moving--;
+		dpool_move_end(p, b, r->dst);
+	} else {
+		p->zeroing--;
+		dpool_zero_end(p, b);
+	}
 	free(r);
 }
 
@@ -533,12 +520,12 @@ dpool_release_step(void)
 		 * Copying a MiB into fresh pages costs about 0.8 ms, twice a
 		 * punch of one: a quarter step keeps the turn short.
 		 */
-		move_some(r, !release_step ? UINT64_MAX :
+		busy_some(r, !release_step ? UINT64_MAX :
 			  release_step >= 16384 ? release_step / 4 :
 			  release_step);
 		break;
 	case RELEASE_ZERO:
-		zero_some(r, release_step ? release_step : UINT64_MAX);
+		busy_some(r, release_step ? release_step : UINT64_MAX);
 		break;
 	case RELEASE_RETAIN:
 		retain_some(r);
@@ -615,10 +602,8 @@ dpool_settle(struct dpool *p)
 		next = TAILQ_NEXT(r, entry);
 		if (r->pool != p)
 			continue;
-		if (r->kind == RELEASE_MOVE)
-			move_some(r, UINT64_MAX);
-		else if (r->kind == RELEASE_ZERO)
-			zero_some(r, UINT64_MAX);
+		if (r->kind == RELEASE_MOVE || r->kind == RELEASE_ZERO)
+			busy_some(r, UINT64_MAX);
 	}
 	for (r = TAILQ_FIRST(&queue); r && p->releasing; r = next) {
 		next = TAILQ_NEXT(r, entry);

@@ -51,7 +51,8 @@
  *       and leave by themselves; the first MiB reads as written.
  *   retained_excess_goes_back_by_itself  200 MiB of freed small blocks
  *       kept beside a live 1 GiB block (a quarter of the live pages)
- *       leave by themselves once that block is freed (idle trim off).
+ *       leave by themselves once that block is freed (idle trim off), in
+ *       steps; and with release_step = 0, all 6400 of them in the free.
  */
 #include <errno.h>
 #include <poll.h>
@@ -594,11 +595,31 @@ readable(int fd)
 	return poll(&pfd, 1, 0) == 1;
 }
 
+/*
+ * Our own round trips (1 MiB alloc and free, past the client cache) until
+ * fd has something to read (the other client's reply came), at most 200.
+ */
+static int
+served_until(int fd, const char *what)
+{
+	pool_off_t off;
+	int served = 0;
+
+	while (served < 200 && !readable(fd)) {
+		assert_int_equal(pool_alloc(fx.pool, 1 * MiB, &off), 0);
+		assert_int_equal(pool_free(fx.pool, off), 0);
+		served++;
+	}
+	printf("%s: %d round trips of another client answered meanwhile\n",
+	       what, served);
+	return served;
+}
+
 static void
 big_move_goes_in_steps(void **state)
 {
 	struct mover m;
-	pool_off_t a, out, off;
+	pool_off_t a, out;
 	pid_t pid;
 	int served = 0;
 
@@ -608,13 +629,7 @@ big_move_goes_in_steps(void **state)
 	wait_copy_begun();
 	/* Under way: nobody may come to share the block that is moving. */
 	EXPECT_RC(pool_retain(fx.pool, a), -EBUSY);
-	while (served < 200 && !readable(m.to_parent[0])) {
-		assert_int_equal(pool_alloc(fx.pool, 1 * MiB, &off), 0);
-		assert_int_equal(pool_free(fx.pool, off), 0);
-		served++;
-	}
-	printf("move: %d round trips of another client answered during "
-	       "the copy\n", served);
+	served = served_until(m.to_parent[0], "move");
 	assert_true(served >= 20);
 	assert_int_equal(harness_read_full(m.to_parent[0], &out, sizeof(out)),
 			 0);
@@ -704,7 +719,7 @@ big_calloc_goes_in_steps(void **state)
 	static pool_off_t offs[NBLOCKS];
 	static size_t sizes[NBLOCKS];
 	struct zeroer z;
-	pool_off_t off, got = 0;
+	pool_off_t got = 0;
 	uint8_t *base;
 	size_t dirty;
 	char go;
@@ -739,13 +754,7 @@ big_calloc_goes_in_steps(void **state)
 	     dirty - dirty / 10; i++)
 		harness_sleep_ms(5);
 	assert_true(i < 2000);
-	while (served < 200 && !readable(z.to_parent[0])) {
-		assert_int_equal(pool_alloc(fx.pool, 1 * MiB, &off), 0);
-		assert_int_equal(pool_free(fx.pool, off), 0);
-		served++;
-	}
-	printf("calloc: %d round trips of another client answered during "
-	       "the zeroing\n", served);
+	served = served_until(z.to_parent[0], "calloc");
 	assert_int_equal(harness_read_full(z.to_parent[0], &got, sizeof(got)),
 			 0);
 	close(z.to_parent[0]);
@@ -801,7 +810,7 @@ big_shrink_goes_in_steps(void **state)
  * idle trim.
  */
 static void
-retained_excess_goes_back_by_itself(void **state)
+retained_excess_goes_back(const char *conf)
 {
 	enum { NBLOCKS = 6400, BLOCK = 32 * 1024 };
 	static pool_off_t offs[NBLOCKS];
@@ -811,8 +820,7 @@ retained_excess_goes_back_by_itself(void **state)
 	uint8_t *base;
 	int i;
 
-	(void)state;
-	start_with_pool("idle_trim = 0\nrelease_step = 64K\n", "2G");
+	start_with_pool(conf, "2G");
 	assert_int_equal(pool_set_cache(fx.pool, 0), 0);
 	for (i = 0; i < NBLOCKS; i++)
 		sizes[i] = BLOCK;
@@ -839,6 +847,16 @@ retained_excess_goes_back_by_itself(void **state)
 	assert_true(left * 4096 <= 2 * MiB);
 	assert_int_equal(stats().allocated_bytes, 0);
 	check_ok();
+}
+
+static void
+retained_excess_goes_back_by_itself(void **state)
+{
+	(void)state;
+	retained_excess_goes_back("idle_trim = 0\nrelease_step = 64K\n");
+	teardown(NULL);
+	/* No steps: all of it inside the free, however many ranges. */
+	retained_excess_goes_back("idle_trim = 0\nrelease_step = 0\n");
 }
 
 int

@@ -16,107 +16,10 @@
 #include <cmocka.h>
 
 #include "heap.h"
+#include "heap_owner.h"
 
-#define PAGE 4096u
 #define KiB (1024ull)
 #define MiB (1024ull * 1024)
-
-/* What the engine asked the owner to do. */
-struct owner {
-	uint64_t released;
-	unsigned nrelease, nzero, ncopy;
-};
-
-static struct owner own;
-
-static int
-on_release(void *ctx, uint64_t off, uint64_t len)
-{
-	struct owner *o = ctx;
-
-	assert_int_equal(off % PAGE, 0);
-	assert_int_equal(len % PAGE, 0);
-	o->released += len;
-	o->nrelease++;
-	return 0;
-}
-
-static void
-on_zero(void *ctx, uint64_t off, uint64_t len)
-{
-	struct owner *o = ctx;
-
-	(void)off;
-	(void)len;
-	o->nzero++;
-}
-
-static void
-on_copy(void *ctx, uint64_t dst, uint64_t src, uint64_t len)
-{
-	struct owner *o = ctx;
-
-	(void)dst;
-	(void)src;
-	(void)len;
-	o->ncopy++;
-}
-
-static struct heap *
-make(uint64_t max, uint32_t g, uint64_t threshold, uint32_t cache)
-{
-	struct heap_config cfg = {
-		.max_size = max, .granularity = g, .page_size = PAGE,
-		.large_threshold = threshold, .cache_blocks = cache,
-		.release = on_release, .zero = on_zero, .copy = on_copy,
-		.ctx = &own,
-	};
-	struct heap *h = NULL;
-
-	memset(&own, 0, sizeof(own));
-	assert_int_equal(heap_create(&cfg, &h), 0);
-	return h;
-}
-
-static void
-check_ok(struct heap *h)
-{
-	char msg[256];
-	int rc = heap_check(h, msg, sizeof(msg));
-
-	if (rc)
-		fail_msg("heap_check: %s", msg);
-}
-
-static uint64_t
-alloc_ok(struct heap *h, uint64_t size)
-{
-	uint64_t off = HEAP_OFF_NONE;
-	int rc = heap_alloc(h, size, 0, &off);
-
-	if (rc)
-		fail_msg("alloc %llu: %s", (unsigned long long)size,
-			 heap_strerror(rc));
-	return off;
-}
-
-static struct heap_stats
-stats(struct heap *h)
-{
-	struct heap_stats st;
-
-	heap_get_stats(h, &st);
-	return st;
-}
-
-static uint64_t
-usable(struct heap *h, uint64_t off)
-{
-	uint64_t n = 0;
-
-	assert_int_equal(heap_usable_size(h, off, &n), 0);
-	return n;
-}
 
 static void
 split_ok(struct heap *h, uint64_t off, uint64_t keep, uint64_t want_tail,
