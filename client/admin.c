@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cache.h"
@@ -214,11 +215,29 @@ client_release(struct pool_conn *c, uint32_t handle)
 {
 	Poolmgr__Request	req = POOLMGR__REQUEST__INIT;
 	Poolmgr__ClosePool	cp = POOLMGR__CLOSE_POOL__INIT;
+	struct timespec		ts = {0, 1000000};
+	int			error, tries, cancel;
 
 	cp.handle = handle;
 	req.body_case = POOLMGR__REQUEST__BODY_CLOSE;
 	req.close = &cp;
-	conn_call(c, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL, NULL);
+	/*
+	 * A ClosePool the kernel would not take (no buffer or memory:
+	 * nothing sent) would leave the handle, and every block it holds,
+	 * with the daemon until the connection closes: try again, waiting
+	 * 1, 2, 4 ... ms, about a quarter of a second in all.  The waits
+	 * are no cancellation point: no call of the library is one.
+	 */
+	cancel = client_nocancel();
+	for (tries = 1;; tries++) {
+		error = conn_call(c, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL,
+		    NULL);
+		if ((error != -ENOBUFS && error != -ENOMEM) || tries == 8)
+			break;
+		nanosleep(&ts, NULL);
+		ts.tv_nsec *= 2;
+	}
+	client_cancel_restore(cancel);
 }
 
 static int	client_open_once(struct pool_conn *, const char *, int,

@@ -851,17 +851,34 @@ huge_budget_in_the_environment_is_ignored(void **state)
  */
 static int freebatch_failing;	/* atomic */
 static int freebatch_refused;	/* atomic: sends failed so far */
+static int closes_to_fail;	/* atomic: ClosePools to fail, from now */
 
-static bool
-is_free_batch(const void *buf, size_t len)
+/* The body of the request in buf, or not set. */
+static Poolmgr__Request__BodyCase
+body_of(const void *buf, size_t len)
 {
 	Poolmgr__Request *req = poolmgr__request__unpack(NULL, len, buf);
-	bool yes = req != NULL &&
-		   req->body_case == POOLMGR__REQUEST__BODY_FREE_BATCH;
+	Poolmgr__Request__BodyCase body = POOLMGR__REQUEST__BODY__NOT_SET;
 
-	if (req != NULL)
+	if (req != NULL) {
+		body = req->body_case;
 		poolmgr__request__free_unpacked(req, NULL);
-	return yes;
+	}
+	return body;
+}
+
+/* Fail this send as the kernel does when it has no buffer for it? */
+static bool
+send_fails(const void *buf, size_t len)
+{
+	Poolmgr__Request__BodyCase body = body_of(buf, len);
+
+	if (body == POOLMGR__REQUEST__BODY_FREE_BATCH)
+		return __atomic_load_n(&freebatch_failing, __ATOMIC_ACQUIRE);
+	if (body == POOLMGR__REQUEST__BODY_CLOSE)
+		return __atomic_fetch_sub(&closes_to_fail, 1,
+					  __ATOMIC_ACQ_REL) > 0;
+	return false;
 }
 
 ssize_t
@@ -871,8 +888,9 @@ send(int fd, const void *buf, size_t len, int flags)
 	static send_fn real;	/* atomic */
 	send_fn fn;
 
-	if (__atomic_load_n(&freebatch_failing, __ATOMIC_ACQUIRE) &&
-	    is_free_batch(buf, len)) {
+	if ((__atomic_load_n(&freebatch_failing, __ATOMIC_ACQUIRE) ||
+	     __atomic_load_n(&closes_to_fail, __ATOMIC_ACQUIRE) > 0) &&
+	    send_fails(buf, len)) {
 		__atomic_add_fetch(&freebatch_refused, 1, __ATOMIC_RELAXED);
 		errno = ENOBUFS;
 		return -1;
@@ -946,6 +964,35 @@ fill_cache(struct pool *p, pool_off_t *offs, unsigned n)
  * (The library once dropped them from the cache: 0 came back, and the
  * blocks stayed allocated, nobody's, until the handle closed.)
  */
+/*
+ * A ClosePool the kernel does not take at first is sent again: the
+ * daemon drops the handle and its blocks, not at the disconnect.
+ */
+static void
+unsent_close_is_sent_again(void **state)
+{
+	static pool_off_t offs[200];
+	struct pool_conn *c;
+	struct pool_stats st;
+	struct pool *p;
+
+	(void)state;
+	start();
+	p = open_ok(&c, "c");
+	(void)fill_cache(p, offs, 200);
+	for (int i = 0; i < 200; i += 2)	/* some live, some cached */
+		assert_int_equal(pool_alloc(p, 100, &offs[i]), 0);
+	__atomic_store_n(&closes_to_fail, 3, __ATOMIC_RELEASE);
+	pool_close(p);
+	assert_int_equal(__atomic_load_n(&closes_to_fail, __ATOMIC_ACQUIRE), 0);
+	EXPECT_RC(pool_stats_by_name(c, "c", &st), 0);
+	assert_int_equal(st.clients, 0);
+	assert_int_equal(st.live_blocks, 0);
+	assert_int_equal(st.allocated_bytes, 0);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
 static void
 unsent_flush_loses_no_block(void **state)
 {
@@ -1294,6 +1341,8 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(
 			huge_budget_in_the_environment_is_ignored, teardown),
+		cmocka_unit_test_teardown(unsent_close_is_sent_again,
+					  teardown),
 		cmocka_unit_test_teardown(unsent_flush_loses_no_block,
 					  teardown),
 		cmocka_unit_test_teardown(unsent_eviction_loses_no_block,
