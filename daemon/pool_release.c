@@ -407,8 +407,17 @@ dpool_retain_check(struct dpool *p)
 	struct heap_stats st;
 	struct releasing *r;
 
-	if (p->retaining || release_step == 0 || releasing_off)
+	if (p->retaining || releasing_off)
 		return;
+	if (release_step == 0) {
+		/*
+		 * All at once, as the step says; the pool's cut may still be
+		 * one made when the step was not 0 (a reload changed it).
+		 */
+		while (heap_retain_step(p->heap, UINT64_MAX))
+			;
+		return;
+	}
 	heap_get_stats(p->heap, &st);
 	if (!st.retain_excess_bytes || !(r = calloc(1, sizeof(*r))))
 		return;		/* else later frees, or the idle trim */
