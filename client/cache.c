@@ -376,9 +376,31 @@ track_locked(struct cache *k, struct shard *sh, uint64_t off,
 		ctable_put(&sh->table, off, (uint32_t)usable, req);
 }
 
+static enum ctable_found wait_not_busy(struct shard *, uint64_t,
+		    struct ctable_entry *, enum ctable_found);
+
+/*
+ * Look off up in sh, waiting while it is busy; sh locked on return if off
+ * is there (*r not busy), unlocked if not.
+ */
+static int
+find_in(struct shard *sh, uint64_t off, struct ctable_entry *e,
+    enum ctable_found *r)
+{
+	pthread_mutex_lock(&sh->lock);
+	*r = wait_not_busy(sh, off, e, ctable_find(&sh->table, off, e));
+	if (*r != CTABLE_ABSENT)
+		return 1;
+	pthread_mutex_unlock(&sh->lock);
+	return 0;
+}
+
 /*
  * Find off in any shard but skip, lock the shard it is in and return it
- * with the entry (the lock is held), or NULL.
+ * with the entry (the lock is held, *r not busy), or NULL.  An entry that
+ * is gone once its flush is answered does not end the search: the daemon
+ * may have freed the block and handed its offset out again, to a thread
+ * of another shard, before the flushing shard heard back.
  */
 static struct shard *
 find_elsewhere(struct cache *k, struct shard *skip, uint64_t off,
@@ -391,11 +413,10 @@ find_elsewhere(struct cache *k, struct shard *skip, uint64_t off,
 		sh = &k->shard[s];
 		if (sh == skip || !__atomic_load_n(&sh->used, __ATOMIC_RELAXED))
 			continue;
-		pthread_mutex_lock(&sh->lock);
-		if ((*r = ctable_find(&sh->table, off, e)) != CTABLE_ABSENT)
+		if (find_in(sh, off, e, r))
 			return sh;
-		pthread_mutex_unlock(&sh->lock);
 	}
+	*r = CTABLE_ABSENT;
 	return NULL;
 }
 
@@ -896,17 +917,15 @@ cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 	return 1;
 }
 
-/* off's shard, locked, and what it is there; NULL if nowhere. */
+/* off's shard, locked, and what it is there (not busy); NULL if nowhere. */
 static struct shard *
 find_anywhere(struct cache *k, uint64_t off, struct ctable_entry *e,
     enum ctable_found *r)
 {
 	struct shard	*sh = my_shard(k);
 
-	pthread_mutex_lock(&sh->lock);
-	if ((*r = ctable_find(&sh->table, off, e)) != CTABLE_ABSENT)
+	if (find_in(sh, off, e, r))
 		return sh;
-	pthread_mutex_unlock(&sh->lock);
 	return find_elsewhere(k, sh, off, e, r);
 }
 
@@ -923,14 +942,24 @@ flush_for_daemon(struct pool *p, uint64_t off)
 	struct ctable_entry	 e;
 	enum ctable_found	 r;
 	struct shard		*sh;
-	int			 error;
+	int			 error, tries;
 
-	(void)flush_some(p, NULL, &error);
-	if (error == 0 || (sh = find_anywhere(p->cache, off, &e, &r)) == NULL)
-		return 0;
-	r = wait_not_busy(sh, off, &e, r);
-	pthread_mutex_unlock(&sh->lock);
-	return r == CTABLE_WAS_CACHED ? error : 0;
+	/*
+	 * Looked for again even after a flush that sent everything it took:
+	 * another thread's flush may have had the block on its way, failed,
+	 * and put it back.
+	 */
+	for (tries = 0; tries < 3; tries++) {
+		(void)flush_some(p, NULL, &error);
+		if ((sh = find_anywhere(p->cache, off, &e, &r)) == NULL)
+			return 0;
+		pthread_mutex_unlock(&sh->lock);
+		if (r != CTABLE_WAS_CACHED)
+			return 0;
+		if (error != 0)
+			return error;
+	}
+	return -ENOBUFS;	/* others' flushes keep failing to send it */
 }
 
 /*
@@ -947,7 +976,6 @@ free_elsewhere(struct pool *p, struct shard *mine, pool_off_t off, int keep,
 
 	if ((sh = find_elsewhere(k, mine, off, e, &r)) == NULL)
 		return CTABLE_ABSENT;
-	r = wait_not_busy(sh, off, e, r);
 	if (r == CTABLE_LIVE)
 		(void)ctable_remove(&sh->table, off);
 	pthread_mutex_unlock(&sh->lock);
@@ -1032,7 +1060,6 @@ cache_untrack(struct pool *p, pool_off_t off)
 	if (p->cache == NULL ||
 	    (sh = find_anywhere(p->cache, off, &e, &r)) == NULL)
 		return;
-	(void)wait_not_busy(sh, off, &e, r);
 	(void)ctable_remove(&sh->table, off);
 	pthread_mutex_unlock(&sh->lock);
 }
@@ -1048,7 +1075,6 @@ cache_known(struct pool *p, pool_off_t off, uint64_t *usable)
 	if (p->cache == NULL ||
 	    (sh = find_anywhere(p->cache, off, &e, &r)) == NULL)
 		return 0;
-	r = wait_not_busy(sh, off, &e, r);
 	pthread_mutex_unlock(&sh->lock);
 	switch (r) {
 	case CTABLE_WAS_CACHED:

@@ -66,8 +66,8 @@ int	cache_known(struct pool *, pool_off_t off, uint64_t *usable);
 /*
  * Free every cached block in the daemon; the bytes given back.  Blocks a
  * FreeBatch could not carry (nothing sent: -ENOBUFS, -ENOMEM, -EMSGSIZE)
- * stay in the cache for the next flush; none is ever dropped while the
- * handle still holds it.
+ * stay in the cache for the next flush; none is dropped while the handle
+ * still holds it, unless memory runs out putting it back.
  */
 uint64_t cache_flush(struct pool *);
 /* The same (pool_flush): 0, or the error that kept blocks in the cache. */

@@ -190,7 +190,8 @@ POOL_API int pool_set_cache(struct pool *p, size_t budget);
  * pool_flush - give every block of this handle's cache back now; then 0,
  * or why the handle no longer works (-EBADF, -ECONNRESET), as
  * pool_set_cache also answers (a handle without a cache learns of a
- * destroyed pool at its next request).
+ * destroyed pool at its next request), or why blocks stayed in the cache
+ * (-ENOBUFS, -ENOMEM: the kernel would not send them; try again later).
  */
 POOL_API int pool_flush(struct pool *p);
 

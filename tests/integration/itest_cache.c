@@ -38,6 +38,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -852,6 +853,13 @@ huge_budget_in_the_environment_is_ignored(void **state)
 static int freebatch_failing;	/* atomic */
 static int freebatch_refused;	/* atomic: sends failed so far */
 static int closes_to_fail;	/* atomic: ClosePools to fail, from now */
+/*
+ * atomic: hold the next FreeBatch after it is sent (the daemon gets it),
+ * as a thread preempted before it hears back would be: posts
+ * freebatch_sent, waits for freebatch_go.
+ */
+static int freebatch_hold;
+static sem_t freebatch_sent, freebatch_go;
 
 /* The body of the request in buf, or not set. */
 static Poolmgr__Request__BodyCase
@@ -898,6 +906,15 @@ send(int fd, const void *buf, size_t len, int flags)
 	if ((fn = __atomic_load_n(&real, __ATOMIC_ACQUIRE)) == NULL) {
 		fn = (send_fn)dlsym(RTLD_NEXT, "send");
 		__atomic_store_n(&real, fn, __ATOMIC_RELEASE);
+	}
+	if (__atomic_load_n(&freebatch_hold, __ATOMIC_ACQUIRE) &&
+	    body_of(buf, len) == POOLMGR__REQUEST__BODY_FREE_BATCH &&
+	    __atomic_exchange_n(&freebatch_hold, 0, __ATOMIC_ACQ_REL)) {
+		ssize_t n = fn(fd, buf, len, flags);
+
+		sem_post(&freebatch_sent);
+		sem_wait(&freebatch_go);
+		return n;
 	}
 	return fn(fd, buf, len, flags);
 }
@@ -964,6 +981,151 @@ fill_cache(struct pool *p, pool_off_t *offs, unsigned n)
  * (The library once dropped them from the cache: 0 came back, and the
  * blocks stayed allocated, nobody's, until the handle closed.)
  */
+/* A thread that keeps its cache shard; jobs run in it one at a time. */
+struct worker {
+	pthread_t t;
+	sem_t go, done;
+	void (*fn)(struct pool *, pool_off_t *);
+	struct pool *p;
+	pool_off_t *off;
+};
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	for (;;) {
+		sem_wait(&w->go);
+		if (w->fn == NULL)
+			return NULL;
+		w->fn(w->p, w->off);
+		sem_post(&w->done);
+	}
+}
+
+static void
+worker_post(struct worker *w, void (*fn)(struct pool *, pool_off_t *),
+	    struct pool *p, pool_off_t *off)
+{
+	w->fn = fn;
+	w->p = p;
+	w->off = off;
+	sem_post(&w->go);
+}
+
+static void
+worker_run(struct worker *w, void (*fn)(struct pool *, pool_off_t *),
+	   struct pool *p, pool_off_t *off)
+{
+	worker_post(w, fn, p, off);
+	sem_wait(&w->done);
+}
+
+static void
+job_touch(struct pool *p, pool_off_t *off)
+{
+	(void)off;		/* takes a shard: one cache call */
+	if (pool_alloc(p, 16, off) == 0)
+		(void)pool_free(p, *off);
+}
+
+static void
+job_alloc256(struct pool *p, pool_off_t *off)
+{
+	if (pool_alloc(p, 256, off) != 0)
+		*off = POOL_OFF_NONE;
+}
+
+static void
+job_free(struct pool *p, pool_off_t *off)
+{
+	(void)pool_free(p, *off);
+}
+
+static void *
+job_flush(void *arg)
+{
+	(void)pool_flush(arg);
+	return NULL;
+}
+
+/*
+ * Thread F flushes shard 0's 64 cached blocks and is held after the send:
+ * the daemon has freed them and hands one out again to thread B (shard
+ * 1), which gives it to thread C (shard 2) to free.  C may meet shard 0's
+ * entry of that offset, still on its way; once F hears back, C must find
+ * B's live entry and free that, not stop at the vanished one and leave B's
+ * entry behind, which would make the library take the offset for a live
+ * block of this handle while the daemon has it free.
+ */
+static void
+flush_in_flight_keeps_no_stale_entry(void **state)
+{
+	static pool_off_t offs[64];
+	struct worker b, c;
+	struct pool_conn *conn;
+	struct pool *p;
+	pthread_t f;
+	pool_off_t y = POOL_OFF_NONE, o;
+	size_t usable;
+	bool in_set = false;
+	int i;
+
+	(void)state;
+	start();
+	p = open_ok(&conn, "c");
+	sem_init(&freebatch_sent, 0, 0);
+	sem_init(&freebatch_go, 0, 0);
+	sem_init(&b.go, 0, 0);
+	sem_init(&b.done, 0, 0);
+	sem_init(&c.go, 0, 0);
+	sem_init(&c.done, 0, 0);
+	assert_int_equal(pthread_create(&b.t, NULL, worker_main, &b), 0);
+	assert_int_equal(pthread_create(&c.t, NULL, worker_main, &c), 0);
+	/* Twice through this thread's shard (0) and the daemon: the offsets
+	 * the daemon hands out next are these. */
+	for (i = 0; i < 64; i++)
+		EXPECT_RC(pool_alloc(p, 256, &offs[i]), 0);
+	for (i = 0; i < 64; i++)
+		EXPECT_RC(pool_free(p, offs[i]), 0);
+	worker_run(&b, job_touch, p, &o);	/* shard 1 */
+	worker_run(&c, job_touch, p, &o);	/* shard 2 */
+	EXPECT_RC(pool_flush(p), 0);
+	for (i = 0; i < 64; i++)
+		EXPECT_RC(pool_alloc(p, 256, &offs[i]), 0);
+	for (i = 0; i < 64; i++)
+		EXPECT_RC(pool_free(p, offs[i]), 0);
+
+	__atomic_store_n(&freebatch_hold, 1, __ATOMIC_RELEASE);
+	assert_int_equal(pthread_create(&f, NULL, job_flush, p), 0);
+	sem_wait(&freebatch_sent);
+	/* After the FreeBatch on the same socket: one of them comes back. */
+	worker_run(&b, job_alloc256, p, &y);
+	for (i = 0; i < 64; i++)
+		in_set |= offs[i] == y;
+	if (!in_set) {
+		sem_post(&freebatch_go);
+		pthread_join(f, NULL);
+		skip();		/* the daemon chose another block */
+	}
+	worker_post(&c, job_free, p, &y);
+	harness_sleep_ms(50);		/* C meets shard 0's entry */
+	sem_post(&freebatch_go);
+	pthread_join(f, NULL);
+	sem_wait(&c.done);
+	/* Freed once, by C: this handle holds no such live block. */
+	EXPECT_RC(pool_usable_size(p, y, &usable), -EINVAL);
+	EXPECT_RC(pool_free(p, y), -EINVAL);
+	worker_post(&b, NULL, NULL, NULL);
+	worker_post(&c, NULL, NULL, NULL);
+	pthread_join(b.t, NULL);
+	pthread_join(c.t, NULL);
+	pool_close(p);
+	pool_disconnect(conn);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
 /*
  * A ClosePool the kernel does not take at first is sent again: the
  * daemon drops the handle and its blocks, not at the disconnect.
@@ -1342,6 +1504,8 @@ main(void)
 		cmocka_unit_test_teardown(
 			huge_budget_in_the_environment_is_ignored, teardown),
 		cmocka_unit_test_teardown(unsent_close_is_sent_again,
+					  teardown),
+		cmocka_unit_test_teardown(flush_in_flight_keeps_no_stale_entry,
 					  teardown),
 		cmocka_unit_test_teardown(unsent_flush_loses_no_block,
 					  teardown),
