@@ -861,6 +861,17 @@ static int closes_to_fail;	/* atomic: ClosePools to fail, from now */
 static int freebatch_hold;
 static sem_t freebatch_sent, freebatch_go;
 
+/*
+ * One thread's own hold: its first FreeBatch waits (posts sent, waits for
+ * go) before it is sent, then it and every later one fails with ENOBUFS
+ * if fail is set, else goes.
+ */
+struct thread_hold {
+	sem_t sent, go;
+	bool fail, done;
+};
+static __thread struct thread_hold *my_hold;
+
 /* The body of the request in buf, or not set. */
 static Poolmgr__Request__BodyCase
 body_of(const void *buf, size_t len)
@@ -902,6 +913,18 @@ send(int fd, const void *buf, size_t len, int flags)
 		__atomic_add_fetch(&freebatch_refused, 1, __ATOMIC_RELAXED);
 		errno = ENOBUFS;
 		return -1;
+	}
+	if (my_hold != NULL &&
+	    body_of(buf, len) == POOLMGR__REQUEST__BODY_FREE_BATCH) {
+		if (!my_hold->done) {
+			my_hold->done = true;
+			sem_post(&my_hold->sent);
+			sem_wait(&my_hold->go);
+		}
+		if (my_hold->fail) {
+			errno = ENOBUFS;
+			return -1;
+		}
 	}
 	if ((fn = __atomic_load_n(&real, __ATOMIC_ACQUIRE)) == NULL) {
 		fn = (send_fn)dlsym(RTLD_NEXT, "send");
@@ -1117,6 +1140,101 @@ flush_in_flight_keeps_no_stale_entry(void **state)
 	/* Freed once, by C: this handle holds no such live block. */
 	EXPECT_RC(pool_usable_size(p, y, &usable), -EINVAL);
 	EXPECT_RC(pool_free(p, y), -EINVAL);
+	worker_post(&b, NULL, NULL, NULL);
+	worker_post(&c, NULL, NULL, NULL);
+	pthread_join(b.t, NULL);
+	pthread_join(c.t, NULL);
+	pool_close(p);
+	pool_disconnect(conn);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
+static struct thread_hold hold_c, hold_t;
+static int rc_double_free, rc_failed_flush;
+
+static void
+job_fill256(struct pool *p, pool_off_t *off)
+{
+	if (pool_alloc(p, 256, off) == 0)
+		(void)pool_free(p, *off);
+}
+
+static void
+job_double_free(struct pool *p, pool_off_t *off)
+{
+	my_hold = &hold_c;
+	rc_double_free = pool_free(p, *off);
+	my_hold = NULL;
+}
+
+static void *
+job_failing_flush(void *arg)
+{
+	my_hold = &hold_t;
+	rc_failed_flush = pool_flush(arg);
+	my_hold = NULL;
+	return NULL;
+}
+
+/*
+ * Thread C frees block x a second time while x sits in thread B's shard:
+ * its flush (to let the daemon answer) is held at another shard's batch
+ * while thread T's flush takes x and is held too, then fails.  C must not
+ * reach the daemon while x is back in the cache: its flush finds x again,
+ * sends it, and the daemon says -EINVAL, as for any double free.  (Taken
+ * as sent, C's Free would have freed x under the cache, which would then
+ * hand x out again while the daemon hands it to others.)
+ */
+static void
+double_free_racing_a_failing_flush(void **state)
+{
+	static pool_off_t offs[32];
+	struct worker b, c;
+	struct pool_conn *conn;
+	struct pool *p;
+	pthread_t t;
+	pool_off_t x = POOL_OFF_NONE, o;
+	size_t usable;
+	int i;
+
+	(void)state;
+	start();
+	p = open_ok(&conn, "c");
+	memset(&hold_c, 0, sizeof(hold_c));
+	memset(&hold_t, 0, sizeof(hold_t));
+	hold_t.fail = true;
+	sem_init(&hold_c.sent, 0, 0);
+	sem_init(&hold_c.go, 0, 0);
+	sem_init(&hold_t.sent, 0, 0);
+	sem_init(&hold_t.go, 0, 0);
+	sem_init(&b.go, 0, 0);
+	sem_init(&b.done, 0, 0);
+	sem_init(&c.go, 0, 0);
+	sem_init(&c.done, 0, 0);
+	assert_int_equal(pthread_create(&b.t, NULL, worker_main, &b), 0);
+	assert_int_equal(pthread_create(&c.t, NULL, worker_main, &c), 0);
+	for (i = 0; i < 32; i++)	/* this thread: shard 0 */
+		EXPECT_RC(pool_alloc(p, 128, &offs[i]), 0);
+	worker_run(&b, job_touch, p, &o);	/* shard 1 */
+	worker_run(&c, job_touch, p, &o);	/* shard 2 */
+	EXPECT_RC(pool_flush(p), 0);
+	for (i = 0; i < 32; i++)
+		EXPECT_RC(pool_free(p, offs[i]), 0);
+	worker_run(&b, job_fill256, p, &x);	/* x cached in shard 1 */
+	assert_true(x != POOL_OFF_NONE);
+
+	worker_post(&c, job_double_free, p, &x);
+	sem_wait(&hold_c.sent);		/* C's flush: shard 0's batch */
+	assert_int_equal(pthread_create(&t, NULL, job_failing_flush, p), 0);
+	sem_wait(&hold_t.sent);		/* T's flush: shard 1's, x in it */
+	sem_post(&hold_c.go);
+	harness_sleep_ms(100);		/* C looks for x: on its way */
+	sem_post(&hold_t.go);		/* T's fails: x back in the cache */
+	sem_wait(&c.done);
+	pthread_join(t, NULL);
+	EXPECT_RC(rc_failed_flush, -ENOBUFS);
+	EXPECT_RC(rc_double_free, -EINVAL);
+	EXPECT_RC(pool_usable_size(p, x, &usable), -EINVAL);
 	worker_post(&b, NULL, NULL, NULL);
 	worker_post(&c, NULL, NULL, NULL);
 	pthread_join(b.t, NULL);
@@ -1506,6 +1624,8 @@ main(void)
 		cmocka_unit_test_teardown(unsent_close_is_sent_again,
 					  teardown),
 		cmocka_unit_test_teardown(flush_in_flight_keeps_no_stale_entry,
+					  teardown),
+		cmocka_unit_test_teardown(double_free_racing_a_failing_flush,
 					  teardown),
 		cmocka_unit_test_teardown(unsent_flush_loses_no_block,
 					  teardown),
