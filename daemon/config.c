@@ -53,6 +53,7 @@ config_defaults(struct config *cf)
 	cf->idle_trim = 10;
 	cf->release_step = 1ull << 20;
 	cf->drop_step = 4096;
+	cf->settle_wait_ms = 2000;
 }
 
 int
@@ -226,6 +227,10 @@ daemon_key(struct load_state *ls, const char *key, const char *value)
 		if (parse_uint(value, &cf->drop_step))
 			return snprintf(ls->problem, sizeof(ls->problem),
 					"bad drop_step '%s'", value), 0;
+	} else if (strcmp(key, "settle_wait_ms") == 0) {
+		if (parse_uint(value, &cf->settle_wait_ms))
+			return snprintf(ls->problem, sizeof(ls->problem),
+					"bad settle_wait_ms '%s'", value), 0;
 	} else if (strcmp(key, "admin_group") == 0) {
 		if (parse_group(value, &cf->admin_gid))
 			return snprintf(ls->problem, sizeof(ls->problem),

@@ -17,6 +17,9 @@
  *   drop_step = 4096               ; a closed handle (or a client gone)
  *                                  ; drops this many references per loop
  *                                  ; turn; 0: all at once
+ *   settle_wait_ms = 2000          ; a request held for its pool's queued
+ *                                  ; work waits this long for what others
+ *                                  ; queue after it
  *
  *   [pool NAME]
  *   size = 256M                    ; required; K, M, G, T suffixes
@@ -62,6 +65,7 @@ struct config {
 	uint32_t idle_trim;		/* seconds; 0: never */
 	uint64_t release_step;		/* bytes; 0: a free releases at once */
 	uint32_t drop_step;		/* references; 0: a close drops all */
+	uint32_t settle_wait_ms;	/* 0: only for what came before */
 	unsigned npools;
 	struct config_pool pools[CONFIG_MAX_POOLS];
 };

@@ -22,9 +22,12 @@
  * carried out (or refused) yet: its peer holds it,
  * with every later request of that client, and it is dispatched again
  * once the work queued before it is done (dispatch_wake, after each step).
- * Only that client waits; the others are served meanwhile.  A request
- * waiting for more than WAIT_SETTLE_MAX_NS (others keep queueing work)
- * settles the pool at once instead.
+ * Only that client waits; the others are served meanwhile.  If others
+ * keep queueing work for the pool, it may never settle: a request that has
+ * waited settle_wait_ms (2 s) waits only for the work queued before it
+ * first came, and is then carried out as things stand, the work queued
+ * after it still under way.  Nothing is finished on the daemon's thread
+ * for it: the work before it may be a copy of gigabytes.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -37,6 +40,7 @@
 #include "poolmgr.pb-c.h"
 
 #include "arena.h"
+#include "config.h"
 #include "dispatch.h"
 #include "dispatch_internal.h"
 #include "log.h"
@@ -45,7 +49,7 @@
 #include "session.h"
 
 #define PROTOCOL_VERSION 1
-#define WAIT_SETTLE_MAX_NS (2ull * 1000 * 1000 * 1000)
+#define SETTLE_WAIT_MS_DEFAULT 2000	/* without a configuration */
 
 /* A client whose first unanswered request is held (see the top). */
 struct waiter {
@@ -53,11 +57,12 @@ struct waiter {
 	struct session *s;
 	struct peer *peer;
 	uint64_t mark;		/* dpool_release_passed(mark): go on */
+	uint64_t prior;		/* the work queued before it first came */
 	uint64_t since_ns;
 	unsigned stage;
 	uint64_t note;
 	bool settle;		/* waits for a settled pool: at most
-				 * WAIT_SETTLE_MAX_NS */
+				 * settle_wait_ns() */
 };
 
 static TAILQ_HEAD(, waiter) waiters = TAILQ_HEAD_INITIALIZER(waiters);
@@ -81,6 +86,14 @@ refuse(struct call *c, int err, const char *fmt, ...)
 	return err;
 }
 
+/* How long a request waits for work queued after it (see the top). */
+static uint64_t
+settle_wait_ns(void)
+{
+	return (dispatch_cf ? dispatch_cf->settle_wait_ms :
+		SETTLE_WAIT_MS_DEFAULT) * 1000000ull;
+}
+
 static uint64_t
 now_ns(void)
 {
@@ -92,18 +105,22 @@ now_ns(void)
 
 /*
  * The request reads p's state: HELD while work queued for p is not done
- * (the caller returns it), 0 once p is settled.
+ * (the caller returns it), 0 once p is settled, or once the request has
+ * waited settle_wait_ms and what was queued before it is done.
  */
 int
 wait_settled(struct call *c, struct dpool *p)
 {
 	if (!dpool_unsettled(p))
 		return 0;
-	if (c->waited_ns < WAIT_SETTLE_MAX_NS) {
+	if (c->waited_ns < settle_wait_ns()) {
 		c->settle = true;
 		return HELD;
 	}
-	dpool_settle(p);
+	if (!dpool_release_passed(c->prior)) {
+		c->prior_only = true;
+		return HELD;
+	}
 	return 0;
 }
 
@@ -288,10 +305,11 @@ hold(struct call *c, struct waiter *w, const uint8_t *buf, size_t len)
 		w->s = c->s;
 		w->peer = c->peer;
 		w->since_ns = now_ns();
+		w->prior = c->prior;
 		TAILQ_INSERT_TAIL(&waiters, w, entry);
 		c->s->waiter = w;
 	}
-	w->mark = dpool_release_mark();
+	w->mark = c->prior_only ? w->prior : dpool_release_mark();
 	w->stage = c->stage;
 	w->note = c->note;
 	w->settle = c->settle;
@@ -300,7 +318,7 @@ hold(struct call *c, struct waiter *w, const uint8_t *buf, size_t len)
 
 /*
  * Each waiter goes on when the work queued before it is done, or, if it
- * waits for a settled pool, once it has waited WAIT_SETTLE_MAX_NS: work
+ * waits for a settled pool, once it has waited settle_wait_ms: work
  * queued after it could otherwise hold it for as long as others keep
  * queueing faster than the steps go.
  */
@@ -314,7 +332,7 @@ dispatch_wake(void)
 		next = TAILQ_NEXT(w, entry);
 		if (dpool_release_passed(w->mark) ||
 		    (w->settle && (now ? now : (now = now_ns())) - w->since_ns
-		     >= WAIT_SETTLE_MAX_NS))
+		     >= settle_wait_ns()))
 			peer_resume(w->peer);	/* may free w, only w */
 	}
 }
@@ -339,8 +357,11 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 
 	if (w) {	/* the held request, again */
 		c.waited_ns = now_ns() - w->since_ns;
+		c.prior = w->prior;
 		c.stage = w->stage;
 		c.note = w->note;
+	} else {
+		c.prior = dpool_release_mark();
 	}
 	if (!req) {
 		static struct log_limit lim;

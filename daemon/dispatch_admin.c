@@ -231,7 +231,11 @@ get_pool(struct call *c, const Poolmgr__PoolRef *ref, bool write, int *err)
 	return p;
 }
 
-/* The pool is settled (wait_settled): no statistic shows work under way. */
+/*
+ * After wait_settled: no statistic shows work queued before the request
+ * under way.  (Work others queued after it may show, if it waited
+ * settle_wait_ms for it: a block still being released counts as allocated.)
+ */
 static void
 fill_stats(Poolmgr__PoolStats *ps, struct dpool *p)
 {

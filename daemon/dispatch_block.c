@@ -6,7 +6,7 @@
  * the session's limits (blocks held, the pool's quota) before the engine is
  * asked.  A refusal while the pool still has work its clients let go of
  * queued is not final (refused_unsettled): the request is held until that
- * work is done, or tried again once the pool is settled.
+ * work is done, and tried again then.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -46,22 +46,21 @@ reply_block(struct call *c, uint64_t off, uint64_t size)
 /*
  * A refusal while the pool still holds freed blocks for their release, or
  * closed handles' blocks (pool_release.c), is not final: the request waits
- * for that work (HELD) and is tried again then, or, once it has waited
- * WAIT_SETTLE_MAX_NS, the pool is settled and it is tried again at once
- * (RETRY).  Only the last answer reaches the client, so the engine's count
- * of a refusal the client never saw is taken back in the statistics.
+ * for that work (HELD) and is tried again then.  Once it has waited
+ * settle_wait_ms (others keep queueing work) and what was queued
+ * before it is done, the refusal stands.  Only the last answer reaches the
+ * client, so the engine's count of a refusal the client never saw is
+ * taken back in the statistics.
  */
 static int
 refused_unsettled(struct call *c, struct dpool *p, int rc)
 {
 	if ((rc != -ENOMEM && rc != -EBUSY && rc != -EAGAIN) ||
-	    !dpool_unsettled(p))
+	    !wait_settled(c, p))
 		return 0;
 	if (rc == -ENOMEM)
 		p->unseen_failures++;
-	if (wait_settled(c, p))
-		return HELD;
-	return RETRY;
+	return HELD;
 }
 
 /*
@@ -144,11 +143,9 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 	if (m->zero && m->align > 1)
 		return refuse(c, -EINVAL, "a zeroed allocation takes no "
 			      "alignment");
-	do
-		rc = dpool_alloc(h->pool, h, size, m->align, m->zero,
-				 quota_used(c, h->pool), &b);
-	while ((wait = refused_unsettled(c, h->pool, rc)) == RETRY);
-	if (wait)
+	rc = dpool_alloc(h->pool, h, size, m->align, m->zero,
+			 quota_used(c, h->pool), &b);
+	if ((wait = refused_unsettled(c, h->pool, rc)))
 		return wait;
 	if (rc == DPOOL_IN_STEPS)
 		return held_in_steps(c, b->off);
@@ -191,12 +188,9 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 	if (m->offset == OFF_NONE) {
 		if ((rc = check_block_cap(c)))
 			return rc;
-		do
-			rc = dpool_alloc(h->pool, h, m->size, 0, false,
-					 quota_used(c, h->pool),
-					 &b);
-		while ((wait = refused_unsettled(c, h->pool, rc)) == RETRY);
-		if (wait)
+		rc = dpool_alloc(h->pool, h, m->size, 0, false,
+				 quota_used(c, h->pool), &b);
+		if ((wait = refused_unsettled(c, h->pool, rc)))
 			return wait;
 		if (rc)
 			return refuse_alloc(c, h->pool, rc,
@@ -213,12 +207,9 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 	}
 	if (c->stage == 1)	/* held while its block moved */
 		return ready_in_steps(c, h);
-	do
-		rc = dpool_realloc(h->pool, h, m->offset, m->size,
-				   quota_used(c, h->pool),
-				   m->in_place, &b, &dst);
-	while ((wait = refused_unsettled(c, h->pool, rc)) == RETRY);
-	if (wait)
+	rc = dpool_realloc(h->pool, h, m->offset, m->size,
+			   quota_used(c, h->pool), m->in_place, &b, &dst);
+	if ((wait = refused_unsettled(c, h->pool, rc)))
 		return wait;
 	if (rc == DPOOL_IN_STEPS)
 		return held_in_steps(c, dst);
@@ -258,7 +249,6 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 	    dispatch_cf->max_blocks_per_session)
 		return refuse(c, -EDQUOT, "the batch would pass the blocks "
 			      "allowed per client");
-again:
 	heap_events_save(h->pool->heap, &batch_events);
 	/* Counted once (it walks the session's handles), then kept up. */
 	used = quota_used(c, h->pool);
@@ -269,9 +259,7 @@ again:
 			for (j = 0; j < i; j++)
 				dpool_unalloc(h->pool, h, batch_offsets[j]);
 			heap_events_restore(h->pool->heap, &batch_events);
-			if ((wait = refused_unsettled(c, h->pool, rc)) == RETRY)
-				goto again;
-			if (wait)
+			if ((wait = refused_unsettled(c, h->pool, rc)))
 				return wait;
 			uncount_retried(h->pool, rc, m->retry_follows);
 			return refuse(c, rc, "allocation %zu of the batch "

@@ -20,7 +20,6 @@
 #include "peer.h"
 
 #define HELD 1			/* a handler's answer: hold the request */
-#define RETRY 2			/* refused_unsettled: the pool has settled */
 
 struct config;
 struct dpool;
@@ -37,9 +36,12 @@ struct call {
 	char msg[160];
 	/* A held request's progress, kept from one dispatch to the next. */
 	uint64_t waited_ns;	/* since it was first held */
+	uint64_t prior;		/* the work queued before it first came, as
+				 * a release mark */
 	unsigned stage;
 	uint64_t note;
-	bool settle;		/* held by wait_settled */
+	bool settle;		/* held by wait_settled for a settled pool */
+	bool prior_only;	/* held by wait_settled for prior alone */
 };
 
 /* dispatch.c */
@@ -49,7 +51,10 @@ int refuse(struct call *c, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* The session's handle id (writable if write), or NULL with *err set. */
 struct handle *get_handle(struct call *c, uint32_t id, bool write, int *err);
-/* 0 once p is settled, else HELD (or settles p if c waited too long). */
+/*
+ * 0 once p is settled, or once c has waited settle_wait_ms and the
+ * work queued before it is done; else HELD.
+ */
 int wait_settled(struct call *c, struct dpool *p);
 
 /* dispatch_admin.c */

@@ -178,7 +178,6 @@ heap_create(const struct heap_config *cfg, struct heap **out)
 	uint64_t page = cfg->page_size ? cfg->page_size : (uint64_t)sys_page;
 	uint64_t g = cfg->granularity ? cfg->granularity
 				      : HEAP_DEFAULT_GRANULARITY;
-	uint64_t cut = cfg->retain_cut ? cfg->retain_cut : RETAIN_CUT_DEFAULT;
 	uint64_t pf, pe, min_span;
 	struct heap *h;
 	unsigned k;
@@ -201,7 +200,7 @@ heap_create(const struct heap_config *cfg, struct heap **out)
 					    : HEAP_DEFAULT_LARGE_THRESHOLD;
 	h->retain_limit = cfg->retain_pages == HEAP_RETAIN_NONE ? 0
 			  : cfg->retain_pages ? cfg->retain_pages : RETAIN_DEFAULT;
-	h->cut_pages = (cut >> h->pshift) + ((cut & (page - 1)) != 0);
+	heap_set_retain_cut(h, cfg->retain_cut);
 	/* The smallest span, in pages, sets the smallest buddy order used. */
 	min_span = round_up(h->threshold, page) >> h->pshift;
 	h->kmin = log2_ceil(min_span ? min_span : 1);
@@ -984,6 +983,15 @@ heap_trim_step(struct heap *h, uint64_t max)
 	h->trimming = false;
 	trim_lower_top(h);
 	return 0;
+}
+
+void
+heap_set_retain_cut(struct heap *h, uint64_t bytes)
+{
+	uint64_t cut = bytes ? bytes : RETAIN_CUT_DEFAULT;
+
+	h->cfg.retain_cut = bytes;
+	h->cut_pages = (cut >> h->pshift) + ((cut & (h->page - 1)) != 0);
 }
 
 int

@@ -248,6 +248,12 @@ int heap_trim_step(struct heap *h, uint64_t max);
 int heap_retain_step(struct heap *h, uint64_t max);
 
 /*
+ * heap_set_retain_cut - change retain_cut (see struct heap_config): what
+ * one call may give back, from the next call on.
+ */
+void heap_set_retain_cut(struct heap *h, uint64_t bytes);
+
+/*
  * heap_check - walk all metadata and verify every invariant.  Returns 0, or
  * -EFAULT with a description of the first violation in msg.
  */

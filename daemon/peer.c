@@ -604,7 +604,7 @@ peer_resume(struct peer *p)
 
 /*
  * A holding peer does not read, so its end of file would wait in the
- * socket until the held request goes on (up to WAIT_SETTLE_MAX_NS); the
+ * socket until the held request goes on (seconds, maybe); the
  * client may have died meanwhile, and what it held should go back now.
  * Its held requests go with it, as a request read after its end of file
  * would: nobody is left to answer.

@@ -350,9 +350,7 @@ dpool_create(const char *name, const struct dpool_params *pp,
 	hc.granularity = pp->granularity;
 	hc.retain_pages = retain_pages(pp->retain, pp->size);
 	/* What a free may give back of kept pages over their bound, at once. */
-	hc.retain_cut = dpool_release_step_bytes();
-	if (hc.retain_cut == 0)		/* no steps: all of it at once */
-		hc.retain_cut = UINT64_MAX;
+	hc.retain_cut = dpool_retain_cut();
 	hc.release = pool_release;
 	hc.zero = pool_zero;
 	hc.copy = pool_copy;

@@ -269,6 +269,11 @@ void dpool_retain_check(struct dpool *p);
 /* The release step in force (bytes), or 0 if releases go at once. */
 uint64_t dpool_release_step_bytes(void);
 /*
+ * What a free may give back at once of the kept pages over their bound
+ * (the engine's retain_cut): the release step, all of it if that is 0.
+ */
+uint64_t dpool_retain_cut(void);
+/*
  * Copy len bytes of live block b to dst, a block just allocated in the
  * engine for it, release_step bytes per step; then dpool_move_end.  False
  * if it cannot be queued (or moves go at once): the caller moves it now.
@@ -295,8 +300,9 @@ bool dpool_release_step(void);
  */
 bool dpool_trim_begin(struct dpool *p);
 /*
- * Give back every free page now (settling first); the bytes the trim itself
- * released (not the settle's), also added to p->trimmed_bytes.
+ * Give back every free page now, ending a trim in steps; the bytes
+ * released, also added to p->trimmed_bytes.  Blocks still held for their
+ * release are not free yet: their own steps give them back.
  */
 int64_t dpool_trim(struct dpool *p);
 
@@ -313,8 +319,6 @@ dpool_unsettled(const struct dpool *p)
  */
 uint64_t dpool_release_mark(void);
 bool dpool_release_passed(uint64_t mark);
-/* Finish the pool's queued drops and releases now. */
-void dpool_settle(struct dpool *p);
 /* Drop the pool's queue unfinished, freeing no block: it is being
  * destroyed. */
 void dpool_release_forget(struct dpool *p);

@@ -62,11 +62,11 @@
  * while the pool has such work, waits until the work queued before it is
  * done: dispatch.c holds it and asks dpool_release_passed after each
  * step, so only its own client waits; then it runs (again).  So no
- * request fails, and no statistic differs, because of work still in
- * progress.  Each piece of work has a sequence number, in queue order, so
- * "the work queued before" is a number.  dpool_settle finishes a pool's
- * drops, then its punches, at once, for a request that has waited too
- * long.
+ * request fails, and no statistic differs, because of work queued before
+ * it.  Each piece of work has a sequence number, in queue order, so
+ * "the work queued before" is a number.  Work queued after it by others
+ * holds it for at most a while (dispatch.c), and is never finished at
+ * once on the daemon's thread for it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -122,9 +122,14 @@ static uint64_t last_seq;
 void
 dpool_release_setup(uint64_t step, uint32_t drops, void (*queued)(void))
 {
+	struct dpool *p;
+
 	release_step = step;
 	drop_step = drops;
 	on_queued = queued;
+	/* A reload may change the step: the pools made before follow it. */
+	for (p = dpool_first(); p; p = dpool_next(p))
+		heap_set_retain_cut(p->heap, dpool_retain_cut());
 }
 
 static void
@@ -187,6 +192,12 @@ uint64_t
 dpool_release_step_bytes(void)
 {
 	return releasing_off ? 0 : release_step;
+}
+
+uint64_t
+dpool_retain_cut(void)
+{
+	return release_step ? release_step : UINT64_MAX; /* no steps: at once */
 }
 
 /* Queue work on busy block b: a copy to dst (RELEASE_MOVE) or a zeroing. */
@@ -411,8 +422,8 @@ dpool_retain_check(struct dpool *p)
 		return;
 	if (release_step == 0) {
 		/*
-		 * All at once, as the step says; the pool's cut may still be
-		 * one made when the step was not 0 (a reload changed it).
+		 * All at once, as the step says, with what cuts under an
+		 * earlier step left (a reload set it to 0).
 		 */
 		while (heap_retain_step(p->heap, UINT64_MAX))
 			;
@@ -491,7 +502,6 @@ dpool_trim(struct dpool *p)
 	struct releasing *r;
 	int64_t n;
 
-	dpool_settle(p);
 	if (p->trimming)
 		TAILQ_FOREACH(r, &queue, entry)
 			if (r->pool == p && r->kind == RELEASE_TRIM) {
@@ -586,37 +596,4 @@ dpool_release_forget(struct dpool *p)
 	 * Requests waiting for this work go on at the next step's turn: a
 	 * step is due whenever the queue was not empty.
 	 */
-}
-
-void
-dpool_settle(struct dpool *p)
-{
-	struct releasing *r, *next;
-
-	/*
-	 * Closed handles first.  The blocks they drop may join the queue at
-	 * its end, behind next: the second pass finds them.
-	 */
-	for (r = TAILQ_FIRST(&queue); r && p->closing; r = next) {
-		next = TAILQ_NEXT(r, entry);
-		if (r->pool == p && r->kind == RELEASE_HANDLE)
-			drop_some(r, UINT64_MAX);
-	}
-	/*
-	 * Then moves and zeroings, whose old places, or abandoned blocks,
-	 * join the queue as releases.
-	 */
-	for (r = TAILQ_FIRST(&queue); r && (p->moving || p->zeroing);
-	     r = next) {
-		next = TAILQ_NEXT(r, entry);
-		if (r->pool != p)
-			continue;
-		if (r->kind == RELEASE_MOVE || r->kind == RELEASE_ZERO)
-			busy_some(r, UINT64_MAX);
-	}
-	for (r = TAILQ_FIRST(&queue); r && p->releasing; r = next) {
-		next = TAILQ_NEXT(r, entry);
-		if (r->pool == p && r->kind == RELEASE_BLOCK)
-			release_some(r, UINT64_MAX);
-	}
 }

@@ -351,6 +351,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	server_cf->idle_trim = cf->idle_trim;
 	server_cf->release_step = cf->release_step;
 	server_cf->drop_step = cf->drop_step;
+	server_cf->settle_wait_ms = cf->settle_wait_ms;
 	dpool_release_setup(cf->release_step, cf->drop_step, release_queued);
 	free(cf);
 	status_line(line, sizeof(line));

@@ -47,6 +47,9 @@
  *                      instead of calling dispatch_message directly
  *            bits 6-7  credentials of connection 1, as bits 2-3
  *   byte 1   bits 0-1  max_blocks_per_session: the default, 2, 8, 32
+ *            bit 2     settle_wait_ms = 0: a request held for its pool's
+ *                      queued work waits only for the work queued before
+ *                      it, then is carried out as things stand
  *   then     datagrams: a control byte (bit 0: connection 0 or 1; bit 1:
  *            close that connection first and open it again; bit 2: that
  *            client stops reading its replies, or reads them again, so
@@ -268,7 +271,8 @@ check_pool(struct dpool *p, bool final)
 
 	if (final) {
 		check_pool(p, false);
-		dpool_settle(p);
+		while (dpool_release_step())
+			;
 		if (dpool_unsettled(p))
 			die("pool %s: %u blocks held and %u handles closing "
 			    "after settling", p->name, p->releasing,
@@ -799,6 +803,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cf.has_admin_gid = (flags & 0x10) != 0;
 	cf.max_blocks_per_session = caps[data[1] & 3] ? caps[data[1] & 3]
 						      : max_blocks_default;
+	cf.settle_wait_ms = data[1] & 4 ? 0 : 2000;
 	memset(conns, 0, sizeof(conns));
 	conns[0].ident = (flags >> 2) & 3;
 	conns[1].ident = (flags >> 6) & 3;

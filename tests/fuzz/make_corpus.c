@@ -1003,6 +1003,29 @@ conversation_seeds(void)
 	d_poolref(&s, CTL_CONN1, P_CHECK, 0, "f");
 	write_seed("fuzz_dispatch", "calloc_steps", &s);
 
+	/*
+	 * settle_wait_ms = 0: client 1's Stats waits for the release queued
+	 * before it, not for the move client 0 asks for after it, and is
+	 * answered while that copy goes on; its Check too.
+	 */
+	mirror_reset();
+	d_begin_cap(&s, F_HELLO | F_ID1(ID_TRUSTED), CAP_DEFAULT | 4);
+	d_open(&s, 0, "f", false);
+	d_open(&s, CTL_CONN1, "f", false);
+	d_alloc(&s, 0, 1, 200000, 0, false, 0);
+	a = mirror_alloc(200000);
+	d_alloc(&s, 0, 1, 200000, 0, false, 0);
+	b = mirror_alloc(200000);
+	d_alloc(&s, 0, 1, 300000, 0, false, 0);
+	c = mirror_alloc(300000);
+	d_free(&s, 0, 1, c);
+	d_poolref(&s, CTL_CONN1, P_STATS, 0, "f");
+	d_realloc(&s, 0, 1, a, 300000);
+	d_poolref(&s, CTL_CONN1, P_CHECK, 0, "f");
+	d_alloc(&s, CTL_CONN1, 1, 3000000, 0, false, 0);
+	d_free(&s, 0, 1, b);
+	write_seed("fuzz_dispatch", "settle_wait_0", &s);
+
 	/* Two clients share a block; the owner leaves first. */
 	mirror_reset();
 	d_begin(&s, F_HELLO | F_ID1(ID_TRUSTED));

@@ -164,6 +164,15 @@ harness_close_fd(int *fd)
 	*fd = -1;
 }
 
+/* The configuration harness_start writes, into f, closed after. */
+static void
+write_config(FILE *f, const char *extra_config)
+{
+	fprintf(f, "[daemon]\nsocket_mode = 0666\n%s\n",
+		extra_config ? extra_config : "");
+	fclose(f);
+}
+
 int
 harness_start(struct daemon_proc *d, const char *extra_config)
 {
@@ -181,9 +190,7 @@ harness_start(struct daemon_proc *d, const char *extra_config)
 	snprintf(d->log, sizeof(d->log), "%s/poolmgrd.log", d->dir);
 	if (!(f = fopen(d->conf, "w")))
 		return -1;
-	fprintf(f, "[daemon]\nsocket_mode = 0666\n%s\n",
-		extra_config ? extra_config : "");
-	fclose(f);
+	write_config(f, extra_config);
 	snprintf(bin, sizeof(bin), "%s/poolmgrd", harness_build());
 
 	d->pid = fork();
@@ -315,6 +322,18 @@ harness_reload(struct daemon_proc *d)
 {
 	kill(d->pid, SIGHUP);
 	harness_sleep_ms(200);
+}
+
+int
+harness_reload_with(struct daemon_proc *d, const char *extra_config)
+{
+	FILE *f = fopen(d->conf, "w");
+
+	if (!f)
+		return -1;
+	write_config(f, extra_config);
+	harness_reload(d);
+	return 0;
 }
 
 bool

@@ -113,6 +113,11 @@ int harness_restart(struct daemon_proc *d);
 
 /* Send SIGHUP and wait a moment for the reload. */
 void harness_reload(struct daemon_proc *d);
+/*
+ * Write d's configuration again, as harness_start does with extra_config,
+ * and reload it.  Returns 0, or -1 if the file cannot be written.
+ */
+int harness_reload_with(struct daemon_proc *d, const char *extra_config);
 
 /*
  * Stop the daemon with SIGTERM.  Returns its exit status (0 for a clean

@@ -190,6 +190,13 @@ bad_config_refused_at_start(void **state)
 	snprintf(cmd, sizeof(cmd), "cat %s; rm -rf %s", d.log, d.dir);
 	harness_run(cmd, log, sizeof(log));
 	assert_non_null(strstr(log, "bad drop_step '-1'"));
+
+	/* And a settle_wait_ms that is not a number of milliseconds. */
+	assert_int_equal(harness_start(&d, "settle_wait_ms = 2s\n"), -1);
+	assert_false(harness_alive(&d));
+	snprintf(cmd, sizeof(cmd), "cat %s; rm -rf %s", d.log, d.dir);
+	harness_run(cmd, log, sizeof(log));
+	assert_non_null(strstr(log, "bad settle_wait_ms '2s'"));
 }
 
 /*

@@ -53,6 +53,12 @@
  *       kept beside a live 1 GiB block (a quarter of the live pages)
  *       leave by themselves once that block is freed (idle trim off), in
  *       steps; and with release_step = 0, all 6400 of them in the free.
+ *   reload_moves_the_retention_cut  the same for a pool made before a
+ *       reload changed release_step: from 0 to 4K, the 200 MiB goes in
+ *       steps, another request answered at least 3 times while it goes
+ *       (the pool kept the unbounded cut it was made with, and gave it
+ *       all back in one loop turn: no request saw it under way); from 64K
+ *       to 0, it is gone at the free's reply.
  */
 #include <errno.h>
 #include <poll.h>
@@ -809,18 +815,33 @@ big_shrink_goes_in_steps(void **state)
  * bound.  The excess goes back in steps, with no further request and no
  * idle trim.
  */
+enum cut_at_reply { CUT_ANY, CUT_IN_STEPS, CUT_AT_ONCE };
+
+/*
+ * Start on conf, reload with reload (if not NULL), then free the pages:
+ * none of them is kept at the free's reply (CUT_AT_ONCE), or requests are
+ * answered while they go (CUT_IN_STEPS).
+ */
 static void
-retained_excess_goes_back(const char *conf)
+retained_excess_goes_back(const char *conf, const char *reload,
+			  enum cut_at_reply at_reply)
 {
 	enum { NBLOCKS = 6400, BLOCK = 32 * 1024 };
 	static pool_off_t offs[NBLOCKS];
 	static size_t sizes[NBLOCKS];
-	size_t kept, left = 0;
-	pool_off_t big;
+	size_t kept, left = 0, seen_going = 0;
+	pool_off_t big, small;
 	uint8_t *base;
 	int i;
 
 	start_with_pool(conf, "2G");
+	if (reload) {
+		char text[256];
+
+		snprintf(text, sizeof(text), "%s[pool big]\nsize = 2G\n",
+			 reload);
+		assert_int_equal(harness_reload_with(&fx.d, text), 0);
+	}
 	assert_int_equal(pool_set_cache(fx.pool, 0), 0);
 	for (i = 0; i < NBLOCKS; i++)
 		sizes[i] = BLOCK;
@@ -836,14 +857,26 @@ retained_excess_goes_back(const char *conf)
 	kept = harness_resident_pages(base, 200 * MiB);
 	assert_true(kept * 4096 >= 150 * MiB);
 	assert_int_equal(pool_free(fx.pool, big), 0);
-	for (i = 0; i < 1000; i++) {
+	left = harness_resident_pages(base, 200 * MiB);
+	printf("retain: %zu kept pages, %zu at the big free's reply\n", kept,
+	       left);
+	if (at_reply == CUT_AT_ONCE)
+		assert_true(left * 4096 <= 2 * MiB);
+	for (i = 0; i < 200000; i++) {
+		/* A round trip: the daemon is between two loop turns. */
+		assert_int_equal(pool_alloc(fx.pool, 64, &small), 0);
+		assert_int_equal(pool_free(fx.pool, small), 0);
 		if ((left = harness_resident_pages(base, 200 * MiB)) * 4096 <=
 		    2 * MiB)
 			break;
-		harness_sleep_ms(10);
+		seen_going += left * 4096 < kept * 4096 - 2 * MiB;
+		if (i % 100 == 99)
+			harness_sleep_ms(10);
 	}
-	printf("retain: %zu kept pages down to %zu after the big free\n",
-	       kept, left);
+	printf("retain: %zu kept pages down to %zu after the big free, "
+	       "%zu requests answered on the way\n", kept, left, seen_going);
+	if (at_reply == CUT_IN_STEPS)
+		assert_true(seen_going >= 3);
 	assert_true(left * 4096 <= 2 * MiB);
 	assert_int_equal(stats().allocated_bytes, 0);
 	check_ok();
@@ -853,10 +886,25 @@ static void
 retained_excess_goes_back_by_itself(void **state)
 {
 	(void)state;
-	retained_excess_goes_back("idle_trim = 0\nrelease_step = 64K\n");
+	retained_excess_goes_back("idle_trim = 0\nrelease_step = 64K\n", NULL,
+				  CUT_ANY);
 	teardown(NULL);
 	/* No steps: all of it inside the free, however many ranges. */
-	retained_excess_goes_back("idle_trim = 0\nrelease_step = 0\n");
+	retained_excess_goes_back("idle_trim = 0\nrelease_step = 0\n", NULL,
+				  CUT_AT_ONCE);
+}
+
+static void
+reload_moves_the_retention_cut(void **state)
+{
+	(void)state;
+	retained_excess_goes_back("idle_trim = 0\nrelease_step = 0\n",
+				  "idle_trim = 0\nrelease_step = 4K\n",
+				  CUT_IN_STEPS);
+	teardown(NULL);
+	retained_excess_goes_back("idle_trim = 0\nrelease_step = 64K\n",
+				  "idle_trim = 0\nrelease_step = 0\n",
+				  CUT_AT_ONCE);
 }
 
 int
@@ -886,6 +934,8 @@ main(void)
 		cmocka_unit_test_teardown(big_calloc_goes_in_steps, teardown),
 		cmocka_unit_test_teardown(big_shrink_goes_in_steps, teardown),
 		cmocka_unit_test_teardown(retained_excess_goes_back_by_itself,
+					  teardown),
+		cmocka_unit_test_teardown(reload_moves_the_retention_cut,
 					  teardown),
 	};
 

@@ -28,12 +28,20 @@
  *       would refuse them while the freed block is held for its release,
  *       so they wait for it, then succeed (calloc'ed bytes read zero), and
  *       failed_allocs stays 0; the other client goes on meanwhile.
- *   long_wait_settles_at_once       another client frees a 16 MiB block
- *       every half millisecond, faster than they go back, so a pool of
- *       64 GiB is never settled: a Stats request that has waited 2 s has
- *       the pool settled at once and is answered while that client still
- *       goes on (it would otherwise wait as long as the other one frees),
- *       within 5 s.
+ *   long_wait_ends_after_two_seconds    another client frees a 16 MiB
+ *       block every half millisecond, faster than they go back, so a pool
+ *       of 64 GiB is never settled: a Stats request that has waited 2 s
+ *       (settle_wait_ms) is answered as things stand while that client
+ *       still goes on (it would otherwise wait as long as the other one
+ *       frees), within 5 s.
+ *   long_wait_leaves_later_work_in_steps   with settle_wait_ms = 0, a
+ *       Stats request waits for the release queued before it, but not
+ *       for a 256 MiB move another client asked for after it: it is
+ *       answered before the copy has gone far (the memfd holds well under
+ *       both places), not after the copy was finished on the daemon's
+ *       thread for it (the old daemon did that after 2 s, so a 2 GiB move
+ *       held everyone for seconds); the move then ends in its own steps,
+ *       its bytes intact.
  *   pool_destroyed_while_held       a Stats request held for a release,
  *       then the pool force-destroyed by another client (its queued work
  *       dropped, not done): the request goes on at once and gets -ENOENT.
@@ -228,13 +236,19 @@ raw_free(int fd, uint64_t id, uint32_t handle, uint64_t off)
 /* ---- the other client ----------------------------------------------------- */
 
 static void
-start(void)
+start_with(const char *conf)
 {
-	assert_int_equal(harness_start(&fx.d, DAEMON_CONF), 0);
+	assert_int_equal(harness_start(&fx.d, conf), 0);
 	assert_int_equal(pool_connect(fx.d.sock, &fx.conn), 0);
 	assert_int_equal(pool_open(fx.conn, "big", &fx.pool), 0);
 	assert_int_equal(pool_set_cache(fx.pool, 0), 0);
 	fx.raw = raw_greeted();
+}
+
+static void
+start(void)
+{
+	start_with(DAEMON_CONF);
 }
 
 static int
@@ -498,7 +512,7 @@ free_forever(const char *sock, int ready, int n)
 
 
 static void
-long_wait_settles_at_once(void **state)
+long_wait_ends_after_two_seconds(void **state)
 {
 	struct pool_create_opts o = {.max_size = 64ull << 30};
 	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
@@ -543,6 +557,80 @@ long_wait_settles_at_once(void **state)
 		fail_msg("stats answered only after the other client ended "
 			 "(%.2f s)", t);
 	}
+}
+
+/* A Realloc of the block at off to size on connection fd, sent. */
+static void
+raw_realloc_send(int fd, uint64_t id, uint32_t handle, uint64_t off,
+		 uint64_t size)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Realloc m = POOLMGR__REALLOC__INIT;
+
+	m.handle = handle;
+	m.offset = off;
+	m.size = size;
+	req.id = id;
+	req.body_case = POOLMGR__REQUEST__BODY_REALLOC;
+	req.realloc = &m;
+	raw_send(fd, &req);
+}
+
+static void
+long_wait_leaves_later_work_in_steps(void **state)
+{
+	int mover;
+	uint32_t h;
+	uint64_t a, size = 256 * MiB;
+	pool_off_t b;
+	uint8_t *m;
+	Poolmgr__Reply *r;
+	struct pool_stats st;
+
+	(void)state;
+	start_with("release_step = 4K\nsettle_wait_ms = 0\n"
+		   "[pool big]\nsize = 1G\n");
+	mover = raw_greeted();
+	h = raw_open(mover, 2);
+	raw_alloc(mover, 3, h, size, false);
+	r = raw_reply(mover, 3);
+	assert_int_equal(r->error, 0);
+	a = r->alloc->offset;
+	poolmgr__reply__free_unpacked(r, NULL);
+	m = pool_ptr(fx.pool, a);
+	for (uint64_t k = 0; k < size; k += 4096)
+		m[k] = (uint8_t)(k >> 12) | 1;
+	/* Right behind it, so that it cannot grow in place. */
+	assert_int_equal(pool_alloc(fx.pool, 4096, &b), 0);
+	assert_int_equal(b, a + size);
+
+	big_block_freed(128 * MiB);
+	raw_pool_request(fx.raw, 4, POOLMGR__REQUEST__BODY_STATS);
+	raw_realloc_send(mover, 5, h, a, size + MiB);
+	r = raw_reply(fx.raw, 4);
+	assert_int_equal(r->error, 0);
+	printf("later work: Stats answered with %llu MiB resident\n",
+	       (unsigned long long)(r->stats->committed_bytes / MiB));
+	/* The block, and at most half of its copy. */
+	assert_true(r->stats->committed_bytes < size + size / 2);
+	/* Both places are taken while the copy goes on. */
+	assert_true(r->stats->allocated_bytes >= 2 * size + MiB);
+	poolmgr__reply__free_unpacked(r, NULL);
+
+	r = raw_reply(mover, 5);
+	assert_int_equal(r->error, 0);
+	assert_true(r->alloc->usable_size >= size + MiB);
+	assert_true(r->alloc->offset != a);
+	m = pool_ptr(fx.pool, r->alloc->offset);
+	for (uint64_t k = 0; k < size; k += 4096)
+		if (m[k] != ((uint8_t)(k >> 12) | 1))
+			fail_msg("byte %llu of the moved block reads %u",
+				 (unsigned long long)k, m[k]);
+	poolmgr__reply__free_unpacked(r, NULL);
+	harness_close_fd(&mover);
+	assert_int_equal(pool_free(fx.pool, b), 0);
+	assert_int_equal(pool_stats(fx.pool, &st), 0);
+	assert_int_equal(st.allocated_bytes, 0);
 }
 
 static void
@@ -721,7 +809,10 @@ main(void)
 		cmocka_unit_test_teardown(check_and_destroy_held_too, teardown),
 		cmocka_unit_test_teardown(trim_in_steps, teardown),
 		cmocka_unit_test_teardown(refused_alloc_held, teardown),
-		cmocka_unit_test_teardown(long_wait_settles_at_once, teardown),
+		cmocka_unit_test_teardown(long_wait_ends_after_two_seconds,
+					  teardown),
+		cmocka_unit_test_teardown(long_wait_leaves_later_work_in_steps,
+					  teardown),
 		cmocka_unit_test_teardown(pool_destroyed_while_held, teardown),
 		cmocka_unit_test_teardown(client_gone_while_held, teardown),
 		cmocka_unit_test_teardown(hangup_while_held_is_seen_at_once,
