@@ -50,9 +50,16 @@
  *    still the handle's: dropped, they would be nobody's until it closes,
  *    and count against its quota.  One that could not be sent (-ENOBUFS,
  *    -ENOMEM, -EMSGSIZE) is tried again in halves, and what still cannot
- *    go returns to the stacks for the next flush; a refusal that names one
- *    block drops only that one.  Meanwhile the blocks keep their entries,
- *    busy, so a call about one (a double free) waits for the answer.
+ *    go returns to the bottom of the stacks, where the next flush takes
+ *    from; a refusal that names one block drops only that one.  Meanwhile
+ *    the blocks keep their entries, busy and marked with the flush that
+ *    has them, so a call about one (a double free) waits for the answer,
+ *    and only that flush settles them: a block the daemon freed and handed
+ *    back before the flush heard back may be freed into the same shard
+ *    and taken by a second flush while the first is still on its way.
+ *    While the kernel refuses, a shard over its budget keeps and refills
+ *    nothing (frees go to the daemon), and its evictions are tried again
+ *    only after a wait that doubles with each failure.
  *
  * Structure.  Size classes: each multiple of the granularity up to 512
  * bytes, then four per doubling up to CACHE_MAX_BLOCK; a block serves the
@@ -67,9 +74,9 @@
  * refills and flushes, which are one round trip for many blocks.
  *
  * Invariant: a cached block's entry is in the table of the shard whose
- * stack holds it; a block being flushed keeps its entry, busy, in the
- * table of the shard it left.  Locks: two shard locks are never held
- * together, and no lock is held across a round trip.
+ * stack holds it; a block being flushed keeps its entry, busy with the
+ * flush's number, in the table of the shard it left.  Locks: two shard
+ * locks are never held together, and no lock is held across a round trip.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -99,6 +106,14 @@
 #define CACHE_REFILL_SHARE	1024
 #define CACHE_BUDGET_SHARE	16
 #define CACHE_QUOTA_SHARE	8
+/*
+ * While the kernel refuses a shard's FreeBatches, an eviction costs about
+ * a dozen refused sends (the halving) and a 64 KiB buffer: after a failed
+ * one the next waits 1 ms, then twice as long after each failure, up to
+ * 100 ms.  pool_flush and the like do not wait.
+ */
+#define CACHE_RETRY_MIN		((int64_t)1000000)
+#define CACHE_RETRY_MAX		((int64_t)100000000)
 #define NO_OFF			UINT64_MAX
 
 struct cblock {
@@ -117,6 +132,9 @@ struct shard {
 	pthread_cond_t	 unbusy;	/* a shrink or flush here ended */
 	uint64_t	 bytes;		/* cached here; others read it unlocked */
 	int		 used;		/* a thread has used it */
+	uint32_t	 flights;	/* flushes begun here: their numbers */
+	int64_t		 retry_wait;	/* ns: after the last failed flush */
+	int64_t		 retry_at;	/* ns: no eviction before; atomic */
 	struct ctable	 table;
 	struct bin	 bin[CACHE_MAX_CLASSES];
 } __attribute__((aligned(64)));
@@ -156,6 +174,16 @@ static int		slot_key_ok;
 static __thread unsigned cache_thread_slot;	/* slot + 1; 0: none yet */
 static __thread int64_t	 cache_thread_probed;
 
+/* The coarse clock, in ns: a few ms a tick, and cheap. */
+static int64_t
+now_coarse(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /*
  * 0; -EBADF once the pool is destroyed under the handle (the daemon says so
  * in the share map's state word); -ECONNRESET when the daemon is gone (see
@@ -164,15 +192,13 @@ static __thread int64_t	 cache_thread_probed;
 static int
 conn_check(struct pool *p)
 {
-	struct timespec	ts;
 	int64_t		now;
 	int		probe;
 
 	if (__atomic_load_n(p->cache->state, __ATOMIC_ACQUIRE) != 0)
 		return -EBADF;
 
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	now = now_coarse();
 	probe = now != cache_thread_probed;
 	cache_thread_probed = now;
 	return conn_alive(p->conn, probe);
@@ -359,6 +385,24 @@ shard_budget(const struct cache *k)
 	return budget_of(k) / (n ? n : 1);
 }
 
+/*
+ * Over its part of the budget?  After a free or a refill, only while their
+ * eviction is on its way, or could not be sent.
+ */
+static int
+shard_over(const struct cache *k, const struct shard *sh)
+{
+	return __atomic_load_n(&sh->bytes, __ATOMIC_RELAXED) >
+	    shard_budget(k);
+}
+
+/* A number for a flush of sh's blocks, to mark their entries.  Locked. */
+static uint32_t
+flight_begin(struct shard *sh)
+{
+	return ++sh->flights;
+}
+
 /* Shard locked; cache_bytes reads it without the lock. */
 static void
 bytes_add(struct shard *sh, int64_t d)
@@ -464,14 +508,43 @@ bin_push(struct bin *b, uint64_t off, uint64_t usable)
 	return 1;
 }
 
+/* Room for n blocks at the bottom of b; 0 if memory ran out.  Locked. */
+static int
+bin_open_bottom(struct bin *b, uint32_t n)
+{
+	struct cblock	*nb;
+	uint32_t	 cap = b->cap ? b->cap : 16;
+
+	while (cap < b->n + n)
+		cap *= 2;
+	if (cap != b->cap) {
+		if ((nb = realloc(b->b, cap * sizeof *nb)) == NULL)
+			return 0;
+		b->b = nb;
+		b->cap = cap;
+	}
+	memmove(b->b + n, b->b, b->n * sizeof *b->b);
+	b->n += n;
+	return 1;
+}
+
+/* Of the room for n opened at the bottom of b only put were filled. */
+static void
+bin_close_bottom(struct bin *b, uint32_t put, uint32_t n)
+{
+	memmove(b->b + put, b->b + n, (b->n - n) * sizeof *b->b);
+	b->n -= n - put;
+}
+
 /*
  * Take blocks out of a shard's stacks to be flushed: all of them, or the
  * older half of each stack (the newer, warmer half stays).  At most max.
- * Their entries stay, busy, until the daemon has answered (settle).
+ * Their entries stay, busy and marked with *flight, until the daemon has
+ * answered (settle).
  */
 static size_t
 shard_take(struct cache *k, struct shard *sh, int all, uint64_t *offs,
-    uint64_t *usable, size_t max)
+    uint64_t *usable, size_t max, uint32_t *flight)
 {
 	struct bin	*b;
 	size_t		 n = 0;
@@ -479,6 +552,7 @@ shard_take(struct cache *k, struct shard *sh, int all, uint64_t *offs,
 	unsigned	 c;
 
 	pthread_mutex_lock(&sh->lock);
+	*flight = flight_begin(sh);
 	for (c = 0; c < k->nclasses && n < max; c++) {
 		b = &sh->bin[c];
 		take = all ? b->n : (b->n + 1) / 2;
@@ -490,8 +564,7 @@ shard_take(struct cache *k, struct shard *sh, int all, uint64_t *offs,
 			offs[n] = b->b[i].off;
 			usable[n++] = b->b[i].usable;
 			bytes_add(sh, -(int64_t)b->b[i].usable);
-			ctable_set_req(&sh->table, b->b[i].off,
-			    CTABLE_FLUSHING);
+			ctable_set_flushing(&sh->table, b->b[i].off, *flight);
 		}
 		memmove(b->b, b->b + take, (b->n - take) * sizeof *b->b);
 		b->n -= take;
@@ -503,42 +576,89 @@ shard_take(struct cache *k, struct shard *sh, int all, uint64_t *offs,
 }
 
 /*
- * Put back a block that a FreeBatch did not free: still the handle's, and
- * free as far as the program knows.  0 if memory ran out: the block then
- * stays the handle's, unknown to the cache, until the handle closes.
- * Shard locked.
+ * Put back n blocks of flight that a FreeBatch did not free: still the
+ * handle's, and free as far as the program knows.  They go under the
+ * others of their class, in their order, where a flush takes from: the
+ * next eviction tries them first and allocations get them last.  (On top
+ * they would be handed out first, cold, and the next eviction would take
+ * the newer half instead.)  One that finds no memory stays the handle's,
+ * unknown to the cache, until the handle closes.  Shard locked.
  */
-static int
-unflush_locked(struct cache *k, struct shard *sh, uint64_t off,
-    uint64_t usable)
+static void
+unflush_locked(struct cache *k, struct shard *sh, uint32_t flight,
+    const uint64_t *offs, const uint64_t *usable, size_t n)
 {
-	int	c = class_of_block(k, usable);
+	uint32_t	 want[CACHE_MAX_CLASSES] = {0};
+	uint32_t	 put[CACHE_MAX_CLASSES] = {0};
+	struct cblock	*to;
+	size_t		 i;
+	unsigned	 c;
+	int		 ci;
 
-	if (c < 0 || !bin_push(&sh->bin[c], off, usable))
-		return 0;
-	if (!ctable_put(&sh->table, off, (uint32_t)usable, CTABLE_CACHED)) {
-		sh->bin[c].n--;
-		return 0;
+	for (i = 0; i < n; i++)
+		if ((ci = class_of_block(k, usable[i])) >= 0)
+			want[ci]++;
+	for (c = 0; c < k->nclasses; c++)
+		if (want[c] > 0 && !bin_open_bottom(&sh->bin[c], want[c]))
+			want[c] = 0;
+	for (i = 0; i < n; i++) {
+		ci = class_of_block(k, usable[i]);
+		if (ci < 0 || put[ci] == want[ci] ||
+		    !ctable_put(&sh->table, offs[i], (uint32_t)usable[i],
+		    CTABLE_CACHED)) {
+			ctable_flushed(&sh->table, offs[i], flight);
+			continue;
+		}
+		to = &sh->bin[ci].b[put[ci]++];
+		to->off = offs[i];
+		to->usable = usable[i];
+		bytes_add(sh, (int64_t)usable[i]);
 	}
-	bytes_add(sh, (int64_t)usable);
-	return 1;
+	for (c = 0; c < k->nclasses; c++)
+		if (put[c] < want[c])
+			bin_close_bottom(&sh->bin[c], put[c], want[c]);
 }
 
 /*
- * The daemon has answered for blocks of sh sent in FreeBatches: the first
- * done of them are no longer the handle's, the others still are and go
- * back into the stacks.  Whoever waits for one of them looks again.
+ * After a flush of sh: one that could not send everything (failed) makes
+ * the next eviction wait CACHE_RETRY_MIN, twice as long after each failure
+ * in a row; one that went lets it go at once.  Locked.
  */
 static void
-settle(struct cache *k, struct shard *sh, const uint64_t *offs,
-    const uint64_t *usable, size_t done, size_t n)
+retry_locked(struct shard *sh, int failed)
+{
+	int64_t	wait = 0;
+
+	if (failed) {
+		wait = sh->retry_wait == 0 ? CACHE_RETRY_MIN :
+		    2 * sh->retry_wait;
+		if (wait > CACHE_RETRY_MAX)
+			wait = CACHE_RETRY_MAX;
+	}
+	sh->retry_wait = wait;
+	__atomic_store_n(&sh->retry_at, failed ? now_coarse() + wait : 0,
+	    __ATOMIC_RELAXED);
+}
+
+/*
+ * The daemon has answered for the blocks of flight, a flush of sh: the
+ * first done of them are no longer the handle's, the others still are and
+ * go back into the stacks.  Whoever waits for one of them looks again.
+ * An entry another flush has marked since is that flush's to settle: the
+ * daemon freed the block, handed it back, and it was freed into the cache
+ * and taken again.
+ */
+static void
+settle(struct cache *k, struct shard *sh, uint32_t flight,
+    const uint64_t *offs, const uint64_t *usable, size_t done, size_t n)
 {
 	size_t	i;
 
 	pthread_mutex_lock(&sh->lock);
-	for (i = 0; i < n; i++)
-		if (i < done || !unflush_locked(k, sh, offs[i], usable[i]))
-			ctable_flushed(&sh->table, offs[i]);
+	for (i = 0; i < done; i++)
+		ctable_flushed(&sh->table, offs[i], flight);
+	unflush_locked(k, sh, flight, offs + done, usable + done, n - done);
+	retry_locked(sh, done < n);
 	pthread_cond_broadcast(&sh->unbusy);
 	pthread_mutex_unlock(&sh->lock);
 }
@@ -570,17 +690,18 @@ swap_blocks(uint64_t *offs, uint64_t *usable, size_t i, size_t j)
 }
 
 /*
- * Free n blocks of shard sh in the daemon (their entries busy, or none),
- * reordering offs and usable.  A refusal naming one block (failed_index)
- * is the daemon's answer about it: it is dropped, as the handle does not
- * hold it, and the others go again.  One that says nothing was sent
- * (-ENOBUFS, -ENOMEM, -EMSGSIZE: the socket buffer, memory) is tried again
- * with half as many blocks, which may fit where the whole did not; what a
- * batch of one block cannot free goes back to the cache, for the next
- * flush.  Returns 0, or the error that kept blocks in the cache.
+ * Free n blocks of shard sh in the daemon (their entries busy with flight,
+ * or none), reordering offs and usable.  A refusal naming one block
+ * (failed_index) is the daemon's answer about it: it is dropped, as the
+ * handle does not hold it, and the others go again.  One that says
+ * nothing was sent (-ENOBUFS, -ENOMEM, -EMSGSIZE: the socket buffer,
+ * memory) is tried again with half as many blocks, which may fit where
+ * the whole did not; what a batch of one block cannot free goes back to
+ * the cache, for the next flush.  Returns 0, or the error that kept
+ * blocks in the cache.
  */
 static int
-give_back(struct pool *p, struct shard *sh, uint64_t *offs,
+give_back(struct pool *p, struct shard *sh, uint32_t flight, uint64_t *offs,
     uint64_t *usable, size_t n)
 {
 	size_t	done = 0, chunk = n, m, bad;
@@ -600,15 +721,18 @@ give_back(struct pool *p, struct shard *sh, uint64_t *offs,
 		else
 			break;
 	}
-	settle(p->cache, sh, offs, usable, done, n);
+	settle(p->cache, sh, flight, offs, usable, done, n);
 	return done < n ? error : 0;
 }
 
 /*
  * Give blocks back to the daemon in batches: all of every shard's, or the
  * older half of one shard's.  Returns the bytes they held.  *errorp (if
- * not NULL) is 0, or the error that kept blocks in the cache: the flush
- * stops there, and the next one tries them again.
+ * not NULL) is 0, or the first error that kept blocks in the cache: the
+ * next flush tries them again.  A shard whose blocks cannot go does not
+ * keep the others': whoever flushes wants all it can get (room for an
+ * allocation, a double-freed block that may be in any shard), and smaller
+ * batches may go where one did not.
  */
 static uint64_t
 flush_some(struct pool *p, struct shard *only, int *errorp)
@@ -617,7 +741,8 @@ flush_some(struct pool *p, struct shard *only, int *errorp)
 	uint64_t	*offs, *usable, before, after;
 	size_t		 n;
 	unsigned	 s;
-	int		 error = 0;
+	uint32_t	 flight;
+	int		 error = 0, e;
 
 	/* On the heap: 64 KiB, too much for a small thread stack. */
 	if ((offs = malloc(2 * POOL_BATCH_MAX * sizeof *offs)) == NULL) {
@@ -627,22 +752,26 @@ flush_some(struct pool *p, struct shard *only, int *errorp)
 	}
 	usable = offs + POOL_BATCH_MAX;
 	before = cache_bytes(p);
-	for (s = 0; s < CACHE_SHARDS && error == 0; s++) {
+	for (s = 0; s < CACHE_SHARDS; s++) {
 		if (only != NULL && only != &k->shard[s])
 			continue;
 		do {
 			n = shard_take(k, &k->shard[s], only == NULL, offs,
-			    usable, POOL_BATCH_MAX);
+			    usable, POOL_BATCH_MAX, &flight);
 			/*
 			 * A dead daemon, or the handle destroyed, takes the
 			 * blocks off the daemon's books with the handle:
 			 * give_back forgets them.
 			 */
-			if (n > 0)
-				error = give_back(p, &k->shard[s], offs,
-				    usable, n);
-			/* Halving takes one pass; emptying may take more. */
-		} while (error == 0 && only == NULL && n == POOL_BATCH_MAX);
+			e = n > 0 ? give_back(p, &k->shard[s], flight, offs,
+			    usable, n) : 0;
+			/*
+			 * Halving takes one pass; emptying may take more,
+			 * until a batch comes back (it would be taken again).
+			 */
+		} while (e == 0 && only == NULL && n == POOL_BATCH_MAX);
+		if (error == 0)
+			error = e;
 	}
 	free(offs);
 	after = cache_bytes(p);
@@ -653,30 +782,44 @@ flush_some(struct pool *p, struct shard *only, int *errorp)
 
 /*
  * A shard over its part of the budget gives back its older half.  0, or
- * the error that kept it over: the next free tries again.
+ * the error that kept it over.
  */
 static int
 flush_if_over(struct pool *p, struct shard *sh)
 {
 	int	error = 0;
 
-	if (__atomic_load_n(&sh->bytes, __ATOMIC_RELAXED) >
-	    shard_budget(p->cache))
+	if (shard_over(p->cache, sh))
 		(void)flush_some(p, sh, &error);
 	return error;
 }
 
 /*
- * Give up blocks of sh not to be kept: shared ones found in a stack
- * (entries busy), or ones a refill found no room for (no entries).  Those
- * that cannot be sent now go into the stacks, for the next pop or flush.
+ * The same after a free or a refill, unless a flush of sh could not be
+ * sent a moment ago (retry_locked): meanwhile a shard over its budget
+ * keeps and refills nothing.
  */
 static void
-shed(struct pool *p, struct shard *sh, uint64_t *offs, uint64_t *usable,
-    size_t n)
+evict_if_over(struct pool *p, struct shard *sh)
+{
+	int64_t	at = __atomic_load_n(&sh->retry_at, __ATOMIC_RELAXED);
+
+	if (shard_over(p->cache, sh) && (at == 0 || now_coarse() >= at))
+		(void)flush_some(p, sh, NULL);
+}
+
+/*
+ * Give up blocks of sh not to be kept: shared ones found in a stack
+ * (entries busy with flight), or ones a refill found no room for (no
+ * entries).  Those that cannot be sent now go into the stacks, for the
+ * next pop or flush.
+ */
+static void
+shed(struct pool *p, struct shard *sh, uint32_t flight, uint64_t *offs,
+    uint64_t *usable, size_t n)
 {
 	if (n > 0)
-		(void)give_back(p, sh, offs, usable, n);
+		(void)give_back(p, sh, flight, offs, usable, n);
 }
 
 /*
@@ -691,10 +834,18 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, uint64_t *out)
 	struct cache	*k = p->cache;
 	uint64_t	 sizes[CACHE_REFILL_MAX], offs[CACHE_REFILL_MAX];
 	uint64_t	 usable[CACHE_REFILL_MAX];
-	uint32_t	 n, i;
+	uint32_t	 n, i, flight = 0;
 	size_t		 cap;
 
 	pthread_mutex_lock(&sh->lock);
+	/*
+	 * Over its budget, its eviction not sent (evict_if_over): the caller
+	 * asks the daemon for its one block.
+	 */
+	if (shard_over(k, sh)) {
+		pthread_mutex_unlock(&sh->lock);
+		return 0;
+	}
 	n = sh->bin[c].refill;
 	if (n < CACHE_REFILL_MIN)
 		n = CACHE_REFILL_MIN;
@@ -724,11 +875,13 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, uint64_t *out)
 		track_locked(k, sh, offs[i], usable[i], CTABLE_CACHED);
 		bytes_add(sh, (int64_t)usable[i]);
 	}
+	if (i > 0)
+		flight = flight_begin(sh);
 	pthread_mutex_unlock(&sh->lock);
 	/* Those that found no room in a stack go straight back. */
-	shed(p, sh, offs + 1, usable + 1, i);
+	shed(p, sh, flight, offs + 1, usable + 1, i);
 	*out = offs[0];
-	(void)flush_if_over(p, sh);
+	evict_if_over(p, sh);
 	return 1;
 }
 
@@ -827,7 +980,7 @@ int
 cache_set_budget(struct pool *p, size_t budget)
 {
 	struct cache	*k = p->cache;
-	int		 i, error = 0;
+	int		 i, e, error = 0;
 
 	if (k == NULL)
 		return 0;
@@ -847,8 +1000,11 @@ cache_set_budget(struct pool *p, size_t budget)
 			pthread_mutex_unlock(&k->shard[i].lock);
 		}
 	} else {
-		for (i = 0; i < CACHE_SHARDS && error == 0; i++)
-			error = flush_if_over(p, &k->shard[i]);
+		/* One shard's refusal does not keep the others over. */
+		for (i = 0; i < CACHE_SHARDS; i++)
+			if ((e = flush_if_over(p, &k->shard[i])) != 0 &&
+			    error == 0)
+				error = e;
 	}
 	return error;
 }
@@ -856,11 +1012,11 @@ cache_set_budget(struct pool *p, size_t budget)
 /*
  * Pop a block of bin b that nobody else holds; the shared ones found on
  * the way (retained after they were freed here) go to sheds, their entries
- * busy until the daemon has them.  Shard locked.
+ * busy with *flight until the daemon has them.  Shard locked.
  */
 static uint64_t
 bin_pop(struct shard *sh, struct bin *b, const struct cache *k,
-    uint64_t *sheds, uint64_t *shed_usable, size_t *nshed)
+    uint64_t *sheds, uint64_t *shed_usable, size_t *nshed, uint32_t *flight)
 {
 	uint64_t	off;
 
@@ -870,7 +1026,9 @@ bin_pop(struct shard *sh, struct bin *b, const struct cache *k,
 		off = b->b[b->n].off;
 		if (!is_shared(k, off))
 			return off;
-		ctable_set_req(&sh->table, off, CTABLE_FLUSHING);
+		if (*nshed == 0)
+			*flight = flight_begin(sh);
+		ctable_set_flushing(&sh->table, off, *flight);
 		shed_usable[*nshed] = b->b[b->n].usable;
 		sheds[(*nshed)++] = off;
 	}
@@ -885,6 +1043,7 @@ cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 	uint64_t	 sheds[CACHE_SHED_MAX], shed_usable[CACHE_SHED_MAX];
 	uint64_t	 off = NO_OFF;
 	size_t		 nshed = 0;
+	uint32_t	 flight = 0;
 	unsigned	 r;
 	int		 c, error;
 
@@ -902,12 +1061,12 @@ cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 	    (unsigned)c + r < k->nclasses &&
 	    k->size[c + r] <= 2 * (uint64_t)k->size[c]; r++)
 		off = bin_pop(sh, &sh->bin[c + r], k, sheds, shed_usable,
-		    &nshed);
+		    &nshed, &flight);
 	if (off != NO_OFF)
 		ctable_set_req(&sh->table, off, round_g(k, size));
 	pthread_mutex_unlock(&sh->lock);
 	/* Retained by someone after it was freed here: not ours to reuse. */
-	shed(p, sh, sheds, shed_usable, nshed);
+	shed(p, sh, flight, sheds, shed_usable, nshed);
 
 	if (off == NO_OFF && !refill(p, sh, c, size, &off))
 		return 0;
@@ -992,7 +1151,7 @@ cache_free(struct pool *p, pool_off_t off)
 	struct cache		*k = p->cache;
 	struct shard		*sh;
 	struct ctable_entry	 e;
-	int			 c, r, keep, error;
+	int			 c, r, keep, over, error;
 
 	if (k == NULL)
 		return 0;
@@ -1025,14 +1184,22 @@ cache_free(struct pool *p, pool_off_t off)
 		return 0;
 	}
 	c = class_of_block(k, e.usable);
-	if (c < 0 || !bin_push(&sh->bin[c], off, e.usable)) {
+	/*
+	 * Still over its budget after the last eviction (it could not be
+	 * sent): the daemon frees this one.  While the kernel refuses, the
+	 * cache grows only by what flushes put back.
+	 */
+	over = shard_over(k, sh);
+	if (c < 0 || over || !bin_push(&sh->bin[c], off, e.usable)) {
 		(void)ctable_remove(&sh->table, off);
 		pthread_mutex_unlock(&sh->lock);
+		if (over)
+			evict_if_over(p, sh);
 		return 0;
 	}
 	bytes_add(sh, e.usable);
 	pthread_mutex_unlock(&sh->lock);
-	(void)flush_if_over(p, sh);
+	evict_if_over(p, sh);
 	return 1;
 }
 

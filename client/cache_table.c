@@ -198,6 +198,18 @@ ctable_set_req(struct ctable *t, uint64_t off, uint32_t req)
 	slack_add(t, slack_of(&t->e[i]));
 }
 
+void
+ctable_set_flushing(struct ctable *t, uint64_t off, uint32_t flight)
+{
+	long	i;
+
+	if ((i = slot_of(t, off)) < 0)
+		return;
+	slack_add(t, -(int64_t)slack_of(&t->e[i]));
+	t->e[i].req = CTABLE_FLUSHING;
+	t->e[i].flight = flight;
+}
+
 int
 ctable_remove(struct ctable *t, uint64_t off)
 {
@@ -210,11 +222,12 @@ ctable_remove(struct ctable *t, uint64_t off)
 }
 
 void
-ctable_flushed(struct ctable *t, uint64_t off)
+ctable_flushed(struct ctable *t, uint64_t off, uint32_t flight)
 {
 	long	i;
 
-	if ((i = slot_of(t, off)) >= 0 && t->e[i].req == CTABLE_FLUSHING)
+	if ((i = slot_of(t, off)) >= 0 && t->e[i].req == CTABLE_FLUSHING &&
+	    t->e[i].flight == flight)
 		remove_at(t, (size_t)i);
 }
 

@@ -22,7 +22,14 @@
 
 struct ctable_entry {
 	uint64_t	 off;		/* UINT64_MAX: an empty slot */
-	uint32_t	 usable;	/* the block's size in the daemon */
+	/*
+	 * A block being flushed has its size in the flush's own list; its
+	 * entry says which flush has it, so that no other settles it.
+	 */
+	union {
+		uint32_t usable;	/* the block's size in the daemon */
+		uint32_t flight;	/* CTABLE_FLUSHING: by which flush */
+	};
 	uint32_t	 req;		/* CTABLE_CACHED, CTABLE_FLUSHING,
 					 * or the program's size, with
 					 * CTABLE_SHRINKING while shrunk */
@@ -71,10 +78,16 @@ enum ctable_found ctable_find(const struct ctable *, uint64_t off,
 	    struct ctable_entry *e);
 /* Set a present entry's req (CTABLE_CACHED: it is freed into the cache). */
 void	ctable_set_req(struct ctable *, uint64_t off, uint32_t req);
+/* A present cached entry is being flushed, by flight. */
+void	ctable_set_flushing(struct ctable *, uint64_t off, uint32_t flight);
 /* Forget off; 0 if it was not here. */
 int	ctable_remove(struct ctable *, uint64_t off);
-/* Forget off if it is being flushed (not a later block at its offset). */
-void	ctable_flushed(struct ctable *, uint64_t off);
+/*
+ * Forget off if flight is flushing it: not a later block at its offset,
+ * nor the same block taken again by a later flush after the daemon freed
+ * it and handed it back.
+ */
+void	ctable_flushed(struct ctable *, uint64_t off, uint32_t flight);
 /* Mark up to max live blocks with slack as being shrunk; how many. */
 size_t	ctable_slack_take(struct ctable *, struct ctable_slack *, size_t max);
 /* Shrinking off is over: its new usable size, or 0 if it failed. */
