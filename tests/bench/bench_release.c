@@ -58,6 +58,14 @@
  * memfd (from the realloc's start) and the prober's round trips, kept
  * from just before each realloc to 100 ms after the old place is gone.
  *
+ * Last, the same move of a block of 3 GiB (768 MiB with --quick), which
+ * takes the daemon longer than settle_wait_ms (2 s) in steps, while a
+ * third client asks for the pool's stats 50 ms into each move: the stats
+ * waits for the move queued before it, and nobody else may wait with it
+ * (a daemon that finished the copy at once for a request that had waited
+ * 2 s held everyone for the rest of it).  Printed: the realloc's and the
+ * stats' reply times.
+ *
  * Usage: bench_release [--quick] [--poolmgrd PATH]
  * Exit status: 0, 1 if a measurement failed, 2 if it could not run.
  */
@@ -111,14 +119,15 @@ struct run {
 #define PROBE_BYTES (sizeof(struct probe) + MAX_SAMPLES * sizeof(uint32_t))
 
 /*
- * measure_move's block, what it grows to, and the quota of its pool: the
- * old block, the MiB after it and the new block at once (557 MiB) are over
- * it, so libpoolclient leaves the move to the daemon; the old two and the
- * growth (301 MiB) are not.
+ * measure_move's block, what it grows to (MOVE_GROWTH more), and the
+ * quota of its pool (MOVE_ROOM more): the old block, the MiB after it and
+ * the new block at once are over it, so libpoolclient leaves the move to
+ * the daemon; the old two and the growth are not.
  */
-#define MOVE_FROM (256 * MiB)
-#define MOVE_TO (300 * MiB)
-#define MOVE_QUOTA (400 * MiB)
+#define MOVE_GROWTH (44 * MiB)
+#define MOVE_ROOM (144 * MiB)
+static uint64_t move_from = 256 * MiB;
+static bool stats_in_move;	/* a third client asks for Stats in each */
 
 static uint64_t big = 1024 * MiB;
 static bool stats_after_free;	/* measure_free asks for Stats at once */
@@ -477,64 +486,153 @@ move_kept(const uint8_t *m, int r)
 {
 	uint8_t want = (uint8_t)(r + 1);
 
-	for (uint64_t i = 0; i < MOVE_FROM; i += MiB)
+	for (uint64_t i = 0; i < move_from; i += MiB)
 		if (m[i] != want || m[i + MiB - 1] != want)
 			return false;
 	return true;
 }
 
+static const char *stats_sock;	/* measure_move's daemon */
+static pid_t stats_kid = -1;
+static volatile double *stats_ms;	/* shared with it: its reply time */
+
 /*
- * One round of measure_move: a written MOVE_FROM block, which the MiB
- * allocated right after it keeps from growing in place, grown to MOVE_TO
- * by the daemon.  Watched from 10 ms before the realloc to 100 ms after
- * the old place has left the memfd; both blocks are then freed, unwatched
- * (the big free's own cost is the first table's), and their pages waited
- * for, so that no release is left over for the next round.
+ * A third client, connected to measure_move's pool: told to go (a byte on
+ * the descriptor returned), it asks for the pool's stats 50 ms later and
+ * puts the reply's time in *stats_ms (-1 if it failed).  -1 if it could
+ * not start.
+ */
+static int
+stats_kid_start(void)
+{
+	int go[2], ready[2];
+	char x;
+
+	if (!stats_ms && !(stats_ms = shared_alloc(sizeof(*stats_ms))))
+		return -1;
+	if (pipe(go) || pipe(ready))
+		return -1;
+	*stats_ms = -1;
+	fflush(NULL);
+	if ((stats_kid = fork()) == 0) {
+		struct pool_conn *c;
+		struct pool *p;
+		struct pool_stats st;
+		double t;
+
+		close(go[1]);
+		close(ready[0]);
+		if (pool_connect(stats_sock, &c) || pool_open(c, "moved", &p))
+			_exit(1);
+		if (write(ready[1], "r", 1) != 1 || read(go[0], &x, 1) != 1)
+			_exit(1);
+		usleep(50 * 1000);
+		t = now_sec();
+		if (pool_stats(p, &st) == 0)
+			*stats_ms = (now_sec() - t) * 1e3;
+		pool_close(p);
+		pool_disconnect(c);
+		_exit(0);
+	}
+	close(go[0]);
+	close(ready[1]);
+	if (stats_kid < 0 || read(ready[0], &x, 1) != 1) {
+		close(ready[0]);
+		close(go[1]);
+		return -1;
+	}
+	close(ready[0]);
+	return go[1];
+}
+
+/* Wait for the third client: its stats' reply time, or -1. */
+static double
+stats_kid_end(void)
+{
+	int st;
+
+	if (stats_kid < 0 || waitpid(stats_kid, &st, 0) != stats_kid)
+		return -1;
+	stats_kid = -1;
+	return *stats_ms;
+}
+
+/*
+ * One round of measure_move: a written move_from block, which the MiB
+ * allocated right after it keeps from growing in place, grown by
+ * MOVE_GROWTH by the daemon.  Watched from 10 ms before the realloc to
+ * 100 ms after the old place has left the memfd; both blocks are then
+ * freed, unwatched (the big free's own cost is the first table's), and
+ * their pages waited for, so that no release is left over for the next
+ * round.  With stats_in_move, a third client asks for Stats 50 ms into
+ * the move, and *gone_ms is its reply's time instead.
  */
 static int
 move_round(struct pool *p, struct probe *pr, unsigned char *vec, int r,
 	   double *move_ms, double *gone_ms)
 {
+	uint64_t move_to = move_from + MOVE_GROWTH;
 	pool_off_t a, after, out;
 	uint8_t *old, *moved;
+	int go = -1;
 	double t;
 
-	if (pool_alloc(p, MOVE_FROM, &a) || pool_alloc(p, 1 * MiB, &after))
+	if (pool_alloc(p, move_from, &a) || pool_alloc(p, 1 * MiB, &after))
 		return -1;
-	if (after != a + MOVE_FROM)
+	if (after != a + move_from)
 		return -1;	/* it could grow in place: nothing to move */
 	old = pool_ptr(p, a);
-	memset(old, r + 1, MOVE_FROM);
+	memset(old, r + 1, move_from);
+	if (stats_in_move && (go = stats_kid_start()) < 0)
+		return -1;
 	pr->watch = 1;
 	usleep(10 * 1000);
 	t = now_sec();
-	if (pool_realloc(p, a, MOVE_TO, &out) || out == a)
+	if (go >= 0 && (write(go, "g", 1) != 1 || close(go) != 0))
+		return -1;
+	if (pool_realloc(p, a, move_to, &out) || out == a)
 		return -1;
 	*move_ms = (now_sec() - t) * 1e3;
-	if ((*gone_ms = wait_gone(old, MOVE_FROM, vec)) < 0)
-		return -1;
-	*gone_ms += *move_ms;
+	if (stats_in_move) {	/* its reply, then, in place of the pages */
+		if ((*gone_ms = stats_kid_end()) < 0)
+			return -1;
+	} else {
+		if ((*gone_ms = wait_gone(old, move_from, vec)) < 0)
+			return -1;
+		*gone_ms += *move_ms;
+	}
 	usleep(100 * 1000);
 	pr->watch = 0;
 	moved = pool_ptr(p, out);
 	if (!move_kept(moved, r) || pool_free(p, out) || pool_free(p, after))
 		return -1;
-	return wait_gone(moved, MOVE_TO, vec) < 0 ? -1 : 0;
+	if (stats_in_move && wait_gone(old, move_from, vec) < 0)
+		return -1;
+	return wait_gone(moved, move_to, vec) < 0 ? -1 : 0;
 }
 
 /* A big block the daemon must move, rounds times; watched per move. */
 static int
 measure_move(const char *bin, struct row *row)
 {
-	struct pool_create_opts move_o = {.max_size = 1024 * MiB,
-					  .quota = MOVE_QUOTA};
-	unsigned char *vec = malloc(MOVE_TO / 4096 + 1);
+	struct pool_create_opts move_o = {.max_size = MiB,
+					  .quota = move_from + MOVE_ROOM};
+	unsigned char *vec = malloc((move_from + MOVE_GROWTH) / 4096 + 1);
 	double move_ms[16], gone_ms[16];
 	struct run u = {.kid = -1};
 	int r, err = -1;
 
+	/*
+	 * Room for both places, a power of two: the MiB after the block
+	 * then goes right behind it, the start of the one free run (best
+	 * fit would put it in a smaller run at the pool's end).
+	 */
+	while (move_o.max_size < 2 * move_from + MOVE_ROOM)
+		move_o.max_size *= 2;
+
 	if (!vec || run_start(&u, bin, row, "moved", &move_o))
 		goto out;
+	stats_sock = u.d.sock;
 	for (r = 0; r < rounds && !u.pr->failed; r++) {
 		if (move_round(u.p, u.pr, vec, r, &move_ms[r], &gone_ms[r]))
 			goto out;
@@ -554,19 +652,19 @@ out:
  */
 static void
 table(const char *bin, int (*fn)(const char *, struct row *),
-      struct row *rows, int n, const char *reply, bool gone_col,
+      struct row *rows, int n, const char *reply, const char *gone,
       int *failed, const char *title)
 {
-	bool free_col = reply != NULL;
+	bool free_col = reply != NULL, gone_col = gone != NULL;
 
 	for (int i = 0; i < n; i++)
 		if (fn(bin, &rows[i]) != 0)
 			*failed = 1;
-	printf("\n## %s\n\n| daemon |%s%s%s%s other client: median | "
+	printf("\n## %s\n\n| daemon |%s%s%s%s%s%s other client: median | "
 	       "99.9 %% | worst | round trips |\n|---|%s%s---:|---:|---:|---:|\n",
 	       title, free_col ? " " : "", free_col ? reply : "",
-	       free_col ? " |" : "",
-	       gone_col ? " pages gone after |" : "",
+	       free_col ? " |" : "", gone_col ? " " : "",
+	       gone_col ? gone : "", gone_col ? " |" : "",
 	       free_col ? "---:|" : "", gone_col ? "---:|" : "");
 	for (int i = 0; i < n; i++) {
 		const struct row *w = &rows[i];
@@ -626,6 +724,11 @@ main(int argc, char **argv)
 		  .conf = "release_step = 0\n" },
 		{ .name = "release_step = 1M (the default)", .conf = "" },
 	};
+	struct row moves_stats[] = {
+		{ .name = "release_step = 0 (copied inside the realloc)",
+		  .conf = "release_step = 0\n" },
+		{ .name = "release_step = 1M (the default)", .conf = "" },
+	};
 	struct row idles[] = {
 		{ .name = "release_step = 0 (trimmed inside one loop turn)",
 		  .conf = "idle_trim = 1\nrelease_step = 0\n" },
@@ -653,50 +756,59 @@ main(int argc, char **argv)
 	snprintf(title, sizeof title, "One client frees a %llu MiB block "
 		 "(written), %d times; another makes 64 B alloc+free round "
 		 "trips meanwhile", (unsigned long long)(big / MiB), rounds);
-	table(bin, measure_free, frees, 3, "free's reply", true, &failed,
-	      title);
+	table(bin, measure_free, frees, 3, "free's reply", "pages gone after",
+	      &failed, title);
 	snprintf(title, sizeof title, "A client holding %zu blocks of 64 B "
 		 "is killed, %d times; another makes 64 B alloc+free round "
 		 "trips meanwhile (kept from just before each kill to 1 s "
 		 "after)", ndeath, rounds);
-	table(bin, measure_death, deaths, 2, NULL, false, &failed, title);
+	table(bin, measure_death, deaths, 2, NULL, NULL, &failed, title);
 	snprintf(title, sizeof title, "A pool keeps %llu MiB of written, "
 		 "freed 64 KiB blocks until its idle trim (idle_trim = 1), %d "
 		 "times; another client makes 64 B round trips meanwhile (kept "
 		 "from the last free to 100 ms after the pages are gone)",
 		 (unsigned long long)(big / MiB), rounds);
-	table(bin, measure_idle, idles, 2, NULL, true, &failed, title);
+	table(bin, measure_idle, idles, 2, NULL, "pages gone after", &failed,
+	      title);
 	snprintf(title, sizeof title, "The same, but the client asks for a "
 		 "trim right after its last free (pool_trim), %d times",
 		 rounds);
 	trim_now = true;
-	table(bin, measure_idle, trims, 2, "trim's reply", true, &failed,
-	      title);
+	table(bin, measure_idle, trims, 2, "trim's reply",
+	      "pages gone after", &failed, title);
 	trim_now = false;
 	snprintf(title, sizeof title, "One client frees a %llu MiB block "
 		 "(written) and at once asks for the pool's stats, %d times; "
 		 "another makes 64 B round trips meanwhile",
 		 (unsigned long long)(big / MiB), rounds);
 	stats_after_free = true;
-	table(bin, measure_free, stats_frees, 2, "free + stats reply", true,
-	      &failed, title);
+	table(bin, measure_free, stats_frees, 2, "free + stats reply",
+	      "pages gone after", &failed, title);
 	stats_after_free = false;
 	snprintf(title, sizeof title, "A pool nobody maps, with %llu MiB "
 		 "written (persisted), is destroyed, %d times; another client "
 		 "makes 64 B round trips meanwhile (kept from just before each "
 		 "destroy to 1 s after)", (unsigned long long)(big / MiB), rounds);
 	table(bin, measure_destroy, destroys, 2, "destroy's reply",
-	      false, &failed, title);
+	      NULL, &failed, title);
 	snprintf(title, sizeof title, "One client grows a %llu MiB block "
 		 "(written) to %llu MiB, which the daemon must move (quota "
 		 "%llu MiB), %d times; another makes 64 B round trips "
 		 "meanwhile (kept from just before each realloc to 100 ms "
 		 "after the old place's pages are gone)",
-		 (unsigned long long)(MOVE_FROM / MiB),
-		 (unsigned long long)(MOVE_TO / MiB),
-		 (unsigned long long)(MOVE_QUOTA / MiB), rounds);
-	table(bin, measure_move, moves, 2, "realloc's reply", true, &failed,
-	      title);
+		 (unsigned long long)(move_from / MiB),
+		 (unsigned long long)((move_from + MOVE_GROWTH) / MiB),
+		 (unsigned long long)((move_from + MOVE_ROOM) / MiB), rounds);
+	table(bin, measure_move, moves, 2, "realloc's reply",
+	      "pages gone after", &failed, title);
+	move_from = big * 3;
+	stats_in_move = true;
+	snprintf(title, sizeof title, "The same with a %llu MiB block, "
+		 "while a third client asks for the pool's stats 50 ms into "
+		 "each move, %d times", (unsigned long long)(move_from / MiB),
+		 rounds);
+	table(bin, measure_move, moves_stats, 2, "realloc's reply",
+	      "stats' reply", &failed, title);
 	printf("\nload average %.2f at the end.\n", load_avg());
 	return failed;
 }
