@@ -35,8 +35,8 @@
  *      whole units of the runs.
  *   4. Cached blocks carry their mark and are on the stack of their size;
  *      their pages are dirty.
- *   5. allocated + cached + free bytes == max_size, and the counters match
- *      the extents.
+ *   5. allocated + cached + free bytes == max_size (allocated_bytes is
+ *      derived so), and the counters match the extents.
  *   6. The dirty stretches are disjoint and count the dirty pages.
  *   7. The hints (the chunk directory's front table, the smallest and the
  *      last long run, the bins' summary words) say only what is true.
@@ -297,7 +297,7 @@ find_run(struct heap *h, uint64_t len, uint64_t align, bool span,
 			*at = round_up(f->start, align);
 			found = popped = true;
 		}
-		if (h->st.cached_blocks == 0 || (found && *at + len <= h->top) ||
+		if (h->st.cached_bytes == 0 || (found && *at + len <= h->top) ||
 		    !flush_may_help(h, len, align, found))
 			return found;
 		/*
@@ -337,12 +337,17 @@ alloc_block(struct heap *h, uint64_t size, uint64_t align, uint64_t *out,
 	} else {
 		len = round_up(size, h->g);
 		if (align == h->g && cache_pop(h, len, &at)) {
+			/* Held already, and below the high-water mark. */
+			assert(at + len <= h->top);
+			bm_set_live(h, at, len, len - size);
+			h->st.requested_bytes +=
+				len - bm_stored_slack(h, len, len - size);
 			h->st.cache_hits++;
-			goto small;
+			goto counted;
 		}
 	}
 	if (!span && align == h->g &&
-	    runs_alloc(h, len, h->st.cached_blocks ? h->top : UINT64_MAX, &at))
+	    runs_alloc(h, len, h->st.cached_bytes ? h->top : UINT64_MAX, &at))
 		goto small;	/* the common case, in one call */
 	if (!find_run(h, len, align, span, &f, &at)) {
 		h->st.failed_allocs++;
@@ -361,8 +366,8 @@ done:
 	if (at + len > h->top)
 		h->top = at + len;
 	heap_count_in(h, len, requested);
-	h->cls[heap_class_of(len)].allocs++;
-	h->st.allocs++;
+counted:
+	heap_cls(h, heap_class_of(len))->allocs++;
 	*out = at;
 	*lenp = len;
 	return 0;
@@ -410,16 +415,11 @@ alloc_cached(struct heap *h, uint64_t size, uint64_t *out)
 	kept = slack >> bc->drop;
 	mask = ((2ull << bc->room) - 1) << b;
 	*lw = (*lw & ~mask) | ((1 | kept << 1) << b);
+	/* Still held (struct heap_counts). */
 	h->st.cached_bytes -= len;
-	h->st.cached_blocks--;
-	h->st.cache_hits++;
-	h->st.allocated_bytes += len;
 	h->st.requested_bytes += len - (kept << bc->drop);
-	h->st.live_blocks++;
-	h->st.allocs++;
-	h->cls[bc->cls].live_blocks++;
-	h->cls[bc->cls].live_bytes += len;
-	h->cls[bc->cls].allocs++;
+	h->st.cache_hits++;
+	heap_cls(h, bc->cls)->allocs++;
 	*out = p;
 	return true;
 }
@@ -464,10 +464,11 @@ free_fast(struct heap *h, uint64_t off)
 	mask = ((2ull << room) - 1) << b;
 	field = (*lw & mask) >> b;
 	*lw &= ~mask;		/* the start bit keeps the chunk */
-	heap_count_out(h, len, len - (field >> 1 << (h->slack_bits - room)));
+	h->st.requested_bytes -= len - (field >> 1 << (h->slack_bits - room));
 	h->st.frees++;
 	if (h->cache_limit && cache_push(h, c, off, len))
 		return true;
+	heap_held_out(h, len);
 	runs_give(h, off, len, &pf, &pe);
 	if (pe > pf)
 		dirty_retain(h, pf, pe);
@@ -563,10 +564,11 @@ release_small(struct heap *h, struct chunk *c, uint64_t off, uint64_t len)
 {
 	uint64_t slack = bm_clear_live(h, off, len), pf, pe;
 
-	heap_count_out(h, len, len - slack);
+	h->st.requested_bytes -= len - slack;
 	h->st.frees++;
 	if (h->cache_limit && cache_push(h, c, off, len))
 		return;
+	heap_held_out(h, len);
 	runs_give(h, off, len, &pf, &pe);
 	if (pe > pf)
 		dirty_retain(h, pf, pe);
@@ -895,8 +897,7 @@ heap_split(struct heap *h, uint64_t off, uint64_t keep, uint64_t *tail_off,
 	else
 		split_small(h, off, len, nl, keep);
 	/* Counted as the tail's allocation: allocs - frees stays live. */
-	h->cls[heap_class_of(len - nl)].allocs++;
-	h->st.allocs++;
+	heap_cls(h, heap_class_of(len - nl))->allocs++;
 	*tail_off = off + nl;
 	*tail_len = len - nl;
 	return 0;
@@ -1002,18 +1003,123 @@ heap_retain_step(struct heap *h, uint64_t max)
 	return dirty_retain_cut(h, pages ? pages : 1);
 }
 
+/*
+ * The statistics the engine derives when asked (struct heap_counts), each
+ * a sum over the cached sizes, the classes or the bins.
+ */
+
+/* The sizes of class i that have held counts: [*lo, *hi) granules. */
+static void
+class_sizes(const struct heap *h, unsigned i, unsigned *lo, unsigned *hi)
+{
+	*lo = *hi = 1;
+	if (i < h->gshift || i - h->gshift > log2_floor(CACHE_GRANULES))
+		return;
+	*lo = 1u << (i - h->gshift);
+	*hi = *lo * 2 < CACHE_GRANULES + 1 ? *lo * 2 : CACHE_GRANULES + 1;
+}
+
+static void
+class_live(const struct heap *h, unsigned i, uint64_t *blocks,
+	   uint64_t *bytes)
+{
+	unsigned k, lo, hi;
+
+	*blocks = *bytes = 0;
+	if (!heap_class_used(i))
+		return;
+	*blocks = heap_cls(h, i)->blocks;
+	*bytes = heap_cls(h, i)->bytes;
+	class_sizes(h, i, &lo, &hi);
+	for (k = lo; k < hi; k++) {
+		uint64_t live = h->held[k] - h->cache[k].count;
+
+		*blocks += live;
+		*bytes += live * ((uint64_t)k << h->gshift);
+	}
+}
+
+static uint64_t
+cached_blocks(const struct heap *h)
+{
+	uint64_t n = 0;
+	unsigned k;
+
+	for (k = 2; k <= CACHE_GRANULES; k++)
+		n += h->cache[k].count;
+	return n;
+}
+
+static uint64_t
+live_blocks(const struct heap *h)
+{
+	uint64_t n = 0;
+	unsigned k;
+
+	for (k = 1; k <= CACHE_GRANULES; k++)
+		n += h->held[k] - h->cache[k].count;
+	for (k = 0; k < CLASSES_USED; k++)
+		n += h->cls_used[k].blocks;
+	return n;
+}
+
+static uint64_t
+all_allocs(const struct heap *h)
+{
+	uint64_t n = 0;
+	unsigned k;
+
+	for (k = 0; k < CLASSES_USED; k++)
+		n += h->cls_used[k].allocs;
+	return n;
+}
+
+/* The free runs: the bins' counts and the long runs. */
+static uint64_t
+free_runs(const struct heap *h)
+{
+	uint64_t n = h->nlong;
+	unsigned w;
+
+	for (w = 0; w < SHORT_WORDS; w++) {
+		uint64_t bits = h->sbin_nonempty[w];
+
+		while (bits) {
+			n += h->sbin[w * 64 + (unsigned)__builtin_ctzll(bits)]
+				     .count;
+			bits &= bits - 1;
+		}
+	}
+	return n;
+}
+
 void
 heap_get_stats(struct heap *h, struct heap_stats *out)
 {
 	unsigned w;
 
-	*out = h->st;
+	memset(out, 0, sizeof(*out));
 	out->max_size = h->max_size;
 	out->page_size = h->page;
 	out->granularity = h->g;
+	out->allocated_bytes = heap_allocated(h);
+	out->requested_bytes = h->st.requested_bytes;
+	out->live_blocks = live_blocks(h);
+	out->cached_bytes = h->st.cached_bytes;
+	out->cached_blocks = cached_blocks(h);
+	out->free_bytes = h->st.free_bytes;
+	out->free_runs = free_runs(h);
 	out->resident_bytes = h->dirty_pages << h->pshift;
-	out->retain_bytes = h->retain_limit << h->pshift;
+	out->released_bytes = h->st.released_bytes;
 	out->free_resident_bytes = h->free_dirty << h->pshift;
+	out->metadata_bytes = h->st.metadata_bytes;
+	out->allocs = all_allocs(h);
+	out->frees = h->st.frees;
+	out->failed_allocs = h->st.failed_allocs;
+	out->invalid_frees = h->st.invalid_frees;
+	out->cache_hits = h->st.cache_hits;
+	out->spans = h->st.spans;
+	out->retain_bytes = h->retain_limit << h->pshift;
 	out->retain_excess_bytes = dirty_retain_excess(h) << h->pshift;
 	out->largest_free = 0;
 	if (h->nlong) {
@@ -1035,23 +1141,32 @@ heap_events_save(const struct heap *h, struct heap_events *ev)
 {
 	unsigned i;
 
-	ev->allocs = h->st.allocs;
+	ev->allocs = all_allocs(h);
 	ev->frees = h->st.frees;
 	ev->cache_hits = h->st.cache_hits;
 	for (i = 0; i < HEAP_NCLASSES; i++)
-		ev->class_allocs[i] = h->cls[i].allocs;
+		ev->class_allocs[i] = heap_class_used(i)
+					      ? heap_cls(h, i)->allocs : 0;
 }
 
+/* allocs is the sum of the classes' allocations, as heap_events_save says. */
 void
 heap_events_restore(struct heap *h, const struct heap_events *ev)
 {
+	uint64_t sum = 0;
 	unsigned i;
 
-	h->st.allocs = ev->allocs;
+	for (i = 0; i < HEAP_NCLASSES; i++) {
+		sum += ev->class_allocs[i];
+		if (heap_class_used(i))
+			heap_cls(h, i)->allocs = ev->class_allocs[i];
+		else	/* no block is in them */
+			assert(ev->class_allocs[i] == 0);
+	}
+	assert(sum == ev->allocs);
+	(void)sum;
 	h->st.frees = ev->frees;
 	h->st.cache_hits = ev->cache_hits;
-	for (i = 0; i < HEAP_NCLASSES; i++)
-		h->cls[i].allocs = ev->class_allocs[i];
 }
 
 int
@@ -1061,9 +1176,8 @@ heap_get_class_stats(struct heap *h, unsigned i, struct heap_class_stats *out)
 		return -EINVAL;
 	out->min_size = 1ull << i;
 	out->max_size = i < 63 ? (2ull << i) - 1 : UINT64_MAX;
-	out->live_blocks = h->cls[i].live_blocks;
-	out->live_bytes = h->cls[i].live_bytes;
-	out->allocs = h->cls[i].allocs;
+	class_live(h, i, &out->live_blocks, &out->live_bytes);
+	out->allocs = heap_class_used(i) ? heap_cls(h, i)->allocs : 0;
 	return 0;
 }
 

@@ -16,7 +16,9 @@
  * are not cached).  A cached block whose live field, once it is live again,
  * would cross into the next word is taken back by the general path.
  *
- * Cached bytes are counted apart from both live and free bytes.  Bounds:
+ * Cached bytes are counted apart from both live and free bytes; a cached
+ * block stays held (struct heap_counts), so that moving a block into or
+ * out of its cache moves no count but the cache's own.  Bounds:
  * cache_limit blocks per size, and never more bytes than 1/16 of the live
  * bytes plus one page, so the cache cannot hold a noticeable share of a
  * pool.  Rule 4 holds because an allocation that finds no run flushes every
@@ -71,12 +73,13 @@ cache_flush(struct heap *h)
 	bool freed = false;
 	unsigned n;
 
-	for (n = 2; n <= CACHE_GRANULES && h->st.cached_blocks; n++) {
+	for (n = 2; n <= CACHE_GRANULES && h->st.cached_bytes; n++) {
 		struct block_cache *bc = &h->cache[n];
 		uint64_t len = (uint64_t)n << h->gshift, off = 0, pf, pe;
 
 		while (bc->count) {
 			cache_pop(h, len, &off);
+			heap_held_out(h, len);
 			runs_give(h, off, len, &pf, &pe);
 			if (pe > pf) {
 				dirty_retain_own(h, pf, pe);
@@ -110,7 +113,7 @@ cache_release(struct heap *h, uint64_t off)
 	bc->off[i] = bc->off[--bc->count];
 	LW(c, bm_word(h, off)) &= ~(2ull << (gi & 63));	/* the mark */
 	h->st.cached_bytes -= len;
-	h->st.cached_blocks--;
+	heap_held_out(h, len);
 	runs_give(h, off, len, &pf, &pe);
 	if (pe > pf)
 		dirty_retain_own(h, pf, pe);	/* one of many: no cut */

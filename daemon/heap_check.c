@@ -46,7 +46,31 @@ struct tally {
 	uint64_t free_dirty;	/* dirty pages wholly inside runs */
 	uint64_t shorts[SHORT_MAX + 1];
 	uint64_t cls_blocks[HEAP_NCLASSES], cls_bytes[HEAP_NCLASSES];
+	/* What the engine keeps of them (struct heap_counts): the live and
+	 * cached blocks of each size up to CACHE_GRANULES granules, the live
+	 * ones of each class above. */
+	uint64_t held[CACHE_GRANULES + 1];
+	uint64_t long_blocks[HEAP_NCLASSES], long_bytes[HEAP_NCLASSES];
 };
+
+/* A live or cached block of len bytes. */
+static void
+tally_held(const struct heap *h, struct tally *t, uint64_t len, bool live)
+{
+	uint64_t n = len >> h->gshift;
+	unsigned k = heap_class_of(len);
+
+	if (live) {
+		t->cls_blocks[k]++;
+		t->cls_bytes[k] += len;
+	}
+	if (n <= CACHE_GRANULES) {
+		t->held[n]++;
+	} else {
+		t->long_blocks[k]++;
+		t->long_bytes[k] += len;
+	}
+}
 
 static int
 off_cmp(const void *a, const void *b)
@@ -161,7 +185,6 @@ static bool
 check_live(struct checker *c, uint64_t off, uint64_t len, struct tally *t)
 {
 	struct heap *h = c->h;
-	unsigned k;
 
 	if (len == 0 || len > h->threshold || (len & (h->g - 1)))
 		return fail(c, "small block %#" PRIx64 " has length %#" PRIx64,
@@ -169,9 +192,7 @@ check_live(struct checker *c, uint64_t off, uint64_t len, struct tally *t)
 	t->live += len;
 	t->live_blocks++;
 	t->requested += len - bm_slack(h, off, len);
-	k = heap_class_of(len);
-	t->cls_blocks[k]++;
-	t->cls_bytes[k] += len;
+	tally_held(h, t, len, true);
 	return true;
 }
 
@@ -199,6 +220,7 @@ check_extent(struct checker *c, uint64_t off, bool *was_run, uint64_t *len,
 				    " is not in the cache", off, *len);
 		t->cached += *len;
 		t->cached_blocks++;
+		tally_held(h, t, *len, false);
 	} else if ((r = RB_FIND(lrun_addr_tree, &h->lruns, &key))) {
 		*len = r->len;
 		if (RB_FIND(lrun_size_tree, &h->lsize, r) != r)
@@ -216,8 +238,7 @@ check_extent(struct checker *c, uint64_t off, bool *was_run, uint64_t *len,
 		t->live_blocks++;
 		t->requested += s->requested;
 		t->spans++;
-		t->cls_blocks[heap_class_of(s->len)]++;
-		t->cls_bytes[heap_class_of(s->len)] += s->len;
+		tally_held(h, t, s->len, true);
 	} else {
 		uint64_t lim = off + ((uint64_t)(SHORT_MAX + 1) << h->gshift);
 
@@ -262,37 +283,58 @@ walk_extents(struct checker *c, struct tally *t)
 	return true;
 }
 
+/*
+ * Invariant 5, and every statistic against the walk: those the engine
+ * derives (struct heap_counts) as heap_get_stats and heap_get_class_stats
+ * report them, and the counters it derives them from.
+ */
 static bool
 check_totals(struct checker *c, const struct tally *t)
 {
 	struct heap *h = c->h;
-	const struct heap_stats *st = &h->st;
+	struct heap_stats st;
+	struct heap_class_stats cs;
 	unsigned k;
 
+	heap_get_stats(h, &st);
 	if (bm_count_starts(h) != t->extents)
 		return fail(c, "%" PRIu64 " start bits for %" PRIu64 " extents",
 			    bm_count_starts(h), t->extents);
-	if (t->free != st->free_bytes || t->runs != st->free_runs)
+	if (t->free != st.free_bytes || t->runs != st.free_runs)
 		return fail(c, "free bytes %" PRIu64 " in %" PRIu64 " runs, "
-			    "counted %" PRIu64 " in %" PRIu64, st->free_bytes,
-			    st->free_runs, t->free, t->runs);
-	if (t->live != st->allocated_bytes || t->live_blocks != st->live_blocks ||
-	    t->requested != st->requested_bytes)
+			    "counted %" PRIu64 " in %" PRIu64, st.free_bytes,
+			    st.free_runs, t->free, t->runs);
+	if (t->live != st.allocated_bytes || t->live_blocks != st.live_blocks ||
+	    t->requested != st.requested_bytes)
 		return fail(c, "allocated %" PRIu64 "/%" PRIu64 " blocks counted "
-			    "%" PRIu64 "/%" PRIu64, st->allocated_bytes,
-			    st->live_blocks, t->live, t->live_blocks);
-	if (t->cached != st->cached_bytes || t->cached_blocks != st->cached_blocks)
+			    "%" PRIu64 "/%" PRIu64, st.allocated_bytes,
+			    st.live_blocks, t->live, t->live_blocks);
+	if (t->cached != st.cached_bytes ||
+	    t->cached_blocks != st.cached_blocks)
 		return fail(c, "cached bytes %" PRIu64 " counted %" PRIu64,
-			    st->cached_bytes, t->cached);
-	if (t->spans != st->spans)
-		return fail(c, "spans %" PRIu64 " counted %" PRIu64, st->spans,
+			    st.cached_bytes, t->cached);
+	if (t->spans != st.spans)
+		return fail(c, "spans %" PRIu64 " counted %" PRIu64, st.spans,
 			    t->spans);
 	if (t->free + t->live + t->cached != h->max_size)
 		return fail(c, "free + allocated + cached != max_size");
-	for (k = 0; k < HEAP_NCLASSES; k++)
-		if (t->cls_blocks[k] != h->cls[k].live_blocks ||
-		    t->cls_bytes[k] != h->cls[k].live_bytes)
+	for (k = 1; k <= CACHE_GRANULES; k++)
+		if (h->held[k] != t->held[k] ||
+		    h->cache[k].count > h->held[k])
+			return fail(c, "size of %u granules: %" PRIu64 " held, "
+				    "%u cached, walked %" PRIu64, k,
+				    h->held[k], h->cache[k].count,
+				    t->held[k]);
+	for (k = 0; k < HEAP_NCLASSES; k++) {
+		bool used = heap_class_used(k);
+
+		heap_get_class_stats(h, k, &cs);
+		if (t->cls_blocks[k] != cs.live_blocks ||
+		    t->cls_bytes[k] != cs.live_bytes ||
+		    t->long_blocks[k] != (used ? heap_cls(h, k)->blocks : 0) ||
+		    t->long_bytes[k] != (used ? heap_cls(h, k)->bytes : 0))
 			return fail(c, "size class %u counters off", k);
+	}
 	return true;
 }
 

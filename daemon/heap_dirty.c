@@ -275,7 +275,7 @@ retain_slot(const struct heap *h, unsigned i)
 static uint64_t
 retain_bound(const struct heap *h)
 {
-	uint64_t share = (h->st.allocated_bytes >> h->pshift) / RETAIN_SHARE;
+	uint64_t share = (heap_allocated(h) >> h->pshift) / RETAIN_SHARE;
 
 	if (h->retain_limit == 0)
 		return 0;	/* HEAP_RETAIN_NONE: nothing waits */

@@ -52,6 +52,8 @@
 #define RETAIN_LOOKS 1024	/* queued ranges one cut may look at */
 #define MAX_POOL_SHIFT 48
 #define NODE_KINDS 6		/* tree nodes of up to 96 bytes */
+#define CLASS_MIN 3		/* log2 of the least granularity */
+#define CLASSES_USED (MAX_POOL_SHIFT + 1 - CLASS_MIN)
 
 /* A long run: more than SHORT_MAX granules, kept in two trees. */
 struct lrun {
@@ -196,6 +198,66 @@ struct slot {
  */
 #define NO_CHUNK UINT64_MAX
 
+/*
+ * THE STATISTICS.  The fast paths update only what they must; the rest of
+ * heap_stats and heap_class_stats is derived when asked (heap_get_stats,
+ * heap_get_class_stats, heap_events_save: sums over the cached sizes, the
+ * classes and the bins' summary words, never over the blocks).  Kept:
+ *
+ *   st (below)          bytes asked for by live blocks, bytes in caches and
+ *                       in runs, released and of metadata; frees, cache
+ *                       hits, refusals; live spans
+ *   held[n]             blocks of n <= CACHE_GRANULES granules that are
+ *                       live or cached: a block moving into or out of its
+ *                       cache leaves it alone
+ *   cache[n].count      ... of them cached (the cache's own stack)
+ *   heap_cls(h, i)->blocks, ->bytes   live blocks of class i longer than
+ *                       CACHE_GRANULES granules
+ *   heap_cls(h, i)->allocs   allocations of class i
+ *   sbin[n].count, nlong  the short and the long free runs
+ *
+ * Derived, exact between calls:
+ *
+ *   allocated_bytes  = max_size - free_bytes - cached_bytes (invariant 5)
+ *   cached_blocks    = sum of cache[n].count
+ *   live_blocks      = sum of (held[n] - cache[n].count) + sum of the
+ *                      classes' blocks
+ *   class i's live   = its blocks and bytes + the live blocks of its sizes
+ *                      of up to CACHE_GRANULES granules
+ *   allocs           = sum of the classes' allocs
+ *   free_runs        = sum of sbin[n].count + nlong
+ *
+ * So a block taken from its cache moves cached_bytes, requested_bytes,
+ * cache_hits and its class's allocs; one freed into its cache
+ * requested_bytes, cached_bytes and frees; one taken from or given to the
+ * runs requested_bytes, free_bytes, held[n] (or its class's blocks and
+ * bytes), and its class's allocs or frees.  heap_check verifies each derived value, and
+ * held and the class counters, against its walk.
+ *
+ * No block is shorter than the least granularity, 2^CLASS_MIN bytes, or
+ * longer than a pool, 2^MAX_POOL_SHIFT: only the classes between have
+ * counters (the others report nothing).
+ */
+struct heap_counts {
+	uint64_t requested_bytes;
+	uint64_t cached_bytes;
+	uint64_t free_bytes;
+	uint64_t released_bytes;
+	uint64_t metadata_bytes;
+	uint64_t frees;
+	uint64_t cache_hits;
+	uint64_t failed_allocs;
+	uint64_t invalid_frees;
+	uint64_t spans;
+};
+
+/* The counters of one size class. */
+struct class_counts {
+	uint64_t blocks, bytes;	/* live blocks longer than CACHE_GRANULES
+				 * granules */
+	uint64_t allocs;
+};
+
 struct chunk_map {
 	struct slot *front;	/* direct-mapped: front[index & mask] */
 	uint64_t mask;		/* cap - 1 */
@@ -249,6 +311,12 @@ struct heap {
 	unsigned trim_runs;
 
 	struct block_cache cache[CACHE_GRANULES + 1];
+	/* The blocks of each size up to CACHE_GRANULES granules that are live
+	 * or cached (struct heap_counts): moving a block into or out of its
+	 * cache leaves this alone, and held[n] - cache[n].count are live.
+	 * Every such size has it, cached or not (a span of so few granules
+	 * too). */
+	uint64_t held[CACHE_GRANULES + 1];
 	uint32_t cache_limit;
 	uint64_t top;		/* highest end of a block ever handed out */
 	uint64_t cache_size_max;	/* sizes 1..this may be in a cache */
@@ -257,10 +325,8 @@ struct heap {
 	struct spare *spare[NODE_KINDS];
 	unsigned nspare[NODE_KINDS];
 
-	struct heap_stats st;
-	struct {
-		uint64_t live_blocks, live_bytes, allocs;
-	} cls[HEAP_NCLASSES];	/* heap_class_stats without the bounds */
+	struct heap_counts st;
+	struct class_counts cls_used[CLASSES_USED];	/* by heap_cls() */
 };
 
 /* heap.c */
@@ -301,30 +367,81 @@ heap_class_of(uint64_t size)
 	return log2_floor(size);
 }
 
-/* Account a block of len bytes (requested of them) joining the live set. */
+/* Has size class i counters (struct heap_counts)? */
+static inline bool
+heap_class_used(unsigned i)
+{
+	return i >= CLASS_MIN && i <= MAX_POOL_SHIFT;
+}
+
+/* The counters of size class i, one that has them. */
+#define heap_cls(h, i) (&(h)->cls_used[(uint64_t)(i) - CLASS_MIN])
+
+/*
+ * Bytes in live blocks: all that is neither free nor cached (invariant 5).
+ * Exact between calls; inside one, a block on its way between the live
+ * set and the runs or a cache counts as live until it gets there.
+ */
+static inline uint64_t
+heap_allocated(const struct heap *h)
+{
+	return h->max_size - h->st.free_bytes - h->st.cached_bytes;
+}
+
+/*
+ * A block of len bytes joins the blocks held out of the runs (live or
+ * cached: a cache's blocks stay held), or leaves them.
+ */
+static inline void
+heap_held_in(struct heap *h, uint64_t len)
+{
+	uint64_t n = len >> h->gshift;
+	struct class_counts *c;
+
+	if (n <= CACHE_GRANULES) {
+		h->held[n]++;
+		return;
+	}
+	c = heap_cls(h, heap_class_of(len));
+	c->blocks++;
+	c->bytes += len;
+}
+
+static inline void
+heap_held_out(struct heap *h, uint64_t len)
+{
+	uint64_t n = len >> h->gshift;
+	struct class_counts *c;
+
+	if (n <= CACHE_GRANULES) {
+		assert(h->held[n] > h->cache[n].count);
+		h->held[n]--;
+		return;
+	}
+	c = heap_cls(h, heap_class_of(len));
+	assert(c->blocks > 0 && c->bytes >= len);
+	c->blocks--;
+	c->bytes -= len;
+}
+
+/*
+ * Account a block of len bytes (requested of them) joining the live set;
+ * one taken from a cache was held already and counts only its requested
+ * bytes.
+ */
 static inline void
 heap_count_in(struct heap *h, uint64_t len, uint64_t requested)
 {
-	__typeof__(h->cls[0]) *c = &h->cls[heap_class_of(len)];
-
-	h->st.allocated_bytes += len;
 	h->st.requested_bytes += requested;
-	h->st.live_blocks++;
-	c->live_blocks++;
-	c->live_bytes += len;
+	heap_held_in(h, len);
 }
 
-/* ... and leaving it. */
+/* ... and leaving it; one going to a cache stays held (cache_push). */
 static inline void
 heap_count_out(struct heap *h, uint64_t len, uint64_t requested)
 {
-	__typeof__(h->cls[0]) *c = &h->cls[heap_class_of(len)];
-
-	h->st.allocated_bytes -= len;
 	h->st.requested_bytes -= requested;
-	h->st.live_blocks--;
-	c->live_blocks--;
-	c->live_bytes -= len;
+	heap_held_out(h, len);
 }
 
 /* heap_runs.c: free runs, bins, split and coalesce. */
@@ -667,10 +784,11 @@ void *cache_stack(struct heap *h, struct block_cache *bc);
 
 /*
  * Park the block [off, off + len) of chunk c, just taken out of the live
- * set (its live bits clear); false when it cannot be cached and must go to
- * the runs.  Bounds: cache_limit blocks per size, and never more bytes than
- * 1/16 of the live bytes plus one page.  A block whose first granule ends
- * a bitmap word has no room for the mark there and is not cached.
+ * set (its live bits clear, its requested bytes uncounted; it stays held);
+ * false when it cannot be cached and must go to the runs (heap_held_out).
+ * Bounds: cache_limit blocks per size, and never more bytes than 1/16 of
+ * the live bytes plus one page.  A block whose first granule ends a bitmap
+ * word has no room for the mark there and is not cached.
  */
 static inline bool
 cache_push(struct heap *h, struct chunk *c, uint64_t off, uint64_t len)
@@ -679,20 +797,23 @@ cache_push(struct heap *h, struct chunk *c, uint64_t off, uint64_t len)
 	struct block_cache *bc = &h->cache[n < CACHE_GRANULES ? n
 							      : CACHE_GRANULES];
 
+	/* The block is on its way: heap_allocated still counts it. */
 	if (n < 2 || n > CACHE_GRANULES || (gi & 63) == 63 ||
 	    bc->count >= h->cache_limit ||
-	    h->st.cached_bytes + len > h->st.allocated_bytes / 16 + h->page)
+	    h->st.cached_bytes + len > (heap_allocated(h) - len) / 16 + h->page)
 		return false;
 	if (__builtin_expect(!bc->off, 0))
 		bc->off = cache_stack(h, bc);
 	LW(c, bm_word(h, off)) |= 2ull << (gi & 63);	/* the mark */
 	bc->off[bc->count++] = off;
 	h->st.cached_bytes += len;
-	h->st.cached_blocks++;
 	return true;
 }
 
-/* Take a cached block of len bytes, unmarked; the caller sets it live. */
+/*
+ * Take a cached block of len bytes, unmarked; the caller sets it live (the
+ * block stays held) or gives it to the runs (heap_held_out).
+ */
 static inline bool
 cache_pop(struct heap *h, uint64_t len, uint64_t *off)
 {
@@ -710,7 +831,6 @@ cache_pop(struct heap *h, uint64_t len, uint64_t *off)
 	assert(c && bm_cached_in(h, c, p));
 	LW(c, bm_word(h, p)) &= ~(2ull << ((p >> h->gshift) & 63));
 	h->st.cached_bytes -= len;
-	h->st.cached_blocks--;
 	*off = p;
 	return true;
 }

@@ -272,7 +272,6 @@ sbin_add(struct heap *h, uint64_t p, unsigned n)
 	struct sbin *sb = &h->sbin[n];
 
 	assert(n >= 1 && n <= SHORT_MAX);
-	h->st.free_runs++;
 	if (sb->count++ == 0)
 		sbin_set_nonempty(h, n, true);
 	assert(sb->count != 0);	/* no wrap: every run has an 8-byte entry */
@@ -299,7 +298,6 @@ sbin_del(struct heap *h, uint64_t p, unsigned n)
 	assert(sb->count > 0);
 	if (sb->len && sb->v[sb->len - 1] == p)
 		sb->len--;
-	h->st.free_runs--;
 	if (--sb->count)
 		return;
 	/* No run of this length is left: every entry is stale. */
@@ -352,7 +350,6 @@ lrun_new(struct heap *h, uint64_t start, uint64_t len)
 	h->lmin = NULL;
 	h->lhint = r;
 	h->nlong++;
-	h->st.free_runs++;
 	return r;
 }
 
@@ -365,7 +362,6 @@ lrun_delete(struct heap *h, struct lrun *r)
 	if (h->lhint == r)
 		h->lhint = NULL;
 	h->nlong--;
-	h->st.free_runs--;
 	heap_node_free(h, r, sizeof(*r));
 }
 
