@@ -66,7 +66,8 @@
  * 2 s held everyone for the rest of it).  Printed: the realloc's and the
  * stats' reply times.
  *
- * Usage: bench_release [--quick] [--poolmgrd PATH]
+ * Usage: bench_release [--quick] [--poolmgrd PATH] [--only TABLE]
+ * TABLE: free, death, idle, trim, stats, destroy, move or move-stats.
  * Exit status: 0, 1 if a measurement failed, 2 if it could not run.
  */
 #include <getopt.h>
@@ -133,6 +134,7 @@ static uint64_t big = 1024 * MiB;
 static bool stats_after_free;	/* measure_free asks for Stats at once */
 static bool trim_now;		/* measure_idle asks for a trim at once */
 static int rounds = 5;
+static const char *only;	/* --only: the one table to measure */
 static size_t ndeath = 1000000;
 
 /* The prober: round trips until told to stop. */
@@ -647,16 +649,19 @@ out:
 }
 
 /*
- * Measure each row with fn, then print them under title; reply: the name
+ * Measure each row with fn, then print them under title (unless --only
+ * names another key); reply: the name
  * of a column for free_ms (NULL: none); gone_col: a column for gone_ms.
  */
 static void
-table(const char *bin, int (*fn)(const char *, struct row *),
-      struct row *rows, int n, const char *reply, const char *gone,
-      int *failed, const char *title)
+table(const char *key, const char *bin,
+      int (*fn)(const char *, struct row *), struct row *rows, int n,
+      const char *reply, const char *gone, int *failed, const char *title)
 {
 	bool free_col = reply != NULL, gone_col = gone != NULL;
 
+	if (only && strcmp(only, key) != 0)
+		return;
 	for (int i = 0; i < n; i++)
 		if (fn(bin, &rows[i]) != 0)
 			*failed = 1;
@@ -691,6 +696,7 @@ main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "quick", no_argument, NULL, 'q' },
 		{ "poolmgrd", required_argument, NULL, 'p' },
+		{ "only", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct row frees[] = {
@@ -745,36 +751,44 @@ main(int argc, char **argv)
 		switch (c) {
 		case 'q': big = 256 * MiB; rounds = 3; ndeath = 250000; break;
 		case 'p': snprintf(bin, sizeof bin, "%s", optarg); break;
+		case 'o': only = optarg; break;
 		default:
 			fprintf(stderr, "usage: bench_release [--quick] "
-				"[--poolmgrd PATH]\n");
+				"[--poolmgrd PATH] [--only TABLE]\n");
 			return 2;
 		}
+	}
+	snprintf(title, sizeof title, " %s ", only ? only : "");
+	if (only && !strstr(" free death idle trim stats destroy move "
+			    "move-stats ", title)) {
+		fprintf(stderr, "bench_release: no table '%s'\n", only);
+		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	snprintf(title, sizeof title, "One client frees a %llu MiB block "
 		 "(written), %d times; another makes 64 B alloc+free round "
 		 "trips meanwhile", (unsigned long long)(big / MiB), rounds);
-	table(bin, measure_free, frees, 3, "free's reply", "pages gone after",
-	      &failed, title);
+	table("free", bin, measure_free, frees, 3, "free's reply",
+	      "pages gone after", &failed, title);
 	snprintf(title, sizeof title, "A client holding %zu blocks of 64 B "
 		 "is killed, %d times; another makes 64 B alloc+free round "
 		 "trips meanwhile (kept from just before each kill to 1 s "
 		 "after)", ndeath, rounds);
-	table(bin, measure_death, deaths, 2, NULL, NULL, &failed, title);
+	table("death", bin, measure_death, deaths, 2, NULL, NULL, &failed,
+	      title);
 	snprintf(title, sizeof title, "A pool keeps %llu MiB of written, "
 		 "freed 64 KiB blocks until its idle trim (idle_trim = 1), %d "
 		 "times; another client makes 64 B round trips meanwhile (kept "
 		 "from the last free to 100 ms after the pages are gone)",
 		 (unsigned long long)(big / MiB), rounds);
-	table(bin, measure_idle, idles, 2, NULL, "pages gone after", &failed,
-	      title);
+	table("idle", bin, measure_idle, idles, 2, NULL, "pages gone after",
+	      &failed, title);
 	snprintf(title, sizeof title, "The same, but the client asks for a "
 		 "trim right after its last free (pool_trim), %d times",
 		 rounds);
 	trim_now = true;
-	table(bin, measure_idle, trims, 2, "trim's reply",
+	table("trim", bin, measure_idle, trims, 2, "trim's reply",
 	      "pages gone after", &failed, title);
 	trim_now = false;
 	snprintf(title, sizeof title, "One client frees a %llu MiB block "
@@ -782,14 +796,14 @@ main(int argc, char **argv)
 		 "another makes 64 B round trips meanwhile",
 		 (unsigned long long)(big / MiB), rounds);
 	stats_after_free = true;
-	table(bin, measure_free, stats_frees, 2, "free + stats reply",
+	table("stats", bin, measure_free, stats_frees, 2, "free + stats reply",
 	      "pages gone after", &failed, title);
 	stats_after_free = false;
 	snprintf(title, sizeof title, "A pool nobody maps, with %llu MiB "
 		 "written (persisted), is destroyed, %d times; another client "
 		 "makes 64 B round trips meanwhile (kept from just before each "
 		 "destroy to 1 s after)", (unsigned long long)(big / MiB), rounds);
-	table(bin, measure_destroy, destroys, 2, "destroy's reply",
+	table("destroy", bin, measure_destroy, destroys, 2, "destroy's reply",
 	      NULL, &failed, title);
 	snprintf(title, sizeof title, "One client grows a %llu MiB block "
 		 "(written) to %llu MiB, which the daemon must move (quota "
@@ -799,7 +813,7 @@ main(int argc, char **argv)
 		 (unsigned long long)(move_from / MiB),
 		 (unsigned long long)((move_from + MOVE_GROWTH) / MiB),
 		 (unsigned long long)((move_from + MOVE_ROOM) / MiB), rounds);
-	table(bin, measure_move, moves, 2, "realloc's reply",
+	table("move", bin, measure_move, moves, 2, "realloc's reply",
 	      "pages gone after", &failed, title);
 	move_from = big * 3;
 	stats_in_move = true;
@@ -807,8 +821,8 @@ main(int argc, char **argv)
 		 "while a third client asks for the pool's stats 50 ms into "
 		 "each move, %d times", (unsigned long long)(move_from / MiB),
 		 rounds);
-	table(bin, measure_move, moves_stats, 2, "realloc's reply",
-	      "stats' reply", &failed, title);
+	table("move-stats", bin, measure_move, moves_stats, 2,
+	      "realloc's reply", "stats' reply", &failed, title);
 	printf("\nload average %.2f at the end.\n", load_avg());
 	return failed;
 }
