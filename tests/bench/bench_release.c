@@ -244,15 +244,28 @@ resident(void *p, size_t len, unsigned char *vec)
 	return k;
 }
 
-/* Wait up to 30 s for [m, m + len) to leave the memfd; ms taken, or -1. */
+/*
+ * Wait up to 30 s for [m, m + len) to leave the memfd; ms taken, or -1.
+ * Pages before the first one still resident are not asked about again
+ * (nothing here touches a released page): mincore costs a page cache
+ * lookup for each page this process no longer maps, which made every
+ * poll of a half-punched 256 MiB take 2-5 ms of CPU (8 ms for 1 GiB),
+ * every 5 ms, next to the daemon and the prober on this 2-CPU VM.
+ */
 static double
 wait_gone(void *m, size_t len, unsigned char *vec)
 {
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), from = 0, i;
 	double t = now_sec();
 	long left;
 
-	while ((left = resident(m, len, vec)) > 0 && now_sec() - t < 30)
+	while ((left = resident((char *)m + from, len - from, vec)) > 0 &&
+	       now_sec() - t < 30) {
+		for (i = 0; !(vec[i] & 1); i++)
+			;
+		from += i * page;
 		usleep(5000);
+	}
 	return left == 0 ? (now_sec() - t) * 1e3 : -1;
 }
 
