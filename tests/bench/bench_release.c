@@ -14,8 +14,10 @@
  * (client cache off, its own pool) while this process allocates a big
  * block, writes every page and frees it, ROUNDS times.  Printed per
  * daemon: the big free's own reply time, how long its pages took to leave
- * the memfd (mincore on our mapping), and the prober's round trips over the
- * whole run: median, 99.9th percentile and worst.
+ * the memfd (mincore on our mapping), and the prober's round trips from
+ * just before each free to 100 ms after its pages are gone (not while
+ * this process writes the next block, when the daemon is idle): median,
+ * 99.9th percentile and worst.
  *
  * Then two more daemons, drop_step = 0 (a closed handle drops all its
  * references inside one loop turn: the baseline) and the default 4096 per
@@ -283,7 +285,6 @@ measure_free(const char *bin, struct row *row)
 	if (!vec || run_start(&u, bin, row, "big", &big_o))
 		goto out;
 	p = u.p;
-	u.pr->watch = 1;
 	for (r = 0; r < rounds; r++) {
 		pool_off_t off;
 		double t;
@@ -293,6 +294,8 @@ measure_free(const char *bin, struct row *row)
 			goto out;
 		m = pool_ptr(p, off);
 		memset(m, r + 1, big);
+		u.pr->watch = 1;
+		usleep(10 * 1000);
 		t = now_sec();
 		if (pool_free(p, off))
 			goto out;
@@ -306,7 +309,8 @@ measure_free(const char *bin, struct row *row)
 		if ((gone_ms[r] = wait_gone(m, big, vec)) < 0)
 			goto out;
 		gone_ms[r] += free_ms[r];
-		usleep(50 * 1000);
+		usleep(100 * 1000);
+		u.pr->watch = 0;
 	}
 	row->free_ms = median(free_ms, rounds);
 	row->gone_ms = median(gone_ms, rounds);
@@ -781,7 +785,9 @@ main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	snprintf(title, sizeof title, "One client frees a %llu MiB block "
 		 "(written), %d times; another makes 64 B alloc+free round "
-		 "trips meanwhile", (unsigned long long)(big / MiB), rounds);
+		 "trips meanwhile (kept from just before each free to 100 ms "
+		 "after its pages are gone)", (unsigned long long)(big / MiB),
+		 rounds);
 	table("free", bin, measure_free, frees, 3, "free's reply",
 	      "pages gone after", &failed, title);
 	snprintf(title, sizeof title, "A client holding %zu blocks of 64 B "
@@ -806,7 +812,7 @@ main(int argc, char **argv)
 	trim_now = false;
 	snprintf(title, sizeof title, "One client frees a %llu MiB block "
 		 "(written) and at once asks for the pool's stats, %d times; "
-		 "another makes 64 B round trips meanwhile",
+		 "another makes 64 B round trips meanwhile (kept as above)",
 		 (unsigned long long)(big / MiB), rounds);
 	stats_after_free = true;
 	table("stats", bin, measure_free, stats_frees, 2, "free + stats reply",
