@@ -49,17 +49,20 @@
  *    refusal but the end of the handle or the connection, its blocks are
  *    still the handle's: dropped, they would be nobody's until it closes,
  *    and count against its quota.  One that could not be sent (-ENOBUFS,
- *    -ENOMEM, -EMSGSIZE) is tried again in halves, and what still cannot
- *    go returns to the bottom of the stacks, where the next flush takes
- *    from; a refusal that names one block drops only that one.  Meanwhile
- *    the blocks keep their entries, busy and marked with the flush that
- *    has them, so a call about one (a double free) waits for the answer,
- *    and only that flush settles them: a block the daemon freed and handed
- *    back before the flush heard back may be freed into the same shard
- *    and taken by a second flush while the first is still on its way.
- *    While the kernel refuses, a shard over its budget keeps and refills
- *    nothing (frees go to the daemon), and its evictions are tried again
- *    only after a wait that doubles with each failure.
+ *    -ENOMEM, -EMSGSIZE) is tried again in halves, down to one block; a
+ *    block that cannot go even alone is set aside and the flush goes on
+ *    with the others, unless the next block cannot go alone either (then
+ *    the kernel refuses them all).  What still cannot go returns to the
+ *    bottom of the stacks, where the next flush takes from; a refusal
+ *    that names one block drops only that one.  Meanwhile the blocks keep
+ *    their entries, busy and marked with the flush that has them, so a
+ *    call about one (a double free) waits for the answer, and only that
+ *    flush settles them: a block the daemon freed and handed back before
+ *    the flush heard back may be freed into the same shard and taken by a
+ *    second flush while the first is still on its way.  While the kernel
+ *    refuses, a shard over its budget keeps and refills nothing (frees go
+ *    to the daemon), and its evictions are tried again only after a wait
+ *    that doubles with each failure.
  *
  * Structure.  Size classes: each multiple of the granularity up to 512
  * bytes, then four per doubling up to CACHE_MAX_BLOCK; a block serves the
@@ -689,6 +692,30 @@ swap_blocks(uint64_t *offs, uint64_t *usable, size_t i, size_t j)
 	usable[j] = u;
 }
 
+/* Reverse the blocks i .. j - 1. */
+static void
+reverse_blocks(uint64_t *offs, uint64_t *usable, size_t i, size_t j)
+{
+	for (; i + 1 < j; i++, j--)
+		swap_blocks(offs, usable, i, j - 1);
+}
+
+/*
+ * The m blocks after the kept ones at done have gone: move them before
+ * the kept, each run in its order, so that the kept and the untried stay
+ * in the order they were taken (settle puts them back so).
+ */
+static void
+went_before_kept(uint64_t *offs, uint64_t *usable, size_t done, size_t kept,
+    size_t m)
+{
+	if (kept == 0)
+		return;
+	reverse_blocks(offs, usable, done, done + kept);
+	reverse_blocks(offs, usable, done + kept, done + kept + m);
+	reverse_blocks(offs, usable, done, done + kept + m);
+}
+
 /*
  * Free n blocks of shard sh in the daemon (their entries busy with flight,
  * or none), reordering offs and usable.  A refusal naming one block
@@ -696,32 +723,55 @@ swap_blocks(uint64_t *offs, uint64_t *usable, size_t i, size_t j)
  * handle does not hold it, and the others go again.  One that says
  * nothing was sent (-ENOBUFS, -ENOMEM, -EMSGSIZE: the socket buffer,
  * memory) is tried again with half as many blocks, which may fit where
- * the whole did not; what a batch of one block cannot free goes back to
- * the cache, for the next flush.  Returns 0, or the error that kept
- * blocks in the cache.
+ * the whole did not.  A batch of one block that cannot go is kept aside
+ * and the next block tried alone: if it goes, the fault was that block's
+ * and the rest go on in one batch; if it fails too, nothing goes (a
+ * refusing kernel costs two sends more than the halving).  What was not
+ * freed goes back to the cache in its order, for the next flush.  Returns
+ * 0, or the error that kept blocks in the cache; *left (if not NULL) is
+ * how many.
  */
 static int
 give_back(struct pool *p, struct shard *sh, uint32_t flight, uint64_t *offs,
-    uint64_t *usable, size_t n)
+    uint64_t *usable, size_t n, size_t *left)
 {
-	size_t	done = 0, chunk = n, m, bad;
-	int	error = 0;
+	size_t	done = 0, kept = 0, chunk = n, at, m, bad;
+	int	error = 0, e, alone = 0;
 
-	while (done < n) {
-		m = n - done < chunk ? n - done : chunk;
-		if ((error = client_free_batch(p, m, offs + done, &bad)) == 0)
+	/* offs: the freed (done), the kept aside, the untried. */
+	while (done + kept < n) {
+		at = done + kept;
+		m = n - at < chunk ? n - at : chunk;
+		if ((e = client_free_batch(p, m, offs + at, &bad)) == 0) {
+			went_before_kept(offs, usable, done, kept, m);
 			done += m;
-		else if (bad < m) {
-			swap_blocks(offs, usable, done, done + bad);
+		} else if (bad < m) {
+			swap_blocks(offs, usable, at, at + bad);
+			went_before_kept(offs, usable, done, kept, 1);
 			done++;
-		} else if (batch_lost(error))
+		} else if (batch_lost(e)) {
+			/* The kept ones went with the handle too. */
 			done = n;
-		else if (m > 1)
-			chunk = (m + 1) / 2;
-		else
-			break;
+			kept = 0;
+		} else {
+			error = e;
+			if (m > 1)
+				chunk = (m + 1) / 2;
+			else if (!alone) {
+				kept++;
+				alone = 1;
+			} else
+				break;
+			continue;
+		}
+		/* The daemon answered: the sends work. */
+		if (alone)
+			chunk = n;
+		alone = 0;
 	}
 	settle(p->cache, sh, flight, offs, usable, done, n);
+	if (left != NULL)
+		*left = n - done;
 	return done < n ? error : 0;
 }
 
@@ -739,7 +789,7 @@ flush_some(struct pool *p, struct shard *only, int *errorp)
 {
 	struct cache	*k = p->cache;
 	uint64_t	*offs, *usable, before, after;
-	size_t		 n;
+	size_t		 n, left;
 	unsigned	 s;
 	uint32_t	 flight;
 	int		 error = 0, e;
@@ -763,15 +813,18 @@ flush_some(struct pool *p, struct shard *only, int *errorp)
 			 * blocks off the daemon's books with the handle:
 			 * give_back forgets them.
 			 */
+			left = 0;
 			e = n > 0 ? give_back(p, &k->shard[s], flight, offs,
-			    usable, n) : 0;
+			    usable, n, &left) : 0;
+			if (error == 0)
+				error = e;
 			/*
 			 * Halving takes one pass; emptying may take more,
-			 * until a batch comes back (it would be taken again).
+			 * while a batch frees something: one whose blocks
+			 * all came back would be taken again, but the few a
+			 * batch kept back go with the next one's others.
 			 */
-		} while (e == 0 && only == NULL && n == POOL_BATCH_MAX);
-		if (error == 0)
-			error = e;
+		} while (only == NULL && n == POOL_BATCH_MAX && left < n);
 	}
 	free(offs);
 	after = cache_bytes(p);
@@ -819,7 +872,7 @@ shed(struct pool *p, struct shard *sh, uint32_t flight, uint64_t *offs,
     uint64_t *usable, size_t n)
 {
 	if (n > 0)
-		(void)give_back(p, sh, flight, offs, usable, n);
+		(void)give_back(p, sh, flight, offs, usable, n, NULL);
 }
 
 /*

@@ -32,7 +32,8 @@
  *   - a double free of a block that two flushes of one shard have had on
  *     their way is the daemon's -EINVAL, as any double free;
  *   - a FreeBatch refused for one block it names frees the others, and
- *     only that block leaves the cache.
+ *     only that block leaves the cache; one block that no FreeBatch can
+ *     carry stays cached alone, the rest of its flush freed.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -1650,9 +1651,8 @@ job_fill1024(struct pool *p, pool_off_t *off)
 
 /*
  * A flush of the whole cache that cannot send one shard's blocks still
- * gives the other shards' back: here a block of shard 0 cannot go (and
- * with it those the flush had not sent yet), and shard 1's 64 KiB must.
- * (The old library stopped at shard 0.)
+ * gives the other shards' back: here a block of shard 0 cannot go, and
+ * shard 1's 64 KiB must.  (The old library stopped at shard 0.)
  */
 static void
 flush_tries_every_shard(void **state)
@@ -1745,6 +1745,57 @@ refused_block_is_dropped_alone(void **state)
 	st = stats(p);
 	assert_int_equal(st.allocated_bytes, 0);
 	assert_int_equal(st.live_blocks, 0);
+	check(c, "c");
+	pool_close(p);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
+/*
+ * One block the kernel will not take in any FreeBatch holds back no other:
+ * the flush sends the rest of its batch and goes on to the rest of the
+ * shard, and only that block stays cached.  5000 blocks of one class take
+ * two batches, the unsendable one in the first.  (The old library stopped
+ * the flush at that block: every block stayed cached.)
+ */
+static void
+unsendable_block_holds_back_no_other(void **state)
+{
+	static pool_off_t offs[5000];
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_stats st;
+	uint64_t cached;
+	size_t usable;
+	unsigned i;
+	int rc;
+
+	(void)state;
+	start();
+	p = open_ok(&c, "c");
+	for (i = 0; i < 5000; i++)
+		EXPECT_RC(pool_alloc(p, 64, &offs[i]), 0);
+	EXPECT_RC(pool_flush(p), 0);
+	for (i = 0; i < 5000; i++)
+		EXPECT_RC(pool_free(p, offs[i]), 0);
+	cached = stats(p).client_cached_bytes;
+	assert_true(cached >= 5000 * 64);
+	/* Freed first: at the bottom, the first a flush takes. */
+	__atomic_store_n(&freebatch_poison, offs[0], __ATOMIC_RELEASE);
+	rc = pool_flush(p);
+	__atomic_store_n(&freebatch_poison, POOL_OFF_NONE, __ATOMIC_RELEASE);
+	st = stats(p);
+	printf("cache: a flush of %" PRIu64 " B that could not send one "
+	       "block: %" PRIu64 " B allocated, %" PRIu64 " B of it cached\n",
+	       cached, st.allocated_bytes, st.client_cached_bytes);
+	EXPECT_RC(rc, -ENOBUFS);
+	assert_int_equal(st.allocated_bytes, st.client_cached_bytes);
+	assert_int_equal(st.client_cached_bytes, 64);
+	EXPECT_RC(pool_flush(p), 0);
+	st = stats(p);
+	assert_int_equal(st.allocated_bytes, 0);
+	assert_int_equal(st.client_cached_bytes, 0);
+	EXPECT_RC(pool_usable_size(p, offs[0], &usable), -EINVAL);
 	check(c, "c");
 	pool_close(p);
 	pool_disconnect(c);
@@ -2025,6 +2076,8 @@ main(void)
 		cmocka_unit_test_teardown(flush_tries_every_shard, teardown),
 		cmocka_unit_test_teardown(refused_block_is_dropped_alone,
 					  teardown),
+		cmocka_unit_test_teardown(
+			unsendable_block_holds_back_no_other, teardown),
 		cmocka_unit_test_teardown(unsent_shed_loses_no_block,
 					  teardown),
 		cmocka_unit_test_teardown(flush_too_large_to_send_is_split,
