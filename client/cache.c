@@ -64,6 +64,21 @@
  *    to the daemon), and its evictions are tried again only after a wait
  *    that doubles with each failure.
  *
+ * 6. However many flushes fail, a shard holds at most twice its part of
+ *    the budget.  The blocks of a flush the daemon did not take come back
+ *    to their shard however full it has grown meanwhile, and many threads
+ *    may flush one shard at once (evictions, pool_flush, sheds), each
+ *    taking what the others left: when all fail, each puts back its
+ *    share.  So a shard counts, besides its blocks, those its flushes have
+ *    on their way and those its refills have asked for, and keeps a freed
+ *    block, or asks a refill for more, only while all that stays within
+ *    CACHE_BOUND times its part of the budget; else the daemon frees the
+ *    block.  Two limits: a refill counts the sizes it asks for, and a pool
+ *    whose large threshold is under CACHE_MAX_BLOCK rounds the larger of
+ *    them up to its pages; and a shard's part shrinks when another
+ *    thread's shard comes into use, so it may hold more than twice its
+ *    new part until it is flushed.
+ *
  * Structure.  Size classes: each multiple of the granularity up to 512
  * bytes, then four per doubling up to CACHE_MAX_BLOCK; a block serves the
  * largest class not above its usable size.  The cache has CACHE_SHARDS
@@ -117,6 +132,12 @@
  */
 #define CACHE_RETRY_MIN		((int64_t)1000000)
 #define CACHE_RETRY_MAX		((int64_t)100000000)
+/*
+ * A shard's blocks, with those its flushes have on their way and those
+ * its refills asked for, stay within this many times its part of the
+ * budget (6).
+ */
+#define CACHE_BOUND		2
 #define NO_OFF			UINT64_MAX
 
 struct cblock {
@@ -134,6 +155,7 @@ struct shard {
 	pthread_mutex_t	 lock;
 	pthread_cond_t	 unbusy;	/* a shrink or flush here ended */
 	uint64_t	 bytes;		/* cached here; others read it unlocked */
+	uint64_t	 out;		/* on their way: flushed, or asked for */
 	int		 used;		/* a thread has used it */
 	uint32_t	 flights;	/* flushes begun here: their numbers */
 	int64_t		 retry_wait;	/* ns: after the last failed flush */
@@ -399,6 +421,17 @@ shard_over(const struct cache *k, const struct shard *sh)
 	    shard_budget(k);
 }
 
+/*
+ * Room in sh for more bytes, within CACHE_BOUND times its budget, counting
+ * what its flushes and refills have on their way (6).  Locked.
+ */
+static int
+shard_fits(const struct cache *k, const struct shard *sh, uint64_t more)
+{
+	return sh->bytes + sh->out + more <=
+	    CACHE_BOUND * (uint64_t)shard_budget(k);
+}
+
 /* A number for a flush of sh's blocks, to mark their entries.  Locked. */
 static uint32_t
 flight_begin(struct shard *sh)
@@ -567,6 +600,7 @@ shard_take(struct cache *k, struct shard *sh, int all, uint64_t *offs,
 			offs[n] = b->b[i].off;
 			usable[n++] = b->b[i].usable;
 			bytes_add(sh, -(int64_t)b->b[i].usable);
+			sh->out += b->b[i].usable;
 			ctable_set_flushing(&sh->table, b->b[i].off, *flight);
 		}
 		memmove(b->b, b->b + take, (b->n - take) * sizeof *b->b);
@@ -658,6 +692,8 @@ settle(struct cache *k, struct shard *sh, uint32_t flight,
 	size_t	i;
 
 	pthread_mutex_lock(&sh->lock);
+	for (i = 0; i < n; i++)
+		sh->out -= usable[i];
 	for (i = 0; i < done; i++)
 		ctable_flushed(&sh->table, offs[i], flight);
 	unflush_locked(k, sh, flight, offs + done, usable + done, n - done);
@@ -886,8 +922,8 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, uint64_t *out)
 {
 	struct cache	*k = p->cache;
 	uint64_t	 sizes[CACHE_REFILL_MAX], offs[CACHE_REFILL_MAX];
-	uint64_t	 usable[CACHE_REFILL_MAX];
-	uint32_t	 n, i, flight = 0;
+	uint64_t	 usable[CACHE_REFILL_MAX], asked, room, held, bound;
+	uint32_t	 n, i, j, flight = 0;
 	size_t		 cap;
 
 	pthread_mutex_lock(&sh->lock);
@@ -911,16 +947,33 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, uint64_t *out)
 	if (sh->bin[c].refill < CACHE_REFILL_MAX)
 		sh->bin[c].refill = n * 2 > CACHE_REFILL_MAX ?
 		    CACHE_REFILL_MAX : n * 2;
+	/*
+	 * Counted as the shard's from now (6): other refills and flushes on
+	 * their way may leave room for fewer blocks, or none (the batch then
+	 * brings the request's block alone).
+	 */
+	held = sh->bytes + sh->out;
+	bound = CACHE_BOUND * (uint64_t)shard_budget(k);
+	room = held < bound ? (bound - held) / k->size[c] : 0;
+	if (n - 1 > room)
+		n = (uint32_t)room + 1;
+	asked = (uint64_t)(n - 1) * k->size[c];
+	sh->out += asked;
 	pthread_mutex_unlock(&sh->lock);
 
 	sizes[0] = round_g(k, size);
 	for (i = 1; i < n; i++)
 		sizes[i] = k->size[c];
 	/* Refused, the caller asks for its one block alone: a retry. */
-	if (client_alloc_batch(p, n, sizes, 1, offs, usable) != 0)
+	if (client_alloc_batch(p, n, sizes, 1, offs, usable) != 0) {
+		pthread_mutex_lock(&sh->lock);
+		sh->out -= asked;
+		pthread_mutex_unlock(&sh->lock);
 		return 0;
+	}
 	/* Lowest offsets on top: the footprint stays compact. */
 	pthread_mutex_lock(&sh->lock);
+	sh->out -= asked;
 	track_locked(k, sh, offs[0], usable[0], (uint32_t)usable[0]);
 	for (i = n - 1; i >= 1; i--) {
 		if (!bin_push(&sh->bin[c], offs[i], usable[i]))
@@ -930,6 +983,8 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, uint64_t *out)
 	}
 	if (i > 0)
 		flight = flight_begin(sh);
+	for (j = 1; j <= i; j++)
+		sh->out += usable[j];	/* on their way back: shed */
 	pthread_mutex_unlock(&sh->lock);
 	/* Those that found no room in a stack go straight back. */
 	shed(p, sh, flight, offs + 1, usable + 1, i);
@@ -1082,6 +1137,7 @@ bin_pop(struct shard *sh, struct bin *b, const struct cache *k,
 		if (*nshed == 0)
 			*flight = flight_begin(sh);
 		ctable_set_flushing(&sh->table, off, *flight);
+		sh->out += b->b[b->n].usable;
 		shed_usable[*nshed] = b->b[b->n].usable;
 		sheds[(*nshed)++] = off;
 	}
@@ -1239,11 +1295,13 @@ cache_free(struct pool *p, pool_off_t off)
 	c = class_of_block(k, e.usable);
 	/*
 	 * Still over its budget after the last eviction (it could not be
-	 * sent): the daemon frees this one.  While the kernel refuses, the
-	 * cache grows only by what flushes put back.
+	 * sent), or no room left by the flushes on their way, which may all
+	 * come back (6): the daemon frees this one.  While the kernel
+	 * refuses, the cache grows only by what flushes put back.
 	 */
 	over = shard_over(k, sh);
-	if (c < 0 || over || !bin_push(&sh->bin[c], off, e.usable)) {
+	if (c < 0 || over || !shard_fits(k, sh, e.usable) ||
+	    !bin_push(&sh->bin[c], off, e.usable)) {
 		(void)ctable_remove(&sh->table, off);
 		pthread_mutex_unlock(&sh->lock);
 		if (over)

@@ -177,7 +177,8 @@ POOL_API void pool_close(struct pool *p);
  * that is persistent, is never cached.  Blocks cached by *other* handles
  * are theirs until they flush them: at most each one's budget, which is
  * never more than 1/16 of the pool nor 1/8 of its quota (and blocks that
- * a flush the kernel would not send kept in the cache).
+ * flushes the kernel would not send kept in the cache: at most that
+ * budget again, however many threads flush at once).
  *
  * pool_set_cache - set this handle's cache budget in bytes; 0 turns the
  * cache off and gives its blocks back.  The default is 4 MiB, or

@@ -33,7 +33,9 @@
  *     their way is the daemon's -EINVAL, as any double free;
  *   - a FreeBatch refused for one block it names frees the others, and
  *     only that block leaves the cache; one block that no FreeBatch can
- *     carry stays cached alone, the rest of its flush freed.
+ *     carry stays cached alone, the rest of its flush freed;
+ *   - flushes of one shard that are on their way at once and all fail
+ *     leave the cache at most twice its budget.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -2026,6 +2028,99 @@ threads_lose_nothing_while_flushes_fail(void **state)
 	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
+#define AT_ONCE		8
+#define AT_ONCE_BUDGET	(64 * 1024)
+
+static struct pool *at_once_pool;
+static struct thread_hold at_once_hold[AT_ONCE];
+
+/* A pool_flush held before its first FreeBatch, which then fails. */
+static void *
+job_held_failing_flush(void *arg)
+{
+	my_hold = arg;
+	(void)pool_flush(at_once_pool);
+	/* Nothing to send, so nothing held: say so as the hold would. */
+	if (!my_hold->done) {
+		my_hold->done = true;
+		sem_post(&my_hold->sent);
+	}
+	my_hold = NULL;
+	return NULL;
+}
+
+/*
+ * Flushes of one shard on their way at once, which all fail, put back no
+ * more than the cache may hold: twice its budget, counting what they
+ * have on their way.  This thread frees a budget's worth of blocks into
+ * its shard, another thread's pool_flush takes them and is held before
+ * its send; eight times, then once more; an allocation of an empty class
+ * meanwhile is refilled; then the sends all fail.  (The old library let
+ * the shard fill again behind each flush: every flush put its budget's
+ * worth back, nine times the budget in all, and the refill added its
+ * blocks on top.)
+ */
+static void
+failed_flushes_at_once_keep_twice_the_budget(void **state)
+{
+	static pool_off_t offs[(AT_ONCE + 1) * 256];
+	pthread_t t[AT_ONCE];
+	struct pool_conn *c;
+	struct pool_stats st;
+	pool_off_t extra;
+	unsigned i, j;
+
+	(void)state;
+	start();
+	at_once_pool = open_ok(&c, "c");
+	EXPECT_RC(pool_set_cache(at_once_pool, AT_ONCE_BUDGET), 0);
+	for (i = 0; i < (AT_ONCE + 1) * 256; i++)
+		EXPECT_RC(pool_alloc(at_once_pool, 256, &offs[i]), 0);
+	EXPECT_RC(pool_flush(at_once_pool), 0);
+	for (i = 0; i <= AT_ONCE; i++) {
+		/* 256 blocks of 256 B: the budget, not over it. */
+		for (j = 0; j < 256; j++)
+			EXPECT_RC(pool_free(at_once_pool, offs[i * 256 + j]),
+				  0);
+		if (i == 0)
+			assert_int_equal(stats(at_once_pool).client_cached_bytes,
+					 AT_ONCE_BUDGET);
+		if (i == AT_ONCE)
+			break;
+		memset(&at_once_hold[i], 0, sizeof(at_once_hold[i]));
+		at_once_hold[i].fail = true;
+		sem_init(&at_once_hold[i].sent, 0, 0);
+		sem_init(&at_once_hold[i].go, 0, 0);
+		assert_int_equal(pthread_create(&t[i], NULL,
+						job_held_failing_flush,
+						&at_once_hold[i]), 0);
+		sem_wait(&at_once_hold[i].sent);
+	}
+	EXPECT_RC(pool_alloc(at_once_pool, 1000, &extra), 0);
+	EXPECT_RC(pool_free(at_once_pool, extra), 0);
+	for (i = 0; i < AT_ONCE; i++)
+		sem_post(&at_once_hold[i].go);
+	for (i = 0; i < AT_ONCE; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	st = stats(at_once_pool);
+	printf("cache: a %d B budget, %d flushes of its shard failed at "
+	       "once: %" PRIu64 " B allocated, %" PRIu64 " B of it cached\n",
+	       AT_ONCE_BUDGET, AT_ONCE, st.allocated_bytes,
+	       st.client_cached_bytes);
+	assert_int_equal(st.allocated_bytes, st.client_cached_bytes);
+	if (st.client_cached_bytes > 2 * AT_ONCE_BUDGET)
+		fail_msg("%" PRIu64 " B cached, over twice the budget (%d B)",
+			 st.client_cached_bytes, 2 * AT_ONCE_BUDGET);
+	EXPECT_RC(pool_flush(at_once_pool), 0);
+	st = stats(at_once_pool);
+	assert_int_equal(st.allocated_bytes, 0);
+	assert_int_equal(st.client_cached_bytes, 0);
+	check(c, "c");
+	pool_close(at_once_pool);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
 int
 main(void)
 {
@@ -2084,6 +2179,8 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(
 			threads_lose_nothing_while_flushes_fail, teardown),
+		cmocka_unit_test_teardown(
+			failed_flushes_at_once_keep_twice_the_budget, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
