@@ -182,7 +182,7 @@ take_cache_report(struct call *c)
 		return 0;
 	if (!(h = get_handle(c, r->cache_handle, false, &rc)))
 		return rc;
-	h->cached_bytes = r->cache_bytes;
+	handle_set_cached(h, r->cache_bytes);
 	return 0;
 }
 

@@ -33,13 +33,6 @@ may_admin(const struct session *s)
 		session_in_group(s, dispatch_cf->admin_gid));
 }
 
-/* What a handle's cache holds, as reported, within what it can hold. */
-static uint64_t
-handle_cached(const struct handle *h)
-{
-	return h->cached_bytes < h->bytes ? h->cached_bytes : h->bytes;
-}
-
 /* A name to look up: too long is its own error, else any is looked up. */
 static int
 check_name_length(struct call *c, const char *name)
@@ -258,12 +251,7 @@ fill_stats(Poolmgr__PoolStats *ps, struct dpool *p)
 	ps->invalid_frees = st.invalid_frees + p->invalid_frees;
 	ps->cached_bytes = st.cached_bytes;
 	ps->metadata_bytes = st.metadata_bytes + dpool_share_resident(p);
-	{
-		struct handle *h;
-
-		LIST_FOREACH(h, &p->handles, in_pool)
-			ps->client_cached_bytes += handle_cached(h);
-	}
+	ps->client_cached_bytes = p->client_cached;
 	ps->granularity = (uint32_t)st.granularity;
 	ps->page_size = (uint32_t)st.page_size;
 	ps->mode = p->mode;
@@ -382,7 +370,8 @@ do_check(struct call *c, const Poolmgr__Check *m)
 	if ((rc = wait_settled(c, p)))
 		return rc;
 	poolmgr__check_reply__init(&cr);
-	cr.ok = heap_check(p->heap, problem, sizeof(problem)) == 0;
+	cr.ok = heap_check(p->heap, problem, sizeof(problem)) == 0 &&
+		dpool_check(p, problem, sizeof(problem)) == 0;
 	cr.problem = problem;
 	if (!cr.ok)
 		log_msg(LOG_PRI_ERR, "pool %s: check failed: %s", p->name,

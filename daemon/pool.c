@@ -562,7 +562,7 @@ holders_add(struct block *b, uint64_t d)
 	struct ref *r;
 
 	LIST_FOREACH(r, &b->refs, by_block)
-		r->handle->bytes += d;
+		handle_set_bytes(r->handle, r->handle->bytes + d);
 }
 
 static void
@@ -596,7 +596,7 @@ ref_add(struct block *b, struct handle *h)
 	h->nrefs++;
 	h->session->nrefs++;
 	if (!block_persistent(b))	/* else its persister's (charge) */
-		h->bytes += b->size;
+		handle_set_bytes(h, h->bytes + b->size);
 }
 
 /* Unlink r from its block and handle; the block may now be unreferenced. */
@@ -612,7 +612,7 @@ ref_remove(struct ref *r)
 	if (r->handle->session)	/* else closed: its session let go */
 		r->handle->session->nrefs--;
 	if (!block_persistent(b))
-		r->handle->bytes -= b->size;
+		handle_set_bytes(r->handle, r->handle->bytes - b->size);
 	spare_give(&spare_refs, r);
 }
 
@@ -981,6 +981,27 @@ dpool_unlink_refs(struct handle *h)
 
 	while ((r = LIST_FIRST(&h->refs)))
 		ref_remove(r);
+}
+
+int
+dpool_check(struct dpool *p, char *problem, size_t len)
+{
+	const struct handle *h;
+	uint64_t cached = 0;
+	uint32_t n = 0;
+
+	LIST_FOREACH(h, &p->handles, in_pool) {
+		cached += handle_cached(h);
+		n++;
+	}
+	if (n != p->nhandles || cached != p->client_cached) {
+		snprintf(problem, len, "pool %s: %u open handles with %llu "
+			 "bytes cached, the books say %u with %llu", p->name,
+			 n, (unsigned long long)cached, p->nhandles,
+			 (unsigned long long)p->client_cached);
+		return -EFAULT;
+	}
+	return 0;
 }
 
 uint64_t

@@ -110,6 +110,8 @@ struct dpool {
 	uint64_t invalid_frees;	/* refused before reaching the engine */
 	struct handle_list handles;
 	uint32_t nhandles;
+	uint64_t client_cached;	/* handle_cached over the open handles
+				 * (handle_set_bytes): client_cached_bytes */
 	uint32_t releasing;	/* freed blocks still held while their pages
 				 * go back (pool_release.c) */
 	uint32_t closing;	/* closed handles whose references are still
@@ -226,6 +228,12 @@ bool dpool_drop_refs(struct dpool *p, struct handle *h, uint64_t max);
 void dpool_unlink_refs(struct handle *h);
 
 uint64_t dpool_committed(const struct dpool *p);
+/*
+ * The pool's own books against what they sum up (Check, after the
+ * engine's): the cached bytes of its open handles.  0, or -EFAULT with
+ * the problem in problem.
+ */
+int dpool_check(struct dpool *p, char *problem, size_t len);
 /* Resident bytes of the share map (daemon metadata, counted as such). */
 uint64_t dpool_share_resident(const struct dpool *p);
 

@@ -158,9 +158,39 @@ session_handle(struct session *s, uint32_t id)
 	return NULL;
 }
 
+/*
+ * The one place a handle's bytes or cached bytes change: Stats and List
+ * read the pool's sum instead of walking its handles (256,000 of them took
+ * 2 ms per request).  A closed handle, still dropping its references, is
+ * no longer in the sum.
+ */
+static void
+handle_set(struct handle *h, uint64_t bytes, uint64_t cached)
+{
+	if (h->session)
+		h->pool->client_cached -= handle_cached(h);
+	h->bytes = bytes;
+	h->cached_bytes = cached;
+	if (h->session)
+		h->pool->client_cached += handle_cached(h);
+}
+
+void
+handle_set_bytes(struct handle *h, uint64_t bytes)
+{
+	handle_set(h, bytes, h->cached_bytes);
+}
+
+void
+handle_set_cached(struct handle *h, uint64_t cached)
+{
+	handle_set(h, h->bytes, cached);
+}
+
 void
 session_close(struct session *s, struct handle *h)
 {
+	h->pool->client_cached -= handle_cached(h);
 	LIST_REMOVE(h, in_pool);
 	h->pool->nhandles--;
 	LIST_REMOVE(h, in_session);

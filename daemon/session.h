@@ -33,10 +33,21 @@ struct handle {
 	bool read_only;
 	LIST_HEAD(, ref) refs;
 	uint64_t nrefs;
+	/*
+	 * Both change only through handle_set_bytes and handle_set_cached,
+	 * which keep the pool's sum of what its open handles have cached.
+	 */
 	uint64_t bytes;		/* sizes of the blocks referenced */
 	uint64_t cached_bytes;	/* of bytes: in the client's cache, as it
 				 * last reported (docs/protocol.md) */
 };
+
+/* What a handle's cache holds, as reported, within what it can hold. */
+static inline uint64_t
+handle_cached(const struct handle *h)
+{
+	return h->cached_bytes < h->bytes ? h->cached_bytes : h->bytes;
+}
 
 struct session {
 	uid_t uid;
@@ -62,6 +73,12 @@ struct handle *session_open(struct session *s, struct dpool *p,
 			    bool read_only);
 struct handle *session_handle(struct session *s, uint32_t id);
 void session_close(struct session *s, struct handle *h);
+/*
+ * Set a handle's bytes, or its cached bytes (a cache report): while it is
+ * open, its pool's client_cached follows its handle_cached.
+ */
+void handle_set_bytes(struct handle *h, uint64_t bytes);
+void handle_set_cached(struct handle *h, uint64_t cached);
 /* Close every handle of every session on pool p (forced destroy). */
 void session_close_pool_handles(struct dpool *p);
 

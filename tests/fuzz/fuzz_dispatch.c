@@ -22,7 +22,8 @@
  *
  * After the datagrams, and again after every connection is closed (the
  * client end closed, the peer noticing EOF on the event loop and freeing
- * its session), every pool must pass heap_check and its books must agree:
+ * its session), every pool must pass heap_check and dpool_check, and its
+ * books must agree:
  * each block record matches a live engine block, the engine's other live
  * blocks are the ones held for a stepped release (pool_release.c; blocks
  * over 64 KiB here, one step after each datagram) and the new places of
@@ -280,6 +281,8 @@ check_pool(struct dpool *p, bool final)
 	}
 	if (heap_check(p->heap, msg, sizeof(msg)) != 0)
 		die("pool %s: heap_check: %s", p->name, msg);
+	if (dpool_check(p, msg, sizeof(msg)) != 0)
+		die("pool %s: dpool_check: %s", p->name, msg);
 	RB_FOREACH(b, block_tree, &p->blocks) {
 		uint32_t refs = 0, closed = 0;
 		struct ref *r;

@@ -1,0 +1,492 @@
+/*
+ * itest_books.c - what the daemon keeps as running totals instead of
+ * walking for them reads the same as the walk would.
+ *
+ *   cached_sum_follows_every_change   raw connections report their
+ *       handles' cached bytes (more than a handle holds, too) while their
+ *       blocks are allocated, retained, grown in place while shared,
+ *       persisted and freed back from persistence, moved, shrunk in steps,
+ *       moved in steps, and their handles closed (at once, in steps, by a
+ *       disconnect) and their pool destroyed under them.  After every
+ *       change the pool's client_cached_bytes is the sum over its listed
+ *       handles of their cached bytes, each the smaller of what it
+ *       reported and what it holds, and the pool passes its check.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "poolclient.h"
+#include "poolmgr.pb-c.h"
+
+#define KiB (1024ull)
+#define MiB (1024ull * KiB)
+#define CONF "drop_step = 1\n[pool p]\nsize = 64M\n"
+#define REPLY_WAIT_MS 30000	/* only so that a lost reply fails, not hangs */
+#define MAX_REPORTS 32
+
+struct fixture {
+	struct daemon_proc d;
+	struct pool_conn *conn;	/* asks for stats, the clients and checks */
+};
+
+static struct fixture fx;
+static uint64_t next_id = 1;
+
+/* What each handle last reported as cached, by connection name. */
+static struct report {
+	const char *conn;
+	uint32_t handle;
+	uint64_t cached;
+} reports[MAX_REPORTS];
+static unsigned nreports;
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	if (fx.conn)
+		pool_disconnect(fx.conn);
+	if (fx.d.pid > 0)
+		assert_int_equal(harness_stop(&fx.d), 0);
+	memset(&fx, 0, sizeof(fx));
+	nreports = 0;
+	return 0;
+}
+
+static void
+start(void)
+{
+	assert_int_equal(harness_start(&fx.d, CONF), 0);
+	assert_int_equal(pool_connect(fx.d.sock, &fx.conn), 0);
+}
+
+/* ---- raw connections ---------------------------------------------------- */
+
+/*
+ * Send req and return its reply; the descriptors an open passes are
+ * closed (nothing here maps the pool).
+ */
+static Poolmgr__Reply *
+raw_call(int fd, Poolmgr__Request *req)
+{
+	static uint8_t buf[65536];
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+	} cm;
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cm.buf,
+			     .msg_controllen = sizeof(cm.buf)};
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	struct cmsghdr *c;
+	Poolmgr__Reply *rep;
+	size_t len, i;
+	ssize_t n;
+	int passed;
+
+	req->id = next_id++;
+	len = poolmgr__request__get_packed_size(req);
+	assert_true(len <= sizeof(buf));
+	poolmgr__request__pack(req, buf);
+	assert_int_equal(send(fd, buf, len, MSG_NOSIGNAL), (ssize_t)len);
+	if (poll(&pfd, 1, REPLY_WAIT_MS) != 1)
+		fail_msg("no reply to request %llu",
+			 (unsigned long long)req->id);
+	n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+	if (n <= 0)
+		fail_msg("the daemon closed the connection instead of "
+			 "answering request %llu", (unsigned long long)req->id);
+	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		     i++) {
+			memcpy(&passed, CMSG_DATA(c) + i * sizeof(int),
+			       sizeof(int));
+			close(passed);
+		}
+	}
+	rep = poolmgr__reply__unpack(NULL, (size_t)n, buf);
+	assert_non_null(rep);
+	assert_int_equal(rep->id, req->id);
+	return rep;
+}
+
+/* The reply's error; the reply is dropped. */
+static int
+raw_error(int fd, Poolmgr__Request *req)
+{
+	Poolmgr__Reply *rep = raw_call(fd, req);
+	int err = rep->error;
+
+	poolmgr__reply__free_unpacked(rep, NULL);
+	return err;
+}
+
+/* A connection that said Hello as name (ListClients shows it). */
+static int
+raw_connect(const char *name)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Hello hello = POOLMGR__HELLO__INIT;
+	int fd = harness_raw_connect(fx.d.sock);
+
+	assert_true(fd >= 0);
+	hello.version = 1;
+	hello.client_name = (char *)name;
+	req.body_case = POOLMGR__REQUEST__BODY_HELLO;
+	req.hello = &hello;
+	assert_int_equal(raw_error(fd, &req), 0);
+	return fd;
+}
+
+static uint32_t
+raw_open(int fd)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__OpenPool o = POOLMGR__OPEN_POOL__INIT;
+	Poolmgr__Reply *rep;
+	uint32_t h;
+
+	o.name = "p";
+	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
+	req.open = &o;
+	rep = raw_call(fd, &req);
+	assert_int_equal(rep->error, 0);
+	h = rep->open->handle;
+	poolmgr__reply__free_unpacked(rep, NULL);
+	return h;
+}
+
+static int
+raw_close(int fd, uint32_t h)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__ClosePool m = POOLMGR__CLOSE_POOL__INIT;
+
+	m.handle = h;
+	req.body_case = POOLMGR__REQUEST__BODY_CLOSE;
+	req.close = &m;
+	return raw_error(fd, &req);
+}
+
+/* An Alloc (offset UINT64_MAX) or Realloc's reply: 0 and *off, *usable. */
+static int
+alloc_reply(int fd, Poolmgr__Request *req, uint64_t *off, uint64_t *usable)
+{
+	Poolmgr__Reply *rep = raw_call(fd, req);
+	int err = rep->error;
+
+	if (!err) {
+		assert_int_equal(rep->body_case, POOLMGR__REPLY__BODY_ALLOC);
+		*off = rep->alloc->offset;
+		if (usable)
+			*usable = rep->alloc->usable_size;
+	}
+	poolmgr__reply__free_unpacked(rep, NULL);
+	return err;
+}
+
+static uint64_t
+raw_alloc(int fd, uint32_t h, uint64_t size)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Alloc m = POOLMGR__ALLOC__INIT;
+	uint64_t off = 0;
+
+	m.handle = h;
+	m.size = size;
+	req.body_case = POOLMGR__REQUEST__BODY_ALLOC;
+	req.alloc = &m;
+	assert_int_equal(alloc_reply(fd, &req, &off, NULL), 0);
+	return off;
+}
+
+/* n blocks of 16 bytes in batches. */
+static void
+raw_alloc_many(int fd, uint32_t h, size_t n)
+{
+	static uint64_t sizes[POOL_BATCH_MAX];
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__AllocBatch m = POOLMGR__ALLOC_BATCH__INIT;
+
+	for (size_t i = 0; i < POOL_BATCH_MAX; i++)
+		sizes[i] = 16;
+	m.handle = h;
+	m.sizes = sizes;
+	req.body_case = POOLMGR__REQUEST__BODY_ALLOC_BATCH;
+	req.alloc_batch = &m;
+	for (size_t done = 0; done < n; done += m.n_sizes) {
+		m.n_sizes = n - done < POOL_BATCH_MAX ? n - done
+						       : POOL_BATCH_MAX;
+		assert_int_equal(raw_error(fd, &req), 0);
+	}
+}
+
+static int
+raw_realloc(int fd, uint32_t h, uint64_t *off, uint64_t size, bool in_place)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Realloc m = POOLMGR__REALLOC__INIT;
+
+	m.handle = h;
+	m.offset = *off;
+	m.size = size;
+	m.in_place = in_place;
+	req.body_case = POOLMGR__REQUEST__BODY_REALLOC;
+	req.realloc = &m;
+	return alloc_reply(fd, &req, off, NULL);
+}
+
+/* Free, Retain, Persist or UsableSize of off through h: the error. */
+static int
+raw_block(int fd, Poolmgr__Request__BodyCase what, uint32_t h, uint64_t off)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Free f = POOLMGR__FREE__INIT;
+	Poolmgr__Retain r = POOLMGR__RETAIN__INIT;
+	Poolmgr__Persist p = POOLMGR__PERSIST__INIT;
+	Poolmgr__UsableSize u = POOLMGR__USABLE_SIZE__INIT;
+
+	req.body_case = what;
+	switch (what) {
+	case POOLMGR__REQUEST__BODY_FREE:
+		f.handle = h, f.offset = off, req.free = &f;
+		break;
+	case POOLMGR__REQUEST__BODY_RETAIN:
+		r.handle = h, r.offset = off, req.retain = &r;
+		break;
+	case POOLMGR__REQUEST__BODY_PERSIST:
+		p.handle = h, p.offset = off, req.persist = &p;
+		break;
+	default:
+		u.handle = h, u.offset = off, req.usable_size = &u;
+		break;
+	}
+	return raw_error(fd, &req);
+}
+
+#define FREE(fd, h, off) raw_block(fd, POOLMGR__REQUEST__BODY_FREE, h, off)
+#define RETAIN(fd, h, off) raw_block(fd, POOLMGR__REQUEST__BODY_RETAIN, h, off)
+#define PERSIST(fd, h, off) \
+	raw_block(fd, POOLMGR__REQUEST__BODY_PERSIST, h, off)
+#define USABLE(fd, h, off) \
+	raw_block(fd, POOLMGR__REQUEST__BODY_USABLE_SIZE, h, off)
+
+/*
+ * Report h's cached bytes as a client cache does, on a request it makes
+ * anyway (here its pool's stats), and remember what was reported.
+ */
+static void
+report(int fd, const char *conn, uint32_t h, uint64_t cached)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
+	unsigned i;
+
+	ref.handle = h;
+	req.cache_handle = h;
+	req.cache_bytes = cached;
+	req.body_case = POOLMGR__REQUEST__BODY_STATS;
+	req.stats = &ref;
+	assert_int_equal(raw_error(fd, &req), 0);
+	for (i = 0; i < nreports; i++)
+		if (reports[i].conn == conn && reports[i].handle == h)
+			break;
+	if (i == nreports) {
+		assert_true(nreports < MAX_REPORTS);
+		nreports++;
+	}
+	reports[i] = (struct report){conn, h, cached};
+}
+
+static uint64_t
+reported(const char *name, uint32_t h)
+{
+	for (unsigned i = 0; i < nreports; i++)
+		if (strcmp(reports[i].conn, name) == 0 &&
+		    reports[i].handle == h)
+			return reports[i].cached;
+	return 0;
+}
+
+static void
+check_ok(void)
+{
+	char msg[256] = "";
+	int rc = pool_check_by_name(fx.conn, "p", msg, sizeof(msg));
+
+	if (rc)
+		fail_msg("check: %s: %s", pool_strerror(rc), msg);
+}
+
+/*
+ * The pool's client_cached_bytes against its handles: each listed with
+ * the smaller of what it reported and what it holds, and the stats with
+ * their sum.  Returns the sum.
+ */
+static uint64_t
+agree(const char *step)
+{
+	struct pool_client_info *ci;
+	struct pool_stats st;
+	uint64_t sum = 0, want;
+	size_t n, i;
+
+	assert_int_equal(pool_stats_by_name(fx.conn, "p", &st), 0);
+	assert_int_equal(pool_clients(fx.conn, "p", &ci, &n), 0);
+	for (i = 0; i < n; i++) {
+		want = reported(ci[i].name, ci[i].handle);
+		if (want > ci[i].bytes)
+			want = ci[i].bytes;
+		if (ci[i].cached_bytes != want)
+			fail_msg("%s: %s handle %u holds %llu bytes and "
+				 "reported %llu cached, listed with %llu",
+				 step, ci[i].name, ci[i].handle,
+				 (unsigned long long)ci[i].bytes,
+				 (unsigned long long)reported(ci[i].name,
+							      ci[i].handle),
+				 (unsigned long long)ci[i].cached_bytes);
+		sum += want;
+	}
+	free(ci);
+	if (st.client_cached_bytes != sum || st.clients != n)
+		fail_msg("%s: stats say %llu bytes cached by %llu handles, the "
+			 "%zu listed handles %llu", step,
+			 (unsigned long long)st.client_cached_bytes,
+			 (unsigned long long)st.clients, n,
+			 (unsigned long long)sum);
+	check_ok();
+	return sum;
+}
+
+/* ---- the tests ------------------------------------------------------------ */
+
+/* Wait until no handle of connection name is listed. */
+static void
+wait_unlisted(const char *name)
+{
+	struct pool_client_info *ci;
+	size_t n, i;
+
+	for (int tries = 0; tries < 30000; tries++) {
+		assert_int_equal(pool_clients(fx.conn, "p", &ci, &n), 0);
+		for (i = 0; i < n && strcmp(ci[i].name, name) != 0; i++)
+			;
+		free(ci);
+		if (i == n)
+			return;
+		harness_sleep_ms(1);
+	}
+	fail_msg("the daemon still lists %s after 30 s", name);
+}
+
+
+static void
+cached_sum_follows_every_change(void **state)
+{
+	static const char A[] = "books-a", B[] = "books-b";
+	uint64_t small, big, d, e, f, other;
+	uint32_t a1, a2, a3, b1;
+	int fa, fb;
+
+	(void)state;
+	start();
+	fa = raw_connect(A);
+	fb = raw_connect(B);
+	a1 = raw_open(fa);
+	a2 = raw_open(fa);
+	a3 = raw_open(fa);
+	b1 = raw_open(fb);
+	assert_int_equal(agree("opened"), 0);
+
+	small = raw_alloc(fa, a1, 1000);
+	report(fa, A, a1, 300);
+	assert_int_equal(agree("a part reported"), 300);
+	report(fa, A, a1, UINT64_MAX);	/* more than it holds */
+	assert_true(agree("more than held") >= 1000);
+	report(fa, A, a2, 1ull << 40);
+	assert_int_equal(RETAIN(fa, a2, small), 0);
+	agree("retained");
+
+	/* Shared, so it grows in place: every holder's bytes change. */
+	big = raw_alloc(fa, a1, 1 * MiB);
+	assert_int_equal(RETAIN(fa, a2, big), 0);
+	agree("big retained");
+	assert_int_equal(raw_realloc(fa, a1, &big, 2 * MiB, true), 0);
+	agree("shared block grown");
+	/* Its bytes go to its persister, and back to its holders. */
+	assert_int_equal(PERSIST(fa, a2, big), 0);
+	agree("persisted");
+	assert_int_equal(FREE(fa, a3, big), 0);	/* the pool's reference */
+	agree("persistence freed");
+	assert_int_equal(FREE(fa, a2, big), 0);
+	assert_int_equal(FREE(fa, a2, small), 0);
+	agree("a2 let go");
+
+	/* Moved at once, shrunk in steps, moved in steps. */
+	assert_int_equal(raw_realloc(fa, a1, &small, 50000, false), 0);
+	agree("moved");
+	d = raw_alloc(fa, a1, 8 * MiB);
+	assert_int_equal(raw_realloc(fa, a1, &d, 1 * MiB, false), 0);
+	agree("shrunk in steps");
+	e = raw_alloc(fa, a1, 2 * MiB);
+	f = raw_alloc(fa, a1, 2 * MiB);
+	assert_int_equal(raw_realloc(fa, a1, &e, 6 * MiB, false), 0);
+	agree("moved in steps");
+	assert_int_equal(FREE(fa, a1, f), 0);
+	assert_int_equal(FREE(fa, a1, d), 0);
+	agree("freed");
+
+	other = raw_alloc(fb, b1, 4096);
+	assert_int_equal(RETAIN(fa, a3, other), 0);
+	report(fb, B, b1, 100);
+	report(fa, A, a3, 5000);
+	agree("another connection");
+
+	/* Closed at once; closed holding more than drop_step. */
+	assert_int_equal(raw_close(fa, a2), 0);
+	agree("a2 closed");
+	raw_alloc_many(fa, a3, 5000);
+	report(fa, A, a3, UINT64_MAX);
+	agree("a3 full");
+	assert_int_equal(raw_close(fa, a3), 0);
+	agree("a3 closed in steps");
+	close(fb);
+	wait_unlisted(B);
+	agree("b disconnected");
+	report(fa, A, a1, 7);
+	assert_int_equal(agree("a1 reports little"), 7);
+
+	/* Destroyed under its open handle, and made again. */
+	assert_int_equal(pool_destroy_force(fx.conn, "p"), 0);
+	assert_int_equal(pool_create(fx.conn, "p", &(struct pool_create_opts){
+		.max_size = 64 * MiB}), 0);
+	nreports = 0;
+	assert_int_equal(agree("made again"), 0);
+	close(fa);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(cached_sum_follows_every_change,
+					  teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
