@@ -449,17 +449,48 @@ dpool_destroy(struct dpool *p, bool unmapped)
 	}
 }
 
-/* Has every holder let b go (closed its handle)? */
-static bool
-block_let_go(const struct block *b)
+/*
+ * A holder of b whose handle is open, moved to the head of b's list so
+ * that the next look finds it first; NULL if there is none.
+ */
+static struct ref *
+open_holder(struct block *b)
 {
-	const struct ref *r;
+	struct ref *r;
 
-	if (block_persistent(b))
-		return false;
 	LIST_FOREACH(r, &b->refs, by_block)
 		if (r->handle->session)
-			return false;
+			break;
+	if (r && r != LIST_FIRST(&b->refs)) {
+		LIST_REMOVE(r, by_block);
+		LIST_INSERT_HEAD(&b->refs, r, by_block);
+	}
+	return r;
+}
+
+/*
+ * Has every holder let b go (closed its handle)?  Asked on every lookup of
+ * a block.  Walking its holders from the newest made each request about a
+ * block whose first holder was open, and 50,000 later ones closed, take
+ * 80-180 us instead of 13 until they had dropped their references
+ * (bench_handles).  A closed holder is a handle still dropping its
+ * references in steps (p->closing counts them; one closed at once has
+ * dropped them all), and holds b once: a block with more holders than
+ * that has an open one.  Else the holders are looked at, at most
+ * p->closing of them: once, if they have all let go, which is for good
+ * (nobody can reach b to hold it again); else until the open one found,
+ * now first on the list, closes.
+ */
+static bool
+block_let_go(struct dpool *p, struct block *b)
+{
+	if (block_persistent(b))
+		return false;
+	if (b->let_go)
+		return true;
+	if (b->nrefs > p->closing || open_holder(b))
+		return false;
+	b->let_go = true;
 	return true;
 }
 
@@ -469,7 +500,7 @@ dpool_block(struct dpool *p, uint64_t off)
 	struct block key = {.off = off};
 	struct block *b = RB_FIND(block_tree, &p->blocks, &key);
 
-	return b && !block_let_go(b) ? b : NULL;
+	return b && !block_let_go(p, b) ? b : NULL;
 }
 
 /*
@@ -983,10 +1014,23 @@ dpool_unlink_refs(struct handle *h)
 		ref_remove(r);
 }
 
+/* Does any holder of b have its handle open? */
+static bool
+held_open(const struct block *b)
+{
+	const struct ref *r;
+
+	LIST_FOREACH(r, &b->refs, by_block)
+		if (r->handle->session)
+			return true;
+	return false;
+}
+
 int
 dpool_check(struct dpool *p, char *problem, size_t len)
 {
 	const struct handle *h;
+	struct block *b;
 	uint64_t cached = 0;
 	uint32_t n = 0;
 
@@ -1000,6 +1044,16 @@ dpool_check(struct dpool *p, char *problem, size_t len)
 			 n, (unsigned long long)cached, p->nhandles,
 			 (unsigned long long)p->client_cached);
 		return -EFAULT;
+	}
+	RB_FOREACH(b, block_tree, &p->blocks) {
+		if (b->let_go && (block_persistent(b) || held_open(b))) {
+			snprintf(problem, len, "pool %s: block %#llx taken "
+				 "for let go, but it is %s", p->name,
+				 (unsigned long long)b->off,
+				 block_persistent(b) ? "persistent" :
+				 "held through an open handle");
+			return -EFAULT;
+		}
 	}
 	return 0;
 }

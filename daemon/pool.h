@@ -45,11 +45,14 @@ struct block {
 	 * busy: its contents are being copied to a new place, or zeroed, in
 	 * steps (dpool_move_defer, dpool_zero_defer); until that is done
 	 * nobody else may retain it, and it is not freed even when its last
-	 * holder lets go.  A bit of nrefs' word (at most POOL_MAX_HOLDERS) so
-	 * that a block's record stays 64 bytes.
+	 * holder lets go.  let_go: every holder has closed its handle and
+	 * its references wait to be dropped (block_let_go); no request sees
+	 * it again.  Bits of nrefs' word (at most POOL_MAX_HOLDERS) so that a
+	 * block's record stays 64 bytes.
 	 */
-	uint32_t nrefs : 31;
+	uint32_t nrefs : 30;
 	uint32_t busy : 1;
+	uint32_t let_go : 1;
 	/*
 	 * A persistent block's size counts against the quota of the uid that
 	 * made it so (dpool_persisted_by), not its holders'; NO_PERSISTER
@@ -215,8 +218,13 @@ int dpool_persist(struct dpool *p, struct handle *h, uint64_t off);
 uint64_t dpool_persisted_by(const struct dpool *p, uid_t uid);
 /* Does h hold a reference to b? */
 bool dpool_holds(struct block *b, struct handle *h);
-/* The live block at off, or NULL.  A block whose every holder has closed
- * its handle is not live, though its references may not be dropped yet. */
+/*
+ * The live block at off, or NULL.  A block whose every holder has closed
+ * its handle is not live, though its references may not be dropped yet.
+ * Whether it is, is known at once unless the pool has closed handles
+ * dropping references in steps, and the block at most as many holders
+ * (block_let_go).
+ */
 struct block *dpool_block(struct dpool *p, uint64_t off);
 
 /*
@@ -230,8 +238,8 @@ void dpool_unlink_refs(struct handle *h);
 uint64_t dpool_committed(const struct dpool *p);
 /*
  * The pool's own books against what they sum up (Check, after the
- * engine's): the cached bytes of its open handles.  0, or -EFAULT with
- * the problem in problem.
+ * engine's): the cached bytes of its open handles, and the blocks taken
+ * for let go.  0, or -EFAULT with the problem in problem.
  */
 int dpool_check(struct dpool *p, char *problem, size_t len);
 /* Resident bytes of the share map (daemon metadata, counted as such). */

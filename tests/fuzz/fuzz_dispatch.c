@@ -29,7 +29,8 @@
  * over 64 KiB here, one step after each datagram) and the new places of
  * blocks being moved in steps, no request can see a
  * block that only closed handles hold (a handle holding more than 4
- * references drops 4 per step here), references and handle and session
+ * references drops 4 per step here) and every request sees one that an
+ * open handle or the pool holds, references and handle and session
  * counts add up, and once the sessions are gone and the pool has settled
  * only persisted blocks may remain, with no handles.  Every 1000 inputs
  * the number of open descriptors may not have grown by more than 16.  A failure aborts with a
@@ -299,6 +300,11 @@ check_pool(struct dpool *p, bool final)
 		    dpool_block(p, b->off))
 			die("pool %s: block %#" PRIx64 " that only closed "
 			    "handles hold is still live", p->name, b->off);
+		/* An open handle, or the pool, holds it: requests see it. */
+		if ((closed < refs || block_persistent(b)) &&
+		    !dpool_block(p, b->off))
+			die("pool %s: block %#" PRIx64 " that an open handle "
+			    "or the pool holds is not live", p->name, b->off);
 		/* A block whose holder let go mid-move waits for the move. */
 		if (refs != b->nrefs ||
 		    (!refs && !block_persistent(b) && !b->busy))

@@ -11,6 +11,17 @@
  *       change the pool's client_cached_bytes is the sum over its listed
  *       handles of their cached bytes, each the smaller of what it
  *       reported and what it holds, and the pool passes its check.
+ *   closed_holders_stay_unseen   drop_step = 1 and a handle of 400,000
+ *       blocks closed first, so that 40 holders closed after it (two
+ *       connections of 20 handles) drop their references in steps behind
+ *       it, and the pool has more handles dropping than a block has
+ *       holders: a block that 20 of them and one open handle hold (its
+ *       first holder, so the last on its list) is live for the open one,
+ *       again and again, also once a second open handle retains it and
+ *       closes; a block that only closed handles hold is no block (usable
+ *       size, retain, free, persist: -EINVAL), and stays none; one of
+ *       theirs that is persistent is live; and once settled the pool holds
+ *       just what the open handle and the pool hold, and passes its check.
  */
 #include <errno.h>
 #include <poll.h>
@@ -35,6 +46,8 @@
 #define CONF "drop_step = 1\n[pool p]\nsize = 64M\n"
 #define REPLY_WAIT_MS 30000	/* only so that a lost reply fails, not hangs */
 #define MAX_REPORTS 32
+#define HOLDERS 20
+#define BALLAST 400000
 
 struct fixture {
 	struct daemon_proc d;
@@ -480,11 +493,90 @@ cached_sum_follows_every_change(void **state)
 	close(fa);
 }
 
+static void
+closed_holders_stay_unseen(void **state)
+{
+	uint64_t b, x = 0, y = 0, mine[2 * HOLDERS];
+	uint32_t s1, s2, k1, h1[HOLDERS], h2[HOLDERS];
+	struct pool_stats st;
+	int fs, fk, f1, f2, i, round;
+
+	(void)state;
+	start();
+	fs = raw_connect("survivor");
+	s1 = raw_open(fs);
+	s2 = raw_open(fs);
+	b = raw_alloc(fs, s1, 64);	/* its first holder, the last looked at */
+	f1 = raw_connect("holders-1");
+	f2 = raw_connect("holders-2");
+	for (i = 0; i < HOLDERS; i++) {
+		h1[i] = raw_open(f1);
+		assert_int_equal(RETAIN(f1, h1[i], b), 0);
+		/* Two references each: more than drop_step, in steps. */
+		mine[i] = raw_alloc(f1, h1[i], 64);
+		h2[i] = raw_open(f2);
+		if (i == 0) {
+			x = raw_alloc(f2, h2[i], 64);
+			y = raw_alloc(f2, h2[i], 64);
+			assert_int_equal(PERSIST(f2, h2[i], y), 0);
+		} else {
+			assert_int_equal(RETAIN(f2, h2[i], x), 0);
+			assert_int_equal(RETAIN(f2, h2[i], y), 0);
+			mine[HOLDERS + i] = raw_alloc(f2, h2[i], 64);
+		}
+	}
+	/* Dropped one reference per loop turn: the others queue behind it. */
+	fk = raw_connect("ballast");
+	k1 = raw_open(fk);
+	raw_alloc_many(fk, k1, BALLAST);
+	close(fk);
+	wait_unlisted("ballast");
+	close(f1);
+	close(f2);
+	wait_unlisted("holders-1");
+	wait_unlisted("holders-2");
+
+	for (round = 0; round < 2; round++) {
+		/* b: 21 holders, 41 handles dropping, then one more holder. */
+		for (i = 0; i < 3; i++)
+			assert_int_equal(USABLE(fs, s1, b), 0);
+		assert_int_equal(USABLE(fs, s1, x), -EINVAL);
+		assert_int_equal(RETAIN(fs, s1, x), -EINVAL);
+		assert_int_equal(PERSIST(fs, s1, x), -EINVAL);
+		assert_int_equal(FREE(fs, s1, x), -EINVAL);
+		assert_int_equal(USABLE(fs, s1, mine[0]), -EINVAL);
+		assert_int_equal(USABLE(fs, s1, mine[HOLDERS + 1]), -EINVAL);
+		assert_int_equal(USABLE(fs, s1, y), 0);
+		assert_int_equal(RETAIN(fs, s2, b), 0);
+		assert_int_equal(USABLE(fs, s2, b), 0);
+	}
+	/* The holder looked at first closes: the other is found. */
+	assert_int_equal(raw_close(fs, s2), 0);
+	assert_int_equal(USABLE(fs, s1, b), 0);
+	assert_int_equal(USABLE(fs, s1, x), -EINVAL);
+
+	/* Settled: b and the persistent y are all that is left. */
+	assert_int_equal(pool_stats_by_name(fx.conn, "p", &st), 0);
+	assert_int_equal(st.live_blocks, 2);
+	assert_int_equal(st.persistent_blocks, 1);
+	check_ok();
+	assert_int_equal(USABLE(fs, s1, b), 0);
+	assert_int_equal(USABLE(fs, s1, x), -EINVAL);
+	assert_int_equal(FREE(fs, s1, y), 0);
+	assert_int_equal(FREE(fs, s1, b), 0);
+	assert_int_equal(pool_stats_by_name(fx.conn, "p", &st), 0);
+	assert_int_equal(st.live_blocks, 0);
+	check_ok();
+	close(fs);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(cached_sum_follows_every_change,
+					  teardown),
+		cmocka_unit_test_teardown(closed_holders_stay_unseen,
 					  teardown),
 	};
 
