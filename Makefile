@@ -100,7 +100,8 @@ ITEST_COMMON := $(BUILD)/tests/integration/harness.o
 COST_DRIVER := $(BUILD)/tests/cost_driver
 
 BENCH_BINS := $(BUILD)/bench/bench_engine $(BUILD)/bench/bench_speed \
-              $(BUILD)/bench/bench_boost $(BUILD)/bench/bench_release
+              $(BUILD)/bench/bench_boost $(BUILD)/bench/bench_release \
+              $(BUILD)/bench/bench_handles
 # Only the benchmarks need these (Boost.Interprocess, its compiler, the plot).
 BENCH_DEB_PKGS := libboost-dev g++ gnuplot-nox
 
@@ -221,6 +222,12 @@ $(BUILD)/bench/bench_speed: $(BENCH_SPEED_OBJS) $(LIB_A)
 
 # A big free's cost to other clients, stepped release against all at once.
 $(BUILD)/bench/bench_release: $(BENCH_DIR)/bench_release.o \
+  $(BENCH_DIR)/bench_daemon.o $(BENCH_DIR)/bench_util.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+
+# Stats over many handles, lookups of a block of many holders.
+$(BUILD)/bench/bench_handles: $(BENCH_DIR)/bench_handles.o \
   $(BENCH_DIR)/bench_daemon.o $(BENCH_DIR)/bench_util.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
@@ -401,6 +408,7 @@ bench: bench-deps
 	POOLMGR_BUILD=$(BUILD) sh tests/bench/bench_instr.sh
 	$(BUILD)/bench/bench_speed --data $(BENCH_DATA)
 	$(BUILD)/bench/bench_release
+	$(BUILD)/bench/bench_handles
 	gnuplot -e "data='$(BENCH_DATA)'; out='$(BENCH_PLOT)'" \
 	  tests/bench/shared_heap.gp
 

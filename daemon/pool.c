@@ -472,7 +472,7 @@ open_holder(struct block *b)
  * Has every holder let b go (closed its handle)?  Asked on every lookup of
  * a block.  Walking its holders from the newest made each request about a
  * block whose first holder was open, and 50,000 later ones closed, take
- * 80-180 us instead of 13 until they had dropped their references
+ * 80-200 us instead of 13 until they had dropped their references
  * (bench_handles).  A closed holder is a handle still dropping its
  * references in steps (p->closing counts them; one closed at once has
  * dropped them all), and holds b once: a block with more holders than

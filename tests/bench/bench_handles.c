@@ -1,0 +1,552 @@
+/*
+ * bench_handles.c - what the daemon's work per request costs when a pool
+ * has very many handles, or a block very many holders (make bench).
+ *
+ * stats: a pool with 0 and with 256,000 open handles (250 connections of
+ * 1024, each handle opened by a raw request, its memfd closed unmapped),
+ * and 2000 Stats, then 2000 ListPools round trips of one more client.
+ * Printed: their median and 99th percentile, and the daemon's CPU time
+ * per request (from /proc, over all 2000).
+ *
+ * holders: one client allocates a 64 B block; 10,000 handles (10
+ * connections of 1000), then in another daemon 50,000, retain it, and
+ * each allocates 16 blocks of its own, so that with drop_step = 16 each
+ * closed handle drops its 17 references in two loop turns
+ * (daemon/pool_release.c).  The first client asks for the block's usable
+ * size 2000 times while they are all open; then their connections close
+ * at once, and it asks again and again until a Stats of another client,
+ * which waits for the drops, comes back.  Every request about the block
+ * looks up whether any of its holders is still open.  Printed: the round
+ * trips' median, 99th percentile and worst, in each phase; how many fell
+ * while the handles were dropping, how long that took (from the moment
+ * the daemon listed none of them to the Stats' reply), and the daemon's
+ * CPU time meanwhile.
+ *
+ * Usage: bench_handles [--quick] [--poolmgrd PATH] [--only TABLE]
+ * TABLE: stats or holders.  --quick: 63,488 handles, 3,000 and 10,000
+ * holders.
+ * Exit status: 0, 1 if a measurement failed, 2 if it could not run.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench_daemon.h"
+#include "bench_util.h"
+#include "poolclient.h"
+#include "poolmgr.pb-c.h"
+
+#define HANDLES_PER_CONN 1024
+#define HOLDERS_PER_CONN 1000
+#define OWN_BLOCKS 16		/* each holder's, = drop_step */
+#define ASKS 2000
+#define MAX_SAMPLES (1u << 22)
+
+static unsigned stats_conns = 250;	/* of HANDLES_PER_CONN handles */
+/* Connections of HOLDERS_PER_CONN holders, one daemon each. */
+static unsigned holder_conns[] = {10, 50};
+static const char *only;
+static uint64_t next_id = 1;
+
+/* ---- the protocol, spoken directly ---------------------------------- */
+
+static int
+raw_connect(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd;
+
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * One round trip: its reply's error (1 if the connection failed), the
+ * reply itself in *out if asked for; passed descriptors are closed.
+ */
+static int
+raw_call(int fd, Poolmgr__Request *req, Poolmgr__Reply **out)
+{
+	static uint8_t buf[65536];
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+	} cm;
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof buf};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cm.buf,
+			     .msg_controllen = sizeof cm.buf};
+	struct cmsghdr *c;
+	Poolmgr__Reply *rep;
+	size_t len;
+	ssize_t n;
+	int err, passed;
+
+	req->id = next_id++;
+	len = poolmgr__request__get_packed_size(req);
+	if (len > sizeof buf)
+		return 1;
+	poolmgr__request__pack(req, buf);
+	if (send(fd, buf, len, MSG_NOSIGNAL) != (ssize_t)len)
+		return 1;
+	if ((n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC)) <= 0)
+		return 1;
+	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		for (size_t i = 0; c->cmsg_type == SCM_RIGHTS &&
+		     i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+			memcpy(&passed, CMSG_DATA(c) + i * sizeof(int),
+			       sizeof(int));
+			close(passed);
+		}
+	if (!(rep = poolmgr__reply__unpack(NULL, (size_t)n, buf)))
+		return 1;
+	err = rep->error;
+	if (out)
+		*out = rep;
+	else
+		poolmgr__reply__free_unpacked(rep, NULL);
+	return err;
+}
+
+/* A connection that said Hello, or -1. */
+static int
+raw_greeted(const char *sock)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Hello hello = POOLMGR__HELLO__INIT;
+	int fd = raw_connect(sock);
+
+	hello.version = 1;
+	hello.client_name = "bench_handles";
+	req.body_case = POOLMGR__REQUEST__BODY_HELLO;
+	req.hello = &hello;
+	if (fd >= 0 && raw_call(fd, &req, NULL) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Open pool "p": the handle, or 0. */
+static uint32_t
+raw_open(int fd)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__OpenPool o = POOLMGR__OPEN_POOL__INIT;
+	Poolmgr__Reply *rep;
+	uint32_t h;
+
+	o.name = "p";
+	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
+	req.open = &o;
+	if (raw_call(fd, &req, &rep) != 0)
+		return 0;
+	h = rep->open ? rep->open->handle : 0;
+	poolmgr__reply__free_unpacked(rep, NULL);
+	return h;
+}
+
+/* A 64 B block of handle h: its offset, or UINT64_MAX. */
+static uint64_t
+raw_alloc(int fd, uint32_t h)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Alloc m = POOLMGR__ALLOC__INIT;
+	Poolmgr__Reply *rep;
+	uint64_t off;
+
+	m.handle = h;
+	m.size = 64;
+	req.body_case = POOLMGR__REQUEST__BODY_ALLOC;
+	req.alloc = &m;
+	if (raw_call(fd, &req, &rep) != 0)
+		return UINT64_MAX;
+	off = rep->alloc ? rep->alloc->offset : UINT64_MAX;
+	poolmgr__reply__free_unpacked(rep, NULL);
+	return off;
+}
+
+static int
+raw_alloc_batch(int fd, uint32_t h, size_t n)
+{
+	static uint64_t sizes[OWN_BLOCKS];
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__AllocBatch m = POOLMGR__ALLOC_BATCH__INIT;
+
+	for (size_t i = 0; i < n; i++)
+		sizes[i] = 64;
+	m.handle = h;
+	m.sizes = sizes;
+	m.n_sizes = n;
+	req.body_case = POOLMGR__REQUEST__BODY_ALLOC_BATCH;
+	req.alloc_batch = &m;
+	return raw_call(fd, &req, NULL);
+}
+
+static int
+raw_retain(int fd, uint32_t h, uint64_t off)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Retain m = POOLMGR__RETAIN__INIT;
+
+	m.handle = h;
+	m.offset = off;
+	req.body_case = POOLMGR__REQUEST__BODY_RETAIN;
+	req.retain = &m;
+	return raw_call(fd, &req, NULL);
+}
+
+static int
+raw_usable(int fd, uint32_t h, uint64_t off)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__UsableSize m = POOLMGR__USABLE_SIZE__INIT;
+
+	m.handle = h;
+	m.offset = off;
+	req.body_case = POOLMGR__REQUEST__BODY_USABLE_SIZE;
+	req.usable_size = &m;
+	return raw_call(fd, &req, NULL);
+}
+
+/* ---- figures -------------------------------------------------------- */
+
+struct rtts {
+	uint32_t *us;
+	uint32_t n;
+};
+
+static void
+rtt_add(struct rtts *r, uint64_t t0)
+{
+	if (r->n < MAX_SAMPLES)
+		r->us[r->n++] = (uint32_t)((now_ns() - t0) / 1000);
+}
+
+/* Start the daemon with extra settings and create pool "p" of size. */
+static int
+start(struct daemon *d, const char *bin, const char *conf, uint64_t size,
+      struct pool_conn **c)
+{
+	struct pool_create_opts o = {.max_size = size, .mode = 0600};
+
+	if (daemon_start_conf(d, bin, conf) != 0) {
+		fprintf(stderr, "bench_handles: cannot start %s\n", bin);
+		return -1;
+	}
+	if (pool_connect(d->sock, c) || pool_create(*c, "p", &o)) {
+		daemon_stop(d);
+		return -1;
+	}
+	return 0;
+}
+
+/* Open n handles of pool "p" over connections of per each; fds kept. */
+static int
+open_handles(const char *sock, unsigned nconns, unsigned per, int *fds,
+	     uint32_t *handles)
+{
+	for (unsigned i = 0; i < nconns; i++) {
+		if ((fds[i] = raw_greeted(sock)) < 0)
+			return -1;
+		for (unsigned j = 0; j < per; j++)
+			if (!(handles[i * per + j] = raw_open(fds[i])))
+				return -1;
+	}
+	return 0;
+}
+
+/* ASKS Stats (list: ListPools) by name; median, p99, CPU per request. */
+static int
+ask_stats(struct daemon *d, struct pool_conn *c, bool list, struct rtts *r,
+	  double *cpu_us)
+{
+	double cpu = proc_cpu_sec(d->pid);
+
+	r->n = 0;
+	for (int i = 0; i < ASKS; i++) {
+		struct pool_stats st, *all;
+		uint64_t t = now_ns();
+		size_t n;
+
+		if (list) {
+			if (pool_list(c, &all, &n))
+				return -1;
+			free(all);
+		} else if (pool_stats_by_name(c, "p", &st)) {
+			return -1;
+		}
+		rtt_add(r, t);
+	}
+	*cpu_us = (proc_cpu_sec(d->pid) - cpu) * 1e6 / ASKS;
+	return 0;
+}
+
+static int
+measure_stats(const char *bin, unsigned nconns)
+{
+	unsigned n = nconns * HANDLES_PER_CONN;
+	int *fds = calloc(nconns ? nconns : 1, sizeof(int));
+	uint32_t *handles = calloc(n ? n : 1, sizeof(uint32_t));
+	struct rtts r = {.us = calloc(ASKS, sizeof(uint32_t))};
+	struct pool_conn *c = NULL;
+	struct daemon d;
+	double cpu[2];
+	uint32_t med[2], p99[2];
+	int err = -1;
+
+	if (!fds || !handles || !r.us ||
+	    start(&d, bin, "max_connections_per_uid = 1024\n", 64 << 20, &c))
+		goto out_free;
+	for (unsigned i = 0; i < nconns; i++)
+		fds[i] = -1;
+	if (open_handles(d.sock, nconns, HANDLES_PER_CONN, fds, handles))
+		goto out;
+	for (int k = 0; k < 2; k++) {
+		if (ask_stats(&d, c, k == 1, &r, &cpu[k]))
+			goto out;
+		med[k] = quantile(r.us, r.n, 0.5);
+		p99[k] = quantile(r.us, r.n, 0.99);
+	}
+	printf("| %u | %u us | %u us | %.0f us | %u us | %u us | %.0f us |\n",
+	       n, med[0], p99[0], cpu[0], med[1], p99[1], cpu[1]);
+	err = 0;
+out:
+	for (unsigned i = 0; i < nconns; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	pool_disconnect(c);
+	daemon_stop(&d);
+out_free:
+	free(fds);
+	free(handles);
+	free(r.us);
+	return err;
+}
+
+/* A client that asks for the pool's stats when told, and says when done. */
+struct settle {
+	volatile int go, done, failed;
+};
+
+static void
+settle_run(const char *sock, struct settle *s)
+{
+	struct pool_conn *c;
+	struct pool_stats st;
+
+	if (pool_connect(sock, &c)) {
+		s->failed = 1;
+		_exit(1);
+	}
+	while (!s->go)
+		usleep(100);
+	if (pool_stats_by_name(c, "p", &st))
+		s->failed = 1;
+	s->done = 1;
+	pool_disconnect(c);
+	_exit(0);
+}
+
+/* Until the daemon lists only the survivor's handle (the holders closed). */
+static int
+wait_closed(struct pool_conn *c)
+{
+	for (int tries = 0; tries < 100000; tries++) {
+		struct pool_client_info *ci;
+		size_t n;
+
+		if (pool_clients(c, "p", &ci, &n))
+			return -1;
+		free(ci);
+		if (n == 1)
+			return 0;
+		usleep(100);
+	}
+	return -1;
+}
+
+static void
+print_rtts(unsigned holders, const char *phase, struct rtts *r,
+	   const char *rest)
+{
+	printf("| %u | %s | %u | %u us | %u us | %u us | %s |\n", holders,
+	       phase, r->n, quantile(r->us, r->n, 0.5),
+	       quantile(r->us, r->n, 0.99), quantile(r->us, r->n, 1.0), rest);
+}
+
+static int
+measure_holders(const char *bin, unsigned nconns)
+{
+	unsigned n = nconns * HOLDERS_PER_CONN;
+	int *fds = calloc(nconns, sizeof(int));
+	uint32_t *handles = calloc(n, sizeof(uint32_t));
+	struct rtts r = {.us = calloc(MAX_SAMPLES, sizeof(uint32_t))};
+	struct settle *s = shared_alloc(sizeof(*s));
+	struct pool_conn *c = NULL;
+	struct daemon d;
+	char rest[128];
+	uint64_t b;
+	double t, cpu;
+	uint32_t sh;
+	pid_t kid = -1;
+	int fs = -1, st, err = -1;
+
+	if (!fds || !handles || !r.us || !s ||
+	    start(&d, bin, "drop_step = 16\n", 256 << 20, &c))
+		goto out_free;
+	for (unsigned i = 0; i < nconns; i++)
+		fds[i] = -1;
+	/* Forked first: it must not share the holders' connections. */
+	fflush(NULL);
+	if ((kid = fork()) == 0)
+		settle_run(d.sock, s);
+	/* Its first holder: the last on its list of holders. */
+	if ((fs = raw_greeted(d.sock)) < 0 || !(sh = raw_open(fs)) ||
+	    (b = raw_alloc(fs, sh)) == UINT64_MAX ||
+	    open_handles(d.sock, nconns, HOLDERS_PER_CONN, fds, handles))
+		goto out;
+	for (unsigned i = 0; i < n; i++)
+		if (raw_retain(fds[i / HOLDERS_PER_CONN], handles[i], b) ||
+		    raw_alloc_batch(fds[i / HOLDERS_PER_CONN], handles[i],
+				    OWN_BLOCKS))
+			goto out;
+	for (int i = 0; i < ASKS; i++) {
+		uint64_t t0 = now_ns();
+
+		if (raw_usable(fs, sh, b))
+			goto out;
+		rtt_add(&r, t0);
+	}
+	print_rtts(n, "all open", &r, "- | -");
+
+	for (unsigned i = 0; i < nconns; i++) {
+		close(fds[i]);
+		fds[i] = -1;
+	}
+	if (wait_closed(c)) {
+		fprintf(stderr, "bench_handles: the holders stay listed\n");
+		goto out;
+	}
+	t = now_sec();
+	cpu = proc_cpu_sec(d.pid);
+	s->go = 1;
+	r.n = 0;
+	while (!s->done) {
+		uint64_t t0 = now_ns();
+
+		if (raw_usable(fs, sh, b)) {
+			fprintf(stderr, "bench_handles: the block was lost\n");
+			goto out;
+		}
+		rtt_add(&r, t0);
+	}
+	t = now_sec() - t;
+	cpu = proc_cpu_sec(d.pid) - cpu;
+	if (s->failed) {
+		fprintf(stderr, "bench_handles: stats failed\n");
+		goto out;
+	}
+	snprintf(rest, sizeof rest, "%.1f ms | %.0f ms", t * 1e3, cpu * 1e3);
+	print_rtts(n, "closed, dropping", &r, rest);
+	err = 0;
+out:
+	if (kid > 0) {
+		s->go = 1;
+		waitpid(kid, &st, 0);
+	}
+	for (unsigned i = 0; i < nconns; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	if (fs >= 0)
+		close(fs);
+	pool_disconnect(c);
+	daemon_stop(&d);
+out_free:
+	if (s)
+		shared_free(s, sizeof(*s));
+	free(fds);
+	free(handles);
+	free(r.us);
+	return err;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "quick", no_argument, NULL, 'q' },
+		{ "poolmgrd", required_argument, NULL, 'p' },
+		{ "only", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char bin[PATH_MAX], self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	int c, failed = 0;
+
+	self[n > 0 ? n : 0] = '\0';
+	snprintf(bin, sizeof bin, "%s/../poolmgrd", dirname(self));
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'q':
+			stats_conns = 62;
+			holder_conns[0] = 3;
+			holder_conns[1] = 10;
+			break;
+		case 'p': snprintf(bin, sizeof bin, "%s", optarg); break;
+		case 'o': only = optarg; break;
+		default:
+			fprintf(stderr, "usage: bench_handles [--quick] "
+				"[--poolmgrd PATH] [--only TABLE]\n");
+			return 2;
+		}
+	}
+	if (only && strcmp(only, "stats") && strcmp(only, "holders")) {
+		fprintf(stderr, "bench_handles: no table '%s'\n", only);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("daemon: %s\n", bin);
+	if (!only || !strcmp(only, "stats")) {
+		printf("\n%d Stats, then %d ListPools round trips, one pool "
+		       "with N open handles\n\n", ASKS, ASKS);
+		printf("| handles | Stats: median | 99 %% | daemon CPU | "
+		       "ListPools: median | 99 %% | daemon CPU |\n");
+		printf("|---:|---:|---:|---:|---:|---:|---:|\n");
+		if (measure_stats(bin, 0) || measure_stats(bin, stats_conns))
+			failed = 1;
+	}
+	if (!only || !strcmp(only, "holders")) {
+		printf("\nUsableSize of a block N handles retained (each "
+		       "with %d blocks of its own, drop_step = %d): while "
+		       "they are open, then while they drop their references "
+		       "after their connections closed\n\n", OWN_BLOCKS,
+		       OWN_BLOCKS);
+		printf("| holders | phase | round trips | median | 99 %% | "
+		       "worst | dropping for | daemon CPU meanwhile |\n");
+		printf("|---:|---|---:|---:|---:|---:|---:|---:|\n");
+		for (int i = 0; i < 2; i++)
+			if (measure_holders(bin, holder_conns[i]))
+				failed = 1;
+	}
+	printf("\nload average %.2f at the end.\n", load_avg());
+	return failed;
+}
