@@ -93,7 +93,7 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_memory itest_badinput itest_poolctl itest_config \
               itest_systemd itest_stress itest_limits itest_batch \
               itest_cache itest_silent itest_liar itest_release itest_drop \
-              itest_wait itest_fork itest_books
+              itest_wait itest_fork itest_books itest_clients
 ITEST_BINS := $(ITESTS:%=$(BUILD)/tests/%)
 ITEST_COMMON := $(BUILD)/tests/integration/harness.o
 # What test_cost_flat.sh counts the instructions of.

@@ -64,6 +64,8 @@ static int	client_stats(struct pool_conn *, Poolmgr__PoolRef *,
 		    struct pool_stats *);
 static int	client_trim(struct pool_conn *, Poolmgr__PoolRef *,
 		    uint64_t *);
+static int	client_clients(struct pool_conn *, const char *,
+		    struct pool_client_info **, size_t *, size_t *);
 
 /*
  * A pool name must be given and fit the protocol.  The daemon checks the
@@ -715,6 +717,26 @@ POOL_API int
 pool_clients(struct pool_conn *c, const char *pool,
     struct pool_client_info **out, size_t *n)
 {
+	size_t	total;
+
+	return client_clients(c, pool, out, n, &total);
+}
+
+POOL_API int
+pool_clients_total(struct pool_conn *c, const char *pool,
+    struct pool_client_info **out, size_t *n, size_t *total)
+{
+	return client_clients(c, pool, out, n, total);
+}
+
+/*
+ * A daemon that does not say what it left out sends no unlisted, which
+ * reads as 0: then the list is taken as whole.
+ */
+static int
+client_clients(struct pool_conn *c, const char *pool,
+    struct pool_client_info **out, size_t *n, size_t *total)
+{
 	Poolmgr__Request		 req = POOLMGR__REQUEST__INIT;
 	Poolmgr__ListClients		 lc = POOLMGR__LIST_CLIENTS__INIT;
 	Poolmgr__Reply			*reply;
@@ -724,10 +746,11 @@ pool_clients(struct pool_conn *c, const char *pool,
 	size_t				 i;
 	int				 error;
 
-	if (out == NULL || n == NULL)
+	if (out == NULL || n == NULL || total == NULL)
 		return -EINVAL;
 	*out = NULL;
 	*n = 0;
+	*total = 0;
 	if (c == NULL)
 		return -EINVAL;
 	if (pool != NULL) {
@@ -768,6 +791,7 @@ pool_clients(struct pool_conn *c, const char *pool,
 	if (error == 0) {
 		*out = ci;
 		*n = list->n_clients;
+		*total = list->n_clients + (size_t)list->unlisted;
 	} else
 		free(ci);
 	poolmgr__reply__free_unpacked(reply, NULL);

@@ -309,6 +309,14 @@ POOL_API int pool_list(struct pool_conn *c, struct pool_stats **out,
 POOL_API int pool_clients(struct pool_conn *c, const char *pool,
 			  struct pool_client_info **out, size_t *n);
 
+/*
+ * pool_clients_total - as pool_clients, and *total: how many open handles
+ * there are, listed or not (more than *n when the list was cut).
+ */
+POOL_API int pool_clients_total(struct pool_conn *c, const char *pool,
+				struct pool_client_info **out, size_t *n,
+				size_t *total);
+
 /* pool_strerror - text for a code returned by this library. */
 POOL_API const char *pool_strerror(int err);
 

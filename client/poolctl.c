@@ -397,14 +397,14 @@ cmd_clients(struct ctl *ctl, int argc, char **argv)
 {
 	struct pool_client_info	*ci = NULL;
 	const char		*pool = argc > 0 ? argv[0] : NULL;
-	size_t			 n = 0;
+	size_t			 n = 0, total = 0;
 	int			 rc, error;
 
 	if (pool != NULL && (rc = check_pool_name("clients", pool)) != 0)
 		return rc;
 	if ((rc = ctl_connect(ctl)) != 0)
 		return rc;
-	error = pool_clients(ctl->conn, pool, &ci, &n);
+	error = pool_clients_total(ctl->conn, pool, &ci, &n, &total);
 	if (error != 0 && pool != NULL)
 		return fail_pool(error, "clients", pool, NULL);
 	if (error != 0)
@@ -414,6 +414,10 @@ cmd_clients(struct ctl *ctl, int argc, char **argv)
 
 	print_clients(ctl, ci, n);
 	free(ci);
+	/* On stderr: stdout stays the table, or a JSON array, of those listed. */
+	if (total > n)
+		ctl_warnx("clients: %zu of %zu open handles listed: one reply "
+		    "holds at most 400, fewer with long names", n, total);
 	return 0;
 }
 

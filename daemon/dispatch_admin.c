@@ -385,13 +385,60 @@ static Poolmgr__ClientInfo client_info[MAX_LISTED_CLIENTS];
 static Poolmgr__ClientInfo *client_ptrs[MAX_LISTED_CLIENTS];
 static Poolmgr__ListClientsReply clients_reply;
 
+static void
+client_entry(Poolmgr__ClientInfo *ci, struct dpool *p, const struct handle *h)
+{
+	poolmgr__client_info__init(ci);
+	ci->pid = (uint32_t)h->session->pid;
+	ci->uid = h->session->uid;
+	ci->gid = h->session->gid;
+	ci->name = h->session->name;
+	ci->pool = p->name;
+	ci->handle = h->id;
+	ci->read_only = h->read_only;
+	ci->blocks = h->nrefs;
+	ci->bytes = h->bytes;
+	ci->cached_bytes = handle_cached(h);
+}
+
+/*
+ * List p's handles from entry *n on, while the reply has room: at most
+ * MAX_LISTED_CLIENTS entries, and no more than fit one datagram (400 with
+ * long names and large counters would not; *bytes counts each entry's
+ * bytes, its tag and its length).  False once it is full.
+ */
+static bool
+list_handles(struct dpool *p, size_t *n, size_t *bytes)
+{
+	const struct handle *h;
+
+	LIST_FOREACH(h, &p->handles, in_pool) {
+		Poolmgr__ClientInfo *ci = &client_info[*n];
+
+		if (*n == MAX_LISTED_CLIENTS)
+			return false;
+		client_entry(ci, p, h);
+		*bytes += poolmgr__client_info__get_packed_size(ci) + 4;
+		if (*bytes > CLIENTS_REPLY_MAX)
+			return false;
+		client_ptrs[(*n)++] = ci;
+	}
+	return true;
+}
+
+/*
+ * The reply is cut where it is full, rather than refused with -EMSGSIZE:
+ * a daemon with thousands of handles still answers, and says how many it
+ * left out.
+ */
 int
 do_clients(struct call *c, const Poolmgr__ListClients *m)
 {
 	const char *want = m->pool && m->pool[0] ? m->pool : NULL;
 	struct dpool *p;
-	struct handle *h;
 	size_t n = 0, bytes = 0;
+	uint64_t open = 0;
+	bool room = true;
 	int rc;
 
 	if ((rc = check_name_length(c, want)))
@@ -405,36 +452,14 @@ do_clients(struct call *c, const Poolmgr__ListClients *m)
 		if ((want && strcmp(p->name, want) != 0) ||
 		    !session_may_access(c->s, p, 4))
 			continue;
-		LIST_FOREACH(h, &p->handles, in_pool) {
-			Poolmgr__ClientInfo *ci = &client_info[n];
-
-			if (n == MAX_LISTED_CLIENTS)
-				break;
-			poolmgr__client_info__init(ci);
-			ci->pid = (uint32_t)h->session->pid;
-			ci->uid = h->session->uid;
-			ci->gid = h->session->gid;
-			ci->name = h->session->name;
-			ci->pool = p->name;
-			ci->handle = h->id;
-			ci->read_only = h->read_only;
-			ci->blocks = h->nrefs;
-			ci->bytes = h->bytes;
-			ci->cached_bytes = handle_cached(h);
-			/*
-			 * 400 entries with long names would not fit one
-			 * datagram: the list is cut where they stop fitting
-			 * (an entry's bytes, its tag and its length).
-			 */
-			bytes += poolmgr__client_info__get_packed_size(ci) + 4;
-			if (bytes > CLIENTS_REPLY_MAX)
-				break;
-			client_ptrs[n++] = ci;
-		}
+		open += p->nhandles;
+		if (room)
+			room = list_handles(p, &n, &bytes);
 	}
 	poolmgr__list_clients_reply__init(&clients_reply);
 	clients_reply.n_clients = n;
 	clients_reply.clients = client_ptrs;
+	clients_reply.unlisted = (uint32_t)(open - n);
 	c->rep->body_case = POOLMGR__REPLY__BODY_CLIENTS;
 	c->rep->clients = &clients_reply;
 	return 0;
