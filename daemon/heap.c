@@ -54,7 +54,8 @@
  *     operations; anything touching a long run, a span or a dirty stretch
  *     is O(log n) in their numbers; nothing walks all blocks except
  *     heap_check (heap_trim visits the cached blocks and the free runs of
- *     a page or more; heap_trim_step at most 1024 runs per step).
+ *     a page or more; heap_trim_step at most 1024 runs per step, those
+ *     it passes over counted too).
  *   - No call gives back more pages than it freed itself and retain_cut
  *     bytes of kept ones (and one queued range), however far the
  *     retention bound fell; heap_retain_step gives back the rest.

@@ -540,20 +540,23 @@ trim_run_pages(struct heap *h, uint64_t start, uint64_t len)
 			return false;
 		}
 	}
-	return h->trim_pages > 0 && --h->trim_runs > 0;
+	return h->trim_pages > 0;
 }
 
 /*
  * One step of a stepped trim: up to max_pages dirty free pages (at least
  * one) released, looking at no more than TRIM_RUNS runs, from where the
- * last step stopped.  True while runs are left to look at.
+ * last step stopped: the runs it passes over count too (those shorter
+ * than a page, stale bin entries).  True while runs are left to look at.
  */
 bool
 dirty_trim_step(struct heap *h, uint64_t max_pages)
 {
+	uint64_t looks = TRIM_RUNS;
+
 	h->trim_pages = max_pages ? max_pages : 1;
-	h->trim_runs = TRIM_RUNS;
-	return !runs_each_from(h, h->page, &h->trim_at, trim_run_pages);
+	return !runs_each_from(h, h->page, &h->trim_at, &looks,
+			       trim_run_pages);
 }
 
 void

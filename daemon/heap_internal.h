@@ -308,7 +308,6 @@ struct heap {
 	bool trimming;
 	struct runs_cursor trim_at;
 	uint64_t trim_pages;
-	unsigned trim_runs;
 
 	struct block_cache cache[CACHE_GRANULES + 1];
 	/* The blocks of each size up to CACHE_GRANULES granules that are live
@@ -462,6 +461,7 @@ void runs_give(struct heap *h, uint64_t off, uint64_t len,
 void runs_each(struct heap *h, uint64_t min,
 	       bool (*fn)(struct heap *h, uint64_t start, uint64_t len));
 bool runs_each_from(struct heap *h, uint64_t min, struct runs_cursor *at,
+		    uint64_t *looks,
 		    bool (*fn)(struct heap *h, uint64_t start, uint64_t len));
 void runs_destroy(struct heap *h);
 bool sbin_holds(struct heap *h, uint64_t start, uint64_t len);
@@ -735,7 +735,8 @@ void dirty_retain_fit(struct heap *h);
 bool dirty_retain_cut(struct heap *h, uint64_t max_pages);
 uint64_t dirty_retain_excess(const struct heap *h);
 uint64_t dirty_release_all_free(struct heap *h);
-#define TRIM_RUNS 1024		/* runs one trim step may look at */
+#define TRIM_RUNS 1024		/* runs (and stale bin entries) one trim step
+				 * may look at */
 bool dirty_trim_step(struct heap *h, uint64_t max_pages);
 void dirty_destroy(struct heap *h);
 

@@ -1039,8 +1039,9 @@ runs_each(struct heap *h, uint64_t min,
 	  bool (*fn)(struct heap *h, uint64_t start, uint64_t len))
 {
 	struct runs_cursor at = {0, 0, 0};
+	uint64_t looks = UINT64_MAX;
 
-	runs_each_from(h, min, &at, fn);
+	runs_each_from(h, min, &at, &looks, fn);
 }
 
 /* The long run that holds off or, if none does, the first after it. */
@@ -1064,23 +1065,30 @@ lrun_from(struct heap *h, uint64_t off)
  * runs_each_from returns false; true when every run was visited.  Between
  * calls runs may be merged, split or taken: a long run is found again by
  * its address; a short run may then be missed, or visited twice.
+ *
+ * Every run the walk passes takes one of *looks, whether fn is given it
+ * or not: a long run shorter than min (at granularity 8 a long run can be
+ * shorter than a page) and a stale bin entry cost a look as a run does,
+ * and a walk bounded only by fn's runs would pass any number of them.
+ * When *looks is spent the walk stops as if fn had said so, past the run
+ * or entry it counted last.
  */
 bool
 runs_each_from(struct heap *h, uint64_t min, struct runs_cursor *at,
+	       uint64_t *looks,
 	       bool (*fn)(struct heap *h, uint64_t start, uint64_t len))
 {
 	struct lrun *r;
 	unsigned n;
 
+	assert(*looks > 0);
 	for (r = at->bin ? NULL : lrun_from(h, at->off); r;
 	     r = RB_NEXT(lrun_addr_tree, &h->lruns, r)) {
 		uint64_t start = r->start > at->off ? r->start : at->off;
 		uint64_t len = r->start + r->len - start;
 
-		if (len < min)
-			continue;
 		at->off = start + len;
-		if (!fn(h, start, len))
+		if ((len >= min && !fn(h, start, len)) || --*looks == 0)
 			return false;
 	}
 	n = (unsigned)((min + h->g - 1) >> h->gshift);
@@ -1094,8 +1102,9 @@ runs_each_from(struct heap *h, uint64_t min, struct runs_cursor *at,
 		while (sb->count && at->entry < sb->len) {
 			uint64_t p = sb->v[at->entry++];
 
-			if (short_run_is(h, p, at->bin) &&
-			    !fn(h, p, (uint64_t)at->bin << h->gshift))
+			if ((short_run_is(h, p, at->bin) &&
+			     !fn(h, p, (uint64_t)at->bin << h->gshift)) ||
+			    --*looks == 0)
 				return false;
 		}
 	}

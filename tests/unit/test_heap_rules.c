@@ -1088,6 +1088,99 @@ trim_step_looks_at_a_bounded_number_of_runs(void **state)
 }
 
 /*
+ * The runs a step passes over count toward its 1024 too.  At granularity 8
+ * a long run (over 2 KiB) can be shorter than a page, and no step gives
+ * it to the release: with 4096 free runs of 3 KiB between 8-byte blocks
+ * (every page holds a live byte), then a free block of three pages, a
+ * trim with no limit on the bytes goes on after the caches' step and four
+ * steps of 1024 runs that release nothing, and the next step gives the
+ * three pages back and ends it.
+ */
+static void
+trim_step_counts_runs_shorter_than_a_page(void **state)
+{
+	struct heap *h = make(16 * MiB, 8, 0, HEAP_CACHE_NONE);
+	static uint64_t x[4096];
+	uint64_t big, before;
+	unsigned steps = 0;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 4096; i++) {
+		x[i] = alloc_ok(h, 3 * KiB);
+		(void)alloc_ok(h, 8);
+	}
+	big = alloc_ok(h, 3 * PAGE);
+	(void)alloc_ok(h, 8);	/* big's run stays apart from the pool's tail */
+	for (i = 0; i < 4096; i++)
+		assert_int_equal(heap_free(h, x[i]), 0);
+	assert_int_equal(stats(h).free_resident_bytes, 0);
+	assert_int_equal(big % PAGE, 0);
+	assert_int_equal(heap_free(h, big), 0);
+	assert_int_equal(stats(h).free_resident_bytes, 3 * PAGE);
+	assert_int_equal(h->nlong, 4096 + 2);
+	before = own.released;
+	while (heap_trim_step(h, UINT64_MAX)) {
+		assert_int_equal(own.released, before);
+		steps++;
+	}
+	assert_int_equal(steps, 5);	/* caches, then 4 x 1024 runs */
+	assert_int_equal(own.released - before, 3 * PAGE);
+	assert_int_equal(stats(h).free_resident_bytes, 0);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+/*
+ * So do stale bin entries: a bin's stack may hold as many of them as it
+ * has runs, and a few more, before a push compacts it.  At granularity
+ * 16, 2048 free runs of one page (bin 256) between 16-byte blocks, the
+ * first 1024 merged in pairs into 512 long runs by freeing the blocks
+ * between them, leave 1024 stale entries at the bottom of the bin, under
+ * 1024 runs and, on top, a page-aligned run of one dirty page: 2562
+ * looks in all (513 long runs with the pool's tail, then the bin).  A
+ * trim with no limit on the bytes goes on after the caches' step and two
+ * steps of 1024, and the next step gives the page back and ends it.
+ */
+static void
+trim_step_counts_stale_bin_entries(void **state)
+{
+	struct heap *h = make(16 * MiB, 16, 0, HEAP_CACHE_NONE);
+	static uint64_t x[2048], sep[2048];
+	uint64_t page, before;
+	unsigned steps = 0;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 2048; i++) {
+		x[i] = alloc_ok(h, PAGE);
+		sep[i] = alloc_ok(h, 16);
+	}
+	assert_int_equal(heap_alloc(h, PAGE, PAGE, &page), 0);
+	(void)alloc_ok(h, 16);	/* page's run stays apart from the tail */
+	for (i = 0; i < 2048; i++)
+		assert_int_equal(heap_free(h, x[i]), 0);
+	for (i = 0; i < 1024; i += 2)
+		assert_int_equal(heap_free(h, sep[i]), 0);
+	heap_trim(h);	/* nothing but page's page to release below */
+	assert_int_equal(heap_free(h, page), 0);
+	assert_int_equal(stats(h).free_resident_bytes, PAGE);
+	assert_int_equal(h->nlong, 512 + 1);
+	assert_int_equal(h->sbin[256].count, 1024 + 1);
+	assert_int_equal(h->sbin[256].len, 2048 + 1);
+	before = own.released;
+	while (heap_trim_step(h, UINT64_MAX)) {
+		assert_int_equal(own.released, before);
+		steps++;
+	}
+	assert_int_equal(steps, 3);	/* caches, 2 x 1024 runs or entries */
+	assert_int_equal(own.released - before, PAGE);
+	assert_int_equal(stats(h).free_resident_bytes, 0);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+/*
  * A short run goes back whole in one step, every dirty stretch of it, even
  * when the step's bytes end inside it: the cursor has passed it, and the
  * stretch left would be missed by the whole trim (the fuzzer found this).
@@ -1604,6 +1697,8 @@ main(void)
 		cmocka_unit_test(trim_in_steps_releases_the_same),
 		cmocka_unit_test(trim_in_steps_while_the_heap_changes),
 		cmocka_unit_test(trim_step_looks_at_a_bounded_number_of_runs),
+		cmocka_unit_test(trim_step_counts_runs_shorter_than_a_page),
+		cmocka_unit_test(trim_step_counts_stale_bin_entries),
 		cmocka_unit_test(trim_step_releases_a_short_run_whole),
 		cmocka_unit_test(retention_follows_live_pages),
 		cmocka_unit_test(retention_cut_is_bounded_per_call),
