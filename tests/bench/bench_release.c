@@ -60,7 +60,7 @@
  * memfd (from the realloc's start) and the prober's round trips, kept
  * from just before each realloc to 100 ms after the old place is gone.
  *
- * Last, the same move of a block of 3 GiB (768 MiB with --quick), which
+ * Then the same move of a block of 3 GiB (768 MiB with --quick), which
  * takes the daemon longer than settle_wait_ms (2 s) in steps, while a
  * third client asks for the pool's stats 50 ms into each move: the stats
  * waits for the move queued before it, and nobody else may wait with it
@@ -68,8 +68,18 @@
  * 2 s held everyone for the rest of it).  Printed: the realloc's and the
  * stats' reply times.
  *
+ * Last, a trim of a pool of 10^6 free runs (250,000 with --quick), each
+ * holding a page, between 16-byte blocks that a third client holds and
+ * frees, one every TRIM_FREE_US, spread over the pool, while the trim
+ * goes on: release_step = 0 (the trim whole inside the request) against
+ * the default.  Its steps walk the runs in address order, 1024 a turn;
+ * the frees make free pages behind them, which the trim must still find.
+ * Printed: the trim's reply time, and the prober's round trips from just
+ * before each trim to 100 ms after its reply, ROUNDS times.
+ *
  * Usage: bench_release [--quick] [--poolmgrd PATH] [--only TABLE]
- * TABLE: free, death, idle, trim, stats, destroy, move or move-stats.
+ * TABLE: free, death, idle, trim, stats, destroy, move, move-stats or
+ * trim-frees.
  * Exit status: 0, 1 if a measurement failed, 2 if it could not run.
  */
 #include <getopt.h>
@@ -138,6 +148,8 @@ static bool trim_now;		/* measure_idle asks for a trim at once */
 static int rounds = 5;
 static const char *only;	/* --only: the one table to measure */
 static size_t ndeath = 1000000;
+static size_t nruns = 1000000;
+#define TRIM_FREE_US 200	/* the freeing client's pause between frees */
 
 /* The prober: round trips until told to stop. */
 static void
@@ -665,6 +677,122 @@ out:
 	return run_end(&u, err, row);
 }
 
+/* What measure_trim_frees shares with its freeing client. */
+struct freer {
+	volatile int ready, go, stop, failed;
+	volatile uint32_t frees;
+};
+
+/*
+ * The freeing client: nruns 16-byte blocks, each followed by a block of
+ * 8176 bytes that it frees again, so that each free run holds a page
+ * between two live blocks; then, told to go, it frees its 16-byte blocks
+ * one at a time, a large prime stride apart (all over the pool), until
+ * told to stop.  Its death gives back the rest.
+ */
+static void
+freer_run(const char *sock, struct freer *fr)
+{
+	static size_t sizes[POOL_BATCH_MAX];
+	static pool_off_t offs[POOL_BATCH_MAX];
+	pool_off_t *live = malloc(nruns * sizeof(*live));
+	pool_off_t *gap = malloc(nruns * sizeof(*gap));
+	struct pool_conn *c;
+	struct pool *p;
+	size_t i, k, n;
+
+	for (i = 0; i < POOL_BATCH_MAX; i++)
+		sizes[i] = i % 2 ? 8176 : 16;
+	if (!live || !gap || pool_connect(sock, &c) ||
+	    pool_open(c, "runs", &p) || pool_set_cache(p, 0))
+		goto fail;
+	for (i = 0; i < nruns; i += n) {
+		n = nruns - i < POOL_BATCH_MAX / 2 ? nruns - i
+						   : POOL_BATCH_MAX / 2;
+		if (pool_alloc_batch(p, 2 * n, sizes, offs))
+			goto fail;
+		for (k = 0; k < n; k++) {
+			live[i + k] = offs[2 * k];
+			gap[i + k] = offs[2 * k + 1];
+		}
+	}
+	for (i = 0; i < nruns; i += n) {
+		n = nruns - i < POOL_BATCH_MAX ? nruns - i : POOL_BATCH_MAX;
+		if (pool_free_batch(p, n, gap + i))
+			goto fail;
+	}
+	fr->ready = 1;
+	while (!fr->go)
+		usleep(1000);
+	for (i = 0; !fr->stop && fr->frees < nruns; fr->frees++) {
+		i = (i + 611953) % nruns;	/* a prime: every block once */
+		if (pool_free(p, live[i]))
+			goto fail;
+		usleep(TRIM_FREE_US);
+	}
+	_exit(0);
+fail:
+	fr->failed = 1;
+	fr->ready = 1;
+	_exit(1);
+}
+
+/*
+ * A trim of a pool of nruns free runs while another client frees blocks
+ * between them, rounds times; watched from just before each trim to 100
+ * ms after its reply.
+ */
+static int
+measure_trim_frees(const char *bin, struct row *row)
+{
+	struct pool_create_opts runs_o = {.max_size = nruns * 8192 + 64 * MiB};
+	struct freer *fr = shared_alloc(sizeof(*fr));
+	struct run u = {.kid = -1};
+	double trim_ms[16];
+	int r, st, err = -1;
+
+	if (!fr || run_start(&u, bin, row, "runs", &runs_o))
+		goto out;
+	for (r = 0; r < rounds && !u.pr->failed; r++) {
+		struct pool_stats ps;
+		pid_t kid;
+		double t;
+
+		memset((void *)fr, 0, sizeof(*fr));
+		fflush(NULL);
+		if ((kid = fork()) == 0)
+			freer_run(u.d.sock, fr);
+		while (!fr->ready && waitpid(kid, &st, WNOHANG) == 0)
+			usleep(1000);
+		if (!fr->ready || fr->failed)
+			goto out;
+		u.pr->watch = 1;
+		fr->go = 1;
+		usleep(10 * 1000);
+		t = now_sec();
+		if (pool_trim(u.p))
+			goto out;
+		trim_ms[r] = (now_sec() - t) * 1e3;
+		usleep(100 * 1000);
+		u.pr->watch = 0;
+		fr->stop = 1;
+		waitpid(kid, &st, 0);
+		printf("  round %d: trim %.1f ms, %u blocks freed meanwhile\n",
+		       r + 1, trim_ms[r], fr->frees);
+		if (fr->failed)
+			goto out;
+		/* Settles the pool: the dead client's blocks are all gone. */
+		if (pool_stats(u.p, &ps) || ps.live_blocks)
+			goto out;
+	}
+	row->free_ms = median(trim_ms, rounds);
+	err = 0;
+out:
+	if (fr)
+		shared_free((void *)fr, sizeof(*fr));
+	return run_end(&u, err, row);
+}
+
 /*
  * Measure each row with fn, then print them under title (unless --only
  * names another key); reply: the name
@@ -752,6 +880,11 @@ main(int argc, char **argv)
 		  .conf = "release_step = 0\n" },
 		{ .name = "release_step = 1M (the default)", .conf = "" },
 	};
+	struct row trim_frees[] = {
+		{ .name = "release_step = 0 (trimmed inside the request)",
+		  .conf = "release_step = 0\n" },
+		{ .name = "release_step = 1M (the default)", .conf = "" },
+	};
 	struct row idles[] = {
 		{ .name = "release_step = 0 (trimmed inside one loop turn)",
 		  .conf = "idle_trim = 1\nrelease_step = 0\n" },
@@ -766,7 +899,12 @@ main(int argc, char **argv)
 	snprintf(bin, sizeof bin, "%s/../poolmgrd", dirname(self));
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'q': big = 256 * MiB; rounds = 3; ndeath = 250000; break;
+		case 'q':
+			big = 256 * MiB;
+			rounds = 3;
+			ndeath = 250000;
+			nruns = 250000;
+			break;
 		case 'p': snprintf(bin, sizeof bin, "%s", optarg); break;
 		case 'o': only = optarg; break;
 		default:
@@ -777,7 +915,7 @@ main(int argc, char **argv)
 	}
 	snprintf(title, sizeof title, " %s ", only ? only : "");
 	if (only && !strstr(" free death idle trim stats destroy move "
-			    "move-stats ", title)) {
+			    "move-stats trim-frees ", title)) {
 		fprintf(stderr, "bench_release: no table '%s'\n", only);
 		return 2;
 	}
@@ -842,6 +980,14 @@ main(int argc, char **argv)
 		 rounds);
 	table("move-stats", bin, measure_move, moves_stats, 2,
 	      "realloc's reply", "stats' reply", &failed, title);
+	snprintf(title, sizeof title, "A client asks for a trim of a pool of "
+		 "%zu free runs of a page and a half between 16-byte blocks, "
+		 "which a third client frees meanwhile, one every %d us all "
+		 "over the pool, %d times; another makes 64 B round trips "
+		 "(kept from just before each trim to 100 ms after its reply)",
+		 nruns, TRIM_FREE_US, rounds);
+	table("trim-frees", bin, measure_trim_frees, trim_frees, 2,
+	      "trim's reply", NULL, &failed, title);
 	printf("\nload average %.2f at the end.\n", load_avg());
 	return failed;
 }
