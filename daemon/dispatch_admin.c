@@ -319,7 +319,8 @@ do_list(struct call *c)
 
 /*
  * Settled first (stage 0), then trimmed in steps while the client waits
- * (stage 1); the reply counts what trims of the pool gave back meanwhile
+ * (stage 1), to the end: nothing is left to do at once in the reply's
+ * turn.  The reply counts what trims of the pool gave back meanwhile
  * (this one, and any it joined), not the releases of others' frees.
  */
 int
@@ -342,7 +343,6 @@ do_trim(struct call *c, const Poolmgr__Trim *m)
 	} else if (p->trimming) {
 		return HELD;
 	}
-	(void)dpool_trim(p);	/* what is left, if anything, at once */
 	now = p->trimmed_bytes;
 	poolmgr__trim_reply__init(&tr);
 	/* (A pool destroyed and made again meanwhile starts from 0.) */

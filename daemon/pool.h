@@ -312,15 +312,13 @@ bool dpool_release_step(void);
 /*
  * Give back the free pages the pool keeps for reuse, and its cached
  * blocks: in steps of release_step bytes, one per loop turn, while
- * p->trimming.  False if it was all done at once (release_step 0).
- */
-bool dpool_trim_begin(struct dpool *p);
-/*
- * Give back every free page now, ending a trim in steps; the bytes
- * released, also added to p->trimmed_bytes.  Blocks still held for their
+ * p->trimming.  False if it was all done at once (release_step 0).  A
+ * trim under way is joined: it then goes over the pool once more if free
+ * pages or cached blocks are left when it gets to the end, so that those
+ * free now and behind it go back too.  Blocks still held for their
  * release are not free yet: their own steps give them back.
  */
-int64_t dpool_trim(struct dpool *p);
+bool dpool_trim_begin(struct dpool *p);
 
 /* Is anything the pool's clients let go of still being given back, or a
  * block still being moved? */

@@ -26,8 +26,16 @@
  * - A trim, when a pool has been idle (dpool_idle_tick) or when a client
  *   asks (dispatch.c), punches out every free page the pool kept for
  *   reuse, which can be gigabytes: it goes through heap_trim_step,
- *   release_step bytes per loop turn.  Nothing is held for it, so nothing
- *   needs settling.
+ *   release_step bytes and 1024 free runs per loop turn.  Nothing is held
+ *   for it, so nothing needs settling.  A pass over the pool does not see
+ *   pages freed behind it, nor blocks cached after its first step flushed
+ *   the caches: when it reaches the end with either left, the trim goes
+ *   over the pool once more, from the back of the queue (and once more
+ *   for each Trim that joins it meanwhile); what the last pass leaves is
+ *   kept as after any free.  It ended with a whole heap_trim once, which
+ *   walked every free run up to the last free page in one turn: 252 ms
+ *   with 10^6 free runs and a client freeing blocks all over the pool
+ *   meanwhile.
  *
  * - Copying a block the daemon moves for a plain Realloc costs about
  *   0.4 ms per MiB (2 GiB held everyone for 5 s): a copy of more than
@@ -102,6 +110,9 @@ struct releasing {
 	int fd;			/* RELEASE_FILE */
 	bool failed;		/* a punch failed: the engine tries again */
 	uint64_t released;	/* RELEASE_TRIM: trimmed_bytes at its start */
+	bool again;		/* RELEASE_TRIM: go over the pool once more
+				 * if free pages or cached blocks are left
+				 * at the end */
 	uint64_t seq;		/* order of queueing: grows along the queue */
 };
 
@@ -364,13 +375,28 @@ dpool_release_passed(uint64_t mark)
 	return !r || r->seq > mark;
 }
 
+/* The trim under way in p's queue (p->trimming). */
+static struct releasing *
+trim_of(struct dpool *p)
+{
+	struct releasing *r;
+
+	TAILQ_FOREACH(r, &queue, entry)
+		if (r->pool == p && r->kind == RELEASE_TRIM)
+			return r;
+	fatalx("pool %s: trimming, but no trim is queued", p->name);
+}
+
 bool
 dpool_trim_begin(struct dpool *p)
 {
 	struct releasing *r;
 
-	if (p->trimming)
+	if (p->trimming) {
+		/* Its pass may have gone past pages free now: one more. */
+		trim_of(p)->again = true;
 		return true;
+	}
 	if (release_step == 0 || releasing_off || !(r = calloc(1, sizeof(*r)))) {
 		int64_t n = heap_trim(p->heap);
 
@@ -382,6 +408,7 @@ dpool_trim_begin(struct dpool *p)
 	r->pool = p;
 	r->kind = RELEASE_TRIM;
 	r->released = p->trimmed_bytes;
+	r->again = true;
 	p->trimming = true;
 	queue_add(r);
 	return true;
@@ -394,11 +421,19 @@ trim_remove(struct releasing *r)
 	queue_remove(r);
 }
 
-/* One step of a trim; done when the engine says so. */
+/*
+ * One step of a trim.  At the end of a pass, free pages left (freed
+ * behind it, or in a short run that changed under it) or blocks cached
+ * since its first step flushed the caches take one more pass if the trim
+ * may make it; it goes to the back of the queue, so that work queued
+ * meanwhile is not held up by it, and a trim always ends: each pass after
+ * the first was asked for by a Trim (or began it).
+ */
 static void
 trim_some(struct releasing *r)
 {
 	struct dpool *p = r->pool;
+	struct heap_stats st;
 	uint64_t before = released_bytes(p);
 	int more = heap_trim_step(p->heap, release_step ? release_step
 					    : UINT64_MAX);
@@ -407,6 +442,13 @@ trim_some(struct releasing *r)
 	p->trimmed_bytes += released_bytes(p) - before;
 	if (more)
 		return;
+	heap_get_stats(p->heap, &st);
+	if (r->again && (st.free_resident_bytes || st.cached_bytes)) {
+		r->again = false;
+		TAILQ_REMOVE(&queue, r, entry);
+		queue_add(r);
+		return;
+	}
 	log_debug("pool %s: trimmed, %llu bytes given back", p->name,
 		  (unsigned long long)(p->trimmed_bytes - r->released));
 	trim_remove(r);
@@ -494,23 +536,6 @@ file_some(struct releasing *r, uint64_t max)
 		return;
 	}
 	r->done = (uint64_t)data + n;
-}
-
-int64_t
-dpool_trim(struct dpool *p)
-{
-	struct releasing *r;
-	int64_t n;
-
-	if (p->trimming)
-		TAILQ_FOREACH(r, &queue, entry)
-			if (r->pool == p && r->kind == RELEASE_TRIM) {
-				trim_remove(r);
-				break;
-			}
-	n = heap_trim(p->heap);	/* ends a trim in steps */
-	p->trimmed_bytes += (uint64_t)n;
-	return n;
 }
 
 bool

@@ -23,6 +23,13 @@
  *       bytes it gave back; the other client goes on meanwhile, and frees
  *       47 MiB more, of which the pool keeps what its retain allows and
  *       gives the rest back at once: the Trim's count leaves that out.
+ *   trim_goes_back_for_pages_freed_behind_it   23 MiB of freed 2000-byte
+ *       blocks kept for reuse, and 31 MiB of live ones below them, freed
+ *       once the trim is past them: it goes over the pool again for those,
+ *       4 KiB a turn like the rest, and answers when they are gone, all
+ *       counted as its own.  Meanwhile the other client's stats show them
+ *       partly gone: the daemon that walked every free run in the
+ *       reply's turn gave them back all at once there.
  *   refused_alloc_held              in a 256 MiB pool, 128 MiB freed and
  *       at once 200 MiB asked for (and a calloc of 200 MiB): the engine
  *       would refuse them while the freed block is held for its release,
@@ -450,6 +457,68 @@ trim_in_steps(void **state)
 }
 
 static void
+trim_goes_back_for_pages_freed_behind_it(void **state)
+{
+	static pool_off_t below[16384], kept_offs[12288];
+	struct pool_stats st;
+	uint64_t kept, behind, first, end, seen = 0, between = 0;
+	pool_off_t sep;
+	Poolmgr__Reply *r;
+	uint8_t *base;
+	double t;
+
+	(void)state;
+	start();
+	small_blocks(below, 16384);		/* 31.25 MiB, freed later */
+	assert_int_equal(pool_alloc(fx.pool, 2000, &sep), 0);	/* a wall */
+	small_blocks(kept_offs, 12288);		/* 23.4 MiB, freed now */
+	small_blocks_freed(kept_offs, 12288);
+	assert_int_equal(pool_stats(fx.pool, &st), 0);
+	kept = st.free_resident_bytes;
+	assert_true(kept >= 23 * MiB);
+	first = (below[0] + 4095) / 4096 * 4096;
+	end = (below[16383] + 2000) / 4096 * 4096;
+	behind = end - first;
+	raw_pool_request(fx.raw, 2, POOLMGR__REQUEST__BODY_TRIM);
+	/* The trim has given some of the kept pages back: it is past below. */
+	t = seconds();
+	do {
+		assert_int_equal(pool_stats(fx.pool, &st), 0);
+		assert_true(seconds() - t < 10);
+	} while (st.free_resident_bytes >= kept);
+	small_blocks_freed(below, 16384);
+	/*
+	 * The pages freed behind the trim are kept until it comes back for
+	 * them, a step at a time: meanwhile some are gone and some not.  (A
+	 * whole walk in the reply's turn gave them all back there: the stats
+	 * showed all of them kept, then none.)
+	 */
+	t = seconds();
+	do {
+		assert_int_equal(pool_stats(fx.pool, &st), 0);
+		seen++;
+		if (st.free_resident_bytes > 0 &&
+		    st.free_resident_bytes < behind)
+			between++;
+		assert_true(seconds() - t < 10);
+	} while (st.free_resident_bytes > 0);
+	printf("trim: %llu of %llu stats showed the pages freed behind it "
+	       "partly gone\n", (unsigned long long)between,
+	       (unsigned long long)seen);
+	if (between == 0)
+		fail_msg("the pages freed behind the trim went back all at "
+			 "once, in one loop turn");
+	r = raw_reply(fx.raw, 2);
+	assert_int_equal(r->error, 0);
+	assert_int_equal(r->body_case, POOLMGR__REPLY__BODY_TRIM);
+	assert_int_equal(r->trim->released_bytes, kept + behind);
+	poolmgr__reply__free_unpacked(r, NULL);
+	base = pool_ptr(fx.pool, 0);
+	assert_int_equal(harness_resident_pages(base + first, behind), 0);
+	assert_int_equal(pool_free(fx.pool, sep), 0);
+}
+
+static void
 refused_alloc_held(void **state)
 {
 	struct pool_stats st;
@@ -808,6 +877,8 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(check_and_destroy_held_too, teardown),
 		cmocka_unit_test_teardown(trim_in_steps, teardown),
+		cmocka_unit_test_teardown(
+			trim_goes_back_for_pages_freed_behind_it, teardown),
 		cmocka_unit_test_teardown(refused_alloc_held, teardown),
 		cmocka_unit_test_teardown(long_wait_ends_after_two_seconds,
 					  teardown),
