@@ -62,7 +62,12 @@
  *    second flush while the first is still on its way.  While the kernel
  *    refuses, a shard over its budget keeps and refills nothing (frees go
  *    to the daemon), and its evictions are tried again only after a wait
- *    that doubles with each failure.
+ *    that doubles with each failure.  Since a failed flush puts its blocks
+ *    back, a flush that must leave nothing behind (pool_flush,
+ *    pool_set_cache(0)) waits for the flushes of others that were on
+ *    their way when it took each shard, and flushes again what they put
+ *    back: its 0 says that no block the cache had when it was called is
+ *    cached or on its way.
  *
  * 6. However many flushes fail, a shard holds at most twice its part of
  *    the budget.  The blocks of a flush the daemon did not take come back
@@ -138,12 +143,27 @@
  * budget (6).
  */
 #define CACHE_BOUND		2
+/*
+ * pool_flush flushes a shard again, after flushes of others put blocks
+ * back, at most this many times (empty_all).
+ */
+#define CACHE_EMPTY_TRIES	3
 #define NO_OFF			UINT64_MAX
 
 struct cblock {
 	uint64_t	 off;
 	uint64_t	 usable;
 };
+
+/*
+ * A flush of a shard's blocks on its way, from flight_begin to settle: on
+ * the stack of the thread that sends it.
+ */
+struct flight {
+	TAILQ_ENTRY(flight) link;
+	uint32_t	 n;		/* its number, marking its entries */
+};
+TAILQ_HEAD(flight_list, flight);
 
 struct bin {
 	struct cblock	*b;		/* a stack: the newest on top */
@@ -158,6 +178,9 @@ struct shard {
 	uint64_t	 out;		/* on their way: flushed, or asked for */
 	int		 used;		/* a thread has used it */
 	uint32_t	 flights;	/* flushes begun here: their numbers */
+	struct flight_list flying;	/* of them, unsettled: oldest first */
+	uint64_t	 failures;	/* settles that put blocks back */
+	int		 failure;	/* why the last of them did */
 	int64_t		 retry_wait;	/* ns: after the last failed flush */
 	int64_t		 retry_at;	/* ns: no eviction before; atomic */
 	struct ctable	 table;
@@ -432,11 +455,22 @@ shard_fits(const struct cache *k, const struct shard *sh, uint64_t more)
 	    CACHE_BOUND * (uint64_t)shard_budget(k);
 }
 
-/* A number for a flush of sh's blocks, to mark their entries.  Locked. */
-static uint32_t
-flight_begin(struct shard *sh)
+/*
+ * A flush of sh's blocks begins: f gets a number to mark their entries,
+ * and is on its way until give_back settles it.  Locked.
+ */
+static void
+flight_begin(struct shard *sh, struct flight *f)
 {
-	return ++sh->flights;
+	f->n = ++sh->flights;
+	TAILQ_INSERT_TAIL(&sh->flying, f, link);
+}
+
+/* Flight numbers wrap: a before b, or b itself. */
+static int
+flight_upto(uint32_t a, uint32_t b)
+{
+	return (int32_t)(b - a) >= 0;
 }
 
 /* Shard locked; cache_bytes reads it without the lock. */
@@ -573,14 +607,24 @@ bin_close_bottom(struct bin *b, uint32_t put, uint32_t n)
 }
 
 /*
+ * Where a take left its shard (empty_all): every block the shard had
+ * then was taken, or is on its way in a flight up to fence; failures as
+ * they stood.
+ */
+struct mark {
+	uint32_t	fence;
+	uint64_t	failures;
+};
+
+/*
  * Take blocks out of a shard's stacks to be flushed: all of them, or the
  * older half of each stack (the newer, warmer half stays).  At most max.
  * Their entries stay, busy and marked with *flight, until the daemon has
- * answered (settle).
+ * answered (settle).  *m (if not NULL) is where the take left the shard.
  */
 static size_t
 shard_take(struct cache *k, struct shard *sh, int all, uint64_t *offs,
-    uint64_t *usable, size_t max, uint32_t *flight)
+    uint64_t *usable, size_t max, struct flight *flight, struct mark *m)
 {
 	struct bin	*b;
 	size_t		 n = 0;
@@ -588,7 +632,6 @@ shard_take(struct cache *k, struct shard *sh, int all, uint64_t *offs,
 	unsigned	 c;
 
 	pthread_mutex_lock(&sh->lock);
-	*flight = flight_begin(sh);
 	for (c = 0; c < k->nclasses && n < max; c++) {
 		b = &sh->bin[c];
 		take = all ? b->n : (b->n + 1) / 2;
@@ -596,17 +639,24 @@ shard_take(struct cache *k, struct shard *sh, int all, uint64_t *offs,
 			take = (uint32_t)(max - n);
 		if (take == 0)
 			continue;
+		if (n == 0)
+			flight_begin(sh, flight);
 		for (i = 0; i < take; i++) {
 			offs[n] = b->b[i].off;
 			usable[n++] = b->b[i].usable;
 			bytes_add(sh, -(int64_t)b->b[i].usable);
 			sh->out += b->b[i].usable;
-			ctable_set_flushing(&sh->table, b->b[i].off, *flight);
+			ctable_set_flushing(&sh->table, b->b[i].off,
+			    flight->n);
 		}
 		memmove(b->b, b->b + take, (b->n - take) * sizeof *b->b);
 		b->n -= take;
 		if (!all && b->refill > CACHE_REFILL_MIN)
 			b->refill /= 2;
+	}
+	if (m != NULL) {
+		m->fence = sh->flights;
+		m->failures = sh->failures;
 	}
 	pthread_mutex_unlock(&sh->lock);
 	return n;
@@ -680,14 +730,16 @@ retry_locked(struct shard *sh, int failed)
 /*
  * The daemon has answered for the blocks of flight, a flush of sh: the
  * first done of them are no longer the handle's, the others still are and
- * go back into the stacks.  Whoever waits for one of them looks again.
- * An entry another flush has marked since is that flush's to settle: the
- * daemon freed the block, handed it back, and it was freed into the cache
- * and taken again.
+ * go back into the stacks (error kept them).  Whoever waits for one of
+ * them, or for the flight (flights_settled), looks again.  An entry
+ * another flush has marked since is that flush's to settle: the daemon
+ * freed the block, handed it back, and it was freed into the cache and
+ * taken again.
  */
 static void
-settle(struct cache *k, struct shard *sh, uint32_t flight,
-    const uint64_t *offs, const uint64_t *usable, size_t done, size_t n)
+settle(struct cache *k, struct shard *sh, struct flight *flight,
+    const uint64_t *offs, const uint64_t *usable, size_t done, size_t n,
+    int error)
 {
 	size_t	i;
 
@@ -695,11 +747,36 @@ settle(struct cache *k, struct shard *sh, uint32_t flight,
 	for (i = 0; i < n; i++)
 		sh->out -= usable[i];
 	for (i = 0; i < done; i++)
-		ctable_flushed(&sh->table, offs[i], flight);
-	unflush_locked(k, sh, flight, offs + done, usable + done, n - done);
+		ctable_flushed(&sh->table, offs[i], flight->n);
+	unflush_locked(k, sh, flight->n, offs + done, usable + done, n - done);
 	retry_locked(sh, done < n);
+	if (done < n) {
+		sh->failures++;
+		sh->failure = error;
+	}
+	TAILQ_REMOVE(&sh->flying, flight, link);
 	pthread_cond_broadcast(&sh->unbusy);
 	pthread_mutex_unlock(&sh->lock);
+}
+
+/*
+ * Wait until every flight of sh up to fence has settled.  Flushes begun
+ * later never hold it up, however many begin meanwhile: flights are
+ * numbered in the order they begin, and the oldest on its way is first.
+ * Locked.
+ */
+static void
+flights_settled(struct shard *sh, uint32_t fence)
+{
+	struct flight	*f;
+	int		 cancel;
+
+	/* Not a cancellation point: the shard would stay locked. */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+	while ((f = TAILQ_FIRST(&sh->flying)) != NULL &&
+	    flight_upto(f->n, fence))
+		pthread_cond_wait(&sh->unbusy, &sh->lock);
+	pthread_setcancelstate(cancel, NULL);
 }
 
 /*
@@ -768,8 +845,8 @@ went_before_kept(uint64_t *offs, uint64_t *usable, size_t done, size_t kept,
  * how many.
  */
 static int
-give_back(struct pool *p, struct shard *sh, uint32_t flight, uint64_t *offs,
-    uint64_t *usable, size_t n, size_t *left)
+give_back(struct pool *p, struct shard *sh, struct flight *flight,
+    uint64_t *offs, uint64_t *usable, size_t n, size_t *left)
 {
 	size_t	done = 0, kept = 0, chunk = n, at, m, bad;
 	int	error = 0, e, alone = 0;
@@ -805,29 +882,32 @@ give_back(struct pool *p, struct shard *sh, uint32_t flight, uint64_t *offs,
 			chunk = n;
 		alone = 0;
 	}
-	settle(p->cache, sh, flight, offs, usable, done, n);
+	settle(p->cache, sh, flight, offs, usable, done, n, error);
 	if (left != NULL)
 		*left = n - done;
 	return done < n ? error : 0;
 }
 
 /*
- * Give blocks back to the daemon in batches: all of every shard's, or the
- * older half of one shard's.  Returns the bytes they held.  *errorp (if
- * not NULL) is 0, or the first error that kept blocks in the cache: the
- * next flush tries them again.  A shard whose blocks cannot go does not
- * keep the others': whoever flushes wants all it can get (room for an
- * allocation, a double-freed block that may be in any shard), and smaller
- * batches may go where one did not.
+ * Give blocks back to the daemon in batches: all of every shard's (only
+ * NULL) or of one shard's (all), or the older half of one shard's.
+ * Returns the bytes they held.  *errorp (if not NULL) is 0, or the first
+ * error that kept blocks in the cache: the next flush tries them again.
+ * A shard whose blocks cannot go does not keep the others': whoever
+ * flushes wants all it can get (room for an allocation, a double-freed
+ * block that may be in any shard), and smaller batches may go where one
+ * did not.  marks (if not NULL, one a shard) get where each shard's last
+ * take left it.
  */
 static uint64_t
-flush_some(struct pool *p, struct shard *only, int *errorp)
+flush_marked(struct pool *p, struct shard *only, int all, int *errorp,
+    struct mark *marks)
 {
 	struct cache	*k = p->cache;
 	uint64_t	*offs, *usable, before, after;
 	size_t		 n, left;
 	unsigned	 s;
-	uint32_t	 flight;
+	struct flight	 flight;
 	int		 error = 0, e;
 
 	/* On the heap: 64 KiB, too much for a small thread stack. */
@@ -838,19 +918,22 @@ flush_some(struct pool *p, struct shard *only, int *errorp)
 	}
 	usable = offs + POOL_BATCH_MAX;
 	before = cache_bytes(p);
+	if (only == NULL)
+		all = 1;
 	for (s = 0; s < CACHE_SHARDS; s++) {
 		if (only != NULL && only != &k->shard[s])
 			continue;
 		do {
-			n = shard_take(k, &k->shard[s], only == NULL, offs,
-			    usable, POOL_BATCH_MAX, &flight);
+			n = shard_take(k, &k->shard[s], all, offs, usable,
+			    POOL_BATCH_MAX, &flight,
+			    marks != NULL ? &marks[s] : NULL);
 			/*
 			 * A dead daemon, or the handle destroyed, takes the
 			 * blocks off the daemon's books with the handle:
 			 * give_back forgets them.
 			 */
 			left = 0;
-			e = n > 0 ? give_back(p, &k->shard[s], flight, offs,
+			e = n > 0 ? give_back(p, &k->shard[s], &flight, offs,
 			    usable, n, &left) : 0;
 			if (error == 0)
 				error = e;
@@ -860,13 +943,67 @@ flush_some(struct pool *p, struct shard *only, int *errorp)
 			 * all came back would be taken again, but the few a
 			 * batch kept back go with the next one's others.
 			 */
-		} while (only == NULL && n == POOL_BATCH_MAX && left < n);
+		} while (all && n == POOL_BATCH_MAX && left < n);
 	}
 	free(offs);
 	after = cache_bytes(p);
 	if (errorp != NULL)
 		*errorp = error;
 	return before > after ? before - after : 0;
+}
+
+/* All of every shard's blocks, or the older half of one shard's. */
+static uint64_t
+flush_some(struct pool *p, struct shard *only, int *errorp)
+{
+	return flush_marked(p, only, 0, errorp, NULL);
+}
+
+/*
+ * Give back every block the cache has when called, those that flushes of
+ * other threads have on their way included: 0 once none of them is left,
+ * cached or on its way; else the error that kept some.  A flush that is
+ * on its way when this one takes a shard may have blocks of the shard,
+ * and may fail and put them back after this one has gone: so each shard's
+ * flights up to the take are waited for, and if any flight failed
+ * meanwhile the shard is flushed again and waited for again.  Failures of
+ * flights that have only blocks freed since count too (the shard cannot
+ * tell); a thread that keeps freeing into a shard whose flushes keep
+ * failing is not chased: after CACHE_EMPTY_TRIES flushes again, the last
+ * failure's error.  Nothing is waited for once blocks are known to stay.
+ */
+static int
+empty_all(struct pool *p)
+{
+	struct cache	*k = p->cache;
+	struct mark	 marks[CACHE_SHARDS];
+	struct shard	*sh;
+	unsigned	 s, tries;
+	int		 error, e, back, failure;
+
+	(void)flush_marked(p, NULL, 1, &error, marks);
+	for (s = 0; s < CACHE_SHARDS && error == 0; s++) {
+		sh = &k->shard[s];
+		for (tries = 0;; tries++) {
+			pthread_mutex_lock(&sh->lock);
+			flights_settled(sh, marks[s].fence);
+			back = sh->failures != marks[s].failures;
+			failure = sh->failure;
+			pthread_mutex_unlock(&sh->lock);
+			if (!back)
+				break;
+			if (tries == CACHE_EMPTY_TRIES) {
+				error = failure;
+				break;
+			}
+			(void)flush_marked(p, sh, 1, &e, marks);
+			if (e != 0) {
+				error = e;
+				break;
+			}
+		}
+	}
+	return error;
 }
 
 /*
@@ -904,7 +1041,7 @@ evict_if_over(struct pool *p, struct shard *sh)
  * next pop or flush.
  */
 static void
-shed(struct pool *p, struct shard *sh, uint32_t flight, uint64_t *offs,
+shed(struct pool *p, struct shard *sh, struct flight *flight, uint64_t *offs,
     uint64_t *usable, size_t n)
 {
 	if (n > 0)
@@ -923,7 +1060,8 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, uint64_t *out)
 	struct cache	*k = p->cache;
 	uint64_t	 sizes[CACHE_REFILL_MAX], offs[CACHE_REFILL_MAX];
 	uint64_t	 usable[CACHE_REFILL_MAX], asked, room, held, bound;
-	uint32_t	 n, i, j, flight = 0;
+	uint32_t	 n, i, j;
+	struct flight	 flight;
 	size_t		 cap;
 
 	pthread_mutex_lock(&sh->lock);
@@ -982,12 +1120,12 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, uint64_t *out)
 		bytes_add(sh, (int64_t)usable[i]);
 	}
 	if (i > 0)
-		flight = flight_begin(sh);
+		flight_begin(sh, &flight);
 	for (j = 1; j <= i; j++)
 		sh->out += usable[j];	/* on their way back: shed */
 	pthread_mutex_unlock(&sh->lock);
 	/* Those that found no room in a stack go straight back. */
-	shed(p, sh, flight, offs + 1, usable + 1, i);
+	shed(p, sh, &flight, offs + 1, usable + 1, i);
 	*out = offs[0];
 	evict_if_over(p, sh);
 	return 1;
@@ -1020,6 +1158,7 @@ cache_create(struct pool *p, const uint8_t *share_map, uint64_t share_size,
 	for (i = 0; i < CACHE_SHARDS; i++) {
 		pthread_mutex_init(&k->shard[i].lock, NULL);
 		pthread_cond_init(&k->shard[i].unbusy, NULL);
+		TAILQ_INIT(&k->shard[i].flying);
 		ctable_init(&k->shard[i].table, k->gshift);
 	}
 	p->cache = k;
@@ -1095,7 +1234,7 @@ cache_set_budget(struct pool *p, size_t budget)
 	budget = budget_for(k, budget);
 	__atomic_store_n(&k->budget, budget, __ATOMIC_RELAXED);
 	if (budget == 0) {
-		(void)flush_some(p, NULL, &error);
+		error = empty_all(p);
 		cache_give_slack(p);
 		/*
 		 * Live blocks are no longer tracked; cached ones that the
@@ -1124,7 +1263,8 @@ cache_set_budget(struct pool *p, size_t budget)
  */
 static uint64_t
 bin_pop(struct shard *sh, struct bin *b, const struct cache *k,
-    uint64_t *sheds, uint64_t *shed_usable, size_t *nshed, uint32_t *flight)
+    uint64_t *sheds, uint64_t *shed_usable, size_t *nshed,
+    struct flight *flight)
 {
 	uint64_t	off;
 
@@ -1135,8 +1275,8 @@ bin_pop(struct shard *sh, struct bin *b, const struct cache *k,
 		if (!is_shared(k, off))
 			return off;
 		if (*nshed == 0)
-			*flight = flight_begin(sh);
-		ctable_set_flushing(&sh->table, off, *flight);
+			flight_begin(sh, flight);
+		ctable_set_flushing(&sh->table, off, flight->n);
 		sh->out += b->b[b->n].usable;
 		shed_usable[*nshed] = b->b[b->n].usable;
 		sheds[(*nshed)++] = off;
@@ -1152,7 +1292,7 @@ cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 	uint64_t	 sheds[CACHE_SHED_MAX], shed_usable[CACHE_SHED_MAX];
 	uint64_t	 off = NO_OFF;
 	size_t		 nshed = 0;
-	uint32_t	 flight = 0;
+	struct flight	 flight;
 	unsigned	 r;
 	int		 c, error;
 
@@ -1175,7 +1315,7 @@ cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 		ctable_set_req(&sh->table, off, round_g(k, size));
 	pthread_mutex_unlock(&sh->lock);
 	/* Retained by someone after it was freed here: not ours to reuse. */
-	shed(p, sh, flight, sheds, shed_usable, nshed);
+	shed(p, sh, &flight, sheds, shed_usable, nshed);
 
 	if (off == NO_OFF && !refill(p, sh, c, size, &off))
 		return 0;
@@ -1429,12 +1569,9 @@ cache_flush(struct pool *p)
 int
 cache_empty(struct pool *p)
 {
-	int	error;
-
 	if (p->cache == NULL)
 		return 0;
-	(void)flush_some(p, NULL, &error);
-	return error;
+	return empty_all(p);
 }
 
 uint64_t

@@ -29,8 +29,8 @@ struct cache;
 int	cache_create(struct pool *, const uint8_t *share_map,
 	    uint64_t share_size, size_t budget);
 /*
- * Change the budget; 0 flushes the cache and stops tracking live blocks.
- * 0, or the error that kept blocks in the cache (see cache_empty).
+ * Change the budget; 0 empties the cache as cache_empty does and stops
+ * tracking live blocks.  0, or the error that kept blocks in the cache.
  */
 int	cache_set_budget(struct pool *, size_t budget);
 /* Forget the cache (the handle is closing: the daemon drops its blocks). */
@@ -70,7 +70,12 @@ int	cache_known(struct pool *, pool_off_t off, uint64_t *usable);
  * still holds it, unless memory runs out putting it back.
  */
 uint64_t cache_flush(struct pool *);
-/* The same (pool_flush): 0, or the error that kept blocks in the cache. */
+/*
+ * The same, and more (pool_flush): the blocks that other threads' flushes
+ * have on their way are waited for, and flushed again if they come back.
+ * 0 when no block the cache had is left in it or on its way; else the
+ * error that kept blocks in the cache.
+ */
 int	cache_empty(struct pool *);
 /*
  * 0 while the handle works; else why not: -EBADF (its pool was destroyed),

@@ -181,7 +181,8 @@ POOL_API void pool_close(struct pool *p);
  * budget again, however many threads flush at once).
  *
  * pool_set_cache - set this handle's cache budget in bytes; 0 turns the
- * cache off and gives its blocks back.  The default is 4 MiB, or
+ * cache off and gives its blocks back, as pool_flush does (and answers
+ * as it does).  The default is 4 MiB, or
  * $POOLMGR_CLIENT_CACHE (bytes, with an optional K, M or G) when set at
  * pool_open.  -EOPNOTSUPP for a budget on a handle that cannot cache
  * (read-only).
@@ -194,6 +195,10 @@ POOL_API int pool_set_cache(struct pool *p, size_t budget);
  * pool_set_cache also answers (a handle without a cache learns of a
  * destroyed pool at its next request), or why blocks stayed in the cache
  * (-ENOBUFS, -ENOMEM: the kernel would not send them; try again later).
+ * Blocks that other threads are giving back from the cache at the time
+ * count as cached: it waits for them, and gives back itself those that
+ * could not go.  So 0 says that no block the cache had when it was called
+ * is still there or on its way; blocks freed into it meanwhile may be.
  */
 POOL_API int pool_flush(struct pool *p);
 

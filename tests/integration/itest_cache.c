@@ -35,7 +35,10 @@
  *     only that block leaves the cache; one block that no FreeBatch can
  *     carry stays cached alone, the rest of its flush freed;
  *   - flushes of one shard that are on their way at once and all fail
- *     leave the cache at most twice its budget.
+ *     leave the cache at most twice its budget;
+ *   - pool_flush and pool_set_cache(0) say 0 only when no block the cache
+ *     had is left in it or on its way: they wait for another thread's
+ *     flush, and give back what it could not send.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -56,6 +59,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -2040,11 +2044,6 @@ job_held_failing_flush(void *arg)
 {
 	my_hold = arg;
 	(void)pool_flush(at_once_pool);
-	/* Nothing to send, so nothing held: say so as the hold would. */
-	if (!my_hold->done) {
-		my_hold->done = true;
-		sem_post(&my_hold->sent);
-	}
 	my_hold = NULL;
 	return NULL;
 }
@@ -2055,10 +2054,12 @@ job_held_failing_flush(void *arg)
  * have on their way.  This thread frees a budget's worth of blocks into
  * its shard, another thread's pool_flush takes them and is held before
  * its send; eight times, then once more; an allocation of an empty class
- * meanwhile is refilled; then the sends all fail.  (The old library let
- * the shard fill again behind each flush: every flush put its budget's
- * worth back, nine times the budget in all, and the refill added its
- * blocks on top.)
+ * meanwhile is refilled; then the sends all fail.  Once the flushes on
+ * their way fill the bound, the frees go to the daemon: a pool_flush
+ * then finds nothing to take and waits for the held ones, and flushes
+ * again (and fails) what they put back.  (The old library let the shard
+ * fill again behind each flush: every flush put its budget's worth back,
+ * nine times the budget in all, and the refill added its blocks on top.)
  */
 static void
 failed_flushes_at_once_keep_twice_the_budget(void **state)
@@ -2069,6 +2070,7 @@ failed_flushes_at_once_keep_twice_the_budget(void **state)
 	struct pool_stats st;
 	pool_off_t extra;
 	unsigned i, j;
+	bool held;
 
 	(void)state;
 	start();
@@ -2091,10 +2093,12 @@ failed_flushes_at_once_keep_twice_the_budget(void **state)
 		at_once_hold[i].fail = true;
 		sem_init(&at_once_hold[i].sent, 0, 0);
 		sem_init(&at_once_hold[i].go, 0, 0);
+		held = stats(at_once_pool).client_cached_bytes > 0;
 		assert_int_equal(pthread_create(&t[i], NULL,
 						job_held_failing_flush,
 						&at_once_hold[i]), 0);
-		sem_wait(&at_once_hold[i].sent);
+		if (held)
+			sem_wait(&at_once_hold[i].sent);
 	}
 	EXPECT_RC(pool_alloc(at_once_pool, 1000, &extra), 0);
 	EXPECT_RC(pool_free(at_once_pool, extra), 0);
@@ -2119,6 +2123,130 @@ failed_flushes_at_once_keep_twice_the_budget(void **state)
 	pool_close(at_once_pool);
 	pool_disconnect(c);
 	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
+/* ---- a flush that says 0 leaves nothing behind --------------------------- */
+
+static struct pool *behind_pool;
+static bool behind_by_budget;	/* pool_set_cache(0), not pool_flush */
+static int rc_behind;
+static sem_t behind_done;
+
+static void *
+job_flush_all(void *arg)
+{
+	(void)arg;
+	rc_behind = behind_by_budget ? pool_set_cache(behind_pool, 0) :
+		    pool_flush(behind_pool);
+	sem_post(&behind_done);
+	return NULL;
+}
+
+/* Wait for sem at most ms milliseconds; whether it came. */
+static bool
+sem_wait_ms(sem_t *sem, long ms)
+{
+	struct timespec ts;
+	int rc;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	while ((rc = sem_timedwait(sem, &ts)) != 0 && errno == EINTR)
+		;
+	return rc == 0;
+}
+
+/*
+ * pool_flush's 0 says that no block the cache had is cached or on its way
+ * any more, those another thread's flush has on its way included: thread
+ * T's flush takes every block of this thread's shard and is held before
+ * its send; thread M's pool_flush (or pool_set_cache(0)) finds nothing to
+ * take; then T's send fails and T puts the blocks back.  M must not have
+ * said 0 while that could happen: it waits for T and gives the blocks
+ * back itself, or says why it could not.  M is given a second to return
+ * before T is let go, which a flush that does not wait needs.  (The old
+ * library's M returned 0 at once, and the blocks were back in the cache
+ * after it: a program that flushed before reading its statistics, or
+ * before it forked, found them still cached.)
+ */
+static void
+flush_leaves_nothing_behind(bool by_budget)
+{
+	static pool_off_t offs[64];
+	struct pool_conn *c;
+	struct pool_stats st;
+	pthread_t t, m;
+	uint64_t cached;
+	bool early;
+	int i;
+
+	start();
+	behind_pool = open_ok(&c, "c");
+	behind_by_budget = by_budget;
+	for (i = 0; i < 64; i++)
+		EXPECT_RC(pool_alloc(behind_pool, 256, &offs[i]), 0);
+	for (i = 0; i < 64; i++)
+		EXPECT_RC(pool_free(behind_pool, offs[i]), 0);
+	cached = stats(behind_pool).client_cached_bytes;
+	assert_true(cached >= 64 * 256);
+	memset(&hold_t, 0, sizeof(hold_t));
+	hold_t.fail = true;
+	sem_init(&hold_t.sent, 0, 0);
+	sem_init(&hold_t.go, 0, 0);
+	sem_init(&behind_done, 0, 0);
+
+	assert_int_equal(pthread_create(&t, NULL, job_failing_flush,
+					behind_pool), 0);
+	sem_wait(&hold_t.sent);		/* T has every block on its way */
+	assert_int_equal(pthread_create(&m, NULL, job_flush_all, NULL), 0);
+	early = sem_wait_ms(&behind_done, 1000);
+	sem_post(&hold_t.go);		/* T's send fails: the blocks back */
+	assert_int_equal(pthread_join(t, NULL), 0);
+	if (!early)
+		sem_wait(&behind_done);
+	assert_int_equal(pthread_join(m, NULL), 0);
+	EXPECT_RC(rc_failed_flush, -ENOBUFS);
+	st = stats(behind_pool);
+	printf("cache: %s while another flush had %" PRIu64 " B on its way, "
+	       "which failed: %s (%s T failed), then %" PRIu64 " B "
+	       "allocated, %" PRIu64 " B of it cached\n",
+	       by_budget ? "pool_set_cache(0)" : "pool_flush", cached,
+	       pool_strerror(rc_behind), early ? "before" : "after",
+	       st.allocated_bytes, st.client_cached_bytes);
+	assert_int_equal(st.allocated_bytes, st.client_cached_bytes);
+	if (rc_behind == 0 && st.client_cached_bytes != 0)
+		fail_msg("%s returned 0, and then %" PRIu64 " B it had were "
+			 "back in the cache", by_budget ? "pool_set_cache(0)" :
+			 "pool_flush", st.client_cached_bytes);
+	if (rc_behind != 0)
+		EXPECT_RC(rc_behind, -ENOBUFS);
+	EXPECT_RC(pool_flush(behind_pool), 0);
+	st = stats(behind_pool);
+	assert_int_equal(st.allocated_bytes, 0);
+	assert_int_equal(st.client_cached_bytes, 0);
+	check(c, "c");
+	pool_close(behind_pool);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
+static void
+flush_waits_for_flushes_on_their_way(void **state)
+{
+	(void)state;
+	flush_leaves_nothing_behind(false);
+}
+
+static void
+cache_off_waits_for_flushes_on_their_way(void **state)
+{
+	(void)state;
+	flush_leaves_nothing_behind(true);
 }
 
 int
@@ -2181,6 +2309,10 @@ main(void)
 			threads_lose_nothing_while_flushes_fail, teardown),
 		cmocka_unit_test_teardown(
 			failed_flushes_at_once_keep_twice_the_budget, teardown),
+		cmocka_unit_test_teardown(
+			flush_waits_for_flushes_on_their_way, teardown),
+		cmocka_unit_test_teardown(
+			cache_off_waits_for_flushes_on_their_way, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
