@@ -77,9 +77,21 @@
  * Printed: the trim's reply time, and the prober's round trips from just
  * before each trim to 100 ms after its reply, ROUNDS times.
  *
+ * And many blocks at once, each no bigger than a release step (batch):
+ * one client frees POOL_BATCH_MAX written blocks of 1 MiB (page spans) in
+ * one FreeBatch, or of 4 KiB (small blocks, far past what the pool keeps
+ * for reuse), or is killed holding the 1 MiB ones, ROUNDS times,
+ * release_step = 0 against the default.  No block is over the step, so
+ * none went in steps once, and the whole batch's pages went back inside
+ * the one request (or the one turn of the dead client's references).
+ * Printed: the free's (or kill's) reply time, the time until a Stats
+ * request of this client, which waits for queued work, answers, and the
+ * prober's round trips from just before each free (or kill) to 100 ms
+ * after that.
+ *
  * Usage: bench_release [--quick] [--poolmgrd PATH] [--only TABLE]
- * TABLE: free, death, idle, trim, stats, destroy, move, move-stats or
- * trim-frees.
+ * TABLE: free, death, idle, trim, stats, destroy, move, move-stats,
+ * trim-frees or batch.
  * Exit status: 0, 1 if a measurement failed, 2 if it could not run.
  */
 #include <getopt.h>
@@ -149,6 +161,8 @@ static int rounds = 5;
 static const char *only;	/* --only: the one table to measure */
 static size_t ndeath = 1000000;
 static size_t nruns = 1000000;
+static uint64_t batch_block = MiB;	/* measure_batch's block size */
+static bool batch_kill;		/* measure_batch kills the holder instead */
 #define TRIM_FREE_US 200	/* the freeing client's pause between frees */
 
 /* The prober: round trips until told to stop. */
@@ -794,6 +808,109 @@ out:
 }
 
 /*
+ * A client that allocates POOL_BATCH_MAX blocks of batch_block bytes,
+ * writes them, says so and waits, for a kill or to free them all in one
+ * FreeBatch when told to (go), and says when that was answered (done).
+ */
+struct batcher {
+	volatile int ready, go, done, failed;
+};
+
+static void
+batcher_run(const char *sock, struct batcher *bt)
+{
+	static size_t sizes[POOL_BATCH_MAX];
+	static pool_off_t offs[POOL_BATCH_MAX];
+	struct pool_conn *c;
+	struct pool *p;
+	size_t i;
+
+	for (i = 0; i < POOL_BATCH_MAX; i++)
+		sizes[i] = batch_block;
+	if (pool_connect(sock, &c) || pool_open(c, "batch", &p) ||
+	    pool_set_cache(p, 0) ||
+	    pool_alloc_batch(p, POOL_BATCH_MAX, sizes, offs))
+		goto fail;
+	for (i = 0; i < POOL_BATCH_MAX; i++)
+		memset(pool_ptr(p, offs[i]), (int)i + 1, batch_block);
+	bt->ready = 1;
+	while (!bt->go)
+		usleep(1000);
+	if (pool_free_batch(p, POOL_BATCH_MAX, offs))
+		goto fail;
+	bt->done = 1;
+	pause();
+	_exit(0);
+fail:
+	bt->failed = 1;
+	bt->ready = 1;
+	_exit(1);
+}
+
+/*
+ * POOL_BATCH_MAX written blocks of batch_block bytes freed in one
+ * FreeBatch (or their holder killed), rounds times; watched from just
+ * before each to 100 ms after this client's Stats, which waits for the
+ * work queued, is answered.
+ */
+static int
+measure_batch(const char *bin, struct row *row)
+{
+	struct pool_create_opts batch_o = {
+		.max_size = POOL_BATCH_MAX * batch_block + 64 * MiB };
+	struct batcher *bt = shared_alloc(sizeof(*bt));
+	struct run u = {.kid = -1};
+	double free_ms[16], settled_ms[16];
+	int r, st, err = -1;
+
+	if (!bt || run_start(&u, bin, row, "batch", &batch_o))
+		goto out;
+	for (r = 0; r < rounds && !u.pr->failed; r++) {
+		struct pool_stats ps;
+		pid_t kid;
+		double t;
+
+		memset((void *)bt, 0, sizeof(*bt));
+		fflush(NULL);
+		if ((kid = fork()) == 0)
+			batcher_run(u.d.sock, bt);
+		while (!bt->ready && waitpid(kid, &st, WNOHANG) == 0)
+			usleep(1000);
+		if (!bt->ready || bt->failed)
+			goto out;
+		u.pr->watch = 1;
+		usleep(10 * 1000);
+		t = now_sec();
+		if (batch_kill) {
+			kill(kid, SIGKILL);
+			waitpid(kid, &st, 0);
+		} else {
+			bt->go = 1;
+			while (!bt->done && !bt->failed)
+				usleep(50);
+		}
+		free_ms[r] = (now_sec() - t) * 1e3;
+		if (bt->failed ||
+		    pool_stats_by_name(u.c, "batch", &ps) || ps.live_blocks)
+			goto out;
+		settled_ms[r] = (now_sec() - t) * 1e3;
+		usleep(100 * 1000);
+		u.pr->watch = 0;
+		if (!batch_kill) {
+			kill(kid, SIGKILL);
+			waitpid(kid, &st, 0);
+		}
+	}
+	row->free_ms = median(free_ms, rounds);
+	row->gone_ms = median(settled_ms, rounds);
+	err = 0;
+out:
+	if (bt)
+		shared_free((void *)bt, sizeof(*bt));
+	return run_end(&u, err, row);
+}
+
+/*
  * Measure each row with fn, then print them under title (unless --only
  * names another key); reply: the name
  * of a column for free_ms (NULL: none); gone_col: a column for gone_ms.
@@ -891,6 +1008,21 @@ main(int argc, char **argv)
 		{ .name = "release_step = 1M (the default)",
 		  .conf = "idle_trim = 1\n" },
 	};
+	struct row batch_spans[] = {
+		{ .name = "release_step = 0 (all inside the request)",
+		  .conf = "release_step = 0\n" },
+		{ .name = "release_step = 1M (the default)", .conf = "" },
+	};
+	struct row batch_pages[] = {
+		{ .name = "release_step = 0 (all inside the request)",
+		  .conf = "release_step = 0\n" },
+		{ .name = "release_step = 1M (the default)", .conf = "" },
+	};
+	struct row batch_deaths[] = {
+		{ .name = "release_step = 0 (all inside the drop)",
+		  .conf = "release_step = 0\n" },
+		{ .name = "release_step = 1M (the default)", .conf = "" },
+	};
 	char bin[PATH_MAX], self[PATH_MAX], title[512];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
 	int c, failed = 0;
@@ -915,7 +1047,7 @@ main(int argc, char **argv)
 	}
 	snprintf(title, sizeof title, " %s ", only ? only : "");
 	if (only && !strstr(" free death idle trim stats destroy move "
-			    "move-stats trim-frees ", title)) {
+			    "move-stats trim-frees batch ", title)) {
 		fprintf(stderr, "bench_release: no table '%s'\n", only);
 		return 2;
 	}
@@ -988,6 +1120,28 @@ main(int argc, char **argv)
 		 nruns, TRIM_FREE_US, rounds);
 	table("trim-frees", bin, measure_trim_frees, trim_frees, 2,
 	      "trim's reply", NULL, &failed, title);
+	snprintf(title, sizeof title, "One client frees %d written blocks of "
+		 "1 MiB in one FreeBatch, %d times; another makes 64 B round "
+		 "trips meanwhile (kept from just before each free to 100 ms "
+		 "after a Stats of the pool, which waits for queued work, is "
+		 "answered)", POOL_BATCH_MAX, rounds);
+	table("batch", bin, measure_batch, batch_spans, 2, "free's reply",
+	      "stats answered after", &failed, title);
+	batch_block = 4096;
+	snprintf(title, sizeof title, "The same with %d blocks of 4 KiB "
+		 "(small blocks, past the pages the pool keeps for reuse)",
+		 POOL_BATCH_MAX);
+	table("batch", bin, measure_batch, batch_pages, 2, "free's reply",
+	      "stats answered after", &failed, title);
+	batch_block = MiB;
+	batch_kill = true;
+	snprintf(title, sizeof title, "A client holding %d written blocks of "
+		 "1 MiB is killed, %d times (kept from just before each kill "
+		 "to 100 ms after a Stats is answered)", POOL_BATCH_MAX,
+		 rounds);
+	table("batch", bin, measure_batch, batch_deaths, 2, "kill noticed",
+	      "stats answered after", &failed, title);
+	batch_kill = false;
 	printf("\nload average %.2f at the end.\n", load_avg());
 	return failed;
 }
