@@ -58,7 +58,8 @@
  *     it passes over counted too).
  *   - No call gives back more pages than it freed itself and retain_cut
  *     bytes of kept ones (and one queued range), however far the
- *     retention bound fell; heap_retain_step gives back the rest.
+ *     retention bound fell; heap_retain_step gives back the rest.  While
+ *     held (heap_set_retain_hold), frees give back only a span's own.
  *   - heap_split releases nothing: a big span's tail can be punched out
  *     by its owner in slices before heap_free_released frees it.
  *
@@ -994,6 +995,13 @@ heap_set_retain_cut(struct heap *h, uint64_t bytes)
 
 	h->cfg.retain_cut = bytes;
 	h->cut_pages = (cut >> h->pshift) + ((cut & (h->page - 1)) != 0);
+}
+
+int
+heap_set_retain_hold(struct heap *h, int on)
+{
+	h->retain_hold = on != 0;
+	return dirty_retain_excess(h) != 0;
 }
 
 int

@@ -257,6 +257,19 @@ int heap_retain_step(struct heap *h, uint64_t max);
 void heap_set_retain_cut(struct heap *h, uint64_t bytes);
 
 /*
+ * heap_set_retain_hold - while on, the pages of small blocks that become
+ * free are only queued for reuse: no call gives any of them back, however
+ * far over its bound the pool keeps (the queue grows as it must), and no
+ * call cuts what the pool keeps.  Spans still give their own pages back
+ * at once.  The owner that must bound what one stretch of calls gives
+ * back (many frees in one request) holds, then gives the excess back with
+ * heap_retain_step.  heap_retain_step and the trims work as ever.  Returns
+ * what heap_retain_step would: 1 while the pool keeps more than its bound
+ * with queued pages, else 0.
+ */
+int heap_set_retain_hold(struct heap *h, int on);
+
+/*
  * heap_check - walk all metadata and verify every invariant.  Returns 0, or
  * -EFAULT with a description of the first violation in msg.
  */

@@ -303,6 +303,7 @@ struct heap {
 	uint64_t free_dirty;	/* dirty pages wholly inside free runs */
 	uint64_t retain_limit;
 	uint64_t cut_pages;	/* retain_cut: pages one cut may give back */
+	bool retain_hold;	/* heap_set_retain_hold: frees give none back */
 	/* A trim in steps (heap_trim_step): where the next step looks, and
 	 * what the current one may still do. */
 	bool trimming;

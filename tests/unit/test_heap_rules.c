@@ -773,6 +773,67 @@ retention_cut_is_bounded_per_call(void **state)
 }
 
 /*
+ * While held, frees give back none of the pages of small blocks, however
+ * far past the bound (256 pages) they go: 4096 blocks of a page freed
+ * gave each one's page back at once, 4096 punches in one request.  The
+ * ring grows past its bound to queue them all; a span still gives back
+ * its own pages, but cuts none of the kept ones.  Turning the hold off
+ * gives back nothing either and says there is an excess; heap_retain_step
+ * gives it back max bytes a step, down to the bound.  A held page stays
+ * dirty: a calloc over it zeroes it.
+ */
+static void
+held_frees_give_back_only_spans(void **state)
+{
+	static uint64_t a[4096];
+	struct heap_config cfg = {
+		.max_size = 64 * MiB, .page_size = PAGE, .release = on_release,
+		.zero = on_zero, .ctx = &own, .cache_blocks = HEAP_CACHE_NONE,
+		.retain_cut = 16 * PAGE,
+	};
+	struct heap *h;
+	uint64_t span, off;
+	unsigned i, steps = 0;
+
+	(void)state;
+	memset(&own, 0, sizeof(own));
+	assert_int_equal(heap_create(&cfg, &h), 0);
+	for (i = 0; i < 4096; i++)
+		a[i] = alloc_ok(h, PAGE);
+	span = alloc_ok(h, MiB);
+	assert_int_equal(heap_set_retain_hold(h, 1), 0);	/* within */
+	for (i = 0; i < 4096; i++) {
+		assert_int_equal(heap_free(h, a[i]), 0);
+		if (i % 1024 == 0)
+			check_ok(h);
+	}
+	assert_int_equal(own.released, 0);
+	assert_int_equal(stats(h).free_resident_bytes, 4096 * PAGE);
+	assert_int_equal(heap_free(h, span), 0);
+	assert_int_equal(own.released, MiB);		/* its own only */
+	check_ok(h);
+	assert_int_equal(stats(h).retain_excess_bytes, (4096 - 256) * PAGE);
+	own.nzero = 0;
+	assert_int_equal(heap_calloc(h, 1, PAGE, &off), 0);
+	assert_true(own.nzero > 0);	/* a held page: still dirty */
+	assert_int_equal(heap_free(h, off), 0);
+	assert_int_equal(heap_set_retain_hold(h, 0), 1);
+	assert_int_equal(own.released, MiB);
+	own.released = 0;
+	while (heap_retain_step(h, 256 * PAGE)) {
+		assert_true(own.released <= (steps + 1) * 256 * PAGE);
+		steps++;
+	}
+	assert_int_equal(steps, 14);	/* 3840 pages: 256 a step, 15 */
+	assert_int_equal(own.released, (4096 - 256) * PAGE);
+	assert_int_equal(stats(h).free_resident_bytes, 256 * PAGE);
+	assert_int_equal(stats(h).retain_excess_bytes, 0);
+	check_ok(h);
+	assert_int_equal(heap_trim(h), 256 * PAGE);
+	heap_destroy(h);
+}
+
+/*
  * Shrinking the span in place to a page takes the bound down the same way:
  * the shrink releases the span's tail and cuts 16 kept pages, like a free.
  * Without steps the pages kept over the bound go with later frees: each
@@ -1723,6 +1784,7 @@ main(void)
 		cmocka_unit_test(bad_sizes_are_clear_errors),
 		cmocka_unit_test(stats_report_what_happened),
 		cmocka_unit_test(check_catches_corruption),
+		cmocka_unit_test(held_frees_give_back_only_spans),
 	};
 
 	return cmocka_run_group_tests_name("heap rules", tests, NULL, NULL);
