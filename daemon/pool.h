@@ -272,9 +272,21 @@ void dpool_release_setup(uint64_t step, uint32_t drop_step,
  * Takes h, and frees it when they are gone.
  */
 void dpool_close_handle(struct dpool *p, struct handle *h);
-/* Hold the freed block [off, off + len) for a stepped release, or false:
- * the caller frees it in the engine at once. */
+/*
+ * Hold the freed block [off, off + len) for a stepped release, or false:
+ * the caller frees it in the engine at once.  A span goes in steps when
+ * it is over the release step, or when frees gave back a step's worth at
+ * once in this loop turn already (dpool_turn_spent).
+ */
 bool dpool_release_defer(struct dpool *p, uint64_t off, uint64_t len);
+/* The engine gave len bytes back at once (its release callback). */
+void dpool_released_at_once(uint64_t len);
+/*
+ * Did this loop turn give back a release step's worth at once?  Then
+ * frees in it give nothing more back at once: spans are deferred, small
+ * blocks' pages held in the engine for dpool_retain_check.
+ */
+bool dpool_turn_spent(void);
 /* Make [off, off + len) of the pool read zero: whole pages punched. */
 void dpool_zero(struct dpool *p, uint64_t off, uint64_t len);
 /*

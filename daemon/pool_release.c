@@ -18,6 +18,21 @@
  *   the engine meanwhile, but nobody can reach them: the handle has left
  *   its session and its pool, and dpool_block does not see a block that
  *   only closed handles hold.
+ * - Many blocks, each at most a step, freed in one turn: a FreeBatch of
+ *   4096 blocks of 1 MiB (page spans) punched 4 GiB in its turn (1.8 s),
+ *   one of 4096 blocks of a page, each past what the pool keeps, punched
+ *   4096 holes (30 ms), and so did a drop step of a closed handle.  The
+ *   engine's releases count against the turn (freed_at_once, through
+ *   the pool's release callback, dpool_released_at_once); once frees
+ *   gave back release_step bytes, the turn is spent (dpool_turn_spent):
+ *   a span freed after that goes in steps as a big block does, whatever
+ *   its size, and a small block's pages only join those the engine keeps
+ *   (heap_set_retain_hold, pool.c), whose excess over the bound goes
+ *   heap_retain_step by step (below).  So a turn gives back at most
+ *   release_step and one block's pages because of frees.  A step starts
+ *   the count anew; a turn with nothing queued asks for a step at its
+ *   end to do so.  Blocks deferred so go a step's worth per turn, one
+ *   after the other, not one per turn.
  *
  * - Closing the memfd of a destroyed pool that no process maps frees its
  *   pages just as a punch would (about 0.2 s per GiB): it is punched out
@@ -126,6 +141,14 @@ static uint32_t drop_step = DPOOL_DROP_STEP_DEFAULT;
  * drop_step, the next handles go in steps like big ones.
  */
 static uint64_t dropped_at_once;
+/*
+ * Bytes the engine gave back at once since the last step, through frees
+ * in requests (and a closed handle's drops) mostly: past release_step,
+ * the turn's later frees give nothing back at once (dpool_turn_spent).
+ * A FreeBatch of 4096 blocks of 1 MiB each, none over the step, punched
+ * 4 GiB in its turn.
+ */
+static uint64_t freed_at_once;
 static bool releasing_off;	/* the daemon is stopping: punch nothing */
 static void (*on_queued)(void);
 static uint64_t last_seq;
@@ -186,8 +209,9 @@ dpool_release_defer(struct dpool *p, uint64_t off, uint64_t len)
 	struct releasing *r;
 
 	/* Only page spans (large blocks) can be freed as released. */
-	if (release_step == 0 || len <= release_step || releasing_off ||
-	    len < HEAP_DEFAULT_LARGE_THRESHOLD)
+	if (release_step == 0 || releasing_off ||
+	    len < HEAP_DEFAULT_LARGE_THRESHOLD ||
+	    (len <= release_step && !dpool_turn_spent()))
 		return false;
 	if (!(r = calloc(1, sizeof(*r))))
 		return false;	/* then at once, as with no step */
@@ -197,6 +221,21 @@ dpool_release_defer(struct dpool *p, uint64_t off, uint64_t len)
 	p->releasing++;
 	queue_add(r);
 	return true;
+}
+
+void
+dpool_released_at_once(uint64_t len)
+{
+	/* The count is for one turn: a step, due at its end, starts anew. */
+	if (!freed_at_once && TAILQ_EMPTY(&queue) && on_queued)
+		on_queued();
+	freed_at_once += len;
+}
+
+bool
+dpool_turn_spent(void)
+{
+	return release_step && !releasing_off && freed_at_once >= release_step;
 }
 
 uint64_t
@@ -350,6 +389,24 @@ release_some(struct releasing *r, uint64_t max)
 	r->done += n;
 	if (r->done == r->len)
 		release_finish(r);
+}
+
+/*
+ * Punch up to max bytes of the blocks at the front of the queue: the
+ * blocks a spent turn deferred, each under the step, go a step's worth
+ * per turn, not one per turn.
+ */
+static void
+release_blocks(uint64_t max)
+{
+	struct releasing *r;
+
+	while (max && (r = TAILQ_FIRST(&queue)) && r->kind == RELEASE_BLOCK) {
+		uint64_t n = r->len - r->done < max ? r->len - r->done : max;
+
+		release_some(r, n);
+		max -= n;
+	}
 }
 
 static uint64_t
@@ -544,11 +601,13 @@ dpool_release_step(void)
 	struct releasing *r = TAILQ_FIRST(&queue);
 
 	dropped_at_once = 0;	/* a new turn */
-	if (!r)
+	if (!r) {
+		freed_at_once = 0;
 		return false;
+	}
 	switch (r->kind) {
 	case RELEASE_BLOCK:
-		release_some(r, release_step ? release_step : UINT64_MAX);
+		release_blocks(release_step ? release_step : UINT64_MAX);
 		break;
 	case RELEASE_HANDLE:
 		drop_some(r, drop_step ? drop_step : UINT64_MAX);
@@ -575,6 +634,8 @@ dpool_release_step(void)
 		retain_some(r);
 		break;
 	}
+	/* The step's own punches are its own: the turn's frees start anew. */
+	freed_at_once = 0;
 	return !TAILQ_EMPTY(&queue);
 }
 

@@ -59,6 +59,19 @@
  *       (the pool kept the unbounded cut it was made with, and gave it
  *       all back in one loop turn: no request saw it under way); from 64K
  *       to 0, it is gone at the free's reply.
+ *   batch_of_spans_goes_in_steps      512 written blocks of 512 KiB (page
+ *       spans, each under the 1 MiB release step) freed in one FreeBatch:
+ *       their pages leave over loop turns, another request answered at
+ *       least 3 times while they go (the whole 256 MiB went inside the
+ *       request).
+ *   batch_of_pages_goes_in_steps      4096 written blocks of a page (small
+ *       blocks, far past the 256 pages the pool keeps) freed in one
+ *       FreeBatch, release_step = 64K: the same (each free punched its
+ *       own page, all inside the request).
+ *   dead_client_spans_go_in_steps     a client holding 512 written blocks
+ *       of 256 KiB is killed, release_step = 256K: the same while its
+ *       references are dropped (the 512 went in the turn its death was
+ *       noticed).
  */
 #include <errno.h>
 #include <poll.h>
@@ -907,6 +920,138 @@ reload_moves_the_retention_cut(void **state)
 				  CUT_AT_ONCE);
 }
 
+/*
+ * Our round trips answered while the pages of [base, base + len) go: fewer
+ * than from of them resident (by 16: our own block may make a page
+ * resident), more than stay (what the pool keeps for reuse); until stay
+ * are left.
+ */
+static size_t
+answered_while_going(uint8_t *base, size_t len, size_t from, size_t stay)
+{
+	size_t left = 0, seen_going = 0;
+	pool_off_t small;
+	int i;
+
+	for (i = 0; i < 200000; i++) {
+		/* A round trip: the daemon is between two loop turns. */
+		assert_int_equal(pool_alloc(fx.pool, 64, &small), 0);
+		assert_int_equal(pool_free(fx.pool, small), 0);
+		if ((left = harness_resident_pages(base, len)) <= stay)
+			break;
+		seen_going += left + 16 < from;
+		if (i % 100 == 99)
+			harness_sleep_ms(10);
+	}
+	printf("%zu pages down to %zu, %zu requests answered on the way\n",
+	       from, left, seen_going);
+	assert_true(left <= stay);
+	return seen_going;
+}
+
+/*
+ * n written blocks of size freed in one FreeBatch: requests are answered
+ * while their pages go; stay pages of them may be kept for reuse.
+ */
+static void
+batch_goes_in_steps(const char *conf, size_t n, size_t size, size_t stay)
+{
+	static pool_off_t offs[POOL_BATCH_MAX];
+	static size_t sizes[POOL_BATCH_MAX];
+	uint8_t *base;
+	size_t i, from, len = 0;
+
+	start_with_pool(conf, "1G");
+	assert_int_equal(pool_set_cache(fx.pool, 0), 0);
+	for (i = 0; i < n; i++)
+		sizes[i] = size;
+	assert_int_equal(pool_alloc_batch(fx.pool, n, sizes, offs), 0);
+	base = pool_ptr(fx.pool, 0);
+	for (i = 0; i < n; i++) {
+		memset(base + offs[i], 0x5a, size);
+		if (offs[i] + size > len)
+			len = offs[i] + size;
+	}
+	from = harness_resident_pages(base, len);
+	assert_true(from >= n * size / 4096);
+	assert_int_equal(pool_free_batch(fx.pool, n, offs), 0);
+	assert_true(answered_while_going(base, len, from, stay) >= 3);
+	assert_int_equal(stats().allocated_bytes, 0);
+	check_ok();
+}
+
+static void
+batch_of_spans_goes_in_steps(void **state)
+{
+	(void)state;
+	batch_goes_in_steps("idle_trim = 0\n", 512, 512 * 1024, 16);
+}
+
+static void
+batch_of_pages_goes_in_steps(void **state)
+{
+	(void)state;
+	batch_goes_in_steps("idle_trim = 0\nrelease_step = 64K\n", 4096,
+			    4096, 256 + 16);
+}
+
+struct holder {
+	const char *sock;
+	int to_parent[2];	/* a byte once its blocks are written */
+};
+
+static int
+holder_child(void *arg)
+{
+	static pool_off_t offs[512];
+	static size_t sizes[512];
+	struct holder *k = arg;
+	struct pool_conn *c;
+	struct pool *p;
+	size_t i;
+
+	close(k->to_parent[0]);
+	CHECK_RC(pool_connect(k->sock, &c), 0, 2);
+	CHECK_RC(pool_open(c, "big", &p), 0, 3);
+	for (i = 0; i < 512; i++)
+		sizes[i] = 256 * 1024;
+	CHECK_RC(pool_alloc_batch(p, 512, sizes, offs), 0, 4);
+	for (i = 0; i < 512; i++)
+		memset(pool_ptr(p, offs[i]), 0x5a, sizes[i]);
+	CHECK(harness_write_full(k->to_parent[1], "w", 1) == 0, 5);
+	pause();
+	return 0;
+}
+
+static void
+dead_client_spans_go_in_steps(void **state)
+{
+	struct holder k;
+	uint8_t *base;
+	size_t from;
+	char written;
+	pid_t pid;
+
+	(void)state;
+	start_with_pool("idle_trim = 0\nrelease_step = 256K\n", "256M");
+	assert_int_equal(pool_set_cache(fx.pool, 0), 0);
+	k.sock = fx.d.sock;
+	assert_int_equal(pipe(k.to_parent), 0);
+	pid = harness_spawn(holder_child, &k);
+	assert_true(pid > 0);
+	close(k.to_parent[1]);
+	assert_int_equal(harness_read_full(k.to_parent[0], &written, 1), 0);
+	close(k.to_parent[0]);
+	base = pool_ptr(fx.pool, 0);
+	from = harness_resident_pages(base, 256 * MiB);
+	assert_true(from >= 128 * MiB / 4096);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_true(harness_wait(pid) != 0);
+	assert_true(answered_while_going(base, 256 * MiB, from, 16) >= 3);
+	assert_int_equal(stats().allocated_bytes, 0);
+	check_ok();
+}
+
 int
 main(void)
 {
@@ -936,6 +1081,12 @@ main(void)
 		cmocka_unit_test_teardown(retained_excess_goes_back_by_itself,
 					  teardown),
 		cmocka_unit_test_teardown(reload_moves_the_retention_cut,
+					  teardown),
+		cmocka_unit_test_teardown(batch_of_spans_goes_in_steps,
+					  teardown),
+		cmocka_unit_test_teardown(batch_of_pages_goes_in_steps,
+					  teardown),
+		cmocka_unit_test_teardown(dead_client_spans_go_in_steps,
 					  teardown),
 	};
 
