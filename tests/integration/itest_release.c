@@ -66,12 +66,12 @@
  *       request).
  *   batch_of_pages_goes_in_steps      4096 written blocks of a page (small
  *       blocks, far past the 256 pages the pool keeps) freed in one
- *       FreeBatch, release_step = 64K: the same (each free punched its
+ *       FreeBatch, release_step = 4K: the same (each free punched its
  *       own page, all inside the request).
- *   dead_client_spans_go_in_steps     a client holding 512 written blocks
- *       of 256 KiB is killed, release_step = 256K: the same while its
- *       references are dropped (the 512 went in the turn its death was
- *       noticed).
+ *   dead_client_spans_go_in_steps     a client holding 1024 written
+ *       blocks of 128 KiB is killed, release_step = 128K: the same while
+ *       its references are dropped (the 1024 went in the turn its death
+ *       was noticed).
  */
 #include <errno.h>
 #include <poll.h>
@@ -921,25 +921,29 @@ reload_moves_the_retention_cut(void **state)
 }
 
 /*
- * Our round trips answered while the pages of [base, base + len) go: fewer
- * than from of them resident (by 16: our own block may make a page
- * resident), more than stay (what the pool keeps for reuse); until stay
- * are left.
+ * Our round trips answered while the pages of [base, base + len) go: 8 at
+ * a time between two looks that both find fewer than from of them
+ * resident (by 16: our own block may make a page resident) and more than
+ * stay (what the pool keeps for reuse); until stay are left.  (A look
+ * costs more than a round trip: the daemon goes on meanwhile.)
  */
 static size_t
 answered_while_going(uint8_t *base, size_t len, size_t from, size_t stay)
 {
-	size_t left = 0, seen_going = 0;
+	size_t left = harness_resident_pages(base, len), seen_going = 0;
 	pool_off_t small;
-	int i;
+	int i, k;
 
-	for (i = 0; i < 200000; i++) {
-		/* A round trip: the daemon is between two loop turns. */
-		assert_int_equal(pool_alloc(fx.pool, 64, &small), 0);
-		assert_int_equal(pool_free(fx.pool, small), 0);
-		if ((left = harness_resident_pages(base, len)) <= stay)
-			break;
-		seen_going += left + 16 < from;
+	for (i = 0; i < 25000 && left > stay; i++) {
+		bool going = left + 16 < from;
+
+		for (k = 0; k < 8; k++) {
+			assert_int_equal(pool_alloc(fx.pool, 64, &small), 0);
+			assert_int_equal(pool_free(fx.pool, small), 0);
+		}
+		left = harness_resident_pages(base, len);
+		if (going && left + 16 < from && left > stay)
+			seen_going += 8;
 		if (i % 100 == 99)
 			harness_sleep_ms(10);
 	}
@@ -991,7 +995,7 @@ static void
 batch_of_pages_goes_in_steps(void **state)
 {
 	(void)state;
-	batch_goes_in_steps("idle_trim = 0\nrelease_step = 64K\n", 4096,
+	batch_goes_in_steps("idle_trim = 0\nrelease_step = 4K\n", 4096,
 			    4096, 256 + 16);
 }
 
@@ -1003,8 +1007,8 @@ struct holder {
 static int
 holder_child(void *arg)
 {
-	static pool_off_t offs[512];
-	static size_t sizes[512];
+	static pool_off_t offs[1024];
+	static size_t sizes[1024];
 	struct holder *k = arg;
 	struct pool_conn *c;
 	struct pool *p;
@@ -1013,10 +1017,10 @@ holder_child(void *arg)
 	close(k->to_parent[0]);
 	CHECK_RC(pool_connect(k->sock, &c), 0, 2);
 	CHECK_RC(pool_open(c, "big", &p), 0, 3);
-	for (i = 0; i < 512; i++)
-		sizes[i] = 256 * 1024;
-	CHECK_RC(pool_alloc_batch(p, 512, sizes, offs), 0, 4);
-	for (i = 0; i < 512; i++)
+	for (i = 0; i < 1024; i++)
+		sizes[i] = 128 * 1024;
+	CHECK_RC(pool_alloc_batch(p, 1024, sizes, offs), 0, 4);
+	for (i = 0; i < 1024; i++)
 		memset(pool_ptr(p, offs[i]), 0x5a, sizes[i]);
 	CHECK(harness_write_full(k->to_parent[1], "w", 1) == 0, 5);
 	pause();
@@ -1033,7 +1037,7 @@ dead_client_spans_go_in_steps(void **state)
 	pid_t pid;
 
 	(void)state;
-	start_with_pool("idle_trim = 0\nrelease_step = 256K\n", "256M");
+	start_with_pool("idle_trim = 0\nrelease_step = 128K\n", "256M");
 	assert_int_equal(pool_set_cache(fx.pool, 0), 0);
 	k.sock = fx.d.sock;
 	assert_int_equal(pipe(k.to_parent), 0);
