@@ -55,8 +55,9 @@ reply_block(struct call *c, uint64_t off, uint64_t size)
 static int
 refused_unsettled(struct call *c, struct dpool *p, int rc)
 {
+	/* Kept pages going hold no room: no wait for them alone. */
 	if ((rc != -ENOMEM && rc != -EBUSY && rc != -EAGAIN) ||
-	    !wait_settled(c, p))
+	    !dpool_unsettled(p) || !wait_settled(c, p))
 		return 0;
 	if (rc == -ENOMEM)
 		p->unseen_failures++;

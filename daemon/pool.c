@@ -677,7 +677,6 @@ block_engine_free(struct dpool *p, struct block *b)
 static void
 block_maybe_free(struct dpool *p, struct block *b, bool may_defer)
 {
-
 	if (b->nrefs || block_persistent(b)) {
 		block_share_sync(p, b);
 		return;

@@ -89,7 +89,11 @@
  * it.  Each piece of work has a sequence number, in queue order, so
  * "the work queued before" is a number.  Work queued after it by others
  * holds it for at most a while (dispatch.c), and is never finished at
- * once on the daemon's thread for it.
+ * once on the daemon's thread for it.  Kept pages going (RELEASE_RETAIN)
+ * are waited for by the requests that read the state, not by refused
+ * ones (they hold no room); while pages are left they go behind the work
+ * queued meanwhile after each step, since others' frees may keep adding
+ * to them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -537,11 +541,20 @@ dpool_retain_check(struct dpool *p)
 	queue_add(r);
 }
 
+/*
+ * One step of kept pages going.  While more are left it goes behind the
+ * work queued meanwhile: frees that others keep making may keep the pool
+ * over its bound, and a request waiting for the work queued before it
+ * must not wait for theirs.
+ */
 static void
 retain_some(struct releasing *r)
 {
-	if (heap_retain_step(r->pool->heap, release_step))
+	if (heap_retain_step(r->pool->heap, release_step)) {
+		TAILQ_REMOVE(&queue, r, entry);
+		queue_add(r);
 		return;
+	}
 	r->pool->retaining = false;
 	queue_remove(r);
 }

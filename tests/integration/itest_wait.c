@@ -21,8 +21,9 @@
  *   trim_in_steps                   31 MiB of freed 2000-byte blocks kept
  *       for reuse: a Trim is answered only once they are gone, with the
  *       bytes it gave back; the other client goes on meanwhile, and frees
- *       47 MiB more, of which the pool keeps what its retain allows and
- *       gives the rest back at once: the Trim's count leaves that out.
+ *       47 MiB more, of which the pool keeps what its retain allows; the
+ *       rest its frees hold past a turn's release_step, and the trim
+ *       finds those too: the Trim's count is at most all 78 MiB freed.
  *   trim_goes_back_for_pages_freed_behind_it   23 MiB of freed 2000-byte
  *       blocks kept for reuse, and 31 MiB of live ones below them, freed
  *       once the trim is past them: it goes over the pool again for those,
@@ -437,9 +438,11 @@ trim_in_steps(void **state)
 	others_go_on();
 	/*
 	 * Freed while the trim runs: the pool then keeps 64 MiB (its retain)
-	 * and gives the rest, about 14 MiB, back at once.  The trim's reply
-	 * counts what it gave back itself, about 64 MiB; those 14 are not
-	 * its own.
+	 * and would give the rest, about 14 MiB, back at once, but frees
+	 * give back at most release_step a loop turn and hold the rest of
+	 * their pages for steps (pool_release.c), which the trim, going
+	 * over the pool, gives back first.  Its reply counts what it gave
+	 * back itself: at least its 64 MiB, at most all that was freed.
 	 */
 	small_blocks_freed(more_offs, 24576);
 	no_reply_yet("Trim");
@@ -449,7 +452,7 @@ trim_in_steps(void **state)
 	printf("trim: %zu pages kept, %llu bytes given back\n", kept,
 	       (unsigned long long)r->trim->released_bytes);
 	assert_true(r->trim->released_bytes >= 60 * MiB);
-	assert_true(r->trim->released_bytes <= 72 * MiB);
+	assert_true(r->trim->released_bytes <= 79 * MiB);
 	poolmgr__reply__free_unpacked(r, NULL);
 	/* The library's pool_trim waits the same way. */
 	assert_int_equal(harness_resident_pages(base, 128 * MiB), 0);
