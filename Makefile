@@ -95,7 +95,8 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_cache itest_silent itest_liar itest_release itest_drop \
               itest_wait itest_fork itest_books itest_clients
 ITEST_BINS := $(ITESTS:%=$(BUILD)/tests/%)
-ITEST_COMMON := $(BUILD)/tests/integration/harness.o
+ITEST_COMMON := $(BUILD)/tests/integration/harness.o \
+                $(BUILD)/tests/integration/harness_raw.o
 # What test_cost_flat.sh counts the instructions of.
 COST_DRIVER := $(BUILD)/tests/cost_driver
 
@@ -228,7 +229,8 @@ $(BUILD)/bench/bench_release: $(BENCH_DIR)/bench_release.o \
 
 # Stats over many handles, lookups of a block of many holders.
 $(BUILD)/bench/bench_handles: $(BENCH_DIR)/bench_handles.o \
-  $(BENCH_DIR)/bench_daemon.o $(BENCH_DIR)/bench_util.o $(LIB_A)
+  $(BENCH_DIR)/bench_daemon.o $(BENCH_DIR)/bench_util.o \
+  $(BUILD)/tests/integration/harness_raw.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 

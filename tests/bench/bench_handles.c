@@ -38,12 +38,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench_daemon.h"
 #include "bench_util.h"
+#include "../integration/harness_raw.h"
 #include "poolclient.h"
 #include "poolmgr.pb-c.h"
 
@@ -61,61 +61,18 @@ static uint64_t next_id = 1;
 
 /* ---- the protocol, spoken directly ---------------------------------- */
 
-static int
-raw_connect(const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd;
-
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
-	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /*
- * One round trip: its reply's error (1 if the connection failed), the
- * reply itself in *out if asked for; passed descriptors are closed.
+ * One round trip (harness_raw_call): its reply's error (1 if there was
+ * none), the reply itself in *out if asked for.
  */
 static int
 raw_call(int fd, Poolmgr__Request *req, Poolmgr__Reply **out)
 {
-	static uint8_t buf[65536];
-	union {
-		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(4 * sizeof(int))];
-	} cm;
-	struct iovec iov = {.iov_base = buf, .iov_len = sizeof buf};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = cm.buf,
-			     .msg_controllen = sizeof cm.buf};
-	struct cmsghdr *c;
 	Poolmgr__Reply *rep;
-	size_t len;
-	ssize_t n;
-	int err, passed;
+	int err;
 
 	req->id = next_id++;
-	len = poolmgr__request__get_packed_size(req);
-	if (len > sizeof buf)
-		return 1;
-	poolmgr__request__pack(req, buf);
-	if (send(fd, buf, len, MSG_NOSIGNAL) != (ssize_t)len)
-		return 1;
-	if ((n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC)) <= 0)
-		return 1;
-	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-		for (size_t i = 0; c->cmsg_type == SCM_RIGHTS &&
-		     i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-			memcpy(&passed, CMSG_DATA(c) + i * sizeof(int),
-			       sizeof(int));
-			close(passed);
-		}
-	if (!(rep = poolmgr__reply__unpack(NULL, (size_t)n, buf)))
+	if (!(rep = harness_raw_call(fd, req, -1)))
 		return 1;
 	err = rep->error;
 	if (out)
@@ -131,7 +88,7 @@ raw_greeted(const char *sock)
 {
 	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
 	Poolmgr__Hello hello = POOLMGR__HELLO__INIT;
-	int fd = raw_connect(sock);
+	int fd = harness_raw_connect(sock);
 
 	hello.version = 1;
 	hello.client_name = "bench_handles";

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "harness_raw.h"
 #include "poolclient.h"
 
 /*
@@ -63,12 +64,6 @@ struct daemon_proc {
 	char conf[160];		/* dir/poolmgrd.conf */
 	char log[160];		/* dir/poolmgrd.log: the daemon's stderr */
 };
-
-/*
- * A bare connection to the daemon at path, for tests that speak the
- * protocol themselves: the socket, or -1 with errno set.
- */
-int harness_raw_connect(const char *path);
 
 /* The build directory: $POOLMGR_BUILD, else "build". */
 const char *harness_build(void);

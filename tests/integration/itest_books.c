@@ -87,54 +87,17 @@ start(void)
 
 /* ---- raw connections ---------------------------------------------------- */
 
-/*
- * Send req and return its reply; the descriptors an open passes are
- * closed (nothing here maps the pool).
- */
+/* Send req and return its reply (harness_raw_call); fails the test if
+ * none comes. */
 static Poolmgr__Reply *
 raw_call(int fd, Poolmgr__Request *req)
 {
-	static uint8_t buf[65536];
-	union {
-		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(4 * sizeof(int))];
-	} cm;
-	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = cm.buf,
-			     .msg_controllen = sizeof(cm.buf)};
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
-	struct cmsghdr *c;
 	Poolmgr__Reply *rep;
-	size_t len, i;
-	ssize_t n;
-	int passed;
 
 	req->id = next_id++;
-	len = poolmgr__request__get_packed_size(req);
-	assert_true(len <= sizeof(buf));
-	poolmgr__request__pack(req, buf);
-	assert_int_equal(send(fd, buf, len, MSG_NOSIGNAL), (ssize_t)len);
-	if (poll(&pfd, 1, REPLY_WAIT_MS) != 1)
+	if (!(rep = harness_raw_call(fd, req, REPLY_WAIT_MS)))
 		fail_msg("no reply to request %llu",
 			 (unsigned long long)req->id);
-	n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
-	if (n <= 0)
-		fail_msg("the daemon closed the connection instead of "
-			 "answering request %llu", (unsigned long long)req->id);
-	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		     i++) {
-			memcpy(&passed, CMSG_DATA(c) + i * sizeof(int),
-			       sizeof(int));
-			close(passed);
-		}
-	}
-	rep = poolmgr__reply__unpack(NULL, (size_t)n, buf);
-	assert_non_null(rep);
-	assert_int_equal(rep->id, req->id);
 	return rep;
 }
 

@@ -88,43 +88,17 @@ teardown(void **state)
 
 /* ---- the holder: a raw client (no cmocka in a child) -------------------- */
 
-/* One round trip: the reply's error, or 1 if there was none; passed
- * descriptors are closed.  The reply is kept in *out if asked for. */
+/* One round trip (harness_raw_call): the reply's error, or 1 if there was
+ * none.  The reply is kept in *out if asked for. */
 static int
 raw_call(int fd, Poolmgr__Request *req, Poolmgr__Reply **out)
 {
 	static uint64_t next_id = 1;
-	static uint8_t buf[DATAGRAM];
-	union {
-		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(4 * sizeof(int))];
-	} cm;
-	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = cm.buf,
-			     .msg_controllen = sizeof(cm.buf)};
-	struct cmsghdr *c;
 	Poolmgr__Reply *rep;
-	size_t len;
-	ssize_t n;
-	int err, passed;
+	int err;
 
 	req->id = next_id++;
-	len = poolmgr__request__get_packed_size(req);
-	if (len > sizeof(buf))
-		return 1;
-	poolmgr__request__pack(req, buf);
-	if (send(fd, buf, len, MSG_NOSIGNAL) != (ssize_t)len ||
-	    (n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC)) <= 0)
-		return 1;
-	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-		for (size_t i = 0; c->cmsg_type == SCM_RIGHTS &&
-		     i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-			memcpy(&passed, CMSG_DATA(c) + i * sizeof(int),
-			       sizeof(int));
-			close(passed);
-		}
-	if (!(rep = poolmgr__reply__unpack(NULL, (size_t)n, buf)))
+	if (!(rep = harness_raw_call(fd, req, -1)))
 		return 1;
 	err = rep->error;
 	if (out)

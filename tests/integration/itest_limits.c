@@ -107,49 +107,17 @@ raw_reply(int fd, int ms)
 }
 
 /*
- * Send a request and return its decoded reply (descriptors that come with
- * it are closed); fails the test when none comes within 3 s.
+ * Send a request and return its decoded reply (harness_raw_call); fails
+ * the test when none comes within 3 s.
  */
 static Poolmgr__Reply *
 raw_call(int fd, Poolmgr__Request *req)
 {
-	static uint8_t buf[65536];
-	union {
-		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(4 * sizeof(int))];
-	} cm;
-	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = cm.buf,
-			     .msg_controllen = sizeof(cm.buf)};
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
-	struct cmsghdr *c;
-	Poolmgr__Reply *rep;
-	size_t i;
-	ssize_t n;
-	int passed;
+	Poolmgr__Reply *rep = harness_raw_call(fd, req, 3000);
 
-	assert_int_equal(raw_send(fd, req), 0);
-	if (poll(&pfd, 1, 3000) != 1)
-		fail_msg("no reply to request %llu within 3 s",
+	if (!rep)
+		fail_msg("no reply to request %llu",
 			 (unsigned long long)req->id);
-	n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
-	if (n <= 0)
-		fail_msg("the daemon closed the connection instead of "
-			 "answering request %llu", (unsigned long long)req->id);
-	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		     i++) {
-			memcpy(&passed, CMSG_DATA(c) + i * sizeof(int),
-			       sizeof(int));
-			close(passed);
-		}
-	}
-	rep = poolmgr__reply__unpack(NULL, (size_t)n, buf);
-	assert_non_null(rep);
-	assert_int_equal(rep->id, req->id);
 	return rep;
 }
 
