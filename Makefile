@@ -87,13 +87,14 @@ CTL_LIBS := $(shell pkg-config --libs json-c 2>/dev/null)
 EXAMPLES := $(BUILD)/examples/producer $(BUILD)/examples/consumer
 
 UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta \
-              test_heap_split
+              test_heap_split test_session
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_memory itest_badinput itest_poolctl itest_config \
               itest_systemd itest_stress itest_limits itest_batch \
               itest_cache itest_silent itest_liar itest_release itest_drop \
-              itest_wait itest_fork itest_books itest_clients
+              itest_wait itest_fork itest_books itest_clients \
+              itest_handles
 ITEST_BINS := $(ITESTS:%=$(BUILD)/tests/%)
 ITEST_COMMON := $(BUILD)/tests/integration/harness.o \
                 $(BUILD)/tests/integration/harness_raw.o
@@ -188,6 +189,13 @@ $(ENGINE_LIB): $(ENGINE_OBJS)
 # The rule tests share the engine's owner as the tests play it.
 $(BUILD)/tests/test_heap_rules $(BUILD)/tests/test_heap_split: \
   $(BUILD)/tests/unit/heap_owner.o
+# The session test runs the daemon's own session and pool code.
+$(BUILD)/tests/test_session: $(BUILD)/tests/unit/test_session.o \
+		$(filter-out $(BUILD)/daemon/poolmgrd.o,$(DAEMON_OBJS)) \
+		$(PROTO_OBJ) $(ENGINE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(ENGINE_LIB) $(CMOCKA_LIBS) \
+	  $(DAEMON_LIBS)
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(ENGINE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(ENGINE_LIB) $(CMOCKA_LIBS)

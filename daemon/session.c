@@ -107,6 +107,7 @@ session_free(struct session *s)
 
 	while ((h = LIST_FIRST(&s->handles)))
 		session_close(s, h);
+	free(s->handle_slots);
 	LIST_FOREACH(n, &sessions, entry) {
 		if (n->s == s) {
 			LIST_REMOVE(n, entry);
@@ -120,10 +121,80 @@ session_free(struct session *s)
 	free(s);
 }
 
+/*
+ * The table of a session's open handles by id (session.h).  A request
+ * that names a handle once walked the session's list for it, up to 1024
+ * handles each time.
+ */
+#define HANDLE_SLOTS_MIN 8
+#define HANDLE_HASH 0x9e3779b1u	/* 2^32 divided by the golden ratio */
+
+/*
+ * Where the probe for id starts: the top bits of a multiplicative hash.
+ * Ids come in sequence, but which stay open is the client's choice; the
+ * low bits alone would put every id a table's size apart in one run.
+ */
+static uint32_t
+handle_home(uint32_t id, uint32_t mask)
+{
+	return (uint32_t)(((uint64_t)(uint32_t)(id * HANDLE_HASH) *
+			   ((uint64_t)mask + 1)) >> 32);
+}
+
+static void
+handle_slots_put(struct handle **slots, uint32_t mask, struct handle *h)
+{
+	uint32_t i;
+
+	for (i = handle_home(h->id, mask); slots[i]; i = (i + 1) & mask)
+		;
+	slots[i] = h;
+}
+
+/* A table of nslots for the handles on the session's list. */
+static void
+handle_slots_resize(struct session *s, uint32_t nslots)
+{
+	struct handle **slots = calloc(nslots, sizeof(*slots));
+	struct handle *h;
+
+	if (!slots)
+		fatalx("out of memory");
+	LIST_FOREACH(h, &s->handles, in_session)
+		handle_slots_put(slots, nslots - 1, h);
+	free(s->handle_slots);
+	s->handle_slots = slots;
+	s->handle_mask = nslots - 1;
+}
+
+/*
+ * Take h out of the table and close the gap it leaves: each later entry of
+ * its run moves back into the gap unless its probe starts after the gap,
+ * so that no lookup stops at an empty slot before its handle.
+ */
+static void
+handle_slots_remove(struct session *s, struct handle *h)
+{
+	struct handle **slots = s->handle_slots;
+	uint32_t mask = s->handle_mask, i, j, home;
+
+	for (i = handle_home(h->id, mask); slots[i] != h; i = (i + 1) & mask)
+		;
+	for (j = (i + 1) & mask; slots[j]; j = (j + 1) & mask) {
+		home = handle_home(slots[j]->id, mask);
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			slots[i] = slots[j];
+			i = j;
+		}
+	}
+	slots[i] = NULL;
+}
+
 struct handle *
 session_open(struct session *s, struct dpool *p, bool read_only)
 {
 	struct handle *h;
+	uint32_t nslots = s->handle_slots ? s->handle_mask + 1 : 0;
 
 	/*
 	 * Handle ids are never used twice on a connection, so a stale one
@@ -132,6 +203,8 @@ session_open(struct session *s, struct dpool *p, bool read_only)
 	 */
 	if (s->nhandles >= SESSION_MAX_HANDLES || s->next_handle == 0)
 		return NULL;
+	if ((s->nhandles + 1) * 2 > nslots)
+		handle_slots_resize(s, nslots ? nslots * 2 : HANDLE_SLOTS_MIN);
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		fatalx("out of memory");
@@ -141,6 +214,7 @@ session_open(struct session *s, struct dpool *p, bool read_only)
 	h->read_only = read_only;
 	LIST_INIT(&h->refs);
 	LIST_INSERT_HEAD(&s->handles, h, in_session);
+	handle_slots_put(s->handle_slots, s->handle_mask, h);
 	s->nhandles++;
 	LIST_INSERT_HEAD(&p->handles, h, in_pool);
 	p->nhandles++;
@@ -151,8 +225,13 @@ struct handle *
 session_handle(struct session *s, uint32_t id)
 {
 	struct handle *h;
+	uint32_t i, mask = s->handle_mask;
 
-	LIST_FOREACH(h, &s->handles, in_session)
+	if (!s->handle_slots)
+		return NULL;
+	/* Never full: the probe ends at an empty slot. */
+	for (i = handle_home(id, mask); (h = s->handle_slots[i]);
+	     i = (i + 1) & mask)
 		if (h->id == id)
 			return h;
 	return NULL;
@@ -193,8 +272,13 @@ session_close(struct session *s, struct handle *h)
 	h->pool->client_cached -= handle_cached(h);
 	LIST_REMOVE(h, in_pool);
 	h->pool->nhandles--;
+	handle_slots_remove(s, h);
 	LIST_REMOVE(h, in_session);
 	s->nhandles--;
+	/* Back to at most a quarter full: room in step with the handles. */
+	if (s->handle_mask + 1 > HANDLE_SLOTS_MIN &&
+	    s->nhandles * 8 < s->handle_mask + 1)
+		handle_slots_resize(s, (s->handle_mask + 1) / 2);
 	/* The session's books let go at once, whenever the pool's do. */
 	s->nrefs -= h->nrefs;
 	h->session = NULL;

@@ -63,6 +63,13 @@ struct session {
 	uint32_t next_handle;
 	struct handle_list handles;
 	uint32_t nhandles;
+	/*
+	 * The open handles again, by id, for session_handle: open addressing,
+	 * linear probing, at most half full and (but at its smallest) at
+	 * least an eighth; NULL until the first open.
+	 */
+	struct handle **handle_slots;
+	uint32_t handle_mask;	/* slots - 1; slots a power of two */
 	struct waiter *waiter;	/* dispatch.c's: its held request, or NULL */
 };
 

@@ -22,9 +22,16 @@
  * the daemon listed none of them to the Stats' reply), and the daemon's
  * CPU time meanwhile.
  *
+ * lookup: one connection opens 1 handle, then in another daemon 1024 (the
+ * limit), each allocating a 64 B block; 20,000 UsableSize round trips
+ * name the first handle opened, then 20,000 the last.  Every request that
+ * names a handle finds it by its id (session_handle).  Printed: the round
+ * trips' median and 99th percentile, and the daemon's CPU time per
+ * request (from /proc/PID/schedstat, in nanoseconds).
+ *
  * Usage: bench_handles [--quick] [--poolmgrd PATH] [--only TABLE]
- * TABLE: stats or holders.  --quick: 63,488 handles, 3,000 and 10,000
- * holders.
+ * TABLE: stats, holders or lookup.  --quick: 63,488 handles, 3,000 and
+ * 10,000 holders, 5,000 lookups.
  * Exit status: 0, 1 if a measurement failed, 2 if it could not run.
  */
 #include <errno.h>
@@ -54,6 +61,7 @@
 #define MAX_SAMPLES (1u << 22)
 
 static unsigned stats_conns = 250;	/* of HANDLES_PER_CONN handles */
+static unsigned lookups = 20000;	/* per handle named */
 /* Connections of HOLDERS_PER_CONN holders, one daemon each. */
 static unsigned holder_conns[] = {10, 50};
 static const char *only;
@@ -445,6 +453,88 @@ out_free:
 	return err;
 }
 
+/*
+ * The daemon's CPU time so far, in seconds: its main thread's, from
+ * schedstat, which counts nanoseconds (stat counts clock ticks).
+ */
+static double
+daemon_cpu_sec(pid_t pid)
+{
+	char path[64];
+	unsigned long long ns;
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof path, "/proc/%d/schedstat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	n = fscanf(f, "%llu", &ns);
+	fclose(f);
+	return n == 1 ? (double)ns / 1e9 : -1;
+}
+
+/* lookups UsableSize of handle h's block b; median, p99, CPU per request. */
+static int
+ask_usable(struct daemon *d, int fd, uint32_t h, uint64_t b, struct rtts *r,
+	   double *cpu_ns)
+{
+	double cpu = daemon_cpu_sec(d->pid);
+
+	r->n = 0;
+	for (unsigned i = 0; i < lookups; i++) {
+		uint64_t t0 = now_ns();
+
+		if (raw_usable(fd, h, b))
+			return -1;
+		rtt_add(r, t0);
+	}
+	*cpu_ns = (daemon_cpu_sec(d->pid) - cpu) * 1e9 / lookups;
+	return 0;
+}
+
+static int
+measure_lookup(const char *bin, unsigned nhandles)
+{
+	uint32_t *handles = calloc(nhandles, sizeof(uint32_t));
+	uint64_t *blocks = calloc(nhandles, sizeof(uint64_t));
+	struct rtts r = {.us = calloc(lookups, sizeof(uint32_t))};
+	struct pool_conn *c = NULL;
+	struct daemon d;
+	unsigned which[2] = {0, nhandles - 1};
+	double cpu;
+	int fd = -1, err = -1;
+
+	if (!handles || !blocks || !r.us ||
+	    start(&d, bin, "", 64 << 20, &c))
+		goto out_free;
+	if ((fd = raw_greeted(d.sock)) < 0)
+		goto out;
+	for (unsigned i = 0; i < nhandles; i++)
+		if (!(handles[i] = raw_open(fd)) ||
+		    (blocks[i] = raw_alloc(fd, handles[i])) == UINT64_MAX)
+			goto out;
+	for (int k = 0; k < (nhandles > 1 ? 2 : 1); k++) {
+		if (ask_usable(&d, fd, handles[which[k]], blocks[which[k]],
+			       &r, &cpu))
+			goto out;
+		printf("| %u | %s | %u | %u us | %u us | %.0f ns |\n",
+		       nhandles, k ? "last" : "first", r.n,
+		       quantile(r.us, r.n, 0.5), quantile(r.us, r.n, 0.99),
+		       cpu);
+	}
+	err = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	pool_disconnect(c);
+	daemon_stop(&d);
+out_free:
+	free(handles);
+	free(blocks);
+	free(r.us);
+	return err;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -466,6 +556,7 @@ main(int argc, char **argv)
 			stats_conns = 62;
 			holder_conns[0] = 3;
 			holder_conns[1] = 10;
+			lookups = 5000;
 			break;
 		case 'p': snprintf(bin, sizeof bin, "%s", optarg); break;
 		case 'o': only = optarg; break;
@@ -475,7 +566,8 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (only && strcmp(only, "stats") && strcmp(only, "holders")) {
+	if (only && strcmp(only, "stats") && strcmp(only, "holders") &&
+	    strcmp(only, "lookup")) {
 		fprintf(stderr, "bench_handles: no table '%s'\n", only);
 		return 2;
 	}
@@ -503,6 +595,16 @@ main(int argc, char **argv)
 		for (int i = 0; i < 2; i++)
 			if (measure_holders(bin, holder_conns[i]))
 				failed = 1;
+	}
+	if (!only || !strcmp(only, "lookup")) {
+		printf("\nUsableSize round trips naming the first or the "
+		       "last of N handles one connection opened\n\n");
+		printf("| handles | handle named | round trips | median | "
+		       "99 %% | daemon CPU per request |\n");
+		printf("|---:|---|---:|---:|---:|---:|\n");
+		if (measure_lookup(bin, 1) ||
+		    measure_lookup(bin, HANDLES_PER_CONN))
+			failed = 1;
 	}
 	printf("\nload average %.2f at the end.\n", load_avg());
 	return failed;

@@ -1,0 +1,158 @@
+/*
+ * test_session.c - a session's handles by id (session.c), on the daemon's
+ * own session and pool code: a real session over a socketpair, a real
+ * pool.  What a client cannot reach in a test's time is set up directly:
+ * a connection that has used up nearly all 2^32 - 1 ids.
+ *
+ *   ids_run_out_rather_than_wrap   with 3 ids left, three opens get them
+ *       (the last UINT32_MAX), the next is refused, and so is one after a
+ *       close: the ids do not wrap to 0 (which means "by name") or to 1
+ *       (which could have named a handle still open); the handles keep
+ *       their ids and the closed one is gone.
+ *   table_agrees_with_the_list   200,000 random opens and closes of up to
+ *       1024 handles, with runs of ids skipped (so that the ids that stay
+ *       open are far apart, and fall on the same slots of the table): each
+ *       open handle is found by its id and each closed id is not, checked
+ *       for the handle touched at every step and for all of them every
+ *       1000 steps.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "pool.h"
+#include "session.h"
+
+#define STEPS 200000
+#define CHECK_ALL_EVERY 1000
+
+struct fixture {
+	int sv[2];
+	struct session *s;
+	struct dpool *p;
+};
+
+static int
+setup(void **state)
+{
+	static struct fixture fx;
+	struct dpool_params pp = {.size = 1 << 20, .granularity = 16,
+				  .mode = 0600, .uid = getuid(),
+				  .gid = getgid()};
+
+	memset(&fx, 0, sizeof(fx));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fx.sv), 0);
+	assert_non_null(fx.s = session_new(fx.sv[0]));
+	assert_int_equal(dpool_create("p", &pp, &fx.p), 0);
+	*state = &fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	session_free(fx->s);
+	assert_int_equal(fx->p->nhandles, 0);
+	dpool_destroy(fx->p, false);
+	close(fx->sv[0]);
+	close(fx->sv[1]);
+	return 0;
+}
+
+static void
+ids_run_out_rather_than_wrap(void **state)
+{
+	struct fixture *fx = *state;
+	struct session *s = fx->s;
+	struct handle *h[3];
+	int i;
+
+	s->next_handle = UINT32_MAX - 2;
+	for (i = 0; i < 3; i++) {
+		assert_non_null(h[i] = session_open(s, fx->p, false));
+		assert_int_equal(h[i]->id, UINT32_MAX - 2 + (uint32_t)i);
+	}
+	assert_null(session_open(s, fx->p, false));
+	session_close(s, h[1]);
+	assert_null(session_open(s, fx->p, false));
+	assert_int_equal(s->nhandles, 2);
+	assert_ptr_equal(session_handle(s, UINT32_MAX - 2), h[0]);
+	assert_null(session_handle(s, UINT32_MAX - 1));
+	assert_ptr_equal(session_handle(s, UINT32_MAX), h[2]);
+	assert_null(session_handle(s, 0));
+	assert_null(session_handle(s, 1));
+}
+
+/* Every open handle is found by its id. */
+static void
+all_found(struct session *s, struct handle **open, unsigned nopen)
+{
+	for (unsigned i = 0; i < nopen; i++)
+		if (session_handle(s, open[i]->id) != open[i])
+			fail_msg("open handle %u (of %u) not found",
+				 open[i]->id, nopen);
+}
+
+static void
+table_agrees_with_the_list(void **state)
+{
+	static struct handle *open[SESSION_MAX_HANDLES];
+	struct fixture *fx = *state;
+	struct session *s = fx->s;
+	unsigned nopen = 0, i;
+	uint32_t id;
+
+	srand(7);
+	for (int step = 0; step < STEPS; step++) {
+		/* Now fill up, now empty out: the table grows and shrinks. */
+		bool filling = (step / 5000) % 2 == 0;
+		bool open_one = nopen == 0 ||
+		    (nopen < SESSION_MAX_HANDLES &&
+		     rand() % 4 < (filling ? 3 : 1));
+
+		if (rand() % 64 == 0)
+			s->next_handle += (uint32_t)rand() % 4096;
+		if (open_one) {
+			assert_non_null(open[nopen] = session_open(s, fx->p,
+								   false));
+			id = open[nopen++]->id;
+			assert_ptr_equal(session_handle(s, id),
+					 open[nopen - 1]);
+		} else {
+			i = (unsigned)rand() % nopen;
+			id = open[i]->id;
+			session_close(s, open[i]);
+			open[i] = open[--nopen];
+			assert_null(session_handle(s, id));
+		}
+		assert_int_equal(s->nhandles, nopen);
+		if (step % CHECK_ALL_EVERY == 0)
+			all_found(s, open, nopen);
+	}
+	all_found(s, open, nopen);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(ids_run_out_rather_than_wrap,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(table_agrees_with_the_list,
+						setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
