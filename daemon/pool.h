@@ -47,12 +47,14 @@ struct block {
 	 * nobody else may retain it, and it is not freed even when its last
 	 * holder lets go.  let_go: every holder has closed its handle and
 	 * its references wait to be dropped (block_let_go); no request sees
-	 * it again.  Bits of nrefs' word (at most POOL_MAX_HOLDERS) so that a
-	 * block's record stays 64 bytes.
+	 * it again.  shared: its bit in the share map is set (pool.c writes
+	 * the map only when that changes).  Bits of nrefs' word (at most
+	 * POOL_MAX_HOLDERS) so that a block's record stays 64 bytes.
 	 */
-	uint32_t nrefs : 30;
+	uint32_t nrefs : 29;
 	uint32_t busy : 1;
 	uint32_t let_go : 1;
+	uint32_t shared : 1;
 	/*
 	 * A persistent block's size counts against the quota of the uid that
 	 * made it so (dpool_persisted_by), not its holders'; NO_PERSISTER

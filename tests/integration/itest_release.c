@@ -72,8 +72,17 @@
  *       blocks of 128 KiB is killed, release_step = 128K: the same while
  *       its references are dropped (the 1024 went in the turn its death
  *       was noticed).
+ *   frees_leave_the_share_map_alone   512 blocks of 512 KiB, each bit on
+ *       its own page of the share map, freed in one FreeBatch: no page of
+ *       the map becomes resident, but for a block another client retained
+ *       (its bit set, then clear once both let go).  Each free cleared
+ *       its bit whether set or not, and each such write to a page nobody
+ *       wrote made the kernel allocate and clear one, inside the turn.
+ *   dead_client_leaves_the_share_map_alone  the same for the blocks of a
+ *       killed client (1024 of 128 KiB, four to a page of the map).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -97,8 +106,8 @@
 
 struct fixture {
 	struct daemon_proc d;
-	struct pool_conn *conn;
-	struct pool *pool;
+	struct pool_conn *conn, *conn2;
+	struct pool *pool, *pool2;	/* a second client's, if any */
 };
 
 static struct fixture fx;
@@ -119,6 +128,10 @@ static int
 teardown(void **state)
 {
 	(void)state;
+	if (fx.pool2)
+		pool_close(fx.pool2);
+	if (fx.conn2)
+		pool_disconnect(fx.conn2);
 	if (fx.pool)
 		pool_close(fx.pool);
 	if (fx.conn)
@@ -1056,6 +1069,100 @@ dead_client_spans_go_in_steps(void **state)
 	check_ok();
 }
 
+/* Our mapping of pool big's share map (/proc/self/maps). */
+static const uint8_t *
+share_map_of_big(size_t *len)
+{
+	char line[512];
+	uintptr_t lo, hi;
+	const uint8_t *m = NULL;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	assert_non_null(f);
+	while (!m && fgets(line, sizeof(line), f))
+		if (strstr(line, "poolmgr:big:shared") &&
+		    sscanf(line, "%" SCNxPTR "-%" SCNxPTR, &lo, &hi) == 2) {
+			m = (const uint8_t *)lo;
+			*len = hi - lo;
+		}
+	fclose(f);
+	assert_non_null(m);
+	return m;
+}
+
+static bool
+share_bit_of(const uint8_t *map, pool_off_t off)
+{
+	uint64_t bit = off / stats().granularity;
+
+	return map[bit / 8] & (1u << (bit % 8));
+}
+
+static void
+frees_leave_the_share_map_alone(void **state)
+{
+	static pool_off_t offs[512];
+	static size_t sizes[512];
+	const uint8_t *map;
+	size_t i, len, before, after;
+
+	(void)state;
+	start_with_pool("idle_trim = 0\n", "1G");
+	assert_int_equal(pool_set_cache(fx.pool, 0), 0);
+	assert_int_equal(pool_connect(fx.d.sock, &fx.conn2), 0);
+	assert_int_equal(pool_open(fx.conn2, "big", &fx.pool2), 0);
+	assert_int_equal(pool_set_cache(fx.pool2, 0), 0);
+	for (i = 0; i < 512; i++)
+		sizes[i] = 512 * 1024;
+	assert_int_equal(pool_alloc_batch(fx.pool, 512, sizes, offs), 0);
+	map = share_map_of_big(&len);
+	assert_int_equal(pool_retain(fx.pool2, offs[7]), 0);
+	assert_true(share_bit_of(map, offs[7]));
+	before = harness_resident_pages((void *)map, len);
+	assert_int_equal(pool_free_batch(fx.pool, 512, offs), 0);
+	assert_int_equal(stats().allocated_bytes, 512 * 1024);
+	after = harness_resident_pages((void *)map, len);
+	printf("share map: %zu pages resident before the FreeBatch, %zu "
+	       "after\n", before, after);
+	assert_true(after <= before);
+	assert_false(share_bit_of(map, offs[7]));
+	assert_int_equal(pool_free(fx.pool2, offs[7]), 0);
+	assert_false(share_bit_of(map, offs[7]));
+	assert_int_equal(stats().allocated_bytes, 0);
+	assert_true(harness_resident_pages((void *)map, len) <= before);
+	check_ok();
+}
+
+static void
+dead_client_leaves_the_share_map_alone(void **state)
+{
+	struct holder k;
+	const uint8_t *map;
+	size_t len, before, after;
+	char written;
+	pid_t pid;
+
+	(void)state;
+	start_with_pool("idle_trim = 0\n", "256M");
+	k.sock = fx.d.sock;
+	assert_int_equal(pipe(k.to_parent), 0);
+	pid = harness_spawn(holder_child, &k);
+	assert_true(pid > 0);
+	close(k.to_parent[1]);
+	assert_int_equal(harness_read_full(k.to_parent[0], &written, 1), 0);
+	close(k.to_parent[0]);
+	map = share_map_of_big(&len);
+	before = harness_resident_pages((void *)map, len);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_true(harness_wait(pid) != 0);
+	assert_int_equal(stats().allocated_bytes, 0);
+	after = harness_resident_pages((void *)map, len);
+	printf("share map: %zu pages resident before the kill, %zu after\n",
+	       before, after);
+	assert_true(after <= before);
+	check_ok();
+}
+
 int
 main(void)
 {
@@ -1091,6 +1198,10 @@ main(void)
 		cmocka_unit_test_teardown(batch_of_pages_goes_in_steps,
 					  teardown),
 		cmocka_unit_test_teardown(dead_client_spans_go_in_steps,
+					  teardown),
+		cmocka_unit_test_teardown(frees_leave_the_share_map_alone,
+					  teardown),
+		cmocka_unit_test_teardown(dead_client_leaves_the_share_map_alone,
 					  teardown),
 	};
 
