@@ -975,13 +975,19 @@ heap_trim(struct heap *h)
 int
 heap_trim_step(struct heap *h, uint64_t max)
 {
+	uint64_t pages = (max >> h->pshift) + ((max & (h->page - 1)) != 0);
+
 	if (!h->trimming) {	/* the first step: the caches */
 		h->trimming = true;
 		memset(&h->trim_at, 0, sizeof(h->trim_at));
 		cache_flush(h);
 		return 1;
 	}
-	if (dirty_trim_step(h, (max >> h->pshift) + ((max & (h->page - 1)) != 0)))
+	/*
+	 * No dirty page is left in a free run, behind the cursor or ahead:
+	 * the rest of the walk would look at every run for nothing.
+	 */
+	if (h->free_dirty && dirty_trim_step(h, pages) && h->free_dirty)
 		return 1;
 	h->trimming = false;
 	trim_lower_top(h);

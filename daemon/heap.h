@@ -223,8 +223,8 @@ int64_t heap_trim(struct heap *h);
  * short ones.  The runs it passes over count too: a run shorter than a
  * page, which has nothing to release (at granularity 8 a long run can
  * be), and a stale entry of a short run's bin.  Returns 1 while the trim
- * goes on, 0 when it has looked at every run (the next call begins a new
- * trim).
+ * goes on, 0 when it has looked at every run or no dirty free page is
+ * left anywhere (the next call begins a new trim).
  *
  * The heap may change in any way between steps.  A trim in steps releases
  * every page that was free and dirty when it began and stayed free, except

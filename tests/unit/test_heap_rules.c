@@ -1123,15 +1123,17 @@ trim_in_steps_while_the_heap_changes(void **state)
 }
 
 /*
- * A step looks at no more than 1024 runs: in a heap of 2049 free runs with
- * nothing to release, and no limit on the bytes, the trim goes on after
- * the caches' step and two steps of 1024 runs, and ends with the next.
+ * A step looks at no more than 1024 runs: in a heap of 2047 free runs
+ * whose only free dirty pages are in the last but one, and no limit on
+ * the bytes, the trim goes on after the caches' step and a step of 1024
+ * runs, and the next gives those pages back and ends it.
  */
 static void
 trim_step_looks_at_a_bounded_number_of_runs(void **state)
 {
 	struct heap *h = make(64 * MiB, 16, 0, HEAP_CACHE_NONE);
 	static uint64_t x[4096];
+	uint64_t before;
 	unsigned steps = 0;
 	int i;
 
@@ -1141,9 +1143,15 @@ trim_step_looks_at_a_bounded_number_of_runs(void **state)
 	for (i = 0; i < 4096; i += 2)
 		assert_int_equal(heap_free(h, x[i]), 0);
 	heap_trim(h);	/* nothing left to release: only runs to look at */
-	while (heap_trim_step(h, UINT64_MAX))
+	assert_int_equal(heap_free(h, x[4093]), 0);	/* but these 2 pages */
+	assert_int_equal(stats(h).free_resident_bytes, 2 * PAGE);
+	before = own.released;
+	while (heap_trim_step(h, UINT64_MAX)) {
+		assert_int_equal(own.released, before);
 		steps++;
-	assert_int_equal(steps, 3);	/* caches, 1024 runs, 1024 runs */
+	}
+	assert_int_equal(steps, 2);	/* caches, 1024 runs */
+	assert_int_equal(own.released - before, 2 * PAGE);
 	check_ok(h);
 	heap_destroy(h);
 }
@@ -1188,6 +1196,49 @@ trim_step_counts_runs_shorter_than_a_page(void **state)
 	assert_int_equal(steps, 5);	/* caches, then 4 x 1024 runs */
 	assert_int_equal(own.released - before, 3 * PAGE);
 	assert_int_equal(stats(h).free_resident_bytes, 0);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+/*
+ * But a step stops the trim once no dirty free page is left, ahead of the
+ * cursor or behind it: the same 4096 free runs of 3 KiB, with the free
+ * block of three pages first in address order this time, are not walked
+ * after the step that gave those pages back; and with nothing dirty at
+ * all, not after the caches' step.
+ */
+static void
+trim_step_stops_when_nothing_is_left(void **state)
+{
+	struct heap *h = make(16 * MiB, 8, 0, HEAP_CACHE_NONE);
+	static uint64_t x[4096];
+	uint64_t big, before;
+	unsigned steps = 0;
+	int i;
+
+	(void)state;
+	big = alloc_ok(h, 3 * PAGE);
+	(void)alloc_ok(h, 8);
+	for (i = 0; i < 4096; i++) {
+		x[i] = alloc_ok(h, 3 * KiB);
+		(void)alloc_ok(h, 8);
+	}
+	for (i = 0; i < 4096; i++)
+		assert_int_equal(heap_free(h, x[i]), 0);
+	assert_int_equal(heap_free(h, big), 0);
+	assert_int_equal(stats(h).free_resident_bytes, 3 * PAGE);
+	before = own.released;
+	while (heap_trim_step(h, UINT64_MAX))
+		steps++;
+	assert_int_equal(steps, 1);	/* the caches; then the 3 pages, done */
+	assert_int_equal(own.released - before, 3 * PAGE);
+	assert_int_equal(stats(h).free_resident_bytes, 0);
+	check_ok(h);
+	steps = 0;
+	while (heap_trim_step(h, UINT64_MAX))
+		steps++;
+	assert_int_equal(steps, 1);	/* the caches only */
+	assert_int_equal(own.released - before, 3 * PAGE);
 	check_ok(h);
 	heap_destroy(h);
 }
@@ -1759,6 +1810,7 @@ main(void)
 		cmocka_unit_test(trim_in_steps_while_the_heap_changes),
 		cmocka_unit_test(trim_step_looks_at_a_bounded_number_of_runs),
 		cmocka_unit_test(trim_step_counts_runs_shorter_than_a_page),
+		cmocka_unit_test(trim_step_stops_when_nothing_is_left),
 		cmocka_unit_test(trim_step_counts_stale_bin_entries),
 		cmocka_unit_test(trim_step_releases_a_short_run_whole),
 		cmocka_unit_test(retention_follows_live_pages),
