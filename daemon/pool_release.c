@@ -41,7 +41,9 @@
  * - A trim, when a pool has been idle (dpool_idle_tick) or when a client
  *   asks (dispatch.c), punches out every free page the pool kept for
  *   reuse, which can be gigabytes: it goes through heap_trim_step,
- *   release_step bytes and 1024 free runs per loop turn.  Nothing is held
+ *   release_step bytes and 1024 free runs per loop turn, behind the work
+ *   queued meanwhile after each (a pass held the head of the queue, and
+ *   every other pool's work, for its thousands of turns).  Nothing is held
  *   for it, so nothing needs settling.  A pass over the pool does not see
  *   pages freed behind it, nor blocks cached after its first step flushed
  *   the caches: when it reaches the end with either left, the trim goes
@@ -483,12 +485,14 @@ trim_remove(struct releasing *r)
 }
 
 /*
- * One step of a trim.  At the end of a pass, free pages left (freed
- * behind it, or in a short run that changed under it) or blocks cached
- * since its first step flushed the caches take one more pass if the trim
- * may make it; it goes to the back of the queue, so that work queued
- * meanwhile is not held up by it, and a trim always ends: each pass after
- * the first was asked for by a Trim (or began it).
+ * One step of a trim.  While its pass goes on it goes behind the work
+ * queued meanwhile after each step, as kept pages going do: a pass may
+ * take thousands of turns, and a release of another pool queued after
+ * it, with the requests waiting for that, waited for all of them.  At
+ * the end of a pass, free pages left (freed behind it, or in a short run
+ * that changed under it) or blocks cached since its first step flushed
+ * the caches take one more pass if the trim may make it; a trim always
+ * ends: each pass after the first was asked for by a Trim (or began it).
  */
 static void
 trim_some(struct releasing *r)
@@ -501,18 +505,20 @@ trim_some(struct releasing *r)
 
 	/* Only the step runs here: the difference is the trim's own. */
 	p->trimmed_bytes += released_bytes(p) - before;
-	if (more)
-		return;
-	heap_get_stats(p->heap, &st);
-	if (r->again && (st.free_resident_bytes || st.cached_bytes)) {
+	if (!more) {
+		heap_get_stats(p->heap, &st);
+		if (!r->again || (!st.free_resident_bytes &&
+				  !st.cached_bytes)) {
+			log_debug("pool %s: trimmed, %llu bytes given back",
+				  p->name, (unsigned long long)
+				  (p->trimmed_bytes - r->released));
+			trim_remove(r);
+			return;
+		}
 		r->again = false;
-		TAILQ_REMOVE(&queue, r, entry);
-		queue_add(r);
-		return;
 	}
-	log_debug("pool %s: trimmed, %llu bytes given back", p->name,
-		  (unsigned long long)(p->trimmed_bytes - r->released));
-	trim_remove(r);
+	TAILQ_REMOVE(&queue, r, entry);
+	queue_add(r);
 }
 
 void

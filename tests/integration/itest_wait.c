@@ -31,6 +31,13 @@
  *       counted as its own.  Meanwhile the other client's stats show them
  *       partly gone: the daemon that walked every free run in the
  *       reply's turn gave them back all at once there.
+ *   trim_lets_later_work_go_first   31 MiB of freed 2000-byte blocks
+ *       kept for reuse and a Trim under way; then a written 1 MiB block
+ *       freed (256 steps): its release goes on between the trim's steps,
+ *       so a Stats, which waits for it, is answered while the Trim is
+ *       not yet, and the trim's pages are still partly there.  (A trim
+ *       held the head of the release queue for its whole pass, and the
+ *       Stats waited for all of it.)
  *   refused_alloc_held              in a 256 MiB pool, 128 MiB freed and
  *       at once 200 MiB asked for (and a calloc of 200 MiB): the engine
  *       would refuse them while the freed block is held for its release,
@@ -460,6 +467,40 @@ trim_in_steps(void **state)
 }
 
 static void
+trim_lets_later_work_go_first(void **state)
+{
+	static pool_off_t kept_offs[16384];
+	size_t kept, left;
+	uint8_t *base, *block;
+	struct pool_stats st;
+	Poolmgr__Reply *r;
+
+	(void)state;
+	start();
+	small_blocks(kept_offs, 16384);		/* 31.25 MiB */
+	small_blocks_freed(kept_offs, 16384);
+	base = pool_ptr(fx.pool, 0);
+	kept = harness_resident_pages(base, 64 * MiB);
+	assert_true(kept * 4096 >= 30 * MiB);
+	raw_pool_request(fx.raw, 2, POOLMGR__REQUEST__BODY_TRIM);
+	others_go_on();
+	block = big_block_freed(MiB);
+	assert_int_equal(pool_stats(fx.pool, &st), 0);
+	assert_int_equal(st.allocated_bytes, 0);
+	assert_int_equal(harness_resident_pages(block, MiB), 0);
+	left = harness_resident_pages(base, 64 * MiB);
+	printf("trim: %zu pages kept, %zu left when the stats came\n", kept,
+	       left);
+	no_reply_yet("Trim");
+	assert_true(left > 0);
+	r = raw_reply(fx.raw, 2);
+	assert_int_equal(r->error, 0);
+	assert_int_equal(r->body_case, POOLMGR__REPLY__BODY_TRIM);
+	poolmgr__reply__free_unpacked(r, NULL);
+	assert_int_equal(harness_resident_pages(base, 64 * MiB), 0);
+}
+
+static void
 trim_goes_back_for_pages_freed_behind_it(void **state)
 {
 	static pool_off_t below[16384], kept_offs[12288];
@@ -882,6 +923,8 @@ main(void)
 		cmocka_unit_test_teardown(trim_in_steps, teardown),
 		cmocka_unit_test_teardown(
 			trim_goes_back_for_pages_freed_behind_it, teardown),
+		cmocka_unit_test_teardown(trim_lets_later_work_go_first,
+					  teardown),
 		cmocka_unit_test_teardown(refused_alloc_held, teardown),
 		cmocka_unit_test_teardown(long_wait_ends_after_two_seconds,
 					  teardown),
