@@ -141,10 +141,12 @@ static TAILQ_HEAD(, releasing) queue = TAILQ_HEAD_INITIALIZER(queue);
 static uint64_t release_step = DPOOL_RELEASE_STEP_DEFAULT;
 static uint32_t drop_step = DPOOL_DROP_STEP_DEFAULT;
 /*
- * References dropped at once (handles of at most drop_step each) since the
- * last step: a client that closes 1023 handles of 4096 blocks each, by
+ * References dropped at once (handles of at most drop_step each) in this
+ * loop turn: a client that closes 1023 handles of 4096 blocks each, by
  * disconnecting, must not have all 4 million dropped in one turn.  Past
- * drop_step, the next handles go in steps like big ones.
+ * drop_step, the next handles go in steps like big ones.  A step starts
+ * the count anew; a turn with nothing queued asks for one at its end, or
+ * the count of turns long past made a later close wait for a step.
  */
 static uint64_t dropped_at_once;
 /*
@@ -229,12 +231,22 @@ dpool_release_defer(struct dpool *p, uint64_t off, uint64_t len)
 	return true;
 }
 
+/*
+ * A turn's first count (bytes freed or references dropped at once): the
+ * counts are for one turn, and a step, due at its end, starts them anew.
+ */
+static void
+turn_count_begins(void)
+{
+	if (!freed_at_once && !dropped_at_once && TAILQ_EMPTY(&queue) &&
+	    on_queued)
+		on_queued();
+}
+
 void
 dpool_released_at_once(uint64_t len)
 {
-	/* The count is for one turn: a step, due at its end, starts anew. */
-	if (!freed_at_once && TAILQ_EMPTY(&queue) && on_queued)
-		on_queued();
+	turn_count_begins();
 	freed_at_once += len;
 }
 
@@ -344,6 +356,8 @@ dpool_close_handle(struct dpool *p, struct handle *h)
 		queue_add(r);
 		return;
 	}
+	if (h->nrefs)
+		turn_count_begins();
 	dropped_at_once += h->nrefs;
 	dpool_drop_refs(p, h, UINT64_MAX);	/* few, or no memory to wait */
 	free(h);

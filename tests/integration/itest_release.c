@@ -80,6 +80,15 @@
  *       wrote made the kernel allocate and clear one, inside the turn.
  *   dead_client_leaves_the_share_map_alone  the same for the blocks of a
  *       killed client (1024 of 128 KiB, four to a page of the map).
+ *   drops_count_per_turn              drop_step = 4: a handle of 3 blocks
+ *       closed, then (turns later) a client killed holding a written
+ *       64 MiB block in one pool and, in another, 3 blocks of which we
+ *       retained one: the 4 references it held are dropped in the turn
+ *       its death is seen, so that block's share bit is clear while the
+ *       64 MiB still go back in 4 KiB steps.  (The count of references
+ *       dropped at once ran on from the earlier close, as if in the same
+ *       turn, until some step came: the 3 blocks' handle waited behind
+ *       the whole 64 MiB release.)
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -1069,18 +1078,19 @@ dead_client_spans_go_in_steps(void **state)
 	check_ok();
 }
 
-/* Our mapping of pool big's share map (/proc/self/maps). */
+/* Our mapping of pool name's share map (/proc/self/maps). */
 static const uint8_t *
-share_map_of_big(size_t *len)
+share_map_of(const char *name, size_t *len)
 {
-	char line[512];
+	char line[512], want[96];
 	uintptr_t lo, hi;
 	const uint8_t *m = NULL;
 	FILE *f = fopen("/proc/self/maps", "r");
 
 	assert_non_null(f);
+	snprintf(want, sizeof(want), "poolmgr:%s:shared", name);
 	while (!m && fgets(line, sizeof(line), f))
-		if (strstr(line, "poolmgr:big:shared") &&
+		if (strstr(line, want) &&
 		    sscanf(line, "%" SCNxPTR "-%" SCNxPTR, &lo, &hi) == 2) {
 			m = (const uint8_t *)lo;
 			*len = hi - lo;
@@ -1090,10 +1100,11 @@ share_map_of_big(size_t *len)
 	return m;
 }
 
+/* The bit of the block at off in a share map, at granularity g. */
 static bool
-share_bit_of(const uint8_t *map, pool_off_t off)
+share_bit_of(const uint8_t *map, pool_off_t off, uint32_t g)
 {
-	uint64_t bit = off / stats().granularity;
+	uint64_t bit = off / g;
 
 	return map[bit / 8] & (1u << (bit % 8));
 }
@@ -1115,9 +1126,9 @@ frees_leave_the_share_map_alone(void **state)
 	for (i = 0; i < 512; i++)
 		sizes[i] = 512 * 1024;
 	assert_int_equal(pool_alloc_batch(fx.pool, 512, sizes, offs), 0);
-	map = share_map_of_big(&len);
+	map = share_map_of("big", &len);
 	assert_int_equal(pool_retain(fx.pool2, offs[7]), 0);
-	assert_true(share_bit_of(map, offs[7]));
+	assert_true(share_bit_of(map, offs[7], stats().granularity));
 	before = harness_resident_pages((void *)map, len);
 	assert_int_equal(pool_free_batch(fx.pool, 512, offs), 0);
 	assert_int_equal(stats().allocated_bytes, 512 * 1024);
@@ -1125,9 +1136,9 @@ frees_leave_the_share_map_alone(void **state)
 	printf("share map: %zu pages resident before the FreeBatch, %zu "
 	       "after\n", before, after);
 	assert_true(after <= before);
-	assert_false(share_bit_of(map, offs[7]));
+	assert_false(share_bit_of(map, offs[7], stats().granularity));
 	assert_int_equal(pool_free(fx.pool2, offs[7]), 0);
-	assert_false(share_bit_of(map, offs[7]));
+	assert_false(share_bit_of(map, offs[7], stats().granularity));
 	assert_int_equal(stats().allocated_bytes, 0);
 	assert_true(harness_resident_pages((void *)map, len) <= before);
 	check_ok();
@@ -1151,7 +1162,7 @@ dead_client_leaves_the_share_map_alone(void **state)
 	close(k.to_parent[1]);
 	assert_int_equal(harness_read_full(k.to_parent[0], &written, 1), 0);
 	close(k.to_parent[0]);
-	map = share_map_of_big(&len);
+	map = share_map_of("big", &len);
 	before = harness_resident_pages((void *)map, len);
 	assert_int_equal(kill(pid, SIGKILL), 0);
 	assert_true(harness_wait(pid) != 0);
@@ -1160,6 +1171,95 @@ dead_client_leaves_the_share_map_alone(void **state)
 	printf("share map: %zu pages resident before the kill, %zu after\n",
 	       before, after);
 	assert_true(after <= before);
+	check_ok();
+}
+
+struct dropper {
+	const char *sock;
+	int to_parent[2];	/* the offsets once the blocks are written */
+};
+
+/* Opens "other", then "big" (closed first when it dies), and waits. */
+static int
+dropper_child(void *arg)
+{
+	struct dropper *k = arg;
+	struct pool_conn *c;
+	struct pool *other, *big;
+	pool_off_t offs[4];
+	int i;
+
+	close(k->to_parent[0]);
+	CHECK_RC(pool_connect(k->sock, &c), 0, 2);
+	CHECK_RC(pool_open(c, "other", &other), 0, 3);
+	CHECK_RC(pool_set_cache(other, 0), 0, 4);
+	for (i = 0; i < 3; i++)
+		CHECK_RC(pool_alloc(other, 64, &offs[i]), 0, 5);
+	CHECK_RC(pool_open(c, "big", &big), 0, 6);
+	CHECK_RC(pool_alloc(big, 64 * MiB, &offs[3]), 0, 7);
+	memset(pool_ptr(big, offs[3]), 0x5a, 64 * MiB);
+	CHECK(harness_write_full(k->to_parent[1], offs, sizeof(offs)) == 0, 8);
+	pause();
+	return 0;
+}
+
+static void
+drops_count_per_turn(void **state)
+{
+	struct pool_conn *c3;
+	struct pool *p3;
+	struct dropper k;
+	pool_off_t offs[4], mine[3];
+	const uint8_t *map;
+	size_t len, from, left;
+	uint8_t *block;
+	uint32_t g;
+	pid_t pid;
+	int i;
+
+	(void)state;
+	start_with_pool("idle_trim = 0\nrelease_step = 4K\ndrop_step = 4\n"
+			"[pool other]\nsize = 16M\n", "256M");
+	assert_int_equal(pool_set_cache(fx.pool, 0), 0);
+	assert_int_equal(pool_open(fx.conn, "other", &fx.pool2), 0);
+	assert_int_equal(pool_set_cache(fx.pool2, 0), 0);
+	k.sock = fx.d.sock;
+	assert_int_equal(pipe(k.to_parent), 0);
+	pid = harness_spawn(dropper_child, &k);
+	assert_true(pid > 0);
+	close(k.to_parent[1]);
+	assert_int_equal(harness_read_full(k.to_parent[0], offs, sizeof(offs)),
+			 0);
+	close(k.to_parent[0]);
+	assert_int_equal(pool_retain(fx.pool2, offs[0]), 0);
+	g = stats().granularity;	/* "other"'s too: both the default */
+	map = share_map_of("other", &len);
+	assert_true(share_bit_of(map, offs[0], g));
+	block = (uint8_t *)pool_ptr(fx.pool, offs[3]);
+	from = harness_resident_pages(block, 64 * MiB);
+	assert_true(from >= 64 * MiB / 4096 - 16);
+	/* Three references dropped at once, in a turn of their own. */
+	assert_int_equal(pool_connect(fx.d.sock, &c3), 0);
+	assert_int_equal(pool_open(c3, "other", &p3), 0);
+	assert_int_equal(pool_set_cache(p3, 0), 0);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(pool_alloc(p3, 64, &mine[i]), 0);
+	pool_close(p3);
+	pool_disconnect(c3);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_true(harness_wait(pid) != 0);
+	/* Its death is seen once its big block starts going back. */
+	for (i = 0; i < 10000; i++) {
+		if ((left = harness_resident_pages(block, 64 * MiB)) + 16 < from)
+			break;
+		harness_sleep_ms(1);
+	}
+	printf("64 MiB block: %zu pages, %zu left; shared block's bit %s\n",
+	       from, left, share_bit_of(map, offs[0], g) ? "set" : "clear");
+	assert_true(left + 16 < from);
+	assert_true(left > 16);
+	assert_false(share_bit_of(map, offs[0], g));
+	assert_int_equal(stats().allocated_bytes, 0);
 	check_ok();
 }
 
@@ -1203,6 +1303,7 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(dead_client_leaves_the_share_map_alone,
 					  teardown),
+		cmocka_unit_test_teardown(drops_count_per_turn, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
