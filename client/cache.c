@@ -26,8 +26,9 @@
  *    race in the program) is given up, never handed out twice.
  *
  * 2. The engine's rules still hold for this handle: before an allocation
- *    is refused with -ENOMEM or -EDQUOT, pool.c flushes the whole cache and
- *    tries again.  Blocks cached by other handles stay theirs until they
+ *    is refused with -ENOMEM or -EDQUOT, pool.c flushes the whole cache,
+ *    waits for the blocks other threads' flushes have on their way (5),
+ *    and tries again.  Blocks cached by other handles stay theirs until they
  *    flush them (when over budget, on their own -ENOMEM, pool_flush,
  *    pool_trim or close): at most one budget per handle.
  *
@@ -67,7 +68,9 @@
  *    pool_set_cache(0)) waits for the flushes of others that were on
  *    their way when it took each shard, and flushes again what they put
  *    back: its 0 says that no block the cache had when it was called is
- *    cached or on its way.
+ *    cached or on its way.  So does a flush for room (an allocation
+ *    refused for want of it, pool_trim): else the retry could be refused,
+ *    or the trim miss pages, for blocks the daemon is about to free.
  *
  * 6. However many flushes fail, a shard holds at most twice its part of
  *    the budget.  The blocks of a flush the daemon did not take come back
@@ -970,10 +973,17 @@ flush_some(struct pool *p, struct shard *only, int *errorp)
  * flights that have only blocks freed since count too (the shard cannot
  * tell); a thread that keeps freeing into a shard whose flushes keep
  * failing is not chased: after CACHE_EMPTY_TRIES flushes again, the last
- * failure's error.  Nothing is waited for once blocks are known to stay.
+ * failure's error.  Once blocks are known to stay, nothing is flushed
+ * again; nor waited for, unless every: whoever wants room, not an answer,
+ * still gains the blocks that others' flushes free.
+ *
+ * No deadlock: the waits hold no lock (flights_settled gives the shard's
+ * up while it sleeps), and a flight settles under its shard's lock alone.
+ * Nor does a thread wait for itself: every flight begins and settles
+ * within one call of this file, and this runs in none of them.
  */
 static int
-empty_all(struct pool *p)
+empty_all(struct pool *p, int every)
 {
 	struct cache	*k = p->cache;
 	struct mark	 marks[CACHE_SHARDS];
@@ -982,7 +992,7 @@ empty_all(struct pool *p)
 	int		 error, e, back, failure;
 
 	(void)flush_marked(p, NULL, 1, &error, marks);
-	for (s = 0; s < CACHE_SHARDS && error == 0; s++) {
+	for (s = 0; s < CACHE_SHARDS && (error == 0 || every); s++) {
 		sh = &k->shard[s];
 		for (tries = 0;; tries++) {
 			pthread_mutex_lock(&sh->lock);
@@ -990,7 +1000,7 @@ empty_all(struct pool *p)
 			back = sh->failures != marks[s].failures;
 			failure = sh->failure;
 			pthread_mutex_unlock(&sh->lock);
-			if (!back)
+			if (!back || error != 0)
 				break;
 			if (tries == CACHE_EMPTY_TRIES) {
 				error = failure;
@@ -1234,7 +1244,7 @@ cache_set_budget(struct pool *p, size_t budget)
 	budget = budget_for(k, budget);
 	__atomic_store_n(&k->budget, budget, __ATOMIC_RELAXED);
 	if (budget == 0) {
-		error = empty_all(p);
+		error = empty_all(p, 0);
 		cache_give_slack(p);
 		/*
 		 * Live blocks are no longer tracked; cached ones that the
@@ -1558,12 +1568,12 @@ cache_check(struct pool *p)
 	return conn_check(p);
 }
 
-uint64_t
+int
 cache_flush(struct pool *p)
 {
 	if (p->cache == NULL)
 		return 0;
-	return flush_some(p, NULL, NULL);
+	return empty_all(p, 1);
 }
 
 int
@@ -1571,7 +1581,7 @@ cache_empty(struct pool *p)
 {
 	if (p->cache == NULL)
 		return 0;
-	return empty_all(p);
+	return empty_all(p, 0);
 }
 
 uint64_t

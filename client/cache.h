@@ -64,17 +64,19 @@ void	cache_untrack(struct pool *, pool_off_t off);
  */
 int	cache_known(struct pool *, pool_off_t off, uint64_t *usable);
 /*
- * Free every cached block in the daemon; the bytes given back.  Blocks a
- * FreeBatch could not carry (nothing sent: -ENOBUFS, -ENOMEM, -EMSGSIZE)
- * stay in the cache for the next flush; none is dropped while the handle
- * still holds it, unless memory runs out putting it back.
+ * Free every cached block in the daemon, for room (an allocation refused
+ * for want of it, pool_trim).  The blocks that other threads' flushes have
+ * on their way are waited for, in every shard, and flushed again if they
+ * come back.  Blocks a FreeBatch could not carry (nothing sent: -ENOBUFS,
+ * -ENOMEM, -EMSGSIZE) stay in the cache for the next flush; none is
+ * dropped while the handle still holds it, unless memory runs out putting
+ * it back.  0, or the first error that kept blocks in the cache.
  */
-uint64_t cache_flush(struct pool *);
+int	cache_flush(struct pool *);
 /*
- * The same, and more (pool_flush): the blocks that other threads' flushes
- * have on their way are waited for, and flushed again if they come back.
- * 0 when no block the cache had is left in it or on its way; else the
- * error that kept blocks in the cache.
+ * The same for an answer (pool_flush): 0 when no block the cache had is
+ * left in it or on its way; else the error that kept blocks in the
+ * cache, returned as soon as it is known, without waiting for others.
  */
 int	cache_empty(struct pool *);
 /*

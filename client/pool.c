@@ -108,27 +108,31 @@ client_alloc_once(struct pool *p, uint64_t size, uint64_t align, int zero,
 }
 
 /*
- * Out of room: give back what the cache holds and the slack of blocks it
- * served from larger ones; true if that was anything, so a retry may pass.
+ * Out of room (-ENOMEM, -EDQUOT): give back the room the handle's cache
+ * holds, and whether to try again: whenever it has a cache.  That room is
+ * its blocks, those other threads' flushes had on their way (one may be
+ * in the air with the very blocks the request needs: this waits until the
+ * daemon has them, or the flush failed and they are flushed again), and
+ * the slack of blocks it served from larger ones.  What the kernel would
+ * not let go stays cached, and the retry goes without it.
  */
 static int
 client_flush_for(struct pool *p, int error)
 {
-	uint64_t	flushed;
-
-	if (error != -ENOMEM && error != -EDQUOT)
+	if (p->cache == NULL || (error != -ENOMEM && error != -EDQUOT))
 		return 0;
-	flushed = cache_flush(p);
-	return flushed + cache_give_slack(p) > 0;
+	(void)cache_flush(p);
+	(void)cache_give_slack(p);
+	return 1;
 }
 
 /*
  * Will a request refused for want of room be tried again?  Whenever the
  * handle has a cache: even one empty now may hold blocks by the time the
- * refusal comes back (other threads free into it), and a retry is only
- * one more round trip on a path that is slow anyway.  The request then
- * says so (retry_follows), so that the daemon does not count a refusal
- * the program never sees.
+ * refusal comes back (other threads free into it), or have them on their
+ * way, and a retry is only one more round trip on a path that is slow
+ * anyway.  The request then says so (retry_follows), so that the daemon
+ * does not count a refusal the program never sees.
  */
 static int
 client_will_retry(struct pool *p)
@@ -136,17 +140,11 @@ client_will_retry(struct pool *p)
 	return p->cache != NULL;
 }
 
-/*
- * After a refusal: give the cache back, and whether to try again: if that
- * freed anything, and always when the request said a retry follows.
- */
+/* After a refusal: give the cache back, and whether to try again. */
 static int
 client_retry(struct pool *p, int error, int promised)
 {
-	int	flushed = client_flush_for(p, error);
-
-	return flushed ||
-	    (promised && (error == -ENOMEM || error == -EDQUOT));
+	return promised && client_flush_for(p, error);
 }
 
 /*

@@ -38,7 +38,11 @@
  *     leave the cache at most twice its budget;
  *   - pool_flush and pool_set_cache(0) say 0 only when no block the cache
  *     had is left in it or on its way: they wait for another thread's
- *     flush, and give back what it could not send.
+ *     flush, and give back what it could not send;
+ *   - so do an allocation or realloc refused for want of room, before
+ *     they try again, and pool_trim, before the daemon trims: no refusal
+ *     and no page left behind for blocks another thread's flush has on
+ *     their way.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -2249,6 +2253,239 @@ cache_off_waits_for_flushes_on_their_way(void **state)
 	flush_leaves_nothing_behind(true);
 }
 
+/* ---- a flush for room waits for flushes on their way --------------------- */
+
+enum room_job { ROOM_ALLOC, ROOM_REALLOC, ROOM_TRIM };
+
+#define ROOM_QUOTA	(1 << 20)
+#define ROOM_ASK	(128 << 10)
+
+static struct pool *room_pool;
+static enum room_job room_job;
+static pool_off_t room_small, room_got;
+static int rc_room;
+static sem_t room_done;
+
+static void *
+job_room(void *arg)
+{
+	(void)arg;
+	switch (room_job) {
+	case ROOM_ALLOC:
+		rc_room = pool_alloc(room_pool, ROOM_ASK, &room_got);
+		break;
+	case ROOM_REALLOC:
+		room_got = room_small;
+		rc_room = pool_realloc(room_pool, room_small, ROOM_ASK,
+				       &room_got);
+		break;
+	case ROOM_TRIM:
+		rc_room = pool_trim(room_pool);
+		break;
+	}
+	sem_post(&room_done);
+	return NULL;
+}
+
+static const char *
+room_job_name(void)
+{
+	return room_job == ROOM_ALLOC ? "pool_alloc" :
+	       room_job == ROOM_REALLOC ? "pool_realloc" : "pool_trim";
+}
+
+/*
+ * Thread T flushes room_pool's cache and is held before its first
+ * FreeBatch, which then goes, or fails (fail) and T puts the blocks back;
+ * meanwhile thread M runs room_job, and is given a second to return
+ * before T is let go, which a call that does not wait for T needs.
+ * Whether M returned before T was let go.
+ */
+static bool
+room_job_while_a_flush_is_held(bool fail)
+{
+	pthread_t t, m;
+	bool early;
+
+	memset(&hold_t, 0, sizeof(hold_t));
+	hold_t.fail = fail;
+	sem_init(&hold_t.sent, 0, 0);
+	sem_init(&hold_t.go, 0, 0);
+	sem_init(&room_done, 0, 0);
+	assert_int_equal(pthread_create(&t, NULL, job_failing_flush,
+					room_pool), 0);
+	sem_wait(&hold_t.sent);		/* T has every block on its way */
+	assert_int_equal(pthread_create(&m, NULL, job_room, NULL), 0);
+	early = sem_wait_ms(&room_done, 1000);
+	sem_post(&hold_t.go);		/* T's send goes, or fails */
+	assert_int_equal(pthread_join(t, NULL), 0);
+	if (!early)
+		sem_wait(&room_done);
+	assert_int_equal(pthread_join(m, NULL), 0);
+	EXPECT_RC(rc_failed_flush, fail ? -ENOBUFS : 0);
+	return early;
+}
+
+/*
+ * A request refused for want of room is tried again only after the
+ * blocks that another thread's flush has on their way are settled.  Pool
+ * "room" has a quota of 1 MiB; 64 blocks of 1 KiB sit in this thread's
+ * cache and a large block leaves 64 to 68 KiB of the quota free.  Thread
+ * T's pool_flush takes the cached blocks and is held before its send;
+ * thread M asks for 128 KiB (pool_alloc, or pool_realloc of a live 1 KiB
+ * block), which fits only once the cached blocks are freed.  The daemon
+ * refuses M's first try; M must not give up while T has the blocks: it
+ * waits, and gets its 128 KiB once T's send has freed them, or, when the
+ * send fails, once M has flushed again what T put back.  (The old
+ * library's M flushed a cache that T had emptied, tried again at once
+ * and returned -EDQUOT, before T's send.)
+ */
+static void
+refusal_waits_for_flushes_on_their_way(enum room_job job, bool fail)
+{
+	struct pool_create_opts o = {.max_size = 16 << 20, .mode = 0600,
+				     .quota = ROOM_QUOTA};
+	static pool_off_t offs[64];
+	struct pool_conn *c;
+	struct pool_stats st;
+	pool_off_t big;
+	uint64_t cached, room;
+	bool early;
+	int i;
+
+	start();
+	EXPECT_RC(pool_connect(NULL, &c), 0);
+	EXPECT_RC(pool_create(c, "room", &o), 0);
+	EXPECT_RC(pool_open(c, "room", &room_pool), 0);
+	EXPECT_RC(pool_set_cache(room_pool, 1 << 20), 0); /* 128 KiB: 1/8 */
+	room_job = job;
+	room_small = room_got = POOL_OFF_NONE;
+	if (job == ROOM_REALLOC)
+		EXPECT_RC(pool_alloc(room_pool, 1024, &room_small), 0);
+	for (i = 0; i < 64; i++)
+		EXPECT_RC(pool_alloc(room_pool, 1024, &offs[i]), 0);
+	for (i = 0; i < 64; i++)
+		EXPECT_RC(pool_free(room_pool, offs[i]), 0);
+	st = stats(room_pool);
+	cached = st.client_cached_bytes;
+	assert_true(cached >= 64 << 10);
+	EXPECT_RC(pool_alloc(room_pool, (ROOM_QUOTA - st.allocated_bytes -
+					 (64 << 10)) & ~(uint64_t)(st.page_size - 1),
+			     &big), 0);
+	st = stats(room_pool);
+	room = ROOM_QUOTA - st.allocated_bytes;
+	assert_true(room < ROOM_ASK - 1024);
+	assert_true(room + cached >= ROOM_ASK);
+
+	early = room_job_while_a_flush_is_held(fail);
+	st = stats(room_pool);
+	printf("cache: %s of %d B with %" PRIu64 " B of the quota free while "
+	       "another flush had %" PRIu64 " B on its way, which %s: %s (%s "
+	       "T was let go), then %" PRIu64 " B allocated, %" PRIu64
+	       " B of it cached\n", room_job_name(), ROOM_ASK, room, cached,
+	       fail ? "failed" : "went", pool_strerror(rc_room),
+	       early ? "before" : "after", st.allocated_bytes,
+	       st.client_cached_bytes);
+	if (rc_room != 0)
+		fail_msg("%s refused (%s) while the room it needed was on its "
+			 "way to the daemon", room_job_name(),
+			 pool_strerror(rc_room));
+	assert_false(early);
+	assert_int_equal(st.client_cached_bytes, 0);
+	EXPECT_RC(pool_free(room_pool, room_got), 0);
+	EXPECT_RC(pool_free(room_pool, big), 0);
+	EXPECT_RC(pool_flush(room_pool), 0);
+	assert_int_equal(stats(room_pool).allocated_bytes, 0);
+	check(c, "room");
+	pool_close(room_pool);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
+static void
+alloc_retry_waits_for_a_flush_on_its_way(void **state)
+{
+	(void)state;
+	refusal_waits_for_flushes_on_their_way(ROOM_ALLOC, false);
+}
+
+static void
+realloc_retry_waits_for_a_failing_flush(void **state)
+{
+	(void)state;
+	refusal_waits_for_flushes_on_their_way(ROOM_REALLOC, true);
+}
+
+/*
+ * pool_trim gives back the pages of blocks that another thread's flush
+ * has on their way: it waits for that flush, and gives back itself what
+ * the flush put back.  16 blocks of 32 KiB, written to, sit in this
+ * thread's cache; thread T's pool_flush takes them and is held; thread
+ * M's pool_trim runs; then T's send goes (or fails).  Once both are done
+ * no block may be held and no free page resident.  (The old library's
+ * trim went at once, while the blocks were live in the daemon's books:
+ * when T's send went, their 512 KiB of pages stayed resident, kept for
+ * reuse; when it failed, the blocks were back in the cache.)
+ */
+static void
+trim_waits_for_flushes_on_their_way(bool fail)
+{
+	static pool_off_t offs[16];
+	struct pool_conn *c;
+	struct pool_stats st;
+	uint64_t cached;
+	bool early;
+	int i;
+
+	start();
+	room_pool = open_ok(&c, "c");
+	room_job = ROOM_TRIM;
+	for (i = 0; i < 16; i++) {
+		EXPECT_RC(pool_alloc(room_pool, 32 << 10, &offs[i]), 0);
+		memset(pool_ptr(room_pool, offs[i]), 0x5a, 32 << 10);
+	}
+	for (i = 0; i < 16; i++)
+		EXPECT_RC(pool_free(room_pool, offs[i]), 0);
+	st = stats(room_pool);
+	cached = st.client_cached_bytes;
+	assert_int_equal(cached, 16 * (32 << 10));
+	assert_int_equal(st.allocated_bytes, cached);
+
+	early = room_job_while_a_flush_is_held(fail);
+	st = stats(room_pool);
+	printf("cache: pool_trim while another flush had %" PRIu64 " B on its "
+	       "way, which %s: %s (%s T was let go), then %" PRIu64 " B "
+	       "allocated, %" PRIu64 " B of it cached, %" PRIu64 " B of free "
+	       "pages resident\n", cached, fail ? "failed" : "went",
+	       pool_strerror(rc_room), early ? "before" : "after",
+	       st.allocated_bytes, st.client_cached_bytes,
+	       st.free_resident_bytes);
+	EXPECT_RC(rc_room, 0);
+	if (st.allocated_bytes != 0 || st.free_resident_bytes != 0)
+		fail_msg("after pool_trim: %" PRIu64 " B still allocated, %"
+			 PRIu64 " B of free pages resident", st.allocated_bytes,
+			 st.free_resident_bytes);
+	assert_false(early);
+	check(c, "c");
+	pool_close(room_pool);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
+static void
+trim_waits_for_a_flush_on_its_way(void **state)
+{
+	(void)state;
+	trim_waits_for_flushes_on_their_way(false);
+}
+
+static void
+trim_waits_for_a_failing_flush(void **state)
+{
+	(void)state;
+	trim_waits_for_flushes_on_their_way(true);
+}
+
 int
 main(void)
 {
@@ -2313,6 +2550,14 @@ main(void)
 			flush_waits_for_flushes_on_their_way, teardown),
 		cmocka_unit_test_teardown(
 			cache_off_waits_for_flushes_on_their_way, teardown),
+		cmocka_unit_test_teardown(
+			alloc_retry_waits_for_a_flush_on_its_way, teardown),
+		cmocka_unit_test_teardown(
+			realloc_retry_waits_for_a_failing_flush, teardown),
+		cmocka_unit_test_teardown(trim_waits_for_a_flush_on_its_way,
+					  teardown),
+		cmocka_unit_test_teardown(trim_waits_for_a_failing_flush,
+					  teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
