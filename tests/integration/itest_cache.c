@@ -2349,7 +2349,7 @@ refusal_waits_for_flushes_on_their_way(enum room_job job, bool fail)
 	struct pool_conn *c;
 	struct pool_stats st;
 	pool_off_t big;
-	uint64_t cached, room;
+	uint64_t cached, room, size;
 	bool early;
 	int i;
 
@@ -2369,9 +2369,10 @@ refusal_waits_for_flushes_on_their_way(enum room_job job, bool fail)
 	st = stats(room_pool);
 	cached = st.client_cached_bytes;
 	assert_true(cached >= 64 << 10);
-	EXPECT_RC(pool_alloc(room_pool, (ROOM_QUOTA - st.allocated_bytes -
-					 (64 << 10)) & ~(uint64_t)(st.page_size - 1),
-			     &big), 0);
+	/* Pages, so that it holds what it asks for. */
+	size = (ROOM_QUOTA - st.allocated_bytes - (64 << 10)) &
+	       ~(uint64_t)(st.page_size - 1);
+	EXPECT_RC(pool_alloc(room_pool, size, &big), 0);
 	st = stats(room_pool);
 	room = ROOM_QUOTA - st.allocated_bytes;
 	assert_true(room < ROOM_ASK - 1024);
