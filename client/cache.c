@@ -619,6 +619,14 @@ struct mark {
 	uint64_t	failures;
 };
 
+/* Where sh is now.  Locked. */
+static void
+mark_locked(const struct shard *sh, struct mark *m)
+{
+	m->fence = sh->flights;
+	m->failures = sh->failures;
+}
+
 /*
  * Take blocks out of a shard's stacks to be flushed: all of them, or the
  * older half of each stack (the newer, warmer half stays).  At most max.
@@ -657,10 +665,8 @@ shard_take(struct cache *k, struct shard *sh, int all, uint64_t *offs,
 		if (!all && b->refill > CACHE_REFILL_MIN)
 			b->refill /= 2;
 	}
-	if (m != NULL) {
-		m->fence = sh->flights;
-		m->failures = sh->failures;
-	}
+	if (m != NULL)
+		mark_locked(sh, m);
 	pthread_mutex_unlock(&sh->lock);
 	return n;
 }
@@ -915,6 +921,14 @@ flush_marked(struct pool *p, struct shard *only, int all, int *errorp,
 
 	/* On the heap: 64 KiB, too much for a small thread stack. */
 	if ((offs = malloc(2 * POOL_BATCH_MAX * sizeof *offs)) == NULL) {
+		/* Nothing taken: the shards are marked where they are. */
+		for (s = 0; marks != NULL && s < CACHE_SHARDS; s++) {
+			if (only != NULL && only != &k->shard[s])
+				continue;
+			pthread_mutex_lock(&k->shard[s].lock);
+			mark_locked(&k->shard[s], &marks[s]);
+			pthread_mutex_unlock(&k->shard[s].lock);
+		}
 		if (errorp != NULL)
 			*errorp = -ENOMEM;
 		return 0;
