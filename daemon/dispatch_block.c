@@ -65,15 +65,17 @@ refused_unsettled(struct call *c, struct dpool *p, int rc)
 }
 
 /*
- * What counts against the quota of the asking session in pool p: the
- * blocks its handles hold, and the persistent blocks its uid made so.
+ * What counts against the quota of the asking session in h's pool: the
+ * blocks its handles there hold (their running total, session.h), and the
+ * persistent blocks its uid made so.
  */
 static uint64_t
-quota_used(struct call *c, struct dpool *p)
+quota_used(struct call *c, struct handle *h)
 {
-	if (!p->quota)
+	if (!h->pool->quota)
 		return 0;	/* nothing to count against: not counted */
-	return session_pool_bytes(c->s, p) + dpool_persisted_by(p, c->s->uid);
+	return handle_session_bytes(h) + dpool_persisted_by(h->pool,
+							      c->s->uid);
 }
 
 /*
@@ -145,7 +147,7 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 		return refuse(c, -EINVAL, "a zeroed allocation takes no "
 			      "alignment");
 	rc = dpool_alloc(h->pool, h, size, m->align, m->zero,
-			 quota_used(c, h->pool), &b);
+			 quota_used(c, h), &b);
 	if ((wait = refused_unsettled(c, h->pool, rc)))
 		return wait;
 	if (rc == DPOOL_IN_STEPS)
@@ -190,7 +192,7 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 		if ((rc = check_block_cap(c)))
 			return rc;
 		rc = dpool_alloc(h->pool, h, m->size, 0, false,
-				 quota_used(c, h->pool), &b);
+				 quota_used(c, h), &b);
 		if ((wait = refused_unsettled(c, h->pool, rc)))
 			return wait;
 		if (rc)
@@ -209,7 +211,7 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 	if (c->stage == 1)	/* held while its block moved */
 		return ready_in_steps(c, h);
 	rc = dpool_realloc(h->pool, h, m->offset, m->size,
-			   quota_used(c, h->pool), m->in_place, &b, &dst);
+			   quota_used(c, h), m->in_place, &b, &dst);
 	if ((wait = refused_unsettled(c, h->pool, rc)))
 		return wait;
 	if (rc == DPOOL_IN_STEPS)
@@ -252,7 +254,7 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 			      "allowed per client");
 	heap_events_save(h->pool->heap, &batch_events);
 	/* Counted once (it walks the session's handles), then kept up. */
-	used = quota_used(c, h->pool);
+	used = quota_used(c, h);
 	for (i = 0; i < m->n_sizes; i++) {
 		rc = dpool_alloc(h->pool, h, m->sizes[i], 0, false, used, &b);
 		if (rc) {
@@ -347,7 +349,7 @@ do_retain(struct call *c, const Poolmgr__Retain *m)
 	if ((rc = check_block_cap(c)))
 		return rc;
 	rc = dpool_retain(h->pool, h, m->offset,
-			  quota_used(c, h->pool));
+			  quota_used(c, h));
 	return rc ? refuse(c, rc, "cannot retain %#llx",
 			   (unsigned long long)m->offset) : 0;
 }

@@ -1089,7 +1089,7 @@ dpool_check(struct dpool *p, char *problem, size_t len)
 			return -EFAULT;
 		}
 	}
-	return 0;
+	return session_check_pool(p, problem, len);
 }
 
 uint64_t

@@ -12,6 +12,7 @@
 #define POOLMGRD_SESSION_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -23,6 +24,21 @@
 struct session;
 struct waiter;
 
+/*
+ * What one session's open handles on one pool hold: the quota's count,
+ * kept as their bytes change (handle_set_bytes), so that an allocation
+ * need not walk the session's handles for it.  Made at the first open on
+ * the pool, gone with the last close.
+ */
+struct session_account {
+	LIST_ENTRY(session_account) entry;
+	struct dpool *pool;
+	uint64_t bytes;		/* of its open handles */
+	uint32_t nhandles;	/* open on pool */
+	uint64_t check_bytes;	/* session_check_pool's recount */
+	uint32_t check_handles;
+};
+
 struct handle {
 	LIST_ENTRY(handle) in_pool;
 	LIST_ENTRY(handle) in_session;
@@ -30,12 +46,15 @@ struct handle {
 	struct session *session; /* NULL once closed, while its references
 				  * are dropped (pool_release.c) */
 	struct dpool *pool;
+	struct session_account *account; /* its session's on pool; NULL
+					   * once closed */
 	bool read_only;
 	LIST_HEAD(, ref) refs;
 	uint64_t nrefs;
 	/*
 	 * Both change only through handle_set_bytes and handle_set_cached,
-	 * which keep the pool's sum of what its open handles have cached.
+	 * which keep the pool's sum of what its open handles have cached and
+	 * the account's bytes.
 	 */
 	uint64_t bytes;		/* sizes of the blocks referenced */
 	uint64_t cached_bytes;	/* of bytes: in the client's cache, as it
@@ -63,6 +82,8 @@ struct session {
 	uint32_t next_handle;
 	struct handle_list handles;
 	uint32_t nhandles;
+	/* One per pool with open handles (few: walked at open and close). */
+	LIST_HEAD(, session_account) accounts;
 	/*
 	 * The open handles again, by id, for session_handle: open addressing,
 	 * linear probing, at most half full and (but at its smallest) at
@@ -93,8 +114,17 @@ void session_close_pool_handles(struct dpool *p);
 unsigned session_count(void);
 unsigned session_count_uid(uid_t uid);
 
-/* Bytes this session holds in pool p, over all its handles (quota). */
+/*
+ * Bytes this session holds in pool p, over all its open handles (quota):
+ * of the session and pool, or of open handle h's.
+ */
 uint64_t session_pool_bytes(const struct session *s, const struct dpool *p);
+uint64_t handle_session_bytes(const struct handle *h);
+/*
+ * Do the accounts of the sessions with handles open on p hold what those
+ * handles hold?  0, or -EFAULT with the first difference in problem.
+ */
+int session_check_pool(struct dpool *p, char *problem, size_t len);
 
 /* Authorization. */
 bool session_trusted(const struct session *s);
