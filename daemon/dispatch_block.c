@@ -253,7 +253,7 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 		return refuse(c, -EDQUOT, "the batch would pass the blocks "
 			      "allowed per client");
 	heap_events_save(h->pool->heap, &batch_events);
-	/* Counted once (it walks the session's handles), then kept up. */
+	/* Counted once, then kept up as the batch allocates. */
 	used = quota_used(c, h);
 	for (i = 0; i < m->n_sizes; i++) {
 		rc = dpool_alloc(h->pool, h, m->sizes[i], 0, false, used, &b);

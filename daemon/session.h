@@ -82,7 +82,7 @@ struct session {
 	uint32_t next_handle;
 	struct handle_list handles;
 	uint32_t nhandles;
-	/* One per pool with open handles (few: walked at open and close). */
+	/* One per pool with open handles (few: walked only at open). */
 	LIST_HEAD(, session_account) accounts;
 	/*
 	 * The open handles again, by id, for session_handle: open addressing,

@@ -29,9 +29,15 @@
  * trips' median and 99th percentile, and the daemon's CPU time per
  * request (from /proc/PID/schedstat, in nanoseconds).
  *
+ * quota: the same with a quota on the pool, 1 then 1024 handles; 20,000
+ * Alloc round trips of 64 B on the first handle opened.  An allocation in
+ * a pool with a quota counts what the session holds there (quota_used).
+ * Printed: the round trips' median and 99th percentile, and the daemon's
+ * CPU time per Alloc.
+ *
  * Usage: bench_handles [--quick] [--poolmgrd PATH] [--only TABLE]
- * TABLE: stats, holders or lookup.  --quick: 63,488 handles, 3,000 and
- * 10,000 holders, 5,000 lookups.
+ * TABLE: stats, holders, lookup or quota.  --quick: 63,488 handles, 3,000
+ * and 10,000 holders, 5,000 lookups and Allocs.
  * Exit status: 0, 1 if a measurement failed, 2 if it could not run.
  */
 #include <errno.h>
@@ -205,12 +211,16 @@ rtt_add(struct rtts *r, uint64_t t0)
 		r->us[r->n++] = (uint32_t)((now_ns() - t0) / 1000);
 }
 
-/* Start the daemon with extra settings and create pool "p" of size. */
+/*
+ * Start the daemon with extra settings and create pool "p" of size, with
+ * quota (0: none).
+ */
 static int
 start(struct daemon *d, const char *bin, const char *conf, uint64_t size,
-      struct pool_conn **c)
+      uint64_t quota, struct pool_conn **c)
 {
-	struct pool_create_opts o = {.max_size = size, .mode = 0600};
+	struct pool_create_opts o = {.max_size = size, .mode = 0600,
+				     .quota = quota};
 
 	if (daemon_start_conf(d, bin, conf) != 0) {
 		fprintf(stderr, "bench_handles: cannot start %s\n", bin);
@@ -278,7 +288,8 @@ measure_stats(const char *bin, unsigned nconns)
 	int err = -1;
 
 	if (!fds || !handles || !r.us ||
-	    start(&d, bin, "max_connections_per_uid = 1024\n", 64 << 20, &c))
+	    start(&d, bin, "max_connections_per_uid = 1024\n", 64 << 20, 0,
+		  &c))
 		goto out_free;
 	for (unsigned i = 0; i < nconns; i++)
 		fds[i] = -1;
@@ -375,7 +386,7 @@ measure_holders(const char *bin, unsigned nconns)
 	int fs = -1, st, err = -1;
 
 	if (!fds || !handles || !r.us || !s ||
-	    start(&d, bin, "drop_step = 16\n", 256 << 20, &c))
+	    start(&d, bin, "drop_step = 16\n", 256 << 20, 0, &c))
 		goto out_free;
 	for (unsigned i = 0; i < nconns; i++)
 		fds[i] = -1;
@@ -505,7 +516,7 @@ measure_lookup(const char *bin, unsigned nhandles)
 	int fd = -1, err = -1;
 
 	if (!handles || !blocks || !r.us ||
-	    start(&d, bin, "", 64 << 20, &c))
+	    start(&d, bin, "", 64 << 20, 0, &c))
 		goto out_free;
 	if ((fd = raw_greeted(d.sock)) < 0)
 		goto out;
@@ -531,6 +542,64 @@ out:
 out_free:
 	free(handles);
 	free(blocks);
+	free(r.us);
+	return err;
+}
+
+/* lookups Allocs of 64 B on handle h; median, p99, CPU per request. */
+static int
+ask_alloc(struct daemon *d, int fd, uint32_t h, struct rtts *r,
+	  double *cpu_ns)
+{
+	double cpu = daemon_cpu_sec(d->pid);
+
+	r->n = 0;
+	for (unsigned i = 0; i < lookups; i++) {
+		uint64_t t0 = now_ns();
+
+		if (raw_alloc(fd, h) == UINT64_MAX)
+			return -1;
+		rtt_add(r, t0);
+	}
+	*cpu_ns = (daemon_cpu_sec(d->pid) - cpu) * 1e9 / lookups;
+	return 0;
+}
+
+/*
+ * One connection opens nhandles handles of a pool with a quota, each
+ * allocating a 64 B block, then allocates more on the first.
+ */
+static int
+measure_quota(const char *bin, unsigned nhandles)
+{
+	struct rtts r = {.us = calloc(lookups, sizeof(uint32_t))};
+	struct pool_conn *c = NULL;
+	struct daemon d;
+	uint32_t first = 0, h;
+	double cpu;
+	int fd = -1, err = -1;
+
+	if (!r.us || start(&d, bin, "", 64 << 20, 32 << 20, &c))
+		goto out_free;
+	if ((fd = raw_greeted(d.sock)) < 0)
+		goto out;
+	for (unsigned i = 0; i < nhandles; i++) {
+		if (!(h = raw_open(fd)) || raw_alloc(fd, h) == UINT64_MAX)
+			goto out;
+		if (!first)
+			first = h;
+	}
+	if (ask_alloc(&d, fd, first, &r, &cpu))
+		goto out;
+	printf("| %u | %u | %u us | %u us | %.0f ns |\n", nhandles, r.n,
+	       quantile(r.us, r.n, 0.5), quantile(r.us, r.n, 0.99), cpu);
+	err = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	pool_disconnect(c);
+	daemon_stop(&d);
+out_free:
 	free(r.us);
 	return err;
 }
@@ -567,7 +636,7 @@ main(int argc, char **argv)
 		}
 	}
 	if (only && strcmp(only, "stats") && strcmp(only, "holders") &&
-	    strcmp(only, "lookup")) {
+	    strcmp(only, "lookup") && strcmp(only, "quota")) {
 		fprintf(stderr, "bench_handles: no table '%s'\n", only);
 		return 2;
 	}
@@ -604,6 +673,16 @@ main(int argc, char **argv)
 		printf("|---:|---|---:|---:|---:|---:|\n");
 		if (measure_lookup(bin, 1) ||
 		    measure_lookup(bin, HANDLES_PER_CONN))
+			failed = 1;
+	}
+	if (!only || !strcmp(only, "quota")) {
+		printf("\n64 B Alloc round trips on the first of N handles "
+		       "one connection opened on a pool with a quota\n\n");
+		printf("| handles | Allocs | median | 99 %% | daemon CPU per "
+		       "Alloc |\n");
+		printf("|---:|---:|---:|---:|---:|\n");
+		if (measure_quota(bin, 1) ||
+		    measure_quota(bin, HANDLES_PER_CONN))
 			failed = 1;
 	}
 	printf("\nload average %.2f at the end.\n", load_avg());
