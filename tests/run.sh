@@ -3,9 +3,13 @@
 # print it.  Writes "NAME[TAG] passed failed" lines to
 # BUILD/test-results[TAG].txt.  TAG (from $TEST_TAG, may be empty) names a
 # second run of the same programs in another setting, such as "-nocache".
+# Each program runs for at most $TEST_TIMEOUT seconds (default 900, far
+# above the slowest under ASan) and is then sent SIGTERM, and SIGKILL
+# 30 s later: a hung one counts as failed instead of hanging the run.
 # Usage: tests/run.sh BUILD PROGRAM...
 build=$1; shift
 tag=${TEST_TAG:-}
+limit=${TEST_TIMEOUT:-900}
 mkdir -p "$build/logs"
 results="$build/test-results$tag.txt"
 : > "$results"
@@ -13,8 +17,15 @@ status=0
 for prog in "$@"; do
 	name=$(basename "$prog")$tag
 	log="$build/logs/$name.log"
-	"$prog" > "$log" 2>&1
+	start=$(date +%s)
+	timeout --verbose --kill-after=30 "$limit" "$prog" > "$log" 2>&1
 	rc=$?
+	# 124: timed out and ended by SIGTERM; 137 at the limit: by SIGKILL.
+	if [ "$rc" -eq 124 ] ||
+	   { [ "$rc" -eq 137 ] && [ $(($(date +%s) - start)) -ge "$limit" ]; }; then
+		echo "$name: TIMED OUT after $limit s (TEST_TIMEOUT), killed;" \
+		    "counted as failed" >> "$log"
+	fi
 	cat "$log"
 	passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
 	failed=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)

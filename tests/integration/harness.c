@@ -322,6 +322,28 @@ harness_alive(struct daemon_proc *d)
 	return d->pid > 0 && waitpid(d->pid, &status, WNOHANG) == 0;
 }
 
+/*
+ * Wait for the daemon after SIGTERM for at most HARNESS_STOP_WAIT_MS,
+ * then SIGKILL it: one that no longer returns to its loop must fail the
+ * test, not hang it (and a suite run with it).  0 with its status, or -1.
+ */
+static int
+stop_wait(pid_t pid, int *status)
+{
+	pid_t got;
+	long waited;
+
+	for (waited = 0; waited < HARNESS_STOP_WAIT_MS; waited += 10) {
+		if ((got = waitpid(pid, status, WNOHANG)) != 0)
+			return got == pid ? 0 : -1;
+		harness_sleep_ms(10);
+	}
+	fprintf(stderr, "poolmgrd (pid %d) did not stop within %d s of "
+		"SIGTERM; killed\n", (int)pid, HARNESS_STOP_WAIT_MS / 1000);
+	kill(pid, SIGKILL);
+	return waitpid(pid, status, 0) == pid ? 0 : -1;
+}
+
 int
 harness_stop(struct daemon_proc *d)
 {
@@ -331,7 +353,7 @@ harness_stop(struct daemon_proc *d)
 	if (d->pid <= 0)
 		return -1;
 	kill(d->pid, SIGTERM);
-	if (waitpid(d->pid, &status, 0) == -1)
+	if (stop_wait(d->pid, &status) == -1)
 		return -1;
 	d->pid = 0;
 	rc = WIFEXITED(status) ? WEXITSTATUS(status)

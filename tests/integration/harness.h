@@ -117,8 +117,11 @@ int harness_reload_with(struct daemon_proc *d, const char *extra_config);
 /*
  * Stop the daemon with SIGTERM.  Returns its exit status (0 for a clean
  * stop; non-zero if it crashed or, under ASan, leaked) and prints its log
- * when the status is not 0.
+ * when the status is not 0.  A daemon still running HARNESS_STOP_WAIT_MS
+ * after the SIGTERM is killed with SIGKILL (status 137), so that a hung
+ * daemon fails the test instead of hanging it.
  */
+#define HARNESS_STOP_WAIT_MS 30000
 int harness_stop(struct daemon_proc *d);
 
 /* Is the daemon still running? */
