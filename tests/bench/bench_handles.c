@@ -71,130 +71,39 @@ static unsigned lookups = 20000;	/* per handle named */
 /* Connections of HOLDERS_PER_CONN holders, one daemon each. */
 static unsigned holder_conns[] = {10, 50};
 static const char *only;
-static uint64_t next_id = 1;
 
-/* ---- the protocol, spoken directly ---------------------------------- */
+/* ---- the protocol, spoken directly (harness_raw.h) ------------------ */
 
-/*
- * One round trip (harness_raw_call): its reply's error (1 if there was
- * none), the reply itself in *out if asked for.
- */
-static int
-raw_call(int fd, Poolmgr__Request *req, Poolmgr__Reply **out)
-{
-	Poolmgr__Reply *rep;
-	int err;
-
-	req->id = next_id++;
-	if (!(rep = harness_raw_call(fd, req, -1)))
-		return 1;
-	err = rep->error;
-	if (out)
-		*out = rep;
-	else
-		poolmgr__reply__free_unpacked(rep, NULL);
-	return err;
-}
-
-/* A connection that said Hello, or -1. */
 static int
 raw_greeted(const char *sock)
 {
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__Hello hello = POOLMGR__HELLO__INIT;
-	int fd = harness_raw_connect(sock);
-
-	hello.version = 1;
-	hello.client_name = "bench_handles";
-	req.body_case = POOLMGR__REQUEST__BODY_HELLO;
-	req.hello = &hello;
-	if (fd >= 0 && raw_call(fd, &req, NULL) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return harness_raw_greeted(sock, "bench_handles");
 }
 
 /* Open pool "p": the handle, or 0. */
 static uint32_t
 raw_open(int fd)
 {
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__OpenPool o = POOLMGR__OPEN_POOL__INIT;
-	Poolmgr__Reply *rep;
 	uint32_t h;
 
-	o.name = "p";
-	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
-	req.open = &o;
-	if (raw_call(fd, &req, &rep) != 0)
-		return 0;
-	h = rep->open ? rep->open->handle : 0;
-	poolmgr__reply__free_unpacked(rep, NULL);
-	return h;
+	return harness_raw_open(fd, "p", &h) == 0 ? h : 0;
 }
 
 /* A 64 B block of handle h: its offset, or UINT64_MAX. */
 static uint64_t
 raw_alloc(int fd, uint32_t h)
 {
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__Alloc m = POOLMGR__ALLOC__INIT;
-	Poolmgr__Reply *rep;
 	uint64_t off;
 
-	m.handle = h;
-	m.size = 64;
-	req.body_case = POOLMGR__REQUEST__BODY_ALLOC;
-	req.alloc = &m;
-	if (raw_call(fd, &req, &rep) != 0)
-		return UINT64_MAX;
-	off = rep->alloc ? rep->alloc->offset : UINT64_MAX;
-	poolmgr__reply__free_unpacked(rep, NULL);
-	return off;
-}
-
-static int
-raw_alloc_batch(int fd, uint32_t h, size_t n)
-{
-	static uint64_t sizes[OWN_BLOCKS];
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__AllocBatch m = POOLMGR__ALLOC_BATCH__INIT;
-
-	for (size_t i = 0; i < n; i++)
-		sizes[i] = 64;
-	m.handle = h;
-	m.sizes = sizes;
-	m.n_sizes = n;
-	req.body_case = POOLMGR__REQUEST__BODY_ALLOC_BATCH;
-	req.alloc_batch = &m;
-	return raw_call(fd, &req, NULL);
-}
-
-static int
-raw_retain(int fd, uint32_t h, uint64_t off)
-{
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__Retain m = POOLMGR__RETAIN__INIT;
-
-	m.handle = h;
-	m.offset = off;
-	req.body_case = POOLMGR__REQUEST__BODY_RETAIN;
-	req.retain = &m;
-	return raw_call(fd, &req, NULL);
+	return harness_raw_alloc(fd, h, 64, &off, NULL) == 0 ? off
+							     : UINT64_MAX;
 }
 
 static int
 raw_usable(int fd, uint32_t h, uint64_t off)
 {
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__UsableSize m = POOLMGR__USABLE_SIZE__INIT;
-
-	m.handle = h;
-	m.offset = off;
-	req.body_case = POOLMGR__REQUEST__BODY_USABLE_SIZE;
-	req.usable_size = &m;
-	return raw_call(fd, &req, NULL);
+	return harness_raw_block(fd, POOLMGR__REQUEST__BODY_USABLE_SIZE, h,
+				 off);
 }
 
 /* ---- figures -------------------------------------------------------- */
@@ -399,11 +308,13 @@ measure_holders(const char *bin, unsigned nconns)
 	    (b = raw_alloc(fs, sh)) == UINT64_MAX ||
 	    open_handles(d.sock, nconns, HOLDERS_PER_CONN, fds, handles))
 		goto out;
-	for (unsigned i = 0; i < n; i++)
-		if (raw_retain(fds[i / HOLDERS_PER_CONN], handles[i], b) ||
-		    raw_alloc_batch(fds[i / HOLDERS_PER_CONN], handles[i],
-				    OWN_BLOCKS))
+	for (unsigned i = 0; i < n; i++) {
+		int fd = fds[i / HOLDERS_PER_CONN];
+
+		if (harness_raw_retain(fd, handles[i], b) ||
+		    harness_raw_alloc_many(fd, handles[i], 64, OWN_BLOCKS))
 			goto out;
+	}
 	for (int i = 0; i < ASKS; i++) {
 		uint64_t t0 = now_ns();
 
@@ -642,6 +553,7 @@ main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	harness_raw_set_wait(-1);	/* a loaded machine is slow, not wrong */
 	printf("daemon: %s\n", bin);
 	if (!only || !strcmp(only, "stats")) {
 		printf("\n%d Stats, then %d ListPools round trips, one pool "

@@ -98,6 +98,56 @@ harness_expect_rc(int got, int want, const char *what, int line)
 			 got, pool_strerror(got), want, pool_strerror(want));
 }
 
+/* What a raw call returned, for a failure's message. */
+static const char *
+raw_what(int err)
+{
+	return err == HARNESS_RAW_LOST ? "no reply" : pool_strerror(err);
+}
+
+void
+harness_expect_raw(int got, int want, const char *what, int line)
+{
+	if (got != want)
+		fail_msg("line %d: %s = %d (%s), expected %d (%s)", line, what,
+			 got, raw_what(got), want, raw_what(want));
+}
+
+Poolmgr__Reply *
+harness_raw_expect(int fd, Poolmgr__Request *req, int want)
+{
+	Poolmgr__Reply *rep = harness_raw_ask(fd, req);
+
+	if (!rep)
+		fail_msg("%s request %llu: no reply", harness_raw_name(req),
+			 (unsigned long long)req->id);
+	if (rep->error != want)
+		fail_msg("%s request %llu: %d (%s), expected %d (%s)",
+			 harness_raw_name(req), (unsigned long long)req->id,
+			 rep->error, raw_what(rep->error), want,
+			 raw_what(want));
+	return rep;
+}
+
+int
+harness_raw_client(const char *path, const char *name)
+{
+	int fd = harness_raw_greeted(path, name);
+
+	if (fd == -1)
+		fail_msg("no raw connection of %s to %s", name, path);
+	return fd;
+}
+
+uint32_t
+harness_raw_handle(int fd, const char *pool)
+{
+	uint32_t h = 0;
+
+	EXPECT_RAW(harness_raw_open(fd, pool, &h), 0);
+	return h;
+}
+
 int
 harness_write_full(int fd, const void *buf, size_t len)
 {

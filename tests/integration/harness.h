@@ -45,6 +45,24 @@
 	harness_expect_rc((expr), (want), #expr, __LINE__)
 void harness_expect_rc(int got, int want, const char *what, int line);
 
+/*
+ * In the test process, for the calls of harness_raw.h that return a
+ * reply's error: expr must return want, else the test fails saying what
+ * came instead (HARNESS_RAW_LOST: no reply, the reason on stderr).
+ */
+#define EXPECT_RAW(expr, want)						\
+	harness_expect_raw((expr), (want), #expr, __LINE__)
+void harness_expect_raw(int got, int want, const char *what, int line);
+/*
+ * req's round trip (harness_raw_ask) must be answered with error want,
+ * else the test fails naming the request and what came instead.  Returns
+ * the reply, to be freed with poolmgr__reply__free_unpacked.
+ */
+Poolmgr__Reply *harness_raw_expect(int fd, Poolmgr__Request *req, int want);
+/* harness_raw_greeted and harness_raw_open, or the test fails. */
+int harness_raw_client(const char *path, const char *name);
+uint32_t harness_raw_handle(int fd, const char *pool);
+
 /* Whole reads and writes on pipes; 0, or -1 on error or end of file. */
 int harness_write_full(int fd, const void *buf, size_t len);
 int harness_read_full(int fd, void *buf, size_t len);

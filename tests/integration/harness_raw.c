@@ -1,6 +1,6 @@
 /*
- * harness_raw.c - the protocol spoken directly: a connection and a round
- * trip, without the library.
+ * harness_raw.c - the protocol spoken directly: a connection, a round trip
+ * and the requests tests send most, without the library.
  */
 #include <errno.h>
 #include <poll.h>
@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "harness_raw.h"
+#include "poolclient.h"
 
 #define RAW_DATAGRAM 65536	/* the most either side sends */
 #define RAW_MAX_FDS 4		/* an Open passes one or two */
@@ -131,4 +132,256 @@ harness_raw_call(int fd, Poolmgr__Request *req, int ms)
 	if (harness_raw_send(fd, req) != 0)
 		return NULL;
 	return harness_raw_reply(fd, req->id, ms);
+}
+
+/* ---- numbered requests ------------------------------------------------- */
+
+static uint64_t raw_next_id = 1;
+static int raw_wait_ms = HARNESS_RAW_WAIT_MS;
+
+const char *
+harness_raw_name(const Poolmgr__Request *req)
+{
+	const ProtobufCFieldDescriptor *f;
+
+	f = protobuf_c_message_descriptor_get_field(
+	    &poolmgr__request__descriptor, (unsigned)req->body_case);
+	return f ? f->name : "empty";
+}
+
+void
+harness_raw_set_wait(int ms)
+{
+	raw_wait_ms = ms;
+}
+
+Poolmgr__Reply *
+harness_raw_ask(int fd, Poolmgr__Request *req)
+{
+	req->id = raw_next_id++;
+	return harness_raw_call(fd, req, raw_wait_ms);
+}
+
+int
+harness_raw_post(int fd, Poolmgr__Request *req)
+{
+	req->id = raw_next_id++;
+	return harness_raw_send(fd, req);
+}
+
+int
+harness_raw_error(int fd, Poolmgr__Request *req, Poolmgr__Reply **out)
+{
+	Poolmgr__Reply *rep;
+	int err;
+
+	if (!(rep = harness_raw_ask(fd, req)))
+		return HARNESS_RAW_LOST;
+	err = rep->error;
+	if (out && err == 0)
+		*out = rep;
+	else
+		poolmgr__reply__free_unpacked(rep, NULL);
+	return err;
+}
+
+/* A reply of 0 to req without the body it asks for: dropped and reported. */
+static int
+raw_lacking(const Poolmgr__Request *req, Poolmgr__Reply *rep)
+{
+	fprintf(stderr, "raw request %llu (%s): answered 0 without its "
+		"reply's body\n", (unsigned long long)req->id,
+		harness_raw_name(req));
+	poolmgr__reply__free_unpacked(rep, NULL);
+	return HARNESS_RAW_LOST;
+}
+
+int
+harness_raw_greeted(const char *path, const char *name)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Hello hello = POOLMGR__HELLO__INIT;
+	int fd;
+
+	if ((fd = harness_raw_connect(path)) == -1) {
+		fprintf(stderr, "raw connection to %s: %s\n", path,
+			strerror(errno));
+		return -1;
+	}
+	hello.version = 1;
+	hello.client_name = (char *)name;
+	req.body_case = POOLMGR__REQUEST__BODY_HELLO;
+	req.hello = &hello;
+	if (harness_raw_error(fd, &req, NULL) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+harness_raw_open(int fd, const char *pool, uint32_t *h)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__OpenPool m = POOLMGR__OPEN_POOL__INIT;
+	Poolmgr__Reply *rep;
+	int err;
+
+	m.name = (char *)pool;
+	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
+	req.open = &m;
+	if ((err = harness_raw_error(fd, &req, &rep)) != 0)
+		return err;
+	if (rep->body_case != POOLMGR__REPLY__BODY_OPEN)
+		return raw_lacking(&req, rep);
+	*h = rep->open->handle;
+	poolmgr__reply__free_unpacked(rep, NULL);
+	return 0;
+}
+
+int
+harness_raw_close(int fd, uint32_t h)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__ClosePool m = POOLMGR__CLOSE_POOL__INIT;
+
+	m.handle = h;
+	req.body_case = POOLMGR__REQUEST__BODY_CLOSE;
+	req.close = &m;
+	return harness_raw_error(fd, &req, NULL);
+}
+
+/* An Alloc or Realloc's round trip: 0 and *off, *usable (may be NULL). */
+static int
+raw_alloc_reply(int fd, Poolmgr__Request *req, uint64_t *off,
+		uint64_t *usable)
+{
+	Poolmgr__Reply *rep;
+	int err;
+
+	if ((err = harness_raw_error(fd, req, &rep)) != 0)
+		return err;
+	if (rep->body_case != POOLMGR__REPLY__BODY_ALLOC)
+		return raw_lacking(req, rep);
+	*off = rep->alloc->offset;
+	if (usable)
+		*usable = rep->alloc->usable_size;
+	poolmgr__reply__free_unpacked(rep, NULL);
+	return 0;
+}
+
+int
+harness_raw_alloc(int fd, uint32_t h, uint64_t size, uint64_t *off,
+		  uint64_t *usable)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Alloc m = POOLMGR__ALLOC__INIT;
+
+	m.handle = h;
+	m.size = size;
+	req.body_case = POOLMGR__REQUEST__BODY_ALLOC;
+	req.alloc = &m;
+	return raw_alloc_reply(fd, &req, off, usable);
+}
+
+int
+harness_raw_alloc_batch(int fd, uint32_t h, const uint64_t *sizes, size_t n,
+			uint64_t *offs)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__AllocBatch m = POOLMGR__ALLOC_BATCH__INIT;
+	Poolmgr__Reply *rep;
+	int err;
+
+	m.handle = h;
+	m.sizes = (uint64_t *)sizes;
+	m.n_sizes = n;
+	req.body_case = POOLMGR__REQUEST__BODY_ALLOC_BATCH;
+	req.alloc_batch = &m;
+	if ((err = harness_raw_error(fd, &req, &rep)) != 0)
+		return err;
+	if (rep->body_case != POOLMGR__REPLY__BODY_ALLOC_BATCH ||
+	    rep->alloc_batch->n_offsets != n)
+		return raw_lacking(&req, rep);
+	if (offs)
+		memcpy(offs, rep->alloc_batch->offsets, n * sizeof(*offs));
+	poolmgr__reply__free_unpacked(rep, NULL);
+	return 0;
+}
+
+int
+harness_raw_alloc_many(int fd, uint32_t h, uint64_t size, size_t n)
+{
+	static uint64_t sizes[POOL_BATCH_MAX];
+	size_t i, k;
+	int err;
+
+	for (i = 0; i < n && i < POOL_BATCH_MAX; i++)
+		sizes[i] = size;
+	for (i = 0; i < n; i += k) {
+		k = n - i < POOL_BATCH_MAX ? n - i : POOL_BATCH_MAX;
+		if ((err = harness_raw_alloc_batch(fd, h, sizes, k, NULL)))
+			return err;
+	}
+	return 0;
+}
+
+int
+harness_raw_realloc(int fd, uint32_t h, uint64_t *off, uint64_t size,
+		    bool in_place)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Realloc m = POOLMGR__REALLOC__INIT;
+
+	m.handle = h;
+	m.offset = *off;
+	m.size = size;
+	m.in_place = in_place;
+	req.body_case = POOLMGR__REQUEST__BODY_REALLOC;
+	req.realloc = &m;
+	return raw_alloc_reply(fd, &req, off, NULL);
+}
+
+int
+harness_raw_block(int fd, Poolmgr__Request__BodyCase what, uint32_t h,
+		  uint64_t off)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Free f = POOLMGR__FREE__INIT;
+	Poolmgr__Retain r = POOLMGR__RETAIN__INIT;
+	Poolmgr__Persist p = POOLMGR__PERSIST__INIT;
+	Poolmgr__UsableSize u = POOLMGR__USABLE_SIZE__INIT;
+
+	req.body_case = what;
+	switch (what) {
+	case POOLMGR__REQUEST__BODY_FREE:
+		f.handle = h, f.offset = off, req.free = &f;
+		break;
+	case POOLMGR__REQUEST__BODY_RETAIN:
+		r.handle = h, r.offset = off, req.retain = &r;
+		break;
+	case POOLMGR__REQUEST__BODY_PERSIST:
+		p.handle = h, p.offset = off, req.persist = &p;
+		break;
+	case POOLMGR__REQUEST__BODY_USABLE_SIZE:
+		u.handle = h, u.offset = off, req.usable_size = &u;
+		break;
+	default:
+		fprintf(stderr, "harness_raw_block: %s is no request on a "
+			"block\n", harness_raw_name(&req));
+		return HARNESS_RAW_LOST;
+	}
+	return harness_raw_error(fd, &req, NULL);
+}
+
+int
+harness_raw_free(int fd, uint32_t h, uint64_t off)
+{
+	return harness_raw_block(fd, POOLMGR__REQUEST__BODY_FREE, h, off);
+}
+
+int
+harness_raw_retain(int fd, uint32_t h, uint64_t off)
+{
+	return harness_raw_block(fd, POOLMGR__REQUEST__BODY_RETAIN, h, off);
 }

@@ -118,7 +118,9 @@ close_passed_fds(struct msghdr *msg)
 /*
  * Wait up to timeout_ms for one datagram.  Returns its length, 0 at EOF,
  * -ECONNRESET when the daemon reset the connection, -ETIMEDOUT when
- * nothing came, or another negative errno.
+ * nothing came, or another negative errno.  Not harness_raw_reply: these
+ * tests tell an end of file, a reset and silence apart, and take replies
+ * to requests sent with any id, or none that decodes.
  */
 static ssize_t
 raw_recv(int fd, uint8_t *buf, size_t cap, int timeout_ms)

@@ -44,7 +44,6 @@
 #define KiB (1024ull)
 #define MiB (1024ull * KiB)
 #define CONF "drop_step = 1\n[pool p]\nsize = 64M\n"
-#define REPLY_WAIT_MS 30000	/* only so that a lost reply fails, not hangs */
 #define MAX_REPORTS 32
 #define HOLDERS 20
 #define BALLAST 400000
@@ -55,7 +54,6 @@ struct fixture {
 };
 
 static struct fixture fx;
-static uint64_t next_id = 1;
 
 /* What each handle last reported as cached, by connection name. */
 static struct report {
@@ -85,182 +83,25 @@ start(void)
 	assert_int_equal(pool_connect(fx.d.sock, &fx.conn), 0);
 }
 
-/* ---- raw connections ---------------------------------------------------- */
-
-/* Send req and return its reply (harness_raw_call); fails the test if
- * none comes. */
-static Poolmgr__Reply *
-raw_call(int fd, Poolmgr__Request *req)
-{
-	Poolmgr__Reply *rep;
-
-	req->id = next_id++;
-	if (!(rep = harness_raw_call(fd, req, REPLY_WAIT_MS)))
-		fail_msg("no reply to request %llu",
-			 (unsigned long long)req->id);
-	return rep;
-}
-
-/* The reply's error; the reply is dropped. */
-static int
-raw_error(int fd, Poolmgr__Request *req)
-{
-	Poolmgr__Reply *rep = raw_call(fd, req);
-	int err = rep->error;
-
-	poolmgr__reply__free_unpacked(rep, NULL);
-	return err;
-}
-
-/* A connection that said Hello as name (ListClients shows it). */
-static int
-raw_connect(const char *name)
-{
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__Hello hello = POOLMGR__HELLO__INIT;
-	int fd = harness_raw_connect(fx.d.sock);
-
-	assert_true(fd >= 0);
-	hello.version = 1;
-	hello.client_name = (char *)name;
-	req.body_case = POOLMGR__REQUEST__BODY_HELLO;
-	req.hello = &hello;
-	assert_int_equal(raw_error(fd, &req), 0);
-	return fd;
-}
-
-static uint32_t
-raw_open(int fd)
-{
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__OpenPool o = POOLMGR__OPEN_POOL__INIT;
-	Poolmgr__Reply *rep;
-	uint32_t h;
-
-	o.name = "p";
-	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
-	req.open = &o;
-	rep = raw_call(fd, &req);
-	assert_int_equal(rep->error, 0);
-	h = rep->open->handle;
-	poolmgr__reply__free_unpacked(rep, NULL);
-	return h;
-}
-
-static int
-raw_close(int fd, uint32_t h)
-{
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__ClosePool m = POOLMGR__CLOSE_POOL__INIT;
-
-	m.handle = h;
-	req.body_case = POOLMGR__REQUEST__BODY_CLOSE;
-	req.close = &m;
-	return raw_error(fd, &req);
-}
-
-/* An Alloc (offset UINT64_MAX) or Realloc's reply: 0 and *off, *usable. */
-static int
-alloc_reply(int fd, Poolmgr__Request *req, uint64_t *off, uint64_t *usable)
-{
-	Poolmgr__Reply *rep = raw_call(fd, req);
-	int err = rep->error;
-
-	if (!err) {
-		assert_int_equal(rep->body_case, POOLMGR__REPLY__BODY_ALLOC);
-		*off = rep->alloc->offset;
-		if (usable)
-			*usable = rep->alloc->usable_size;
-	}
-	poolmgr__reply__free_unpacked(rep, NULL);
-	return err;
-}
+/* ---- raw connections (harness_raw.h) ----------------------------------- */
 
 static uint64_t
 raw_alloc(int fd, uint32_t h, uint64_t size)
 {
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__Alloc m = POOLMGR__ALLOC__INIT;
 	uint64_t off = 0;
 
-	m.handle = h;
-	m.size = size;
-	req.body_case = POOLMGR__REQUEST__BODY_ALLOC;
-	req.alloc = &m;
-	assert_int_equal(alloc_reply(fd, &req, &off, NULL), 0);
+	EXPECT_RAW(harness_raw_alloc(fd, h, size, &off, NULL), 0);
 	return off;
 }
 
-/* n blocks of 16 bytes in batches. */
-static void
-raw_alloc_many(int fd, uint32_t h, size_t n)
-{
-	static uint64_t sizes[POOL_BATCH_MAX];
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__AllocBatch m = POOLMGR__ALLOC_BATCH__INIT;
-
-	for (size_t i = 0; i < POOL_BATCH_MAX; i++)
-		sizes[i] = 16;
-	m.handle = h;
-	m.sizes = sizes;
-	req.body_case = POOLMGR__REQUEST__BODY_ALLOC_BATCH;
-	req.alloc_batch = &m;
-	for (size_t done = 0; done < n; done += m.n_sizes) {
-		m.n_sizes = n - done < POOL_BATCH_MAX ? n - done
-						       : POOL_BATCH_MAX;
-		assert_int_equal(raw_error(fd, &req), 0);
-	}
-}
-
-static int
-raw_realloc(int fd, uint32_t h, uint64_t *off, uint64_t size, bool in_place)
-{
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__Realloc m = POOLMGR__REALLOC__INIT;
-
-	m.handle = h;
-	m.offset = *off;
-	m.size = size;
-	m.in_place = in_place;
-	req.body_case = POOLMGR__REQUEST__BODY_REALLOC;
-	req.realloc = &m;
-	return alloc_reply(fd, &req, off, NULL);
-}
-
-/* Free, Retain, Persist or UsableSize of off through h: the error. */
-static int
-raw_block(int fd, Poolmgr__Request__BodyCase what, uint32_t h, uint64_t off)
-{
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__Free f = POOLMGR__FREE__INIT;
-	Poolmgr__Retain r = POOLMGR__RETAIN__INIT;
-	Poolmgr__Persist p = POOLMGR__PERSIST__INIT;
-	Poolmgr__UsableSize u = POOLMGR__USABLE_SIZE__INIT;
-
-	req.body_case = what;
-	switch (what) {
-	case POOLMGR__REQUEST__BODY_FREE:
-		f.handle = h, f.offset = off, req.free = &f;
-		break;
-	case POOLMGR__REQUEST__BODY_RETAIN:
-		r.handle = h, r.offset = off, req.retain = &r;
-		break;
-	case POOLMGR__REQUEST__BODY_PERSIST:
-		p.handle = h, p.offset = off, req.persist = &p;
-		break;
-	default:
-		u.handle = h, u.offset = off, req.usable_size = &u;
-		break;
-	}
-	return raw_error(fd, &req);
-}
-
-#define FREE(fd, h, off) raw_block(fd, POOLMGR__REQUEST__BODY_FREE, h, off)
-#define RETAIN(fd, h, off) raw_block(fd, POOLMGR__REQUEST__BODY_RETAIN, h, off)
+#define FREE(fd, h, off) \
+	harness_raw_block(fd, POOLMGR__REQUEST__BODY_FREE, h, off)
+#define RETAIN(fd, h, off) \
+	harness_raw_block(fd, POOLMGR__REQUEST__BODY_RETAIN, h, off)
 #define PERSIST(fd, h, off) \
-	raw_block(fd, POOLMGR__REQUEST__BODY_PERSIST, h, off)
+	harness_raw_block(fd, POOLMGR__REQUEST__BODY_PERSIST, h, off)
 #define USABLE(fd, h, off) \
-	raw_block(fd, POOLMGR__REQUEST__BODY_USABLE_SIZE, h, off)
+	harness_raw_block(fd, POOLMGR__REQUEST__BODY_USABLE_SIZE, h, off)
 
 /*
  * Report h's cached bytes as a client cache does, on a request it makes
@@ -278,7 +119,7 @@ report(int fd, const char *conn, uint32_t h, uint64_t cached)
 	req.cache_bytes = cached;
 	req.body_case = POOLMGR__REQUEST__BODY_STATS;
 	req.stats = &ref;
-	assert_int_equal(raw_error(fd, &req), 0);
+	EXPECT_RAW(harness_raw_error(fd, &req, NULL), 0);
 	for (i = 0; i < nreports; i++)
 		if (reports[i].conn == conn && reports[i].handle == h)
 			break;
@@ -381,12 +222,12 @@ cached_sum_follows_every_change(void **state)
 
 	(void)state;
 	start();
-	fa = raw_connect(A);
-	fb = raw_connect(B);
-	a1 = raw_open(fa);
-	a2 = raw_open(fa);
-	a3 = raw_open(fa);
-	b1 = raw_open(fb);
+	fa = harness_raw_client(fx.d.sock, A);
+	fb = harness_raw_client(fx.d.sock, B);
+	a1 = harness_raw_handle(fa, "p");
+	a2 = harness_raw_handle(fa, "p");
+	a3 = harness_raw_handle(fa, "p");
+	b1 = harness_raw_handle(fb, "p");
 	assert_int_equal(agree("opened"), 0);
 
 	small = raw_alloc(fa, a1, 1000);
@@ -402,7 +243,7 @@ cached_sum_follows_every_change(void **state)
 	big = raw_alloc(fa, a1, 1 * MiB);
 	assert_int_equal(RETAIN(fa, a2, big), 0);
 	agree("big retained");
-	assert_int_equal(raw_realloc(fa, a1, &big, 2 * MiB, true), 0);
+	EXPECT_RAW(harness_raw_realloc(fa, a1, &big, 2 * MiB, true), 0);
 	agree("shared block grown");
 	/* Its bytes go to its persister, and back to its holders. */
 	assert_int_equal(PERSIST(fa, a2, big), 0);
@@ -414,14 +255,14 @@ cached_sum_follows_every_change(void **state)
 	agree("a2 let go");
 
 	/* Moved at once, shrunk in steps, moved in steps. */
-	assert_int_equal(raw_realloc(fa, a1, &small, 50000, false), 0);
+	EXPECT_RAW(harness_raw_realloc(fa, a1, &small, 50000, false), 0);
 	agree("moved");
 	d = raw_alloc(fa, a1, 8 * MiB);
-	assert_int_equal(raw_realloc(fa, a1, &d, 1 * MiB, false), 0);
+	EXPECT_RAW(harness_raw_realloc(fa, a1, &d, 1 * MiB, false), 0);
 	agree("shrunk in steps");
 	e = raw_alloc(fa, a1, 2 * MiB);
 	f = raw_alloc(fa, a1, 2 * MiB);
-	assert_int_equal(raw_realloc(fa, a1, &e, 6 * MiB, false), 0);
+	EXPECT_RAW(harness_raw_realloc(fa, a1, &e, 6 * MiB, false), 0);
 	agree("moved in steps");
 	assert_int_equal(FREE(fa, a1, f), 0);
 	assert_int_equal(FREE(fa, a1, d), 0);
@@ -434,12 +275,12 @@ cached_sum_follows_every_change(void **state)
 	agree("another connection");
 
 	/* Closed at once; closed holding more than drop_step. */
-	assert_int_equal(raw_close(fa, a2), 0);
+	assert_int_equal(harness_raw_close(fa, a2), 0);
 	agree("a2 closed");
-	raw_alloc_many(fa, a3, 5000);
+	EXPECT_RAW(harness_raw_alloc_many(fa, a3, 16, 5000), 0);
 	report(fa, A, a3, UINT64_MAX);
 	agree("a3 full");
-	assert_int_equal(raw_close(fa, a3), 0);
+	assert_int_equal(harness_raw_close(fa, a3), 0);
 	agree("a3 closed in steps");
 	close(fb);
 	wait_unlisted(B);
@@ -466,18 +307,18 @@ closed_holders_stay_unseen(void **state)
 
 	(void)state;
 	start();
-	fs = raw_connect("survivor");
-	s1 = raw_open(fs);
-	s2 = raw_open(fs);
+	fs = harness_raw_client(fx.d.sock, "survivor");
+	s1 = harness_raw_handle(fs, "p");
+	s2 = harness_raw_handle(fs, "p");
 	b = raw_alloc(fs, s1, 64);	/* its first holder, the last looked at */
-	f1 = raw_connect("holders-1");
-	f2 = raw_connect("holders-2");
+	f1 = harness_raw_client(fx.d.sock, "holders-1");
+	f2 = harness_raw_client(fx.d.sock, "holders-2");
 	for (i = 0; i < HOLDERS; i++) {
-		h1[i] = raw_open(f1);
+		h1[i] = harness_raw_handle(f1, "p");
 		assert_int_equal(RETAIN(f1, h1[i], b), 0);
 		/* Two references each: more than drop_step, in steps. */
 		mine[i] = raw_alloc(f1, h1[i], 64);
-		h2[i] = raw_open(f2);
+		h2[i] = harness_raw_handle(f2, "p");
 		if (i == 0) {
 			x = raw_alloc(f2, h2[i], 64);
 			y = raw_alloc(f2, h2[i], 64);
@@ -489,9 +330,9 @@ closed_holders_stay_unseen(void **state)
 		}
 	}
 	/* Dropped one reference per loop turn: the others queue behind it. */
-	fk = raw_connect("ballast");
-	k1 = raw_open(fk);
-	raw_alloc_many(fk, k1, BALLAST);
+	fk = harness_raw_client(fx.d.sock, "ballast");
+	k1 = harness_raw_handle(fk, "p");
+	EXPECT_RAW(harness_raw_alloc_many(fk, k1, 16, BALLAST), 0);
 	close(fk);
 	wait_unlisted("ballast");
 	close(f1);
@@ -514,7 +355,7 @@ closed_holders_stay_unseen(void **state)
 		assert_int_equal(USABLE(fs, s2, b), 0);
 	}
 	/* The holder looked at first closes: the other is found. */
-	assert_int_equal(raw_close(fs, s2), 0);
+	assert_int_equal(harness_raw_close(fs, s2), 0);
 	assert_int_equal(USABLE(fs, s1, b), 0);
 	assert_int_equal(USABLE(fs, s1, x), -EINVAL);
 

@@ -88,58 +88,6 @@ teardown(void **state)
 
 /* ---- the holder: a raw client (no cmocka in a child) -------------------- */
 
-/* One round trip (harness_raw_call): the reply's error, or 1 if there was
- * none.  The reply is kept in *out if asked for. */
-static int
-raw_call(int fd, Poolmgr__Request *req, Poolmgr__Reply **out)
-{
-	static uint64_t next_id = 1;
-	Poolmgr__Reply *rep;
-	int err;
-
-	req->id = next_id++;
-	if (!(rep = harness_raw_call(fd, req, -1)))
-		return 1;
-	err = rep->error;
-	if (out)
-		*out = rep;
-	else
-		poolmgr__reply__free_unpacked(rep, NULL);
-	return err;
-}
-
-static int
-raw_hello(int fd, const char *name)
-{
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__Hello hello = POOLMGR__HELLO__INIT;
-
-	hello.version = 1;
-	hello.client_name = (char *)name;
-	req.body_case = POOLMGR__REQUEST__BODY_HELLO;
-	req.hello = &hello;
-	return raw_call(fd, &req, NULL);
-}
-
-/* Open pool name: the handle, or 0. */
-static uint32_t
-raw_open(int fd, const char *pool)
-{
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__OpenPool o = POOLMGR__OPEN_POOL__INIT;
-	Poolmgr__Reply *rep;
-	uint32_t h;
-
-	o.name = (char *)pool;
-	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
-	req.open = &o;
-	if (raw_call(fd, &req, &rep) != 0)
-		return 0;
-	h = rep->open ? rep->open->handle : 0;
-	poolmgr__reply__free_unpacked(rep, NULL);
-	return h;
-}
-
 /*
  * Handle h takes a reference to off (allocates it, if off is UINT64_MAX:
  * then *off is set) and reports all it holds cached; 0 or an error.
@@ -148,58 +96,23 @@ static int
 raw_hold(int fd, uint32_t h, uint64_t *off, uint64_t size)
 {
 	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__Alloc a = POOLMGR__ALLOC__INIT;
 	Poolmgr__Retain r = POOLMGR__RETAIN__INIT;
-	Poolmgr__Reply *rep;
 	int err;
 
-	if (*off == UINT64_MAX) {
-		a.handle = h;
-		a.size = size;
-		req.body_case = POOLMGR__REQUEST__BODY_ALLOC;
-		req.alloc = &a;
-		if ((err = raw_call(fd, &req, &rep)) != 0)
-			return err;
-		*off = rep->alloc ? rep->alloc->offset : UINT64_MAX;
-		poolmgr__reply__free_unpacked(rep, NULL);
-		if (*off == UINT64_MAX)
-			return 1;
-	} else {
-		r.handle = h;
-		r.offset = *off;
-		req.body_case = POOLMGR__REQUEST__BODY_RETAIN;
-		req.retain = &r;
-		if ((err = raw_call(fd, &req, NULL)) != 0)
-			return err;
-	}
+	if (*off == UINT64_MAX)
+		err = harness_raw_alloc(fd, h, size, off, NULL);
+	else
+		err = harness_raw_retain(fd, h, *off);
+	if (err)
+		return err;
 	/* The report rides on a request of its own handle. */
-	memset(&req, 0, sizeof(req));
-	poolmgr__request__init(&req);
 	r.handle = h;
 	r.offset = *off;
 	req.cache_handle = h;
 	req.cache_bytes = UINT64_MAX;	/* all it holds, whatever that is */
 	req.body_case = POOLMGR__REQUEST__BODY_RETAIN;	/* held: a no-op */
 	req.retain = &r;
-	return raw_call(fd, &req, NULL);
-}
-
-/* n blocks of 16 bytes more for handle h: 0 or an error. */
-static int
-raw_alloc_more(int fd, uint32_t h, size_t n)
-{
-	uint64_t sizes[MORE_BLOCKS];
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__AllocBatch m = POOLMGR__ALLOC_BATCH__INIT;
-
-	for (size_t i = 0; i < n; i++)
-		sizes[i] = 16;
-	m.handle = h;
-	m.sizes = sizes;
-	m.n_sizes = n;
-	req.body_case = POOLMGR__REQUEST__BODY_ALLOC_BATCH;
-	req.alloc_batch = &m;
-	return raw_call(fd, &req, NULL);
+	return harness_raw_error(fd, &req, NULL);
 }
 
 /* The holder: HANDLES handles, one block, ready, then wait to be let go. */
@@ -208,20 +121,19 @@ holder_run(void *arg)
 {
 	const struct holder_args *a = arg;
 	uint64_t off = UINT64_MAX;
-	int fd = harness_raw_connect(a->sock);
+	uint32_t h;
+	int fd = harness_raw_greeted(a->sock, a->name);
 	char c = 'r';
 
 	close(a->parents[0]);
 	close(a->parents[1]);	/* else it would never see its release */
 	CHECK(fd >= 0, 10);
-	CHECK_RC(raw_hello(fd, a->name), 0, 11);
 	for (int i = 0; i < HANDLES; i++) {
-		uint32_t h = raw_open(fd, a->pool);
-
-		CHECK(h != 0, 12);
+		CHECK_RC(harness_raw_open(fd, a->pool, &h), 0, 12);
 		CHECK_RC(raw_hold(fd, h, &off, a->block), 0, 13);
 		if (a->more)
-			CHECK_RC(raw_alloc_more(fd, h, a->more), 0, 15);
+			CHECK_RC(harness_raw_alloc_many(fd, h, 16, a->more), 0,
+				 15);
 	}
 	CHECK(harness_write_full(a->ready_fd, &c, 1) == 0, 14);
 	(void)harness_read_full(a->release_fd, &c, 1);	/* until closed */
@@ -263,7 +175,11 @@ holder_start(uid_t uid, const char *name, const char *pool, uint64_t block,
 
 /* ---- what the reader sees --------------------------------------------- */
 
-/* ListClients of pool (NULL: all) as a raw datagram: checked to fit one. */
+/*
+ * ListClients of pool (NULL: all) as a raw datagram: checked to fit one.
+ * Received here, not by harness_raw_reply: the test wants the datagram's
+ * length, and MSG_TRUNC's to see a reply longer than a datagram.
+ */
 static Poolmgr__ListClientsReply *
 raw_list(const char *pool, Poolmgr__Reply **rep, size_t *len)
 {
@@ -273,10 +189,8 @@ raw_list(const char *pool, Poolmgr__Reply **rep, size_t *len)
 	struct pollfd pfd = {.events = POLLIN};
 	size_t out;
 	ssize_t n;
-	int fd = harness_raw_connect(fx.d.sock);
+	int fd = harness_raw_client(fx.d.sock, "reader");
 
-	assert_true(fd >= 0);
-	assert_int_equal(raw_hello(fd, "reader"), 0);
 	lc.pool = (char *)(pool ? pool : "");
 	req.id = 7;
 	req.body_case = POOLMGR__REQUEST__BODY_CLIENTS;

@@ -48,7 +48,6 @@
 #define NBLOCKS 400000
 #define SERVED_MIN 100
 #define SERVED_MAX 1000000	/* only so that a lost reply fails */
-#define REPLY_WAIT_MS 30000
 
 struct fixture {
 	struct daemon_proc d;
@@ -81,78 +80,17 @@ teardown(void **state)
 	return 0;
 }
 
-/* ---- raw requests: no cmocka, the holder child uses them too ----------- */
-
-static uint64_t next_id = 1;
-
-/* One round trip: the reply's error, or 1 if there was none. */
-static int
-raw_error(int fd, Poolmgr__Request *req)
-{
-	Poolmgr__Reply *rep;
-	int err;
-
-	req->id = next_id++;
-	if (!(rep = harness_raw_call(fd, req, REPLY_WAIT_MS)))
-		return 1;
-	err = rep->error;
-	poolmgr__reply__free_unpacked(rep, NULL);
-	return err;
-}
-
-/* A connection that said Hello, or -1. */
-static int
-raw_greeted(const char *sock)
-{
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__Hello hello = POOLMGR__HELLO__INIT;
-	int fd = harness_raw_connect(sock);
-
-	hello.version = 1;
-	hello.client_name = "dropping";
-	req.body_case = POOLMGR__REQUEST__BODY_HELLO;
-	req.hello = &hello;
-	if (fd >= 0 && raw_error(fd, &req) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
+/* ---- raw requests (harness_raw.h) -------------------------------------- */
 
 /* Open pool "p" and allocate n blocks of 64 B: the handle, or 0. */
 static uint32_t
 raw_hold_blocks(int fd, size_t n)
 {
-	static uint64_t sizes[POOL_BATCH_MAX];
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__OpenPool o = POOLMGR__OPEN_POOL__INIT;
-	Poolmgr__AllocBatch m = POOLMGR__ALLOC_BATCH__INIT;
-	Poolmgr__Reply *rep;
 	uint32_t h;
 
-	o.name = "p";
-	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
-	req.open = &o;
-	req.id = next_id++;
-	if (!(rep = harness_raw_call(fd, &req, REPLY_WAIT_MS)))
+	if (harness_raw_open(fd, "p", &h) != 0 ||
+	    harness_raw_alloc_many(fd, h, 64, n) != 0)
 		return 0;
-	h = rep->error == 0 && rep->open ? rep->open->handle : 0;
-	poolmgr__reply__free_unpacked(rep, NULL);
-	if (!h)
-		return 0;
-	for (size_t i = 0; i < POOL_BATCH_MAX; i++)
-		sizes[i] = 64;
-	poolmgr__request__init(&req);
-	m.handle = h;
-	m.sizes = sizes;
-	req.body_case = POOLMGR__REQUEST__BODY_ALLOC_BATCH;
-	req.alloc_batch = &m;
-	for (size_t done = 0; done < n; done += m.n_sizes) {
-		m.n_sizes = n - done < POOL_BATCH_MAX ? n - done
-						      : POOL_BATCH_MAX;
-		if (raw_error(fd, &req) != 0)
-			return 0;
-	}
 	return h;
 }
 
@@ -168,7 +106,7 @@ static int
 holder_run(void *arg)
 {
 	const struct holder_args *a = arg;
-	int fd = raw_greeted(a->sock);
+	int fd = harness_raw_greeted(a->sock, "dropping");
 	char c = 'r';
 
 	CHECK(fd >= 0, 10);
@@ -188,25 +126,13 @@ holder_run(void *arg)
 static void
 start(void)
 {
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__Alloc m = POOLMGR__ALLOC__INIT;
-	Poolmgr__Reply *rep;
-
 	assert_int_equal(harness_start(&fx.d, CONF), 0);
 	assert_int_equal(pool_connect(fx.d.sock, &fx.conn), 0);
-	assert_true((fx.observer = raw_greeted(fx.d.sock)) >= 0);
-	assert_true((fx.other = raw_greeted(fx.d.sock)) >= 0);
+	fx.observer = harness_raw_client(fx.d.sock, "dropping");
+	fx.other = harness_raw_client(fx.d.sock, "dropping");
 	assert_true((fx.other_h = raw_hold_blocks(fx.other, 0)) != 0);
-	m.handle = fx.other_h;
-	m.size = 64;
-	req.id = next_id++;
-	req.body_case = POOLMGR__REQUEST__BODY_ALLOC;
-	req.alloc = &m;
-	assert_non_null(rep = harness_raw_call(fx.other, &req, REPLY_WAIT_MS));
-	assert_int_equal(rep->error, 0);
-	assert_non_null(rep->alloc);
-	fx.other_off = rep->alloc->offset;
-	poolmgr__reply__free_unpacked(rep, NULL);
+	EXPECT_RAW(harness_raw_alloc(fx.other, fx.other_h, 64, &fx.other_off,
+				     NULL), 0);
 }
 
 static struct pool_stats
@@ -226,10 +152,9 @@ observer_asks(void)
 	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
 
 	ref.name = "p";
-	req.id = next_id++;
 	req.body_case = POOLMGR__REQUEST__BODY_STATS;
 	req.stats = &ref;
-	assert_int_equal(harness_raw_send(fx.observer, &req), 0);
+	assert_int_equal(harness_raw_post(fx.observer, &req), 0);
 	return req.id;
 }
 
@@ -261,14 +186,14 @@ served_while_dropping(void)
 	req.body_case = POOLMGR__REQUEST__BODY_USABLE_SIZE;
 	req.usable_size = &m;
 	while (!readable(fx.observer) && served < SERVED_MAX) {
-		assert_int_equal(raw_error(fx.other, &req), 0);
+		EXPECT_RAW(harness_raw_error(fx.other, &req, NULL), 0);
 		served++;
 	}
 	printf("%d round trips of another client answered while %d "
 	       "references were dropped\n", served, NBLOCKS);
 	assert_true(served >= SERVED_MIN);
 	assert_non_null(rep = harness_raw_reply(fx.observer, id,
-						 REPLY_WAIT_MS));
+						 HARNESS_RAW_WAIT_MS));
 	assert_int_equal(rep->error, 0);
 	assert_non_null(rep->stats);
 	assert_int_equal(rep->stats->live_blocks, 1);
@@ -282,18 +207,15 @@ served_while_dropping(void)
 static void
 closed_handle_drops_while_others_are_served(void **state)
 {
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__ClosePool m = POOLMGR__CLOSE_POOL__INIT;
+	uint32_t h;
 	int fd;
 
 	(void)state;
 	start();
-	assert_true((fd = raw_greeted(fx.d.sock)) >= 0);
-	assert_true((m.handle = raw_hold_blocks(fd, NBLOCKS)) != 0);
+	fd = harness_raw_client(fx.d.sock, "dropping");
+	assert_true((h = raw_hold_blocks(fd, NBLOCKS)) != 0);
 	assert_int_equal(stats().live_blocks, NBLOCKS + 1);
-	req.body_case = POOLMGR__REQUEST__BODY_CLOSE;
-	req.close = &m;
-	assert_int_equal(raw_error(fd, &req), 0);
+	EXPECT_RAW(harness_raw_close(fd, h), 0);
 	served_while_dropping();
 	close(fd);
 }

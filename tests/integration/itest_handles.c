@@ -41,7 +41,6 @@
 #define ROUNDS 16
 #define OLD_SAMPLE 256		/* older closed ids checked per round */
 #define MAX_IDS (MAX_HANDLES * (ROUNDS + 1))
-#define REPLY_WAIT_MS 30000	/* only so that a lost reply fails, not hangs */
 
 struct fixture {
 	struct daemon_proc d;
@@ -50,7 +49,6 @@ struct fixture {
 };
 
 static struct fixture fx = {.fd = -1};
-static uint64_t next_id = 1;
 
 /* The connection's handles: open ones with their block, closed ids. */
 struct open_handle {
@@ -78,123 +76,31 @@ teardown(void **state)
 	return 0;
 }
 
-/* ---- raw requests ------------------------------------------------------ */
-
-/* Send req, return its reply (harness_raw_call); fails if none comes. */
-static Poolmgr__Reply *
-raw_call(int fd, Poolmgr__Request *req)
-{
-	Poolmgr__Reply *rep;
-
-	req->id = next_id++;
-	if (!(rep = harness_raw_call(fd, req, REPLY_WAIT_MS)))
-		fail_msg("no reply to request %llu",
-			 (unsigned long long)req->id);
-	return rep;
-}
-
-static int
-raw_error(int fd, Poolmgr__Request *req)
-{
-	Poolmgr__Reply *rep = raw_call(fd, req);
-	int err = rep->error;
-
-	poolmgr__reply__free_unpacked(rep, NULL);
-	return err;
-}
+/* ---- raw requests (harness_raw.h) ------------------------------------ */
 
 static int
 raw_greeted(void)
 {
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__Hello hello = POOLMGR__HELLO__INIT;
-	int fd = harness_raw_connect(fx.d.sock);
+	int fd = harness_raw_greeted(fx.d.sock, "handles");
 
 	assert_true(fd >= 0);
-	hello.version = 1;
-	hello.client_name = "handles";
-	req.body_case = POOLMGR__REQUEST__BODY_HELLO;
-	req.hello = &hello;
-	assert_int_equal(raw_error(fd, &req), 0);
 	return fd;
-}
-
-/* Open pool "p": 0 and the handle in *h, or the error. */
-static int
-raw_open(int fd, uint32_t *h)
-{
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__OpenPool o = POOLMGR__OPEN_POOL__INIT;
-	Poolmgr__Reply *rep;
-	int err;
-
-	o.name = "p";
-	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
-	req.open = &o;
-	rep = raw_call(fd, &req);
-	if ((err = rep->error) == 0) {
-		assert_non_null(rep->open);
-		*h = rep->open->handle;
-	}
-	poolmgr__reply__free_unpacked(rep, NULL);
-	return err;
-}
-
-static int
-raw_close(int fd, uint32_t h)
-{
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__ClosePool m = POOLMGR__CLOSE_POOL__INIT;
-
-	m.handle = h;
-	req.body_case = POOLMGR__REQUEST__BODY_CLOSE;
-	req.close = &m;
-	return raw_error(fd, &req);
 }
 
 /* Alloc (off UINT64_MAX) or an in-place Realloc of 64 B: 0 and *off. */
 static int
 raw_alloc64(int fd, uint32_t h, uint64_t *off)
 {
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__Alloc a = POOLMGR__ALLOC__INIT;
-	Poolmgr__Realloc r = POOLMGR__REALLOC__INIT;
-	Poolmgr__Reply *rep;
-	int err;
-
-	if (*off == UINT64_MAX) {
-		a.handle = h;
-		a.size = 64;
-		req.body_case = POOLMGR__REQUEST__BODY_ALLOC;
-		req.alloc = &a;
-	} else {
-		r.handle = h;
-		r.offset = *off;
-		r.size = 64;
-		r.in_place = true;
-		req.body_case = POOLMGR__REQUEST__BODY_REALLOC;
-		req.realloc = &r;
-	}
-	rep = raw_call(fd, &req);
-	if ((err = rep->error) == 0) {
-		assert_non_null(rep->alloc);
-		*off = rep->alloc->offset;
-	}
-	poolmgr__reply__free_unpacked(rep, NULL);
-	return err;
+	if (*off == UINT64_MAX)
+		return harness_raw_alloc(fd, h, 64, off, NULL);
+	return harness_raw_realloc(fd, h, off, 64, true);
 }
 
 static int
 raw_usable(int fd, uint32_t h, uint64_t off)
 {
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__UsableSize m = POOLMGR__USABLE_SIZE__INIT;
-
-	m.handle = h;
-	m.offset = off;
-	req.body_case = POOLMGR__REQUEST__BODY_USABLE_SIZE;
-	req.usable_size = &m;
-	return raw_error(fd, &req);
+	return harness_raw_block(fd, POOLMGR__REQUEST__BODY_USABLE_SIZE, h,
+				 off);
 }
 
 /* A cache report for handle cached on a UsableSize of h's block off. */
@@ -210,7 +116,7 @@ raw_report(int fd, uint32_t h, uint64_t off, uint32_t cached)
 	req.cache_bytes = 0;
 	req.body_case = POOLMGR__REQUEST__BODY_USABLE_SIZE;
 	req.usable_size = &m;
-	return raw_error(fd, &req);
+	return harness_raw_error(fd, &req, NULL);
 }
 
 /* ---- the handles --------------------------------------------------------- */
@@ -224,16 +130,16 @@ open_to_limit(void)
 	while (nopen < MAX_HANDLES) {
 		struct open_handle *o = &open_h[nopen];
 
-		assert_int_equal(raw_open(fx.fd, &o->id), 0);
+		EXPECT_RAW(harness_raw_open(fx.fd, "p", &o->id), 0);
 		if (o->id == 0 || o->id <= last_id)
 			fail_msg("handle %u opened after handle %u", o->id,
 				 last_id);
 		last_id = o->id;
 		o->off = UINT64_MAX;
-		assert_int_equal(raw_alloc64(fx.fd, o->id, &o->off), 0);
+		EXPECT_RAW(raw_alloc64(fx.fd, o->id, &o->off), 0);
 		nopen++;
 	}
-	assert_int_equal(raw_open(fx.fd, &h), -EMFILE);
+	EXPECT_RAW(harness_raw_open(fx.fd, "p", &h), -EMFILE);
 }
 
 /* Close n of the open handles, picked at random. */
@@ -244,7 +150,7 @@ close_some(unsigned n)
 	while (n--) {
 		unsigned i = (unsigned)rand() % nopen;
 
-		assert_int_equal(raw_close(fx.fd, open_h[i].id), 0);
+		EXPECT_RAW(harness_raw_close(fx.fd, open_h[i].id), 0);
 		assert_true(nclosed < MAX_IDS);
 		closed[nclosed++] = open_h[i].id;
 		closed_this_round++;
@@ -260,7 +166,7 @@ expect_no_handle(uint32_t id)
 
 	if (raw_usable(fx.fd, id, off) != -EBADF ||
 	    raw_report(fx.fd, open_h[0].id, off, id) != -EBADF ||
-	    raw_close(fx.fd, id) != -EBADF)
+	    harness_raw_close(fx.fd, id) != -EBADF)
 		fail_msg("handle %u, closed or never opened, was found", id);
 }
 
@@ -321,7 +227,7 @@ lookups_survive_churn_across_the_limit(void **state)
 	}
 	/* Another connection's ids are its own: it has none of ours. */
 	fd2 = raw_greeted();
-	assert_int_equal(raw_open(fd2, &other), 0);
+	EXPECT_RAW(harness_raw_open(fd2, "p", &other), 0);
 	assert_int_equal(raw_usable(fd2, open_h[0].id, open_h[0].off),
 			 -EBADF);
 	close(fd2);

@@ -39,7 +39,6 @@
 #define STEPS 10000
 #define CHECK_EVERY 500
 #define OTHER_HOLDS (40 * KiB)	/* the other connection's, in pool a */
-#define REPLY_WAIT_MS 30000	/* only so that a lost reply fails, not hangs */
 #define CONF								\
 	"[pool a]\nsize = 16M\nquota = 48K\n"				\
 	"[pool b]\nsize = 16M\ngranularity = 64\nquota = 100K\n"
@@ -74,151 +73,8 @@ static struct {
 	uint64_t used[NPOOLS];	/* the model's count against each quota */
 	unsigned refused, done;	/* over the run, for its summary */
 } fx;
-static uint64_t next_id = 1;
 
-/* ---- the protocol, spoken directly ---------------------------------- */
-
-static Poolmgr__Reply *
-raw_call(int fd, Poolmgr__Request *req)
-{
-	Poolmgr__Reply *rep;
-
-	req->id = next_id++;
-	if (!(rep = harness_raw_call(fd, req, REPLY_WAIT_MS)))
-		fail_msg("no reply to request %llu",
-			 (unsigned long long)req->id);
-	return rep;
-}
-
-static int
-raw_error(int fd, Poolmgr__Request *req)
-{
-	Poolmgr__Reply *rep = raw_call(fd, req);
-	int err = rep->error;
-
-	poolmgr__reply__free_unpacked(rep, NULL);
-	return err;
-}
-
-static int
-raw_connect(void)
-{
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__Hello hello = POOLMGR__HELLO__INIT;
-	int fd = harness_raw_connect(fx.d.sock);
-
-	assert_true(fd >= 0);
-	hello.version = 1;
-	hello.client_name = "itest_quota";
-	req.body_case = POOLMGR__REQUEST__BODY_HELLO;
-	req.hello = &hello;
-	assert_int_equal(raw_error(fd, &req), 0);
-	return fd;
-}
-
-static uint32_t
-raw_open(int fd, const char *name)
-{
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__OpenPool o = POOLMGR__OPEN_POOL__INIT;
-	Poolmgr__Reply *rep;
-	uint32_t h;
-
-	o.name = (char *)name;
-	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
-	req.open = &o;
-	rep = raw_call(fd, &req);
-	assert_int_equal(rep->error, 0);
-	h = rep->open->handle;
-	poolmgr__reply__free_unpacked(rep, NULL);
-	return h;
-}
-
-static int
-raw_close(int fd, uint32_t h)
-{
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__ClosePool m = POOLMGR__CLOSE_POOL__INIT;
-
-	m.handle = h;
-	req.body_case = POOLMGR__REQUEST__BODY_CLOSE;
-	req.close = &m;
-	return raw_error(fd, &req);
-}
-
-/* 0 and the block's offset and usable size, or the error. */
-static int
-raw_alloc(int fd, uint32_t h, uint64_t size, uint64_t *off, uint64_t *usable)
-{
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__Alloc m = POOLMGR__ALLOC__INIT;
-	Poolmgr__Reply *rep;
-	int err;
-
-	m.handle = h;
-	m.size = size;
-	req.body_case = POOLMGR__REQUEST__BODY_ALLOC;
-	req.alloc = &m;
-	rep = raw_call(fd, &req);
-	if (!(err = rep->error)) {
-		assert_int_equal(rep->body_case, POOLMGR__REPLY__BODY_ALLOC);
-		*off = rep->alloc->offset;
-		*usable = rep->alloc->usable_size;
-	}
-	poolmgr__reply__free_unpacked(rep, NULL);
-	return err;
-}
-
-/* n blocks of sz[]: 0 and their offsets, or the error. */
-static int
-raw_alloc_batch(int fd, uint32_t h, uint64_t *sz, size_t n, uint64_t *offs)
-{
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__AllocBatch m = POOLMGR__ALLOC_BATCH__INIT;
-	Poolmgr__Reply *rep;
-	int err;
-
-	m.handle = h;
-	m.sizes = sz;
-	m.n_sizes = n;
-	req.body_case = POOLMGR__REQUEST__BODY_ALLOC_BATCH;
-	req.alloc_batch = &m;
-	rep = raw_call(fd, &req);
-	if (!(err = rep->error)) {
-		assert_int_equal(rep->body_case,
-				 POOLMGR__REPLY__BODY_ALLOC_BATCH);
-		assert_int_equal(rep->alloc_batch->n_offsets, n);
-		memcpy(offs, rep->alloc_batch->offsets, n * sizeof(*offs));
-	}
-	poolmgr__reply__free_unpacked(rep, NULL);
-	return err;
-}
-
-static int
-raw_free(int fd, uint32_t h, uint64_t off)
-{
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__Free m = POOLMGR__FREE__INIT;
-
-	m.handle = h;
-	m.offset = off;
-	req.body_case = POOLMGR__REQUEST__BODY_FREE;
-	req.free = &m;
-	return raw_error(fd, &req);
-}
-
-static int
-raw_retain(int fd, uint32_t h, uint64_t off)
-{
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__Retain m = POOLMGR__RETAIN__INIT;
-
-	m.handle = h;
-	m.offset = off;
-	req.body_case = POOLMGR__REQUEST__BODY_RETAIN;
-	req.retain = &m;
-	return raw_error(fd, &req);
-}
+/* ---- the protocol, spoken directly (harness_raw.h) ------------------ */
 
 /* The pool passes the daemon's check of its books. */
 static void
@@ -233,8 +89,7 @@ raw_check(int fd, const char *name)
 	m.pool = &ref;
 	req.body_case = POOLMGR__REQUEST__BODY_CHECK;
 	req.check = &m;
-	rep = raw_call(fd, &req);
-	assert_int_equal(rep->error, 0);
+	rep = harness_raw_expect(fd, &req, 0);
 	assert_int_equal(rep->body_case, POOLMGR__REPLY__BODY_CHECK);
 	if (!rep->check->ok)
 		fail_msg("pool %s: check: %s", name, rep->check->problem);
@@ -279,15 +134,15 @@ learn_usable(void)
 	uint32_t h;
 
 	for (int p = 0; p < NPOOLS; p++) {
-		h = raw_open(fx.fd, pool_names[p]);
+		h = harness_raw_handle(fx.fd, pool_names[p]);
 		for (size_t i = 0; i < NSIZES; i++) {
-			assert_int_equal(raw_alloc(fx.fd, h, sizes[i], &off,
-						   &usable), 0);
+			EXPECT_RAW(harness_raw_alloc(fx.fd, h, sizes[i], &off,
+						     &usable), 0);
 			assert_true(usable >= sizes[i]);
 			fx.usable[p][i] = usable;
-			assert_int_equal(raw_free(fx.fd, h, off), 0);
+			EXPECT_RAW(harness_raw_free(fx.fd, h, off), 0);
 		}
-		assert_int_equal(raw_close(fx.fd, h), 0);
+		EXPECT_RAW(harness_raw_close(fx.fd, h), 0);
 	}
 }
 
@@ -357,7 +212,7 @@ step_open(void)
 	struct mhandle *h = &fx.handles[fx.nhandles++];
 
 	h->pool = (int)pick(NPOOLS);
-	h->id = raw_open(fx.fd, pool_names[h->pool]);
+	h->id = harness_raw_handle(fx.fd, pool_names[h->pool]);
 }
 
 static void
@@ -365,7 +220,7 @@ step_close(unsigned hi)
 {
 	uint32_t id = fx.handles[hi].id;
 
-	assert_int_equal(raw_close(fx.fd, id), 0);
+	EXPECT_RAW(harness_raw_close(fx.fd, id), 0);
 	/* Backwards: let_go moves the last block into a gap. */
 	for (unsigned bi = fx.nblocks; bi-- > 0;)
 		if (holds(&fx.blocks[bi], id))
@@ -382,7 +237,7 @@ step_alloc(unsigned step, const struct mhandle *h)
 
 	if (fx.nblocks == MAX_BLOCKS)
 		return;
-	rc = raw_alloc(fx.fd, h->id, sizes[si], &off, &usable);
+	rc = harness_raw_alloc(fx.fd, h->id, sizes[si], &off, &usable);
 	answer_is(rc, expect(h->pool, more), "alloc", step, h, more);
 	if (rc == 0) {
 		assert_int_equal(usable, more);
@@ -405,7 +260,7 @@ step_batch(unsigned step, const struct mhandle *h)
 		sz[i] = sizes[si[i]];
 		more += fx.usable[h->pool][si[i]];
 	}
-	rc = raw_alloc_batch(fx.fd, h->id, sz, n, offs);
+	rc = harness_raw_alloc_batch(fx.fd, h->id, sz, n, offs);
 	answer_is(rc, expect(h->pool, more), "batch", step, h, more);
 	if (rc == 0)
 		for (size_t i = 0; i < n; i++)
@@ -438,13 +293,13 @@ step_retain(unsigned step, const struct mhandle *h)
 	if (!(b = block_of_pool(h->pool, &bi)))
 		return;
 	if (holds(b, h->id)) {
-		assert_int_equal(raw_retain(fx.fd, h->id, b->off), 0);
+		EXPECT_RAW(harness_raw_retain(fx.fd, h->id, b->off), 0);
 		return;
 	}
 	if (b->nholders == MAX_HOLD)
 		return;		/* the model has no room for another holder */
 	want = expect(h->pool, b->size);
-	rc = raw_retain(fx.fd, h->id, b->off);
+	rc = harness_raw_retain(fx.fd, h->id, b->off);
 	answer_is(rc, want, "retain", step, h, b->size);
 	if (rc == 0) {
 		b->holders[b->nholders++] = h->id;
@@ -462,8 +317,8 @@ step_free(const struct mhandle *h)
 		unsigned bi = (start + k) % fx.nblocks;
 
 		if (holds(&fx.blocks[bi], h->id)) {
-			assert_int_equal(raw_free(fx.fd, h->id,
-						  fx.blocks[bi].off), 0);
+			EXPECT_RAW(harness_raw_free(fx.fd, h->id,
+						    fx.blocks[bi].off), 0);
 			let_go(bi, h->id);
 			return;
 		}
@@ -484,13 +339,13 @@ run_seed(unsigned seed)
 	uint32_t oh;
 
 	assert_int_equal(harness_start(&fx.d, CONF), 0);
-	fx.fd = raw_connect();
+	fx.fd = harness_raw_client(fx.d.sock, "itest_quota");
 	/* Another session's blocks count against its own quota only. */
-	fx.other = raw_connect();
-	oh = raw_open(fx.other, "a");
+	fx.other = harness_raw_client(fx.d.sock, "itest_quota");
+	oh = harness_raw_handle(fx.other, "a");
 	for (uint64_t held = 0; held + 4 * KiB <= OTHER_HOLDS; held += usable)
-		assert_int_equal(raw_alloc(fx.other, oh, 4 * KiB, &off,
-					   &usable), 0);
+		EXPECT_RAW(harness_raw_alloc(fx.other, oh, 4 * KiB, &off,
+					     &usable), 0);
 	learn_usable();
 	srandom(seed);
 	for (unsigned step = 0; step < STEPS; step++) {

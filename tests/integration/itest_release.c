@@ -1049,25 +1049,34 @@ holder_child(void *arg)
 	return 0;
 }
 
-static void
-dead_client_spans_go_in_steps(void **state)
+/* The holder, started on the fixture's daemon: its pid, once it holds. */
+static pid_t
+holder_started(void)
 {
-	struct holder k;
-	uint8_t *base;
-	size_t from;
+	struct holder k = {.sock = fx.d.sock};
 	char written;
 	pid_t pid;
 
-	(void)state;
-	start_with_pool("idle_trim = 0\nrelease_step = 128K\n", "256M");
-	assert_int_equal(pool_set_cache(fx.pool, 0), 0);
-	k.sock = fx.d.sock;
 	assert_int_equal(pipe(k.to_parent), 0);
 	pid = harness_spawn(holder_child, &k);
 	assert_true(pid > 0);
 	close(k.to_parent[1]);
 	assert_int_equal(harness_read_full(k.to_parent[0], &written, 1), 0);
 	close(k.to_parent[0]);
+	return pid;
+}
+
+static void
+dead_client_spans_go_in_steps(void **state)
+{
+	uint8_t *base;
+	size_t from;
+	pid_t pid;
+
+	(void)state;
+	start_with_pool("idle_trim = 0\nrelease_step = 128K\n", "256M");
+	assert_int_equal(pool_set_cache(fx.pool, 0), 0);
+	pid = holder_started();
 	base = pool_ptr(fx.pool, 0);
 	from = harness_resident_pages(base, 256 * MiB);
 	assert_true(from >= 128 * MiB / 4096);
@@ -1147,21 +1156,13 @@ frees_leave_the_share_map_alone(void **state)
 static void
 dead_client_leaves_the_share_map_alone(void **state)
 {
-	struct holder k;
 	const uint8_t *map;
 	size_t len, before, after;
-	char written;
 	pid_t pid;
 
 	(void)state;
 	start_with_pool("idle_trim = 0\n", "256M");
-	k.sock = fx.d.sock;
-	assert_int_equal(pipe(k.to_parent), 0);
-	pid = harness_spawn(holder_child, &k);
-	assert_true(pid > 0);
-	close(k.to_parent[1]);
-	assert_int_equal(harness_read_full(k.to_parent[0], &written, 1), 0);
-	close(k.to_parent[0]);
+	pid = holder_started();
 	map = share_map_of("big", &len);
 	before = harness_resident_pages((void *)map, len);
 	assert_int_equal(kill(pid, SIGKILL), 0);

@@ -386,7 +386,10 @@ store_faults(struct pool *ro, uint64_t off)
 	return 4;
 }
 
-/* One request and its reply over a raw connection; the reply's fd too. */
+/*
+ * One request and its reply over a raw connection; the reply's fd too
+ * (which harness_raw_call would close: the test examines it).
+ */
 static int
 raw_call(int s, uint64_t id, Poolmgr__Request *req, Poolmgr__Reply **rep,
 	 int *fdp)

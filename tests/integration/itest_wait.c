@@ -113,61 +113,25 @@ static struct fixture fx = {.raw = -1};
 static void
 raw_send(int fd, Poolmgr__Request *r)
 {
-	uint8_t buf[MAX_MESSAGE];
-	size_t len = poolmgr__request__get_packed_size(r);
-
-	assert_true(len <= sizeof(buf));
-	poolmgr__request__pack(r, buf);
-	assert_int_equal(send(fd, buf, len, MSG_NOSIGNAL), (ssize_t)len);
+	assert_int_equal(harness_raw_send(fd, r), 0);
 }
 
-/* The next reply within timeout_ms, decoded; NULL if none came. */
-static Poolmgr__Reply *
-raw_reply_within(int fd, int timeout_ms)
-{
-	static uint8_t buf[MAX_MESSAGE];
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
-	Poolmgr__Reply *r;
-	ssize_t n;
-
-	if (poll(&pfd, 1, timeout_ms) != 1)
-		return NULL;
-	n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-	if (n <= 0)
-		fail_msg("no reply: %s", n == 0 ? "connection closed" :
-			 strerror(errno));
-	assert_non_null(r = poolmgr__reply__unpack(NULL, (size_t)n, buf));
-	return r;
-}
-
+/* The reply to request id, which must come (harness_raw_reply). */
 static Poolmgr__Reply *
 raw_reply(int fd, uint64_t id)
 {
-	Poolmgr__Reply *r = raw_reply_within(fd, REPLY_TIMEOUT_MS);
+	Poolmgr__Reply *r = harness_raw_reply(fd, id, REPLY_TIMEOUT_MS);
 
 	if (!r)
 		fail_msg("no reply to request %llu in %d ms",
 			 (unsigned long long)id, REPLY_TIMEOUT_MS);
-	assert_int_equal(r->id, id);
 	return r;
 }
 
 static int
 raw_greeted(void)
 {
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__Hello h = POOLMGR__HELLO__INIT;
-	int fd = harness_raw_connect(fx.d.sock);
-
-	assert_true(fd >= 0);
-	h.version = 1;
-	h.client_name = "itest_wait";
-	req.id = 1;
-	req.body_case = POOLMGR__REQUEST__BODY_HELLO;
-	req.hello = &h;
-	raw_send(fd, &req);
-	poolmgr__reply__free_unpacked(raw_reply(fd, 1), NULL);
-	return fd;
+	return harness_raw_client(fx.d.sock, "itest_wait");
 }
 
 /* A request on pool "big" by name: Stats, Check or Trim. */
@@ -193,28 +157,6 @@ raw_pool_request(int fd, uint64_t id, Poolmgr__Request__BodyCase body)
 	raw_send(fd, &req);
 }
 
-/* Open "big" read-write; the handle (the memfd that comes with it is
- * dropped: recv takes no descriptors). */
-static uint32_t
-raw_open(int fd, uint64_t id)
-{
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__OpenPool o = POOLMGR__OPEN_POOL__INIT;
-	Poolmgr__Reply *r;
-	uint32_t h;
-
-	o.name = "big";
-	req.id = id;
-	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
-	req.open = &o;
-	raw_send(fd, &req);
-	r = raw_reply(fd, id);
-	assert_int_equal(r->error, 0);
-	h = r->open->handle;
-	poolmgr__reply__free_unpacked(r, NULL);
-	return h;
-}
-
 static void
 raw_alloc(int fd, uint64_t id, uint32_t handle, uint64_t size, bool zero)
 {
@@ -228,24 +170,6 @@ raw_alloc(int fd, uint64_t id, uint32_t handle, uint64_t size, bool zero)
 	req.body_case = POOLMGR__REQUEST__BODY_ALLOC;
 	req.alloc = &a;
 	raw_send(fd, &req);
-}
-
-static void
-raw_free(int fd, uint64_t id, uint32_t handle, uint64_t off)
-{
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__Free f = POOLMGR__FREE__INIT;
-	Poolmgr__Reply *r;
-
-	f.handle = handle;
-	f.offset = off;
-	req.id = id;
-	req.body_case = POOLMGR__REQUEST__BODY_FREE;
-	req.free = &f;
-	raw_send(fd, &req);
-	r = raw_reply(fd, id);
-	assert_int_equal(r->error, 0);
-	poolmgr__reply__free_unpacked(r, NULL);
 }
 
 /* ---- the other client ----------------------------------------------------- */
@@ -298,13 +222,11 @@ others_go_on(void)
 static void
 no_reply_yet(const char *what)
 {
-	Poolmgr__Reply *r = raw_reply_within(fx.raw, 0);
+	struct pollfd pfd = {.fd = fx.raw, .events = POLLIN};
 
-	if (r) {
-		poolmgr__reply__free_unpacked(r, NULL);
+	if (poll(&pfd, 1, 0) != 0)
 		fail_msg("%s was answered before the release ended, while "
 			 "another client waited", what);
-	}
 }
 
 /* A written block of len bytes, freed: its release starts. */
@@ -579,7 +501,7 @@ refused_alloc_held(void **state)
 
 	(void)state;
 	start();
-	h = raw_open(fx.raw, 2);
+	h = harness_raw_handle(fx.raw, "big");
 	for (int zero = 0; zero < 2; zero++) {
 		uint64_t id = 3 + (uint64_t)zero;
 
@@ -599,7 +521,7 @@ refused_alloc_held(void **state)
 					fail_msg("calloc'ed byte %zu reads %u",
 						 k, m[k]);
 		memset(m, 0x11, 200 * MiB);	/* dirty for the next round */
-		raw_free(fx.raw, 10 + id, h, r->alloc->offset);
+		EXPECT_RAW(harness_raw_free(fx.raw, h, r->alloc->offset), 0);
 		poolmgr__reply__free_unpacked(r, NULL);
 		assert_int_equal(pool_stats(fx.pool, &st), 0);
 		assert_int_equal(st.failed_allocs, 0);
@@ -711,7 +633,7 @@ long_wait_leaves_later_work_in_steps(void **state)
 	start_with("release_step = 4K\nsettle_wait_ms = 0\n"
 		   "[pool big]\nsize = 1G\n");
 	mover = raw_greeted();
-	h = raw_open(mover, 2);
+	h = harness_raw_handle(mover, "big");
 	raw_alloc(mover, 3, h, size, false);
 	r = raw_reply(mover, 3);
 	assert_int_equal(r->error, 0);
@@ -798,7 +720,9 @@ client_gone_while_held(void **state)
  * the daemon reads them in one batch: the first is held, and the empty
  * one, which reads as end of file, must not leave the last unanswered on
  * an open connection (it once stopped the holding there, and the rest of
- * the batch was lost): the connection ends.
+ * the batch was lost): the connection ends.  Sent and read here, not by
+ * harness_raw.h: it sends an empty datagram and waits for the end of the
+ * connection, which harness_raw_reply takes for a failure.
  */
 static void
 empty_datagram_while_held_ends_the_connection(void **state)
@@ -890,7 +814,7 @@ hangup_while_held_is_seen_at_once(void **state)
 	assert_int_equal(harness_read_full(fds[0], &x, 1), 0);
 	close(fds[0]);
 	/* The raw client holds 1 MiB of "big", then waits on "endless". */
-	h = raw_open(fx.raw, 2);
+	h = harness_raw_handle(fx.raw, "big");
 	raw_alloc(fx.raw, 3, h, MiB, false);
 	r = raw_reply(fx.raw, 3);
 	assert_int_equal(r->error, 0);
