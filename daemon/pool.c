@@ -243,6 +243,30 @@ block_share_set(struct dpool *p, struct block *b, bool on)
 	share_bit(p, b->off, on);
 }
 
+static bool
+share_bit_get(const struct dpool *p, uint64_t off)
+{
+	uint64_t bit = off >> p->granule_shift;
+
+	return p->share_map &&
+	       (__atomic_load_n(&p->share_map[bit >> 3], __ATOMIC_RELAXED) >>
+		(bit & 7) & 1);
+}
+
+/*
+ * Does b's share bit, or the map's bit for it, say other than its holders
+ * do (dpool_check)?  Only blocks' own bits are read: a read of a map page
+ * nobody wrote would make the kernel allocate it.
+ */
+static bool
+share_bit_wrong(const struct dpool *p, const struct block *b)
+{
+	bool shared = b->nrefs > 1 || block_persistent(b);
+
+	return (p->share_map && share_bit_get(p, b->off) != b->shared) ||
+	       b->shared != shared;
+}
+
 /* Publish whether b is shared; called after every change to its refs. */
 static void
 block_share_sync(struct dpool *p, struct block *b)
@@ -1080,6 +1104,16 @@ dpool_check(struct dpool *p, char *problem, size_t len)
 		return -EFAULT;
 	}
 	RB_FOREACH(b, block_tree, &p->blocks) {
+		if (share_bit_wrong(p, b)) {
+			snprintf(problem, len, "pool %s: block %#llx of %u "
+				 "holders%s: its share bit is %s, the map's "
+				 "%s", p->name, (unsigned long long)b->off,
+				 b->nrefs, block_persistent(b) ?
+				 ", persistent" : "", b->shared ? "set" :
+				 "clear", share_bit_get(p, b->off) ? "set" :
+				 "clear");
+			return -EFAULT;
+		}
 		if (b->let_go && (block_persistent(b) || held_open(b))) {
 			snprintf(problem, len, "pool %s: block %#llx taken "
 				 "for let go, but it is %s", p->name,
