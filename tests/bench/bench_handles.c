@@ -30,10 +30,18 @@
  * request (from /proc/PID/schedstat, in nanoseconds).
  *
  * quota: the same with a quota on the pool, 1 then 1024 handles; 20,000
- * Alloc round trips of 64 B on the first handle opened.  An allocation in
- * a pool with a quota counts what the session holds there (quota_used).
- * Printed: the round trips' median and 99th percentile, and the daemon's
- * CPU time per Alloc.
+ * Alloc round trips of 64 B on the first handle opened, then 20,000 Frees
+ * of those blocks.  An allocation in a pool with a quota counts what the
+ * session holds there (quota_used).  Printed: the Allocs' median and 99th
+ * percentile, and the daemon's CPU time per Alloc and per Free.
+ *
+ * In lookup and quota the client and the daemon are pinned while they
+ * are timed: to one CPU, then (another daemon) to two.  A round trip to a
+ * daemon on another CPU wakes that CPU from idle and the client's back,
+ * and the daemon's CPU time counts its share of those wake-ups (in a VM
+ * several times what the request itself costs), so left to the
+ * scheduler, which puts them together on a busy machine and apart on an
+ * idle one, the figure would follow the machine's load.
  *
  * Usage: bench_handles [--quick] [--poolmgrd PATH] [--only TABLE]
  * TABLE: stats, holders, lookup or quota.  --quick: 63,488 handles, 3,000
@@ -45,6 +53,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -71,6 +80,9 @@ static unsigned lookups = 20000;	/* per handle named */
 /* Connections of HOLDERS_PER_CONN holders, one daemon each. */
 static unsigned holder_conns[] = {10, 50};
 static const char *only;
+/* The CPUs the benchmark may use, and the two it pins to (-1: none). */
+static cpu_set_t cpus_all;
+static int cpus_pin[2] = {-1, -1};
 
 /* ---- the protocol, spoken directly (harness_raw.h) ------------------ */
 
@@ -395,6 +407,52 @@ daemon_cpu_sec(pid_t pid)
 	return n == 1 ? (double)ns / 1e9 : -1;
 }
 
+/* The first two CPUs the benchmark may use, in cpus_pin. */
+static void
+cpus_find(void)
+{
+	int n = 0;
+
+	if (sched_getaffinity(0, sizeof cpus_all, &cpus_all) != 0)
+		return;
+	for (int i = 0; i < CPU_SETSIZE && n < 2; i++)
+		if (CPU_ISSET(i, &cpus_all))
+			cpus_pin[n++] = i;
+}
+
+static int
+pin(pid_t pid, int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(pid, sizeof set, &set);
+}
+
+/*
+ * Pin this process to the first CPU and the daemon to the same one, or
+ * (apart) to the second: 0, or -1 if that cannot be done.
+ */
+static int
+place(pid_t daemon, bool apart)
+{
+	int cpu = cpus_pin[apart ? 1 : 0];
+
+	if (cpu < 0 || pin(0, cpus_pin[0]) != 0 || pin(daemon, cpu) != 0) {
+		fprintf(stderr, "bench_handles: cannot pin to CPU %d\n", cpu);
+		return -1;
+	}
+	return 0;
+}
+
+/* Back to all the CPUs this process started with. */
+static void
+unplace(void)
+{
+	sched_setaffinity(0, sizeof cpus_all, &cpus_all);
+}
+
 /* lookups UsableSize of handle h's block b; median, p99, CPU per request. */
 static int
 ask_usable(struct daemon *d, int fd, uint32_t h, uint64_t b, struct rtts *r,
@@ -415,7 +473,7 @@ ask_usable(struct daemon *d, int fd, uint32_t h, uint64_t b, struct rtts *r,
 }
 
 static int
-measure_lookup(const char *bin, unsigned nhandles)
+measure_lookup(const char *bin, unsigned nhandles, bool apart)
 {
 	uint32_t *handles = calloc(nhandles, sizeof(uint32_t));
 	uint64_t *blocks = calloc(nhandles, sizeof(uint64_t));
@@ -435,17 +493,20 @@ measure_lookup(const char *bin, unsigned nhandles)
 		if (!(handles[i] = raw_open(fd)) ||
 		    (blocks[i] = raw_alloc(fd, handles[i])) == UINT64_MAX)
 			goto out;
+	if (place(d.pid, apart))
+		goto out;
 	for (int k = 0; k < (nhandles > 1 ? 2 : 1); k++) {
 		if (ask_usable(&d, fd, handles[which[k]], blocks[which[k]],
 			       &r, &cpu))
 			goto out;
-		printf("| %u | %s | %u | %u us | %u us | %.0f ns |\n",
-		       nhandles, k ? "last" : "first", r.n,
-		       quantile(r.us, r.n, 0.5), quantile(r.us, r.n, 0.99),
-		       cpu);
+		printf("| %u | %s | %s | %u | %u us | %u us | %.0f ns |\n",
+		       nhandles, k ? "last" : "first", apart ? "two" : "one",
+		       r.n, quantile(r.us, r.n, 0.5),
+		       quantile(r.us, r.n, 0.99), cpu);
 	}
 	err = 0;
 out:
+	unplace();
 	if (fd >= 0)
 		close(fd);
 	pool_disconnect(c);
@@ -457,10 +518,13 @@ out_free:
 	return err;
 }
 
-/* lookups Allocs of 64 B on handle h; median, p99, CPU per request. */
+/*
+ * lookups Allocs of 64 B on handle h, their offsets in offs; median, p99,
+ * CPU per request.
+ */
 static int
-ask_alloc(struct daemon *d, int fd, uint32_t h, struct rtts *r,
-	  double *cpu_ns)
+ask_alloc(struct daemon *d, int fd, uint32_t h, uint64_t *offs,
+	  struct rtts *r, double *cpu_ns)
 {
 	double cpu = daemon_cpu_sec(d->pid);
 
@@ -468,10 +532,24 @@ ask_alloc(struct daemon *d, int fd, uint32_t h, struct rtts *r,
 	for (unsigned i = 0; i < lookups; i++) {
 		uint64_t t0 = now_ns();
 
-		if (raw_alloc(fd, h) == UINT64_MAX)
+		if ((offs[i] = raw_alloc(fd, h)) == UINT64_MAX)
 			return -1;
 		rtt_add(r, t0);
 	}
+	*cpu_ns = (daemon_cpu_sec(d->pid) - cpu) * 1e9 / lookups;
+	return 0;
+}
+
+/* Free the lookups blocks of handle h at offs; CPU per request. */
+static int
+ask_free(struct daemon *d, int fd, uint32_t h, const uint64_t *offs,
+	 double *cpu_ns)
+{
+	double cpu = daemon_cpu_sec(d->pid);
+
+	for (unsigned i = 0; i < lookups; i++)
+		if (harness_raw_free(fd, h, offs[i]) != 0)
+			return -1;
 	*cpu_ns = (daemon_cpu_sec(d->pid) - cpu) * 1e9 / lookups;
 	return 0;
 }
@@ -481,16 +559,17 @@ ask_alloc(struct daemon *d, int fd, uint32_t h, struct rtts *r,
  * allocating a 64 B block, then allocates more on the first.
  */
 static int
-measure_quota(const char *bin, unsigned nhandles)
+measure_quota(const char *bin, unsigned nhandles, bool apart)
 {
 	struct rtts r = {.us = calloc(lookups, sizeof(uint32_t))};
+	uint64_t *offs = calloc(lookups, sizeof(uint64_t));
 	struct pool_conn *c = NULL;
 	struct daemon d;
 	uint32_t first = 0, h;
-	double cpu;
+	double cpu, cpu_free;
 	int fd = -1, err = -1;
 
-	if (!r.us || start(&d, bin, "", 64 << 20, 32 << 20, &c))
+	if (!r.us || !offs || start(&d, bin, "", 64 << 20, 32 << 20, &c))
 		goto out_free;
 	if ((fd = raw_greeted(d.sock)) < 0)
 		goto out;
@@ -500,17 +579,21 @@ measure_quota(const char *bin, unsigned nhandles)
 		if (!first)
 			first = h;
 	}
-	if (ask_alloc(&d, fd, first, &r, &cpu))
+	if (place(d.pid, apart) || ask_alloc(&d, fd, first, offs, &r, &cpu) ||
+	    ask_free(&d, fd, first, offs, &cpu_free))
 		goto out;
-	printf("| %u | %u | %u us | %u us | %.0f ns |\n", nhandles, r.n,
-	       quantile(r.us, r.n, 0.5), quantile(r.us, r.n, 0.99), cpu);
+	printf("| %u | %s | %u | %u us | %u us | %.0f ns | %.0f ns |\n",
+	       nhandles, apart ? "two" : "one", r.n, quantile(r.us, r.n, 0.5),
+	       quantile(r.us, r.n, 0.99), cpu, cpu_free);
 	err = 0;
 out:
+	unplace();
 	if (fd >= 0)
 		close(fd);
 	pool_disconnect(c);
 	daemon_stop(&d);
 out_free:
+	free(offs);
 	free(r.us);
 	return err;
 }
@@ -554,6 +637,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	harness_raw_set_wait(-1);	/* a loaded machine is slow, not wrong */
+	cpus_find();
 	printf("daemon: %s\n", bin);
 	if (!only || !strcmp(only, "stats")) {
 		printf("\n%d Stats, then %d ListPools round trips, one pool "
@@ -579,23 +663,28 @@ main(int argc, char **argv)
 	}
 	if (!only || !strcmp(only, "lookup")) {
 		printf("\nUsableSize round trips naming the first or the "
-		       "last of N handles one connection opened\n\n");
-		printf("| handles | handle named | round trips | median | "
+		       "last of N handles one connection opened; client and "
+		       "daemon on one CPU or two\n\n");
+		printf("| handles | handle named | CPUs | round trips | median | "
 		       "99 %% | daemon CPU per request |\n");
-		printf("|---:|---|---:|---:|---:|---:|\n");
-		if (measure_lookup(bin, 1) ||
-		    measure_lookup(bin, HANDLES_PER_CONN))
-			failed = 1;
+		printf("|---:|---|---|---:|---:|---:|---:|\n");
+		for (int k = 0; k < (cpus_pin[1] < 0 ? 1 : 2); k++)
+			if (measure_lookup(bin, 1, k) ||
+			    measure_lookup(bin, HANDLES_PER_CONN, k))
+				failed = 1;
 	}
 	if (!only || !strcmp(only, "quota")) {
 		printf("\n64 B Alloc round trips on the first of N handles "
-		       "one connection opened on a pool with a quota\n\n");
-		printf("| handles | Allocs | median | 99 %% | daemon CPU per "
-		       "Alloc |\n");
-		printf("|---:|---:|---:|---:|---:|\n");
-		if (measure_quota(bin, 1) ||
-		    measure_quota(bin, HANDLES_PER_CONN))
-			failed = 1;
+		       "one connection opened on a pool with a quota, then "
+		       "Frees of those blocks; client and daemon on one CPU "
+		       "or two\n\n");
+		printf("| handles | CPUs | Allocs | median | 99 %% | daemon CPU "
+		       "per Alloc | per Free |\n");
+		printf("|---:|---|---:|---:|---:|---:|---:|\n");
+		for (int k = 0; k < (cpus_pin[1] < 0 ? 1 : 2); k++)
+			if (measure_quota(bin, 1, k) ||
+			    measure_quota(bin, HANDLES_PER_CONN, k))
+				failed = 1;
 	}
 	printf("\nload average %.2f at the end.\n", load_avg());
 	return failed;
