@@ -35,6 +35,14 @@
  * session holds there (quota_used).  Printed: the Allocs' median and 99th
  * percentile, and the daemon's CPU time per Alloc and per Free.
  *
+ * records: one client allocates 1,003,520 blocks of 64 B with
+ * pool_alloc_batch (its cache off) in a 1 GiB pool, then frees them all
+ * and trims the pool.  The daemon keeps a record of each block and of each
+ * holder (daemon/records.c).  Printed: the daemon's VmRSS before, after
+ * the allocation and after the free and trim (/proc/PID/status), the
+ * growth per block, what stayed per block after the free, and the
+ * daemon's mappings (lines of /proc/PID/maps) at each point.
+ *
  * In lookup and quota the client and the daemon are pinned while they
  * are timed: to one CPU, then (another daemon) to two.  A round trip to a
  * daemon on another CPU wakes that CPU from idle and the client's back,
@@ -44,8 +52,9 @@
  * idle one, the figure would follow the machine's load.
  *
  * Usage: bench_handles [--quick] [--poolmgrd PATH] [--only TABLE]
- * TABLE: stats, holders, lookup or quota.  --quick: 63,488 handles, 3,000
- * and 10,000 holders, 5,000 lookups and Allocs.
+ * TABLE: stats, holders, lookup, quota or records.  --quick: 63,488
+ * handles, 3,000 and 10,000 holders, 5,000 lookups and Allocs, 200,704
+ * records.
  * Exit status: 0, 1 if a measurement failed, 2 if it could not run.
  */
 #include <errno.h>
@@ -77,6 +86,7 @@
 
 static unsigned stats_conns = 250;	/* of HANDLES_PER_CONN handles */
 static unsigned lookups = 20000;	/* per handle named */
+static unsigned record_batches = 245;	/* of POOL_BATCH_MAX blocks */
 /* Connections of HOLDERS_PER_CONN holders, one daemon each. */
 static unsigned holder_conns[] = {10, 50};
 static const char *only;
@@ -598,6 +608,116 @@ out_free:
 	return err;
 }
 
+/* A kB figure of /proc/PID/status (key with its colon), or -1. */
+static long
+status_kb(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	size_t len = strlen(key);
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, key, len) == 0) {
+			kb = strtol(line + len, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return kb;
+}
+
+/* The number of mappings of process pid, or -1. */
+static long
+maps_count(pid_t pid)
+{
+	char path[64];
+	long n = 0;
+	FILE *f;
+	int ch;
+
+	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while ((ch = getc(f)) != EOF)
+		n += ch == '\n';
+	fclose(f);
+	return n;
+}
+
+/* Allocate (or free) record_batches batches of 64 B blocks at offs. */
+static int
+records_batches(struct pool *p, pool_off_t *offs, bool alloc)
+{
+	static size_t sizes[POOL_BATCH_MAX];
+
+	for (size_t i = 0; i < POOL_BATCH_MAX; i++)
+		sizes[i] = 64;
+	for (unsigned i = 0; i < record_batches; i++) {
+		pool_off_t *o = offs + (size_t)i * POOL_BATCH_MAX;
+		int rc = alloc ? pool_alloc_batch(p, POOL_BATCH_MAX, sizes, o)
+			       : pool_free_batch(p, POOL_BATCH_MAX, o);
+
+		if (rc) {
+			fprintf(stderr, "bench_handles: %s batch: %s\n",
+				alloc ? "alloc" : "free", pool_strerror(rc));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The daemon's resident memory for its records of many small blocks:
+ * before, with them all live, and after they were freed and the pool
+ * trimmed.
+ */
+static int
+measure_records(const char *bin)
+{
+	size_t n = (size_t)record_batches * POOL_BATCH_MAX;
+	pool_off_t *offs = calloc(n, sizeof(*offs));
+	struct pool_conn *c = NULL;
+	struct pool *p = NULL;
+	struct daemon d;
+	long rss[3], maps[3];
+	int err = -1;
+
+	if (!offs || start(&d, bin, "", 1ull << 30, 0, &c))
+		goto out_free;
+	if (pool_open(c, "p", &p) || pool_set_cache(p, 0))
+		goto out;
+	rss[0] = status_kb(d.pid, "VmRSS:");
+	maps[0] = maps_count(d.pid);
+	if (records_batches(p, offs, true))
+		goto out;
+	rss[1] = status_kb(d.pid, "VmRSS:");
+	maps[1] = maps_count(d.pid);
+	if (records_batches(p, offs, false) || pool_trim(p))
+		goto out;
+	rss[2] = status_kb(d.pid, "VmRSS:");
+	maps[2] = maps_count(d.pid);
+	if (rss[0] < 0 || rss[1] < 0 || rss[2] < 0) {
+		fprintf(stderr, "bench_handles: no VmRSS of the daemon\n");
+		goto out;
+	}
+	printf("| %zu | %ld kB | %ld kB | %.1f B | %ld kB | %.1f B | "
+	       "%ld / %ld / %ld |\n", n, rss[0], rss[1],
+	       (double)(rss[1] - rss[0]) * 1024 / (double)n, rss[2],
+	       (double)(rss[2] - rss[0]) * 1024 / (double)n, maps[0], maps[1],
+	       maps[2]);
+	err = 0;
+out:
+	pool_close(p);
+	pool_disconnect(c);
+	daemon_stop(&d);
+out_free:
+	free(offs);
+	return err;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -620,6 +740,7 @@ main(int argc, char **argv)
 			holder_conns[0] = 3;
 			holder_conns[1] = 10;
 			lookups = 5000;
+			record_batches = 49;
 			break;
 		case 'p': snprintf(bin, sizeof bin, "%s", optarg); break;
 		case 'o': only = optarg; break;
@@ -630,7 +751,8 @@ main(int argc, char **argv)
 		}
 	}
 	if (only && strcmp(only, "stats") && strcmp(only, "holders") &&
-	    strcmp(only, "lookup") && strcmp(only, "quota")) {
+	    strcmp(only, "lookup") && strcmp(only, "quota") &&
+	    strcmp(only, "records")) {
 		fprintf(stderr, "bench_handles: no table '%s'\n", only);
 		return 2;
 	}
@@ -685,6 +807,17 @@ main(int argc, char **argv)
 			if (measure_quota(bin, 1, k) ||
 			    measure_quota(bin, HANDLES_PER_CONN, k))
 				failed = 1;
+	}
+	if (!only || !strcmp(only, "records")) {
+		printf("\nThe daemon's VmRSS as one client allocates N blocks "
+		       "of 64 B with pool_alloc_batch (cache off, 1 GiB "
+		       "pool), then frees them all and trims; its mappings "
+		       "at each point\n\n");
+		printf("| blocks | VmRSS before | with them | per block | "
+		       "after free + trim | kept per block | mappings |\n");
+		printf("|---:|---:|---:|---:|---:|---:|---:|\n");
+		if (measure_records(bin))
+			failed = 1;
 	}
 	printf("\nload average %.2f at the end.\n", load_avg());
 	return failed;
