@@ -72,7 +72,7 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/session.c daemon/pool.c daemon/pool_release.c \
                daemon/dispatch.c daemon/dispatch_admin.c \
                daemon/dispatch_block.c daemon/config.c daemon/service.c \
-               daemon/arena.c
+               daemon/arena.c daemon/records.c
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
 DAEMON_LIBS := $(shell pkg-config --libs libevent libprotobuf-c inih 2>/dev/null) $(SD_LIBS)
 
@@ -87,7 +87,7 @@ CTL_LIBS := $(shell pkg-config --libs json-c 2>/dev/null)
 EXAMPLES := $(BUILD)/examples/producer $(BUILD)/examples/consumer
 
 UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta \
-              test_heap_split test_session
+              test_heap_split test_session test_records
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_memory itest_badinput itest_poolctl itest_config \
@@ -189,6 +189,8 @@ $(ENGINE_LIB): $(ENGINE_OBJS)
 # The rule tests share the engine's owner as the tests play it.
 $(BUILD)/tests/test_heap_rules $(BUILD)/tests/test_heap_split: \
   $(BUILD)/tests/unit/heap_owner.o
+# The records test runs the daemon's record allocator alone.
+$(BUILD)/tests/test_records: $(BUILD)/daemon/records.o
 # The session test runs the daemon's own session and pool code.
 $(BUILD)/tests/test_session: $(BUILD)/tests/unit/test_session.o \
 		$(filter-out $(BUILD)/daemon/poolmgrd.o,$(DAEMON_OBJS)) \

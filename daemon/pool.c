@@ -29,6 +29,7 @@
 
 #include "log.h"
 #include "pool.h"
+#include "records.h"
 #include "session.h"
 
 #ifndef MFD_NOEXEC_SEAL
@@ -39,63 +40,22 @@ static TAILQ_HEAD(, dpool) pools = TAILQ_HEAD_INITIALIZER(pools);
 static unsigned npools;
 
 /*
- * Blocks and references come and go with every allocation and free: spare
- * ones are kept for reuse, so the request path does not call malloc.  At
- * most SPARE_MAX of each wait; they go when the last pool does.
+ * Blocks and references come and go with every allocation and free: their
+ * records come from chunks (records.c), without malloc's header each, and
+ * the chunks a client's freed blocks emptied go back to the kernel.
  */
-#define SPARE_MAX 4096
+static struct records block_records = RECORDS_INIT(sizeof(struct block));
+static struct records ref_records = RECORDS_INIT(sizeof(struct ref));
 
-struct spare {
-	struct spare *next;
-};
-
-struct spares {
-	struct spare *first;
-	unsigned n;
-};
-
-static struct spares spare_blocks, spare_refs;
-
+/* A zeroed record; the request path has no way back from a failure. */
 static void *
-spare_take(struct spares *sp, size_t size)
+record_take(struct records *r)
 {
-	struct spare *s = sp->first;
+	void *rec = records_take(r);
 
-	if (s) {
-		sp->first = s->next;
-		sp->n--;
-		memset(s, 0, size);
-		return s;
-	}
-	if (!(s = calloc(1, size)))
+	if (rec == NULL)
 		fatalx("out of memory");
-	return s;
-}
-
-static void
-spare_give(struct spares *sp, void *obj)
-{
-	struct spare *s = obj;
-
-	if (sp->n >= SPARE_MAX) {
-		free(obj);
-		return;
-	}
-	s->next = sp->first;
-	sp->first = s;
-	sp->n++;
-}
-
-static void
-spares_free(struct spares *sp)
-{
-	struct spare *s;
-
-	while ((s = sp->first)) {
-		sp->first = s->next;
-		free(s);
-	}
-	sp->n = 0;
+	return rec;
 }
 
 void
@@ -442,7 +402,7 @@ static void
 block_delete(struct dpool *p, struct block *b)
 {
 	RB_REMOVE(block_tree, &p->blocks, b);
-	spare_give(&spare_blocks, b);
+	records_give(&block_records, b);
 }
 
 void
@@ -485,8 +445,8 @@ dpool_destroy(struct dpool *p, bool unmapped)
 	heap_destroy(p->heap);
 	free(p);
 	if (npools == 0) {	/* no block or reference is left anywhere */
-		spares_free(&spare_blocks);
-		spares_free(&spare_refs);
+		records_trim(&block_records);
+		records_trim(&ref_records);
 	}
 }
 
@@ -658,7 +618,7 @@ unpersist(struct dpool *p, struct block *b)
 static void
 ref_add(struct block *b, struct handle *h)
 {
-	struct ref *r = spare_take(&spare_refs, sizeof(*r));
+	struct ref *r = record_take(&ref_records);
 
 	r->block = b;
 	r->handle = h;
@@ -685,7 +645,7 @@ ref_remove(struct ref *r)
 		r->handle->session->nrefs--;
 	if (!block_persistent(b))
 		handle_set_bytes(r->handle, r->handle->bytes - b->size);
-	spare_give(&spare_refs, r);
+	records_give(&ref_records, r);
 }
 
 /*
@@ -796,7 +756,7 @@ dpool_alloc(struct dpool *p, struct handle *h, uint64_t size, uint64_t align,
 	if (rc)
 		return rc;
 	heap_usable_size(p->heap, off, &usable);
-	b = spare_take(&spare_blocks, sizeof(*b));
+	b = record_take(&block_records);
 	b->off = off;
 	b->size = usable;
 	b->persister = NO_PERSISTER;
@@ -1123,6 +1083,9 @@ dpool_check(struct dpool *p, char *problem, size_t len)
 			return -EFAULT;
 		}
 	}
+	if (records_check(&block_records, problem, len) ||
+	    records_check(&ref_records, problem, len))
+		return -EFAULT;
 	return session_check_pool(p, problem, len);
 }
 

@@ -40,8 +40,9 @@
  * and trims the pool.  The daemon keeps a record of each block and of each
  * holder (daemon/records.c).  Printed: the daemon's VmRSS before, after
  * the allocation and after the free and trim (/proc/PID/status), the
- * growth per block, what stayed per block after the free, and the
- * daemon's mappings (lines of /proc/PID/maps) at each point.
+ * growth per block, what stayed per block after the free, the daemon's
+ * mappings (lines of /proc/PID/maps) at each point, and its CPU time per
+ * block allocated and freed (schedstat).
  *
  * In lookup and quota the client and the daemon are pinned while they
  * are timed: to one CPU, then (another daemon) to two.  A round trip to a
@@ -683,6 +684,7 @@ measure_records(const char *bin)
 	struct pool *p = NULL;
 	struct daemon d;
 	long rss[3], maps[3];
+	double cpu[3];
 	int err = -1;
 
 	if (!offs || start(&d, bin, "", 1ull << 30, 0, &c))
@@ -691,11 +693,16 @@ measure_records(const char *bin)
 		goto out;
 	rss[0] = status_kb(d.pid, "VmRSS:");
 	maps[0] = maps_count(d.pid);
+	cpu[0] = daemon_cpu_sec(d.pid);
 	if (records_batches(p, offs, true))
 		goto out;
+	cpu[1] = daemon_cpu_sec(d.pid);
 	rss[1] = status_kb(d.pid, "VmRSS:");
 	maps[1] = maps_count(d.pid);
-	if (records_batches(p, offs, false) || pool_trim(p))
+	if (records_batches(p, offs, false))
+		goto out;
+	cpu[2] = daemon_cpu_sec(d.pid);
+	if (pool_trim(p))
 		goto out;
 	rss[2] = status_kb(d.pid, "VmRSS:");
 	maps[2] = maps_count(d.pid);
@@ -704,10 +711,11 @@ measure_records(const char *bin)
 		goto out;
 	}
 	printf("| %zu | %ld kB | %ld kB | %.1f B | %ld kB | %.1f B | "
-	       "%ld / %ld / %ld |\n", n, rss[0], rss[1],
+	       "%ld / %ld / %ld | %.0f ns | %.0f ns |\n", n, rss[0], rss[1],
 	       (double)(rss[1] - rss[0]) * 1024 / (double)n, rss[2],
 	       (double)(rss[2] - rss[0]) * 1024 / (double)n, maps[0], maps[1],
-	       maps[2]);
+	       maps[2], (cpu[1] - cpu[0]) * 1e9 / (double)n,
+	       (cpu[2] - cpu[1]) * 1e9 / (double)n);
 	err = 0;
 out:
 	pool_close(p);
@@ -812,10 +820,12 @@ main(int argc, char **argv)
 		printf("\nThe daemon's VmRSS as one client allocates N blocks "
 		       "of 64 B with pool_alloc_batch (cache off, 1 GiB "
 		       "pool), then frees them all and trims; its mappings "
-		       "at each point\n\n");
+		       "at each point, its CPU time per block allocated and "
+		       "freed\n\n");
 		printf("| blocks | VmRSS before | with them | per block | "
-		       "after free + trim | kept per block | mappings |\n");
-		printf("|---:|---:|---:|---:|---:|---:|---:|\n");
+		       "after free + trim | kept per block | mappings | "
+		       "CPU per alloc | per free |\n");
+		printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
 		if (measure_records(bin))
 			failed = 1;
 	}

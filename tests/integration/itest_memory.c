@@ -28,6 +28,12 @@
  *   calloc_zeroes_reused_dirty_blocks   blocks filled with 0xAA and freed
  *       come back from pool_calloc reading as zero, for small, page-sized
  *       and large blocks, and at least one of them is really a reused one.
+ *   daemon_records_go_back_after_free  200,704 blocks of 64 B allocated
+ *       in batches (cache off) grow the daemon's VmRSS by more than 64 B
+ *       per block, its records of them; after they are freed and the
+ *       pool trimmed, less than half of that growth stays (the records'
+ *       chunks went back to the kernel: they once stayed in malloc's free
+ *       lists for good).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -569,6 +575,73 @@ calloc_zeroes_reused_dirty_blocks(void **state)
 	stop_all();
 }
 
+/* The daemon's VmRSS in kB, from /proc/PID/status. */
+static long
+daemon_rss_kb(void)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)fx.d.pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			kb = strtol(line + 6, NULL, 10);
+	fclose(f);
+	assert_true(kb > 0);
+	return kb;
+}
+
+#define RECORD_BATCHES 49	/* of POOL_BATCH_MAX blocks of 64 B */
+
+static void
+daemon_records_go_back_after_free(void **state)
+{
+	size_t n = (size_t)RECORD_BATCHES * POOL_BATCH_MAX;
+	static size_t sizes[POOL_BATCH_MAX];
+	pool_off_t *offs = calloc(n, sizeof(*offs));
+	long before, with, after;
+	int rc;
+
+	(void)state;
+	assert_non_null(offs);
+	for (size_t i = 0; i < POOL_BATCH_MAX; i++)
+		sizes[i] = 64;
+	start_with_pool("recs", "256M");
+	assert_int_equal(pool_set_cache(fx.pool, 0), 0);
+	before = daemon_rss_kb();
+	for (size_t i = 0; i < n; i += POOL_BATCH_MAX)
+		if ((rc = pool_alloc_batch(fx.pool, POOL_BATCH_MAX, sizes,
+					   offs + i)))
+			fail_msg("pool_alloc_batch: %s", pool_strerror(rc));
+	with = daemon_rss_kb();
+	check_pool("recs");
+	for (size_t i = 0; i < n; i += POOL_BATCH_MAX)
+		if ((rc = pool_free_batch(fx.pool, POOL_BATCH_MAX, offs + i)))
+			fail_msg("pool_free_batch: %s", pool_strerror(rc));
+	assert_int_equal(pool_trim(fx.pool), 0);
+	after = daemon_rss_kb();
+	printf("daemon VmRSS: %ld kB, %ld kB with %zu blocks of 64 B "
+	       "(%.1f B each), %ld kB after their free and a trim (%.1f B "
+	       "each stayed)\n", before, with, n,
+	       (double)(with - before) * 1024 / (double)n, after,
+	       (double)(after - before) * 1024 / (double)n);
+	fflush(stdout);
+	if ((uint64_t)(with - before) * 1024 < n * 64)
+		fail_msg("the blocks grew the daemon by %ld kB: its records "
+			 "of them are not in its resident memory, so this "
+			 "test measured nothing", with - before);
+	if (after - before >= (with - before) / 2)
+		fail_msg("%ld of the %ld kB the blocks grew the daemon by "
+			 "stayed after their free (want under half)",
+			 after - before, with - before);
+	check_pool("recs");
+	stop_all();
+	free(offs);
+}
+
 int
 main(void)
 {
@@ -586,6 +659,8 @@ main(void)
 		cmocka_unit_test_teardown(large_block_shrunk_at_the_pool_end,
 					  teardown),
 		cmocka_unit_test_teardown(calloc_zeroes_reused_dirty_blocks,
+					  teardown),
+		cmocka_unit_test_teardown(daemon_records_go_back_after_free,
 					  teardown),
 	};
 
