@@ -39,10 +39,10 @@
  *   than RECORDS_SPARES are, else unmapped.  A take with no partly used
  *   chunk takes a spare, and only with none maps a new chunk.
  *
- *   A new chunk is first mapped plainly: the kernel hands out addresses
- *   top down, so right under the last chunk is aligned already, and the
- *   two mappings merge into one.  Only when the address is not aligned is
- *   twice the size mapped and the ends cut off.
+ *   A new chunk is asked for right under the last one mapped: that
+ *   address is aligned already, and the two mappings merge into one.
+ *   Only when the kernel puts it elsewhere (something else is there) and
+ *   not aligned is twice the size mapped and the ends cut off.
  *
  * Invariants (records_check verifies them)
  *
@@ -177,36 +177,48 @@ chunk_move(struct records *r, struct records_chunk *c, int to, bool head)
 		r->nspare++;
 }
 
-/* RECORDS_CHUNK bytes at a multiple of RECORDS_CHUNK, or NULL. */
 static void *
-map_aligned(void)
+map_at(void *hint, size_t len)
+{
+	void *m = mmap(hint, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return m == MAP_FAILED ? NULL : m;
+}
+
+/*
+ * RECORDS_CHUNK bytes at a multiple of RECORDS_CHUNK, or NULL: asked for
+ * right under the last chunk mapped, where the kernel's top-down search
+ * would look too, but not only if nothing else was mapped meanwhile.
+ */
+static void *
+map_aligned(struct records *r)
 {
 	size_t over = 2 * (size_t)RECORDS_CHUNK, lead;
+	uintptr_t last = (uintptr_t)r->last;
 	uint8_t *m;
 
-	m = mmap(NULL, RECORDS_CHUNK, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (m == MAP_FAILED)
+	m = map_at(last > RECORDS_CHUNK ? (void *)(last - RECORDS_CHUNK) : NULL,
+		   RECORDS_CHUNK);
+	if (m == NULL)
 		return NULL;
 	if (((uintptr_t)m & (RECORDS_CHUNK - 1)) == 0)
-		return m;
+		return r->last = m;
 	munmap(m, RECORDS_CHUNK);
-	m = mmap(NULL, over, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (m == MAP_FAILED)
+	if ((m = map_at(NULL, over)) == NULL)
 		return NULL;
 	lead = (RECORDS_CHUNK - ((uintptr_t)m & (RECORDS_CHUNK - 1))) &
 	       (RECORDS_CHUNK - 1);
 	if (lead)
 		munmap(m, lead);
 	munmap(m + lead + RECORDS_CHUNK, over - lead - RECORDS_CHUNK);
-	return m + lead;
+	return r->last = m + lead;
 }
 
 static struct records_chunk *
 chunk_map(struct records *r)
 {
-	struct records_chunk *c = map_aligned();
+	struct records_chunk *c = map_aligned(r);
 
 	if (c == NULL)
 		return NULL;

@@ -38,6 +38,7 @@ struct records {
 	uint64_t mapped;	/* chunks ever mapped */
 	uint64_t unmapped;	/* ... and given back */
 	uint64_t refused;	/* unmaps the kernel refused: kept as spares */
+	void *last;		/* the chunk mapped last: the next goes under */
 };
 
 #define RECORDS_INIT(bytes) { .size = (bytes) }
