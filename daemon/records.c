@@ -69,10 +69,11 @@
  *     is mapped only when no chunk has a free record, so between an unmap
  *     and the next map the spare and every partly used chunk fill up:
  *     at least per_chunk takes.
- *   - mappings: chunks mapped one after another lie side by side and the
- *     kernel merges them, so ten million records of 64 bytes (2,442
- *     chunks) are a few mappings, not thousands; vm.max_map_count is not
- *     in reach.
+ *   - mappings: a new chunk goes right under the last one when nothing
+ *     else is there, and the kernel merges neighbouring mappings, so ten
+ *     million records of 64 bytes (2,442 chunks) are a few mappings, not
+ *     thousands.  Were none merged, vm.max_map_count (65,530) would still
+ *     take 16 GiB of records.
  *   - a taken record reads zero.
  *
  * Under AddressSanitizer a given-back record is poisoned but for its
