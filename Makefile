@@ -72,7 +72,7 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/session.c daemon/pool.c daemon/pool_release.c \
                daemon/dispatch.c daemon/dispatch_admin.c \
                daemon/dispatch_block.c daemon/config.c daemon/service.c \
-               daemon/arena.c daemon/records.c
+               daemon/arena.c daemon/records.c daemon/block_index.c
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
 DAEMON_LIBS := $(shell pkg-config --libs libevent libprotobuf-c inih 2>/dev/null) $(SD_LIBS)
 
@@ -87,7 +87,8 @@ CTL_LIBS := $(shell pkg-config --libs json-c 2>/dev/null)
 EXAMPLES := $(BUILD)/examples/producer $(BUILD)/examples/consumer
 
 UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta \
-              test_heap_split test_session test_records
+              test_heap_split test_session test_records \
+              test_block_index
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_memory itest_badinput itest_poolctl itest_config \
@@ -103,7 +104,7 @@ COST_DRIVER := $(BUILD)/tests/cost_driver
 
 BENCH_BINS := $(BUILD)/bench/bench_engine $(BUILD)/bench/bench_speed \
               $(BUILD)/bench/bench_boost $(BUILD)/bench/bench_release \
-              $(BUILD)/bench/bench_handles
+              $(BUILD)/bench/bench_handles $(BUILD)/bench/bench_lookup
 # Only the benchmarks need these (Boost.Interprocess, its compiler, the plot).
 BENCH_DEB_PKGS := libboost-dev g++ gnuplot-nox
 
@@ -198,6 +199,9 @@ $(BUILD)/tests/test_session: $(BUILD)/tests/unit/test_session.o \
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(ENGINE_LIB) $(CMOCKA_LIBS) \
 	  $(DAEMON_LIBS)
+# The index test runs the daemon's own index of blocks.
+$(BUILD)/tests/test_block_index: $(BUILD)/daemon/block_index.o \
+  $(BUILD)/daemon/log.o
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(ENGINE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(ENGINE_LIB) $(CMOCKA_LIBS)
@@ -243,6 +247,14 @@ $(BUILD)/bench/bench_handles: $(BENCH_DIR)/bench_handles.o \
   $(BUILD)/tests/integration/harness_raw.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+
+# A block found by its offset among a million, on the daemon's pool code.
+$(BUILD)/bench/bench_lookup: $(BENCH_DIR)/bench_lookup.o \
+		$(BENCH_DIR)/bench_util.o \
+		$(filter-out $(BUILD)/daemon/poolmgrd.o,$(DAEMON_OBJS)) \
+		$(PROTO_OBJ) $(ENGINE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(ENGINE_LIB) $(DAEMON_LIBS)
 
 $(BENCH_DIR)/%.o: tests/bench/%.cpp
 	@mkdir -p $(dir $@)
@@ -421,6 +433,7 @@ bench: bench-deps
 	$(BUILD)/bench/bench_speed --data $(BENCH_DATA)
 	$(BUILD)/bench/bench_release
 	$(BUILD)/bench/bench_handles
+	$(BUILD)/bench/bench_lookup
 	gnuplot -e "data='$(BENCH_DATA)'; out='$(BENCH_PLOT)'" \
 	  tests/bench/shared_heap.gp
 

@@ -81,14 +81,6 @@ dpool_idle_tick(uint64_t now, uint32_t idle_trim)
 	}
 }
 
-static int
-block_cmp(struct block *a, struct block *b)
-{
-	return a->off < b->off ? -1 : a->off > b->off;
-}
-
-RB_GENERATE(block_tree, block, link, block_cmp)
-
 struct dpool *
 dpool_find(const char *name)
 {
@@ -386,7 +378,7 @@ dpool_create(const char *name, const struct dpool_params *pp,
 	p->mode = pp->mode ? pp->mode & 0777 : 0600;
 	p->quota = pp->quota;
 	p->retain = pp->retain;
-	RB_INIT(&p->blocks);
+	block_index_init(&p->blocks);
 	LIST_INIT(&p->handles);
 	TAILQ_INSERT_TAIL(&pools, p, entry);
 	npools++;
@@ -401,7 +393,7 @@ fail:
 static void
 block_delete(struct dpool *p, struct block *b)
 {
-	RB_REMOVE(block_tree, &p->blocks, b);
+	block_index_remove(&p->blocks, b);
 	records_give(&block_records, b);
 }
 
@@ -420,16 +412,17 @@ dpool_mark_destroyed(struct dpool *p)
 void
 dpool_destroy(struct dpool *p, bool unmapped)
 {
-	struct block *b, *next;
+	struct block_index_iter it;
+	struct block *b;
 
 	if (p->nhandles)
 		fatalx("pool %s destroyed with %u open handles", p->name,
 		       p->nhandles);
 	dpool_release_forget(p);	/* the memfd goes with the pool */
-	for (b = RB_MIN(block_tree, &p->blocks); b; b = next) {
-		next = RB_NEXT(block_tree, &p->blocks, b);
-		block_delete(p, b);
-	}
+	/* Freed as they come: the index goes as a whole after. */
+	BLOCK_INDEX_FOREACH(b, &p->blocks, &it)
+		records_give(&block_records, b);
+	block_index_free(&p->blocks);
 	TAILQ_REMOVE(&pools, p, entry);
 	npools--;
 	munmap(p->map, p->size);
@@ -498,8 +491,7 @@ block_let_go(struct dpool *p, struct block *b)
 struct block *
 dpool_block(struct dpool *p, uint64_t off)
 {
-	struct block key = {.off = off};
-	struct block *b = RB_FIND(block_tree, &p->blocks, &key);
+	struct block *b = block_index_find(&p->blocks, off);
 
 	return b && !block_let_go(p, b) ? b : NULL;
 }
@@ -762,7 +754,7 @@ dpool_alloc(struct dpool *p, struct handle *h, uint64_t size, uint64_t align,
 	b->persister = NO_PERSISTER;
 	LIST_INIT(&b->refs);
 	b->nrefs = 0;
-	RB_INSERT(block_tree, &p->blocks, b);
+	block_index_insert(&p->blocks, b);
 	ref_add(b, h);
 	*out = b;
 	return steps ? zero_begin(p, b) : 0;
@@ -868,9 +860,9 @@ dpool_move_end(struct dpool *p, struct block *b, uint64_t dst)
 	}
 	/* Nobody could come to share it meanwhile: dpool_retain refuses. */
 	assert(b->nrefs == 1 && !block_persistent(b));
-	RB_REMOVE(block_tree, &p->blocks, b);
+	block_index_remove(&p->blocks, b);
 	b->off = dst;
-	RB_INSERT(block_tree, &p->blocks, b);
+	block_index_insert(&p->blocks, b);
 	block_resized(p, b, usable);
 	if (!dpool_release_defer(p, src, len) && heap_free(p->heap, src))
 		fatalx("pool %s: engine refused to free moved block %#llx",
@@ -952,9 +944,9 @@ dpool_realloc(struct dpool *p, struct handle *h, uint64_t off, uint64_t size,
 	if (rc)
 		return rc;
 	if (noff != off) {
-		RB_REMOVE(block_tree, &p->blocks, b);
+		block_index_remove(&p->blocks, b);
 		b->off = noff;
-		RB_INSERT(block_tree, &p->blocks, b);
+		block_index_insert(&p->blocks, b);
 	}
 	heap_usable_size(p->heap, noff, &want);
 	block_resized(p, b, want);
@@ -1047,10 +1039,13 @@ held_open(const struct block *b)
 int
 dpool_check(struct dpool *p, char *problem, size_t len)
 {
+	struct block_index_stats st;
+	struct block_index_iter it;
 	const struct handle *h;
 	struct block *b;
 	uint64_t cached = 0;
 	uint32_t n = 0;
+	char why[192];
 
 	LIST_FOREACH(h, &p->handles, in_pool) {
 		cached += handle_cached(h);
@@ -1063,7 +1058,12 @@ dpool_check(struct dpool *p, char *problem, size_t len)
 			 (unsigned long long)p->client_cached);
 		return -EFAULT;
 	}
-	RB_FOREACH(b, block_tree, &p->blocks) {
+	if (block_index_check(&p->blocks, &st, why, sizeof(why)) != 0) {
+		snprintf(problem, len, "pool %s: its index of blocks: %s",
+			 p->name, why);
+		return -EFAULT;
+	}
+	BLOCK_INDEX_FOREACH(b, &p->blocks, &it) {
 		if (share_bit_wrong(p, b)) {
 			snprintf(problem, len, "pool %s: block %#llx of %u "
 				 "holders%s: its share bit is %s, the map's "

@@ -11,11 +11,11 @@
 #define POOLMGRD_POOL_H
 
 #include <bsd/sys/queue.h>
-#include <bsd/sys/tree.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "block_index.h"
 #include "heap.h"
 
 #define POOL_MAX_SIZE (1ull << 46)	/* 64 TiB: fits any address space */
@@ -37,8 +37,11 @@ struct ref {
 };
 LIST_HEAD(ref_list, ref);
 
+/*
+ * A block the engine gave out, found by its offset in its pool's index
+ * (block_index.c) until it is freed.
+ */
 struct block {
-	RB_ENTRY(block) link;
 	uint64_t off, size;	/* size: the engine's usable size */
 	struct ref_list refs;
 	/*
@@ -49,7 +52,7 @@ struct block {
 	 * its references wait to be dropped (block_let_go); no request sees
 	 * it again.  shared: its bit in the share map is set (pool.c writes
 	 * the map only when that changes).  Bits of nrefs' word (at most
-	 * POOL_MAX_HOLDERS) so that a block's record stays 64 bytes.
+	 * POOL_MAX_HOLDERS) so that a block's record stays 32 bytes.
 	 */
 	uint32_t nrefs : 29;
 	uint32_t busy : 1;
@@ -75,8 +78,6 @@ struct persist_charge {
 	uid_t uid;
 	uint64_t bytes;
 };
-RB_HEAD(block_tree, block);
-RB_PROTOTYPE(block_tree, block, link, block_cmp)
 
 LIST_HEAD(handle_list, handle);
 
@@ -104,7 +105,7 @@ struct dpool {
 	uint64_t quota;		/* bytes per session; 0 = none */
 	uint64_t retain;	/* as asked (dpool_params.retain): a reload
 				 * compares the file's with it */
-	struct block_tree blocks;
+	struct block_index blocks;
 	uint64_t persistent_blocks;
 	/*
 	 * One per uid with persistent bytes, sorted by uid: a FreeBatch of
@@ -240,8 +241,9 @@ void dpool_unlink_refs(struct handle *h);
 uint64_t dpool_committed(const struct dpool *p);
 /*
  * The pool's own books against what they sum up (Check, after the
- * engine's): the cached bytes of its open handles, and the blocks taken
- * for let go.  0, or -EFAULT with the problem in problem.
+ * engine's): the cached bytes of its open handles, its index of blocks
+ * (block_index_check), and the blocks taken for let go.  0, or -EFAULT
+ * with the problem in problem.
  */
 int dpool_check(struct dpool *p, char *problem, size_t len);
 /* Resident bytes of the share map (daemon metadata, counted as such). */

@@ -231,12 +231,13 @@ static void
 check_charges(struct dpool *p)
 {
 	struct block *b;
+	struct block_index_iter it;
 	uint64_t sum;
 	unsigned i;
 
 	for (i = 0; i < p->ncharges; i++) {
 		sum = 0;
-		RB_FOREACH(b, block_tree, &p->blocks)
+		BLOCK_INDEX_FOREACH(b, &p->blocks, &it)
 			if (b->persister == p->charges[i].uid)
 				sum += b->size;
 		if (sum == 0 || sum != p->charges[i].bytes)
@@ -250,7 +251,7 @@ check_charges(struct dpool *p)
 			    p->name, (unsigned)p->charges[i - 1].uid,
 			    (unsigned)p->charges[i].uid);
 	}
-	RB_FOREACH(b, block_tree, &p->blocks)
+	BLOCK_INDEX_FOREACH(b, &p->blocks, &it)
 		if (block_persistent(b) &&
 		    dpool_persisted_by(p, b->persister) == 0)
 			die("pool %s: block %#" PRIx64 " persistent but its "
@@ -268,6 +269,7 @@ check_pool(struct dpool *p, bool final)
 {
 	struct heap_stats st;
 	struct block *b;
+	struct block_index_iter it;
 	uint64_t n = 0, persistent = 0, u;
 	char msg[256];
 
@@ -284,7 +286,7 @@ check_pool(struct dpool *p, bool final)
 		die("pool %s: heap_check: %s", p->name, msg);
 	if (dpool_check(p, msg, sizeof(msg)) != 0)
 		die("pool %s: dpool_check: %s", p->name, msg);
-	RB_FOREACH(b, block_tree, &p->blocks) {
+	BLOCK_INDEX_FOREACH(b, &p->blocks, &it) {
 		uint32_t refs = 0, closed = 0;
 		struct ref *r;
 
