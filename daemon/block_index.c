@@ -75,10 +75,14 @@
  * waits for the table's size.  Allocation happens only at a resize, an
  * empty mapping that the kernel fills as slots are written.
  *
- * Memory: 8 bytes per slot, so 10.7 to 32 bytes per block (16 at the load
- * of 1/2 a resize leaves), and during a move the old table's slots not yet
- * given back: at most 32 bytes per block then.  The blocks themselves are
- * pool.c's.
+ * Memory: 8 bytes per slot, so 10.7 to 32 bytes per block (21 right after
+ * a grow, 16 after a shrink), and during a move also the old table's
+ * slots not yet given back: up to 32 bytes per block in all while a grow
+ * moves, 48 when a shrink's move begins, falling as it goes.  The blocks
+ * themselves are pool.c's.
+ *
+ * Rehashing 6.3 million blocks at once took 0.3 s of one request on a
+ * loaded 2-CPU machine, and freeing the old table 5.5 ms more.
  */
 #include <assert.h>
 #include <errno.h>

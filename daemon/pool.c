@@ -10,7 +10,10 @@
  * Ownership (docs/protocol.md): a block's references are a short list of
  * struct ref, each also on its handle's list so a closing handle finds all
  * of its blocks without a scan.  The block is freed in the engine when its
- * last reference goes and it is not persistent.
+ * last reference goes and it is not persistent.  Requests name blocks by
+ * offset, and find them in the pool's index (block_index.c), a hash table
+ * that is resized a step per change, so that neither a lookup nor a
+ * resize grows with the number of blocks.
  *
  * The share map publishes one fact per block to the clients: whether it is
  * shared.  Every change to a block's references or persistence ends in
