@@ -7,13 +7,17 @@
  * asks this file to punch holes (pages given back), zero (calloc) and copy
  * (a moving realloc), which we do through the daemon's own mapping.
  *
- * Ownership (docs/protocol.md): a block's references are a short list of
- * struct ref, each also on its handle's list so a closing handle finds all
- * of its blocks without a scan.  The block is freed in the engine when its
- * last reference goes and it is not persistent.  Requests name blocks by
- * offset, and find them in the pool's index (block_index.c), a hash table
- * that is resized a step per change, so that neither a lookup nor a
- * resize grows with the number of blocks.
+ * Ownership (docs/protocol.md): a block's references are its own first
+ * hold and a short list of struct ref for any further holders, each hold
+ * also on its handle's list so a closing handle finds all of its blocks
+ * without a scan.  Nearly every block has one holder, the handle that
+ * allocated it, and so costs one record: when that holder lets go while
+ * others hold on, one of theirs moves into the block (hold_promote).  The
+ * block is freed in the engine when its last reference goes and it is
+ * not persistent.  Requests name blocks by offset, and find them in the
+ * pool's index (block_index.c), a hash table that is resized a step per
+ * change, so that neither a lookup nor a resize grows with the number of
+ * blocks.
  *
  * The share map publishes one fact per block to the clients: whether it is
  * shared.  Every change to a block's references or persistence ends in
@@ -49,6 +53,12 @@ static unsigned npools;
  */
 static struct records block_records = RECORDS_INIT(sizeof(struct block));
 static struct records ref_records = RECORDS_INIT(sizeof(struct ref));
+
+_Static_assert(sizeof(void *) != 8 ||
+	       (sizeof(struct block) == 56 && sizeof(struct ref) == 48),
+	       "docs/PERFORMANCE.md counts a block's records in these sizes");
+_Static_assert(_Alignof(struct handle) > HOLD_INLINE,
+	       "a handle's address has no HOLD_INLINE bit");
 
 /* A zeroed record; the request path has no way back from a failure. */
 static void *
@@ -447,22 +457,25 @@ dpool_destroy(struct dpool *p, bool unmapped)
 }
 
 /*
- * A holder of b whose handle is open, moved to the head of b's list so
- * that the next look finds it first; NULL if there is none.
+ * Does a holder of b have its handle open?  One found on b's list is moved
+ * to its head, so that the next look finds it second, after b's own, and
+ * it is the one that takes b's own place if that holder lets go.
  */
-static struct ref *
+static bool
 open_holder(struct block *b)
 {
 	struct ref *r;
 
+	if (b->first.handle_bits && hold_handle(&b->first)->session)
+		return true;
 	LIST_FOREACH(r, &b->refs, by_block)
-		if (r->handle->session)
+		if (hold_handle(&r->hold)->session)
 			break;
 	if (r && r != LIST_FIRST(&b->refs)) {
 		LIST_REMOVE(r, by_block);
 		LIST_INSERT_HEAD(&b->refs, r, by_block);
 	}
-	return r;
+	return r != NULL;
 }
 
 /*
@@ -476,7 +489,7 @@ open_holder(struct block *b)
  * that has an open one.  Else the holders are looked at, at most
  * p->closing of them: once, if they have all let go, which is for good
  * (nobody can reach b to hold it again); else until the open one found,
- * now first on the list, closes.
+ * now b's own or first on its list, closes.
  */
 static bool
 block_let_go(struct dpool *p, struct block *b)
@@ -504,19 +517,19 @@ dpool_block(struct dpool *p, uint64_t off)
  * so that neither a block held by many handles nor a handle holding many
  * blocks makes every request about them slow.
  */
-static struct ref *
+static struct hold *
 ref_of(struct block *b, struct handle *h)
 {
-	struct ref *r;
+	struct hold *hd;
 
 	if (b->nrefs <= h->nrefs) {
-		LIST_FOREACH(r, &b->refs, by_block)
-			if (r->handle == h)
-				return r;
+		BLOCK_FOREACH_HOLD(hd, b)
+			if (hold_handle(hd) == h)
+				return hd;
 	} else {
-		LIST_FOREACH(r, &h->refs, by_handle)
-			if (r->block == b)
-				return r;
+		LIST_FOREACH(hd, &h->refs, by_handle)
+			if (hold_block(hd) == b)
+				return hd;
 	}
 	return NULL;
 }
@@ -586,10 +599,10 @@ charge_add(struct dpool *p, uid_t uid, uint64_t n)
 static void
 holders_add(struct block *b, uint64_t d)
 {
-	struct ref *r;
+	struct hold *hd;
 
-	LIST_FOREACH(r, &b->refs, by_block)
-		handle_set_bytes(r->handle, r->handle->bytes + d);
+	BLOCK_FOREACH_HOLD(hd, b)
+		handle_set_bytes(hold_handle(hd), hold_handle(hd)->bytes + d);
 }
 
 static void
@@ -610,37 +623,68 @@ unpersist(struct dpool *p, struct block *b)
 	p->persistent_blocks--;
 }
 
+/* h holds b: in b's own hold if nobody does, else in a struct ref. */
 static void
 ref_add(struct block *b, struct handle *h)
 {
-	struct ref *r = record_take(&ref_records);
+	struct hold *hd = &b->first;
+	struct ref *r;
 
-	r->block = b;
-	r->handle = h;
-	LIST_INSERT_HEAD(&b->refs, r, by_block);
+	if (b->nrefs == 0)
+		hd->handle_bits = (uintptr_t)h | HOLD_INLINE;
+	else {
+		r = record_take(&ref_records);
+		r->block = b;
+		r->hold.handle_bits = (uintptr_t)h;
+		LIST_INSERT_HEAD(&b->refs, r, by_block);
+		hd = &r->hold;
+	}
 	b->nrefs++;
-	LIST_INSERT_HEAD(&h->refs, r, by_handle);
+	LIST_INSERT_HEAD(&h->refs, hd, by_handle);
 	h->nrefs++;
 	h->session->nrefs++;
 	if (!block_persistent(b))	/* else its persister's (charge) */
 		handle_set_bytes(h, h->bytes + b->size);
 }
 
-/* Unlink r from its block and handle; the block may now be unreferenced. */
+/*
+ * b's own holder let go and r's holds on: r's hold moves into b, taking
+ * r's place on its handle's list, whose order is the order its references
+ * are dropped in when it closes (dpool_drop_refs).  The first on b's list
+ * is promoted: the open holder block_let_go found last, if any.
+ */
 static void
-ref_remove(struct ref *r)
+hold_promote(struct block *b, struct ref *r)
 {
-	struct block *b = r->block;
-
+	LIST_INSERT_AFTER(&r->hold, &b->first, by_handle);
+	LIST_REMOVE(&r->hold, by_handle);
 	LIST_REMOVE(r, by_block);
-	b->nrefs--;
-	LIST_REMOVE(r, by_handle);
-	r->handle->nrefs--;
-	if (r->handle->session)	/* else closed: its session let go */
-		r->handle->session->nrefs--;
-	if (!block_persistent(b))
-		handle_set_bytes(r->handle, r->handle->bytes - b->size);
+	b->first.handle_bits = r->hold.handle_bits | HOLD_INLINE;
 	records_give(&ref_records, r);
+}
+
+/* Unlink hold hd from b and its handle; b may now be unreferenced. */
+static void
+ref_remove(struct block *b, struct hold *hd)
+{
+	struct handle *h = hold_handle(hd);
+	struct ref *r;
+
+	LIST_REMOVE(hd, by_handle);
+	if (hd != &b->first) {
+		r = (struct ref *)hd;
+		LIST_REMOVE(r, by_block);
+		records_give(&ref_records, r);
+	} else if ((r = LIST_FIRST(&b->refs)))
+		hold_promote(b, r);
+	else
+		b->first.handle_bits = 0;
+	b->nrefs--;
+	h->nrefs--;
+	if (h->session)		/* else closed: its session let go */
+		h->session->nrefs--;
+	if (!block_persistent(b))
+		handle_set_bytes(h, h->bytes - b->size);
 }
 
 /*
@@ -756,7 +800,6 @@ dpool_alloc(struct dpool *p, struct handle *h, uint64_t size, uint64_t align,
 	b->size = usable;
 	b->persister = NO_PERSISTER;
 	LIST_INIT(&b->refs);
-	b->nrefs = 0;
 	block_index_insert(&p->blocks, b);
 	ref_add(b, h);
 	*out = b;
@@ -777,14 +820,14 @@ int
 dpool_free(struct dpool *p, struct handle *h, uint64_t off)
 {
 	struct block *b = dpool_block(p, off);
-	struct ref *r;
+	struct hold *hd;
 
 	if (!b) {
 		p->invalid_frees++;
 		return -EINVAL;
 	}
-	if ((r = ref_of(b, h)))
-		ref_remove(r);
+	if ((hd = ref_of(b, h)))
+		ref_remove(b, hd);
 	else if (block_persistent(b)) {
 		unpersist(p, b);
 	} else {
@@ -799,11 +842,11 @@ int
 dpool_unalloc(struct dpool *p, struct handle *h, uint64_t off)
 {
 	struct block *b = dpool_block(p, off);
-	struct ref *r;
+	struct hold *hd;
 
-	if (!b || !(r = ref_of(b, h)))
+	if (!b || !(hd = ref_of(b, h)))
 		return -EINVAL;
-	ref_remove(r);
+	ref_remove(b, hd);
 	block_maybe_free(p, b, false);
 	return 0;
 }
@@ -1007,12 +1050,12 @@ dpool_persist(struct dpool *p, struct handle *h, uint64_t off)
 bool
 dpool_drop_refs(struct dpool *p, struct handle *h, uint64_t max)
 {
-	struct ref *r;
+	struct hold *hd;
 
-	for (; max && (r = LIST_FIRST(&h->refs)); max--) {
-		struct block *b = r->block;
+	for (; max && (hd = LIST_FIRST(&h->refs)); max--) {
+		struct block *b = hold_block(hd);
 
-		ref_remove(r);
+		ref_remove(b, hd);
 		block_maybe_free(p, b, true);
 	}
 	return LIST_EMPTY(&h->refs);
@@ -1021,22 +1064,48 @@ dpool_drop_refs(struct dpool *p, struct handle *h, uint64_t max)
 void
 dpool_unlink_refs(struct handle *h)
 {
-	struct ref *r;
+	struct hold *hd;
 
-	while ((r = LIST_FIRST(&h->refs)))
-		ref_remove(r);
+	while ((hd = LIST_FIRST(&h->refs)))
+		ref_remove(hold_block(hd), hd);
 }
 
 /* Does any holder of b have its handle open? */
 static bool
-held_open(const struct block *b)
+held_open(struct block *b)
 {
-	const struct ref *r;
+	struct hold *hd;
 
-	LIST_FOREACH(r, &b->refs, by_block)
-		if (r->handle->session)
+	BLOCK_FOREACH_HOLD(hd, b)
+		if (hold_handle(hd)->session)
 			return true;
 	return false;
+}
+
+/*
+ * Are b's holds as struct block says: its own held exactly while anyone
+ * holds it, nrefs in all, each on a handle of p and marked inline or not
+ * as it is?  NULL, or what is wrong.
+ */
+static const char *
+holds_wrong(struct dpool *p, struct block *b)
+{
+	struct hold *hd;
+	uint32_t n = 0;
+
+	if ((b->first.handle_bits != 0) != (b->nrefs != 0))
+		return b->nrefs ? "its own hold is empty" :
+				  "its own hold is held";
+	BLOCK_FOREACH_HOLD(hd, b) {
+		if (hold_handle(hd) == NULL || hold_handle(hd)->pool != p)
+			return "a hold of no handle of the pool";
+		if (((hd->handle_bits & HOLD_INLINE) != 0) != (hd == &b->first))
+			return "a hold marked inline where it is not";
+		if (hold_block(hd) != b)
+			return "a hold of another block";
+		n++;
+	}
+	return n != b->nrefs ? "holds not as many as counted" : NULL;
 }
 
 int
@@ -1067,6 +1136,14 @@ dpool_check(struct dpool *p, char *problem, size_t len)
 		return -EFAULT;
 	}
 	BLOCK_INDEX_FOREACH(b, &p->blocks, &it) {
+		const char *wrong = holds_wrong(p, b);
+
+		if (wrong) {
+			snprintf(problem, len, "pool %s: block %#llx of %u "
+				 "holders: %s", p->name,
+				 (unsigned long long)b->off, b->nrefs, wrong);
+			return -EFAULT;
+		}
 		if (share_bit_wrong(p, b)) {
 			snprintf(problem, len, "pool %s: block %#llx of %u "
 				 "holders%s: its share bit is %s, the map's "

@@ -4,7 +4,8 @@
  *
  * Ownership: every live block has references, one per handle that allocated
  * or retained it, plus the pool's own if it was persisted.  The engine frees
- * the block when the last reference goes.  Handles are defined in session.h;
+ * the block when the last reference goes.  A block's record holds its first
+ * holder's reference itself; only further holders take a struct ref.  Handles are defined in session.h;
  * a pool only keeps the list of its open handles.
  */
 #ifndef POOLMGRD_POOL_H
@@ -12,6 +13,7 @@
 
 #include <bsd/sys/queue.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -25,15 +27,33 @@
 struct handle;
 
 /*
- * One handle's hold on one block, on both of their lists: each is removed
- * in O(1) (a block held by 100 000 handles once took that many steps per
- * close, and closing them all took minutes).
+ * One handle's hold on one block, on the handle's list (struct handle's
+ * refs).  A block's first holder's hold is in the block itself (its
+ * first); every other holder's is the start of a struct ref, which is on
+ * the block's list too.  So a block of one holder, nearly every block, is
+ * one record, not two (docs/PERFORMANCE.md).
+ *
+ * handle_bits is the holder's address with HOLD_INLINE set for a block's
+ * own hold: a node on a handle's list tells which it is from that word
+ * alone, and a flag of its own would pad a hold to 32 bytes, the block to
+ * 64.  Handles come from calloc, so the bit is never part of an address.
+ */
+struct hold {
+	LIST_ENTRY(hold) by_handle;
+	uintptr_t handle_bits;
+};
+LIST_HEAD(hold_list, hold);
+#define HOLD_INLINE ((uintptr_t)1)
+
+/*
+ * A second or later holder's hold, on both lists: each is removed in O(1)
+ * (a block held by 100 000 handles once took that many steps per close,
+ * and closing them all took minutes).
  */
 struct ref {
-	LIST_ENTRY(ref) by_handle;
+	struct hold hold;	/* first: a hold that is not inline is this */
 	LIST_ENTRY(ref) by_block;
 	struct block *block;
-	struct handle *handle;
 };
 LIST_HEAD(ref_list, ref);
 
@@ -43,7 +63,6 @@ LIST_HEAD(ref_list, ref);
  */
 struct block {
 	uint64_t off, size;	/* size: the engine's usable size */
-	struct ref_list refs;
 	/*
 	 * busy: its contents are being copied to a new place, or zeroed, in
 	 * steps (dpool_move_defer, dpool_zero_defer); until that is done
@@ -52,7 +71,7 @@ struct block {
 	 * its references wait to be dropped (block_let_go); no request sees
 	 * it again.  shared: its bit in the share map is set (pool.c writes
 	 * the map only when that changes).  Bits of nrefs' word (at most
-	 * POOL_MAX_HOLDERS) so that a block's record stays 32 bytes.
+	 * POOL_MAX_HOLDERS) so that a block's record stays 56 bytes.
 	 */
 	uint32_t nrefs : 29;
 	uint32_t busy : 1;
@@ -64,7 +83,51 @@ struct block {
 	 * while it is not persistent.
 	 */
 	uid_t persister;
+	/*
+	 * Its holders, nrefs of them: first, held (handle_bits not 0)
+	 * exactly while nrefs is not 0, and the other nrefs - 1 on refs.
+	 * When first's holder lets go, one from refs takes its place
+	 * (pool.c's hold_promote), so a block never pays for a struct ref
+	 * while its own slot is empty.
+	 */
+	struct hold first;
+	struct ref_list refs;
 };
+
+/* The handle of a hold. */
+static inline struct handle *
+hold_handle(const struct hold *hd)
+{
+	return (struct handle *)(hd->handle_bits & ~HOLD_INLINE);
+}
+
+/* The block a hold is on: the one it is in, or its ref's. */
+static inline struct block *
+hold_block(struct hold *hd)
+{
+	if (hd->handle_bits & HOLD_INLINE)
+		return (struct block *)((char *)hd -
+					offsetof(struct block, first));
+	return ((struct ref *)hd)->block;
+}
+
+/* The hold on b after hd (NULL: the first): its own, then its list. */
+static inline struct hold *
+block_hold_next(struct block *b, struct hold *hd)
+{
+	struct ref *r;
+
+	if (hd == NULL)
+		return b->first.handle_bits ? &b->first : NULL;
+	r = hd == &b->first ? LIST_FIRST(&b->refs) :
+			      LIST_NEXT((struct ref *)hd, by_block);
+	return r ? &r->hold : NULL;
+}
+/* Every hold on b; hd is a struct hold *. */
+#define BLOCK_FOREACH_HOLD(hd, b)					\
+	for ((hd) = block_hold_next((b), NULL); (hd) != NULL;		\
+	     (hd) = block_hold_next((b), (hd)))
+
 #define NO_PERSISTER ((uid_t)-1)
 
 static inline bool
@@ -242,7 +305,8 @@ uint64_t dpool_committed(const struct dpool *p);
 /*
  * The pool's own books against what they sum up (Check, after the
  * engine's): the cached bytes of its open handles, its index of blocks
- * (block_index_check), and the blocks taken for let go.  0, or -EFAULT
+ * (block_index_check), each block's holds, and the blocks taken for let
+ * go.  0, or -EFAULT
  * with the problem in problem.
  */
 int dpool_check(struct dpool *p, char *problem, size_t len);

@@ -2,8 +2,8 @@
  * records.c - fixed-size records cut from aligned chunks.
  *
  * The daemon keeps a struct block for every live block of every pool and
- * a struct ref for every holder: a million small blocks are a million of
- * each.  One malloc each cost 16 bytes of header on top of records of 48
+ * a struct ref for every holder but a block's first (pool.h): a million
+ * small blocks are a million records at least.  One malloc each cost 16 bytes of header on top of records of 48
  * and 64 bytes, and what the client let go of stayed in malloc's free
  * lists for good.  This file takes records of one size from chunks of
  * RECORDS_CHUNK bytes instead.

@@ -49,7 +49,7 @@ struct handle {
 	struct session_account *account; /* its session's on pool; NULL
 					   * once closed */
 	bool read_only;
-	LIST_HEAD(, ref) refs;
+	struct hold_list refs;	/* its references' holds, newest first */
 	uint64_t nrefs;
 	/*
 	 * Both change only through handle_set_bytes and handle_set_cached,

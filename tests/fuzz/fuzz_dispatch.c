@@ -201,19 +201,21 @@ check_handles(struct dpool *p)
 
 	LIST_FOREACH(h, &p->handles, in_pool) {
 		uint64_t refs = 0, bytes = 0;
-		struct ref *r;
+		struct hold *hd;
 
 		if (h->pool != p)
 			die("pool %s lists a handle of pool %s", p->name,
 			    h->pool->name);
-		LIST_FOREACH(r, &h->refs, by_handle) {
-			if (r->handle != h || r->block->nrefs == 0)
+		LIST_FOREACH(hd, &h->refs, by_handle) {
+			struct block *b = hold_block(hd);
+
+			if (hold_handle(hd) != h || b->nrefs == 0)
 				die("pool %s: handle %u has a stray reference",
 				    p->name, h->id);
 			refs++;
 			/* A persistent block is its persister's to pay for. */
-			if (!block_persistent(r->block))
-				bytes += r->block->size;
+			if (!block_persistent(b))
+				bytes += b->size;
 		}
 		if (refs != h->nrefs || bytes != h->bytes)
 			die("pool %s: handle %u counts %" PRIu64 " refs of %"
@@ -288,14 +290,30 @@ check_pool(struct dpool *p, bool final)
 		die("pool %s: dpool_check: %s", p->name, msg);
 	BLOCK_INDEX_FOREACH(b, &p->blocks, &it) {
 		uint32_t refs = 0, closed = 0;
+		struct hold *hd;
 		struct ref *r;
 
+		/* Its own hold is held while anyone holds it, and marked. */
+		if (b->first.handle_bits) {
+			hd = &b->first;
+			if (!(hd->handle_bits & HOLD_INLINE) ||
+			    hold_handle(hd)->pool != p)
+				die("pool %s: block %#" PRIx64 " has a stray "
+				    "hold of its own", p->name, b->off);
+			refs++;
+			closed += !hold_handle(hd)->session;
+		} else if (!LIST_EMPTY(&b->refs))
+			die("pool %s: block %#" PRIx64 " has holders but its "
+			    "own hold is empty", p->name, b->off);
 		LIST_FOREACH(r, &b->refs, by_block) {
-			if (r->block != b || r->handle->pool != p)
+			hd = &r->hold;
+			if (r->block != b || hold_block(hd) != b ||
+			    (hd->handle_bits & HOLD_INLINE) ||
+			    hold_handle(hd)->pool != p)
 				die("pool %s: block %#" PRIx64 " has a stray "
 				    "reference", p->name, b->off);
 			refs++;
-			closed += !r->handle->session;
+			closed += !hold_handle(hd)->session;
 		}
 		/* Only closed handles hold it: no request may see it. */
 		if (closed == refs && !block_persistent(b) &&

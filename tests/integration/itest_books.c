@@ -22,6 +22,18 @@
  *       size, retain, free, persist: -EINVAL), and stays none; one of
  *       theirs that is persistent is live; and once settled the pool holds
  *       just what the open handle and the pool hold, and passes its check.
+ *   first_holder_goes_any_time   a block's first holder is kept in its
+ *       own record and a later one takes its place when it lets go
+ *       (pool.c): blocks of 1, 2 and 9 holders on 9 handles of two
+ *       connections (one handle holding many more blocks, so that a
+ *       holder is looked for on both of the lists) whose holders let go
+ *       first, last and in between, by free, by a close at once and in
+ *       steps, and by a disconnect, while a block is persisted and freed
+ *       back, and freed and retained again by a former holder.  After
+ *       every change each listed handle's blocks and bytes, each block's
+ *       usable size (-EINVAL once nobody holds it), a free by a handle
+ *       that does not hold it (-EPERM), the live blocks and the pool's
+ *       check are as a model of who holds what says.
  */
 #include <errno.h>
 #include <poll.h>
@@ -374,6 +386,267 @@ closed_holders_stay_unseen(void **state)
 	close(fs);
 }
 
+/* ---- a model of who holds what ------------------------------------------- */
+
+#define NA 6			/* handles of connection "hold-a" */
+#define NB 3			/* ... of "hold-b", which disconnects */
+#define NH (NA + NB)
+#define NBLK 4
+#define BIG_HANDLE 0		/* also holds MANY other blocks */
+#define MANY 40
+
+static struct model {
+	int fd[2];
+	uint32_t id[NH];
+	bool open[NH];
+	bool held[NH][NBLK];
+	bool persistent[NBLK];
+	uint64_t off[NBLK], size[NBLK];
+	uint64_t many_bytes;	/* of BIG_HANDLE's other blocks */
+} m;
+
+static int
+m_fd(int k)
+{
+	return m.fd[k >= NA];
+}
+
+static const char *
+m_name(int k)
+{
+	return k < NA ? "hold-a" : "hold-b";
+}
+
+static bool
+m_live(int j)
+{
+	if (m.persistent[j])
+		return true;
+	for (int k = 0; k < NH; k++)
+		if (m.held[k][j])
+			return true;
+	return false;
+}
+
+/* Is j gone, and its place not another block's since? */
+static bool
+m_gone(int j)
+{
+	if (m_live(j))
+		return false;
+	for (int i = 0; i < NBLK; i++)
+		if (i != j && m.off[i] == m.off[j] && m_live(i))
+			return false;
+	return true;
+}
+
+/* Every book the daemon keeps of the model's blocks, as the model says. */
+static void
+m_verify(const char *step)
+{
+	struct pool_client_info *ci;
+	struct pool_stats st;
+	uint64_t live = MANY, blocks, bytes;
+	size_t n, i, listed = 0;
+	int k, j;
+
+	assert_int_equal(pool_clients(fx.conn, "p", &ci, &n), 0);
+	for (k = 0; k < NH; k++) {
+		for (i = 0; i < n; i++)
+			if (strcmp(ci[i].name, m_name(k)) == 0 &&
+			    ci[i].handle == m.id[k])
+				break;
+		if (!m.open[k]) {
+			if (i < n)
+				fail_msg("%s: closed handle %d listed", step, k);
+			continue;
+		}
+		if (i == n)
+			fail_msg("%s: open handle %d not listed", step, k);
+		listed++;
+		blocks = k == BIG_HANDLE ? MANY : 0;
+		bytes = k == BIG_HANDLE ? m.many_bytes : 0;
+		for (j = 0; j < NBLK; j++) {
+			if (!m.held[k][j])
+				continue;
+			blocks++;
+			if (!m.persistent[j])
+				bytes += m.size[j];
+		}
+		if (ci[i].blocks != blocks || ci[i].bytes != bytes)
+			fail_msg("%s: handle %d listed with %llu blocks of %llu "
+				 "bytes, holds %llu of %llu", step, k,
+				 (unsigned long long)ci[i].blocks,
+				 (unsigned long long)ci[i].bytes,
+				 (unsigned long long)blocks,
+				 (unsigned long long)bytes);
+	}
+	if (listed != n)
+		fail_msg("%s: %zu handles listed, %zu open", step, n, listed);
+	free(ci);
+	for (j = 0; j < NBLK; j++) {
+		if (!m.off[j])
+			continue;
+		for (k = 0; k < NH; k++) {
+			if (!m.open[k])
+				continue;
+			if (!m_live(j)) {
+				if (m_gone(j) && USABLE(m_fd(k), m.id[k],
+							m.off[j]) != -EINVAL)
+					fail_msg("%s: block %d is still live",
+						 step, j);
+				continue;
+			}
+			if (USABLE(m_fd(k), m.id[k], m.off[j]) != 0)
+				fail_msg("%s: block %d not live", step, j);
+			if (!m.held[k][j] && !m.persistent[j] &&
+			    FREE(m_fd(k), m.id[k], m.off[j]) != -EPERM)
+				fail_msg("%s: handle %d freed block %d, which "
+					 "it does not hold", step, k, j);
+		}
+		live += m_live(j);
+	}
+	assert_int_equal(pool_stats_by_name(fx.conn, "p", &st), 0);
+	if (st.live_blocks != live)
+		fail_msg("%s: %llu live blocks, the model has %llu", step,
+			 (unsigned long long)st.live_blocks,
+			 (unsigned long long)live);
+	check_ok();
+}
+
+static void
+m_alloc(int k, int j, uint64_t size)
+{
+	EXPECT_RAW(harness_raw_alloc(m_fd(k), m.id[k], size, &m.off[j],
+				     &m.size[j]), 0);
+	m.held[k][j] = true;
+}
+
+static void
+m_retain(int k, int j)
+{
+	assert_int_equal(RETAIN(m_fd(k), m.id[k], m.off[j]), 0);
+	m.held[k][j] = true;
+}
+
+/* k lets go of j: its free, or the pool's if k does not hold it. */
+static void
+m_free(int k, int j)
+{
+	assert_int_equal(FREE(m_fd(k), m.id[k], m.off[j]), 0);
+	if (m.held[k][j])
+		m.held[k][j] = false;
+	else
+		m.persistent[j] = false;
+}
+
+static void
+m_forget(int k)
+{
+	m.open[k] = false;
+	for (int j = 0; j < NBLK; j++)
+		m.held[k][j] = false;
+}
+
+static void
+m_close(int k)
+{
+	assert_int_equal(harness_raw_close(m_fd(k), m.id[k]), 0);
+	m_forget(k);
+}
+
+static void
+first_holder_goes_any_time(void **state)
+{
+	struct pool_client_info *ci;
+	size_t n;
+	int k, j;
+
+	(void)state;
+	start();
+	memset(&m, 0, sizeof(m));
+	m.fd[0] = harness_raw_client(fx.d.sock, "hold-a");
+	m.fd[1] = harness_raw_client(fx.d.sock, "hold-b");
+	for (k = 0; k < NH; k++) {
+		m.id[k] = harness_raw_handle(m_fd(k), "p");
+		m.open[k] = true;
+	}
+	EXPECT_RAW(harness_raw_alloc_many(m.fd[0], m.id[BIG_HANDLE], 64, MANY),
+		   0);
+	assert_int_equal(pool_clients(fx.conn, "p", &ci, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		if (ci[i].handle == m.id[BIG_HANDLE] && ci[i].blocks)
+			m.many_bytes = ci[i].bytes;
+	free(ci);
+	m_verify("opened");
+
+	/* One holder, freed; another closed with its one block. */
+	m_alloc(1, 0, 100);
+	m_verify("one holder");
+	m_free(1, 0);
+	m_verify("one holder freed");
+	m_alloc(2, 0, 100);
+	m_close(2);
+	m_verify("one holder closed");
+
+	/* Two: the first lets go first, retains again, and goes last. */
+	m_alloc(1, 1, 5000);
+	m_retain(3, 1);
+	m_verify("two holders");
+	m_free(1, 1);
+	m_verify("the first of two freed");
+	m_retain(1, 1);
+	m_verify("retained again");
+	m_free(3, 1);
+	m_verify("the first of two freed again");
+	m_free(1, 1);
+	m_verify("both freed");
+
+	/* Nine, and a block of five some of them hold too. */
+	m_alloc(BIG_HANDLE, 2, 3000);
+	for (k = 1; k < NH; k++)
+		if (k != 2)
+			m_retain(k, 2);
+	m_alloc(NA, 3, 64);
+	m_retain(4, 3);
+	m_retain(5, 3);
+	m_retain(NA + 1, 3);
+	m_retain(1, 3);
+	m_verify("eight and five holders");
+	m_free(BIG_HANDLE, 2);
+	m_verify("the first of eight freed");
+	m_free(3, 2);
+	m_verify("one in between freed");
+	assert_int_equal(PERSIST(m_fd(4), m.id[4], m.off[2]), 0);
+	m.persistent[2] = true;
+	m_verify("persisted");
+	m_free(BIG_HANDLE, 2);	/* not a holder: the pool's goes */
+	m_verify("freed back from persistence");
+	m_close(1);		/* two blocks: in steps (drop_step 1) */
+	m_verify("the last holder closed");
+	close(m.fd[1]);
+	wait_unlisted("hold-b");
+	for (k = NA; k < NH; k++)
+		m_forget(k);
+	m_verify("a connection of three holders gone");
+	m_free(5, 2);
+	m_verify("five let go of the block of three");
+	m_free(4, 3);
+	m_verify("four let go of the block of two");
+	m_retain(BIG_HANDLE, 2);
+	m_retain(BIG_HANDLE, 3);
+	m_verify("the big handle holds both");
+	m_close(4);
+	m_verify("four closed");
+	m_free(5, 3);
+	m_free(BIG_HANDLE, 3);
+	m_free(BIG_HANDLE, 2);
+	m_verify("all let go");
+	for (j = 0; j < NBLK; j++)
+		assert_false(m_live(j));
+	close(m.fd[0]);
+}
+
 int
 main(void)
 {
@@ -381,6 +654,8 @@ main(void)
 		cmocka_unit_test_teardown(cached_sum_follows_every_change,
 					  teardown),
 		cmocka_unit_test_teardown(closed_holders_stay_unseen,
+					  teardown),
+		cmocka_unit_test_teardown(first_holder_goes_any_time,
 					  teardown),
 	};
 
