@@ -16,9 +16,11 @@
  *       connections of 20 handles) drop their references in steps behind
  *       it, and the pool has more handles dropping than a block has
  *       holders: a block that 20 of them and one open handle hold (its
- *       first holder, so the last on its list) is live for the open one,
- *       again and again, also once a second open handle retains it and
- *       closes; a block that only closed handles hold is no block (usable
+ *       first holder, kept in the block's own record) is live for the open
+ *       one, again and again, also once a second open handle retains it
+ *       and closes; so is one whose first holder is closed and the open
+ *       one the last of 40 on its list; a block that only closed handles
+ *       hold is no block (usable
  *       size, retain, free, persist: -EINVAL), and stays none; one of
  *       theirs that is persistent is live; and once settled the pool holds
  *       just what the open handle and the pool hold, and passes its check.
@@ -312,7 +314,7 @@ cached_sum_follows_every_change(void **state)
 static void
 closed_holders_stay_unseen(void **state)
 {
-	uint64_t b, x = 0, y = 0, mine[2 * HOLDERS];
+	uint64_t b, c = 0, x = 0, y = 0, mine[2 * HOLDERS];
 	uint32_t s1, s2, k1, h1[HOLDERS], h2[HOLDERS];
 	struct pool_stats st;
 	int fs, fk, f1, f2, i, round;
@@ -322,15 +324,22 @@ closed_holders_stay_unseen(void **state)
 	fs = harness_raw_client(fx.d.sock, "survivor");
 	s1 = harness_raw_handle(fs, "p");
 	s2 = harness_raw_handle(fs, "p");
-	b = raw_alloc(fs, s1, 64);	/* its first holder, the last looked at */
+	b = raw_alloc(fs, s1, 64);	/* its first holder, looked at first */
 	f1 = harness_raw_client(fx.d.sock, "holders-1");
 	f2 = harness_raw_client(fx.d.sock, "holders-2");
 	for (i = 0; i < HOLDERS; i++) {
 		h1[i] = harness_raw_handle(f1, "p");
 		assert_int_equal(RETAIN(f1, h1[i], b), 0);
+		/* c: a closed first holder, the open one last on its list. */
+		if (i == 0) {
+			c = raw_alloc(f1, h1[i], 64);
+			assert_int_equal(RETAIN(fs, s1, c), 0);
+		} else
+			assert_int_equal(RETAIN(f1, h1[i], c), 0);
 		/* Two references each: more than drop_step, in steps. */
 		mine[i] = raw_alloc(f1, h1[i], 64);
 		h2[i] = harness_raw_handle(f2, "p");
+		assert_int_equal(RETAIN(f2, h2[i], c), 0);
 		if (i == 0) {
 			x = raw_alloc(f2, h2[i], 64);
 			y = raw_alloc(f2, h2[i], 64);
@@ -354,8 +363,10 @@ closed_holders_stay_unseen(void **state)
 
 	for (round = 0; round < 2; round++) {
 		/* b: 21 holders, 41 handles dropping, then one more holder. */
-		for (i = 0; i < 3; i++)
+		for (i = 0; i < 3; i++) {
 			assert_int_equal(USABLE(fs, s1, b), 0);
+			assert_int_equal(USABLE(fs, s1, c), 0);
+		}
 		assert_int_equal(USABLE(fs, s1, x), -EINVAL);
 		assert_int_equal(RETAIN(fs, s1, x), -EINVAL);
 		assert_int_equal(PERSIST(fs, s1, x), -EINVAL);
@@ -371,15 +382,16 @@ closed_holders_stay_unseen(void **state)
 	assert_int_equal(USABLE(fs, s1, b), 0);
 	assert_int_equal(USABLE(fs, s1, x), -EINVAL);
 
-	/* Settled: b and the persistent y are all that is left. */
+	/* Settled: b, c and the persistent y are all that is left. */
 	assert_int_equal(pool_stats_by_name(fx.conn, "p", &st), 0);
-	assert_int_equal(st.live_blocks, 2);
+	assert_int_equal(st.live_blocks, 3);
 	assert_int_equal(st.persistent_blocks, 1);
 	check_ok();
 	assert_int_equal(USABLE(fs, s1, b), 0);
 	assert_int_equal(USABLE(fs, s1, x), -EINVAL);
 	assert_int_equal(FREE(fs, s1, y), 0);
 	assert_int_equal(FREE(fs, s1, b), 0);
+	assert_int_equal(FREE(fs, s1, c), 0);
 	assert_int_equal(pool_stats_by_name(fx.conn, "p", &st), 0);
 	assert_int_equal(st.live_blocks, 0);
 	check_ok();
