@@ -25,6 +25,7 @@
 #include "config.h"
 #include "dispatch.h"
 #include "log.h"
+#include "memtrim.h"
 #include "peer.h"
 #include "pool.h"
 #include "server.h"
@@ -75,7 +76,7 @@ on_status_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Once a second: pools idle for idle_trim seconds give back their free
- * pages kept for reuse. */
+ * pages kept for reuse, and a quiet daemon what malloc keeps of its own. */
 static void
 on_idle_timer(evutil_socket_t fd, short what, void *arg)
 {
@@ -86,6 +87,7 @@ on_idle_timer(evutil_socket_t fd, short what, void *arg)
 	(void)arg;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	dpool_idle_tick((uint64_t)ts.tv_sec, server_cf->idle_trim);
+	memtrim_tick((uint64_t)ts.tv_sec, server_cf->idle_trim);
 }
 
 /*
@@ -102,6 +104,7 @@ on_release_step(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
+	memtrim_note();
 	if (dpool_release_step())
 		evtimer_add(release_ev, &release_now_tv);
 	dispatch_wake();
@@ -118,6 +121,7 @@ peer_dispatch(struct peer *p, const uint8_t *buf, size_t len, void *arg)
 {
 	struct session *s = arg;
 
+	memtrim_note();
 	if (!buf) {
 		log_debug("pid %d disconnected", (int)s->pid);
 		dispatch_forget(s);
@@ -134,6 +138,7 @@ accept_one(int fd)
 	const char *why = NULL;
 	struct peer *p;
 
+	memtrim_note();
 	if (!s) {
 		static struct log_limit lim;
 
