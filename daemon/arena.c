@@ -5,8 +5,10 @@
  * datagram decodes into less than its size times eight); a request that
  * needs more gets the rest from malloc, and those blocks are chained and
  * freed at the reset.  The static buffer costs memory only where it has been
- * touched.
+ * touched, and gives those pages back when the daemon is quiet
+ * (arena_release, from memtrim.c).
  */
+#include <assert.h>
 #include <stdalign.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +16,7 @@
 
 #include "arena.h"
 #include "log.h"
+#include "memtrim.h"
 
 #define ARENA_BYTES	(512 * 1024)
 
@@ -22,7 +25,7 @@ struct spill {
 	max_align_t	 data[];
 };
 
-static alignas(max_align_t) unsigned char arena[ARENA_BYTES];
+static alignas(MEMTRIM_ALIGN) unsigned char arena[ARENA_BYTES];
 static size_t arena_used;
 static struct spill *spills;
 
@@ -70,4 +73,12 @@ arena_reset(void)
 		free(s);
 	}
 	arena_used = 0;
+}
+
+/* Between requests the arena is empty: dispatch_message resets it. */
+void
+arena_release(void)
+{
+	assert(arena_used == 0 && spills == NULL);
+	memtrim_pages(arena, sizeof(arena));
 }

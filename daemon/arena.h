@@ -17,4 +17,7 @@ extern ProtobufCAllocator arena_allocator;
 /* Forget everything allocated since the last reset. */
 void arena_reset(void);
 
+/* Give back the arena's pages; between requests only (memtrim.c). */
+void arena_release(void);
+
 #endif /* POOLMGRD_ARENA_H */

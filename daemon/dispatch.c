@@ -44,6 +44,7 @@
 #include "dispatch.h"
 #include "dispatch_internal.h"
 #include "log.h"
+#include "memtrim.h"
 #include "peer.h"
 #include "pool.h"
 #include "session.h"
@@ -239,10 +240,13 @@ dispatch_body(struct call *c)
 	}
 }
 
+/* A reply, packed; peer_send copies it at once. */
+static uint8_t reply_out[PEER_MAX_MESSAGE]
+    __attribute__((aligned(MEMTRIM_ALIGN)));
+
 static void
 send_reply(struct call *c)
 {
-	static uint8_t out[PEER_MAX_MESSAGE];
 	size_t len;
 	bool big = c->rep->body_case == POOLMGR__REPLY__BODY_LIST ||
 		   c->rep->body_case == POOLMGR__REPLY__BODY_CLIENTS ||
@@ -252,7 +256,8 @@ send_reply(struct call *c)
 	 * Only listings (and, in theory, a batch) could outgrow a datagram:
 	 * say so rather than send it torn.  The rest are a few dozen bytes.
 	 */
-	if (big && poolmgr__reply__get_packed_size(c->rep) > sizeof(out)) {
+	if (big && poolmgr__reply__get_packed_size(c->rep) >
+	    sizeof(reply_out)) {
 		int i;
 
 		for (i = 0; i < c->fds.n; i++)
@@ -263,8 +268,8 @@ send_reply(struct call *c)
 		c->rep->error = -EMSGSIZE;
 		c->rep->message = "reply too large";
 	}
-	len = poolmgr__reply__pack(c->rep, out);
-	peer_send(c->peer, out, len, &c->fds);
+	len = poolmgr__reply__pack(c->rep, reply_out);
+	peer_send(c->peer, reply_out, len, &c->fds);
 }
 
 /*
@@ -344,6 +349,13 @@ dispatch_forget(struct session *s)
 {
 	if (s->waiter)
 		waiter_free(s->waiter);
+}
+
+/* Between requests the reply buffer holds nothing: give its pages back. */
+void
+dispatch_buffers_release(void)
+{
+	memtrim_pages(reply_out, sizeof(reply_out));
 }
 
 void

@@ -30,4 +30,7 @@ void dispatch_wake(void);
 /* Session s is going: forget that it waits (before session_free). */
 void dispatch_forget(struct session *s);
 
+/* Give back the reply buffer's pages; between requests only (memtrim.c). */
+void dispatch_buffers_release(void);
+
 #endif /* POOLMGRD_DISPATCH_H */

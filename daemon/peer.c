@@ -48,6 +48,7 @@
 #include <bsd/sys/queue.h>
 
 #include "log.h"
+#include "memtrim.h"
 #include "peer.h"
 
 #define PEER_READ_BATCH 64
@@ -73,7 +74,7 @@ static struct {
 		size_t off, len;
 		struct peer_fds fds;
 	} msg[PEER_READ_BATCH];
-	uint8_t buf[STAGE_BYTES];
+	uint8_t buf[STAGE_BYTES] __attribute__((aligned(MEMTRIM_ALIGN)));
 } stage;
 
 /* A datagram read but not yet carried out (peer_hold). */
@@ -104,7 +105,8 @@ struct peer {
 static LIST_HEAD(, peer) peers = LIST_HEAD_INITIALIZER(peers);
 static uint64_t queued_fds_all;	/* over every peer's queue */
 /* One slot per datagram of a batch; pages are touched only where used. */
-static uint8_t inbuf[PEER_READ_BATCH][PEER_MAX_MESSAGE + 1];
+static uint8_t inbuf[PEER_READ_BATCH][PEER_MAX_MESSAGE + 1]
+    __attribute__((aligned(MEMTRIM_ALIGN)));
 
 static void peer_on_read(evutil_socket_t, short, void *);
 static void peer_on_write(evutil_socket_t, short, void *);
@@ -541,6 +543,20 @@ peer_send(struct peer *p, const void *buf, size_t len,
 		return;
 drop:
 	fds_close(fds);
+}
+
+/*
+ * Between callbacks both buffers are empty: a batch's replies go out (or
+ * are copied to the peer's queue) before its read callback returns, and
+ * a held datagram is copied out of inbuf (held_add), for the next read
+ * overwrites it.  So their pages can go back (memtrim.c).
+ */
+void
+peer_buffers_release(void)
+{
+	assert(stage.n == 0);
+	memtrim_pages(inbuf, sizeof(inbuf));
+	memtrim_pages(stage.buf, sizeof(stage.buf));
 }
 
 static void

@@ -59,6 +59,12 @@ bool peer_holding(const struct peer *p);
  */
 void peer_resume(struct peer *p);
 
+/*
+ * Give back the pages of the read and reply buffers (memtrim.c).  Not
+ * from inside a peer's callbacks: they must be empty.
+ */
+void peer_buffers_release(void);
+
 /* Send what is queued, then close: dispatch gets its NULL call later. */
 void peer_kill(struct peer *p);
 
