@@ -200,8 +200,7 @@ heap_create(const struct heap_config *cfg, struct heap **out)
 	h->npages = h->max_size >> h->pshift;
 	h->threshold = cfg->large_threshold ? round_up(cfg->large_threshold, g)
 					    : HEAP_DEFAULT_LARGE_THRESHOLD;
-	h->retain_limit = cfg->retain_pages == HEAP_RETAIN_NONE ? 0
-			  : cfg->retain_pages ? cfg->retain_pages : RETAIN_DEFAULT;
+	heap_set_retain_pages(h, cfg->retain_pages);
 	heap_set_retain_cut(h, cfg->retain_cut);
 	/* The smallest span, in pages, sets the smallest buddy order used. */
 	min_span = round_up(h->threshold, page) >> h->pshift;
@@ -1001,6 +1000,17 @@ heap_set_retain_cut(struct heap *h, uint64_t bytes)
 
 	h->cfg.retain_cut = bytes;
 	h->cut_pages = (cut >> h->pshift) + ((cut & (h->page - 1)) != 0);
+}
+
+int
+heap_set_retain_pages(struct heap *h, uint32_t pages)
+{
+	h->cfg.retain_pages = pages;
+	h->retain_limit = pages == HEAP_RETAIN_NONE ? 0
+			  : pages ? pages : RETAIN_DEFAULT;
+	/* Only HEAP_RETAIN_NONE keeps none: 0 is the default. */
+	assert((h->retain_limit == 0) == (pages == HEAP_RETAIN_NONE));
+	return dirty_retain_excess(h) != 0;
 }
 
 int

@@ -257,6 +257,17 @@ int heap_retain_step(struct heap *h, uint64_t max);
 void heap_set_retain_cut(struct heap *h, uint64_t bytes);
 
 /*
+ * heap_set_retain_pages - change retain_pages (see struct heap_config):
+ * the bound on the free pages kept for reuse, from the next call on.  It
+ * gives nothing back itself, so that its cost is bounded however much a
+ * lowered bound leaves kept over it: the owner gives that back with
+ * heap_retain_step (later frees and trims give it back too).  Returns what
+ * heap_retain_step would: 1 while the pool keeps more than its new bound
+ * with queued pages, else 0.
+ */
+int heap_set_retain_pages(struct heap *h, uint32_t pages);
+
+/*
  * heap_set_retain_hold - while on, the pages of small blocks that become
  * free are only queued for reuse: no call gives any of them back, however
  * far over its bound the pool keeps (the queue grows as it must), and no

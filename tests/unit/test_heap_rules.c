@@ -834,6 +834,74 @@ held_frees_give_back_only_spans(void **state)
 }
 
 /*
+ * The bound can change on a live heap (a reload of the daemon's file).
+ * Lowered, it gives nothing back itself: it says the pool keeps too many,
+ * and heap_retain_step gives the excess back max bytes a step, down to the
+ * new bound.  Raised, later frees keep more.  HEAP_RETAIN_NONE keeps none;
+ * 0 is the default again.
+ */
+static void
+retain_pages_change_on_a_live_heap(void **state)
+{
+	static uint64_t a[400];
+	struct heap_config cfg = {
+		.max_size = 16 * MiB, .page_size = PAGE, .release = on_release,
+		.zero = on_zero, .ctx = &own, .cache_blocks = HEAP_CACHE_NONE,
+		.retain_cut = 16 * PAGE,
+	};
+	struct heap *h;
+	unsigned i, steps = 0;
+
+	(void)state;
+	memset(&own, 0, sizeof(own));
+	assert_int_equal(heap_create(&cfg, &h), 0);
+	for (i = 0; i < 400; i++)
+		a[i] = alloc_ok(h, PAGE);
+	for (i = 0; i < 300; i++)
+		assert_int_equal(heap_free(h, a[i]), 0);
+	/* 100 live pages: the default bound, 256, holds. */
+	assert_int_equal(stats(h).free_resident_bytes, 256 * PAGE);
+	assert_int_equal(own.released, 44 * PAGE);
+	own.released = 0;
+
+	assert_int_equal(heap_set_retain_pages(h, 64), 1);
+	assert_int_equal(own.released, 0);		/* nothing at once */
+	assert_int_equal(stats(h).retain_bytes, 64 * PAGE);
+	assert_int_equal(stats(h).retain_excess_bytes, 192 * PAGE);
+	check_ok(h);
+	while (heap_retain_step(h, 100 * PAGE)) {
+		assert_true(own.released <= (steps + 1) * 100 * PAGE);
+		steps++;
+	}
+	assert_int_equal(steps, 1);	/* 192 pages: 100, then 92 */
+	assert_int_equal(own.released, 192 * PAGE);
+	assert_int_equal(stats(h).free_resident_bytes, 64 * PAGE);
+	assert_int_equal(stats(h).retain_excess_bytes, 0);
+	check_ok(h);
+
+	/* Raised: the next frees keep their pages. */
+	assert_int_equal(heap_set_retain_pages(h, 1024), 0);
+	own.released = 0;
+	for (; i < 400; i++)
+		assert_int_equal(heap_free(h, a[i]), 0);
+	assert_int_equal(own.released, 0);
+	assert_int_equal(stats(h).free_resident_bytes, 164 * PAGE);
+	check_ok(h);
+
+	/* None: all of it is over the bound; the default again: 256. */
+	assert_int_equal(heap_set_retain_pages(h, HEAP_RETAIN_NONE), 1);
+	assert_int_equal(stats(h).retain_bytes, 0);
+	while (heap_retain_step(h, 100 * PAGE))
+		;
+	assert_int_equal(stats(h).free_resident_bytes, 0);
+	assert_int_equal(own.released, 164 * PAGE);
+	assert_int_equal(heap_set_retain_pages(h, 0), 0);
+	assert_int_equal(stats(h).retain_bytes, 256 * PAGE);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+/*
  * Shrinking the span in place to a page takes the bound down the same way:
  * the shrink releases the span's tail and cuts 16 kept pages, like a free.
  * Without steps the pages kept over the bound go with later frees: each
@@ -1837,6 +1905,7 @@ main(void)
 		cmocka_unit_test(stats_report_what_happened),
 		cmocka_unit_test(check_catches_corruption),
 		cmocka_unit_test(held_frees_give_back_only_spans),
+		cmocka_unit_test(retain_pages_change_on_a_live_heap),
 	};
 
 	return cmocka_run_group_tests_name("heap rules", tests, NULL, NULL);
