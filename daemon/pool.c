@@ -27,6 +27,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -334,6 +335,13 @@ retain_pages(uint64_t bytes, uint64_t size)
 	return n < HEAP_RETAIN_NONE ? (uint32_t)n : HEAP_RETAIN_NONE - 1;
 }
 
+/* A pool's mode for a mode asked for: 0 is the default, 0600. */
+static uint32_t
+pool_mode(uint32_t mode)
+{
+	return mode ? mode & 0777 : 0600;
+}
+
 int
 dpool_create(const char *name, const struct dpool_params *pp,
 	     struct dpool **out)
@@ -388,7 +396,7 @@ dpool_create(const char *name, const struct dpool_params *pp,
 			  "freed blocks", p->name, strerror(-rc));
 	p->uid = pp->uid;
 	p->gid = pp->gid;
-	p->mode = pp->mode ? pp->mode & 0777 : 0600;
+	p->mode = pool_mode(pp->mode);
 	p->quota = pp->quota;
 	p->retain = pp->retain;
 	block_index_init(&p->blocks);
@@ -401,6 +409,74 @@ fail:
 	heap_destroy(p->heap);
 	free(p);
 	return rc;
+}
+
+/* A retain setting for the log: "default", "none" or bytes. */
+static const char *
+retain_text(uint64_t retain, char *buf, size_t len)
+{
+	if (retain == 0)
+		return "default";
+	if (retain == DPOOL_RETAIN_NONE)
+		return "none";
+	snprintf(buf, len, "%llu", (unsigned long long)retain);
+	return buf;
+}
+
+/* Append ", what old -> new" to buf. */
+static void changed_add(char *, size_t, const char *, const char *, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void
+changed_add(char *buf, size_t len, const char *what, const char *fmt, ...)
+{
+	size_t n = strlen(buf);
+	va_list ap;
+
+	if (n >= len)
+		return;
+	n += (size_t)snprintf(buf + n, len - n, "%s%s ", n ? ", " : "", what);
+	if (n >= len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + n, len - n, fmt, ap);
+	va_end(ap);
+}
+
+void
+dpool_apply_settings(struct dpool *p, const struct dpool_params *pp,
+		     char *changed, size_t len)
+{
+	uint32_t mode = pool_mode(pp->mode);
+	char a[24], b[24];
+
+	*changed = '\0';
+	if (pp->uid != p->uid)
+		changed_add(changed, len, "owner", "%u -> %u",
+			    (unsigned)p->uid, (unsigned)pp->uid);
+	if (pp->gid != p->gid)
+		changed_add(changed, len, "group", "%u -> %u",
+			    (unsigned)p->gid, (unsigned)pp->gid);
+	if (mode != p->mode)
+		changed_add(changed, len, "mode", "%04o -> %04o", p->mode, mode);
+	if (pp->quota != p->quota)
+		changed_add(changed, len, "quota", "%llu -> %llu",
+			    (unsigned long long)p->quota,
+			    (unsigned long long)pp->quota);
+	if (pp->retain != p->retain)
+		changed_add(changed, len, "retain", "%s -> %s",
+			    retain_text(p->retain, a, sizeof(a)),
+			    retain_text(pp->retain, b, sizeof(b)));
+	p->uid = pp->uid;
+	p->gid = pp->gid;
+	p->mode = mode;
+	p->quota = pp->quota;
+	if (pp->retain == p->retain)
+		return;
+	p->retain = pp->retain;
+	/* Kept pages over a lowered bound go back a step per loop turn. */
+	if (heap_set_retain_pages(p->heap, retain_pages(pp->retain, p->size)))
+		dpool_retain_check(p);
 }
 
 static void

@@ -231,6 +231,18 @@ void dpool_idle_tick(uint64_t now, uint32_t idle_trim);
 int dpool_create(const char *name, const struct dpool_params *params,
 		 struct dpool **out);
 /*
+ * Give live pool p the owner, group, mode, quota and retain of params (a
+ * reload of the file; its size and granularity are not looked at: a live
+ * pool's cannot change), and write what changed, "mode 0660 -> 0640, quota
+ * ...", to changed ("" if nothing did).  Rights are checked at each open
+ * and request by name, so the new ones hold from the next; a handle keeps
+ * the access it was opened with.  A quota is checked at each request that
+ * would hold more, so nothing held is taken back.  Free pages kept over a
+ * lowered retain go back a step per loop turn (dpool_retain_check).
+ */
+void dpool_apply_settings(struct dpool *p, const struct dpool_params *params,
+			  char *changed, size_t len);
+/*
  * Destroy a pool; its handles must be closed already.  unmapped: no
  * process maps it (it had no handles), so its pages may be punched out of
  * the memfd a step per loop turn before it is closed (pool_release.c);

@@ -234,11 +234,12 @@ _Static_assert(CONFIG_RETAIN_NONE == DPOOL_RETAIN_NONE,
 	       "a pool section's retain = 0 must reach the engine as none");
 
 /*
- * A pool of the file that is live already keeps its settings: say which of
- * them the file changed, so that an operator does not think them applied.
+ * The size and granularity of a live pool cannot change (its memfd is
+ * sealed, the engine's granularity fixed): say so if the file changed
+ * them, so that an operator does not think them applied.
  */
 static void
-warn_changed(const struct dpool *p, const struct config_pool *cp)
+warn_kept(const struct dpool *p, const struct config_pool *cp)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 	uint64_t size = (cp->size + page - 1) / page * page;
@@ -246,29 +247,27 @@ warn_changed(const struct dpool *p, const struct config_pool *cp)
 	char what[160] = "";
 
 	if (size != p->size)
-		strcat(what, ", size");
+		snprintf(what, sizeof(what), ", size %llu -> %llu",
+			 (unsigned long long)p->size, (unsigned long long)size);
 	if (g != 1u << p->granule_shift)
-		strcat(what, ", granularity");
-	if (cp->uid != p->uid)
-		strcat(what, ", owner");
-	if (cp->gid != p->gid)
-		strcat(what, ", group");
-	if (cp->mode != p->mode)
-		strcat(what, ", mode");
-	if (cp->quota != p->quota)
-		strcat(what, ", quota");
-	if (cp->retain != p->retain)
-		strcat(what, ", retain");
+		snprintf(what + strlen(what), sizeof(what) - strlen(what),
+			 ", granularity %u -> %u", 1u << p->granule_shift, g);
 	if (*what)
-		log_warnx("pool %s: %s changed in the file, not applied: a "
-			  "live pool keeps its settings (destroy it to have it "
-			  "made anew)", p->name, what + 2);
+		log_warnx("pool %s: %s in the file, not applied: a live pool "
+			  "keeps its size and granularity (destroy it to have "
+			  "it made anew)", p->name, what + 2);
 }
 
-/* Create the pools of the configuration that do not exist yet. */
+/*
+ * Create the pools of the configuration that do not exist yet, and give
+ * those that do the file's owner, group, mode, quota and retain: the file
+ * describes the pool, whether the file or poolctl created it, as a
+ * restart would make it.
+ */
 static void
 apply_config(const struct config *cf)
 {
+	char changed[320];
 	unsigned i;
 
 	for (i = 0; i < cf->npools; i++) {
@@ -282,7 +281,10 @@ apply_config(const struct config *cf)
 		int rc;
 
 		if ((p = dpool_find(cp->name))) {
-			warn_changed(p, cp);
+			warn_kept(p, cp);
+			dpool_apply_settings(p, &pp, changed, sizeof(changed));
+			if (*changed)
+				log_info("pool %s: %s", p->name, changed);
 			continue;
 		}
 		/* Size and granularity were checked with the file. */
@@ -342,6 +344,8 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_info("SIGHUP: reloading %s", server_config_path);
+	/* First: a lowered retain gives pages back by the new step. */
+	dpool_release_setup(cf->release_step, cf->drop_step, release_queued);
 	apply_config(cf);
 	forgotten_pools(server_cf, cf);
 	/* Socket settings apply at the next start; the rest takes effect. */
@@ -357,7 +361,6 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	server_cf->release_step = cf->release_step;
 	server_cf->drop_step = cf->drop_step;
 	server_cf->settle_wait_ms = cf->settle_wait_ms;
-	dpool_release_setup(cf->release_step, cf->drop_step, release_queued);
 	free(cf);
 	status_line(line, sizeof(line));
 	service_ready(line);

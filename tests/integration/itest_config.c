@@ -1,8 +1,9 @@
 /*
  * itest_config.c - poolmgrd's configuration file, signals and socket:
  * pools from the file exist at start with their settings, SIGHUP creates
- * the pools added since and keeps the running set when the new file is
- * broken, and SIGTERM and SIGINT stop the daemon cleanly (exit 0, socket
+ * the pools added since, gives live ones their sections' settings but
+ * size and granularity (itest_reload has the details), and keeps the
+ * running set when the new file is broken, and SIGTERM and SIGINT stop the daemon cleanly (exit 0, socket
  * removed, clients see -ECONNRESET).
  *
  * The socket: without socket_mode in the file it is created 0660 (and
@@ -83,13 +84,19 @@ pools_from_file_then_reload(void **state)
 	/* Rounded up to pages. */
 	assert_int_equal(st.retain_bytes,
 			 (5000 + st.page_size - 1) / st.page_size * st.page_size);
+	/* A live pool takes its section's settings but its granularity ... */
 	assert_int_equal(pool_stats_by_name(c, "first", &st), 0);
-	assert_int_equal(st.retain_bytes, 0);	/* existing pools unchanged */
+	assert_int_equal(st.retain_bytes, 256 * st.page_size);
+	assert_int_equal(st.mode, 0600);
+	assert_int_equal(st.quota, 0);
 	assert_int_equal(st.granularity, 64);
-	/* ... and the log says which settings were not applied. */
+	/* ... and the log says which were applied, and which not. */
 	harness_read_text(d.log, log, sizeof(log));
-	if (!strstr(log, "pool first: granularity, mode, quota, retain changed "
-		    "in the file, not applied"))
+	if (!strstr(log, "pool first: granularity 64 -> 16 in the file, not "
+		    "applied"))
+		fail_msg("no word of first's granularity kept:\n%s", log);
+	if (!strstr(log, "pool first: mode 0640 -> 0600, quota 1048576 -> 0, "
+		    "retain none -> default"))
 		fail_msg("no word of first's changed settings:\n%s", log);
 	assert_null(strstr(log, "pool second: "
 			    "granularity"));	/* made anew, as written */
@@ -103,9 +110,13 @@ pools_from_file_then_reload(void **state)
 	harness_read_text(d.log, log, sizeof(log));
 	if (!strstr(log, "pool third: no longer in the file"))
 		fail_msg("no word of third gone from the file:\n%s", log);
-	/* Only the reload before found first changed. */
-	assert_null(strstr(strstr(log, "pool third: no longer"),
-			   "pool first: "));
+	/* first is as it was made again, its granularity too: no warning. */
+	if (!strstr(log, "pool first: mode 0600 -> 0640, quota 0 -> 1048576, "
+		    "retain default -> none"))
+		fail_msg("no word of first's settings back:\n%s", log);
+	assert_int_equal(pool_stats_by_name(c, "first", &st), 0);
+	assert_int_equal(st.retain_bytes, 0);
+	assert_null(strstr(strstr(log, "-> none"), "not applied"));
 
 	/* A broken file is refused and the daemon keeps running as it was. */
 	write_config(&d, "[pool third\nsize = lots\n");
