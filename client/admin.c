@@ -5,7 +5,8 @@
  * pool, which checks and maps its memfd (and, for a read-write handle, the
  * share map that starts the handle's cache, cache.c), and closing it; and
  * the questions about a whole pool: its statistics, a trim, the daemon's
- * invariant check, the list of pools and of the clients that hold them.
+ * invariant check, the list of pools, of the clients that hold them and
+ * of the uids that persisted blocks in it.
  * The blocks of an open pool are pool.c's.
  *
  * As in pool.c, the daemon is the authority on every rule: arguments are
@@ -45,6 +46,7 @@
 _Static_assert(sizeof(struct pool_create_opts) == 64, "ABI: create opts");
 _Static_assert(sizeof(struct pool_stats) == 320, "ABI: pool_stats");
 _Static_assert(sizeof(struct pool_client_info) == 208, "ABI: client info");
+_Static_assert(sizeof(struct pool_persisted) == 40, "ABI: persisted");
 
 #ifndef F_SEAL_FUTURE_WRITE
 #define F_SEAL_FUTURE_WRITE	0x0010
@@ -403,6 +405,7 @@ client_copy_stats(struct pool_stats *s, const Poolmgr__PoolStats *m)
 	s->quota = m->quota;
 	s->retain_bytes = m->retain_bytes;
 	s->free_resident_bytes = m->free_resident_bytes;
+	s->books_bytes = m->books_bytes;
 	return 0;
 }
 
@@ -799,6 +802,61 @@ client_clients(struct pool_conn *c, const char *pool,
 		*total = list->n_clients + (size_t)list->unlisted;
 	} else
 		free(ci);
+	poolmgr__reply__free_unpacked(reply, NULL);
+	return error;
+}
+
+POOL_API int
+pool_persisted(struct pool_conn *c, const char *name,
+    struct pool_persisted **out, size_t *n, size_t *total)
+{
+	Poolmgr__Request		 req = POOLMGR__REQUEST__INIT;
+	Poolmgr__ListPersisted		 lp = POOLMGR__LIST_PERSISTED__INIT;
+	Poolmgr__PoolRef		 ref = POOLMGR__POOL_REF__INIT;
+	Poolmgr__Reply			*reply;
+	Poolmgr__ListPersistedReply	*list;
+	struct pool_persisted		*pp;
+	size_t				 i;
+	int				 error = 0;
+
+	if (out == NULL || n == NULL || total == NULL)
+		return -EINVAL;
+	*out = NULL;
+	*n = 0;
+	*total = 0;
+	if (c == NULL)
+		return -EINVAL;
+	if ((error = client_check_name(name)) != 0)
+		return error;
+
+	ref.name = (char *)name;
+	lp.pool = &ref;
+	req.body_case = POOLMGR__REQUEST__BODY_PERSISTED;
+	req.persisted = &lp;
+	error = conn_call(c, &req, POOLMGR__REPLY__BODY_PERSISTED, &reply,
+	    NULL);
+	if (error != 0)
+		return error;
+	list = reply->persisted;
+
+	if ((pp = calloc(list->n_uids ? list->n_uids : 1,
+	    sizeof *pp)) == NULL)
+		error = -ENOMEM;
+	for (i = 0; error == 0 && i < list->n_uids; i++) {
+		if (list->uids[i] == NULL) {
+			error = -EPROTO;
+			break;
+		}
+		pp[i].uid = list->uids[i]->uid;
+		pp[i].blocks = list->uids[i]->blocks;
+		pp[i].bytes = list->uids[i]->bytes;
+	}
+	if (error == 0) {
+		*out = pp;
+		*n = list->n_uids;
+		*total = list->n_uids + (size_t)list->unlisted;
+	} else
+		free(pp);
 	poolmgr__reply__free_unpacked(reply, NULL);
 	return error;
 }

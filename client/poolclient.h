@@ -119,9 +119,16 @@ struct pool_stats {
 	/* Of committed_bytes: wholly free pages kept for reuse; pool_trim
 	 * gives them back. */
 	uint64_t free_resident_bytes;
+	/*
+	 * Daemon memory the pool's books take: metadata_bytes, plus a record
+	 * per live block and per holder after a block's first, its index of
+	 * blocks and its table of persisting uids.  The record chunks' room
+	 * not in use is the daemon's, not any pool's.
+	 */
+	uint64_t books_bytes;
 	/* Zero: room for later fields without changing the structure's size
 	 * (pool_list returns an array of these). */
-	uint64_t reserved[8];
+	uint64_t reserved[7];
 };
 
 /* One open handle, as `poolctl clients` shows it. */
@@ -134,6 +141,15 @@ struct pool_client_info {
 	uint64_t blocks, bytes;		/* references held, their sizes */
 	uint64_t cached_bytes;		/* of bytes: in its client cache */
 	uint64_t reserved[4];		/* zero: room for later fields */
+};
+
+/* One uid's persistent blocks in a pool, as `poolctl persisted` shows. */
+struct pool_persisted {
+	uint32_t uid;
+	uint64_t blocks;		/* persistent blocks it made so */
+	uint64_t bytes;			/* their usable sizes: against the
+					 * quota of each of its sessions */
+	uint64_t reserved[2];		/* zero: room for later fields */
 };
 
 /*
@@ -321,6 +337,17 @@ POOL_API int pool_clients(struct pool_conn *c, const char *pool,
 POOL_API int pool_clients_total(struct pool_conn *c, const char *pool,
 				struct pool_client_info **out, size_t *n,
 				size_t *total);
+
+/*
+ * pool_persisted - the uids with persistent blocks in pool name (read
+ * permission), the most bytes first: at most 1000, those persisting most;
+ * *total is how many uids there are, listed or not.  Persistent blocks
+ * outlive every handle, and count against the quota of each session of
+ * the uid that persisted them.  free *out with free().
+ */
+POOL_API int pool_persisted(struct pool_conn *c, const char *name,
+			    struct pool_persisted **out, size_t *n,
+			    size_t *total);
 
 /* pool_strerror - text for a code returned by this library. */
 POOL_API const char *pool_strerror(int err);

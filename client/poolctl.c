@@ -240,30 +240,40 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
+/* --format=FMT (or --json) of stats and persisted; 0 or the exit code. */
+static int
+parse_format(const struct ctl *ctl, enum format *fmt)
+{
+	*fmt = ctl->json ? FMT_JSON : FMT_TEXT;
+	if (ctl->format_arg == NULL)
+		return 0;
+	if (strcmp(ctl->format_arg, "text") == 0)
+		*fmt = FMT_TEXT;
+	else if (strcmp(ctl->format_arg, "json") == 0)
+		*fmt = FMT_JSON;
+	else if (strcmp(ctl->format_arg, "prometheus") == 0)
+		*fmt = FMT_PROMETHEUS;
+	else if (strcmp(ctl->format_arg, "kv") == 0)
+		*fmt = FMT_KV;
+	else
+		return usage_error("unknown format '%s' "
+		    "(text, json, prometheus or kv)", ctl->format_arg);
+	if (ctl->json && *fmt != FMT_JSON)
+		return usage_error("--json conflicts with --format=%s",
+		    ctl->format_arg);
+	return 0;
+}
+
 static int
 cmd_stats(struct ctl *ctl, int argc, char **argv)
 {
 	struct pool_stats	 one, *ps = NULL;
-	enum format		 fmt = ctl->json ? FMT_JSON : FMT_TEXT;
+	enum format		 fmt;
 	size_t			 n;
 	int			 rc, error;
 
-	if (ctl->format_arg != NULL) {
-		if (strcmp(ctl->format_arg, "text") == 0)
-			fmt = FMT_TEXT;
-		else if (strcmp(ctl->format_arg, "json") == 0)
-			fmt = FMT_JSON;
-		else if (strcmp(ctl->format_arg, "prometheus") == 0)
-			fmt = FMT_PROMETHEUS;
-		else if (strcmp(ctl->format_arg, "kv") == 0)
-			fmt = FMT_KV;
-		else
-			return usage_error("unknown format '%s' "
-			    "(text, json, prometheus or kv)", ctl->format_arg);
-		if (ctl->json && fmt != FMT_JSON)
-			return usage_error("--json conflicts with --format=%s",
-			    ctl->format_arg);
-	}
+	if ((rc = parse_format(ctl, &fmt)) != 0)
+		return rc;
 	if (argc == 1 && (rc = check_pool_name("stats", argv[0])) != 0)
 		return rc;
 
@@ -421,6 +431,82 @@ cmd_clients(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * Append pool ps's persisting uids to *rows (*n of them, room for *cap).
+ * A pool destroyed since it was listed has none.  0 or the exit code.
+ */
+static int
+add_persisted(struct ctl *ctl, const struct pool_stats *ps,
+    struct persisted_row **rows, size_t *n, size_t *cap)
+{
+	struct pool_persisted	*pp = NULL;
+	struct persisted_row	*r;
+	size_t			 i, got, total;
+	int			 error;
+
+	error = pool_persisted(ctl->conn, ps->name, &pp, &got, &total);
+	if (error == -ENOENT)
+		return 0;
+	if (error != 0)
+		return fail_pool(error, "persisted", ps->name, NULL);
+	if (*n + got > *cap) {
+		*cap = *n + got + 16;
+		if ((r = reallocarray(*rows, *cap, sizeof **rows)) == NULL) {
+			free(pp);
+			ctl_warnx("out of memory");
+			return EXIT_FAILED;
+		}
+		*rows = r;
+	}
+	for (i = 0; i < got; i++) {
+		(*rows)[*n].pool = ps->name;
+		(*rows)[*n].quota = ps->quota;
+		(*rows)[(*n)++].by = pp[i];
+	}
+	free(pp);
+	/* On stderr: stdout stays the table, or the data, of those listed. */
+	if (total > got)
+		ctl_warnx("persisted: %zu of %zu uids of pool %s listed, "
+		    "those persisting most: one reply holds at most 1000",
+		    got, total, safe(ps->name).s);
+	return 0;
+}
+
+static int
+cmd_persisted(struct ctl *ctl, int argc, char **argv)
+{
+	struct pool_stats	 one, *ps = NULL;
+	struct persisted_row	*rows = NULL;
+	enum format		 fmt;
+	size_t			 i, n = 0, nrows = 0, cap = 0;
+	int			 rc, error;
+
+	if ((rc = parse_format(ctl, &fmt)) != 0)
+		return rc;
+	if (argc == 1 && (rc = check_pool_name("persisted", argv[0])) != 0)
+		return rc;
+	if ((rc = ctl_connect(ctl)) != 0)
+		return rc;
+	/* The pools' stats say their quotas. */
+	if (argc == 1) {
+		error = pool_stats_by_name(ctl->conn, argv[0], &one);
+		if (error != 0)
+			return fail_pool(error, "persisted", argv[0], NULL);
+		ps = &one;
+		n = 1;
+	} else if ((rc = get_pools(ctl, &ps, &n)) != 0)
+		return rc;
+
+	for (i = 0; rc == 0 && i < n; i++)
+		rc = add_persisted(ctl, &ps[i], &rows, &nrows, &cap);
+	if (rc == 0)
+		print_persisted(ctl, fmt, rows, nrows);
+	free(rows);
+	if (ps != &one)
+		free(ps);
+	return rc;
+}
+
 static int
 cmd_trim(struct ctl *ctl, int argc, char **argv)
 {
@@ -516,6 +602,22 @@ static const struct cmd cmds[] = {
 	  "pid, uid and gid of the process, the name it gave, the pool, the\n"
 	  "handle, read-only or read-write, the blocks and bytes it holds\n"
 	  "references to, and the bytes of those its client cache keeps.\n" },
+	{ "persisted", cmd_persisted, 0, 1, O_FORMAT,
+	  "[POOL] [--format=text|json|prometheus|kv]",
+	  "persistent blocks by the uid that persisted them",
+	  "List the uids with persistent blocks in POOL (in every pool if\n"
+	  "none is given), the most bytes first: the pool, the uid, its\n"
+	  "persistent blocks and their bytes, and those bytes as a share of\n"
+	  "the pool's quota, against which they count for each of the uid's\n"
+	  "connections (\"-\": no quota).  Persistent blocks outlive every\n"
+	  "handle: here is who leaves them.  At most 1000 uids per pool,\n"
+	  "those persisting most (a warning on stderr says when more were\n"
+	  "left out).\n"
+	  "\n"
+	  "  --format=FMT   text (default), json (as --json), prometheus\n"
+	  "                 (poolmgr_pool_persisted_bytes and _blocks, by pool\n"
+	  "                 and uid) or kv ('POOL persisted_bytes.UID N' and\n"
+	  "                 'POOL persisted_blocks.UID N' lines)\n" },
 	{ "trim", cmd_trim, 1, 1, 0, "POOL",
 	  "give a pool's free pages back to the OS",
 	  "Give every free page of POOL back to the OS now and print how many\n"

@@ -4,8 +4,8 @@
  * poolctl.c owns the command line: the options, the commands and their
  * help, checking every argument and asking the daemon.  poolctl_print.c
  * owns what poolctl says: each command's result as text or JSON (and the
- * statistics as kv and Prometheus too), and the diagnostics on stderr with
- * the exit status each one means.
+ * statistics and who persisted what as kv and Prometheus too), and the
+ * diagnostics on stderr with the exit status each one means.
  */
 #ifndef POOLCTL_H
 #define POOLCTL_H
@@ -20,7 +20,7 @@
 #define EXIT_USAGE	2
 #define EXIT_FAILED	1
 
-/* What stats prints: --format=FMT, or --json. */
+/* What stats and persisted print: --format=FMT, or --json. */
 enum format {
 	FMT_TEXT,
 	FMT_JSON,
@@ -57,6 +57,13 @@ struct safe {
 	char	s[256];
 };
 
+/* One uid's persistent blocks in one pool, and that pool's quota. */
+struct persisted_row {
+	const char		*pool;
+	uint64_t		 quota;
+	struct pool_persisted	 by;
+};
+
 /* poolctl_print.c: diagnostics, "poolctl: WHAT: WHY" on stderr */
 void		ctl_warnx(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
@@ -76,6 +83,8 @@ void	print_create(const struct ctl *, const char *,
 void	print_destroy(const struct ctl *, const char *);
 void	print_clients(const struct ctl *, const struct pool_client_info *,
 	    size_t);
+void	print_persisted(const struct ctl *, enum format,
+	    const struct persisted_row *, size_t);
 void	print_trim(const struct ctl *, const char *, uint64_t);
 void	print_check(const struct ctl *, const char *, int, const char *);
 

@@ -250,6 +250,11 @@ static const struct stat_field stat_fields[] = {
 	SF(metadata_bytes, "allocator metadata", K_BYTES, false,
 	    "poolmgr_pool_metadata_bytes",
 	    "Daemon memory used by the pool's allocator metadata."),
+	SF(books_bytes, "daemon bookkeeping", K_BYTES, false,
+	    "poolmgr_pool_books_bytes",
+	    "Daemon memory the pool's books take: allocator metadata, a "
+	    "record per live block and per further holder, the index of "
+	    "blocks."),
 	SF(free_resident_bytes, "free, still resident", K_BYTES, false,
 	    "poolmgr_pool_free_resident_bytes",
 	    "Bytes of wholly free pages kept resident for reuse; a trim "
@@ -556,6 +561,111 @@ print_stats(const struct ctl *ctl, enum format fmt,
 				putchar('\n');
 			print_stats_text(&ps[i]);
 		}
+		break;
+	}
+}
+
+/* Of the quota, as text: "-" for no quota. */
+struct quota_share {
+	char	s[16];
+};
+
+static struct quota_share
+quota_share(uint64_t bytes, uint64_t quota)
+{
+	struct quota_share	q;
+
+	if (quota == 0)
+		snprintf(q.s, sizeof q.s, "-");
+	else
+		snprintf(q.s, sizeof q.s, "%.1f%%", percent(bytes, quota));
+	return q;
+}
+
+static void
+print_persisted_text(const struct persisted_row *r, size_t n)
+{
+	size_t	i, w = 4;
+
+	for (i = 0; i < n; i++) {
+		if (strlen(r[i].pool) > w)
+			w = strlen(r[i].pool);
+	}
+	printf("%-*s %10s %8s %10s %8s\n", (int)w, "POOL", "UID", "BLOCKS",
+	    "BYTES", "OF QUOTA");
+	for (i = 0; i < n; i++)
+		printf("%-*s %10" PRIu32 " %8" PRIu64 " %10s %8s\n", (int)w,
+		    safe(r[i].pool).s, r[i].by.uid, r[i].by.blocks,
+		    human(r[i].by.bytes).s,
+		    quota_share(r[i].by.bytes, r[i].quota).s);
+}
+
+static struct json_object *
+json_persisted(const struct persisted_row *r)
+{
+	struct json_object	*o;
+
+	o = json_object_new_object();
+	json_object_object_add(o, "pool", json_object_new_string(r->pool));
+	json_object_object_add(o, "uid", json_u64(r->by.uid));
+	json_object_object_add(o, "blocks", json_u64(r->by.blocks));
+	json_object_object_add(o, "bytes", json_u64(r->by.bytes));
+	json_object_object_add(o, "quota", json_u64(r->quota));
+	return o;
+}
+
+/* One Prometheus family of the rows, labelled by pool and uid. */
+static void
+prom_persisted(const struct persisted_row *r, size_t n, const char *name,
+    const char *mhelp, bool bytes)
+{
+	size_t	i;
+
+	prom_family(name, "gauge", mhelp);
+	for (i = 0; i < n; i++) {
+		printf("%s{pool=\"", name);
+		prom_label(r[i].pool);
+		printf("\",uid=\"%" PRIu32 "\"} %" PRIu64 "\n", r[i].by.uid,
+		    bytes ? r[i].by.bytes : r[i].by.blocks);
+	}
+}
+
+/*
+ * Who persisted what: a table, a JSON array, "POOL persisted_bytes.UID N"
+ * lines (and persisted_blocks.UID) or Prometheus gauges labelled by pool
+ * and uid.
+ */
+void
+print_persisted(const struct ctl *ctl, enum format fmt,
+    const struct persisted_row *r, size_t n)
+{
+	struct json_object	*a;
+	size_t			 i;
+
+	switch (fmt) {
+	case FMT_JSON:
+		a = json_object_new_array();
+		for (i = 0; i < n; i++)
+			json_object_array_add(a, json_persisted(&r[i]));
+		json_print(ctl, a);
+		break;
+	case FMT_PROMETHEUS:
+		prom_persisted(r, n, "poolmgr_pool_persisted_bytes",
+		    "Bytes of persistent blocks a uid made so: they count "
+		    "against the quota of each of its sessions.", true);
+		prom_persisted(r, n, "poolmgr_pool_persisted_blocks",
+		    "Persistent blocks a uid made so.", false);
+		break;
+	case FMT_KV:
+		for (i = 0; i < n; i++) {
+			printf("%s persisted_blocks.%" PRIu32 " %" PRIu64 "\n",
+			    r[i].pool, r[i].by.uid, r[i].by.blocks);
+			printf("%s persisted_bytes.%" PRIu32 " %" PRIu64 "\n",
+			    r[i].pool, r[i].by.uid, r[i].by.bytes);
+		}
+		break;
+	case FMT_TEXT:
+		print_persisted_text(r, n);
 		break;
 	}
 }

@@ -218,13 +218,19 @@ index_take_step(struct block_index *x, struct block **moved)
 			moved[m++] = b;
 		}
 		if (i % BINDEX_CHUNK == 0 && i / BINDEX_CHUNK != x->old_skip &&
-		    x->old_mask + 1 >= BINDEX_CHUNK)
+		    x->old_mask + 1 >= BINDEX_CHUNK) {
 			(void)madvise(&x->old[i], BINDEX_CHUNK * sizeof(*x->old),
 				      MADV_DONTNEED);
+			x->bytes -= BINDEX_CHUNK * sizeof(*x->old);
+			x->old_given += BINDEX_CHUNK * sizeof(*x->old);
+		}
 		x->old_next = (i - 1) & x->old_mask;
 		if (--x->old_left == 0) {
 			assert(x->old_count == 0);
 			slots_free(x->old, x->old_mask + 1);
+			x->bytes -= (x->old_mask + 1) * sizeof(*x->old) -
+				    x->old_given;
+			x->old_given = 0;
 			x->old = NULL;
 			x->old_mask = x->old_next = x->old_skip = 0;
 		}
@@ -267,6 +273,7 @@ index_resize(struct block_index *x, uint64_t nslots)
 	x->slot = slots_new(nslots);
 	x->mask = nslots - 1;
 	x->count = 0;
+	x->bytes += nslots * sizeof(*x->slot);
 	/* An empty slot to start below: at most 3/4 of them are full. */
 	for (s = 0; x->old[s]; s++)
 		;
@@ -299,6 +306,7 @@ block_index_insert(struct block_index *x, struct block *b)
 	if (!x->slot) {
 		x->slot = slots_new(BINDEX_MIN_SLOTS);
 		x->mask = BINDEX_MIN_SLOTS - 1;
+		x->bytes = BINDEX_MIN_SLOTS * sizeof(*x->slot);
 	} else if (n * 4 > (x->mask + 1) * 3)
 		index_resize(x, (x->mask + 1) * 2);
 	table_put(x->slot, x->mask, bindex_hash(b->off), b);
@@ -405,6 +413,17 @@ table_check(const struct block_index *x, bool old,
 	return 0;
 }
 
+/* What x->bytes should read: the tables, less what the move gave back. */
+static uint64_t
+table_bytes(const struct block_index *x)
+{
+	uint64_t n = (x->mask + 1) * sizeof(*x->slot);
+
+	if (x->old)
+		n += (x->old_mask + 1) * sizeof(*x->old) - x->old_given;
+	return n;
+}
+
 int
 block_index_check(const struct block_index *x, struct block_index_stats *st,
 		  char *problem, size_t len)
@@ -415,7 +434,7 @@ block_index_check(const struct block_index *x, struct block_index_stats *st,
 
 	*st = (struct block_index_stats){.count = n, .slots = nslots};
 	if (!x->slot) {
-		if (n || x->old) {
+		if (n || x->old || x->bytes) {
 			snprintf(problem, len, "no table, but %llu blocks",
 				 (unsigned long long)n);
 			return -EFAULT;
@@ -425,6 +444,12 @@ block_index_check(const struct block_index *x, struct block_index_stats *st,
 	if (x->hurried) {
 		snprintf(problem, len, "%llu resizes found the last move "
 			 "unfinished", (unsigned long long)x->hurried);
+		return -EFAULT;
+	}
+	if (x->bytes != table_bytes(x)) {
+		snprintf(problem, len, "the tables counted as %llu bytes, "
+			 "not %llu", (unsigned long long)x->bytes,
+			 (unsigned long long)table_bytes(x));
 		return -EFAULT;
 	}
 	if (n * 4 > nslots * 3 || (!x->old && nslots > BINDEX_MIN_SLOTS &&

@@ -30,6 +30,13 @@ struct block_index {
 	/* Resizes that found the last one's move unfinished and finished it
 	 * at once: never, unless block_index.c's arithmetic is wrong. */
 	uint64_t hurried;
+	/*
+	 * Bytes of both tables, less the old one's chunks given back as the
+	 * move passed them (old_given of them): what a pool's statistics
+	 * count for its index (books_bytes), kept as the tables change.
+	 */
+	uint64_t bytes;
+	uint64_t old_given;
 };
 
 /* Where an iteration is: in the table (0) or the old one (1), at slot. */

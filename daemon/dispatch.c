@@ -235,6 +235,8 @@ dispatch_body(struct call *c)
 		return do_alloc_batch(c, r->alloc_batch);
 	case POOLMGR__REQUEST__BODY_FREE_BATCH:
 		return do_free_batch(c, r->free_batch);
+	case POOLMGR__REQUEST__BODY_PERSISTED:
+		return do_persisted(c, r->persisted);
 	default:
 		return refuse(c, -EOPNOTSUPP, "unknown request type");
 	}
@@ -250,6 +252,7 @@ send_reply(struct call *c)
 	size_t len;
 	bool big = c->rep->body_case == POOLMGR__REPLY__BODY_LIST ||
 		   c->rep->body_case == POOLMGR__REPLY__BODY_CLIENTS ||
+		   c->rep->body_case == POOLMGR__REPLY__BODY_PERSISTED ||
 		   c->rep->body_case == POOLMGR__REPLY__BODY_ALLOC_BATCH;
 
 	/*

@@ -1,7 +1,7 @@
 /*
  * dispatch_admin.c - requests on pools as a whole: create and destroy
  * (admin rights), open and close (a handle, within the pool's mode), and
- * the inspections: stats, list, trim, check and clients.
+ * the inspections: stats, list, trim, check, clients and persisted.
  *
  * Those that read a pool's state (stats, list, check, trim, and a destroy
  * that counts live blocks) first wait for the pool to settle
@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -19,9 +20,12 @@
 #include "log.h"
 #include "peer.h"
 #include "pool.h"
+#include "records.h"
 #include "session.h"
 
 #define MAX_LISTED_CLIENTS 400
+/* Entries of a ListPersisted reply: 1000 of at most 32 bytes fit one. */
+#define MAX_LISTED_PERSISTERS 1000
 /* The clients listed in one reply: a datagram, less the reply's fields. */
 #define CLIENTS_REPLY_MAX (PEER_MAX_MESSAGE - 1024)
 
@@ -225,6 +229,27 @@ get_pool(struct call *c, const Poolmgr__PoolRef *ref, bool write, int *err)
 }
 
 /*
+ * The daemon memory of p's books (PoolStats.books_bytes): metadata (the
+ * engine's and the share map's), a record per live block (all in its
+ * index) and per struct ref, at the bytes each takes in its chunk, the
+ * index's tables, the persisting uids' table and the pool's own struct.
+ * Each is a count kept as it changes: no walk.  What the record chunks
+ * hold beyond the records in use (their room not carved or given back,
+ * the spare) is the daemon's, shared by every pool: no pool's.  Handles
+ * are their sessions'.
+ */
+static uint64_t
+books_bytes(const struct dpool *p, uint64_t metadata)
+{
+	return metadata + sizeof(*p) +
+	       block_index_count(&p->blocks) *
+	       records_stride(sizeof(struct block)) +
+	       p->nrefs * records_stride(sizeof(struct ref)) +
+	       p->blocks.bytes +
+	       (uint64_t)p->charges_cap * sizeof(*p->charges);
+}
+
+/*
  * After wait_settled: no statistic shows work queued before the request
  * under way.  (Work others queued after it may show, if it waited
  * settle_wait_ms for it: a block still being released counts as allocated.)
@@ -251,6 +276,7 @@ fill_stats(Poolmgr__PoolStats *ps, struct dpool *p)
 	ps->invalid_frees = st.invalid_frees + p->invalid_frees;
 	ps->cached_bytes = st.cached_bytes;
 	ps->metadata_bytes = st.metadata_bytes + dpool_share_resident(p);
+	ps->books_bytes = books_bytes(p, ps->metadata_bytes);
 	ps->client_cached_bytes = p->client_cached;
 	ps->granularity = (uint32_t)st.granularity;
 	ps->page_size = (uint32_t)st.page_size;
@@ -462,5 +488,62 @@ do_clients(struct call *c, const Poolmgr__ListClients *m)
 	clients_reply.unlisted = (uint32_t)(open - n);
 	c->rep->body_case = POOLMGR__REPLY__BODY_CLIENTS;
 	c->rep->clients = &clients_reply;
+	return 0;
+}
+
+static Poolmgr__PersistedBy persisted_by[MAX_LISTED_PERSISTERS];
+static Poolmgr__PersistedBy *persisted_ptrs[MAX_LISTED_PERSISTERS];
+static Poolmgr__ListPersistedReply persisted_reply;
+
+/* The most bytes first, then by uid: the order ListPersisted lists in. */
+static int
+cmp_charges(const void *a, const void *b)
+{
+	const struct persist_charge *x = a, *y = b;
+
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	return (x->uid > y->uid) - (x->uid < y->uid);
+}
+
+/*
+ * The pool keeps its persisting uids' counts as blocks are persisted and
+ * freed (pool.c's charges), so this sorts a copy of them, one per uid,
+ * and walks no block.
+ */
+int
+do_persisted(struct call *c, const Poolmgr__ListPersisted *m)
+{
+	struct persist_charge *sorted = NULL;
+	struct dpool *p;
+	size_t i, n;
+	int rc;
+
+	if (!(p = get_pool(c, m->pool, false, &rc)))
+		return rc;
+	if ((rc = wait_settled(c, p)))
+		return rc;
+	if (p->ncharges && !(sorted = calloc(p->ncharges, sizeof(*sorted))))
+		return refuse(c, -ENOMEM, "out of memory");
+	if (p->ncharges) {
+		memcpy(sorted, p->charges, p->ncharges * sizeof(*sorted));
+		qsort(sorted, p->ncharges, sizeof(*sorted), cmp_charges);
+	}
+	n = p->ncharges < MAX_LISTED_PERSISTERS ? p->ncharges :
+						  MAX_LISTED_PERSISTERS;
+	for (i = 0; i < n; i++) {
+		poolmgr__persisted_by__init(&persisted_by[i]);
+		persisted_by[i].uid = sorted[i].uid;
+		persisted_by[i].blocks = sorted[i].blocks;
+		persisted_by[i].bytes = sorted[i].bytes;
+		persisted_ptrs[i] = &persisted_by[i];
+	}
+	free(sorted);
+	poolmgr__list_persisted_reply__init(&persisted_reply);
+	persisted_reply.n_uids = n;
+	persisted_reply.uids = persisted_ptrs;
+	persisted_reply.unlisted = (uint32_t)(p->ncharges - n);
+	c->rep->body_case = POOLMGR__REPLY__BODY_PERSISTED;
+	c->rep->persisted = &persisted_reply;
 	return 0;
 }

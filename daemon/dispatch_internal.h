@@ -67,6 +67,7 @@ int do_list(struct call *c);
 int do_trim(struct call *c, const Poolmgr__Trim *m);
 int do_check(struct call *c, const Poolmgr__Check *m);
 int do_clients(struct call *c, const Poolmgr__ListClients *m);
+int do_persisted(struct call *c, const Poolmgr__ListPersisted *m);
 
 /* dispatch_block.c */
 int do_alloc(struct call *c, const Poolmgr__Alloc *m);

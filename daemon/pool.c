@@ -642,9 +642,10 @@ dpool_persisted_by(const struct dpool *p, uid_t uid)
 	       p->charges[i].bytes : 0;
 }
 
-/* Add n bytes (two's complement to take away) to uid's charge. */
+/* Add n bytes of blocks blocks (two's complement to take away) to uid's
+ * charge. */
 static void
-charge_add(struct dpool *p, uid_t uid, uint64_t n)
+charge_add(struct dpool *p, uid_t uid, uint64_t n, uint64_t blocks)
 {
 	unsigned i = charge_index(p, uid);
 	struct persist_charge *c;
@@ -660,12 +661,13 @@ charge_add(struct dpool *p, uid_t uid, uint64_t n)
 		}
 		memmove(&p->charges[i + 1], &p->charges[i],
 			(p->ncharges - i) * sizeof(*c));
-		p->charges[i] = (struct persist_charge){uid, 0};
+		p->charges[i] = (struct persist_charge){uid, 0, 0};
 		p->ncharges++;
 	}
 	c = &p->charges[i];
 	c->bytes += n;
-	if (c->bytes == 0) {	/* none left */
+	c->blocks += blocks;
+	if (c->blocks == 0) {	/* none left */
 		p->ncharges--;
 		memmove(c, c + 1, (p->ncharges - i) * sizeof(*c));
 	}
@@ -686,14 +688,14 @@ persist(struct dpool *p, struct block *b, uid_t uid)
 {
 	holders_add(b, -b->size);
 	b->persister = uid;
-	charge_add(p, uid, b->size);
+	charge_add(p, uid, b->size, 1);
 	p->persistent_blocks++;
 }
 
 static void
 unpersist(struct dpool *p, struct block *b)
 {
-	charge_add(p, b->persister, -b->size);
+	charge_add(p, b->persister, -b->size, -1);
 	b->persister = NO_PERSISTER;
 	holders_add(b, b->size);
 	p->persistent_blocks--;
@@ -710,6 +712,7 @@ ref_add(struct block *b, struct handle *h)
 		hd->handle_bits = (uintptr_t)h | HOLD_INLINE;
 	else {
 		r = record_take(&ref_records);
+		h->pool->nrefs++;
 		r->block = b;
 		r->hold.handle_bits = (uintptr_t)h;
 		LIST_INSERT_HEAD(&b->refs, r, by_block);
@@ -755,6 +758,8 @@ ref_remove(struct block *b, struct hold *hd)
 		hold_promote(b, r);
 	else
 		b->first.handle_bits = 0;
+	if (r)			/* a ref's record went back */
+		h->pool->nrefs--;
 	b->nrefs--;
 	h->nrefs--;
 	if (h->session)		/* else closed: its session let go */
@@ -932,7 +937,7 @@ static void
 block_resized(struct dpool *p, struct block *b, uint64_t size)
 {
 	if (block_persistent(b))
-		charge_add(p, b->persister, size - b->size);
+		charge_add(p, b->persister, size - b->size, 0);
 	else
 		holders_add(b, size - b->size);
 	b->size = size;
@@ -1184,6 +1189,31 @@ holds_wrong(struct dpool *p, struct block *b)
 	return n != b->nrefs ? "holds not as many as counted" : NULL;
 }
 
+/*
+ * Are the counts the statistics read without a walk (nrefs, the charges'
+ * blocks) what the blocks say?  0, or -EFAULT with the problem.
+ */
+static int
+counts_wrong(struct dpool *p, char *problem, size_t len)
+{
+	struct block_index_iter it;
+	struct block *b;
+	uint64_t refs = 0, charged = 0;
+
+	BLOCK_INDEX_FOREACH(b, &p->blocks, &it)
+		refs += b->nrefs ? b->nrefs - 1 : 0;
+	for (unsigned i = 0; i < p->ncharges; i++)
+		charged += p->charges[i].blocks;
+	if (refs == p->nrefs && charged == p->persistent_blocks)
+		return 0;
+	snprintf(problem, len, "pool %s: %llu refs and %llu persistent "
+		 "blocks charged, the books say %llu and %llu", p->name,
+		 (unsigned long long)refs, (unsigned long long)charged,
+		 (unsigned long long)p->nrefs,
+		 (unsigned long long)p->persistent_blocks);
+	return -EFAULT;
+}
+
 int
 dpool_check(struct dpool *p, char *problem, size_t len)
 {
@@ -1239,7 +1269,8 @@ dpool_check(struct dpool *p, char *problem, size_t len)
 			return -EFAULT;
 		}
 	}
-	if (records_check(&block_records, problem, len) ||
+	if (counts_wrong(p, problem, len) ||
+	    records_check(&block_records, problem, len) ||
 	    records_check(&ref_records, problem, len))
 		return -EFAULT;
 	return session_check_pool(p, problem, len);

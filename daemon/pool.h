@@ -136,10 +136,11 @@ block_persistent(const struct block *b)
 	return b->persister != NO_PERSISTER;
 }
 
-/* Bytes of persistent blocks charged to one uid (struct dpool). */
+/* Persistent blocks charged to one uid, and their bytes (struct dpool). */
 struct persist_charge {
 	uid_t uid;
 	uint64_t bytes;
+	uint64_t blocks;
 };
 
 LIST_HEAD(handle_list, handle);
@@ -176,6 +177,8 @@ struct dpool {
 	 */
 	struct persist_charge *charges;
 	unsigned ncharges, charges_cap;
+	uint64_t nrefs;		/* struct ref records of its blocks' holders
+				 * (books_bytes: counted, never walked) */
 	uint64_t invalid_frees;	/* refused before reaching the engine */
 	struct handle_list handles;
 	uint32_t nhandles;

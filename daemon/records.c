@@ -139,7 +139,7 @@ static void
 records_setup(struct records *r)
 {
 	assert(r->size > 0 && r->size <= RECORDS_MAX_SIZE);
-	r->stride = (r->size + LINK - 1) & ~(LINK - 1);
+	r->stride = records_stride(r->size);
 	r->per_chunk = (uint32_t)((RECORDS_CHUNK - HEAD) / r->stride);
 	for (int k = 0; k <= SPARE; k++)
 		TAILQ_INIT(&r->lists[k]);

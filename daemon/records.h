@@ -43,6 +43,16 @@ struct records {
 
 #define RECORDS_INIT(bytes) { .size = (bytes) }
 
+/*
+ * The bytes a record of size bytes takes in its chunk: what a pool's
+ * statistics charge it for each record it has in use (books_bytes).
+ */
+static inline size_t
+records_stride(size_t size)
+{
+	return (size + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
+}
+
 /* A zeroed record, or NULL if no memory could be mapped for it. */
 void *records_take(struct records *r);
 /* Give back a record records_take gave. */

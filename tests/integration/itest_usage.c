@@ -1,0 +1,523 @@
+/*
+ * itest_usage.c - what a pool costs the daemon, and who persisted what in
+ * it: PoolStats.books_bytes and ListPersisted, through libpoolclient and
+ * poolctl.
+ *
+ *   books_follow_blocks_and_holders   10,000 blocks of 64 B raise
+ *       books_bytes, less metadata_bytes, by a struct block's record each
+ *       and the index's 10.7 to 48 bytes a block; a second client
+ *       process retaining them all adds a struct ref's record each,
+ *       exactly, and its exit takes them away again; freeing the blocks
+ *       brings it back to within a page of where it began.  books_bytes
+ *       is never below metadata_bytes, and the pool passes its check
+ *       (which recounts the daemon's counts) at every step.
+ *   stats_formats_show_books   `poolctl stats` prints books_bytes in text,
+ *       JSON, kv and Prometheus, the library's number in each.
+ *   persisted_by_two_uids   child processes of two uids persist blocks
+ *       and exit: pool_persisted lists each uid's blocks and the bytes of
+ *       their usable sizes, the larger first, and poolctl persisted prints
+ *       them in text, JSON, kv and Prometheus; freed, they are gone from
+ *       both.
+ *   bad_pools_are_refused   pool_persisted of no such pool is -ENOENT,
+ *       of a bad name -EINVAL, of a pool the caller may not read -EACCES;
+ *       `poolctl persisted` of no such pool says so and exits 1, of a bad
+ *       name exits 2.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "pool.h"
+#include "poolclient.h"
+#include "records.h"
+
+#define NBLOCKS 10000
+#define UID_A 65534		/* persists the larger blocks */
+#define UID_B 65533
+#define CONF								\
+	"[pool p]\nsize = 64M\nmode = 0666\nquota = 1M\n"		\
+	"[pool private]\nsize = 1M\nmode = 0600\n"
+
+/* Exit codes of docs/poolctl.md. */
+#define EXIT_FAILED	1
+#define EXIT_USAGE	2
+
+static struct {
+	struct daemon_proc d;
+	struct pool_conn *conn;
+	struct pool *pool;
+	pool_off_t offs[NBLOCKS];
+	char out[65536];
+	char err[4096];
+} fx;
+
+static void
+start(void)
+{
+	assert_int_equal(harness_start(&fx.d, CONF), 0);
+	assert_int_equal(pool_connect(fx.d.sock, &fx.conn), 0);
+	assert_int_equal(pool_open(fx.conn, "p", &fx.pool), 0);
+	/* Freed blocks go back to the daemon at once, not to a cache. */
+	assert_int_equal(pool_set_cache(fx.pool, 0), 0);
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	if (fx.pool)
+		pool_close(fx.pool);
+	fx.pool = NULL;
+	if (fx.conn)
+		pool_disconnect(fx.conn);
+	fx.conn = NULL;
+	if (fx.d.pid > 0)
+		assert_int_equal(harness_stop(&fx.d), 0);
+	return 0;
+}
+
+/* Run "poolctl ARGS": stdout in fx.out, stderr in fx.err; the exit code. */
+__attribute__((format(printf, 1, 2))) static int
+ctl(const char *fmt, ...)
+{
+	char args[256], cmd[768], errpath[200];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(errpath, sizeof(errpath), "%s/poolctl.err", fx.d.dir);
+	snprintf(cmd, sizeof(cmd), "%s/poolctl --socket %s %s 2>%s",
+		 harness_build(), fx.d.sock, args, errpath);
+	rc = harness_run(cmd, fx.out, sizeof(fx.out));
+	harness_read_text(errpath, fx.err, sizeof(fx.err));
+	printf("usage: `poolctl %s` -> %d\n", args, rc);
+	fflush(stdout);
+	return rc;
+}
+
+/* Fail, showing poolctl's output, unless text is in it. */
+static void
+expect_out(const char *text)
+{
+	if (!strstr(fx.out, text))
+		fail_msg("no \"%s\" in\n--- stdout:\n%s--- stderr:\n%s", text,
+			 fx.out, fx.err);
+}
+
+static void
+expect_exit(int got, int want)
+{
+	if (got != want)
+		fail_msg("exit %d, want %d\n--- stdout:\n%s--- stderr:\n%s",
+			 got, want, fx.out, fx.err);
+}
+
+static struct pool_stats
+stats(void)
+{
+	struct pool_stats st;
+	char problem[256];
+	int rc;
+
+	if ((rc = pool_check_by_name(fx.conn, "p", problem, sizeof(problem))))
+		fail_msg("check: %s: %s", pool_strerror(rc), problem);
+	if ((rc = pool_stats_by_name(fx.conn, "p", &st)))
+		fail_msg("stats: %s", pool_strerror(rc));
+	if (st.books_bytes < st.metadata_bytes)
+		fail_msg("books_bytes %" PRIu64 " < metadata_bytes %" PRIu64,
+			 st.books_bytes, st.metadata_bytes);
+	printf("usage: %" PRIu64 " blocks: books %" PRIu64 " B, metadata %"
+	       PRIu64 " B, %" PRIu64 " open handles\n", st.live_blocks,
+	       st.books_bytes, st.metadata_bytes, st.clients);
+	return st;
+}
+
+/* What the daemon's books take besides metadata_bytes. */
+static uint64_t
+records_of(const struct pool_stats *st)
+{
+	return st->books_bytes - st->metadata_bytes;
+}
+
+/* Wait (up to 10 s) until the pool has nhandles open handles. */
+static void
+wait_handles(uint64_t nhandles)
+{
+	struct pool_stats st;
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		assert_int_equal(pool_stats_by_name(fx.conn, "p", &st), 0);
+		if (st.clients == nhandles)
+			return;
+		harness_sleep_ms(10);
+	}
+	fail_msg("%" PRIu64 " open handles, not %" PRIu64, st.clients,
+		 nhandles);
+}
+
+/* ---- books_bytes ------------------------------------------------------- */
+
+struct retainer {
+	const char *sock;
+	int ready_fd, release_fd;
+	int parents[2];		/* the parent's ends: closed in the child */
+};
+
+/* A second client: retain every block, say so, wait to be let go. */
+static int
+retainer_run(void *arg)
+{
+	struct retainer *r = arg;
+	struct pool_conn *c;
+	struct pool *p;
+	char ch = 1;
+
+	close(r->parents[0]);
+	close(r->parents[1]);
+	if (pool_connect(r->sock, &c) || pool_open(c, "p", &p))
+		return 10;
+	for (size_t i = 0; i < NBLOCKS; i++)
+		if (pool_retain(p, fx.offs[i]))
+			return 11;
+	if (write(r->ready_fd, &ch, 1) != 1)
+		return 12;
+	(void)read(r->release_fd, &ch, 1);	/* EOF: let go */
+	return 0;
+}
+
+static void
+alloc_blocks(void)
+{
+	static size_t sizes[POOL_BATCH_MAX];
+
+	for (size_t i = 0; i < POOL_BATCH_MAX; i++)
+		sizes[i] = 64;
+	for (size_t i = 0; i < NBLOCKS; i += POOL_BATCH_MAX) {
+		size_t n = NBLOCKS - i < POOL_BATCH_MAX ? NBLOCKS - i
+							: POOL_BATCH_MAX;
+
+		assert_int_equal(pool_alloc_batch(fx.pool, n, sizes,
+						  &fx.offs[i]), 0);
+	}
+}
+
+static void
+free_blocks(void)
+{
+	for (size_t i = 0; i < NBLOCKS; i += POOL_BATCH_MAX) {
+		size_t n = NBLOCKS - i < POOL_BATCH_MAX ? NBLOCKS - i
+							: POOL_BATCH_MAX;
+
+		assert_int_equal(pool_free_batch(fx.pool, n, &fx.offs[i]), 0);
+	}
+}
+
+static void
+books_follow_blocks_and_holders(void **state)
+{
+	const uint64_t block = records_stride(sizeof(struct block));
+	const uint64_t ref = records_stride(sizeof(struct ref));
+	struct retainer r = {.sock = NULL};
+	struct pool_stats st0, st1, st2, st3, st4;
+	int ready[2], release[2];
+	pid_t pid;
+	char ch;
+
+	(void)state;
+	start();
+	st0 = stats();
+	alloc_blocks();
+	st1 = stats();
+	assert_int_equal(st1.live_blocks, st0.live_blocks + NBLOCKS);
+	/* The index: 8 bytes a slot, 4/3 to 4 slots a block (6 mid-move). */
+	if (records_of(&st1) < records_of(&st0) + NBLOCKS * (block + 10) ||
+	    records_of(&st1) > records_of(&st0) + NBLOCKS * (block + 48))
+		fail_msg("%d blocks took %" PRIu64 " B of books besides "
+			 "metadata, not %" PRIu64 " B of records and 10.7 to "
+			 "48 B of index each", NBLOCKS,
+			 records_of(&st1) - records_of(&st0), NBLOCKS * block);
+
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(release), 0);
+	r.sock = fx.d.sock;
+	r.ready_fd = ready[1];
+	r.release_fd = release[0];
+	r.parents[0] = ready[0];
+	r.parents[1] = release[1];
+	pid = harness_spawn(retainer_run, &r);
+	assert_true(pid > 0);
+	close(ready[1]);
+	close(release[0]);
+	if (read(ready[0], &ch, 1) != 1)
+		fail_msg("the retainer failed: exit %d", harness_wait(pid));
+	close(ready[0]);
+	st2 = stats();
+	/* Blocks and index unchanged: a ref's record per hold, no more. */
+	assert_int_equal(records_of(&st2), records_of(&st1) + NBLOCKS * ref);
+
+	close(release[1]);
+	assert_int_equal(harness_wait(pid), 0);
+	wait_handles(1);
+	st3 = stats();
+	assert_int_equal(records_of(&st3), records_of(&st1));
+
+	free_blocks();
+	st4 = stats();
+	assert_int_equal(st4.live_blocks, st0.live_blocks);
+	/* What is left of the index's tables, at the least size. */
+	if (records_of(&st4) > records_of(&st0) + 4096)
+		fail_msg("books besides metadata %" PRIu64 " B after the "
+			 "frees, %" PRIu64 " B before the blocks",
+			 records_of(&st4), records_of(&st0));
+}
+
+/* ---- poolctl stats ------------------------------------------------------ */
+
+static void
+stats_formats_show_books(void **state)
+{
+	struct pool_stats st;
+	char want[160];
+
+	(void)state;
+	start();
+	alloc_blocks();
+	st = stats();
+	assert_true(st.books_bytes > st.metadata_bytes +
+		    NBLOCKS * records_stride(sizeof(struct block)));
+
+	expect_exit(ctl("stats p --format=kv"), 0);
+	snprintf(want, sizeof(want), "p books_bytes %" PRIu64 "\n",
+		 st.books_bytes);
+	expect_out(want);
+	expect_exit(ctl("stats p --json=short"), 0);
+	snprintf(want, sizeof(want), "\"books_bytes\":%" PRIu64 ",",
+		 st.books_bytes);
+	expect_out(want);
+	expect_exit(ctl("stats --format=prometheus"), 0);
+	expect_out("# TYPE poolmgr_pool_books_bytes gauge\n");
+	snprintf(want, sizeof(want), "poolmgr_pool_books_bytes{pool=\"p\"} %"
+		 PRIu64 "\n", st.books_bytes);
+	expect_out(want);
+	expect_exit(ctl("stats p"), 0);
+	snprintf(want, sizeof(want), "(%" PRIu64 ")\n", st.books_bytes);
+	expect_out("daemon bookkeeping");
+	expect_out(want);
+	free_blocks();
+}
+
+/* ---- who persisted what ------------------------------------------------- */
+
+struct persister {
+	const char *sock;
+	size_t size, n;
+	int fd;			/* gets the usable bytes, then the offsets */
+};
+
+/* Persist n blocks of size, send their usable bytes and offsets, exit. */
+static int
+persister_run(void *arg)
+{
+	struct persister *a = arg;
+	pool_off_t offs[16];
+	struct pool_conn *c;
+	struct pool *p;
+	uint64_t bytes = 0;
+	size_t usable;
+
+	/*
+	 * No cache: a block it hands out reads as the size asked for (a cached
+	 * block's slack is the cache's), not the daemon's usable size, which
+	 * is what the quota and the persisted bytes count.
+	 */
+	if (pool_connect(a->sock, &c) || pool_open(c, "p", &p) ||
+	    pool_set_cache(p, 0))
+		return 10;
+	for (size_t i = 0; i < a->n; i++) {
+		if (pool_alloc(p, a->size, &offs[i]) ||
+		    pool_persist(p, offs[i]) ||
+		    pool_usable_size(p, offs[i], &usable))
+			return 11;
+		bytes += usable;
+	}
+	if (write(a->fd, &bytes, sizeof(bytes)) != sizeof(bytes) ||
+	    write(a->fd, offs, a->n * sizeof(*offs)) !=
+	    (ssize_t)(a->n * sizeof(*offs)))
+		return 12;
+	pool_disconnect(c);	/* the blocks outlive the handle */
+	return 0;
+}
+
+/* A child as uid persists n blocks of size: their bytes, offsets in offs. */
+static uint64_t
+persist_as(uid_t uid, size_t size, size_t n, pool_off_t *offs)
+{
+	struct persister a = {.sock = fx.d.sock, .size = size, .n = n};
+	uint64_t bytes;
+	int fds[2];
+	pid_t pid;
+
+	assert_int_equal(pipe(fds), 0);
+	a.fd = fds[1];
+	pid = harness_spawn_as(uid, uid, persister_run, &a);
+	close(fds[1]);
+	if (pid < 0) {
+		close(fds[0]);
+		skip();
+	}
+	assert_int_equal(harness_wait(pid), 0);
+	assert_int_equal(harness_read_full(fds[0], &bytes, sizeof(bytes)), 0);
+	assert_int_equal(harness_read_full(fds[0], offs, n * sizeof(*offs)),
+			 0);
+	close(fds[0]);
+	return bytes;
+}
+
+static void
+persisted_by_two_uids(void **state)
+{
+	pool_off_t offs_a[3], offs_b[5];
+	struct pool_persisted *pp;
+	uint64_t bytes_a, bytes_b;
+	size_t n, total;
+	char want[200];
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	start();
+	assert_int_equal(pool_persisted(fx.conn, "p", &pp, &n, &total), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(total, 0);
+	free(pp);
+
+	bytes_a = persist_as(UID_A, 1000, 3, offs_a);
+	bytes_b = persist_as(UID_B, 100, 5, offs_b);
+	assert_true(bytes_a >= 3000 && bytes_b >= 500 && bytes_a > bytes_b);
+	assert_int_equal(stats().persistent_blocks, 8);
+
+	assert_int_equal(pool_persisted(fx.conn, "p", &pp, &n, &total), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(total, 2);
+	assert_int_equal(pp[0].uid, UID_A);	/* the most bytes first */
+	assert_int_equal(pp[0].blocks, 3);
+	assert_int_equal(pp[0].bytes, bytes_a);
+	assert_int_equal(pp[1].uid, UID_B);
+	assert_int_equal(pp[1].blocks, 5);
+	assert_int_equal(pp[1].bytes, bytes_b);
+	free(pp);
+
+	expect_exit(ctl("persisted p"), 0);
+	expect_out("OF QUOTA");
+	snprintf(want, sizeof(want), " %d        3 ", UID_A);
+	expect_out(want);
+	expect_exit(ctl("persisted --json=short"), 0);
+	snprintf(want, sizeof(want), "{\"pool\":\"p\",\"uid\":%d,\"blocks\":3,"
+		 "\"bytes\":%" PRIu64 ",\"quota\":1048576}", UID_A, bytes_a);
+	expect_out(want);
+	expect_exit(ctl("persisted p --format=kv"), 0);
+	snprintf(want, sizeof(want), "p persisted_bytes.%d %" PRIu64 "\n"
+		 "p persisted_blocks.%d 5\np persisted_bytes.%d %" PRIu64 "\n",
+		 UID_A, bytes_a, UID_B, UID_B, bytes_b);
+	expect_out(want);
+	expect_exit(ctl("persisted --format=prometheus"), 0);
+	expect_out("# TYPE poolmgr_pool_persisted_bytes gauge\n");
+	snprintf(want, sizeof(want), "poolmgr_pool_persisted_bytes{pool=\"p\","
+		 "uid=\"%d\"} %" PRIu64 "\n", UID_B, bytes_b);
+	expect_out(want);
+	snprintf(want, sizeof(want), "poolmgr_pool_persisted_blocks{pool=\"p\","
+		 "uid=\"%d\"} 3\n", UID_A);
+	expect_out(want);
+
+	/* The pool's references go with a free by any handle of it. */
+	assert_int_equal(pool_free_batch(fx.pool, 3, offs_a), 0);
+	assert_int_equal(pool_persisted(fx.conn, "p", &pp, &n, &total), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(pp[0].uid, UID_B);
+	free(pp);
+	assert_int_equal(pool_free_batch(fx.pool, 5, offs_b), 0);
+	assert_int_equal(pool_persisted(fx.conn, "p", &pp, &n, &total), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(total, 0);
+	free(pp);
+	assert_int_equal(stats().persistent_blocks, 0);
+	expect_exit(ctl("persisted p --format=kv"), 0);
+	assert_string_equal(fx.out, "");
+}
+
+struct stranger {
+	const char *sock;
+};
+
+/* Another uid may not read pool private. */
+static int
+stranger_run(void *arg)
+{
+	struct stranger *s = arg;
+	struct pool_persisted *pp;
+	struct pool_conn *c;
+	size_t n, total;
+
+	if (pool_connect(s->sock, &c))
+		return 10;
+	return pool_persisted(c, "private", &pp, &n, &total) == -EACCES ? 0
+									: 11;
+}
+
+static void
+bad_pools_are_refused(void **state)
+{
+	struct pool_persisted *pp = (void *)1;
+	struct stranger s;
+	size_t n, total;
+	pid_t pid;
+
+	(void)state;
+	start();
+	assert_int_equal(pool_persisted(fx.conn, "nope", &pp, &n, &total),
+			 -ENOENT);
+	assert_null(pp);
+	assert_int_equal(pool_persisted(fx.conn, NULL, &pp, &n, &total),
+			 -EINVAL);
+	assert_int_equal(pool_persisted(fx.conn, "p", NULL, &n, &total),
+			 -EINVAL);
+	s.sock = fx.d.sock;
+	if ((pid = harness_spawn_as(UID_A, UID_A, stranger_run, &s)) > 0)
+		assert_int_equal(harness_wait(pid), 0);
+
+	expect_exit(ctl("persisted nope"), EXIT_FAILED);
+	if (!strstr(fx.err, "no such pool: nope"))
+		fail_msg("stderr: %s", fx.err);
+	expect_exit(ctl("persisted 'bad/name'"), EXIT_USAGE);
+	expect_exit(ctl("persisted p --format=xml"), EXIT_USAGE);
+	/* The daemon still serves. */
+	expect_exit(ctl("persisted p"), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(books_follow_blocks_and_holders,
+					  teardown),
+		cmocka_unit_test_teardown(stats_formats_show_books, teardown),
+		cmocka_unit_test_teardown(persisted_by_two_uids, teardown),
+		cmocka_unit_test_teardown(bad_pools_are_refused, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
