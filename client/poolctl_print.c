@@ -591,10 +591,10 @@ print_persisted_text(const struct persisted_row *r, size_t n)
 		if (strlen(r[i].pool) > w)
 			w = strlen(r[i].pool);
 	}
-	printf("%-*s %10s %8s %10s %8s\n", (int)w, "POOL", "UID", "BLOCKS",
+	printf("%-*s %10s %8s %10s %9s\n", (int)w, "POOL", "UID", "BLOCKS",
 	    "BYTES", "OF QUOTA");
 	for (i = 0; i < n; i++)
-		printf("%-*s %10" PRIu32 " %8" PRIu64 " %10s %8s\n", (int)w,
+		printf("%-*s %10" PRIu32 " %8" PRIu64 " %10s %9s\n", (int)w,
 		    safe(r[i].pool).s, r[i].by.uid, r[i].by.blocks,
 		    human(r[i].by.bytes).s,
 		    quota_share(r[i].by.bytes, r[i].quota).s);

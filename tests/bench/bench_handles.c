@@ -41,8 +41,10 @@
  * holder (daemon/records.c).  Printed: the daemon's VmRSS before, after
  * the allocation and after the free and trim (/proc/PID/status), the
  * growth per block, what stayed per block after the free, the daemon's
- * mappings (lines of /proc/PID/maps) at each point, and its CPU time per
- * block allocated and freed (schedstat).
+ * mappings (lines of /proc/PID/maps) at each point, its CPU time per
+ * block allocated and freed (schedstat), and the growth of the pool's
+ * books_bytes per block, what the daemon says its books cost, beside the
+ * VmRSS it measures.
  *
  * In lookup and quota the client and the daemon are pinned while they
  * are timed: to one CPU, then (another daemon) to two.  A round trip to a
@@ -682,6 +684,7 @@ measure_records(const char *bin)
 	pool_off_t *offs = calloc(n, sizeof(*offs));
 	struct pool_conn *c = NULL;
 	struct pool *p = NULL;
+	struct pool_stats st[2];
 	struct daemon d;
 	long rss[3], maps[3];
 	double cpu[3];
@@ -689,7 +692,8 @@ measure_records(const char *bin)
 
 	if (!offs || start(&d, bin, "", 1ull << 30, 0, &c))
 		goto out_free;
-	if (pool_open(c, "p", &p) || pool_set_cache(p, 0))
+	if (pool_open(c, "p", &p) || pool_set_cache(p, 0) ||
+	    pool_stats(p, &st[0]))
 		goto out;
 	rss[0] = status_kb(d.pid, "VmRSS:");
 	maps[0] = maps_count(d.pid);
@@ -699,6 +703,8 @@ measure_records(const char *bin)
 	cpu[1] = daemon_cpu_sec(d.pid);
 	rss[1] = status_kb(d.pid, "VmRSS:");
 	maps[1] = maps_count(d.pid);
+	if (pool_stats(p, &st[1]))
+		goto out;
 	if (records_batches(p, offs, false))
 		goto out;
 	cpu[2] = daemon_cpu_sec(d.pid);
@@ -711,11 +717,12 @@ measure_records(const char *bin)
 		goto out;
 	}
 	printf("| %zu | %ld kB | %ld kB | %.1f B | %ld kB | %.1f B | "
-	       "%ld / %ld / %ld | %.0f ns | %.0f ns |\n", n, rss[0], rss[1],
-	       (double)(rss[1] - rss[0]) * 1024 / (double)n, rss[2],
+	       "%ld / %ld / %ld | %.0f ns | %.0f ns | %.1f B |\n", n, rss[0],
+	       rss[1], (double)(rss[1] - rss[0]) * 1024 / (double)n, rss[2],
 	       (double)(rss[2] - rss[0]) * 1024 / (double)n, maps[0], maps[1],
 	       maps[2], (cpu[1] - cpu[0]) * 1e9 / (double)n,
-	       (cpu[2] - cpu[1]) * 1e9 / (double)n);
+	       (cpu[2] - cpu[1]) * 1e9 / (double)n,
+	       (double)(st[1].books_bytes - st[0].books_bytes) / (double)n);
 	err = 0;
 out:
 	pool_close(p);
@@ -821,11 +828,11 @@ main(int argc, char **argv)
 		       "of 64 B with pool_alloc_batch (cache off, 1 GiB "
 		       "pool), then frees them all and trims; its mappings "
 		       "at each point, its CPU time per block allocated and "
-		       "freed\n\n");
+		       "freed, and books_bytes' growth per block\n\n");
 		printf("| blocks | VmRSS before | with them | per block | "
 		       "after free + trim | kept per block | mappings | "
-		       "CPU per alloc | per free |\n");
-		printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+		       "CPU per alloc | per free | books_bytes per block |\n");
+		printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
 		if (measure_records(bin))
 			failed = 1;
 	}

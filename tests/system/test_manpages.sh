@@ -118,6 +118,7 @@ echo "$keys" | {
 		case $fn in
 		json_stats)	cmd=list ;;
 		json_client)	cmd=clients ;;
+		json_persisted)	cmd=persisted ;;
 		print_*)	cmd=${fn#print_} ;;
 		*)		echo "test_manpages: FAIL: JSON key $key is" \
 				    "added in $fn(), which is no command's"
