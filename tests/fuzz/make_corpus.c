@@ -629,8 +629,8 @@ d_free_batch(struct seed *s, unsigned ctl, uint32_t handle,
 	d_req(s, ctl, &r);
 }
 
-/* Stats, Trim and Check name a pool by handle or by name. */
-enum pool_req { P_STATS, P_TRIM, P_CHECK };
+/* Stats, Trim, Check and ListPersisted name a pool by handle or by name. */
+enum pool_req { P_STATS, P_TRIM, P_CHECK, P_PERSISTED };
 
 static void
 d_poolref(struct seed *s, unsigned ctl, enum pool_req what,
@@ -640,6 +640,7 @@ d_poolref(struct seed *s, unsigned ctl, enum pool_req what,
 	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
 	Poolmgr__Trim t = POOLMGR__TRIM__INIT;
 	Poolmgr__Check c = POOLMGR__CHECK__INIT;
+	Poolmgr__ListPersisted lp = POOLMGR__LIST_PERSISTED__INIT;
 
 	ref.handle = handle;
 	ref.name = (char *)(name ? name : "");
@@ -657,6 +658,11 @@ d_poolref(struct seed *s, unsigned ctl, enum pool_req what,
 		c.pool = &ref;
 		r.body_case = POOLMGR__REQUEST__BODY_CHECK;
 		r.check = &c;
+		break;
+	case P_PERSISTED:
+		lp.pool = &ref;
+		r.body_case = POOLMGR__REQUEST__BODY_PERSISTED;
+		r.persisted = &lp;
 		break;
 	}
 	d_req(s, ctl, &r);
@@ -727,6 +733,7 @@ static void
 single_seeds(void)
 {
 	struct seed s;
+	uint64_t a;
 
 	d_begin(&s, 0);
 	d_hello(&s, 0, 1, "client");
@@ -895,6 +902,21 @@ single_seeds(void)
 	d_poolref(&s, 0, P_STATS, 0, "nope");
 	d_poolref(&s, 0, P_STATS, 5, NULL);
 	write_seed("fuzz_dispatch", "stats", &s);
+
+	mirror_reset();
+	d_begin(&s, F_HELLO);
+	d_open(&s, 0, "f", false);
+	d_alloc(&s, 0, 1, 100, 0, false, 0);
+	a = mirror_alloc(100);
+	d_persist(&s, 0, 1, a);
+	d_poolref(&s, 0, P_PERSISTED, 1, NULL);
+	d_poolref(&s, 0, P_PERSISTED, 0, "f");
+	d_poolref(&s, 0, P_PERSISTED, 0, "nope");
+	d_poolref(&s, 0, P_PERSISTED, 5, NULL);
+	d_free(&s, 0, 1, a);
+	d_free(&s, 0, 1, a);
+	d_poolref(&s, 0, P_PERSISTED, 0, "f");
+	write_seed("fuzz_dispatch", "persisted", &s);
 
 	d_begin(&s, F_HELLO);
 	d_list(&s, 0);
