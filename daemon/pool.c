@@ -642,8 +642,8 @@ dpool_persisted_by(const struct dpool *p, uid_t uid)
 	       p->charges[i].bytes : 0;
 }
 
-/* Add n bytes of blocks blocks (two's complement to take away) to uid's
- * charge. */
+/* Add n bytes in blocks blocks (each two's complement to take away) to
+ * uid's charge. */
 static void
 charge_add(struct dpool *p, uid_t uid, uint64_t n, uint64_t blocks)
 {
