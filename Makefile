@@ -17,7 +17,7 @@ DEB_PKGS := build-essential pkgconf libbsd-dev libcmocka-dev \
             libjemalloc-dev libmimalloc-dev libevent-dev \
             libprotobuf-c-dev protobuf-c-compiler libinih-dev libjson-c-dev \
             libsystemd-dev systemd mandoc clang libclang-rt-14-dev cppcheck \
-            valgrind
+            valgrind time
 
 CFLAGS_BASE := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow \
                -Wmissing-prototypes -Wstrict-prototypes -D_GNU_SOURCE \
@@ -132,7 +132,8 @@ UNITS     := $(BUILD)/systemd/poolmgrd.service $(BUILD)/systemd/poolmgrd.socket
 PROGRAMS := $(BUILD)/poolmgrd $(BUILD)/poolctl $(LIB_SO) $(LIB_A) $(EXAMPLES) \
             $(UNITS) $(BUILD)/poolclient.pc
 
-.PHONY: FORCE all build test check-suite check-tsan bench bench-instr run run-daemon deps clean install \
+.PHONY: FORCE all build test check-build check-suite check-tsan \
+        check-tsan-build bench bench-instr run run-daemon deps clean install \
         uninstall fuzz fuzzers stress lint
 
 # The public targets install packages first, then build in a fresh make:
@@ -273,24 +274,36 @@ $(BUILD)/bench/bench_boost: $(BENCH_DIR)/bench_boost.o $(BENCH_COMMON)
 # ThreadSanitizer.
 RESULTS := $(BUILD)/test-results.txt $(BUILD)/test-results-nocache.txt \
            $(BUILD)/asan/test-results.txt $(BUILD)/tsan/test-results.txt
+# Wall and CPU seconds of each build and run phase, for tests/summary.sh.
+PHASES := $(BUILD)/test-phases.txt
+timed   = /usr/bin/time -a -o $(PHASES) -f '$(1) %e %U %S'
+ASAN_FLAGS := BUILD=$(BUILD)/asan SAN=1 OPT=-O1
 test: deps
-	@rm -f $(RESULTS)
-	-$(MAKE) --no-print-directory check-suite
-	-$(MAKE) --no-print-directory check-suite BUILD=$(BUILD)/asan SAN=1 \
-	  OPT=-O1
-	-$(MAKE) --no-print-directory check-tsan
-	@sh tests/summary.sh $(RESULTS)
+	@rm -f $(RESULTS) $(PHASES)
+	-@$(call timed,build) $(MAKE) --no-print-directory check-build
+	-@$(call timed,run) $(MAKE) --no-print-directory check-suite
+	-@$(call timed,build-asan) $(MAKE) --no-print-directory check-build \
+	  $(ASAN_FLAGS)
+	-@$(call timed,run-asan) $(MAKE) --no-print-directory check-suite \
+	  $(ASAN_FLAGS)
+	-@$(call timed,build-tsan) $(MAKE) --no-print-directory check-tsan-build
+	-@$(call timed,run-tsan) $(MAKE) --no-print-directory check-tsan
+	@sh tests/summary.sh -p $(PHASES) $(RESULTS)
 
 TSAN_TESTS := itest_threads itest_cache
 TSAN_FLAGS := BUILD=$(BUILD)/tsan OPT=-O1 CFLAGS_EXTRA=-fsanitize=thread \
               LDFLAGS=-fsanitize=thread
-check-tsan:
+check-tsan-build:
 	@$(MAKE) --no-print-directory $(TSAN_FLAGS) $(BUILD)/tsan/poolmgrd \
 	  $(TSAN_TESTS:%=$(BUILD)/tsan/tests/%)
+
+check-tsan: check-tsan-build
 	@POOLMGR_BUILD=$(BUILD)/tsan sh tests/run.sh $(BUILD)/tsan \
 	  $(TSAN_TESTS:%=$(BUILD)/tsan/tests/%)
 
-check-suite: $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS) $(COST_DRIVER)
+check-build: $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS) $(COST_DRIVER)
+
+check-suite: check-build
 	-@POOLMGR_BUILD=$(BUILD) sh tests/run.sh $(BUILD) $(UNIT_BINS) \
 	  $(ITEST_BINS) $(SYSTEM_TESTS)
 ifneq ($(SAN),1)

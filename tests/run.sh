@@ -1,8 +1,10 @@
 #!/bin/sh
 # Run test programs; keep each one's output in BUILD/logs/NAME[TAG].log and
-# print it.  Writes "NAME[TAG] passed failed" lines to
-# BUILD/test-results[TAG].txt.  TAG (from $TEST_TAG, may be empty) names a
-# second run of the same programs in another setting, such as "-nocache".
+# print it.  Writes "NAME[TAG] passed failed wall cpu" lines to
+# BUILD/test-results[TAG].txt, wall and CPU (user + system, the program's
+# and its waited-for children's, such as the daemon it started) in
+# seconds.  TAG (from $TEST_TAG, may be empty) names a second run of the
+# same programs in another setting, such as "-nocache".
 # Each program runs for at most $TEST_TIMEOUT seconds (default 900, far
 # above the slowest under ASan) and is then sent SIGTERM, and SIGKILL
 # 30 s later: a hung one counts as failed instead of hanging the run.
@@ -17,8 +19,10 @@ status=0
 for prog in "$@"; do
 	name=$(basename "$prog")$tag
 	log="$build/logs/$name.log"
+	times="$build/logs/$name.time"
 	start=$(date +%s)
-	timeout --verbose --kill-after=30 "$limit" "$prog" > "$log" 2>&1
+	/usr/bin/time -q -o "$times" -f '%e %U %S' \
+	    timeout --verbose --kill-after=30 "$limit" "$prog" > "$log" 2>&1
 	rc=$?
 	# 124: timed out and ended by SIGTERM; 137 at the limit: by SIGKILL.
 	if [ "$rc" -eq 124 ] ||
@@ -37,7 +41,8 @@ for prog in "$@"; do
 	failed=${failed:-0}
 	# A program that died or exited non-zero without reporting counts as failed.
 	if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
-	echo "$name $passed $failed" >> "$results"
+	spent=$(awk 'NF == 3 { printf "%.1f %.1f", $1, $2 + $3 }' "$times")
+	echo "$name $passed $failed ${spent:-0 0}" >> "$results"
 	[ "$rc" -ne 0 ] && status=1
 done
 exit $status
