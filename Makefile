@@ -280,6 +280,7 @@ timed   = /usr/bin/time -a -o $(PHASES) -f '$(1) %e %U %S'
 ASAN_FLAGS := BUILD=$(BUILD)/asan SAN=1 OPT=-O1
 test: deps
 	@rm -f $(RESULTS) $(PHASES)
+	@mkdir -p $(BUILD)
 	-@$(call timed,build) $(MAKE) --no-print-directory check-build
 	-@$(call timed,run) $(MAKE) --no-print-directory check-suite
 	-@$(call timed,build-asan) $(MAKE) --no-print-directory check-build \
