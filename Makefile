@@ -143,7 +143,8 @@ all: deps
 
 build: $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS) $(COST_DRIVER)
 
-$(PROTO_C) $(PROTO_H): proto/poolmgr.proto
+# One protoc-c run makes both (&:), also when make runs jobs side by side.
+$(PROTO_C) $(PROTO_H) &: proto/poolmgr.proto
 	@mkdir -p $(BUILD)/proto
 	protoc-c --c_out=$(BUILD)/proto --proto_path=proto $<
 
@@ -272,22 +273,30 @@ $(BUILD)/bench/bench_boost: $(BENCH_DIR)/bench_boost.o $(BENCH_COMMON)
 # in the plain build they run once more with it off.
 # The tests where many threads share a handle run once more under
 # ThreadSanitizer.
+# The trees are built with as many jobs as there are CPUs, unless make was
+# given -j itself; tests/run.sh runs the programs TEST_JOBS at a time (2,
+# or 1 on one CPU), TEST_ALONE's by themselves: they measure the daemon's
+# memory, or count what other clients get done while it works in steps.
 RESULTS := $(BUILD)/test-results.txt $(BUILD)/test-results-nocache.txt \
            $(BUILD)/asan/test-results.txt $(BUILD)/tsan/test-results.txt
 # Wall and CPU seconds of each build and run phase, for tests/summary.sh.
 PHASES := $(BUILD)/test-phases.txt
 timed   = /usr/bin/time -a -o $(PHASES) -f '$(1) %e %U %S'
+jobs    = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc 2>/dev/null || echo 1))
 ASAN_FLAGS := BUILD=$(BUILD)/asan SAN=1 OPT=-O1
+TEST_ALONE ?= itest_memory itest_release itest_wait itest_dropping
+export TEST_ALONE
 test: deps
 	@rm -f $(RESULTS) $(PHASES)
 	@mkdir -p $(BUILD)
-	-@$(call timed,build) $(MAKE) --no-print-directory check-build
+	-@$(call timed,build) $(MAKE) --no-print-directory $(jobs) check-build
 	-@$(call timed,run) $(MAKE) --no-print-directory check-suite
-	-@$(call timed,build-asan) $(MAKE) --no-print-directory check-build \
-	  $(ASAN_FLAGS)
+	-@$(call timed,build-asan) $(MAKE) --no-print-directory $(jobs) \
+	  check-build $(ASAN_FLAGS)
 	-@$(call timed,run-asan) $(MAKE) --no-print-directory check-suite \
 	  $(ASAN_FLAGS)
-	-@$(call timed,build-tsan) $(MAKE) --no-print-directory check-tsan-build
+	-@$(call timed,build-tsan) $(MAKE) --no-print-directory $(jobs) \
+	  check-tsan-build
 	-@$(call timed,run-tsan) $(MAKE) --no-print-directory check-tsan
 	@sh tests/summary.sh -p $(PHASES) $(RESULTS)
 

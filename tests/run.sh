@@ -5,6 +5,15 @@
 # and its waited-for children's, such as the daemon it started) in
 # seconds.  TAG (from $TEST_TAG, may be empty) names a second run of the
 # same programs in another setting, such as "-nocache".
+#
+# $TEST_JOBS programs (default 2, or 1 on one CPU) run at a time: most
+# spend their time waiting on their own daemon, each on a socket of its
+# own.  Those named in $TEST_ALONE (file names, such as itest_memory) run
+# by themselves, after the others: they measure the daemon's memory or
+# the time things take, or use the machine whole.  The outputs are
+# printed, and the results written, in the order given, as each program
+# and all before it are done.
+#
 # Each program runs for at most $TEST_TIMEOUT seconds (default 900, far
 # above the slowest under ASan) and is then sent SIGTERM, and SIGKILL
 # 30 s later: a hung one counts as failed instead of hanging the run.
@@ -12,11 +21,11 @@
 build=$1; shift
 tag=${TEST_TAG:-}
 limit=${TEST_TIMEOUT:-900}
-mkdir -p "$build/logs"
-results="$build/test-results$tag.txt"
-: > "$results"
-status=0
-for prog in "$@"; do
+
+# One program: its log, BUILD/logs/NAME.res (its results line) and
+# BUILD/logs/NAME.rc (its exit code), the last written last.
+run_one() {
+	prog=$1
 	name=$(basename "$prog")$tag
 	log="$build/logs/$name.log"
 	times="$build/logs/$name.time"
@@ -30,7 +39,6 @@ for prog in "$@"; do
 		echo "$name: TIMED OUT after $limit s (TEST_TIMEOUT), killed;" \
 		    "counted as failed" >> "$log"
 	fi
-	cat "$log"
 	passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
 	failed=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
 	if [ -z "$passed$failed" ]; then
@@ -42,7 +50,62 @@ for prog in "$@"; do
 	# A program that died or exited non-zero without reporting counts as failed.
 	if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 	spent=$(awk 'NF == 3 { printf "%.1f %.1f", $1, $2 + $3 }' "$times")
-	echo "$name $passed $failed ${spent:-0 0}" >> "$results"
-	[ "$rc" -ne 0 ] && status=1
+	echo "$name $passed $failed ${spent:-0 0}" > "$log.res"
+	echo "$rc" > "$log.rc"
+}
+
+if [ "${1:-}" = --one ]; then
+	run_one "$2"
+	exit 0
+fi
+
+is_alone() {
+	for a in ${TEST_ALONE:-}; do
+		[ "$a" = "$(basename "$1")" ] && return 0
+	done
+	return 1
+}
+
+jobs=${TEST_JOBS:-$(nproc 2>/dev/null || echo 1)}
+[ -n "${TEST_JOBS:-}" ] || [ "$jobs" -le 2 ] || jobs=2
+mkdir -p "$build/logs"
+results="$build/test-results$tag.txt"
+: > "$results"
+done="$build/logs/.ran$tag"
+rm -f "$done"
+for prog in "$@"; do
+	log="$build/logs/$(basename "$prog")$tag.log"
+	rm -f "$log.res" "$log.rc"
 done
+
+# The runner: the others $jobs at a time, then the lone ones one by one.
+export TEST_TAG TEST_TIMEOUT
+(
+	for prog in "$@"; do
+		is_alone "$prog" || printf '%s\n' "$prog"
+	done | xargs -r -d '\n' -n 1 -P "$jobs" sh "$0" "$build" --one
+	for prog in "$@"; do
+		is_alone "$prog" && sh "$0" "$build" --one "$prog"
+	done
+	touch "$done"
+) &
+runner=$!
+
+status=0
+for prog in "$@"; do
+	name=$(basename "$prog")$tag
+	log="$build/logs/$name.log"
+	while [ ! -f "$log.rc" ] && [ ! -f "$done" ]; do
+		sleep 0.2
+	done
+	if [ ! -f "$log.rc" ]; then
+		echo "$name: never ran (the runner ended first)" >> "$log"
+		echo "$name 0 1 0 0" > "$log.res"
+		echo 1 > "$log.rc"
+	fi
+	cat "$log"
+	cat "$log.res" >> "$results"
+	[ "$(cat "$log.rc")" -ne 0 ] && status=1
+done
+wait "$runner"
 exit $status
