@@ -9,10 +9,12 @@
 # $TEST_JOBS programs (default 2, or 1 on one CPU) run at a time: most
 # spend their time waiting on their own daemon, each on a socket of its
 # own.  Those named in $TEST_ALONE (file names, such as itest_memory) run
-# by themselves, after the others: they measure the daemon's memory or
-# the time things take, or use the machine whole.  The outputs are
-# printed, and the results written, in the order given, as each program
-# and all before it are done.
+# by themselves, before the others: they measure the daemon's memory, or
+# count what other clients get done while the daemon works in steps.
+# Then those named in $TEST_FIRST start first (the longest: the others
+# fill the second CPU meanwhile).  The outputs are printed, and the results
+# written, in the order given, as each program and all before it are
+# done.
 #
 # Each program runs for at most $TEST_TIMEOUT seconds (default 900, far
 # above the slowest under ASan) and is then sent SIGTERM, and SIGKILL
@@ -59,9 +61,10 @@ if [ "${1:-}" = --one ]; then
 	exit 0
 fi
 
-is_alone() {
-	for a in ${TEST_ALONE:-}; do
-		[ "$a" = "$(basename "$1")" ] && return 0
+# Whether the list $1 names the program $2.
+named() {
+	for a in $1; do
+		[ "$a" = "$(basename "$2")" ] && return 0
 	done
 	return 1
 }
@@ -78,15 +81,26 @@ for prog in "$@"; do
 	rm -f "$log.res" "$log.rc"
 done
 
-# The runner: the others $jobs at a time, then the lone ones one by one.
+# The runner: the lone ones one by one, then the first and the others,
+# $jobs at a time.  Lone ones first, so that the outputs of the rest can
+# be printed as they come.
 export TEST_TAG TEST_TIMEOUT
 (
 	for prog in "$@"; do
-		is_alone "$prog" || printf '%s\n' "$prog"
-	done | xargs -r -d '\n' -n 1 -P "$jobs" sh "$0" "$build" --one
-	for prog in "$@"; do
-		is_alone "$prog" && sh "$0" "$build" --one "$prog"
+		named "${TEST_ALONE:-}" "$prog" &&
+		    sh "$0" "$build" --one "$prog"
 	done
+	{
+		for prog in "$@"; do
+			named "${TEST_ALONE:-}" "$prog" ||
+			    ! named "${TEST_FIRST:-}" "$prog" ||
+			    printf '%s\n' "$prog"
+		done
+		for prog in "$@"; do
+			named "${TEST_FIRST:-} ${TEST_ALONE:-}" "$prog" ||
+			    printf '%s\n' "$prog"
+		done
+	} | xargs -r -d '\n' -n 1 -P "$jobs" sh "$0" "$build" --one
 	touch "$done"
 ) &
 runner=$!
