@@ -345,11 +345,38 @@ harness_restart(struct daemon_proc *d)
 	return wait_listening(d);
 }
 
+/* How many of the daemon's log lines tell of a SIGHUP, whatever came of it. */
+static int
+reloads_logged(const struct daemon_proc *d)
+{
+	char line[1024];
+	FILE *f;
+	int n = 0;
+
+	if (!(f = fopen(d->log, "r")))
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "poolmgrd: SIGHUP: "))
+			n++;
+	fclose(f);
+	return n;
+}
+
+/*
+ * The daemon reads the file and applies it in the one turn of its loop
+ * that handles the signal, and logs a "SIGHUP: " line there whether it
+ * reloads or keeps the running configuration: every request sent once
+ * that line is in the log is served after the reload.  Wait for it (at
+ * most 10 s, then go on: the test's own checks say what went wrong).
+ */
 void
 harness_reload(struct daemon_proc *d)
 {
+	int before = reloads_logged(d), i;
+
 	kill(d->pid, SIGHUP);
-	harness_sleep_ms(200);
+	for (i = 0; i < 2000 && reloads_logged(d) == before; i++)
+		harness_sleep_ms(5);
 }
 
 int

@@ -124,7 +124,10 @@ pid_t harness_exec_daemon(const struct daemon_proc *d, const char *log);
  */
 int harness_restart(struct daemon_proc *d);
 
-/* Send SIGHUP and wait a moment for the reload. */
+/*
+ * Send SIGHUP and wait until the daemon has logged what it made of it: the
+ * requests sent afterwards see the reloaded configuration, or the kept one.
+ */
 void harness_reload(struct daemon_proc *d);
 /*
  * Write d's configuration again, as harness_start does with extra_config,
