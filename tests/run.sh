@@ -24,8 +24,9 @@ build=$1; shift
 tag=${TEST_TAG:-}
 limit=${TEST_TIMEOUT:-900}
 
-# One program: its log, BUILD/logs/NAME.res (its results line) and
-# BUILD/logs/NAME.rc (its exit code), the last written last.
+# One program: its log, LOG.res (its results line) and LOG.rc (its exit
+# code), the last written last.  The runner below starts each one as
+# `tests/run.sh BUILD --one PROGRAM`.
 run_one() {
 	prog=$1
 	name=$(basename "$prog")$tag
