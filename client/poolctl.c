@@ -264,30 +264,40 @@ parse_format(const struct ctl *ctl, enum format *fmt)
 	return 0;
 }
 
+/*
+ * The stats of the pool a command names (argv[0], in *one), or of every
+ * pool when it names none (*ps then malloc'd): connects first.
+ */
+static int
+pools_asked(struct ctl *ctl, const char *cmd, int argc, char **argv,
+    struct pool_stats *one, struct pool_stats **ps, size_t *n)
+{
+	int	 rc, error;
+
+	if (argc == 1 && (rc = check_pool_name(cmd, argv[0])) != 0)
+		return rc;
+	if ((rc = ctl_connect(ctl)) != 0)
+		return rc;
+	if (argc != 1)
+		return get_pools(ctl, ps, n);
+	if ((error = pool_stats_by_name(ctl->conn, argv[0], one)) != 0)
+		return fail_pool(error, cmd, argv[0], NULL);
+	*ps = one;
+	*n = 1;
+	return 0;
+}
+
 static int
 cmd_stats(struct ctl *ctl, int argc, char **argv)
 {
 	struct pool_stats	 one, *ps = NULL;
 	enum format		 fmt;
 	size_t			 n;
-	int			 rc, error;
+	int			 rc;
 
-	if ((rc = parse_format(ctl, &fmt)) != 0)
+	if ((rc = parse_format(ctl, &fmt)) != 0 ||
+	    (rc = pools_asked(ctl, "stats", argc, argv, &one, &ps, &n)) != 0)
 		return rc;
-	if (argc == 1 && (rc = check_pool_name("stats", argv[0])) != 0)
-		return rc;
-
-	if ((rc = ctl_connect(ctl)) != 0)
-		return rc;
-	if (argc == 1) {
-		error = pool_stats_by_name(ctl->conn, argv[0], &one);
-		if (error != 0)
-			return fail_pool(error, "stats", argv[0], NULL);
-		ps = &one;
-		n = 1;
-	} else if ((rc = get_pools(ctl, &ps, &n)) != 0)
-		return rc;
-
 	print_stats(ctl, fmt, ps, n);
 	if (ps != &one)
 		free(ps);
@@ -479,22 +489,11 @@ cmd_persisted(struct ctl *ctl, int argc, char **argv)
 	struct persisted_row	*rows = NULL;
 	enum format		 fmt;
 	size_t			 i, n = 0, nrows = 0, cap = 0;
-	int			 rc, error;
+	int			 rc;
 
-	if ((rc = parse_format(ctl, &fmt)) != 0)
-		return rc;
-	if (argc == 1 && (rc = check_pool_name("persisted", argv[0])) != 0)
-		return rc;
-	if ((rc = ctl_connect(ctl)) != 0)
-		return rc;
 	/* The pools' stats say their quotas. */
-	if (argc == 1) {
-		error = pool_stats_by_name(ctl->conn, argv[0], &one);
-		if (error != 0)
-			return fail_pool(error, "persisted", argv[0], NULL);
-		ps = &one;
-		n = 1;
-	} else if ((rc = get_pools(ctl, &ps, &n)) != 0)
+	if ((rc = parse_format(ctl, &fmt)) != 0 ||
+	    (rc = pools_asked(ctl, "persisted", argc, argv, &one, &ps, &n)) != 0)
 		return rc;
 
 	for (i = 0; rc == 0 && i < n; i++)
