@@ -516,3 +516,25 @@ harness_run(const char *cmd, char *out, size_t outlen)
 	status = pclose(f);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+
+int
+harness_poolctl(const struct daemon_proc *d, const char *env, char *out,
+		size_t outlen, char *err, size_t errlen, const char *fmt, ...)
+{
+	char args[512], cmd[1024], errpath[200];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(errpath, sizeof(errpath), "%s/poolctl.err", d->dir);
+	snprintf(cmd, sizeof(cmd), "%s %s/poolctl %s 2>%s", env ? env : "",
+		 harness_build(), args, errpath);
+	rc = harness_run(cmd, out, outlen);
+	harness_read_text(errpath, err, errlen);
+	printf("poolctl: `poolctl %s`%s%s -> %d\n", args, env ? " with " : "",
+	       env ? env : "", rc);
+	fflush(stdout);
+	return rc;
+}

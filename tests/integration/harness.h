@@ -169,4 +169,14 @@ int harness_wait(pid_t pid);
 /* Run a shell command line; returns its exit status, output in out. */
 int harness_run(const char *cmd, char *out, size_t outlen);
 
+/*
+ * Run "ENV poolctl ARGS" of this build (env may be NULL; ARGS, from fmt,
+ * is a shell command line) beside daemon d: stdout in out, stderr in err;
+ * returns the exit code.  The daemon's socket is $POOLMGRD_SOCKET, which
+ * harness_start sets, unless env or ARGS say otherwise.
+ */
+int harness_poolctl(const struct daemon_proc *d, const char *env, char *out,
+		    size_t outlen, char *err, size_t errlen, const char *fmt,
+		    ...) __attribute__((format(printf, 7, 8)));
+
 #endif /* POOLMGR_HARNESS_H */

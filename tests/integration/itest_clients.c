@@ -210,24 +210,9 @@ raw_list(const char *pool, Poolmgr__Reply **rep, size_t *len)
 	return (*rep)->clients;
 }
 
-/* Run poolctl ARGS: stdout in fx.out, stderr in fx.err; its exit code. */
-__attribute__((format(printf, 1, 2))) static int
-ctl(const char *fmt, ...)
-{
-	char args[512], cmd[1024], errpath[200];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	snprintf(errpath, sizeof(errpath), "%s/poolctl.err", fx.d.dir);
-	snprintf(cmd, sizeof(cmd), "%s/poolctl %s 2>%s", harness_build(),
-		 args, errpath);
-	rc = harness_run(cmd, fx.out, sizeof(fx.out));
-	harness_read_text(errpath, fx.err, sizeof(fx.err));
-	return rc;
-}
+/* Run "poolctl ARGS" (harness_poolctl): output in fx.out and fx.err. */
+#define ctl(...) harness_poolctl(&fx.d, NULL, fx.out, sizeof(fx.out), fx.err, \
+				 sizeof(fx.err), __VA_ARGS__)
 
 static size_t
 count(const char *text, const char *what)

@@ -97,31 +97,9 @@ teardown(void **state)
 	return 0;
 }
 
-/*
- * Run "poolctl ARGS" (a shell command line: prefixes like VAR=x go in
- * env).  stdout lands in fx.out, stderr in fx.err; returns the exit code.
- */
-__attribute__((format(printf, 2, 3))) static int
-ctl_env(const char *env, const char *fmt, ...)
-{
-	char args[512], cmd[1024], errpath[200];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	snprintf(errpath, sizeof(errpath), "%s/poolctl.err", fx.d.dir);
-	snprintf(cmd, sizeof(cmd), "%s %s/poolctl %s 2>%s", env ? env : "",
-		 harness_build(), args, errpath);
-	rc = harness_run(cmd, fx.out, sizeof(fx.out));
-	harness_read_text(errpath, fx.err, sizeof(fx.err));
-	printf("poolctl: `poolctl %s`%s%s -> %d\n", args, env ? " with " : "",
-	       env ? env : "", rc);
-	fflush(stdout);
-	return rc;
-}
-
+/* Run "poolctl ARGS" (harness_poolctl): output in fx.out and fx.err. */
+#define ctl_env(env, ...) harness_poolctl(&fx.d, env, fx.out, sizeof(fx.out), \
+					  fx.err, sizeof(fx.err), __VA_ARGS__)
 #define ctl(...) ctl_env(NULL, __VA_ARGS__)
 
 /* Fail, showing the command's output, unless cond. */

@@ -87,26 +87,9 @@ teardown(void **state)
 	return 0;
 }
 
-/* Run "poolctl ARGS": stdout in fx.out, stderr in fx.err; the exit code. */
-__attribute__((format(printf, 1, 2))) static int
-ctl(const char *fmt, ...)
-{
-	char args[256], cmd[768], errpath[200];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	snprintf(errpath, sizeof(errpath), "%s/poolctl.err", fx.d.dir);
-	snprintf(cmd, sizeof(cmd), "%s/poolctl --socket %s %s 2>%s",
-		 harness_build(), fx.d.sock, args, errpath);
-	rc = harness_run(cmd, fx.out, sizeof(fx.out));
-	harness_read_text(errpath, fx.err, sizeof(fx.err));
-	printf("usage: `poolctl %s` -> %d\n", args, rc);
-	fflush(stdout);
-	return rc;
-}
+/* Run "poolctl ARGS" (harness_poolctl): output in fx.out and fx.err. */
+#define ctl(...) harness_poolctl(&fx.d, NULL, fx.out, sizeof(fx.out), fx.err, \
+				 sizeof(fx.err), __VA_ARGS__)
 
 /* Fail, showing poolctl's output, unless text is in it. */
 static void
