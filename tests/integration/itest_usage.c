@@ -22,10 +22,18 @@
  *       of a bad name -EINVAL, of a pool the caller may not read -EACCES;
  *       `poolctl persisted` of no such pool says so and exits 1, of a bad
  *       name exits 2.
+ *   books_after_odd_paths   an AllocBatch over the quota and a FreeBatch
+ *       with a bad offset, each undone; a block freed by its first holder
+ *       while another process holds it; a persistent block grown; that
+ *       process killed while it holds the rest; a pool destroyed by force
+ *       with two handles holding one block: after each, the pool passes
+ *       its check, books_bytes less metadata_bytes is what its records
+ *       say, and pool_persisted what its persistent block says.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -491,6 +499,151 @@ bad_pools_are_refused(void **state)
 	expect_exit(ctl("persisted p"), 0);
 }
 
+/* ---- the unusual paths ---------------------------------------------------- */
+
+/* books_bytes less metadata_bytes, less its records: the tables. */
+static uint64_t
+tables_of(const struct pool_stats *st, uint64_t refs)
+{
+	return records_of(st) -
+	       st->live_blocks * records_stride(sizeof(struct block)) -
+	       refs * records_stride(sizeof(struct ref));
+}
+
+/* The persisting uids of p must be ours alone, with blocks and bytes. */
+static void
+expect_persisted(uint64_t blocks, uint64_t bytes)
+{
+	struct pool_persisted *pp;
+	size_t n, total;
+
+	assert_int_equal(pool_persisted(fx.conn, "p", &pp, &n, &total), 0);
+	assert_int_equal(n, blocks ? 1 : 0);
+	assert_int_equal(total, n);
+	if (n) {
+		assert_int_equal(pp[0].uid, getuid());
+		assert_int_equal(pp[0].blocks, blocks);
+		assert_int_equal(pp[0].bytes, bytes);
+	}
+	free(pp);
+}
+
+static void
+books_after_odd_paths(void **state)
+{
+	const size_t sizes[3] = {65536, 65536, 2 << 20};
+	struct pool_create_opts o = {.max_size = 1 << 20, .mode = 0600};
+	struct retainer r = {.sock = NULL};
+	struct pool_stats st0, st1, st;
+	struct pool_conn *c2;
+	struct pool *q1, *q2;
+	pool_off_t offs[3], qoff, big;
+	size_t usable;
+	uint64_t base;
+	int ready[2], release[2];
+	pid_t pid;
+	char ch;
+	int rc;
+
+	(void)state;
+	start();
+	st0 = stats();
+	/* The retainer holds fx.offs[0 .. NBLOCKS): 3 blocks, the rest none. */
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(pool_alloc(fx.pool, 64, &fx.offs[i]), 0);
+	for (size_t i = 3; i < NBLOCKS; i++)
+		fx.offs[i] = fx.offs[0];
+	st1 = stats();	/* the index has its first table now */
+	base = tables_of(&st1, 0);
+
+	/* Undone batches leave the books as they were. */
+	assert_int_equal(pool_alloc_batch(fx.pool, 3, sizes, offs), -EDQUOT);
+	offs[0] = fx.offs[0];
+	offs[1] = 12345;
+	assert_int_not_equal(pool_free_batch(fx.pool, 2, offs), 0);
+	st = stats();
+	assert_int_equal(st.live_blocks, st0.live_blocks + 3);
+	assert_int_equal(tables_of(&st, 0), base);
+
+	/* Another process holds the three. */
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(release), 0);
+	r.sock = fx.d.sock;
+	r.ready_fd = ready[1];
+	r.release_fd = release[0];
+	r.parents[0] = ready[0];
+	r.parents[1] = release[1];
+	pid = harness_spawn(retainer_run, &r);
+	assert_true(pid > 0);
+	close(ready[1]);
+	close(release[0]);
+	if (read(ready[0], &ch, 1) != 1)
+		fail_msg("the retainer failed: exit %d", harness_wait(pid));
+	close(ready[0]);
+	st = stats();
+	assert_int_equal(tables_of(&st, 3), base);
+
+	/* The first holder lets one go: the other's hold moves into it. */
+	assert_int_equal(pool_free(fx.pool, fx.offs[0]), 0);
+	st = stats();
+	assert_int_equal(st.live_blocks, st0.live_blocks + 3);
+	assert_int_equal(tables_of(&st, 2), base);
+
+	/* A persistent block grown: its bytes follow, its count does not. */
+	assert_int_equal(pool_alloc(fx.pool, 4096, &big), 0);
+	assert_int_equal(pool_persist(fx.pool, big), 0);
+	assert_int_equal(pool_usable_size(fx.pool, big, &usable), 0);
+	expect_persisted(1, usable);
+	rc = pool_realloc(fx.pool, big, 3 * 4096, &big);
+	if (rc != 0 && rc != -EBUSY)
+		fail_msg("realloc of a persistent block: %s",
+			 pool_strerror(rc));
+	assert_int_equal(pool_usable_size(fx.pool, big, &usable), 0);
+	printf("usage: persistent block grown: %s, %zu usable\n",
+	       rc ? pool_strerror(rc) : "in place", usable);
+	expect_persisted(1, usable);
+	st = stats();
+	assert_int_equal(st.persistent_blocks, 1);
+	/* The table of persisting uids is there now, and stays. */
+	if (tables_of(&st, 2) <= base)
+		fail_msg("a persisting uid took no room in the books");
+	base = tables_of(&st, 2);
+
+	/* Killed while it holds three (one now alone): all go with it. */
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	(void)harness_wait(pid);
+	close(release[1]);
+	wait_handles(1);
+	st = stats();
+	assert_int_equal(st.live_blocks, st0.live_blocks + 3);
+	assert_int_equal(tables_of(&st, 0), base);
+
+	/* A pool destroyed under two handles that hold one block. */
+	assert_int_equal(pool_create(fx.conn, "q", &o), 0);
+	assert_int_equal(pool_connect(fx.d.sock, &c2), 0);
+	assert_int_equal(pool_open(fx.conn, "q", &q1), 0);
+	assert_int_equal(pool_open(c2, "q", &q2), 0);
+	assert_int_equal(pool_alloc(q1, 64, &qoff), 0);
+	assert_int_equal(pool_retain(q2, qoff), 0);
+	assert_int_equal(pool_persist(q2, qoff), 0);
+	assert_int_equal(pool_destroy_force(fx.conn, "q"), 0);
+	pool_close(q1);
+	pool_disconnect(c2);
+	st = stats();	/* checks the daemon's records too */
+	assert_int_equal(tables_of(&st, 0), base);
+
+	/* Our reference first, then the pool's. */
+	assert_int_equal(pool_free(fx.pool, big), 0);
+	expect_persisted(1, usable);
+	assert_int_equal(pool_free(fx.pool, big), 0);
+	assert_int_equal(pool_free(fx.pool, fx.offs[1]), 0);
+	assert_int_equal(pool_free(fx.pool, fx.offs[2]), 0);
+	expect_persisted(0, 0);
+	st = stats();
+	assert_int_equal(st.live_blocks, st0.live_blocks);
+	assert_int_equal(tables_of(&st, 0), base);
+}
+
 int
 main(void)
 {
@@ -500,6 +653,7 @@ main(void)
 		cmocka_unit_test_teardown(stats_formats_show_books, teardown),
 		cmocka_unit_test_teardown(persisted_by_two_uids, teardown),
 		cmocka_unit_test_teardown(bad_pools_are_refused, teardown),
+		cmocka_unit_test_teardown(books_after_odd_paths, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
