@@ -1190,6 +1190,58 @@ holds_wrong(struct dpool *p, struct block *b)
 }
 
 /*
+ * Is each uid charged for the persistent blocks it persisted, their number
+ * and bytes?  The charges change with them (persist, unpersist, a resize),
+ * so only a recount from the blocks can tell that they kept step: the
+ * quota reads the bytes.  0, or -EFAULT with the problem; 0 also if there
+ * is no memory to count in.
+ */
+static int
+charges_wrong(struct dpool *p, char *problem, size_t len)
+{
+	struct block_index_iter it;
+	struct persist_charge *c;
+	struct block *b;
+	unsigned i;
+	int rc = 0;
+
+	if (!(c = calloc(p->ncharges ? p->ncharges : 1, sizeof(*c))))
+		return 0;
+	BLOCK_INDEX_FOREACH(b, &p->blocks, &it) {
+		if (!block_persistent(b))
+			continue;
+		i = charge_index(p, b->persister);
+		if (i == p->ncharges || p->charges[i].uid != b->persister) {
+			snprintf(problem, len, "pool %s: block %#llx persisted "
+				 "by uid %u, who is charged nothing", p->name,
+				 (unsigned long long)b->off,
+				 (unsigned)b->persister);
+			rc = -EFAULT;
+			goto out;
+		}
+		c[i].blocks++;
+		c[i].bytes += b->size;
+	}
+	for (i = 0; i < p->ncharges; i++) {
+		if (c[i].blocks == p->charges[i].blocks &&
+		    c[i].bytes == p->charges[i].bytes)
+			continue;
+		snprintf(problem, len, "pool %s: uid %u persisted %llu blocks "
+			 "of %llu bytes, charged for %llu of %llu", p->name,
+			 (unsigned)p->charges[i].uid,
+			 (unsigned long long)c[i].blocks,
+			 (unsigned long long)c[i].bytes,
+			 (unsigned long long)p->charges[i].blocks,
+			 (unsigned long long)p->charges[i].bytes);
+		rc = -EFAULT;
+		break;
+	}
+out:
+	free(c);
+	return rc;
+}
+
+/*
  * Are the counts the statistics read without a walk (nrefs, the charges'
  * blocks) what the blocks say?  0, or -EFAULT with the problem.
  */
@@ -1205,7 +1257,7 @@ counts_wrong(struct dpool *p, char *problem, size_t len)
 	for (unsigned i = 0; i < p->ncharges; i++)
 		charged += p->charges[i].blocks;
 	if (refs == p->nrefs && charged == p->persistent_blocks)
-		return 0;
+		return charges_wrong(p, problem, len);
 	snprintf(problem, len, "pool %s: %llu refs and %llu persistent "
 		 "blocks charged, the books say %llu and %llu", p->name,
 		 (unsigned long long)refs, (unsigned long long)charged,
