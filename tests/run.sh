@@ -54,7 +54,8 @@ run_one() {
 	if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 	spent=$(awk 'NF == 3 { printf "%.1f %.1f", $1, $2 + $3 }' "$times")
 	echo "$name $passed $failed ${spent:-0 0}" > "$log.res"
-	echo "$rc" > "$log.rc"
+	# Whole or not there: the printer below reads it once it exists.
+	echo "$rc" > "$log.rc.new" && mv "$log.rc.new" "$log.rc"
 }
 
 if [ "${1:-}" = --one ]; then
@@ -79,7 +80,7 @@ done="$build/logs/.ran$tag"
 rm -f "$done"
 for prog in "$@"; do
 	log="$build/logs/$(basename "$prog")$tag.log"
-	rm -f "$log.res" "$log.rc"
+	rm -f "$log.res" "$log.rc" "$log.rc.new"
 done
 
 # The runner: the lone ones one by one, then the first and the others,
