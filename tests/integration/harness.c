@@ -498,6 +498,16 @@ harness_read_text(const char *path, char *buf, size_t len)
 	buf[n] = '\0';
 }
 
+void
+harness_skip_unless_root(const char *what)
+{
+	if (geteuid() != 0) {
+		printf("note: not root: cannot %s; skipping\n", what);
+		fflush(stdout);
+		skip();
+	}
+}
+
 int
 harness_run(const char *cmd, char *out, size_t outlen)
 {

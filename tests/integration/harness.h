@@ -166,6 +166,13 @@ pid_t harness_spawn_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg);
  */
 int harness_wait(pid_t pid);
 
+/*
+ * Skip the calling cmocka test unless the process runs as root (it must
+ * become another uid, or see what only root may); says why: "not root:
+ * cannot WHAT; skipping".
+ */
+void harness_skip_unless_root(const char *what);
+
 /* Run a shell command line; returns its exit status, output in out. */
 int harness_run(const char *cmd, char *out, size_t outlen);
 

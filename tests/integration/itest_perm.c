@@ -61,16 +61,6 @@ static int nkids;
 /* ---- helpers ------------------------------------------------------------ */
 
 static void
-skip_unless_root(void)
-{
-	if (geteuid() != 0) {
-		printf("note: not root: cannot drop a child to uid %d; "
-		       "skipping\n", OTHER_UID);
-		skip();
-	}
-}
-
-static void
 start_daemon(const char *extra)
 {
 	if (harness_start(&daemon_proc, extra) != 0)
@@ -332,7 +322,7 @@ other_uid_refused_on_private_pool(void **state)
 	struct pool_stats st;
 
 	(void)state;
-	skip_unless_root();
+	harness_skip_unless_root("drop a child to another uid");
 	start_daemon(NULL);
 	c = connect_ok();
 	create_ok(c, "private", 0600);
@@ -356,7 +346,7 @@ group_pool_opens_for_its_group(void **state)
 	struct pool_stats st;
 
 	(void)state;
-	skip_unless_root();
+	harness_skip_unless_root("drop a child to another uid");
 	start_daemon(GROUP_POOL_CONF);
 	c = connect_ok();
 	EXPECT_RC(pool_stats_by_name(c, "grp", &st), 0);
@@ -387,7 +377,7 @@ group_pool_opens_for_a_member_of_many_groups(void **state)
 	int i;
 
 	(void)state;
-	skip_unless_root();
+	harness_skip_unless_root("drop a child to another uid");
 	start_daemon(GROUP_POOL_CONF);
 	for (i = 0; i < MANY_GROUPS - 1; i++)
 		groups[i] = 60000 + (gid_t)i;
@@ -416,7 +406,7 @@ admin_group_may_create_and_destroy(void **state)
 	struct pool_stats st;
 
 	(void)state;
-	skip_unless_root();
+	harness_skip_unless_root("drop a child to another uid");
 	start_daemon(ADMIN_CONF GROUP_POOL_CONF);
 	c = connect_ok();
 	create_ok(c, "roots", 0600);

@@ -211,16 +211,6 @@ quota_follows_a_reload(void **state)
 
 /* ---- mode, owner -------------------------------------------------------- */
 
-static void
-skip_unless_root(void)
-{
-	if (geteuid() != 0) {
-		printf("note: not root: cannot drop a child to uid %d; "
-		       "skipping\n", OTHER_UID);
-		skip();
-	}
-}
-
 struct pipes {
 	int ready[2];	/* child -> parent: its handles are open */
 	int go[2];	/* parent -> child: the reload is done */
@@ -314,7 +304,7 @@ mode_holds_for_new_opens(void **state)
 	pid_t pid;
 
 	(void)state;
-	skip_unless_root();
+	harness_skip_unless_root("drop a child to another uid");
 	start("[pool m]\nsize = 1M\nmode = 0666\n");
 	assert_int_equal(pipe(pp.ready), 0);
 	assert_int_equal(pipe(pp.go), 0);

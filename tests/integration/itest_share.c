@@ -718,11 +718,7 @@ other_uid_reads_but_cannot_write(void **state)
 	pid_t w, r;
 
 	(void)state;
-	if (geteuid() != 0) {
-		printf("note: not root: cannot run a reader as uid %d; "
-		       "skipping the read-only part\n", OTHER_ID);
-		skip();
-	}
+	harness_skip_unless_root("run a reader as another uid");
 	start_daemon(NULL);
 	create_pool();
 	make_pipes(&pp);
@@ -746,11 +742,7 @@ memfd_size_cannot_change(void **state)
 	int fd, seals;
 
 	(void)state;
-	if (geteuid() != 0) {
-		printf("note: not root: cannot open the mapping's file; "
-		       "skipping\n");
-		skip();
-	}
+	harness_skip_unless_root("open the mapping's file");
 	start_daemon(NULL);
 	create_pool();
 	assert_int_equal(pool_connect(NULL, &c), 0);

@@ -190,6 +190,35 @@ retainer_run(void *arg)
 	return 0;
 }
 
+/*
+ * Start a retainer; return its pid once it holds the blocks, and in
+ * *release the pipe end whose close lets it go.
+ */
+static pid_t
+retainer_start(int *release)
+{
+	struct retainer r = {.sock = fx.d.sock};
+	int ready[2], rel[2];
+	pid_t pid;
+	char ch;
+
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(rel), 0);
+	r.ready_fd = ready[1];
+	r.release_fd = rel[0];
+	r.parents[0] = ready[0];
+	r.parents[1] = rel[1];
+	pid = harness_spawn(retainer_run, &r);
+	assert_true(pid > 0);
+	close(ready[1]);
+	close(rel[0]);
+	if (read(ready[0], &ch, 1) != 1)
+		fail_msg("the retainer failed: exit %d", harness_wait(pid));
+	close(ready[0]);
+	*release = rel[1];
+	return pid;
+}
+
 static void
 alloc_blocks(void)
 {
@@ -222,11 +251,9 @@ books_follow_blocks_and_holders(void **state)
 {
 	const uint64_t block = records_stride(sizeof(struct block));
 	const uint64_t ref = records_stride(sizeof(struct ref));
-	struct retainer r = {.sock = NULL};
 	struct pool_stats st0, st1, st2, st3, st4;
-	int ready[2], release[2];
+	int release;
 	pid_t pid;
-	char ch;
 
 	(void)state;
 	start();
@@ -242,25 +269,12 @@ books_follow_blocks_and_holders(void **state)
 			 "48 B of index each", NBLOCKS,
 			 records_of(&st1) - records_of(&st0), NBLOCKS * block);
 
-	assert_int_equal(pipe(ready), 0);
-	assert_int_equal(pipe(release), 0);
-	r.sock = fx.d.sock;
-	r.ready_fd = ready[1];
-	r.release_fd = release[0];
-	r.parents[0] = ready[0];
-	r.parents[1] = release[1];
-	pid = harness_spawn(retainer_run, &r);
-	assert_true(pid > 0);
-	close(ready[1]);
-	close(release[0]);
-	if (read(ready[0], &ch, 1) != 1)
-		fail_msg("the retainer failed: exit %d", harness_wait(pid));
-	close(ready[0]);
+	pid = retainer_start(&release);
 	st2 = stats();
 	/* Blocks and index unchanged: a ref's record per hold, no more. */
 	assert_int_equal(records_of(&st2), records_of(&st1) + NBLOCKS * ref);
 
-	close(release[1]);
+	close(release);
 	assert_int_equal(harness_wait(pid), 0);
 	wait_handles(1);
 	st3 = stats();
@@ -533,17 +547,14 @@ books_after_odd_paths(void **state)
 {
 	const size_t sizes[3] = {65536, 65536, 2 << 20};
 	struct pool_create_opts o = {.max_size = 1 << 20, .mode = 0600};
-	struct retainer r = {.sock = NULL};
 	struct pool_stats st0, st1, st;
 	struct pool_conn *c2;
 	struct pool *q1, *q2;
 	pool_off_t offs[3], qoff, big;
 	size_t usable;
 	uint64_t base;
-	int ready[2], release[2];
+	int release, rc;
 	pid_t pid;
-	char ch;
-	int rc;
 
 	(void)state;
 	start();
@@ -566,20 +577,7 @@ books_after_odd_paths(void **state)
 	assert_int_equal(tables_of(&st, 0), base);
 
 	/* Another process holds the three. */
-	assert_int_equal(pipe(ready), 0);
-	assert_int_equal(pipe(release), 0);
-	r.sock = fx.d.sock;
-	r.ready_fd = ready[1];
-	r.release_fd = release[0];
-	r.parents[0] = ready[0];
-	r.parents[1] = release[1];
-	pid = harness_spawn(retainer_run, &r);
-	assert_true(pid > 0);
-	close(ready[1]);
-	close(release[0]);
-	if (read(ready[0], &ch, 1) != 1)
-		fail_msg("the retainer failed: exit %d", harness_wait(pid));
-	close(ready[0]);
+	pid = retainer_start(&release);
 	st = stats();
 	assert_int_equal(tables_of(&st, 3), base);
 
@@ -612,7 +610,7 @@ books_after_odd_paths(void **state)
 	/* Killed while it holds three (one now alone): all go with it. */
 	assert_int_equal(kill(pid, SIGKILL), 0);
 	(void)harness_wait(pid);
-	close(release[1]);
+	close(release);
 	wait_handles(1);
 	st = stats();
 	assert_int_equal(st.live_blocks, st0.live_blocks + 3);
