@@ -18,6 +18,10 @@
  *       their usable sizes, the larger first, and poolctl persisted prints
  *       them in text, JSON, kv and Prometheus; freed, they are gone from
  *       both.
+ *   persisted_lists_the_1000_largest   1003 uids persist a block each,
+ *       all of different sizes: pool_persisted lists the 1000 persisting
+ *       most, largest first, and counts all 1003; poolctl leaves the same
+ *       three out and says so on stderr.
  *   bad_pools_are_refused   pool_persisted of no such pool is -ENOENT,
  *       of a bad name -EINVAL, of a pool the caller may not read -EACCES;
  *       `poolctl persisted` of no such pool says so and exits 1, of a bad
@@ -464,6 +468,49 @@ persisted_by_two_uids(void **state)
 	assert_string_equal(fx.out, "");
 }
 
+/*
+ * One reply lists at most 1000 uids, those persisting most: 1003 uids
+ * persist a block each, uid 70000 + k one of 16 (k + 1) bytes, so the
+ * three smallest are the ones left out, and total still counts them.
+ */
+static void
+persisted_lists_the_1000_largest(void **state)
+{
+	enum { UIDS = 1003, FIRST_UID = 70000 };
+	struct pool_persisted *pp;
+	pool_off_t off;
+	size_t n, total, k;
+	char want[200];
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	start();
+	for (k = 0; k < UIDS; k++)
+		assert_int_equal(persist_as(FIRST_UID + (uid_t)k, 16 * (k + 1),
+					    1, &off), 16 * (k + 1));
+	assert_int_equal(pool_persisted(fx.conn, "p", &pp, &n, &total), 0);
+	assert_int_equal(n, 1000);
+	assert_int_equal(total, UIDS);
+	for (k = 0; k < n; k++) {
+		assert_int_equal(pp[k].uid, FIRST_UID + UIDS - 1 - k);
+		assert_int_equal(pp[k].blocks, 1);
+		assert_int_equal(pp[k].bytes, 16 * (UIDS - k));
+	}
+	free(pp);
+
+	expect_exit(ctl("persisted p --format=kv"), 0);
+	snprintf(want, sizeof(want), "p persisted_bytes.%d 64\n",
+		 FIRST_UID + 3);
+	expect_out(want);
+	snprintf(want, sizeof(want), "persisted_bytes.%d ", FIRST_UID + 2);
+	if (strstr(fx.out, want))
+		fail_msg("uid %d is listed, with less than the 1000 others",
+			 FIRST_UID + 2);
+	if (!strstr(fx.err, "1000 of 1003 uids of pool p listed"))
+		fail_msg("no word of the uids left out: %s", fx.err);
+}
+
 struct stranger {
 	const char *sock;
 };
@@ -650,6 +697,8 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(stats_formats_show_books, teardown),
 		cmocka_unit_test_teardown(persisted_by_two_uids, teardown),
+		cmocka_unit_test_teardown(persisted_lists_the_1000_largest,
+					  teardown),
 		cmocka_unit_test_teardown(bad_pools_are_refused, teardown),
 		cmocka_unit_test_teardown(books_after_odd_paths, teardown),
 	};
