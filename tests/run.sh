@@ -72,6 +72,11 @@ named() {
 }
 
 jobs=${TEST_JOBS:-$(nproc 2>/dev/null || echo 1)}
+case $jobs in
+''|*[!0-9]*|0*)
+	echo "run.sh: TEST_JOBS=$jobs: a number of programs at once, 1 or more" >&2
+	exit 2 ;;
+esac
 [ -n "${TEST_JOBS:-}" ] || [ "$jobs" -le 2 ] || jobs=2
 mkdir -p "$build/logs"
 results="$build/test-results$tag.txt"

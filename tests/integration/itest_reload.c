@@ -6,8 +6,11 @@
  *   quota_follows_a_reload  lowered below what a client holds, nothing is
  *       taken back: its blocks stay readable and freeable, and the next
  *       allocation or retain past it is -EDQUOT until it has freed
- *       enough, while another client within it goes on; raised, then removed, the next allocation sees it;
- *       the log names the change, old -> new;
+ *       enough, while another client within it goes on; raised, then
+ *       removed, the next allocation sees it; the log names the change,
+ *       old -> new; a persist that would take the uid's persistent
+ *       blocks past a lowered quota is -EDQUOT, and goes once they are
+ *       under it;
  *   mode_holds_for_new_opens  a client of another uid opened the pool
  *       read-write under 0666; after a reload to 0600 its open handles
  *       keep their access (they are like open files), while a new open,
@@ -202,6 +205,18 @@ quota_follows_a_reload(void **state)
 	assert_int_equal(stats_of(c, "q").quota, 0);
 	EXPECT_RC(pool_alloc(p, 512 * KiB, &b[1]), 0);
 	expect_logged("pool q: quota 2097152 -> 0");
+
+	/* Persisted blocks count against their uid's quota, lowered too. */
+	EXPECT_RC(pool_persist(p, b[0]), 0);			/* 256 KiB */
+	EXPECT_RC(pool_alloc(p2, 4 * KiB, &off), 0);
+	reload("[pool q]\nsize = 8M\nquota = 128K\n");
+	EXPECT_RC(pool_persist(p2, off), -EDQUOT);
+	assert_int_equal(stats_of(c, "q").persistent_blocks, 1);
+	assert_true(holds_fill(p, b[0], 256 * KiB, 0x51));
+	EXPECT_RC(pool_free(p, b[0]), 0);	/* its own reference */
+	EXPECT_RC(pool_free(p, b[0]), 0);	/* then the pool's */
+	assert_int_equal(stats_of(c, "q").persistent_blocks, 0);
+	EXPECT_RC(pool_persist(p2, off), 0);
 
 	pool_close(p);
 	pool_close(p2);
