@@ -58,7 +58,8 @@ CMOCKA_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
 # The allocator engine: no I/O, no libevent.
 ENGINE_SRCS := daemon/heap.c daemon/heap_runs.c daemon/heap_buddy.c \
                daemon/heap_blockmap.c daemon/heap_spans.c \
-               daemon/heap_dirty.c daemon/heap_cache.c daemon/heap_check.c
+               daemon/heap_dirty.c daemon/heap_cache.c daemon/heap_check.c \
+               daemon/heap_reserve.c
 ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(BUILD)/%.o)
 ENGINE_LIB  := $(BUILD)/libheap.a
 
@@ -88,7 +89,7 @@ CTL_LIBS := $(shell pkg-config --libs json-c 2>/dev/null)
 EXAMPLES := $(BUILD)/examples/producer $(BUILD)/examples/consumer
 
 UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta \
-              test_heap_split test_session test_records \
+              test_heap_split test_heap_restore test_session test_records \
               test_block_index
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
@@ -192,8 +193,8 @@ $(ENGINE_LIB): $(ENGINE_OBJS)
 	$(AR) rcs $@ $^
 
 # The rule tests share the engine's owner as the tests play it.
-$(BUILD)/tests/test_heap_rules $(BUILD)/tests/test_heap_split: \
-  $(BUILD)/tests/unit/heap_owner.o
+$(BUILD)/tests/test_heap_rules $(BUILD)/tests/test_heap_split \
+  $(BUILD)/tests/test_heap_restore: $(BUILD)/tests/unit/heap_owner.o
 # The records test runs the daemon's record allocator alone.
 $(BUILD)/tests/test_records: $(BUILD)/daemon/records.o
 # The session test runs the daemon's own session and pool code.

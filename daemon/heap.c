@@ -812,6 +812,21 @@ live_block(struct heap *h, uint64_t off, uint64_t *len, struct span **s)
 }
 
 int
+heap_block_info(struct heap *h, uint64_t off, struct heap_block_info *out)
+{
+	struct span *s;
+	uint64_t len;
+	int rc;
+
+	if ((rc = live_block(h, off, &len, &s)))
+		return rc;
+	out->size = len;
+	out->requested = s ? s->requested : len - bm_slack(h, off, len);
+	out->span = s != NULL;
+	return 0;
+}
+
+int
 heap_resize(struct heap *h, uint64_t off, uint64_t size)
 {
 	struct span *s;
@@ -1222,6 +1237,8 @@ heap_strerror(int err)
 		return "size computation overflows";
 	case -EAGAIN:
 		return "block cannot change size in place";
+	case -EBUSY:
+		return "some byte of the block is not free";
 	case -EFAULT:
 		return "heap metadata is inconsistent";
 	default:

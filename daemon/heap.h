@@ -20,6 +20,7 @@
  *   -EFBIG      the request is larger than the whole pool could ever hold
  *   -EOVERFLOW  nmemb * size (calloc) overflows
  *   -EAGAIN     heap_resize only: the block cannot change size in place
+ *   -EBUSY      heap_reserve only: some byte of the block is not free
  *
  * See docs/design.md for the data structures and their invariants.
  */
@@ -206,6 +207,45 @@ uint64_t heap_block_size(const struct heap *h, uint64_t size);
 
 /* heap_usable_size - the rounded size of the live block at off. */
 int heap_usable_size(struct heap *h, uint64_t off, uint64_t *out);
+
+/* What the engine knows of one live block (heap_block_info). */
+struct heap_block_info {
+	uint64_t size;		/* usable bytes (heap_usable_size) */
+	uint64_t requested;	/* bytes the caller asked for, as the stats
+				 * count them */
+	int span;		/* 1: a page span (large block), 0: a small
+				 * block */
+};
+
+/*
+ * heap_block_info - what the engine knows of the live block at off: 0, or
+ * -EINVAL when off is not the start of a live block.  A small block's
+ * requested is what its bits keep (requested_bytes counts the same): exact
+ * but for tiny blocks, which keep only the high bits of their slack.
+ */
+int heap_block_info(struct heap *h, uint64_t off, struct heap_block_info *out);
+
+/*
+ * heap_reserve - make [off, off + bi->size) a live block of that kind,
+ * size and requested, exactly as if an allocation had returned it: the
+ * owner restores a heap, block by block, after a restart in place.  Its
+ * pages count as touched (calloc zeroes them when they are reused), and
+ * the statistics count it as an allocation, except the event counters
+ * (allocs, per-class allocs): the owner restores those itself
+ * (heap_events_restore).  Cached blocks are free space: those the block
+ * covers are merged into the runs first.  O(log n) in the runs, spans and
+ * dirty stretches, plus the cached blocks it covers.
+ *
+ *   -EINVAL  bi->span not 0 or 1; size 0 or not a size the engine makes
+ *            for that kind (a span: whole pages; a small block: granules,
+ *            at most the large threshold); off not aligned to the page
+ *            (span) or the granularity; the block past the pool's end;
+ *            requested 0, above size, or a page (span) or a granule
+ *            (small block) or more below it
+ *   -EBUSY   some byte of it is live (nothing changed)
+ */
+int heap_reserve(struct heap *h, uint64_t off,
+		 const struct heap_block_info *bi);
 
 /*
  * heap_trim - flush the caches and release every dirty free page now.

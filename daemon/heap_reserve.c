@@ -1,0 +1,157 @@
+/*
+ * heap_reserve.c - a live block made where the owner says, not where a
+ * placement would put it: the owner rebuilds a heap block by block after a
+ * restart in place, from what heap_block_info told it of each block.
+ *
+ * The block must lie wholly in free space.  Free space is the runs and the
+ * cached blocks (heap_cache.c): a cached block is free, only not merged, so
+ * a reservation over one merges it into the runs first, as a block growing
+ * in place does (heap_resize).  Refusing there would make the answer depend
+ * on what the caches happen to hold, which the owner cannot see.  The look
+ * comes first and changes nothing, so a refusal leaves the caches as they
+ * were.  Once the block lies in one run it is taken from it exactly as an
+ * allocation takes it (runs_take: the bins, the long runs' trees and the
+ * buddy view follow), and gets what an allocation gives it: a span record
+ * or a live field with its slack, the high-water mark, the counts, and its
+ * pages marked dirty, so that a calloc reusing them after a free zeroes
+ * them.  Only the event counters are left alone: the owner restores them.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "heap_internal.h"
+
+/*
+ * Could the engine have made a block of this kind, size and request?  A
+ * span is whole pages (splits and shrinks make spans of any number), and
+ * asked for more than its length less a page; a small block is granules,
+ * at most the large threshold (a request just under it rounds up to it),
+ * and its slack, less than a granule, fits its bits.
+ */
+static bool
+reserve_valid(const struct heap *h, uint64_t off,
+	      const struct heap_block_info *bi)
+{
+	uint64_t size = bi->size, req = bi->requested;
+	uint64_t unit = bi->span ? h->page : h->g;
+
+	if ((bi->span != 0 && bi->span != 1) || size == 0 || req == 0 ||
+	    req > size)
+		return false;
+	if (off >= h->max_size || size > h->max_size - off ||
+	    ((off | size) & (unit - 1)))
+		return false;
+	if (!bi->span && size > h->threshold)
+		return false;
+	return size - req < unit;
+}
+
+/* The cached block holding the byte at off: its start and length. */
+static bool
+cached_over(struct heap *h, uint64_t off, uint64_t *start, uint64_t *len)
+{
+	uint64_t reach = (uint64_t)CACHE_GRANULES << h->gshift;
+	uint64_t top = off + h->g, p;
+	bool live;
+
+	if (h->st.cached_bytes == 0)
+		return false;
+	p = bm_prev_start(h, top, top > reach ? top - reach : 0, &live);
+	if (p == HEAP_OFF_NONE || live || !bm_cached(h, p))
+		return false;
+	*start = p;
+	*len = cache_len(h, p);
+	return p + *len > off;
+}
+
+/* The length of the cached block starting at off, or 0. */
+static uint64_t
+cached_at(struct heap *h, uint64_t off)
+{
+	if (h->st.cached_bytes == 0 || off >= h->max_size ||
+	    !bm_is_start(h, off) || bm_is_live(h, off) || !bm_cached(h, off))
+		return 0;
+	return cache_len(h, off);
+}
+
+/*
+ * Is every byte of [off, end) free: runs and cached blocks, one after
+ * another?  A look only.  Runs never touch, so every other extent passed
+ * is a cached block: the walk is bounded by what the caches hold.
+ * *cached: some of it is cached.
+ */
+static bool
+reserve_is_free(struct heap *h, uint64_t off, uint64_t end, bool *cached)
+{
+	uint64_t at, p, n;
+	struct fit f;
+
+	*cached = false;
+	if (runs_containing(h, off, &f))
+		at = f.start + f.len;
+	else if (cached_over(h, off, &p, &n))
+		at = p + n, *cached = true;
+	else
+		return false;
+	while (at < end) {
+		if (runs_at(h, at, &f))
+			at += f.len;
+		else if ((n = cached_at(h, at)))
+			at += n, *cached = true;
+		else
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Merge the cached blocks over [off, end), known to be free, into the
+ * runs; then one run holds it all, which *f names.
+ */
+static void
+reserve_uncache(struct heap *h, uint64_t off, uint64_t end, struct fit *f)
+{
+	uint64_t p, n;
+
+	if (cached_over(h, off, &p, &n))
+		cache_release(h, p);
+	for (;;) {
+		if (!runs_containing(h, off, f))
+			abort();	/* the look said it was free */
+		if (f->start + f->len >= end)
+			break;
+		cache_release(h, f->start + f->len);
+	}
+	/* Merged pages may have joined what the pool keeps: one cut, as a
+	 * flush makes. */
+	dirty_retain_fit(h);
+}
+
+int
+heap_reserve(struct heap *h, uint64_t off, const struct heap_block_info *bi)
+{
+	uint64_t size = bi->size, end = off + size, req = bi->requested;
+	bool cached;
+	struct fit f;
+
+	if (!reserve_valid(h, off, bi))
+		return -EINVAL;
+	if (!reserve_is_free(h, off, end, &cached))
+		return -EBUSY;
+	if (cached)
+		reserve_uncache(h, off, end, &f);
+	else if (!runs_containing(h, off, &f))
+		abort();	/* the look said it was free */
+	runs_take(h, &f, off, size);
+	if (bi->span) {
+		spans_insert(h, off, size, req);
+	} else {
+		bm_set_live(h, off, size, size - req);
+		req = size - bm_stored_slack(h, size, size - req);
+	}
+	if (end > h->top)
+		h->top = end;
+	heap_count_in(h, size, req);
+	dirty_mark(h, off, size);
+	return 0;
+}
