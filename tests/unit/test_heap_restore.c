@@ -415,6 +415,62 @@ rand_size(void)
 	return 1 + rnd() % (4 * MiB);
 }
 
+/* The large threshold of the heap random_op works on. */
+static uint64_t threshold;
+/* Reservations random_reserve made, refused, and made over cached blocks. */
+static unsigned nmade, nbusy, nuncached;
+/* The blocks random_op freed last: a reservation there may meet cached
+ * blocks. */
+static uint64_t freed[16];
+static unsigned nfreed;
+
+/*
+ * A reservation of a random extent of h, a valid one but for its end,
+ * which may lie past the pool: refused with -EBUSY exactly when a live
+ * block of the model overlaps it (cached blocks are free space), else
+ * made, and then one of the model's live blocks.
+ */
+static void
+random_reserve(struct heap *h, struct live *l)
+{
+	struct heap_stats st = stats(h);
+	struct heap_block_info bi;
+	uint64_t g = st.granularity, off, end, b;
+	int want = 0, rc;
+	size_t i;
+
+	bi.span = rnd() % 4 == 0;
+	if (bi.span) {
+		bi.size = (1 + rnd() % 64) * PAGE;
+		off = rnd() % (st.max_size / PAGE) * PAGE;
+		bi.requested = bi.size - rnd() % PAGE;
+	} else {
+		b = threshold / g < 64 ? threshold / g : 64;
+		bi.size = (1 + rnd() % b) * g;
+		off = rnd() % (st.max_size / g) * g;
+		if (nfreed && rnd() % 2)
+			off = freed[rnd() % (nfreed < 16 ? nfreed : 16)] +
+			      rnd() % 4 * g;
+		bi.requested = bi.size - rnd() % g;
+	}
+	end = off + bi.size;
+	if (end > st.max_size)
+		want = -EINVAL;
+	for (i = 0; i < l->n && !want; i++)
+		if (l->off[i] < end && off < l->off[i] + usable(h, l->off[i]))
+			want = -EBUSY;
+	rc = heap_reserve(h, off, &bi);
+	nbusy += rc == -EBUSY;
+	nmade += rc == 0;
+	nuncached += rc == 0 && stats(h).cached_blocks < st.cached_blocks;
+	if (rc != want)
+		fail_msg("reserve %#llx %llu (span %d): %d, want %d",
+			 (unsigned long long)off, (unsigned long long)bi.size,
+			 bi.span, rc, want);
+	if (rc == 0)
+		live_add(l, off);
+}
+
 /* One random operation on h, whose live blocks l lists. */
 static void
 random_op(struct heap *h, struct live *l)
@@ -425,7 +481,9 @@ random_op(struct heap *h, struct live *l)
 
 	if (l->n > 0 && (r < 35 || l->n > 3000)) {
 		i = rnd() % l->n;
-		assert_int_equal(heap_free(h, live_take(l, i)), 0);
+		off = live_take(l, i);
+		assert_int_equal(heap_free(h, off), 0);
+		freed[nfreed++ % 16] = off;
 		return;
 	}
 	if (l->n > 0 && r < 50) {
@@ -445,6 +503,10 @@ random_op(struct heap *h, struct live *l)
 			live_add(l, tail);
 		else
 			assert_int_equal(rc, -EINVAL);
+		return;
+	}
+	if (r < 56) {
+		random_reserve(h, l);
 		return;
 	}
 	if (r < 64)
@@ -549,8 +611,10 @@ restore_and_compare(const struct heap_config *cfg, struct heap *orig,
 
 /*
  * THE MAIN TEST: a heap made by many random allocations, aligned ones,
- * callocs, reallocs, splits and frees, rebuilt by heap_reserve of every
- * live block in address order and in a random order.
+ * callocs, reallocs, splits, frees and reservations of random extents
+ * (checked against the model: refused where a live block lies), rebuilt
+ * by heap_reserve of every live block in address order and in a random
+ * order.
  */
 static void
 restore_random_heap(const char *name, struct heap_config cfg, unsigned ops)
@@ -561,20 +625,27 @@ restore_random_heap(const char *name, struct heap_config cfg, unsigned ops)
 	unsigned i;
 
 	seed(name);
+	nmade = nbusy = nuncached = nfreed = 0;
 	cfg.release = on_release;
 	cfg.zero = on_zero;
 	cfg.copy = on_copy;
 	cfg.ctx = &own;
 	cfg.page_size = PAGE;
 	assert_int_equal(heap_create(&cfg, &orig), 0);
-	for (i = 0; i < ops; i++)
+	threshold = cfg.large_threshold ? cfg.large_threshold
+					: HEAP_DEFAULT_LARGE_THRESHOLD;
+	for (i = 0; i < ops; i++) {
 		random_op(orig, &l);
+		if (i % 10000 == 0)
+			check_ok(orig);
+	}
 	check_ok(orig);
 	st = stats(orig);
-	printf("%s: %zu blocks, %llu spans, %llu of %llu bytes live\n", name,
+	printf("%s: %zu blocks, %llu spans, %llu of %llu bytes live; "
+	       "%u reserved (%u over cached blocks), %u refused\n", name,
 	       l.n, (unsigned long long)st.spans,
 	       (unsigned long long)st.allocated_bytes,
-	       (unsigned long long)st.max_size);
+	       (unsigned long long)st.max_size, nmade, nuncached, nbusy);
 	qsort(l.off, l.n, sizeof(*l.off), u64_cmp);
 	restore_and_compare(&cfg, orig, &l);
 	shuffle(l.off, l.n);
