@@ -107,13 +107,17 @@ reserve_is_free(struct heap *h, uint64_t off, uint64_t end, bool *cached)
 
 /*
  * Merge the cached blocks over [off, end), known to be free, into the
- * runs; then one run holds it all, which *f names.
+ * runs; then one run holds it all, which *f names.  The retention is held
+ * meanwhile: the pages merged are about to be live again, and giving them
+ * back first would be a hole punched for nothing.
  */
 static void
 reserve_uncache(struct heap *h, uint64_t off, uint64_t end, struct fit *f)
 {
+	bool hold = h->retain_hold;
 	uint64_t p, n;
 
+	h->retain_hold = true;
 	if (cached_over(h, off, &p, &n))
 		cache_release(h, p);
 	for (;;) {
@@ -123,9 +127,7 @@ reserve_uncache(struct heap *h, uint64_t off, uint64_t end, struct fit *f)
 			break;
 		cache_release(h, f->start + f->len);
 	}
-	/* Merged pages may have joined what the pool keeps: one cut, as a
-	 * flush makes. */
-	dirty_retain_fit(h);
+	h->retain_hold = hold;
 }
 
 int
@@ -154,5 +156,9 @@ heap_reserve(struct heap *h, uint64_t off, const struct heap_block_info *bi)
 		h->top = end;
 	heap_count_in(h, size, req);
 	dirty_mark(h, off, size);
+	/* The merged blocks' pages around the block may have joined what the
+	 * pool keeps: one cut, as a cache flush makes. */
+	if (cached)
+		dirty_retain_fit(h);
 	return 0;
 }

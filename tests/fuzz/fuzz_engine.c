@@ -11,7 +11,10 @@
  * frees included), heap_free_released of spans the harness "punched out"
  * itself (the daemon's stepped release), heap_usable_size, heap_trim,
  * heap_trim_step (steps of a few pages, other calls in between or not),
- * heap_retain_step, heap_block_size, heap_get_class_stats and
+ * heap_retain_step, heap_block_size, heap_get_class_stats,
+ * heap_block_info (of every block it looks at: what heap_reserve takes
+ * back), heap_reserve (of extents at recently freed blocks, maybe
+ * cached, next to live blocks, anywhere, and of bad ones) and
  * heap_strerror.  The harness keeps a table of every live block (at most
  * MAX_LIVE; allocations and splits are skipped when it is full) and,
  * after EVERY operation, aborts when:
@@ -26,7 +29,12 @@
  *     a split whose result is not exactly the one heap.h defines (the
  *     first piece rounded as a resize, the tail after it, -EINVAL with
  *     nothing changed when there is no tail), or that changed anything
- *     but the count of live blocks, spans and allocations;
+ *     but the count of live blocks, spans and allocations; a block whose
+ *     heap_block_info heap_reserve would refuse; a reservation whose
+ *     answer is not heap.h's (-EINVAL by the rule, -EBUSY exactly when a
+ *     live byte lies under it), a refused one that changed any statistic,
+ *     a made one that counted an allocation or gave back more than a
+ *     cut;
  *   - a callback misbehaves: release() of a range that is not page-aligned
  *     or covers a live byte; zero() outside calloc or outside the new block,
  *     or not covering every byte of it on a page handed out since its last
@@ -74,7 +82,8 @@
  *   8   free       BOGUS (must be -EINVAL; HEAP_OFF_NONE must be 0);
  *                  with a parameter, heap_retain_step of up to parameter
  *                  pages instead (15: steps until it says done)
- *   9   usable     INDEX or BOGUS (parameter bit 0)
+ *   9   usable     INDEX or BOGUS (parameter bit 0); parameter bit 1:
+ *                  reserve KIND ... instead (see op_reserve)
  *   10  trim; with a parameter, a step of a trim in steps of up to
  *       parameter pages
  *   11  realloc or resize (parameter bit 0) of BOGUS or HEAP_OFF_NONE, SIZE
@@ -1223,6 +1232,46 @@ op_split_bogus(struct fz *f, struct rd *r)
 		    "something", off, rc);
 }
 
+/*
+ * heap.h's rule for the blocks heap_reserve makes: 0, or -EINVAL.  Written
+ * out here from the header, not from the engine's code.
+ */
+static int
+reserve_rule(const struct fz *f, uint64_t off, const struct heap_block_info *bi)
+{
+	uint64_t unit = bi->span ? PAGE : f->g;
+
+	if ((bi->span != 0 && bi->span != 1) || bi->size == 0 ||
+	    bi->requested == 0 || bi->requested > bi->size ||
+	    off % unit || bi->size % unit || off >= f->pool ||
+	    bi->size > f->pool - off || bi->size - bi->requested >= unit)
+		return -EINVAL;
+	if (!bi->span && bi->size > round_to(f->thr, f->g))
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * heap_block_info of the live block b: its usable size and kind, what it
+ * asked for (a small block may round that up a little), and a block
+ * heap_reserve takes back.  want: the request it must report exactly, or
+ * 0 for "at least b's".
+ */
+static void
+check_info(struct fz *f, const struct blk *b, uint64_t want)
+{
+	struct heap_block_info bi;
+	int rc = heap_block_info(f->h, b->off, &bi);
+
+	if (rc || bi.size != b->len || bi.span != b->span ||
+	    (want && bi.requested != want) || bi.requested < b->size ||
+	    reserve_rule(f, b->off, &bi))
+		die(f, "block_info(%#" PRIx64 ") = %d: %#" PRIx64 " bytes, %#"
+		    PRIx64 " asked, span %d; table: %#" PRIx64 ", %#" PRIx64
+		    ", span %d", b->off, rc, bi.size, bi.requested, bi.span,
+		    b->len, b->size, b->span);
+}
+
 static void
 op_usable(struct fz *f, struct rd *r, bool bogus)
 {
@@ -1236,6 +1285,7 @@ op_usable(struct fz *f, struct rd *r, bool bogus)
 		off = f->live[rd8(r) % f->n].off;
 		trace(f, "usable %#" PRIx64, off);
 		check_usable(f, off, f->live[live_index(f, off)].len);
+		check_info(f, &f->live[live_index(f, off)], 0);
 		return;
 	}
 	if (!rd_bogus(f, r, &off))
@@ -1244,6 +1294,86 @@ op_usable(struct fz *f, struct rd *r, bool bogus)
 	rc = heap_usable_size(f->h, off, &u);
 	if (rc != -EINVAL)
 		die(f, "usable_size(%#" PRIx64 ") of no block = %d", off, rc);
+	rc = heap_block_info(f->h, off, &(struct heap_block_info){0});
+	if (rc != -EINVAL)
+		die(f, "block_info(%#" PRIx64 ") of no block = %d", off, rc);
+}
+
+/*
+ * heap_reserve of an extent: KIND (bit 0 a span, bits 1-2 where, bit 7
+ * arbitrary size and request, and then bit 6 an arbitrary offset and
+ * bits 3-4 an arbitrary kind), then where: a recently freed block's
+ * offset (it may be cached), the end of a live block, or any unit of the
+ * pool; then SIZE and REQUEST bytes.  Most are refused.
+ */
+static void
+op_reserve(struct fz *f, struct rd *r)
+{
+	struct heap_block_info bi;
+	struct heap_stats a, b;
+	uint8_t k = rd8(r);
+	uint64_t off, unit, with, released = f->released;
+	unsigned k2;
+	int rc, want;
+
+	if (f->n == MAX_LIVE)
+		return;
+	bi.span = k & 1;
+	unit = bi.span ? PAGE : f->g;
+	switch (k >> 1 & 3) {
+	case 0:
+		if (!f->nrecent)
+			return;
+		off = f->recent[rd8(r) % f->nrecent];
+		break;
+	case 1:
+		if (!f->n)
+			return;
+		k2 = rd8(r) % f->n;
+		off = f->live[k2].off + f->live[k2].len;
+		break;
+	default:
+		off = rdn(r, 3) * unit % f->pool;
+		break;
+	}
+	off -= off % unit;
+	bi.size = (1 + rd8(r) % (bi.span ? 16 : 64)) * unit;
+	bi.requested = bi.size - rdn(r, 2) % unit;
+	if (k & 0x80) {
+		bi.size = rd_size(f, r);
+		bi.requested = rd_size(f, r);
+		if (k & 0x40)
+			off = rdn(r, 8);
+		if (k & 0x18)
+			bi.span = (int)(k >> 3 & 3) - 1;
+	}
+	want = reserve_rule(f, off, &bi);
+	if (!want && touches_live(f, off, bi.size, &with))
+		want = -EBUSY;
+	trace(f, "reserve %#" PRIx64 " %#" PRIx64 " (%#" PRIx64 ", span %d)",
+	      off, bi.size, bi.requested, bi.span);
+	get_stats(f, &a);
+	call_begin(f, CALL_PLAIN, -1, 0);
+	rc = heap_reserve(f->h, off, &bi);
+	call_end(f);
+	get_stats(f, &b);
+	if (rc != want)
+		die(f, "reserve(%#" PRIx64 ", %#" PRIx64 ", span %d) = %d, "
+		    "expected %d", off, bi.size, bi.span, rc, want);
+	if (rc) {
+		if (memcmp(&a, &b, sizeof(a)))
+			die(f, "a refused reserve changed the statistics");
+		return;
+	}
+	if (b.allocs != a.allocs || b.failed_allocs != a.failed_allocs)
+		die(f, "a reserve counted as an allocation");
+	/* Merged cached blocks may make pages free: one cut at most. */
+	if (f->released - released > f->cut + f->range)
+		die(f, "a reserve gave back %#" PRIx64 " bytes",
+		    f->released - released);
+	table_add(f, off, bi.requested, bi.size, bi.span);
+	check_usable(f, off, bi.size);
+	check_info(f, &f->live[f->n - 1], bi.span ? bi.requested : 0);
 }
 
 /* Does page p hold a byte of a live block? */
@@ -1447,6 +1577,12 @@ run_op(struct fz *f, struct rd *r)
 		op_free_bogus(f, r);
 		break;
 	case 9:
+		if (param & 2) {
+			f->opname = "reserve";
+			f->called = true;
+			op_reserve(f, r);
+			break;
+		}
 		f->opname = "usable_size";
 		op_usable(f, r, param & 1);
 		break;
@@ -1548,7 +1684,7 @@ static void
 finish(struct fz *f)
 {
 	const int codes[] = {0, -EINVAL, -ENOMEM, -EFBIG, -EOVERFLOW, -EAGAIN,
-			     -EFAULT, -12345};
+			     -EBUSY, -EFAULT, -12345};
 	struct heap_stats st;
 	unsigned i;
 

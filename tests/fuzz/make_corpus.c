@@ -104,7 +104,22 @@ enum {
 	E_ALLOC = 0, E_CALLOC = 3, E_REALLOC = 4, E_RESIZE = 5, E_FREE = 6,
 	E_FREE_BOGUS = 8, E_USABLE = 9, E_TRIM = 10, E_BOGUS_RE = 11,
 	E_BURST = 12, E_FREE_MANY = 13, E_ALIGNED = 14, E_CALLOC1 = 15,
+	E_RESERVE = 9 | 0x20,
 };
+
+/* reserve: KIND (bit 0 a span, bits 1-2 where: 0 a recently freed
+ * block, 1 a live block's end, 2 anywhere), then the place, size units
+ * - 1 and what the request is short of the size. */
+static void
+e_reserve(struct seed *s, unsigned kind, uint64_t where, unsigned where_bytes,
+	  unsigned units, unsigned short_by)
+{
+	put8(s, E_RESERVE);
+	put8(s, kind);
+	putn(s, where, where_bytes);
+	put8(s, units - 1);
+	putn(s, short_by, 2);
+}
 
 /* granularity index, cache off, retain index, threshold index, pages... */
 static void
@@ -382,6 +397,28 @@ engine_seeds(void)
 	}
 	e_alloc(&s, 20000, -1);
 	write_seed("fuzz_engine", "cache_churn", &s);
+
+	/* Reservations: over a cached block (made), at a live block's end
+	 * into the next one (refused), a span anywhere, a size of 0, then
+	 * a split of a reserved span and frees. */
+	e_header(&s, 1, false, 0, 0, 1024, 0, 0);
+	for (i = 0; i < 6; i++)
+		e_alloc(&s, 64, -1);
+	e_op_idx(&s, E_FREE, 1);
+	e_op_idx(&s, E_FREE, 3);
+	e_reserve(&s, 0, 0, 1, 4, 0);
+	e_reserve(&s, 2, 0, 1, 9, 5);
+	e_reserve(&s, 5, 16, 3, 4, 256);
+	e_reserve(&s, 0x84, 0, 3, 1, 0);
+	e_edge(&s, 0);
+	e_size(&s, 6);
+	e_reserve(&s, 0, 1, 1, 2, 1);
+	e_idx_size(&s, E_RESIZE | 0x10, 5, 5000);
+	e_alloc(&s, 1, -1);
+	e_op_idx(&s, E_FREE | 0x20, 0);
+	e_op_idx(&s, E_FREE, 0);
+	put8(&s, E_TRIM);
+	write_seed("fuzz_engine", "reserve", &s);
 }
 
 /* ------------------------------------------------------------------ */
