@@ -107,7 +107,8 @@ COST_DRIVER := $(BUILD)/tests/cost_driver
 
 BENCH_BINS := $(BUILD)/bench/bench_engine $(BUILD)/bench/bench_speed \
               $(BUILD)/bench/bench_boost $(BUILD)/bench/bench_release \
-              $(BUILD)/bench/bench_handles $(BUILD)/bench/bench_lookup
+              $(BUILD)/bench/bench_handles $(BUILD)/bench/bench_lookup \
+              $(BUILD)/bench/bench_rebuild
 # Only the benchmarks need these (Boost.Interprocess, its compiler, the plot).
 BENCH_DEB_PKGS := libboost-dev g++ gnuplot-nox
 
@@ -220,6 +221,12 @@ $(BUILD)/bench/bench_engine: $(BUILD)/tests/bench/bench_engine.o \
 		$(BUILD)/tests/bench/bench_util.o $(ENGINE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -ldl -lm
+
+# A heap rebuilt block by block, as a restart in place rebuilds each pool.
+$(BUILD)/bench/bench_rebuild: $(BUILD)/tests/bench/bench_rebuild.o \
+		$(BUILD)/tests/bench/bench_util.o $(ENGINE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lm
 
 # The end-to-end benchmark (bench_speed) and its Boost.Interprocess peer.
 BENCH_DIR    := $(BUILD)/tests/bench
@@ -463,6 +470,7 @@ bench: bench-deps
 	$(BUILD)/bench/bench_release
 	$(BUILD)/bench/bench_handles
 	$(BUILD)/bench/bench_lookup
+	$(BUILD)/bench/bench_rebuild
 	gnuplot -e "data='$(BENCH_DATA)'; out='$(BENCH_PLOT)'" \
 	  tests/bench/shared_heap.gp
 

@@ -79,24 +79,25 @@ cached_at(struct heap *h, uint64_t off)
  * Is every byte of [off, end) free: runs and cached blocks, one after
  * another?  A look only.  Runs never touch, so every other extent passed
  * is a cached block: the walk is bounded by what the caches hold.
- * *cached: some of it is cached.
+ * *cached: some of it is cached; if none is, one run holds it all, *f.
  */
 static bool
-reserve_is_free(struct heap *h, uint64_t off, uint64_t end, bool *cached)
+reserve_is_free(struct heap *h, uint64_t off, uint64_t end, bool *cached,
+		struct fit *f)
 {
 	uint64_t at, p, n;
-	struct fit f;
+	struct fit next;
 
 	*cached = false;
-	if (runs_containing(h, off, &f))
-		at = f.start + f.len;
+	if (runs_containing(h, off, f))
+		at = f->start + f->len;
 	else if (cached_over(h, off, &p, &n))
 		at = p + n, *cached = true;
 	else
 		return false;
 	while (at < end) {
-		if (runs_at(h, at, &f))
-			at += f.len;
+		if (runs_at(h, at, &next))
+			at += next.len;
 		else if ((n = cached_at(h, at)))
 			at += n, *cached = true;
 		else
@@ -139,12 +140,10 @@ heap_reserve(struct heap *h, uint64_t off, const struct heap_block_info *bi)
 
 	if (!reserve_valid(h, off, bi))
 		return -EINVAL;
-	if (!reserve_is_free(h, off, end, &cached))
+	if (!reserve_is_free(h, off, end, &cached, &f))
 		return -EBUSY;
 	if (cached)
 		reserve_uncache(h, off, end, &f);
-	else if (!runs_containing(h, off, &f))
-		abort();	/* the look said it was free */
 	runs_take(h, &f, off, size);
 	if (bi->span) {
 		spans_insert(h, off, size, req);

@@ -2,7 +2,7 @@
  * cost_driver.c - the engine's steady state at a given number of live
  * blocks, for test_cost_flat.sh to count the instructions of.
  *
- * Usage: cost_driver fixed|mixed|varied LIVE PAIRS
+ * Usage: cost_driver fixed|mixed|varied|restore LIVE PAIRS
  *   fixed  LIVE blocks of 64 B; each pair frees a random one and allocates
  *          64 B again (the benchmark's flatness loop).
  *   mixed  LIVE blocks of 16..512 B; each pair frees a random one and
@@ -10,6 +10,10 @@
  *   varied as mixed, but the new block comes in turn from heap_alloc, an
  *          aligned heap_alloc (64, 128 or 256), heap_calloc, or a heap_realloc
  *          of the old block to 16..1024 B (in place or moved).
+ *   restore as mixed, but each pair reads a random block's heap_block_info,
+ *          frees it (into its cache, mostly) and heap_reserve makes it
+ *          again where it was: the daemon's rebuild of a heap after a
+ *          restart, block by block, in a heap of LIVE blocks.
  * Setup and teardown are outside steady_loop(), the only function the
  * test counts.  The heap is checked at the end.  Exit 0, 1 if the engine
  * fails or its check does, 2 for a usage error.
@@ -24,7 +28,7 @@
 
 static struct rng rng;
 
-enum work { FIXED, MIXED, VARIED };
+enum work { FIXED, MIXED, VARIED, RESTORE };
 
 static uint64_t
 draw_size(enum work w)
@@ -36,8 +40,15 @@ draw_size(enum work w)
 static int
 replace(struct heap *h, uint64_t *slot, uint64_t i, enum work w)
 {
+	struct heap_block_info bi;
 	int rc;
 
+	if (w == RESTORE) {
+		if ((rc = heap_block_info(h, *slot, &bi)) != 0 ||
+		    (rc = heap_free(h, *slot)) != 0)
+			return rc;
+		return heap_reserve(h, *slot, &bi);
+	}
 	if (w != VARIED || i % 4 == 0) {
 		if ((rc = heap_free(h, *slot)) != 0)
 			return rc;
@@ -85,8 +96,8 @@ main(int argc, char **argv)
 
 	rng_seed(&rng, 42, 0);
 	if (argc != 4) {
-		fprintf(stderr, "usage: cost_driver fixed|mixed|varied LIVE "
-			"PAIRS\n");
+		fprintf(stderr, "usage: cost_driver fixed|mixed|varied|restore "
+			"LIVE PAIRS\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "fixed"))
@@ -95,6 +106,8 @@ main(int argc, char **argv)
 		w = MIXED;
 	else if (!strcmp(argv[1], "varied"))
 		w = VARIED;
+	else if (!strcmp(argv[1], "restore"))
+		w = RESTORE;
 	else {
 		fprintf(stderr, "cost_driver: unknown workload %s\n", argv[1]);
 		return 2;

@@ -6,8 +6,9 @@
 # steady loop of tests/system/cost_driver.c (random free + alloc pairs, setup
 # excluded) at 10^3 .. 10^7 live 64 B blocks, and at 10^3 .. 10^6 live blocks
 # of 16..512 B replaced by plain, aligned and zeroed allocations and by
-# reallocs.  For each workload the largest count per pair must be within
-# 1.5 times the smallest.  An operation that walked all blocks, or a list
+# reallocs, or freed and made again where they were by heap_reserve (the
+# daemon's rebuild of a heap after a restart in place).  For each workload
+# the largest count per pair must be within 1.5 times the smallest.  An operation that walked all blocks, or a list
 # growing with them, would multiply its count by 10 at each step.  What the
 # count cannot see, the caches and the TLB, is measured by `make bench` and
 # recorded in docs/PERFORMANCE.md.  Needs valgrind (`make deps`).
@@ -56,7 +57,8 @@ per_pair() {
 
 works="fixed 1000 10000 100000 1000000 10000000
 mixed 1000 10000 100000 1000000
-varied 1000 10000 100000 1000000"
+varied 1000 10000 100000 1000000
+restore 1000 10000 100000 1000000"
 
 # One cell: its count into $tmp/cell.NAME.LIVE, or its failure into
 # $tmp/fail.NAME.LIVE.  The cells are independent and callgrind counts the
