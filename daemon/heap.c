@@ -199,8 +199,12 @@ heap_create(const struct heap_config *cfg, struct heap **out)
 	h->slack_bits = h->gshift;
 	h->max_size = round_up(cfg->max_size, page);
 	h->npages = h->max_size >> h->pshift;
-	h->threshold = cfg->large_threshold ? round_up(cfg->large_threshold, g)
-					    : HEAP_DEFAULT_LARGE_THRESHOLD;
+	/* A whole number of granules, the default too: a granule may be
+	 * larger than 128 KiB when the page is, and a small block's end is
+	 * looked for within threshold + g bytes, in granules. */
+	h->threshold = round_up(cfg->large_threshold ? cfg->large_threshold
+						     : HEAP_DEFAULT_LARGE_THRESHOLD,
+				g);
 	heap_set_retain_pages(h, cfg->retain_pages);
 	heap_set_retain_cut(h, cfg->retain_cut);
 	/* The smallest span, in pages, sets the smallest buddy order used. */

@@ -43,7 +43,8 @@ struct heap_config {
 	uint64_t max_size;	  /* pool size in bytes; rounded up to pages */
 	uint32_t granularity;	  /* power of two >= 8; 0 = 16 */
 	uint32_t page_size;	  /* power of two; 0 = sysconf(_SC_PAGESIZE) */
-	uint64_t large_threshold; /* bytes; 0 = 128 KiB */
+	uint64_t large_threshold; /* bytes, rounded up to granules; 0 =
+				   * 128 KiB */
 	uint32_t retain_pages;	  /* dirty free pages of small blocks kept
 				   * before giving them back, or 1/4 of the
 				   * live pages if more; 0 = 256,

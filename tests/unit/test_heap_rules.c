@@ -175,6 +175,41 @@ granularity_rounds_and_aligns(void **state)
 	}
 }
 
+/*
+ * Pages, and granules, of 256 KiB: the default threshold (128 KiB) lies
+ * inside one granule, and is taken as that granule.  Requests below it
+ * are small blocks of one granule, the others spans, and every block's
+ * end is where the next extent starts.
+ */
+static void
+granule_above_the_default_threshold(void **state)
+{
+	struct heap_config cfg = {
+		.max_size = 16 * MiB, .granularity = 256 * KiB,
+		.page_size = 256 * KiB,
+	};
+	struct heap_stats st;
+	uint64_t a, b, c;
+	struct heap *h;
+
+	(void)state;
+	assert_int_equal(heap_create(&cfg, &h), 0);
+	a = alloc_ok(h, 100);
+	b = alloc_ok(h, 200 * KiB);
+	c = alloc_ok(h, 300 * KiB);
+	check_ok(h);
+	assert_int_equal(usable(h, a), 256 * KiB);
+	assert_int_equal(usable(h, b), 256 * KiB);
+	assert_int_equal(usable(h, c), 512 * KiB);
+	st = stats(h);
+	assert_int_equal(st.spans, 1);
+	assert_int_equal(heap_free(h, a), 0);
+	assert_int_equal(heap_free(h, b), 0);
+	assert_int_equal(heap_free(h, c), 0);
+	check_ok(h);
+	heap_destroy(h);
+}
+
 static void
 bad_granularity_refused(void **state)
 {
@@ -1856,6 +1891,7 @@ main(void)
 		cmocka_unit_test(whole_pool_is_usable),
 		cmocka_unit_test(metadata_of_huge_pool_follows_use),
 		cmocka_unit_test(granularity_rounds_and_aligns),
+		cmocka_unit_test(granule_above_the_default_threshold),
 		cmocka_unit_test(bad_granularity_refused),
 		cmocka_unit_test(aligned_allocations),
 		cmocka_unit_test(aligned_request_uses_only_run_that_fits),
