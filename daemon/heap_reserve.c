@@ -25,8 +25,8 @@
  * Could the engine have made a block of this kind, size and request?  A
  * span is whole pages (splits and shrinks make spans of any number), and
  * asked for more than its length less a page (heap_split relies on it); a
- * small block is granules, at most the large threshold rounded up to a
- * granule (a request just under it rounds up so far), and asked for more
+ * small block is granules, at most the large threshold (a whole number of
+ * granules: a request just under it rounds up to it), and asked for more
  * than its length less a granule (its slack bits hold less).
  */
 static bool
@@ -42,7 +42,7 @@ reserve_valid(const struct heap *h, uint64_t off,
 	if (off >= h->max_size || size > h->max_size - off ||
 	    ((off | size) & (unit - 1)))
 		return false;
-	if (!bi->span && size > round_up(h->threshold, h->g))
+	if (!bi->span && size > h->threshold)
 		return false;
 	return size - req < unit;
 }

@@ -7,7 +7,9 @@
  * them.  Refused reservations change nothing.
  *
  * The random heaps are seeded; HEAP_RESTORE_SEED picks the seed, and the
- * seed used is printed.
+ * seed used is printed.  HEAP_RESTORE_CHECK_ALL checks the random heap
+ * after every operation instead of every 10000 (to find the one that
+ * broke it).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -435,17 +437,19 @@ random_reserve(struct heap *h, struct live *l)
 {
 	struct heap_stats st = stats(h);
 	struct heap_block_info bi;
-	uint64_t g = st.granularity, off, end, b;
+	uint64_t g = st.granularity, page = st.page_size, off, end, b;
 	int want = 0, rc;
 	size_t i;
 
 	bi.span = rnd() % 4 == 0;
 	if (bi.span) {
-		bi.size = (1 + rnd() % 64) * PAGE;
-		off = rnd() % (st.max_size / PAGE) * PAGE;
-		bi.requested = bi.size - rnd() % PAGE;
+		bi.size = (1 + rnd() % 64) * page;
+		off = rnd() % (st.max_size / page) * page;
+		bi.requested = bi.size - rnd() % page;
 	} else {
-		b = threshold / g < 64 ? threshold / g : 64;
+		/* Small blocks reach the threshold rounded up to a granule. */
+		b = (threshold + g - 1) / g;
+		b = b < 64 ? b : 64;
 		bi.size = (1 + rnd() % b) * g;
 		off = rnd() % (st.max_size / g) * g;
 		if (nfreed && rnd() % 2)
@@ -630,13 +634,14 @@ restore_random_heap(const char *name, struct heap_config cfg, unsigned ops)
 	cfg.zero = on_zero;
 	cfg.copy = on_copy;
 	cfg.ctx = &own;
-	cfg.page_size = PAGE;
+	if (!cfg.page_size)
+		cfg.page_size = PAGE;
 	assert_int_equal(heap_create(&cfg, &orig), 0);
 	threshold = cfg.large_threshold ? cfg.large_threshold
 					: HEAP_DEFAULT_LARGE_THRESHOLD;
 	for (i = 0; i < ops; i++) {
 		random_op(orig, &l);
-		if (i % 10000 == 0)
+		if (i % 10000 == 0 || getenv("HEAP_RESTORE_CHECK_ALL"))
 			check_ok(orig);
 	}
 	check_ok(orig);
@@ -690,6 +695,33 @@ restore_random_coarse(void **state)
 	restore_random_heap("restore_random_coarse", cfg, 100000);
 }
 
+/* One granule a page, spans from 64 KiB, 8 pages kept. */
+static void
+restore_random_page_granule(void **state)
+{
+	struct heap_config cfg = {
+		.max_size = 48 * MiB, .granularity = 4096,
+		.large_threshold = 64 * KiB, .retain_pages = 8,
+	};
+
+	(void)state;
+	restore_random_heap("restore_random_page_granule", cfg, 100000);
+}
+
+/* Pages of 256 KiB, and granules as large: the default threshold (128
+ * KiB) lies inside one, so a small block is one granule, above it. */
+static void
+restore_random_huge_granule(void **state)
+{
+	struct heap_config cfg = {
+		.max_size = 256 * MiB, .granularity = 256 * KiB,
+		.page_size = 256 * KiB,
+	};
+
+	(void)state;
+	restore_random_heap("restore_random_huge_granule", cfg, 50000);
+}
+
 int
 main(void)
 {
@@ -702,6 +734,8 @@ main(void)
 		cmocka_unit_test(restore_random_default),
 		cmocka_unit_test(restore_random_fine),
 		cmocka_unit_test(restore_random_coarse),
+		cmocka_unit_test(restore_random_page_granule),
+		cmocka_unit_test(restore_random_huge_granule),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
