@@ -204,6 +204,13 @@ write_config(FILE *f, const char *extra_config)
 int
 harness_start(struct daemon_proc *d, const char *extra_config)
 {
+	return harness_start_from(d, NULL, extra_config);
+}
+
+int
+harness_start_from(struct daemon_proc *d, const char *path,
+		   const char *extra_config)
+{
 	char bin[256];
 	FILE *f;
 	int i;
@@ -219,7 +226,10 @@ harness_start(struct daemon_proc *d, const char *extra_config)
 	if (!(f = fopen(d->conf, "w")))
 		return -1;
 	write_config(f, extra_config);
-	snprintf(bin, sizeof(bin), "%s/poolmgrd", harness_build());
+	if (path)
+		snprintf(bin, sizeof(bin), "%s", path);
+	else
+		snprintf(bin, sizeof(bin), "%s/poolmgrd", harness_build());
 
 	d->pid = fork();
 	if (d->pid == -1)
@@ -345,9 +355,8 @@ harness_restart(struct daemon_proc *d)
 	return wait_listening(d);
 }
 
-/* How many of the daemon's log lines tell of a SIGHUP, whatever came of it. */
-static int
-reloads_logged(const struct daemon_proc *d)
+int
+harness_log_count(const struct daemon_proc *d, const char *what)
 {
 	char line[1024];
 	FILE *f;
@@ -356,10 +365,17 @@ reloads_logged(const struct daemon_proc *d)
 	if (!(f = fopen(d->log, "r")))
 		return 0;
 	while (fgets(line, sizeof(line), f))
-		if (strstr(line, "poolmgrd: SIGHUP: "))
+		if (strstr(line, what))
 			n++;
 	fclose(f);
 	return n;
+}
+
+/* How many of the daemon's log lines tell of a SIGHUP, whatever came of it. */
+static int
+reloads_logged(const struct daemon_proc *d)
+{
+	return harness_log_count(d, "poolmgrd: SIGHUP: ");
 }
 
 /*
@@ -389,6 +405,72 @@ harness_reload_with(struct daemon_proc *d, const char *extra_config)
 	write_config(f, extra_config);
 	harness_reload(d);
 	return 0;
+}
+
+/*
+ * The daemon died on us: say how, with its log, and forget its pid (it
+ * has been waited for; the caller removes its directory).
+ */
+static void
+report_death(struct daemon_proc *d, int status)
+{
+	char cmd[512];
+
+	if (WIFSIGNALED(status))
+		fprintf(stderr, "poolmgrd (pid %d) was killed by signal %d; "
+			"its log:\n", (int)d->pid, WTERMSIG(status));
+	else
+		fprintf(stderr, "poolmgrd (pid %d) exited with %d; its log:\n",
+			(int)d->pid, WEXITSTATUS(status));
+	snprintf(cmd, sizeof(cmd), "cat %s >&2", d->log);
+	if (system(cmd) == -1)
+		perror("system");
+	d->pid = 0;
+}
+
+int
+harness_log_wait(struct daemon_proc *d, const char *what, int before, int ms)
+{
+	int status;
+
+	for (; ms > 0; ms -= 5) {
+		if (harness_log_count(d, what) > before)
+			return 0;
+		if (d->pid <= 0)
+			return -1;
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			if (harness_log_count(d, what) > before)
+				return 0;
+			report_death(d, status);
+			return -1;
+		}
+		harness_sleep_ms(5);
+	}
+	fprintf(stderr, "poolmgrd logged no \"%s\" in time\n", what);
+	return -1;
+}
+
+int
+harness_restart_in_place(struct daemon_proc *d)
+{
+	int before = harness_log_count(d, HARNESS_RESTARTED);
+
+	if (d->pid <= 0 || kill(d->pid, SIGUSR2) == -1)
+		return -1;
+	return harness_log_wait(d, HARNESS_RESTARTED, before,
+				HARNESS_RESTART_WAIT_MS);
+}
+
+int
+harness_remove_dir(struct daemon_proc *d)
+{
+	char cmd[512];
+
+	if (!d->dir[0])
+		return 0;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", d->dir);
+	d->dir[0] = '\0';
+	return system(cmd) == 0 ? 0 : -1;
 }
 
 bool

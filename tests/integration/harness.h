@@ -101,6 +101,10 @@ bool harness_client_cache(void);
  */
 int harness_start(struct daemon_proc *d, const char *extra_config);
 
+/* harness_start of the daemon binary at path (NULL: the build's). */
+int harness_start_from(struct daemon_proc *d, const char *path,
+		       const char *extra_config);
+
 /*
  * Like harness_start, but the configuration file holds exactly config
  * (NULL: nothing) with no [daemon] section added: the daemon's own defaults
@@ -134,6 +138,28 @@ void harness_reload(struct daemon_proc *d);
  * and reload it.  Returns 0, or -1 if the file cannot be written.
  */
 int harness_reload_with(struct daemon_proc *d, const char *extra_config);
+
+/* How many lines of the daemon's log hold what. */
+int harness_log_count(const struct daemon_proc *d, const char *what);
+/*
+ * Wait at most ms milliseconds until more than before lines of the log
+ * hold what: 0, or -1 (why on stderr) if the time ran out or the daemon
+ * died; a dead daemon is waited for, its log printed and d->pid set to 0.
+ */
+int harness_log_wait(struct daemon_proc *d, const char *what, int before,
+		     int ms);
+
+/*
+ * Send SIGUSR2 (restart in place) and wait until the daemon logs that it
+ * restarted, at most HARNESS_RESTART_WAIT_MS: 0, or -1 as
+ * harness_log_wait.  The pid stays the same across the restart.
+ */
+#define HARNESS_RESTARTED "restarted in place"
+#define HARNESS_RESTART_WAIT_MS 30000
+int harness_restart_in_place(struct daemon_proc *d);
+
+/* Remove d's temporary directory (for a daemon that is gone): 0 or -1. */
+int harness_remove_dir(struct daemon_proc *d);
 
 /*
  * Stop the daemon with SIGTERM.  Returns its exit status (0 for a clean

@@ -1,0 +1,1425 @@
+/*
+ * itest_restart.c - SIGUSR2 makes poolmgrd execute its binary again in the
+ * same process, keeping every pool, block, client and handle: the clients
+ * notice nothing but a pause.  Every test compares what the pools and
+ * clients were before the restart with what they are after, as seen by
+ * `poolctl stats --format=kv` (but for what the restart may change: the
+ * daemon's own memory, pages it holds, its reuse caches, the free room
+ * they hid), `poolctl clients`, `poolctl persisted`, and by real client
+ * processes reading, writing, freeing and allocating in the same handles.
+ *
+ *   clients_carry_on                  two clients holding small, 64 KiB,
+ *       1 MiB and calloc'ed blocks, persisted and retained ones, and free
+ *       pages written before: same pid, same socket file, same statistics,
+ *       clients, handles and persisting uids after; every pattern reads
+ *       back in both clients and here; old blocks free, new ones (calloc
+ *       too: zero, though its pages were written before) never overlap a
+ *       held one, an old block reallocs with its bytes; check passes.
+ *   connect_during_restart            a child connecting, allocating and
+ *       disconnecting in a loop across the restart is never refused.
+ *   client_cache_survives             a client's cached blocks are the
+ *       same bytes after, allocated from again; once it is killed every
+ *       block it held, cached ones too, is reclaimed.
+ *   exit_after_restart_reclaims       a client killed after the restart:
+ *       its blocks go, the persisted and retained ones stay, as written.
+ *   work_in_progress                  a 128 MiB block freed (released in
+ *       4 KiB steps) right before SIGUSR2, and a 64 MiB calloc being
+ *       zeroed in steps during it: the restart comes after; the pages are
+ *       gone and counted released, the calloc reads zero, check passes.
+ *   exec_failure_keeps_serving        the daemon's binary deleted before
+ *       SIGUSR2: it logs the failure and goes on with nothing changed.
+ *   poolctl_pool_and_settings         a pool made by poolctl keeps size,
+ *       granularity, mode, quota and blocks; a quota and mode set in the
+ *       file before SIGUSR2, and a pool added there, apply at the restart.
+ *   restart_twice                     two restarts in a row keep it all.
+ *   restart_then_stop                 SIGTERM after a restart: exit 0, no
+ *       leak report, the socket file removed.
+ *   unreadable_client_dropped         a client with thousands of replies
+ *       unread: served others go on meanwhile, after 5 s it is dropped,
+ *       its blocks freed, and the rest restart in place (takes ~6 s).
+ *
+ * A daemon without SIGUSR2 handling dies of it: each test then fails at
+ * once, saying so, and its client processes are killed.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "poolmgr.pb-c.h"
+#include "poolclient.h"
+
+#define KiB 1024ull
+#define MiB (1024ull * 1024)
+
+/*
+ * A client process driven through pipes: it connects, opens one pool and
+ * then does what each command says, so the test decides when it acts
+ * (before, across and after a restart) on the same connection and handle.
+ */
+enum op {
+	OP_ALLOC,	/* len bytes, filled from seed (0: left alone) */
+	OP_CALLOC,	/* len bytes; -EILSEQ if a byte is not zero */
+	OP_FILL,	/* off, len, seed */
+	OP_VERIFY,	/* off, len, seed: -EILSEQ if a byte differs */
+	OP_FREE,
+	OP_RETAIN,
+	OP_PERSIST,
+	OP_REALLOC,	/* off to len bytes; -EILSEQ if the bytes kept differ */
+	OP_USABLE,
+	OP_STATS,	/* the answer is followed by a struct pool_stats */
+	OP_EXIT,	/* close, disconnect, exit 0 */
+};
+
+struct cmd {
+	int op;
+	uint64_t off, len, seed;
+};
+
+struct ans {
+	int rc;
+	uint64_t off, usable;
+};
+
+struct remote {
+	pid_t pid;
+	int to, from;		/* commands to it, answers from it */
+};
+
+#define MAX_REMOTES 4
+#define MAX_BLOCKS 1024
+
+/* A block some client holds, as written: what it must read back. */
+struct blk {
+	uint64_t off, len, seed;
+};
+
+struct fixture {
+	struct daemon_proc d;
+	struct pool_conn *conn;
+	struct pool *pool;		/* ours, on pool "p" unless said */
+	struct remote r[MAX_REMOTES];
+	struct blk book[MAX_BLOCKS];
+	int nbook;
+	uint64_t seed;
+	char bindir[64];		/* a copy of the daemon's binary */
+};
+
+static struct fixture fx;
+
+/* Statistics the restart may change: the daemon's memory, its pages. */
+static const char *const volatile_keys[] = {
+	"committed_bytes", "free_bytes", "largest_free", "cached_bytes",
+	"metadata_bytes", "books_bytes", "free_resident_bytes",
+	"released_bytes", NULL
+};
+
+/* The byte at pool offset at of a block filled from seed. */
+static uint8_t
+pattern(uint64_t seed, uint64_t at)
+{
+	uint64_t x = (seed << 40) ^ (at >> 3);
+
+	x *= 0x9e3779b97f4a7c15ull;
+	x ^= x >> 29;
+	return (uint8_t)(x >> (8 * (at & 7)));
+}
+
+static void
+fill(uint8_t *base, uint64_t off, uint64_t len, uint64_t seed)
+{
+	for (uint64_t i = off; i < off + len; i++)
+		base[i] = pattern(seed, i);
+}
+
+static bool
+intact(const uint8_t *base, uint64_t off, uint64_t len, uint64_t seed)
+{
+	for (uint64_t i = off; i < off + len; i++)
+		if (base[i] != pattern(seed, i))
+			return false;
+	return true;
+}
+
+static bool
+zeroed(const uint8_t *b, uint64_t len)
+{
+	for (uint64_t i = 0; i < len; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+/* A realloc whose bytes must survive it. */
+static int
+remote_realloc(struct pool *p, const struct cmd *c, struct ans *a)
+{
+	size_t old, keep;
+	uint8_t *copy;
+	int rc;
+
+	if ((rc = pool_usable_size(p, c->off, &old)) != 0)
+		return rc;
+	keep = old < c->len ? old : c->len;
+	if (!(copy = malloc(keep)))
+		return -ENOMEM;
+	memcpy(copy, pool_ptr(p, c->off), keep);
+	if ((rc = pool_realloc(p, c->off, c->len, &a->off)) == 0 &&
+	    memcmp(copy, pool_ptr(p, a->off), keep) != 0)
+		rc = -EILSEQ;
+	free(copy);
+	return rc;
+}
+
+static int
+remote_do(struct pool *p, const struct cmd *c, struct ans *a)
+{
+	uint8_t *base = pool_ptr(p, 0);
+	size_t usable = 0;
+	int rc = 0;
+
+	switch (c->op) {
+	case OP_ALLOC:
+	case OP_CALLOC:
+		rc = c->op == OP_ALLOC ? pool_alloc(p, c->len, &a->off) :
+		    pool_calloc(p, 1, c->len, &a->off);
+		if (rc)
+			break;
+		if (c->op == OP_CALLOC && !zeroed(base + a->off, c->len))
+			rc = -EILSEQ;
+		if (c->seed)
+			fill(base, a->off, c->len, c->seed);
+		break;
+	case OP_FILL:
+		fill(base, c->off, c->len, c->seed);
+		break;
+	case OP_VERIFY:
+		rc = intact(base, c->off, c->len, c->seed) ? 0 : -EILSEQ;
+		break;
+	case OP_FREE:
+		return pool_free(p, c->off);
+	case OP_RETAIN:
+		return pool_retain(p, c->off);
+	case OP_PERSIST:
+		return pool_persist(p, c->off);
+	case OP_REALLOC:
+		rc = remote_realloc(p, c, a);
+		break;
+	case OP_USABLE:
+		a->off = c->off;
+		break;
+	default:
+		return -ENOSYS;
+	}
+	if (rc == 0 && pool_usable_size(p, a->off, &usable) == 0)
+		a->usable = usable;
+	return rc;
+}
+
+struct remote_args {
+	const char *pool;
+	long cache;		/* budget; -1: the library's default */
+	int in, out;
+};
+
+static int
+remote_main(void *arg)
+{
+	struct remote_args *ra = arg;
+	struct pool_conn *c = NULL;
+	struct pool *p = NULL;
+	struct pool_stats st;
+	struct ans a = {0};
+	struct cmd cmd;
+
+	if ((a.rc = pool_connect(fx.d.sock, &c)) == 0 &&
+	    (a.rc = pool_open(c, ra->pool, &p)) == 0 && ra->cache >= 0)
+		a.rc = pool_set_cache(p, (size_t)ra->cache);
+	if (harness_write_full(ra->out, &a, sizeof(a)) || a.rc)
+		return 1;
+	while (harness_read_full(ra->in, &cmd, sizeof(cmd)) == 0) {
+		memset(&a, 0, sizeof(a));
+		memset(&st, 0, sizeof(st));
+		if (cmd.op == OP_STATS)
+			a.rc = pool_stats(p, &st);
+		else if (cmd.op != OP_EXIT)
+			a.rc = remote_do(p, &cmd, &a);
+		if (cmd.op == OP_EXIT) {
+			pool_close(p);
+			pool_disconnect(c);
+		}
+		if (harness_write_full(ra->out, &a, sizeof(a)))
+			return 2;
+		if (cmd.op == OP_STATS &&
+		    harness_write_full(ra->out, &st, sizeof(st)))
+			return 3;
+		if (cmd.op == OP_EXIT)
+			return 0;
+	}
+	return 0;
+}
+
+/* Start client i on pool, with its cache budget (-1: default). */
+static struct remote *
+remote_start(int i, const char *pool, long cache)
+{
+	struct remote *r = &fx.r[i];
+	struct remote_args ra = {.pool = pool, .cache = cache};
+	int to[2], from[2];
+	struct ans a;
+
+	assert_int_equal(pipe(to), 0);
+	assert_int_equal(pipe(from), 0);
+	fflush(stdout);
+	fflush(stderr);
+	if ((r->pid = fork()) == 0) {
+		for (int k = 0; k < MAX_REMOTES; k++)
+			if (fx.r[k].pid > 0 && k != i) {
+				close(fx.r[k].to);
+				close(fx.r[k].from);
+			}
+		close(to[1]);
+		close(from[0]);
+		ra.in = to[0];
+		ra.out = from[1];
+		_exit(remote_main(&ra));
+	}
+	assert_true(r->pid > 0);
+	close(to[0]);
+	close(from[1]);
+	r->to = to[1];
+	r->from = from[0];
+	if (harness_read_full(r->from, &a, sizeof(a)))
+		fail_msg("client %d did not start", (int)r->pid);
+	if (a.rc)
+		fail_msg("client %d: connect or open %s: %s", (int)r->pid,
+			 pool, pool_strerror(a.rc));
+	return r;
+}
+
+static void
+remote_send(struct remote *r, int op, uint64_t off, uint64_t len,
+	    uint64_t seed)
+{
+	struct cmd c = {.op = op, .off = off, .len = len, .seed = seed};
+
+	if (harness_write_full(r->to, &c, sizeof(c)))
+		fail_msg("client %d is gone", (int)r->pid);
+}
+
+static struct ans
+remote_recv(struct remote *r)
+{
+	struct ans a;
+
+	if (harness_read_full(r->from, &a, sizeof(a)))
+		fail_msg("client %d died (status %d)", (int)r->pid,
+			 harness_wait(r->pid));
+	return a;
+}
+
+static struct ans
+remote_ask(struct remote *r, int op, uint64_t off, uint64_t len,
+	   uint64_t seed)
+{
+	remote_send(r, op, off, len, seed);
+	return remote_recv(r);
+}
+
+/* The command must succeed. */
+static struct ans
+remote_ok(struct remote *r, int op, uint64_t off, uint64_t len,
+	  uint64_t seed, int line)
+{
+	struct ans a = remote_ask(r, op, off, len, seed);
+
+	if (a.rc)
+		fail_msg("line %d: client %d: op %d (off %" PRIu64 ", len %"
+			 PRIu64 "): %s", line, (int)r->pid, op, off, len,
+			 pool_strerror(a.rc));
+	return a;
+}
+#define REMOTE_OK(r, op, off, len, seed)				\
+	remote_ok((r), (op), (off), (len), (seed), __LINE__)
+
+static void
+remote_exit(struct remote *r)
+{
+	struct ans a = remote_ask(r, OP_EXIT, 0, 0, 0);
+
+	assert_int_equal(a.rc, 0);
+	assert_int_equal(harness_wait(r->pid), 0);
+	close(r->to);
+	close(r->from);
+	r->pid = 0;
+}
+
+static void
+remote_kill(struct remote *r)
+{
+	kill(r->pid, SIGKILL);
+	harness_wait(r->pid);
+	close(r->to);
+	close(r->from);
+	r->pid = 0;
+}
+
+/* The book: every block someone holds, with the seed it was filled from. */
+static void
+book_add(uint64_t off, uint64_t len, uint64_t seed)
+{
+	assert_true(fx.nbook < MAX_BLOCKS);
+	fx.book[fx.nbook++] = (struct blk){off, len, seed};
+}
+
+static void
+book_drop(uint64_t off)
+{
+	for (int i = 0; i < fx.nbook; i++)
+		if (fx.book[i].off == off) {
+			fx.book[i] = fx.book[--fx.nbook];
+			return;
+		}
+	fail_msg("block %" PRIu64 " is not in the book", off);
+}
+
+static struct blk *
+book_find(uint64_t off)
+{
+	for (int i = 0; i < fx.nbook; i++)
+		if (fx.book[i].off == off)
+			return &fx.book[i];
+	fail_msg("block %" PRIu64 " is not in the book", off);
+	return NULL;
+}
+
+/* A new block of client r, written (calloc: zero first), in the book. */
+static uint64_t
+remote_block(struct remote *r, int op, uint64_t len)
+{
+	uint64_t seed = ++fx.seed;
+	struct ans a = REMOTE_OK(r, op, 0, len, seed);
+
+	book_add(a.off, len, seed);
+	return a.off;
+}
+
+/* Every block in the book reads as written, through our own mapping. */
+static void
+book_verify(const char *when)
+{
+	const uint8_t *base = pool_ptr(fx.pool, 0);
+
+	for (int i = 0; i < fx.nbook; i++)
+		if (!intact(base, fx.book[i].off, fx.book[i].len,
+			    fx.book[i].seed))
+			fail_msg("%s: block at %" PRIu64 " (%" PRIu64
+				 " bytes) does not read as written", when,
+				 fx.book[i].off, fx.book[i].len);
+}
+
+/* Client r reads block off back through its own mapping. */
+static void
+remote_verify(struct remote *r, uint64_t off)
+{
+	struct blk *b = book_find(off);
+
+	REMOTE_OK(r, OP_VERIFY, b->off, b->len, b->seed);
+}
+
+static void
+start(const char *conf, const char *pool)
+{
+	assert_int_equal(harness_start(&fx.d, conf), 0);
+	assert_int_equal(pool_connect(fx.d.sock, &fx.conn), 0);
+	assert_int_equal(pool_open(fx.conn, pool, &fx.pool), 0);
+	/* Our frees leave pages to the daemon, not to a cache of ours. */
+	assert_int_equal(pool_set_cache(fx.pool, 0), 0);
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	for (int i = 0; i < MAX_REMOTES; i++)
+		if (fx.r[i].pid > 0)
+			remote_kill(&fx.r[i]);
+	if (fx.pool)
+		pool_close(fx.pool);
+	if (fx.conn)
+		pool_disconnect(fx.conn);
+	if (fx.bindir[0]) {
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", fx.bindir);
+		harness_run(cmd, NULL, 0);
+	}
+	if (fx.d.pid > 0)
+		assert_int_equal(harness_stop(&fx.d), 0);
+	else
+		harness_remove_dir(&fx.d);
+	memset(&fx, 0, sizeof(fx));
+	return 0;
+}
+
+static struct pool_stats
+stats(void)
+{
+	struct pool_stats st;
+
+	assert_int_equal(pool_stats(fx.pool, &st), 0);
+	return st;
+}
+
+static void
+check_ok(const char *pool)
+{
+	char out[1024], err[1024];
+
+	if (harness_poolctl(&fx.d, NULL, out, sizeof(out), err, sizeof(err),
+			    "check %s", pool) != 0)
+		fail_msg("poolctl check %s: %s%s", pool, out, err);
+}
+
+/* Restart in place, or fail the test saying what became of the daemon. */
+static void
+restart(void)
+{
+	pid_t pid = fx.d.pid;
+
+	if (harness_restart_in_place(&fx.d) != 0)
+		fail_msg("SIGUSR2: poolmgrd did not restart in place");
+	assert_int_equal(fx.d.pid, pid);
+	assert_true(harness_alive(&fx.d));
+}
+
+/* The lines of text sorted, in place. */
+static int
+cmp_lines(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+sort_lines(char *text, size_t size)
+{
+	char *lines[512] = {NULL}, *copy = strdup(text), *save = NULL, *l;
+	size_t n = 0, at = 0;
+
+	assert_non_null(copy);
+	for (l = strtok_r(copy, "\n", &save); l && n < 512;
+	     l = strtok_r(NULL, "\n", &save))
+		lines[n++] = l;
+	qsort(lines, n, sizeof(*lines), cmp_lines);
+	text[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		at += (size_t)snprintf(text + at, size - at, "%s\n", lines[i]);
+	free(copy);
+}
+
+/* Keep the "POOL KEY VALUE" lines whose key may not change. */
+static void
+keep_lasting(char *kv, size_t size)
+{
+	char *copy = strdup(kv), *save = NULL, *l, key[64];
+	size_t at = 0;
+	int i;
+
+	assert_non_null(copy);
+	kv[0] = '\0';
+	for (l = strtok_r(copy, "\n", &save); l;
+	     l = strtok_r(NULL, "\n", &save)) {
+		if (sscanf(l, "%*s %63s", key) != 1)
+			continue;
+		for (i = 0; volatile_keys[i] && strcmp(key, volatile_keys[i]);
+		     i++)
+			;
+		if (!volatile_keys[i])
+			at += (size_t)snprintf(kv + at, size - at, "%s\n", l);
+	}
+	free(copy);
+}
+
+/* What operators see of every pool and client, and the socket file. */
+struct snap {
+	char kv[16384];
+	char clients[16384];
+	char persisted[4096];
+	struct stat sock;
+};
+
+static void
+ctl(const char *args, char *out, size_t len)
+{
+	char err[1024];
+
+	if (harness_poolctl(&fx.d, NULL, out, len, err, sizeof(err), "%s",
+			    args) != 0)
+		fail_msg("poolctl %s: %s", args, err);
+}
+
+static void
+snap_take(struct snap *s)
+{
+	ctl("stats --format=kv", s->kv, sizeof(s->kv));
+	keep_lasting(s->kv, sizeof(s->kv));
+	ctl("clients", s->clients, sizeof(s->clients));
+	sort_lines(s->clients, sizeof(s->clients));
+	ctl("persisted --format=kv", s->persisted, sizeof(s->persisted));
+	assert_int_equal(stat(fx.d.sock, &s->sock), 0);
+}
+
+static void
+same_text(const char *what, const char *before, const char *after)
+{
+	if (strcmp(before, after) != 0) {
+		printf("%s before the restart:\n%s%s after:\n%s", what, before,
+		       what, after);
+		fail_msg("%s changed across the restart", what);
+	}
+}
+
+static void
+snap_same(const struct snap *a, const struct snap *b)
+{
+	same_text("poolctl stats", a->kv, b->kv);
+	same_text("poolctl clients", a->clients, b->clients);
+	same_text("poolctl persisted", a->persisted, b->persisted);
+	if (a->sock.st_ino != b->sock.st_ino ||
+	    a->sock.st_dev != b->sock.st_dev)
+		fail_msg("the socket file was made anew");
+}
+
+/*
+ * Two clients of pool "p": A holds blocks of several kinds and sizes,
+ * persists two of them and frees some small ones (into its cache, when
+ * the cache is on); B retains two of A's and holds its own.  What each
+ * holds is in the book; offsets of A's in a[], of B's own in b[].
+ */
+struct scene {
+	struct remote *A, *B;
+	uint64_t a[8], b[2], small[16];
+};
+
+static void
+scene_start(struct scene *s)
+{
+	uint64_t drop[16];
+
+	s->A = remote_start(0, "p", -1);
+	s->B = remote_start(1, "p", -1);
+	s->a[0] = remote_block(s->A, OP_ALLOC, 100);
+	s->a[1] = remote_block(s->A, OP_ALLOC, 64 * KiB);
+	s->a[2] = remote_block(s->A, OP_ALLOC, 1 * MiB);
+	s->a[3] = remote_block(s->A, OP_CALLOC, 24000);
+	s->a[4] = remote_block(s->A, OP_ALLOC, 3 * MiB + 5);
+	s->a[5] = remote_block(s->A, OP_CALLOC, 2 * MiB);
+	s->a[6] = remote_block(s->A, OP_ALLOC, 4000);
+	s->a[7] = remote_block(s->A, OP_ALLOC, 300 * KiB);
+	for (int i = 0; i < 16; i++) {
+		s->small[i] = remote_block(s->A, OP_ALLOC, 48);
+		drop[i] = remote_block(s->A, OP_ALLOC, 48);
+	}
+	for (int i = 0; i < 16; i++) {
+		REMOTE_OK(s->A, OP_FREE, drop[i], 0, 0);
+		book_drop(drop[i]);
+	}
+	REMOTE_OK(s->A, OP_PERSIST, s->a[1], 0, 0);
+	REMOTE_OK(s->A, OP_PERSIST, s->a[5], 0, 0);
+	/* Counters that must not reset: a bad free, a refused alloc. */
+	assert_int_equal(remote_ask(s->A, OP_FREE, 12345, 0, 0).rc, -EINVAL);
+	assert_int_equal(remote_ask(s->A, OP_ALLOC, 0, 60 * MiB, 0).rc,
+			 -ENOMEM);
+	REMOTE_OK(s->B, OP_RETAIN, s->a[0], 0, 0);
+	REMOTE_OK(s->B, OP_RETAIN, s->a[2], 0, 0);
+	s->b[0] = remote_block(s->B, OP_ALLOC, 200);
+	s->b[1] = remote_block(s->B, OP_ALLOC, 256 * KiB);
+}
+
+/*
+ * After a restart: both clients read their blocks back in their own
+ * mappings, free old ones, allocate new ones of every kind, realloc old
+ * ones; then every block anyone holds reads as written here, so no new
+ * block overlaps a held one.
+ */
+static void
+scene_carry_on(struct scene *s)
+{
+	struct ans a;
+	struct blk *b;
+
+	for (int i = 0; i < 8; i++)
+		remote_verify(s->A, s->a[i]);
+	for (int i = 0; i < 16; i++)
+		remote_verify(s->A, s->small[i]);
+	remote_verify(s->B, s->a[0]);
+	remote_verify(s->B, s->a[2]);
+	remote_verify(s->B, s->b[0]);
+	remote_verify(s->B, s->b[1]);
+	book_verify("after the restart");
+
+	/* A's own blocks go; those B retained stay B's. */
+	REMOTE_OK(s->A, OP_FREE, s->a[4], 0, 0);
+	book_drop(s->a[4]);
+	REMOTE_OK(s->A, OP_FREE, s->a[7], 0, 0);
+	book_drop(s->a[7]);
+	REMOTE_OK(s->A, OP_FREE, s->a[0], 0, 0);
+	for (int i = 0; i < 8; i++) {
+		REMOTE_OK(s->A, OP_FREE, s->small[i], 0, 0);
+		book_drop(s->small[i]);
+	}
+	/* A realloc of an old block keeps its bytes, moved or not. */
+	a = REMOTE_OK(s->A, OP_REALLOC, s->a[6], 40000, 0);
+	b = book_find(s->a[6]);
+	b->off = s->a[6] = a.off;
+	b->len = 40000;
+	REMOTE_OK(s->A, OP_FILL, b->off, b->len, b->seed);
+	a = REMOTE_OK(s->B, OP_REALLOC, s->b[1], 2 * MiB, 0);
+	b = book_find(s->b[1]);
+	b->off = s->b[1] = a.off;
+	b->len = 2 * MiB;
+	REMOTE_OK(s->B, OP_FILL, b->off, b->len, b->seed);
+
+	for (int i = 0; i < 24; i++) {
+		remote_block(s->A, OP_ALLOC, 48);
+		remote_block(s->B, OP_ALLOC, 100 + 40 * (uint64_t)i);
+	}
+	remote_block(s->A, OP_ALLOC, 64 * KiB);
+	remote_block(s->A, OP_ALLOC, 1 * MiB);
+	remote_block(s->A, OP_CALLOC, 5000);
+	remote_block(s->B, OP_CALLOC, 1 * MiB + 3);
+	remote_block(s->B, OP_ALLOC, 3 * MiB);
+	book_verify("after new blocks");
+	check_ok("p");
+}
+
+/* Pages written and freed before: a calloc over them must read zero. */
+#define DIRTY_N 64
+#define DIRTY_SIZE (32 * KiB)
+
+static void
+dirty_free_pages(void)
+{
+	pool_off_t off[DIRTY_N];
+
+	for (int i = 0; i < DIRTY_N; i++) {
+		assert_int_equal(pool_alloc(fx.pool, DIRTY_SIZE, &off[i]), 0);
+		memset(pool_ptr(fx.pool, off[i]), 0xff, DIRTY_SIZE);
+	}
+	for (int i = 0; i < DIRTY_N; i++)
+		assert_int_equal(pool_free(fx.pool, off[i]), 0);
+}
+
+static void
+callocs_read_zero(void)
+{
+	pool_off_t off[DIRTY_N];
+
+	for (int i = 0; i < DIRTY_N; i++) {
+		assert_int_equal(pool_calloc(fx.pool, 1, DIRTY_SIZE, &off[i]),
+				 0);
+		if (!zeroed(pool_ptr(fx.pool, off[i]), DIRTY_SIZE))
+			fail_msg("calloc'ed block at %" PRIu64 " is not zero "
+				 "after the restart", off[i]);
+	}
+	for (int i = 0; i < DIRTY_N; i++)
+		assert_int_equal(pool_free(fx.pool, off[i]), 0);
+}
+
+static void
+clients_carry_on(void **state)
+{
+	static struct snap before, after;
+	struct scene s;
+	pid_t pid;
+
+	(void)state;
+	start("[pool p]\nsize = 64M\n", "p");
+	scene_start(&s);
+	dirty_free_pages();
+	snap_take(&before);
+	assert_true(stats().invalid_frees > 0);
+	assert_true(stats().failed_allocs > 0);
+	pid = fx.d.pid;
+	restart();
+	assert_int_equal(fx.d.pid, pid);
+	snap_take(&after);
+	snap_same(&before, &after);
+	scene_carry_on(&s);
+	callocs_read_zero();
+
+	/* Once both are gone only the persisted blocks are left. */
+	remote_exit(s.A);
+	remote_exit(s.B);
+	assert_int_equal(stats().live_blocks, 2);
+	assert_int_equal(stats().persistent_blocks, 2);
+	check_ok("p");
+}
+
+/*
+ * A child that connects, allocates, writes, frees and disconnects over
+ * and over until told to stop: every round must succeed.
+ */
+struct connector {
+	int stop[2];		/* a byte: stop */
+	int out[2];		/* a byte after the first round; then rounds */
+};
+
+static int
+connector_main(void *arg)
+{
+	struct connector *k = arg;
+	struct pollfd pfd = {.fd = k->stop[0], .events = POLLIN};
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+	uint64_t rounds = 0;
+
+	close(k->stop[1]);
+	close(k->out[0]);
+	while (poll(&pfd, 1, 0) == 0) {
+		CHECK_RC(pool_connect(fx.d.sock, &c), 0, 2);
+		CHECK_RC(pool_open(c, "p", &p), 0, 3);
+		CHECK_RC(pool_alloc(p, 100, &off), 0, 4);
+		memset(pool_ptr(p, off), 0x77, 100);
+		CHECK_RC(pool_free(p, off), 0, 5);
+		pool_close(p);
+		pool_disconnect(c);
+		if (rounds++ == 0)
+			CHECK(harness_write_full(k->out[1], "g", 1) == 0, 6);
+	}
+	CHECK(harness_write_full(k->out[1], &rounds, sizeof(rounds)) == 0, 7);
+	return 0;
+}
+
+static void
+connect_during_restart(void **state)
+{
+	struct connector k;
+	uint64_t rounds;
+	char go;
+	pid_t pid;
+
+	(void)state;
+	start("[pool p]\nsize = 16M\n", "p");
+	assert_int_equal(pipe(k.stop), 0);
+	assert_int_equal(pipe(k.out), 0);
+	pid = harness_spawn(connector_main, &k);
+	assert_true(pid > 0);
+	close(k.stop[0]);
+	close(k.out[1]);
+	assert_int_equal(harness_read_full(k.out[0], &go, 1), 0);
+	if (harness_restart_in_place(&fx.d) != 0) {
+		kill(pid, SIGKILL);
+		harness_wait(pid);
+		fail_msg("SIGUSR2: poolmgrd did not restart in place");
+	}
+	harness_sleep_ms(50);	/* some rounds after it, too */
+	assert_int_equal(harness_write_full(k.stop[1], "s", 1), 0);
+	if (harness_read_full(k.out[0], &rounds, sizeof(rounds)))
+		fail_msg("the connecting client failed: exit %d",
+			 harness_wait(pid));
+	assert_int_equal(harness_wait(pid), 0);
+	printf("%" PRIu64 " rounds of connect, alloc, free, disconnect\n",
+	       rounds);
+	close(k.stop[1]);
+	close(k.out[0]);
+	assert_int_equal(stats().live_blocks, 0);
+	check_ok("p");
+}
+
+/*
+ * Kill client r and wait until the daemon has let go of its session
+ * (poolctl clients no longer lists it).
+ */
+static void
+kill_and_wait_gone(struct remote *r)
+{
+	struct pool_client_info *ci;
+	pid_t pid = r->pid;
+	size_t n, i;
+
+	remote_kill(r);
+	for (int tries = 0; tries < 5000; tries++) {
+		assert_int_equal(pool_clients(fx.conn, NULL, &ci, &n), 0);
+		for (i = 0; i < n && ci[i].pid != (uint32_t)pid; i++)
+			;
+		free(ci);
+		if (i == n)
+			return;
+		harness_sleep_ms(2);
+	}
+	fail_msg("the daemon still lists client %d 10 s after its death",
+		 (int)pid);
+}
+
+static void
+client_cache_survives(void **state)
+{
+	static struct snap before, after;
+	uint64_t mine, seed, blocks[300], kept = 0;
+	struct pool_stats st0, st1;
+	struct remote *C;
+	size_t usable;
+
+	(void)state;
+	start("[pool p]\nsize = 32M\n", "p");
+	assert_int_equal(pool_alloc(fx.pool, 1000, &mine), 0);
+	seed = ++fx.seed;
+	fill(pool_ptr(fx.pool, 0), mine, 1000, seed);
+	book_add(mine, 1000, seed);
+	C = remote_start(0, "p", -1);
+	for (int i = 0; i < 300; i++)
+		blocks[i] = remote_block(C, OP_ALLOC, 256);
+	for (int i = 0; i < 200; i++) {
+		REMOTE_OK(C, OP_FREE, blocks[i], 0, 0);
+		book_drop(blocks[i]);
+	}
+	st0 = stats();
+	printf("cache %s: %" PRIu64 " bytes in client caches\n",
+	       harness_client_cache() ? "on" : "off",
+	       st0.client_cached_bytes);
+	if (harness_client_cache())
+		assert_true(st0.client_cached_bytes > 0);
+	else
+		assert_int_equal(st0.client_cached_bytes, 0);
+	snap_take(&before);
+	restart();
+	snap_take(&after);
+	snap_same(&before, &after);
+	st1 = stats();
+	assert_int_equal(st1.client_cached_bytes, st0.client_cached_bytes);
+	assert_int_equal(st1.allocated_bytes, st0.allocated_bytes);
+
+	/* Allocated again (from the cache, when on): still C's to use. */
+	for (int i = 0; i < 200; i++)
+		blocks[i] = remote_block(C, OP_ALLOC, 256);
+	book_verify("after allocating from the cache");
+	for (int i = 0; i < 300; i++)
+		remote_verify(C, blocks[i]);
+	for (int i = 0; i < 150; i++) {
+		REMOTE_OK(C, OP_FREE, blocks[i], 0, 0);
+		book_drop(blocks[i]);
+	}
+	/* Its death takes every block it held or cached. */
+	kill_and_wait_gone(C);
+	assert_int_equal(pool_usable_size(fx.pool, mine, &usable), 0);
+	kept = usable;
+	st1 = stats();
+	assert_int_equal(st1.client_cached_bytes, 0);
+	assert_int_equal(st1.live_blocks, 1);
+	assert_int_equal(st1.allocated_bytes, kept);
+	assert_true(intact(pool_ptr(fx.pool, 0), mine, 1000, seed));
+	check_ok("p");
+}
+
+static void
+exit_after_restart_reclaims(void **state)
+{
+	uint64_t theirs[20], persisted, retained, bsum = 0;
+	struct pool_stats st0, st1;
+	struct remote *A, *B;
+	size_t usable, keep = 0;
+	int n = 0;
+
+	(void)state;
+	start("[pool p]\nsize = 64M\n", "p");
+	A = remote_start(0, "p", -1);
+	B = remote_start(1, "p", 0);	/* it holds just what it allocates */
+	for (int i = 0; i < 20; i++)
+		theirs[i] = remote_block(A, OP_ALLOC,
+					 i % 4 == 3 ? 1 * MiB + 7 :
+					 (uint64_t)(i + 1) * 700);
+	for (int i = 0; i < 10; i++) {
+		REMOTE_OK(A, OP_FREE, theirs[i], 0, 0);	/* cached, maybe */
+		book_drop(theirs[i]);
+	}
+	persisted = theirs[10];
+	retained = theirs[11];
+	REMOTE_OK(A, OP_PERSIST, persisted, 0, 0);
+	assert_int_equal(pool_retain(fx.pool, retained), 0);
+	for (int i = 0; i < 5; i++)
+		bsum += REMOTE_OK(B, OP_USABLE,
+				  remote_block(B, OP_ALLOC, 5000), 0, 0).usable;
+	st0 = stats();
+	restart();
+	st1 = stats();
+	assert_int_equal(st1.allocated_bytes, st0.allocated_bytes);
+	assert_int_equal(st1.live_blocks, st0.live_blocks);
+
+	kill_and_wait_gone(A);
+	for (int i = 12; i < 20; i++) {
+		EXPECT_RC(pool_usable_size(fx.pool, theirs[i], &usable),
+			  -EINVAL);
+		book_drop(theirs[i]);
+	}
+	assert_int_equal(pool_usable_size(fx.pool, persisted, &usable), 0);
+	keep += usable;
+	assert_int_equal(pool_usable_size(fx.pool, retained, &usable), 0);
+	keep += usable;
+	st1 = stats();
+	assert_int_equal(st1.live_blocks, 2 + 5);
+	assert_int_equal(st1.persistent_blocks, 1);
+	assert_int_equal(st1.allocated_bytes, keep + bsum);
+	book_verify("after the client's death");
+	for (n = 0; n < fx.nbook; n++)
+		if (fx.book[n].off != persisted && fx.book[n].off != retained)
+			remote_verify(B, fx.book[n].off);
+	assert_int_equal(pool_free(fx.pool, retained), 0);
+	check_ok("p");
+}
+
+/* The pages of [p, p + len) resident: 0 once all went back. */
+static size_t
+resident_after(void *p, size_t len, int ms)
+{
+	size_t left = harness_resident_pages(p, len);
+
+	for (; left && ms > 0; ms -= 10) {
+		harness_sleep_ms(10);
+		left = harness_resident_pages(p, len);
+	}
+	return left;
+}
+
+static void
+work_in_progress(void **state)
+{
+	enum { NDIRTY = 4096 };
+	static pool_off_t offs[NDIRTY];
+	static size_t sizes[NDIRTY];
+	struct pool_stats st0, st1;
+	uint64_t big, small, cal;
+	size_t usable, dirty;
+	struct remote *Z;
+	uint8_t *base;
+	struct ans a;
+	int i;
+
+	(void)state;
+	start("release_step = 4K\n[pool big]\nsize = 160M\nretain = 160M\n",
+	      "big");
+	base = pool_ptr(fx.pool, 0);
+	assert_int_equal(pool_alloc(fx.pool, 100, &small), 0);
+	fill(base, small, 100, ++fx.seed);
+	book_add(small, 100, fx.seed);
+
+	/* A freed 128 MiB block goes back in 4 KiB steps... */
+	assert_int_equal(pool_alloc(fx.pool, 128 * MiB, &big), 0);
+	memset(base + big, 0x5a, 128 * MiB);
+	st0 = stats();
+	assert_int_equal(pool_free(fx.pool, big), 0);
+	/* ...and is on its way when the signal comes. */
+	restart();
+	assert_int_equal(resident_after(base + big, 128 * MiB, 10000), 0);
+	st1 = stats();
+	assert_int_equal(pool_usable_size(fx.pool, small, &usable), 0);
+	assert_int_equal(st1.allocated_bytes, usable);
+	assert_int_equal(st1.live_blocks, 1);
+	assert_int_equal(st1.frees, st0.frees + 1);
+	printf("released_bytes %" PRIu64 " before the free, %" PRIu64
+	       " after the restart\n", st0.released_bytes,
+	       st1.released_bytes);
+	assert_true(st1.released_bytes >= st0.released_bytes + 128 * MiB);
+	book_verify("after a restart during a release");
+	check_ok("big");
+
+	/*
+	 * 128 MiB of written small blocks freed, kept for reuse, dirty: the
+	 * pool has no 64 MiB of clean room left.
+	 */
+	for (i = 0; i < NDIRTY; i++)
+		sizes[i] = 32 * KiB;
+	for (i = 0; i < NDIRTY; i += 1024)
+		assert_int_equal(pool_alloc_batch(fx.pool, 1024, sizes + i,
+						  offs + i), 0);
+	for (i = 0; i < NDIRTY; i++)
+		memset(base + offs[i], 0xee, 32 * KiB);
+	for (i = 0; i < NDIRTY; i += 1024)
+		assert_int_equal(pool_free_batch(fx.pool, 1024, offs + i), 0);
+	dirty = harness_resident_pages(base, pool_size(fx.pool));
+	assert_true(dirty * 4096 >= 64 * MiB);
+
+	/* A calloc over them is zeroed 4 KiB a turn: restart meanwhile. */
+	Z = remote_start(0, "big", 0);
+	remote_send(Z, OP_CALLOC, 0, 64 * MiB, 0);
+	for (i = 0; i < 2000 && harness_resident_pages(base,
+	     pool_size(fx.pool)) > dirty - dirty / 20; i++)
+		harness_sleep_ms(2);
+	printf("calloc %s when the signal came\n",
+	       i < 2000 ? "zeroing" : "maybe done");
+	restart();
+	a = remote_recv(Z);
+	if (a.rc)
+		fail_msg("calloc across the restart: %s", pool_strerror(a.rc));
+	st1 = stats();
+	assert_int_equal(st1.live_blocks, 2);
+	assert_int_equal(st1.allocated_bytes, usable + a.usable);
+	cal = a.off;
+	assert_true(zeroed(base + cal, 64 * MiB));
+	fill(base, cal, 64 * MiB, ++fx.seed);
+	book_add(cal, 64 * MiB, fx.seed);
+	REMOTE_OK(Z, OP_VERIFY, cal, 64 * MiB, fx.seed);
+	book_verify("after a restart during a calloc");
+	check_ok("big");
+}
+
+/* Lines of the log from byte at on: does one hold what (and also)? */
+static bool
+log_since_has(size_t at, const char *what, const char *also)
+{
+	static char log[256 * 1024];
+	char *l, *save = NULL;
+
+	harness_read_text(fx.d.log, log, sizeof(log));
+	if (strlen(log) < at)
+		return false;
+	for (l = strtok_r(log + at, "\n", &save); l;
+	     l = strtok_r(NULL, "\n", &save))
+		if (strcasestr(l, what) && (!also || strcasestr(l, also)))
+			return true;
+	return false;
+}
+
+/* A line since at tells of a restart (or exec) that failed. */
+static bool
+failure_logged(size_t at)
+{
+	static const char *const what[] = {"restart", "exec", "SIGUSR2"};
+	static const char *const why[] = {"fail", "cannot", "error",
+					  "no such", "could not"};
+
+	for (size_t i = 0; i < sizeof(what) / sizeof(*what); i++)
+		for (size_t k = 0; k < sizeof(why) / sizeof(*why); k++)
+			if (log_since_has(at, what[i], why[k]))
+				return true;
+	return false;
+}
+
+static void
+exec_failure_keeps_serving(void **state)
+{
+	static struct snap before, after;
+	static char log[256 * 1024];
+	char bin[128], cmd[512];
+	struct scene s;
+	size_t at;
+	int i;
+
+	(void)state;
+	snprintf(fx.bindir, sizeof(fx.bindir), "/tmp/poolmgr-bin.XXXXXX");
+	assert_non_null(mkdtemp(fx.bindir));
+	snprintf(bin, sizeof(bin), "%s/poolmgrd", fx.bindir);
+	snprintf(cmd, sizeof(cmd), "cp %s/poolmgrd %s", harness_build(), bin);
+	assert_int_equal(harness_run(cmd, NULL, 0), 0);
+	assert_int_equal(harness_start_from(&fx.d, bin, "[pool p]\n"
+					    "size = 64M\n"), 0);
+	assert_int_equal(pool_connect(fx.d.sock, &fx.conn), 0);
+	assert_int_equal(pool_open(fx.conn, "p", &fx.pool), 0);
+	assert_int_equal(pool_set_cache(fx.pool, 0), 0);
+	scene_start(&s);
+	snap_take(&before);
+
+	/* An upgrade gone wrong: the binary it was started from is gone. */
+	assert_int_equal(unlink(bin), 0);
+	harness_read_text(fx.d.log, log, sizeof(log));
+	at = strlen(log);
+	assert_int_equal(kill(fx.d.pid, SIGUSR2), 0);
+	for (i = 0; i < 2000 && harness_alive(&fx.d); i++) {
+		if (failure_logged(at))
+			break;
+		harness_sleep_ms(5);
+	}
+	harness_read_text(fx.d.log, log, sizeof(log));
+	printf("the log after SIGUSR2:\n%s",
+	       log + (strlen(log) >= at ? at : 0));
+	if (!harness_alive(&fx.d)) {
+		fx.d.pid = 0;
+		fail_msg("poolmgrd died of SIGUSR2 when it could not restart");
+	}
+	if (strstr(log + at, HARNESS_RESTARTED))
+		fail_msg("restarted from a deleted binary: not from the path "
+			 "it was started from");
+	if (i == 2000)
+		fail_msg("no failed restart logged within 10 s of SIGUSR2");
+
+	snap_take(&after);
+	snap_same(&before, &after);
+	scene_carry_on(&s);
+	callocs_read_zero();
+	remote_exit(s.A);
+	remote_exit(s.B);
+	assert_int_equal(stats().live_blocks, 2);
+}
+
+static void
+poolctl_pool_and_settings(void **state)
+{
+	static struct snap before, after;
+	char out[4096], err[1024], conf[256];
+	struct pool_stats sq, sp, sr;
+	uint64_t q1, q2, p1;
+	struct remote *Q, *P;
+	struct ans a;
+	FILE *f;
+
+	(void)state;
+	start("[pool p]\nsize = 16M\n", "p");
+	assert_int_equal(harness_poolctl(&fx.d, NULL, out, sizeof(out), err,
+					 sizeof(err), "create q --size 8M "
+					 "--granularity 64 --mode 0640 "
+					 "--quota 1M --retain 0"), 0);
+	Q = remote_start(0, "q", -1);
+	P = remote_start(1, "p", -1);
+	q1 = REMOTE_OK(Q, OP_ALLOC, 0, 300, 11).off;
+	q2 = REMOTE_OK(Q, OP_ALLOC, 0, 200 * KiB, 12).off;
+	REMOTE_OK(Q, OP_PERSIST, q1, 0, 0);
+	p1 = remote_block(P, OP_ALLOC, 1 * MiB);
+	snap_take(&before);
+	assert_int_equal(pool_stats_by_name(fx.conn, "q", &sq), 0);
+
+	/* The file changes, then SIGUSR2 (no SIGHUP): applied as a reload. */
+	snprintf(conf, sizeof(conf), "[daemon]\nsocket_mode = 0666\n"
+		 "[pool p]\nsize = 16M\nquota = 2M\nmode = 0644\n"
+		 "[pool r]\nsize = 4M\n");
+	assert_non_null(f = fopen(fx.d.conf, "w"));
+	fputs(conf, f);
+	fclose(f);
+	restart();
+	snap_take(&after);
+	same_text("poolctl clients", before.clients, after.clients);
+	same_text("poolctl persisted", before.persisted, after.persisted);
+
+	assert_int_equal(pool_stats_by_name(fx.conn, "q", &sr), 0);
+	assert_int_equal(sr.max_size, sq.max_size);
+	assert_int_equal(sr.granularity, sq.granularity);
+	assert_int_equal(sr.mode, sq.mode);
+	assert_int_equal(sr.uid, sq.uid);
+	assert_int_equal(sr.gid, sq.gid);
+	assert_int_equal(sr.quota, sq.quota);
+	assert_int_equal(sr.retain_bytes, sq.retain_bytes);
+	assert_int_equal(sr.allocated_bytes, sq.allocated_bytes);
+	assert_int_equal(sr.persistent_blocks, 1);
+	REMOTE_OK(Q, OP_VERIFY, q1, 300, 11);
+	REMOTE_OK(Q, OP_VERIFY, q2, 200 * KiB, 12);
+	/* Its quota still holds: 200 KiB held, 1 MiB more is too much. */
+	a = remote_ask(Q, OP_ALLOC, 0, 1 * MiB, 0);
+	assert_int_equal(a.rc, -EDQUOT);
+	REMOTE_OK(Q, OP_FREE, q2, 0, 0);
+
+	sp = stats();
+	assert_int_equal(sp.quota, 2 * MiB);
+	assert_int_equal(sp.mode, 0644);
+	remote_verify(P, p1);
+	a = remote_ask(P, OP_ALLOC, 0, 3 * MiB, 0);
+	assert_int_equal(a.rc, -EDQUOT);
+	remote_block(P, OP_ALLOC, 512 * KiB);
+	assert_int_equal(pool_stats_by_name(fx.conn, "r", &sr), 0);
+	assert_int_equal(sr.max_size, 4 * MiB);
+	book_verify("after the restart");
+	check_ok("p");
+	check_ok("q");
+	check_ok("r");
+}
+
+static void
+restart_twice(void **state)
+{
+	static struct snap before, after;
+	struct scene s;
+
+	(void)state;
+	start("[pool p]\nsize = 64M\n", "p");
+	scene_start(&s);
+	dirty_free_pages();
+	snap_take(&before);
+	restart();
+	restart();
+	snap_take(&after);
+	snap_same(&before, &after);
+	scene_carry_on(&s);
+	callocs_read_zero();
+	restart();
+	book_verify("after a third restart");
+	check_ok("p");
+}
+
+static void
+restart_then_stop(void **state)
+{
+	static char log[256 * 1024];
+	struct scene s;
+	int status = 0, i;
+
+	(void)state;
+	start("[pool p]\nsize = 64M\n", "p");
+	scene_start(&s);
+	restart();
+	book_verify("after the restart");
+	assert_int_equal(kill(fx.d.pid, SIGTERM), 0);
+	for (i = 0; i < HARNESS_STOP_WAIT_MS / 10; i++) {
+		if (waitpid(fx.d.pid, &status, WNOHANG) == fx.d.pid)
+			break;
+		harness_sleep_ms(10);
+	}
+	if (i == HARNESS_STOP_WAIT_MS / 10) {
+		kill(fx.d.pid, SIGKILL);
+		waitpid(fx.d.pid, &status, 0);
+		fx.d.pid = 0;
+		fail_msg("poolmgrd did not stop within %d s after a restart",
+			 HARNESS_STOP_WAIT_MS / 1000);
+	}
+	fx.d.pid = 0;
+	harness_read_text(fx.d.log, log, sizeof(log));
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		printf("its log:\n%s", log);
+		fail_msg("poolmgrd stopped with status %#x after a restart",
+			 status);
+	}
+	assert_null(strstr(log, "Sanitizer"));
+	if (access(fx.d.sock, F_OK) == 0 || errno != ENOENT)
+		fail_msg("the socket file is left behind");
+}
+
+/*
+ * Send n UsableSize requests without reading the replies (waiting while
+ * the socket is full, as long as the daemon reads on): how many went.
+ */
+static int
+flood(int fd, uint32_t h, uint64_t off, int n)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__UsableSize u = POOLMGR__USABLE_SIZE__INIT;
+	uint8_t buf[128];
+	size_t len;
+	int i;
+
+	u.handle = h;
+	u.offset = off;
+	req.body_case = POOLMGR__REQUEST__BODY_USABLE_SIZE;
+	req.usable_size = &u;
+	for (i = 0; i < n; i++) {
+		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+
+		req.id = 1000000 + (uint64_t)i;
+		len = poolmgr__request__get_packed_size(&req);
+		assert_true(len <= sizeof(buf));
+		poolmgr__request__pack(&req, buf);
+		while (send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT) == -1) {
+			if (errno != EAGAIN || poll(&pfd, 1, 2000) != 1)
+				return i;
+		}
+	}
+	return i;
+}
+
+/* Read what is there until the daemon hangs up: false if it does not. */
+static bool
+hung_up(int fd, int ms)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	uint8_t buf[65536];
+
+	while (poll(&pfd, 1, ms) == 1)
+		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+			return true;
+	return false;
+}
+
+static void
+unreadable_client_dropped(void **state)
+{
+	struct pool_stats st0, st1;
+	struct timespec t0, t1;
+	uint64_t off, usable, raw = 0;
+	int fd, before, sent;
+	struct remote *A;
+	uint32_t h;
+
+	(void)state;
+	start("[pool p]\nsize = 64M\n", "p");
+	A = remote_start(0, "p", 0);	/* it holds just what it allocates */
+	remote_block(A, OP_ALLOC, 5000);
+	remote_block(A, OP_ALLOC, 2 * MiB);
+	fd = harness_raw_client(fx.d.sock, "slow");
+	h = harness_raw_handle(fd, "p");
+	for (int i = 0; i < 10; i++) {
+		EXPECT_RAW(harness_raw_alloc(fd, h, 1000 + 100 * (uint64_t)i,
+					     &off, &usable), 0);
+		raw += usable;
+	}
+	st0 = stats();
+	sent = flood(fd, h, off, 5000);
+	printf("%d requests sent, their replies unread\n", sent);
+	assert_int_equal(sent, 5000);
+	harness_sleep_ms(200);	/* the daemon answers what it read */
+
+	before = harness_log_count(&fx.d, HARNESS_RESTARTED);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(kill(fx.d.pid, SIGUSR2), 0);
+	/* Served while the restart waits for the slow one. */
+	remote_block(A, OP_ALLOC, 300);
+	assert_int_equal(harness_log_count(&fx.d, HARNESS_RESTARTED), before);
+	if (harness_log_wait(&fx.d, HARNESS_RESTARTED, before,
+			     HARNESS_RESTART_WAIT_MS) != 0) {
+		close(fd);
+		fail_msg("SIGUSR2: poolmgrd did not restart in place");
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("restarted %.1f s after SIGUSR2\n",
+	       (double)(t1.tv_sec - t0.tv_sec) +
+	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	if (!hung_up(fd, 2000)) {
+		close(fd);
+		fail_msg("the client that does not read is still connected");
+	}
+	close(fd);
+	st1 = stats();
+	assert_int_equal(st1.live_blocks, st0.live_blocks - 10 + 1);
+	assert_int_equal(st1.allocated_bytes, st0.allocated_bytes - raw +
+			 REMOTE_OK(A, OP_USABLE, fx.book[2].off, 0, 0).usable);
+	for (int i = 0; i < fx.nbook; i++)
+		remote_verify(A, fx.book[i].off);
+	remote_block(A, OP_ALLOC, 1 * MiB);
+	book_verify("after the restart");
+	check_ok("p");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(clients_carry_on, teardown),
+		cmocka_unit_test_teardown(connect_during_restart, teardown),
+		cmocka_unit_test_teardown(client_cache_survives, teardown),
+		cmocka_unit_test_teardown(exit_after_restart_reclaims,
+					  teardown),
+		cmocka_unit_test_teardown(work_in_progress, teardown),
+		cmocka_unit_test_teardown(exec_failure_keeps_serving,
+					  teardown),
+		cmocka_unit_test_teardown(poolctl_pool_and_settings,
+					  teardown),
+		cmocka_unit_test_teardown(restart_twice, teardown),
+		cmocka_unit_test_teardown(restart_then_stop, teardown),
+		cmocka_unit_test_teardown(unreadable_client_dropped,
+					  teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
