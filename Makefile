@@ -68,14 +68,19 @@ PROTO_C   := $(BUILD)/proto/poolmgr.pb-c.c
 PROTO_H   := $(BUILD)/proto/poolmgr.pb-c.h
 PROTO_OBJ := $(BUILD)/proto/poolmgr.pb-c.o
 PROTO_PIC := $(BUILD)/pic/proto/poolmgr.pb-c.o
+# The daemon's own state across a restart in place: never on the wire.
+STATE_C   := $(BUILD)/proto/state.pb-c.c
+STATE_H   := $(BUILD)/proto/state.pb-c.h
+STATE_OBJ := $(BUILD)/proto/state.pb-c.o
 
 DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/session.c daemon/pool.c daemon/pool_release.c \
                daemon/dispatch.c daemon/dispatch_admin.c \
                daemon/dispatch_block.c daemon/config.c daemon/service.c \
                daemon/arena.c daemon/records.c daemon/block_index.c \
-               daemon/memtrim.c
-DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
+               daemon/memtrim.c daemon/restart.c daemon/state_save.c \
+               daemon/restore.c daemon/restore_check.c
+DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o) $(STATE_OBJ)
 DAEMON_LIBS := $(shell pkg-config --libs libevent libprotobuf-c inih 2>/dev/null) $(SD_LIBS)
 
 LIB_SRCS := client/conn.c client/admin.c client/pool.c client/cache.c \
@@ -150,13 +155,19 @@ $(PROTO_C) $(PROTO_H) &: proto/poolmgr.proto
 	@mkdir -p $(BUILD)/proto
 	protoc-c --c_out=$(BUILD)/proto --proto_path=proto $<
 
+$(STATE_C) $(STATE_H) &: proto/state.proto
+	@mkdir -p $(BUILD)/proto
+	protoc-c --c_out=$(BUILD)/proto --proto_path=proto $<
+
 $(PROTO_OBJ): $(PROTO_C)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(STATE_OBJ): $(STATE_C)
 	$(CC) $(CFLAGS) -c $< -o $@
 $(PROTO_PIC): $(PROTO_C)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
-$(BUILD)/%.o: %.c | $(PROTO_H)
+$(BUILD)/%.o: %.c | $(PROTO_H) $(STATE_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CMOCKA_CFLAGS) -MMD -MP -c $< -o $@
 
@@ -348,7 +359,7 @@ $(BUILD)/fuzz/fuzz_engine: tests/fuzz/fuzz_engine.c $(ENGINE_SRCS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
 
 $(BUILD)/fuzz/fuzz_dispatch: tests/fuzz/fuzz_dispatch.c $(DAEMON_LIB_SRCS) \
-		$(ENGINE_SRCS) $(PROTO_C)
+		$(ENGINE_SRCS) $(PROTO_C) $(STATE_C)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(DAEMON_LIBS)
 

@@ -272,7 +272,8 @@ fill_stats(Poolmgr__PoolStats *ps, struct dpool *p)
 	ps->clients = p->nhandles;
 	ps->allocs = st.allocs;
 	ps->frees = st.frees;
-	ps->failed_allocs = st.failed_allocs - p->unseen_failures;
+	ps->failed_allocs = st.failed_allocs - p->unseen_failures +
+			    p->failed_before;
 	ps->invalid_frees = st.invalid_frees + p->invalid_frees;
 	ps->cached_bytes = st.cached_bytes;
 	ps->metadata_bytes = st.metadata_bytes + dpool_share_resident(p);
@@ -285,7 +286,7 @@ fill_stats(Poolmgr__PoolStats *ps, struct dpool *p)
 	ps->gid = p->gid;
 	ps->quota = p->quota;
 	ps->persistent_blocks = p->persistent_blocks;
-	ps->released_bytes = st.released_bytes;
+	ps->released_bytes = st.released_bytes + p->released_before;
 	ps->retain_bytes = st.retain_bytes;
 	/*
 	 * The engine counts the pages it handed out, some of which nobody

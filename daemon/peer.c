@@ -298,6 +298,55 @@ peer_clear_deadline(struct peer *p)
 		evtimer_del(p->ev_deadline);
 }
 
+struct peer *
+peer_first(void)
+{
+	return LIST_FIRST(&peers);
+}
+
+struct peer *
+peer_next(struct peer *p)
+{
+	return LIST_NEXT(p, entry);
+}
+
+/* Is p in the middle of something a restart would lose? */
+static bool
+peer_busy(const struct peer *p)
+{
+	return p->holding || p->dead || !STAILQ_EMPTY(&p->out);
+}
+
+bool
+peer_all_quiet(void)
+{
+	struct peer *p;
+
+	LIST_FOREACH(p, &peers, entry)
+		if (peer_busy(p))
+			return false;
+	return true;
+}
+
+unsigned
+peer_drop_busy(void)
+{
+	struct peer *p, *next;
+	unsigned n = 0;
+
+	for (p = LIST_FIRST(&peers); p; p = next) {
+		next = LIST_NEXT(p, entry);
+		if (!peer_busy(p))
+			continue;
+		log_info("restart: dropping client %s (%s)", peer_who(p),
+			 p->holding ? "a request waits" :
+			 p->dead ? "closing" : "not reading its replies");
+		peer_free(p);
+		n++;
+	}
+	return n;
+}
+
 void
 peer_close_all(void)
 {

@@ -75,4 +75,15 @@ void peer_clear_deadline(struct peer *p);
 /* Close every peer now (shutdown). */
 void peer_close_all(void);
 
+/*
+ * A restart in place (restart.c).  Every peer, in no particular order.
+ * peer_all_quiet: no peer holds a request, has replies not sent yet, or
+ * is being closed.  peer_drop_busy drops those that do, as if they had
+ * hung up, and says how many.
+ */
+struct peer *peer_first(void);
+struct peer *peer_next(struct peer *p);
+bool peer_all_quiet(void);
+unsigned peer_drop_busy(void);
+
 #endif /* POOLMGRD_PEER_H */

@@ -342,12 +342,18 @@ pool_mode(uint32_t mode)
 	return mode ? mode & 0777 : 0600;
 }
 
-int
-dpool_create(const char *name, const struct dpool_params *pp,
-	     struct dpool **out)
+/*
+ * A pool named name over memfd, or over a new memfd if it is -1 (the
+ * memfd is taken only on success): the engine, the daemon's mapping, a
+ * new share map, the settings.
+ */
+static int
+pool_make(const char *name, const struct dpool_params *pp, int memfd,
+	  struct dpool **out)
 {
 	struct heap_config hc = {0};
 	struct dpool *p;
+	struct stat sb;
 	int rc;
 
 	if (dpool_find(name))
@@ -380,14 +386,26 @@ dpool_create(const char *name, const struct dpool_params *pp,
 		p->size = st.max_size;
 		p->granule_shift = (unsigned)__builtin_ctzll(st.granularity);
 	}
-	if ((rc = make_memfd(name, p->size)) < 0)
-		goto fail;
-	p->memfd = rc;
+	if (memfd == -1) {
+		if ((rc = make_memfd(name, p->size)) < 0)
+			goto fail;
+		p->memfd = rc;
+	} else {
+		/* Exactly the size the engine manages: a mapping past the
+		 * end of the file would fault. */
+		if (fstat(memfd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
+		    (uint64_t)sb.st_size != p->size) {
+			rc = -EINVAL;
+			goto fail;
+		}
+		p->memfd = memfd;
+	}
 	p->map = mmap(NULL, p->size, PROT_READ | PROT_WRITE,
 		      MAP_SHARED | MAP_NORESERVE, p->memfd, 0);
 	if (p->map == MAP_FAILED) {
 		rc = -errno;
-		close(p->memfd);
+		if (memfd == -1)
+			close(p->memfd);
 		goto fail;
 	}
 	p->share_fd = -1;
@@ -409,6 +427,22 @@ fail:
 	heap_destroy(p->heap);
 	free(p);
 	return rc;
+}
+
+int
+dpool_create(const char *name, const struct dpool_params *pp,
+	     struct dpool **out)
+{
+	return pool_make(name, pp, -1, out);
+}
+
+int
+dpool_adopt(const char *name, const struct dpool_params *pp, int memfd,
+	    struct dpool **out)
+{
+	if (memfd < 0)
+		return -EBADF;
+	return pool_make(name, pp, memfd, out);
 }
 
 /* A retain setting for the log: "default", "none" or bytes. */
@@ -1346,4 +1380,125 @@ dpool_committed(const struct dpool *p)
 	if (fstat(p->memfd, &st) == -1)
 		return 0;
 	return (uint64_t)st.st_blocks * 512;
+}
+
+/* Restarting in place (restart.c saves, restore.c rebuilds). */
+
+int
+dpool_restore_block(struct dpool *p, uint64_t off,
+		    const struct heap_block_info *bi, uid_t persister)
+{
+	struct block *b;
+	int rc;
+
+	if ((rc = heap_reserve(p->heap, off, bi)) != 0)
+		return rc;
+	/* Not record_take: a restore that fails starts fresh, not dies. */
+	if (!(b = records_take(&block_records)))
+		return -ENOMEM;
+	b->off = off;
+	b->size = bi->size;
+	b->persister = NO_PERSISTER;
+	LIST_INIT(&b->refs);
+	block_index_insert(&p->blocks, b);
+	if (persister != NO_PERSISTER)
+		persist(p, b, persister);
+	return 0;
+}
+
+int
+dpool_restore_hold(struct dpool *p, struct handle *h, uint64_t off)
+{
+	struct block *b = block_index_find(&p->blocks, off);
+
+	if (!b)
+		return -ENOENT;
+	if (b->nrefs >= POOL_MAX_HOLDERS)
+		return -EMLINK;
+	if (ref_of(b, h))
+		return -EEXIST;
+	ref_add(b, h);
+	return 0;
+}
+
+int
+dpool_restore_done(struct dpool *p, char *problem, size_t len)
+{
+	struct block_index_iter it;
+	struct block *b;
+
+	BLOCK_INDEX_FOREACH(b, &p->blocks, &it) {
+		if (!b->nrefs && !block_persistent(b)) {
+			snprintf(problem, len, "pool %s: block %#llx is held "
+				 "by nobody and not persistent", p->name,
+				 (unsigned long long)b->off);
+			return -EINVAL;
+		}
+		block_share_sync(p, b);
+	}
+	return 0;
+}
+
+int
+dpool_punch(struct dpool *p, uint64_t off, uint64_t len)
+{
+	if (fallocate(p->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)off, (off_t)len) == -1)
+		return -errno;
+	return 0;
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/* The share map's bytes of bits (the state word's page follows them). */
+static uint64_t
+share_bits_len(const struct dpool *p)
+{
+	return p->share_size - (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+int
+dpool_share_freeze(struct dpool *p)
+{
+	uint64_t len = share_bits_len(p);
+
+	if (!p->share_map)
+		return 0;
+	/* The pages first, so that a lack of memory is an error, not a
+	 * SIGBUS in the middle. */
+	if (madvise(p->share_map, len, MADV_POPULATE_WRITE) == -1)
+		return -errno;
+	memset(p->share_map, 0xff, len);
+	return 0;
+}
+
+void
+dpool_share_thaw(struct dpool *p)
+{
+	struct block_index_iter it;
+	struct block *b;
+	uint64_t len = share_bits_len(p), i;
+	uint8_t *want;
+
+	if (!p->share_map)
+		return;
+	/*
+	 * Each byte goes straight to its value: a set bit that passed
+	 * through 0 would let a client keep a shared block it frees.
+	 */
+	want = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (want == MAP_FAILED) {
+		log_warn("pool %s: every block stays marked shared", p->name);
+		return;
+	}
+	BLOCK_INDEX_FOREACH(b, &p->blocks, &it)
+		if (b->shared)
+			want[(b->off >> p->granule_shift) >> 3] |=
+			    (uint8_t)(1u << ((b->off >> p->granule_shift) & 7));
+	for (i = 0; i < len; i++)
+		__atomic_store_n(&p->share_map[i], want[i], __ATOMIC_RELEASE);
+	munmap(want, len);
 }

@@ -200,6 +200,12 @@ struct dpool {
 	uint64_t unseen_failures; /* engine refusals answered by a wait (or
 				 * a settle) and a retry: the client sees
 				 * only the retry */
+	/*
+	 * Counted by the engine of the image before a restart in place,
+	 * which the new engine starts from 0: `poolctl stats` adds them.
+	 */
+	uint64_t failed_before;	/* failed_allocs, as the stats showed it */
+	uint64_t released_before; /* released_bytes */
 	uint64_t idle_ops;	/* allocs + frees when last seen to move */
 	uint64_t idle_since;	/* ... and when (monotonic seconds) */
 };
@@ -233,6 +239,12 @@ void dpool_idle_tick(uint64_t now, uint32_t idle_trim);
 
 int dpool_create(const char *name, const struct dpool_params *params,
 		 struct dpool **out);
+/*
+ * dpool_create over an existing memfd of the pool's size, which the pool
+ * takes on success (a restart in place, restore.c); a new share map.
+ */
+int dpool_adopt(const char *name, const struct dpool_params *params,
+		int memfd, struct dpool **out);
 /*
  * Give live pool p the owner, group, mode, quota and retain of params (a
  * reload of the file; its size and granularity are not looked at: a live
@@ -435,5 +447,33 @@ void dpool_release_forget(struct dpool *p);
 void dpool_release_file(int fd, uint64_t size);
 /* Has dpool_stop_releasing been called? */
 bool dpool_release_stopped(void);
+
+/*
+ * Restarting in place (restart.c, restore.c).  dpool_restore_block makes
+ * the live block [off, off + bi->size) in the engine (heap_reserve) and
+ * the books, persistent if persister is not NO_PERSISTER: 0 or -errno.
+ * dpool_restore_hold gives open handle h a hold on the block at off, at
+ * the head of its list (so a handle's holds go from its oldest): 0,
+ * -ENOENT (no such block), -EEXIST (h holds it), -EMLINK.  Then
+ * dpool_restore_done: every block must be held or persistent (-EINVAL,
+ * with why in problem), and its share bit is set as its holders say.
+ * dpool_punch punches [off, off + len), whole pages: 0 or -errno.
+ */
+int dpool_restore_block(struct dpool *p, uint64_t off,
+			const struct heap_block_info *bi, uid_t persister);
+int dpool_restore_hold(struct dpool *p, struct handle *h, uint64_t off);
+int dpool_restore_done(struct dpool *p, char *problem, size_t len);
+int dpool_punch(struct dpool *p, uint64_t off, uint64_t len);
+/*
+ * The next image cannot write the share map the clients map now (it is
+ * sealed against new writable mappings): dpool_share_freeze sets its
+ * every bit just before the exec, so that those clients give back what
+ * they free rather than keep it (always right; they cache again through
+ * a handle opened later, on the new image's map).  0, or -errno if the
+ * pages could not be had.  dpool_share_thaw undoes it (the exec failed):
+ * every bit as the books say, none cleared on its way.
+ */
+int dpool_share_freeze(struct dpool *p);
+void dpool_share_thaw(struct dpool *p);
 
 #endif /* POOLMGRD_POOL_H */

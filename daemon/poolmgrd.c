@@ -69,6 +69,7 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	so.argv = argv;
 	config_defaults(&cf);
 	if (so.config_path && config_load(&cf, so.config_path, err,
 					  sizeof(err)) != 0)

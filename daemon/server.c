@@ -28,6 +28,8 @@
 #include "memtrim.h"
 #include "peer.h"
 #include "pool.h"
+#include "restart.h"
+#include "restore.h"
 #include "server.h"
 #include "service.h"
 #include "session.h"
@@ -429,6 +431,22 @@ listen_on(const char *path, unsigned mode)
 	return fd;
 }
 
+/* The one line a restart in place ends with: what it kept, how long. */
+static void
+restored_line(const struct restored *rs)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	log_info("restarted in place: %u pool%s, %llu blocks, %u client%s, "
+		 "in %llu ms", rs->npools, rs->npools == 1 ? "" : "s",
+		 (unsigned long long)rs->nblocks, rs->nsessions,
+		 rs->nsessions == 1 ? "" : "s",
+		 (unsigned long long)(now - rs->saved_at_ns) / 1000000);
+}
+
 /*
  * Every connection costs a descriptor: take all the kernel allows (the soft
  * limit is often 1024, the hard one far more) and say so if the connection
@@ -463,8 +481,9 @@ server_run(const struct server_opts *o, struct config *cf)
 	struct timeval idle_tv = {1, 0};
 	char line[160];
 	const char *path;
+	struct restored rs;
 	struct dpool *p;
-	int lfd;
+	int lfd, restarted;
 
 	server_cf = cf;
 	server_config_path = o->config_path;
@@ -498,19 +517,36 @@ server_run(const struct server_opts *o, struct config *cf)
 	event_add(ev_term, NULL);
 	event_add(ev_int, NULL);
 	event_add(ev_hup, NULL);
-	lfd = service_listen_fd();
-	socket_activated = lfd >= 0;
-	if (!socket_activated)
-		lfd = listen_on(server_socket, cf->socket_mode);
+	/* Executed again by a restart in place: everything is handed over. */
+	{
+		struct restore_env re = {base, peer_dispatch,
+					 cf->hello_timeout};
+
+		restarted = restore_incoming(&re, &rs);
+	}
+	if ((lfd = rs.listen_fd) >= 0) {
+		socket_activated = rs.socket_activated;
+		if (!socket_activated && rs.socket_path[0])
+			snprintf(server_socket, sizeof(server_socket), "%s",
+				 rs.socket_path);
+	} else {
+		lfd = service_listen_fd();
+		socket_activated = lfd >= 0;
+		if (!socket_activated)
+			lfd = listen_on(server_socket, cf->socket_mode);
+	}
 	reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	apply_config(cf);
+	restart_setup(base, o->argv, lfd, socket_activated, server_socket);
 
 	ev_accept = event_new(base, lfd, EV_READ | EV_PERSIST, on_accept, NULL);
 	ev_accept_again = evtimer_new(base, on_accept_again, NULL);
 	if (!ev_accept || !ev_accept_again)
 		fatalx("event_new failed");
 	event_add(ev_accept, NULL);
-	if (socket_activated)
+	if (restarted == 1)
+		restored_line(&rs);
+	else if (socket_activated)
 		log_info("listening on the socket systemd passed, %u pool%s",
 			 dpool_count(), dpool_count() == 1 ? "" : "s");
 	else
@@ -529,6 +565,7 @@ server_run(const struct server_opts *o, struct config *cf)
 	event_base_dispatch(base);
 
 	service_watchdog_stop();
+	restart_teardown();
 	event_free(status_ev);
 	event_free(idle_ev);
 	dpool_stop_releasing();

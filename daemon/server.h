@@ -9,9 +9,11 @@ struct config;
 struct server_opts {
 	const char *socket_path;	/* NULL: the configuration's */
 	const char *config_path;	/* NULL: no configuration file */
+	char **argv;			/* executed again by SIGUSR2 */
 };
 
-/* Run until SIGTERM or SIGINT; returns the exit status. */
+/* Run until SIGTERM or SIGINT (SIGUSR2 executes the daemon again, in
+ * place: restart.h); returns the exit status. */
 int server_run(const struct server_opts *o, struct config *cf);
 
 #endif /* POOLMGRD_SERVER_H */

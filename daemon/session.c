@@ -225,25 +225,19 @@ account_leave(struct handle *h)
 	h->account = NULL;
 }
 
-struct handle *
-session_open(struct session *s, struct dpool *p, bool read_only)
+/* A new open handle id on p (the session has room for it). */
+static struct handle *
+handle_open(struct session *s, struct dpool *p, bool read_only, uint32_t id)
 {
 	struct handle *h;
 	uint32_t nslots = s->handle_slots ? s->handle_mask + 1 : 0;
 
-	/*
-	 * Handle ids are never used twice on a connection, so a stale one
-	 * cannot reach a pool opened later: after 2^32 - 1 opens there are
-	 * none left (0 means "by name"), and the client must reconnect.
-	 */
-	if (s->nhandles >= SESSION_MAX_HANDLES || s->next_handle == 0)
-		return NULL;
 	if ((s->nhandles + 1) * 2 > nslots)
 		handle_slots_resize(s, nslots ? nslots * 2 : HANDLE_SLOTS_MIN);
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		fatalx("out of memory");
-	h->id = s->next_handle++;
+	h->id = id;
 	h->session = s;
 	h->pool = p;
 	h->account = account_get(s, p);
@@ -256,6 +250,30 @@ session_open(struct session *s, struct dpool *p, bool read_only)
 	LIST_INSERT_HEAD(&p->handles, h, in_pool);
 	p->nhandles++;
 	return h;
+}
+
+struct handle *
+session_open(struct session *s, struct dpool *p, bool read_only)
+{
+	/*
+	 * Handle ids are never used twice on a connection, so a stale one
+	 * cannot reach a pool opened later: after 2^32 - 1 opens there are
+	 * none left (0 means "by name"), and the client must reconnect.
+	 */
+	if (s->nhandles >= SESSION_MAX_HANDLES || s->next_handle == 0)
+		return NULL;
+	return handle_open(s, p, read_only, s->next_handle++);
+}
+
+struct handle *
+session_open_id(struct session *s, struct dpool *p, bool read_only,
+		uint32_t id)
+{
+	if (s->nhandles >= SESSION_MAX_HANDLES || id == 0 ||
+	    (s->next_handle != 0 && id >= s->next_handle) ||
+	    session_handle(s, id) != NULL)
+		return NULL;
+	return handle_open(s, p, read_only, id);
 }
 
 struct handle *

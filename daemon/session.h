@@ -99,6 +99,13 @@ void session_free(struct session *s);
 
 struct handle *session_open(struct session *s, struct dpool *p,
 			    bool read_only);
+/*
+ * A restart in place: open handle id again, as it was (s->next_handle
+ * already the old session's), or NULL if the session cannot have it
+ * (0, not given out yet, open already, too many).
+ */
+struct handle *session_open_id(struct session *s, struct dpool *p,
+			       bool read_only, uint32_t id);
 struct handle *session_handle(struct session *s, uint32_t id);
 void session_close(struct session *s, struct handle *h);
 /*

@@ -1,0 +1,24 @@
+/*
+ * restart.h - restarting in place (SIGUSR2): the daemon waits for a quiet
+ * moment, saves its state (state_save.c) and executes its binary again,
+ * handing the new image the listening socket, the state, every pool's
+ * memfd and every client's connection (restore.c takes them).  Nothing
+ * is lost but a short pause; if the exec fails, nothing has changed.
+ */
+#ifndef POOLMGRD_RESTART_H
+#define POOLMGRD_RESTART_H
+
+#include <stdbool.h>
+
+struct event_base;
+
+/*
+ * At start: remember the binary this process runs (taken now: after an
+ * upgrade replaced it, /proc/self/exe names the old, deleted file), its
+ * arguments and the listening socket, and catch SIGUSR2 on base.
+ */
+void restart_setup(struct event_base *base, char **argv, int listen_fd,
+		   bool socket_activated, const char *socket_path);
+void restart_teardown(void);
+
+#endif /* POOLMGRD_RESTART_H */

@@ -1,0 +1,394 @@
+/*
+ * restore.c - rebuild the daemon from a state a restart in place handed
+ * over (restart.c, state_save.c), before anything is served.
+ *
+ * All or nothing.  The state and every descriptor are checked first
+ * (restore_check.c); then every pool is built around its memfd (a new
+ * share map: the old one cannot be written from this image, see
+ * dpool_share_freeze), its heap by heap_reserve of every block in address
+ * order, its books with their persist charges; then every session around
+ * its connection, credentials read from it again, its handles with their
+ * old ids, their holds in their old order, the cached bytes they
+ * reported.  The engine believes every free page never touched and so
+ * zero, so every whole page no block touches is punched out.  Last, the
+ * checks `poolctl check` makes must pass on every pool.  Only then do the
+ * clients get their peers on the loop.  Nothing is served while this
+ * runs, so a failure anywhere can still tear down everything built, close
+ * every passed descriptor but the listening socket, and let the daemon
+ * start fresh from its configuration.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "state.pb-c.h"
+
+#include "log.h"
+#include "pool.h"
+#include "restore.h"
+#include "restore_check.h"
+#include "session.h"
+
+#define RESTORE_FD_START 3	/* SD_LISTEN_FDS_START */
+
+/* What is being rebuilt, so that a failure can take it all down. */
+struct rebuild {
+	Poolmgrd__State *st;
+	int *fds;		/* passed; -1 once something took it */
+	unsigned nfds;
+	struct dpool **pools;	/* in the state's order; NULL: not made */
+	struct session **sessions;
+	char why[320];
+};
+
+/* The passed descriptors' names, split; NULL if they are not n. */
+static char **
+names_split(char *list, unsigned n)
+{
+	char **v = calloc(n + 1, sizeof(*v)), *save = NULL, *tok;
+	unsigned i = 0;
+
+	if (!v)
+		return NULL;
+	for (tok = strtok_r(list, ":", &save); tok;
+	     tok = strtok_r(NULL, ":", &save)) {
+		if (i == n)
+			break;
+		v[i++] = tok;
+	}
+	if (i != n || tok) {
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
+static struct dpool_params
+pool_params(const Poolmgrd__PoolState *ps)
+{
+	struct dpool_params pp = {
+		.size = ps->size, .granularity = ps->granularity,
+		.uid = ps->uid, .gid = ps->gid, .mode = ps->mode,
+		.quota = ps->quota, .retain = ps->retain,
+	};
+
+	return pp;
+}
+
+/* Pool k: adopted, its blocks made, its counters as they were. */
+static int
+build_pool(struct rebuild *rb, unsigned k)
+{
+	const Poolmgrd__PoolState *ps = rb->st->pools[k];
+	struct dpool_params pp = pool_params(ps);
+	struct heap_events ev = {0};
+	struct dpool *p;
+	size_t i;
+	int rc;
+
+	if ((rc = dpool_adopt(ps->name, &pp, rb->fds[2 + k], &p)) != 0) {
+		snprintf(rb->why, sizeof(rb->why), "pool %s: %s", ps->name,
+			 strerror(-rc));
+		return rc;
+	}
+	rb->fds[2 + k] = -1;
+	rb->pools[k] = p;
+	for (i = 0; i < ps->n_block_off; i++) {
+		struct heap_block_info bi = {
+			.size = ps->block_size[i],
+			.requested = ps->block_requested[i],
+			.span = ps->block_span[i] ? 1 : 0,
+		};
+
+		rc = dpool_restore_block(p, ps->block_off[i], &bi,
+					 (uid_t)ps->block_persister[i]);
+		if (rc) {
+			snprintf(rb->why, sizeof(rb->why), "pool %s: block "
+				 "%#llx: %s", p->name,
+				 (unsigned long long)ps->block_off[i],
+				 heap_strerror(rc));
+			return rc;
+		}
+	}
+	ev.allocs = ps->allocs;
+	ev.frees = ps->frees;
+	ev.cache_hits = ps->cache_hits;
+	memcpy(ev.class_allocs, ps->class_allocs,
+	       ps->n_class_allocs * sizeof(uint64_t));
+	heap_events_restore(p->heap, &ev);
+	p->failed_before = ps->failed_allocs;
+	p->invalid_frees = ps->invalid_frees;
+	p->released_before = ps->released_bytes;
+	p->trimmed_bytes = ps->trimmed_bytes;
+	return 0;
+}
+
+/* Its holds, from its oldest: each goes to the head of its list. */
+static int
+build_handle(struct rebuild *rb, struct session *s,
+	     const Poolmgrd__HandleState *hs)
+{
+	struct dpool *p = rb->pools[hs->pool];
+	struct handle *h;
+	size_t i;
+	int rc;
+
+	if (!(h = session_open_id(s, p, hs->read_only, hs->id))) {
+		snprintf(rb->why, sizeof(rb->why), "pid %d: handle %u cannot "
+			 "be opened again", (int)s->pid, hs->id);
+		return -EINVAL;
+	}
+	for (i = hs->n_holds; i-- > 0;) {
+		if ((rc = dpool_restore_hold(p, h, hs->holds[i])) != 0) {
+			snprintf(rb->why, sizeof(rb->why), "pid %d: handle "
+				 "%u: hold of %#llx: %s", (int)s->pid, hs->id,
+				 (unsigned long long)hs->holds[i],
+				 strerror(-rc));
+			return rc;
+		}
+	}
+	handle_set_cached(h, hs->cached_bytes);
+	return 0;
+}
+
+static int
+build_session(struct rebuild *rb, unsigned k)
+{
+	const Poolmgrd__SessionState *ss = rb->st->sessions[k];
+	unsigned f = 2 + (unsigned)rb->st->n_pools + k;
+	struct session *s;
+	size_t i;
+	int rc;
+
+	if (!(s = session_new(rb->fds[f]))) {
+		snprintf(rb->why, sizeof(rb->why), "client %u: SO_PEERCRED: "
+			 "%s", k, strerror(errno));
+		return -EINVAL;
+	}
+	rb->sessions[k] = s;
+	s->greeted = ss->greeted;
+	snprintf(s->name, sizeof(s->name), "%s", ss->name ? ss->name : "");
+	s->next_handle = ss->next_handle;
+	/* Saved newest first; each open goes to the head of the list. */
+	for (i = ss->n_handles; i-- > 0;)
+		if ((rc = build_handle(rb, s, ss->handles[i])) != 0)
+			return rc;
+	return 0;
+}
+
+/*
+ * Punch every whole page of p that no block touches: the engine takes
+ * them for never touched, so zero, and not resident.
+ */
+static int
+punch_free(struct rebuild *rb, unsigned k)
+{
+	const Poolmgrd__PoolState *ps = rb->st->pools[k];
+	struct dpool *p = rb->pools[k];
+	uint64_t page = ps->page_size, from = 0, to, a, b;
+	size_t i;
+	int rc;
+
+	for (i = 0; i <= ps->n_block_off; i++) {
+		to = i < ps->n_block_off ? ps->block_off[i] : p->size;
+		a = (from + page - 1) & ~(page - 1);
+		b = to & ~(page - 1);
+		if (b > a && (rc = dpool_punch(p, a, b - a)) != 0) {
+			snprintf(rb->why, sizeof(rb->why), "pool %s: punching "
+				 "its free pages: %s", p->name, strerror(-rc));
+			return rc;
+		}
+		if (i < ps->n_block_off)
+			from = ps->block_off[i] + ps->block_size[i];
+	}
+	return 0;
+}
+
+/* The books, the holds, the punch, and the checks of `poolctl check`. */
+static int
+finish_pool(struct rebuild *rb, unsigned k)
+{
+	struct dpool *p = rb->pools[k];
+	char problem[192];
+	int rc;
+
+	if ((rc = dpool_restore_done(p, rb->why, sizeof(rb->why))) != 0 ||
+	    (rc = punch_free(rb, k)) != 0)
+		return rc;
+	if ((rc = heap_check(p->heap, problem, sizeof(problem))) != 0 ||
+	    (rc = dpool_check(p, problem, sizeof(problem))) != 0) {
+		snprintf(rb->why, sizeof(rb->why), "pool %s: the check "
+			 "fails: %s", p->name, problem);
+		return rc;
+	}
+	return 0;
+}
+
+static int
+build(struct rebuild *rb)
+{
+	unsigned k;
+	int rc;
+
+	for (k = 0; k < rb->st->n_pools; k++)
+		if ((rc = build_pool(rb, k)) != 0)
+			return rc;
+	for (k = 0; k < rb->st->n_sessions; k++)
+		if ((rc = build_session(rb, k)) != 0)
+			return rc;
+	for (k = 0; k < rb->st->n_pools; k++)
+		if ((rc = finish_pool(rb, k)) != 0)
+			return rc;
+	return 0;
+}
+
+/*
+ * Undo build: no block is freed (that would punch pages the clients
+ * still map), no memfd punched; every descriptor but the listening
+ * socket is closed.
+ */
+static void
+teardown(struct rebuild *rb)
+{
+	struct handle *h;
+	unsigned k;
+
+	for (k = 0; rb->sessions && rb->st && k < rb->st->n_sessions; k++) {
+		struct session *s = rb->sessions[k];
+
+		if (!s)
+			continue;
+		LIST_FOREACH(h, &s->handles, in_session)
+			dpool_unlink_refs(h);
+		session_free(s);
+	}
+	for (k = 0; rb->pools && rb->st && k < rb->st->n_pools; k++)
+		if (rb->pools[k])
+			dpool_destroy(rb->pools[k], false);
+	for (k = 1; k < rb->nfds; k++)
+		if (rb->fds[k] >= 0)
+			close(rb->fds[k]);
+}
+
+static void
+publish(struct rebuild *rb, const struct restore_env *env)
+{
+	unsigned k;
+
+	for (k = 0; k < rb->st->n_sessions; k++) {
+		struct session *s = rb->sessions[k];
+		unsigned f = 2 + (unsigned)rb->st->n_pools + k;
+		struct peer *pe;
+
+		pe = peer_new(env->base, rb->fds[f], env->dispatch, s);
+		rb->fds[f] = -1;
+		/* As at accept: a client that never says Hello goes. */
+		if (!s->greeted)
+			peer_set_deadline(pe, env->hello_timeout);
+	}
+}
+
+/* The state and its checks; 0, or -EINVAL with rb->why. */
+static int
+load(struct rebuild *rb, char **names)
+{
+	rb->st = state_load(rb->fds[1], rb->why, sizeof(rb->why));
+	if (!rb->st)
+		return -EINVAL;
+	if (state_check(rb->st, rb->fds, names, rb->nfds, rb->why,
+			sizeof(rb->why)) != 0)
+		return -EINVAL;
+	rb->pools = calloc(rb->st->n_pools + 1, sizeof(*rb->pools));
+	rb->sessions = calloc(rb->st->n_sessions + 1, sizeof(*rb->sessions));
+	if (!rb->pools || !rb->sessions) {
+		snprintf(rb->why, sizeof(rb->why), "out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Take LISTEN_*: the descriptors if they name a state and are ours. */
+static int
+take_fds(struct rebuild *rb, char ***names, char **list)
+{
+	const char *pid = getenv("LISTEN_PID"), *nfds = getenv("LISTEN_FDS");
+	const char *fdnames = getenv("LISTEN_FDNAMES");
+	char *end;
+	long n;
+	unsigned i;
+
+	if (!pid || !nfds || !fdnames ||
+	    strncmp(fdnames, "listen:state", 12) != 0 ||
+	    strtol(pid, &end, 10) != (long)getpid() || *end)
+		return -1;
+	n = strtol(nfds, &end, 10);
+	if (*end || n < 2 || n > 1 << 24)
+		return -1;
+	rb->nfds = (unsigned)n;
+	if (!(rb->fds = malloc(rb->nfds * sizeof(int))) ||
+	    !(*list = strdup(fdnames)))
+		fatalx("out of memory");
+	for (i = 0; i < rb->nfds; i++) {
+		rb->fds[i] = RESTORE_FD_START + (int)i;
+		(void)fcntl(rb->fds[i], F_SETFD, FD_CLOEXEC);
+	}
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	*names = names_split(*list, rb->nfds);
+	return 0;
+}
+
+int
+restore_incoming(const struct restore_env *env, struct restored *out)
+{
+	struct rebuild rb = {0};
+	char **names = NULL, *list = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->listen_fd = -1;
+	if (take_fds(&rb, &names, &list) != 0)
+		return -1;
+	if (!names) {
+		snprintf(rb.why, sizeof(rb.why), "LISTEN_FDNAMES does not "
+			 "name %u descriptors", rb.nfds);
+		rc = -EINVAL;
+	} else if ((rc = load(&rb, names)) == 0)
+		rc = build(&rb);
+	if (rc == 0) {
+		publish(&rb, env);
+		out->socket_activated = rb.st->socket_activated;
+		snprintf(out->socket_path, sizeof(out->socket_path), "%s",
+			 rb.st->socket_path ? rb.st->socket_path : "");
+		out->npools = (unsigned)rb.st->n_pools;
+		out->nsessions = (unsigned)rb.st->n_sessions;
+		for (unsigned k = 0; k < rb.st->n_pools; k++)
+			out->nblocks += rb.st->pools[k]->n_block_off;
+		out->saved_at_ns = rb.st->saved_at_ns;
+		close(rb.fds[1]);
+	} else {
+		log_warnx("restart in place: the state handed over is "
+			  "refused (%s); starting fresh from the "
+			  "configuration, its clients disconnected", rb.why);
+		teardown(&rb);
+	}
+	/* The listening socket is kept whatever else failed, if it is one. */
+	if (state_check_listener(rb.fds[0])) {
+		out->listen_fd = rb.fds[0];
+		if (rc != 0 && rb.st)
+			out->socket_activated = rb.st->socket_activated;
+	} else
+		close(rb.fds[0]);
+	if (rb.st)
+		poolmgrd__state__free_unpacked(rb.st, NULL);
+	free(rb.pools);
+	free(rb.sessions);
+	free(rb.fds);
+	free(names);
+	free(list);
+	return rc == 0 ? 1 : 0;
+}

@@ -1,0 +1,44 @@
+/*
+ * restore.h - the new image's side of a restart in place (restart.h):
+ * take the descriptors and the state, check all of it, rebuild every pool
+ * and session, and only then serve.  A state that fails any check is
+ * refused whole: every passed descriptor but the listening socket is
+ * closed (its clients see the connection reset, as at a stop) and the
+ * daemon starts as on a fresh start.
+ */
+#ifndef POOLMGRD_RESTORE_H
+#define POOLMGRD_RESTORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/un.h>
+
+#include "peer.h"
+
+struct event_base;
+
+struct restore_env {
+	struct event_base *base;
+	peer_dispatch_fn dispatch;	/* each restored client's peer's */
+	unsigned hello_timeout;		/* for those that had not said Hello */
+};
+
+struct restored {
+	int listen_fd;			/* -1: none handed over */
+	bool socket_activated;
+	char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	unsigned npools, nsessions;
+	uint64_t nblocks;
+	uint64_t saved_at_ns;		/* CLOCK_MONOTONIC, the old image's */
+};
+
+/*
+ * If this image was executed by a restart in place (LISTEN_FDNAMES names
+ * a state, LISTEN_PID is ours): 1 and everything restored, or 0 with the
+ * state refused (logged) and only out->listen_fd kept, if it was good.
+ * -1: no restart handed anything over; the environment is left for
+ * socket activation (service.c).
+ */
+int restore_incoming(const struct restore_env *env, struct restored *out);
+
+#endif /* POOLMGRD_RESTORE_H */

@@ -1,0 +1,219 @@
+/*
+ * restore_check.c - check a handed-over state before anything is built.
+ *
+ * Every number is checked against what the daemon could have made, so
+ * that the rebuild (restore.c) meets only what the engine and the books
+ * can refuse for reasons of their own (a block over another, a hold of
+ * no block), and every descriptor is checked to be of its kind: a memfd
+ * of the pool's size, sealed as a pool's is, a connected SOCK_SEQPACKET
+ * socket, a listening one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "heap.h"
+#include "pool.h"
+#include "restore_check.h"
+#include "session.h"
+
+static int why_set(char *, size_t, const char *, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int
+why_set(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+Poolmgrd__State *
+state_load(int fd, char *why, size_t len)
+{
+	Poolmgrd__State *st;
+	struct stat sb;
+	void *m;
+	int seals = fcntl(fd, F_GET_SEALS);
+	int need = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+
+	if (seals == -1 || (seals & need) != need ||
+	    fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) || sb.st_size <= 0) {
+		why_set(why, len, "the state is not a sealed memfd");
+		return NULL;
+	}
+	m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m == MAP_FAILED) {
+		why_set(why, len, "mapping the state: %s", strerror(errno));
+		return NULL;
+	}
+	st = poolmgrd__state__unpack(NULL, (size_t)sb.st_size, m);
+	munmap(m, (size_t)sb.st_size);
+	if (!st)
+		why_set(why, len, "the state does not decode");
+	return st;
+}
+
+static int
+sock_opt(int fd, int opt)
+{
+	int v = -1;
+	socklen_t len = sizeof(v);
+
+	if (getsockopt(fd, SOL_SOCKET, opt, &v, &len) == -1)
+		return -1;
+	return v;
+}
+
+int
+state_check_listener(int fd)
+{
+	return sock_opt(fd, SO_DOMAIN) == AF_UNIX &&
+	       sock_opt(fd, SO_TYPE) == SOCK_SEQPACKET &&
+	       sock_opt(fd, SO_ACCEPTCONN) == 1;
+}
+
+static int
+is_connection(int fd)
+{
+	struct sockaddr_un sun;
+	socklen_t len = sizeof(sun);
+
+	return sock_opt(fd, SO_DOMAIN) == AF_UNIX &&
+	       sock_opt(fd, SO_TYPE) == SOCK_SEQPACKET &&
+	       sock_opt(fd, SO_ACCEPTCONN) == 0 &&
+	       getpeername(fd, (struct sockaddr *)&sun, &len) == 0;
+}
+
+/* A memfd of size bytes, sealed as pool.c seals a pool's. */
+static int
+is_pool_memfd(int fd, uint64_t size)
+{
+	int seals = fcntl(fd, F_GET_SEALS);
+	int need = F_SEAL_SHRINK | F_SEAL_GROW;
+	struct stat sb;
+
+	return seals != -1 && (seals & need) == need &&
+	       fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	       (uint64_t)sb.st_size == size &&
+	       (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR;
+}
+
+static int
+check_blocks(const Poolmgrd__PoolState *ps, char *why, size_t len)
+{
+	uint64_t end = 0;
+	size_t n = ps->n_block_off, i;
+
+	if (ps->n_block_size != n || ps->n_block_requested != n ||
+	    ps->n_block_span != n || ps->n_block_persister != n)
+		return why_set(why, len, "pool %s: its block arrays differ "
+			       "in length", ps->name);
+	for (i = 0; i < n; i++) {
+		uint64_t off = ps->block_off[i], size = ps->block_size[i];
+
+		if ((i && off < end) || off % ps->granularity || size == 0 ||
+		    size > ps->size || off > ps->size - size ||
+		    ps->block_requested[i] > size ||
+		    (ps->block_span[i] && (off | size) % ps->page_size))
+			return why_set(why, len, "pool %s: block %zu (%#llx, "
+				       "%llu bytes) is out of place", ps->name,
+				       i, (unsigned long long)off,
+				       (unsigned long long)size);
+		end = off + size;
+	}
+	return 0;
+}
+
+static int
+check_pool(const Poolmgrd__State *st, size_t k, char *why, size_t len)
+{
+	const Poolmgrd__PoolState *ps = st->pools[k];
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	size_t i;
+
+	if (!ps->name || !*ps->name || strlen(ps->name) > 64)
+		return why_set(why, len, "pool %zu: a bad name", k);
+	for (i = 0; i < k; i++)
+		if (strcmp(st->pools[i]->name, ps->name) == 0)
+			return why_set(why, len, "pool %s twice", ps->name);
+	if (ps->page_size != page || ps->granularity < 8 ||
+	    ps->granularity > page ||
+	    (ps->granularity & (ps->granularity - 1)) ||
+	    ps->size == 0 || ps->size > POOL_MAX_SIZE || ps->size % page ||
+	    ps->mode > 0777 || ps->n_class_allocs > HEAP_NCLASSES)
+		return why_set(why, len, "pool %s: a bad size, granularity, "
+			       "page size or mode", ps->name);
+	return check_blocks(ps, why, len);
+}
+
+static int
+check_session(const Poolmgrd__State *st, size_t k, char *why, size_t len)
+{
+	const Poolmgrd__SessionState *ss = st->sessions[k];
+	size_t i;
+
+	if (ss->n_handles > SESSION_MAX_HANDLES || (ss->name &&
+	    strlen(ss->name) >= sizeof(((struct session *)0)->name)))
+		return why_set(why, len, "client %zu: too many handles or "
+			       "too long a name", k);
+	for (i = 0; i < ss->n_handles; i++) {
+		const Poolmgrd__HandleState *hs = ss->handles[i];
+
+		if (hs->pool >= st->n_pools || hs->id == 0 ||
+		    (ss->next_handle && hs->id >= ss->next_handle))
+			return why_set(why, len, "client %zu: handle %u of "
+				       "pool %u is out of place", k, hs->id,
+				       hs->pool);
+	}
+	return 0;
+}
+
+int
+state_check(const Poolmgrd__State *st, const int *fds, char *const *names,
+	    unsigned n, char *why, size_t len)
+{
+	size_t i;
+	int rc;
+
+	if (st->version != POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT)
+		return why_set(why, len, "state version %u, not %u",
+			       st->version,
+			       POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT);
+	if (st->n_pools > POOL_MAX_POOLS ||
+	    n != 2 + st->n_pools + st->n_sessions)
+		return why_set(why, len, "%u descriptors for %zu pools and "
+			       "%zu clients", n, st->n_pools, st->n_sessions);
+	if (strcmp(names[0], "listen") || strcmp(names[1], "state") ||
+	    !state_check_listener(fds[0]))
+		return why_set(why, len, "no listening socket first");
+	for (i = 0; i < st->n_pools; i++) {
+		if ((rc = check_pool(st, i, why, len)) != 0)
+			return rc;
+		if (strcmp(names[2 + i], "pool") ||
+		    !is_pool_memfd(fds[2 + i], st->pools[i]->size))
+			return why_set(why, len, "pool %s: descriptor %d is "
+				       "not its memfd", st->pools[i]->name,
+				       fds[2 + i]);
+	}
+	for (i = 0; i < st->n_sessions; i++) {
+		unsigned f = 2 + (unsigned)st->n_pools + (unsigned)i;
+
+		if ((rc = check_session(st, i, why, len)) != 0)
+			return rc;
+		if (strcmp(names[f], "conn") || !is_connection(fds[f]))
+			return why_set(why, len, "client %zu: descriptor %d "
+				       "is not a connection", i, fds[f]);
+	}
+	return 0;
+}

@@ -1,0 +1,26 @@
+/*
+ * restore_check.h - is a state handed over by a restart in place whole
+ * and consistent, and is every descriptor what it claims to be?  Checked
+ * before anything is built from it (restore.c).
+ */
+#ifndef POOLMGRD_RESTORE_CHECK_H
+#define POOLMGRD_RESTORE_CHECK_H
+
+#include <stddef.h>
+
+#include "state.pb-c.h"
+
+/* The state in memfd fd, decoded; NULL with why. */
+Poolmgrd__State *state_load(int fd, char *why, size_t len);
+
+/*
+ * 0, or -EINVAL with why: fds[0 .. n) are the passed descriptors, names
+ * their names (listen, state, a pool per pool, a conn per session).
+ */
+int state_check(const Poolmgrd__State *st, const int *fds,
+		char *const *names, unsigned n, char *why, size_t len);
+
+/* Is fd a listening Unix SOCK_SEQPACKET socket? */
+int state_check_listener(int fd);
+
+#endif /* POOLMGRD_RESTORE_CHECK_H */

@@ -1,0 +1,355 @@
+/*
+ * state_save.c - write the daemon's state for a restart in place.
+ *
+ * Everything the next image needs to go on where this one stops, and
+ * nothing it can learn again: a session's credentials are read from its
+ * connection anew (they are the connect-time ones either way).  Pools'
+ * blocks go by ascending offset, as parallel packed arrays: the engine
+ * rebuilds its heap block after block, and the punch of the pages no
+ * block touches is one walk.  A handle's holds go in the order of its
+ * list, which is the order a close drops them in.
+ *
+ * Nothing here changes any state: a restart that fails after it has to
+ * leave the daemon exactly as it was.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "state.pb-c.h"
+
+#include "log.h"
+#include "peer.h"
+#include "pool.h"
+#include "session.h"
+#include "state_save.h"
+
+/* A block and its offset, for the sort. */
+struct placed {
+	uint64_t key;
+	struct block *b;
+};
+
+/*
+ * Sort by key, least significant 11 bits first: a million blocks in four
+ * passes over them, where qsort took several times as long.  Keys are
+ * offsets in granules, under 2^44 (POOL_MAX_SIZE over the smallest
+ * granule).
+ */
+static int
+placed_sort(struct placed *v, size_t n)
+{
+	struct placed *tmp, *src = v, *dst;
+	size_t count[2048], i, sum;
+	unsigned shift;
+
+	if (n < 2)
+		return 0;
+	if (!(tmp = malloc(n * sizeof(*tmp))))
+		return -ENOMEM;
+	dst = tmp;
+	for (shift = 0; shift < 44; shift += 11) {
+		struct placed *t;
+
+		memset(count, 0, sizeof(count));
+		for (i = 0; i < n; i++)
+			count[(src[i].key >> shift) & 2047]++;
+		for (sum = 0, i = 0; i < 2048; i++) {
+			size_t c = count[i];
+
+			count[i] = sum;
+			sum += c;
+		}
+		for (i = 0; i < n; i++)
+			dst[count[(src[i].key >> shift) & 2047]++] = src[i];
+		t = src;
+		src = dst;
+		dst = t;
+	}
+	/* Four passes: the sorted keys are back in v. */
+	free(tmp);
+	return 0;
+}
+
+static void
+pool_state_free(Poolmgrd__PoolState *ps)
+{
+	free(ps->class_allocs);
+	free(ps->block_off);
+	free(ps->block_size);
+	free(ps->block_requested);
+	free(ps->block_span);
+	free(ps->block_persister);
+}
+
+/* The engine's word on each block, by ascending offset. */
+static int
+save_blocks(struct dpool *p, Poolmgrd__PoolState *ps)
+{
+	struct block_index_iter it;
+	struct heap_block_info bi;
+	struct placed *v;
+	struct block *b;
+	size_t n = block_index_count(&p->blocks), i = 0;
+	int rc;
+
+	ps->block_off = calloc(n ? n : 1, sizeof(uint64_t));
+	ps->block_size = calloc(n ? n : 1, sizeof(uint64_t));
+	ps->block_requested = calloc(n ? n : 1, sizeof(uint64_t));
+	ps->block_span = calloc(n ? n : 1, sizeof(protobuf_c_boolean));
+	ps->block_persister = calloc(n ? n : 1, sizeof(uint32_t));
+	v = calloc(n ? n : 1, sizeof(*v));
+	if (!ps->block_off || !ps->block_size || !ps->block_requested ||
+	    !ps->block_span || !ps->block_persister || !v) {
+		free(v);
+		return -ENOMEM;
+	}
+	BLOCK_INDEX_FOREACH(b, &p->blocks, &it) {
+		if (i == n)
+			break;
+		v[i].key = b->off >> p->granule_shift;
+		v[i++].b = b;
+	}
+	if (i != n || (rc = placed_sort(v, n)) != 0) {
+		free(v);
+		return i != n ? -EFAULT : rc;
+	}
+	for (i = 0; i < n; i++) {
+		b = v[i].b;
+		/* Books and engine must agree: else the state would lie. */
+		if (heap_block_info(p->heap, b->off, &bi) != 0 ||
+		    bi.size != b->size || b->busy || b->let_go) {
+			log_warnx("pool %s: block %#llx: the books and the "
+				  "engine disagree", p->name,
+				  (unsigned long long)b->off);
+			free(v);
+			return -EFAULT;
+		}
+		ps->block_off[i] = b->off;
+		ps->block_size[i] = bi.size;
+		ps->block_requested[i] = bi.requested;
+		ps->block_span[i] = bi.span != 0;
+		ps->block_persister[i] = (uint32_t)b->persister;
+	}
+	ps->n_block_off = ps->n_block_size = ps->n_block_requested =
+	    ps->n_block_span = ps->n_block_persister = n;
+	free(v);
+	return 0;
+}
+
+static int
+save_pool(struct dpool *p, Poolmgrd__PoolState *ps)
+{
+	struct heap_events ev;
+	struct heap_stats st;
+
+	poolmgrd__pool_state__init(ps);
+	heap_get_stats(p->heap, &st);
+	heap_events_save(p->heap, &ev);
+	ps->name = p->name;
+	ps->size = p->size;
+	ps->granularity = (uint32_t)st.granularity;
+	ps->page_size = (uint32_t)st.page_size;
+	ps->uid = p->uid;
+	ps->gid = p->gid;
+	ps->mode = p->mode;
+	ps->quota = p->quota;
+	ps->retain = p->retain;
+	ps->allocs = ev.allocs;
+	ps->frees = ev.frees;
+	ps->cache_hits = ev.cache_hits;
+	if (!(ps->class_allocs = malloc(sizeof(ev.class_allocs))))
+		return -ENOMEM;
+	memcpy(ps->class_allocs, ev.class_allocs, sizeof(ev.class_allocs));
+	ps->n_class_allocs = HEAP_NCLASSES;
+	/* As `poolctl stats` shows them (dispatch_admin.c's fill_stats). */
+	ps->failed_allocs = st.failed_allocs - p->unseen_failures +
+			    p->failed_before;
+	ps->invalid_frees = st.invalid_frees + p->invalid_frees;
+	ps->released_bytes = st.released_bytes + p->released_before;
+	ps->trimmed_bytes = p->trimmed_bytes;
+	return save_blocks(p, ps);
+}
+
+/* Where pool p is in the registry, which is the state's order. */
+static uint32_t
+pool_index(const struct dpool *p)
+{
+	struct dpool *q;
+	uint32_t i = 0;
+
+	for (q = dpool_first(); q != p; q = dpool_next(q))
+		i++;
+	return i;
+}
+
+static int
+save_handle(struct handle *h, Poolmgrd__HandleState *hs)
+{
+	struct hold *hd;
+	size_t i = 0;
+
+	poolmgrd__handle_state__init(hs);
+	hs->id = h->id;
+	hs->pool = pool_index(h->pool);
+	hs->read_only = h->read_only;
+	hs->cached_bytes = h->cached_bytes;
+	if (!(hs->holds = calloc(h->nrefs ? h->nrefs : 1, sizeof(uint64_t))))
+		return -ENOMEM;
+	LIST_FOREACH(hd, &h->refs, by_handle) {
+		if (i == h->nrefs)
+			return -EFAULT;
+		hs->holds[i++] = hold_block(hd)->off;
+	}
+	hs->n_holds = i;
+	return i == h->nrefs ? 0 : -EFAULT;
+}
+
+static void
+session_state_free(Poolmgrd__SessionState *ss)
+{
+	size_t i;
+
+	for (i = 0; i < ss->n_handles; i++) {
+		free(ss->handles[i]->holds);
+		free(ss->handles[i]);
+	}
+	free(ss->handles);
+}
+
+static int
+save_session(struct session *s, Poolmgrd__SessionState *ss)
+{
+	struct handle *h;
+	int rc;
+
+	poolmgrd__session_state__init(ss);
+	ss->greeted = s->greeted;
+	ss->name = s->name;
+	ss->next_handle = s->next_handle;
+	if (!(ss->handles = calloc(s->nhandles ? s->nhandles : 1,
+				   sizeof(*ss->handles))))
+		return -ENOMEM;
+	LIST_FOREACH(h, &s->handles, in_session) {
+		Poolmgrd__HandleState *hs = malloc(sizeof(*hs));
+
+		if (!hs)
+			return -ENOMEM;
+		ss->handles[ss->n_handles++] = hs;
+		hs->holds = NULL;
+		if ((rc = save_handle(h, hs)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void
+state_free(Poolmgrd__State *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->n_pools; i++) {
+		pool_state_free(st->pools[i]);
+		free(st->pools[i]);
+	}
+	free(st->pools);
+	for (i = 0; i < st->n_sessions; i++) {
+		session_state_free(st->sessions[i]);
+		free(st->sessions[i]);
+	}
+	free(st->sessions);
+}
+
+/* The encoded state in a new memfd, sealed: fd or -errno. */
+static int
+state_write(const Poolmgrd__State *st)
+{
+	size_t len = poolmgrd__state__get_packed_size(st);
+	void *m;
+	int fd, err;
+
+	fd = memfd_create("poolmgrd-state", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd == -1)
+		return -errno;
+	if (ftruncate(fd, (off_t)len) == -1)
+		goto fail;
+	if (len) {
+		m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (m == MAP_FAILED)
+			goto fail;
+		poolmgrd__state__pack(st, m);
+		munmap(m, len);
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+		  F_SEAL_WRITE | F_SEAL_SEAL) == -1)
+		goto fail;
+	return fd;
+fail:
+	err = -errno;
+	close(fd);
+	return err;
+}
+
+void
+state_fds_free(struct state_fds *fds)
+{
+	free(fds->pool);
+	free(fds->conn);
+	memset(fds, 0, sizeof(*fds));
+}
+
+int
+state_save(bool socket_activated, const char *socket_path,
+	   uint64_t saved_at_ns, struct state_fds *fds)
+{
+	Poolmgrd__State st = POOLMGRD__STATE__INIT;
+	struct dpool *p;
+	struct peer *pe;
+	unsigned npeers = 0;
+	int rc = -ENOMEM;
+
+	memset(fds, 0, sizeof(*fds));
+	st.version = POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT;
+	st.socket_activated = socket_activated;
+	st.socket_path = (char *)socket_path;
+	st.saved_at_ns = saved_at_ns;
+	for (pe = peer_first(); pe; pe = peer_next(pe))
+		npeers++;
+	st.pools = calloc(dpool_count() + 1, sizeof(*st.pools));
+	st.sessions = calloc(npeers + 1, sizeof(*st.sessions));
+	fds->pool = calloc(dpool_count() + 1, sizeof(int));
+	fds->conn = calloc(npeers + 1, sizeof(int));
+	if (!st.pools || !st.sessions || !fds->pool || !fds->conn)
+		goto out;
+	for (p = dpool_first(); p; p = dpool_next(p)) {
+		Poolmgrd__PoolState *ps = calloc(1, sizeof(*ps));
+
+		if (!ps)
+			goto out;
+		st.pools[st.n_pools++] = ps;
+		if ((rc = save_pool(p, ps)) != 0)
+			goto out;
+		fds->pool[fds->npools++] = p->memfd;
+		fds->nblocks += ps->n_block_off;
+	}
+	rc = -ENOMEM;
+	for (pe = peer_first(); pe; pe = peer_next(pe)) {
+		Poolmgrd__SessionState *ss = calloc(1, sizeof(*ss));
+
+		if (!ss)
+			goto out;
+		st.sessions[st.n_sessions++] = ss;
+		if ((rc = save_session(peer_arg(pe), ss)) != 0)
+			goto out;
+		fds->conn[fds->nsessions++] = peer_fd(pe);
+	}
+	rc = state_write(&st);
+out:
+	state_free(&st);
+	if (rc < 0)
+		state_fds_free(fds);
+	return rc;
+}

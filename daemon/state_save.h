@@ -1,0 +1,28 @@
+/*
+ * state_save.h - the daemon's state as proto/state.proto, written into a
+ * memfd sealed against any change (restart.c hands it to the new image).
+ */
+#ifndef POOLMGRD_STATE_SAVE_H
+#define POOLMGRD_STATE_SAVE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The descriptors the state names, in its order. */
+struct state_fds {
+	int *pool;		/* each pool's memfd */
+	unsigned npools;
+	int *conn;		/* each session's connection */
+	unsigned nsessions;
+	uint64_t nblocks;
+};
+
+/*
+ * Save every pool and every session; change nothing.  The state's memfd,
+ * or -errno; fds is filled on success (state_fds_free).
+ */
+int state_save(bool socket_activated, const char *socket_path,
+	       uint64_t saved_at_ns, struct state_fds *fds);
+void state_fds_free(struct state_fds *fds);
+
+#endif /* POOLMGRD_STATE_SAVE_H */
