@@ -103,7 +103,7 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_cache itest_silent itest_liar itest_release itest_drop \
               itest_wait itest_fork itest_books itest_clients \
               itest_handles itest_dropping itest_quota itest_reload \
-              itest_usage itest_restart
+              itest_usage itest_restart itest_restore
 ITEST_BINS := $(ITESTS:%=$(BUILD)/tests/%)
 ITEST_COMMON := $(BUILD)/tests/integration/harness.o \
                 $(BUILD)/tests/integration/harness_raw.o
@@ -113,7 +113,7 @@ COST_DRIVER := $(BUILD)/tests/cost_driver
 BENCH_BINS := $(BUILD)/bench/bench_engine $(BUILD)/bench/bench_speed \
               $(BUILD)/bench/bench_boost $(BUILD)/bench/bench_release \
               $(BUILD)/bench/bench_handles $(BUILD)/bench/bench_lookup \
-              $(BUILD)/bench/bench_rebuild
+              $(BUILD)/bench/bench_rebuild $(BUILD)/bench/bench_restart
 # Only the benchmarks need these (Boost.Interprocess, its compiler, the plot).
 BENCH_DEB_PKGS := libboost-dev g++ gnuplot-nox
 
@@ -204,6 +204,9 @@ $(ENGINE_LIB): $(ENGINE_OBJS)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
+# Restores from states made by hand, in the daemon's own format.
+$(BUILD)/tests/itest_restore: $(STATE_OBJ)
+
 # The rule tests share the engine's owner as the tests play it.
 $(BUILD)/tests/test_heap_rules $(BUILD)/tests/test_heap_split \
   $(BUILD)/tests/test_heap_restore: $(BUILD)/tests/unit/heap_owner.o
@@ -266,6 +269,13 @@ $(BUILD)/bench/bench_release: $(BENCH_DIR)/bench_release.o \
 
 # Stats over many handles, lookups of a block of many holders.
 $(BUILD)/bench/bench_handles: $(BENCH_DIR)/bench_handles.o \
+  $(BENCH_DIR)/bench_daemon.o $(BENCH_DIR)/bench_util.o \
+  $(BUILD)/tests/integration/harness_raw.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+
+# The clients' pause while the daemon restarts in place with 10^6 blocks.
+$(BUILD)/bench/bench_restart: $(BENCH_DIR)/bench_restart.o \
   $(BENCH_DIR)/bench_daemon.o $(BENCH_DIR)/bench_util.o \
   $(BUILD)/tests/integration/harness_raw.o $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -482,6 +492,7 @@ bench: bench-deps
 	$(BUILD)/bench/bench_handles
 	$(BUILD)/bench/bench_lookup
 	$(BUILD)/bench/bench_rebuild
+	$(BUILD)/bench/bench_restart --poolmgrd $(BUILD)/poolmgrd
 	gnuplot -e "data='$(BENCH_DATA)'; out='$(BENCH_PLOT)'" \
 	  tests/bench/shared_heap.gp
 

@@ -116,8 +116,9 @@ build_pool(struct rebuild *rb, unsigned k)
 	ev.allocs = ps->allocs;
 	ev.frees = ps->frees;
 	ev.cache_hits = ps->cache_hits;
-	memcpy(ev.class_allocs, ps->class_allocs,
-	       ps->n_class_allocs * sizeof(uint64_t));
+	if (ps->n_class_allocs)
+		memcpy(ev.class_allocs, ps->class_allocs,
+		       ps->n_class_allocs * sizeof(uint64_t));
 	heap_events_restore(p->heap, &ev);
 	p->failed_before = ps->failed_allocs;
 	p->invalid_frees = ps->invalid_frees;

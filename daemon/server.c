@@ -440,6 +440,9 @@ restored_line(const struct restored *rs)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	/* The old image's clock: the same one, unless the state lies. */
+	if (rs->saved_at_ns == 0 || rs->saved_at_ns > now)
+		now = rs->saved_at_ns;
 	log_info("restarted in place: %u pool%s, %llu blocks, %u client%s, "
 		 "in %llu ms", rs->npools, rs->npools == 1 ? "" : "s",
 		 (unsigned long long)rs->nblocks, rs->nsessions,

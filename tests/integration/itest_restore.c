@@ -1,0 +1,475 @@
+/*
+ * itest_restore.c - the new image's side of a restart in place, fed
+ * states made by hand: the daemon is started exactly as a restart starts
+ * it (LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES=listen:state:pool:conn, the
+ * descriptors at 3, 4, 5, 6), with a state that is whole or wrong in one
+ * way.
+ *
+ *   good_state_restored  a pool of a held small block and a persistent
+ *       span, a client with handle 5: the log says restarted in place,
+ *       the client frees its block through handle 5 (and a second free
+ *       is -EINVAL), the span is live (usable size), the block's bytes
+ *       are kept and a free page that held bytes reads zero (punched);
+ *   each bad state (undecodable, another version, a block past the end,
+ *       two blocks over each other, a size the engine never makes, a hold
+ *       of no block, a block nobody holds, a memfd of another size, a
+ *       pipe for a connection, a handle id not given out yet, a hold
+ *       twice): the log says the state is refused, the passed connection
+ *       is closed, the daemon serves a new client, the pool is not there
+ *       (a fresh start), and not one byte of the memfd was punched (the
+ *       clients still map it).
+ *
+ * Every daemon must stop with status 0 (no leak under ASan).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "state.pb-c.h"
+
+#include "harness.h"
+
+#define POOL_SIZE (8u << 20)
+#define SPAN_OFF (1u << 20)
+#define SPAN_SIZE 16384u
+#define FREE_OFF (4u << 20)	/* a page no block touches */
+#define MARK 0xab
+#define NO_PERSISTER 0xffffffffu
+
+/* A state of one pool and one client, made to be spoiled in one place. */
+struct forged {
+	Poolmgrd__State st;
+	Poolmgrd__PoolState pool, *pools[1];
+	Poolmgrd__SessionState sess, *sessions[1];
+	Poolmgrd__HandleState hd, *handles[1];
+	uint64_t off[2], size[2], req[2], holds[2];
+	protobuf_c_boolean span[2];
+	uint32_t persister[2];
+};
+
+static void
+forged_init(struct forged *f)
+{
+	memset(f, 0, sizeof(*f));
+	poolmgrd__state__init(&f->st);
+	poolmgrd__pool_state__init(&f->pool);
+	poolmgrd__session_state__init(&f->sess);
+	poolmgrd__handle_state__init(&f->hd);
+	f->st.version = POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT;
+	f->st.n_pools = 1;
+	f->st.pools = f->pools;
+	f->pools[0] = &f->pool;
+	f->st.n_sessions = 1;
+	f->st.sessions = f->sessions;
+	f->sessions[0] = &f->sess;
+	f->pool.name = "a";
+	f->pool.size = POOL_SIZE;
+	f->pool.granularity = 16;
+	f->pool.page_size = (uint32_t)sysconf(_SC_PAGESIZE);
+	f->pool.mode = 0600;
+	/* A small block held by handle 5; a span nobody holds, persistent. */
+	f->off[0] = 0, f->size[0] = 64, f->req[0] = 64;
+	f->off[1] = SPAN_OFF, f->size[1] = SPAN_SIZE, f->req[1] = SPAN_SIZE;
+	f->span[1] = 1;
+	f->persister[0] = NO_PERSISTER;
+	f->persister[1] = (uint32_t)getuid();
+	f->pool.n_block_off = f->pool.n_block_size = 2;
+	f->pool.n_block_requested = f->pool.n_block_span = 2;
+	f->pool.n_block_persister = 2;
+	f->pool.block_off = f->off;
+	f->pool.block_size = f->size;
+	f->pool.block_requested = f->req;
+	f->pool.block_span = f->span;
+	f->pool.block_persister = f->persister;
+	f->sess.greeted = 1;
+	f->sess.name = "forged";
+	f->sess.next_handle = 6;
+	f->sess.n_handles = 1;
+	f->sess.handles = f->handles;
+	f->handles[0] = &f->hd;
+	f->hd.id = 5;
+	f->hd.n_holds = 1;
+	f->hd.holds = f->holds;
+}
+
+/* A daemon started by a made-up restart, and our ends of what it got. */
+struct run {
+	char dir[64], sock[96], log[96];
+	pid_t pid;
+	int client;		/* our end of the passed connection */
+	int memfd;		/* the pool's memfd, as a client maps it */
+	uint8_t *map;
+	size_t memfd_size;
+};
+
+static int
+sealed_memfd(const char *name, const void *data, size_t len, int seals)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd == -1 || ftruncate(fd, (off_t)len) == -1 ||
+	    (data && pwrite(fd, data, len, 0) != (ssize_t)len) ||
+	    fcntl(fd, F_ADD_SEALS, seals) == -1)
+		return -1;
+	return fd;
+}
+
+/* The descriptors to 3, 4, ... and the names a restart gives them. */
+static void
+exec_daemon(const struct run *r, int *fds, int n)
+{
+	char num[16], bin[256];
+	int i, hi[8], logfd;
+
+	for (i = 0; i < n; i++)
+		hi[i] = fcntl(fds[i], F_DUPFD, 100);
+	for (i = 0; i < n; i++)
+		dup2(hi[i], 3 + i);
+	for (i = 0; i < n; i++)
+		close(hi[i]);
+	logfd = open(r->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	dup2(logfd, 2);
+	snprintf(num, sizeof(num), "%d", (int)getpid());
+	setenv("LISTEN_PID", num, 1);
+	snprintf(num, sizeof(num), "%d", n);
+	setenv("LISTEN_FDS", num, 1);
+	setenv("LISTEN_FDNAMES", "listen:state:pool:conn", 1);
+	snprintf(bin, sizeof(bin), "%s/poolmgrd", harness_build());
+	execl(bin, "poolmgrd", "-s", r->sock, (char *)NULL);
+	fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
+	_exit(127);
+}
+
+/*
+ * Start the daemon with st (or, if raw, those bytes) and a memfd of
+ * memfd_size bytes (0: the pool's) whose every byte is MARK; with conn
+ * not -1, that descriptor goes as the client's connection.
+ */
+static void
+run_start(struct run *r, const Poolmgrd__State *st, const char *raw,
+	  size_t memfd_size, int conn)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	char path[128];
+	int lfd, sfd, sv[2], fds[4];
+	size_t len;
+	uint8_t *buf;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->dir, sizeof(r->dir), "/tmp/itest-restore.XXXXXX");
+	assert_non_null(mkdtemp(r->dir));
+	snprintf(r->sock, sizeof(r->sock), "%s/sock", r->dir);
+	snprintf(r->log, sizeof(r->log), "%s/log", r->dir);
+	lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		     0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", r->sock);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(lfd, 16), 0);
+	r->memfd_size = memfd_size ? memfd_size : POOL_SIZE;
+	snprintf(path, sizeof(path), "poolmgr:a");
+	r->memfd = sealed_memfd(path, NULL, r->memfd_size,
+				F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+	assert_true(r->memfd >= 0);
+	r->map = mmap(NULL, r->memfd_size, PROT_READ | PROT_WRITE,
+		      MAP_SHARED, r->memfd, 0);
+	assert_true(r->map != MAP_FAILED);
+	memset(r->map, MARK, r->memfd_size);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+				    sv), 0);
+	if (raw) {
+		sfd = sealed_memfd("poolmgrd-state", raw, strlen(raw),
+				   F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+	} else {
+		len = poolmgrd__state__get_packed_size(st);
+		assert_non_null(buf = malloc(len));
+		poolmgrd__state__pack(st, buf);
+		sfd = sealed_memfd("poolmgrd-state", buf, len, F_SEAL_SHRINK |
+				   F_SEAL_GROW | F_SEAL_WRITE);
+		free(buf);
+	}
+	assert_true(sfd >= 0);
+	fds[0] = lfd;
+	fds[1] = sfd;
+	fds[2] = r->memfd;
+	fds[3] = conn >= 0 ? conn : sv[0];
+	r->pid = fork();
+	assert_true(r->pid >= 0);
+	if (r->pid == 0)
+		exec_daemon(r, fds, 4);
+	close(lfd);
+	close(sfd);
+	close(sv[0]);
+	r->client = sv[1];
+}
+
+/* Does the log hold what, within 10 s? */
+static bool
+log_says(const struct run *r, const char *what)
+{
+	char text[8192];
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		harness_read_text(r->log, text, sizeof(text));
+		if (strstr(text, what))
+			return true;
+		harness_sleep_ms(10);
+	}
+	fprintf(stderr, "the log, without \"%s\":\n%s\n", what, text);
+	return false;
+}
+
+/* SIGTERM: the daemon must stop with 0 (under ASan: leaked nothing). */
+static void
+run_stop(struct run *r)
+{
+	char text[8192];
+	int status;
+
+	kill(r->pid, SIGTERM);
+	assert_int_equal(waitpid(r->pid, &status, 0), r->pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		harness_read_text(r->log, text, sizeof(text));
+		fprintf(stderr, "the daemon's log:\n%s\n", text);
+	}
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	close(r->client);
+	munmap(r->map, r->memfd_size);
+	close(r->memfd);
+	unlink(r->log);
+	rmdir(r->dir);
+}
+
+static void
+good_state_restored(void **state)
+{
+	struct forged f;
+	struct run r;
+	uint32_t h;
+	int fd;
+
+	(void)state;
+	forged_init(&f);
+	run_start(&r, &f.st, NULL, 0, -1);
+	assert_true(log_says(&r, "restarted in place: 1 pool, 2 blocks, "
+			     "1 client"));
+	/* Kept: the blocks' bytes.  Punched: a free page that had some. */
+	assert_int_equal(r.map[0], MARK);
+	assert_int_equal(r.map[SPAN_OFF + SPAN_SIZE - 1], MARK);
+	assert_int_equal(r.map[FREE_OFF], 0);
+	/* Its handle 5 holds the block at 0, once. */
+	EXPECT_RAW(harness_raw_free(r.client, 5, 0), 0);
+	EXPECT_RAW(harness_raw_free(r.client, 5, 0), -EINVAL);
+	/* The persistent span is live; new handles go on from 6. */
+	fd = harness_raw_greeted(r.sock, "other");
+	assert_true(fd >= 0);
+	EXPECT_RAW(harness_raw_open(r.client, "a", &h), 0);
+	assert_int_equal(h, 6);
+	EXPECT_RAW(harness_raw_block(r.client,
+				     POOLMGR__REQUEST__BODY_USABLE_SIZE, 6,
+				     SPAN_OFF), 0);
+	close(fd);
+	run_stop(&r);
+}
+
+/*
+ * The daemon refused the state: it says so, the connection it was given
+ * is closed, it serves a new client with no pool "a", and the memfd kept
+ * every byte.
+ */
+static void
+expect_refused(struct run *r)
+{
+	struct pollfd pfd = {.fd = r->client, .events = POLLIN};
+	char byte;
+	uint32_t h;
+	size_t i;
+	int fd;
+
+	assert_true(log_says(r, "is refused"));
+	assert_int_equal(poll(&pfd, 1, 10000), 1);
+	assert_true(recv(r->client, &byte, 1, MSG_DONTWAIT) <= 0);
+	fd = harness_raw_greeted(r->sock, "fresh");
+	assert_true(fd >= 0);
+	EXPECT_RAW(harness_raw_open(fd, "a", &h), -ENOENT);
+	close(fd);
+	for (i = 0; i < r->memfd_size; i += 4096)
+		if (r->map[i] != MARK)
+			fail_msg("byte %zu of the memfd changed", i);
+	run_stop(r);
+}
+
+static void
+refuse(const struct forged *f, const char *raw, size_t memfd_size, int conn)
+{
+	struct run r;
+
+	run_start(&r, &f->st, raw, memfd_size, conn);
+	if (conn >= 0)
+		close(conn);
+	expect_refused(&r);
+}
+
+static void
+undecodable(void **state)
+{
+	struct forged f;
+
+	(void)state;
+	forged_init(&f);
+	refuse(&f, "\xff\xff\xff not a state", 0, -1);
+}
+
+static void
+other_version(void **state)
+{
+	struct forged f;
+
+	(void)state;
+	forged_init(&f);
+	f.st.version = 2;
+	refuse(&f, NULL, 0, -1);
+}
+
+static void
+block_past_the_end(void **state)
+{
+	struct forged f;
+
+	(void)state;
+	forged_init(&f);
+	f.off[1] = POOL_SIZE - 4096;
+	refuse(&f, NULL, 0, -1);
+}
+
+static void
+blocks_overlap(void **state)
+{
+	struct forged f;
+
+	(void)state;
+	forged_init(&f);
+	f.span[1] = 0;
+	f.off[1] = 32;
+	f.size[1] = f.req[1] = 64;
+	refuse(&f, NULL, 0, -1);
+}
+
+/* Checked by the engine only (heap_reserve): the pool is built first. */
+static void
+size_never_made(void **state)
+{
+	struct forged f;
+
+	(void)state;
+	forged_init(&f);
+	f.size[0] = f.req[0] = 24;
+	refuse(&f, NULL, 0, -1);
+}
+
+/* Found while the client is rebuilt, after the pool. */
+static void
+hold_of_no_block(void **state)
+{
+	struct forged f;
+
+	(void)state;
+	forged_init(&f);
+	f.holds[0] = 128;
+	refuse(&f, NULL, 0, -1);
+}
+
+static void
+hold_twice(void **state)
+{
+	struct forged f;
+
+	(void)state;
+	forged_init(&f);
+	f.hd.n_holds = 2;
+	refuse(&f, NULL, 0, -1);
+}
+
+/* Found last, when the books are done: a block would leak. */
+static void
+block_held_by_nobody(void **state)
+{
+	struct forged f;
+
+	(void)state;
+	forged_init(&f);
+	f.persister[1] = NO_PERSISTER;
+	refuse(&f, NULL, 0, -1);
+}
+
+static void
+memfd_of_another_size(void **state)
+{
+	struct forged f;
+
+	(void)state;
+	forged_init(&f);
+	refuse(&f, NULL, POOL_SIZE / 2, -1);
+}
+
+static void
+connection_not_a_socket(void **state)
+{
+	struct forged f;
+	int p[2];
+
+	(void)state;
+	forged_init(&f);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	close(p[1]);
+	refuse(&f, NULL, 0, p[0]);
+}
+
+static void
+handle_not_given_out(void **state)
+{
+	struct forged f;
+
+	(void)state;
+	forged_init(&f);
+	f.hd.id = 6;
+	refuse(&f, NULL, 0, -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(good_state_restored),
+		cmocka_unit_test(undecodable),
+		cmocka_unit_test(other_version),
+		cmocka_unit_test(block_past_the_end),
+		cmocka_unit_test(blocks_overlap),
+		cmocka_unit_test(size_never_made),
+		cmocka_unit_test(hold_of_no_block),
+		cmocka_unit_test(hold_twice),
+		cmocka_unit_test(block_held_by_nobody),
+		cmocka_unit_test(memfd_of_another_size),
+		cmocka_unit_test(connection_not_a_socket),
+		cmocka_unit_test(handle_not_given_out),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
