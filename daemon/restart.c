@@ -220,6 +220,23 @@ freeze_all(struct handover *ho)
 }
 
 /*
+ * The signals the daemon catches: between the exec and the new image's
+ * handlers their default action would kill it, and every pool with it (a
+ * second SIGUSR2 sent at once, say).  Blocked from the save on, they wait
+ * in the kernel until restart_setup has them caught again (or, if the
+ * exec failed, this image's handlers take them).
+ */
+static void
+caught_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGUSR2);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+}
+
+/*
  * Pass the descriptors and exec.  Returns only if that failed, every
  * change undone, with -errno.
  */
@@ -260,6 +277,7 @@ restart_now(void)
 {
 	struct handover ho = {0};
 	struct state_fds sf;
+	sigset_t block, old;
 	char *names = NULL;
 	int sfd, rc;
 	unsigned i;
@@ -268,6 +286,12 @@ restart_now(void)
 		log_warnx("restart: the daemon's binary is not known; going on");
 		return;
 	}
+	/*
+	 * From here the signals wait in the kernel: a handler of this image
+	 * would only note them for a loop turn that never comes.
+	 */
+	caught_signals(&block);
+	sigprocmask(SIG_BLOCK, &block, &old);
 	service_reloading();
 	log_info("restarting in place: executing %s", exe_path);
 	sfd = state_save(listen_activated, listen_path, now_ns(), &sf);
@@ -275,6 +299,7 @@ restart_now(void)
 		log_warnx("restart: cannot save the state: %s; going on as "
 			  "before", strerror(-sfd));
 		service_ready("restart failed; serving as before");
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		return;
 	}
 	ho.n = 2 + sf.npools + sf.nsessions;
@@ -296,6 +321,7 @@ restart_now(void)
 	close(sfd);
 	state_fds_free(&sf);
 	service_ready("restart failed; serving as before");
+	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 static bool
@@ -380,6 +406,13 @@ restart_setup(struct event_base *base, char **argv, int lfd,
 	if (!ev_usr2 || !ev_tick)
 		fatalx("evsignal_new failed");
 	event_add(ev_usr2, NULL);
+	/* Caught again, if a restart blocked them across its exec. */
+	{
+		sigset_t set;
+
+		caught_signals(&set);
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+	}
 }
 
 void

@@ -15,7 +15,9 @@ struct event_base;
 /*
  * At start: remember the binary this process runs (taken now: after an
  * upgrade replaced it, /proc/self/exe names the old, deleted file), its
- * arguments and the listening socket, and catch SIGUSR2 on base.
+ * arguments and the listening socket, and catch SIGUSR2 on base.  Called
+ * once the daemon catches its other signals too: the signals a restart
+ * blocked across its exec are unblocked here.
  */
 void restart_setup(struct event_base *base, char **argv, int listen_fd,
 		   bool socket_activated, const char *socket_path);

@@ -19,6 +19,10 @@
  *       (a fresh start), and not one byte of the memfd was punched (the
  *       clients still map it).
  *
+ *   signals_during_restore_wait  a SIGUSR2 and a SIGHUP sent while the
+ *       new image restores 200,000 blocks do not kill it: it restarts
+ *       once more, and the client's block is still its own.
+ *
  * Every daemon must stop with status 0 (no leak under ASan).
  */
 #include <errno.h>
@@ -452,6 +456,42 @@ handle_not_given_out(void **state)
 	refuse(&f, NULL, 0, -1);
 }
 
+/*
+ * A second SIGUSR2 (and a SIGHUP) sent while the new image is still
+ * restoring: their default action would kill it, and every pool with it.
+ * They wait, blocked across the exec, and are served once it runs: one
+ * more restart, one reload, the client's blocks still there.
+ */
+static void
+signals_during_restore_wait(void **state)
+{
+	struct daemon_proc d;
+	uint64_t off;
+	uint32_t h;
+	int fd;
+
+	(void)state;
+	assert_int_equal(harness_start(&d, "[pool p]\nsize = 256M\n"), 0);
+	fd = harness_raw_greeted(d.sock, "holder");
+	assert_true(fd >= 0);
+	EXPECT_RAW(harness_raw_open(fd, "p", &h), 0);
+	/* Enough blocks that the restore takes a while. */
+	EXPECT_RAW(harness_raw_alloc_many(fd, h, 64, 200000), 0);
+	EXPECT_RAW(harness_raw_alloc(fd, h, 64, &off, NULL), 0);
+	kill(d.pid, SIGUSR2);
+	assert_int_equal(harness_log_wait(&d, "restarting in place: "
+					  "executing", 0, 30000), 0);
+	kill(d.pid, SIGUSR2);
+	kill(d.pid, SIGHUP);
+	assert_int_equal(harness_log_wait(&d, HARNESS_RESTARTED, 1, 30000),
+			 0);
+	assert_true(harness_alive(&d));
+	EXPECT_RAW(harness_raw_free(fd, h, off), 0);
+	EXPECT_RAW(harness_raw_free(fd, h, off), -EINVAL);
+	close(fd);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
 int
 main(void)
 {
@@ -468,6 +508,7 @@ main(void)
 		cmocka_unit_test(memfd_of_another_size),
 		cmocka_unit_test(connection_not_a_socket),
 		cmocka_unit_test(handle_not_given_out),
+		cmocka_unit_test(signals_during_restore_wait),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
