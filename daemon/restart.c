@@ -247,8 +247,11 @@ handover_exec(struct handover *ho, const char *names)
 	unsigned i;
 	int rc, err;
 
-	if ((rc = handover_prepare(ho)) != 0)
+	if ((rc = handover_prepare(ho)) != 0) {
+		log_warnx("restart: cannot duplicate the descriptors to pass "
+			  "(%u): %s", ho->n, strerror(-rc));
 		return rc;
+	}
 	if ((rc = freeze_all(ho)) != 0)
 		return rc;
 	snprintf(num, sizeof(num), "%d", (int)getpid());
@@ -263,6 +266,8 @@ handover_exec(struct handover *ho, const char *names)
 	if (i == ho->n)
 		execv(exe_path, exe_argv);
 	err = -errno;
+	log_warnx("restart: cannot %s: %s", i == ho->n ? "execute" :
+		  "move the descriptors to pass", strerror(-err));
 	handover_undo(ho);
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
@@ -313,8 +318,9 @@ restart_now(void)
 			ho.fd[2 + sf.npools + i] = sf.conn[i];
 		rc = handover_exec(&ho, names);
 	}
-	log_warnx("restart: cannot execute %s: %s; going on as before",
-		  exe_path, strerror(-rc));
+	if (rc == -ENOMEM)
+		log_warnx("restart: out of memory");
+	log_warnx("restart: %s not executed; going on as before", exe_path);
 	handover_free(&ho);
 	free(ho.fd);
 	free(names);
