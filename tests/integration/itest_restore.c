@@ -21,7 +21,12 @@
  *
  *   signals_during_restore_wait  a SIGUSR2 and a SIGHUP sent while the
  *       new image restores 200,000 blocks do not kill it: it restarts
- *       once more, and the client's block is still its own.
+ *       once more, and the client's block is still its own;
+ *   old_share_map_reads_shared  a holder whose handle was opened before
+ *       the restart frees a block another client retained after it: its
+ *       cache must not keep it (its share map can no longer be written,
+ *       so every bit reads set), and its next allocation is another
+ *       block.
  *
  * Every daemon must stop with status 0 (no leak under ASan).
  */
@@ -492,6 +497,51 @@ signals_during_restore_wait(void **state)
 	assert_int_equal(harness_stop(&d), 0);
 }
 
+/*
+ * The share map a handle got before a restart cannot be written by the new
+ * image, so it must read "shared" for every block: a client that keeps a
+ * freed block it alone held (its cache) must not keep one that another
+ * client retained after the restart.  Here the holder frees its block
+ * after a retainer took it, and its next allocation of the size must not
+ * hand the block out again; the retainer's free then frees it.
+ */
+static void
+old_share_map_reads_shared(void **state)
+{
+	struct daemon_proc d;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t x, y;
+	char msg[256];
+	uint32_t h;
+	int fd;
+
+	(void)state;
+	assert_int_equal(harness_start(&d, "[pool p]\nsize = 16M\n"), 0);
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	EXPECT_RC(pool_open(c, "p", &p), 0);
+	EXPECT_RC(pool_alloc(p, 64, &x), 0);
+	assert_int_equal(harness_restart_in_place(&d), 0);
+	fd = harness_raw_greeted(d.sock, "retainer");
+	assert_true(fd >= 0);
+	EXPECT_RAW(harness_raw_open(fd, "p", &h), 0);
+	EXPECT_RAW(harness_raw_retain(fd, h, x), 0);
+	EXPECT_RC(pool_free(p, x), 0);
+	EXPECT_RC(pool_alloc(p, 64, &y), 0);
+	if (y == x)
+		fail_msg("block %#llx, retained by another client, was handed "
+			 "out again by the holder's cache",
+			 (unsigned long long)x);
+	EXPECT_RAW(harness_raw_free(fd, h, x), 0);
+	EXPECT_RAW(harness_raw_free(fd, h, x), -EINVAL);
+	EXPECT_RC(pool_free(p, y), 0);
+	EXPECT_RC(pool_check_by_name(c, "p", msg, sizeof(msg)), 0);
+	close(fd);
+	pool_close(p);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
 int
 main(void)
 {
@@ -509,6 +559,7 @@ main(void)
 		cmocka_unit_test(connection_not_a_socket),
 		cmocka_unit_test(handle_not_given_out),
 		cmocka_unit_test(signals_during_restore_wait),
+		cmocka_unit_test(old_share_map_reads_shared),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
