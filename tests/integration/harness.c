@@ -341,6 +341,111 @@ harness_start_plain(struct daemon_proc *d, const char *config)
 	return 0;
 }
 
+/* The socket systemd would make: bound at path, listening; or -1. */
+static int
+activation_socket(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -1;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    chmod(path, 0666) == -1 || listen(fd, 128) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A NOTIFY_SOCKET at path that sees who sends; or -1. */
+static int
+notify_socket(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd, one = 1;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -1;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* In the child: the environment of a socket-activated service, and exec. */
+static void
+exec_activated(const struct daemon_proc *d, int lfd, const char *notify)
+{
+	char bin[256], fallback[200], pid[16];
+	int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	if (fd >= 0)
+		dup2(fd, 2);
+	/* dup2 leaves FD_CLOEXEC off; one already at 3 has it on. */
+	if (lfd == 3 ? fcntl(3, F_SETFD, 0) == -1 : dup2(lfd, 3) == -1)
+		_exit(126);
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	setenv("LISTEN_FDS", "1", 1);
+	setenv("LISTEN_PID", pid, 1);
+	unsetenv("LISTEN_FDNAMES");
+	if (notify)
+		setenv("NOTIFY_SOCKET", notify, 1);
+	else
+		unsetenv("NOTIFY_SOCKET");
+	die_with_test();
+	snprintf(bin, sizeof(bin), "%s/poolmgrd", harness_build());
+	snprintf(fallback, sizeof(fallback), "%s/fallback.sock", d->dir);
+	execl(bin, "poolmgrd", "--verbose", "--socket", fallback, "--config",
+	      d->conf, (char *)NULL);
+	_exit(127);
+}
+
+int
+harness_start_activated(struct daemon_proc *d, const char *extra_config,
+			int *notify_fd)
+{
+	char notify[200];
+	FILE *f;
+	int lfd;
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->dir, sizeof(d->dir), "/tmp/poolmgr-test.XXXXXX");
+	if (!mkdtemp(d->dir))
+		return -1;
+	chmod(d->dir, 0755);
+	snprintf(d->sock, sizeof(d->sock), "%s/activated.sock", d->dir);
+	snprintf(d->conf, sizeof(d->conf), "%s/poolmgrd.conf", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/poolmgrd.log", d->dir);
+	snprintf(notify, sizeof(notify), "%s/notify.sock", d->dir);
+	if (!(f = fopen(d->conf, "w")))
+		return -1;
+	write_config(f, extra_config);
+	if ((lfd = activation_socket(d->sock)) == -1)
+		return -1;
+	if (notify_fd && (*notify_fd = notify_socket(notify)) == -1) {
+		close(lfd);
+		return -1;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	if ((d->pid = fork()) == 0)
+		exec_activated(d, lfd, notify_fd ? notify : NULL);
+	close(lfd);
+	if (d->pid == -1 || wait_listening(d) != 0)
+		return -1;
+	setenv("POOLMGRD_SOCKET", d->sock, 1);
+	return 0;
+}
+
 pid_t
 harness_exec_daemon(const struct daemon_proc *d, const char *log)
 {

@@ -114,6 +114,18 @@ int harness_start_from(struct daemon_proc *d, const char *path,
 int harness_start_plain(struct daemon_proc *d, const char *config);
 
 /*
+ * Like harness_start, but as systemd starts a socket-activated service:
+ * the socket d->sock is bound and listened on here and passed as
+ * descriptor 3 with LISTEN_FDS=1 and LISTEN_PID; the daemon's --socket
+ * names d->dir/fallback.sock, which it must not make.  With notify_fd,
+ * NOTIFY_SOCKET names a datagram socket (SO_PASSCRED on) whose descriptor
+ * goes to *notify_fd, for the caller to read and close.  Returns once the
+ * daemon has answered a Hello: 0, or -1.
+ */
+int harness_start_activated(struct daemon_proc *d, const char *extra_config,
+			    int *notify_fd);
+
+/*
  * Start another poolmgrd on d's socket and configuration, its stderr
  * written to log, and return its pid at once (-1 on failure) without
  * waiting for it to listen or exit.  d is not changed.

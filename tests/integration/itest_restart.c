@@ -53,6 +53,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -84,6 +85,8 @@ enum op {
 	OP_REALLOC,	/* off to len bytes; -EILSEQ if the bytes kept differ */
 	OP_USABLE,
 	OP_STATS,	/* the answer is followed by a struct pool_stats */
+	OP_OPEN2,	/* a second handle on the pool, kept open; in it a
+			 * block of len bytes filled from seed */
 	OP_EXIT,	/* close, disconnect, exit 0 */
 };
 
@@ -235,8 +238,28 @@ remote_do(struct pool *p, const struct cmd *c, struct ans *a)
 struct remote_args {
 	const char *pool;
 	long cache;		/* budget; -1: the library's default */
+	bool read_only;
+	uid_t uid;		/* not 0: become this uid (and gid) first */
 	int in, out;
 };
+
+/* OP_OPEN2: the second handle, on the same connection. */
+static int
+remote_open2(struct pool_conn *c, const char *pool, const struct cmd *cmd,
+	     struct ans *a)
+{
+	static struct pool *p2;
+	int rc;
+
+	if (p2)
+		return -EEXIST;
+	if ((rc = pool_open(c, pool, &p2)) != 0)
+		return rc;
+	if ((rc = pool_alloc(p2, cmd->len, &a->off)) != 0)
+		return rc;
+	fill(pool_ptr(p2, 0), a->off, cmd->len, cmd->seed);
+	return 0;
+}
 
 static int
 remote_main(void *arg)
@@ -248,8 +271,12 @@ remote_main(void *arg)
 	struct ans a = {0};
 	struct cmd cmd;
 
-	if ((a.rc = pool_connect(fx.d.sock, &c)) == 0 &&
-	    (a.rc = pool_open(c, ra->pool, &p)) == 0 && ra->cache >= 0)
+	if (ra->uid && (setgroups(0, NULL) == -1 || setgid(ra->uid) == -1 ||
+			setuid(ra->uid) == -1))
+		a.rc = -errno;
+	else if ((a.rc = pool_connect(fx.d.sock, &c)) == 0 &&
+	    (a.rc = ra->read_only ? pool_open_readonly(c, ra->pool, &p) :
+	     pool_open(c, ra->pool, &p)) == 0 && ra->cache >= 0)
 		a.rc = pool_set_cache(p, (size_t)ra->cache);
 	if (harness_write_full(ra->out, &a, sizeof(a)) || a.rc)
 		return 1;
@@ -258,6 +285,8 @@ remote_main(void *arg)
 		memset(&st, 0, sizeof(st));
 		if (cmd.op == OP_STATS)
 			a.rc = pool_stats(p, &st);
+		else if (cmd.op == OP_OPEN2)
+			a.rc = remote_open2(c, ra->pool, &cmd, &a);
 		else if (cmd.op != OP_EXIT)
 			a.rc = remote_do(p, &cmd, &a);
 		if (cmd.op == OP_EXIT) {
@@ -275,12 +304,17 @@ remote_main(void *arg)
 	return 0;
 }
 
-/* Start client i on pool, with its cache budget (-1: default). */
+/*
+ * Start client i on pool, with its cache budget (-1: default), read-only
+ * or not, as uid (0: ours).
+ */
 static struct remote *
-remote_start(int i, const char *pool, long cache)
+remote_start_as(int i, const char *pool, long cache, bool read_only,
+		uid_t uid)
 {
 	struct remote *r = &fx.r[i];
-	struct remote_args ra = {.pool = pool, .cache = cache};
+	struct remote_args ra = {.pool = pool, .cache = cache,
+				 .read_only = read_only, .uid = uid};
 	int to[2], from[2];
 	struct ans a;
 
@@ -311,6 +345,12 @@ remote_start(int i, const char *pool, long cache)
 		fail_msg("client %d: connect or open %s: %s", (int)r->pid,
 			 pool, pool_strerror(a.rc));
 	return r;
+}
+
+static struct remote *
+remote_start(int i, const char *pool, long cache)
+{
+	return remote_start_as(i, pool, cache, false, 0);
 }
 
 static void
@@ -1245,6 +1285,13 @@ poolctl_pool_and_settings(void **state)
 	check_ok("p");
 	check_ok("q");
 	check_ok("r");
+
+	/* The pool's books know its handles: a forced destroy closes them. */
+	assert_int_equal(harness_poolctl(&fx.d, NULL, out, sizeof(out), err,
+					 sizeof(err), "destroy q --force"), 0);
+	assert_int_equal(remote_ask(Q, OP_ALLOC, 0, 100, 0).rc, -EBADF);
+	EXPECT_RC(pool_stats_by_name(fx.conn, "q", &sq), -ENOENT);
+	check_ok("p");
 }
 
 static void
@@ -1269,18 +1316,16 @@ restart_twice(void **state)
 	check_ok("p");
 }
 
+/*
+ * SIGTERM: the daemon must exit 0 within HARNESS_STOP_WAIT_MS, and say
+ * nothing of a sanitizer.  Its directory is left for the caller to look.
+ */
 static void
-restart_then_stop(void **state)
+stop_cleanly(void)
 {
 	static char log[256 * 1024];
-	struct scene s;
 	int status = 0, i;
 
-	(void)state;
-	start("[pool p]\nsize = 64M\n", "p");
-	scene_start(&s);
-	restart();
-	book_verify("after the restart");
 	assert_int_equal(kill(fx.d.pid, SIGTERM), 0);
 	for (i = 0; i < HARNESS_STOP_WAIT_MS / 10; i++) {
 		if (waitpid(fx.d.pid, &status, WNOHANG) == fx.d.pid)
@@ -1302,8 +1347,311 @@ restart_then_stop(void **state)
 			 status);
 	}
 	assert_null(strstr(log, "Sanitizer"));
+}
+
+static void
+restart_then_stop(void **state)
+{
+	struct scene s;
+
+	(void)state;
+	start("[pool p]\nsize = 64M\n", "p");
+	scene_start(&s);
+	restart();
+	book_verify("after the restart");
+	stop_cleanly();
 	if (access(fx.d.sock, F_OK) == 0 || errno != ENOENT)
 		fail_msg("the socket file is left behind");
+}
+
+/* Read what is there until the daemon hangs up: false if it does not. */
+static bool
+hung_up(int fd, int ms)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	uint8_t buf[65536];
+
+	while (poll(&pfd, 1, ms) == 1)
+		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+			return true;
+	return false;
+}
+
+/*
+ * The numbers of the last "restarted in place" line: pools, blocks.
+ */
+static void
+restarted_counts(unsigned *pools, unsigned long long *blocks)
+{
+	static char log[256 * 1024];
+	const char *at = log, *l = NULL;
+
+	harness_read_text(fx.d.log, log, sizeof(log));
+	while ((at = strstr(at, HARNESS_RESTARTED ": "))) {
+		l = at;
+		at++;
+	}
+	if (!l || sscanf(l, HARNESS_RESTARTED ": %u pool%*[^,], %llu block",
+			 pools, blocks) != 2)
+		fail_msg("no \"%s: N pools, N blocks, ...\" line in the log",
+			 HARNESS_RESTARTED);
+}
+
+/* Every (pid, handle) listed once; how many handles client pid has. */
+static int
+handles_of(pid_t pid)
+{
+	struct pool_client_info *ci;
+	size_t n, i, k;
+	int mine = 0;
+
+	assert_int_equal(pool_clients(fx.conn, NULL, &ci, &n), 0);
+	for (i = 0; i < n; i++) {
+		for (k = i + 1; k < n; k++)
+			if (ci[i].pid == ci[k].pid &&
+			    ci[i].handle == ci[k].handle)
+				fail_msg("client %u has two handles %u",
+					 ci[i].pid, ci[i].handle);
+		mine += ci[i].pid == (uint32_t)pid;
+	}
+	free(ci);
+	return mine;
+}
+
+/*
+ * Handles keep what they were: a read-only one stays read-only, another
+ * uid's stays that uid's (with what it persisted), and a handle opened
+ * after the restart gets an id of its own beside the old ones.
+ */
+static void
+handles_and_owners_kept(void **state)
+{
+	static struct snap before, after;
+	struct pool_stats sp, so;
+	uint64_t a1, a2, n1 = 0, n2 = 0, blocks, seed;
+	unsigned long long logged_blocks;
+	struct remote *A, *R, *N = NULL;
+	unsigned logged_pools;
+	int ro_before;
+
+	(void)state;
+	start("[pool p]\nsize = 32M\n[pool o]\nsize = 8M\nmode = 0666\n",
+	      "p");
+	A = remote_start(0, "p", -1);
+	a1 = remote_block(A, OP_ALLOC, 1000);
+	a2 = remote_block(A, OP_ALLOC, 64 * KiB);
+	R = remote_start_as(1, "p", -1, true, 0);
+	ro_before = remote_ask(R, OP_ALLOC, 0, 100, 0).rc;
+	assert_int_not_equal(ro_before, 0);
+	remote_verify(R, a1);
+	if (geteuid() == 0) {
+		N = remote_start_as(2, "o", -1, false, 65534);
+		n1 = REMOTE_OK(N, OP_ALLOC, 0, 5000, 901).off;
+		n2 = REMOTE_OK(N, OP_ALLOC, 0, 300, 902).off;
+		REMOTE_OK(N, OP_PERSIST, n1, 0, 0);
+	} else {
+		printf("note: not root: no client of another uid\n");
+	}
+	snap_take(&before);
+	restart();
+	snap_take(&after);
+	snap_same(&before, &after);
+
+	restarted_counts(&logged_pools, &logged_blocks);
+	assert_int_equal(pool_stats_by_name(fx.conn, "p", &sp), 0);
+	assert_int_equal(pool_stats_by_name(fx.conn, "o", &so), 0);
+	blocks = sp.live_blocks + so.live_blocks;
+	printf("logged: %u pools, %llu blocks; the pools hold %" PRIu64
+	       "\n", logged_pools, logged_blocks, blocks);
+	assert_int_equal(logged_pools, 2);
+	assert_int_equal(logged_blocks, blocks);
+
+	assert_int_equal(remote_ask(R, OP_ALLOC, 0, 100, 0).rc, ro_before);
+	remote_verify(R, a1);
+	remote_verify(R, a2);
+	if (N) {
+		REMOTE_OK(N, OP_VERIFY, n1, 5000, 901);
+		REMOTE_OK(N, OP_VERIFY, n2, 300, 902);
+		REMOTE_OK(N, OP_ALLOC, 0, 700, 903);
+		REMOTE_OK(N, OP_FREE, n2, 0, 0);
+	}
+	/* A second handle of A's, opened now: its own id. */
+	assert_int_equal(handles_of(fx.r[0].pid), 1);
+	seed = ++fx.seed;
+	book_add(REMOTE_OK(A, OP_OPEN2, 0, 2000, seed).off, 2000, seed);
+	assert_int_equal(handles_of(fx.r[0].pid), 2);
+	remote_block(A, OP_ALLOC, 3000);
+	REMOTE_OK(A, OP_FREE, a2, 0, 0);
+	book_drop(a2);
+	book_verify("after the restart");
+	check_ok("p");
+	check_ok("o");
+}
+
+/*
+ * The limits count the clients and references the new image took over:
+ * max_connections = 3 (ours and A's are two) and max_blocks_per_session
+ * = 12 (A holds 10).
+ */
+static int
+third_and_fourth(void)
+{
+	struct pool_conn *x = NULL, *y = NULL;
+	int rc, i;
+
+	/* A connection just closed may not have been seen to go yet. */
+	for (i = 0; i < 200; i++) {
+		if ((rc = pool_connect(fx.d.sock, &x)) != -EUSERS)
+			break;
+		harness_sleep_ms(5);
+	}
+	assert_int_equal(rc, 0);
+	rc = pool_connect(fx.d.sock, &y);
+	if (rc == 0)
+		pool_disconnect(y);
+	pool_disconnect(x);
+	return rc;
+}
+
+static void
+limits_count_the_restored(void **state)
+{
+	struct remote *A;
+	int fourth;
+
+	(void)state;
+	start("max_connections = 3\nmax_blocks_per_session = 12\n"
+	      "[pool p]\nsize = 16M\n", "p");
+	A = remote_start(0, "p", 0);
+	for (int i = 0; i < 10; i++)
+		remote_block(A, OP_ALLOC, 100);
+	fourth = third_and_fourth();
+	assert_int_equal(fourth, -EUSERS);
+	restart();
+	assert_int_equal(third_and_fourth(), fourth);
+	remote_block(A, OP_ALLOC, 100);
+	remote_block(A, OP_ALLOC, 100);
+	assert_int_equal(remote_ask(A, OP_ALLOC, 0, 100, 0).rc, -EDQUOT);
+	book_verify("after the restart");
+	check_ok("p");
+}
+
+/*
+ * hello_timeout = 2: a connection that said nothing before the restart
+ * is still dropped after it; one that said Hello (and has no handle) is
+ * not, and opens a pool without saying it again.
+ */
+static void
+silent_client_still_timed_out(void **state)
+{
+	int greeted, silent;
+	uint32_t h;
+
+	(void)state;
+	start("hello_timeout = 2\n[pool p]\nsize = 8M\n", "p");
+	greeted = harness_raw_client(fx.d.sock, "greeted");
+	silent = harness_raw_connect(fx.d.sock);
+	assert_true(silent >= 0);
+	restart();
+	if (!hung_up(silent, 10000)) {
+		close(silent);
+		close(greeted);
+		fail_msg("a client that never said Hello is still connected "
+			 "10 s after the restart");
+	}
+	close(silent);
+	EXPECT_RAW(harness_raw_open(greeted, "p", &h), 0);
+	EXPECT_RAW(harness_raw_close(greeted, h), 0);
+	close(greeted);
+	check_ok("p");
+}
+
+/*
+ * Notifications received on fd within ms until one has line want; the
+ * message in buf.  Every one must come from pid.  0, or -1 if none did.
+ */
+static int
+notified(int fd, pid_t pid, const char *want, int ms, char *buf,
+	 size_t len)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(struct ucred))];
+	} control;
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	struct iovec iov = {.iov_base = buf, .iov_len = len - 1};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct ucred cred;
+	struct cmsghdr *cm;
+	ssize_t got;
+
+	for (; poll(&pfd, 1, ms) == 1;) {
+		msg.msg_control = control.buf;
+		msg.msg_controllen = sizeof(control.buf);
+		if ((got = recvmsg(fd, &msg, MSG_DONTWAIT)) < 0)
+			return -1;
+		buf[got] = '\0';
+		memset(&cred, 0, sizeof(cred));
+		for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+			if (cm->cmsg_level == SOL_SOCKET &&
+			    cm->cmsg_type == SCM_CREDENTIALS)
+				memcpy(&cred, CMSG_DATA(cm), sizeof(cred));
+		printf("notified by %d: %s\n", (int)cred.pid, buf);
+		if (cred.pid != pid)
+			fail_msg("a notification from pid %d, not the "
+				 "daemon's %d", (int)cred.pid, (int)pid);
+		if (strstr(buf, want))
+			return 0;
+	}
+	return -1;
+}
+
+/*
+ * Socket-activated with a NOTIFY_SOCKET, as under systemd: a restart says
+ * RELOADING=1 and then READY=1, keeps serving on the socket it was
+ * passed, and the stop after it leaves that socket alone.
+ */
+static void
+under_systemd(void **state)
+{
+	static struct snap before, after;
+	char msg[1024], fallback[200];
+	struct scene s;
+	int nfd = -1;
+
+	(void)state;
+	assert_int_equal(harness_start_activated(&fx.d, "[pool p]\n"
+						 "size = 64M\n", &nfd), 0);
+	assert_int_equal(pool_connect(fx.d.sock, &fx.conn), 0);
+	assert_int_equal(pool_open(fx.conn, "p", &fx.pool), 0);
+	assert_int_equal(pool_set_cache(fx.pool, 0), 0);
+	if (notified(nfd, fx.d.pid, "READY=1", 5000, msg, sizeof(msg))) {
+		close(nfd);
+		fail_msg("no READY=1 at start");
+	}
+	scene_start(&s);
+	snap_take(&before);
+	for (int i = 0; i < 2; i++) {
+		restart();
+		if (notified(nfd, fx.d.pid, "RELOADING=1", 5000, msg,
+			     sizeof(msg)) ||
+		    notified(nfd, fx.d.pid, "READY=1", 5000, msg,
+			     sizeof(msg))) {
+			close(nfd);
+			fail_msg("restart %d: no RELOADING=1 then READY=1",
+				 i + 1);
+		}
+	}
+	close(nfd);
+	snap_take(&after);
+	snap_same(&before, &after);
+	scene_carry_on(&s);
+	stop_cleanly();
+	snprintf(fallback, sizeof(fallback), "%s/fallback.sock", fx.d.dir);
+	if (access(fallback, F_OK) == 0)
+		fail_msg("the daemon made a socket of its own");
+	if (access(fx.d.sock, F_OK) != 0)
+		fail_msg("the daemon removed the socket it was passed");
 }
 
 /*
@@ -1336,19 +1684,6 @@ flood(int fd, uint32_t h, uint64_t off, int n)
 		}
 	}
 	return i;
-}
-
-/* Read what is there until the daemon hangs up: false if it does not. */
-static bool
-hung_up(int fd, int ms)
-{
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
-	uint8_t buf[65536];
-
-	while (poll(&pfd, 1, ms) == 1)
-		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
-			return true;
-	return false;
 }
 
 static void
@@ -1428,6 +1763,12 @@ main(void)
 		cmocka_unit_test_teardown(restart_then_stop, teardown),
 		cmocka_unit_test_teardown(unreadable_client_dropped,
 					  teardown),
+		cmocka_unit_test_teardown(handles_and_owners_kept, teardown),
+		cmocka_unit_test_teardown(limits_count_the_restored,
+					  teardown),
+		cmocka_unit_test_teardown(silent_client_still_timed_out,
+					  teardown),
+		cmocka_unit_test_teardown(under_systemd, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
