@@ -536,9 +536,9 @@ report_death(struct daemon_proc *d, int status)
 int
 harness_log_wait(struct daemon_proc *d, const char *what, int before, int ms)
 {
-	int status;
+	int status, waited;
 
-	for (; ms > 0; ms -= 5) {
+	for (waited = 0;; waited += 5) {
 		if (harness_log_count(d, what) > before)
 			return 0;
 		if (d->pid <= 0)
@@ -549,9 +549,12 @@ harness_log_wait(struct daemon_proc *d, const char *what, int before, int ms)
 			report_death(d, status);
 			return -1;
 		}
+		if (waited >= ms)
+			break;
 		harness_sleep_ms(5);
 	}
-	fprintf(stderr, "poolmgrd logged no \"%s\" in time\n", what);
+	if (ms > 0)
+		fprintf(stderr, "poolmgrd logged no \"%s\" in time\n", what);
 	return -1;
 }
 

@@ -157,6 +157,7 @@ int harness_log_count(const struct daemon_proc *d, const char *what);
  * Wait at most ms milliseconds until more than before lines of the log
  * hold what: 0, or -1 (why on stderr) if the time ran out or the daemon
  * died; a dead daemon is waited for, its log printed and d->pid set to 0.
+ * ms = 0 looks once, and says nothing if the line is not there yet.
  */
 int harness_log_wait(struct daemon_proc *d, const char *what, int before,
 		     int ms);

@@ -41,7 +41,9 @@
  * A daemon without SIGUSR2 handling dies of it: each test then fails at
  * once, saying so, and its client processes are killed.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -53,7 +55,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <grp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -544,16 +545,97 @@ check_ok(const char *pool)
 		fail_msg("poolctl check %s: %s%s", pool, out, err);
 }
 
-/* Restart in place, or fail the test saying what became of the daemon. */
+/* Lines of the log from byte at on: does one hold what (and also)? */
+static bool
+log_since_has(size_t at, const char *what, const char *also)
+{
+	static char log[256 * 1024];
+	char *l, *save = NULL;
+
+	harness_read_text(fx.d.log, log, sizeof(log));
+	if (strlen(log) < at)
+		return false;
+	for (l = strtok_r(log + at, "\n", &save); l;
+	     l = strtok_r(NULL, "\n", &save))
+		if (strcasestr(l, what) && (!also || strcasestr(l, also)))
+			return true;
+	return false;
+}
+
+/* A line since at tells of a restart (or exec) that failed. */
+static bool
+failure_logged(size_t at)
+{
+	static const char *const what[] = {"restart", "exec", "SIGUSR2"};
+	static const char *const why[] = {"fail", "cannot", "error",
+					  "no such", "could not"};
+
+	for (size_t i = 0; i < sizeof(what) / sizeof(*what); i++)
+		for (size_t k = 0; k < sizeof(why) / sizeof(*why); k++)
+			if (log_since_has(at, what[i], why[k]))
+				return true;
+	return false;
+}
+
+/* The log's length now: where the lines of what comes next begin. */
+static size_t
+log_mark(void)
+{
+	static char log[256 * 1024];
+
+	harness_read_text(fx.d.log, log, sizeof(log));
+	return strlen(log);
+}
+
+/*
+ * Restart in place, or fail the test saying what became of the daemon:
+ * it died, it logged that the restart failed, or it said nothing in
+ * HARNESS_RESTART_WAIT_MS.
+ */
 static void
 restart(void)
 {
+	int before = harness_log_count(&fx.d, HARNESS_RESTARTED), ms;
+	size_t at = log_mark();
 	pid_t pid = fx.d.pid;
 
-	if (harness_restart_in_place(&fx.d) != 0)
-		fail_msg("SIGUSR2: poolmgrd did not restart in place");
+	assert_int_equal(kill(pid, SIGUSR2), 0);
+	for (ms = 0; ms < HARNESS_RESTART_WAIT_MS; ms += 5) {
+		if (harness_log_wait(&fx.d, HARNESS_RESTARTED, before, 0) == 0)
+			break;
+		if (fx.d.pid == 0)
+			fail_msg("SIGUSR2: poolmgrd died");
+		if (failure_logged(at)) {
+			static char log[256 * 1024];
+
+			harness_read_text(fx.d.log, log, sizeof(log));
+			printf("its log since SIGUSR2:\n%s", log + at);
+			fail_msg("SIGUSR2: the restart failed");
+		}
+		harness_sleep_ms(5);
+	}
+	if (ms >= HARNESS_RESTART_WAIT_MS)
+		fail_msg("SIGUSR2: no restart in %d s",
+			 HARNESS_RESTART_WAIT_MS / 1000);
 	assert_int_equal(fx.d.pid, pid);
 	assert_true(harness_alive(&fx.d));
+}
+
+/* The daemon's open descriptors. */
+static int
+daemon_fds(void)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)fx.d.pid);
+	assert_non_null(dir = opendir(path));
+	while ((e = readdir(dir)))
+		n += e->d_name[0] != '.';
+	closedir(dir);
+	return n;
 }
 
 /* The lines of text sorted, in place. */
@@ -1129,47 +1211,16 @@ work_in_progress(void **state)
 	check_ok("big");
 }
 
-/* Lines of the log from byte at on: does one hold what (and also)? */
-static bool
-log_since_has(size_t at, const char *what, const char *also)
-{
-	static char log[256 * 1024];
-	char *l, *save = NULL;
-
-	harness_read_text(fx.d.log, log, sizeof(log));
-	if (strlen(log) < at)
-		return false;
-	for (l = strtok_r(log + at, "\n", &save); l;
-	     l = strtok_r(NULL, "\n", &save))
-		if (strcasestr(l, what) && (!also || strcasestr(l, also)))
-			return true;
-	return false;
-}
-
-/* A line since at tells of a restart (or exec) that failed. */
-static bool
-failure_logged(size_t at)
-{
-	static const char *const what[] = {"restart", "exec", "SIGUSR2"};
-	static const char *const why[] = {"fail", "cannot", "error",
-					  "no such", "could not"};
-
-	for (size_t i = 0; i < sizeof(what) / sizeof(*what); i++)
-		for (size_t k = 0; k < sizeof(why) / sizeof(*why); k++)
-			if (log_since_has(at, what[i], why[k]))
-				return true;
-	return false;
-}
-
 static void
 exec_failure_keeps_serving(void **state)
 {
 	static struct snap before, after;
 	static char log[256 * 1024];
-	char bin[128], cmd[512];
+	char bin[128], cmd[512], exe[256];
 	struct scene s;
 	size_t at;
-	int i;
+	ssize_t n;
+	int i, fds;
 
 	(void)state;
 	snprintf(fx.bindir, sizeof(fx.bindir), "/tmp/poolmgr-bin.XXXXXX");
@@ -1184,6 +1235,7 @@ exec_failure_keeps_serving(void **state)
 	assert_int_equal(pool_set_cache(fx.pool, 0), 0);
 	scene_start(&s);
 	snap_take(&before);
+	fds = daemon_fds();
 
 	/* An upgrade gone wrong: the binary it was started from is gone. */
 	assert_int_equal(unlink(bin), 0);
@@ -1210,8 +1262,23 @@ exec_failure_keeps_serving(void **state)
 
 	snap_take(&after);
 	snap_same(&before, &after);
+	assert_int_equal(daemon_fds(), fds);
 	scene_carry_on(&s);
 	callocs_read_zero();
+
+	/* The new binary in its place: the next SIGUSR2 executes it. */
+	assert_int_equal(harness_run(cmd, NULL, 0), 0);
+	snap_take(&before);
+	restart();
+	snap_take(&after);
+	snap_same(&before, &after);
+	snprintf(cmd, sizeof(cmd), "/proc/%d/exe", (int)fx.d.pid);
+	n = readlink(cmd, exe, sizeof(exe) - 1);
+	assert_true(n > 0);
+	exe[n] = '\0';
+	printf("it runs %s\n", exe);
+	assert_string_equal(exe, bin);
+	book_verify("after the restart from the new binary");
 	remote_exit(s.A);
 	remote_exit(s.B);
 	assert_int_equal(stats().live_blocks, 2);
@@ -1245,8 +1312,8 @@ poolctl_pool_and_settings(void **state)
 
 	/* The file changes, then SIGUSR2 (no SIGHUP): applied as a reload. */
 	snprintf(conf, sizeof(conf), "[daemon]\nsocket_mode = 0666\n"
-		 "[pool p]\nsize = 16M\nquota = 2M\nmode = 0644\n"
-		 "[pool r]\nsize = 4M\n");
+		 "[pool p]\nsize = 32M\ngranularity = 64\nquota = 2M\n"
+		 "mode = 0644\n[pool r]\nsize = 4M\n");
 	assert_non_null(f = fopen(fx.d.conf, "w"));
 	fputs(conf, f);
 	fclose(f);
@@ -1272,9 +1339,12 @@ poolctl_pool_and_settings(void **state)
 	assert_int_equal(a.rc, -EDQUOT);
 	REMOTE_OK(Q, OP_FREE, q2, 0, 0);
 
+	/* As a reload: the settings, but not the size nor granularity. */
 	sp = stats();
 	assert_int_equal(sp.quota, 2 * MiB);
 	assert_int_equal(sp.mode, 0644);
+	assert_int_equal(sp.max_size, 16 * MiB);
+	assert_int_equal(sp.granularity, 16);
 	remote_verify(P, p1);
 	a = remote_ask(P, OP_ALLOC, 0, 3 * MiB, 0);
 	assert_int_equal(a.rc, -EDQUOT);
@@ -1299,19 +1369,25 @@ restart_twice(void **state)
 {
 	static struct snap before, after;
 	struct scene s;
+	int fds;
 
 	(void)state;
 	start("[pool p]\nsize = 64M\n", "p");
 	scene_start(&s);
 	dirty_free_pages();
 	snap_take(&before);
+	fds = daemon_fds();
 	restart();
 	restart();
+	/* Nothing of the images before is left open. */
+	assert_int_equal(daemon_fds(), fds);
 	snap_take(&after);
 	snap_same(&before, &after);
 	scene_carry_on(&s);
 	callocs_read_zero();
+	fds = daemon_fds();
 	restart();
+	assert_int_equal(daemon_fds(), fds);
 	book_verify("after a third restart");
 	check_ok("p");
 }
@@ -1489,9 +1565,10 @@ handles_and_owners_kept(void **state)
 }
 
 /*
- * The limits count the clients and references the new image took over:
- * max_connections = 3 (ours and A's are two) and max_blocks_per_session
- * = 12 (A holds 10).
+ * The limits count the clients, references and charges the new image
+ * took over: max_connections = 3 (ours and A's are two),
+ * max_blocks_per_session = 12 (A holds 10) and a quota of 1 MiB (our uid
+ * persisted 600 KiB of it).
  */
 static int
 third_and_fourth(void)
@@ -1517,18 +1594,24 @@ static void
 limits_count_the_restored(void **state)
 {
 	struct remote *A;
-	int fourth;
+	pool_off_t off;
+	int fourth, over;
 
 	(void)state;
 	start("max_connections = 3\nmax_blocks_per_session = 12\n"
-	      "[pool p]\nsize = 16M\n", "p");
+	      "[pool p]\nsize = 16M\nquota = 1M\n", "p");
 	A = remote_start(0, "p", 0);
-	for (int i = 0; i < 10; i++)
+	for (int i = 0; i < 9; i++)
 		remote_block(A, OP_ALLOC, 100);
+	/* Our uid's persistent 600 KiB count against our session too. */
+	REMOTE_OK(A, OP_PERSIST, remote_block(A, OP_ALLOC, 600 * KiB), 0, 0);
+	over = pool_alloc(fx.pool, 500 * KiB, &off);
+	assert_int_equal(over, -EDQUOT);
 	fourth = third_and_fourth();
 	assert_int_equal(fourth, -EUSERS);
 	restart();
 	assert_int_equal(third_and_fourth(), fourth);
+	assert_int_equal(pool_alloc(fx.pool, 500 * KiB, &off), over);
 	remote_block(A, OP_ALLOC, 100);
 	remote_block(A, OP_ALLOC, 100);
 	assert_int_equal(remote_ask(A, OP_ALLOC, 0, 100, 0).rc, -EDQUOT);
@@ -1655,6 +1738,72 @@ under_systemd(void **state)
 }
 
 /*
+ * A configuration file broken before SIGUSR2 (an edit half done): the
+ * restart keeps the running configuration, as a reload does, and loses
+ * nothing.
+ */
+static void
+bad_config_at_restart(void **state)
+{
+	static struct snap before, after;
+	struct scene s;
+	FILE *f;
+
+	(void)state;
+	start("[pool p]\nsize = 64M\nquota = 32M\n", "p");
+	scene_start(&s);
+	snap_take(&before);
+	assert_non_null(f = fopen(fx.d.conf, "w"));
+	fputs("[daemon]\nsocket_mode = 0666\n[pool p]\nsize = 64M\n"
+	      "quota = 16M\nthis line is no setting\n", f);
+	fclose(f);
+	restart();
+	snap_take(&after);
+	snap_same(&before, &after);
+	scene_carry_on(&s);
+}
+
+/*
+ * With 128 descriptors (HARNESS_NOFILE) and 48 clients, the daemon uses
+ * less than half of them: the new image needs no more than that (each
+ * client's connection, each pool's memfd, the socket, the state and its
+ * own few), so the restart must not fail for want of descriptors.
+ */
+#define NOFILE_CLIENTS 48
+
+static void
+restart_near_the_descriptor_limit(void **state)
+{
+	int fd[NOFILE_CLIENTS], used, i;
+	uint64_t off[NOFILE_CLIENTS];
+	struct pool_stats st0, st1;
+	uint32_t h[NOFILE_CLIENTS];
+
+	(void)state;
+	setenv("HARNESS_NOFILE", "128", 1);
+	start("[pool p]\nsize = 16M\n", "p");
+	unsetenv("HARNESS_NOFILE");
+	for (i = 0; i < NOFILE_CLIENTS; i++) {
+		fd[i] = harness_raw_client(fx.d.sock, "many");
+		h[i] = harness_raw_handle(fd[i], "p");
+		EXPECT_RAW(harness_raw_alloc(fd[i], h[i], 64, &off[i], NULL),
+			   0);
+	}
+	used = daemon_fds();
+	printf("the daemon has %d of its 128 descriptors open\n", used);
+	assert_true(used < 64);
+	st0 = stats();
+	restart();
+	st1 = stats();
+	assert_int_equal(st1.live_blocks, st0.live_blocks);
+	for (i = 0; i < NOFILE_CLIENTS; i++) {
+		EXPECT_RAW(harness_raw_free(fd[i], h[i], off[i]), 0);
+		close(fd[i]);
+	}
+	check_ok("p");
+}
+
+/*
  * Send n UsableSize requests without reading the replies (waiting while
  * the socket is full, as long as the daemon reads on): how many went.
  */
@@ -1769,6 +1918,9 @@ main(void)
 		cmocka_unit_test_teardown(silent_client_still_timed_out,
 					  teardown),
 		cmocka_unit_test_teardown(under_systemd, teardown),
+		cmocka_unit_test_teardown(bad_config_at_restart, teardown),
+		cmocka_unit_test_teardown(restart_near_the_descriptor_limit,
+					  teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
