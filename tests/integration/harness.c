@@ -235,7 +235,9 @@ harness_start_from(struct daemon_proc *d, const char *path,
 	if (d->pid == -1)
 		return -1;
 	if (d->pid == 0) {
-		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		/* The daemon gets it as its stderr and as nothing else. */
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			      0644);
 		const char *nofile = getenv("HARNESS_NOFILE");
 
 		if (nofile) {
@@ -277,8 +279,8 @@ exec_daemon(const struct daemon_proc *d, const char *log, int append)
 	fflush(stderr);
 	pid = fork();
 	if (pid == 0) {
-		fd = open(log, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC),
-			  0644);
+		fd = open(log, O_WRONLY | O_CREAT | O_CLOEXEC |
+			  (append ? O_APPEND : O_TRUNC), 0644);
 		if (fd >= 0)
 			dup2(fd, 2);
 		die_with_test();
@@ -386,7 +388,7 @@ static void
 exec_activated(const struct daemon_proc *d, int lfd, const char *notify)
 {
 	char bin[256], fallback[200], pid[16];
-	int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
 	if (fd >= 0)
 		dup2(fd, 2);
