@@ -46,6 +46,7 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -969,6 +970,218 @@ connect_during_restart(void **state)
 	       rounds);
 	close(k.stop[1]);
 	close(k.out[0]);
+	assert_int_equal(stats().live_blocks, 0);
+	check_ok("p");
+}
+
+/*
+ * Clients busy on one connection across the restart, one with a thread
+ * and one with four sharing it (their requests pipelined): allocate,
+ * write, read back, free, and now and then a batch, until told to stop.
+ * Not one request may fail, nor one byte read back differ.
+ */
+struct busy {
+	struct pool *p;
+	int id;
+	volatile int *stop;
+	uint64_t rounds, errors;
+};
+
+static void
+busy_error(struct busy *b, const char *what, int rc)
+{
+	if (b->errors++ == 0)
+		fprintf(stderr, "child %d thread %d: %s: %s\n", (int)getpid(),
+			b->id, what, pool_strerror(rc));
+}
+
+static void *
+busy_thread(void *arg)
+{
+	struct busy *b = arg;
+	size_t sizes[64];
+	pool_off_t offs[64], off;
+	unsigned seed = (unsigned)b->id * 7919u + (unsigned)getpid();
+	uint64_t len, tag;
+	int rc;
+
+	for (int i = 0; i < 64; i++)
+		sizes[i] = 100;
+	while (!__atomic_load_n(b->stop, __ATOMIC_RELAXED)) {
+		len = 16 + (uint64_t)rand_r(&seed) % 100000;
+		tag = ((uint64_t)getpid() << 8) + (uint64_t)b->id;
+		if ((rc = pool_alloc(b->p, len, &off)) != 0) {
+			busy_error(b, "alloc", rc);
+			continue;
+		}
+		fill(pool_ptr(b->p, 0), off, len, tag);
+		if (!intact(pool_ptr(b->p, 0), off, len, tag))
+			busy_error(b, "read back", -EILSEQ);
+		if ((rc = pool_free(b->p, off)) != 0)
+			busy_error(b, "free", rc);
+		if (b->rounds++ % 16 == 0) {
+			if ((rc = pool_alloc_batch(b->p, 64, sizes, offs)) != 0)
+				busy_error(b, "alloc_batch", rc);
+			else if ((rc = pool_free_batch(b->p, 64, offs)) != 0)
+				busy_error(b, "free_batch", rc);
+		}
+	}
+	return NULL;
+}
+
+struct busy_child {
+	int nthreads;
+	int stop[2];		/* a byte: stop */
+	int out[2];		/* a byte once busy; then rounds, errors */
+};
+
+static int
+busy_main(void *arg)
+{
+	struct busy_child *k = arg;
+	struct busy b[4];
+	pthread_t t[4];
+	volatile int stop = 0;
+	uint64_t sum[2] = {0, 0};
+	struct pool_conn *c;
+	struct pool *p;
+	char x;
+
+	close(k->stop[1]);
+	close(k->out[0]);
+	CHECK_RC(pool_connect(fx.d.sock, &c), 0, 2);
+	CHECK_RC(pool_open(c, "p", &p), 0, 3);
+	for (int i = 0; i < k->nthreads; i++) {
+		b[i] = (struct busy){.p = p, .id = i, .stop = &stop};
+		CHECK(pthread_create(&t[i], NULL, busy_thread, &b[i]) == 0, 4);
+	}
+	CHECK(harness_write_full(k->out[1], "g", 1) == 0, 5);
+	CHECK(harness_read_full(k->stop[0], &x, 1) == 0, 6);
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < k->nthreads; i++) {
+		pthread_join(t[i], NULL);
+		sum[0] += b[i].rounds;
+		sum[1] += b[i].errors;
+	}
+	CHECK(harness_write_full(k->out[1], sum, sizeof(sum)) == 0, 7);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+busy_clients_across_restart(void **state)
+{
+	struct busy_child k[2] = {{.nthreads = 1}, {.nthreads = 4}};
+	uint64_t res[2][2];
+	pid_t pid[2];
+	char go;
+
+	(void)state;
+	start("[pool p]\nsize = 64M\n", "p");
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(pipe(k[i].stop), 0);
+		assert_int_equal(pipe(k[i].out), 0);
+		pid[i] = harness_spawn(busy_main, &k[i]);
+		assert_true(pid[i] > 0);
+		close(k[i].stop[0]);
+		close(k[i].out[1]);
+		assert_int_equal(harness_read_full(k[i].out[0], &go, 1), 0);
+	}
+	harness_sleep_ms(20);
+	restart();
+	harness_sleep_ms(50);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(harness_write_full(k[i].stop[1], "s", 1), 0);
+	for (int i = 0; i < 2; i++) {
+		if (harness_read_full(k[i].out[0], res[i], sizeof(res[i])))
+			fail_msg("busy client %d failed: exit %d", i,
+				 harness_wait(pid[i]));
+		assert_int_equal(harness_wait(pid[i]), 0);
+		close(k[i].stop[1]);
+		close(k[i].out[0]);
+		printf("busy client with %d thread%s: %" PRIu64 " rounds, %"
+		       PRIu64 " errors\n", k[i].nthreads,
+		       k[i].nthreads == 1 ? "" : "s", res[i][0], res[i][1]);
+		assert_int_equal(res[i][1], 0);
+	}
+	assert_int_equal(stats().live_blocks, 0);
+	check_ok("p");
+}
+
+/*
+ * 100,000 blocks of 16 to 256 bytes and 100 of 20 KiB: all there after
+ * the restart, as written; half freed and as many allocated again, none
+ * on a block still held; all freed, nothing left.
+ */
+#define MANY 100000
+
+static void
+many_blocks(void **state)
+{
+	static pool_off_t off[MANY + 100], again[MANY / 2];
+	static size_t sizes[POOL_BATCH_MAX];
+	uint8_t *base;
+	struct pool_stats st0, st1;
+	size_t n, k, i;
+
+	(void)state;
+	start("[pool p]\nsize = 64M\n", "p");
+	base = pool_ptr(fx.pool, 0);
+	for (n = 0; n < MANY; n += k) {
+		k = MANY - n < POOL_BATCH_MAX ? MANY - n : POOL_BATCH_MAX;
+		for (i = 0; i < k; i++)
+			sizes[i] = 16 + ((n + i) % 16) * 16;
+		assert_int_equal(pool_alloc_batch(fx.pool, k, sizes, off + n),
+				 0);
+	}
+	for (i = 0; i < 100; i++)
+		assert_int_equal(pool_alloc(fx.pool, 20 * KiB, &off[MANY + i]),
+				 0);
+	for (i = 0; i < MANY + 100; i++)
+		memcpy(base + off[i], &off[i], sizeof(off[i]));
+	st0 = stats();
+	restart();
+	st1 = stats();
+	assert_int_equal(st1.live_blocks, st0.live_blocks);
+	assert_int_equal(st1.allocated_bytes, st0.allocated_bytes);
+	assert_int_equal(st1.requested_bytes, st0.requested_bytes);
+	for (i = 0; i < MANY + 100; i++)
+		if (memcmp(base + off[i], &off[i], sizeof(off[i])) != 0)
+			fail_msg("block %zu at %" PRIu64 " lost its mark", i,
+				 off[i]);
+	/* Every other one goes; as many new ones must land elsewhere. */
+	for (i = 0; i < MANY / 2; i++)
+		again[i] = off[2 * i];
+	for (i = 0; i < MANY / 2; i += k) {
+		k = MANY / 2 - i < POOL_BATCH_MAX ? MANY / 2 - i :
+		    POOL_BATCH_MAX;
+		assert_int_equal(pool_free_batch(fx.pool, k, again + i), 0);
+	}
+	for (i = 0; i < MANY / 2; i += k) {
+		k = MANY / 2 - i < POOL_BATCH_MAX ? MANY / 2 - i :
+		    POOL_BATCH_MAX;
+		for (size_t j = 0; j < k; j++)
+			sizes[j] = 48;
+		assert_int_equal(pool_alloc_batch(fx.pool, k, sizes, again + i),
+				 0);
+		for (size_t j = 0; j < k; j++)
+			memset(base + again[i + j], 0xa5, 48);
+	}
+	for (i = 1; i < MANY + 100; i++)
+		if ((i >= MANY || i % 2) &&
+		    memcmp(base + off[i], &off[i], sizeof(off[i])) != 0)
+			fail_msg("block %zu at %" PRIu64 " was handed out "
+				 "again", i, off[i]);
+	check_ok("p");
+	for (i = 0; i < MANY / 2; i += k) {
+		k = MANY / 2 - i < POOL_BATCH_MAX ? MANY / 2 - i :
+		    POOL_BATCH_MAX;
+		assert_int_equal(pool_free_batch(fx.pool, k, again + i), 0);
+	}
+	for (i = 1; i < MANY + 100; i++)
+		if (i >= MANY || i % 2)
+			assert_int_equal(pool_free(fx.pool, off[i]), 0);
 	assert_int_equal(stats().live_blocks, 0);
 	check_ok("p");
 }
@@ -1920,6 +2133,9 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(under_systemd, teardown),
 		cmocka_unit_test_teardown(bad_config_at_restart, teardown),
+		cmocka_unit_test_teardown(busy_clients_across_restart,
+					  teardown),
+		cmocka_unit_test_teardown(many_blocks, teardown),
 		cmocka_unit_test_teardown(restart_near_the_descriptor_limit,
 					  teardown),
 	};
