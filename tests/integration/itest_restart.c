@@ -37,6 +37,29 @@
  *   unreadable_client_dropped         a client with thousands of replies
  *       unread: served others go on meanwhile, after 5 s it is dropped,
  *       its blocks freed, and the rest restart in place (takes ~6 s).
+ *   handles_and_owners_kept           a read-only handle stays read-only,
+ *       another uid's client and what it persisted stay that uid's, a
+ *       handle opened after the restart gets an id of its own; the log
+ *       line counts the pools and blocks there are.
+ *   limits_count_the_restored         max_connections, max_blocks_per_
+ *       session and a quota's charges (a uid's persisted bytes) count
+ *       what was there before the restart.
+ *   silent_client_still_timed_out     a connection that never said Hello
+ *       is dropped after the restart; one that said it needs not again.
+ *   under_systemd                     socket-activated with a
+ *       NOTIFY_SOCKET: RELOADING=1 then READY=1 from the daemon's pid at
+ *       each of two restarts; the stop leaves the passed socket alone.
+ *   bad_config_at_restart             a file broken before SIGUSR2 keeps
+ *       the running configuration, as a reload does, and loses nothing.
+ *   busy_clients_across_restart       clients allocating, writing and
+ *       freeing on one connection (one thread, and four) all along: not
+ *       one request fails.
+ *   many_blocks                       100,000 blocks kept as written; half
+ *       freed and allocated again, never on a held one.
+ *   stop_while_waiting_for_quiet      SIGTERM while the restart waits for
+ *       a client that does not read: exit 0, no restart.
+ *   restart_near_the_descriptor_limit  40 clients, the daemon using 53 of
+ *       128 descriptors: the restart must not fail for want of them.
  *
  * A daemon without SIGUSR2 handling dies of it: each test then fails at
  * once, saying so, and its client processes are killed.
@@ -588,6 +611,20 @@ log_mark(void)
 	return strlen(log);
 }
 
+/* Print the daemon's last "restarted in place" line: what it took, when. */
+static void
+say_restarted(void)
+{
+	static char log[256 * 1024];
+	char *l, *last = NULL;
+
+	harness_read_text(fx.d.log, log, sizeof(log));
+	for (l = log; (l = strstr(l, HARNESS_RESTARTED)); l++)
+		last = l;
+	if (last)
+		printf("%.*s\n", (int)strcspn(last, "\n"), last);
+}
+
 /*
  * Restart in place, or fail the test saying what became of the daemon:
  * it died, it logged that the restart failed, or it said nothing in
@@ -620,6 +657,7 @@ restart(void)
 			 HARNESS_RESTART_WAIT_MS / 1000);
 	assert_int_equal(fx.d.pid, pid);
 	assert_true(harness_alive(&fx.d));
+	say_restarted();
 }
 
 /* The daemon's open descriptors. */
@@ -1833,6 +1871,68 @@ limits_count_the_restored(void **state)
 }
 
 /*
+ * Send n UsableSize requests without reading the replies (waiting while
+ * the socket is full, as long as the daemon reads on): how many went.
+ */
+static int
+flood(int fd, uint32_t h, uint64_t off, int n)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__UsableSize u = POOLMGR__USABLE_SIZE__INIT;
+	uint8_t buf[128];
+	size_t len;
+	int i;
+
+	u.handle = h;
+	u.offset = off;
+	req.body_case = POOLMGR__REQUEST__BODY_USABLE_SIZE;
+	req.usable_size = &u;
+	for (i = 0; i < n; i++) {
+		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+
+		req.id = 1000000 + (uint64_t)i;
+		len = poolmgr__request__get_packed_size(&req);
+		assert_true(len <= sizeof(buf));
+		poolmgr__request__pack(&req, buf);
+		while (send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT) == -1) {
+			if (errno != EAGAIN || poll(&pfd, 1, 2000) != 1)
+				return i;
+		}
+	}
+	return i;
+}
+
+/*
+ * SIGTERM while the restart waits for a client that does not read: the
+ * daemon stops as on any SIGTERM (exit 0, nothing leaked), and does not
+ * restart first.
+ */
+static void
+stop_while_waiting_for_quiet(void **state)
+{
+	int fd, before;
+	uint64_t off;
+	uint32_t h;
+
+	(void)state;
+	start("[pool p]\nsize = 16M\n", "p");
+	fd = harness_raw_client(fx.d.sock, "slow");
+	h = harness_raw_handle(fd, "p");
+	EXPECT_RAW(harness_raw_alloc(fd, h, 1000, &off, NULL), 0);
+	assert_int_equal(flood(fd, h, off, 5000), 5000);
+	harness_sleep_ms(200);
+	before = harness_log_count(&fx.d, HARNESS_RESTARTED);
+	assert_int_equal(kill(fx.d.pid, SIGUSR2), 0);
+	harness_sleep_ms(500);
+	/* Still waiting, still serving. */
+	assert_int_equal(harness_log_count(&fx.d, HARNESS_RESTARTED), before);
+	assert_int_equal(stats().live_blocks, 1);
+	stop_cleanly();
+	close(fd);
+	assert_int_equal(harness_log_count(&fx.d, HARNESS_RESTARTED), before);
+}
+
+/*
  * hello_timeout = 2: a connection that said nothing before the restart
  * is still dropped after it; one that said Hello (and has no handle) is
  * not, and opens a pool without saying it again.
@@ -2017,38 +2117,6 @@ restart_near_the_descriptor_limit(void **state)
 	check_ok("p");
 }
 
-/*
- * Send n UsableSize requests without reading the replies (waiting while
- * the socket is full, as long as the daemon reads on): how many went.
- */
-static int
-flood(int fd, uint32_t h, uint64_t off, int n)
-{
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__UsableSize u = POOLMGR__USABLE_SIZE__INIT;
-	uint8_t buf[128];
-	size_t len;
-	int i;
-
-	u.handle = h;
-	u.offset = off;
-	req.body_case = POOLMGR__REQUEST__BODY_USABLE_SIZE;
-	req.usable_size = &u;
-	for (i = 0; i < n; i++) {
-		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-
-		req.id = 1000000 + (uint64_t)i;
-		len = poolmgr__request__get_packed_size(&req);
-		assert_true(len <= sizeof(buf));
-		poolmgr__request__pack(&req, buf);
-		while (send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT) == -1) {
-			if (errno != EAGAIN || poll(&pfd, 1, 2000) != 1)
-				return i;
-		}
-	}
-	return i;
-}
-
 static void
 unreadable_client_dropped(void **state)
 {
@@ -2136,6 +2204,8 @@ main(void)
 		cmocka_unit_test_teardown(busy_clients_across_restart,
 					  teardown),
 		cmocka_unit_test_teardown(many_blocks, teardown),
+		cmocka_unit_test_teardown(stop_while_waiting_for_quiet,
+					  teardown),
 		cmocka_unit_test_teardown(restart_near_the_descriptor_limit,
 					  teardown),
 	};
