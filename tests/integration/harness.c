@@ -36,12 +36,16 @@ harness_build(void)
 
 /*
  * In a daemon's child before exec: a test that dies (a crash, a timeout's
- * kill) takes its daemon with it instead of leaving it running.
+ * kill) takes its daemon with it instead of leaving it running.  And the
+ * daemon gets no descriptor of the test's (its clients' pipes, or what
+ * the test itself inherited) but stdin, stdout, stderr and those below
+ * first, as a service manager starts it.
  */
 static void
-die_with_test(void)
+die_with_test(int first)
 {
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	close_range((unsigned)first, ~0u, 0);
 }
 
 bool
@@ -248,7 +252,7 @@ harness_start_from(struct daemon_proc *d, const char *path,
 		}
 
 		dup2(fd, 2);
-		die_with_test();
+		die_with_test(3);
 		execl(bin, "poolmgrd", "--verbose", "--socket", d->sock,
 		      "--config", d->conf, (char *)NULL);
 		_exit(127);
@@ -283,7 +287,7 @@ exec_daemon(const struct daemon_proc *d, const char *log, int append)
 			  (append ? O_APPEND : O_TRUNC), 0644);
 		if (fd >= 0)
 			dup2(fd, 2);
-		die_with_test();
+		die_with_test(3);
 		execl(bin, "poolmgrd", "--verbose", "--socket", d->sock,
 		      "--config", d->conf, (char *)NULL);
 		_exit(127);
@@ -403,7 +407,7 @@ exec_activated(const struct daemon_proc *d, int lfd, const char *notify)
 		setenv("NOTIFY_SOCKET", notify, 1);
 	else
 		unsetenv("NOTIFY_SOCKET");
-	die_with_test();
+	die_with_test(4);
 	snprintf(bin, sizeof(bin), "%s/poolmgrd", harness_build());
 	snprintf(fallback, sizeof(fallback), "%s/fallback.sock", d->dir);
 	execl(bin, "poolmgrd", "--verbose", "--socket", fallback, "--config",

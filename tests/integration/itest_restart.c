@@ -1642,14 +1642,10 @@ restart_twice(void **state)
 	scene_start(&s);
 	dirty_free_pages();
 	snap_take(&before);
-	/*
-	 * Nothing of the images before is left open.  (The first may close
-	 * descriptors the daemon inherited where it puts those it passes.)
-	 */
+	/* Nothing of the images before is left open. */
 	fds = daemon_fds();
 	restart();
-	assert_true(daemon_fds() <= fds);
-	fds = daemon_fds();
+	assert_int_equal(daemon_fds(), fds);
 	restart();
 	assert_int_equal(daemon_fds(), fds);
 	snap_take(&after);
