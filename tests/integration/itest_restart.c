@@ -27,11 +27,16 @@
  *       zeroed in steps during it: the restart comes after; the pages are
  *       gone and counted released, the calloc reads zero, check passes.
  *   exec_failure_keeps_serving        the daemon's binary deleted before
- *       SIGUSR2: it logs the failure and goes on with nothing changed.
+ *       SIGUSR2: it logs the failure and goes on with nothing changed, not
+ *       a descriptor more or less; a new binary put there, the next
+ *       SIGUSR2 executes it.
  *   poolctl_pool_and_settings         a pool made by poolctl keeps size,
  *       granularity, mode, quota and blocks; a quota and mode set in the
- *       file before SIGUSR2, and a pool added there, apply at the restart.
- *   restart_twice                     two restarts in a row keep it all.
+ *       file before SIGUSR2, and a pool added there, apply at the restart
+ *       (a new size and granularity do not, as on a reload); a forced
+ *       destroy after it closes the pool's handles.
+ *   restart_twice                     restarts in a row keep it all, and
+ *       leave the daemon with as many descriptors as before.
  *   restart_then_stop                 SIGTERM after a restart: exit 0, no
  *       leak report, the socket file removed.
  *   unreadable_client_dropped         a client with thousands of replies
@@ -50,7 +55,9 @@
  *       NOTIFY_SOCKET: RELOADING=1 then READY=1 from the daemon's pid at
  *       each of two restarts; the stop leaves the passed socket alone.
  *   bad_config_at_restart             a file broken before SIGUSR2 keeps
- *       the running configuration, as a reload does, and loses nothing.
+ *       the running configuration, as a reload does, and loses nothing
+ *       (the daemon may restart or refuse to); once mended, the next
+ *       SIGUSR2 restarts and applies it.
  *   busy_clients_across_restart       clients allocating, writing and
  *       freeing on one connection (one thread, and four) all along: not
  *       one request fails.
@@ -58,8 +65,8 @@
  *       freed and allocated again, never on a held one.
  *   stop_while_waiting_for_quiet      SIGTERM while the restart waits for
  *       a client that does not read: exit 0, no restart.
- *   restart_near_the_descriptor_limit  40 clients, the daemon using 53 of
- *       128 descriptors: the restart must not fail for want of them.
+ *   restart_near_the_descriptor_limit  40 clients, the daemon using about
+ *       51 of 128 descriptors: the restart must not fail for want of them.
  *
  * A daemon without SIGUSR2 handling dies of it: each test then fails at
  * once, saying so, and its client processes are killed.
