@@ -65,6 +65,10 @@
  *       freed and allocated again, never on a held one.
  *   stop_while_waiting_for_quiet      SIGTERM while the restart waits for
  *       a client that does not read: exit 0, no restart.
+ *   destroyed_and_many_pools          a pool force-destroyed right before
+ *       (its memory still going back in steps) is gone after, its
+ *       descriptors closed, its name free; 100 pools a client made keep
+ *       their settings and blocks.
  *   restart_near_the_descriptor_limit  40 clients, the daemon using about
  *       51 of 128 descriptors: the restart must not fail for want of them.
  *
@@ -2073,6 +2077,114 @@ under_systemd(void **state)
 		fail_msg("the daemon removed the socket it was passed");
 }
 
+/* How many of the daemon's descriptors are the memfds of pool name. */
+static int
+memfds_of(const char *name)
+{
+	char path[300], link[256], want[96];
+	struct dirent *e;
+	DIR *dir;
+	ssize_t n;
+	int k = 0;
+
+	snprintf(want, sizeof(want), "memfd:poolmgr:%s", name);
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)fx.d.pid);
+	assert_non_null(dir = opendir(path));
+	while ((e = readdir(dir))) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)fx.d.pid,
+			 e->d_name);
+		if ((n = readlink(path, link, sizeof(link) - 1)) <= 0)
+			continue;
+		link[n] = '\0';
+		/* "/memfd:poolmgr:d (deleted)", or its share map's */
+		if (strncmp(link + 1, want, strlen(want)) == 0 &&
+		    (link[1 + strlen(want)] == ' ' ||
+		     link[1 + strlen(want)] == ':'))
+			k++;
+	}
+	closedir(dir);
+	return k;
+}
+
+/*
+ * A pool force-destroyed right before SIGUSR2, its 16 MiB still going
+ * back in 4 KiB steps: gone after the restart, its descriptors closed,
+ * its name free again.  And 100 pools made by a client, a block in each:
+ * all there after, with their settings and blocks.
+ */
+#define NPOOLS 100
+
+static void
+destroyed_and_many_pools(void **state)
+{
+	static struct pool *pools[NPOOLS];
+	static pool_off_t offs[NPOOLS];
+	struct pool_stats *l0, *l1, st;
+	struct pool_create_opts o;
+	char out[1024], err[1024], name[16];
+	struct remote *D;
+	uint64_t off;
+	size_t n0, n1, i;
+
+	(void)state;
+	start("release_step = 4K\n[pool p]\nsize = 16M\n"
+	      "[pool d]\nsize = 64M\n", "p");
+	D = remote_start(0, "d", 0);
+	off = REMOTE_OK(D, OP_ALLOC, 0, 16 * MiB, 77).off;
+	REMOTE_OK(D, OP_PERSIST, off, 0, 0);
+	remote_exit(D);
+	assert_int_equal(memfds_of("d"), 2);
+	assert_int_equal(harness_poolctl(&fx.d, NULL, out, sizeof(out), err,
+					 sizeof(err), "destroy d --force"), 0);
+	restart();
+	EXPECT_RC(pool_stats_by_name(fx.conn, "d", &st), -ENOENT);
+	for (i = 0; i < 1000 && memfds_of("d"); i++)
+		harness_sleep_ms(10);
+	assert_int_equal(memfds_of("d"), 0);
+	o = (struct pool_create_opts){.max_size = 64 * MiB};
+	assert_int_equal(pool_create(fx.conn, "d", &o), 0);
+	EXPECT_RC(pool_stats_by_name(fx.conn, "d", &st), 0);
+	assert_int_equal(st.live_blocks, 0);
+
+	for (i = 0; i < NPOOLS; i++) {
+		o = (struct pool_create_opts){.max_size = 64 * KiB,
+			.mode = 0600 + (uint32_t)(i % 64),
+			.quota = (i % 3) * 32 * KiB};
+		snprintf(name, sizeof(name), "many%zu", i);
+		assert_int_equal(pool_create(fx.conn, name, &o), 0);
+		assert_int_equal(pool_open(fx.conn, name, &pools[i]), 0);
+		assert_int_equal(pool_set_cache(pools[i], 0), 0);
+		assert_int_equal(pool_alloc(pools[i], 100 + i, &offs[i]), 0);
+		fill(pool_ptr(pools[i], 0), offs[i], 100 + i, 1000 + i);
+	}
+	assert_int_equal(pool_list(fx.conn, &l0, &n0), 0);
+	restart();
+	assert_int_equal(pool_list(fx.conn, &l1, &n1), 0);
+	assert_int_equal(n1, n0);
+	for (i = 0; i < n0; i++) {
+		assert_string_equal(l1[i].name, l0[i].name);
+		assert_int_equal(l1[i].max_size, l0[i].max_size);
+		assert_int_equal(l1[i].granularity, l0[i].granularity);
+		assert_int_equal(l1[i].mode, l0[i].mode);
+		assert_int_equal(l1[i].uid, l0[i].uid);
+		assert_int_equal(l1[i].quota, l0[i].quota);
+		assert_int_equal(l1[i].retain_bytes, l0[i].retain_bytes);
+		assert_int_equal(l1[i].live_blocks, l0[i].live_blocks);
+		assert_int_equal(l1[i].allocated_bytes, l0[i].allocated_bytes);
+		assert_int_equal(l1[i].clients, l0[i].clients);
+	}
+	free(l0);
+	free(l1);
+	for (i = 0; i < NPOOLS; i++) {
+		assert_true(intact(pool_ptr(pools[i], 0), offs[i], 100 + i,
+				   1000 + i));
+		assert_int_equal(pool_free(pools[i], offs[i]), 0);
+		pool_close(pools[i]);
+	}
+	check_ok("many0");
+	check_ok("p");
+}
+
 /*
  * A configuration file broken before SIGUSR2 (an edit half done): the
  * daemon keeps the running configuration, as a reload does, and loses
@@ -2233,6 +2345,7 @@ main(void)
 		cmocka_unit_test_teardown(many_blocks, teardown),
 		cmocka_unit_test_teardown(stop_while_waiting_for_quiet,
 					  teardown),
+		cmocka_unit_test_teardown(destroyed_and_many_pools, teardown),
 		cmocka_unit_test_teardown(restart_near_the_descriptor_limit,
 					  teardown),
 	};
