@@ -69,6 +69,8 @@
  *       (its memory still going back in steps) is gone after, its
  *       descriptors closed, its name free; 100 pools a client made keep
  *       their settings and blocks.
+ *   signals_during_restart            SIGHUP every millisecond and a
+ *       second SIGUSR2 while it restarts: it survives them all.
  *   restart_near_the_descriptor_limit  40 clients, the daemon using about
  *       51 of 128 descriptors: the restart must not fail for want of them.
  *
@@ -2077,6 +2079,53 @@ under_systemd(void **state)
 		fail_msg("the daemon removed the socket it was passed");
 }
 
+/*
+ * Signals sent while the daemon restarts: SIGHUP every millisecond for
+ * 300 ms from another process, and a second SIGUSR2 right after the
+ * first.  A signal that arrives between the exec and the new image's
+ * handlers must wait for them, not take the default action (which kills
+ * the daemon, and every pool with it).
+ */
+static int
+signaller_main(void *arg)
+{
+	pid_t pid = *(pid_t *)arg;
+
+	for (int i = 0; i < 300; i++) {
+		if (kill(pid, SIGHUP) == -1)
+			return 1;
+		harness_sleep_ms(1);
+	}
+	return 0;
+}
+
+static void
+signals_during_restart(void **state)
+{
+	static struct snap before, after;
+	struct scene s;
+	pid_t sig;
+
+	(void)state;
+	start("[pool p]\nsize = 64M\n", "p");
+	scene_start(&s);
+	snap_take(&before);
+	sig = harness_spawn(signaller_main, &fx.d.pid);
+	assert_true(sig > 0);
+	restart();
+	assert_int_equal(kill(fx.d.pid, SIGUSR2), 0);
+	assert_int_equal(harness_wait(sig), 0);
+	harness_sleep_ms(100);
+	if (!harness_alive(&fx.d)) {
+		fx.d.pid = 0;
+		fail_msg("poolmgrd died of a signal sent while it restarted");
+	}
+	restart();
+	snap_take(&after);
+	snap_same(&before, &after);
+	scene_carry_on(&s);
+}
+
 /* How many of the daemon's descriptors are the memfds of pool name. */
 static int
 memfds_of(const char *name)
@@ -2347,6 +2396,7 @@ main(void)
 		cmocka_unit_test_teardown(stop_while_waiting_for_quiet,
 					  teardown),
 		cmocka_unit_test_teardown(destroyed_and_many_pools, teardown),
+		cmocka_unit_test_teardown(signals_during_restart, teardown),
 		cmocka_unit_test_teardown(restart_near_the_descriptor_limit,
 					  teardown),
 	};
