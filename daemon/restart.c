@@ -13,16 +13,21 @@
  * descriptors go to the new image as systemd passes sockets: at 3, 4, ...
  * without FD_CLOEXEC, named in LISTEN_FDNAMES (listen, state, one pool per
  * pool, one conn per client), with LISTEN_PID the pid, which execve keeps.
- * They are first duplicated above every descriptor in use, and whatever
- * sat at 3, 4, ... saved aside, so that an execv that returns can put
- * every descriptor back as it was: then the daemon logs why and goes on
- * serving, nothing changed.
+ * They are first duplicated past the targets (3 + n and up, wherever the
+ * kernel finds room), and whatever sat at 3, 4, ... and is not passed
+ * itself is saved aside, so that an execv that returns can put every
+ * descriptor back as it was: then the daemon logs why and goes on
+ * serving, nothing changed.  So a restart needs about one spare
+ * descriptor per one passed, not room above the highest in use.
+ *
+ * The configuration file is read first, as the new image will read it:
+ * one that does not load would stop the new image and lose everything,
+ * so the restart is refused instead, as a reload keeps what runs.
  *
  * The clients' share maps are the one thing the new image cannot take
  * over (see dpool_share_freeze): their bits are all set just before the
  * exec, and the clients free what they would have cached.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -34,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "log.h"
 #include "peer.h"
 #include "pool.h"
@@ -51,6 +57,7 @@ static char **exe_argv;
 static int listen_fd = -1;
 static bool listen_activated;
 static char listen_path[PATH_MAX];
+static const char *config_path;
 
 static bool wanted;
 static uint64_t wanted_at, drop_at;	/* monotonic ns */
@@ -65,27 +72,6 @@ now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* The highest descriptor open, or -1 if /proc cannot tell. */
-static int
-highest_fd(void)
-{
-	struct dirent *de;
-	DIR *d = opendir("/proc/self/fd");
-	int max = -1, fd;
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		fd = atoi(de->d_name);
-		if (fd > max && fd != dirfd(d))
-			max = fd;
-	}
-	closedir(d);
-	return max;
-}
-
 /*
  * What the exec changes and its undo needs: the duplicates to pass, what
  * was at each target before, and whether it was close-on-exec.
@@ -93,8 +79,9 @@ highest_fd(void)
 struct handover {
 	unsigned n;
 	int *fd;		/* the descriptors, in the state's order */
-	int *dup;		/* their duplicates, above every one in use */
+	int *dup;		/* their duplicates, past the targets */
 	int *saved;		/* what was at RESTART_FD_START + i, or -1 */
+	int *saved_from;	/* or j: it was fd[j], which dup[j] keeps */
 	int *saved_flags;
 	unsigned nfrozen;	/* pools whose share map was frozen */
 };
@@ -112,39 +99,58 @@ handover_free(struct handover *ho)
 	}
 	free(ho->dup);
 	free(ho->saved);
+	free(ho->saved_from);
 	free(ho->saved_flags);
 }
 
-/* Duplicate every descriptor above base, and what is at the targets. */
+/* The index of t among the descriptors to pass, or -1. */
+static int
+handover_index(const struct handover *ho, int t)
+{
+	unsigned j;
+
+	for (j = 0; j < ho->n; j++)
+		if (ho->fd[j] == t)
+			return (int)j;
+	return -1;
+}
+
+/* Duplicate every descriptor past the targets, and what is at them. */
 static int
 handover_prepare(struct handover *ho)
 {
-	int top = highest_fd(), base, t;
+	/* Anywhere free but the targets: F_DUPFD takes the lowest such. */
+	int base = RESTART_FD_START + (int)ho->n, t;
 	unsigned i;
 
-	if (top < 0)
-		return -ENOENT;
-	base = top + 1;
-	if (base < RESTART_FD_START + (int)ho->n)
-		base = RESTART_FD_START + (int)ho->n;
 	ho->dup = malloc(ho->n * sizeof(int));
 	ho->saved = malloc(ho->n * sizeof(int));
+	ho->saved_from = malloc(ho->n * sizeof(int));
 	ho->saved_flags = malloc(ho->n * sizeof(int));
-	if (!ho->dup || !ho->saved || !ho->saved_flags) {
+	if (!ho->dup || !ho->saved || !ho->saved_from || !ho->saved_flags) {
 		free(ho->dup);
 		free(ho->saved);
+		free(ho->saved_from);
 		free(ho->saved_flags);
-		ho->dup = ho->saved = ho->saved_flags = NULL;
+		ho->dup = ho->saved = ho->saved_from = ho->saved_flags = NULL;
 		return -ENOMEM;
 	}
 	for (i = 0; i < ho->n; i++)
-		ho->dup[i] = ho->saved[i] = -1;
-	for (i = 0; i < ho->n; i++) {
+		ho->dup[i] = ho->saved[i] = ho->saved_from[i] = -1;
+	for (i = 0; i < ho->n; i++)
 		if ((ho->dup[i] = fcntl(ho->fd[i], F_DUPFD_CLOEXEC, base)) < 0)
 			return -errno;
+	/*
+	 * Most targets hold descriptors that are passed too (connections,
+	 * memfds): their duplicates can put them back, so only the others
+	 * need a copy of their own.
+	 */
+	for (i = 0; i < ho->n; i++) {
 		t = RESTART_FD_START + (int)i;
 		if ((ho->saved_flags[i] = fcntl(t, F_GETFD)) == -1)
 			continue;	/* nothing there */
+		if ((ho->saved_from[i] = handover_index(ho, t)) >= 0)
+			continue;
 		if ((ho->saved[i] = fcntl(t, F_DUPFD_CLOEXEC, base)) < 0)
 			return -errno;
 	}
@@ -156,15 +162,17 @@ static void
 handover_undo(struct handover *ho)
 {
 	unsigned i;
-	int t;
+	int t, from;
 
 	for (i = 0; i < ho->n; i++) {
 		t = RESTART_FD_START + (int)i;
-		if (ho->saved[i] < 0) {
+		if (ho->saved_from[i] >= 0)
+			from = ho->dup[ho->saved_from[i]];
+		else if ((from = ho->saved[i]) < 0) {
 			close(t);	/* was not open: dup2 made it */
 			continue;
 		}
-		if (dup2(ho->saved[i], t) == -1 ||
+		if (dup2(from, t) == -1 ||
 		    fcntl(t, F_SETFD, ho->saved_flags[i]) == -1)
 			fatal("restart: putting descriptor %d back", t);
 	}
@@ -276,10 +284,34 @@ handover_exec(struct handover *ho, const char *names)
 	return err;
 }
 
+/*
+ * The new image reads the configuration file as it starts, and one that
+ * does not read would stop it, every pool and client with it: refuse to
+ * restart instead, as a reload keeps the running configuration.
+ */
+static bool
+config_readable(char *err, size_t len)
+{
+	struct config *cf;
+	bool ok;
+
+	if (!config_path)
+		return true;
+	if (!(cf = malloc(sizeof(*cf)))) {
+		snprintf(err, len, "out of memory");
+		return false;
+	}
+	config_defaults(cf);
+	ok = config_load(cf, config_path, err, len) == 0;
+	free(cf);
+	return ok;
+}
+
 /* The quiet moment: save, hand over, exec.  Returns if it failed. */
 static void
 restart_now(void)
 {
+	char err[512];
 	struct handover ho = {0};
 	struct state_fds sf;
 	sigset_t block, old;
@@ -289,6 +321,10 @@ restart_now(void)
 
 	if (!exe_path[0]) {
 		log_warnx("restart: the daemon's binary is not known; going on");
+		return;
+	}
+	if (!config_readable(err, sizeof(err))) {
+		log_warnx("restart: %s; going on as before", err);
 		return;
 	}
 	/*
@@ -394,7 +430,8 @@ on_usr2(evutil_socket_t sig, short what, void *arg)
 
 void
 restart_setup(struct event_base *base, char **argv, int lfd,
-	      bool socket_activated, const char *socket_path)
+	      bool socket_activated, const char *socket_path,
+	      const char *config_file)
 {
 	ssize_t n = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
 
@@ -404,6 +441,7 @@ restart_setup(struct event_base *base, char **argv, int lfd,
 	} else
 		exe_path[n] = '\0';
 	exe_argv = argv;
+	config_path = config_file;
 	listen_fd = lfd;
 	listen_activated = socket_activated;
 	snprintf(listen_path, sizeof(listen_path), "%s", socket_path);

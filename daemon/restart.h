@@ -20,7 +20,8 @@ struct event_base;
  * blocked across its exec are unblocked here.
  */
 void restart_setup(struct event_base *base, char **argv, int listen_fd,
-		   bool socket_activated, const char *socket_path);
+		   bool socket_activated, const char *socket_path,
+		   const char *config_file);
 void restart_teardown(void);
 
 #endif /* POOLMGRD_RESTART_H */

@@ -540,7 +540,8 @@ server_run(const struct server_opts *o, struct config *cf)
 	}
 	reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	apply_config(cf);
-	restart_setup(base, o->argv, lfd, socket_activated, server_socket);
+	restart_setup(base, o->argv, lfd, socket_activated, server_socket,
+		      server_config_path);
 
 	ev_accept = event_new(base, lfd, EV_READ | EV_PERSIST, on_accept, NULL);
 	ev_accept_again = evtimer_new(base, on_accept_again, NULL);
