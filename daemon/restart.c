@@ -10,15 +10,15 @@
  * (their handles close as usual, in steps), and waits for quiet again.
  *
  * Then, without changing anything, state_save.c writes the state, and the
- * descriptors go to the new image as systemd passes sockets: at 3, 4, ...
- * without FD_CLOEXEC, named in LISTEN_FDNAMES (listen, state, one pool per
- * pool, one conn per client), with LISTEN_PID the pid, which execve keeps.
- * They are first duplicated past the targets (3 + n and up, wherever the
- * kernel finds room), and whatever sat at 3, 4, ... and is not passed
- * itself is saved aside, so that an execv that returns can put every
- * descriptor back as it was: then the daemon logs why and goes on
- * serving, nothing changed.  So a restart needs about one spare
- * descriptor per one passed, not room above the highest in use.
+ * descriptors go to the new image as systemd passes sockets, named (listen,
+ * state, pool.<i>, conn.<i>) in LISTEN_FDNAMES (restart_exec.c).  If the
+ * exec fails, every descriptor is put back: the daemon logs why and goes
+ * on serving, nothing changed.
+ *
+ * A stop (SIGTERM, SIGINT) under systemd with its fd store configured
+ * waits for the same quiet moment, saves the same state and pushes the
+ * same descriptors to the store under the same names (fdstore.c), all or
+ * none; the next start takes them back as after an exec.
  *
  * The configuration file is read first, as the new image will read it:
  * one that does not load would stop the new image and lose everything,
@@ -30,7 +30,6 @@
  */
 #include <errno.h>
 #include <event2/event.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,16 +39,17 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fdstore.h"
 #include "log.h"
 #include "peer.h"
 #include "pool.h"
 #include "restart.h"
+#include "restart_exec.h"
 #include "service.h"
 #include "state_save.h"
 
 #define RESTART_TICK_MS 10
 #define RESTART_QUIET_SEC 5
-#define RESTART_FD_START 3	/* SD_LISTEN_FDS_START */
 
 static struct event *ev_usr2, *ev_tick;
 static char exe_path[PATH_MAX];
@@ -59,7 +59,9 @@ static bool listen_activated;
 static char listen_path[PATH_MAX];
 static const char *config_path;
 
-static bool wanted;
+static struct event_base *loop_base;
+static bool wanted, to_store;	/* to_store: a stop, to systemd's store */
+static bool stored;		/* the store holds everything now */
 static uint64_t wanted_at, drop_at;	/* monotonic ns */
 static unsigned dropped;
 
@@ -72,145 +74,96 @@ now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+
 /*
- * What the exec changes and its undo needs: the duplicates to pass, what
- * was at each target before, and whether it was close-on-exec.
+ * The descriptors a restart passes, each with a name that says exactly
+ * which it is: "listen", "state", "pool.<i>", "conn.<i>", i the pool's or
+ * session's index in the state.  The exec keeps their order, systemd's
+ * store does not: the new image goes by the names (restore.c).
  */
-struct handover {
+#define PASSED_NAME 24
+
+struct passed {
 	unsigned n;
-	int *fd;		/* the descriptors, in the state's order */
-	int *dup;		/* their duplicates, past the targets */
-	int *saved;		/* what was at RESTART_FD_START + i, or -1 */
-	int *saved_from;	/* or j: it was fd[j], which dup[j] keeps */
-	int *saved_flags;
-	unsigned nfrozen;	/* pools whose share map was frozen */
+	int *fd;
+	char **name;		/* n pointers, then their text */
 };
 
 static void
-handover_free(struct handover *ho)
+passed_free(struct passed *ps)
 {
-	unsigned i;
-
-	for (i = 0; i < ho->n; i++) {
-		if (ho->dup && ho->dup[i] >= 0)
-			close(ho->dup[i]);
-		if (ho->saved && ho->saved[i] >= 0)
-			close(ho->saved[i]);
-	}
-	free(ho->dup);
-	free(ho->saved);
-	free(ho->saved_from);
-	free(ho->saved_flags);
+	free(ps->fd);
+	free(ps->name);
+	ps->fd = NULL;
+	ps->name = NULL;
 }
 
-/* The index of t among the descriptors to pass, or -1. */
-static int
-handover_index(const struct handover *ho, int t)
+static void
+passed_add(struct passed *ps, int fd, const char *fmt, unsigned i)
 {
-	unsigned j;
-
-	for (j = 0; j < ho->n; j++)
-		if (ho->fd[j] == t)
-			return (int)j;
-	return -1;
+	ps->fd[ps->n] = fd;
+	snprintf(ps->name[ps->n], PASSED_NAME, fmt, i);
+	ps->n++;
 }
 
-/* Duplicate every descriptor past the targets, and what is at them. */
+/* The listening socket (unless with_listen is false), the state, the rest. */
 static int
-handover_prepare(struct handover *ho)
+passed_build(struct passed *ps, int sfd, const struct state_fds *sf,
+	     bool with_listen)
 {
-	/* Anywhere free but the targets: F_DUPFD takes the lowest such. */
-	int base = RESTART_FD_START + (int)ho->n, t;
-	unsigned i;
+	unsigned n = (with_listen ? 2 : 1) + sf->npools + sf->nsessions, i;
+	char *text;
 
-	ho->dup = malloc(ho->n * sizeof(int));
-	ho->saved = malloc(ho->n * sizeof(int));
-	ho->saved_from = malloc(ho->n * sizeof(int));
-	ho->saved_flags = malloc(ho->n * sizeof(int));
-	if (!ho->dup || !ho->saved || !ho->saved_from || !ho->saved_flags) {
-		free(ho->dup);
-		free(ho->saved);
-		free(ho->saved_from);
-		free(ho->saved_flags);
-		ho->dup = ho->saved = ho->saved_from = ho->saved_flags = NULL;
+	ps->n = 0;
+	ps->fd = malloc(n * sizeof(int));
+	ps->name = malloc(n * (sizeof(char *) + PASSED_NAME));
+	if (!ps->fd || !ps->name) {
+		passed_free(ps);
 		return -ENOMEM;
 	}
-	for (i = 0; i < ho->n; i++)
-		ho->dup[i] = ho->saved[i] = ho->saved_from[i] = -1;
-	for (i = 0; i < ho->n; i++)
-		if ((ho->dup[i] = fcntl(ho->fd[i], F_DUPFD_CLOEXEC, base)) < 0)
-			return -errno;
-	/*
-	 * Most targets hold descriptors that are passed too (connections,
-	 * memfds): their duplicates can put them back, so only the others
-	 * need a copy of their own.
-	 */
-	for (i = 0; i < ho->n; i++) {
-		t = RESTART_FD_START + (int)i;
-		if ((ho->saved_flags[i] = fcntl(t, F_GETFD)) == -1)
-			continue;	/* nothing there */
-		if ((ho->saved_from[i] = handover_index(ho, t)) >= 0)
-			continue;
-		if ((ho->saved[i] = fcntl(t, F_DUPFD_CLOEXEC, base)) < 0)
-			return -errno;
-	}
+	text = (char *)(ps->name + n);
+	for (i = 0; i < n; i++)
+		ps->name[i] = text + (size_t)i * PASSED_NAME;
+	if (with_listen)
+		passed_add(ps, listen_fd, "listen", 0);
+	passed_add(ps, sfd, "state", 0);
+	for (i = 0; i < sf->npools; i++)
+		passed_add(ps, sf->pool[i], "pool.%u", i);
+	for (i = 0; i < sf->nsessions; i++)
+		passed_add(ps, sf->conn[i], "conn.%u", i);
 	return 0;
 }
 
-/* Put back every descriptor the exec was to take: nothing changed. */
-static void
-handover_undo(struct handover *ho)
-{
-	unsigned i;
-	int t, from;
-
-	for (i = 0; i < ho->n; i++) {
-		t = RESTART_FD_START + (int)i;
-		if (ho->saved_from[i] >= 0)
-			from = ho->dup[ho->saved_from[i]];
-		else if ((from = ho->saved[i]) < 0) {
-			close(t);	/* was not open: dup2 made it */
-			continue;
-		}
-		if (dup2(from, t) == -1 ||
-		    fcntl(t, F_SETFD, ho->saved_flags[i]) == -1)
-			fatal("restart: putting descriptor %d back", t);
-	}
-}
-
-/* "listen:state:pool:...:conn:..." */
+/* LISTEN_FDNAMES: the names joined by ':'. */
 static char *
-fd_names(const struct state_fds *sf)
+passed_names(const struct passed *ps)
 {
-	size_t len = sizeof("listen:state") + 5 * (size_t)sf->npools +
-		     5 * (size_t)sf->nsessions;
-	char *s = malloc(len), *p;
+	char *s = malloc((size_t)ps->n * PASSED_NAME + 1), *p;
 	unsigned i;
 
 	if (!s)
 		return NULL;
-	p = s + sprintf(s, "listen:state");
-	for (i = 0; i < sf->npools; i++)
-		p += sprintf(p, ":pool");
-	for (i = 0; i < sf->nsessions; i++)
-		p += sprintf(p, ":conn");
+	p = s;
+	*p = '\0';
+	for (i = 0; i < ps->n; i++)
+		p += sprintf(p, "%s%s", i ? ":" : "", ps->name[i]);
 	return s;
 }
 
 static void
-freeze_undo(struct handover *ho)
+freeze_undo(unsigned *nfrozen)
 {
 	struct dpool *p = dpool_first();
 	unsigned i;
 
-	for (i = 0; i < ho->nfrozen && p; i++, p = dpool_next(p))
+	for (i = 0; i < *nfrozen && p; i++, p = dpool_next(p))
 		dpool_share_thaw(p);
-	ho->nfrozen = 0;
+	*nfrozen = 0;
 }
 
 /* Every pool's share map to "all shared", or none of them. */
 static int
-freeze_all(struct handover *ho)
+freeze_all(unsigned *nfrozen)
 {
 	struct dpool *p;
 	int rc;
@@ -219,10 +172,10 @@ freeze_all(struct handover *ho)
 		if ((rc = dpool_share_freeze(p)) != 0) {
 			log_warnx("pool %s: share map: %s", p->name,
 				  strerror(-rc));
-			freeze_undo(ho);
+			freeze_undo(nfrozen);
 			return rc;
 		}
-		ho->nfrozen++;
+		(*nfrozen)++;
 	}
 	return 0;
 }
@@ -245,49 +198,8 @@ caught_signals(sigset_t *set)
 }
 
 /*
- * Pass the descriptors and exec.  Returns only if that failed, every
- * change undone, with -errno.
- */
-static int
-handover_exec(struct handover *ho, const char *names)
-{
-	char num[32];
-	unsigned i;
-	int rc, err;
-
-	if ((rc = handover_prepare(ho)) != 0) {
-		log_warnx("restart: cannot duplicate the descriptors to pass "
-			  "(%u): %s", ho->n, strerror(-rc));
-		return rc;
-	}
-	if ((rc = freeze_all(ho)) != 0)
-		return rc;
-	snprintf(num, sizeof(num), "%d", (int)getpid());
-	setenv("LISTEN_PID", num, 1);
-	snprintf(num, sizeof(num), "%u", ho->n);
-	setenv("LISTEN_FDS", num, 1);
-	setenv("LISTEN_FDNAMES", names, 1);
-	/* dup2 leaves the new descriptor without FD_CLOEXEC. */
-	for (i = 0; i < ho->n; i++)
-		if (dup2(ho->dup[i], RESTART_FD_START + (int)i) == -1)
-			break;
-	if (i == ho->n)
-		execv(exe_path, exe_argv);
-	err = -errno;
-	log_warnx("restart: cannot %s: %s", i == ho->n ? "execute" :
-		  "move the descriptors to pass", strerror(-err));
-	handover_undo(ho);
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
-	freeze_undo(ho);
-	return err;
-}
-
-/*
- * The new image reads the configuration file as it starts, and one that
- * does not read would stop it, every pool and client with it: refuse to
- * restart instead, as a reload keeps the running configuration.
+ * Does the configuration file load?  The new image reads it as it starts,
+ * and one that does not would stop it, every pool and client with it.
  */
 static bool
 config_readable(char *err, size_t len)
@@ -312,12 +224,12 @@ static void
 restart_now(void)
 {
 	char err[512];
-	struct handover ho = {0};
+	struct passed ps = {0};
 	struct state_fds sf;
 	sigset_t block, old;
+	unsigned nfrozen = 0;
 	char *names = NULL;
 	int sfd, rc;
-	unsigned i;
 
 	if (!exe_path[0]) {
 		log_warnx("restart: the daemon's binary is not known; going on");
@@ -343,27 +255,68 @@ restart_now(void)
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		return;
 	}
-	ho.n = 2 + sf.npools + sf.nsessions;
 	rc = -ENOMEM;
-	if ((ho.fd = malloc(ho.n * sizeof(int))) && (names = fd_names(&sf))) {
-		ho.fd[0] = listen_fd;
-		ho.fd[1] = sfd;
-		for (i = 0; i < sf.npools; i++)
-			ho.fd[2 + i] = sf.pool[i];
-		for (i = 0; i < sf.nsessions; i++)
-			ho.fd[2 + sf.npools + i] = sf.conn[i];
-		rc = handover_exec(&ho, names);
+	if (passed_build(&ps, sfd, &sf, true) == 0 &&
+	    (names = passed_names(&ps)) && (rc = freeze_all(&nfrozen)) == 0) {
+		rc = restart_exec(exe_path, exe_argv, ps.n, ps.fd, names);
+		freeze_undo(&nfrozen);
 	}
 	if (rc == -ENOMEM)
 		log_warnx("restart: out of memory");
 	log_warnx("restart: %s not executed; going on as before", exe_path);
-	handover_free(&ho);
-	free(ho.fd);
+	passed_free(&ps);
 	free(names);
 	close(sfd);
 	state_fds_free(&sf);
 	service_ready("restart failed; serving as before");
 	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+/*
+ * The same quiet moment, on a stop with systemd's store: the descriptors
+ * the exec would pass go to the store instead (not systemd's own
+ * listening socket: it has it), every one or none, and the loop ends.
+ * Whatever failed, the daemon stops as it always did.
+ */
+static void
+store_now(void)
+{
+	struct passed ps = {0};
+	struct state_fds sf;
+	unsigned nfrozen = 0;
+	int sfd, rc;
+
+	sfd = state_save(listen_activated, listen_path, now_ns(), &sf);
+	if (sfd < 0) {
+		log_warnx("stop: cannot save the state: %s; everything is "
+			  "freed", strerror(-sfd));
+		event_base_loopexit(loop_base, NULL);
+		return;
+	}
+	if ((rc = passed_build(&ps, sfd, &sf, !listen_activated)) != 0)
+		log_warnx("stop: out of memory");
+	else if (ps.n > fdstore_max()) {
+		log_warnx("stop: %u descriptors to keep, the fd store takes "
+			  "%u (FileDescriptorStoreMax=, FDSTORE=)", ps.n,
+			  fdstore_max());
+		rc = -ENOSPC;
+	} else if ((rc = freeze_all(&nfrozen)) == 0 &&
+		   (rc = fdstore_push(ps.n, ps.fd, ps.name)) != 0)
+		freeze_undo(&nfrozen);
+	if (rc == 0) {
+		stored = true;
+		log_info("stopping: %u pool%s, %llu blocks, %u client%s left "
+			 "in the fd store for the next start", sf.npools,
+			 sf.npools == 1 ? "" : "s",
+			 (unsigned long long)sf.nblocks, sf.nsessions,
+			 sf.nsessions == 1 ? "" : "s");
+	} else
+		log_warnx("stop: nothing left in the fd store (%s); every "
+			  "pool and client is freed", strerror(-rc));
+	passed_free(&ps);
+	close(sfd);
+	state_fds_free(&sf);
+	event_base_loopexit(loop_base, NULL);
 }
 
 static bool
@@ -385,7 +338,10 @@ restart_try(void)
 				 1000000, dropped ? ", dropped clients in the "
 				 "way" : "");
 		wanted = false;
-		restart_now();
+		if (to_store)
+			store_now();
+		else
+			restart_now();
 		return;
 	}
 	if (now - drop_at >= RESTART_QUIET_SEC * 1000000000ull) {
@@ -412,6 +368,16 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+want(bool store)
+{
+	wanted = true;
+	to_store = store;
+	dropped = 0;
+	wanted_at = drop_at = now_ns();
+	restart_try();
+}
+
+static void
 on_usr2(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig;
@@ -422,10 +388,31 @@ on_usr2(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_info("SIGUSR2: restarting in place at the first quiet moment");
-	wanted = true;
-	dropped = 0;
-	wanted_at = drop_at = now_ns();
-	restart_try();
+	want(false);
+}
+
+bool
+restart_stop(void)
+{
+	if (stored || fdstore_max() == 0)
+		return false;
+	if (wanted && to_store) {
+		log_info("the stop is already on its way");
+		return true;
+	}
+	log_info("stopping at the first quiet moment, leaving everything "
+		 "in systemd's fd store");
+	if (wanted)
+		to_store = true;	/* the stop overtakes a restart */
+	else
+		want(true);
+	return true;
+}
+
+bool
+restart_stored(void)
+{
+	return stored;
 }
 
 void
@@ -442,6 +429,7 @@ restart_setup(struct event_base *base, char **argv, int lfd,
 		exe_path[n] = '\0';
 	exe_argv = argv;
 	config_path = config_file;
+	loop_base = base;
 	listen_fd = lfd;
 	listen_activated = socket_activated;
 	snprintf(listen_path, sizeof(listen_path), "%s", socket_path);

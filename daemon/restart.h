@@ -24,4 +24,13 @@ void restart_setup(struct event_base *base, char **argv, int listen_fd,
 		   const char *config_file);
 void restart_teardown(void);
 
+/*
+ * SIGTERM or SIGINT: true if the stop goes through systemd's fd store
+ * (fdstore.h): at the first quiet moment the state and every descriptor
+ * go to the store and the loop exits.  false: stop now, as always.
+ */
+bool restart_stop(void);
+/* Does the store hold everything now (the socket file must stay)? */
+bool restart_stored(void);
+
 #endif /* POOLMGRD_RESTART_H */

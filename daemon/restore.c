@@ -26,13 +26,13 @@
 
 #include "state.pb-c.h"
 
+#include "fdstore.h"
 #include "log.h"
 #include "pool.h"
 #include "restore.h"
 #include "restore_check.h"
+#include "restore_fds.h"
 #include "session.h"
-
-#define RESTORE_FD_START 3	/* SD_LISTEN_FDS_START */
 
 /* What is being rebuilt, so that a failure can take it all down. */
 struct rebuild {
@@ -43,28 +43,6 @@ struct rebuild {
 	struct session **sessions;
 	char why[320];
 };
-
-/* The passed descriptors' names, split; NULL if they are not n. */
-static char **
-names_split(char *list, unsigned n)
-{
-	char **v = calloc(n + 1, sizeof(*v)), *save = NULL, *tok;
-	unsigned i = 0;
-
-	if (!v)
-		return NULL;
-	for (tok = strtok_r(list, ":", &save); tok;
-	     tok = strtok_r(NULL, ":", &save)) {
-		if (i == n)
-			break;
-		v[i++] = tok;
-	}
-	if (i != n || tok) {
-		free(v);
-		return NULL;
-	}
-	return v;
-}
 
 static struct dpool_params
 pool_params(const Poolmgrd__PoolState *ps)
@@ -269,7 +247,7 @@ teardown(struct rebuild *rb)
 	for (k = 0; rb->pools && rb->st && k < rb->st->n_pools; k++)
 		if (rb->pools[k])
 			dpool_destroy(rb->pools[k], false);
-	for (k = 1; k < rb->nfds; k++)
+	for (k = 1; rb->fds && k < rb->nfds; k++)
 		if (rb->fds[k] >= 0)
 			close(rb->fds[k]);
 }
@@ -292,54 +270,39 @@ publish(struct rebuild *rb, const struct restore_env *env)
 	}
 }
 
-/* The state and its checks; 0, or -EINVAL with rb->why. */
+/* The state, its descriptors in its order, and its checks. */
 static int
-load(struct rebuild *rb, char **names)
+load(struct rebuild *rb, struct passed_fds *pf)
 {
-	rb->st = state_load(rb->fds[1], rb->why, sizeof(rb->why));
+	if (pf->state < 0) {
+		snprintf(rb->why, sizeof(rb->why), "no state among the "
+			 "descriptors");
+		return -EINVAL;
+	}
+	rb->st = state_load(pf->state, rb->why, sizeof(rb->why));
 	if (!rb->st)
 		return -EINVAL;
-	if (state_check(rb->st, rb->fds, names, rb->nfds, rb->why,
-			sizeof(rb->why)) != 0)
+	if (rb->st->n_pools > POOL_MAX_POOLS ||
+	    rb->st->n_sessions > 1 << 24) {
+		snprintf(rb->why, sizeof(rb->why), "%zu pools, %zu clients",
+			 rb->st->n_pools, rb->st->n_sessions);
 		return -EINVAL;
+	}
+	rb->nfds = 2 + (unsigned)rb->st->n_pools + (unsigned)rb->st->n_sessions;
+	rb->fds = malloc(rb->nfds * sizeof(int));
 	rb->pools = calloc(rb->st->n_pools + 1, sizeof(*rb->pools));
 	rb->sessions = calloc(rb->st->n_sessions + 1, sizeof(*rb->sessions));
-	if (!rb->pools || !rb->sessions) {
+	if (!rb->fds || !rb->pools || !rb->sessions) {
+		rb->nfds = 0;
 		snprintf(rb->why, sizeof(rb->why), "out of memory");
 		return -ENOMEM;
 	}
-	return 0;
-}
-
-/* Take LISTEN_*: the descriptors if they name a state and are ours. */
-static int
-take_fds(struct rebuild *rb, char ***names, char **list)
-{
-	const char *pid = getenv("LISTEN_PID"), *nfds = getenv("LISTEN_FDS");
-	const char *fdnames = getenv("LISTEN_FDNAMES");
-	char *end;
-	long n;
-	unsigned i;
-
-	if (!pid || !nfds || !fdnames ||
-	    strncmp(fdnames, "listen:state", 12) != 0 ||
-	    strtol(pid, &end, 10) != (long)getpid() || *end)
-		return -1;
-	n = strtol(nfds, &end, 10);
-	if (*end || n < 2 || n > 1 << 24)
-		return -1;
-	rb->nfds = (unsigned)n;
-	if (!(rb->fds = malloc(rb->nfds * sizeof(int))) ||
-	    !(*list = strdup(fdnames)))
-		fatalx("out of memory");
-	for (i = 0; i < rb->nfds; i++) {
-		rb->fds[i] = RESTORE_FD_START + (int)i;
-		(void)fcntl(rb->fds[i], F_SETFD, FD_CLOEXEC);
-	}
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
-	*names = names_split(*list, rb->nfds);
+	if (restore_fds_place(pf, (unsigned)rb->st->n_pools,
+			      (unsigned)rb->st->n_sessions, rb->fds, rb->why,
+			      sizeof(rb->why)) != 0 ||
+	    state_check(rb->st, rb->fds, rb->nfds, rb->why,
+			sizeof(rb->why)) != 0)
+		return -EINVAL;
 	return 0;
 }
 
@@ -347,18 +310,16 @@ int
 restore_incoming(const struct restore_env *env, struct restored *out)
 {
 	struct rebuild rb = {0};
-	char **names = NULL, *list = NULL;
+	struct passed_fds pf;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	out->listen_fd = -1;
-	if (take_fds(&rb, &names, &list) != 0)
+	if (restore_fds_take(&pf) != 0)
 		return -1;
-	if (!names) {
-		snprintf(rb.why, sizeof(rb.why), "LISTEN_FDNAMES does not "
-			 "name %u descriptors", rb.nfds);
-		rc = -EINVAL;
-	} else if ((rc = load(&rb, names)) == 0)
+	if (fdstore_max() > 0)
+		out->stored = restore_fds_ours(&pf);
+	if ((rc = load(&rb, &pf)) == 0)
 		rc = build(&rb);
 	if (rc == 0) {
 		publish(&rb, env);
@@ -378,18 +339,22 @@ restore_incoming(const struct restore_env *env, struct restored *out)
 		teardown(&rb);
 	}
 	/* The listening socket is kept whatever else failed, if it is one. */
-	if (state_check_listener(rb.fds[0])) {
-		out->listen_fd = rb.fds[0];
-		if (rc != 0 && rb.st)
+	if (pf.listen >= 0 && state_check_listener(pf.listen)) {
+		int fl = fcntl(pf.listen, F_GETFL);
+
+		/* systemd's socket comes blocking; accept must not block. */
+		if (fl == -1 || fcntl(pf.listen, F_SETFL, fl | O_NONBLOCK) == -1)
+			fatal("fcntl on the passed socket");
+		out->listen_fd = pf.listen;
+		if (rb.st)
 			out->socket_activated = rb.st->socket_activated;
-	} else
-		close(rb.fds[0]);
+	} else if (pf.listen >= 0)
+		close(pf.listen);
+	restore_fds_free(&pf);
 	if (rb.st)
 		poolmgrd__state__free_unpacked(rb.st, NULL);
 	free(rb.pools);
 	free(rb.sessions);
 	free(rb.fds);
-	free(names);
-	free(list);
 	return rc == 0 ? 1 : 0;
 }

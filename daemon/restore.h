@@ -30,11 +30,14 @@ struct restored {
 	unsigned npools, nsessions;
 	uint64_t nblocks;
 	uint64_t saved_at_ns;		/* CLOCK_MONOTONIC, the old image's */
+	char *stored;			/* names to take out of systemd's
+					 * store once ready, or NULL (free) */
 };
 
 /*
- * If this image was executed by a restart in place (LISTEN_FDNAMES names
- * a state, LISTEN_PID is ours): 1 and everything restored, or 0 with the
+ * If this image was executed by a restart in place, or started with what
+ * a stop left in systemd's fd store (LISTEN_FDNAMES names a descriptor of
+ * a restart, LISTEN_PID is ours): 1 and everything restored, or 0 with the
  * state refused (logged) and only out->listen_fd kept, if it was good.
  * -1: no restart handed anything over; the environment is left for
  * socket activation (service.c).

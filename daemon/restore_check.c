@@ -180,8 +180,8 @@ check_session(const Poolmgrd__State *st, size_t k, char *why, size_t len)
 }
 
 int
-state_check(const Poolmgrd__State *st, const int *fds, char *const *names,
-	    unsigned n, char *why, size_t len)
+state_check(const Poolmgrd__State *st, const int *fds, unsigned n,
+	    char *why, size_t len)
 {
 	size_t i;
 	int rc;
@@ -194,14 +194,12 @@ state_check(const Poolmgrd__State *st, const int *fds, char *const *names,
 	    n != 2 + st->n_pools + st->n_sessions)
 		return why_set(why, len, "%u descriptors for %zu pools and "
 			       "%zu clients", n, st->n_pools, st->n_sessions);
-	if (strcmp(names[0], "listen") || strcmp(names[1], "state") ||
-	    !state_check_listener(fds[0]))
-		return why_set(why, len, "no listening socket first");
+	if (!state_check_listener(fds[0]))
+		return why_set(why, len, "no listening socket");
 	for (i = 0; i < st->n_pools; i++) {
 		if ((rc = check_pool(st, i, why, len)) != 0)
 			return rc;
-		if (strcmp(names[2 + i], "pool") ||
-		    !is_pool_memfd(fds[2 + i], st->pools[i]->size))
+		if (!is_pool_memfd(fds[2 + i], st->pools[i]->size))
 			return why_set(why, len, "pool %s: descriptor %d is "
 				       "not its memfd", st->pools[i]->name,
 				       fds[2 + i]);
@@ -211,7 +209,7 @@ state_check(const Poolmgrd__State *st, const int *fds, char *const *names,
 
 		if ((rc = check_session(st, i, why, len)) != 0)
 			return rc;
-		if (strcmp(names[f], "conn") || !is_connection(fds[f]))
+		if (!is_connection(fds[f]))
 			return why_set(why, len, "client %zu: descriptor %d "
 				       "is not a connection", i, fds[f]);
 	}

@@ -14,11 +14,11 @@
 Poolmgrd__State *state_load(int fd, char *why, size_t len);
 
 /*
- * 0, or -EINVAL with why: fds[0 .. n) are the passed descriptors, names
- * their names (listen, state, a pool per pool, a conn per session).
+ * 0, or -EINVAL with why: fds[0 .. n) are the passed descriptors in the
+ * state's order (restore_fds.h): listen, state, its pools, its sessions.
  */
-int state_check(const Poolmgrd__State *st, const int *fds,
-		char *const *names, unsigned n, char *why, size_t len);
+int state_check(const Poolmgrd__State *st, const int *fds, unsigned n,
+		char *why, size_t len);
 
 /* Is fd a listening Unix SOCK_SEQPACKET socket? */
 int state_check_listener(int fd);

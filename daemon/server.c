@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "dispatch.h"
+#include "fdstore.h"
 #include "log.h"
 #include "memtrim.h"
 #include "peer.h"
@@ -375,7 +376,8 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 	(void)arg;
 	log_info("signal %d: stopping", (int)sig);
 	service_stopping();
-	event_base_loopexit(base, NULL);
+	if (!restart_stop())
+		event_base_loopexit(base, NULL);
 }
 
 /* Is a daemon answering on path? */
@@ -565,6 +567,11 @@ server_run(const struct server_opts *o, struct config *cf)
 	/* Ready only now: the socket accepts and the configured pools exist. */
 	status_line(line, sizeof(line));
 	service_ready(line);
+	/* Taken: a crash or a failed start must not find them again. */
+	if (restarted >= 0 && rs.stored) {
+		fdstore_remove(rs.stored);
+		free(rs.stored);
+	}
 
 	event_base_dispatch(base);
 
@@ -585,7 +592,8 @@ server_run(const struct server_opts *o, struct config *cf)
 	close(lfd);
 	if (reserve_fd >= 0)
 		close(reserve_fd);
-	if (!socket_activated)	/* systemd owns a socket it passed */
+	/* systemd owns a socket it passed, or its store holds ours. */
+	if (!socket_activated && !restart_stored())
 		unlink(server_socket);
 	event_base_free(base);
 	log_info("stopped");

@@ -1,7 +1,7 @@
 /*
  * itest_restore.c - the new image's side of a restart in place, fed
  * states made by hand: the daemon is started exactly as a restart starts
- * it (LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES=listen:state:pool:conn, the
+ * it (LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES=listen:state:pool.0:conn.0,
  * descriptors at 3, 4, 5, 6), with a state that is whole or wrong in one
  * way.
  *
@@ -157,7 +157,7 @@ exec_daemon(const struct run *r, int *fds, int n)
 	setenv("LISTEN_PID", num, 1);
 	snprintf(num, sizeof(num), "%d", n);
 	setenv("LISTEN_FDS", num, 1);
-	setenv("LISTEN_FDNAMES", "listen:state:pool:conn", 1);
+	setenv("LISTEN_FDNAMES", "listen:state:pool.0:conn.0", 1);
 	snprintf(bin, sizeof(bin), "%s/poolmgrd", harness_build());
 	execl(bin, "poolmgrd", "-s", r->sock, (char *)NULL);
 	fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));

@@ -677,6 +677,373 @@ socket_activation(void **state)
 	assert_int_equal(stat(a->sock, &sb), 0);
 }
 
+/*
+ * systemd's fd store, played here: a listening socket of our own passed
+ * as poolmgrd.socket's, FDSTORE= in the environment as the unit sets it,
+ * every FDSTORE=1 message received with its descriptor, and a second
+ * start given exactly those descriptors and names, in another order.
+ */
+#define STORE_MAX	64
+#define STORE_FDS	1282	/* FileDescriptorStoreMax= of the unit */
+
+struct store {
+	struct notified n;
+	int lfd;		/* "poolmgrd.socket" */
+	int fd[STORE_MAX];
+	char name[STORE_MAX][256];
+	unsigned nfds;
+	unsigned removed;	/* FDSTOREREMOVE=1 received */
+	char removed_names[1024];
+};
+
+/*
+ * One notification, and the descriptor an FDSTORE=1 carries: stored under
+ * its FDNAME=.  0, or -1 on timeout.
+ */
+static int
+store_recv(struct store *st, int timeout_ms, char *buf, size_t len)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(struct ucred)) +
+			 CMSG_SPACE(4 * sizeof(int))];
+	} control;
+	struct pollfd pfd = {.fd = st->n.nfd, .events = POLLIN};
+	struct iovec iov = {.iov_base = buf, .iov_len = len - 1};
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control.buf, .msg_controllen = sizeof(control),
+	};
+	struct cmsghdr *cm;
+	const char *name;
+	ssize_t got;
+	int fd = -1;
+
+	if (poll(&pfd, 1, timeout_ms < 0 ? 0 : timeout_ms) != 1)
+		return -1;
+	got = recvmsg(st->n.nfd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (got < 0)
+		return -1;
+	buf[got] = '\0';
+	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_RIGHTS) {
+			assert_int_equal(cm->cmsg_len, CMSG_LEN(sizeof(int)));
+			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+		}
+	if (notify_line(buf, "FDSTORE=1")) {
+		name = notify_line(buf, "FDNAME=");
+		if (fd < 0 || !name)
+			fail_msg("FDSTORE=1 without a descriptor or FDNAME=: "
+				 "'%s'", buf);
+		assert_true(st->nfds < STORE_MAX);
+		assert_int_equal(strchr(name, ':'), NULL);
+		snprintf(st->name[st->nfds], sizeof(st->name[0]), "%.*s",
+			 (int)strcspn(name, "\n"), name);
+		st->fd[st->nfds++] = fd;
+	} else if (fd >= 0)
+		fail_msg("a descriptor with '%s'", buf);
+	if (notify_line(buf, "FDSTOREREMOVE=1")) {
+		name = notify_line(buf, "FDNAME=");
+		assert_non_null(name);
+		snprintf(st->removed_names + strlen(st->removed_names),
+			 sizeof(st->removed_names) -
+			 strlen(st->removed_names), "%.*s:",
+			 (int)strcspn(name, "\n"), name);
+		st->removed++;
+	}
+	return 0;
+}
+
+static int
+store_wait(struct store *st, const char *want, int timeout_ms, char *buf,
+	   size_t len)
+{
+	long long deadline = now_ms() + timeout_ms;
+
+	while (store_recv(st, (int)(deadline - now_ms()), buf, len) == 0)
+		if (notify_line(buf, want))
+			return 0;
+	fprintf(stderr, "no %s within %d ms\n", want, timeout_ms);
+	print_file("poolmgrd's log", st->n.log);
+	return -1;
+}
+
+/*
+ * In the child: as systemd starts the service, the socket first, then
+ * the store's descriptors (last received first: its order is not ours).
+ */
+static void
+exec_stored(const struct store *st, const char *fdstore)
+{
+	char bin[256], val[32], names[4096];
+	int fd = open(st->n.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		      0644), hi[STORE_MAX + 1];
+	unsigned i, n = 1 + st->nfds;
+
+	if (fd >= 0)
+		dup2(fd, 2);
+	hi[0] = fcntl(st->lfd, F_DUPFD, 100);
+	snprintf(names, sizeof(names), "poolmgrd.socket");
+	for (i = 0; i < st->nfds; i++) {
+		unsigned k = st->nfds - 1 - i;
+
+		hi[1 + i] = fcntl(st->fd[k], F_DUPFD, 100);
+		snprintf(names + strlen(names), sizeof(names) - strlen(names),
+			 ":%s", st->name[k]);
+	}
+	for (i = 0; i < n; i++)
+		dup2(hi[i], 3 + (int)i);
+	unsetenv("WATCHDOG_USEC");
+	unsetenv("WATCHDOG_PID");
+	setenv("NOTIFY_SOCKET", st->n.notify, 1);
+	if (fdstore)
+		setenv("FDSTORE", fdstore, 1);
+	else
+		unsetenv("FDSTORE");
+	snprintf(val, sizeof(val), "%d", (int)getpid());
+	setenv("LISTEN_PID", val, 1);
+	snprintf(val, sizeof(val), "%u", n);
+	setenv("LISTEN_FDS", val, 1);
+	setenv("LISTEN_FDNAMES", names, 1);
+	snprintf(bin, sizeof(bin), "%s/poolmgrd", harness_build());
+	execl(bin, "poolmgrd", "--verbose", "--socket", st->n.sock,
+	      "--config", st->n.conf, (char *)NULL);
+	_exit(127);
+}
+
+/* Start with the socket and what the store holds; wait for READY=1. */
+static void
+store_start(struct store *st, const char *fdstore)
+{
+	char msg[1024];
+	unsigned i;
+
+	st->n.pid = fork();
+	assert_true(st->n.pid >= 0);
+	if (st->n.pid == 0)
+		exec_stored(st, fdstore);
+	guard(0, st->n.pid);
+	/* As systemd: the service has them now; the store keeps its own. */
+	for (i = 0; i < st->nfds; i++)
+		close(st->fd[i]);
+	st->nfds = 0;
+	assert_int_equal(store_wait(st, "READY=1", START_TIMEOUT_MS, msg,
+				    sizeof(msg)), 0);
+	assert_int_equal(st->removed, 0);
+}
+
+/* SIGTERM: STOPPING=1, exit 0, then whatever is still queued. */
+static void
+store_stop(struct store *st)
+{
+	char msg[1024];
+	int rc;
+
+	assert_int_equal(kill(st->n.pid, SIGTERM), 0);
+	assert_int_equal(store_wait(st, "STOPPING=1", EVENT_TIMEOUT_MS, msg,
+				    sizeof(msg)), 0);
+	rc = wait_exit(st->n.pid, STOP_TIMEOUT_MS);
+	st->n.pid = 0;
+	guard(0, 0);
+	if (rc != 0) {
+		print_file("poolmgrd's log", st->n.log);
+		fail_msg("poolmgrd stopped with %d after SIGTERM, not 0", rc);
+	}
+	while (store_recv(st, 0, msg, sizeof(msg)) == 0)
+		;
+}
+
+static bool
+stored_name(const struct store *st, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < st->nfds; i++)
+		if (strcmp(st->name[i], name) == 0)
+			return true;
+	return false;
+}
+
+static void
+store_init(struct store *st, const char *config)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+
+	notified_init(&st->n, config);
+	st->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	assert_true(st->lfd >= 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", st->n.sock);
+	assert_int_equal(bind(st->lfd, (struct sockaddr *)&sun, sizeof(sun)),
+			 0);
+	assert_int_equal(chmod(st->n.sock, 0666), 0);
+	assert_int_equal(listen(st->lfd, 16), 0);
+}
+
+static int
+store_setup(void **state)
+{
+	struct store *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return -1;
+	st->n.nfd = st->lfd = -1;
+	*state = st;
+	guard_test(GUARD_SEC);
+	return 0;
+}
+
+static int
+store_teardown(void **state)
+{
+	struct store *st = *state;
+	unsigned i;
+
+	if (st->n.pid > 0) {
+		kill(st->n.pid, SIGKILL);
+		waitpid(st->n.pid, NULL, 0);
+		guard(0, 0);
+	}
+	for (i = 0; i < st->nfds; i++)
+		close(st->fd[i]);
+	harness_close_fd(&st->lfd);
+	harness_close_fd(&st->n.nfd);
+	if (st->n.dir[0])
+		remove_tree(st->n.dir);
+	free(st);
+	*state = NULL;
+	guard_test(0);
+	return 0;
+}
+
+#define STORE_CONFIG "[daemon]\nsocket_mode = 0666\n[pool s]\nsize = 4M\n"
+#define STORE_BLOCKS 8
+
+/*
+ * systemctl restart: SIGTERM pushes the state, the pool and the client's
+ * connection (not the socket systemd passed), each named; the next start
+ * given them in another order restores everything, takes every name out
+ * of the store after READY=1, and the client carries on with its handle
+ * and its blocks, the pool's statistics as they were.
+ */
+static void
+fdstore_restart(void **state)
+{
+	struct store *st = *state;
+	struct pool_stats before, after;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off[STORE_BLOCKS], more;
+	char val[16], msg[1024], want[64];
+	unsigned i;
+
+	store_init(st, STORE_CONFIG);
+	snprintf(val, sizeof(val), "%d", STORE_FDS);
+	store_start(st, val);
+	EXPECT_RC(pool_connect(st->n.sock, &c), 0);
+	EXPECT_RC(pool_open(c, "s", &p), 0);
+	for (i = 0; i < STORE_BLOCKS; i++) {
+		EXPECT_RC(pool_alloc(p, 1000 + 20000 * i, &off[i]), 0);
+		memset(pool_ptr(p, off[i]), 'a' + (int)i, 1000 + 20000 * i);
+	}
+	EXPECT_RC(pool_free(p, off[0]), 0);
+	EXPECT_RC(pool_stats(p, &before), 0);
+
+	store_stop(st);
+	for (i = 0; i < st->nfds; i++)
+		print_message("stored %s\n", st->name[i]);
+	if (st->nfds != 3)
+		fail_msg("%u descriptors stored, expected the state, pool.0 "
+			 "and conn.0", st->nfds);
+	assert_true(stored_name(st, "state"));
+	assert_true(stored_name(st, "pool.0"));
+	assert_true(stored_name(st, "conn.0"));
+	assert_true(file_contains(st->n.log, "left in the fd store"));
+
+	store_start(st, val);
+	assert_true(file_contains(st->n.log, "restarted in place: 1 pool"));
+	/* After READY=1: every name out of the store. */
+	while (st->removed < 3 && store_recv(st, EVENT_TIMEOUT_MS, msg,
+					     sizeof(msg)) == 0)
+		;
+	print_message("removed from the store: %s\n", st->removed_names);
+	assert_int_equal(st->removed, 3);
+	for (i = 0; i < 3; i++) {
+		snprintf(want, sizeof(want), "%s:", i == 0 ? "state" :
+			 i == 1 ? "pool.0" : "conn.0");
+		assert_non_null(strstr(st->removed_names, want));
+	}
+
+	/* The client: same connection, handle and blocks. */
+	EXPECT_RC(pool_stats(p, &after), 0);
+	assert_int_equal(after.allocated_bytes, before.allocated_bytes);
+	assert_int_equal(after.requested_bytes, before.requested_bytes);
+	assert_int_equal(after.live_blocks, before.live_blocks);
+	assert_int_equal(after.allocs, before.allocs);
+	assert_int_equal(after.frees, before.frees);
+	assert_int_equal(after.clients, before.clients);
+	for (i = 1; i < STORE_BLOCKS; i++) {
+		const unsigned char *b = pool_ptr(p, off[i]);
+		size_t k, len = 1000 + 20000 * i;
+
+		for (k = 0; k < len; k++)
+			if (b[k] != 'a' + i)
+				fail_msg("block %u byte %zu: %#x after the "
+					 "restart", i, k, b[k]);
+	}
+	EXPECT_RC(pool_free(p, off[1]), 0);
+	EXPECT_RC(pool_free(p, off[0]), -EINVAL);	/* freed before */
+	EXPECT_RC(pool_alloc(p, 4096, &more), 0);
+	EXPECT_RC(pool_stats(p, &after), 0);
+	/* Frees the client had cached may go to the daemon now too. */
+	assert_true(after.frees > before.frees);
+	pool_close(p);
+	pool_disconnect(c);
+	assert_false(st->n.foreign);
+}
+
+/*
+ * Without FDSTORE= (no FileDescriptorStoreMax=), or with too few for the
+ * descriptors (3 here, FDSTORE=2): a SIGTERM pushes nothing and stops as
+ * it always did, the client's connection reset.
+ */
+static void
+no_store(struct store *st, const char *fdstore)
+{
+	struct pool_stats ps;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+
+	store_init(st, STORE_CONFIG);
+	store_start(st, fdstore);
+	EXPECT_RC(pool_connect(st->n.sock, &c), 0);
+	EXPECT_RC(pool_open(c, "s", &p), 0);
+	EXPECT_RC(pool_alloc(p, 4096, &off), 0);
+	store_stop(st);
+	if (st->nfds)
+		fail_msg("%u descriptors stored, %s first", st->nfds,
+			 st->name[0]);
+	assert_true(pool_stats(p, &ps) < 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+static void
+fdstore_unset_stores_nothing(void **state)
+{
+	no_store(*state, NULL);
+}
+
+static void
+fdstore_too_small_stores_nothing(void **state)
+{
+	struct store *st = *state;
+
+	no_store(st, "2");
+	assert_true(file_contains(st->n.log, "the fd store takes 2"));
+}
+
 int
 main(void)
 {
@@ -689,6 +1056,12 @@ main(void)
 						notified_teardown),
 		cmocka_unit_test_setup_teardown(watchdog_pings, notified_setup,
 						notified_teardown),
+		cmocka_unit_test_setup_teardown(fdstore_restart, store_setup,
+						store_teardown),
+		cmocka_unit_test_setup_teardown(fdstore_unset_stores_nothing,
+						store_setup, store_teardown),
+		cmocka_unit_test_setup_teardown(fdstore_too_small_stores_nothing,
+						store_setup, store_teardown),
 	};
 
 	return cmocka_run_group_tests_name("poolmgrd under systemd", tests,

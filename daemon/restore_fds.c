@@ -1,0 +1,252 @@
+/*
+ * restore_fds.c - the descriptors handed over, sorted by their names.
+ *
+ * systemd's store gives them back in no set order, so nothing here goes
+ * by position: each name says what it is and, for a pool or a client,
+ * its index in the state.  A name twice, an index the state does not
+ * have, or a pool without its memfd refuses the state whole (restore.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "restore_check.h"
+#include "restore_fds.h"
+
+#define FDS_START 3		/* SD_LISTEN_FDS_START */
+#define FDS_MAX (1 << 24)
+
+enum fd_kind { FD_OTHER, FD_LISTEN, FD_STATE, FD_POOL, FD_CONN };
+
+/* "pool.<i>": the index, or -1 (digits only, no leading zero). */
+static long
+name_index(const char *name, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	const char *d = name + n;
+	char *end;
+	long i;
+
+	if (strncmp(name, prefix, n) != 0 || *d < '0' || *d > '9' ||
+	    (*d == '0' && d[1]))
+		return -1;
+	i = strtol(d, &end, 10);
+	return *end || i >= FDS_MAX ? -1 : i;
+}
+
+static enum fd_kind
+name_kind(const char *name, long *index)
+{
+	*index = 0;
+	if (strcmp(name, "listen") == 0)
+		return FD_LISTEN;
+	if (strcmp(name, "state") == 0)
+		return FD_STATE;
+	if ((*index = name_index(name, "pool.")) >= 0)
+		return FD_POOL;
+	if ((*index = name_index(name, "conn.")) >= 0)
+		return FD_CONN;
+	return FD_OTHER;
+}
+
+static int
+split(struct passed_fds *pf)
+{
+	char *save = NULL, *tok;
+	unsigned i = 0;
+
+	for (tok = strtok_r(pf->list, ":", &save); tok && i < pf->n;
+	     tok = strtok_r(NULL, ":", &save))
+		pf->name[i++] = tok;
+	return i == pf->n && !tok ? 0 : -1;
+}
+
+int
+restore_fds_take(struct passed_fds *pf)
+{
+	const char *pid = getenv("LISTEN_PID"), *nfds = getenv("LISTEN_FDS");
+	const char *names = getenv("LISTEN_FDNAMES");
+	char *end;
+	long n, index;
+	unsigned i;
+	bool ours = false;
+
+	memset(pf, 0, sizeof(*pf));
+	pf->listen = pf->state = -1;
+	if (!pid || !nfds || !names ||
+	    strtol(pid, &end, 10) != (long)getpid() || *end)
+		return -1;
+	n = strtol(nfds, &end, 10);
+	if (*end || n < 1 || n > FDS_MAX)
+		return -1;
+	pf->n = (unsigned)n;
+	if (!(pf->fd = malloc(pf->n * sizeof(int))) ||
+	    !(pf->name = calloc(pf->n, sizeof(char *))) ||
+	    !(pf->list = strdup(names)))
+		fatalx("out of memory");
+	if (split(pf) != 0) {
+		restore_fds_free(pf);
+		return -1;
+	}
+	for (i = 0; i < pf->n; i++)
+		if (name_kind(pf->name[i], &index) != FD_OTHER)
+			ours = true;
+	if (!ours) {
+		restore_fds_free(pf);
+		return -1;
+	}
+	for (i = 0; i < pf->n; i++) {
+		pf->fd[i] = FDS_START + (int)i;
+		(void)fcntl(pf->fd[i], F_SETFD, FD_CLOEXEC);
+		switch (name_kind(pf->name[i], &index)) {
+		case FD_STATE:
+			if (pf->state < 0)
+				pf->state = pf->fd[i];
+			break;
+		case FD_LISTEN:
+			pf->listen = pf->fd[i];
+			break;
+		default:
+			break;
+		}
+	}
+	/* Else systemd's own: the first listening socket of another name. */
+	for (i = 0; pf->listen < 0 && i < pf->n; i++)
+		if (name_kind(pf->name[i], &index) == FD_OTHER &&
+		    state_check_listener(pf->fd[i]))
+			pf->listen = pf->fd[i];
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	return 0;
+}
+
+static int why_set(char *, size_t, const char *, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int
+why_set(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* A connection whose client has hung up: it reads end of file at once. */
+static int
+hung_up(void)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		       0, sv) == -1)
+		return -1;
+	close(sv[1]);
+	return sv[0];
+}
+
+int
+restore_fds_place(struct passed_fds *pf, unsigned npools,
+		  unsigned nsessions, int *fds, char *why, size_t len)
+{
+	unsigned total = 2 + npools + nsessions, i, f, gone = 0;
+	long index;
+
+	for (i = 0; i < total; i++)
+		fds[i] = -1;
+	fds[0] = pf->listen;
+	for (i = 0; i < pf->n; i++) {
+		switch (name_kind(pf->name[i], &index)) {
+		case FD_POOL:
+			if ((unsigned long)index >= npools)
+				return why_set(why, len, "%s: the state has %u "
+					       "pools", pf->name[i], npools);
+			f = 2 + (unsigned)index;
+			break;
+		case FD_CONN:
+			if ((unsigned long)index >= nsessions)
+				return why_set(why, len, "%s: the state has %u "
+					       "clients", pf->name[i],
+					       nsessions);
+			f = 2 + npools + (unsigned)index;
+			break;
+		case FD_STATE:
+			f = 1;
+			break;
+		default:
+			continue;
+		}
+		if (fds[f] >= 0)
+			return why_set(why, len, "%s twice", pf->name[i]);
+		fds[f] = pf->fd[i];
+		pf->fd[i] = -1;
+	}
+	if (fds[0] < 0)
+		return why_set(why, len, "no listening socket");
+	for (i = 0; i < npools; i++)
+		if (fds[2 + i] < 0)
+			return why_set(why, len, "no pool.%u", i);
+	for (i = 0; i < nsessions; i++) {
+		if (fds[2 + npools + i] >= 0)
+			continue;
+		if ((fds[2 + npools + i] = hung_up()) < 0)
+			return why_set(why, len, "socketpair: %s",
+				       strerror(errno));
+		gone++;
+	}
+	if (gone)
+		log_info("restart in place: %u client%s hung up while the "
+			 "daemon was stopped; %s handles close now", gone,
+			 gone == 1 ? "" : "s", gone == 1 ? "its" : "their");
+	return 0;
+}
+
+char *
+restore_fds_ours(const struct passed_fds *pf)
+{
+	size_t len = 1;
+	unsigned i;
+	long index;
+	char *s;
+
+	for (i = 0; i < pf->n; i++)
+		len += strlen(pf->name[i]) + 1;
+	if (!(s = malloc(len)))
+		return NULL;
+	*s = '\0';
+	for (i = 0; i < pf->n; i++) {
+		if (name_kind(pf->name[i], &index) == FD_OTHER)
+			continue;
+		if (*s)
+			strcat(s, ":");
+		strcat(s, pf->name[i]);
+	}
+	return s;
+}
+
+void
+restore_fds_free(struct passed_fds *pf)
+{
+	unsigned i;
+
+	for (i = 0; pf->fd && i < pf->n; i++)
+		if (pf->fd[i] >= 0 && pf->fd[i] != pf->listen)
+			close(pf->fd[i]);
+	free(pf->fd);
+	free(pf->name);
+	free(pf->list);
+	pf->fd = NULL;
+	pf->name = NULL;
+	pf->list = NULL;
+	pf->n = 0;
+}

@@ -1,0 +1,46 @@
+/*
+ * restore_fds.h - the descriptors a restart in place hands over, by name:
+ * after an exec (restart_exec.c) in the order they were passed, from
+ * systemd's fd store (fdstore.c) in any order and beside the sockets of
+ * poolmgrd.socket.  Names say which each is: "listen", "state",
+ * "pool.<i>", "conn.<i>"; any other name is a socket systemd passed.
+ */
+#ifndef POOLMGRD_RESTORE_FDS_H
+#define POOLMGRD_RESTORE_FDS_H
+
+#include <stddef.h>
+
+struct passed_fds {
+	unsigned n;
+	int *fd;		/* -1 once placed or closed */
+	char **name;
+	char *list;		/* LISTEN_FDNAMES, split in place */
+	int listen, state;	/* -1: none */
+};
+
+/*
+ * Take LISTEN_*, if they are ours (LISTEN_PID) and name any descriptor a
+ * restart passes: 0, with the environment cleared and every descriptor
+ * close-on-exec.  -1: nothing for a restart; the environment is left for
+ * socket activation (service.c).
+ */
+int restore_fds_take(struct passed_fds *pf);
+
+/*
+ * Put the descriptors of a state with npools and nsessions in its order,
+ * fds[0 .. 2 + npools + nsessions): the listening socket, the state, each
+ * pool's memfd, each client's connection.  A client's connection that
+ * systemd's store dropped (it does when the client hangs up) becomes one
+ * already hung up: the client is restored and goes at once.  0, or
+ * -EINVAL with why.
+ */
+int restore_fds_place(struct passed_fds *pf, unsigned npools,
+		      unsigned nsessions, int *fds, char *why, size_t len);
+
+/* The names a restart passes, ':'-separated (to take out of the store). */
+char *restore_fds_ours(const struct passed_fds *pf);
+
+/* Close every descriptor not placed, but the listening socket; free. */
+void restore_fds_free(struct passed_fds *pf);
+
+#endif /* POOLMGRD_RESTORE_FDS_H */
