@@ -98,11 +98,15 @@ passed_free(struct passed *ps)
 	ps->name = NULL;
 }
 
+/* Named what, or what.index when index is not -1. */
 static void
-passed_add(struct passed *ps, int fd, const char *fmt, unsigned i)
+passed_add(struct passed *ps, int fd, const char *what, long index)
 {
 	ps->fd[ps->n] = fd;
-	snprintf(ps->name[ps->n], PASSED_NAME, fmt, i);
+	if (index < 0)
+		snprintf(ps->name[ps->n], PASSED_NAME, "%s", what);
+	else
+		snprintf(ps->name[ps->n], PASSED_NAME, "%s.%ld", what, index);
 	ps->n++;
 }
 
@@ -125,12 +129,12 @@ passed_build(struct passed *ps, int sfd, const struct state_fds *sf,
 	for (i = 0; i < n; i++)
 		ps->name[i] = text + (size_t)i * PASSED_NAME;
 	if (with_listen)
-		passed_add(ps, listen_fd, "listen", 0);
-	passed_add(ps, sfd, "state", 0);
+		passed_add(ps, listen_fd, "listen", -1);
+	passed_add(ps, sfd, "state", -1);
 	for (i = 0; i < sf->npools; i++)
-		passed_add(ps, sf->pool[i], "pool.%u", i);
+		passed_add(ps, sf->pool[i], "pool", i);
 	for (i = 0; i < sf->nsessions; i++)
-		passed_add(ps, sf->conn[i], "conn.%u", i);
+		passed_add(ps, sf->conn[i], "conn", i);
 	return 0;
 }
 

@@ -11,7 +11,17 @@
  *                      the configured pools; SIGHUP gives RELOADING=1 with
  *                      MONOTONIC_USEC=, then READY=1 once the new pools
  *                      exist; SIGTERM gives STOPPING=1 and exit 0;
- *   watchdog           WATCHDOG_USEC=200000 gives WATCHDOG=1 every 100 ms.
+ *   watchdog           WATCHDOG_USEC=200000 gives WATCHDOG=1 every 100 ms;
+ *   fd store           with FDSTORE= set, SIGTERM pushes the state, each
+ *                      pool and each connection (and the daemon's own
+ *                      socket, never systemd's), each named, and a start
+ *                      given them back in another order restores them: a
+ *                      client carries on across the stop; a connection
+ *                      dropped from the store (its client hung up) is
+ *                      closed alone; a store without a pool is refused
+ *                      whole; every name goes out of the store after
+ *                      READY=1.  Without FDSTORE=, or with too small a
+ *                      one, nothing is pushed and the stop frees all.
  *
  * Every notification must come from the daemon's own pid (NotifyAccess=main).
  * Every wait has a deadline, and an alarm kills the daemons and fails the
@@ -779,18 +789,21 @@ exec_stored(const struct store *st, const char *fdstore)
 	char bin[256], val[32], names[4096];
 	int fd = open(st->n.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 		      0644), hi[STORE_MAX + 1];
-	unsigned i, n = 1 + st->nfds;
+	unsigned i, n = 0;
 
 	if (fd >= 0)
 		dup2(fd, 2);
-	hi[0] = fcntl(st->lfd, F_DUPFD, 100);
-	snprintf(names, sizeof(names), "poolmgrd.socket");
+	names[0] = '\0';
+	if (st->lfd >= 0) {	/* else it binds its own socket */
+		hi[n++] = fcntl(st->lfd, F_DUPFD_CLOEXEC, 100);
+		snprintf(names, sizeof(names), "poolmgrd.socket");
+	}
 	for (i = 0; i < st->nfds; i++) {
 		unsigned k = st->nfds - 1 - i;
 
-		hi[1 + i] = fcntl(st->fd[k], F_DUPFD, 100);
+		hi[n++] = fcntl(st->fd[k], F_DUPFD_CLOEXEC, 100);
 		snprintf(names + strlen(names), sizeof(names) - strlen(names),
-			 ":%s", st->name[k]);
+			 "%s%s", *names ? ":" : "", st->name[k]);
 	}
 	for (i = 0; i < n; i++)
 		dup2(hi[i], 3 + (int)i);
@@ -806,6 +819,11 @@ exec_stored(const struct store *st, const char *fdstore)
 	snprintf(val, sizeof(val), "%u", n);
 	setenv("LISTEN_FDS", val, 1);
 	setenv("LISTEN_FDNAMES", names, 1);
+	if (n == 0) {
+		unsetenv("LISTEN_PID");
+		unsetenv("LISTEN_FDS");
+		unsetenv("LISTEN_FDNAMES");
+	}
 	snprintf(bin, sizeof(bin), "%s/poolmgrd", harness_build());
 	execl(bin, "poolmgrd", "--verbose", "--socket", st->n.sock,
 	      "--config", st->n.conf, (char *)NULL);
@@ -1003,6 +1021,196 @@ fdstore_restart(void **state)
 }
 
 /*
+ * Without poolmgrd.socket the daemon binds its own socket: that one goes
+ * to the store too (as "listen"), its file stays, and the next start
+ * serves on it, the client carrying on.
+ */
+static void
+fdstore_own_socket(void **state)
+{
+	struct store *st = *state;
+	struct pool_stats ps;
+	struct pool_conn *c, *c2;
+	struct pool *p;
+	pool_off_t off;
+	struct stat sb;
+	char val[16];
+
+	notified_init(&st->n, STORE_CONFIG);
+	snprintf(val, sizeof(val), "%d", STORE_FDS);
+	store_start(st, val);
+	EXPECT_RC(pool_connect(st->n.sock, &c), 0);
+	EXPECT_RC(pool_open(c, "s", &p), 0);
+	EXPECT_RC(pool_alloc(p, 5000, &off), 0);
+	store_stop(st);
+	assert_int_equal(st->nfds, 4);
+	assert_true(stored_name(st, "listen"));
+	assert_int_equal(stat(st->n.sock, &sb), 0);
+
+	store_start(st, val);
+	assert_true(file_contains(st->n.log, "restarted in place: 1 pool"));
+	EXPECT_RC(pool_stats(p, &ps), 0);
+	assert_int_equal(ps.live_blocks, 1);
+	EXPECT_RC(pool_connect(st->n.sock, &c2), 0);
+	pool_disconnect(c2);
+	EXPECT_RC(pool_free(p, off), 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/* Drop what the store holds under name, as systemd would; was it there? */
+static bool
+store_drop(struct store *st, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < st->nfds; i++) {
+		if (strcmp(st->name[i], name) != 0)
+			continue;
+		close(st->fd[i]);
+		st->fd[i] = st->fd[st->nfds - 1];
+		memcpy(st->name[i], st->name[st->nfds - 1], sizeof(st->name[0]));
+		st->nfds--;
+		return true;
+	}
+	return false;
+}
+
+/* A second client: a block, then a byte on fd, then it waits to die. */
+static void
+other_client(const char *sock, int fd)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+
+	if (pool_connect(sock, &c) != 0 || pool_open(c, "s", &p) != 0 ||
+	    pool_alloc(p, 5000, &off) != 0 || write(fd, "k", 1) != 1)
+		_exit(1);
+	for (;;)
+		pause();
+}
+
+/*
+ * A client that hangs up while the daemon is stopped: systemd drops its
+ * connection from the store (POLLHUP).  The rest is restored all the
+ * same, and that client's handle closes as at a disconnect: its block
+ * goes.
+ */
+static void
+fdstore_client_gone(void **state)
+{
+	struct store *st = *state;
+	struct pool_stats before, after;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+	char val[16], name[16], ok;
+	unsigned i, hups = 0;
+	long long deadline;
+	int ready[2];
+	pid_t other;
+
+	store_init(st, STORE_CONFIG);
+	snprintf(val, sizeof(val), "%d", STORE_FDS);
+	store_start(st, val);
+	EXPECT_RC(pool_connect(st->n.sock, &c), 0);
+	EXPECT_RC(pool_open(c, "s", &p), 0);
+	EXPECT_RC(pool_alloc(p, 5000, &off), 0);
+	memset(pool_ptr(p, off), 'k', 5000);
+	assert_int_equal(pipe(ready), 0);
+	other = fork();
+	assert_true(other >= 0);
+	if (other == 0)
+		other_client(st->n.sock, ready[1]);
+	guard(1, other);
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &ok, 1), 1);
+	close(ready[0]);
+	EXPECT_RC(pool_stats(p, &before), 0);
+	assert_int_equal(before.live_blocks, 2);
+
+	store_stop(st);
+	assert_int_equal(st->nfds, 4);
+	/* It hangs up: no round trip, the daemon is not there to answer. */
+	kill(other, SIGKILL);
+	waitpid(other, NULL, 0);
+	guard(1, 0);
+	for (i = 0; i < 2; i++) {
+		struct pollfd pfd = {.fd = -1, .events = 0};
+		unsigned k;
+
+		snprintf(name, sizeof(name), "conn.%u", i);
+		for (k = 0; k < st->nfds; k++)
+			if (strcmp(st->name[k], name) == 0)
+				pfd.fd = st->fd[k];
+		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP)) {
+			assert_true(store_drop(st, name));
+			hups++;
+		}
+	}
+	assert_int_equal(hups, 1);
+
+	store_start(st, val);
+	assert_true(file_contains(st->n.log, "restarted in place: 1 pool"));
+	assert_true(file_contains(st->n.log, "1 client hung up while"));
+	deadline = now_ms() + EVENT_TIMEOUT_MS;
+	do {
+		EXPECT_RC(pool_stats(p, &after), 0);
+		if (after.live_blocks == 1)
+			break;
+		harness_sleep_ms(10);
+	} while (now_ms() < deadline);
+	assert_int_equal(after.live_blocks, 1);
+	assert_int_equal(after.clients, 1);
+	assert_int_equal(((unsigned char *)pool_ptr(p, off))[4999], 'k');
+	EXPECT_RC(pool_free(p, off), 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/*
+ * A store without a pool's memfd: the state is refused whole (a fresh
+ * start from the file, the client's connection closed), and what there
+ * was is taken out of the store all the same.
+ */
+static void
+fdstore_incomplete_refused(void **state)
+{
+	struct store *st = *state;
+	struct pool_stats ps;
+	struct pool_conn *c, *c2;
+	struct pool *p;
+	pool_off_t off;
+	char val[16], msg[1024];
+
+	store_init(st, STORE_CONFIG);
+	snprintf(val, sizeof(val), "%d", STORE_FDS);
+	store_start(st, val);
+	EXPECT_RC(pool_connect(st->n.sock, &c), 0);
+	EXPECT_RC(pool_open(c, "s", &p), 0);
+	EXPECT_RC(pool_alloc(p, 5000, &off), 0);
+	store_stop(st);
+	assert_true(store_drop(st, "pool.0"));
+
+	store_start(st, val);
+	assert_true(file_contains(st->n.log, "state handed over is refused"));
+	while (st->removed < 2 && store_recv(st, EVENT_TIMEOUT_MS, msg,
+					     sizeof(msg)) == 0)
+		;
+	print_message("removed from the store: %s\n", st->removed_names);
+	assert_non_null(strstr(st->removed_names, "state:"));
+	assert_non_null(strstr(st->removed_names, "conn.0:"));
+	assert_true(pool_stats(p, &ps) < 0);
+	pool_close(p);
+	pool_disconnect(c);
+	EXPECT_RC(pool_connect(st->n.sock, &c2), 0);
+	EXPECT_RC(pool_stats_by_name(c2, "s", &ps), 0);
+	assert_int_equal(ps.live_blocks, 0);
+	pool_disconnect(c2);
+}
+
+/*
  * Without FDSTORE= (no FileDescriptorStoreMax=), or with too few for the
  * descriptors (3 here, FDSTORE=2): a SIGTERM pushes nothing and stops as
  * it always did, the client's connection reset.
@@ -1058,6 +1266,12 @@ main(void)
 						notified_teardown),
 		cmocka_unit_test_setup_teardown(fdstore_restart, store_setup,
 						store_teardown),
+		cmocka_unit_test_setup_teardown(fdstore_own_socket,
+						store_setup, store_teardown),
+		cmocka_unit_test_setup_teardown(fdstore_client_gone,
+						store_setup, store_teardown),
+		cmocka_unit_test_setup_teardown(fdstore_incomplete_refused,
+						store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(fdstore_unset_stores_nothing,
 						store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(fdstore_too_small_stores_nothing,
