@@ -1475,6 +1475,17 @@ dpool_share_freeze(struct dpool *p)
 }
 
 void
+dpool_share_detach(struct dpool *p)
+{
+	if (!p->share_map)
+		return;
+	munmap(p->share_map, p->share_size);
+	close(p->share_fd);
+	p->share_map = NULL;
+	p->share_fd = -1;
+}
+
+void
 dpool_share_thaw(struct dpool *p)
 {
 	struct block_index_iter it;

@@ -475,5 +475,11 @@ int dpool_punch(struct dpool *p, uint64_t off, uint64_t len);
  */
 int dpool_share_freeze(struct dpool *p);
 void dpool_share_thaw(struct dpool *p);
+/*
+ * A frozen map handed on (to systemd's store, the next start to follow):
+ * this image lets it go, so that closing the clients' handles as it
+ * exits writes no bit of it.
+ */
+void dpool_share_detach(struct dpool *p);
 
 #endif /* POOLMGRD_POOL_H */

@@ -294,7 +294,7 @@ store_now(void)
 	if (sfd < 0) {
 		log_warnx("stop: cannot save the state: %s; everything is "
 			  "freed", strerror(-sfd));
-		event_base_loopexit(loop_base, NULL);
+		event_base_loopbreak(loop_base);
 		return;
 	}
 	if ((rc = passed_build(&ps, sfd, &sf, !listen_activated)) != 0)
@@ -308,6 +308,11 @@ store_now(void)
 		   (rc = fdstore_push(ps.n, ps.fd, ps.name)) != 0)
 		freeze_undo(&nfrozen);
 	if (rc == 0) {
+		struct dpool *p;
+
+		/* Frozen for the clients: the exit must not clear a bit. */
+		for (p = dpool_first(); p; p = dpool_next(p))
+			dpool_share_detach(p);
 		stored = true;
 		log_info("stopping: %u pool%s, %llu blocks, %u client%s left "
 			 "in the fd store for the next start", sf.npools,
@@ -320,7 +325,11 @@ store_now(void)
 	passed_free(&ps);
 	close(sfd);
 	state_fds_free(&sf);
-	event_base_loopexit(loop_base, NULL);
+	/*
+	 * At once, not after this turn's other callbacks: a request read
+	 * now would change what the store holds, and its answer be lost.
+	 */
+	event_base_loopbreak(loop_base);
 }
 
 static bool

@@ -19,7 +19,8 @@
  *                      client carries on across the stop; a connection
  *                      dropped from the store (its client hung up) is
  *                      closed alone; a store without a pool is refused
- *                      whole; every name goes out of the store after
+ *                      whole; a holder's share map from before the stop
+ *                      still reads shared for a block another retains; every name goes out of the store after
  *                      READY=1.  Without FDSTORE=, or with too small a
  *                      one, nothing is pushed and the stop frees all.
  *
@@ -48,6 +49,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "harness_raw.h"
 #include "poolclient.h"
 
 /* Generous for a daemon under ASan; nothing waits this long when it works. */
@@ -1058,6 +1060,51 @@ fdstore_own_socket(void **state)
 	pool_disconnect(c);
 }
 
+/*
+ * The share map a handle got before the stop cannot be written by the
+ * next start, and the stop must not write it either once it is frozen:
+ * a block another client retains must still read shared for its holder,
+ * whose cache must then not keep it when it frees it, nor hand it out
+ * again.
+ */
+static void
+fdstore_share_map_kept(void **state)
+{
+	struct store *st = *state;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t x, y;
+	char val[16];
+	uint32_t h;
+	int fd;
+
+	store_init(st, STORE_CONFIG);
+	snprintf(val, sizeof(val), "%d", STORE_FDS);
+	store_start(st, val);
+	EXPECT_RC(pool_connect(st->n.sock, &c), 0);
+	EXPECT_RC(pool_open(c, "s", &p), 0);
+	EXPECT_RC(pool_alloc(p, 64, &x), 0);
+	fd = harness_raw_greeted(st->n.sock, "retainer");
+	assert_true(fd >= 0);
+	EXPECT_RAW(harness_raw_open(fd, "s", &h), 0);
+	EXPECT_RAW(harness_raw_retain(fd, h, x), 0);
+	store_stop(st);
+	assert_int_equal(st->nfds, 4);
+
+	store_start(st, val);
+	EXPECT_RC(pool_free(p, x), 0);
+	EXPECT_RC(pool_alloc(p, 64, &y), 0);
+	if (y == x)
+		fail_msg("block %#llx, retained by another client, was handed "
+			 "out again by the holder's cache",
+			 (unsigned long long)x);
+	EXPECT_RAW(harness_raw_free(fd, h, x), 0);
+	EXPECT_RC(pool_free(p, y), 0);
+	close(fd);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 /* Drop what the store holds under name, as systemd would; was it there? */
 static bool
 store_drop(struct store *st, const char *name)
@@ -1267,6 +1314,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(fdstore_restart, store_setup,
 						store_teardown),
 		cmocka_unit_test_setup_teardown(fdstore_own_socket,
+						store_setup, store_teardown),
+		cmocka_unit_test_setup_teardown(fdstore_share_map_kept,
 						store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(fdstore_client_gone,
 						store_setup, store_teardown),
