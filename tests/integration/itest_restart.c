@@ -695,7 +695,7 @@ restart(void)
 
 /* The daemon's open descriptors. */
 static int
-daemon_fds(void)
+fds_now(void)
 {
 	char path[64];
 	struct dirent *e;
@@ -707,6 +707,27 @@ daemon_fds(void)
 	while ((e = readdir(dir)))
 		n += e->d_name[0] != '.';
 	closedir(dir);
+	return n;
+}
+
+/*
+ * The daemon's descriptors once it has seen the last poolctl hang up: a
+ * count taken just after one may still hold its connection.  Three equal
+ * counts 20 ms apart, within 2 s.
+ */
+static int
+daemon_fds(void)
+{
+	int n = fds_now(), same = 0, i;
+
+	for (i = 0; i < 100 && same < 2; i++) {
+		int m;
+
+		usleep(20000);
+		m = fds_now();
+		same = m == n ? same + 1 : 0;
+		n = m;
+	}
 	return n;
 }
 
