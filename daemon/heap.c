@@ -1194,6 +1194,21 @@ heap_events_save(const struct heap *h, struct heap_events *ev)
 					      ? heap_cls(h, i)->allocs : 0;
 }
 
+int
+heap_events_check(const struct heap_events *ev)
+{
+	uint64_t sum = 0;
+	unsigned i;
+
+	for (i = 0; i < HEAP_NCLASSES; i++) {
+		if (ev->class_allocs[i] && !heap_class_used(i))
+			return -EINVAL;
+		if (__builtin_add_overflow(sum, ev->class_allocs[i], &sum))
+			return -EINVAL;
+	}
+	return sum == ev->allocs ? 0 : -EINVAL;
+}
+
 /* allocs is the sum of the classes' allocations, as heap_events_save says. */
 void
 heap_events_restore(struct heap *h, const struct heap_events *ev)

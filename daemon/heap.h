@@ -342,7 +342,16 @@ struct heap_events {
 };
 
 void heap_events_save(const struct heap *h, struct heap_events *ev);
+/* ev must be as heap_events_save makes them (heap_events_check). */
 void heap_events_restore(struct heap *h, const struct heap_events *ev);
+/*
+ * heap_events_check - could heap_events_save have made ev?  allocs is the
+ * sum of the per-class counts, and only the classes the engine counts are
+ * not 0.  Counters handed over from elsewhere (a restart in place) are
+ * checked with it before heap_events_restore, which asserts it.  0, or
+ * -EINVAL.
+ */
+int heap_events_check(const struct heap_events *ev);
 
 /* heap_get_class_stats - usage of class i < HEAP_NCLASSES; -EINVAL past it */
 int heap_get_class_stats(struct heap *h, unsigned i,

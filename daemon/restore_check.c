@@ -19,6 +19,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "heap.h"
 #include "pool.h"
 #include "restore_check.h"
@@ -135,6 +136,23 @@ check_blocks(const Poolmgrd__PoolState *ps, char *why, size_t len)
 	return 0;
 }
 
+/* The engine's event counters as heap_events_save made them. */
+static bool
+events_valid(const Poolmgrd__PoolState *ps)
+{
+	struct heap_events ev = {
+		.allocs = ps->allocs, .frees = ps->frees,
+		.cache_hits = ps->cache_hits,
+	};
+
+	if (ps->n_class_allocs > HEAP_NCLASSES)
+		return false;
+	if (ps->n_class_allocs)
+		memcpy(ev.class_allocs, ps->class_allocs,
+		       ps->n_class_allocs * sizeof(uint64_t));
+	return heap_events_check(&ev) == 0;
+}
+
 static int
 check_pool(const Poolmgrd__State *st, size_t k, char *why, size_t len)
 {
@@ -142,7 +160,8 @@ check_pool(const Poolmgrd__State *st, size_t k, char *why, size_t len)
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 	size_t i;
 
-	if (!ps->name || !*ps->name || strlen(ps->name) > 64)
+	/* As a configuration file or a CreatePool must name it. */
+	if (!ps->name || !config_valid_pool_name(ps->name))
 		return why_set(why, len, "pool %zu: a bad name", k);
 	for (i = 0; i < k; i++)
 		if (strcmp(st->pools[i]->name, ps->name) == 0)
@@ -151,10 +170,27 @@ check_pool(const Poolmgrd__State *st, size_t k, char *why, size_t len)
 	    ps->granularity > page ||
 	    (ps->granularity & (ps->granularity - 1)) ||
 	    ps->size == 0 || ps->size > POOL_MAX_SIZE || ps->size % page ||
-	    ps->mode > 0777 || ps->n_class_allocs > HEAP_NCLASSES)
+	    ps->mode > 0777)
 		return why_set(why, len, "pool %s: a bad size, granularity, "
 			       "page size or mode", ps->name);
+	if (!events_valid(ps))
+		return why_set(why, len, "pool %s: its allocation counters "
+			       "do not add up", ps->name);
 	return check_blocks(ps, why, len);
+}
+
+/* A client's name as Hello keeps it: printable ASCII that fits. */
+static bool
+client_name_valid(const char *name)
+{
+	size_t i;
+
+	if (!name)
+		return true;
+	for (i = 0; name[i]; i++)
+		if (name[i] < 0x20 || name[i] > 0x7e)
+			return false;
+	return i < sizeof(((struct session *)0)->name);
 }
 
 static int
@@ -163,10 +199,10 @@ check_session(const Poolmgrd__State *st, size_t k, char *why, size_t len)
 	const Poolmgrd__SessionState *ss = st->sessions[k];
 	size_t i;
 
-	if (ss->n_handles > SESSION_MAX_HANDLES || (ss->name &&
-	    strlen(ss->name) >= sizeof(((struct session *)0)->name)))
+	if (ss->n_handles > SESSION_MAX_HANDLES ||
+	    !client_name_valid(ss->name))
 		return why_set(why, len, "client %zu: too many handles or "
-			       "too long a name", k);
+			       "a bad name", k);
 	for (i = 0; i < ss->n_handles; i++) {
 		const Poolmgrd__HandleState *hs = ss->handles[i];
 

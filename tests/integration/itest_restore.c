@@ -14,7 +14,9 @@
  *       two blocks over each other, a size the engine never makes, a hold
  *       of no block, a block nobody holds, a memfd of another size, a
  *       pipe for a connection, a handle id not given out yet, a hold
- *       twice): the log says the state is refused, the passed connection
+ *       twice, allocation counters that do not add up or count a class the
+ *       engine has not, a pool name or a client name the daemon never
+ *       takes): the log says the state is refused, the passed connection
  *       is closed, the daemon serves a new client, the pool is not there
  *       (a fresh start), and not one byte of the memfd was punched (the
  *       clients still map it).
@@ -138,6 +140,26 @@ sealed_memfd(const char *name, const void *data, size_t len, int seals)
 	return fd;
 }
 
+/*
+ * With POOLMGR_STATE_SEEDS set to a directory, every state made here is
+ * also written there, as seeds for tests/fuzz/fuzz_restore.c.
+ */
+static void
+seed_write(const void *buf, size_t len)
+{
+	static unsigned n;
+	const char *dir = getenv("POOLMGR_STATE_SEEDS");
+	char path[512];
+	FILE *f;
+
+	if (!dir)
+		return;
+	snprintf(path, sizeof(path), "%s/state-%02u", dir, n++);
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(fwrite(buf, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
 /* The descriptors to 3, 4, ... and the names a restart gives them. */
 static void
 exec_daemon(const struct run *r, int *fds, int n)
@@ -207,6 +229,7 @@ run_start(struct run *r, const Poolmgrd__State *st, const char *raw,
 		len = poolmgrd__state__get_packed_size(st);
 		assert_non_null(buf = malloc(len));
 		poolmgrd__state__pack(st, buf);
+		seed_write(buf, len);
 		sfd = sealed_memfd("poolmgrd-state", buf, len, F_SEAL_SHRINK |
 				   F_SEAL_GROW | F_SEAL_WRITE);
 		free(buf);
@@ -462,6 +485,60 @@ handle_not_given_out(void **state)
 }
 
 /*
+ * The engine's event counters: allocs is the sum of the per-class ones
+ * (heap_events_save), and only classes the engine keeps can count.  The
+ * engine asserts both when they are restored, so the check must refuse
+ * them first: a daemon that aborts there loses every pool.
+ */
+static void
+counters_disagree(void **state)
+{
+	struct forged f;
+
+	(void)state;
+	forged_init(&f);
+	f.pool.allocs = 1;
+	refuse(&f, NULL, 0, -1);
+}
+
+static void
+counter_of_no_class(void **state)
+{
+	struct forged f;
+	uint64_t classes[1] = {1};
+
+	(void)state;
+	forged_init(&f);
+	f.pool.allocs = 1;
+	f.pool.n_class_allocs = 1;
+	f.pool.class_allocs = classes;
+	refuse(&f, NULL, 0, -1);
+}
+
+/* Names the daemon would never have taken: a pool's, a client's. */
+static void
+pool_name_bad(void **state)
+{
+	struct forged f;
+
+	(void)state;
+	forged_init(&f);
+	f.pool.name = "../a";
+	refuse(&f, NULL, 0, -1);
+}
+
+static void
+client_name_not_printable(void **state)
+{
+	struct forged f;
+
+	(void)state;
+	forged_init(&f);
+	f.sess.name = "forged\nrestarted in place: 9 pools";
+	refuse(&f, NULL, 0, -1);
+}
+
+/*
  * A second SIGUSR2 (and a SIGHUP) sent while the new image is still
  * restoring: their default action would kill it, and every pool with it.
  * They wait, blocked across the exec, and are served once it runs: one
@@ -558,6 +635,10 @@ main(void)
 		cmocka_unit_test(memfd_of_another_size),
 		cmocka_unit_test(connection_not_a_socket),
 		cmocka_unit_test(handle_not_given_out),
+		cmocka_unit_test(counters_disagree),
+		cmocka_unit_test(counter_of_no_class),
+		cmocka_unit_test(pool_name_bad),
+		cmocka_unit_test(client_name_not_printable),
 		cmocka_unit_test(signals_during_restore_wait),
 		cmocka_unit_test(old_share_map_reads_shared),
 	};
