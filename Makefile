@@ -355,24 +355,34 @@ ifneq ($(SAN),1)
 endif
 
 # libFuzzer harnesses (clang): the engine fed operations, and the daemon's
-# decoder and dispatch fed datagrams against real pools.
+# decoder and dispatch fed datagrams against real pools, and the restore of
+# a restart in place fed states.
 FUZZ_CC      ?= clang
 FUZZ_CFLAGS  := -std=gnu11 -g -O1 -Wall -Wextra -Werror \
                 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined -D_GNU_SOURCE -Idaemon \
                 -Iclient -I$(BUILD)/proto $(SD_CFLAGS)
 FUZZ_SECONDS ?= 300
-FUZZERS      := $(BUILD)/fuzz/fuzz_engine $(BUILD)/fuzz/fuzz_dispatch
+FUZZERS      := $(BUILD)/fuzz/fuzz_engine $(BUILD)/fuzz/fuzz_dispatch \
+                $(BUILD)/fuzz/fuzz_restore
 DAEMON_LIB_SRCS := $(filter-out daemon/poolmgrd.c,$(DAEMON_SRCS))
 
 $(BUILD)/fuzz/fuzz_engine: tests/fuzz/fuzz_engine.c $(ENGINE_SRCS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
 
-$(BUILD)/fuzz/fuzz_dispatch: tests/fuzz/fuzz_dispatch.c $(DAEMON_LIB_SRCS) \
+$(BUILD)/fuzz/fuzz_dispatch: tests/fuzz/fuzz_dispatch.c tests/fuzz/fuzz_common.h \
+		$(DAEMON_LIB_SRCS) $(ENGINE_SRCS) $(PROTO_C) $(STATE_C)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(DAEMON_LIBS)
+
+# restore.c is included by the harness (its static rebuild and teardown).
+$(BUILD)/fuzz/fuzz_restore: tests/fuzz/fuzz_restore.c tests/fuzz/fuzz_common.h \
+		daemon/restore.c $(filter-out daemon/restore.c,$(DAEMON_LIB_SRCS)) \
 		$(ENGINE_SRCS) $(PROTO_C) $(STATE_C)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(DAEMON_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ \
+	  $(filter-out daemon/restore.c,$(filter %.c,$^)) $(DAEMON_LIBS)
 
 fuzzers: deps
 	@$(MAKE) --no-print-directory $(FUZZERS)

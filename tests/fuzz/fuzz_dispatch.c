@@ -101,6 +101,8 @@
 #include "pool.h"
 #include "session.h"
 
+#include "fuzz_common.h"
+
 #define NCONN 2
 #define MAX_DATAGRAMS 1024
 #define CREATE_CAP (4ull << 20)
@@ -137,7 +139,6 @@ struct conn {
 
 static struct event_base *base;
 static struct config cf;
-static FILE *errout;		/* the real stderr, for our own messages */
 static uint8_t hello[64];
 static size_t hello_len;
 static uint64_t max_blocks_default;
@@ -145,23 +146,6 @@ static unsigned long inputs;
 static long fd_base = -1;
 static bool via_socket;
 static uint8_t rbuf[PEER_MAX_MESSAGE + 1];
-
-/* ------------------------------------------------------------------ */
-/* Failing */
-
-__attribute__((noreturn, format(printf, 1, 2))) static void
-die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(errout, "fuzz_dispatch: ");
-	va_start(ap, fmt);
-	vfprintf(errout, fmt, ap);
-	va_end(ap);
-	fprintf(errout, "\n");
-	fflush(errout);
-	abort();
-}
 
 /* ------------------------------------------------------------------ */
 /* Pools and their books */
@@ -709,28 +693,6 @@ conn_start(struct conn *conns, struct conn *c, bool say_hello,
 /* ------------------------------------------------------------------ */
 /* libFuzzer entry points */
 
-/* Ask libFuzzer to close stderr (the daemon's log) unless told not to. */
-static void
-quiet_daemon_log(int *argc, char ***argv)
-{
-	static char flag[] = "-close_fd_mask=2";
-	static char *args[256];
-	int i;
-
-	if (getenv("POOLMGR_FUZZ_LOG") || *argc < 1 || *argc >= 255)
-		return;
-	for (i = 1; i < *argc; i++)
-		if (strncmp((*argv)[i], "-close_fd_mask=", 15) == 0)
-			return;
-	args[0] = (*argv)[0];
-	args[1] = flag;
-	for (i = 1; i < *argc; i++)
-		args[i + 1] = (*argv)[i];
-	args[*argc + 1] = NULL;
-	*argv = args;
-	(*argc)++;
-}
-
 static void
 pack_hello(void)
 {
@@ -751,12 +713,7 @@ pack_hello(void)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	int fd = dup(2);
-
-	errout = fd >= 0 ? fdopen(fd, "w") : NULL;
-	if (!errout)
-		errout = stderr;
-	quiet_daemon_log(argc, argv);
+	fuzz_quiet_daemon_log("fuzz_dispatch", argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	base = event_base_new();
 	if (!base)

@@ -4,6 +4,7 @@
 #
 #   tests/fuzz/fuzz_engine.c    the allocator engine fed operation streams
 #   tests/fuzz/fuzz_dispatch.c  the daemon's decoder and dispatch fed datagrams
+#   tests/fuzz/fuzz_restore.c   a restart in place's restore fed states
 #
 # Every seed in tests/fuzz/corpus/NAME/ must run clean (-runs=0); then each
 # fuzzer runs for FUZZ_SMOKE_SECONDS (default 20) on a temporary copy of its
@@ -17,7 +18,7 @@ cd "$(dirname "$0")/../.."
 b=${POOLMGR_BUILD:-build}
 cc=${FUZZ_CC:-clang}
 seconds=${FUZZ_SMOKE_SECONDS:-20}
-fuzzers="fuzz_engine fuzz_dispatch"
+fuzzers="fuzz_engine fuzz_dispatch fuzz_restore"
 tmp=$(mktemp -d /tmp/poolmgr-fuzz.XXXXXX)
 pids=
 trap 'kill $pids 2>/dev/null || :; rm -rf "$tmp"' EXIT
@@ -40,7 +41,7 @@ printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n)\n{ (
 	     "$(head -n 3 "$tmp/probe.log")"
 
 make --no-print-directory -s BUILD="$b" "$b/fuzz/fuzz_engine" \
-	"$b/fuzz/fuzz_dispatch" > "$tmp/build.log" 2>&1 ||
+	"$b/fuzz/fuzz_dispatch" "$b/fuzz/fuzz_restore" > "$tmp/build.log" 2>&1 ||
 	fail "cannot build the fuzzers: $(tail -n 20 "$tmp/build.log")"
 
 # A value from libFuzzer's final statistics (stat::NAME: VALUE).
@@ -72,8 +73,8 @@ for f in $fuzzers; do
 	echo "test_fuzz_smoke: ok: $f passes its $n seeds ($(coverage "$log"))"
 done
 
-# Both fuzzers at once: each is one process, and the machine has two CPUs
-# or more (on one, each gets half the executions in the same time).
+# All fuzzers at once: each is one process (on fewer CPUs than fuzzers,
+# each gets a share of the executions in the same time).
 for f in $fuzzers; do
 	bin=$b/fuzz/$f
 	corpus=$tmp/corpus-$f
