@@ -4,7 +4,8 @@
  * place, is the heap it was: every invariant holds, every statistic the
  * blocks make is the same, every block frees, new blocks never land on
  * restored ones, and a calloc reusing a restored block's pages zeroes
- * them.  Refused reservations change nothing.
+ * them.  Refused reservations change nothing.  Event counters a save did
+ * not make are refused by heap_events_check.
  *
  * The random heaps are seeded; HEAP_RESTORE_SEED picks the seed, and the
  * seed used is printed.  HEAP_RESTORE_CHECK_ALL checks the random heap
@@ -722,6 +723,47 @@ restore_random_huge_granule(void **state)
 	restore_random_heap("restore_random_huge_granule", cfg, 50000);
 }
 
+/*
+ * Event counters as heap_events_save makes them pass heap_events_check;
+ * ones that do not add up, or count a class the engine has not, are
+ * refused (heap_events_restore asserts on them).
+ */
+static void
+events_checked(void **state)
+{
+	struct heap_config cfg = {.max_size = 4 * MiB};
+	struct heap_events ev, bad;
+	struct heap *h;
+	uint64_t off;
+	unsigned i;
+
+	(void)state;
+	assert_int_equal(heap_create(&cfg, &h), 0);
+	for (i = 0; i < 100; i++)
+		assert_int_equal(heap_alloc(h, 16 << (i % 12), 0, &off), 0);
+	heap_events_save(h, &ev);
+	assert_int_equal(ev.allocs, 100);
+	assert_int_equal(heap_events_check(&ev), 0);
+	bad = ev;
+	bad.allocs++;
+	assert_int_equal(heap_events_check(&bad), -EINVAL);
+	bad = ev;
+	bad.class_allocs[0] = 1;	/* a class of 1-byte blocks: none */
+	bad.allocs++;
+	assert_int_equal(heap_events_check(&bad), -EINVAL);
+	/* A sum that wraps around to allocs: two classes the engine has. */
+	memset(&bad, 0, sizeof(bad));
+	for (i = 0; i < HEAP_NCLASSES && !ev.class_allocs[i]; i++)
+		;
+	bad.class_allocs[i] = UINT64_MAX;
+	bad.class_allocs[i + 1] = 6;
+	bad.allocs = 5;
+	assert_true(ev.class_allocs[i + 1] != 0);
+	assert_int_equal(heap_events_check(&bad), -EINVAL);
+	heap_events_restore(h, &ev);
+	heap_destroy(h);
+}
+
 int
 main(void)
 {
@@ -736,6 +778,7 @@ main(void)
 		cmocka_unit_test(restore_random_coarse),
 		cmocka_unit_test(restore_random_page_granule),
 		cmocka_unit_test(restore_random_huge_granule),
+		cmocka_unit_test(events_checked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
