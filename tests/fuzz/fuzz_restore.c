@@ -17,7 +17,9 @@
  * not fed: they cost memfds and metadata, not coverage.
  *
  * When the rebuild succeeds, every pool must pass heap_check and
- * dpool_check, and hold exactly the blocks the state lists; when it fails
+ * dpool_check, and hold exactly the blocks the state lists with their
+ * persisters, and every session its handles under their ids, on their
+ * pools, with their holds in their saved order; when it fails
  * it must say why.  Either way teardown must leave no pool and no session
  * behind (under ASan: no leak, no use after free), and every 1000 inputs
  * the number of open descriptors may not have grown.  A failure aborts with
@@ -156,6 +158,54 @@ check_built(const struct rebuild *rb)
 	}
 }
 
+/* Every handle of session k as saved: its id, pool, access and holds, in
+ * their order; every block's persister as saved. */
+static void
+check_sessions(const struct rebuild *rb, unsigned k)
+{
+	const Poolmgrd__SessionState *ss = rb->st->sessions[k];
+	struct session *s = rb->sessions[k];
+	size_t i, j;
+
+	if (s->nhandles != ss->n_handles || s->greeted != ss->greeted ||
+	    s->next_handle != ss->next_handle)
+		die("client %u: %u handles, not %zu", k, s->nhandles,
+		    ss->n_handles);
+	for (i = 0; i < ss->n_handles; i++) {
+		const Poolmgrd__HandleState *hs = ss->handles[i];
+		struct handle *h = session_handle(s, hs->id);
+		struct hold *hd;
+
+		if (!h || h->pool != rb->pools[hs->pool] ||
+		    h->read_only != hs->read_only || h->nrefs != hs->n_holds)
+			die("client %u: handle %u is not as saved", k, hs->id);
+		j = 0;
+		LIST_FOREACH(hd, &h->refs, by_handle)
+			if (hold_block(hd)->off != hs->holds[j++])
+				die("client %u: handle %u: hold %zu is of "
+				    "%#llx, saved %#llx", k, hs->id, j - 1,
+				    (unsigned long long)hold_block(hd)->off,
+				    (unsigned long long)hs->holds[j - 1]);
+	}
+}
+
+static void
+check_persisters(const struct rebuild *rb, unsigned k)
+{
+	const Poolmgrd__PoolState *ps = rb->st->pools[k];
+	struct dpool *p = rb->pools[k];
+	struct block *b;
+	size_t i;
+
+	for (i = 0; i < ps->n_block_off; i++) {
+		b = block_index_find(&p->blocks, ps->block_off[i]);
+		if (!b || b->size != ps->block_size[i] ||
+		    b->persister != (uid_t)ps->block_persister[i])
+			die("pool %s: block %#llx's record is not as saved",
+			    p->name, (unsigned long long)ps->block_off[i]);
+	}
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -226,6 +276,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rc = build(&rb);
 	if (rc == 0) {
 		check_built(&rb);
+		for (k = 0; k < rb.st->n_pools; k++)
+			check_persisters(&rb, k);
+		for (k = 0; k < rb.st->n_sessions; k++)
+			check_sessions(&rb, k);
 		rebuilt++;
 	} else if (!*rb.why)
 		die("refused (%d) without saying why", rc);
