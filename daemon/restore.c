@@ -186,7 +186,7 @@ punch_free(struct rebuild *rb, unsigned k)
 	return 0;
 }
 
-/* The books, the holds, the punch, and the checks of `poolctl check`. */
+/* The books, the holds, and the checks of `poolctl check`. */
 static int
 finish_pool(struct rebuild *rb, unsigned k)
 {
@@ -194,8 +194,7 @@ finish_pool(struct rebuild *rb, unsigned k)
 	char problem[192];
 	int rc;
 
-	if ((rc = dpool_restore_done(p, rb->why, sizeof(rb->why))) != 0 ||
-	    (rc = punch_free(rb, k)) != 0)
+	if ((rc = dpool_restore_done(p, rb->why, sizeof(rb->why))) != 0)
 		return rc;
 	if ((rc = heap_check(p->heap, problem, sizeof(problem))) != 0 ||
 	    (rc = dpool_check(p, problem, sizeof(problem))) != 0) {
@@ -220,6 +219,10 @@ build(struct rebuild *rb)
 			return rc;
 	for (k = 0; k < rb->st->n_pools; k++)
 		if ((rc = finish_pool(rb, k)) != 0)
+			return rc;
+	/* Only once every pool passed: a refused state punches nothing. */
+	for (k = 0; k < rb->st->n_pools; k++)
+		if ((rc = punch_free(rb, k)) != 0)
 			return rc;
 	return 0;
 }

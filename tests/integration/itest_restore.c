@@ -16,10 +16,11 @@
  *       pipe for a connection, a handle id not given out yet, a hold
  *       twice, allocation counters that do not add up or count a class the
  *       engine has not, a pool name or a client name the daemon never
- *       takes): the log says the state is refused, the passed connection
- *       is closed, the daemon serves a new client, the pool is not there
- *       (a fresh start), and not one byte of the memfd was punched (the
- *       clients still map it).
+ *       takes, a good pool followed by one with a block nobody holds):
+ *       the log says the state is refused, the passed connection is
+ *       closed, the daemon serves a new client, the pool is not there (a
+ *       fresh start), and not one byte of any memfd was punched (the
+ *       clients still map them).
  *
  *   signals_during_restore_wait  a SIGUSR2 and a SIGHUP sent while the
  *       new image restores 200,000 blocks do not kill it: it restarts
@@ -65,7 +66,7 @@
 /* A state of one pool and one client, made to be spoiled in one place. */
 struct forged {
 	Poolmgrd__State st;
-	Poolmgrd__PoolState pool, *pools[1];
+	Poolmgrd__PoolState pool, *pools[2];
 	Poolmgrd__SessionState sess, *sessions[1];
 	Poolmgrd__HandleState hd, *handles[1];
 	uint64_t off[2], size[2], req[2], holds[2];
@@ -125,6 +126,8 @@ struct run {
 	int client;		/* our end of the passed connection */
 	int memfd;		/* the pool's memfd, as a client maps it */
 	uint8_t *map;
+	int memfd2;		/* a second pool's, or -1 */
+	uint8_t *map2;
 	size_t memfd_size;
 };
 
@@ -162,7 +165,7 @@ seed_write(const void *buf, size_t len)
 
 /* The descriptors to 3, 4, ... and the names a restart gives them. */
 static void
-exec_daemon(const struct run *r, int *fds, int n)
+exec_daemon(const struct run *r, int *fds, int n, const char *names)
 {
 	char num[16], bin[256];
 	int i, hi[8], logfd;
@@ -179,7 +182,7 @@ exec_daemon(const struct run *r, int *fds, int n)
 	setenv("LISTEN_PID", num, 1);
 	snprintf(num, sizeof(num), "%d", n);
 	setenv("LISTEN_FDS", num, 1);
-	setenv("LISTEN_FDNAMES", "listen:state:pool.0:conn.0", 1);
+	setenv("LISTEN_FDNAMES", names, 1);
 	snprintf(bin, sizeof(bin), "%s/poolmgrd", harness_build());
 	execl(bin, "poolmgrd", "-s", r->sock, (char *)NULL);
 	fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
@@ -197,7 +200,7 @@ run_start(struct run *r, const Poolmgrd__State *st, const char *raw,
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	char path[128];
-	int lfd, sfd, sv[2], fds[4];
+	int lfd, sfd, sv[2], fds[5], n = 0;
 	size_t len;
 	uint8_t *buf;
 
@@ -220,6 +223,17 @@ run_start(struct run *r, const Poolmgrd__State *st, const char *raw,
 		      MAP_SHARED, r->memfd, 0);
 	assert_true(r->map != MAP_FAILED);
 	memset(r->map, MARK, r->memfd_size);
+	r->memfd2 = -1;
+	if (!raw && st->n_pools == 2) {
+		r->memfd2 = sealed_memfd("poolmgr:b", NULL, r->memfd_size,
+					 F_SEAL_SHRINK | F_SEAL_GROW |
+					 F_SEAL_SEAL);
+		assert_true(r->memfd2 >= 0);
+		r->map2 = mmap(NULL, r->memfd_size, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, r->memfd2, 0);
+		assert_true(r->map2 != MAP_FAILED);
+		memset(r->map2, MARK, r->memfd_size);
+	}
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
 				    sv), 0);
 	if (raw) {
@@ -235,14 +249,18 @@ run_start(struct run *r, const Poolmgrd__State *st, const char *raw,
 		free(buf);
 	}
 	assert_true(sfd >= 0);
-	fds[0] = lfd;
-	fds[1] = sfd;
-	fds[2] = r->memfd;
-	fds[3] = conn >= 0 ? conn : sv[0];
+	fds[n++] = lfd;
+	fds[n++] = sfd;
+	fds[n++] = r->memfd;
+	if (r->memfd2 >= 0)
+		fds[n++] = r->memfd2;
+	fds[n++] = conn >= 0 ? conn : sv[0];
 	r->pid = fork();
 	assert_true(r->pid >= 0);
 	if (r->pid == 0)
-		exec_daemon(r, fds, 4);
+		exec_daemon(r, fds, n, r->memfd2 >= 0 ?
+			    "listen:state:pool.0:pool.1:conn.0" :
+			    "listen:state:pool.0:conn.0");
 	close(lfd);
 	close(sfd);
 	close(sv[0]);
@@ -284,6 +302,10 @@ run_stop(struct run *r)
 	close(r->client);
 	munmap(r->map, r->memfd_size);
 	close(r->memfd);
+	if (r->memfd2 >= 0) {
+		munmap(r->map2, r->memfd_size);
+		close(r->memfd2);
+	}
 	unlink(r->log);
 	rmdir(r->dir);
 }
@@ -342,8 +364,9 @@ expect_refused(struct run *r)
 	EXPECT_RAW(harness_raw_open(fd, "a", &h), -ENOENT);
 	close(fd);
 	for (i = 0; i < r->memfd_size; i += 4096)
-		if (r->map[i] != MARK)
-			fail_msg("byte %zu of the memfd changed", i);
+		if (r->map[i] != MARK ||
+		    (r->memfd2 >= 0 && r->map2[i] != MARK))
+			fail_msg("byte %zu of a memfd changed", i);
 	run_stop(r);
 }
 
@@ -447,6 +470,27 @@ block_held_by_nobody(void **state)
 	(void)state;
 	forged_init(&f);
 	f.persister[1] = NO_PERSISTER;
+	refuse(&f, NULL, 0, -1);
+}
+
+/*
+ * A good pool, then one with a block nobody holds: the first pool's free
+ * pages must not be punched before the second is found wrong.
+ */
+static void
+second_pool_wrong(void **state)
+{
+	Poolmgrd__PoolState b;
+	struct forged f;
+	uint32_t persister[2] = {NO_PERSISTER, NO_PERSISTER};
+
+	(void)state;
+	forged_init(&f);
+	b = f.pool;
+	b.name = "b";
+	b.block_persister = persister;
+	f.pools[1] = &b;
+	f.st.n_pools = 2;
 	refuse(&f, NULL, 0, -1);
 }
 
@@ -632,6 +676,7 @@ main(void)
 		cmocka_unit_test(hold_of_no_block),
 		cmocka_unit_test(hold_twice),
 		cmocka_unit_test(block_held_by_nobody),
+		cmocka_unit_test(second_pool_wrong),
 		cmocka_unit_test(memfd_of_another_size),
 		cmocka_unit_test(connection_not_a_socket),
 		cmocka_unit_test(handle_not_given_out),
