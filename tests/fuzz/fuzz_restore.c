@@ -233,7 +233,9 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char *names[FUZZ_MAX_FDS];
+	static char named[FUZZ_MAX_FDS][24];
 	int fds[FUZZ_MAX_FDS];
+	struct passed_fds pf = {0};
 	struct rebuild rb = {0};
 	Poolmgrd__State *st;
 	char why[320];
@@ -261,18 +263,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fds[2 + k] = sealed_memfd("poolmgr:fuzz", NULL,
 					  st->pools[k]->size,
 					  F_SEAL_SHRINK | F_SEAL_GROW);
-		names[2 + k] = "pool";
+		snprintf(named[2 + k], sizeof(named[0]), "pool.%u", k);
+		names[2 + k] = named[2 + k];
 	}
 	for (k = 2 + (unsigned)st->n_pools; k < n; k++) {
 		fds[k] = conn_fd;
-		names[k] = "conn";
+		snprintf(named[k], sizeof(named[0]), "conn.%u",
+			 k - 2 - (unsigned)st->n_pools);
+		names[k] = named[k];
 	}
 	poolmgrd__state__free_unpacked(st, NULL);
 
 	fed++;
-	rb.fds = fds;
-	rb.nfds = n;
-	if ((rc = load(&rb, names)) == 0)
+	/* As restore_fds_take leaves them: load places them by name. */
+	pf.n = n;
+	pf.fd = fds;
+	pf.name = names;
+	pf.listen = listen_fd;
+	pf.state = sfd;
+	if ((rc = load(&rb, &pf)) == 0)
 		rc = build(&rb);
 	if (rc == 0) {
 		check_built(&rb);
@@ -283,12 +292,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rebuilt++;
 	} else if (!*rb.why)
 		die("refused (%d) without saying why", rc);
-	/* Neither ours to close: shared by every input. */
-	fds[0] = -1;
-	for (k = 2 + (unsigned)(rb.st ? rb.st->n_pools : 0); rb.st && k < n;
-	     k++)
-		fds[k] = -1;
+	/*
+	 * Neither the listening socket nor the connection is ours to close:
+	 * every input shares them.  What load placed, teardown closes; what
+	 * it did not place is still in fds.
+	 */
+	for (k = 0; rb.fds && k < rb.nfds; k++)
+		if (rb.fds[k] == listen_fd || rb.fds[k] == conn_fd)
+			rb.fds[k] = -1;
 	teardown(&rb);
+	for (k = 1; k < n; k++)
+		if (fds[k] >= 0 && fds[k] != conn_fd)
+			close(fds[k]);
+	free(rb.fds);
 	if (dpool_count() != 0 || session_count() != 0)
 		die("teardown left %u pools and %u sessions", dpool_count(),
 		    session_count());
