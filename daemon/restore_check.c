@@ -25,11 +25,8 @@
 #include "restore_check.h"
 #include "session.h"
 
-static int why_set(char *, size_t, const char *, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
-why_set(char *why, size_t len, const char *fmt, ...)
+int
+state_why(char *why, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -50,18 +47,18 @@ state_load(int fd, char *why, size_t len)
 
 	if (seals == -1 || (seals & need) != need ||
 	    fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) || sb.st_size <= 0) {
-		why_set(why, len, "the state is not a sealed memfd");
+		state_why(why, len, "the state is not a sealed memfd");
 		return NULL;
 	}
 	m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (m == MAP_FAILED) {
-		why_set(why, len, "mapping the state: %s", strerror(errno));
+		state_why(why, len, "mapping the state: %s", strerror(errno));
 		return NULL;
 	}
 	st = poolmgrd__state__unpack(NULL, (size_t)sb.st_size, m);
 	munmap(m, (size_t)sb.st_size);
 	if (!st)
-		why_set(why, len, "the state does not decode");
+		state_why(why, len, "the state does not decode");
 	return st;
 }
 
@@ -118,7 +115,7 @@ check_blocks(const Poolmgrd__PoolState *ps, char *why, size_t len)
 
 	if (ps->n_block_size != n || ps->n_block_requested != n ||
 	    ps->n_block_span != n || ps->n_block_persister != n)
-		return why_set(why, len, "pool %s: its block arrays differ "
+		return state_why(why, len, "pool %s: its block arrays differ "
 			       "in length", ps->name);
 	for (i = 0; i < n; i++) {
 		uint64_t off = ps->block_off[i], size = ps->block_size[i];
@@ -127,7 +124,7 @@ check_blocks(const Poolmgrd__PoolState *ps, char *why, size_t len)
 		    size > ps->size || off > ps->size - size ||
 		    ps->block_requested[i] > size ||
 		    (ps->block_span[i] && (off | size) % ps->page_size))
-			return why_set(why, len, "pool %s: block %zu (%#llx, "
+			return state_why(why, len, "pool %s: block %zu (%#llx, "
 				       "%llu bytes) is out of place", ps->name,
 				       i, (unsigned long long)off,
 				       (unsigned long long)size);
@@ -162,19 +159,19 @@ check_pool(const Poolmgrd__State *st, size_t k, char *why, size_t len)
 
 	/* As a configuration file or a CreatePool must name it. */
 	if (!ps->name || !config_valid_pool_name(ps->name))
-		return why_set(why, len, "pool %zu: a bad name", k);
+		return state_why(why, len, "pool %zu: a bad name", k);
 	for (i = 0; i < k; i++)
 		if (strcmp(st->pools[i]->name, ps->name) == 0)
-			return why_set(why, len, "pool %s twice", ps->name);
+			return state_why(why, len, "pool %s twice", ps->name);
 	if (ps->page_size != page || ps->granularity < 8 ||
 	    ps->granularity > page ||
 	    (ps->granularity & (ps->granularity - 1)) ||
 	    ps->size == 0 || ps->size > POOL_MAX_SIZE || ps->size % page ||
 	    ps->mode > 0777)
-		return why_set(why, len, "pool %s: a bad size, granularity, "
+		return state_why(why, len, "pool %s: a bad size, granularity, "
 			       "page size or mode", ps->name);
 	if (!events_valid(ps))
-		return why_set(why, len, "pool %s: its allocation counters "
+		return state_why(why, len, "pool %s: its allocation counters "
 			       "do not add up", ps->name);
 	return check_blocks(ps, why, len);
 }
@@ -201,14 +198,14 @@ check_session(const Poolmgrd__State *st, size_t k, char *why, size_t len)
 
 	if (ss->n_handles > SESSION_MAX_HANDLES ||
 	    !client_name_valid(ss->name))
-		return why_set(why, len, "client %zu: too many handles or "
+		return state_why(why, len, "client %zu: too many handles or "
 			       "a bad name", k);
 	for (i = 0; i < ss->n_handles; i++) {
 		const Poolmgrd__HandleState *hs = ss->handles[i];
 
 		if (hs->pool >= st->n_pools || hs->id == 0 ||
 		    (ss->next_handle && hs->id >= ss->next_handle))
-			return why_set(why, len, "client %zu: handle %u of "
+			return state_why(why, len, "client %zu: handle %u of "
 				       "pool %u is out of place", k, hs->id,
 				       hs->pool);
 	}
@@ -223,20 +220,20 @@ state_check(const Poolmgrd__State *st, const int *fds, unsigned n,
 	int rc;
 
 	if (st->version != POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT)
-		return why_set(why, len, "state version %u, not %u",
+		return state_why(why, len, "state version %u, not %u",
 			       st->version,
 			       POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT);
 	if (st->n_pools > POOL_MAX_POOLS ||
 	    n != 2 + st->n_pools + st->n_sessions)
-		return why_set(why, len, "%u descriptors for %zu pools and "
+		return state_why(why, len, "%u descriptors for %zu pools and "
 			       "%zu clients", n, st->n_pools, st->n_sessions);
 	if (!state_check_listener(fds[0]))
-		return why_set(why, len, "no listening socket");
+		return state_why(why, len, "no listening socket");
 	for (i = 0; i < st->n_pools; i++) {
 		if ((rc = check_pool(st, i, why, len)) != 0)
 			return rc;
 		if (!is_pool_memfd(fds[2 + i], st->pools[i]->size))
-			return why_set(why, len, "pool %s: descriptor %d is "
+			return state_why(why, len, "pool %s: descriptor %d is "
 				       "not its memfd", st->pools[i]->name,
 				       fds[2 + i]);
 	}
@@ -246,7 +243,7 @@ state_check(const Poolmgrd__State *st, const int *fds, unsigned n,
 		if ((rc = check_session(st, i, why, len)) != 0)
 			return rc;
 		if (!is_connection(fds[f]))
-			return why_set(why, len, "client %zu: descriptor %d "
+			return state_why(why, len, "client %zu: descriptor %d "
 				       "is not a connection", i, fds[f]);
 	}
 	return 0;

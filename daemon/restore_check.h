@@ -20,6 +20,10 @@ Poolmgrd__State *state_load(int fd, char *why, size_t len);
 int state_check(const Poolmgrd__State *st, const int *fds, unsigned n,
 		char *why, size_t len);
 
+/* Write why (printf) and return -EINVAL: every refusal's reason. */
+int state_why(char *why, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Is fd a listening Unix SOCK_SEQPACKET socket? */
 int state_check_listener(int fd);
 

@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,20 +127,6 @@ restore_fds_take(struct passed_fds *pf)
 	return 0;
 }
 
-static int why_set(char *, size_t, const char *, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
-why_set(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 /* A connection whose client has hung up: it reads end of file at once. */
 static int
 hung_up(void)
@@ -169,13 +154,13 @@ restore_fds_place(struct passed_fds *pf, unsigned npools,
 		switch (name_kind(pf->name[i], &index)) {
 		case FD_POOL:
 			if ((unsigned long)index >= npools)
-				return why_set(why, len, "%s: the state has %u "
+				return state_why(why, len, "%s: the state has %u "
 					       "pools", pf->name[i], npools);
 			f = 2 + (unsigned)index;
 			break;
 		case FD_CONN:
 			if ((unsigned long)index >= nsessions)
-				return why_set(why, len, "%s: the state has %u "
+				return state_why(why, len, "%s: the state has %u "
 					       "clients", pf->name[i],
 					       nsessions);
 			f = 2 + npools + (unsigned)index;
@@ -187,20 +172,20 @@ restore_fds_place(struct passed_fds *pf, unsigned npools,
 			continue;
 		}
 		if (fds[f] >= 0)
-			return why_set(why, len, "%s twice", pf->name[i]);
+			return state_why(why, len, "%s twice", pf->name[i]);
 		fds[f] = pf->fd[i];
 		pf->fd[i] = -1;
 	}
 	if (fds[0] < 0)
-		return why_set(why, len, "no listening socket");
+		return state_why(why, len, "no listening socket");
 	for (i = 0; i < npools; i++)
 		if (fds[2 + i] < 0)
-			return why_set(why, len, "no pool.%u", i);
+			return state_why(why, len, "no pool.%u", i);
 	for (i = 0; i < nsessions; i++) {
 		if (fds[2 + npools + i] >= 0)
 			continue;
 		if ((fds[2 + npools + i] = hung_up()) < 0)
-			return why_set(why, len, "socketpair: %s",
+			return state_why(why, len, "socketpair: %s",
 				       strerror(errno));
 		gone++;
 	}
