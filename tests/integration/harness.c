@@ -152,6 +152,22 @@ harness_raw_handle(int fd, const char *pool)
 	return h;
 }
 
+void
+harness_expect_kept_shared(struct pool *p, pool_off_t x, int fd, uint32_t h)
+{
+	pool_off_t y;
+
+	EXPECT_RC(pool_free(p, x), 0);
+	EXPECT_RC(pool_alloc(p, 64, &y), 0);
+	if (y == x)
+		fail_msg("block %#llx, retained by another client, was handed "
+			 "out again by the holder's cache",
+			 (unsigned long long)x);
+	EXPECT_RAW(harness_raw_free(fd, h, x), 0);
+	EXPECT_RAW(harness_raw_free(fd, h, x), -EINVAL);
+	EXPECT_RC(pool_free(p, y), 0);
+}
+
 int
 harness_write_full(int fd, const void *buf, size_t len)
 {

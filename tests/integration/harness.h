@@ -62,6 +62,13 @@ Poolmgr__Reply *harness_raw_expect(int fd, Poolmgr__Request *req, int want);
 /* harness_raw_greeted and harness_raw_open, or the test fails. */
 int harness_raw_client(const char *path, const char *name);
 uint32_t harness_raw_handle(int fd, const char *pool);
+/*
+ * Block x of p is retained by raw client fd's handle h: p's free of it
+ * must not let p's cache hand it out again (the share map reads shared),
+ * and h's free must then be its last.  Frees everything it took.
+ */
+void harness_expect_kept_shared(struct pool *p, pool_off_t x, int fd,
+				uint32_t h);
 
 /* Whole reads and writes on pipes; 0, or -1 on error or end of file. */
 int harness_write_full(int fd, const void *buf, size_t len);

@@ -874,6 +874,21 @@ store_stop(struct store *st)
 		;
 }
 
+/*
+ * Every store test's beginning: the daemon's first start with a store of
+ * STORE_FDS descriptors (val keeps that for the next start), and a
+ * client with pool s open.
+ */
+static void
+store_first_start(struct store *st, char *val, size_t len,
+		  struct pool_conn **c, struct pool **p)
+{
+	snprintf(val, len, "%d", STORE_FDS);
+	store_start(st, val);
+	EXPECT_RC(pool_connect(st->n.sock, c), 0);
+	EXPECT_RC(pool_open(*c, "s", p), 0);
+}
+
 static bool
 stored_name(const struct store *st, const char *name)
 {
@@ -958,10 +973,7 @@ fdstore_restart(void **state)
 	unsigned i;
 
 	store_init(st, STORE_CONFIG);
-	snprintf(val, sizeof(val), "%d", STORE_FDS);
-	store_start(st, val);
-	EXPECT_RC(pool_connect(st->n.sock, &c), 0);
-	EXPECT_RC(pool_open(c, "s", &p), 0);
+	store_first_start(st, val, sizeof(val), &c, &p);
 	for (i = 0; i < STORE_BLOCKS; i++) {
 		EXPECT_RC(pool_alloc(p, 1000 + 20000 * i, &off[i]), 0);
 		memset(pool_ptr(p, off[i]), 'a' + (int)i, 1000 + 20000 * i);
@@ -1039,10 +1051,7 @@ fdstore_own_socket(void **state)
 	char val[16];
 
 	notified_init(&st->n, STORE_CONFIG);
-	snprintf(val, sizeof(val), "%d", STORE_FDS);
-	store_start(st, val);
-	EXPECT_RC(pool_connect(st->n.sock, &c), 0);
-	EXPECT_RC(pool_open(c, "s", &p), 0);
+	store_first_start(st, val, sizeof(val), &c, &p);
 	EXPECT_RC(pool_alloc(p, 5000, &off), 0);
 	store_stop(st);
 	assert_int_equal(st->nfds, 4);
@@ -1073,16 +1082,13 @@ fdstore_share_map_kept(void **state)
 	struct store *st = *state;
 	struct pool_conn *c;
 	struct pool *p;
-	pool_off_t x, y;
+	pool_off_t x;
 	char val[16];
 	uint32_t h;
 	int fd;
 
 	store_init(st, STORE_CONFIG);
-	snprintf(val, sizeof(val), "%d", STORE_FDS);
-	store_start(st, val);
-	EXPECT_RC(pool_connect(st->n.sock, &c), 0);
-	EXPECT_RC(pool_open(c, "s", &p), 0);
+	store_first_start(st, val, sizeof(val), &c, &p);
 	EXPECT_RC(pool_alloc(p, 64, &x), 0);
 	fd = harness_raw_greeted(st->n.sock, "retainer");
 	assert_true(fd >= 0);
@@ -1092,14 +1098,7 @@ fdstore_share_map_kept(void **state)
 	assert_int_equal(st->nfds, 4);
 
 	store_start(st, val);
-	EXPECT_RC(pool_free(p, x), 0);
-	EXPECT_RC(pool_alloc(p, 64, &y), 0);
-	if (y == x)
-		fail_msg("block %#llx, retained by another client, was handed "
-			 "out again by the holder's cache",
-			 (unsigned long long)x);
-	EXPECT_RAW(harness_raw_free(fd, h, x), 0);
-	EXPECT_RC(pool_free(p, y), 0);
+	harness_expect_kept_shared(p, x, fd, h);
 	close(fd);
 	pool_close(p);
 	pool_disconnect(c);
@@ -1159,10 +1158,7 @@ fdstore_client_gone(void **state)
 	pid_t other;
 
 	store_init(st, STORE_CONFIG);
-	snprintf(val, sizeof(val), "%d", STORE_FDS);
-	store_start(st, val);
-	EXPECT_RC(pool_connect(st->n.sock, &c), 0);
-	EXPECT_RC(pool_open(c, "s", &p), 0);
+	store_first_start(st, val, sizeof(val), &c, &p);
 	EXPECT_RC(pool_alloc(p, 5000, &off), 0);
 	memset(pool_ptr(p, off), 'k', 5000);
 	assert_int_equal(pipe(ready), 0);
@@ -1232,10 +1228,7 @@ fdstore_incomplete_refused(void **state)
 	char val[16], msg[1024];
 
 	store_init(st, STORE_CONFIG);
-	snprintf(val, sizeof(val), "%d", STORE_FDS);
-	store_start(st, val);
-	EXPECT_RC(pool_connect(st->n.sock, &c), 0);
-	EXPECT_RC(pool_open(c, "s", &p), 0);
+	store_first_start(st, val, sizeof(val), &c, &p);
 	EXPECT_RC(pool_alloc(p, 5000, &off), 0);
 	store_stop(st);
 	assert_true(store_drop(st, "pool.0"));
