@@ -84,27 +84,6 @@ client_check_name(const char *name)
 	return 0;
 }
 
-/*
- * Check the share map before mapping it: sealed against writing (so that
- * no other client can set or clear a bit), shrinking and growing, and as
- * long as the daemon says.
- */
-static int
-client_check_share_fd(int fd, uint64_t size)
-{
-	struct stat	st;
-	int		seals, need;
-
-	need = F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_FUTURE_WRITE;
-	seals = fcntl(fd, F_GET_SEALS);
-	if (seals == -1 || (seals & need) != need)
-		return -EPROTO;
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size < 0 || (uint64_t)st.st_size != size)
-		return -EPROTO;
-	return 0;
-}
-
 /* The cache divides and masks by these: a lie must not reach it. */
 static int
 client_pow2(uint32_t x)
@@ -121,13 +100,7 @@ client_start_cache(struct pool *p, int fd, uint64_t size)
 {
 	void		*m;
 
-	uint64_t	 bits = (p->size + p->granularity - 1) / p->granularity;
-
-	/* The bits, rounded up to pages, then the page of the state word. */
-	if (fd == -1 || size > SIZE_MAX || p->page_size == 0 ||
-	    size < (bits + 7) / 8 + p->page_size ||
-	    size % p->page_size != 0 ||
-	    client_check_share_fd(fd, size) != 0)
+	if (client_share_check(p, fd, size) != 0)
 		return;
 	m = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED)

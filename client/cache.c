@@ -87,6 +87,13 @@
  *    thread's shard comes into use, so it may hold more than twice its
  *    new part until it is flushed.
  *
+ * 7. A restart in place freezes the share map (every bit set: nothing is
+ *    kept, always safe) and sets its "replaced" word after the bits.
+ *    conn_check reads it where it reads the state word and has the map
+ *    in use mapped over the frozen one (share.c), once per restart.  The
+ *    blocks kept before need no care: each is looked up again in the map
+ *    when it is reused, and the new daemon's map says who holds it now.
+ *
  * Structure.  Size classes: each multiple of the granularity up to 512
  * bytes, then four per doubling up to CACHE_MAX_BLOCK; a block serves the
  * largest class not above its usable size.  The cache has CACHE_SHARDS
@@ -123,6 +130,11 @@
 #define CACHE_SHED_MAX		16
 #define CACHE_REACH		4	/* larger classes an alloc may use */
 #define CACHE_SLACK_BATCH	256
+
+/* A replaced share map's renewal (7). */
+#define RENEW_IDLE		0
+#define RENEW_BUSY		1
+#define RENEW_FAILED		2
 /*
  * In a small pool a cache would hold a good part of it and its refills
  * would move where later blocks go: a refill takes at most 1/1024 of the
@@ -194,6 +206,8 @@ struct cache {
 	const uint8_t	*share;
 	uint64_t	 share_bits;
 	const uint64_t	*state;		/* the pool's, after the bits */
+	const uint64_t	*replaced;	/* the map's, after the state */
+	int		 renew;		/* atomic: RENEW_* */
 	unsigned	 gshift;
 	uint32_t	 granularity;
 	uint64_t	 pool_size;
@@ -236,15 +250,34 @@ now_coarse(void)
 }
 
 /*
+ * The share map after a restart in place (7): one thread asks for the new
+ * one; the others go on meanwhile with the frozen one, which is safe.  A
+ * map that could not be had is not asked for again: the handle goes on
+ * with the frozen one, every free to the daemon.
+ */
+static void
+renew_map(struct pool *p)
+{
+	struct cache	*k = p->cache;
+	int		 idle = RENEW_IDLE;
+
+	if (!__atomic_compare_exchange_n(&k->renew, &idle, RENEW_BUSY, 0,
+	    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return;
+	__atomic_store_n(&k->renew, client_share_renew(p) == 0 ?
+	    RENEW_IDLE : RENEW_FAILED, __ATOMIC_RELEASE);
+}
+
+/*
  * 0; -EBADF once the pool is destroyed under the handle (the daemon says so
  * in the share map's state word); -ECONNRESET when the daemon is gone (see
- * 4 above).
+ * 4 above).  A map the daemon replaced is renewed first (7).
  */
 static int
 conn_check(struct pool *p)
 {
 	int64_t		now;
-	int		probe;
+	int		probe, error;
 
 	if (__atomic_load_n(p->cache->state, __ATOMIC_ACQUIRE) != 0)
 		return -EBADF;
@@ -252,7 +285,11 @@ conn_check(struct pool *p)
 	now = now_coarse();
 	probe = now != cache_thread_probed;
 	cache_thread_probed = now;
-	return conn_alive(p->conn, probe);
+	if ((error = conn_alive(p->conn, probe)) != 0)
+		return error;
+	if (__atomic_load_n(p->cache->replaced, __ATOMIC_ACQUIRE) != 0)
+		renew_map(p);
+	return 0;
 }
 
 /* Size classes. */
@@ -1173,6 +1210,7 @@ cache_create(struct pool *p, const uint8_t *share_map, uint64_t share_size,
 	k->share = share_map;
 	k->share_bits = (share_size - p->page_size) * 8;
 	k->state = (const uint64_t *)(share_map + share_size - p->page_size);
+	k->replaced = k->state + 1;
 	k->granularity = p->granularity;
 	k->gshift = (unsigned)__builtin_ctz(p->granularity);
 	k->pool_size = p->size;

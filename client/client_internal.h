@@ -25,7 +25,10 @@
 /* The version of the protocol this library speaks. */
 #define CONN_VERSION		1
 
-/* Descriptors that came with a reply (OpenPool: the memfd, the share map). */
+/*
+ * Descriptors that came with a reply (OpenPool: the memfd, the share map;
+ * ShareMap: the share map).
+ */
 #define CONN_REPLY_FDS		2
 struct conn_fds {
 	int			 fd[CONN_REPLY_FDS];	/* -1: none */
@@ -126,6 +129,10 @@ int	conn_alive(struct pool_conn *, int);
 int	conn_forked(const struct pool_conn *);
 void	conn_fds_init(struct conn_fds *);
 void	conn_fds_close(struct conn_fds *);
+
+/* share.c: the share map's checks, and its renewal after a restart */
+int	client_share_check(const struct pool *, int, uint64_t);
+int	client_share_renew(struct pool *);
 
 /* pool.c: a request about a handle, with its cache's size (for admin.c) */
 int	client_call(struct pool *, Poolmgr__Request *,

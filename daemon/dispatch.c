@@ -237,6 +237,8 @@ dispatch_body(struct call *c)
 		return do_free_batch(c, r->free_batch);
 	case POOLMGR__REQUEST__BODY_PERSISTED:
 		return do_persisted(c, r->persisted);
+	case POOLMGR__REQUEST__BODY_SHARE_MAP:
+		return do_share_map(c, r->share_map);
 	default:
 		return refuse(c, -EOPNOTSUPP, "unknown request type");
 	}

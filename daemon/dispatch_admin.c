@@ -1,7 +1,7 @@
 /*
  * dispatch_admin.c - requests on pools as a whole: create and destroy
- * (admin rights), open and close (a handle, within the pool's mode), and
- * the inspections: stats, list, trim, check, clients and persisted.
+ * (admin rights), open and close (a handle, within the pool's mode), a
+ * handle's share map after a restart in place, and the inspections: stats, list, trim, check, clients and persisted.
  *
  * Those that read a pool's state (stats, list, check, trim, and a destroy
  * that counts live blocks) first wait for the pool to settle
@@ -194,6 +194,34 @@ do_close(struct call *c, const Poolmgr__ClosePool *m)
 	if (!h)
 		return err;
 	session_close(c->s, h);
+	return 0;
+}
+
+/*
+ * The pool's share map now, as OpenPool sends it: after a restart in place
+ * a handle's map is frozen, and its client asks for this one.  Nothing is
+ * noted: any handle may ask any time.
+ */
+int
+do_share_map(struct call *c, const Poolmgr__ShareMap *m)
+{
+	static Poolmgr__ShareMapReply srep;
+	struct handle *h;
+	int err;
+
+	/* As OpenPool: the map is for clients that cache, writers only. */
+	if (!(h = get_handle(c, m->handle, true, &err)))
+		return err;
+	if (h->pool->share_fd < 0)
+		return refuse(c, -ENODEV, "pool %s has no share map",
+			      h->pool->name);
+	poolmgr__share_map_reply__init(&srep);
+	srep.share_map_size = h->pool->share_size;
+	c->rep->body_case = POOLMGR__REPLY__BODY_SHARE_MAP;
+	c->rep->share_map = &srep;
+	c->fds.fd[0] = h->pool->share_fd;
+	c->fds.close[0] = false;
+	c->fds.n = 1;
 	return 0;
 }
 

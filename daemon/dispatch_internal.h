@@ -62,6 +62,7 @@ int do_create(struct call *c, const Poolmgr__CreatePool *m);
 int do_destroy(struct call *c, const Poolmgr__DestroyPool *m);
 int do_open(struct call *c, const Poolmgr__OpenPool *m);
 int do_close(struct call *c, const Poolmgr__ClosePool *m);
+int do_share_map(struct call *c, const Poolmgr__ShareMap *m);
 int do_stats(struct call *c, const Poolmgr__PoolRef *m);
 int do_list(struct call *c);
 int do_trim(struct call *c, const Poolmgr__Trim *m);

@@ -252,7 +252,7 @@ make_share_map(struct dpool *p)
 	long page = sysconf(_SC_PAGESIZE);
 	uint64_t bits = (p->size + (1ull << p->granule_shift) - 1) >>
 			p->granule_shift;
-	/* The bits, then a page whose first word is the pool's state. */
+	/* The bits, then a page: the pool's state word, "replaced". */
 	uint64_t size = (((bits + 7) / 8 + (uint64_t)page - 1) &
 			 ~((uint64_t)page - 1)) + (uint64_t)page;
 	int fd;
@@ -520,16 +520,21 @@ block_delete(struct dpool *p, struct block *b)
 	records_give(&block_records, b);
 }
 
+/* The words of the page after the share map's bits (docs/protocol.md). */
+static uint64_t *
+share_word(struct dpool *p, unsigned i)
+{
+	return (uint64_t *)(p->share_map + p->share_size -
+			    (uint64_t)sysconf(_SC_PAGESIZE)) + i;
+}
+
 void
 dpool_mark_destroyed(struct dpool *p)
 {
-	uint64_t *state;
-
 	if (!p->share_map)
 		return;
-	state = (uint64_t *)(p->share_map + p->share_size -
-			     (uint64_t)sysconf(_SC_PAGESIZE));
-	__atomic_store_n(state, DPOOL_STATE_DESTROYED, __ATOMIC_RELEASE);
+	__atomic_store_n(share_word(p, DPOOL_WORD_STATE),
+			 DPOOL_STATE_DESTROYED, __ATOMIC_RELEASE);
 }
 
 void
@@ -1471,6 +1476,12 @@ dpool_share_freeze(struct dpool *p)
 	if (madvise(p->share_map, len, MADV_POPULATE_WRITE) == -1)
 		return -errno;
 	memset(p->share_map, 0xff, len);
+	/*
+	 * After the bits: a client that sees the word and asks the next
+	 * image for its map has read no bit of this one as clear since.
+	 */
+	__atomic_store_n(share_word(p, DPOOL_WORD_REPLACED), 1,
+			 __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -1512,4 +1523,10 @@ dpool_share_thaw(struct dpool *p)
 	for (i = 0; i < len; i++)
 		__atomic_store_n(&p->share_map[i], want[i], __ATOMIC_RELEASE);
 	munmap(want, len);
+	/*
+	 * This map stays the pool's: a client that saw the word meanwhile
+	 * and asks for the current map gets this one again.
+	 */
+	__atomic_store_n(share_word(p, DPOOL_WORD_REPLACED), 0,
+			 __ATOMIC_RELEASE);
 }

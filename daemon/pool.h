@@ -271,6 +271,9 @@ void dpool_destroy(struct dpool *p, bool unmapped);
  * before serving anything, so a forced destroy stops cache hits at once.
  */
 #define DPOOL_STATE_DESTROYED 1
+/* The page's words: the state, then "replaced" (dpool_share_freeze). */
+#define DPOOL_WORD_STATE 0
+#define DPOOL_WORD_REPLACED 1
 void dpool_mark_destroyed(struct dpool *p);
 
 /*
@@ -468,10 +471,11 @@ int dpool_punch(struct dpool *p, uint64_t off, uint64_t len);
  * The next image cannot write the share map the clients map now (it is
  * sealed against new writable mappings): dpool_share_freeze sets its
  * every bit just before the exec, so that those clients give back what
- * they free rather than keep it (always right; they cache again through
- * a handle opened later, on the new image's map).  0, or -errno if the
- * pages could not be had.  dpool_share_thaw undoes it (the exec failed):
- * every bit as the books say, none cleared on its way.
+ * they free rather than keep it (always right), then its "replaced" word,
+ * which tells the clients that read it to ask the next image for its map
+ * (ShareMap) and cache again on that.  0, or -errno if the pages could
+ * not be had.  dpool_share_thaw undoes it (the exec failed): every bit as
+ * the books say, none cleared on its way, then "replaced" cleared.
  */
 int dpool_share_freeze(struct dpool *p);
 void dpool_share_thaw(struct dpool *p);

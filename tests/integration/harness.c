@@ -1,6 +1,7 @@
 /*
  * harness.c - start and stop a real poolmgrd for integration tests.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -166,6 +167,62 @@ harness_expect_kept_shared(struct pool *p, pool_off_t x, int fd, uint32_t h)
 	EXPECT_RAW(harness_raw_free(fd, h, x), 0);
 	EXPECT_RAW(harness_raw_free(fd, h, x), -EINVAL);
 	EXPECT_RC(pool_free(p, y), 0);
+}
+
+int
+harness_share_maps(const char *pool, unsigned long *inode, void **at)
+{
+	char line[512], want[128];
+	unsigned long start, ino;
+	FILE *f = fopen("/proc/self/maps", "r");
+	int n = 0, pos;
+
+	assert_non_null(f);
+	snprintf(want, sizeof(want), "/memfd:poolmgr:%s:shared", pool);
+	while (fgets(line, sizeof(line), f)) {
+		/* start-end perms offset dev inode path */
+		if (sscanf(line, "%lx-%*x %*s %*x %*s %lu %n", &start, &ino,
+			   &pos) != 2 ||
+		    strncmp(line + pos, want, strlen(want)) != 0 ||
+		    (line[pos + strlen(want)] != ' ' &&
+		     line[pos + strlen(want)] != '\n'))
+			continue;
+		n++;
+		if (inode)
+			*inode = ino;
+		if (at)
+			*at = (void *)start;
+	}
+	fclose(f);
+	return n;
+}
+
+unsigned long
+harness_daemon_share_map(pid_t pid, const char *pool)
+{
+	char path[300], link[256], want[128];
+	struct dirent *e;
+	struct stat st;
+	unsigned long ino = 0;
+	DIR *dir;
+	ssize_t n;
+
+	snprintf(want, sizeof(want), "/memfd:poolmgr:%s:shared", pool);
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	assert_non_null(dir = opendir(path));
+	while ((e = readdir(dir))) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)pid,
+			 e->d_name);
+		if ((n = readlink(path, link, sizeof(link) - 1)) <= 0)
+			continue;
+		link[n] = '\0';
+		if (strncmp(link, want, strlen(want)) == 0 &&
+		    (link[strlen(want)] == ' ' || !link[strlen(want)]) &&
+		    stat(path, &st) == 0)
+			ino = (unsigned long)st.st_ino;
+	}
+	closedir(dir);
+	return ino;
 }
 
 int

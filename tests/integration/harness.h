@@ -70,6 +70,16 @@ uint32_t harness_raw_handle(int fd, const char *pool);
 void harness_expect_kept_shared(struct pool *p, pool_off_t x, int fd,
 				uint32_t h);
 
+/*
+ * The share maps of pool name that this process maps, as /proc/self/maps
+ * lists them ("/memfd:poolmgr:NAME:shared"): how many mappings, and the
+ * inode and start of the last (inode, at may be NULL).
+ */
+int harness_share_maps(const char *pool, unsigned long *inode, void **at);
+/* The inode of the share map of pool name that daemon pid has open; 0 if
+ * none. */
+unsigned long harness_daemon_share_map(pid_t pid, const char *pool);
+
 /* Whole reads and writes on pipes; 0, or -1 on error or end of file. */
 int harness_write_full(int fd, const void *buf, size_t len);
 int harness_read_full(int fd, void *buf, size_t len);

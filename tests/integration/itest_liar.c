@@ -41,7 +41,11 @@
  *
  * The client asks for a share map with every read-write open; the fake
  * sends none, and the handle must still work, only without a cache: its
- * frees all reach the daemon and pool_set_cache is -EOPNOTSUPP.
+ * frees all reach the daemon and pool_set_cache is -EOPNOTSUPP.  Or the
+ * fake sends a map frozen by a restart in place ("replaced") and, asked
+ * for the new one, refuses as a daemon that knows no ShareMap does, or
+ * sends one not sealed: the handle asks once, keeps the frozen map (its
+ * frees all reach the daemon) and no descriptor.
  *
  * Every client runs in a child process that reports through its exit code
  * (each failed check its own code and a line on stderr).  The parent fails
@@ -124,6 +128,9 @@ enum lie {
 	LIE_UNKNOWN_ID,
 	LIE_ID_ZERO,
 	LIE_UNDECODABLE,
+	/* a frozen share map (every request) */
+	LIE_MAP_OLD_DAEMON,	/* ShareMap unknown: -EOPNOTSUPP */
+	LIE_MAP_UNSEALED,	/* ShareMap answered with an unsealed map */
 };
 
 /* What the client does to meet the lie. */
@@ -220,7 +227,7 @@ lie_now(struct fake_state *fs, Poolmgr__Request__BodyCase body)
 	Poolmgr__Request__BodyCase target;
 
 	switch (fs->lie) {
-	case LIE_NONE:
+	case LIE_NONE: case LIE_MAP_OLD_DAEMON: case LIE_MAP_UNSEALED:
 		return false;
 	case LIE_OPEN_UNSEALED: case LIE_OPEN_NO_GROW_SEAL:
 	case LIE_OPEN_NO_SHRINK_SEAL: case LIE_OPEN_SMALLER:
@@ -315,6 +322,63 @@ fake_memfd(uint64_t size, unsigned seals)
 	return fd;
 }
 
+/*
+ * The share map a daemon restarted in place leaves: every bit set, the
+ * state 0, "replaced" 1; sealed as the daemon seals it unless unsealed.
+ * Its size in *size; the memfd, or -1.
+ */
+static int
+fake_frozen_map(bool unsealed, uint64_t *size)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t bits = (FAKE_SIZE / FAKE_G / 8 + page - 1) & ~(page - 1);
+	uint64_t one = 1;
+	unsigned seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE |
+			 F_SEAL_SEAL;
+	uint8_t *m;
+	int fd = fake_memfd(bits + page, 0);
+
+	if (fd == -1)
+		return -1;
+	m = mmap(NULL, bits + page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		close(fd);
+		return -1;
+	}
+	memset(m, 0xff, bits);
+	memcpy(m + bits + 8, &one, sizeof(one));
+	munmap(m, bits + page);
+	if (!unsealed && fcntl(fd, F_ADD_SEALS, seals) == -1) {
+		close(fd);
+		return -1;
+	}
+	*size = bits + page;
+	return fd;
+}
+
+/* ShareMap: an old daemon's refusal, or an unsealed map. */
+static int
+fake_share_map(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
+{
+	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__ShareMapReply srep = POOLMGR__SHARE_MAP_REPLY__INIT;
+	int fd, rc;
+
+	fprintf(fs->log, "share_map %u\n", req->share_map->handle);
+	rep.id = req->id;
+	if (fs->lie != LIE_MAP_UNSEALED) {
+		rep.error = -EOPNOTSUPP;
+		return fake_send(cfd, &rep, NULL, 0);
+	}
+	if ((fd = fake_frozen_map(true, &srep.share_map_size)) == -1)
+		return -1;
+	rep.body_case = POOLMGR__REPLY__BODY_SHARE_MAP;
+	rep.share_map = &srep;
+	rc = fake_send(cfd, &rep, &fd, 1);
+	close(fd);
+	return rc;
+}
+
 /* The truthful block for size bytes aligned to align; 0 or -ENOMEM. */
 static int
 fake_block(struct fake_state *fs, uint64_t size, uint64_t align,
@@ -395,12 +459,23 @@ fake_open(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	orep.read_only = m->read_only ||
 			 (lie && fs->lie == LIE_OPEN_SAYS_READ_ONLY);
 	orep.share_map_size = 0;	/* asked for or not: none sent */
+	if ((fs->lie == LIE_MAP_OLD_DAEMON || fs->lie == LIE_MAP_UNSEALED) &&
+	    m->want_share_map && !m->read_only) {
+		if ((fds[1] = fake_frozen_map(false,
+					      &orep.share_map_size)) == -1) {
+			close(memfd);
+			return -1;
+		}
+		nfds = 2;
+	}
 	rep.id = req->id;
 	rep.body_case = POOLMGR__REPLY__BODY_OPEN;
 	rep.open = &orep;
 	rc = fake_send(cfd, &rep, fds, nfds);
 	if (fds[0] != memfd)
 		close(fds[0]);
+	if (nfds == 2)
+		close(fds[1]);
 	close(memfd);
 	if (pfd[1] >= 0)
 		close(pfd[1]);
@@ -620,6 +695,9 @@ fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
 		break;
 	case POOLMGR__REQUEST__BODY_USABLE_SIZE:
 		rc = fake_usable_size(fs, cfd, req);
+		break;
+	case POOLMGR__REQUEST__BODY_SHARE_MAP:
+		rc = fake_share_map(fs, cfd, req);
 		break;
 	default:
 		fprintf(fs->log, "request %d\n", (int)req->body_case);
@@ -1074,6 +1152,81 @@ fake_without_share_map_works(void **state)
 	       "%d frees reached the daemon\n", frees);
 }
 
+/*
+ * A handle whose share map a restart in place froze, from a daemon that
+ * gives it no new one: it asks once, keeps the frozen map (every free to
+ * the daemon) and no descriptor, and works on.
+ */
+static int
+client_frozen_map(void *arg)
+{
+	const char *sock = arg;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t offs[8];
+	int i, fds, rc;
+
+	CHECK_RC(pool_connect(sock, &c), 0, 80);
+	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 81);
+	fds = count_fds();
+	for (i = 0; i < 8; i++)
+		CHECK_RC(pool_alloc(p, 48, &offs[i]), 0, 82);
+	for (i = 0; i < 8; i++)
+		CHECK_RC(pool_free(p, offs[i]), 0, 83);
+	if ((rc = use_handle(p)))
+		return rc;
+	CHECK(count_fds() == fds, 84);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+frozen_map_not_renewed(enum lie lie, const char *what)
+{
+	char log[LOG_MAX];
+	const char *l;
+	struct fake f;
+	int rc, frc, frees = 0, asked = 0;
+	pid_t pid;
+
+	fake_start(&f, lie);
+	fflush(stdout);
+	fflush(stderr);
+	pid = harness_spawn(client_frozen_map, f.sock);
+	assert_true(pid > 0);
+	rc = wait_at_most(pid, CLIENT_TIMEOUT_MS);
+	frc = fake_finish(&f, log, sizeof(log));
+	if (rc != 0)
+		fail_msg("the client against %s: %d; the fake saw:\n%s", what,
+			 rc, log);
+	assert_int_equal(frc, 0);
+	for (l = log; (l = strstr(l, "\nfree ")); l++)
+		frees++;
+	for (l = log; (l = strstr(l, "\nshare_map ")); l++)
+		asked++;
+	printf("liar: %s: %d ShareMap asked, %d frees reached the daemon\n",
+	       what, asked, frees);
+	assert_int_equal(asked, 1);
+	/* 8 blocks and use_handle's one: the map says every one shared. */
+	assert_int_equal(frees, 9);
+}
+
+static void
+frozen_map_old_daemon(void **state)
+{
+	(void)state;
+	frozen_map_not_renewed(LIE_MAP_OLD_DAEMON, "a daemon without "
+			       "ShareMap");
+}
+
+static void
+frozen_map_unsealed_renewal(void **state)
+{
+	(void)state;
+	frozen_map_not_renewed(LIE_MAP_UNSEALED, "an unsealed new map");
+}
+
 int
 main(void)
 {
@@ -1082,6 +1235,8 @@ main(void)
 		cmocka_unit_test(open_reply_lies_are_refused),
 		cmocka_unit_test(block_reply_lies_are_refused),
 		cmocka_unit_test(conversation_lies_are_refused),
+		cmocka_unit_test(frozen_map_old_daemon),
+		cmocka_unit_test(frozen_map_unsealed_renewal),
 	};
 
 	/* SIGPIPE keeps its default: a client that got one would show it. */

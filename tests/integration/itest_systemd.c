@@ -20,9 +20,12 @@
  *                      dropped from the store (its client hung up) is
  *                      closed alone; a store without a pool is refused
  *                      whole; a holder's share map from before the stop
- *                      still reads shared for a block another retains; every name goes out of the store after
- *                      READY=1.  Without FDSTORE=, or with too small a
- *                      one, nothing is pushed and the stop frees all.
+ *                      still reads shared for a block another retains,
+ *                      and is replaced by the new start's on the handle's
+ *                      next free (its frees kept again); every name goes
+ *                      out of the store after READY=1.  Without FDSTORE=,
+ *                      or with too small a one, nothing is pushed and the
+ *                      stop frees all.
  *
  * Every notification must come from the daemon's own pid (NotifyAccess=main).
  * Every wait has a deadline, and an alarm kills the daemons and fails the
@@ -1104,6 +1107,48 @@ fdstore_share_map_kept(void **state)
 	pool_disconnect(c);
 }
 
+/*
+ * The frozen map of a handle from before the stop is replaced after the
+ * next start, as after SIGUSR2: the handle's next free asks for the new
+ * map, its frees are kept again (with the cache on: the daemon's frees
+ * counter stays), and the process maps only the new start's map.
+ */
+static void
+fdstore_share_map_renewed(void **state)
+{
+	struct store *st = *state;
+	struct pool_stats s0, s1;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off[STORE_BLOCKS];
+	unsigned long ino0 = 0, ino1 = 0;
+	char val[16];
+	unsigned i;
+
+	store_init(st, STORE_CONFIG);
+	store_first_start(st, val, sizeof(val), &c, &p);
+	for (i = 0; i < STORE_BLOCKS; i++)
+		EXPECT_RC(pool_alloc(p, 64, &off[i]), 0);
+	assert_int_equal(harness_share_maps("s", &ino0, NULL), 1);
+	store_stop(st);
+	store_start(st, val);
+
+	EXPECT_RC(pool_stats(p, &s0), 0);
+	for (i = 0; i < STORE_BLOCKS; i++)
+		EXPECT_RC(pool_free(p, off[i]), 0);
+	EXPECT_RC(pool_stats(p, &s1), 0);
+	print_message("cache %s: %u frees, the daemon counted %llu\n",
+		      harness_client_cache() ? "on" : "off", STORE_BLOCKS,
+		      (unsigned long long)(s1.frees - s0.frees));
+	if (harness_client_cache())
+		assert_int_equal(s1.frees, s0.frees);
+	assert_int_equal(harness_share_maps("s", &ino1, NULL), 1);
+	assert_true(ino1 != ino0);
+	assert_int_equal(ino1, harness_daemon_share_map(st->n.pid, "s"));
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 /* Drop what the store holds under name, as systemd would; was it there? */
 static bool
 store_drop(struct store *st, const char *name)
@@ -1309,6 +1354,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(fdstore_own_socket,
 						store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(fdstore_share_map_kept,
+						store_setup, store_teardown),
+		cmocka_unit_test_setup_teardown(fdstore_share_map_renewed,
 						store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(fdstore_client_gone,
 						store_setup, store_teardown),
