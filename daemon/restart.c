@@ -26,7 +26,9 @@
  *
  * The clients' share maps are the one thing the new image cannot take
  * over (see dpool_share_freeze): their bits are all set just before the
- * exec, and the clients free what they would have cached.
+ * exec (the clients free what they would have cached), then their
+ * "replaced" word, and the clients ask the new image for its map
+ * (ShareMap) and cache again.
  */
 #include <errno.h>
 #include <event2/event.h>

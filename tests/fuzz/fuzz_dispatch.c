@@ -408,21 +408,43 @@ check_fds(void)
 /* ------------------------------------------------------------------ */
 /* Replies */
 
-/* One reply: it decodes, and descriptors come only with an Open. */
+/* The share map: no descriptor may write it, and it is as long as said. */
+static void
+check_share_map(int fd, uint64_t size)
+{
+	struct stat st;
+	int fl = fcntl(fd, F_GET_SEALS);
+
+	if (fl == -1 || !(fl & F_SEAL_FUTURE_WRITE) ||
+	    !(fl & F_SEAL_SHRINK) || !(fl & F_SEAL_GROW))
+		die("the share map has seals %#x", fl);
+	if (fstat(fd, &st) == -1 || (uint64_t)st.st_size != size)
+		die("a share map of %" PRIu64 " bytes passed as %lld", size,
+		    (long long)st.st_size);
+}
+
+/*
+ * One reply: it decodes, and descriptors come only with an Open or a
+ * ShareMap.
+ */
 static void
 check_reply(const uint8_t *buf, size_t len, const int *fds, size_t nfds)
 {
 	Poolmgr__Reply *rep = poolmgr__reply__unpack(NULL, len, buf);
 	struct stat st;
-	bool open_ok;
+	bool open_ok, map_ok;
+	size_t want;
 	int fl;
 
 	if (!rep)
 		die("the daemon sent a reply of %zu bytes that does not decode",
 		    len);
 	open_ok = rep->error == 0 && rep->body_case == POOLMGR__REPLY__BODY_OPEN;
+	map_ok = rep->error == 0 &&
+		 rep->body_case == POOLMGR__REPLY__BODY_SHARE_MAP;
 	/* An Open: the memfd, and the share map when its size is given. */
-	if (nfds != (open_ok ? (rep->open->share_map_size ? 2u : 1u) : 0u))
+	want = open_ok ? (rep->open->share_map_size ? 2u : 1u) : map_ok;
+	if (nfds != want)
 		die("a reply (error %d, body %d) came with %zu descriptors",
 		    rep->error, (int)rep->body_case, nfds);
 	if (rep->error && (!rep->message || !rep->message[0]))
@@ -445,15 +467,10 @@ check_reply(const uint8_t *buf, size_t len, const int *fds, size_t nfds)
 	if (open_ok && nfds == 2) {
 		if (rep->open->read_only)
 			die("a read-only Open got the share map");
-		fl = fcntl(fds[1], F_GET_SEALS);
-		if (fl == -1 || !(fl & F_SEAL_FUTURE_WRITE) ||
-		    !(fl & F_SEAL_SHRINK) || !(fl & F_SEAL_GROW))
-			die("the share map has seals %#x", fl);
-		if (fstat(fds[1], &st) == -1 ||
-		    (uint64_t)st.st_size != rep->open->share_map_size)
-			die("a share map of %" PRIu64 " bytes passed as %lld",
-			    rep->open->share_map_size, (long long)st.st_size);
+		check_share_map(fds[1], rep->open->share_map_size);
 	}
+	if (map_ok)
+		check_share_map(fds[0], rep->share_map->share_map_size);
 	poolmgr__reply__free_unpacked(rep, NULL);
 }
 

@@ -541,6 +541,18 @@ d_open(struct seed *s, unsigned ctl, const char *name, bool ro)
 }
 
 static void
+d_share_map(struct seed *s, unsigned ctl, uint32_t handle)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__ShareMap m = POOLMGR__SHARE_MAP__INIT;
+
+	m.handle = handle;
+	r.body_case = POOLMGR__REQUEST__BODY_SHARE_MAP;
+	r.share_map = &m;
+	d_req(s, ctl, &r);
+}
+
+static void
 d_close(struct seed *s, unsigned ctl, uint32_t handle)
 {
 	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
@@ -954,6 +966,17 @@ single_seeds(void)
 	d_free(&s, 0, 1, a);
 	d_poolref(&s, 0, P_PERSISTED, 0, "f");
 	write_seed("fuzz_dispatch", "persisted", &s);
+
+	d_begin(&s, F_HELLO);
+	d_open(&s, 0, "f", false);
+	d_open(&s, 0, "f", true);
+	d_share_map(&s, 0, 1);
+	d_share_map(&s, 0, 2);
+	d_share_map(&s, 0, 0);
+	d_share_map(&s, 0, 9);
+	d_close(&s, 0, 1);
+	d_share_map(&s, 0, 1);
+	write_seed("fuzz_dispatch", "share_map", &s);
 
 	d_begin(&s, F_HELLO);
 	d_list(&s, 0);

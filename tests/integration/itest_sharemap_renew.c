@@ -14,6 +14,9 @@
  *   restart_twice_renews_twice        a renewed map frozen by the next
  *       restart is renewed again, and so is one frozen twice before the
  *       handle looked.
+ *   threads_renew_once                four threads of the handle free at
+ *       once after the restart: one map is mapped after, the daemon's,
+ *       and the frees that follow are kept.
  *   share_map_refusals                ShareMap on handle 0, a bogus, a
  *       closed and a read-only handle: -EBADF, -EBADF, -EBADF, -EACCES,
  *       nothing sent with them; on a read-write handle: the map's size;
@@ -24,6 +27,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -226,6 +230,60 @@ restart_twice_renews_twice(void **state)
 	expect_sharing_works();
 }
 
+#define NTHREADS	4
+
+struct freer {
+	pthread_barrier_t *go;
+	pool_off_t off[NBLOCKS];
+	int rc;
+};
+
+static void *
+freer_main(void *arg)
+{
+	struct freer *f = arg;
+	size_t i;
+
+	pthread_barrier_wait(f->go);
+	for (i = 0; i < NBLOCKS && f->rc == 0; i++)
+		f->rc = pool_free(fx.pool, f->off[i]);
+	return NULL;
+}
+
+static void
+threads_renew_once(void **state)
+{
+	static struct freer f[NTHREADS];
+	pthread_barrier_t go;
+	pthread_t t[NTHREADS];
+	pool_off_t off[NBLOCKS];
+	unsigned long ino0 = 0;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(harness_share_maps("r", &ino0, NULL), 1);
+	assert_int_equal(pthread_barrier_init(&go, NULL, NTHREADS), 0);
+	for (i = 0; i < NTHREADS; i++) {
+		f[i].go = &go;
+		f[i].rc = 0;
+		alloc_blocks(f[i].off, NBLOCKS);
+	}
+	restart();
+	for (i = 0; i < NTHREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, freer_main,
+						&f[i]), 0);
+	for (i = 0; i < NTHREADS; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		EXPECT_RC(f[i].rc, 0);
+	}
+	pthread_barrier_destroy(&go);
+	/* Some frees went to the daemon while one thread renewed. */
+	expect_current_map(ino0);
+	alloc_blocks(off, NBLOCKS);
+	expect_frees_kept(off, NBLOCKS);
+	expect_sharing_works();
+}
+
 /* ShareMap{handle} through fd must be refused with want. */
 static void
 expect_share_map(int fd, uint32_t h, int want)
@@ -333,6 +391,8 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(restart_twice_renews_twice,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(threads_renew_once, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(share_map_refusals, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(old_client_carries_on, setup,
