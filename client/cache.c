@@ -253,19 +253,26 @@ now_coarse(void)
  * The share map after a restart in place (7): one thread asks for the new
  * one; the others go on meanwhile with the frozen one, which is safe.  A
  * map that could not be had is not asked for again: the handle goes on
- * with the frozen one, every free to the daemon.
+ * with the frozen one, every free to the daemon.  Nor is one after a new
+ * map that says "replaced" already: a restart in the microseconds since
+ * the reply, or a daemon that would be asked on every call.
  */
 static void
 renew_map(struct pool *p)
 {
 	struct cache	*k = p->cache;
-	int		 idle = RENEW_IDLE;
+	int		 idle = RENEW_IDLE, ok, cancel;
 
 	if (!__atomic_compare_exchange_n(&k->renew, &idle, RENEW_BUSY, 0,
 	    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 		return;
-	__atomic_store_n(&k->renew, client_share_renew(p) == 0 ?
-	    RENEW_IDLE : RENEW_FAILED, __ATOMIC_RELEASE);
+	/* Not a cancellation point (close): the state would stay busy. */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+	ok = client_share_renew(p) == 0 &&
+	    __atomic_load_n(k->replaced, __ATOMIC_ACQUIRE) == 0;
+	__atomic_store_n(&k->renew, ok ? RENEW_IDLE : RENEW_FAILED,
+	    __ATOMIC_RELEASE);
+	pthread_setcancelstate(cancel, NULL);
 }
 
 /*

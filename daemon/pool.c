@@ -1512,20 +1512,24 @@ dpool_share_thaw(struct dpool *p)
 	 */
 	want = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (want == MAP_FAILED) {
+	if (want == MAP_FAILED)
 		log_warn("pool %s: every block stays marked shared", p->name);
-		return;
+	else {
+		BLOCK_INDEX_FOREACH(b, &p->blocks, &it)
+			if (b->shared)
+				want[(b->off >> p->granule_shift) >> 3] |=
+				    (uint8_t)(1u << ((b->off >>
+						      p->granule_shift) & 7));
+		for (i = 0; i < len; i++)
+			__atomic_store_n(&p->share_map[i], want[i],
+					 __ATOMIC_RELEASE);
+		munmap(want, len);
 	}
-	BLOCK_INDEX_FOREACH(b, &p->blocks, &it)
-		if (b->shared)
-			want[(b->off >> p->granule_shift) >> 3] |=
-			    (uint8_t)(1u << ((b->off >> p->granule_shift) & 7));
-	for (i = 0; i < len; i++)
-		__atomic_store_n(&p->share_map[i], want[i], __ATOMIC_RELEASE);
-	munmap(want, len);
 	/*
-	 * This map stays the pool's: a client that saw the word meanwhile
-	 * and asks for the current map gets this one again.
+	 * This map stays the pool's, even all set: a client that saw the
+	 * word meanwhile and asks for the current map gets this one again,
+	 * and must not find it "replaced" (it would take it for a daemon
+	 * that only has frozen maps, and stop asking).
 	 */
 	__atomic_store_n(share_word(p, DPOOL_WORD_REPLACED), 0,
 			 __ATOMIC_RELEASE);

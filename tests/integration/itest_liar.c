@@ -43,9 +43,9 @@
  * sends none, and the handle must still work, only without a cache: its
  * frees all reach the daemon and pool_set_cache is -EOPNOTSUPP.  Or the
  * fake sends a map frozen by a restart in place ("replaced") and, asked
- * for the new one, refuses as a daemon that knows no ShareMap does, or
- * sends one not sealed: the handle asks once, keeps the frozen map (its
- * frees all reach the daemon) and no descriptor.
+ * for the new one, refuses as a daemon that knows no ShareMap does, sends
+ * one not sealed, or one frozen in turn: the handle asks once, keeps a
+ * frozen map (its frees all reach the daemon) and no descriptor.
  *
  * Every client runs in a child process that reports through its exit code
  * (each failed check its own code and a line on stderr).  The parent fails
@@ -131,6 +131,7 @@ enum lie {
 	/* a frozen share map (every request) */
 	LIE_MAP_OLD_DAEMON,	/* ShareMap unknown: -EOPNOTSUPP */
 	LIE_MAP_UNSEALED,	/* ShareMap answered with an unsealed map */
+	LIE_MAP_FROZEN_AGAIN,	/* ShareMap answered with a frozen map */
 };
 
 /* What the client does to meet the lie. */
@@ -228,6 +229,7 @@ lie_now(struct fake_state *fs, Poolmgr__Request__BodyCase body)
 
 	switch (fs->lie) {
 	case LIE_NONE: case LIE_MAP_OLD_DAEMON: case LIE_MAP_UNSEALED:
+	case LIE_MAP_FROZEN_AGAIN:
 		return false;
 	case LIE_OPEN_UNSEALED: case LIE_OPEN_NO_GROW_SEAL:
 	case LIE_OPEN_NO_SHRINK_SEAL: case LIE_OPEN_SMALLER:
@@ -356,7 +358,7 @@ fake_frozen_map(bool unsealed, uint64_t *size)
 	return fd;
 }
 
-/* ShareMap: an old daemon's refusal, or an unsealed map. */
+/* ShareMap: an old daemon's refusal, an unsealed map, or a frozen one. */
 static int
 fake_share_map(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 {
@@ -366,11 +368,13 @@ fake_share_map(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 
 	fprintf(fs->log, "share_map %u\n", req->share_map->handle);
 	rep.id = req->id;
-	if (fs->lie != LIE_MAP_UNSEALED) {
+	if (fs->lie == LIE_MAP_OLD_DAEMON) {
 		rep.error = -EOPNOTSUPP;
 		return fake_send(cfd, &rep, NULL, 0);
 	}
-	if ((fd = fake_frozen_map(true, &srep.share_map_size)) == -1)
+	fd = fake_frozen_map(fs->lie == LIE_MAP_UNSEALED,
+			     &srep.share_map_size);
+	if (fd == -1)
 		return -1;
 	rep.body_case = POOLMGR__REPLY__BODY_SHARE_MAP;
 	rep.share_map = &srep;
@@ -459,7 +463,8 @@ fake_open(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	orep.read_only = m->read_only ||
 			 (lie && fs->lie == LIE_OPEN_SAYS_READ_ONLY);
 	orep.share_map_size = 0;	/* asked for or not: none sent */
-	if ((fs->lie == LIE_MAP_OLD_DAEMON || fs->lie == LIE_MAP_UNSEALED) &&
+	if ((fs->lie == LIE_MAP_OLD_DAEMON || fs->lie == LIE_MAP_UNSEALED ||
+	     fs->lie == LIE_MAP_FROZEN_AGAIN) &&
 	    m->want_share_map && !m->read_only) {
 		if ((fds[1] = fake_frozen_map(false,
 					      &orep.share_map_size)) == -1) {
@@ -1227,6 +1232,14 @@ frozen_map_unsealed_renewal(void **state)
 	frozen_map_not_renewed(LIE_MAP_UNSEALED, "an unsealed new map");
 }
 
+static void
+frozen_map_renewed_frozen(void **state)
+{
+	(void)state;
+	frozen_map_not_renewed(LIE_MAP_FROZEN_AGAIN, "a new map frozen "
+			       "already");
+}
+
 int
 main(void)
 {
@@ -1237,6 +1250,7 @@ main(void)
 		cmocka_unit_test(conversation_lies_are_refused),
 		cmocka_unit_test(frozen_map_old_daemon),
 		cmocka_unit_test(frozen_map_unsealed_renewal),
+		cmocka_unit_test(frozen_map_renewed_frozen),
 	};
 
 	/* SIGPIPE keeps its default: a client that got one would show it. */

@@ -17,6 +17,10 @@
  *   threads_renew_once                four threads of the handle free at
  *       once after the restart: one map is mapped after, the daemon's,
  *       and the frees that follow are kept.
+ *   exec_failure_then_restart         a restart whose exec fails (the
+ *       binary deleted) leaves the handle's map as it was: same map,
+ *       "replaced" 0, frees kept; the binary put back, the next restart
+ *       is taken up as usual.
  *   share_map_refusals                ShareMap on handle 0, a bogus, a
  *       closed and a read-only handle: -EBADF, -EBADF, -EBADF, -EACCES,
  *       nothing sent with them; on a read-write handle: the map's size;
@@ -33,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -284,6 +289,56 @@ threads_renew_once(void **state)
 	expect_sharing_works();
 }
 
+static void
+exec_failure_then_restart(void **state)
+{
+	char dir[64], bin[128], cmd[300];
+	pool_off_t off[NBLOCKS];
+	const uint64_t *words;
+	unsigned long ino0 = 0, ino;
+	void *at = NULL;
+	int before;
+
+	(void)state;
+	/* The fixture's daemon runs the build's binary: one of our own. */
+	pool_close(fx.pool);
+	pool_disconnect(fx.conn);
+	fx.pool = NULL;
+	fx.conn = NULL;
+	assert_int_equal(harness_stop(&fx.d), 0);
+	harness_remove_dir(&fx.d);
+	snprintf(dir, sizeof(dir), "/tmp/poolmgr-bin.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(bin, sizeof(bin), "%s/poolmgrd", dir);
+	snprintf(cmd, sizeof(cmd), "cp %s/poolmgrd %s", harness_build(), bin);
+	assert_int_equal(harness_run(cmd, NULL, 0), 0);
+	assert_int_equal(harness_start_from(&fx.d, bin, "[pool r]\n"
+					    "size = 4M\n"), 0);
+	EXPECT_RC(pool_connect(fx.d.sock, &fx.conn), 0);
+	EXPECT_RC(pool_open(fx.conn, "r", &fx.pool), 0);
+	alloc_blocks(off, NBLOCKS);
+	assert_int_equal(harness_share_maps("r", &ino0, &at), 1);
+	words = (const uint64_t *)((const uint8_t *)at + bits_len());
+
+	assert_int_equal(unlink(bin), 0);
+	before = harness_log_count(&fx.d, "not executed");
+	assert_int_equal(kill(fx.d.pid, SIGUSR2), 0);
+	assert_int_equal(harness_log_wait(&fx.d, "not executed", before,
+					  HARNESS_RESTART_WAIT_MS), 0);
+	assert_int_equal(words[1], 0);
+	expect_frees_kept(off, NBLOCKS);
+	assert_int_equal(harness_share_maps("r", &ino, NULL), 1);
+	assert_int_equal(ino, ino0);
+
+	assert_int_equal(harness_run(cmd, NULL, 0), 0);
+	alloc_blocks(off, NBLOCKS);
+	restart();
+	expect_frees_kept(off, NBLOCKS);
+	expect_current_map(ino0);
+	unlink(bin);
+	rmdir(dir);
+}
+
 /* ShareMap{handle} through fd must be refused with want. */
 static void
 expect_share_map(int fd, uint32_t h, int want)
@@ -393,6 +448,8 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(threads_renew_once, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(exec_failure_then_restart,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(share_map_refusals, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(old_client_carries_on, setup,
