@@ -114,7 +114,8 @@ COST_DRIVER := $(BUILD)/tests/cost_driver
 BENCH_BINS := $(BUILD)/bench/bench_engine $(BUILD)/bench/bench_speed \
               $(BUILD)/bench/bench_boost $(BUILD)/bench/bench_release \
               $(BUILD)/bench/bench_handles $(BUILD)/bench/bench_lookup \
-              $(BUILD)/bench/bench_rebuild $(BUILD)/bench/bench_restart
+              $(BUILD)/bench/bench_rebuild $(BUILD)/bench/bench_restart \
+              $(BUILD)/bench/bench_renew
 # Only the benchmarks need these (Boost.Interprocess, its compiler, the plot).
 BENCH_DEB_PKGS := libboost-dev g++ gnuplot-nox
 
@@ -279,6 +280,12 @@ $(BUILD)/bench/bench_handles: $(BENCH_DIR)/bench_handles.o \
 $(BUILD)/bench/bench_restart: $(BENCH_DIR)/bench_restart.o \
   $(BENCH_DIR)/bench_daemon.o $(BENCH_DIR)/bench_util.o \
   $(BUILD)/tests/integration/harness_raw.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+
+# A caching handle's cost after a restart in place (its share map renewed).
+$(BUILD)/bench/bench_renew: $(BENCH_DIR)/bench_renew.o \
+  $(BENCH_DIR)/bench_daemon.o $(BENCH_DIR)/bench_util.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
@@ -504,6 +511,7 @@ bench: bench-deps
 	$(BUILD)/bench/bench_lookup
 	$(BUILD)/bench/bench_rebuild
 	$(BUILD)/bench/bench_restart --poolmgrd $(BUILD)/poolmgrd
+	$(BUILD)/bench/bench_renew --poolmgrd $(BUILD)/poolmgrd
 	gnuplot -e "data='$(BENCH_DATA)'; out='$(BENCH_PLOT)'" \
 	  tests/bench/shared_heap.gp
 

@@ -93,6 +93,9 @@
  *    in use mapped over the frozen one (share.c), once per restart.  The
  *    blocks kept before need no care: each is looked up again in the map
  *    when it is reused, and the new daemon's map says who holds it now.
+ *    While a map stays frozen (another thread is renewing it, or it could
+ *    not be), allocations go to the daemon one by one: a refill's blocks
+ *    would all read shared and go straight back.
  *
  * Structure.  Size classes: each multiple of the granularity up to 512
  * bytes, then four per doubling up to CACHE_MAX_BLOCK; a block serves the
@@ -1369,6 +1372,12 @@ cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 		return 0;
 	if ((error = conn_check(p)) != 0)
 		return error;
+	/*
+	 * A frozen map, not renewed (yet): every block reads shared, so a
+	 * refill would be given straight back, a batch each way per call.
+	 */
+	if (__atomic_load_n(k->replaced, __ATOMIC_ACQUIRE) != 0)
+		return 0;
 	sh = my_shard(k);
 	pthread_mutex_lock(&sh->lock);
 	/*

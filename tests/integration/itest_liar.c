@@ -45,7 +45,8 @@
  * fake sends a map frozen by a restart in place ("replaced") and, asked
  * for the new one, refuses as a daemon that knows no ShareMap does, sends
  * one not sealed, or one frozen in turn: the handle asks once, keeps a
- * frozen map (its frees all reach the daemon) and no descriptor.
+ * frozen map (its allocations and frees all reach the daemon, one by one:
+ * no refill to be given straight back) and no descriptor.
  *
  * Every client runs in a child process that reports through its exit code
  * (each failed check its own code and a line on stderr).  The parent fails
@@ -1215,6 +1216,9 @@ frozen_map_not_renewed(enum lie lie, const char *what)
 	assert_int_equal(asked, 1);
 	/* 8 blocks and use_handle's one: the map says every one shared. */
 	assert_int_equal(frees, 9);
+	/* Nor is a refill asked for, to be given straight back. */
+	assert_null(strstr(log, "alloc_batch"));
+	assert_null(strstr(log, "free_batch"));
 }
 
 static void
