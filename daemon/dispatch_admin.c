@@ -1,7 +1,8 @@
 /*
  * dispatch_admin.c - requests on pools as a whole: create and destroy
  * (admin rights), open and close (a handle, within the pool's mode), a
- * handle's share map after a restart in place, and the inspections: stats, list, trim, check, clients and persisted.
+ * handle's share map after a restart in place, and the inspections:
+ * stats, list, trim, check, clients and persisted.
  *
  * Those that read a pool's state (stats, list, check, trim, and a destroy
  * that counts live blocks) first wait for the pool to settle
