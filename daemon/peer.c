@@ -30,6 +30,13 @@
  * holding peer still watches for the client hanging up (EV_CLOSED), so a
  * client that dies while it waits is let go of at once.
  *
+ * Paused reads (peer_pause_reads): while a restart in place waits for a
+ * quiet moment, no peer reads, new ones included.  The requests stay in
+ * the sockets, whole, for the new image, which takes the connections;
+ * what was read already (held requests, their replies) finishes here.
+ * A paused peer does not watch for a hang-up either: its end of file
+ * waits behind its requests, as they do.
+ *
  * Teardown happens in one place (peer_free) and never in the middle of a
  * callback that still uses the peer: peer_kill only marks it.
  */
@@ -103,6 +110,7 @@ struct peer {
 };
 
 static LIST_HEAD(, peer) peers = LIST_HEAD_INITIALIZER(peers);
+static bool reads_paused;	/* a restart waits: nobody reads */
 static uint64_t queued_fds_all;	/* over every peer's queue */
 /* One slot per datagram of a batch; pages are touched only where used. */
 static uint8_t inbuf[PEER_READ_BATCH][PEER_MAX_MESSAGE + 1]
@@ -131,7 +139,8 @@ peer_new(struct event_base *base, int fd, peer_dispatch_fn fn, void *arg)
 				 peer_on_closed, p);
 	if (!p->ev_read || !p->ev_write || !p->ev_closed)
 		fatalx("event_new failed");
-	event_add(p->ev_read, NULL);
+	if (!reads_paused)
+		event_add(p->ev_read, NULL);
 	LIST_INSERT_HEAD(&peers, p, entry);
 	return p;
 }
@@ -336,15 +345,40 @@ peer_drop_busy(void)
 
 	for (p = LIST_FIRST(&peers); p; p = next) {
 		next = LIST_NEXT(p, entry);
-		if (!peer_busy(p))
+		/*
+		 * A held request waits for work that ends, for nothing new
+		 * is read meanwhile: its client is not in the way.
+		 */
+		if (!p->dead && STAILQ_EMPTY(&p->out))
 			continue;
 		log_info("restart: dropping client %s (%s)", peer_who(p),
-			 p->holding ? "a request waits" :
 			 p->dead ? "closing" : "not reading its replies");
 		peer_free(p);
 		n++;
 	}
 	return n;
+}
+
+/*
+ * A peer that holds still waits for its held requests (peer_resume reads
+ * on, or not); a dead one reads nothing more anyway.
+ */
+void
+peer_pause_reads(bool pause)
+{
+	struct peer *p;
+
+	if (pause == reads_paused)
+		return;
+	reads_paused = pause;
+	LIST_FOREACH(p, &peers, entry) {
+		if (p->dead || p->holding)
+			continue;
+		if (pause)
+			event_del(p->ev_read);
+		else
+			event_add(p->ev_read, NULL);
+	}
 }
 
 void
@@ -663,7 +697,8 @@ peer_resume(struct peer *p)
 		held_drop(p);
 	} else if (!p->holding) {
 		event_del(p->ev_closed);
-		event_add(p->ev_read, NULL);
+		if (!reads_paused)
+			event_add(p->ev_read, NULL);
 	}
 }
 

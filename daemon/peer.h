@@ -78,12 +78,19 @@ void peer_close_all(void);
 /*
  * A restart in place (restart.c).  Every peer, in no particular order.
  * peer_all_quiet: no peer holds a request, has replies not sent yet, or
- * is being closed.  peer_drop_busy drops those that do, as if they had
- * hung up, and says how many.
+ * is being closed.  peer_drop_busy drops those whose replies wait or
+ * that are being closed, as if they had hung up, and says how many (one
+ * that holds a request is let be: what it waits for ends).
  */
 struct peer *peer_first(void);
 struct peer *peer_next(struct peer *p);
 bool peer_all_quiet(void);
 unsigned peer_drop_busy(void);
+/*
+ * While a restart waits (pause true), no peer reads a request, a new one
+ * neither: they wait in the connections for the new image.  What was read
+ * already is still served.  false: every peer reads again.
+ */
+void peer_pause_reads(bool pause);
 
 #endif /* POOLMGRD_PEER_H */

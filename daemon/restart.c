@@ -1,13 +1,19 @@
 /*
  * restart.c - SIGUSR2: execute the daemon's binary again, in place.
  *
- * The signal only sets "wanted".  The restart happens at the first quiet
- * moment, checked every RESTART_TICK_MS from a timer (never inside a
- * peer's callbacks): no work queued in pool_release.c (its state lives in
- * this image only), no client whose request is held, whose replies wait
- * to be sent, or that is being closed.  A daemon that is not quiet within
- * RESTART_QUIET_SEC drops the clients in the way, as if they had hung up
- * (their handles close as usual, in steps), and waits for quiet again.
+ * The signal only sets "wanted", and from then on no connection is read
+ * (peer_pause_reads): the requests wait in the sockets, which keep every
+ * datagram whole, and the new image reads them, for it takes the
+ * connections over.  New connections are still accepted, and go over
+ * unread too.  So what this image must finish is bounded: the work queued
+ * in pool_release.c (its state lives in this image only), the requests
+ * held for it, the replies not yet sent, the clients being closed.  The
+ * restart happens at the first moment none is left, checked every
+ * RESTART_TICK_MS from a timer (never inside a peer's callbacks).  Only a
+ * client that does not read its replies can stand in the way for good:
+ * one still there after RESTART_QUIET_SEC is dropped, as if it had hung
+ * up (its handles close as usual, in steps), and the wait goes on.  If
+ * the restart is given up, the connections are read again.
  *
  * Then, without changing anything, state_save.c writes the state, and the
  * descriptors go to the new image as systemd passes sockets, named (listen,
@@ -239,10 +245,12 @@ restart_now(void)
 
 	if (!exe_path[0]) {
 		log_warnx("restart: the daemon's binary is not known; going on");
+		peer_pause_reads(false);
 		return;
 	}
 	if (!config_readable(err, sizeof(err))) {
 		log_warnx("restart: %s; going on as before", err);
+		peer_pause_reads(false);
 		return;
 	}
 	/*
@@ -259,6 +267,7 @@ restart_now(void)
 			  "before", strerror(-sfd));
 		service_ready("restart failed; serving as before");
 		sigprocmask(SIG_SETMASK, &old, NULL);
+		peer_pause_reads(false);
 		return;
 	}
 	rc = -ENOMEM;
@@ -276,6 +285,7 @@ restart_now(void)
 	state_fds_free(&sf);
 	service_ready("restart failed; serving as before");
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	peer_pause_reads(false);
 }
 
 /*
@@ -363,7 +373,7 @@ restart_try(void)
 		unsigned n = peer_drop_busy();
 
 		log_info("restart: not quiet after %d s: dropped %u client%s "
-			 "that held a request or did not read%s",
+			 "that did not read its replies%s",
 			 RESTART_QUIET_SEC, n, n == 1 ? "" : "s",
 			 dpool_release_passed(dpool_release_mark()) ? "" :
 			 "; released memory still going back");
@@ -387,6 +397,7 @@ want(bool store)
 {
 	wanted = true;
 	to_store = store;
+	peer_pause_reads(true);
 	dropped = 0;
 	wanted_at = drop_at = now_ns();
 	restart_try();

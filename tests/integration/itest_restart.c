@@ -40,8 +40,9 @@
  *   restart_then_stop                 SIGTERM after a restart: exit 0, no
  *       leak report, the socket file removed.
  *   unreadable_client_dropped         a client with thousands of replies
- *       unread: served others go on meanwhile, after 5 s it is dropped,
- *       its blocks freed, and the rest restart in place (takes ~6 s).
+ *       unread: after 5 s it is dropped, its blocks freed, and the rest
+ *       restart in place (takes ~6 s); another client's request sent
+ *       meanwhile waits in its connection and is answered after.
  *   handles_and_owners_kept           a read-only handle stays read-only,
  *       another uid's client and what it persisted stay that uid's, a
  *       handle opened after the restart gets an id of its own; the log
@@ -1974,9 +1975,9 @@ stop_while_waiting_for_quiet(void **state)
 	before = harness_log_count(&fx.d, HARNESS_RESTARTED);
 	assert_int_equal(kill(fx.d.pid, SIGUSR2), 0);
 	harness_sleep_ms(500);
-	/* Still waiting, still serving. */
+	/* Still waiting (reading no request meanwhile: none is sent). */
 	assert_int_equal(harness_log_count(&fx.d, HARNESS_RESTARTED), before);
-	assert_int_equal(stats().live_blocks, 1);
+	assert_true(harness_alive(&fx.d));
 	stop_cleanly();
 	close(fd);
 	assert_int_equal(harness_log_count(&fx.d, HARNESS_RESTARTED), before);
@@ -2358,13 +2359,14 @@ unreadable_client_dropped(void **state)
 	before = harness_log_count(&fx.d, HARNESS_RESTARTED);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(kill(fx.d.pid, SIGUSR2), 0);
-	/* Served while the restart waits for the slow one. */
+	/*
+	 * Nothing is read while the restart waits for the slow one: this
+	 * request waits in A's connection, for the new image to serve.
+	 */
 	remote_block(A, OP_ALLOC, 300);
-	assert_int_equal(harness_log_count(&fx.d, HARNESS_RESTARTED), before);
-	if (harness_log_wait(&fx.d, HARNESS_RESTARTED, before,
-			     HARNESS_RESTART_WAIT_MS) != 0) {
+	if (harness_log_wait(&fx.d, HARNESS_RESTARTED, before, 0) != 0) {
 		close(fd);
-		fail_msg("SIGUSR2: poolmgrd did not restart in place");
+		fail_msg("SIGUSR2: A was answered, but there was no restart");
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("restarted %.1f s after SIGUSR2\n",

@@ -1,0 +1,230 @@
+/*
+ * itest_restart_guard.c - a restart in place (SIGUSR2) where it could go
+ * wrong: a daemon that always has work, a binary at its path that cannot
+ * take the state over, a configuration file that changes under it.
+ *
+ *   busy_freer_not_dropped        a client allocating, writing and freeing
+ *       1 MiB blocks (each free released in 4 KiB steps, so there is
+ *       always work queued) from two threads on one connection: the
+ *       restart happens with no client dropped, and the client's loop
+ *       goes on across it without an error.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "poolclient.h"
+
+#define MiB (1024ull * 1024)
+
+struct fixture {
+	struct daemon_proc d;
+	pid_t child;
+	char bindir[64];		/* a copy of the daemon's binary */
+};
+
+static struct fixture fx;
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	if (fx.child > 0) {
+		kill(fx.child, SIGKILL);
+		harness_wait(fx.child);
+	}
+	if (fx.bindir[0]) {
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", fx.bindir);
+		harness_run(cmd, NULL, 0);
+	}
+	if (fx.d.pid > 0 && harness_alive(&fx.d))
+		assert_int_equal(harness_stop(&fx.d), 0);
+	else
+		harness_remove_dir(&fx.d);
+	memset(&fx, 0, sizeof(fx));
+	return 0;
+}
+
+/* The daemon's log from byte at on, printed. */
+static void
+print_log_since(size_t at, const char *when)
+{
+	static char log[256 * 1024];
+
+	harness_read_text(fx.d.log, log, sizeof(log));
+	printf("the log %s:\n%s", when, strlen(log) >= at ? log + at : log);
+}
+
+static size_t
+log_mark(void)
+{
+	static char log[256 * 1024];
+
+	harness_read_text(fx.d.log, log, sizeof(log));
+	return strlen(log);
+}
+
+static bool
+log_since_has(size_t at, const char *what)
+{
+	static char log[256 * 1024];
+
+	harness_read_text(fx.d.log, log, sizeof(log));
+	return strlen(log) >= at && strcasestr(log + at, what);
+}
+
+/* One thread of the freeing client: alloc, write, free, all along. */
+struct freer {
+	struct pool *p;
+	int id;
+	volatile int *stop;
+	uint64_t rounds, errors;
+};
+
+static void
+freer_error(struct freer *f, const char *what, int rc)
+{
+	if (f->errors++ == 0)
+		fprintf(stderr, "child %d thread %d: %s: %s\n", (int)getpid(),
+			f->id, what, pool_strerror(rc));
+}
+
+static void *
+freer_thread(void *arg)
+{
+	struct freer *f = arg;
+	pool_off_t off;
+	uint8_t *b;
+	int rc;
+
+	while (!__atomic_load_n(f->stop, __ATOMIC_RELAXED)) {
+		if ((rc = pool_alloc(f->p, MiB, &off)) != 0) {
+			freer_error(f, "alloc", rc);
+			continue;
+		}
+		b = (uint8_t *)pool_ptr(f->p, 0) + off;
+		memset(b, f->id + 1, MiB);
+		if (b[MiB - 1] != f->id + 1)
+			freer_error(f, "read back", -EILSEQ);
+		if ((rc = pool_free(f->p, off)) != 0)
+			freer_error(f, "free", rc);
+		f->rounds++;
+	}
+	return NULL;
+}
+
+struct freer_child {
+	int stop[2];		/* a byte: stop */
+	int out[2];		/* a byte once busy; then rounds, errors */
+};
+
+#define FREERS 2
+
+static int
+freer_main(void *arg)
+{
+	struct freer_child *k = arg;
+	struct freer f[FREERS];
+	pthread_t t[FREERS];
+	volatile int stop = 0;
+	uint64_t sum[2] = {0, 0};
+	struct pool_stats st;
+	struct pool_conn *c;
+	struct pool *p;
+	char x;
+
+	close(k->stop[1]);
+	close(k->out[0]);
+	CHECK_RC(pool_connect(fx.d.sock, &c), 0, 2);
+	CHECK_RC(pool_open(c, "p", &p), 0, 3);
+	/* Every free goes to the daemon, to be released in steps. */
+	CHECK_RC(pool_set_cache(p, 0), 0, 4);
+	for (int i = 0; i < FREERS; i++) {
+		f[i] = (struct freer){.p = p, .id = i, .stop = &stop};
+		CHECK(pthread_create(&t[i], NULL, freer_thread, &f[i]) == 0, 5);
+	}
+	CHECK(harness_write_full(k->out[1], "g", 1) == 0, 6);
+	CHECK(harness_read_full(k->stop[0], &x, 1) == 0, 7);
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < FREERS; i++) {
+		pthread_join(t[i], NULL);
+		sum[0] += f[i].rounds;
+		sum[1] += f[i].errors;
+	}
+	/* The connection still serves after the loop. */
+	if (pool_stats(p, &st) != 0)
+		sum[1]++;
+	CHECK(harness_write_full(k->out[1], sum, sizeof(sum)) == 0, 8);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+busy_freer_not_dropped(void **state)
+{
+	struct freer_child k;
+	uint64_t res[2];
+	size_t at;
+	char go;
+
+	(void)state;
+	assert_int_equal(harness_start(&fx.d, "release_step = 4K\n"
+				       "[pool p]\nsize = 64M\n"), 0);
+	assert_int_equal(pipe(k.stop), 0);
+	assert_int_equal(pipe(k.out), 0);
+	fx.child = harness_spawn(freer_main, &k);
+	assert_true(fx.child > 0);
+	close(k.stop[0]);
+	close(k.out[1]);
+	assert_int_equal(harness_read_full(k.out[0], &go, 1), 0);
+	harness_sleep_ms(50);
+
+	at = log_mark();
+	if (harness_restart_in_place(&fx.d) != 0) {
+		print_log_since(at, "since SIGUSR2");
+		fail_msg("SIGUSR2: no restart");
+	}
+	print_log_since(at, "of the restart");
+	if (log_since_has(at, "dropped") || log_since_has(at, "dropping"))
+		fail_msg("a client was dropped to make the daemon quiet");
+	/* It carries on: a few more rounds after the restart. */
+	harness_sleep_ms(100);
+	assert_int_equal(harness_write_full(k.stop[1], "s", 1), 0);
+	if (harness_read_full(k.out[0], res, sizeof(res)))
+		fail_msg("the freeing client failed: exit %d",
+			 harness_wait(fx.child));
+	assert_int_equal(harness_wait(fx.child), 0);
+	fx.child = 0;
+	close(k.stop[1]);
+	close(k.out[0]);
+	printf("freeing client: %" PRIu64 " rounds, %" PRIu64 " errors\n",
+	       res[0], res[1]);
+	assert_int_equal(res[1], 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(busy_freer_not_dropped, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
