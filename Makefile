@@ -80,7 +80,8 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/arena.c daemon/records.c daemon/block_index.c \
                daemon/memtrim.c daemon/restart.c daemon/state_save.c \
                daemon/restore.c daemon/restore_check.c daemon/fdstore.c \
-               daemon/restart_exec.c daemon/restore_fds.c
+               daemon/restart_exec.c daemon/restore_fds.c \
+               daemon/restart_probe.c
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o) $(STATE_OBJ)
 DAEMON_LIBS := $(shell pkg-config --libs libevent libprotobuf-c inih 2>/dev/null) $(SD_LIBS)
 

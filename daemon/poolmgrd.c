@@ -2,6 +2,7 @@
  * poolmgrd.c - the shared-memory pool manager daemon: arguments and start.
  *
  * poolmgrd [--socket PATH] [--config FILE] [--verbose]
+ * poolmgrd --restart-probe
  *
  * Runs in the foreground, logs to stderr with syslog priority prefixes.
  */
@@ -11,6 +12,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "restart_probe.h"
 #include "server.h"
 
 static void
@@ -23,7 +25,10 @@ usage(FILE *f)
 		"  -c, --config FILE   read pools and settings from FILE (INI)\n"
 		"  -v, --verbose       also log connections and refused requests\n"
 		"  -h, --help          this text\n"
-		"      --version       print the version\n",
+		"      --version       print the version\n"
+		"      --restart-probe print the state versions a restart in "
+		"place\n"
+		"                      may hand this binary, and exit\n",
 		"/run/poolmgrd/poolmgrd.sock");
 }
 
@@ -36,6 +41,7 @@ main(int argc, char **argv)
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
+		{"restart-probe", no_argument, NULL, 'P'},
 		{NULL, 0, NULL, 0},
 	};
 	struct server_opts so = {0};
@@ -59,6 +65,9 @@ main(int argc, char **argv)
 			return 0;
 		case 'V':
 			printf("poolmgrd 0.1.0\n");
+			return 0;
+		case 'P':
+			restart_probe_answer();
 			return 0;
 		default:
 			usage(stderr);

@@ -28,7 +28,11 @@
  *
  * The configuration file is read first, as the new image will read it:
  * one that does not load would stop the new image and lose everything,
- * so the restart is refused instead, as a reload keeps what runs.
+ * so the restart is refused instead, as a reload keeps what runs.  So is
+ * a binary at the path that does not say it reads this state's version
+ * (restart_probe.c: an older poolmgrd would leave the connections it is
+ * handed unserved); a stop to the store asks the same binary, and stops
+ * as without a store if it is refused.
  *
  * The clients' share maps are the one thing the new image cannot take
  * over (see dpool_share_freeze): their bits are all set just before the
@@ -53,6 +57,7 @@
 #include "pool.h"
 #include "restart.h"
 #include "restart_exec.h"
+#include "restart_probe.h"
 #include "service.h"
 #include "state_save.h"
 
@@ -248,7 +253,8 @@ restart_now(void)
 		peer_pause_reads(false);
 		return;
 	}
-	if (!config_readable(err, sizeof(err))) {
+	if (!config_readable(err, sizeof(err)) ||
+	    restart_probe(exe_path, err, sizeof(err)) != 0) {
 		log_warnx("restart: %s; going on as before", err);
 		peer_pause_reads(false);
 		return;
@@ -300,8 +306,21 @@ store_now(void)
 	struct passed ps = {0};
 	struct state_fds sf;
 	unsigned nfrozen = 0;
+	char why[512];
 	int sfd, rc;
 
+	/*
+	 * systemd starts ExecStart= next, not surely this path; but that is
+	 * where an upgrade or a downgrade put its binary, and one that could
+	 * not take the store over would leave its connections unserved:
+	 * better they see the stop.
+	 */
+	if (exe_path[0] && restart_probe(exe_path, why, sizeof(why)) != 0) {
+		log_warnx("stop: %s; nothing left in the fd store, every pool "
+			  "and client is freed", why);
+		event_base_loopbreak(loop_base);
+		return;
+	}
 	sfd = state_save(listen_activated, listen_path, now_ns(), &sf);
 	if (sfd < 0) {
 		log_warnx("stop: cannot save the state: %s; everything is "

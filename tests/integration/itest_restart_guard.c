@@ -8,6 +8,12 @@
  *       always work queued) from two threads on one connection: the
  *       restart happens with no client dropped, and the client's loop
  *       goes on across it without an error.
+ *   foreign_binary_refused        the binary at the daemon's path replaced
+ *       by one that cannot take the state over (an older poolmgrd that
+ *       knows no --restart-probe, one that answers nothing, another
+ *       state version, or nothing in time): each restart is refused and
+ *       logged, the daemon keeps serving the same client and its block;
+ *       the real binary put back, the next SIGUSR2 restarts.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -219,11 +225,119 @@ busy_freer_not_dropped(void **state)
 	assert_int_equal(res[1], 0);
 }
 
+/* The daemon's binary at fx.bindir/poolmgrd: a copy of the build's. */
+static void
+copy_binary(char *bin, size_t len)
+{
+	char cmd[512];
+
+	snprintf(fx.bindir, sizeof(fx.bindir), "/tmp/poolmgr-bin.XXXXXX");
+	assert_non_null(mkdtemp(fx.bindir));
+	snprintf(bin, len, "%s/poolmgrd", fx.bindir);
+	snprintf(cmd, sizeof(cmd), "cp %s/poolmgrd %s", harness_build(), bin);
+	assert_int_equal(harness_run(cmd, NULL, 0), 0);
+}
+
+/* A new file at path (the old one unlinked: it is running), executable. */
+static void
+put_script(const char *path, const char *text)
+{
+	FILE *f;
+
+	unlink(path);
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, "#!/bin/sh\n%s", text);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, 0755), 0);
+}
+
+/*
+ * SIGUSR2 with what is at the path now: the restart must be refused and
+ * logged, the daemon alive and serving.  The block at off, filled with
+ * seed, reads back; the connection allocates and frees.
+ */
+static void
+refused(const char *what, struct pool *p, pool_off_t off, uint8_t seed)
+{
+	int before = harness_log_count(&fx.d, "going on as before");
+	int restarted = harness_log_count(&fx.d, HARNESS_RESTARTED);
+	size_t at = log_mark();
+	uint8_t *b;
+	pool_off_t x;
+
+	printf("the binary at the path: %s\n", what);
+	assert_int_equal(kill(fx.d.pid, SIGUSR2), 0);
+	if (harness_log_wait(&fx.d, "going on as before", before,
+			     HARNESS_RESTART_WAIT_MS) != 0) {
+		print_log_since(at, "since SIGUSR2");
+		if (fx.d.pid == 0)
+			fail_msg("%s: the daemon is gone", what);
+		fail_msg("%s: no refused restart logged", what);
+	}
+	print_log_since(at, "since SIGUSR2");
+	assert_true(harness_alive(&fx.d));
+	assert_int_equal(harness_log_count(&fx.d, HARNESS_RESTARTED),
+			 restarted);
+	b = (uint8_t *)pool_ptr(p, 0) + off;
+	for (size_t i = 0; i < 4096; i++)
+		if (b[i] != (uint8_t)(seed + i))
+			fail_msg("%s: the block changed at byte %zu", what, i);
+	assert_int_equal(pool_alloc(p, 5000, &x), 0);
+	assert_int_equal(pool_free(p, x), 0);
+}
+
+static void
+foreign_binary_refused(void **state)
+{
+	struct pool_conn *c;
+	struct pool_stats st;
+	struct pool *p;
+	char bin[128], cmd[512];
+	pool_off_t off;
+	uint8_t *b;
+
+	(void)state;
+	copy_binary(bin, sizeof(bin));
+	assert_int_equal(harness_start_from(&fx.d, bin, "[pool p]\n"
+					    "size = 16M\n"), 0);
+	assert_int_equal(pool_connect(fx.d.sock, &c), 0);
+	assert_int_equal(pool_open(c, "p", &p), 0);
+	assert_int_equal(pool_set_cache(p, 0), 0);
+	assert_int_equal(pool_alloc(p, 4096, &off), 0);
+	b = (uint8_t *)pool_ptr(p, 0) + off;
+	for (size_t i = 0; i < 4096; i++)
+		b[i] = (uint8_t)(7 + i);
+
+	put_script(bin, "echo \"usage: poolmgrd [--socket PATH]\" >&2\n"
+		   "exit 2\n");
+	refused("an older poolmgrd, no --restart-probe", p, off, 7);
+	put_script(bin, "exit 0\n");
+	refused("a program that answers nothing", p, off, 7);
+	put_script(bin, "echo \"poolmgrd state versions: 2 11\"\n");
+	refused("one that reads other state versions", p, off, 7);
+	put_script(bin, "exec sleep 60\n");
+	refused("one that never answers", p, off, 7);
+
+	/* The real one back: it answers, and takes over. */
+	unlink(bin);
+	snprintf(cmd, sizeof(cmd), "cp %s/poolmgrd %s", harness_build(), bin);
+	assert_int_equal(harness_run(cmd, NULL, 0), 0);
+	assert_int_equal(harness_restart_in_place(&fx.d), 0);
+	for (size_t i = 0; i < 4096; i++)
+		assert_int_equal(b[i], (uint8_t)(7 + i));
+	assert_int_equal(pool_stats(p, &st), 0);
+	assert_int_equal(st.live_blocks, 1);
+	assert_int_equal(pool_free(p, off), 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(busy_freer_not_dropped, teardown),
+		cmocka_unit_test_teardown(foreign_binary_refused, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
