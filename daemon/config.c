@@ -436,11 +436,55 @@ read_line(char *str, int num, void *stream)
 	return ls->problem_line ? NULL : str;
 }
 
+/* Parse what ls->f holds, named name in messages, into ls->cf. */
+static int
+load_stream(struct load_state *ls, const char *name, char *err,
+	    size_t errlen)
+{
+	struct config *cf = ls->cf;
+	unsigned i;
+	int rc;
+
+	errno = 0;
+	rc = ini_parse_stream(read_line, ls, on_entry, ls);
+	if (ls->read_errno) {
+		snprintf(err, errlen, "%s: cannot read: %s", name,
+			 strerror(ls->read_errno));
+		return -1;
+	}
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: cannot parse: out of memory", name);
+		return -1;
+	}
+	/* The first problem: one of ours, or before it one of syntax. */
+	if (ls->problem_line && (rc == 0 || rc == ls->problem_line)) {
+		snprintf(err, errlen, "%s:%d: %s", name, ls->problem_line,
+			 ls->problem);
+		return -1;
+	}
+	if (rc > 0) {
+		snprintf(err, errlen, "%s:%d: syntax error", name, rc);
+		return -1;
+	}
+	if (ls->long_line) {
+		snprintf(err, errlen, "%s:%d: line too long (at most %d bytes)",
+			 name, ls->long_line, ls->max_line);
+		return -1;
+	}
+	for (i = 0; i < cf->npools; i++) {
+		if (cf->pools[i].size == 0) {
+			snprintf(err, errlen, "%s:%d: [pool %s] needs a size",
+				 name, ls->pool_line[i], cf->pools[i].name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
 config_load(struct config *cf, const char *path, char *err, size_t errlen)
 {
 	struct load_state ls = {.cf = cf};
-	unsigned i;
 	int rc;
 
 	if (!(ls.f = fopen(path, "r"))) {
@@ -448,39 +492,71 @@ config_load(struct config *cf, const char *path, char *err, size_t errlen)
 			 strerror(errno));
 		return -1;
 	}
-	errno = 0;
-	rc = ini_parse_stream(read_line, &ls, on_entry, &ls);
+	rc = load_stream(&ls, path, err, errlen);
 	fclose(ls.f);
-	if (ls.read_errno) {
+	return rc;
+}
+
+int
+config_load_text(struct config *cf, const char *name, const char *text,
+		 size_t len, char *err, size_t errlen)
+{
+	struct load_state ls = {.cf = cf};
+	int rc;
+
+	/* An empty file is a configuration too: fmemopen wants a byte. */
+	if (!(ls.f = fmemopen((void *)(len ? text : "\n"), len ? len : 1,
+			      "r"))) {
+		snprintf(err, errlen, "%s: cannot read: %s", name,
+			 strerror(errno));
+		return -1;
+	}
+	rc = load_stream(&ls, name, err, errlen);
+	fclose(ls.f);
+	return rc;
+}
+
+int
+config_read_text(const char *path, char **text, size_t *len, char *err,
+		 size_t errlen)
+{
+	char buf[65536], *t = NULL, *more;
+	size_t n, got = 0;
+	FILE *f;
+
+	if (!(f = fopen(path, "r"))) {
 		snprintf(err, errlen, "%s: cannot read: %s", path,
-			 strerror(ls.read_errno));
+			 strerror(errno));
 		return -1;
 	}
-	if (rc < 0) {
-		snprintf(err, errlen, "%s: cannot parse: out of memory", path);
-		return -1;
-	}
-	/* The first problem: one of ours, or before it one of syntax. */
-	if (ls.problem_line && (rc == 0 || rc == ls.problem_line)) {
-		snprintf(err, errlen, "%s:%d: %s", path, ls.problem_line,
-			 ls.problem);
-		return -1;
-	}
-	if (rc > 0) {
-		snprintf(err, errlen, "%s:%d: syntax error", path, rc);
-		return -1;
-	}
-	if (ls.long_line) {
-		snprintf(err, errlen, "%s:%d: line too long (at most %d bytes)",
-			 path, ls.long_line, ls.max_line);
-		return -1;
-	}
-	for (i = 0; i < cf->npools; i++) {
-		if (cf->pools[i].size == 0) {
-			snprintf(err, errlen, "%s:%d: [pool %s] needs a size",
-				 path, ls.pool_line[i], cf->pools[i].name);
-			return -1;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		if (got + n > CONFIG_MAX_TEXT ||
+		    !(more = realloc(t, got + n + 1))) {
+			snprintf(err, errlen, "%s: %s", path, got + n >
+				 CONFIG_MAX_TEXT ? "over 16 MiB" :
+				 "out of memory");
+			goto fail;
 		}
+		t = more;
+		memcpy(t + got, buf, n);
+		got += n;
 	}
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: cannot read: %s", path,
+			 strerror(errno ? errno : EIO));
+		goto fail;
+	}
+	fclose(f);
+	if (!t && !(t = malloc(1))) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	t[got] = '\0';
+	*text = t;
+	*len = got;
 	return 0;
+fail:
+	free(t);
+	fclose(f);
+	return -1;
 }

@@ -79,6 +79,22 @@ void config_defaults(struct config *cf);
  */
 int config_load(struct config *cf, const char *path, char *err, size_t errlen);
 
+/*
+ * The same from text (len bytes), as a file named name held it: what a
+ * restart in place checked is what the new image applies (restart.c).
+ */
+int config_load_text(struct config *cf, const char *name, const char *text,
+		     size_t len, char *err, size_t errlen);
+
+/* The most a configuration file may hold. */
+#define CONFIG_MAX_TEXT (16u * 1024 * 1024)
+/*
+ * Read the whole file at path into *text (malloc'ed, NUL after its *len
+ * bytes).  Returns 0, or -1 with why in err.
+ */
+int config_read_text(const char *path, char **text, size_t *len, char *err,
+		     size_t errlen);
+
 /* Parse "256M", "1G", "4096": bytes with optional binary suffix; -1 on junk. */
 int config_parse_size(const char *s, uint64_t *out);
 

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "log.h"
 #include "restart_probe.h"
+#include "restore_fds.h"
 #include "server.h"
 
 static void
@@ -30,6 +31,33 @@ usage(FILE *f)
 		"place\n"
 		"                      may hand this binary, and exit\n",
 		"/run/poolmgrd/poolmgrd.sock");
+}
+
+/*
+ * The file, or after a restart in place the text the old image checked
+ * (restart.c): the file may have changed since.
+ */
+static int
+load_config(struct config *cf, const char *path, char *err, size_t len)
+{
+	size_t n;
+	char *text;
+	int rc;
+
+	switch (restore_fds_config(&text, &n)) {
+	case 0:
+		return config_load(cf, path, err, len);
+	case 1:
+		log_info("configuration: %s as it was when the restart "
+			 "checked it", path);
+		rc = config_load_text(cf, path, text, n, err, len);
+		free(text);
+		return rc;
+	default:
+		snprintf(err, len, "the configuration a restart passed cannot "
+			 "be read");
+		return -1;
+	}
 }
 
 int
@@ -80,7 +108,7 @@ main(int argc, char **argv)
 	}
 	so.argv = argv;
 	config_defaults(&cf);
-	if (so.config_path && config_load(&cf, so.config_path, err,
+	if (so.config_path && load_config(&cf, so.config_path, err,
 					  sizeof(err)) != 0)
 		fatalx("%s", err);
 	return server_run(&so, &cf);

@@ -17,22 +17,26 @@
  *
  * Then, without changing anything, state_save.c writes the state, and the
  * descriptors go to the new image as systemd passes sockets, named (listen,
- * state, pool.<i>, conn.<i>) in LISTEN_FDNAMES (restart_exec.c).  If the
- * exec fails, every descriptor is put back: the daemon logs why and goes
- * on serving, nothing changed.
+ * state, config, pool.<i>, conn.<i>) in LISTEN_FDNAMES (restart_exec.c).
+ * If the exec fails, every descriptor is put back: the daemon logs why
+ * and goes on serving, nothing changed.
  *
  * A stop (SIGTERM, SIGINT) under systemd with its fd store configured
  * waits for the same quiet moment, saves the same state and pushes the
- * same descriptors to the store under the same names (fdstore.c), all or
- * none; the next start takes them back as after an exec.
+ * same descriptors, but for the configuration's text, to the store under
+ * the same names (fdstore.c), all or none; the next start takes them back
+ * as after an exec, and reads the file as it is then (a package upgrade
+ * may install a new one between the stop and the start).
  *
- * The configuration file is read first, as the new image will read it:
- * one that does not load would stop the new image and lose everything,
- * so the restart is refused instead, as a reload keeps what runs.  So is
- * a binary at the path that does not say it reads this state's version
- * (restart_probe.c: an older poolmgrd would leave the connections it is
- * handed unserved); a stop to the store asks the same binary, and stops
- * as without a store if it is refused.
+ * The configuration file is read and checked first: one that does not
+ * load would stop the new image and lose everything, so the restart is
+ * refused instead, as a reload keeps what runs.  The text checked goes to
+ * the new image (a sealed memfd named "config"), which applies it instead
+ * of reading the file again: what was checked is what applies.  The
+ * restart is refused too when the binary at the path does not say that
+ * it reads this state's version (restart_probe.c: an older poolmgrd would
+ * leave the connections it is handed unserved); a stop to the store asks
+ * the same binary, and stops as without a store if it is refused.
  *
  * The clients' share maps are the one thing the new image cannot take
  * over (see dpool_share_freeze): their bits are all set just before the
@@ -42,11 +46,13 @@
  */
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -123,12 +129,16 @@ passed_add(struct passed *ps, int fd, const char *what, long index)
 	ps->n++;
 }
 
-/* The listening socket (unless with_listen is false), the state, the rest. */
+/*
+ * The listening socket (unless with_listen is false), the state, the
+ * configuration's text (if cfd is not -1), the rest.
+ */
 static int
-passed_build(struct passed *ps, int sfd, const struct state_fds *sf,
+passed_build(struct passed *ps, int sfd, int cfd, const struct state_fds *sf,
 	     bool with_listen)
 {
-	unsigned n = (with_listen ? 2 : 1) + sf->npools + sf->nsessions, i;
+	unsigned n = (with_listen ? 2 : 1) + (cfd >= 0) + sf->npools +
+	    sf->nsessions, i;
 	char *text;
 
 	ps->n = 0;
@@ -144,6 +154,8 @@ passed_build(struct passed *ps, int sfd, const struct state_fds *sf,
 	if (with_listen)
 		passed_add(ps, listen_fd, "listen", -1);
 	passed_add(ps, sfd, "state", -1);
+	if (cfd >= 0)
+		passed_add(ps, cfd, "config", -1);
 	for (i = 0; i < sf->npools; i++)
 		passed_add(ps, sf->pool[i], "pool", i);
 	for (i = 0; i < sf->nsessions; i++)
@@ -215,25 +227,67 @@ caught_signals(sigset_t *set)
 }
 
 /*
- * Does the configuration file load?  The new image reads it as it starts,
- * and one that does not would stop it, every pool and client with it.
+ * Does the configuration file load?  The new image applies it as it
+ * starts, and one that does not load would stop it, every pool and client
+ * with it.  The text checked is what the new image gets (config_pass), not
+ * the file, which may change before it would read it.  *text NULL: the
+ * daemon has no file.
  */
 static bool
-config_readable(char *err, size_t len)
+config_checked(char **text, size_t *len, char *err, size_t errlen)
 {
 	struct config *cf;
 	bool ok;
 
+	*text = NULL;
 	if (!config_path)
 		return true;
-	if (!(cf = malloc(sizeof(*cf)))) {
-		snprintf(err, len, "out of memory");
+	if (config_read_text(config_path, text, len, err, errlen) != 0)
 		return false;
+	if (!(cf = malloc(sizeof(*cf)))) {
+		snprintf(err, errlen, "out of memory");
+		ok = false;
+	} else {
+		config_defaults(cf);
+		ok = config_load_text(cf, config_path, *text, *len, err,
+				      errlen) == 0;
+		free(cf);
 	}
-	config_defaults(cf);
-	ok = config_load(cf, config_path, err, len) == 0;
-	free(cf);
+	if (!ok) {
+		free(*text);
+		*text = NULL;
+	}
 	return ok;
+}
+
+/* The checked text in a sealed memfd, to pass as "config"; or -errno. */
+static int
+config_pass(const char *text, size_t len)
+{
+	size_t done = 0;
+	ssize_t n;
+	int fd;
+
+	fd = memfd_create("poolmgrd-config", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd == -1)
+		return -errno;
+	while (done < len) {
+		if ((n = write(fd, text + done, len - done)) == -1) {
+			if (errno == EINTR)
+				continue;
+			n = -errno;
+			close(fd);
+			return (int)n;
+		}
+		done += (size_t)n;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+		  F_SEAL_WRITE | F_SEAL_SEAL) == -1) {
+		n = -errno;
+		close(fd);
+		return (int)n;
+	}
+	return fd;
 }
 
 /* The quiet moment: save, hand over, exec.  Returns if it failed. */
@@ -245,20 +299,31 @@ restart_now(void)
 	struct state_fds sf;
 	sigset_t block, old;
 	unsigned nfrozen = 0;
-	char *names = NULL;
-	int sfd, rc;
+	char *names = NULL, *text;
+	size_t len = 0;
+	int sfd, cfd = -1, rc;
 
 	if (!exe_path[0]) {
 		log_warnx("restart: the daemon's binary is not known; going on");
 		peer_pause_reads(false);
 		return;
 	}
-	if (!config_readable(err, sizeof(err)) ||
-	    restart_probe(exe_path, err, sizeof(err)) != 0) {
+	if (!config_checked(&text, &len, err, sizeof(err))) {
 		log_warnx("restart: %s; going on as before", err);
 		peer_pause_reads(false);
 		return;
 	}
+	if (restart_probe(exe_path, err, sizeof(err)) != 0 ||
+	    (text && (cfd = config_pass(text, len)) < 0)) {
+		if (cfd < -1)
+			snprintf(err, sizeof(err), "the configuration's text: "
+				 "%s", strerror(-cfd));
+		log_warnx("restart: %s; going on as before", err);
+		free(text);
+		peer_pause_reads(false);
+		return;
+	}
+	free(text);
 	/*
 	 * From here the signals wait in the kernel: a handler of this image
 	 * would only note them for a loop turn that never comes.
@@ -273,11 +338,13 @@ restart_now(void)
 			  "before", strerror(-sfd));
 		service_ready("restart failed; serving as before");
 		sigprocmask(SIG_SETMASK, &old, NULL);
+		if (cfd >= 0)
+			close(cfd);
 		peer_pause_reads(false);
 		return;
 	}
 	rc = -ENOMEM;
-	if (passed_build(&ps, sfd, &sf, true) == 0 &&
+	if (passed_build(&ps, sfd, cfd, &sf, true) == 0 &&
 	    (names = passed_names(&ps)) && (rc = freeze_all(&nfrozen)) == 0) {
 		rc = restart_exec(exe_path, exe_argv, ps.n, ps.fd, names);
 		freeze_undo(&nfrozen);
@@ -288,6 +355,8 @@ restart_now(void)
 	passed_free(&ps);
 	free(names);
 	close(sfd);
+	if (cfd >= 0)
+		close(cfd);
 	state_fds_free(&sf);
 	service_ready("restart failed; serving as before");
 	sigprocmask(SIG_SETMASK, &old, NULL);
@@ -328,7 +397,7 @@ store_now(void)
 		event_base_loopbreak(loop_base);
 		return;
 	}
-	if ((rc = passed_build(&ps, sfd, &sf, !listen_activated)) != 0)
+	if ((rc = passed_build(&ps, sfd, -1, &sf, !listen_activated)) != 0)
 		log_warnx("stop: out of memory");
 	else if (ps.n > fdstore_max()) {
 		log_warnx("stop: %u descriptors to keep, the fd store takes "

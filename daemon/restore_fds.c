@@ -5,16 +5,21 @@
  * by position: each name says what it is and, for a pool or a client,
  * its index in the state.  A name twice, an index the state does not
  * have, or a pool without its memfd refuses the state whole (restore.c).
+ * "config", the configuration's text an exec passes, is read before
+ * anything else (restore_fds_config) and then closed with the rest.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "log.h"
 #include "restore_check.h"
 #include "restore_fds.h"
@@ -22,7 +27,7 @@
 #define FDS_START 3		/* SD_LISTEN_FDS_START */
 #define FDS_MAX (1 << 24)
 
-enum fd_kind { FD_OTHER, FD_LISTEN, FD_STATE, FD_POOL, FD_CONN };
+enum fd_kind { FD_OTHER, FD_LISTEN, FD_STATE, FD_CONFIG, FD_POOL, FD_CONN };
 
 /* "pool.<i>": the index, or -1 (digits only, no leading zero). */
 static long
@@ -48,6 +53,8 @@ name_kind(const char *name, long *index)
 		return FD_LISTEN;
 	if (strcmp(name, "state") == 0)
 		return FD_STATE;
+	if (strcmp(name, "config") == 0)
+		return FD_CONFIG;
 	if ((*index = name_index(name, "pool.")) >= 0)
 		return FD_POOL;
 	if ((*index = name_index(name, "conn.")) >= 0)
@@ -124,6 +131,63 @@ restore_fds_take(struct passed_fds *pf)
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
+	return 0;
+}
+
+/* The whole of memfd fd, malloc'ed in *text with a NUL after it. */
+static int
+read_config_fd(int fd, char **text, size_t *len)
+{
+	struct stat st;
+	size_t got = 0;
+	ssize_t n;
+
+	if (fstat(fd, &st) == -1)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_size < 0 ||
+	    (uint64_t)st.st_size > CONFIG_MAX_TEXT)
+		return -EINVAL;
+	if (!(*text = malloc((size_t)st.st_size + 1)))
+		return -ENOMEM;
+	while (got < (size_t)st.st_size) {
+		n = pread(fd, *text + got, (size_t)st.st_size - got,
+			  (off_t)got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			free(*text);
+			*text = NULL;
+			return n == 0 ? -EIO : -errno;
+		}
+		got += (size_t)n;
+	}
+	(*text)[got] = '\0';
+	*len = got;
+	return 0;
+}
+
+int
+restore_fds_config(char **text, size_t *len)
+{
+	const char *pid = getenv("LISTEN_PID"), *nfds = getenv("LISTEN_FDS");
+	const char *names = getenv("LISTEN_FDNAMES"), *p;
+	char *end;
+	long n, i;
+	size_t k;
+
+	*text = NULL;
+	if (!pid || !nfds || !names ||
+	    strtol(pid, &end, 10) != (long)getpid() || *end)
+		return 0;
+	n = strtol(nfds, &end, 10);
+	if (*end || n < 1 || n > FDS_MAX)
+		return 0;
+	for (i = 0, p = names; i < n && *p; i++, p += k + (p[k] == ':')) {
+		k = strcspn(p, ":");
+		if (k == strlen("config") && strncmp(p, "config", k) == 0)
+			return read_config_fd(FDS_START + (int)i, text, len)
+			    == 0 ? 1 : -1;
+	}
 	return 0;
 }
 

@@ -3,7 +3,8 @@
  * after an exec (restart_exec.c) in the order they were passed, from
  * systemd's fd store (fdstore.c) in any order and beside the sockets of
  * poolmgrd.socket.  Names say which each is: "listen", "state",
- * "pool.<i>", "conn.<i>"; any other name is a socket systemd passed.
+ * "config", "pool.<i>", "conn.<i>"; any other name is a socket systemd
+ * passed.
  */
 #ifndef POOLMGRD_RESTORE_FDS_H
 #define POOLMGRD_RESTORE_FDS_H
@@ -25,6 +26,15 @@ struct passed_fds {
  * socket activation (service.c).
  */
 int restore_fds_take(struct passed_fds *pf);
+
+/*
+ * Before restore_fds_take, when the daemon reads its configuration: the
+ * text the old image checked, if an exec passed it as "config" (the
+ * descriptors ours by LISTEN_PID).  1 with it in *text (malloc'ed, a NUL
+ * after its *len bytes), 0 if none was passed, -1 if it cannot be read.
+ * Nothing is taken: restore_fds_take closes the descriptor later.
+ */
+int restore_fds_config(char **text, size_t *len);
 
 /*
  * Put the descriptors of a state with npools and nsessions in its order,

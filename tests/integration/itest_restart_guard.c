@@ -14,6 +14,11 @@
  *       state version, or nothing in time): each restart is refused and
  *       logged, the daemon keeps serving the same client and its block;
  *       the real binary put back, the next SIGUSR2 restarts.
+ *   checked_text_applied          the configuration file changed after
+ *       the restart checked it (by the binary at the path, when it is
+ *       probed: between the check and the exec): the new image applies
+ *       the text checked, a pool of it made, the later file's pool not;
+ *       a SIGHUP then reads the file as it is.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -332,12 +337,67 @@ foreign_binary_refused(void **state)
 	pool_disconnect(c);
 }
 
+/* d's configuration file: the [daemon] part harness_start writes, text. */
+static void
+write_conf(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fprintf(f, "[daemon]\nsocket_mode = 0666\n%s", text);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void
+checked_text_applied(void **state)
+{
+	char bin[128], late[128], script[1024], cmd[512];
+	struct pool_conn *c;
+	struct pool *p;
+
+	(void)state;
+	copy_binary(bin, sizeof(bin));
+	snprintf(cmd, sizeof(cmd), "cp %s %s.real", bin, bin);
+	assert_int_equal(harness_run(cmd, NULL, 0), 0);
+	assert_int_equal(harness_start_from(&fx.d, bin, "[pool p]\n"
+					    "size = 16M\n"), 0);
+	assert_int_equal(pool_connect(fx.d.sock, &c), 0);
+
+	/*
+	 * The binary at the path changes the file when it is probed, after
+	 * the check, and is the daemon's otherwise.
+	 */
+	snprintf(late, sizeof(late), "%s/late.conf", fx.bindir);
+	write_conf(late, "[pool p]\nsize = 16M\n[pool late]\nsize = 1M\n");
+	snprintf(script, sizeof(script),
+		 "[ \"$1\" = --restart-probe ] && cp %s %s\n"
+		 "exec %s.real \"$@\"\n", late, fx.d.conf, bin);
+	put_script(bin, script);
+	write_conf(fx.d.conf, "[pool p]\nsize = 16M\n[pool checked]\n"
+		   "size = 1M\n");
+
+	assert_int_equal(harness_restart_in_place(&fx.d), 0);
+	snprintf(cmd, sizeof(cmd), "cmp -s %s %s", late, fx.d.conf);
+	assert_int_equal(harness_run(cmd, NULL, 0), 0);	/* it changed */
+	print_log_since(0, "of the daemon");
+	assert_int_equal(pool_open(c, "checked", &p), 0);
+	pool_close(p);
+	assert_int_equal(pool_open(c, "late", &p), -ENOENT);
+
+	/* A reload reads the file, as it is now. */
+	harness_reload(&fx.d);
+	assert_int_equal(pool_open(c, "late", &p), 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(busy_freer_not_dropped, teardown),
 		cmocka_unit_test_teardown(foreign_binary_refused, teardown),
+		cmocka_unit_test_teardown(checked_text_applied, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
