@@ -81,7 +81,7 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/memtrim.c daemon/restart.c daemon/state_save.c \
                daemon/restore.c daemon/restore_check.c daemon/fdstore.c \
                daemon/restart_exec.c daemon/restore_fds.c \
-               daemon/restart_probe.c
+               daemon/restart_probe.c daemon/restart_names.c
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o) $(STATE_OBJ)
 DAEMON_LIBS := $(shell pkg-config --libs libevent libprotobuf-c inih 2>/dev/null) $(SD_LIBS)
 
@@ -97,7 +97,7 @@ EXAMPLES := $(BUILD)/examples/producer $(BUILD)/examples/consumer
 
 UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta \
               test_heap_split test_heap_restore test_session test_records \
-              test_block_index
+              test_block_index test_restart_names
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_memory itest_badinput itest_poolctl itest_config \
@@ -223,6 +223,8 @@ $(BUILD)/tests/test_session: $(BUILD)/tests/unit/test_session.o \
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(ENGINE_LIB) $(CMOCKA_LIBS) \
 	  $(DAEMON_LIBS)
+# The names test runs the daemon's naming of the descriptors an exec passes.
+$(BUILD)/tests/test_restart_names: $(BUILD)/daemon/restart_names.o
 # The index test runs the daemon's own index of blocks.
 $(BUILD)/tests/test_block_index: $(BUILD)/daemon/block_index.o \
   $(BUILD)/daemon/log.o

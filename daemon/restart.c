@@ -17,8 +17,8 @@
  *
  * Then, without changing anything, state_save.c writes the state, and the
  * descriptors go to the new image as systemd passes sockets, named (listen,
- * state, config, pool.<i>, conn.<i>) in LISTEN_FDNAMES (restart_exec.c).
- * If the exec fails, every descriptor is put back: the daemon logs why
+ * state, config, pool.<i>, conn.<i>) in LISTEN_FDNAMES (restart_exec.c),
+ * runs of them as one ("conn.0-999", restart_names.c).  If the exec fails, every descriptor is put back: the daemon logs why
  * and goes on serving, nothing changed.
  *
  * A stop (SIGTERM, SIGINT) under systemd with its fd store configured
@@ -63,6 +63,7 @@
 #include "pool.h"
 #include "restart.h"
 #include "restart_exec.h"
+#include "restart_names.h"
 #include "restart_probe.h"
 #include "service.h"
 #include "state_save.h"
@@ -100,7 +101,7 @@ now_ns(void)
  * session's index in the state.  The exec keeps their order, systemd's
  * store does not: the new image goes by the names (restore.c).
  */
-#define PASSED_NAME 24
+#define PASSED_NAME RESTART_NAME_MAX
 
 struct passed {
 	unsigned n;
@@ -161,22 +162,6 @@ passed_build(struct passed *ps, int sfd, int cfd, const struct state_fds *sf,
 	for (i = 0; i < sf->nsessions; i++)
 		passed_add(ps, sf->conn[i], "conn", i);
 	return 0;
-}
-
-/* LISTEN_FDNAMES: the names joined by ':'. */
-static char *
-passed_names(const struct passed *ps)
-{
-	char *s = malloc((size_t)ps->n * PASSED_NAME + 1), *p;
-	unsigned i;
-
-	if (!s)
-		return NULL;
-	p = s;
-	*p = '\0';
-	for (i = 0; i < ps->n; i++)
-		p += sprintf(p, "%s%s", i ? ":" : "", ps->name[i]);
-	return s;
 }
 
 static void
@@ -345,7 +330,8 @@ restart_now(void)
 	}
 	rc = -ENOMEM;
 	if (passed_build(&ps, sfd, cfd, &sf, true) == 0 &&
-	    (names = passed_names(&ps)) && (rc = freeze_all(&nfrozen)) == 0) {
+	    (names = restart_names_join(ps.n, ps.name)) &&
+	    (rc = freeze_all(&nfrozen)) == 0) {
 		rc = restart_exec(exe_path, exe_argv, ps.n, ps.fd, names);
 		freeze_undo(&nfrozen);
 	}

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "log.h"
 #include "restore_check.h"
+#include "restart_names.h"
 #include "restore_fds.h"
 
 #define FDS_START 3		/* SD_LISTEN_FDS_START */
@@ -62,18 +63,6 @@ name_kind(const char *name, long *index)
 	return FD_OTHER;
 }
 
-static int
-split(struct passed_fds *pf)
-{
-	char *save = NULL, *tok;
-	unsigned i = 0;
-
-	for (tok = strtok_r(pf->list, ":", &save); tok && i < pf->n;
-	     tok = strtok_r(NULL, ":", &save))
-		pf->name[i++] = tok;
-	return i == pf->n && !tok ? 0 : -1;
-}
-
 int
 restore_fds_take(struct passed_fds *pf)
 {
@@ -83,6 +72,7 @@ restore_fds_take(struct passed_fds *pf)
 	long n, index;
 	unsigned i;
 	bool ours = false;
+	int rc;
 
 	memset(pf, 0, sizeof(*pf));
 	pf->listen = pf->state = -1;
@@ -97,7 +87,12 @@ restore_fds_take(struct passed_fds *pf)
 	    !(pf->name = calloc(pf->n, sizeof(char *))) ||
 	    !(pf->list = strdup(names)))
 		fatalx("out of memory");
-	if (split(pf) != 0) {
+	for (i = 0; i < pf->n; i++)
+		pf->fd[i] = -1;	/* none taken yet */
+	if ((rc = restart_names_split(pf->list, pf->n, pf->name,
+				      &pf->made)) != 0) {
+		if (rc == -ENOMEM)
+			fatalx("out of memory");
 		restore_fds_free(pf);
 		return -1;
 	}
@@ -294,8 +289,10 @@ restore_fds_free(struct passed_fds *pf)
 	free(pf->fd);
 	free(pf->name);
 	free(pf->list);
+	free(pf->made);
 	pf->fd = NULL;
 	pf->name = NULL;
 	pf->list = NULL;
+	pf->made = NULL;
 	pf->n = 0;
 }

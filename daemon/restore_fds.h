@@ -16,6 +16,7 @@ struct passed_fds {
 	int *fd;		/* -1 once placed or closed */
 	char **name;
 	char *list;		/* LISTEN_FDNAMES, split in place */
+	char *made;		/* the names of its runs (restart_names.c) */
 	int listen, state;	/* -1: none */
 };
 

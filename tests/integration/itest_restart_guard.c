@@ -19,6 +19,13 @@
  *       probed: between the check and the exec): the new image applies
  *       the text checked, a pool of it made, the later file's pool not;
  *       a SIGHUP then reads the file as it is.
+ *   many_clients_restart          16,000 connections (their names once
+ *       took more than the 128 KiB the kernel allows one environment
+ *       string, from about 12,900 on), or as many as the descriptor
+ *       limit lets the daemon hand over (two descriptors each) where it
+ *       cannot be raised so far: the restart happens and keeps them all;
+ *       the last one is served after it.  (test_restart_names checks
+ *       the naming of 30,000 and 10^6 on its own.)
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -32,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -391,6 +399,78 @@ checked_text_applied(void **state)
 	pool_disconnect(c);
 }
 
+/*
+ * SIGUSR2: true once the daemon restarted, false if it logged that it
+ * goes on as before; the test fails if it died or said neither.
+ */
+static bool
+restarted_or_refused(void)
+{
+	int before = harness_log_count(&fx.d, HARNESS_RESTARTED);
+	int refused = harness_log_count(&fx.d, "going on as before");
+	size_t at = log_mark();
+
+	assert_int_equal(kill(fx.d.pid, SIGUSR2), 0);
+	for (int ms = 0; ms < HARNESS_RESTART_WAIT_MS; ms += 10) {
+		if (harness_log_wait(&fx.d, HARNESS_RESTARTED, before, 0) == 0)
+			return true;
+		if (harness_log_count(&fx.d, "going on as before") > refused) {
+			print_log_since(at, "since SIGUSR2");
+			return false;
+		}
+		if (!harness_alive(&fx.d))
+			fail_msg("SIGUSR2: poolmgrd died");
+		harness_sleep_ms(10);
+	}
+	fail_msg("SIGUSR2: neither a restart nor a refusal logged");
+	return false;
+}
+
+#define MANY_CONNS 16000
+
+static void
+many_clients_restart(void **state)
+{
+	static int fd[MANY_CONNS];
+	struct rlimit rl = {65536, 65536};
+	char line[128];
+	int last, n, many = MANY_CONNS;
+	uint32_t h;
+
+	(void)state;
+	/* The daemon inherits it: each connection and its copy to pass. */
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+		rl.rlim_cur = rl.rlim_max;
+		assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+		if ((rlim_t)many > (rl.rlim_max - 512) / 2)
+			many = (int)((rl.rlim_max - 512) / 2);
+		printf("descriptors: at most %llu here, so %d clients\n",
+		       (unsigned long long)rl.rlim_max, many);
+	}
+	assert_int_equal(harness_start(&fx.d, "hello_timeout = 0\n"
+				       "max_connections = 20000\n"
+				       "max_connections_per_uid = 20000\n"
+				       "[pool p]\nsize = 1M\n"), 0);
+	for (n = 0; n < many; n++)
+		if ((fd[n] = harness_raw_connect(fx.d.sock)) == -1)
+			fail_msg("connection %d: %s", n, strerror(errno));
+	/* Accepted in order: once this one is answered, all are in. */
+	last = harness_raw_client(fx.d.sock, "last");
+	h = harness_raw_handle(last, "p");
+
+	if (!restarted_or_refused())
+		fail_msg("the restart with %d clients failed", many + 1);
+	snprintf(line, sizeof(line), "%d clients", many + 1);
+	assert_int_equal(harness_log_count(&fx.d, line), 1);
+	EXPECT_RAW(harness_raw_close(last, h), 0);
+	h = harness_raw_handle(last, "p");
+	EXPECT_RAW(harness_raw_close(last, h), 0);
+	close(last);
+	for (n = 0; n < many; n++)
+		close(fd[n]);
+}
+
 int
 main(void)
 {
@@ -398,6 +478,7 @@ main(void)
 		cmocka_unit_test_teardown(busy_freer_not_dropped, teardown),
 		cmocka_unit_test_teardown(foreign_binary_refused, teardown),
 		cmocka_unit_test_teardown(checked_text_applied, teardown),
+		cmocka_unit_test_teardown(many_clients_restart, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
