@@ -639,6 +639,9 @@ say_restarted(void)
 		printf("%.*s\n", (int)strcspn(last, "\n"), last);
 }
 
+/* The daemon has taken SIGUSR2: from this line on it reads no request. */
+#define RESTART_WANTED "restarting in place at the first quiet moment"
+
 /*
  * SIGUSR2: true once the daemon has restarted in place, false if it
  * logged that the restart failed (and goes on); the test fails if it
@@ -2334,7 +2337,7 @@ unreadable_client_dropped(void **state)
 	struct pool_stats st0, st1;
 	struct timespec t0, t1;
 	uint64_t off, usable, raw = 0;
-	int fd, before, sent;
+	int fd, before, sent, wanted;
 	struct remote *A;
 	uint32_t h;
 
@@ -2358,11 +2361,15 @@ unreadable_client_dropped(void **state)
 
 	before = harness_log_count(&fx.d, HARNESS_RESTARTED);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	wanted = harness_log_count(&fx.d, RESTART_WANTED);
 	assert_int_equal(kill(fx.d.pid, SIGUSR2), 0);
 	/*
 	 * Nothing is read while the restart waits for the slow one: this
-	 * request waits in A's connection, for the new image to serve.
+	 * request, sent once the daemon has taken the signal, waits in A's
+	 * connection for the new image to serve it.
 	 */
+	assert_int_equal(harness_log_wait(&fx.d, RESTART_WANTED, wanted,
+					  HARNESS_RESTART_WAIT_MS), 0);
 	remote_block(A, OP_ALLOC, 300);
 	if (harness_log_wait(&fx.d, HARNESS_RESTARTED, before, 0) != 0) {
 		close(fd);
