@@ -18,8 +18,9 @@
  * Then, without changing anything, state_save.c writes the state, and the
  * descriptors go to the new image as systemd passes sockets, named (listen,
  * state, config, pool.<i>, conn.<i>) in LISTEN_FDNAMES (restart_exec.c),
- * runs of them as one ("conn.0-999", restart_names.c).  If the exec fails, every descriptor is put back: the daemon logs why
- * and goes on serving, nothing changed.
+ * runs of them as one ("conn.0-999", restart_names.c).  If the exec
+ * fails, every descriptor is put back: the daemon logs why and goes on
+ * serving, nothing changed.
  *
  * A stop (SIGTERM, SIGINT) under systemd with its fd store configured
  * waits for the same quiet moment, saves the same state and pushes the
