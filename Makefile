@@ -105,8 +105,8 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_cache itest_silent itest_liar itest_release itest_drop \
               itest_wait itest_fork itest_books itest_clients \
               itest_handles itest_dropping itest_quota itest_reload \
-               itest_usage itest_restart itest_restore itest_sharemap_renew \
-               itest_restart_guard
+              itest_usage itest_restart itest_restore itest_sharemap_renew \
+              itest_restart_guard
 ITEST_BINS := $(ITESTS:%=$(BUILD)/tests/%)
 ITEST_COMMON := $(BUILD)/tests/integration/harness.o \
                 $(BUILD)/tests/integration/harness_raw.o
