@@ -292,7 +292,7 @@ threads_renew_once(void **state)
 static void
 exec_failure_then_restart(void **state)
 {
-	char dir[64], bin[128], cmd[300];
+	char dir[64], bin[128], script[160], cmd[300], swap[700];
 	pool_off_t off[NBLOCKS];
 	const uint64_t *words;
 	unsigned long ino0 = 0, ino;
@@ -320,7 +320,16 @@ exec_failure_then_restart(void **state)
 	assert_int_equal(harness_share_maps("r", &ino0, &at), 1);
 	words = (const uint64_t *)((const uint8_t *)at + bits_len());
 
-	assert_int_equal(unlink(bin), 0);
+	/*
+	 * The exec must fail after the probe passed (a failed probe freezes
+	 * nothing): at the path, a program that answers the probe as the
+	 * daemon does and deletes itself on the way.
+	 */
+	snprintf(script, sizeof(script), "%s.new", bin);
+	snprintf(swap, sizeof(swap), "printf '#!/bin/sh\\nrm -f \"$0\"\\n"
+		 "exec %s/poolmgrd \"$@\"\\n' > %s && chmod 755 %s && "
+		 "mv %s %s", harness_build(), script, script, script, bin);
+	assert_int_equal(harness_run(swap, NULL, 0), 0);
 	before = harness_log_count(&fx.d, "not executed");
 	assert_int_equal(kill(fx.d.pid, SIGUSR2), 0);
 	assert_int_equal(harness_log_wait(&fx.d, "not executed", before,
