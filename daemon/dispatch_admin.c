@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "dispatch_internal.h"
+#include "journal.h"
 #include "log.h"
 #include "peer.h"
 #include "pool.h"
@@ -124,6 +125,7 @@ do_destroy(struct call *c, const Poolmgr__DestroyPool *m)
 			      (unsigned long long)live_blocks(p));
 	log_info("pool %s destroyed by uid %u", p->name, (unsigned)c->s->uid);
 	unmapped = p->nhandles == 0;
+	journal_pool_gone(p);
 	if (!unmapped)
 		dpool_mark_destroyed(p);
 	session_close_pool_handles(p);

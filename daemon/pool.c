@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "journal.h"
 #include "log.h"
 #include "pool.h"
 #include "records.h"
@@ -433,7 +434,11 @@ int
 dpool_create(const char *name, const struct dpool_params *pp,
 	     struct dpool **out)
 {
-	return pool_make(name, pp, -1, out);
+	int rc = pool_make(name, pp, -1, out);
+
+	if (rc == 0)
+		journal_pool_made(*out);
+	return rc;
 }
 
 int
@@ -729,8 +734,10 @@ persist(struct dpool *p, struct block *b, uid_t uid)
 	b->persister = uid;
 	charge_add(p, uid, b->size, 1);
 	p->persistent_blocks++;
+	journal_persist(p, b);
 }
 
+/* Journalled before the engine may hand its pages out again. */
 static void
 unpersist(struct dpool *p, struct block *b)
 {
@@ -738,6 +745,7 @@ unpersist(struct dpool *p, struct block *b)
 	b->persister = NO_PERSISTER;
 	holders_add(b, b->size);
 	p->persistent_blocks--;
+	journal_unpersist(p, b);
 }
 
 /* h holds b: in b's own hold if nobody does, else in a struct ref. */
@@ -980,6 +988,8 @@ block_resized(struct dpool *p, struct block *b, uint64_t size)
 	else
 		holders_add(b, size - b->size);
 	b->size = size;
+	if (block_persistent(b))
+		journal_resize(p, b);
 }
 
 /* dpool_realloc's stepped move: a new block, and the copy queued. */

@@ -208,6 +208,8 @@ struct dpool {
 	uint64_t released_before; /* released_bytes */
 	uint64_t idle_ops;	/* allocs + frees when last seen to move */
 	uint64_t idle_since;	/* ... and when (monotonic seconds) */
+	uint64_t keep_id;	/* its memfd is "keep.<n>" in systemd's
+				 * store (journal.c); 0: not kept */
 };
 
 struct dpool_params {

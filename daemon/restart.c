@@ -59,6 +59,7 @@
 
 #include "config.h"
 #include "fdstore.h"
+#include "journal.h"
 #include "log.h"
 #include "peer.h"
 #include "pool.h"
@@ -386,7 +387,7 @@ store_now(void)
 	}
 	if ((rc = passed_build(&ps, sfd, -1, &sf, !listen_activated)) != 0)
 		log_warnx("stop: out of memory");
-	else if (ps.n > fdstore_max()) {
+	else if (ps.n + journal_slots() > fdstore_max()) {
 		log_warnx("stop: %u descriptors to keep, the fd store takes "
 			  "%u (FileDescriptorStoreMax=, FDSTORE=)", ps.n,
 			  fdstore_max());

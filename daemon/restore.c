@@ -29,6 +29,7 @@
 #include "fdstore.h"
 #include "log.h"
 #include "pool.h"
+#include "recover.h"
 #include "restore.h"
 #include "restore_check.h"
 #include "restore_fds.h"
@@ -41,6 +42,7 @@ struct rebuild {
 	unsigned nfds;
 	struct dpool **pools;	/* in the state's order; NULL: not made */
 	struct session **sessions;
+	bool crashed;		/* the state is a crash journal's */
 	char why[320];
 };
 
@@ -273,10 +275,38 @@ publish(struct rebuild *rb, const struct restore_env *env)
 	}
 }
 
+/* Room for what the state's pools and sessions become. */
+static int
+make_room(struct rebuild *rb)
+{
+	rb->pools = calloc(rb->st->n_pools + 1, sizeof(*rb->pools));
+	rb->sessions = calloc(rb->st->n_sessions + 1, sizeof(*rb->sessions));
+	if (!rb->pools || !rb->sessions) {
+		snprintf(rb->why, sizeof(rb->why), "out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* After a crash: the journal's pools, as a state (recover.c). */
+static int
+load_recovered(struct rebuild *rb, struct passed_fds *pf)
+{
+	rb->crashed = true;
+	rb->st = recover_state(pf, &rb->fds, &rb->nfds, rb->why,
+			       sizeof(rb->why));
+	if (!rb->st || make_room(rb) != 0)
+		return -EINVAL;
+	return state_check(rb->st, rb->fds, rb->nfds, rb->why,
+			   sizeof(rb->why)) ? -EINVAL : 0;
+}
+
 /* The state, its descriptors in its order, and its checks. */
 static int
 load(struct rebuild *rb, struct passed_fds *pf)
 {
+	if (pf->state < 0 && fdstore_max() > 0 && recover_wanted(pf))
+		return load_recovered(rb, pf);
 	if (pf->state < 0) {
 		snprintf(rb->why, sizeof(rb->why), "no state among the "
 			 "descriptors");
@@ -293,13 +323,13 @@ load(struct rebuild *rb, struct passed_fds *pf)
 	}
 	rb->nfds = 2 + (unsigned)rb->st->n_pools + (unsigned)rb->st->n_sessions;
 	rb->fds = malloc(rb->nfds * sizeof(int));
-	rb->pools = calloc(rb->st->n_pools + 1, sizeof(*rb->pools));
-	rb->sessions = calloc(rb->st->n_sessions + 1, sizeof(*rb->sessions));
-	if (!rb->fds || !rb->pools || !rb->sessions) {
+	if (!rb->fds) {
 		rb->nfds = 0;
 		snprintf(rb->why, sizeof(rb->why), "out of memory");
 		return -ENOMEM;
 	}
+	if (make_room(rb) != 0)
+		return -ENOMEM;
 	if (restore_fds_place(pf, (unsigned)rb->st->n_pools,
 			      (unsigned)rb->st->n_sessions, rb->fds, rb->why,
 			      sizeof(rb->why)) != 0 ||
@@ -334,7 +364,12 @@ restore_incoming(const struct restore_env *env, struct restored *out)
 		for (unsigned k = 0; k < rb.st->n_pools; k++)
 			out->nblocks += rb.st->pools[k]->n_block_off;
 		out->saved_at_ns = rb.st->saved_at_ns;
+		out->crashed = rb.crashed;
 		close(rb.fds[1]);
+	} else if (rb.crashed) {
+		log_warnx("after a crash: the journal is refused (%s); "
+			  "starting fresh from the configuration", rb.why);
+		teardown(&rb);
 	} else {
 		log_warnx("restart in place: the state handed over is "
 			  "refused (%s); starting fresh from the "

@@ -30,6 +30,8 @@ struct restored {
 	unsigned npools, nsessions;
 	uint64_t nblocks;
 	uint64_t saved_at_ns;		/* CLOCK_MONOTONIC, the old image's */
+	bool crashed;			/* recovered from the crash journal
+					 * (recover.h): pools only */
 	char *stored;			/* names to take out of systemd's
 					 * store once ready, or NULL (free) */
 };

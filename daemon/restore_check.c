@@ -227,7 +227,8 @@ state_check(const Poolmgrd__State *st, const int *fds, unsigned n,
 	    n != 2 + st->n_pools + st->n_sessions)
 		return state_why(why, len, "%u descriptors for %zu pools and "
 			       "%zu clients", n, st->n_pools, st->n_sessions);
-	if (!state_check_listener(fds[0]))
+	/* A crash's state (recover.c) has no client: the daemon binds. */
+	if (!state_check_listener(fds[0]) && (fds[0] >= 0 || st->n_sessions))
 		return state_why(why, len, "no listening socket");
 	for (i = 0; i < st->n_pools; i++) {
 		if ((rc = check_pool(st, i, why, len)) != 0)

@@ -28,7 +28,9 @@
 #define FDS_START 3		/* SD_LISTEN_FDS_START */
 #define FDS_MAX (1 << 24)
 
-enum fd_kind { FD_OTHER, FD_LISTEN, FD_STATE, FD_CONFIG, FD_POOL, FD_CONN };
+enum fd_kind {
+	FD_OTHER, FD_LISTEN, FD_STATE, FD_CONFIG, FD_POOL, FD_CONN, FD_KEPT
+};
 
 /* "pool.<i>": the index, or -1 (digits only, no leading zero). */
 static long
@@ -60,6 +62,9 @@ name_kind(const char *name, long *index)
 		return FD_POOL;
 	if ((*index = name_index(name, "conn.")) >= 0)
 		return FD_CONN;
+	/* The crash journal's (journal.h): recover.c takes them. */
+	if (strncmp(name, "keep.", 5) == 0 || strncmp(name, "journal.", 8) == 0)
+		return FD_KEPT;
 	return FD_OTHER;
 }
 

@@ -25,6 +25,7 @@
 #include "config.h"
 #include "dispatch.h"
 #include "fdstore.h"
+#include "journal.h"
 #include "log.h"
 #include "memtrim.h"
 #include "peer.h"
@@ -286,8 +287,10 @@ apply_config(const struct config *cf)
 		if ((p = dpool_find(cp->name))) {
 			warn_kept(p, cp);
 			dpool_apply_settings(p, &pp, changed, sizeof(changed));
-			if (*changed)
+			if (*changed) {
+				journal_pool_set(p);
 				log_info("pool %s: %s", p->name, changed);
+			}
 			continue;
 		}
 		/* Size and granularity were checked with the file. */
@@ -542,6 +545,7 @@ server_run(const struct server_opts *o, struct config *cf)
 	}
 	reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	apply_config(cf);
+	journal_start(restarted >= 0 ? rs.stored : NULL);
 	restart_setup(base, o->argv, lfd, socket_activated, server_socket,
 		      server_config_path);
 
@@ -550,7 +554,12 @@ server_run(const struct server_opts *o, struct config *cf)
 	if (!ev_accept || !ev_accept_again)
 		fatalx("event_new failed");
 	event_add(ev_accept, NULL);
-	if (restarted == 1)
+	if (restarted == 1 && rs.crashed)
+		log_info("after a crash: %u pool%s and %llu persistent block%s "
+			 "recovered", rs.npools, rs.npools == 1 ? "" : "s",
+			 (unsigned long long)rs.nblocks,
+			 rs.nblocks == 1 ? "" : "s");
+	else if (restarted == 1)
 		restored_line(&rs);
 	else if (socket_activated)
 		log_info("listening on the socket systemd passed, %u pool%s",
@@ -572,9 +581,11 @@ server_run(const struct server_opts *o, struct config *cf)
 		fdstore_remove(rs.stored);
 		free(rs.stored);
 	}
+	journal_ready();
 
 	event_base_dispatch(base);
 
+	journal_stop(!restart_stored());
 	service_watchdog_stop();
 	restart_teardown();
 	event_free(status_ev);

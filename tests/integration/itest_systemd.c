@@ -711,6 +711,14 @@ struct store {
 	char removed_names[1024];
 };
 
+/* The crash journal's names (itest_recover.c tests those): not kept. */
+static bool
+journal_name(const char *name)
+{
+	return strncmp(name, "keep.", 5) == 0 ||
+	       strncmp(name, "journal.", 8) == 0;
+}
+
 /*
  * One notification, and the descriptor an FDSTORE=1 carries: stored under
  * its FDNAME=.  0, or -1 on timeout.
@@ -746,6 +754,11 @@ store_recv(struct store *st, int timeout_ms, char *buf, size_t len)
 			assert_int_equal(cm->cmsg_len, CMSG_LEN(sizeof(int)));
 			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
 		}
+	if ((name = notify_line(buf, "FDNAME=")) && journal_name(name)) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
 	if (notify_line(buf, "FDSTORE=1")) {
 		name = notify_line(buf, "FDNAME=");
 		if (fd < 0 || !name)

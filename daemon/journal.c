@@ -1,0 +1,486 @@
+/*
+ * journal.c - the crash journal's writer (journal.h, journal_rec.h).
+ *
+ * The journal is a memfd the daemon maps and appends to; systemd's store
+ * holds it, so what was written before a crash is there at the next
+ * start.  A record is copied in first and the header's end moved over it
+ * after, so a crash between the two leaves a record nobody reads.  It
+ * grows by doubling (ftruncate, mremap): an append is a copy of a few
+ * words.  Once the records are much more than a fresh snapshot would be
+ * (persists and frees cancel out), a snapshot goes to a new memfd under a
+ * newer name, and the old one out of the store: recovery takes the
+ * newest.  A pool's own memfd goes to the store once, through a
+ * descriptor of its own (reopened by /proc): systemd skips a descriptor
+ * it holds already, so the same one could not also go as "pool.<i>" at
+ * a planned stop.
+ *
+ * A write that fails takes the journal and every keep.<n> out of the
+ * store: a crash then starts fresh, never from a journal that lacks a
+ * change.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fdstore.h"
+#include "journal.h"
+#include "journal_rec.h"
+#include "log.h"
+#include "pool.h"
+
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U
+#endif
+
+#define JOURNAL_START	(64 * 1024)	/* bytes, sparse until written */
+#define COMPACT_SLACK	(1024 * 1024)	/* records beyond twice a snapshot */
+#define POOL_WORDS	20		/* a snapshot's, per pool */
+#define BLOCK_WORDS	8		/* per persistent block */
+#define ENV_NAMES	"POOLMGRD_JOURNAL"
+
+struct jfile {
+	int fd;
+	uint64_t id;
+	uint64_t *map;
+	size_t cap;		/* bytes mapped and of the memfd */
+	uint64_t end;		/* bytes written; the header's JH_END */
+};
+
+static struct jfile cur = {.fd = -1};
+static bool on;
+static uint64_t next_id = 1;
+static uint64_t live_pools, live_blocks;
+static char *old_names;		/* the executing image's, to take out */
+
+static int
+jfile_open(struct jfile *f, uint64_t id)
+{
+	int fd;
+
+	fd = memfd_create("poolmgr:journal", MFD_CLOEXEC | MFD_NOEXEC_SEAL);
+	if (fd == -1 && errno == EINVAL)	/* kernels before 6.3 */
+		fd = memfd_create("poolmgr:journal", MFD_CLOEXEC);
+	if (fd == -1)
+		return -errno;
+	if (fchmod(fd, 0600) == -1 || ftruncate(fd, JOURNAL_START) == -1)
+		goto fail;
+	f->map = mmap(NULL, JOURNAL_START, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      fd, 0);
+	if (f->map == MAP_FAILED)
+		goto fail;
+	f->fd = fd;
+	f->id = id;
+	f->cap = JOURNAL_START;
+	f->end = JREC_HEADER;
+	f->map[JH_MAGIC] = JREC_MAGIC;
+	f->map[JH_ID] = id;
+	f->map[JH_SUM] = jrec_sum(f->map, 2);
+	__atomic_store_n(&f->map[JH_END], f->end, __ATOMIC_RELEASE);
+	return 0;
+fail:
+	{
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+}
+
+static void
+jfile_close(struct jfile *f)
+{
+	if (f->fd < 0)
+		return;
+	munmap(f->map, f->cap);
+	close(f->fd);
+	f->fd = -1;
+}
+
+static int
+jfile_grow(struct jfile *f, size_t need)
+{
+	size_t cap = f->cap;
+	void *m;
+
+	while (cap < need)
+		cap *= 2;
+	if (ftruncate(f->fd, (off_t)cap) == -1)
+		return -errno;
+	m = mremap(f->map, f->cap, cap, MREMAP_MAYMOVE);
+	if (m == MAP_FAILED)
+		return -errno;
+	f->map = m;
+	f->cap = cap;
+	return 0;
+}
+
+/* w[0] is left for the head, w[n] for the sum. */
+static int
+jfile_append(struct jfile *f, enum jrec_type type, uint64_t *w, unsigned n)
+{
+	size_t len = (size_t)(n + 1) * 8;
+	int rc;
+
+	if (f->end + len > f->cap && (rc = jfile_grow(f, f->end + len)))
+		return rc;
+	w[0] = jrec_head(n + 1, type);
+	w[n] = jrec_sum(w, n);
+	memcpy((char *)f->map + f->end, w, len);
+	f->end += len;
+	__atomic_store_n(&f->map[JH_END], f->end, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static int
+rec_pool(struct jfile *f, const struct dpool *p)
+{
+	uint64_t w[JREC_MAX_WORDS] = {
+		0, p->keep_id, p->size, 1u << p->granule_shift,
+		(uint64_t)sysconf(_SC_PAGESIZE), p->uid, p->gid, p->mode,
+		p->quota, p->retain,
+	};
+
+	memcpy(&w[10], p->name, strnlen(p->name, JREC_NAME_MAX * 8));
+	return jfile_append(f, JREC_POOL, w, 10 + JREC_NAME_MAX);
+}
+
+static int
+rec_block(struct jfile *f, enum jrec_type type, const struct dpool *p,
+	  const struct block *b)
+{
+	struct heap_block_info bi = {0};
+	uint64_t w[8] = {0, p->keep_id, b->off, b->size};
+
+	(void)heap_block_info(p->heap, b->off, &bi);
+	w[4] = bi.requested;
+	w[5] = (uint64_t)bi.span;
+	w[6] = b->persister;
+	if (type == JREC_RESIZE)
+		return jfile_append(f, type, w, 5);
+	return jfile_append(f, type, w, 7);
+}
+
+/* Every pool kept and its persistent blocks. */
+static int
+snapshot(struct jfile *f)
+{
+	struct block_index_iter it;
+	struct dpool *p;
+	struct block *b;
+	int rc;
+
+	live_pools = live_blocks = 0;
+	for (p = dpool_first(); p; p = dpool_next(p)) {
+		if (!p->keep_id)
+			continue;
+		if ((rc = rec_pool(f, p)))
+			return rc;
+		live_pools++;
+		BLOCK_INDEX_FOREACH(b, &p->blocks, &it) {
+			if (!block_persistent(b))
+				continue;
+			if ((rc = rec_block(f, JREC_PERSIST, p, b)))
+				return rc;
+			live_blocks++;
+		}
+	}
+	return 0;
+}
+
+static int
+push(const char *prefix, uint64_t id, int fd)
+{
+	char name[48], *names[1] = {name};
+
+	snprintf(name, sizeof(name), "%s.%llu", prefix,
+		 (unsigned long long)id);
+	return fdstore_push(1, &fd, names);
+}
+
+static void
+unstore(const char *prefix, uint64_t id)
+{
+	char name[48];
+
+	snprintf(name, sizeof(name), "%s.%llu", prefix,
+		 (unsigned long long)id);
+	fdstore_remove(name);
+}
+
+/* Our names in the store, for the image a restart in place executes. */
+static void
+names_env(void)
+{
+	size_t len = 32 * (dpool_count() + 1), n;
+	struct dpool *p;
+	char *s;
+
+	if (!on) {
+		unsetenv(ENV_NAMES);
+		return;
+	}
+	if (!(s = malloc(len)))
+		return;
+	n = (size_t)snprintf(s, len, "journal.%llu",
+			     (unsigned long long)cur.id);
+	for (p = dpool_first(); p; p = dpool_next(p))
+		if (p->keep_id)
+			n += (size_t)snprintf(s + n, len - n, ":keep.%llu",
+					      (unsigned long long)p->keep_id);
+	setenv(ENV_NAMES, s, 1);
+	free(s);
+}
+
+/* A write failed: a crash must start fresh rather than miss a change. */
+static void
+broken(int rc)
+{
+	struct dpool *p;
+
+	log_warnx("crash journal: %s; taken out of the fd store, a crash now "
+		  "loses every pool", strerror(-rc));
+	unstore("journal", cur.id);
+	for (p = dpool_first(); p; p = dpool_next(p))
+		if (p->keep_id) {
+			unstore("keep", p->keep_id);
+			p->keep_id = 0;
+		}
+	jfile_close(&cur);
+	on = false;
+	names_env();
+}
+
+/* A fresh snapshot under a newer name, then the old name out. */
+static void
+compact(void)
+{
+	struct jfile f = {.fd = -1};
+	int rc;
+
+	if ((rc = jfile_open(&f, next_id++)) == 0 &&
+	    (rc = snapshot(&f)) == 0 &&
+	    (rc = push("journal", f.id, f.fd)) == 0) {
+		unstore("journal", cur.id);
+		jfile_close(&cur);
+		cur = f;
+		names_env();
+		return;
+	}
+	jfile_close(&f);
+	broken(rc);
+}
+
+/*
+ * The end of every change: its record, and a compaction if one is due.
+ * Each hook is called once its change is made, so a snapshot taken here
+ * has it already.
+ */
+static void
+done(int rc)
+{
+	uint64_t snap = 8 * (live_pools * POOL_WORDS +
+			     live_blocks * BLOCK_WORDS);
+
+	if (rc != 0)
+		broken(rc);
+	else if (cur.end > 2 * snap + COMPACT_SLACK)
+		compact();
+}
+
+/* p's memfd, through a descriptor of its own, as keep.<n>. */
+static int
+keep_push(struct dpool *p)
+{
+	char path[64];
+	int fd, rc;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", p->memfd);
+	if ((fd = open(path, O_RDWR | O_CLOEXEC)) == -1)
+		return -errno;
+	if ((rc = push("keep", next_id, fd)) == 0)
+		p->keep_id = next_id++;
+	close(fd);
+	return rc;
+}
+
+/* The highest n of "journal.<n>" or "keep.<n>" in list. */
+static uint64_t
+max_id(const char *list)
+{
+	const char *s = list;
+	uint64_t best = 0, v;
+	char *end;
+
+	while (s && *s) {
+		const char *d = NULL;
+
+		if (strncmp(s, "keep.", 5) == 0)
+			d = s + 5;
+		else if (strncmp(s, "journal.", 8) == 0)
+			d = s + 8;
+		if (d && *d >= '0' && *d <= '9') {
+			v = strtoull(d, &end, 10);
+			if ((*end == ':' || *end == '\0') && v > best)
+				best = v;
+		}
+		s = strchr(s, ':');
+		s = s ? s + 1 : NULL;
+	}
+	return best;
+}
+
+void
+journal_start(const char *stored)
+{
+	const char *env = getenv(ENV_NAMES);
+	uint64_t a = max_id(stored), b;
+	struct dpool *p;
+	int rc = 0;
+
+	if (env && !(old_names = strdup(env)))
+		fatalx("out of memory");
+	b = max_id(old_names);
+	unsetenv(ENV_NAMES);
+	/* Room for every keep.<n> and the journal twice: the old image's
+	 * leave the store only once this one is ready. */
+	if (fdstore_max() < 2 * (dpool_count() + 1)) {
+		if (fdstore_max() > 0)
+			log_warnx("crash journal: the fd store takes %u, too "
+				  "few for %u pools: a crash loses every pool",
+				  fdstore_max(), dpool_count());
+		return;
+	}
+	next_id = (a > b ? a : b) + 1;
+	for (p = dpool_first(); p && rc == 0; p = dpool_next(p))
+		rc = keep_push(p);
+	if (rc == 0 && (rc = jfile_open(&cur, next_id++)) == 0 &&
+	    (rc = snapshot(&cur)) == 0)
+		rc = push("journal", cur.id, cur.fd);
+	if (rc == 0) {
+		on = true;
+		names_env();
+		return;
+	}
+	log_warnx("crash journal: %s; a crash loses every pool",
+		  strerror(-rc));
+	for (p = dpool_first(); p; p = dpool_next(p))
+		if (p->keep_id) {
+			unstore("keep", p->keep_id);
+			p->keep_id = 0;
+		}
+	jfile_close(&cur);
+}
+
+void
+journal_ready(void)
+{
+	if (old_names)
+		fdstore_remove(old_names);
+	free(old_names);
+	old_names = NULL;
+}
+
+unsigned
+journal_slots(void)
+{
+	return on ? (unsigned)live_pools + 1 : 0;
+}
+
+void
+journal_stop(bool forget)
+{
+	struct dpool *p;
+
+	if (!on)
+		return;
+	on = false;
+	if (!forget)
+		return;
+	unstore("journal", cur.id);
+	for (p = dpool_first(); p; p = dpool_next(p))
+		if (p->keep_id)
+			unstore("keep", p->keep_id);
+}
+
+void
+journal_pool_made(struct dpool *p)
+{
+	int rc;
+
+	if (!on)
+		return;
+	if (journal_slots() + 1 > fdstore_max())
+		rc = -ENOSPC;
+	else
+		rc = keep_push(p);
+	if (rc != 0) {
+		log_warnx("pool %s: not kept in the fd store (%s): a crash "
+			  "loses it", p->name, strerror(-rc));
+		return;
+	}
+	live_pools++;
+	names_env();
+	done(rec_pool(&cur, p));
+}
+
+void
+journal_pool_set(const struct dpool *p)
+{
+	uint64_t w[8] = {0, p->keep_id, p->uid, p->gid, p->mode, p->quota,
+			 p->retain};
+
+	if (on && p->keep_id)
+		done(jfile_append(&cur, JREC_SET, w, 7));
+}
+
+void
+journal_pool_gone(struct dpool *p)
+{
+	uint64_t w[3] = {0, p->keep_id};
+	int rc;
+
+	if (!on || !p->keep_id)
+		return;
+	live_pools--;
+	live_blocks -= p->persistent_blocks;
+	/* Its memfd leaves the store only once the journal says so. */
+	if ((rc = jfile_append(&cur, JREC_GONE, w, 2)) == 0) {
+		unstore("keep", p->keep_id);
+		p->keep_id = 0;		/* no snapshot has it now */
+		names_env();
+	}
+	done(rc);
+}
+
+void
+journal_persist(const struct dpool *p, const struct block *b)
+{
+	if (!on || !p->keep_id)
+		return;
+	live_blocks++;
+	done(rec_block(&cur, JREC_PERSIST, p, b));
+}
+
+void
+journal_resize(const struct dpool *p, const struct block *b)
+{
+	if (on && p->keep_id)
+		done(rec_block(&cur, JREC_RESIZE, p, b));
+}
+
+void
+journal_unpersist(const struct dpool *p, const struct block *b)
+{
+	uint64_t w[4] = {0, p->keep_id, b->off};
+
+	if (!on || !p->keep_id)
+		return;
+	live_blocks--;
+	done(jfile_append(&cur, JREC_UNPERSIST, w, 3));
+}

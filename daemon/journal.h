@@ -1,0 +1,52 @@
+/*
+ * journal.h - what survives a crash under systemd (docs/design.md, "The
+ * crash journal"): each pool's memfd, kept in systemd's fd store as
+ * "keep.<n>", and an append-only journal memfd, "journal.<n>", of what a
+ * crash must not lose: the pools, their settings and their persistent
+ * blocks.  After a crash (no "state" in the store) recover.c rebuilds
+ * exactly that, as if every client had disconnected at once.
+ *
+ * Only with the store (fdstore_max() > 0); otherwise every call is a
+ * no-op.  Every change is written before the reply that reports it
+ * leaves, and the free of a persistent block before its pages can be
+ * handed out again: the journal lives in memory, so it costs a memcpy.
+ */
+#ifndef POOLMGRD_JOURNAL_H
+#define POOLMGRD_JOURNAL_H
+
+#include <stdbool.h>
+
+struct dpool;
+struct block;
+
+/*
+ * Once the pools are what the start made of them (restored, recovered or
+ * fresh): a new journal with every pool and persistent block, and a new
+ * keep.<n> for every pool, all under names newer than any in stored (the
+ * names the start found, ':'-separated, or NULL) or left by the image
+ * that executed this one.
+ */
+void journal_start(const char *stored);
+
+/* After READY=1: take the old image's journal and keeps out of the store. */
+void journal_ready(void);
+
+/* The store's descriptors the journal holds: a planned stop needs room. */
+unsigned journal_slots(void);
+
+/*
+ * Exiting: nothing more is written (the pools' destruction is not).  If
+ * the stop frees everything (forget), the journal and every keep.<n>
+ * leave the store too: a unit restarted after a clean exit (Restart=
+ * always) must start fresh, as it would without the store.
+ */
+void journal_stop(bool forget);
+
+void journal_pool_made(struct dpool *p);
+void journal_pool_set(const struct dpool *p);
+void journal_pool_gone(struct dpool *p);
+void journal_persist(const struct dpool *p, const struct block *b);
+void journal_resize(const struct dpool *p, const struct block *b);
+void journal_unpersist(const struct dpool *p, const struct block *b);
+
+#endif /* POOLMGRD_JOURNAL_H */

@@ -1,0 +1,58 @@
+/*
+ * journal_rec.h - the crash journal's format (journal.c writes it,
+ * recover.c reads it).  Same machine, same build family: native byte
+ * order, every field a 64-bit word.
+ *
+ * A header at offset 0, then records to the committed end the header
+ * names.  Each record is its length and type (one word), its payload
+ * and a hash of both: a record past the committed end (torn by a crash
+ * before the header moved) is ignored, one before it that fails its
+ * hash refuses the journal whole.
+ */
+#ifndef POOLMGRD_JOURNAL_REC_H
+#define POOLMGRD_JOURNAL_REC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define JREC_MAGIC	0x314c4e524a4d50ull	/* "PMJRNL1" */
+#define JREC_HEADER	64			/* bytes; records follow */
+#define JREC_NAME_MAX	8			/* words of a pool's name */
+#define JREC_MAX_WORDS	(12 + JREC_NAME_MAX)	/* of a record, all told */
+
+/* Header words. */
+enum { JH_MAGIC, JH_ID, JH_END, JH_SUM };
+
+enum jrec_type {
+	JREC_POOL = 1,		/* keep, size, granularity, page size, uid,
+				 * gid, mode, quota, retain, name... */
+	JREC_SET,		/* keep, uid, gid, mode, quota, retain */
+	JREC_GONE,		/* keep */
+	JREC_PERSIST,		/* keep, off, size, requested, span, uid */
+	JREC_RESIZE,		/* keep, off, size, requested */
+	JREC_UNPERSIST,		/* keep, off */
+};
+
+/* A record's first word: its length in words (all told) and its type. */
+static inline uint64_t
+jrec_head(unsigned words, enum jrec_type type)
+{
+	return (uint64_t)words << 32 | (uint64_t)type;
+}
+
+/* The hash of n words: a torn or scribbled record fails it. */
+static inline uint64_t
+jrec_sum(const uint64_t *w, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= w[i];
+		h *= 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	return h;
+}
+
+#endif /* POOLMGRD_JOURNAL_REC_H */

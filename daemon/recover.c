@@ -1,0 +1,525 @@
+/*
+ * recover.c - the crash journal replayed (journal_rec.h) into a state for
+ * restore.c.
+ *
+ * The journal is read to its committed end, record by record, each one
+ * checked: its hash, its length for its type, a pool it names that is
+ * live, a block it names that is (or, for a persist, is not) persistent.
+ * Anything wrong refuses the journal whole: a crash then starts fresh,
+ * as a refused planned state does, rather than half a pool.  Blocks are
+ * found by (pool, offset) in a table of their own; one unpersisted stays
+ * in it, dead, so that a persist at the same offset later finds it again.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "journal_rec.h"
+#include "pool.h"
+#include "recover.h"
+#include "restore_check.h"
+
+struct rblock {
+	uint64_t keep, off, size, requested, uid;
+	uint32_t pool;		/* index into replay.pools */
+	bool span, live;
+};
+
+struct rpool {
+	uint64_t keep;
+	Poolmgrd__PoolState *ps;
+	bool live;
+	size_t nblocks;
+};
+
+struct replay {
+	struct rpool *pools;
+	size_t npools, pools_cap;
+	struct rblock *blocks;
+	size_t nblocks, blocks_cap;
+	uint32_t *slots;	/* index + 1 into blocks; 0: empty */
+	size_t nslots;
+	char *why;
+	size_t len;
+};
+
+/* "<prefix><n>": n, or 0 (no id is 0). */
+static uint64_t
+name_id(const char *name, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	char *end;
+	uint64_t v;
+
+	if (strncmp(name, prefix, n) != 0 || name[n] < '1' || name[n] > '9')
+		return 0;
+	v = strtoull(name + n, &end, 10);
+	return *end ? 0 : v;
+}
+
+bool
+recover_wanted(const struct passed_fds *pf)
+{
+	unsigned i;
+
+	for (i = 0; i < pf->n; i++)
+		if (pf->fd[i] >= 0 && name_id(pf->name[i], "journal."))
+			return true;
+	return false;
+}
+
+static size_t
+slot_of(const struct replay *r, uint64_t keep, uint64_t off)
+{
+	uint64_t h = (keep * 0x9e3779b97f4a7c15ull) ^ off;
+
+	h ^= h >> 31;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 29;
+	return (size_t)h & (r->nslots - 1);
+}
+
+static struct rblock *
+block_find(struct replay *r, uint64_t keep, uint64_t off)
+{
+	size_t s;
+
+	if (!r->nslots)
+		return NULL;
+	for (s = slot_of(r, keep, off); r->slots[s];
+	     s = (s + 1) & (r->nslots - 1)) {
+		struct rblock *b = &r->blocks[r->slots[s] - 1];
+
+		if (b->keep == keep && b->off == off)
+			return b;
+	}
+	return NULL;
+}
+
+static void
+slot_put(struct replay *r, size_t i)
+{
+	size_t s = slot_of(r, r->blocks[i].keep, r->blocks[i].off);
+
+	while (r->slots[s])
+		s = (s + 1) & (r->nslots - 1);
+	r->slots[s] = (uint32_t)i + 1;
+}
+
+static struct rblock *
+block_add(struct replay *r)
+{
+	size_t i;
+
+	if (r->nblocks >= UINT32_MAX - 1)
+		return NULL;
+	if (r->nblocks == r->blocks_cap) {
+		size_t cap = r->blocks_cap ? 2 * r->blocks_cap : 64;
+		void *m = reallocarray(r->blocks, cap, sizeof(*r->blocks));
+
+		if (!m)
+			return NULL;
+		r->blocks = m;
+		r->blocks_cap = cap;
+	}
+	if (2 * (r->nblocks + 1) > r->nslots) {
+		size_t n = r->nslots ? 2 * r->nslots : 128;
+		uint32_t *s = calloc(n, sizeof(*s));
+
+		if (!s)
+			return NULL;
+		free(r->slots);
+		r->slots = s;
+		r->nslots = n;
+		for (i = 0; i < r->nblocks; i++)
+			slot_put(r, i);
+	}
+	return &r->blocks[r->nblocks++];
+}
+
+static struct rpool *
+pool_of(struct replay *r, uint64_t keep)
+{
+	size_t i;
+
+	for (i = 0; i < r->npools; i++)
+		if (r->pools[i].keep == keep)
+			return r->pools[i].live ? &r->pools[i] : NULL;
+	return NULL;
+}
+
+static int
+do_pool(struct replay *r, const uint64_t *w)
+{
+	Poolmgrd__PoolState *ps;
+	struct rpool *rp;
+	char name[JREC_NAME_MAX * 8 + 1];
+	size_t i;
+
+	for (i = 0; i < r->npools; i++)
+		if (r->pools[i].keep == w[1])
+			return state_why(r->why, r->len, "keep.%llu twice",
+					 (unsigned long long)w[1]);
+	if (w[1] == 0 || w[2] > POOL_MAX_SIZE || w[3] > UINT32_MAX ||
+	    w[4] > UINT32_MAX || w[5] > UINT32_MAX || w[6] > UINT32_MAX ||
+	    w[7] > 0777)
+		return state_why(r->why, r->len, "a pool out of range");
+	if (r->npools == r->pools_cap) {
+		size_t cap = r->pools_cap ? 2 * r->pools_cap : 16;
+		void *m = reallocarray(r->pools, cap, sizeof(*r->pools));
+
+		if (!m)
+			return state_why(r->why, r->len, "out of memory");
+		r->pools = m;
+		r->pools_cap = cap;
+	}
+	memcpy(name, &w[10], JREC_NAME_MAX * 8);
+	name[JREC_NAME_MAX * 8] = '\0';
+	if (!(ps = malloc(sizeof(*ps))))
+		return state_why(r->why, r->len, "out of memory");
+	poolmgrd__pool_state__init(ps);
+	if (!(ps->name = strdup(name))) {
+		free(ps);
+		return state_why(r->why, r->len, "out of memory");
+	}
+	ps->size = w[2];
+	ps->granularity = (uint32_t)w[3];
+	ps->page_size = (uint32_t)w[4];
+	ps->uid = (uint32_t)w[5];
+	ps->gid = (uint32_t)w[6];
+	ps->mode = (uint32_t)w[7];
+	ps->quota = w[8];
+	ps->retain = w[9];
+	rp = &r->pools[r->npools++];
+	*rp = (struct rpool){.keep = w[1], .ps = ps, .live = true};
+	return 0;
+}
+
+static int
+do_block(struct replay *r, enum jrec_type type, const uint64_t *w)
+{
+	struct rpool *rp = pool_of(r, w[1]);
+	struct rblock *b;
+
+	if (!rp)
+		return state_why(r->why, r->len, "a block of no live pool "
+				 "(keep.%llu)", (unsigned long long)w[1]);
+	b = block_find(r, w[1], w[2]);
+	if (type == JREC_PERSIST) {
+		if (b && b->live)
+			return state_why(r->why, r->len, "pool %s: %#llx "
+					 "persisted twice", rp->ps->name,
+					 (unsigned long long)w[2]);
+		if (w[6] >= NO_PERSISTER || w[5] > 1)
+			return state_why(r->why, r->len, "pool %s: %#llx out "
+					 "of range", rp->ps->name,
+					 (unsigned long long)w[2]);
+		if (!b) {
+			if (!(b = block_add(r)))
+				return state_why(r->why, r->len, "out of "
+						 "memory");
+			b->keep = w[1];
+			b->off = w[2];
+			slot_put(r, (size_t)(b - r->blocks));
+		}
+		b->pool = (uint32_t)(rp - r->pools);
+		b->uid = w[6];
+		b->span = w[5] != 0;
+		b->live = true;
+		rp->nblocks++;
+	} else if (!b || !b->live) {
+		return state_why(r->why, r->len, "pool %s: %#llx is not "
+				 "persistent", rp->ps->name,
+				 (unsigned long long)w[2]);
+	}
+	if (type == JREC_UNPERSIST) {
+		b->live = false;
+		rp->nblocks--;
+		return 0;
+	}
+	b->size = w[3];
+	b->requested = w[4];
+	return 0;
+}
+
+static int
+do_record(struct replay *r, enum jrec_type type, const uint64_t *w,
+	  unsigned n)
+{
+	static const unsigned words[] = {
+		[JREC_POOL] = 11 + JREC_NAME_MAX, [JREC_SET] = 8,
+		[JREC_GONE] = 3, [JREC_PERSIST] = 8, [JREC_RESIZE] = 6,
+		[JREC_UNPERSIST] = 4,
+	};
+	struct rpool *rp;
+
+	if (type < JREC_POOL || type > JREC_UNPERSIST || n != words[type])
+		return state_why(r->why, r->len, "a record of type %u and %u "
+				 "words", type, n);
+	switch (type) {
+	case JREC_POOL:
+		return do_pool(r, w);
+	case JREC_SET:
+	case JREC_GONE:
+		if (!(rp = pool_of(r, w[1])))
+			return state_why(r->why, r->len, "keep.%llu: no live "
+					 "pool", (unsigned long long)w[1]);
+		if (type == JREC_GONE) {
+			rp->live = false;
+			return 0;
+		}
+		if (w[2] > UINT32_MAX || w[3] > UINT32_MAX || w[4] > 0777)
+			return state_why(r->why, r->len, "pool %s: settings "
+					 "out of range", rp->ps->name);
+		rp->ps->uid = (uint32_t)w[2];
+		rp->ps->gid = (uint32_t)w[3];
+		rp->ps->mode = (uint32_t)w[4];
+		rp->ps->quota = w[5];
+		rp->ps->retain = w[6];
+		return 0;
+	default:
+		return do_block(r, type, w);
+	}
+}
+
+/* Every record to the committed end. */
+static int
+replay(struct replay *r, const uint64_t *m, uint64_t size, uint64_t id)
+{
+	uint64_t end, at;
+	int rc;
+
+	if (size < JREC_HEADER || m[JH_MAGIC] != JREC_MAGIC ||
+	    m[JH_ID] != id || m[JH_SUM] != jrec_sum(m, 2))
+		return state_why(r->why, r->len, "journal.%llu: a bad header",
+				 (unsigned long long)id);
+	end = __atomic_load_n(&m[JH_END], __ATOMIC_ACQUIRE);
+	if (end < JREC_HEADER || end > size || end % 8)
+		return state_why(r->why, r->len, "journal.%llu: its end %llu "
+				 "is out of place", (unsigned long long)id,
+				 (unsigned long long)end);
+	for (at = JREC_HEADER; at < end;) {
+		const uint64_t *w = &m[at / 8];
+		unsigned n = (unsigned)(w[0] >> 32);
+
+		if (n < 2 || n > JREC_MAX_WORDS || at + 8ull * n > end ||
+		    w[n - 1] != jrec_sum(w, n - 1))
+			return state_why(r->why, r->len, "journal.%llu: the "
+					 "record at %llu is corrupt",
+					 (unsigned long long)id,
+					 (unsigned long long)at);
+		if ((rc = do_record(r, (enum jrec_type)(uint32_t)w[0], w, n)))
+			return rc;
+		at += 8ull * n;
+	}
+	return 0;
+}
+
+static int
+by_place(const void *a, const void *b)
+{
+	const struct rblock *x = *(struct rblock *const *)a;
+	const struct rblock *y = *(struct rblock *const *)b;
+
+	if (x->pool != y->pool)
+		return x->pool < y->pool ? -1 : 1;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* A pool's state takes its n blocks v, by ascending offset. */
+static int
+pool_blocks(struct replay *r, Poolmgrd__PoolState *ps, struct rblock **v,
+	    size_t n)
+{
+	size_t i, cap = n ? n : 1;
+
+	ps->block_off = calloc(cap, sizeof(uint64_t));
+	ps->block_size = calloc(cap, sizeof(uint64_t));
+	ps->block_requested = calloc(cap, sizeof(uint64_t));
+	ps->block_span = calloc(cap, sizeof(protobuf_c_boolean));
+	ps->block_persister = calloc(cap, sizeof(uint32_t));
+	if (!ps->block_off || !ps->block_size || !ps->block_requested ||
+	    !ps->block_span || !ps->block_persister)
+		return state_why(r->why, r->len, "out of memory");
+	for (i = 0; i < n; i++) {
+		ps->block_off[i] = v[i]->off;
+		ps->block_size[i] = v[i]->size;
+		ps->block_requested[i] = v[i]->requested;
+		ps->block_span[i] = v[i]->span;
+		ps->block_persister[i] = (uint32_t)v[i]->uid;
+	}
+	ps->n_block_off = ps->n_block_size = ps->n_block_requested = n;
+	ps->n_block_span = ps->n_block_persister = n;
+	return 0;
+}
+
+/* The live blocks of live pools, by pool and offset (one sort). */
+static struct rblock **
+live_blocks(struct replay *r, size_t *n)
+{
+	struct rblock **v = calloc(r->nblocks + 1, sizeof(*v));
+	size_t i;
+
+	*n = 0;
+	if (!v)
+		return NULL;
+	for (i = 0; i < r->nblocks; i++)
+		if (r->blocks[i].live && r->pools[r->blocks[i].pool].live)
+			v[(*n)++] = &r->blocks[i];
+	qsort(v, *n, sizeof(*v), by_place);
+	return v;
+}
+
+/* The state of the live pools, which it takes from r. */
+static Poolmgrd__State *
+make_state(struct replay *r, int listen)
+{
+	Poolmgrd__State *st = malloc(sizeof(*st));
+	Poolmgrd__PoolState **pools = calloc(r->npools + 1, sizeof(*pools));
+	struct rblock **v = NULL;
+	size_t i, n = 0, at = 0;
+
+	if (!st || !pools || !(v = live_blocks(r, &n))) {
+		free(st);
+		free(pools);
+		state_why(r->why, r->len, "out of memory");
+		return NULL;
+	}
+	poolmgrd__state__init(st);
+	st->pools = pools;
+	st->version = POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT;
+	st->socket_activated = listen >= 0;
+	for (i = 0; i < r->npools; i++) {
+		struct rpool *rp = &r->pools[i];
+
+		if (!rp->live)
+			continue;
+		st->pools[st->n_pools++] = rp->ps;
+		rp->ps = NULL;
+		if (pool_blocks(r, st->pools[st->n_pools - 1], v + at,
+				rp->nblocks) != 0) {
+			free(v);
+			poolmgrd__state__free_unpacked(st, NULL);
+			return NULL;
+		}
+		at += rp->nblocks;
+	}
+	free(v);
+	return st;
+}
+
+static void
+replay_free(struct replay *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->npools; i++)
+		if (r->pools[i].ps)
+			poolmgrd__pool_state__free_unpacked(r->pools[i].ps,
+							    NULL);
+	free(r->pools);
+	free(r->blocks);
+	free(r->slots);
+}
+
+/* The newest journal's index in pf, or -1. */
+static int
+newest(const struct passed_fds *pf, uint64_t *id)
+{
+	unsigned i;
+	int best = -1;
+	uint64_t v;
+
+	*id = 0;
+	for (i = 0; i < pf->n; i++)
+		if (pf->fd[i] >= 0 &&
+		    (v = name_id(pf->name[i], "journal.")) > *id) {
+			*id = v;
+			best = (int)i;
+		}
+	return best;
+}
+
+static int
+kept_fd(const struct passed_fds *pf, uint64_t keep)
+{
+	unsigned i;
+
+	for (i = 0; i < pf->n; i++)
+		if (pf->fd[i] >= 0 && name_id(pf->name[i], "keep.") == keep)
+			return (int)i;
+	return -1;
+}
+
+/* The descriptors in the state's order, taken from pf. */
+static int
+place(struct passed_fds *pf, const Poolmgrd__State *st,
+      const struct replay *r, int j, int **fds, unsigned *nfds)
+{
+	unsigned n = 2 + (unsigned)st->n_pools, k = 0, i;
+	int *f = malloc(n * sizeof(int)), at[POOL_MAX_POOLS + 1];
+
+	if (!f || st->n_pools > POOL_MAX_POOLS) {
+		free(f);
+		return state_why(r->why, r->len, "%zu pools", st->n_pools);
+	}
+	for (i = 0; i < r->npools; i++) {
+		if (!r->pools[i].live)
+			continue;
+		if ((at[k] = kept_fd(pf, r->pools[i].keep)) < 0) {
+			free(f);
+			return state_why(r->why, r->len, "pool %s: no keep.%llu",
+					 st->pools[k]->name,
+					 (unsigned long long)r->pools[i].keep);
+		}
+		k++;
+	}
+	f[0] = pf->listen;
+	f[1] = pf->fd[j];
+	pf->fd[j] = -1;
+	for (k = 0; k < st->n_pools; k++) {
+		f[2 + k] = pf->fd[at[k]];
+		pf->fd[at[k]] = -1;
+	}
+	*fds = f;
+	*nfds = n;
+	return 0;
+}
+
+Poolmgrd__State *
+recover_state(struct passed_fds *pf, int **fds, unsigned *nfds, char *why,
+	      size_t len)
+{
+	struct replay r = {.why = why, .len = len};
+	Poolmgrd__State *st = NULL;
+	struct stat sb;
+	uint64_t id;
+	void *m = MAP_FAILED;
+	int j = newest(pf, &id);
+
+	if (j < 0) {
+		state_why(why, len, "no journal");
+		return NULL;
+	}
+	if (fstat(pf->fd[j], &sb) == -1 || !S_ISREG(sb.st_mode) ||
+	    sb.st_size < JREC_HEADER ||
+	    (m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED,
+		      pf->fd[j], 0)) == MAP_FAILED) {
+		state_why(why, len, "journal.%llu is not a memfd",
+			  (unsigned long long)id);
+		return NULL;
+	}
+	if (replay(&r, m, (uint64_t)sb.st_size, id) == 0 &&
+	    (st = make_state(&r, pf->listen)) != NULL &&
+	    place(pf, st, &r, j, fds, nfds) != 0) {
+		poolmgrd__state__free_unpacked(st, NULL);
+		st = NULL;
+	}
+	munmap(m, (size_t)sb.st_size);
+	replay_free(&r);
+	return st;
+}
