@@ -81,7 +81,8 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/memtrim.c daemon/restart.c daemon/state_save.c \
                daemon/restore.c daemon/restore_check.c daemon/fdstore.c \
                daemon/restart_exec.c daemon/restore_fds.c \
-               daemon/restart_probe.c daemon/restart_names.c
+               daemon/restart_probe.c daemon/restart_names.c \
+               daemon/journal.c daemon/recover.c
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o) $(STATE_OBJ)
 DAEMON_LIBS := $(shell pkg-config --libs libevent libprotobuf-c inih 2>/dev/null) $(SD_LIBS)
 
@@ -106,7 +107,7 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_wait itest_fork itest_books itest_clients \
               itest_handles itest_dropping itest_quota itest_reload \
               itest_usage itest_restart itest_restore itest_sharemap_renew \
-              itest_restart_guard
+              itest_restart_guard itest_recover
 ITEST_BINS := $(ITESTS:%=$(BUILD)/tests/%)
 ITEST_COMMON := $(BUILD)/tests/integration/harness.o \
                 $(BUILD)/tests/integration/harness_raw.o

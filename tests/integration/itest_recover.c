@@ -1,0 +1,844 @@
+/*
+ * itest_recover.c - a crash of poolmgrd under systemd keeps its pools and
+ * their persistent blocks (the crash journal, docs/design.md).
+ *
+ * The test plays systemd: a NOTIFY_SOCKET of its own, FDSTORE= set as the
+ * unit sets it, every FDSTORE=1 descriptor kept under its FDNAME= and
+ * every FDSTOREREMOVE=1 applied, and a start given what the store holds
+ * (as Restart=on-failure does after a crash).  The daemon binds its own
+ * socket; a crash is SIGKILL.  What must come back is what survives every
+ * client's disconnect: each pool, its settings, its persistent blocks at
+ * their offsets with their bytes; everything else is free again.
+ *
+ *   crash_keeps_persistent   two pools (one made by pool_create), blocks
+ *                            persisted and not, SIGKILL, restart;
+ *   torn_tail_ignored        garbage past the journal's end is ignored;
+ *   corrupt_body_refused     a scribbled record refuses the journal whole:
+ *                            a fresh start, no byte of the memfd touched;
+ *   gone_stays_gone          a destroyed pool and a freed persistent block
+ *                            do not come back, across compactions;
+ *   planned_then_crash       SIGTERM (the store's planned path), then a
+ *                            crash of the restored daemon;
+ *   resized_persistent_kept  a persistent block grown in place;
+ *   restart_in_place_then_crash  SIGUSR2: the new image's journal
+ *                            replaces the old one, and a crash recovers;
+ *   clean_stop_forgets       a stop that frees everything takes the
+ *                            journal out of the store;
+ *   no_store_no_journal      without FDSTORE= nothing is pushed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "poolclient.h"
+
+#define WAIT_MS		15000	/* generous for a daemon under ASan */
+#define GUARD_SEC	120
+#define STORE_MAX	64
+#define JREC_BODY	9	/* a word of the first record (journal_rec.h) */
+#define CONFIG		"[daemon]\nsocket_mode = 0666\nadmin_group = 0\n" \
+			"[pool a]\nsize = 4M\n"
+
+struct store {
+	char dir[48], sock[64], notify[64], conf[64], log[64];
+	int nfd;			/* our NOTIFY_SOCKET */
+	pid_t pid;
+	int fd[STORE_MAX];
+	char name[STORE_MAX][64];
+	unsigned n;
+};
+
+static volatile pid_t guarded;
+
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+	if (guarded > 0)
+		kill(guarded, SIGKILL);
+	_exit(3);
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *
+field(const char *msg, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (; msg && *msg; msg = strchr(msg, '\n') ? strchr(msg, '\n') + 1 :
+	     NULL)
+		if (strncmp(msg, key, n) == 0)
+			return msg + n;
+	return NULL;
+}
+
+static int
+store_find(const struct store *st, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < st->n; i++)
+		if (strcmp(st->name[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* The first stored name that starts with prefix, or -1. */
+static int
+store_prefix(const struct store *st, const char *prefix)
+{
+	unsigned i;
+
+	for (i = 0; i < st->n; i++)
+		if (strncmp(st->name[i], prefix, strlen(prefix)) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* The name of the journal in the store: there must be one. */
+static const char *
+journal_in(const struct store *st)
+{
+	int i = store_prefix(st, "journal.");
+
+	if (i < 0)
+		fail_msg("no journal.<n> in the store");
+	return st->name[i];
+}
+
+static void
+store_drop(struct store *st, unsigned i)
+{
+	close(st->fd[i]);
+	st->n--;
+	st->fd[i] = st->fd[st->n];
+	memcpy(st->name[i], st->name[st->n], sizeof(st->name[0]));
+}
+
+/* One notification applied to the store; 1 if it says want. */
+static int
+store_recv(struct store *st, int timeout_ms, const char *want)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+	} control;
+	char buf[1024], name[64];
+	struct pollfd pfd = {.fd = st->nfd, .events = POLLIN};
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf) - 1};
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control.buf, .msg_controllen = sizeof(control),
+	};
+	struct cmsghdr *cm;
+	const char *v;
+	ssize_t got;
+	int fd = -1, i;
+
+	if (poll(&pfd, 1, timeout_ms < 0 ? 0 : timeout_ms) != 1)
+		return -1;
+	if ((got = recvmsg(st->nfd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)) < 0)
+		return -1;
+	buf[got] = '\0';
+	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_RIGHTS)
+			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	name[0] = '\0';
+	if ((v = field(buf, "FDNAME=")))
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(v, "\n"), v);
+	if (field(buf, "FDSTORE=1")) {
+		assert_true(fd >= 0 && *name && st->n < STORE_MAX);
+		st->fd[st->n] = fd;
+		memcpy(st->name[st->n++], name, sizeof(name));
+	} else if (fd >= 0)
+		close(fd);
+	if (field(buf, "FDSTOREREMOVE=1"))
+		while ((i = store_find(st, name)) >= 0)
+			store_drop(st, (unsigned)i);
+	return want && field(buf, want) ? 1 : 0;
+}
+
+static void
+store_drain(struct store *st)
+{
+	while (store_recv(st, 0, NULL) >= 0)
+		;
+}
+
+/* Until name is out of the store (it goes after READY=1). */
+static void
+wait_removed(struct store *st, const char *name)
+{
+	long long end = now_ms() + WAIT_MS;
+
+	while (store_find(st, name) >= 0 && now_ms() < end)
+		(void)store_recv(st, 100, NULL);
+	assert_int_equal(store_find(st, name), -1);
+}
+
+static bool
+log_has(const struct store *st, const char *what)
+{
+	char buf[65536];
+	int fd = open(st->log, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return strstr(buf, what) != NULL;
+}
+
+static void
+print_log(const struct store *st)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "cat %s >&2", st->log);
+	if (system(cmd) != 0)
+		fprintf(stderr, "(no log)\n");
+}
+
+/* In the child: the store's descriptors as LISTEN_FDS, then poolmgrd. */
+static void
+exec_daemon(const struct store *st, const char *fdstore)
+{
+	char bin[256], val[32], names[4096] = "";
+	int fd = open(st->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		      0644), hi[STORE_MAX];
+	unsigned i;
+
+	if (fd >= 0)
+		dup2(fd, 2);
+	for (i = 0; i < st->n; i++) {
+		hi[i] = fcntl(st->fd[i], F_DUPFD_CLOEXEC, 100);
+		snprintf(names + strlen(names), sizeof(names) - strlen(names),
+			 "%s%s", i ? ":" : "", st->name[st->n - 1 - i]);
+	}
+	for (i = 0; i < st->n; i++)
+		dup2(hi[st->n - 1 - i], 3 + (int)i);
+	setenv("NOTIFY_SOCKET", st->notify, 1);
+	if (fdstore)
+		setenv("FDSTORE", fdstore, 1);
+	else
+		unsetenv("FDSTORE");
+	unsetenv("POOLMGRD_JOURNAL");
+	if (st->n) {
+		snprintf(val, sizeof(val), "%d", (int)getpid());
+		setenv("LISTEN_PID", val, 1);
+		snprintf(val, sizeof(val), "%u", st->n);
+		setenv("LISTEN_FDS", val, 1);
+		setenv("LISTEN_FDNAMES", names, 1);
+	} else {
+		unsetenv("LISTEN_PID");
+		unsetenv("LISTEN_FDS");
+		unsetenv("LISTEN_FDNAMES");
+	}
+	snprintf(bin, sizeof(bin), "%s/poolmgrd", harness_build());
+	execl(bin, "poolmgrd", "--verbose", "--socket", st->sock, "--config",
+	      st->conf, (char *)NULL);
+	_exit(127);
+}
+
+/* Start with what the store holds (it keeps its own); READY=1. */
+static void
+start(struct store *st, const char *fdstore)
+{
+	long long end = now_ms() + WAIT_MS;
+
+	st->pid = fork();
+	assert_true(st->pid >= 0);
+	if (st->pid == 0)
+		exec_daemon(st, fdstore);
+	guarded = st->pid;
+	while (now_ms() < end)
+		if (store_recv(st, (int)(end - now_ms()), "READY=1") == 1)
+			return;
+	print_log(st);
+	fail_msg("no READY=1");
+}
+
+/* The crash: SIGKILL, and what it had sent. */
+static void
+crash(struct store *st)
+{
+	assert_int_equal(kill(st->pid, SIGKILL), 0);
+	waitpid(st->pid, NULL, 0);
+	st->pid = 0;
+	guarded = 0;
+	store_drain(st);
+}
+
+static void
+stop(struct store *st)
+{
+	int status;
+
+	assert_int_equal(kill(st->pid, SIGTERM), 0);
+	assert_int_equal(waitpid(st->pid, &status, 0), st->pid);
+	st->pid = 0;
+	guarded = 0;
+	store_drain(st);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static int
+setup(void **state)
+{
+	struct store *st = calloc(1, sizeof(*st));
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	FILE *f;
+
+	if (!st)
+		return -1;
+	snprintf(st->dir, sizeof(st->dir), "/tmp/itest_recover.XXXXXX");
+	if (!mkdtemp(st->dir))
+		return -1;
+	snprintf(st->sock, sizeof(st->sock), "%s/sock", st->dir);
+	snprintf(st->notify, sizeof(st->notify), "%s/notify", st->dir);
+	snprintf(st->conf, sizeof(st->conf), "%s/conf", st->dir);
+	snprintf(st->log, sizeof(st->log), "%s/log", st->dir);
+	if (!(f = fopen(st->conf, "w")))
+		return -1;
+	fputs(CONFIG, f);
+	fclose(f);
+	st->nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", st->notify);
+	if (st->nfd < 0 ||
+	    bind(st->nfd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+		return -1;
+	signal(SIGALRM, on_alarm);
+	alarm(GUARD_SEC);
+	*state = st;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct store *st = *state;
+	char cmd[200];
+
+	if (st->pid > 0) {
+		kill(st->pid, SIGKILL);
+		waitpid(st->pid, NULL, 0);
+	}
+	guarded = 0;
+	while (st->n)
+		store_drop(st, 0);
+	close(st->nfd);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", st->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", st->dir);
+	free(st);
+	alarm(0);
+	return 0;
+}
+
+static void
+fill(struct pool *p, pool_off_t off, size_t len, int c)
+{
+	memset(pool_ptr(p, off), c, len);
+}
+
+static void
+expect_bytes(struct pool *p, pool_off_t off, size_t len, int c)
+{
+	const unsigned char *b = pool_ptr(p, off);
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (b[i] != (unsigned char)c)
+			fail_msg("block %#llx byte %zu: %#x, not %#x",
+				 (unsigned long long)off, i, b[i], c);
+}
+
+static uint64_t
+usable(struct pool *p, pool_off_t off)
+{
+	size_t n = 0;
+
+	EXPECT_RC(pool_usable_size(p, off, &n), 0);
+	return n;
+}
+
+/*
+ * Pool a (the file's) and b (pool_create, mode 0640, a quota): each with
+ * persisted blocks of a pattern, a and b with blocks that are not.
+ */
+static void
+crash_keeps_persistent(void **state)
+{
+	struct store *st = *state;
+	struct pool_create_opts o = {.max_size = 2 << 20, .mode = 0640,
+				     .quota = 1 << 20};
+	struct pool_conn *c;
+	struct pool *a, *b;
+	struct pool_stats sa, sb;
+	struct pool_persisted *pp;
+	size_t n, total;
+	pool_off_t pa[2], na[2], pb, nb, x;
+	uint64_t bytes;
+
+	start(st, "1282");
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_create(c, "b", &o), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	EXPECT_RC(pool_open(c, "b", &b), 0);
+	EXPECT_RC(pool_alloc(a, 1000, &pa[0]), 0);
+	EXPECT_RC(pool_alloc(a, 300000, &na[0]), 0);
+	EXPECT_RC(pool_alloc(a, 200000, &pa[1]), 0);
+	EXPECT_RC(pool_alloc(a, 100, &na[1]), 0);
+	EXPECT_RC(pool_alloc(b, 5000, &nb), 0);
+	EXPECT_RC(pool_alloc(b, 70000, &pb), 0);
+	fill(a, pa[0], 1000, 'p');
+	fill(a, pa[1], 200000, 'q');
+	fill(a, na[0], 300000, 'n');
+	fill(a, na[1], 100, 'm');
+	fill(b, pb, 70000, 'r');
+	fill(b, nb, 5000, 's');
+	EXPECT_RC(pool_persist(a, pa[0]), 0);
+	EXPECT_RC(pool_persist(a, pa[1]), 0);
+	EXPECT_RC(pool_persist(b, pb), 0);
+	bytes = usable(a, pa[0]) + usable(a, pa[1]);
+
+	crash(st);
+	start(st, "1282");
+	if (!log_has(st, "after a crash: 2 pools and 3 persistent blocks "
+		     "recovered")) {
+		print_log(st);
+		fail_msg("no recovery");
+	}
+	pool_disconnect(c);	/* its connection died with the daemon */
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	EXPECT_RC(pool_open(c, "b", &b), 0);
+	expect_bytes(a, pa[0], 1000, 'p');
+	expect_bytes(a, pa[1], 200000, 'q');
+	expect_bytes(b, pb, 70000, 'r');
+	/* The other blocks' pages were punched: zero, and free. */
+	expect_bytes(a, na[0] + 8192, 200000, 0);
+	EXPECT_RC(pool_stats(a, &sa), 0);
+	EXPECT_RC(pool_stats(b, &sb), 0);
+	assert_int_equal(sa.live_blocks, 2);
+	assert_int_equal(sa.persistent_blocks, 2);
+	assert_int_equal(sa.allocated_bytes, bytes);
+	assert_int_equal(sb.live_blocks, 1);
+	assert_int_equal(sb.mode, 0640);
+	assert_int_equal(sb.quota, 1 << 20);
+	assert_int_equal(sb.max_size, 2 << 20);
+	EXPECT_RC(pool_persisted(c, "a", &pp, &n, &total), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(pp[0].blocks, 2);
+	assert_int_equal(pp[0].bytes, bytes);
+	free(pp);
+	/* The quota of b counts the persisted 70000-odd bytes again. */
+	EXPECT_RC(pool_alloc(b, 1000000, &x), -EDQUOT);
+	EXPECT_RC(pool_alloc(a, 300000, &x), 0);
+	EXPECT_RC(pool_free(a, pa[1]), 0);	/* no holder: unpersists */
+	EXPECT_RC(pool_stats(a, &sa), 0);
+	assert_int_equal(sa.persistent_blocks, 1);
+	pool_close(a);
+	pool_close(b);
+	pool_disconnect(c);
+}
+
+/* The newest journal in the store, mapped writable: the test's copy. */
+static uint64_t *
+journal_map(struct store *st, size_t *len)
+{
+	int i = -1;
+	unsigned k;
+	unsigned long best = 0, v;
+	struct stat sb;
+	void *m;
+
+	for (k = 0; k < st->n; k++)
+		if (strncmp(st->name[k], "journal.", 8) == 0 &&
+		    (v = strtoul(st->name[k] + 8, NULL, 10)) > best) {
+			best = v;
+			i = (int)k;
+		}
+	assert_true(i >= 0);
+	assert_int_equal(fstat(st->fd[i], &sb), 0);
+	m = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 st->fd[i], 0);
+	assert_true(m != MAP_FAILED);
+	*len = (size_t)sb.st_size;
+	return m;
+}
+
+static void
+persist_one(struct store *st, pool_off_t *off)
+{
+	struct pool_conn *c;
+	struct pool *a;
+
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	EXPECT_RC(pool_alloc(a, 100000, off), 0);
+	fill(a, *off, 100000, 'z');
+	EXPECT_RC(pool_persist(a, *off), 0);
+	pool_close(a);
+	pool_disconnect(c);
+}
+
+static void
+torn_tail_ignored(void **state)
+{
+	struct store *st = *state;
+	struct pool_conn *c;
+	struct pool *a;
+	struct pool_stats s;
+	uint64_t *j, end;
+	pool_off_t off;
+	size_t len;
+
+	start(st, "1282");
+	persist_one(st, &off);
+	crash(st);
+	j = journal_map(st, &len);
+	end = j[2];	/* the committed end */
+	assert_true(end + 64 <= len);
+	memset((char *)j + end, 0x5a, 40);	/* a record half written */
+	j[end / 8] = (uint64_t)9 << 32 | 4;
+	munmap(j, len);
+	start(st, "1282");
+	if (!log_has(st, "1 persistent block recovered")) {
+		print_log(st);
+		fail_msg("the torn record was not ignored");
+	}
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	expect_bytes(a, off, 100000, 'z');
+	EXPECT_RC(pool_stats(a, &s), 0);
+	assert_int_equal(s.live_blocks, 1);
+	pool_close(a);
+	pool_disconnect(c);
+}
+
+static void
+corrupt_body_refused(void **state)
+{
+	struct store *st = *state;
+	struct pool_conn *c;
+	struct pool *a;
+	struct pool_stats s;
+	unsigned char *old;
+	uint64_t *j;
+	pool_off_t off;
+	size_t len;
+	int k, kfd;
+
+	start(st, "1282");
+	persist_one(st, &off);
+	crash(st);
+	j = journal_map(st, &len);
+	j[JREC_BODY] ^= 1;	/* in the first record, before the end */
+	munmap(j, len);
+	/* The test's own look at the old pool's bytes. */
+	k = store_prefix(st, "keep.");
+	assert_true(k >= 0);
+	kfd = dup(st->fd[k]);
+	old = mmap(NULL, 4 << 20, PROT_READ, MAP_SHARED, kfd, 0);
+	assert_true(old != MAP_FAILED);
+	start(st, "1282");
+	if (!log_has(st, "the journal is refused")) {
+		print_log(st);
+		fail_msg("a corrupt journal was not refused");
+	}
+	for (len = 0; len < 100000; len++)
+		if (old[off + len] != 'z')
+			fail_msg("byte %zu of the refused pool changed", len);
+	munmap(old, 4 << 20);
+	close(kfd);
+	/* Fresh: an empty pool a; the old names out of the store. */
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	EXPECT_RC(pool_stats(a, &s), 0);
+	assert_int_equal(s.live_blocks, 0);
+	pool_close(a);
+	pool_disconnect(c);
+	store_drain(st);
+	for (k = 0; k < (int)st->n; k++)
+		print_message("stored %s\n", st->name[k]);
+	assert_int_equal(st->n, 2);	/* the new keep.<n> and journal */
+}
+
+/*
+ * Pool b made and destroyed, a block persisted and freed; then enough
+ * persist/free rounds that the journal is compacted (a newer journal.<n>
+ * replaces the old): neither comes back, the kept block does.
+ */
+static void
+gone_stays_gone(void **state)
+{
+	struct store *st = *state;
+	struct pool_create_opts o = {.max_size = 1 << 20};
+	struct pool_conn *c;
+	struct pool *a;
+	struct pool_stats s;
+	pool_off_t keep, x;
+	char first[64];
+	unsigned i;
+
+	start(st, "1282");
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_create(c, "b", &o), 0);
+	EXPECT_RC(pool_destroy(c, "b"), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	EXPECT_RC(pool_alloc(a, 5000, &keep), 0);
+	fill(a, keep, 5000, 'k');
+	EXPECT_RC(pool_persist(a, keep), 0);
+	store_drain(st);
+	snprintf(first, sizeof(first), "%s", journal_in(st));
+	for (i = 0; i < 12000; i++) {
+		EXPECT_RC(pool_alloc(a, 64, &x), 0);
+		EXPECT_RC(pool_persist(a, x), 0);
+		EXPECT_RC(pool_free(a, x), 0);	/* the holder's reference */
+		EXPECT_RC(pool_free(a, x), 0);	/* unpersisted, freed */
+	}
+	EXPECT_RC(pool_alloc(a, 64, &x), 0);
+	EXPECT_RC(pool_persist(a, x), 0);
+	EXPECT_RC(pool_free(a, x), 0);
+	EXPECT_RC(pool_free(a, x), 0);
+	store_drain(st);
+	print_message("journal %s, then %s\n", first, journal_in(st));
+	assert_int_equal(store_find(st, first), -1);	/* compacted */
+	crash(st);
+	start(st, "1282");
+	if (!log_has(st, "1 pool and 1 persistent block recovered")) {
+		print_log(st);
+		fail_msg("not exactly pool a and its one block");
+	}
+	pool_disconnect(c);
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_stats_by_name(c, "b", &s), -ENOENT);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	EXPECT_RC(pool_stats(a, &s), 0);
+	assert_int_equal(s.live_blocks, 1);
+	expect_bytes(a, keep, 5000, 'k');
+	pool_close(a);
+	pool_disconnect(c);
+}
+
+static void
+planned_then_crash(void **state)
+{
+	struct store *st = *state;
+	struct pool_conn *c;
+	struct pool *a;
+	struct pool_stats s;
+	pool_off_t off, more;
+
+	start(st, "1282");
+	persist_one(st, &off);
+	stop(st);
+	assert_true(store_find(st, "state") >= 0);
+	start(st, "1282");
+	assert_true(log_has(st, "restarted in place: 1 pool"));
+	wait_removed(st, "state");
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	EXPECT_RC(pool_alloc(a, 3000, &more), 0);
+	fill(a, more, 3000, 'w');
+	EXPECT_RC(pool_persist(a, more), 0);
+	crash(st);
+	start(st, "1282");
+	if (!log_has(st, "1 pool and 2 persistent blocks recovered")) {
+		print_log(st);
+		fail_msg("no recovery after the planned restart");
+	}
+	pool_disconnect(c);
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	expect_bytes(a, off, 100000, 'z');
+	expect_bytes(a, more, 3000, 'w');
+	EXPECT_RC(pool_stats(a, &s), 0);
+	assert_int_equal(s.live_blocks, 2);
+	pool_close(a);
+	pool_disconnect(c);
+}
+
+/* A persistent block grown in place comes back at its new size. */
+static void
+resized_persistent_kept(void **state)
+{
+	struct store *st = *state;
+	struct pool_conn *c;
+	struct pool *a;
+	pool_off_t off, to;
+	uint64_t grown;
+
+	start(st, "1282");
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	EXPECT_RC(pool_alloc(a, 16384, &off), 0);
+	EXPECT_RC(pool_persist(a, off), 0);
+	EXPECT_RC(pool_realloc(a, off, 32768, &to), 0);
+	assert_int_equal(to, off);	/* persistent: in place or not at all */
+	grown = usable(a, off);
+	assert_true(grown >= 32768);
+	fill(a, off, grown, 'g');
+	crash(st);
+	start(st, "1282");
+	if (!log_has(st, "1 pool and 1 persistent block recovered")) {
+		print_log(st);
+		fail_msg("no recovery");
+	}
+	pool_disconnect(c);
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	assert_int_equal(usable(a, off), grown);
+	expect_bytes(a, off, grown, 'g');
+	pool_close(a);
+	pool_disconnect(c);
+}
+
+/*
+ * SIGUSR2 under systemd: the executed image starts a journal of its own
+ * and takes the old one out of the store (it learns its name from the
+ * environment); a crash after it recovers.
+ */
+static void
+restart_in_place_then_crash(void **state)
+{
+	struct store *st = *state;
+	struct pool_conn *c;
+	struct pool *a;
+	pool_off_t off;
+	char old[64];
+	long long end;
+	int got = 0;
+
+	start(st, "1282");
+	persist_one(st, &off);
+	store_drain(st);
+	snprintf(old, sizeof(old), "%s", journal_in(st));
+	assert_int_equal(kill(st->pid, SIGUSR2), 0);
+	for (end = now_ms() + WAIT_MS; got != 1 && now_ms() < end;)
+		got = store_recv(st, (int)(end - now_ms()), "READY=1");
+	assert_int_equal(got, 1);
+	wait_removed(st, old);
+	(void)journal_in(st);
+	crash(st);
+	start(st, "1282");
+	if (!log_has(st, "1 pool and 1 persistent block recovered")) {
+		print_log(st);
+		fail_msg("no recovery after a restart in place");
+	}
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	expect_bytes(a, off, 100000, 'z');
+	pool_close(a);
+	pool_disconnect(c);
+}
+
+/*
+ * A stop that frees everything (the store too small for a planned stop's
+ * descriptors, big enough for the journal's) takes the journal out of
+ * the store: a unit restarted after it (Restart=always) starts fresh.
+ */
+static void
+clean_stop_forgets(void **state)
+{
+	struct store *st = *state;
+	struct pool_conn *c;
+	struct pool *a;
+	struct pool_stats s;
+	pool_off_t off;
+
+	start(st, "4");
+	persist_one(st, &off);
+	(void)journal_in(st);
+	stop(st);
+	assert_true(log_has(st, "nothing left in the fd store"));
+	assert_int_equal(st->n, 0);
+	start(st, "4");
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	EXPECT_RC(pool_stats(a, &s), 0);
+	assert_int_equal(s.live_blocks, 0);
+	pool_close(a);
+	pool_disconnect(c);
+}
+
+static void
+no_store_no_journal(void **state)
+{
+	struct store *st = *state;
+	struct pool_conn *c;
+	struct pool *a;
+	struct pool_stats s;
+	pool_off_t off;
+
+	start(st, NULL);
+	persist_one(st, &off);
+	store_drain(st);
+	assert_int_equal(st->n, 0);
+	crash(st);
+	start(st, NULL);
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	EXPECT_RC(pool_stats(a, &s), 0);
+	assert_int_equal(s.live_blocks, 0);
+	pool_close(a);
+	pool_disconnect(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(crash_keeps_persistent, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(torn_tail_ignored, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(corrupt_body_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(gone_stays_gone, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(planned_then_crash, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(resized_persistent_kept, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(restart_in_place_then_crash,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(clean_stop_forgets, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(no_store_no_journal, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests_name("a crash under systemd", tests,
+					   NULL, NULL);
+}
