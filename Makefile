@@ -118,7 +118,7 @@ BENCH_BINS := $(BUILD)/bench/bench_engine $(BUILD)/bench/bench_speed \
               $(BUILD)/bench/bench_boost $(BUILD)/bench/bench_release \
               $(BUILD)/bench/bench_handles $(BUILD)/bench/bench_lookup \
               $(BUILD)/bench/bench_rebuild $(BUILD)/bench/bench_restart \
-              $(BUILD)/bench/bench_renew
+              $(BUILD)/bench/bench_renew $(BUILD)/bench/bench_journal
 # Only the benchmarks need these (Boost.Interprocess, its compiler, the plot).
 BENCH_DEB_PKGS := libboost-dev g++ gnuplot-nox
 
@@ -293,6 +293,14 @@ $(BUILD)/bench/bench_renew: $(BENCH_DIR)/bench_renew.o \
   $(BENCH_DIR)/bench_daemon.o $(BENCH_DIR)/bench_util.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+
+# What the crash journal adds to a persist and an unpersist, in-process.
+$(BUILD)/bench/bench_journal: $(BENCH_DIR)/bench_journal.o \
+		$(BENCH_DIR)/bench_util.o \
+		$(filter-out $(BUILD)/daemon/poolmgrd.o,$(DAEMON_OBJS)) \
+		$(PROTO_OBJ) $(ENGINE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(ENGINE_LIB) $(DAEMON_LIBS)
 
 # A block found by its offset among a million, on the daemon's pool code.
 $(BUILD)/bench/bench_lookup: $(BENCH_DIR)/bench_lookup.o \
@@ -517,6 +525,7 @@ bench: bench-deps
 	$(BUILD)/bench/bench_rebuild
 	$(BUILD)/bench/bench_restart --poolmgrd $(BUILD)/poolmgrd
 	$(BUILD)/bench/bench_renew --poolmgrd $(BUILD)/poolmgrd
+	$(BUILD)/bench/bench_journal
 	gnuplot -e "data='$(BENCH_DATA)'; out='$(BENCH_PLOT)'" \
 	  tests/bench/shared_heap.gp
 
