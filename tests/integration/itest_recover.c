@@ -53,6 +53,7 @@
 #define WAIT_MS		15000	/* generous for a daemon under ASan */
 #define GUARD_SEC	120
 #define STORE_MAX	64
+#define STORE_FDS	"1796"	/* FileDescriptorStoreMax= of the unit */
 #define JREC_BODY	9	/* a word of the first record (journal_rec.h) */
 #define CONFIG		"[daemon]\nsocket_mode = 0666\nadmin_group = 0\n" \
 			"[pool a]\nsize = 4M\n"
@@ -409,7 +410,7 @@ crash_keeps_persistent(void **state)
 	pool_off_t pa[2], na[2], pb, nb, x;
 	uint64_t bytes;
 
-	start(st, "1282");
+	start(st, STORE_FDS);
 	EXPECT_RC(pool_connect(st->sock, &c), 0);
 	EXPECT_RC(pool_create(c, "b", &o), 0);
 	EXPECT_RC(pool_open(c, "a", &a), 0);
@@ -432,7 +433,7 @@ crash_keeps_persistent(void **state)
 	bytes = usable(a, pa[0]) + usable(a, pa[1]);
 
 	crash(st);
-	start(st, "1282");
+	start(st, STORE_FDS);
 	if (!log_has(st, "after a crash: 2 pools and 3 persistent blocks "
 		     "recovered")) {
 		print_log(st);
@@ -523,7 +524,7 @@ torn_tail_ignored(void **state)
 	pool_off_t off;
 	size_t len;
 
-	start(st, "1282");
+	start(st, STORE_FDS);
 	persist_one(st, &off);
 	crash(st);
 	j = journal_map(st, &len);
@@ -532,7 +533,7 @@ torn_tail_ignored(void **state)
 	memset((char *)j + end, 0x5a, 40);	/* a record half written */
 	j[end / 8] = (uint64_t)9 << 32 | 4;
 	munmap(j, len);
-	start(st, "1282");
+	start(st, STORE_FDS);
 	if (!log_has(st, "1 persistent block recovered")) {
 		print_log(st);
 		fail_msg("the torn record was not ignored");
@@ -559,7 +560,7 @@ corrupt_body_refused(void **state)
 	size_t len;
 	int k, kfd;
 
-	start(st, "1282");
+	start(st, STORE_FDS);
 	persist_one(st, &off);
 	crash(st);
 	j = journal_map(st, &len);
@@ -571,7 +572,7 @@ corrupt_body_refused(void **state)
 	kfd = dup(st->fd[k]);
 	old = mmap(NULL, 4 << 20, PROT_READ, MAP_SHARED, kfd, 0);
 	assert_true(old != MAP_FAILED);
-	start(st, "1282");
+	start(st, STORE_FDS);
 	if (!log_has(st, "the journal is refused")) {
 		print_log(st);
 		fail_msg("a corrupt journal was not refused");
@@ -611,7 +612,7 @@ gone_stays_gone(void **state)
 	char first[64];
 	unsigned i;
 
-	start(st, "1282");
+	start(st, STORE_FDS);
 	EXPECT_RC(pool_connect(st->sock, &c), 0);
 	EXPECT_RC(pool_create(c, "b", &o), 0);
 	EXPECT_RC(pool_destroy(c, "b"), 0);
@@ -635,7 +636,7 @@ gone_stays_gone(void **state)
 	print_message("journal %s, then %s\n", first, journal_in(st));
 	assert_int_equal(store_find(st, first), -1);	/* compacted */
 	crash(st);
-	start(st, "1282");
+	start(st, STORE_FDS);
 	if (!log_has(st, "1 pool and 1 persistent block recovered")) {
 		print_log(st);
 		fail_msg("not exactly pool a and its one block");
@@ -660,11 +661,11 @@ planned_then_crash(void **state)
 	struct pool_stats s;
 	pool_off_t off, more;
 
-	start(st, "1282");
+	start(st, STORE_FDS);
 	persist_one(st, &off);
 	stop(st);
 	assert_true(store_find(st, "state") >= 0);
-	start(st, "1282");
+	start(st, STORE_FDS);
 	assert_true(log_has(st, "restarted in place: 1 pool"));
 	wait_removed(st, "state");
 	EXPECT_RC(pool_connect(st->sock, &c), 0);
@@ -673,7 +674,7 @@ planned_then_crash(void **state)
 	fill(a, more, 3000, 'w');
 	EXPECT_RC(pool_persist(a, more), 0);
 	crash(st);
-	start(st, "1282");
+	start(st, STORE_FDS);
 	if (!log_has(st, "1 pool and 2 persistent blocks recovered")) {
 		print_log(st);
 		fail_msg("no recovery after the planned restart");
@@ -699,7 +700,7 @@ resized_persistent_kept(void **state)
 	pool_off_t off, to;
 	uint64_t grown;
 
-	start(st, "1282");
+	start(st, STORE_FDS);
 	EXPECT_RC(pool_connect(st->sock, &c), 0);
 	EXPECT_RC(pool_open(c, "a", &a), 0);
 	EXPECT_RC(pool_alloc(a, 16384, &off), 0);
@@ -710,7 +711,7 @@ resized_persistent_kept(void **state)
 	assert_true(grown >= 32768);
 	fill(a, off, grown, 'g');
 	crash(st);
-	start(st, "1282");
+	start(st, STORE_FDS);
 	if (!log_has(st, "1 pool and 1 persistent block recovered")) {
 		print_log(st);
 		fail_msg("no recovery");
@@ -740,7 +741,7 @@ restart_in_place_then_crash(void **state)
 	long long end;
 	int got = 0;
 
-	start(st, "1282");
+	start(st, STORE_FDS);
 	persist_one(st, &off);
 	store_drain(st);
 	snprintf(old, sizeof(old), "%s", journal_in(st));
@@ -751,7 +752,7 @@ restart_in_place_then_crash(void **state)
 	wait_removed(st, old);
 	(void)journal_in(st);
 	crash(st);
-	start(st, "1282");
+	start(st, STORE_FDS);
 	if (!log_has(st, "1 pool and 1 persistent block recovered")) {
 		print_log(st);
 		fail_msg("no recovery after a restart in place");

@@ -699,7 +699,7 @@ socket_activation(void **state)
  * start given exactly those descriptors and names, in another order.
  */
 #define STORE_MAX	64
-#define STORE_FDS	1282	/* FileDescriptorStoreMax= of the unit */
+#define STORE_FDS	1796	/* FileDescriptorStoreMax= of the unit */
 
 struct store {
 	struct notified n;
