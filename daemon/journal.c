@@ -6,10 +6,12 @@
  * start.  A record is copied in first and the header's end moved over it
  * after, so a crash between the two leaves a record nobody reads.  It
  * grows by doubling (ftruncate, mremap): an append is a copy of a few
- * words.  Once the records are much more than a fresh snapshot would be
- * (persists and frees cancel out), a snapshot goes to a new memfd under a
- * newer name, and the old one out of the store: recovery takes the
- * newest.  A pool's own memfd goes to the store once, through a
+ * words.  Once the records are much more than the last snapshot (persists
+ * and frees cancel out), a snapshot goes to a new memfd under a newer
+ * name, and the old one out of the store: recovery takes the newest.  A
+ * snapshot walks every block of every pool, so the records allowed before
+ * the next grow with the blocks walked too: a pool of 10^6 blocks and one
+ * persistent one is walked once per 16 MiB of records, not once per MiB.  A pool's own memfd goes to the store once, through a
  * descriptor of its own (reopened by /proc): systemd skips a descriptor
  * it holds already, so the same one could not also go as "pool.<i>" at
  * a planned stop.
@@ -40,8 +42,7 @@
 
 #define JOURNAL_START	(64 * 1024)	/* bytes, sparse until written */
 #define COMPACT_SLACK	(1024 * 1024)	/* records beyond twice a snapshot */
-#define POOL_WORDS	20		/* a snapshot's, per pool */
-#define BLOCK_WORDS	8		/* per persistent block */
+#define COMPACT_WALKED	16		/* and bytes per block it walked */
 #define ENV_NAMES	"POOLMGRD_JOURNAL"
 
 struct jfile {
@@ -55,7 +56,8 @@ struct jfile {
 static struct jfile cur = {.fd = -1};
 static bool on;
 static uint64_t next_id = 1;
-static uint64_t live_pools, live_blocks;
+static uint64_t live_pools;
+static uint64_t compact_at;	/* cur.end that calls for a snapshot */
 static char *old_names;		/* the executing image's, to take out */
 
 static int
@@ -166,16 +168,17 @@ rec_block(struct jfile *f, enum jrec_type type, const struct dpool *p,
 	return jfile_append(f, type, w, 7);
 }
 
-/* Every pool kept and its persistent blocks. */
+/* Every pool kept and its persistent blocks; when the next is due. */
 static int
 snapshot(struct jfile *f)
 {
 	struct block_index_iter it;
 	struct dpool *p;
 	struct block *b;
+	uint64_t walked = 0;
 	int rc;
 
-	live_pools = live_blocks = 0;
+	live_pools = 0;
 	for (p = dpool_first(); p; p = dpool_next(p)) {
 		if (!p->keep_id)
 			continue;
@@ -183,13 +186,13 @@ snapshot(struct jfile *f)
 			return rc;
 		live_pools++;
 		BLOCK_INDEX_FOREACH(b, &p->blocks, &it) {
-			if (!block_persistent(b))
-				continue;
-			if ((rc = rec_block(f, JREC_PERSIST, p, b)))
+			walked++;
+			if (block_persistent(b) &&
+			    (rc = rec_block(f, JREC_PERSIST, p, b)))
 				return rc;
-			live_blocks++;
 		}
 	}
+	compact_at = 2 * f->end + COMPACT_SLACK + COMPACT_WALKED * walked;
 	return 0;
 }
 
@@ -284,12 +287,9 @@ compact(void)
 static void
 done(int rc)
 {
-	uint64_t snap = 8 * (live_pools * POOL_WORDS +
-			     live_blocks * BLOCK_WORDS);
-
 	if (rc != 0)
 		broken(rc);
-	else if (cur.end > 2 * snap + COMPACT_SLACK)
+	else if (cur.end > compact_at)
 		compact();
 }
 
@@ -448,7 +448,6 @@ journal_pool_gone(struct dpool *p)
 	if (!on || !p->keep_id)
 		return;
 	live_pools--;
-	live_blocks -= p->persistent_blocks;
 	/* Its memfd leaves the store only once the journal says so. */
 	if ((rc = jfile_append(&cur, JREC_GONE, w, 2)) == 0) {
 		unstore("keep", p->keep_id);
@@ -461,10 +460,8 @@ journal_pool_gone(struct dpool *p)
 void
 journal_persist(const struct dpool *p, const struct block *b)
 {
-	if (!on || !p->keep_id)
-		return;
-	live_blocks++;
-	done(rec_block(&cur, JREC_PERSIST, p, b));
+	if (on && p->keep_id)
+		done(rec_block(&cur, JREC_PERSIST, p, b));
 }
 
 void
@@ -479,8 +476,6 @@ journal_unpersist(const struct dpool *p, const struct block *b)
 {
 	uint64_t w[4] = {0, p->keep_id, b->off};
 
-	if (!on || !p->keep_id)
-		return;
-	live_blocks--;
-	done(jfile_append(&cur, JREC_UNPERSIST, w, 3));
+	if (on && p->keep_id)
+		done(jfile_append(&cur, JREC_UNPERSIST, w, 3));
 }
