@@ -321,26 +321,32 @@ setup(void **state)
 
 	if (!st)
 		return -1;
+	st->nfd = -1;
 	snprintf(st->dir, sizeof(st->dir), "/tmp/itest_recover.XXXXXX");
 	if (!mkdtemp(st->dir))
-		return -1;
+		goto fail;
 	snprintf(st->sock, sizeof(st->sock), "%s/sock", st->dir);
 	snprintf(st->notify, sizeof(st->notify), "%s/notify", st->dir);
 	snprintf(st->conf, sizeof(st->conf), "%s/conf", st->dir);
 	snprintf(st->log, sizeof(st->log), "%s/log", st->dir);
 	if (!(f = fopen(st->conf, "w")))
-		return -1;
+		goto fail;
 	fputs(CONFIG, f);
 	fclose(f);
 	st->nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", st->notify);
 	if (st->nfd < 0 ||
 	    bind(st->nfd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
-		return -1;
+		goto fail;
 	signal(SIGALRM, on_alarm);
 	alarm(GUARD_SEC);
 	*state = st;
 	return 0;
+fail:
+	if (st->nfd >= 0)
+		close(st->nfd);
+	free(st);
+	return -1;
 }
 
 static int
@@ -477,8 +483,7 @@ crash_keeps_persistent(void **state)
 static uint64_t *
 journal_map(struct store *st, size_t *len)
 {
-	int i = -1;
-	unsigned k;
+	unsigned k, at = STORE_MAX;
 	unsigned long best = 0, v;
 	struct stat sb;
 	void *m;
@@ -487,12 +492,15 @@ journal_map(struct store *st, size_t *len)
 		if (strncmp(st->name[k], "journal.", 8) == 0 &&
 		    (v = strtoul(st->name[k] + 8, NULL, 10)) > best) {
 			best = v;
-			i = (int)k;
+			at = k;
 		}
-	assert_true(i >= 0);
-	assert_int_equal(fstat(st->fd[i], &sb), 0);
+	if (at == STORE_MAX) {
+		fail_msg("no journal.<n> in the store");
+		return NULL;
+	}
+	assert_int_equal(fstat(st->fd[at], &sb), 0);
 	m = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		 st->fd[i], 0);
+		 st->fd[at], 0);
 	assert_true(m != MAP_FAILED);
 	*len = (size_t)sb.st_size;
 	return m;
