@@ -15,7 +15,9 @@
  * clients get their peers on the loop.  Nothing is served while this
  * runs, so a failure anywhere can still tear down everything built, close
  * every passed descriptor but the listening socket, and let the daemon
- * start fresh from its configuration.
+ * start fresh from its configuration.  After a crash the state is the
+ * crash journal's (recover.c): pools with their persistent blocks only,
+ * built the same way.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -41,6 +41,8 @@ struct restored {
  * a stop left in systemd's fd store (LISTEN_FDNAMES names a descriptor of
  * a restart, LISTEN_PID is ours): 1 and everything restored, or 0 with the
  * state refused (logged) and only out->listen_fd kept, if it was good.
+ * With no state but a crash journal in the store, the same for the
+ * journal's pools and persistent blocks (recover.h; out->crashed).
  * -1: no restart handed anything over; the environment is left for
  * socket activation (service.c).
  */

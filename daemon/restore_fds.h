@@ -3,7 +3,8 @@
  * after an exec (restart_exec.c) in the order they were passed, from
  * systemd's fd store (fdstore.c) in any order and beside the sockets of
  * poolmgrd.socket.  Names say which each is: "listen", "state",
- * "config", "pool.<i>", "conn.<i>"; any other name is a socket systemd
+ * "config", "pool.<i>", "conn.<i>", and the crash journal's "journal.<n>"
+ * and "keep.<n>" (journal.h, recover.h); any other name is a socket systemd
  * passed.
  */
 #ifndef POOLMGRD_RESTORE_FDS_H
