@@ -293,15 +293,23 @@ done(int rc)
 		compact();
 }
 
-/* p's memfd, through a descriptor of its own, as keep.<n>. */
+/*
+ * p's memfd, through a descriptor of its own, as keep.<n>.  Without
+ * kcmp(2) systemd takes two descriptors of one file with the same status
+ * flags for one: O_NONBLOCK, which a regular file ignores, is the
+ * opposite of the pool's own (after a crash, that is an old keep.<n>).
+ */
 static int
 keep_push(struct dpool *p)
 {
 	char path[64];
-	int fd, rc;
+	int fd, fl, rc;
 
+	if ((fl = fcntl(p->memfd, F_GETFL)) == -1)
+		return -errno;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", p->memfd);
-	if ((fd = open(path, O_RDWR | O_CLOEXEC)) == -1)
+	fd = open(path, O_RDWR | O_CLOEXEC | (fl & O_NONBLOCK ? 0 : O_NONBLOCK));
+	if (fd == -1)
 		return -errno;
 	if ((rc = push("keep", next_id, fd)) == 0)
 		p->keep_id = next_id++;

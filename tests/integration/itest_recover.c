@@ -15,6 +15,9 @@
  *   torn_tail_ignored        garbage past the journal's end is ignored;
  *   corrupt_body_refused     a scribbled record refuses the journal whole:
  *                            a fresh start, no byte of the memfd touched;
+ *   inconsistent_refused     whole records that say what cannot be (an
+ *                            unpersist of nothing, a block over another,
+ *                            a pool without its memfd): refused whole;
  *   gone_stays_gone          a destroyed pool and a freed persistent block
  *                            do not come back, across compactions;
  *   planned_then_crash       SIGTERM (the store's planned path), then a
@@ -48,13 +51,14 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "journal_rec.h"
 #include "poolclient.h"
 
 #define WAIT_MS		15000	/* generous for a daemon under ASan */
 #define GUARD_SEC	120
 #define STORE_MAX	64
 #define STORE_FDS	"1796"	/* FileDescriptorStoreMax= of the unit */
-#define JREC_BODY	9	/* a word of the first record (journal_rec.h) */
+#define JREC_BODY	9	/* a word of the first record */
 #define CONFIG		"[daemon]\nsocket_mode = 0666\nadmin_group = 0\n" \
 			"[pool a]\nsize = 4M\n"
 
@@ -604,6 +608,87 @@ corrupt_body_refused(void **state)
 }
 
 /*
+ * A record of n words (w[0] and w[n - 1] left for the head and the hash)
+ * appended to the newest journal within its committed end: well formed,
+ * so only what it says can be wrong.  The first payload word is the
+ * keep.<n> of the pool the journal made first.
+ */
+static void
+journal_add(struct store *st, enum jrec_type type, uint64_t *w, unsigned n)
+{
+	uint64_t *j, end;
+	size_t len;
+
+	j = journal_map(st, &len);
+	end = j[JH_END];
+	assert_true(end + 8 * n <= len);
+	w[0] = jrec_head(n, type);
+	w[1] = j[JREC_HEADER / 8 + 1];
+	w[n - 1] = jrec_sum(w, n - 1);
+	memcpy((char *)j + end, w, 8 * n);
+	j[JH_END] = end + 8 * n;
+	munmap(j, len);
+}
+
+/* A crash's start refuses what the store holds, and starts fresh. */
+static void
+expect_refused(struct store *st, const char *why)
+{
+	struct pool_conn *c;
+	struct pool *a;
+	struct pool_stats s;
+
+	start(st, STORE_FDS);
+	if (!log_has(st, "the journal is refused") || !log_has(st, why)) {
+		print_log(st);
+		fail_msg("not refused for '%s'", why);
+	}
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	EXPECT_RC(pool_stats(a, &s), 0);
+	assert_int_equal(s.live_blocks, 0);
+	pool_close(a);
+	pool_disconnect(c);
+}
+
+/*
+ * Journals whose records are whole but say what cannot be: an unpersist
+ * of no persistent block, a block over the persistent one, a pool whose
+ * keep.<n> the store lost.  Each is refused whole.
+ */
+static void
+inconsistent_refused(void **state)
+{
+	struct store *st = *state;
+	uint64_t w[8] = {0};
+	pool_off_t off;
+	int k;
+
+	start(st, STORE_FDS);
+	persist_one(st, &off);
+	crash(st);
+	w[2] = off + 4096;
+	journal_add(st, JREC_UNPERSIST, w, 4);
+	expect_refused(st, "is not persistent");
+
+	persist_one(st, &off);
+	crash(st);
+	memset(w, 0, sizeof(w));
+	w[2] = off + 64;	/* inside the block persisted */
+	w[3] = 64;
+	w[4] = 64;
+	journal_add(st, JREC_PERSIST, w, 8);
+	expect_refused(st, "out of place");
+
+	persist_one(st, &off);
+	crash(st);
+	k = store_prefix(st, "keep.");
+	assert_true(k >= 0);
+	store_drop(st, (unsigned)k);
+	expect_refused(st, "no keep.");
+}
+
+/*
  * Pool b made and destroyed, a block persisted and freed; then enough
  * persist/free rounds that the journal is compacted (a newer journal.<n>
  * replaces the old): neither comes back, the kept block does.
@@ -660,6 +745,25 @@ gone_stays_gone(void **state)
 	pool_disconnect(c);
 }
 
+/*
+ * The pool's memfd as pool.0 and as keep.<n>: one file, but descriptors
+ * systemd tells apart, with kcmp(2) (two open files) or without it (their
+ * status flags differ), so that it stores both.
+ */
+static void
+kept_apart(const struct store *st)
+{
+	int p = store_find(st, "pool.0"), k = store_prefix(st, "keep.");
+	struct stat a, b;
+
+	assert_true(p >= 0 && k >= 0);
+	assert_int_equal(fstat(st->fd[p], &a), 0);
+	assert_int_equal(fstat(st->fd[k], &b), 0);
+	assert_true(a.st_dev == b.st_dev && a.st_ino == b.st_ino);
+	assert_int_not_equal(fcntl(st->fd[p], F_GETFL) & O_NONBLOCK,
+			     fcntl(st->fd[k], F_GETFL) & O_NONBLOCK);
+}
+
 static void
 planned_then_crash(void **state)
 {
@@ -673,6 +777,7 @@ planned_then_crash(void **state)
 	persist_one(st, &off);
 	stop(st);
 	assert_true(store_find(st, "state") >= 0);
+	kept_apart(st);
 	start(st, STORE_FDS);
 	assert_true(log_has(st, "restarted in place: 1 pool"));
 	wait_removed(st, "state");
@@ -833,6 +938,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(torn_tail_ignored, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(corrupt_body_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(inconsistent_refused, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(gone_stays_gone, setup,
 						teardown),
