@@ -6,9 +6,10 @@
  * unit sets it, every FDSTORE=1 descriptor kept under its FDNAME= and
  * every FDSTOREREMOVE=1 applied, and a start given what the store holds
  * (as Restart=on-failure does after a crash).  The daemon binds its own
- * socket; a crash is SIGKILL.  What must come back is what survives every
- * client's disconnect: each pool, its settings, its persistent blocks at
- * their offsets with their bytes; everything else is free again.
+ * socket, but in socket_activated_crash; a crash is SIGKILL.  What must
+ * come back is what survives every client's disconnect: each pool, its
+ * settings, its persistent blocks at their offsets with their bytes;
+ * everything else is free again.
  *
  *   crash_keeps_persistent   two pools (one made by pool_create), blocks
  *                            persisted and not, SIGKILL, restart;
@@ -27,6 +28,7 @@
  *                            replaces the old one, and a crash recovers;
  *   clean_stop_forgets       a stop that frees everything takes the
  *                            journal out of the store;
+ *   socket_activated_crash   the same with poolmgrd.socket's socket;
  *   no_store_no_journal      without FDSTORE= nothing is pushed.
  */
 #include <errno.h>
@@ -65,6 +67,7 @@
 struct store {
 	char dir[48], sock[64], notify[64], conf[64], log[64];
 	int nfd;			/* our NOTIFY_SOCKET */
+	int lfd;			/* "poolmgrd.socket", or -1 */
 	pid_t pid;
 	int fd[STORE_MAX];
 	char name[STORE_MAX][64];
@@ -239,28 +242,32 @@ exec_daemon(const struct store *st, const char *fdstore)
 {
 	char bin[256], val[32], names[4096] = "";
 	int fd = open(st->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		      0644), hi[STORE_MAX];
-	unsigned i;
+		      0644), hi[STORE_MAX + 1];
+	unsigned i, n = 0;
 
 	if (fd >= 0)
 		dup2(fd, 2);
-	for (i = 0; i < st->n; i++) {
-		hi[i] = fcntl(st->fd[i], F_DUPFD_CLOEXEC, 100);
-		snprintf(names + strlen(names), sizeof(names) - strlen(names),
-			 "%s%s", i ? ":" : "", st->name[st->n - 1 - i]);
+	if (st->lfd >= 0) {	/* as systemd: the socket unit's first */
+		hi[n++] = fcntl(st->lfd, F_DUPFD_CLOEXEC, 100);
+		snprintf(names, sizeof(names), "poolmgrd.socket");
 	}
-	for (i = 0; i < st->n; i++)
-		dup2(hi[st->n - 1 - i], 3 + (int)i);
+	for (i = 0; i < st->n; i++) {
+		hi[n++] = fcntl(st->fd[st->n - 1 - i], F_DUPFD_CLOEXEC, 100);
+		snprintf(names + strlen(names), sizeof(names) - strlen(names),
+			 "%s%s", *names ? ":" : "", st->name[st->n - 1 - i]);
+	}
+	for (i = 0; i < n; i++)
+		dup2(hi[i], 3 + (int)i);
 	setenv("NOTIFY_SOCKET", st->notify, 1);
 	if (fdstore)
 		setenv("FDSTORE", fdstore, 1);
 	else
 		unsetenv("FDSTORE");
 	unsetenv("POOLMGRD_JOURNAL");
-	if (st->n) {
+	if (n) {
 		snprintf(val, sizeof(val), "%d", (int)getpid());
 		setenv("LISTEN_PID", val, 1);
-		snprintf(val, sizeof(val), "%u", st->n);
+		snprintf(val, sizeof(val), "%u", n);
 		setenv("LISTEN_FDS", val, 1);
 		setenv("LISTEN_FDNAMES", names, 1);
 	} else {
@@ -325,7 +332,7 @@ setup(void **state)
 
 	if (!st)
 		return -1;
-	st->nfd = -1;
+	st->nfd = st->lfd = -1;
 	snprintf(st->dir, sizeof(st->dir), "/tmp/itest_recover.XXXXXX");
 	if (!mkdtemp(st->dir))
 		goto fail;
@@ -367,6 +374,8 @@ teardown(void **state)
 	while (st->n)
 		store_drop(st, 0);
 	close(st->nfd);
+	if (st->lfd >= 0)
+		close(st->lfd);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", st->dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", st->dir);
@@ -906,6 +915,44 @@ clean_stop_forgets(void **state)
 	pool_disconnect(c);
 }
 
+/*
+ * Started by poolmgrd.socket: the recovered daemon serves on the socket
+ * systemd passed (binds none of its own) and leaves it at its stop.
+ */
+static void
+socket_activated_crash(void **state)
+{
+	struct store *st = *state;
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct pool_conn *c;
+	struct pool *a;
+	struct stat sb;
+	pool_off_t off;
+
+	st->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	assert_true(st->lfd >= 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", st->sock);
+	assert_int_equal(bind(st->lfd, (struct sockaddr *)&sun, sizeof(sun)),
+			 0);
+	assert_int_equal(listen(st->lfd, 16), 0);
+	start(st, STORE_FDS);
+	persist_one(st, &off);
+	crash(st);
+	start(st, STORE_FDS);
+	if (!log_has(st, "1 pool and 1 persistent block recovered")) {
+		print_log(st);
+		fail_msg("no recovery under socket activation");
+	}
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	expect_bytes(a, off, 100000, 'z');
+	pool_close(a);
+	pool_disconnect(c);
+	stop(st);
+	/* Its socket, systemd's: not unlinked at the stop. */
+	assert_int_equal(stat(st->sock, &sb), 0);
+}
+
 static void
 no_store_no_journal(void **state)
 {
@@ -950,6 +997,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(restart_in_place_then_crash,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(clean_stop_forgets, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(socket_activated_crash, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(no_store_no_journal, setup,
 						teardown),
