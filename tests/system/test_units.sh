@@ -4,7 +4,8 @@
 # --offline` is at most 2.0, the socket is the SOCK_SEQPACKET one at the
 # daemon's default path, both units start only once the configuration
 # file the service passes with --config exists, and the sysusers.d file
-# creates the user and group the units run as.
+# creates the user and group the units run as.  The service's descriptor
+# limit can take back what its fd store holds.
 #
 # No running systemd is needed.  verify loads each unit with everything it
 # depends on (sysinit.target, sockets.target, ...) and checks that every
@@ -139,6 +140,24 @@ listen=$(unit_get "$socket" ListenSequentialPacket)
 [ "$(unit_get "$socket" Accept)" = no ] || fail "socket is not Accept=no"
 [ "$(unit_get "$socket" SocketMode)" = 0660 ] || fail "socket is not mode 0660"
 ok "Type=notify, WatchdogSec=, a SOCK_SEQPACKET socket at the default path, 0660"
+
+# A start given back the fd store's descriptors gets them at 3, 4, ...
+# under the unit's own descriptor limit: systemd 252 fails such a start
+# (status=202/FDS) from a few hundred descriptors on with a soft limit of
+# 1024, as they sit anywhere in PID 1.  So the soft limit must leave
+# plenty of room above what the store may hold.
+store=$(unit_get "$service" FileDescriptorStoreMax)
+case $store in
+''|*[!0-9]*) fail "service has no numeric FileDescriptorStoreMax=" ;;
+esac
+nofile=$(unit_get "$service" LimitNOFILE)
+soft=${nofile%%:*}
+case $soft in
+''|*[!0-9]*) fail "service has no numeric LimitNOFILE= (soft limit: '$soft')" ;;
+esac
+[ "$soft" -ge $((4 * store)) ] ||
+	fail "LimitNOFILE= soft limit $soft is under 4 x FileDescriptorStoreMax=$store"
+ok "LimitNOFILE=$nofile leaves room to pass back FileDescriptorStoreMax=$store"
 
 # The daemon does not start without the file ExecStart= gives it, so
 # neither unit may start without it: a service started by hand would
