@@ -113,6 +113,8 @@ ITEST_COMMON := $(BUILD)/tests/integration/harness.o \
                 $(BUILD)/tests/integration/harness_raw.o
 # What test_cost_flat.sh counts the instructions of.
 COST_DRIVER := $(BUILD)/tests/cost_driver
+# The client systemd_real.sh keeps across restarts (make test-systemd).
+SD_HOLDER := $(BUILD)/tests/sd_holder
 
 BENCH_BINS := $(BUILD)/bench/bench_engine $(BUILD)/bench/bench_speed \
               $(BUILD)/bench/bench_boost $(BUILD)/bench/bench_release \
@@ -146,7 +148,7 @@ PROGRAMS := $(BUILD)/poolmgrd $(BUILD)/poolctl $(LIB_SO) $(LIB_A) $(EXAMPLES) \
 
 .PHONY: FORCE all build test check-build check-suite check-tsan \
         check-tsan-build bench bench-instr run run-daemon deps clean install \
-        uninstall fuzz fuzzers stress lint
+        uninstall fuzz fuzzers stress lint test-systemd
 
 # The public targets install packages first, then build in a fresh make:
 # the pkg-config answers above are only right once the packages exist.
@@ -237,6 +239,10 @@ $(COST_DRIVER): $(BUILD)/tests/system/cost_driver.o \
 		$(BUILD)/tests/bench/bench_util.o $(ENGINE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^
+
+$(SD_HOLDER): $(BUILD)/tests/system/sd_holder.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
 $(BUILD)/bench/bench_engine: $(BUILD)/tests/bench/bench_engine.o \
 		$(BUILD)/tests/bench/bench_util.o $(ENGINE_LIB)
@@ -364,7 +370,8 @@ check-tsan: check-tsan-build
 	@POOLMGR_BUILD=$(BUILD)/tsan sh tests/run.sh $(BUILD)/tsan \
 	  $(TSAN_TESTS:%=$(BUILD)/tsan/tests/%)
 
-check-build: $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS) $(COST_DRIVER)
+check-build: $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS) $(COST_DRIVER) \
+		$(SD_HOLDER)
 
 check-suite: check-build
 	-@POOLMGR_BUILD=$(BUILD) sh tests/run.sh $(BUILD) $(UNIT_BINS) \
@@ -422,6 +429,13 @@ stress: deps
 	@$(MAKE) --no-print-directory $(BUILD)/tests/itest_stress $(BUILD)/poolmgrd
 	POOLMGR_BUILD=$(BUILD) POOLMGR_STRESS_PROCS=$(STRESS_PROCS) \
 	  POOLMGR_STRESS_OPS=$(STRESS_OPS) $(BUILD)/tests/itest_stress
+
+# poolmgrd under a real systemd, booted in a throwaway container (as root;
+# skips where that cannot be done).  Not part of `make test`.
+test-systemd: deps
+	@$(MAKE) --no-print-directory $(PROGRAMS) $(SD_HOLDER)
+	-@$(MAKE) --no-print-directory deps DEB_PKGS=systemd-container
+	POOLMGR_BUILD=$(BUILD) sh tests/system/systemd_real.sh
 
 lint: deps
 	@sh tests/system/test_lint.sh
