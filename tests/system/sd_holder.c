@@ -17,6 +17,13 @@
  *		the first, the retained block's size on the second, a list
  *		of the pools on every idle one.  Prints "ok" or
  *		"fail WHAT: WHY".
+ *	recovered
+ *		after a crash of the daemon: a new connection opens POOL
+ *		again, the persisted block reads back what was written at
+ *		its offset, and a block of the retained one's size is
+ *		allocated beside it (the crash let go of the retained
+ *		block, as a disconnect does).  Prints "ok" or
+ *		"fail WHAT: WHY".
  *	quit	the second connection frees its block; exits 0.
  *
  * Exits 1 on a failed start; at the end of input, as quit.
@@ -147,6 +154,40 @@ holder_check(struct holder *h)
 	return 0;
 }
 
+static int
+holder_recovered(struct holder *h, const char *name)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+	int error, rc = -1;
+
+	if ((error = pool_connect(NULL, &c)) != 0)
+		return fail("connect after the crash", error);
+	if ((error = pool_open(c, name, &p)) != 0) {
+		pool_disconnect(c);
+		return fail("open after the crash", error);
+	}
+	if ((error = pool_set_cache(p, 0)) != 0)
+		fail("cache off", error);
+	else if (!same(p, h->x, PERSIST_LEN))
+		fail("persisted block after the crash", 0);
+	else if ((error = pool_alloc(p, RETAIN_LEN, &off)) != 0)
+		fail("the retained block's room", error);
+	else if (off < h->x + PERSIST_LEN && h->x < off + RETAIN_LEN)
+		fail("an allocation overlaps the persisted block", 0);
+	else if ((error = pool_free(p, off)) != 0)
+		fail("free after the crash", error);
+	else {
+		printf("ok\n");
+		fflush(stdout);
+		rc = 0;
+	}
+	pool_close(p);
+	pool_disconnect(c);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -169,6 +210,8 @@ main(int argc, char **argv)
 	while (fgets(line, sizeof(line), stdin)) {
 		if (strcmp(line, "check\n") == 0)
 			(void)holder_check(&h);
+		else if (strcmp(line, "recovered\n") == 0)
+			(void)holder_recovered(&h, argv[1]);
 		else if (strcmp(line, "quit\n") == 0)
 			break;
 	}
