@@ -423,7 +423,13 @@ journal_pool_made(struct dpool *p)
 
 	if (!on)
 		return;
-	if (journal_slots() + 1 > fdstore_max())
+	/*
+	 * As journal_start asks: room for every keep.<n> and the journal
+	 * twice.  A compaction pushes its journal before the old one leaves,
+	 * and a store that is full drops it without telling us; the next
+	 * image (a restart, a recovery) pushes its own beside ours.
+	 */
+	if (2 * (journal_slots() + 1) > fdstore_max())
 		rc = -ENOSPC;
 	else
 		rc = keep_push(p);
