@@ -32,7 +32,9 @@
  *   no_store_no_journal      without FDSTORE= nothing is pushed;
  *   small_store_compacts     a store that takes few descriptors: pools
  *                            made until it is full, then a compaction
- *                            still finds room for its new journal.
+ *                            still finds room for its new journal;
+ *   small_store_planned      a planned stop that fills a small store: the
+ *                            next start's journal still gets in.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1044,6 +1046,55 @@ small_store_compacts(void **state)
 	pool_disconnect(c);
 }
 
+/*
+ * FDSTORE=6: a planned stop leaves the state, the daemon's own socket,
+ * pool.0, keep.<n> and the journal, 5.  The next start's keep.<n> and
+ * journal go in while those are still there (they leave once it is
+ * ready): a push to the full store is dropped without a word, and the
+ * start must not count on it.  A crash after it still recovers a's block.
+ */
+static void
+small_store_planned(void **state)
+{
+	struct store *st = *state;
+	char old[STORE_MAX][64];
+	struct pool_conn *c;
+	struct pool *a;
+	pool_off_t off;
+	long long end;
+	unsigned i, n;
+
+	start(st, "6");
+	persist_one(st, &off);
+	stop(st);
+	assert_true(log_has(st, "left in the fd store"));
+	n = st->n;
+	memcpy(old, st->name, sizeof(old));
+	start(st, "6");
+	assert_true(log_has(st, "restarted in place: 1 pool"));
+	for (i = 0; i < n; i++)
+		wait_removed(st, old[i]);
+	/* Then a journal, which may come after the old names left. */
+	end = now_ms() + WAIT_MS;
+	while (store_prefix(st, "journal.") < 0 && now_ms() < end)
+		(void)store_recv(st, 100, NULL);
+	if (store_prefix(st, "journal.") < 0) {
+		print_log(st);
+		fail_msg("the restored daemon's journal is not in the store");
+	}
+	crash(st);
+	start(st, "6");
+	if (!log_has(st, "1 pool and 1 persistent block recovered")) {
+		print_log(st);
+		fail_msg("no recovery after the planned restart");
+	}
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	expect_bytes(a, off, 100000, 'z');
+	pool_close(a);
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
@@ -1071,6 +1122,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(no_store_no_journal, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(small_store_compacts, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(small_store_planned, setup,
 						teardown),
 	};
 
