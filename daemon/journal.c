@@ -59,6 +59,7 @@ static uint64_t next_id = 1;
 static uint64_t live_pools;
 static uint64_t compact_at;	/* cur.end that calls for a snapshot */
 static char *old_names;		/* the executing image's, to take out */
+static bool deferred;		/* journal_start left it to journal_ready */
 
 static int
 jfile_open(struct jfile *f, uint64_t id)
@@ -343,28 +344,27 @@ max_id(const char *list)
 	return best;
 }
 
-void
-journal_start(const char *stored)
+/* How many names a ':'-separated list holds (NULL: none). */
+static unsigned
+names_count(const char *list)
 {
-	const char *env = getenv(ENV_NAMES);
-	uint64_t a = max_id(stored), b;
+	unsigned n;
+
+	if (!list || !*list)
+		return 0;
+	for (n = 1; *list; list++)
+		if (*list == ':')
+			n++;
+	return n;
+}
+
+/* A keep.<n> for every pool, then a journal of them all. */
+static void
+begin(void)
+{
 	struct dpool *p;
 	int rc = 0;
 
-	if (env && !(old_names = strdup(env)))
-		fatalx("out of memory");
-	b = max_id(old_names);
-	unsetenv(ENV_NAMES);
-	/* Room for every keep.<n> and the journal twice: the old image's
-	 * leave the store only once this one is ready. */
-	if (fdstore_max() < 2 * (dpool_count() + 1)) {
-		if (fdstore_max() > 0)
-			log_warnx("crash journal: the fd store takes %u, too "
-				  "few for %u pools: a crash loses every pool",
-				  fdstore_max(), dpool_count());
-		return;
-	}
-	next_id = (a > b ? a : b) + 1;
 	for (p = dpool_first(); p && rc == 0; p = dpool_next(p))
 		rc = keep_push(p);
 	if (rc == 0 && (rc = jfile_open(&cur, next_id++)) == 0 &&
@@ -386,12 +386,53 @@ journal_start(const char *stored)
 }
 
 void
+journal_start(const char *stored)
+{
+	const char *env = getenv(ENV_NAMES);
+	uint64_t a = max_id(stored), b;
+	unsigned held;
+
+	if (env && !(old_names = strdup(env)))
+		fatalx("out of memory");
+	b = max_id(old_names);
+	unsetenv(ENV_NAMES);
+	/* Room for every keep.<n> and the journal twice: the old image's
+	 * leave the store only once this one is ready. */
+	if (fdstore_max() < 2 * (dpool_count() + 1)) {
+		if (fdstore_max() > 0)
+			log_warnx("crash journal: the fd store takes %u, too "
+				  "few for %u pools: a crash loses every pool",
+				  fdstore_max(), dpool_count());
+		return;
+	}
+	next_id = (a > b ? a : b) + 1;
+	/*
+	 * Beside what the store holds now, which leaves once this image is
+	 * ready: a planned stop's descriptors may fill it, and systemd drops
+	 * a push to a full store without telling us.  Then the new names go
+	 * in just after the old ones leave (journal_ready).  After an exec
+	 * the store holds the old image's journal names only (stored names
+	 * what the exec passed).
+	 */
+	held = old_names ? names_count(old_names) : names_count(stored);
+	if (held + dpool_count() + 1 > fdstore_max()) {
+		deferred = true;
+		return;
+	}
+	begin();
+}
+
+void
 journal_ready(void)
 {
 	if (old_names)
 		fdstore_remove(old_names);
 	free(old_names);
 	old_names = NULL;
+	if (deferred) {
+		deferred = false;
+		begin();
+	}
 }
 
 unsigned

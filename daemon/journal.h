@@ -28,7 +28,11 @@ struct block;
  */
 void journal_start(const char *stored);
 
-/* After READY=1: take the old image's journal and keeps out of the store. */
+/*
+ * After READY=1 and the start's own names are out of the store: take the
+ * old image's journal and keeps out too, then, if the store had no room
+ * for the new ones beside the old, push them now.
+ */
 void journal_ready(void);
 
 /* The store's descriptors the journal holds: a planned stop needs room. */
