@@ -5,7 +5,7 @@
  * holds it, so what was written before a crash is there at the next
  * start.  A record is copied in first and the header's end moved over it
  * after, so a crash between the two leaves a record nobody reads.  It
- * grows by doubling (ftruncate, mremap): an append is a copy of a few
+ * grows by doubling (fallocate, mremap): an append is a copy of a few
  * words.  Once the records are much more than the last snapshot (persists
  * and frees cancel out), a snapshot goes to a new memfd under a newer
  * name, and the old one out of the store: recovery takes the newest.  A
@@ -40,7 +40,7 @@
 #define MFD_NOEXEC_SEAL 0x0008U
 #endif
 
-#define JOURNAL_START	(64 * 1024)	/* bytes, sparse until written */
+#define JOURNAL_START	(64 * 1024)	/* bytes, allocated at once */
 #define COMPACT_SLACK	(1024 * 1024)	/* records beyond twice a snapshot */
 #define COMPACT_WALKED	16		/* and bytes per block it walked */
 #define ENV_NAMES	"POOLMGRD_JOURNAL"
@@ -71,7 +71,7 @@ jfile_open(struct jfile *f, uint64_t id)
 		fd = memfd_create("poolmgr:journal", MFD_CLOEXEC);
 	if (fd == -1)
 		return -errno;
-	if (fchmod(fd, 0600) == -1 || ftruncate(fd, JOURNAL_START) == -1)
+	if (fchmod(fd, 0600) == -1 || fallocate(fd, 0, 0, JOURNAL_START) == -1)
 		goto fail;
 	f->map = mmap(NULL, JOURNAL_START, PROT_READ | PROT_WRITE, MAP_SHARED,
 		      fd, 0);
@@ -113,7 +113,13 @@ jfile_grow(struct jfile *f, size_t need)
 
 	while (cap < need)
 		cap *= 2;
-	if (ftruncate(f->fd, (off_t)cap) == -1)
+	/*
+	 * Every page now, not at the append that first writes it: memory
+	 * short (a cgroup's limit) is then this call's error, which takes
+	 * the journal out cleanly, rather than a fault in the middle of a
+	 * record.  A failed fallocate changes neither the size nor the pages.
+	 */
+	if (fallocate(f->fd, 0, (off_t)f->cap, (off_t)(cap - f->cap)) == -1)
 		return -errno;
 	m = mremap(f->map, f->cap, cap, MREMAP_MAYMOVE);
 	if (m == MAP_FAILED)
