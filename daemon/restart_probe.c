@@ -105,6 +105,8 @@ probe_accepts(const char *answer)
 		if (*p < '0' || *p > '9')
 			return false;
 		v = strtoul(p, &end, 10);
+		if (*end != ' ' && *end != '\0')	/* "1x" is no version */
+			return false;
 		if (v == POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT)
 			return true;
 		p = end;

@@ -328,6 +328,10 @@ foreign_binary_refused(void **state)
 	refused("a program that answers nothing", p, off, 7);
 	put_script(bin, "echo \"poolmgrd state versions: 2 11\"\n");
 	refused("one that reads other state versions", p, off, 7);
+	put_script(bin, "echo \"poolmgrd state versions: 1x\"\n");
+	refused("one whose version is not a number", p, off, 7);
+	put_script(bin, "echo \"poolmgrd state versions: 1.5\"\n");
+	refused("one whose version is not a whole number", p, off, 7);
 	put_script(bin, "exec sleep 60\n");
 	refused("one that never answers", p, off, 7);
 
