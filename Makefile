@@ -382,8 +382,9 @@ ifneq ($(SAN),1)
 endif
 
 # libFuzzer harnesses (clang): the engine fed operations, and the daemon's
-# decoder and dispatch fed datagrams against real pools, and the restore of
-# a restart in place fed states.
+# decoder and dispatch fed datagrams against real pools, the restore of
+# a restart in place fed states, and the recovery after a crash fed
+# journals and keep memfds.
 FUZZ_CC      ?= clang
 FUZZ_CFLAGS  := -std=gnu11 -g -O1 -Wall -Wextra -Werror \
                 -fsanitize=fuzzer,address,undefined \
@@ -391,7 +392,7 @@ FUZZ_CFLAGS  := -std=gnu11 -g -O1 -Wall -Wextra -Werror \
                 -Iclient -I$(BUILD)/proto $(SD_CFLAGS)
 FUZZ_SECONDS ?= 300
 FUZZERS      := $(BUILD)/fuzz/fuzz_engine $(BUILD)/fuzz/fuzz_dispatch \
-                $(BUILD)/fuzz/fuzz_restore
+                $(BUILD)/fuzz/fuzz_restore $(BUILD)/fuzz/fuzz_recover
 DAEMON_LIB_SRCS := $(filter-out daemon/poolmgrd.c,$(DAEMON_SRCS))
 
 $(BUILD)/fuzz/fuzz_engine: tests/fuzz/fuzz_engine.c $(ENGINE_SRCS)
@@ -406,6 +407,14 @@ $(BUILD)/fuzz/fuzz_dispatch: tests/fuzz/fuzz_dispatch.c tests/fuzz/fuzz_common.h
 # restore.c is included by the harness (its static rebuild and teardown).
 $(BUILD)/fuzz/fuzz_restore: tests/fuzz/fuzz_restore.c tests/fuzz/fuzz_common.h \
 		daemon/restore.c $(filter-out daemon/restore.c,$(DAEMON_LIB_SRCS)) \
+		$(ENGINE_SRCS) $(PROTO_C) $(STATE_C)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ \
+	  $(filter-out daemon/restore.c,$(filter %.c,$^)) $(DAEMON_LIBS)
+
+$(BUILD)/fuzz/fuzz_recover: tests/fuzz/fuzz_recover.c tests/fuzz/fuzz_common.h \
+		daemon/restore.c daemon/journal_rec.h \
+		$(filter-out daemon/restore.c,$(DAEMON_LIB_SRCS)) \
 		$(ENGINE_SRCS) $(PROTO_C) $(STATE_C)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ \

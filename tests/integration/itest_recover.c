@@ -294,6 +294,71 @@ exec_daemon(const struct store *st, const char *fdstore)
 	_exit(127);
 }
 
+/*
+ * With POOLMGR_JOURNAL_SEEDS set to a directory, what every start after a
+ * crash finds in the store is also written there, as a seed for
+ * tests/fuzz/fuzz_recover.c (its input format): the keep.<n> memfds'
+ * numbers and sizes, then the newest journal to its committed end and 64
+ * bytes past it.  Journals longer than 16 KiB and pools of other sizes
+ * than the harness makes are left out.
+ */
+static void
+seed_write(const struct store *st)
+{
+	static const uint64_t sizes[8] = {
+		4096, 8192, 65536, 1 << 20, 2 << 20, 4 << 20, 12288, 5000,
+	};
+	static unsigned n;
+	const char *dir = getenv("POOLMGR_JOURNAL_SEEDS");
+	unsigned char head[2 + 2 * 8];
+	unsigned k, s, nk = 0, at = STORE_MAX;
+	unsigned long best = 0, v;
+	char path[512];
+	struct stat sb;
+	uint64_t *j;
+	size_t len;
+	FILE *f;
+
+	if (!dir || store_find(st, "state") >= 0)
+		return;
+	for (k = 0; k < st->n; k++)
+		if (strncmp(st->name[k], "journal.", 8) == 0 &&
+		    (v = strtoul(st->name[k] + 8, NULL, 10)) > best) {
+			best = v;
+			at = k;
+		}
+	if (at == STORE_MAX)
+		return;
+	for (k = 0; k < st->n; k++) {
+		if (strncmp(st->name[k], "keep.", 5) != 0)
+			continue;
+		assert_int_equal(fstat(st->fd[k], &sb), 0);
+		for (s = 0; s < 8 && sizes[s] != (uint64_t)sb.st_size; s++)
+			;
+		v = strtoul(st->name[k] + 5, NULL, 10);
+		if (s == 8 || v > 255 || nk == 8)
+			return;
+		head[2 + 2 * nk] = (unsigned char)v;
+		head[3 + 2 * nk++] = (unsigned char)s;
+	}
+	head[0] = (unsigned char)(nk << 4 | (st->lfd >= 0 ? 0x08 : 0));
+	head[1] = 0;
+	assert_int_equal(fstat(st->fd[at], &sb), 0);
+	j = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED,
+		 st->fd[at], 0);
+	assert_true(j != MAP_FAILED);
+	len = j[JH_END] + 64 < (uint64_t)sb.st_size ? j[JH_END] + 64 :
+	    (size_t)sb.st_size;
+	if (len <= 16384) {
+		snprintf(path, sizeof(path), "%s/journal-%02u", dir, n++);
+		assert_non_null(f = fopen(path, "w"));
+		assert_int_equal(fwrite(head, 1, 2 + 2 * nk, f), 2 + 2 * nk);
+		assert_int_equal(fwrite(j, 1, len, f), len);
+		assert_int_equal(fclose(f), 0);
+	}
+	munmap(j, (size_t)sb.st_size);
+}
+
 /* Start with what the store holds (it keeps its own); READY=1. */
 static void
 start(struct store *st, const char *fdstore)
@@ -301,6 +366,7 @@ start(struct store *st, const char *fdstore)
 	long long end = now_ms() + WAIT_MS;
 
 	st->max = fdstore ? (unsigned)atoi(fdstore) : 0;
+	seed_write(st);
 	st->pid = fork();
 	assert_true(st->pid >= 0);
 	if (st->pid == 0)

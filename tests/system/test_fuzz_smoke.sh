@@ -5,6 +5,7 @@
 #   tests/fuzz/fuzz_engine.c    the allocator engine fed operation streams
 #   tests/fuzz/fuzz_dispatch.c  the daemon's decoder and dispatch fed datagrams
 #   tests/fuzz/fuzz_restore.c   a restart in place's restore fed states
+#   tests/fuzz/fuzz_recover.c   a crash's recovery fed journals and keeps
 #
 # Every seed in tests/fuzz/corpus/NAME/ must run clean (-runs=0); then each
 # fuzzer runs for FUZZ_SMOKE_SECONDS (default 20) on a temporary copy of its
@@ -18,7 +19,7 @@ cd "$(dirname "$0")/../.."
 b=${POOLMGR_BUILD:-build}
 cc=${FUZZ_CC:-clang}
 seconds=${FUZZ_SMOKE_SECONDS:-20}
-fuzzers="fuzz_engine fuzz_dispatch fuzz_restore"
+fuzzers="fuzz_engine fuzz_dispatch fuzz_restore fuzz_recover"
 tmp=$(mktemp -d /tmp/poolmgr-fuzz.XXXXXX)
 pids=
 trap 'kill $pids 2>/dev/null || :; rm -rf "$tmp"' EXIT
@@ -41,7 +42,8 @@ printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n)\n{ (
 	     "$(head -n 3 "$tmp/probe.log")"
 
 make --no-print-directory -s BUILD="$b" "$b/fuzz/fuzz_engine" \
-	"$b/fuzz/fuzz_dispatch" "$b/fuzz/fuzz_restore" > "$tmp/build.log" 2>&1 ||
+	"$b/fuzz/fuzz_dispatch" "$b/fuzz/fuzz_restore" "$b/fuzz/fuzz_recover" \
+	> "$tmp/build.log" 2>&1 ||
 	fail "cannot build the fuzzers: $(tail -n 20 "$tmp/build.log")"
 
 # A value from libFuzzer's final statistics (stat::NAME: VALUE).

@@ -1,0 +1,634 @@
+/*
+ * fuzz_recover.c - libFuzzer harness for a start after a crash: the crash
+ * journal's replay (recover.c) into a state, the checks of that state
+ * (state_check) and, when they accept it, the rebuild of every pool
+ * (restore.c's build) and its undoing (teardown).
+ *
+ * WHAT IT COVERS
+ *
+ * The input is what systemd's fd store gives back after a crash: a
+ * journal and a set of keep.<n> memfds.  Its first bytes say which:
+ *
+ *   byte 0   bit 0: recompute the header's hash; bit 1: recompute the
+ *            hash of every whole record from offset 64; bit 2: move the
+ *            committed end to the last whole record (after bit 1's walk);
+ *            bit 3: a listening socket is passed; bits 4-7: how many
+ *            keep.<n> memfds follow (at most 8)
+ *   byte 1   bit 0: name the journal one past its header's id; bit 1:
+ *            pass an older journal.<n> too, of the same bytes
+ *   then     two bytes per keep memfd: its n, and its kind (bits 0-2:
+ *            its size, of sizes[]; bit 3: not sealed; bit 4: read-only)
+ *   the rest the journal's bytes, its memfd exactly that long
+ *
+ * Without the hash bits a mutation of a record almost always fails its
+ * hash; with them the fuzzer reaches what whole records say.
+ *
+ * What the journal says is read a second time by a model of its format
+ * here (model_read): recover.c must accept exactly the whole journals
+ * whose live pools all have their keep.<n>, and make of them the model's
+ * pools, settings and blocks.  Every keep memfd has a marker word at the
+ * start and the end of every page.  A refusal must leave every marker and every journal byte as it
+ * was, say why, and take no descriptor (when the replay refuses) or
+ * close what it took (teardown).  An acceptance must build the state's
+ * pools, each passing heap_check and dpool_check with exactly its blocks,
+ * and punch exactly the pages no block touches: markers gone there and
+ * kept everywhere else.  Either way no pool is left behind after teardown
+ * (under ASan: no leak, no use after free) and no descriptor stays open
+ * that was not open before the input.  A failure aborts with a message
+ * on the real stderr.
+ *
+ * The seeds (tests/fuzz/corpus/fuzz_recover/) are the stores
+ * tests/integration/itest_recover.c starts from after its crashes, good
+ * and bad, written there with POOLMGR_JOURNAL_SEEDS=DIR (a snapshot
+ * and records after it, a torn tail, a scribbled record, records that
+ * cannot be, a keep.<n> missing).  Two are journal-00 with records
+ * appended, hashes and end made right: set_gone, a settings change of
+ * pool b and the destruction of pool a; many_blocks, pool a alone with
+ * 100 page blocks persisted, a third of them unpersisted, some of those
+ * persisted again and some others grown (the block table rehashed).
+ * With POOLMGR_FUZZ_WHY set, every refusal's reason is printed (to see
+ * what a corpus reaches).
+ *
+ * restore.c is included, not linked, to reach its static rebuild; the
+ * Makefile leaves it out of the daemon's sources here.  The daemon logs
+ * to stderr; libFuzzer is asked to close it (-close_fd_mask=2) unless
+ * POOLMGR_FUZZ_LOG is set.
+ */
+#include "restore.c"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+
+#include "journal_rec.h"
+#include "pool.h"
+
+#include "fuzz_common.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FUZZ_MAX_KEEPS	8
+#define FUZZ_MAX_FDS	(2 + FUZZ_MAX_KEEPS)	/* the journals, the keeps */
+#define MARK		0x6b6565702e6d726bull
+
+#define FIX_HEADER	0x01
+#define FIX_RECORDS	0x02
+#define FIX_END		0x04
+#define WITH_LISTEN	0x08
+#define NAME_OFF	0x01
+#define WITH_OLDER	0x02
+#define KEEP_UNSEALED	0x08
+#define KEEP_RDONLY	0x10
+
+static const uint64_t sizes[8] = {
+	4096, 8192, 65536, 1 << 20, 2 << 20, 4 << 20, 12288, 5000,
+};
+
+struct keep {
+	int fd;
+	uint64_t size;
+	uint64_t *map;
+};
+
+/*
+ * The journal as journal_rec.h defines it, read here on its own: what
+ * recover.c must accept and make of it.  Pools and blocks in the order
+ * the journal made them; a block unpersisted is dead until persisted
+ * again.
+ */
+struct mpool {
+	uint64_t w[11 + JREC_NAME_MAX];
+	bool live;
+};
+
+struct mblock {
+	uint64_t keep, off, size, requested, span, uid;
+	bool live;
+};
+
+struct model {
+	struct mpool *pools;
+	struct mblock *blocks;
+	size_t npools, nblocks;
+};
+
+static int listen_fd = -1;
+static long page;
+static unsigned long inputs, fed, recovered;
+
+static void
+report(void)
+{
+	fprintf(fuzz_errout, "fuzz_recover: %lu inputs, %lu journals fed, "
+		"%lu recovered\n", inputs, fed, recovered);
+	fflush(fuzz_errout);
+}
+
+static long
+open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	long n = 0;
+
+	if (!d)
+		die("/proc/self/fd: %s", strerror(errno));
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static uint64_t
+mark(unsigned k, uint64_t word)
+{
+	return MARK ^ (uint64_t)k << 56 ^ word;
+}
+
+/* A keep memfd of sizes[kind], its pages marked, sealed as a pool's. */
+static void
+keep_make(struct keep *kp, unsigned k, unsigned kind)
+{
+	uint64_t p, words;
+	char path[64];
+	int fd, ro;
+
+	kp->size = sizes[kind & 7];
+	fd = memfd_create("poolmgr:fuzz", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd == -1 || ftruncate(fd, (off_t)kp->size) == -1)
+		die("a keep memfd: %s", strerror(errno));
+	kp->map = mmap(NULL, kp->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		       0);
+	if (kp->map == MAP_FAILED)
+		die("mapping a keep memfd: %s", strerror(errno));
+	words = kp->size / 8;
+	for (p = 0; p < kp->size; p += (uint64_t)page) {
+		kp->map[p / 8] = mark(k, p / 8);
+		if (p / 8 + (uint64_t)page / 8 - 1 < words)
+			kp->map[p / 8 + (uint64_t)page / 8 - 1] =
+			    mark(k, p / 8 + (uint64_t)page / 8 - 1);
+	}
+	if (!(kind & KEEP_UNSEALED) &&
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) == -1)
+		die("sealing a keep memfd: %s", strerror(errno));
+	kp->fd = fd;
+	if (kind & KEEP_RDONLY) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		if ((ro = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+			die("%s: %s", path, strerror(errno));
+		close(fd);
+		kp->fd = ro;
+	}
+}
+
+/* Is the marker word at w of keep k as written (1), zero (0), or else? */
+static int
+marker(const struct keep *kp, unsigned k, uint64_t w)
+{
+	if (kp->map[w] == mark(k, w))
+		return 1;
+	if (kp->map[w] == 0)
+		return 0;
+	die("keep %u: word %#llx is %#llx, neither its marker nor zero", k,
+	    (unsigned long long)w, (unsigned long long)kp->map[w]);
+}
+
+/*
+ * Every page of keep k: its markers kept if touched says so, else gone
+ * (punched), both words alike.
+ */
+static void
+keep_check(const struct keep *kp, unsigned k, const Poolmgrd__PoolState *ps)
+{
+	uint64_t p, last, words = kp->size / 8;
+	size_t i = 0;
+	int touched, m;
+
+	for (p = 0; p < kp->size; p += (uint64_t)page) {
+		touched = 1;
+		if (ps) {
+			while (i < ps->n_block_off &&
+			       ps->block_off[i] + ps->block_size[i] <= p)
+				i++;
+			touched = i < ps->n_block_off &&
+			    ps->block_off[i] < p + (uint64_t)page;
+		}
+		last = p / 8 + (uint64_t)page / 8 - 1;
+		if ((m = marker(kp, k, p / 8)) != touched ||
+		    (last < words && marker(kp, k, last) != m))
+			die("keep %u: the page at %#llx is %s, but %s", k,
+			    (unsigned long long)p, m ? "kept" : "punched",
+			    !ps ? "the journal was refused" :
+			    touched ? "a block touches it" : "no block does");
+	}
+}
+
+/* The hashes and end the input asks for, in its own copy. */
+static void
+fix(uint64_t *w, size_t len, unsigned flags)
+{
+	size_t at = JREC_HEADER, n;
+
+	if ((flags & (FIX_RECORDS | FIX_END)) && len >= JREC_HEADER) {
+		while (at + 8 <= len) {
+			n = (size_t)(w[at / 8] >> 32);
+			if (n < 2 || n > JREC_MAX_WORDS || at + 8 * n > len)
+				break;
+			if (flags & FIX_RECORDS)
+				w[at / 8 + n - 1] = jrec_sum(&w[at / 8], n - 1);
+			at += 8 * n;
+		}
+		if (flags & FIX_END)
+			w[JH_END] = at;
+	}
+	if ((flags & FIX_HEADER) && len >= 8 * (JH_SUM + 1))
+		w[JH_SUM] = jrec_sum(w, 2);
+}
+
+static struct mpool *
+model_pool(struct model *md, uint64_t keep, bool live)
+{
+	size_t i;
+
+	for (i = 0; i < md->npools; i++)
+		if (md->pools[i].w[1] == keep)
+			return !live || md->pools[i].live ? &md->pools[i] : NULL;
+	return NULL;
+}
+
+static struct mblock *
+model_block(struct model *md, uint64_t keep, uint64_t off)
+{
+	size_t i;
+
+	for (i = 0; i < md->nblocks; i++)
+		if (md->blocks[i].keep == keep && md->blocks[i].off == off)
+			return &md->blocks[i];
+	return NULL;
+}
+
+/* One whole record of n words: 0 if it says what can be. */
+static int
+model_record(struct model *md, const uint64_t *w, unsigned n)
+{
+	static const unsigned words[] = {0, 19, 8, 3, 8, 6, 4};
+	uint64_t type = w[0] & 0xffffffff;
+	struct mpool *mp;
+	struct mblock *b;
+
+	if (type < JREC_POOL || type > JREC_UNPERSIST || n != words[type])
+		return -1;
+	if (type == JREC_POOL) {
+		if (!w[1] || model_pool(md, w[1], false) ||
+		    w[2] > POOL_MAX_SIZE || w[3] > UINT32_MAX ||
+		    w[4] > UINT32_MAX || w[5] > UINT32_MAX ||
+		    w[6] > UINT32_MAX || w[7] > 0777)
+			return -1;
+		mp = &md->pools[md->npools++];
+		memcpy(mp->w, w, sizeof(mp->w));
+		mp->live = true;
+		return 0;
+	}
+	if (!(mp = model_pool(md, w[1], true)))
+		return -1;
+	b = model_block(md, w[1], w[2]);
+	switch (type) {
+	case JREC_SET:
+		if (w[2] > UINT32_MAX || w[3] > UINT32_MAX || w[4] > 0777)
+			return -1;
+		memcpy(&mp->w[5], &w[2], 5 * sizeof(uint64_t));
+		return 0;
+	case JREC_GONE:
+		mp->live = false;
+		return 0;
+	case JREC_PERSIST:
+		if ((b && b->live) || w[5] > 1 || w[6] >= UINT32_MAX)
+			return -1;
+		if (!b)
+			b = &md->blocks[md->nblocks++];
+		*b = (struct mblock){.keep = w[1], .off = w[2], .size = w[3],
+				     .requested = w[4], .span = w[5],
+				     .uid = w[6], .live = true};
+		return 0;
+	case JREC_RESIZE:
+		if (!b || !b->live)
+			return -1;
+		b->size = w[3];
+		b->requested = w[4];
+		return 0;
+	default:
+		if (!b || !b->live)
+			return -1;
+		b->live = false;
+		return 0;
+	}
+}
+
+/* The journal m of len bytes named journal.<id>: 0 if it is whole. */
+static int
+model_read(struct model *md, const uint64_t *m, size_t len, uint64_t id)
+{
+	uint64_t end, at, n;
+
+	if (len < JREC_HEADER || m[JH_MAGIC] != JREC_MAGIC ||
+	    m[JH_ID] != id || m[JH_SUM] != jrec_sum(m, 2))
+		return -1;
+	end = m[JH_END];
+	if (end < JREC_HEADER || end > len || end % 8)
+		return -1;
+	for (at = JREC_HEADER; at < end; at += 8 * n) {
+		n = m[at / 8] >> 32;
+		if (n < 2 || n > JREC_MAX_WORDS || at + 8 * n > end ||
+		    m[at / 8 + n - 1] != jrec_sum(&m[at / 8], n - 1) ||
+		    model_record(md, &m[at / 8], (unsigned)n) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Has every live pool of the model its keep.<n> among the keeps? */
+static bool
+all_kept(const struct model *md, const uint8_t *keeps, unsigned nkeeps)
+{
+	size_t i, live = 0;
+	unsigned k;
+
+	for (i = 0; i < md->npools; i++) {
+		if (!md->pools[i].live)
+			continue;
+		live++;
+		for (k = 0; k < nkeeps && keeps[2 * k] != md->pools[i].w[1]; k++)
+			;
+		if (k == nkeeps)
+			return false;
+	}
+	return live <= POOL_MAX_POOLS;
+}
+
+/*
+ * A state recover.c made is the model's: its live pools in order, their
+ * settings, their live blocks by offset.
+ */
+static void
+model_same(const struct model *md, const Poolmgrd__State *st)
+{
+	const Poolmgrd__PoolState *ps;
+	const struct mpool *mp;
+	const struct mblock *b;
+	char name[JREC_NAME_MAX * 8 + 1];
+	size_t i, j, k = 0, nb;
+	uint64_t last;
+
+	for (i = 0; i < md->npools; i++) {
+		mp = &md->pools[i];
+		if (!mp->live)
+			continue;
+		if (k == st->n_pools)
+			die("keep.%llu: a live pool not recovered",
+			    (unsigned long long)mp->w[1]);
+		ps = st->pools[k++];
+		memcpy(name, &mp->w[10], JREC_NAME_MAX * 8);
+		name[JREC_NAME_MAX * 8] = '\0';
+		if (strcmp(ps->name, name) != 0 || ps->size != mp->w[2] ||
+		    ps->granularity != mp->w[3] || ps->page_size != mp->w[4] ||
+		    ps->uid != mp->w[5] || ps->gid != mp->w[6] ||
+		    ps->mode != mp->w[7] || ps->quota != mp->w[8] ||
+		    ps->retain != mp->w[9])
+			die("pool %s: not as its records say", ps->name);
+		nb = 0;
+		last = 0;
+		for (j = 0; j < ps->n_block_off; j++) {
+			b = model_block((struct model *)md, mp->w[1],
+					ps->block_off[j]);
+			if (!b || !b->live || (j && ps->block_off[j] <= last) ||
+			    ps->block_size[j] != b->size ||
+			    ps->block_requested[j] != b->requested ||
+			    ps->block_span[j] != (b->span != 0) ||
+			    ps->block_persister[j] != b->uid)
+				die("pool %s: block %#llx is not as its "
+				    "records say", ps->name,
+				    (unsigned long long)ps->block_off[j]);
+			last = ps->block_off[j];
+		}
+		for (j = 0; j < md->nblocks; j++)
+			nb += md->blocks[j].keep == mp->w[1] &&
+			    md->blocks[j].live;
+		if (nb != ps->n_block_off)
+			die("pool %s: %zu blocks of %zu", ps->name,
+			    ps->n_block_off, nb);
+	}
+	if (k != st->n_pools)
+		die("%zu pools recovered, %zu live", st->n_pools, k);
+}
+
+static int
+journal_make(const void *buf, size_t len)
+{
+	int fd = memfd_create("poolmgr:journal", MFD_CLOEXEC);
+
+	if (fd == -1 || ftruncate(fd, (off_t)len) == -1 ||
+	    (len && pwrite(fd, buf, len, 0) != (ssize_t)len))
+		die("a journal memfd: %s", strerror(errno));
+	return fd;
+}
+
+static void
+journal_same(int fd, const void *buf, size_t len, const char *what)
+{
+	void *m;
+
+	if (!len)
+		return;
+	m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		die("mapping the journal: %s", strerror(errno));
+	if (memcmp(m, buf, len) != 0)
+		die("the %s journal's bytes changed", what);
+	munmap(m, len);
+}
+
+/* The built pools are the state's, blocks and all, and pass the checks. */
+static void
+check_built(const struct rebuild *rb)
+{
+	char problem[256];
+	unsigned k;
+	size_t i;
+
+	if (dpool_count() != rb->st->n_pools || rb->st->n_sessions)
+		die("built %u pools of %zu, %zu clients", dpool_count(),
+		    rb->st->n_pools, rb->st->n_sessions);
+	for (k = 0; k < rb->st->n_pools; k++) {
+		const Poolmgrd__PoolState *ps = rb->st->pools[k];
+		struct dpool *p = rb->pools[k];
+		struct heap_block_info bi;
+		struct block *b;
+
+		if (heap_check(p->heap, problem, sizeof(problem)) != 0 ||
+		    dpool_check(p, problem, sizeof(problem)) != 0)
+			die("pool %s recovered, but: %s", p->name, problem);
+		for (i = 0; i < ps->n_block_off; i++) {
+			b = block_index_find(&p->blocks, ps->block_off[i]);
+			if (heap_block_info(p->heap, ps->block_off[i], &bi) ||
+			    bi.size != ps->block_size[i] ||
+			    bi.requested < ps->block_requested[i] ||
+			    bi.span != (ps->block_span[i] ? 1 : 0) || !b ||
+			    b->persister != (uid_t)ps->block_persister[i])
+				die("pool %s: block %#llx is not as the "
+				    "journal says", p->name,
+				    (unsigned long long)ps->block_off[i]);
+		}
+	}
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+
+	fuzz_quiet_daemon_log("fuzz_recover", argc, argv);
+	signal(SIGPIPE, SIG_IGN);
+	atexit(report);
+	page = sysconf(_SC_PAGESIZE);
+	dpool_release_setup(DPOOL_RELEASE_STEP_DEFAULT,
+			    DPOOL_DROP_STEP_DEFAULT, NULL);
+	/* Bound to an abstract name the kernel picks (autobind). */
+	listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (listen_fd == -1 ||
+	    bind(listen_fd, (struct sockaddr *)&sun, sizeof(sa_family_t)) ||
+	    listen(listen_fd, 1) == -1)
+		die("sockets: %s", strerror(errno));
+	return 0;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static char named[FUZZ_MAX_FDS][32];
+	char *names[FUZZ_MAX_FDS];
+	int fds[FUZZ_MAX_FDS], given[FUZZ_MAX_FDS], slot[FUZZ_MAX_KEEPS];
+	struct keep keeps[FUZZ_MAX_KEEPS];
+	struct passed_fds pf = {0};
+	struct rebuild rb = {0};
+	struct model md = {0};
+	unsigned nkeeps, n = 0, k, i;
+	uint64_t *buf, id;
+	size_t len;
+	long before;
+	bool whole;
+	int jfd, ofd = -1, rc;
+
+	inputs++;
+	if (size < 2)
+		return 0;
+	nkeeps = data[0] >> 4;
+	if (nkeeps > FUZZ_MAX_KEEPS || size < 2 + 2 * (size_t)nkeeps)
+		return 0;
+	fed++;
+	before = open_fds();
+	len = size - 2 - 2 * nkeeps;
+	if (!(buf = calloc(len / 8 + 1, 8)))
+		die("out of memory");
+	memcpy(buf, data + 2 + 2 * nkeeps, len);
+	fix(buf, len, data[0]);
+	id = len >= 16 && buf[JH_ID] ? buf[JH_ID] : 1;
+	if (data[1] & NAME_OFF)
+		id++;
+
+	jfd = journal_make(buf, len);
+	snprintf(named[n], sizeof(named[0]), "journal.%llu",
+		 (unsigned long long)id);
+	fds[n++] = jfd;
+	if ((data[1] & WITH_OLDER) && id > 1) {
+		ofd = journal_make(buf, len);
+		snprintf(named[n], sizeof(named[0]), "journal.%llu",
+			 (unsigned long long)id - 1);
+		fds[n++] = ofd;
+	}
+	for (k = 0; k < nkeeps; k++) {
+		keep_make(&keeps[k], k, data[3 + 2 * k]);
+		snprintf(named[n], sizeof(named[0]), "keep.%u",
+			 data[2 + 2 * k]);
+		fds[n++] = keeps[k].fd;
+	}
+	for (i = 0; i < n; i++)
+		names[i] = named[i];
+	memcpy(given, fds, sizeof(fds));
+	pf.n = n;
+	pf.fd = fds;
+	pf.name = names;
+	pf.listen = data[0] & WITH_LISTEN ? listen_fd : -1;
+	pf.state = -1;
+
+	md.pools = calloc(len / 24 + 1, sizeof(*md.pools));
+	md.blocks = calloc(len / 24 + 1, sizeof(*md.blocks));
+	if (!md.pools || !md.blocks)
+		die("out of memory");
+	whole = model_read(&md, buf, len, id) == 0;
+	rc = load_recovered(&rb, &pf);
+	if (rb.st && !whole)
+		die("a journal that is not whole was replayed: %s", rb.why);
+	if (rb.st)
+		model_same(&md, rb.st);
+	else if (whole && all_kept(&md, data + 2, nkeeps))
+		die("a whole journal, every pool kept, refused: %s", rb.why);
+	if (!rb.st) {
+		/* The replay refused: nothing taken. */
+		if (memcmp(given, fds, n * sizeof(int)) != 0 || rb.fds)
+			die("a refused journal took descriptors");
+	} else if (rb.nfds != 2 + rb.st->n_pools || rb.fds[1] != jfd ||
+		   rb.fds[0] != pf.listen)
+		die("%u descriptors for %zu pools", rb.nfds, rb.st->n_pools);
+	/* Which keep each pool took, before build takes it over. */
+	for (k = 0; rb.st && k < rb.st->n_pools; k++) {
+		for (i = 0; i < nkeeps && keeps[i].fd != rb.fds[2 + k]; i++)
+			;
+		if (i == nkeeps)
+			die("pool %s: not on a keep memfd", rb.st->pools[k]->name);
+		slot[k] = (int)i;
+	}
+	if (rc == 0)
+		rc = build(&rb);
+	if (rc == 0) {
+		check_built(&rb);
+		for (k = 0; k < rb.st->n_pools; k++)
+			keep_check(&keeps[slot[k]], (unsigned)slot[k],
+				   rb.st->pools[k]);
+		recovered++;
+	} else {
+		if (!*rb.why)
+			die("refused (%d) without saying why", rc);
+		if (getenv("POOLMGR_FUZZ_WHY"))
+			fprintf(fuzz_errout, "refused: %s\n", rb.why);
+		for (k = 0; k < nkeeps; k++)
+			keep_check(&keeps[k], k, NULL);
+	}
+	journal_same(jfd, buf, len, "newest");
+	if (ofd >= 0)
+		journal_same(ofd, buf, len, "older");
+
+	/* What load placed, teardown closes; the listening socket is ours. */
+	if (rb.fds)
+		rb.fds[0] = -1;
+	teardown(&rb);
+	if (dpool_count() != 0)
+		die("teardown left %u pools", dpool_count());
+	for (i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	for (k = 0; k < nkeeps; k++)
+		munmap(keeps[k].map, keeps[k].size);
+	if (rb.st)
+		poolmgrd__state__free_unpacked(rb.st, NULL);
+	free(rb.pools);
+	free(rb.sessions);
+	free(rb.fds);
+	free(buf);
+	free(md.pools);
+	free(md.blocks);
+	if (open_fds() != before)
+		die("%ld descriptors open after the input, %ld before",
+		    open_fds(), before);
+	return 0;
+}
