@@ -46,6 +46,8 @@
  * pool b and the destruction of pool a; many_blocks, pool a alone with
  * 100 page blocks persisted, a third of them unpersisted, some of those
  * persisted again and some others grown (the block table rehashed).
+ * found-* are inputs of up to 1 KiB from a minimized corpus the fuzzer
+ * grew from those (-merge=1), kept for the coverage they reach.
  * With POOLMGR_FUZZ_WHY set, every refusal's reason is printed (to see
  * what a corpus reaches).
  *
