@@ -27,15 +27,16 @@
  * here (model_read): recover.c must accept exactly the whole journals
  * whose live pools all have their keep.<n>, and make of them the model's
  * pools, settings and blocks.  Every keep memfd has a marker word at the
- * start and the end of every page.  A refusal must leave every marker and every journal byte as it
- * was, say why, and take no descriptor (when the replay refuses) or
- * close what it took (teardown).  An acceptance must build the state's
- * pools, each passing heap_check and dpool_check with exactly its blocks,
- * and punch exactly the pages no block touches: markers gone there and
- * kept everywhere else.  Either way no pool is left behind after teardown
- * (under ASan: no leak, no use after free) and no descriptor stays open
- * that was not open before the input.  A failure aborts with a message
- * on the real stderr.
+ * start and the end of every page.  A refusal must say why, take no
+ * descriptor (when the replay refuses) or close what it took (teardown),
+ * and leave every journal byte and, teardown and all, every marker as it
+ * was.  An acceptance must build the state's pools, each passing
+ * heap_check and dpool_check with exactly its blocks, and punch exactly
+ * the pages no block touches: markers gone there and kept everywhere
+ * else, and in every keep no pool took.  Either way no pool is left
+ * behind after teardown (under ASan: no leak, no use after free) and no
+ * descriptor stays open that was not open before the input.  A failure
+ * aborts with a message on the real stderr.
  *
  * The seeds (tests/fuzz/corpus/fuzz_recover/) are the stores
  * tests/integration/itest_recover.c starts from after its crashes, good
@@ -509,7 +510,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char named[FUZZ_MAX_FDS][32];
 	char *names[FUZZ_MAX_FDS];
-	int fds[FUZZ_MAX_FDS], given[FUZZ_MAX_FDS], slot[FUZZ_MAX_KEEPS];
+	int fds[FUZZ_MAX_FDS], given[FUZZ_MAX_FDS];
+	int slot[POOL_MAX_POOLS];
 	struct keep keeps[FUZZ_MAX_KEEPS];
 	struct passed_fds pf = {0};
 	struct rebuild rb = {0};
@@ -603,8 +605,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			die("refused (%d) without saying why", rc);
 		if (getenv("POOLMGR_FUZZ_WHY"))
 			fprintf(fuzz_errout, "refused: %s\n", rb.why);
-		for (k = 0; k < nkeeps; k++)
-			keep_check(&keeps[k], k, NULL);
 	}
 	journal_same(jfd, buf, len, "newest");
 	if (ofd >= 0)
@@ -616,6 +616,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	teardown(&rb);
 	if (dpool_count() != 0)
 		die("teardown left %u pools", dpool_count());
+	/* Every keep no recovered pool took, as it was, teardown and all. */
+	for (k = 0; k < nkeeps; k++) {
+		for (i = 0; rc == 0 && i < rb.st->n_pools && slot[i] != (int)k;
+		     i++)
+			;
+		if (rc != 0 || i == rb.st->n_pools)
+			keep_check(&keeps[k], k, NULL);
+	}
 	for (i = 0; i < n; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
