@@ -107,6 +107,26 @@ is_pool_memfd(int fd, uint64_t size)
 	       (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR;
 }
 
+/*
+ * The pool before pool i (its memfd at fds[2 + i]) whose memfd is the
+ * same file, or -1.  Two pools on one memory would each punch the pages
+ * of the other's blocks as free.  At most 256 pools: a pair each is cheap.
+ */
+static int
+same_memfd_before(const int *fds, size_t i)
+{
+	struct stat a, b;
+	size_t j;
+
+	if (fstat(fds[2 + i], &a) == -1)
+		return -1;	/* is_pool_memfd has just seen it */
+	for (j = 0; j < i; j++)
+		if (fstat(fds[2 + j], &b) == 0 && a.st_dev == b.st_dev &&
+		    a.st_ino == b.st_ino)
+			return (int)j;
+	return -1;
+}
+
 static int
 check_blocks(const Poolmgrd__PoolState *ps, char *why, size_t len)
 {
@@ -237,6 +257,10 @@ state_check(const Poolmgrd__State *st, const int *fds, unsigned n,
 			return state_why(why, len, "pool %s: descriptor %d is "
 				       "not its memfd", st->pools[i]->name,
 				       fds[2 + i]);
+		if ((rc = same_memfd_before(fds, i)) >= 0)
+			return state_why(why, len, "pools %s and %s: one "
+				       "memfd", st->pools[rc]->name,
+				       st->pools[i]->name);
 	}
 	for (i = 0; i < st->n_sessions; i++) {
 		unsigned f = 2 + (unsigned)st->n_pools + (unsigned)i;

@@ -121,6 +121,8 @@ forged_init(struct forged *f)
 
 /* The daemon of the test under way, until run_stop has reaped it. */
 static pid_t running;
+/* run_start passes one memfd for both pools of a two-pool state. */
+static bool one_memfd;
 
 /* A daemon started by a made-up restart, and our ends of what it got. */
 struct run {
@@ -227,7 +229,15 @@ run_start(struct run *r, const Poolmgrd__State *st, const char *raw,
 	assert_true(r->map != MAP_FAILED);
 	memset(r->map, MARK, r->memfd_size);
 	r->memfd2 = -1;
-	if (!raw && st->n_pools == 2) {
+	if (!raw && st->n_pools == 2 && one_memfd) {
+		/* The same file under a descriptor of its own. */
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", r->memfd);
+		r->memfd2 = open(path, O_RDWR | O_CLOEXEC);
+		assert_true(r->memfd2 >= 0);
+		r->map2 = mmap(NULL, r->memfd_size, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, r->memfd2, 0);
+		assert_true(r->map2 != MAP_FAILED);
+	} else if (!raw && st->n_pools == 2) {
 		r->memfd2 = sealed_memfd("poolmgr:b", NULL, r->memfd_size,
 					 F_SEAL_SHRINK | F_SEAL_GROW |
 					 F_SEAL_SEAL);
@@ -499,6 +509,35 @@ second_pool_wrong(void **state)
 	refuse(&f, NULL, 0, -1);
 }
 
+/*
+ * Two pools, each right alone, on one memfd: rebuilt, each would punch
+ * the pages the other's blocks use as free.
+ */
+static void
+two_pools_one_memfd(void **state)
+{
+	Poolmgrd__PoolState b;
+	struct forged f;
+
+	(void)state;
+	forged_init(&f);
+	b = f.pool;
+	b.name = "b";
+	/* Only a's persistent span, which nobody needs to hold. */
+	b.n_block_off = b.n_block_size = b.n_block_requested = 1;
+	b.n_block_span = b.n_block_persister = 1;
+	b.block_off = &f.off[1];
+	b.block_size = &f.size[1];
+	b.block_requested = &f.req[1];
+	b.block_span = &f.span[1];
+	b.block_persister = &f.persister[1];
+	f.pools[1] = &b;
+	f.st.n_pools = 2;
+	one_memfd = true;
+	refuse(&f, NULL, 0, -1);
+	one_memfd = false;
+}
+
 static void
 memfd_of_another_size(void **state)
 {
@@ -687,6 +726,7 @@ main(void)
 		cmocka_unit_test_teardown(hold_twice, run_reap),
 		cmocka_unit_test_teardown(block_held_by_nobody, run_reap),
 		cmocka_unit_test_teardown(second_pool_wrong, run_reap),
+		cmocka_unit_test_teardown(two_pools_one_memfd, run_reap),
 		cmocka_unit_test_teardown(memfd_of_another_size, run_reap),
 		cmocka_unit_test_teardown(connection_not_a_socket, run_reap),
 		cmocka_unit_test_teardown(handle_not_given_out, run_reap),
