@@ -108,8 +108,11 @@ main(int argc, char **argv)
 	}
 	so.argv = argv;
 	config_defaults(&cf);
+	/* Fatal only if there is nothing to restore: server_run decides. */
 	if (so.config_path && load_config(&cf, so.config_path, err,
-					  sizeof(err)) != 0)
-		fatalx("%s", err);
+					  sizeof(err)) != 0) {
+		config_defaults(&cf);
+		so.config_error = err;
+	}
 	return server_run(&so, &cf);
 }

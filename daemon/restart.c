@@ -319,7 +319,7 @@ restart_now(void)
 	sigprocmask(SIG_BLOCK, &block, &old);
 	service_reloading();
 	log_info("restarting in place: executing %s", exe_path);
-	sfd = state_save(listen_activated, listen_path, now_ns(), &sf);
+	sfd = state_save(listen_activated, listen_path, false, now_ns(), &sf);
 	if (sfd < 0) {
 		log_warnx("restart: cannot save the state: %s; going on as "
 			  "before", strerror(-sfd));
@@ -378,7 +378,7 @@ store_now(void)
 		event_base_loopbreak(loop_base);
 		return;
 	}
-	sfd = state_save(listen_activated, listen_path, now_ns(), &sf);
+	sfd = state_save(listen_activated, listen_path, true, now_ns(), &sf);
 	if (sfd < 0) {
 		log_warnx("stop: cannot save the state: %s; everything is "
 			  "freed", strerror(-sfd));
@@ -402,8 +402,9 @@ store_now(void)
 		for (p = dpool_first(); p; p = dpool_next(p))
 			dpool_share_detach(p);
 		stored = true;
-		log_info("stopping: %u pool%s, %llu blocks, %u client%s left "
-			 "in the fd store for the next start", sf.npools,
+		log_info("stopping: %u pool%s, %llu blocks, %u client%s "
+			 "pushed to systemd's fd store; a start that follows "
+			 "restores them", sf.npools,
 			 sf.npools == 1 ? "" : "s",
 			 (unsigned long long)sf.nblocks, sf.nsessions,
 			 sf.nsessions == 1 ? "" : "s");
@@ -502,8 +503,8 @@ restart_stop(void)
 		log_info("the stop is already on its way");
 		return true;
 	}
-	log_info("stopping at the first quiet moment, leaving everything "
-		 "in systemd's fd store");
+	log_info("stopping at the first quiet moment, pushing everything "
+		 "to systemd's fd store");
 	if (wanted)
 		to_store = true;	/* the stop overtakes a restart */
 	else

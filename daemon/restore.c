@@ -367,6 +367,7 @@ restore_incoming(const struct restore_env *env, struct restored *out)
 			out->nblocks += rb.st->pools[k]->n_block_off;
 		out->saved_at_ns = rb.st->saved_at_ns;
 		out->crashed = rb.crashed;
+		out->from_store = rb.st->from_store;
 		close(rb.fds[1]);
 	} else if (rb.crashed) {
 		log_warnx("after a crash: the journal is refused (%s); "

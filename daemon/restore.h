@@ -32,6 +32,8 @@ struct restored {
 	uint64_t saved_at_ns;		/* CLOCK_MONOTONIC, the old image's */
 	bool crashed;			/* recovered from the crash journal
 					 * (recover.h): pools only */
+	bool from_store;		/* a stop's, from systemd's fd store;
+					 * else an exec's */
 	char *stored;			/* names to take out of systemd's
 					 * store once ready, or NULL (free) */
 };

@@ -436,7 +436,11 @@ listen_on(const char *path, unsigned mode)
 	return fd;
 }
 
-/* The one line a restart in place ends with: what it kept, how long. */
+/*
+ * The one line a restore ends with: where from, what it kept, how long.
+ * Only an exec restarted in place: a start from systemd's store is a new
+ * process that found a stop's descriptors.
+ */
 static void
 restored_line(const struct restored *rs)
 {
@@ -448,11 +452,40 @@ restored_line(const struct restored *rs)
 	/* The old image's clock: the same one, unless the state lies. */
 	if (rs->saved_at_ns == 0 || rs->saved_at_ns > now)
 		now = rs->saved_at_ns;
-	log_info("restarted in place: %u pool%s, %llu blocks, %u client%s, "
-		 "in %llu ms", rs->npools, rs->npools == 1 ? "" : "s",
+	log_info("%s: %u pool%s, %llu blocks, %u client%s, in %llu ms",
+		 rs->from_store ? "restored from systemd's fd store" :
+		 "restarted in place", rs->npools, rs->npools == 1 ? "" : "s",
 		 (unsigned long long)rs->nblocks, rs->nsessions,
 		 rs->nsessions == 1 ? "" : "s",
 		 (unsigned long long)(now - rs->saved_at_ns) / 1000000);
+}
+
+/*
+ * The file did not load.  A fresh start stops there, as it always did;
+ * but a restore must not lose every pool, block and client to a typo in
+ * the file: it goes on with what the state carries (each pool's
+ * settings), the daemon's own settings at their defaults, until a
+ * SIGHUP reads a fixed file.
+ */
+static void
+config_refused(const char *err, int restarted, struct restored *rs)
+{
+	if (restarted == 1)
+		return;
+	free(rs->stored);
+	fatalx("%s", err);
+}
+
+static void
+config_kept(const char *err, bool bound)
+{
+	log_warnx("%s; kept the restored settings (each pool's as it was, "
+		  "the daemon's own at their defaults); fix the file and "
+		  "reload (SIGHUP)", err);
+	if (bound)
+		log_warnx("listening on %s (mode %o, the default): the "
+			  "file's socket settings are not known",
+			  server_socket, server_cf->socket_mode);
 }
 
 /*
@@ -532,6 +565,8 @@ server_run(const struct server_opts *o, struct config *cf)
 
 		restarted = restore_incoming(&re, &rs);
 	}
+	if (o->config_error)
+		config_refused(o->config_error, restarted, &rs);
 	if ((lfd = rs.listen_fd) >= 0) {
 		socket_activated = rs.socket_activated;
 		if (!socket_activated && rs.socket_path[0])
@@ -568,6 +603,9 @@ server_run(const struct server_opts *o, struct config *cf)
 		log_info("listening on %s (mode %o), %u pool%s", server_socket,
 			 cf->socket_mode, dpool_count(),
 			 dpool_count() == 1 ? "" : "s");
+	if (o->config_error)
+		config_kept(o->config_error, rs.listen_fd < 0 &&
+			    !socket_activated);
 	service_watchdog_start(base);
 	status_ev = event_new(base, -1, EV_PERSIST, on_status_timer, NULL);
 	event_add(status_ev, &status_tv);

@@ -9,11 +9,13 @@ struct config;
 struct server_opts {
 	const char *socket_path;	/* NULL: the configuration's */
 	const char *config_path;	/* NULL: no configuration file */
+	const char *config_error;	/* why it did not load, or NULL */
 	char **argv;			/* executed again by SIGUSR2 */
 };
 
 /* Run until SIGTERM or SIGINT (SIGUSR2 executes the daemon again, in
- * place: restart.h); returns the exit status. */
+ * place: restart.h); returns the exit status.  With config_error, cf
+ * holds the defaults and only a restore runs on (server.c). */
 int server_run(const struct server_opts *o, struct config *cf);
 
 #endif /* POOLMGRD_SERVER_H */

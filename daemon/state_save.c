@@ -302,7 +302,7 @@ state_fds_free(struct state_fds *fds)
 }
 
 int
-state_save(bool socket_activated, const char *socket_path,
+state_save(bool socket_activated, const char *socket_path, bool from_store,
 	   uint64_t saved_at_ns, struct state_fds *fds)
 {
 	Poolmgrd__State st = POOLMGRD__STATE__INIT;
@@ -316,6 +316,7 @@ state_save(bool socket_activated, const char *socket_path,
 	st.socket_activated = socket_activated;
 	st.socket_path = (char *)socket_path;
 	st.saved_at_ns = saved_at_ns;
+	st.from_store = from_store;
 	for (pe = peer_first(); pe; pe = peer_next(pe))
 		npeers++;
 	st.pools = calloc(dpool_count() + 1, sizeof(*st.pools));

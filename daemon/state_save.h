@@ -18,11 +18,12 @@ struct state_fds {
 };
 
 /*
- * Save every pool and every session; change nothing.  The state's memfd,
+ * Save every pool and every session; change nothing.  from_store: the
+ * state goes to systemd's fd store, not to an exec.  The state's memfd,
  * or -errno; fds is filled on success (state_fds_free).
  */
 int state_save(bool socket_activated, const char *socket_path,
-	       uint64_t saved_at_ns, struct state_fds *fds);
+	       bool from_store, uint64_t saved_at_ns, struct state_fds *fds);
 void state_fds_free(struct state_fds *fds);
 
 #endif /* POOLMGRD_STATE_SAVE_H */

@@ -29,6 +29,9 @@
  *   clean_stop_forgets       a stop that frees everything takes the
  *                            journal out of the store;
  *   socket_activated_crash   the same with poolmgrd.socket's socket;
+ *   broken_config_kept       the file broken before the start after the
+ *                            crash: recovered all the same, the file's
+ *                            error logged, a SIGHUP applies it fixed;
  *   no_store_no_journal      without FDSTORE= nothing is pushed;
  *   small_store_compacts     a store that takes few descriptors: pools
  *                            made until it is full, then a compaction
@@ -868,7 +871,7 @@ planned_then_crash(void **state)
 	assert_true(store_find(st, "state") >= 0);
 	kept_apart(st);
 	start(st, STORE_FDS);
-	assert_true(log_has(st, "restarted in place: 1 pool"));
+	assert_true(log_has(st, "restored from systemd's fd store: 1 pool"));
 	wait_removed(st, "state");
 	EXPECT_RC(pool_connect(st->sock, &c), 0);
 	EXPECT_RC(pool_open(c, "a", &a), 0);
@@ -1034,6 +1037,60 @@ socket_activated_crash(void **state)
 }
 
 static void
+write_config(const struct store *st, const char *text)
+{
+	FILE *f = fopen(st->conf, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+/*
+ * A file that no longer loads must not cost the pools a crash kept: the
+ * start recovers them with the journal's settings, serves on the socket
+ * it was told (--socket), and a SIGHUP with the file fixed applies it.
+ */
+static void
+broken_config_kept(void **state)
+{
+	struct store *st = *state;
+	struct pool_conn *c;
+	struct pool *a;
+	struct pool_stats s;
+	pool_off_t off;
+	long long end;
+	int got = 0;
+
+	start(st, STORE_FDS);
+	persist_one(st, &off);
+	crash(st);
+	write_config(st, "[pool a]\nsize = 4Q\n");
+	start(st, STORE_FDS);
+	if (!log_has(st, "1 pool and 1 persistent block recovered") ||
+	    !log_has(st, "bad size '4Q' in [pool a]; kept the restored "
+		     "settings")) {
+		print_log(st);
+		fail_msg("no recovery with a broken file");
+	}
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	expect_bytes(a, off, 100000, 'z');
+	EXPECT_RC(pool_stats_by_name(c, "b", &s), -ENOENT);
+
+	write_config(st, CONFIG "[pool b]\nsize = 1M\n");
+	assert_int_equal(kill(st->pid, SIGHUP), 0);
+	for (end = now_ms() + WAIT_MS; got != 1 && now_ms() < end;)
+		got = store_recv(st, (int)(end - now_ms()), "READY=1");
+	assert_int_equal(got, 1);
+	EXPECT_RC(pool_stats_by_name(c, "b", &s), 0);
+	assert_int_equal(s.max_size, 1 << 20);
+	pool_close(a);
+	pool_disconnect(c);
+	stop(st);
+}
+
+static void
 no_store_no_journal(void **state)
 {
 	struct store *st = *state;
@@ -1184,6 +1241,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(clean_stop_forgets, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(socket_activated_crash, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(broken_config_kept, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(no_store_no_journal, setup,
 						teardown),

@@ -22,6 +22,9 @@
  *       fresh start), and not one byte of any memfd was punched (the
  *       clients still map them).
  *
+ *   passed_config_broken  the configuration's text the restart passes
+ *       does not load: the state is restored all the same, the log names
+ *       the text's error, and the client is served on;
  *   signals_during_restore_wait  a SIGUSR2 and a SIGHUP sent while the
  *       new image restores 200,000 blocks do not kill it: it restarts
  *       once more, and the client's block is still its own;
@@ -124,6 +127,12 @@ static pid_t running;
 /* run_start passes one memfd for both pools of a two-pool state. */
 static bool one_memfd;
 
+/*
+ * With a text here, run_start passes it as the restart's "config" and
+ * starts the daemon with --config (a file the daemon does not read then).
+ */
+static const char *run_config;
+
 /* A daemon started by a made-up restart, and our ends of what it got. */
 struct run {
 	char dir[64], sock[96], log[96];
@@ -189,7 +198,11 @@ exec_daemon(const struct run *r, int *fds, int n, const char *names)
 	setenv("LISTEN_FDS", num, 1);
 	setenv("LISTEN_FDNAMES", names, 1);
 	snprintf(bin, sizeof(bin), "%s/poolmgrd", harness_build());
-	execl(bin, "poolmgrd", "-s", r->sock, (char *)NULL);
+	if (run_config)
+		execl(bin, "poolmgrd", "-s", r->sock, "-c", "poolmgrd.conf",
+		      (char *)NULL);
+	else
+		execl(bin, "poolmgrd", "-s", r->sock, (char *)NULL);
 	fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
 	_exit(127);
 }
@@ -205,7 +218,7 @@ run_start(struct run *r, const Poolmgrd__State *st, const char *raw,
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	char path[128];
-	int lfd, sfd, sv[2], fds[5], n = 0;
+	int lfd, sfd, cfd = -1, sv[2], fds[6], n = 0;
 	size_t len;
 	uint8_t *buf;
 
@@ -264,6 +277,13 @@ run_start(struct run *r, const Poolmgrd__State *st, const char *raw,
 	assert_true(sfd >= 0);
 	fds[n++] = lfd;
 	fds[n++] = sfd;
+	if (run_config) {
+		cfd = sealed_memfd("poolmgrd-config", run_config,
+				   strlen(run_config), F_SEAL_SHRINK |
+				   F_SEAL_GROW | F_SEAL_WRITE);
+		assert_true(cfd >= 0);
+		fds[n++] = cfd;
+	}
 	fds[n++] = r->memfd;
 	if (r->memfd2 >= 0)
 		fds[n++] = r->memfd2;
@@ -273,10 +293,13 @@ run_start(struct run *r, const Poolmgrd__State *st, const char *raw,
 	running = r->pid;
 	if (r->pid == 0)
 		exec_daemon(r, fds, n, r->memfd2 >= 0 ?
-			    "listen:state:pool.0:pool.1:conn.0" :
+			    "listen:state:pool.0:pool.1:conn.0" : cfd >= 0 ?
+			    "listen:state:config:pool.0:conn.0" :
 			    "listen:state:pool.0:conn.0");
 	close(lfd);
 	close(sfd);
+	if (cfd >= 0)
+		close(cfd);
 	close(sv[0]);
 	r->client = sv[1];
 }
@@ -627,6 +650,32 @@ client_name_not_printable(void **state)
 }
 
 /*
+ * The text the old image checked fails in the new one (another version's
+ * parser, say): the state must not be lost to it.  It is restored with
+ * its pool's settings, the log says why the text is not applied, and the
+ * client carries on with its handle.
+ */
+static void
+passed_config_broken(void **state)
+{
+	struct forged f;
+	struct run r;
+
+	(void)state;
+	forged_init(&f);
+	run_config = "[pool a]\nsize = 8M\nmode = 0999\n";
+	run_start(&r, &f.st, NULL, 0, -1);
+	run_config = NULL;
+	assert_true(log_says(&r, "restarted in place: 1 pool, 2 blocks, "
+			     "1 client"));
+	assert_true(log_says(&r, "poolmgrd.conf:3: bad mode '0999' in "
+			     "[pool a]; kept the restored settings"));
+	EXPECT_RAW(harness_raw_free(r.client, 5, 0), 0);
+	EXPECT_RAW(harness_raw_free(r.client, 5, 0), -EINVAL);
+	run_stop(&r);
+}
+
+/*
  * A second SIGUSR2 (and a SIGHUP) sent while the new image is still
  * restoring: their default action would kill it, and every pool with it.
  * They wait, blocked across the exec, and are served once it runs: one
@@ -734,6 +783,7 @@ main(void)
 		cmocka_unit_test_teardown(counter_of_no_class, run_reap),
 		cmocka_unit_test_teardown(pool_name_bad, run_reap),
 		cmocka_unit_test_teardown(client_name_not_printable, run_reap),
+		cmocka_unit_test_teardown(passed_config_broken, run_reap),
 		cmocka_unit_test_teardown(signals_during_restore_wait, run_reap),
 		cmocka_unit_test_teardown(old_share_map_reads_shared, run_reap),
 	};

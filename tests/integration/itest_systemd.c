@@ -968,6 +968,7 @@ store_teardown(void **state)
 }
 
 #define STORE_CONFIG "[daemon]\nsocket_mode = 0666\n[pool s]\nsize = 4M\n"
+#define STORE_RESTORED "restored from systemd's fd store: "
 #define STORE_BLOCKS 8
 
 /*
@@ -1006,10 +1007,14 @@ fdstore_restart(void **state)
 	assert_true(stored_name(st, "state"));
 	assert_true(stored_name(st, "pool.0"));
 	assert_true(stored_name(st, "conn.0"));
-	assert_true(file_contains(st->n.log, "left in the fd store"));
+	assert_true(file_contains(st->n.log, "1 client pushed to systemd's "
+				  "fd store; a start that follows restores "
+				  "them"));
 
 	store_start(st, val);
-	assert_true(file_contains(st->n.log, "restarted in place: 1 pool"));
+	assert_true(file_contains(st->n.log, STORE_RESTORED "1 pool"));
+	/* Those are SIGUSR2's words: this start did not exec. */
+	assert_false(file_contains(st->n.log, "restarted in place"));
 	/* After READY=1: every name out of the store. */
 	while (st->removed < 3 && store_recv(st, EVENT_TIMEOUT_MS, msg,
 					     sizeof(msg)) == 0)
@@ -1075,7 +1080,7 @@ fdstore_own_socket(void **state)
 	assert_int_equal(stat(st->n.sock, &sb), 0);
 
 	store_start(st, val);
-	assert_true(file_contains(st->n.log, "restarted in place: 1 pool"));
+	assert_true(file_contains(st->n.log, STORE_RESTORED "1 pool"));
 	EXPECT_RC(pool_stats(p, &ps), 0);
 	assert_int_equal(ps.live_blocks, 1);
 	EXPECT_RC(pool_connect(st->n.sock, &c2), 0);
@@ -1253,7 +1258,7 @@ fdstore_client_gone(void **state)
 	assert_int_equal(hups, 1);
 
 	store_start(st, val);
-	assert_true(file_contains(st->n.log, "restarted in place: 1 pool"));
+	assert_true(file_contains(st->n.log, STORE_RESTORED "1 pool"));
 	assert_true(file_contains(st->n.log, "1 client hung up while"));
 	deadline = now_ms() + EVENT_TIMEOUT_MS;
 	do {
@@ -1268,6 +1273,85 @@ fdstore_client_gone(void **state)
 	EXPECT_RC(pool_free(p, off), 0);
 	pool_close(p);
 	pool_disconnect(c);
+}
+
+/*
+ * The file broken between the stop and the start (a typo, a bad package
+ * upgrade): the start restores all the same, with the pool's settings
+ * from the state, says why the file is not applied, and serves the
+ * client on; a SIGHUP with the file fixed applies it as usual.
+ */
+static void
+fdstore_broken_config_kept(void **state)
+{
+	struct store *st = *state;
+	struct pool_stats ps;
+	struct pool_conn *c, *c2;
+	struct pool *p;
+	pool_off_t off;
+	char val[16], msg[1024];
+
+	store_init(st, STORE_CONFIG);
+	store_first_start(st, val, sizeof(val), &c, &p);
+	EXPECT_RC(pool_alloc(p, 5000, &off), 0);
+	memset(pool_ptr(p, off), 'b', 5000);
+	store_stop(st);
+	assert_int_equal(st->nfds, 3);
+	write_file(st->n.conf, "[daemon]\nsocket_mode = 0666\n[pool s\n");
+
+	store_start(st, val);
+	assert_true(file_contains(st->n.log, STORE_RESTORED "1 pool"));
+	assert_true(file_contains(st->n.log, "poolmgrd.conf:3: syntax error; "
+				  "kept the restored settings"));
+	assert_true(file_contains(st->n.log, "fix the file and reload"));
+	EXPECT_RC(pool_stats(p, &ps), 0);
+	assert_int_equal(ps.live_blocks, 1);
+	assert_int_equal(ps.max_size, 4 << 20);
+	assert_int_equal(((unsigned char *)pool_ptr(p, off))[4999], 'b');
+	EXPECT_RC(pool_free(p, off), 0);
+	EXPECT_RC(pool_connect(st->n.sock, &c2), 0);
+	EXPECT_RC(pool_stats_by_name(c2, "t", &ps), -ENOENT);
+
+	/* Fixed: the reload applies it, a new pool with it. */
+	write_file(st->n.conf, STORE_CONFIG "[pool t]\nsize = 1M\n");
+	assert_int_equal(kill(st->n.pid, SIGHUP), 0);
+	assert_int_equal(store_wait(st, "RELOADING=1", EVENT_TIMEOUT_MS, msg,
+				    sizeof(msg)), 0);
+	assert_int_equal(store_wait(st, "READY=1", EVENT_TIMEOUT_MS, msg,
+				    sizeof(msg)), 0);
+	EXPECT_RC(pool_stats_by_name(c2, "t", &ps), 0);
+	assert_int_equal(ps.max_size, 1 << 20);
+	pool_disconnect(c2);
+	pool_close(p);
+	pool_disconnect(c);
+	store_stop(st);
+}
+
+/*
+ * With nothing to restore, a broken file still stops the start: exit 1,
+ * the file's error in the log, READY=1 never sent.
+ */
+static void
+fdstore_broken_config_fresh_exits(void **state)
+{
+	struct store *st = *state;
+	char msg[1024];
+	int rc;
+
+	store_init(st, "[pool s\n");
+	st->n.pid = fork();
+	assert_true(st->n.pid >= 0);
+	if (st->n.pid == 0)
+		exec_stored(st, "1796");
+	guard(0, st->n.pid);
+	rc = wait_exit(st->n.pid, STOP_TIMEOUT_MS);
+	st->n.pid = 0;
+	guard(0, 0);
+	assert_int_equal(rc, 1);
+	assert_true(file_contains(st->n.log, "poolmgrd.conf:1: syntax "
+				  "error"));
+	while (store_recv(st, 0, msg, sizeof(msg)) == 0)
+		assert_null(notify_line(msg, "READY=1"));
 }
 
 /*
@@ -1374,6 +1458,11 @@ main(void)
 						store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(fdstore_incomplete_refused,
 						store_setup, store_teardown),
+		cmocka_unit_test_setup_teardown(fdstore_broken_config_kept,
+						store_setup, store_teardown),
+		cmocka_unit_test_setup_teardown(
+		    fdstore_broken_config_fresh_exits, store_setup,
+		    store_teardown),
 		cmocka_unit_test_setup_teardown(fdstore_unset_stores_nothing,
 						store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(fdstore_too_small_stores_nothing,
