@@ -2,13 +2,17 @@
  * poolmgrd.c - the shared-memory pool manager daemon: arguments and start.
  *
  * poolmgrd [--socket PATH] [--config FILE] [--verbose]
+ * poolmgrd --check-config --config FILE [--socket PATH]
  * poolmgrd --restart-probe
  *
  * Runs in the foreground, logs to stderr with syslog priority prefixes.
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
 
 #include "config.h"
 #include "log.h"
@@ -21,10 +25,14 @@ usage(FILE *f)
 {
 	fprintf(f,
 		"usage: poolmgrd [--socket PATH] [--config FILE] [--verbose]\n"
+		"       poolmgrd --check-config --config FILE [--socket PATH]\n"
 		"\n"
 		"  -s, --socket PATH   listen on PATH (default %s)\n"
 		"  -c, --config FILE   read pools and settings from FILE (INI)\n"
 		"  -v, --verbose       also log connections and refused requests\n"
+		"  -t, --check-config  check FILE (and the socket path) as a "
+		"start\n"
+		"                      would, say what is wrong, and exit\n"
 		"  -h, --help          this text\n"
 		"      --version       print the version\n"
 		"      --restart-probe print the state versions a restart in "
@@ -60,6 +68,38 @@ load_config(struct config *cf, const char *path, char *err, size_t len)
 	}
 }
 
+/*
+ * --check-config: what a start would refuse in the file, and the socket
+ * path it would bind; nothing else is touched (no socket, no daemon
+ * asked).  0, 1 with the problem on stderr, or 2 without a file.
+ */
+static int
+check_config(const struct server_opts *so, struct config *cf)
+{
+	size_t max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
+	const char *path;
+	char err[512];
+
+	if (!so->config_path) {
+		fprintf(stderr, "poolmgrd: --check-config needs --config "
+			"FILE\n");
+		return 2;
+	}
+	if (config_load(cf, so->config_path, err, sizeof(err)) != 0) {
+		fprintf(stderr, "poolmgrd: %s\n", err);
+		return 1;
+	}
+	path = so->socket_path ? so->socket_path : cf->socket;
+	if (*path == '\0' || strlen(path) > max) {
+		fprintf(stderr, "poolmgrd: %s: the socket path is %s\n",
+			so->config_path, *path ? "too long" : "empty");
+		return 1;
+	}
+	printf("poolmgrd: %s: ok, %u pool%s\n", so->config_path, cf->npools,
+	       cf->npools == 1 ? "" : "s");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -67,6 +107,7 @@ main(int argc, char **argv)
 		{"socket", required_argument, NULL, 's'},
 		{"config", required_argument, NULL, 'c'},
 		{"verbose", no_argument, NULL, 'v'},
+		{"check-config", no_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{"restart-probe", no_argument, NULL, 'P'},
@@ -75,9 +116,10 @@ main(int argc, char **argv)
 	struct server_opts so = {0};
 	static struct config cf;
 	char err[512];
+	bool check = false;
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "s:c:vh", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "s:c:vth", opts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			so.socket_path = optarg;
@@ -87,6 +129,9 @@ main(int argc, char **argv)
 			break;
 		case 'v':
 			log_set_verbose(1);
+			break;
+		case 't':
+			check = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -108,6 +153,8 @@ main(int argc, char **argv)
 	}
 	so.argv = argv;
 	config_defaults(&cf);
+	if (check)
+		return check_config(&so, &cf);
 	/* Fatal only if there is nothing to restore: server_run decides. */
 	if (so.config_path && load_config(&cf, so.config_path, err,
 					  sizeof(err)) != 0) {

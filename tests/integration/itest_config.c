@@ -20,6 +20,10 @@
  * longer than the parser takes, at its own line, not as a syntax error on
  * the next one.  And when the file has more than one problem, the first is
  * the one named, with its own line.
+ *
+ * poolmgrd --check-config reads the file as a start would and touches
+ * nothing else: beside a live daemon on the same socket it says ok or
+ * names the problem (exit 0 or 1), and the daemon serves on unchanged.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -741,6 +745,70 @@ long_pool_names_whole(void **state)
 	refused_at_start(conf, "3: section name longer than 79 bytes");
 }
 
+/* poolmgrd -t ARGS (from fmt): its exit code, stdout and stderr in out. */
+static int
+check_run(char *out, size_t len, const char *fmt, ...)
+{
+	char args[512], cmd[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "%s/poolmgrd %s 2>&1", harness_build(),
+		 args);
+	return harness_run(cmd, out, len);
+}
+
+/*
+ * --check-config beside a live daemon on the same socket (a start there
+ * would be refused): a good file is ok (0), a broken one is named with
+ * its line and problem (1), so is an empty socket path; without --config
+ * it is a usage error (2).  The daemon is never asked: it serves on with
+ * the file it read, the checked pool q never made.
+ */
+static void
+check_config_option(void **state)
+{
+	struct daemon_proc d;
+	struct pool_conn *c;
+	struct pool_stats st;
+	char out[1024], want[512];
+
+	(void)state;
+	assert_int_equal(harness_start(&d, "[pool p]\nsize = 1M\n"), 0);
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+
+	write_config(&d, "[pool p]\nsize = 1M\n[pool q]\nsize = 2M\n");
+	assert_int_equal(check_run(out, sizeof(out), "--check-config -s %s "
+				   "-c %s", d.sock, d.conf), 0);
+	snprintf(want, sizeof(want), "poolmgrd: %s: ok, 2 pools\n", d.conf);
+	assert_string_equal(out, want);
+
+	write_config(&d, "[pool p]\nsize = 1M\nmode = 0999\n");
+	assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s", d.sock,
+				   d.conf), 1);
+	snprintf(want, sizeof(want), "poolmgrd: %s:5: bad mode '0999' in "
+		 "[pool p]\n", d.conf);
+	assert_string_equal(out, want);
+
+	write_config(&d, "socket =\n");
+	assert_int_equal(check_run(out, sizeof(out), "-t -c %s", d.conf), 1);
+	snprintf(want, sizeof(want), "poolmgrd: %s: the socket path is "
+		 "empty\n", d.conf);
+	assert_string_equal(out, want);
+
+	assert_int_equal(check_run(out, sizeof(out), "-t -s %s", d.sock), 2);
+	assert_non_null(strstr(out, "--check-config needs --config"));
+
+	assert_true(harness_alive(&d));
+	EXPECT_RC(pool_stats_by_name(c, "p", &st), 0);
+	assert_int_equal(st.max_size, 1 << 20);
+	EXPECT_RC(pool_stats_by_name(c, "q", &st), -ENOENT);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
 int
 main(void)
 {
@@ -759,6 +827,7 @@ main(void)
 		cmocka_unit_test(pool_values_checked_in_the_file),
 		cmocka_unit_test(long_line_named_at_start),
 		cmocka_unit_test(keyless_sections_refused_on_reload),
+		cmocka_unit_test(check_config_option),
 	};
 
 	return cmocka_run_group_tests_name("poolmgrd config and signals", tests,
