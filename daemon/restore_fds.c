@@ -253,8 +253,9 @@ restore_fds_place(struct passed_fds *pf, unsigned npools,
 				       strerror(errno));
 		gone++;
 	}
+	/* Only systemd's store drops a connection: an exec passes all. */
 	if (gone)
-		log_info("restart in place: %u client%s hung up while the "
+		log_info("systemd's fd store: %u client%s hung up while the "
 			 "daemon was stopped; %s handles close now", gone,
 			 gone == 1 ? "" : "s", gone == 1 ? "its" : "their");
 	return 0;
