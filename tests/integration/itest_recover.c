@@ -1190,11 +1190,11 @@ small_store_planned(void **state)
 	start(st, "6");
 	persist_one(st, &off);
 	stop(st);
-	assert_true(log_has(st, "left in the fd store"));
+	assert_true(log_has(st, "pushed to systemd's fd store"));
 	n = st->n;
 	memcpy(old, st->name, sizeof(old));
 	start(st, "6");
-	assert_true(log_has(st, "restarted in place: 1 pool"));
+	assert_true(log_has(st, "restored from systemd's fd store: 1 pool"));
 	for (i = 0; i < n; i++)
 		wait_removed(st, old[i]);
 	/* Then a journal, which may come after the old names left. */
