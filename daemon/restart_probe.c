@@ -119,10 +119,22 @@ probe_spawn(const char *path, int out, pid_t *pid)
 	char *argv[] = {(char *)path, (char *)"--restart-probe", NULL};
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t sa;
-	sigset_t none, all;
+	sigset_t held, all;
 	int rc;
 
-	sigemptyset(&none);
+	/*
+	 * The signals an operator sends the daemon wait, blocked, in the
+	 * probe (the mask outlives the exec; its exit discards them):
+	 * `systemctl kill -s USR2` signals every process of the unit, the
+	 * probe too, whose default action would end it mid-answer and
+	 * refuse the very restart that was asked for.
+	 */
+	sigemptyset(&held);
+	sigaddset(&held, SIGHUP);
+	sigaddset(&held, SIGINT);
+	sigaddset(&held, SIGTERM);
+	sigaddset(&held, SIGUSR1);
+	sigaddset(&held, SIGUSR2);
 	sigfillset(&all);
 	if ((rc = posix_spawn_file_actions_init(&fa)) != 0)
 		return -rc;
@@ -131,7 +143,7 @@ probe_spawn(const char *path, int out, pid_t *pid)
 		return -rc;
 	}
 	/* Default actions for all: the loop's handlers are not the probe's. */
-	if ((rc = posix_spawnattr_setsigmask(&sa, &none)) != 0 ||
+	if ((rc = posix_spawnattr_setsigmask(&sa, &held)) != 0 ||
 	    (rc = posix_spawnattr_setsigdefault(&sa, &all)) != 0 ||
 	    (rc = posix_spawnattr_setpgroup(&sa, 0)) != 0 ||
 	    (rc = posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK |

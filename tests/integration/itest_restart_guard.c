@@ -14,6 +14,10 @@
  *       state version, or nothing in time): each restart is refused and
  *       logged, the daemon keeps serving the same client and its block;
  *       the real binary put back, the next SIGUSR2 restarts.
+ *   probe_signalled_too           SIGUSR2 and SIGHUP sent to the probe as
+ *       well, while it answers, as `systemctl kill -s USR2` signals every
+ *       process of the unit: the probe answers all the same and the
+ *       restart goes on.
  *   checked_text_applied          the configuration file changed after
  *       the restart checked it (by the binary at the path, when it is
  *       probed: between the check and the exec): the new image applies
@@ -349,6 +353,79 @@ foreign_binary_refused(void **state)
 	pool_disconnect(c);
 }
 
+/* The first child of the daemon's, within 2 s, or 0. */
+static pid_t
+daemon_child(pid_t pid)
+{
+	char path[64], text[64];
+	long child;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
+		 (int)pid);
+	for (i = 0; i < 400; i++) {
+		harness_read_text(path, text, sizeof(text));
+		if ((child = strtol(text, NULL, 10)) > 0)
+			return (pid_t)child;
+		harness_sleep_ms(5);
+	}
+	return 0;
+}
+
+static void
+probe_signalled_too(void **state)
+{
+	char bin[128], text[600];
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+	uint8_t *b;
+	pid_t probe;
+	int restarted;
+	FILE *f;
+
+	(void)state;
+	copy_binary(bin, sizeof(bin));
+	assert_int_equal(harness_start_from(&fx.d, bin, "[pool p]\n"
+					    "size = 16M\n"), 0);
+	assert_int_equal(pool_connect(fx.d.sock, &c), 0);
+	assert_int_equal(pool_open(c, "p", &p), 0);
+	assert_int_equal(pool_set_cache(p, 0), 0);
+	assert_int_equal(pool_alloc(p, 4096, &off), 0);
+	b = (uint8_t *)pool_ptr(p, 0) + off;
+	for (size_t i = 0; i < 4096; i++)
+		b[i] = (uint8_t)(3 + i);
+	/*
+	 * A probe that takes its time, then the real binary.  bash, which
+	 * keeps the signal mask it was started with (dash clears it).
+	 */
+	snprintf(text, sizeof(text), "#!/bin/bash\n"
+		 "if [ \"$1\" = --restart-probe ]; then sleep 1; fi\n"
+		 "exec %s/poolmgrd \"$@\"\n", harness_build());
+	unlink(bin);
+	assert_non_null(f = fopen(bin, "w"));
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(bin, 0755), 0);
+
+	restarted = harness_log_count(&fx.d, HARNESS_RESTARTED);
+	assert_int_equal(kill(fx.d.pid, SIGUSR2), 0);
+	probe = daemon_child(fx.d.pid);
+	assert_true(probe > 0);
+	assert_int_equal(kill(probe, SIGUSR2), 0);
+	assert_int_equal(kill(probe, SIGHUP), 0);
+	if (harness_log_wait(&fx.d, HARNESS_RESTARTED, restarted,
+			     HARNESS_RESTART_WAIT_MS) != 0) {
+		print_log_since(0, "the daemon's log");
+		fail_msg("a signal to the probe refused the restart");
+	}
+	for (size_t i = 0; i < 4096; i++)
+		assert_int_equal(b[i], (uint8_t)(3 + i));
+	assert_int_equal(pool_free(p, off), 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 /* d's configuration file: the [daemon] part harness_start writes, text. */
 static void
 write_conf(const char *path, const char *text)
@@ -481,6 +558,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(busy_freer_not_dropped, teardown),
 		cmocka_unit_test_teardown(foreign_binary_refused, teardown),
+		cmocka_unit_test_teardown(probe_signalled_too, teardown),
 		cmocka_unit_test_teardown(checked_text_applied, teardown),
 		cmocka_unit_test_teardown(many_clients_restart, teardown),
 	};
