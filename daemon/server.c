@@ -452,10 +452,11 @@ restored_line(const struct restored *rs)
 	/* The old image's clock: the same one, unless the state lies. */
 	if (rs->saved_at_ns == 0 || rs->saved_at_ns > now)
 		now = rs->saved_at_ns;
-	log_info("%s: %u pool%s, %llu blocks, %u client%s, in %llu ms",
+	log_info("%s: %u pool%s, %llu block%s, %u client%s, in %llu ms",
 		 rs->from_store ? "restored from systemd's fd store" :
 		 "restarted in place", rs->npools, rs->npools == 1 ? "" : "s",
-		 (unsigned long long)rs->nblocks, rs->nsessions,
+		 (unsigned long long)rs->nblocks, rs->nblocks == 1 ? "" : "s",
+		 rs->nsessions,
 		 rs->nsessions == 1 ? "" : "s",
 		 (unsigned long long)(now - rs->saved_at_ns) / 1000000);
 }
