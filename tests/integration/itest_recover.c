@@ -617,13 +617,40 @@ persist_one(struct store *st, pool_off_t *off)
 	pool_disconnect(c);
 }
 
+/* Pool a, from a new connection, holds n blocks. */
+static void
+expect_live_blocks(struct store *st, uint64_t n)
+{
+	struct pool_conn *c;
+	struct pool *a;
+	struct pool_stats s;
+
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	EXPECT_RC(pool_stats(a, &s), 0);
+	assert_int_equal(s.live_blocks, n);
+	pool_close(a);
+	pool_disconnect(c);
+}
+
+/* persist_one's block at off, from a new connection, with its bytes. */
+static void
+expect_kept(struct store *st, pool_off_t off)
+{
+	struct pool_conn *c;
+	struct pool *a;
+
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	expect_bytes(a, off, 100000, 'z');
+	pool_close(a);
+	pool_disconnect(c);
+}
+
 static void
 torn_tail_ignored(void **state)
 {
 	struct store *st = *state;
-	struct pool_conn *c;
-	struct pool *a;
-	struct pool_stats s;
 	uint64_t *j, end;
 	pool_off_t off;
 	size_t len;
@@ -642,22 +669,14 @@ torn_tail_ignored(void **state)
 		print_log(st);
 		fail_msg("the torn record was not ignored");
 	}
-	EXPECT_RC(pool_connect(st->sock, &c), 0);
-	EXPECT_RC(pool_open(c, "a", &a), 0);
-	expect_bytes(a, off, 100000, 'z');
-	EXPECT_RC(pool_stats(a, &s), 0);
-	assert_int_equal(s.live_blocks, 1);
-	pool_close(a);
-	pool_disconnect(c);
+	expect_kept(st, off);
+	expect_live_blocks(st, 1);
 }
 
 static void
 corrupt_body_refused(void **state)
 {
 	struct store *st = *state;
-	struct pool_conn *c;
-	struct pool *a;
-	struct pool_stats s;
 	unsigned char *old;
 	uint64_t *j;
 	pool_off_t off;
@@ -687,12 +706,7 @@ corrupt_body_refused(void **state)
 	munmap(old, 4 << 20);
 	close(kfd);
 	/* Fresh: an empty pool a; the old names out of the store. */
-	EXPECT_RC(pool_connect(st->sock, &c), 0);
-	EXPECT_RC(pool_open(c, "a", &a), 0);
-	EXPECT_RC(pool_stats(a, &s), 0);
-	assert_int_equal(s.live_blocks, 0);
-	pool_close(a);
-	pool_disconnect(c);
+	expect_live_blocks(st, 0);
 	store_drain(st);
 	for (k = 0; k < (int)st->n; k++)
 		print_message("stored %s\n", st->name[k]);
@@ -726,21 +740,13 @@ journal_add(struct store *st, enum jrec_type type, uint64_t *w, unsigned n)
 static void
 expect_refused(struct store *st, const char *why)
 {
-	struct pool_conn *c;
-	struct pool *a;
-	struct pool_stats s;
 
 	start(st, STORE_FDS);
 	if (!log_has(st, "the journal is refused") || !log_has(st, why)) {
 		print_log(st);
 		fail_msg("not refused for '%s'", why);
 	}
-	EXPECT_RC(pool_connect(st->sock, &c), 0);
-	EXPECT_RC(pool_open(c, "a", &a), 0);
-	EXPECT_RC(pool_stats(a, &s), 0);
-	assert_int_equal(s.live_blocks, 0);
-	pool_close(a);
-	pool_disconnect(c);
+	expect_live_blocks(st, 0);
 }
 
 /*
@@ -939,8 +945,6 @@ static void
 restart_in_place_then_crash(void **state)
 {
 	struct store *st = *state;
-	struct pool_conn *c;
-	struct pool *a;
 	pool_off_t off;
 	char old[64];
 	long long end;
@@ -962,11 +966,7 @@ restart_in_place_then_crash(void **state)
 		print_log(st);
 		fail_msg("no recovery after a restart in place");
 	}
-	EXPECT_RC(pool_connect(st->sock, &c), 0);
-	EXPECT_RC(pool_open(c, "a", &a), 0);
-	expect_bytes(a, off, 100000, 'z');
-	pool_close(a);
-	pool_disconnect(c);
+	expect_kept(st, off);
 }
 
 /*
@@ -978,9 +978,6 @@ static void
 clean_stop_forgets(void **state)
 {
 	struct store *st = *state;
-	struct pool_conn *c;
-	struct pool *a;
-	struct pool_stats s;
 	pool_off_t off;
 
 	start(st, "4");
@@ -990,12 +987,7 @@ clean_stop_forgets(void **state)
 	assert_true(log_has(st, "nothing left in the fd store"));
 	assert_int_equal(st->n, 0);
 	start(st, "4");
-	EXPECT_RC(pool_connect(st->sock, &c), 0);
-	EXPECT_RC(pool_open(c, "a", &a), 0);
-	EXPECT_RC(pool_stats(a, &s), 0);
-	assert_int_equal(s.live_blocks, 0);
-	pool_close(a);
-	pool_disconnect(c);
+	expect_live_blocks(st, 0);
 }
 
 /*
@@ -1007,8 +999,6 @@ socket_activated_crash(void **state)
 {
 	struct store *st = *state;
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	struct pool_conn *c;
-	struct pool *a;
 	struct stat sb;
 	pool_off_t off;
 
@@ -1026,11 +1016,7 @@ socket_activated_crash(void **state)
 		print_log(st);
 		fail_msg("no recovery under socket activation");
 	}
-	EXPECT_RC(pool_connect(st->sock, &c), 0);
-	EXPECT_RC(pool_open(c, "a", &a), 0);
-	expect_bytes(a, off, 100000, 'z');
-	pool_close(a);
-	pool_disconnect(c);
+	expect_kept(st, off);
 	stop(st);
 	/* Its socket, systemd's: not unlinked at the stop. */
 	assert_int_equal(stat(st->sock, &sb), 0);
@@ -1094,9 +1080,6 @@ static void
 no_store_no_journal(void **state)
 {
 	struct store *st = *state;
-	struct pool_conn *c;
-	struct pool *a;
-	struct pool_stats s;
 	pool_off_t off;
 
 	start(st, NULL);
@@ -1105,12 +1088,7 @@ no_store_no_journal(void **state)
 	assert_int_equal(st->n, 0);
 	crash(st);
 	start(st, NULL);
-	EXPECT_RC(pool_connect(st->sock, &c), 0);
-	EXPECT_RC(pool_open(c, "a", &a), 0);
-	EXPECT_RC(pool_stats(a, &s), 0);
-	assert_int_equal(s.live_blocks, 0);
-	pool_close(a);
-	pool_disconnect(c);
+	expect_live_blocks(st, 0);
 }
 
 /*
@@ -1181,8 +1159,6 @@ small_store_planned(void **state)
 {
 	struct store *st = *state;
 	char old[STORE_MAX][64];
-	struct pool_conn *c;
-	struct pool *a;
 	pool_off_t off;
 	long long end;
 	unsigned i, n;
@@ -1211,11 +1187,7 @@ small_store_planned(void **state)
 		print_log(st);
 		fail_msg("no recovery after the planned restart");
 	}
-	EXPECT_RC(pool_connect(st->sock, &c), 0);
-	EXPECT_RC(pool_open(c, "a", &a), 0);
-	expect_bytes(a, off, 100000, 'z');
-	pool_close(a);
-	pool_disconnect(c);
+	expect_kept(st, off);
 }
 
 int
