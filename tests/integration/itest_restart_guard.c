@@ -255,6 +255,30 @@ copy_binary(char *bin, size_t len)
 	assert_int_equal(harness_run(cmd, NULL, 0), 0);
 }
 
+/*
+ * A daemon started from a copy of the binary (copy_binary), a connection
+ * to its pool p, with no cache, and a block of
+ * 4 KiB at *off filled from seed on; its bytes.
+ */
+static uint8_t *
+start_copied(char *bin, size_t len, struct pool_conn **c, struct pool **p,
+	     pool_off_t *off, uint8_t seed)
+{
+	uint8_t *b;
+
+	copy_binary(bin, len);
+	assert_int_equal(harness_start_from(&fx.d, bin, "[pool p]\n"
+					    "size = 16M\n"), 0);
+	assert_int_equal(pool_connect(fx.d.sock, c), 0);
+	assert_int_equal(pool_open(*c, "p", p), 0);
+	assert_int_equal(pool_set_cache(*p, 0), 0);
+	assert_int_equal(pool_alloc(*p, 4096, off), 0);
+	b = (uint8_t *)pool_ptr(*p, 0) + *off;
+	for (size_t i = 0; i < 4096; i++)
+		b[i] = (uint8_t)(seed + i);
+	return b;
+}
+
 /* A new file at path (the old one unlinked: it is running), executable. */
 static void
 put_script(const char *path, const char *text)
@@ -314,16 +338,7 @@ foreign_binary_refused(void **state)
 	uint8_t *b;
 
 	(void)state;
-	copy_binary(bin, sizeof(bin));
-	assert_int_equal(harness_start_from(&fx.d, bin, "[pool p]\n"
-					    "size = 16M\n"), 0);
-	assert_int_equal(pool_connect(fx.d.sock, &c), 0);
-	assert_int_equal(pool_open(c, "p", &p), 0);
-	assert_int_equal(pool_set_cache(p, 0), 0);
-	assert_int_equal(pool_alloc(p, 4096, &off), 0);
-	b = (uint8_t *)pool_ptr(p, 0) + off;
-	for (size_t i = 0; i < 4096; i++)
-		b[i] = (uint8_t)(7 + i);
+	b = start_copied(bin, sizeof(bin), &c, &p, &off, 7);
 
 	put_script(bin, "echo \"usage: poolmgrd [--socket PATH]\" >&2\n"
 		   "exit 2\n");
@@ -385,16 +400,7 @@ probe_signalled_too(void **state)
 	FILE *f;
 
 	(void)state;
-	copy_binary(bin, sizeof(bin));
-	assert_int_equal(harness_start_from(&fx.d, bin, "[pool p]\n"
-					    "size = 16M\n"), 0);
-	assert_int_equal(pool_connect(fx.d.sock, &c), 0);
-	assert_int_equal(pool_open(c, "p", &p), 0);
-	assert_int_equal(pool_set_cache(p, 0), 0);
-	assert_int_equal(pool_alloc(p, 4096, &off), 0);
-	b = (uint8_t *)pool_ptr(p, 0) + off;
-	for (size_t i = 0; i < 4096; i++)
-		b[i] = (uint8_t)(3 + i);
+	b = start_copied(bin, sizeof(bin), &c, &p, &off, 3);
 	/*
 	 * A probe that takes its time, then the real binary.  bash, which
 	 * keeps the signal mask it was started with (dash clears it).
