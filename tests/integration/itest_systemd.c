@@ -971,6 +971,16 @@ store_teardown(void **state)
 #define STORE_RESTORED "restored from systemd's fd store: "
 #define STORE_BLOCKS 8
 
+/* store_first_start with STORE_CONFIG, and 5000 bytes at *off in s. */
+static void
+store_first_block(struct store *st, char *val, size_t len,
+		  struct pool_conn **c, struct pool **p, pool_off_t *off)
+{
+	store_init(st, STORE_CONFIG);
+	store_first_start(st, val, len, c, p);
+	EXPECT_RC(pool_alloc(*p, 5000, off), 0);
+}
+
 /*
  * systemctl restart: SIGTERM pushes the state, the pool and the client's
  * connection (not the socket systemd passed), each named; the next start
@@ -1220,9 +1230,7 @@ fdstore_client_gone(void **state)
 	int ready[2];
 	pid_t other;
 
-	store_init(st, STORE_CONFIG);
-	store_first_start(st, val, sizeof(val), &c, &p);
-	EXPECT_RC(pool_alloc(p, 5000, &off), 0);
+	store_first_block(st, val, sizeof(val), &c, &p, &off);
 	memset(pool_ptr(p, off), 'k', 5000);
 	assert_int_equal(pipe(ready), 0);
 	other = fork();
@@ -1292,9 +1300,7 @@ fdstore_broken_config_kept(void **state)
 	pool_off_t off;
 	char val[16], msg[1024];
 
-	store_init(st, STORE_CONFIG);
-	store_first_start(st, val, sizeof(val), &c, &p);
-	EXPECT_RC(pool_alloc(p, 5000, &off), 0);
+	store_first_block(st, val, sizeof(val), &c, &p, &off);
 	memset(pool_ptr(p, off), 'b', 5000);
 	store_stop(st);
 	assert_int_equal(st->nfds, 3);
@@ -1370,9 +1376,7 @@ fdstore_incomplete_refused(void **state)
 	pool_off_t off;
 	char val[16], msg[1024];
 
-	store_init(st, STORE_CONFIG);
-	store_first_start(st, val, sizeof(val), &c, &p);
-	EXPECT_RC(pool_alloc(p, 5000, &off), 0);
+	store_first_block(st, val, sizeof(val), &c, &p, &off);
 	store_stop(st);
 	assert_true(store_drop(st, "pool.0"));
 
