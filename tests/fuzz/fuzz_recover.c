@@ -59,7 +59,6 @@
  */
 #include "restore.c"
 
-#include <dirent.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -127,20 +126,6 @@ report(void)
 	fprintf(fuzz_errout, "fuzz_recover: %lu inputs, %lu journals fed, "
 		"%lu recovered\n", inputs, fed, recovered);
 	fflush(fuzz_errout);
-}
-
-static long
-open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	long n = 0;
-
-	if (!d)
-		die("/proc/self/fd: %s", strerror(errno));
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
 }
 
 static uint64_t
@@ -530,7 +515,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (nkeeps > FUZZ_MAX_KEEPS || size < 2 + 2 * (size_t)nkeeps)
 		return 0;
 	fed++;
-	before = open_fds();
+	before = fuzz_open_fds();
 	len = size - 2 - 2 * nkeeps;
 	if (!(buf = calloc(len / 8 + 1, 8)))
 		die("out of memory");
@@ -637,8 +622,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(buf);
 	free(md.pools);
 	free(md.blocks);
-	if (open_fds() != before)
+	if (fuzz_open_fds() != before)
 		die("%ld descriptors open after the input, %ld before",
-		    open_fds(), before);
+		    fuzz_open_fds(), before);
 	return 0;
 }

@@ -38,7 +38,6 @@
  */
 #include "restore.c"
 
-#include <dirent.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -69,20 +68,6 @@ report(void)
 	fprintf(fuzz_errout, "fuzz_restore: %lu inputs, %lu states fed to "
 		"the checks, %lu rebuilt\n", inputs, fed, rebuilt);
 	fflush(fuzz_errout);
-}
-
-static long
-open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	long n = 0;
-
-	if (!d)
-		return -1;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
 }
 
 static int
@@ -314,7 +299,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(rb.sessions);
 
 	if (inputs % 1000 == 0) {
-		long now = open_fds();
+		long now = fuzz_open_fds();
 
 		if (fd_base < 0)
 			fd_base = now;
