@@ -115,6 +115,26 @@ client_start_cache(struct pool *p, int fd, uint64_t size)
 }
 
 /*
+ * A memfd from the daemon, before it is mapped: sealed with at least
+ * need, and a regular file of size bytes, what the daemon announced.
+ * The pool's memfd and the share map (share.c) are both checked so.
+ */
+int
+client_memfd_check(int fd, int need, uint64_t size)
+{
+	struct stat	st;
+	int		seals;
+
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals == -1 || (seals & need) != need)
+		return -EPROTO;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size < 0 || (uint64_t)st.st_size != size)
+		return -EPROTO;
+	return 0;
+}
+
+/*
  * Check the memfd before mapping it: sealed against shrinking and growing
  * (else another process could shrink it and make our accesses SIGBUS), the
  * size the daemon announced, and opened for what we will map.
@@ -122,15 +142,9 @@ client_start_cache(struct pool *p, int fd, uint64_t size)
 static int
 client_check_fd(int fd, uint64_t size, int read_only)
 {
-	struct stat	st;
-	int		seals, flags, need;
+	int		flags;
 
-	need = F_SEAL_SHRINK|F_SEAL_GROW;
-	seals = fcntl(fd, F_GET_SEALS);
-	if (seals == -1 || (seals & need) != need)
-		return -EPROTO;
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size < 0 || (uint64_t)st.st_size != size)
+	if (client_memfd_check(fd, F_SEAL_SHRINK|F_SEAL_GROW, size) != 0)
 		return -EPROTO;
 	if ((flags = fcntl(fd, F_GETFL)) == -1)
 		return -EPROTO;

@@ -130,6 +130,9 @@ int	conn_forked(const struct pool_conn *);
 void	conn_fds_init(struct conn_fds *);
 void	conn_fds_close(struct conn_fds *);
 
+/* admin.c: a memfd's seals and size, before it is mapped (for share.c) */
+int	client_memfd_check(int, int, uint64_t);
+
 /* share.c: the share map's checks, and its renewal after a restart */
 int	client_share_check(const struct pool *, int, uint64_t);
 int	client_share_renew(struct pool *);

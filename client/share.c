@@ -14,7 +14,6 @@
  * frozen map's pages go with its last mapping.
  */
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include <errno.h>
@@ -42,22 +41,14 @@
 int
 client_share_check(const struct pool *p, int fd, uint64_t size)
 {
-	struct stat	st;
 	uint64_t	bits = (p->size + p->granularity - 1) / p->granularity;
-	int		seals, need;
 
 	if (fd == -1 || size > SIZE_MAX || p->page_size == 0 ||
 	    size < (bits + 7) / 8 + p->page_size ||
 	    size % p->page_size != 0)
 		return -EPROTO;
-	need = F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_FUTURE_WRITE;
-	seals = fcntl(fd, F_GET_SEALS);
-	if (seals == -1 || (seals & need) != need)
-		return -EPROTO;
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size < 0 || (uint64_t)st.st_size != size)
-		return -EPROTO;
-	return 0;
+	return client_memfd_check(fd,
+	    F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_FUTURE_WRITE, size);
 }
 
 /*
