@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -724,6 +725,39 @@ harness_spawn(int (*fn)(void *), void *arg)
 	if (pid == 0)
 		_exit(fn(arg));
 	return pid;
+}
+
+void
+harness_busy_error(struct harness_busy *b, const char *what, int rc)
+{
+	if (b->errors++ == 0)
+		fprintf(stderr, "child %d thread %d: %s: %s\n", (int)getpid(),
+			b->id, what, pool_strerror(rc));
+}
+
+int
+harness_busy_run(struct harness_busy *b, int n, struct pool *p,
+		 void *(*fn)(void *), int go_fd, int stop_fd, uint64_t sum[2],
+		 int code)
+{
+	pthread_t t[HARNESS_BUSY_MAX];
+	volatile int stop = 0;
+	char x;
+
+	CHECK(n <= HARNESS_BUSY_MAX, code);
+	for (int i = 0; i < n; i++) {
+		b[i] = (struct harness_busy){.p = p, .id = i, .stop = &stop};
+		CHECK(pthread_create(&t[i], NULL, fn, &b[i]) == 0, code);
+	}
+	CHECK(harness_write_full(go_fd, "g", 1) == 0, code + 1);
+	CHECK(harness_read_full(stop_fd, &x, 1) == 0, code + 2);
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < n; i++) {
+		pthread_join(t[i], NULL);
+		sum[0] += b[i].rounds;
+		sum[1] += b[i].errors;
+	}
+	return 0;
 }
 
 pid_t

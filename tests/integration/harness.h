@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -209,6 +210,34 @@ bool harness_alive(struct daemon_proc *d);
  * fn's return value; a child that crashes is seen through harness_wait.
  */
 pid_t harness_spawn(int (*fn)(void *), void *arg);
+
+/*
+ * One thread of a busy client (a child that works on a pool from several
+ * threads across a restart): its pool, its number, the flag that stops
+ * it, and what it did.
+ */
+struct harness_busy {
+	struct pool *p;
+	int id;
+	volatile int *stop;
+	uint64_t rounds, errors;
+};
+
+#define HARNESS_BUSY_MAX 8	/* threads of one busy client */
+
+/* An error of b's: counted, and the first one said on stderr. */
+void harness_busy_error(struct harness_busy *b, const char *what, int rc);
+
+/*
+ * In the busy client's child: n threads of fn on b[0..n-1] (pool p, ids
+ * 0..n-1); a byte on go_fd once they run; at a byte on stop_fd, they stop
+ * and their rounds and errors are added into sum.  0, or the child's exit
+ * status: code if a thread did not start, code + 1 or + 2 if the byte
+ * was not written or read.
+ */
+int harness_busy_run(struct harness_busy *b, int n, struct pool *p,
+		     void *(*fn)(void *), int go_fd, int stop_fd,
+		     uint64_t sum[2], int code);
 
 /*
  * Like harness_spawn, but the child first drops to uid/gid (the test runs

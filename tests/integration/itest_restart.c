@@ -1076,25 +1076,10 @@ connect_during_restart(void **state)
  * write, read back, free, and now and then a batch, until told to stop.
  * Not one request may fail, nor one byte read back differ.
  */
-struct busy {
-	struct pool *p;
-	int id;
-	volatile int *stop;
-	uint64_t rounds, errors;
-};
-
-static void
-busy_error(struct busy *b, const char *what, int rc)
-{
-	if (b->errors++ == 0)
-		fprintf(stderr, "child %d thread %d: %s: %s\n", (int)getpid(),
-			b->id, what, pool_strerror(rc));
-}
-
 static void *
 busy_thread(void *arg)
 {
-	struct busy *b = arg;
+	struct harness_busy *b = arg;
 	size_t sizes[64];
 	pool_off_t offs[64], off;
 	unsigned seed = (unsigned)b->id * 7919u + (unsigned)getpid();
@@ -1107,19 +1092,19 @@ busy_thread(void *arg)
 		len = 16 + (uint64_t)rand_r(&seed) % 100000;
 		tag = ((uint64_t)getpid() << 8) + (uint64_t)b->id;
 		if ((rc = pool_alloc(b->p, len, &off)) != 0) {
-			busy_error(b, "alloc", rc);
+			harness_busy_error(b, "alloc", rc);
 			continue;
 		}
 		fill(pool_ptr(b->p, 0), off, len, tag);
 		if (!intact(pool_ptr(b->p, 0), off, len, tag))
-			busy_error(b, "read back", -EILSEQ);
+			harness_busy_error(b, "read back", -EILSEQ);
 		if ((rc = pool_free(b->p, off)) != 0)
-			busy_error(b, "free", rc);
+			harness_busy_error(b, "free", rc);
 		if (b->rounds++ % 16 == 0) {
 			if ((rc = pool_alloc_batch(b->p, 64, sizes, offs)) != 0)
-				busy_error(b, "alloc_batch", rc);
+				harness_busy_error(b, "alloc_batch", rc);
 			else if ((rc = pool_free_batch(b->p, 64, offs)) != 0)
-				busy_error(b, "free_batch", rc);
+				harness_busy_error(b, "free_batch", rc);
 		}
 	}
 	return NULL;
@@ -1135,30 +1120,19 @@ static int
 busy_main(void *arg)
 {
 	struct busy_child *k = arg;
-	struct busy b[4];
-	pthread_t t[4];
-	volatile int stop = 0;
+	struct harness_busy b[4];
 	uint64_t sum[2] = {0, 0};
 	struct pool_conn *c;
 	struct pool *p;
-	char x;
+	int rc;
 
 	close(k->stop[1]);
 	close(k->out[0]);
 	CHECK_RC(pool_connect(fx.d.sock, &c), 0, 2);
 	CHECK_RC(pool_open(c, "p", &p), 0, 3);
-	for (int i = 0; i < k->nthreads; i++) {
-		b[i] = (struct busy){.p = p, .id = i, .stop = &stop};
-		CHECK(pthread_create(&t[i], NULL, busy_thread, &b[i]) == 0, 4);
-	}
-	CHECK(harness_write_full(k->out[1], "g", 1) == 0, 5);
-	CHECK(harness_read_full(k->stop[0], &x, 1) == 0, 6);
-	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
-	for (int i = 0; i < k->nthreads; i++) {
-		pthread_join(t[i], NULL);
-		sum[0] += b[i].rounds;
-		sum[1] += b[i].errors;
-	}
+	if ((rc = harness_busy_run(b, k->nthreads, p, busy_thread, k->out[1],
+				   k->stop[0], sum, 4)) != 0)
+		return rc;
 	CHECK(harness_write_full(k->out[1], sum, sizeof(sum)) == 0, 7);
 	pool_close(p);
 	pool_disconnect(c);

@@ -113,40 +113,25 @@ log_since_has(size_t at, const char *what)
 }
 
 /* One thread of the freeing client: alloc, write, free, all along. */
-struct freer {
-	struct pool *p;
-	int id;
-	volatile int *stop;
-	uint64_t rounds, errors;
-};
-
-static void
-freer_error(struct freer *f, const char *what, int rc)
-{
-	if (f->errors++ == 0)
-		fprintf(stderr, "child %d thread %d: %s: %s\n", (int)getpid(),
-			f->id, what, pool_strerror(rc));
-}
-
 static void *
 freer_thread(void *arg)
 {
-	struct freer *f = arg;
+	struct harness_busy *f = arg;
 	pool_off_t off;
 	uint8_t *b;
 	int rc;
 
 	while (!__atomic_load_n(f->stop, __ATOMIC_RELAXED)) {
 		if ((rc = pool_alloc(f->p, MiB, &off)) != 0) {
-			freer_error(f, "alloc", rc);
+			harness_busy_error(f, "alloc", rc);
 			continue;
 		}
 		b = (uint8_t *)pool_ptr(f->p, 0) + off;
 		memset(b, f->id + 1, MiB);
 		if (b[MiB - 1] != f->id + 1)
-			freer_error(f, "read back", -EILSEQ);
+			harness_busy_error(f, "read back", -EILSEQ);
 		if ((rc = pool_free(f->p, off)) != 0)
-			freer_error(f, "free", rc);
+			harness_busy_error(f, "free", rc);
 		f->rounds++;
 	}
 	return NULL;
@@ -163,14 +148,12 @@ static int
 freer_main(void *arg)
 {
 	struct freer_child *k = arg;
-	struct freer f[FREERS];
-	pthread_t t[FREERS];
-	volatile int stop = 0;
+	struct harness_busy f[FREERS];
 	uint64_t sum[2] = {0, 0};
 	struct pool_stats st;
 	struct pool_conn *c;
 	struct pool *p;
-	char x;
+	int rc;
 
 	close(k->stop[1]);
 	close(k->out[0]);
@@ -178,18 +161,9 @@ freer_main(void *arg)
 	CHECK_RC(pool_open(c, "p", &p), 0, 3);
 	/* Every free goes to the daemon, to be released in steps. */
 	CHECK_RC(pool_set_cache(p, 0), 0, 4);
-	for (int i = 0; i < FREERS; i++) {
-		f[i] = (struct freer){.p = p, .id = i, .stop = &stop};
-		CHECK(pthread_create(&t[i], NULL, freer_thread, &f[i]) == 0, 5);
-	}
-	CHECK(harness_write_full(k->out[1], "g", 1) == 0, 6);
-	CHECK(harness_read_full(k->stop[0], &x, 1) == 0, 7);
-	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
-	for (int i = 0; i < FREERS; i++) {
-		pthread_join(t[i], NULL);
-		sum[0] += f[i].rounds;
-		sum[1] += f[i].errors;
-	}
+	if ((rc = harness_busy_run(f, FREERS, p, freer_thread, k->out[1],
+				   k->stop[0], sum, 5)) != 0)
+		return rc;
 	/* The connection still serves after the loop. */
 	if (pool_stats(p, &st) != 0)
 		sum[1]++;
