@@ -728,6 +728,29 @@ harness_spawn(int (*fn)(void *), void *arg)
 }
 
 void
+harness_copy_binary(char *dir, size_t dirlen, char *bin, size_t binlen)
+{
+	char cmd[512];
+
+	snprintf(dir, dirlen, "/tmp/poolmgr-bin.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(bin, binlen, "%s/poolmgrd", dir);
+	snprintf(cmd, sizeof(cmd), "cp %s/poolmgrd %s", harness_build(), bin);
+	assert_int_equal(harness_run(cmd, NULL, 0), 0);
+}
+
+void
+harness_remove_binary(const char *dir)
+{
+	char cmd[128];
+
+	if (!dir[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	harness_run(cmd, NULL, 0);
+}
+
+void
 harness_busy_error(struct harness_busy *b, const char *what, int rc)
 {
 	if (b->errors++ == 0)

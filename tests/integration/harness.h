@@ -212,6 +212,15 @@ bool harness_alive(struct daemon_proc *d);
 pid_t harness_spawn(int (*fn)(void *), void *arg);
 
 /*
+ * A copy of the build's poolmgrd, for a test that changes what is at the
+ * daemon's path: a new directory in dir (/tmp/poolmgr-bin.XXXXXX, dirlen
+ * bytes), the copy's path in bin.  harness_remove_binary(dir) takes the
+ * directory away; it does nothing where dir is empty.
+ */
+void harness_copy_binary(char *dir, size_t dirlen, char *bin, size_t binlen);
+void harness_remove_binary(const char *dir);
+
+/*
  * One thread of a busy client (a child that works on a pool from several
  * threads across a restart): its pool, its number, the flag that stops
  * it, and what it did.

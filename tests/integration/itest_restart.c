@@ -549,12 +549,7 @@ teardown(void **state)
 		pool_close(fx.pool);
 	if (fx.conn)
 		pool_disconnect(fx.conn);
-	if (fx.bindir[0]) {
-		char cmd[128];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", fx.bindir);
-		harness_run(cmd, NULL, 0);
-	}
+	harness_remove_binary(fx.bindir);
 	/* A daemon that died failed its test already, saying how. */
 	if (fx.d.pid > 0 && harness_alive(&fx.d))
 		assert_int_equal(harness_stop(&fx.d), 0);
@@ -1506,11 +1501,7 @@ exec_failure_keeps_serving(void **state)
 	int i, fds;
 
 	(void)state;
-	snprintf(fx.bindir, sizeof(fx.bindir), "/tmp/poolmgr-bin.XXXXXX");
-	assert_non_null(mkdtemp(fx.bindir));
-	snprintf(bin, sizeof(bin), "%s/poolmgrd", fx.bindir);
-	snprintf(cmd, sizeof(cmd), "cp %s/poolmgrd %s", harness_build(), bin);
-	assert_int_equal(harness_run(cmd, NULL, 0), 0);
+	harness_copy_binary(fx.bindir, sizeof(fx.bindir), bin, sizeof(bin));
 	assert_int_equal(harness_start_from(&fx.d, bin, "[pool p]\n"
 					    "size = 64M\n"), 0);
 	assert_int_equal(pool_connect(fx.d.sock, &fx.conn), 0);
@@ -1550,6 +1541,7 @@ exec_failure_keeps_serving(void **state)
 	callocs_read_zero();
 
 	/* The new binary in its place: the next SIGUSR2 executes it. */
+	snprintf(cmd, sizeof(cmd), "cp %s/poolmgrd %s", harness_build(), bin);
 	assert_int_equal(harness_run(cmd, NULL, 0), 0);
 	snap_take(&before);
 	restart();

@@ -70,12 +70,7 @@ teardown(void **state)
 		kill(fx.child, SIGKILL);
 		harness_wait(fx.child);
 	}
-	if (fx.bindir[0]) {
-		char cmd[128];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", fx.bindir);
-		harness_run(cmd, NULL, 0);
-	}
+	harness_remove_binary(fx.bindir);
 	if (fx.d.pid > 0 && harness_alive(&fx.d))
 		assert_int_equal(harness_stop(&fx.d), 0);
 	else
@@ -216,21 +211,8 @@ busy_freer_not_dropped(void **state)
 	assert_int_equal(res[1], 0);
 }
 
-/* The daemon's binary at fx.bindir/poolmgrd: a copy of the build's. */
-static void
-copy_binary(char *bin, size_t len)
-{
-	char cmd[512];
-
-	snprintf(fx.bindir, sizeof(fx.bindir), "/tmp/poolmgr-bin.XXXXXX");
-	assert_non_null(mkdtemp(fx.bindir));
-	snprintf(bin, len, "%s/poolmgrd", fx.bindir);
-	snprintf(cmd, sizeof(cmd), "cp %s/poolmgrd %s", harness_build(), bin);
-	assert_int_equal(harness_run(cmd, NULL, 0), 0);
-}
-
 /*
- * A daemon started from a copy of the binary (copy_binary), a connection
+ * A daemon started from a copy of the binary in fx.bindir, a connection
  * to its pool p, with no cache, and a block of
  * 4 KiB at *off filled from seed on; its bytes.
  */
@@ -240,7 +222,7 @@ start_copied(char *bin, size_t len, struct pool_conn **c, struct pool **p,
 {
 	uint8_t *b;
 
-	copy_binary(bin, len);
+	harness_copy_binary(fx.bindir, sizeof(fx.bindir), bin, len);
 	assert_int_equal(harness_start_from(&fx.d, bin, "[pool p]\n"
 					    "size = 16M\n"), 0);
 	assert_int_equal(pool_connect(fx.d.sock, c), 0);
@@ -425,7 +407,7 @@ checked_text_applied(void **state)
 	struct pool *p;
 
 	(void)state;
-	copy_binary(bin, sizeof(bin));
+	harness_copy_binary(fx.bindir, sizeof(fx.bindir), bin, sizeof(bin));
 	snprintf(cmd, sizeof(cmd), "cp %s %s.real", bin, bin);
 	assert_int_equal(harness_run(cmd, NULL, 0), 0);
 	assert_int_equal(harness_start_from(&fx.d, bin, "[pool p]\n"
