@@ -556,6 +556,15 @@ harness_log_count(const struct daemon_proc *d, const char *what)
 	return n;
 }
 
+size_t
+harness_log_mark(const struct daemon_proc *d)
+{
+	static char log[256 * 1024];
+
+	harness_read_text(d->log, log, sizeof(log));
+	return strlen(log);
+}
+
 /* How many of the daemon's log lines tell of a SIGHUP, whatever came of it. */
 static int
 reloads_logged(const struct daemon_proc *d)

@@ -171,6 +171,8 @@ int harness_reload_with(struct daemon_proc *d, const char *extra_config);
 
 /* How many lines of the daemon's log hold what. */
 int harness_log_count(const struct daemon_proc *d, const char *what);
+/* The log's length now: where the lines of what comes next begin. */
+size_t harness_log_mark(const struct daemon_proc *d);
 /*
  * Wait at most ms milliseconds until more than before lines of the log
  * hold what: 0, or -1 (why on stderr) if the time ran out or the daemon

@@ -610,16 +610,6 @@ failure_logged(size_t at)
 	return false;
 }
 
-/* The log's length now: where the lines of what comes next begin. */
-static size_t
-log_mark(void)
-{
-	static char log[256 * 1024];
-
-	harness_read_text(fx.d.log, log, sizeof(log));
-	return strlen(log);
-}
-
 /* Print the daemon's last "restarted in place" line: what it took, when. */
 static void
 say_restarted(void)
@@ -647,7 +637,7 @@ restart_or_not(void)
 {
 	int before = harness_log_count(&fx.d, HARNESS_RESTARTED), ms;
 	static char log[256 * 1024];
-	size_t at = log_mark();
+	size_t at = harness_log_mark(&fx.d);
 	pid_t pid = fx.d.pid;
 
 	assert_int_equal(kill(pid, SIGUSR2), 0);

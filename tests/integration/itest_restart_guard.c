@@ -89,15 +89,6 @@ print_log_since(size_t at, const char *when)
 	printf("the log %s:\n%s", when, strlen(log) >= at ? log + at : log);
 }
 
-static size_t
-log_mark(void)
-{
-	static char log[256 * 1024];
-
-	harness_read_text(fx.d.log, log, sizeof(log));
-	return strlen(log);
-}
-
 static bool
 log_since_has(size_t at, const char *what)
 {
@@ -188,7 +179,7 @@ busy_freer_not_dropped(void **state)
 	assert_int_equal(harness_read_full(k.out[0], &go, 1), 0);
 	harness_sleep_ms(50);
 
-	at = log_mark();
+	at = harness_log_mark(&fx.d);
 	if (harness_restart_in_place(&fx.d) != 0) {
 		print_log_since(at, "since SIGUSR2");
 		fail_msg("SIGUSR2: no restart");
@@ -258,7 +249,7 @@ refused(const char *what, struct pool *p, pool_off_t off, uint8_t seed)
 {
 	int before = harness_log_count(&fx.d, "going on as before");
 	int restarted = harness_log_count(&fx.d, HARNESS_RESTARTED);
-	size_t at = log_mark();
+	size_t at = harness_log_mark(&fx.d);
 	uint8_t *b;
 	pool_off_t x;
 
@@ -451,7 +442,7 @@ restarted_or_refused(void)
 {
 	int before = harness_log_count(&fx.d, HARNESS_RESTARTED);
 	int refused = harness_log_count(&fx.d, "going on as before");
-	size_t at = log_mark();
+	size_t at = harness_log_mark(&fx.d);
 
 	assert_int_equal(kill(fx.d.pid, SIGUSR2), 0);
 	for (int ms = 0; ms < HARNESS_RESTART_WAIT_MS; ms += 10) {
