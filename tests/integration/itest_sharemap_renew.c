@@ -307,11 +307,7 @@ exec_failure_then_restart(void **state)
 	fx.conn = NULL;
 	assert_int_equal(harness_stop(&fx.d), 0);
 	harness_remove_dir(&fx.d);
-	snprintf(dir, sizeof(dir), "/tmp/poolmgr-bin.XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	snprintf(bin, sizeof(bin), "%s/poolmgrd", dir);
-	snprintf(cmd, sizeof(cmd), "cp %s/poolmgrd %s", harness_build(), bin);
-	assert_int_equal(harness_run(cmd, NULL, 0), 0);
+	harness_copy_binary(dir, sizeof(dir), bin, sizeof(bin));
 	assert_int_equal(harness_start_from(&fx.d, bin, "[pool r]\n"
 					    "size = 4M\n"), 0);
 	EXPECT_RC(pool_connect(fx.d.sock, &fx.conn), 0);
@@ -339,13 +335,14 @@ exec_failure_then_restart(void **state)
 	assert_int_equal(harness_share_maps("r", &ino, NULL), 1);
 	assert_int_equal(ino, ino0);
 
+	/* The real binary back at the path: the next restart renews. */
+	snprintf(cmd, sizeof(cmd), "cp %s/poolmgrd %s", harness_build(), bin);
 	assert_int_equal(harness_run(cmd, NULL, 0), 0);
 	alloc_blocks(off, NBLOCKS);
 	restart();
 	expect_frees_kept(off, NBLOCKS);
 	expect_current_map(ino0);
-	unlink(bin);
-	rmdir(dir);
+	harness_remove_binary(dir);
 }
 
 /* ShareMap{handle} through fd must be refused with want. */
