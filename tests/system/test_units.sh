@@ -5,7 +5,8 @@
 # daemon's default path, both units start only once the configuration
 # file the service passes with --config exists, and the sysusers.d file
 # creates the user and group the units run as.  The service's descriptor
-# limit can take back what its fd store holds.
+# limit can take back what its fd store holds, and the FDSTORE= it sets
+# for systemd before 254 is the store's size.
 #
 # No running systemd is needed.  verify loads each unit with everything it
 # depends on (sysinit.target, sockets.target, ...) and checks that every
@@ -158,6 +159,17 @@ esac
 [ "$soft" -ge $((4 * store)) ] ||
 	fail "LimitNOFILE= soft limit $soft is under 4 x FileDescriptorStoreMax=$store"
 ok "LimitNOFILE=$nofile leaves room to pass back FileDescriptorStoreMax=$store"
+
+# systemd before 254 does not export $FDSTORE, so the unit sets it by
+# hand, and the daemon trusts it to know how many descriptors the store
+# takes: a larger value would let it push more than systemd keeps (the
+# rest dropped without a word), a smaller one would make it refuse a
+# store it could have used.
+fdstore=$(sed -n 's/^Environment=\(.*[[:space:]]\)\{0,1\}FDSTORE=\([0-9]*\).*/\2/p' \
+	"$service" | tail -n 1)
+[ "$fdstore" = "$store" ] ||
+	fail "Environment=FDSTORE=${fdstore:-(none)} is not FileDescriptorStoreMax=$store"
+ok "Environment=FDSTORE=$fdstore matches FileDescriptorStoreMax="
 
 # The daemon does not start without the file ExecStart= gives it, so
 # neither unit may start without it: a service started by hand would
