@@ -726,6 +726,16 @@ harness_stop(struct daemon_proc *d)
 	return rc;
 }
 
+int
+harness_finish(struct daemon_proc *d)
+{
+	/* A daemon that died failed its test already, saying how. */
+	if (d->pid > 0 && harness_alive(d))
+		return harness_stop(d);
+	harness_remove_dir(d);
+	return 0;
+}
+
 pid_t
 harness_spawn(int (*fn)(void *), void *arg)
 {
@@ -734,6 +744,40 @@ harness_spawn(int (*fn)(void *), void *arg)
 	if (pid == 0)
 		_exit(fn(arg));
 	return pid;
+}
+
+void
+harness_child_start(struct harness_child *k, int (*fn)(void *), void *arg)
+{
+	char go;
+
+	assert_int_equal(pipe(k->stop), 0);
+	assert_int_equal(pipe(k->out), 0);
+	k->pid = harness_spawn(fn, arg);
+	assert_true(k->pid > 0);
+	close(k->stop[0]);
+	close(k->out[1]);
+	if (harness_read_full(k->out[0], &go, 1))
+		fail_msg("child %d did not start: exit %d", (int)k->pid,
+			 harness_wait(k->pid));
+}
+
+void
+harness_child_ready(struct harness_child *k)
+{
+	close(k->stop[1]);
+	close(k->out[0]);
+}
+
+int
+harness_child_stop(struct harness_child *k, void *report, size_t len)
+{
+	int rc = harness_write_full(k->stop[1], "s", 1) == 0 &&
+	    harness_read_full(k->out[0], report, len) == 0 ? 0 : -1;
+
+	close(k->stop[1]);
+	close(k->out[0]);
+	return rc;
 }
 
 void

@@ -208,10 +208,41 @@ int harness_stop(struct daemon_proc *d);
 bool harness_alive(struct daemon_proc *d);
 
 /*
+ * A fixture's teardown: stop the daemon if it still runs (its exit
+ * status, as harness_stop), else remove its directory (0).
+ */
+int harness_finish(struct daemon_proc *d);
+
+/*
  * Run fn(arg) in a child process and return its pid.  The child exits with
  * fn's return value; a child that crashes is seen through harness_wait.
  */
 pid_t harness_spawn(int (*fn)(void *), void *arg);
+
+/*
+ * A child that works until the test says stop: fn(arg) calls
+ * harness_child_ready, writes a byte on out[1] once it works, and at a
+ * byte on stop[0] writes its report on out[1] and ends.
+ */
+struct harness_child {
+	pid_t pid;
+	int stop[2];		/* a byte: stop */
+	int out[2];		/* a byte once it works; then its report */
+};
+/*
+ * Make k's pipes, spawn fn(arg) and wait for its first byte; the test
+ * fails if it never comes.
+ */
+void harness_child_start(struct harness_child *k, int (*fn)(void *),
+			 void *arg);
+/* In the child: close the test's ends of the pipes. */
+void harness_child_ready(struct harness_child *k);
+/*
+ * Tell it to stop and read len bytes of its report: 0, or -1 if it did
+ * not send them (harness_wait then says how it ended).  The pipes are
+ * closed; the child is still to be waited for.
+ */
+int harness_child_stop(struct harness_child *k, void *report, size_t len);
 
 /*
  * A copy of the build's poolmgrd, for a test that changes what is at the

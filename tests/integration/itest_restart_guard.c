@@ -71,10 +71,7 @@ teardown(void **state)
 		harness_wait(fx.child);
 	}
 	harness_remove_binary(fx.bindir);
-	if (fx.d.pid > 0 && harness_alive(&fx.d))
-		assert_int_equal(harness_stop(&fx.d), 0);
-	else
-		harness_remove_dir(&fx.d);
+	assert_int_equal(harness_finish(&fx.d), 0);
 	memset(&fx, 0, sizeof(fx));
 	return 0;
 }
