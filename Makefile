@@ -106,7 +106,8 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_cache itest_silent itest_liar itest_release itest_drop \
               itest_wait itest_fork itest_books itest_clients \
               itest_handles itest_dropping itest_quota itest_reload \
-              itest_usage itest_restart itest_restore itest_sharemap_renew \
+              itest_usage itest_restart itest_restart_busy \
+              itest_restart_admin itest_restore itest_sharemap_renew \
               itest_restart_guard itest_recover
 ITEST_BINS := $(ITESTS:%=$(BUILD)/tests/%)
 ITEST_COMMON := $(BUILD)/tests/integration/harness.o \
@@ -210,6 +211,10 @@ $(BUILD)/tests/itest_%: $(BUILD)/tests/integration/itest_%.o $(ITEST_COMMON) $(L
 $(ENGINE_LIB): $(ENGINE_OBJS)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
+
+# The restart tests' fixture and client processes.
+$(BUILD)/tests/itest_restart $(BUILD)/tests/itest_restart_busy \
+  $(BUILD)/tests/itest_restart_admin: $(BUILD)/tests/integration/harness_restart.o
 
 # Restores from states made by hand, in the daemon's own format.
 $(BUILD)/tests/itest_restore: $(STATE_OBJ)
