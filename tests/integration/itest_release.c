@@ -63,7 +63,8 @@
  *       spans, each under the 1 MiB release step) freed in one FreeBatch:
  *       their pages leave over loop turns, another request answered at
  *       least 3 times while they go (the whole 256 MiB went inside the
- *       request).
+ *       request).  The release takes milliseconds: a test kept off the
+ *       CPU for all of it sees nothing, so it frees again, up to 5 times.
  *   batch_of_pages_goes_in_steps      4096 written blocks of a page (small
  *       blocks, far past the 256 pages the pool keeps) freed in one
  *       FreeBatch, release_step = 4K: the same (each free punched its
@@ -103,6 +104,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -121,6 +123,26 @@ struct fixture {
 
 static struct fixture fx;
 
+/*
+ * That the daemon serves requests between the steps of its work is seen
+ * from here, by looking between our round trips while the work goes on.
+ * Some of it lasts a few milliseconds: on a loaded machine a process
+ * woken by a reply may wait longer than that for a CPU, and then finds
+ * it all done, every time.  So once the daemon runs (it inherits our
+ * priority: it starts at the usual one), we run ahead of it where we may
+ * (as root).
+ */
+#define TEST_NICE -10
+
+static void
+ahead_of_the_daemon(void)
+{
+	if (setpriority(PRIO_PROCESS, 0, TEST_NICE) == -1)
+		printf("note: cannot run at nice %d (%s): on a loaded machine "
+		       "the daemon's steps may all pass unseen\n", TEST_NICE,
+		       strerror(errno));
+}
+
 static void
 start_with_pool(const char *daemon_conf, const char *size)
 {
@@ -128,7 +150,9 @@ start_with_pool(const char *daemon_conf, const char *size)
 
 	snprintf(conf, sizeof(conf), "%s[pool big]\nsize = %s\n",
 		 daemon_conf, size);
+	setpriority(PRIO_PROCESS, 0, 0);
 	assert_int_equal(harness_start(&fx.d, conf), 0);
+	ahead_of_the_daemon();
 	assert_int_equal(pool_connect(fx.d.sock, &fx.conn), 0);
 	assert_int_equal(pool_open(fx.conn, "big", &fx.pool), 0);
 }
@@ -976,32 +1000,70 @@ answered_while_going(uint8_t *base, size_t len, size_t from, size_t stay)
 }
 
 /*
+ * Our requests answered while pages go back in steps (at least 3), seen
+ * within GOING_TRIES tries of go(), which frees them and returns how many
+ * answers it saw on the way.  Such a release takes the daemon a few
+ * milliseconds; on a loaded machine this process may be kept off the CPU
+ * for all of them, and then sees the pages gone at its first look, as it
+ * would if the daemon had let them go inside the request.  So it tries
+ * again: the daemon's steps serve requests every time, a release inside
+ * the request never does.
+ */
+#define GOING_TRIES 5
+
+static void
+seen_going(size_t (*go)(const void *), const void *arg)
+{
+	size_t seen = 0;
+	int i;
+
+	for (i = 0; i < GOING_TRIES && seen < 3; i++)
+		if ((seen = go(arg)) < 3)
+			printf("try %d: %zu requests seen answered on the way\n",
+			       i + 1, seen);
+	assert_true(seen >= 3);
+}
+
+/* n blocks of size: written and freed in one FreeBatch. */
+struct batch {
+	size_t n, size, stay;
+};
+
+static size_t
+batch_going(const void *arg)
+{
+	static pool_off_t offs[POOL_BATCH_MAX];
+	static size_t sizes[POOL_BATCH_MAX];
+	const struct batch *b = arg;
+	uint8_t *base = pool_ptr(fx.pool, 0);
+	size_t i, from, len = 0;
+
+	for (i = 0; i < b->n; i++)
+		sizes[i] = b->size;
+	assert_int_equal(pool_alloc_batch(fx.pool, b->n, sizes, offs), 0);
+	for (i = 0; i < b->n; i++) {
+		memset(base + offs[i], 0x5a, b->size);
+		if (offs[i] + b->size > len)
+			len = offs[i] + b->size;
+	}
+	from = harness_resident_pages(base, len);
+	assert_true(from >= b->n * b->size / 4096);
+	assert_int_equal(pool_free_batch(fx.pool, b->n, offs), 0);
+	return answered_while_going(base, len, from, b->stay);
+}
+
+/*
  * n written blocks of size freed in one FreeBatch: requests are answered
  * while their pages go; stay pages of them may be kept for reuse.
  */
 static void
 batch_goes_in_steps(const char *conf, size_t n, size_t size, size_t stay)
 {
-	static pool_off_t offs[POOL_BATCH_MAX];
-	static size_t sizes[POOL_BATCH_MAX];
-	uint8_t *base;
-	size_t i, from, len = 0;
+	struct batch b = {.n = n, .size = size, .stay = stay};
 
 	start_with_pool(conf, "1G");
 	assert_int_equal(pool_set_cache(fx.pool, 0), 0);
-	for (i = 0; i < n; i++)
-		sizes[i] = size;
-	assert_int_equal(pool_alloc_batch(fx.pool, n, sizes, offs), 0);
-	base = pool_ptr(fx.pool, 0);
-	for (i = 0; i < n; i++) {
-		memset(base + offs[i], 0x5a, size);
-		if (offs[i] + size > len)
-			len = offs[i] + size;
-	}
-	from = harness_resident_pages(base, len);
-	assert_true(from >= n * size / 4096);
-	assert_int_equal(pool_free_batch(fx.pool, n, offs), 0);
-	assert_true(answered_while_going(base, len, from, stay) >= 3);
+	seen_going(batch_going, &b);
 	assert_int_equal(stats().allocated_bytes, 0);
 	check_ok();
 }
@@ -1066,23 +1128,30 @@ holder_started(void)
 	return pid;
 }
 
-static void
-dead_client_spans_go_in_steps(void **state)
+/* A holder's 1024 blocks written, then it is killed. */
+static size_t
+dead_client_going(const void *arg)
 {
-	uint8_t *base;
+	uint8_t *base = pool_ptr(fx.pool, 0);
 	size_t from;
 	pid_t pid;
 
-	(void)state;
-	start_with_pool("idle_trim = 0\nrelease_step = 128K\n", "256M");
-	assert_int_equal(pool_set_cache(fx.pool, 0), 0);
+	(void)arg;
 	pid = holder_started();
-	base = pool_ptr(fx.pool, 0);
 	from = harness_resident_pages(base, 256 * MiB);
 	assert_true(from >= 128 * MiB / 4096);
 	assert_int_equal(kill(pid, SIGKILL), 0);
 	assert_true(harness_wait(pid) != 0);
-	assert_true(answered_while_going(base, 256 * MiB, from, 16) >= 3);
+	return answered_while_going(base, 256 * MiB, from, 16);
+}
+
+static void
+dead_client_spans_go_in_steps(void **state)
+{
+	(void)state;
+	start_with_pool("idle_trim = 0\nrelease_step = 128K\n", "256M");
+	assert_int_equal(pool_set_cache(fx.pool, 0), 0);
+	seen_going(dead_client_going, NULL);
 	assert_int_equal(stats().allocated_bytes, 0);
 	check_ok();
 }
