@@ -8,17 +8,18 @@
 #   tests/fuzz/fuzz_recover.c   a crash's recovery fed journals and keeps
 #
 # Every seed in tests/fuzz/corpus/NAME/ must run clean (-runs=0); then each
-# fuzzer runs for FUZZ_SMOKE_SECONDS (default 20) on a temporary copy of its
-# seeds, so the repository is not modified.  A crash fails the test; its
-# input is kept as BUILD/fuzz/smoke-NAME-crash-* and the end of the
-# fuzzer's output is printed.  Needs clang and its fuzzer runtime (Debian:
+# fuzzer runs for FUZZ_SMOKE_SECONDS (default 10: a smoke test; `make fuzz`
+# runs long) on a temporary copy of its seeds, so the repository is not
+# modified.  A crash fails the test; its input is kept as
+# BUILD/fuzz/smoke-NAME-crash-* and the end of the fuzzer's output is
+# printed.  Needs clang and its fuzzer runtime (Debian:
 # clang, libclang-rt-14-dev; `make deps` installs them).
 set -eu
 
 cd "$(dirname "$0")/../.."
 b=${POOLMGR_BUILD:-build}
 cc=${FUZZ_CC:-clang}
-seconds=${FUZZ_SMOKE_SECONDS:-20}
+seconds=${FUZZ_SMOKE_SECONDS:-10}
 fuzzers="fuzz_engine fuzz_dispatch fuzz_restore fuzz_recover"
 tmp=$(mktemp -d /tmp/poolmgr-fuzz.XXXXXX)
 pids=
@@ -41,8 +42,10 @@ printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n)\n{ (
 	     "missing (Debian: libclang-rt-14-dev; 'make deps'):" \
 	     "$(head -n 3 "$tmp/probe.log")"
 
-make --no-print-directory -s BUILD="$b" "$b/fuzz/fuzz_engine" \
-	"$b/fuzz/fuzz_dispatch" "$b/fuzz/fuzz_restore" "$b/fuzz/fuzz_recover" \
+# Side by side: each one compiles the daemon's sources with clang.
+make --no-print-directory -s -j"$(nproc 2>/dev/null || echo 1)" BUILD="$b" \
+	"$b/fuzz/fuzz_engine" "$b/fuzz/fuzz_dispatch" "$b/fuzz/fuzz_restore" \
+	"$b/fuzz/fuzz_recover" \
 	> "$tmp/build.log" 2>&1 ||
 	fail "cannot build the fuzzers: $(tail -n 20 "$tmp/build.log")"
 
