@@ -347,7 +347,8 @@ timed   = /usr/bin/time -a -o $(PHASES) -f '$(1) %e %U %S'
 jobs    = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc 2>/dev/null || echo 1))
 ASAN_FLAGS := BUILD=$(BUILD)/asan SAN=1 OPT=-O1
 TEST_ALONE ?= itest_memory itest_release itest_wait itest_dropping
-TEST_FIRST ?= test_cost_flat.sh itest_threads test_heap_random \
+TEST_FIRST ?= test_fuzz_smoke.sh test_nosystemd.sh test_lint.sh \
+              test_cost_flat.sh itest_threads test_heap_random \
               test_block_index itest_stress
 export TEST_ALONE TEST_FIRST
 test: deps

@@ -18,7 +18,8 @@ fail() {
 	exit 1
 }
 
-make --no-print-directory -s "$out/poolmgrd" BUILD="$out" SYSTEMD=0 >/dev/null ||
+make --no-print-directory -s -j"$(nproc 2>/dev/null || echo 1)" \
+	"$out/poolmgrd" BUILD="$out" SYSTEMD=0 >/dev/null ||
 	fail "cannot build with SYSTEMD=0"
 if ldd "$out/poolmgrd" | grep -q libsystemd; then
 	fail "the SYSTEMD=0 daemon still links libsystemd"
