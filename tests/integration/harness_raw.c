@@ -385,3 +385,62 @@ harness_raw_retain(int fd, uint32_t h, uint64_t off)
 {
 	return harness_raw_block(fd, POOLMGR__REQUEST__BODY_RETAIN, h, off);
 }
+
+int
+harness_raw_flood(int fd, uint32_t h, uint64_t off, int n, uint64_t id)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__UsableSize u = POOLMGR__USABLE_SIZE__INIT;
+	uint8_t buf[128];
+	size_t len;
+	int i;
+
+	u.handle = h;
+	u.offset = off;
+	req.body_case = POOLMGR__REQUEST__BODY_USABLE_SIZE;
+	req.usable_size = &u;
+	for (i = 0; i < n; i++) {
+		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+
+		req.id = id + (uint64_t)i;
+		len = poolmgr__request__get_packed_size(&req);
+		poolmgr__request__pack(&req, buf);
+		while (send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
+			if (errno != EAGAIN || poll(&pfd, 1, 5000) != 1)
+				return i;
+	}
+	return i;
+}
+
+int
+harness_raw_flood_replies(int fd, int n, uint64_t id, uint64_t usable)
+{
+	static uint8_t buf[65536];
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	Poolmgr__Reply *rep;
+	ssize_t got;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (poll(&pfd, 1, 10000) != 1 ||
+		    (got = recv(fd, buf, sizeof(buf), MSG_TRUNC)) <= 0 ||
+		    (size_t)got > sizeof(buf)) {
+			fprintf(stderr, "reply %d of the flood: none (%s)\n", i,
+				strerror(errno));
+			return i;
+		}
+		rep = poolmgr__reply__unpack(NULL, (size_t)got, buf);
+		if (!rep || rep->id != id + (uint64_t)i || rep->error != 0 ||
+		    rep->body_case != POOLMGR__REPLY__BODY_ALLOC ||
+		    rep->alloc->usable_size != usable) {
+			fprintf(stderr, "reply %d of the flood: not the one "
+				"owed (id %llu)\n", i,
+				rep ? (unsigned long long)rep->id : 0ull);
+			if (rep)
+				poolmgr__reply__free_unpacked(rep, NULL);
+			return i;
+		}
+		poolmgr__reply__free_unpacked(rep, NULL);
+	}
+	return i;
+}

@@ -80,4 +80,16 @@ int harness_raw_block(int fd, Poolmgr__Request__BodyCase what, uint32_t h,
 int harness_raw_free(int fd, uint32_t h, uint64_t off);
 int harness_raw_retain(int fd, uint32_t h, uint64_t off);
 
+/*
+ * A client that does not read: n UsableSize requests of off through h,
+ * ids from id on, sent without reading a reply (waiting while the socket
+ * is full, as long as the daemon reads on): how many went.
+ */
+int harness_raw_flood(int fd, uint32_t h, uint64_t off, int n, uint64_t id);
+/*
+ * Then its replies, read at last: how many of the n came whole and in
+ * order, each of 0 with usable bytes (why the next did not, on stderr).
+ */
+int harness_raw_flood_replies(int fd, int n, uint64_t id, uint64_t usable);
+
 #endif /* POOLMGR_HARNESS_RAW_H */
