@@ -35,7 +35,14 @@
  * the sockets, whole, for the new image, which takes the connections;
  * what was read already (held requests, their replies) finishes here.
  * A paused peer does not watch for a hang-up either: its end of file
- * waits behind its requests, as they do.
+ * waits behind its requests, as they do.  Replies queued for a client
+ * that does not read are no reason to wait: they are datagrams already
+ * made, and go over in the state as they are (peer_unsent_each); the new
+ * image queues them first (peer_carry), so the client gets every one,
+ * in order, before the replies to what it sends next.  Only a queued
+ * reply with descriptors (OpenPool's, ShareMap's) cannot go as bytes,
+ * and a peer being closed is not carried: its last replies are dropped
+ * with it.
  *
  * Teardown happens in one place (peer_free) and never in the middle of a
  * callback that still uses the peer: peer_kill only marks it.
@@ -119,6 +126,8 @@ static uint8_t inbuf[PEER_READ_BATCH][PEER_MAX_MESSAGE + 1]
 static void peer_on_read(evutil_socket_t, short, void *);
 static void peer_on_write(evutil_socket_t, short, void *);
 static void peer_on_closed(evutil_socket_t, short, void *);
+static bool queue_msg(struct peer *, const void *, size_t,
+		      const struct peer_fds *);
 
 struct peer *
 peer_new(struct event_base *base, int fd, peer_dispatch_fn fn, void *arg)
@@ -319,11 +328,15 @@ peer_next(struct peer *p)
 	return LIST_NEXT(p, entry);
 }
 
-/* Is p in the middle of something a restart would lose? */
+/*
+ * Is p in the middle of something a restart would lose?  Its unsent
+ * replies are not: they are whole datagrams, carried over as bytes
+ * (peer_unsent_each, peer_carry), but for the descriptors one may hold.
+ */
 static bool
 peer_busy(const struct peer *p)
 {
-	return p->holding || p->dead || !STAILQ_EMPTY(&p->out);
+	return p->holding || p->dead || p->queued_fds > 0;
 }
 
 bool
@@ -349,14 +362,56 @@ peer_drop_busy(void)
 		 * A held request waits for work that ends, for nothing new
 		 * is read meanwhile: its client is not in the way.
 		 */
-		if (!p->dead && STAILQ_EMPTY(&p->out))
+		if (!p->dead && p->queued_fds == 0)
 			continue;
 		log_info("restart: dropping client %s (%s)", peer_who(p),
-			 p->dead ? "closing" : "not reading its replies");
+			 p->dead ? "closing" : "not reading its replies, "
+			 "which hold descriptors");
 		peer_free(p);
 		n++;
 	}
 	return n;
+}
+
+unsigned
+peer_drop_closing(void)
+{
+	struct peer *p, *next;
+	unsigned n = 0;
+
+	for (p = LIST_FIRST(&peers); p; p = next) {
+		next = LIST_NEXT(p, entry);
+		if (!p->dead)
+			continue;
+		if (!STAILQ_EMPTY(&p->out)) {
+			log_info("restart: dropping client %s (closing, its "
+				 "last replies unsent)", peer_who(p));
+			n++;
+		}
+		peer_free(p);
+	}
+	return n;
+}
+
+size_t
+peer_out_cost(size_t len)
+{
+	return sizeof(struct outmsg) + len + OUTMSG_OVERHEAD;
+}
+
+void
+peer_unsent_each(const struct peer *p, peer_unsent_fn fn, void *arg)
+{
+	const struct outmsg *m;
+
+	STAILQ_FOREACH(m, &p->out, entry)
+		fn(m->data, m->len, arg);
+}
+
+bool
+peer_carry(struct peer *p, const void *buf, size_t len)
+{
+	return queue_msg(p, buf, len, NULL);
 }
 
 /*
@@ -451,7 +506,7 @@ static bool
 queue_msg(struct peer *p, const void *buf, size_t len,
 	  const struct peer_fds *fds)
 {
-	size_t cost = sizeof(struct outmsg) + len + OUTMSG_OVERHEAD;
+	size_t cost = peer_out_cost(len);
 	unsigned nfds = fds ? (unsigned)fds->n : 0;
 	struct outmsg *m;
 

@@ -77,15 +77,35 @@ void peer_close_all(void);
 
 /*
  * A restart in place (restart.c).  Every peer, in no particular order.
- * peer_all_quiet: no peer holds a request, has replies not sent yet, or
- * is being closed.  peer_drop_busy drops those whose replies wait or
- * that are being closed, as if they had hung up, and says how many (one
- * that holds a request is let be: what it waits for ends).
+ * peer_all_quiet: no peer holds a request, has unsent replies that hold
+ * descriptors, or is being closed.  peer_drop_busy drops those whose
+ * replies with descriptors wait or that are being closed, as if they had
+ * hung up, and says how many (one that holds a request is let be: what
+ * it waits for ends).  peer_drop_closing drops those being closed at
+ * once, and says how many lost replies with them.
  */
 struct peer *peer_first(void);
 struct peer *peer_next(struct peer *p);
 bool peer_all_quiet(void);
 unsigned peer_drop_busy(void);
+unsigned peer_drop_closing(void);
+
+/*
+ * The replies queued for p and not sent yet, oldest first: whole
+ * datagrams, carried over a restart as they are.  None holds a
+ * descriptor once peer_all_quiet says so.
+ */
+typedef void (*peer_unsent_fn)(const void *buf, size_t len, void *arg);
+void peer_unsent_each(const struct peer *p, peer_unsent_fn fn, void *arg);
+/*
+ * The new image: queue a carried reply on p before anything it reads, as
+ * if the socket had been full; false if that went over the queue's limit
+ * (the peer is dropped, as any that does not read).
+ */
+bool peer_carry(struct peer *p, const void *buf, size_t len);
+/* What a queued reply of len bytes counts against PEER_MAX_QUEUED. */
+size_t peer_out_cost(size_t len);
+
 /*
  * While a restart waits (pause true), no peer reads a request, a new one
  * neither: they wait in the connections for the new image.  What was read

@@ -1,19 +1,37 @@
 /*
  * restart.c - SIGUSR2: execute the daemon's binary again, in place.
  *
- * The signal only sets "wanted", and from then on no connection is read
- * (peer_pause_reads): the requests wait in the sockets, which keep every
- * datagram whole, and the new image reads them, for it takes the
- * connections over.  New connections are still accepted, and go over
- * unread too.  So what this image must finish is bounded: the work queued
- * in pool_release.c (its state lives in this image only), the requests
- * held for it, the replies not yet sent, the clients being closed.  The
+ * The signal first has the configuration file read and checked: one that
+ * does not load would stop the new image and lose everything, so the
+ * restart is refused instead, as a reload keeps what runs.  The text
+ * checked goes to the new image (a sealed memfd named "config"), which
+ * applies it instead of reading the file again: what was checked is what
+ * applies, however long what follows takes.  Then the binary at the path
+ * is asked whether it reads this state's version (restart_probe.c: an
+ * older poolmgrd would leave the connections it is handed unserved).  The
+ * loop does not wait for the answer: the daemon serves as usual, and only
+ * a yes goes on ("wanted"); a refusal is logged and changes nothing.  A
+ * second SIGUSR2 meanwhile is told the restart is on its way; a stop
+ * meanwhile stops the daemon (restart_teardown kills and reaps the probe)
+ * or, to systemd's store, takes the probe over.
+ *
+ * Once wanted, no connection is read (peer_pause_reads): the requests wait
+ * in the sockets, which keep every datagram whole, and the new image reads
+ * them, for it takes the connections over.  New connections are still
+ * accepted, and go over unread too.  So what this image must finish is
+ * bounded: the work queued in pool_release.c (its state lives in this
+ * image only), the requests held for it, the clients being closed.  The
  * restart happens at the first moment none is left, checked every
- * RESTART_TICK_MS from a timer (never inside a peer's callbacks).  Only a
- * client that does not read its replies can stand in the way for good:
- * one still there after RESTART_QUIET_SEC is dropped, as if it had hung
- * up (its handles close as usual, in steps), and the wait goes on.  If
- * the restart is given up, the connections are read again.
+ * RESTART_TICK_MS from a timer (never inside a peer's callbacks).  Replies
+ * not sent yet are not in the way: they are datagrams already made, and
+ * go over in the state, to be sent first by the new image (peer.c), so a
+ * client that does not read them holds nobody up.  Only replies that pass
+ * descriptors cannot go so: a client that leaves one unread is still
+ * there after RESTART_QUIET_SEC is dropped, as if it had hung up (its
+ * handles close as usual, in steps), and the wait goes on.  A client
+ * being closed (it broke the protocol) is closed at once, with what it
+ * has not read.  If the restart is given up, the connections are read
+ * again.
  *
  * Then, without changing anything, state_save.c writes the state, and the
  * descriptors go to the new image as systemd passes sockets, named (listen,
@@ -23,21 +41,13 @@
  * serving, nothing changed.
  *
  * A stop (SIGTERM, SIGINT) under systemd with its fd store configured
+ * asks the same binary (systemd's likely ExecStart=), serving meanwhile,
  * waits for the same quiet moment, saves the same state and pushes the
  * same descriptors, but for the configuration's text, to the store under
  * the same names (fdstore.c), all or none; the next start takes them back
  * as after an exec, and reads the file as it is then (a package upgrade
- * may install a new one between the stop and the start).
- *
- * The configuration file is read and checked first: one that does not
- * load would stop the new image and lose everything, so the restart is
- * refused instead, as a reload keeps what runs.  The text checked goes to
- * the new image (a sealed memfd named "config"), which applies it instead
- * of reading the file again: what was checked is what applies.  The
- * restart is refused too when the binary at the path does not say that
- * it reads this state's version (restart_probe.c: an older poolmgrd would
- * leave the connections it is handed unserved); a stop to the store asks
- * the same binary, and stops as without a store if it is refused.
+ * may install a new one between the stop and the start).  If the binary
+ * refuses, the daemon stops as without a store.
  *
  * The clients' share maps are the one thing the new image cannot take
  * over (see dpool_share_freeze): their bits are all set just before the
@@ -83,6 +93,7 @@ static const char *config_path;
 
 static struct event_base *loop_base;
 static bool wanted, to_store;	/* to_store: a stop, to systemd's store */
+static int config_fd = -1;	/* the text checked, to pass as "config" */
 static bool stored;		/* the store holds everything now */
 static uint64_t wanted_at, drop_at;	/* monotonic ns */
 static unsigned dropped;
@@ -277,40 +288,54 @@ config_pass(const char *text, size_t len)
 	return fd;
 }
 
+/* The checked text's memfd, once the restart no longer needs it. */
+static void
+config_drop(void)
+{
+	if (config_fd >= 0)
+		close(config_fd);
+	config_fd = -1;
+}
+
+/*
+ * The configuration file checked, and its text in a memfd for the new
+ * image: false with why if the restart cannot go on.
+ */
+static bool
+config_ready(char *why, size_t len)
+{
+	char *text;
+	size_t tlen = 0;
+	int fd;
+
+	config_drop();
+	if (!config_checked(&text, &tlen, why, len))
+		return false;
+	if (!text)
+		return true;
+	fd = config_pass(text, tlen);
+	free(text);
+	if (fd < 0) {
+		snprintf(why, len, "cannot put the configuration's text in a "
+			 "memfd for the new image: %s", strerror(-fd));
+		return false;
+	}
+	config_fd = fd;
+	return true;
+}
+
 /* The quiet moment: save, hand over, exec.  Returns if it failed. */
 static void
 restart_now(void)
 {
-	char err[512];
 	struct passed ps = {0};
 	struct state_fds sf;
 	sigset_t block, old;
 	unsigned nfrozen = 0;
-	char *names = NULL, *text;
-	size_t len = 0;
-	int sfd, cfd = -1, rc;
+	char *names = NULL;
+	int sfd, cfd = config_fd, rc;
 
-	if (!exe_path[0]) {
-		log_warnx("restart: the daemon's binary is not known; going on");
-		peer_pause_reads(false);
-		return;
-	}
-	if (!config_checked(&text, &len, err, sizeof(err))) {
-		log_warnx("restart: %s; going on as before", err);
-		peer_pause_reads(false);
-		return;
-	}
-	if (restart_probe(exe_path, err, sizeof(err)) != 0 ||
-	    (text && (cfd = config_pass(text, len)) < 0)) {
-		if (cfd < -1)
-			snprintf(err, sizeof(err), "the configuration's text: "
-				 "%s", strerror(-cfd));
-		log_warnx("restart: %s; going on as before", err);
-		free(text);
-		peer_pause_reads(false);
-		return;
-	}
-	free(text);
+	config_fd = -1;	/* closed here whatever happens */
 	/*
 	 * From here the signals wait in the kernel: a handler of this image
 	 * would only note them for a loop turn that never comes.
@@ -363,21 +388,9 @@ store_now(void)
 	struct passed ps = {0};
 	struct state_fds sf;
 	unsigned nfrozen = 0;
-	char why[512];
 	int sfd, rc;
 
-	/*
-	 * systemd starts ExecStart= next, not surely this path; but that is
-	 * where an upgrade or a downgrade put its binary, and one that could
-	 * not take the store over would leave its connections unserved:
-	 * better they see the stop.
-	 */
-	if (exe_path[0] && restart_probe(exe_path, why, sizeof(why)) != 0) {
-		log_warnx("stop: %s; nothing left in the fd store, every pool "
-			  "and client is freed", why);
-		event_base_loopbreak(loop_base);
-		return;
-	}
+	config_drop();	/* a restart it overtook checked it */
 	sfd = state_save(listen_activated, listen_path, true, now_ns(), &sf);
 	if (sfd < 0) {
 		log_warnx("stop: cannot save the state: %s; everything is "
@@ -433,6 +446,8 @@ restart_try(void)
 	struct timeval tick = {0, RESTART_TICK_MS * 1000};
 	uint64_t now = now_ns();
 
+	/* Its last replies cannot be carried over: it was leaving anyway. */
+	dropped += peer_drop_closing();
 	if (quiet()) {
 		if (now - wanted_at >= 1000000)
 			log_info("restart: waited %llu ms for a quiet moment%s",
@@ -450,7 +465,7 @@ restart_try(void)
 		unsigned n = peer_drop_busy();
 
 		log_info("restart: not quiet after %d s: dropped %u client%s "
-			 "that did not read its replies%s",
+			 "whose unsent replies hold descriptors%s",
 			 RESTART_QUIET_SEC, n, n == 1 ? "" : "s",
 			 dpool_release_passed(dpool_release_mark()) ? "" :
 			 "; released memory still going back");
@@ -469,29 +484,96 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	restart_try();
 }
 
+/* The binary said yes: from now on nothing is read, and the wait begins. */
 static void
-want(bool store)
+want(void)
 {
+	if (!to_store)
+		log_info("%s takes the state over: restarting in place at the "
+			 "first quiet moment", exe_path);
 	wanted = true;
-	to_store = store;
 	peer_pause_reads(true);
 	dropped = 0;
 	wanted_at = drop_at = now_ns();
 	restart_try();
 }
 
+/*
+ * The probe's verdict.  A refused restart changed nothing (the reads were
+ * never paused); a refused stop stops as without a store: systemd starts
+ * ExecStart= next, not surely this path, but that is where an upgrade or
+ * a downgrade put its binary, and one that could not take the store over
+ * would leave its connections unserved: better they see the stop.
+ */
+static void
+on_probed(int rc, const char *why, void *arg)
+{
+	(void)arg;
+	if (rc == 0) {
+		want();
+		return;
+	}
+	config_drop();
+	if (to_store) {
+		log_warnx("stop: %s; nothing left in the fd store, every pool "
+			  "and client is freed", why);
+		event_base_loopbreak(loop_base);
+	} else
+		log_warnx("restart: %s; going on as before", why);
+}
+
+/*
+ * Ask the binary at the path, without stopping the loop: the daemon
+ * serves as usual until it answers (restart_probe.c).
+ */
+static void
+probe(void)
+{
+	char why[512];
+	int rc;
+
+	rc = restart_probe_start(loop_base, exe_path, on_probed, NULL, why,
+				 sizeof(why));
+	if (rc != 0)
+		on_probed(rc, why, NULL);
+}
+
+static bool
+on_its_way(void)
+{
+	return wanted || restart_probe_running();
+}
+
 static void
 on_usr2(evutil_socket_t sig, short what, void *arg)
 {
+	char why[512];
+
 	(void)sig;
 	(void)what;
 	(void)arg;
-	if (wanted) {
-		log_info("SIGUSR2: a restart is already on its way");
+	if (on_its_way()) {
+		log_info("SIGUSR2: a %s is already on its way", to_store ?
+			 "stop to systemd's fd store" : "restart");
 		return;
 	}
-	log_info("SIGUSR2: restarting in place at the first quiet moment");
-	want(false);
+	if (!exe_path[0]) {
+		log_warnx("restart: the daemon's binary is not known; going on");
+		return;
+	}
+	/*
+	 * The file is checked before the binary is asked, not after: a bad
+	 * one is refused at once, and the text checked is the one the new
+	 * image applies however long the probe and the quiet moment take.
+	 */
+	if (!config_ready(why, sizeof(why))) {
+		log_warnx("restart: %s; going on as before", why);
+		return;
+	}
+	log_info("SIGUSR2: asking %s --restart-probe whether it takes the "
+		 "state over, serving meanwhile", exe_path);
+	to_store = false;
+	probe();
 }
 
 bool
@@ -499,16 +581,22 @@ restart_stop(void)
 {
 	if (stored || fdstore_max() == 0)
 		return false;
-	if (wanted && to_store) {
+	if (on_its_way() && to_store) {
 		log_info("the stop is already on its way");
 		return true;
 	}
 	log_info("stopping at the first quiet moment, pushing everything "
 		 "to systemd's fd store");
-	if (wanted)
-		to_store = true;	/* the stop overtakes a restart */
+	/* The stop overtakes a restart: the same probe, the same wait. */
+	if (on_its_way()) {
+		to_store = true;
+		return true;
+	}
+	to_store = true;
+	if (exe_path[0])
+		probe();
 	else
-		want(true);
+		want();
 	return true;
 }
 
@@ -553,6 +641,13 @@ restart_setup(struct event_base *base, char **argv, int lfd,
 void
 restart_teardown(void)
 {
+	/* The daemon exits: a probe still running is killed and reaped. */
+	if (restart_probe_running())
+		log_info("the %s waiting for %s --restart-probe is given up",
+			 to_store ? "stop to the fd store" : "restart",
+			 exe_path);
+	restart_probe_cancel();
+	config_drop();
 	if (ev_usr2)
 		event_free(ev_usr2);
 	if (ev_tick)

@@ -13,12 +13,18 @@
  * the versions of proto/state.proto it reads (StateVersion), and exits.
  * The restart goes on only if the current version is among them; a binary
  * that says anything else, nothing, or nothing within RESTART_PROBE_MS,
- * is refused (and killed).  The loop waits for the probe: a binary that
- * answers takes a few milliseconds.
+ * is refused (and killed).
+ *
+ * The loop does not wait for it: the probe's pipe and a timer are events
+ * like any other, and the daemon serves as usual until the answer is in
+ * (a binary that answers takes a few milliseconds, one that does not, up
+ * to RESTART_PROBE_MS).  Whatever ends it (its answer, the time, an error,
+ * restart_probe_cancel as the daemon exits), its process group is killed
+ * and it is reaped at once: no zombie, no script's command left behind.
  */
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
@@ -26,9 +32,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "restart_probe.h"
 #include "state.pb-c.h"
 
@@ -37,55 +43,24 @@
 
 extern char **environ;
 
+/* The probe running, if any: one at a time. */
+static struct {
+	pid_t pid;		/* 0: none */
+	int fd;			/* its stdout's read end */
+	struct event *ev_read, *ev_time;
+	const char *path;	/* the caller's, which outlives the probe */
+	char answer[256];
+	size_t got;
+	restart_probe_fn done;
+	void *arg;
+} probe = {.fd = -1};
+
 void
 restart_probe_answer(void)
 {
 	printf("%s %d\n", PROBE_PREFIX,
 	       POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT);
 	fflush(stdout);
-}
-
-static long
-ms_since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) * 1000 +
-	    (t.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
-/* Read the probe's answer into buf until end of file or the time is up. */
-static int
-probe_read(int fd, char *buf, size_t len)
-{
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
-	struct timespec t0;
-	size_t got = 0;
-	ssize_t n;
-	long left;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		if ((left = RESTART_PROBE_MS - ms_since(&t0)) <= 0)
-			return -ETIMEDOUT;
-		if (poll(&pfd, 1, (int)left) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (pfd.revents == 0)
-			continue;
-		n = read(fd, buf + got, len - 1 - got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -errno;
-		got += (size_t)n;
-		buf[got] = '\0';
-		if (n == 0 || got == len - 1)
-			return 0;
-	}
 }
 
 /* Does the answer list the current version? */
@@ -163,54 +138,142 @@ out:
 	return -rc;
 }
 
-int
-restart_probe(const char *path, char *why, size_t len)
+/*
+ * Done or not, it has nothing more to say: neither it nor what it started
+ * (a script's commands) may linger.  Its own group; after SIGKILL the wait
+ * is short.
+ */
+static int
+probe_end(void)
 {
-	char answer[256];
-	int pfd[2], rc, status = 0;
-	pid_t pid;
+	int status = 0;
 
-	if (pipe2(pfd, O_CLOEXEC) == -1) {
-		snprintf(why, len, "cannot probe %s: pipe: %s", path,
-			 strerror(errno));
-		return -errno;
+	if (probe.ev_read)
+		event_free(probe.ev_read);
+	if (probe.ev_time)
+		event_free(probe.ev_time);
+	probe.ev_read = probe.ev_time = NULL;
+	if (probe.fd >= 0)
+		close(probe.fd);
+	probe.fd = -1;
+	if (probe.pid > 0) {
+		kill(-probe.pid, SIGKILL);
+		while (waitpid(probe.pid, &status, 0) == -1 && errno == EINTR)
+			;
 	}
-	rc = probe_spawn(path, pfd[1], &pid);
+	probe.pid = 0;
+	return status;
+}
+
+/* The verdict on what it said (rc: how the reading ended), to done. */
+static void
+probe_finish(int rc)
+{
+	restart_probe_fn done = probe.done;
+	void *arg = probe.arg;
+	char why[512];
+	int status;
+
+	status = probe_end();
+	probe.answer[strcspn(probe.answer, "\n")] = '\0';
+	if (rc == -ETIMEDOUT)
+		snprintf(why, sizeof(why), "%s did not answer --restart-probe "
+			 "within %d ms", probe.path, RESTART_PROBE_MS);
+	else if (rc != 0)
+		snprintf(why, sizeof(why), "reading the answer of %s "
+			 "--restart-probe: %s", probe.path, strerror(-rc));
+	else if (!probe_accepts(probe.answer)) {
+		snprintf(why, sizeof(why), "%s --restart-probe answered "
+			 "\"%.80s\" (exit %d), not state version %d: it cannot "
+			 "take the state over", probe.path, probe.answer,
+			 WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+			 POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT);
+		rc = -EPROTO;
+	} else
+		why[0] = '\0';
+	done(rc, why, arg);
+}
+
+/* Its answer so far; the verdict at end of file or a full buffer. */
+static void
+probe_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	size_t room = sizeof(probe.answer) - 1 - probe.got;
+	ssize_t n;
+
+	(void)what;
+	(void)arg;
+	n = read(fd, probe.answer + probe.got, room);
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n == -1) {
+		probe_finish(-errno);
+		return;
+	}
+	probe.got += (size_t)n;
+	probe.answer[probe.got] = '\0';
+	if (n == 0 || probe.got == sizeof(probe.answer) - 1)
+		probe_finish(0);
+}
+
+static void
+probe_on_time(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	probe_finish(-ETIMEDOUT);
+}
+
+int
+restart_probe_start(struct event_base *base, const char *path,
+		    restart_probe_fn done, void *arg, char *why, size_t len)
+{
+	struct timeval tv = {RESTART_PROBE_MS / 1000,
+			     RESTART_PROBE_MS % 1000 * 1000};
+	int pfd[2], rc;
+
+	if (probe.pid > 0)
+		return -EBUSY;
+	if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK) == -1) {
+		rc = -errno;
+		snprintf(why, len, "cannot probe %s: pipe: %s", path,
+			 strerror(-rc));
+		return rc;
+	}
+	rc = probe_spawn(path, pfd[1], &probe.pid);
 	close(pfd[1]);
 	if (rc != 0) {
+		probe.pid = 0;
 		close(pfd[0]);
 		snprintf(why, len, "cannot run %s --restart-probe: %s", path,
 			 strerror(-rc));
 		return rc;
 	}
-	answer[0] = '\0';
-	rc = probe_read(pfd[0], answer, sizeof(answer));
-	close(pfd[0]);
-	/*
-	 * Done or not, it has nothing more to say: neither it nor what it
-	 * started (a script's commands) may linger.  Its own group.
-	 */
-	kill(-pid, SIGKILL);
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
-	answer[strcspn(answer, "\n")] = '\0';
-	if (rc == -ETIMEDOUT) {
-		snprintf(why, len, "%s did not answer --restart-probe within "
-			 "%d ms", path, RESTART_PROBE_MS);
-		return rc;
-	}
-	if (rc != 0) {
-		snprintf(why, len, "reading the answer of %s --restart-probe: "
-			 "%s", path, strerror(-rc));
-		return rc;
-	}
-	if (!probe_accepts(answer)) {
-		snprintf(why, len, "%s --restart-probe answered \"%.80s\" "
-			 "(exit %d), not state version %d: it cannot take the "
-			 "state over", path, answer,
-			 WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-			 POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT);
-		return -EPROTO;
-	}
+	probe.fd = pfd[0];
+	probe.got = 0;
+	probe.answer[0] = '\0';
+	probe.done = done;
+	probe.arg = arg;
+	probe.path = path;
+	probe.ev_read = event_new(base, probe.fd, EV_READ | EV_PERSIST,
+				  probe_on_read, NULL);
+	probe.ev_time = evtimer_new(base, probe_on_time, NULL);
+	if (!probe.ev_read || !probe.ev_time)
+		fatalx("event_new failed");
+	event_add(probe.ev_read, NULL);
+	evtimer_add(probe.ev_time, &tv);
 	return 0;
+}
+
+bool
+restart_probe_running(void)
+{
+	return probe.pid > 0;
+}
+
+void
+restart_probe_cancel(void)
+{
+	probe_end();
 }

@@ -259,10 +259,28 @@ teardown(struct rebuild *rb)
 			close(rb->fds[k]);
 }
 
+/*
+ * The replies the old image had queued and the client not read yet, on
+ * its new peer before the loop runs: so they leave first, in order, and
+ * whatever it is answered next goes behind them.  The checks bounded them
+ * by what the queue takes.
+ */
+static size_t
+carry_unsent(struct peer *pe, const Poolmgrd__SessionState *ss)
+{
+	size_t i;
+
+	for (i = 0; i < ss->n_unsent; i++)
+		if (!peer_carry(pe, ss->unsent[i].data, ss->unsent[i].len))
+			break;
+	return i;
+}
+
 static void
 publish(struct rebuild *rb, const struct restore_env *env)
 {
-	unsigned k;
+	size_t carried = 0;
+	unsigned k, slow = 0;
 
 	for (k = 0; k < rb->st->n_sessions; k++) {
 		struct session *s = rb->sessions[k];
@@ -271,10 +289,18 @@ publish(struct rebuild *rb, const struct restore_env *env)
 
 		pe = peer_new(env->base, rb->fds[f], env->dispatch, s);
 		rb->fds[f] = -1;
+		if (rb->st->sessions[k]->n_unsent) {
+			carried += carry_unsent(pe, rb->st->sessions[k]);
+			slow++;
+		}
 		/* As at accept: a client that never says Hello goes. */
 		if (!s->greeted)
 			peer_set_deadline(pe, env->hello_timeout);
 	}
+	if (slow)
+		log_info("restart in place: %zu unsent repl%s to %u client%s "
+			 "carried over, sent first", carried,
+			 carried == 1 ? "y" : "ies", slow, slow == 1 ? "" : "s");
 }
 
 /* Room for what the state's pools and sessions become. */

@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "heap.h"
+#include "peer.h"
 #include "pool.h"
 #include "restore_check.h"
 #include "session.h"
@@ -210,6 +211,33 @@ client_name_valid(const char *name)
 	return i < sizeof(((struct session *)0)->name);
 }
 
+/*
+ * Its unsent replies: each a datagram the old image could have sent, all
+ * of them no more than its queue held (peer.c counts them so).
+ */
+static int
+check_unsent(const Poolmgrd__SessionState *ss, size_t k, char *why,
+	     size_t len)
+{
+	size_t cost = 0, i;
+
+	if (ss->n_unsent > PEER_MAX_QUEUED / peer_out_cost(0))
+		return state_why(why, len, "client %zu: %zu unsent replies",
+				 k, ss->n_unsent);
+	for (i = 0; i < ss->n_unsent; i++) {
+		if (ss->unsent[i].len > PEER_MAX_MESSAGE)
+			return state_why(why, len, "client %zu: unsent reply "
+					 "%zu is %zu bytes", k, i,
+					 ss->unsent[i].len);
+		cost += peer_out_cost(ss->unsent[i].len);
+	}
+	if (cost > PEER_MAX_QUEUED)
+		return state_why(why, len, "client %zu: its unsent replies "
+				 "cost %zu bytes, over %u", k, cost,
+				 PEER_MAX_QUEUED);
+	return 0;
+}
+
 static int
 check_session(const Poolmgrd__State *st, size_t k, char *why, size_t len)
 {
@@ -229,7 +257,7 @@ check_session(const Poolmgrd__State *st, size_t k, char *why, size_t len)
 				       "pool %u is out of place", k, hs->id,
 				       hs->pool);
 	}
-	return 0;
+	return check_unsent(ss, k, why, len);
 }
 
 int

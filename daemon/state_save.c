@@ -218,6 +218,42 @@ session_state_free(Poolmgrd__SessionState *ss)
 		free(ss->handles[i]);
 	}
 	free(ss->handles);
+	free(ss->unsent);
+}
+
+static void
+count_unsent(const void *buf, size_t len, void *arg)
+{
+	(void)buf;
+	(void)len;
+	(*(size_t *)arg)++;
+}
+
+static void
+add_unsent(const void *buf, size_t len, void *arg)
+{
+	Poolmgrd__SessionState *ss = arg;
+
+	ss->unsent[ss->n_unsent].data = (uint8_t *)buf;
+	ss->unsent[ss->n_unsent++].len = len;
+}
+
+/*
+ * The replies the client has not read yet, as they are queued: the
+ * bytes stay the peer's (nothing changes before the state is written).
+ */
+static int
+save_unsent(const struct peer *pe, Poolmgrd__SessionState *ss)
+{
+	size_t n = 0;
+
+	peer_unsent_each(pe, count_unsent, &n);
+	if (n == 0)
+		return 0;
+	if (!(ss->unsent = calloc(n, sizeof(*ss->unsent))))
+		return -ENOMEM;
+	peer_unsent_each(pe, add_unsent, ss);
+	return 0;
 }
 
 static int
@@ -343,7 +379,8 @@ state_save(bool socket_activated, const char *socket_path, bool from_store,
 		if (!ss)
 			goto out;
 		st.sessions[st.n_sessions++] = ss;
-		if ((rc = save_session(peer_arg(pe), ss)) != 0)
+		if ((rc = save_session(peer_arg(pe), ss)) != 0 ||
+		    (rc = save_unsent(pe, ss)) != 0)
 			goto out;
 		fds->conn[fds->nsessions++] = peer_fd(pe);
 	}

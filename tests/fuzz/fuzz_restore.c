@@ -19,7 +19,9 @@
  * When the rebuild succeeds, every pool must pass heap_check and
  * dpool_check, and hold exactly the blocks the state lists with their
  * persisters, and every session its handles under their ids, on their
- * pools, with their holds in their saved order; when it fails
+ * pools, with their holds in their saved order, and unsent replies that
+ * its peer's queue would take (each a datagram, their cost within
+ * PEER_MAX_QUEUED: publish queues them, unchecked); when it fails
  * it must say why.  Either way teardown must leave no pool and no session
  * behind (under ASan: no leak, no use after free), and every 1000 inputs
  * the number of open descriptors may not have grown.  A failure aborts with
@@ -150,7 +152,16 @@ check_sessions(const struct rebuild *rb, unsigned k)
 {
 	const Poolmgrd__SessionState *ss = rb->st->sessions[k];
 	struct session *s = rb->sessions[k];
-	size_t i, j;
+	size_t i, j, cost = 0;
+
+	for (i = 0; i < ss->n_unsent; i++) {
+		if (ss->unsent[i].len > PEER_MAX_MESSAGE)
+			die("client %u: an unsent reply of %zu bytes passed",
+			    k, ss->unsent[i].len);
+		cost += peer_out_cost(ss->unsent[i].len);
+	}
+	if (cost > PEER_MAX_QUEUED)
+		die("client %u: unsent replies costing %zu passed", k, cost);
 
 	if (s->nhandles != ss->n_handles || s->greeted != ss->greeted ||
 	    s->next_handle != ss->next_handle)

@@ -30,6 +30,19 @@
  *       cannot be raised so far: the restart happens and keeps them all;
  *       the last one is served after it.  (test_restart_names checks
  *       the naming of 30,000 and 10^6 on its own.)
+ *   probe_keeps_serving           a binary that answers the probe only
+ *       after 1.5 s: meanwhile the daemon serves as usual (a client's
+ *       round trips go on, a new client connects and is served), a
+ *       second SIGUSR2 is told the restart is on its way; then the
+ *       restart happens, and the daemon has no child left behind.
+ *   stop_during_probe             SIGTERM while that probe runs: the
+ *       daemon stops at once, exit 0, without restarting, and the probe
+ *       is gone with it.
+ *   unread_replies_carried        a client with 5,000 replies unread
+ *       (its socket full, the rest queued in the daemon): SIGUSR2
+ *       restarts at once, nobody dropped; another client is served;
+ *       then the slow client reads every reply it was owed, in order,
+ *       whole, and its connection serves on.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -45,11 +58,14 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "harness.h"
+#include "harness_raw.h"
 #include "poolclient.h"
 
 #define MiB (1024ull * 1024)
@@ -331,32 +347,40 @@ daemon_child(pid_t pid)
 	return 0;
 }
 
+/*
+ * At bin: a probe that takes secs seconds, then the real binary.  bash,
+ * which keeps the signal mask it was started with (dash clears it).
+ */
+static void
+put_slow_probe(const char *bin, const char *secs)
+{
+	char text[600];
+	FILE *f;
+
+	snprintf(text, sizeof(text), "#!/bin/bash\n"
+		 "if [ \"$1\" = --restart-probe ]; then sleep %s; fi\n"
+		 "exec %s/poolmgrd \"$@\"\n", secs, harness_build());
+	unlink(bin);
+	assert_non_null(f = fopen(bin, "w"));
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(bin, 0755), 0);
+}
+
 static void
 probe_signalled_too(void **state)
 {
-	char bin[128], text[600];
+	char bin[128];
 	struct pool_conn *c;
 	struct pool *p;
 	pool_off_t off;
 	uint8_t *b;
 	pid_t probe;
 	int restarted;
-	FILE *f;
 
 	(void)state;
 	b = start_copied(bin, sizeof(bin), &c, &p, &off, 3);
-	/*
-	 * A probe that takes its time, then the real binary.  bash, which
-	 * keeps the signal mask it was started with (dash clears it).
-	 */
-	snprintf(text, sizeof(text), "#!/bin/bash\n"
-		 "if [ \"$1\" = --restart-probe ]; then sleep 1; fi\n"
-		 "exec %s/poolmgrd \"$@\"\n", harness_build());
-	unlink(bin);
-	assert_non_null(f = fopen(bin, "w"));
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(chmod(bin, 0755), 0);
+	put_slow_probe(bin, "1");
 
 	restarted = harness_log_count(&fx.d, HARNESS_RESTARTED);
 	assert_int_equal(kill(fx.d.pid, SIGUSR2), 0);
@@ -502,6 +526,194 @@ many_clients_restart(void **state)
 		close(fd[n]);
 }
 
+/* Is pid a process that has not exited (a zombie has)? */
+static bool
+running(pid_t pid)
+{
+	char path[64], text[256], *state;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	harness_read_text(path, text, sizeof(text));
+	/* "pid (comm) S ...": the state after the last parenthesis. */
+	if (!(state = strrchr(text, ')')))
+		return false;
+	return state[1] == ' ' && state[2] != 'Z' && state[2] != 'X';
+}
+
+/* The daemon's children now: none once every probe is reaped. */
+static bool
+daemon_has_child(pid_t pid)
+{
+	char path[64], text[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
+		 (int)pid);
+	harness_read_text(path, text, sizeof(text));
+	return strtol(text, NULL, 10) > 0;
+}
+
+static void
+probe_keeps_serving(void **state)
+{
+	char bin[128];
+	struct pool_conn *c;
+	struct pool *p;
+	uint64_t usable;
+	pool_off_t off, x;
+	int fd, late = -1, restarted, rc, served = 0;
+	uint32_t h;
+	pid_t probe;
+
+	(void)state;
+	start_copied(bin, sizeof(bin), &c, &p, &off, 5);
+	fd = harness_raw_client(fx.d.sock, "counter");
+	h = harness_raw_handle(fd, "p");
+	EXPECT_RAW(harness_raw_alloc(fd, h, 100, &x, &usable), 0);
+	put_slow_probe(bin, "1.5");
+
+	restarted = harness_log_count(&fx.d, HARNESS_RESTARTED);
+	assert_int_equal(kill(fx.d.pid, SIGUSR2), 0);
+	assert_true((probe = daemon_child(fx.d.pid)) > 0);
+	assert_int_equal(kill(fx.d.pid, SIGUSR2), 0);
+	/*
+	 * Round trips while the probe runs: each counts if the probe was
+	 * still running once it was answered.  A loop that waits for the
+	 * probe answers none of them until the new image does.
+	 */
+	while (running(probe)) {
+		if ((rc = harness_raw_block(fd, POOLMGR__REQUEST__BODY_USABLE_SIZE,
+					    h, x)) != 0)
+			fail_msg("a round trip during the probe: %d", rc);
+		if (late < 0 && running(probe))
+			late = harness_raw_greeted(fx.d.sock, "late");
+		if (running(probe))
+			served++;
+	}
+	printf("%d round trips answered while the probe ran; a client "
+	       "connected meanwhile: %s\n", served, late >= 0 ? "yes" : "no");
+	if (harness_log_wait(&fx.d, HARNESS_RESTARTED, restarted,
+			     HARNESS_RESTART_WAIT_MS) != 0) {
+		print_log_since(0, "the daemon's log");
+		fail_msg("no restart after the slow probe");
+	}
+	print_log_since(0, "the daemon's log");
+	assert_true(served >= 5);
+	assert_true(late >= 0);
+	assert_int_equal(harness_log_count(&fx.d, "already on its way"), 1);
+	assert_false(daemon_has_child(fx.d.pid));
+	/* Everyone carries on with the new image. */
+	EXPECT_RAW(harness_raw_block(fd, POOLMGR__REQUEST__BODY_USABLE_SIZE,
+				     h, x), 0);
+	EXPECT_RAW(harness_raw_free(fd, h, x), 0);
+	assert_true(harness_raw_handle(late, "p") > 0);
+	assert_int_equal(pool_free(p, off), 0);
+	close(late);
+	close(fd);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/* The daemon's exit status within 10 s, or -1 (it is killed then). */
+static int
+exited(struct daemon_proc *d)
+{
+	int status, ms;
+
+	for (ms = 0; ms < 10000; ms += 10) {
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			d->pid = 0;
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		}
+		harness_sleep_ms(10);
+	}
+	kill(d->pid, SIGKILL);
+	harness_wait(d->pid);
+	d->pid = 0;
+	return -1;
+}
+
+static void
+stop_during_probe(void **state)
+{
+	char bin[128];
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+	size_t at;
+	pid_t probe;
+	int rc;
+
+	(void)state;
+	start_copied(bin, sizeof(bin), &c, &p, &off, 9);
+	put_slow_probe(bin, "1.5");
+	at = harness_log_mark(&fx.d);
+	assert_int_equal(kill(fx.d.pid, SIGUSR2), 0);
+	assert_true((probe = daemon_child(fx.d.pid)) > 0);
+	harness_sleep_ms(200);
+	assert_int_equal(kill(fx.d.pid, SIGTERM), 0);
+	rc = exited(&fx.d);
+	print_log_since(at, "since SIGUSR2");
+	if (log_since_has(at, HARNESS_RESTARTED))
+		fail_msg("the daemon restarted instead of stopping");
+	assert_int_equal(rc, 0);
+	assert_true(log_since_has(at, "given up"));
+	assert_false(running(probe));
+	pool_disconnect(c);
+}
+
+#define UNREAD 5000
+#define UNREAD_ID 1000000
+
+static void
+unread_replies_carried(void **state)
+{
+	struct timespec t0, t1;
+	uint64_t off, usable, x;
+	int slow, other, got;
+	uint32_t h, h2;
+	size_t at;
+
+	(void)state;
+	assert_int_equal(harness_start(&fx.d, "[pool p]\nsize = 16M\n"), 0);
+	slow = harness_raw_client(fx.d.sock, "slow");
+	h = harness_raw_handle(slow, "p");
+	EXPECT_RAW(harness_raw_alloc(slow, h, 1000, &off, &usable), 0);
+	other = harness_raw_client(fx.d.sock, "other");
+	h2 = harness_raw_handle(other, "p");
+	assert_int_equal(harness_raw_flood(slow, h, off, UNREAD, UNREAD_ID),
+			 UNREAD);
+	harness_sleep_ms(200);	/* the daemon answers what it read */
+
+	at = harness_log_mark(&fx.d);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (harness_restart_in_place(&fx.d) != 0) {
+		print_log_since(at, "since SIGUSR2");
+		fail_msg("SIGUSR2: no restart");
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	print_log_since(at, "of the restart");
+	printf("restarted %.3f s after SIGUSR2\n",
+	       (double)(t1.tv_sec - t0.tv_sec) +
+	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	if (log_since_has(at, "dropped") || log_since_has(at, "dropping"))
+		fail_msg("the client that does not read was dropped");
+	/* Its socket holds a few hundred: the rest went over in the state. */
+	assert_true(log_since_has(at, "carried over"));
+	/* Served before the slow one reads a thing. */
+	EXPECT_RAW(harness_raw_alloc(other, h2, 300, &x, NULL), 0);
+	EXPECT_RAW(harness_raw_free(other, h2, x), 0);
+
+	got = harness_raw_flood_replies(slow, UNREAD, UNREAD_ID, usable);
+	printf("%d of %d replies owed read, in order\n", got, UNREAD);
+	assert_int_equal(got, UNREAD);
+	/* And it carries on. */
+	EXPECT_RAW(harness_raw_block(slow, POOLMGR__REQUEST__BODY_USABLE_SIZE,
+				     h, off), 0);
+	EXPECT_RAW(harness_raw_free(slow, h, off), 0);
+	close(slow);
+	close(other);
+}
+
 int
 main(void)
 {
@@ -511,6 +723,9 @@ main(void)
 		cmocka_unit_test_teardown(probe_signalled_too, teardown),
 		cmocka_unit_test_teardown(checked_text_applied, teardown),
 		cmocka_unit_test_teardown(many_clients_restart, teardown),
+		cmocka_unit_test_teardown(probe_keeps_serving, teardown),
+		cmocka_unit_test_teardown(stop_during_probe, teardown),
+		cmocka_unit_test_teardown(unread_replies_carried, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,12 +16,17 @@
  *       pipe for a connection, a handle id not given out yet, a hold
  *       twice, allocation counters that do not add up or count a class the
  *       engine has not, a pool name or a client name the daemon never
- *       takes, a good pool followed by one with a block nobody holds):
+ *       takes, a good pool followed by one with a block nobody holds,
+ *       an unsent reply longer than a datagram, unsent replies over what
+ *       a client's queue takes):
  *       the log says the state is refused, the passed connection is
  *       closed, the daemon serves a new client, the pool is not there (a
  *       fresh start), and not one byte of any memfd was punched (the
  *       clients still map them).
  *
+ *   unsent_replies_sent_first  the client's unsent replies in the state
+ *       (two, one of them empty) reach it first, whole and in order,
+ *       before the reply to a request it sent before the restart;
  *   passed_config_broken  the configuration's text the restart passes
  *       does not load: the state is restored all the same, the log names
  *       the text's error, and the client is served on;
@@ -649,6 +654,102 @@ client_name_not_printable(void **state)
 	refuse(&f, NULL, 0, -1);
 }
 
+/* A reply the old image had queued for the client: id, error. */
+static size_t
+reply_packed(uint64_t id, int error, uint8_t *buf, size_t len)
+{
+	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+
+	rep.id = id;
+	rep.error = error;
+	assert_true(poolmgr__reply__get_packed_size(&rep) <= len);
+	return poolmgr__reply__pack(&rep, buf);
+}
+
+/*
+ * Two unsent replies, the second an empty datagram (the old image queued
+ * it as it was): they come first, in order, then the answer to a request
+ * sent before the new image read anything.
+ */
+static void
+unsent_replies_sent_first(void **state)
+{
+	ProtobufCBinaryData unsent[2];
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__ListPools list = POOLMGR__LIST_POOLS__INIT;
+	Poolmgr__Reply *rep;
+	uint8_t a[64], got[256];
+	struct forged f;
+	struct run r;
+	ssize_t n;
+
+	(void)state;
+	forged_init(&f);
+	unsent[0].data = a;
+	unsent[0].len = reply_packed(41, -EINVAL, a, sizeof(a));
+	unsent[1].data = a;
+	unsent[1].len = 0;
+	f.sess.n_unsent = 2;
+	f.sess.unsent = unsent;
+	run_start(&r, &f.st, NULL, 0, -1);
+	req.body_case = POOLMGR__REQUEST__BODY_LIST;
+	req.list = &list;
+	req.id = 43;
+	assert_int_equal(harness_raw_send(r.client, &req), 0);
+	assert_true(log_says(&r, "restarted in place: 1 pool, 2 blocks, "
+			     "1 client"));
+	assert_true(log_says(&r, "2 unsent replies to 1 client carried"));
+	n = recv(r.client, got, sizeof(got), 0);
+	assert_int_equal(n, unsent[0].len);
+	assert_memory_equal(got, a, unsent[0].len);
+	assert_int_equal(recv(r.client, got, sizeof(got), 0), 0);
+	assert_non_null(rep = harness_raw_reply(r.client, 43, 10000));
+	assert_int_equal(rep->error, 0);
+	poolmgr__reply__free_unpacked(rep, NULL);
+	EXPECT_RAW(harness_raw_free(r.client, 5, 0), 0);
+	run_stop(&r);
+}
+
+static void
+unsent_reply_too_long(void **state)
+{
+	static uint8_t big[65537];
+	ProtobufCBinaryData unsent = {sizeof(big), big};
+	struct forged f;
+	struct run r;
+
+	(void)state;
+	forged_init(&f);
+	f.sess.n_unsent = 1;
+	f.sess.unsent = &unsent;
+	run_start(&r, &f.st, NULL, 0, -1);
+	assert_true(log_says(&r, "unsent reply 0 is 65537 bytes"));
+	expect_refused(&r);
+}
+
+/* 64 datagrams of the largest size: 4 MiB, and each costs its record. */
+static void
+unsent_replies_over_the_queue(void **state)
+{
+	static uint8_t big[65536];
+	ProtobufCBinaryData unsent[64];
+	struct forged f;
+	struct run r;
+	size_t i;
+
+	(void)state;
+	forged_init(&f);
+	for (i = 0; i < 64; i++) {
+		unsent[i].data = big;
+		unsent[i].len = sizeof(big);
+	}
+	f.sess.n_unsent = 64;
+	f.sess.unsent = unsent;
+	run_start(&r, &f.st, NULL, 0, -1);
+	assert_true(log_says(&r, "its unsent replies cost"));
+	expect_refused(&r);
+}
+
 /*
  * The text the old image checked fails in the new one (another version's
  * parser, say): the state must not be lost to it.  It is restored with
@@ -783,6 +884,10 @@ main(void)
 		cmocka_unit_test_teardown(counter_of_no_class, run_reap),
 		cmocka_unit_test_teardown(pool_name_bad, run_reap),
 		cmocka_unit_test_teardown(client_name_not_printable, run_reap),
+		cmocka_unit_test_teardown(unsent_replies_sent_first, run_reap),
+		cmocka_unit_test_teardown(unsent_reply_too_long, run_reap),
+		cmocka_unit_test_teardown(unsent_replies_over_the_queue,
+					  run_reap),
 		cmocka_unit_test_teardown(passed_config_broken, run_reap),
 		cmocka_unit_test_teardown(signals_during_restore_wait, run_reap),
 		cmocka_unit_test_teardown(old_share_map_reads_shared, run_reap),

@@ -18,7 +18,9 @@
  *                      given them back in another order restores them: a
  *                      client carries on across the stop; a connection
  *                      dropped from the store (its client hung up) is
- *                      closed alone; a store without a pool is refused
+ *                      closed alone; a client with thousands of replies
+ *                      unread is stored with them, not dropped, and
+ *                      reads every one, in order, after the start; a store without a pool is refused
  *                      whole; a holder's share map from before the stop
  *                      still reads shared for a block another retains,
  *                      and is replaced by the new start's on the handle's
@@ -1065,6 +1067,48 @@ fdstore_restart(void **state)
 	assert_false(st->n.foreign);
 }
 
+#define UNREAD 3000
+#define UNREAD_ID 500000
+
+/*
+ * systemctl restart with a client that does not read: its replies go to
+ * the store with its connection (not a reason to wait, nor to drop it),
+ * and the next start sends them first; the client reads every one, in
+ * order, then carries on.
+ */
+static void
+fdstore_unread_replies_kept(void **state)
+{
+	struct store *st = *state;
+	uint64_t off, usable;
+	char val[16];
+	uint32_t h;
+	int slow;
+
+	store_init(st, STORE_CONFIG);
+	snprintf(val, sizeof(val), "%d", STORE_FDS);
+	store_start(st, val);
+	slow = harness_raw_client(st->n.sock, "slow");
+	h = harness_raw_handle(slow, "s");
+	EXPECT_RAW(harness_raw_alloc(slow, h, 1000, &off, &usable), 0);
+	assert_int_equal(harness_raw_flood(slow, h, off, UNREAD, UNREAD_ID),
+			 UNREAD);
+	harness_sleep_ms(200);	/* the daemon answers what it read */
+
+	store_stop(st);
+	if (file_contains(st->n.log, "dropping"))
+		fail_msg("the client that does not read was dropped");
+	assert_true(stored_name(st, "conn.0"));
+	store_start(st, val);
+	assert_true(file_contains(st->n.log, STORE_RESTORED "1 pool"));
+	assert_true(file_contains(st->n.log, "carried over"));
+	assert_int_equal(harness_raw_flood_replies(slow, UNREAD, UNREAD_ID,
+						   usable), UNREAD);
+	EXPECT_RAW(harness_raw_free(slow, h, off), 0);
+	close(slow);
+	store_stop(st);
+}
+
 /*
  * Without poolmgrd.socket the daemon binds its own socket: that one goes
  * to the store too (as "listen"), its file stays, and the next start
@@ -1454,6 +1498,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(fdstore_restart, store_setup,
 						store_teardown),
 		cmocka_unit_test_setup_teardown(fdstore_own_socket,
+						store_setup, store_teardown),
+		cmocka_unit_test_setup_teardown(fdstore_unread_replies_kept,
 						store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(fdstore_share_map_kept,
 						store_setup, store_teardown),
