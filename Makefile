@@ -116,6 +116,8 @@ ITEST_COMMON := $(BUILD)/tests/integration/harness.o \
 COST_DRIVER := $(BUILD)/tests/cost_driver
 # The client systemd_real.sh keeps across restarts (make test-systemd).
 SD_HOLDER := $(BUILD)/tests/sd_holder
+# Preloaded into a daemon to refuse it one memfd (itest_restart_guard).
+FAIL_MEMFD := $(BUILD)/tests/fail_memfd.so
 
 BENCH_BINS := $(BUILD)/bench/bench_engine $(BUILD)/bench/bench_speed \
               $(BUILD)/bench/bench_boost $(BUILD)/bench/bench_release \
@@ -248,6 +250,11 @@ $(COST_DRIVER): $(BUILD)/tests/system/cost_driver.o \
 $(SD_HOLDER): $(BUILD)/tests/system/sd_holder.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+
+$(FAIL_MEMFD): tests/integration/fail_memfd.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -fPIC -shared -o $@ $< -ldl
+$(BUILD)/tests/itest_restart_guard: | $(FAIL_MEMFD)
 
 $(BUILD)/bench/bench_engine: $(BUILD)/tests/bench/bench_engine.o \
 		$(BUILD)/tests/bench/bench_util.o $(ENGINE_LIB)

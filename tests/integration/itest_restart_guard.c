@@ -38,6 +38,10 @@
  *   stop_during_probe             SIGTERM while that probe runs: the
  *       daemon stops at once, exit 0, without restarting, and the probe
  *       is gone with it.
+ *   config_memfd_refused          the configuration's text cannot be put
+ *       in a memfd for the new image (memfd_create refused with EPERM, by
+ *       a library preloaded into the daemon): the restart is refused
+ *       with that reason in its own words, the daemon serves on.
  *   unread_replies_carried        a client with 5,000 replies unread
  *       (its socket full, the rest queued in the daemon): SIGUSR2
  *       restarts at once, nobody dropped; another client is served;
@@ -661,6 +665,45 @@ stop_during_probe(void **state)
 	pool_disconnect(c);
 }
 
+static void
+config_memfd_refused(void **state)
+{
+	const char *asan = getenv("ASAN_OPTIONS");
+	char bin[128], so[256], opts[512], *saved;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+
+	(void)state;
+	snprintf(so, sizeof(so), "%s/tests/fail_memfd.so", harness_build());
+	assert_int_equal(access(so, R_OK), 0);
+	/* A sanitized daemon must be told its runtime need not come first. */
+	saved = asan ? strdup(asan) : NULL;
+	snprintf(opts, sizeof(opts), "%s%sverify_asan_link_order=0",
+		 saved ? saved : "", saved && *saved ? ":" : "");
+	setenv("ASAN_OPTIONS", opts, 1);
+	setenv("LD_PRELOAD", so, 1);
+	setenv("POOLMGR_FAIL_MEMFD", "poolmgrd-config", 1);
+	start_copied(bin, sizeof(bin), &c, &p, &off, 11);
+	unsetenv("LD_PRELOAD");
+	unsetenv("POOLMGR_FAIL_MEMFD");
+	if (saved)
+		setenv("ASAN_OPTIONS", saved, 1);
+	else
+		unsetenv("ASAN_OPTIONS");
+	free(saved);
+
+	refused("the same, but no memfd for the configuration's text", p, off,
+		11);
+	assert_int_equal(harness_log_count(&fx.d, "restart: cannot put the "
+					   "configuration's text in a memfd "
+					   "for the new image: Operation not "
+					   "permitted; going on as before"), 1);
+	assert_int_equal(pool_free(p, off), 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 #define UNREAD 5000
 #define UNREAD_ID 1000000
 
@@ -725,6 +768,7 @@ main(void)
 		cmocka_unit_test_teardown(many_clients_restart, teardown),
 		cmocka_unit_test_teardown(probe_keeps_serving, teardown),
 		cmocka_unit_test_teardown(stop_during_probe, teardown),
+		cmocka_unit_test_teardown(config_memfd_refused, teardown),
 		cmocka_unit_test_teardown(unread_replies_carried, teardown),
 	};
 
