@@ -529,7 +529,8 @@ queue_msg(struct peer *p, const void *buf, size_t len,
 		m->fds.n = 0;
 	m->len = len;
 	m->cost = cost;
-	memcpy(m->data, buf, len);
+	if (len)	/* an empty one carried over may have no buffer */
+		memcpy(m->data, buf, len);
 	STAILQ_INSERT_TAIL(&p->out, m, entry);
 	p->queued += cost;
 	p->queued_fds += nfds;
