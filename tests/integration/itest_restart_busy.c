@@ -14,7 +14,9 @@
  *       zeroed in steps during it: the restart comes after; the pages are
  *       gone and counted released, the calloc reads zero, check passes.
  *   unreadable_client_dropped         a client with thousands of replies
- *       unread: after 5 s it is dropped, its blocks freed, and the rest
+ *       unread, the last ones passing descriptors (OpenPool), which
+ *       cannot be handed over as bytes: after 5 s it is dropped, its
+ *       blocks freed, and the rest
  *       restart in place (takes ~6 s); another client's request sent
  *       meanwhile waits in its connection and is answered after.
  *   silent_client_still_timed_out     a connection that never said Hello
@@ -23,7 +25,8 @@
  *       freeing on one connection (one thread, and four) all along: not
  *       one request fails.
  *   stop_while_waiting_for_quiet      SIGTERM while the restart waits for
- *       a client that does not read: exit 0, no restart.
+ *       a client that does not read replies passing descriptors: exit 0,
+ *       no restart.
  *   signals_during_restart            SIGHUP every millisecond and a
  *       second SIGUSR2 while it restarts: it survives them all.
  *   restart_near_the_descriptor_limit  40 clients, the daemon using about
@@ -382,6 +385,29 @@ flood(int fd, uint32_t h, uint64_t off, int n)
 }
 
 /*
+ * Then n OpenPool requests of pool, unread too: their replies pass
+ * descriptors, which a restart cannot hand over as bytes, so it waits
+ * for them.  How many went.
+ */
+static int
+flood_opens(int fd, const char *pool, int n)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__OpenPool o = POOLMGR__OPEN_POOL__INIT;
+	int i;
+
+	o.name = (char *)pool;
+	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
+	req.open = &o;
+	for (i = 0; i < n; i++) {
+		req.id = 2000000 + (uint64_t)i;
+		if (harness_raw_send(fd, &req) != 0)
+			return i;
+	}
+	return i;
+}
+
+/*
  * SIGTERM while the restart waits for a client that does not read: the
  * daemon stops as on any SIGTERM (exit 0, nothing leaked), and does not
  * restart first.
@@ -399,6 +425,7 @@ stop_while_waiting_for_quiet(void **state)
 	h = harness_raw_handle(fd, "p");
 	EXPECT_RAW(harness_raw_alloc(fd, h, 1000, &off, NULL), 0);
 	assert_int_equal(flood(fd, h, off, 5000), 5000);
+	assert_int_equal(flood_opens(fd, "p", 3), 3);
 	harness_sleep_ms(200);
 	before = harness_log_count(&rfx.d, HARNESS_RESTARTED);
 	assert_int_equal(kill(rfx.d.pid, SIGUSR2), 0);
@@ -521,6 +548,7 @@ unreadable_client_dropped(void **state)
 	sent = flood(fd, h, off, 5000);
 	printf("%d requests sent, their replies unread\n", sent);
 	assert_int_equal(sent, 5000);
+	assert_int_equal(flood_opens(fd, "p", 3), 3);
 	harness_sleep_ms(200);	/* the daemon answers what it read */
 
 	before = harness_log_count(&rfx.d, HARNESS_RESTARTED);
