@@ -562,6 +562,7 @@ bench: bench-deps
 	$(BUILD)/bench/bench_restart --poolmgrd $(BUILD)/poolmgrd
 	$(BUILD)/bench/bench_renew --poolmgrd $(BUILD)/poolmgrd
 	$(BUILD)/bench/bench_journal
+	$(BUILD)/bench/bench_journal --pause
 	gnuplot -e "data='$(BENCH_DATA)'; out='$(BENCH_PLOT)'" \
 	  tests/bench/shared_heap.gp
 

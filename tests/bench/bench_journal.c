@@ -19,7 +19,15 @@
  *   valgrind --tool=callgrind --collect-atstart=no \
  *     --toggle-collect='journal_*' build/bench/bench_journal 100000
  *
- * Usage: bench_journal [R]
+ * With --pause, the longest the journal holds the daemon's thread at
+ * once, with 10^3, 10^5 and 10^6 persistent blocks of 64 B in one pool:
+ * the blocks are allocated and persisted with the journal on, then
+ * rounds as above run until a compaction has snapshotted all of them.
+ * Printed for each: the CPU time (CLOCK_THREAD_CPUTIME_ID) of the
+ * longest single call (a request with its journal work, or a compaction
+ * step) and the rounds until the compaction's journal was pushed.
+ *
+ * Usage: bench_journal [R] | bench_journal --pause
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -103,6 +111,128 @@ run(struct dpool *p, struct handle *h, size_t rounds, int store,
 	return (double)(cpu_ns() - t0) / (double)rounds;
 }
 
+static uint64_t
+thread_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The store's socket at path, NOTIFY_SOCKET and FDSTORE set: its fd. */
+static int
+store_open(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)))
+		die("no socket for the store");
+	setenv("NOTIFY_SOCKET", path, 1);
+	setenv("FDSTORE", "1796", 1);
+	return fd;
+}
+
+/* The longest of one call's CPU time so far, and the sum of those. */
+struct longest {
+	uint64_t max, sum;
+};
+
+static void
+longest_add(struct longest *l, uint64_t t0)
+{
+	uint64_t d = thread_ns() - t0;
+
+	if (d > l->max)
+		l->max = d;
+	l->sum += d;
+}
+
+/*
+ * n persistent blocks in p, then rounds until a journal has been pushed
+ * since: the compaction that walked them all.  Each call timed alone.
+ */
+static void
+pause_at(struct dpool *p, struct handle *h, size_t n, size_t have,
+	 int store)
+{
+	struct longest all = {0};
+	struct block *b;
+	uint64_t t0, off;
+	size_t i, rounds = 0;
+	unsigned pushed = 0;
+
+	for (i = have; i < n; i++) {
+		if (dpool_alloc(p, h, 64, 0, false, 0, &b) != 0 ||
+		    dpool_persist(p, h, b->off) != 0)
+			die("alloc or persist refused");
+		if ((i & 4095) == 0)
+			(void)drain(store);
+	}
+	(void)drain(store);
+	while (pushed == 0) {
+		if (dpool_alloc(p, h, 64, 0, false, 0, &b) != 0)
+			die("alloc refused");
+		off = b->off;
+		t0 = thread_ns();
+		if (dpool_persist(p, h, off) != 0)
+			die("persist refused");
+		longest_add(&all, t0);
+		t0 = thread_ns();
+		if (dpool_free(p, h, off) != 0 || dpool_free(p, h, off) != 0)
+			die("free refused");
+		longest_add(&all, t0);
+		rounds++;
+		pushed = drain(store);
+	}
+	printf("%8zu persistent blocks: longest %.3f ms CPU at once, "
+	       "%zu rounds until the compaction\n", n,
+	       (double)all.max / 1e6, rounds);
+}
+
+static void
+pause_bench(void)
+{
+	static const size_t sizes[] = {1000, 100000, 1000000};
+	struct dpool_params pp = {.size = 256ull << 20, .granularity = 16,
+				  .mode = 0600, .uid = getuid(),
+				  .gid = getgid()};
+	char dir[] = "/tmp/bench_journal.XXXXXX", path[64];
+	struct session *s;
+	struct handle *h;
+	struct dpool *p;
+	size_t k, have = 0;
+	int sv[2], store;
+
+	if (!mkdtemp(dir))
+		die("no directory");
+	snprintf(path, sizeof(path), "%s/notify", dir);
+	store = store_open(path);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == -1 ||
+	    !(s = session_new(sv[0])) || dpool_create("p", &pp, &p) != 0 ||
+	    !(h = session_open(s, p, false)))
+		die("no pool");
+	journal_start(NULL);
+	if (!journal_slots())
+		die("the journal did not start");
+	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		pause_at(p, h, sizes[k], have, store);
+		have = sizes[k];
+	}
+	printf("load   %.2f\n", load_avg());
+	journal_stop(true);
+	session_free(s);
+	dpool_destroy(p, false);
+	close(sv[0]);
+	close(sv[1]);
+	close(store);
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -119,6 +249,10 @@ main(int argc, char **argv)
 	char dir[] = "/tmp/bench_journal.XXXXXX";
 	int sv[2], store;
 
+	if (argc > 1 && strcmp(argv[1], "--pause") == 0) {
+		pause_bench();
+		return 0;
+	}
 	if (rounds == 0 || !mkdtemp(dir))
 		die("usage: bench_journal [R], R > 0");
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/notify", dir);
