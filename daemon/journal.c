@@ -44,6 +44,8 @@
 #define COMPACT_SLACK	(1024 * 1024)	/* records beyond twice a snapshot */
 #define COMPACT_WALKED	16		/* and bytes per block it walked */
 #define ENV_NAMES	"POOLMGRD_JOURNAL"
+#define RETRY_MIN_MS	100		/* a fresh journal's second try */
+#define RETRY_MAX_MS	60000		/* and the longest wait for one */
 
 struct jfile {
 	int fd;
@@ -60,6 +62,9 @@ static uint64_t live_pools;
 static uint64_t compact_at;	/* cur.end that calls for a snapshot */
 static char *old_names;		/* the executing image's, to take out */
 static bool deferred;		/* journal_start left it to journal_ready */
+static bool rebuild;		/* broken: a fresh journal is due */
+static unsigned retry_ms;	/* the wait before the next try of one */
+static void (*later)(unsigned);	/* journal_step in so many ms */
 
 static int
 jfile_open(struct jfile *f, uint64_t id)
@@ -223,38 +228,66 @@ unstore(const char *prefix, uint64_t id)
 	fdstore_remove(name);
 }
 
-/* Our names in the store, for the image a restart in place executes. */
+/*
+ * Our names in the store, for the image a restart in place executes.
+ * Taken out first and the buffer static: a setenv that fails (memory
+ * short) leaves no name, which the next image can only leave behind in
+ * the store, never an old journal's, which it would take for ours.
+ */
 static void
 names_env(void)
 {
-	size_t len = 32 * (dpool_count() + 1), n;
+	static char s[32 * (POOL_MAX_POOLS + 1)];
+	size_t n;
 	struct dpool *p;
-	char *s;
 
-	if (!on) {
-		unsetenv(ENV_NAMES);
+	unsetenv(ENV_NAMES);
+	if (!on)
 		return;
-	}
-	if (!(s = malloc(len)))
-		return;
-	n = (size_t)snprintf(s, len, "journal.%llu",
+	n = (size_t)snprintf(s, sizeof(s), "journal.%llu",
 			     (unsigned long long)cur.id);
-	for (p = dpool_first(); p; p = dpool_next(p))
+	for (p = dpool_first(); p && n < sizeof(s); p = dpool_next(p))
 		if (p->keep_id)
-			n += (size_t)snprintf(s + n, len - n, ":keep.%llu",
+			n += (size_t)snprintf(s + n, sizeof(s) - n,
+					      ":keep.%llu",
 					      (unsigned long long)p->keep_id);
-	setenv(ENV_NAMES, s, 1);
-	free(s);
+	if (n >= sizeof(s) || setenv(ENV_NAMES, s, 1) == -1)
+		log_warnx("crash journal: its names are not in the "
+			  "environment: a restart in place leaves them in the "
+			  "fd store");
 }
 
-/* A write failed: a crash must start fresh rather than miss a change. */
+/*
+ * A fresh journal once more, after ms: on the next turn of the loop the
+ * first time, then waits that double while tries fail (a limit that
+ * stays, memory that stays short), so that the daemon does not spend
+ * itself on snapshots that cannot be written.  A compaction that goes
+ * through ends the waits.
+ */
+static void
+retry(void)
+{
+	unsigned ms = retry_ms;
+
+	rebuild = true;
+	retry_ms = retry_ms == 0 ? RETRY_MIN_MS :
+	    retry_ms >= RETRY_MAX_MS / 2 ? RETRY_MAX_MS : 2 * retry_ms;
+	if (later)
+		later(ms);
+}
+
+/*
+ * A write failed: a crash must start fresh rather than miss a change, so
+ * the journal and the keeps leave the store; a fresh journal of the
+ * pools as they are then (journal_step) puts protection back.
+ */
 static void
 broken(int rc)
 {
 	struct dpool *p;
 
-	log_warnx("crash journal: %s; taken out of the fd store, a crash now "
-		  "loses every pool", strerror(-rc));
+	log_warnx("crash journal: %s; taken out of the fd store, a crash "
+		  "loses every pool until a fresh one is in", strerror(-rc));
 	unstore("journal", cur.id);
 	for (p = dpool_first(); p; p = dpool_next(p))
 		if (p->keep_id) {
@@ -264,6 +297,7 @@ broken(int rc)
 	jfile_close(&cur);
 	on = false;
 	names_env();
+	retry();
 }
 
 /* A fresh snapshot under a newer name, then the old name out. */
@@ -280,6 +314,7 @@ compact(void)
 		jfile_close(&cur);
 		cur = f;
 		names_env();
+		retry_ms = 0;
 		return;
 	}
 	jfile_close(&f);
@@ -364,8 +399,8 @@ names_count(const char *list)
 	return n;
 }
 
-/* A keep.<n> for every pool, then a journal of them all. */
-static void
+/* A keep.<n> for every pool, then a journal of them all: 0 or why not. */
+static int
 begin(void)
 {
 	struct dpool *p;
@@ -379,16 +414,25 @@ begin(void)
 	if (rc == 0) {
 		on = true;
 		names_env();
-		return;
+		return 0;
 	}
-	log_warnx("crash journal: %s; a crash loses every pool",
-		  strerror(-rc));
 	for (p = dpool_first(); p; p = dpool_next(p))
 		if (p->keep_id) {
 			unstore("keep", p->keep_id);
 			p->keep_id = 0;
 		}
 	jfile_close(&cur);
+	return rc;
+}
+
+static void
+begin_or_warn(void)
+{
+	int rc = begin();
+
+	if (rc != 0)
+		log_warnx("crash journal: %s; a crash loses every pool",
+			  strerror(-rc));
 }
 
 void
@@ -425,7 +469,7 @@ journal_start(const char *stored)
 		deferred = true;
 		return;
 	}
-	begin();
+	begin_or_warn();
 }
 
 void
@@ -437,8 +481,38 @@ journal_ready(void)
 	old_names = NULL;
 	if (deferred) {
 		deferred = false;
-		begin();
+		begin_or_warn();
 	}
+}
+
+void
+journal_setup(void (*step_in)(unsigned ms))
+{
+	later = step_in;
+}
+
+void
+journal_step(void)
+{
+	int rc;
+
+	if (!rebuild)
+		return;
+	rebuild = false;
+	/* The room journal_start asks for; pools made meanwhile count. */
+	if (2 * (dpool_count() + 1) > fdstore_max())
+		rc = -ENOSPC;
+	else
+		rc = begin();
+	if (rc == 0) {
+		log_info("crash journal: journal.%llu in the fd store, a "
+			 "crash keeps every pool again",
+			 (unsigned long long)cur.id);
+		return;
+	}
+	log_warnx("crash journal: a fresh one failed (%s); next try in "
+		  "%u ms", strerror(-rc), retry_ms);
+	retry();
 }
 
 unsigned
@@ -452,6 +526,8 @@ journal_stop(bool forget)
 {
 	struct dpool *p;
 
+	rebuild = false;
+	later = NULL;
 	if (!on)
 		return;
 	on = false;

@@ -35,6 +35,18 @@ void journal_start(const char *stored);
  */
 void journal_ready(void);
 
+/*
+ * step_in(ms) asks for a journal_step after ms (0: on the next turn of
+ * the loop); without it (NULL) nothing runs later.
+ */
+void journal_setup(void (*step_in)(unsigned ms));
+
+/*
+ * Work left for later: after a write failed took the journal out of the
+ * store, a fresh one of the pools as they are now.
+ */
+void journal_step(void);
+
 /* The store's descriptors the journal holds: a planned stop needs room. */
 unsigned journal_slots(void);
 

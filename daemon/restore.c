@@ -333,7 +333,11 @@ load_recovered(struct rebuild *rb, struct passed_fds *pf)
 static int
 load(struct rebuild *rb, struct passed_fds *pf)
 {
-	if (pf->state < 0 && fdstore_max() > 0 && recover_wanted(pf))
+	/*
+	 * A journal passed is recovered even without the store to keep a
+	 * new one in (the descriptors passed by hand): the pools are there.
+	 */
+	if (pf->state < 0 && recover_wanted(pf))
 		return load_recovered(rb, pf);
 	if (pf->state < 0) {
 		snprintf(rb->why, sizeof(rb->why), "no state among the "

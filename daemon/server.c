@@ -120,6 +120,26 @@ release_queued(void)
 	evtimer_add(release_ev, &release_now_tv);
 }
 
+/* The crash journal's work for later (journal_step). */
+static struct event *journal_ev;
+
+static void
+on_journal_step(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	journal_step();
+}
+
+static void
+journal_step_in(unsigned ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	evtimer_add(journal_ev, &tv);
+}
+
 static void
 peer_dispatch(struct peer *p, const uint8_t *buf, size_t len, void *arg)
 {
@@ -539,12 +559,19 @@ server_run(const struct server_opts *o, struct config *cf)
 		       strlen(path), sizeof(server_socket) - 1, path);
 	snprintf(server_socket, sizeof(server_socket), "%s", path);
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * A file grown past RLIMIT_FSIZE (the crash journal, the log) is
+	 * that write's EFBIG, which the daemon handles, not its death.
+	 */
+	signal(SIGXFSZ, SIG_IGN);
 	raise_nofile(cf);
 	base = event_base_new();
 	if (!base)
 		fatalx("event_base_new failed");
-	if (!(release_ev = evtimer_new(base, on_release_step, NULL)))
+	if (!(release_ev = evtimer_new(base, on_release_step, NULL)) ||
+	    !(journal_ev = evtimer_new(base, on_journal_step, NULL)))
 		fatalx("evtimer_new failed");
+	journal_setup(journal_step_in);
 	dpool_release_setup(cf->release_step, cf->drop_step, release_queued);
 	/*
 	 * Signals are caught before the socket exists: once a client (or a
@@ -590,12 +617,16 @@ server_run(const struct server_opts *o, struct config *cf)
 	if (!ev_accept || !ev_accept_again)
 		fatalx("event_new failed");
 	event_add(ev_accept, NULL);
-	if (restarted == 1 && rs.crashed)
+	if (restarted == 1 && rs.crashed) {
 		log_info("after a crash: %u pool%s and %llu persistent block%s "
 			 "recovered", rs.npools, rs.npools == 1 ? "" : "s",
 			 (unsigned long long)rs.nblocks,
 			 rs.nblocks == 1 ? "" : "s");
-	else if (restarted == 1)
+		if (fdstore_max() == 0)
+			log_warnx("no fd store (FDSTORE= unset): no crash "
+				  "journal from now on, a crash loses every "
+				  "pool");
+	} else if (restarted == 1)
 		restored_line(&rs);
 	else if (socket_activated)
 		log_info("listening on the socket systemd passed, %u pool%s",
@@ -634,6 +665,7 @@ server_run(const struct server_opts *o, struct config *cf)
 	while ((p = dpool_first()))
 		dpool_destroy(p, false);	/* exiting: no need to wait */
 	event_free(release_ev);
+	event_free(journal_ev);
 	event_free(ev_accept);
 	event_free(ev_accept_again);
 	event_free(ev_term);

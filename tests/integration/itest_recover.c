@@ -37,7 +37,13 @@
  *                            made until it is full, then a compaction
  *                            still finds room for its new journal;
  *   small_store_planned      a planned stop that fills a small store: the
- *                            next start's journal still gets in.
+ *                            next start's journal still gets in;
+ *   failed_write_resumes     the journal cannot grow (RLIMIT_FSIZE): it
+ *                            leaves the store, requests go on, and once
+ *                            it can a fresh one goes in and a crash
+ *                            recovers every block persisted;
+ *   recovered_without_store  the journal passed without FDSTORE=: the
+ *                            pools are recovered, nothing is pushed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,6 +57,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -78,6 +85,7 @@ struct store {
 	int lfd;			/* "poolmgrd.socket", or -1 */
 	pid_t pid;
 	unsigned max;			/* FDSTORE=, as systemd holds to it */
+	unsigned pushed;		/* FDSTORE=1 messages, taken or not */
 	int fd[STORE_MAX];
 	char name[STORE_MAX][64];
 	unsigned n;
@@ -192,6 +200,7 @@ store_recv(struct store *st, int timeout_ms, const char *want)
 		snprintf(name, sizeof(name), "%.*s", (int)strcspn(v, "\n"), v);
 	if (field(buf, "FDSTORE=1")) {
 		assert_true(fd >= 0 && *name);
+		st->pushed++;
 		if (st->n >= st->max) {
 			/* systemd's "Hit fd store limit": the sender is not
 			 * told, the descriptor is closed. */
@@ -1190,6 +1199,140 @@ small_store_planned(void **state)
 	expect_kept(st, off);
 }
 
+/* The daemon's RLIMIT_FSIZE, soft; the hard one stays unlimited. */
+static void
+daemon_fsize(const struct store *st, rlim_t soft)
+{
+	struct rlimit rl = {.rlim_cur = soft, .rlim_max = RLIM_INFINITY};
+
+	assert_int_equal(prlimit(st->pid, RLIMIT_FSIZE, &rl, NULL), 0);
+}
+
+/* Until the log says what, or fail. */
+static void
+wait_log(struct store *st, const char *what)
+{
+	long long end = now_ms() + WAIT_MS;
+
+	while (!log_has(st, what) && now_ms() < end)
+		(void)store_recv(st, 50, NULL);
+	if (!log_has(st, what)) {
+		print_log(st);
+		fail_msg("the log never said \"%s\"", what);
+	}
+}
+
+/* n blocks of 64 B persisted in a, each filled with c; *total counts. */
+static void
+persist_small(struct pool *a, pool_off_t *offs, unsigned n, int c,
+	      unsigned *total)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		EXPECT_RC(pool_alloc(a, 64, &offs[*total]), 0);
+		fill(a, offs[*total], 64, c);
+		EXPECT_RC(pool_persist(a, offs[*total]), 0);
+		(*total)++;
+	}
+}
+
+/*
+ * The journal's memfd can no longer grow (RLIMIT_FSIZE of the daemon, so
+ * EFBIG): it leaves the store with the keeps, every persist still
+ * succeeds, and fresh journals are tried (and fail) while the limit
+ * stays.  Once it is lifted a fresh one goes in, more is persisted, and
+ * a crash recovers every block: those persisted before the failure,
+ * while it lasted and after.
+ */
+#define FAIL_LIMIT	(512 * 1024)	/* bytes: the journal's 8th doubling */
+#define FAIL_MAX	16384		/* blocks of 64 B at most */
+
+static void
+failed_write_resumes(void **state)
+{
+	struct store *st = *state;
+	struct pool_conn *c;
+	struct pool *a;
+	struct pool_stats s;
+	pool_off_t *offs = calloc(FAIL_MAX, sizeof(*offs));
+	unsigned total = 0, i, lost_at;
+	char line[96];
+
+	assert_non_null(offs);
+	start(st, STORE_FDS);
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	daemon_fsize(st, FAIL_LIMIT);
+	while (total + 256 <= FAIL_MAX &&
+	       !log_has(st, "taken out of the fd store"))
+		persist_small(a, offs, 256, 'f', &total);
+	if (!log_has(st, "File too large; taken out of the fd store")) {
+		print_log(st);
+		fail_msg("the journal never failed to grow (%u blocks)", total);
+	}
+	lost_at = total;
+	wait_log(st, "a fresh one failed (File too large)");
+	store_drain(st);
+	assert_int_equal(store_prefix(st, "journal."), -1);
+	assert_int_equal(store_prefix(st, "keep."), -1);
+	persist_small(a, offs, 100, 'g', &total);
+	daemon_fsize(st, RLIM_INFINITY);
+	wait_log(st, "a crash keeps every pool again");
+	persist_small(a, offs, 100, 'h', &total);
+	store_drain(st);
+	(void)journal_in(st);
+	print_message("lost at %u blocks, %u persisted\n", lost_at, total);
+	crash(st);
+	start(st, STORE_FDS);
+	snprintf(line, sizeof(line), "1 pool and %u persistent blocks "
+		 "recovered", total);
+	if (!log_has(st, line)) {
+		print_log(st);
+		fail_msg("not \"%s\"", line);
+	}
+	pool_disconnect(c);
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	EXPECT_RC(pool_stats(a, &s), 0);
+	assert_int_equal(s.persistent_blocks, total);
+	for (i = 0; i < total; i++)
+		expect_bytes(a, offs[i], 64, i < lost_at ? 'f' :
+			     i < lost_at + 100 ? 'g' : 'h');
+	pool_close(a);
+	pool_disconnect(c);
+	free(offs);
+}
+
+/*
+ * The store's journal and keeps passed by hand, FDSTORE= unset: the pools
+ * are recovered (they are all there), and nothing goes to a store that
+ * is not there to keep it.
+ */
+static void
+recovered_without_store(void **state)
+{
+	struct store *st = *state;
+	pool_off_t off;
+
+	start(st, STORE_FDS);
+	persist_one(st, &off);
+	(void)journal_in(st);
+	crash(st);
+	st->pushed = 0;
+	start(st, NULL);
+	if (!log_has(st, "after a crash: 1 pool and 1 persistent block "
+		     "recovered") ||
+	    !log_has(st, "no fd store (FDSTORE= unset)")) {
+		print_log(st);
+		fail_msg("not recovered without FDSTORE=");
+	}
+	expect_kept(st, off);
+	persist_one(st, &off);
+	store_drain(st);
+	assert_int_equal(st->pushed, 0);
+}
+
 int
 main(void)
 {
@@ -1221,6 +1364,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(small_store_compacts, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(small_store_planned, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(failed_write_resumes, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(recovered_without_store, setup,
 						teardown),
 	};
 
