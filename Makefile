@@ -82,7 +82,8 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/restore.c daemon/restore_check.c daemon/fdstore.c \
                daemon/restart_exec.c daemon/restore_fds.c \
                daemon/restart_probe.c daemon/restart_names.c \
-               daemon/journal.c daemon/recover.c
+               daemon/journal.c daemon/journal_compact.c \
+               daemon/recover.c
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o) $(STATE_OBJ)
 DAEMON_LIBS := $(shell pkg-config --libs libevent libprotobuf-c inih 2>/dev/null) $(SD_LIBS)
 

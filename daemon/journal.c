@@ -28,10 +28,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fdstore.h"
 #include "journal.h"
+#include "journal_compact.h"
 #include "journal_rec.h"
 #include "log.h"
 #include "pool.h"
@@ -44,6 +46,11 @@
 #define COMPACT_SLACK	(1024 * 1024)	/* records beyond twice a snapshot */
 #define COMPACT_WALKED	16		/* and bytes per block it walked */
 #define ENV_NAMES	"POOLMGRD_JOURNAL"
+#define GROW_MAX	(4 * 1024 * 1024)	/* bytes a grow adds at most */
+#define STEP_NS		1000000		/* a compaction step's time, about */
+#define STEP_CHECK	256		/* records between looks at the clock */
+#define STEP_COPY	(1024 * 1024)	/* bytes a step copies */
+#define STEP_RETIRE	(8 * 1024 * 1024)	/* bytes of pages it frees */
 #define RETRY_MIN_MS	100		/* a fresh journal's second try */
 #define RETRY_MAX_MS	60000		/* and the longest wait for one */
 
@@ -65,6 +72,17 @@ static bool deferred;		/* journal_start left it to journal_ready */
 static bool rebuild;		/* broken: a fresh journal is due */
 static unsigned retry_ms;	/* the wait before the next try of one */
 static void (*later)(unsigned);	/* journal_step in so many ms */
+
+/* A compaction in steps (compact_step): where it is. */
+static enum { C_IDLE, C_FEED, C_WRITE, C_COPY, C_RETIRE } phase;
+static struct jfile fresh = {.fd = -1};	/* its journal, not yet stored */
+static struct jfile retiring = {.fd = -1};	/* the old one, let go of */
+static struct jcompact *live;	/* what cur's records to mark leave */
+static uint64_t mark;		/* cur.end when it began */
+static uint64_t at;		/* bytes of cur it has read */
+static unsigned steps;
+
+static void compact_drop(void);
 
 static int
 jfile_open(struct jfile *f, uint64_t id)
@@ -116,8 +134,9 @@ jfile_grow(struct jfile *f, size_t need)
 	size_t cap = f->cap;
 	void *m;
 
+	/* Doubling, but a few MiB at a time: each grow is one request's. */
 	while (cap < need)
-		cap *= 2;
+		cap += cap < GROW_MAX ? cap : GROW_MAX;
 	/*
 	 * Every page now, not at the append that first writes it: memory
 	 * short (a cgroup's limit) is then this call's error, which takes
@@ -288,6 +307,7 @@ broken(int rc)
 
 	log_warnx("crash journal: %s; taken out of the fd store, a crash "
 		  "loses every pool until a fresh one is in", strerror(-rc));
+	compact_drop();
 	unstore("journal", cur.id);
 	for (p = dpool_first(); p; p = dpool_next(p))
 		if (p->keep_id) {
@@ -322,6 +342,205 @@ compact(void)
 }
 
 /*
+ * A compaction in steps, one per turn of the loop (journal_step), so that
+ * no request waits for a whole journal: cur's records to mark are fed to
+ * live; the snapshot of what they leave is written to fresh; feeding and writing stop once a step has had STEP_NS (page
+ * faults and cache misses, not the count of records, are most of it at
+ * 10^6 blocks).  Then cur's records past mark, which the changes
+ * meanwhile appended, are copied after it, STEP_COPY bytes a step, until
+ * fresh has caught up with cur.  In that same step fresh is pushed and
+ * cur's name removed.  Until then cur is the journal in the store and
+ * takes every change as before, and a crash recovers from it; fresh
+ * replays to exactly what cur does once it has caught up.  The old
+ * journal's pages are given back STEP_RETIRE bytes a step after: freeing
+ * 100 MiB of them at once is a pause of its own.
+ */
+static void
+compact_begin(void)
+{
+	int rc;
+
+	if (!later) {		/* no loop to step in: at once */
+		compact();
+		return;
+	}
+	rc = jfile_open(&fresh, next_id++);
+	if (rc == 0 && !(live = jcompact_new(cur.end)))
+		rc = -ENOMEM;
+	if (rc != 0) {
+		log_warnx("crash journal: no compaction (%s)", strerror(-rc));
+		jfile_close(&fresh);
+		compact_at = cur.end + COMPACT_SLACK;
+		return;
+	}
+	phase = C_FEED;
+	mark = cur.end;
+	at = JREC_HEADER;
+	steps = 0;
+	log_debug("crash journal: compacting journal.%llu (%llu bytes) into "
+		  "journal.%llu", (unsigned long long)cur.id,
+		  (unsigned long long)cur.end, (unsigned long long)fresh.id);
+	later(0);
+}
+
+/* The compaction given up (cur stays, fresh was never stored) or done. */
+static void
+compact_drop(void)
+{
+	if (phase == C_IDLE)
+		return;
+	phase = C_IDLE;
+	jfile_close(&fresh);
+	jfile_close(&retiring);
+	jcompact_free(live);
+	live = NULL;
+}
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Has the step begun at t0 had its time?  Looked at every STEP_CHECK. */
+static bool
+step_over(uint64_t t0, unsigned i)
+{
+	return i % STEP_CHECK == STEP_CHECK - 1 && mono_ns() - t0 > STEP_NS;
+}
+
+static int
+feed_step(uint64_t t0)
+{
+	const uint64_t *w;
+	unsigned i, n;
+	int rc;
+
+	for (i = 0; at < mark && !step_over(t0, i); i++) {
+		w = &cur.map[at / 8];
+		n = (unsigned)(w[0] >> 32);
+		if ((rc = jcompact_feed(live, w, n - 1)) != 0)
+			return rc;
+		at += 8ull * n;
+	}
+	if (at == mark)
+		phase = C_WRITE;
+	return 0;
+}
+
+static int
+write_step(uint64_t t0)
+{
+	uint64_t w[JREC_MAX_WORDS];
+	unsigned i, n;
+	int type, rc;
+
+	for (i = 0; !step_over(t0, i); i++) {
+		if (!(type = jcompact_next(live, w, &n))) {
+			phase = C_COPY;
+			return 0;
+		}
+		if ((rc = jfile_append(&fresh, (enum jrec_type)type, w, n)))
+			return rc;
+	}
+	return 0;
+}
+
+/* Caught up: fresh in the store, cur's name out. */
+static int
+copy_step(void)
+{
+	uint64_t len = cur.end - at;
+	int rc;
+
+	if (len > STEP_COPY)
+		len = STEP_COPY;
+	if (fresh.end + len > fresh.cap &&
+	    (rc = jfile_grow(&fresh, fresh.end + len)))
+		return rc;
+	memcpy((char *)fresh.map + fresh.end, (char *)cur.map + at, len);
+	fresh.end += len;
+	at += len;
+	if (at < cur.end)
+		return 0;
+	__atomic_store_n(&fresh.map[JH_END], fresh.end, __ATOMIC_RELEASE);
+	if ((rc = push("journal", fresh.id, fresh.fd)) != 0)
+		return rc;
+	log_debug("crash journal: journal.%llu compacted into journal.%llu, "
+		  "%llu bytes to %llu, in %u steps", (unsigned long long)cur.id,
+		  (unsigned long long)fresh.id, (unsigned long long)cur.end,
+		  (unsigned long long)fresh.end, steps);
+	unstore("journal", cur.id);
+	retiring = cur;
+	cur = fresh;
+	fresh.fd = -1;
+	jcompact_free(live);
+	live = NULL;
+	phase = C_RETIRE;
+	compact_at = 2 * cur.end + COMPACT_SLACK;
+	names_env();
+	retry_ms = 0;
+	return 0;
+}
+
+/* The old journal's pages given back from its end, then it is closed. */
+static int
+retire_step(void)
+{
+	size_t len = retiring.cap < STEP_RETIRE ? retiring.cap : STEP_RETIRE;
+
+	munmap((char *)retiring.map + retiring.cap - len, len);
+	retiring.cap -= len;
+	if (retiring.cap > 0 &&
+	    ftruncate(retiring.fd, (off_t)retiring.cap) == 0)
+		return 0;
+	if (retiring.cap == 0) {
+		close(retiring.fd);
+		retiring.fd = -1;
+	}
+	jfile_close(&retiring);		/* unmaps what is left */
+	phase = C_IDLE;
+	return 0;
+}
+
+static void
+compact_step(void)
+{
+	uint64_t t0 = mono_ns();
+	int rc;
+
+	steps++;
+	if (phase == C_FEED)
+		rc = feed_step(t0);
+	else if (phase == C_WRITE)
+		rc = write_step(t0);
+	else if (phase == C_COPY)
+		rc = copy_step();
+	else
+		rc = retire_step();
+	if (rc == -EINVAL) {
+		/* A record live does not know (or cur is not what journal.c
+		 * wrote): the pools are the truth, in one go. */
+		log_warnx("crash journal: journal.%llu at %llu cannot be "
+			  "compacted in steps; snapshotted at once",
+			  (unsigned long long)cur.id, (unsigned long long)at);
+		compact_drop();
+		compact();
+	} else if (rc != 0) {
+		/* cur is whole and still stored: only later, and less often. */
+		log_warnx("crash journal: compaction into journal.%llu failed "
+			  "(%s); journal.%llu kept", (unsigned long long)fresh.id,
+			  strerror(-rc), (unsigned long long)cur.id);
+		compact_drop();
+		compact_at = cur.end + COMPACT_SLACK;
+	} else if (phase != C_IDLE)
+		later(0);
+}
+
+/*
  * The end of every change: its record, and a compaction if one is due.
  * Each hook is called once its change is made, so a snapshot taken here
  * has it already.
@@ -331,8 +550,8 @@ done(int rc)
 {
 	if (rc != 0)
 		broken(rc);
-	else if (cur.end > compact_at)
-		compact();
+	else if (cur.end > compact_at && phase == C_IDLE)
+		compact_begin();
 }
 
 /*
@@ -496,6 +715,10 @@ journal_step(void)
 {
 	int rc;
 
+	if (phase != C_IDLE) {
+		compact_step();
+		return;
+	}
 	if (!rebuild)
 		return;
 	rebuild = false;
@@ -528,6 +751,7 @@ journal_stop(bool forget)
 
 	rebuild = false;
 	later = NULL;
+	compact_drop();
 	if (!on)
 		return;
 	on = false;

@@ -43,7 +43,13 @@
  *                            it can a fresh one goes in and a crash
  *                            recovers every block persisted;
  *   recovered_without_store  the journal passed without FDSTORE=: the
- *                            pools are recovered, nothing is pushed.
+ *                            pools are recovered, nothing is pushed;
+ *   crash_while_compacting   SIGKILL between a compaction's first step
+ *                            and its journal's push: the old journal
+ *                            recovers exactly the blocks persisted;
+ *   persisted_while_compacting  blocks persisted and unpersisted between
+ *                            a compaction's steps are in its journal: a
+ *                            crash after it recovers exactly them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1333,6 +1339,224 @@ recovered_without_store(void **state)
 	assert_int_equal(st->pushed, 0);
 }
 
+/* The log's text (at most len - 1 bytes of it). */
+static void
+log_read(const struct store *st, char *buf, size_t len)
+{
+	int fd = open(st->log, O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, len - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+}
+
+/* How many times the log says what. */
+static unsigned
+log_count(const struct store *st, const char *what)
+{
+	static char buf[1 << 18];
+	const char *s;
+	unsigned n = 0;
+
+	log_read(st, buf, sizeof(buf));
+	for (s = buf; (s = strstr(s, what)); s++)
+		n++;
+	return n;
+}
+
+static off_t
+log_size(const struct store *st)
+{
+	struct stat sb;
+
+	return stat(st->log, &sb) == 0 ? sb.st_size : 0;
+}
+
+#define COMPACT_MAX	(200 * 1024)	/* blocks of 16 B, 3.2 MiB of a */
+#define COMPACT_TRIES	4
+
+/*
+ * Blocks of 16 B persisted in a until the log says a compaction began,
+ * then SIGKILL at once: *total counts the blocks, *name is the
+ * compaction's new journal.
+ */
+static void
+persist_until_compacting(struct store *st, struct pool *a, pool_off_t *offs,
+			 unsigned *total, char *name, size_t len)
+{
+	static char buf[1 << 18];
+	size_t sizes[1024];
+	unsigned i, before = log_count(st, "compacting journal.");
+	off_t seen = log_size(st);
+	const char *s;
+
+	for (i = 0; i < 1024; i++)
+		sizes[i] = 16;
+	for (;;) {
+		assert_true(*total + 1024 <= COMPACT_MAX);
+		EXPECT_RC(pool_alloc_batch(a, 1024, sizes, offs + *total), 0);
+		for (i = 0; i < 1024; i++) {
+			memset(pool_ptr(a, offs[*total]), (int)(*total % 251),
+			       16);
+			EXPECT_RC(pool_persist(a, offs[(*total)++]), 0);
+			if (log_size(st) == seen)
+				continue;
+			seen = log_size(st);
+			if (log_count(st, "compacting journal.") == before)
+				continue;
+			assert_int_equal(kill(st->pid, SIGKILL), 0);
+			log_read(st, buf, sizeof(buf));
+			for (s = NULL, i = 0; i <= before; i++)
+				s = strstr(s ? s + 1 : buf,
+					   "compacting journal.");
+			s = strstr(s, "into journal.");
+			assert_non_null(s);
+			snprintf(name, len, "%.*s", (int)strcspn(s + 5, "\n"),
+				 s + 5);
+			return;
+		}
+	}
+}
+
+/*
+ * The daemon killed just after a compaction began: unless its journal got
+ * in first (then the crash came after it, which is tried again, up to
+ * COMPACT_TRIES times), the store holds the old journal only, which must
+ * bring back exactly the blocks persisted, with their bytes.
+ */
+
+static void
+crash_while_compacting(void **state)
+{
+	struct store *st = *state;
+	struct pool_conn *c;
+	struct pool *a;
+	struct pool_stats s;
+	pool_off_t *offs = calloc(COMPACT_MAX, sizeof(*offs));
+	unsigned total = 0, tries, i;
+	char fresh[64], line[96];
+	bool midway = false;
+	int status;
+
+	assert_non_null(offs);
+	start(st, STORE_FDS);
+	for (tries = 0; tries < COMPACT_TRIES && !midway; tries++) {
+		EXPECT_RC(pool_connect(st->sock, &c), 0);
+		EXPECT_RC(pool_open(c, "a", &a), 0);
+		persist_until_compacting(st, a, offs, &total, fresh,
+					 sizeof(fresh));
+		assert_int_equal(waitpid(st->pid, &status, 0), st->pid);
+		st->pid = 0;
+		guarded = 0;
+		store_drain(st);
+		snprintf(line, sizeof(line), "compacted into %s,", fresh);
+		midway = store_find(st, fresh) < 0 && !log_has(st, line);
+		print_message("try %u: killed with %u blocks persisted, %s\n",
+			      tries + 1, total, midway ? "while compacting into "
+			      "the journal not yet stored" : "after the "
+			      "compaction");
+		pool_disconnect(c);
+		start(st, STORE_FDS);
+		snprintf(line, sizeof(line), "1 pool and %u persistent blocks "
+			 "recovered", total);
+		if (!log_has(st, line)) {
+			print_log(st);
+			fail_msg("not \"%s\"", line);
+		}
+		EXPECT_RC(pool_connect(st->sock, &c), 0);
+		EXPECT_RC(pool_open(c, "a", &a), 0);
+		EXPECT_RC(pool_stats(a, &s), 0);
+		assert_int_equal(s.persistent_blocks, total);
+		for (i = 0; i < total; i++)
+			expect_bytes(a, offs[i], 16, (int)(i % 251));
+		pool_close(a);
+		pool_disconnect(c);
+	}
+	assert_true(midway);
+	free(offs);
+}
+
+/*
+ * Requests go on between a compaction's steps: their records are copied
+ * after its snapshot.  Blocks persisted and some unpersisted while it
+ * runs; once its journal is in the store, a crash recovers exactly the
+ * blocks still persistent.
+ */
+static void
+persisted_while_compacting(void **state)
+{
+	struct store *st = *state;
+	struct pool_conn *c;
+	struct pool *a;
+	struct pool_stats s;
+	pool_off_t *offs = calloc(COMPACT_MAX, sizeof(*offs));
+	size_t sizes[1024];
+	unsigned total = 0, i, freed = 0, before;
+	char line[96];
+	long long end;
+	off_t seen;
+
+	assert_non_null(offs);
+	for (i = 0; i < 1024; i++)
+		sizes[i] = 16;
+	start(st, STORE_FDS);
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	before = log_count(st, "compacted into journal.");
+	seen = log_size(st);
+	while (log_count(st, "compacting journal.") == 0) {
+		assert_true(total + 1024 <= COMPACT_MAX);
+		EXPECT_RC(pool_alloc_batch(a, 1024, sizes, offs + total), 0);
+		for (i = 0; i < 1024; i++) {
+			fill(a, offs[total], 16, 'c');
+			EXPECT_RC(pool_persist(a, offs[total++]), 0);
+			if (log_size(st) != seen)
+				break;
+		}
+		/* The rest of the batch stays allocated, not persistent. */
+		seen = log_size(st);
+	}
+	/* While it runs: more persisted, every fourth one unpersisted. */
+	end = now_ms() + WAIT_MS;
+	while (log_count(st, "compacted into journal.") == before &&
+	       now_ms() < end) {
+		assert_true(total + 4 <= COMPACT_MAX);
+		EXPECT_RC(pool_alloc_batch(a, 4, sizes, offs + total), 0);
+		for (i = 0; i < 4; i++) {
+			fill(a, offs[total + i], 16, 'c');
+			EXPECT_RC(pool_persist(a, offs[total + i]), 0);
+		}
+		EXPECT_RC(pool_free(a, offs[total + 3]), 0);
+		EXPECT_RC(pool_free(a, offs[total + 3]), 0);
+		offs[total + 3] = offs[total + 2];	/* counted twice */
+		total += 4;
+		freed++;
+	}
+	assert_true(log_count(st, "compacted into journal.") > before);
+	print_message("%u persisted, %u of them freed while compacting\n",
+		      total, freed);
+	store_drain(st);
+	crash(st);
+	start(st, STORE_FDS);
+	snprintf(line, sizeof(line), "1 pool and %u persistent blocks "
+		 "recovered", total - freed);
+	if (!log_has(st, line)) {
+		print_log(st);
+		fail_msg("not \"%s\"", line);
+	}
+	pool_disconnect(c);
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	EXPECT_RC(pool_stats(a, &s), 0);
+	assert_int_equal(s.persistent_blocks, total - freed);
+	for (i = 0; i < total; i++)
+		expect_bytes(a, offs[i], 16, 'c');
+	pool_close(a);
+	pool_disconnect(c);
+	free(offs);
+}
+
 int
 main(void)
 {
@@ -1369,6 +1593,10 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(recovered_without_store, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(crash_while_compacting, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(persisted_while_compacting,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("a crash under systemd", tests,

@@ -1,0 +1,237 @@
+/*
+ * journal_compact.c - the live set of a crash journal's records
+ * (journal_compact.h).
+ *
+ * Pools in an array in the order they were made (a few hundred at most,
+ * and the last one named is looked at first); blocks by (pool, offset)
+ * in an open-addressing table sized once, from the bytes of records to
+ * come: a persist record is 8 words, so there are at most bytes / 64
+ * blocks, and no request ever waits for the table to grow.  The blocks'
+ * array is allocated as large but only touched as blocks come.  A block
+ * unpersisted stays in the table, dead, so that a persist at its offset
+ * later finds it again; a destroyed pool's blocks are left out when the
+ * snapshot is read.
+ *
+ * The journal is this daemon's own, written by journal.c: a record that
+ * does not follow (twice persisted, a pool that is not live) means the
+ * two files disagree, and the caller then snapshots the pools instead.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "journal_compact.h"
+#include "journal_rec.h"
+
+#define POOL_WORDS	(10 + JREC_NAME_MAX)	/* a pool's record, no sum */
+#define BLOCK_WORDS	7			/* a persist's, no sum */
+
+struct cpool {
+	uint64_t w[POOL_WORDS];
+	bool live;
+};
+
+struct cblock {
+	uint64_t keep, off, size, requested;
+	uint32_t pool, uid;
+	bool span, live;
+};
+
+struct jcompact {
+	struct cpool *pools;
+	size_t npools, pools_cap;
+	size_t last;			/* the pool the last record named */
+	struct cblock *blocks;
+	size_t nblocks, blocks_max;
+	uint32_t *slots;		/* index + 1 into blocks; 0: empty */
+	size_t mask;
+	size_t out_pool, out_block;	/* where jcompact_next is */
+};
+
+struct jcompact *
+jcompact_new(uint64_t bytes)
+{
+	struct jcompact *c = calloc(1, sizeof(*c));
+	size_t n = 64;
+
+	if (!c)
+		return NULL;
+	c->blocks_max = (size_t)(bytes / (8 * (BLOCK_WORDS + 1))) + 1;
+	while (n < 2 * c->blocks_max)
+		n *= 2;
+	c->mask = n - 1;
+	c->blocks = malloc(c->blocks_max * sizeof(*c->blocks));
+	c->slots = calloc(n, sizeof(*c->slots));
+	if (!c->blocks || !c->slots) {
+		jcompact_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+jcompact_free(struct jcompact *c)
+{
+	if (!c)
+		return;
+	free(c->pools);
+	free(c->blocks);
+	free(c->slots);
+	free(c);
+}
+
+/* The live pool of keep: its index, or -1. */
+static ssize_t
+pool_find(struct jcompact *c, uint64_t keep)
+{
+	size_t i;
+
+	if (c->last < c->npools && c->pools[c->last].w[1] == keep)
+		return c->pools[c->last].live ? (ssize_t)c->last : -1;
+	for (i = 0; i < c->npools; i++)
+		if (c->pools[i].w[1] == keep) {
+			c->last = i;
+			return c->pools[i].live ? (ssize_t)i : -1;
+		}
+	return -1;
+}
+
+static int
+pool_add(struct jcompact *c, const uint64_t *w)
+{
+	if (w[1] == 0 || pool_find(c, w[1]) >= 0)
+		return -EINVAL;
+	if (c->npools == c->pools_cap) {
+		size_t cap = c->pools_cap ? 2 * c->pools_cap : 16;
+		void *m = reallocarray(c->pools, cap, sizeof(*c->pools));
+
+		if (!m)
+			return -ENOMEM;
+		c->pools = m;
+		c->pools_cap = cap;
+	}
+	memcpy(c->pools[c->npools].w, w, sizeof(c->pools[0].w));
+	c->pools[c->npools++].live = true;
+	return 0;
+}
+
+static size_t
+slot_of(const struct jcompact *c, uint64_t keep, uint64_t off)
+{
+	uint64_t h = (keep * 0x9e3779b97f4a7c15ull) ^ off;
+
+	h ^= h >> 31;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 29;
+	return (size_t)h & c->mask;
+}
+
+/* The block at (keep, off), live or dead; made (dead) if none. */
+static struct cblock *
+block_get(struct jcompact *c, uint64_t keep, uint64_t off, bool make)
+{
+	struct cblock *b;
+	size_t s;
+
+	for (s = slot_of(c, keep, off); c->slots[s]; s = (s + 1) & c->mask) {
+		b = &c->blocks[c->slots[s] - 1];
+		if (b->keep == keep && b->off == off)
+			return b;
+	}
+	if (!make || c->nblocks == c->blocks_max || c->nblocks >= UINT32_MAX)
+		return NULL;
+	b = &c->blocks[c->nblocks++];
+	*b = (struct cblock){.keep = keep, .off = off};
+	c->slots[s] = (uint32_t)c->nblocks;
+	return b;
+}
+
+static int
+feed_block(struct jcompact *c, enum jrec_type type, const uint64_t *w)
+{
+	ssize_t p = pool_find(c, w[1]);
+	struct cblock *b;
+
+	if (p < 0)
+		return -EINVAL;
+	b = block_get(c, w[1], w[2], type == JREC_PERSIST);
+	if (!b || b->live != (type != JREC_PERSIST))
+		return -EINVAL;
+	switch (type) {
+	case JREC_PERSIST:
+		b->pool = (uint32_t)p;
+		b->span = w[5] != 0;
+		b->uid = (uint32_t)w[6];
+		b->live = true;
+		/* FALLTHROUGH */
+	case JREC_RESIZE:
+		b->size = w[3];
+		b->requested = w[4];
+		return 0;
+	default:
+		b->live = false;
+		return 0;
+	}
+}
+
+int
+jcompact_feed(struct jcompact *c, const uint64_t *w, unsigned n)
+{
+	static const unsigned words[] = {
+		[JREC_POOL] = POOL_WORDS, [JREC_SET] = 7, [JREC_GONE] = 2,
+		[JREC_PERSIST] = BLOCK_WORDS, [JREC_RESIZE] = 5,
+		[JREC_UNPERSIST] = 3,
+	};
+	enum jrec_type type = (enum jrec_type)(uint32_t)w[0];
+	ssize_t p;
+
+	if (type < JREC_POOL || type > JREC_UNPERSIST || n != words[type])
+		return -EINVAL;
+	switch (type) {
+	case JREC_POOL:
+		return pool_add(c, w);
+	case JREC_SET:
+	case JREC_GONE:
+		if ((p = pool_find(c, w[1])) < 0)
+			return -EINVAL;
+		if (type == JREC_GONE)
+			c->pools[p].live = false;
+		else	/* uid, gid, mode, quota, retain */
+			memcpy(&c->pools[p].w[5], &w[2], 5 * sizeof(*w));
+		return 0;
+	default:
+		return feed_block(c, type, w);
+	}
+}
+
+int
+jcompact_next(struct jcompact *c, uint64_t *w, unsigned *n)
+{
+	const struct cblock *b;
+
+	while (c->out_pool < c->npools) {
+		const struct cpool *p = &c->pools[c->out_pool++];
+
+		if (!p->live)
+			continue;
+		memcpy(w, p->w, sizeof(p->w));
+		*n = POOL_WORDS;
+		return JREC_POOL;
+	}
+	while (c->out_block < c->nblocks) {
+		b = &c->blocks[c->out_block++];
+		if (!b->live || !c->pools[b->pool].live)
+			continue;
+		w[1] = b->keep;
+		w[2] = b->off;
+		w[3] = b->size;
+		w[4] = b->requested;
+		w[5] = b->span;
+		w[6] = b->uid;
+		*n = BLOCK_WORDS;
+		return JREC_PERSIST;
+	}
+	return 0;
+}
