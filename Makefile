@@ -99,7 +99,7 @@ EXAMPLES := $(BUILD)/examples/producer $(BUILD)/examples/consumer
 
 UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta \
               test_heap_split test_heap_restore test_session test_records \
-              test_block_index test_restart_names
+              test_block_index test_restart_names test_journal_compact
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_memory itest_badinput itest_poolctl itest_config \
@@ -236,6 +236,8 @@ $(BUILD)/tests/test_session: $(BUILD)/tests/unit/test_session.o \
 	  $(DAEMON_LIBS)
 # The names test runs the daemon's naming of the descriptors an exec passes.
 $(BUILD)/tests/test_restart_names: $(BUILD)/daemon/restart_names.o
+# The compaction test runs the crash journal's live set of records.
+$(BUILD)/tests/test_journal_compact: $(BUILD)/daemon/journal_compact.o
 # The index test runs the daemon's own index of blocks.
 $(BUILD)/tests/test_block_index: $(BUILD)/daemon/block_index.o \
   $(BUILD)/daemon/log.o

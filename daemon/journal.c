@@ -5,20 +5,22 @@
  * holds it, so what was written before a crash is there at the next
  * start.  A record is copied in first and the header's end moved over it
  * after, so a crash between the two leaves a record nobody reads.  It
- * grows by doubling (fallocate, mremap): an append is a copy of a few
- * words.  Once the records are much more than the last snapshot (persists
- * and frees cancel out), a snapshot goes to a new memfd under a newer
- * name, and the old one out of the store: recovery takes the newest.  A
- * snapshot walks every block of every pool, so the records allowed before
- * the next grow with the blocks walked too: a pool of 10^6 blocks and one
- * persistent one is walked once per 16 MiB of records, not once per MiB.  A pool's own memfd goes to the store once, through a
- * descriptor of its own (reopened by /proc): systemd skips a descriptor
- * it holds already, so the same one could not also go as "pool.<i>" at
- * a planned stop.
+ * grows by doubling, at most GROW_MAX at a time (fallocate, mremap): an
+ * append is a copy of a few words.  Once the records are much more than the last snapshot (persists
+ * and frees cancel out), they are compacted into a new memfd under a
+ * newer name, in steps between requests (compact_step), and the old one
+ * leaves the store: recovery takes the newest.  A start's snapshot walks
+ * every block of every pool, so the records allowed before the next grow
+ * with the blocks walked too: a pool of 10^6 blocks and one persistent
+ * one is walked once per 16 MiB of records, not once per MiB.
+ *
+ * A pool's own memfd goes to the store once, through a descriptor of its
+ * own (reopened by /proc): systemd skips a descriptor it holds already,
+ * so the same one could not also go as "pool.<i>" at a planned stop.
  *
  * A write that fails takes the journal and every keep.<n> out of the
  * store: a crash then starts fresh, never from a journal that lacks a
- * change.
+ * change, until a fresh journal is in (journal_step).
  */
 #include <errno.h>
 #include <fcntl.h>
