@@ -6,13 +6,14 @@
  * start.  A record is copied in first and the header's end moved over it
  * after, so a crash between the two leaves a record nobody reads.  It
  * grows by doubling, at most GROW_MAX at a time (fallocate, mremap): an
- * append is a copy of a few words.  Once the records are much more than the last snapshot (persists
- * and frees cancel out), they are compacted into a new memfd under a
- * newer name, in steps between requests (compact_step), and the old one
- * leaves the store: recovery takes the newest.  A start's snapshot walks
- * every block of every pool, so the records allowed before the next grow
- * with the blocks walked too: a pool of 10^6 blocks and one persistent
- * one is walked once per 16 MiB of records, not once per MiB.
+ * append is a copy of a few words.  Once the records are much more than
+ * the last snapshot (persists and frees cancel out), they are compacted
+ * into a new memfd under a newer name, in steps between requests
+ * (compact_step), and the old one leaves the store: recovery takes the
+ * newest.  A start's snapshot walks every block of every pool, so the
+ * records allowed before the next grow with the blocks walked too: a pool
+ * of 10^6 blocks and one persistent one is walked once per 16 MiB of
+ * records, not once per MiB.
  *
  * A pool's own memfd goes to the store once, through a descriptor of its
  * own (reopened by /proc): systemd skips a descriptor it holds already,
@@ -346,16 +347,17 @@ compact(void)
 /*
  * A compaction in steps, one per turn of the loop (journal_step), so that
  * no request waits for a whole journal: cur's records to mark are fed to
- * live; the snapshot of what they leave is written to fresh; feeding and writing stop once a step has had STEP_NS (page
- * faults and cache misses, not the count of records, are most of it at
- * 10^6 blocks).  Then cur's records past mark, which the changes
- * meanwhile appended, are copied after it, STEP_COPY bytes a step, until
- * fresh has caught up with cur.  In that same step fresh is pushed and
- * cur's name removed.  Until then cur is the journal in the store and
- * takes every change as before, and a crash recovers from it; fresh
- * replays to exactly what cur does once it has caught up.  The old
- * journal's pages are given back STEP_RETIRE bytes a step after: freeing
- * 100 MiB of them at once is a pause of its own.
+ * live; the snapshot of what they leave is written to fresh; feeding and
+ * writing stop once a step has had STEP_NS (page faults and cache misses,
+ * not the count of records, are most of it at 10^6 blocks).  Then cur's
+ * records past mark, which the changes meanwhile appended, are copied
+ * after it, STEP_COPY bytes a step, until fresh has caught up with cur.
+ * In that same step fresh is pushed and cur's name removed.  Until then
+ * cur is the journal in the store and takes every change as before, and
+ * a crash recovers from it; fresh replays to exactly what cur does once
+ * it has caught up.  The old journal's pages are given back STEP_RETIRE
+ * bytes a step after: freeing 100 MiB of them at once is a pause of its
+ * own.
  */
 static void
 compact_begin(void)

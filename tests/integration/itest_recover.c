@@ -1251,7 +1251,7 @@ persist_small(struct pool *a, pool_off_t *offs, unsigned n, int c,
  * a crash recovers every block: those persisted before the failure,
  * while it lasted and after.
  */
-#define FAIL_LIMIT	(512 * 1024)	/* bytes: the journal's 8th doubling */
+#define FAIL_LIMIT	(512 * 1024)	/* bytes: the journal grows to it, no more */
 #define FAIL_MAX	16384		/* blocks of 64 B at most */
 
 static void
