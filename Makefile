@@ -76,7 +76,9 @@ STATE_OBJ := $(BUILD)/proto/state.pb-c.o
 DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/session.c daemon/pool.c daemon/pool_release.c \
                daemon/dispatch.c daemon/dispatch_admin.c \
-               daemon/dispatch_block.c daemon/config.c daemon/service.c \
+               daemon/dispatch_block.c daemon/dispatch_names.c \
+               daemon/block_names.c daemon/pool_names.c \
+               daemon/config.c daemon/service.c \
                daemon/arena.c daemon/records.c daemon/block_index.c \
                daemon/memtrim.c daemon/restart.c daemon/state_save.c \
                daemon/restore.c daemon/restore_check.c daemon/fdstore.c \
@@ -88,7 +90,8 @@ DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o) $(STATE_OBJ)
 DAEMON_LIBS := $(shell pkg-config --libs libevent libprotobuf-c inih 2>/dev/null) $(SD_LIBS)
 
 LIB_SRCS := client/conn.c client/admin.c client/pool.c client/cache.c \
-            client/cache_table.c client/errors.c client/share.c
+            client/cache_table.c client/errors.c client/share.c \
+            client/names.c
 LIB_PIC  := $(LIB_SRCS:%.c=$(BUILD)/pic/%.o)
 LIB_SO   := $(BUILD)/libpoolclient.so.1.0.0
 LIB_A    := $(BUILD)/libpoolclient.a
@@ -109,7 +112,7 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_handles itest_dropping itest_quota itest_reload \
               itest_usage itest_restart itest_restart_busy \
               itest_restart_admin itest_restore itest_sharemap_renew \
-              itest_restart_guard itest_recover
+              itest_restart_guard itest_recover itest_names
 ITEST_BINS := $(ITESTS:%=$(BUILD)/tests/%)
 ITEST_COMMON := $(BUILD)/tests/integration/harness.o \
                 $(BUILD)/tests/integration/harness_raw.o

@@ -47,6 +47,7 @@ _Static_assert(sizeof(struct pool_create_opts) == 64, "ABI: create opts");
 _Static_assert(sizeof(struct pool_stats) == 320, "ABI: pool_stats");
 _Static_assert(sizeof(struct pool_client_info) == 208, "ABI: client info");
 _Static_assert(sizeof(struct pool_persisted) == 40, "ABI: persisted");
+_Static_assert(sizeof(struct pool_named) == 296, "ABI: named");
 
 #ifndef F_SEAL_FUTURE_WRITE
 #define F_SEAL_FUTURE_WRITE	0x0010
@@ -393,6 +394,7 @@ client_copy_stats(struct pool_stats *s, const Poolmgr__PoolStats *m)
 	s->retain_bytes = m->retain_bytes;
 	s->free_resident_bytes = m->free_resident_bytes;
 	s->books_bytes = m->books_bytes;
+	s->named_blocks = m->named_blocks;
 	return 0;
 }
 
@@ -844,6 +846,73 @@ pool_persisted(struct pool_conn *c, const char *name,
 		*total = list->n_uids + (size_t)list->unlisted;
 	} else
 		free(pp);
+	poolmgr__reply__free_unpacked(reply, NULL);
+	return error;
+}
+
+POOL_API int
+pool_names(struct pool_conn *c, const char *name, const char *prefix,
+    struct pool_named **out, size_t *n, size_t *total)
+{
+	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
+	Poolmgr__ListNames	 ln = POOLMGR__LIST_NAMES__INIT;
+	Poolmgr__PoolRef	 ref = POOLMGR__POOL_REF__INIT;
+	Poolmgr__Reply		*reply;
+	Poolmgr__ListNamesReply	*list;
+	struct pool_named	*pn;
+	size_t			 i;
+	int			 error = 0;
+
+	if (out == NULL || n == NULL || total == NULL)
+		return -EINVAL;
+	*out = NULL;
+	*n = 0;
+	*total = 0;
+	if (c == NULL)
+		return -EINVAL;
+	if ((error = client_check_name(name)) != 0)
+		return error;
+	if (prefix != NULL &&
+	    strnlen(prefix, POOL_BLOCK_NAME_MAX + 1) > POOL_BLOCK_NAME_MAX)
+		return -ENAMETOOLONG;
+
+	ref.name = (char *)name;
+	ln.pool = &ref;
+	if (prefix != NULL) {
+		ln.prefix.data = (uint8_t *)prefix;
+		ln.prefix.len = strlen(prefix);
+	}
+	req.body_case = POOLMGR__REQUEST__BODY_NAMES;
+	req.names = &ln;
+	error = conn_call(c, &req, POOLMGR__REPLY__BODY_NAMES, &reply, NULL);
+	if (error != 0)
+		return error;
+	list = reply->names;
+
+	if ((pn = calloc(list->n_names ? list->n_names : 1,
+	    sizeof *pn)) == NULL)
+		error = -ENOMEM;
+	for (i = 0; error == 0 && i < list->n_names; i++) {
+		const Poolmgr__NamedBlock	*nb = list->names[i];
+
+		/* A name with a NUL inside could not be told apart. */
+		if (nb == NULL || nb->name.len == 0 ||
+		    nb->name.len > POOL_BLOCK_NAME_MAX ||
+		    memchr(nb->name.data, '\0', nb->name.len) != NULL) {
+			error = -EPROTO;
+			break;
+		}
+		memcpy(pn[i].name, nb->name.data, nb->name.len);
+		pn[i].offset = nb->offset;
+		pn[i].usable_size = nb->usable_size;
+		pn[i].publisher = nb->publisher;
+	}
+	if (error == 0) {
+		*out = pn;
+		*n = list->n_names;
+		*total = list->n_names + (size_t)list->unlisted;
+	} else
+		free(pn);
 	poolmgr__reply__free_unpacked(reply, NULL);
 	return error;
 }

@@ -141,6 +141,12 @@ int	client_share_renew(struct pool *);
 int	client_call(struct pool *, Poolmgr__Request *,
 	    Poolmgr__Reply__BodyCase, Poolmgr__Reply **);
 
+/* pool.c: a block's reply checked; the cache given back for room (for
+ * names.c) */
+int	client_check_block(struct pool *, const Poolmgr__AllocReply *,
+	    uint64_t, uint64_t);
+int	client_flush_for(struct pool *, int);
+
 /* pool.c: batches straight to the daemon, past the cache (for cache.c) */
 int	client_alloc_batch(struct pool *, size_t, const uint64_t *, int,
 	    uint64_t *, uint64_t *);

@@ -31,20 +31,22 @@ static const struct client_error client_errors[] = {
 				"handle or the socket's permissions" },
 	{ -EPERM,		"not permitted (admin only, or another handle's "
 				"private block)" },
-	{ -ENOENT,		"no such pool (or no poolmgrd socket at that "
-				"path)" },
-	{ -EEXIST,		"a pool with that name exists" },
+	{ -ENOENT,		"no such pool or block name (or no poolmgrd "
+				"socket at that path)" },
+	{ -EEXIST,		"a pool (or block name) with that name exists" },
 	{ -EBUSY,		"in use: the pool has live blocks or open "
-				"handles, or the shared block cannot move" },
+				"handles, the shared block cannot move, or "
+				"the block has a name" },
 	{ -EBADF,		"no such pool handle on this connection" },
 	{ -EUSERS,		"too many clients connected to poolmgrd" },
 	{ -E2BIG,		"batch larger than POOL_BATCH_MAX" },
-	{ -ENOSPC,		"poolmgrd already has the most pools it allows" },
+	{ -ENOSPC,		"poolmgrd already has the most pools it "
+				"allows, or the pool the most block names" },
 	{ -EMFILE,		"too many open files, or pool handles on this "
 				"connection" },
 	{ -EMLINK,		"the block has the most holders it may have" },
-	{ -ENAMETOOLONG,	"pool name longer than 64 bytes, or socket path "
-				"too long" },
+	{ -ENAMETOOLONG,	"pool name longer than 64 bytes, block name "
+				"longer than 255, or socket path too long" },
 	{ -EPROTONOSUPPORT,	"protocol version not supported by poolmgrd" },
 	{ -EOPNOTSUPP,		"not supported: a request poolmgrd does not "
 				"know, or a cache on this handle" },

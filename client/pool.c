@@ -26,8 +26,6 @@
 /* Reallocs to this size or more that must move are moved by the library. */
 #define CLIENT_MOVE_MIN		((size_t)1 << 20)
 
-static int	client_check_block(struct pool *, const Poolmgr__AllocReply *,
-		    uint64_t, uint64_t);
 static int	client_alloc(struct pool *, uint64_t, uint64_t, int, uint64_t,
 		    pool_off_t *);
 static int	client_block_op(struct pool *, Poolmgr__Request__BodyCase,
@@ -57,7 +55,7 @@ client_call(struct pool *p, Poolmgr__Request *req,
  * bytes, and aligned as asked.  Anything else would let pool_ptr point
  * outside the mapping.
  */
-static int
+int
 client_check_block(struct pool *p, const Poolmgr__AllocReply *a,
     uint64_t want, uint64_t align)
 {
@@ -116,7 +114,7 @@ client_alloc_once(struct pool *p, uint64_t size, uint64_t align, int zero,
  * the slack of blocks it served from larger ones.  What the kernel would
  * not let go stays cached, and the retry goes without it.
  */
-static int
+int
 client_flush_for(struct pool *p, int error)
 {
 	if (p->cache == NULL || (error != -ENOMEM && error != -EDQUOT))

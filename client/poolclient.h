@@ -126,9 +126,10 @@ struct pool_stats {
 	 * not in use is the daemon's, not any pool's.
 	 */
 	uint64_t books_bytes;
+	uint64_t named_blocks;		/* blocks with a name (pool_publish) */
 	/* Zero: room for later fields without changing the structure's size
 	 * (pool_list returns an array of these). */
-	uint64_t reserved[7];
+	uint64_t reserved[6];
 };
 
 /* One open handle, as `poolctl clients` shows it. */
@@ -149,6 +150,18 @@ struct pool_persisted {
 	uint64_t blocks;		/* persistent blocks it made so */
 	uint64_t bytes;			/* their usable sizes: against the
 					 * quota of each of its sessions */
+	uint64_t reserved[2];		/* zero: room for later fields */
+};
+
+/* Bytes of a block's name (pool_publish), the terminating NUL excluded. */
+#define POOL_BLOCK_NAME_MAX 255
+
+/* One named block, as `poolctl names` shows it. */
+struct pool_named {
+	char name[POOL_BLOCK_NAME_MAX + 1];	/* NUL-terminated */
+	uint64_t offset;
+	uint64_t usable_size;
+	uint32_t publisher;		/* the uid that gave the name */
 	uint64_t reserved[2];		/* zero: room for later fields */
 };
 
@@ -281,6 +294,60 @@ POOL_API int pool_retain(struct pool *p, pool_off_t off);
  */
 POOL_API int pool_persist(struct pool *p, pool_off_t off);
 
+/*
+ * Named blocks.  A name is 1 to POOL_BLOCK_NAME_MAX bytes (-EINVAL for an
+ * empty one, -ENAMETOOLONG for a longer one), unique in its pool, and
+ * holds the pool's reference of its block, as pool_persist does: the
+ * block outlives every handle (and, under systemd's fd store, a restart
+ * or crash of the daemon) until the name is removed, and counts against
+ * the quota of the publisher's uid.  A name and its block are found by
+ * any handle of the pool, read-only ones too.
+ *
+ * pool_publish - give the block at off the name.  The handle must hold
+ * the block (-EPERM) unless it is persistent already, and be read-write
+ * (-EACCES).  -EEXIST if the name is in use, -EBUSY if the block has
+ * another name (a block has one at most), -ENOSPC if the pool has the
+ * most names it allows (65536), -EDQUOT as pool_persist.  A named block
+ * is freed only by pool_unpublish (or a replace): pool_free of it by a
+ * handle that holds no reference is -EBUSY.
+ */
+POOL_API int pool_publish(struct pool *p, pool_off_t off, const char *name);
+
+/*
+ * pool_publish_replace - as pool_publish, but a name in use moves to the
+ * block at off in one step, and its old block loses the name's
+ * reference: freed if nobody else holds it, kept for those who retained
+ * it (double buffering: readers that looked the name up with
+ * pool_lookup_retain keep the old block until they free it).
+ */
+POOL_API int pool_publish_replace(struct pool *p, pool_off_t off,
+				  const char *name);
+
+/*
+ * pool_lookup - the block named name: its offset in *off and its usable
+ * size in *usable (may be NULL); -ENOENT if no such name.  The block is
+ * not held: it may be unpublished and its bytes reused at any time after.
+ */
+POOL_API int pool_lookup(struct pool *p, const char *name, pool_off_t *off,
+			 size_t *usable);
+
+/*
+ * pool_lookup_retain - pool_lookup and pool_retain in one request: the
+ * handle holds the block before the answer comes, so it cannot be
+ * unpublished, freed and given to someone else between the two (as it
+ * could between a pool_lookup and a pool_retain).  Free it with pool_free
+ * when done.  A read-write handle only (-EACCES); -EDQUOT and -EMLINK as
+ * pool_retain.
+ */
+POOL_API int pool_lookup_retain(struct pool *p, const char *name,
+				pool_off_t *off, size_t *usable);
+
+/*
+ * pool_unpublish - remove the name and its reference: the block is freed
+ * if nobody else holds it.  -ENOENT if no such name; read-write only.
+ */
+POOL_API int pool_unpublish(struct pool *p, const char *name);
+
 /* pool_usable_size - the real (rounded) size of the block at off. */
 POOL_API int pool_usable_size(struct pool *p, pool_off_t off, size_t *out);
 
@@ -348,6 +415,16 @@ POOL_API int pool_clients_total(struct pool_conn *c, const char *pool,
 POOL_API int pool_persisted(struct pool_conn *c, const char *name,
 			    struct pool_persisted **out, size_t *n,
 			    size_t *total);
+
+/*
+ * pool_names - the names in pool name (read permission) that begin with
+ * prefix (NULL or "": all), in byte order: as many as one message holds
+ * (at least 200); *total is how many have the prefix, listed or not.
+ * free *out with free().
+ */
+POOL_API int pool_names(struct pool_conn *c, const char *name,
+			const char *prefix, struct pool_named **out,
+			size_t *n, size_t *total);
 
 /* pool_strerror - text for a code returned by this library. */
 POOL_API const char *pool_strerror(int err);

@@ -239,6 +239,14 @@ dispatch_body(struct call *c)
 		return do_persisted(c, r->persisted);
 	case POOLMGR__REQUEST__BODY_SHARE_MAP:
 		return do_share_map(c, r->share_map);
+	case POOLMGR__REQUEST__BODY_PUBLISH:
+		return do_publish(c, r->publish);
+	case POOLMGR__REQUEST__BODY_LOOKUP:
+		return do_lookup(c, r->lookup);
+	case POOLMGR__REQUEST__BODY_UNPUBLISH:
+		return do_unpublish(c, r->unpublish);
+	case POOLMGR__REQUEST__BODY_NAMES:
+		return do_list_names(c, r->names);
 	default:
 		return refuse(c, -EOPNOTSUPP, "unknown request type");
 	}

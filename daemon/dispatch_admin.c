@@ -228,8 +228,7 @@ do_share_map(struct call *c, const Poolmgr__ShareMap *m)
 	return 0;
 }
 
-/* The pool a PoolRef names, if the caller may read (or write) it. */
-static struct dpool *
+struct dpool *
 get_pool(struct call *c, const Poolmgr__PoolRef *ref, bool write, int *err)
 {
 	struct dpool *p;
@@ -263,7 +262,8 @@ get_pool(struct call *c, const Poolmgr__PoolRef *ref, bool write, int *err)
  * The daemon memory of p's books (PoolStats.books_bytes): metadata (the
  * engine's and the share map's), a record per live block (all in its
  * index) and per struct ref, at the bytes each takes in its chunk, the
- * index's tables, the persisting uids' table and the pool's own struct.
+ * index's tables, the names' records (as malloc'd), the persisting uids'
+ * table and the pool's own struct.
  * Each is a count kept as it changes: no walk.  What the record chunks
  * hold beyond the records in use (their room not carved or given back,
  * the spare) is the daemon's, shared by every pool: no pool's.  Handles
@@ -276,7 +276,7 @@ books_bytes(const struct dpool *p, uint64_t metadata)
 	       block_index_count(&p->blocks) *
 	       records_stride(sizeof(struct block)) +
 	       p->nrefs * records_stride(sizeof(struct ref)) +
-	       p->blocks.bytes +
+	       p->blocks.bytes + p->names.bytes +
 	       (uint64_t)p->charges_cap * sizeof(*p->charges);
 }
 
@@ -317,6 +317,7 @@ fill_stats(Poolmgr__PoolStats *ps, struct dpool *p)
 	ps->gid = p->gid;
 	ps->quota = p->quota;
 	ps->persistent_blocks = p->persistent_blocks;
+	ps->named_blocks = p->names.count;
 	ps->released_bytes = st.released_bytes + p->released_before;
 	ps->retain_bytes = st.retain_bytes;
 	/*

@@ -21,7 +21,7 @@
 #define MAX_BATCH 4096
 
 /* A session may hold only so many references (each costs daemon memory). */
-static int
+int
 check_block_cap(struct call *c)
 {
 	if (dispatch_cf && c->s->nrefs >= dispatch_cf->max_blocks_per_session)
@@ -33,7 +33,7 @@ check_block_cap(struct call *c)
 
 static Poolmgr__AllocReply alloc_reply;
 
-static void
+void
 reply_block(struct call *c, uint64_t off, uint64_t size)
 {
 	poolmgr__alloc_reply__init(&alloc_reply);
@@ -69,7 +69,7 @@ refused_unsettled(struct call *c, struct dpool *p, int rc)
  * blocks its handles there hold (their running total, session.h), and the
  * persistent blocks its uid made so.
  */
-static uint64_t
+uint64_t
 quota_used(struct call *c, struct handle *h)
 {
 	if (!h->pool->quota)

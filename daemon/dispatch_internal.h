@@ -1,8 +1,8 @@
 /*
  * dispatch_internal.h - what dispatch.c shares with the files that carry out
  * the requests: dispatch_admin.c (pools and handles: create, destroy, open,
- * close; stats, list, trim, check, clients) and dispatch_block.c (blocks of
- * an open handle).  Nothing here is seen outside daemon/dispatch*.c.
+ * close; stats, list, trim, check, clients), dispatch_block.c (blocks of
+ * an open handle) and dispatch_names.c (names of blocks).  Nothing here is seen outside daemon/dispatch*.c.
  *
  * Every do_* handler takes the call and its request's body and returns 0
  * (the reply is filled in), a negative errno (refuse() said why), or HELD:
@@ -69,8 +69,17 @@ int do_trim(struct call *c, const Poolmgr__Trim *m);
 int do_check(struct call *c, const Poolmgr__Check *m);
 int do_clients(struct call *c, const Poolmgr__ListClients *m);
 int do_persisted(struct call *c, const Poolmgr__ListPersisted *m);
+/* The pool ref names, if the caller may read (or write) it; else NULL. */
+struct dpool *get_pool(struct call *c, const Poolmgr__PoolRef *ref,
+		       bool write, int *err);
 
 /* dispatch_block.c */
+/* -EDQUOT if the session holds as many references as it may, else 0. */
+int check_block_cap(struct call *c);
+/* What counts against the quota of c's session in h's pool. */
+uint64_t quota_used(struct call *c, struct handle *h);
+/* The reply is alloc{off, size}. */
+void reply_block(struct call *c, uint64_t off, uint64_t size);
 int do_alloc(struct call *c, const Poolmgr__Alloc *m);
 int do_free(struct call *c, const Poolmgr__Free *m);
 int do_realloc(struct call *c, const Poolmgr__Realloc *m);
@@ -79,5 +88,11 @@ int do_free_batch(struct call *c, const Poolmgr__FreeBatch *m);
 int do_retain(struct call *c, const Poolmgr__Retain *m);
 int do_persist(struct call *c, const Poolmgr__Persist *m);
 int do_usable_size(struct call *c, const Poolmgr__UsableSize *m);
+
+/* dispatch_names.c */
+int do_publish(struct call *c, const Poolmgr__Publish *m);
+int do_lookup(struct call *c, const Poolmgr__Lookup *m);
+int do_unpublish(struct call *c, const Poolmgr__Unpublish *m);
+int do_list_names(struct call *c, const Poolmgr__ListNames *m);
 
 #endif /* POOLMGRD_DISPATCH_INTERNAL_H */

@@ -202,11 +202,24 @@ rec_block(struct jfile *f, enum jrec_type type, const struct dpool *p,
 	return jfile_append(f, type, w, 7);
 }
 
-/* Every pool kept and its persistent blocks; when the next is due. */
+static int
+rec_name(struct jfile *f, const struct dpool *p, const struct block_name *n)
+{
+	uint64_t w[JREC_MAX_WORDS] = {0, p->keep_id, n->block->off,
+				      n->publisher, n->len};
+	unsigned words = (n->len + 7) / 8;
+
+	memcpy(&w[5], n->name, n->len);
+	return jfile_append(f, JREC_NAME, w, 5 + words);
+}
+
+/* Every pool kept, its persistent blocks and their names; when the next
+ * is due. */
 static int
 snapshot(struct jfile *f)
 {
 	struct block_index_iter it;
+	struct block_name *n;
 	struct dpool *p;
 	struct block *b;
 	uint64_t walked = 0;
@@ -225,6 +238,10 @@ snapshot(struct jfile *f)
 			    (rc = rec_block(f, JREC_PERSIST, p, b)))
 				return rc;
 		}
+		for (n = block_names_from(&p->names, "", 0); n;
+		     n = block_names_next(&p->names, n))
+			if ((rc = rec_name(f, p, n)))
+				return rc;
 	}
 	compact_at = 2 * f->end + COMPACT_SLACK + COMPACT_WALKED * walked;
 	return 0;
@@ -843,4 +860,20 @@ journal_unpersist(const struct dpool *p, const struct block *b)
 
 	if (on && p->keep_id)
 		done(jfile_append(&cur, JREC_UNPERSIST, w, 3));
+}
+
+void
+journal_name(const struct dpool *p, const struct block_name *n)
+{
+	if (on && p->keep_id)
+		done(rec_name(&cur, p, n));
+}
+
+void
+journal_unname(const struct dpool *p, const struct block *b)
+{
+	uint64_t w[4] = {0, p->keep_id, b->off};
+
+	if (on && p->keep_id)
+		done(jfile_append(&cur, JREC_UNNAME, w, 3));
 }

@@ -64,5 +64,9 @@ void journal_pool_gone(struct dpool *p);
 void journal_persist(const struct dpool *p, const struct block *b);
 void journal_resize(const struct dpool *p, const struct block *b);
 void journal_unpersist(const struct dpool *p, const struct block *b);
+/* A name given to persistent block n->block, and taken from b. */
+struct block_name;
+void journal_name(const struct dpool *p, const struct block_name *n);
+void journal_unname(const struct dpool *p, const struct block *b);
 
 #endif /* POOLMGRD_JOURNAL_H */

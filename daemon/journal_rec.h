@@ -18,7 +18,9 @@
 #define JREC_MAGIC	0x314c4e524a4d50ull	/* "PMJRNL1" */
 #define JREC_HEADER	64			/* bytes; records follow */
 #define JREC_NAME_MAX	8			/* words of a pool's name */
-#define JREC_MAX_WORDS	(12 + JREC_NAME_MAX)	/* of a record, all told */
+#define JREC_BNAME_MAX	32			/* ... of a block's (255 B) */
+/* Words of a record, all told: a JREC_NAME's, the longest. */
+#define JREC_MAX_WORDS	(6 + JREC_BNAME_MAX)
 
 /* Header words. */
 enum { JH_MAGIC, JH_ID, JH_END, JH_SUM };
@@ -31,6 +33,13 @@ enum jrec_type {
 	JREC_PERSIST,		/* keep, off, size, requested, span, uid */
 	JREC_RESIZE,		/* keep, off, size, requested */
 	JREC_UNPERSIST,		/* keep, off */
+	/*
+	 * Names of persistent blocks (pool_names.c): an older image refuses
+	 * a journal with them whole, as any record it does not know, and
+	 * starts fresh.
+	 */
+	JREC_NAME,		/* keep, off, publisher, length, name... */
+	JREC_UNNAME,		/* keep, off */
 };
 
 /* A record's first word: its length in words (all told) and its type. */

@@ -38,6 +38,7 @@
 #include "journal.h"
 #include "log.h"
 #include "pool.h"
+#include "pool_names.h"
 #include "records.h"
 #include "session.h"
 
@@ -419,6 +420,7 @@ pool_make(const char *name, const struct dpool_params *pp, int memfd,
 	p->quota = pp->quota;
 	p->retain = pp->retain;
 	block_index_init(&p->blocks);
+	block_names_init(&p->names);
 	LIST_INIT(&p->handles);
 	TAILQ_INSERT_TAIL(&pools, p, entry);
 	npools++;
@@ -556,6 +558,7 @@ dpool_destroy(struct dpool *p, bool unmapped)
 	BLOCK_INDEX_FOREACH(b, &p->blocks, &it)
 		records_give(&block_records, b);
 	block_index_free(&p->blocks);
+	block_names_free(&p->names);
 	TAILQ_REMOVE(&pools, p, entry);
 	npools--;
 	munmap(p->map, p->size);
@@ -941,7 +944,11 @@ dpool_may_free(struct dpool *p, struct handle *h, uint64_t off)
 
 	if (!b)
 		return -EINVAL;
-	return ref_of(b, h) || block_persistent(b) ? 0 : -EPERM;
+	if (ref_of(b, h))
+		return 0;
+	if (b->named)
+		return -EBUSY;
+	return block_persistent(b) ? 0 : -EPERM;
 }
 
 int
@@ -956,7 +963,10 @@ dpool_free(struct dpool *p, struct handle *h, uint64_t off)
 	}
 	if ((hd = ref_of(b, h)))
 		ref_remove(b, hd);
-	else if (block_persistent(b)) {
+	else if (b->named) {
+		/* The pool's reference is its name's: Unpublish drops it. */
+		return -EBUSY;
+	} else if (block_persistent(b)) {
 		unpersist(p, b);
 	} else {
 		p->invalid_frees++;
@@ -1177,6 +1187,13 @@ dpool_persist(struct dpool *p, struct handle *h, uint64_t off)
 	return 0;
 }
 
+void
+dpool_unpersist(struct dpool *p, struct block *b)
+{
+	unpersist(p, b);
+	block_maybe_free(p, b, true);
+}
+
 bool
 dpool_drop_refs(struct dpool *p, struct handle *h, uint64_t max)
 {
@@ -1322,7 +1339,7 @@ dpool_check(struct dpool *p, char *problem, size_t len)
 	struct block_index_iter it;
 	const struct handle *h;
 	struct block *b;
-	uint64_t cached = 0;
+	uint64_t cached = 0, named = 0;
 	uint32_t n = 0;
 	char why[192];
 
@@ -1369,8 +1386,10 @@ dpool_check(struct dpool *p, char *problem, size_t len)
 				 "held through an open handle");
 			return -EFAULT;
 		}
+		named += b->named;
 	}
-	if (counts_wrong(p, problem, len) ||
+	if (dpool_names_check(p, named, problem, len) ||
+	    counts_wrong(p, problem, len) ||
 	    records_check(&block_records, problem, len) ||
 	    records_check(&ref_records, problem, len))
 		return -EFAULT;

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "block_index.h"
+#include "block_names.h"
 #include "heap.h"
 
 #define POOL_MAX_SIZE (1ull << 46)	/* 64 TiB: fits any address space */
@@ -70,10 +71,13 @@ struct block {
 	 * holder lets go.  let_go: every holder has closed its handle and
 	 * its references wait to be dropped (block_let_go); no request sees
 	 * it again.  shared: its bit in the share map is set (pool.c writes
-	 * the map only when that changes).  Bits of nrefs' word (at most
+	 * the map only when that changes).  named: a name of the pool's
+	 * holds it (pool_names.c); it is persistent then, the name's being
+	 * the pool's reference.  Bits of nrefs' word (at most
 	 * POOL_MAX_HOLDERS) so that a block's record stays 56 bytes.
 	 */
-	uint32_t nrefs : 29;
+	uint32_t nrefs : 28;
+	uint32_t named : 1;
 	uint32_t busy : 1;
 	uint32_t let_go : 1;
 	uint32_t shared : 1;
@@ -170,6 +174,7 @@ struct dpool {
 	uint64_t retain;	/* as asked (dpool_params.retain): a reload
 				 * compares the file's with it */
 	struct block_index blocks;
+	struct block_names names;	/* Publish's names (pool_names.c) */
 	uint64_t persistent_blocks;
 	/*
 	 * One per uid with persistent bytes, sorted by uid: a FreeBatch of
@@ -309,6 +314,11 @@ int dpool_realloc(struct dpool *p, struct handle *h, uint64_t off,
 int dpool_retain(struct dpool *p, struct handle *h, uint64_t off,
 		 uint64_t quota_used);
 int dpool_persist(struct dpool *p, struct handle *h, uint64_t off);
+/*
+ * Drop the pool's reference of persistent block b, freeing it if no
+ * handle holds it (a name going, pool_names.c).
+ */
+void dpool_unpersist(struct dpool *p, struct block *b);
 /*
  * Bytes of the pool's persistent blocks that uid made persistent: they
  * count against the quota of each of its sessions in the pool.

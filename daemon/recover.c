@@ -27,6 +27,9 @@ struct rblock {
 	uint64_t keep, off, size, requested, uid;
 	uint32_t pool;		/* index into replay.pools */
 	bool span, live;
+	/* Its name (JREC_NAME), malloc'd, or NULL. */
+	uint8_t *name;
+	uint32_t name_len, publisher;
 };
 
 struct rpool {
@@ -138,6 +141,7 @@ block_add(struct replay *r)
 		for (i = 0; i < r->nblocks; i++)
 			slot_put(r, i);
 	}
+	r->blocks[r->nblocks] = (struct rblock){0};
 	return &r->blocks[r->nblocks++];
 }
 
@@ -237,12 +241,56 @@ do_block(struct replay *r, enum jrec_type type, const uint64_t *w)
 				 (unsigned long long)w[2]);
 	}
 	if (type == JREC_UNPERSIST) {
+		if (b->name)	/* the daemon takes the name first */
+			return state_why(r->why, r->len, "pool %s: %#llx "
+					 "unpersisted with its name",
+					 rp->ps->name,
+					 (unsigned long long)w[2]);
 		b->live = false;
 		rp->nblocks--;
 		return 0;
 	}
 	b->size = w[3];
 	b->requested = w[4];
+	return 0;
+}
+
+/*
+ * A name given to, or taken from, a persistent block.  Whether the name is
+ * valid and used once in its pool, restore.c checks as for a planned
+ * restart's state.
+ */
+static int
+do_name(struct replay *r, enum jrec_type type, const uint64_t *w, unsigned n)
+{
+	struct rpool *rp = pool_of(r, w[1]);
+	struct rblock *b;
+
+	if (n < 4 || (type == JREC_UNNAME && n != 4) ||
+	    (type == JREC_NAME && (n < 7 || w[4] == 0 || w[4] > BLOCK_NAME_MAX ||
+				   n != 6 + (w[4] + 7) / 8 ||
+				   w[3] >= NO_PERSISTER)))
+		return state_why(r->why, r->len, "a name record of %u words",
+				 n);
+	if (!rp)
+		return state_why(r->why, r->len, "a name of no live pool "
+				 "(keep.%llu)", (unsigned long long)w[1]);
+	b = block_find(r, w[1], w[2]);
+	if (!b || !b->live || (type == JREC_NAME) == (b->name != NULL))
+		return state_why(r->why, r->len, "pool %s: %#llx %s",
+				 rp->ps->name, (unsigned long long)w[2],
+				 type == JREC_NAME ? "cannot take a name" :
+				 "has no name");
+	if (type == JREC_UNNAME) {
+		free(b->name);
+		b->name = NULL;
+		return 0;
+	}
+	if (!(b->name = malloc(w[4])))
+		return state_why(r->why, r->len, "out of memory");
+	memcpy(b->name, &w[5], w[4]);
+	b->name_len = (uint32_t)w[4];
+	b->publisher = (uint32_t)w[3];
 	return 0;
 }
 
@@ -257,6 +305,8 @@ do_record(struct replay *r, enum jrec_type type, const uint64_t *w,
 	};
 	struct rpool *rp;
 
+	if (type == JREC_NAME || type == JREC_UNNAME)
+		return do_name(r, type, w, n);
 	if (type < JREC_POOL || type > JREC_UNPERSIST || n != words[type])
 		return state_why(r->why, r->len, "a record of type %u and %u "
 				 "words", type, n);
@@ -330,6 +380,35 @@ by_place(const void *a, const void *b)
 	return x->off < y->off ? -1 : x->off > y->off;
 }
 
+/* A pool's state takes the names of its n blocks v, which give them up. */
+static int
+pool_names(struct replay *r, Poolmgrd__PoolState *ps, struct rblock **v,
+	   size_t n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++)
+		k += v[i]->name != NULL;
+	if (k == 0)
+		return 0;
+	ps->named_name = calloc(k, sizeof(ProtobufCBinaryData));
+	ps->named_off = calloc(k, sizeof(uint64_t));
+	ps->named_publisher = calloc(k, sizeof(uint32_t));
+	if (!ps->named_name || !ps->named_off || !ps->named_publisher)
+		return state_why(r->why, r->len, "out of memory");
+	for (i = k = 0; i < n; i++) {
+		if (!v[i]->name)
+			continue;
+		ps->named_name[k].data = v[i]->name;
+		ps->named_name[k].len = v[i]->name_len;
+		v[i]->name = NULL;
+		ps->named_off[k] = v[i]->off;
+		ps->named_publisher[k++] = v[i]->publisher;
+	}
+	ps->n_named_name = ps->n_named_off = ps->n_named_publisher = k;
+	return 0;
+}
+
 /* A pool's state takes its n blocks v, by ascending offset. */
 static int
 pool_blocks(struct replay *r, Poolmgrd__PoolState *ps, struct rblock **v,
@@ -354,7 +433,7 @@ pool_blocks(struct replay *r, Poolmgrd__PoolState *ps, struct rblock **v,
 	}
 	ps->n_block_off = ps->n_block_size = ps->n_block_requested = n;
 	ps->n_block_span = ps->n_block_persister = n;
-	return 0;
+	return pool_names(r, ps, v, n);
 }
 
 /* The live blocks of live pools, by pool and offset (one sort). */
@@ -422,6 +501,8 @@ replay_free(struct replay *r)
 			poolmgrd__pool_state__free_unpacked(r->pools[i].ps,
 							    NULL);
 	free(r->pools);
+	for (i = 0; i < r->nblocks; i++)
+		free(r->blocks[i].name);
 	free(r->blocks);
 	free(r->slots);
 }

@@ -31,6 +31,7 @@
 #include "fdstore.h"
 #include "log.h"
 #include "pool.h"
+#include "pool_names.h"
 #include "recover.h"
 #include "restore.h"
 #include "restore_check.h"
@@ -94,6 +95,15 @@ build_pool(struct rebuild *rb, unsigned k)
 				 heap_strerror(rc));
 			return rc;
 		}
+	}
+	for (i = 0; i < ps->n_named_name; i++) {
+		rc = dpool_restore_name(p, ps->named_off[i],
+					ps->named_name[i].data,
+					ps->named_name[i].len,
+					(uid_t)ps->named_publisher[i],
+					rb->why, sizeof(rb->why));
+		if (rc)
+			return rc;
 	}
 	ev.allocs = ps->allocs;
 	ev.frees = ps->frees;

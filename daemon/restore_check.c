@@ -194,6 +194,11 @@ check_pool(const Poolmgrd__State *st, size_t k, char *why, size_t len)
 	if (!events_valid(ps))
 		return state_why(why, len, "pool %s: its allocation counters "
 			       "do not add up", ps->name);
+	if (ps->n_named_off != ps->n_named_name ||
+	    ps->n_named_publisher != ps->n_named_name ||
+	    ps->n_named_name > POOL_MAX_NAMES)
+		return state_why(why, len, "pool %s: its name arrays differ "
+			       "in length, or are too long", ps->name);
 	return check_blocks(ps, why, len);
 }
 

@@ -83,6 +83,35 @@ pool_state_free(Poolmgrd__PoolState *ps)
 	free(ps->block_requested);
 	free(ps->block_span);
 	free(ps->block_persister);
+	free(ps->named_name);
+	free(ps->named_off);
+	free(ps->named_publisher);
+}
+
+/* The pool's names, by name; their bytes are the pool's own (packed
+ * before anything changes). */
+static int
+save_names(struct dpool *p, Poolmgrd__PoolState *ps)
+{
+	size_t n = p->names.count, i = 0;
+	struct block_name *bn;
+
+	if (n == 0)
+		return 0;
+	ps->named_name = calloc(n, sizeof(ProtobufCBinaryData));
+	ps->named_off = calloc(n, sizeof(uint64_t));
+	ps->named_publisher = calloc(n, sizeof(uint32_t));
+	if (!ps->named_name || !ps->named_off || !ps->named_publisher)
+		return -ENOMEM;
+	for (bn = block_names_from(&p->names, "", 0); bn && i < n;
+	     bn = block_names_next(&p->names, bn), i++) {
+		ps->named_name[i].data = (uint8_t *)bn->name;
+		ps->named_name[i].len = bn->len;
+		ps->named_off[i] = bn->block->off;
+		ps->named_publisher[i] = (uint32_t)bn->publisher;
+	}
+	ps->n_named_name = ps->n_named_off = ps->n_named_publisher = i;
+	return i == n ? 0 : -EFAULT;
 }
 
 /* The engine's word on each block, by ascending offset. */
@@ -145,6 +174,7 @@ save_pool(struct dpool *p, Poolmgrd__PoolState *ps)
 {
 	struct heap_events ev;
 	struct heap_stats st;
+	int rc;
 
 	poolmgrd__pool_state__init(ps);
 	heap_get_stats(p->heap, &st);
@@ -171,7 +201,9 @@ save_pool(struct dpool *p, Poolmgrd__PoolState *ps)
 	ps->invalid_frees = st.invalid_frees + p->invalid_frees;
 	ps->released_bytes = st.released_bytes + p->released_before;
 	ps->trimmed_bytes = p->trimmed_bytes;
-	return save_blocks(p, ps);
+	if ((rc = save_blocks(p, ps)) != 0)
+		return rc;
+	return save_names(p, ps);
 }
 
 /* Where pool p is in the registry, which is the state's order. */

@@ -43,7 +43,7 @@
 	"[pool a]\nsize = 16M\nquota = 48K\n"				\
 	"[pool b]\nsize = 16M\ngranularity = 64\nquota = 100K\n"
 
-static const char *pool_names[NPOOLS] = {"a", "b"};
+static const char *pool_name_of[NPOOLS] = {"a", "b"};
 static const uint64_t quotas[NPOOLS] = {48 * KiB, 100 * KiB};
 /* What is asked for: every size's usable size is learned first. */
 static const uint64_t sizes[] = {16, 24, 100, 256, 1000, 2048, 3000, 4096,
@@ -134,7 +134,7 @@ learn_usable(void)
 	uint32_t h;
 
 	for (int p = 0; p < NPOOLS; p++) {
-		h = harness_raw_handle(fx.fd, pool_names[p]);
+		h = harness_raw_handle(fx.fd, pool_name_of[p]);
 		for (size_t i = 0; i < NSIZES; i++) {
 			EXPECT_RAW(harness_raw_alloc(fx.fd, h, sizes[i], &off,
 						     &usable), 0);
@@ -197,7 +197,7 @@ answer_is(int got, int want, const char *what, unsigned step,
 		fail_msg("step %u: %s of %llu bytes on handle %u (pool %s, "
 			 "%llu of %llu counted): %d, expected %d", step, what,
 			 (unsigned long long)more, h->id,
-			 pool_names[h->pool],
+			 pool_name_of[h->pool],
 			 (unsigned long long)fx.used[h->pool],
 			 (unsigned long long)quotas[h->pool], got, want);
 	if (got == -EDQUOT)
@@ -212,7 +212,7 @@ step_open(void)
 	struct mhandle *h = &fx.handles[fx.nhandles++];
 
 	h->pool = (int)pick(NPOOLS);
-	h->id = harness_raw_handle(fx.fd, pool_names[h->pool]);
+	h->id = harness_raw_handle(fx.fd, pool_name_of[h->pool]);
 }
 
 static void
@@ -329,7 +329,7 @@ static void
 check_pools(void)
 {
 	for (int p = 0; p < NPOOLS; p++)
-		raw_check(fx.fd, pool_names[p]);
+		raw_check(fx.fd, pool_name_of[p]);
 }
 
 static void

@@ -1,0 +1,144 @@
+/*
+ * block_names.c - a pool's names (block_names.h).
+ *
+ * A name is any 1 to 255 bytes but NUL, compared as unsigned bytes
+ * (strcmp's order, since no NUL is inside), so a listing is in the same
+ * order on every machine.  A record is malloc'd with its name after it:
+ * one allocation per name, counted in x->bytes at what was asked for.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "block_names.h"
+
+static int
+name_cmp(const struct block_name *a, const struct block_name *b)
+{
+	return strcmp(a->name, b->name);
+}
+
+/*
+ * Not RB_GENERATE_STATIC: libbsd marks those __unused, which glibc's
+ * headers leave undefined.  The tree's functions are this file's alone.
+ */
+RB_PROTOTYPE(block_name_tree, block_name, entry, name_cmp)
+RB_GENERATE(block_name_tree, block_name, entry, name_cmp)
+
+void
+block_names_init(struct block_names *x)
+{
+	RB_INIT(&x->tree);
+	x->count = 0;
+	x->bytes = 0;
+}
+
+void
+block_names_free(struct block_names *x)
+{
+	struct block_name *n, *next;
+
+	RB_FOREACH_SAFE(n, block_name_tree, &x->tree, next) {
+		RB_REMOVE(block_name_tree, &x->tree, n);
+		free(n);
+	}
+	block_names_init(x);
+}
+
+int
+block_name_valid(const void *name, size_t len)
+{
+	if (len == 0 || memchr(name, '\0', len))
+		return -EINVAL;
+	return len > BLOCK_NAME_MAX ? -ENAMETOOLONG : 0;
+}
+
+/* A key for the tree: name, NUL-terminated in buf. */
+static struct block_name *
+name_key(struct block_name *key, char *buf, const void *name, size_t len)
+{
+	memcpy(buf, name, len);
+	buf[len] = '\0';
+	key->name = buf;
+	return key;
+}
+
+struct block_name *
+block_names_find(struct block_names *x, const void *name, size_t len)
+{
+	char buf[BLOCK_NAME_MAX + 1];
+	struct block_name key;
+
+	if (len > BLOCK_NAME_MAX)
+		return NULL;
+	return RB_FIND(block_name_tree, &x->tree,
+		       name_key(&key, buf, name, len));
+}
+
+static size_t
+record_size(size_t len)
+{
+	return sizeof(struct block_name) + len + 1;
+}
+
+struct block_name *
+block_name_make(const void *name, size_t len, struct block *b,
+		uid_t publisher)
+{
+	struct block_name *n;
+	char *s;
+
+	if (!(n = malloc(record_size(len))))
+		return NULL;
+	s = (char *)(n + 1);
+	memcpy(s, name, len);
+	s[len] = '\0';
+	n->name = s;
+	n->len = (uint32_t)len;
+	n->block = b;
+	n->publisher = publisher;
+	return n;
+}
+
+void
+block_names_insert(struct block_names *x, struct block_name *n)
+{
+	RB_INSERT(block_name_tree, &x->tree, n);
+	x->count++;
+	x->bytes += record_size(n->len);
+}
+
+void
+block_names_remove(struct block_names *x, struct block_name *n)
+{
+	RB_REMOVE(block_name_tree, &x->tree, n);
+	x->count--;
+	x->bytes -= record_size(n->len);
+	free(n);
+}
+
+struct block_name *
+block_names_from(struct block_names *x, const void *prefix, size_t len)
+{
+	char buf[BLOCK_NAME_MAX + 1];
+	struct block_name key;
+
+	if (len > BLOCK_NAME_MAX)
+		return NULL;	/* no name is that long */
+	return RB_NFIND(block_name_tree, &x->tree,
+			name_key(&key, buf, prefix, len));
+}
+
+struct block_name *
+block_names_next(struct block_names *x, struct block_name *n)
+{
+	(void)x;	/* RB_NEXT needs only the node */
+	return RB_NEXT(block_name_tree, &x->tree, n);
+}
+
+int
+block_name_has_prefix(const struct block_name *n, const void *prefix,
+		      size_t len)
+{
+	return n->len >= len && memcmp(n->name, prefix, len) == 0;
+}

@@ -1,0 +1,65 @@
+/*
+ * block_names.h - a pool's names for its blocks (Publish, Lookup): a
+ * red-black tree of names, so that a lookup, a publish and a removal are
+ * O(log n), and a listing walks the names of a prefix in order without
+ * looking at any other.  The tree knows nothing of pools: pool_names.c
+ * keeps the books of what a name holds.
+ */
+#ifndef POOLMGRD_BLOCK_NAMES_H
+#define POOLMGRD_BLOCK_NAMES_H
+
+#include <bsd/sys/tree.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define BLOCK_NAME_MAX 255		/* bytes of a name, NUL excluded */
+#define POOL_MAX_NAMES 65536		/* names in one pool */
+
+struct block;
+
+/* One name: its bytes follow the record, NUL-terminated. */
+struct block_name {
+	RB_ENTRY(block_name) entry;
+	struct block *block;
+	const char *name;	/* the bytes after the record (a key: any) */
+	uint32_t len;
+	uid_t publisher;
+};
+RB_HEAD(block_name_tree, block_name);
+
+struct block_names {
+	struct block_name_tree tree;
+	uint32_t count;
+	uint64_t bytes;		/* malloc'd for the records: books_bytes */
+};
+
+void block_names_init(struct block_names *x);
+/* Free every record: the pool is going. */
+void block_names_free(struct block_names *x);
+/* 0, -EINVAL (empty, or a NUL inside) or -ENAMETOOLONG. */
+int block_name_valid(const void *name, size_t len);
+/* The record of name (len bytes, valid), or NULL. */
+struct block_name *block_names_find(struct block_names *x, const void *name,
+				    size_t len);
+/*
+ * A new record of name for b, in no tree yet (a request that fails after
+ * frees it, having changed nothing); NULL if out of memory.  Then
+ * block_names_insert puts it in x, where no record of its name may be.
+ */
+struct block_name *block_name_make(const void *name, size_t len,
+				   struct block *b, uid_t publisher);
+void block_names_insert(struct block_names *x, struct block_name *n);
+/* Take record n out of x and free it. */
+void block_names_remove(struct block_names *x, struct block_name *n);
+/* The first name not before prefix (len bytes; may be 0), or NULL. */
+struct block_name *block_names_from(struct block_names *x,
+				    const void *prefix, size_t len);
+/* The name after n, or NULL. */
+struct block_name *block_names_next(struct block_names *x,
+				    struct block_name *n);
+/* Does n begin with prefix? */
+int block_name_has_prefix(const struct block_name *n, const void *prefix,
+			  size_t len);
+
+#endif /* POOLMGRD_BLOCK_NAMES_H */

@@ -1,0 +1,174 @@
+/*
+ * dispatch_names.c - names for blocks: publish, lookup, unpublish and the
+ * listing (docs/protocol.md, "Named blocks").
+ *
+ * A name is checked here (1 to 255 bytes, no NUL); what it does to the
+ * pool's books is pool_names.c's.  Every refusal changes nothing.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "dispatch_internal.h"
+#include "pool.h"
+#include "pool_names.h"
+#include "session.h"
+
+#define MAX_LISTED_NAMES 1000
+/* Room for the entries: the rest of the datagram is the reply's own. */
+#define NAMES_REPLY_MAX (PEER_MAX_MESSAGE - 1024)
+
+static int
+check_block_name(struct call *c, const ProtobufCBinaryData *name)
+{
+	int rc = block_name_valid(name->data, name->len);
+
+	if (rc == -ENAMETOOLONG)
+		return refuse(c, rc, "a block name of %zu bytes: at most %d",
+			      name->len, BLOCK_NAME_MAX);
+	if (rc)
+		return refuse(c, rc, "a block name is 1 to %d bytes, no NUL",
+			      BLOCK_NAME_MAX);
+	return 0;
+}
+
+int
+do_publish(struct call *c, const Poolmgr__Publish *m)
+{
+	struct handle *h;
+	int rc;
+
+	if (!(h = get_handle(c, m->handle, true, &rc)))
+		return rc;
+	if ((rc = check_block_name(c, &m->name)))
+		return rc;
+	rc = dpool_publish(h->pool, h, m->offset, m->name.data, m->name.len,
+			   m->replace);
+	switch (rc) {
+	case 0:
+		return 0;
+	case -EINVAL:
+		return refuse(c, rc, "%#llx is not a live block",
+			      (unsigned long long)m->offset);
+	case -EEXIST:
+		return refuse(c, rc, "the name is in use in pool %s",
+			      h->pool->name);
+	case -EBUSY:
+		return refuse(c, rc, "block %#llx has another name",
+			      (unsigned long long)m->offset);
+	case -ENOSPC:
+		return refuse(c, rc, "pool %s has %d names, the most allowed",
+			      h->pool->name, POOL_MAX_NAMES);
+	case -EPERM:
+		return refuse(c, rc, "only a holder may publish a block");
+	case -EDQUOT:
+		return refuse(c, rc, "uid %u would persist more than the "
+			      "pool's quota", (unsigned)c->s->uid);
+	default:
+		return refuse(c, rc, "cannot publish %#llx",
+			      (unsigned long long)m->offset);
+	}
+}
+
+/*
+ * With retain, the reference is taken before the reply: a lookup and a
+ * Retain after it would leave a window in which the name's owner could
+ * unpublish the block, the last reference go, and its bytes be handed to
+ * someone else, so that the retain takes hold of another block.
+ */
+int
+do_lookup(struct call *c, const Poolmgr__Lookup *m)
+{
+	struct block_name *n;
+	struct handle *h;
+	int rc;
+
+	if (!(h = get_handle(c, m->handle, m->retain, &rc)))
+		return rc;
+	if ((rc = check_block_name(c, &m->name)))
+		return rc;
+	if (!(n = block_names_find(&h->pool->names, m->name.data,
+				   m->name.len)))
+		return refuse(c, -ENOENT, "no such name in pool %s",
+			      h->pool->name);
+	if (m->retain) {
+		if ((rc = check_block_cap(c)))
+			return rc;
+		rc = dpool_retain(h->pool, h, n->block->off,
+				  quota_used(c, h));
+		if (rc)
+			return refuse(c, rc, "cannot retain %#llx",
+				      (unsigned long long)n->block->off);
+	}
+	reply_block(c, n->block->off, n->block->size);
+	return 0;
+}
+
+int
+do_unpublish(struct call *c, const Poolmgr__Unpublish *m)
+{
+	struct handle *h;
+	int rc;
+
+	if (!(h = get_handle(c, m->handle, true, &rc)))
+		return rc;
+	if ((rc = check_block_name(c, &m->name)))
+		return rc;
+	if (dpool_unpublish(h->pool, m->name.data, m->name.len))
+		return refuse(c, -ENOENT, "no such name in pool %s",
+			      h->pool->name);
+	return 0;
+}
+
+static Poolmgr__NamedBlock named[MAX_LISTED_NAMES];
+static Poolmgr__NamedBlock *named_ptrs[MAX_LISTED_NAMES];
+static Poolmgr__ListNamesReply names_reply;
+
+/*
+ * The names with the prefix, in order, from where the tree puts it: as
+ * many as fit one datagram; the rest of the prefix's names are counted,
+ * not listed (at most POOL_MAX_NAMES steps, no block looked at).
+ */
+int
+do_list_names(struct call *c, const Poolmgr__ListNames *m)
+{
+	const ProtobufCBinaryData *pre = &m->prefix;
+	struct block_name *n;
+	struct dpool *p;
+	size_t k = 0, bytes = 0;
+	uint32_t unlisted = 0;
+	int rc;
+
+	if (!(p = get_pool(c, m->pool, false, &rc)))
+		return rc;
+	if (pre->len && (rc = check_block_name(c, pre)))
+		return rc;
+	for (n = block_names_from(&p->names, pre->data, pre->len);
+	     n && block_name_has_prefix(n, pre->data, pre->len);
+	     n = block_names_next(&p->names, n)) {
+		Poolmgr__NamedBlock *nb = &named[k];
+
+		if (k == MAX_LISTED_NAMES || bytes > NAMES_REPLY_MAX) {
+			unlisted++;
+			continue;
+		}
+		poolmgr__named_block__init(nb);
+		nb->name.data = (uint8_t *)n->name;
+		nb->name.len = n->len;
+		nb->offset = n->block->off;
+		nb->usable_size = n->block->size;
+		nb->publisher = n->publisher;
+		bytes += poolmgr__named_block__get_packed_size(nb) + 4;
+		if (bytes > NAMES_REPLY_MAX) {
+			unlisted++;
+			continue;
+		}
+		named_ptrs[k++] = nb;
+	}
+	poolmgr__list_names_reply__init(&names_reply);
+	names_reply.n_names = k;
+	names_reply.names = named_ptrs;
+	names_reply.unlisted = unlisted;
+	c->rep->body_case = POOLMGR__REPLY__BODY_NAMES;
+	c->rep->names = &names_reply;
+	return 0;
+}

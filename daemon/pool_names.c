@@ -1,0 +1,140 @@
+/*
+ * pool_names.c - a pool's names and the references they hold
+ * (pool_names.h).
+ *
+ * The name is the pool's reference: a named block is a persistent block
+ * whose persistence only the name's removal ends (pool.c refuses a Free
+ * of it by a handle that does not hold it, -EBUSY).  So everything
+ * persistence does, names get for nothing: the share bit, the quota
+ * charge of the uid that persisted it, the crash journal's record of the
+ * block and a restart's; the journal also records each name (after its
+ * block's persist, before its unpersist), which recovery checks the
+ * same way.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "journal.h"
+#include "pool.h"
+#include "pool_names.h"
+#include "session.h"
+
+int
+dpool_publish(struct dpool *p, struct handle *h, uint64_t off,
+	      const void *name, size_t len, bool replace)
+{
+	struct block *b = dpool_block(p, off), *old;
+	struct block_name *n, *fresh = NULL;
+	int rc;
+
+	if (!b)
+		return -EINVAL;
+	n = block_names_find(&p->names, name, len);
+	if (n && !replace)
+		return -EEXIST;
+	if (n && n->block == b)
+		return 0;	/* replaced by itself: nothing to do */
+	if (b->named)
+		return -EBUSY;
+	if (!n && p->names.count >= POOL_MAX_NAMES)
+		return -ENOSPC;
+	if (!block_persistent(b) && !dpool_holds(b, h))
+		return -EPERM;
+	/* The record first: out of memory after the persist would undo. */
+	if (!n && !(fresh = block_name_make(name, len, b,
+					    h->session->uid)))
+		return -ENOMEM;
+	if ((rc = dpool_persist(p, h, off)) != 0) {
+		free(fresh);
+		return rc;
+	}
+	b->named = 1;
+	if (fresh) {
+		block_names_insert(&p->names, fresh);
+		journal_name(p, fresh);
+		return 0;
+	}
+	/* One request: nobody sees the name on neither block, or both. */
+	old = n->block;
+	journal_unname(p, old);
+	old->named = 0;
+	n->block = b;
+	n->publisher = h->session->uid;
+	journal_name(p, n);
+	dpool_unpersist(p, old);
+	return 0;
+}
+
+int
+dpool_unpublish(struct dpool *p, const void *name, size_t len)
+{
+	struct block_name *n = block_names_find(&p->names, name, len);
+	struct block *b;
+
+	if (!n)
+		return -ENOENT;
+	b = n->block;
+	journal_unname(p, b);
+	b->named = 0;
+	block_names_remove(&p->names, n);
+	dpool_unpersist(p, b);
+	return 0;
+}
+
+int
+dpool_restore_name(struct dpool *p, uint64_t off, const void *name,
+		   size_t len, uid_t publisher, char *problem, size_t plen)
+{
+	struct block *b = block_index_find(&p->blocks, off);
+	struct block_name *n = NULL;
+	const char *why = NULL;
+
+	if (block_name_valid(name, len) != 0)
+		why = "a bad name";
+	else if (!b || !block_persistent(b))
+		why = "no persistent block there";
+	else if (b->named)
+		why = "its block has a name already";
+	else if (block_names_find(&p->names, name, len))
+		why = "the name is there twice";
+	else if (p->names.count >= POOL_MAX_NAMES)
+		why = "too many names";
+	else if (!(n = block_name_make(name, len, b, publisher)))
+		why = "out of memory";
+	if (why) {
+		snprintf(problem, plen, "pool %s: the name at %#llx: %s",
+			 p->name, (unsigned long long)off, why);
+		return -EINVAL;
+	}
+	block_names_insert(&p->names, n);
+	b->named = 1;
+	return 0;
+}
+
+int
+dpool_names_check(struct dpool *p, uint64_t named, char *problem, size_t len)
+{
+	struct block_name *n;
+	uint64_t count = 0;
+
+	for (n = block_names_from(&p->names, "", 0); n;
+	     n = block_names_next(&p->names, n)) {
+		struct block *b = n->block;
+
+		if (block_index_find(&p->blocks, b->off) != b ||
+		    !block_persistent(b) || !b->named) {
+			snprintf(problem, len, "pool %s: name %.64s: its block "
+				 "%#llx is not a live, persistent, named one",
+				 p->name, n->name, (unsigned long long)b->off);
+			return -EFAULT;
+		}
+		count++;
+	}
+	if (count == p->names.count && count == named)
+		return 0;
+	snprintf(problem, len, "pool %s: %llu names, %llu named blocks, the "
+		 "books say %u names", p->name, (unsigned long long)count,
+		 (unsigned long long)named, p->names.count);
+	return -EFAULT;
+}

@@ -1,0 +1,693 @@
+/*
+ * itest_names.c - named blocks: Publish, Lookup, Unpublish and ListNames,
+ * between real client processes.
+ *
+ *   across_processes         a producer process publishes a block it
+ *       wrote and exits without freeing it; a consumer process finds it
+ *       by name and reads the producer's bytes; the name's reference is
+ *       the pool's (one live, persistent, named block);
+ *   exists_replace_unpublish -EEXIST for a name in use, -EBUSY for a
+ *       block's second name, -EBUSY for a Free of a named block by a
+ *       handle that holds none (a holder's Free drops its own reference
+ *       only); replace frees the old block when the name held its last
+ *       reference, keeps it for a reader that retained it; unpublish
+ *       frees the block, and the name is -ENOENT after;
+ *   retain_races_reuse       a producer process publishes, unpublishes and
+ *       reallocates the same bytes with a new pattern as fast as it can;
+ *       a consumer process looks the name up with retain, and the bytes
+ *       of every block it holds so never change under it;
+ *   bad_requests_change_nothing  empty, too long and NUL-holding names,
+ *       writes through a read-only handle, a lookup of no name: each
+ *       refused with its error, the pool's statistics and names as
+ *       before, and the pool passes its check;
+ *   limit_and_listing        65,536 names, and the next -ENOSPC (a
+ *       replace still goes); ListNames by prefix, in order, cut to one
+ *       message with the rest counted as unlisted;
+ *   quota_counts_names       a named block counts against its publisher
+ *       uid's quota after the publisher has gone, until it is unpublished;
+ *   destroy_removes_names    a pool destroyed by force and made again has
+ *       no name;
+ *   client_crash_keeps_names a publisher killed by SIGKILL: its name and
+ *       bytes stay;
+ *   restart_keeps_names      SIGUSR2: the names come back at their blocks,
+ *       with their publishers, and the pool passes its check.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "poolclient.h"
+#include "poolmgr.pb-c.h"
+
+#define POOL		"names"
+#define CONF		"[pool names]\nsize = 16M\n" \
+			"[pool small]\nsize = 4M\nquota = 64K\n"
+#define RACE_ROUNDS	3000
+#define MANY		65536
+
+static struct daemon_proc d;
+
+static int
+setup(void **state)
+{
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	return harness_start(&d, CONF) == 0 ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	if (d.pid > 0)
+		assert_int_equal(harness_stop(&d), 0);
+	return 0;
+}
+
+static void
+open_pool(const char *name, struct pool_conn **c, struct pool **p)
+{
+	EXPECT_RC(pool_connect(d.sock, c), 0);
+	EXPECT_RC(pool_open(*c, name, p), 0);
+}
+
+static void
+expect_checked(struct pool_conn *c, const char *name)
+{
+	char msg[256] = "";
+	int rc = pool_check_by_name(c, name, msg, sizeof(msg));
+
+	if (rc != 0)
+		fail_msg("pool %s: check: %s: %s", name, pool_strerror(rc),
+			 msg);
+}
+
+static struct pool_stats
+stats_of(struct pool *p)
+{
+	struct pool_stats st;
+
+	EXPECT_RC(pool_stats(p, &st), 0);
+	return st;
+}
+
+/* ---- across_processes ---------------------------------------------- */
+
+static int
+producer(void *arg)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+
+	(void)arg;
+	CHECK_RC(pool_connect(d.sock, &c), 0, 2);
+	CHECK_RC(pool_open(c, POOL, &p), 0, 3);
+	CHECK_RC(pool_alloc(p, 5000, &off), 0, 4);
+	memset(pool_ptr(p, off), 'f', 5000);
+	CHECK_RC(pool_publish(p, off, "frame/0"), 0, 5);
+	/* Exits holding its reference: the close drops it, not the name's. */
+	return 0;
+}
+
+static int
+consumer(void *arg)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+	size_t usable = 0, i;
+	const unsigned char *b;
+
+	(void)arg;
+	CHECK_RC(pool_connect(d.sock, &c), 0, 2);
+	CHECK_RC(pool_open_readonly(c, POOL, &p), 0, 3);
+	CHECK_RC(pool_lookup(p, "frame/0", &off, &usable), 0, 4);
+	CHECK(usable >= 5000, 5);
+	b = pool_ptr(p, off);
+	for (i = 0; i < 5000; i++)
+		CHECK(b[i] == 'f', 6);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+across_processes(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_stats st;
+
+	(void)state;
+	assert_int_equal(harness_wait(harness_spawn(producer, NULL)), 0);
+	assert_int_equal(harness_wait(harness_spawn(consumer, NULL)), 0);
+	open_pool(POOL, &c, &p);
+	st = stats_of(p);
+	assert_int_equal(st.live_blocks, 1);
+	assert_int_equal(st.persistent_blocks, 1);
+	assert_int_equal(st.named_blocks, 1);
+	expect_checked(c, POOL);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/* ---- exists_replace_unpublish --------------------------------------- */
+
+static void
+exists_replace_unpublish(void **state)
+{
+	struct pool_conn *c, *c2;
+	struct pool *p, *q;
+	pool_off_t a, b, e, x;
+	size_t usable;
+
+	(void)state;
+	open_pool(POOL, &c, &p);
+	open_pool(POOL, &c2, &q);
+	/* Counted blocks are the test's only: none kept in a cache. */
+	EXPECT_RC(pool_set_cache(p, 0), 0);
+	EXPECT_RC(pool_set_cache(q, 0), 0);
+	EXPECT_RC(pool_alloc(p, 100, &a), 0);
+	EXPECT_RC(pool_alloc(p, 100, &b), 0);
+	EXPECT_RC(pool_publish(p, a, "buf"), 0);
+	EXPECT_RC(pool_publish(p, b, "buf"), -EEXIST);
+	EXPECT_RC(pool_publish(p, a, "other"), -EBUSY);
+	/* q holds no reference: the pool's is the name's. */
+	EXPECT_RC(pool_free(q, a), -EBUSY);
+	/* p's free drops its own; the name keeps the block. */
+	EXPECT_RC(pool_free(p, a), 0);
+	EXPECT_RC(pool_usable_size(q, a, &usable), 0);
+	EXPECT_RC(pool_free(p, a), -EBUSY);
+
+	/* Replace: a's last reference was the name's, so a goes. */
+	EXPECT_RC(pool_publish_replace(p, b, "buf"), 0);
+	EXPECT_RC(pool_usable_size(q, a, &usable), -EINVAL);
+	EXPECT_RC(pool_lookup(q, "buf", &x, NULL), 0);
+	assert_int_equal(x, b);
+	assert_int_equal(stats_of(p).named_blocks, 1);
+
+	/* A reader retains b; replace by e keeps b for it. */
+	EXPECT_RC(pool_free(p, b), 0);
+	EXPECT_RC(pool_lookup_retain(q, "buf", &x, NULL), 0);
+	assert_int_equal(x, b);
+	EXPECT_RC(pool_alloc(p, 300, &e), 0);
+	EXPECT_RC(pool_publish_replace(p, e, "buf"), 0);
+	EXPECT_RC(pool_publish_replace(p, e, "buf"), 0);	/* itself */
+	EXPECT_RC(pool_usable_size(q, b, &usable), 0);
+	assert_int_equal(stats_of(p).live_blocks, 2);
+	EXPECT_RC(pool_free(q, b), 0);				/* its last */
+	EXPECT_RC(pool_usable_size(q, b, &usable), -EINVAL);
+	assert_int_equal(stats_of(p).live_blocks, 1);
+
+	/* Unpublish: e is still p's, so it stays, no longer persistent. */
+	EXPECT_RC(pool_unpublish(q, "buf"), 0);
+	EXPECT_RC(pool_lookup(q, "buf", &x, NULL), -ENOENT);
+	EXPECT_RC(pool_unpublish(q, "buf"), -ENOENT);
+	assert_int_equal(stats_of(p).persistent_blocks, 0);
+	assert_int_equal(stats_of(p).named_blocks, 0);
+	EXPECT_RC(pool_usable_size(q, e, &usable), 0);
+	/* Published again and unpublished after p let go: freed. */
+	EXPECT_RC(pool_publish(p, e, "buf"), 0);
+	EXPECT_RC(pool_free(p, e), 0);
+	EXPECT_RC(pool_unpublish(q, "buf"), 0);
+	EXPECT_RC(pool_usable_size(q, e, &usable), -EINVAL);
+	assert_int_equal(stats_of(p).live_blocks, 0);
+	expect_checked(c, POOL);
+	pool_close(q);
+	pool_close(p);
+	pool_disconnect(c2);
+	pool_disconnect(c);
+}
+
+/* ---- retain_races_reuse --------------------------------------------- */
+
+#define RACE_SIZE 4096
+
+static int
+racing_producer(void *arg)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+	int i;
+
+	(void)arg;
+	CHECK_RC(pool_connect(d.sock, &c), 0, 2);
+	CHECK_RC(pool_open(c, POOL, &p), 0, 3);
+	for (i = 0; i < RACE_ROUNDS; i++) {
+		/* The engine hands the bytes just freed out again. */
+		CHECK_RC(pool_alloc(p, RACE_SIZE, &off), 0, 4);
+		memset(pool_ptr(p, off), 1 + i % 250, RACE_SIZE);
+		CHECK_RC(pool_publish(p, off, "race"), 0, 5);
+		CHECK_RC(pool_free(p, off), 0, 6);
+		CHECK_RC(pool_unpublish(p, "race"), 0, 7);
+	}
+	return 0;
+}
+
+/* 0 if every byte of the block is its first, which is not 0. */
+static int
+block_steady(const unsigned char *b)
+{
+	size_t i;
+
+	if (b[0] == 0)
+		return 1;
+	for (i = 1; i < RACE_SIZE; i++)
+		if (b[i] != b[0])
+			return 2;
+	return 0;
+}
+
+static int
+racing_consumer(void *arg)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+	const unsigned char *b;
+	int i, rc, held = 0, k;
+	unsigned char first;
+
+	(void)arg;
+	CHECK_RC(pool_connect(d.sock, &c), 0, 2);
+	CHECK_RC(pool_open(c, POOL, &p), 0, 3);
+	for (i = 0; i < 4 * RACE_ROUNDS; i++) {
+		rc = pool_lookup_retain(p, "race", &off, NULL);
+		if (rc == -ENOENT)
+			continue;
+		CHECK_RC(rc, 0, 4);
+		b = pool_ptr(p, off);
+		first = b[0];
+		/* Held: the producer's next rounds must not touch it. */
+		for (k = 0; k < 3; k++) {
+			CHECK(block_steady(b) == 0, 5);
+			CHECK(b[0] == first, 6);
+			sched_yield();
+		}
+		CHECK_RC(pool_free(p, off), 0, 7);
+		held++;
+	}
+	fprintf(stderr, "consumer held %d of %d looked-up blocks\n", held,
+		4 * RACE_ROUNDS);
+	CHECK(held > 0, 8);
+	return 0;
+}
+
+static void
+retain_races_reuse(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pid_t prod, cons;
+
+	(void)state;
+	prod = harness_spawn(racing_producer, NULL);
+	cons = harness_spawn(racing_consumer, NULL);
+	assert_int_equal(harness_wait(prod), 0);
+	assert_int_equal(harness_wait(cons), 0);
+	open_pool(POOL, &c, &p);
+	assert_int_equal(stats_of(p).live_blocks, 0);
+	assert_int_equal(stats_of(p).named_blocks, 0);
+	expect_checked(c, POOL);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/* ---- bad_requests_change_nothing ------------------------------------ */
+
+static void
+expect_same_stats(const struct pool_stats *a, const struct pool_stats *b)
+{
+	assert_int_equal(a->live_blocks, b->live_blocks);
+	assert_int_equal(a->persistent_blocks, b->persistent_blocks);
+	assert_int_equal(a->named_blocks, b->named_blocks);
+	assert_int_equal(a->allocated_bytes, b->allocated_bytes);
+	assert_int_equal(a->books_bytes, b->books_bytes);
+	assert_int_equal(a->allocs, b->allocs);
+	assert_int_equal(a->frees, b->frees);
+	assert_int_equal(a->invalid_frees, b->invalid_frees);
+	assert_int_equal(a->failed_allocs, b->failed_allocs);
+}
+
+/* Publish with a name of len bytes (NULs allowed), spoken raw. */
+static int
+raw_publish(int fd, uint32_t h, uint64_t off, const void *name, size_t len)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Publish m = POOLMGR__PUBLISH__INIT;
+	Poolmgr__Reply *rep;
+	int rc;
+
+	m.handle = h;
+	m.offset = off;
+	m.name.data = (uint8_t *)name;
+	m.name.len = len;
+	req.body_case = POOLMGR__REQUEST__BODY_PUBLISH;
+	req.publish = &m;
+	if (!(rep = harness_raw_ask(fd, &req)))
+		return HARNESS_RAW_LOST;
+	rc = rep->error;
+	poolmgr__reply__free_unpacked(rep, NULL);
+	return rc;
+}
+
+static void
+bad_requests_change_nothing(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p, *ro;
+	struct pool_stats before, after;
+	struct pool_named *pn;
+	size_t n, total;
+	pool_off_t a, b, x;
+	char longname[POOL_BLOCK_NAME_MAX + 2];
+	uint64_t raw_off, usable;
+	uint32_t h;
+	int fd;
+
+	(void)state;
+	open_pool(POOL, &c, &p);
+	EXPECT_RC(pool_open_readonly(c, POOL, &ro), 0);
+	EXPECT_RC(pool_alloc(p, 64, &a), 0);
+	EXPECT_RC(pool_alloc(p, 64, &b), 0);
+	EXPECT_RC(pool_publish(p, a, "kept"), 0);
+	fd = harness_raw_client(d.sock, "raw");
+	h = harness_raw_handle(fd, POOL);
+	EXPECT_RAW(harness_raw_alloc(fd, h, 64, &raw_off, &usable), 0);
+	before = stats_of(p);
+
+	memset(longname, 'n', sizeof(longname));
+	longname[POOL_BLOCK_NAME_MAX + 1] = '\0';
+	EXPECT_RC(pool_publish(p, b, ""), -EINVAL);
+	EXPECT_RC(pool_publish(p, b, longname), -ENAMETOOLONG);
+	EXPECT_RC(pool_lookup(p, longname, &x, NULL), -ENAMETOOLONG);
+	EXPECT_RAW(raw_publish(fd, h, raw_off, "nul\0inside", 10), -EINVAL);
+	EXPECT_RAW(raw_publish(fd, h, raw_off, "", 0), -EINVAL);
+	EXPECT_RAW(raw_publish(fd, h, raw_off, longname,
+			       POOL_BLOCK_NAME_MAX + 1), -ENAMETOOLONG);
+	EXPECT_RAW(raw_publish(fd, h, raw_off + 16, "x", 1), -EINVAL);
+	EXPECT_RAW(raw_publish(fd, h, b, "x", 1), -EPERM);
+	EXPECT_RC(pool_publish(ro, a, "ro"), -EACCES);
+	EXPECT_RC(pool_publish(ro, b, "ro"), -EACCES);
+	EXPECT_RC(pool_unpublish(ro, "kept"), -EACCES);
+	EXPECT_RC(pool_lookup_retain(ro, "kept", &x, NULL), -EACCES);
+	EXPECT_RC(pool_lookup(p, "nothing", &x, NULL), -ENOENT);
+	EXPECT_RC(pool_lookup_retain(p, "nothing", &x, NULL), -ENOENT);
+	EXPECT_RC(pool_unpublish(p, "nothing"), -ENOENT);
+	EXPECT_RC(pool_publish(p, b, "kept"), -EEXIST);
+	EXPECT_RC(pool_publish(p, a, "second"), -EBUSY);
+	EXPECT_RC(pool_names(c, "nosuchpool", NULL, &pn, &n, &total),
+		  -ENOENT);
+
+	after = stats_of(p);
+	expect_same_stats(&before, &after);
+	/* A read-only handle looks up all the same. */
+	EXPECT_RC(pool_lookup(ro, "kept", &x, NULL), 0);
+	assert_int_equal(x, a);
+	EXPECT_RC(pool_names(c, POOL, NULL, &pn, &n, &total), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(total, 1);
+	assert_string_equal(pn[0].name, "kept");
+	assert_int_equal(pn[0].offset, a);
+	assert_int_equal(pn[0].publisher, getuid());
+	free(pn);
+	/* The longest name goes. */
+	longname[POOL_BLOCK_NAME_MAX] = '\0';
+	EXPECT_RC(pool_publish(p, b, longname), 0);
+	EXPECT_RC(pool_lookup(ro, longname, &x, NULL), 0);
+	assert_int_equal(x, b);
+	expect_checked(c, POOL);
+	harness_close_fd(&fd);
+	pool_close(ro);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/* ---- limit_and_listing ---------------------------------------------- */
+
+static void
+limit_and_listing(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_named *pn;
+	size_t sizes[POOL_BATCH_MAX], n, total, i, k;
+	pool_off_t *offs, extra;
+	char name[32];
+
+	(void)state;
+	assert_non_null(offs = calloc(MANY, sizeof(*offs)));
+	open_pool(POOL, &c, &p);
+	EXPECT_RC(pool_set_cache(p, 0), 0);
+	for (i = 0; i < POOL_BATCH_MAX; i++)
+		sizes[i] = 16;
+	for (i = 0; i < MANY; i += POOL_BATCH_MAX)
+		EXPECT_RC(pool_alloc_batch(p, POOL_BATCH_MAX, sizes,
+					   offs + i), 0);
+	/* Published from the last: the tree sorts them, not the order. */
+	for (i = MANY; i-- > 0;) {
+		snprintf(name, sizeof(name), "n%05zu", i);
+		EXPECT_RC(pool_publish(p, offs[i], name), 0);
+	}
+	EXPECT_RC(pool_alloc(p, 16, &extra), 0);
+	EXPECT_RC(pool_publish(p, extra, "one-too-many"), -ENOSPC);
+	EXPECT_RC(pool_publish_replace(p, extra, "n00007"), 0);
+	assert_int_equal(stats_of(p).named_blocks, MANY);
+
+	EXPECT_RC(pool_names(c, POOL, "n0001", &pn, &n, &total), 0);
+	assert_int_equal(n, 10);
+	assert_int_equal(total, 10);
+	for (k = 0; k < n; k++) {
+		snprintf(name, sizeof(name), "n%05zu", 10 + k);
+		assert_string_equal(pn[k].name, name);
+		assert_int_equal(pn[k].offset, offs[10 + k]);
+		assert_true(pn[k].usable_size >= 16);
+	}
+	free(pn);
+	EXPECT_RC(pool_names(c, POOL, "", &pn, &n, &total), 0);
+	fprintf(stderr, "one listing holds %zu of %zu names\n", n, total);
+	assert_true(n >= 200 && n < MANY);
+	assert_int_equal(total, MANY);
+	for (k = 0; k < n; k++) {
+		snprintf(name, sizeof(name), "n%05zu", k);
+		assert_string_equal(pn[k].name, name);
+	}
+	assert_int_equal(pn[7].offset, extra);
+	free(pn);
+	EXPECT_RC(pool_names(c, POOL, "x", &pn, &n, &total), 0);
+	assert_int_equal(total, 0);
+	free(pn);
+	expect_checked(c, POOL);
+	pool_close(p);
+	pool_disconnect(c);
+	free(offs);
+}
+
+/* ---- quota_counts_names --------------------------------------------- */
+
+static int
+quota_publisher(void *arg)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off, big;
+
+	(void)arg;
+	CHECK_RC(pool_connect(d.sock, &c), 0, 2);
+	CHECK_RC(pool_open(c, "small", &p), 0, 3);
+	CHECK_RC(pool_set_cache(p, 0), 0, 4);
+	CHECK_RC(pool_alloc(p, 40 << 10, &off), 0, 5);
+	CHECK_RC(pool_publish(p, off, "q"), 0, 6);
+	CHECK_RC(pool_free(p, off), 0, 7);
+	/* 40 KiB named, and 30 more held: past the 64 KiB quota. */
+	CHECK_RC(pool_alloc(p, 30 << 10, &big), -EDQUOT, 8);
+	return 0;
+}
+
+static void
+quota_counts_names(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t x, y;
+
+	(void)state;
+	assert_int_equal(harness_wait(harness_spawn(quota_publisher, NULL)),
+			 0);
+	open_pool("small", &c, &p);
+	EXPECT_RC(pool_set_cache(p, 0), 0);
+	/* The same uid, another connection: still charged. */
+	EXPECT_RC(pool_alloc(p, 30 << 10, &x), -EDQUOT);
+	EXPECT_RC(pool_alloc(p, 20 << 10, &x), 0);
+	/* 40 KiB named and 20 held: 10 more would pass the quota. */
+	EXPECT_RC(pool_alloc(p, 10 << 10, &y), -EDQUOT);
+	EXPECT_RC(pool_unpublish(p, "q"), 0);
+	EXPECT_RC(pool_alloc(p, 30 << 10, &y), 0);
+	EXPECT_RC(pool_publish(p, y, "q2"), 0);
+	expect_checked(c, "small");
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/* ---- destroy_removes_names ------------------------------------------ */
+
+static void
+destroy_removes_names(void **state)
+{
+	struct pool_create_opts o = {.max_size = 1 << 20};
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off, x;
+
+	(void)state;
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	EXPECT_RC(pool_create(c, "made", &o), 0);
+	EXPECT_RC(pool_open(c, "made", &p), 0);
+	EXPECT_RC(pool_alloc(p, 100, &off), 0);
+	EXPECT_RC(pool_publish(p, off, "gone"), 0);
+	EXPECT_RC(pool_free(p, off), 0);
+	pool_close(p);
+	EXPECT_RC(pool_destroy(c, "made"), -EBUSY);
+	EXPECT_RC(pool_destroy_force(c, "made"), 0);
+	EXPECT_RC(pool_create(c, "made", &o), 0);
+	EXPECT_RC(pool_open(c, "made", &p), 0);
+	EXPECT_RC(pool_lookup(p, "gone", &x, NULL), -ENOENT);
+	assert_int_equal(stats_of(p).named_blocks, 0);
+	assert_int_equal(stats_of(p).live_blocks, 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/* ---- client_crash_keeps_names --------------------------------------- */
+
+static int
+crashing_publisher(void *arg)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+
+	(void)arg;
+	CHECK_RC(pool_connect(d.sock, &c), 0, 2);
+	CHECK_RC(pool_open(c, POOL, &p), 0, 3);
+	CHECK_RC(pool_alloc(p, 2000, &off), 0, 4);
+	memset(pool_ptr(p, off), 'c', 2000);
+	CHECK_RC(pool_publish(p, off, "crashed"), 0, 5);
+	raise(SIGKILL);
+	return 6;
+}
+
+static void
+client_crash_keeps_names(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+	const unsigned char *b;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(harness_wait(harness_spawn(crashing_publisher,
+						    NULL)), 128 + SIGKILL);
+	open_pool(POOL, &c, &p);
+	EXPECT_RC(pool_lookup(p, "crashed", &off, NULL), 0);
+	b = pool_ptr(p, off);
+	for (i = 0; i < 2000; i++)
+		assert_int_equal(b[i], 'c');
+	assert_int_equal(stats_of(p).live_blocks, 1);
+	expect_checked(c, POOL);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/* ---- restart_keeps_names -------------------------------------------- */
+
+static void
+restart_keeps_names(void **state)
+{
+	struct pool_conn *c, *c2;
+	struct pool *p, *q;
+	struct pool_stats before, after;
+	struct pool_named *pn;
+	size_t n, total;
+	pool_off_t a, b, x;
+
+	(void)state;
+	open_pool(POOL, &c, &p);
+	EXPECT_RC(pool_alloc(p, 3000, &a), 0);
+	EXPECT_RC(pool_alloc(p, 1 << 20, &b), 0);
+	memset(pool_ptr(p, a), 'a', 3000);
+	EXPECT_RC(pool_publish(p, a, "alpha"), 0);
+	EXPECT_RC(pool_publish(p, b, "beta"), 0);
+	EXPECT_RC(pool_free(p, a), 0);		/* the name's alone */
+	before = stats_of(p);
+
+	assert_int_equal(harness_restart_in_place(&d), 0);
+
+	/* The connection carries on, and a new one sees the same. */
+	EXPECT_RC(pool_lookup(p, "alpha", &x, NULL), 0);
+	assert_int_equal(x, a);
+	open_pool(POOL, &c2, &q);
+	EXPECT_RC(pool_lookup(q, "beta", &x, NULL), 0);
+	assert_int_equal(x, b);
+	assert_int_equal(((const char *)pool_ptr(q, a))[2999], 'a');
+	after = stats_of(q);
+	assert_int_equal(after.named_blocks, 2);
+	assert_int_equal(after.persistent_blocks, before.persistent_blocks);
+	assert_int_equal(after.live_blocks, before.live_blocks);
+	EXPECT_RC(pool_names(c2, POOL, NULL, &pn, &n, &total), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(pn[0].name, "alpha");
+	assert_string_equal(pn[1].name, "beta");
+	assert_int_equal(pn[1].publisher, getuid());
+	free(pn);
+	expect_checked(c2, POOL);
+	/* The names work as before: a's goes with its name. */
+	EXPECT_RC(pool_unpublish(q, "alpha"), 0);
+	assert_int_equal(stats_of(q).live_blocks, before.live_blocks - 1);
+	EXPECT_RC(pool_publish(q, b, "gamma"), -EBUSY);
+	pool_close(q);
+	pool_close(p);
+	pool_disconnect(c2);
+	pool_disconnect(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(across_processes, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(exists_replace_unpublish,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(retain_races_reuse, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(bad_requests_change_nothing,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(limit_and_listing, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(quota_counts_names, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(destroy_removes_names, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(client_crash_keeps_names,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(restart_keeps_names, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
