@@ -112,10 +112,12 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_handles itest_dropping itest_quota itest_reload \
               itest_usage itest_restart itest_restart_busy \
               itest_restart_admin itest_restore itest_sharemap_renew \
-              itest_restart_guard itest_recover itest_names
+              itest_restart_guard itest_recover itest_names \
+              itest_names_crash
 ITEST_BINS := $(ITESTS:%=$(BUILD)/tests/%)
 ITEST_COMMON := $(BUILD)/tests/integration/harness.o \
-                $(BUILD)/tests/integration/harness_raw.o
+                $(BUILD)/tests/integration/harness_raw.o \
+                $(BUILD)/tests/integration/harness_store.o
 # What test_cost_flat.sh counts the instructions of.
 COST_DRIVER := $(BUILD)/tests/cost_driver
 # The client systemd_real.sh keeps across restarts (make test-systemd).

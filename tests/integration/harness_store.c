@@ -1,0 +1,251 @@
+/*
+ * harness_store.c - systemd's fd store for tests (harness_store.h).
+ *
+ * The store holds as many descriptors as the unit's
+ * FileDescriptorStoreMax= lets it (STORE_FDS): more than the tests push.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "harness_store.h"
+
+#define STORE_FDS	"1796"
+#define WAIT_MS		15000	/* generous for a daemon under ASan */
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The value of key's line in a notification, or NULL. */
+static const char *
+field(const char *msg, const char *key)
+{
+	size_t n = strlen(key);
+
+	while (msg && *msg) {
+		if (strncmp(msg, key, n) == 0)
+			return msg + n;
+		msg = strchr(msg, '\n');
+		msg = msg ? msg + 1 : NULL;
+	}
+	return NULL;
+}
+
+static void
+drop(struct harness_store *st, unsigned i)
+{
+	close(st->fd[i]);
+	st->n--;
+	st->fd[i] = st->fd[st->n];
+	memcpy(st->name[i], st->name[st->n], sizeof(st->name[0]));
+}
+
+static void
+forget(struct harness_store *st, const char *name)
+{
+	unsigned i = 0;
+
+	while (i < st->n)
+		if (strcmp(st->name[i], name) == 0)
+			drop(st, i);
+		else
+			i++;
+}
+
+/* One notification applied: 1 if it said want, 0 if not, -1: none came. */
+static int
+receive(struct harness_store *st, int ms, const char *want)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+	} control;
+	char buf[1024], name[64] = "";
+	struct pollfd pfd = {.fd = st->nfd, .events = POLLIN};
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf) - 1};
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control.buf, .msg_controllen = sizeof(control),
+	};
+	struct cmsghdr *cm;
+	const char *v;
+	ssize_t got;
+	int fd = -1;
+
+	if (poll(&pfd, 1, ms < 0 ? 0 : ms) != 1 ||
+	    (got = recvmsg(st->nfd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)) < 0)
+		return -1;
+	buf[got] = '\0';
+	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	if ((v = field(buf, "FDNAME=")))
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(v, "\n"), v);
+	if (field(buf, "FDSTORE=1") && fd >= 0 && *name &&
+	    st->n < HARNESS_STORE_MAX) {
+		st->fd[st->n] = fd;
+		memcpy(st->name[st->n++], name, sizeof(name));
+	} else if (fd >= 0)
+		close(fd);
+	if (field(buf, "FDSTOREREMOVE=1"))
+		forget(st, name);
+	return want && field(buf, want) ? 1 : 0;
+}
+
+int
+harness_store_open(struct harness_store *st, const char *config)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	FILE *f;
+
+	memset(st, 0, sizeof(*st));
+	st->nfd = -1;
+	snprintf(st->dir, sizeof(st->dir), "/tmp/harness_store.XXXXXX");
+	if (!mkdtemp(st->dir))
+		return -1;
+	snprintf(st->sock, sizeof(st->sock), "%s/sock", st->dir);
+	snprintf(st->notify, sizeof(st->notify), "%s/notify", st->dir);
+	snprintf(st->conf, sizeof(st->conf), "%s/conf", st->dir);
+	snprintf(st->log, sizeof(st->log), "%s/log", st->dir);
+	if (!(f = fopen(st->conf, "w")))
+		return -1;
+	fputs(config, f);
+	if (fclose(f) != 0)
+		return -1;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", st->notify);
+	st->nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (st->nfd < 0 ||
+	    bind(st->nfd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+		return -1;
+	return 0;
+}
+
+void
+harness_store_close(struct harness_store *st)
+{
+	char cmd[128];
+
+	if (st->pid > 0) {
+		kill(st->pid, SIGKILL);
+		waitpid(st->pid, NULL, 0);
+		st->pid = 0;
+	}
+	while (st->n)
+		drop(st, 0);
+	harness_close_fd(&st->nfd);
+	if (st->dir[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", st->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", st->dir);
+	}
+}
+
+/* In the child: the store's descriptors from 3 on, then poolmgrd. */
+static void
+exec_daemon(const struct harness_store *st)
+{
+	char bin[256], val[32], names[4096] = "";
+	int fd, hi[HARNESS_STORE_MAX];
+	unsigned i;
+
+	if ((fd = open(st->log, O_WRONLY | O_CREAT | O_APPEND, 0644)) >= 0)
+		dup2(fd, 2);
+	for (i = 0; i < st->n; i++) {
+		hi[i] = fcntl(st->fd[i], F_DUPFD_CLOEXEC, 100);
+		snprintf(names + strlen(names), sizeof(names) - strlen(names),
+			 "%s%s", i ? ":" : "", st->name[i]);
+	}
+	for (i = 0; i < st->n; i++)
+		dup2(hi[i], 3 + (int)i);
+	setenv("NOTIFY_SOCKET", st->notify, 1);
+	setenv("FDSTORE", STORE_FDS, 1);
+	unsetenv("POOLMGRD_JOURNAL");
+	if (st->n) {
+		snprintf(val, sizeof(val), "%d", (int)getpid());
+		setenv("LISTEN_PID", val, 1);
+		snprintf(val, sizeof(val), "%u", st->n);
+		setenv("LISTEN_FDS", val, 1);
+		setenv("LISTEN_FDNAMES", names, 1);
+	} else {
+		unsetenv("LISTEN_PID");
+		unsetenv("LISTEN_FDS");
+		unsetenv("LISTEN_FDNAMES");
+	}
+	snprintf(bin, sizeof(bin), "%s/poolmgrd", harness_build());
+	execl(bin, "poolmgrd", "--verbose", "--socket", st->sock, "--config",
+	      st->conf, (char *)NULL);
+	_exit(127);
+}
+
+static void
+print_log(const struct harness_store *st)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "cat %s >&2", st->log);
+	if (system(cmd) != 0)
+		fprintf(stderr, "(no log)\n");
+}
+
+int
+harness_store_start(struct harness_store *st)
+{
+	long long end = now_ms() + WAIT_MS;
+
+	if ((st->pid = fork()) < 0)
+		return -1;
+	if (st->pid == 0)
+		exec_daemon(st);
+	while (now_ms() < end)
+		if (receive(st, (int)(end - now_ms()), "READY=1") == 1)
+			return 0;
+	print_log(st);
+	fprintf(stderr, "no READY=1 from poolmgrd\n");
+	return -1;
+}
+
+int
+harness_store_crash(struct harness_store *st)
+{
+	if (st->pid <= 0 || kill(st->pid, SIGKILL) != 0 ||
+	    waitpid(st->pid, NULL, 0) != st->pid)
+		return -1;
+	st->pid = 0;
+	while (receive(st, 0, NULL) >= 0)
+		;
+	return 0;
+}
+
+bool
+harness_store_logged(const struct harness_store *st, const char *what)
+{
+	char buf[65536];
+	int fd = open(st->log, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	if (strstr(buf, what))
+		return true;
+	print_log(st);
+	return false;
+}

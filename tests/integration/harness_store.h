@@ -1,0 +1,40 @@
+/*
+ * harness_store.h - systemd's file descriptor store, played by a test:
+ * a NOTIFY_SOCKET of its own, FDSTORE= set as the unit sets it, every
+ * FDSTORE=1 descriptor kept under its FDNAME= and every FDSTOREREMOVE=1
+ * applied, and a start given what the store holds as LISTEN_FDS (as
+ * Restart=on-failure does after a crash).  The daemon binds its own
+ * socket.  No cmocka here: the caller checks what each call returns.
+ */
+#ifndef POOLMGR_HARNESS_STORE_H
+#define POOLMGR_HARNESS_STORE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define HARNESS_STORE_MAX 64
+
+struct harness_store {
+	char dir[48], sock[64], notify[64], conf[64], log[64];
+	int nfd;			/* our NOTIFY_SOCKET */
+	pid_t pid;
+	int fd[HARNESS_STORE_MAX];
+	char name[HARNESS_STORE_MAX][64];
+	unsigned n;
+};
+
+/* A temporary directory with config in it, and the notify socket: 0/-1. */
+int harness_store_open(struct harness_store *st, const char *config);
+/* Kill a daemon still running, close what the store holds, remove all. */
+void harness_store_close(struct harness_store *st);
+/*
+ * Start poolmgrd with what the store holds and wait for its READY=1,
+ * applying its notifications meanwhile: 0, or -1 (its log on stderr).
+ */
+int harness_store_start(struct harness_store *st);
+/* SIGKILL, waited for, and what it had sent applied: 0 or -1. */
+int harness_store_crash(struct harness_store *st);
+/* Does the daemon's log hold what? */
+bool harness_store_logged(const struct harness_store *st, const char *what);
+
+#endif /* POOLMGR_HARNESS_STORE_H */
