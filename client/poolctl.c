@@ -506,6 +506,74 @@ cmd_persisted(struct ctl *ctl, int argc, char **argv)
 	return rc;
 }
 
+/* A block's name as the protocol takes it: 1 to 255 bytes. */
+static int
+check_block_name(const char *cmd, const char *name)
+{
+	if (*name == '\0')
+		return usage_error("%s: empty block name", cmd);
+	if (strlen(name) > POOL_BLOCK_NAME_MAX)
+		return usage_error("%s: block name longer than %d bytes", cmd,
+		    POOL_BLOCK_NAME_MAX);
+	return 0;
+}
+
+static int
+cmd_names(struct ctl *ctl, int argc, char **argv)
+{
+	struct pool_named	*pn = NULL;
+	const char		*pool = argv[0];
+	const char		*prefix = argc > 1 ? argv[1] : NULL;
+	size_t			 n = 0, total = 0;
+	int			 rc, error;
+
+	if ((rc = check_pool_name("names", pool)) != 0)
+		return rc;
+	if (prefix != NULL && strlen(prefix) > POOL_BLOCK_NAME_MAX)
+		return usage_error("names: prefix longer than %d bytes",
+		    POOL_BLOCK_NAME_MAX);
+	if ((rc = ctl_connect(ctl)) != 0)
+		return rc;
+	if ((error = pool_names(ctl->conn, pool, prefix, &pn, &n, &total)) != 0)
+		return fail_pool(error, "names", pool, NULL);
+
+	print_names(ctl, pool, pn, n);
+	free(pn);
+	/* On stderr: stdout stays the table, or a JSON array, of those listed. */
+	if (total > n)
+		ctl_warnx("names: %zu of %zu names listed: one reply holds at "
+		    "most 1000, fewer with long names (give a prefix)", n,
+		    total);
+	return 0;
+}
+
+static int
+cmd_unpublish(struct ctl *ctl, int argc, char **argv)
+{
+	struct pool		*p;
+	const char		*pool = argv[0], *name = argv[1];
+	int			 rc, error;
+
+	(void)argc;
+	if ((rc = check_pool_name("unpublish", pool)) != 0 ||
+	    (rc = check_block_name("unpublish", name)) != 0)
+		return rc;
+	if ((rc = ctl_connect(ctl)) != 0)
+		return rc;
+	/* Unpublish is a write, through a handle of the pool. */
+	if ((error = pool_open(ctl->conn, pool, &p)) != 0)
+		return fail_pool(error, "unpublish", pool, NULL);
+	error = pool_unpublish(p, name);
+	pool_close(p);
+	/* fail_pool would say "no such pool": the pool was opened. */
+	if (error == -ENOENT)
+		return fail(error, "unpublish %s: no such name: %s",
+		    safe(pool).s, safe(name).s);
+	if (error != 0)
+		return fail_pool(error, "unpublish", pool, NULL);
+	return 0;
+}
+
 static int
 cmd_trim(struct ctl *ctl, int argc, char **argv)
 {
@@ -617,6 +685,21 @@ static const struct cmd cmds[] = {
 	  "                 (poolmgr_pool_persisted_bytes and _blocks, by pool\n"
 	  "                 and uid) or kv ('POOL persisted_bytes.UID N' and\n"
 	  "                 'POOL persisted_blocks.UID N' lines)\n" },
+	{ "names", cmd_names, 1, 2, 0, "POOL [PREFIX]",
+	  "named blocks: name, offset, size, publisher",
+	  "List the named blocks of POOL (those whose names begin with\n"
+	  "PREFIX, if given), in byte order of their names: the name, the\n"
+	  "block's offset and usable size, and the uid that published it.\n"
+	  "A name holds the pool's reference of its block: the block lives\n"
+	  "until the name is removed.  One reply holds at most 1000 names,\n"
+	  "fewer when they are long (a warning on stderr says how many were\n"
+	  "left out).  Bytes of a name that are not printable ASCII show as\n"
+	  "'?' in the table; --json gives them as they are.\n" },
+	{ "unpublish", cmd_unpublish, 2, 2, 0, "POOL NAME",
+	  "remove a block's name",
+	  "Remove NAME from POOL and drop the reference it holds: the block\n"
+	  "is freed unless a handle still holds it.  Needs write permission\n"
+	  "on the pool.\n" },
 	{ "trim", cmd_trim, 1, 1, 0, "POOL",
 	  "give a pool's free pages back to the OS",
 	  "Give every free page of POOL back to the OS now and print how many\n"

@@ -85,6 +85,8 @@ void	print_clients(const struct ctl *, const struct pool_client_info *,
 	    size_t);
 void	print_persisted(const struct ctl *, enum format,
 	    const struct persisted_row *, size_t);
+void	print_names(const struct ctl *, const char *,
+	    const struct pool_named *, size_t);
 void	print_trim(const struct ctl *, const char *, uint64_t);
 void	print_check(const struct ctl *, const char *, int, const char *);
 

@@ -265,6 +265,9 @@ static const struct stat_field stat_fields[] = {
 	SF(persistent_blocks, "persistent blocks", K_NUM, false,
 	    "poolmgr_pool_persistent_blocks",
 	    "Blocks the pool itself holds a reference to."),
+	SF(named_blocks, "named blocks", K_NUM, false,
+	    "poolmgr_pool_named_blocks",
+	    "Blocks with a name; each name holds the pool's reference."),
 	SF(granularity, "granularity", K_NUM, false,
 	    "poolmgr_pool_granularity_bytes", "Allocation granularity."),
 	SF(page_size, "page size", K_NUM, false,
@@ -746,6 +749,44 @@ print_clients(const struct ctl *ctl, const struct pool_client_info *ci,
 		    ci[i].read_only ? "ro" : "rw", ci[i].blocks,
 		    human(ci[i].bytes).s, human(ci[i].cached_bytes).s);
 	}
+}
+
+void
+print_names(const struct ctl *ctl, const char *pool,
+    const struct pool_named *pn, size_t n)
+{
+	struct json_object	*a, *o;
+	size_t			 i, w = 4;
+
+	if (ctl->json) {
+		a = json_object_new_array();
+		for (i = 0; i < n; i++) {
+			o = json_object_new_object();
+			json_object_object_add(o, "pool",
+			    json_object_new_string(pool));
+			json_object_object_add(o, "name",
+			    json_object_new_string(pn[i].name));
+			json_object_object_add(o, "offset",
+			    json_u64(pn[i].offset));
+			json_object_object_add(o, "usable_size",
+			    json_u64(pn[i].usable_size));
+			json_object_object_add(o, "publisher",
+			    json_u64(pn[i].publisher));
+			json_object_array_add(a, o);
+		}
+		json_print(ctl, a);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (strlen(pn[i].name) > w)
+			w = strlen(pn[i].name);
+	}
+	printf("%-*s %18s %10s %10s\n", (int)w, "NAME", "OFFSET", "SIZE",
+	    "PUBLISHER");
+	for (i = 0; i < n; i++)
+		printf("%-*s %#18" PRIx64 " %10s %10" PRIu32 "\n", (int)w,
+		    safe(pn[i].name).s, pn[i].offset,
+		    human(pn[i].usable_size).s, pn[i].publisher);
 }
 
 void

@@ -30,7 +30,10 @@
  *   client_crash_keeps_names a publisher killed by SIGKILL: its name and
  *       bytes stay;
  *   restart_keeps_names      SIGUSR2: the names come back at their blocks,
- *       with their publishers, and the pool passes its check.
+ *       with their publishers, and the pool passes its check;
+ *   poolctl_names            `poolctl names` as a table and as JSON, with
+ *       and without a prefix, the count in `poolctl stats --format=kv`,
+ *       and `poolctl unpublish` (then exit 1 for the name gone).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -665,6 +668,56 @@ restart_keeps_names(void **state)
 	pool_disconnect(c);
 }
 
+/* ---- poolctl_names -------------------------------------------------- */
+
+static void
+poolctl_names(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t a, b;
+	char out[8192], err[1024], want[128];
+
+	(void)state;
+	open_pool(POOL, &c, &p);
+	EXPECT_RC(pool_alloc(p, 100, &a), 0);
+	EXPECT_RC(pool_alloc(p, 100, &b), 0);
+	EXPECT_RC(pool_publish(p, a, "cam/left"), 0);
+	EXPECT_RC(pool_publish(p, b, "cam/right"), 0);
+
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "names %s", POOL), 0);
+	assert_non_null(strstr(out, "NAME"));
+	snprintf(want, sizeof(want), "%#llx", (unsigned long long)b);
+	assert_non_null(strstr(out, want));
+	assert_true(strstr(out, "cam/left") < strstr(out, "cam/right"));
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "--json names %s cam/r",
+					 POOL), 0);
+	assert_null(strstr(out, "cam/left"));
+	/* json-c may escape the slash. */
+	if (!strstr(out, "cam/right") && !strstr(out, "cam\\/right"))
+		fail_msg("no cam/right in %s", out);
+	snprintf(want, sizeof(want), "%llu,", (unsigned long long)b);
+	assert_non_null(strstr(out, want));
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "stats %s --format=kv",
+					 POOL), 0);
+	snprintf(want, sizeof(want), "%s named_blocks 2\n", POOL);
+	assert_non_null(strstr(out, want));
+
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "unpublish %s cam/left",
+					 POOL), 0);
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "unpublish %s cam/left",
+					 POOL), 1);
+	assert_non_null(strstr(err, "no such name"));
+	assert_int_equal(stats_of(p).named_blocks, 1);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
@@ -686,6 +739,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(client_crash_keeps_names,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(restart_keeps_names, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(poolctl_names, setup,
 						teardown),
 	};
 
