@@ -82,34 +82,43 @@ dpool_unpublish(struct dpool *p, const void *name, size_t len)
 	return 0;
 }
 
+/* Why the name at b (of the state) cannot be restored, or NULL. */
+static const char *
+restore_name_wrong(struct dpool *p, struct block *b, const void *name,
+		   size_t len)
+{
+	if (block_name_valid(name, len) != 0)
+		return "a bad name";
+	if (!b || !block_persistent(b))
+		return "no persistent block there";
+	if (b->named)
+		return "its block has a name already";
+	if (block_names_find(&p->names, name, len))
+		return "the name is there twice";
+	if (p->names.count >= POOL_MAX_NAMES)
+		return "too many names";
+	return NULL;
+}
+
 int
 dpool_restore_name(struct dpool *p, uint64_t off, const void *name,
 		   size_t len, uid_t publisher, char *problem, size_t plen)
 {
 	struct block *b = block_index_find(&p->blocks, off);
-	struct block_name *n = NULL;
-	const char *why = NULL;
+	const char *why = restore_name_wrong(p, b, name, len);
+	struct block_name *n;
 
-	if (block_name_valid(name, len) != 0)
-		why = "a bad name";
-	else if (!b || !block_persistent(b))
-		why = "no persistent block there";
-	else if (b->named)
-		why = "its block has a name already";
-	else if (block_names_find(&p->names, name, len))
-		why = "the name is there twice";
-	else if (p->names.count >= POOL_MAX_NAMES)
-		why = "too many names";
-	else if (!(n = block_name_make(name, len, b, publisher)))
+	if (!why) {
+		if ((n = block_name_make(name, len, b, publisher))) {
+			block_names_insert(&p->names, n);
+			b->named = 1;
+			return 0;
+		}
 		why = "out of memory";
-	if (why) {
-		snprintf(problem, plen, "pool %s: the name at %#llx: %s",
-			 p->name, (unsigned long long)off, why);
-		return -EINVAL;
 	}
-	block_names_insert(&p->names, n);
-	b->named = 1;
-	return 0;
+	snprintf(problem, plen, "pool %s: the name at %#llx: %s", p->name,
+		 (unsigned long long)off, why);
+	return -EINVAL;
 }
 
 int

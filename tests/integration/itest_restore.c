@@ -19,6 +19,9 @@
  *       takes, a good pool followed by one with a block nobody holds,
  *       an unsent reply longer than a datagram, unsent replies over what
  *       a client's queue takes):
+ *       takes, a good pool followed by one with a block nobody holds, a
+ *       block name at a block that is not persistent, one name twice, a
+ *       name with a NUL, name arrays of different lengths):
  *       the log says the state is refused, the passed connection is
  *       closed, the daemon serves a new client, the pool is not there (a
  *       fresh start), and not one byte of any memfd was punched (the
@@ -27,6 +30,8 @@
  *   unsent_replies_sent_first  the client's unsent replies in the state
  *       (two, one of them empty) reach it first, whole and in order,
  *       before the reply to a request it sent before the restart;
+ *   named_state_restored  a name at the persistent span: Lookup through
+ *       the restored handle finds it;
  *   passed_config_broken  the configuration's text the restart passes
  *       does not load: the state is restored all the same, the log names
  *       the text's error, and the client is served on;
@@ -751,6 +756,123 @@ unsent_replies_over_the_queue(void **state)
 }
 
 /*
+ * A state with names: name i is names[i] at offs[i] (n of them), all by
+ * the test's uid.  The forged span (persistent) may take one; the small
+ * block (held only) may not.
+ */
+static void
+forged_names(struct forged *f, ProtobufCBinaryData *names, uint64_t *offs,
+	     uint32_t *uids, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		uids[i] = (uint32_t)getuid();
+	f->pool.n_named_name = f->pool.n_named_off = n;
+	f->pool.n_named_publisher = n;
+	f->pool.named_name = names;
+	f->pool.named_off = offs;
+	f->pool.named_publisher = uids;
+}
+
+static ProtobufCBinaryData
+bytes_of(const char *s, size_t len)
+{
+	ProtobufCBinaryData b = {.len = len, .data = (uint8_t *)s};
+
+	return b;
+}
+
+/* A name at the persistent span: restored, and found by Lookup. */
+static void
+named_state_restored(void **state)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Lookup lu = POOLMGR__LOOKUP__INIT;
+	Poolmgr__Reply *rep;
+	ProtobufCBinaryData names[1] = {bytes_of("span", 4)};
+	uint64_t offs[1] = {SPAN_OFF};
+	uint32_t uids[1];
+	struct forged f;
+	struct run r;
+
+	(void)state;
+	forged_init(&f);
+	forged_names(&f, names, offs, uids, 1);
+	run_start(&r, &f.st, NULL, 0, -1);
+	assert_true(log_says(&r, "restarted in place: 1 pool, 2 blocks, "
+			     "1 client"));
+	lu.handle = 5;
+	lu.name = bytes_of("span", 4);
+	req.body_case = POOLMGR__REQUEST__BODY_LOOKUP;
+	req.lookup = &lu;
+	rep = harness_raw_expect(r.client, &req, 0);
+	assert_int_equal(rep->body_case, POOLMGR__REPLY__BODY_ALLOC);
+	assert_int_equal(rep->alloc->offset, SPAN_OFF);
+	assert_int_equal(rep->alloc->usable_size, SPAN_SIZE);
+	poolmgr__reply__free_unpacked(rep, NULL);
+	run_stop(&r);
+}
+
+/* Names the daemon never holds so: each state is refused whole. */
+static void
+name_of_held_block(void **state)
+{
+	ProtobufCBinaryData names[1] = {bytes_of("held", 4)};
+	uint64_t offs[1] = {0};
+	uint32_t uids[1];
+	struct forged f;
+
+	(void)state;
+	forged_init(&f);
+	forged_names(&f, names, offs, uids, 1);
+	refuse(&f, NULL, 0, -1);
+}
+
+static void
+name_twice(void **state)
+{
+	ProtobufCBinaryData names[2] = {bytes_of("n", 1), bytes_of("n", 1)};
+	uint64_t offs[2] = {SPAN_OFF, SPAN_OFF};
+	uint32_t uids[2];
+	struct forged f;
+
+	(void)state;
+	forged_init(&f);
+	forged_names(&f, names, offs, uids, 2);
+	refuse(&f, NULL, 0, -1);
+}
+
+static void
+name_with_nul(void **state)
+{
+	ProtobufCBinaryData names[1] = {bytes_of("a\0b", 3)};
+	uint64_t offs[1] = {SPAN_OFF};
+	uint32_t uids[1];
+	struct forged f;
+
+	(void)state;
+	forged_init(&f);
+	forged_names(&f, names, offs, uids, 1);
+	refuse(&f, NULL, 0, -1);
+}
+
+static void
+name_arrays_differ(void **state)
+{
+	ProtobufCBinaryData names[1] = {bytes_of("span", 4)};
+	uint64_t offs[1] = {SPAN_OFF};
+	uint32_t uids[1];
+	struct forged f;
+
+	(void)state;
+	forged_init(&f);
+	forged_names(&f, names, offs, uids, 1);
+	f.pool.n_named_publisher = 0;
+	refuse(&f, NULL, 0, -1);
+}
+
+/*
  * The text the old image checked fails in the new one (another version's
  * parser, say): the state must not be lost to it.  It is restored with
  * its pool's settings, the log says why the text is not applied, and the
@@ -888,6 +1010,11 @@ main(void)
 		cmocka_unit_test_teardown(unsent_reply_too_long, run_reap),
 		cmocka_unit_test_teardown(unsent_replies_over_the_queue,
 					  run_reap),
+		cmocka_unit_test_teardown(named_state_restored, run_reap),
+		cmocka_unit_test_teardown(name_of_held_block, run_reap),
+		cmocka_unit_test_teardown(name_twice, run_reap),
+		cmocka_unit_test_teardown(name_with_nul, run_reap),
+		cmocka_unit_test_teardown(name_arrays_differ, run_reap),
 		cmocka_unit_test_teardown(passed_config_broken, run_reap),
 		cmocka_unit_test_teardown(signals_during_restore_wait, run_reap),
 		cmocka_unit_test_teardown(old_share_map_reads_shared, run_reap),
