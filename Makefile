@@ -596,6 +596,7 @@ run-daemon: $(PROGRAMS)
 	@echo "  export POOLMGRD_SOCKET=$(RUN_DIR)/poolmgrd.sock"
 	@echo "  $(BUILD)/poolctl stats"
 	@echo "  $(BUILD)/examples/producer default 'hello' | $(BUILD)/examples/consumer default"
+	@echo "  $(BUILD)/examples/producer -n greeting default 'hello'; $(BUILD)/examples/consumer default greeting"
 	@echo "Stop with Ctrl-C."
 	exec $(BUILD)/poolmgrd --socket $(RUN_DIR)/poolmgrd.sock --config $(RUN_DIR)/poolmgrd.conf
 

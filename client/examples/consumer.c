@@ -1,14 +1,17 @@
 /*
  * consumer - read the strings a producer left in a pool, then free them.
  *
- *	consumer POOL [OFFSET...]
+ *	consumer POOL [OFFSET|NAME...]
  *
- * Takes the offsets from the arguments, or one per line from standard
- * input when there are none (so `producer POOL ... | consumer POOL` works).
- * It opens POOL read-only to print the string at each offset: a read-only
- * handle maps the pool PROT_READ, so a reader cannot scribble on it.  Then
- * it opens the pool read-write and frees each block, which drops the
- * reference the producer's pool_persist gave the pool.
+ * Takes the blocks from the arguments, or one per line from standard
+ * input when there are none (so `producer POOL ... | consumer POOL` works):
+ * a number is a block's offset, anything else a block's name (`producer
+ * -n`).  It opens POOL read-only to print the string of each block: a
+ * read-only handle maps the pool PROT_READ, so a reader cannot scribble
+ * on it, and may look names up.  Then it opens the pool read-write and
+ * lets each block go: frees a block given by offset, which drops the
+ * reference the producer's pool_persist gave the pool, and unpublishes a
+ * named one, which drops the reference its name held.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -36,28 +39,52 @@ parse_offset(const char *s, pool_off_t *off)
 	return 0;
 }
 
-/* Append the offset in s to the array *offs of *n; 0 on success. */
+/* One block asked for: by offset, or by name (name not NULL). */
+struct wanted {
+	pool_off_t	 off;
+	char		*name;
+};
+
+/* Append the block s names to the array *offs of *n; 0 on success. */
 static int
-add_offset(const char *s, pool_off_t **offs, size_t *n)
+add_offset(const char *s, struct wanted **offs, size_t *n)
 {
-	pool_off_t	*tmp;
+	struct wanted	*tmp;
+	size_t		 len;
 
 	if ((tmp = realloc(*offs, (*n + 1) * sizeof *tmp)) == NULL)
 		return -1;
 	*offs = tmp;
-	if (parse_offset(s, &tmp[*n]) != 0) {
-		fprintf(stderr, "consumer: bad offset: %s\n", s);
-		return -1;
+	tmp[*n].name = NULL;
+	if (parse_offset(s, &tmp[*n].off) != 0) {
+		/* Not a number: a name, without the line's end. */
+		len = strcspn(s, "\r\n");
+		if (len == 0 || len > POOL_BLOCK_NAME_MAX ||
+		    (tmp[*n].name = strndup(s, len)) == NULL) {
+			fprintf(stderr, "consumer: bad offset or name: %s\n",
+			    s);
+			return -1;
+		}
 	}
 	(*n)++;
 	return 0;
 }
 
+static void
+free_wanted(struct wanted *offs, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		free(offs[i].name);
+	free(offs);
+}
+
 /* Collect the offsets from argv, or from stdin if argv has none. */
 static int
-read_offsets(int argc, char **argv, pool_off_t **offs, size_t *n)
+read_offsets(int argc, char **argv, struct wanted **offs, size_t *n)
 {
-	char	line[64];
+	char	line[POOL_BLOCK_NAME_MAX + 3];
 	int	i;
 
 	*offs = NULL;
@@ -78,9 +105,56 @@ read_offsets(int argc, char **argv, pool_off_t **offs, size_t *n)
 	return 0;
 
 fail:
-	free(*offs);
+	free_wanted(*offs, *n);
 	*offs = NULL;
 	return -1;
+}
+
+/* Where the block is, and its usable size: 0, or the error said. */
+static int
+find(struct pool *p, struct wanted *w, size_t *usable)
+{
+	int	error;
+
+	/*
+	 * By name: the lookup answers the offset and size.  By offset: ask
+	 * the daemon how big the block is, which checks the offset names a
+	 * live block.  Either bounds the string, so a missing NUL cannot
+	 * make us read past it.
+	 */
+	if (w->name != NULL)
+		error = pool_lookup(p, w->name, &w->off, usable);
+	else
+		error = pool_usable_size(p, w->off, usable);
+	if (error != 0) {
+		if (w->name != NULL)
+			fprintf(stderr, "consumer: %s: %s\n", w->name,
+			    pool_strerror(error));
+		else
+			fprintf(stderr, "consumer: %llu: %s\n",
+			    (unsigned long long)w->off, pool_strerror(error));
+	}
+	return error;
+}
+
+/* Let the block go: unpublish a named one, free one given by offset. */
+static int
+let_go(struct pool *p, const struct wanted *w)
+{
+	int	error;
+
+	/* We hold no reference, so this drops the pool's one. */
+	if (w->name != NULL)
+		error = pool_unpublish(p, w->name);
+	else
+		error = pool_free(p, w->off);
+	if (error != 0 && w->name != NULL)
+		fprintf(stderr, "consumer: unpublish %s: %s\n", w->name,
+		    pool_strerror(error));
+	else if (error != 0)
+		fprintf(stderr, "consumer: free %llu: %s\n",
+		    (unsigned long long)w->off, pool_strerror(error));
+	return error;
 }
 
 int
@@ -88,18 +162,18 @@ main(int argc, char **argv)
 {
 	struct pool_conn	*c;
 	struct pool		*p;
-	pool_off_t		*offs;
+	struct wanted		*offs;
 	size_t			 n, i, usable;
 	const char		*s;
 	int			 error, status = 0;
 
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0)) {
-		printf("usage: consumer POOL [OFFSET...]\n");
+		printf("usage: consumer POOL [OFFSET|NAME...]\n");
 		return 0;
 	}
 	if (argc < 2) {
-		fprintf(stderr, "usage: consumer POOL [OFFSET...]\n");
+		fprintf(stderr, "usage: consumer POOL [OFFSET|NAME...]\n");
 		return 2;
 	}
 	if (read_offsets(argc, argv, &offs, &n) != 0)
@@ -107,7 +181,7 @@ main(int argc, char **argv)
 
 	if ((error = pool_connect(NULL, &c)) != 0) {
 		fprintf(stderr, "consumer: connect: %s\n", pool_strerror(error));
-		free(offs);
+		free_wanted(offs, n);
 		return 1;
 	}
 
@@ -118,18 +192,11 @@ main(int argc, char **argv)
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		/*
-		 * Ask the daemon how big the block is: that checks the offset
-		 * names a live block, and bounds the string, so a missing NUL
-		 * cannot make us read past it.
-		 */
-		if ((error = pool_usable_size(p, offs[i], &usable)) != 0) {
-			fprintf(stderr, "consumer: %llu: %s\n",
-			    (unsigned long long)offs[i], pool_strerror(error));
+		if (find(p, &offs[i], &usable) != 0) {
 			status = 1;
 			continue;
 		}
-		s = pool_ptr(p, offs[i]);
+		s = pool_ptr(p, offs[i].off);
 		printf("%.*s\n", (int)strnlen(s, usable), s);
 	}
 	pool_close(p);
@@ -141,18 +208,14 @@ main(int argc, char **argv)
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		/* We hold no reference, so this drops the pool's one. */
-		if ((error = pool_free(p, offs[i])) != 0) {
-			fprintf(stderr, "consumer: free %llu: %s\n",
-			    (unsigned long long)offs[i], pool_strerror(error));
+		if (let_go(p, &offs[i]) != 0)
 			status = 1;
-		}
 	}
 	pool_close(p);
 	error = 0;
 
 out:
 	pool_disconnect(c);
-	free(offs);
+	free_wanted(offs, n);
 	return status || error != 0;
 }

@@ -1,21 +1,66 @@
 /*
  * producer - put strings into a pool for another process to read.
  *
- *	producer POOL TEXT...
+ *	producer [-n NAME] POOL TEXT...
  *
  * Connects to poolmgrd ($POOLMGRD_SOCKET, or the default socket), opens
  * POOL read-write, and copies each TEXT (with its NUL) into a block of its
- * own.  Each block is persisted, so it outlives this process, and its
- * offset is printed, one per line: the offset is the block's name in every
- * process that opens the pool.  See consumer.c for the other side:
+ * own, which outlives this process.  Without -n each block is persisted
+ * and its offset printed, one per line: the offset is the block's address
+ * in every process that opens the pool.  With -n NAME each block is
+ * published under a name instead (NAME for one TEXT, NAME.1, NAME.2 ...
+ * for several), replacing any block of that name before, and the names are
+ * printed.  See consumer.c for the other side:
  *
  *	producer demo hello world | consumer demo
+ *	producer -n greeting demo hello && consumer demo greeting
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "poolclient.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: producer [-n NAME] POOL TEXT...\n");
+}
+
+/*
+ * Keep the block at off beyond this process: by a name (the pool's
+ * reference is the name's until someone unpublishes it), or by persisting
+ * it (the pool's until someone frees it).  Prints how to find it.
+ */
+static int
+keep(struct pool *p, pool_off_t off, const char *base, int i, int n)
+{
+	char	name[POOL_BLOCK_NAME_MAX + 1];
+	int	error;
+
+	if (base == NULL) {
+		if ((error = pool_persist(p, off)) != 0) {
+			fprintf(stderr, "producer: persist %llu: %s\n",
+			    (unsigned long long)off, pool_strerror(error));
+			return error;
+		}
+		printf("%llu\n", (unsigned long long)off);
+		return 0;
+	}
+	if (n == 1)
+		snprintf(name, sizeof name, "%s", base);
+	else
+		snprintf(name, sizeof name, "%s.%d", base, i);
+	/* A reader that retained the block of the old name keeps it. */
+	if ((error = pool_publish_replace(p, off, name)) != 0) {
+		fprintf(stderr, "producer: publish %s: %s\n", name,
+		    pool_strerror(error));
+		return error;
+	}
+	printf("%s\n", name);
+	return 0;
+}
 
 int
 main(int argc, char **argv)
@@ -23,16 +68,27 @@ main(int argc, char **argv)
 	struct pool_conn	*c;
 	struct pool		*p;
 	pool_off_t		 off;
+	const char		*name = NULL;
 	size_t			 len;
-	int			 i, error;
+	int			 i, ch, error;
 
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0)) {
-		printf("usage: producer POOL TEXT...\n");
+		usage(stdout);
 		return 0;
 	}
-	if (argc < 3) {
-		fprintf(stderr, "usage: producer POOL TEXT...\n");
+	while ((ch = getopt(argc, argv, "n:")) != -1) {
+		if (ch != 'n' || *optarg == '\0' ||
+		    strlen(optarg) > POOL_BLOCK_NAME_MAX - 12) {
+			usage(stderr);
+			return 2;
+		}
+		name = optarg;
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 2) {
+		usage(stderr);
 		return 2;
 	}
 
@@ -41,14 +97,14 @@ main(int argc, char **argv)
 		fprintf(stderr, "producer: connect: %s\n", pool_strerror(error));
 		return 1;
 	}
-	if ((error = pool_open(c, argv[1], &p)) != 0) {
-		fprintf(stderr, "producer: %s: %s\n", argv[1],
+	if ((error = pool_open(c, argv[0], &p)) != 0) {
+		fprintf(stderr, "producer: %s: %s\n", argv[0],
 		    pool_strerror(error));
 		pool_disconnect(c);
 		return 1;
 	}
 
-	for (i = 2; i < argc; i++) {
+	for (i = 1; i < argc; i++) {
 		len = strlen(argv[i]) + 1;
 
 		/* The daemon picks the place; we get its offset. */
@@ -63,18 +119,16 @@ main(int argc, char **argv)
 
 		/*
 		 * Our handle's reference dies when we close the pool; the
-		 * pool's reference keeps the block until a consumer frees it.
+		 * pool's reference keeps the block until a consumer lets it
+		 * go.
 		 */
-		if ((error = pool_persist(p, off)) != 0) {
-			fprintf(stderr, "producer: persist %llu: %s\n",
-			    (unsigned long long)off, pool_strerror(error));
+		if ((error = keep(p, off, name, i, argc - 1)) != 0) {
 			pool_free(p, off);
 			break;
 		}
-		printf("%llu\n", (unsigned long long)off);
 	}
 
-	/* Closing the pool drops our references; persisted blocks stay. */
+	/* Closing the pool drops our references; kept blocks stay. */
 	pool_close(p);
 	pool_disconnect(c);
 	if (fflush(stdout) != 0)

@@ -33,7 +33,10 @@
  *       with their publishers, and the pool passes its check;
  *   poolctl_names            `poolctl names` as a table and as JSON, with
  *       and without a prefix, the count in `poolctl stats --format=kv`,
- *       and `poolctl unpublish` (then exit 1 for the name gone).
+ *       and `poolctl unpublish` (then exit 1 for the name gone);
+ *   examples_by_name         client/examples: producer -n publishes, the
+ *       consumer reads by name and unpublishes; the offset form still
+ *       works beside it.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -718,6 +721,39 @@ poolctl_names(void **state)
 	pool_disconnect(c);
 }
 
+/* ---- examples_by_name ----------------------------------------------- */
+
+static void
+examples_by_name(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	char cmd[512], out[1024];
+	const char *b = harness_build();
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "%s/examples/producer -n greeting %s "
+		 "hello world", b, POOL);
+	assert_int_equal(harness_run(cmd, out, sizeof(out)), 0);
+	assert_string_equal(out, "greeting.1\ngreeting.2\n");
+	snprintf(cmd, sizeof(cmd), "%s/examples/producer %s by-offset", b,
+		 POOL);
+	assert_int_equal(harness_run(cmd, out, sizeof(out)), 0);
+	/* Names and an offset, mixed, on standard input. */
+	snprintf(cmd, sizeof(cmd), "(echo greeting.2; echo greeting.1; "
+		 "echo %.*s) | %s/examples/consumer %s",
+		 (int)strcspn(out, "\n"), out, b, POOL);
+	assert_int_equal(harness_run(cmd, out, sizeof(out)), 0);
+	assert_string_equal(out, "world\nhello\nby-offset\n");
+	snprintf(cmd, sizeof(cmd), "%s/examples/consumer %s greeting.1 2>&1",
+		 b, POOL);
+	assert_int_equal(harness_run(cmd, out, sizeof(out)), 1);
+	open_pool(POOL, &c, &p);
+	assert_int_equal(stats_of(p).live_blocks, 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
@@ -741,6 +777,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(restart_keeps_names, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(poolctl_names, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(examples_by_name, setup,
 						teardown),
 	};
 
