@@ -53,11 +53,15 @@ block_name_valid(const void *name, size_t len)
 	return len > BLOCK_NAME_MAX ? -ENAMETOOLONG : 0;
 }
 
-/* A key for the tree: name, NUL-terminated in buf. */
+/*
+ * A key for the tree: name, NUL-terminated in buf.  An empty one (a
+ * listing's prefix) may come as NULL, which memcpy may not be given.
+ */
 static struct block_name *
 name_key(struct block_name *key, char *buf, const void *name, size_t len)
 {
-	memcpy(buf, name, len);
+	if (len)
+		memcpy(buf, name, len);
 	buf[len] = '\0';
 	key->name = buf;
 	return key;
@@ -140,5 +144,5 @@ int
 block_name_has_prefix(const struct block_name *n, const void *prefix,
 		      size_t len)
 {
-	return n->len >= len && memcmp(n->name, prefix, len) == 0;
+	return len == 0 || (n->len >= len && memcmp(n->name, prefix, len) == 0);
 }

@@ -635,6 +635,64 @@ d_persist(struct seed *s, unsigned ctl, uint32_t handle, uint64_t off)
 	d_req(s, ctl, &r);
 }
 
+/* Publish (replace), Lookup (retain) or Unpublish of name. */
+enum name_req { N_PUBLISH, N_REPLACE, N_LOOKUP, N_RETAIN, N_UNPUBLISH };
+
+static void
+d_name(struct seed *s, unsigned ctl, enum name_req what, uint32_t handle,
+       const char *name, size_t len, uint64_t off)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__Publish pu = POOLMGR__PUBLISH__INIT;
+	Poolmgr__Lookup lu = POOLMGR__LOOKUP__INIT;
+	Poolmgr__Unpublish un = POOLMGR__UNPUBLISH__INIT;
+	ProtobufCBinaryData b = {.len = len, .data = (uint8_t *)name};
+
+	switch (what) {
+	case N_PUBLISH:
+	case N_REPLACE:
+		pu.handle = handle;
+		pu.name = b;
+		pu.offset = off;
+		pu.replace = what == N_REPLACE;
+		r.body_case = POOLMGR__REQUEST__BODY_PUBLISH;
+		r.publish = &pu;
+		break;
+	case N_LOOKUP:
+	case N_RETAIN:
+		lu.handle = handle;
+		lu.name = b;
+		lu.retain = what == N_RETAIN;
+		r.body_case = POOLMGR__REQUEST__BODY_LOOKUP;
+		r.lookup = &lu;
+		break;
+	case N_UNPUBLISH:
+		un.handle = handle;
+		un.name = b;
+		r.body_case = POOLMGR__REQUEST__BODY_UNPUBLISH;
+		r.unpublish = &un;
+		break;
+	}
+	d_req(s, ctl, &r);
+}
+
+static void
+d_names(struct seed *s, unsigned ctl, uint32_t handle, const char *prefix)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__ListNames m = POOLMGR__LIST_NAMES__INIT;
+	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
+
+	ref.handle = handle;
+	ref.name = "";
+	m.pool = &ref;
+	m.prefix.data = (uint8_t *)prefix;
+	m.prefix.len = strlen(prefix);
+	r.body_case = POOLMGR__REQUEST__BODY_NAMES;
+	r.names = &m;
+	d_req(s, ctl, &r);
+}
+
 static void
 d_usable(struct seed *s, unsigned ctl, uint32_t handle, uint64_t off)
 {
@@ -901,6 +959,36 @@ single_seeds(void)
 	d_persist(&s, 0, 1, 16);
 	d_close(&s, 0, 1);
 	write_seed("fuzz_dispatch", "persist", &s);
+
+	mirror_reset();
+	{
+		uint64_t a = mirror_alloc(256), b = mirror_alloc(100);
+
+		d_begin(&s, F_HELLO);
+		d_open(&s, 0, "f", false);
+		d_open(&s, 0, "f", true);
+		d_alloc(&s, 0, 1, 256, 0, false, 0);
+		d_alloc(&s, 0, 1, 100, 0, false, 0);
+		d_name(&s, 0, N_PUBLISH, 1, "frame", 5, a);
+		d_name(&s, 0, N_PUBLISH, 1, "frame", 5, b);
+		d_name(&s, 0, N_PUBLISH, 1, "other", 5, a);
+		d_name(&s, 0, N_PUBLISH, 1, "", 0, b);
+		d_name(&s, 0, N_PUBLISH, 1, "a\0b", 3, b);
+		d_name(&s, 0, N_PUBLISH, 2, "ro", 2, b);
+		d_free(&s, 0, 1, a);
+		d_free(&s, 0, 1, a);
+		d_name(&s, 0, N_LOOKUP, 2, "frame", 5, 0);
+		d_name(&s, 0, N_RETAIN, 2, "frame", 5, 0);
+		d_name(&s, 0, N_RETAIN, 1, "frame", 5, 0);
+		d_name(&s, 0, N_REPLACE, 1, "frame", 5, b);
+		d_names(&s, 0, 2, "fr");
+		d_names(&s, 0, 1, "");
+		d_name(&s, 0, N_UNPUBLISH, 1, "frame", 5, 0);
+		d_name(&s, 0, N_UNPUBLISH, 1, "frame", 5, 0);
+		d_name(&s, 0, N_LOOKUP, 1, "frame", 5, 0);
+		d_close(&s, 0, 1);
+		write_seed("fuzz_dispatch", "names", &s);
+	}
 
 	mirror_reset();
 	{
