@@ -128,6 +128,7 @@ FAIL_MEMFD := $(BUILD)/tests/fail_memfd.so
 BENCH_BINS := $(BUILD)/bench/bench_engine $(BUILD)/bench/bench_speed \
               $(BUILD)/bench/bench_boost $(BUILD)/bench/bench_release \
               $(BUILD)/bench/bench_handles $(BUILD)/bench/bench_lookup \
+              $(BUILD)/bench/bench_names \
               $(BUILD)/bench/bench_rebuild $(BUILD)/bench/bench_restart \
               $(BUILD)/bench/bench_renew $(BUILD)/bench/bench_journal
 # Only the benchmarks need these (Boost.Interprocess, its compiler, the plot).
@@ -322,6 +323,14 @@ $(BUILD)/bench/bench_renew: $(BENCH_DIR)/bench_renew.o \
 
 # What the crash journal adds to a persist and an unpersist, in-process.
 $(BUILD)/bench/bench_journal: $(BENCH_DIR)/bench_journal.o \
+		$(BENCH_DIR)/bench_util.o \
+		$(filter-out $(BUILD)/daemon/poolmgrd.o,$(DAEMON_OBJS)) \
+		$(PROTO_OBJ) $(ENGINE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(ENGINE_LIB) $(DAEMON_LIBS)
+
+# A block found by its name among 65,536, on the daemon's pool code.
+$(BUILD)/bench/bench_names: $(BENCH_DIR)/bench_names.o \
 		$(BENCH_DIR)/bench_util.o \
 		$(filter-out $(BUILD)/daemon/poolmgrd.o,$(DAEMON_OBJS)) \
 		$(PROTO_OBJ) $(ENGINE_LIB)
@@ -566,6 +575,7 @@ bench: bench-deps
 	$(BUILD)/bench/bench_release
 	$(BUILD)/bench/bench_handles
 	$(BUILD)/bench/bench_lookup
+	$(BUILD)/bench/bench_names
 	$(BUILD)/bench/bench_rebuild
 	$(BUILD)/bench/bench_restart --poolmgrd $(BUILD)/poolmgrd
 	$(BUILD)/bench/bench_renew --poolmgrd $(BUILD)/poolmgrd

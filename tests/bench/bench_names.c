@@ -1,0 +1,175 @@
+/*
+ * bench_names.c - what a block's name costs the daemon: publish, lookup
+ * (found and missed) and unpublish among N names of one pool, on the
+ * daemon's own pool code in this process: no socket, no client.
+ *
+ * One session opens one handle on a 1 GiB pool and allocates N blocks of
+ * 64 B (default 65,536, the most names a pool takes), publishes each
+ * under a name of 20 bytes ("camera/%013zu"), in a random order; looks up
+ * L names (default 1,000,000) in a random order, and as many names no
+ * block has; then unpublishes every name, which frees the blocks (the
+ * handle let go of them after publishing).  Printed: N, L, the wall time
+ * per publish, lookup, miss and unpublish, with the load average, and
+ * the growth of the process's resident memory per name (the name's
+ * record, and the block's persistence).
+ *
+ * Instructions are counted, not timed, by running it under callgrind with
+ * only the lookup collected:
+ *
+ *   valgrind --tool=callgrind --collect-atstart=no \
+ *     --toggle-collect=block_names_find build/bench/bench_names 65536 100000
+ *
+ * and dividing the total by 2 L (docs/PERFORMANCE.md).
+ *
+ * Usage: bench_names [N [L]]
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bench_util.h"
+#include "pool.h"
+#include "pool_names.h"
+#include "session.h"
+
+#define NAME_LEN 20
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "bench_names: %s\n", what);
+	exit(2);
+}
+
+static uint64_t
+rss(void)
+{
+	unsigned long long size = 0, res = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f) {
+		if (fscanf(f, "%llu %llu", &size, &res) != 2)
+			res = 0;
+		fclose(f);
+	}
+	return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static void
+shuffle(size_t *v, size_t n, struct rng *g)
+{
+	size_t i, j, t;
+
+	for (i = n - 1; i > 0; i--) {
+		j = (size_t)(rng_next(g) % (i + 1));
+		t = v[i];
+		v[i] = v[j];
+		v[j] = t;
+	}
+}
+
+static void
+name_of(char *buf, size_t i, bool miss)
+{
+	snprintf(buf, NAME_LEN + 1, "%s/%013zu", miss ? "nobody" : "camera",
+		 i);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct dpool_params pp = {.size = 1ull << 30, .granularity = 16,
+				  .mode = 0600, .uid = getuid(),
+				  .gid = getgid()};
+	size_t n = argc > 1 ? strtoul(argv[1], NULL, 0) : POOL_MAX_NAMES;
+	size_t l = argc > 2 ? strtoul(argv[2], NULL, 0) : 1000000;
+	uint64_t *offs, t0, t1, t2, t3, rss0, rss1, found = 0;
+	double load[3] = {0};
+	char name[NAME_LEN + 1];
+	struct session *s;
+	struct handle *h;
+	struct dpool *p;
+	struct block *b;
+	struct rng g;
+	size_t *order, i;
+	int sv[2];
+
+	if (n == 0 || l == 0 || n > POOL_MAX_NAMES)
+		die("usage: bench_names [N [L]], 0 < N <= 65536");
+	if (!(offs = calloc(n, sizeof(*offs))) ||
+	    !(order = calloc(n, sizeof(*order))))
+		die("out of memory");
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == -1 ||
+	    !(s = session_new(sv[0])) || dpool_create("p", &pp, &p) != 0 ||
+	    !(h = session_open(s, p, false)))
+		die("no pool");
+	for (i = 0; i < n; i++) {
+		if (dpool_alloc(p, h, 64, 0, false, 0, &b) != 0)
+			die("alloc refused");
+		offs[i] = b->off;
+		order[i] = i;
+	}
+	rng_seed(&g, 1, 0);
+	shuffle(order, n, &g);
+	rss0 = rss();
+	t0 = now_ns();
+	for (i = 0; i < n; i++) {
+		name_of(name, order[i], false);
+		if (dpool_publish(p, h, offs[order[i]], name, NAME_LEN,
+				  false) != 0)
+			die("publish refused");
+	}
+	t1 = now_ns();
+	rss1 = rss();
+	for (i = 0; i < n; i++)		/* the names hold them now */
+		if (dpool_free(p, h, offs[i]) != 0)
+			die("free refused");
+	shuffle(order, n, &g);
+	t2 = now_ns();
+	for (i = 0; i < l; i++) {
+		name_of(name, order[i % n], false);
+		found += block_names_find(&p->names, name, NAME_LEN) != NULL;
+	}
+	t3 = now_ns();
+	if (found != l)
+		die("a name was not found");
+	printf("names %zu lookups %zu\n", n, l);
+	printf("publish   %.1f ns\n", (double)(t1 - t0) / (double)n);
+	printf("lookup    %.1f ns\n", (double)(t3 - t2) / (double)l);
+	printf("rss       %.1f bytes per name\n",
+	       (double)(rss1 - rss0) / (double)n);
+	t0 = now_ns();
+	for (i = 0; i < l; i++) {
+		name_of(name, order[i % n], true);
+		found += block_names_find(&p->names, name, NAME_LEN) != NULL;
+	}
+	t1 = now_ns();
+	if (found != l)
+		die("a name was found that nobody has");
+	printf("miss      %.1f ns\n", (double)(t1 - t0) / (double)l);
+	t0 = now_ns();
+	for (i = 0; i < n; i++) {
+		name_of(name, order[i], false);
+		if (dpool_unpublish(p, name, NAME_LEN) != 0)
+			die("unpublish refused");
+	}
+	t1 = now_ns();
+	printf("unpublish %.1f ns (each frees its block)\n",
+	       (double)(t1 - t0) / (double)n);
+	if (block_index_count(&p->blocks) != 0)
+		die("blocks left");
+	if (getloadavg(load, 3) == -1)
+		load[0] = -1;
+	printf("load      %.2f\n", load[0]);
+	session_free(s);
+	dpool_destroy(p, false);
+	close(sv[0]);
+	close(sv[1]);
+	free(order);
+	free(offs);
+	return 0;
+}
