@@ -113,11 +113,17 @@ block_names_insert(struct block_names *x, struct block_name *n)
 }
 
 void
-block_names_remove(struct block_names *x, struct block_name *n)
+block_names_unlink(struct block_names *x, struct block_name *n)
 {
 	RB_REMOVE(block_name_tree, &x->tree, n);
 	x->count--;
 	x->bytes -= record_size(n->len);
+}
+
+void
+block_names_remove(struct block_names *x, struct block_name *n)
+{
+	block_names_unlink(x, n);
 	free(n);
 }
 

@@ -50,8 +50,9 @@ struct block_name *block_names_find(struct block_names *x, const void *name,
 struct block_name *block_name_make(const void *name, size_t len,
 				   struct block *b, uid_t publisher);
 void block_names_insert(struct block_names *x, struct block_name *n);
-/* Take record n out of x and free it. */
+/* Take record n out of x, and free it (remove) or keep it (unlink). */
 void block_names_remove(struct block_names *x, struct block_name *n);
+void block_names_unlink(struct block_names *x, struct block_name *n);
 /* The first name not before prefix (len bytes; may be 0), or NULL. */
 struct block_name *block_names_from(struct block_names *x,
 				    const void *prefix, size_t len);

@@ -9,7 +9,11 @@
  * charge of the uid that persisted it, the crash journal's record of the
  * block and a restart's; the journal also records each name (after its
  * block's persist, before its unpersist), which recovery checks the
- * same way.
+ * same way.  Each record is written once its change is made, as every
+ * journal hook is: the hook may write a snapshot of the pools as they
+ * are then, which the records after it must follow on from.  So a
+ * replace is two changes, each journalled: the name taken from the old
+ * block, then given to the new one.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -55,12 +59,14 @@ dpool_publish(struct dpool *p, struct handle *h, uint64_t off,
 		journal_name(p, fresh);
 		return 0;
 	}
-	/* One request: nobody sees the name on neither block, or both. */
+	/* One request: no client sees the name on neither block, or both. */
 	old = n->block;
-	journal_unname(p, old);
+	block_names_unlink(&p->names, n);
 	old->named = 0;
+	journal_unname(p, old);
 	n->block = b;
 	n->publisher = h->session->uid;
+	block_names_insert(&p->names, n);
 	journal_name(p, n);
 	dpool_unpersist(p, old);
 	return 0;
@@ -75,9 +81,9 @@ dpool_unpublish(struct dpool *p, const void *name, size_t len)
 	if (!n)
 		return -ENOENT;
 	b = n->block;
-	journal_unname(p, b);
 	b->named = 0;
 	block_names_remove(&p->names, n);
+	journal_unname(p, b);
 	dpool_unpersist(p, b);
 	return 0;
 }

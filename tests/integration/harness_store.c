@@ -220,6 +220,13 @@ harness_store_start(struct harness_store *st)
 	return -1;
 }
 
+void
+harness_store_drain(struct harness_store *st)
+{
+	while (receive(st, 0, NULL) >= 0)
+		;
+}
+
 int
 harness_store_crash(struct harness_store *st)
 {
@@ -227,9 +234,24 @@ harness_store_crash(struct harness_store *st)
 	    waitpid(st->pid, NULL, 0) != st->pid)
 		return -1;
 	st->pid = 0;
-	while (receive(st, 0, NULL) >= 0)
-		;
+	harness_store_drain(st);
 	return 0;
+}
+
+const char *
+harness_store_journal(const struct harness_store *st)
+{
+	unsigned long best = 0, v;
+	const char *name = NULL;
+	unsigned i;
+
+	for (i = 0; i < st->n; i++)
+		if (strncmp(st->name[i], "journal.", 8) == 0 &&
+		    (v = strtoul(st->name[i] + 8, NULL, 10)) > best) {
+			best = v;
+			name = st->name[i];
+		}
+	return name;
 }
 
 bool

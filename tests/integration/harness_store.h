@@ -32,8 +32,18 @@ void harness_store_close(struct harness_store *st);
  * applying its notifications meanwhile: 0, or -1 (its log on stderr).
  */
 int harness_store_start(struct harness_store *st);
+/*
+ * Apply what the daemon sent meanwhile.  Call it now and then while a
+ * test makes many changes: a compaction of the journal pushes a new one,
+ * and the kernel queues only a few datagrams unread
+ * (net.unix.max_dgram_qlen, 10) before the daemon's next notification
+ * blocks it.
+ */
+void harness_store_drain(struct harness_store *st);
 /* SIGKILL, waited for, and what it had sent applied: 0 or -1. */
 int harness_store_crash(struct harness_store *st);
+/* The newest journal the store holds ("journal.<n>"), or NULL. */
+const char *harness_store_journal(const struct harness_store *st);
 /* Does the daemon's log hold what? */
 bool harness_store_logged(const struct harness_store *st, const char *what);
 
