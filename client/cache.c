@@ -84,8 +84,9 @@
  *    block.  Two limits: a refill counts the sizes it asks for, and a pool
  *    whose large threshold is under CACHE_MAX_BLOCK rounds the larger of
  *    them up to its pages; and a shard's part shrinks when another
- *    thread's shard comes into use, so it may hold more than twice its
- *    new part until it is flushed.
+ *    thread's shard comes into use (the central shard's, when the
+ *    threads' shards grow), so it may hold more than twice its new part
+ *    until it is flushed.
  *
  * 7. A restart in place freezes the share map (every bit set: nothing is
  *    kept, always safe) and sets its "replaced" word after the bits.
@@ -100,14 +101,26 @@
  * Structure.  Size classes: each multiple of the granularity up to 512
  * bytes, then four per doubling up to CACHE_MAX_BLOCK; a block serves the
  * largest class not above its usable size.  The cache has CACHE_SHARDS
- * shards; a thread always uses the same one, and each shard that threads
- * use gets an equal part of the budget.  A shard has one lock, a LIFO stack
- * of cached blocks per class, and a block table (cache_table.c) of the
- * blocks its threads got: live ones, and the cached ones in its stacks.
- * A block freed by the thread that got it - the common case - costs one
- * uncontended lock; one freed by another thread moves to that thread's
- * shard, found by looking at the others.  Every operation is O(1) but
- * refills and flushes, which are one round trip for many blocks.
+ * shards for the threads and one central shard.  Blocks up to
+ * CACHE_LOCAL_MAX are kept in the threads' shards: a thread always uses
+ * the same one, and each shard that threads use gets an equal part of the
+ * budget.  Larger blocks are kept in the central shard, which all threads
+ * share and whose part is what the threads' shards leave of the budget:
+ * split among threads, a budget holds too few blocks of tens of KiB for
+ * any thread to find one of its size, and threads on one handle went to
+ * the daemon three times as often as processes with a handle each.  A
+ * block of a page or more costs more to use than the shared lock does.
+ * When the central shard runs out of room, threads' shards that hold more
+ * than half their part give back their older half too, so that what small
+ * blocks' refills brought does not crowd the larger blocks out.
+ *
+ * A shard has one lock, a LIFO stack of cached blocks per class, and a
+ * block table (cache_table.c) of the blocks its threads got: live ones,
+ * and the cached ones in its stacks.  A small block freed by the thread
+ * that got it - the common case - costs one uncontended lock; one freed by
+ * another thread moves to that thread's shard, found by looking at the
+ * others.  Every operation is O(1) but refills and flushes, which are one
+ * round trip for many blocks.
  *
  * Invariant: a cached block's entry is in the table of the shard whose
  * stack holds it; a block being flushed keeps its entry, busy with the
@@ -125,7 +138,15 @@
 #include "cache_table.h"
 #include "client_internal.h"
 
-#define CACHE_SHARDS		8
+#define CACHE_SHARDS		8	/* the threads' shards */
+#define CACHE_CENTRAL		CACHE_SHARDS	/* the shared shard's index */
+#define CACHE_ALL_SHARDS	(CACHE_SHARDS + 1)
+/*
+ * Blocks larger than this are cached in the shared shard: a page or more
+ * costs more to use than its lock does, and it is their bytes that a
+ * budget split among threads would run short of.
+ */
+#define CACHE_LOCAL_MAX		4096
 #define CACHE_SMALL_MAX		512
 #define CACHE_MAX_CLASSES	128
 #define CACHE_REFILL_MIN	4
@@ -216,14 +237,15 @@ struct cache {
 	uint64_t	 pool_size;
 	uint64_t	 quota;		/* the connection's; 0: none */
 	size_t		 budget;	/* atomic */
-	unsigned	 shards_used;	/* atomic: the budget is split */
+	unsigned	 shards_used;	/* atomic: threads' shards in use */
+	unsigned	 central_class;	/* the first class kept centrally */
 
 	unsigned	 nclasses;
 	uint32_t	 size[CACHE_MAX_CLASSES];
 	uint8_t		 lut_small[CACHE_SMALL_MAX / 8 + 1];
 	uint8_t		 lut_big[CACHE_MAX_BLOCK / 128 + 1];
 
-	struct shard	 shard[CACHE_SHARDS];
+	struct shard	 shard[CACHE_ALL_SHARDS];	/* the central last */
 };
 
 /*
@@ -437,7 +459,8 @@ thread_slot(void)
 
 /*
  * The calling thread's shard.  Each shard that threads use gets an equal
- * part of the budget, so the shards never need to look at each other.
+ * part of the budget, so the threads' shards never need to look at each
+ * other.
  */
 static struct shard *
 my_shard(struct cache *k)
@@ -449,6 +472,31 @@ my_shard(struct cache *k)
 	    !__atomic_exchange_n(&sh->used, 1, __ATOMIC_RELAXED))
 		__atomic_add_fetch(&k->shards_used, 1, __ATOMIC_RELAXED);
 	return sh;
+}
+
+static int
+is_central(const struct cache *k, const struct shard *sh)
+{
+	return sh == &k->shard[CACHE_CENTRAL];
+}
+
+/* Where blocks of class c are kept: the calling thread's shard or the
+ * central one. */
+static struct shard *
+class_shard(struct cache *k, int c)
+{
+	if ((unsigned)c >= k->central_class)
+		return &k->shard[CACHE_CENTRAL];
+	return my_shard(k);
+}
+
+/* Where a block of usable bytes is kept once freed, if it is kept. */
+static struct shard *
+block_shard(struct cache *k, uint64_t usable)
+{
+	int	c = class_of_block(k, usable);
+
+	return class_shard(k, c < 0 ? 0 : c);
 }
 
 static size_t
@@ -474,13 +522,26 @@ budget_for(const struct cache *k, size_t want)
 	return want > most ? (size_t)most : want;
 }
 
-/* The budget of one shard. */
+/*
+ * The budget of one shard.  A thread's shard has an equal part of it; the
+ * central shard has what the threads' shards do not hold, so that the
+ * blocks all threads share may take up what small ones leave.  The
+ * others' bytes are read without their locks: a shard that grows
+ * meanwhile makes the central one give way at its next free (evict_if_over).
+ */
 static size_t
-shard_budget(const struct cache *k)
+shard_budget(const struct cache *k, const struct shard *sh)
 {
 	unsigned	n = __atomic_load_n(&k->shards_used, __ATOMIC_RELAXED);
+	uint64_t	held = 0;
+	size_t		budget = budget_of(k);
+	int		s;
 
-	return budget_of(k) / (n ? n : 1);
+	if (!is_central(k, sh))
+		return budget / (n ? n : 1);
+	for (s = 0; s < CACHE_SHARDS; s++)
+		held += __atomic_load_n(&k->shard[s].bytes, __ATOMIC_RELAXED);
+	return held < budget ? budget - (size_t)held : 0;
 }
 
 /*
@@ -491,7 +552,7 @@ static int
 shard_over(const struct cache *k, const struct shard *sh)
 {
 	return __atomic_load_n(&sh->bytes, __ATOMIC_RELAXED) >
-	    shard_budget(k);
+	    shard_budget(k, sh);
 }
 
 /*
@@ -502,7 +563,7 @@ static int
 shard_fits(const struct cache *k, const struct shard *sh, uint64_t more)
 {
 	return sh->bytes + sh->out + more <=
-	    CACHE_BOUND * (uint64_t)shard_budget(k);
+	    CACHE_BOUND * (uint64_t)shard_budget(k, sh);
 }
 
 /*
@@ -573,8 +634,9 @@ find_elsewhere(struct cache *k, struct shard *skip, uint64_t off,
 	struct shard	*sh;
 	unsigned	 s;
 
-	for (s = 0; s < CACHE_SHARDS; s++) {
-		sh = &k->shard[s];
+	/* The central shard first: it has the larger blocks of all threads. */
+	for (s = 0; s < CACHE_ALL_SHARDS; s++) {
+		sh = &k->shard[(s + CACHE_CENTRAL) % CACHE_ALL_SHARDS];
 		if (sh == skip || !__atomic_load_n(&sh->used, __ATOMIC_RELAXED))
 			continue;
 		if (find_in(sh, off, e, r))
@@ -676,13 +738,15 @@ mark_locked(const struct shard *sh, struct mark *m)
 
 /*
  * Take blocks out of a shard's stacks to be flushed: all of them, or the
- * older half of each stack (the newer, warmer half stays).  At most max.
- * Their entries stay, busy and marked with *flight, until the daemon has
- * answered (settle).  *m (if not NULL) is where the take left the shard.
+ * older half of each stack (the newer, warmer half stays) if the shard
+ * holds more than above bytes.  At most max.  Their entries stay, busy
+ * and marked with *flight, until the daemon has answered (settle).  *m
+ * (if not NULL) is where the take left the shard.
  */
 static size_t
-shard_take(struct cache *k, struct shard *sh, int all, uint64_t *offs,
-    uint64_t *usable, size_t max, struct flight *flight, struct mark *m)
+shard_take(struct cache *k, struct shard *sh, int all, uint64_t above,
+    uint64_t *offs, uint64_t *usable, size_t max, struct flight *flight,
+    struct mark *m)
 {
 	struct bin	*b;
 	size_t		 n = 0;
@@ -690,6 +754,12 @@ shard_take(struct cache *k, struct shard *sh, int all, uint64_t *offs,
 	unsigned	 c;
 
 	pthread_mutex_lock(&sh->lock);
+	/*
+	 * Checked again under the lock: threads that found the central
+	 * shard over at once halve it once, not once each.
+	 */
+	if (!all && sh->bytes <= above)
+		max = 0;
 	for (c = 0; c < k->nclasses && n < max; c++) {
 		b = &sh->bin[c];
 		take = all ? b->n : (b->n + 1) / 2;
@@ -946,8 +1016,8 @@ give_back(struct pool *p, struct shard *sh, struct flight *flight,
 
 /*
  * Give blocks back to the daemon in batches: all of every shard's (only
- * NULL) or of one shard's (all), or the older half of one shard's.
- * Returns the bytes they held.  *errorp (if not NULL) is 0, or the first
+ * NULL) or of one shard's (all), or the older half of one shard's if it
+ * holds more than above bytes.  Returns the bytes they held.  *errorp (if not NULL) is 0, or the first
  * error that kept blocks in the cache: the next flush tries them again.
  * A shard whose blocks cannot go does not keep the others': whoever
  * flushes wants all it can get (room for an allocation, a double-freed
@@ -956,8 +1026,8 @@ give_back(struct pool *p, struct shard *sh, struct flight *flight,
  * take left it.
  */
 static uint64_t
-flush_marked(struct pool *p, struct shard *only, int all, int *errorp,
-    struct mark *marks)
+flush_marked(struct pool *p, struct shard *only, int all, uint64_t above,
+    int *errorp, struct mark *marks)
 {
 	struct cache	*k = p->cache;
 	uint64_t	*offs, *usable, before, after;
@@ -969,7 +1039,7 @@ flush_marked(struct pool *p, struct shard *only, int all, int *errorp,
 	/* On the heap: 64 KiB, too much for a small thread stack. */
 	if ((offs = malloc(2 * POOL_BATCH_MAX * sizeof *offs)) == NULL) {
 		/* Nothing taken: the shards are marked where they are. */
-		for (s = 0; marks != NULL && s < CACHE_SHARDS; s++) {
+		for (s = 0; marks != NULL && s < CACHE_ALL_SHARDS; s++) {
 			if (only != NULL && only != &k->shard[s])
 				continue;
 			pthread_mutex_lock(&k->shard[s].lock);
@@ -984,12 +1054,12 @@ flush_marked(struct pool *p, struct shard *only, int all, int *errorp,
 	before = cache_bytes(p);
 	if (only == NULL)
 		all = 1;
-	for (s = 0; s < CACHE_SHARDS; s++) {
+	for (s = 0; s < CACHE_ALL_SHARDS; s++) {
 		if (only != NULL && only != &k->shard[s])
 			continue;
 		do {
-			n = shard_take(k, &k->shard[s], all, offs, usable,
-			    POOL_BATCH_MAX, &flight,
+			n = shard_take(k, &k->shard[s], all, above, offs,
+			    usable, POOL_BATCH_MAX, &flight,
 			    marks != NULL ? &marks[s] : NULL);
 			/*
 			 * A dead daemon, or the handle destroyed, takes the
@@ -1016,11 +1086,14 @@ flush_marked(struct pool *p, struct shard *only, int all, int *errorp,
 	return before > after ? before - after : 0;
 }
 
-/* All of every shard's blocks, or the older half of one shard's. */
+/*
+ * All of every shard's blocks, or the older half of one shard's if it
+ * holds more than above bytes.
+ */
 static uint64_t
-flush_some(struct pool *p, struct shard *only, int *errorp)
+flush_some(struct pool *p, struct shard *only, uint64_t above, int *errorp)
 {
-	return flush_marked(p, only, 0, errorp, NULL);
+	return flush_marked(p, only, 0, above, errorp, NULL);
 }
 
 /*
@@ -1047,13 +1120,13 @@ static int
 empty_all(struct pool *p, int every)
 {
 	struct cache	*k = p->cache;
-	struct mark	 marks[CACHE_SHARDS];
+	struct mark	 marks[CACHE_ALL_SHARDS];
 	struct shard	*sh;
 	unsigned	 s, tries;
 	int		 error, e, back, failure;
 
-	(void)flush_marked(p, NULL, 1, &error, marks);
-	for (s = 0; s < CACHE_SHARDS && (error == 0 || every); s++) {
+	(void)flush_marked(p, NULL, 1, 0, &error, marks);
+	for (s = 0; s < CACHE_ALL_SHARDS && (error == 0 || every); s++) {
 		sh = &k->shard[s];
 		for (tries = 0;; tries++) {
 			pthread_mutex_lock(&sh->lock);
@@ -1067,7 +1140,7 @@ empty_all(struct pool *p, int every)
 				error = failure;
 				break;
 			}
-			(void)flush_marked(p, sh, 1, &e, marks);
+			(void)flush_marked(p, sh, 1, 0, &e, marks);
 			if (e != 0) {
 				error = e;
 				break;
@@ -1084,25 +1157,72 @@ empty_all(struct pool *p, int every)
 static int
 flush_if_over(struct pool *p, struct shard *sh)
 {
+	size_t	budget = shard_budget(p->cache, sh);
 	int	error = 0;
 
-	if (shard_over(p->cache, sh))
-		(void)flush_some(p, sh, &error);
+	if (__atomic_load_n(&sh->bytes, __ATOMIC_RELAXED) > budget)
+		(void)flush_some(p, sh, budget, &error);
 	return error;
 }
 
 /*
- * The same after a free or a refill, unless a flush of sh could not be
- * sent a moment ago (retry_locked): meanwhile a shard over its budget
- * keeps and refills nothing.
+ * The older half of sh if it holds more than above bytes, unless a flush
+ * of sh could not be sent a moment ago (retry_locked): meanwhile a shard
+ * over its budget keeps and refills nothing.
+ */
+static void
+evict_above(struct pool *p, struct shard *sh, uint64_t above)
+{
+	int64_t	at = __atomic_load_n(&sh->retry_at, __ATOMIC_RELAXED);
+
+	if (__atomic_load_n(&sh->bytes, __ATOMIC_RELAXED) > above &&
+	    (at == 0 || now_coarse() >= at))
+		(void)flush_some(p, sh, above, NULL);
+}
+
+/*
+ * The central shard is over its part, what the threads' shards leave of
+ * the budget.  Those that hold more than half their own part give back
+ * their older half first: blocks a refill brought that nobody asked for
+ * again must not keep the larger blocks of every thread out.  Then the
+ * central shard gives back its own older half if it is still over.
+ */
+static void
+evict_central(struct pool *p)
+{
+	struct cache	*k = p->cache;
+	struct shard	*central = &k->shard[CACHE_CENTRAL];
+	unsigned	 s, n;
+	uint64_t	 half;
+
+	if (!shard_over(k, central))
+		return;
+	n = __atomic_load_n(&k->shards_used, __ATOMIC_RELAXED);
+	half = budget_of(k) / 2 / (n ? n : 1);
+	for (s = 0; s < CACHE_SHARDS; s++)
+		if (__atomic_load_n(&k->shard[s].used, __ATOMIC_RELAXED))
+			evict_above(p, &k->shard[s], half);
+	evict_above(p, central, shard_budget(k, central));
+}
+
+/*
+ * After a free or a refill into sh.  A thread's shard that grew has taken
+ * room from the central one, whose part is what the threads' shards
+ * leave: the central one gives way now, not at its next use, which may be
+ * long in coming.  Only the central shard's own byte count is read while
+ * it holds nothing.
  */
 static void
 evict_if_over(struct pool *p, struct shard *sh)
 {
-	int64_t	at = __atomic_load_n(&sh->retry_at, __ATOMIC_RELAXED);
+	struct shard	*central = &p->cache->shard[CACHE_CENTRAL];
 
-	if (shard_over(p->cache, sh) && (at == 0 || now_coarse() >= at))
-		(void)flush_some(p, sh, NULL);
+	if (sh != central) {
+		evict_above(p, sh, shard_budget(p->cache, sh));
+		if (__atomic_load_n(&central->bytes, __ATOMIC_RELAXED) == 0)
+			return;
+	}
+	evict_central(p);
 }
 
 /*
@@ -1133,7 +1253,7 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, uint64_t *out)
 	uint64_t	 usable[CACHE_REFILL_MAX], asked, room, held, bound;
 	uint32_t	 n, i, j;
 	struct flight	 flight;
-	size_t		 cap;
+	size_t		 cap, budget;
 
 	pthread_mutex_lock(&sh->lock);
 	/*
@@ -1147,8 +1267,9 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, uint64_t *out)
 	n = sh->bin[c].refill;
 	if (n < CACHE_REFILL_MIN)
 		n = CACHE_REFILL_MIN;
+	budget = shard_budget(k, sh);
 	/* Never more than a quarter of the budget in one class. */
-	cap = shard_budget(k) / 4 / k->size[c];
+	cap = budget / 4 / k->size[c];
 	if (cap > k->pool_size / CACHE_REFILL_SHARE / k->size[c])
 		cap = k->pool_size / CACHE_REFILL_SHARE / k->size[c];
 	if (n > cap)
@@ -1162,7 +1283,7 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, uint64_t *out)
 	 * brings the request's block alone).
 	 */
 	held = sh->bytes + sh->out;
-	bound = CACHE_BOUND * (uint64_t)shard_budget(k);
+	bound = CACHE_BOUND * (uint64_t)budget;
 	room = held < bound ? (bound - held) / k->size[c] : 0;
 	if (n - 1 > room)
 		n = (uint32_t)room + 1;
@@ -1227,12 +1348,17 @@ cache_create(struct pool *p, const uint8_t *share_map, uint64_t share_size,
 	k->quota = p->quota;
 	k->budget = budget_for(k, budget);
 	classes_make(k, p->granularity);
-	for (i = 0; i < CACHE_SHARDS; i++) {
+	while (k->central_class < k->nclasses &&
+	    k->size[k->central_class] <= CACHE_LOCAL_MAX)
+		k->central_class++;
+	for (i = 0; i < CACHE_ALL_SHARDS; i++) {
 		pthread_mutex_init(&k->shard[i].lock, NULL);
 		pthread_cond_init(&k->shard[i].unbusy, NULL);
 		TAILQ_INIT(&k->shard[i].flying);
 		ctable_init(&k->shard[i].table, k->gshift);
 	}
+	/* No thread's: looked in by every search from the start. */
+	k->shard[CACHE_CENTRAL].used = 1;
 	p->cache = k;
 	return 0;
 }
@@ -1245,7 +1371,7 @@ cache_destroy(struct pool *p)
 
 	if (k == NULL)
 		return;
-	for (i = 0; i < CACHE_SHARDS; i++) {
+	for (i = 0; i < CACHE_ALL_SHARDS; i++) {
 		for (c = 0; c < k->nclasses; c++)
 			free(k->shard[i].bin[c].b);
 		ctable_destroy(&k->shard[i].table);
@@ -1313,14 +1439,14 @@ cache_set_budget(struct pool *p, size_t budget)
 		 * flush could not send keep their entries, so that a free of
 		 * one is still known for a double free, until a flush.
 		 */
-		for (i = 0; i < CACHE_SHARDS; i++) {
+		for (i = 0; i < CACHE_ALL_SHARDS; i++) {
 			pthread_mutex_lock(&k->shard[i].lock);
 			ctable_clear_live(&k->shard[i].table);
 			pthread_mutex_unlock(&k->shard[i].lock);
 		}
 	} else {
 		/* One shard's refusal does not keep the others over. */
-		for (i = 0; i < CACHE_SHARDS; i++)
+		for (i = 0; i < CACHE_ALL_SHARDS; i++)
 			if ((e = flush_if_over(p, &k->shard[i])) != 0 &&
 			    error == 0)
 				error = e;
@@ -1378,7 +1504,7 @@ cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 	 */
 	if (__atomic_load_n(k->replaced, __ATOMIC_ACQUIRE) != 0)
 		return 0;
-	sh = my_shard(k);
+	sh = class_shard(k, c);
 	pthread_mutex_lock(&sh->lock);
 	/*
 	 * The request's own class first, then a few larger ones (up to twice
@@ -1436,7 +1562,7 @@ flush_for_daemon(struct pool *p, uint64_t off)
 	 * and put it back.
 	 */
 	for (tries = 0; tries < 3; tries++) {
-		(void)flush_some(p, NULL, &error);
+		(void)flush_some(p, NULL, 0, &error);
 		if ((sh = find_anywhere(p->cache, off, &e, &r)) == NULL)
 			return 0;
 		pthread_mutex_unlock(&sh->lock);
@@ -1448,68 +1574,49 @@ flush_for_daemon(struct pool *p, uint64_t off)
 	return -ENOBUFS;	/* others' flushes keep failing to send it */
 }
 
-/*
- * The free of a block this thread's shard does not know: it may be one
- * another thread got.  Moves it here if it is to be kept.
- */
-static int
-free_elsewhere(struct pool *p, struct shard *mine, pool_off_t off, int keep,
-    struct ctable_entry *e)
-{
-	struct cache		*k = p->cache;
-	struct shard		*sh;
-	enum ctable_found	 r;
-
-	if ((sh = find_elsewhere(k, mine, off, e, &r)) == NULL)
-		return CTABLE_ABSENT;
-	if (r == CTABLE_LIVE)
-		(void)ctable_remove(&sh->table, off);
-	pthread_mutex_unlock(&sh->lock);
-	if (r != CTABLE_LIVE || !keep)
-		return r;
-	pthread_mutex_lock(&mine->lock);
-	ctable_put(&mine->table, off, e->usable, CTABLE_CACHED);
-	return -1;	/* moved: mine is locked */
-}
-
 int
 cache_free(struct pool *p, pool_off_t off)
 {
 	struct cache		*k = p->cache;
-	struct shard		*sh;
+	struct shard		*sh, *home;
 	struct ctable_entry	 e;
-	int			 c, r, keep, over, error;
+	enum ctable_found	 r;
+	int			 c, keep, over, error;
 
 	if (k == NULL)
 		return 0;
 	if ((error = conn_check(p)) != 0)
 		return error;
 	keep = budget_of(k) > 0 && !is_shared(k, off);
-	sh = my_shard(k);
-	pthread_mutex_lock(&sh->lock);
-	r = wait_not_busy(sh, off, &e, ctable_find(&sh->table, off, &e));
-	if (r == CTABLE_LIVE && keep)
-		ctable_set_req(&sh->table, off, CTABLE_CACHED);
-	else if (r == CTABLE_LIVE)
-		(void)ctable_remove(&sh->table, off);
-	else if (r == CTABLE_ABSENT) {
-		pthread_mutex_unlock(&sh->lock);
-		r = free_elsewhere(p, sh, off, keep, &e);
-		if (r == -1)
-			r = CTABLE_LIVE;	/* moved here, mine locked */
-		else
-			pthread_mutex_lock(&sh->lock);
-	}
+	/* Not ours to keep: the daemon frees it, or drops our ref. */
+	if ((sh = find_anywhere(k, off, &e, &r)) == NULL)
+		return 0;
 	if (r == CTABLE_WAS_CACHED) {
 		/* A double free: the daemon's answer, after a flush (3). */
 		pthread_mutex_unlock(&sh->lock);
 		return flush_for_daemon(p, off);
 	}
 	if (r != CTABLE_LIVE || !keep) {
-		/* Not ours to keep: the daemon frees it, or drops our ref. */
+		if (r == CTABLE_LIVE)
+			(void)ctable_remove(&sh->table, off);
 		pthread_mutex_unlock(&sh->lock);
 		return 0;
 	}
+	/*
+	 * Kept where blocks of its size are: a small one in this thread's
+	 * shard, whichever thread got it; a larger one in the central shard.
+	 */
+	if ((home = block_shard(k, e.usable)) != sh) {
+		(void)ctable_remove(&sh->table, off);
+		pthread_mutex_unlock(&sh->lock);
+		sh = home;
+		pthread_mutex_lock(&sh->lock);
+		if (!ctable_put(&sh->table, off, e.usable, CTABLE_CACHED)) {
+			pthread_mutex_unlock(&sh->lock);
+			return 0;
+		}
+	} else
+		ctable_set_req(&sh->table, off, CTABLE_CACHED);
 	c = class_of_block(k, e.usable);
 	/*
 	 * Still over its budget after the last eviction (it could not be
@@ -1540,7 +1647,7 @@ cache_track(struct pool *p, pool_off_t off, uint64_t usable)
 
 	if (k == NULL || budget_of(k) == 0)
 		return;
-	sh = my_shard(k);
+	sh = block_shard(k, usable);
 	pthread_mutex_lock(&sh->lock);
 	track_locked(k, sh, off, usable, (uint32_t)usable);
 	pthread_mutex_unlock(&sh->lock);
@@ -1597,7 +1704,7 @@ cache_give_slack(struct pool *p)
 
 	if (k == NULL)
 		return 0;
-	for (j = 0; j < CACHE_SHARDS; j++) {
+	for (j = 0; j < CACHE_ALL_SHARDS; j++) {
 		sh = &k->shard[j];
 		do {
 			if (__atomic_load_n(&sh->table.slack,
@@ -1660,7 +1767,7 @@ cache_bytes(const struct pool *p)
 
 	if (p->cache == NULL)
 		return 0;
-	for (i = 0; i < CACHE_SHARDS; i++)
+	for (i = 0; i < CACHE_ALL_SHARDS; i++)
 		sum += __atomic_load_n(&p->cache->shard[i].bytes,
 		    __ATOMIC_RELAXED);
 	return sum;
