@@ -42,7 +42,9 @@ struct heap_job {
 	struct pm m[MAX_WORKERS];
 	struct window w[MAX_WORKERS];
 	double cpu0, cpu1;
+	uint64_t blocks0, blocks1;	/* the daemon's allocs + frees */
 	struct cpu cpu;
+	uint64_t blocks, pairs;	/* the last run's daemon blocks and pairs */
 	struct mem mem;
 };
 
@@ -84,6 +86,17 @@ heap_teardown(struct job *j, int idx)
 	return rc;
 }
 
+/* Blocks the daemon allocated and freed in the pool so far. */
+static uint64_t
+daemon_blocks(struct env *e)
+{
+	struct pool_stats st;
+
+	if (pool_stats_by_name(e->admin, HEAP_POOL, &st) != 0)
+		return 0;
+	return st.allocs + st.frees;
+}
+
 static uint64_t
 committed(struct env *e, uint64_t *cached)
 {
@@ -101,8 +114,10 @@ heap_ready(struct job *j)
 {
 	struct heap_job *h = j->arg;
 
-	if (h->poolmgr)
+	if (h->poolmgr) {
 		h->cpu0 = proc_cpu_sec(h->e->daemon);
+		h->blocks0 = daemon_blocks(h->e);
+	}
 }
 
 static void
@@ -113,6 +128,7 @@ heap_live(struct job *j)
 	if (!h->poolmgr)
 		return;
 	h->cpu1 = proc_cpu_sec(h->e->daemon);
+	h->blocks1 = daemon_blocks(h->e);
 	h->mem.live = committed(h->e, &h->mem.cached);
 }
 
@@ -138,6 +154,10 @@ heap_once(struct heap_job *h, int n, bool threads)
 	if (h->poolmgr && h->cpu0 >= 0 && h->cpu1 >= 0)
 		h->cpu = (struct cpu){ .secs = h->cpu1 - h->cpu0,
 				       .work = t.count };
+	if (h->poolmgr) {
+		h->blocks = h->blocks1 - h->blocks0;
+		h->pairs = t.count;
+	}
 	return t.rate;
 }
 
@@ -157,7 +177,7 @@ heap_cell(struct heap_job *h, int n, bool threads)
 /* One poolmgr cell on a fresh pool; fills cpu and mem when given. */
 static double
 pm_cell(struct env *e, enum mix m, int n, bool cache, bool threads,
-	struct cpu *cpu, struct mem *mem)
+	struct cpu *cpu, struct mem *mem, double *blocks)
 {
 	struct heap_job h = { .e = e, .mix = m, .poolmgr = true,
 			      .cache = cache, .one_handle = threads,
@@ -177,6 +197,9 @@ pm_cell(struct env *e, enum mix m, int n, bool cache, bool threads,
 		pm_close(&h.shared);
 	if (cpu)
 		*cpu = h.cpu;
+	if (blocks)
+		*blocks = rate >= 0 && h.pairs > 0 ?
+			(double)h.blocks / (double)h.pairs : -1;
 	if (mem && rate >= 0) {
 		*mem = h.mem;
 		mem->freed = committed(e, NULL);
@@ -224,10 +247,10 @@ heap_count(struct env *e, struct results *r, enum mix m, int k,
 		n > 1 ? "es" : "");
 	rate[H_PM_ON][k] = pm_cell(e, m, n, true, false,
 		last ? &r->pair_cpu[m][0] : NULL,
-		last ? &r->mem_pm[m][0] : NULL);
+		last ? &r->mem_pm[m][0] : NULL, NULL);
 	rate[H_PM_OFF][k] = pm_cell(e, m, n, false, false,
 		last ? &r->pair_cpu[m][1] : NULL,
-		last ? &r->mem_pm[m][1] : NULL);
+		last ? &r->mem_pm[m][1] : NULL, NULL);
 	rate[H_BOOST][k] = boost_cell(e, m, n,
 				      last ? &r->mem_boost[m] : &scratch,
 				      r->boost_note, sizeof r->boost_note);
@@ -250,8 +273,21 @@ heap_run(struct env *e, struct results *r)
 		fprintf(stderr, "  shared heap, %s, 2 threads\n",
 			mix_name((enum mix)m));
 		r->threads[m][0] = pm_cell(e, (enum mix)m, 2, true, true,
-					   NULL, NULL);
+					   NULL, NULL, NULL);
 		r->threads[m][1] = pm_cell(e, (enum mix)m, 2, false, true,
-					   NULL, NULL);
+					   NULL, NULL, NULL);
+	}
+}
+
+void
+heap_threads_run(struct env *e, struct results *r)
+{
+	for (int m = 0; m < MIX_COUNT; m++) {
+		fprintf(stderr, "  shared heap, %s, 2 processes and 2 threads, "
+			"caches on\n", mix_name((enum mix)m));
+		r->rate[m][H_PM_ON][1] = pm_cell(e, (enum mix)m, 2, true,
+			false, NULL, NULL, &r->thread_blocks[m][0]);
+		r->threads[m][0] = pm_cell(e, (enum mix)m, 2, true, true,
+			NULL, NULL, &r->thread_blocks[m][1]);
 	}
 }

@@ -346,3 +346,28 @@ report_data(const struct results *r, const char *path)
 	}
 	return fclose(f) == 0 ? 0 : -1;
 }
+
+void
+report_threads(const struct results *r)
+{
+	char a[32], b[32], c[32];
+
+	printf("## Threads: 2 processes with a handle each against 2 threads "
+	       "on one handle, caches on\n\n"
+	       "Pairs per second as in the shared-heap table, and the blocks "
+	       "the daemon allocated and freed per pair (refills, evictions, "
+	       "requests the cache did not serve) in the last run.\n\n");
+	printf("| sizes | 2 processes | 2 threads | threads ÷ processes | "
+	       "daemon blocks/pair, processes | threads |\n"
+	       "|---|---:|---:|---:|---:|---:|\n");
+	for (int m = 0; m < MIX_COUNT; m++) {
+		printf("| %s | %s |", mix_name((enum mix)m),
+		       fmt_rate(a, sizeof a, r->rate[m][H_PM_ON][1]));
+		printf(" %s | %s |", fmt_rate(b, sizeof b, r->threads[m][0]),
+		       fmt_ratio(c, sizeof c, r->threads[m][0],
+				 r->rate[m][H_PM_ON][1]));
+		printf(" %.4f | %.4f |\n", r->thread_blocks[m][0],
+		       r->thread_blocks[m][1]);
+	}
+	printf("\n");
+}

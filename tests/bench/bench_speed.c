@@ -9,8 +9,10 @@
  * It starts its own poolmgrd (the one built beside it) on a temporary
  * socket and creates a fresh pool for each measurement.
  *
- * Usage: bench_speed [--quick] [--seconds S] [--seed N] [--data FILE]
- *                    [--poolmgrd PATH] [--boost PATH]
+ * Usage: bench_speed [--quick] [--threads] [--seconds S] [--seed N]
+ *                    [--data FILE] [--poolmgrd PATH] [--boost PATH]
+ * --threads measures only 2 processes against 2 threads on one handle,
+ * caches on, with the daemon's blocks per pair.
  * Exit status: 0, 1 if a measurement failed, 2 if it could not run.
  */
 #include <getopt.h>
@@ -33,6 +35,7 @@ struct opts {
 	double secs;
 	uint64_t seed;
 	const char *data;
+	bool threads;		/* only the threads against processes */
 	char poolmgrd[PATH_MAX];
 	char boost[PATH_MAX];
 };
@@ -40,8 +43,9 @@ struct opts {
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: bench_speed [--quick] [--seconds S] "
-		"[--seed N] [--data FILE] [--poolmgrd PATH] [--boost PATH]\n");
+	fprintf(stderr, "usage: bench_speed [--quick] [--threads] "
+		"[--seconds S] [--seed N] [--data FILE] [--poolmgrd PATH] "
+		"[--boost PATH]\n");
 	exit(2);
 }
 
@@ -65,6 +69,7 @@ parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
 		{ "quick", no_argument, NULL, 'q' },
+		{ "threads", no_argument, NULL, 't' },
 		{ "seconds", required_argument, NULL, 's' },
 		{ "seed", required_argument, NULL, 'r' },
 		{ "data", required_argument, NULL, 'd' },
@@ -79,6 +84,7 @@ parse(int argc, char **argv, struct opts *o)
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'q': o->secs = 0.2; break;
+		case 't': o->threads = true; break;
 		case 's': o->secs = atof(optarg); break;
 		case 'r': o->seed = strtoull(optarg, NULL, 0); break;
 		case 'd': o->data = optarg; break;
@@ -161,6 +167,19 @@ main(int argc, char **argv)
 		printf("Client caches on: libpoolclient's default budget per "
 		       "handle.\n\n");
 
+	if (o.threads) {
+		fprintf(stderr, "bench_speed: threads\n");
+		heap_threads_run(&e, &r);
+		report_threads(&r);
+		pool_disconnect(e.admin);
+		daemon_stop(&d);
+		printf("%.1f s in all; load average %.2f at the end.\n",
+		       now_sec() - t0, load_avg());
+		return r.rate[MIX_SMALL][H_PM_ON][1] < 0 ||
+		    r.threads[MIX_SMALL][0] < 0 ||
+		    r.rate[MIX_LARGE][H_PM_ON][1] < 0 ||
+		    r.threads[MIX_LARGE][0] < 0 ? 1 : 0;
+	}
 	fprintf(stderr, "bench_speed: floor\n");
 	floor_run(&e, &r);
 	report_floor(&r);

@@ -65,6 +65,9 @@ struct results {
 	/* Shared heap: pairs/s, < 0 when not measured. */
 	double rate[MIX_COUNT][H_COUNT][NCOUNTS];
 	double threads[MIX_COUNT][2];	/* 2 threads, one handle: on, off */
+	/* Blocks the daemon allocated and freed per pair, caches on:
+	 * [0] 2 processes, [1] 2 threads on one handle (--threads). */
+	double thread_blocks[MIX_COUNT][2];
 	struct cpu pair_cpu[MIX_COUNT][2];	/* per pair, 4 procs: on, off */
 	struct mem mem_pm[MIX_COUNT][2];	/* 4 processes: on, off */
 	struct mem mem_boost[MIX_COUNT];
@@ -79,6 +82,8 @@ const char *heap_name(enum heap h);
 /* The sections. */
 void floor_run(struct env *e, struct results *r);
 void heap_run(struct env *e, struct results *r);
+/* Only 2 processes against 2 threads on one handle, caches on. */
+void heap_threads_run(struct env *e, struct results *r);
 
 /* The tables, the goals, the plot's data. */
 void report_machine(void);
@@ -87,6 +92,7 @@ void report_heap(const struct results *r);
 void report_cpu(const struct results *r);
 void report_memory(const struct results *r);
 void report_goals(const struct results *r);
+void report_threads(const struct results *r);
 int report_data(const struct results *r, const char *path);
 
 #endif /* BENCH_SPEED_H */
