@@ -485,18 +485,9 @@ is_central(const struct cache *k, const struct shard *sh)
 static struct shard *
 class_shard(struct cache *k, int c)
 {
-	if ((unsigned)c >= k->central_class)
+	if (c >= 0 && (unsigned)c >= k->central_class)
 		return &k->shard[CACHE_CENTRAL];
 	return my_shard(k);
-}
-
-/* Where a block of usable bytes is kept once freed, if it is kept. */
-static struct shard *
-block_shard(struct cache *k, uint64_t usable)
-{
-	int	c = class_of_block(k, usable);
-
-	return class_shard(k, c < 0 ? 0 : c);
 }
 
 static size_t
@@ -523,25 +514,37 @@ budget_for(const struct cache *k, size_t want)
 }
 
 /*
- * The budget of one shard.  A thread's shard has an equal part of it; the
- * central shard has what the threads' shards do not hold, so that the
- * blocks all threads share may take up what small ones leave.  The
- * others' bytes are read without their locks: a shard that grows
- * meanwhile makes the central one give way at its next free (evict_if_over).
+ * The central shard's part of the budget: what the threads' shards do not
+ * hold, so that the blocks all threads share may take up what small ones
+ * leave.  The others' bytes are read without their locks: a shard that
+ * grows meanwhile makes the central one give way at its next free
+ * (evict_if_over).
  */
-static size_t
-shard_budget(const struct cache *k, const struct shard *sh)
+static __attribute__((noinline)) size_t
+central_budget(const struct cache *k)
 {
-	unsigned	n = __atomic_load_n(&k->shards_used, __ATOMIC_RELAXED);
 	uint64_t	held = 0;
 	size_t		budget = budget_of(k);
 	int		s;
 
-	if (!is_central(k, sh))
-		return budget / (n ? n : 1);
 	for (s = 0; s < CACHE_SHARDS; s++)
 		held += __atomic_load_n(&k->shard[s].bytes, __ATOMIC_RELAXED);
 	return held < budget ? budget - (size_t)held : 0;
+}
+
+/*
+ * The budget of one shard: a thread's shard has an equal part of it.
+ * Inline: frees and refills of small blocks ask several times each.
+ */
+static inline size_t
+shard_budget(const struct cache *k, const struct shard *sh)
+{
+	unsigned	n;
+
+	if (is_central(k, sh))
+		return central_budget(k);
+	n = __atomic_load_n(&k->shards_used, __ATOMIC_RELAXED);
+	return budget_of(k) / (n ? n : 1);
 }
 
 /*
@@ -608,7 +611,7 @@ static enum ctable_found wait_not_busy(struct shard *, uint64_t,
  * Look off up in sh, waiting while it is busy; sh locked on return if off
  * is there (*r not busy), unlocked if not.
  */
-static int
+static inline int
 find_in(struct shard *sh, uint64_t off, struct ctable_entry *e,
     enum ctable_found *r)
 {
@@ -1170,7 +1173,7 @@ flush_if_over(struct pool *p, struct shard *sh)
  * of sh could not be sent a moment ago (retry_locked): meanwhile a shard
  * over its budget keeps and refills nothing.
  */
-static void
+static inline void
 evict_above(struct pool *p, struct shard *sh, uint64_t above)
 {
 	int64_t	at = __atomic_load_n(&sh->retry_at, __ATOMIC_RELAXED);
@@ -1580,7 +1583,7 @@ int
 cache_free(struct pool *p, pool_off_t off)
 {
 	struct cache		*k = p->cache;
-	struct shard		*sh, *home;
+	struct shard		*sh, *mine, *home;
 	struct ctable_entry	 e;
 	enum ctable_found	 r;
 	int			 c, keep, over, error;
@@ -1590,9 +1593,11 @@ cache_free(struct pool *p, pool_off_t off)
 	if ((error = conn_check(p)) != 0)
 		return error;
 	keep = budget_of(k) > 0 && !is_shared(k, off);
-	/* Not ours to keep: the daemon frees it, or drops our ref. */
-	if ((sh = find_anywhere(k, off, &e, &r)) == NULL)
-		return 0;
+	mine = my_shard(k);
+	if (find_in(mine, off, &e, &r))
+		sh = mine;
+	else if ((sh = find_elsewhere(k, mine, off, &e, &r)) == NULL)
+		return 0;	/* not ours: the daemon frees it, or drops a ref */
 	if (r == CTABLE_WAS_CACHED) {
 		/* A double free: the daemon's answer, after a flush (3). */
 		pthread_mutex_unlock(&sh->lock);
@@ -1608,7 +1613,10 @@ cache_free(struct pool *p, pool_off_t off)
 	 * Kept where blocks of its size are: a small one in this thread's
 	 * shard, whichever thread got it; a larger one in the central shard.
 	 */
-	if ((home = block_shard(k, e.usable)) != sh) {
+	c = class_of_block(k, e.usable);
+	home = c >= 0 && (unsigned)c >= k->central_class ?
+	    &k->shard[CACHE_CENTRAL] : mine;
+	if (home != sh) {
 		(void)ctable_remove(&sh->table, off);
 		pthread_mutex_unlock(&sh->lock);
 		sh = home;
@@ -1619,7 +1627,6 @@ cache_free(struct pool *p, pool_off_t off)
 		}
 	} else
 		ctable_set_req(&sh->table, off, CTABLE_CACHED);
-	c = class_of_block(k, e.usable);
 	/*
 	 * Still over its budget after the last eviction (it could not be
 	 * sent), or no room left by the flushes on their way, which may all
@@ -1649,7 +1656,7 @@ cache_track(struct pool *p, pool_off_t off, uint64_t usable)
 
 	if (k == NULL || budget_of(k) == 0)
 		return;
-	sh = block_shard(k, usable);
+	sh = class_shard(k, class_of_block(k, usable));
 	pthread_mutex_lock(&sh->lock);
 	track_locked(k, sh, off, usable, (uint32_t)usable);
 	pthread_mutex_unlock(&sh->lock);
