@@ -1256,7 +1256,7 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, uint64_t *out)
 	struct cache	*k = p->cache;
 	uint64_t	 sizes[CACHE_REFILL_MAX], offs[CACHE_REFILL_MAX];
 	uint64_t	 usable[CACHE_REFILL_MAX], asked, room, held, bound;
-	uint32_t	 n, i, j;
+	uint32_t	 n, i, j, fit, back;
 	struct flight	 flight;
 	size_t		 cap, budget;
 
@@ -1306,23 +1306,35 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, uint64_t *out)
 		pthread_mutex_unlock(&sh->lock);
 		return 0;
 	}
-	/* Lowest offsets on top: the footprint stays compact. */
 	pthread_mutex_lock(&sh->lock);
 	sh->out -= asked;
 	track_locked(k, sh, offs[0], usable[0], (uint32_t)usable[0]);
-	for (i = n - 1; i >= 1; i--) {
+	/*
+	 * Frees and other threads' refills may have filled the shard while
+	 * this one was on its way: only the blocks that still fit in its
+	 * budget are kept, the lowest offsets first.
+	 */
+	budget = shard_budget(k, sh);
+	for (fit = 1, held = sh->bytes; fit < n &&
+	    held + usable[fit] <= budget; fit++)
+		held += usable[fit];
+	/* Lowest offsets on top: the footprint stays compact. */
+	for (i = fit - 1; i >= 1; i--) {
 		if (!bin_push(&sh->bin[c], offs[i], usable[i]))
 			break;
 		track_locked(k, sh, offs[i], usable[i], CTABLE_CACHED);
 		bytes_add(sh, (int64_t)usable[i]);
 	}
-	if (i > 0)
+	/* Those without room, in a stack or the budget, go straight back. */
+	memmove(offs + i + 1, offs + fit, (n - fit) * sizeof *offs);
+	memmove(usable + i + 1, usable + fit, (n - fit) * sizeof *usable);
+	back = i + n - fit;
+	if (back > 0)
 		flight_begin(sh, &flight);
-	for (j = 1; j <= i; j++)
+	for (j = 1; j <= back; j++)
 		sh->out += usable[j];	/* on their way back: shed */
 	pthread_mutex_unlock(&sh->lock);
-	/* Those that found no room in a stack go straight back. */
-	shed(p, sh, &flight, offs + 1, usable + 1, i);
+	shed(p, sh, &flight, offs + 1, usable + 1, back);
 	*out = offs[0];
 	evict_if_over(p, sh);
 	return 1;
