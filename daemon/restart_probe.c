@@ -58,8 +58,14 @@ static struct {
 void
 restart_probe_answer(void)
 {
-	printf("%s %d\n", PROBE_PREFIX,
-	       POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT);
+	int v;
+
+	/* Every version it reads: an older image may be restarting into it. */
+	printf("%s", PROBE_PREFIX);
+	for (v = POOLMGRD__STATE_VERSION__STATE_VERSION_FIRST;
+	     v <= POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT; v++)
+		printf(" %d", v);
+	printf("\n");
 	fflush(stdout);
 }
 

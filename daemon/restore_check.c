@@ -272,9 +272,11 @@ state_check(const Poolmgrd__State *st, const int *fds, unsigned n,
 	size_t i;
 	int rc;
 
-	if (st->version != POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT)
-		return state_why(why, len, "state version %u, not %u",
+	if (st->version < POOLMGRD__STATE_VERSION__STATE_VERSION_FIRST ||
+	    st->version > POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT)
+		return state_why(why, len, "state version %u, not %u to %u",
 			       st->version,
+			       POOLMGRD__STATE_VERSION__STATE_VERSION_FIRST,
 			       POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT);
 	if (st->n_pools > POOL_MAX_POOLS ||
 	    n != 2 + st->n_pools + st->n_sessions)

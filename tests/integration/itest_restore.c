@@ -18,15 +18,17 @@
  *       engine has not, a pool name or a client name the daemon never
  *       takes, a good pool followed by one with a block nobody holds,
  *       an unsent reply longer than a datagram, unsent replies over what
- *       a client's queue takes):
- *       takes, a good pool followed by one with a block nobody holds, a
- *       block name at a block that is not persistent, one name twice, a
- *       name with a NUL, name arrays of different lengths):
+ *       a client's queue takes, a block name at a block that is not
+ *       persistent, one name twice, a name with a NUL, name arrays of
+ *       different lengths):
  *       the log says the state is refused, the passed connection is
  *       closed, the daemon serves a new client, the pool is not there (a
  *       fresh start), and not one byte of any memfd was punched (the
  *       clients still map them).
  *
+ *   first_version_restored  the same good state as version 1, the one an
+ *       image before names and unsent replies writes: restored as well
+ *       (an upgrade restarts into this image from such a one);
  *   unsent_replies_sent_first  the client's unsent replies in the state
  *       (two, one of them empty) reach it first, whole and in order,
  *       before the reply to a request it sent before the restart;
@@ -390,6 +392,27 @@ good_state_restored(void **state)
 	run_stop(&r);
 }
 
+/* Version 1, from an image before names and unsent replies: taken. */
+static void
+first_version_restored(void **state)
+{
+	struct forged f;
+	struct run r;
+
+	(void)state;
+	forged_init(&f);
+	f.st.version = POOLMGRD__STATE_VERSION__STATE_VERSION_FIRST;
+	run_start(&r, &f.st, NULL, 0, -1);
+	assert_true(log_says(&r, "restarted in place: 1 pool, 2 blocks, "
+			     "1 client"));
+	assert_int_equal(r.map[0], MARK);
+	EXPECT_RAW(harness_raw_free(r.client, 5, 0), 0);
+	EXPECT_RAW(harness_raw_block(r.client,
+				     POOLMGR__REQUEST__BODY_USABLE_SIZE, 5,
+				     SPAN_OFF), 0);
+	run_stop(&r);
+}
+
 /*
  * The daemon refused the state: it says so, the connection it was given
  * is closed, it serves a new client with no pool "a", and the memfd kept
@@ -446,7 +469,7 @@ other_version(void **state)
 
 	(void)state;
 	forged_init(&f);
-	f.st.version = 2;
+	f.st.version = POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT + 1;
 	refuse(&f, NULL, 0, -1);
 }
 
@@ -990,6 +1013,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(good_state_restored, run_reap),
 		cmocka_unit_test_teardown(undecodable, run_reap),
+		cmocka_unit_test_teardown(first_version_restored, run_reap),
 		cmocka_unit_test_teardown(other_version, run_reap),
 		cmocka_unit_test_teardown(block_past_the_end, run_reap),
 		cmocka_unit_test_teardown(blocks_overlap, run_reap),
