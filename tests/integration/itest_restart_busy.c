@@ -353,38 +353,6 @@ signals_during_restart(void **state)
 }
 
 /*
- * Send n UsableSize requests without reading the replies (waiting while
- * the socket is full, as long as the daemon reads on): how many went.
- */
-static int
-flood(int fd, uint32_t h, uint64_t off, int n)
-{
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__UsableSize u = POOLMGR__USABLE_SIZE__INIT;
-	uint8_t buf[128];
-	size_t len;
-	int i;
-
-	u.handle = h;
-	u.offset = off;
-	req.body_case = POOLMGR__REQUEST__BODY_USABLE_SIZE;
-	req.usable_size = &u;
-	for (i = 0; i < n; i++) {
-		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-
-		req.id = 1000000 + (uint64_t)i;
-		len = poolmgr__request__get_packed_size(&req);
-		assert_true(len <= sizeof(buf));
-		poolmgr__request__pack(&req, buf);
-		while (send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT) == -1) {
-			if (errno != EAGAIN || poll(&pfd, 1, 2000) != 1)
-				return i;
-		}
-	}
-	return i;
-}
-
-/*
  * Then n OpenPool requests of pool, unread too: their replies pass
  * descriptors, which a restart cannot hand over as bytes, so it waits
  * for them.  How many went.
@@ -424,7 +392,7 @@ stop_while_waiting_for_quiet(void **state)
 	fd = harness_raw_client(rfx.d.sock, "slow");
 	h = harness_raw_handle(fd, "p");
 	EXPECT_RAW(harness_raw_alloc(fd, h, 1000, &off, NULL), 0);
-	assert_int_equal(flood(fd, h, off, 5000), 5000);
+	assert_int_equal(harness_raw_flood(fd, h, off, 5000, 1000000), 5000);
 	assert_int_equal(flood_opens(fd, "p", 3), 3);
 	harness_sleep_ms(200);
 	before = harness_log_count(&rfx.d, HARNESS_RESTARTED);
@@ -545,7 +513,7 @@ unreadable_client_dropped(void **state)
 		raw += usable;
 	}
 	st0 = rfx_stats();
-	sent = flood(fd, h, off, 5000);
+	sent = harness_raw_flood(fd, h, off, 5000, 1000000);
 	printf("%d requests sent, their replies unread\n", sent);
 	assert_int_equal(sent, 5000);
 	assert_int_equal(flood_opens(fd, "p", 3), 3);
