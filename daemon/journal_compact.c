@@ -12,9 +12,19 @@
  * later finds it again; a destroyed pool's blocks are left out when the
  * snapshot is read.
  *
+ * A block's name is an index into a second array, sized the same way: a
+ * name record is 7 words or more, so there are at most bytes / 56 of
+ * them, and each takes the next entry (a replace is an unname and a name,
+ * so entries are never reused).  The entry holds the record's publisher,
+ * length and bytes, malloc'd: a name's bytes are freed when it is taken,
+ * a destroyed pool's with the table (they are left out, as its blocks).
+ * The snapshot has a named block's name record right after its persist
+ * record, which is all recover.c asks: a name of a live block.
+ *
  * The journal is this daemon's own, written by journal.c: a record that
- * does not follow (twice persisted, a pool that is not live) means the
- * two files disagree, and the caller then snapshots the pools instead.
+ * does not follow (twice persisted, a pool that is not live, a name of a
+ * block that is not persistent or has one) means the two files disagree,
+ * and the caller then snapshots the pools instead.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -22,11 +32,15 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "block_names.h"
 #include "journal_compact.h"
 #include "journal_rec.h"
 
 #define POOL_WORDS	(10 + JREC_NAME_MAX)	/* a pool's record, no sum */
 #define BLOCK_WORDS	7			/* a persist's, no sum */
+#define NAME_HEAD	5	/* a name record's words before its bytes */
+#define NAME_MIN	(NAME_HEAD + 1)		/* ... with a byte, no sum */
+#define NO_PUBLISHER	((uint64_t)(uid_t)-1)	/* pool.h's NO_PERSISTER */
 
 struct cpool {
 	uint64_t w[POOL_WORDS];
@@ -36,6 +50,7 @@ struct cpool {
 struct cblock {
 	uint64_t keep, off, size, requested;
 	uint32_t pool, uid;
+	uint32_t name;			/* index + 1 into names; 0: none */
 	bool span, live;
 };
 
@@ -47,7 +62,10 @@ struct jcompact {
 	size_t nblocks, blocks_max;
 	uint32_t *slots;		/* index + 1 into blocks; 0: empty */
 	size_t mask;
+	uint64_t **names;		/* publisher, length, bytes... */
+	size_t nnames, names_max;
 	size_t out_pool, out_block;	/* where jcompact_next is */
+	const struct cblock *named;	/* its name is the next record */
 };
 
 struct jcompact *
@@ -62,9 +80,11 @@ jcompact_new(uint64_t bytes)
 	while (n < 2 * c->blocks_max)
 		n *= 2;
 	c->mask = n - 1;
+	c->names_max = (size_t)(bytes / (8 * (NAME_MIN + 1))) + 1;
 	c->blocks = malloc(c->blocks_max * sizeof(*c->blocks));
 	c->slots = calloc(n, sizeof(*c->slots));
-	if (!c->blocks || !c->slots) {
+	c->names = malloc(c->names_max * sizeof(*c->names));
+	if (!c->blocks || !c->slots || !c->names) {
 		jcompact_free(c);
 		return NULL;
 	}
@@ -74,8 +94,13 @@ jcompact_new(uint64_t bytes)
 void
 jcompact_free(struct jcompact *c)
 {
+	size_t i;
+
 	if (!c)
 		return;
+	for (i = 0; i < c->nnames; i++)
+		free(c->names[i]);
+	free(c->names);
 	free(c->pools);
 	free(c->blocks);
 	free(c->slots);
@@ -171,9 +196,54 @@ feed_block(struct jcompact *c, enum jrec_type type, const uint64_t *w)
 		b->requested = w[4];
 		return 0;
 	default:
+		/* The daemon takes a name first: recover.c refuses this. */
+		if (b->name)
+			return -EINVAL;
 		b->live = false;
 		return 0;
 	}
+}
+
+/* A name record's words: a length recover.c takes, and words to match. */
+static bool
+name_fits(const uint64_t *w, unsigned n)
+{
+	return n >= NAME_MIN && w[4] != 0 && w[4] <= BLOCK_NAME_MAX &&
+	    n == NAME_HEAD + (w[4] + 7) / 8 && w[3] < NO_PUBLISHER;
+}
+
+/*
+ * A name given to, or taken from, a live block, under recover.c's rules:
+ * a record it would refuse gives the compaction up, never a snapshot it
+ * refuses.
+ */
+static int
+feed_name(struct jcompact *c, enum jrec_type type, const uint64_t *w,
+	  unsigned n)
+{
+	struct cblock *b;
+	uint64_t *v;
+
+	if (type == JREC_NAME ? !name_fits(w, n) : n != 3)
+		return -EINVAL;
+	if (pool_find(c, w[1]) < 0 ||
+	    !(b = block_get(c, w[1], w[2], false)) || !b->live ||
+	    (type == JREC_NAME) == (b->name != 0))
+		return -EINVAL;
+	if (type == JREC_UNNAME) {
+		free(c->names[b->name - 1]);
+		c->names[b->name - 1] = NULL;
+		b->name = 0;
+		return 0;
+	}
+	if (c->nnames == c->names_max || c->nnames >= UINT32_MAX)
+		return -EINVAL;
+	if (!(v = malloc((n - 3) * sizeof(*v))))
+		return -ENOMEM;
+	memcpy(v, &w[3], (n - 3) * sizeof(*v));
+	c->names[c->nnames++] = v;
+	b->name = (uint32_t)c->nnames;
+	return 0;
 }
 
 int
@@ -187,6 +257,8 @@ jcompact_feed(struct jcompact *c, const uint64_t *w, unsigned n)
 	enum jrec_type type = (enum jrec_type)(uint32_t)w[0];
 	ssize_t p;
 
+	if (type == JREC_NAME || type == JREC_UNNAME)
+		return feed_name(c, type, w, n);
 	if (type < JREC_POOL || type > JREC_UNPERSIST || n != words[type])
 		return -EINVAL;
 	switch (type) {
@@ -206,11 +278,28 @@ jcompact_feed(struct jcompact *c, const uint64_t *w, unsigned n)
 	}
 }
 
+/* The name record of b, just read out. */
+static int
+next_name(struct jcompact *c, uint64_t *w, unsigned *n)
+{
+	const struct cblock *b = c->named;
+	const uint64_t *v = c->names[b->name - 1];
+
+	c->named = NULL;
+	w[1] = b->keep;
+	w[2] = b->off;
+	*n = NAME_HEAD + (unsigned)(v[1] + 7) / 8;
+	memcpy(&w[3], v, (*n - 3) * sizeof(*w));
+	return JREC_NAME;
+}
+
 int
 jcompact_next(struct jcompact *c, uint64_t *w, unsigned *n)
 {
 	const struct cblock *b;
 
+	if (c->named)
+		return next_name(c, w, n);
 	while (c->out_pool < c->npools) {
 		const struct cpool *p = &c->pools[c->out_pool++];
 
@@ -231,6 +320,8 @@ jcompact_next(struct jcompact *c, uint64_t *w, unsigned *n)
 		w[5] = b->span;
 		w[6] = b->uid;
 		*n = BLOCK_WORDS;
+		if (b->name)
+			c->named = b;
 		return JREC_PERSIST;
 	}
 	return 0;

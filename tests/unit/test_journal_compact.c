@@ -12,6 +12,18 @@
  *       twice, a type unknown here, a length wrong for its type: -EINVAL.
  *   full_table_refused     more persists than the bytes it was sized for
  *       can hold: -EINVAL, not a write past the table.
+ *   names_read_back        names published (one of the longest), one
+ *       moved by a replace, one unpublished and its block unpersisted,
+ *       one in a pool then destroyed: the live blocks, each named one
+ *       followed at once by its name record with its publisher and bytes,
+ *       nothing of the removed name or the destroyed pool.
+ *   bad_names_refused      a name of a block that is not persistent, of
+ *       no live pool, a second name, an unname of a block without one, an
+ *       unpersist of a named block, a length of 0 or past the longest, a
+ *       record's words that do not match its length, no publisher:
+ *       -EINVAL, and the names before them read back unchanged.
+ *   full_names_refused     more name records than the bytes it was sized
+ *       for can hold: -EINVAL.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -144,6 +156,166 @@ full_table_refused(void **state)
 	jcompact_free(c);
 }
 
+static int
+name(struct jcompact *c, uint64_t keep, uint64_t off, const char *s,
+     uint64_t publisher)
+{
+	uint64_t w[JREC_MAX_WORDS] = {JREC_NAME, keep, off, publisher,
+				      strlen(s)};
+
+	memcpy(&w[5], s, strlen(s));
+	return jcompact_feed(c, w, 5 + (unsigned)(strlen(s) + 7) / 8);
+}
+
+static int
+unname(struct jcompact *c, uint64_t keep, uint64_t off)
+{
+	uint64_t w[3] = {JREC_UNNAME, keep, off};
+
+	return jcompact_feed(c, w, 3);
+}
+
+/* The snapshot's blocks: each persist's offset, and its name if next. */
+static unsigned
+read_blocks(struct jcompact *c, uint64_t *offs, char names[][256],
+	    uint64_t *publishers)
+{
+	uint64_t w[JREC_MAX_WORDS];
+	unsigned n, k = 0;
+	int type;
+
+	assert_int_equal(jcompact_next(c, w, &n), JREC_POOL);
+	while ((type = jcompact_next(c, w, &n)) != 0) {
+		if (type == JREC_PERSIST) {
+			assert_int_equal(n, 7);
+			offs[k] = w[2];
+			names[k][0] = '\0';
+			publishers[k++] = 0;
+			continue;
+		}
+		assert_int_equal(type, JREC_NAME);
+		/* Its block's own, right after it, and only once. */
+		assert_true(k > 0);
+		assert_int_equal(w[2], offs[k - 1]);
+		assert_int_equal(names[k - 1][0], '\0');
+		assert_true(w[4] >= 1 && w[4] <= 255);
+		assert_int_equal(n, 5 + (w[4] + 7) / 8);
+		memcpy(names[k - 1], &w[5], w[4]);
+		names[k - 1][w[4]] = '\0';
+		publishers[k - 1] = w[3];
+	}
+	return k;
+}
+
+static void
+names_read_back(void **state)
+{
+	struct jcompact *c = jcompact_new(1 << 20);
+	uint64_t offs[8], publishers[8];
+	char names[8][256], longest[256];
+	unsigned k, i;
+
+	(void)state;
+	assert_non_null(c);
+	memset(longest, 'l', 255);
+	longest[255] = '\0';
+	assert_int_equal(pool(c, 1, 0600), 0);
+	assert_int_equal(pool(c, 2, 0600), 0);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(rec(c, JREC_PERSIST, 1, 64 * i, 64), 0);
+	assert_int_equal(rec(c, JREC_PERSIST, 2, 0, 64), 0);
+	assert_int_equal(name(c, 1, 0, longest, 1000), 0);
+	assert_int_equal(name(c, 1, 64, "y", 1001), 0);
+	/* A replace: the name off its old block, onto the new one. */
+	assert_int_equal(unname(c, 1, 64), 0);
+	assert_int_equal(name(c, 1, 128, "y", 1002), 0);
+	/* An unpublish: the block loses its name, then its persistence. */
+	assert_int_equal(name(c, 1, 192, "z", 1000), 0);
+	assert_int_equal(unname(c, 1, 192), 0);
+	assert_int_equal(rec(c, JREC_UNPERSIST, 1, 192, 0), 0);
+	assert_int_equal(name(c, 2, 0, "w", 1000), 0);
+	assert_int_equal(rec(c, JREC_GONE, 2, 0, 0), 0);
+
+	k = read_blocks(c, offs, names, publishers);
+	assert_int_equal(k, 3);
+	for (i = 0; i < k; i++)
+		switch (offs[i]) {
+		case 0:
+			assert_string_equal(names[i], longest);
+			assert_int_equal(publishers[i], 1000);
+			break;
+		case 64:
+			assert_string_equal(names[i], "");
+			break;
+		case 128:
+			assert_string_equal(names[i], "y");
+			assert_int_equal(publishers[i], 1002);
+			break;
+		default:
+			fail_msg("block %#llx is not live",
+				 (unsigned long long)offs[i]);
+		}
+	jcompact_free(c);
+}
+
+static void
+bad_names_refused(void **state)
+{
+	struct jcompact *c = jcompact_new(1 << 20);
+	uint64_t w[JREC_MAX_WORDS] = {JREC_NAME, 1, 0, 1000, 9, 0, 0};
+	uint64_t offs[8], publishers[8];
+	char names[8][256], longest[257];
+
+	(void)state;
+	assert_non_null(c);
+	memset(longest, 'l', 256);
+	longest[256] = '\0';
+	assert_int_equal(pool(c, 1, 0600), 0);
+	assert_int_equal(rec(c, JREC_PERSIST, 1, 0, 64), 0);
+	assert_int_equal(rec(c, JREC_PERSIST, 1, 64, 64), 0);
+	assert_int_equal(name(c, 1, 128, "x", 1000), -EINVAL);
+	assert_int_equal(name(c, 3, 0, "x", 1000), -EINVAL);
+	assert_int_equal(unname(c, 1, 0), -EINVAL);
+	assert_int_equal(name(c, 1, 0, "x", 1000), 0);
+	assert_int_equal(name(c, 1, 0, "y", 1000), -EINVAL);
+	assert_int_equal(rec(c, JREC_UNPERSIST, 1, 0, 0), -EINVAL);
+	assert_int_equal(name(c, 1, 64, "", 1000), -EINVAL);
+	assert_int_equal(name(c, 1, 64, longest, 1000), -EINVAL);
+	assert_int_equal(name(c, 1, 64, "y", (uint32_t)-1), -EINVAL);
+	/* 9 bytes are 2 words of name, not 1 nor 3. */
+	w[2] = 64;
+	assert_int_equal(jcompact_feed(c, w, 6), -EINVAL);
+	assert_int_equal(jcompact_feed(c, w, 8), -EINVAL);
+	w[0] = JREC_UNNAME;
+	w[2] = 0;
+	assert_int_equal(jcompact_feed(c, w, 4), -EINVAL);
+
+	assert_int_equal(read_blocks(c, offs, names, publishers), 2);
+	assert_string_equal(names[offs[0] == 0 ? 0 : 1], "x");
+	assert_string_equal(names[offs[0] == 0 ? 1 : 0], "");
+	jcompact_free(c);
+}
+
+static void
+full_names_refused(void **state)
+{
+	/* Room for 3 blocks, and 128 / 56 + 1 = 3 name records. */
+	struct jcompact *c = jcompact_new(128);
+	uint64_t off;
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(pool(c, 1, 0600), 0);
+	for (off = 0; off < 3 * 64; off += 64)
+		assert_int_equal(rec(c, JREC_PERSIST, 1, off, 64), 0);
+	assert_int_equal(name(c, 1, 0, "a", 1000), 0);
+	assert_int_equal(unname(c, 1, 0), 0);
+	assert_int_equal(name(c, 1, 0, "a", 1000), 0);
+	assert_int_equal(name(c, 1, 64, "b", 1000), 0);
+	assert_int_equal(name(c, 1, 128, "c", 1000), -EINVAL);
+	jcompact_free(c);
+}
+
 int
 main(void)
 {
@@ -151,6 +323,9 @@ main(void)
 		cmocka_unit_test(live_set_read_back),
 		cmocka_unit_test(bad_records_refused),
 		cmocka_unit_test(full_table_refused),
+		cmocka_unit_test(names_read_back),
+		cmocka_unit_test(bad_names_refused),
+		cmocka_unit_test(full_names_refused),
 	};
 
 	return cmocka_run_group_tests_name("journal_compact", tests, NULL,
