@@ -271,3 +271,20 @@ harness_store_logged(const struct harness_store *st, const char *what)
 	print_log(st);
 	return false;
 }
+
+unsigned
+harness_store_log_count(const struct harness_store *st, const char *what)
+{
+	FILE *f = fopen(st->log, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	unsigned k = 0;
+
+	if (!f)
+		return 0;
+	while (getline(&line, &cap, f) != -1)
+		k += strstr(line, what) != NULL;
+	free(line);
+	fclose(f);
+	return k;
+}

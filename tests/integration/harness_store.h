@@ -46,5 +46,8 @@ int harness_store_crash(struct harness_store *st);
 const char *harness_store_journal(const struct harness_store *st);
 /* Does the daemon's log hold what? */
 bool harness_store_logged(const struct harness_store *st, const char *what);
+/* The lines of the whole log (every start's) that hold what, quietly. */
+unsigned harness_store_log_count(const struct harness_store *st,
+				 const char *what);
 
 #endif /* POOLMGR_HARNESS_STORE_H */

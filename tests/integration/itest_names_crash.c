@@ -14,6 +14,12 @@
  *       replace writes four); SIGKILL; the start after finds the name at
  *       the last block, with its bytes, and nothing else live.  Twelve
  *       times, so that the compactions fall on different records.
+ *   names_kept_by_stepped_compaction  names published (a third moved by
+ *       a replace, a third unpublished), then one replaced until the
+ *       journal is compacted: in steps, the log never saying that it fell
+ *       back to a snapshot of the pools; SIGKILL right after; the start
+ *       after finds exactly the names there were, at their blocks with
+ *       their bytes, and nothing else live.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -224,6 +230,87 @@ replace_across_compactions(void **state)
 	}
 }
 
+#define NAMED 1500
+
+static void
+names_kept_by_stepped_compaction(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_stats s;
+	struct pool_named *pn;
+	pool_off_t offs[NAMED], off, last;
+	uint32_t round = 0, i, got;
+	size_t n, total, live = 1;		/* and the name replaced */
+	unsigned fell, stepped;
+	char name[32];
+
+	(void)state;
+	assert_int_equal(harness_store_start(&st), 0);
+	EXPECT_RC(pool_connect(st.sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 0), 0);
+	for (i = 0; i < NAMED; i++) {
+		snprintf(name, sizeof(name), "n%u", i);
+		EXPECT_RC(pool_alloc(p, 64, &offs[i]), 0);
+		memcpy(pool_ptr(p, offs[i]), &i, sizeof(i));
+		EXPECT_RC(pool_publish(p, offs[i], name), 0);
+		EXPECT_RC(pool_free(p, offs[i]), 0);	/* the name's alone */
+		if (i % 3 == 1) {
+			EXPECT_RC(pool_alloc(p, 64, &offs[i]), 0);
+			memcpy(pool_ptr(p, offs[i]), &i, sizeof(i));
+			EXPECT_RC(pool_publish_replace(p, offs[i], name), 0);
+			EXPECT_RC(pool_free(p, offs[i]), 0);
+		} else if (i % 3 == 2) {
+			EXPECT_RC(pool_unpublish(p, name), 0);
+			offs[i] = POOL_OFF_NONE;
+		}
+		live += offs[i] != POOL_OFF_NONE;
+		if (i % 256 == 255)
+			harness_store_drain(&st);
+	}
+	last = replace_until_compacted(p, "churn", &round);
+	fell = harness_store_log_count(&st, "cannot be compacted in steps");
+	stepped = harness_store_log_count(&st, "compacted into journal.");
+	if (fell || !stepped)
+		fail_msg("%u compactions fell back to a snapshot of the pools, "
+			 "%u went in steps", fell, stepped);
+	assert_int_equal(harness_store_crash(&st), 0);
+	pool_disconnect(c);
+
+	assert_int_equal(harness_store_start(&st), 0);
+	if (!harness_store_logged(&st, "recovered"))
+		fail_msg("no recovery");
+	EXPECT_RC(pool_connect(st.sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &p), 0);
+	for (i = 0; i < NAMED; i++) {
+		snprintf(name, sizeof(name), "n%u", i);
+		if (offs[i] == POOL_OFF_NONE) {
+			EXPECT_RC(pool_lookup(p, name, &off, NULL), -ENOENT);
+			continue;
+		}
+		EXPECT_RC(pool_lookup(p, name, &off, NULL), 0);
+		assert_int_equal(off, offs[i]);
+		memcpy(&got, pool_ptr(p, off), sizeof(got));
+		assert_int_equal(got, i);
+	}
+	EXPECT_RC(pool_lookup(p, "churn", &off, NULL), 0);
+	assert_int_equal(off, last);
+	memcpy(&got, pool_ptr(p, off), sizeof(got));
+	assert_int_equal(got, round - 1);
+	EXPECT_RC(pool_stats(p, &s), 0);
+	assert_int_equal(s.named_blocks, live);
+	assert_int_equal(s.persistent_blocks, live);
+	assert_int_equal(s.live_blocks, live);
+	EXPECT_RC(pool_names(c, "a", "n", &pn, &n, &total), 0);
+	assert_int_equal(total, live - 1);
+	for (i = 0; i < n; i++)
+		assert_int_equal(pn[i].publisher, getuid());
+	free(pn);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
@@ -232,6 +319,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(replace_across_compactions,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    names_kept_by_stepped_compaction, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
