@@ -28,9 +28,11 @@
  * each: the CPU time (CLOCK_THREAD_CPUTIME_ID) of the longest single
  * call (a request with its journal work, or a compaction step), the
  * compaction's steps and their CPU time all told, and the rounds until
- * its journal was pushed.
+ * its journal was pushed.  With --pause-names, the same with the first
+ * blocks (up to a pool's POOL_MAX_NAMES) published under a name of 8
+ * bytes instead of persisted: the journal then holds name records too.
  *
- * Usage: bench_journal [R] | bench_journal --pause
+ * Usage: bench_journal [R] | bench_journal --pause | --pause-names
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -43,8 +45,10 @@
 #include <unistd.h>
 
 #include "bench_util.h"
+#include "block_names.h"
 #include "journal.h"
 #include "pool.h"
+#include "pool_names.h"
 #include "session.h"
 
 #define PASSES 3
@@ -140,6 +144,7 @@ store_open(const char *path)
 }
 
 static bool step_due;
+static bool named;		/* --pause-names */
 
 static void
 step_in(unsigned ms)
@@ -176,11 +181,20 @@ pause_at(struct dpool *p, struct handle *h, size_t n, size_t have,
 	uint64_t t0, off;
 	size_t i, rounds = 0, nsteps = 0;
 	unsigned pushed = 0;
+	char name[16];
+	int rc;
 
 	for (i = have; i < n; i++) {
-		if (dpool_alloc(p, h, 64, 0, false, 0, &b) != 0 ||
-		    dpool_persist(p, h, b->off) != 0)
-			die("alloc or persist refused");
+		if (dpool_alloc(p, h, 64, 0, false, 0, &b) != 0)
+			die("alloc refused");
+		if (named && i < POOL_MAX_NAMES) {
+			snprintf(name, sizeof(name), "b/%06zu", i);
+			rc = dpool_publish(p, h, b->off, name, strlen(name),
+					   false);
+		} else
+			rc = dpool_persist(p, h, b->off);
+		if (rc != 0)
+			die("persist or publish refused");
 		while (step_due) {
 			step_due = false;
 			journal_step();
@@ -276,7 +290,9 @@ main(int argc, char **argv)
 	char dir[] = "/tmp/bench_journal.XXXXXX";
 	int sv[2], store;
 
-	if (argc > 1 && strcmp(argv[1], "--pause") == 0) {
+	if (argc > 1 && (strcmp(argv[1], "--pause") == 0 ||
+			 strcmp(argv[1], "--pause-names") == 0)) {
+		named = argv[1][7] != '\0';
 		pause_bench();
 		return 0;
 	}
