@@ -551,6 +551,7 @@ static int
 cmd_unpublish(struct ctl *ctl, int argc, char **argv)
 {
 	struct pool		*p;
+	char			 why[sizeof("no such name: ") + sizeof(struct safe)];
 	const char		*pool = argv[0], *name = argv[1];
 	int			 rc, error;
 
@@ -565,12 +566,15 @@ cmd_unpublish(struct ctl *ctl, int argc, char **argv)
 		return fail_pool(error, "unpublish", pool, NULL);
 	error = pool_unpublish(p, name);
 	pool_close(p);
-	/* fail_pool would say "no such pool": the pool was opened. */
+	/*
+	 * The pool was opened, so -ENOENT is the name: neither fail_pool's
+	 * "no such pool" nor pool_strerror's text, which names both.
+	 */
 	if (error == -ENOENT)
-		return fail(error, "unpublish %s: no such name: %s",
-		    safe(pool).s, safe(name).s);
+		snprintf(why, sizeof why, "no such name: %s", safe(name).s);
 	if (error != 0)
-		return fail_pool(error, "unpublish", pool, NULL);
+		return fail_pool(error, "unpublish", pool,
+		    error == -ENOENT ? why : NULL);
 	return 0;
 }
 

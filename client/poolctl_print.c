@@ -94,12 +94,13 @@ fail(int error, const char *fmt, ...)
  * "poolctl: WHAT NAME: WHY", where why (if not NULL) says what error means
  * for this command.  pool_strerror's texts cover the whole library, so
  * some of them name cases that cannot be meant here: we are connected, so
- * -ENOENT is the pool and not a missing socket.
+ * -ENOENT is the pool and not a missing socket (unless why says what else
+ * was missing).
  */
 int
 fail_pool(int error, const char *what, const char *name, const char *why)
 {
-	if (error == -ENOENT)
+	if (error == -ENOENT && why == NULL)
 		ctl_warnx("no such pool: %s", name);
 	else
 		ctl_warnx("%s %s: %s", what, name,

@@ -715,7 +715,10 @@ poolctl_names(void **state)
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
 					 sizeof(err), "unpublish %s cam/left",
 					 POOL), 1);
-	assert_non_null(strstr(err, "no such name"));
+	snprintf(want, sizeof(want), "poolctl: unpublish %s: no such name: "
+		 "cam/left\n", POOL);
+	if (strcmp(err, want) != 0)
+		fail_msg("poolctl said \"%s\", not \"%s\"", err, want);
 	assert_int_equal(stats_of(p).named_blocks, 1);
 	pool_close(p);
 	pool_disconnect(c);
