@@ -257,16 +257,7 @@ harness_store_journal(const struct harness_store *st)
 bool
 harness_store_logged(const struct harness_store *st, const char *what)
 {
-	char buf[65536];
-	int fd = open(st->log, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	if (strstr(buf, what))
+	if (harness_store_log_count(st, what) > 0)
 		return true;
 	print_log(st);
 	return false;
