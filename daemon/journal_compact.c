@@ -40,7 +40,7 @@
 #define BLOCK_WORDS	7			/* a persist's, no sum */
 #define NAME_HEAD	5	/* a name record's words before its bytes */
 #define NAME_MIN	(NAME_HEAD + 1)		/* ... with a byte, no sum */
-#define NO_PUBLISHER	((uint64_t)(uid_t)-1)	/* pool.h's NO_PERSISTER */
+#define NO_UID		((uint64_t)(uid_t)-1)	/* pool.h's NO_PERSISTER */
 
 struct cpool {
 	uint64_t w[POOL_WORDS];
@@ -181,6 +181,9 @@ feed_block(struct jcompact *c, enum jrec_type type, const uint64_t *w)
 
 	if (p < 0)
 		return -EINVAL;
+	/* What recover.c refuses, before a block is made for it. */
+	if (type == JREC_PERSIST && (w[6] >= NO_UID || w[5] > 1))
+		return -EINVAL;
 	b = block_get(c, w[1], w[2], type == JREC_PERSIST);
 	if (!b || b->live != (type != JREC_PERSIST))
 		return -EINVAL;
@@ -209,7 +212,7 @@ static bool
 name_fits(const uint64_t *w, unsigned n)
 {
 	return n >= NAME_MIN && w[4] != 0 && w[4] <= BLOCK_NAME_MAX &&
-	    n == NAME_HEAD + (w[4] + 7) / 8 && w[3] < NO_PUBLISHER;
+	    n == NAME_HEAD + (w[4] + 7) / 8 && w[3] < NO_UID;
 }
 
 /*

@@ -282,6 +282,14 @@ bad_names_refused(void **state)
 	assert_int_equal(name(c, 1, 64, "", 1000), -EINVAL);
 	assert_int_equal(name(c, 1, 64, longest, 1000), -EINVAL);
 	assert_int_equal(name(c, 1, 64, "y", (uint32_t)-1), -EINVAL);
+	/* Persists recover.c refuses: no persister, a span flag over 1. */
+	w[0] = JREC_PERSIST;
+	w[1] = 1, w[2] = 192, w[3] = 64, w[4] = 61, w[5] = 0;
+	w[6] = (uint32_t)-1;
+	assert_int_equal(jcompact_feed(c, w, 7), -EINVAL);
+	w[5] = 2, w[6] = 1000;
+	assert_int_equal(jcompact_feed(c, w, 7), -EINVAL);
+	w[0] = JREC_NAME, w[1] = 1, w[3] = 1000, w[4] = 9, w[5] = w[6] = 0;
 	/* 9 bytes are 2 words of name, not 1 nor 3. */
 	w[2] = 64;
 	assert_int_equal(jcompact_feed(c, w, 6), -EINVAL);
