@@ -17,7 +17,7 @@ DEB_PKGS := build-essential pkgconf libbsd-dev libcmocka-dev \
             libjemalloc-dev libmimalloc-dev libevent-dev \
             libprotobuf-c-dev protobuf-c-compiler libinih-dev libjson-c-dev \
             libsystemd-dev systemd mandoc clang libclang-rt-14-dev cppcheck \
-            valgrind time
+            valgrind time systemd-container
 
 CFLAGS_BASE := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow \
                -Wmissing-prototypes -Wstrict-prototypes -D_GNU_SOURCE \
@@ -138,7 +138,8 @@ BENCH_DEB_PKGS := libboost-dev g++ gnuplot-nox
 SYSTEM_TESTS := tests/system/test_units.sh tests/system/test_manpages.sh \
                 tests/system/test_nosystemd.sh \
                 tests/system/test_install.sh tests/system/test_fuzz_smoke.sh \
-                tests/system/test_lint.sh tests/system/test_cost_flat.sh
+                tests/system/test_lint.sh tests/system/test_cost_flat.sh \
+                tests/system/systemd_real.sh
 ifeq ($(SAN),1)
 SYSTEM_TESTS :=
 endif
@@ -370,7 +371,8 @@ PHASES := $(BUILD)/test-phases.txt
 timed   = /usr/bin/time -a -o $(PHASES) -f '$(1) %e %U %S'
 jobs    = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc 2>/dev/null || echo 1))
 ASAN_FLAGS := BUILD=$(BUILD)/asan SAN=1 OPT=-O1
-TEST_ALONE ?= itest_memory itest_release itest_wait itest_dropping
+TEST_ALONE ?= itest_memory itest_release itest_wait itest_dropping \
+              systemd_real.sh
 TEST_FIRST ?= test_fuzz_smoke.sh test_nosystemd.sh test_lint.sh \
               test_cost_flat.sh itest_threads test_heap_random \
               test_block_index itest_stress
@@ -473,7 +475,6 @@ stress: deps
 # skips where that cannot be done).  Not part of `make test`.
 test-systemd: deps
 	@$(MAKE) --no-print-directory $(PROGRAMS) $(SD_HOLDER)
-	-@$(MAKE) --no-print-directory deps DEB_PKGS=systemd-container
 	POOLMGR_BUILD=$(BUILD) sh tests/system/systemd_real.sh
 
 lint: deps
