@@ -113,7 +113,7 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_usage itest_restart itest_restart_busy \
               itest_restart_admin itest_restore itest_sharemap_renew \
               itest_restart_guard itest_recover itest_names \
-              itest_names_crash
+              itest_names_crash itest_restart_edges
 ITEST_BINS := $(ITESTS:%=$(BUILD)/tests/%)
 ITEST_COMMON := $(BUILD)/tests/integration/harness.o \
                 $(BUILD)/tests/integration/harness_raw.o \
@@ -224,7 +224,8 @@ $(ENGINE_LIB): $(ENGINE_OBJS)
 
 # The restart tests' fixture and client processes.
 $(BUILD)/tests/itest_restart $(BUILD)/tests/itest_restart_busy \
-  $(BUILD)/tests/itest_restart_admin: $(BUILD)/tests/integration/harness_restart.o
+  $(BUILD)/tests/itest_restart_admin \
+  $(BUILD)/tests/itest_restart_edges: $(BUILD)/tests/integration/harness_restart.o
 
 # Restores from states made by hand, in the daemon's own format.
 $(BUILD)/tests/itest_restore: $(STATE_OBJ)
@@ -264,7 +265,8 @@ $(SD_HOLDER): $(BUILD)/tests/system/sd_holder.o $(LIB_A)
 $(FAIL_MEMFD): tests/integration/fail_memfd.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -fPIC -shared -o $@ $< -ldl
-$(BUILD)/tests/itest_restart_guard: | $(FAIL_MEMFD)
+$(BUILD)/tests/itest_restart_guard $(BUILD)/tests/itest_restart_edges: \
+  | $(FAIL_MEMFD)
 
 $(BUILD)/bench/bench_engine: $(BUILD)/tests/bench/bench_engine.o \
 		$(BUILD)/tests/bench/bench_util.o $(ENGINE_LIB)

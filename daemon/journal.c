@@ -75,6 +75,8 @@ static bool deferred;		/* journal_start left it to journal_ready */
 static bool rebuild;		/* broken: a fresh journal is due */
 static unsigned retry_ms;	/* the wait before the next try of one */
 static void (*later)(unsigned);	/* journal_step in so many ms */
+static char sock_path[JREC_SOCKET_MAX + 1];	/* "": systemd's socket */
+static unsigned sock_mode;
 
 /* A compaction in steps (compact_step): where it is. */
 static enum { C_IDLE, C_FEED, C_WRITE, C_COPY, C_RETIRE } phase;
@@ -213,6 +215,18 @@ rec_name(struct jfile *f, const struct dpool *p, const struct block_name *n)
 	return jfile_append(f, JREC_NAME, w, 5 + words);
 }
 
+/* The daemon's own socket, last in every snapshot (none: systemd's). */
+static int
+rec_socket(struct jfile *f)
+{
+	uint64_t w[JREC_MAX_WORDS] = {0, sock_mode, strlen(sock_path)};
+
+	if (w[2] == 0)
+		return 0;
+	memcpy(&w[3], sock_path, w[2]);
+	return jfile_append(f, JREC_SOCKET, w, 3 + (unsigned)(w[2] + 7) / 8);
+}
+
 /* Every pool kept, its persistent blocks and their names; when the next
  * is due. */
 static int
@@ -243,6 +257,8 @@ snapshot(struct jfile *f)
 			if ((rc = rec_name(f, p, n)))
 				return rc;
 	}
+	if ((rc = rec_socket(f)))
+		return rc;
 	compact_at = 2 * f->end + COMPACT_SLACK + COMPACT_WALKED * walked;
 	return 0;
 }
@@ -443,7 +459,9 @@ feed_step(uint64_t t0)
 	for (i = 0; at < mark && !step_over(t0, i); i++) {
 		w = &cur.map[at / 8];
 		n = (unsigned)(w[0] >> 32);
-		if ((rc = jcompact_feed(live, w, n - 1)) != 0)
+		/* The socket's goes after the snapshot (write_step). */
+		if ((uint32_t)w[0] != JREC_SOCKET &&
+		    (rc = jcompact_feed(live, w, n - 1)) != 0)
 			return rc;
 		at += 8ull * n;
 	}
@@ -462,7 +480,7 @@ write_step(uint64_t t0)
 	for (i = 0; !step_over(t0, i); i++) {
 		if (!(type = jcompact_next(live, w, &n))) {
 			phase = C_COPY;
-			return 0;
+			return rec_socket(&fresh);
 		}
 		if ((rc = jfile_append(&fresh, (enum jrec_type)type, w, n)))
 			return rc;
@@ -710,6 +728,15 @@ journal_start(const char *stored)
 		return;
 	}
 	begin_or_warn();
+}
+
+void
+journal_socket(const char *path, unsigned mode)
+{
+	if (strlen(path) > JREC_SOCKET_MAX)
+		return;
+	snprintf(sock_path, sizeof(sock_path), "%s", path);
+	sock_mode = mode;
 }
 
 void

@@ -29,6 +29,13 @@ struct block;
 void journal_start(const char *stored);
 
 /*
+ * Before journal_start, if the daemon bound its socket itself: the path
+ * and mode, which every journal from then on records, for a crash
+ * recovery to bind again (recover.h).
+ */
+void journal_socket(const char *path, unsigned mode);
+
+/*
  * After READY=1 and the start's own names are out of the store: take the
  * old image's journal and keeps out too, then, if the store had no room
  * for the new ones beside the old, push them now.

@@ -40,7 +40,16 @@ enum jrec_type {
 	 */
 	JREC_NAME,		/* keep, off, publisher, length, name... */
 	JREC_UNNAME,		/* keep, off */
+	/*
+	 * The socket the daemon bound itself (not systemd's), after the
+	 * pools of every snapshot: a crash recovery binds it again,
+	 * whatever the file says then.  Refused whole by an older image,
+	 * as the names.
+	 */
+	JREC_SOCKET,		/* mode, length, path... (no NUL) */
 };
+
+#define JREC_SOCKET_MAX	107	/* bytes of its path (sun_path less 1) */
 
 /* A record's first word: its length in words (all told) and its type. */
 static inline uint64_t

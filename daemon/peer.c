@@ -296,10 +296,16 @@ peer_on_deadline(evutil_socket_t fd, short what, void *arg)
 void
 peer_set_deadline(struct peer *p, unsigned seconds)
 {
-	struct timeval tv = {(time_t)seconds, 0};
+	if (seconds != 0)
+		peer_set_deadline_ms(p, seconds * 1000ull);
+}
 
-	if (seconds == 0)
-		return;
+void
+peer_set_deadline_ms(struct peer *p, uint64_t ms)
+{
+	struct timeval tv = {(time_t)(ms / 1000),
+			     (suseconds_t)(ms % 1000) * 1000};
+
 	if (!p->ev_deadline) {
 		p->ev_deadline = evtimer_new(event_get_base(p->ev_read),
 					     peer_on_deadline, p);

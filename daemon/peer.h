@@ -70,6 +70,8 @@ void peer_kill(struct peer *p);
 
 /* Drop the peer if it is still here in seconds (0: never); or stop that. */
 void peer_set_deadline(struct peer *p, unsigned seconds);
+/* The same in ms, 0 being at once: the time a restart carried over. */
+void peer_set_deadline_ms(struct peer *p, uint64_t ms);
 void peer_clear_deadline(struct peer *p);
 
 /* Close every peer now (shutdown). */

@@ -46,6 +46,8 @@ struct replay {
 	size_t nblocks, blocks_cap;
 	uint32_t *slots;	/* index + 1 into blocks; 0: empty */
 	size_t nslots;
+	char sock[JREC_SOCKET_MAX + 1];	/* JREC_SOCKET's; "": none */
+	uint32_t sock_mode;
 	char *why;
 	size_t len;
 };
@@ -294,6 +296,24 @@ do_name(struct replay *r, enum jrec_type type, const uint64_t *w, unsigned n)
 	return 0;
 }
 
+/*
+ * The socket the crashed daemon bound itself: a path a bind takes (no
+ * NUL, not empty) and a mode a configuration could give.
+ */
+static int
+do_socket(struct replay *r, const uint64_t *w, unsigned n)
+{
+	if (n < 5 || w[2] == 0 || w[2] > JREC_SOCKET_MAX ||
+	    n != 4 + (w[2] + 7) / 8 || w[1] > 0777 ||
+	    memchr(&w[3], '\0', w[2]) != NULL)
+		return state_why(r->why, r->len, "a socket record of %u words",
+				 n);
+	memcpy(r->sock, &w[3], w[2]);
+	r->sock[w[2]] = '\0';
+	r->sock_mode = (uint32_t)w[1];
+	return 0;
+}
+
 static int
 do_record(struct replay *r, enum jrec_type type, const uint64_t *w,
 	  unsigned n)
@@ -307,6 +327,8 @@ do_record(struct replay *r, enum jrec_type type, const uint64_t *w,
 
 	if (type == JREC_NAME || type == JREC_UNNAME)
 		return do_name(r, type, w, n);
+	if (type == JREC_SOCKET)
+		return do_socket(r, w, n);
 	if (type < JREC_POOL || type > JREC_UNPERSIST || n != words[type])
 		return state_why(r->why, r->len, "a record of type %u and %u "
 				 "words", type, n);
@@ -472,6 +494,16 @@ make_state(struct replay *r, int listen)
 	st->pools = pools;
 	st->version = POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT;
 	st->socket_activated = listen >= 0;
+	/* Systemd's socket, if it passed one, else the daemon's own. */
+	if (listen < 0 && r->sock[0]) {
+		if (!(st->socket_path = strdup(r->sock))) {
+			free(v);
+			poolmgrd__state__free_unpacked(st, NULL);
+			state_why(r->why, r->len, "out of memory");
+			return NULL;
+		}
+		st->socket_mode = r->sock_mode;
+	}
 	for (i = 0; i < r->npools; i++) {
 		struct rpool *rp = &r->pools[i];
 

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "state.pb-c.h"
@@ -37,6 +38,9 @@
 #include "restore_check.h"
 #include "restore_fds.h"
 #include "session.h"
+
+/* ms: a hello_timeout's most (a uint32_t of seconds). */
+#define HELLO_LEFT_MAX	((uint64_t)UINT32_MAX * 1000)
 
 /* What is being rebuilt, so that a failure can take it all down. */
 struct rebuild {
@@ -173,6 +177,61 @@ build_session(struct rebuild *rb, unsigned k)
 }
 
 /*
+ * Session k's handles, each at its place in its pool's list (v[pool]):
+ * false if a place is out of range or taken.
+ */
+static bool
+place_handles(struct rebuild *rb, unsigned k, struct handle ***v)
+{
+	const Poolmgrd__SessionState *ss = rb->st->sessions[k];
+	struct handle *h;
+	size_t i;
+	uint32_t r;
+
+	if (ss->n_handle_rank != ss->n_handles)
+		return false;
+	for (i = 0; i < ss->n_handles; i++) {
+		h = session_handle(rb->sessions[k], ss->handles[i]->id);
+		r = ss->handle_rank[i];
+		if (!h || r >= h->pool->nhandles || v[ss->handles[i]->pool][r])
+			return false;
+		v[ss->handles[i]->pool][r] = h;
+	}
+	return true;
+}
+
+/*
+ * Each pool's handles in the order the old image listed them (ListClients
+ * answers in it, and shows the first 400): the opens above put them in
+ * the order of the sessions.  A state without the places (an older
+ * image's) or with places that do not fit keeps that order: only the
+ * listing's order is at stake.
+ */
+static void
+order_handles(struct rebuild *rb)
+{
+	struct handle ***v = calloc(rb->st->n_pools + 1, sizeof(*v));
+	unsigned k, n = (unsigned)rb->st->n_pools;
+	bool fits = v != NULL;
+	uint32_t r;
+
+	for (k = 0; fits && k < n; k++)
+		fits = (v[k] = calloc(rb->pools[k]->nhandles + 1,
+				      sizeof(**v))) != NULL;
+	for (k = 0; fits && k < rb->st->n_sessions; k++)
+		fits = place_handles(rb, k, v);
+	for (k = 0; fits && k < n; k++) {
+		LIST_INIT(&rb->pools[k]->handles);
+		for (r = rb->pools[k]->nhandles; r-- > 0;)
+			LIST_INSERT_HEAD(&rb->pools[k]->handles, v[k][r],
+					 in_pool);
+	}
+	for (k = 0; v && k < n; k++)
+		free(v[k]);
+	free(v);
+}
+
+/*
  * Punch every whole page of p that no block touches: the engine takes
  * them for never touched, so zero, and not resident.
  */
@@ -228,9 +287,11 @@ build(struct rebuild *rb)
 	for (k = 0; k < rb->st->n_pools; k++)
 		if ((rc = build_pool(rb, k)) != 0)
 			return rc;
-	for (k = 0; k < rb->st->n_sessions; k++)
+	/* From the last: each goes to the head of the list of sessions. */
+	for (k = (unsigned)rb->st->n_sessions; k-- > 0;)
 		if ((rc = build_session(rb, k)) != 0)
 			return rc;
+	order_handles(rb);
 	for (k = 0; k < rb->st->n_pools; k++)
 		if ((rc = finish_pool(rb, k)) != 0)
 			return rc;
@@ -286,13 +347,41 @@ carry_unsent(struct peer *pe, const Poolmgrd__SessionState *ss)
 	return i;
 }
 
+/*
+ * As at accept: a client that never says Hello goes, at the deadline its
+ * accept set if the state has it (the time the restart took counts), else
+ * a full hello_timeout from now.
+ */
+static void
+hello_deadline(struct peer *pe, struct session *s,
+	       const Poolmgrd__SessionState *ss, unsigned timeout)
+{
+	struct timespec ts;
+	uint64_t now, left;
+
+	if (s->greeted)
+		return;
+	if (!ss->hello_deadline_ns) {
+		peer_set_deadline(pe, timeout);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	s->hello_deadline_ns = ss->hello_deadline_ns;
+	left = ss->hello_deadline_ns > now ?
+	       (ss->hello_deadline_ns - now + 999999) / 1000000 : 0;
+	/* No more than any hello_timeout could have set. */
+	peer_set_deadline_ms(pe, left < HELLO_LEFT_MAX ? left : HELLO_LEFT_MAX);
+}
+
+/* From the last: each peer goes to the head of the list of peers. */
 static void
 publish(struct rebuild *rb, const struct restore_env *env)
 {
 	size_t carried = 0;
 	unsigned k, slow = 0;
 
-	for (k = 0; k < rb->st->n_sessions; k++) {
+	for (k = (unsigned)rb->st->n_sessions; k-- > 0;) {
 		struct session *s = rb->sessions[k];
 		unsigned f = 2 + (unsigned)rb->st->n_pools + k;
 		struct peer *pe;
@@ -303,9 +392,7 @@ publish(struct rebuild *rb, const struct restore_env *env)
 			carried += carry_unsent(pe, rb->st->sessions[k]);
 			slow++;
 		}
-		/* As at accept: a client that never says Hello goes. */
-		if (!s->greeted)
-			peer_set_deadline(pe, env->hello_timeout);
+		hello_deadline(pe, s, rb->st->sessions[k], env->hello_timeout);
 	}
 	if (slow)
 		log_info("restart in place: %zu unsent repl%s to %u client%s "
@@ -401,6 +488,7 @@ restore_incoming(const struct restore_env *env, struct restored *out)
 		out->socket_activated = rb.st->socket_activated;
 		snprintf(out->socket_path, sizeof(out->socket_path), "%s",
 			 rb.st->socket_path ? rb.st->socket_path : "");
+		out->socket_mode = rb.st->socket_mode;
 		out->npools = (unsigned)rb.st->n_pools;
 		out->nsessions = (unsigned)rb.st->n_sessions;
 		for (unsigned k = 0; k < rb.st->n_pools; k++)

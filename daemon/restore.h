@@ -27,6 +27,8 @@ struct restored {
 	int listen_fd;			/* -1: none handed over */
 	bool socket_activated;
 	char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	unsigned socket_mode;		/* after a crash with socket_path:
+					 * its mode, as the journal says */
 	unsigned npools, nsessions;
 	uint64_t nblocks;
 	uint64_t saved_at_ns;		/* CLOCK_MONOTONIC, the old image's */

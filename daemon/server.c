@@ -155,6 +155,15 @@ peer_dispatch(struct peer *p, const uint8_t *buf, size_t len, void *arg)
 	dispatch_message(p, s, buf, len);
 }
 
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static void
 accept_one(int fd)
 {
@@ -194,6 +203,9 @@ accept_one(int fd)
 	p = peer_new(base, fd, peer_dispatch, s);
 	/* A client that never says Hello does not keep its descriptor. */
 	peer_set_deadline(p, server_cf->hello_timeout);
+	if (server_cf->hello_timeout)
+		s->hello_deadline_ns = mono_ns() +
+		    server_cf->hello_timeout * 1000000000ull;
 }
 
 static void
@@ -510,6 +522,36 @@ config_kept(const char *err, bool bound)
 }
 
 /*
+ * The daemon binds its socket itself.  After a crash, where the crashed
+ * daemon served, as its journal says, so that its clients find it again:
+ * neither a file changed since (socket settings wait for a fresh start,
+ * as at a SIGHUP) nor one that no longer loads moves it.
+ */
+static int
+listen_own(const struct config *cf, const struct restored *rs)
+{
+	if (!rs->crashed || !rs->socket_path[0])
+		return listen_on(server_socket, cf->socket_mode);
+	if (strcmp(rs->socket_path, server_socket) != 0)
+		log_warnx("after a crash: listening on %s again, as the "
+			  "crashed daemon did; %s waits for a fresh start",
+			  rs->socket_path, server_socket);
+	snprintf(server_socket, sizeof(server_socket), "%s", rs->socket_path);
+	return listen_on(server_socket, rs->socket_mode);
+}
+
+/* The mode of the socket file as it is now (a restart in place kept it). */
+static unsigned
+socket_mode_now(const struct config *cf)
+{
+	struct stat sb;
+
+	if (lstat(server_socket, &sb) == 0 && S_ISSOCK(sb.st_mode))
+		return sb.st_mode & 0777;
+	return cf->socket_mode;
+}
+
+/*
  * Every connection costs a descriptor: take all the kernel allows (the soft
  * limit is often 1024, the hard one far more) and say so if the connection
  * limits could still run out of them.
@@ -604,8 +646,10 @@ server_run(const struct server_opts *o, struct config *cf)
 		lfd = service_listen_fd();
 		socket_activated = lfd >= 0;
 		if (!socket_activated)
-			lfd = listen_on(server_socket, cf->socket_mode);
+			lfd = listen_own(cf, &rs);
 	}
+	if (!socket_activated)
+		journal_socket(server_socket, socket_mode_now(cf));
 	reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	apply_config(cf);
 	journal_start(restarted >= 0 ? rs.stored : NULL);
@@ -637,7 +681,8 @@ server_run(const struct server_opts *o, struct config *cf)
 			 dpool_count() == 1 ? "" : "s");
 	if (o->config_error)
 		config_kept(o->config_error, rs.listen_fd < 0 &&
-			    !socket_activated);
+			    !socket_activated &&
+			    !(rs.crashed && rs.socket_path[0]));
 	service_watchdog_start(base);
 	status_ev = event_new(base, -1, EV_PERSIST, on_status_timer, NULL);
 	event_add(status_ev, &status_tv);

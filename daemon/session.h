@@ -49,6 +49,8 @@ struct handle {
 	struct session_account *account; /* its session's on pool; NULL
 					   * once closed */
 	bool read_only;
+	uint32_t rank;		/* state_save.c's, while it saves: its
+				 * place in its pool's list (0: the head) */
 	struct hold_list refs;	/* its references' holds, newest first */
 	uint64_t nrefs;
 	/*
@@ -78,6 +80,9 @@ struct session {
 	gid_t group_room[SESSION_MAX_GROUPS];
 	char name[64];
 	bool greeted;		/* Hello done */
+	/* Not greeted yet: when hello_timeout drops it (CLOCK_MONOTONIC,
+	 * ns; 0: never), kept by a restart in place. */
+	uint64_t hello_deadline_ns;
 	uint64_t nrefs;		/* references held over all handles */
 	uint32_t next_handle;
 	struct handle_list handles;

@@ -250,6 +250,7 @@ session_state_free(Poolmgrd__SessionState *ss)
 		free(ss->handles[i]);
 	}
 	free(ss->handles);
+	free(ss->handle_rank);
 	free(ss->unsent);
 }
 
@@ -296,22 +297,45 @@ save_session(struct session *s, Poolmgrd__SessionState *ss)
 
 	poolmgrd__session_state__init(ss);
 	ss->greeted = s->greeted;
+	if (!s->greeted)
+		ss->hello_deadline_ns = s->hello_deadline_ns;
 	ss->name = s->name;
 	ss->next_handle = s->next_handle;
 	if (!(ss->handles = calloc(s->nhandles ? s->nhandles : 1,
-				   sizeof(*ss->handles))))
+				   sizeof(*ss->handles))) ||
+	    !(ss->handle_rank = calloc(s->nhandles ? s->nhandles : 1,
+				       sizeof(*ss->handle_rank))))
 		return -ENOMEM;
 	LIST_FOREACH(h, &s->handles, in_session) {
 		Poolmgrd__HandleState *hs = malloc(sizeof(*hs));
 
 		if (!hs)
 			return -ENOMEM;
+		ss->handle_rank[ss->n_handle_rank++] = h->rank;
 		ss->handles[ss->n_handles++] = hs;
 		hs->holds = NULL;
 		if ((rc = save_handle(h, hs)) != 0)
 			return rc;
 	}
 	return 0;
+}
+
+/*
+ * Each handle's place in its pool's list, the order ListClients answers
+ * in: one walk of each list, not one per handle.
+ */
+static void
+rank_handles(void)
+{
+	struct handle *h;
+	struct dpool *p;
+	uint32_t r;
+
+	for (p = dpool_first(); p; p = dpool_next(p)) {
+		r = 0;
+		LIST_FOREACH(h, &p->handles, in_pool)
+			h->rank = r++;
+	}
 }
 
 static void
@@ -405,6 +429,7 @@ state_save(bool socket_activated, const char *socket_path, bool from_store,
 		fds->nblocks += ps->n_block_off;
 	}
 	rc = -ENOMEM;
+	rank_handles();
 	for (pe = peer_first(); pe; pe = peer_next(pe)) {
 		Poolmgrd__SessionState *ss = calloc(1, sizeof(*ss));
 

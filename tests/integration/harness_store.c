@@ -188,8 +188,12 @@ exec_daemon(const struct harness_store *st)
 		unsetenv("LISTEN_FDNAMES");
 	}
 	snprintf(bin, sizeof(bin), "%s/poolmgrd", harness_build());
-	execl(bin, "poolmgrd", "--verbose", "--socket", st->sock, "--config",
-	      st->conf, (char *)NULL);
+	if (st->own_socket)
+		execl(bin, "poolmgrd", "--verbose", "--config", st->conf,
+		      (char *)NULL);
+	else
+		execl(bin, "poolmgrd", "--verbose", "--socket", st->sock,
+		      "--config", st->conf, (char *)NULL);
 	_exit(127);
 }
 

@@ -21,6 +21,8 @@ struct harness_store {
 	int fd[HARNESS_STORE_MAX];
 	char name[HARNESS_STORE_MAX][64];
 	unsigned n;
+	/* Started without --socket: it binds the configuration's socket. */
+	bool own_socket;
 };
 
 /* A temporary directory with config in it, and the notify socket: 0/-1. */
