@@ -370,7 +370,7 @@ do_persist(struct call *c, const Poolmgr__Persist *m)
 		return 0;	/* the pool holds it already */
 	if (!dpool_holds(b, h))
 		return refuse(c, -EPERM, "only a holder may persist a block");
-	if ((rc = dpool_persist(h->pool, h, m->offset)) == -EDQUOT)
+	if ((rc = dpool_persist(h->pool, h, m->offset, 0)) == -EDQUOT)
 		return refuse(c, rc, "uid %u would persist more than the "
 			      "pool's quota", (unsigned)c->s->uid);
 	return rc;

@@ -1166,9 +1166,11 @@ dpool_retain(struct dpool *p, struct handle *h, uint64_t off,
 }
 
 int
-dpool_persist(struct dpool *p, struct handle *h, uint64_t off)
+dpool_persist(struct dpool *p, struct handle *h, uint64_t off,
+	      uint64_t credit)
 {
 	struct block *b = dpool_block(p, off);
+	uint64_t persisted;
 
 	if (!b)
 		return -EINVAL;
@@ -1180,7 +1182,9 @@ dpool_persist(struct dpool *p, struct handle *h, uint64_t off)
 	 * its connections go: all of it together within one quota, or a uid
 	 * could keep a quota's worth per connection it ever made.
 	 */
-	if (over_quota(p, dpool_persisted_by(p, h->session->uid), b->size))
+	persisted = dpool_persisted_by(p, h->session->uid);
+	assert(credit <= persisted);
+	if (over_quota(p, persisted - credit, b->size))
 		return -EDQUOT;
 	persist(p, b, h->session->uid);
 	block_share_sync(p, b);

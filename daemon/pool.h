@@ -313,7 +313,14 @@ int dpool_realloc(struct dpool *p, struct handle *h, uint64_t off,
 		  struct block **out, uint64_t *dst);
 int dpool_retain(struct dpool *p, struct handle *h, uint64_t off,
 		 uint64_t quota_used);
-int dpool_persist(struct dpool *p, struct handle *h, uint64_t off);
+/*
+ * Make the block at off persistent, charged to h's uid.  credit: bytes of
+ * that uid's charge the same request takes away once this is done (the
+ * old block of a replace, pool_names.c), which the quota's check counts
+ * as gone already; at most what the uid has persisted.
+ */
+int dpool_persist(struct dpool *p, struct handle *h, uint64_t off,
+		  uint64_t credit);
 /*
  * Drop the pool's reference of persistent block b, freeing it if no
  * handle holds it (a name going, pool_names.c).

@@ -30,6 +30,7 @@ dpool_publish(struct dpool *p, struct handle *h, uint64_t off,
 {
 	struct block *b = dpool_block(p, off), *old;
 	struct block_name *n, *fresh = NULL;
+	uint64_t credit = 0;
 	int rc;
 
 	if (!b)
@@ -49,7 +50,13 @@ dpool_publish(struct dpool *p, struct handle *h, uint64_t off,
 	if (!n && !(fresh = block_name_make(name, len, b,
 					    h->session->uid)))
 		return -ENOMEM;
-	if ((rc = dpool_persist(p, h, off)) != 0) {
+	/*
+	 * A replace ends the old block's charge in the same request: the
+	 * quota is checked on the charge after it, not on both frames.
+	 */
+	if (n && n->block->persister == h->session->uid)
+		credit = n->block->size;
+	if ((rc = dpool_persist(p, h, off, credit)) != 0) {
 		free(fresh);
 		return rc;
 	}

@@ -107,7 +107,7 @@ run(struct dpool *p, struct handle *h, size_t rounds, int store,
 
 	for (i = 0; i < rounds; i++) {
 		if (dpool_alloc(p, h, 64, 0, false, 0, &b) != 0 ||
-		    dpool_persist(p, h, b->off) != 0)
+		    dpool_persist(p, h, b->off, 0) != 0)
 			die("alloc or persist refused");
 		off = b->off;
 		if (dpool_free(p, h, off) != 0 || dpool_free(p, h, off) != 0)
@@ -192,7 +192,7 @@ pause_at(struct dpool *p, struct handle *h, size_t n, size_t have,
 			rc = dpool_publish(p, h, b->off, name, strlen(name),
 					   false);
 		} else
-			rc = dpool_persist(p, h, b->off);
+			rc = dpool_persist(p, h, b->off, 0);
 		if (rc != 0)
 			die("persist or publish refused");
 		while (step_due) {
@@ -208,7 +208,7 @@ pause_at(struct dpool *p, struct handle *h, size_t n, size_t have,
 			die("alloc refused");
 		off = b->off;
 		t0 = thread_ns();
-		if (dpool_persist(p, h, off) != 0)
+		if (dpool_persist(p, h, off, 0) != 0)
 			die("persist refused");
 		longest_add(&all, t0);
 		t0 = thread_ns();

@@ -25,6 +25,10 @@
  *       message with the rest counted as unlisted;
  *   quota_counts_names       a named block counts against its publisher
  *       uid's quota after the publisher has gone, until it is unpublished;
+ *   replace_near_quota       a replace is checked on the uid's charge after
+ *       it, the old frame's taken away: one whose new frame fits only so
+ *       goes; one that would pass the quota even so is -EDQUOT and changes
+ *       nothing;
  *   destroy_removes_names    a pool destroyed by force and made again has
  *       no name;
  *   client_crash_keeps_names a publisher killed by SIGKILL: its name and
@@ -548,6 +552,56 @@ quota_counts_names(void **state)
 	pool_disconnect(c);
 }
 
+/* ---- replace_near_quota --------------------------------------------- */
+
+static void
+replace_near_quota(void **state)
+{
+	struct pool_conn *c, *c2;
+	struct pool *p, *q;
+	struct pool_stats before, after;
+	pool_off_t next, kept, old, x;
+	size_t usable;
+
+	(void)state;
+	/* Two connections of one uid: two quotas, one persisted charge. */
+	open_pool("small", &c, &p);
+	open_pool("small", &c2, &q);
+	EXPECT_RC(pool_set_cache(p, 0), 0);
+	EXPECT_RC(pool_set_cache(q, 0), 0);
+	/* The next frame, 40 KiB, made while nothing is persisted. */
+	EXPECT_RC(pool_alloc(p, 40 << 10, &next), 0);
+	/* 30 KiB kept and a 30 KiB frame named: 60 of the 64 KiB. */
+	EXPECT_RC(pool_alloc(q, 30 << 10, &kept), 0);
+	EXPECT_RC(pool_persist(q, kept), 0);
+	EXPECT_RC(pool_free(q, kept), 0);
+	EXPECT_RC(pool_alloc(q, 30 << 10, &old), 0);
+	EXPECT_RC(pool_publish(q, old, "q"), 0);
+	EXPECT_RC(pool_free(q, old), 0);
+
+	/* 60 - 30 + 40 is over: refused, nothing changed. */
+	before = stats_of(p);
+	EXPECT_RC(pool_publish_replace(p, next, "q"), -EDQUOT);
+	after = stats_of(p);
+	expect_same_stats(&before, &after);
+	EXPECT_RC(pool_lookup(p, "q", &x, NULL), 0);
+	assert_int_equal(x, old);
+
+	/* 30 - 30 + 40 fits: the old frame's charge counts as gone. */
+	EXPECT_RC(pool_free(q, kept), 0);	/* ends its persistence */
+	EXPECT_RC(pool_publish_replace(p, next, "q"), 0);
+	EXPECT_RC(pool_lookup(q, "q", &x, NULL), 0);
+	assert_int_equal(x, next);
+	EXPECT_RC(pool_usable_size(q, old, &usable), -EINVAL);
+	assert_int_equal(stats_of(p).persistent_blocks, 1);
+	assert_int_equal(stats_of(p).live_blocks, 1);
+	expect_checked(c, "small");
+	pool_close(q);
+	pool_close(p);
+	pool_disconnect(c2);
+	pool_disconnect(c);
+}
+
 /* ---- destroy_removes_names ------------------------------------------ */
 
 static void
@@ -772,6 +826,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(limit_and_listing, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(quota_counts_names, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(replace_near_quota, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(destroy_removes_names, setup,
 						teardown),
