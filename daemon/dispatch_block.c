@@ -4,9 +4,12 @@
  *
  * Each checks the handle (writable for anything that changes the pool) and
  * the session's limits (blocks held, the pool's quota) before the engine is
- * asked.  A refusal while the pool still has work its clients let go of
- * queued is not final (refused_unsettled): the request is held until that
- * work is done, and tried again then.
+ * asked.  A read-only handle may take references (Retain) and drop its own
+ * (Free, FreeBatch): a reader keeps the block it reads from being freed
+ * under it, which changes no byte of the pool.  A refusal while the pool
+ * still has work its clients let go of queued is not final
+ * (refused_unsettled): the request is held until that work is done, and
+ * tried again then.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -158,16 +161,42 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 	return 0;
 }
 
+/*
+ * A read-only handle's Free drops a reference of its own, nothing else:
+ * any other would end a block's persistence, or count as an invalid
+ * free, which is writing.  0 for a handle that may write.
+ */
+static int
+reader_holds(struct handle *h, uint64_t off)
+{
+	struct block *b;
+
+	if (!h->read_only)
+		return 0;
+	b = dpool_block(h->pool, off);
+	return b && dpool_holds(b, h) ? 0 : -EACCES;
+}
+
+static int
+refuse_reader_free(struct call *c, struct handle *h, uint64_t off)
+{
+	return refuse(c, -EACCES, "pool %s is open read-only: it frees only "
+		      "its own references, and holds none on %#llx",
+		      h->pool->name, (unsigned long long)off);
+}
+
 int
 do_free(struct call *c, const Poolmgr__Free *m)
 {
 	struct handle *h;
 	int rc;
 
-	if (!(h = get_handle(c, m->handle, true, &rc)))
+	if (!(h = get_handle(c, m->handle, false, &rc)))
 		return rc;
 	if (m->offset == OFF_NONE)
 		return 0;
+	if (reader_holds(h, m->offset))
+		return refuse_reader_free(c, h, m->offset);
 	rc = dpool_free(h->pool, h, m->offset);
 	if (rc == -EPERM)
 		return refuse(c, rc, "block %#llx belongs to another handle",
@@ -300,7 +329,7 @@ do_free_batch(struct call *c, const Poolmgr__FreeBatch *m)
 	size_t i;
 	int rc;
 
-	if (!(h = get_handle(c, m->handle, true, &rc)))
+	if (!(h = get_handle(c, m->handle, false, &rc)))
 		return rc;
 	if (m->n_offsets > MAX_BATCH)
 		return refuse(c, -E2BIG, "a batch holds at most %d offsets",
@@ -323,10 +352,15 @@ do_free_batch(struct call *c, const Poolmgr__FreeBatch *m)
 	for (i = 0; i < m->n_offsets; i++) {
 		if (m->offsets[i] == OFF_NONE)
 			continue;
-		if ((rc = dpool_may_free(h->pool, h, m->offsets[i]))) {
+		if ((rc = reader_holds(h, m->offsets[i])) == 0)
+			rc = dpool_may_free(h->pool, h, m->offsets[i]);
+		if (rc) {
 			fbr.failed_index = (uint32_t)i;
 			c->rep->body_case = POOLMGR__REPLY__BODY_FREE_BATCH;
 			c->rep->free_batch = &fbr;
+			if (rc == -EACCES)
+				return refuse_reader_free(c, h,
+							  m->offsets[i]);
 			return refuse(c, rc, "offset %zu of the batch (%#llx) "
 				      "cannot be freed", i,
 				      (unsigned long long)m->offsets[i]);
@@ -338,13 +372,19 @@ do_free_batch(struct call *c, const Poolmgr__FreeBatch *m)
 	return 0;
 }
 
+/*
+ * Read-only handles too: a reference is a reader's way to keep what it
+ * reads.  Bounded as every reference is: per session (check_block_cap),
+ * per block (POOL_MAX_HOLDERS), and a block that is not persistent is
+ * charged to each holder, the reader too (quota_used).
+ */
 int
 do_retain(struct call *c, const Poolmgr__Retain *m)
 {
 	struct handle *h;
 	int rc;
 
-	if (!(h = get_handle(c, m->handle, true, &rc)))
+	if (!(h = get_handle(c, m->handle, false, &rc)))
 		return rc;
 	if ((rc = check_block_cap(c)))
 		return rc;

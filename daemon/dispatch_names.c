@@ -73,7 +73,8 @@ do_publish(struct call *c, const Poolmgr__Publish *m)
  * With retain, the reference is taken before the reply: a lookup and a
  * Retain after it would leave a window in which the name's owner could
  * unpublish the block, the last reference go, and its bytes be handed to
- * someone else, so that the retain takes hold of another block.
+ * someone else, so that the retain takes hold of another block.  A
+ * read-only handle may retain: readers are who a published block is for.
  */
 int
 do_lookup(struct call *c, const Poolmgr__Lookup *m)
@@ -82,7 +83,7 @@ do_lookup(struct call *c, const Poolmgr__Lookup *m)
 	struct handle *h;
 	int rc;
 
-	if (!(h = get_handle(c, m->handle, m->retain, &rc)))
+	if (!(h = get_handle(c, m->handle, false, &rc)))
 		return rc;
 	if ((rc = check_block_name(c, &m->name)))
 		return rc;

@@ -11,8 +11,10 @@
  * read-write open is -EACCES; a read-only open reads the bytes; a store
  * through the read-only mapping kills (SIGSEGV or SIGBUS) the grandchild
  * that tries it; every changing call through the read-only handle is
- * -EACCES; and the pool's memfd, received the way any client receives it,
- * cannot be reopened read-write through /proc/self/fd nor mapped writable.
+ * -EACCES, a Free of a block it holds no reference on too (a retain, and
+ * the Free of that reference, go: they change no byte); and the pool's
+ * memfd, received the way any client receives it, cannot be reopened
+ * read-write through /proc/self/fd nor mapped writable.
  *
  * A third shows that a read-write client, holding the memfd as writable as
  * any client can, cannot change its size: truncating, growing, punching
@@ -647,7 +649,9 @@ other_uid_reader_child(void *arg)
 	CHECK_RC(pool_calloc(ro, 4, 16, &off), -EACCES, 81);
 	CHECK_RC(pool_free(ro, m.off[0]), -EACCES, 82);
 	CHECK_RC(pool_persist(ro, m.off[0]), -EACCES, 83);
-	CHECK_RC(pool_retain(ro, m.off[1]), -EACCES, 84);
+	CHECK_RC(pool_retain(ro, m.off[1]), 0, 84);
+	CHECK_RC(pool_free(ro, m.off[1]), 0, 91);
+	CHECK_RC(pool_free(ro, m.off[1]), -EACCES, 92);
 	CHECK_RC(pool_realloc(ro, m.off[2], 4000, &off), -EACCES, 85);
 	CHECK_RC(pool_trim(ro), -EACCES, 86);
 	CHECK_RC(pool_stats(ro, &st), 0, 87);
