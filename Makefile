@@ -111,7 +111,8 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_wait itest_fork itest_books itest_clients \
               itest_handles itest_dropping itest_quota itest_reload \
               itest_usage itest_restart itest_restart_busy \
-              itest_restart_admin itest_restore itest_sharemap_renew \
+              itest_restart_fds itest_restart_admin itest_restore \
+              itest_sharemap_renew \
               itest_restart_guard itest_recover itest_names \
               itest_names_crash itest_restart_edges \
               itest_names_readers
@@ -225,7 +226,7 @@ $(ENGINE_LIB): $(ENGINE_OBJS)
 
 # The restart tests' fixture and client processes.
 $(BUILD)/tests/itest_restart $(BUILD)/tests/itest_restart_busy \
-  $(BUILD)/tests/itest_restart_admin \
+  $(BUILD)/tests/itest_restart_fds $(BUILD)/tests/itest_restart_admin \
   $(BUILD)/tests/itest_restart_edges: $(BUILD)/tests/integration/harness_restart.o
 
 # Restores from states made by hand, in the daemon's own format.

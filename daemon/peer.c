@@ -39,10 +39,11 @@
  * that does not read are no reason to wait: they are datagrams already
  * made, and go over in the state as they are (peer_unsent_each); the new
  * image queues them first (peer_carry), so the client gets every one,
- * in order, before the replies to what it sends next.  Only a queued
- * reply with descriptors (OpenPool's, ShareMap's) cannot go as bytes,
- * and a peer being closed is not carried: its last replies are dropped
- * with it.
+ * in order, before the replies to what it sends next.  The descriptors
+ * a queued reply passes (OpenPool's, ShareMap's) go with it: state_save.c
+ * says which pool's each is, and the new image passes its own of them.
+ * A peer being closed is not carried: its last replies are dropped with
+ * it.
  *
  * Teardown happens in one place (peer_free) and never in the middle of a
  * callback that still uses the peer: peer_kill only marks it.
@@ -66,7 +67,6 @@
 #include "peer.h"
 
 #define PEER_READ_BATCH 64
-#define PEER_MAX_QUEUED_FDS 8	/* descriptors queued for one peer */
 #define OUTMSG_OVERHEAD 32	/* the allocator's share of a queued reply */
 #define PEER_FLUSH_SEC 5	/* a killed peer's last replies: then gone */
 
@@ -128,6 +128,7 @@ static void peer_on_write(evutil_socket_t, short, void *);
 static void peer_on_closed(evutil_socket_t, short, void *);
 static bool queue_msg(struct peer *, const void *, size_t,
 		      const struct peer_fds *);
+static bool fds_own(struct peer_fds *);
 
 struct peer *
 peer_new(struct event_base *base, int fd, peer_dispatch_fn fn, void *arg)
@@ -336,13 +337,13 @@ peer_next(struct peer *p)
 
 /*
  * Is p in the middle of something a restart would lose?  Its unsent
- * replies are not: they are whole datagrams, carried over as bytes
- * (peer_unsent_each, peer_carry), but for the descriptors one may hold.
+ * replies are not: they are whole datagrams, carried over as bytes with
+ * what their descriptors are (peer_unsent_each, peer_carry).
  */
 static bool
 peer_busy(const struct peer *p)
 {
-	return p->holding || p->dead || p->queued_fds > 0;
+	return p->holding || p->dead;
 }
 
 bool
@@ -354,29 +355,6 @@ peer_all_quiet(void)
 		if (peer_busy(p))
 			return false;
 	return true;
-}
-
-unsigned
-peer_drop_busy(void)
-{
-	struct peer *p, *next;
-	unsigned n = 0;
-
-	for (p = LIST_FIRST(&peers); p; p = next) {
-		next = LIST_NEXT(p, entry);
-		/*
-		 * A held request waits for work that ends, for nothing new
-		 * is read meanwhile: its client is not in the way.
-		 */
-		if (!p->dead && p->queued_fds == 0)
-			continue;
-		log_info("restart: dropping client %s (%s)", peer_who(p),
-			 p->dead ? "closing" : "not reading its replies, "
-			 "which hold descriptors");
-		peer_free(p);
-		n++;
-	}
-	return n;
 }
 
 unsigned
@@ -411,13 +389,28 @@ peer_unsent_each(const struct peer *p, peer_unsent_fn fn, void *arg)
 	const struct outmsg *m;
 
 	STAILQ_FOREACH(m, &p->out, entry)
-		fn(m->data, m->len, arg);
+		fn(m->data, m->len, &m->fds, arg);
 }
 
 bool
-peer_carry(struct peer *p, const void *buf, size_t len)
+peer_carry(struct peer *p, const void *buf, size_t len,
+	   const struct peer_fds *lent)
 {
-	return queue_msg(p, buf, len, NULL);
+	struct peer_fds own;
+
+	if (!lent || lent->n == 0)
+		return queue_msg(p, buf, len, NULL);
+	own = *lent;
+	if (!fds_own(&own)) {
+		log_warnx("restart in place: out of descriptors for a reply "
+			  "carried to client %s; dropping it", peer_who(p));
+		peer_drop(p);
+		return false;
+	}
+	if (queue_msg(p, buf, len, &own))
+		return true;
+	fds_close(&own);
+	return false;
 }
 
 /*

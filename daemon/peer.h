@@ -17,6 +17,8 @@ struct peer;
 #define PEER_MAX_MESSAGE 65536
 /* Replies queued for a client that does not read, before it is dropped. */
 #define PEER_MAX_QUEUED (4u * 1024 * 1024)
+/* The descriptors those replies may pass, likewise. */
+#define PEER_MAX_QUEUED_FDS 8
 
 /*
  * Called for each datagram; buf NULL means the peer is gone (EOF, error,
@@ -79,32 +81,32 @@ void peer_close_all(void);
 
 /*
  * A restart in place (restart.c).  Every peer, in no particular order.
- * peer_all_quiet: no peer holds a request, has unsent replies that hold
- * descriptors, or is being closed.  peer_drop_busy drops those whose
- * replies with descriptors wait or that are being closed, as if they had
- * hung up, and says how many (one that holds a request is let be: what
- * it waits for ends).  peer_drop_closing drops those being closed at
- * once, and says how many lost replies with them.
+ * peer_all_quiet: no peer holds a request or is being closed.
+ * peer_drop_closing drops those being closed at once, and says how many
+ * lost replies with them.
  */
 struct peer *peer_first(void);
 struct peer *peer_next(struct peer *p);
 bool peer_all_quiet(void);
-unsigned peer_drop_busy(void);
 unsigned peer_drop_closing(void);
 
 /*
  * The replies queued for p and not sent yet, oldest first: whole
- * datagrams, carried over a restart as they are.  None holds a
- * descriptor once peer_all_quiet says so.
+ * datagrams, carried over a restart as they are, each with the
+ * descriptors it passes (the reply's own: they stay p's).
  */
-typedef void (*peer_unsent_fn)(const void *buf, size_t len, void *arg);
+typedef void (*peer_unsent_fn)(const void *buf, size_t len,
+			       const struct peer_fds *fds, void *arg);
 void peer_unsent_each(const struct peer *p, peer_unsent_fn fn, void *arg);
 /*
  * The new image: queue a carried reply on p before anything it reads, as
- * if the socket had been full; false if that went over the queue's limit
- * (the peer is dropped, as any that does not read).
+ * if the socket had been full, with fds (NULL: none) as peer_send takes
+ * them; false if that went over the queue's limits or the daemon has no
+ * descriptor to spare, or one of fds is -1, which could not be had (the
+ * peer is dropped, as any that does not read).
  */
-bool peer_carry(struct peer *p, const void *buf, size_t len);
+bool peer_carry(struct peer *p, const void *buf, size_t len,
+		const struct peer_fds *fds);
 /* What a queued reply of len bytes counts against PEER_MAX_QUEUED. */
 size_t peer_out_cost(size_t len);
 

@@ -25,18 +25,17 @@
  * RESTART_TICK_MS from a timer (never inside a peer's callbacks).  Replies
  * not sent yet are not in the way: they are datagrams already made, and
  * go over in the state, to be sent first by the new image (peer.c), so a
- * client that does not read them holds nobody up.  Only replies that pass
- * descriptors cannot go so: a client that leaves one unread is still
- * there after RESTART_QUIET_SEC is dropped, as if it had hung up (its
- * handles close as usual, in steps), and the wait goes on.  A client
- * being closed (it broke the protocol) is closed at once, with what it
- * has not read.  If the restart is given up, the connections are read
- * again.
+ * client that does not read them holds nobody up.  So do those that pass
+ * descriptors: each descriptor goes as the pool whose memfd or share map
+ * it is, and the new image passes its own (a destroyed pool's, which no
+ * other has, goes as one more descriptor, "reply.<j>").  A client being
+ * closed (it broke the protocol) is closed at once, with what it has not
+ * read.  If the restart is given up, the connections are read again.
  *
  * Then, without changing anything, state_save.c writes the state, and the
  * descriptors go to the new image as systemd passes sockets, named (listen,
- * state, config, pool.<i>, conn.<i>) in LISTEN_FDNAMES (restart_exec.c),
- * runs of them as one ("conn.0-999", restart_names.c).  If the exec
+ * state, config, pool.<i>, conn.<i>, reply.<j>) in LISTEN_FDNAMES
+ * (restart_exec.c), runs of them as one ("conn.0-999", restart_names.c).  If the exec
  * fails, every descriptor is put back: the daemon logs why and goes on
  * serving, nothing changed.
  *
@@ -110,8 +109,9 @@ now_ns(void)
 
 /*
  * The descriptors a restart passes, each with a name that says exactly
- * which it is: "listen", "state", "pool.<i>", "conn.<i>", i the pool's or
- * session's index in the state.  The exec keeps their order, systemd's
+ * which it is: "listen", "state", "pool.<i>", "conn.<i>", "reply.<i>", i
+ * the pool's, session's or unsent replies' descriptor's index in the
+ * state.  The exec keeps their order, systemd's
  * store does not: the new image goes by the names (restore.c).
  */
 #define PASSED_NAME RESTART_NAME_MAX
@@ -152,7 +152,7 @@ passed_build(struct passed *ps, int sfd, int cfd, const struct state_fds *sf,
 	     bool with_listen)
 {
 	unsigned n = (with_listen ? 2 : 1) + (cfd >= 0) + sf->npools +
-	    sf->nsessions, i;
+	    sf->nsessions + sf->nreplies, i;
 	char *text;
 
 	ps->n = 0;
@@ -174,6 +174,8 @@ passed_build(struct passed *ps, int sfd, int cfd, const struct state_fds *sf,
 		passed_add(ps, sf->pool[i], "pool", i);
 	for (i = 0; i < sf->nsessions; i++)
 		passed_add(ps, sf->conn[i], "conn", i);
+	for (i = 0; i < sf->nreplies; i++)
+		passed_add(ps, sf->reply[i], "reply", i);
 	return 0;
 }
 
@@ -462,14 +464,11 @@ restart_try(void)
 		return;
 	}
 	if (now - drop_at >= RESTART_QUIET_SEC * 1000000000ull) {
-		unsigned n = peer_drop_busy();
-
-		log_info("restart: not quiet after %d s: dropped %u client%s "
-			 "whose unsent replies hold descriptors%s",
-			 RESTART_QUIET_SEC, n, n == 1 ? "" : "s",
-			 dpool_release_passed(dpool_release_mark()) ? "" :
-			 "; released memory still going back");
-		dropped += n;
+		log_info("restart: not quiet after %d s: %s",
+			 RESTART_QUIET_SEC,
+			 dpool_release_passed(dpool_release_mark()) ?
+			 "requests wait for their pools" :
+			 "released memory still going back");
 		drop_at = now;
 	}
 	evtimer_add(ev_tick, &tick);

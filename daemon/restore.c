@@ -47,6 +47,7 @@ struct rebuild {
 	Poolmgrd__State *st;
 	int *fds;		/* passed; -1 once something took it */
 	unsigned nfds;
+	unsigned nreplies;	/* the last of fds: what replies pass */
 	struct dpool **pools;	/* in the state's order; NULL: not made */
 	struct session **sessions;
 	bool crashed;		/* the state is a crash journal's */
@@ -331,19 +332,71 @@ teardown(struct rebuild *rb)
 }
 
 /*
+ * The descriptors unsent reply i passes, this image's of the same pools
+ * (the same memory: the memfd passed over; the pool's new share map, for
+ * the old one is frozen), or those passed as they were.  One that cannot
+ * be had is -1, and the client is dropped for it (peer_carry).  A share
+ * map the pool has no more is left out, as when the kernel cannot make
+ * one (the client does not cache).
+ */
+static void
+carried_fds(struct rebuild *rb, const Poolmgrd__SessionState *ss,
+	    size_t i, size_t *next, struct peer_fds *fds)
+{
+	unsigned base = 2 + (unsigned)(rb->st->n_pools + rb->st->n_sessions);
+	size_t j, n = ss->n_unsent_nfds ? ss->unsent_nfds[i] : 0;
+	char path[64];
+	int fd;
+
+	fds->n = 0;
+	for (j = *next; j < *next + n; j++) {
+		uint32_t ref = ss->unsent_fd_ref[j];
+		bool own = false;
+
+		switch (ss->unsent_fd_kind[j]) {
+		case POOLMGRD__CARRIED_FD__CARRIED_FD_POOL:
+			fd = rb->pools[ref]->memfd;
+			break;
+		case POOLMGRD__CARRIED_FD__CARRIED_FD_POOL_READ_ONLY:
+			/* As OpenPool makes one: a file that only reads. */
+			snprintf(path, sizeof(path), "/proc/self/fd/%d",
+				 rb->pools[ref]->memfd);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			own = fd >= 0;
+			break;
+		case POOLMGRD__CARRIED_FD__CARRIED_FD_SHARE_MAP:
+			if ((fd = rb->pools[ref]->share_fd) < 0)
+				continue;
+			break;
+		default:	/* _PASSED: state_check saw to the rest */
+			fd = rb->fds[base + ref];
+			break;
+		}
+		fds->fd[fds->n] = fd;
+		fds->close[fds->n++] = own;
+	}
+	*next += n;
+}
+
+/*
  * The replies the old image had queued and the client not read yet, on
- * its new peer before the loop runs: so they leave first, in order, and
- * whatever it is answered next goes behind them.  The checks bounded them
- * by what the queue takes.
+ * its new peer before the loop runs, with their descriptors: so they
+ * leave first, in order, and whatever it is answered next goes behind
+ * them.  The checks bounded them by what the queue takes.
  */
 static size_t
-carry_unsent(struct peer *pe, const Poolmgrd__SessionState *ss)
+carry_unsent(struct rebuild *rb, struct peer *pe,
+	     const Poolmgrd__SessionState *ss)
 {
-	size_t i;
+	struct peer_fds fds;
+	size_t i, next = 0;
 
-	for (i = 0; i < ss->n_unsent; i++)
-		if (!peer_carry(pe, ss->unsent[i].data, ss->unsent[i].len))
+	for (i = 0; i < ss->n_unsent; i++) {
+		carried_fds(rb, ss, i, &next, &fds);
+		if (!peer_carry(pe, ss->unsent[i].data, ss->unsent[i].len,
+				&fds))
 			break;
+	}
 	return i;
 }
 
@@ -389,7 +442,7 @@ publish(struct rebuild *rb, const struct restore_env *env)
 		pe = peer_new(env->base, rb->fds[f], env->dispatch, s);
 		rb->fds[f] = -1;
 		if (rb->st->sessions[k]->n_unsent) {
-			carried += carry_unsent(pe, rb->st->sessions[k]);
+			carried += carry_unsent(rb, pe, rb->st->sessions[k]);
 			slow++;
 		}
 		hello_deadline(pe, s, rb->st->sessions[k], env->hello_timeout);
@@ -450,7 +503,13 @@ load(struct rebuild *rb, struct passed_fds *pf)
 			 rb->st->n_pools, rb->st->n_sessions);
 		return -EINVAL;
 	}
-	rb->nfds = 2 + (unsigned)rb->st->n_pools + (unsigned)rb->st->n_sessions;
+	if (state_replies(rb->st, &rb->nreplies) != 0) {
+		snprintf(rb->why, sizeof(rb->why), "unsent replies pass "
+			 "descriptor %u, but not as many", rb->nreplies - 1);
+		return -EINVAL;
+	}
+	rb->nfds = 2 + (unsigned)rb->st->n_pools +
+	    (unsigned)rb->st->n_sessions + rb->nreplies;
 	rb->fds = malloc(rb->nfds * sizeof(int));
 	if (!rb->fds) {
 		rb->nfds = 0;
@@ -460,8 +519,8 @@ load(struct rebuild *rb, struct passed_fds *pf)
 	if (make_room(rb) != 0)
 		return -ENOMEM;
 	if (restore_fds_place(pf, (unsigned)rb->st->n_pools,
-			      (unsigned)rb->st->n_sessions, rb->fds, rb->why,
-			      sizeof(rb->why)) != 0 ||
+			      (unsigned)rb->st->n_sessions, rb->nreplies,
+			      rb->fds, rb->why, sizeof(rb->why)) != 0 ||
 	    state_check(rb->st, rb->fds, rb->nfds, rb->why,
 			sizeof(rb->why)) != 0)
 		return -EINVAL;
@@ -497,6 +556,9 @@ restore_incoming(const struct restore_env *env, struct restored *out)
 		out->crashed = rb.crashed;
 		out->from_store = rb.st->from_store;
 		close(rb.fds[1]);
+		/* The replies that pass them have their own now. */
+		for (unsigned k = rb.nfds - rb.nreplies; k < rb.nfds; k++)
+			close(rb.fds[k]);
 	} else if (rb.crashed) {
 		log_warnx("after a crash: the journal is refused (%s); "
 			  "starting fresh from the configuration", rb.why);

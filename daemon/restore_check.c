@@ -243,6 +243,89 @@ check_unsent(const Poolmgrd__SessionState *ss, size_t k, char *why,
 	return 0;
 }
 
+/* How many of the replies' descriptors are kind; ref the largest + 1. */
+static size_t
+carried_count(const Poolmgrd__SessionState *ss, Poolmgrd__CarriedFd kind,
+	      uint32_t *refs)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < ss->n_unsent_fd_kind && i < ss->n_unsent_fd_ref; i++)
+		if (ss->unsent_fd_kind[i] == kind) {
+			n++;
+			if (ss->unsent_fd_ref[i] >= *refs)
+				*refs = ss->unsent_fd_ref[i] + 1;
+		}
+	return n;
+}
+
+int
+state_replies(const Poolmgrd__State *st, unsigned *n)
+{
+	uint32_t refs = 0;
+	size_t i, used = 0;
+
+	for (i = 0; i < st->n_sessions; i++)
+		used += carried_count(st->sessions[i],
+				      POOLMGRD__CARRIED_FD__CARRIED_FD_PASSED,
+				      &refs);
+	*n = refs;
+	/* Each passed for one reply at least, so no more than they. */
+	return refs <= used ? 0 : -EINVAL;
+}
+
+/*
+ * The descriptors its unsent replies pass: a pool of the state's, or one
+ * of the nreplies passed; no more than a reply or the queue takes.
+ */
+static int
+check_unsent_fds(const Poolmgrd__State *st,
+		 const Poolmgrd__SessionState *ss, size_t k,
+		 unsigned nreplies, char *why, size_t len)
+{
+	size_t i, sum = 0;
+
+	if (ss->n_unsent_nfds && ss->n_unsent_nfds != ss->n_unsent)
+		return state_why(why, len, "client %zu: descriptors for %zu "
+				 "of its %zu unsent replies", k,
+				 ss->n_unsent_nfds, ss->n_unsent);
+	for (i = 0; i < ss->n_unsent_nfds; i++) {
+		if (ss->unsent_nfds[i] > PEER_MAX_FDS)
+			return state_why(why, len, "client %zu: unsent reply "
+					 "%zu passes %u descriptors", k, i,
+					 ss->unsent_nfds[i]);
+		sum += ss->unsent_nfds[i];
+	}
+	if (sum > PEER_MAX_QUEUED_FDS || ss->n_unsent_fd_kind != sum ||
+	    ss->n_unsent_fd_ref != sum)
+		return state_why(why, len, "client %zu: its unsent replies "
+				 "pass %zu descriptors, %zu described", k,
+				 sum, ss->n_unsent_fd_kind);
+	for (i = 0; i < sum; i++) {
+		uint32_t ref = ss->unsent_fd_ref[i];
+		bool ok;
+
+		switch (ss->unsent_fd_kind[i]) {
+		case POOLMGRD__CARRIED_FD__CARRIED_FD_POOL:
+		case POOLMGRD__CARRIED_FD__CARRIED_FD_POOL_READ_ONLY:
+		case POOLMGRD__CARRIED_FD__CARRIED_FD_SHARE_MAP:
+			ok = ref < st->n_pools;
+			break;
+		case POOLMGRD__CARRIED_FD__CARRIED_FD_PASSED:
+			ok = ref < nreplies;
+			break;
+		default:
+			ok = false;
+		}
+		if (!ok)
+			return state_why(why, len, "client %zu: unsent "
+					 "replies' descriptor %zu is of kind "
+					 "%d, index %u", k, i,
+					 (int)ss->unsent_fd_kind[i], ref);
+	}
+	return 0;
+}
+
 static int
 check_session(const Poolmgrd__State *st, size_t k, char *why, size_t len)
 {
@@ -265,10 +348,21 @@ check_session(const Poolmgrd__State *st, size_t k, char *why, size_t len)
 	return check_unsent(ss, k, why, len);
 }
 
+/* A memfd: the memory (or share map) of a pool destroyed since. */
+static int
+is_memfd(int fd)
+{
+	struct stat sb;
+
+	return fcntl(fd, F_GET_SEALS) != -1 && fstat(fd, &sb) == 0 &&
+	       S_ISREG(sb.st_mode);
+}
+
 int
 state_check(const Poolmgrd__State *st, const int *fds, unsigned n,
 	    char *why, size_t len)
 {
+	unsigned nreplies;
 	size_t i;
 	int rc;
 
@@ -278,10 +372,14 @@ state_check(const Poolmgrd__State *st, const int *fds, unsigned n,
 			       st->version,
 			       POOLMGRD__STATE_VERSION__STATE_VERSION_FIRST,
 			       POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT);
+	if (state_replies(st, &nreplies) != 0)
+		return state_why(why, len, "unsent replies pass descriptor "
+			       "%u, but not as many", nreplies - 1);
 	if (st->n_pools > POOL_MAX_POOLS ||
-	    n != 2 + st->n_pools + st->n_sessions)
-		return state_why(why, len, "%u descriptors for %zu pools and "
-			       "%zu clients", n, st->n_pools, st->n_sessions);
+	    n != 2 + st->n_pools + st->n_sessions + nreplies)
+		return state_why(why, len, "%u descriptors for %zu pools, "
+			       "%zu clients and %u passed for replies", n,
+			       st->n_pools, st->n_sessions, nreplies);
 	/* A crash's state (recover.c) has no client: the daemon binds. */
 	if (!state_check_listener(fds[0]) && (fds[0] >= 0 || st->n_sessions))
 		return state_why(why, len, "no listening socket");
@@ -300,11 +398,20 @@ state_check(const Poolmgrd__State *st, const int *fds, unsigned n,
 	for (i = 0; i < st->n_sessions; i++) {
 		unsigned f = 2 + (unsigned)st->n_pools + (unsigned)i;
 
-		if ((rc = check_session(st, i, why, len)) != 0)
+		if ((rc = check_session(st, i, why, len)) != 0 ||
+		    (rc = check_unsent_fds(st, st->sessions[i], i, nreplies,
+					   why, len)) != 0)
 			return rc;
 		if (!is_connection(fds[f]))
 			return state_why(why, len, "client %zu: descriptor %d "
 				       "is not a connection", i, fds[f]);
+	}
+	for (i = 0; i < nreplies; i++) {
+		unsigned f = 2 + (unsigned)(st->n_pools + st->n_sessions + i);
+
+		if (!is_memfd(fds[f]))
+			return state_why(why, len, "reply.%zu: descriptor %d "
+				       "is not a memfd", i, fds[f]);
 	}
 	return 0;
 }

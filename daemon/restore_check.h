@@ -14,8 +14,16 @@
 Poolmgrd__State *state_load(int fd, char *why, size_t len);
 
 /*
+ * How many descriptors the state's unsent replies pass that no pool has
+ * ("reply.<i>"), in *n: 0, or -EINVAL if the state says more than they
+ * could be.
+ */
+int state_replies(const Poolmgrd__State *st, unsigned *n);
+
+/*
  * 0, or -EINVAL with why: fds[0 .. n) are the passed descriptors in the
- * state's order (restore_fds.h): listen, state, its pools, its sessions.
+ * state's order (restore_fds.h): listen, state, its pools, its sessions,
+ * those its unsent replies pass.
  */
 int state_check(const Poolmgrd__State *st, const int *fds, unsigned n,
 		char *why, size_t len);

@@ -2,8 +2,8 @@
  * restore_fds.c - the descriptors handed over, sorted by their names.
  *
  * systemd's store gives them back in no set order, so nothing here goes
- * by position: each name says what it is and, for a pool or a client,
- * its index in the state.  A name twice, an index the state does not
+ * by position: each name says what it is and, for a pool, a client or
+ * a descriptor an unsent reply passes, its index in the state.  A name twice, an index the state does not
  * have, or a pool without its memfd refuses the state whole (restore.c).
  * "config", the configuration's text an exec passes, is read before
  * anything else (restore_fds_config) and then closed with the rest.
@@ -29,7 +29,8 @@
 #define FDS_MAX (1 << 24)
 
 enum fd_kind {
-	FD_OTHER, FD_LISTEN, FD_STATE, FD_CONFIG, FD_POOL, FD_CONN, FD_KEPT
+	FD_OTHER, FD_LISTEN, FD_STATE, FD_CONFIG, FD_POOL, FD_CONN, FD_REPLY,
+	FD_KEPT
 };
 
 /* "pool.<i>": the index, or -1 (digits only, no leading zero). */
@@ -62,6 +63,8 @@ name_kind(const char *name, long *index)
 		return FD_POOL;
 	if ((*index = name_index(name, "conn.")) >= 0)
 		return FD_CONN;
+	if ((*index = name_index(name, "reply.")) >= 0)
+		return FD_REPLY;
 	/* The crash journal's (journal.h): recover.c takes them. */
 	if (strncmp(name, "keep.", 5) == 0 || strncmp(name, "journal.", 8) == 0)
 		return FD_KEPT;
@@ -206,9 +209,10 @@ hung_up(void)
 
 int
 restore_fds_place(struct passed_fds *pf, unsigned npools,
-		  unsigned nsessions, int *fds, char *why, size_t len)
+		  unsigned nsessions, unsigned nreplies, int *fds, char *why,
+		  size_t len)
 {
-	unsigned total = 2 + npools + nsessions, i, f, gone = 0;
+	unsigned total = 2 + npools + nsessions + nreplies, i, f, gone = 0;
 	long index;
 
 	for (i = 0; i < total; i++)
@@ -229,6 +233,13 @@ restore_fds_place(struct passed_fds *pf, unsigned npools,
 					       nsessions);
 			f = 2 + npools + (unsigned)index;
 			break;
+		case FD_REPLY:
+			if ((unsigned long)index >= nreplies)
+				return state_why(why, len, "%s: the state's "
+					       "unsent replies pass %u",
+					       pf->name[i], nreplies);
+			f = 2 + npools + nsessions + (unsigned)index;
+			break;
 		case FD_STATE:
 			f = 1;
 			break;
@@ -245,6 +256,9 @@ restore_fds_place(struct passed_fds *pf, unsigned npools,
 	for (i = 0; i < npools; i++)
 		if (fds[2 + i] < 0)
 			return state_why(why, len, "no pool.%u", i);
+	for (i = 0; i < nreplies; i++)
+		if (fds[2 + npools + nsessions + i] < 0)
+			return state_why(why, len, "no reply.%u", i);
 	for (i = 0; i < nsessions; i++) {
 		if (fds[2 + npools + i] >= 0)
 			continue;

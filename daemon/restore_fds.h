@@ -3,9 +3,9 @@
  * after an exec (restart_exec.c) in the order they were passed, from
  * systemd's fd store (fdstore.c) in any order and beside the sockets of
  * poolmgrd.socket.  Names say which each is: "listen", "state",
- * "config", "pool.<i>", "conn.<i>", and the crash journal's "journal.<n>"
- * and "keep.<n>" (journal.h, recover.h); any other name is a socket systemd
- * passed.
+ * "config", "pool.<i>", "conn.<i>", "reply.<i>", and the crash journal's
+ * "journal.<n>" and "keep.<n>" (journal.h, recover.h); any other name is
+ * a socket systemd passed.
  */
 #ifndef POOLMGRD_RESTORE_FDS_H
 #define POOLMGRD_RESTORE_FDS_H
@@ -39,15 +39,18 @@ int restore_fds_take(struct passed_fds *pf);
 int restore_fds_config(char **text, size_t *len);
 
 /*
- * Put the descriptors of a state with npools and nsessions in its order,
- * fds[0 .. 2 + npools + nsessions): the listening socket, the state, each
- * pool's memfd, each client's connection.  A client's connection that
- * systemd's store dropped (it does when the client hangs up) becomes one
- * already hung up: the client is restored and goes at once.  0, or
- * -EINVAL with why.
+ * Put the descriptors of a state with npools, nsessions and nreplies
+ * (restore_check.h's state_replies) in its order,
+ * fds[0 .. 2 + npools + nsessions + nreplies): the listening socket, the
+ * state, each pool's memfd, each client's connection, each descriptor
+ * its unsent replies pass that no pool has ("reply.<i>").  A client's
+ * connection that systemd's store dropped (it does when the client hangs
+ * up) becomes one already hung up: the client is restored and goes at
+ * once.  0, or -EINVAL with why.
  */
 int restore_fds_place(struct passed_fds *pf, unsigned npools,
-		      unsigned nsessions, int *fds, char *why, size_t len);
+		      unsigned nsessions, unsigned nreplies, int *fds,
+		      char *why, size_t len);
 
 /* The names a restart passes, ':'-separated (to take out of the store). */
 char *restore_fds_ours(const struct passed_fds *pf);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "state.pb-c.h"
@@ -252,41 +253,230 @@ session_state_free(Poolmgrd__SessionState *ss)
 	free(ss->handles);
 	free(ss->handle_rank);
 	free(ss->unsent);
+	free(ss->unsent_nfds);
+	free(ss->unsent_fd_kind);
+	free(ss->unsent_fd_ref);
+}
+
+/*
+ * The files the pools' descriptors are, sorted, so that a descriptor an
+ * unsent reply passes is known for the pool's own by what it is, not by
+ * its number: a destroyed pool's memfd is no other pool's, even one that
+ * took its name and its number since.
+ */
+struct known_file {
+	dev_t dev;
+	ino_t ino;
+	uint32_t pool;
+	Poolmgrd__CarriedFd kind;	/* _POOL or _SHARE_MAP */
+};
+
+/* A descriptor passed as "reply.<i>", by its file and access mode. */
+struct passed_file {
+	dev_t dev;
+	ino_t ino;
+	int mode;
+};
+
+/* What saving the unsent replies of every session needs. */
+struct unsent_save {
+	struct known_file *known;
+	size_t nknown;
+	struct passed_file *passed;	/* fds->nreplies of them */
+	size_t room;
+	struct state_fds *fds;
+	Poolmgrd__SessionState *ss;
+	size_t nfds;
+	int rc;
+};
+
+static int
+known_cmp(const void *a, const void *b)
+{
+	const struct known_file *x = a, *y = b;
+
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	return 0;
+}
+
+static int
+known_add(struct unsent_save *us, int fd, uint32_t pool,
+	  Poolmgrd__CarriedFd kind)
+{
+	struct known_file *k = &us->known[us->nknown];
+	struct stat sb;
+
+	if (fstat(fd, &sb) == -1)
+		return -errno;
+	k->dev = sb.st_dev;
+	k->ino = sb.st_ino;
+	k->pool = pool;
+	k->kind = kind;
+	us->nknown++;
+	return 0;
+}
+
+/* Every pool's memfd and share map, in the state's order of pools. */
+static int
+known_build(struct unsent_save *us)
+{
+	struct dpool *p;
+	uint32_t i = 0;
+	int rc;
+
+	us->known = calloc(2 * (size_t)dpool_count() + 1,
+			   sizeof(*us->known));
+	if (!us->known)
+		return -ENOMEM;
+	for (p = dpool_first(); p; p = dpool_next(p), i++) {
+		if ((rc = known_add(us, p->memfd, i,
+				    POOLMGRD__CARRIED_FD__CARRIED_FD_POOL)) ||
+		    (p->share_fd >= 0 && (rc = known_add(us, p->share_fd, i,
+		     POOLMGRD__CARRIED_FD__CARRIED_FD_SHARE_MAP))))
+			return rc;
+	}
+	qsort(us->known, us->nknown, sizeof(*us->known), known_cmp);
+	return 0;
+}
+
+/*
+ * The index of fd among those passed as "reply.<i>", added if no other
+ * is the same file opened the same way: one descriptor for all the
+ * replies that pass it (systemd's store would keep only one anyway).
+ */
+static int
+passed_index(struct unsent_save *us, int fd, const struct stat *sb,
+	     int mode, uint32_t *index)
+{
+	struct state_fds *fds = us->fds;
+	size_t i;
+
+	for (i = 0; i < fds->nreplies; i++)
+		if (us->passed[i].ino == sb->st_ino &&
+		    us->passed[i].dev == sb->st_dev &&
+		    us->passed[i].mode == mode) {
+			*index = (uint32_t)i;
+			return 0;
+		}
+	if (fds->nreplies == us->room) {
+		size_t room = us->room ? 2 * us->room : 8;
+		struct passed_file *pf;
+		int *r;
+
+		if (!(pf = realloc(us->passed, room * sizeof(*pf))))
+			return -ENOMEM;
+		us->passed = pf;
+		if (!(r = realloc(fds->reply, room * sizeof(*r))))
+			return -ENOMEM;
+		fds->reply = r;
+		us->room = room;
+	}
+	us->passed[i].dev = sb->st_dev;
+	us->passed[i].ino = sb->st_ino;
+	us->passed[i].mode = mode;
+	fds->reply[i] = fd;
+	fds->nreplies++;
+	*index = (uint32_t)i;
+	return 0;
+}
+
+/* What the descriptor fd of an unsent reply is: a pool's, or passed. */
+static int
+carried_fd(struct unsent_save *us, int fd, Poolmgrd__CarriedFd *kind,
+	   uint32_t *ref)
+{
+	struct known_file key, *k;
+	struct stat sb;
+	int mode;
+
+	if (fstat(fd, &sb) == -1 || (mode = fcntl(fd, F_GETFL)) == -1)
+		return -errno;
+	mode &= O_ACCMODE;
+	key.dev = sb.st_dev;
+	key.ino = sb.st_ino;
+	k = bsearch(&key, us->known, us->nknown, sizeof(*us->known),
+		    known_cmp);
+	if (!k || (k->kind == POOLMGRD__CARRIED_FD__CARRIED_FD_SHARE_MAP &&
+		   mode != O_RDWR)) {
+		*kind = POOLMGRD__CARRIED_FD__CARRIED_FD_PASSED;
+		return passed_index(us, fd, &sb, mode, ref);
+	}
+	*ref = k->pool;
+	*kind = k->kind;
+	if (k->kind == POOLMGRD__CARRIED_FD__CARRIED_FD_POOL &&
+	    mode == O_RDONLY)
+		*kind = POOLMGRD__CARRIED_FD__CARRIED_FD_POOL_READ_ONLY;
+	else if (k->kind == POOLMGRD__CARRIED_FD__CARRIED_FD_POOL &&
+		 mode != O_RDWR)
+		return passed_index(us, fd, &sb, mode, ref);
+	return 0;
 }
 
 static void
-count_unsent(const void *buf, size_t len, void *arg)
+count_unsent(const void *buf, size_t len, const struct peer_fds *fds,
+	     void *arg)
 {
+	struct unsent_save *us = arg;
+
 	(void)buf;
 	(void)len;
-	(*(size_t *)arg)++;
+	us->ss->n_unsent++;
+	us->nfds += (size_t)fds->n;
 }
 
 static void
-add_unsent(const void *buf, size_t len, void *arg)
+add_unsent(const void *buf, size_t len, const struct peer_fds *fds,
+	   void *arg)
 {
-	Poolmgrd__SessionState *ss = arg;
+	struct unsent_save *us = arg;
+	Poolmgrd__SessionState *ss = us->ss;
+	int i, rc;
 
 	ss->unsent[ss->n_unsent].data = (uint8_t *)buf;
 	ss->unsent[ss->n_unsent++].len = len;
+	if (!ss->unsent_nfds)
+		return;
+	ss->unsent_nfds[ss->n_unsent_nfds++] = (uint32_t)fds->n;
+	for (i = 0; i < fds->n && us->rc == 0; i++) {
+		rc = carried_fd(us, fds->fd[i],
+				&ss->unsent_fd_kind[ss->n_unsent_fd_kind],
+				&ss->unsent_fd_ref[ss->n_unsent_fd_ref]);
+		if (rc)
+			us->rc = rc;
+		ss->n_unsent_fd_kind++;
+		ss->n_unsent_fd_ref++;
+	}
 }
 
 /*
  * The replies the client has not read yet, as they are queued: the
- * bytes stay the peer's (nothing changes before the state is written).
+ * bytes stay the peer's (nothing changes before the state is written),
+ * and so do the descriptors passed for them.
  */
 static int
-save_unsent(const struct peer *pe, Poolmgrd__SessionState *ss)
+save_unsent(struct unsent_save *us, const struct peer *pe,
+	    Poolmgrd__SessionState *ss)
 {
-	size_t n = 0;
+	size_t n;
 
-	peer_unsent_each(pe, count_unsent, &n);
-	if (n == 0)
+	us->ss = ss;
+	us->nfds = 0;
+	peer_unsent_each(pe, count_unsent, us);
+	if ((n = ss->n_unsent) == 0)
 		return 0;
+	ss->n_unsent = 0;
 	if (!(ss->unsent = calloc(n, sizeof(*ss->unsent))))
 		return -ENOMEM;
-	peer_unsent_each(pe, add_unsent, ss);
-	return 0;
+	if (us->nfds && (!(ss->unsent_nfds = calloc(n, sizeof(uint32_t))) ||
+	    !(ss->unsent_fd_kind = calloc(us->nfds,
+					  sizeof(*ss->unsent_fd_kind))) ||
+	    !(ss->unsent_fd_ref = calloc(us->nfds, sizeof(uint32_t)))))
+		return -ENOMEM;
+	peer_unsent_each(pe, add_unsent, us);
+	return us->rc;
 }
 
 static int
@@ -390,6 +580,7 @@ state_fds_free(struct state_fds *fds)
 {
 	free(fds->pool);
 	free(fds->conn);
+	free(fds->reply);
 	memset(fds, 0, sizeof(*fds));
 }
 
@@ -398,6 +589,7 @@ state_save(bool socket_activated, const char *socket_path, bool from_store,
 	   uint64_t saved_at_ns, struct state_fds *fds)
 {
 	Poolmgrd__State st = POOLMGRD__STATE__INIT;
+	struct unsent_save us = {.fds = fds};
 	struct dpool *p;
 	struct peer *pe;
 	unsigned npeers = 0;
@@ -428,6 +620,8 @@ state_save(bool socket_activated, const char *socket_path, bool from_store,
 		fds->pool[fds->npools++] = p->memfd;
 		fds->nblocks += ps->n_block_off;
 	}
+	if ((rc = known_build(&us)) != 0)
+		goto out;
 	rc = -ENOMEM;
 	rank_handles();
 	for (pe = peer_first(); pe; pe = peer_next(pe)) {
@@ -437,13 +631,15 @@ state_save(bool socket_activated, const char *socket_path, bool from_store,
 			goto out;
 		st.sessions[st.n_sessions++] = ss;
 		if ((rc = save_session(peer_arg(pe), ss)) != 0 ||
-		    (rc = save_unsent(pe, ss)) != 0)
+		    (rc = save_unsent(&us, pe, ss)) != 0)
 			goto out;
 		fds->conn[fds->nsessions++] = peer_fd(pe);
 	}
 	rc = state_write(&st);
 out:
 	state_free(&st);
+	free(us.known);
+	free(us.passed);
 	if (rc < 0)
 		state_fds_free(fds);
 	return rc;

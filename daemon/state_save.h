@@ -14,6 +14,9 @@ struct state_fds {
 	unsigned npools;
 	int *conn;		/* each session's connection */
 	unsigned nsessions;
+	int *reply;		/* what unsent replies pass that no pool
+				 * of the state has ("reply.<i>") */
+	unsigned nreplies;
 	uint64_t nblocks;
 };
 

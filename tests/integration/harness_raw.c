@@ -39,14 +39,19 @@ harness_raw_connect(const char *path)
 	return fd;
 }
 
-/* Close every descriptor that came with msg. */
+/*
+ * Every descriptor that came with msg: the first max of them in fds[],
+ * their count in *nfds (fds NULL: none kept); the rest closed.
+ */
 static void
-raw_close_passed(struct msghdr *msg)
+raw_take_passed(struct msghdr *msg, int *fds, int max, int *nfds)
 {
 	struct cmsghdr *c;
 	size_t i;
 	int passed;
 
+	if (nfds)
+		*nfds = 0;
 	for (c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
@@ -54,7 +59,10 @@ raw_close_passed(struct msghdr *msg)
 		     i++) {
 			memcpy(&passed, CMSG_DATA(c) + i * sizeof(int),
 			       sizeof(int));
-			close(passed);
+			if (fds && *nfds < max)
+				fds[(*nfds)++] = passed;
+			else
+				close(passed);
 		}
 	}
 }
@@ -82,6 +90,13 @@ harness_raw_send(int fd, Poolmgr__Request *req)
 Poolmgr__Reply *
 harness_raw_reply(int fd, uint64_t id, int ms)
 {
+	return harness_raw_reply_fds(fd, id, ms, NULL, 0, NULL);
+}
+
+Poolmgr__Reply *
+harness_raw_reply_fds(int fd, uint64_t id, int ms, int *fds, int max,
+		      int *nfds)
+{
 	static uint8_t buf[RAW_DATAGRAM];
 	union {
 		struct cmsghdr hdr;
@@ -106,22 +121,23 @@ harness_raw_reply(int fd, uint64_t id, int ms)
 			(unsigned long long)id);
 		return NULL;
 	}
-	raw_close_passed(&msg);
-	if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+	raw_take_passed(&msg, fds, max, nfds);
+	rep = NULL;
+	if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
 		fprintf(stderr, "raw request %llu: the reply was cut\n",
 			(unsigned long long)id);
-		return NULL;
-	}
-	if (!(rep = poolmgr__reply__unpack(NULL, (size_t)n, buf))) {
+	else if (!(rep = poolmgr__reply__unpack(NULL, (size_t)n, buf)))
 		fprintf(stderr, "raw request %llu: the reply does not "
 			"decode\n", (unsigned long long)id);
-		return NULL;
-	}
-	if (rep->id != id) {
+	else if (rep->id != id) {
 		fprintf(stderr, "raw request %llu: answered as %llu\n",
 			(unsigned long long)id, (unsigned long long)rep->id);
 		poolmgr__reply__free_unpacked(rep, NULL);
-		return NULL;
+		rep = NULL;
+	}
+	if (!rep && nfds) {
+		while (*nfds > 0)
+			close(fds[--*nfds]);
 	}
 	return rep;
 }

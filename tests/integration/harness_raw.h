@@ -33,6 +33,13 @@ Poolmgr__Reply *harness_raw_call(int fd, Poolmgr__Request *req, int ms);
  */
 int harness_raw_send(int fd, Poolmgr__Request *req);
 Poolmgr__Reply *harness_raw_reply(int fd, uint64_t id, int ms);
+/*
+ * The same, keeping the descriptors that come with the reply: the first
+ * max of them in fds[], their count in *nfds (the rest closed).  None is
+ * kept when it returns NULL.
+ */
+Poolmgr__Reply *harness_raw_reply_fds(int fd, uint64_t id, int ms, int *fds,
+				      int max, int *nfds);
 
 /* The request's name, as the protocol spells its body ("open", "alloc"). */
 const char *harness_raw_name(const Poolmgr__Request *req);

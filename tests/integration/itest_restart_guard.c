@@ -12,7 +12,8 @@
  *       by one that cannot take the state over (an older poolmgrd that
  *       knows no --restart-probe, one that answers nothing, other
  *       state versions, only the version before names and unsent
- *       replies, or nothing in time): each restart is refused and
+ *       replies, only those before the descriptors of unsent replies,
+ *       or nothing in time): each restart is refused and
  *       logged, the daemon keeps serving the same client and its block;
  *       the real binary put back, the next SIGUSR2 restarts.
  *   probe_signalled_too           SIGUSR2 and SIGHUP sent to the probe as
@@ -310,11 +311,14 @@ foreign_binary_refused(void **state)
 	refused("an older poolmgrd, no --restart-probe", p, off, 7);
 	put_script(bin, "exit 0\n");
 	refused("a program that answers nothing", p, off, 7);
-	put_script(bin, "echo \"poolmgrd state versions: 3 11\"\n");
+	put_script(bin, "echo \"poolmgrd state versions: 4 11\"\n");
 	refused("one that reads other state versions", p, off, 7);
 	put_script(bin, "echo \"poolmgrd state versions: 1\"\n");
 	refused("one that reads only version 1 (no names, no unsent "
 		"replies)", p, off, 7);
+	put_script(bin, "echo \"poolmgrd state versions: 1 2\"\n");
+	refused("one that reads only versions 1 and 2 (no descriptors of "
+		"unsent replies)", p, off, 7);
 	put_script(bin, "echo \"poolmgrd state versions: 1x\"\n");
 	refused("one whose version is not a number", p, off, 7);
 	put_script(bin, "echo \"poolmgrd state versions: 1.5\"\n");

@@ -29,6 +29,13 @@
  *   first_version_restored  the same good state as version 1, the one an
  *       image before names and unsent replies writes: restored as well
  *       (an upgrade restarts into this image from such a one);
+ *   second_version_restored  the same as version 2, before the unsent
+ *       replies' descriptors: restored as well;
+ *   unsent_reply_passes_memfd  an unsent reply that passes the pool's
+ *       memfd and a read-only one reaches the client with both, each the
+ *       very file passed as pool.0, the second read-only; one that
+ *       passes pool 1's of a state of one pool, or "reply.0" that was
+ *       not passed, refuses the state;
  *   unsent_replies_sent_first  the client's unsent replies in the state
  *       (two, one of them empty) reach it first, whole and in order,
  *       before the reply to a request it sent before the restart;
@@ -61,6 +68,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -413,6 +421,23 @@ first_version_restored(void **state)
 	run_stop(&r);
 }
 
+/* Version 2, from an image before the unsent replies' descriptors. */
+static void
+second_version_restored(void **state)
+{
+	struct forged f;
+	struct run r;
+
+	(void)state;
+	forged_init(&f);
+	f.st.version = POOLMGRD__STATE_VERSION__STATE_VERSION_SECOND;
+	run_start(&r, &f.st, NULL, 0, -1);
+	assert_true(log_says(&r, "restarted in place: 1 pool, 2 blocks, "
+			     "1 client"));
+	EXPECT_RAW(harness_raw_free(r.client, 5, 0), 0);
+	run_stop(&r);
+}
+
 /*
  * The daemon refused the state: it says so, the connection it was given
  * is closed, it serves a new client with no pool "a", and the memfd kept
@@ -738,6 +763,123 @@ unsent_replies_sent_first(void **state)
 	run_stop(&r);
 }
 
+/*
+ * An unsent reply that passes the pool's memfd twice, as it is and
+ * opened for reading only: it reaches the client with two descriptors of
+ * the very file passed as pool.0, the second read-only.
+ */
+static void
+unsent_reply_passes_memfd(void **state)
+{
+	Poolmgrd__CarriedFd kind[2] = {
+		POOLMGRD__CARRIED_FD__CARRIED_FD_POOL,
+		POOLMGRD__CARRIED_FD__CARRIED_FD_POOL_READ_ONLY,
+	};
+	uint32_t nfds[1] = {2}, ref[2] = {0, 0};
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+	} cm;
+	ProtobufCBinaryData unsent;
+	uint8_t a[64], got[256];
+	struct iovec iov = {.iov_base = got, .iov_len = sizeof(got)};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cm.buf,
+			     .msg_controllen = sizeof(cm.buf)};
+	struct stat want, sb;
+	struct cmsghdr *c;
+	struct forged f;
+	struct run r;
+	int fds[2];
+
+	(void)state;
+	forged_init(&f);
+	unsent.data = a;
+	unsent.len = reply_packed(41, 0, a, sizeof(a));
+	f.sess.n_unsent = 1;
+	f.sess.unsent = &unsent;
+	f.sess.n_unsent_nfds = 1;
+	f.sess.unsent_nfds = nfds;
+	f.sess.n_unsent_fd_kind = f.sess.n_unsent_fd_ref = 2;
+	f.sess.unsent_fd_kind = kind;
+	f.sess.unsent_fd_ref = ref;
+	run_start(&r, &f.st, NULL, 0, -1);
+	assert_true(log_says(&r, "1 unsent reply to 1 client carried"));
+	assert_int_equal(recvmsg(r.client, &msg, MSG_CMSG_CLOEXEC),
+			 unsent.len);
+	assert_memory_equal(got, a, unsent.len);
+	c = CMSG_FIRSTHDR(&msg);
+	assert_non_null(c);
+	assert_int_equal(c->cmsg_type, SCM_RIGHTS);
+	assert_int_equal(c->cmsg_len, CMSG_LEN(2 * sizeof(int)));
+	memcpy(fds, CMSG_DATA(c), sizeof(fds));
+	assert_int_equal(fstat(r.memfd, &want), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(fstat(fds[i], &sb), 0);
+		assert_true(sb.st_ino == want.st_ino &&
+			    sb.st_dev == want.st_dev);
+	}
+	assert_int_equal(fcntl(fds[0], F_GETFL) & O_ACCMODE, O_RDWR);
+	assert_int_equal(fcntl(fds[1], F_GETFL) & O_ACCMODE, O_RDONLY);
+	close(fds[0]);
+	close(fds[1]);
+	EXPECT_RAW(harness_raw_free(r.client, 5, 0), 0);
+	run_stop(&r);
+}
+
+/* A descriptor of pool 1 in a state of one pool. */
+static void
+unsent_fd_of_no_pool(void **state)
+{
+	Poolmgrd__CarriedFd kind[1] = {POOLMGRD__CARRIED_FD__CARRIED_FD_POOL};
+	uint32_t nfds[1] = {1}, ref[1] = {1};
+	ProtobufCBinaryData unsent;
+	uint8_t a[64];
+	struct forged f;
+	struct run r;
+
+	(void)state;
+	forged_init(&f);
+	unsent.data = a;
+	unsent.len = reply_packed(41, 0, a, sizeof(a));
+	f.sess.n_unsent = 1;
+	f.sess.unsent = &unsent;
+	f.sess.n_unsent_nfds = 1;
+	f.sess.unsent_nfds = nfds;
+	f.sess.n_unsent_fd_kind = f.sess.n_unsent_fd_ref = 1;
+	f.sess.unsent_fd_kind = kind;
+	f.sess.unsent_fd_ref = ref;
+	run_start(&r, &f.st, NULL, 0, -1);
+	assert_true(log_says(&r, "unsent replies' descriptor 0 is of kind"));
+	expect_refused(&r);
+}
+
+/* A descriptor passed as "reply.0", which the restart did not pass. */
+static void
+unsent_fd_not_passed(void **state)
+{
+	Poolmgrd__CarriedFd kind[1] = {
+		POOLMGRD__CARRIED_FD__CARRIED_FD_PASSED,
+	};
+	uint32_t nfds[1] = {1}, ref[1] = {0};
+	ProtobufCBinaryData unsent;
+	uint8_t a[64];
+	struct forged f;
+
+	(void)state;
+	forged_init(&f);
+	unsent.data = a;
+	unsent.len = reply_packed(41, 0, a, sizeof(a));
+	f.sess.n_unsent = 1;
+	f.sess.unsent = &unsent;
+	f.sess.n_unsent_nfds = 1;
+	f.sess.unsent_nfds = nfds;
+	f.sess.n_unsent_fd_kind = f.sess.n_unsent_fd_ref = 1;
+	f.sess.unsent_fd_kind = kind;
+	f.sess.unsent_fd_ref = ref;
+	refuse(&f, NULL, 0, -1);
+}
+
 static void
 unsent_reply_too_long(void **state)
 {
@@ -1014,6 +1156,7 @@ main(void)
 		cmocka_unit_test_teardown(good_state_restored, run_reap),
 		cmocka_unit_test_teardown(undecodable, run_reap),
 		cmocka_unit_test_teardown(first_version_restored, run_reap),
+		cmocka_unit_test_teardown(second_version_restored, run_reap),
 		cmocka_unit_test_teardown(other_version, run_reap),
 		cmocka_unit_test_teardown(block_past_the_end, run_reap),
 		cmocka_unit_test_teardown(blocks_overlap, run_reap),
@@ -1031,6 +1174,9 @@ main(void)
 		cmocka_unit_test_teardown(pool_name_bad, run_reap),
 		cmocka_unit_test_teardown(client_name_not_printable, run_reap),
 		cmocka_unit_test_teardown(unsent_replies_sent_first, run_reap),
+		cmocka_unit_test_teardown(unsent_reply_passes_memfd, run_reap),
+		cmocka_unit_test_teardown(unsent_fd_of_no_pool, run_reap),
+		cmocka_unit_test_teardown(unsent_fd_not_passed, run_reap),
 		cmocka_unit_test_teardown(unsent_reply_too_long, run_reap),
 		cmocka_unit_test_teardown(unsent_replies_over_the_queue,
 					  run_reap),

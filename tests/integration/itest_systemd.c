@@ -20,7 +20,10 @@
  *                      dropped from the store (its client hung up) is
  *                      closed alone; a client with thousands of replies
  *                      unread is stored with them, not dropped, and
- *                      reads every one, in order, after the start; a store without a pool is refused
+ *                      reads every one, in order, after the start, the
+ *                      replies that pass descriptors too (a destroyed
+ *                      pool's memory stored as reply.<i>, the pools'
+ *                      not twice); a store without a pool is refused
  *                      whole; a holder's share map from before the stop
  *                      still reads shared for a block another retains,
  *                      and is replaced by the new start's on the handle's
@@ -44,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -1109,6 +1113,118 @@ fdstore_unread_replies_kept(void **state)
 	store_stop(st);
 }
 
+/* An OpenPool of pool, its reply (memfd and share map) left unread. */
+static void
+post_open(int fd, const char *pool, uint64_t id)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__OpenPool o = POOLMGR__OPEN_POOL__INIT;
+
+	o.name = (char *)pool;
+	o.want_share_map = true;
+	req.id = id;
+	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
+	req.open = &o;
+	assert_int_equal(harness_raw_send(fd, &req), 0);
+}
+
+/* Its reply after the start: the memfd of a pool whose block at off
+ * reads text. */
+static uint32_t
+open_reply_reads(int fd, uint64_t id, pool_off_t off, const char *text)
+{
+	Poolmgr__Reply *rep;
+	uint32_t h;
+	int fds[2], n = 0;
+	char *m;
+
+	rep = harness_raw_reply_fds(fd, id, EVENT_TIMEOUT_MS, fds, 2, &n);
+	assert_non_null(rep);
+	assert_int_equal(rep->error, 0);
+	assert_int_equal(n, 2);
+	m = mmap(NULL, rep->open->max_size, PROT_READ, MAP_SHARED, fds[0], 0);
+	assert_true(m != MAP_FAILED);
+	assert_string_equal(m + off, text);
+	munmap(m, rep->open->max_size);
+	h = rep->open->handle;
+	close(fds[0]);
+	close(fds[1]);
+	poolmgr__reply__free_unpacked(rep, NULL);
+	return h;
+}
+
+/*
+ * The same with the client's last replies opens, which pass descriptors:
+ * one of pool s, one of a pool destroyed since.  The stop waits for
+ * nobody; s's memfd goes to the store once, as pool.0, the destroyed
+ * pool's as reply.<i>; after the start the client gets each open's
+ * memory, s's handle works and the other's is gone.
+ */
+static void
+fdstore_unread_descriptors_kept(void **state)
+{
+	struct pool_create_opts co = {.max_size = 1 << 20, .mode = 0666};
+	struct store *st = *state;
+	struct pool_conn *c;
+	struct pool *p, *g;
+	pool_off_t soff, goff;
+	uint64_t off, usable, more;
+	char val[16];
+	uint32_t h, hs, hg;
+	int slow;
+	struct pool_client_info *ci;
+	size_t n = 0;
+
+	store_init(st, STORE_CONFIG);
+	store_first_start(st, val, sizeof(val), &c, &p);
+	EXPECT_RC(pool_alloc(p, 64, &soff), 0);
+	strcpy(pool_ptr(p, soff), "pool s");
+	EXPECT_RC(pool_create(c, "gone", &co), 0);
+	EXPECT_RC(pool_open(c, "gone", &g), 0);
+	EXPECT_RC(pool_alloc(g, 64, &goff), 0);
+	strcpy(pool_ptr(g, goff), "pool gone");
+	slow = harness_raw_client(st->n.sock, "slow");
+	h = harness_raw_handle(slow, "s");
+	EXPECT_RAW(harness_raw_alloc(slow, h, 1000, &off, &usable), 0);
+	assert_int_equal(harness_raw_flood(slow, h, off, UNREAD, UNREAD_ID),
+			 UNREAD);
+	post_open(slow, "s", UNREAD_ID + UNREAD);
+	post_open(slow, "gone", UNREAD_ID + UNREAD + 1);
+	/* Both served once the second shows. */
+	for (int i = 0; i < 2000 && n != 2; i++) {
+		EXPECT_RC(pool_clients(c, "gone", &ci, &n), 0);
+		free(ci);
+		harness_sleep_ms(5);
+	}
+	assert_int_equal(n, 2);
+	pool_close(g);
+	EXPECT_RC(pool_destroy_force(c, "gone"), 0);
+
+	store_stop(st);
+	if (file_contains(st->n.log, "dropping"))
+		fail_msg("the client that does not read was dropped");
+	for (unsigned i = 0; i < st->nfds; i++)
+		print_message("stored %s\n", st->name[i]);
+	assert_true(stored_name(st, "pool.0"));
+	assert_true(stored_name(st, "reply.0"));
+	store_start(st, val);
+	assert_true(file_contains(st->n.log, STORE_RESTORED "1 pool"));
+	assert_int_equal(harness_raw_flood_replies(slow, UNREAD, UNREAD_ID,
+						   usable), UNREAD);
+	hs = open_reply_reads(slow, UNREAD_ID + UNREAD, soff, "pool s");
+	hg = open_reply_reads(slow, UNREAD_ID + UNREAD + 1, goff,
+			      "pool gone");
+	EXPECT_RAW(harness_raw_alloc(slow, hs, 64, &more, NULL), 0);
+	EXPECT_RAW(harness_raw_free(slow, hs, more), 0);
+	EXPECT_RAW(harness_raw_alloc(slow, hg, 64, &more, NULL), -EBADF);
+	EXPECT_RAW(harness_raw_free(slow, h, off), 0);
+	EXPECT_RC(pool_free(p, soff), 0);
+	close(slow);
+	pool_close(p);
+	pool_disconnect(c);
+	store_stop(st);
+}
+
 /*
  * Without poolmgrd.socket the daemon binds its own socket: that one goes
  * to the store too (as "listen"), its file stays, and the next start
@@ -1500,6 +1616,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(fdstore_own_socket,
 						store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(fdstore_unread_replies_kept,
+						store_setup, store_teardown),
+		cmocka_unit_test_setup_teardown(fdstore_unread_descriptors_kept,
 						store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(fdstore_share_map_kept,
 						store_setup, store_teardown),
