@@ -80,7 +80,7 @@
 #include "state_save.h"
 
 #define RESTART_TICK_MS 10
-#define RESTART_QUIET_SEC 5
+#define RESTART_QUIET_SEC 5	/* a wait that goes on is logged this often */
 
 static struct event *ev_usr2, *ev_tick;
 static char exe_path[PATH_MAX];
@@ -94,7 +94,7 @@ static struct event_base *loop_base;
 static bool wanted, to_store;	/* to_store: a stop, to systemd's store */
 static int config_fd = -1;	/* the text checked, to pass as "config" */
 static bool stored;		/* the store holds everything now */
-static uint64_t wanted_at, drop_at;	/* monotonic ns */
+static uint64_t wanted_at, noted_at;	/* monotonic ns */
 static unsigned dropped;
 
 static uint64_t
@@ -463,13 +463,13 @@ restart_try(void)
 			restart_now();
 		return;
 	}
-	if (now - drop_at >= RESTART_QUIET_SEC * 1000000000ull) {
+	if (now - noted_at >= RESTART_QUIET_SEC * 1000000000ull) {
 		log_info("restart: not quiet after %d s: %s",
 			 RESTART_QUIET_SEC,
 			 dpool_release_passed(dpool_release_mark()) ?
 			 "requests wait for their pools" :
 			 "released memory still going back");
-		drop_at = now;
+		noted_at = now;
 	}
 	evtimer_add(ev_tick, &tick);
 }
@@ -493,7 +493,7 @@ want(void)
 	wanted = true;
 	peer_pause_reads(true);
 	dropped = 0;
-	wanted_at = drop_at = now_ns();
+	wanted_at = noted_at = now_ns();
 	restart_try();
 }
 
