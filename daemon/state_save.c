@@ -388,7 +388,7 @@ static int
 carried_fd(struct unsent_save *us, int fd, Poolmgrd__CarriedFd *kind,
 	   uint32_t *ref)
 {
-	struct known_file key, *k;
+	struct known_file key = {0}, *k;
 	struct stat sb;
 	int mode;
 

@@ -9,6 +9,7 @@
  * processes reading, writing, freeing and allocating in the same handles.
  * This file: what the restart keeps, and what comes after it.
  * itest_restart_busy.c: work and clients under way across it;
+ * itest_restart_fds.c: unread replies that pass descriptors across it;
  * itest_restart_admin.c: its binary, configuration, systemd and stop.
  * Their fixture and client processes: harness_restart.c.
  *
