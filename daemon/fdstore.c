@@ -3,9 +3,11 @@
  *
  * The store hands descriptors back in no set order, so each goes under a
  * name that says exactly which it is (restart.c names them; FDNAME= takes
- * at most 255 characters, none of them ':').  A store message is only
- * queued on the notification socket: systemd reads it before it reaps
- * the process that sent it, so the daemon may exit right after.
+ * at most 255 characters, none of them ':').  The messages go through
+ * notify.c, in order, never waiting for systemd to read them: one that
+ * finds its socket full waits in the daemon's queue, and an exit sends
+ * what waits first.  Once on the socket, systemd reads it before it
+ * reaps the process that sent it, so the daemon may exit right after.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,10 +16,9 @@
 
 #include "fdstore.h"
 #include "log.h"
+#include "notify.h"
 
 #ifdef HAVE_SYSTEMD
-
-#include <systemd/sd-daemon.h>
 
 unsigned
 fdstore_max(void)
@@ -38,7 +39,10 @@ fdstore_max(void)
 static int
 remove_one(const char *name)
 {
-	return sd_notifyf(0, "FDSTOREREMOVE=1\nFDNAME=%s", name);
+	char msg[300];
+
+	snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
+	return notify_send(msg, -1, NOTIFY_EVERY);
 }
 
 int
@@ -50,17 +54,23 @@ fdstore_push(unsigned n, const int *fd, char *const *name)
 
 	if (n > fdstore_max())
 		return -ENOSPC;
+	/*
+	 * systemd has not read what we sent for a while: a push now would
+	 * only wait, and a crash meanwhile lose it.  Refused, the caller
+	 * says what is not kept.
+	 */
+	if (n > 0 && !notify_room()) {
+		log_warnx("the fd store: systemd reads no notification, %s "
+			  "not pushed", name[0]);
+		return -ENOBUFS;
+	}
 	for (i = 0; i < n; i++) {
 		snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name[i]);
-		/* 0: no NOTIFY_SOCKET after all, nothing went. */
-		rc = sd_pid_notify_with_fds(0, 0, msg, &fd[i], 1);
-		if (rc <= 0)
+		if ((rc = notify_send(msg, fd[i], NOTIFY_EVERY)) != 0)
 			break;
 	}
 	if (i == n)
 		return 0;
-	if (rc == 0)
-		rc = -ENOTCONN;
 	log_warnx("the fd store refused %s: %s", name[i], strerror(-rc));
 	while (i-- > 0)
 		(void)remove_one(name[i]);

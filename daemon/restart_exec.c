@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "notify.h"
 #include "restart_exec.h"
 
 #define RESTART_FD_START 3	/* SD_LISTEN_FDS_START */
@@ -137,6 +138,11 @@ handover_exec(struct handover *ho, const char *path, char **argv,
 	unsigned i;
 	int rc, err;
 
+	/*
+	 * What waits for systemd goes first: the new image knows nothing of
+	 * it, and the moves below may put others at notify.c's descriptors.
+	 */
+	notify_flush();
 	if ((rc = handover_prepare(ho)) != 0) {
 		log_warnx("restart: cannot duplicate the descriptors to pass "
 			  "(%u): %s", ho->n, strerror(-rc));

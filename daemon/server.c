@@ -28,6 +28,7 @@
 #include "journal.h"
 #include "log.h"
 #include "memtrim.h"
+#include "notify.h"
 #include "peer.h"
 #include "pool.h"
 #include "restart.h"
@@ -610,6 +611,7 @@ server_run(const struct server_opts *o, struct config *cf)
 	base = event_base_new();
 	if (!base)
 		fatalx("event_base_new failed");
+	notify_setup(base);
 	if (!(release_ev = evtimer_new(base, on_release_step, NULL)) ||
 	    !(journal_ev = evtimer_new(base, on_journal_step, NULL)))
 		fatalx("evtimer_new failed");
@@ -722,6 +724,8 @@ server_run(const struct server_opts *o, struct config *cf)
 	/* systemd owns a socket it passed, or its store holds ours. */
 	if (!socket_activated && !restart_stored())
 		unlink(server_socket);
+	/* What systemd has not read yet, a stop's pushes among it. */
+	notify_teardown();
 	event_base_free(base);
 	log_info("stopped");
 	return 0;

@@ -1,5 +1,7 @@
 /*
- * service.c - systemd integration through libsystemd (sd-daemon(3)).
+ * service.c - systemd integration: socket activation and the watchdog's
+ * period through libsystemd (sd-daemon(3)), the notifications through
+ * notify.c, which never waits for systemd to read them.
  *
  * The watchdog is pinged from a libevent timer, so a wedged event loop
  * stops the pings and systemd restarts the daemon; a loop that runs but
@@ -10,6 +12,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "notify.h"
 #include "service.h"
 
 #ifdef HAVE_SYSTEMD
@@ -41,30 +44,38 @@ service_listen_fd(void)
 void
 service_ready(const char *status)
 {
-	sd_notifyf(0, "READY=1\nSTATUS=%s", status);
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "READY=1\nSTATUS=%s", status);
+	(void)notify_send(msg, -1, NOTIFY_EVERY);
 }
 
 void
 service_status(const char *status)
 {
-	sd_notifyf(0, "STATUS=%s", status);
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "STATUS=%s", status);
+	(void)notify_send(msg, -1, NOTIFY_STATUS);
 }
 
 void
 service_reloading(void)
 {
 	struct timespec ts;
+	char msg[128];
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	sd_notifyf(0, "RELOADING=1\nSTATUS=reloading\nMONOTONIC_USEC=%llu",
-		   (unsigned long long)ts.tv_sec * 1000000ull +
-		   (unsigned long long)ts.tv_nsec / 1000);
+	snprintf(msg, sizeof(msg), "RELOADING=1\nSTATUS=reloading\n"
+		 "MONOTONIC_USEC=%llu", (unsigned long long)ts.tv_sec *
+		 1000000ull + (unsigned long long)ts.tv_nsec / 1000);
+	(void)notify_send(msg, -1, NOTIFY_EVERY);
 }
 
 void
 service_stopping(void)
 {
-	sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+	(void)notify_send("STOPPING=1\nSTATUS=stopping", -1, NOTIFY_EVERY);
 }
 
 static void
@@ -73,7 +84,7 @@ on_watchdog(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	sd_notify(0, "WATCHDOG=1");
+	(void)notify_send("WATCHDOG=1", -1, NOTIFY_WATCHDOG);
 }
 
 void

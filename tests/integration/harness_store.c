@@ -283,3 +283,17 @@ harness_store_log_count(const struct harness_store *st, const char *what)
 	fclose(f);
 	return k;
 }
+
+int
+harness_store_wait(struct harness_store *st, const char *want, int ms)
+{
+	long long end = now_ms() + ms;
+	int rc;
+
+	while (now_ms() < end)
+		if ((rc = receive(st, (int)(end - now_ms()), want)) == 1)
+			return 0;
+		else if (rc < 0)
+			break;
+	return -1;
+}

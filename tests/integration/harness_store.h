@@ -38,8 +38,8 @@ int harness_store_start(struct harness_store *st);
  * Apply what the daemon sent meanwhile.  Call it now and then while a
  * test makes many changes: a compaction of the journal pushes a new one,
  * and the kernel queues only a few datagrams unread
- * (net.unix.max_dgram_qlen, 10) before the daemon's next notification
- * blocks it.
+ * (net.unix.max_dgram_qlen, 10); the daemon's next ones wait in the
+ * daemon, and its pushes are refused once many wait.
  */
 void harness_store_drain(struct harness_store *st);
 /* SIGKILL, waited for, and what it had sent applied: 0 or -1. */
@@ -51,5 +51,10 @@ bool harness_store_logged(const struct harness_store *st, const char *what);
 /* The lines of the whole log (every start's) that hold what, quietly. */
 unsigned harness_store_log_count(const struct harness_store *st,
 				 const char *what);
+/*
+ * Apply what the daemon sends until a notification holds want (such as
+ * "READY=1"), for at most ms: 0, or -1 if none did in time.
+ */
+int harness_store_wait(struct harness_store *st, const char *want, int ms);
 
 #endif /* POOLMGR_HARNESS_STORE_H */
