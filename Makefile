@@ -116,7 +116,8 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_restart_guard itest_recover itest_names \
               itest_names_crash itest_restart_edges \
               itest_names_readers \
-              itest_notify
+              itest_notify \
+              itest_probe_exit
 ITEST_BINS := $(ITESTS:%=$(BUILD)/tests/%)
 ITEST_COMMON := $(BUILD)/tests/integration/harness.o \
                 $(BUILD)/tests/integration/harness_raw.o \
@@ -127,6 +128,8 @@ COST_DRIVER := $(BUILD)/tests/cost_driver
 SD_HOLDER := $(BUILD)/tests/sd_holder
 # Preloaded into a daemon to refuse it one memfd (itest_restart_guard).
 FAIL_MEMFD := $(BUILD)/tests/fail_memfd.so
+# Preloaded to make it fatal while its restart probe runs (itest_probe_exit).
+FAIL_PIPE_EVENT := $(BUILD)/tests/fail_pipe_event.so
 
 BENCH_BINS := $(BUILD)/bench/bench_engine $(BUILD)/bench/bench_speed \
               $(BUILD)/bench/bench_boost $(BUILD)/bench/bench_release \
@@ -270,6 +273,11 @@ $(FAIL_MEMFD): tests/integration/fail_memfd.c
 	$(CC) $(CFLAGS) $(LDFLAGS) -fPIC -shared -o $@ $< -ldl
 $(BUILD)/tests/itest_restart_guard $(BUILD)/tests/itest_restart_edges: \
   | $(FAIL_MEMFD)
+
+$(FAIL_PIPE_EVENT): tests/integration/fail_pipe_event.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -fPIC -shared -o $@ $< -ldl
+$(BUILD)/tests/itest_probe_exit: | $(FAIL_PIPE_EVENT)
 
 $(BUILD)/bench/bench_engine: $(BUILD)/tests/bench/bench_engine.o \
 		$(BUILD)/tests/bench/bench_util.o $(ENGINE_LIB)

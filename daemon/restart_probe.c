@@ -19,8 +19,9 @@
  * like any other, and the daemon serves as usual until the answer is in
  * (a binary that answers takes a few milliseconds, one that does not, up
  * to RESTART_PROBE_MS).  Whatever ends it (its answer, the time, an error,
- * restart_probe_cancel as the daemon exits), its process group is killed
- * and it is reaped at once: no zombie, no script's command left behind.
+ * restart_probe_cancel as the daemon exits, an exit through fatal()), its
+ * process group is killed and it is reaped at once: no zombie, no
+ * script's command left behind.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -53,6 +54,7 @@ static struct {
 	size_t got;
 	restart_probe_fn done;
 	void *arg;
+	pid_t owner;		/* who registered probe_at_exit; 0: none */
 } probe = {.fd = -1};
 
 void
@@ -150,10 +152,22 @@ out:
  * is short.
  */
 static int
-probe_end(void)
+probe_kill(void)
 {
 	int status = 0;
 
+	if (probe.pid > 0) {
+		kill(-probe.pid, SIGKILL);
+		while (waitpid(probe.pid, &status, 0) == -1 && errno == EINTR)
+			;
+	}
+	probe.pid = 0;
+	return status;
+}
+
+static int
+probe_end(void)
+{
 	if (probe.ev_read)
 		event_free(probe.ev_read);
 	if (probe.ev_time)
@@ -162,13 +176,20 @@ probe_end(void)
 	if (probe.fd >= 0)
 		close(probe.fd);
 	probe.fd = -1;
-	if (probe.pid > 0) {
-		kill(-probe.pid, SIGKILL);
-		while (waitpid(probe.pid, &status, 0) == -1 && errno == EINTR)
-			;
-	}
-	probe.pid = 0;
-	return status;
+	return probe_kill();
+}
+
+/*
+ * Every exit, fatal() and fatalx() among them, ends the probe too: in a
+ * group of its own, nothing else would, and a probe that never answers
+ * would outlive the daemon.  Only the daemon's own exit: a child of ours
+ * that exits has no probe.
+ */
+static void
+probe_at_exit(void)
+{
+	if (getpid() == probe.owner)
+		probe_kill();
 }
 
 /* The verdict on what it said (rc: how the reading ended), to done. */
@@ -241,6 +262,8 @@ restart_probe_start(struct event_base *base, const char *path,
 
 	if (probe.pid > 0)
 		return -EBUSY;
+	if (!probe.owner && atexit(probe_at_exit) == 0)
+		probe.owner = getpid();
 	if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK) == -1) {
 		rc = -errno;
 		snprintf(why, len, "cannot probe %s: pipe: %s", path,
