@@ -12,12 +12,18 @@
  *       message in order: a SIGHUP's READY=1 comes after all of them, and
  *       the store then holds the journal and the kept pool, no keep of a
  *       destroyed one;
+ *   full_queue_refuses_push  the store still reads nothing while pools are
+ *       made and destroyed until the daemon's own queue is full: the
+ *       next pool is made all the same but not pushed, and says so in
+ *       the log (a crash loses it); once the store reads, it holds the
+ *       pushes that went, none for that pool;
  *   abstract_notify_socket  NOTIFY_SOCKET="@name" is a socket of Linux's
  *       abstract namespace: READY=1 arrives there.
  */
 #include <errno.h>
 #include <poll.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -151,6 +157,59 @@ stalled_store_keeps_serving(void **state)
 					 "again"));
 }
 
+/* A pool made by c and, unless keep, destroyed again: 0 or -errno. */
+static int
+made(struct pool_conn *c, const char *name, bool keep)
+{
+	struct pool_create_opts o = {.max_size = 1 << 20};
+	int rc;
+
+	if ((rc = pool_create(c, name, &o)) != 0 || keep)
+		return rc;
+	return pool_destroy(c, name);
+}
+
+static void
+full_queue_refuses_push(void **state)
+{
+	const char *refused = "not kept in the fd store";
+	struct pool_conn *c, *c2;
+	struct pool *p;
+	pool_off_t off;
+	int i;
+
+	(void)state;
+	alarm(120);	/* a daemon that stops answering fails the test */
+	assert_int_equal(harness_store_start(&st), 0);
+	EXPECT_RC(pool_connect(st.sock, &c), 0);
+	for (i = 0; i < 1000; i++) {
+		EXPECT_RC(made(c, "b", true), 0);
+		if (harness_store_log_count(&st, refused) > 0)
+			break;
+		EXPECT_RC(pool_destroy(c, "b"), 0);
+	}
+	printf("pool b not pushed in cycle %d of its making and destroying\n",
+	       i + 1);
+	assert_true(i < 1000);
+	/* Made all the same, and served. */
+	EXPECT_RC(pool_connect(st.sock, &c2), 0);
+	EXPECT_RC(pool_open(c2, "b", &p), 0);
+	EXPECT_RC(pool_alloc(p, 4096, &off), 0);
+	EXPECT_RC(pool_free(p, off), 0);
+	pool_close(p);
+	pool_disconnect(c2);
+
+	assert_int_equal(kill(st.pid, SIGHUP), 0);
+	assert_int_equal(harness_store_wait(&st, "READY=1", WAIT_MS), 0);
+	printf("the store holds %u descriptors: %u journal, %u keep\n", st.n,
+	       held("journal."), held("keep."));
+	assert_int_equal(held("journal."), 1);
+	assert_int_equal(held("keep."), 1);	/* pool a's, none of b */
+	assert_int_equal(harness_store_log_count(&st, refused), 1);
+	pool_disconnect(c);
+	alarm(0);
+}
+
 static void
 abstract_notify_socket(void **state)
 {
@@ -189,6 +248,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(stalled_store_keeps_serving,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(full_queue_refuses_push,
 						setup, teardown),
 		cmocka_unit_test(abstract_notify_socket),
 	};
