@@ -102,7 +102,8 @@ EXAMPLES := $(BUILD)/examples/producer $(BUILD)/examples/consumer
 
 UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta \
               test_heap_split test_heap_restore test_session test_records \
-              test_block_index test_restart_names test_journal_compact
+              test_block_index test_restart_names test_journal_compact \
+              test_notify
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_memory itest_badinput itest_poolctl itest_config \
@@ -255,6 +256,12 @@ $(BUILD)/tests/test_journal_compact: $(BUILD)/daemon/journal_compact.o
 # The index test runs the daemon's own index of blocks.
 $(BUILD)/tests/test_block_index: $(BUILD)/daemon/block_index.o \
   $(BUILD)/daemon/log.o
+# The notification sender on a socket of the test's own.
+$(BUILD)/tests/test_notify: $(BUILD)/tests/unit/test_notify.o \
+  $(BUILD)/daemon/notify.o $(BUILD)/daemon/log.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) \
+	  $(shell pkg-config --libs libevent 2>/dev/null) -lpthread
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(ENGINE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(ENGINE_LIB) $(CMOCKA_LIBS)
