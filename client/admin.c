@@ -395,6 +395,8 @@ client_copy_stats(struct pool_stats *s, const Poolmgr__PoolStats *m)
 	s->free_resident_bytes = m->free_resident_bytes;
 	s->books_bytes = m->books_bytes;
 	s->named_blocks = m->named_blocks;
+	s->release_steps = m->release_steps;
+	s->retain_steps = m->retain_steps;
 	return 0;
 }
 

@@ -127,9 +127,17 @@ struct pool_stats {
 	 */
 	uint64_t books_bytes;
 	uint64_t named_blocks;		/* blocks with a name (pool_publish) */
+	/*
+	 * Loop turns in which the daemon took a step of the pool's work
+	 * given back in steps (big frees' pages, closed handles' references,
+	 * trims, moves, zeroings, kept pages over their bound), since it
+	 * started; of those, the steps of kept pages over their bound.
+	 */
+	uint64_t release_steps;
+	uint64_t retain_steps;
 	/* Zero: room for later fields without changing the structure's size
 	 * (pool_list returns an array of these). */
-	uint64_t reserved[6];
+	uint64_t reserved[4];
 };
 
 /* One open handle, as `poolctl clients` shows it. */

@@ -320,6 +320,8 @@ fill_stats(Poolmgr__PoolStats *ps, struct dpool *p)
 	ps->named_blocks = p->names.count;
 	ps->released_bytes = st.released_bytes + p->released_before;
 	ps->retain_bytes = st.retain_bytes;
+	ps->release_steps = p->release_steps;
+	ps->retain_steps = p->retain_steps;
 	/*
 	 * The engine counts the pages it handed out, some of which nobody
 	 * wrote (a client cache's refill): what the memfd holds bounds it.

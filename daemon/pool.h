@@ -202,6 +202,14 @@ struct dpool {
 				 * back, in steps */
 	uint64_t trimmed_bytes;	/* given back by trims, ever: a Trim's reply
 				 * counts these, not others' frees */
+	/*
+	 * Loop turns that took a step of the pool's work queued above, and
+	 * of those, steps of kept pages going back over their bound: from
+	 * outside, whether work went in steps or inside one request can be
+	 * told only by these (PoolStats), the steps being too quick to watch.
+	 */
+	uint64_t release_steps;
+	uint64_t retain_steps;
 	uint64_t unseen_failures; /* engine refusals answered by a wait (or
 				 * a settle) and a retry: the client sees
 				 * only the retry */

@@ -638,6 +638,11 @@ dpool_release_step(void)
 		freed_at_once = 0;
 		return false;
 	}
+	if (r->pool) {		/* a destroyed pool's memfd has none */
+		r->pool->release_steps++;
+		if (r->kind == RELEASE_RETAIN)
+			r->pool->retain_steps++;
+	}
 	switch (r->kind) {
 	case RELEASE_BLOCK:
 		release_blocks(release_step ? release_step : UINT64_MAX);
