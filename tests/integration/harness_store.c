@@ -2,7 +2,8 @@
  * harness_store.c - systemd's fd store for tests (harness_store.h).
  *
  * The store holds as many descriptors as the unit's
- * FileDescriptorStoreMax= lets it (STORE_FDS): more than the tests push.
+ * FileDescriptorStoreMax= lets it (STORE_FDS): more than the tests push,
+ * unless a test sets a smaller FDSTORE= of its own (st->fdstore).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,8 +48,8 @@ field(const char *msg, const char *key)
 	return NULL;
 }
 
-static void
-drop(struct harness_store *st, unsigned i)
+void
+harness_store_drop(struct harness_store *st, unsigned i)
 {
 	close(st->fd[i]);
 	st->n--;
@@ -63,14 +64,32 @@ forget(struct harness_store *st, const char *name)
 
 	while (i < st->n)
 		if (strcmp(st->name[i], name) == 0)
-			drop(st, i);
+			harness_store_drop(st, i);
 		else
 			i++;
 }
 
-/* One notification applied: 1 if it said want, 0 if not, -1: none came. */
-static int
-receive(struct harness_store *st, int ms, const char *want)
+/* A descriptor pushed: kept if the store takes it, else closed. */
+static void
+keep(struct harness_store *st, int fd, const char *name)
+{
+	unsigned max = (unsigned)atoi(st->fdstore);
+
+	st->pushed++;
+	if (fd < 0 || !*name || st->n >= HARNESS_STORE_MAX) {
+		st->malformed++;
+		if (fd >= 0)
+			close(fd);
+	} else if (st->n >= max)
+		close(fd);
+	else {
+		st->fd[st->n] = fd;
+		snprintf(st->name[st->n++], sizeof(st->name[0]), "%s", name);
+	}
+}
+
+int
+harness_store_receive(struct harness_store *st, int ms, const char *want)
 {
 	union {
 		struct cmsghdr align;
@@ -97,11 +116,9 @@ receive(struct harness_store *st, int ms, const char *want)
 			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
 	if ((v = field(buf, "FDNAME=")))
 		snprintf(name, sizeof(name), "%.*s", (int)strcspn(v, "\n"), v);
-	if (field(buf, "FDSTORE=1") && fd >= 0 && *name &&
-	    st->n < HARNESS_STORE_MAX) {
-		st->fd[st->n] = fd;
-		memcpy(st->name[st->n++], name, sizeof(name));
-	} else if (fd >= 0)
+	if (field(buf, "FDSTORE=1"))
+		keep(st, fd, name);
+	else if (fd >= 0)
 		close(fd);
 	if (field(buf, "FDSTOREREMOVE=1"))
 		forget(st, name);
@@ -115,7 +132,8 @@ harness_store_open(struct harness_store *st, const char *config)
 	FILE *f;
 
 	memset(st, 0, sizeof(*st));
-	st->nfd = -1;
+	st->nfd = st->lfd = -1;
+	snprintf(st->fdstore, sizeof(st->fdstore), "%s", STORE_FDS);
 	snprintf(st->dir, sizeof(st->dir), "/tmp/harness_store.XXXXXX");
 	if (!mkdtemp(st->dir))
 		return -1;
@@ -147,8 +165,9 @@ harness_store_close(struct harness_store *st)
 		st->pid = 0;
 	}
 	while (st->n)
-		drop(st, 0);
+		harness_store_drop(st, 0);
 	harness_close_fd(&st->nfd);
+	harness_close_fd(&st->lfd);
 	if (st->dir[0]) {
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", st->dir);
 		if (system(cmd) != 0)
@@ -156,30 +175,47 @@ harness_store_close(struct harness_store *st)
 	}
 }
 
-/* In the child: the store's descriptors from 3 on, then poolmgrd. */
+/* One more LISTEN_FDS descriptor, duplicated out of the way first. */
+static void
+pass(int fd, const char *name, int *hi, unsigned *n, char *names,
+     size_t len)
+{
+	hi[*n] = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+	snprintf(names + strlen(names), len - strlen(names), "%s%s",
+		 *n ? ":" : "", name);
+	(*n)++;
+}
+
+/*
+ * In the child: the socket unit's socket, if any, and the store's
+ * descriptors from 3 on, then poolmgrd.
+ */
 static void
 exec_daemon(const struct harness_store *st)
 {
 	char bin[256], val[32], names[4096] = "";
-	int fd, hi[HARNESS_STORE_MAX];
-	unsigned i;
+	int fd, hi[HARNESS_STORE_MAX + 1];
+	unsigned i, n = 0;
 
-	if ((fd = open(st->log, O_WRONLY | O_CREAT | O_APPEND, 0644)) >= 0)
+	if ((fd = open(st->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		       0644)) >= 0)
 		dup2(fd, 2);
-	for (i = 0; i < st->n; i++) {
-		hi[i] = fcntl(st->fd[i], F_DUPFD_CLOEXEC, 100);
-		snprintf(names + strlen(names), sizeof(names) - strlen(names),
-			 "%s%s", i ? ":" : "", st->name[i]);
-	}
+	if (st->lfd >= 0)	/* as systemd: the socket unit's first */
+		pass(st->lfd, "poolmgrd.socket", hi, &n, names, sizeof(names));
 	for (i = 0; i < st->n; i++)
+		pass(st->fd[i], st->name[i], hi, &n, names, sizeof(names));
+	for (i = 0; i < n; i++)
 		dup2(hi[i], 3 + (int)i);
 	setenv("NOTIFY_SOCKET", st->notify, 1);
-	setenv("FDSTORE", STORE_FDS, 1);
+	if (*st->fdstore)
+		setenv("FDSTORE", st->fdstore, 1);
+	else
+		unsetenv("FDSTORE");
 	unsetenv("POOLMGRD_JOURNAL");
-	if (st->n) {
+	if (n) {
 		snprintf(val, sizeof(val), "%d", (int)getpid());
 		setenv("LISTEN_PID", val, 1);
-		snprintf(val, sizeof(val), "%u", st->n);
+		snprintf(val, sizeof(val), "%u", n);
 		setenv("LISTEN_FDS", val, 1);
 		setenv("LISTEN_FDNAMES", names, 1);
 	} else {
@@ -197,8 +233,8 @@ exec_daemon(const struct harness_store *st)
 	_exit(127);
 }
 
-static void
-print_log(const struct harness_store *st)
+void
+harness_store_print_log(const struct harness_store *st)
 {
 	char cmd[128];
 
@@ -217,9 +253,10 @@ harness_store_start(struct harness_store *st)
 	if (st->pid == 0)
 		exec_daemon(st);
 	while (now_ms() < end)
-		if (receive(st, (int)(end - now_ms()), "READY=1") == 1)
+		if (harness_store_receive(st, (int)(end - now_ms()),
+		    "READY=1") == 1)
 			return 0;
-	print_log(st);
+	harness_store_print_log(st);
 	fprintf(stderr, "no READY=1 from poolmgrd\n");
 	return -1;
 }
@@ -227,7 +264,7 @@ harness_store_start(struct harness_store *st)
 void
 harness_store_drain(struct harness_store *st)
 {
-	while (receive(st, 0, NULL) >= 0)
+	while (harness_store_receive(st, 0, NULL) >= 0)
 		;
 }
 
@@ -240,6 +277,28 @@ harness_store_crash(struct harness_store *st)
 	st->pid = 0;
 	harness_store_drain(st);
 	return 0;
+}
+
+int
+harness_store_find(const struct harness_store *st, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < st->n; i++)
+		if (strcmp(st->name[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+int
+harness_store_prefix(const struct harness_store *st, const char *prefix)
+{
+	unsigned i;
+
+	for (i = 0; i < st->n; i++)
+		if (strncmp(st->name[i], prefix, strlen(prefix)) == 0)
+			return (int)i;
+	return -1;
 }
 
 const char *
@@ -263,7 +322,7 @@ harness_store_logged(const struct harness_store *st, const char *what)
 {
 	if (harness_store_log_count(st, what) > 0)
 		return true;
-	print_log(st);
+	harness_store_print_log(st);
 	return false;
 }
 

@@ -4,7 +4,9 @@
  * FDSTORE=1 descriptor kept under its FDNAME= and every FDSTOREREMOVE=1
  * applied, and a start given what the store holds as LISTEN_FDS (as
  * Restart=on-failure does after a crash).  The daemon binds its own
- * socket.  No cmocka here: the caller checks what each call returns.
+ * socket, unless lfd is set: then that listening socket goes first, as
+ * poolmgrd.socket's.  No cmocka here: the caller checks what each call
+ * returns.
  */
 #ifndef POOLMGR_HARNESS_STORE_H
 #define POOLMGR_HARNESS_STORE_H
@@ -17,7 +19,19 @@
 struct harness_store {
 	char dir[48], sock[64], notify[64], conf[64], log[64];
 	int nfd;			/* our NOTIFY_SOCKET */
+	int lfd;			/* "poolmgrd.socket" (bound to sock and
+					 * listening), or -1; closed with all */
 	pid_t pid;
+	/*
+	 * FDSTORE= as the unit sets it, "" for none: the store keeps as many
+	 * descriptors as it says and closes the others, unseen by the
+	 * sender (systemd's "Hit fd store limit").  Set by open, to the
+	 * unit's; a start reads it.
+	 */
+	char fdstore[16];
+	unsigned pushed;		/* FDSTORE=1 notifications, kept or not */
+	unsigned malformed;		/* of those: with no descriptor or no
+					 * FDNAME=, or past our own room */
 	int fd[HARNESS_STORE_MAX];
 	char name[HARNESS_STORE_MAX][64];
 	unsigned n;
@@ -42,10 +56,23 @@ int harness_store_start(struct harness_store *st);
  * daemon, and its pushes are refused once many wait.
  */
 void harness_store_drain(struct harness_store *st);
+/*
+ * One notification applied, waiting up to ms for it: 1 if it said want
+ * (a line that starts so), 0 if not, -1 if none came.
+ */
+int harness_store_receive(struct harness_store *st, int ms, const char *want);
 /* SIGKILL, waited for, and what it had sent applied: 0 or -1. */
 int harness_store_crash(struct harness_store *st);
+/* The index of the descriptor stored as name, or -1. */
+int harness_store_find(const struct harness_store *st, const char *name);
+/* The index of the first one whose name starts with prefix, or -1. */
+int harness_store_prefix(const struct harness_store *st, const char *prefix);
+/* Close the descriptor at index i and take it out of the store. */
+void harness_store_drop(struct harness_store *st, unsigned i);
 /* The newest journal the store holds ("journal.<n>"), or NULL. */
 const char *harness_store_journal(const struct harness_store *st);
+/* The daemon's whole log (every start's), on stderr. */
+void harness_store_print_log(const struct harness_store *st);
 /* Does the daemon's log hold what? */
 bool harness_store_logged(const struct harness_store *st, const char *what);
 /* The lines of the whole log (every start's) that hold what, quietly. */

@@ -2,14 +2,14 @@
  * itest_recover.c - a crash of poolmgrd under systemd keeps its pools and
  * their persistent blocks (the crash journal, docs/design.md).
  *
- * The test plays systemd: a NOTIFY_SOCKET of its own, FDSTORE= set as the
- * unit sets it, every FDSTORE=1 descriptor kept under its FDNAME= and
- * every FDSTOREREMOVE=1 applied, and a start given what the store holds
- * (as Restart=on-failure does after a crash).  The daemon binds its own
- * socket, but in socket_activated_crash; a crash is SIGKILL.  What must
- * come back is what survives every client's disconnect: each pool, its
- * settings, its persistent blocks at their offsets with their bytes;
- * everything else is free again.
+ * The test plays systemd (harness_store.c): a NOTIFY_SOCKET of its own,
+ * FDSTORE= set as the unit sets it, every FDSTORE=1 descriptor kept under
+ * its FDNAME= and every FDSTOREREMOVE=1 applied, and a start given what
+ * the store holds (as Restart=on-failure does after a crash).  The daemon
+ * binds its own socket, but in socket_activated_crash; a crash is
+ * SIGKILL.  What must come back is what survives every client's
+ * disconnect: each pool, its settings, its persistent blocks at their
+ * offsets with their bytes; everything else is free again.
  *
  *   crash_keeps_persistent   two pools (one made by pool_create), blocks
  *                            persisted and not, SIGKILL, restart;
@@ -53,7 +53,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -74,28 +73,16 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "harness_store.h"
 #include "journal_rec.h"
 #include "poolclient.h"
 
 #define WAIT_MS		15000	/* generous for a daemon under ASan */
 #define GUARD_SEC	120
-#define STORE_MAX	64
 #define STORE_FDS	"1796"	/* FileDescriptorStoreMax= of the unit */
 #define JREC_BODY	9	/* a word of the first record */
 #define CONFIG		"[daemon]\nsocket_mode = 0666\nadmin_group = 0\n" \
 			"[pool a]\nsize = 4M\n"
-
-struct store {
-	char dir[48], sock[64], notify[64], conf[64], log[64];
-	int nfd;			/* our NOTIFY_SOCKET */
-	int lfd;			/* "poolmgrd.socket", or -1 */
-	pid_t pid;
-	unsigned max;			/* FDSTORE=, as systemd holds to it */
-	unsigned pushed;		/* FDSTORE=1 messages, taken or not */
-	int fd[STORE_MAX];
-	char name[STORE_MAX][64];
-	unsigned n;
-};
 
 static volatile pid_t guarded;
 
@@ -117,199 +104,50 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static const char *
-field(const char *msg, const char *key)
-{
-	size_t n = strlen(key);
-
-	for (; msg && *msg; msg = strchr(msg, '\n') ? strchr(msg, '\n') + 1 :
-	     NULL)
-		if (strncmp(msg, key, n) == 0)
-			return msg + n;
-	return NULL;
-}
-
-static int
-store_find(const struct store *st, const char *name)
-{
-	unsigned i;
-
-	for (i = 0; i < st->n; i++)
-		if (strcmp(st->name[i], name) == 0)
-			return (int)i;
-	return -1;
-}
-
-/* The first stored name that starts with prefix, or -1. */
-static int
-store_prefix(const struct store *st, const char *prefix)
-{
-	unsigned i;
-
-	for (i = 0; i < st->n; i++)
-		if (strncmp(st->name[i], prefix, strlen(prefix)) == 0)
-			return (int)i;
-	return -1;
-}
-
-/* The name of the journal in the store: there must be one. */
-static const char *
-journal_in(const struct store *st)
-{
-	int i = store_prefix(st, "journal.");
-
-	if (i < 0)
-		fail_msg("no journal.<n> in the store");
-	return st->name[i];
-}
-
-static void
-store_drop(struct store *st, unsigned i)
-{
-	close(st->fd[i]);
-	st->n--;
-	st->fd[i] = st->fd[st->n];
-	memcpy(st->name[i], st->name[st->n], sizeof(st->name[0]));
-}
-
 /* One notification applied to the store; 1 if it says want. */
 static int
-store_recv(struct store *st, int timeout_ms, const char *want)
+store_recv(struct harness_store *st, int timeout_ms, const char *want)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(4 * sizeof(int))];
-	} control;
-	char buf[1024], name[64];
-	struct pollfd pfd = {.fd = st->nfd, .events = POLLIN};
-	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf) - 1};
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = control.buf, .msg_controllen = sizeof(control),
-	};
-	struct cmsghdr *cm;
-	const char *v;
-	ssize_t got;
-	int fd = -1, i;
+	int rc = harness_store_receive(st, timeout_ms, want);
 
-	if (poll(&pfd, 1, timeout_ms < 0 ? 0 : timeout_ms) != 1)
-		return -1;
-	if ((got = recvmsg(st->nfd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)) < 0)
-		return -1;
-	buf[got] = '\0';
-	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
-		if (cm->cmsg_level == SOL_SOCKET &&
-		    cm->cmsg_type == SCM_RIGHTS)
-			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	name[0] = '\0';
-	if ((v = field(buf, "FDNAME=")))
-		snprintf(name, sizeof(name), "%.*s", (int)strcspn(v, "\n"), v);
-	if (field(buf, "FDSTORE=1")) {
-		assert_true(fd >= 0 && *name);
-		st->pushed++;
-		if (st->n >= st->max) {
-			/* systemd's "Hit fd store limit": the sender is not
-			 * told, the descriptor is closed. */
-			close(fd);
-		} else {
-			assert_true(st->n < STORE_MAX);
-			st->fd[st->n] = fd;
-			memcpy(st->name[st->n++], name, sizeof(name));
-		}
-	} else if (fd >= 0)
-		close(fd);
-	if (field(buf, "FDSTOREREMOVE=1"))
-		while ((i = store_find(st, name)) >= 0)
-			store_drop(st, (unsigned)i);
-	return want && field(buf, want) ? 1 : 0;
+	/* Every FDSTORE=1 carries a descriptor and its FDNAME=. */
+	assert_int_equal(st->malformed, 0);
+	return rc;
 }
 
 static void
-store_drain(struct store *st)
+store_drain(struct harness_store *st)
 {
 	while (store_recv(st, 0, NULL) >= 0)
 		;
 }
 
+/* The name of the journal in the store: there must be one. */
+static const char *
+journal_in(const struct harness_store *st)
+{
+	const char *name = harness_store_journal(st);
+
+	if (!name)
+		fail_msg("no journal.<n> in the store");
+	return name;
+}
+
 /* Until name is out of the store (it goes after READY=1). */
 static void
-wait_removed(struct store *st, const char *name)
+wait_removed(struct harness_store *st, const char *name)
 {
 	long long end = now_ms() + WAIT_MS;
 
-	while (store_find(st, name) >= 0 && now_ms() < end)
+	while (harness_store_find(st, name) >= 0 && now_ms() < end)
 		(void)store_recv(st, 100, NULL);
-	assert_int_equal(store_find(st, name), -1);
+	assert_int_equal(harness_store_find(st, name), -1);
 }
 
 static bool
-log_has(const struct store *st, const char *what)
+log_has(const struct harness_store *st, const char *what)
 {
-	char buf[65536];
-	int fd = open(st->log, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return strstr(buf, what) != NULL;
-}
-
-static void
-print_log(const struct store *st)
-{
-	char cmd[256];
-
-	snprintf(cmd, sizeof(cmd), "cat %s >&2", st->log);
-	if (system(cmd) != 0)
-		fprintf(stderr, "(no log)\n");
-}
-
-/* In the child: the store's descriptors as LISTEN_FDS, then poolmgrd. */
-static void
-exec_daemon(const struct store *st, const char *fdstore)
-{
-	char bin[256], val[32], names[4096] = "";
-	int fd = open(st->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		      0644), hi[STORE_MAX + 1];
-	unsigned i, n = 0;
-
-	if (fd >= 0)
-		dup2(fd, 2);
-	if (st->lfd >= 0) {	/* as systemd: the socket unit's first */
-		hi[n++] = fcntl(st->lfd, F_DUPFD_CLOEXEC, 100);
-		snprintf(names, sizeof(names), "poolmgrd.socket");
-	}
-	for (i = 0; i < st->n; i++) {
-		hi[n++] = fcntl(st->fd[st->n - 1 - i], F_DUPFD_CLOEXEC, 100);
-		snprintf(names + strlen(names), sizeof(names) - strlen(names),
-			 "%s%s", *names ? ":" : "", st->name[st->n - 1 - i]);
-	}
-	for (i = 0; i < n; i++)
-		dup2(hi[i], 3 + (int)i);
-	setenv("NOTIFY_SOCKET", st->notify, 1);
-	if (fdstore)
-		setenv("FDSTORE", fdstore, 1);
-	else
-		unsetenv("FDSTORE");
-	unsetenv("POOLMGRD_JOURNAL");
-	if (n) {
-		snprintf(val, sizeof(val), "%d", (int)getpid());
-		setenv("LISTEN_PID", val, 1);
-		snprintf(val, sizeof(val), "%u", n);
-		setenv("LISTEN_FDS", val, 1);
-		setenv("LISTEN_FDNAMES", names, 1);
-	} else {
-		unsetenv("LISTEN_PID");
-		unsetenv("LISTEN_FDS");
-		unsetenv("LISTEN_FDNAMES");
-	}
-	snprintf(bin, sizeof(bin), "%s/poolmgrd", harness_build());
-	execl(bin, "poolmgrd", "--verbose", "--socket", st->sock, "--config",
-	      st->conf, (char *)NULL);
-	_exit(127);
+	return harness_store_log_count(st, what) > 0;
 }
 
 /*
@@ -321,7 +159,7 @@ exec_daemon(const struct store *st, const char *fdstore)
  * than the harness makes are left out.
  */
 static void
-seed_write(const struct store *st)
+seed_write(const struct harness_store *st)
 {
 	static const uint64_t sizes[8] = {
 		4096, 8192, 65536, 1 << 20, 2 << 20, 4 << 20, 12288, 5000,
@@ -329,24 +167,19 @@ seed_write(const struct store *st)
 	static unsigned n;
 	const char *dir = getenv("POOLMGR_JOURNAL_SEEDS");
 	unsigned char head[2 + 2 * 8];
-	unsigned k, s, nk = 0, at = STORE_MAX;
-	unsigned long best = 0, v;
+	const char *journal = harness_store_journal(st);
+	unsigned k, s, nk = 0;
+	unsigned long v;
 	char path[512];
+	int at;
 	struct stat sb;
 	uint64_t *j;
 	size_t len;
 	FILE *f;
 
-	if (!dir || store_find(st, "state") >= 0)
+	if (!dir || harness_store_find(st, "state") >= 0 || !journal)
 		return;
-	for (k = 0; k < st->n; k++)
-		if (strncmp(st->name[k], "journal.", 8) == 0 &&
-		    (v = strtoul(st->name[k] + 8, NULL, 10)) > best) {
-			best = v;
-			at = k;
-		}
-	if (at == STORE_MAX)
-		return;
+	at = harness_store_find(st, journal);
 	for (k = 0; k < st->n; k++) {
 		if (strncmp(st->name[k], "keep.", 5) != 0)
 			continue;
@@ -377,39 +210,33 @@ seed_write(const struct store *st)
 	munmap(j, (size_t)sb.st_size);
 }
 
-/* Start with what the store holds (it keeps its own); READY=1. */
+/*
+ * Start with what the store holds (it keeps its own), FDSTORE= fdstore
+ * (NULL: none); READY=1.
+ */
 static void
-start(struct store *st, const char *fdstore)
+start(struct harness_store *st, const char *fdstore)
 {
-	long long end = now_ms() + WAIT_MS;
-
-	st->max = fdstore ? (unsigned)atoi(fdstore) : 0;
+	snprintf(st->fdstore, sizeof(st->fdstore), "%s",
+		 fdstore ? fdstore : "");
 	seed_write(st);
-	st->pid = fork();
-	assert_true(st->pid >= 0);
-	if (st->pid == 0)
-		exec_daemon(st, fdstore);
+	if (harness_store_start(st) != 0)
+		fail_msg("no READY=1");
 	guarded = st->pid;
-	while (now_ms() < end)
-		if (store_recv(st, (int)(end - now_ms()), "READY=1") == 1)
-			return;
-	print_log(st);
-	fail_msg("no READY=1");
+	assert_int_equal(st->malformed, 0);
 }
 
 /* The crash: SIGKILL, and what it had sent. */
 static void
-crash(struct store *st)
+crash(struct harness_store *st)
 {
-	assert_int_equal(kill(st->pid, SIGKILL), 0);
-	waitpid(st->pid, NULL, 0);
-	st->pid = 0;
 	guarded = 0;
-	store_drain(st);
+	assert_int_equal(harness_store_crash(st), 0);
+	assert_int_equal(st->malformed, 0);
 }
 
 static void
-stop(struct store *st)
+stop(struct harness_store *st)
 {
 	int status;
 
@@ -424,59 +251,28 @@ stop(struct store *st)
 static int
 setup(void **state)
 {
-	struct store *st = calloc(1, sizeof(*st));
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	FILE *f;
+	struct harness_store *st = calloc(1, sizeof(*st));
 
 	if (!st)
 		return -1;
-	st->nfd = st->lfd = -1;
-	snprintf(st->dir, sizeof(st->dir), "/tmp/itest_recover.XXXXXX");
-	if (!mkdtemp(st->dir))
-		goto fail;
-	snprintf(st->sock, sizeof(st->sock), "%s/sock", st->dir);
-	snprintf(st->notify, sizeof(st->notify), "%s/notify", st->dir);
-	snprintf(st->conf, sizeof(st->conf), "%s/conf", st->dir);
-	snprintf(st->log, sizeof(st->log), "%s/log", st->dir);
-	if (!(f = fopen(st->conf, "w")))
-		goto fail;
-	fputs(CONFIG, f);
-	fclose(f);
-	st->nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", st->notify);
-	if (st->nfd < 0 ||
-	    bind(st->nfd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
-		goto fail;
+	if (harness_store_open(st, CONFIG) != 0) {
+		harness_store_close(st);
+		free(st);
+		return -1;
+	}
 	signal(SIGALRM, on_alarm);
 	alarm(GUARD_SEC);
 	*state = st;
 	return 0;
-fail:
-	if (st->nfd >= 0)
-		close(st->nfd);
-	free(st);
-	return -1;
 }
 
 static int
 teardown(void **state)
 {
-	struct store *st = *state;
-	char cmd[200];
+	struct harness_store *st = *state;
 
-	if (st->pid > 0) {
-		kill(st->pid, SIGKILL);
-		waitpid(st->pid, NULL, 0);
-	}
 	guarded = 0;
-	while (st->n)
-		store_drop(st, 0);
-	close(st->nfd);
-	if (st->lfd >= 0)
-		close(st->lfd);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", st->dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", st->dir);
+	harness_store_close(st);
 	free(st);
 	alarm(0);
 	return 0;
@@ -516,7 +312,7 @@ usable(struct pool *p, pool_off_t off)
 static void
 crash_keeps_persistent(void **state)
 {
-	struct store *st = *state;
+	struct harness_store *st = *state;
 	struct pool_create_opts o = {.max_size = 2 << 20, .mode = 0640,
 				     .quota = 1 << 20};
 	struct pool_conn *c;
@@ -553,7 +349,7 @@ crash_keeps_persistent(void **state)
 	start(st, STORE_FDS);
 	if (!log_has(st, "after a crash: 2 pools and 3 persistent blocks "
 		     "recovered")) {
-		print_log(st);
+		harness_store_print_log(st);
 		fail_msg("no recovery");
 	}
 	pool_disconnect(c);	/* its connection died with the daemon */
@@ -592,23 +388,12 @@ crash_keeps_persistent(void **state)
 
 /* The newest journal in the store, mapped writable: the test's copy. */
 static uint64_t *
-journal_map(struct store *st, size_t *len)
+journal_map(struct harness_store *st, size_t *len)
 {
-	unsigned k, at = STORE_MAX;
-	unsigned long best = 0, v;
+	int at = harness_store_find(st, journal_in(st));
 	struct stat sb;
 	void *m;
 
-	for (k = 0; k < st->n; k++)
-		if (strncmp(st->name[k], "journal.", 8) == 0 &&
-		    (v = strtoul(st->name[k] + 8, NULL, 10)) > best) {
-			best = v;
-			at = k;
-		}
-	if (at == STORE_MAX) {
-		fail_msg("no journal.<n> in the store");
-		return NULL;
-	}
 	assert_int_equal(fstat(st->fd[at], &sb), 0);
 	m = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
 		 st->fd[at], 0);
@@ -618,7 +403,7 @@ journal_map(struct store *st, size_t *len)
 }
 
 static void
-persist_one(struct store *st, pool_off_t *off)
+persist_one(struct harness_store *st, pool_off_t *off)
 {
 	struct pool_conn *c;
 	struct pool *a;
@@ -634,7 +419,7 @@ persist_one(struct store *st, pool_off_t *off)
 
 /* Pool a, from a new connection, holds n blocks. */
 static void
-expect_live_blocks(struct store *st, uint64_t n)
+expect_live_blocks(struct harness_store *st, uint64_t n)
 {
 	struct pool_conn *c;
 	struct pool *a;
@@ -650,7 +435,7 @@ expect_live_blocks(struct store *st, uint64_t n)
 
 /* persist_one's block at off, from a new connection, with its bytes. */
 static void
-expect_kept(struct store *st, pool_off_t off)
+expect_kept(struct harness_store *st, pool_off_t off)
 {
 	struct pool_conn *c;
 	struct pool *a;
@@ -665,7 +450,7 @@ expect_kept(struct store *st, pool_off_t off)
 static void
 torn_tail_ignored(void **state)
 {
-	struct store *st = *state;
+	struct harness_store *st = *state;
 	uint64_t *j, end;
 	pool_off_t off;
 	size_t len;
@@ -681,7 +466,7 @@ torn_tail_ignored(void **state)
 	munmap(j, len);
 	start(st, STORE_FDS);
 	if (!log_has(st, "1 persistent block recovered")) {
-		print_log(st);
+		harness_store_print_log(st);
 		fail_msg("the torn record was not ignored");
 	}
 	expect_kept(st, off);
@@ -691,7 +476,7 @@ torn_tail_ignored(void **state)
 static void
 corrupt_body_refused(void **state)
 {
-	struct store *st = *state;
+	struct harness_store *st = *state;
 	unsigned char *old;
 	uint64_t *j;
 	pool_off_t off;
@@ -705,14 +490,14 @@ corrupt_body_refused(void **state)
 	j[JREC_BODY] ^= 1;	/* in the first record, before the end */
 	munmap(j, len);
 	/* The test's own look at the old pool's bytes. */
-	k = store_prefix(st, "keep.");
+	k = harness_store_prefix(st, "keep.");
 	assert_true(k >= 0);
 	kfd = dup(st->fd[k]);
 	old = mmap(NULL, 4 << 20, PROT_READ, MAP_SHARED, kfd, 0);
 	assert_true(old != MAP_FAILED);
 	start(st, STORE_FDS);
 	if (!log_has(st, "the journal is refused")) {
-		print_log(st);
+		harness_store_print_log(st);
 		fail_msg("a corrupt journal was not refused");
 	}
 	for (len = 0; len < 100000; len++)
@@ -735,7 +520,7 @@ corrupt_body_refused(void **state)
  * keep.<n> of the pool the journal made first.
  */
 static void
-journal_add(struct store *st, enum jrec_type type, uint64_t *w, unsigned n)
+journal_add(struct harness_store *st, enum jrec_type type, uint64_t *w, unsigned n)
 {
 	uint64_t *j, end;
 	size_t len;
@@ -753,12 +538,12 @@ journal_add(struct store *st, enum jrec_type type, uint64_t *w, unsigned n)
 
 /* A crash's start refuses what the store holds, and starts fresh. */
 static void
-expect_refused(struct store *st, const char *why)
+expect_refused(struct harness_store *st, const char *why)
 {
 
 	start(st, STORE_FDS);
 	if (!log_has(st, "the journal is refused") || !log_has(st, why)) {
-		print_log(st);
+		harness_store_print_log(st);
 		fail_msg("not refused for '%s'", why);
 	}
 	expect_live_blocks(st, 0);
@@ -772,7 +557,7 @@ expect_refused(struct store *st, const char *why)
 static void
 inconsistent_refused(void **state)
 {
-	struct store *st = *state;
+	struct harness_store *st = *state;
 	uint64_t w[8] = {0};
 	pool_off_t off;
 	int k;
@@ -795,9 +580,9 @@ inconsistent_refused(void **state)
 
 	persist_one(st, &off);
 	crash(st);
-	k = store_prefix(st, "keep.");
+	k = harness_store_prefix(st, "keep.");
 	assert_true(k >= 0);
-	store_drop(st, (unsigned)k);
+	harness_store_drop(st, (unsigned)k);
 	expect_refused(st, "no keep.");
 }
 
@@ -809,7 +594,7 @@ inconsistent_refused(void **state)
 static void
 gone_stays_gone(void **state)
 {
-	struct store *st = *state;
+	struct harness_store *st = *state;
 	struct pool_create_opts o = {.max_size = 1 << 20};
 	struct pool_conn *c;
 	struct pool *a;
@@ -840,11 +625,11 @@ gone_stays_gone(void **state)
 	EXPECT_RC(pool_free(a, x), 0);
 	store_drain(st);
 	print_message("journal %s, then %s\n", first, journal_in(st));
-	assert_int_equal(store_find(st, first), -1);	/* compacted */
+	assert_int_equal(harness_store_find(st, first), -1);	/* compacted */
 	crash(st);
 	start(st, STORE_FDS);
 	if (!log_has(st, "1 pool and 1 persistent block recovered")) {
-		print_log(st);
+		harness_store_print_log(st);
 		fail_msg("not exactly pool a and its one block");
 	}
 	pool_disconnect(c);
@@ -864,9 +649,9 @@ gone_stays_gone(void **state)
  * status flags differ), so that it stores both.
  */
 static void
-kept_apart(const struct store *st)
+kept_apart(const struct harness_store *st)
 {
-	int p = store_find(st, "pool.0"), k = store_prefix(st, "keep.");
+	int p = harness_store_find(st, "pool.0"), k = harness_store_prefix(st, "keep.");
 	struct stat a, b;
 
 	assert_true(p >= 0 && k >= 0);
@@ -880,7 +665,7 @@ kept_apart(const struct store *st)
 static void
 planned_then_crash(void **state)
 {
-	struct store *st = *state;
+	struct harness_store *st = *state;
 	struct pool_conn *c;
 	struct pool *a;
 	struct pool_stats s;
@@ -889,7 +674,7 @@ planned_then_crash(void **state)
 	start(st, STORE_FDS);
 	persist_one(st, &off);
 	stop(st);
-	assert_true(store_find(st, "state") >= 0);
+	assert_true(harness_store_find(st, "state") >= 0);
 	kept_apart(st);
 	start(st, STORE_FDS);
 	assert_true(log_has(st, "restored from systemd's fd store: 1 pool"));
@@ -902,7 +687,7 @@ planned_then_crash(void **state)
 	crash(st);
 	start(st, STORE_FDS);
 	if (!log_has(st, "1 pool and 2 persistent blocks recovered")) {
-		print_log(st);
+		harness_store_print_log(st);
 		fail_msg("no recovery after the planned restart");
 	}
 	pool_disconnect(c);
@@ -920,7 +705,7 @@ planned_then_crash(void **state)
 static void
 resized_persistent_kept(void **state)
 {
-	struct store *st = *state;
+	struct harness_store *st = *state;
 	struct pool_conn *c;
 	struct pool *a;
 	pool_off_t off, to;
@@ -939,7 +724,7 @@ resized_persistent_kept(void **state)
 	crash(st);
 	start(st, STORE_FDS);
 	if (!log_has(st, "1 pool and 1 persistent block recovered")) {
-		print_log(st);
+		harness_store_print_log(st);
 		fail_msg("no recovery");
 	}
 	pool_disconnect(c);
@@ -959,7 +744,7 @@ resized_persistent_kept(void **state)
 static void
 restart_in_place_then_crash(void **state)
 {
-	struct store *st = *state;
+	struct harness_store *st = *state;
 	pool_off_t off;
 	char old[64];
 	long long end;
@@ -978,7 +763,7 @@ restart_in_place_then_crash(void **state)
 	crash(st);
 	start(st, STORE_FDS);
 	if (!log_has(st, "1 pool and 1 persistent block recovered")) {
-		print_log(st);
+		harness_store_print_log(st);
 		fail_msg("no recovery after a restart in place");
 	}
 	expect_kept(st, off);
@@ -992,7 +777,7 @@ restart_in_place_then_crash(void **state)
 static void
 clean_stop_forgets(void **state)
 {
-	struct store *st = *state;
+	struct harness_store *st = *state;
 	pool_off_t off;
 
 	start(st, "4");
@@ -1012,7 +797,7 @@ clean_stop_forgets(void **state)
 static void
 socket_activated_crash(void **state)
 {
-	struct store *st = *state;
+	struct harness_store *st = *state;
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct stat sb;
 	pool_off_t off;
@@ -1028,7 +813,7 @@ socket_activated_crash(void **state)
 	crash(st);
 	start(st, STORE_FDS);
 	if (!log_has(st, "1 pool and 1 persistent block recovered")) {
-		print_log(st);
+		harness_store_print_log(st);
 		fail_msg("no recovery under socket activation");
 	}
 	expect_kept(st, off);
@@ -1038,7 +823,7 @@ socket_activated_crash(void **state)
 }
 
 static void
-write_config(const struct store *st, const char *text)
+write_config(const struct harness_store *st, const char *text)
 {
 	FILE *f = fopen(st->conf, "w");
 
@@ -1055,7 +840,7 @@ write_config(const struct store *st, const char *text)
 static void
 broken_config_kept(void **state)
 {
-	struct store *st = *state;
+	struct harness_store *st = *state;
 	struct pool_conn *c;
 	struct pool *a;
 	struct pool_stats s;
@@ -1071,7 +856,7 @@ broken_config_kept(void **state)
 	if (!log_has(st, "1 pool and 1 persistent block recovered") ||
 	    !log_has(st, "bad size '4Q' in [pool a]; kept the restored "
 		     "settings")) {
-		print_log(st);
+		harness_store_print_log(st);
 		fail_msg("no recovery with a broken file");
 	}
 	EXPECT_RC(pool_connect(st->sock, &c), 0);
@@ -1094,7 +879,7 @@ broken_config_kept(void **state)
 static void
 no_store_no_journal(void **state)
 {
-	struct store *st = *state;
+	struct harness_store *st = *state;
 	pool_off_t off;
 
 	start(st, NULL);
@@ -1117,7 +902,7 @@ no_store_no_journal(void **state)
 static void
 small_store_compacts(void **state)
 {
-	struct store *st = *state;
+	struct harness_store *st = *state;
 	struct pool_create_opts o = {.max_size = 1 << 20};
 	static const char *more[] = {"b", "c", "d", "e"};
 	struct pool_conn *c;
@@ -1143,14 +928,14 @@ small_store_compacts(void **state)
 		EXPECT_RC(pool_free(a, x), 0);
 	}
 	store_drain(st);
-	if (store_prefix(st, "journal.") < 0) {
-		print_log(st);
+	if (harness_store_prefix(st, "journal.") < 0) {
+		harness_store_print_log(st);
 		fail_msg("the compaction's journal did not fit the store");
 	}
 	crash(st);
 	start(st, "6");
 	if (!log_has(st, "2 pools and 1 persistent block recovered")) {
-		print_log(st);
+		harness_store_print_log(st);
 		fail_msg("not pools a and b and a's block");
 	}
 	pool_disconnect(c);
@@ -1172,8 +957,8 @@ small_store_compacts(void **state)
 static void
 small_store_planned(void **state)
 {
-	struct store *st = *state;
-	char old[STORE_MAX][64];
+	struct harness_store *st = *state;
+	char old[HARNESS_STORE_MAX][64];
 	pool_off_t off;
 	long long end;
 	unsigned i, n;
@@ -1190,16 +975,16 @@ small_store_planned(void **state)
 		wait_removed(st, old[i]);
 	/* Then a journal, which may come after the old names left. */
 	end = now_ms() + WAIT_MS;
-	while (store_prefix(st, "journal.") < 0 && now_ms() < end)
+	while (harness_store_prefix(st, "journal.") < 0 && now_ms() < end)
 		(void)store_recv(st, 100, NULL);
-	if (store_prefix(st, "journal.") < 0) {
-		print_log(st);
+	if (harness_store_prefix(st, "journal.") < 0) {
+		harness_store_print_log(st);
 		fail_msg("the restored daemon's journal is not in the store");
 	}
 	crash(st);
 	start(st, "6");
 	if (!log_has(st, "1 pool and 1 persistent block recovered")) {
-		print_log(st);
+		harness_store_print_log(st);
 		fail_msg("no recovery after the planned restart");
 	}
 	expect_kept(st, off);
@@ -1207,7 +992,7 @@ small_store_planned(void **state)
 
 /* The daemon's RLIMIT_FSIZE, soft; the hard one stays unlimited. */
 static void
-daemon_fsize(const struct store *st, rlim_t soft)
+daemon_fsize(const struct harness_store *st, rlim_t soft)
 {
 	struct rlimit rl = {.rlim_cur = soft, .rlim_max = RLIM_INFINITY};
 
@@ -1216,14 +1001,14 @@ daemon_fsize(const struct store *st, rlim_t soft)
 
 /* Until the log says what, or fail. */
 static void
-wait_log(struct store *st, const char *what)
+wait_log(struct harness_store *st, const char *what)
 {
 	long long end = now_ms() + WAIT_MS;
 
 	while (!log_has(st, what) && now_ms() < end)
 		(void)store_recv(st, 50, NULL);
 	if (!log_has(st, what)) {
-		print_log(st);
+		harness_store_print_log(st);
 		fail_msg("the log never said \"%s\"", what);
 	}
 }
@@ -1257,7 +1042,7 @@ persist_small(struct pool *a, pool_off_t *offs, unsigned n, int c,
 static void
 failed_write_resumes(void **state)
 {
-	struct store *st = *state;
+	struct harness_store *st = *state;
 	struct pool_conn *c;
 	struct pool *a;
 	struct pool_stats s;
@@ -1274,14 +1059,14 @@ failed_write_resumes(void **state)
 	       !log_has(st, "taken out of the fd store"))
 		persist_small(a, offs, 256, 'f', &total);
 	if (!log_has(st, "File too large; taken out of the fd store")) {
-		print_log(st);
+		harness_store_print_log(st);
 		fail_msg("the journal never failed to grow (%u blocks)", total);
 	}
 	lost_at = total;
 	wait_log(st, "a fresh one failed (File too large)");
 	store_drain(st);
-	assert_int_equal(store_prefix(st, "journal."), -1);
-	assert_int_equal(store_prefix(st, "keep."), -1);
+	assert_int_equal(harness_store_prefix(st, "journal."), -1);
+	assert_int_equal(harness_store_prefix(st, "keep."), -1);
 	persist_small(a, offs, 100, 'g', &total);
 	daemon_fsize(st, RLIM_INFINITY);
 	wait_log(st, "a crash keeps every pool again");
@@ -1294,7 +1079,7 @@ failed_write_resumes(void **state)
 	snprintf(line, sizeof(line), "1 pool and %u persistent blocks "
 		 "recovered", total);
 	if (!log_has(st, line)) {
-		print_log(st);
+		harness_store_print_log(st);
 		fail_msg("not \"%s\"", line);
 	}
 	pool_disconnect(c);
@@ -1318,7 +1103,7 @@ failed_write_resumes(void **state)
 static void
 recovered_without_store(void **state)
 {
-	struct store *st = *state;
+	struct harness_store *st = *state;
 	pool_off_t off;
 
 	start(st, STORE_FDS);
@@ -1330,7 +1115,7 @@ recovered_without_store(void **state)
 	if (!log_has(st, "after a crash: 1 pool and 1 persistent block "
 		     "recovered") ||
 	    !log_has(st, "no fd store (FDSTORE= unset)")) {
-		print_log(st);
+		harness_store_print_log(st);
 		fail_msg("not recovered without FDSTORE=");
 	}
 	expect_kept(st, off);
@@ -1341,7 +1126,7 @@ recovered_without_store(void **state)
 
 /* The log's text (at most len - 1 bytes of it). */
 static void
-log_read(const struct store *st, char *buf, size_t len)
+log_read(const struct harness_store *st, char *buf, size_t len)
 {
 	int fd = open(st->log, O_RDONLY);
 	ssize_t n = fd >= 0 ? read(fd, buf, len - 1) : -1;
@@ -1353,7 +1138,7 @@ log_read(const struct store *st, char *buf, size_t len)
 
 /* How many times the log says what. */
 static unsigned
-log_count(const struct store *st, const char *what)
+log_count(const struct harness_store *st, const char *what)
 {
 	static char buf[1 << 18];
 	const char *s;
@@ -1366,7 +1151,7 @@ log_count(const struct store *st, const char *what)
 }
 
 static off_t
-log_size(const struct store *st)
+log_size(const struct harness_store *st)
 {
 	struct stat sb;
 
@@ -1382,7 +1167,7 @@ log_size(const struct store *st)
  * compaction's new journal.
  */
 static void
-persist_until_compacting(struct store *st, struct pool *a, pool_off_t *offs,
+persist_until_compacting(struct harness_store *st, struct pool *a, pool_off_t *offs,
 			 unsigned *total, char *name, size_t len)
 {
 	static char buf[1 << 18];
@@ -1429,7 +1214,7 @@ persist_until_compacting(struct store *st, struct pool *a, pool_off_t *offs,
 static void
 crash_while_compacting(void **state)
 {
-	struct store *st = *state;
+	struct harness_store *st = *state;
 	struct pool_conn *c;
 	struct pool *a;
 	struct pool_stats s;
@@ -1451,7 +1236,7 @@ crash_while_compacting(void **state)
 		guarded = 0;
 		store_drain(st);
 		snprintf(line, sizeof(line), "compacted into %s,", fresh);
-		midway = store_find(st, fresh) < 0 && !log_has(st, line);
+		midway = harness_store_find(st, fresh) < 0 && !log_has(st, line);
 		print_message("try %u: killed with %u blocks persisted, %s\n",
 			      tries + 1, total, midway ? "while compacting into "
 			      "the journal not yet stored" : "after the "
@@ -1461,7 +1246,7 @@ crash_while_compacting(void **state)
 		snprintf(line, sizeof(line), "1 pool and %u persistent blocks "
 			 "recovered", total);
 		if (!log_has(st, line)) {
-			print_log(st);
+			harness_store_print_log(st);
 			fail_msg("not \"%s\"", line);
 		}
 		EXPECT_RC(pool_connect(st->sock, &c), 0);
@@ -1486,7 +1271,7 @@ crash_while_compacting(void **state)
 static void
 persisted_while_compacting(void **state)
 {
-	struct store *st = *state;
+	struct harness_store *st = *state;
 	struct pool_conn *c;
 	struct pool *a;
 	struct pool_stats s;
@@ -1542,7 +1327,7 @@ persisted_while_compacting(void **state)
 	snprintf(line, sizeof(line), "1 pool and %u persistent blocks "
 		 "recovered", total - freed);
 	if (!log_has(st, line)) {
-		print_log(st);
+		harness_store_print_log(st);
 		fail_msg("not \"%s\"", line);
 	}
 	pool_disconnect(c);
