@@ -729,20 +729,105 @@ pool_clients_total(struct pool_conn *c, const char *pool,
 }
 
 /*
- * A daemon that does not say what it left out sends no unlisted, which
- * reads as 0: then the list is taken as whole.
+ * What the listings by pool name share, pool_persisted's and pool_names':
+ * the counts zeroed, then the connection and the name checked.
  */
+static int
+client_list_begin(struct pool_conn *c, const char *name, size_t *n,
+    size_t *total)
+{
+	*n = 0;
+	*total = 0;
+	if (c == NULL)
+		return -EINVAL;
+	return client_check_name(name);
+}
+
+/*
+ * One listing's reply: its entries, and how many it left out; entry i
+ * copied to item (0, or -EPROTO if the daemon sent nonsense).
+ */
+struct client_listing {
+	size_t	  size;			/* bytes of an element of the array */
+	void	(*count)(const Poolmgr__Reply *, size_t *, uint64_t *);
+	int	(*copy)(const Poolmgr__Reply *, size_t, void *);
+};
+
+/*
+ * Send req for a reply of body want, and copy its entries into a new
+ * array, in *items; its entries in *n, and those with the unlisted ones
+ * in *total.  Nothing is kept on an error.  A daemon that does not say
+ * what it left out sends no unlisted, which reads as 0: then the list is
+ * taken as whole.
+ */
+static int
+client_list(struct pool_conn *c, Poolmgr__Request *req,
+    Poolmgr__Reply__BodyCase want, const struct client_listing *l,
+    void **items, size_t *n, size_t *total)
+{
+	Poolmgr__Reply	*reply;
+	uint64_t	 unlisted;
+	size_t		 count, i;
+	char		*a;
+	int		 error;
+
+	if ((error = conn_call(c, req, want, &reply, NULL)) != 0)
+		return error;
+	l->count(reply, &count, &unlisted);
+	if ((a = calloc(count ? count : 1, l->size)) == NULL)
+		error = -ENOMEM;
+	for (i = 0; error == 0 && i < count; i++)
+		error = l->copy(reply, i, a + i * l->size);
+	if (error == 0) {
+		*items = a;
+		*n = count;
+		*total = count + (size_t)unlisted;
+	} else
+		free(a);
+	poolmgr__reply__free_unpacked(reply, NULL);
+	return error;
+}
+
+static void
+clients_count(const Poolmgr__Reply *reply, size_t *n, uint64_t *unlisted)
+{
+	*n = reply->clients->n_clients;
+	*unlisted = reply->clients->unlisted;
+}
+
+static int
+clients_copy(const Poolmgr__Reply *reply, size_t i, void *item)
+{
+	const Poolmgr__ClientInfo	*m = reply->clients->clients[i];
+	struct pool_client_info		*ci = item;
+
+	if (m == NULL)
+		return -EPROTO;
+	ci->pid = m->pid;
+	ci->uid = m->uid;
+	ci->gid = m->gid;
+	/* A client names itself: cut a long name, it is only shown. */
+	snprintf(ci->name, sizeof ci->name, "%s",
+	    m->name != NULL ? m->name : "");
+	ci->handle = m->handle;
+	ci->read_only = m->read_only ? 1 : 0;
+	ci->blocks = m->blocks;
+	ci->bytes = m->bytes;
+	ci->cached_bytes = m->cached_bytes;
+	return client_copy_name(ci->pool, sizeof ci->pool, m->pool);
+}
+
+static const struct client_listing clients_listing = {
+	sizeof(struct pool_client_info), clients_count, clients_copy
+};
+
 static int
 client_clients(struct pool_conn *c, const char *pool,
     struct pool_client_info **out, size_t *n, size_t *total)
 {
 	Poolmgr__Request		 req = POOLMGR__REQUEST__INIT;
 	Poolmgr__ListClients		 lc = POOLMGR__LIST_CLIENTS__INIT;
-	Poolmgr__Reply			*reply;
-	Poolmgr__ListClientsReply	*list;
-	Poolmgr__ClientInfo		*m;
-	struct pool_client_info		*ci;
-	size_t				 i;
+	void				*items;
 	int				 error;
 
 	if (out == NULL || n == NULL || total == NULL)
@@ -760,42 +845,36 @@ client_clients(struct pool_conn *c, const char *pool,
 
 	req.body_case = POOLMGR__REQUEST__BODY_CLIENTS;
 	req.clients = &lc;
-	error = conn_call(c, &req, POOLMGR__REPLY__BODY_CLIENTS, &reply, NULL);
-	if (error != 0)
-		return error;
-	list = reply->clients;
-
-	if ((ci = calloc(list->n_clients ? list->n_clients : 1,
-	    sizeof *ci)) == NULL)
-		error = -ENOMEM;
-	for (i = 0; error == 0 && i < list->n_clients; i++) {
-		if ((m = list->clients[i]) == NULL) {
-			error = -EPROTO;
-			break;
-		}
-		ci[i].pid = m->pid;
-		ci[i].uid = m->uid;
-		ci[i].gid = m->gid;
-		/* A client names itself: cut a long name, it is only shown. */
-		snprintf(ci[i].name, sizeof ci[i].name, "%s",
-		    m->name != NULL ? m->name : "");
-		error = client_copy_name(ci[i].pool, sizeof ci[i].pool,
-		    m->pool);
-		ci[i].handle = m->handle;
-		ci[i].read_only = m->read_only ? 1 : 0;
-		ci[i].blocks = m->blocks;
-		ci[i].bytes = m->bytes;
-		ci[i].cached_bytes = m->cached_bytes;
-	}
-	if (error == 0) {
-		*out = ci;
-		*n = list->n_clients;
-		*total = list->n_clients + (size_t)list->unlisted;
-	} else
-		free(ci);
-	poolmgr__reply__free_unpacked(reply, NULL);
+	if ((error = client_list(c, &req, POOLMGR__REPLY__BODY_CLIENTS,
+	    &clients_listing, &items, n, total)) == 0)
+		*out = items;
 	return error;
 }
+
+static void
+persisted_count(const Poolmgr__Reply *reply, size_t *n, uint64_t *unlisted)
+{
+	*n = reply->persisted->n_uids;
+	*unlisted = reply->persisted->unlisted;
+}
+
+static int
+persisted_copy(const Poolmgr__Reply *reply, size_t i, void *item)
+{
+	const Poolmgr__PersistedBy	*u = reply->persisted->uids[i];
+	struct pool_persisted		*pp = item;
+
+	if (u == NULL)
+		return -EPROTO;
+	pp->uid = u->uid;
+	pp->blocks = u->blocks;
+	pp->bytes = u->bytes;
+	return 0;
+}
+
+static const struct client_listing persisted_listing = {
+	sizeof(struct pool_persisted), persisted_count, persisted_copy
+};
 
 POOL_API int
 pool_persisted(struct pool_conn *c, const char *name,
@@ -804,53 +883,53 @@ pool_persisted(struct pool_conn *c, const char *name,
 	Poolmgr__Request		 req = POOLMGR__REQUEST__INIT;
 	Poolmgr__ListPersisted		 lp = POOLMGR__LIST_PERSISTED__INIT;
 	Poolmgr__PoolRef		 ref = POOLMGR__POOL_REF__INIT;
-	Poolmgr__Reply			*reply;
-	Poolmgr__ListPersistedReply	*list;
-	struct pool_persisted		*pp;
-	size_t				 i;
-	int				 error = 0;
+	void				*items;
+	int				 error;
 
 	if (out == NULL || n == NULL || total == NULL)
 		return -EINVAL;
 	*out = NULL;
-	*n = 0;
-	*total = 0;
-	if (c == NULL)
-		return -EINVAL;
-	if ((error = client_check_name(name)) != 0)
+	if ((error = client_list_begin(c, name, n, total)) != 0)
 		return error;
 
 	ref.name = (char *)name;
 	lp.pool = &ref;
 	req.body_case = POOLMGR__REQUEST__BODY_PERSISTED;
 	req.persisted = &lp;
-	error = conn_call(c, &req, POOLMGR__REPLY__BODY_PERSISTED, &reply,
-	    NULL);
-	if (error != 0)
-		return error;
-	list = reply->persisted;
-
-	if ((pp = calloc(list->n_uids ? list->n_uids : 1,
-	    sizeof *pp)) == NULL)
-		error = -ENOMEM;
-	for (i = 0; error == 0 && i < list->n_uids; i++) {
-		if (list->uids[i] == NULL) {
-			error = -EPROTO;
-			break;
-		}
-		pp[i].uid = list->uids[i]->uid;
-		pp[i].blocks = list->uids[i]->blocks;
-		pp[i].bytes = list->uids[i]->bytes;
-	}
-	if (error == 0) {
-		*out = pp;
-		*n = list->n_uids;
-		*total = list->n_uids + (size_t)list->unlisted;
-	} else
-		free(pp);
-	poolmgr__reply__free_unpacked(reply, NULL);
+	if ((error = client_list(c, &req, POOLMGR__REPLY__BODY_PERSISTED,
+	    &persisted_listing, &items, n, total)) == 0)
+		*out = items;
 	return error;
 }
+
+static void
+names_count(const Poolmgr__Reply *reply, size_t *n, uint64_t *unlisted)
+{
+	*n = reply->names->n_names;
+	*unlisted = reply->names->unlisted;
+}
+
+static int
+names_copy(const Poolmgr__Reply *reply, size_t i, void *item)
+{
+	const Poolmgr__NamedBlock	*nb = reply->names->names[i];
+	struct pool_named		*pn = item;
+
+	/* A name with a NUL inside could not be told apart. */
+	if (nb == NULL || nb->name.len == 0 ||
+	    nb->name.len > POOL_BLOCK_NAME_MAX ||
+	    memchr(nb->name.data, '\0', nb->name.len) != NULL)
+		return -EPROTO;
+	memcpy(pn->name, nb->name.data, nb->name.len);
+	pn->offset = nb->offset;
+	pn->usable_size = nb->usable_size;
+	pn->publisher = nb->publisher;
+	return 0;
+}
+
+static const struct client_listing names_listing = {
+	sizeof(struct pool_named), names_count, names_copy
+};
 
 POOL_API int
 pool_names(struct pool_conn *c, const char *name, const char *prefix,
@@ -859,20 +938,13 @@ pool_names(struct pool_conn *c, const char *name, const char *prefix,
 	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
 	Poolmgr__ListNames	 ln = POOLMGR__LIST_NAMES__INIT;
 	Poolmgr__PoolRef	 ref = POOLMGR__POOL_REF__INIT;
-	Poolmgr__Reply		*reply;
-	Poolmgr__ListNamesReply	*list;
-	struct pool_named	*pn;
-	size_t			 i;
-	int			 error = 0;
+	void			*items;
+	int			 error;
 
 	if (out == NULL || n == NULL || total == NULL)
 		return -EINVAL;
 	*out = NULL;
-	*n = 0;
-	*total = 0;
-	if (c == NULL)
-		return -EINVAL;
-	if ((error = client_check_name(name)) != 0)
+	if ((error = client_list_begin(c, name, n, total)) != 0)
 		return error;
 	if (prefix != NULL &&
 	    strnlen(prefix, POOL_BLOCK_NAME_MAX + 1) > POOL_BLOCK_NAME_MAX)
@@ -886,35 +958,8 @@ pool_names(struct pool_conn *c, const char *name, const char *prefix,
 	}
 	req.body_case = POOLMGR__REQUEST__BODY_NAMES;
 	req.names = &ln;
-	error = conn_call(c, &req, POOLMGR__REPLY__BODY_NAMES, &reply, NULL);
-	if (error != 0)
-		return error;
-	list = reply->names;
-
-	if ((pn = calloc(list->n_names ? list->n_names : 1,
-	    sizeof *pn)) == NULL)
-		error = -ENOMEM;
-	for (i = 0; error == 0 && i < list->n_names; i++) {
-		const Poolmgr__NamedBlock	*nb = list->names[i];
-
-		/* A name with a NUL inside could not be told apart. */
-		if (nb == NULL || nb->name.len == 0 ||
-		    nb->name.len > POOL_BLOCK_NAME_MAX ||
-		    memchr(nb->name.data, '\0', nb->name.len) != NULL) {
-			error = -EPROTO;
-			break;
-		}
-		memcpy(pn[i].name, nb->name.data, nb->name.len);
-		pn[i].offset = nb->offset;
-		pn[i].usable_size = nb->usable_size;
-		pn[i].publisher = nb->publisher;
-	}
-	if (error == 0) {
-		*out = pn;
-		*n = list->n_names;
-		*total = list->n_names + (size_t)list->unlisted;
-	} else
-		free(pn);
-	poolmgr__reply__free_unpacked(reply, NULL);
+	if ((error = client_list(c, &req, POOLMGR__REPLY__BODY_NAMES,
+	    &names_listing, &items, n, total)) == 0)
+		*out = items;
 	return error;
 }
