@@ -36,16 +36,14 @@
  *       block any more; with a quota that cannot hold both blocks at once
  *       the daemon moves it instead, just as well.
  *   big_move_goes_in_steps            a 256 MiB block the daemon itself
- *       moves (the quota cannot hold both) is copied 4 KiB per loop turn:
- *       meanwhile another client's round trips are answered (at least 20
- *       before the move's reply) and nobody may retain the block
- *       (-EBUSY); the moved bytes are intact.
+ *       moves (the quota cannot hold both) is copied 4 KiB per loop turn
+ *       (a step each, counted by the pool) and meanwhile nobody may
+ *       retain the block (-EBUSY); the moved bytes are intact.
  *   mover_dies_mid_move               the mover killed during the copy:
  *       both places are freed, nothing is left allocated or resident.
  *   big_calloc_goes_in_steps          a 256 MiB calloc over 256 MiB of
- *       freed, written pages the pool kept: zeroed 4 KiB per loop turn
- *       while another client's round trips are answered (at least 20),
- *       and every byte reads zero.
+ *       freed, written pages the pool kept: zeroed 4 KiB per loop turn (a
+ *       step each), and every byte reads zero.
  *   big_shrink_goes_in_steps          a written 512 MiB block shrunk in
  *       place to 1 MiB: the tail's pages leave by themselves, a 4 KiB
  *       step per loop turn (the pool's release_steps); the first MiB
@@ -609,9 +607,10 @@ big_realloc_moved_by_the_client(void **state)
  * A move the daemon makes itself (libpoolclient asks for one when the
  * quota cannot hold the old and the new block at once): a child holds a
  * written 256 MiB block and grows it to 300 MiB in a 400 MiB quota.  The
- * copy goes release_step (4 KiB) bytes per loop turn, so while it is
- * under way (seen from here as the pool's resident pages rising past the
- * block's) other clients are served.
+ * copy goes release_step (4 KiB) bytes per loop turn, a step of the
+ * pool's each, so other clients are served meanwhile; while it is under
+ * way (seen from here as the pool's resident pages rising past the
+ * block's) the block may not be retained.
  */
 #define MOVE_FROM (256 * MiB)
 #define MOVE_TO (300 * MiB)
@@ -688,54 +687,33 @@ wait_copy_begun(void)
 	fail_msg("the copy never began: %zu pages resident", pages);
 }
 
-static bool
-readable(int fd)
-{
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
-
-	return poll(&pfd, 1, 0) == 1;
-}
-
-/*
- * Our own round trips (1 MiB alloc and free, past the client cache) until
- * fd has something to read (the other client's reply came), at most 200.
- */
-static int
-served_until(int fd, const char *what)
-{
-	pool_off_t off;
-	int served = 0;
-
-	while (served < 200 && !readable(fd)) {
-		assert_int_equal(pool_alloc(fx.pool, 1 * MiB, &off), 0);
-		assert_int_equal(pool_free(fx.pool, off), 0);
-		served++;
-	}
-	printf("%s: %d round trips of another client answered meanwhile\n",
-	       what, served);
-	return served;
-}
-
 static void
 big_move_goes_in_steps(void **state)
 {
 	struct mover m;
 	pool_off_t a, out;
+	uint64_t before, steps;
 	pid_t pid;
-	int served = 0;
 
 	(void)state;
 	start_with_pool(MOVE_CONF, MOVE_POOL);
+	before = steps_of(fx.pool, false);
 	pid = mover_start(&m, &a);
 	wait_copy_begun();
 	/* Under way: nobody may come to share the block that is moving. */
 	EXPECT_RC(pool_retain(fx.pool, a), -EBUSY);
-	served = served_until(m.to_parent[0], "move");
-	assert_true(served >= 20);
 	assert_int_equal(harness_read_full(m.to_parent[0], &out, sizeof(out)),
 			 0);
 	close(m.to_parent[0]);
 	assert_int_equal(harness_wait(pid), 0);
+	/*
+	 * A step per 4 KiB copied, then per page of the old place, and of
+	 * the new one and the 1 MiB block once the mover freed them.  (The
+	 * copy made at once, in the reply's turn, took none of the first.)
+	 */
+	steps = steps_of(fx.pool, false) - before;
+	printf("move: %" PRIu64 " steps\n", steps);
+	assert_true(steps >= (2 * MOVE_FROM + MOVE_TO + MiB) / 4096);
 	assert_int_equal(stats().allocated_bytes, 0);
 	assert_int_equal(stats().failed_allocs, 0);
 	check_ok();
@@ -777,8 +755,7 @@ mover_dies_mid_move(void **state)
  * A calloc the daemon zeroes in steps: 256 MiB of 32 KiB blocks written
  * and freed stay resident (retain keeps them for reuse), then a child's
  * 256 MiB calloc lands on them.  Its pages are punched 4 KiB per loop
- * turn while another client's round trips are answered, and every byte
- * reads zero.
+ * turn, a step of the pool's each, and every byte reads zero.
  */
 #define CALLOC_SIZE (256 * MiB)
 
@@ -824,8 +801,9 @@ big_calloc_goes_in_steps(void **state)
 	uint8_t *base;
 	size_t dirty;
 	char go;
+	uint64_t before, steps;
 	pid_t pid;
-	int i, served = 0;
+	int i;
 
 	(void)state;
 	start_with_pool(MOVE_CONF, "1G\nretain = 512M");
@@ -843,6 +821,7 @@ big_calloc_goes_in_steps(void **state)
 	/* Kept for reuse, dirty: the calloc has them to zero. */
 	dirty = harness_resident_pages(base, CALLOC_SIZE);
 	assert_true(dirty * 4096 >= CALLOC_SIZE / 2);
+	before = steps_of(fx.pool, false);
 
 	z.sock = fx.d.sock;
 	assert_int_equal(pipe(z.to_parent), 0);
@@ -850,17 +829,18 @@ big_calloc_goes_in_steps(void **state)
 	assert_true(pid > 0);
 	close(z.to_parent[1]);
 	assert_int_equal(harness_read_full(z.to_parent[0], &go, 1), 0);
-	/* Under way once a tenth of those pages has been punched. */
-	for (i = 0; i < 2000 && harness_resident_pages(base, CALLOC_SIZE) >
-	     dirty - dirty / 10; i++)
-		harness_sleep_ms(5);
-	assert_true(i < 2000);
-	served = served_until(z.to_parent[0], "calloc");
 	assert_int_equal(harness_read_full(z.to_parent[0], &got, sizeof(got)),
 			 0);
 	close(z.to_parent[0]);
 	assert_int_equal(harness_wait(pid), 0);
-	assert_true(served >= 20);
+	/*
+	 * A step per 4 KiB zeroed, then per page of the block once the
+	 * zeroer freed it.  (Zeroed at once, in the reply's turn, it took
+	 * none of the first.)
+	 */
+	steps = steps_of(fx.pool, false) - before;
+	printf("calloc: %" PRIu64 " steps\n", steps);
+	assert_true(steps >= 2 * CALLOC_SIZE / 4096);
 	assert_int_equal(stats().allocated_bytes, 0);
 	check_ok();
 }
