@@ -350,7 +350,8 @@ harness_store_wait(struct harness_store *st, const char *want, int ms)
 	int rc;
 
 	while (now_ms() < end)
-		if ((rc = receive(st, (int)(end - now_ms()), want)) == 1)
+		if ((rc = harness_store_receive(st, (int)(end - now_ms()),
+		    want)) == 1)
 			return 0;
 		else if (rc < 0)
 			break;
