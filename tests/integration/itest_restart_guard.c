@@ -33,7 +33,7 @@
  *       the last one is served after it.  (test_restart_names checks
  *       the naming of 30,000 and 10^6 on its own.)
  *   probe_keeps_serving           a binary that answers the probe only
- *       after 1.5 s: meanwhile the daemon serves as usual (a client's
+ *       after 1 s: meanwhile the daemon serves as usual (a client's
  *       round trips go on, a new client connects and is served), a
  *       second SIGUSR2 is told the restart is on its way; then the
  *       restart happens, and the daemon has no child left behind.
@@ -581,7 +581,7 @@ probe_keeps_serving(void **state)
 	fd = harness_raw_client(fx.d.sock, "counter");
 	h = harness_raw_handle(fd, "p");
 	EXPECT_RAW(harness_raw_alloc(fd, h, 100, &x, &usable), 0);
-	put_slow_probe(bin, "1.5");
+	put_slow_probe(bin, "1");
 
 	restarted = harness_log_count(&fx.d, HARNESS_RESTARTED);
 	assert_int_equal(kill(fx.d.pid, SIGUSR2), 0);
@@ -657,7 +657,7 @@ stop_during_probe(void **state)
 
 	(void)state;
 	start_copied(bin, sizeof(bin), &c, &p, &off, 9);
-	put_slow_probe(bin, "1.5");
+	put_slow_probe(bin, "1");
 	at = harness_log_mark(&fx.d);
 	assert_int_equal(kill(fx.d.pid, SIGUSR2), 0);
 	assert_true((probe = daemon_child(fx.d.pid)) > 0);
