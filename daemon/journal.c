@@ -21,7 +21,13 @@
  *
  * A write that fails takes the journal and every keep.<n> out of the
  * store: a crash then starts fresh, never from a journal that lacks a
- * change, until a fresh journal is in (journal_step).
+ * change, until a fresh journal is in (journal_step).  The journal stays
+ * mapped, whole to the record that failed, and that record and every one
+ * after it go to a spill in memory instead; the fresh journal is then a
+ * compaction of the two, in the same steps, and the keeps go back under
+ * their names just before it.  Only when the spill too cannot take a
+ * record is everything let go, and the fresh journal is a walk of every
+ * pool in one go (begin).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -57,6 +63,7 @@
 #define RETRY_MIN_MS	100		/* a fresh journal's second try */
 #define RETRY_MAX_MS	60000		/* and the longest wait for one */
 
+/* A journal; fd -1: a spill, in memory (malloc'd map). */
 struct jfile {
 	int fd;
 	uint64_t id;
@@ -73,6 +80,9 @@ static uint64_t compact_at;	/* cur.end that calls for a snapshot */
 static char *old_names;		/* the executing image's, to take out */
 static bool deferred;		/* journal_start left it to journal_ready */
 static bool rebuild;		/* broken: a fresh journal is due */
+static bool out;		/* cur out of the store, records to spill */
+static struct jfile spill = {.fd = -1};	/* what cur could not take */
+static uint64_t spill_mark;	/* spill.end a compaction feeds to */
 static unsigned retry_ms;	/* the wait before the next try of one */
 static void (*later)(unsigned);	/* journal_step in so many ms */
 static char sock_path[JREC_SOCKET_MAX + 1];	/* "": systemd's socket */
@@ -82,12 +92,14 @@ static unsigned sock_mode;
 static enum { C_IDLE, C_FEED, C_WRITE, C_COPY, C_RETIRE } phase;
 static struct jfile fresh = {.fd = -1};	/* its journal, not yet stored */
 static struct jfile retiring = {.fd = -1};	/* the old one, let go of */
-static struct jcompact *live;	/* what cur's records to mark leave */
-static uint64_t mark;		/* cur.end when it began */
-static uint64_t at;		/* bytes of cur it has read */
+static struct jcompact *live;	/* what src's records to mark leave */
+static struct jfile *src;	/* cur, then the spill if out */
+static uint64_t mark;		/* src->end when it began */
+static uint64_t at;		/* bytes of src it has read */
 static unsigned steps;
 
 static void compact_drop(void);
+static void broken(int rc);
 
 static int
 jfile_open(struct jfile *f, uint64_t id)
@@ -123,9 +135,26 @@ fail:
 	}
 }
 
+/* A spill: the records only, from JREC_HEADER as in a journal. */
+static int
+spill_open(void)
+{
+	if (!(spill.map = malloc(JOURNAL_START)))
+		return -ENOMEM;
+	spill.cap = JOURNAL_START;
+	spill.end = JREC_HEADER;
+	return 0;
+}
+
 static void
 jfile_close(struct jfile *f)
 {
+	if (f == &spill) {
+		free(f->map);
+		f->map = NULL;
+		f->cap = 0;
+		return;
+	}
 	if (f->fd < 0)
 		return;
 	munmap(f->map, f->cap);
@@ -142,6 +171,13 @@ jfile_grow(struct jfile *f, size_t need)
 	/* Doubling, but a few MiB at a time: each grow is one request's. */
 	while (cap < need)
 		cap += cap < GROW_MAX ? cap : GROW_MAX;
+	if (f == &spill) {
+		if (!(m = realloc(f->map, cap)))
+			return -ENOMEM;
+		f->map = m;
+		f->cap = cap;
+		return 0;
+	}
 	/*
 	 * Every page now, not at the append that first writes it: memory
 	 * short (a cgroup's limit) is then this call's error, which takes
@@ -175,6 +211,25 @@ jfile_append(struct jfile *f, enum jrec_type type, uint64_t *w, unsigned n)
 	return 0;
 }
 
+/*
+ * A change's record (f NULL) or a snapshot's (into f).  A change goes to
+ * cur while it is stored; when cur cannot take it, cur leaves the store
+ * (broken) and it and the changes after it go to the spill.
+ */
+static int
+append(struct jfile *f, enum jrec_type type, uint64_t *w, unsigned n)
+{
+	int rc;
+
+	if (f)
+		return jfile_append(f, type, w, n);
+	if (!out && (rc = jfile_append(&cur, type, w, n)) != 0)
+		broken(rc);
+	if (out)
+		return jfile_append(&spill, type, w, n);
+	return 0;
+}
+
 static int
 rec_pool(struct jfile *f, const struct dpool *p)
 {
@@ -185,7 +240,7 @@ rec_pool(struct jfile *f, const struct dpool *p)
 	};
 
 	memcpy(&w[10], p->name, strnlen(p->name, JREC_NAME_MAX * 8));
-	return jfile_append(f, JREC_POOL, w, 10 + JREC_NAME_MAX);
+	return append(f, JREC_POOL, w, 10 + JREC_NAME_MAX);
 }
 
 static int
@@ -200,8 +255,8 @@ rec_block(struct jfile *f, enum jrec_type type, const struct dpool *p,
 	w[5] = (uint64_t)bi.span;
 	w[6] = b->persister;
 	if (type == JREC_RESIZE)
-		return jfile_append(f, type, w, 5);
-	return jfile_append(f, type, w, 7);
+		return append(f, type, w, 5);
+	return append(f, type, w, 7);
 }
 
 static int
@@ -212,7 +267,7 @@ rec_name(struct jfile *f, const struct dpool *p, const struct block_name *n)
 	unsigned words = (n->len + 7) / 8;
 
 	memcpy(&w[5], n->name, n->len);
-	return jfile_append(f, JREC_NAME, w, 5 + words);
+	return append(f, JREC_NAME, w, 5 + words);
 }
 
 /* The daemon's own socket, last in every snapshot (none: systemd's). */
@@ -297,7 +352,7 @@ names_env(void)
 	struct dpool *p;
 
 	unsetenv(ENV_NAMES);
-	if (!on)
+	if (!on || out)
 		return;
 	n = (size_t)snprintf(s, sizeof(s), "journal.%llu",
 			     (unsigned long long)cur.id);
@@ -332,26 +387,64 @@ retry(void)
 }
 
 /*
- * A write failed: a crash must start fresh rather than miss a change, so
- * the journal and the keeps leave the store; a fresh journal of the
- * pools as they are then (journal_step) puts protection back.
+ * Nothing kept to build on (the spill cannot take a record, or cur and
+ * the pools disagree): the journal and the keeps out of the store if they
+ * are still in, and a fresh journal walks the pools (begin).
+ */
+static void
+lose(int rc)
+{
+	struct dpool *p;
+
+	if (!out)
+		log_warnx("crash journal: %s; taken out of the fd store, a "
+			  "crash loses every pool until a fresh one is in",
+			  strerror(-rc));
+	else
+		log_warnx("crash journal: %s; the changes since it left the "
+			  "fd store are let go, the fresh one walks every pool",
+			  strerror(-rc));
+	compact_drop();
+	if (!out)
+		unstore("journal", cur.id);
+	for (p = dpool_first(); p; p = dpool_next(p))
+		if (p->keep_id) {
+			if (!out)
+				unstore("keep", p->keep_id);
+			p->keep_id = 0;
+		}
+	jfile_close(&cur);
+	jfile_close(&spill);
+	on = false;
+	out = false;
+	names_env();
+	retry();
+}
+
+/*
+ * A write to cur failed: a crash must start fresh rather than miss a
+ * change, so the journal and the keeps leave the store.  cur stays, whole
+ * to here, and the keeps keep their numbers: the changes from here go to
+ * the spill, and a compaction of cur and the spill (journal_step) puts
+ * protection back.
  */
 static void
 broken(int rc)
 {
 	struct dpool *p;
 
+	if (spill_open() != 0) {
+		lose(rc);
+		return;
+	}
 	log_warnx("crash journal: %s; taken out of the fd store, a crash "
 		  "loses every pool until a fresh one is in", strerror(-rc));
 	compact_drop();
 	unstore("journal", cur.id);
 	for (p = dpool_first(); p; p = dpool_next(p))
-		if (p->keep_id) {
+		if (p->keep_id)
 			unstore("keep", p->keep_id);
-			p->keep_id = 0;
-		}
-	jfile_close(&cur);
-	on = false;
+	out = true;
 	names_env();
 	retry();
 }
@@ -374,7 +467,7 @@ compact(void)
 		return;
 	}
 	jfile_close(&f);
-	broken(rc);
+	lose(rc);
 }
 
 /*
@@ -391,33 +484,49 @@ compact(void)
  * it has caught up.  The old journal's pages are given back STEP_RETIRE
  * bytes a step after: freeing 100 MiB of them at once is a pause of its
  * own.
+ *
+ * Out of the store (broken), the same builds the fresh journal: cur's
+ * records are all fed (nothing is appended to it any more), then the
+ * spill's to spill_mark; the changes meanwhile go to the spill, and it is
+ * the spill past spill_mark that is copied.  Nothing protects the pools
+ * until the push, as the log said when cur left the store.
  */
-static void
+static int
 compact_begin(void)
 {
+	uint64_t bytes = cur.end;
 	int rc;
 
 	if (!later) {		/* no loop to step in: at once */
 		compact();
-		return;
+		return 0;
+	}
+	if (out) {
+		spill_mark = spill.end;
+		bytes += spill.end;
 	}
 	rc = jfile_open(&fresh, next_id++);
-	if (rc == 0 && !(live = jcompact_new(cur.end)))
+	if (rc == 0 && !(live = jcompact_new(bytes)))
 		rc = -ENOMEM;
 	if (rc != 0) {
-		log_warnx("crash journal: no compaction (%s)", strerror(-rc));
 		jfile_close(&fresh);
+		if (out)
+			return rc;
+		log_warnx("crash journal: no compaction (%s)", strerror(-rc));
 		compact_at = cur.end + COMPACT_SLACK;
-		return;
+		return 0;
 	}
 	phase = C_FEED;
+	src = &cur;
 	mark = cur.end;
 	at = JREC_HEADER;
 	steps = 0;
-	log_debug("crash journal: compacting journal.%llu (%llu bytes) into "
-		  "journal.%llu", (unsigned long long)cur.id,
-		  (unsigned long long)cur.end, (unsigned long long)fresh.id);
+	log_debug("crash journal: compacting journal.%llu (%llu bytes%s) "
+		  "into journal.%llu", (unsigned long long)cur.id,
+		  (unsigned long long)bytes, out ? " with the spill" : "",
+		  (unsigned long long)fresh.id);
 	later(0);
+	return 0;
 }
 
 /* The compaction given up (cur stays, fresh was never stored) or done. */
@@ -457,7 +566,7 @@ feed_step(uint64_t t0)
 	int rc;
 
 	for (i = 0; at < mark && !step_over(t0, i); i++) {
-		w = &cur.map[at / 8];
+		w = &src->map[at / 8];
 		n = (unsigned)(w[0] >> 32);
 		/* The socket's goes after the snapshot (write_step). */
 		if ((uint32_t)w[0] != JREC_SOCKET &&
@@ -465,7 +574,11 @@ feed_step(uint64_t t0)
 			return rc;
 		at += 8ull * n;
 	}
-	if (at == mark)
+	if (at == mark && out && src == &cur) {
+		src = &spill;
+		at = JREC_HEADER;
+		mark = spill_mark;
+	} else if (at == mark)
 		phase = C_WRITE;
 	return 0;
 }
@@ -488,11 +601,46 @@ write_step(uint64_t t0)
 	return 0;
 }
 
+static int keep_push_as(struct dpool *p, uint64_t id);
+
+/* Every keep.<n> out of the store, the pools keeping their numbers. */
+static void
+keeps_out(void)
+{
+	struct dpool *p;
+
+	for (p = dpool_first(); p; p = dpool_next(p))
+		if (p->keep_id)
+			unstore("keep", p->keep_id);
+}
+
+/*
+ * Out of the store: every pool's memfd back under its keep.<n>, before
+ * the journal that names them (a crash between finds keeps and no
+ * journal: a fresh start, as while out).  All or none.
+ */
+static int
+keeps_back(void)
+{
+	struct dpool *p, *q;
+	int rc = 0;
+
+	for (p = dpool_first(); p; p = dpool_next(p))
+		if (p->keep_id && (rc = keep_push_as(p, p->keep_id)) != 0)
+			break;
+	if (rc == 0)
+		return 0;
+	for (q = dpool_first(); q != p; q = dpool_next(q))
+		if (q->keep_id)
+			unstore("keep", q->keep_id);
+	return rc;
+}
+
 /* Caught up: fresh in the store, cur's name out. */
 static int
 copy_step(void)
 {
-	uint64_t len = cur.end - at;
+	uint64_t len = src->end - at;
 	int rc;
 
 	if (len > STEP_COPY)
@@ -500,19 +648,31 @@ copy_step(void)
 	if (fresh.end + len > fresh.cap &&
 	    (rc = jfile_grow(&fresh, fresh.end + len)))
 		return rc;
-	memcpy((char *)fresh.map + fresh.end, (char *)cur.map + at, len);
+	memcpy((char *)fresh.map + fresh.end, (char *)src->map + at, len);
 	fresh.end += len;
 	at += len;
-	if (at < cur.end)
+	if (at < src->end)
 		return 0;
 	__atomic_store_n(&fresh.map[JH_END], fresh.end, __ATOMIC_RELEASE);
-	if ((rc = push("journal", fresh.id, fresh.fd)) != 0)
+	if (out && (rc = keeps_back()) != 0)
 		return rc;
+	if ((rc = push("journal", fresh.id, fresh.fd)) != 0) {
+		if (out)
+			keeps_out();
+		return rc;
+	}
 	log_debug("crash journal: journal.%llu compacted into journal.%llu, "
 		  "%llu bytes to %llu, in %u steps", (unsigned long long)cur.id,
 		  (unsigned long long)fresh.id, (unsigned long long)cur.end,
 		  (unsigned long long)fresh.end, steps);
-	unstore("journal", cur.id);
+	if (out) {
+		log_info("crash journal: journal.%llu in the fd store, a "
+			 "crash keeps every pool again",
+			 (unsigned long long)fresh.id);
+		jfile_close(&spill);
+		out = false;
+	} else
+		unstore("journal", cur.id);
 	retiring = cur;
 	cur = fresh;
 	fresh.fd = -1;
@@ -560,7 +720,18 @@ compact_step(void)
 		rc = copy_step();
 	else
 		rc = retire_step();
-	if (rc == -EINVAL) {
+	if (rc != 0 && out) {
+		/* Nothing stored to keep: the next try later, and then from
+		 * the pools if cur and the spill do not compact. */
+		compact_drop();
+		if (rc == -EINVAL) {
+			lose(rc);
+			return;
+		}
+		log_warnx("crash journal: a fresh one failed (%s); next try "
+			  "in %u ms", strerror(-rc), retry_ms);
+		retry();
+	} else if (rc == -EINVAL) {
 		/* A record live does not know (or cur is not what journal.c
 		 * wrote): the pools are the truth, in one go. */
 		log_warnx("crash journal: journal.%llu at %llu cannot be "
@@ -588,9 +759,9 @@ static void
 done(int rc)
 {
 	if (rc != 0)
-		broken(rc);
-	else if (cur.end > compact_at && phase == C_IDLE)
-		compact_begin();
+		lose(rc);
+	else if (on && !out && cur.end > compact_at && phase == C_IDLE)
+		(void)compact_begin();
 }
 
 /*
@@ -600,7 +771,7 @@ done(int rc)
  * opposite of the pool's own (after a crash, that is an old keep.<n>).
  */
 static int
-keep_push(struct dpool *p)
+keep_push_as(struct dpool *p, uint64_t id)
 {
 	char path[64];
 	int fd, fl, rc;
@@ -611,9 +782,18 @@ keep_push(struct dpool *p)
 	fd = open(path, O_RDWR | O_CLOEXEC | (fl & O_NONBLOCK ? 0 : O_NONBLOCK));
 	if (fd == -1)
 		return -errno;
-	if ((rc = push("keep", next_id, fd)) == 0)
-		p->keep_id = next_id++;
+	rc = push("keep", id, fd);
 	close(fd);
+	return rc;
+}
+
+static int
+keep_push(struct dpool *p)
+{
+	int rc;
+
+	if ((rc = keep_push_as(p, next_id)) == 0)
+		p->keep_id = next_id++;
 	return rc;
 }
 
@@ -773,7 +953,9 @@ journal_step(void)
 	/* The room journal_start asks for; pools made meanwhile count. */
 	if (2 * (dpool_count() + 1) > fdstore_max())
 		rc = -ENOSPC;
-	else
+	else if (out && (rc = compact_begin()) == 0)
+		return;		/* in steps; compact_step says how it ends */
+	else if (!out)
 		rc = begin();
 	if (rc == 0) {
 		log_info("crash journal: journal.%llu in the fd store, a "
@@ -789,7 +971,7 @@ journal_step(void)
 unsigned
 journal_slots(void)
 {
-	return on ? (unsigned)live_pools + 1 : 0;
+	return on && !out ? (unsigned)live_pools + 1 : 0;
 }
 
 void
@@ -800,7 +982,8 @@ journal_stop(bool forget)
 	rebuild = false;
 	later = NULL;
 	compact_drop();
-	if (!on)
+	jfile_close(&spill);
+	if (!on || out)
 		return;
 	on = false;
 	if (!forget)
@@ -824,9 +1007,12 @@ journal_pool_made(struct dpool *p)
 	 * and a store that is full drops it without telling us; the next
 	 * image (a restart, a recovery) pushes its own beside ours.
 	 */
-	if (2 * (journal_slots() + 1) > fdstore_max())
+	if (2 * (live_pools + 2) > fdstore_max())
 		rc = -ENOSPC;
-	else
+	else if (out) {		/* stored with the others (keeps_back) */
+		p->keep_id = next_id++;
+		rc = 0;
+	} else
 		rc = keep_push(p);
 	if (rc != 0) {
 		log_warnx("pool %s: not kept in the fd store (%s): a crash "
@@ -835,7 +1021,7 @@ journal_pool_made(struct dpool *p)
 	}
 	live_pools++;
 	names_env();
-	done(rec_pool(&cur, p));
+	done(rec_pool(NULL, p));
 }
 
 void
@@ -845,7 +1031,7 @@ journal_pool_set(const struct dpool *p)
 			 p->retain};
 
 	if (on && p->keep_id)
-		done(jfile_append(&cur, JREC_SET, w, 7));
+		done(append(NULL, JREC_SET, w, 7));
 }
 
 void
@@ -858,8 +1044,9 @@ journal_pool_gone(struct dpool *p)
 		return;
 	live_pools--;
 	/* Its memfd leaves the store only once the journal says so. */
-	if ((rc = jfile_append(&cur, JREC_GONE, w, 2)) == 0) {
-		unstore("keep", p->keep_id);
+	if ((rc = append(NULL, JREC_GONE, w, 2)) == 0) {
+		if (!out)
+			unstore("keep", p->keep_id);
 		p->keep_id = 0;		/* no snapshot has it now */
 		names_env();
 	}
@@ -870,14 +1057,14 @@ void
 journal_persist(const struct dpool *p, const struct block *b)
 {
 	if (on && p->keep_id)
-		done(rec_block(&cur, JREC_PERSIST, p, b));
+		done(rec_block(NULL, JREC_PERSIST, p, b));
 }
 
 void
 journal_resize(const struct dpool *p, const struct block *b)
 {
 	if (on && p->keep_id)
-		done(rec_block(&cur, JREC_RESIZE, p, b));
+		done(rec_block(NULL, JREC_RESIZE, p, b));
 }
 
 void
@@ -886,14 +1073,14 @@ journal_unpersist(const struct dpool *p, const struct block *b)
 	uint64_t w[4] = {0, p->keep_id, b->off};
 
 	if (on && p->keep_id)
-		done(jfile_append(&cur, JREC_UNPERSIST, w, 3));
+		done(append(NULL, JREC_UNPERSIST, w, 3));
 }
 
 void
 journal_name(const struct dpool *p, const struct block_name *n)
 {
 	if (on && p->keep_id)
-		done(rec_name(&cur, p, n));
+		done(rec_name(NULL, p, n));
 }
 
 void
@@ -902,5 +1089,5 @@ journal_unname(const struct dpool *p, const struct block *b)
 	uint64_t w[4] = {0, p->keep_id, b->off};
 
 	if (on && p->keep_id)
-		done(jfile_append(&cur, JREC_UNNAME, w, 3));
+		done(append(NULL, JREC_UNNAME, w, 3));
 }

@@ -32,15 +32,28 @@
  * blocks (up to a pool's POOL_MAX_NAMES) published under a name of 8
  * bytes instead of persisted: the journal then holds name records too.
  *
- * Usage: bench_journal [R] | bench_journal --pause | --pause-names
+ * With --pause-start, the two other walks of every pool, at 10^5 and
+ * 10^6 persistent blocks of 64 B (each size in a child of its own, the
+ * blocks made before the journal starts): the start's snapshot
+ * (journal_start and the steps it asks for), then a fresh journal after a
+ * failed write (RLIMIT_FSIZE at the journal's size; the next persist
+ * fails, the limit is lifted, and the steps run until the fresh journal
+ * is pushed).  Between two steps a round as above runs, as a request
+ * would.  Printed for each: the longest single call and the steps.
+ *
+ * Usage: bench_journal [R] | --pause | --pause-names | --pause-start
  */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -274,6 +287,146 @@ pause_bench(void)
 	rmdir(dir);
 }
 
+/*
+ * Steps until a journal is pushed, a round between two of them: the
+ * longest call (step or request) and the steps.
+ */
+static void
+steps_until_pushed(struct dpool *p, struct handle *h, int store,
+		   const char *what, size_t n)
+{
+	struct longest all = {0}, step = {0};
+	size_t nsteps = 0;
+	unsigned pushed = 0;
+	struct block *b;
+	uint64_t t0, off;
+
+	while (pushed == 0) {
+		if (!step_due)
+			die("no journal pushed and no step asked for");
+		step_due = false;
+		t0 = thread_ns();
+		journal_step();
+		longest_add(&step, t0);
+		nsteps++;
+		pushed = drain(store);
+		if (dpool_alloc(p, h, 64, 0, false, 0, &b) != 0)
+			die("alloc refused");
+		off = b->off;
+		t0 = thread_ns();
+		if (dpool_persist(p, h, off, 0) != 0 ||
+		    dpool_free(p, h, off) != 0 || dpool_free(p, h, off) != 0)
+			die("persist or free refused");
+		longest_add(&all, t0);
+	}
+	printf("%8zu persistent blocks, %s: longest step %.3f ms CPU, "
+	       "request %.3f; %zu steps of %.1f ms CPU all told\n", n, what,
+	       (double)step.max / 1e6, (double)all.max / 1e6, nsteps,
+	       (double)step.sum / 1e6);
+}
+
+/* The daemon's journal memfd (the newest "poolmgr:journal"): its size. */
+static off_t
+journal_size(void)
+{
+	char path[64], link[64];
+	struct stat st;
+	off_t size = 0;
+	int fd;
+
+	for (fd = 3; fd < 1024; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		if (readlink(path, link, sizeof(link)) > 0 &&
+		    strncmp(link, "/memfd:poolmgr:journal", 22) == 0 &&
+		    fstat(fd, &st) == 0)
+			size = st.st_size;
+	}
+	return size;
+}
+
+static void
+start_child(size_t n)
+{
+	struct dpool_params pp = {.size = 256ull << 20, .granularity = 16,
+				  .mode = 0600, .uid = getuid(),
+				  .gid = getgid()};
+	char dir[] = "/tmp/bench_journal.XXXXXX", path[64];
+	struct longest start = {0};
+	struct rlimit rl;
+	struct session *s;
+	struct handle *h;
+	struct dpool *p;
+	struct block *b;
+	uint64_t t0;
+	size_t i;
+	int sv[2], store;
+
+	if (!mkdtemp(dir))
+		die("no directory");
+	snprintf(path, sizeof(path), "%s/notify", dir);
+	store = store_open(path);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == -1 ||
+	    !(s = session_new(sv[0])) || dpool_create("p", &pp, &p) != 0 ||
+	    !(h = session_open(s, p, false)))
+		die("no pool");
+	for (i = 0; i < n; i++)
+		if (dpool_alloc(p, h, 64, 0, false, 0, &b) != 0 ||
+		    dpool_persist(p, h, b->off, 0) != 0)
+			die("alloc or persist refused");
+	journal_setup(step_in);
+	t0 = thread_ns();
+	journal_start(NULL);
+	longest_add(&start, t0);
+	if (!journal_slots())
+		die("the journal did not start");
+	printf("%8zu persistent blocks, start: journal_start %.3f ms CPU\n",
+	       n, (double)start.max / 1e6);
+	if (drain(store) == 0)
+		steps_until_pushed(p, h, store, "start's steps", n);
+	/* The next grow of the journal fails: a fresh one is due. */
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &rl);
+	rl.rlim_cur = (rlim_t)journal_size();
+	if (setrlimit(RLIMIT_FSIZE, &rl) == -1)
+		die("no RLIMIT_FSIZE");
+	while (journal_slots())
+		if (dpool_alloc(p, h, 64, 0, false, 0, &b) != 0 ||
+		    dpool_persist(p, h, b->off, 0) != 0)
+			die("alloc or persist refused");
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_FSIZE, &rl);
+	(void)drain(store);
+	steps_until_pushed(p, h, store, "fresh after a failed write", n);
+	journal_stop(true);
+	close(store);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void
+start_bench(void)
+{
+	static const size_t sizes[] = {100000, 1000000};
+	size_t k;
+	pid_t pid;
+	int st;
+
+	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		fflush(stdout);
+		if ((pid = fork()) == -1)
+			die("no fork");
+		if (pid == 0) {
+			start_child(sizes[k]);
+			fflush(stdout);
+			_exit(0);
+		}
+		if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+		    WEXITSTATUS(st) != 0)
+			die("a child failed");
+	}
+	printf("load   %.2f\n", load_avg());
+}
+
 int
 main(int argc, char **argv)
 {
@@ -290,6 +443,10 @@ main(int argc, char **argv)
 	char dir[] = "/tmp/bench_journal.XXXXXX";
 	int sv[2], store;
 
+	if (argc > 1 && strcmp(argv[1], "--pause-start") == 0) {
+		start_bench();
+		return 0;
+	}
 	if (argc > 1 && (strcmp(argv[1], "--pause") == 0 ||
 			 strcmp(argv[1], "--pause-names") == 0)) {
 		named = argv[1][7] != '\0';

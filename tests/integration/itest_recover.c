@@ -49,7 +49,15 @@
  *                            recovers exactly the blocks persisted;
  *   persisted_while_compacting  blocks persisted and unpersisted between
  *                            a compaction's steps are in its journal: a
- *                            crash after it recovers exactly them.
+ *                            crash after it recovers exactly them;
+ *   crash_while_rebuilding   SIGKILL between the first step of the fresh
+ *                            journal after a failed write and its push:
+ *                            nothing of the pools is in the store, and
+ *                            the start after is a fresh one;
+ *   persisted_while_rebuilding  blocks persisted and unpersisted while the
+ *                            journal is out of the store and while the
+ *                            fresh one is built in steps: a crash after
+ *                            its push recovers exactly them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1342,6 +1350,210 @@ persisted_while_compacting(void **state)
 	free(offs);
 }
 
+#define REBUILD_LIMIT	(4 * 1024 * 1024)	/* bytes: the journal fails here */
+#define REBUILD_MAX	(128 * 1024)	/* blocks of 16 B, 2 MiB of a */
+#define REBUILD_BEGUN	"with the spill) into journal."
+#define UNPERSISTED	((pool_off_t)-1)
+#define REBUILD_SPILL	256	/* rounds of churn while the limit stays */
+
+/*
+ * Four blocks of 16 B persisted, each filled with its index mod 251; on
+ * odd rounds the fourth is unpersisted and freed (its offs UNPERSISTED).
+ */
+static void
+churn(struct pool *a, pool_off_t *offs, unsigned *total, unsigned round)
+{
+	size_t sizes[4] = {16, 16, 16, 16};
+	unsigned i;
+
+	assert_true(*total + 4 <= REBUILD_MAX);
+	EXPECT_RC(pool_alloc_batch(a, 4, sizes, offs + *total), 0);
+	for (i = 0; i < 4; i++) {
+		fill(a, offs[*total + i], 16, (int)((*total + i) % 251));
+		EXPECT_RC(pool_persist(a, offs[*total + i]), 0);
+	}
+	if (round % 2) {
+		EXPECT_RC(pool_free(a, offs[*total + 3]), 0);
+		EXPECT_RC(pool_free(a, offs[*total + 3]), 0);
+		offs[*total + 3] = UNPERSISTED;
+	}
+	*total += 4;
+}
+
+/*
+ * The journal fails to grow (the daemon's RLIMIT_FSIZE at REBUILD_LIMIT)
+ * with blocks persisted only, so that the first fresh journal, no smaller
+ * than the old one and the record it could not take, fails too; churn
+ * while the limit stays, to the spill; then the limit is lifted and,
+ * unless quiet, more churn until the log says a fresh journal is being
+ * built in steps (quiet: the log only is watched, to see it as soon as it
+ * can be).  Its name in name.
+ */
+static void
+fail_then_rebuild(struct store *st, struct pool *a, pool_off_t *offs,
+		  unsigned *total, bool quiet, char *name, size_t len)
+{
+	static char buf[1 << 18];
+	unsigned before, i, k = 0;
+	long long end;
+	char *s;
+
+	daemon_fsize(st, REBUILD_LIMIT);
+	while (!log_has(st, "taken out of the fd store"))
+		churn(a, offs, total, 0);
+	while (!log_has(st, "a fresh one failed (File too large)"))
+		churn(a, offs, total, k++);
+	for (i = 0; i < REBUILD_SPILL; i++)
+		churn(a, offs, total, k++);
+	before = log_count(st, REBUILD_BEGUN);
+	daemon_fsize(st, RLIM_INFINITY);
+	end = now_ms() + WAIT_MS;
+	while (log_count(st, REBUILD_BEGUN) == before) {
+		if (now_ms() > end) {
+			print_log(st);
+			fail_msg("no fresh journal built in steps");
+		}
+		if (!quiet)
+			churn(a, offs, total, k++);
+	}
+	log_read(st, buf, sizeof(buf));
+	for (s = NULL, i = 0; i <= before; i++)
+		s = strstr(s ? s + 1 : buf, REBUILD_BEGUN);
+	assert_non_null(s);
+	s += strlen(REBUILD_BEGUN) - strlen("journal.");
+	snprintf(name, len, "%.*s", (int)strcspn(s, "\n"), s);
+}
+
+/* The blocks of offs still persistent. */
+static unsigned
+persisted(const pool_off_t *offs, unsigned total)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < total; i++)
+		n += offs[i] != UNPERSISTED;
+	return n;
+}
+
+/*
+ * Killed just after the fresh journal began: unless it got in first
+ * (tried again then), the store holds no journal and no keep, and the
+ * start after is a fresh one: the pool from the file, nothing persistent.
+ */
+static void
+crash_while_rebuilding(void **state)
+{
+	struct store *st = *state;
+	pool_off_t *offs = calloc(REBUILD_MAX, sizeof(*offs));
+	unsigned total, tries;
+	struct pool_conn *c;
+	struct pool *a;
+	struct pool_stats s;
+	char fresh[64], line[96];
+	bool midway = false;
+	int status;
+
+	assert_non_null(offs);
+	for (tries = 0; tries < COMPACT_TRIES && !midway; tries++) {
+		start(st, STORE_FDS);
+		total = 0;
+		EXPECT_RC(pool_connect(st->sock, &c), 0);
+		EXPECT_RC(pool_open(c, "a", &a), 0);
+		fail_then_rebuild(st, a, offs, &total, true, fresh,
+				  sizeof(fresh));
+		assert_int_equal(kill(st->pid, SIGKILL), 0);
+		assert_int_equal(waitpid(st->pid, &status, 0), st->pid);
+		st->pid = 0;
+		guarded = 0;
+		store_drain(st);
+		snprintf(line, sizeof(line), "%s in the fd store", fresh);
+		midway = store_find(st, fresh) < 0 && !log_has(st, line);
+		print_message("try %u: killed with %u blocks persisted, %s\n",
+			      tries + 1, persisted(offs, total), midway ?
+			      "while building the journal not yet stored" :
+			      "after its push");
+		pool_disconnect(c);
+		if (midway) {
+			assert_int_equal(store_prefix(st, "journal."), -1);
+			assert_int_equal(store_prefix(st, "keep."), -1);
+		}
+		start(st, STORE_FDS);
+		if (midway && log_has(st, "recovered")) {
+			print_log(st);
+			fail_msg("recovered from a store with no journal");
+		}
+		EXPECT_RC(pool_connect(st->sock, &c), 0);
+		EXPECT_RC(pool_open(c, "a", &a), 0);
+		EXPECT_RC(pool_stats(a, &s), 0);
+		assert_int_equal(s.persistent_blocks,
+				 midway ? 0 : persisted(offs, total));
+		pool_close(a);
+		pool_disconnect(c);
+		crash(st);
+		while (st->n)		/* the next try starts afresh */
+			store_drop(st, 0);
+	}
+	assert_true(midway);
+	free(offs);
+}
+
+/*
+ * Requests go on while the journal is out of the store and while the
+ * fresh one is built: their records are in it.  Once it is pushed, a
+ * crash recovers exactly the blocks still persistent, with their bytes.
+ */
+static void
+persisted_while_rebuilding(void **state)
+{
+	struct store *st = *state;
+	pool_off_t *offs = calloc(REBUILD_MAX, sizeof(*offs));
+	unsigned total = 0, n, i, k, out;
+	struct pool_conn *c;
+	struct pool *a;
+	struct pool_stats s;
+	char fresh[64], line[96];
+
+	assert_non_null(offs);
+	start(st, STORE_FDS);
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	fail_then_rebuild(st, a, offs, &total, false, fresh, sizeof(fresh));
+	out = total;
+	/* And while it is built, until it is in. */
+	snprintf(line, sizeof(line), "%s in the fd store", fresh);
+	for (k = 0; !log_has(st, line); k++) {
+		if (k == WAIT_MS) {
+			print_log(st);
+			fail_msg("\"%s\" never came", line);
+		}
+		churn(a, offs, &total, k);
+	}
+	store_drain(st);
+	assert_true(store_find(st, fresh) >= 0);
+	n = persisted(offs, total);
+	print_message("%u persisted; %u blocks churned while it was built\n",
+		      n, total - out);
+	crash(st);
+	pool_disconnect(c);
+	start(st, STORE_FDS);
+	snprintf(line, sizeof(line), "1 pool and %u persistent blocks "
+		 "recovered", n);
+	if (!log_has(st, line)) {
+		print_log(st);
+		fail_msg("not \"%s\"", line);
+	}
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	EXPECT_RC(pool_stats(a, &s), 0);
+	assert_int_equal(s.persistent_blocks, n);
+	for (i = 0; i < total; i++)
+		if (offs[i] != UNPERSISTED)
+			expect_bytes(a, offs[i], 16, (int)(i % 251));
+	pool_close(a);
+	pool_disconnect(c);
+	free(offs);
+}
+
 int
 main(void)
 {
@@ -1381,6 +1593,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(crash_while_compacting, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(persisted_while_compacting,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(crash_while_rebuilding, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(persisted_while_rebuilding,
 						setup, teardown),
 	};
 
