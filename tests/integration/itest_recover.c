@@ -528,7 +528,8 @@ corrupt_body_refused(void **state)
  * keep.<n> of the pool the journal made first.
  */
 static void
-journal_add(struct harness_store *st, enum jrec_type type, uint64_t *w, unsigned n)
+journal_add(struct harness_store *st, enum jrec_type type, uint64_t *w,
+	    unsigned n)
 {
 	uint64_t *j, end;
 	size_t len;
@@ -659,7 +660,8 @@ gone_stays_gone(void **state)
 static void
 kept_apart(const struct harness_store *st)
 {
-	int p = harness_store_find(st, "pool.0"), k = harness_store_prefix(st, "keep.");
+	int p = harness_store_find(st, "pool.0");
+	int k = harness_store_prefix(st, "keep.");
 	struct stat a, b;
 
 	assert_true(p >= 0 && k >= 0);
@@ -1175,8 +1177,9 @@ log_size(const struct harness_store *st)
  * compaction's new journal.
  */
 static void
-persist_until_compacting(struct harness_store *st, struct pool *a, pool_off_t *offs,
-			 unsigned *total, char *name, size_t len)
+persist_until_compacting(struct harness_store *st, struct pool *a,
+			 pool_off_t *offs, unsigned *total, char *name,
+			 size_t len)
 {
 	static char buf[1 << 18];
 	size_t sizes[1024];
@@ -1390,7 +1393,7 @@ churn(struct pool *a, pool_off_t *offs, unsigned *total, unsigned round)
  * can be).  Its name in name.
  */
 static void
-fail_then_rebuild(struct store *st, struct pool *a, pool_off_t *offs,
+fail_then_rebuild(struct harness_store *st, struct pool *a, pool_off_t *offs,
 		  unsigned *total, bool quiet, char *name, size_t len)
 {
 	static char buf[1 << 18];
@@ -1410,7 +1413,7 @@ fail_then_rebuild(struct store *st, struct pool *a, pool_off_t *offs,
 	end = now_ms() + WAIT_MS;
 	while (log_count(st, REBUILD_BEGUN) == before) {
 		if (now_ms() > end) {
-			print_log(st);
+			harness_store_print_log(st);
 			fail_msg("no fresh journal built in steps");
 		}
 		if (!quiet)
@@ -1443,7 +1446,7 @@ persisted(const pool_off_t *offs, unsigned total)
 static void
 crash_while_rebuilding(void **state)
 {
-	struct store *st = *state;
+	struct harness_store *st = *state;
 	pool_off_t *offs = calloc(REBUILD_MAX, sizeof(*offs));
 	unsigned total, tries;
 	struct pool_conn *c;
@@ -1467,19 +1470,19 @@ crash_while_rebuilding(void **state)
 		guarded = 0;
 		store_drain(st);
 		snprintf(line, sizeof(line), "%s in the fd store", fresh);
-		midway = store_find(st, fresh) < 0 && !log_has(st, line);
+		midway = harness_store_find(st, fresh) < 0 && !log_has(st, line);
 		print_message("try %u: killed with %u blocks persisted, %s\n",
 			      tries + 1, persisted(offs, total), midway ?
 			      "while building the journal not yet stored" :
 			      "after its push");
 		pool_disconnect(c);
 		if (midway) {
-			assert_int_equal(store_prefix(st, "journal."), -1);
-			assert_int_equal(store_prefix(st, "keep."), -1);
+			assert_int_equal(harness_store_prefix(st, "journal."), -1);
+			assert_int_equal(harness_store_prefix(st, "keep."), -1);
 		}
 		start(st, STORE_FDS);
 		if (midway && log_has(st, "recovered")) {
-			print_log(st);
+			harness_store_print_log(st);
 			fail_msg("recovered from a store with no journal");
 		}
 		EXPECT_RC(pool_connect(st->sock, &c), 0);
@@ -1491,7 +1494,7 @@ crash_while_rebuilding(void **state)
 		pool_disconnect(c);
 		crash(st);
 		while (st->n)		/* the next try starts afresh */
-			store_drop(st, 0);
+			harness_store_drop(st, 0);
 	}
 	assert_true(midway);
 	free(offs);
@@ -1505,7 +1508,7 @@ crash_while_rebuilding(void **state)
 static void
 persisted_while_rebuilding(void **state)
 {
-	struct store *st = *state;
+	struct harness_store *st = *state;
 	pool_off_t *offs = calloc(REBUILD_MAX, sizeof(*offs));
 	unsigned total = 0, n, i, k, out;
 	struct pool_conn *c;
@@ -1523,13 +1526,13 @@ persisted_while_rebuilding(void **state)
 	snprintf(line, sizeof(line), "%s in the fd store", fresh);
 	for (k = 0; !log_has(st, line); k++) {
 		if (k == WAIT_MS) {
-			print_log(st);
+			harness_store_print_log(st);
 			fail_msg("\"%s\" never came", line);
 		}
 		churn(a, offs, &total, k);
 	}
 	store_drain(st);
-	assert_true(store_find(st, fresh) >= 0);
+	assert_true(harness_store_find(st, fresh) >= 0);
 	n = persisted(offs, total);
 	print_message("%u persisted; %u blocks churned while it was built\n",
 		      n, total - out);
@@ -1539,7 +1542,7 @@ persisted_while_rebuilding(void **state)
 	snprintf(line, sizeof(line), "1 pool and %u persistent blocks "
 		 "recovered", n);
 	if (!log_has(st, line)) {
-		print_log(st);
+		harness_store_print_log(st);
 		fail_msg("not \"%s\"", line);
 	}
 	EXPECT_RC(pool_connect(st->sock, &c), 0);
