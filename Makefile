@@ -113,12 +113,9 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_handles itest_dropping itest_quota itest_reload \
               itest_usage itest_restart itest_restart_busy \
               itest_restart_fds itest_restart_admin itest_restore \
-              itest_sharemap_renew \
-              itest_restart_guard itest_recover itest_names \
-              itest_names_crash itest_restart_edges \
-              itest_names_readers \
-              itest_notify \
-              itest_probe_exit
+              itest_sharemap_renew itest_restart_guard itest_recover \
+              itest_names itest_names_crash itest_restart_edges \
+              itest_names_readers itest_notify itest_probe_exit
 ITEST_BINS := $(ITESTS:%=$(BUILD)/tests/%)
 ITEST_COMMON := $(BUILD)/tests/integration/harness.o \
                 $(BUILD)/tests/integration/harness_raw.o \
