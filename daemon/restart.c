@@ -442,8 +442,17 @@ quiet(void)
 	return dpool_release_passed(dpool_release_mark()) && peer_all_quiet();
 }
 
+/* What the restart waits for, once it is not quiet. */
+static const char *
+not_quiet_why(void)
+{
+	return dpool_release_passed(dpool_release_mark()) ?
+	    "requests wait for their pools" :
+	    "released memory still going back";
+}
+
 static void
-restart_try(void)
+restart_try(bool first)
 {
 	struct timeval tick = {0, RESTART_TICK_MS * 1000};
 	uint64_t now = now_ns();
@@ -463,12 +472,16 @@ restart_try(void)
 			restart_now();
 		return;
 	}
-	if (now - noted_at >= RESTART_QUIET_SEC * 1000000000ull) {
+	/*
+	 * Said once as the wait begins, then every RESTART_QUIET_SEC: an
+	 * operator (or a test) knows the restart waits, and for what.
+	 */
+	if (first)
+		log_info("restart: waiting for a quiet moment: %s",
+			 not_quiet_why());
+	else if (now - noted_at >= RESTART_QUIET_SEC * 1000000000ull) {
 		log_info("restart: not quiet after %d s: %s",
-			 RESTART_QUIET_SEC,
-			 dpool_release_passed(dpool_release_mark()) ?
-			 "requests wait for their pools" :
-			 "released memory still going back");
+			 RESTART_QUIET_SEC, not_quiet_why());
 		noted_at = now;
 	}
 	evtimer_add(ev_tick, &tick);
@@ -480,7 +493,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	restart_try();
+	restart_try(false);
 }
 
 /* The binary said yes: from now on nothing is read, and the wait begins. */
@@ -494,7 +507,7 @@ want(void)
 	peer_pause_reads(true);
 	dropped = 0;
 	wanted_at = noted_at = now_ns();
-	restart_try();
+	restart_try(true);
 }
 
 /*

@@ -27,6 +27,10 @@
  *   stop_right_after_restart          SIGTERM right after SIGUSR2, a
  *       client not reading replies that pass descriptors: exit 0 whether
  *       the restart came first or not, nothing leaked.
+ *   stop_while_waiting_for_quiet      a 60 GiB block freed, released in
+ *       4 KiB steps (millions of loop turns): SIGUSR2, the log says the
+ *       restart waits for that, SIGTERM: exit 0, nothing leaked, and no
+ *       restart.
  *   signals_during_restart            SIGHUP every millisecond and a
  *       second SIGUSR2 while it restarts: it survives them all.
  *   restart_near_the_descriptor_limit  40 clients, the daemon using about
@@ -305,6 +309,40 @@ work_in_progress(void **state)
 	rfx_check("big");
 }
 
+#define RESTART_WAITING "restart: waiting for a quiet moment: released " \
+	"memory still going back"
+
+/*
+ * SIGTERM while the restart waits for the daemon's own work: a 60 GiB
+ * block freed with release_step = 4K goes back in 15 million steps, one
+ * per loop turn, whose pages were never touched, so nothing is really
+ * punched.  The free's reply means the work is queued; the log says when
+ * the restart waits for it.  The stop must not wait for the work (nor be
+ * lost in the wait, to stop the new image no more than this one), nor
+ * restart first.
+ */
+static void
+stop_while_waiting_for_quiet(void **state)
+{
+	static char log[256 * 1024];
+	uint64_t big;
+
+	(void)state;
+	rfx_start("release_step = 4K\n[pool p]\nsize = 64G\n", "p");
+	assert_int_equal(pool_alloc(rfx.pool, 60 * 1024 * MiB, &big), 0);
+	assert_int_equal(pool_free(rfx.pool, big), 0);
+	assert_int_equal(kill(rfx.d.pid, SIGUSR2), 0);
+	if (harness_log_wait(&rfx.d, RESTART_WAITING, 0,
+			     HARNESS_RESTART_WAIT_MS) != 0)
+		fail_msg("SIGUSR2 with 60 GiB going back: no wait logged");
+	rfx_stop_cleanly();
+	harness_read_text(rfx.d.log, log, sizeof(log));
+	if (strstr(log, "restarting in place: executing"))
+		fail_msg("restarted although stopped during the wait:\n%s",
+			 log);
+	assert_int_equal(harness_log_count(&rfx.d, RESTART_WANTED), 1);
+}
+
 /*
  * Signals sent while the daemon restarts: SIGHUP every millisecond for
  * 300 ms from another process, and a second SIGUSR2 right after the
@@ -569,6 +607,8 @@ main(void)
 		cmocka_unit_test_teardown(busy_clients_across_restart,
 					  rfx_teardown),
 		cmocka_unit_test_teardown(stop_right_after_restart,
+					  rfx_teardown),
+		cmocka_unit_test_teardown(stop_while_waiting_for_quiet,
 					  rfx_teardown),
 		cmocka_unit_test_teardown(signals_during_restart,
 					  rfx_teardown),
