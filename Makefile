@@ -275,8 +275,8 @@ $(SD_HOLDER): $(BUILD)/tests/system/sd_holder.o $(LIB_A)
 $(FAIL_MEMFD): tests/integration/fail_memfd.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -fPIC -shared -o $@ $< -ldl
-$(BUILD)/tests/itest_restart_guard $(BUILD)/tests/itest_restart_edges: \
-  | $(FAIL_MEMFD)
+$(BUILD)/tests/itest_restart_guard $(BUILD)/tests/itest_restart_edges \
+  $(BUILD)/tests/itest_restart_fds: | $(FAIL_MEMFD)
 
 $(FAIL_PIPE_EVENT): tests/integration/fail_pipe_event.c
 	@mkdir -p $(dir $@)

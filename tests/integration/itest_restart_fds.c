@@ -18,6 +18,14 @@
  *       was written there, not what the new pool holds), its handle is
  *       gone (EBADF) as it would be without a restart, and once it has
  *       read them the daemon holds no descriptor of that memory.
+ *   share_map_lost               the same client's ShareMap and open
+ *       carried into a new image that could not make the pool's share
+ *       map (its memfd refused there only, fail_memfd.so): the ShareMap
+ *       reply comes with no descriptor, the open's with the memfd only,
+ *       and the open's handle works; a ShareMap asked now is -ENODEV.  A
+ *       library handle that cached before cannot renew its map and goes
+ *       on without a cache: every call answered, every free the
+ *       daemon's.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -350,6 +358,128 @@ destroyed_pool_carried(void **state)
 	rfx_check("p");
 }
 
+/*
+ * rfx_start with the daemon's memfd_create of memfd refused, in the image
+ * a restart in place starts only (fail_memfd.c).
+ */
+static void
+start_failing_in_new_image(const char *conf, const char *pool,
+			   const char *memfd)
+{
+	const char *asan = getenv("ASAN_OPTIONS");
+	char so[256], opts[512], *saved;
+
+	snprintf(so, sizeof(so), "%s/tests/fail_memfd.so", harness_build());
+	assert_int_equal(access(so, R_OK), 0);
+	/* A sanitized daemon must be told its runtime need not come first. */
+	saved = asan ? strdup(asan) : NULL;
+	snprintf(opts, sizeof(opts), "%s%sverify_asan_link_order=0",
+		 saved ? saved : "", saved && *saved ? ":" : "");
+	setenv("ASAN_OPTIONS", opts, 1);
+	setenv("LD_PRELOAD", so, 1);
+	setenv("POOLMGR_FAIL_MEMFD", memfd, 1);
+	setenv("POOLMGR_FAIL_MEMFD_IN", "restored", 1);
+	rfx_start(conf, pool);
+	unsetenv("LD_PRELOAD");
+	unsetenv("POOLMGR_FAIL_MEMFD");
+	unsetenv("POOLMGR_FAIL_MEMFD_IN");
+	if (saved)
+		setenv("ASAN_OPTIONS", saved, 1);
+	else
+		unsetenv("ASAN_OPTIONS");
+	free(saved);
+}
+
+static void
+share_map_lost(void **state)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__ShareMap m = POOLMGR__SHARE_MAP__INIT;
+	Poolmgr__Reply *sm, *rw, *rep;
+	int smfd[2], rwfd[2], fd, i;
+	uint64_t off, usable, off2, size = 16 * MiB;
+	struct pool_stats st0, st1;
+	struct remote *A;
+	struct ans a;
+	uint8_t *mrw;
+	uint32_t h;
+
+	(void)state;
+	start_failing_in_new_image("[pool p]\nsize = 16M\n", "p",
+				   "poolmgr:p:shared");
+	assert_int_equal(harness_log_count(&rfx.d, "no share map"), 0);
+	/* A library handle with a cache, a freed block in it. */
+	A = remote_start(0, "p", 1 << 20);
+	remote_block(A, OP_ALLOC, 5000);
+	a = REMOTE_OK(A, OP_ALLOC, 0, 64, 0);
+	REMOTE_OK(A, OP_FREE, a.off, 0, 0);
+
+	fd = harness_raw_client(rfx.d.sock, "slow");
+	h = harness_raw_handle(fd, "p");
+	EXPECT_RAW(harness_raw_alloc(fd, h, 1000, &off, &usable), 0);
+	assert_int_equal(harness_raw_flood(fd, h, off, FLOOD, FLOOD_ID),
+			 FLOOD);
+	post_share_map(fd, h, ASK_ID);
+	post_open(fd, "p", false, ASK_ID + 1);
+	wait_opens("p", "slow", 2);
+
+	restart_timed();
+	assert_int_equal(harness_log_count(&rfx.d, "pool p: no share map "
+					   "(Operation not permitted)"), 1);
+	assert_int_equal(harness_raw_flood_replies(fd, FLOOD, FLOOD_ID,
+						   usable), FLOOD);
+	/* Made with the old map: its size says so, but no map comes. */
+	sm = reply_with(fd, ASK_ID, 0, smfd);
+	assert_int_equal(sm->body_case, POOLMGR__REPLY__BODY_SHARE_MAP);
+	rw = reply_with(fd, ASK_ID + 1, 1, rwfd);
+	assert_int_equal(rw->body_case, POOLMGR__REPLY__BODY_OPEN);
+	printf("carried: ShareMap of %" PRIu64 " bytes and an open with a "
+	       "map of %" PRIu64 " bytes, neither with the map\n",
+	       (uint64_t)sm->share_map->share_map_size,
+	       (uint64_t)rw->open->share_map_size);
+	mrw = map_memfd(rwfd[0], size, true);
+	book_intact(mrw, "the carried open's memfd");
+	EXPECT_RAW(harness_raw_alloc(fd, rw->open->handle, 4096, &off2, NULL),
+		   0);
+	memcpy(mrw + off2, "no map", 7);
+	assert_string_equal((char *)pool_ptr(rfx.pool, off2), "no map");
+	EXPECT_RAW(harness_raw_free(fd, rw->open->handle, off2), 0);
+	munmap(mrw, size);
+
+	/* Asked now, the map is plainly not there. */
+	m.handle = h;
+	req.body_case = POOLMGR__REQUEST__BODY_SHARE_MAP;
+	req.share_map = &m;
+	rep = harness_raw_expect(fd, &req, -ENODEV);
+	poolmgr__reply__free_unpacked(rep, NULL);
+
+	/*
+	 * The library's handle: its map frozen and not renewed, it caches
+	 * nothing, and every call is answered.
+	 */
+	st0 = rfx_stats();
+	for (i = 0; i < 100; i++) {
+		a = REMOTE_OK(A, OP_ALLOC, 0, 64, 0);
+		REMOTE_OK(A, OP_FREE, a.off, 0, 0);
+	}
+	st1 = rfx_stats();
+	assert_int_equal(st1.allocs, st0.allocs + 100);
+	assert_int_equal(st1.frees, st0.frees + 100);
+	remote_block(A, OP_CALLOC, 3000);
+	book_verify("after the restart without a share map");
+	for (i = 0; i < rfx.nbook; i++)
+		remote_verify(A, rfx.book[i].off);
+
+	EXPECT_RAW(harness_raw_close(fd, rw->open->handle), 0);
+	EXPECT_RAW(harness_raw_free(fd, h, off), 0);
+	close(rwfd[0]);
+	poolmgr__reply__free_unpacked(sm, NULL);
+	poolmgr__reply__free_unpacked(rw, NULL);
+	close(fd);
+	remote_exit(A);
+	rfx_check("p");
+}
+
 int
 main(void)
 {
@@ -358,6 +488,7 @@ main(void)
 					  rfx_teardown),
 		cmocka_unit_test_teardown(destroyed_pool_carried,
 					  rfx_teardown),
+		cmocka_unit_test_teardown(share_map_lost, rfx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
