@@ -21,15 +21,26 @@
  * persisters, and every session its handles under their ids, on their
  * pools, with their holds in their saved order, and unsent replies that
  * its peer's queue would take (each a datagram, their cost within
- * PEER_MAX_QUEUED: publish queues them, unchecked); when it fails
- * it must say why.  Either way teardown must leave no pool and no session
+ * PEER_MAX_QUEUED); when it fails it must say why.
+ *
+ * Then the unsent replies are sent as publish sends them: each session
+ * with some gets a peer on a socketpair of its own, carry_unsent queues
+ * them with their descriptors (carried_fds: this image's memfd of the
+ * pool, opened read-only again for a read-only open, the pool's share
+ * map, or one passed as "reply.<i>"), and the loop runs until the other
+ * end has read them.  Every one must be carried and arrive whole, in
+ * order, with no more descriptors than the state says, each the very
+ * file it names (a share map the pool does not have is left out) and a
+ * read-only one only reading.  The "reply.<i>" descriptors the state
+ * names (at most 8) are memfds made here.  Either way teardown must leave no pool and no session
  * behind (under ASan: no leak, no use after free), and every 1000 inputs
  * the number of open descriptors may not have grown.  A failure aborts with
  * a message on the real stderr.
  *
  * The seeds (tests/fuzz/corpus/fuzz_restore/) are the states
  * tests/integration/itest_restore.c makes, good and bad, written there
- * with POOLMGR_STATE_SEEDS=DIR; regress_events_not_summing is an input
+ * with POOLMGR_STATE_SEEDS=DIR (but the two of its unsent replies over
+ * their bounds, 64 KiB and 4 MiB); regress_events_not_summing is an input
  * this harness once found to abort the rebuild (allocation counters that
  * did not add up passed the checks, and heap_events_restore asserted).
  *
@@ -40,9 +51,11 @@
  */
 #include "restore.c"
 
+#include <event2/event.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "pool.h"
 #include "session.h"
@@ -55,12 +68,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FUZZ_MAX_POOLS 8
 #define FUZZ_MAX_SESSIONS 16
 #define FUZZ_MAX_POOL_SIZE (16ull << 20)
-#define FUZZ_MAX_FDS (2 + FUZZ_MAX_POOLS + FUZZ_MAX_SESSIONS)
+#define FUZZ_MAX_REPLIES 8
+#define FUZZ_MAX_FDS (2 + FUZZ_MAX_POOLS + FUZZ_MAX_SESSIONS + \
+		      FUZZ_MAX_REPLIES)
 
 static int listen_fd = -1;
 static int conn_fd = -1;	/* the daemon's end of every session */
 static int client_fd = -1;	/* its other end, kept open */
-static unsigned long inputs, fed, rebuilt;
+static struct event_base *base;	/* the carried replies' peers */
+static unsigned long inputs, fed, rebuilt, sent, sent_fds;
 static long fd_base = -1;
 
 /* How many inputs were states fed to the checks, and how many rebuilt. */
@@ -68,7 +84,8 @@ static void
 report(void)
 {
 	fprintf(fuzz_errout, "fuzz_restore: %lu inputs, %lu states fed to "
-		"the checks, %lu rebuilt\n", inputs, fed, rebuilt);
+		"the checks, %lu rebuilt; %lu carried replies sent, passing "
+		"%lu descriptors\n", inputs, fed, rebuilt, sent, sent_fds);
 	fflush(fuzz_errout);
 }
 
@@ -91,11 +108,15 @@ sealed_memfd(const char *name, const void *data, size_t len, int seals)
  * numbers of descriptors, within this harness's bounds.
  */
 static bool
-feedable(const Poolmgrd__State *st)
+feedable(const Poolmgrd__State *st, unsigned *nreplies)
 {
 	size_t i;
 
-	if (st->n_pools > FUZZ_MAX_POOLS || st->n_sessions > FUZZ_MAX_SESSIONS)
+	/* A count that does not add up is load's to refuse: none made. */
+	if (state_replies(st, nreplies) != 0)
+		*nreplies = 0;
+	if (st->n_pools > FUZZ_MAX_POOLS || st->n_sessions > FUZZ_MAX_SESSIONS ||
+	    *nreplies > FUZZ_MAX_REPLIES)
 		return false;
 	for (i = 0; i < st->n_pools; i++)
 		if (st->pools[i]->size > FUZZ_MAX_POOL_SIZE)
@@ -202,6 +223,150 @@ check_persisters(const struct rebuild *rb, unsigned k)
 	}
 }
 
+/* The peers' dispatch: their clients send nothing; a gone peer is free. */
+static void
+on_peer(struct peer *p, const uint8_t *buf, size_t len, void *arg)
+{
+	(void)p;
+	(void)buf;
+	(void)len;
+	(void)arg;
+}
+
+/* The file the j-th descriptor of a carried reply must be; -1: none. */
+static int
+carried_file(const struct rebuild *rb, const Poolmgrd__SessionState *ss,
+	     size_t j)
+{
+	unsigned first = 2 + (unsigned)(rb->st->n_pools + rb->st->n_sessions);
+	uint32_t ref = ss->unsent_fd_ref[j];
+
+	switch (ss->unsent_fd_kind[j]) {
+	case POOLMGRD__CARRIED_FD__CARRIED_FD_POOL:
+	case POOLMGRD__CARRIED_FD__CARRIED_FD_POOL_READ_ONLY:
+		return rb->pools[ref]->memfd;
+	case POOLMGRD__CARRIED_FD__CARRIED_FD_SHARE_MAP:
+		return rb->pools[ref]->share_fd;
+	default:
+		return rb->fds[first + ref];
+	}
+}
+
+static bool
+same_file(int a, int b)
+{
+	struct stat sa, sb;
+
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 &&
+	    sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
+}
+
+/*
+ * Carried reply i of session k as received (buf, len, fds[0 .. n - 1]),
+ * its descriptors from the j-th of the state's on: as the state says.
+ */
+static void
+check_received(const struct rebuild *rb, unsigned k, size_t i, size_t j,
+	       const uint8_t *buf, size_t len, const int *fds, int n)
+{
+	const Poolmgrd__SessionState *ss = rb->st->sessions[k];
+	size_t want = ss->n_unsent_nfds ? ss->unsent_nfds[i] : 0, e;
+	int got = 0, file;
+
+	if (len != ss->unsent[i].len ||
+	    (len && memcmp(buf, ss->unsent[i].data, len) != 0))
+		die("client %u: carried reply %zu arrived as %zu other bytes",
+		    k, i, len);
+	for (e = j; e < j + want; e++) {
+		if ((file = carried_file(rb, ss, e)) < 0)
+			continue;	/* a share map the pool lacks */
+		if (got == n)
+			die("client %u: carried reply %zu came with %d "
+			    "descriptors, fewer than its %zu", k, i, n, want);
+		if (!same_file(fds[got], file))
+			die("client %u: carried reply %zu: descriptor %d is "
+			    "not the file it names", k, i, got);
+		if (ss->unsent_fd_kind[e] ==
+		    POOLMGRD__CARRIED_FD__CARRIED_FD_POOL_READ_ONLY &&
+		    (fcntl(fds[got], F_GETFL) & O_ACCMODE) != O_RDONLY)
+			die("client %u: carried reply %zu: a read-only open's "
+			    "memfd writes", k, i);
+		got++;
+	}
+	if (got != n)
+		die("client %u: carried reply %zu came with %d descriptors, "
+		    "not %d", k, i, n, got);
+}
+
+/* The next datagram on fd, its descriptors in fds: its length, or -1. */
+static ssize_t
+receive(int fd, uint8_t *buf, int *fds, int *n)
+{
+	union {
+		struct cmsghdr hdr;
+		char space[CMSG_SPACE(PEER_MAX_FDS * sizeof(int))];
+	} cm;
+	struct iovec iov = {.iov_base = buf, .iov_len = PEER_MAX_MESSAGE};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cm.space,
+			     .msg_controllen = sizeof(cm.space)};
+	struct cmsghdr *c;
+	ssize_t len;
+
+	*n = 0;
+	if ((len = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)) < 0)
+		return -1;
+	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			*n = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			memcpy(fds, CMSG_DATA(c), (size_t)*n * sizeof(int));
+		}
+	if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+		die("a carried reply came truncated");
+	return len;
+}
+
+/*
+ * Session k's unsent replies, carried on a peer of their own as publish
+ * does, and read at the other end: as the state has them.
+ */
+static void
+send_carried(struct rebuild *rb, unsigned k)
+{
+	const Poolmgrd__SessionState *ss = rb->st->sessions[k];
+	static uint8_t buf[PEER_MAX_MESSAGE];
+	int sv[2], fds[PEER_MAX_FDS], n, idle;
+	size_t carried, i = 0, j = 0;
+	struct peer *pe;
+	ssize_t len;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		       0, sv) == -1)
+		die("socketpair: %s", strerror(errno));
+	pe = peer_new(base, sv[0], on_peer, NULL);
+	if ((carried = carry_unsent(rb, pe, ss)) != ss->n_unsent)
+		die("client %u: %zu of its %zu unsent replies carried", k,
+		    carried, ss->n_unsent);
+	for (idle = 0; i < carried && idle < 100; idle++) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		while (i < carried && (len = receive(sv[1], buf, fds, &n)) >= 0) {
+			check_received(rb, k, i, j, buf, (size_t)len, fds, n);
+			while (n > 0)
+				close(fds[--n]);
+			sent++;
+			sent_fds += ss->n_unsent_nfds ? ss->unsent_nfds[i] : 0;
+			j += ss->n_unsent_nfds ? ss->unsent_nfds[i] : 0;
+			i++;
+			idle = 0;
+		}
+	}
+	if (i < carried)
+		die("client %u: %zu of its %zu carried replies arrived", k, i,
+		    carried);
+	peer_close_all();
+	close(sv[1]);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -222,6 +387,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		die("sockets: %s", strerror(errno));
 	conn_fd = sv[0];
 	client_fd = sv[1];
+	if (!(base = event_base_new()))
+		die("event_base_new failed");
 	return 0;
 }
 
@@ -235,7 +402,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct rebuild rb = {0};
 	Poolmgrd__State *st;
 	char why[320];
-	unsigned n, k;
+	unsigned n, k, nreplies;
 	int sfd, rc;
 
 	inputs++;
@@ -244,13 +411,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sfd = sealed_memfd("poolmgrd-state", data, size, F_SEAL_SHRINK |
 			   F_SEAL_GROW | F_SEAL_WRITE);
 	/* Decoded once to size the descriptors, again by load. */
-	if (!(st = state_load(sfd, why, sizeof(why))) || !feedable(st)) {
+	if (!(st = state_load(sfd, why, sizeof(why))) ||
+	    !feedable(st, &nreplies)) {
 		if (st)
 			poolmgrd__state__free_unpacked(st, NULL);
 		close(sfd);
 		return 0;
 	}
-	n = 2 + (unsigned)st->n_pools + (unsigned)st->n_sessions;
+	n = 2 + (unsigned)st->n_pools + (unsigned)st->n_sessions + nreplies;
 	fds[0] = listen_fd;
 	names[0] = "listen";
 	fds[1] = sfd;
@@ -262,10 +430,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		snprintf(named[2 + k], sizeof(named[0]), "pool.%u", k);
 		names[2 + k] = named[2 + k];
 	}
-	for (k = 2 + (unsigned)st->n_pools; k < n; k++) {
+	for (k = 2 + (unsigned)st->n_pools; k < n - nreplies; k++) {
 		fds[k] = conn_fd;
 		snprintf(named[k], sizeof(named[0]), "conn.%u",
 			 k - 2 - (unsigned)st->n_pools);
+		names[k] = named[k];
+	}
+	/* A destroyed pool's memory, as the old image passes it. */
+	for (k = n - nreplies; k < n; k++) {
+		fds[k] = sealed_memfd("poolmgr:fuzz-gone", NULL, 4096,
+				      F_SEAL_SHRINK | F_SEAL_GROW);
+		snprintf(named[k], sizeof(named[0]), "reply.%u",
+			 k - (n - nreplies));
 		names[k] = named[k];
 	}
 	poolmgrd__state__free_unpacked(st, NULL);
@@ -285,6 +461,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_persisters(&rb, k);
 		for (k = 0; k < rb.st->n_sessions; k++)
 			check_sessions(&rb, k);
+		for (k = 0; k < rb.st->n_sessions; k++)
+			if (rb.st->sessions[k]->n_unsent)
+				send_carried(&rb, k);
 		rebuilt++;
 	} else if (!*rb.why)
 		die("refused (%d) without saying why", rc);

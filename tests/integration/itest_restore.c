@@ -36,6 +36,11 @@
  *       very file passed as pool.0, the second read-only; one that
  *       passes pool 1's of a state of one pool, or "reply.0" that was
  *       not passed, refuses the state;
+ *   unsent_replies_pass_every_kind  three unsent replies passing the
+ *       pool's memfd and its share map, a destroyed pool's memory
+ *       ("reply.0") and the pool's memfd read-only, another ("reply.1"):
+ *       each reaches the client with the very files, the share map the
+ *       new image's;
  *   unsent_replies_sent_first  the client's unsent replies in the state
  *       (two, one of them empty) reach it first, whole and in order,
  *       before the reply to a request it sent before the restart;
@@ -152,6 +157,9 @@ static bool one_memfd;
  * starts the daemon with --config (a file the daemon does not read then).
  */
 static const char *run_config;
+/* And these, as "reply.0", "reply.1"...: a destroyed pool's memory. */
+static const int *run_replies;
+static int run_nreplies;
 
 /* A daemon started by a made-up restart, and our ends of what it got. */
 struct run {
@@ -237,8 +245,8 @@ run_start(struct run *r, const Poolmgrd__State *st, const char *raw,
 	  size_t memfd_size, int conn)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	char path[128];
-	int lfd, sfd, cfd = -1, sv[2], fds[6], n = 0;
+	char path[128], names[128];
+	int lfd, sfd, cfd = -1, sv[2], fds[8], n = 0, i;
 	size_t len;
 	uint8_t *buf;
 
@@ -308,14 +316,20 @@ run_start(struct run *r, const Poolmgrd__State *st, const char *raw,
 	if (r->memfd2 >= 0)
 		fds[n++] = r->memfd2;
 	fds[n++] = conn >= 0 ? conn : sv[0];
+	len = (size_t)snprintf(names, sizeof(names), "listen:state%s:pool.0%s"
+			       ":conn.0", cfd >= 0 ? ":config" : "",
+			       r->memfd2 >= 0 ? ":pool.1" : "");
+	assert_true(n + run_nreplies <= 8);
+	for (i = 0; i < run_nreplies; i++) {
+		fds[n++] = run_replies[i];
+		len += (size_t)snprintf(names + len, sizeof(names) - len,
+					":reply.%d", i);
+	}
 	r->pid = fork();
 	assert_true(r->pid >= 0);
 	running = r->pid;
 	if (r->pid == 0)
-		exec_daemon(r, fds, n, r->memfd2 >= 0 ?
-			    "listen:state:pool.0:pool.1:conn.0" : cfd >= 0 ?
-			    "listen:state:config:pool.0:conn.0" :
-			    "listen:state:pool.0:conn.0");
+		exec_daemon(r, fds, n, names);
 	close(lfd);
 	close(sfd);
 	if (cfd >= 0)
@@ -827,6 +841,122 @@ unsent_reply_passes_memfd(void **state)
 	run_stop(&r);
 }
 
+/*
+ * The next datagram on fd: want's len bytes, with n descriptors, in fds.
+ */
+static void
+recv_with(int fd, const uint8_t *want, size_t len, int *fds, int n)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+	} cm;
+	uint8_t got[256];
+	struct iovec iov = {.iov_base = got, .iov_len = sizeof(got)};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cm.buf,
+			     .msg_controllen = sizeof(cm.buf)};
+	struct cmsghdr *c;
+
+	assert_int_equal(recvmsg(fd, &msg, MSG_CMSG_CLOEXEC), len);
+	assert_memory_equal(got, want, len);
+	c = CMSG_FIRSTHDR(&msg);
+	assert_non_null(c);
+	assert_int_equal(c->cmsg_type, SCM_RIGHTS);
+	assert_int_equal(c->cmsg_len, CMSG_LEN((size_t)n * sizeof(int)));
+	memcpy(fds, CMSG_DATA(c), (size_t)n * sizeof(int));
+}
+
+static bool
+same_file(int a, int b)
+{
+	struct stat sa, sb;
+
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 &&
+	    sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
+}
+
+/* fd is the new image's share map of pool a. */
+static void
+is_share_map_of_a(int fd)
+{
+	char path[64], link[128];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	assert_true((n = readlink(path, link, sizeof(link) - 1)) > 0);
+	link[n] = '\0';
+	if (strncmp(link, "/memfd:poolmgr:a:shared", 23) != 0)
+		fail_msg("passed as the share map: %s", link);
+}
+
+/*
+ * Unsent replies that pass every kind of descriptor a state names: the
+ * pool's memfd and share map; a destroyed pool's memory (passed as
+ * "reply.0") and the pool's memfd read-only; another ("reply.1").
+ */
+static void
+unsent_replies_pass_every_kind(void **state)
+{
+	Poolmgrd__CarriedFd kind[5] = {
+		POOLMGRD__CARRIED_FD__CARRIED_FD_POOL,
+		POOLMGRD__CARRIED_FD__CARRIED_FD_SHARE_MAP,
+		POOLMGRD__CARRIED_FD__CARRIED_FD_PASSED,
+		POOLMGRD__CARRIED_FD__CARRIED_FD_POOL_READ_ONLY,
+		POOLMGRD__CARRIED_FD__CARRIED_FD_PASSED,
+	};
+	uint32_t nfds[3] = {2, 2, 1}, ref[5] = {0, 0, 0, 0, 1};
+	ProtobufCBinaryData unsent[3];
+	uint8_t a[3][64];
+	struct forged f;
+	struct run r;
+	int gone[2], fds[2], i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		gone[i] = sealed_memfd("poolmgr:gone", "gone", 4,
+				       F_SEAL_SHRINK | F_SEAL_GROW);
+		assert_true(gone[i] >= 0);
+	}
+	forged_init(&f);
+	for (i = 0; i < 3; i++) {
+		unsent[i].data = a[i];
+		unsent[i].len = reply_packed(41 + (uint64_t)i, 0, a[i],
+					     sizeof(a[i]));
+	}
+	f.sess.n_unsent = 3;
+	f.sess.unsent = unsent;
+	f.sess.n_unsent_nfds = 3;
+	f.sess.unsent_nfds = nfds;
+	f.sess.n_unsent_fd_kind = f.sess.n_unsent_fd_ref = 5;
+	f.sess.unsent_fd_kind = kind;
+	f.sess.unsent_fd_ref = ref;
+	run_replies = gone;
+	run_nreplies = 2;
+	run_start(&r, &f.st, NULL, 0, -1);
+	run_nreplies = 0;
+	assert_true(log_says(&r, "3 unsent replies to 1 client carried"));
+
+	recv_with(r.client, a[0], unsent[0].len, fds, 2);
+	assert_true(same_file(fds[0], r.memfd));
+	is_share_map_of_a(fds[1]);
+	close(fds[0]);
+	close(fds[1]);
+	recv_with(r.client, a[1], unsent[1].len, fds, 2);
+	assert_true(same_file(fds[0], gone[0]));
+	assert_true(same_file(fds[1], r.memfd));
+	assert_int_equal(fcntl(fds[1], F_GETFL) & O_ACCMODE, O_RDONLY);
+	close(fds[0]);
+	close(fds[1]);
+	recv_with(r.client, a[2], unsent[2].len, fds, 1);
+	assert_true(same_file(fds[0], gone[1]));
+	close(fds[0]);
+	close(gone[0]);
+	close(gone[1]);
+	EXPECT_RAW(harness_raw_free(r.client, 5, 0), 0);
+	run_stop(&r);
+}
+
 /* A descriptor of pool 1 in a state of one pool. */
 static void
 unsent_fd_of_no_pool(void **state)
@@ -1175,6 +1305,8 @@ main(void)
 		cmocka_unit_test_teardown(client_name_not_printable, run_reap),
 		cmocka_unit_test_teardown(unsent_replies_sent_first, run_reap),
 		cmocka_unit_test_teardown(unsent_reply_passes_memfd, run_reap),
+		cmocka_unit_test_teardown(unsent_replies_pass_every_kind,
+					  run_reap),
 		cmocka_unit_test_teardown(unsent_fd_of_no_pool, run_reap),
 		cmocka_unit_test_teardown(unsent_fd_not_passed, run_reap),
 		cmocka_unit_test_teardown(unsent_reply_too_long, run_reap),
