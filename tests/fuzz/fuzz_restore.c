@@ -115,7 +115,8 @@ feedable(const Poolmgrd__State *st, unsigned *nreplies)
 	/* A count that does not add up is load's to refuse: none made. */
 	if (state_replies(st, nreplies) != 0)
 		*nreplies = 0;
-	if (st->n_pools > FUZZ_MAX_POOLS || st->n_sessions > FUZZ_MAX_SESSIONS ||
+	if (st->n_pools > FUZZ_MAX_POOLS ||
+	    st->n_sessions > FUZZ_MAX_SESSIONS ||
 	    *nreplies > FUZZ_MAX_REPLIES)
 		return false;
 	for (i = 0; i < st->n_pools; i++)
@@ -252,6 +253,13 @@ carried_file(const struct rebuild *rb, const Poolmgrd__SessionState *ss,
 	}
 }
 
+/* How many descriptors the state says unsent reply i passes. */
+static size_t
+passes(const Poolmgrd__SessionState *ss, size_t i)
+{
+	return ss->n_unsent_nfds ? ss->unsent_nfds[i] : 0;
+}
+
 static bool
 same_file(int a, int b)
 {
@@ -270,7 +278,7 @@ check_received(const struct rebuild *rb, unsigned k, size_t i, size_t j,
 	       const uint8_t *buf, size_t len, const int *fds, int n)
 {
 	const Poolmgrd__SessionState *ss = rb->st->sessions[k];
-	size_t want = ss->n_unsent_nfds ? ss->unsent_nfds[i] : 0, e;
+	size_t want = passes(ss, i), e;
 	int got = 0, file;
 
 	if (len != ss->unsent[i].len ||
@@ -349,13 +357,14 @@ send_carried(struct rebuild *rb, unsigned k)
 		    carried, ss->n_unsent);
 	for (idle = 0; i < carried && idle < 100; idle++) {
 		event_base_loop(base, EVLOOP_NONBLOCK);
-		while (i < carried && (len = receive(sv[1], buf, fds, &n)) >= 0) {
+		while (i < carried &&
+		       (len = receive(sv[1], buf, fds, &n)) >= 0) {
 			check_received(rb, k, i, j, buf, (size_t)len, fds, n);
+			sent++;
+			sent_fds += (unsigned long)n;
 			while (n > 0)
 				close(fds[--n]);
-			sent++;
-			sent_fds += ss->n_unsent_nfds ? ss->unsent_nfds[i] : 0;
-			j += ss->n_unsent_nfds ? ss->unsent_nfds[i] : 0;
+			j += passes(ss, i);
 			i++;
 			idle = 0;
 		}
