@@ -36,6 +36,50 @@ harness_build(void)
 	return b && *b ? b : "build";
 }
 
+char *
+harness_preload(const char *name)
+{
+	const char *asan = getenv("ASAN_OPTIONS");
+	char so[256], opts[512], *saved = asan ? strdup(asan) : NULL;
+
+	snprintf(so, sizeof(so), "%s/tests/%s", harness_build(), name);
+	assert_int_equal(access(so, R_OK), 0);
+	snprintf(opts, sizeof(opts), "%s%sverify_asan_link_order=0",
+		 saved ? saved : "", saved && *saved ? ":" : "");
+	setenv("ASAN_OPTIONS", opts, 1);
+	setenv("LD_PRELOAD", so, 1);
+	return saved;
+}
+
+void
+harness_preload_off(char *saved)
+{
+	unsetenv("LD_PRELOAD");
+	if (saved)
+		setenv("ASAN_OPTIONS", saved, 1);
+	else
+		unsetenv("ASAN_OPTIONS");
+	free(saved);
+}
+
+int
+harness_exit_status(struct daemon_proc *d, int ms)
+{
+	int status, waited;
+
+	for (waited = 0; waited < ms; waited += 10) {
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			d->pid = 0;
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		}
+		harness_sleep_ms(10);
+	}
+	kill(d->pid, SIGKILL);
+	harness_wait(d->pid);
+	d->pid = 0;
+	return -1;
+}
+
 /*
  * In a daemon's child before exec: a test that dies (a crash, a timeout's
  * kill) takes its daemon with it instead of leaving it running.  And the

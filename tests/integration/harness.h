@@ -105,6 +105,22 @@ struct daemon_proc {
 const char *harness_build(void);
 
 /*
+ * The daemons started from now on run with the test library name (such
+ * as "fail_memfd.so", under the build's tests/) preloaded; a sanitized
+ * one is told its runtime need not come first.  What the library reads
+ * from the environment the caller sets.  Returns what harness_preload_off
+ * takes to put the environment back.
+ */
+char *harness_preload(const char *name);
+void harness_preload_off(char *saved);
+
+/*
+ * The exit status of d's daemon once it is gone, within ms; -1 if it died
+ * of a signal, or did not go in time (it is killed then).
+ */
+int harness_exit_status(struct daemon_proc *d, int ms);
+
+/*
  * Do handles cache freed blocks in this run?  The suite runs with the
  * client-side cache on (the default) and off ($POOLMGR_CLIENT_CACHE=0).
  */

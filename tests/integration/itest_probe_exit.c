@@ -31,32 +31,6 @@
 #define EXIT_WAIT_MS	15000	/* generous for a daemon under ASan */
 #define GONE_WAIT_MS	5000	/* a killed process gone, at most */
 
-/* A preload on for the daemon started next: the saved ASAN_OPTIONS. */
-static char *
-preload(const char *so)
-{
-	const char *asan = getenv("ASAN_OPTIONS");
-	char opts[512], *saved = asan ? strdup(asan) : NULL;
-
-	/* A sanitized daemon must be told its runtime need not come first. */
-	snprintf(opts, sizeof(opts), "%s%sverify_asan_link_order=0",
-		 saved ? saved : "", saved && *saved ? ":" : "");
-	setenv("ASAN_OPTIONS", opts, 1);
-	setenv("LD_PRELOAD", so, 1);
-	return saved;
-}
-
-static void
-preload_off(char *saved)
-{
-	unsetenv("LD_PRELOAD");
-	if (saved)
-		setenv("ASAN_OPTIONS", saved, 1);
-	else
-		unsetenv("ASAN_OPTIONS");
-	free(saved);
-}
-
 /* At bin: a probe that answers only after 30 s (bash keeps the mask). */
 static void
 put_slow_probe(const char *bin)
@@ -132,47 +106,25 @@ probe_left(const char *bin)
 	return probe_processes(bin, true);
 }
 
-/* The daemon's exit status once it is gone, or -1 (killed then). */
-static int
-exit_status(struct daemon_proc *d)
-{
-	int status, ms;
-
-	for (ms = 0; ms < EXIT_WAIT_MS; ms += 10) {
-		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-			d->pid = 0;
-			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-		}
-		harness_sleep_ms(10);
-	}
-	kill(d->pid, SIGKILL);
-	harness_wait(d->pid);
-	d->pid = 0;
-	return -1;
-}
-
 static void
 fatal_kills_probe(void **state)
 {
-	char dir[64], bin[128], so[256], *saved;
+	char dir[64], bin[128], *saved;
 	struct daemon_proc d;
 	int rc;
 
 	(void)state;
-	snprintf(so, sizeof(so), "%s/tests/fail_pipe_event.so",
-		 harness_build());
-	assert_int_equal(access(so, R_OK), 0);
 	harness_copy_binary(dir, sizeof(dir), bin, sizeof(bin));
-	saved = preload(so);
+	saved = harness_preload("fail_pipe_event.so");
 	setenv("POOLMGR_FAIL_PIPE_EVENT", "1", 1);
 	rc = harness_start_from(&d, bin, "[pool p]\nsize = 1M\n");
 	unsetenv("POOLMGR_FAIL_PIPE_EVENT");
-	preload_off(saved);
+	harness_preload_off(saved);
 	assert_int_equal(rc, 0);
 	put_slow_probe(bin);
 
 	assert_int_equal(kill(d.pid, SIGUSR2), 0);
-	rc = exit_status(&d);
+	rc = harness_exit_status(&d, EXIT_WAIT_MS);
 	printf("the daemon exited with %d\n", rc);
 	assert_int_equal(rc, 1);
 	assert_int_equal(harness_log_count(&d, "event_new failed"), 1);

@@ -342,27 +342,15 @@ enodev_teardown(void **state)
 static void
 start_without_map(void)
 {
-	const char *asan = getenv("ASAN_OPTIONS");
-	char so[256], opts[512], *saved;
+	char *saved = harness_preload("fail_memfd.so");
+	int rc;
 
-	snprintf(so, sizeof(so), "%s/tests/fail_memfd.so", harness_build());
-	assert_int_equal(access(so, R_OK), 0);
-	/* A sanitized daemon must be told its runtime need not come first. */
-	saved = asan ? strdup(asan) : NULL;
-	snprintf(opts, sizeof(opts), "%s%sverify_asan_link_order=0",
-		 saved ? saved : "", saved && *saved ? ":" : "");
-	setenv("ASAN_OPTIONS", opts, 1);
-	setenv("LD_PRELOAD", so, 1);
 	setenv("POOLMGR_FAIL_MEMFD", "poolmgr:nomap:shared", 1);
-	assert_int_equal(harness_start(&enodev_d, "[pool nomap]\nsize = 4M\n"
-				       "[pool p]\nsize = 4M\n"), 0);
-	unsetenv("LD_PRELOAD");
+	rc = harness_start(&enodev_d, "[pool nomap]\nsize = 4M\n"
+			   "[pool p]\nsize = 4M\n");
 	unsetenv("POOLMGR_FAIL_MEMFD");
-	if (saved)
-		setenv("ASAN_OPTIONS", saved, 1);
-	else
-		unsetenv("ASAN_OPTIONS");
-	free(saved);
+	harness_preload_off(saved);
+	assert_int_equal(rc, 0);
 }
 
 /* ShareMap on handle h, answered with error want: its reply. */

@@ -366,28 +366,14 @@ static void
 start_failing_in_new_image(const char *conf, const char *pool,
 			   const char *memfd)
 {
-	const char *asan = getenv("ASAN_OPTIONS");
-	char so[256], opts[512], *saved;
+	char *saved = harness_preload("fail_memfd.so");
 
-	snprintf(so, sizeof(so), "%s/tests/fail_memfd.so", harness_build());
-	assert_int_equal(access(so, R_OK), 0);
-	/* A sanitized daemon must be told its runtime need not come first. */
-	saved = asan ? strdup(asan) : NULL;
-	snprintf(opts, sizeof(opts), "%s%sverify_asan_link_order=0",
-		 saved ? saved : "", saved && *saved ? ":" : "");
-	setenv("ASAN_OPTIONS", opts, 1);
-	setenv("LD_PRELOAD", so, 1);
 	setenv("POOLMGR_FAIL_MEMFD", memfd, 1);
 	setenv("POOLMGR_FAIL_MEMFD_IN", "restored", 1);
 	rfx_start(conf, pool);
-	unsetenv("LD_PRELOAD");
 	unsetenv("POOLMGR_FAIL_MEMFD");
 	unsetenv("POOLMGR_FAIL_MEMFD_IN");
-	if (saved)
-		setenv("ASAN_OPTIONS", saved, 1);
-	else
-		unsetenv("ASAN_OPTIONS");
-	free(saved);
+	harness_preload_off(saved);
 }
 
 static void

@@ -625,25 +625,6 @@ probe_keeps_serving(void **state)
 	pool_disconnect(c);
 }
 
-/* The daemon's exit status within 10 s, or -1 (it is killed then). */
-static int
-exited(struct daemon_proc *d)
-{
-	int status, ms;
-
-	for (ms = 0; ms < 10000; ms += 10) {
-		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-			d->pid = 0;
-			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-		}
-		harness_sleep_ms(10);
-	}
-	kill(d->pid, SIGKILL);
-	harness_wait(d->pid);
-	d->pid = 0;
-	return -1;
-}
-
 static void
 stop_during_probe(void **state)
 {
@@ -663,7 +644,7 @@ stop_during_probe(void **state)
 	assert_true((probe = daemon_child(fx.d.pid)) > 0);
 	harness_sleep_ms(200);
 	assert_int_equal(kill(fx.d.pid, SIGTERM), 0);
-	rc = exited(&fx.d);
+	rc = harness_exit_status(&fx.d, 10000);
 	print_log_since(at, "since SIGUSR2");
 	if (log_since_has(at, HARNESS_RESTARTED))
 		fail_msg("the daemon restarted instead of stopping");
@@ -676,30 +657,17 @@ stop_during_probe(void **state)
 static void
 config_memfd_refused(void **state)
 {
-	const char *asan = getenv("ASAN_OPTIONS");
-	char bin[128], so[256], opts[512], *saved;
+	char bin[128], *saved;
 	struct pool_conn *c;
 	struct pool *p;
 	pool_off_t off;
 
 	(void)state;
-	snprintf(so, sizeof(so), "%s/tests/fail_memfd.so", harness_build());
-	assert_int_equal(access(so, R_OK), 0);
-	/* A sanitized daemon must be told its runtime need not come first. */
-	saved = asan ? strdup(asan) : NULL;
-	snprintf(opts, sizeof(opts), "%s%sverify_asan_link_order=0",
-		 saved ? saved : "", saved && *saved ? ":" : "");
-	setenv("ASAN_OPTIONS", opts, 1);
-	setenv("LD_PRELOAD", so, 1);
+	saved = harness_preload("fail_memfd.so");
 	setenv("POOLMGR_FAIL_MEMFD", "poolmgrd-config", 1);
 	start_copied(bin, sizeof(bin), &c, &p, &off, 11);
-	unsetenv("LD_PRELOAD");
 	unsetenv("POOLMGR_FAIL_MEMFD");
-	if (saved)
-		setenv("ASAN_OPTIONS", saved, 1);
-	else
-		unsetenv("ASAN_OPTIONS");
-	free(saved);
+	harness_preload_off(saved);
 
 	refused("the same, but no memfd for the configuration's text", p, off,
 		11);
