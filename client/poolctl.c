@@ -204,7 +204,19 @@ cmp_clients(const void *a, const void *b)
 		return x->pid < y->pid ? -1 : 1;
 	if (x->handle != y->handle)
 		return x->handle < y->handle ? -1 : 1;
-	return 0;
+	/*
+	 * One process's connections each number their handles from 1: the
+	 * rest of the row decides, so that equal rows alone may swap.
+	 */
+	if ((c = strcmp(x->name, y->name)) != 0)
+		return c;
+	if (x->blocks != y->blocks)
+		return x->blocks < y->blocks ? -1 : 1;
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? -1 : 1;
+	if (x->cached_bytes != y->cached_bytes)
+		return x->cached_bytes < y->cached_bytes ? -1 : 1;
+	return (int)x->read_only - (int)y->read_only;
 }
 
 /* The pools, sorted by name so the output is stable. */

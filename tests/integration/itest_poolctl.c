@@ -31,6 +31,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "harness_raw.h"
 #include "poolclient.h"
 
 #define KiB (1024ull)
@@ -459,6 +460,45 @@ out_has_pid_line(pid_t pid)
 
 	snprintf(word, sizeof(word), "%d", (int)pid);
 	return line_starting(fx.out, word) != NULL;
+}
+
+/*
+ * One process's connections each number their handles from 1, so pool,
+ * pid and handle tie between them: the rows still come in one order
+ * (by name here), whichever connection opened the pool first.
+ */
+static void
+clients_ties_in_one_order(void **state)
+{
+	const char *pools[2] = {"alpha", "beta"};
+	const char *names[2] = {"zz-conn", "aa-conn"};
+	const char *a, *z;
+	uint32_t h;
+	int fd[2][2];
+
+	(void)state;
+	start(TWO_POOLS);
+	/* alpha: zz-conn opens first; beta: aa-conn does. */
+	for (int k = 0; k < 2; k++)
+		for (int j = 0; j < 2; j++) {
+			fd[k][j] = harness_raw_greeted(fx.d.sock,
+						       names[(j + k) % 2]);
+			assert_true(fd[k][j] >= 0);
+			assert_int_equal(harness_raw_open(fd[k][j], pools[k],
+							  &h), 0);
+			assert_int_equal(h, 1);
+		}
+	for (int k = 0; k < 2; k++) {
+		expect_exit(ctl("clients %s", pools[k]), 0, "clients");
+		a = strstr(fx.out, "aa-conn");
+		z = strstr(fx.out, "zz-conn");
+		expect(a != NULL && z != NULL, "clients: a connection missing");
+		expect(a < z, "clients: tied rows in the daemon's order");
+	}
+	for (int k = 0; k < 2; k++)
+		for (int j = 0; j < 2; j++)
+			close(fd[k][j]);
+	stop();
 }
 
 static void
@@ -923,6 +963,7 @@ main(void)
 		cmocka_unit_test_teardown(destroy_idle_busy_and_forced,
 					  teardown),
 		cmocka_unit_test_teardown(clients_shows_holder_pid, teardown),
+		cmocka_unit_test_teardown(clients_ties_in_one_order, teardown),
 		cmocka_unit_test_teardown(trim_and_check, teardown),
 		cmocka_unit_test_teardown(help_version_and_usage_errors,
 					  teardown),
