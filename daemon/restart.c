@@ -451,6 +451,13 @@ not_quiet_why(void)
 	    "released memory still going back";
 }
 
+/* The logs' word for what waits: a restart, or a stop to the fd store. */
+static const char *
+what_waits(void)
+{
+	return to_store ? "stop" : "restart";
+}
+
 static void
 restart_try(bool first)
 {
@@ -461,10 +468,10 @@ restart_try(bool first)
 	dropped += peer_drop_closing();
 	if (quiet()) {
 		if (now - wanted_at >= 1000000)
-			log_info("restart: waited %llu ms for a quiet moment%s",
-				 (unsigned long long)(now - wanted_at) /
-				 1000000, dropped ? ", dropped clients in the "
-				 "way" : "");
+			log_info("%s: waited %llu ms for a quiet moment%s",
+				 what_waits(), (unsigned long long)(now -
+				 wanted_at) / 1000000, dropped ? ", dropped "
+				 "clients in the way" : "");
 		wanted = false;
 		if (to_store)
 			store_now();
@@ -477,10 +484,10 @@ restart_try(bool first)
 	 * operator (or a test) knows the restart waits, and for what.
 	 */
 	if (first)
-		log_info("restart: waiting for a quiet moment: %s",
+		log_info("%s: waiting for a quiet moment: %s", what_waits(),
 			 not_quiet_why());
 	else if (now - noted_at >= RESTART_QUIET_SEC * 1000000000ull) {
-		log_info("restart: not quiet after %d s: %s",
+		log_info("%s: not quiet after %d s: %s", what_waits(),
 			 RESTART_QUIET_SEC, not_quiet_why());
 		noted_at = now;
 	}

@@ -28,9 +28,10 @@
  *                      still reads shared for a block another retains,
  *                      and is replaced by the new start's on the handle's
  *                      next free (its frees kept again); every name goes
- *                      out of the store after READY=1.  Without FDSTORE=,
- *                      or with too small a one, nothing is pushed and the
- *                      stop frees all.
+ *                      out of the store after READY=1; a stop that waits
+ *                      for memory going back in steps says it is a stop
+ *                      that waits.  Without FDSTORE=, or with too small a
+ *                      one, nothing is pushed and the stop frees all.
  *
  * Every notification must come from the daemon's own pid (NotifyAccess=main).
  * Every wait has a deadline, and an alarm kills the daemons and fails the
@@ -1261,6 +1262,39 @@ fdstore_own_socket(void **state)
 }
 
 /*
+ * A stop to the store waits for the quiet moment a restart waits for,
+ * here 2 GiB going back in 4 KiB steps (half a million loop turns), and
+ * its log says that a stop waits, not a restart.
+ */
+static void
+fdstore_stop_waits_as_a_stop(void **state)
+{
+	struct store *st = *state;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t big;
+	char val[16];
+
+	store_init(st, "[daemon]\nsocket_mode = 0666\nrelease_step = 4K\n"
+		   "[pool s]\nsize = 4G\n");
+	store_first_start(st, val, sizeof(val), &c, &p);
+	EXPECT_RC(pool_alloc(p, 2ull << 30, &big), 0);
+	EXPECT_RC(pool_free(p, big), 0);
+	store_stop(st);
+	if (!file_contains(st->n.log, "stop: waiting for a quiet moment: "
+			   "released memory still going back") ||
+	    file_contains(st->n.log, "restart: waiting")) {
+		print_file("poolmgrd's log", st->n.log);
+		fail_msg("the stop's wait not logged as a stop's");
+	}
+	assert_true(stored_name(st, "state"));
+	/* The client's connection is in the store: it is served again. */
+	store_start(st, val);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/*
  * The share map a handle got before the stop cannot be written by the
  * next start, and the stop must not write it either once it is frozen:
  * a block another client retains must still read shared for its holder,
@@ -1614,6 +1648,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(fdstore_restart, store_setup,
 						store_teardown),
 		cmocka_unit_test_setup_teardown(fdstore_own_socket,
+						store_setup, store_teardown),
+		cmocka_unit_test_setup_teardown(fdstore_stop_waits_as_a_stop,
 						store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(fdstore_unread_replies_kept,
 						store_setup, store_teardown),
