@@ -1001,6 +1001,31 @@ small_store_planned(void **state)
 }
 
 /* The daemon's RLIMIT_FSIZE, soft; the hard one stays unlimited. */
+/*
+ * The start after a crash: its log says pool a and n persistent blocks
+ * were recovered, and a, opened on a new connection *c, counts n.
+ */
+static struct pool *
+start_recovered(struct harness_store *st, unsigned n, struct pool_conn **c)
+{
+	struct pool_stats s;
+	struct pool *a;
+	char line[96];
+
+	start(st, STORE_FDS);
+	snprintf(line, sizeof(line), "1 pool and %u persistent blocks "
+		 "recovered", n);
+	if (!log_has(st, line)) {
+		harness_store_print_log(st);
+		fail_msg("not \"%s\"", line);
+	}
+	EXPECT_RC(pool_connect(st->sock, c), 0);
+	EXPECT_RC(pool_open(*c, "a", &a), 0);
+	EXPECT_RC(pool_stats(a, &s), 0);
+	assert_int_equal(s.persistent_blocks, n);
+	return a;
+}
+
 static void
 daemon_fsize(const struct harness_store *st, rlim_t soft)
 {
@@ -1055,10 +1080,8 @@ failed_write_resumes(void **state)
 	struct harness_store *st = *state;
 	struct pool_conn *c;
 	struct pool *a;
-	struct pool_stats s;
 	pool_off_t *offs = calloc(FAIL_MAX, sizeof(*offs));
 	unsigned total = 0, i, lost_at;
-	char line[96];
 
 	assert_non_null(offs);
 	start(st, STORE_FDS);
@@ -1085,18 +1108,8 @@ failed_write_resumes(void **state)
 	(void)journal_in(st);
 	print_message("lost at %u blocks, %u persisted\n", lost_at, total);
 	crash(st);
-	start(st, STORE_FDS);
-	snprintf(line, sizeof(line), "1 pool and %u persistent blocks "
-		 "recovered", total);
-	if (!log_has(st, line)) {
-		harness_store_print_log(st);
-		fail_msg("not \"%s\"", line);
-	}
 	pool_disconnect(c);
-	EXPECT_RC(pool_connect(st->sock, &c), 0);
-	EXPECT_RC(pool_open(c, "a", &a), 0);
-	EXPECT_RC(pool_stats(a, &s), 0);
-	assert_int_equal(s.persistent_blocks, total);
+	a = start_recovered(st, total, &c);
 	for (i = 0; i < total; i++)
 		expect_bytes(a, offs[i], 64, i < lost_at ? 'f' :
 			     i < lost_at + 100 ? 'g' : 'h');
@@ -1228,7 +1241,6 @@ crash_while_compacting(void **state)
 	struct harness_store *st = *state;
 	struct pool_conn *c;
 	struct pool *a;
-	struct pool_stats s;
 	pool_off_t *offs = calloc(COMPACT_MAX, sizeof(*offs));
 	unsigned total = 0, tries, i;
 	char fresh[64], line[96];
@@ -1253,17 +1265,7 @@ crash_while_compacting(void **state)
 			      "the journal not yet stored" : "after the "
 			      "compaction");
 		pool_disconnect(c);
-		start(st, STORE_FDS);
-		snprintf(line, sizeof(line), "1 pool and %u persistent blocks "
-			 "recovered", total);
-		if (!log_has(st, line)) {
-			harness_store_print_log(st);
-			fail_msg("not \"%s\"", line);
-		}
-		EXPECT_RC(pool_connect(st->sock, &c), 0);
-		EXPECT_RC(pool_open(c, "a", &a), 0);
-		EXPECT_RC(pool_stats(a, &s), 0);
-		assert_int_equal(s.persistent_blocks, total);
+		a = start_recovered(st, total, &c);
 		for (i = 0; i < total; i++)
 			expect_bytes(a, offs[i], 16, (int)(i % 251));
 		pool_close(a);
@@ -1285,11 +1287,9 @@ persisted_while_compacting(void **state)
 	struct harness_store *st = *state;
 	struct pool_conn *c;
 	struct pool *a;
-	struct pool_stats s;
 	pool_off_t *offs = calloc(COMPACT_MAX, sizeof(*offs));
 	size_t sizes[1024];
 	unsigned total = 0, i, freed = 0, before;
-	char line[96];
 	long long end;
 	off_t seen;
 
@@ -1334,18 +1334,8 @@ persisted_while_compacting(void **state)
 		      total, freed);
 	store_drain(st);
 	crash(st);
-	start(st, STORE_FDS);
-	snprintf(line, sizeof(line), "1 pool and %u persistent blocks "
-		 "recovered", total - freed);
-	if (!log_has(st, line)) {
-		harness_store_print_log(st);
-		fail_msg("not \"%s\"", line);
-	}
 	pool_disconnect(c);
-	EXPECT_RC(pool_connect(st->sock, &c), 0);
-	EXPECT_RC(pool_open(c, "a", &a), 0);
-	EXPECT_RC(pool_stats(a, &s), 0);
-	assert_int_equal(s.persistent_blocks, total - freed);
+	a = start_recovered(st, total - freed, &c);
 	for (i = 0; i < total; i++)
 		expect_bytes(a, offs[i], 16, 'c');
 	pool_close(a);
@@ -1513,7 +1503,6 @@ persisted_while_rebuilding(void **state)
 	unsigned total = 0, n, i, k, out;
 	struct pool_conn *c;
 	struct pool *a;
-	struct pool_stats s;
 	char fresh[64], line[96];
 
 	assert_non_null(offs);
@@ -1538,17 +1527,7 @@ persisted_while_rebuilding(void **state)
 		      n, total - out);
 	crash(st);
 	pool_disconnect(c);
-	start(st, STORE_FDS);
-	snprintf(line, sizeof(line), "1 pool and %u persistent blocks "
-		 "recovered", n);
-	if (!log_has(st, line)) {
-		harness_store_print_log(st);
-		fail_msg("not \"%s\"", line);
-	}
-	EXPECT_RC(pool_connect(st->sock, &c), 0);
-	EXPECT_RC(pool_open(c, "a", &a), 0);
-	EXPECT_RC(pool_stats(a, &s), 0);
-	assert_int_equal(s.persistent_blocks, n);
+	a = start_recovered(st, n, &c);
 	for (i = 0; i < total; i++)
 		if (offs[i] != UNPERSISTED)
 			expect_bytes(a, offs[i], 16, (int)(i % 251));
