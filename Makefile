@@ -115,7 +115,8 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_restart_fds itest_restart_admin itest_restore \
               itest_sharemap_renew itest_restart_guard itest_recover \
               itest_names itest_names_crash itest_restart_edges \
-              itest_names_readers itest_notify itest_probe_exit
+              itest_names_readers itest_notify itest_probe_exit \
+              itest_cache_threads
 ITEST_BINS := $(ITESTS:%=$(BUILD)/tests/%)
 ITEST_COMMON := $(BUILD)/tests/integration/harness.o \
                 $(BUILD)/tests/integration/harness_raw.o \
@@ -408,7 +409,8 @@ test: deps
 	-@$(call timed,run-tsan) $(MAKE) --no-print-directory check-tsan
 	@sh tests/summary.sh -p $(PHASES) $(RESULTS)
 
-TSAN_TESTS := itest_threads itest_cache itest_sharemap_renew
+TSAN_TESTS := itest_threads itest_cache itest_sharemap_renew \
+              itest_cache_threads
 TSAN_FLAGS := BUILD=$(BUILD)/tsan OPT=-O1 CFLAGS_EXTRA=-fsanitize=thread \
               LDFLAGS=-fsanitize=thread
 check-tsan-build:
