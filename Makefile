@@ -135,7 +135,8 @@ BENCH_BINS := $(BUILD)/bench/bench_engine $(BUILD)/bench/bench_speed \
               $(BUILD)/bench/bench_handles $(BUILD)/bench/bench_lookup \
               $(BUILD)/bench/bench_names \
               $(BUILD)/bench/bench_rebuild $(BUILD)/bench/bench_restart \
-              $(BUILD)/bench/bench_renew $(BUILD)/bench/bench_journal
+              $(BUILD)/bench/bench_renew $(BUILD)/bench/bench_journal \
+              $(BUILD)/bench/bench_cache_hit
 # Only the benchmarks need these (Boost.Interprocess, its compiler, the plot).
 BENCH_DEB_PKGS := libboost-dev g++ gnuplot-nox
 
@@ -336,6 +337,12 @@ $(BUILD)/bench/bench_restart: $(BENCH_DIR)/bench_restart.o \
 
 # A caching handle's cost after a restart in place (its share map renewed).
 $(BUILD)/bench/bench_renew: $(BENCH_DIR)/bench_renew.o \
+  $(BENCH_DIR)/bench_daemon.o $(BENCH_DIR)/bench_util.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+
+# The instructions of a client cache hit, counted under callgrind.
+$(BUILD)/bench/bench_cache_hit: $(BENCH_DIR)/bench_cache_hit.o \
   $(BENCH_DIR)/bench_daemon.o $(BENCH_DIR)/bench_util.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
