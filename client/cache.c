@@ -275,9 +275,11 @@ static __thread unsigned cache_thread_slot;	/* slot + 1; 0: none yet */
 /*
  * A test may define this to watch, and to hold, a thread taking a slot:
  * it is called once the slot is chosen (taken 0) and once it is taken.
- * Programs do not define it: a weak symbol, null.
+ * Programs do not define it: a weak symbol, null.  Hidden: the shared
+ * library neither looks for it in others nor offers it.
  */
-void	cache_slot_hook(unsigned slot, int taken) __attribute__((weak));
+void	cache_slot_hook(unsigned slot, int taken)
+	    __attribute__((weak, visibility("hidden")));
 static __thread int64_t	 cache_thread_probed;
 
 /* The coarse clock, in ns: a few ms a tick, and cheap. */

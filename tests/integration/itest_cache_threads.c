@@ -185,7 +185,7 @@ one_thread_may_keep_the_whole_budget(void **state)
  */
 void cache_slot_hook(unsigned slot, int taken);
 
-static pthread_barrier_t slot_both_chose;
+static pthread_barrier_t slot_both_chose, slot_both_took;
 static bool slot_holding;		/* atomic: the two threads' turn */
 static __thread bool slot_waited;
 static __thread unsigned slot_taken;
@@ -219,6 +219,8 @@ slot_start(void *arg)
 	if ((s->rc = pool_alloc(s->p, SMALL, &off)) == 0)
 		s->rc = pool_free(s->p, off);
 	s->slot = slot_taken;
+	/* Alive until both took theirs: an ended thread gives its slot back. */
+	pthread_barrier_wait(&slot_both_took);
 	return NULL;
 }
 
@@ -240,6 +242,7 @@ threads_starting_at_once_take_two_shards(void **state)
 	(void)state;
 	p = open_with_budget(&c, 1 << 20);
 	assert_int_equal(pthread_barrier_init(&slot_both_chose, NULL, 2), 0);
+	assert_int_equal(pthread_barrier_init(&slot_both_took, NULL, 2), 0);
 	__atomic_store_n(&slot_holding, true, __ATOMIC_RELEASE);
 	for (i = 0; i < 2; i++) {
 		s[i] = (struct slot_thread){.p = p};
@@ -250,6 +253,7 @@ threads_starting_at_once_take_two_shards(void **state)
 		assert_int_equal(pthread_join(t[i], NULL), 0);
 	__atomic_store_n(&slot_holding, false, __ATOMIC_RELEASE);
 	pthread_barrier_destroy(&slot_both_chose);
+	pthread_barrier_destroy(&slot_both_took);
 
 	printf("cache_threads: two threads started at once took slots %u "
 	       "and %u\n", s[0].slot - 1, s[1].slot - 1);
