@@ -17,7 +17,7 @@ DEB_PKGS := build-essential pkgconf libbsd-dev libcmocka-dev \
             libjemalloc-dev libmimalloc-dev libevent-dev \
             libprotobuf-c-dev protobuf-c-compiler libinih-dev libjson-c-dev \
             libsystemd-dev systemd mandoc clang libclang-rt-14-dev cppcheck \
-            valgrind time systemd-container
+            valgrind time systemd-container python3
 
 CFLAGS_BASE := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow \
                -Wmissing-prototypes -Wstrict-prototypes -D_GNU_SOURCE \
@@ -49,6 +49,11 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 SYSCONFDIR   ?= /etc
 UNITDIR      ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system)
 SYSUSERSDIR  ?= $(or $(shell pkg-config --variable=sysusersdir systemd 2>/dev/null),/usr/lib/sysusers.d)
+# The Python binding: where Debian's python3 looks (PREFIX=/usr: the
+# packages' directory; /usr/local: the local one of this python3).
+PYTHON_VERSION := $(shell python3 -c \
+                  'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+PYTHONDIR    ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/python3/dist-packages,$(PREFIX)/lib/python$(or $(PYTHON_VERSION),3)/dist-packages)
 # Run by `make install` without DESTDIR; found in /sbin too.
 LDCONFIG     ?= ldconfig
 
@@ -121,6 +126,10 @@ ITEST_BINS := $(ITESTS:%=$(BUILD)/tests/%)
 ITEST_COMMON := $(BUILD)/tests/integration/harness.o \
                 $(BUILD)/tests/integration/harness_raw.o \
                 $(BUILD)/tests/integration/harness_store.o
+# The Python binding's test, run as it is, and the layout of the
+# structures it mirrors as the compiler makes them.
+PY_TESTS := tests/integration/itest_python.py
+PY_ABI   := $(BUILD)/tests/py_abi
 # What test_cost_flat.sh counts the instructions of.
 COST_DRIVER := $(BUILD)/tests/cost_driver
 # The client systemd_real.sh keeps across restarts (make test-systemd).
@@ -172,7 +181,8 @@ PROGRAMS := $(BUILD)/poolmgrd $(BUILD)/poolctl $(LIB_SO) $(LIB_A) $(EXAMPLES) \
 all: deps
 	@$(MAKE) --no-print-directory build
 
-build: $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS) $(COST_DRIVER)
+build: $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS) $(COST_DRIVER) \
+		$(PY_ABI)
 
 # One protoc-c run makes both (&:), also when make runs jobs side by side.
 $(PROTO_C) $(PROTO_H) &: proto/poolmgr.proto
@@ -273,6 +283,9 @@ $(COST_DRIVER): $(BUILD)/tests/system/cost_driver.o \
 $(SD_HOLDER): $(BUILD)/tests/system/sd_holder.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+
+$(PY_ABI): $(BUILD)/tests/integration/py_abi.o
+	$(CC) $(LDFLAGS) -o $@ $^
 
 $(FAIL_MEMFD): tests/integration/fail_memfd.c
 	@mkdir -p $(dir $@)
@@ -429,14 +442,14 @@ check-tsan: check-tsan-build
 	  $(TSAN_TESTS:%=$(BUILD)/tsan/tests/%)
 
 check-build: $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS) $(COST_DRIVER) \
-		$(SD_HOLDER)
+		$(SD_HOLDER) $(PY_ABI)
 
 check-suite: check-build
 	-@POOLMGR_BUILD=$(BUILD) sh tests/run.sh $(BUILD) $(UNIT_BINS) \
-	  $(ITEST_BINS) $(SYSTEM_TESTS)
+	  $(ITEST_BINS) $(PY_TESTS) $(SYSTEM_TESTS)
 ifneq ($(SAN),1)
 	@POOLMGR_BUILD=$(BUILD) POOLMGR_CLIENT_CACHE=0 TEST_TAG=-nocache \
-	  sh tests/run.sh $(BUILD) $(ITEST_BINS)
+	  sh tests/run.sh $(BUILD) $(ITEST_BINS) $(PY_TESTS)
 endif
 
 # libFuzzer harnesses (clang): the engine fed operations, and the daemon's
@@ -530,9 +543,15 @@ $(BUILD)/man/man3/%.3:
 	@mkdir -p $(dir $@)
 	echo '.so man3/libpoolclient.3' > $@
 
+# The binding as installed: it loads the library from LIBDIR first.
+$(BUILD)/python/poolclient_lib.py: client/poolclient_lib.py $(PATHS_STAMP)
+	@mkdir -p $(dir $@)
+	sed -e 's|^_LIBDIR = None$$|_LIBDIR = "$(LIBDIR)"|' $< > $@
+
 # What install copies and nothing more: `sudo make install` builds no test.
 INSTALL_FILES := $(BUILD)/poolmgrd $(BUILD)/poolctl $(LIB_SO) $(LIB_A) \
-                 $(BUILD)/poolclient.pc $(UNITS) $(MAN3_ALIAS_PAGES)
+                 $(BUILD)/poolclient.pc $(UNITS) $(MAN3_ALIAS_PAGES) \
+                 $(BUILD)/python/poolclient_lib.py
 
 # An install into the system (no DESTDIR) refreshes the dynamic loader's
 # cache, as installs of libtool libraries do, so that programs linked with
@@ -543,7 +562,7 @@ install: $(INSTALL_FILES)
 	  $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
 	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
-	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(PYTHONDIR)
 	install -m 0755 $(BUILD)/poolmgrd $(DESTDIR)$(SBINDIR)/poolmgrd
 	install -m 0755 $(BUILD)/poolctl $(DESTDIR)$(BINDIR)/poolctl
 	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libpoolclient.so.1.0.0
@@ -559,6 +578,8 @@ install: $(INSTALL_FILES)
 	install -m 0644 docs/poolmgrd.8 $(DESTDIR)$(MANDIR)/man8/poolmgrd.8
 	install -m 0644 $(UNITS) $(DESTDIR)$(UNITDIR)/
 	install -m 0644 systemd/poolmgrd.sysusers $(DESTDIR)$(SYSUSERSDIR)/poolmgrd.conf
+	install -m 0644 client/poolclient.py $(BUILD)/python/poolclient_lib.py \
+	  $(DESTDIR)$(PYTHONDIR)/
 	@if [ -z "$(DESTDIR)" ]; then \
 	  PATH="$$PATH:/sbin:/usr/sbin"; \
 	  if command -v $(LDCONFIG) >/dev/null 2>&1; then \
@@ -591,7 +612,11 @@ uninstall:
 	  $(DESTDIR)$(MANDIR)/man8/poolmgrd.8 \
 	  $(DESTDIR)$(UNITDIR)/poolmgrd.service \
 	  $(DESTDIR)$(UNITDIR)/poolmgrd.socket \
-	  $(DESTDIR)$(SYSUSERSDIR)/poolmgrd.conf
+	  $(DESTDIR)$(SYSUSERSDIR)/poolmgrd.conf \
+	  $(DESTDIR)$(PYTHONDIR)/poolclient.py \
+	  $(DESTDIR)$(PYTHONDIR)/poolclient_lib.py \
+	  $(DESTDIR)$(PYTHONDIR)/__pycache__/poolclient.*.pyc \
+	  $(DESTDIR)$(PYTHONDIR)/__pycache__/poolclient_lib.*.pyc
 
 # Engine alone, then end to end; the plot is drawn from what was measured.
 bench: bench-deps

@@ -2,8 +2,9 @@
 # test_install.sh - `make install DESTDIR=...` gives a complete, clean
 # install: daemon, CLI, library with soname and only pool_* exported, header
 # free of protobuf-c, pkg-config file, man pages (libpoolclient(3) under
-# every function's name too), units; a program built against the installed
-# copy with pkg-config runs against the installed daemon; `make uninstall`
+# every function's name too), units, the Python binding; a program built
+# against the installed copy with pkg-config, and a Python one, run against
+# the installed daemon; `make uninstall`
 # removes every file again.  And an install without DESTDIR runs ldconfig,
 # a staged one does not (a stand-in ldconfig, which only says it ran).
 set -eu
@@ -125,11 +126,29 @@ ldd "$stage/producer" | grep -q "$pre/lib/libpoolclient.so.1" ||
 offs=$("$stage/producer" shared "installed and working")
 out=$(echo "$offs" | "$stage/consumer" shared)
 [ "$out" = "installed and working" ] || fail "consumer printed '$out'"
+# The binding where python3 looks under the prefix, naming the installed
+# library's directory; here (a stage) the loader finds the library.
+pyd=$(dirname "$(find "$pre/lib" -path '*/dist-packages/poolclient.py')")
+[ -f "$pyd/poolclient_lib.py" ] || fail "Python binding not installed"
+grep -qx '_LIBDIR = "/usr/local/lib"' "$pyd/poolclient_lib.py" ||
+	fail "installed poolclient_lib.py does not name LIBDIR"
+offs=$(PYTHONPATH=$pyd python3 -c '
+import poolclient
+with poolclient.connect() as c, c.open("shared") as p:
+    off = p.alloc(32)
+    p.buffer(off, 14)[:] = b"from Python 3\0"
+    p.persist(off)
+    print(off)
+maps = open("/proc/self/maps").read()
+assert "'"$pre"'/lib/libpoolclient.so.1" in maps, "another libpoolclient"
+') || fail "the installed Python binding failed"
+out=$(echo "$offs" | "$stage/consumer" shared)
+[ "$out" = "from Python 3" ] || fail "consumer printed '$out' of Python's block"
 "$pre/bin/poolctl" check shared >/dev/null || fail "installed poolctl check"
 kill "$daemon_pid"
 wait "$daemon_pid" || fail "installed daemon did not stop cleanly"
 daemon_pid=
-ok "installed daemon, library, poolctl and examples work together"
+ok "installed daemon, library, poolctl, examples and Python binding work together"
 
 # The staging pkg-config settings would move the unit directory: drop them.
 unset PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR

@@ -1,0 +1,602 @@
+"""poolclient - poolmgr's client library (libpoolclient) from Python.
+
+A thin binding over the C library with ctypes: the same daemon protocol,
+the same client-side cache, the same errors.  A program connects to
+poolmgrd, opens a named pool (which maps the pool's memory once) and
+allocates blocks named by offsets: the same offset means the same bytes in
+every process that has the pool open, C or Python.
+
+    import poolclient
+
+    with poolclient.connect() as conn, conn.open("default") as pool:
+        off = pool.alloc(4096)
+        pool.buffer(off, 5)[:] = b"hello"
+        pool.publish("greeting", off)
+
+Pool.buffer gives a memoryview straight over the pool's mapping, no copy:
+numpy.frombuffer(pool.buffer(off, n), dtype) works on it in place.
+
+Every failure of the library raises PoolError, an OSError whose errno is
+the library's code made positive (errno.ENOMEM: the pool is full) and
+whose strerror is pool_strerror's text.
+
+The library is found at $POOLCLIENT_LIB when set, else where `make
+install` put it, else in the build/ directory beside this file's client/
+(an uninstalled tree), else by the dynamic loader (libpoolclient.so.1):
+see poolclient_lib, which loads it.
+"""
+
+import ctypes
+import dataclasses
+import errno as _errno
+import os
+import threading
+import typing
+import weakref
+
+from poolclient_lib import (BLOCK_NAME_MAX, NAME_MAX, _ClientInfo,
+                            _CreateOpts, _Named, _Persisted, _Stats,
+                            free as _free, lib as _lib)
+
+__all__ = ["PoolError", "Connection", "Pool", "PoolStats", "ClientInfo",
+           "Persisted", "NamedBlock", "NameList", "Lookup", "connect",
+           "OFF_NONE", "NAME_MAX", "BLOCK_NAME_MAX", "BATCH_MAX",
+           "RETAIN_NONE"]
+
+OFF_NONE = (1 << 64) - 1
+"""The null offset (POOL_OFF_NONE)."""
+BATCH_MAX = 4096
+"""Most blocks one batch call may allocate or free (POOL_BATCH_MAX)."""
+RETAIN_NONE = (1 << 64) - 1
+"""create_pool(retain=RETAIN_NONE): give every free page back at once."""
+
+_u64, _size = ctypes.c_uint64, ctypes.c_size_t
+
+
+class PoolError(OSError):
+    """A failure of libpoolclient: .errno is the (positive) errno code,
+    .strerror what pool_strerror says of it."""
+
+    def __init__(self, code, text=None):
+        code = abs(code)
+        if text is None:
+            text = _lib.pool_strerror(-code).decode(errors="replace")
+        super().__init__(code, text)
+
+
+def _check(rc):
+    """Raise PoolError for a negative return code."""
+    if rc < 0:
+        raise PoolError(rc)
+    return rc
+
+
+def _bad(what):
+    """A bad argument, as the C library reports one."""
+    return PoolError(_errno.EINVAL, "invalid argument: " + what)
+
+
+def _uint(v, what, bits=64, zero=True):
+    """v as a C unsigned integer of bits bits, or -EINVAL."""
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise TypeError("%s must be an int, not %s" % (what,
+                                                       type(v).__name__))
+    if v < (0 if zero else 1) or v >> bits:
+        raise _bad("%s %d out of range" % (what, v))
+    return v
+
+
+def _name(s, what="name"):
+    """A str or bytes name as C bytes; -EINVAL for an embedded NUL."""
+    if isinstance(s, str):
+        s = s.encode()
+    elif not isinstance(s, (bytes, bytearray)):
+        raise TypeError("%s must be str or bytes, not %s" %
+                        (what, type(s).__name__))
+    if b"\0" in s:
+        raise _bad("%s holds a NUL byte" % what)
+    return bytes(s)
+
+
+def _text(b):
+    """A fixed C char array's text."""
+    return b.decode(errors="replace")
+
+
+def _record(cls, c):
+    """A dataclass cls from structure c: the fields of the same names."""
+    kw = {}
+    for f in dataclasses.fields(cls):
+        v = getattr(c, f.name)
+        kw[f.name] = _text(v) if isinstance(v, bytes) else v
+    return cls(**kw)
+
+
+@dataclasses.dataclass(frozen=True)
+class PoolStats:
+    """Statistics of a pool: every field of struct pool_stats but its
+    reserved words (see client/poolclient.h for what each counts)."""
+    name: str
+    max_size: int
+    committed_bytes: int
+    allocated_bytes: int
+    requested_bytes: int
+    free_bytes: int
+    largest_free: int
+    live_blocks: int
+    clients: int
+    allocs: int
+    frees: int
+    failed_allocs: int
+    invalid_frees: int
+    cached_bytes: int
+    metadata_bytes: int
+    released_bytes: int
+    persistent_blocks: int
+    granularity: int
+    page_size: int
+    mode: int
+    uid: int
+    gid: int
+    quota: int
+    client_cached_bytes: int
+    retain_bytes: int
+    free_resident_bytes: int
+    books_bytes: int
+    named_blocks: int
+    release_steps: int
+    retain_steps: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientInfo:
+    """One open handle (struct pool_client_info), as `poolctl clients`."""
+    pid: int
+    uid: int
+    gid: int
+    name: str
+    pool: str
+    handle: int
+    read_only: int
+    blocks: int
+    bytes: int
+    cached_bytes: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Persisted:
+    """One uid's persistent blocks in a pool (struct pool_persisted)."""
+    uid: int
+    blocks: int
+    bytes: int
+
+
+@dataclasses.dataclass(frozen=True)
+class NamedBlock:
+    """One named block (struct pool_named), as `poolctl names`."""
+    name: str
+    offset: int
+    usable_size: int
+    publisher: int
+
+
+class Lookup(typing.NamedTuple):
+    """A name's block: its offset and usable size."""
+    offset: int
+    usable_size: int
+
+
+class NameList(list):
+    """A list that may be cut (one message's worth): .total is how many
+    there are, listed or not."""
+
+    def __init__(self, items, total):
+        super().__init__(items)
+        self.total = total
+
+
+def _array(fn, cls, *args):
+    """Call a C function that returns a malloc'd array of structures and
+    a count (and a total, if it has one): the records, and the total."""
+    out = ctypes.POINTER(cls[0])()
+    n, total = _size(), _size()
+    extra = (ctypes.byref(total),) if cls[2] else ()
+    _check(fn(*args, ctypes.byref(out), ctypes.byref(n), *extra))
+    try:
+        items = [_record(cls[1], out[i]) for i in range(n.value)]
+    finally:
+        _free(out)
+    return items, (total.value if cls[2] else n.value)
+
+
+class _Handle:
+    """A C pointer that calls may use from many threads while one close
+    waits for them: no call runs on a freed pointer."""
+
+    def __init__(self, ptr, what):
+        self._ptr, self._what = ptr, what
+        self._busy = 0
+        self._cv = threading.Condition(threading.Lock())
+
+    def __enter__(self):
+        with self._cv:
+            if self._ptr is None:
+                raise PoolError(_errno.EBADF, self._what + " is closed")
+            self._busy += 1
+            return self._ptr
+
+    def __exit__(self, *exc):
+        with self._cv:
+            self._busy -= 1
+            self._cv.notify_all()
+
+    @property
+    def closed(self):
+        return self._ptr is None
+
+    def take(self):
+        """The pointer, once no call uses it; None if closed before."""
+        with self._cv:
+            while self._busy:
+                self._cv.wait()
+            ptr, self._ptr = self._ptr, None
+            return ptr
+
+
+class _Views:
+    """The buffers of a pool still in use, as weak references (a ctypes
+    array is not hashable, so no WeakSet): the callbacks hold only the
+    dict, not the pool, which can then go once no buffer holds it."""
+
+    def __init__(self):
+        self._refs = {}
+        self._seq = 0
+
+    def add(self, obj):
+        refs, self._seq = self._refs, self._seq + 1
+        refs[self._seq] = weakref.ref(
+            obj, lambda r, k=self._seq: refs.pop(k, None))
+
+    def __len__(self):
+        return len(self._refs)
+
+
+class Connection:
+    """A connection to poolmgrd (pool_connect).  A context manager: close
+    at exit.  Usable from many threads at once."""
+
+    def __init__(self, socket=None):
+        """Connect to poolmgrd at socket (None: $POOLMGRD_SOCKET, else
+        the default socket)."""
+        ptr = ctypes.c_void_p()
+        path = None if socket is None else _name(os.fspath(socket),
+                                                   "socket path")
+        _check(_lib.pool_connect(path, ctypes.byref(ptr)))
+        self._h = _Handle(ptr.value, "connection")
+        self._pools = weakref.WeakSet()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        # At exit, with a buffer still in use (or the module's globals
+        # gone), the process's end closes everything instead.
+        if getattr(self, "_h", None) is not None and not self._h.closed:
+            try:
+                self.close()
+            except (BufferError, AttributeError, TypeError):
+                pass
+
+    @property
+    def closed(self):
+        """True once close has run."""
+        return self._h.closed
+
+    def close(self):
+        """Close every pool still open, then the connection; again is a
+        no-op.  BufferError (and nothing closed) while a buffer of one of
+        its pools is still in use."""
+        pools = list(self._pools)
+        for p in pools:
+            p._refuse_if_exported()
+        for p in pools:
+            p.close()
+        ptr = self._h.take()
+        if ptr is not None:
+            _lib.pool_disconnect(ptr)
+
+    def open(self, name, read_only=False):
+        """Open pool name and map it: a Pool.  read_only maps it
+        PROT_READ, as the pool's mode may require."""
+        fn = _lib.pool_open_readonly if read_only else _lib.pool_open
+        out = ctypes.c_void_p()
+        bname = _name(name, "pool name")
+        with self._h as c:
+            _check(fn(c, bname, ctypes.byref(out)))
+        p = Pool(self, out.value, bname.decode(errors="replace"),
+                 read_only)
+        self._pools.add(p)
+        return p
+
+    def create_pool(self, name, max_size, granularity=0, mode=0, quota=0,
+                    retain=0):
+        """Create a pool (the daemon's uid, root or the admin group):
+        max_size bytes; granularity 0 = 16; mode 0 = 0600; quota bytes
+        per connection, 0 = none; retain 0 = the daemon's default,
+        RETAIN_NONE = none."""
+        o = _CreateOpts(max_size=_uint(max_size, "max_size"),
+                        granularity=_uint(granularity, "granularity", 32),
+                        mode=_uint(mode, "mode", 32),
+                        quota=_uint(quota, "quota"),
+                        retain=_uint(retain, "retain"))
+        with self._h as c:
+            _check(_lib.pool_create(c, _name(name), ctypes.byref(o)))
+
+    def destroy_pool(self, name, force=False):
+        """Destroy pool name; EBUSY while in use unless force."""
+        fn = _lib.pool_destroy_force if force else _lib.pool_destroy
+        with self._h as c:
+            _check(fn(c, _name(name)))
+
+    def list_pools(self):
+        """PoolStats of every pool the caller may read."""
+        with self._h as c:
+            return _array(_lib.pool_list, (_Stats, PoolStats, False), c)[0]
+
+    def stats(self, name):
+        """PoolStats of pool name (read permission)."""
+        s = _Stats()
+        with self._h as c:
+            _check(_lib.pool_stats_by_name(c, _name(name),
+                                           ctypes.byref(s)))
+        return _record(PoolStats, s)
+
+    def trim(self, name):
+        """Give every free page of pool name back to the OS now; returns
+        the bytes this trim gave back."""
+        released = _u64()
+        with self._h as c:
+            _check(_lib.pool_trim_by_name(c, _name(name),
+                                          ctypes.byref(released)))
+        return released.value
+
+    def check(self, name):
+        """Run the daemon's invariant check on pool name: None, or
+        PoolError EFAULT with the problem as its text."""
+        msg = ctypes.create_string_buffer(512)
+        with self._h as c:
+            rc = _lib.pool_check_by_name(c, _name(name), msg, len(msg))
+        if rc == -_errno.EFAULT and msg.value:
+            raise PoolError(rc, _text(msg.value))
+        _check(rc)
+
+    def clients(self, pool=None):
+        """Open handles (of pool, or of all pools): a NameList of
+        ClientInfo, .total how many there are."""
+        arg = None if pool is None else _name(pool)
+        with self._h as c:
+            items, total = _array(_lib.pool_clients_total,
+                                  (_ClientInfo, ClientInfo, True), c, arg)
+        return NameList(items, total)
+
+    def persisted(self, name):
+        """The uids with persistent blocks in pool name, the most bytes
+        first: a NameList of Persisted, .total how many uids."""
+        with self._h as c:
+            items, total = _array(_lib.pool_persisted,
+                                  (_Persisted, Persisted, True), c,
+                                  _name(name))
+        return NameList(items, total)
+
+    def names(self, pool, prefix=""):
+        """The names in pool that begin with prefix, in byte order: a
+        NameList of NamedBlock, .total how many have the prefix."""
+        with self._h as c:
+            items, total = _array(_lib.pool_names,
+                                  (_Named, NamedBlock, True), c,
+                                  _name(pool), _name(prefix, "prefix"))
+        return NameList(items, total)
+
+
+def connect(socket=None):
+    """Connect to poolmgrd: a Connection (a context manager).  socket is
+    the daemon's path; None: $POOLMGRD_SOCKET, else the default."""
+    return Connection(socket)
+
+
+class Pool:
+    """An open pool handle (pool_open): offsets name blocks, buffer()
+    reaches their bytes.  A context manager: close at exit.  Made by
+    Connection.open."""
+
+    def __init__(self, conn, ptr, name, read_only):
+        self._conn = conn	# the connection outlives its pools
+        self._h = _Handle(ptr, "pool " + name)
+        self.name = name
+        """The pool's name."""
+        self.read_only = read_only
+        """True for a handle opened read-only."""
+        self._size = _lib.pool_size(ptr)
+        self._views = _Views()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        # A live buffer holds its pool: here, none is left.  At exit the
+        # module's globals may be gone: the process's end unmaps then.
+        if getattr(self, "_h", None) is not None and not self._h.closed:
+            try:
+                self.close()
+            except (AttributeError, TypeError):
+                pass
+
+    @property
+    def closed(self):
+        """True once close (or the connection's close) has run."""
+        return self._h.closed
+
+    @property
+    def size(self):
+        """The pool's size in bytes: the length of the mapping."""
+        return self._size
+
+    def _refuse_if_exported(self):
+        if len(self._views):
+            raise BufferError("pool %s: %d buffer(s) still in use; release "
+                              "them first" % (self.name, len(self._views)))
+
+    def close(self):
+        """Drop this handle's references and unmap; again is a no-op.
+        BufferError, and the pool stays open, while a buffer of it is
+        still in use (release() it or drop it first)."""
+        self._refuse_if_exported()
+        ptr = self._h.take()
+        if ptr is not None:
+            _lib.pool_close(ptr)
+
+    def _off(self, fn, *args):
+        """Call fn(handle, *args, &offset): the new offset."""
+        out = _u64()
+        with self._h as p:
+            _check(fn(p, *args, ctypes.byref(out)))
+        return out.value
+
+    def _call(self, fn, *args):
+        with self._h as p:
+            return _check(fn(p, *args))
+
+    def alloc(self, size, align=0, zero=False):
+        """Allocate size bytes (aligned to align, a power of two, when not
+        0; zeroed when zero): the block's offset."""
+        _uint(size, "size", zero=False)
+        _uint(align, "align")
+        if align == 0 and zero:
+            return self._off(_lib.pool_calloc, 1, size)
+        if align == 0:
+            return self._off(_lib.pool_alloc, size)
+        off = self._off(_lib.pool_alloc_aligned, size, align)
+        if zero:
+            with self._h as p:
+                ctypes.memset(_lib.pool_ptr(p, off), 0, size)
+        return off
+
+    def alloc_batch(self, sizes):
+        """Allocate len(sizes) blocks in one round trip, all or nothing:
+        their offsets."""
+        n = len(sizes)
+        cs = (_size * max(n, 1))(*[_uint(s, "size") for s in sizes])
+        offs = (_u64 * max(n, 1))()
+        self._call(_lib.pool_alloc_batch, n, cs, offs)
+        return list(offs[:n])
+
+    def free(self, offset):
+        """Drop this handle's reference to the block at offset; OFF_NONE
+        is a no-op.  EINVAL if it is not a live block."""
+        self._call(_lib.pool_free, _uint(offset, "offset"))
+
+    def free_batch(self, offsets):
+        """free of every offset in one round trip, all or nothing."""
+        n = len(offsets)
+        cs = (_u64 * max(n, 1))(*[_uint(o, "offset") for o in offsets])
+        self._call(_lib.pool_free_batch, n, cs)
+
+    def realloc(self, offset, size):
+        """Resize the block at offset, in place when possible, else moved
+        with its bytes: the block's offset now (OFF_NONE for size 0,
+        which frees it).  On failure the old block is unchanged."""
+        return self._off(_lib.pool_realloc, _uint(offset, "offset"),
+                         _uint(size, "size"))
+
+    def retain(self, offset):
+        """Take a reference: the block lives while this handle does."""
+        self._call(_lib.pool_retain, _uint(offset, "offset"))
+
+    def persist(self, offset):
+        """Give the pool a reference: the block outlives every handle."""
+        self._call(_lib.pool_persist, _uint(offset, "offset"))
+
+    def usable_size(self, offset):
+        """The real (rounded) size of the block at offset."""
+        out = _size()
+        self._call(_lib.pool_usable_size, _uint(offset, "offset"),
+                   ctypes.byref(out))
+        return out.value
+
+    def publish(self, name, offset, replace=False):
+        """Give the block at offset the name (it then holds the pool's
+        reference).  replace moves a name in use to this block in one
+        step; without it, a name in use is EEXIST."""
+        fn = _lib.pool_publish_replace if replace else _lib.pool_publish
+        self._call(fn, _uint(offset, "offset"), _name(name))
+
+    def lookup(self, name, retain=False):
+        """The block named name: a Lookup (offset, usable_size).  retain
+        holds it before the answer comes (free it when done); without,
+        it may be unpublished and reused at any time."""
+        fn = _lib.pool_lookup_retain if retain else _lib.pool_lookup
+        usable = _size()
+        off = self._off(lambda p, n, o: fn(p, n, o, ctypes.byref(usable)),
+                        _name(name))
+        return Lookup(off, usable.value)
+
+    def unpublish(self, name):
+        """Remove the name and its reference to its block."""
+        self._call(_lib.pool_unpublish, _name(name))
+
+    def names(self, prefix=""):
+        """The names of this pool that begin with prefix: a NameList of
+        NamedBlock."""
+        return self._conn.names(self.name, prefix)
+
+    def stats(self):
+        """PoolStats of this pool."""
+        s = _Stats()
+        self._call(_lib.pool_stats, ctypes.byref(s))
+        return _record(PoolStats, s)
+
+    def trim(self):
+        """Give every free page of the pool back to the OS now."""
+        self._call(_lib.pool_trim)
+
+    def check(self):
+        """Run the daemon's invariant check on this pool (see
+        Connection.check)."""
+        self._conn.check(self.name)
+
+    def set_cache(self, budget):
+        """Set this handle's client-side cache budget in bytes; 0 turns
+        it off."""
+        self._call(_lib.pool_set_cache, _uint(budget, "budget"))
+
+    def flush(self):
+        """Give every block of this handle's client-side cache back."""
+        self._call(_lib.pool_flush)
+
+    def buffer(self, offset, length=None):
+        """A memoryview (format 'B') of length bytes at offset, straight
+        over the mapping: no copy; read-only for a read-only handle.
+        length None: the block's usable size.  The view keeps the pool
+        open: close() refuses while one is in use."""
+        _uint(offset, "offset")
+        if length is None:
+            length = self.usable_size(offset)
+        _uint(length, "length")
+        if offset >= self._size or length > self._size - offset:
+            raise _bad("%d bytes at %d: outside the pool's %d" %
+                       (length, offset, self._size))
+        with self._h as p:
+            addr = _lib.pool_ptr(p, offset)
+        if not addr:
+            raise _bad("offset %d outside the pool" % offset)
+        arr = (ctypes.c_char * length).from_address(addr)
+        arr._pool = self	# the mapping stays while the view lives
+        self._views.add(arr)
+        mv = memoryview(arr).cast("B")
+        return mv.toreadonly() if self.read_only else mv

@@ -1,0 +1,159 @@
+"""poolclient_lib - the C side of the poolclient module: libpoolclient
+loaded with ctypes, the prototypes of its functions, and mirrors of the
+structures of client/poolclient.h, field for field.
+
+Not an interface of its own: programs import poolclient.
+"""
+
+import ctypes
+import os
+
+NAME_MAX = 64
+"""Longest pool name in bytes (POOL_NAME_MAX)."""
+BLOCK_NAME_MAX = 255
+"""Longest block name in bytes (POOL_BLOCK_NAME_MAX)."""
+
+# `make install` writes its LIBDIR here in the installed copy.
+_LIBDIR = None
+_SONAME = "libpoolclient.so.1"
+
+_u32, _u64, _size = ctypes.c_uint32, ctypes.c_uint64, ctypes.c_size_t
+
+
+class _CreateOpts(ctypes.Structure):
+    """struct pool_create_opts."""
+    _fields_ = [("max_size", _u64), ("granularity", _u32), ("mode", _u32),
+                ("quota", _u64), ("retain", _u64), ("reserved", _u64 * 4)]
+
+
+class _Stats(ctypes.Structure):
+    """struct pool_stats."""
+    _fields_ = [("name", ctypes.c_char * (NAME_MAX + 1))] + \
+        [(f, _u64) for f in (
+            "max_size", "committed_bytes", "allocated_bytes",
+            "requested_bytes", "free_bytes", "largest_free", "live_blocks",
+            "clients", "allocs", "frees", "failed_allocs", "invalid_frees",
+            "cached_bytes", "metadata_bytes", "released_bytes",
+            "persistent_blocks")] + \
+        [(f, _u32) for f in ("granularity", "page_size", "mode", "uid",
+                             "gid")] + \
+        [(f, _u64) for f in (
+            "quota", "client_cached_bytes", "retain_bytes",
+            "free_resident_bytes", "books_bytes", "named_blocks",
+            "release_steps", "retain_steps")] + \
+        [("reserved", _u64 * 4)]
+
+
+class _ClientInfo(ctypes.Structure):
+    """struct pool_client_info."""
+    _fields_ = [("pid", _u32), ("uid", _u32), ("gid", _u32),
+                ("name", ctypes.c_char * 64),
+                ("pool", ctypes.c_char * (NAME_MAX + 1)),
+                ("handle", _u32), ("read_only", ctypes.c_int),
+                ("blocks", _u64), ("bytes", _u64), ("cached_bytes", _u64),
+                ("reserved", _u64 * 4)]
+
+
+class _Persisted(ctypes.Structure):
+    """struct pool_persisted."""
+    _fields_ = [("uid", _u32), ("blocks", _u64), ("bytes", _u64),
+                ("reserved", _u64 * 2)]
+
+
+class _Named(ctypes.Structure):
+    """struct pool_named."""
+    _fields_ = [("name", ctypes.c_char * (BLOCK_NAME_MAX + 1)),
+                ("offset", _u64), ("usable_size", _u64),
+                ("publisher", _u32), ("reserved", _u64 * 2)]
+
+
+# The sizes client/admin.c asserts: a mismatch is a wrong mirror above.
+for _t, _n in ((_CreateOpts, 64), (_Stats, 320), (_ClientInfo, 208),
+               (_Persisted, 40), (_Named, 296)):
+    assert ctypes.sizeof(_t) == _n, (_t.__name__, ctypes.sizeof(_t))
+
+_P = ctypes.c_void_p
+_PP = ctypes.POINTER(ctypes.c_void_p)
+_S = ctypes.c_char_p
+_OFFP = ctypes.POINTER(_u64)
+_SIZEP = ctypes.POINTER(_size)
+
+# Every function used: (name, result, argument types).
+_PROTOS = (
+    ("pool_connect", ctypes.c_int, [_S, _PP]),
+    ("pool_disconnect", None, [_P]),
+    ("pool_create", ctypes.c_int, [_P, _S, ctypes.POINTER(_CreateOpts)]),
+    ("pool_destroy", ctypes.c_int, [_P, _S]),
+    ("pool_destroy_force", ctypes.c_int, [_P, _S]),
+    ("pool_open", ctypes.c_int, [_P, _S, _PP]),
+    ("pool_open_readonly", ctypes.c_int, [_P, _S, _PP]),
+    ("pool_close", None, [_P]),
+    ("pool_set_cache", ctypes.c_int, [_P, _size]),
+    ("pool_flush", ctypes.c_int, [_P]),
+    ("pool_alloc", ctypes.c_int, [_P, _size, _OFFP]),
+    ("pool_alloc_aligned", ctypes.c_int, [_P, _size, _size, _OFFP]),
+    ("pool_calloc", ctypes.c_int, [_P, _size, _size, _OFFP]),
+    ("pool_realloc", ctypes.c_int, [_P, _u64, _size, _OFFP]),
+    ("pool_free", ctypes.c_int, [_P, _u64]),
+    ("pool_alloc_batch", ctypes.c_int, [_P, _size, _SIZEP, _OFFP]),
+    ("pool_free_batch", ctypes.c_int, [_P, _size, _OFFP]),
+    ("pool_retain", ctypes.c_int, [_P, _u64]),
+    ("pool_persist", ctypes.c_int, [_P, _u64]),
+    ("pool_publish", ctypes.c_int, [_P, _u64, _S]),
+    ("pool_publish_replace", ctypes.c_int, [_P, _u64, _S]),
+    ("pool_lookup", ctypes.c_int, [_P, _S, _OFFP, _SIZEP]),
+    ("pool_lookup_retain", ctypes.c_int, [_P, _S, _OFFP, _SIZEP]),
+    ("pool_unpublish", ctypes.c_int, [_P, _S]),
+    ("pool_usable_size", ctypes.c_int, [_P, _u64, _SIZEP]),
+    ("pool_ptr", _P, [_P, _u64]),
+    ("pool_size", _u64, [_P]),
+    ("pool_stats", ctypes.c_int, [_P, ctypes.POINTER(_Stats)]),
+    ("pool_stats_by_name", ctypes.c_int, [_P, _S, ctypes.POINTER(_Stats)]),
+    ("pool_trim", ctypes.c_int, [_P]),
+    ("pool_trim_by_name", ctypes.c_int, [_P, _S, ctypes.POINTER(_u64)]),
+    ("pool_check_by_name", ctypes.c_int, [_P, _S, ctypes.c_char_p, _size]),
+    ("pool_list", ctypes.c_int,
+     [_P, ctypes.POINTER(ctypes.POINTER(_Stats)), _SIZEP]),
+    ("pool_clients_total", ctypes.c_int,
+     [_P, _S, ctypes.POINTER(ctypes.POINTER(_ClientInfo)), _SIZEP, _SIZEP]),
+    ("pool_persisted", ctypes.c_int,
+     [_P, _S, ctypes.POINTER(ctypes.POINTER(_Persisted)), _SIZEP, _SIZEP]),
+    ("pool_names", ctypes.c_int,
+     [_P, _S, _S, ctypes.POINTER(ctypes.POINTER(_Named)), _SIZEP, _SIZEP]),
+    ("pool_strerror", ctypes.c_char_p, [ctypes.c_int]),
+)
+
+
+def _candidates():
+    """Where to look for the library, in order."""
+    env = os.environ.get("POOLCLIENT_LIB")
+    if env:
+        return [env]
+    if _LIBDIR is not None:
+        return [os.path.join(_LIBDIR, _SONAME), _SONAME]
+    here = os.path.dirname(os.path.abspath(__file__))
+    tree = os.path.join(os.path.dirname(here), "build", _SONAME)
+    return ([tree] if os.path.exists(tree) else []) + [_SONAME]
+
+
+def _load():
+    """The C library with every prototype set, and the C library's free."""
+    tried = []
+    for path in _candidates():
+        try:
+            lib = ctypes.CDLL(path)
+            break
+        except OSError as e:
+            tried.append(str(e))
+    else:
+        raise ImportError("poolclient: cannot load libpoolclient: " +
+                          "; ".join(tried))
+    for name, res, args in _PROTOS:
+        fn = getattr(lib, name)
+        fn.restype, fn.argtypes = res, args
+    libc = ctypes.CDLL(None)
+    libc.free.restype, libc.free.argtypes = None, [_P]
+    return lib, libc.free
+
+
+lib, free = _load()

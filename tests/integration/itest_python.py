@@ -1,0 +1,593 @@
+#!/usr/bin/env python3
+"""itest_python.py - the Python binding (client/poolclient.py) against the
+real daemon: a poolmgrd of the build on a temporary socket, driven from
+this process, from Python child processes and from the C examples.
+
+Prints one "ok"/"FAIL" line per test, cmocka's PASSED/FAILED lines (which
+tests/run.sh counts) and "N passed, N failed" last; exits 1 on a failure.
+
+In a sanitized build (libpoolclient.so linked with libasan) it runs again
+under python3 with the compiler's libasan preloaded, as a sanitized
+library needs its runtime loaded first; LeakSanitizer is off in the
+Python processes only (the interpreter keeps its memory to the end), not
+in the daemon or the C programs.
+
+    POOLMGR_BUILD=build tests/integration/itest_python.py
+"""
+import ctypes
+import errno
+import gc
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+SRC = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+BUILD = os.path.abspath(os.environ.get("POOLMGR_BUILD") or
+                        os.path.join(SRC, "build"))
+LIB = os.path.join(BUILD, "libpoolclient.so.1")
+# What the C programs get back when the Python ones run sanitized.
+SAVED = "ITEST_PYTHON_SAVED_"
+
+
+def asan_runtime():
+    """The libasan the library was linked with, or None."""
+    out = subprocess.run(["ldd", LIB], capture_output=True, text=True,
+                         check=False).stdout
+    for line in out.splitlines():
+        if "libasan" in line and "=>" in line:
+            return line.split("=>")[1].split()[0]
+    return None
+
+
+def run_sanitized():
+    """Run this script again with libasan preloaded, if it needs that."""
+    rt = asan_runtime()
+    if rt is None or SAVED + "PRELOAD" in os.environ:
+        return
+    env = dict(os.environ)
+    env[SAVED + "PRELOAD"] = env.get("LD_PRELOAD", "")
+    env[SAVED + "ASAN"] = env.get("ASAN_OPTIONS", "")
+    env["LD_PRELOAD"] = rt
+    env["ASAN_OPTIONS"] = ":".join(filter(None, [
+        env[SAVED + "ASAN"], "detect_leaks=0", "verify_asan_link_order=0"]))
+    print("itest_python: sanitized library: python3 with %s preloaded" % rt,
+          flush=True)
+    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+
+def c_env():
+    """The environment for the daemon and the C programs: as given."""
+    env = dict(os.environ)
+    if SAVED + "PRELOAD" in env:
+        for var, key in (("LD_PRELOAD", "PRELOAD"), ("ASAN_OPTIONS", "ASAN")):
+            env[var] = env.pop(SAVED + key)
+            if not env[var]:
+                del env[var]
+    return env
+
+
+run_sanitized()
+os.environ["POOLCLIENT_LIB"] = LIB
+sys.path.insert(0, os.path.join(SRC, "client"))
+import poolclient  # noqa: E402 (after the library is chosen)
+
+CONF = """[daemon]
+socket_mode = 0666
+[pool py]
+size = 16M
+[pool pystats]
+size = 4M
+[pool pyro]
+size = 1M
+"""
+
+
+def die_with_test():
+    """In the daemon's child before exec: a test that dies (a crash, a
+    sanitizer's abort, a timeout's kill) takes its daemon with it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+
+
+class Daemon:
+    """build/poolmgrd on a fresh socket in a temporary directory."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="poolmgr-py.")
+        self.sock = os.path.join(self.dir, "poolmgrd.sock")
+        conf = os.path.join(self.dir, "poolmgrd.conf")
+        self.log = os.path.join(self.dir, "poolmgrd.log")
+        with open(conf, "w") as f:
+            f.write(CONF)
+        with open(self.log, "w") as log:
+            self.proc = subprocess.Popen(
+                [os.path.join(BUILD, "poolmgrd"), "--verbose", "--socket",
+                 self.sock, "--config", conf], stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=log, env=c_env(),
+                preexec_fn=die_with_test)
+        for _ in range(500):
+            if self.accepts():
+                break
+            if self.proc.poll() is not None:
+                raise RuntimeError("poolmgrd exited: " + self.log_text())
+            time.sleep(0.01)
+        else:
+            raise RuntimeError("poolmgrd never listened")
+        os.environ["POOLMGRD_SOCKET"] = self.sock
+
+    def accepts(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            s.connect(self.sock)
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+    def log_text(self):
+        with open(self.log) as f:
+            return f.read()
+
+    def stop(self):
+        """SIGTERM; its exit status (0: a clean stop)."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        if rc != 0:
+            print(self.log_text())
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return rc
+
+
+def run_c(*argv, stdin=None):
+    """A program of the build: (exit status, stdout, stderr)."""
+    r = subprocess.run([os.path.join(BUILD, argv[0])] + list(argv[1:]),
+                       input=stdin, capture_output=True, text=True,
+                       env=c_env(), timeout=60, check=False)
+    return r.returncode, r.stdout, r.stderr
+
+
+def run_py(code):
+    """code in a new python3 process with poolclient importable: its
+    stdout; a non-zero exit or anything on stderr fails the test."""
+    env = dict(os.environ, PYTHONPATH=os.path.join(SRC, "client"))
+    r = subprocess.run([sys.executable, "-c",
+                        "import poolclient, sys\n" + code],
+                       capture_output=True, text=True, env=env, timeout=60,
+                       check=False)
+    assert r.returncode == 0 and r.stderr == "", \
+        "child: exit %d: %s" % (r.returncode, r.stderr)
+    return r.stdout
+
+
+def expect_error(code, fn, *args, **kw):
+    """fn(*args) must raise PoolError code; returns it."""
+    try:
+        fn(*args, **kw)
+    except poolclient.PoolError as e:
+        assert e.errno == code, "%s: errno %s (%s), expected %s" % (
+            fn.__name__, errno.errorcode.get(e.errno, e.errno), e,
+            errno.errorcode[code])
+        return e
+    raise AssertionError("%s%r: no error, expected %s" % (
+        fn.__name__, args, errno.errorcode[code]))
+
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+@test
+def structs_match_the_c_layout():
+    """Every ctypes mirror's size, and every field's offset and size, as
+    the compiler lays out poolclient.h's structures."""
+    mirrors = {"pool_create_opts": poolclient._CreateOpts,
+               "pool_stats": poolclient._Stats,
+               "pool_client_info": poolclient._ClientInfo,
+               "pool_persisted": poolclient._Persisted,
+               "pool_named": poolclient._Named}
+    out = subprocess.run([os.path.join(BUILD, "tests", "py_abi")],
+                         capture_output=True, text=True, env=c_env(),
+                         check=True).stdout
+    seen = {s: set() for s in mirrors}
+    for line in out.splitlines():
+        struct, field, off, size = line.split()
+        cls = mirrors[struct]
+        if field == "-":
+            assert ctypes.sizeof(cls) == int(size), line
+            continue
+        desc = getattr(cls, field)
+        assert (desc.offset, desc.size) == (int(off), int(size)), \
+            "%s: ctypes has offset %d size %d" % (line, desc.offset,
+                                                  desc.size)
+        seen[struct].add(field)
+    for s, cls in mirrors.items():
+        fields = {f[0] for f in cls._fields_}
+        assert fields == seen[s], "%s: %s" % (s, fields ^ seen[s])
+
+
+@test
+def bytes_cross_python_processes():
+    """One process writes through its memoryview and publishes; another
+    finds the name and reads the same bytes, and its writes show here."""
+    with poolclient.connect() as c, c.open("py") as p:
+        off = p.alloc(4096)
+        mv = p.buffer(off, 4096)
+        mv[:] = bytes(range(256)) * 16
+        p.publish("py/frame", off)
+        out = run_py(
+            "with poolclient.connect() as c:\n"
+            "    with c.open('py', read_only=True) as p:\n"
+            "        off, n = p.lookup('py/frame')\n"
+            "        print(off, n, bytes(p.buffer(off, 4096)).hex())\n"
+            "    with c.open('py') as p:\n"
+            "        off, n = p.lookup('py/frame', retain=True)\n"
+            "        p.buffer(off, 5)[:] = b'reply'\n"
+            "        p.free(off)\n")
+        got_off, usable, data = out.split()
+        assert int(got_off) == off and int(usable) >= 4096, out
+        assert bytes.fromhex(data) == bytes(range(256)) * 16
+        assert bytes(mv[:5]) == b"reply", bytes(mv[:5])
+        assert bytes(mv[5:256]) == bytes(range(5, 256))
+        mv.release()
+        p.unpublish("py/frame")
+        expect_error(errno.ENOENT, p.lookup, "py/frame")
+
+
+@test
+def c_producer_python_reader():
+    """A block the C producer publishes, and one it persists, read here."""
+    rc, out, err = run_c("examples/producer", "-n", "from-c", "py",
+                         "written in C")
+    assert rc == 0 and out == "from-c\n", (rc, out, err)
+    rc, out, err = run_c("examples/producer", "py", "persisted in C")
+    assert rc == 0, (rc, out, err)
+    persisted = int(out)
+    with poolclient.connect() as c, c.open("py") as p:
+        off, n = p.lookup("from-c")
+        assert bytes(p.buffer(off, 13)) == b"written in C\0"
+        assert n == p.usable_size(off)
+        assert bytes(p.buffer(persisted, 15)) == b"persisted in C\0"
+        before = p.stats()
+        p.free(persisted)	# the pool's reference, as consumer does
+        p.unpublish("from-c")
+        after = p.stats()
+        assert after.live_blocks == before.live_blocks - 2, (before, after)
+        assert after.named_blocks == before.named_blocks - 1
+
+
+@test
+def python_producer_c_reader():
+    """A block published here, and one persisted, read by the C consumer,
+    which then lets both go."""
+    with poolclient.connect() as c, c.open("py") as p:
+        a = p.alloc(64)
+        p.buffer(a, 17)[:] = b"named in Python\0\0"
+        p.publish("from-py", a)
+        b = p.alloc(64)
+        p.buffer(b, 20)[:] = b"persisted in Python\0"
+        p.persist(b)
+        p.free(b)		# the pool's reference alone keeps it now
+        rc, out, err = run_c("examples/consumer", "py", "from-py", str(b))
+        assert rc == 0, (rc, out, err)
+        assert out == "named in Python\npersisted in Python\n", out
+        expect_error(errno.ENOENT, p.lookup, "from-py")
+        expect_error(errno.EINVAL, p.usable_size, b)
+
+
+@test
+def errors_map_to_pool_error():
+    """Each failure is a PoolError (an OSError) with the library's errno
+    and pool_strerror's text, and changes nothing."""
+    with poolclient.connect() as c, c.open("py") as p:
+        off = p.alloc(32)
+        before = p.stats()
+        e = expect_error(errno.EINVAL, p.free, 12345)
+        assert isinstance(e, OSError)
+        assert e.strerror == poolclient._lib.pool_strerror(
+            -errno.EINVAL).decode(), e.strerror
+        expect_error(errno.EINVAL, p.free, 1 << 40)
+        expect_error(errno.EINVAL, p.free, -1)
+        expect_error(errno.EINVAL, p.alloc, 0)
+        expect_error(errno.EINVAL, p.alloc, -5)
+        expect_error(errno.EINVAL, p.alloc, 1 << 64)
+        expect_error(errno.EFBIG, p.alloc, 2 * p.size)
+        expect_error(errno.EINVAL, p.buffer, p.size - 8, 16)
+        expect_error(errno.EINVAL, p.buffer, p.size, 0)
+        expect_error(errno.ENOENT, p.lookup, "no such name")
+        expect_error(errno.EINVAL, p.publish, "", off)
+        expect_error(errno.EINVAL, p.publish, "a\0b", off)
+        expect_error(errno.ENAMETOOLONG, p.publish, "n" * 256, off)
+        expect_error(errno.EINVAL, p.realloc, 12345, 64)
+        try:
+            p.alloc("16")
+            raise AssertionError("alloc('16') did not raise")
+        except TypeError:
+            pass
+        after = p.stats()
+        for f in ("live_blocks", "allocated_bytes", "named_blocks"):
+            assert getattr(after, f) == getattr(before, f), f
+        p.free(off)
+        expect_error(errno.ENOENT, c.open, "no-such-pool")
+        expect_error(errno.ENAMETOOLONG, c.open, "x" * 65)
+        expect_error(errno.EINVAL, c.open, "bad\0name")
+        expect_error(errno.EEXIST, c.create_pool, "py", 1 << 20)
+        expect_error(errno.EBUSY, c.destroy_pool, "py")
+    expect_error(errno.ENOENT, poolclient.connect,
+                 os.path.join(tempfile.gettempdir(), "no-such-dir", "sock"))
+
+
+@test
+def read_only_handle():
+    """A read-only handle's buffer is not writable (its mapping is
+    PROT_READ), and it may not allocate."""
+    with poolclient.connect() as c, c.open("pyro") as w:
+        off = w.alloc(128)
+        w.buffer(off, 4)[:] = b"ro!!"
+        with c.open("pyro", read_only=True) as r:
+            assert r.read_only
+            mv = r.buffer(off, 128)
+            assert mv.readonly and mv.format == "B" and len(mv) == 128
+            assert bytes(mv[:4]) == b"ro!!"
+            try:
+                mv[0] = 1
+                raise AssertionError("a read-only buffer took a write")
+            except TypeError:
+                pass
+            expect_error(errno.EACCES, r.alloc, 16)
+            expect_error(errno.EACCES, r.publish, "ro", off)
+            mv.release()
+        w.free(off)
+
+
+@test
+def closed_handles_raise():
+    """A closed pool or connection raises EBADF instead of reaching freed
+    memory; a pool with a buffer in use refuses to close."""
+    c = poolclient.connect()
+    p = c.open("py")
+    off = p.alloc(64)
+    mv = p.buffer(off, 64)
+    try:
+        p.close()
+        raise AssertionError("close with a buffer in use")
+    except BufferError:
+        pass
+    try:
+        c.close()
+        raise AssertionError("connection close with a buffer in use")
+    except BufferError:
+        pass
+    assert not p.closed and not c.closed
+    mv[:3] = b"abc"		# still mapped
+    assert p.usable_size(off) >= 64
+    mv.release()
+    p.close()
+    p.close()
+    assert p.closed
+    expect_error(errno.EBADF, p.alloc, 16)
+    expect_error(errno.EBADF, p.buffer, off, 8)
+    expect_error(errno.EBADF, p.stats)
+    q = c.open("py")
+    c.close()		# closes q first: its pointer is not freed twice
+    assert q.closed and c.closed
+    expect_error(errno.EBADF, q.alloc, 16)
+    expect_error(errno.EBADF, c.open, "py")
+    expect_error(errno.EBADF, c.list_pools)
+    q.close()
+    c.close()
+
+
+@test
+def forked_child_must_reconnect():
+    """A forked child's inherited pool answers ECHILD (its buffers still
+    reach the mapping); a connection of its own works."""
+    with poolclient.connect() as c, c.open("py") as p:
+        off = p.alloc(64)
+        mv = p.buffer(off, 8)
+        mv[:] = b"parent!!"
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                expect_error(errno.ECHILD, p.alloc, 16)
+                expect_error(errno.ECHILD, p.stats)
+                if bytes(mv) == b"parent!!":
+                    with poolclient.connect() as d, d.open("py") as q:
+                        q.buffer(off, 5)[:] = b"child"
+                    code = 0
+            except BaseException:
+                traceback.print_exc()
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, status
+        assert bytes(mv) == b"childt!!", bytes(mv)
+        mv.release()
+        p.free(off)
+
+
+@test
+def dropped_handles_are_closed():
+    """Pools and connections dropped without close are closed by the
+    collector: the daemon sees their handles go."""
+    with poolclient.connect() as c:
+        base = c.stats("py").clients
+        p = c.open("py")
+        assert c.stats("py").clients == base + 1
+        del p
+        gc.collect()
+        assert c.stats("py").clients == base
+        d = poolclient.connect()
+        q = d.open("py")
+        q.alloc(100)
+        assert c.stats("py").clients == base + 1
+        del d, q
+        gc.collect()
+        assert c.stats("py").clients == base
+    # A process that exits with everything open: no error, no crash.
+    out = run_py("c = poolclient.connect()\np = c.open('py')\n"
+                 "mv = p.buffer(p.alloc(10), 10)\nprint('left')\n")
+    assert out == "left\n"
+
+
+@test
+def stats_equal_poolctl_json():
+    """Every field poolctl stats --json prints equals PoolStats', and
+    PoolStats has every field of struct pool_stats."""
+    fields = {f[0] for f in poolclient._Stats._fields_} - {"reserved"}
+    assert set(poolclient.PoolStats.__dataclass_fields__) == fields
+    with poolclient.connect() as c, c.open("pystats") as p:
+        offs = [p.alloc(n) for n in (16, 100, 5000, 70000)]
+        p.free(offs.pop())
+        p.persist(offs[0])
+        p.publish("pystats/one", offs[1])
+        p.flush()
+        mine = p.stats()
+        rc, out, err = run_c("poolctl", "--json", "stats", "pystats")
+        assert rc == 0, (rc, out, err)
+        doc = json.loads(out)
+        doc = doc[0] if isinstance(doc, list) else doc
+        compared = 0
+        for key, v in doc.items():
+            if key in ("used_percent", "fragmentation_percent"):
+                continue
+            want = getattr(mine, key)
+            if key == "mode":
+                v = int(v, 8)
+            assert v == want, "%s: poolctl %r, Python %r" % (key, v, want)
+            compared += 1
+        assert compared >= 25, compared
+        assert mine.allocs >= 4 and mine.frees >= 1 and mine.named_blocks == 1
+        assert c.stats("pystats") == mine
+        p.unpublish("pystats/one")
+        p.free(offs[0])
+        for o in offs:
+            try:
+                p.free(o)
+            except poolclient.PoolError:
+                pass
+
+
+@test
+def blocks_and_names():
+    """realloc, retain, persist, aligned and zeroed allocations, batches
+    and the list of names behave as the C calls do."""
+    with poolclient.connect() as c, c.open("py") as p:
+        off = p.alloc(100)
+        p.buffer(off, 100)[:] = b"x" * 100
+        big = p.realloc(off, 100000)
+        assert bytes(p.buffer(big, 100)) == b"x" * 100
+        assert p.usable_size(big) >= 100000
+        assert p.realloc(big, 0) == poolclient.OFF_NONE
+        a = p.alloc(3000, align=4096, zero=True)
+        assert a % 4096 == 0 and bytes(p.buffer(a, 3000)) == bytes(3000)
+        z = p.alloc(200, zero=True)
+        assert bytes(p.buffer(z, 200)) == bytes(200)
+        assert len(p.buffer(z)) == p.usable_size(z)
+        with c.open("py") as q:
+            q.retain(a)
+            p.free(a)
+            assert bytes(q.buffer(a, 3000)) == bytes(3000)	# q's now
+            q.free(a)
+            expect_error(errno.EINVAL, q.free, a)
+        batch = p.alloc_batch([16, 32, 64])
+        assert len(set(batch)) == 3
+        p.free_batch(batch)
+        expect_error(errno.EINVAL, p.free_batch, [z, z])
+        for i in range(3):
+            p.publish("pylist/%d" % i, p.alloc(10 + i))
+        p.publish("other", z)
+        names = p.names("pylist/")
+        assert [n.name for n in names] == ["pylist/0", "pylist/1",
+                                           "pylist/2"], names
+        assert names.total == 3 and names[1].usable_size >= 11
+        assert names[2].publisher == os.getuid()
+        repl = p.alloc(40)
+        p.publish("pylist/0", repl, replace=True)
+        assert p.lookup("pylist/0").offset == repl
+        expect_error(errno.EEXIST, p.publish, "pylist/1", p.alloc(8))
+        for n in ("pylist/0", "pylist/1", "pylist/2", "other"):
+            p.unpublish(n)
+        assert p.names("pylist/") == []
+        p.check()
+        c.check("py")
+
+
+@test
+def admin_calls():
+    """create_pool, list_pools, trim, check, clients, persisted and
+    destroy_pool."""
+    with poolclient.connect() as c:
+        c.create_pool("pyadmin", 1 << 20, mode=0o640, quota=1 << 16,
+                      granularity=64)
+        pools = {s.name: s for s in c.list_pools()}
+        s = pools["pyadmin"]
+        assert (s.max_size, s.mode, s.quota, s.granularity) == \
+            (1 << 20, 0o640, 1 << 16, 64), s
+        assert "py" in pools
+        with c.open("pyadmin") as p:
+            off = p.alloc(20000)
+            p.persist(off)
+            who = c.clients("pyadmin")
+            assert len(who) == 1 and who.total == 1
+            assert who[0].pid == os.getpid() and who[0].pool == "pyadmin"
+            pers = c.persisted("pyadmin")
+            assert len(pers) == 1 and pers[0].uid == os.getuid()
+            assert pers[0].blocks == 1 and pers[0].bytes >= 20000
+            expect_error(errno.EDQUOT, p.alloc, 1 << 17)
+            expect_error(errno.EBUSY, c.destroy_pool, "pyadmin")
+            p.free(off)
+            p.free(off)		# the pool's reference
+        assert c.trim("pyadmin") >= 0
+        c.check("pyadmin")
+        c.destroy_pool("pyadmin")
+        expect_error(errno.ENOENT, c.stats, "pyadmin")
+        c.create_pool("pyforce", 1 << 20)
+        with c.open("pyforce") as p:
+            p.alloc(10)
+            c.destroy_pool("pyforce", force=True)
+        expect_error(errno.ENOENT, c.open, "pyforce")
+
+
+def main():
+    daemon = Daemon()
+    passed = failed = 0
+    for fn in TESTS:
+        try:
+            fn()
+            print("ok", fn.__name__, flush=True)
+            passed += 1
+        except Exception:
+            print("FAIL", fn.__name__, flush=True)
+            traceback.print_exc(file=sys.stdout)
+            failed += 1
+        gc.collect()
+    rc = daemon.stop()
+    if rc != 0:
+        print("FAIL poolmgrd exited with status %d" % rc)
+        failed += 1
+    print("[  PASSED  ] %d test(s)." % passed)
+    print("[  FAILED  ] %d test(s)." % failed)
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

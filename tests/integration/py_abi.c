@@ -1,0 +1,108 @@
+/*
+ * py_abi.c - the layout of every structure of poolclient.h as this
+ * compiler lays it out: "STRUCT FIELD OFFSET SIZE" lines, and "STRUCT -
+ * 0 SIZE" for the whole.  itest_python.py holds the Python binding's
+ * ctypes mirrors against them, field by field.
+ */
+#include <stddef.h>
+#include <stdio.h>
+
+#include "poolclient.h"
+
+#define FIELD(s, f)							\
+	printf("%s %s %zu %zu\n", #s, #f, offsetof(struct s, f),	\
+	    sizeof(((struct s *)0)->f))
+#define WHOLE(s)							\
+	printf("%s - 0 %zu\n", #s, sizeof(struct s))
+
+static void
+create_opts(void)
+{
+	WHOLE(pool_create_opts);
+	FIELD(pool_create_opts, max_size);
+	FIELD(pool_create_opts, granularity);
+	FIELD(pool_create_opts, mode);
+	FIELD(pool_create_opts, quota);
+	FIELD(pool_create_opts, retain);
+	FIELD(pool_create_opts, reserved);
+}
+
+static void
+stats(void)
+{
+	WHOLE(pool_stats);
+	FIELD(pool_stats, name);
+	FIELD(pool_stats, max_size);
+	FIELD(pool_stats, committed_bytes);
+	FIELD(pool_stats, allocated_bytes);
+	FIELD(pool_stats, requested_bytes);
+	FIELD(pool_stats, free_bytes);
+	FIELD(pool_stats, largest_free);
+	FIELD(pool_stats, live_blocks);
+	FIELD(pool_stats, clients);
+	FIELD(pool_stats, allocs);
+	FIELD(pool_stats, frees);
+	FIELD(pool_stats, failed_allocs);
+	FIELD(pool_stats, invalid_frees);
+	FIELD(pool_stats, cached_bytes);
+	FIELD(pool_stats, metadata_bytes);
+	FIELD(pool_stats, released_bytes);
+	FIELD(pool_stats, persistent_blocks);
+	FIELD(pool_stats, granularity);
+	FIELD(pool_stats, page_size);
+	FIELD(pool_stats, mode);
+	FIELD(pool_stats, uid);
+	FIELD(pool_stats, gid);
+	FIELD(pool_stats, quota);
+	FIELD(pool_stats, client_cached_bytes);
+	FIELD(pool_stats, retain_bytes);
+	FIELD(pool_stats, free_resident_bytes);
+	FIELD(pool_stats, books_bytes);
+	FIELD(pool_stats, named_blocks);
+	FIELD(pool_stats, release_steps);
+	FIELD(pool_stats, retain_steps);
+	FIELD(pool_stats, reserved);
+}
+
+static void
+client_info(void)
+{
+	WHOLE(pool_client_info);
+	FIELD(pool_client_info, pid);
+	FIELD(pool_client_info, uid);
+	FIELD(pool_client_info, gid);
+	FIELD(pool_client_info, name);
+	FIELD(pool_client_info, pool);
+	FIELD(pool_client_info, handle);
+	FIELD(pool_client_info, read_only);
+	FIELD(pool_client_info, blocks);
+	FIELD(pool_client_info, bytes);
+	FIELD(pool_client_info, cached_bytes);
+	FIELD(pool_client_info, reserved);
+}
+
+static void
+persisted_named(void)
+{
+	WHOLE(pool_persisted);
+	FIELD(pool_persisted, uid);
+	FIELD(pool_persisted, blocks);
+	FIELD(pool_persisted, bytes);
+	FIELD(pool_persisted, reserved);
+	WHOLE(pool_named);
+	FIELD(pool_named, name);
+	FIELD(pool_named, offset);
+	FIELD(pool_named, usable_size);
+	FIELD(pool_named, publisher);
+	FIELD(pool_named, reserved);
+}
+
+int
+main(void)
+{
+	create_opts();
+	stats();
+	client_info();
+	persisted_named();
+	return 0;
+}
