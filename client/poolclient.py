@@ -216,29 +216,35 @@ class _Handle:
     def __init__(self, ptr, what):
         self._ptr, self._what = ptr, what
         self._busy = 0
-        self._cv = threading.Condition(threading.Lock())
+        self._closing = False
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
 
     def __enter__(self):
-        with self._cv:
-            if self._ptr is None:
+        with self._lock:
+            if self._ptr is None or self._closing:
                 raise PoolError(_errno.EBADF, self._what + " is closed")
             self._busy += 1
             return self._ptr
 
     def __exit__(self, *exc):
-        with self._cv:
+        with self._lock:
             self._busy -= 1
-            self._cv.notify_all()
+            # Only a close waits for the calls to end: no wakeup else.
+            if self._closing and not self._busy:
+                self._idle.notify_all()
 
     @property
     def closed(self):
         return self._ptr is None
 
     def take(self):
-        """The pointer, once no call uses it; None if closed before."""
-        with self._cv:
+        """The pointer, once no call uses it (calls from now on are
+        EBADF); None if closed before."""
+        with self._lock:
+            self._closing = True
             while self._busy:
-                self._cv.wait()
+                self._idle.wait()
             ptr, self._ptr = self._ptr, None
             return ptr
 

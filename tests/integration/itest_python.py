@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -421,6 +422,42 @@ def forked_child_must_reconnect():
         assert bytes(mv) == b"childt!!", bytes(mv)
         mv.release()
         p.free(off)
+
+
+@test
+def close_while_threads_call():
+    """A close while other threads call on the pool waits for their calls
+    to end, and the calls after it are EBADF: no call reaches a freed
+    handle (which ASan would report)."""
+    c = poolclient.connect()
+    base = c.stats("py").clients
+    p = c.open("py")
+    started = [threading.Event() for _ in range(4)]
+    seen = []
+
+    def work(ev):
+        n = 0
+        while True:
+            try:
+                p.free(p.alloc(64 + n % 512))
+            except poolclient.PoolError as e:
+                seen.append(e.errno)
+                return
+            n += 1
+            ev.set()
+
+    threads = [threading.Thread(target=work, args=(ev,)) for ev in started]
+    for t in threads:
+        t.start()
+    for ev in started:
+        ev.wait(60)
+    p.close()
+    for t in threads:
+        t.join(60)
+    assert all(ev.is_set() for ev in started)
+    assert seen == [errno.EBADF] * 4, seen
+    assert c.stats("py").clients == base, "the handle is still open"
+    c.close()
 
 
 @test
