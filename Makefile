@@ -633,6 +633,7 @@ bench: bench-deps
 	$(BUILD)/bench/bench_renew --poolmgrd $(BUILD)/poolmgrd
 	$(BUILD)/bench/bench_journal
 	$(BUILD)/bench/bench_journal --pause
+	POOLMGR_BUILD=$(BUILD) python3 tests/bench/bench_python.py
 	gnuplot -e "data='$(BENCH_DATA)'; out='$(BENCH_PLOT)'" \
 	  tests/bench/shared_heap.gp
 
