@@ -82,7 +82,7 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/session.c daemon/pool.c daemon/pool_release.c \
                daemon/dispatch.c daemon/dispatch_admin.c \
                daemon/dispatch_block.c daemon/dispatch_names.c \
-               daemon/block_names.c daemon/pool_names.c \
+               daemon/block_names.c daemon/pool_names.c daemon/pool_numa.c \
                daemon/config.c daemon/service.c \
                daemon/arena.c daemon/records.c daemon/block_index.c \
                daemon/memtrim.c daemon/restart.c daemon/state_save.c \
@@ -121,7 +121,8 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_sharemap_renew itest_restart_guard itest_recover \
               itest_names itest_names_crash itest_restart_edges \
               itest_names_readers itest_notify itest_probe_exit \
-              itest_cache_threads
+              itest_cache_threads \
+              itest_numa
 ITEST_BINS := $(ITESTS:%=$(BUILD)/tests/%)
 ITEST_COMMON := $(BUILD)/tests/integration/harness.o \
                 $(BUILD)/tests/integration/harness_raw.o \

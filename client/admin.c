@@ -48,6 +48,11 @@ _Static_assert(sizeof(struct pool_stats) == 320, "ABI: pool_stats");
 _Static_assert(sizeof(struct pool_client_info) == 208, "ABI: client info");
 _Static_assert(sizeof(struct pool_persisted) == 40, "ABI: persisted");
 _Static_assert(sizeof(struct pool_named) == 296, "ABI: named");
+_Static_assert((int)POOL_NUMA_NONE == POOLMGR__NUMA_POLICY__NUMA_NONE &&
+    (int)POOL_NUMA_PREFERRED == POOLMGR__NUMA_POLICY__NUMA_PREFERRED &&
+    (int)POOL_NUMA_BIND == POOLMGR__NUMA_POLICY__NUMA_BIND &&
+    (int)POOL_NUMA_OTHER == POOLMGR__NUMA_POLICY__NUMA_OTHER,
+    "the library's NUMA policies are the wire's");
 
 #ifndef F_SEAL_FUTURE_WRITE
 #define F_SEAL_FUTURE_WRITE	0x0010
@@ -397,6 +402,8 @@ client_copy_stats(struct pool_stats *s, const Poolmgr__PoolStats *m)
 	s->named_blocks = m->named_blocks;
 	s->release_steps = m->release_steps;
 	s->retain_steps = m->retain_steps;
+	s->numa_policy = m->numa_policy;
+	s->numa_node = m->numa_node;
 	return 0;
 }
 
@@ -496,6 +503,9 @@ pool_create(struct pool_conn *c, const char *name,
 	for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
 		if (o->reserved[i] != 0)
 			return -EINVAL;
+	if (o->numa_policy > POOL_NUMA_BIND || (o->numa_policy ==
+	    POOL_NUMA_NONE && o->numa_node != 0))
+		return -EINVAL;
 	if ((error = client_check_name(name)) != 0)
 		return error;
 
@@ -507,6 +517,11 @@ pool_create(struct pool_conn *c, const char *name,
 	if (o->retain != 0) {
 		cp.retention_case = POOLMGR__CREATE_POOL__RETENTION_RETAIN;
 		cp.retain = o->retain == POOL_RETAIN_NONE ? 0 : o->retain;
+	}
+	if (o->numa_policy != POOL_NUMA_NONE) {
+		cp.numa_case = POOLMGR__CREATE_POOL__NUMA_NUMA_NODE;
+		cp.numa_node = o->numa_node;
+		cp.numa_policy = o->numa_policy;
 	}
 	req.body_case = POOLMGR__REQUEST__BODY_CREATE;
 	req.create = &cp;

@@ -57,6 +57,8 @@ static const struct client_error client_errors[] = {
 	{ -ECONNREFUSED,	"poolmgrd is not running (connection refused)" },
 	{ -EFAULT,		"the pool's invariant check failed" },
 	{ -EMSGSIZE,		"request too large for the protocol" },
+	{ -ENODEV,		"no such NUMA node with memory that poolmgrd "
+				"may use (or a pool without a share map)" },
 };
 
 POOL_API const char *

@@ -74,17 +74,40 @@ struct pool_create_opts {
 	 */
 	uint64_t retain;
 	/*
+	 * Where the kernel places the pool's pages, for every process that
+	 * maps it: numa_policy is an enum pool_numa_policy, POOL_NUMA_NONE
+	 * (0) for no policy, the kernel's default of the faulting CPU's
+	 * node (numa_node must then be 0); otherwise numa_node is the node.
+	 * A node that does not exist, has no memory or is outside the
+	 * daemon's cpuset: -ENODEV, and no pool is made.
+	 */
+	uint32_t numa_policy;
+	uint32_t numa_node;
+	/*
 	 * Room for later options without changing the structure's size; must
 	 * be zero (pool_create refuses anything else with -EINVAL, so a
 	 * program written for a later library fails clearly here instead of
 	 * having an option silently ignored).  Initialize the whole structure,
 	 * as in `struct pool_create_opts o = {.max_size = ...};`.
 	 */
-	uint64_t reserved[4];
+	uint64_t reserved[3];
 };
 
 /* pool_create_opts.retain: give every free page back at once. */
 #define POOL_RETAIN_NONE UINT64_MAX
+
+/* pool_create_opts.numa_policy, pool_stats.numa_policy. */
+enum pool_numa_policy {
+	POOL_NUMA_NONE = 0,	/* no policy: the faulting CPU's node */
+	POOL_NUMA_PREFERRED,	/* numa_node while it has free memory, else
+				 * another node */
+	POOL_NUMA_BIND,		/* numa_node only: when it is full, the
+				 * kernel reclaims there or calls its
+				 * OOM killer, never another node */
+	POOL_NUMA_OTHER,	/* pool_stats only: a policy the daemon did
+				 * not set (a process that maps the pool
+				 * called mbind on it) */
+};
 
 struct pool_stats {
 	char name[POOL_NAME_MAX + 1];
@@ -135,9 +158,16 @@ struct pool_stats {
 	 */
 	uint64_t release_steps;
 	uint64_t retain_steps;
+	/*
+	 * The pool's NUMA policy (enum pool_numa_policy) as the kernel has
+	 * it for the pool's first page, and its node: 0 with POOL_NUMA_NONE,
+	 * the lowest of its nodes with POOL_NUMA_OTHER.
+	 */
+	uint32_t numa_policy;
+	uint32_t numa_node;
 	/* Zero: room for later fields without changing the structure's size
 	 * (pool_list returns an array of these). */
-	uint64_t reserved[4];
+	uint64_t reserved[3];
 };
 
 /* One open handle, as `poolctl clients` shows it. */

@@ -40,6 +40,8 @@
 #define O_FORCE		0x10
 #define O_FORMAT	0x20
 #define O_RETAIN	0x40
+#define O_NUMA_NODE	0x80
+#define O_NUMA_POLICY	0x100
 
 /* getopt_long values of the long-only options. */
 enum {
@@ -49,6 +51,8 @@ enum {
 	OPT_QUOTA,
 	OPT_FORMAT,
 	OPT_RETAIN,
+	OPT_NUMA_NODE,
+	OPT_NUMA_POLICY,
 };
 
 struct cmd {
@@ -126,6 +130,26 @@ parse_size(const char *s, uint64_t *out)
 	if (v > UINT64_MAX / mult)
 		return -1;
 	*out = (uint64_t)v * mult;
+	return 0;
+}
+
+/*
+ * NODE: a NUMA node's number, decimal, below the kernel's bound (1024);
+ * whether the daemon's machine has it, with memory, the daemon says.
+ */
+static int
+parse_numa_node(const char *s, uint32_t *out)
+{
+	char		*end;
+	unsigned long	 v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v >= 1024)
+		return -1;
+	*out = (uint32_t)v;
 	return 0;
 }
 
@@ -334,9 +358,40 @@ create_strerror(int error)
 	case -EPERM:
 		return "not permitted (only the daemon's uid, root and its "
 		    "admin group may create pools)";
+	case -ENODEV:
+		return "no such NUMA node: it does not exist on the daemon's "
+		    "machine, has no memory, or is outside the daemon's "
+		    "cpuset";
+	case -EOPNOTSUPP:
+		return "not supported: the daemon's kernel has no NUMA "
+		    "policies";
 	default:
 		return NULL;
 	}
+}
+
+/* --numa-node N [--numa-policy preferred|bind] into o. */
+static int
+numa_opts(const struct ctl *ctl, struct pool_create_opts *o)
+{
+	if (ctl->numa_node_arg == NULL) {
+		if (ctl->numa_policy_arg != NULL)
+			return usage_error("create: --numa-policy needs "
+			    "--numa-node");
+		return 0;
+	}
+	if (parse_numa_node(ctl->numa_node_arg, &o->numa_node) != 0)
+		return usage_error("create: bad NUMA node '%s' (a number "
+		    "below 1024)", ctl->numa_node_arg);
+	if (ctl->numa_policy_arg == NULL ||
+	    strcmp(ctl->numa_policy_arg, "preferred") == 0)
+		o->numa_policy = POOL_NUMA_PREFERRED;
+	else if (strcmp(ctl->numa_policy_arg, "bind") == 0)
+		o->numa_policy = POOL_NUMA_BIND;
+	else
+		return usage_error("create: bad NUMA policy '%s' (preferred "
+		    "or bind)", ctl->numa_policy_arg);
+	return 0;
 }
 
 static int
@@ -383,6 +438,8 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 		if (o.retain == 0)
 			o.retain = POOL_RETAIN_NONE;
 	}
+	if ((rc = numa_opts(ctl, &o)) != 0)
+		return rc;
 
 	if ((rc = ctl_connect(ctl)) != 0)
 		return rc;
@@ -654,9 +711,10 @@ static const struct cmd cmds[] = {
 	  "                 textfile collector) or kv (one 'POOL KEY VALUE'\n"
 	  "                 line per statistic: the JSON keys, plain numbers)\n" },
 	{ "create", cmd_create, 1, 1,
-	  O_SIZE | O_GRANULARITY | O_MODE | O_QUOTA | O_RETAIN,
+	  O_SIZE | O_GRANULARITY | O_MODE | O_QUOTA | O_RETAIN | O_NUMA_NODE |
+	  O_NUMA_POLICY,
 	  "NAME --size SIZE [--granularity N] [--mode MODE] [--quota SIZE]"
-	  " [--retain SIZE]",
+	  " [--retain SIZE] [--numa-node NODE [--numa-policy POLICY]]",
 	  "create a pool",
 	  "Create the pool NAME (1-64 of [A-Za-z0-9._-], not starting with\n"
 	  "'.').  Needs the daemon's uid, root or the admin group.\n"
@@ -670,6 +728,15 @@ static const struct cmd cmds[] = {
 	  "  --retain SIZE    free memory of small blocks kept for reuse\n"
 	  "                   before it goes back to the OS (default 1M, or\n"
 	  "                   a quarter of the live pages if more); 0: none\n"
+	  "  --numa-node NODE the NUMA node the pool's pages go to, for\n"
+	  "                   every process that maps it (default: no\n"
+	  "                   policy, the node of the CPU that first\n"
+	  "                   touches a page)\n"
+	  "  --numa-policy POLICY\n"
+	  "                   preferred (default): NODE while it has free\n"
+	  "                   memory, else another; bind: NODE only (when\n"
+	  "                   it is full, the kernel reclaims there or\n"
+	  "                   calls its OOM killer: no other node)\n"
 	  "\n"
 	  "SIZE is a number of bytes, optionally followed by K, M, G or T\n"
 	  "(or KiB, MiB, GiB, TiB): powers of 1024.\n" },
@@ -799,6 +866,8 @@ static const struct option longopts[] = {
 	{ "mode",	 required_argument,	NULL, OPT_MODE },
 	{ "quota",	 required_argument,	NULL, OPT_QUOTA },
 	{ "retain",	 required_argument,	NULL, OPT_RETAIN },
+	{ "numa-node",	 required_argument,	NULL, OPT_NUMA_NODE },
+	{ "numa-policy", required_argument,	NULL, OPT_NUMA_POLICY },
 	{ "format",	 required_argument,	NULL, OPT_FORMAT },
 	{ NULL,		 0,			NULL, 0 }
 };
@@ -819,6 +888,10 @@ opt_name(unsigned bit)
 		return "--force";
 	case O_RETAIN:
 		return "--retain";
+	case O_NUMA_NODE:
+		return "--numa-node";
+	case O_NUMA_POLICY:
+		return "--numa-policy";
 	default:
 		return "--format";
 	}
@@ -883,6 +956,14 @@ parse_args(struct ctl *ctl, int argc, char **argv, char **pos, int *npos)
 		case OPT_RETAIN:
 			ctl->retain_arg = optarg;
 			ctl->opts |= O_RETAIN;
+			break;
+		case OPT_NUMA_NODE:
+			ctl->numa_node_arg = optarg;
+			ctl->opts |= O_NUMA_NODE;
+			break;
+		case OPT_NUMA_POLICY:
+			ctl->numa_policy_arg = optarg;
+			ctl->opts |= O_NUMA_POLICY;
 			break;
 		case OPT_FORMAT:
 			ctl->format_arg = optarg;

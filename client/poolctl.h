@@ -43,6 +43,8 @@ struct ctl {
 	const char		*quota_arg;
 	const char		*format_arg;
 	const char		*retain_arg;
+	const char		*numa_node_arg;
+	const char		*numa_policy_arg;
 	bool			 force;
 
 	struct pool_conn	*conn;

@@ -187,6 +187,40 @@ fragmentation(const struct pool_stats *ps)
 	return 100.0 - percent(ps->largest_free, ps->free_bytes);
 }
 
+/* A NUMA policy's name, as numa_maps writes the kernel's. */
+static const char *
+numa_name(uint32_t policy)
+{
+	switch (policy) {
+	case POOL_NUMA_NONE:
+		return "default";
+	case POOL_NUMA_PREFERRED:
+		return "preferred";
+	case POOL_NUMA_BIND:
+		return "bind";
+	default:
+		return "other";
+	}
+}
+
+/* A pool's NUMA policy in a word: "default", or "preferred:0". */
+struct numa_word {
+	char	s[24];
+};
+
+static struct numa_word
+numa_word(const struct pool_stats *ps)
+{
+	struct numa_word	w;
+
+	if (ps->numa_policy == POOL_NUMA_NONE)
+		snprintf(w.s, sizeof w.s, "%s", numa_name(ps->numa_policy));
+	else
+		snprintf(w.s, sizeof w.s, "%s:%" PRIu32,
+		    numa_name(ps->numa_policy), ps->numa_node);
+	return w;
+}
+
 /* ---------------------------------------------------------------------- */
 /* The statistics of a pool, described once for every output format. */
 
@@ -333,6 +367,7 @@ print_stats_text(const struct pool_stats *ps)
 			break;
 		}
 	}
+	printf("  %-20s %10s\n", "NUMA policy", numa_word(ps).s);
 	printf("  %-20s %9.1f%%\n", "used", percent(ps->allocated_bytes,
 	    ps->max_size));
 	printf("  %-20s %9.1f%%\n", "fragmentation", fragmentation(ps));
@@ -375,6 +410,11 @@ json_stats(const struct pool_stats *ps)
 			json_object_object_add(o, f->key,
 			    json_u64(field_value(ps, f)));
 	}
+	json_object_object_add(o, "numa_policy",
+	    json_object_new_string(numa_name(ps->numa_policy)));
+	json_object_object_add(o, "numa_node",
+	    ps->numa_policy == POOL_NUMA_NONE ? NULL :
+	    json_u64(ps->numa_node));
 	json_object_object_add(o, "used_percent",
 	    json_pct(percent(ps->allocated_bytes, ps->max_size)));
 	json_object_object_add(o, "fragmentation_percent",
@@ -404,6 +444,10 @@ print_stats_kv(const struct pool_stats *ps)
 		else
 			printf("%s %s %" PRIu64 "\n", ps->name, f->key, v);
 	}
+	/* A word, as mode is octal; no node without a policy. */
+	printf("%s numa_policy %s\n", ps->name, numa_name(ps->numa_policy));
+	if (ps->numa_policy != POOL_NUMA_NONE)
+		printf("%s numa_node %" PRIu32 "\n", ps->name, ps->numa_node);
 }
 
 /* A Prometheus label value: escape backslash, quote and newline. */
@@ -465,12 +509,18 @@ print_stats_prometheus(const struct pool_stats *ps, size_t n)
 		printf("\"} %.6f\n", fragmentation(&ps[j]) / 100.0);
 	}
 	prom_family("poolmgr_pool_info", "gauge",
-	    "Mode and owner of the pool; the value is always 1.");
+	    "Mode, owner and NUMA policy of the pool (numa_node empty "
+	    "without one); the value is always 1.");
 	for (j = 0; j < n; j++) {
 		printf("poolmgr_pool_info{pool=\"");
 		prom_label(ps[j].name);
 		printf("\",mode=\"%s\",uid=\"%" PRIu32 "\",gid=\"%" PRIu32
-		    "\"} 1\n", octal_mode(ps[j].mode).s, ps[j].uid, ps[j].gid);
+		    "\",numa_policy=\"%s\",numa_node=\"",
+		    octal_mode(ps[j].mode).s, ps[j].uid, ps[j].gid,
+		    numa_name(ps[j].numa_policy));
+		if (ps[j].numa_policy != POOL_NUMA_NONE)
+			printf("%" PRIu32, ps[j].numa_node);
+		printf("\"} 1\n");
 	}
 }
 
@@ -697,6 +747,12 @@ print_create(const struct ctl *ctl, const char *name,
 	if (o->retain != 0)
 		json_object_object_add(j, "retain", json_u64(
 		    o->retain == POOL_RETAIN_NONE ? 0 : o->retain));
+	if (o->numa_policy != POOL_NUMA_NONE) {
+		json_object_object_add(j, "numa_policy",
+		    json_object_new_string(numa_name(o->numa_policy)));
+		json_object_object_add(j, "numa_node",
+		    json_u64(o->numa_node));
+	}
 	json_print(ctl, j);
 }
 

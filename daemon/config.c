@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "pool_numa.h"
 
 struct load_state {
 	struct config *cf;
@@ -145,6 +146,26 @@ parse_retain(const char *s, uint64_t *out)
 	if (config_parse_size(s, &v))
 		return -1;
 	*out = v ? v : CONFIG_RETAIN_NONE;
+	return 0;
+}
+
+/* A NUMA node: below the kernel's bound; whether it has memory is seen
+ * when the pool is made. */
+static int
+parse_numa_node(const char *s, uint32_t *out)
+{
+	return parse_uint(s, out) || *out >= DPOOL_NUMA_NODES ? -1 : 0;
+}
+
+static int
+parse_numa_policy(const char *s, uint32_t *out)
+{
+	if (strcmp(s, "preferred") == 0)
+		*out = DPOOL_NUMA_PREFERRED;
+	else if (strcmp(s, "bind") == 0)
+		*out = DPOOL_NUMA_BIND;
+	else
+		return -1;
 	return 0;
 }
 
@@ -305,6 +326,12 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 		bad = config_parse_size(value, &p->quota) ? "quota" : NULL;
 	else if (strcmp(key, "retain") == 0)
 		bad = parse_retain(value, &p->retain) ? "retain" : NULL;
+	else if (strcmp(key, "numa_node") == 0) {
+		bad = parse_numa_node(value, &p->numa_node) ? "numa_node" : NULL;
+		p->has_numa_node = !bad;
+	} else if (strcmp(key, "numa_policy") == 0)
+		bad = parse_numa_policy(value, &p->numa_policy) ?
+		      "numa_policy (preferred or bind)" : NULL;
 	else
 		return snprintf(ls->problem, sizeof(ls->problem),
 				"unknown key '%s' in [pool %s]", key, p->name), 0;
@@ -475,6 +502,12 @@ load_stream(struct load_state *ls, const char *name, char *err,
 		if (cf->pools[i].size == 0) {
 			snprintf(err, errlen, "%s:%d: [pool %s] needs a size",
 				 name, ls->pool_line[i], cf->pools[i].name);
+			return -1;
+		}
+		if (cf->pools[i].numa_policy && !cf->pools[i].has_numa_node) {
+			snprintf(err, errlen, "%s:%d: [pool %s] has a "
+				 "numa_policy but no numa_node", name,
+				 ls->pool_line[i], cf->pools[i].name);
 			return -1;
 		}
 	}

@@ -29,6 +29,10 @@
  *   mode = 0660                    ; default 0600
  *   quota = 64M                    ; bytes per session; default none
  *   retain = 1M                    ; free memory kept for reuse; 0: none
+ *   numa_node = 0                  ; place the pages on this NUMA node;
+ *                                  ; default: no policy (local)
+ *   numa_policy = preferred        ; or bind (the node only); needs
+ *                                  ; numa_node
  */
 #ifndef POOLMGRD_CONFIG_H
 #define POOLMGRD_CONFIG_H
@@ -49,6 +53,10 @@ struct config_pool {
 	uint64_t quota;
 	uint64_t retain;	/* bytes; 0 = default, CONFIG_RETAIN_NONE =
 				 * none (the file's "retain = 0") */
+	int has_numa_node;
+	uint32_t numa_node;
+	uint32_t numa_policy;	/* DPOOL_NUMA_*; 0: not given (preferred,
+				 * with a node) */
 };
 
 #define CONFIG_RETAIN_NONE UINT64_MAX	/* == DPOOL_RETAIN_NONE */

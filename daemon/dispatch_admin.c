@@ -22,6 +22,7 @@
 #include "log.h"
 #include "peer.h"
 #include "pool.h"
+#include "pool_numa.h"
 #include "records.h"
 #include "session.h"
 
@@ -30,6 +31,12 @@
 #define MAX_LISTED_PERSISTERS 1000
 /* The clients listed in one reply: a datagram, less the reply's fields. */
 #define CLIENTS_REPLY_MAX (PEER_MAX_MESSAGE - 1024)
+
+_Static_assert(DPOOL_NUMA_NONE == POOLMGR__NUMA_POLICY__NUMA_NONE &&
+	       DPOOL_NUMA_PREFERRED == POOLMGR__NUMA_POLICY__NUMA_PREFERRED &&
+	       DPOOL_NUMA_BIND == POOLMGR__NUMA_POLICY__NUMA_BIND &&
+	       DPOOL_NUMA_OTHER == POOLMGR__NUMA_POLICY__NUMA_OTHER,
+	       "the wire's NUMA policies are the daemon's");
 
 static bool
 may_admin(const struct session *s)
@@ -59,6 +66,30 @@ check_name(struct call *c, const char *name)
 	return 0;
 }
 
+/*
+ * The NUMA policy asked for into pp: none without a node; with one, 0
+ * (unset) is preferred.
+ */
+static int
+create_numa(struct call *c, const Poolmgr__CreatePool *m,
+	    struct dpool_params *pp)
+{
+	if (m->numa_case != POOLMGR__CREATE_POOL__NUMA_NUMA_NODE) {
+		if (m->numa_policy != DPOOL_NUMA_NONE)
+			return refuse(c, -EINVAL, "a NUMA policy needs a "
+				      "NUMA node");
+		return 0;
+	}
+	pp->numa_node = m->numa_node;
+	pp->numa_policy = m->numa_policy ? m->numa_policy
+			  : DPOOL_NUMA_PREFERRED;
+	if (pp->numa_policy != DPOOL_NUMA_PREFERRED &&
+	    pp->numa_policy != DPOOL_NUMA_BIND)
+		return refuse(c, -EINVAL, "NUMA policy %u is neither "
+			      "preferred (1) nor bind (2)", m->numa_policy);
+	return 0;
+}
+
 int
 do_create(struct call *c, const Poolmgr__CreatePool *m)
 {
@@ -81,16 +112,31 @@ do_create(struct call *c, const Poolmgr__CreatePool *m)
 	pp.quota = m->quota;
 	if (m->retention_case == POOLMGR__CREATE_POOL__RETENTION_RETAIN)
 		pp.retain = m->retain ? m->retain : DPOOL_RETAIN_NONE;
+	if ((rc = create_numa(c, m, &pp)))
+		return rc;
 	pp.uid = c->s->uid;
 	pp.gid = c->s->gid;
 	rc = dpool_create(m->name, &pp, &p);
 	if (rc == -EINVAL)
 		return refuse(c, rc, "granularity must be a power of two from "
 			      "8 to the page size");
+	if (rc == -ENODEV)
+		return refuse(c, rc, "NUMA node %u does not exist, has no "
+			      "memory or is outside poolmgrd's cpuset",
+			      pp.numa_node);
+	if (rc == -EOPNOTSUPP)
+		return refuse(c, rc, "the kernel has no NUMA policies");
 	if (rc)
 		return refuse(c, rc, "cannot create pool %s", m->name);
-	log_info("pool %s created by uid %u: %llu bytes, mode %o", p->name,
-		 (unsigned)c->s->uid, (unsigned long long)p->size, p->mode);
+	if (pp.numa_policy != DPOOL_NUMA_NONE)
+		log_info("pool %s created by uid %u: %llu bytes, mode %o, "
+			 "NUMA %s:%u", p->name, (unsigned)c->s->uid,
+			 (unsigned long long)p->size, p->mode,
+			 dpool_numa_name(pp.numa_policy), pp.numa_node);
+	else
+		log_info("pool %s created by uid %u: %llu bytes, mode %o",
+			 p->name, (unsigned)c->s->uid,
+			 (unsigned long long)p->size, p->mode);
 	return 0;
 }
 
@@ -322,6 +368,8 @@ fill_stats(Poolmgr__PoolStats *ps, struct dpool *p)
 	ps->retain_bytes = st.retain_bytes;
 	ps->release_steps = p->release_steps;
 	ps->retain_steps = p->retain_steps;
+	/* The kernel's, not a copy: it moves with the memfd. */
+	dpool_numa_get(p->map, &ps->numa_policy, &ps->numa_node);
 	/*
 	 * The engine counts the pages it handed out, some of which nobody
 	 * wrote (a client cache's refill): what the memfd holds bounds it.

@@ -39,6 +39,7 @@
 #include "log.h"
 #include "pool.h"
 #include "pool_names.h"
+#include "pool_numa.h"
 #include "records.h"
 #include "session.h"
 
@@ -408,6 +409,14 @@ pool_make(const char *name, const struct dpool_params *pp, int memfd,
 		rc = -errno;
 		if (memfd == -1)
 			close(p->memfd);
+		goto fail;
+	}
+	/* Before any page is faulted in: none is placed otherwise. */
+	if (memfd == -1 && pp->numa_policy != DPOOL_NUMA_NONE &&
+	    (rc = dpool_numa_set(p->map, p->size, pp->numa_policy,
+				 pp->numa_node)) != 0) {
+		munmap(p->map, p->size);
+		close(p->memfd);
 		goto fail;
 	}
 	p->share_fd = -1;

@@ -235,6 +235,9 @@ struct dpool_params {
 	uint64_t retain;	/* bytes of free pages kept for reuse, rounded
 				 * up to pages; 0 = the engine's default,
 				 * DPOOL_RETAIN_NONE = none */
+	uint32_t numa_policy;	/* DPOOL_NUMA_* (pool_numa.h), for a new
+				 * memfd only: an adopted one keeps its own */
+	uint32_t numa_node;
 };
 
 #define DPOOL_RETAIN_NONE UINT64_MAX

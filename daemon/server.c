@@ -31,6 +31,7 @@
 #include "notify.h"
 #include "peer.h"
 #include "pool.h"
+#include "pool_numa.h"
 #include "restart.h"
 #include "restore.h"
 #include "server.h"
@@ -270,10 +271,47 @@ _Static_assert(CONFIG_MAX_POOL_SIZE == POOL_MAX_SIZE,
 _Static_assert(CONFIG_RETAIN_NONE == DPOOL_RETAIN_NONE,
 	       "a pool section's retain = 0 must reach the engine as none");
 
+/* A pool section's NUMA policy, as DPOOL_NUMA_*. */
+static uint32_t
+config_numa_policy(const struct config_pool *cp)
+{
+	if (!cp->has_numa_node)
+		return DPOOL_NUMA_NONE;
+	return cp->numa_policy ? cp->numa_policy : DPOOL_NUMA_PREFERRED;
+}
+
+/* A NUMA policy for the log: "default", or "preferred:0". */
+static const char *
+numa_text(uint32_t policy, uint32_t node, char *buf, size_t len)
+{
+	if (policy == DPOOL_NUMA_NONE)
+		return dpool_numa_name(policy);
+	snprintf(buf, len, "%s:%u", dpool_numa_name(policy), node);
+	return buf;
+}
+
+/* ", NUMA preferred:0 -> bind:0" after what, if the file's differs. */
+static void
+numa_kept(const struct dpool *p, const struct config_pool *cp, char *what,
+	  size_t len)
+{
+	uint32_t policy, node, want = config_numa_policy(cp);
+	uint32_t want_node = want != DPOOL_NUMA_NONE ? cp->numa_node : 0;
+	char a[32], b[32];
+
+	dpool_numa_get(p->map, &policy, &node);
+	if (policy == want && node == want_node)
+		return;
+	snprintf(what + strlen(what), len - strlen(what), ", NUMA %s -> %s",
+		 numa_text(policy, node, a, sizeof(a)),
+		 numa_text(want, want_node, b, sizeof(b)));
+}
+
 /*
- * The size and granularity of a live pool cannot change (its memfd is
- * sealed, the engine's granularity fixed): say so if the file changed
- * them, so that an operator does not think them applied.
+ * The size, granularity and NUMA policy of a live pool cannot change (its
+ * memfd is sealed, the engine's granularity fixed, the pages already
+ * placed): say so if the file changed them, so that an operator does not
+ * think them applied.
  */
 static void
 warn_kept(const struct dpool *p, const struct config_pool *cp)
@@ -281,7 +319,7 @@ warn_kept(const struct dpool *p, const struct config_pool *cp)
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 	uint64_t size = (cp->size + page - 1) / page * page;
 	uint32_t g = cp->granularity ? cp->granularity : 16;
-	char what[160] = "";
+	char what[200] = "";
 
 	if (size != p->size)
 		snprintf(what, sizeof(what), ", size %llu -> %llu",
@@ -289,10 +327,11 @@ warn_kept(const struct dpool *p, const struct config_pool *cp)
 	if (g != 1u << p->granule_shift)
 		snprintf(what + strlen(what), sizeof(what) - strlen(what),
 			 ", granularity %u -> %u", 1u << p->granule_shift, g);
+	numa_kept(p, cp, what, sizeof(what));
 	if (*what)
 		log_warnx("pool %s: %s in the file, not applied: a live pool "
-			  "keeps its size and granularity (destroy it to have "
-			  "it made anew)", p->name, what + 2);
+			  "keeps its size, granularity and NUMA policy (destroy "
+			  "it to have it made anew)", p->name, what + 2);
 }
 
 /*
@@ -313,6 +352,8 @@ apply_config(const struct config *cf)
 			.size = cp->size, .granularity = cp->granularity,
 			.uid = cp->uid, .gid = cp->gid, .mode = cp->mode,
 			.quota = cp->quota, .retain = cp->retain,
+			.numa_policy = config_numa_policy(cp),
+			.numa_node = cp->numa_node,
 		};
 		struct dpool *p;
 		int rc;
@@ -328,7 +369,11 @@ apply_config(const struct config *cf)
 		}
 		/* Size and granularity were checked with the file. */
 		rc = dpool_create(cp->name, &pp, &p);
-		if (rc)
+		if (rc == -ENODEV)
+			log_warnx("pool %s: cannot create: NUMA node %u does "
+				  "not exist, has no memory or is outside the "
+				  "daemon's cpuset", cp->name, cp->numa_node);
+		else if (rc)
 			log_warnx("pool %s: cannot create: %s", cp->name,
 				  strerror(-rc));
 		else
