@@ -139,6 +139,8 @@ SD_HOLDER := $(BUILD)/tests/sd_holder
 FAIL_MEMFD := $(BUILD)/tests/fail_memfd.so
 # Preloaded to make it fatal while its restart probe runs (itest_probe_exit).
 FAIL_PIPE_EVENT := $(BUILD)/tests/fail_pipe_event.so
+# Preloaded to refuse it mbind, as a system-call filter would (itest_numa).
+FAIL_MBIND := $(BUILD)/tests/fail_mbind.so
 
 BENCH_BINS := $(BUILD)/bench/bench_engine $(BUILD)/bench/bench_speed \
               $(BUILD)/bench/bench_boost $(BUILD)/bench/bench_release \
@@ -298,6 +300,11 @@ $(FAIL_PIPE_EVENT): tests/integration/fail_pipe_event.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -fPIC -shared -o $@ $< -ldl
 $(BUILD)/tests/itest_probe_exit: | $(FAIL_PIPE_EVENT)
+
+$(FAIL_MBIND): tests/integration/fail_mbind.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -fPIC -shared -o $@ $< -ldl
+$(BUILD)/tests/itest_numa: | $(FAIL_MBIND)
 
 $(BUILD)/bench/bench_engine: $(BUILD)/tests/bench/bench_engine.o \
 		$(BUILD)/tests/bench/bench_util.o $(ENGINE_LIB)

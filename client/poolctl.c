@@ -364,7 +364,7 @@ create_strerror(int error)
 		    "cpuset";
 	case -EOPNOTSUPP:
 		return "not supported: the daemon's kernel has no NUMA "
-		    "policies";
+		    "policies, or its system-call filter refuses mbind";
 	default:
 		return NULL;
 	}

@@ -125,7 +125,8 @@ do_create(struct call *c, const Poolmgr__CreatePool *m)
 			      "memory or is outside poolmgrd's cpuset",
 			      pp.numa_node);
 	if (rc == -EOPNOTSUPP)
-		return refuse(c, rc, "the kernel has no NUMA policies");
+		return refuse(c, rc, "no NUMA policies: the kernel has none, "
+			      "or a system-call filter refuses mbind");
 	if (rc)
 		return refuse(c, rc, "cannot create pool %s", m->name);
 	if (pp.numa_policy != DPOOL_NUMA_NONE)

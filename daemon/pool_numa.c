@@ -54,7 +54,9 @@ dpool_numa_set(void *map, uint64_t size, uint32_t policy, uint32_t node)
 		return 0;
 	if (errno == EINVAL)
 		return -ENODEV;
-	if (errno == ENOSYS)
+	/* No NUMA in the kernel, or a system-call filter (not the caller's
+	 * rights: EPERM would say so). */
+	if (errno == ENOSYS || errno == EPERM)
 		return -EOPNOTSUPP;
 	return -errno;
 }

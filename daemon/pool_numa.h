@@ -21,7 +21,8 @@
  * gets its pages placed so from then on.  0, -EINVAL for a policy not
  * DPOOL_NUMA_PREFERRED or DPOOL_NUMA_BIND, -ENODEV for a node that does
  * not exist, has no memory or is outside the daemon's cpuset,
- * -EOPNOTSUPP on a kernel without NUMA, or another -errno of mbind.
+ * -EOPNOTSUPP on a kernel without NUMA or where a system-call filter
+ * refuses mbind, or another -errno of mbind.
  */
 int dpool_numa_set(void *map, uint64_t size, uint32_t policy, uint32_t node);
 

@@ -16,6 +16,9 @@
  *       a node without a policy: -EINVAL from the library; on the wire a
  *       policy without a node and an unknown policy: -EINVAL, no pool
  *       made; the daemon goes on serving;
+ *   mbind_refused            a daemon denied mbind (EPERM, as a system-call
+ *       filter does; fail_mbind.so): -EOPNOTSUPP, not the -EPERM of
+ *       admin rights, no pool made; a pool without a policy is made;
  *   kept_across_restart      SIGUSR2: the statistics still say it, and a
  *       client process that maps the pool after the restart gets the
  *       policy; the one that mapped it before still has it;
@@ -276,6 +279,32 @@ bad_requests_refused(void **state)
 }
 
 static void
+mbind_refused(void **state)
+{
+	struct pool_create_opts o = {.max_size = 1 << 20,
+				     .numa_policy = POOL_NUMA_PREFERRED};
+	struct pool_conn *c;
+	struct pool_stats st;
+	char *saved;
+	int rc;
+
+	(void)state;
+	saved = harness_preload("fail_mbind.so");
+	setenv("POOLMGR_FAIL_MBIND", "1", 1);
+	rc = harness_start(&d, "admin_group = 0\n");
+	unsetenv("POOLMGR_FAIL_MBIND");
+	harness_preload_off(saved);
+	assert_int_equal(rc, 0);
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	EXPECT_RC(pool_create(c, "filtered", &o), -EOPNOTSUPP);
+	EXPECT_RC(pool_stats_by_name(c, "filtered", &st), -ENOENT);
+	o.numa_policy = POOL_NUMA_NONE;
+	EXPECT_RC(pool_create(c, "filtered", &o), 0);
+	expect_policy(c, "filtered", POOL_NUMA_NONE, 0);
+	pool_disconnect(c);
+}
+
+static void
 kept_across_restart(void **state)
 {
 	struct pool_conn *c;
@@ -465,6 +494,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(placed_in_every_process,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_requests_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(mbind_refused, NULL,
 						teardown),
 		cmocka_unit_test_setup_teardown(kept_across_restart, setup,
 						teardown),
