@@ -9,7 +9,8 @@
 #   - socket activation: poolctl connecting starts the service, which is
 #     ready (active) and shows its STATUS= line;
 #   - the watchdog (WatchdogSec=3s in a drop-in) is kept fed;
-#   - systemctl reload applies the file (a new pool appears);
+#   - systemctl reload applies the file (a new pool appears, bound to NUMA
+#     node 0: the sandbox lets the daemon mbind);
 #   - systemctl restart keeps a client's connections, handles and blocks
 #     (one persisted, one retained by its second connection) through the
 #     fd store, with IDLE more clients connected (1000 by default), and
@@ -256,11 +257,14 @@ ok "the watchdog (3 s) kept fed for 8 s"
 
 # --- reload ------------------------------------------------------------
 
-printf '\n[pool second]\nsize = 4M\nmode = 0666\n' >> "$root/etc/poolmgrd.conf"
+printf '\n[pool second]\nsize = 4M\nmode = 0666\n%s\n%s\n' \
+	"numa_node = 0" "numa_policy = bind" >> "$root/etc/poolmgrd.conf"
 in_ct systemctl reload poolmgrd || fail "systemctl reload"
 in_ct "$poolctl" list | grep -q "^second " || fail "reload did not add a pool"
+in_ct "$poolctl" stats second --format=kv | grep -qx "second numa_policy bind" ||
+	fail "pool second has no NUMA policy: $(in_ct "$poolctl" stats second)"
 [ "$(prop poolmgrd MainPID)" = "$pid" ] || fail "reload changed the pid"
-ok "systemctl reload added a pool, same pid"
+ok "systemctl reload added a pool, bound to NUMA node 0; same pid"
 
 # --- systemctl restart through the fd store ---------------------------
 
@@ -308,6 +312,8 @@ journal_has "after a crash: 2 pools and 1 persistent block" ||
 	fail "no recovery logged after the crash"
 in_ct "$poolctl" list | grep -q "^demo .* 1 *0$" ||
 	fail "not just the persisted block after a crash: $(in_ct "$poolctl" list)"
+in_ct "$poolctl" stats second --format=kv | grep -qx "second numa_policy bind" ||
+	fail "pool second lost its NUMA policy in the crash"
 r=$(holder_do recovered)
 [ "$r" = ok ] || fail "after the crash: $r"
 pid=$(prop poolmgrd MainPID)
