@@ -373,6 +373,10 @@ apply_config(const struct config *cf)
 			log_warnx("pool %s: cannot create: NUMA node %u does "
 				  "not exist, has no memory or is outside the "
 				  "daemon's cpuset", cp->name, cp->numa_node);
+		else if (rc == -EOPNOTSUPP)
+			log_warnx("pool %s: cannot create: no NUMA policies "
+				  "(the kernel has none, or a system-call "
+				  "filter refuses mbind)", cp->name);
 		else if (rc)
 			log_warnx("pool %s: cannot create: %s", cp->name,
 				  strerror(-rc));

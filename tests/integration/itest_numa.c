@@ -18,7 +18,8 @@
  *       made; the daemon goes on serving;
  *   mbind_refused            a daemon denied mbind (EPERM, as a system-call
  *       filter does; fail_mbind.so): -EOPNOTSUPP, not the -EPERM of
- *       admin rights, no pool made; a pool without a policy is made;
+ *       admin rights, no pool made; a pool without a policy is made; the
+ *       file's pool with a node is not made, and the log says why;
  *   kept_across_restart      SIGUSR2: the statistics still say it, and a
  *       client process that maps the pool after the restart gets the
  *       policy; the one that mapped it before still has it;
@@ -291,7 +292,8 @@ mbind_refused(void **state)
 	(void)state;
 	saved = harness_preload("fail_mbind.so");
 	setenv("POOLMGR_FAIL_MBIND", "1", 1);
-	rc = harness_start(&d, "admin_group = 0\n");
+	rc = harness_start(&d, "admin_group = 0\n"
+			   "[pool cfg]\nsize = 1M\nnuma_node = 0\n");
 	unsetenv("POOLMGR_FAIL_MBIND");
 	harness_preload_off(saved);
 	assert_int_equal(rc, 0);
@@ -301,6 +303,11 @@ mbind_refused(void **state)
 	o.numa_policy = POOL_NUMA_NONE;
 	EXPECT_RC(pool_create(c, "filtered", &o), 0);
 	expect_policy(c, "filtered", POOL_NUMA_NONE, 0);
+	EXPECT_RC(pool_stats_by_name(c, "cfg", &st), -ENOENT);
+	assert_int_equal(harness_log_count(&d, "pool cfg: cannot create: no "
+					   "NUMA policies (the kernel has "
+					   "none, or a system-call filter "
+					   "refuses mbind)"), 1);
 	pool_disconnect(c);
 }
 
