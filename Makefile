@@ -90,7 +90,7 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/restart_exec.c daemon/restore_fds.c \
                daemon/restart_probe.c daemon/restart_names.c \
                daemon/journal.c daemon/journal_compact.c \
-               daemon/recover.c daemon/notify.c
+               daemon/recover.c daemon/notify.c daemon/hugepage.c
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o) $(STATE_OBJ)
 DAEMON_LIBS := $(shell pkg-config --libs libevent libprotobuf-c inih 2>/dev/null) $(SD_LIBS)
 
@@ -122,7 +122,8 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_names itest_names_crash itest_restart_edges \
               itest_names_readers itest_notify itest_probe_exit \
               itest_cache_threads \
-              itest_numa
+              itest_numa \
+              itest_huge
 ITEST_BINS := $(ITESTS:%=$(BUILD)/tests/%)
 ITEST_COMMON := $(BUILD)/tests/integration/harness.o \
                 $(BUILD)/tests/integration/harness_raw.o \

@@ -60,7 +60,7 @@ _Static_assert((int)POOL_NUMA_NONE == POOLMGR__NUMA_POLICY__NUMA_NONE &&
 
 static int	client_check_name(const char *);
 static int	client_check_fd(int, uint64_t, int);
-static uint8_t	*client_map(int, uint64_t, int);
+static uint8_t	*client_map(int, uint64_t, uint64_t, int);
 static void	client_release(struct pool_conn *, uint32_t);
 static int	client_open(struct pool_conn *, const char *, int,
 		    struct pool **);
@@ -165,17 +165,19 @@ client_check_fd(int fd, uint64_t size, int read_only)
  * Map the whole pool, shared, at an aligned address (see
  * CLIENT_MAP_ALIGN_MAX): reserve enough address space to find an aligned
  * start in, give back the slack on both sides, then map the memfd over the
- * rest.  Returns MAP_FAILED with errno set on failure.
+ * rest.  A pool on huge pages (pool_page, its page size) can only be
+ * mapped at an address aligned to one, and is at least one long.  Returns
+ * MAP_FAILED with errno set on failure.
  */
 static uint8_t *
-client_map(int fd, uint64_t size, int prot)
+client_map(int fd, uint64_t size, uint64_t pool_page, int prot)
 {
 	size_t		 page, align, msize, span;
 	uint8_t		*r, *a, *p;
 	int		 saved;
 
 	page = (size_t)sysconf(_SC_PAGESIZE);
-	align = page;
+	align = pool_page > page ? (size_t)pool_page : page;
 	while (align < CLIENT_MAP_ALIGN_MAX && align * 2 <= size)
 		align *= 2;
 
@@ -294,14 +296,15 @@ client_open_once(struct pool_conn *c, const char *name, int read_only,
 		error = -EMFILE;	/* ours to fix, not the daemon's */
 	else if (or->handle == 0 || fd == -1 || or->max_size == 0 ||
 	    or->max_size > SIZE_MAX / 2 || !or->read_only != !read_only ||
-	    !client_pow2(or->granularity) || !client_pow2(or->page_size))
+	    !client_pow2(or->granularity) || !client_pow2(or->page_size) ||
+	    or->max_size % or->page_size != 0)
 		error = -EPROTO;
 	else
 		error = client_check_fd(fd, or->max_size, read_only);
 	if (error == 0 && (p = calloc(1, sizeof *p)) == NULL)
 		error = -ENOMEM;
 	if (error == 0) {
-		base = client_map(fd, or->max_size,
+		base = client_map(fd, or->max_size, or->page_size,
 		    read_only ? PROT_READ : PROT_READ|PROT_WRITE);
 		if (base == MAP_FAILED)
 			error = (errno == ENOMEM) ? -ENOMEM : -EPROTO;
@@ -514,6 +517,7 @@ pool_create(struct pool_conn *c, const char *name,
 	cp.granularity = o->granularity;
 	cp.mode = o->mode;
 	cp.quota = o->quota;
+	cp.page_size = o->page_size;
 	if (o->retain != 0) {
 		cp.retention_case = POOLMGR__CREATE_POOL__RETENTION_RETAIN;
 		cp.retain = o->retain == POOL_RETAIN_NONE ? 0 : o->retain;

@@ -1461,8 +1461,9 @@ cache_create(struct pool *p, const uint8_t *share_map, uint64_t share_size,
 	if ((k = calloc(1, sizeof *k)) == NULL)
 		return -ENOMEM;
 	k->share = share_map;
-	k->share_bits = (share_size - p->page_size) * 8;
-	k->state = (const uint64_t *)(share_map + share_size - p->page_size);
+	k->share_bits = (share_size - client_share_page()) * 8;
+	k->state = (const uint64_t *)(share_map + share_size -
+	    client_share_page());
 	k->replaced = k->state + 1;
 	k->granularity = p->granularity;
 	k->gshift = (unsigned)__builtin_ctz(p->granularity);

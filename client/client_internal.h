@@ -133,7 +133,12 @@ void	conn_fds_close(struct conn_fds *);
 /* admin.c: a memfd's seals and size, before it is mapped (for share.c) */
 int	client_memfd_check(int, int, uint64_t);
 
-/* share.c: the share map's checks, and its renewal after a restart */
+/*
+ * share.c: the share map's checks, and its renewal after a restart.  Its
+ * pages are the system's whatever the pool's are (huge pages): the map
+ * is daemon memory, not the pool's.
+ */
+uint64_t	client_share_page(void);
 int	client_share_check(const struct pool *, int, uint64_t);
 int	client_share_renew(struct pool *);
 

@@ -74,6 +74,16 @@ struct pool_create_opts {
 	 */
 	uint64_t retain;
 	/*
+	 * The page the pool's memory comes in, in bytes: 0 = the system
+	 * page; or a huge page size the kernel offers (1 << 21 for 2 MiB,
+	 * 1 << 30 for 1 GiB: /sys/kernel/mm/hugepages).  A pool on huge
+	 * pages has them all reserved when it is made (pool_create fails
+	 * with -ENOMEM, nothing made, if too few are free), keeps them for
+	 * its life (retain and pool_trim give nothing back), and max_size
+	 * rounds up to the huge page.  Any other size: -EINVAL.
+	 */
+	uint64_t page_size;
+	/*
 	 * Where the kernel places the pool's pages, for every process that
 	 * maps it: numa_policy is an enum pool_numa_policy, POOL_NUMA_NONE
 	 * (0) for no policy, the kernel's default of the faulting CPU's
@@ -90,7 +100,7 @@ struct pool_create_opts {
 	 * having an option silently ignored).  Initialize the whole structure,
 	 * as in `struct pool_create_opts o = {.max_size = ...};`.
 	 */
-	uint64_t reserved[3];
+	uint64_t reserved[2];
 };
 
 /* pool_create_opts.retain: give every free page back at once. */

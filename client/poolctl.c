@@ -42,6 +42,7 @@
 #define O_RETAIN	0x40
 #define O_NUMA_NODE	0x80
 #define O_NUMA_POLICY	0x100
+#define O_PAGE_SIZE	0x200
 
 /* getopt_long values of the long-only options. */
 enum {
@@ -51,6 +52,7 @@ enum {
 	OPT_QUOTA,
 	OPT_FORMAT,
 	OPT_RETAIN,
+	OPT_PAGE_SIZE,
 	OPT_NUMA_NODE,
 	OPT_NUMA_POLICY,
 };
@@ -344,16 +346,21 @@ cmd_stats(struct ctl *ctl, int argc, char **argv)
  * What the daemon's refusal of a create means.  The name, mode, granularity
  * and a size of 0 were checked here, so -EINVAL is what only the daemon
  * knows: a size above its largest pool (or a granularity above its page
- * size).  pool_strerror's texts would speak of blocks and runs.
+ * size, or a page size the kernel does not offer).  pool_strerror's texts
+ * would speak of blocks and runs.
  */
 static const char *
-create_strerror(int error)
+create_strerror(int error, const struct pool_create_opts *o)
 {
 	switch (error) {
 	case -EINVAL:
 		return "invalid size or option (a pool is at most 64 TiB, "
-		    "its granularity at most the page size)";
+		    "its granularity at most the page size, its page size "
+		    "one in /sys/kernel/mm/hugepages)";
 	case -ENOMEM:
+		if (o->page_size != 0)
+			return "not enough huge pages: the kernel has too few "
+			    "free to reserve the whole pool (vm.nr_hugepages)";
 		return "out of memory";
 	case -EPERM:
 		return "not permitted (only the daemon's uid, root and its "
@@ -438,6 +445,16 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 		if (o.retain == 0)
 			o.retain = POOL_RETAIN_NONE;
 	}
+	if (ctl->page_size_arg != NULL) {
+		/* Which huge pages there are, only the daemon's kernel says. */
+		pagesize = sysconf(_SC_PAGESIZE);
+		if (parse_size(ctl->page_size_arg, &o.page_size) != 0 ||
+		    o.page_size == 0 || (o.page_size & (o.page_size - 1)) ||
+		    (pagesize > 0 && o.page_size < (uint64_t)pagesize))
+			return usage_error("create: bad page size '%s' (the "
+			    "system page, or a huge page size such as 2M or "
+			    "1G)", ctl->page_size_arg);
+	}
 	if ((rc = numa_opts(ctl, &o)) != 0)
 		return rc;
 
@@ -445,7 +462,7 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 		return rc;
 	if ((error = pool_create(ctl->conn, name, &o)) != 0)
 		return fail_pool(error, "cannot create pool", name,
-		    create_strerror(error));
+		    create_strerror(error, &o));
 
 	print_create(ctl, name, &o);
 	return 0;
@@ -711,10 +728,11 @@ static const struct cmd cmds[] = {
 	  "                 textfile collector) or kv (one 'POOL KEY VALUE'\n"
 	  "                 line per statistic: the JSON keys, plain numbers)\n" },
 	{ "create", cmd_create, 1, 1,
-	  O_SIZE | O_GRANULARITY | O_MODE | O_QUOTA | O_RETAIN | O_NUMA_NODE |
-	  O_NUMA_POLICY,
+	  O_SIZE | O_GRANULARITY | O_MODE | O_QUOTA | O_RETAIN | O_PAGE_SIZE |
+	  O_NUMA_NODE | O_NUMA_POLICY,
 	  "NAME --size SIZE [--granularity N] [--mode MODE] [--quota SIZE]"
-	  " [--retain SIZE] [--numa-node NODE [--numa-policy POLICY]]",
+	  " [--retain SIZE] [--page-size SIZE]"
+	  " [--numa-node NODE [--numa-policy POLICY]]",
 	  "create a pool",
 	  "Create the pool NAME (1-64 of [A-Za-z0-9._-], not starting with\n"
 	  "'.').  Needs the daemon's uid, root or the admin group.\n"
@@ -728,6 +746,11 @@ static const struct cmd cmds[] = {
 	  "  --retain SIZE    free memory of small blocks kept for reuse\n"
 	  "                   before it goes back to the OS (default 1M, or\n"
 	  "                   a quarter of the live pages if more); 0: none\n"
+	  "  --page-size SIZE huge pages of that size (2M, 1G: as the kernel\n"
+	  "                   offers in /sys/kernel/mm/hugepages), all of the\n"
+	  "                   pool's reserved now and kept for its life;\n"
+	  "                   the size rounds up to them (default: the\n"
+	  "                   system page)\n"
 	  "  --numa-node NODE the NUMA node the pool's pages go to, for\n"
 	  "                   every process that maps it (default: no\n"
 	  "                   policy, the node of the CPU that first\n"
@@ -866,6 +889,7 @@ static const struct option longopts[] = {
 	{ "mode",	 required_argument,	NULL, OPT_MODE },
 	{ "quota",	 required_argument,	NULL, OPT_QUOTA },
 	{ "retain",	 required_argument,	NULL, OPT_RETAIN },
+	{ "page-size",	 required_argument,	NULL, OPT_PAGE_SIZE },
 	{ "numa-node",	 required_argument,	NULL, OPT_NUMA_NODE },
 	{ "numa-policy", required_argument,	NULL, OPT_NUMA_POLICY },
 	{ "format",	 required_argument,	NULL, OPT_FORMAT },
@@ -888,6 +912,8 @@ opt_name(unsigned bit)
 		return "--force";
 	case O_RETAIN:
 		return "--retain";
+	case O_PAGE_SIZE:
+		return "--page-size";
 	case O_NUMA_NODE:
 		return "--numa-node";
 	case O_NUMA_POLICY:
@@ -956,6 +982,10 @@ parse_args(struct ctl *ctl, int argc, char **argv, char **pos, int *npos)
 		case OPT_RETAIN:
 			ctl->retain_arg = optarg;
 			ctl->opts |= O_RETAIN;
+			break;
+		case OPT_PAGE_SIZE:
+			ctl->page_size_arg = optarg;
+			ctl->opts |= O_PAGE_SIZE;
 			break;
 		case OPT_NUMA_NODE:
 			ctl->numa_node_arg = optarg;

@@ -43,6 +43,7 @@ struct ctl {
 	const char		*quota_arg;
 	const char		*format_arg;
 	const char		*retain_arg;
+	const char		*page_size_arg;
 	const char		*numa_node_arg;
 	const char		*numa_policy_arg;
 	bool			 force;

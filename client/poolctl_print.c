@@ -747,6 +747,8 @@ print_create(const struct ctl *ctl, const char *name,
 	if (o->retain != 0)
 		json_object_object_add(j, "retain", json_u64(
 		    o->retain == POOL_RETAIN_NONE ? 0 : o->retain));
+	if (o->page_size != 0)
+		json_object_object_add(j, "page_size", json_u64(o->page_size));
 	if (o->numa_policy != POOL_NUMA_NONE) {
 		json_object_object_add(j, "numa_policy",
 		    json_object_new_string(numa_name(o->numa_policy)));

@@ -32,20 +32,27 @@
 #endif
 #endif
 
+/* The share map's page: the system's, for a pool on huge pages too. */
+uint64_t
+client_share_page(void)
+{
+	return (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
 /*
  * Check a share map before mapping it: sealed against writing (so that
  * no other client can set or clear a bit), shrinking and growing, and as
  * long as the daemon says; and that length the bits of p's granules,
- * rounded up to pages, and the page of the state words.
+ * rounded up to system pages, and the page of the state words.
  */
 int
 client_share_check(const struct pool *p, int fd, uint64_t size)
 {
 	uint64_t	bits = (p->size + p->granularity - 1) / p->granularity;
+	uint64_t	page = client_share_page();
 
-	if (fd == -1 || size > SIZE_MAX || p->page_size == 0 ||
-	    size < (bits + 7) / 8 + p->page_size ||
-	    size % p->page_size != 0)
+	if (fd == -1 || size > SIZE_MAX ||
+	    size < (bits + 7) / 8 + page || size % page != 0)
 		return -EPROTO;
 	return client_memfd_check(fd,
 	    F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_FUTURE_WRITE, size);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "hugepage.h"
 #include "pool_numa.h"
 
 struct load_state {
@@ -326,7 +327,16 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 		bad = config_parse_size(value, &p->quota) ? "quota" : NULL;
 	else if (strcmp(key, "retain") == 0)
 		bad = parse_retain(value, &p->retain) ? "retain" : NULL;
-	else if (strcmp(key, "numa_node") == 0) {
+	else if (strcmp(key, "page_size") == 0) {
+		bad = config_parse_size(value, &p->page_size) ? "page_size"
+							       : NULL;
+		if (!bad && !hugepage_valid(p->page_size))
+			return snprintf(ls->problem, sizeof(ls->problem),
+					"page_size %s in [pool %s] is neither "
+					"the system page nor a huge page size "
+					"the kernel offers (%s)", value,
+					p->name, HUGEPAGE_SYSFS), 0;
+	} else if (strcmp(key, "numa_node") == 0) {
 		bad = parse_numa_node(value, &p->numa_node) ? "numa_node" : NULL;
 		p->has_numa_node = !bad;
 	} else if (strcmp(key, "numa_policy") == 0)

@@ -29,6 +29,9 @@
  *   mode = 0660                    ; default 0600
  *   quota = 64M                    ; bytes per session; default none
  *   retain = 1M                    ; free memory kept for reuse; 0: none
+ *   page_size = 2M                 ; huge pages of that size (hugetlbfs),
+ *                                  ; reserved at creation; default: the
+ *                                  ; system page
  *   numa_node = 0                  ; place the pages on this NUMA node;
  *                                  ; default: no policy (local)
  *   numa_policy = preferred        ; or bind (the node only); needs
@@ -53,6 +56,8 @@ struct config_pool {
 	uint64_t quota;
 	uint64_t retain;	/* bytes; 0 = default, CONFIG_RETAIN_NONE =
 				 * none (the file's "retain = 0") */
+	uint64_t page_size;	/* 0: the system page; else one the kernel
+				 * offers (hugepage_valid) */
 	int has_numa_node;
 	uint32_t numa_node;
 	uint32_t numa_policy;	/* DPOOL_NUMA_*; 0: not given (preferred,

@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "dispatch_internal.h"
+#include "hugepage.h"
 #include "journal.h"
 #include "log.h"
 #include "peer.h"
@@ -67,6 +68,23 @@ check_name(struct call *c, const char *name)
 }
 
 /*
+ * The kernel would not reserve enough huge pages for the whole pool (the
+ * daemon's mapping takes them all at once, pool.c): nothing was made.
+ */
+static int
+huge_refused(struct call *c, const struct dpool_params *pp)
+{
+	uint64_t page = pp->page_size;
+	char text[24];
+
+	return refuse(c, -ENOMEM, "not enough huge pages: the pool needs "
+		      "%llu of %s, %llu are free (vm.nr_hugepages)",
+		      (unsigned long long)((pp->size + page - 1) / page),
+		      hugepage_text(page, text, sizeof(text)),
+		      (unsigned long long)hugepage_available(page));
+}
+
+/*
  * The NUMA policy asked for into pp: none without a node; with one, 0
  * (unset) is preferred.
  */
@@ -106,6 +124,11 @@ do_create(struct call *c, const Poolmgr__CreatePool *m)
 			      m->mode);
 	if (m->max_size == 0 || m->max_size > POOL_MAX_SIZE)
 		return refuse(c, -EINVAL, "size must be 1 byte to 64 TiB");
+	if (!(pp.page_size = hugepage_valid(m->page_size)))
+		return refuse(c, -EINVAL, "page size %llu is neither the "
+			      "system page nor a huge page size the kernel "
+			      "offers (" HUGEPAGE_SYSFS ")",
+			      (unsigned long long)m->page_size);
 	pp.size = m->max_size;
 	pp.granularity = m->granularity;
 	pp.mode = m->mode;
@@ -127,17 +150,21 @@ do_create(struct call *c, const Poolmgr__CreatePool *m)
 	if (rc == -EOPNOTSUPP)
 		return refuse(c, rc, "no NUMA policies: the kernel has none, "
 			      "or a system-call filter refuses mbind");
+	if (rc == -ENOMEM && hugepage_is_huge(pp.page_size))
+		return huge_refused(c, &pp);
 	if (rc)
 		return refuse(c, rc, "cannot create pool %s", m->name);
 	if (pp.numa_policy != DPOOL_NUMA_NONE)
 		log_info("pool %s created by uid %u: %llu bytes, mode %o, "
-			 "NUMA %s:%u", p->name, (unsigned)c->s->uid,
+			 "pages of %llu, NUMA %s:%u", p->name, (unsigned)c->s->uid,
 			 (unsigned long long)p->size, p->mode,
+			 (unsigned long long)p->page_size,
 			 dpool_numa_name(pp.numa_policy), pp.numa_node);
 	else
-		log_info("pool %s created by uid %u: %llu bytes, mode %o",
-			 p->name, (unsigned)c->s->uid,
-			 (unsigned long long)p->size, p->mode);
+		log_info("pool %s created by uid %u: %llu bytes, mode %o, "
+			 "pages of %llu", p->name, (unsigned)c->s->uid,
+			 (unsigned long long)p->size, p->mode,
+			 (unsigned long long)p->page_size);
 	return 0;
 }
 

@@ -235,7 +235,7 @@ rec_pool(struct jfile *f, const struct dpool *p)
 {
 	uint64_t w[JREC_MAX_WORDS] = {
 		0, p->keep_id, p->size, 1u << p->granule_shift,
-		(uint64_t)sysconf(_SC_PAGESIZE), p->uid, p->gid, p->mode,
+		p->page_size, p->uid, p->gid, p->mode,
 		p->quota, p->retain,
 	};
 

@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hugepage.h"
 #include "journal.h"
 #include "log.h"
 #include "pool.h"
@@ -84,8 +85,9 @@ dpool_idle_tick(uint64_t now, uint32_t idle_trim)
 	TAILQ_FOREACH(p, &pools, entry) {
 		uint64_t ops;
 
-		if (dpool_unsettled(p) || p->trimming)
-			continue;	/* a free just happened, or a trim goes on */
+		if (dpool_unsettled(p) || p->trimming || p->huge)
+			continue;	/* a free just happened, or a trim goes
+					 * on; or its pages are kept for life */
 		heap_get_stats(p->heap, &st);
 		ops = st.allocs + st.frees;
 		if (ops != p->idle_ops || p->idle_since == 0) {
@@ -134,6 +136,8 @@ pool_release(void *ctx, uint64_t off, uint64_t len)
 {
 	struct dpool *p = ctx;
 
+	if (p->huge)
+		return -EOPNOTSUPP;	/* kept for life: they stay dirty */
 	if (dpool_release_stopped())
 		return 0;
 	if (fallocate(p->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
@@ -148,12 +152,15 @@ pool_release(void *ctx, uint64_t off, uint64_t len)
 void
 dpool_zero(struct dpool *p, uint64_t off, uint64_t len)
 {
-	long page = sysconf(_SC_PAGESIZE);
-	uint64_t a = (off + (uint64_t)page - 1) & ~((uint64_t)page - 1);
-	uint64_t b = (off + len) & ~((uint64_t)page - 1);
+	uint64_t page = p->page_size;
+	uint64_t a = (off + page - 1) & ~(page - 1);
+	uint64_t b = (off + len) & ~(page - 1);
 
-	/* Whole pages: a hole reads as zero and costs no memory. */
-	if (b > a && fallocate(p->memfd, FALLOC_FL_PUNCH_HOLE |
+	/*
+	 * Whole pages: a hole reads as zero and costs no memory.  Not on
+	 * huge pages, whose holes would lose their reservation.
+	 */
+	if (!p->huge && b > a && fallocate(p->memfd, FALLOC_FL_PUNCH_HOLE |
 			       FALLOC_FL_KEEP_SIZE, (off_t)a, (off_t)(b - a)) == 0) {
 		memset(p->map + off, 0, a - off);
 		memset(p->map + b, 0, off + len - b);
@@ -290,17 +297,23 @@ fail:
 	}
 }
 
+/*
+ * A pool's memfd of size bytes on pages of page bytes.  A hugetlb memfd
+ * takes the same seals (the kernel has sealed them since 4.16), so a
+ * pool on huge pages keeps the guarantees of one on system pages.
+ */
 static int
-make_memfd(const char *name, uint64_t size)
+make_memfd(const char *name, uint64_t size, uint64_t page)
 {
+	unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING |
+			 hugepage_memfd_flags(page);
 	char label[80];
 	int fd;
 
 	snprintf(label, sizeof(label), "poolmgr:%s", name);
-	fd = memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING |
-			  MFD_NOEXEC_SEAL);
+	fd = memfd_create(label, flags | MFD_NOEXEC_SEAL);
 	if (fd == -1 && errno == EINVAL)	/* kernels before 6.3 */
-		fd = memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		fd = memfd_create(label, flags);
 	if (fd == -1)
 		return -errno;
 	/*
@@ -324,10 +337,13 @@ make_memfd(const char *name, uint64_t size)
  * limit, which a huge setting would otherwise show).
  */
 static uint32_t
-retain_pages(uint64_t bytes, uint64_t size)
+retain_pages(uint64_t bytes, uint64_t size, uint64_t page)
 {
-	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), n;
+	uint64_t n;
 
+	/* Huge pages are kept for life: every one, whatever was asked. */
+	if (hugepage_is_huge(page))
+		bytes = size;
 	if (bytes == 0)
 		return 0;
 	if (bytes == DPOOL_RETAIN_NONE)
@@ -355,6 +371,7 @@ pool_make(const char *name, const struct dpool_params *pp, int memfd,
 	  struct dpool **out)
 {
 	struct heap_config hc = {0};
+	uint64_t page = hugepage_valid(pp->page_size);
 	struct dpool *p;
 	struct stat sb;
 	int rc;
@@ -363,7 +380,8 @@ pool_make(const char *name, const struct dpool_params *pp, int memfd,
 		return -EEXIST;
 	if (npools >= POOL_MAX_POOLS)
 		return -ENOSPC;
-	if (pp->size == 0 || pp->size > POOL_MAX_SIZE)
+	if (pp->size == 0 || pp->size > POOL_MAX_SIZE || page == 0 ||
+	    (memfd != -1 && hugepage_of_fd(memfd) != page))
 		return -EINVAL;
 	p = calloc(1, sizeof(*p));
 	if (!p)
@@ -371,7 +389,8 @@ pool_make(const char *name, const struct dpool_params *pp, int memfd,
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	hc.max_size = pp->size;
 	hc.granularity = pp->granularity;
-	hc.retain_pages = retain_pages(pp->retain, pp->size);
+	hc.page_size = (uint32_t)page;
+	hc.retain_pages = retain_pages(pp->retain, pp->size, page);
 	/* What a free may give back of kept pages over their bound, at once. */
 	hc.retain_cut = dpool_retain_cut();
 	hc.release = pool_release;
@@ -387,10 +406,12 @@ pool_make(const char *name, const struct dpool_params *pp, int memfd,
 
 		heap_get_stats(p->heap, &st);
 		p->size = st.max_size;
+		p->page_size = st.page_size;
+		p->huge = hugepage_is_huge(page);
 		p->granule_shift = (unsigned)__builtin_ctzll(st.granularity);
 	}
 	if (memfd == -1) {
-		if ((rc = make_memfd(name, p->size)) < 0)
+		if ((rc = make_memfd(name, p->size, page)) < 0)
 			goto fail;
 		p->memfd = rc;
 	} else {
@@ -403,8 +424,13 @@ pool_make(const char *name, const struct dpool_params *pp, int memfd,
 		}
 		p->memfd = memfd;
 	}
+	/*
+	 * Huge pages are reserved for a shared mapping when it is made, for
+	 * the file: so this one takes every page of the pool now, or fails
+	 * with ENOMEM, and no client's fault can find none later.
+	 */
 	p->map = mmap(NULL, p->size, PROT_READ | PROT_WRITE,
-		      MAP_SHARED | MAP_NORESERVE, p->memfd, 0);
+		      MAP_SHARED | (p->huge ? 0 : MAP_NORESERVE), p->memfd, 0);
 	if (p->map == MAP_FAILED) {
 		rc = -errno;
 		if (memfd == -1)
@@ -525,7 +551,8 @@ dpool_apply_settings(struct dpool *p, const struct dpool_params *pp,
 		return;
 	p->retain = pp->retain;
 	/* Kept pages over a lowered bound go back a step per loop turn. */
-	if (heap_set_retain_pages(p->heap, retain_pages(pp->retain, p->size)))
+	if (heap_set_retain_pages(p->heap, retain_pages(pp->retain, p->size,
+							p->page_size)))
 		dpool_retain_check(p);
 }
 
@@ -1489,6 +1516,14 @@ dpool_restore_done(struct dpool *p, char *problem, size_t len)
 int
 dpool_punch(struct dpool *p, uint64_t off, uint64_t len)
 {
+	/*
+	 * Huge pages are kept for life (a hole would lose its reservation):
+	 * zeroed instead, as the engine takes them for never touched.
+	 */
+	if (p->huge) {
+		memset(p->map + off, 0, len);
+		return 0;
+	}
 	if (fallocate(p->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 		      (off_t)off, (off_t)len) == -1)
 		return -errno;

@@ -156,6 +156,16 @@ struct dpool {
 	uint8_t *map;		/* the daemon's own mapping: zeroing, copying */
 	uint64_t size;
 	/*
+	 * The page its memory comes in.  A pool on huge pages (hugetlbfs)
+	 * holds the kernel's reservation of every page from its creation
+	 * and never punches a hole: a hole would give its reservation back,
+	 * and a later fault there could find no page and SIGBUS a client.
+	 * So it never gives a page back: release, trim and retain do
+	 * nothing for it (docs/design.md).
+	 */
+	uint64_t page_size;
+	bool huge;
+	/*
 	 * The share map (docs/protocol.md): one bit per granule, set while the
 	 * block starting there is shared (more than one reference, or
 	 * persistent).  Clients map it read-only (it is sealed against
@@ -228,6 +238,8 @@ struct dpool {
 struct dpool_params {
 	uint64_t size;
 	uint32_t granularity;
+	uint64_t page_size;	/* 0 or the system page; or a huge page size
+				 * (hugepage_valid) */
 	uid_t uid;
 	gid_t gid;
 	uint32_t mode;
@@ -255,11 +267,17 @@ unsigned dpool_count(void);
  */
 void dpool_idle_tick(uint64_t now, uint32_t idle_trim);
 
+/*
+ * A new pool: 0, or -EEXIST, -ENOSPC (too many pools), -EINVAL (a bad
+ * size, granularity or page size), -ENOMEM (for huge pages: the kernel
+ * would not reserve enough of them to back the whole pool), ...
+ */
 int dpool_create(const char *name, const struct dpool_params *params,
 		 struct dpool **out);
 /*
  * dpool_create over an existing memfd of the pool's size, which the pool
- * takes on success (a restart in place, restore.c); a new share map.
+ * takes on success (a restart in place, restore.c); a new share map.  The
+ * memfd's own page size must be params' (-EINVAL).
  */
 int dpool_adopt(const char *name, const struct dpool_params *params,
 		int memfd, struct dpool **out);
@@ -452,7 +470,8 @@ bool dpool_release_step(void);
 /*
  * Give back the free pages the pool keeps for reuse, and its cached
  * blocks: in steps of release_step bytes, one per loop turn, while
- * p->trimming.  False if it was all done at once (release_step 0).  A
+ * p->trimming.  False if it was all done at once (release_step 0), or
+ * there is nothing to do: a pool on huge pages keeps its pages.  A
  * trim under way is joined: it then goes over the pool once more if free
  * pages or cached blocks are left when it gets to the end, so that those
  * free now and behind it go back too.  Blocks still held for their
@@ -490,7 +509,8 @@ bool dpool_release_stopped(void);
  * -ENOENT (no such block), -EEXIST (h holds it), -EMLINK.  Then
  * dpool_restore_done: every block must be held or persistent (-EINVAL,
  * with why in problem), and its share bit is set as its holders say.
- * dpool_punch punches [off, off + len), whole pages: 0 or -errno.
+ * dpool_punch punches [off, off + len), whole pages: 0 or -errno; on huge
+ * pages it writes zeros there instead (they are kept for life).
  */
 int dpool_restore_block(struct dpool *p, uint64_t off,
 			const struct heap_block_info *bi, uid_t persister);

@@ -216,8 +216,11 @@ dpool_release_defer(struct dpool *p, uint64_t off, uint64_t len)
 {
 	struct releasing *r;
 
-	/* Only page spans (large blocks) can be freed as released. */
-	if (release_step == 0 || releasing_off ||
+	/*
+	 * Only page spans (large blocks) can be freed as released; a pool
+	 * on huge pages releases nothing (pool.h).
+	 */
+	if (release_step == 0 || releasing_off || p->huge ||
 	    len < HEAP_DEFAULT_LARGE_THRESHOLD ||
 	    (len <= release_step && !dpool_turn_spent()))
 		return false;
@@ -474,6 +477,8 @@ dpool_trim_begin(struct dpool *p)
 		trim_of(p)->again = true;
 		return true;
 	}
+	if (p->huge)
+		return false;	/* its pages are kept for life: none goes */
 	if (release_step == 0 || releasing_off || !(r = calloc(1, sizeof(*r)))) {
 		int64_t n = heap_trim(p->heap);
 
@@ -541,7 +546,7 @@ dpool_retain_check(struct dpool *p)
 	struct heap_stats st;
 	struct releasing *r;
 
-	if (p->retaining || releasing_off)
+	if (p->retaining || releasing_off || p->huge)
 		return;
 	if (release_step == 0) {
 		/*

@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "heap.h"
+#include "hugepage.h"
 #include "peer.h"
 #include "pool.h"
 #include "restore_check.h"
@@ -171,11 +172,16 @@ events_valid(const Poolmgrd__PoolState *ps)
 	return heap_events_check(&ev) == 0;
 }
 
+/*
+ * Pool k of st, whose memfd is on pages of page bytes (hugepage_of_fd):
+ * the state must say that page size, a pool on huge pages as one on the
+ * system's.
+ */
 static int
-check_pool(const Poolmgrd__State *st, size_t k, char *why, size_t len)
+check_pool(const Poolmgrd__State *st, size_t k, uint64_t page, char *why,
+	   size_t len)
 {
 	const Poolmgrd__PoolState *ps = st->pools[k];
-	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 	size_t i;
 
 	/* As a configuration file or a CreatePool must name it. */
@@ -362,6 +368,7 @@ int
 state_check(const Poolmgrd__State *st, const int *fds, unsigned n,
 	    char *why, size_t len)
 {
+	uint64_t page;
 	unsigned nreplies;
 	size_t i;
 	int rc;
@@ -384,7 +391,10 @@ state_check(const Poolmgrd__State *st, const int *fds, unsigned n,
 	if (!state_check_listener(fds[0]) && (fds[0] >= 0 || st->n_sessions))
 		return state_why(why, len, "no listening socket");
 	for (i = 0; i < st->n_pools; i++) {
-		if ((rc = check_pool(st, i, why, len)) != 0)
+		/* No file at all: is_pool_memfd below says so. */
+		if (!(page = hugepage_of_fd(fds[2 + i])))
+			page = hugepage_system();
+		if ((rc = check_pool(st, i, page, why, len)) != 0)
 			return rc;
 		if (!is_pool_memfd(fds[2 + i], st->pools[i]->size))
 			return state_why(why, len, "pool %s: descriptor %d is "

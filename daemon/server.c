@@ -25,6 +25,7 @@
 #include "config.h"
 #include "dispatch.h"
 #include "fdstore.h"
+#include "hugepage.h"
 #include "journal.h"
 #include "log.h"
 #include "memtrim.h"
@@ -316,10 +317,10 @@ numa_kept(const struct dpool *p, const struct config_pool *cp, char *what,
 static void
 warn_kept(const struct dpool *p, const struct config_pool *cp)
 {
-	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t page = hugepage_valid(cp->page_size);
 	uint64_t size = (cp->size + page - 1) / page * page;
 	uint32_t g = cp->granularity ? cp->granularity : 16;
-	char what[200] = "";
+	char what[240] = "";
 
 	if (size != p->size)
 		snprintf(what, sizeof(what), ", size %llu -> %llu",
@@ -327,11 +328,17 @@ warn_kept(const struct dpool *p, const struct config_pool *cp)
 	if (g != 1u << p->granule_shift)
 		snprintf(what + strlen(what), sizeof(what) - strlen(what),
 			 ", granularity %u -> %u", 1u << p->granule_shift, g);
+	if (page != p->page_size)
+		snprintf(what + strlen(what), sizeof(what) - strlen(what),
+			 ", page size %llu -> %llu",
+			 (unsigned long long)p->page_size,
+			 (unsigned long long)page);
 	numa_kept(p, cp, what, sizeof(what));
 	if (*what)
 		log_warnx("pool %s: %s in the file, not applied: a live pool "
-			  "keeps its size, granularity and NUMA policy (destroy "
-			  "it to have it made anew)", p->name, what + 2);
+			  "keeps its size, granularity, page size and NUMA "
+			  "policy (destroy it to have it made anew)", p->name,
+			  what + 2);
 }
 
 /*
@@ -350,7 +357,7 @@ apply_config(const struct config *cf)
 		const struct config_pool *cp = &cf->pools[i];
 		struct dpool_params pp = {
 			.size = cp->size, .granularity = cp->granularity,
-			.uid = cp->uid, .gid = cp->gid, .mode = cp->mode,
+			.page_size = cp->page_size, .uid = cp->uid, .gid = cp->gid, .mode = cp->mode,
 			.quota = cp->quota, .retain = cp->retain,
 			.numa_policy = config_numa_policy(cp),
 			.numa_node = cp->numa_node,
@@ -369,7 +376,12 @@ apply_config(const struct config *cf)
 		}
 		/* Size and granularity were checked with the file. */
 		rc = dpool_create(cp->name, &pp, &p);
-		if (rc == -ENODEV)
+		if (rc == -ENOMEM && cp->page_size)
+			log_warnx("pool %s: cannot create: not enough free huge "
+				  "pages to reserve (%llu free)", cp->name,
+				  (unsigned long long)hugepage_available(
+					  hugepage_valid(cp->page_size)));
+		else if (rc == -ENODEV)
 			log_warnx("pool %s: cannot create: NUMA node %u does "
 				  "not exist, has no memory or is outside the "
 				  "daemon's cpuset", cp->name, cp->numa_node);

@@ -1,0 +1,590 @@
+/*
+ * itest_huge.c - pools on huge pages: the real daemon, real clients.
+ *
+ * A pool made with a huge page size lives in a hugetlbfs memfd whose
+ * every page the daemon reserves when it makes the pool, and keeps for
+ * the pool's life (docs/design.md).  So: a pool the kernel has too few
+ * free huge pages for is refused with -ENOMEM and nothing is made; a bad
+ * page size is -EINVAL; clients map the pool at a huge page boundary and
+ * share its bytes; freeing and trimming give no page back, so a client
+ * that touches every page of the pool never faults for want of one even
+ * when another program has taken every free huge page since; calloc
+ * still zeroes what was written before; a restart in place keeps the
+ * pool, its bytes and its page size; poolctl and the configuration file
+ * make such pools.
+ *
+ * The test reserves the huge pages it needs itself (as root, through
+ * the kernel's count of 2 MiB pages) and puts the count back as it was
+ * when it ends.  Where it cannot, it says "SKIP:" and why, and passes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <linux/memfd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "poolclient.h"
+
+#define MiB (1024ull * 1024)
+#define HUGE (2 * MiB)
+#define HUGE_DIR "/sys/kernel/mm/hugepages/hugepages-2048kB/"
+/* Huge pages the tests need free at once, at most. */
+#define NEED 8
+
+#define EXIT_USAGE 2
+
+static long old_count = -1;	/* the kernel's count before, to put back */
+static const char *skip_why;	/* set: every test says so and passes */
+static char skip_buf[160];
+
+static struct daemon_proc d;
+static char out[16384], err[4096];
+
+/* A count of HUGE_DIR's, or -1. */
+static long
+huge_read(const char *file)
+{
+	char path[128];
+	long n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), HUGE_DIR "%s", file);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	if (fscanf(f, "%ld", &n) != 1)
+		n = -1;
+	fclose(f);
+	return n;
+}
+
+static int
+huge_set_count(long n)
+{
+	FILE *f = fopen(HUGE_DIR "nr_hugepages", "w");
+	int rc;
+
+	if (f == NULL)
+		return -1;
+	rc = fprintf(f, "%ld\n", n) < 0;
+	return fclose(f) != 0 || rc ? -1 : 0;
+}
+
+/* Free huge pages nobody has reserved: what a new pool may take. */
+static long
+huge_available(void)
+{
+	return huge_read("free_hugepages") - huge_read("resv_hugepages");
+}
+
+static void
+huge_put_back(void)
+{
+	if (old_count >= 0 && huge_set_count(old_count) == 0)
+		old_count = -1;
+}
+
+/* A test run out of time is ended with SIGTERM: the count goes back. */
+static void
+on_term(int sig)
+{
+	huge_put_back();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static int
+group_setup(void **state)
+{
+	long have;
+
+	(void)state;
+	if (geteuid() != 0) {
+		skip_why = "not root: cannot reserve huge pages";
+		return 0;
+	}
+	if ((have = huge_read("nr_hugepages")) < 0) {
+		skip_why = "this kernel offers no 2 MiB huge pages";
+		return 0;
+	}
+	if (huge_available() < NEED) {
+		old_count = have;
+		atexit(huge_put_back);
+		signal(SIGTERM, on_term);
+		signal(SIGINT, on_term);
+		if (huge_set_count(have + NEED - huge_available()) != 0)
+			fprintf(stderr, "cannot write %snr_hugepages: %s\n",
+				HUGE_DIR, strerror(errno));
+	}
+	if (huge_available() < NEED) {
+		snprintf(skip_buf, sizeof(skip_buf), "the kernel gave %ld of "
+			 "the %d free 2 MiB huge pages the test needs",
+			 huge_available(), NEED);
+		skip_why = skip_buf;
+		huge_put_back();
+	}
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	huge_put_back();
+	return 0;
+}
+
+static void
+start(const char *config)
+{
+	if (skip_why) {
+		printf("SKIP: %s\n", skip_why);
+		fflush(stdout);
+		skip();
+	}
+	assert_int_equal(harness_start(&d, config), 0);
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	if (d.pid > 0)
+		assert_int_equal(harness_stop(&d), 0);
+	d.pid = 0;
+	return 0;
+}
+
+static void
+create_huge(struct pool_conn *c, const char *name, uint64_t size)
+{
+	struct pool_create_opts o = {.max_size = size, .page_size = HUGE};
+
+	EXPECT_RC(pool_create(c, name, &o), 0);
+}
+
+static struct pool_stats
+stats_of(struct pool_conn *c, const char *name)
+{
+	struct pool_stats st;
+
+	EXPECT_RC(pool_stats_by_name(c, name, &st), 0);
+	return st;
+}
+
+/* What a reader child is told: where to look and what it must find. */
+struct reader {
+	const char *sock, *pool;
+	pool_off_t off;
+	size_t len;
+	unsigned char byte;
+	bool touch_all;		/* write every page of the pool first */
+};
+
+/*
+ * Another process: its own connection and mapping, at a huge page
+ * boundary, reading what the test wrote.  With touch_all, every page of
+ * the pool is written first (free or not): a page without its huge page
+ * would end the child with SIGBUS.
+ */
+static int
+reader(void *arg)
+{
+	const struct reader *r = arg;
+	struct pool_conn *c;
+	struct pool *p;
+	unsigned char *base;
+	size_t i;
+
+	CHECK_RC(pool_connect(r->sock, &c), 0, 10);
+	CHECK_RC(pool_open(c, r->pool, &p), 0, 11);
+	base = pool_ptr(p, 0);
+	CHECK((uintptr_t)base % HUGE == 0, 12);
+	CHECK(pool_size(p) % HUGE == 0, 13);
+	if (r->touch_all)
+		for (i = 0; i < pool_size(p); i += 4096)
+			if (i < r->off || i >= r->off + r->len)
+				((volatile unsigned char *)base)[i] = 0x5a;
+	for (i = 0; i < r->len; i++)
+		CHECK(base[r->off + i] == r->byte, 14);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+static int
+read_in_child(struct reader *r)
+{
+	r->sock = d.sock;
+	return harness_wait(harness_spawn(reader, r));
+}
+
+/* Made on huge pages, shared between processes, its stats say so. */
+static void
+huge_pool_shared(void **state)
+{
+	struct pool_conn *c;
+	struct pool_stats st;
+	struct pool *p;
+	struct reader r = {.pool = "hp", .len = 3 * MiB, .byte = 0xa5};
+	long before;
+
+	(void)state;
+	start(NULL);
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	before = huge_available();
+	create_huge(c, "hp", 5 * MiB);
+	/* Every page reserved at once, the size rounded up to them. */
+	assert_int_equal(huge_available(), before - 3);
+	st = stats_of(c, "hp");
+	assert_int_equal(st.page_size, HUGE);
+	assert_int_equal(st.max_size, 6 * MiB);
+
+	EXPECT_RC(pool_open(c, "hp", &p), 0);
+	assert_int_equal((uintptr_t)pool_ptr(p, 0) % HUGE, 0);
+	EXPECT_RC(pool_alloc(p, r.len, &r.off), 0);
+	memset(pool_ptr(p, r.off), r.byte, r.len);
+	assert_int_equal(read_in_child(&r), 0);
+	EXPECT_RC(pool_stats(p, &st), 0);
+	assert_int_equal(st.page_size, HUGE);
+	assert_int_equal(huge_available(), before - 3);
+
+	/* The system page asked for by its size: an ordinary pool. */
+	{
+		struct pool_create_opts o = {
+			.max_size = 5000,
+			.page_size = (uint64_t)sysconf(_SC_PAGESIZE),
+		};
+
+		EXPECT_RC(pool_create(c, "small", &o), 0);
+		st = stats_of(c, "small");
+		assert_int_equal(st.page_size, sysconf(_SC_PAGESIZE));
+	}
+	pool_close(p);
+	EXPECT_RC(pool_destroy(c, "hp"), 0);
+	assert_int_equal(huge_available(), before);
+	pool_disconnect(c);
+}
+
+/* More than the kernel has free: refused, nothing made or reserved. */
+static void
+too_few_pages_refused(void **state)
+{
+	struct pool_stats *list, st;
+	struct pool_conn *c;
+	size_t n, n_after;
+	long before;
+
+	(void)state;
+	start(NULL);
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	create_huge(c, "first", HUGE);
+	EXPECT_RC(pool_list(c, &list, &n), 0);
+	free(list);
+	before = huge_available();
+	{
+		struct pool_create_opts o = {
+			.max_size = (uint64_t)(before + 1) * HUGE,
+			.page_size = HUGE,
+		};
+
+		EXPECT_RC(pool_create(c, "big", &o), -ENOMEM);
+	}
+	assert_non_null(strstr(pool_strerror(-ENOMEM), "huge pages"));
+	EXPECT_RC(pool_stats_by_name(c, "big", &st), -ENOENT);
+	EXPECT_RC(pool_list(c, &list, &n_after), 0);
+	assert_int_equal(n_after, n);
+	assert_string_equal(list[0].name, "first");
+	free(list);
+	assert_int_equal(huge_available(), before);
+	/* The daemon serves on: what fits is made. */
+	create_huge(c, "fits", (uint64_t)before * HUGE);
+	assert_int_equal(huge_available(), 0);
+	pool_disconnect(c);
+}
+
+/* A page size the kernel does not offer: -EINVAL, nothing made. */
+static void
+bad_page_size_refused(void **state)
+{
+	static const uint64_t bad[] = {
+		3 * MiB, 1, 100, 8192, 4 * MiB, 1ull << 63, UINT64_MAX,
+	};
+	struct pool_conn *c;
+	struct pool_stats st, *list;
+	size_t i, n;
+	long before;
+
+	(void)state;
+	start(NULL);
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	before = huge_available();
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct pool_create_opts o = {
+			.max_size = 4 * MiB, .page_size = bad[i],
+		};
+
+		if (bad[i] == (uint64_t)sysconf(_SC_PAGESIZE) ||
+		    (bad[i] == 4 * MiB && huge_read("../hugepages-4096kB/"
+						    "nr_hugepages") >= 0))
+			continue;
+		EXPECT_RC(pool_create(c, "bad", &o), -EINVAL);
+		EXPECT_RC(pool_stats_by_name(c, "bad", &st), -ENOENT);
+	}
+	EXPECT_RC(pool_list(c, &list, &n), 0);
+	assert_int_equal(n, 0);
+	free(list);
+	assert_int_equal(huge_available(), before);
+	pool_disconnect(c);
+}
+
+/*
+ * A memfd of n huge pages, mapped (so reserved): every free huge page
+ * another program could take.
+ */
+static void *
+hog(long n, int *fd)
+{
+	void *m;
+
+	*fd = memfd_create("hog", MFD_CLOEXEC | MFD_HUGETLB | MFD_HUGE_2MB);
+	assert_true(*fd >= 0);
+	assert_int_equal(ftruncate(*fd, n * (off_t)HUGE), 0);
+	m = mmap(NULL, (size_t)n * HUGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 *fd, 0);
+	assert_true(m != MAP_FAILED);
+	return m;
+}
+
+/*
+ * Blocks written, freed, the pool trimmed: nothing goes back (a punched
+ * huge page loses its reservation), so with every free huge page taken
+ * by another program since, a client touching every page of the pool
+ * still gets none of SIGBUS; and calloc zeroes what was written.
+ */
+static void
+freed_pages_stay(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_stats st;
+	struct reader r = {.pool = "hp", .len = 4096, .byte = 0,
+			   .touch_all = true};
+	pool_off_t span[2], small[64], z;
+	uint64_t released = 1;
+	unsigned char *b;
+	void *m = NULL;
+	long free_now;
+	size_t i;
+	int fd = -1;
+
+	(void)state;
+	start(NULL);
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	create_huge(c, "hp", 4 * HUGE);
+	EXPECT_RC(pool_open(c, "hp", &p), 0);
+	for (i = 0; i < 2; i++) {
+		EXPECT_RC(pool_alloc(p, HUGE, &span[i]), 0);
+		memset(pool_ptr(p, span[i]), 0xee, HUGE);
+	}
+	for (i = 0; i < 64; i++) {
+		EXPECT_RC(pool_alloc(p, 16384, &small[i]), 0);
+		memset(pool_ptr(p, small[i]), 0xdd, 16384);
+	}
+	for (i = 0; i < 2; i++)
+		EXPECT_RC(pool_free(p, span[i]), 0);
+	for (i = 0; i < 64; i++)
+		EXPECT_RC(pool_free(p, small[i]), 0);
+	EXPECT_RC(pool_flush(p), 0);
+	EXPECT_RC(pool_trim_by_name(c, "hp", &released), 0);
+	assert_int_equal(released, 0);
+	EXPECT_RC(pool_stats(p, &st), 0);
+	assert_int_equal(st.released_bytes, 0);
+	assert_int_equal(st.live_blocks, 0);
+
+	/* Another program takes every free huge page there is. */
+	if ((free_now = huge_read("free_hugepages") -
+			huge_read("resv_hugepages")) > 0)
+		m = hog(free_now, &fd);
+	assert_int_equal(huge_available(), 0);
+
+	/* A block to read back, zeroed by calloc over written pages. */
+	EXPECT_RC(pool_calloc(p, 1, HUGE, &z), 0);
+	b = pool_ptr(p, z);
+	for (i = 0; i < HUGE; i++)
+		if (b[i] != 0)
+			fail_msg("calloc'd byte %zu is %#x", i, b[i]);
+	r.off = z;
+	assert_int_equal(read_in_child(&r), 0);
+
+	/* The whole pool is still there to be had. */
+	EXPECT_RC(pool_free(p, z), 0);
+	for (i = 0; i < 4; i++) {
+		pool_off_t x;
+
+		EXPECT_RC(pool_alloc(p, HUGE, &x), 0);
+		memset(pool_ptr(p, x), 0x11, HUGE);
+	}
+	if (m) {
+		munmap(m, (size_t)free_now * HUGE);
+		close(fd);
+	}
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/* A restart in place keeps the pool, its bytes and its page size. */
+static void
+restart_keeps_huge_pool(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_stats st;
+	struct reader r = {.pool = "hp", .len = HUGE + 4096, .byte = 0x3c};
+	pool_off_t x;
+	long before;
+
+	(void)state;
+	start("[pool hp]\nsize = 6M\npage_size = 2M\nmode = 0666\n");
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	EXPECT_RC(pool_open(c, "hp", &p), 0);
+	EXPECT_RC(pool_alloc(p, r.len, &r.off), 0);
+	memset(pool_ptr(p, r.off), r.byte, r.len);
+	EXPECT_RC(pool_alloc(p, 100, &x), 0);
+	EXPECT_RC(pool_free(p, x), 0);
+	EXPECT_RC(pool_flush(p), 0);	/* its cache's blocks are not live */
+	before = huge_available();
+
+	assert_int_equal(harness_restart_in_place(&d), 0);
+
+	/* The same memory: nothing reserved again, nothing let go. */
+	assert_int_equal(huge_available(), before);
+	st = stats_of(c, "hp");
+	assert_int_equal(st.page_size, HUGE);
+	assert_int_equal(st.max_size, 6 * MiB);
+	assert_int_equal(st.live_blocks, 1);
+	assert_int_equal(read_in_child(&r), 0);
+	EXPECT_RC(pool_alloc(p, HUGE, &x), 0);
+	memset(pool_ptr(p, x), 0x77, HUGE);
+	EXPECT_RC(pool_free(p, x), 0);
+	EXPECT_RC(pool_free(p, r.off), 0);
+	pool_close(p);
+
+	/* Twice: the restored pool is handed on as it came. */
+	assert_int_equal(harness_restart_in_place(&d), 0);
+	st = stats_of(c, "hp");
+	assert_int_equal(st.page_size, HUGE);
+	assert_int_equal(huge_available(), before);
+	pool_disconnect(c);
+}
+
+#define ctl(...) harness_poolctl(&d, NULL, out, sizeof(out), err, \
+				 sizeof(err), __VA_ARGS__)
+
+static void
+expect_exit(int got, int want, const char *what)
+{
+	if (got != want)
+		fail_msg("%s: exit %d, want %d\n--- stdout:\n%s--- stderr:\n%s",
+			 what, got, want, out, err);
+}
+
+/* poolctl create --page-size, its usage errors and its refusals. */
+static void
+poolctl_page_size(void **state)
+{
+	struct pool_conn *c;
+	struct pool_stats st;
+
+	(void)state;
+	start(NULL);
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	expect_exit(ctl("--json=short create hp --size 3M --page-size 2M"), 0,
+		    "create --page-size 2M");
+	assert_non_null(strstr(out, "\"page_size\":2097152"));
+	st = stats_of(c, "hp");
+	assert_int_equal(st.page_size, HUGE);
+	assert_int_equal(st.max_size, 4 * MiB);
+	expect_exit(ctl("stats hp"), 0, "stats");
+	assert_non_null(strstr(out, "2097152"));
+	expect_exit(ctl("--json=short list"), 0, "list --json");
+	assert_non_null(strstr(out, "\"page_size\":2097152"));
+
+	expect_exit(ctl("create u1 --size 1M --page-size 3M"), EXIT_USAGE,
+		    "--page-size 3M");
+	assert_non_null(strstr(err, "bad page size"));
+	expect_exit(ctl("create u2 --size 1M --page-size 0"), EXIT_USAGE,
+		    "--page-size 0");
+	expect_exit(ctl("create u3 --size 1M --page-size 2X"), EXIT_USAGE,
+		    "--page-size 2X");
+	expect_exit(ctl("create u4 --size 1M --page-size"), EXIT_USAGE,
+		    "--page-size without a size");
+	expect_exit(ctl("stats hp --page-size 2M"), EXIT_USAGE,
+		    "--page-size on stats");
+	expect_exit(ctl("create u5 --size 1M --page-size 1K"), EXIT_USAGE,
+		    "--page-size below the system page");
+	/* A power of two the kernel offers no huge pages of. */
+	expect_exit(ctl("create u6 --size 1M --page-size 32M"), 1,
+		    "--page-size 32M");
+	assert_non_null(strstr(err, "page size"));
+	expect_exit(ctl("create u7 --size 1T --page-size 2M"), 1,
+		    "more than the free huge pages");
+	assert_non_null(strstr(err, "not enough huge pages"));
+	EXPECT_RC(pool_stats_by_name(c, "u6", &st), -ENOENT);
+	EXPECT_RC(pool_stats_by_name(c, "u7", &st), -ENOENT);
+	expect_exit(ctl("help create"), 0, "help create");
+	assert_non_null(strstr(out, "--page-size SIZE"));
+	pool_disconnect(c);
+}
+
+/* The configuration file's page_size; a bad one is refused. */
+static void
+config_page_size(void **state)
+{
+	struct pool_conn *c;
+	struct pool_stats st;
+	char cmd[512];
+
+	(void)state;
+	start("[pool cf]\nsize = 3M\npage_size = 2M\n");
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	st = stats_of(c, "cf");
+	assert_int_equal(st.page_size, HUGE);
+	assert_int_equal(st.max_size, 4 * MiB);
+	pool_disconnect(c);
+
+	snprintf(cmd, sizeof(cmd), "printf '[pool x]\\nsize = 1M\\n"
+		 "page_size = 3M\\n' > %s/bad.conf && %s/poolmgrd "
+		 "--check-config --config %s/bad.conf 2>&1", d.dir,
+		 harness_build(), d.dir);
+	assert_int_not_equal(harness_run(cmd, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "page_size 3M"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(huge_pool_shared, teardown),
+		cmocka_unit_test_teardown(too_few_pages_refused, teardown),
+		cmocka_unit_test_teardown(bad_page_size_refused, teardown),
+		cmocka_unit_test_teardown(freed_pages_stay, teardown),
+		cmocka_unit_test_teardown(restart_keeps_huge_pool, teardown),
+		cmocka_unit_test_teardown(poolctl_page_size, teardown),
+		cmocka_unit_test_teardown(config_page_size, teardown),
+	};
+
+	return cmocka_run_group_tests_name("integration: huge pages", tests,
+					   group_setup, group_teardown);
+}
