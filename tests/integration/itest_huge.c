@@ -10,8 +10,9 @@
  * that touches every page of the pool never faults for want of one even
  * when another program has taken every free huge page since; calloc
  * still zeroes what was written before; a restart in place keeps the
- * pool, its bytes and its page size; poolctl and the configuration file
- * make such pools.
+ * pool, its bytes and its page size, and so does a crash under systemd
+ * (a memfd not of the page size the journal says is refused); poolctl
+ * and the configuration file make such pools.
  *
  * The test reserves the huge pages it needs itself (as root, through
  * the kernel's count of 2 MiB pages) and puts the count back as it was
@@ -35,6 +36,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "harness_store.h"
 #include "poolclient.h"
 
 #define MiB (1024ull * 1024)
@@ -86,6 +88,20 @@ static long
 huge_available(void)
 {
 	return huge_read("free_hugepages") - huge_read("resv_hugepages");
+}
+
+/*
+ * huge_available once it is want, or what it is after 10 s: the pages of
+ * a destroyed pool go back as the daemon gets to them.
+ */
+static long
+huge_wait_available(long want)
+{
+	int i;
+
+	for (i = 0; i < 1000 && huge_available() != want; i++)
+		harness_sleep_ms(10);
+	return huge_available();
 }
 
 static void
@@ -145,14 +161,21 @@ group_teardown(void **state)
 	return 0;
 }
 
+/* Pass, saying why, where the huge pages could not be had. */
 static void
-start(const char *config)
+skip_without_pages(void)
 {
 	if (skip_why) {
 		printf("SKIP: %s\n", skip_why);
 		fflush(stdout);
 		skip();
 	}
+}
+
+static void
+start(const char *config)
+{
+	skip_without_pages();
 	assert_int_equal(harness_start(&d, config), 0);
 }
 
@@ -273,7 +296,8 @@ huge_pool_shared(void **state)
 	}
 	pool_close(p);
 	EXPECT_RC(pool_destroy(c, "hp"), 0);
-	assert_int_equal(huge_available(), before);
+	/* Its memfd is punched out and closed a step per loop turn. */
+	assert_int_equal(huge_wait_available(before), before);
 	pool_disconnect(c);
 }
 
@@ -489,6 +513,105 @@ restart_keeps_huge_pool(void **state)
 	pool_disconnect(c);
 }
 
+/* The crash's store (harness_store.c) plays systemd's. */
+#define STORE_FDS "1796"
+
+static void
+store_start(struct harness_store *st)
+{
+	snprintf(st->fdstore, sizeof(st->fdstore), STORE_FDS);
+	assert_int_equal(harness_store_start(st), 0);
+	assert_int_equal(st->malformed, 0);
+}
+
+static void
+expect_logged(const struct harness_store *st, const char *what)
+{
+	if (!harness_store_logged(st, what)) {
+		harness_store_print_log(st);
+		fail_msg("not logged: %s", what);
+	}
+}
+
+/*
+ * A crash under systemd: the pool comes back from its memfd in the store
+ * with its page size and its persistent block's bytes, its reservation
+ * never let go, and its free pages zeroed rather than punched.  A memfd
+ * of system pages in its place is refused: a fresh start.
+ */
+static void
+crash_recovers_huge_pool(void **state)
+{
+	struct harness_store *st;
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_stats sp;
+	pool_off_t kept, gone;
+	unsigned char *b;
+	long before;
+	size_t i;
+	int k, fd;
+
+	(void)state;
+	skip_without_pages();
+	assert_non_null(st = calloc(1, sizeof(*st)));
+	assert_int_equal(harness_store_open(st, "[daemon]\n"
+					    "socket_mode = 0666\n"), 0);
+	store_start(st);
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	create_huge(c, "hc", 3 * HUGE);
+	EXPECT_RC(pool_open(c, "hc", &p), 0);
+	EXPECT_RC(pool_alloc(p, MiB, &kept), 0);
+	memset(pool_ptr(p, kept), 'h', MiB);
+	EXPECT_RC(pool_persist(p, kept), 0);
+	EXPECT_RC(pool_alloc(p, HUGE, &gone), 0);
+	memset(pool_ptr(p, gone), 'g', HUGE);
+	before = huge_available();
+
+	assert_int_equal(harness_store_crash(st), 0);
+	pool_disconnect(c);	/* its connection died with the daemon */
+	assert_int_equal(huge_available(), before);
+	store_start(st);
+	expect_logged(st, "1 pool and 1 persistent block recovered");
+	assert_int_equal(huge_available(), before);
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_stats_by_name(c, "hc", &sp), 0);
+	assert_int_equal(sp.page_size, HUGE);
+	assert_int_equal(sp.max_size, 3 * HUGE);
+	assert_int_equal(sp.live_blocks, 1);
+	EXPECT_RC(pool_open(c, "hc", &p), 0);
+	b = pool_ptr(p, kept);
+	for (i = 0; i < MiB; i++)
+		if (b[i] != 'h')
+			fail_msg("kept byte %zu is %#x", i, b[i]);
+	b = pool_ptr(p, gone);
+	for (i = 0; i < HUGE; i++)
+		if (b[i] != 0)
+			fail_msg("freed byte %zu is %#x, not zeroed", i, b[i]);
+	pool_close(p);
+	pool_disconnect(c);
+
+	/* Its memfd swapped for one of system pages, sized and sealed alike. */
+	assert_int_equal(harness_store_crash(st), 0);
+	k = harness_store_prefix(st, "keep.");
+	assert_true(k >= 0);
+	fd = memfd_create("plain", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 3 * (off_t)HUGE), 0);
+	assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW),
+			 0);
+	close(st->fd[k]);
+	st->fd[k] = fd;
+	store_start(st);
+	expect_logged(st, "the journal is refused");
+	expect_logged(st, "page size");
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_stats_by_name(c, "hc", &sp), -ENOENT);
+	pool_disconnect(c);
+	harness_store_close(st);
+	free(st);
+}
+
 #define ctl(...) harness_poolctl(&d, NULL, out, sizeof(out), err, \
 				 sizeof(err), __VA_ARGS__)
 
@@ -581,6 +704,7 @@ main(void)
 		cmocka_unit_test_teardown(bad_page_size_refused, teardown),
 		cmocka_unit_test_teardown(freed_pages_stay, teardown),
 		cmocka_unit_test_teardown(restart_keeps_huge_pool, teardown),
+		cmocka_unit_test_teardown(crash_recovers_huge_pool, teardown),
 		cmocka_unit_test_teardown(poolctl_page_size, teardown),
 		cmocka_unit_test_teardown(config_page_size, teardown),
 	};
