@@ -149,7 +149,8 @@ BENCH_BINS := $(BUILD)/bench/bench_engine $(BUILD)/bench/bench_speed \
               $(BUILD)/bench/bench_names \
               $(BUILD)/bench/bench_rebuild $(BUILD)/bench/bench_restart \
               $(BUILD)/bench/bench_renew $(BUILD)/bench/bench_journal \
-              $(BUILD)/bench/bench_cache_hit
+              $(BUILD)/bench/bench_cache_hit \
+              $(BUILD)/bench/bench_hugepage
 # Only the benchmarks need these (Boost.Interprocess, its compiler, the plot).
 BENCH_DEB_PKGS := libboost-dev g++ gnuplot-nox
 
@@ -365,6 +366,12 @@ $(BUILD)/bench/bench_renew: $(BENCH_DIR)/bench_renew.o \
 
 # The instructions of a client cache hit, counted under callgrind.
 $(BUILD)/bench/bench_cache_hit: $(BENCH_DIR)/bench_cache_hit.o \
+  $(BENCH_DIR)/bench_daemon.o $(BENCH_DIR)/bench_util.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+
+# A pool on huge pages against one on system pages: create, touch, reads.
+$(BUILD)/bench/bench_hugepage: $(BENCH_DIR)/bench_hugepage.o \
   $(BENCH_DIR)/bench_daemon.o $(BENCH_DIR)/bench_util.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
@@ -643,6 +650,7 @@ bench: bench-deps
 	$(BUILD)/bench/bench_journal
 	$(BUILD)/bench/bench_journal --pause
 	POOLMGR_BUILD=$(BUILD) python3 tests/bench/bench_python.py
+	$(BUILD)/bench/bench_hugepage --poolmgrd $(BUILD)/poolmgrd
 	gnuplot -e "data='$(BENCH_DATA)'; out='$(BENCH_PLOT)'" \
 	  tests/bench/shared_heap.gp
 
