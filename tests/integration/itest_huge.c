@@ -213,6 +213,7 @@ struct reader {
 	size_t len;
 	unsigned char byte;
 	bool touch_all;		/* write every page of the pool first */
+	bool read_only;		/* open it read-only */
 };
 
 /*
@@ -231,7 +232,8 @@ reader(void *arg)
 	size_t i;
 
 	CHECK_RC(pool_connect(r->sock, &c), 0, 10);
-	CHECK_RC(pool_open(c, r->pool, &p), 0, 11);
+	CHECK_RC(r->read_only ? pool_open_readonly(c, r->pool, &p) :
+		 pool_open(c, r->pool, &p), 0, 11);
 	base = pool_ptr(p, 0);
 	CHECK((uintptr_t)base % HUGE == 0, 12);
 	CHECK(pool_size(p) % HUGE == 0, 13);
@@ -278,6 +280,8 @@ huge_pool_shared(void **state)
 	assert_int_equal((uintptr_t)pool_ptr(p, 0) % HUGE, 0);
 	EXPECT_RC(pool_alloc(p, r.len, &r.off), 0);
 	memset(pool_ptr(p, r.off), r.byte, r.len);
+	assert_int_equal(read_in_child(&r), 0);
+	r.read_only = true;
 	assert_int_equal(read_in_child(&r), 0);
 	EXPECT_RC(pool_stats(p, &st), 0);
 	assert_int_equal(st.page_size, HUGE);
