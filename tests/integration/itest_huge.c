@@ -336,6 +336,15 @@ too_few_pages_refused(void **state)
 	assert_string_equal(list[0].name, "first");
 	free(list);
 	assert_int_equal(huge_available(), before);
+	/* 1 GiB pages, where the kernel offers them but has none free. */
+	if (huge_read("../hugepages-1048576kB/free_hugepages") == 0) {
+		struct pool_create_opts o = {
+			.max_size = 1, .page_size = 1ull << 30,
+		};
+
+		EXPECT_RC(pool_create(c, "giant", &o), -ENOMEM);
+		EXPECT_RC(pool_stats_by_name(c, "giant", &st), -ENOENT);
+	}
 	/* The daemon serves on: what fits is made. */
 	create_huge(c, "fits", (uint64_t)before * HUGE);
 	assert_int_equal(huge_available(), 0);
@@ -689,6 +698,12 @@ config_page_size(void **state)
 	st = stats_of(c, "cf");
 	assert_int_equal(st.page_size, HUGE);
 	assert_int_equal(st.max_size, 4 * MiB);
+	/* A live pool keeps its pages whatever the file says now. */
+	assert_int_equal(harness_reload_with(&d, "[pool cf]\nsize = 3M\n"), 0);
+	assert_int_equal(harness_log_count(&d, "page size 2097152 -> 4096"),
+			 1);
+	st = stats_of(c, "cf");
+	assert_int_equal(st.page_size, HUGE);
 	pool_disconnect(c);
 
 	snprintf(cmd, sizeof(cmd), "printf '[pool x]\\nsize = 1M\\n"
