@@ -52,6 +52,7 @@ static const char *skip_why;	/* set: every test says so and passes */
 static char skip_buf[160];
 
 static struct daemon_proc d;
+static struct harness_store *store;	/* crash_recovers_huge_pool's */
 static char out[16384], err[4096];
 
 /* A count of HUGE_DIR's, or -1. */
@@ -179,13 +180,25 @@ start(const char *config)
 	assert_int_equal(harness_start(&d, config), 0);
 }
 
+/*
+ * Stop what a test started, also when it failed half way: a daemon left
+ * behind would keep its huge pages from going back to the kernel.
+ */
 static int
 teardown(void **state)
 {
+	int rc = 0;
+
 	(void)state;
+	if (store) {
+		harness_store_close(store);
+		free(store);
+		store = NULL;
+	}
 	if (d.pid > 0)
-		assert_int_equal(harness_stop(&d), 0);
+		rc = harness_stop(&d);
 	d.pid = 0;
+	assert_int_equal(rc, 0);
 	return 0;
 }
 
@@ -567,7 +580,7 @@ crash_recovers_huge_pool(void **state)
 
 	(void)state;
 	skip_without_pages();
-	assert_non_null(st = calloc(1, sizeof(*st)));
+	assert_non_null(st = store = calloc(1, sizeof(*st)));
 	assert_int_equal(harness_store_open(st, "[daemon]\n"
 					    "socket_mode = 0666\n"), 0);
 	store_start(st);
@@ -621,8 +634,6 @@ crash_recovers_huge_pool(void **state)
 	EXPECT_RC(pool_connect(st->sock, &c), 0);
 	EXPECT_RC(pool_stats_by_name(c, "hc", &sp), -ENOENT);
 	pool_disconnect(c);
-	harness_store_close(st);
-	free(st);
 }
 
 #define ctl(...) harness_poolctl(&d, NULL, out, sizeof(out), err, \
