@@ -356,7 +356,8 @@ create_strerror(int error, const struct pool_create_opts *o)
 	case -EINVAL:
 		return "invalid size or option (a pool is at most 64 TiB, "
 		    "its granularity at most the page size, its page size "
-		    "one in /sys/kernel/mm/hugepages)";
+		    "one in /sys/kernel/mm/hugepages, a NUMA policy only on "
+		    "system pages)";
 	case -ENOMEM:
 		if (o->page_size != 0)
 			return "not enough huge pages: the kernel has too few "
@@ -390,6 +391,10 @@ numa_opts(const struct ctl *ctl, struct pool_create_opts *o)
 	if (parse_numa_node(ctl->numa_node_arg, &o->numa_node) != 0)
 		return usage_error("create: bad NUMA node '%s' (a number "
 		    "below 1024)", ctl->numa_node_arg);
+	/* hugetlbfs keeps no policy for the pages other processes touch. */
+	if (o->page_size > (uint64_t)sysconf(_SC_PAGESIZE))
+		return usage_error("create: --numa-node needs system pages, "
+		    "not --page-size %s", ctl->page_size_arg);
 	if (ctl->numa_policy_arg == NULL ||
 	    strcmp(ctl->numa_policy_arg, "preferred") == 0)
 		o->numa_policy = POOL_NUMA_PREFERRED;

@@ -520,6 +520,14 @@ load_stream(struct load_state *ls, const char *name, char *err,
 				 ls->pool_line[i], cf->pools[i].name);
 			return -1;
 		}
+		if (cf->pools[i].has_numa_node &&
+		    hugepage_is_huge(hugepage_valid(cf->pools[i].page_size))) {
+			snprintf(err, errlen, "%s:%d: [pool %s] has a "
+				 "numa_node on huge pages (a NUMA policy needs "
+				 "system pages)", name, ls->pool_line[i],
+				 cf->pools[i].name);
+			return -1;
+		}
 	}
 	return 0;
 }

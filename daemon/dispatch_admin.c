@@ -85,8 +85,8 @@ huge_refused(struct call *c, const struct dpool_params *pp)
 }
 
 /*
- * The NUMA policy asked for into pp: none without a node; with one, 0
- * (unset) is preferred.
+ * The NUMA policy asked for into pp (its page size already set): none
+ * without a node; with one, 0 (unset) is preferred.
  */
 static int
 create_numa(struct call *c, const Poolmgr__CreatePool *m,
@@ -105,6 +105,15 @@ create_numa(struct call *c, const Poolmgr__CreatePool *m,
 	    pp->numa_policy != DPOOL_NUMA_BIND)
 		return refuse(c, -EINVAL, "NUMA policy %u is neither "
 			      "preferred (1) nor bind (2)", m->numa_policy);
+	/*
+	 * hugetlbfs keeps no shared policy: mbind on the daemon's mapping
+	 * would place only the pages the daemon itself touches, and every
+	 * client's faults would go where its CPU is.
+	 */
+	if (hugepage_is_huge(pp->page_size))
+		return refuse(c, -EINVAL, "a NUMA policy needs system pages: "
+			      "huge pages go where the process that first "
+			      "touches them runs");
 	return 0;
 }
 

@@ -28,6 +28,9 @@
  *   from_the_file            [pool NAME] numa_node and numa_policy; a
  *       reload that changes them says they are not applied; a numa_policy
  *       without a numa_node refuses the file;
+ *   huge_pages_refused       a policy with huge pages (hugetlbfs keeps no
+ *       shared policy): -EINVAL from the daemon, a usage error in poolctl,
+ *       a refused file; nothing made; with the system page named: made;
  *   poolctl_numa             poolctl create --numa-node (--numa-policy),
  *       stats in text, kv, json and prometheus, the usage errors (exit 2),
  *       the missing node (exit 1, its text).
@@ -425,6 +428,45 @@ from_the_file(void **state)
 					   "[pool h]"), 1);
 }
 
+static void expect_usage(const char *args, const char *what);
+
+static void
+huge_pages_refused(void **state)
+{
+	struct pool_create_opts o = {.max_size = 2 << 20};
+	struct pool_conn *c;
+	struct pool_stats st;
+
+	(void)state;
+	if (access("/sys/kernel/mm/hugepages/hugepages-2048kB", F_OK) != 0) {
+		printf("SKIP: the kernel offers no 2 MiB pages\n");
+		return;
+	}
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	o.page_size = 2 << 20;
+	o.numa_policy = POOL_NUMA_PREFERRED;
+	EXPECT_RC(pool_create(c, "hn", &o), -EINVAL);
+	o.numa_policy = POOL_NUMA_BIND;
+	EXPECT_RC(pool_create(c, "hn", &o), -EINVAL);
+	EXPECT_RC(pool_stats_by_name(c, "hn", &st), -ENOENT);
+	assert_int_equal(harness_log_count(&d, "a NUMA policy needs system "
+					   "pages"), 2);
+	o.page_size = (uint64_t)sysconf(_SC_PAGESIZE);
+	EXPECT_RC(pool_create(c, "hn", &o), 0);
+	expect_policy(c, "hn", POOL_NUMA_BIND, 0);
+
+	expect_usage("create x --size 2M --page-size 2M --numa-node 0",
+		     "--numa-node needs system pages");
+	assert_int_equal(harness_reload_with(&d, "admin_group = 0\n"
+					     "[pool hf]\nsize = 2M\n"
+					     "page_size = 2M\n"
+					     "numa_node = 0\n"), 0);
+	assert_int_equal(harness_log_count(&d, "[pool hf] has a numa_node on "
+					   "huge pages"), 1);
+	EXPECT_RC(pool_stats_by_name(c, "hf", &st), -ENOENT);
+	pool_disconnect(c);
+}
+
 /* Run poolctl ARGS: its exit code, output in out and err. */
 #define ctl(...) harness_poolctl(&d, NULL, out, sizeof(out), err, sizeof(err), \
 				 __VA_ARGS__)
@@ -508,6 +550,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(kept_across_crash,
 						store_setup, store_teardown),
+		cmocka_unit_test_setup_teardown(huge_pages_refused, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(from_the_file, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(poolctl_numa, setup, teardown),
