@@ -41,7 +41,8 @@ from poolclient_lib import (BLOCK_NAME_MAX, NAME_MAX, _ClientInfo,
 __all__ = ["PoolError", "Connection", "Pool", "PoolStats", "ClientInfo",
            "Persisted", "NamedBlock", "NameList", "Lookup", "connect",
            "OFF_NONE", "NAME_MAX", "BLOCK_NAME_MAX", "BATCH_MAX",
-           "RETAIN_NONE"]
+           "RETAIN_NONE", "NUMA_NONE", "NUMA_PREFERRED", "NUMA_BIND",
+           "NUMA_OTHER"]
 
 OFF_NONE = (1 << 64) - 1
 """The null offset (POOL_OFF_NONE)."""
@@ -49,6 +50,9 @@ BATCH_MAX = 4096
 """Most blocks one batch call may allocate or free (POOL_BATCH_MAX)."""
 RETAIN_NONE = (1 << 64) - 1
 """create_pool(retain=RETAIN_NONE): give every free page back at once."""
+NUMA_NONE, NUMA_PREFERRED, NUMA_BIND, NUMA_OTHER = 0, 1, 2, 3
+"""enum pool_numa_policy: create_pool(numa_policy=...), PoolStats.numa_policy
+(NUMA_OTHER only there: a policy the daemon did not set)."""
 
 _u64, _size = ctypes.c_uint64, ctypes.c_size_t
 
@@ -146,6 +150,8 @@ class PoolStats:
     named_blocks: int
     release_steps: int
     retain_steps: int
+    numa_policy: int
+    numa_node: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -328,16 +334,29 @@ class Connection:
         return p
 
     def create_pool(self, name, max_size, granularity=0, mode=0, quota=0,
-                    retain=0):
+                    retain=0, page_size=0, numa_node=None, numa_policy=None):
         """Create a pool (the daemon's uid, root or the admin group):
         max_size bytes; granularity 0 = 16; mode 0 = 0600; quota bytes
         per connection, 0 = none; retain 0 = the daemon's default,
-        RETAIN_NONE = none."""
+        RETAIN_NONE = none; page_size 0 = the system page, or a huge page
+        size the kernel offers (all reserved now: ENOMEM if too few);
+        numa_node None = no NUMA policy, else the node, placed by
+        numa_policy (NUMA_PREFERRED when None, or NUMA_BIND)."""
+        if numa_node is None:
+            if numa_policy not in (None, NUMA_NONE):
+                raise _bad("a NUMA policy needs numa_node")
+            node, policy = 0, NUMA_NONE
+        else:
+            node = _uint(numa_node, "numa_node", 32)
+            policy = NUMA_PREFERRED if numa_policy is None else \
+                _uint(numa_policy, "numa_policy", 32)
         o = _CreateOpts(max_size=_uint(max_size, "max_size"),
                         granularity=_uint(granularity, "granularity", 32),
                         mode=_uint(mode, "mode", 32),
                         quota=_uint(quota, "quota"),
-                        retain=_uint(retain, "retain"))
+                        retain=_uint(retain, "retain"),
+                        page_size=_uint(page_size, "page_size"),
+                        numa_policy=policy, numa_node=node)
         with self._h as c:
             _check(_lib.pool_create(c, _name(name), ctypes.byref(o)))
 

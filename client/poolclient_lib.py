@@ -23,7 +23,9 @@ _u32, _u64, _size = ctypes.c_uint32, ctypes.c_uint64, ctypes.c_size_t
 class _CreateOpts(ctypes.Structure):
     """struct pool_create_opts."""
     _fields_ = [("max_size", _u64), ("granularity", _u32), ("mode", _u32),
-                ("quota", _u64), ("retain", _u64), ("reserved", _u64 * 4)]
+                ("quota", _u64), ("retain", _u64), ("page_size", _u64),
+                ("numa_policy", _u32), ("numa_node", _u32),
+                ("reserved", _u64 * 2)]
 
 
 class _Stats(ctypes.Structure):
@@ -41,7 +43,8 @@ class _Stats(ctypes.Structure):
             "quota", "client_cached_bytes", "retain_bytes",
             "free_resident_bytes", "books_bytes", "named_blocks",
             "release_steps", "retain_steps")] + \
-        [("reserved", _u64 * 4)]
+        [(f, _u32) for f in ("numa_policy", "numa_node")] + \
+        [("reserved", _u64 * 3)]
 
 
 class _ClientInfo(ctypes.Structure):

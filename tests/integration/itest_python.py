@@ -508,6 +508,10 @@ def stats_equal_poolctl_json():
             want = getattr(mine, key)
             if key == "mode":
                 v = int(v, 8)
+            if key == "numa_policy":
+                v = ("default", "preferred", "bind", "other").index(v)
+            if key == "numa_node" and v is None:	# no policy: 0 in C
+                v = 0
             assert v == want, "%s: poolctl %r, Python %r" % (key, v, want)
             compared += 1
         assert compared >= 25, compared
@@ -599,6 +603,33 @@ def admin_calls():
             p.alloc(10)
             c.destroy_pool("pyforce", force=True)
         expect_error(errno.ENOENT, c.open, "pyforce")
+
+
+@test
+def placement_options():
+    """create_pool's page_size, numa_node and numa_policy reach the daemon
+    and come back in PoolStats; bad combinations change nothing."""
+    sys_page = os.sysconf("SC_PAGE_SIZE")
+    with poolclient.connect() as c:
+        c.create_pool("pybind", 1 << 20, page_size=sys_page, numa_node=0,
+                      numa_policy=poolclient.NUMA_BIND)
+        s = c.stats("pybind")
+        assert (s.numa_policy, s.numa_node, s.page_size) == \
+            (poolclient.NUMA_BIND, 0, sys_page), s
+        c.create_pool("pypref", 1 << 20, numa_node=0)
+        assert c.stats("pypref").numa_policy == poolclient.NUMA_PREFERRED
+        c.create_pool("pyplain", 1 << 20)
+        assert c.stats("pyplain").numa_policy == poolclient.NUMA_NONE
+        expect_error(errno.EINVAL, c.create_pool, "pybad", 1 << 20,
+                     numa_policy=poolclient.NUMA_BIND)
+        expect_error(errno.EINVAL, c.create_pool, "pybad", 1 << 20,
+                     page_size=3 << 20)
+        if os.path.isdir("/sys/kernel/mm/hugepages/hugepages-2048kB"):
+            expect_error(errno.EINVAL, c.create_pool, "pybad", 2 << 20,
+                         page_size=2 << 20, numa_node=0)
+        expect_error(errno.ENOENT, c.stats, "pybad")
+        for name in ("pybind", "pypref", "pyplain"):
+            c.destroy_pool(name)
 
 
 def main():

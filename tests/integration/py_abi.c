@@ -24,6 +24,9 @@ create_opts(void)
 	FIELD(pool_create_opts, mode);
 	FIELD(pool_create_opts, quota);
 	FIELD(pool_create_opts, retain);
+	FIELD(pool_create_opts, page_size);
+	FIELD(pool_create_opts, numa_policy);
+	FIELD(pool_create_opts, numa_node);
 	FIELD(pool_create_opts, reserved);
 }
 
@@ -61,6 +64,8 @@ stats(void)
 	FIELD(pool_stats, named_blocks);
 	FIELD(pool_stats, release_steps);
 	FIELD(pool_stats, retain_steps);
+	FIELD(pool_stats, numa_policy);
+	FIELD(pool_stats, numa_node);
 	FIELD(pool_stats, reserved);
 }
 
