@@ -390,6 +390,14 @@ pool_make(const char *name, const struct dpool_params *pp, int memfd,
 	hc.max_size = pp->size;
 	hc.granularity = pp->granularity;
 	hc.page_size = (uint32_t)page;
+	/*
+	 * Page spans exist so that a freed large block's pages can go back
+	 * at once; a huge-page pool never gives pages back, so below a huge
+	 * page a block is cut to its granularity like any small one (a
+	 * 200 KiB block would otherwise hold 2 MiB).
+	 */
+	if (hugepage_is_huge(page))
+		hc.large_threshold = page;
 	hc.retain_pages = retain_pages(pp->retain, pp->size, page);
 	/* What a free may give back of kept pages over their bound, at once. */
 	hc.retain_cut = dpool_retain_cut();

@@ -6,7 +6,8 @@
  * the pool's life (docs/design.md).  So: a pool the kernel has too few
  * free huge pages for is refused with -ENOMEM and nothing is made; a bad
  * page size is -EINVAL; clients map the pool at a huge page boundary and
- * share its bytes; freeing and trimming give no page back, so a client
+ * share its bytes; blocks below a huge page are cut to the granularity,
+ * not to whole huge pages; freeing and trimming give no page back, so a client
  * that touches every page of the pool never faults for want of one even
  * when another program has taken every free huge page since; calloc
  * still zeroes what was written before; a restart in place keeps the
@@ -315,6 +316,41 @@ huge_pool_shared(void **state)
 	EXPECT_RC(pool_destroy(c, "hp"), 0);
 	/* Its memfd is punched out and closed a step per loop turn. */
 	assert_int_equal(huge_wait_available(before), before);
+	pool_disconnect(c);
+}
+
+/*
+ * A huge page is not a small block's unit: blocks below one are cut to
+ * the granularity (the engine's threshold for spans is the huge page),
+ * so nine 200 KiB blocks share one; only bigger ones take whole pages.
+ */
+static void
+small_blocks_share_a_huge_page(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off[9], big;
+	size_t usable;
+	unsigned i;
+
+	(void)state;
+	start(NULL);
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	create_huge(c, "share", 2 * HUGE);
+	EXPECT_RC(pool_open(c, "share", &p), 0);
+	for (i = 0; i < 9; i++) {
+		EXPECT_RC(pool_alloc(p, 200 << 10, &off[i]), 0);
+		EXPECT_RC(pool_usable_size(p, off[i], &usable), 0);
+		assert_int_equal(usable, 200 << 10);
+		assert_true(off[i] + usable <= HUGE);
+	}
+	/* A huge page and more: whole pages, the rest of the pool. */
+	EXPECT_RC(pool_alloc(p, HUGE, &big), 0);
+	assert_int_equal(big, HUGE);
+	EXPECT_RC(pool_usable_size(p, big, &usable), 0);
+	assert_int_equal(usable, HUGE);
+	pool_close(p);
+	EXPECT_RC(pool_destroy_force(c, "share"), 0);
 	pool_disconnect(c);
 }
 
@@ -730,6 +766,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(huge_pool_shared, teardown),
+		cmocka_unit_test_teardown(small_blocks_share_a_huge_page,
+					  teardown),
 		cmocka_unit_test_teardown(too_few_pages_refused, teardown),
 		cmocka_unit_test_teardown(bad_page_size_refused, teardown),
 		cmocka_unit_test_teardown(freed_pages_stay, teardown),
