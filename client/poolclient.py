@@ -273,7 +273,27 @@ class _Views:
         return len(self._refs)
 
 
-class Connection:
+class _Closing:
+    """A context manager that closes its object, and closes it when it
+    is collected: a Connection with a buffer of one of its pools still in
+    use cannot close (BufferError), and at exit the module's globals may
+    be gone; the process's end closes and unmaps everything then."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_h", None) is not None and not self._h.closed:
+            try:
+                self.close()
+            except (BufferError, AttributeError, TypeError):
+                pass
+
+
+class Connection(_Closing):
     """A connection to poolmgrd (pool_connect).  A context manager: close
     at exit.  Usable from many threads at once."""
 
@@ -286,21 +306,6 @@ class Connection:
         _check(_lib.pool_connect(path, ctypes.byref(ptr)))
         self._h = _Handle(ptr.value, "connection")
         self._pools = weakref.WeakSet()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        # At exit, with a buffer still in use (or the module's globals
-        # gone), the process's end closes everything instead.
-        if getattr(self, "_h", None) is not None and not self._h.closed:
-            try:
-                self.close()
-            except (BufferError, AttributeError, TypeError):
-                pass
 
     @property
     def closed(self):
@@ -432,7 +437,7 @@ def connect(socket=None):
     return Connection(socket)
 
 
-class Pool:
+class Pool(_Closing):
     """An open pool handle (pool_open): offsets name blocks, buffer()
     reaches their bytes.  A context manager: close at exit.  Made by
     Connection.open."""
@@ -446,21 +451,6 @@ class Pool:
         """True for a handle opened read-only."""
         self._size = _lib.pool_size(ptr)
         self._views = _Views()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        # A live buffer holds its pool: here, none is left.  At exit the
-        # module's globals may be gone: the process's end unmaps then.
-        if getattr(self, "_h", None) is not None and not self._h.closed:
-            try:
-                self.close()
-            except (AttributeError, TypeError):
-                pass
 
     @property
     def closed(self):
