@@ -407,6 +407,8 @@ client_copy_stats(struct pool_stats *s, const Poolmgr__PoolStats *m)
 	s->retain_steps = m->retain_steps;
 	s->numa_policy = m->numa_policy;
 	s->numa_node = m->numa_node;
+	s->evictions = m->evictions;
+	s->evicted_bytes = m->evicted_bytes;
 	return 0;
 }
 
@@ -943,6 +945,7 @@ names_copy(const Poolmgr__Reply *reply, size_t i, void *item)
 	pn->offset = nb->offset;
 	pn->usable_size = nb->usable_size;
 	pn->publisher = nb->publisher;
+	pn->evictable = nb->evictable;
 	return 0;
 }
 

@@ -1,5 +1,6 @@
 /*
- * names.c - libpoolclient's named blocks: publish, lookup (and retain),
+ * names.c - libpoolclient's named blocks: publish (with its flags), lookup
+ * (and retain),
  * unpublish.  The listing by pool name, pool_names, is admin.c's.
  *
  * A name goes on the wire as bytes, without its NUL; the daemon checks it
@@ -35,15 +36,17 @@ names_bytes(const char *name)
 	return b;
 }
 
-static int
-names_publish(struct pool *p, pool_off_t off, const char *name, int replace)
+POOL_API int
+pool_publish_flags(struct pool *p, pool_off_t off, const char *name,
+    unsigned flags)
 {
 	Poolmgr__Request	req = POOLMGR__REQUEST__INIT;
 	Poolmgr__Publish	pu = POOLMGR__PUBLISH__INIT;
 	uint64_t		usable;
 	int			error;
 
-	if (p == NULL || off == POOL_OFF_NONE)
+	if (p == NULL || off == POOL_OFF_NONE ||
+	    (flags & ~(POOL_PUBLISH_REPLACE | POOL_PUBLISH_EVICTABLE)) != 0)
 		return -EINVAL;
 	if ((error = names_check(name)) != 0)
 		return error;
@@ -55,7 +58,8 @@ names_publish(struct pool *p, pool_off_t off, const char *name, int replace)
 	pu.handle = p->handle;
 	pu.name = names_bytes(name);
 	pu.offset = off;
-	pu.replace = replace;
+	pu.replace = (flags & POOL_PUBLISH_REPLACE) != 0;
+	pu.evictable = (flags & POOL_PUBLISH_EVICTABLE) != 0;
 	req.body_case = POOLMGR__REQUEST__BODY_PUBLISH;
 	req.publish = &pu;
 	return client_call(p, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL);
@@ -64,13 +68,13 @@ names_publish(struct pool *p, pool_off_t off, const char *name, int replace)
 POOL_API int
 pool_publish(struct pool *p, pool_off_t off, const char *name)
 {
-	return names_publish(p, off, name, 0);
+	return pool_publish_flags(p, off, name, 0);
 }
 
 POOL_API int
 pool_publish_replace(struct pool *p, pool_off_t off, const char *name)
 {
-	return names_publish(p, off, name, 1);
+	return pool_publish_flags(p, off, name, POOL_PUBLISH_REPLACE);
 }
 
 static int

@@ -175,9 +175,16 @@ struct pool_stats {
 	 */
 	uint32_t numa_policy;
 	uint32_t numa_node;
+	/*
+	 * Evictable named blocks evicted to make room for an allocation
+	 * (POOL_PUBLISH_EVICTABLE), and their usable bytes, since the pool
+	 * was made (a crash of the daemon starts them again from 0).
+	 */
+	uint64_t evictions;
+	uint64_t evicted_bytes;
 	/* Zero: room for later fields without changing the structure's size
 	 * (pool_list returns an array of these). */
-	uint64_t reserved[3];
+	uint64_t reserved[1];
 };
 
 /* One open handle, as `poolctl clients` shows it. */
@@ -210,7 +217,8 @@ struct pool_named {
 	uint64_t offset;
 	uint64_t usable_size;
 	uint32_t publisher;		/* the uid that gave the name */
-	uint64_t reserved[2];		/* zero: room for later fields */
+	uint64_t evictable;		/* 1: POOL_PUBLISH_EVICTABLE */
+	uint64_t reserved[1];		/* zero: room for later fields */
 };
 
 /*
@@ -371,10 +379,30 @@ POOL_API int pool_publish(struct pool *p, pool_off_t off, const char *name);
 POOL_API int pool_publish_replace(struct pool *p, pool_off_t off,
 				  const char *name);
 
+/* Flags of pool_publish_flags. */
+#define POOL_PUBLISH_REPLACE	0x1u	/* as pool_publish_replace */
+#define POOL_PUBLISH_EVICTABLE	0x2u	/* the pool may evict it */
+
+/*
+ * pool_publish_flags - pool_publish with flags (any other bit: -EINVAL).
+ * POOL_PUBLISH_REPLACE: as pool_publish_replace; the name on the block at
+ * off already takes the new flags.  POOL_PUBLISH_EVICTABLE: the name may
+ * be evicted - unpublished, its block freed - when an allocation in the
+ * pool (pool_alloc, pool_calloc, pool_alloc_batch, a pool_realloc that
+ * must grow or move) finds no room, while no handle holds the block: the
+ * least recently used such names go first, a use being the publish, a
+ * pool_lookup or pool_lookup_retain, or the end of the last hold.  A
+ * lookup of an evicted name is -ENOENT.  Hold the block (it was
+ * allocated, or pool_lookup_retain) for as long as its bytes are read.
+ */
+POOL_API int pool_publish_flags(struct pool *p, pool_off_t off,
+				const char *name, unsigned flags);
+
 /*
  * pool_lookup - the block named name: its offset in *off and its usable
  * size in *usable (may be NULL); -ENOENT if no such name.  The block is
- * not held: it may be unpublished and its bytes reused at any time after.
+ * not held: it may be unpublished and its bytes reused at any time after
+ * (an evictable one too: evicted).
  */
 POOL_API int pool_lookup(struct pool *p, const char *name, pool_off_t *off,
 			 size_t *usable);

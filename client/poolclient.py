@@ -34,9 +34,10 @@ import threading
 import typing
 import weakref
 
-from poolclient_lib import (BLOCK_NAME_MAX, NAME_MAX, _ClientInfo,
-                            _CreateOpts, _Named, _Persisted, _Stats,
-                            free as _free, lib as _lib)
+from poolclient_lib import (BLOCK_NAME_MAX, NAME_MAX, PUBLISH_EVICTABLE,
+                            PUBLISH_REPLACE, _ClientInfo, _CreateOpts,
+                            _Named, _Persisted, _Stats, free as _free,
+                            lib as _lib)
 
 __all__ = ["PoolError", "Connection", "Pool", "PoolStats", "ClientInfo",
            "Persisted", "NamedBlock", "NameList", "Lookup", "connect",
@@ -112,7 +113,11 @@ def _record(cls, c):
     kw = {}
     for f in dataclasses.fields(cls):
         v = getattr(c, f.name)
-        kw[f.name] = _text(v) if isinstance(v, bytes) else v
+        if isinstance(v, bytes):
+            v = _text(v)
+        elif f.type in (bool, "bool"):
+            v = bool(v)
+        kw[f.name] = v
     return cls(**kw)
 
 
@@ -152,6 +157,8 @@ class PoolStats:
     retain_steps: int
     numa_policy: int
     numa_node: int
+    evictions: int
+    evicted_bytes: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,6 +191,7 @@ class NamedBlock:
     offset: int
     usable_size: int
     publisher: int
+    evictable: bool
 
 
 class Lookup(typing.NamedTuple):
@@ -544,12 +552,17 @@ class Pool(_Closing):
                    ctypes.byref(out))
         return out.value
 
-    def publish(self, name, offset, replace=False):
+    def publish(self, name, offset, replace=False, evictable=False):
         """Give the block at offset the name (it then holds the pool's
         reference).  replace moves a name in use to this block in one
-        step; without it, a name in use is EEXIST."""
-        fn = _lib.pool_publish_replace if replace else _lib.pool_publish
-        self._call(fn, _uint(offset, "offset"), _name(name))
+        step; without it, a name in use is EEXIST.  evictable: the pool
+        may evict the name (unpublish it, free its block) to make room
+        for an allocation while no handle holds the block, least
+        recently used first (pool_publish_flags)."""
+        flags = (PUBLISH_REPLACE if replace else 0) | \
+            (PUBLISH_EVICTABLE if evictable else 0)
+        self._call(_lib.pool_publish_flags, _uint(offset, "offset"),
+                   _name(name), flags)
 
     def lookup(self, name, retain=False):
         """The block named name: a Lookup (offset, usable_size).  retain

@@ -11,6 +11,8 @@ import os
 NAME_MAX = 64
 """Longest pool name in bytes (POOL_NAME_MAX)."""
 BLOCK_NAME_MAX = 255
+# pool_publish_flags' flags (client/poolclient.h).
+PUBLISH_REPLACE, PUBLISH_EVICTABLE = 0x1, 0x2
 """Longest block name in bytes (POOL_BLOCK_NAME_MAX)."""
 
 # `make install` writes its LIBDIR here in the installed copy.
@@ -44,7 +46,8 @@ class _Stats(ctypes.Structure):
             "free_resident_bytes", "books_bytes", "named_blocks",
             "release_steps", "retain_steps")] + \
         [(f, _u32) for f in ("numa_policy", "numa_node")] + \
-        [("reserved", _u64 * 3)]
+        [(f, _u64) for f in ("evictions", "evicted_bytes")] + \
+        [("reserved", _u64 * 1)]
 
 
 class _ClientInfo(ctypes.Structure):
@@ -67,7 +70,8 @@ class _Named(ctypes.Structure):
     """struct pool_named."""
     _fields_ = [("name", ctypes.c_char * (BLOCK_NAME_MAX + 1)),
                 ("offset", _u64), ("usable_size", _u64),
-                ("publisher", _u32), ("reserved", _u64 * 2)]
+                ("publisher", _u32), ("evictable", _u64),
+                ("reserved", _u64 * 1)]
 
 
 # The sizes client/admin.c asserts: a mismatch is a wrong mirror above.
@@ -104,6 +108,7 @@ _PROTOS = (
     ("pool_persist", ctypes.c_int, [_P, _u64]),
     ("pool_publish", ctypes.c_int, [_P, _u64, _S]),
     ("pool_publish_replace", ctypes.c_int, [_P, _u64, _S]),
+    ("pool_publish_flags", ctypes.c_int, [_P, _u64, _S, ctypes.c_uint]),
     ("pool_lookup", ctypes.c_int, [_P, _S, _OFFP, _SIZEP]),
     ("pool_lookup_retain", ctypes.c_int, [_P, _S, _OFFP, _SIZEP]),
     ("pool_unpublish", ctypes.c_int, [_P, _S]),

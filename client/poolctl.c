@@ -797,7 +797,7 @@ static const struct cmd cmds[] = {
 	  "                 and uid) or kv ('POOL persisted_bytes.UID N' and\n"
 	  "                 'POOL persisted_blocks.UID N' lines)\n" },
 	{ "names", cmd_names, 1, 2, 0, "POOL [PREFIX]",
-	  "named blocks: name, offset, size, publisher",
+	  "named blocks: name, offset, size, publisher, evictable",
 	  "List the named blocks of POOL (those whose names begin with\n"
 	  "PREFIX, if given), in byte order of their names: the name, the\n"
 	  "block's offset and usable size, and the uid that published it.\n"

@@ -303,6 +303,12 @@ static const struct stat_field stat_fields[] = {
 	SF(named_blocks, "named blocks", K_NUM, false,
 	    "poolmgr_pool_named_blocks",
 	    "Blocks with a name; each name holds the pool's reference."),
+	SF(evictions, "evictions", K_NUM, true,
+	    "poolmgr_pool_evictions_total",
+	    "Evictable named blocks evicted to make room for allocations."),
+	SF(evicted_bytes, "evicted", K_BYTES, true,
+	    "poolmgr_pool_evicted_bytes_total",
+	    "Bytes of the named blocks evicted."),
 	SF(granularity, "granularity", K_NUM, false,
 	    "poolmgr_pool_granularity_bytes", "Allocation granularity."),
 	SF(page_size, "page size", K_NUM, false,
@@ -831,6 +837,8 @@ print_names(const struct ctl *ctl, const char *pool,
 			    json_u64(pn[i].usable_size));
 			json_object_object_add(o, "publisher",
 			    json_u64(pn[i].publisher));
+			json_object_object_add(o, "evictable",
+			    json_object_new_boolean(pn[i].evictable != 0));
 			json_object_array_add(a, o);
 		}
 		json_print(ctl, a);
@@ -840,12 +848,13 @@ print_names(const struct ctl *ctl, const char *pool,
 		if (strlen(pn[i].name) > w)
 			w = strlen(pn[i].name);
 	}
-	printf("%-*s %18s %10s %10s\n", (int)w, "NAME", "OFFSET", "SIZE",
-	    "PUBLISHER");
+	printf("%-*s %18s %10s %10s %s\n", (int)w, "NAME", "OFFSET", "SIZE",
+	    "PUBLISHER", "EVICT");
 	for (i = 0; i < n; i++)
-		printf("%-*s %#18" PRIx64 " %10s %10" PRIu32 "\n", (int)w,
+		printf("%-*s %#18" PRIx64 " %10s %10" PRIu32 " %s\n", (int)w,
 		    safe(pn[i].name).s, pn[i].offset,
-		    human(pn[i].usable_size).s, pn[i].publisher);
+		    human(pn[i].usable_size).s, pn[i].publisher,
+		    pn[i].evictable ? "yes" : "no");
 }
 
 void

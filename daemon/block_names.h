@@ -8,7 +8,9 @@
 #ifndef POOLMGRD_BLOCK_NAMES_H
 #define POOLMGRD_BLOCK_NAMES_H
 
+#include <bsd/sys/queue.h>
 #include <bsd/sys/tree.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -18,13 +20,21 @@
 
 struct block;
 
-/* One name: its bytes follow the record, NUL-terminated. */
+/*
+ * One name: its bytes follow the record, NUL-terminated.  An evictable
+ * one is on its pool's books of eviction too (pool_evict.c): by_off
+ * always, lru while no handle holds its block.
+ */
 struct block_name {
 	RB_ENTRY(block_name) entry;
+	RB_ENTRY(block_name) by_off;
+	TAILQ_ENTRY(block_name) lru;
 	struct block *block;
 	const char *name;	/* the bytes after the record (a key: any) */
 	uint32_t len;
 	uid_t publisher;
+	bool evictable;
+	bool on_lru;
 };
 RB_HEAD(block_name_tree, block_name);
 
@@ -48,7 +58,8 @@ struct block_name *block_names_find(struct block_names *x, const void *name,
  * block_names_insert puts it in x, where no record of its name may be.
  */
 struct block_name *block_name_make(const void *name, size_t len,
-				   struct block *b, uid_t publisher);
+				   struct block *b, uid_t publisher,
+				   bool evictable);
 void block_names_insert(struct block_names *x, struct block_name *n);
 /* Take record n out of x, and free it (remove) or keep it (unlink). */
 void block_names_remove(struct block_names *x, struct block_name *n);

@@ -401,6 +401,8 @@ fill_stats(Poolmgr__PoolStats *ps, struct dpool *p)
 	ps->quota = p->quota;
 	ps->persistent_blocks = p->persistent_blocks;
 	ps->named_blocks = p->names.count;
+	ps->evictions = p->evict.evictions;
+	ps->evicted_bytes = p->evict.evicted_bytes;
 	ps->released_bytes = st.released_bytes + p->released_before;
 	ps->retain_bytes = st.retain_bytes;
 	ps->release_steps = p->release_steps;

@@ -9,7 +9,8 @@
  * under it, which changes no byte of the pool.  A refusal while the pool
  * still has work its clients let go of queued is not final
  * (refused_unsettled): the request is held until that work is done, and
- * tried again then.
+ * tried again then; one that still finds no room evicts what it may
+ * (make_room).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -64,6 +65,36 @@ refused_unsettled(struct call *c, struct dpool *p, int rc)
 		return 0;
 	if (rc == -ENOMEM)
 		p->unseen_failures++;
+	return HELD;
+}
+
+/*
+ * The engine still has no room once the pool is settled: evict its least
+ * recently used evictable names, need bytes of them (pool_evict.h), and
+ * try the request again (TRY_AGAIN); or, if their pages go back in steps,
+ * once those are done (HELD: the wait's mark is the work queued by now,
+ * so what the evictions queued, not the request's first mark).  The
+ * refusal the client will not see is taken back in the statistics.  0:
+ * the refusal stands, nothing evicted: none is evictable, or the free
+ * and evictable bytes together are fewer than need, or the client will
+ * try again (retry_follows): it gives back the blocks its cache keeps
+ * first, which may be room enough.  -EDQUOT evicts nothing: a quota is
+ * the session's, and others' names are not its room.
+ */
+#define TRY_AGAIN 2
+
+static int
+make_room(struct call *c, struct dpool *p, int rc, bool retry_follows,
+	  uint64_t need)
+{
+	if (rc != -ENOMEM || retry_follows || !dpool_evict_may_fit(p, need) ||
+	    !dpool_evict(p, need))
+		return 0;
+	p->unseen_failures++;
+	if (!dpool_unsettled(p))
+		return TRY_AGAIN;
+	c->settle = false;
+	c->prior_only = false;
 	return HELD;
 }
 
@@ -149,9 +180,14 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 	if (m->zero && m->align > 1)
 		return refuse(c, -EINVAL, "a zeroed allocation takes no "
 			      "alignment");
-	rc = dpool_alloc(h->pool, h, size, m->align, m->zero,
-			 quota_used(c, h), &b);
-	if ((wait = refused_unsettled(c, h->pool, rc)))
+	do {
+		rc = dpool_alloc(h->pool, h, size, m->align, m->zero,
+				 quota_used(c, h), &b);
+		if ((wait = refused_unsettled(c, h->pool, rc)))
+			return wait;
+	} while ((wait = make_room(c, h->pool, rc, m->retry_follows,
+				   size)) == TRY_AGAIN);
+	if (wait)
 		return wait;
 	if (rc == DPOOL_IN_STEPS)
 		return held_in_steps(c, b->off);
@@ -220,9 +256,14 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 	if (m->offset == OFF_NONE) {
 		if ((rc = check_block_cap(c)))
 			return rc;
-		rc = dpool_alloc(h->pool, h, m->size, 0, false,
-				 quota_used(c, h), &b);
-		if ((wait = refused_unsettled(c, h->pool, rc)))
+		do {
+			rc = dpool_alloc(h->pool, h, m->size, 0, false,
+					 quota_used(c, h), &b);
+			if ((wait = refused_unsettled(c, h->pool, rc)))
+				return wait;
+		} while ((wait = make_room(c, h->pool, rc, m->retry_follows,
+					   m->size)) == TRY_AGAIN);
+		if (wait)
 			return wait;
 		if (rc)
 			return refuse_alloc(c, h->pool, rc,
@@ -239,9 +280,14 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 	}
 	if (c->stage == 1)	/* held while its block moved */
 		return ready_in_steps(c, h);
-	rc = dpool_realloc(h->pool, h, m->offset, m->size,
-			   quota_used(c, h), m->in_place, &b, &dst);
-	if ((wait = refused_unsettled(c, h->pool, rc)))
+	do {
+		rc = dpool_realloc(h->pool, h, m->offset, m->size,
+				   quota_used(c, h), m->in_place, &b, &dst);
+		if ((wait = refused_unsettled(c, h->pool, rc)))
+			return wait;
+	} while ((wait = make_room(c, h->pool, rc, m->retry_follows,
+				   m->size)) == TRY_AGAIN);
+	if (wait)
 		return wait;
 	if (rc == DPOOL_IN_STEPS)
 		return held_in_steps(c, dst);
@@ -262,14 +308,57 @@ static uint64_t batch_offsets[MAX_BATCH], batch_sizes[MAX_BATCH];
 static Poolmgr__AllocBatchReply alloc_batch_reply;
 static struct heap_events batch_events;
 
+/*
+ * The batch's allocations, or none: 0, or the first refusal, with its
+ * index in *failed and everything before it undone, counters included.
+ */
+static int
+alloc_batch_try(struct call *c, struct handle *h, const Poolmgr__AllocBatch *m,
+		size_t *failed)
+{
+	struct block *b;
+	uint64_t used;
+	size_t i, j;
+	int rc;
+
+	heap_events_save(h->pool->heap, &batch_events);
+	/* Counted once, then kept up as the batch allocates. */
+	used = quota_used(c, h);
+	for (i = 0; i < m->n_sizes; i++) {
+		rc = dpool_alloc(h->pool, h, m->sizes[i], 0, false, used, &b);
+		if (rc) {
+			for (j = 0; j < i; j++)
+				dpool_unalloc(h->pool, h, batch_offsets[j]);
+			heap_events_restore(h->pool->heap, &batch_events);
+			*failed = i;
+			return rc;
+		}
+		batch_offsets[i] = b->off;
+		batch_sizes[i] = b->size;
+		used += b->size;
+	}
+	return 0;
+}
+
+/* The bytes a batch asks for, all told (at most UINT64_MAX). */
+static uint64_t
+batch_bytes(const Poolmgr__AllocBatch *m)
+{
+	uint64_t sum = 0;
+	size_t i;
+
+	for (i = 0; i < m->n_sizes; i++)
+		if (__builtin_add_overflow(sum, m->sizes[i], &sum))
+			return UINT64_MAX;
+	return sum;
+}
+
 /* Many allocations, all or nothing. */
 int
 do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 {
 	struct handle *h;
-	struct block *b;
-	uint64_t used;
-	size_t i, j;
+	size_t i = 0;
 	int rc, wait;
 
 	if (!(h = get_handle(c, m->handle, true, &rc)))
@@ -281,26 +370,18 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 	    dispatch_cf->max_blocks_per_session)
 		return refuse(c, -EDQUOT, "the batch would pass the blocks "
 			      "allowed per client");
-	heap_events_save(h->pool->heap, &batch_events);
-	/* Counted once, then kept up as the batch allocates. */
-	used = quota_used(c, h);
-	for (i = 0; i < m->n_sizes; i++) {
-		rc = dpool_alloc(h->pool, h, m->sizes[i], 0, false, used, &b);
-		if (rc) {
-			/* Undo: the request changes nothing, counters included. */
-			for (j = 0; j < i; j++)
-				dpool_unalloc(h->pool, h, batch_offsets[j]);
-			heap_events_restore(h->pool->heap, &batch_events);
-			if ((wait = refused_unsettled(c, h->pool, rc)))
-				return wait;
-			uncount_retried(h->pool, rc, m->retry_follows);
-			return refuse(c, rc, "allocation %zu of the batch "
-				      "(%llu bytes) failed", i,
-				      (unsigned long long)m->sizes[i]);
-		}
-		batch_offsets[i] = b->off;
-		batch_sizes[i] = b->size;
-		used += b->size;
+	do {
+		rc = alloc_batch_try(c, h, m, &i);
+		if ((wait = refused_unsettled(c, h->pool, rc)))
+			return wait;
+	} while ((wait = make_room(c, h->pool, rc, m->retry_follows,
+				   batch_bytes(m))) == TRY_AGAIN);
+	if (wait)
+		return wait;
+	if (rc) {
+		uncount_retried(h->pool, rc, m->retry_follows);
+		return refuse(c, rc, "allocation %zu of the batch (%llu bytes) "
+			      "failed", i, (unsigned long long)m->sizes[i]);
 	}
 	poolmgr__alloc_batch_reply__init(&alloc_batch_reply);
 	alloc_batch_reply.n_offsets = m->n_sizes;

@@ -10,6 +10,7 @@
 
 #include "dispatch_internal.h"
 #include "pool.h"
+#include "pool_evict.h"
 #include "pool_names.h"
 #include "session.h"
 
@@ -42,7 +43,7 @@ do_publish(struct call *c, const Poolmgr__Publish *m)
 	if ((rc = check_block_name(c, &m->name)))
 		return rc;
 	rc = dpool_publish(h->pool, h, m->offset, m->name.data, m->name.len,
-			   m->replace);
+			   m->replace, m->evictable);
 	switch (rc) {
 	case 0:
 		return 0;
@@ -91,6 +92,8 @@ do_lookup(struct call *c, const Poolmgr__Lookup *m)
 				   m->name.len)))
 		return refuse(c, -ENOENT, "no such name in pool %s",
 			      h->pool->name);
+	if (n->evictable)	/* a use, even if the retain fails */
+		evict_touch(h->pool, n);
 	if (m->retain) {
 		if ((rc = check_block_cap(c)))
 			return rc;
@@ -158,6 +161,7 @@ do_list_names(struct call *c, const Poolmgr__ListNames *m)
 		nb->offset = n->block->off;
 		nb->usable_size = n->block->size;
 		nb->publisher = n->publisher;
+		nb->evictable = n->evictable;
 		bytes += poolmgr__named_block__get_packed_size(nb) + 4;
 		if (bytes > NAMES_REPLY_MAX) {
 			unlisted++;

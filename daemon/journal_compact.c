@@ -52,6 +52,8 @@ struct cblock {
 	uint32_t pool, uid;
 	uint32_t name;			/* index + 1 into names; 0: none */
 	bool span, live;
+	bool evictable;			/* its name's record is
+					 * JREC_NAME_EVICTABLE */
 };
 
 struct jcompact {
@@ -224,14 +226,15 @@ static int
 feed_name(struct jcompact *c, enum jrec_type type, const uint64_t *w,
 	  unsigned n)
 {
+	bool naming = type != JREC_UNNAME;
 	struct cblock *b;
 	uint64_t *v;
 
-	if (type == JREC_NAME ? !name_fits(w, n) : n != 3)
+	if (naming ? !name_fits(w, n) : n != 3)
 		return -EINVAL;
 	if (pool_find(c, w[1]) < 0 ||
 	    !(b = block_get(c, w[1], w[2], false)) || !b->live ||
-	    (type == JREC_NAME) == (b->name != 0))
+	    naming == (b->name != 0))
 		return -EINVAL;
 	if (type == JREC_UNNAME) {
 		free(c->names[b->name - 1]);
@@ -246,6 +249,7 @@ feed_name(struct jcompact *c, enum jrec_type type, const uint64_t *w,
 	memcpy(v, &w[3], (n - 3) * sizeof(*v));
 	c->names[c->nnames++] = v;
 	b->name = (uint32_t)c->nnames;
+	b->evictable = type == JREC_NAME_EVICTABLE;
 	return 0;
 }
 
@@ -260,7 +264,8 @@ jcompact_feed(struct jcompact *c, const uint64_t *w, unsigned n)
 	enum jrec_type type = (enum jrec_type)(uint32_t)w[0];
 	ssize_t p;
 
-	if (type == JREC_NAME || type == JREC_UNNAME)
+	if (type == JREC_NAME || type == JREC_UNNAME ||
+	    type == JREC_NAME_EVICTABLE)
 		return feed_name(c, type, w, n);
 	if (type < JREC_POOL || type > JREC_UNPERSIST || n != words[type])
 		return -EINVAL;
@@ -293,7 +298,7 @@ next_name(struct jcompact *c, uint64_t *w, unsigned *n)
 	w[2] = b->off;
 	*n = NAME_HEAD + (unsigned)(v[1] + 7) / 8;
 	memcpy(&w[3], v, (*n - 3) * sizeof(*w));
-	return JREC_NAME;
+	return b->evictable ? JREC_NAME_EVICTABLE : JREC_NAME;
 }
 
 int

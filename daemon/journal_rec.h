@@ -47,6 +47,12 @@ enum jrec_type {
 	 * as the names.
 	 */
 	JREC_SOCKET,		/* mode, length, path... (no NUL) */
+	/*
+	 * A name published evictable: JREC_NAME's words.  A journal of no
+	 * evictable name has none, and an older image reads it as ever;
+	 * one with any, it refuses whole, as the names.
+	 */
+	JREC_NAME_EVICTABLE,	/* keep, off, publisher, length, name... */
 };
 
 #define JREC_SOCKET_MAX	107	/* bytes of its path (sun_path less 1) */

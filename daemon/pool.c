@@ -464,6 +464,7 @@ pool_make(const char *name, const struct dpool_params *pp, int memfd,
 	p->retain = pp->retain;
 	block_index_init(&p->blocks);
 	block_names_init(&p->names);
+	evict_init(&p->evict);
 	LIST_INIT(&p->handles);
 	TAILQ_INSERT_TAIL(&pools, p, entry);
 	npools++;
@@ -802,9 +803,11 @@ ref_add(struct block *b, struct handle *h)
 	struct hold *hd = &b->first;
 	struct ref *r;
 
-	if (b->nrefs == 0)
+	if (b->nrefs == 0) {
+		if (b->evictable)
+			evict_held(h->pool, b);
 		hd->handle_bits = (uintptr_t)h | HOLD_INLINE;
-	else {
+	} else {
 		r = record_take(&ref_records);
 		h->pool->nrefs++;
 		r->block = b;
@@ -858,6 +861,8 @@ ref_remove(struct block *b, struct hold *hd)
 	h->nrefs--;
 	if (h->session)		/* else closed: its session let go */
 		h->session->nrefs--;
+	if (b->nrefs == 0 && b->evictable)
+		evict_unheld(h->pool, b);
 	if (!block_persistent(b))
 		handle_set_bytes(h, h->bytes - b->size);
 }

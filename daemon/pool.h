@@ -20,6 +20,7 @@
 #include "block_index.h"
 #include "block_names.h"
 #include "heap.h"
+#include "pool_evict.h"
 
 #define POOL_MAX_SIZE (1ull << 46)	/* 64 TiB: fits any address space */
 #define POOL_MAX_POOLS 256		/* a listing of all fits one message */
@@ -73,11 +74,14 @@ struct block {
 	 * it again.  shared: its bit in the share map is set (pool.c writes
 	 * the map only when that changes).  named: a name of the pool's
 	 * holds it (pool_names.c); it is persistent then, the name's being
-	 * the pool's reference.  Bits of nrefs' word (at most
-	 * POOL_MAX_HOLDERS) so that a block's record stays 56 bytes.
+	 * the pool's reference.  evictable: its name was published so
+	 * (pool_evict.c), which a hold's coming and going tells.  Bits of
+	 * nrefs' word (at most POOL_MAX_HOLDERS) so that a block's record
+	 * stays 56 bytes.
 	 */
-	uint32_t nrefs : 28;
+	uint32_t nrefs : 27;
 	uint32_t named : 1;
+	uint32_t evictable : 1;
 	uint32_t busy : 1;
 	uint32_t let_go : 1;
 	uint32_t shared : 1;
@@ -185,6 +189,7 @@ struct dpool {
 				 * compares the file's with it */
 	struct block_index blocks;
 	struct block_names names;	/* Publish's names (pool_names.c) */
+	struct evict_books evict;	/* ... the evictable (pool_evict.c) */
 	uint64_t persistent_blocks;
 	/*
 	 * One per uid with persistent bytes, sorted by uid: a FreeBatch of

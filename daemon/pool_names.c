@@ -21,12 +21,37 @@
 
 #include "journal.h"
 #include "pool.h"
+#include "pool_evict.h"
 #include "pool_names.h"
 #include "session.h"
 
+/* n, on b now, takes flag evictable (b has no other name). */
+static void
+name_flag(struct dpool *p, struct block_name *n, bool evictable)
+{
+	n->evictable = evictable;
+	n->block->evictable = evictable;
+	if (evictable)
+		evict_add(p, n);
+}
+
+/* n changes nothing but its flag: as a replace, journalled as one. */
+static int
+reflag(struct dpool *p, struct block_name *n, bool evictable)
+{
+	if (n->evictable == evictable)
+		return 0;
+	if (n->evictable)
+		evict_remove(p, n);
+	journal_unname(p, n->block);
+	name_flag(p, n, evictable);
+	journal_name(p, n);
+	return 0;
+}
+
 int
 dpool_publish(struct dpool *p, struct handle *h, uint64_t off,
-	      const void *name, size_t len, bool replace)
+	      const void *name, size_t len, bool replace, bool evictable)
 {
 	struct block *b = dpool_block(p, off), *old;
 	struct block_name *n, *fresh = NULL;
@@ -38,8 +63,8 @@ dpool_publish(struct dpool *p, struct handle *h, uint64_t off,
 	n = block_names_find(&p->names, name, len);
 	if (n && !replace)
 		return -EEXIST;
-	if (n && n->block == b)
-		return 0;	/* replaced by itself: nothing to do */
+	if (n && n->block == b)	/* replaced by itself: only its flag */
+		return reflag(p, n, evictable);
 	if (b->named)
 		return -EBUSY;
 	if (!n && p->names.count >= POOL_MAX_NAMES)
@@ -48,7 +73,7 @@ dpool_publish(struct dpool *p, struct handle *h, uint64_t off,
 		return -EPERM;
 	/* The record first: out of memory after the persist would undo. */
 	if (!n && !(fresh = block_name_make(name, len, b,
-					    h->session->uid)))
+					    h->session->uid, false)))
 		return -ENOMEM;
 	/*
 	 * A replace ends the old block's charge in the same request: the
@@ -63,35 +88,49 @@ dpool_publish(struct dpool *p, struct handle *h, uint64_t off,
 	b->named = 1;
 	if (fresh) {
 		block_names_insert(&p->names, fresh);
+		name_flag(p, fresh, evictable);
 		journal_name(p, fresh);
 		return 0;
 	}
 	/* One request: no client sees the name on neither block, or both. */
 	old = n->block;
+	if (n->evictable)
+		evict_remove(p, n);	/* keyed by the old block */
 	block_names_unlink(&p->names, n);
 	old->named = 0;
+	old->evictable = 0;
 	journal_unname(p, old);
 	n->block = b;
 	n->publisher = h->session->uid;
 	block_names_insert(&p->names, n);
+	name_flag(p, n, evictable);
 	journal_name(p, n);
 	dpool_unpersist(p, old);
 	return 0;
+}
+
+void
+dpool_name_remove(struct dpool *p, struct block_name *n)
+{
+	struct block *b = n->block;
+
+	if (n->evictable)
+		evict_remove(p, n);
+	b->named = 0;
+	b->evictable = 0;
+	block_names_remove(&p->names, n);
+	journal_unname(p, b);
+	dpool_unpersist(p, b);
 }
 
 int
 dpool_unpublish(struct dpool *p, const void *name, size_t len)
 {
 	struct block_name *n = block_names_find(&p->names, name, len);
-	struct block *b;
 
 	if (!n)
 		return -ENOENT;
-	b = n->block;
-	b->named = 0;
-	block_names_remove(&p->names, n);
-	journal_unname(p, b);
-	dpool_unpersist(p, b);
+	dpool_name_remove(p, n);
 	return 0;
 }
 
@@ -115,16 +154,18 @@ restore_name_wrong(struct dpool *p, struct block *b, const void *name,
 
 int
 dpool_restore_name(struct dpool *p, uint64_t off, const void *name,
-		   size_t len, uid_t publisher, char *problem, size_t plen)
+		   size_t len, uid_t publisher, bool evictable, char *problem,
+		   size_t plen)
 {
 	struct block *b = block_index_find(&p->blocks, off);
 	const char *why = restore_name_wrong(p, b, name, len);
 	struct block_name *n;
 
 	if (!why) {
-		if ((n = block_name_make(name, len, b, publisher))) {
+		if ((n = block_name_make(name, len, b, publisher, false))) {
 			block_names_insert(&p->names, n);
 			b->named = 1;
+			name_flag(p, n, evictable);
 			return 0;
 		}
 		why = "out of memory";
@@ -138,7 +179,7 @@ int
 dpool_names_check(struct dpool *p, uint64_t named, char *problem, size_t len)
 {
 	struct block_name *n;
-	uint64_t count = 0;
+	uint64_t count = 0, evictable = 0;
 
 	for (n = block_names_from(&p->names, "", 0); n;
 	     n = block_names_next(&p->names, n)) {
@@ -151,8 +192,23 @@ dpool_names_check(struct dpool *p, uint64_t named, char *problem, size_t len)
 				 p->name, n->name, (unsigned long long)b->off);
 			return -EFAULT;
 		}
+		if (n->evictable != b->evictable) {
+			snprintf(problem, len, "pool %s: name %.64s is %s, its "
+				 "block is not", p->name, n->name,
+				 n->evictable ? "evictable" : "kept");
+			return -EFAULT;
+		}
+		evictable += n->evictable;
 		count++;
 	}
+	if (evictable != p->evict.count) {
+		snprintf(problem, len, "pool %s: %llu evictable names, the "
+			 "books say %u", p->name,
+			 (unsigned long long)evictable, p->evict.count);
+		return -EFAULT;
+	}
+	if (evict_check(p, problem, len))
+		return -EFAULT;
 	if (count == p->names.count && count == named)
 		return 0;
 	snprintf(problem, len, "pool %s: %llu names, %llu named blocks, the "

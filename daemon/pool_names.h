@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct block_name;
 struct dpool;
 struct handle;
 
@@ -26,21 +27,26 @@ struct handle;
  * not replace), -EBUSY (the block has another name), -ENOSPC (the pool has
  * POOL_MAX_NAMES), -EPERM (h does not hold it), -EDQUOT (the uid's
  * persistent blocks would pass the quota), -ENOMEM.  A failure changes
- * nothing.  name must be valid (block_name_valid).
+ * nothing.  name must be valid (block_name_valid).  evictable: the
+ * name may be evicted while nobody holds the block (pool_evict.h); a
+ * replace by the block the name is on already changes only that.
  */
 int dpool_publish(struct dpool *p, struct handle *h, uint64_t off,
-		  const void *name, size_t len, bool replace);
+		  const void *name, size_t len, bool replace, bool evictable);
 /* Remove the name and its reference: 0, or -ENOENT. */
 int dpool_unpublish(struct dpool *p, const void *name, size_t len);
+/* The same, of the pool's name n (an eviction). */
+void dpool_name_remove(struct dpool *p, struct block_name *n);
 
 /*
  * A restart: name the restored block at off.  0, or -EINVAL with why in
  * problem: a bad name, no persistent block there, a block named twice, a
- * name twice, too many names, no memory.
+ * name twice, too many names, no memory.  An evictable name joins the
+ * list of eviction after those restored before it.
  */
 int dpool_restore_name(struct dpool *p, uint64_t off, const void *name,
-		       size_t len, uid_t publisher, char *problem,
-		       size_t plen);
+		       size_t len, uid_t publisher, bool evictable,
+		       char *problem, size_t plen);
 /*
  * Check: the names against the blocks (named of them were seen named by
  * the caller's walk): each at a live persistent block marked named, and

@@ -30,6 +30,7 @@ struct rblock {
 	/* Its name (JREC_NAME), malloc'd, or NULL. */
 	uint8_t *name;
 	uint32_t name_len, publisher;
+	bool evictable;		/* JREC_NAME_EVICTABLE's */
 };
 
 struct rpool {
@@ -266,22 +267,22 @@ static int
 do_name(struct replay *r, enum jrec_type type, const uint64_t *w, unsigned n)
 {
 	struct rpool *rp = pool_of(r, w[1]);
+	bool naming = type != JREC_UNNAME;
 	struct rblock *b;
 
-	if (n < 4 || (type == JREC_UNNAME && n != 4) ||
-	    (type == JREC_NAME && (n < 7 || w[4] == 0 || w[4] > BLOCK_NAME_MAX ||
-				   n != 6 + (w[4] + 7) / 8 ||
-				   w[3] >= NO_PERSISTER)))
+	if (n < 4 || (!naming && n != 4) ||
+	    (naming && (n < 7 || w[4] == 0 || w[4] > BLOCK_NAME_MAX ||
+			n != 6 + (w[4] + 7) / 8 || w[3] >= NO_PERSISTER)))
 		return state_why(r->why, r->len, "a name record of %u words",
 				 n);
 	if (!rp)
 		return state_why(r->why, r->len, "a name of no live pool "
 				 "(keep.%llu)", (unsigned long long)w[1]);
 	b = block_find(r, w[1], w[2]);
-	if (!b || !b->live || (type == JREC_NAME) == (b->name != NULL))
+	if (!b || !b->live || naming == (b->name != NULL))
 		return state_why(r->why, r->len, "pool %s: %#llx %s",
 				 rp->ps->name, (unsigned long long)w[2],
-				 type == JREC_NAME ? "cannot take a name" :
+				 naming ? "cannot take a name" :
 				 "has no name");
 	if (type == JREC_UNNAME) {
 		free(b->name);
@@ -293,6 +294,7 @@ do_name(struct replay *r, enum jrec_type type, const uint64_t *w, unsigned n)
 	memcpy(b->name, &w[5], w[4]);
 	b->name_len = (uint32_t)w[4];
 	b->publisher = (uint32_t)w[3];
+	b->evictable = type == JREC_NAME_EVICTABLE;
 	return 0;
 }
 
@@ -325,7 +327,8 @@ do_record(struct replay *r, enum jrec_type type, const uint64_t *w,
 	};
 	struct rpool *rp;
 
-	if (type == JREC_NAME || type == JREC_UNNAME)
+	if (type == JREC_NAME || type == JREC_UNNAME ||
+	    type == JREC_NAME_EVICTABLE)
 		return do_name(r, type, w, n);
 	if (type == JREC_SOCKET)
 		return do_socket(r, w, n);
@@ -416,7 +419,9 @@ pool_names(struct replay *r, Poolmgrd__PoolState *ps, struct rblock **v,
 	ps->named_name = calloc(k, sizeof(ProtobufCBinaryData));
 	ps->named_off = calloc(k, sizeof(uint64_t));
 	ps->named_publisher = calloc(k, sizeof(uint32_t));
-	if (!ps->named_name || !ps->named_off || !ps->named_publisher)
+	ps->named_flags = calloc(k, sizeof(uint32_t));
+	if (!ps->named_name || !ps->named_off || !ps->named_publisher ||
+	    !ps->named_flags)
 		return state_why(r->why, r->len, "out of memory");
 	for (i = k = 0; i < n; i++) {
 		if (!v[i]->name)
@@ -425,9 +430,12 @@ pool_names(struct replay *r, Poolmgrd__PoolState *ps, struct rblock **v,
 		ps->named_name[k].len = v[i]->name_len;
 		v[i]->name = NULL;
 		ps->named_off[k] = v[i]->off;
+		ps->named_flags[k] = v[i]->evictable ?
+				     POOLMGRD__NAMED_FLAG__NAMED_FLAG_EVICTABLE : 0;
 		ps->named_publisher[k++] = v[i]->publisher;
 	}
 	ps->n_named_name = ps->n_named_off = ps->n_named_publisher = k;
+	ps->n_named_flags = k;
 	return 0;
 }
 

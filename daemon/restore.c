@@ -106,6 +106,9 @@ build_pool(struct rebuild *rb, unsigned k)
 					ps->named_name[i].data,
 					ps->named_name[i].len,
 					(uid_t)ps->named_publisher[i],
+					ps->n_named_flags &&
+					(ps->named_flags[i] &
+					 POOLMGRD__NAMED_FLAG__NAMED_FLAG_EVICTABLE),
 					rb->why, sizeof(rb->why));
 		if (rc)
 			return rc;
@@ -121,6 +124,8 @@ build_pool(struct rebuild *rb, unsigned k)
 	p->invalid_frees = ps->invalid_frees;
 	p->released_before = ps->released_bytes;
 	p->trimmed_bytes = ps->trimmed_bytes;
+	p->evict.evictions = ps->evictions;
+	p->evict.evicted_bytes = ps->evicted_bytes;
 	return 0;
 }
 

@@ -155,6 +155,27 @@ check_blocks(const Poolmgrd__PoolState *ps, char *why, size_t len)
 	return 0;
 }
 
+/*
+ * A flags word per name, or none (a state from before them); no bit but
+ * the ones this image knows: one it does not could be a promise it would
+ * not keep.
+ */
+static bool
+named_flags_valid(const Poolmgrd__PoolState *ps)
+{
+	size_t i;
+
+	if (ps->n_named_flags == 0)
+		return true;
+	if (ps->n_named_flags != ps->n_named_name)
+		return false;
+	for (i = 0; i < ps->n_named_flags; i++)
+		if (ps->named_flags[i] &
+		    ~(uint32_t)POOLMGRD__NAMED_FLAG__NAMED_FLAG_EVICTABLE)
+			return false;
+	return true;
+}
+
 /* The engine's event counters as heap_events_save made them. */
 static bool
 events_valid(const Poolmgrd__PoolState *ps)
@@ -205,6 +226,10 @@ check_pool(const Poolmgrd__State *st, size_t k, uint64_t page, char *why,
 	    ps->n_named_name > POOL_MAX_NAMES)
 		return state_why(why, len, "pool %s: its name arrays differ "
 			       "in length, or are too long", ps->name);
+	if (!named_flags_valid(ps))
+		return state_why(why, len, "pool %s: its names' flags are "
+			       "not one per name, or have an unknown bit",
+			       ps->name);
 	return check_blocks(ps, why, len);
 }
 

@@ -87,6 +87,7 @@ pool_state_free(Poolmgrd__PoolState *ps)
 	free(ps->named_name);
 	free(ps->named_off);
 	free(ps->named_publisher);
+	free(ps->named_flags);
 }
 
 /* The pool's names, by name; their bytes are the pool's own (packed
@@ -102,7 +103,9 @@ save_names(struct dpool *p, Poolmgrd__PoolState *ps)
 	ps->named_name = calloc(n, sizeof(ProtobufCBinaryData));
 	ps->named_off = calloc(n, sizeof(uint64_t));
 	ps->named_publisher = calloc(n, sizeof(uint32_t));
-	if (!ps->named_name || !ps->named_off || !ps->named_publisher)
+	ps->named_flags = calloc(n, sizeof(uint32_t));
+	if (!ps->named_name || !ps->named_off || !ps->named_publisher ||
+	    !ps->named_flags)
 		return -ENOMEM;
 	for (bn = block_names_from(&p->names, "", 0); bn && i < n;
 	     bn = block_names_next(&p->names, bn), i++) {
@@ -110,8 +113,11 @@ save_names(struct dpool *p, Poolmgrd__PoolState *ps)
 		ps->named_name[i].len = bn->len;
 		ps->named_off[i] = bn->block->off;
 		ps->named_publisher[i] = (uint32_t)bn->publisher;
+		ps->named_flags[i] = bn->evictable ?
+				     POOLMGRD__NAMED_FLAG__NAMED_FLAG_EVICTABLE : 0;
 	}
 	ps->n_named_name = ps->n_named_off = ps->n_named_publisher = i;
+	ps->n_named_flags = i;
 	return i == n ? 0 : -EFAULT;
 }
 
@@ -202,6 +208,8 @@ save_pool(struct dpool *p, Poolmgrd__PoolState *ps)
 	ps->invalid_frees = st.invalid_frees + p->invalid_frees;
 	ps->released_bytes = st.released_bytes + p->released_before;
 	ps->trimmed_bytes = p->trimmed_bytes;
+	ps->evictions = p->evict.evictions;
+	ps->evicted_bytes = p->evict.evicted_bytes;
 	if ((rc = save_blocks(p, ps)) != 0)
 		return rc;
 	return save_names(p, ps);

@@ -558,9 +558,11 @@ def blocks_and_names():
                                            "pylist/2"], names
         assert names.total == 3 and names[1].usable_size >= 11
         assert names[2].publisher == os.getuid()
+        assert [n.evictable for n in names] == [False] * 3
         repl = p.alloc(40)
-        p.publish("pylist/0", repl, replace=True)
+        p.publish("pylist/0", repl, replace=True, evictable=True)
         assert p.lookup("pylist/0").offset == repl
+        assert p.names("pylist/0")[0].evictable is True
         expect_error(errno.EEXIST, p.publish, "pylist/1", p.alloc(8))
         for n in ("pylist/0", "pylist/1", "pylist/2", "other"):
             p.unpublish(n)

@@ -66,6 +66,8 @@ stats(void)
 	FIELD(pool_stats, retain_steps);
 	FIELD(pool_stats, numa_policy);
 	FIELD(pool_stats, numa_node);
+	FIELD(pool_stats, evictions);
+	FIELD(pool_stats, evicted_bytes);
 	FIELD(pool_stats, reserved);
 }
 
@@ -99,6 +101,7 @@ persisted_named(void)
 	FIELD(pool_named, offset);
 	FIELD(pool_named, usable_size);
 	FIELD(pool_named, publisher);
+	FIELD(pool_named, evictable);
 	FIELD(pool_named, reserved);
 }
 

@@ -1,0 +1,70 @@
+/*
+ * pool_evict.h - evictable names (docs/protocol.md, "Eviction"): a pool
+ * that is full gives up the blocks of names published evictable that no
+ * handle holds, least recently used first, rather than refuse an
+ * allocation.
+ *
+ * Two structures per pool, both over the names' own records: every
+ * evictable name by its block's offset (a red-black tree, so that a
+ * block's first hold and its last release find their name in O(log n)),
+ * and the evictable names whose blocks nobody holds, oldest use first (a
+ * list: a use and an eviction are O(1) there).  A use is a publish, a
+ * lookup, or the end of the last hold.
+ */
+#ifndef POOLMGRD_POOL_EVICT_H
+#define POOLMGRD_POOL_EVICT_H
+
+#include <bsd/sys/queue.h>
+#include <bsd/sys/tree.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct block;
+struct block_name;
+struct dpool;
+
+TAILQ_HEAD(evict_lru, block_name);
+RB_HEAD(evict_tree, block_name);
+
+struct evict_books {
+	struct evict_lru lru;	/* evictable and unheld, oldest use first */
+	struct evict_tree by_off; /* every evictable name, by its block */
+	uint32_t count;		/* names in by_off */
+	uint32_t unheld;	/* names on lru */
+	uint64_t unheld_bytes;	/* their blocks' usable sizes */
+	uint64_t evictions;	/* names evicted, ever (PoolStats) */
+	uint64_t evicted_bytes;	/* ... their blocks' usable sizes */
+};
+
+void evict_init(struct evict_books *e);
+/*
+ * Name n (on n->block, its evictable bit set) becomes evictable: on the
+ * list, at its newest end, if nobody holds its block.  evict_remove takes
+ * it off both structures (it is unpublished, or moves to another block).
+ */
+void evict_add(struct dpool *p, struct block_name *n);
+void evict_remove(struct dpool *p, struct block_name *n);
+/* A lookup of evictable name n: the newest use. */
+void evict_touch(struct dpool *p, struct block_name *n);
+/*
+ * Evictable block b (named) gets its first holder (evict_held, before
+ * its count goes up) or loses its last one (evict_unheld, after).
+ */
+void evict_held(struct dpool *p, struct block *b);
+void evict_unheld(struct dpool *p, struct block *b);
+/*
+ * Could evicting every unheld evictable block make room for need bytes:
+ * are the engine's free bytes and theirs together as many?  If not, no
+ * eviction can help, and none is made.
+ */
+bool dpool_evict_may_fit(struct dpool *p, uint64_t need);
+/*
+ * Evict the least recently used unheld evictable names, unpublishing
+ * them and freeing their blocks, until their bytes reach need or none is
+ * left: how many went.
+ */
+uint32_t dpool_evict(struct dpool *p, uint64_t need);
+/* Check: both structures against the names.  0, or -EFAULT. */
+int evict_check(struct dpool *p, char *problem, size_t len);
+
+#endif /* POOLMGRD_POOL_EVICT_H */

@@ -1,0 +1,559 @@
+/*
+ * itest_evict.c - evictable names (docs/protocol.md, "Eviction"): a full
+ * pool evicts the names published evictable that nobody holds, least
+ * recently used first, rather than refuse an allocation.
+ *
+ *   lru_order           a pool filled by evictable named blocks: an
+ *       allocation that needs one block's room evicts the oldest, and
+ *       no other; lookups make names newer, so the next allocation, of
+ *       two blocks' room, evicts from the oldest not looked up; the
+ *       counters and the listing say so, and the check agrees;
+ *   held_never_evicted  the oldest name retained by another client is
+ *       passed over by an allocation, a calloc, a batch and a realloc
+ *       that must move, each evicting the next oldest; its release makes
+ *       it the newest;
+ *   kept_never_evicted  names published without the flag stay: once
+ *       the evictable ones are gone the allocation is -ENOMEM;
+ *   quota_evicts_nothing  -EDQUOT in a full pool evicts nothing;
+ *   too_big             a request larger than the free and evictable
+ *       bytes together is -ENOMEM with nothing evicted; one that fits in
+ *       bytes but not in a run (evictable blocks between kept ones) is
+ *       -ENOMEM after evicting them all, which stands;
+ *   poolctl_shows       `poolctl names` (text and --json) shows the flag,
+ *       `poolctl stats` (text, --json, kv, Prometheus) the counters;
+ *   restart_keeps_flag  SIGUSR2: the flags and counters come back, and
+ *       eviction goes on;
+ *   crash_keeps_flag    under systemd's fd store, SIGKILL: the start
+ *       after finds the evictable names evictable and the others kept,
+ *       and evicts only the former.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "harness_store.h"
+#include "poolclient.h"
+
+#define POOL		"ev"
+#define BLK		(512u << 10)
+#define NBLK		8		/* of BLK: the whole pool */
+#define CONF		"[pool ev]\nsize = 4M\n" \
+			"[pool evq]\nsize = 4M\nquota = 3584K\n"
+#define STORE_CONF	"[daemon]\nsocket_mode = 0666\n[pool ev]\nsize = 4M\n"
+
+static struct daemon_proc d;
+static struct harness_store st;
+
+static int
+setup(void **state)
+{
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	return harness_start(&d, CONF) == 0 ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	if (d.pid > 0)
+		assert_int_equal(harness_stop(&d), 0);
+	return 0;
+}
+
+static void
+open_pool(const char *sock, const char *name, struct pool_conn **c,
+	  struct pool **p)
+{
+	EXPECT_RC(pool_connect(sock, c), 0);
+	EXPECT_RC(pool_open(*c, name, p), 0);
+}
+
+static void
+expect_checked(struct pool_conn *c, const char *name)
+{
+	char msg[256] = "";
+	int rc = pool_check_by_name(c, name, msg, sizeof(msg));
+
+	if (rc != 0)
+		fail_msg("pool %s: check: %s: %s", name, pool_strerror(rc),
+			 msg);
+}
+
+static struct pool_stats
+stats_of(struct pool *p)
+{
+	struct pool_stats s;
+
+	EXPECT_RC(pool_stats(p, &s), 0);
+	return s;
+}
+
+static const char *
+name_of(int i)
+{
+	static char buf[NBLK][8];
+
+	snprintf(buf[i], sizeof(buf[i]), "n%d", i);
+	return buf[i];
+}
+
+/*
+ * Fill pool p with NBLK blocks of BLK, named n0..n7 (evictable where
+ * mask has the bit), each written with its index and let go by the
+ * handle in name order, so that the least recently used is n0.  With
+ * by_off, the names go to the blocks by ascending offset.  offs[i] is
+ * n<i>'s block.
+ */
+static void
+fill(struct pool *p, unsigned mask, bool by_off, pool_off_t *offs)
+{
+	pool_off_t o[NBLK], t;
+	int i, j;
+
+	for (i = 0; i < NBLK; i++)
+		EXPECT_RC(pool_alloc(p, BLK, &o[i]), 0);
+	for (i = 0; by_off && i < NBLK; i++)
+		for (j = i + 1; j < NBLK; j++)
+			if (o[j] < o[i]) {
+				t = o[i];
+				o[i] = o[j];
+				o[j] = t;
+			}
+	for (i = 0; i < NBLK; i++) {
+		memset(pool_ptr(p, o[i]), '0' + i, BLK);
+		EXPECT_RC(pool_publish_flags(p, o[i], name_of(i),
+					     (mask >> i) & 1 ?
+					     POOL_PUBLISH_EVICTABLE : 0), 0);
+		offs[i] = o[i];
+	}
+	for (i = 0; i < NBLK; i++)
+		EXPECT_RC(pool_free(p, o[i]), 0);	/* the name's alone */
+	assert_int_equal(stats_of(p).free_bytes, 0);
+}
+
+/* Bit i set: n<i> is still published (at its block, with its bytes). */
+static unsigned
+names_left(struct pool *p, const pool_off_t *offs)
+{
+	unsigned left = 0;
+	pool_off_t off;
+	int i, rc;
+
+	for (i = 0; i < NBLK; i++) {
+		rc = pool_lookup(p, name_of(i), &off, NULL);
+		if (rc == -ENOENT)
+			continue;
+		EXPECT_RC(rc, 0);
+		assert_int_equal(off, offs[i]);
+		assert_int_equal(((char *)pool_ptr(p, off))[BLK - 1], '0' + i);
+		left |= 1u << i;
+	}
+	return left;
+}
+
+/* ---- lru_order ------------------------------------------------------ */
+
+static void
+lru_order(void **state)
+{
+	static const int later[] = {3, 4, 5, 6, 7, 1, 2};
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_named *pn;
+	struct pool_stats s;
+	pool_off_t offs[NBLK], a, b, off;
+	unsigned left, gone;
+	size_t n, total, k;
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	fill(p, 0xff, false, offs);
+	EXPECT_RC(pool_names(c, POOL, NULL, &pn, &n, &total), 0);
+	assert_int_equal(n, NBLK);
+	for (k = 0; k < n; k++)
+		assert_int_equal(pn[k].evictable, 1);
+	free(pn);
+
+	/* One block's room: the oldest goes, no other. */
+	EXPECT_RC(pool_alloc(p, BLK, &a), 0);
+	assert_int_equal(a, offs[0]);
+	assert_int_equal(names_left(p, offs), 0xfe);
+	s = stats_of(p);
+	assert_int_equal(s.evictions, 1);
+	assert_int_equal(s.evicted_bytes, BLK);
+	EXPECT_RC(pool_lookup(p, "n0", &off, NULL), -ENOENT);
+
+	/*
+	 * names_left looked every name up, in order: n1 is the oldest now.
+	 * Look n1 and n2 up again, so that n3 is.  Two blocks' room evicts
+	 * from n3 on, as many as a run of 1 MiB takes, never n1 or n2
+	 * while an older one is left.
+	 */
+	EXPECT_RC(pool_lookup(p, "n1", &off, NULL), 0);
+	EXPECT_RC(pool_lookup(p, "n2", &off, NULL), 0);
+	EXPECT_RC(pool_alloc(p, 2 * BLK, &b), 0);
+	left = names_left(p, offs);
+	gone = 0xfe & ~left;
+	s = stats_of(p);
+	assert_true(s.evictions >= 3);
+	assert_int_equal(s.evicted_bytes, s.evictions * BLK);
+	/* The evicted are the oldest, a prefix of the order. */
+	for (k = 0; k < sizeof(later) / sizeof(later[0]); k++)
+		if (k < s.evictions - 1)
+			assert_true(gone & (1u << later[k]));
+		else
+			assert_false(gone & (1u << later[k]));
+	expect_checked(c, POOL);
+	EXPECT_RC(pool_free(p, a), 0);
+	EXPECT_RC(pool_free(p, b), 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/* ---- held_never_evicted --------------------------------------------- */
+
+static void
+held_never_evicted(void **state)
+{
+	struct pool_conn *c, *c2;
+	struct pool *p, *q;
+	pool_off_t offs[NBLK], a, z, batch[2], r, off;
+	size_t sizes[2] = {BLK / 2, BLK / 2};
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	open_pool(d.sock, POOL, &c2, &q);
+	fill(p, 0xff, false, offs);
+	/* Another client holds the oldest. */
+	EXPECT_RC(pool_lookup_retain(q, "n0", &off, NULL), 0);
+	assert_int_equal(off, offs[0]);
+
+	EXPECT_RC(pool_alloc(p, BLK, &a), 0);
+	assert_int_equal(a, offs[1]);
+	EXPECT_RC(pool_calloc(p, 1, BLK, &z), 0);
+	assert_int_equal(z, offs[2]);
+	EXPECT_RC(pool_alloc_batch(p, 2, sizes, batch), 0);
+	assert_int_equal(names_left(p, offs), 0xf9 & ~0x08);
+	/* A realloc that must grow into room it has not. */
+	EXPECT_RC(pool_realloc(p, a, 2 * BLK, &r), 0);
+	assert_int_equal(names_left(p, offs) & 1, 1);
+	assert_true(stats_of(p).evictions >= 4);
+
+	/* Released, n0 is the newest: every other goes before it. */
+	EXPECT_RC(pool_free(q, offs[0]), 0);
+	EXPECT_RC(pool_lookup(p, "n0", &off, NULL), 0);
+	EXPECT_RC(pool_free(p, r), 0);
+	EXPECT_RC(pool_free(p, z), 0);
+	EXPECT_RC(pool_free(p, batch[0]), 0);
+	EXPECT_RC(pool_free(p, batch[1]), 0);
+	expect_checked(c, POOL);
+	pool_close(q);
+	pool_disconnect(c2);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/* ---- kept_never_evicted --------------------------------------------- */
+
+static void
+kept_never_evicted(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t offs[NBLK], a[4], x;
+	int i;
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	fill(p, 0x0f, false, offs);	/* n0..n3 evictable */
+	for (i = 0; i < 4; i++)
+		EXPECT_RC(pool_alloc(p, BLK, &a[i]), 0);
+	assert_int_equal(names_left(p, offs), 0xf0);
+	EXPECT_RC(pool_alloc(p, BLK, &x), -ENOMEM);
+	assert_int_equal(names_left(p, offs), 0xf0);
+	assert_int_equal(stats_of(p).evictions, 4);
+	assert_int_equal(stats_of(p).named_blocks, 4);
+	expect_checked(c, POOL);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/* ---- quota_evicts_nothing ------------------------------------------- */
+
+static void
+quota_evicts_nothing(void **state)
+{
+	struct pool_conn *c, *c2;
+	struct pool *p, *q;
+	struct pool_named *pn;
+	pool_off_t o[NBLK], x;
+	size_t n, total;
+	int i;
+
+	(void)state;
+	open_pool(d.sock, "evq", &c, &p);
+	open_pool(d.sock, "evq", &c2, &q);
+	/* 3 MiB published evictable, charged to the uid. */
+	for (i = 0; i < 6; i++) {
+		EXPECT_RC(pool_alloc(p, BLK, &o[i]), 0);
+		EXPECT_RC(pool_publish_flags(p, o[i], name_of(i),
+					     POOL_PUBLISH_EVICTABLE), 0);
+		EXPECT_RC(pool_free(p, o[i]), 0);
+	}
+	/* Another session takes half the rest: its quota is then full. */
+	EXPECT_RC(pool_alloc(q, BLK, &x), 0);
+	/*
+	 * 1 MiB would pass this session's quota (3 MiB persisted by its uid,
+	 * 3.5 MiB allowed) and the pool's room: -EDQUOT, nothing evicted.
+	 */
+	EXPECT_RC(pool_alloc(p, 2 * BLK, &x), -EDQUOT);
+	EXPECT_RC(pool_names(c, "evq", NULL, &pn, &n, &total), 0);
+	assert_int_equal(n, 6);
+	for (i = 0; i < 6; i++)
+		assert_int_equal(pn[i].evictable, 1);
+	free(pn);
+	assert_int_equal(stats_of(p).evictions, 0);
+	expect_checked(c, "evq");
+	pool_close(q);
+	pool_disconnect(c2);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/* ---- too_big -------------------------------------------------------- */
+
+static void
+too_big(void **state)
+{
+	struct pool_conn *c, *c2;
+	struct pool *p, *q;
+	struct pool_stats s;
+	pool_off_t offs[NBLK], x, off;
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	open_pool(d.sock, POOL, &c2, &q);
+	/* Evictable blocks between kept ones, by offset: n0, n2, n4, n6. */
+	fill(p, 0x55, true, offs);
+
+	/* More than the pool: nothing evicted. */
+	EXPECT_RC(pool_alloc(p, 8 * BLK, &x), -ENOMEM);
+	/* More than the free and the unheld evictable bytes: the same. */
+	EXPECT_RC(pool_lookup_retain(q, "n0", &off, NULL), 0);
+	EXPECT_RC(pool_alloc(p, 4 * BLK, &x), -ENOMEM);
+	assert_int_equal(names_left(p, offs), 0xff);
+	assert_int_equal(stats_of(p).evictions, 0);
+	EXPECT_RC(pool_free(q, off), 0);
+
+	/*
+	 * 1 MiB: the evictable bytes are 2 MiB, but no two of the blocks are
+	 * side by side.  All four go, and still no run fits: -ENOMEM, the
+	 * evictions stand.
+	 */
+	EXPECT_RC(pool_alloc(p, 2 * BLK, &x), -ENOMEM);
+	assert_int_equal(names_left(p, offs), 0xaa);
+	s = stats_of(p);
+	assert_int_equal(s.evictions, 4);
+	assert_int_equal(s.evicted_bytes, 4 * BLK);
+	assert_int_equal(s.free_bytes + s.cached_bytes, 4 * BLK);
+	assert_int_equal(s.named_blocks, 4);
+	expect_checked(c, POOL);
+	pool_close(q);
+	pool_disconnect(c2);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/* ---- poolctl_shows -------------------------------------------------- */
+
+static void
+expect_in(const char *out, const char *want)
+{
+	if (!strstr(out, want))
+		fail_msg("no \"%s\" in:\n%s", want, out);
+}
+
+static void
+poolctl_shows(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t offs[NBLK], a;
+	char out[16384], err[1024], want[128];
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	fill(p, 0x01, false, offs);	/* n0 evictable */
+	EXPECT_RC(pool_alloc(p, BLK, &a), 0);
+
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "names %s", POOL), 0);
+	expect_in(out, "EVICT");
+	expect_in(out, " no\n");
+	assert_null(strstr(out, " yes\n"));	/* n0 went */
+	EXPECT_RC(pool_publish_flags(p, a, "fresh", POOL_PUBLISH_EVICTABLE), 0);
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "names %s fresh", POOL),
+			 0);
+	expect_in(out, " yes\n");
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "--json=short names %s",
+					 POOL), 0);
+	expect_in(out, "\"evictable\":true");
+	expect_in(out, "\"evictable\":false");
+
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "stats %s --format=kv",
+					 POOL), 0);
+	snprintf(want, sizeof(want), "%s evictions 1\n", POOL);
+	expect_in(out, want);
+	snprintf(want, sizeof(want), "%s evicted_bytes %u\n", POOL, BLK);
+	expect_in(out, want);
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "--json=short stats %s",
+					 POOL), 0);
+	expect_in(out, "\"evictions\":1");
+	snprintf(want, sizeof(want), "\"evicted_bytes\":%u", BLK);
+	expect_in(out, want);
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "stats %s", POOL), 0);
+	expect_in(out, "evictions");
+	expect_in(out, "evicted");
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "stats %s "
+					 "--format=prometheus", POOL), 0);
+	snprintf(want, sizeof(want), "poolmgr_pool_evictions_total{pool=\"%s\"}"
+		 " 1\n", POOL);
+	expect_in(out, want);
+	EXPECT_RC(pool_unpublish(p, "fresh"), 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/* ---- restart_keeps_flag --------------------------------------------- */
+
+static void
+restart_keeps_flag(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_named *pn;
+	struct pool_stats s;
+	pool_off_t offs[NBLK], a, b;
+	size_t n, total;
+	int i;
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	fill(p, 0x33, false, offs);	/* n0, n1, n4, n5 evictable */
+	EXPECT_RC(pool_alloc(p, BLK, &a), 0);	/* evicts n0 */
+
+	assert_int_equal(harness_restart_in_place(&d), 0);
+
+	EXPECT_RC(pool_names(c, POOL, NULL, &pn, &n, &total), 0);
+	assert_int_equal(n, NBLK - 1);
+	for (i = 0; i < (int)n; i++)
+		assert_int_equal(pn[i].evictable,
+				 (0x33 >> (pn[i].name[1] - '0')) & 1);
+	free(pn);
+	s = stats_of(p);
+	assert_int_equal(s.evictions, 1);
+	assert_int_equal(s.evicted_bytes, BLK);
+	/* Eviction goes on: evictable names only, whatever their order. */
+	EXPECT_RC(pool_alloc(p, BLK, &b), 0);
+	assert_int_equal(stats_of(p).evictions, 2);
+	assert_int_equal(names_left(p, offs) & 0xcc, 0xcc);
+	expect_checked(c, POOL);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/* ---- crash_keeps_flag ----------------------------------------------- */
+
+static int
+store_setup(void **state)
+{
+	(void)state;
+	return harness_store_open(&st, STORE_CONF);
+}
+
+static int
+store_teardown(void **state)
+{
+	(void)state;
+	harness_store_close(&st);
+	return 0;
+}
+
+static void
+crash_keeps_flag(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_named *pn;
+	pool_off_t offs[NBLK], a, x;
+	size_t n, total;
+	int i;
+
+	(void)state;
+	assert_int_equal(harness_store_start(&st), 0);
+	open_pool(st.sock, POOL, &c, &p);
+	fill(p, 0x0a, false, offs);	/* n1, n3 evictable */
+	/* n1 made kept, n2 evictable, in place: a replace by itself. */
+	EXPECT_RC(pool_publish_flags(p, offs[1], "n1", POOL_PUBLISH_REPLACE),
+		  0);
+	EXPECT_RC(pool_publish_flags(p, offs[2], "n2", POOL_PUBLISH_REPLACE |
+				     POOL_PUBLISH_EVICTABLE), 0);
+	assert_int_equal(harness_store_crash(&st), 0);
+	pool_disconnect(c);
+
+	assert_int_equal(harness_store_start(&st), 0);
+	if (!harness_store_logged(&st, "recovered"))
+		fail_msg("no recovery");
+	open_pool(st.sock, POOL, &c, &p);
+	EXPECT_RC(pool_names(c, POOL, NULL, &pn, &n, &total), 0);
+	assert_int_equal(n, NBLK);
+	for (i = 0; i < NBLK; i++)
+		assert_int_equal(pn[i].evictable, i == 2 || i == 3);
+	free(pn);
+	EXPECT_RC(pool_alloc(p, BLK, &a), 0);
+	EXPECT_RC(pool_alloc(p, BLK, &a), 0);
+	EXPECT_RC(pool_alloc(p, BLK, &x), -ENOMEM);
+	assert_int_equal(names_left(p, offs), 0xf3);
+	expect_checked(c, POOL);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(lru_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(held_never_evicted, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(kept_never_evicted, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(quota_evicts_nothing, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(too_big, setup, teardown),
+		cmocka_unit_test_setup_teardown(poolctl_shows, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(restart_keeps_flag, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(crash_keeps_flag, store_setup,
+						store_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
