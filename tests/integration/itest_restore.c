@@ -20,7 +20,8 @@
  *       an unsent reply longer than a datagram, unsent replies over what
  *       a client's queue takes, a block name at a block that is not
  *       persistent, one name twice, a name with a NUL, name arrays of
- *       different lengths):
+ *       different lengths, a name's flags with an unknown bit or not
+ *       one per name):
  *       the log says the state is refused, the passed connection is
  *       closed, the daemon serves a new client, the pool is not there (a
  *       fresh start), and not one byte of any memfd was punched (the
@@ -1167,6 +1168,42 @@ name_arrays_differ(void **state)
 	refuse(&f, NULL, 0, -1);
 }
 
+/* A name's flags with a bit this image does not know, or not one each. */
+static void
+name_flags_refused(struct forged *f, uint32_t *flags, size_t n)
+{
+	static ProtobufCBinaryData names[1];
+	static uint64_t offs[1] = {SPAN_OFF};
+	static uint32_t uids[1];
+
+	names[0] = bytes_of("span", 4);
+	forged_init(f);
+	forged_names(f, names, offs, uids, 1);
+	f->pool.n_named_flags = n;
+	f->pool.named_flags = flags;
+	refuse(f, NULL, 0, -1);
+}
+
+static void
+name_flag_unknown(void **state)
+{
+	uint32_t flags[1] = {POOLMGRD__NAMED_FLAG__NAMED_FLAG_EVICTABLE | 2};
+	struct forged f;
+
+	(void)state;
+	name_flags_refused(&f, flags, 1);
+}
+
+static void
+name_flags_not_each(void **state)
+{
+	uint32_t flags[2] = {POOLMGRD__NAMED_FLAG__NAMED_FLAG_EVICTABLE, 0};
+	struct forged f;
+
+	(void)state;
+	name_flags_refused(&f, flags, 2);
+}
+
 /*
  * The text the old image checked fails in the new one (another version's
  * parser, say): the state must not be lost to it.  It is restored with
@@ -1317,6 +1354,8 @@ main(void)
 		cmocka_unit_test_teardown(name_twice, run_reap),
 		cmocka_unit_test_teardown(name_with_nul, run_reap),
 		cmocka_unit_test_teardown(name_arrays_differ, run_reap),
+		cmocka_unit_test_teardown(name_flag_unknown, run_reap),
+		cmocka_unit_test_teardown(name_flags_not_each, run_reap),
 		cmocka_unit_test_teardown(passed_config_broken, run_reap),
 		cmocka_unit_test_teardown(signals_during_restore_wait, run_reap),
 		cmocka_unit_test_teardown(old_share_map_reads_shared, run_reap),

@@ -258,6 +258,51 @@ names_read_back(void **state)
 	jcompact_free(c);
 }
 
+/*
+ * A name published evictable keeps its record's type through the
+ * compaction, and one replaced by a kept one loses it; an unname of an
+ * evictable name is the same unname.
+ */
+static void
+evictable_names_read_back(void **state)
+{
+	struct jcompact *c = jcompact_new(1 << 20);
+	uint64_t w[JREC_MAX_WORDS] = {JREC_NAME_EVICTABLE, 1, 0, 1000, 1, 'e'};
+	unsigned n, i, named = 0;
+	int type, want[4] = {0};
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(pool(c, 1, 0600), 0);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(rec(c, JREC_PERSIST, 1, 64 * i, 64), 0);
+	assert_int_equal(jcompact_feed(c, w, 6), 0);		/* 0: e */
+	w[2] = 64;
+	assert_int_equal(jcompact_feed(c, w, 6), 0);		/* 64: e */
+	assert_int_equal(unname(c, 1, 64), 0);
+	assert_int_equal(name(c, 1, 64, "k", 1000), 0);		/* kept */
+	w[2] = 128;
+	assert_int_equal(jcompact_feed(c, w, 6), 0);
+	assert_int_equal(unname(c, 1, 128), 0);			/* gone */
+	w[2] = 192;
+	assert_int_equal(jcompact_feed(c, w, 6), 0);
+	/* A second name of a block, evictable or not: refused. */
+	assert_int_equal(jcompact_feed(c, w, 6), -EINVAL);
+	want[0] = want[3] = JREC_NAME_EVICTABLE;
+	want[1] = JREC_NAME;
+
+	assert_int_equal(jcompact_next(c, w, &n), JREC_POOL);
+	while ((type = jcompact_next(c, w, &n)) != 0) {
+		if (type == JREC_PERSIST)
+			continue;
+		assert_int_equal(type, want[w[2] / 64]);
+		assert_int_equal(n, 6);
+		named++;
+	}
+	assert_int_equal(named, 3);
+	jcompact_free(c);
+}
+
 static void
 bad_names_refused(void **state)
 {
@@ -332,6 +377,7 @@ main(void)
 		cmocka_unit_test(bad_records_refused),
 		cmocka_unit_test(full_table_refused),
 		cmocka_unit_test(names_read_back),
+		cmocka_unit_test(evictable_names_read_back),
 		cmocka_unit_test(bad_names_refused),
 		cmocka_unit_test(full_names_refused),
 	};
