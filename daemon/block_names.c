@@ -87,7 +87,7 @@ record_size(size_t len)
 
 struct block_name *
 block_name_make(const void *name, size_t len, struct block *b,
-		uid_t publisher, bool evictable)
+		uid_t publisher)
 {
 	struct block_name *n;
 	char *s;
@@ -101,8 +101,7 @@ block_name_make(const void *name, size_t len, struct block *b,
 	n->len = (uint32_t)len;
 	n->block = b;
 	n->publisher = publisher;
-	n->evictable = evictable;
-	n->on_lru = false;
+	n->evict = NULL;
 	return n;
 }
 

@@ -8,9 +8,7 @@
 #ifndef POOLMGRD_BLOCK_NAMES_H
 #define POOLMGRD_BLOCK_NAMES_H
 
-#include <bsd/sys/queue.h>
 #include <bsd/sys/tree.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -20,21 +18,20 @@
 
 struct block;
 
+struct evict_link;
+
 /*
  * One name: its bytes follow the record, NUL-terminated.  An evictable
- * one is on its pool's books of eviction too (pool_evict.c): by_off
- * always, lru while no handle holds its block.
+ * one has a link on its pool's books of eviction (pool_evict.c), its own
+ * allocation, so that a kept name pays one pointer for them.
  */
 struct block_name {
 	RB_ENTRY(block_name) entry;
-	RB_ENTRY(block_name) by_off;
-	TAILQ_ENTRY(block_name) lru;
 	struct block *block;
+	struct evict_link *evict;	/* NULL: not evictable */
 	const char *name;	/* the bytes after the record (a key: any) */
 	uint32_t len;
 	uid_t publisher;
-	bool evictable;
-	bool on_lru;
 };
 RB_HEAD(block_name_tree, block_name);
 
@@ -58,8 +55,7 @@ struct block_name *block_names_find(struct block_names *x, const void *name,
  * block_names_insert puts it in x, where no record of its name may be.
  */
 struct block_name *block_name_make(const void *name, size_t len,
-				   struct block *b, uid_t publisher,
-				   bool evictable);
+				   struct block *b, uid_t publisher);
 void block_names_insert(struct block_names *x, struct block_name *n);
 /* Take record n out of x, and free it (remove) or keep it (unlink). */
 void block_names_remove(struct block_names *x, struct block_name *n);

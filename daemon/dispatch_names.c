@@ -92,7 +92,7 @@ do_lookup(struct call *c, const Poolmgr__Lookup *m)
 				   m->name.len)))
 		return refuse(c, -ENOENT, "no such name in pool %s",
 			      h->pool->name);
-	if (n->evictable)	/* a use, even if the retain fails */
+	if (n->evict)	/* a use, even if the retain fails */
 		evict_touch(h->pool, n);
 	if (m->retain) {
 		if ((rc = check_block_cap(c)))
@@ -161,7 +161,7 @@ do_list_names(struct call *c, const Poolmgr__ListNames *m)
 		nb->offset = n->block->off;
 		nb->usable_size = n->block->size;
 		nb->publisher = n->publisher;
-		nb->evictable = n->evictable;
+		nb->evictable = n->evict != NULL;
 		bytes += poolmgr__named_block__get_packed_size(nb) + 4;
 		if (bytes > NAMES_REPLY_MAX) {
 			unlisted++;

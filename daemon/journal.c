@@ -267,7 +267,7 @@ rec_name(struct jfile *f, const struct dpool *p, const struct block_name *n)
 	unsigned words = (n->len + 7) / 8;
 
 	memcpy(&w[5], n->name, n->len);
-	return append(f, n->evictable ? JREC_NAME_EVICTABLE : JREC_NAME, w,
+	return append(f, n->evict ? JREC_NAME_EVICTABLE : JREC_NAME, w,
 		      5 + words);
 }
 

@@ -603,6 +603,7 @@ dpool_destroy(struct dpool *p, bool unmapped)
 	BLOCK_INDEX_FOREACH(b, &p->blocks, &it)
 		records_give(&block_records, b);
 	block_index_free(&p->blocks);
+	evict_free(&p->evict);	/* its links point into the names */
 	block_names_free(&p->names);
 	TAILQ_REMOVE(&pools, p, entry);
 	npools--;

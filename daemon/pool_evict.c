@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "heap.h"
 #include "log.h"
@@ -18,15 +19,16 @@
 #include "pool_names.h"
 
 static int
-off_cmp(const struct block_name *a, const struct block_name *b)
+off_cmp(const struct evict_link *a, const struct evict_link *b)
 {
-	return a->block->off < b->block->off ? -1 :
-	       a->block->off > b->block->off;
+	uint64_t x = a->name->block->off, y = b->name->block->off;
+
+	return x < y ? -1 : x > y;
 }
 
 /* Not _STATIC: see block_names.c. */
-RB_PROTOTYPE(evict_tree, block_name, by_off, off_cmp)
-RB_GENERATE(evict_tree, block_name, by_off, off_cmp)
+RB_PROTOTYPE(evict_tree, evict_link, by_off, off_cmp)
+RB_GENERATE(evict_tree, evict_link, by_off, off_cmp)
 
 void
 evict_init(struct evict_books *e)
@@ -37,79 +39,112 @@ evict_init(struct evict_books *e)
 	e->unheld_bytes = 0;
 }
 
-static void
-lru_put(struct evict_books *e, struct block_name *n)
+void
+evict_free(struct evict_books *e)
 {
-	TAILQ_INSERT_TAIL(&e->lru, n, lru);
-	n->on_lru = true;
-	e->unheld++;
-	e->unheld_bytes += n->block->size;
+	struct evict_link *l, *next;
+
+	RB_FOREACH_SAFE(l, evict_tree, &e->by_off, next) {
+		RB_REMOVE(evict_tree, &e->by_off, l);
+		l->name->evict = NULL;
+		free(l);
+	}
+	evict_init(e);
+}
+
+struct evict_link *
+evict_link_make(void)
+{
+	struct evict_link *l = malloc(sizeof(*l));
+
+	if (l)
+		l->on_lru = false;
+	return l;
 }
 
 static void
-lru_take(struct evict_books *e, struct block_name *n)
+lru_put(struct evict_books *e, struct evict_link *l)
 {
-	TAILQ_REMOVE(&e->lru, n, lru);
-	n->on_lru = false;
+	TAILQ_INSERT_TAIL(&e->lru, l, lru);
+	l->on_lru = true;
+	e->unheld++;
+	e->unheld_bytes += l->name->block->size;
+}
+
+static void
+lru_take(struct evict_books *e, struct evict_link *l)
+{
+	TAILQ_REMOVE(&e->lru, l, lru);
+	l->on_lru = false;
 	e->unheld--;
-	e->unheld_bytes -= n->block->size;
+	e->unheld_bytes -= l->name->block->size;
 }
 
 void
-evict_add(struct dpool *p, struct block_name *n)
+evict_add(struct dpool *p, struct block_name *n, struct evict_link *l)
 {
-	RB_INSERT(evict_tree, &p->evict.by_off, n);
+	n->evict = l;
+	l->name = n;
+	l->on_lru = false;
+	RB_INSERT(evict_tree, &p->evict.by_off, l);
 	p->evict.count++;
 	if (n->block->nrefs == 0)
-		lru_put(&p->evict, n);
+		lru_put(&p->evict, l);
 }
 
 void
 evict_remove(struct dpool *p, struct block_name *n)
 {
-	if (n->on_lru)
-		lru_take(&p->evict, n);
-	RB_REMOVE(evict_tree, &p->evict.by_off, n);
+	struct evict_link *l = n->evict;
+
+	if (l->on_lru)
+		lru_take(&p->evict, l);
+	RB_REMOVE(evict_tree, &p->evict.by_off, l);
 	p->evict.count--;
+	n->evict = NULL;
+	free(l);
 }
 
 void
 evict_touch(struct dpool *p, struct block_name *n)
 {
-	if (!n->on_lru)
+	struct evict_link *l = n->evict;
+
+	if (!l->on_lru)
 		return;
-	TAILQ_REMOVE(&p->evict.lru, n, lru);
-	TAILQ_INSERT_TAIL(&p->evict.lru, n, lru);
+	TAILQ_REMOVE(&p->evict.lru, l, lru);
+	TAILQ_INSERT_TAIL(&p->evict.lru, l, lru);
 }
 
-/* The name of evictable block b. */
-static struct block_name *
-name_of(struct dpool *p, struct block *b)
+/* The link of evictable block b's name. */
+static struct evict_link *
+link_of(struct dpool *p, struct block *b)
 {
-	struct block_name key = {.block = b}, *n;
+	struct block_name key_name = {.block = b};
+	struct evict_link key = {.name = &key_name}, *l;
 
-	if (!(n = RB_FIND(evict_tree, &p->evict.by_off, &key)))
+	if (!(l = RB_FIND(evict_tree, &p->evict.by_off, &key)))
 		fatalx("pool %s: evictable block %#llx has no name", p->name,
 		       (unsigned long long)b->off);
-	return n;
+	return l;
 }
 
 void
 evict_held(struct dpool *p, struct block *b)
 {
-	struct block_name *n = name_of(p, b);
+	struct evict_link *l = link_of(p, b);
 
-	if (n->on_lru)
-		lru_take(&p->evict, n);
+	if (l->on_lru)
+		lru_take(&p->evict, l);
 }
 
 void
 evict_unheld(struct dpool *p, struct block *b)
 {
-	struct block_name *n = name_of(p, b);
+	struct evict_link *l = link_of(p, b);
 
-	if (!n->on_lru)
-		lru_put(&p->evict, n);
+	if (!l->on_lru)
+		lru_put(&p->evict, l);
 }
 
 bool
@@ -126,13 +161,13 @@ dpool_evict_may_fit(struct dpool *p, uint64_t need)
 uint32_t
 dpool_evict(struct dpool *p, uint64_t need)
 {
-	struct block_name *n;
+	struct evict_link *l;
 	uint64_t gone = 0, size;
 	uint32_t count = 0;
 
-	while (gone < need && (n = TAILQ_FIRST(&p->evict.lru))) {
-		size = n->block->size;
-		dpool_name_remove(p, n);
+	while (gone < need && (l = TAILQ_FIRST(&p->evict.lru))) {
+		size = l->name->block->size;
+		dpool_name_remove(p, l->name);
 		p->evict.evictions++;
 		p->evict.evicted_bytes += size;
 		gone += size;
@@ -144,26 +179,29 @@ dpool_evict(struct dpool *p, uint64_t need)
 int
 evict_check(struct dpool *p, char *problem, size_t len)
 {
+	struct evict_link *l;
 	struct block_name *n;
 	uint64_t bytes = 0;
 	uint32_t count = 0, unheld = 0;
 
-	RB_FOREACH(n, evict_tree, &p->evict.by_off) {
-		if (!n->evictable || !n->block->evictable ||
-		    n->on_lru != (n->block->nrefs == 0)) {
+	RB_FOREACH(l, evict_tree, &p->evict.by_off) {
+		n = l->name;
+		if (n->evict != l || !n->block->evictable ||
+		    l->on_lru != (n->block->nrefs == 0)) {
 			snprintf(problem, len, "pool %s: evictable name %.64s "
-				 "at %#llx: flagged %d, its block %d, %s the "
+				 "at %#llx: its link %s, its block %s, %s the "
 				 "list with %u holders", p->name, n->name,
 				 (unsigned long long)n->block->off,
-				 n->evictable, n->block->evictable,
-				 n->on_lru ? "on" : "off", n->block->nrefs);
+				 n->evict == l ? "its own" : "another's",
+				 n->block->evictable ? "evictable" : "kept",
+				 l->on_lru ? "on" : "off", n->block->nrefs);
 			return -EFAULT;
 		}
 		count++;
 	}
-	TAILQ_FOREACH(n, &p->evict.lru, lru) {
+	TAILQ_FOREACH(l, &p->evict.lru, lru) {
 		unheld++;
-		bytes += n->block->size;
+		bytes += l->name->block->size;
 	}
 	if (count == p->evict.count && unheld == p->evict.unheld &&
 	    bytes == p->evict.unheld_bytes)

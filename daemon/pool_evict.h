@@ -4,12 +4,13 @@
  * handle holds, least recently used first, rather than refuse an
  * allocation.
  *
- * Two structures per pool, both over the names' own records: every
- * evictable name by its block's offset (a red-black tree, so that a
- * block's first hold and its last release find their name in O(log n)),
- * and the evictable names whose blocks nobody holds, oldest use first (a
- * list: a use and an eviction are O(1) there).  A use is a publish, a
- * lookup, or the end of the last hold.
+ * Two structures per pool, over a link per evictable name (its own
+ * allocation: a kept name pays only its pointer): every evictable name by
+ * its block's offset (a red-black tree, so that a block's first hold and
+ * its last release find their name in O(log n)), and the evictable names
+ * whose blocks nobody holds, oldest use first (a list: a use and an
+ * eviction are O(1) there).  A use is a publish, a lookup, or the end of
+ * the last hold.
  */
 #ifndef POOLMGRD_POOL_EVICT_H
 #define POOLMGRD_POOL_EVICT_H
@@ -17,19 +18,28 @@
 #include <bsd/sys/queue.h>
 #include <bsd/sys/tree.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct block;
 struct block_name;
 struct dpool;
 
-TAILQ_HEAD(evict_lru, block_name);
-RB_HEAD(evict_tree, block_name);
+/* An evictable name's place on its pool's books of eviction. */
+struct evict_link {
+	RB_ENTRY(evict_link) by_off;
+	TAILQ_ENTRY(evict_link) lru;
+	struct block_name *name;
+	bool on_lru;
+};
+TAILQ_HEAD(evict_lru, evict_link);
+RB_HEAD(evict_tree, evict_link);
 
 struct evict_books {
 	struct evict_lru lru;	/* evictable and unheld, oldest use first */
 	struct evict_tree by_off; /* every evictable name, by its block */
-	uint32_t count;		/* names in by_off */
+	uint32_t count;		/* names in by_off (links malloc'd:
+				 * books_bytes) */
 	uint32_t unheld;	/* names on lru */
 	uint64_t unheld_bytes;	/* their blocks' usable sizes */
 	uint64_t evictions;	/* names evicted, ever (PoolStats) */
@@ -37,12 +47,20 @@ struct evict_books {
 };
 
 void evict_init(struct evict_books *e);
+/* Free every link: the pool is going (before its names). */
+void evict_free(struct evict_books *e);
 /*
- * Name n (on n->block, its evictable bit set) becomes evictable: on the
- * list, at its newest end, if nobody holds its block.  evict_remove takes
- * it off both structures (it is unpublished, or moves to another block).
+ * A link for a name about to be made evictable, or NULL if out of memory
+ * (a request that fails after frees it, having changed nothing).
  */
-void evict_add(struct dpool *p, struct block_name *n);
+struct evict_link *evict_link_make(void);
+/*
+ * Name n (on n->block, which has no other name) becomes evictable with
+ * link l: on the list, at its newest end, if nobody holds its block.
+ * evict_remove takes it off both structures and frees its link (it is
+ * unpublished, or moves to another block, or is kept from now on).
+ */
+void evict_add(struct dpool *p, struct block_name *n, struct evict_link *l);
 void evict_remove(struct dpool *p, struct block_name *n);
 /* A lookup of evictable name n: the newest use. */
 void evict_touch(struct dpool *p, struct block_name *n);

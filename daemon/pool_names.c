@@ -25,26 +25,29 @@
 #include "pool_names.h"
 #include "session.h"
 
-/* n, on b now, takes flag evictable (b has no other name). */
+/* n, on its block now, becomes evictable with link l, or kept (NULL). */
 static void
-name_flag(struct dpool *p, struct block_name *n, bool evictable)
+name_flag(struct dpool *p, struct block_name *n, struct evict_link *l)
 {
-	n->evictable = evictable;
-	n->block->evictable = evictable;
-	if (evictable)
-		evict_add(p, n);
+	n->block->evictable = l != NULL;
+	if (l)
+		evict_add(p, n, l);
 }
 
 /* n changes nothing but its flag: as a replace, journalled as one. */
 static int
 reflag(struct dpool *p, struct block_name *n, bool evictable)
 {
-	if (n->evictable == evictable)
+	struct evict_link *l = NULL;
+
+	if ((n->evict != NULL) == evictable)
 		return 0;
-	if (n->evictable)
+	if (evictable && !(l = evict_link_make()))
+		return -ENOMEM;
+	if (n->evict)
 		evict_remove(p, n);
 	journal_unname(p, n->block);
-	name_flag(p, n, evictable);
+	name_flag(p, n, l);
 	journal_name(p, n);
 	return 0;
 }
@@ -55,6 +58,7 @@ dpool_publish(struct dpool *p, struct handle *h, uint64_t off,
 {
 	struct block *b = dpool_block(p, off), *old;
 	struct block_name *n, *fresh = NULL;
+	struct evict_link *l = NULL;
 	uint64_t credit = 0;
 	int rc;
 
@@ -71,10 +75,13 @@ dpool_publish(struct dpool *p, struct handle *h, uint64_t off,
 		return -ENOSPC;
 	if (!block_persistent(b) && !dpool_holds(b, h))
 		return -EPERM;
-	/* The record first: out of memory after the persist would undo. */
-	if (!n && !(fresh = block_name_make(name, len, b,
-					    h->session->uid, false)))
+	/* The records first: out of memory after the persist would undo. */
+	if ((evictable && !(l = evict_link_make())) ||
+	    (!n && !(fresh = block_name_make(name, len, b,
+					     h->session->uid)))) {
+		free(l);
 		return -ENOMEM;
+	}
 	/*
 	 * A replace ends the old block's charge in the same request: the
 	 * quota is checked on the charge after it, not on both frames.
@@ -83,18 +90,19 @@ dpool_publish(struct dpool *p, struct handle *h, uint64_t off,
 		credit = n->block->size;
 	if ((rc = dpool_persist(p, h, off, credit)) != 0) {
 		free(fresh);
+		free(l);
 		return rc;
 	}
 	b->named = 1;
 	if (fresh) {
 		block_names_insert(&p->names, fresh);
-		name_flag(p, fresh, evictable);
+		name_flag(p, fresh, l);
 		journal_name(p, fresh);
 		return 0;
 	}
 	/* One request: no client sees the name on neither block, or both. */
 	old = n->block;
-	if (n->evictable)
+	if (n->evict)
 		evict_remove(p, n);	/* keyed by the old block */
 	block_names_unlink(&p->names, n);
 	old->named = 0;
@@ -103,7 +111,7 @@ dpool_publish(struct dpool *p, struct handle *h, uint64_t off,
 	n->block = b;
 	n->publisher = h->session->uid;
 	block_names_insert(&p->names, n);
-	name_flag(p, n, evictable);
+	name_flag(p, n, l);
 	journal_name(p, n);
 	dpool_unpersist(p, old);
 	return 0;
@@ -114,7 +122,7 @@ dpool_name_remove(struct dpool *p, struct block_name *n)
 {
 	struct block *b = n->block;
 
-	if (n->evictable)
+	if (n->evict)
 		evict_remove(p, n);
 	b->named = 0;
 	b->evictable = 0;
@@ -159,15 +167,18 @@ dpool_restore_name(struct dpool *p, uint64_t off, const void *name,
 {
 	struct block *b = block_index_find(&p->blocks, off);
 	const char *why = restore_name_wrong(p, b, name, len);
+	struct evict_link *l = NULL;
 	struct block_name *n;
 
 	if (!why) {
-		if ((n = block_name_make(name, len, b, publisher, false))) {
+		if ((!evictable || (l = evict_link_make())) &&
+		    (n = block_name_make(name, len, b, publisher))) {
 			block_names_insert(&p->names, n);
 			b->named = 1;
-			name_flag(p, n, evictable);
+			name_flag(p, n, l);
 			return 0;
 		}
+		free(l);
 		why = "out of memory";
 	}
 	snprintf(problem, plen, "pool %s: the name at %#llx: %s", p->name,
@@ -192,13 +203,13 @@ dpool_names_check(struct dpool *p, uint64_t named, char *problem, size_t len)
 				 p->name, n->name, (unsigned long long)b->off);
 			return -EFAULT;
 		}
-		if (n->evictable != b->evictable) {
+		if ((n->evict != NULL) != b->evictable) {
 			snprintf(problem, len, "pool %s: name %.64s is %s, its "
 				 "block is not", p->name, n->name,
-				 n->evictable ? "evictable" : "kept");
+				 n->evict ? "evictable" : "kept");
 			return -EFAULT;
 		}
-		evictable += n->evictable;
+		evictable += n->evict != NULL;
 		count++;
 	}
 	if (evictable != p->evict.count) {

@@ -113,7 +113,7 @@ save_names(struct dpool *p, Poolmgrd__PoolState *ps)
 		ps->named_name[i].len = bn->len;
 		ps->named_off[i] = bn->block->off;
 		ps->named_publisher[i] = (uint32_t)bn->publisher;
-		ps->named_flags[i] = bn->evictable ?
+		ps->named_flags[i] = bn->evict ?
 				     POOLMGRD__NAMED_FLAG__NAMED_FLAG_EVICTABLE : 0;
 	}
 	ps->n_named_name = ps->n_named_off = ps->n_named_publisher = i;

@@ -203,7 +203,7 @@ pause_at(struct dpool *p, struct handle *h, size_t n, size_t have,
 		if (named && i < POOL_MAX_NAMES) {
 			snprintf(name, sizeof(name), "b/%06zu", i);
 			rc = dpool_publish(p, h, b->off, name, strlen(name),
-					   false);
+					   false, false);
 		} else
 			rc = dpool_persist(p, h, b->off, 0);
 		if (rc != 0)

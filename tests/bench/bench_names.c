@@ -13,13 +13,22 @@
  * the growth of the process's resident memory per name (the name's
  * record, and the block's persistence).
  *
+ * Then eviction (pool_evict.c): N blocks again, each published kept and
+ * one more evictable (2 N names at most 65,536: N halves), let go; L
+ * retain and free pairs on kept named blocks, then on evictable ones
+ * (whose first hold takes the name off the list of eviction, found by
+ * offset, and whose last release puts it back); then every evictable
+ * name evicted, one per dpool_evict call, oldest first.  Printed: the
+ * wall time per pair of each kind and per eviction.
+ *
  * Instructions are counted, not timed, by running it under callgrind with
  * only the lookup collected:
  *
  *   valgrind --tool=callgrind --collect-atstart=no \
  *     --toggle-collect=block_names_find build/bench/bench_names 65536 100000
  *
- * and dividing the total by 2 L (docs/PERFORMANCE.md).
+ * and dividing the total by 2 L (docs/PERFORMANCE.md); an eviction's
+ * with --toggle-collect=dpool_evict, divided by N / 2.
  *
  * Usage: bench_names [N [L]]
  */
@@ -33,6 +42,7 @@
 
 #include "bench_util.h"
 #include "pool.h"
+#include "pool_evict.h"
 #include "pool_names.h"
 #include "session.h"
 
@@ -79,6 +89,63 @@ name_of(char *buf, size_t i, bool miss)
 		 i);
 }
 
+/* l retain and free pairs over the n blocks at offs, from the first. */
+static double
+hold_pairs(struct dpool *p, struct handle *h, const uint64_t *offs,
+	   size_t n, size_t l)
+{
+	uint64_t t0 = now_ns();
+	size_t i;
+
+	for (i = 0; i < l; i++) {
+		if (dpool_retain(p, h, offs[i % n], 0) != 0 ||
+		    dpool_free(p, h, offs[i % n]) != 0)
+			die("retain or free refused");
+	}
+	return (double)(now_ns() - t0) / (double)l;
+}
+
+/* The second part (see the top): n kept and n evictable names. */
+static void
+evict_bench(struct dpool *p, struct handle *h, size_t n, size_t l,
+	    uint64_t *offs)
+{
+	char name[NAME_LEN + 1];
+	struct block *b;
+	double kept, evictable;
+	uint64_t t0, t1;
+	size_t i;
+
+	for (i = 0; i < 2 * n; i++) {
+		if (dpool_alloc(p, h, 64, 0, false, 0, &b) != 0)
+			die("alloc refused");
+		offs[i] = b->off;
+		name_of(name, i, i >= n);
+		if (dpool_publish(p, h, b->off, name, NAME_LEN, false,
+				  i >= n) != 0 || dpool_free(p, h, b->off))
+			die("publish refused");
+	}
+	kept = hold_pairs(p, h, offs, n, l);
+	evictable = hold_pairs(p, h, offs + n, n, l);
+	t0 = now_ns();
+	for (i = 0; i < n; i++)
+		if (dpool_evict(p, 64) != 1)
+			die("nothing evicted");
+	t1 = now_ns();
+	if (p->evict.count != 0 || p->names.count != n)
+		die("names left");
+	printf("evict: %zu kept and %zu evictable names\n", n, n);
+	printf("hold kept      %.1f ns (retain and free)\n", kept);
+	printf("hold evictable %.1f ns\n", evictable);
+	printf("evict          %.1f ns (each frees its block)\n",
+	       (double)(t1 - t0) / (double)n);
+	for (i = 0; i < n; i++) {
+		name_of(name, i, false);
+		if (dpool_unpublish(p, name, NAME_LEN) != 0)
+			die("unpublish refused");
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -120,7 +187,7 @@ main(int argc, char **argv)
 	for (i = 0; i < n; i++) {
 		name_of(name, order[i], false);
 		if (dpool_publish(p, h, offs[order[i]], name, NAME_LEN,
-				  false) != 0)
+				  false, false) != 0)
 			die("publish refused");
 	}
 	t1 = now_ns();
@@ -162,6 +229,7 @@ main(int argc, char **argv)
 	       (double)(t1 - t0) / (double)n);
 	if (block_index_count(&p->blocks) != 0)
 		die("blocks left");
+	evict_bench(p, h, n / 2, l, offs);
 	if (getloadavg(load, 3) == -1)
 		load[0] = -1;
 	printf("load      %.2f\n", load[0]);
