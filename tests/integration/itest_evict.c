@@ -101,7 +101,7 @@ stats_of(struct pool *p)
 static const char *
 name_of(int i)
 {
-	static char buf[NBLK][8];
+	static char buf[NBLK][16];
 
 	snprintf(buf[i], sizeof(buf[i]), "n%d", i);
 	return buf[i];
