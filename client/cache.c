@@ -704,7 +704,13 @@ wait_not_busy(struct shard *sh, uint64_t off, struct ctable_entry *e,
 {
 	int	cancel;
 
-	/* Not a cancellation point: the shard would stay locked. */
+	/*
+	 * Not a cancellation point: the shard would stay locked.  Only the
+	 * wait could be one, and the common case never waits: cancellation
+	 * is turned off only when it does.
+	 */
+	if (r != CTABLE_BUSY)
+		return r;
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	while (r == CTABLE_BUSY) {
 		pthread_cond_wait(&sh->unbusy, &sh->lock);

@@ -17,7 +17,8 @@
  * go to the daemon about as seldom as processes with a handle each, and
  * the handle's cache stays within its budget meanwhile.
  *
- * And a thread cancelled while it waits for a reply leaves the connection
+ * And a thread cancelled while it waits for a reply, or while its free
+ * waits for another thread's flush, leaves the connection and the cache
  * working for the others.
  */
 #include <errno.h>
@@ -736,6 +737,95 @@ pending_cancel_does_not_cut_pool_open(void **state)
 	assert_int_equal(harness_stop(&fx.d), 0);
 }
 
+struct freer {
+	struct pool *p;
+	pool_off_t off;
+	int rc;
+	int started;		/* atomic */
+};
+
+static void *
+flush_caller(void *arg)
+{
+	struct freer *f = arg;
+
+	f->rc = pool_flush(f->p);
+	return NULL;
+}
+
+/* Frees a block, then acts on a pending cancel. */
+static void *
+free_caller(void *arg)
+{
+	struct freer *f = arg;
+
+	__atomic_store_n(&f->started, 1, __ATOMIC_RELEASE);
+	f->rc = pool_free(f->p, f->off);
+	pthread_testcancel();
+	return NULL;
+}
+
+/*
+ * A thread cancelled while its free waits for a flush of the same block
+ * (a double free during another thread's pool_flush, the daemon stopped
+ * so that the flush stays on its way) waits with the cache's shard
+ * locked: cancelled there, it would leave the lock held and the flush,
+ * and every call after it, would hang.  The free ends when the flush is
+ * answered, with the daemon's answer to a double free.
+ */
+static void
+cancelled_free_waiting_for_a_flush(void **state)
+{
+	struct freer fl = {0}, fr = {0};
+	struct pool_stats st;
+	pthread_t tf, tr;
+	pool_off_t off;
+	void *ret;
+
+	(void)state;
+	assert_int_equal(harness_start(&fx.d, POOL_CONFIG), 0);
+	assert_int_equal(pool_connect(fx.d.sock, &fx.conn), 0);
+	assert_int_equal(pool_open(fx.conn, POOL_NAME, &fx.pool), 0);
+	EXPECT_RC(pool_set_cache(fx.pool, 1 << 20), 0);
+	EXPECT_RC(pool_alloc(fx.pool, 64, &off), 0);
+	EXPECT_RC(pool_free(fx.pool, off), 0);
+	EXPECT_RC(pool_stats(fx.pool, &st), 0);
+	assert_int_not_equal(st.client_cached_bytes, 0);
+
+	assert_int_equal(kill(fx.d.pid, SIGSTOP), 0);
+	fl.p = fr.p = fx.pool;
+	fr.off = off;
+	assert_int_equal(pthread_create(&tf, NULL, flush_caller, &fl), 0);
+	harness_sleep_ms(100);		/* the FreeBatch is on its way */
+	assert_int_equal(pthread_create(&tr, NULL, free_caller, &fr), 0);
+	while (!__atomic_load_n(&fr.started, __ATOMIC_ACQUIRE))
+		harness_sleep_ms(1);
+	harness_sleep_ms(100);		/* waiting for the flush's answer */
+	assert_int_equal(pthread_cancel(tr), 0);
+	harness_sleep_ms(100);
+	assert_int_equal(kill(fx.d.pid, SIGCONT), 0);
+	alarm(20);	/* a hang kills the test, and says so */
+	assert_int_equal(pthread_join(tf, NULL), 0);
+	assert_int_equal(pthread_join(tr, &ret), 0);
+	EXPECT_RC(pool_stats(fx.pool, &st), 0);
+	alarm(0);
+	printf("threads: a free cancelled while it waited for a flush: "
+	       "flush %d, free %d (%s), the thread %s\n", fl.rc, fr.rc,
+	       pool_strerror(fr.rc),
+	       ret == PTHREAD_CANCELED ? "cancelled after" : "not cancelled");
+	EXPECT_RC(fl.rc, 0);
+	EXPECT_RC(fr.rc, -EINVAL);
+	assert_true(ret == PTHREAD_CANCELED);
+	assert_int_equal(st.client_cached_bytes, 0);
+	assert_int_equal(st.allocated_bytes, 0);
+	check_pool(fx.conn, POOL_NAME);
+	pool_close(fx.pool);
+	fx.pool = NULL;
+	pool_disconnect(fx.conn);
+	fx.conn = NULL;
+	assert_int_equal(harness_stop(&fx.d), 0);
+}
+
 int
 main(void)
 {
@@ -750,6 +840,8 @@ main(void)
 			teardown),
 		cmocka_unit_test_teardown(
 			pending_cancel_does_not_cut_pool_open, teardown),
+		cmocka_unit_test_teardown(
+			cancelled_free_waiting_for_a_flush, teardown),
 	};
 
 	return cmocka_run_group_tests_name("integration: threads", tests,
