@@ -646,18 +646,19 @@ track_locked(struct cache *k, struct shard *sh, uint64_t off,
 }
 
 static enum ctable_found wait_not_busy(struct shard *, uint64_t,
-		    struct ctable_entry *, enum ctable_found);
+		    struct ctable_entry *, size_t *, enum ctable_found);
 
 /*
  * Look off up in sh, waiting while it is busy; sh locked on return if off
- * is there (*r not busy), unlocked if not.
+ * is there (*r not busy, *slot its entry's), unlocked if not.
  */
 static inline int
 find_in(struct shard *sh, uint64_t off, struct ctable_entry *e,
-    enum ctable_found *r)
+    size_t *slot, enum ctable_found *r)
 {
 	pthread_mutex_lock(&sh->lock);
-	*r = wait_not_busy(sh, off, e, ctable_find(&sh->table, off, e));
+	*r = wait_not_busy(sh, off, e, slot,
+	    ctable_find(&sh->table, off, e, slot));
 	if (*r != CTABLE_ABSENT)
 		return 1;
 	pthread_mutex_unlock(&sh->lock);
@@ -673,7 +674,7 @@ find_in(struct shard *sh, uint64_t off, struct ctable_entry *e,
  */
 static struct shard *
 find_elsewhere(struct cache *k, struct shard *skip, uint64_t off,
-    struct ctable_entry *e, enum ctable_found *r)
+    struct ctable_entry *e, size_t *slot, enum ctable_found *r)
 {
 	struct shard	*sh;
 	unsigned	 s;
@@ -683,7 +684,7 @@ find_elsewhere(struct cache *k, struct shard *skip, uint64_t off,
 		sh = &k->shard[(s + CACHE_CENTRAL) % CACHE_ALL_SHARDS];
 		if (sh == skip || !__atomic_load_n(&sh->used, __ATOMIC_RELAXED))
 			continue;
-		if (find_in(sh, off, e, r))
+		if (find_in(sh, off, e, slot, r))
 			return sh;
 	}
 	*r = CTABLE_ABSENT;
@@ -700,7 +701,7 @@ find_elsewhere(struct cache *k, struct shard *skip, uint64_t off,
  */
 static enum ctable_found
 wait_not_busy(struct shard *sh, uint64_t off, struct ctable_entry *e,
-    enum ctable_found r)
+    size_t *slot, enum ctable_found r)
 {
 	int	cancel;
 
@@ -714,7 +715,7 @@ wait_not_busy(struct shard *sh, uint64_t off, struct ctable_entry *e,
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	while (r == CTABLE_BUSY) {
 		pthread_cond_wait(&sh->unbusy, &sh->lock);
-		r = ctable_find(&sh->table, off, e);
+		r = ctable_find(&sh->table, off, e, slot);
 	}
 	pthread_setcancelstate(cancel, NULL);
 	return r;
@@ -1621,6 +1622,7 @@ cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 	size_t		 nshed = 0;
 	struct flight	 flight;
 	unsigned	 r;
+	long		 slot;
 	int		 c, error;
 
 	if (k == NULL || budget_of(k) == 0 || (c = class_of(k, size)) < 0)
@@ -1644,8 +1646,8 @@ cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 	    k->size[c + r] <= 2 * (uint64_t)k->size[c]; r++)
 		off = bin_pop(sh, &sh->bin[c + r], k, sheds, shed_usable,
 		    &nshed, &flight);
-	if (off != NO_OFF)
-		ctable_set_req(&sh->table, off, round_g(k, size));
+	if (off != NO_OFF && (slot = ctable_slot(&sh->table, off)) >= 0)
+		ctable_set_req_at(&sh->table, (size_t)slot, round_g(k, size));
 	pthread_mutex_unlock(&sh->lock);
 	/* Retained by someone after it was freed here: not ours to reuse. */
 	shed(p, sh, &flight, sheds, shed_usable, nshed);
@@ -1664,10 +1666,11 @@ find_anywhere(struct cache *k, uint64_t off, struct ctable_entry *e,
     enum ctable_found *r)
 {
 	struct shard	*sh = my_shard(k);
+	size_t		 slot;
 
-	if (find_in(sh, off, e, r))
+	if (find_in(sh, off, e, &slot, r))
 		return sh;
-	return find_elsewhere(k, sh, off, e, r);
+	return find_elsewhere(k, sh, off, e, &slot, r);
 }
 
 /*
@@ -1710,6 +1713,7 @@ cache_free(struct pool *p, pool_off_t off)
 	struct shard		*sh, *mine, *home;
 	struct ctable_entry	 e;
 	enum ctable_found	 r;
+	size_t			 slot;
 	int			 c, keep, error, made = 0;
 
 	if (k == NULL)
@@ -1719,9 +1723,9 @@ cache_free(struct pool *p, pool_off_t off)
 again:
 	keep = budget_of(k) > 0 && !is_shared(k, off);
 	mine = my_shard(k);
-	if (find_in(mine, off, &e, &r))
+	if (find_in(mine, off, &e, &slot, &r))
 		sh = mine;
-	else if ((sh = find_elsewhere(k, mine, off, &e, &r)) == NULL)
+	else if ((sh = find_elsewhere(k, mine, off, &e, &slot, &r)) == NULL)
 		return 0;	/* not ours: the daemon frees it, or drops a ref */
 	if (r == CTABLE_WAS_CACHED) {
 		/* A double free: the daemon's answer, after a flush (3). */
@@ -1761,7 +1765,7 @@ again:
 			return 0;
 		}
 	} else
-		ctable_set_req(&sh->table, off, CTABLE_CACHED);
+		ctable_set_req_at(&sh->table, slot, CTABLE_CACHED);
 	/*
 	 * No room for it, and none to be had (6): the daemon frees this
 	 * one.  While the kernel refuses, the cache grows only by what

@@ -14,13 +14,12 @@
 #include "cache_table.h"
 
 #define CTABLE_MIN	64
-#define NO_OFF		UINT64_MAX
+#define NO_OFF		CTABLE_EMPTY
 
 static size_t
 home(const struct ctable *t, uint64_t off)
 {
-	return (size_t)((off >> t->gshift) * 0x9e3779b97f4a7c15ull) &
-	    (t->cap - 1);
+	return CTABLE_HOME(t, off);
 }
 
 static uint32_t
@@ -41,19 +40,10 @@ slack_add(struct ctable *t, int64_t d)
 		    __ATOMIC_RELAXED);
 }
 
-/* The slot of off, or -1. */
 static long
 slot_of(const struct ctable *t, uint64_t off)
 {
-	size_t	i, mask;
-
-	if (t->cap == 0)
-		return -1;
-	mask = t->cap - 1;
-	for (i = home(t, off); t->e[i].off != NO_OFF; i = (i + 1) & mask)
-		if (t->e[i].off == off)
-			return (long)i;
-	return -1;
+	return ctable_slot(t, off);
 }
 
 static void
@@ -174,13 +164,15 @@ ctable_put(struct ctable *t, uint64_t off, uint32_t usable, uint32_t req)
 }
 
 enum ctable_found
-ctable_find(const struct ctable *t, uint64_t off, struct ctable_entry *e)
+ctable_find(const struct ctable *t, uint64_t off, struct ctable_entry *e,
+    size_t *slot)
 {
 	long	i;
 
 	if ((i = slot_of(t, off)) < 0)
 		return CTABLE_ABSENT;
 	*e = t->e[i];
+	*slot = (size_t)i;
 	if (e->req == CTABLE_CACHED)
 		return CTABLE_WAS_CACHED;
 	return (e->req & CTABLE_SHRINKING) ? CTABLE_BUSY : CTABLE_LIVE;
@@ -191,11 +183,17 @@ ctable_set_req(struct ctable *t, uint64_t off, uint32_t req)
 {
 	long	i;
 
-	if ((i = slot_of(t, off)) < 0)
-		return;
-	slack_add(t, -(int64_t)slack_of(&t->e[i]));
+	if ((i = slot_of(t, off)) >= 0)
+		ctable_set_req_at(t, (size_t)i, req);
+}
+
+void
+ctable_set_req_at(struct ctable *t, size_t i, uint32_t req)
+{
+	int64_t	d = -(int64_t)slack_of(&t->e[i]);
+
 	t->e[i].req = req;
-	slack_add(t, slack_of(&t->e[i]));
+	slack_add(t, d + slack_of(&t->e[i]));
 }
 
 void

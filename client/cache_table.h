@@ -47,6 +47,12 @@ struct ctable {
 	unsigned		 gshift;
 };
 
+#define CTABLE_EMPTY		UINT64_MAX
+/* Where off's probe starts: a multiplicative hash of its granule. */
+#define CTABLE_HOME(t, off)						\
+	((size_t)(((off) >> (t)->gshift) * 0x9e3779b97f4a7c15ull) &	\
+	    ((t)->cap - 1))
+
 /* What a lookup found. */
 enum ctable_found {
 	CTABLE_ABSENT,		/* not here */
@@ -61,6 +67,25 @@ struct ctable_slack {
 	uint32_t	 req;
 };
 
+/*
+ * The slot of off, or -1.  Inline: a cache hit looks its block up on
+ * both its alloc and its free.
+ */
+static inline long
+ctable_slot(const struct ctable *t, uint64_t off)
+{
+	size_t	i, mask;
+
+	if (t->cap == 0)
+		return -1;
+	mask = t->cap - 1;
+	for (i = CTABLE_HOME(t, off); t->e[i].off != CTABLE_EMPTY;
+	    i = (i + 1) & mask)
+		if (t->e[i].off == off)
+			return (long)i;
+	return -1;
+}
+
 void	ctable_init(struct ctable *, unsigned gshift);
 void	ctable_destroy(struct ctable *);
 void	ctable_clear(struct ctable *);
@@ -73,11 +98,17 @@ void	ctable_clear_live(struct ctable *);
  */
 int	ctable_put(struct ctable *, uint64_t off, uint32_t usable,
 	    uint32_t req);
-/* What off is here; *e gets the entry if it is here. */
+/*
+ * What off is here; *e gets the entry and *slot where it is, if it is
+ * here.  The slot stays off's until the table is changed otherwise than
+ * by ctable_set_req_at.
+ */
 enum ctable_found ctable_find(const struct ctable *, uint64_t off,
-	    struct ctable_entry *e);
+	    struct ctable_entry *e, size_t *slot);
 /* Set a present entry's req (CTABLE_CACHED: it is freed into the cache). */
 void	ctable_set_req(struct ctable *, uint64_t off, uint32_t req);
+/* The same for the entry in slot, as ctable_find gave it. */
+void	ctable_set_req_at(struct ctable *, size_t slot, uint32_t req);
 /* A present cached entry is being flushed, by flight. */
 void	ctable_set_flushing(struct ctable *, uint64_t off, uint32_t flight);
 /* Forget off; 0 if it was not here. */
