@@ -319,20 +319,17 @@ renew_map(struct pool *p)
 }
 
 /*
- * 0; -EBADF once the pool is destroyed under the handle (the daemon says so
- * in the share map's state word); -ECONNRESET when the daemon is gone (see
- * 4 above).  A map the daemon replaced is renewed first (7).
+ * conn_check once this thread's tick is over, or when something is amiss:
+ * the checks in full, in their order, and a peek at the socket.
  */
 static int
-conn_check(struct pool *p)
+conn_check_slow(struct pool *p, int64_t now)
 {
-	int64_t		now;
-	int		probe, error;
+	int	probe, error;
 
 	if (__atomic_load_n(p->cache->state, __ATOMIC_ACQUIRE) != 0)
 		return -EBADF;
 
-	now = now_coarse();
 	probe = now != cache_thread_probed;
 	cache_thread_probed = now;
 	if ((error = conn_alive(p->conn, probe)) != 0)
@@ -340,6 +337,27 @@ conn_check(struct pool *p)
 	if (__atomic_load_n(p->cache->replaced, __ATOMIC_ACQUIRE) != 0)
 		renew_map(p);
 	return 0;
+}
+
+/*
+ * 0; -EBADF once the pool is destroyed under the handle (the daemon says so
+ * in the share map's state word); -ECONNRESET when the daemon is gone (see
+ * 4 above).  A map the daemon replaced is renewed first (7).  Inline: every
+ * cache hit asks, and within a tick already probed, with nothing amiss,
+ * the answer is a few loads.
+ */
+static inline int
+conn_check(struct pool *p)
+{
+	const struct cache	*k = p->cache;
+	int64_t			 now = now_coarse();
+
+	if (__builtin_expect(now == cache_thread_probed &&
+	    __atomic_load_n(k->state, __ATOMIC_ACQUIRE) == 0 &&
+	    __atomic_load_n(k->replaced, __ATOMIC_ACQUIRE) == 0 &&
+	    conn_usable(p->conn), 1))
+		return 0;
+	return conn_check_slow(p, now);
 }
 
 /* Size classes. */

@@ -118,6 +118,24 @@ client_cancel_restore(int old)
 	pthread_setcancelstate(old, NULL);
 }
 
+/*
+ * Inherited across fork(): this process may not use it.  Inline, as
+ * conn_usable: every call asks, those the cache serves too.
+ */
+static inline int
+conn_forked(const struct pool_conn *c)
+{
+	return __atomic_load_n(&c->forked, __ATOMIC_RELAXED);
+}
+
+/* Neither inherited nor broken: conn_alive's 0, without a probe. */
+static inline int
+conn_usable(const struct pool_conn *c)
+{
+	return !conn_forked(c) && !__atomic_load_n(&c->broken,
+	    __ATOMIC_ACQUIRE);
+}
+
 /* conn.c */
 int	conn_open(const char *, struct pool_conn **);
 void	conn_free(struct pool_conn *);
@@ -126,7 +144,6 @@ int	conn_request(struct pool_conn *, Poolmgr__Request *,
 int	conn_call(struct pool_conn *, Poolmgr__Request *,
 	    Poolmgr__Reply__BodyCase, Poolmgr__Reply **, struct conn_fds *);
 int	conn_alive(struct pool_conn *, int);
-int	conn_forked(const struct pool_conn *);
 void	conn_fds_init(struct conn_fds *);
 void	conn_fds_close(struct conn_fds *);
 

@@ -122,12 +122,6 @@ conns_init(void)
 	    conns_child) == 0;
 }
 
-int
-conn_forked(const struct pool_conn *c)
-{
-	return __atomic_load_n(&c->forked, __ATOMIC_RELAXED);
-}
-
 void
 conn_fds_init(struct conn_fds *f)
 {
