@@ -111,7 +111,7 @@
  * largest class not above its usable size.  The cache has CACHE_SHARDS
  * shards for the threads and one central shard.  Blocks up to
  * CACHE_LOCAL_MAX are kept in the threads' shards: a thread always uses
- * the same one, and two threads that start at once take two (thread_slot).
+ * the same one, and two threads that start at once take two (thread_slot_take).
  * Larger blocks are kept in the central shard, which all threads share:
  * a budget holds few blocks of tens of KiB, and a thread finds one of its
  * size more often among all threads' than among its own.  A block of a
@@ -270,7 +270,14 @@ static unsigned		slot_threads[CACHE_SHARDS];	/* atomic */
 static pthread_key_t	slot_key;
 static pthread_once_t	slot_once = PTHREAD_ONCE_INIT;
 static int		slot_key_ok;
-static __thread unsigned cache_thread_slot;	/* slot + 1; 0: none yet */
+/*
+ * The calling thread's slot + 1; 0: none yet.  Initial-exec: the shared
+ * library reads it, on every cache hit, without a call to find its
+ * thread's block of it (a few bytes of the static TLS, which a library
+ * loaded by dlopen can have too).
+ */
+static __thread unsigned cache_thread_slot
+	    __attribute__((tls_model("initial-exec")));
 
 /*
  * A test may define this to watch, and to hold, a thread taking a slot:
@@ -280,7 +287,9 @@ static __thread unsigned cache_thread_slot;	/* slot + 1; 0: none yet */
  */
 void	cache_slot_hook(unsigned slot, int taken)
 	    __attribute__((weak, visibility("hidden")));
-static __thread int64_t	 cache_thread_probed;
+/* When this thread last probed the socket (4); initial-exec as above. */
+static __thread int64_t	 cache_thread_probed
+	    __attribute__((tls_model("initial-exec")));
 
 /* The coarse clock, in ns: a few ms a tick, and cheap. */
 static int64_t
@@ -464,19 +473,17 @@ slot_init(void)
 }
 
 /*
- * The calling thread's slot, taken on first use.  The count of the slot
- * chosen is raised only if it is still what the choice saw: two threads
- * that start at once and choose the same slot do not both take it, the
- * second chooses again.  No lock, so a child forked while another thread
- * chooses cannot find one held.
+ * The calling thread's slot, taken on its first use of a cache.  The count
+ * of the slot chosen is raised only if it is still what the choice saw:
+ * two threads that start at once and choose the same slot do not both
+ * take it, the second chooses again.  No lock, so a child forked while
+ * another thread chooses cannot find one held.
  */
 static unsigned
-thread_slot(void)
+thread_slot_take(void)
 {
 	unsigned	s, best, fewest, n;
 
-	if (cache_thread_slot != 0)
-		return cache_thread_slot - 1;
 	pthread_once(&slot_once, slot_init);
 	do {
 		best = 0;
@@ -503,14 +510,15 @@ thread_slot(void)
 
 /*
  * The calling thread's shard, marked used: searches for a block look in
- * the shards used only.
+ * the shards used only.  Inline: every cache hit asks.
  */
-static struct shard *
+static inline struct shard *
 my_shard(struct cache *k)
 {
 	struct shard	*sh;
+	unsigned	 s = cache_thread_slot;
 
-	sh = &k->shard[thread_slot()];
+	sh = &k->shard[s != 0 ? s - 1 : thread_slot_take()];
 	if (!__atomic_load_n(&sh->used, __ATOMIC_RELAXED))
 		__atomic_store_n(&sh->used, 1, __ATOMIC_RELAXED);
 	return sh;
