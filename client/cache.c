@@ -253,7 +253,9 @@ struct cache {
 
 	unsigned	 nclasses;
 	uint32_t	 size[CACHE_MAX_CLASSES];
-	uint8_t		 lut_small[CACHE_SMALL_MAX / 8 + 1];
+	uint32_t	 small_max;	/* a class each granule up to this;
+					 * 0: none (a granularity above
+					 * CACHE_SMALL_MAX) */
 	uint8_t		 lut_big[CACHE_MAX_BLOCK / 128 + 1];
 
 	struct shard	 shard[CACHE_ALL_SHARDS];	/* the central last */
@@ -392,12 +394,8 @@ classes_make(struct cache *k, uint32_t g)
 			k->size[k->nclasses++] = (uint32_t)s;
 		}
 	}
-	/* lut[i]: the smallest class of at least i quanta. */
-	for (i = 0, c = 0; i < sizeof k->lut_small; i++) {
-		while (c < k->nclasses && k->size[c] < (uint64_t)i * g)
-			c++;
-		k->lut_small[i] = (uint8_t)c;
-	}
+	k->small_max = g <= CACHE_SMALL_MAX ? CACHE_SMALL_MAX : 0;
+	/* lut_big[i]: the smallest class of at least i * 128 bytes. */
 	for (i = 0, c = 0; i < sizeof k->lut_big; i++) {
 		while (c < k->nclasses && k->size[c] < (uint64_t)i * 128)
 			c++;
@@ -405,24 +403,33 @@ classes_make(struct cache *k, uint32_t g)
 	}
 }
 
-/* The smallest class that holds n bytes, or -1. */
+/* class_of beyond the small classes. */
 static int
-class_of(const struct cache *k, uint64_t n)
+class_of_big(const struct cache *k, uint64_t n)
 {
 	unsigned	c;
 
 	if (n == 0 || n > k->size[k->nclasses - 1])
 		return -1;
-	if (n <= CACHE_SMALL_MAX && k->granularity <= CACHE_SMALL_MAX)
-		c = k->lut_small[(n + k->granularity - 1) >> k->gshift];
-	else
-		c = k->lut_big[(n + 127) / 128];
+	c = k->lut_big[(n + 127) / 128];
 	return c < k->nclasses ? (int)c : -1;
 }
 
-/* The largest class a block of usable bytes can serve, or -1. */
+/*
+ * The smallest class that holds n bytes, or -1.  Inline: every cached
+ * alloc asks, and up to small_max class i is i + 1 granules.
+ */
+static inline int
+class_of(const struct cache *k, uint64_t n)
+{
+	if (n - 1 < k->small_max)
+		return (int)((n - 1) >> k->gshift);
+	return class_of_big(k, n);
+}
+
+/* class_of_block beyond the small classes. */
 static int
-class_of_block(const struct cache *k, uint64_t usable)
+class_of_block_big(const struct cache *k, uint64_t usable)
 {
 	int	c;
 
@@ -430,10 +437,20 @@ class_of_block(const struct cache *k, uint64_t usable)
 		return -1;
 	if (usable >= k->size[k->nclasses - 1])
 		return (int)k->nclasses - 1;
-	c = class_of(k, usable);
+	if ((c = class_of(k, usable)) < 0)
+		return -1;	/* not reached: size[0] <= usable < the last */
 	if (k->size[c] > usable)
 		c--;
 	return c;
+}
+
+/* The largest class a block of usable bytes can serve, or -1. */
+static inline int
+class_of_block(const struct cache *k, uint64_t usable)
+{
+	if (usable >= k->granularity && usable <= k->small_max)
+		return (int)(usable >> k->gshift) - 1;
+	return class_of_block_big(k, usable);
 }
 
 /* n rounded up to the granularity: what the program may use. */
@@ -747,20 +764,30 @@ wait_not_busy(struct shard *sh, uint64_t off, struct ctable_entry *e,
 	return r;
 }
 
-/* Push a block; 0 if memory ran out.  Shard locked. */
+/* Room for one more block in b; 0 if memory ran out.  Locked. */
 static int
-bin_push(struct bin *b, uint64_t off, uint64_t usable)
+bin_grow(struct bin *b)
 {
 	struct cblock	*nb;
 	uint32_t	 cap;
 
-	if (b->n == b->cap) {
-		cap = b->cap ? b->cap * 2 : 16;
-		if ((nb = realloc(b->b, cap * sizeof *nb)) == NULL)
-			return 0;
-		b->b = nb;
-		b->cap = cap;
-	}
+	cap = b->cap ? b->cap * 2 : 16;
+	if ((nb = realloc(b->b, cap * sizeof *nb)) == NULL)
+		return 0;
+	b->b = nb;
+	b->cap = cap;
+	return 1;
+}
+
+/*
+ * Push a block; 0 if memory ran out.  Shard locked.  Inline: every kept
+ * free pushes, and a stack seldom grows.
+ */
+static inline int
+bin_push(struct bin *b, uint64_t off, uint64_t usable)
+{
+	if (b->n == b->cap && !bin_grow(b))
+		return 0;
 	b->b[b->n].off = off;
 	b->b[b->n].usable = usable;
 	b->n++;
