@@ -25,11 +25,7 @@ home(const struct ctable *t, uint64_t off)
 static uint32_t
 slack_of(const struct ctable_entry *e)
 {
-	uint32_t	req = e->req & ~CTABLE_SHRINKING;
-
-	/* Cached or being flushed: the program holds none of it. */
-	return req == CTABLE_CACHED || req >= e->usable ? 0 :
-	    e->usable - req;
+	return ctable_slack_of(e);
 }
 
 static void
@@ -163,21 +159,6 @@ ctable_put(struct ctable *t, uint64_t off, uint32_t usable, uint32_t req)
 	return 1;
 }
 
-enum ctable_found
-ctable_find(const struct ctable *t, uint64_t off, struct ctable_entry *e,
-    size_t *slot)
-{
-	long	i;
-
-	if ((i = slot_of(t, off)) < 0)
-		return CTABLE_ABSENT;
-	*e = t->e[i];
-	*slot = (size_t)i;
-	if (e->req == CTABLE_CACHED)
-		return CTABLE_WAS_CACHED;
-	return (e->req & CTABLE_SHRINKING) ? CTABLE_BUSY : CTABLE_LIVE;
-}
-
 void
 ctable_set_req(struct ctable *t, uint64_t off, uint32_t req)
 {
@@ -185,15 +166,6 @@ ctable_set_req(struct ctable *t, uint64_t off, uint32_t req)
 
 	if ((i = slot_of(t, off)) >= 0)
 		ctable_set_req_at(t, (size_t)i, req);
-}
-
-void
-ctable_set_req_at(struct ctable *t, size_t i, uint32_t req)
-{
-	int64_t	d = -(int64_t)slack_of(&t->e[i]);
-
-	t->e[i].req = req;
-	slack_add(t, d + slack_of(&t->e[i]));
 }
 
 void

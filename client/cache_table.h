@@ -101,14 +101,50 @@ int	ctable_put(struct ctable *, uint64_t off, uint32_t usable,
 /*
  * What off is here; *e gets the entry and *slot where it is, if it is
  * here.  The slot stays off's until the table is changed otherwise than
- * by ctable_set_req_at.
+ * by ctable_set_req_at.  Inline, as the two below: every cache hit.
  */
-enum ctable_found ctable_find(const struct ctable *, uint64_t off,
-	    struct ctable_entry *e, size_t *slot);
+static inline enum ctable_found
+ctable_find(const struct ctable *t, uint64_t off, struct ctable_entry *e,
+    size_t *slot)
+{
+	long	i;
+
+	if ((i = ctable_slot(t, off)) < 0)
+		return CTABLE_ABSENT;
+	*e = t->e[i];
+	*slot = (size_t)i;
+	if (e->req == CTABLE_CACHED)
+		return CTABLE_WAS_CACHED;
+	return (e->req & CTABLE_SHRINKING) ? CTABLE_BUSY : CTABLE_LIVE;
+}
+
+/* An entry's slack: what the program holds of it beyond req. */
+static inline uint32_t
+ctable_slack_of(const struct ctable_entry *e)
+{
+	uint32_t	req = e->req & ~CTABLE_SHRINKING;
+
+	/* Cached or being flushed: the program holds none of it. */
+	return req == CTABLE_CACHED || req >= e->usable ? 0 :
+	    e->usable - req;
+}
+
+/* Set the req of the entry in slot, as ctable_find gave it. */
+static inline void
+ctable_set_req_at(struct ctable *t, size_t slot, uint32_t req)
+{
+	int64_t	d = -(int64_t)ctable_slack_of(&t->e[slot]);
+
+	t->e[slot].req = req;
+	d += ctable_slack_of(&t->e[slot]);
+	/* Others read the sum without the lock. */
+	if (d != 0)
+		__atomic_store_n(&t->slack, t->slack + (uint64_t)d,
+		    __ATOMIC_RELAXED);
+}
+
 /* Set a present entry's req (CTABLE_CACHED: it is freed into the cache). */
 void	ctable_set_req(struct ctable *, uint64_t off, uint32_t req);
-/* The same for the entry in slot, as ctable_find gave it. */
-void	ctable_set_req_at(struct ctable *, size_t slot, uint32_t req);
 /* A present cached entry is being flushed, by flight. */
 void	ctable_set_flushing(struct ctable *, uint64_t off, uint32_t flight);
 /* Forget off; 0 if it was not here. */

@@ -146,22 +146,16 @@ client_retry(struct pool *p, int error, int promised)
 }
 
 /*
- * An allocation: from the cache when it can serve it, else from the daemon
- * (after flushing the cache, if the daemon finds no room), and then known
- * to the cache so that its free can be kept.
+ * An allocation from the daemon (after flushing the cache, if the daemon
+ * finds no room), then known to the cache so that its free can be kept.
  */
 static int
-client_alloc(struct pool *p, uint64_t size, uint64_t align, int zero,
+client_alloc_daemon(struct pool *p, uint64_t size, uint64_t align, int zero,
     uint64_t nmemb, pool_off_t *out)
 {
 	uint64_t	usable;
 	int		error, retry;
 
-	if (conn_forked(p->conn))
-		return -ECHILD;
-	if (align <= p->granularity && nmemb == 1 &&
-	    (error = cache_alloc(p, size, zero, out)) != 0)
-		return error > 0 ? 0 : error;
 	retry = client_will_retry(p);
 	error = client_alloc_once(p, size, align, zero, nmemb, retry, out,
 	    &usable);
@@ -171,6 +165,25 @@ client_alloc(struct pool *p, uint64_t size, uint64_t align, int zero,
 	if (error == 0)
 		cache_track(p, *out, usable);
 	return error;
+}
+
+/*
+ * An allocation: from the cache when it can serve it, else from the
+ * daemon.  Inline, the daemon's part apart: a cache hit makes no more
+ * calls than it must.
+ */
+static inline int
+client_alloc(struct pool *p, uint64_t size, uint64_t align, int zero,
+    uint64_t nmemb, pool_off_t *out)
+{
+	int	error;
+
+	if (conn_forked(p->conn))
+		return -ECHILD;
+	if (align <= p->granularity && nmemb == 1 &&
+	    (error = cache_alloc(p, size, zero, out)) != 0)
+		return error > 0 ? 0 : error;
+	return client_alloc_daemon(p, size, align, zero, nmemb, out);
 }
 
 /* Free, Retain and Persist: the same fields, no reply body. */
