@@ -139,6 +139,7 @@
 #include <time.h>
 
 #include "cache.h"
+#include "cache_lock.h"
 #include "cache_table.h"
 #include "client_internal.h"
 
@@ -219,8 +220,8 @@ struct bin {
 };
 
 struct shard {
-	pthread_mutex_t	 lock;
-	pthread_cond_t	 unbusy;	/* a shrink or flush here ended */
+	struct cache_lock lock;		/* its waits: for a shrink or a
+					 * flush here to end */
 	uint64_t	 bytes;		/* cached here; others read it unlocked */
 	uint64_t	 credit;	/* of the budget, held here (6); others
 					 * read it unlocked */
@@ -699,12 +700,12 @@ static inline int
 find_in(struct shard *sh, uint64_t off, struct ctable_entry *e,
     size_t *slot, enum ctable_found *r)
 {
-	pthread_mutex_lock(&sh->lock);
+	cache_lock(&sh->lock);
 	*r = wait_not_busy(sh, off, e, slot,
 	    ctable_find(&sh->table, off, e, slot));
 	if (*r != CTABLE_ABSENT)
 		return 1;
-	pthread_mutex_unlock(&sh->lock);
+	cache_unlock(&sh->lock);
 	return 0;
 }
 
@@ -746,21 +747,11 @@ static enum ctable_found
 wait_not_busy(struct shard *sh, uint64_t off, struct ctable_entry *e,
     size_t *slot, enum ctable_found r)
 {
-	int	cancel;
-
-	/*
-	 * Not a cancellation point: the shard would stay locked.  Only the
-	 * wait could be one, and the common case never waits: cancellation
-	 * is turned off only when it does.
-	 */
-	if (r != CTABLE_BUSY)
-		return r;
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+	/* No cancellation point (cache_lock.h): the shard stays ours. */
 	while (r == CTABLE_BUSY) {
-		pthread_cond_wait(&sh->unbusy, &sh->lock);
+		cache_lock_wait(&sh->lock);
 		r = ctable_find(&sh->table, off, e, slot);
 	}
-	pthread_setcancelstate(cancel, NULL);
 	return r;
 }
 
@@ -858,7 +849,7 @@ shard_take(struct cache *k, struct shard *sh, int all, uint64_t above,
 	uint32_t	 take, i;
 	unsigned	 c;
 
-	pthread_mutex_lock(&sh->lock);
+	cache_lock(&sh->lock);
 	/*
 	 * Checked again under the lock: threads that found the central
 	 * shard over at once halve it once, not once each.
@@ -892,7 +883,7 @@ shard_take(struct cache *k, struct shard *sh, int all, uint64_t above,
 	credit_trim(k, sh, sh->credit > taken ? sh->credit - taken : 0);
 	if (m != NULL)
 		mark_locked(sh, m);
-	pthread_mutex_unlock(&sh->lock);
+	cache_unlock(&sh->lock);
 	return n;
 }
 
@@ -978,7 +969,7 @@ settle(struct cache *k, struct shard *sh, struct flight *flight,
 	uint64_t	sent = 0;
 	size_t		i;
 
-	pthread_mutex_lock(&sh->lock);
+	cache_lock(&sh->lock);
 	for (i = 0; i < n; i++)
 		sent += usable[i];
 	for (i = 0; i < done; i++)
@@ -993,8 +984,8 @@ settle(struct cache *k, struct shard *sh, struct flight *flight,
 		sh->failure = error;
 	}
 	TAILQ_REMOVE(&sh->flying, flight, link);
-	pthread_cond_broadcast(&sh->unbusy);
-	pthread_mutex_unlock(&sh->lock);
+	cache_lock_wake(&sh->lock);
+	cache_unlock(&sh->lock);
 }
 
 /*
@@ -1007,14 +998,11 @@ static void
 flights_settled(struct shard *sh, uint32_t fence)
 {
 	struct flight	*f;
-	int		 cancel;
 
-	/* Not a cancellation point: the shard would stay locked. */
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+	/* No cancellation point (cache_lock.h): the shard stays ours. */
 	while ((f = TAILQ_FIRST(&sh->flying)) != NULL &&
 	    flight_upto(f->n, fence))
-		pthread_cond_wait(&sh->unbusy, &sh->lock);
-	pthread_setcancelstate(cancel, NULL);
+		cache_lock_wait(&sh->lock);
 }
 
 /*
@@ -1154,9 +1142,9 @@ flush_marked(struct pool *p, struct shard *only, int all, uint64_t above,
 		for (s = 0; marks != NULL && s < CACHE_ALL_SHARDS; s++) {
 			if (only != NULL && only != &k->shard[s])
 				continue;
-			pthread_mutex_lock(&k->shard[s].lock);
+			cache_lock(&k->shard[s].lock);
 			mark_locked(&k->shard[s], &marks[s]);
-			pthread_mutex_unlock(&k->shard[s].lock);
+			cache_unlock(&k->shard[s].lock);
 		}
 		if (errorp != NULL)
 			*errorp = -ENOMEM;
@@ -1241,11 +1229,11 @@ empty_all(struct pool *p, int every)
 	for (s = 0; s < CACHE_ALL_SHARDS && (error == 0 || every); s++) {
 		sh = &k->shard[s];
 		for (tries = 0;; tries++) {
-			pthread_mutex_lock(&sh->lock);
+			cache_lock(&sh->lock);
 			flights_settled(sh, marks[s].fence);
 			back = sh->failures != marks[s].failures;
 			failure = sh->failure;
-			pthread_mutex_unlock(&sh->lock);
+			cache_unlock(&sh->lock);
 			if (!back || error != 0)
 				break;
 			if (tries == CACHE_EMPTY_TRIES) {
@@ -1295,10 +1283,10 @@ credit_reclaim(struct cache *k, struct shard *sh, struct shard **fullest)
 		o = &k->shard[s];
 		if (o == sh || !__atomic_load_n(&o->used, __ATOMIC_RELAXED))
 			continue;
-		pthread_mutex_lock(&o->lock);
+		cache_lock(&o->lock);
 		credit_trim(k, o, o->bytes);
 		b = o->bytes;
-		pthread_mutex_unlock(&o->lock);
+		cache_unlock(&o->lock);
 		if (b > most || *fullest == NULL) {
 			most = b;
 			*fullest = o;
@@ -1428,7 +1416,7 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, uint64_t *out)
 	struct flight	 flight;
 	size_t		 cap, budget;
 
-	pthread_mutex_lock(&sh->lock);
+	cache_lock(&sh->lock);
 	n = sh->bin[c].refill;
 	if (n < CACHE_REFILL_MIN)
 		n = CACHE_REFILL_MIN;
@@ -1457,7 +1445,7 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, uint64_t *out)
 		n = (uint32_t)room + 1;
 	asked = (uint64_t)(n - 1) * k->size[c];
 	out_add(k, (int64_t)asked);
-	pthread_mutex_unlock(&sh->lock);
+	cache_unlock(&sh->lock);
 
 	sizes[0] = round_g(k, size);
 	for (i = 1; i < n; i++)
@@ -1467,7 +1455,7 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, uint64_t *out)
 		out_add(k, -(int64_t)asked);
 		return 0;
 	}
-	pthread_mutex_lock(&sh->lock);
+	cache_lock(&sh->lock);
 	track_locked(k, sh, offs[0], usable[0], (uint32_t)usable[0]);
 	/*
 	 * Frees and other threads' refills may have used the room while this
@@ -1499,7 +1487,7 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, uint64_t *out)
 		shed_bytes += usable[j];	/* on their way back */
 	/* Asked for until here: the blocks are cached, or shed. */
 	out_add(k, (int64_t)shed_bytes - (int64_t)asked);
-	pthread_mutex_unlock(&sh->lock);
+	cache_unlock(&sh->lock);
 	shed(p, sh, &flight, offs + 1, usable + 1, back);
 	*out = offs[0];
 	return 1;
@@ -1535,8 +1523,7 @@ cache_create(struct pool *p, const uint8_t *share_map, uint64_t share_size,
 	    k->size[k->central_class] <= CACHE_LOCAL_MAX)
 		k->central_class++;
 	for (i = 0; i < CACHE_ALL_SHARDS; i++) {
-		pthread_mutex_init(&k->shard[i].lock, NULL);
-		pthread_cond_init(&k->shard[i].unbusy, NULL);
+		cache_lock_init(&k->shard[i].lock);
 		TAILQ_INIT(&k->shard[i].flying);
 		ctable_init(&k->shard[i].table, k->gshift);
 	}
@@ -1557,16 +1544,12 @@ cache_destroy(struct pool *p)
 	for (i = 0; i < CACHE_ALL_SHARDS; i++) {
 		for (c = 0; c < k->nclasses; c++)
 			free(k->shard[i].bin[c].b);
-		ctable_destroy(&k->shard[i].table);
 		/*
-		 * In a forked child they are copies of the parent's, perhaps
-		 * held or waited on by threads the child does not have:
-		 * destroying them could wait forever.  The memory goes.
+		 * The locks need no destroying: in a forked child, copies of
+		 * the parent's perhaps held by threads the child does not
+		 * have, they simply go with the memory.
 		 */
-		if (conn_forked(p->conn))
-			continue;
-		pthread_mutex_destroy(&k->shard[i].lock);
-		pthread_cond_destroy(&k->shard[i].unbusy);
+		ctable_destroy(&k->shard[i].table);
 	}
 	free(k);
 	p->cache = NULL;
@@ -1623,14 +1606,14 @@ cache_set_budget(struct pool *p, size_t budget)
 		 * one is still known for a double free, until a flush.
 		 */
 		for (i = 0; i < CACHE_ALL_SHARDS; i++) {
-			pthread_mutex_lock(&k->shard[i].lock);
+			cache_lock(&k->shard[i].lock);
 			ctable_clear_live(&k->shard[i].table);
-			pthread_mutex_unlock(&k->shard[i].lock);
+			cache_unlock(&k->shard[i].lock);
 		}
 		for (i = 0; i < CACHE_ALL_SHARDS; i++) {
-			pthread_mutex_lock(&k->shard[i].lock);
+			cache_lock(&k->shard[i].lock);
 			credit_trim(k, &k->shard[i], k->shard[i].bytes);
-			pthread_mutex_unlock(&k->shard[i].lock);
+			cache_unlock(&k->shard[i].lock);
 		}
 	} else
 		error = shrink_to_budget(p);
@@ -1689,7 +1672,7 @@ cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 	if (__atomic_load_n(k->replaced, __ATOMIC_ACQUIRE) != 0)
 		return 0;
 	sh = class_shard(k, c);
-	pthread_mutex_lock(&sh->lock);
+	cache_lock(&sh->lock);
 	/*
 	 * The request's own class first, then a few larger ones (up to twice
 	 * its size): a hit there costs some slack, a miss a round trip.
@@ -1701,7 +1684,7 @@ cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 		    &nshed, &flight);
 	if (off != NO_OFF && (slot = ctable_slot(&sh->table, off)) >= 0)
 		ctable_set_req_at(&sh->table, (size_t)slot, round_g(k, size));
-	pthread_mutex_unlock(&sh->lock);
+	cache_unlock(&sh->lock);
 	/* Retained by someone after it was freed here: not ours to reuse. */
 	shed(p, sh, &flight, sheds, shed_usable, nshed);
 
@@ -1750,7 +1733,7 @@ flush_for_daemon(struct pool *p, uint64_t off)
 		(void)flush_some(p, NULL, 0, &error);
 		if ((sh = find_anywhere(p->cache, off, &e, &r)) == NULL)
 			return 0;
-		pthread_mutex_unlock(&sh->lock);
+		cache_unlock(&sh->lock);
 		if (r != CTABLE_WAS_CACHED)
 			return 0;
 		if (error != 0)
@@ -1782,13 +1765,13 @@ again:
 		return 0;	/* not ours: the daemon frees it, or drops a ref */
 	if (r == CTABLE_WAS_CACHED) {
 		/* A double free: the daemon's answer, after a flush (3). */
-		pthread_mutex_unlock(&sh->lock);
+		cache_unlock(&sh->lock);
 		return flush_for_daemon(p, off);
 	}
 	if (r != CTABLE_LIVE || !keep) {
 		if (r == CTABLE_LIVE)
 			(void)ctable_remove(&sh->table, off);
-		pthread_mutex_unlock(&sh->lock);
+		cache_unlock(&sh->lock);
 		return 0;
 	}
 	/*
@@ -1803,18 +1786,18 @@ again:
 	 * once, the block still live, and it is looked up again.
 	 */
 	if (home == sh && c >= 0 && !made && !shard_room(k, sh, e.usable)) {
-		pthread_mutex_unlock(&sh->lock);
+		cache_unlock(&sh->lock);
 		make_room(p, sh, e.usable);
 		made = 1;
 		goto again;
 	}
 	if (home != sh) {
 		(void)ctable_remove(&sh->table, off);
-		pthread_mutex_unlock(&sh->lock);
+		cache_unlock(&sh->lock);
 		sh = home;
-		pthread_mutex_lock(&sh->lock);
+		cache_lock(&sh->lock);
 		if (!ctable_put(&sh->table, off, e.usable, CTABLE_CACHED)) {
-			pthread_mutex_unlock(&sh->lock);
+			cache_unlock(&sh->lock);
 			return 0;
 		}
 	} else
@@ -1827,13 +1810,13 @@ again:
 	if (c < 0 || !shard_room(k, sh, e.usable) ||
 	    !bin_push(&sh->bin[c], off, e.usable)) {
 		(void)ctable_remove(&sh->table, off);
-		pthread_mutex_unlock(&sh->lock);
+		cache_unlock(&sh->lock);
 		if (c >= 0 && !made)
 			make_room(p, sh, e.usable);
 		return 0;
 	}
 	bytes_add(sh, e.usable);
-	pthread_mutex_unlock(&sh->lock);
+	cache_unlock(&sh->lock);
 	return 1;
 }
 
@@ -1846,9 +1829,9 @@ cache_track(struct pool *p, pool_off_t off, uint64_t usable)
 	if (k == NULL || budget_of(k) == 0)
 		return;
 	sh = class_shard(k, class_of_block(k, usable));
-	pthread_mutex_lock(&sh->lock);
+	cache_lock(&sh->lock);
 	track_locked(k, sh, off, usable, (uint32_t)usable);
-	pthread_mutex_unlock(&sh->lock);
+	cache_unlock(&sh->lock);
 }
 
 void
@@ -1862,7 +1845,7 @@ cache_untrack(struct pool *p, pool_off_t off)
 	    (sh = find_anywhere(p->cache, off, &e, &r)) == NULL)
 		return;
 	(void)ctable_remove(&sh->table, off);
-	pthread_mutex_unlock(&sh->lock);
+	cache_unlock(&sh->lock);
 }
 
 int
@@ -1876,7 +1859,7 @@ cache_known(struct pool *p, pool_off_t off, uint64_t *usable)
 	if (p->cache == NULL ||
 	    (sh = find_anywhere(p->cache, off, &e, &r)) == NULL)
 		return 0;
-	pthread_mutex_unlock(&sh->lock);
+	cache_unlock(&sh->lock);
 	switch (r) {
 	case CTABLE_WAS_CACHED:
 		/* Freed into the cache: let the daemon answer (3). */
@@ -1908,21 +1891,21 @@ cache_give_slack(struct pool *p)
 			if (__atomic_load_n(&sh->table.slack,
 			    __ATOMIC_RELAXED) == 0)
 				break;
-			pthread_mutex_lock(&sh->lock);
+			cache_lock(&sh->lock);
 			n = ctable_slack_take(&sh->table, s, CACHE_SLACK_BATCH);
-			pthread_mutex_unlock(&sh->lock);
+			cache_unlock(&sh->lock);
 			error = 0;
 			for (i = 0; i < n; i++) {
 				/* A dead daemon: the rest are not shrunk. */
 				if (error != -ECONNRESET)
 					error = client_shrink(p, s[i].off,
 					    s[i].req, &usable);
-				pthread_mutex_lock(&sh->lock);
+				cache_lock(&sh->lock);
 				ctable_shrunk(&sh->table, s[i].off,
 				    error == 0 ? (uint32_t)usable : 0);
 				/* Requests about it wait for this (busy). */
-				pthread_cond_broadcast(&sh->unbusy);
-				pthread_mutex_unlock(&sh->lock);
+				cache_lock_wake(&sh->lock);
+				cache_unlock(&sh->lock);
 				if (error == 0)
 					given++;
 			}
