@@ -1653,6 +1653,7 @@ cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 {
 	struct cache	*k = p->cache;
 	struct shard	*sh;
+	struct bin	*b;
 	uint64_t	 sheds[CACHE_SHED_MAX], shed_usable[CACHE_SHED_MAX];
 	uint64_t	 off = NO_OFF;
 	size_t		 nshed = 0;
@@ -1673,6 +1674,13 @@ cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 		return 0;
 	sh = class_shard(k, c);
 	cache_lock(&sh->lock);
+	/* The common case first: the top of its class's stack, ours alone. */
+	b = &sh->bin[c];
+	if (b->n > 0 && !is_shared(k, b->b[b->n - 1].off)) {
+		b->n--;
+		off = b->b[b->n].off;
+		bytes_add(sh, -(int64_t)b->b[b->n].usable);
+	}
 	/*
 	 * The request's own class first, then a few larger ones (up to twice
 	 * its size): a hit there costs some slack, a miss a round trip.
