@@ -109,7 +109,7 @@ EXAMPLES := $(BUILD)/examples/producer $(BUILD)/examples/consumer
 UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta \
               test_heap_split test_heap_restore test_session test_records \
               test_block_index test_restart_names test_journal_compact \
-              test_notify
+              test_notify test_cache_lock
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_memory itest_badinput itest_poolctl itest_config \
@@ -277,6 +277,11 @@ $(BUILD)/tests/test_notify: $(BUILD)/tests/unit/test_notify.o \
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) \
 	  $(shell pkg-config --libs libevent 2>/dev/null) -lpthread
+# The client cache's shard lock, by threads of the test's own.
+$(BUILD)/tests/test_cache_lock: $(BUILD)/tests/unit/test_cache_lock.o \
+  $(BUILD)/client/cache_lock.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) -lpthread
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(ENGINE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(ENGINE_LIB) $(CMOCKA_LIBS)
@@ -447,7 +452,7 @@ test: deps
 	@sh tests/summary.sh -p $(PHASES) $(RESULTS)
 
 TSAN_TESTS := itest_threads itest_cache itest_sharemap_renew \
-              itest_cache_threads
+              itest_cache_threads test_cache_lock
 TSAN_FLAGS := BUILD=$(BUILD)/tsan OPT=-O1 CFLAGS_EXTRA=-fsanitize=thread \
               LDFLAGS=-fsanitize=thread
 check-tsan-build:
