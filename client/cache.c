@@ -1648,18 +1648,59 @@ bin_pop(struct shard *sh, struct bin *b, struct cache *k,
 	return NO_OFF;
 }
 
+/* A block popped from sh's stacks is live, for req bytes.  Locked. */
+static inline void
+set_live(struct shard *sh, uint64_t off, uint32_t req)
+{
+	long	slot;
+
+	if ((slot = ctable_slot(&sh->table, off)) >= 0)
+		ctable_set_req_at(&sh->table, (size_t)slot, req);
+}
+
+/*
+ * cache_alloc past the top of its class's stack: a few larger classes,
+ * then a refill.  Entered with sh locked; 1 served (*out set), 0 not.
+ */
+static int
+alloc_reach(struct pool *p, struct shard *sh, int c, size_t size,
+    uint64_t *out)
+{
+	struct cache	*k = p->cache;
+	uint64_t	 sheds[CACHE_SHED_MAX], shed_usable[CACHE_SHED_MAX];
+	uint64_t	 off = NO_OFF;
+	size_t		 nshed = 0;
+	struct flight	 flight;
+	unsigned	 r;
+
+	/*
+	 * The request's own class first, then a few larger ones (up to twice
+	 * its size): a hit there costs some slack, a miss a round trip.
+	 */
+	for (r = 0; off == NO_OFF && r <= CACHE_REACH &&
+	    (unsigned)c + r < k->nclasses &&
+	    k->size[c + r] <= 2 * (uint64_t)k->size[c]; r++)
+		off = bin_pop(sh, &sh->bin[c + r], k, sheds, shed_usable,
+		    &nshed, &flight);
+	if (off != NO_OFF)
+		set_live(sh, off, round_g(k, size));
+	cache_unlock(&sh->lock);
+	/* Retained by someone after it was freed here: not ours to reuse. */
+	shed(p, sh, &flight, sheds, shed_usable, nshed);
+
+	if (off == NO_OFF && !refill(p, sh, c, size, &off))
+		return 0;
+	*out = off;
+	return 1;
+}
+
 int
 cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 {
 	struct cache	*k = p->cache;
 	struct shard	*sh;
 	struct bin	*b;
-	uint64_t	 sheds[CACHE_SHED_MAX], shed_usable[CACHE_SHED_MAX];
-	uint64_t	 off = NO_OFF;
-	size_t		 nshed = 0;
-	struct flight	 flight;
-	unsigned	 r;
-	long		 slot;
+	uint64_t	 off;
 	int		 c, error;
 
 	if (k == NULL || budget_of(k) == 0 || (c = class_of(k, size)) < 0)
@@ -1674,29 +1715,15 @@ cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 		return 0;
 	sh = class_shard(k, c);
 	cache_lock(&sh->lock);
-	/* The common case first: the top of its class's stack, ours alone. */
+	/* The common case: the top of its class's stack, ours alone. */
 	b = &sh->bin[c];
 	if (b->n > 0 && !is_shared(k, b->b[b->n - 1].off)) {
 		b->n--;
 		off = b->b[b->n].off;
 		bytes_add(sh, -(int64_t)b->b[b->n].usable);
-	}
-	/*
-	 * The request's own class first, then a few larger ones (up to twice
-	 * its size): a hit there costs some slack, a miss a round trip.
-	 */
-	for (r = 0; off == NO_OFF && r <= CACHE_REACH &&
-	    (unsigned)c + r < k->nclasses &&
-	    k->size[c + r] <= 2 * (uint64_t)k->size[c]; r++)
-		off = bin_pop(sh, &sh->bin[c + r], k, sheds, shed_usable,
-		    &nshed, &flight);
-	if (off != NO_OFF && (slot = ctable_slot(&sh->table, off)) >= 0)
-		ctable_set_req_at(&sh->table, (size_t)slot, round_g(k, size));
-	cache_unlock(&sh->lock);
-	/* Retained by someone after it was freed here: not ours to reuse. */
-	shed(p, sh, &flight, sheds, shed_usable, nshed);
-
-	if (off == NO_OFF && !refill(p, sh, c, size, &off))
+		set_live(sh, off, round_g(k, size));
+		cache_unlock(&sh->lock);
+	} else if (!alloc_reach(p, sh, c, size, &off))
 		return 0;
 	if (zero)
 		memset(p->base + off, 0, size);
@@ -1750,6 +1777,35 @@ flush_for_daemon(struct pool *p, uint64_t off)
 	return -ENOBUFS;	/* others' flushes keep failing to send it */
 }
 
+/*
+ * cache_free's common case, tried first: a live small block in this
+ * thread's shard, kept there within the shard's credit.  1 kept; 0 not,
+ * with nothing changed, and cache_free goes the whole way.
+ */
+static inline int
+free_mine(struct cache *k, uint64_t off)
+{
+	struct shard		*sh = my_shard(k);
+	struct ctable_entry	 e;
+	size_t			 slot;
+	int			 c;
+
+	cache_lock(&sh->lock);
+	if (ctable_find(&sh->table, off, &e, &slot) != CTABLE_LIVE ||
+	    (c = class_of_block(k, e.usable)) < 0 ||
+	    (unsigned)c >= k->central_class ||
+	    sh->bytes + e.usable > sh->credit ||
+	    sh->bin[c].n == sh->bin[c].cap) {
+		cache_unlock(&sh->lock);
+		return 0;
+	}
+	ctable_set_req_at(&sh->table, slot, CTABLE_CACHED);
+	(void)bin_push(&sh->bin[c], off, e.usable);
+	bytes_add(sh, e.usable);
+	cache_unlock(&sh->lock);
+	return 1;
+}
+
 int
 cache_free(struct pool *p, pool_off_t off)
 {
@@ -1764,6 +1820,8 @@ cache_free(struct pool *p, pool_off_t off)
 		return 0;
 	if ((error = conn_check(p)) != 0)
 		return error;
+	if (budget_of(k) > 0 && !is_shared(k, off) && free_mine(k, off))
+		return 1;
 again:
 	keep = budget_of(k) > 0 && !is_shared(k, off);
 	mine = my_shard(k);

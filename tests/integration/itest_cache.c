@@ -12,6 +12,8 @@
  *     the free reaches the daemon and the block is never handed out again
  *     while another holds it, even when the retain came after the free;
  *   - a double free of a cached block is -EINVAL and counted by the daemon;
+ *   - a free of an offset inside a live block is -EINVAL, counted, and
+ *     changes nothing: the block stays live and the cache as it was;
  *   - a block served from a larger cached one gives its slack back when the
  *     pool is full, so a request that fits in it succeeds, and failed_allocs
  *     counts only the refusals the program saw;
@@ -376,6 +378,60 @@ double_free_of_a_cached_block_is_counted(void **state)
 	EXPECT_RC(pool_retain(p, y), -EINVAL);
 	EXPECT_RC(pool_realloc(p, y, 200, &x), -EINVAL);
 	EXPECT_RC(pool_usable_size(p, y, (size_t[]){0}), -EINVAL);
+	check(c, "c");
+	pool_close(p);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
+/*
+ * A free of an offset inside a live block of this thread's shard (the
+ * cache's quickest path looks there first) is no block: the daemon's
+ * -EINVAL, counted, and nothing else changes.  The block stays live, the
+ * cache as it was; the block's own free is then kept, and its second
+ * free refused.
+ */
+static void
+free_of_no_block_changes_nothing(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_stats before, after;
+	pool_off_t a, b, d;
+	size_t usable;
+
+	(void)state;
+	start();
+	p = open_ok(&c, "c");
+	EXPECT_RC(pool_alloc(p, 64, &a), 0);
+	EXPECT_RC(pool_alloc(p, 64, &b), 0);
+	EXPECT_RC(pool_alloc(p, 64, &d), 0);
+	EXPECT_RC(pool_free(p, b), 0);
+	EXPECT_RC(pool_free(p, d), 0);
+	/* Taken again: the shard has credit for a block more than it holds. */
+	EXPECT_RC(pool_alloc(p, 64, &d), 0);
+	before = stats(p);
+	assert_true(before.client_cached_bytes > 0);
+	EXPECT_RC(pool_free(p, a + 16), -EINVAL);
+	after = stats(p);
+	printf("cache: a free inside a live block: invalid frees %" PRIu64
+	       " -> %" PRIu64 ", requested %" PRIu64 " -> %" PRIu64
+	       " B, cached %" PRIu64 " -> %" PRIu64 " B\n",
+	       before.invalid_frees, after.invalid_frees,
+	       before.requested_bytes, after.requested_bytes,
+	       before.client_cached_bytes, after.client_cached_bytes);
+	assert_int_equal(after.invalid_frees - before.invalid_frees, 1);
+	assert_int_equal(after.allocated_bytes, before.allocated_bytes);
+	assert_int_equal(after.requested_bytes, before.requested_bytes);
+	assert_int_equal(after.live_blocks, before.live_blocks);
+	assert_int_equal(after.client_cached_bytes, before.client_cached_bytes);
+	EXPECT_RC(pool_usable_size(p, a, &usable), 0);
+	assert_true(usable >= 64);
+	EXPECT_RC(pool_free(p, a), 0);
+	after = stats(p);
+	assert_true(after.client_cached_bytes > before.client_cached_bytes);
+	assert_int_equal(after.frees, before.frees);
+	EXPECT_RC(pool_free(p, a), -EINVAL);
 	check(c, "c");
 	pool_close(p);
 	pool_disconnect(c);
@@ -2502,6 +2558,8 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(
 			double_free_of_a_cached_block_is_counted, teardown),
+		cmocka_unit_test_teardown(
+			free_of_no_block_changes_nothing, teardown),
 		cmocka_unit_test_teardown(
 			slack_is_given_back_when_the_pool_is_full, teardown),
 		cmocka_unit_test_teardown(share_map_cannot_be_made_writable,
