@@ -258,6 +258,8 @@ struct cache {
 					 * 0: none (a granularity above
 					 * CACHE_SMALL_MAX) */
 	uint8_t		 lut_big[CACHE_MAX_BLOCK / 128 + 1];
+	uint8_t		 reach[CACHE_MAX_CLASSES];	/* the largest class
+					 * an alloc of each may use */
 
 	struct shard	 shard[CACHE_ALL_SHARDS];	/* the central last */
 };
@@ -396,6 +398,13 @@ classes_make(struct cache *k, uint32_t g)
 		}
 	}
 	k->small_max = g <= CACHE_SMALL_MAX ? CACHE_SMALL_MAX : 0;
+	/* A few larger classes, up to twice the size: see alloc_reach. */
+	for (c = 0; c < k->nclasses; c++) {
+		for (i = c; i + 1 < k->nclasses && i + 1 - c <= CACHE_REACH &&
+		    k->size[i + 1] <= 2 * (uint64_t)k->size[c]; i++)
+			;
+		k->reach[c] = (uint8_t)i;
+	}
 	/* lut_big[i]: the smallest class of at least i * 128 bytes. */
 	for (i = 0, c = 0; i < sizeof k->lut_big; i++) {
 		while (c < k->nclasses && k->size[c] < (uint64_t)i * 128)
@@ -1677,10 +1686,8 @@ alloc_reach(struct pool *p, struct shard *sh, int c, size_t size,
 	 * The request's own class first, then a few larger ones (up to twice
 	 * its size): a hit there costs some slack, a miss a round trip.
 	 */
-	for (r = 0; off == NO_OFF && r <= CACHE_REACH &&
-	    (unsigned)c + r < k->nclasses &&
-	    k->size[c + r] <= 2 * (uint64_t)k->size[c]; r++)
-		off = bin_pop(sh, &sh->bin[c + r], k, sheds, shed_usable,
+	for (r = (unsigned)c; off == NO_OFF && r <= k->reach[c]; r++)
+		off = bin_pop(sh, &sh->bin[r], k, sheds, shed_usable,
 		    &nshed, &flight);
 	if (off != NO_OFF)
 		set_live(sh, off, round_g(k, size));
