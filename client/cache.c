@@ -200,7 +200,9 @@
 
 struct cblock {
 	uint64_t	 off;
-	uint64_t	 usable;
+	uint32_t	 usable;
+	uint32_t	 slot;		/* where its table entry was when it
+					 * was pushed: a hint, checked */
 };
 
 /*
@@ -784,12 +786,13 @@ bin_grow(struct bin *b)
  * free pushes, and a stack seldom grows.
  */
 static inline int
-bin_push(struct bin *b, uint64_t off, uint64_t usable)
+bin_push(struct bin *b, uint64_t off, uint64_t usable, size_t slot)
 {
 	if (b->n == b->cap && !bin_grow(b))
 		return 0;
 	b->b[b->n].off = off;
-	b->b[b->n].usable = usable;
+	b->b[b->n].usable = (uint32_t)usable;
+	b->b[b->n].slot = (uint32_t)slot;
 	b->n++;
 	return 1;
 }
@@ -932,7 +935,8 @@ unflush_locked(struct cache *k, struct shard *sh, uint32_t flight,
 		}
 		to = &sh->bin[ci].b[put[ci]++];
 		to->off = offs[i];
-		to->usable = usable[i];
+		to->usable = (uint32_t)usable[i];
+		to->slot = 0;
 		bytes_add(sh, (int64_t)usable[i]);
 	}
 	for (c = 0; c < k->nclasses; c++)
@@ -1481,7 +1485,7 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, uint64_t *out)
 	}
 	/* Lowest offsets on top: the footprint stays compact. */
 	for (i = fit - 1; i >= 1; i--) {
-		if (!bin_push(&sh->bin[c], offs[i], usable[i]))
+		if (!bin_push(&sh->bin[c], offs[i], usable[i], 0))
 			break;
 		track_locked(k, sh, offs[i], usable[i], CTABLE_CACHED);
 		bytes_add(sh, (int64_t)usable[i]);
@@ -1630,14 +1634,15 @@ cache_set_budget(struct pool *p, size_t budget)
 }
 
 /*
- * Pop a block of bin b that nobody else holds; the shared ones found on
- * the way (retained after they were freed here) go to sheds, their entries
- * busy with *flight until the daemon has them.  Shard locked.
+ * Pop a block of bin b that nobody else holds (*hint: its entry's slot
+ * hint); the shared ones found on the way (retained after they were freed
+ * here) go to sheds, their entries busy with *flight until the daemon has
+ * them.  Shard locked.
  */
 static uint64_t
 bin_pop(struct shard *sh, struct bin *b, struct cache *k,
     uint64_t *sheds, uint64_t *shed_usable, size_t *nshed,
-    struct flight *flight)
+    struct flight *flight, uint32_t *hint)
 {
 	uint64_t	off;
 
@@ -1645,6 +1650,7 @@ bin_pop(struct shard *sh, struct bin *b, struct cache *k,
 		b->n--;
 		bytes_add(sh, -(int64_t)b->b[b->n].usable);
 		off = b->b[b->n].off;
+		*hint = b->b[b->n].slot;
 		if (!is_shared(k, off))
 			return off;
 		if (*nshed == 0)
@@ -1657,14 +1663,19 @@ bin_pop(struct shard *sh, struct bin *b, struct cache *k,
 	return NO_OFF;
 }
 
-/* A block popped from sh's stacks is live, for req bytes.  Locked. */
+/*
+ * A block popped from sh's stacks is live, for req bytes: its entry is
+ * where the hint says, unless the table has moved it since.  Locked.
+ */
 static inline void
-set_live(struct shard *sh, uint64_t off, uint32_t req)
+set_live(struct shard *sh, uint64_t off, uint32_t hint, uint32_t req)
 {
-	long	slot;
+	long	slot = hint;
 
-	if ((slot = ctable_slot(&sh->table, off)) >= 0)
-		ctable_set_req_at(&sh->table, (size_t)slot, req);
+	if ((hint >= sh->table.cap || sh->table.e[hint].off != off) &&
+	    (slot = ctable_slot(&sh->table, off)) < 0)
+		return;
+	ctable_set_req_at(&sh->table, (size_t)slot, req);
 }
 
 /*
@@ -1680,6 +1691,7 @@ alloc_reach(struct pool *p, struct shard *sh, int c, size_t size,
 	uint64_t	 off = NO_OFF;
 	size_t		 nshed = 0;
 	struct flight	 flight;
+	uint32_t	 hint = 0;
 	unsigned	 r;
 
 	/*
@@ -1688,9 +1700,9 @@ alloc_reach(struct pool *p, struct shard *sh, int c, size_t size,
 	 */
 	for (r = (unsigned)c; off == NO_OFF && r <= k->reach[c]; r++)
 		off = bin_pop(sh, &sh->bin[r], k, sheds, shed_usable,
-		    &nshed, &flight);
+		    &nshed, &flight, &hint);
 	if (off != NO_OFF)
-		set_live(sh, off, round_g(k, size));
+		set_live(sh, off, hint, round_g(k, size));
 	cache_unlock(&sh->lock);
 	/* Retained by someone after it was freed here: not ours to reuse. */
 	shed(p, sh, &flight, sheds, shed_usable, nshed);
@@ -1728,7 +1740,7 @@ cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 		b->n--;
 		off = b->b[b->n].off;
 		bytes_add(sh, -(int64_t)b->b[b->n].usable);
-		set_live(sh, off, round_g(k, size));
+		set_live(sh, off, b->b[b->n].slot, round_g(k, size));
 		cache_unlock(&sh->lock);
 	} else if (!alloc_reach(p, sh, c, size, &off))
 		return 0;
@@ -1807,7 +1819,7 @@ free_mine(struct cache *k, uint64_t off)
 		return 0;
 	}
 	ctable_set_req_at(&sh->table, slot, CTABLE_CACHED);
-	(void)bin_push(&sh->bin[c], off, e.usable);
+	(void)bin_push(&sh->bin[c], off, e.usable, slot);
 	bytes_add(sh, e.usable);
 	cache_unlock(&sh->lock);
 	return 1;
@@ -1881,7 +1893,7 @@ again:
 	 * flushes put back.
 	 */
 	if (c < 0 || !shard_room(k, sh, e.usable) ||
-	    !bin_push(&sh->bin[c], off, e.usable)) {
+	    !bin_push(&sh->bin[c], off, e.usable, 0)) {
 		(void)ctable_remove(&sh->table, off);
 		cache_unlock(&sh->lock);
 		if (c >= 0 && !made)
