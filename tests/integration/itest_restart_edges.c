@@ -380,6 +380,9 @@ share_map_enodev(void **state)
 
 	(void)state;
 	start_without_map();
+	assert_int_equal(harness_log_wait(&enodev_d, "pool nomap: no share "
+					  "map (Operation not permitted)", 0,
+					  5000), 0);
 	assert_int_equal(harness_log_count(&enodev_d, "pool nomap: no share "
 					   "map (Operation not permitted)"), 1);
 	fd = harness_raw_client(enodev_d.sock, "nomap");
