@@ -82,6 +82,7 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/session.c daemon/pool.c daemon/pool_release.c \
                daemon/dispatch.c daemon/dispatch_admin.c \
                daemon/dispatch_block.c daemon/dispatch_names.c \
+               daemon/dispatch_wait.c \
                daemon/block_names.c daemon/pool_names.c daemon/pool_evict.c \
                daemon/pool_numa.c \
                daemon/config.c daemon/service.c \
@@ -124,7 +125,7 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_names_readers itest_notify itest_probe_exit \
               itest_cache_threads \
               itest_numa \
-              itest_huge itest_evict
+              itest_huge itest_evict itest_names_wait
 ITEST_BINS := $(ITESTS:%=$(BUILD)/tests/%)
 ITEST_COMMON := $(BUILD)/tests/integration/harness.o \
                 $(BUILD)/tests/integration/harness_raw.o \

@@ -946,6 +946,7 @@ names_copy(const Poolmgr__Reply *reply, size_t i, void *item)
 	pn->usable_size = nb->usable_size;
 	pn->publisher = nb->publisher;
 	pn->evictable = nb->evictable;
+	pn->generation = nb->generation;
 	return 0;
 }
 

@@ -1,14 +1,16 @@
 /*
  * names.c - libpoolclient's named blocks: publish (with its flags), lookup
- * (and retain),
- * unpublish.  The listing by pool name, pool_names, is admin.c's.
+ * (and retain, and wait), unpublish.  The listing by pool name, pool_names,
+ * is admin.c's.
  *
  * A name goes on the wire as bytes, without its NUL; the daemon checks it
  * again.  A block looked up is checked as any block the daemon hands out
  * (client_check_block), so pool_ptr of it stays inside the mapping.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "cache.h"
 #include "client_internal.h"
@@ -77,9 +79,19 @@ pool_publish_replace(struct pool *p, pool_off_t off, const char *name)
 	return pool_publish_flags(p, off, name, POOL_PUBLISH_REPLACE);
 }
 
+/* What a lookup asks, and where its answer goes. */
+struct names_query {
+	const char	*name;
+	int		 retain;
+	uint64_t	 after;		/* after_generation */
+	pool_off_t	*off;
+	size_t		*usable;
+	uint64_t	*generation;
+};
+
 static int
-names_lookup_once(struct pool *p, const char *name, int retain,
-    pool_off_t *off, size_t *usable)
+names_lookup_once(struct pool *p, const struct names_query *q,
+    uint32_t wait_ms)
 {
 	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
 	Poolmgr__Lookup		 lu = POOLMGR__LOOKUP__INIT;
@@ -87,53 +99,127 @@ names_lookup_once(struct pool *p, const char *name, int retain,
 	int			 error;
 
 	lu.handle = p->handle;
-	lu.name = names_bytes(name);
-	lu.retain = retain;
+	lu.name = names_bytes(q->name);
+	lu.retain = q->retain;
+	lu.wait_ms = wait_ms;
+	lu.after_generation = q->after;
 	req.body_case = POOLMGR__REQUEST__BODY_LOOKUP;
 	req.lookup = &lu;
 	error = client_call(p, &req, POOLMGR__REPLY__BODY_ALLOC, &reply);
 	if (error != 0)
 		return error;
 	if ((error = client_check_block(p, reply->alloc, 1, 0)) == 0) {
-		*off = reply->alloc->offset;
-		if (usable != NULL)
-			*usable = (size_t)reply->alloc->usable_size;
+		*q->off = reply->alloc->offset;
+		if (q->usable != NULL)
+			*q->usable = (size_t)reply->alloc->usable_size;
+		if (q->generation != NULL)
+			*q->generation = reply->alloc->generation;
 	}
 	poolmgr__reply__free_unpacked(reply, NULL);
 	return error;
 }
 
 static int
-names_lookup(struct pool *p, const char *name, int retain, pool_off_t *off,
-    size_t *usable)
+names_lookup_try(struct pool *p, const struct names_query *q,
+    uint32_t wait_ms)
 {
 	int	error;
 
-	if (p == NULL || off == NULL)
+	error = names_lookup_once(p, q, wait_ms);
+	/* A retain counts against the quota: the cache gives way first. */
+	if (q->retain && error != 0 && client_flush_for(p, error))
+		error = names_lookup_once(p, q, wait_ms);
+	return error;
+}
+
+static int
+names_lookup(struct pool *p, const struct names_query *q)
+{
+	int	error;
+
+	if (p == NULL || q->off == NULL)
 		return -EINVAL;
-	if ((error = names_check(name)) != 0)
+	if ((error = names_check(q->name)) != 0)
 		return error;
 	if (conn_forked(p->conn))
 		return -ECHILD;
-	error = names_lookup_once(p, name, retain, off, usable);
-	/* A retain counts against the quota: the cache gives way first. */
-	if (retain && error != 0 && client_flush_for(p, error))
-		error = names_lookup_once(p, name, retain, off, usable);
-	return error;
+	return names_lookup_try(p, q, 0);
 }
 
 POOL_API int
 pool_lookup(struct pool *p, const char *name, pool_off_t *off,
     size_t *usable)
 {
-	return names_lookup(p, name, 0, off, usable);
+	struct names_query	q = { name, 0, 0, off, usable, NULL };
+
+	return names_lookup(p, &q);
 }
 
 POOL_API int
 pool_lookup_retain(struct pool *p, const char *name, pool_off_t *off,
     size_t *usable)
 {
-	return names_lookup(p, name, 1, off, usable);
+	struct names_query	q = { name, 1, 0, off, usable, NULL };
+
+	return names_lookup(p, &q);
+}
+
+static uint64_t
+names_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * The daemon answers -EINTR when it restarts in place while the lookup
+ * waits (its state carries no waiting request): ask the new image again,
+ * for the time left.  A wait longer than the wire's 32 bits of
+ * milliseconds (or without end) is asked for in parts.
+ */
+static int
+names_wait(struct pool *p, const struct names_query *q, int timeout_ms)
+{
+	uint64_t	deadline = 0, now, part;
+	int		error;
+
+	if (timeout_ms > 0)
+		deadline = names_now_ms() + (uint64_t)timeout_ms;
+	for (;;) {
+		part = UINT32_MAX;
+		if (timeout_ms > 0) {
+			if ((now = names_now_ms()) >= deadline)
+				return -ETIMEDOUT;
+			if (deadline - now < part)
+				part = deadline - now;
+		}
+		error = names_lookup_try(p, q, (uint32_t)part);
+		if (error != -EINTR && (error != -ETIMEDOUT || timeout_ms > 0))
+			return error;
+	}
+}
+
+POOL_API int
+pool_lookup_wait(struct pool *p, const char *name, uint64_t after_generation,
+    int timeout_ms, unsigned flags, pool_off_t *off, size_t *usable,
+    uint64_t *generation)
+{
+	struct names_query	q = { name, (flags & POOL_LOOKUP_RETAIN) != 0,
+				    after_generation, off, usable, generation };
+	int			error;
+
+	if (p == NULL || off == NULL || timeout_ms < -1 ||
+	    (flags & ~POOL_LOOKUP_RETAIN) != 0)
+		return -EINVAL;
+	if ((error = names_check(name)) != 0)
+		return error;
+	if (conn_forked(p->conn))
+		return -ECHILD;
+	if (timeout_ms == 0)
+		return names_lookup_try(p, &q, 0);
+	return names_wait(p, &q, timeout_ms);
 }
 
 POOL_API int

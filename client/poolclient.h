@@ -218,7 +218,7 @@ struct pool_named {
 	uint64_t usable_size;
 	uint32_t publisher;		/* the uid that gave the name */
 	uint64_t evictable;		/* 1: POOL_PUBLISH_EVICTABLE */
-	uint64_t reserved[1];		/* zero: room for later fields */
+	uint64_t generation;		/* see pool_lookup_wait */
 };
 
 /*
@@ -417,6 +417,39 @@ POOL_API int pool_lookup(struct pool *p, const char *name, pool_off_t *off,
  */
 POOL_API int pool_lookup_retain(struct pool *p, const char *name,
 				pool_off_t *off, size_t *usable);
+
+/* pool_lookup_wait's flags. */
+#define POOL_LOOKUP_RETAIN	0x1	/* as pool_lookup_retain */
+
+/*
+ * pool_lookup_wait - the block named name once its generation is above
+ * after_generation, waiting for it up to timeout_ms (-1: for as long as
+ * it takes): its offset in *off, its usable size in *usable and its
+ * generation in *generation (both may be NULL).  Each pool_publish and
+ * pool_publish_replace gives the name the pool's next generation, so a
+ * consumer passes the generation of the block it has and is answered
+ * with the next one published (the latest, if several were meanwhile);
+ * 0 takes any.  With POOL_LOOKUP_RETAIN the handle holds the block, taken
+ * in the same step as the answer (as pool_lookup_retain; read-write
+ * handles only).  timeout_ms 0 does not wait: pool_lookup with the
+ * generation, after_generation not looked at.
+ *
+ * -ETIMEDOUT if no newer generation came in time (nothing changed);
+ * -ENOENT if the pool was destroyed meanwhile; -EAGAIN if as many
+ * lookups as the daemon allows (max_name_waits) wait in the pool;
+ * -EINVAL for an unknown flag or a timeout below -1.  An unpublished name
+ * is waited for until it is published again.  A restart of the daemon in
+ * place goes unnoticed: the wait goes on for the time left.
+ *
+ * The wait holds back the other requests made on the same connection
+ * meanwhile, as replies come in order: a program whose other threads use
+ * the daemon while one waits gives the waiting one its own connection
+ * (pool_connect and pool_open).
+ */
+POOL_API int pool_lookup_wait(struct pool *p, const char *name,
+			      uint64_t after_generation, int timeout_ms,
+			      unsigned flags, pool_off_t *off, size_t *usable,
+			      uint64_t *generation);
 
 /*
  * pool_unpublish - remove the name and its reference: the block is freed

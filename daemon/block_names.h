@@ -32,6 +32,7 @@ struct block_name {
 	const char *name;	/* the bytes after the record (a key: any) */
 	uint32_t len;
 	uid_t publisher;
+	uint64_t generation;	/* the pool's name_generation it was given */
 };
 RB_HEAD(block_name_tree, block_name);
 

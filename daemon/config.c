@@ -56,6 +56,7 @@ config_defaults(struct config *cf)
 	cf->release_step = 1ull << 20;
 	cf->drop_step = 4096;
 	cf->settle_wait_ms = 2000;
+	cf->max_name_waits = 256;
 }
 
 int
@@ -253,6 +254,10 @@ daemon_key(struct load_state *ls, const char *key, const char *value)
 		if (parse_uint(value, &cf->settle_wait_ms))
 			return snprintf(ls->problem, sizeof(ls->problem),
 					"bad settle_wait_ms '%s'", value), 0;
+	} else if (strcmp(key, "max_name_waits") == 0) {
+		if (parse_uint(value, &cf->max_name_waits))
+			return snprintf(ls->problem, sizeof(ls->problem),
+					"bad max_name_waits '%s'", value), 0;
 	} else if (strcmp(key, "admin_group") == 0) {
 		if (parse_group(value, &cf->admin_gid))
 			return snprintf(ls->problem, sizeof(ls->problem),

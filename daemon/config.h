@@ -20,6 +20,7 @@
  *   settle_wait_ms = 2000          ; a request held for its pool's queued
  *                                  ; work waits this long for what others
  *                                  ; queue after it
+ *   max_name_waits = 256           ; Lookups waiting for a name, per pool
  *
  *   [pool NAME]
  *   size = 256M                    ; required; K, M, G, T suffixes
@@ -79,6 +80,7 @@ struct config {
 	uint64_t release_step;		/* bytes; 0: a free releases at once */
 	uint32_t drop_step;		/* references; 0: a close drops all */
 	uint32_t settle_wait_ms;	/* 0: only for what came before */
+	uint32_t max_name_waits;	/* Lookups waiting, per pool */
 	unsigned npools;
 	struct config_pool pools[CONFIG_MAX_POOLS];
 };

@@ -28,6 +28,10 @@
  * first came, and is then carried out as things stand, the work queued
  * after it still under way.  Nothing is finished on the daemon's thread
  * for it: the work before it may be a copy of gigabytes.
+ *
+ * A Lookup that waits for a name (dispatch_wait.c) is held the same way,
+ * with the connection's later requests, until the name comes, its time
+ * is up, its pool goes, or a restart in place asks it to be sent again.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -362,6 +366,7 @@ dispatch_forget(struct session *s)
 {
 	if (s->waiter)
 		waiter_free(s->waiter);
+	lookup_wait_end(s, true);
 }
 
 /* Between requests the reply buffer holds nothing: give its pages back. */
@@ -420,8 +425,13 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 		hold(&c, w, buf, len);
 		goto out;
 	}
+	if (rc == WAITING) {
+		peer_hold(peer, buf, len);
+		goto out;
+	}
 	if (w)
 		waiter_free(w);
+	lookup_wait_end(s, false);
 	rep.error = rc;
 	if (rc) {
 		rep.message = c.msg;

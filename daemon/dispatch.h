@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 struct config;
+struct event_base;
 struct peer;
 struct session;
 
@@ -29,6 +30,15 @@ void dispatch_wake(void);
 
 /* Session s is going: forget that it waits (before session_free). */
 void dispatch_forget(struct session *s);
+
+/* dispatch_wait.c: the loop its waiting Lookups' deadlines run on. */
+void dispatch_wait_setup(struct event_base *base);
+/*
+ * A restart in place waits for a quiet moment: every waiting Lookup is
+ * answered -EINTR (the client asks the new image again), as is any that
+ * would wait until reads go on.
+ */
+void dispatch_wait_interrupt(void);
 
 /* Give back the reply buffer's pages; between requests only (memtrim.c). */
 void dispatch_buffers_release(void);

@@ -211,6 +211,7 @@ do_destroy(struct call *c, const Poolmgr__DestroyPool *m)
 	journal_pool_gone(p);
 	if (!unmapped)
 		dpool_mark_destroyed(p);
+	lookup_waits_pool_gone(p);
 	session_close_pool_handles(p);
 	dpool_destroy(p, unmapped);
 	return 0;

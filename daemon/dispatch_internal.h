@@ -5,14 +5,17 @@
  * an open handle) and dispatch_names.c (names of blocks).  Nothing here is seen outside daemon/dispatch*.c.
  *
  * Every do_* handler takes the call and its request's body and returns 0
- * (the reply is filled in), a negative errno (refuse() said why), or HELD:
+ * (the reply is filled in), a negative errno (refuse() said why), HELD:
  * the request waits for its pool to settle (dispatch.c holds it and
- * dispatches it again later, with c->stage and c->note as it left them).
+ * dispatches it again later, with c->stage and c->note as it left them),
+ * or WAITING: a Lookup waits for its name (dispatch_wait.c keeps what it
+ * waits for; dispatch.c holds it).
  */
 #ifndef POOLMGRD_DISPATCH_INTERNAL_H
 #define POOLMGRD_DISPATCH_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "poolmgr.pb-c.h"
@@ -20,6 +23,7 @@
 #include "peer.h"
 
 #define HELD 1			/* a handler's answer: hold the request */
+#define WAITING 2		/* ... hold it for a name (dispatch_wait.c) */
 
 struct config;
 struct dpool;
@@ -94,5 +98,21 @@ int do_publish(struct call *c, const Poolmgr__Publish *m);
 int do_lookup(struct call *c, const Poolmgr__Lookup *m);
 int do_unpublish(struct call *c, const Poolmgr__Unpublish *m);
 int do_list_names(struct call *c, const Poolmgr__ListNames *m);
+
+/* dispatch_wait.c */
+/*
+ * Lookup m must wait for its name in p: WAITING, or -EINTR (a restart in
+ * place is under way), -EAGAIN (max_name_waits wait in p), -ETIMEDOUT
+ * (its wait_ms has passed since it first came), -ENOMEM.
+ */
+int lookup_wait(struct call *c, struct dpool *p, const Poolmgr__Lookup *m);
+/* Was the pool that s's lookup waits in destroyed meanwhile? */
+bool lookup_wait_pool_gone(const struct session *s);
+/* s's lookup is answered (or s is gone): forget what it waited for. */
+void lookup_wait_end(struct session *s, bool gone);
+/* name (len bytes) was given a block in p: its lookups go on. */
+void lookup_waits_published(struct dpool *p, const void *name, size_t len);
+/* p is being destroyed: its lookups go on, to be told so. */
+void lookup_waits_pool_gone(struct dpool *p);
 
 #endif /* POOLMGRD_DISPATCH_INTERNAL_H */

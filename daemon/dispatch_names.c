@@ -46,6 +46,7 @@ do_publish(struct call *c, const Poolmgr__Publish *m)
 			   m->replace, m->evictable);
 	switch (rc) {
 	case 0:
+		lookup_waits_published(h->pool, m->name.data, m->name.len);
 		return 0;
 	case -EINVAL:
 		return refuse(c, rc, "%#llx is not a live block",
@@ -76,6 +77,10 @@ do_publish(struct call *c, const Poolmgr__Publish *m)
  * unpublish the block, the last reference go, and its bytes be handed to
  * someone else, so that the retain takes hold of another block.  A
  * read-only handle may retain: readers are who a published block is for.
+ *
+ * With wait_ms, a name not there or not newer than after_generation is
+ * waited for (dispatch_wait.c); each time the lookup is dispatched again
+ * it is checked anew, so the retain is taken when it is answered.
  */
 int
 do_lookup(struct call *c, const Poolmgr__Lookup *m)
@@ -84,12 +89,18 @@ do_lookup(struct call *c, const Poolmgr__Lookup *m)
 	struct handle *h;
 	int rc;
 
+	/* Its handle was closed with the pool: say why, not -EBADF. */
+	if (lookup_wait_pool_gone(c->s))
+		return refuse(c, -ENOENT, "the pool was destroyed while the "
+			      "lookup waited");
 	if (!(h = get_handle(c, m->handle, false, &rc)))
 		return rc;
 	if ((rc = check_block_name(c, &m->name)))
 		return rc;
-	if (!(n = block_names_find(&h->pool->names, m->name.data,
-				   m->name.len)))
+	n = block_names_find(&h->pool->names, m->name.data, m->name.len);
+	if (m->wait_ms && (!n || n->generation <= m->after_generation))
+		return lookup_wait(c, h->pool, m);
+	if (!n)
 		return refuse(c, -ENOENT, "no such name in pool %s",
 			      h->pool->name);
 	if (n->evict)	/* a use, even if the retain fails */
@@ -104,6 +115,7 @@ do_lookup(struct call *c, const Poolmgr__Lookup *m)
 				      (unsigned long long)n->block->off);
 	}
 	reply_block(c, n->block->off, n->block->size);
+	c->rep->alloc->generation = n->generation;
 	return 0;
 }
 
@@ -162,6 +174,7 @@ do_list_names(struct call *c, const Poolmgr__ListNames *m)
 		nb->usable_size = n->block->size;
 		nb->publisher = n->publisher;
 		nb->evictable = n->evict != NULL;
+		nb->generation = n->generation;
 		bytes += poolmgr__named_block__get_packed_size(nb) + 4;
 		if (bytes > NAMES_REPLY_MAX) {
 			unlisted++;

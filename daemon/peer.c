@@ -725,6 +725,12 @@ peer_holding(const struct peer *p)
 	return p->holding;
 }
 
+bool
+peer_reads_are_paused(void)
+{
+	return reads_paused;
+}
+
 void
 peer_resume(struct peer *p)
 {

@@ -116,5 +116,7 @@ size_t peer_out_cost(size_t len);
  * already is still served.  false: every peer reads again.
  */
 void peer_pause_reads(bool pause);
+/* Is a restart waiting, with reads paused? */
+bool peer_reads_are_paused(void);
 
 #endif /* POOLMGRD_PEER_H */

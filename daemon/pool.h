@@ -190,6 +190,8 @@ struct dpool {
 	struct block_index blocks;
 	struct block_names names;	/* Publish's names (pool_names.c) */
 	struct evict_books evict;	/* ... the evictable (pool_evict.c) */
+	uint64_t name_generation;	/* the last a Publish gave */
+	uint32_t name_waits;	/* Lookups waiting (dispatch_wait.c) */
 	uint64_t persistent_blocks;
 	/*
 	 * One per uid with persistent bytes, sorted by uid: a FreeBatch of

@@ -67,8 +67,11 @@ dpool_publish(struct dpool *p, struct handle *h, uint64_t off,
 	n = block_names_find(&p->names, name, len);
 	if (n && !replace)
 		return -EEXIST;
-	if (n && n->block == b)	/* replaced by itself: only its flag */
+	if (n && n->block == b) {
+		/* Replaced by itself: a new frame written in place. */
+		n->generation = ++p->name_generation;
 		return reflag(p, n, evictable);
+	}
 	if (b->named)
 		return -EBUSY;
 	if (!n && p->names.count >= POOL_MAX_NAMES)
@@ -95,6 +98,7 @@ dpool_publish(struct dpool *p, struct handle *h, uint64_t off,
 	}
 	b->named = 1;
 	if (fresh) {
+		fresh->generation = ++p->name_generation;
 		block_names_insert(&p->names, fresh);
 		name_flag(p, fresh, l);
 		journal_name(p, fresh);
@@ -110,6 +114,7 @@ dpool_publish(struct dpool *p, struct handle *h, uint64_t off,
 	journal_unname(p, old);
 	n->block = b;
 	n->publisher = h->session->uid;
+	n->generation = ++p->name_generation;
 	block_names_insert(&p->names, n);
 	name_flag(p, n, l);
 	journal_name(p, n);
@@ -162,8 +167,8 @@ restore_name_wrong(struct dpool *p, struct block *b, const void *name,
 
 int
 dpool_restore_name(struct dpool *p, uint64_t off, const void *name,
-		   size_t len, uid_t publisher, bool evictable, char *problem,
-		   size_t plen)
+		   size_t len, uid_t publisher, bool evictable,
+		   uint64_t generation, char *problem, size_t plen)
 {
 	struct block *b = block_index_find(&p->blocks, off);
 	const char *why = restore_name_wrong(p, b, name, len);
@@ -173,6 +178,12 @@ dpool_restore_name(struct dpool *p, uint64_t off, const void *name,
 	if (!why) {
 		if ((!evictable || (l = evict_link_make())) &&
 		    (n = block_name_make(name, len, b, publisher))) {
+			/* An older image's: generations given anew. */
+			if (!generation)
+				generation = p->name_generation + 1;
+			if (generation > p->name_generation)
+				p->name_generation = generation;
+			n->generation = generation;
 			block_names_insert(&p->names, n);
 			b->named = 1;
 			name_flag(p, n, l);

@@ -39,14 +39,16 @@ int dpool_unpublish(struct dpool *p, const void *name, size_t len);
 void dpool_name_remove(struct dpool *p, struct block_name *n);
 
 /*
- * A restart: name the restored block at off.  0, or -EINVAL with why in
- * problem: a bad name, no persistent block there, a block named twice, a
- * name twice, too many names, no memory.  An evictable name joins the
- * list of eviction after those restored before it.
+ * A restart: name the restored block at off, with its generation (0: the
+ * pool's next; the pool's name_generation follows the highest).  0, or
+ * -EINVAL with why in problem: a bad name, no persistent block there, a
+ * block named twice, a name twice, too many names, no memory.  An
+ * evictable name joins the list of eviction after those restored before
+ * it.
  */
 int dpool_restore_name(struct dpool *p, uint64_t off, const void *name,
 		       size_t len, uid_t publisher, bool evictable,
-		       char *problem, size_t plen);
+		       uint64_t generation, char *problem, size_t plen);
 /*
  * Check: the names against the blocks (named of them were seen named by
  * the caller's walk): each at a live persistent block marked named, and

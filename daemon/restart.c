@@ -67,6 +67,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "dispatch.h"
 #include "fdstore.h"
 #include "journal.h"
 #include "log.h"
@@ -512,6 +513,8 @@ want(void)
 			 "first quiet moment", exe_path);
 	wanted = true;
 	peer_pause_reads(true);
+	/* A lookup waiting for a name could wait its whole wait_ms. */
+	dispatch_wait_interrupt();
 	dropped = 0;
 	wanted_at = noted_at = now_ns();
 	restart_try(true);

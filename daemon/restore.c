@@ -101,6 +101,7 @@ build_pool(struct rebuild *rb, unsigned k)
 			return rc;
 		}
 	}
+	p->name_generation = ps->name_generation;
 	for (i = 0; i < ps->n_named_name; i++) {
 		rc = dpool_restore_name(p, ps->named_off[i],
 					ps->named_name[i].data,
@@ -109,6 +110,8 @@ build_pool(struct rebuild *rb, unsigned k)
 					ps->n_named_flags &&
 					(ps->named_flags[i] &
 					 POOLMGRD__NAMED_FLAG__NAMED_FLAG_EVICTABLE),
+					ps->n_named_generation ?
+					ps->named_generation[i] : 0,
 					rb->why, sizeof(rb->why));
 		if (rc)
 			return rc;

@@ -194,6 +194,27 @@ events_valid(const Poolmgrd__PoolState *ps)
 }
 
 /*
+ * The names' generations: none (an older image's), or one per name, none
+ * 0 and none past the last the pool gave (the next Publish must give a
+ * newer one than any name has).
+ */
+static bool
+generations_valid(const Poolmgrd__PoolState *ps)
+{
+	size_t i;
+
+	if (ps->n_named_generation == 0)
+		return true;
+	if (ps->n_named_generation != ps->n_named_name)
+		return false;
+	for (i = 0; i < ps->n_named_generation; i++)
+		if (ps->named_generation[i] == 0 ||
+		    ps->named_generation[i] > ps->name_generation)
+			return false;
+	return true;
+}
+
+/*
  * Pool k of st, whose memfd is on pages of page bytes (hugepage_of_fd):
  * the state must say that page size, a pool on huge pages as one on the
  * system's.
@@ -230,6 +251,9 @@ check_pool(const Poolmgrd__State *st, size_t k, uint64_t page, char *why,
 		return state_why(why, len, "pool %s: its names' flags are "
 			       "not one per name, or have an unknown bit",
 			       ps->name);
+	if (!generations_valid(ps))
+		return state_why(why, len, "pool %s: a name's generation is "
+			       "0 or past the pool's", ps->name);
 	return check_blocks(ps, why, len);
 }
 

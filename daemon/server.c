@@ -461,6 +461,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	server_cf->release_step = cf->release_step;
 	server_cf->drop_step = cf->drop_step;
 	server_cf->settle_wait_ms = cf->settle_wait_ms;
+	server_cf->max_name_waits = cf->max_name_waits;
 	free(cf);
 	status_line(line, sizeof(line));
 	service_ready(line);
@@ -673,6 +674,7 @@ server_run(const struct server_opts *o, struct config *cf)
 	if (!base)
 		fatalx("event_base_new failed");
 	notify_setup(base);
+	dispatch_wait_setup(base);
 	if (!(release_ev = evtimer_new(base, on_release_step, NULL)) ||
 	    !(journal_ev = evtimer_new(base, on_journal_step, NULL)))
 		fatalx("evtimer_new failed");

@@ -23,6 +23,7 @@
 
 struct session;
 struct waiter;
+struct lookup_wait;
 
 /*
  * What one session's open handles on one pool hold: the quota's count,
@@ -97,6 +98,8 @@ struct session {
 	struct handle **handle_slots;
 	uint32_t handle_mask;	/* slots - 1; slots a power of two */
 	struct waiter *waiter;	/* dispatch.c's: its held request, or NULL */
+	/* dispatch_wait.c's: the name its held Lookup waits for, or NULL */
+	struct lookup_wait *lookup_wait;
 };
 
 struct session *session_new(int fd);

@@ -88,6 +88,7 @@ pool_state_free(Poolmgrd__PoolState *ps)
 	free(ps->named_off);
 	free(ps->named_publisher);
 	free(ps->named_flags);
+	free(ps->named_generation);
 }
 
 /* The pool's names, by name; their bytes are the pool's own (packed
@@ -98,14 +99,16 @@ save_names(struct dpool *p, Poolmgrd__PoolState *ps)
 	size_t n = p->names.count, i = 0;
 	struct block_name *bn;
 
+	ps->name_generation = p->name_generation;
 	if (n == 0)
 		return 0;
 	ps->named_name = calloc(n, sizeof(ProtobufCBinaryData));
 	ps->named_off = calloc(n, sizeof(uint64_t));
 	ps->named_publisher = calloc(n, sizeof(uint32_t));
 	ps->named_flags = calloc(n, sizeof(uint32_t));
+	ps->named_generation = calloc(n, sizeof(uint64_t));
 	if (!ps->named_name || !ps->named_off || !ps->named_publisher ||
-	    !ps->named_flags)
+	    !ps->named_flags || !ps->named_generation)
 		return -ENOMEM;
 	for (bn = block_names_from(&p->names, "", 0); bn && i < n;
 	     bn = block_names_next(&p->names, bn), i++) {
@@ -115,9 +118,11 @@ save_names(struct dpool *p, Poolmgrd__PoolState *ps)
 		ps->named_publisher[i] = (uint32_t)bn->publisher;
 		ps->named_flags[i] = bn->evict ?
 				     POOLMGRD__NAMED_FLAG__NAMED_FLAG_EVICTABLE : 0;
+		ps->named_generation[i] = bn->generation;
 	}
 	ps->n_named_name = ps->n_named_off = ps->n_named_publisher = i;
 	ps->n_named_flags = i;
+	ps->n_named_generation = i;
 	return i == n ? 0 : -EFAULT;
 }
 

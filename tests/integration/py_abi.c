@@ -102,7 +102,7 @@ persisted_named(void)
 	FIELD(pool_named, usable_size);
 	FIELD(pool_named, publisher);
 	FIELD(pool_named, evictable);
-	FIELD(pool_named, reserved);
+	FIELD(pool_named, generation);
 }
 
 int

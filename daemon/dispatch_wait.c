@@ -1,0 +1,207 @@
+/*
+ * dispatch_wait.c - Lookups that wait for a name (docs/protocol.md,
+ * "Waiting for a name").
+ *
+ * A Lookup with wait_ms whose name is not there, or not newer than the
+ * generation it names, is held by its peer as any held request is
+ * (peer_hold), with the connection's later requests behind it: replies
+ * come in order, so the connection waits with it, and nobody else does.
+ * So a session waits for one name at most, and its record here says
+ * which, in which pool, and until when.
+ *
+ * A Publish of the name, the deadline, the pool's destruction and a
+ * restart in place each make the lookup go on.  Never at once: a Publish
+ * is another client's request being carried out, and the peer's replay
+ * would dispatch inside it.  The record's event is made active instead,
+ * and the loop has the peer dispatch the lookup again, which do_lookup
+ * answers, or holds once more (the name unpublished again meanwhile)
+ * with the deadline it had.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include "config.h"
+#include "dispatch.h"
+#include "dispatch_internal.h"
+#include "log.h"
+#include "peer.h"
+#include "pool.h"
+#include "session.h"
+
+#define NAME_WAITS_DEFAULT 256	/* without a configuration */
+
+struct lookup_wait {
+	TAILQ_ENTRY(lookup_wait) entry;
+	struct session *s;
+	struct peer *peer;
+	struct dpool *pool;	/* NULL once the pool is destroyed */
+	struct event *ev;	/* the deadline, or made active to go on */
+	uint64_t deadline_ns;	/* CLOCK_MONOTONIC */
+	uint32_t len;
+	uint8_t name[BLOCK_NAME_MAX];
+};
+
+static TAILQ_HEAD(, lookup_wait) lookup_waits =
+	TAILQ_HEAD_INITIALIZER(lookup_waits);
+static struct event_base *wait_base;
+
+void
+dispatch_wait_setup(struct event_base *base)
+{
+	wait_base = base;
+}
+
+static uint64_t
+wait_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint32_t
+name_waits_max(void)
+{
+	return dispatch_cf ? dispatch_cf->max_name_waits : NAME_WAITS_DEFAULT;
+}
+
+/* From the loop: the peer dispatches its held lookup again. */
+static void
+on_lookup_wait(evutil_socket_t fd, short what, void *arg)
+{
+	struct lookup_wait *lw = arg;
+
+	(void)fd;
+	(void)what;
+	peer_resume(lw->peer);	/* may free lw */
+}
+
+void
+lookup_wait_end(struct session *s, bool gone)
+{
+	struct lookup_wait *lw = s->lookup_wait;
+
+	if (!lw)
+		return;
+	s->lookup_wait = NULL;
+	if (lw->pool) {
+		lw->pool->name_waits--;
+		log_debug("pid %d %s: %u lookups wait in pool %s", (int)s->pid,
+			  gone ? "went while its lookup waited" :
+			  "is answered", lw->pool->name_waits,
+			  lw->pool->name);
+	}
+	TAILQ_REMOVE(&lookup_waits, lw, entry);
+	event_free(lw->ev);
+	free(lw);
+}
+
+static struct lookup_wait *
+lookup_wait_new(struct call *c, struct dpool *p, const Poolmgr__Lookup *m,
+		uint64_t now)
+{
+	struct lookup_wait *lw;
+
+	if (!(lw = calloc(1, sizeof(*lw))))
+		return NULL;
+	if (!(lw->ev = evtimer_new(wait_base, on_lookup_wait, lw))) {
+		free(lw);
+		return NULL;
+	}
+	lw->s = c->s;
+	lw->peer = c->peer;
+	lw->pool = p;
+	lw->deadline_ns = now + (uint64_t)m->wait_ms * 1000000u;
+	lw->len = (uint32_t)m->name.len;
+	memcpy(lw->name, m->name.data, m->name.len);
+	TAILQ_INSERT_TAIL(&lookup_waits, lw, entry);
+	p->name_waits++;
+	c->s->lookup_wait = lw;
+	log_debug("pid %d waits for a name: %u lookups wait in pool %s",
+		  (int)c->s->pid, p->name_waits, p->name);
+	return lw;
+}
+
+bool
+lookup_wait_pool_gone(const struct session *s)
+{
+	return s->lookup_wait && !s->lookup_wait->pool;
+}
+
+/*
+ * The lookup m of c, in pool p, must wait: WAITING with its deadline
+ * armed (the first time, a record made), or why it cannot.  Every refusal
+ * leaves nothing behind (dispatch.c ends the record of any request not
+ * held).
+ */
+int
+lookup_wait(struct call *c, struct dpool *p, const Poolmgr__Lookup *m)
+{
+	struct lookup_wait *lw = c->s->lookup_wait;
+	uint64_t now = wait_now_ns(), left;
+	struct timeval tv;
+
+	/* The state carries no waiting lookup: the client asks again. */
+	if (peer_reads_are_paused())
+		return refuse(c, -EINTR, "the daemon restarts in place: ask "
+			      "again for the time left");
+	if (!lw) {
+		if (p->name_waits >= name_waits_max())
+			return refuse(c, -EAGAIN, "%u lookups wait in pool %s, "
+				      "the most allowed", p->name_waits,
+				      p->name);
+		if (!(lw = lookup_wait_new(c, p, m, now)))
+			return refuse(c, -ENOMEM, "out of memory");
+	}
+	if (now >= lw->deadline_ns)
+		return refuse(c, -ETIMEDOUT, "no newer name in %u ms",
+			      (unsigned)m->wait_ms);
+	left = lw->deadline_ns - now;
+	tv.tv_sec = (time_t)(left / 1000000000u);
+	/* Rounded up: a wake a microsecond early would only wait again. */
+	tv.tv_usec = (suseconds_t)((left % 1000000000u + 999) / 1000);
+	evtimer_add(lw->ev, &tv);
+	return WAITING;
+}
+
+void
+lookup_waits_published(struct dpool *p, const void *name, size_t len)
+{
+	struct lookup_wait *lw;
+
+	if (!p->name_waits)
+		return;
+	TAILQ_FOREACH(lw, &lookup_waits, entry)
+		if (lw->pool == p && lw->len == len &&
+		    memcmp(lw->name, name, len) == 0)
+			event_active(lw->ev, EV_TIMEOUT, 1);
+}
+
+void
+lookup_waits_pool_gone(struct dpool *p)
+{
+	struct lookup_wait *lw;
+
+	if (!p->name_waits)
+		return;
+	TAILQ_FOREACH(lw, &lookup_waits, entry)
+		if (lw->pool == p) {
+			lw->pool = NULL;
+			event_active(lw->ev, EV_TIMEOUT, 1);
+		}
+	p->name_waits = 0;
+}
+
+void
+dispatch_wait_interrupt(void)
+{
+	struct lookup_wait *lw;
+
+	TAILQ_FOREACH(lw, &lookup_waits, entry)
+		event_active(lw->ev, EV_TIMEOUT, 1);
+}

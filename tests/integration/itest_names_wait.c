@@ -1,0 +1,604 @@
+/*
+ * itest_names_wait.c - a Lookup that waits for its name (docs/protocol.md,
+ * "Waiting for a name"), between real client processes and raw
+ * connections.
+ *
+ * The daemon logs (at debug, which the tests run with) each lookup that
+ * begins to wait, with its pid: a test waits for that line before it
+ * publishes, so the publish comes while the lookup waits, not before.
+ * A raw connection whose lookup waits is known to be read once another
+ * client has made two round trips after it was sent (as in itest_wait.c):
+ * it must still be unanswered then.
+ *
+ *   waiter_gets_publish      a consumer process waits for a name; the
+ *       producer publishes: the consumer gets the block, reads its bytes,
+ *       and has the name's generation (as pool_names lists it);
+ *   others_served_meanwhile  a raw connection's waiting lookup, and a
+ *       Stats pipelined behind it: no reply to either while another
+ *       client and another raw connection make round trips; the publish
+ *       answers both, in order;
+ *   replace_wakes_newer      a lookup after the name's generation waits;
+ *       a replace answers it with the new block and a newer generation,
+ *       and a replace of the block by itself with a newer one still;
+ *   timeout_changes_nothing  a waiting lookup (with retain) for no name,
+ *       and one after the name's generation, each -ETIMEDOUT: no
+ *       reference taken, the pool's statistics as before, and the same
+ *       connection is answered after;
+ *   retain_taken_when_answered  a waiting lookup with retain: once
+ *       answered its handle holds the block, which the name's removal
+ *       then does not free;
+ *   bound_and_closed_waiter  max_name_waits = 2: a third waiter in the
+ *       pool is -EAGAIN; a waiter whose connection closes is dropped
+ *       (logged, its place free again), and the third then waits;
+ *   pool_destroyed           a forced destroy ends a waiting lookup in
+ *       the pool with -ENOENT;
+ *   restart_in_place         SIGUSR2 while a consumer process waits: the
+ *       library asks the new image again, a publish after the restart
+ *       answers it, and generations go on from where they were.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "poolclient.h"
+#include "poolmgr.pb-c.h"
+
+#define POOL		"names"
+#define BOUNDED		"bounded"
+#define CONF		"max_name_waits = 2\n" \
+			"[pool names]\nsize = 16M\n" \
+			"[pool bounded]\nsize = 4M\n"
+#define LONG_WAIT_MS	60000	/* only a guard: the tests end the waits */
+#define LOG_WAIT_MS	30000
+#define WAITS_LINE	"waits for a name"
+
+static struct daemon_proc d;
+static struct pool_conn *conn;
+static struct pool *pool;
+
+static int
+setup(void **state)
+{
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	if (harness_start(&d, CONF) != 0)
+		return -1;
+	if (pool_connect(d.sock, &conn) != 0 ||
+	    pool_open(conn, POOL, &pool) != 0)
+		return -1;
+	/* Counted blocks are the test's only: none kept in a cache. */
+	return pool_set_cache(pool, 0) == 0 ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	pool_close(pool);
+	pool_disconnect(conn);
+	return harness_finish(&d) == 0 ? 0 : -1;
+}
+
+static struct pool_stats
+stats_of(struct pool *p)
+{
+	struct pool_stats st;
+
+	EXPECT_RC(pool_stats(p, &st), 0);
+	return st;
+}
+
+/* A block of len bytes of c, published as name (replace: moved there). */
+static pool_off_t
+published(const char *name, size_t len, int c, bool replace)
+{
+	pool_off_t off;
+
+	EXPECT_RC(pool_alloc(pool, len, &off), 0);
+	memset(pool_ptr(pool, off), c, len);
+	if (replace)
+		EXPECT_RC(pool_publish_replace(pool, off, name), 0);
+	else
+		EXPECT_RC(pool_publish(pool, off, name), 0);
+	/* The name's reference keeps it: ours goes. */
+	EXPECT_RC(pool_free(pool, off), 0);
+	return off;
+}
+
+/* The name's generation now, as a lookup that does not wait has it. */
+static uint64_t
+generation_of(const char *name)
+{
+	pool_off_t off;
+	uint64_t g = 0;
+
+	EXPECT_RC(pool_lookup_wait(pool, name, 0, 0, 0, &off, NULL, &g), 0);
+	assert_true(g > 0);
+	return g;
+}
+
+/* The name's generation as pool_names lists it. */
+static uint64_t
+listed_generation(const char *name)
+{
+	struct pool_named *pn;
+	size_t n, total;
+	uint64_t g;
+
+	EXPECT_RC(pool_names(conn, POOL, name, &pn, &n, &total), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(pn[0].name, name);
+	g = pn[0].generation;
+	free(pn);
+	return g;
+}
+
+/* The daemon logged that one more lookup of pid waits (than before). */
+static void
+wait_logged(pid_t pid, int before)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "pid %d " WAITS_LINE, (int)pid);
+	assert_int_equal(harness_log_wait(&d, what, before, LOG_WAIT_MS), 0);
+}
+
+static int
+waits_logged_of(pid_t pid)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "pid %d " WAITS_LINE, (int)pid);
+	return harness_log_count(&d, what);
+}
+
+/* ---- raw requests ------------------------------------------------------ */
+
+static int
+raw_client(const char *pool_name, uint32_t *h)
+{
+	int fd = harness_raw_client(d.sock, "waiter");
+
+	assert_true(fd >= 0);
+	*h = harness_raw_handle(fd, pool_name);
+	return fd;
+}
+
+static void
+raw_lookup(int fd, uint64_t id, uint32_t h, const char *name,
+	   uint32_t wait_ms, uint64_t after, bool retain)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Lookup lu = POOLMGR__LOOKUP__INIT;
+
+	lu.handle = h;
+	lu.name.data = (uint8_t *)name;
+	lu.name.len = strlen(name);
+	lu.wait_ms = wait_ms;
+	lu.after_generation = after;
+	lu.retain = retain;
+	req.id = id;
+	req.body_case = POOLMGR__REQUEST__BODY_LOOKUP;
+	req.lookup = &lu;
+	assert_int_equal(harness_raw_send(fd, &req), 0);
+}
+
+static void
+raw_stats(int fd, uint64_t id, uint32_t h)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
+
+	ref.handle = h;
+	req.id = id;
+	req.body_case = POOLMGR__REQUEST__BODY_STATS;
+	req.stats = &ref;
+	assert_int_equal(harness_raw_send(fd, &req), 0);
+}
+
+static Poolmgr__Reply *
+raw_reply(int fd, uint64_t id)
+{
+	Poolmgr__Reply *r = harness_raw_reply(fd, id, LONG_WAIT_MS);
+
+	if (!r)
+		fail_msg("no reply to request %llu", (unsigned long long)id);
+	return r;
+}
+
+/* The reply to lookup id: the block at off, with its generation. */
+static uint64_t
+raw_found(int fd, uint64_t id, pool_off_t off)
+{
+	Poolmgr__Reply *r = raw_reply(fd, id);
+	uint64_t g;
+
+	assert_int_equal(r->error, 0);
+	assert_int_equal(r->body_case, POOLMGR__REPLY__BODY_ALLOC);
+	assert_int_equal(r->alloc->offset, off);
+	g = r->alloc->generation;
+	poolmgr__reply__free_unpacked(r, NULL);
+	return g;
+}
+
+static void
+raw_refused(int fd, uint64_t id, int err)
+{
+	Poolmgr__Reply *r = raw_reply(fd, id);
+
+	if (r->error != err)
+		fail_msg("request %llu: %d (%s), expected %d",
+			 (unsigned long long)id, r->error,
+			 r->message ? r->message : "", err);
+	poolmgr__reply__free_unpacked(r, NULL);
+}
+
+/*
+ * Two round trips of our own, after fd's request was sent: it was read
+ * by then, and must not be answered.
+ */
+static void
+unanswered(int fd, const char *what)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+	(void)stats_of(pool);
+	(void)stats_of(pool);
+	if (poll(&pfd, 1, 0) != 0)
+		fail_msg("%s was answered while it should wait", what);
+}
+
+/* ---- waiter_gets_publish ----------------------------------------------- */
+
+struct seen {
+	int rc;
+	uint64_t off, gen;
+	int bytes_ok;
+};
+
+static int report_fd = -1;
+
+static int
+consumer(void *arg)
+{
+	const char *name = arg;
+	struct pool_conn *c;
+	struct pool *p;
+	struct seen s = {0};
+	pool_off_t off = POOL_OFF_NONE;
+	size_t usable = 0, i;
+	const unsigned char *b;
+
+	CHECK_RC(pool_connect(d.sock, &c), 0, 2);
+	CHECK_RC(pool_open_readonly(c, POOL, &p), 0, 3);
+	s.rc = pool_lookup_wait(p, name, 0, LONG_WAIT_MS, 0, &off, &usable,
+				&s.gen);
+	s.off = off;
+	if (s.rc == 0) {
+		b = pool_ptr(p, off);
+		s.bytes_ok = usable >= 3000;
+		for (i = 0; i < 3000 && s.bytes_ok; i++)
+			s.bytes_ok = b[i] == 'w';
+	}
+	CHECK(harness_write_full(report_fd, &s, sizeof(s)) == 0, 4);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/* A consumer process of name, and the pipe its report comes on. */
+static pid_t
+consumer_start(const char *name, int *from)
+{
+	int fds[2];
+	pid_t pid;
+
+	assert_int_equal(pipe(fds), 0);
+	report_fd = fds[1];
+	pid = harness_spawn(consumer, (void *)name);
+	close(fds[1]);
+	report_fd = -1;
+	*from = fds[0];
+	return pid;
+}
+
+static struct seen
+consumer_end(pid_t pid, int from)
+{
+	struct seen s;
+
+	assert_int_equal(harness_read_full(from, &s, sizeof(s)), 0);
+	close(from);
+	assert_int_equal(harness_wait(pid), 0);
+	return s;
+}
+
+static void
+waiter_gets_publish(void **state)
+{
+	struct seen s;
+	pool_off_t off;
+	pid_t pid;
+	int from;
+
+	(void)state;
+	pid = consumer_start("a/frame", &from);
+	wait_logged(pid, 0);
+	off = published("a/frame", 3000, 'w', false);
+	s = consumer_end(pid, from);
+	assert_int_equal(s.rc, 0);
+	assert_int_equal(s.off, off);
+	assert_true(s.bytes_ok);
+	assert_true(s.gen > 0);
+	assert_int_equal(s.gen, listed_generation("a/frame"));
+	assert_int_equal(s.gen, generation_of("a/frame"));
+	EXPECT_RC(pool_unpublish(pool, "a/frame"), 0);
+}
+
+/* ---- others_served_meanwhile ------------------------------------------- */
+
+static void
+others_served_meanwhile(void **state)
+{
+	Poolmgr__Reply *r;
+	uint32_t h, h2;
+	pool_off_t off;
+	int fd, fd2;
+
+	(void)state;
+	fd = raw_client(POOL, &h);
+	fd2 = raw_client(POOL, &h2);
+	raw_lookup(fd, 2, h, "b/frame", LONG_WAIT_MS, 0, false);
+	raw_stats(fd, 3, h);
+	unanswered(fd, "a lookup of a name not there");
+	/* Another raw connection is served too. */
+	raw_stats(fd2, 2, h2);
+	r = raw_reply(fd2, 2);
+	assert_int_equal(r->error, 0);
+	poolmgr__reply__free_unpacked(r, NULL);
+	unanswered(fd, "a lookup of a name not there");
+	off = published("b/frame", 100, 'b', false);
+	assert_int_equal(raw_found(fd, 2, off), generation_of("b/frame"));
+	/* The Stats behind it, answered after it. */
+	r = raw_reply(fd, 3);
+	assert_int_equal(r->error, 0);
+	assert_int_equal(r->body_case, POOLMGR__REPLY__BODY_STATS);
+	poolmgr__reply__free_unpacked(r, NULL);
+	close(fd);
+	close(fd2);
+	EXPECT_RC(pool_unpublish(pool, "b/frame"), 0);
+}
+
+/* ---- replace_wakes_newer ----------------------------------------------- */
+
+static void
+replace_wakes_newer(void **state)
+{
+	pool_off_t a, b, off;
+	uint64_t g1, g2, g3, g;
+	uint32_t h;
+	int fd;
+
+	(void)state;
+	fd = raw_client(POOL, &h);
+	a = published("c/frame", 100, 'a', false);
+	g1 = generation_of("c/frame");
+	/* Asked for any generation, or an older one: no wait. */
+	EXPECT_RC(pool_lookup_wait(pool, "c/frame", g1 - 1, 1000, 0, &off,
+				   NULL, &g), 0);
+	assert_int_equal(off, a);
+	assert_int_equal(g, g1);
+	raw_lookup(fd, 2, h, "c/frame", LONG_WAIT_MS, g1, false);
+	unanswered(fd, "a lookup after the name's generation");
+	b = published("c/frame", 200, 'b', true);
+	g2 = raw_found(fd, 2, b);
+	assert_true(g2 > g1);
+	assert_int_equal(g2, listed_generation("c/frame"));
+	/* A replace by the same block: a new frame written in place. */
+	raw_lookup(fd, 3, h, "c/frame", LONG_WAIT_MS, g2, false);
+	unanswered(fd, "a lookup after the name's generation");
+	EXPECT_RC(pool_publish_replace(pool, b, "c/frame"), 0);
+	g3 = raw_found(fd, 3, b);
+	assert_true(g3 > g2);
+	assert_int_equal(g3, listed_generation("c/frame"));
+	close(fd);
+	EXPECT_RC(pool_unpublish(pool, "c/frame"), 0);
+}
+
+/* ---- timeout_changes_nothing ------------------------------------------- */
+
+static void
+timeout_changes_nothing(void **state)
+{
+	struct pool_stats before, after;
+	Poolmgr__Reply *r;
+	pool_off_t a, off = POOL_OFF_NONE;
+	uint64_t g;
+	uint32_t h;
+	int fd;
+
+	(void)state;
+	a = published("d/frame", 100, 'd', false);
+	g = generation_of("d/frame");
+	before = stats_of(pool);
+	fd = raw_client(POOL, &h);
+	raw_lookup(fd, 2, h, "d/none", 200, 0, true);
+	raw_refused(fd, 2, -ETIMEDOUT);
+	raw_lookup(fd, 3, h, "d/frame", 200, g, true);
+	raw_refused(fd, 3, -ETIMEDOUT);
+	/* The connection goes on. */
+	raw_stats(fd, 4, h);
+	r = raw_reply(fd, 4);
+	assert_int_equal(r->error, 0);
+	poolmgr__reply__free_unpacked(r, NULL);
+	/* And so does the library's. */
+	EXPECT_RC(pool_lookup_wait(pool, "d/frame", g, 100,
+				   POOL_LOOKUP_RETAIN, &off, NULL, NULL),
+		  -ETIMEDOUT);
+	assert_int_equal(off, POOL_OFF_NONE);
+	after = stats_of(pool);
+	assert_int_equal(after.live_blocks, before.live_blocks);
+	assert_int_equal(after.allocated_bytes, before.allocated_bytes);
+	assert_int_equal(after.named_blocks, before.named_blocks);
+	/* No handle took a reference: the name's is the only one. */
+	EXPECT_RC(pool_free(pool, a), -EBUSY);
+	EXPECT_RAW(harness_raw_free(fd, h, a), -EBUSY);
+	assert_int_equal(generation_of("d/frame"), g);
+	close(fd);
+	EXPECT_RC(pool_unpublish(pool, "d/frame"), 0);
+}
+
+/* ---- retain_taken_when_answered ---------------------------------------- */
+
+static void
+retain_taken_when_answered(void **state)
+{
+	struct pool_stats st;
+	pool_off_t off;
+	uint32_t h;
+	int fd;
+
+	(void)state;
+	fd = raw_client(POOL, &h);
+	raw_lookup(fd, 2, h, "e/frame", LONG_WAIT_MS, 0, true);
+	unanswered(fd, "a lookup of a name not there");
+	off = published("e/frame", 5000, 'e', false);
+	(void)raw_found(fd, 2, off);
+	/* The name goes; the waiter's reference keeps the block. */
+	EXPECT_RC(pool_unpublish(pool, "e/frame"), 0);
+	st = stats_of(pool);
+	assert_int_equal(st.live_blocks, 1);
+	assert_int_equal(st.named_blocks, 0);
+	assert_memory_equal(pool_ptr(pool, off), "eeee", 4);
+	EXPECT_RAW(harness_raw_free(fd, h, off), 0);
+	st = stats_of(pool);
+	assert_int_equal(st.live_blocks, 0);
+	close(fd);
+}
+
+/* ---- bound_and_closed_waiter ------------------------------------------- */
+
+static void
+bound_and_closed_waiter(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+	uint32_t ha, hb, hc;
+	int a, b, k, gone;
+
+	(void)state;
+	a = raw_client(BOUNDED, &ha);
+	b = raw_client(BOUNDED, &hb);
+	k = raw_client(BOUNDED, &hc);
+	raw_lookup(a, 2, ha, "f/frame", LONG_WAIT_MS, 0, false);
+	raw_lookup(b, 2, hb, "f/frame", LONG_WAIT_MS, 0, false);
+	unanswered(a, "the first waiter");
+	unanswered(b, "the second waiter");
+	raw_lookup(k, 2, hc, "f/frame", LONG_WAIT_MS, 0, false);
+	raw_refused(k, 2, -EAGAIN);
+	/* A lookup that does not wait is not bounded. */
+	raw_lookup(k, 3, hc, "f/frame", 0, 0, false);
+	raw_refused(k, 3, -ENOENT);
+	/* A's connection closes: its lookup is dropped, its place freed. */
+	gone = harness_log_count(&d, "went while its lookup waited: 1 "
+				 "lookups wait in pool " BOUNDED);
+	close(a);
+	assert_int_equal(harness_log_wait(&d, "went while its lookup "
+					  "waited: 1 lookups wait in pool "
+					  BOUNDED, gone, LOG_WAIT_MS), 0);
+	raw_lookup(k, 4, hc, "f/frame", LONG_WAIT_MS, 0, false);
+	unanswered(k, "a waiter in the place freed");
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	EXPECT_RC(pool_open(c, BOUNDED, &p), 0);
+	EXPECT_RC(pool_alloc(p, 64, &off), 0);
+	EXPECT_RC(pool_publish(p, off, "f/frame"), 0);
+	(void)raw_found(b, 2, off);
+	(void)raw_found(k, 4, off);
+	assert_true(harness_log_count(&d, "is answered: 0 lookups wait in "
+				      "pool " BOUNDED) >= 1);
+	EXPECT_RC(pool_unpublish(p, "f/frame"), 0);
+	EXPECT_RC(pool_free(p, off), 0);
+	pool_close(p);
+	pool_disconnect(c);
+	close(b);
+	close(k);
+}
+
+/* ---- pool_destroyed ---------------------------------------------------- */
+
+static void
+pool_destroyed(void **state)
+{
+	struct pool_create_opts o = {.max_size = 1 << 20};
+	uint32_t h;
+	int fd;
+
+	(void)state;
+	EXPECT_RC(pool_create(conn, "doomed", &o), 0);
+	fd = raw_client("doomed", &h);
+	raw_lookup(fd, 2, h, "g/frame", LONG_WAIT_MS, 0, false);
+	unanswered(fd, "a lookup in a pool still there");
+	EXPECT_RC(pool_destroy_force(conn, "doomed"), 0);
+	raw_refused(fd, 2, -ENOENT);
+	close(fd);
+}
+
+/* ---- restart_in_place -------------------------------------------------- */
+
+static void
+restart_in_place(void **state)
+{
+	struct seen s;
+	pool_off_t off;
+	uint64_t g0;
+	pid_t pid;
+	int from, before;
+
+	(void)state;
+	(void)published("h/old", 100, 'o', false);
+	g0 = generation_of("h/old");
+	pid = consumer_start("h/frame", &from);
+	wait_logged(pid, 0);
+	before = waits_logged_of(pid);
+	assert_int_equal(harness_restart_in_place(&d), 0);
+	/* The library asked the new image again: the wait goes on there. */
+	wait_logged(pid, before);
+	assert_int_equal(listed_generation("h/old"), g0);
+	off = published("h/frame", 3000, 'w', false);
+	s = consumer_end(pid, from);
+	assert_int_equal(s.rc, 0);
+	assert_int_equal(s.off, off);
+	assert_true(s.bytes_ok);
+	assert_true(s.gen > g0);
+	assert_int_equal(s.gen, listed_generation("h/frame"));
+	EXPECT_RC(pool_unpublish(pool, "h/frame"), 0);
+	EXPECT_RC(pool_unpublish(pool, "h/old"), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(waiter_gets_publish),
+		cmocka_unit_test(others_served_meanwhile),
+		cmocka_unit_test(replace_wakes_newer),
+		cmocka_unit_test(timeout_changes_nothing),
+		cmocka_unit_test(retain_taken_when_answered),
+		cmocka_unit_test(bound_and_closed_waiter),
+		cmocka_unit_test(pool_destroyed),
+		cmocka_unit_test(restart_in_place),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
