@@ -635,8 +635,12 @@ d_persist(struct seed *s, unsigned ctl, uint32_t handle, uint64_t off)
 	d_req(s, ctl, &r);
 }
 
-/* Publish (replace), Lookup (retain) or Unpublish of name. */
-enum name_req { N_PUBLISH, N_REPLACE, N_LOOKUP, N_RETAIN, N_UNPUBLISH };
+/*
+ * Publish (replace), Lookup (retain) or Unpublish of name; N_WAIT is a
+ * Lookup that waits a minute for a generation above off.
+ */
+enum name_req { N_PUBLISH, N_REPLACE, N_LOOKUP, N_RETAIN, N_UNPUBLISH,
+		N_WAIT };
 
 static void
 d_name(struct seed *s, unsigned ctl, enum name_req what, uint32_t handle,
@@ -660,9 +664,14 @@ d_name(struct seed *s, unsigned ctl, enum name_req what, uint32_t handle,
 		break;
 	case N_LOOKUP:
 	case N_RETAIN:
+	case N_WAIT:
 		lu.handle = handle;
 		lu.name = b;
 		lu.retain = what == N_RETAIN;
+		if (what == N_WAIT) {
+			lu.wait_ms = 60000;
+			lu.after_generation = off;
+		}
 		r.body_case = POOLMGR__REQUEST__BODY_LOOKUP;
 		r.lookup = &lu;
 		break;
@@ -988,6 +997,25 @@ single_seeds(void)
 		d_name(&s, 0, N_LOOKUP, 1, "frame", 5, 0);
 		d_close(&s, 0, 1);
 		write_seed("fuzz_dispatch", "names", &s);
+	}
+
+	mirror_reset();
+	{
+		uint64_t a = mirror_alloc(256);
+
+		/* Connection 0 waits; connection 1 publishes, twice. */
+		d_begin(&s, F_HELLO);
+		d_open(&s, 0, "f", true);
+		d_open(&s, 1, "f", false);
+		d_name(&s, 0, N_WAIT, 1, "frame", 5, 0);
+		d_alloc(&s, 1, 1, 256, 0, false, 0);
+		d_name(&s, 1, N_PUBLISH, 1, "frame", 5, a);
+		d_name(&s, 0, N_WAIT, 1, "frame", 5, 1);
+		d_name(&s, 1, N_REPLACE, 1, "frame", 5, a);
+		/* It waits again, a ClosePool behind it, as the input ends. */
+		d_name(&s, 0, N_WAIT, 1, "frame", 5, 2);
+		d_close(&s, 0, 1);
+		write_seed("fuzz_dispatch", "names_wait", &s);
 	}
 
 	mirror_reset();
