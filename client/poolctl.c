@@ -797,10 +797,12 @@ static const struct cmd cmds[] = {
 	  "                 and uid) or kv ('POOL persisted_bytes.UID N' and\n"
 	  "                 'POOL persisted_blocks.UID N' lines)\n" },
 	{ "names", cmd_names, 1, 2, 0, "POOL [PREFIX]",
-	  "named blocks: name, offset, size, publisher, evictable",
+	  "named blocks: name, offset, size, publisher, generation, evictable",
 	  "List the named blocks of POOL (those whose names begin with\n"
 	  "PREFIX, if given), in byte order of their names: the name, the\n"
-	  "block's offset and usable size, and the uid that published it.\n"
+	  "block's offset and usable size, the uid that published it, and\n"
+	  "the name's generation (the pool's count of publishes when it was\n"
+	  "last published or replaced).\n"
 	  "A name holds the pool's reference of its block: the block lives\n"
 	  "until the name is removed.  One reply holds at most 1000 names,\n"
 	  "fewer when they are long (a warning on stderr says how many were\n"

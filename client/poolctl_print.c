@@ -839,6 +839,8 @@ print_names(const struct ctl *ctl, const char *pool,
 			    json_u64(pn[i].publisher));
 			json_object_object_add(o, "evictable",
 			    json_object_new_boolean(pn[i].evictable != 0));
+			json_object_object_add(o, "generation",
+			    json_u64(pn[i].generation));
 			json_object_array_add(a, o);
 		}
 		json_print(ctl, a);
@@ -848,13 +850,13 @@ print_names(const struct ctl *ctl, const char *pool,
 		if (strlen(pn[i].name) > w)
 			w = strlen(pn[i].name);
 	}
-	printf("%-*s %18s %10s %10s %s\n", (int)w, "NAME", "OFFSET", "SIZE",
-	    "PUBLISHER", "EVICT");
+	printf("%-*s %18s %10s %10s %12s %s\n", (int)w, "NAME", "OFFSET",
+	    "SIZE", "PUBLISHER", "GENERATION", "EVICT");
 	for (i = 0; i < n; i++)
-		printf("%-*s %#18" PRIx64 " %10s %10" PRIu32 " %s\n", (int)w,
-		    safe(pn[i].name).s, pn[i].offset,
+		printf("%-*s %#18" PRIx64 " %10s %10" PRIu32 " %12" PRIu64
+		    " %s\n", (int)w, safe(pn[i].name).s, pn[i].offset,
 		    human(pn[i].usable_size).s, pn[i].publisher,
-		    pn[i].evictable ? "yes" : "no");
+		    pn[i].generation, pn[i].evictable ? "yes" : "no");
 }
 
 void

@@ -34,7 +34,9 @@
  *       the pool with -ENOENT;
  *   restart_in_place         SIGUSR2 while a consumer process waits: the
  *       library asks the new image again, a publish after the restart
- *       answers it, and generations go on from where they were.
+ *       answers it, and generations go on from where they were;
+ *   poolctl_shows_generation `poolctl names` has a GENERATION column and
+ *       --json a "generation" key, each the name's.
  */
 #include <errno.h>
 #include <poll.h>
@@ -586,6 +588,39 @@ restart_in_place(void **state)
 	EXPECT_RC(pool_unpublish(pool, "h/old"), 0);
 }
 
+/* ---- poolctl_shows_generation ----------------------------------------- */
+
+static void
+poolctl_shows_generation(void **state)
+{
+	char out[4096], err[1024], want[64], compact[64];
+	uint64_t g;
+
+	(void)state;
+	(void)published("i/frame", 100, 'i', false);
+	(void)published("i/frame", 100, 'j', true);
+	g = generation_of("i/frame");
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "names %s i/", POOL), 0);
+	assert_non_null(strstr(out, "GENERATION"));
+	snprintf(want, sizeof(want), " %llu\n", (unsigned long long)g);
+	if (!strstr(out, want))
+		fail_msg("no generation %llu in %s", (unsigned long long)g,
+			 out);
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "--json names %s i/",
+					 POOL), 0);
+	/* Pretty-printed or not. */
+	snprintf(want, sizeof(want), "\"generation\": %llu\n",
+		 (unsigned long long)g);
+	snprintf(compact, sizeof(compact), "\"generation\":%llu",
+		 (unsigned long long)g);
+	if (!strstr(out, want) && !strstr(out, compact))
+		fail_msg("no generation %llu in %s", (unsigned long long)g,
+			 out);
+	EXPECT_RC(pool_unpublish(pool, "i/frame"), 0);
+}
+
 int
 main(void)
 {
@@ -598,6 +633,7 @@ main(void)
 		cmocka_unit_test(bound_and_closed_waiter),
 		cmocka_unit_test(pool_destroyed),
 		cmocka_unit_test(restart_in_place),
+		cmocka_unit_test(poolctl_shows_generation),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
