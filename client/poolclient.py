@@ -29,6 +29,7 @@ see poolclient_lib, which loads it.
 import ctypes
 import dataclasses
 import errno as _errno
+import math
 import os
 import threading
 import typing
@@ -79,6 +80,24 @@ def _check(rc):
 def _bad(what):
     """A bad argument, as the C library reports one."""
     return PoolError(_errno.EINVAL, "invalid argument: " + what)
+
+
+_WAIT_MAX = (2**31 - 1) // 1000	# seconds: timeout_ms is a C int
+
+
+def _wait_ms(wait):
+    """lookup's wait (seconds, None, or -1 for no end) as the timeout_ms
+    of pool_lookup_wait, rounded up to a millisecond."""
+    if wait is None:
+        return 0
+    if isinstance(wait, bool) or not isinstance(wait, (int, float)):
+        raise TypeError("wait must be a number of seconds, not %s" %
+                        type(wait).__name__)
+    if wait == -1:
+        return -1
+    if not 0 <= wait <= _WAIT_MAX:
+        raise _bad("wait %r out of range" % (wait,))
+    return math.ceil(wait * 1000)
 
 
 def _uint(v, what, bits=64, zero=True):
@@ -192,12 +211,27 @@ class NamedBlock:
     usable_size: int
     publisher: int
     evictable: bool
+    generation: int
 
 
-class Lookup(typing.NamedTuple):
-    """A name's block: its offset and usable size."""
+class _Pair(typing.NamedTuple):
     offset: int
     usable_size: int
+
+
+class Lookup(_Pair):
+    """A name's block: its offset and usable size, a pair as before
+    (`off, n = p.lookup(name)`), and the name's generation as an
+    attribute (each publish gives the name a newer one)."""
+
+    def __new__(cls, offset, usable_size, generation=0):
+        self = super().__new__(cls, offset, usable_size)
+        self.generation = generation
+        return self
+
+    def __repr__(self):
+        return "Lookup(offset=%d, usable_size=%d, generation=%d)" % (
+            self.offset, self.usable_size, self.generation)
 
 
 class NameList(list):
@@ -564,15 +598,24 @@ class Pool(_Closing):
         self._call(_lib.pool_publish_flags, _uint(offset, "offset"),
                    _name(name), flags)
 
-    def lookup(self, name, retain=False):
-        """The block named name: a Lookup (offset, usable_size).  retain
-        holds it before the answer comes (free it when done); without,
-        it may be unpublished and reused at any time."""
-        fn = _lib.pool_lookup_retain if retain else _lib.pool_lookup
+    def lookup(self, name, retain=False, wait=None, after_generation=0):
+        """The block named name: a Lookup (offset, usable_size) with its
+        generation.  retain holds it before the answer comes (free it
+        when done); without, it may be unpublished and reused at any
+        time.  wait (seconds; None: do not wait, -1: without end) waits
+        for the name to have a generation above after_generation:
+        ETIMEDOUT if none came in time.  While it waits, this
+        connection's other calls wait behind it (pool_lookup_wait(3))."""
+        ms = _wait_ms(wait)
         usable = _size()
-        off = self._off(lambda p, n, o: fn(p, n, o, ctypes.byref(usable)),
-                        _name(name))
-        return Lookup(off, usable.value)
+        gen = _u64()
+        flags = 1 if retain else 0	# POOL_LOOKUP_RETAIN
+        off = self._off(
+            lambda p, n, o: _lib.pool_lookup_wait(
+                p, n, _uint(after_generation, "after_generation"), ms,
+                flags, o, ctypes.byref(usable), ctypes.byref(gen)),
+            _name(name))
+        return Lookup(off, usable.value, gen.value)
 
     def unpublish(self, name):
         """Remove the name and its reference to its block."""

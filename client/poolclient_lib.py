@@ -71,7 +71,7 @@ class _Named(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char * (BLOCK_NAME_MAX + 1)),
                 ("offset", _u64), ("usable_size", _u64),
                 ("publisher", _u32), ("evictable", _u64),
-                ("reserved", _u64 * 1)]
+                ("generation", _u64)]
 
 
 # The sizes client/admin.c asserts: a mismatch is a wrong mirror above.
@@ -111,6 +111,9 @@ _PROTOS = (
     ("pool_publish_flags", ctypes.c_int, [_P, _u64, _S, ctypes.c_uint]),
     ("pool_lookup", ctypes.c_int, [_P, _S, _OFFP, _SIZEP]),
     ("pool_lookup_retain", ctypes.c_int, [_P, _S, _OFFP, _SIZEP]),
+    ("pool_lookup_wait", ctypes.c_int,
+     [_P, _S, _u64, ctypes.c_int, ctypes.c_uint, _OFFP, _SIZEP,
+      ctypes.POINTER(_u64)]),
     ("pool_unpublish", ctypes.c_int, [_P, _S]),
     ("pool_usable_size", ctypes.c_int, [_P, _u64, _SIZEP]),
     ("pool_ptr", _P, [_P, _u64]),

@@ -572,6 +572,59 @@ def blocks_and_names():
 
 
 @test
+def lookup_waits_for_a_newer_generation():
+    """lookup(wait=...) in a child process is answered by a publish
+    here, with the name's generation (as names() lists it); a lookup after
+    that generation times out, changing nothing; bad waits are refused."""
+    with poolclient.connect() as c, c.open("py") as p:
+        r, w = os.pipe()
+        child = subprocess.Popen(
+            [sys.executable, "-c",
+             "import os\n"
+             "import poolclient\n"
+             "with poolclient.connect() as c:\n"
+             "    with c.open('py', read_only=True) as p:\n"
+             "        os.write(%d, b'1')\n"
+             "        f = p.lookup('py/wait', wait=60)\n"
+             "        print(f.offset, f.generation,\n"
+             "              bytes(p.buffer(f.offset, 4)).decode())\n"
+             % w],
+            stdout=subprocess.PIPE, text=True, pass_fds=(w,),
+            env=dict(os.environ, PYTHONPATH=os.path.join(SRC, "client")))
+        os.close(w)
+        assert os.read(r, 1) == b"1"
+        os.close(r)
+        # Published now or before the child asks: either way it is the
+        # block and generation the child gets.
+        off = p.alloc(64)
+        p.buffer(off, 4)[:] = b"wait"
+        p.publish("py/wait", off)
+        p.free(off)
+        out, _ = child.communicate(timeout=60)
+        assert child.returncode == 0, out
+        got_off, gen, text = out.split()
+        listed = p.names("py/wait")[0]
+        assert int(got_off) == off and text == "wait", out
+        assert int(gen) == listed.generation > 0, (out, listed)
+        f = p.lookup("py/wait")
+        assert (f.offset, f.generation) == (off, listed.generation)
+        before = p.stats()
+        expect_error(errno.ETIMEDOUT, p.lookup, "py/wait", retain=True,
+                     wait=0.05, after_generation=f.generation)
+        after = p.stats()
+        assert after.live_blocks == before.live_blocks
+        assert after.allocated_bytes == before.allocated_bytes
+        expect_error(errno.EINVAL, p.lookup, "py/wait", wait=-2)
+        try:
+            p.lookup("py/wait", wait="1")
+        except TypeError:
+            pass
+        else:
+            raise AssertionError("wait='1' taken")
+        p.unpublish("py/wait")
+
+
+@test
 def admin_calls():
     """create_pool, list_pools, trim, check, clients, persisted and
     destroy_pool."""
