@@ -1,7 +1,7 @@
 /*
  * consumer - read the strings a producer left in a pool, then free them.
  *
- *	consumer POOL [OFFSET|NAME...]
+ *	consumer [-w SECONDS] POOL [OFFSET|NAME...]
  *
  * Takes the blocks from the arguments, or one per line from standard
  * input when there are none (so `producer POOL ... | consumer POOL` works):
@@ -12,11 +12,17 @@
  * lets each block go: frees a block given by offset, which drops the
  * reference the producer's pool_persist gave the pool, and unpublishes a
  * named one, which drops the reference its name held.
+ *
+ * With -w, a name that is not there yet is waited for, up to SECONDS
+ * each (pool_lookup_wait), so the consumer may start before the
+ * producer: it reads the block as soon as the name is published.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "poolclient.h"
 
@@ -110,6 +116,26 @@ fail:
 	return -1;
 }
 
+#define USAGE	"usage: consumer [-w SECONDS] POOL [OFFSET|NAME...]\n"
+
+/* How long a name is waited for (-w), in ms; 0: not at all. */
+static int	wait_ms;
+
+/* Parse -w's SECONDS into wait_ms; 0 on success. */
+static int
+parse_wait(const char *s)
+{
+	char		*end;
+	unsigned long	 v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (end == s || *end != '\0' || errno != 0 || v > INT_MAX / 1000)
+		return -1;
+	wait_ms = (int)v * 1000;
+	return 0;
+}
+
 /* Where the block is, and its usable size: 0, or the error said. */
 static int
 find(struct pool *p, struct wanted *w, size_t *usable)
@@ -122,7 +148,10 @@ find(struct pool *p, struct wanted *w, size_t *usable)
 	 * live block.  Either bounds the string, so a missing NUL cannot
 	 * make us read past it.
 	 */
-	if (w->name != NULL)
+	if (w->name != NULL && wait_ms > 0)
+		error = pool_lookup_wait(p, w->name, 0, wait_ms, 0, &w->off,
+		    usable, NULL);
+	else if (w->name != NULL)
 		error = pool_lookup(p, w->name, &w->off, usable);
 	else
 		error = pool_usable_size(p, w->off, usable);
@@ -165,15 +194,24 @@ main(int argc, char **argv)
 	struct wanted		*offs;
 	size_t			 n, i, usable;
 	const char		*s;
-	int			 error, status = 0;
+	int			 ch, error, status = 0;
 
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0)) {
-		printf("usage: consumer POOL [OFFSET|NAME...]\n");
+		printf(USAGE);
 		return 0;
 	}
+	while ((ch = getopt(argc, argv, "+w:")) != -1) {
+		if (ch != 'w' || parse_wait(optarg) != 0) {
+			fprintf(stderr, USAGE);
+			return 2;
+		}
+	}
+	/* Options before POOL only: a name may begin with a dash. */
+	argc -= optind - 1;
+	argv += optind - 1;
 	if (argc < 2) {
-		fprintf(stderr, "usage: consumer POOL [OFFSET|NAME...]\n");
+		fprintf(stderr, USAGE);
 		return 2;
 	}
 	if (read_offsets(argc, argv, &offs, &n) != 0)

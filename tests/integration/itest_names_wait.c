@@ -36,7 +36,10 @@
  *       library asks the new image again, a publish after the restart
  *       answers it, and generations go on from where they were;
  *   poolctl_shows_generation `poolctl names` has a GENERATION column and
- *       --json a "generation" key, each the name's.
+ *       --json a "generation" key, each the name's;
+ *   consumer_example_waits   client/examples' consumer -w, started before
+ *       the producer, prints the block once it is published, and lets
+ *       the name go.
  */
 #include <errno.h>
 #include <poll.h>
@@ -621,6 +624,43 @@ poolctl_shows_generation(void **state)
 	EXPECT_RC(pool_unpublish(pool, "i/frame"), 0);
 }
 
+/* ---- consumer_example_waits ------------------------------------------- */
+
+static int
+example_consumer(void *arg)
+{
+	char cmd[512], out[256];
+
+	(void)arg;
+	snprintf(cmd, sizeof(cmd), "%s/examples/consumer -w 60 %s j/late",
+		 harness_build(), POOL);
+	CHECK_RC(harness_run(cmd, out, sizeof(out)), 0, 2);
+	CHECK(strcmp(out, "late\n") == 0, 3);
+	return 0;
+}
+
+static void
+consumer_example_waits(void **state)
+{
+	const char *line = WAITS_LINE ": 1 lookups wait in pool " POOL;
+	pool_off_t off;
+	pid_t pid;
+	int before;
+
+	(void)state;
+	before = harness_log_count(&d, line);
+	pid = harness_spawn(example_consumer, NULL);
+	assert_int_equal(harness_log_wait(&d, line, before, LOG_WAIT_MS), 0);
+	EXPECT_RC(pool_alloc(pool, 16, &off), 0);
+	memcpy(pool_ptr(pool, off), "late", 5);
+	EXPECT_RC(pool_publish(pool, off, "j/late"), 0);
+	EXPECT_RC(pool_free(pool, off), 0);
+	assert_int_equal(harness_wait(pid), 0);
+	/* The consumer unpublished it, and with it the block went. */
+	EXPECT_RC(pool_lookup(pool, "j/late", &off, NULL), -ENOENT);
+	assert_int_equal(stats_of(pool).live_blocks, 0);
+}
+
 int
 main(void)
 {
@@ -634,6 +674,7 @@ main(void)
 		cmocka_unit_test(pool_destroyed),
 		cmocka_unit_test(restart_in_place),
 		cmocka_unit_test(poolctl_shows_generation),
+		cmocka_unit_test(consumer_example_waits),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
