@@ -15,6 +15,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,6 +44,7 @@
 #define O_NUMA_NODE	0x80
 #define O_NUMA_POLICY	0x100
 #define O_PAGE_SIZE	0x200
+#define O_TIMEOUT	0x400
 
 /* getopt_long values of the long-only options. */
 enum {
@@ -55,6 +57,7 @@ enum {
 	OPT_PAGE_SIZE,
 	OPT_NUMA_NODE,
 	OPT_NUMA_POLICY,
+	OPT_TIMEOUT,
 };
 
 struct cmd {
@@ -152,6 +155,26 @@ parse_numa_node(const char *s, uint32_t *out)
 	if (errno != 0 || *end != '\0' || v >= 1024)
 		return -1;
 	*out = (uint32_t)v;
+	return 0;
+}
+
+/*
+ * SECONDS: a whole number of them, as wait's --timeout takes it, in ms
+ * (the library's int).
+ */
+static int
+parse_timeout(const char *s, int *ms)
+{
+	char		*end;
+	unsigned long	 v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > INT_MAX / 1000)
+		return -1;
+	*ms = (int)v * 1000;
 	return 0;
 }
 
@@ -638,6 +661,49 @@ cmd_names(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * Wait on a read-only handle: reading is all a lookup needs, and the
+ * block is not held (as `names`, it only says where the name is).
+ */
+static int
+cmd_wait(struct ctl *ctl, int argc, char **argv)
+{
+	struct pool		*p;
+	char			 why[sizeof("no such name: ") + sizeof(struct safe)];
+	const char		*pool = argv[0], *name = argv[1];
+	pool_off_t		 off;
+	size_t			 usable = 0;
+	uint64_t		 gen = 0;
+	int			 rc, error, ms = -1;
+
+	(void)argc;
+	if ((rc = check_pool_name("wait", pool)) != 0 ||
+	    (rc = check_block_name("wait", name)) != 0)
+		return rc;
+	if (ctl->timeout_arg != NULL && parse_timeout(ctl->timeout_arg,
+	    &ms) != 0)
+		return usage_error("wait: bad --timeout '%s' (whole seconds, "
+		    "at most %d)", ctl->timeout_arg, INT_MAX / 1000);
+	if ((rc = ctl_connect(ctl)) != 0)
+		return rc;
+	if ((error = pool_open_readonly(ctl->conn, pool, &p)) != 0)
+		return fail_pool(error, "wait", pool, NULL);
+	/* --timeout 0 looks once: the name as it is, or no such name. */
+	error = pool_lookup_wait(p, name, 0, ms, 0, &off, &usable, &gen);
+	pool_close(p);
+	/*
+	 * The pool was opened: -ENOENT is the name when the call did not
+	 * wait, and the pool destroyed meanwhile when it did.
+	 */
+	if (error == -ENOENT && ms == 0)
+		snprintf(why, sizeof why, "no such name: %s", safe(name).s);
+	if (error != 0)
+		return fail_pool(error, "wait", pool,
+		    error == -ENOENT && ms == 0 ? why : NULL);
+	print_wait(ctl, pool, name, off, usable, gen);
+	return 0;
+}
+
 static int
 cmd_unpublish(struct ctl *ctl, int argc, char **argv)
 {
@@ -808,6 +874,14 @@ static const struct cmd cmds[] = {
 	  "fewer when they are long (a warning on stderr says how many were\n"
 	  "left out).  Bytes of a name that are not printable ASCII show as\n"
 	  "'?' in the table; --json gives them as they are.\n" },
+	{ "wait", cmd_wait, 2, 2, O_TIMEOUT, "POOL NAME [--timeout SECONDS]",
+	  "wait until a block has the name",
+	  "Wait until NAME is published in POOL (read permission), for at\n"
+	  "most SECONDS if --timeout is given, and print the named block as\n"
+	  "`names` does: the name, offset, usable size and generation.  A\n"
+	  "name there already is printed at once.  Exit 1 if the time runs\n"
+	  "out (or the pool is destroyed meanwhile); --timeout 0 looks once.\n"
+	  "  --timeout SECONDS  give up after this many (whole) seconds\n" },
 	{ "unpublish", cmd_unpublish, 2, 2, 0, "POOL NAME",
 	  "remove a block's name",
 	  "Remove NAME from POOL and drop the reference it holds: the block\n"
@@ -900,6 +974,7 @@ static const struct option longopts[] = {
 	{ "numa-node",	 required_argument,	NULL, OPT_NUMA_NODE },
 	{ "numa-policy", required_argument,	NULL, OPT_NUMA_POLICY },
 	{ "format",	 required_argument,	NULL, OPT_FORMAT },
+	{ "timeout",	 required_argument,	NULL, OPT_TIMEOUT },
 	{ NULL,		 0,			NULL, 0 }
 };
 
@@ -925,6 +1000,8 @@ opt_name(unsigned bit)
 		return "--numa-node";
 	case O_NUMA_POLICY:
 		return "--numa-policy";
+	case O_TIMEOUT:
+		return "--timeout";
 	default:
 		return "--format";
 	}
@@ -997,6 +1074,10 @@ parse_args(struct ctl *ctl, int argc, char **argv, char **pos, int *npos)
 		case OPT_NUMA_NODE:
 			ctl->numa_node_arg = optarg;
 			ctl->opts |= O_NUMA_NODE;
+			break;
+		case OPT_TIMEOUT:
+			ctl->timeout_arg = optarg;
+			ctl->opts |= O_TIMEOUT;
 			break;
 		case OPT_NUMA_POLICY:
 			ctl->numa_policy_arg = optarg;

@@ -46,6 +46,7 @@ struct ctl {
 	const char		*page_size_arg;
 	const char		*numa_node_arg;
 	const char		*numa_policy_arg;
+	const char		*timeout_arg;
 	bool			 force;
 
 	struct pool_conn	*conn;
@@ -91,6 +92,8 @@ void	print_persisted(const struct ctl *, enum format,
 void	print_names(const struct ctl *, const char *,
 	    const struct pool_named *, size_t);
 void	print_trim(const struct ctl *, const char *, uint64_t);
+void	print_wait(const struct ctl *, const char *, const char *,
+	    uint64_t, uint64_t, uint64_t);
 void	print_check(const struct ctl *, const char *, int, const char *);
 
 #endif /* POOLCTL_H */

@@ -859,6 +859,27 @@ print_names(const struct ctl *ctl, const char *pool,
 		    pn[i].generation, pn[i].evictable ? "yes" : "no");
 }
 
+/* The block `wait` found: a line as `names` prints, or one object. */
+void
+print_wait(const struct ctl *ctl, const char *pool, const char *name,
+    uint64_t off, uint64_t usable, uint64_t gen)
+{
+	struct json_object	*o;
+
+	if (ctl->json) {
+		o = json_object_new_object();
+		json_object_object_add(o, "pool", json_object_new_string(pool));
+		json_object_object_add(o, "name", json_object_new_string(name));
+		json_object_object_add(o, "offset", json_u64(off));
+		json_object_object_add(o, "usable_size", json_u64(usable));
+		json_object_object_add(o, "generation", json_u64(gen));
+		json_print(ctl, o);
+		return;
+	}
+	printf("%s %#" PRIx64 " %s %" PRIu64 "\n", safe(name).s, off,
+	    human(usable).s, gen);
+}
+
 void
 print_trim(const struct ctl *ctl, const char *name, uint64_t released)
 {

@@ -39,7 +39,11 @@
  *       --json a "generation" key, each the name's;
  *   consumer_example_waits   client/examples' consumer -w, started before
  *       the producer, prints the block once it is published, and lets
- *       the name go.
+ *       the name go;
+ *   poolctl_wait             `poolctl wait` started before the publish
+ *       prints the block with its generation (--json too); --timeout 1
+ *       for a name not there exits 1 saying the time ran out, and
+ *       --timeout 0 says there is no such name.
  */
 #include <errno.h>
 #include <poll.h>
@@ -661,6 +665,64 @@ consumer_example_waits(void **state)
 	assert_int_equal(stats_of(pool).live_blocks, 0);
 }
 
+/* ---- poolctl_wait ----------------------------------------------------- */
+
+static int
+poolctl_waiter(void *arg)
+{
+	char out[1024], err[256], want[128];
+	const uint64_t *off = arg;
+
+	CHECK(harness_poolctl(&d, NULL, out, sizeof(out), err, sizeof(err),
+			      "--json wait %s k/late --timeout 60", POOL) == 0,
+	      2);
+	snprintf(want, sizeof(want), "%llu", (unsigned long long)*off);
+	CHECK(strstr(out, "\"generation\"") != NULL, 3);
+	CHECK(strstr(out, want) != NULL, 4);
+	return 0;
+}
+
+static void
+poolctl_wait(void **state)
+{
+	const char *line = WAITS_LINE ": 1 lookups wait in pool " POOL;
+	char out[1024], err[256], want[128];
+	uint64_t off;
+	pid_t pid;
+	int before;
+
+	(void)state;
+	/* The block the waiter is to print: made now, published once it waits. */
+	EXPECT_RC(pool_alloc(pool, 16, &off), 0);
+	before = harness_log_count(&d, line);
+	pid = harness_spawn(poolctl_waiter, &off);
+	assert_int_equal(harness_log_wait(&d, line, before, LOG_WAIT_MS), 0);
+	EXPECT_RC(pool_publish(pool, off, "k/late"), 0);
+	EXPECT_RC(pool_free(pool, off), 0);
+	assert_int_equal(harness_wait(pid), 0);
+	/* There now: printed at once, as `names` prints it. */
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "wait %s k/late", POOL),
+			 0);
+	snprintf(want, sizeof(want), "k/late %#llx ",
+		 (unsigned long long)off);
+	if (strncmp(out, want, strlen(want)) != 0)
+		fail_msg("poolctl wait printed \"%s\", not \"%s...\"", out,
+			 want);
+	snprintf(want, sizeof(want), " %llu\n",
+		 (unsigned long long)generation_of("k/late"));
+	assert_non_null(strstr(out, want));
+	EXPECT_RC(pool_unpublish(pool, "k/late"), 0);
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "wait %s k/late "
+					 "--timeout 1", POOL), 1);
+	assert_non_null(strstr(err, "timed out"));
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "wait %s k/late "
+					 "--timeout 0", POOL), 1);
+	assert_non_null(strstr(err, "no such name: k/late"));
+}
+
 int
 main(void)
 {
@@ -675,6 +737,7 @@ main(void)
 		cmocka_unit_test(restart_in_place),
 		cmocka_unit_test(poolctl_shows_generation),
 		cmocka_unit_test(consumer_example_waits),
+		cmocka_unit_test(poolctl_wait),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
