@@ -109,8 +109,6 @@ _PROTOS = (
     ("pool_publish", ctypes.c_int, [_P, _u64, _S]),
     ("pool_publish_replace", ctypes.c_int, [_P, _u64, _S]),
     ("pool_publish_flags", ctypes.c_int, [_P, _u64, _S, ctypes.c_uint]),
-    ("pool_lookup", ctypes.c_int, [_P, _S, _OFFP, _SIZEP]),
-    ("pool_lookup_retain", ctypes.c_int, [_P, _S, _OFFP, _SIZEP]),
     ("pool_lookup_wait", ctypes.c_int,
      [_P, _S, _u64, ctypes.c_int, ctypes.c_uint, _OFFP, _SIZEP,
       ctypes.POINTER(_u64)]),
