@@ -28,8 +28,10 @@ struct handle;
  * POOL_MAX_NAMES), -EPERM (h does not hold it), -EDQUOT (the uid's
  * persistent blocks would pass the quota), -ENOMEM.  A failure changes
  * nothing.  name must be valid (block_name_valid).  evictable: the
- * name may be evicted while nobody holds the block (pool_evict.h); a
- * replace by the block the name is on already changes only that.
+ * name may be evicted while nobody holds the block (pool_evict.h).  A
+ * success gives the name the pool's next generation, a replace by the
+ * block it is on too (a new frame written in place, which changes the
+ * flag too).
  */
 int dpool_publish(struct dpool *p, struct handle *h, uint64_t off,
 		  const void *name, size_t len, bool replace, bool evictable);
