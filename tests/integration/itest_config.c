@@ -212,6 +212,13 @@ bad_config_refused_at_start(void **state)
 	snprintf(cmd, sizeof(cmd), "cat %s; rm -rf %s", d.log, d.dir);
 	harness_run(cmd, log, sizeof(log));
 	assert_non_null(strstr(log, "bad settle_wait_ms '2s'"));
+
+	/* And a max_name_waits that is not a count. */
+	assert_int_equal(harness_start(&d, "max_name_waits = many\n"), -1);
+	assert_false(harness_alive(&d));
+	snprintf(cmd, sizeof(cmd), "cat %s; rm -rf %s", d.log, d.dir);
+	harness_run(cmd, log, sizeof(log));
+	assert_non_null(strstr(log, "bad max_name_waits 'many'"));
 }
 
 /*
