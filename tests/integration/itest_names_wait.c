@@ -610,7 +610,7 @@ poolctl_shows_generation(void **state)
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
 					 sizeof(err), "names %s i/", POOL), 0);
 	assert_non_null(strstr(out, "GENERATION"));
-	snprintf(want, sizeof(want), " %llu\n", (unsigned long long)g);
+	snprintf(want, sizeof(want), " %llu no\n", (unsigned long long)g);
 	if (!strstr(out, want))
 		fail_msg("no generation %llu in %s", (unsigned long long)g,
 			 out);
