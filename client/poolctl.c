@@ -138,6 +138,21 @@ parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* A decimal number of digits only, at most max. */
+static int
+parse_count(const char *s, unsigned long max, unsigned long *out)
+{
+	char		*end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || *out > max)
+		return -1;
+	return 0;
+}
+
 /*
  * NODE: a NUMA node's number, decimal, below the kernel's bound (1024);
  * whether the daemon's machine has it, with memory, the daemon says.
@@ -145,14 +160,9 @@ parse_size(const char *s, uint64_t *out)
 static int
 parse_numa_node(const char *s, uint32_t *out)
 {
-	char		*end;
 	unsigned long	 v;
 
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v >= 1024)
+	if (parse_count(s, 1023, &v) != 0)
 		return -1;
 	*out = (uint32_t)v;
 	return 0;
@@ -165,14 +175,9 @@ parse_numa_node(const char *s, uint32_t *out)
 static int
 parse_timeout(const char *s, int *ms)
 {
-	char		*end;
 	unsigned long	 v;
 
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v > INT_MAX / 1000)
+	if (parse_count(s, INT_MAX / 1000, &v) != 0)
 		return -1;
 	*ms = (int)v * 1000;
 	return 0;
