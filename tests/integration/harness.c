@@ -148,6 +148,26 @@ harness_expect_rc(int got, int want, const char *what, int line)
 			 got, pool_strerror(got), want, pool_strerror(want));
 }
 
+struct pool_stats
+harness_stats(struct pool *p)
+{
+	struct pool_stats st;
+
+	EXPECT_RC(pool_stats(p, &st), 0);
+	return st;
+}
+
+void
+harness_expect_checked(struct pool_conn *c, const char *name)
+{
+	char msg[256] = "";
+	int rc = pool_check_by_name(c, name, msg, sizeof(msg));
+
+	if (rc != 0)
+		fail_msg("pool %s: check: %s: %s", name, pool_strerror(rc),
+			 msg);
+}
+
 /* What a raw call returned, for a failure's message. */
 static const char *
 raw_what(int err)

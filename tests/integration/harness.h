@@ -45,6 +45,10 @@
 #define EXPECT_RC(expr, want)						\
 	harness_expect_rc((expr), (want), #expr, __LINE__)
 void harness_expect_rc(int got, int want, const char *what, int line);
+/* The statistics of the pool p is a handle of; a failure fails the test. */
+struct pool_stats harness_stats(struct pool *p);
+/* Fail the test, with the daemon's reason, unless pool name checks out. */
+void harness_expect_checked(struct pool_conn *c, const char *name);
 
 /*
  * In the test process, for the calls of harness_raw.h that return a

@@ -78,26 +78,6 @@ open_pool(const char *sock, const char *name, struct pool_conn **c,
 	EXPECT_RC(pool_open(*c, name, p), 0);
 }
 
-static void
-expect_checked(struct pool_conn *c, const char *name)
-{
-	char msg[256] = "";
-	int rc = pool_check_by_name(c, name, msg, sizeof(msg));
-
-	if (rc != 0)
-		fail_msg("pool %s: check: %s: %s", name, pool_strerror(rc),
-			 msg);
-}
-
-static struct pool_stats
-stats_of(struct pool *p)
-{
-	struct pool_stats s;
-
-	EXPECT_RC(pool_stats(p, &s), 0);
-	return s;
-}
-
 static const char *
 name_of(int i)
 {
@@ -138,7 +118,7 @@ fill(struct pool *p, unsigned mask, bool by_off, pool_off_t *offs)
 	}
 	for (i = 0; i < NBLK; i++)
 		EXPECT_RC(pool_free(p, o[i]), 0);	/* the name's alone */
-	assert_int_equal(stats_of(p).free_bytes, 0);
+	assert_int_equal(harness_stats(p).free_bytes, 0);
 }
 
 /* Bit i set: n<i> is still published (at its block, with its bytes). */
@@ -188,7 +168,7 @@ lru_order(void **state)
 	EXPECT_RC(pool_alloc(p, BLK, &a), 0);
 	assert_int_equal(a, offs[0]);
 	assert_int_equal(names_left(p, offs), 0xfe);
-	s = stats_of(p);
+	s = harness_stats(p);
 	assert_int_equal(s.evictions, 1);
 	assert_int_equal(s.evicted_bytes, BLK);
 	EXPECT_RC(pool_lookup(p, "n0", &off, NULL), -ENOENT);
@@ -204,7 +184,7 @@ lru_order(void **state)
 	EXPECT_RC(pool_alloc(p, 2 * BLK, &b), 0);
 	left = names_left(p, offs);
 	gone = 0xfe & ~left;
-	s = stats_of(p);
+	s = harness_stats(p);
 	assert_true(s.evictions >= 3);
 	assert_int_equal(s.evicted_bytes, s.evictions * BLK);
 	/* The evicted are the oldest, a prefix of the order. */
@@ -213,7 +193,7 @@ lru_order(void **state)
 			assert_true(gone & (1u << later[k]));
 		else
 			assert_false(gone & (1u << later[k]));
-	expect_checked(c, POOL);
+	harness_expect_checked(c, POOL);
 	EXPECT_RC(pool_free(p, a), 0);
 	EXPECT_RC(pool_free(p, b), 0);
 	pool_close(p);
@@ -247,7 +227,7 @@ held_never_evicted(void **state)
 	/* A realloc that must grow into room it has not. */
 	EXPECT_RC(pool_realloc(p, a, 2 * BLK, &r), 0);
 	assert_int_equal(names_left(p, offs) & 1, 1);
-	assert_true(stats_of(p).evictions >= 4);
+	assert_true(harness_stats(p).evictions >= 4);
 
 	/* Released, n0 is the newest: every other goes before it. */
 	EXPECT_RC(pool_free(q, offs[0]), 0);
@@ -256,7 +236,7 @@ held_never_evicted(void **state)
 	EXPECT_RC(pool_free(p, z), 0);
 	EXPECT_RC(pool_free(p, batch[0]), 0);
 	EXPECT_RC(pool_free(p, batch[1]), 0);
-	expect_checked(c, POOL);
+	harness_expect_checked(c, POOL);
 	pool_close(q);
 	pool_disconnect(c2);
 	pool_close(p);
@@ -281,9 +261,9 @@ kept_never_evicted(void **state)
 	assert_int_equal(names_left(p, offs), 0xf0);
 	EXPECT_RC(pool_alloc(p, BLK, &x), -ENOMEM);
 	assert_int_equal(names_left(p, offs), 0xf0);
-	assert_int_equal(stats_of(p).evictions, 4);
-	assert_int_equal(stats_of(p).named_blocks, 4);
-	expect_checked(c, POOL);
+	assert_int_equal(harness_stats(p).evictions, 4);
+	assert_int_equal(harness_stats(p).named_blocks, 4);
+	harness_expect_checked(c, POOL);
 	pool_close(p);
 	pool_disconnect(c);
 }
@@ -322,8 +302,8 @@ quota_evicts_nothing(void **state)
 	for (i = 0; i < 6; i++)
 		assert_int_equal(pn[i].evictable, 1);
 	free(pn);
-	assert_int_equal(stats_of(p).evictions, 0);
-	expect_checked(c, "evq");
+	assert_int_equal(harness_stats(p).evictions, 0);
+	harness_expect_checked(c, "evq");
 	pool_close(q);
 	pool_disconnect(c2);
 	pool_close(p);
@@ -352,7 +332,7 @@ too_big(void **state)
 	EXPECT_RC(pool_lookup_retain(q, "n0", &off, NULL), 0);
 	EXPECT_RC(pool_alloc(p, 4 * BLK, &x), -ENOMEM);
 	assert_int_equal(names_left(p, offs), 0xff);
-	assert_int_equal(stats_of(p).evictions, 0);
+	assert_int_equal(harness_stats(p).evictions, 0);
 	EXPECT_RC(pool_free(q, off), 0);
 
 	/*
@@ -362,12 +342,12 @@ too_big(void **state)
 	 */
 	EXPECT_RC(pool_alloc(p, 2 * BLK, &x), -ENOMEM);
 	assert_int_equal(names_left(p, offs), 0xaa);
-	s = stats_of(p);
+	s = harness_stats(p);
 	assert_int_equal(s.evictions, 4);
 	assert_int_equal(s.evicted_bytes, 4 * BLK);
 	assert_int_equal(s.free_bytes + s.cached_bytes, 4 * BLK);
 	assert_int_equal(s.named_blocks, 4);
-	expect_checked(c, POOL);
+	harness_expect_checked(c, POOL);
 	pool_close(q);
 	pool_disconnect(c2);
 	pool_close(p);
@@ -466,14 +446,14 @@ restart_keeps_flag(void **state)
 		assert_int_equal(pn[i].evictable,
 				 (0x33 >> (pn[i].name[1] - '0')) & 1);
 	free(pn);
-	s = stats_of(p);
+	s = harness_stats(p);
 	assert_int_equal(s.evictions, 1);
 	assert_int_equal(s.evicted_bytes, BLK);
 	/* Eviction goes on: evictable names only, whatever their order. */
 	EXPECT_RC(pool_alloc(p, BLK, &b), 0);
-	assert_int_equal(stats_of(p).evictions, 2);
+	assert_int_equal(harness_stats(p).evictions, 2);
 	assert_int_equal(names_left(p, offs) & 0xcc, 0xcc);
-	expect_checked(c, POOL);
+	harness_expect_checked(c, POOL);
 	pool_close(p);
 	pool_disconnect(c);
 }
@@ -530,7 +510,7 @@ crash_keeps_flag(void **state)
 	EXPECT_RC(pool_alloc(p, BLK, &a), 0);
 	EXPECT_RC(pool_alloc(p, BLK, &x), -ENOMEM);
 	assert_int_equal(names_left(p, offs), 0xf3);
-	expect_checked(c, POOL);
+	harness_expect_checked(c, POOL);
 	pool_close(p);
 	pool_disconnect(c);
 }

@@ -92,26 +92,6 @@ open_pool(const char *name, struct pool_conn **c, struct pool **p)
 	EXPECT_RC(pool_open(*c, name, p), 0);
 }
 
-static void
-expect_checked(struct pool_conn *c, const char *name)
-{
-	char msg[256] = "";
-	int rc = pool_check_by_name(c, name, msg, sizeof(msg));
-
-	if (rc != 0)
-		fail_msg("pool %s: check: %s: %s", name, pool_strerror(rc),
-			 msg);
-}
-
-static struct pool_stats
-stats_of(struct pool *p)
-{
-	struct pool_stats st;
-
-	EXPECT_RC(pool_stats(p, &st), 0);
-	return st;
-}
-
 /* ---- across_processes ---------------------------------------------- */
 
 static int
@@ -164,11 +144,11 @@ across_processes(void **state)
 	assert_int_equal(harness_wait(harness_spawn(producer, NULL)), 0);
 	assert_int_equal(harness_wait(harness_spawn(consumer, NULL)), 0);
 	open_pool(POOL, &c, &p);
-	st = stats_of(p);
+	st = harness_stats(p);
 	assert_int_equal(st.live_blocks, 1);
 	assert_int_equal(st.persistent_blocks, 1);
 	assert_int_equal(st.named_blocks, 1);
-	expect_checked(c, POOL);
+	harness_expect_checked(c, POOL);
 	pool_close(p);
 	pool_disconnect(c);
 }
@@ -206,7 +186,7 @@ exists_replace_unpublish(void **state)
 	EXPECT_RC(pool_usable_size(q, a, &usable), -EINVAL);
 	EXPECT_RC(pool_lookup(q, "buf", &x, NULL), 0);
 	assert_int_equal(x, b);
-	assert_int_equal(stats_of(p).named_blocks, 1);
+	assert_int_equal(harness_stats(p).named_blocks, 1);
 
 	/* A reader retains b; replace by e keeps b for it. */
 	EXPECT_RC(pool_free(p, b), 0);
@@ -216,25 +196,25 @@ exists_replace_unpublish(void **state)
 	EXPECT_RC(pool_publish_replace(p, e, "buf"), 0);
 	EXPECT_RC(pool_publish_replace(p, e, "buf"), 0);	/* itself */
 	EXPECT_RC(pool_usable_size(q, b, &usable), 0);
-	assert_int_equal(stats_of(p).live_blocks, 2);
+	assert_int_equal(harness_stats(p).live_blocks, 2);
 	EXPECT_RC(pool_free(q, b), 0);				/* its last */
 	EXPECT_RC(pool_usable_size(q, b, &usable), -EINVAL);
-	assert_int_equal(stats_of(p).live_blocks, 1);
+	assert_int_equal(harness_stats(p).live_blocks, 1);
 
 	/* Unpublish: e is still p's, so it stays, no longer persistent. */
 	EXPECT_RC(pool_unpublish(q, "buf"), 0);
 	EXPECT_RC(pool_lookup(q, "buf", &x, NULL), -ENOENT);
 	EXPECT_RC(pool_unpublish(q, "buf"), -ENOENT);
-	assert_int_equal(stats_of(p).persistent_blocks, 0);
-	assert_int_equal(stats_of(p).named_blocks, 0);
+	assert_int_equal(harness_stats(p).persistent_blocks, 0);
+	assert_int_equal(harness_stats(p).named_blocks, 0);
 	EXPECT_RC(pool_usable_size(q, e, &usable), 0);
 	/* Published again and unpublished after p let go: freed. */
 	EXPECT_RC(pool_publish(p, e, "buf"), 0);
 	EXPECT_RC(pool_free(p, e), 0);
 	EXPECT_RC(pool_unpublish(q, "buf"), 0);
 	EXPECT_RC(pool_usable_size(q, e, &usable), -EINVAL);
-	assert_int_equal(stats_of(p).live_blocks, 0);
-	expect_checked(c, POOL);
+	assert_int_equal(harness_stats(p).live_blocks, 0);
+	harness_expect_checked(c, POOL);
 	pool_close(q);
 	pool_close(p);
 	pool_disconnect(c2);
@@ -329,9 +309,9 @@ retain_races_reuse(void **state)
 	assert_int_equal(harness_wait(prod), 0);
 	assert_int_equal(harness_wait(cons), 0);
 	open_pool(POOL, &c, &p);
-	assert_int_equal(stats_of(p).live_blocks, 0);
-	assert_int_equal(stats_of(p).named_blocks, 0);
-	expect_checked(c, POOL);
+	assert_int_equal(harness_stats(p).live_blocks, 0);
+	assert_int_equal(harness_stats(p).named_blocks, 0);
+	harness_expect_checked(c, POOL);
 	pool_close(p);
 	pool_disconnect(c);
 }
@@ -397,7 +377,7 @@ bad_requests_change_nothing(void **state)
 	fd = harness_raw_client(d.sock, "raw");
 	h = harness_raw_handle(fd, POOL);
 	EXPECT_RAW(harness_raw_alloc(fd, h, 64, &raw_off, &usable), 0);
-	before = stats_of(p);
+	before = harness_stats(p);
 
 	memset(longname, 'n', sizeof(longname));
 	longname[POOL_BLOCK_NAME_MAX + 1] = '\0';
@@ -421,7 +401,7 @@ bad_requests_change_nothing(void **state)
 	EXPECT_RC(pool_names(c, "nosuchpool", NULL, &pn, &n, &total),
 		  -ENOENT);
 
-	after = stats_of(p);
+	after = harness_stats(p);
 	expect_same_stats(&before, &after);
 	/* A read-only handle looks up all the same. */
 	EXPECT_RC(pool_lookup(ro, "kept", &x, NULL), 0);
@@ -438,7 +418,7 @@ bad_requests_change_nothing(void **state)
 	EXPECT_RC(pool_publish(p, b, longname), 0);
 	EXPECT_RC(pool_lookup(ro, longname, &x, NULL), 0);
 	assert_int_equal(x, b);
-	expect_checked(c, POOL);
+	harness_expect_checked(c, POOL);
 	harness_close_fd(&fd);
 	pool_close(ro);
 	pool_close(p);
@@ -474,7 +454,7 @@ limit_and_listing(void **state)
 	EXPECT_RC(pool_alloc(p, 16, &extra), 0);
 	EXPECT_RC(pool_publish(p, extra, "one-too-many"), -ENOSPC);
 	EXPECT_RC(pool_publish_replace(p, extra, "n00007"), 0);
-	assert_int_equal(stats_of(p).named_blocks, MANY);
+	assert_int_equal(harness_stats(p).named_blocks, MANY);
 
 	EXPECT_RC(pool_names(c, POOL, "n0001", &pn, &n, &total), 0);
 	assert_int_equal(n, 10);
@@ -499,7 +479,7 @@ limit_and_listing(void **state)
 	EXPECT_RC(pool_names(c, POOL, "x", &pn, &n, &total), 0);
 	assert_int_equal(total, 0);
 	free(pn);
-	expect_checked(c, POOL);
+	harness_expect_checked(c, POOL);
 	pool_close(p);
 	pool_disconnect(c);
 	free(offs);
@@ -546,7 +526,7 @@ quota_counts_names(void **state)
 	EXPECT_RC(pool_unpublish(p, "q"), 0);
 	EXPECT_RC(pool_alloc(p, 30 << 10, &y), 0);
 	EXPECT_RC(pool_publish(p, y, "q2"), 0);
-	expect_checked(c, "small");
+	harness_expect_checked(c, "small");
 	pool_close(p);
 	pool_disconnect(c);
 }
@@ -579,9 +559,9 @@ replace_near_quota(void **state)
 	EXPECT_RC(pool_free(q, old), 0);
 
 	/* 60 - 30 + 40 is over: refused, nothing changed. */
-	before = stats_of(p);
+	before = harness_stats(p);
 	EXPECT_RC(pool_publish_replace(p, next, "q"), -EDQUOT);
-	after = stats_of(p);
+	after = harness_stats(p);
 	expect_same_stats(&before, &after);
 	EXPECT_RC(pool_lookup(p, "q", &x, NULL), 0);
 	assert_int_equal(x, old);
@@ -592,9 +572,9 @@ replace_near_quota(void **state)
 	EXPECT_RC(pool_lookup(q, "q", &x, NULL), 0);
 	assert_int_equal(x, next);
 	EXPECT_RC(pool_usable_size(q, old, &usable), -EINVAL);
-	assert_int_equal(stats_of(p).persistent_blocks, 1);
-	assert_int_equal(stats_of(p).live_blocks, 1);
-	expect_checked(c, "small");
+	assert_int_equal(harness_stats(p).persistent_blocks, 1);
+	assert_int_equal(harness_stats(p).live_blocks, 1);
+	harness_expect_checked(c, "small");
 	pool_close(q);
 	pool_close(p);
 	pool_disconnect(c2);
@@ -624,8 +604,8 @@ destroy_removes_names(void **state)
 	EXPECT_RC(pool_create(c, "made", &o), 0);
 	EXPECT_RC(pool_open(c, "made", &p), 0);
 	EXPECT_RC(pool_lookup(p, "gone", &x, NULL), -ENOENT);
-	assert_int_equal(stats_of(p).named_blocks, 0);
-	assert_int_equal(stats_of(p).live_blocks, 0);
+	assert_int_equal(harness_stats(p).named_blocks, 0);
+	assert_int_equal(harness_stats(p).live_blocks, 0);
 	pool_close(p);
 	pool_disconnect(c);
 }
@@ -666,8 +646,8 @@ client_crash_keeps_names(void **state)
 	b = pool_ptr(p, off);
 	for (i = 0; i < 2000; i++)
 		assert_int_equal(b[i], 'c');
-	assert_int_equal(stats_of(p).live_blocks, 1);
-	expect_checked(c, POOL);
+	assert_int_equal(harness_stats(p).live_blocks, 1);
+	harness_expect_checked(c, POOL);
 	pool_close(p);
 	pool_disconnect(c);
 }
@@ -692,7 +672,7 @@ restart_keeps_names(void **state)
 	EXPECT_RC(pool_publish(p, a, "alpha"), 0);
 	EXPECT_RC(pool_publish(p, b, "beta"), 0);
 	EXPECT_RC(pool_free(p, a), 0);		/* the name's alone */
-	before = stats_of(p);
+	before = harness_stats(p);
 
 	assert_int_equal(harness_restart_in_place(&d), 0);
 
@@ -703,7 +683,7 @@ restart_keeps_names(void **state)
 	EXPECT_RC(pool_lookup(q, "beta", &x, NULL), 0);
 	assert_int_equal(x, b);
 	assert_int_equal(((const char *)pool_ptr(q, a))[2999], 'a');
-	after = stats_of(q);
+	after = harness_stats(q);
 	assert_int_equal(after.named_blocks, 2);
 	assert_int_equal(after.persistent_blocks, before.persistent_blocks);
 	assert_int_equal(after.live_blocks, before.live_blocks);
@@ -713,10 +693,10 @@ restart_keeps_names(void **state)
 	assert_string_equal(pn[1].name, "beta");
 	assert_int_equal(pn[1].publisher, getuid());
 	free(pn);
-	expect_checked(c2, POOL);
+	harness_expect_checked(c2, POOL);
 	/* The names work as before: a's goes with its name. */
 	EXPECT_RC(pool_unpublish(q, "alpha"), 0);
-	assert_int_equal(stats_of(q).live_blocks, before.live_blocks - 1);
+	assert_int_equal(harness_stats(q).live_blocks, before.live_blocks - 1);
 	EXPECT_RC(pool_publish(q, b, "gamma"), -EBUSY);
 	pool_close(q);
 	pool_close(p);
@@ -772,7 +752,7 @@ poolctl_names(void **state)
 		 "cam/left\n", POOL);
 	if (strcmp(err, want) != 0)
 		fail_msg("poolctl said \"%s\", not \"%s\"", err, want);
-	assert_int_equal(stats_of(p).named_blocks, 1);
+	assert_int_equal(harness_stats(p).named_blocks, 1);
 	pool_close(p);
 	pool_disconnect(c);
 }
@@ -805,7 +785,7 @@ examples_by_name(void **state)
 		 b, POOL);
 	assert_int_equal(harness_run(cmd, out, sizeof(out)), 1);
 	open_pool(POOL, &c, &p);
-	assert_int_equal(stats_of(p).live_blocks, 0);
+	assert_int_equal(harness_stats(p).live_blocks, 0);
 	pool_close(p);
 	pool_disconnect(c);
 }

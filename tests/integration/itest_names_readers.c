@@ -86,26 +86,6 @@ teardown(void **state)
 	return 0;
 }
 
-static struct pool_stats
-stats_of(struct pool *p)
-{
-	struct pool_stats st;
-
-	EXPECT_RC(pool_stats(p, &st), 0);
-	return st;
-}
-
-static void
-expect_checked(struct pool_conn *c)
-{
-	char msg[256] = "";
-	int rc = pool_check_by_name(c, POOL, msg, sizeof(msg));
-
-	if (rc != 0)
-		fail_msg("pool %s: check: %s: %s", POOL, pool_strerror(rc),
-			 msg);
-}
-
 /* A frame of FRAME bytes of fill, published under NAME, held by the name. */
 static pool_off_t
 publish_frame(struct pool *p, int fill, int replace)
@@ -247,7 +227,7 @@ wait_live(struct pool *p, uint64_t live)
 	int i;
 
 	for (i = 0; i < POLL_TRIES; i++) {
-		st = stats_of(p);
+		st = harness_stats(p);
 		if (st.live_blocks == live)
 			return;
 		harness_sleep_ms(POLL_MS);
@@ -328,20 +308,20 @@ hold_across(int restart)
 		assert_int_equal(harness_restart_in_place(&d), 0);
 		assert_int_equal(reader_blocks(c), 1);
 	}
-	assert_int_equal(stats_of(p).live_blocks, 3);
-	assert_int_equal(stats_of(p).named_blocks, 1);
+	assert_int_equal(harness_stats(p).live_blocks, 3);
+	assert_int_equal(harness_stats(p).named_blocks, 1);
 	EXPECT_RC(pool_usable_size(p, a, &usable), 0);
 	go(&l);
 	assert_int_equal(hear(&l), a);
 	/* Its last reference went: the old frame is gone. */
 	EXPECT_RC(pool_usable_size(p, a, &usable), -EINVAL);
-	assert_int_equal(stats_of(p).live_blocks, 2);
+	assert_int_equal(harness_stats(p).live_blocks, 2);
 	assert_int_equal(reader_blocks(c), 0);
 	EXPECT_RC(pool_lookup(p, NAME, &x, NULL), 0);
 	assert_int_equal(x, b);
 	go(&l);
 	reader_end(&l, 0);
-	expect_checked(c);
+	harness_expect_checked(c, POOL);
 	pool_close(p);
 	pool_disconnect(c);
 }
@@ -429,8 +409,8 @@ frees_only_its_own(void **state)
 	reader_start(&l, own_reader, held, kept);
 	hear(&l);
 	assert_int_equal(reader_blocks(c), 0);
-	assert_int_equal(stats_of(p).live_blocks, 3);
-	assert_int_equal(stats_of(p).persistent_blocks, 2);
+	assert_int_equal(harness_stats(p).live_blocks, 3);
+	assert_int_equal(harness_stats(p).persistent_blocks, 2);
 	EXPECT_RC(pool_lookup(p, NAME, &x, NULL), 0);
 	assert_int_equal(x, a);
 	/* held is the producer's alone again: its Free frees it. */
@@ -438,7 +418,7 @@ frees_only_its_own(void **state)
 	EXPECT_RC(pool_usable_size(p, held, &usable), -EINVAL);
 	go(&l);
 	reader_end(&l, 0);
-	expect_checked(c);
+	harness_expect_checked(c, POOL);
 	pool_close(p);
 	pool_disconnect(c);
 }
@@ -484,7 +464,7 @@ dropped_when(int kill_it)
 	/* Replaced and freed by the producer: the reader's keep them. */
 	publish_frame(p, 'B', 1);
 	EXPECT_RC(pool_free(p, held), 0);
-	assert_int_equal(stats_of(p).live_blocks, 3);
+	assert_int_equal(harness_stats(p).live_blocks, 3);
 	if (kill_it) {
 		assert_int_equal(kill(l.pid, SIGKILL), 0);
 		reader_end(&l, 128 + SIGKILL);
@@ -494,12 +474,12 @@ dropped_when(int kill_it)
 		assert_int_equal(reader_blocks(c), UINT64_MAX);
 	}
 	wait_live(p, 1);
-	assert_int_equal(stats_of(p).named_blocks, 1);
+	assert_int_equal(harness_stats(p).named_blocks, 1);
 	if (!kill_it) {
 		go(&l);
 		reader_end(&l, 0);
 	}
-	expect_checked(c);
+	harness_expect_checked(c, POOL);
 	pool_close(p);
 	pool_disconnect(c);
 }
@@ -571,9 +551,9 @@ still_cannot_write(void **state)
 	EXPECT_RC(pool_alloc(p, 100, &held), 0);
 	reader_start(&l, writing_reader, held, 0);
 	reader_end(&l, 0);
-	assert_int_equal(stats_of(p).live_blocks, 2);
-	assert_int_equal(stats_of(p).persistent_blocks, 1);
-	expect_checked(c);
+	assert_int_equal(harness_stats(p).live_blocks, 2);
+	assert_int_equal(harness_stats(p).persistent_blocks, 1);
+	harness_expect_checked(c, POOL);
 	pool_close(p);
 	pool_disconnect(c);
 }

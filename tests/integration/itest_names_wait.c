@@ -98,15 +98,6 @@ teardown(void **state)
 	return harness_finish(&d) == 0 ? 0 : -1;
 }
 
-static struct pool_stats
-stats_of(struct pool *p)
-{
-	struct pool_stats st;
-
-	EXPECT_RC(pool_stats(p, &st), 0);
-	return st;
-}
-
 /* A block of len bytes of c, published as name (replace: moved there). */
 static pool_off_t
 published(const char *name, size_t len, int c, bool replace)
@@ -261,8 +252,8 @@ unanswered(int fd, const char *what)
 {
 	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 
-	(void)stats_of(pool);
-	(void)stats_of(pool);
+	(void)harness_stats(pool);
+	(void)harness_stats(pool);
 	if (poll(&pfd, 1, 0) != 0)
 		fail_msg("%s was answered while it should wait", what);
 }
@@ -439,7 +430,7 @@ timeout_changes_nothing(void **state)
 	(void)state;
 	a = published("d/frame", 100, 'd', false);
 	g = generation_of("d/frame");
-	before = stats_of(pool);
+	before = harness_stats(pool);
 	fd = raw_client(POOL, &h);
 	raw_lookup(fd, 2, h, "d/none", 200, 0, true);
 	raw_refused(fd, 2, -ETIMEDOUT);
@@ -455,7 +446,7 @@ timeout_changes_nothing(void **state)
 				   POOL_LOOKUP_RETAIN, &off, NULL, NULL),
 		  -ETIMEDOUT);
 	assert_int_equal(off, POOL_OFF_NONE);
-	after = stats_of(pool);
+	after = harness_stats(pool);
 	assert_int_equal(after.live_blocks, before.live_blocks);
 	assert_int_equal(after.allocated_bytes, before.allocated_bytes);
 	assert_int_equal(after.named_blocks, before.named_blocks);
@@ -485,12 +476,12 @@ retain_taken_when_answered(void **state)
 	(void)raw_found(fd, 2, off);
 	/* The name goes; the waiter's reference keeps the block. */
 	EXPECT_RC(pool_unpublish(pool, "e/frame"), 0);
-	st = stats_of(pool);
+	st = harness_stats(pool);
 	assert_int_equal(st.live_blocks, 1);
 	assert_int_equal(st.named_blocks, 0);
 	assert_memory_equal(pool_ptr(pool, off), "eeee", 4);
 	EXPECT_RAW(harness_raw_free(fd, h, off), 0);
-	st = stats_of(pool);
+	st = harness_stats(pool);
 	assert_int_equal(st.live_blocks, 0);
 	close(fd);
 }
@@ -662,7 +653,7 @@ consumer_example_waits(void **state)
 	assert_int_equal(harness_wait(pid), 0);
 	/* The consumer unpublished it, and with it the block went. */
 	EXPECT_RC(pool_lookup(pool, "j/late", &off, NULL), -ENOENT);
-	assert_int_equal(stats_of(pool).live_blocks, 0);
+	assert_int_equal(harness_stats(pool).live_blocks, 0);
 }
 
 /* ---- poolctl_wait ----------------------------------------------------- */
