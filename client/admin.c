@@ -44,6 +44,7 @@
  * reserved one, and these sizes never change within the soname.
  */
 _Static_assert(sizeof(struct pool_create_opts) == 64, "ABI: create opts");
+_Static_assert(sizeof(struct pool_set_opts) == 64, "ABI: set opts");
 _Static_assert(sizeof(struct pool_stats) == 320, "ABI: pool_stats");
 _Static_assert(sizeof(struct pool_client_info) == 208, "ABI: client info");
 _Static_assert(sizeof(struct pool_persisted) == 40, "ABI: persisted");
@@ -531,6 +532,65 @@ pool_create(struct pool_conn *c, const char *name,
 	}
 	req.body_case = POOLMGR__REQUEST__BODY_CREATE;
 	req.create = &cp;
+	return conn_call(c, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL, NULL);
+}
+
+#define CLIENT_SET_ALL	(POOL_SET_MODE | POOL_SET_OWNER | POOL_SET_GROUP | \
+			 POOL_SET_QUOTA | POOL_SET_RETAIN)
+
+/* o's checks that need no daemon: those a later library may relax. */
+static int
+client_check_set(const struct pool_set_opts *o)
+{
+	if ((o->which & ~CLIENT_SET_ALL) != 0)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
+		if (o->reserved[i] != 0)
+			return -EINVAL;
+	return 0;
+}
+
+POOL_API int
+pool_set(struct pool_conn *c, const char *name, const struct pool_set_opts *o)
+{
+	Poolmgr__Request	req = POOLMGR__REQUEST__INIT;
+	Poolmgr__SetPool	sp = POOLMGR__SET_POOL__INIT;
+	int			error;
+
+	if (c == NULL || o == NULL)
+		return -EINVAL;
+	if ((error = client_check_set(o)) != 0)
+		return error;
+	if ((error = client_check_name(name)) != 0)
+		return error;
+
+	sp.name = (char *)name;
+	if (o->which & POOL_SET_MODE) {
+		sp.set_mode_case = POOLMGR__SET_POOL__SET_MODE_MODE;
+		sp.mode = o->mode;
+	}
+	if (o->which & POOL_SET_OWNER) {
+		sp.set_uid_case = POOLMGR__SET_POOL__SET_UID_UID;
+		sp.uid = o->uid;
+	}
+	if (o->which & POOL_SET_GROUP) {
+		sp.set_gid_case = POOLMGR__SET_POOL__SET_GID_GID;
+		sp.gid = o->gid;
+	}
+	if (o->which & POOL_SET_QUOTA) {
+		sp.set_quota_case = POOLMGR__SET_POOL__SET_QUOTA_QUOTA;
+		sp.quota = o->quota;
+	}
+	/* The wire's retain 0 is "none": the default is said apart. */
+	if ((o->which & POOL_SET_RETAIN) && o->retain == 0) {
+		sp.set_retain_case = POOLMGR__SET_POOL__SET_RETAIN_RETAIN_DEFAULT;
+		sp.retain_default = 1;
+	} else if (o->which & POOL_SET_RETAIN) {
+		sp.set_retain_case = POOLMGR__SET_POOL__SET_RETAIN_RETAIN;
+		sp.retain = o->retain == POOL_RETAIN_NONE ? 0 : o->retain;
+	}
+	req.body_case = POOLMGR__REQUEST__BODY_SET;
+	req.set = &sp;
 	return conn_call(c, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL, NULL);
 }
 

@@ -106,6 +106,34 @@ struct pool_create_opts {
 /* pool_create_opts.retain: give every free page back at once. */
 #define POOL_RETAIN_NONE UINT64_MAX
 
+/* pool_set_opts.which: the settings pool_set changes. */
+#define POOL_SET_MODE	0x01u
+#define POOL_SET_OWNER	0x02u
+#define POOL_SET_GROUP	0x04u
+#define POOL_SET_QUOTA	0x08u
+#define POOL_SET_RETAIN	0x10u
+
+/*
+ * The settings pool_set gives a live pool: only those whose POOL_SET_* bit
+ * is in which change; the other fields are not looked at.
+ */
+struct pool_set_opts {
+	uint32_t which;		/* POOL_SET_* bits */
+	uint32_t mode;		/* permission bits, 1 to 0777 */
+	uint32_t uid;		/* the new owner (a number: no name is
+				 * looked up); not (uint32_t)-1 */
+	uint32_t gid;		/* the new group; not (uint32_t)-1 */
+	uint64_t quota;		/* bytes per connection; 0 = no quota */
+	/*
+	 * As pool_create_opts.retain: 0 = the daemon's default,
+	 * POOL_RETAIN_NONE = keep no free page, else bytes.  A pool on
+	 * huge pages keeps them all whatever it says.
+	 */
+	uint64_t retain;
+	/* Must be zero, as pool_create_opts.reserved. */
+	uint64_t reserved[4];
+};
+
 /* pool_create_opts.numa_policy, pool_stats.numa_policy. */
 enum pool_numa_policy {
 	POOL_NUMA_NONE = 0,	/* no policy: the faulting CPU's node */
@@ -233,6 +261,25 @@ POOL_API void pool_disconnect(struct pool_conn *c);
 /* pool_create - create a pool (the daemon's uid, root or the admin group). */
 POOL_API int pool_create(struct pool_conn *c, const char *name,
 			 const struct pool_create_opts *o);
+
+/*
+ * pool_set - change the mode, owner, group, quota or retain of the live
+ * pool name: those o->which names, all or nothing (a refusal changes
+ * nothing).  The daemon's uid, root and the admin group may change any;
+ * the pool's owner its mode, and its group to one of its own groups
+ * (-EPERM otherwise).  The change holds from the next open and the next
+ * request by name: handles opened before keep the access they were opened
+ * with, and a quota lowered below what a connection holds takes nothing
+ * back but refuses it more (-EDQUOT).  It is journaled: a restart in place
+ * and a crash with systemd's fd store keep it.
+ *
+ * Returns 0; -EINVAL for a bad o (an unknown which bit, reserved words not
+ * zero, mode 0 or beyond 0777, uid or gid (uint32_t)-1); -ENOENT for no
+ * such pool; -EROFS for a pool the daemon's configuration file defines
+ * (edit the file and reload it instead); or a connection error.
+ */
+POOL_API int pool_set(struct pool_conn *c, const char *name,
+		      const struct pool_set_opts *o);
 
 /* pool_destroy - destroy an unused pool; -EBUSY while it is in use. */
 POOL_API int pool_destroy(struct pool_conn *c, const char *name);

@@ -15,7 +15,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,6 +47,8 @@
 #define O_NUMA_POLICY	0x100
 #define O_PAGE_SIZE	0x200
 #define O_TIMEOUT	0x400
+#define O_OWNER		0x800
+#define O_GROUP		0x1000
 
 /* getopt_long values of the long-only options. */
 enum {
@@ -58,6 +62,8 @@ enum {
 	OPT_NUMA_NODE,
 	OPT_NUMA_POLICY,
 	OPT_TIMEOUT,
+	OPT_OWNER,
+	OPT_GROUP,
 };
 
 struct cmd {
@@ -200,6 +206,43 @@ parse_mode(const char *s, uint32_t *out)
 	if (v > 0777)
 		return -1;
 	*out = (uint32_t)v;
+	return 0;
+}
+
+/*
+ * USER and GROUP: a name the system knows, or a number.  The daemon takes
+ * numbers only: it need not know our names, nor we its users by name.
+ * (uint32_t)-1 is "no change" to chown, never an owner.
+ */
+static int
+parse_uid(const char *s, uint32_t *out)
+{
+	struct passwd	*pw;
+	unsigned long	 v;
+
+	if (parse_count(s, UINT32_MAX - 1, &v) == 0) {
+		*out = (uint32_t)v;
+		return 0;
+	}
+	if ((pw = getpwnam(s)) == NULL)
+		return -1;
+	*out = (uint32_t)pw->pw_uid;
+	return 0;
+}
+
+static int
+parse_gid(const char *s, uint32_t *out)
+{
+	struct group	*gr;
+	unsigned long	 v;
+
+	if (parse_count(s, UINT32_MAX - 1, &v) == 0) {
+		*out = (uint32_t)v;
+		return 0;
+	}
+	if ((gr = getgrnam(s)) == NULL)
+		return -1;
+	*out = (uint32_t)gr->gr_gid;
 	return 0;
 }
 
@@ -531,6 +574,104 @@ cmd_destroy(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * What the daemon's refusal of a set means.  Every value was checked
+ * here, so -EINVAL would be a daemon that checks more than this poolctl.
+ */
+static const char *
+set_strerror(int error)
+{
+	switch (error) {
+	case -EPERM:
+		return "not permitted (the daemon's uid, root and its admin "
+		    "group may change a pool; its owner only its mode, and "
+		    "its group to one of the owner's)";
+	case -EROFS:
+		return "the daemon's configuration file defines it: change "
+		    "the pool there and reload the daemon";
+	case -EINVAL:
+		return "invalid setting";
+	default:
+		return NULL;
+	}
+}
+
+/* --mode, --owner and --group into o, as create reads a mode. */
+static int
+set_access_opts(const struct ctl *ctl, struct pool_set_opts *o)
+{
+	if (ctl->mode_arg != NULL) {
+		if (parse_mode(ctl->mode_arg, &o->mode) != 0 || o->mode == 0)
+			return usage_error("set: bad mode '%s' (octal, "
+			    "0001 to 0777)", ctl->mode_arg);
+		o->which |= POOL_SET_MODE;
+	}
+	if (ctl->owner_arg != NULL) {
+		if (parse_uid(ctl->owner_arg, &o->uid) != 0)
+			return usage_error("set: no such user '%s'",
+			    safe(ctl->owner_arg).s);
+		o->which |= POOL_SET_OWNER;
+	}
+	if (ctl->group_arg != NULL) {
+		if (parse_gid(ctl->group_arg, &o->gid) != 0)
+			return usage_error("set: no such group '%s'",
+			    safe(ctl->group_arg).s);
+		o->which |= POOL_SET_GROUP;
+	}
+	return 0;
+}
+
+/* --quota and --retain into o, as create reads them ("default" too). */
+static int
+set_room_opts(const struct ctl *ctl, struct pool_set_opts *o)
+{
+	if (ctl->quota_arg != NULL) {
+		if (parse_size(ctl->quota_arg, &o->quota) != 0)
+			return usage_error("set: bad quota '%s'",
+			    ctl->quota_arg);
+		o->which |= POOL_SET_QUOTA;
+	}
+	if (ctl->retain_arg != NULL) {
+		if (strcmp(ctl->retain_arg, "default") == 0)
+			o->retain = 0;
+		else if (parse_size(ctl->retain_arg, &o->retain) != 0)
+			return usage_error("set: bad retain '%s'",
+			    ctl->retain_arg);
+		else if (o->retain == 0)
+			o->retain = POOL_RETAIN_NONE;
+		o->which |= POOL_SET_RETAIN;
+	}
+	return 0;
+}
+
+static int
+cmd_set(struct ctl *ctl, int argc, char **argv)
+{
+	struct pool_set_opts	 o;
+	const char		*name = argv[0];
+	int			 rc, error;
+
+	(void)argc;
+	memset(&o, 0, sizeof o);
+	if ((rc = check_pool_name("set", name)) != 0)
+		return rc;
+	if ((rc = set_access_opts(ctl, &o)) != 0 ||
+	    (rc = set_room_opts(ctl, &o)) != 0)
+		return rc;
+	if (o.which == 0)
+		return usage_error("set: nothing to change (--mode, --owner, "
+		    "--group, --quota or --retain)");
+
+	if ((rc = ctl_connect(ctl)) != 0)
+		return rc;
+	if ((error = pool_set(ctl->conn, name, &o)) != 0)
+		return fail_pool(error, "cannot set pool", name,
+		    set_strerror(error));
+
+	print_set(ctl, name, &o);
+	return 0;
+}
+
 static int
 cmd_clients(struct ctl *ctl, int argc, char **argv)
 {
@@ -845,6 +986,29 @@ static const struct cmd cmds[] = {
 	  "busy (exit 1) unless --force is given.\n"
 	  "\n"
 	  "  -f, --force  destroy even a pool that is in use\n" },
+	{ "set", cmd_set, 1, 1,
+	  O_MODE | O_OWNER | O_GROUP | O_QUOTA | O_RETAIN,
+	  "NAME [--mode MODE] [--owner USER] [--group GROUP] [--quota SIZE]"
+	  " [--retain SIZE]",
+	  "change a live pool's mode, owner, group, quota or retain",
+	  "Change the settings given of the live pool NAME, all or none;\n"
+	  "its blocks and handles stay.  Needs the daemon's uid, root or the\n"
+	  "admin group; the pool's owner may change its mode, and its group\n"
+	  "to one of its own.  A pool the daemon's configuration file\n"
+	  "defines is changed there (and the daemon reloaded): exit 1.\n"
+	  "Handles opened before keep the access they were opened with; a\n"
+	  "quota lowered below what a client holds takes nothing back.\n"
+	  "\n"
+	  "  --mode MODE      octal permission bits, 0001 to 0777\n"
+	  "  --owner USER     the owner: a user name or a uid\n"
+	  "  --group GROUP    the group: a group name or a gid\n"
+	  "  --quota SIZE     bytes each connection may hold; 0: no quota\n"
+	  "  --retain SIZE    free memory of small blocks kept for reuse\n"
+	  "                   (as create's); 0: none; default: the daemon's\n"
+	  "                   default\n"
+	  "\n"
+	  "SIZE is a number of bytes, optionally followed by K, M, G or T\n"
+	  "(or KiB, MiB, GiB, TiB): powers of 1024.\n" },
 	{ "clients", cmd_clients, 0, 1, 0, "[POOL]",
 	  "open handles: who holds what",
 	  "List the open handles of POOL (of every pool if none is given):\n"
@@ -980,6 +1144,8 @@ static const struct option longopts[] = {
 	{ "numa-policy", required_argument,	NULL, OPT_NUMA_POLICY },
 	{ "format",	 required_argument,	NULL, OPT_FORMAT },
 	{ "timeout",	 required_argument,	NULL, OPT_TIMEOUT },
+	{ "owner",	 required_argument,	NULL, OPT_OWNER },
+	{ "group",	 required_argument,	NULL, OPT_GROUP },
 	{ NULL,		 0,			NULL, 0 }
 };
 
@@ -1007,6 +1173,10 @@ opt_name(unsigned bit)
 		return "--numa-policy";
 	case O_TIMEOUT:
 		return "--timeout";
+	case O_OWNER:
+		return "--owner";
+	case O_GROUP:
+		return "--group";
 	default:
 		return "--format";
 	}
@@ -1083,6 +1253,14 @@ parse_args(struct ctl *ctl, int argc, char **argv, char **pos, int *npos)
 		case OPT_TIMEOUT:
 			ctl->timeout_arg = optarg;
 			ctl->opts |= O_TIMEOUT;
+			break;
+		case OPT_OWNER:
+			ctl->owner_arg = optarg;
+			ctl->opts |= O_OWNER;
+			break;
+		case OPT_GROUP:
+			ctl->group_arg = optarg;
+			ctl->opts |= O_GROUP;
 			break;
 		case OPT_NUMA_POLICY:
 			ctl->numa_policy_arg = optarg;

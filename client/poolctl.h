@@ -47,6 +47,8 @@ struct ctl {
 	const char		*numa_node_arg;
 	const char		*numa_policy_arg;
 	const char		*timeout_arg;
+	const char		*owner_arg;
+	const char		*group_arg;
 	bool			 force;
 
 	struct pool_conn	*conn;
@@ -85,6 +87,8 @@ void	print_stats(const struct ctl *, enum format,
 void	print_create(const struct ctl *, const char *,
 	    const struct pool_create_opts *);
 void	print_destroy(const struct ctl *, const char *);
+void	print_set(const struct ctl *, const char *,
+	    const struct pool_set_opts *);
 void	print_clients(const struct ctl *, const struct pool_client_info *,
 	    size_t);
 void	print_persisted(const struct ctl *, enum format,

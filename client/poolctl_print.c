@@ -782,6 +782,37 @@ print_destroy(const struct ctl *ctl, const char *name)
 	json_print(ctl, j);
 }
 
+/* The settings a set gave, as it gave them; nothing without --json. */
+void
+print_set(const struct ctl *ctl, const char *name,
+    const struct pool_set_opts *o)
+{
+	struct json_object	*j;
+
+	if (!ctl->json)
+		return;
+	j = json_object_new_object();
+	json_object_object_add(j, "pool", json_object_new_string(name));
+	json_object_object_add(j, "set", json_object_new_boolean(1));
+	if (o->which & POOL_SET_MODE)
+		json_object_object_add(j, "mode", json_object_new_string(
+		    octal_mode(o->mode).s));
+	if (o->which & POOL_SET_OWNER)
+		json_object_object_add(j, "uid", json_u64(o->uid));
+	if (o->which & POOL_SET_GROUP)
+		json_object_object_add(j, "gid", json_u64(o->gid));
+	if (o->which & POOL_SET_QUOTA)
+		json_object_object_add(j, "quota", json_u64(o->quota));
+	/* As create's: 0 is none; the default, "default". */
+	if ((o->which & POOL_SET_RETAIN) && o->retain == 0)
+		json_object_object_add(j, "retain",
+		    json_object_new_string("default"));
+	else if (o->which & POOL_SET_RETAIN)
+		json_object_object_add(j, "retain", json_u64(
+		    o->retain == POOL_RETAIN_NONE ? 0 : o->retain));
+	json_print(ctl, j);
+}
+
 void
 print_clients(const struct ctl *ctl, const struct pool_client_info *ci,
     size_t n)

@@ -209,6 +209,8 @@ dispatch_body(struct call *c)
 		return do_create(c, r->create);
 	case POOLMGR__REQUEST__BODY_DESTROY:
 		return do_destroy(c, r->destroy);
+	case POOLMGR__REQUEST__BODY_SET:
+		return do_set(c, r->set);
 	case POOLMGR__REQUEST__BODY_OPEN:
 		return do_open(c, r->open);
 	case POOLMGR__REQUEST__BODY_CLOSE:

@@ -1,6 +1,6 @@
 /*
- * dispatch_admin.c - requests on pools as a whole: create and destroy
- * (admin rights), open and close (a handle, within the pool's mode), a
+ * dispatch_admin.c - requests on pools as a whole: create, destroy and
+ * set (admin rights; set also the owner's), open and close (a handle, within the pool's mode), a
  * handle's share map after a restart in place, and the inspections:
  * stats, list, trim, check, clients and persisted.
  *
@@ -214,6 +214,124 @@ do_destroy(struct call *c, const Poolmgr__DestroyPool *m)
 	lookup_waits_pool_gone(p);
 	session_close_pool_handles(p);
 	dpool_destroy(p, unmapped);
+	return 0;
+}
+
+/* Is name a pool of the file in force?  Then the file owns its settings. */
+static bool
+file_pool(const char *name)
+{
+	unsigned i;
+
+	if (!dispatch_cf)
+		return false;
+	for (i = 0; i < dispatch_cf->npools; i++)
+		if (strcmp(dispatch_cf->pools[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Admins may change every setting.  The owner may change the mode, and
+ * the group to one it is in, as chmod and chgrp let a file's owner: who
+ * may use the pool is the owner's to say.  The owner, quota and retain
+ * spend or give away what is the daemon's: those stay the admins'.
+ */
+static int
+set_allowed(struct call *c, const Poolmgr__SetPool *m, const struct dpool *p)
+{
+	if (may_admin(c->s))
+		return 0;
+	if (c->s->uid != p->uid)
+		return refuse(c, -EPERM, "changing pool %s needs admin rights "
+			      "or its ownership", p->name);
+	if (m->set_uid_case != POOLMGR__SET_POOL__SET_UID__NOT_SET ||
+	    m->set_quota_case != POOLMGR__SET_POOL__SET_QUOTA__NOT_SET ||
+	    m->set_retain_case != POOLMGR__SET_POOL__SET_RETAIN__NOT_SET)
+		return refuse(c, -EPERM, "the owner of pool %s may change its "
+			      "mode and group; its owner, quota and retain "
+			      "need admin rights", p->name);
+	if (m->set_gid_case == POOLMGR__SET_POOL__SET_GID_GID &&
+	    m->gid != p->gid && !session_in_group(c->s, m->gid))
+		return refuse(c, -EPERM, "uid %u is not in group %u",
+			      (unsigned)c->s->uid, (unsigned)m->gid);
+	return 0;
+}
+
+/* p's settings with those m gives over them, into pp: all checked. */
+static int
+set_params(struct call *c, const Poolmgr__SetPool *m, const struct dpool *p,
+	   struct dpool_params *pp)
+{
+	pp->uid = p->uid;
+	pp->gid = p->gid;
+	pp->mode = p->mode;
+	pp->quota = p->quota;
+	pp->retain = p->retain;
+	if (m->set_mode_case == POOLMGR__SET_POOL__SET_MODE_MODE) {
+		/* Create reads 0 as 0600: here it could only be a mistake. */
+		if (m->mode == 0 || (m->mode & ~0777u))
+			return refuse(c, -EINVAL, "mode %o is not 1 to 0777",
+				      m->mode);
+		pp->mode = m->mode;
+	}
+	if (m->set_uid_case == POOLMGR__SET_POOL__SET_UID_UID) {
+		if (m->uid == (uint32_t)-1)
+			return refuse(c, -EINVAL, "uid %u is nobody's",
+				      (unsigned)m->uid);
+		pp->uid = m->uid;
+	}
+	if (m->set_gid_case == POOLMGR__SET_POOL__SET_GID_GID) {
+		if (m->gid == (uint32_t)-1)
+			return refuse(c, -EINVAL, "gid %u is no group",
+				      (unsigned)m->gid);
+		pp->gid = m->gid;
+	}
+	if (m->set_quota_case == POOLMGR__SET_POOL__SET_QUOTA_QUOTA)
+		pp->quota = m->quota;
+	if (m->set_retain_case == POOLMGR__SET_POOL__SET_RETAIN_RETAIN)
+		pp->retain = m->retain ? m->retain : DPOOL_RETAIN_NONE;
+	if (m->set_retain_case == POOLMGR__SET_POOL__SET_RETAIN_RETAIN_DEFAULT) {
+		if (!m->retain_default)
+			return refuse(c, -EINVAL, "retain_default is only "
+				      "ever true");
+		pp->retain = 0;
+	}
+	return 0;
+}
+
+/*
+ * Through the reload's own path: the journal and a restart in place carry
+ * the change as they carry the file's, and it holds as a reload's does
+ * (handles keep the access they were opened with; a lowered quota takes
+ * nothing back).  Everything is checked before anything changes.
+ */
+int
+do_set(struct call *c, const Poolmgr__SetPool *m)
+{
+	struct dpool_params pp = {0};
+	char changed[320];
+	struct dpool *p;
+	int rc;
+
+	if ((rc = check_name_length(c, m->name)))
+		return rc;
+	if (!m->name || !(p = dpool_find(m->name)))
+		return refuse(c, -ENOENT, "no pool %s", m->name ? m->name : "");
+	if ((rc = set_allowed(c, m, p)))
+		return rc;
+	if (file_pool(p->name))
+		return refuse(c, -EROFS, "pool %s is defined in the "
+			      "configuration file: change it there and reload",
+			      p->name);
+	if ((rc = set_params(c, m, p, &pp)))
+		return rc;
+	dpool_apply_settings(p, &pp, changed, sizeof(changed));
+	if (*changed) {
+		journal_pool_set(p);
+		log_info("pool %s set by uid %u: %s", p->name,
+			 (unsigned)c->s->uid, changed);
+	}
 	return 0;
 }
 

@@ -64,6 +64,7 @@ int wait_settled(struct call *c, struct dpool *p);
 /* dispatch_admin.c */
 int do_create(struct call *c, const Poolmgr__CreatePool *m);
 int do_destroy(struct call *c, const Poolmgr__DestroyPool *m);
+int do_set(struct call *c, const Poolmgr__SetPool *m);
 int do_open(struct call *c, const Poolmgr__OpenPool *m);
 int do_close(struct call *c, const Poolmgr__ClosePool *m);
 int do_share_map(struct call *c, const Poolmgr__ShareMap *m);
