@@ -36,9 +36,10 @@ import typing
 import weakref
 
 from poolclient_lib import (BLOCK_NAME_MAX, NAME_MAX, PUBLISH_EVICTABLE,
-                            PUBLISH_REPLACE, _ClientInfo, _CreateOpts,
-                            _Named, _Persisted, _Stats, free as _free,
-                            lib as _lib)
+                            PUBLISH_REPLACE, SET_GROUP, SET_MODE, SET_OWNER,
+                            SET_QUOTA, SET_RETAIN, _ClientInfo, _CreateOpts,
+                            _Named, _Persisted, _SetOpts, _Stats,
+                            free as _free, lib as _lib)
 
 __all__ = ["PoolError", "Connection", "Pool", "PoolStats", "ClientInfo",
            "Persisted", "NamedBlock", "NameList", "Lookup", "connect",
@@ -406,6 +407,27 @@ class Connection(_Closing):
                         numa_policy=policy, numa_node=node)
         with self._h as c:
             _check(_lib.pool_create(c, _name(name), ctypes.byref(o)))
+
+    def set_pool(self, name, mode=None, uid=None, gid=None, quota=None,
+                 retain=None):
+        """Change the settings given (not None) of live pool name, all or
+        none: mode (1 to 0o777), uid and gid (numbers), quota (bytes per
+        connection, 0 = none), retain (as create_pool's: 0 = the daemon's
+        default, RETAIN_NONE = none).  The daemon's uid, root and the
+        admin group may change any, the pool's owner its mode and its
+        group (to one of its own): else EPERM.  EROFS for a pool the
+        daemon's configuration file defines; handles opened before keep
+        their access."""
+        o = _SetOpts()
+        for bit, field, value, bits in (
+                (SET_MODE, "mode", mode, 32), (SET_OWNER, "uid", uid, 32),
+                (SET_GROUP, "gid", gid, 32), (SET_QUOTA, "quota", quota, 64),
+                (SET_RETAIN, "retain", retain, 64)):
+            if value is not None:
+                setattr(o, field, _uint(value, field, bits))
+                o.which |= bit
+        with self._h as c:
+            _check(_lib.pool_set(c, _name(name), ctypes.byref(o)))
 
     def destroy_pool(self, name, force=False):
         """Destroy pool name; EBUSY while in use unless force."""

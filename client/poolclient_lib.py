@@ -14,6 +14,9 @@ BLOCK_NAME_MAX = 255
 # pool_publish_flags' flags (client/poolclient.h).
 PUBLISH_REPLACE, PUBLISH_EVICTABLE = 0x1, 0x2
 """Longest block name in bytes (POOL_BLOCK_NAME_MAX)."""
+# pool_set_opts.which's bits (client/poolclient.h).
+SET_MODE, SET_OWNER, SET_GROUP, SET_QUOTA, SET_RETAIN = 0x1, 0x2, 0x4, 0x8, \
+    0x10
 
 # `make install` writes its LIBDIR here in the installed copy.
 _LIBDIR = None
@@ -28,6 +31,13 @@ class _CreateOpts(ctypes.Structure):
                 ("quota", _u64), ("retain", _u64), ("page_size", _u64),
                 ("numa_policy", _u32), ("numa_node", _u32),
                 ("reserved", _u64 * 2)]
+
+
+class _SetOpts(ctypes.Structure):
+    """struct pool_set_opts."""
+    _fields_ = [("which", _u32), ("mode", _u32), ("uid", _u32),
+                ("gid", _u32), ("quota", _u64), ("retain", _u64),
+                ("reserved", _u64 * 4)]
 
 
 class _Stats(ctypes.Structure):
@@ -75,7 +85,7 @@ class _Named(ctypes.Structure):
 
 
 # The sizes client/admin.c asserts: a mismatch is a wrong mirror above.
-for _t, _n in ((_CreateOpts, 64), (_Stats, 320), (_ClientInfo, 208),
+for _t, _n in ((_CreateOpts, 64), (_SetOpts, 64), (_Stats, 320), (_ClientInfo, 208),
                (_Persisted, 40), (_Named, 296)):
     assert ctypes.sizeof(_t) == _n, (_t.__name__, ctypes.sizeof(_t))
 
@@ -90,6 +100,7 @@ _PROTOS = (
     ("pool_connect", ctypes.c_int, [_S, _PP]),
     ("pool_disconnect", None, [_P]),
     ("pool_create", ctypes.c_int, [_P, _S, ctypes.POINTER(_CreateOpts)]),
+    ("pool_set", ctypes.c_int, [_P, _S, ctypes.POINTER(_SetOpts)]),
     ("pool_destroy", ctypes.c_int, [_P, _S]),
     ("pool_destroy_force", ctypes.c_int, [_P, _S]),
     ("pool_open", ctypes.c_int, [_P, _S, _PP]),

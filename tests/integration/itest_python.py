@@ -200,6 +200,7 @@ def structs_match_the_c_layout():
     """Every ctypes mirror's size, and every field's offset and size, as
     the compiler lays out poolclient.h's structures."""
     mirrors = {"pool_create_opts": poolclient._CreateOpts,
+               "pool_set_opts": poolclient._SetOpts,
                "pool_stats": poolclient._Stats,
                "pool_client_info": poolclient._ClientInfo,
                "pool_persisted": poolclient._Persisted,
@@ -685,6 +686,29 @@ def placement_options():
         expect_error(errno.ENOENT, c.stats, "pybad")
         for name in ("pybind", "pypref", "pyplain"):
             c.destroy_pool(name)
+
+
+@test
+def set_pool_changes_settings():
+    """set_pool changes only the settings given; a bad one changes none;
+    the file's pool is EROFS."""
+    with poolclient.connect() as c:
+        c.create_pool("pyset", 1 << 20, mode=0o600, quota=1 << 16)
+        c.set_pool("pyset", mode=0o640, quota=1 << 18)
+        s = c.stats("pyset")
+        assert (s.mode, s.quota, s.uid) == (0o640, 1 << 18, os.getuid()), s
+        c.set_pool("pyset", uid=4242, gid=4343,
+                   retain=poolclient.RETAIN_NONE)
+        s = c.stats("pyset")
+        assert (s.uid, s.gid, s.retain_bytes, s.mode) == \
+            (4242, 4343, 0, 0o640), s
+        expect_error(errno.EINVAL, c.set_pool, "pyset", mode=0o1000,
+                     quota=0)
+        expect_error(errno.EINVAL, c.set_pool, "pyset", uid=-1)
+        assert c.stats("pyset").quota == 1 << 18
+        expect_error(errno.EROFS, c.set_pool, "py", mode=0o600)
+        expect_error(errno.ENOENT, c.set_pool, "pynone", mode=0o600)
+        c.destroy_pool("pyset")
 
 
 def main():

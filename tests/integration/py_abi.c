@@ -31,6 +31,19 @@ create_opts(void)
 }
 
 static void
+set_opts(void)
+{
+	WHOLE(pool_set_opts);
+	FIELD(pool_set_opts, which);
+	FIELD(pool_set_opts, mode);
+	FIELD(pool_set_opts, uid);
+	FIELD(pool_set_opts, gid);
+	FIELD(pool_set_opts, quota);
+	FIELD(pool_set_opts, retain);
+	FIELD(pool_set_opts, reserved);
+}
+
+static void
 stats(void)
 {
 	WHOLE(pool_stats);
@@ -109,6 +122,7 @@ int
 main(void)
 {
 	create_opts();
+	set_opts();
 	stats();
 	client_info();
 	persisted_named();
