@@ -535,8 +535,8 @@ pool_create(struct pool_conn *c, const char *name,
 	return conn_call(c, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL, NULL);
 }
 
-#define CLIENT_SET_ALL	(POOL_SET_MODE | POOL_SET_OWNER | POOL_SET_GROUP | \
-			 POOL_SET_QUOTA | POOL_SET_RETAIN)
+#define CLIENT_SET_ALL	(POOL_SET_MODE | POOL_SET_OWNER | \
+			 POOL_SET_GROUP | POOL_SET_QUOTA | POOL_SET_RETAIN)
 
 /* o's checks that need no daemon: those a later library may relax. */
 static int
@@ -583,7 +583,8 @@ pool_set(struct pool_conn *c, const char *name, const struct pool_set_opts *o)
 	}
 	/* The wire's retain 0 is "none": the default is said apart. */
 	if ((o->which & POOL_SET_RETAIN) && o->retain == 0) {
-		sp.set_retain_case = POOLMGR__SET_POOL__SET_RETAIN_RETAIN_DEFAULT;
+		sp.set_retain_case =
+		    POOLMGR__SET_POOL__SET_RETAIN_RETAIN_DEFAULT;
 		sp.retain_default = 1;
 	} else if (o->which & POOL_SET_RETAIN) {
 		sp.set_retain_case = POOLMGR__SET_POOL__SET_RETAIN_RETAIN;

@@ -1,8 +1,8 @@
 /*
  * dispatch_admin.c - requests on pools as a whole: create, destroy and
- * set (admin rights; set also the owner's), open and close (a handle, within the pool's mode), a
- * handle's share map after a restart in place, and the inspections:
- * stats, list, trim, check, clients and persisted.
+ * set (admin rights; set also the owner's), open and close (a handle,
+ * within the pool's mode), a handle's share map after a restart in place,
+ * and the inspections: stats, list, trim, check, clients and persisted.
  *
  * Those that read a pool's state (stats, list, check, trim, and a destroy
  * that counts live blocks) first wait for the pool to settle
@@ -291,7 +291,8 @@ set_params(struct call *c, const Poolmgr__SetPool *m, const struct dpool *p,
 		pp->quota = m->quota;
 	if (m->set_retain_case == POOLMGR__SET_POOL__SET_RETAIN_RETAIN)
 		pp->retain = m->retain ? m->retain : DPOOL_RETAIN_NONE;
-	if (m->set_retain_case == POOLMGR__SET_POOL__SET_RETAIN_RETAIN_DEFAULT) {
+	if (m->set_retain_case ==
+	    POOLMGR__SET_POOL__SET_RETAIN_RETAIN_DEFAULT) {
 		if (!m->retain_default)
 			return refuse(c, -EINVAL, "retain_default is only "
 				      "ever true");
