@@ -857,7 +857,7 @@ shard_take(struct cache *k, struct shard *sh, int all, uint64_t above,
 {
 	struct bin	*b;
 	size_t		 n = 0;
-	uint64_t	 taken = 0;
+	uint64_t	 taken = 0, keep;
 	uint32_t	 take, i;
 	unsigned	 c;
 
@@ -892,7 +892,17 @@ shard_take(struct cache *k, struct shard *sh, int all, uint64_t above,
 	}
 	/* On their way before their credit goes: the bound (6) holds. */
 	out_add(k, (int64_t)taken);
-	credit_trim(k, sh, sh->credit > taken ? sh->credit - taken : 0);
+	keep = sh->credit > taken ? sh->credit - taken : 0;
+	/*
+	 * With the budget at 0 the shard keeps no credit beyond its blocks,
+	 * in this same locked pass: a free, or a refill on its way, that
+	 * takes the lock after it finds no room and none to be had, so
+	 * nothing is cached here once the flush has passed.  (Trimmed
+	 * later, the credit of a refill on its way would hold its blocks.)
+	 */
+	if (budget_of(k) == 0)
+		keep = sh->bytes;
+	credit_trim(k, sh, keep);
 	if (m != NULL)
 		mark_locked(sh, m);
 	cache_unlock(&sh->lock);
@@ -1616,15 +1626,14 @@ cache_set_budget(struct pool *p, size_t budget)
 		/*
 		 * Live blocks are no longer tracked; cached ones that the
 		 * flush could not send keep their entries, so that a free of
-		 * one is still known for a double free, until a flush.
+		 * one is still known for a double free, until a flush.  The
+		 * flush left each shard no credit beyond its blocks
+		 * (shard_take); one that could not take (no memory for its
+		 * list) is trimmed here.
 		 */
 		for (i = 0; i < CACHE_ALL_SHARDS; i++) {
 			cache_lock(&k->shard[i].lock);
 			ctable_clear_live(&k->shard[i].table);
-			cache_unlock(&k->shard[i].lock);
-		}
-		for (i = 0; i < CACHE_ALL_SHARDS; i++) {
-			cache_lock(&k->shard[i].lock);
 			credit_trim(k, &k->shard[i], k->shard[i].bytes);
 			cache_unlock(&k->shard[i].lock);
 		}
