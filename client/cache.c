@@ -294,6 +294,13 @@ static __thread unsigned cache_thread_slot
  */
 void	cache_slot_hook(unsigned slot, int taken)
 	    __attribute__((weak, visibility("hidden")));
+/*
+ * The same for cache_bytes: called after it read each shard's count, so
+ * that a test may move blocks between shards meanwhile.  On the way of a
+ * request, never of a cache hit.
+ */
+void	cache_bytes_hook(unsigned shard)
+	    __attribute__((weak, visibility("hidden")));
 /* When this thread last probed the socket (4); initial-exec as above. */
 static __thread int64_t	 cache_thread_probed
 	    __attribute__((tls_model("initial-exec")));
@@ -2034,16 +2041,30 @@ cache_empty(struct pool *p)
 	return empty_all(p, 0);
 }
 
+/*
+ * The shards' counts, each read without its lock: exact while no other
+ * thread uses the cache.  While others do, a block that an alloc takes
+ * from a shard already read and a free puts into one not read yet counts
+ * twice, and the sum could pass the budget; so it is held to the shards'
+ * credit, read after them: that covers every block cached at the moment
+ * it is read, and stays within the budget but for blocks that failed
+ * flushes brought back (6).  One load more, on the way of a request.
+ */
 uint64_t
 cache_bytes(const struct pool *p)
 {
-	uint64_t	sum = 0;
-	int		i;
+	const struct cache	*k = p->cache;
+	uint64_t		 sum = 0, credit;
+	int			 i;
 
-	if (p->cache == NULL)
+	if (k == NULL)
 		return 0;
-	for (i = 0; i < CACHE_ALL_SHARDS; i++)
-		sum += __atomic_load_n(&p->cache->shard[i].bytes,
-		    __ATOMIC_RELAXED);
-	return sum;
+	for (i = 0; i < CACHE_ALL_SHARDS; i++) {
+		/* Acquire: the credit is read after every count. */
+		sum += __atomic_load_n(&k->shard[i].bytes, __ATOMIC_ACQUIRE);
+		if (cache_bytes_hook != NULL)
+			cache_bytes_hook((unsigned)i);
+	}
+	credit = __atomic_load_n(&k->reserved, __ATOMIC_RELAXED);
+	return sum < credit ? sum : credit;
 }

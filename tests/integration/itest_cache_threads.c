@@ -547,6 +547,152 @@ shrink_keeps_a_refill_on_its_way_within_the_budget(void **state)
 	finish(c, r.p);
 }
 
+/* ---- the cache's size, read while blocks move ---------------------------- */
+
+/*
+ * A thread that runs the allocations or frees it is told to, one batch at
+ * a time, and stays alive between them: its shard stays its own.
+ */
+#define MOVE_ALLOC	0
+#define MOVE_FREE	1
+#define MOVE_QUIT	2
+
+struct mover {
+	struct pool *p;
+	pthread_t t;
+	sem_t go, done;
+	int cmd;		/* MOVE_* */
+	unsigned n;
+	pool_off_t *offs;
+	unsigned slot;		/* + 1, as slot_taken */
+	int rc;
+};
+
+static void *
+mover_main(void *arg)
+{
+	struct mover *m = arg;
+	unsigned i;
+
+	for (;;) {
+		while (sem_wait(&m->go) != 0)
+			;
+		if (m->cmd == MOVE_QUIT)
+			return NULL;
+		for (i = 0; i < m->n && m->rc == 0; i++)
+			m->rc = m->cmd == MOVE_ALLOC ?
+			    pool_alloc(m->p, SMALL, &m->offs[i]) :
+			    pool_free(m->p, m->offs[i]);
+		m->slot = slot_taken;
+		sem_post(&m->done);
+	}
+}
+
+static void
+mover_run(struct mover *m, int cmd, unsigned n)
+{
+	m->cmd = cmd;
+	m->n = n;
+	sem_post(&m->go);
+	if (cmd == MOVE_QUIT) {
+		assert_int_equal(pthread_join(m->t, NULL), 0);
+		sem_destroy(&m->go);
+		sem_destroy(&m->done);
+		return;
+	}
+	while (sem_wait(&m->done) != 0)
+		;
+	EXPECT_RC(m->rc, 0);
+}
+
+#define READ_BUDGET	(16 << 10)
+#define READ_FILL	36	/* blocks: more than half the budget */
+#define READ_MOVED	32	/* of them, moved between two shards */
+
+/*
+ * libpoolclient calls this, when the program defines it, after it read
+ * each shard's count for the cache's size.  Here, once, on the thread
+ * that set moving_at, after the count of the shard moving_from uses: that
+ * thread allocates READ_MOVED of its cached blocks, and moving_to frees
+ * them into its own shard, not read yet.
+ */
+void cache_bytes_hook(unsigned shard);
+
+static __thread unsigned moving_at;	/* the shard + 1; 0: not here */
+static struct mover *moving_from, *moving_to;
+
+void
+cache_bytes_hook(unsigned shard)
+{
+	if (moving_at != shard + 1)
+		return;
+	moving_at = 0;
+	mover_run(moving_from, MOVE_ALLOC, READ_MOVED);
+	mover_run(moving_to, MOVE_FREE, READ_MOVED);
+}
+
+/*
+ * One thread's shard holds more than half the budget; while the size of
+ * the cache is read for a request (here pool_stats), it allocates most of
+ * those blocks and another thread, whose shard is read later, frees them
+ * into its own.  The figure the request carries stays within the budget.
+ * (The library summed the shards' counts, each read once without its
+ * lock: the moved blocks counted twice, and a 16 KiB cache reported
+ * more than its budget.)
+ */
+static void
+cache_size_read_while_blocks_move_stays_within_the_budget(void **state)
+{
+	static pool_off_t offs[READ_FILL];
+	struct mover m[2], *lo, *hi;
+	struct pool_conn *c;
+	struct pool_stats quiet, read, after;
+	pool_off_t big;
+	unsigned i;
+
+	(void)state;
+	memset(m, 0, sizeof m);
+	m[0].p = m[1].p = open_with_budget(&c, READ_BUDGET);
+	/* The handle holds more than any report: the daemon keeps each. */
+	EXPECT_RC(pool_alloc(m[0].p, 1 << 20, &big), 0);
+	for (i = 0; i < 2; i++) {
+		m[i].offs = offs;
+		assert_int_equal(sem_init(&m[i].go, 0, 0), 0);
+		assert_int_equal(sem_init(&m[i].done, 0, 0), 0);
+		assert_int_equal(pthread_create(&m[i].t, NULL, mover_main,
+						&m[i]), 0);
+		/* Each takes a shard of its own while both live. */
+		mover_run(&m[i], MOVE_ALLOC, 1);
+		mover_run(&m[i], MOVE_FREE, 1);
+	}
+	assert_int_not_equal(m[0].slot, m[1].slot);
+	lo = m[0].slot < m[1].slot ? &m[0] : &m[1];
+	hi = lo == &m[0] ? &m[1] : &m[0];
+	mover_run(lo, MOVE_ALLOC, READ_FILL);
+	mover_run(lo, MOVE_FREE, READ_FILL);
+	quiet = stats(lo->p);
+	moving_from = lo;
+	moving_to = hi;
+	moving_at = lo->slot;
+	read = stats(lo->p);
+	assert_int_equal(moving_at, 0);
+	after = stats(lo->p);
+
+	printf("cache_threads: a %d B budget, %" PRIu64 " B cached; %d B "
+	       "moved between two threads' shards while its size was read: "
+	       "%" PRIu64 " B reported, %" PRIu64 " B cached after\n",
+	       READ_BUDGET, quiet.client_cached_bytes, READ_MOVED * SMALL,
+	       read.client_cached_bytes, after.client_cached_bytes);
+	assert_true(quiet.client_cached_bytes > READ_BUDGET / 2);
+	assert_true(quiet.client_cached_bytes <= READ_BUDGET);
+	assert_true(after.client_cached_bytes <= READ_BUDGET);
+	assert_true(read.client_cached_bytes <= READ_BUDGET);
+	for (i = 0; i < 2; i++)
+		mover_run(&m[i], MOVE_QUIT, 0);
+	EXPECT_RC(pool_free(lo->p, big), 0);
+	finish(c, lo->p);
+}
+
 int
 main(void)
 {
@@ -562,6 +708,9 @@ main(void)
 			cache_off_keeps_no_refill_on_its_way, teardown),
 		cmocka_unit_test_teardown(
 			shrink_keeps_a_refill_on_its_way_within_the_budget,
+			teardown),
+		cmocka_unit_test_teardown(
+			cache_size_read_while_blocks_move_stays_within_the_budget,
 			teardown),
 	};
 
