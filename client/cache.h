@@ -30,7 +30,9 @@ int	cache_create(struct pool *, const uint8_t *share_map,
 	    uint64_t share_size, size_t budget);
 /*
  * Change the budget; 0 empties the cache as cache_empty does and stops
- * tracking live blocks.  0, or the error that kept blocks in the cache.
+ * tracking live blocks: once it has returned 0 nothing is cached, and
+ * nothing is until the budget is raised (but for blocks that failed
+ * flushes bring back).  0, or the error that kept blocks in the cache.
  */
 int	cache_set_budget(struct pool *, size_t budget);
 /* Forget the cache (the handle is closing: the daemon drops its blocks). */
@@ -90,7 +92,10 @@ int cache_check(struct pool *);
  * of blocks shrunk.
  */
 uint64_t cache_give_slack(struct pool *);
-/* Bytes held in the cache now. */
+/*
+ * Bytes held in the cache now: exact while no other thread uses it; while
+ * others do, no more than the shards' credit (cache.c).
+ */
 uint64_t cache_bytes(const struct pool *);
 
 #endif /* CLIENT_CACHE_H */

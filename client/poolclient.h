@@ -172,7 +172,9 @@ struct pool_stats {
 	/*
 	 * Of allocated_bytes: blocks freed by programs but kept in their
 	 * handles' client-side caches for reuse (pool_set_cache), as each
-	 * handle last told the daemon; exact for the calling handle.
+	 * handle last told the daemon; for the calling handle, as of this
+	 * call: exact while no other thread uses its cache, and within its
+	 * budget (but for blocks flushes could not send) while others do.
 	 */
 	uint64_t client_cached_bytes;
 	/* The pool's retain setting in bytes; 0: free pages go back at once. */
@@ -314,7 +316,12 @@ POOL_API void pool_close(struct pool *p);
  *
  * pool_set_cache - set this handle's cache budget in bytes; 0 turns the
  * cache off and gives its blocks back, as pool_flush does (and answers
- * as it does).  The default is 4 MiB, or
+ * as it does).  Once it has returned 0 for a budget of 0, the cache holds
+ * no block and keeps none, whatever other threads free or allocate at
+ * the time, until the budget is raised again; only blocks that a flush
+ * the kernel would not send brings back are kept (see pool_flush).  A
+ * smaller budget holds likewise once it has returned 0.  The default is
+ * 4 MiB, or
  * $POOLMGR_CLIENT_CACHE (bytes, with an optional K, M or G) when set at
  * pool_open.  -EOPNOTSUPP for a budget on a handle that cannot cache
  * (read-only).
