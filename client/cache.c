@@ -1147,7 +1147,7 @@ give_back(struct pool *p, struct shard *sh, struct flight *flight,
 /*
  * Give blocks back to the daemon in batches: all of every shard's (only
  * NULL) or of one shard's (all), or the older half of one shard's if it
- * holds more than above bytes.  Returns the bytes they held.  *errorp (if not NULL) is 0, or the first
+ * holds more than above bytes.  *errorp (if not NULL) is 0, or the first
  * error that kept blocks in the cache: the next flush tries them again.
  * A shard whose blocks cannot go does not keep the others': whoever
  * flushes wants all it can get (room for an allocation, a double-freed
@@ -1155,12 +1155,12 @@ give_back(struct pool *p, struct shard *sh, struct flight *flight,
  * did not.  marks (if not NULL, one a shard) get where each shard's last
  * take left it.
  */
-static uint64_t
+static void
 flush_marked(struct pool *p, struct shard *only, int all, uint64_t above,
     int *errorp, struct mark *marks)
 {
 	struct cache	*k = p->cache;
-	uint64_t	*offs, *usable, before, after;
+	uint64_t	*offs, *usable;
 	size_t		 n, left;
 	unsigned	 s;
 	struct flight	 flight;
@@ -1178,10 +1178,9 @@ flush_marked(struct pool *p, struct shard *only, int all, uint64_t above,
 		}
 		if (errorp != NULL)
 			*errorp = -ENOMEM;
-		return 0;
+		return;
 	}
 	usable = offs + POOL_BATCH_MAX;
-	before = cache_bytes(p);
 	if (only == NULL)
 		all = 1;
 	for (s = 0; s < CACHE_ALL_SHARDS; s++) {
@@ -1210,20 +1209,18 @@ flush_marked(struct pool *p, struct shard *only, int all, uint64_t above,
 		} while (all && n == POOL_BATCH_MAX && left < n);
 	}
 	free(offs);
-	after = cache_bytes(p);
 	if (errorp != NULL)
 		*errorp = error;
-	return before > after ? before - after : 0;
 }
 
 /*
  * All of every shard's blocks, or the older half of one shard's if it
  * holds more than above bytes.
  */
-static uint64_t
+static void
 flush_some(struct pool *p, struct shard *only, uint64_t above, int *errorp)
 {
-	return flush_marked(p, only, 0, above, errorp, NULL);
+	flush_marked(p, only, 0, above, errorp, NULL);
 }
 
 /*
@@ -1255,7 +1252,7 @@ empty_all(struct pool *p, int every)
 	unsigned	 s, tries;
 	int		 error, e, back, failure;
 
-	(void)flush_marked(p, NULL, 1, 0, &error, marks);
+	flush_marked(p, NULL, 1, 0, &error, marks);
 	for (s = 0; s < CACHE_ALL_SHARDS && (error == 0 || every); s++) {
 		sh = &k->shard[s];
 		for (tries = 0;; tries++) {
@@ -1270,7 +1267,7 @@ empty_all(struct pool *p, int every)
 				error = failure;
 				break;
 			}
-			(void)flush_marked(p, sh, 1, 0, &e, marks);
+			flush_marked(p, sh, 1, 0, &e, marks);
 			if (e != 0) {
 				error = e;
 				break;
@@ -1291,7 +1288,7 @@ evict_above(struct pool *p, struct shard *sh, uint64_t above)
 
 	if (__atomic_load_n(&sh->bytes, __ATOMIC_RELAXED) > above &&
 	    (at == 0 || now_coarse() >= at))
-		(void)flush_some(p, sh, above, NULL);
+		flush_some(p, sh, above, NULL);
 }
 
 /*
@@ -1406,7 +1403,7 @@ shrink_to_budget(struct pool *p)
 		}
 		if (fullest == NULL)
 			break;
-		(void)flush_marked(p, fullest, 1, 0, &e, NULL);
+		flush_marked(p, fullest, 1, 0, &e, NULL);
 		if (e != 0) {
 			failed |= 1u << (fullest - k->shard);
 			if (error == 0)
@@ -1800,7 +1797,7 @@ flush_for_daemon(struct pool *p, uint64_t off)
 	 * and put it back.
 	 */
 	for (tries = 0; tries < 3; tries++) {
-		(void)flush_some(p, NULL, 0, &error);
+		flush_some(p, NULL, 0, &error);
 		if ((sh = find_anywhere(p->cache, off, &e, &r)) == NULL)
 			return 0;
 		cache_unlock(&sh->lock);
