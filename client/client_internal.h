@@ -26,6 +26,12 @@
 #define CONN_VERSION		1
 
 /*
+ * HelloReply.features: the daemon's optional capabilities, a bit each
+ * (docs/protocol.md).  A daemon older than a bit leaves it clear.
+ */
+#define CONN_FEATURE_LOOKUP_WAIT	(1ULL << 0)	/* Lookup.wait_ms */
+
+/*
  * Descriptors that came with a reply (OpenPool: the memfd, the share map;
  * ShareMap: the share map).
  */
@@ -94,6 +100,7 @@ struct pool_conn {
 	struct conn_pools	 pools;		/* open through this conn */
 
 	size_t			 max_send;	/* from HelloReply */
+	uint64_t		 features;	/* CONN_FEATURE_* bits */
 	uint8_t			*rbuf;		/* the reader's buffer */
 };
 

@@ -643,6 +643,8 @@ conn_hello(struct pool_conn *c)
 	else if (reply->hello->max_message != 0 &&
 	    reply->hello->max_message < c->max_send)
 		c->max_send = reply->hello->max_message;
+	/* Set once, before any other thread can see the connection. */
+	c->features = reply->hello->features;
 	poolmgr__reply__free_unpacked(reply, NULL);
 	return error;
 }

@@ -50,8 +50,10 @@ static const struct client_error client_errors[] = {
 				"longer than 255, or socket path too long" },
 	{ -EPROTONOSUPPORT,	"protocol version not supported by poolmgrd" },
 	{ -EOPNOTSUPP,		"not supported: a request poolmgrd does not "
-				"know, a cache on this handle, or NUMA "
-				"policies where poolmgrd runs" },
+				"know, a lookup that waits (poolmgrd is older "
+				"than waiting lookups), a cache on this "
+				"handle, or NUMA policies where poolmgrd "
+				"runs" },
 	{ -EPROTO,		"malformed or unexpected reply from poolmgrd" },
 	{ -ECONNRESET,		"connection to poolmgrd lost" },
 	{ -ECHILD,		"connection or pool inherited across fork(): "

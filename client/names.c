@@ -219,6 +219,13 @@ pool_lookup_wait(struct pool *p, const char *name, uint64_t after_generation,
 		return -ECHILD;
 	if (timeout_ms == 0)
 		return names_lookup_try(p, &q, 0);
+	/*
+	 * A daemon from before waiting lookups ignores wait_ms and answers
+	 * at once: the caller would take its -ENOENT for "not published in
+	 * time".  Say instead that it cannot wait, and ask nothing.
+	 */
+	if ((p->conn->features & CONN_FEATURE_LOOKUP_WAIT) == 0)
+		return -EOPNOTSUPP;
 	return names_wait(p, &q, timeout_ms);
 }
 

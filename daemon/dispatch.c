@@ -54,6 +54,9 @@
 #include "session.h"
 
 #define PROTOCOL_VERSION 1
+/* HelloReply.features: what this daemon can do (docs/protocol.md). */
+#define FEATURE_LOOKUP_WAIT	(1ULL << 0)
+#define FEATURES		FEATURE_LOOKUP_WAIT
 #define SETTLE_WAIT_MS_DEFAULT 2000	/* without a configuration */
 
 /* A client whose first unanswered request is held (see the top). */
@@ -169,6 +172,7 @@ do_hello(struct call *c, const Poolmgr__Hello *m)
 	hr.version = PROTOCOL_VERSION;
 	hr.max_message = PEER_MAX_MESSAGE;
 	hr.server = "poolmgrd 0.1.0";
+	hr.features = FEATURES;
 	c->rep->body_case = POOLMGR__REPLY__BODY_HELLO;
 	c->rep->hello = &hr;
 	return 0;

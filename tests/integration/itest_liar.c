@@ -48,6 +48,13 @@
  * frozen map (its allocations and frees all reach the daemon, one by one:
  * no refill to be given straight back) and no descriptor.
  *
+ * The fake's HelloReply announces waiting lookups (features bit 0), and
+ * it answers a Lookup that waits with -ETIMEDOUT, as if the wait had run
+ * out.  Or it is a daemon from before them (LIE_OLD_LOOKUP): no feature
+ * bits, and every Lookup answered at once, wait_ms or not.  A lookup
+ * that would wait is then -EOPNOTSUPP and never sent; one that would not
+ * is the plain lookup it always was.
+ *
  * Every client runs in a child process that reports through its exit code
  * (each failed check its own code and a line on stderr).  The parent fails
  * the test if the child crashes (a signal) or hangs (killed after
@@ -133,7 +140,12 @@ enum lie {
 	LIE_MAP_OLD_DAEMON,	/* ShareMap unknown: -EOPNOTSUPP */
 	LIE_MAP_UNSEALED,	/* ShareMap answered with an unsealed map */
 	LIE_MAP_FROZEN_AGAIN,	/* ShareMap answered with a frozen map */
+	/* Hello without features; Lookup.wait_ms ignored */
+	LIE_OLD_LOOKUP,
 };
+
+/* HelloReply.features: the one bit the fake can announce. */
+#define FEATURE_LOOKUP_WAIT	((uint64_t)1 << 0)
 
 /* What the client does to meet the lie. */
 enum call {
@@ -230,7 +242,7 @@ lie_now(struct fake_state *fs, Poolmgr__Request__BodyCase body)
 
 	switch (fs->lie) {
 	case LIE_NONE: case LIE_MAP_OLD_DAEMON: case LIE_MAP_UNSEALED:
-	case LIE_MAP_FROZEN_AGAIN:
+	case LIE_MAP_FROZEN_AGAIN: case LIE_OLD_LOOKUP:
 		return false;
 	case LIE_OPEN_UNSEALED: case LIE_OPEN_NO_GROW_SEAL:
 	case LIE_OPEN_NO_SHRINK_SEAL: case LIE_OPEN_SMALLER:
@@ -651,6 +663,25 @@ fake_usable_size(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	return fake_send(cfd, &rep, NULL, 0);
 }
 
+/*
+ * Lookup: no name is ever published here.  A daemon that can wait says the
+ * wait ran out; one from before waiting lookups says -ENOENT at once.
+ */
+static int
+fake_lookup(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
+{
+	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	const Poolmgr__Lookup *m = req->lookup;
+
+	fprintf(fs->log, "lookup %.*s wait_ms=%u after=%llu retain=%d\n",
+		(int)m->name.len, (const char *)m->name.data, m->wait_ms,
+		(unsigned long long)m->after_generation, (int)m->retain);
+	rep.id = req->id;
+	rep.error = m->wait_ms && fs->lie != LIE_OLD_LOOKUP ? -ETIMEDOUT
+							    : -ENOENT;
+	return fake_send(cfd, &rep, NULL, 0);
+}
+
 /* One request: answer it (or lie).  0, 1 to hang up, or -1 to stop. */
 static int
 fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
@@ -672,6 +703,8 @@ fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
 		hr.version = 1;
 		hr.max_message = MAX_MESSAGE;
 		hr.server = "a liar";
+		if (fs->lie != LIE_OLD_LOOKUP)
+			hr.features = FEATURE_LOOKUP_WAIT;
 		rep.body_case = POOLMGR__REPLY__BODY_HELLO;
 		rep.hello = &hr;
 		rc = fake_send(cfd, &rep, NULL, 0);
@@ -704,6 +737,9 @@ fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
 		break;
 	case POOLMGR__REQUEST__BODY_SHARE_MAP:
 		rc = fake_share_map(fs, cfd, req);
+		break;
+	case POOLMGR__REQUEST__BODY_LOOKUP:
+		rc = fake_lookup(fs, cfd, req);
 		break;
 	default:
 		fprintf(fs->log, "request %d\n", (int)req->body_case);
@@ -1244,6 +1280,107 @@ frozen_map_renewed_frozen(void **state)
 			       "already");
 }
 
+/*
+ * A daemon from before waiting lookups: a lookup that would wait is
+ * -EOPNOTSUPP, however long or with whatever flags, and a timeout of 0 is
+ * the plain lookup.  (The parent checks that only that one was sent.)
+ */
+static int
+client_old_lookup(void *arg)
+{
+	const char *sock = arg;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off = POOL_OFF_NONE;
+	uint64_t gen = 0;
+
+	CHECK_RC(pool_connect(sock, &c), 0, 90);
+	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 91);
+	CHECK_RC(pool_lookup_wait(p, "frame", 0, 200, 0, &off, NULL, &gen),
+		 -EOPNOTSUPP, 92);
+	CHECK_RC(pool_lookup_wait(p, "frame", 3, -1, POOL_LOOKUP_RETAIN, &off,
+				  NULL, &gen), -EOPNOTSUPP, 93);
+	CHECK(strstr(pool_strerror(-EOPNOTSUPP), "waits") != NULL, 94);
+	/* Bad arguments are still told apart from the daemon's age. */
+	CHECK_RC(pool_lookup_wait(p, "", 0, 200, 0, &off, NULL, &gen),
+		 -EINVAL, 95);
+	CHECK_RC(pool_lookup_wait(p, "frame", 0, 0, 0, &off, NULL, &gen),
+		 -ENOENT, 96);
+	CHECK_RC(pool_lookup(p, "frame", &off, NULL), -ENOENT, 97);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/* A daemon that announces waiting lookups is asked to wait. */
+static int
+client_new_lookup(void *arg)
+{
+	const char *sock = arg;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off = POOL_OFF_NONE;
+
+	CHECK_RC(pool_connect(sock, &c), 0, 100);
+	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 101);
+	CHECK_RC(pool_lookup_wait(p, "frame", 2, 200, 0, &off, NULL, NULL),
+		 -ETIMEDOUT, 102);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/* Run client against a fake telling lie; the fake's log into log. */
+static void
+run_lookup_client(enum lie lie, int (*client)(void *), char *log,
+		  size_t cap)
+{
+	struct fake f;
+	int rc, frc;
+	pid_t pid;
+
+	fake_start(&f, lie);
+	fflush(stdout);
+	fflush(stderr);
+	pid = harness_spawn(client, f.sock);
+	assert_true(pid > 0);
+	rc = wait_at_most(pid, CLIENT_TIMEOUT_MS);
+	frc = fake_finish(&f, log, cap);
+	if (rc != 0)
+		fail_msg("the lookup client: %d; the fake saw:\n%s", rc, log);
+	assert_int_equal(frc, 0);
+}
+
+static void
+lookup_wait_needs_the_feature(void **state)
+{
+	char log[LOG_MAX];
+	const char *l;
+	int lookups = 0;
+
+	(void)state;
+	run_lookup_client(LIE_OLD_LOOKUP, client_old_lookup, log,
+			  sizeof(log));
+	for (l = log; (l = strstr(l, "\nlookup ")); l++)
+		lookups++;
+	printf("liar: a daemon without waiting lookups: -EOPNOTSUPP, "
+	       "%d lookups sent\n", lookups);
+	/* pool_lookup_wait with timeout 0, and pool_lookup: no waits. */
+	assert_int_equal(lookups, 2);
+	assert_non_null(strstr(log, "lookup frame wait_ms=0 after=0 "
+			       "retain=0\n"));
+	assert_null(strstr(log, "retain=1"));
+
+	run_lookup_client(LIE_NONE, client_new_lookup, log, sizeof(log));
+	l = strstr(log, "lookup frame wait_ms=");
+	assert_non_null(l);
+	/* What was left of the 200 ms when the request went. */
+	assert_true(atoi(l + strlen("lookup frame wait_ms=")) > 0);
+	assert_true(atoi(l + strlen("lookup frame wait_ms=")) <= 200);
+	assert_non_null(strstr(log, " after=2 retain=0\n"));
+	printf("liar: a daemon with waiting lookups was asked to wait\n");
+}
+
 int
 main(void)
 {
@@ -1255,6 +1392,7 @@ main(void)
 		cmocka_unit_test(frozen_map_old_daemon),
 		cmocka_unit_test(frozen_map_unsealed_renewal),
 		cmocka_unit_test(frozen_map_renewed_frozen),
+		cmocka_unit_test(lookup_wait_needs_the_feature),
 	};
 
 	/* SIGPIPE keeps its default: a client that got one would show it. */
