@@ -808,6 +808,33 @@ cmd_names(struct ctl *ctl, int argc, char **argv)
 }
 
 /*
+ * Why a wait failed, in its words.  The pool was opened: -ENOENT is the
+ * name when the call did not wait, and the pool destroyed meanwhile when
+ * it did.
+ */
+static int
+wait_failed(int error, const char *pool, const char *name, int ms)
+{
+	char	why[sizeof("no such name: ") + sizeof(struct safe)];
+
+	switch (error) {
+	case -ETIMEDOUT:
+		ctl_warnx("wait: %s was not published in %s within %d s",
+		    safe(name).s, pool, ms / 1000);
+		return EXIT_FAILED;
+	case -EOPNOTSUPP:
+		return fail_pool(error, "wait", pool, "poolmgrd is older than "
+		    "lookups that wait: only --timeout 0 works");
+	case -ENOENT:
+		if (ms != 0)
+			break;
+		snprintf(why, sizeof why, "no such name: %s", safe(name).s);
+		return fail_pool(error, "wait", pool, why);
+	}
+	return fail_pool(error, "wait", pool, NULL);
+}
+
+/*
  * Wait on a read-only handle: reading is all a lookup needs, and the
  * block is not held (as `names`, it only says where the name is).
  */
@@ -815,7 +842,6 @@ static int
 cmd_wait(struct ctl *ctl, int argc, char **argv)
 {
 	struct pool		*p;
-	char			 why[sizeof("no such name: ") + sizeof(struct safe)];
 	const char		*pool = argv[0], *name = argv[1];
 	pool_off_t		 off;
 	size_t			 usable = 0;
@@ -837,15 +863,8 @@ cmd_wait(struct ctl *ctl, int argc, char **argv)
 	/* --timeout 0 looks once: the name as it is, or no such name. */
 	error = pool_lookup_wait(p, name, 0, ms, 0, &off, &usable, &gen);
 	pool_close(p);
-	/*
-	 * The pool was opened: -ENOENT is the name when the call did not
-	 * wait, and the pool destroyed meanwhile when it did.
-	 */
-	if (error == -ENOENT && ms == 0)
-		snprintf(why, sizeof why, "no such name: %s", safe(name).s);
 	if (error != 0)
-		return fail_pool(error, "wait", pool,
-		    error == -ENOENT && ms == 0 ? why : NULL);
+		return wait_failed(error, pool, name, ms);
 	print_wait(ctl, pool, name, off, usable, gen);
 	return 0;
 }

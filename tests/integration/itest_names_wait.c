@@ -707,7 +707,8 @@ poolctl_wait(void **state)
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
 					 sizeof(err), "wait %s k/late "
 					 "--timeout 1", POOL), 1);
-	assert_non_null(strstr(err, "timed out"));
+	assert_non_null(strstr(err, "k/late was not published in " POOL
+				" within 1 s"));
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
 					 sizeof(err), "wait %s k/late "
 					 "--timeout 0", POOL), 1);

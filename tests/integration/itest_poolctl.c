@@ -11,6 +11,9 @@
  *   1, "no such pool: NAME"), a create the daemon refuses and a busy destroy
  *   (exit 1, said in the command's words), an unreachable daemon (exit 69),
  *   and another uid refused by the daemon or by the socket's mode (exit 77).
+ *   wait: a timeout said as the name not published in time (exit 1), a
+ *   pool that does not exist, a name there already, a missing name with
+ *   --timeout 0 (exit 1), a name too long and a bad timeout (exit 2).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -954,6 +957,71 @@ socket_mode_refuses_other_uid_exits_77(void **state)
 	stop();
 }
 
+/* ---- wait ------------------------------------------------------------ */
+
+#define WAIT_POOLS "[pool alpha]\nsize = 1M\nmode = 0666\n"
+
+static void
+expect_usage_error(const char *args, const char *what)
+{
+	expect_exit(ctl("%s", args), EXIT_USAGE, args);
+	expect(strstr(fx.err, what) && fx.out[0] == '\0', what);
+}
+
+/*
+ * A wait that times out says what did not happen, in the command's words,
+ * not the errno's text ("Connection timed out").
+ */
+static void
+wait_says_what_happened(void **state)
+{
+	char name[POOL_BLOCK_NAME_MAX + 2], args[POOL_BLOCK_NAME_MAX + 64];
+	pool_off_t off;
+
+	(void)state;
+	start(WAIT_POOLS);
+	expect_exit(ctl("wait alpha frame --timeout 1"), EXIT_FAILED,
+		    "wait for a name never published");
+	expect(strcmp(fx.err, "poolctl: wait: frame was not published in "
+		      "alpha within 1 s\n") == 0 && fx.out[0] == '\0',
+	       "not \"poolctl: wait: frame was not published in alpha "
+	       "within 1 s\"");
+	expect_exit(ctl("wait alpha frame --timeout 0"), EXIT_FAILED,
+		    "--timeout 0 on a missing name");
+	expect(strcmp(fx.err, "poolctl: wait alpha: no such name: frame\n")
+	       == 0, "not \"poolctl: wait alpha: no such name: frame\"");
+	expect_exit(ctl("wait nosuch frame --timeout 1"), EXIT_FAILED,
+		    "wait in a pool that does not exist");
+	expect(strcmp(fx.err, "poolctl: no such pool: nosuch\n") == 0,
+	       "not \"poolctl: no such pool: nosuch\"");
+
+	/* A name there already: printed at once, whatever the timeout. */
+	assert_int_equal(pool_open(fx.conn, "alpha", &fx.pool), 0);
+	off = alloc_ok(fx.pool, 64);
+	assert_int_equal(pool_publish(fx.pool, off, "frame"), 0);
+	expect_exit(ctl("wait alpha frame --timeout 0"), 0, "wait, name there");
+	expect(line_starting(fx.out, "frame"), "wait prints the name's row");
+	expect_exit(ctl("wait alpha frame --timeout 1"), 0, "wait, name there");
+	expect(line_starting(fx.out, "frame"), "wait prints the name's row");
+
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	snprintf(args, sizeof(args), "wait alpha %s", name);
+	expect_usage_error(args, "wait: block name longer than 255 bytes");
+	expect_usage_error("wait alpha frame --timeout -1",
+			   "wait: bad --timeout '-1'");
+	expect_usage_error("wait alpha frame --timeout 1.5",
+			   "wait: bad --timeout '1.5'");
+	expect_usage_error("wait alpha frame --timeout soon",
+			   "wait: bad --timeout 'soon'");
+	expect_usage_error("wait alpha frame --timeout ''",
+			   "wait: bad --timeout ''");
+	expect_usage_error("wait alpha frame --timeout 2147484",
+			   "wait: bad --timeout '2147484'");
+	expect_usage_error("wait alpha", "wait: missing");
+	stop();
+}
+
 int
 main(void)
 {
@@ -979,6 +1047,7 @@ main(void)
 		cmocka_unit_test_teardown(other_uid_refused_exits_77, teardown),
 		cmocka_unit_test_teardown(
 			socket_mode_refuses_other_uid_exits_77, teardown),
+		cmocka_unit_test_teardown(wait_says_what_happened, teardown),
 	};
 
 	return cmocka_run_group_tests_name("integration: poolctl", tests,
