@@ -3,13 +3,15 @@
  * numa_policy): the daemon sets it on the pool's memfd, so the kernel
  * places every page by it, whichever process faults the page in; it comes
  * back in the pool's statistics and survives the restarts that keep the
- * memfd.  Node 0 exists on every machine, so the pools here use it; the
- * node that does not exist is the count of possible nodes.
+ * memfd.  The pools here use the first node with memory (has_memory, the
+ * kernel's N_MEMORY: node 0 need not have any); where no node has memory,
+ * each test says "SKIP:" and passes.  The node that does not exist is the
+ * count of possible nodes.
  *
- *   placed_in_every_process  pools with node 0 preferred, node 0 bound
+ *   placed_in_every_process  pools with the node preferred, the node bound
  *       and no policy: a client process maps each, writes a block, and
- *       its /proc/self/numa_maps line for the mapping says "prefer:0",
- *       "bind:0" and "default" (the bound pool's pages all on N0); the
+ *       its /proc/self/numa_maps line for the mapping says "prefer:N",
+ *       "bind:N" and "default" (the bound pool's pages all on node N); the
  *       statistics say the same;
  *   bad_requests_refused     a node past the possible ones: -ENODEV, the
  *       text names NUMA, no pool made; a policy the library does not know,
@@ -59,12 +61,52 @@
 static struct daemon_proc d;
 static char out[8192], err[2048];
 
+/* The node the pools use: the first with memory; -1: none has any. */
+static int node = -1;
+
 /* What a client process looks for in its numa_maps. */
 struct look {
 	const char *pool;
-	const char *policy;	/* numa_maps' word: "prefer:0", ... */
-	bool only_node0;	/* every page it wrote on N0 */
+	char policy[32];	/* numa_maps' word: "prefer:N", ... */
+	bool on_node;		/* some page it wrote on the node */
+	bool only_node;		/* every page it wrote on the node */
 };
+
+/*
+ * The first node in has_memory ("0", "1-3", "0,2"): -1 where none has
+ * memory, or the kernel has no NUMA (no such file).
+ */
+static int
+first_memory_node(void)
+{
+	char text[256] = "";
+
+	harness_read_text("/sys/devices/system/node/has_memory", text,
+			  sizeof(text));
+	if (text[0] < '0' || text[0] > '9')
+		return -1;
+	return (int)strtol(text, NULL, 10);
+}
+
+static int
+group_setup(void **state)
+{
+	(void)state;
+	node = first_memory_node();
+	return 0;
+}
+
+/* Pass, saying why, where no node has memory to place a pool on. */
+static void
+skip_without_node(void)
+{
+	if (node < 0) {
+		printf("SKIP: no NUMA node has memory "
+		       "(/sys/devices/system/node/has_memory)\n");
+		fflush(stdout);
+		skip();
+	}
+}
 
 static int
 setup(void **state)
@@ -100,26 +142,26 @@ possible_nodes(void)
 }
 
 static void
-create(struct pool_conn *c, const char *name, uint32_t policy, uint32_t node)
+create(struct pool_conn *c, const char *name, uint32_t policy, int n)
 {
 	struct pool_create_opts o = {.max_size = 4 << 20,
 				     .numa_policy = policy,
-				     .numa_node = node};
+				     .numa_node = (uint32_t)n};
 
 	EXPECT_RC(pool_create(c, name, &o), 0);
 }
 
 static void
 expect_policy(struct pool_conn *c, const char *name, uint32_t policy,
-	      uint32_t node)
+	      int n)
 {
 	struct pool_stats st;
 
 	EXPECT_RC(pool_stats_by_name(c, name, &st), 0);
-	if (st.numa_policy != policy || st.numa_node != node)
+	if (st.numa_policy != policy || st.numa_node != (uint32_t)n)
 		fail_msg("pool %s: stats say NUMA policy %u node %u, expected "
-			 "%u node %u", name, st.numa_policy, st.numa_node,
-			 policy, node);
+			 "%u node %d", name, st.numa_policy, st.numa_node,
+			 policy, n);
 }
 
 /*
@@ -145,14 +187,24 @@ numa_maps_line(const void *base, char *line, size_t len)
 	return rc;
 }
 
-/* Does the numa_maps line count pages on a node other than 0? */
+/* Does the numa_maps line count pages on node n? */
 static bool
-pages_off_node0(const char *line)
+pages_on_node(const char *line, int n)
+{
+	char want[32];
+
+	snprintf(want, sizeof(want), " N%d=", n);
+	return strstr(line, want) != NULL;
+}
+
+/* Does the numa_maps line count pages on a node other than n? */
+static bool
+pages_off_node(const char *line, int n)
 {
 	const char *s;
 
 	for (s = line; (s = strstr(s, " N")); s++)
-		if (s[2] >= '0' && s[2] <= '9' && strncmp(s, " N0=", 4) != 0)
+		if (s[2] >= '0' && s[2] <= '9' && atoi(s + 2) != n)
 			return true;
 	return false;
 }
@@ -180,22 +232,33 @@ touch_and_look(void *arg)
 	CHECK(sscanf(line, "%*s %63s", word) == 1, 14);
 	CHECK(strcmp(word, lk->policy) == 0, 15);
 	CHECK(strstr(line, "file=/memfd:poolmgr:") != NULL, 16);
-	CHECK(strstr(line, " N0=") != NULL, 17);
-	CHECK(!lk->only_node0 || !pages_off_node0(line), 18);
+	CHECK(strstr(line, " N") != NULL, 17);
+	CHECK(!lk->on_node || pages_on_node(line, node), 20);
+	CHECK(!lk->only_node || !pages_off_node(line, node), 18);
 	CHECK_RC(pool_free(p, off), 0, 19);
 	pool_disconnect(c);
 	return 0;
 }
 
+/*
+ * A client of pool finds policy (numa_maps' word, "default" or "bind"...)
+ * on its mapping: with the node, ":N" after it and some page there.
+ */
 static void
-look_in_child(const char *pool, const char *policy, bool only_node0)
+look_in_child(const char *pool, const char *policy, bool only_node)
 {
-	struct look lk = {pool, policy, only_node0};
-	int rc = harness_wait(harness_spawn(touch_and_look, &lk));
+	struct look lk = {.pool = pool, .only_node = only_node};
+	int rc;
 
+	lk.on_node = strcmp(policy, "default") != 0;
+	if (lk.on_node)
+		snprintf(lk.policy, sizeof(lk.policy), "%s:%d", policy, node);
+	else
+		snprintf(lk.policy, sizeof(lk.policy), "%s", policy);
+	rc = harness_wait(harness_spawn(touch_and_look, &lk));
 	if (rc != 0)
 		fail_msg("a client of pool %s does not see NUMA policy %s in "
-			 "its numa_maps (child exit %d)", pool, policy, rc);
+			 "its numa_maps (child exit %d)", pool, lk.policy, rc);
 }
 
 static void
@@ -203,24 +266,28 @@ placed_in_every_process(void **state)
 {
 	struct pool_conn *c;
 
+	char line[64];
+
 	(void)state;
+	skip_without_node();
 	EXPECT_RC(pool_connect(d.sock, &c), 0);
-	create(c, "pref", POOL_NUMA_PREFERRED, 0);
-	create(c, "bound", POOL_NUMA_BIND, 0);
+	create(c, "pref", POOL_NUMA_PREFERRED, node);
+	create(c, "bound", POOL_NUMA_BIND, node);
 	create(c, "plain", POOL_NUMA_NONE, 0);
-	look_in_child("pref", "prefer:0", false);
-	look_in_child("bound", "bind:0", true);
+	look_in_child("pref", "prefer", false);
+	look_in_child("bound", "bind", true);
 	look_in_child("plain", "default", false);
-	expect_policy(c, "pref", POOL_NUMA_PREFERRED, 0);
-	expect_policy(c, "bound", POOL_NUMA_BIND, 0);
+	expect_policy(c, "pref", POOL_NUMA_PREFERRED, node);
+	expect_policy(c, "bound", POOL_NUMA_BIND, node);
 	expect_policy(c, "plain", POOL_NUMA_NONE, 0);
-	assert_int_equal(harness_log_count(&d, "NUMA bind:0"), 1);
+	snprintf(line, sizeof(line), "NUMA bind:%d", node);
+	assert_int_equal(harness_log_count(&d, line), 1);
 	pool_disconnect(c);
 }
 
-/* A CreatePool on the wire, numa_node set if node >= 0: its error. */
+/* A CreatePool on the wire, numa_node set to n if n >= 0: its error. */
 static int
-raw_create(int fd, const char *name, int64_t node, uint32_t policy)
+raw_create(int fd, const char *name, int64_t n, uint32_t policy)
 {
 	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
 	Poolmgr__CreatePool cp = POOLMGR__CREATE_POOL__INIT;
@@ -229,9 +296,9 @@ raw_create(int fd, const char *name, int64_t node, uint32_t policy)
 
 	cp.name = (char *)name;
 	cp.max_size = 1 << 20;
-	if (node >= 0) {
+	if (n >= 0) {
 		cp.numa_case = POOLMGR__CREATE_POOL__NUMA_NUMA_NODE;
-		cp.numa_node = (uint32_t)node;
+		cp.numa_node = (uint32_t)n;
 	}
 	cp.numa_policy = policy;
 	req.body_case = POOLMGR__REQUEST__BODY_CREATE;
@@ -252,6 +319,7 @@ bad_requests_refused(void **state)
 	int fd;
 
 	(void)state;
+	skip_without_node();
 	EXPECT_RC(pool_connect(d.sock, &c), 0);
 	o.numa_policy = POOL_NUMA_PREFERRED;
 	o.numa_node = nodes;
@@ -261,7 +329,7 @@ bad_requests_refused(void **state)
 	EXPECT_RC(pool_create(c, "nonode", &o), -ENODEV);
 	EXPECT_RC(pool_stats_by_name(c, "nonode", &st), -ENOENT);
 	o.numa_policy = POOL_NUMA_OTHER;	/* stats only */
-	o.numa_node = 0;
+	o.numa_node = (uint32_t)node;
 	EXPECT_RC(pool_create(c, "badpolicy", &o), -EINVAL);
 	o.numa_policy = POOL_NUMA_NONE;
 	o.numa_node = 1;
@@ -271,13 +339,13 @@ bad_requests_refused(void **state)
 	fd = harness_raw_greeted(d.sock, "raw");
 	assert_true(fd >= 0);
 	EXPECT_RAW(raw_create(fd, "raw", -1, POOL_NUMA_BIND), -EINVAL);
-	EXPECT_RAW(raw_create(fd, "raw", 0, POOL_NUMA_OTHER), -EINVAL);
-	EXPECT_RAW(raw_create(fd, "raw", 0, 77), -EINVAL);
+	EXPECT_RAW(raw_create(fd, "raw", node, POOL_NUMA_OTHER), -EINVAL);
+	EXPECT_RAW(raw_create(fd, "raw", node, 77), -EINVAL);
 	EXPECT_RAW(raw_create(fd, "raw", 1u << 20, POOL_NUMA_BIND), -ENODEV);
 	EXPECT_RC(pool_stats_by_name(c, "raw", &st), -ENOENT);
 	/* Still serving, this connection too: 0 on the wire is preferred. */
-	EXPECT_RAW(raw_create(fd, "raw", 0, 0), 0);
-	expect_policy(c, "raw", POOL_NUMA_PREFERRED, 0);
+	EXPECT_RAW(raw_create(fd, "raw", node, 0), 0);
+	expect_policy(c, "raw", POOL_NUMA_PREFERRED, node);
 	close(fd);
 	pool_disconnect(c);
 }
@@ -289,14 +357,17 @@ mbind_refused(void **state)
 				     .numa_policy = POOL_NUMA_PREFERRED};
 	struct pool_conn *c;
 	struct pool_stats st;
-	char *saved;
+	char *saved, conf[128];
 	int rc;
 
 	(void)state;
+	skip_without_node();
+	o.numa_node = (uint32_t)node;
+	snprintf(conf, sizeof(conf), "admin_group = 0\n"
+		 "[pool cfg]\nsize = 1M\nnuma_node = %d\n", node);
 	saved = harness_preload("fail_mbind.so");
 	setenv("POOLMGR_FAIL_MBIND", "1", 1);
-	rc = harness_start(&d, "admin_group = 0\n"
-			   "[pool cfg]\nsize = 1M\nnuma_node = 0\n");
+	rc = harness_start(&d, conf);
 	unsetenv("POOLMGR_FAIL_MBIND");
 	harness_preload_off(saved);
 	assert_int_equal(rc, 0);
@@ -320,19 +391,20 @@ kept_across_restart(void **state)
 	struct pool_conn *c;
 
 	(void)state;
+	skip_without_node();
 	EXPECT_RC(pool_connect(d.sock, &c), 0);
-	create(c, "pref", POOL_NUMA_PREFERRED, 0);
-	create(c, "bound", POOL_NUMA_BIND, 0);
-	look_in_child("bound", "bind:0", true);
+	create(c, "pref", POOL_NUMA_PREFERRED, node);
+	create(c, "bound", POOL_NUMA_BIND, node);
+	look_in_child("bound", "bind", true);
 	pool_disconnect(c);
 	assert_int_equal(harness_restart_in_place(&d), 0);
 	EXPECT_RC(pool_connect(d.sock, &c), 0);
-	expect_policy(c, "pref", POOL_NUMA_PREFERRED, 0);
-	expect_policy(c, "bound", POOL_NUMA_BIND, 0);
-	look_in_child("pref", "prefer:0", false);
-	look_in_child("bound", "bind:0", true);
+	expect_policy(c, "pref", POOL_NUMA_PREFERRED, node);
+	expect_policy(c, "bound", POOL_NUMA_BIND, node);
+	look_in_child("pref", "prefer", false);
+	look_in_child("bound", "bind", true);
 	assert_int_equal(harness_restart_in_place(&d), 0);
-	expect_policy(c, "bound", POOL_NUMA_BIND, 0);
+	expect_policy(c, "bound", POOL_NUMA_BIND, node);
 	pool_disconnect(c);
 }
 
@@ -369,9 +441,10 @@ kept_across_crash(void **state)
 	struct pool *p;
 	pool_off_t off;
 
+	skip_without_node();
 	assert_int_equal(harness_store_start(st), 0);
 	EXPECT_RC(pool_connect(st->sock, &c), 0);
-	create(c, "bound", POOL_NUMA_BIND, 0);
+	create(c, "bound", POOL_NUMA_BIND, node);
 	EXPECT_RC(pool_open(c, "bound", &p), 0);
 	EXPECT_RC(pool_alloc(p, BLOCK, &off), 0);
 	EXPECT_RC(pool_persist(p, off), 0);
@@ -384,7 +457,7 @@ kept_across_crash(void **state)
 		fail_msg("no recovery");
 	}
 	EXPECT_RC(pool_connect(st->sock, &c), 0);
-	expect_policy(c, "bound", POOL_NUMA_BIND, 0);
+	expect_policy(c, "bound", POOL_NUMA_BIND, node);
 	pool_disconnect(c);
 }
 
@@ -393,26 +466,27 @@ from_the_file(void **state)
 {
 	struct pool_conn *c;
 	struct pool_stats st;
+	char conf[256];
 	int rc;
 
 	(void)state;
-	assert_int_equal(harness_reload_with(&d, "admin_group = 0\n"
-					     "[pool f]\nsize = 1M\n"
-					     "numa_node = 0\n"
-					     "numa_policy = bind\n"
-					     "[pool g]\nsize = 1M\n"
-					     "numa_node = 0\n"), 0);
+	skip_without_node();
+	snprintf(conf, sizeof(conf), "admin_group = 0\n"
+		 "[pool f]\nsize = 1M\nnuma_node = %d\nnuma_policy = bind\n"
+		 "[pool g]\nsize = 1M\nnuma_node = %d\n", node, node);
+	assert_int_equal(harness_reload_with(&d, conf), 0);
 	EXPECT_RC(pool_connect(d.sock, &c), 0);
-	expect_policy(c, "f", POOL_NUMA_BIND, 0);
-	expect_policy(c, "g", POOL_NUMA_PREFERRED, 0);
+	expect_policy(c, "f", POOL_NUMA_BIND, node);
+	expect_policy(c, "g", POOL_NUMA_PREFERRED, node);
 	/* A live pool keeps the policy its pages were placed by. */
-	assert_int_equal(harness_reload_with(&d, "admin_group = 0\n"
-					     "[pool f]\nsize = 1M\n"
-					     "[pool g]\nsize = 1M\n"
-					     "numa_node = 0\n"), 0);
-	expect_policy(c, "f", POOL_NUMA_BIND, 0);
-	assert_int_equal(harness_log_count(&d, "NUMA bind:0 -> default in "
-					   "the file, not applied"), 1);
+	snprintf(conf, sizeof(conf), "admin_group = 0\n"
+		 "[pool f]\nsize = 1M\n"
+		 "[pool g]\nsize = 1M\nnuma_node = %d\n", node);
+	assert_int_equal(harness_reload_with(&d, conf), 0);
+	expect_policy(c, "f", POOL_NUMA_BIND, node);
+	snprintf(conf, sizeof(conf), "NUMA bind:%d -> default in the file, "
+		 "not applied", node);
+	assert_int_equal(harness_log_count(&d, conf), 1);
 	/* A policy needs its node: the file is refused, the pools kept. */
 	assert_int_equal(harness_reload_with(&d, "admin_group = 0\n"
 					     "[pool h]\nsize = 1M\n"
@@ -436,8 +510,11 @@ huge_pages_refused(void **state)
 	struct pool_create_opts o = {.max_size = 2 << 20};
 	struct pool_conn *c;
 	struct pool_stats st;
+	char conf[128];
 
 	(void)state;
+	skip_without_node();
+	o.numa_node = (uint32_t)node;
 	if (access("/sys/kernel/mm/hugepages/hugepages-2048kB", F_OK) != 0) {
 		printf("SKIP: the kernel offers no 2 MiB pages\n");
 		return;
@@ -453,14 +530,14 @@ huge_pages_refused(void **state)
 					   "pages"), 2);
 	o.page_size = (uint64_t)sysconf(_SC_PAGESIZE);
 	EXPECT_RC(pool_create(c, "hn", &o), 0);
-	expect_policy(c, "hn", POOL_NUMA_BIND, 0);
+	expect_policy(c, "hn", POOL_NUMA_BIND, node);
 
-	expect_usage("create x --size 2M --page-size 2M --numa-node 0",
-		     "--numa-node needs system pages");
-	assert_int_equal(harness_reload_with(&d, "admin_group = 0\n"
-					     "[pool hf]\nsize = 2M\n"
-					     "page_size = 2M\n"
-					     "numa_node = 0\n"), 0);
+	snprintf(conf, sizeof(conf), "create x --size 2M --page-size 2M "
+		 "--numa-node %d", node);
+	expect_usage(conf, "--numa-node needs system pages");
+	snprintf(conf, sizeof(conf), "admin_group = 0\n[pool hf]\n"
+		 "size = 2M\npage_size = 2M\nnuma_node = %d\n", node);
+	assert_int_equal(harness_reload_with(&d, conf), 0);
 	assert_int_equal(harness_log_count(&d, "[pool hf] has a numa_node on "
 					   "huge pages"), 1);
 	EXPECT_RC(pool_stats_by_name(c, "hf", &st), -ENOENT);
@@ -494,27 +571,34 @@ poolctl_numa(void **state)
 	char args[128];
 
 	(void)state;
-	assert_int_equal(ctl("create nb --size 1M --numa-node 0 "
-			     "--numa-policy bind"), 0);
-	assert_int_equal(ctl("create np --size 1M --numa-node 0"), 0);
+	skip_without_node();
+	assert_int_equal(ctl("create nb --size 1M --numa-node %d "
+			     "--numa-policy bind", node), 0);
+	assert_int_equal(ctl("create np --size 1M --numa-node %d", node), 0);
 	assert_int_equal(ctl("create nn --size 1M"), 0);
 	assert_int_equal(ctl("stats nb"), 0);
 	expect_out("NUMA policy");
-	expect_out("bind:0");
+	snprintf(args, sizeof(args), " bind:%d\n", node);
+	expect_out(args);
 	assert_int_equal(ctl("stats np --format=kv"), 0);
-	expect_out("np numa_policy preferred\nnp numa_node 0\n");
+	snprintf(args, sizeof(args), "np numa_policy preferred\n"
+		 "np numa_node %d\n", node);
+	expect_out(args);
 	assert_int_equal(ctl("stats nn --format=kv"), 0);
 	expect_out("nn numa_policy default\n");
 	assert_null(strstr(out, "numa_node"));
 	assert_int_equal(ctl("--json=short stats nb"), 0);
 	expect_out("\"numa_policy\":\"bind\"");
-	expect_out("\"numa_node\":0");
+	snprintf(args, sizeof(args), "\"numa_node\":%d", node);
+	expect_out(args);
 	assert_int_equal(ctl("stats --format=prometheus"), 0);
-	expect_out("pool=\"nb\",mode=\"0600\",uid=\"0\",gid=\"0\","
-		   "numa_policy=\"bind\",numa_node=\"0\"} 1");
+	snprintf(args, sizeof(args), "pool=\"nb\",mode=\"0600\",uid=\"0\","
+		 "gid=\"0\",numa_policy=\"bind\",numa_node=\"%d\"} 1",
+		 node);
+	expect_out(args);
 	expect_out("numa_policy=\"default\",numa_node=\"\"} 1");
-	assert_int_equal(ctl("--json=short create nj --size 1M --numa-node 0"),
-			 0);
+	assert_int_equal(ctl("--json=short create nj --size 1M --numa-node %d",
+			     node), 0);
 	expect_out("\"numa_policy\":\"preferred\"");
 
 	expect_usage("create x --size 1M --numa-policy bind",
@@ -557,5 +641,5 @@ main(void)
 		cmocka_unit_test_setup_teardown(poolctl_numa, setup, teardown),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, group_setup, NULL);
 }
