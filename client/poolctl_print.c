@@ -340,43 +340,117 @@ field_value(const struct pool_stats *ps, const struct stat_field *f)
 	return v64;
 }
 
-static void
-print_stats_text(const struct pool_stats *ps)
-{
-	const struct stat_field	*f;
-	uint64_t		 v;
-	size_t			 i;
+/*
+ * One line of a pool's text statistics: its label, its value and, for a
+ * size of 1 KiB or more, the exact count after it.
+ */
+struct stat_line {
+	const char	*label;
+	char		 value[32];
+	bool		 exact;
+	uint64_t	 bytes;
+};
 
-	printf("pool %s\n", safe(ps->name).s);
-	for (i = 0; i < NFIELDS; i++) {
-		f = &stat_fields[i];
-		v = field_value(ps, f);
-		printf("  %-20s ", f->label);
-		switch (f->kind) {
-		case K_BYTES_OR_NONE:
-			if (v == 0) {
-				printf("%10s\n", "none");
-				break;
-			}
-			/* FALLTHROUGH */
-		case K_BYTES:
-			printf("%10s", human(v).s);
-			if (v >= 1024)
-				printf("  (%" PRIu64 ")", v);
-			putchar('\n');
-			break;
-		case K_MODE:
-			printf("%10s\n", octal_mode((uint32_t)v).s);
-			break;
-		case K_NUM:
-			printf("%10" PRIu64 "\n", v);
+/* The narrowest the value column is: most values fit without widening. */
+#define STAT_VALUE_WIDTH	10
+
+static void
+stat_line_field(struct stat_line *l, const struct pool_stats *ps,
+    const struct stat_field *f)
+{
+	uint64_t	v = field_value(ps, f);
+
+	l->label = f->label;
+	l->exact = false;
+	switch (f->kind) {
+	case K_BYTES_OR_NONE:
+		if (v == 0) {
+			snprintf(l->value, sizeof l->value, "none");
 			break;
 		}
+		/* FALLTHROUGH */
+	case K_BYTES:
+		snprintf(l->value, sizeof l->value, "%s", human(v).s);
+		l->exact = v >= 1024;
+		l->bytes = v;
+		break;
+	case K_MODE:
+		snprintf(l->value, sizeof l->value, "%s",
+		    octal_mode((uint32_t)v).s);
+		break;
+	case K_NUM:
+		snprintf(l->value, sizeof l->value, "%" PRIu64, v);
+		break;
 	}
-	printf("  %-20s %10s\n", "NUMA policy", numa_word(ps).s);
-	printf("  %-20s %9.1f%%\n", "used", percent(ps->allocated_bytes,
+}
+
+static void
+stat_line_text(struct stat_line *l, const char *label, const char *value)
+{
+	l->label = label;
+	l->exact = false;
+	snprintf(l->value, sizeof l->value, "%s", value);
+}
+
+static void
+stat_line_percent(struct stat_line *l, const char *label, double v)
+{
+	l->label = label;
+	l->exact = false;
+	snprintf(l->value, sizeof l->value, "%.1f%%", v);
+}
+
+/* A pool's text statistics, in lines (NFIELDS + 3 of them). */
+#define STAT_LINES	(NFIELDS + 3)
+
+static void
+stat_lines(const struct pool_stats *ps, struct stat_line *lines)
+{
+	size_t	i, n = 0;
+
+	for (i = 0; i < NFIELDS; i++)
+		stat_line_field(&lines[n++], ps, &stat_fields[i]);
+	stat_line_text(&lines[n++], "NUMA policy", numa_word(ps).s);
+	stat_line_percent(&lines[n++], "used", percent(ps->allocated_bytes,
 	    ps->max_size));
-	printf("  %-20s %9.1f%%\n", "fragmentation", fragmentation(ps));
+	stat_line_percent(&lines[n++], "fragmentation", fragmentation(ps));
+}
+
+/*
+ * The value column is as wide as the widest value of all the pools shown
+ * (a counter past 10 digits, "preferred:1023"), so that none pushes its
+ * line out of step with the others.
+ */
+static size_t
+stats_text_width(const struct pool_stats *ps, size_t n)
+{
+	struct stat_line	 lines[STAT_LINES];
+	size_t			 i, j, w = STAT_VALUE_WIDTH;
+
+	for (i = 0; i < n; i++) {
+		stat_lines(&ps[i], lines);
+		for (j = 0; j < STAT_LINES; j++) {
+			if (strlen(lines[j].value) > w)
+				w = strlen(lines[j].value);
+		}
+	}
+	return w;
+}
+
+static void
+print_stats_text(const struct pool_stats *ps, size_t w)
+{
+	struct stat_line	 lines[STAT_LINES];
+	size_t			 i;
+
+	stat_lines(ps, lines);
+	printf("pool %s\n", safe(ps->name).s);
+	for (i = 0; i < STAT_LINES; i++) {
+		printf("  %-20s %*s", lines[i].label, (int)w, lines[i].value);
+		if (lines[i].exact)
+			printf("  (%" PRIu64 ")", lines[i].bytes);
+		putchar('\n');
+	}
 }
 
 static struct json_object *
@@ -598,7 +672,7 @@ print_stats(const struct ctl *ctl, enum format fmt,
     const struct pool_stats *ps, size_t n)
 {
 	struct json_object	*a;
-	size_t			 i;
+	size_t			 i, w;
 
 	switch (fmt) {
 	case FMT_JSON:
@@ -616,10 +690,11 @@ print_stats(const struct ctl *ctl, enum format fmt,
 			print_stats_kv(&ps[i]);
 		break;
 	case FMT_TEXT:
+		w = stats_text_width(ps, n);
 		for (i = 0; i < n; i++) {
 			if (i > 0)
 				putchar('\n');
-			print_stats_text(&ps[i]);
+			print_stats_text(&ps[i], w);
 		}
 		break;
 	}

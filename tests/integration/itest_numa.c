@@ -34,8 +34,9 @@
  *       shared policy): -EINVAL from the daemon, a usage error in poolctl,
  *       a refused file; nothing made; with the system page named: made;
  *   poolctl_numa             poolctl create --numa-node (--numa-policy),
- *       stats in text, kv, json and prometheus, the usage errors (exit 2),
- *       the missing node (exit 1, its text).
+ *       stats in text (its values in one column, "preferred:N" too), kv,
+ *       json and prometheus, the usage errors (exit 2), the missing node
+ *       (exit 1, its text).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -565,6 +566,33 @@ expect_usage(const char *args, const char *what)
 			 args, rc, err, what);
 }
 
+/*
+ * The text statistics' values end in one column: each line's value, up to
+ * a size's exact count "  (N)", ends where the first line's does.
+ */
+static void
+expect_one_column(void)
+{
+	const char *l, *e, *x;
+	long end = -1, at;
+
+	for (l = out; *l; l = *e ? e + 1 : e) {
+		e = l + strcspn(l, "\n");
+		if (strncmp(l, "  ", 2) != 0)
+			continue;
+		x = strstr(l, "  (");
+		at = (x && x < e ? x : e) - l;
+		if (end == -1)
+			end = at;
+		if (at != end)
+			fail_msg("a value of poolctl stats ends at column %ld, "
+				 "not %ld: \"%.*s\"\n%s", at, end, (int)(e - l),
+				 l, out);
+	}
+	if (end == -1)
+		fail_msg("poolctl stats printed no values:\n%s", out);
+}
+
 static void
 poolctl_numa(void **state)
 {
@@ -580,6 +608,15 @@ poolctl_numa(void **state)
 	expect_out("NUMA policy");
 	snprintf(args, sizeof(args), " bind:%d\n", node);
 	expect_out(args);
+	expect_one_column();
+	/* "preferred:N", the longest word: still in the column. */
+	assert_int_equal(ctl("stats np"), 0);
+	snprintf(args, sizeof(args), " preferred:%d\n", node);
+	expect_out(args);
+	expect_one_column();
+	/* Every pool in one column, however wide its own values. */
+	assert_int_equal(ctl("stats"), 0);
+	expect_one_column();
 	assert_int_equal(ctl("stats np --format=kv"), 0);
 	snprintf(args, sizeof(args), "np numa_policy preferred\n"
 		 "np numa_node %d\n", node);
