@@ -1065,10 +1065,11 @@ static const struct cmd cmds[] = {
 	{ "wait", cmd_wait, 2, 2, O_TIMEOUT, "POOL NAME [--timeout SECONDS]",
 	  "wait until a block has the name",
 	  "Wait until NAME is published in POOL (read permission), for at\n"
-	  "most SECONDS if --timeout is given, and print the named block as\n"
-	  "`names` does: the name, offset, usable size and generation.  A\n"
-	  "name there already is printed at once.  Exit 1 if the time runs\n"
-	  "out (or the pool is destroyed meanwhile); --timeout 0 looks once.\n"
+	  "most SECONDS if --timeout is given, and print the named block on\n"
+	  "one line: the name, offset (hexadecimal), usable size (as `names`\n"
+	  "shows it) and generation.  A name there already is printed at\n"
+	  "once.  Exit 1 if the time runs out (or the pool is destroyed\n"
+	  "meanwhile); --timeout 0 looks once.\n"
 	  "  --timeout SECONDS  give up after this many (whole) seconds\n" },
 	{ "unpublish", cmd_unpublish, 2, 2, 0, "POOL NAME",
 	  "remove a block's name",
