@@ -53,7 +53,7 @@
  * out.  Or it is a daemon from before them (LIE_OLD_LOOKUP): no feature
  * bits, and every Lookup answered at once, wait_ms or not.  A lookup
  * that would wait is then -EOPNOTSUPP and never sent; one that would not
- * is the plain lookup it always was.
+ * is the plain lookup it always was.  `poolctl wait` says so.
  *
  * Every client runs in a child process that reports through its exit code
  * (each failed check its own code and a line on stderr).  The parent fails
@@ -1381,6 +1381,32 @@ lookup_wait_needs_the_feature(void **state)
 	printf("liar: a daemon with waiting lookups was asked to wait\n");
 }
 
+/* poolctl wait against a daemon from before waiting lookups. */
+static void
+poolctl_wait_old_daemon(void **state)
+{
+	struct daemon_proc dp;
+	char out[1024], err[1024], log[LOG_MAX];
+	struct fake f;
+	int rc;
+
+	(void)state;
+	fake_start(&f, LIE_OLD_LOOKUP);
+	memset(&dp, 0, sizeof(dp));
+	snprintf(dp.dir, sizeof(dp.dir), "%s", f.dir);
+	rc = harness_poolctl(&dp, NULL, out, sizeof(out), err, sizeof(err),
+			     "--socket %s wait " FAKE_POOL " frame --timeout 5",
+			     f.sock);
+	unlink(strcat(dp.dir, "/poolctl.err"));
+	assert_int_equal(fake_finish(&f, log, sizeof(log)), 0);
+	if (rc != 1 || !strstr(err, "poolctl: wait " FAKE_POOL ": poolmgrd "
+			       "is older than lookups that wait: only "
+			       "--timeout 0 works"))
+		fail_msg("poolctl wait against an old daemon: exit %d, "
+			 "\"%s\"; the fake saw:\n%s", rc, err, log);
+	assert_null(strstr(log, "lookup "));
+}
+
 int
 main(void)
 {
@@ -1393,6 +1419,7 @@ main(void)
 		cmocka_unit_test(frozen_map_unsealed_renewal),
 		cmocka_unit_test(frozen_map_renewed_frozen),
 		cmocka_unit_test(lookup_wait_needs_the_feature),
+		cmocka_unit_test(poolctl_wait_old_daemon),
 	};
 
 	/* SIGPIPE keeps its default: a client that got one would show it. */
