@@ -63,6 +63,9 @@ static const struct client_error client_errors[] = {
 	{ -EMSGSIZE,		"request too large for the protocol" },
 	{ -ENODEV,		"no such NUMA node with memory that poolmgrd "
 				"may use (or a pool without a share map)" },
+	{ -EROFS,		"the pool is defined in poolmgrd's "
+				"configuration file: change it there and "
+				"reload" },
 };
 
 POOL_API const char *
