@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 struct config;
+struct dpool;
 struct event_base;
 struct peer;
 struct session;
@@ -39,6 +40,11 @@ void dispatch_wait_setup(struct event_base *base);
  * would wait until reads go on.
  */
 void dispatch_wait_interrupt(void);
+/*
+ * Check: the lookups waiting in p are as many as p counts, each its
+ * session's one, on a handle its session has open on p.  0, or -EFAULT.
+ */
+int dispatch_wait_check(const struct dpool *p, char *problem, size_t len);
 
 /* Give back the reply buffer's pages; between requests only (memtrim.c). */
 void dispatch_buffers_release(void);

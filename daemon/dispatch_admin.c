@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "dispatch.h"
 #include "dispatch_internal.h"
 #include "hugepage.h"
 #include "journal.h"
@@ -641,7 +642,8 @@ do_check(struct call *c, const Poolmgr__Check *m)
 		return rc;
 	poolmgr__check_reply__init(&cr);
 	cr.ok = heap_check(p->heap, problem, sizeof(problem)) == 0 &&
-		dpool_check(p, problem, sizeof(problem)) == 0;
+		dpool_check(p, problem, sizeof(problem)) == 0 &&
+		dispatch_wait_check(p, problem, sizeof(problem)) == 0;
 	cr.problem = problem;
 	if (!cr.ok)
 		log_msg(LOG_PRI_ERR, "pool %s: check failed: %s", p->name,

@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -204,4 +205,49 @@ dispatch_wait_interrupt(void)
 
 	TAILQ_FOREACH(lw, &lookup_waits, entry)
 		event_active(lw->ev, EV_TIMEOUT, 1);
+}
+
+/* Does s have a handle open on p (the one its lookup names)? */
+static bool
+wait_has_handle(const struct session *s, const struct dpool *p)
+{
+	const struct handle *h;
+
+	LIST_FOREACH(h, &s->handles, in_session)
+		if (h->pool == p)
+			return true;
+	return false;
+}
+
+int
+dispatch_wait_check(const struct dpool *p, char *problem, size_t len)
+{
+	const struct lookup_wait *lw;
+	uint32_t n = 0;
+
+	TAILQ_FOREACH(lw, &lookup_waits, entry) {
+		if (lw->s->lookup_wait != lw) {
+			snprintf(problem, len, "pid %d: its waiting lookup is "
+				 "not the one its session names",
+				 (int)lw->s->pid);
+			return -EFAULT;
+		}
+		if (lw->pool != p)
+			continue;
+		if (!wait_has_handle(lw->s, p) || lw->len == 0 ||
+		    lw->len > BLOCK_NAME_MAX) {
+			snprintf(problem, len, "pool %s: pid %d waits for a "
+				 "name of %u bytes %s a handle on it", p->name,
+				 (int)lw->s->pid, lw->len,
+				 wait_has_handle(lw->s, p) ? "with" :
+				 "without");
+			return -EFAULT;
+		}
+		n++;
+	}
+	if (n == p->name_waits)
+		return 0;
+	snprintf(problem, len, "pool %s: %u lookups wait in it, the books say "
+		 "%u", p->name, n, p->name_waits);
+	return -EFAULT;
 }

@@ -22,8 +22,8 @@
  *
  * After the datagrams, and again after every connection is closed (the
  * client end closed, the peer noticing EOF on the event loop and freeing
- * its session), every pool must pass heap_check and dpool_check, and its
- * books must agree:
+ * its session), every pool must pass heap_check, dpool_check and
+ * dispatch_wait_check (its waiting lookups), and its books must agree:
  * each block record matches a live engine block, the engine's other live
  * blocks are the ones held for a stepped release (pool_release.c; blocks
  * over 64 KiB here, one step after each datagram) and the new places of
@@ -60,13 +60,19 @@
  *            limit, refused at once as server.c does; bit 4: two seconds
  *            pass on the idle clock first, and the idle tick runs with
  *            idle_trim = 1, so a pool left alone starts a trim in steps
- *            of 64 KiB, one after each datagram), a 2-byte
+ *            of 64 KiB, one after each datagram; bit 5: if a lookup of
+ *            either connection waits for a name, two milliseconds pass
+ *            first and the loop runs, so that a wait_ms of 1 ends), a
+ *            2-byte
  *            little-endian length and that many bytes (fewer at the end of
  *            the input).  A zero length closes the connection (an empty
  *            datagram is EOF on SOCK_SEQPACKET).  A CreatePool of more than
  *            4 MiB (up to the daemon's own 64 TiB limit) is not delivered:
  *            realloc copies and calloc zeroing through such pools would
- *            only measure the machine's memory.
+ *            only measure the machine's memory.  Nor is one on huge pages
+ *            of a size the machine has some of free: those are others'.
+ *            Where it has none (the usual case), such a CreatePool is
+ *            refused -ENOMEM, and that path is fuzzed.
  *
  * The daemon logs to stderr; the harness asks libFuzzer to close stderr
  * (-close_fd_mask=2, added to the command line) so the log lines do not
@@ -87,6 +93,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "poolmgr.pb-c.h"
@@ -97,6 +104,7 @@
 
 #include "config.h"
 #include "dispatch.h"
+#include "hugepage.h"
 #include "peer.h"
 #include "pool.h"
 #include "session.h"
@@ -272,6 +280,8 @@ check_pool(struct dpool *p, bool final)
 		die("pool %s: heap_check: %s", p->name, msg);
 	if (dpool_check(p, msg, sizeof(msg)) != 0)
 		die("pool %s: dpool_check: %s", p->name, msg);
+	if (dispatch_wait_check(p, msg, sizeof(msg)) != 0)
+		die("pool %s: dispatch_wait_check: %s", p->name, msg);
 	BLOCK_INDEX_FOREACH(b, &p->blocks, &it) {
 		uint32_t refs = 0, closed = 0;
 		struct hold *hd;
@@ -570,7 +580,23 @@ peer_reading(const struct conn *c)
 	return r.found;
 }
 
-/* Delivered to the daemon?  Huge pools are kept out (see the header). */
+/*
+ * Would m take huge pages the machine has?  Only where it has none free
+ * is such a CreatePool delivered (refused -ENOMEM): the fuzzer never
+ * takes what is reserved for others.
+ */
+static bool
+takes_huge_pages(const Poolmgr__CreatePool *m)
+{
+	uint64_t page = hugepage_valid(m->page_size);
+
+	return hugepage_is_huge(page) && hugepage_available(page) > 0;
+}
+
+/*
+ * Delivered to the daemon?  Huge pools, and pools on huge pages the
+ * machine has, are kept out (see the header).
+ */
 static bool
 deliverable(const uint8_t *buf, size_t len)
 {
@@ -578,8 +604,9 @@ deliverable(const uint8_t *buf, size_t len)
 	bool ok = true;
 
 	if (req && req->body_case == POOLMGR__REQUEST__BODY_CREATE &&
-	    req->create->max_size > CREATE_CAP &&
-	    req->create->max_size <= POOL_MAX_SIZE)
+	    ((req->create->max_size > CREATE_CAP &&
+	      req->create->max_size <= POOL_MAX_SIZE) ||
+	     takes_huge_pages(req->create)))
 		ok = false;
 	poolmgr__request__free_unpacked(req, NULL);
 	return ok;
@@ -757,6 +784,25 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static uint64_t idle_clock;	/* seconds, for dpool_idle_tick */
 
+/*
+ * A lookup waits: let two milliseconds pass, and the loop see its
+ * deadline (a real sleep, so only when one waits).
+ */
+static void
+deadlines_pass(struct conn *conns)
+{
+	const struct timespec ms2 = {0, 2000000};
+	unsigned k;
+
+	for (k = 0; k < NCONN; k++)
+		if (conns[k].open && conns[k].s->lookup_wait)
+			break;
+	if (k == NCONN)
+		return;
+	nanosleep(&ms2, NULL);
+	pump(conns);
+}
+
 /* Feed the datagrams of the input; returns when it is used up. */
 static void
 run_datagrams(struct conn *conns, const uint8_t *data, size_t size,
@@ -781,6 +827,8 @@ run_datagrams(struct conn *conns, const uint8_t *data, size_t size,
 			idle_clock += 2;
 			dpool_idle_tick(idle_clock, 1);
 		}
+		if (ctl & 32)
+			deadlines_pass(conns);
 		if (c->cfd < 0)
 			conn_start(conns, c, say_hello, (ctl & 8) != 0);
 		if (len == 0) {

@@ -18,7 +18,8 @@
  *     -o build/make_corpus tests/fuzz/make_corpus.c build/proto/poolmgr.pb-c.c \
  *     daemon/heap.c daemon/heap_runs.c daemon/heap_buddy.c \
  *     daemon/heap_blockmap.c daemon/heap_spans.c daemon/heap_dirty.c \
- *     daemon/heap_cache.c daemon/heap_check.c -lprotobuf-c
+ *     daemon/heap_cache.c daemon/heap_check.c daemon/heap_reserve.c \
+ *     -lprotobuf-c
  *   build/make_corpus tests/fuzz/corpus
  *
  * Seeds named regress_* are not written here: they are inputs the fuzzer
@@ -428,6 +429,7 @@ engine_seeds(void)
 #define CTL_RECONNECT 2
 #define CTL_HOLD 4
 #define CTL_OVER_LIMIT 8
+#define CTL_WAIT_ENDS 32	/* a waiting lookup's 1 ms passes first */
 
 /*
  * Byte 0: bits 0-1 hello, 2-3 identity 0, 4 admin group, 5 socket, 6-7
@@ -509,6 +511,27 @@ d_create(struct seed *s, unsigned ctl, const char *name, uint64_t size,
 	m.granularity = g;
 	m.mode = mode;
 	m.quota = quota;
+	r.body_case = POOLMGR__REQUEST__BODY_CREATE;
+	r.create = &m;
+	d_req(s, ctl, &r);
+}
+
+/* A CreatePool of size on pages of page bytes, node < 0: no NUMA node. */
+static void
+d_create_paged(struct seed *s, unsigned ctl, const char *name, uint64_t size,
+	       uint64_t page, int node, uint32_t policy)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__CreatePool m = POOLMGR__CREATE_POOL__INIT;
+
+	m.name = (char *)name;
+	m.max_size = size;
+	m.page_size = page;
+	if (node >= 0) {
+		m.numa_case = POOLMGR__CREATE_POOL__NUMA_NUMA_NODE;
+		m.numa_node = (uint32_t)node;
+	}
+	m.numa_policy = policy;
 	r.body_case = POOLMGR__REQUEST__BODY_CREATE;
 	r.create = &m;
 	d_req(s, ctl, &r);
@@ -636,11 +659,14 @@ d_persist(struct seed *s, unsigned ctl, uint32_t handle, uint64_t off)
 }
 
 /*
- * Publish (replace), Lookup (retain) or Unpublish of name; N_WAIT is a
- * Lookup that waits a minute for a generation above off.
+ * Publish (replace), Lookup (retain) or Unpublish of name; N_*_EVICT
+ * publish evictable; N_WAIT is a Lookup that waits a minute for a
+ * generation above off, N_WAIT_BRIEF one that waits a millisecond and
+ * N_WAIT_LONGEST one that waits the most wait_ms says, retaining.
  */
 enum name_req { N_PUBLISH, N_REPLACE, N_LOOKUP, N_RETAIN, N_UNPUBLISH,
-		N_WAIT };
+		N_WAIT, N_PUBLISH_EVICT, N_REPLACE_EVICT, N_WAIT_BRIEF,
+		N_WAIT_LONGEST };
 
 static void
 d_name(struct seed *s, unsigned ctl, enum name_req what, uint32_t handle,
@@ -655,23 +681,32 @@ d_name(struct seed *s, unsigned ctl, enum name_req what, uint32_t handle,
 	switch (what) {
 	case N_PUBLISH:
 	case N_REPLACE:
+	case N_PUBLISH_EVICT:
+	case N_REPLACE_EVICT:
 		pu.handle = handle;
 		pu.name = b;
 		pu.offset = off;
-		pu.replace = what == N_REPLACE;
+		pu.replace = what == N_REPLACE || what == N_REPLACE_EVICT;
+		pu.evictable = what == N_PUBLISH_EVICT ||
+			       what == N_REPLACE_EVICT;
 		r.body_case = POOLMGR__REQUEST__BODY_PUBLISH;
 		r.publish = &pu;
 		break;
 	case N_LOOKUP:
 	case N_RETAIN:
 	case N_WAIT:
+	case N_WAIT_BRIEF:
+	case N_WAIT_LONGEST:
 		lu.handle = handle;
 		lu.name = b;
-		lu.retain = what == N_RETAIN;
-		if (what == N_WAIT) {
+		lu.retain = what == N_RETAIN || what == N_WAIT_LONGEST;
+		if (what == N_WAIT)
 			lu.wait_ms = 60000;
-			lu.after_generation = off;
-		}
+		else if (what == N_WAIT_BRIEF)
+			lu.wait_ms = 1;
+		else if (what == N_WAIT_LONGEST)
+			lu.wait_ms = UINT32_MAX;
+		lu.after_generation = lu.wait_ms ? off : 0;
 		r.body_case = POOLMGR__REQUEST__BODY_LOOKUP;
 		r.lookup = &lu;
 		break;
@@ -1413,6 +1448,241 @@ conversation_seeds(void)
 	write_seed("fuzz_dispatch", "many", &s);
 }
 
+/* Close connection ctl & 1 (an empty datagram: its end of file). */
+static void
+d_hangup(struct seed *s, unsigned ctl)
+{
+	d_raw(s, ctl, "", 0);
+}
+
+/*
+ * Pool "f" filled with 4 page spans of 256 KiB, named n0..n3 (evictable
+ * where mask has the bit), each let go by handle 1 of connection 0 in
+ * name order; offs[i] is n<i>'s block.
+ */
+#define EV_BLK (256u << 10)
+
+static void
+d_fill_named(struct seed *s, unsigned mask, uint64_t *offs)
+{
+	char name[4];
+	unsigned i;
+
+	for (i = 0; i < 4; i++) {
+		d_alloc(s, 0, 1, EV_BLK, 0, false, 0);
+		offs[i] = mirror_alloc(EV_BLK);
+	}
+	for (i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "n%u", i);
+		d_name(s, 0, (mask >> i) & 1 ? N_PUBLISH_EVICT : N_PUBLISH, 1,
+		       name, 2, offs[i]);
+	}
+	for (i = 0; i < 4; i++)
+		d_free(s, 0, 1, offs[i]);
+}
+
+/*
+ * Evictable names: allocations in a full pool that must evict (each
+ * eviction's span released in steps, so the allocation is held for
+ * them), lookups that make a name newer, a name kept and made evictable
+ * again in place, a holder's retain that keeps its block, a calloc, a
+ * batch and a realloc that must evict, and refusals that evict nothing.
+ */
+static void
+evict_seeds(void)
+{
+	const uint64_t one[1] = {EV_BLK};
+	uint64_t offs[4], small[16];
+	struct seed s;
+	unsigned i;
+
+	mirror_reset();
+	d_begin(&s, F_HELLO | F_SOCKET);
+	d_open(&s, 0, "f", false);
+	d_fill_named(&s, 0xb, offs);
+	d_alloc(&s, 0, 1, EV_BLK, 0, false, 0);		/* evicts n0 */
+	d_name(&s, 0, N_LOOKUP, 1, "n1", 2, 0);		/* n3 the oldest */
+	d_alloc(&s, 0, 1, EV_BLK, 0, false, 0);		/* evicts n3 */
+	d_poolref(&s, 0, P_CHECK, 1, NULL);
+	d_name(&s, 0, N_REPLACE, 1, "n1", 2, offs[1]);	/* kept now */
+	d_alloc(&s, 0, 1, EV_BLK, 0, false, 0);		/* -ENOMEM */
+	d_name(&s, 0, N_REPLACE_EVICT, 1, "n1", 2, offs[1]);
+	d_alloc(&s, 0, 1, 2 * EV_BLK, 0, false, 0);	/* too big */
+	d_alloc(&s, 0, 1, EV_BLK, 0, false, 0);		/* evicts n1 */
+	d_names(&s, 0, 1, "");
+	d_poolref(&s, 0, P_STATS, 1, NULL);
+	d_poolref(&s, 0, P_CHECK, 1, NULL);
+	d_name(&s, 0, N_UNPUBLISH, 1, "n2", 2, 0);
+	d_close(&s, 0, 1);
+	write_seed("fuzz_dispatch", "evict", &s);
+
+	/* Connection 1 holds n0; connection 0's requests pass it over. */
+	mirror_reset();
+	d_begin(&s, F_HELLO | F_SOCKET);
+	d_open(&s, 0, "f", false);
+	d_open(&s, 1, "f", true);
+	d_fill_named(&s, 0xf, offs);
+	d_name(&s, 1, N_RETAIN, 1, "n0", 2, 0);
+	d_alloc(&s, 0, 1, EV_BLK, 0, false, 0);		/* evicts n1 */
+	d_alloc(&s, 0, 1, EV_BLK, 0, true, 0);		/* a calloc: n2 */
+	d_hangup(&s, 1);				/* n0 the newest */
+	d_alloc_batch(&s, 0, 1, one, 1);		/* n3 */
+	d_poolref(&s, 0, P_CHECK, 1, NULL);
+	d_realloc(&s, 0, 1, offs[1], 2 * EV_BLK);	/* must move: n0 */
+	d_poolref(&s, 0, P_STATS, 1, NULL);
+	write_seed("fuzz_dispatch", "evict_held", &s);
+
+	/* 16 blocks of 64 KiB, freed at once: evicted by small requests. */
+	mirror_reset();
+	d_begin(&s, F_HELLO | F_SOCKET);
+	d_open(&s, 0, "f", false);
+	for (i = 0; i < 16; i++) {
+		char name[4];
+
+		d_alloc(&s, 0, 1, 64 << 10, 0, false, 0);
+		small[i] = mirror_alloc(64 << 10);
+		snprintf(name, sizeof(name), "s%u", i);
+		d_name(&s, 0, i & 4 ? N_PUBLISH : N_PUBLISH_EVICT, 1, name,
+		       strlen(name),
+		       small[i]);
+		d_free(&s, 0, 1, small[i]);
+	}
+	d_alloc(&s, 0, 1, 100, 0, false, 0);
+	d_alloc(&s, 0, 1, 128 << 10, 0, false, 0);
+	d_alloc(&s, 0, 1, 512 << 10, 0, false, 0);
+	d_name(&s, 0, N_RETAIN, 1, "s7", 2, 0);
+	d_alloc(&s, 0, 1, 64 << 10, 4096, false, 0);
+	d_poolref(&s, 0, P_CHECK, 1, NULL);
+	write_seed("fuzz_dispatch", "evict_small", &s);
+
+	/* A name moved between blocks with and without the flag. */
+	mirror_reset();
+	d_begin(&s, F_HELLO | F_SOCKET);
+	d_open(&s, 0, "f", false);
+	d_open(&s, 0, "f", true);
+	d_alloc(&s, 0, 1, 300, 0, false, 0);
+	offs[0] = mirror_alloc(300);
+	d_alloc(&s, 0, 1, 300, 0, false, 0);
+	offs[1] = mirror_alloc(300);
+	d_name(&s, 0, N_PUBLISH_EVICT, 1, "m", 1, offs[0]);
+	d_name(&s, 0, N_PUBLISH_EVICT, 1, "m", 1, offs[1]);	/* -EEXIST */
+	d_name(&s, 0, N_PUBLISH_EVICT, 1, "o", 1, offs[0]);	/* -EBUSY */
+	d_name(&s, 0, N_PUBLISH_EVICT, 2, "r", 1, offs[1]);	/* read-only */
+	d_free(&s, 0, 1, offs[0]);
+	d_name(&s, 0, N_REPLACE, 1, "m", 1, offs[1]);
+	d_name(&s, 0, N_REPLACE_EVICT, 1, "m", 1, offs[1]);
+	d_name(&s, 0, N_RETAIN, 2, "m", 1, 0);
+	d_name(&s, 0, N_REPLACE_EVICT, 1, "m", 1, offs[0]);	/* freed */
+	d_free(&s, 0, 1, offs[1]);
+	d_poolref(&s, 0, P_CHECK, 1, NULL);
+	d_close(&s, 0, 2);
+	d_poolref(&s, 0, P_CHECK, 1, NULL);
+	d_name(&s, 0, N_UNPUBLISH, 1, "m", 1, 0);
+	write_seed("fuzz_dispatch", "evict_replace", &s);
+}
+
+/*
+ * Lookups that wait: one whose pool is destroyed by force under it, with
+ * a request queued behind it; one whose client hangs up, the name then
+ * published to nobody; one of a millisecond; one of the longest wait
+ * that retains; and one answered by an evictable publish in a full pool.
+ */
+static void
+wait_seeds(void)
+{
+	uint64_t offs[4];
+	struct seed s;
+	unsigned i;
+
+	d_begin(&s, F_HELLO | F_SOCKET);
+	d_open(&s, 0, "f", true);
+	d_name(&s, 0, N_WAIT, 1, "frame", 5, 0);
+	d_poolref(&s, 0, P_STATS, 1, NULL);
+	d_destroy(&s, 1, "f", false);			/* -EBUSY */
+	d_destroy(&s, 1, "f", true);
+	d_name(&s, 0, N_WAIT, 1, "frame", 5, 0);	/* -EBADF */
+	d_list(&s, 1);
+	write_seed("fuzz_dispatch", "names_wait_destroy", &s);
+
+	mirror_reset();
+	d_begin(&s, F_HELLO);
+	d_open(&s, 0, "f", true);
+	d_name(&s, 0, N_WAIT_LONGEST, 1, "x", 1, UINT64_MAX);
+	d_hangup(&s, 0);
+	d_open(&s, 1, "f", false);
+	d_alloc(&s, 1, 1, 64, 0, false, 0);
+	offs[0] = mirror_alloc(64);
+	d_name(&s, 1, N_PUBLISH, 1, "x", 1, offs[0]);
+	d_open(&s, CTL_RECONNECT, "f", true);	/* connection 0 again */
+	d_name(&s, 0, N_WAIT_BRIEF, 1, "y", 1, 0);
+	d_list(&s, CTL_CONN1 | CTL_WAIT_ENDS);
+	d_name(&s, 0, N_WAIT_LONGEST, 1, "x", 1, 0);
+	d_name(&s, 0, N_WAIT, 1, "x", 1, 1);
+	d_poolref(&s, 1, P_CHECK, 1, NULL);
+	write_seed("fuzz_dispatch", "names_wait_hangup", &s);
+
+	mirror_reset();
+	d_begin(&s, F_HELLO | F_SOCKET);
+	d_open(&s, 0, "f", false);
+	d_open(&s, 1, "f", true);
+	d_fill_named(&s, 0xf, offs);
+	d_name(&s, 1, N_WAIT, 1, "late", 4, 0);
+	d_alloc(&s, 0, 1, EV_BLK, 0, false, 0);		/* evicts n0 */
+	d_name(&s, 0, N_PUBLISH_EVICT, 1, "late", 4, offs[0]);
+	d_free(&s, 0, 1, offs[0]);
+	d_alloc(&s, 0, 1, 3 * EV_BLK, 0, false, 0);
+	d_name(&s, 1, N_WAIT, 1, "late", 4, 0);
+	for (i = 0; i < 16; i++)	/* a release step after each */
+		d_poolref(&s, 1, P_STATS, 1, NULL);
+	d_poolref(&s, 0, P_CHECK, 1, NULL);
+	write_seed("fuzz_dispatch", "names_wait_evict", &s);
+}
+
+/*
+ * Page sizes and NUMA policies at creation: huge pages the machine has
+ * none of reserved (-ENOMEM; fuzz_dispatch keeps out any it has), sizes
+ * the kernel does not offer, a policy with huge pages, nodes that do not
+ * exist, and policies that are not ones.
+ */
+static void
+create_page_seeds(void)
+{
+	struct seed s;
+
+	d_begin(&s, F_HELLO);
+	d_create_paged(&s, 0, "h2m", 2 << 20, 2 << 20, -1, 0);
+	d_create_paged(&s, 0, "h1g", 4 << 20, 1 << 30, -1, 0);
+	d_create_paged(&s, 0, "h3k", 4 << 20, 3000, -1, 0);
+	d_create_paged(&s, 0, "h8k", 4 << 20, 8192, -1, 0);
+	d_create_paged(&s, 0, "h4g", 4 << 20, 4ull << 30, -1, 0);
+	d_create_paged(&s, 0, "hbig", 4 << 20, 1ull << 63, -1, 0);
+	d_create_paged(&s, 0, "hnuma", 2 << 20, 2 << 20, 0, 2);
+	d_create_paged(&s, 0, "hsys", 1 << 20, 4096, -1, 0);
+	d_open(&s, 0, "hsys", false);
+	d_alloc(&s, 0, 1, 5000, 0, false, 0);
+	d_poolref(&s, 0, P_STATS, 1, NULL);
+	d_list(&s, 0);
+	d_destroy(&s, 0, "hsys", true);
+	write_seed("fuzz_dispatch", "create_pages", &s);
+
+	d_begin(&s, F_HELLO);
+	d_create_paged(&s, 0, "n0", 1 << 20, 0, 0, 0);
+	d_create_paged(&s, 0, "n0b", 1 << 20, 0, 0, 2);
+	d_create_paged(&s, 0, "n63", 1 << 20, 0, 63, 1);
+	d_create_paged(&s, 0, "n1k", 1 << 20, 0, 1000, 2);
+	d_create_paged(&s, 0, "np7", 1 << 20, 0, 0, 7);
+	d_create_paged(&s, 0, "np3", 1 << 20, 0, 0, 3);
+	d_create_paged(&s, 0, "npn", 1 << 20, 0, -1, 2);
+	d_open(&s, 0, "n0b", false);
+	d_alloc(&s, 0, 1, 300000, 0, true, 0);
+	d_poolref(&s, 0, P_STATS, 1, NULL);
+	d_poolref(&s, 0, P_STATS, 0, "n0");
+	d_list(&s, 0);
+	d_destroy(&s, 0, "n0b", true);
+	d_destroy(&s, 0, "n0", false);
+	write_seed("fuzz_dispatch", "create_numa", &s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1431,6 +1701,9 @@ main(int argc, char **argv)
 	engine_seeds();
 	single_seeds();
 	conversation_seeds();
+	evict_seeds();
+	wait_seeds();
+	create_page_seeds();
 	heap_destroy(mirror);
 	printf("make_corpus: %u files, %zu bytes\n", nfiles, nbytes);
 	return 0;
