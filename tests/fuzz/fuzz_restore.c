@@ -39,10 +39,18 @@
  *
  * The seeds (tests/fuzz/corpus/fuzz_restore/) are the states
  * tests/integration/itest_restore.c makes, good and bad, written there
- * with POOLMGR_STATE_SEEDS=DIR (but the two of its unsent replies over
- * their bounds, 64 KiB and 4 MiB); regress_events_not_summing is an input
- * this harness once found to abort the rebuild (allocation counters that
- * did not add up passed the checks, and heap_events_restore asserted).
+ * with POOLMGR_STATE_SEEDS=DIR (state-*; its reply over PEER_MAX_MESSAGE
+ * as oversized_reply, but not its 4 MiB of replies over PEER_MAX_QUEUED:
+ * make_states.c writes a state of about 170 KiB over that bound,
+ * oversized_queue, and one over the count's bound, oversized_count),
+ * and make_states.c's states with named blocks, evictable and kept,
+ * their generations and the eviction counters, good and bad (named-*);
+ * regress_events_not_summing is an input this harness once found to
+ * abort the rebuild (allocation counters that did not add up passed the
+ * checks, and heap_events_restore asserted).  A rebuilt pool must also
+ * have every name as saved: its block, publisher, flag and generation
+ * (or one given anew above the saved count, for a state without them),
+ * and the eviction counters.
  *
  * restore.c is included, not linked, to reach its static build and
  * teardown; the Makefile leaves it out of the daemon's sources here.
@@ -57,7 +65,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "block_names.h"
 #include "pool.h"
+#include "pool_evict.h"
 #include "session.h"
 
 #include "fuzz_common.h"
@@ -221,6 +231,57 @@ check_persisters(const struct rebuild *rb, unsigned k)
 		    b->persister != (uid_t)ps->block_persister[i])
 			die("pool %s: block %#llx's record is not as saved",
 			    p->name, (unsigned long long)ps->block_off[i]);
+	}
+}
+
+/*
+ * Every name of pool k as saved: at its block, by its publisher, its flag
+ * (none saved: kept) and its generation (none saved: given anew, above
+ * the saved count), the pool's count at least every generation, and the
+ * eviction counters carried.
+ */
+static void
+check_names(const struct rebuild *rb, unsigned k)
+{
+	const Poolmgrd__PoolState *ps = rb->st->pools[k];
+	struct dpool *p = rb->pools[k];
+	const struct block_name *n;
+	uint64_t gen;
+	bool evictable;
+	size_t i;
+
+	if (p->names.count != ps->n_named_name ||
+	    p->name_generation < ps->name_generation ||
+	    p->evict.evictions != ps->evictions ||
+	    p->evict.evicted_bytes != ps->evicted_bytes)
+		die("pool %s: %u names up to generation %llu, %llu evicted; "
+		    "saved %zu, %llu, %llu", p->name, p->names.count,
+		    (unsigned long long)p->name_generation,
+		    (unsigned long long)p->evict.evictions, ps->n_named_name,
+		    (unsigned long long)ps->name_generation,
+		    (unsigned long long)ps->evictions);
+	for (i = 0; i < ps->n_named_name; i++) {
+		n = block_names_find(&p->names, ps->named_name[i].data,
+				     ps->named_name[i].len);
+		evictable = ps->n_named_flags && (ps->named_flags[i] &
+		    POOLMGRD__NAMED_FLAG__NAMED_FLAG_EVICTABLE);
+		gen = ps->n_named_generation ? ps->named_generation[i] : 0;
+		if (!n || n->block->off != ps->named_off[i] ||
+		    n->publisher != (uid_t)ps->named_publisher[i] ||
+		    (n->evict != NULL) != evictable ||
+		    (gen && n->generation != gen) ||
+		    (!gen && n->generation <= ps->name_generation) ||
+		    n->generation > p->name_generation)
+			die("pool %s: name %zu is %s at %#llx, evictable %d, "
+			    "generation %llu of %llu; saved at %#llx, %d, %llu "
+			    "of %llu", p->name, i, n ? "there" : "not there",
+			    n ? (unsigned long long)n->block->off : 0ull,
+			    n ? n->evict != NULL : 0,
+			    n ? (unsigned long long)n->generation : 0ull,
+			    (unsigned long long)p->name_generation,
+			    (unsigned long long)ps->named_off[i], evictable,
+			    (unsigned long long)gen,
+			    (unsigned long long)ps->name_generation);
 	}
 }
 
@@ -466,8 +527,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rc = build(&rb);
 	if (rc == 0) {
 		check_built(&rb);
-		for (k = 0; k < rb.st->n_pools; k++)
+		for (k = 0; k < rb.st->n_pools; k++) {
 			check_persisters(&rb, k);
+			check_names(&rb, k);
+		}
 		for (k = 0; k < rb.st->n_sessions; k++)
 			check_sessions(&rb, k);
 		for (k = 0; k < rb.st->n_sessions; k++)

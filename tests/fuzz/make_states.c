@@ -1,0 +1,331 @@
+/*
+ * make_states.c - write seeds of fuzz_restore.c: states that carry named
+ * blocks (their flags, evictable or kept, their generations and the
+ * pool's, and the eviction counters, as a restart in place saves them,
+ * and the ways a state can get these wrong), and two oversized states.
+ *
+ *   tests/fuzz/corpus/fuzz_restore/named-*
+ *
+ * Each seed is one pool "a" of 1 MiB and one client whose handle 5
+ * holds a small block and the block of the evictable name n3; n1 (also
+ * evictable) and n2 (kept) are held by their names only.  The good ones
+ * must be rebuilt with every name as saved; the others are refused whole
+ * (arrays of the new repeated fields shorter or longer than named_name, a
+ * flag bit this image does not know, a generation of 0 or above the
+ * pool's) or rebuilt as an older image's (no flags: all kept; no
+ * generations: given anew).
+ *
+ * And the two oversized states: a client's unsent replies whose queue
+ * would cost more than PEER_MAX_QUEUED, as itest_restore.c's 64 replies
+ * of 64 KiB, but from one-byte replies, as many as the count's own bound
+ * lets pass (tests/fuzz/corpus/fuzz_restore/oversized_queue, about 170
+ * KiB, where those make 4 MiB: a seed that size would slow every
+ * mutation); and one more reply than that bound.
+ *
+ *   tests/fuzz/corpus/fuzz_restore/oversized_queue, oversized_count
+ *
+ * The other seeds there are the states tests/integration/itest_restore.c
+ * makes (fuzz_restore.c says how).  Built and run by hand, not by the
+ * Makefile (make build/proto/state.pb-c.o first; peer.c says what a
+ * queued reply costs):
+ *
+ *   cc -std=gnu11 -O1 -Wall -Wextra -D_GNU_SOURCE -Idaemon -Ibuild/proto \
+ *     -o build/make_states tests/fuzz/make_states.c build/proto/state.pb-c.c \
+ *     daemon/peer.c daemon/log.c -lprotobuf-c -levent
+ *   build/make_states tests/fuzz/corpus
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "state.pb-c.h"
+
+#include "memtrim.h"
+#include "peer.h"
+
+#define KIB		1024u
+#define NBLOCKS		4
+#define NNAMES		3
+#define EVICTABLE	POOLMGRD__NAMED_FLAG__NAMED_FLAG_EVICTABLE
+#define NO_PERSISTER	0xffffffffu
+
+struct named_state {
+	Poolmgrd__State st;
+	Poolmgrd__PoolState pool;
+	Poolmgrd__SessionState sess;
+	Poolmgrd__HandleState hd;
+	Poolmgrd__PoolState *pools[1];
+	Poolmgrd__SessionState *sessions[1];
+	Poolmgrd__HandleState *handles[1];
+	uint64_t off[NBLOCKS], size[NBLOCKS], req[NBLOCKS];
+	protobuf_c_boolean span[NBLOCKS];
+	uint32_t persister[NBLOCKS];
+	uint64_t holds[2];
+	uint32_t rank[1];
+	ProtobufCBinaryData names[NNAMES];
+	uint64_t named_off[NNAMES];
+	uint32_t publisher[NNAMES];
+	uint32_t flags[NNAMES + 1];
+	uint64_t generation[NNAMES + 1];
+};
+
+/*
+ * peer.c is linked for peer_out_cost alone; its queue, which gives pages
+ * back through memtrim.c (and it through the dispatch's buffers), is
+ * never used here.
+ */
+void
+memtrim_pages(void *buf, size_t len)
+{
+	(void)buf;
+	(void)len;
+}
+
+static const char *outdir;
+static unsigned nfiles;
+
+/*
+ * A small block at 0, held by handle 5; spans of 64 KiB at 64, 128 and
+ * 192 KiB, persistent, named n1 (evictable, unheld), n2 (kept) and n3
+ * (evictable, held by handle 5 too), of generations 3, 1 and 7 of 9.
+ */
+static void
+named_init(struct named_state *f)
+{
+	static const char *const names[NNAMES] = {"n1", "n2", "n3"};
+	static const uint32_t flags[NNAMES] = {EVICTABLE, 0, EVICTABLE};
+	static const uint64_t gens[NNAMES] = {3, 1, 7};
+	unsigned i;
+
+	memset(f, 0, sizeof(*f));
+	poolmgrd__state__init(&f->st);
+	poolmgrd__pool_state__init(&f->pool);
+	poolmgrd__session_state__init(&f->sess);
+	poolmgrd__handle_state__init(&f->hd);
+	f->st.version = POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT;
+	f->st.n_pools = 1;
+	f->st.pools = f->pools;
+	f->pools[0] = &f->pool;
+	f->st.n_sessions = 1;
+	f->st.sessions = f->sessions;
+	f->sessions[0] = &f->sess;
+
+	f->pool.name = "a";
+	f->pool.size = 1024 * KIB;
+	f->pool.granularity = 16;
+	f->pool.page_size = 4096;
+	f->pool.mode = 0600;
+	f->off[0] = 0, f->size[0] = 64, f->req[0] = 64;
+	f->persister[0] = NO_PERSISTER;
+	for (i = 1; i < NBLOCKS; i++) {
+		f->off[i] = i * 64 * KIB;
+		f->size[i] = f->req[i] = 64 * KIB;
+		f->span[i] = 1;
+		f->persister[i] = 0;
+	}
+	f->pool.n_block_off = f->pool.n_block_size = NBLOCKS;
+	f->pool.n_block_requested = f->pool.n_block_span = NBLOCKS;
+	f->pool.n_block_persister = NBLOCKS;
+	f->pool.block_off = f->off;
+	f->pool.block_size = f->size;
+	f->pool.block_requested = f->req;
+	f->pool.block_span = f->span;
+	f->pool.block_persister = f->persister;
+
+	for (i = 0; i < NNAMES; i++) {
+		f->names[i].data = (uint8_t *)names[i];
+		f->names[i].len = strlen(names[i]);
+		f->named_off[i] = f->off[i + 1];
+		f->flags[i] = flags[i];
+		f->generation[i] = gens[i];
+	}
+	f->pool.n_named_name = f->pool.n_named_off = NNAMES;
+	f->pool.n_named_publisher = NNAMES;
+	f->pool.n_named_flags = f->pool.n_named_generation = NNAMES;
+	f->pool.named_name = f->names;
+	f->pool.named_off = f->named_off;
+	f->pool.named_publisher = f->publisher;
+	f->pool.named_flags = f->flags;
+	f->pool.named_generation = f->generation;
+	f->pool.name_generation = 9;
+	f->pool.evictions = 12;
+	f->pool.evicted_bytes = 12 * 64 * KIB;
+
+	f->sess.greeted = 1;
+	f->sess.name = "named";
+	f->sess.next_handle = 6;
+	f->sess.n_handles = 1;
+	f->sess.handles = f->handles;
+	f->handles[0] = &f->hd;
+	f->sess.n_handle_rank = 1;
+	f->sess.handle_rank = f->rank;
+	f->hd.id = 5;
+	f->holds[0] = f->off[0];
+	f->holds[1] = f->off[3];
+	f->hd.n_holds = 2;
+	f->hd.holds = f->holds;
+}
+
+static void
+write_state_as(const char *path_name, const struct named_state *f)
+{
+	size_t len = poolmgrd__state__get_packed_size(&f->st);
+	uint8_t *buf = malloc(len ? len : 1);
+	char path[512];
+	FILE *fp;
+
+	if (!buf) {
+		fprintf(stderr, "make_states: out of memory\n");
+		exit(1);
+	}
+	poolmgrd__state__pack(&f->st, buf);
+	snprintf(path, sizeof(path), "%s/fuzz_restore/%s", outdir, path_name);
+	fp = fopen(path, "wb");
+	if (!fp || fwrite(buf, 1, len, fp) != len || fclose(fp) != 0) {
+		fprintf(stderr, "make_states: %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	free(buf);
+	nfiles++;
+}
+
+static void
+write_state(const char *name, const struct named_state *f)
+{
+	char path_name[128];
+
+	snprintf(path_name, sizeof(path_name), "named-%s", name);
+	write_state_as(path_name, f);
+}
+
+/* Restored as saved, or as an older image's state. */
+static void
+good_states(void)
+{
+	struct named_state f;
+
+	named_init(&f);
+	write_state("evictable", &f);
+
+	/* No flags (an image before evictable names): all kept. */
+	named_init(&f);
+	f.pool.n_named_flags = 0;
+	write_state("flags_absent", &f);
+
+	/* No generations (an image before them): given anew, after 9. */
+	named_init(&f);
+	f.pool.n_named_generation = 0;
+	write_state("generations_absent", &f);
+	f.pool.name_generation = 0;
+	write_state("generations_none", &f);
+
+	/* Counters at their ends, generations high; every name evictable
+	 * and unheld. */
+	named_init(&f);
+	f.pool.evictions = UINT64_MAX;
+	f.pool.evicted_bytes = UINT64_MAX;
+	f.flags[1] = EVICTABLE;
+	f.hd.n_holds = 1;
+	f.pool.name_generation = 1ull << 40;
+	f.generation[2] = 1ull << 40;
+	write_state("counters_max", &f);
+
+	/* Two names of one generation (never saved so; nothing breaks). */
+	named_init(&f);
+	f.generation[1] = f.generation[0];
+	write_state("generation_twice", &f);
+}
+
+/* Refused whole: the rebuild is never begun. */
+static void
+bad_states(void)
+{
+	struct named_state f;
+
+	named_init(&f);
+	f.pool.n_named_flags = NNAMES - 1;
+	write_state("flags_short", &f);
+	f.pool.n_named_flags = NNAMES + 1;
+	f.flags[NNAMES] = EVICTABLE;
+	write_state("flags_long", &f);
+
+	named_init(&f);
+	f.flags[0] = EVICTABLE | 4;
+	write_state("flag_unknown", &f);
+
+	named_init(&f);
+	f.pool.n_named_generation = NNAMES - 1;
+	write_state("generations_short", &f);
+	f.pool.n_named_generation = NNAMES + 1;
+	f.generation[NNAMES] = 2;
+	write_state("generations_long", &f);
+
+	named_init(&f);
+	f.generation[1] = 0;
+	write_state("generation_zero", &f);
+
+	named_init(&f);
+	f.generation[2] = f.pool.name_generation + 1;
+	write_state("generation_above", &f);
+
+	/* Flags and generations for names the state does not have. */
+	named_init(&f);
+	f.pool.n_named_name = f.pool.n_named_off = 0;
+	f.pool.n_named_publisher = 0;
+	write_state("flags_without_names", &f);
+
+	/* An evictable name on a block that is not persistent. */
+	named_init(&f);
+	f.named_off[0] = f.off[0];
+	write_state("evictable_unpersisted", &f);
+}
+
+/*
+ * Unsent replies of one byte, as many as restore_check's count allows
+ * (PEER_MAX_QUEUED over the cost of an empty one): each costs a byte
+ * more than that, so together they are over PEER_MAX_QUEUED; then one
+ * reply more than the count allows.
+ */
+static void
+oversized_states(void)
+{
+	size_t n = PEER_MAX_QUEUED / peer_out_cost(0), i;
+	ProtobufCBinaryData *unsent = calloc(n + 1, sizeof(*unsent));
+	static uint8_t byte = 0x0a;
+	struct named_state f;
+
+	if (!unsent) {
+		fprintf(stderr, "make_states: out of memory\n");
+		exit(1);
+	}
+	for (i = 0; i <= n; i++) {
+		unsent[i].data = &byte;
+		unsent[i].len = 1;
+	}
+	named_init(&f);
+	f.sess.n_unsent = n;
+	f.sess.unsent = unsent;
+	write_state_as("oversized_queue", &f);
+	for (i = 0; i <= n; i++)
+		unsent[i].len = 0;
+	f.sess.n_unsent = n + 1;
+	write_state_as("oversized_count", &f);
+	free(unsent);
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: make_states DIR (tests/fuzz/corpus)\n");
+		return 2;
+	}
+	outdir = argv[1];
+	good_states();
+	bad_states();
+	oversized_states();
+	printf("make_states: %u files\n", nfiles);
+	return 0;
+}
