@@ -43,7 +43,11 @@
  *   poolctl_wait             `poolctl wait` started before the publish
  *       prints the block with its generation (--json too); --timeout 1
  *       for a name not there exits 1 saying the time ran out, and
- *       --timeout 0 says there is no such name.
+ *       --timeout 0 says there is no such name;
+ *   waits_checked            the Check request, which walks the waiting
+ *       lookups too, passes with two waiting in the pool and one in
+ *       another, after a waiter hangs up and after the other pool is
+ *       destroyed under its waiter.
  */
 #include <errno.h>
 #include <poll.h>
@@ -715,6 +719,46 @@ poolctl_wait(void **state)
 	assert_non_null(strstr(err, "no such name: k/late"));
 }
 
+/* ---- review of the waiting lookups' books -------------------------------- */
+
+/*
+ * The Check request walks the waiting lookups too (dispatch_wait_check):
+ * it passes with two of them waiting in the pool and one in another, as
+ * a waiter hangs up, and after the other pool is destroyed under its
+ * waiter; the one left is answered by a publish after all that.
+ */
+static void
+waits_checked(void **state)
+{
+	struct pool_create_opts o = {.max_size = 1 << 20};
+	uint32_t h1, h2, h3;
+	pool_off_t off;
+	int fd1, fd2, fd3;
+
+	(void)state;
+	EXPECT_RC(pool_create(conn, "checked", &o), 0);
+	fd1 = raw_client(POOL, &h1);
+	fd2 = raw_client(POOL, &h2);
+	fd3 = raw_client("checked", &h3);
+	raw_lookup(fd1, 2, h1, "m/frame", LONG_WAIT_MS, 0, false);
+	raw_lookup(fd2, 2, h2, "m/other", LONG_WAIT_MS, 0, true);
+	raw_lookup(fd3, 2, h3, "m/frame", LONG_WAIT_MS, 0, false);
+	unanswered(fd1, "a lookup for a name not published");
+	harness_expect_checked(conn, POOL);
+	harness_expect_checked(conn, "checked");
+	close(fd2);
+	harness_expect_checked(conn, POOL);
+	EXPECT_RC(pool_destroy_force(conn, "checked"), 0);
+	raw_refused(fd3, 2, -ENOENT);
+	harness_expect_checked(conn, POOL);
+	off = published("m/frame", 64, 'm', false);
+	(void)raw_found(fd1, 2, off);
+	harness_expect_checked(conn, POOL);
+	close(fd1);
+	close(fd3);
+	EXPECT_RC(pool_unpublish(pool, "m/frame"), 0);
+}
+
 int
 main(void)
 {
@@ -730,6 +774,8 @@ main(void)
 		cmocka_unit_test(poolctl_shows_generation),
 		cmocka_unit_test(consumer_example_waits),
 		cmocka_unit_test(poolctl_wait),
+		/* Review of the waiting lookups' books. */
+		cmocka_unit_test(waits_checked),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
