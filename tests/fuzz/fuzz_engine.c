@@ -61,14 +61,18 @@
  *             bits 3-4 retain_pages: default, HEAP_RETAIN_NONE, 1, 16
  *             bits 5-7 large threshold: default (128 KiB), 1 (= g), 4 KiB,
  *                      8 KiB, 512, 64 KiB, 1 MiB, 3000
- *   bytes 1-2 pool pages - 1, little endian, modulo 4096: 4 KiB .. 16 MiB
+ *   bytes 1-2 pool pages of 4 KiB - 1, little endian, modulo 4096: 4 KiB
+ *             .. 16 MiB (rounded up to the page_size)
  *   byte 3    bit 7: max_size is pages * 4096 minus the low 7 bits (the
- *             engine rounds it back up to pages); page_size is always 4096
+ *             engine rounds it back up to pages)
  *   byte 4    0xF0..0xFF: release() fails every (low nibble + 1)th call;
  *             0xE0..0xEF: granularity 512 << (bits 0-1), up to the page,
  *             instead of byte 0's;
  *             0xD0..0xDE: retain_cut (low nibble + 1) pages less 100
- *             bytes (rounded up by the engine); 0xDF: no limit
+ *             bytes (rounded up by the engine); 0xDF: no limit;
+ *             0xC0..0xCF: page_size 8 KiB << (low nibble % 9), up to
+ *             2 MiB, as a pool on huge pages has (pool.c: their size;
+ *             the engine needs no huge page for it); else 4096
  *   then      operations: an opcode byte (low 4 bits: the operation, high
  *             4 bits: a parameter) followed by its arguments:
  *
@@ -116,7 +120,7 @@
 
 #include "heap.h"
 
-#define PAGE 4096u
+#define PAGE 4096u		/* the system page; a pool's may be larger */
 #define MAX_PAGES 4096u
 #define MAX_LIVE 256
 #define MAX_ZEROS 64
@@ -148,6 +152,7 @@ enum call {
 struct fz {
 	struct heap *h;
 	uint64_t pool, g, thr;
+	uint64_t page;			/* the engine's page_size */
 	struct blk live[MAX_LIVE];
 	unsigned n;
 	uint64_t dirty[MAX_PAGES / 64];	/* pages handed out, not released */
@@ -258,7 +263,7 @@ edge_value(const struct fz *f, uint8_t k)
 	const uint64_t v[] = {
 		0, f->pool, f->pool + 1, f->pool - 1, f->pool - f->g,
 		UINT64_MAX, UINT64_MAX - 1, 1ull << 48, (1ull << 48) + 1,
-		f->g, f->g - 1, f->g + 1, PAGE, PAGE - 1, PAGE + 1,
+		f->g, f->g - 1, f->g + 1, f->page, f->page - 1, f->page + 1,
 		f->thr, f->thr - 1, f->thr + 1, f->pool / 2, 1ull << 63,
 	};
 
@@ -283,7 +288,8 @@ rd_size(const struct fz *f, struct rd *r)
 		return f->thr + (uint64_t)(int64_t)d;
 	case 4:
 		d = (int8_t)rd8(r);
-		return (1 + (uint64_t)(rd8(r) % 64)) * PAGE + (uint64_t)(int64_t)d;
+		return (1 + (uint64_t)(rd8(r) % 64)) * f->page +
+		       (uint64_t)(int64_t)d;
 	case 5:
 		return edge_value(f, rd8(r));
 	case 6:
@@ -360,9 +366,9 @@ page_dirty(const struct fz *f, uint64_t p)
 static void
 pages_set(struct fz *f, uint64_t off, uint64_t len, bool on)
 {
-	uint64_t p, end = round_to(off + len, PAGE) / PAGE;
+	uint64_t p, end = round_to(off + len, f->page) / f->page;
 
-	for (p = off / PAGE; p < end; p++) {
+	for (p = off / f->page; p < end; p++) {
 		if (on)
 			f->dirty[p / 64] |= 1ull << (p % 64);
 		else
@@ -401,7 +407,7 @@ table_remove(struct fz *f, unsigned i)
 static uint64_t
 fresh_len(const struct fz *f, uint64_t size)
 {
-	return size >= f->thr ? round_to(size, PAGE) : round_to(size, f->g);
+	return size >= f->thr ? round_to(size, f->page) : round_to(size, f->g);
 }
 
 static uint64_t
@@ -409,8 +415,8 @@ eff_align(const struct fz *f, uint64_t size, uint64_t align)
 {
 	uint64_t a = align > f->g ? align : f->g;
 
-	if (size >= f->thr && a < PAGE)
-		a = PAGE;
+	if (size >= f->thr && a < f->page)
+		a = f->page;
 	return a;
 }
 
@@ -473,7 +479,7 @@ cb_release(void *ctx, uint64_t off, uint64_t len)
 	if (f->call == CALL_NONE || f->call == CALL_SPLIT)
 		die(f, "release(%#" PRIx64 ", %#" PRIx64 ") outside a call "
 		    "that may release", off, len);
-	if (len == 0 || off % PAGE || len % PAGE || off >= f->pool ||
+	if (len == 0 || off % f->page || len % f->page || off >= f->pool ||
 	    len > f->pool - off)
 		die(f, "release(%#" PRIx64 ", %#" PRIx64 ") not whole pages of "
 		    "the pool", off, len);
@@ -669,7 +675,7 @@ zeroed(const struct fz *f, uint64_t a, uint64_t b)
 static void
 check_zeroing(struct fz *f, uint64_t off, uint64_t len)
 {
-	uint64_t p, end = round_to(off + len, PAGE) / PAGE;
+	uint64_t p, end = round_to(off + len, f->page) / f->page;
 	unsigned i;
 
 	for (i = 0; i < f->nzeros; i++)
@@ -680,8 +686,8 @@ check_zeroing(struct fz *f, uint64_t off, uint64_t len)
 			    f->zeros[i].len, off, len);
 	if (f->zeros_lost)
 		return;
-	for (p = off / PAGE; p < end; p++) {
-		uint64_t a = p * PAGE, b = a + PAGE;
+	for (p = off / f->page; p < end; p++) {
+		uint64_t a = p * f->page, b = a + f->page;
 
 		if (!page_dirty(f, p))
 			continue;
@@ -725,10 +731,10 @@ check_all(struct fz *f)
 	if (st.max_size != f->pool ||
 	    st.free_bytes + st.allocated_bytes + st.cached_bytes != f->pool)
 		die(f, "stats: free + allocated + cached != pool");
-	if (st.resident_bytes != dirty_count(f) * PAGE)
+	if (st.resident_bytes != dirty_count(f) * f->page)
 		die(f, "stats: resident %" PRIu64 " bytes, pages handed out and "
 		    "not released: %" PRIu64, st.resident_bytes,
-		    dirty_count(f) * PAGE);
+		    dirty_count(f) * f->page);
 	if (st.released_bytes != f->released)
 		die(f, "stats: released %" PRIu64 " bytes, release() accepted "
 		    "%" PRIu64, st.released_bytes, f->released);
@@ -849,7 +855,7 @@ in_place(const struct fz *f, const struct blk *b, uint64_t size,
 
 	if (!b->span && size >= f->thr)
 		return NO;	/* it would have to become a span */
-	*nl = b->span ? round_to(size, PAGE) : round_to(size, f->g);
+	*nl = b->span ? round_to(size, f->page) : round_to(size, f->g);
 	if (*nl <= b->len)
 		return YES;
 	if (next_start(f, b) - b->off < *nl)
@@ -984,7 +990,7 @@ op_split(struct fz *f, unsigned i, uint64_t keep)
 	trace(f, "split %#" PRIx64 "+%#" PRIx64 " at %#" PRIx64, old.off,
 	      old.len, keep);
 	if (keep && keep < old.len) {
-		nl = round_to(keep, old.span ? PAGE : f->g);
+		nl = round_to(keep, old.span ? f->page : f->g);
 		if (nl < old.len)
 			want = 0;
 	}
@@ -1052,11 +1058,11 @@ op_retain_step(struct fz *f, unsigned pages, bool until_done)
 	do {
 		rel0 = f->released;
 		call_begin(f, CALL_PLAIN, -1, 0);
-		rc = heap_retain_step(f->h, (uint64_t)pages * PAGE);
+		rc = heap_retain_step(f->h, (uint64_t)pages * f->page);
 		call_end(f);
 		if (rc != 0 && rc != 1)
 			die(f, "retain step = %d", rc);
-		if (f->released - rel0 > (uint64_t)pages * PAGE + f->range)
+		if (f->released - rel0 > (uint64_t)pages * f->page + f->range)
 			die(f, "a retain step of %u pages released %" PRIu64
 			    " bytes", pages, f->released - rel0);
 		get_stats(f, &b);
@@ -1111,9 +1117,9 @@ op_free(struct fz *f, unsigned i, bool twice, bool owner_released)
 				    "free");
 		}
 		/* The owner punches the pages out, then frees. */
-		for (p = off / PAGE; p < (off + len) / PAGE; p++)
+		for (p = off / f->page; p < (off + len) / f->page; p++)
 			if (page_dirty(f, p))
-				f->released += PAGE;
+				f->released += f->page;
 		pages_set(f, off, len, false);
 		rel0 = f->released;
 		call_begin(f, CALL_PLAIN, (int)i, 0);
@@ -1127,7 +1133,7 @@ op_free(struct fz *f, unsigned i, bool twice, bool owner_released)
 		call_end(f);
 		/* Its pages and the two it shares, the cut, the range a full
 		 * ring makes room by and the one the cut ends with. */
-		most = len + 2 * PAGE + f->cut + 2 * f->range;
+		most = len + 2 * f->page + f->cut + 2 * f->range;
 	}
 	if (rc)
 		die(f, "free of live block %#" PRIx64 " = %d", off, rc);
@@ -1239,7 +1245,7 @@ op_split_bogus(struct fz *f, struct rd *r)
 static int
 reserve_rule(const struct fz *f, uint64_t off, const struct heap_block_info *bi)
 {
-	uint64_t unit = bi->span ? PAGE : f->g;
+	uint64_t unit = bi->span ? f->page : f->g;
 
 	if ((bi->span != 0 && bi->span != 1) || bi->size == 0 ||
 	    bi->requested == 0 || bi->requested > bi->size ||
@@ -1319,7 +1325,7 @@ op_reserve(struct fz *f, struct rd *r)
 	if (f->n == MAX_LIVE)
 		return;
 	bi.span = k & 1;
-	unit = bi.span ? PAGE : f->g;
+	unit = bi.span ? f->page : f->g;
 	switch (k >> 1 & 3) {
 	case 0:
 		if (!f->nrecent)
@@ -1383,7 +1389,7 @@ page_in_use(const struct fz *f, uint64_t p)
 	unsigned i;
 
 	for (i = 0; i < f->n; i++)
-		if (overlaps(p * PAGE, PAGE, f->live[i].off, f->live[i].len))
+		if (overlaps(p * f->page, f->page, f->live[i].off, f->live[i].len))
 			return true;
 	return false;
 }
@@ -1436,7 +1442,7 @@ op_trim(struct fz *f)
 	check_classes(f);
 	if (f->failed_in_op)
 		return;
-	for (p = 0; p < f->pool / PAGE; p++)
+	for (p = 0; p < f->pool / f->page; p++)
 		if (page_dirty(f, p) && !page_in_use(f, p))
 			die(f, "trim left free page %#" PRIx64 " dirty", p);
 }
@@ -1460,9 +1466,9 @@ op_trim_step(struct fz *f, unsigned pages)
 		f->failed_in_op = false;
 	}
 	call_begin(f, CALL_PLAIN, -1, 0);
-	rc = heap_trim_step(f->h, (uint64_t)pages * PAGE);
+	rc = heap_trim_step(f->h, (uint64_t)pages * f->page);
 	call_end(f);
-	most = (uint64_t)pages * PAGE + 256 * f->g;
+	most = (uint64_t)pages * f->page + 256 * f->g;
 	if (!first && f->released - before > most)
 		die(f, "a trim step of %u pages released %" PRIu64 " bytes",
 		    pages, f->released - before);
@@ -1471,7 +1477,7 @@ op_trim_step(struct fz *f, unsigned pages)
 	f->trimming = rc == 1;
 	if (rc == 1 || !f->trim_alone || f->failed_in_op)
 		return;
-	for (p = 0; p < f->pool / PAGE; p++)
+	for (p = 0; p < f->pool / f->page; p++)
 		if (page_dirty(f, p) && !page_in_use(f, p))
 			die(f, "a trim in steps left free page %#" PRIx64
 			    " dirty", p);
@@ -1649,12 +1655,14 @@ make_config(struct fz *f, struct rd *r, struct heap_config *hc)
 	b3 = rd8(r);
 	b4 = rd8(r);
 	memset(hc, 0, sizeof(*hc));
+	/* A huge page's size needs no huge pages: the engine keeps offsets. */
+	f->page = (b4 & 0xf0) == 0xc0 ? 8192u << (b4 & 0x0f) % 9 : PAGE;
 	hc->granularity = (b4 & 0xf0) == 0xe0 ? 512u << (b4 & 3)
 					      : gran[b0 & 3];
 	hc->cache_blocks = b0 & 4 ? HEAP_CACHE_NONE : 0;
 	hc->retain_pages = retain[(b0 >> 3) & 3];
 	hc->large_threshold = thr[b0 >> 5];
-	hc->page_size = PAGE;
+	hc->page_size = (uint32_t)f->page;
 	hc->max_size = pages * PAGE;
 	if ((b3 & 0x80) && (b3 & 0x7f) && pages > 1)
 		hc->max_size -= b3 & 0x7f;
@@ -1662,7 +1670,7 @@ make_config(struct fz *f, struct rd *r, struct heap_config *hc)
 	hc->zero = cb_zero;
 	hc->copy = cb_copy;
 	hc->ctx = f;
-	f->pool = pages * PAGE;
+	f->pool = round_to(pages * PAGE, f->page);
 	f->g = hc->granularity;
 	f->thr = hc->large_threshold ? round_to(hc->large_threshold, f->g)
 				     : HEAP_DEFAULT_LARGE_THRESHOLD;
@@ -1670,13 +1678,13 @@ make_config(struct fz *f, struct rd *r, struct heap_config *hc)
 	if ((b4 & 0xf0) == 0xd0)
 		hc->retain_cut = (b4 & 0x0f) == 0x0f
 					 ? UINT64_MAX
-					 : ((b4 & 0x0f) + 1u) * PAGE - 100;
+					 : ((b4 & 0x0f) + 1u) * f->page - 100;
 	/* What a cut may release (no limit: more than the pool), and the
 	 * longest range the queue holds: a small block's pages and the two
 	 * it shares. */
 	f->cut = hc->retain_cut == UINT64_MAX ? 4 * f->pool
-		 : round_to(hc->retain_cut ? hc->retain_cut : 4u << 20, PAGE);
-	f->range = round_to(f->thr, PAGE) + 2 * PAGE;
+		 : round_to(hc->retain_cut ? hc->retain_cut : 4u << 20, f->page);
+	f->range = round_to(f->thr, f->page) + 2 * f->page;
 }
 
 /* Free everything: the pool must be one clean run again. */

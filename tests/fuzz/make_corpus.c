@@ -399,6 +399,43 @@ engine_seeds(void)
 	e_alloc(&s, 20000, -1);
 	write_seed("fuzz_engine", "cache_churn", &s);
 
+	/*
+	 * Pages of 2 MiB (byte 4 0xc8), as a pool on huge pages has, at
+	 * the daemon's threshold for them (a page: spans are whole pages)
+	 * and at the default (128 KiB): small blocks and spans, a realloc
+	 * across the page, frees, a trim.
+	 */
+	for (i = 0; i < 2; i++) {
+		e_header(&s, 1, false, i ? 0 : 1, i ? 0 : 6, 4096, 0, 0xc8);
+		e_alloc(&s, 200u << 10, -1);
+		e_alloc(&s, 3u << 20, -1);
+		e_alloc(&s, 100, -1);
+		e_alloc(&s, 2u << 20, 21);
+		e_idx_size(&s, E_REALLOC, 0, 2u << 20);
+		e_idx_size(&s, E_RESIZE, 1, 1u << 20);
+		e_op_idx(&s, E_FREE, 2);
+		e_op_idx(&s, E_FREE | 0x20, 0);
+		put8(&s, E_BURST | 0xf0);
+		e_size(&s, 300000);
+		put8(&s, E_FREE_MANY);
+		put8(&s, E_TRIM | 0x10);
+		put8(&s, E_TRIM);
+		write_seed("fuzz_engine", i ? "huge_page_default" :
+			   "huge_page", &s);
+	}
+
+	/* Pages of 64 KiB (0xc3), a small pool, filled and emptied. */
+	e_header(&s, 2, false, 2, 0, 64, 0, 0xc3);
+	for (i = 0; i < 6; i++) {
+		put8(&s, E_BURST | 0xf0);
+		e_size(&s, 1000 + i * 7000);
+	}
+	put8(&s, E_FREE_MANY | 0x10);
+	put8(&s, E_CALLOC1);
+	e_size(&s, 70000);
+	put8(&s, E_TRIM);
+	write_seed("fuzz_engine", "page_64k", &s);
+
 	/* Reservations: over a cached block (made), at a live block's end
 	 * into the next one (refused), a span anywhere, a size of 0, then
 	 * a split of a reserved span and frees. */
