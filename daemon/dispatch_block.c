@@ -70,25 +70,26 @@ refused_unsettled(struct call *c, struct dpool *p, int rc)
 
 /*
  * The engine still has no room once the pool is settled: evict its least
- * recently used evictable names, need bytes of them (pool_evict.h), and
+ * recently used evictable names, evict bytes of them (pool_evict.h), and
  * try the request again (TRY_AGAIN); or, if their pages go back in steps,
  * once those are done (HELD: the wait's mark is the work queued by now,
  * so what the evictions queued, not the request's first mark).  The
  * refusal the client will not see is taken back in the statistics.  0:
  * the refusal stands, nothing evicted: none is evictable, or the free
- * and evictable bytes together are fewer than need, or the client will
- * try again (retry_follows): it gives back the blocks its cache keeps
- * first, which may be room enough.  -EDQUOT evicts nothing: a quota is
- * the session's, and others' names are not its room.
+ * and evictable bytes together are fewer than need (the least the
+ * request could do with), or the client will try again (retry_follows):
+ * it gives back the blocks its cache keeps first, which may be room
+ * enough.  -EDQUOT evicts nothing: a quota is the session's, and others'
+ * names are not its room.
  */
 #define TRY_AGAIN 2
 
 static int
 make_room(struct call *c, struct dpool *p, int rc, bool retry_follows,
-	  uint64_t need)
+	  uint64_t need, uint64_t evict)
 {
 	if (rc != -ENOMEM || retry_follows || !dpool_evict_may_fit(p, need) ||
-	    !dpool_evict(p, need))
+	    !dpool_evict(p, evict))
 		return 0;
 	p->unseen_failures++;
 	if (!dpool_unsettled(p))
@@ -186,7 +187,7 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 		if ((wait = refused_unsettled(c, h->pool, rc)))
 			return wait;
 	} while ((wait = make_room(c, h->pool, rc, m->retry_follows,
-				   size)) == TRY_AGAIN);
+				   size, size)) == TRY_AGAIN);
 	if (wait)
 		return wait;
 	if (rc == DPOOL_IN_STEPS)
@@ -243,6 +244,25 @@ do_free(struct call *c, const Poolmgr__Free *m)
 	return 0;
 }
 
+/*
+ * The bytes a realloc of the block at off to size needs beyond its own:
+ * growing in place takes no more, and if not even they can be had, a move
+ * (the whole size) cannot be either.  So a realloc evicts only when they
+ * can, one name at a time, and tries again after each: it stops at the
+ * first eviction that lets it grow in place, or move, and never evicts
+ * for the whole size what the bytes after the block would have done.
+ */
+static uint64_t
+growth(struct dpool *p, uint64_t off, uint64_t size)
+{
+	struct block *b = dpool_block(p, off);
+	uint64_t want = heap_block_size(p->heap, size);
+
+	if (!b || want == 0)
+		return size;
+	return want > b->size ? want - b->size : 0;
+}
+
 int
 do_realloc(struct call *c, const Poolmgr__Realloc *m)
 {
@@ -262,7 +282,7 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 			if ((wait = refused_unsettled(c, h->pool, rc)))
 				return wait;
 		} while ((wait = make_room(c, h->pool, rc, m->retry_follows,
-					   m->size)) == TRY_AGAIN);
+					   m->size, m->size)) == TRY_AGAIN);
 		if (wait)
 			return wait;
 		if (rc)
@@ -286,7 +306,8 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 		if ((wait = refused_unsettled(c, h->pool, rc)))
 			return wait;
 	} while ((wait = make_room(c, h->pool, rc, m->retry_follows,
-				   m->size)) == TRY_AGAIN);
+				   growth(h->pool, m->offset, m->size),
+				   1)) == TRY_AGAIN);
 	if (wait)
 		return wait;
 	if (rc == DPOOL_IN_STEPS)
@@ -375,7 +396,7 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 		if ((wait = refused_unsettled(c, h->pool, rc)))
 			return wait;
 	} while ((wait = make_room(c, h->pool, rc, m->retry_follows,
-				   batch_bytes(m))) == TRY_AGAIN);
+				   batch_bytes(m), batch_bytes(m))) == TRY_AGAIN);
 	if (wait)
 		return wait;
 	if (rc) {

@@ -26,6 +26,10 @@
  *   crash_keeps_flag    under systemd's fd store, SIGKILL: the start
  *       after finds the evictable names evictable and the others kept,
  *       and evicts only the former.
+ *   realloc_grows_by_evicting_neighbour  a block with a free run after
+ *       it a block short of a grow, the oldest evictable name's block
+ *       next: the grow evicts that one, no other, and stays in place; a
+ *       grow that must move evicts as many as the move takes, no more.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -515,6 +519,93 @@ crash_keeps_flag(void **state)
 	pool_disconnect(c);
 }
 
+/* ---- realloc_grows_by_evicting_neighbour ------------------------------ */
+
+/*
+ * NBLK blocks of BLK by ascending offset in o: o[0] held by p, o[1] free,
+ * the others named n<i> with mask's flags, published and let go in that
+ * order (n2 the least recently used).
+ */
+static void
+fill_after_free(struct pool *p, unsigned mask, pool_off_t *o)
+{
+	pool_off_t t;
+	int i, j;
+
+	for (i = 0; i < NBLK; i++)
+		EXPECT_RC(pool_alloc(p, BLK, &o[i]), 0);
+	for (i = 0; i < NBLK; i++)
+		for (j = i + 1; j < NBLK; j++)
+			if (o[j] < o[i]) {
+				t = o[i];
+				o[i] = o[j];
+				o[j] = t;
+			}
+	for (i = 2; i < NBLK; i++) {
+		memset(pool_ptr(p, o[i]), '0' + i, BLK);
+		EXPECT_RC(pool_publish_flags(p, o[i], name_of(i),
+					     (mask >> i) & 1 ?
+					     POOL_PUBLISH_EVICTABLE : 0), 0);
+	}
+	for (i = 1; i < NBLK; i++)
+		EXPECT_RC(pool_free(p, o[i]), 0);
+	assert_int_equal(harness_stats(p).free_bytes +
+			 harness_stats(p).cached_bytes, BLK);
+}
+
+static void
+realloc_grows_by_evicting_neighbour(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_stats s;
+	pool_off_t o[NBLK], r;
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	fill_after_free(p, 0xfc, o);
+	/* o[1] free, and n2's block: the grow needs no more. */
+	EXPECT_RC(pool_realloc(p, o[0], 3 * BLK, &r), 0);
+	assert_int_equal(r, o[0]);
+	s = harness_stats(p);
+	assert_int_equal(s.evictions, 1);
+	assert_int_equal(s.evicted_bytes, BLK);
+	assert_int_equal(names_left(p, o), 0xf8);
+	EXPECT_RC(pool_free(p, r), 0);
+	harness_expect_checked(c, POOL);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+static void
+realloc_moves_by_evicting_enough(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_stats s;
+	pool_off_t o[NBLK], r, x;
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	fill_after_free(p, 0xfc, o);
+	/* A kept block after o[0]: it can only move, to 1 MiB of room. */
+	EXPECT_RC(pool_alloc(p, BLK, &x), 0);
+	assert_int_equal(x, o[1]);
+	EXPECT_RC(pool_publish(p, x, "kept"), 0);
+	EXPECT_RC(pool_free(p, x), 0);
+	EXPECT_RC(pool_realloc(p, o[0], 2 * BLK, &r), 0);
+	assert_int_not_equal(r, o[0]);
+	s = harness_stats(p);
+	assert_int_equal(s.evictions, 2);
+	assert_int_equal(s.evicted_bytes, 2 * BLK);
+	assert_int_equal(names_left(p, o), 0xf0);
+	EXPECT_RC(pool_free(p, r), 0);
+	EXPECT_RC(pool_unpublish(p, "kept"), 0);
+	harness_expect_checked(c, POOL);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
@@ -533,6 +624,10 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(crash_keeps_flag, store_setup,
 						store_teardown),
+		cmocka_unit_test_setup_teardown(
+		    realloc_grows_by_evicting_neighbour, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    realloc_moves_by_evicting_enough, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
