@@ -259,6 +259,27 @@ rec_block(struct jfile *f, enum jrec_type type, const struct dpool *p,
 	return append(f, type, w, 7);
 }
 
+/* Name n's generation, after its record or a publish in place. */
+static int
+rec_generation(struct jfile *f, const struct dpool *p,
+	       const struct block_name *n)
+{
+	uint64_t w[5] = {0, p->keep_id, n->block->off, n->generation};
+
+	return append(f, JREC_GENERATION, w, 4);
+}
+
+/* The last generation p gave, before its names in a snapshot. */
+static int
+rec_generations(struct jfile *f, const struct dpool *p)
+{
+	uint64_t w[4] = {0, p->keep_id, p->name_generation};
+
+	if (!p->name_generation)
+		return 0;
+	return append(f, JREC_GENERATIONS, w, 3);
+}
+
 static int
 rec_name(struct jfile *f, const struct dpool *p, const struct block_name *n)
 {
@@ -266,9 +287,13 @@ rec_name(struct jfile *f, const struct dpool *p, const struct block_name *n)
 				      n->publisher, n->len};
 	unsigned words = (n->len + 7) / 8;
 
+	int rc;
+
 	memcpy(&w[5], n->name, n->len);
-	return append(f, n->evict ? JREC_NAME_EVICTABLE : JREC_NAME, w,
-		      5 + words);
+	if ((rc = append(f, n->evict ? JREC_NAME_EVICTABLE : JREC_NAME, w,
+			 5 + words)))
+		return rc;
+	return rec_generation(f, p, n);
 }
 
 /* The daemon's own socket, last in every snapshot (none: systemd's). */
@@ -299,7 +324,7 @@ snapshot(struct jfile *f)
 	for (p = dpool_first(); p; p = dpool_next(p)) {
 		if (!p->keep_id)
 			continue;
-		if ((rc = rec_pool(f, p)))
+		if ((rc = rec_pool(f, p)) || (rc = rec_generations(f, p)))
 			return rc;
 		live_pools++;
 		BLOCK_INDEX_FOREACH(b, &p->blocks, &it) {
@@ -1082,6 +1107,13 @@ journal_name(const struct dpool *p, const struct block_name *n)
 {
 	if (on && p->keep_id)
 		done(rec_name(NULL, p, n));
+}
+
+void
+journal_generation(const struct dpool *p, const struct block_name *n)
+{
+	if (on && p->keep_id)
+		done(rec_generation(NULL, p, n));
 }
 
 void

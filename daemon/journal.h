@@ -71,9 +71,13 @@ void journal_pool_gone(struct dpool *p);
 void journal_persist(const struct dpool *p, const struct block *b);
 void journal_resize(const struct dpool *p, const struct block *b);
 void journal_unpersist(const struct dpool *p, const struct block *b);
-/* A name given to persistent block n->block, and taken from b. */
+/*
+ * A name given to persistent block n->block (with its generation), a new
+ * generation of name n published in place, and a name taken from b.
+ */
 struct block_name;
 void journal_name(const struct dpool *p, const struct block_name *n);
+void journal_generation(const struct dpool *p, const struct block_name *n);
 void journal_unname(const struct dpool *p, const struct block *b);
 
 #endif /* POOLMGRD_JOURNAL_H */

@@ -19,7 +19,9 @@
  * length and bytes, malloc'd: a name's bytes are freed when it is taken,
  * a destroyed pool's with the table (they are left out, as its blocks).
  * The snapshot has a named block's name record right after its persist
- * record, which is all recover.c asks: a name of a live block.
+ * record, which is all recover.c asks: a name of a live block; and the
+ * name's generation right after that, and the last generation a pool
+ * gave right after its record, before any name's, as recover.c asks.
  *
  * The journal is this daemon's own, written by journal.c: a record that
  * does not follow (twice persisted, a pool that is not live, a name of a
@@ -44,6 +46,7 @@
 
 struct cpool {
 	uint64_t w[POOL_WORDS];
+	uint64_t generation;		/* the last it gave */
 	bool live;
 };
 
@@ -54,6 +57,7 @@ struct cblock {
 	bool span, live;
 	bool evictable;			/* its name's record is
 					 * JREC_NAME_EVICTABLE */
+	uint64_t generation;		/* its name's; 0: none */
 };
 
 struct jcompact {
@@ -68,6 +72,8 @@ struct jcompact {
 	size_t nnames, names_max;
 	size_t out_pool, out_block;	/* where jcompact_next is */
 	const struct cblock *named;	/* its name is the next record */
+	const struct cblock *gen_of;	/* ... its name's generation */
+	const struct cpool *gen_pool;	/* ... the pool's generations */
 };
 
 struct jcompact *
@@ -140,6 +146,7 @@ pool_add(struct jcompact *c, const uint64_t *w)
 		c->pools_cap = cap;
 	}
 	memcpy(c->pools[c->npools].w, w, sizeof(c->pools[0].w));
+	c->pools[c->npools].generation = 0;
 	c->pools[c->npools++].live = true;
 	return 0;
 }
@@ -250,6 +257,35 @@ feed_name(struct jcompact *c, enum jrec_type type, const uint64_t *w,
 	c->names[c->nnames++] = v;
 	b->name = (uint32_t)c->nnames;
 	b->evictable = type == JREC_NAME_EVICTABLE;
+	b->generation = 0;
+	return 0;
+}
+
+/* A generation record, under recover.c's rules (journal_rec.h). */
+static int
+feed_generation(struct jcompact *c, enum jrec_type type, const uint64_t *w,
+		unsigned n)
+{
+	struct cpool *p;
+	struct cblock *b;
+	ssize_t i;
+
+	if (n != (type == JREC_GENERATIONS ? 3u : 4u) ||
+	    (i = pool_find(c, w[1])) < 0)
+		return -EINVAL;
+	p = &c->pools[i];
+	if (type == JREC_GENERATIONS) {
+		if (w[2] == 0 || w[2] < p->generation)
+			return -EINVAL;
+		p->generation = w[2];
+		return 0;
+	}
+	if (!(b = block_get(c, w[1], w[2], false)) || !b->live || !b->name ||
+	    w[3] == 0 || w[3] - 1 > p->generation)
+		return -EINVAL;
+	b->generation = w[3];
+	if (w[3] > p->generation)
+		p->generation = w[3];
 	return 0;
 }
 
@@ -267,6 +303,8 @@ jcompact_feed(struct jcompact *c, const uint64_t *w, unsigned n)
 	if (type == JREC_NAME || type == JREC_UNNAME ||
 	    type == JREC_NAME_EVICTABLE)
 		return feed_name(c, type, w, n);
+	if (type == JREC_GENERATIONS || type == JREC_GENERATION)
+		return feed_generation(c, type, w, n);
 	if (type < JREC_POOL || type > JREC_UNPERSIST || n != words[type])
 		return -EINVAL;
 	switch (type) {
@@ -294,11 +332,32 @@ next_name(struct jcompact *c, uint64_t *w, unsigned *n)
 	const uint64_t *v = c->names[b->name - 1];
 
 	c->named = NULL;
+	if (b->generation)
+		c->gen_of = b;
 	w[1] = b->keep;
 	w[2] = b->off;
 	*n = NAME_HEAD + (unsigned)(v[1] + 7) / 8;
 	memcpy(&w[3], v, (*n - 3) * sizeof(*w));
 	return b->evictable ? JREC_NAME_EVICTABLE : JREC_NAME;
+}
+
+/* The generation record that follows a pool's or a name's. */
+static int
+next_generation(struct jcompact *c, uint64_t *w, unsigned *n)
+{
+	if (c->gen_pool) {
+		w[1] = c->gen_pool->w[1];
+		w[2] = c->gen_pool->generation;
+		c->gen_pool = NULL;
+		*n = 3;
+		return JREC_GENERATIONS;
+	}
+	w[1] = c->gen_of->keep;
+	w[2] = c->gen_of->off;
+	w[3] = c->gen_of->generation;
+	c->gen_of = NULL;
+	*n = 4;
+	return JREC_GENERATION;
 }
 
 int
@@ -308,11 +367,15 @@ jcompact_next(struct jcompact *c, uint64_t *w, unsigned *n)
 
 	if (c->named)
 		return next_name(c, w, n);
+	if (c->gen_pool || c->gen_of)
+		return next_generation(c, w, n);
 	while (c->out_pool < c->npools) {
 		const struct cpool *p = &c->pools[c->out_pool++];
 
 		if (!p->live)
 			continue;
+		if (p->generation)
+			c->gen_pool = p;
 		memcpy(w, p->w, sizeof(p->w));
 		*n = POOL_WORDS;
 		return JREC_POOL;

@@ -53,6 +53,18 @@ enum jrec_type {
 	 * one with any, it refuses whole, as the names.
 	 */
 	JREC_NAME_EVICTABLE,	/* keep, off, publisher, length, name... */
+	/*
+	 * Generations (Publish): the last a pool gave, in a snapshot after
+	 * its pool's record (none while it is 0), and a name's, after its
+	 * record and at each publish in place.  A name's is either one the
+	 * pool gave (a snapshot's) or the pool's next, which it then becomes
+	 * (a publish's): the counter never goes back, and anything else
+	 * refuses the journal.  A name with none (a crash between the two
+	 * records, before the reply) is given the pool's next.  A journal of
+	 * no name has none, and an older image reads it as ever.
+	 */
+	JREC_GENERATIONS = 11,	/* keep, last */
+	JREC_GENERATION,	/* keep, off, generation */
 };
 
 #define JREC_SOCKET_MAX	107	/* bytes of its path (sun_path less 1) */

@@ -176,6 +176,19 @@ dpool_evict(struct dpool *p, uint64_t need)
 	return count;
 }
 
+void
+evict_rank(struct dpool *p)
+{
+	struct evict_link *l;
+	uint32_t rank = 0;
+
+	TAILQ_FOREACH(l, &p->evict.lru, lru)
+		l->rank = ++rank;
+	RB_FOREACH(l, evict_tree, &p->evict.by_off)
+		if (!l->on_lru)
+			l->rank = rank + 1;
+}
+
 int
 evict_check(struct dpool *p, char *problem, size_t len)
 {

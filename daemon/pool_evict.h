@@ -31,6 +31,7 @@ struct evict_link {
 	TAILQ_ENTRY(evict_link) lru;
 	struct block_name *name;
 	bool on_lru;
+	uint32_t rank;		/* evict_rank's */
 };
 TAILQ_HEAD(evict_lru, evict_link);
 RB_HEAD(evict_tree, evict_link);
@@ -82,6 +83,12 @@ bool dpool_evict_may_fit(struct dpool *p, uint64_t need);
  * left: how many went.
  */
 uint32_t dpool_evict(struct dpool *p, uint64_t need);
+/*
+ * Number the evictable names in the order of eviction, for a restart's
+ * state: those on the list from 1, oldest first, then the held ones, as
+ * their release would put them.
+ */
+void evict_rank(struct dpool *p);
 /* Check: both structures against the names.  0, or -EFAULT. */
 int evict_check(struct dpool *p, char *problem, size_t len);
 

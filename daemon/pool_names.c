@@ -34,16 +34,27 @@ name_flag(struct dpool *p, struct block_name *n, struct evict_link *l)
 		evict_add(p, n, l);
 }
 
-/* n changes nothing but its flag: as a replace, journalled as one. */
+/*
+ * n published again on its own block (a new frame written in place): the
+ * pool's next generation, and its newest use.  A change of its flag is
+ * journalled as a replace, with the generation; none, the generation
+ * alone.  Out of memory changes nothing, the generation neither.
+ */
 static int
-reflag(struct dpool *p, struct block_name *n, bool evictable)
+republish(struct dpool *p, struct block_name *n, bool evictable)
 {
 	struct evict_link *l = NULL;
 
-	if ((n->evict != NULL) == evictable)
+	if ((n->evict != NULL) == evictable) {
+		n->generation = ++p->name_generation;
+		if (n->evict)
+			evict_touch(p, n);
+		journal_generation(p, n);
 		return 0;
+	}
 	if (evictable && !(l = evict_link_make()))
 		return -ENOMEM;
+	n->generation = ++p->name_generation;
 	if (n->evict)
 		evict_remove(p, n);
 	journal_unname(p, n->block);
@@ -67,11 +78,8 @@ dpool_publish(struct dpool *p, struct handle *h, uint64_t off,
 	n = block_names_find(&p->names, name, len);
 	if (n && !replace)
 		return -EEXIST;
-	if (n && n->block == b) {
-		/* Replaced by itself: a new frame written in place. */
-		n->generation = ++p->name_generation;
-		return reflag(p, n, evictable);
-	}
+	if (n && n->block == b)
+		return republish(p, n, evictable);
 	if (b->named)
 		return -EBUSY;
 	if (!n && p->names.count >= POOL_MAX_NAMES)

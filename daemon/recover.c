@@ -31,6 +31,7 @@ struct rblock {
 	uint8_t *name;
 	uint32_t name_len, publisher;
 	bool evictable;		/* JREC_NAME_EVICTABLE's */
+	uint64_t generation;	/* its name's (JREC_GENERATION); 0: none */
 };
 
 struct rpool {
@@ -38,6 +39,7 @@ struct rpool {
 	Poolmgrd__PoolState *ps;
 	bool live;
 	size_t nblocks;
+	uint64_t generation;	/* the last it gave (JREC_GENERATION[S]) */
 };
 
 struct replay {
@@ -295,6 +297,50 @@ do_name(struct replay *r, enum jrec_type type, const uint64_t *w, unsigned n)
 	b->name_len = (uint32_t)w[4];
 	b->publisher = (uint32_t)w[3];
 	b->evictable = type == JREC_NAME_EVICTABLE;
+	b->generation = 0;
+	return 0;
+}
+
+/*
+ * The last generation a pool gave (never less than the journal said
+ * before), or a name's: one the pool gave, or its next, which is then
+ * the last.
+ */
+static int
+do_generation(struct replay *r, enum jrec_type type, const uint64_t *w,
+	      unsigned n)
+{
+	struct rpool *rp;
+	struct rblock *b;
+
+	if (n != (type == JREC_GENERATIONS ? 4u : 5u))
+		return state_why(r->why, r->len, "a generation record of %u "
+				 "words", n);
+	if (!(rp = pool_of(r, w[1])))
+		return state_why(r->why, r->len, "a generation of no live "
+				 "pool (keep.%llu)", (unsigned long long)w[1]);
+	if (type == JREC_GENERATIONS) {
+		if (w[2] == 0 || w[2] < rp->generation)
+			return state_why(r->why, r->len, "pool %s: generation "
+					 "%llu after %llu", rp->ps->name,
+					 (unsigned long long)w[2],
+					 (unsigned long long)rp->generation);
+		rp->generation = w[2];
+		return 0;
+	}
+	b = block_find(r, w[1], w[2]);
+	if (!b || !b->live || !b->name)
+		return state_why(r->why, r->len, "pool %s: %#llx has no name",
+				 rp->ps->name, (unsigned long long)w[2]);
+	if (w[3] == 0 || w[3] - 1 > rp->generation)
+		return state_why(r->why, r->len, "pool %s: %#llx: generation "
+				 "%llu, the last given %llu", rp->ps->name,
+				 (unsigned long long)w[2],
+				 (unsigned long long)w[3],
+				 (unsigned long long)rp->generation);
+	b->generation = w[3];
+	if (w[3] > rp->generation)
+		rp->generation = w[3];
 	return 0;
 }
 
@@ -332,6 +378,8 @@ do_record(struct replay *r, enum jrec_type type, const uint64_t *w,
 		return do_name(r, type, w, n);
 	if (type == JREC_SOCKET)
 		return do_socket(r, w, n);
+	if (type == JREC_GENERATIONS || type == JREC_GENERATION)
+		return do_generation(r, type, w, n);
 	if (type < JREC_POOL || type > JREC_UNPERSIST || n != words[type])
 		return state_why(r->why, r->len, "a record of type %u and %u "
 				 "words", type, n);
@@ -405,13 +453,20 @@ by_place(const void *a, const void *b)
 	return x->off < y->off ? -1 : x->off > y->off;
 }
 
-/* A pool's state takes the names of its n blocks v, which give them up. */
+/*
+ * A pool's state takes the names of its n blocks v, which give them up,
+ * with their generations: a name with none (a crash between its record
+ * and its generation's, or an older image's journal) is given the pool's
+ * next, by offset.  Lookups are not journalled, so the order of eviction
+ * is the order of publishing: by generation.
+ */
 static int
-pool_names(struct replay *r, Poolmgrd__PoolState *ps, struct rblock **v,
-	   size_t n)
+pool_names(struct replay *r, struct rpool *rp, struct rblock **v, size_t n)
 {
+	Poolmgrd__PoolState *ps = rp->ps;
 	size_t i, k = 0;
 
+	ps->name_generation = rp->generation;
 	for (i = 0; i < n; i++)
 		k += v[i]->name != NULL;
 	if (k == 0)
@@ -420,8 +475,10 @@ pool_names(struct replay *r, Poolmgrd__PoolState *ps, struct rblock **v,
 	ps->named_off = calloc(k, sizeof(uint64_t));
 	ps->named_publisher = calloc(k, sizeof(uint32_t));
 	ps->named_flags = calloc(k, sizeof(uint32_t));
+	ps->named_generation = calloc(k, sizeof(uint64_t));
+	ps->named_use_order = calloc(k, sizeof(uint64_t));
 	if (!ps->named_name || !ps->named_off || !ps->named_publisher ||
-	    !ps->named_flags)
+	    !ps->named_flags || !ps->named_generation || !ps->named_use_order)
 		return state_why(r->why, r->len, "out of memory");
 	for (i = k = 0; i < n; i++) {
 		if (!v[i]->name)
@@ -432,18 +489,24 @@ pool_names(struct replay *r, Poolmgrd__PoolState *ps, struct rblock **v,
 		ps->named_off[k] = v[i]->off;
 		ps->named_flags[k] = v[i]->evictable ?
 				     POOLMGRD__NAMED_FLAG__NAMED_FLAG_EVICTABLE : 0;
+		if (!v[i]->generation)
+			v[i]->generation = ++rp->generation;
+		ps->named_generation[k] = v[i]->generation;
+		ps->named_use_order[k] = v[i]->generation;
 		ps->named_publisher[k++] = v[i]->publisher;
 	}
 	ps->n_named_name = ps->n_named_off = ps->n_named_publisher = k;
-	ps->n_named_flags = k;
+	ps->n_named_flags = ps->n_named_generation = k;
+	ps->n_named_use_order = k;
+	ps->name_generation = rp->generation;
 	return 0;
 }
 
 /* A pool's state takes its n blocks v, by ascending offset. */
 static int
-pool_blocks(struct replay *r, Poolmgrd__PoolState *ps, struct rblock **v,
-	    size_t n)
+pool_blocks(struct replay *r, struct rpool *rp, struct rblock **v, size_t n)
 {
+	Poolmgrd__PoolState *ps = rp->ps;
 	size_t i, cap = n ? n : 1;
 
 	ps->block_off = calloc(cap, sizeof(uint64_t));
@@ -463,7 +526,7 @@ pool_blocks(struct replay *r, Poolmgrd__PoolState *ps, struct rblock **v,
 	}
 	ps->n_block_off = ps->n_block_size = ps->n_block_requested = n;
 	ps->n_block_span = ps->n_block_persister = n;
-	return pool_names(r, ps, v, n);
+	return pool_names(r, rp, v, n);
 }
 
 /* The live blocks of live pools, by pool and offset (one sort). */
@@ -491,6 +554,7 @@ make_state(struct replay *r, int listen)
 	Poolmgrd__PoolState **pools = calloc(r->npools + 1, sizeof(*pools));
 	struct rblock **v = NULL;
 	size_t i, n = 0, at = 0;
+	int rc;
 
 	if (!st || !pools || !(v = live_blocks(r, &n))) {
 		free(st);
@@ -518,9 +582,9 @@ make_state(struct replay *r, int listen)
 		if (!rp->live)
 			continue;
 		st->pools[st->n_pools++] = rp->ps;
-		rp->ps = NULL;
-		if (pool_blocks(r, st->pools[st->n_pools - 1], v + at,
-				rp->nblocks) != 0) {
+		rc = pool_blocks(r, rp, v + at, rp->nblocks);
+		rp->ps = NULL;		/* st's now */
+		if (rc != 0) {
 			free(v);
 			poolmgrd__state__free_unpacked(st, NULL);
 			return NULL;

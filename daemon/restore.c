@@ -66,6 +66,61 @@ pool_params(const Poolmgrd__PoolState *ps)
 	return pp;
 }
 
+struct name_rank {
+	uint64_t key;
+	size_t i;
+};
+
+static int
+name_rank_cmp(const void *a, const void *b)
+{
+	const struct name_rank *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/*
+ * Pool p's names of ps, in the order of eviction (named_use_order) if it
+ * has one, so that each evictable name joins the list after those used
+ * before it; else in the state's own order (an older image's).
+ */
+static int
+build_names(struct rebuild *rb, struct dpool *p,
+	    const Poolmgrd__PoolState *ps)
+{
+	struct name_rank *v;
+	size_t i, k;
+	int rc = 0;
+
+	if (!(v = calloc(ps->n_named_name + 1, sizeof(*v)))) {
+		snprintf(rb->why, sizeof(rb->why), "pool %s: out of memory",
+			 p->name);
+		return -ENOMEM;
+	}
+	for (i = 0; i < ps->n_named_name; i++) {
+		v[i].key = ps->n_named_use_order ? ps->named_use_order[i] : 0;
+		v[i].i = i;
+	}
+	qsort(v, ps->n_named_name, sizeof(*v), name_rank_cmp);
+	for (k = 0; k < ps->n_named_name && rc == 0; k++) {
+		i = v[k].i;
+		rc = dpool_restore_name(p, ps->named_off[i],
+					ps->named_name[i].data,
+					ps->named_name[i].len,
+					(uid_t)ps->named_publisher[i],
+					ps->n_named_flags &&
+					(ps->named_flags[i] &
+					 POOLMGRD__NAMED_FLAG__NAMED_FLAG_EVICTABLE),
+					ps->n_named_generation ?
+					ps->named_generation[i] : 0,
+					rb->why, sizeof(rb->why));
+	}
+	free(v);
+	return rc;
+}
+
 /* Pool k: adopted, its blocks made, its counters as they were. */
 static int
 build_pool(struct rebuild *rb, unsigned k)
@@ -102,20 +157,8 @@ build_pool(struct rebuild *rb, unsigned k)
 		}
 	}
 	p->name_generation = ps->name_generation;
-	for (i = 0; i < ps->n_named_name; i++) {
-		rc = dpool_restore_name(p, ps->named_off[i],
-					ps->named_name[i].data,
-					ps->named_name[i].len,
-					(uid_t)ps->named_publisher[i],
-					ps->n_named_flags &&
-					(ps->named_flags[i] &
-					 POOLMGRD__NAMED_FLAG__NAMED_FLAG_EVICTABLE),
-					ps->n_named_generation ?
-					ps->named_generation[i] : 0,
-					rb->why, sizeof(rb->why));
-		if (rc)
-			return rc;
-	}
+	if ((rc = build_names(rb, p, ps)))
+		return rc;
 	ev.allocs = ps->allocs;
 	ev.frees = ps->frees;
 	ev.cache_hits = ps->cache_hits;

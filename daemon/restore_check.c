@@ -214,6 +214,14 @@ generations_valid(const Poolmgrd__PoolState *ps)
 	return true;
 }
 
+/* The order of eviction: none (an older image's), or a place per name. */
+static bool
+use_order_valid(const Poolmgrd__PoolState *ps)
+{
+	return ps->n_named_use_order == 0 ||
+	    ps->n_named_use_order == ps->n_named_name;
+}
+
 /*
  * Pool k of st, whose memfd is on pages of page bytes (hugepage_of_fd):
  * the state must say that page size, a pool on huge pages as one on the
@@ -254,6 +262,9 @@ check_pool(const Poolmgrd__State *st, size_t k, uint64_t page, char *why,
 	if (!generations_valid(ps))
 		return state_why(why, len, "pool %s: a name's generation is "
 			       "0 or past the pool's", ps->name);
+	if (!use_order_valid(ps))
+		return state_why(why, len, "pool %s: its names' order of "
+			       "eviction is not one per name", ps->name);
 	return check_blocks(ps, why, len);
 }
 

@@ -89,10 +89,11 @@ pool_state_free(Poolmgrd__PoolState *ps)
 	free(ps->named_publisher);
 	free(ps->named_flags);
 	free(ps->named_generation);
+	free(ps->named_use_order);
 }
 
-/* The pool's names, by name; their bytes are the pool's own (packed
- * before anything changes). */
+/* The pool's names, by name, and the order of eviction; their bytes are
+ * the pool's own (packed before anything changes). */
 static int
 save_names(struct dpool *p, Poolmgrd__PoolState *ps)
 {
@@ -107,9 +108,11 @@ save_names(struct dpool *p, Poolmgrd__PoolState *ps)
 	ps->named_publisher = calloc(n, sizeof(uint32_t));
 	ps->named_flags = calloc(n, sizeof(uint32_t));
 	ps->named_generation = calloc(n, sizeof(uint64_t));
+	ps->named_use_order = calloc(n, sizeof(uint64_t));
 	if (!ps->named_name || !ps->named_off || !ps->named_publisher ||
-	    !ps->named_flags || !ps->named_generation)
+	    !ps->named_flags || !ps->named_generation || !ps->named_use_order)
 		return -ENOMEM;
+	evict_rank(p);
 	for (bn = block_names_from(&p->names, "", 0); bn && i < n;
 	     bn = block_names_next(&p->names, bn), i++) {
 		ps->named_name[i].data = (uint8_t *)bn->name;
@@ -119,10 +122,11 @@ save_names(struct dpool *p, Poolmgrd__PoolState *ps)
 		ps->named_flags[i] = bn->evict ?
 				     POOLMGRD__NAMED_FLAG__NAMED_FLAG_EVICTABLE : 0;
 		ps->named_generation[i] = bn->generation;
+		ps->named_use_order[i] = bn->evict ? bn->evict->rank : 0;
 	}
 	ps->n_named_name = ps->n_named_off = ps->n_named_publisher = i;
 	ps->n_named_flags = i;
-	ps->n_named_generation = i;
+	ps->n_named_generation = ps->n_named_use_order = i;
 	return i == n ? 0 : -EFAULT;
 }
 

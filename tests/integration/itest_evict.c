@@ -29,7 +29,13 @@
  *   realloc_grows_by_evicting_neighbour  a block with a free run after
  *       it a block short of a grow, the oldest evictable name's block
  *       next: the grow evicts that one, no other, and stays in place; a
- *       grow that must move evicts as many as the move takes, no more.
+ *       grow that must move evicts as many as the move takes, no more;
+ *   restart_keeps_order  names looked up out of their order, SIGUSR2:
+ *       an allocation of one block's room evicts the least recently
+ *       used, not the first by name;
+ *   crash_keeps_order   under the fd store, names published again out
+ *       of their order, SIGKILL: the start after evicts the least
+ *       recently published, not the first by offset.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -606,6 +612,66 @@ realloc_moves_by_evicting_enough(void **state)
 	pool_disconnect(c);
 }
 
+/* ---- restart_keeps_order / crash_keeps_order ------------------------- */
+
+static void
+restart_keeps_order(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t offs[NBLK], a, off;
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	fill(p, 0xff, true, offs);
+	/* n2 is the least recently used now; by name or offset, n0. */
+	EXPECT_RC(pool_lookup(p, "n0", &off, NULL), 0);
+	EXPECT_RC(pool_lookup(p, "n1", &off, NULL), 0);
+
+	assert_int_equal(harness_restart_in_place(&d), 0);
+
+	EXPECT_RC(pool_alloc(p, BLK, &a), 0);
+	assert_int_equal(harness_stats(p).evictions, 1);
+	assert_int_equal(a, offs[2]);
+	assert_int_equal(names_left(p, offs), 0xfb);
+	harness_expect_checked(c, POOL);
+	EXPECT_RC(pool_free(p, a), 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+static void
+crash_keeps_order(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t offs[NBLK], a;
+
+	(void)state;
+	assert_int_equal(harness_store_start(&st), 0);
+	open_pool(st.sock, POOL, &c, &p);
+	fill(p, 0xff, true, offs);
+	/* New frames of n1, then n0, in place: n2 is the oldest publish. */
+	EXPECT_RC(pool_publish_flags(p, offs[1], "n1", POOL_PUBLISH_REPLACE |
+				     POOL_PUBLISH_EVICTABLE), 0);
+	EXPECT_RC(pool_publish_flags(p, offs[0], "n0", POOL_PUBLISH_REPLACE |
+				     POOL_PUBLISH_EVICTABLE), 0);
+	assert_int_equal(harness_store_crash(&st), 0);
+	pool_disconnect(c);
+
+	assert_int_equal(harness_store_start(&st), 0);
+	if (!harness_store_logged(&st, "recovered"))
+		fail_msg("no recovery");
+	open_pool(st.sock, POOL, &c, &p);
+	EXPECT_RC(pool_alloc(p, BLK, &a), 0);
+	assert_int_equal(harness_stats(p).evictions, 1);
+	assert_int_equal(a, offs[2]);
+	assert_int_equal(names_left(p, offs), 0xfb);
+	harness_expect_checked(c, POOL);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
@@ -628,6 +694,10 @@ main(void)
 		    realloc_grows_by_evicting_neighbour, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    realloc_moves_by_evicting_enough, setup, teardown),
+		cmocka_unit_test_setup_teardown(restart_keeps_order, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(crash_keeps_order, store_setup,
+						store_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,8 +20,17 @@
  *       back to a snapshot of the pools; SIGKILL right after; the start
  *       after finds exactly the names there were, at their blocks with
  *       their bytes, and nothing else live.
+ *   crash_keeps_generations  a name published, replaced to another
+ *       block and in place, a second name published and removed (the
+ *       pool's last generation is then no name's); SIGKILL; the start
+ *       after gives the name the generation it had, and a new publish a
+ *       higher one than any before; a consumer process waiting with the
+ *       generation it saw before the crash is answered by the next
+ *       publish, with its block.  Twice: from the journal the crashed
+ *       daemon wrote, and from the snapshot of the start after.
  */
 #include <errno.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -313,6 +322,148 @@ names_kept_by_stepped_compaction(void **state)
 	pool_disconnect(c);
 }
 
+/* ---- crash_keeps_generations ------------------------------------------ */
+
+#define WAIT_MS	60000	/* the consumer's bound: far above any answer */
+
+struct seen {
+	int rc;
+	uint64_t off, gen;
+};
+
+static int report_fd = -1;
+static uint64_t seen_gen;	/* the consumer's after_generation */
+
+/* The generation name has now, as a lookup that does not wait sees it. */
+static uint64_t
+generation_of(struct pool *p, const char *name)
+{
+	pool_off_t off;
+	uint64_t g = 0;
+
+	EXPECT_RC(pool_lookup_wait(p, name, 0, 0, 0, &off, NULL, &g), 0);
+	assert_true(g > 0);
+	return g;
+}
+
+/* A consumer process: the next "f" after seen_gen, told on report_fd. */
+static int
+consumer(void *arg)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	struct seen s = {0};
+	pool_off_t off = POOL_OFF_NONE;
+
+	(void)arg;
+	CHECK_RC(pool_connect(st.sock, &c), 0, 2);
+	CHECK_RC(pool_open_readonly(c, "a", &p), 0, 3);
+	s.rc = pool_lookup_wait(p, "f", seen_gen, WAIT_MS, 0, &off, NULL,
+				&s.gen);
+	s.off = off;
+	CHECK(harness_write_full(report_fd, &s, sizeof(s)) == 0, 4);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/*
+ * After a start: "f" has generation gen, "h" published gets a higher one
+ * than last (the pool's before the crash), and a consumer waiting after
+ * gen is not answered by that, but by the next "f".  The new last.
+ */
+static uint64_t
+expect_generations(uint64_t gen, uint64_t last)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	struct pollfd pfd;
+	struct seen s;
+	pool_off_t h, f;
+	uint64_t g;
+	int fds[2];
+	pid_t pid;
+
+	if (!harness_store_logged(&st, "recovered"))
+		fail_msg("no recovery");
+	EXPECT_RC(pool_connect(st.sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &p), 0);
+	assert_int_equal(generation_of(p, "f"), gen);
+
+	assert_int_equal(pipe(fds), 0);
+	report_fd = fds[1];
+	seen_gen = gen;
+	pid = harness_spawn(consumer, NULL);
+	close(fds[1]);
+	report_fd = -1;
+
+	h = filled(p, 100, 'h');
+	EXPECT_RC(pool_publish(p, h, "h"), 0);
+	EXPECT_RC(pool_free(p, h), 0);
+	g = generation_of(p, "h");
+	if (g <= last)
+		fail_msg("a publish after the crash got generation %llu, the "
+			 "pool had given %llu", (unsigned long long)g,
+			 (unsigned long long)last);
+	/* "h" is not "f": the consumer has no answer yet. */
+	pfd = (struct pollfd){.fd = fds[0], .events = POLLIN};
+	assert_int_equal(poll(&pfd, 1, 200), 0);
+
+	f = filled(p, 1000, 'F');
+	EXPECT_RC(pool_publish_replace(p, f, "f"), 0);
+	EXPECT_RC(pool_free(p, f), 0);
+	assert_int_equal(harness_read_full(fds[0], &s, sizeof(s)), 0);
+	close(fds[0]);
+	assert_int_equal(harness_wait(pid), 0);
+	EXPECT_RC(s.rc, 0);
+	assert_int_equal(s.off, f);
+	assert_true(s.gen > g);
+	assert_int_equal(s.gen, generation_of(p, "f"));
+	EXPECT_RC(pool_unpublish(p, "h"), 0);
+	harness_expect_checked(c, "a");
+	pool_close(p);
+	pool_disconnect(c);
+	return s.gen;
+}
+
+static void
+crash_keeps_generations(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t f1, f2, g;
+	uint64_t gen, last;
+
+	(void)state;
+	assert_int_equal(harness_store_start(&st), 0);
+	EXPECT_RC(pool_connect(st.sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &p), 0);
+	f1 = filled(p, 1000, '1');
+	f2 = filled(p, 1000, '2');
+	g = filled(p, 100, 'g');
+	EXPECT_RC(pool_publish(p, f1, "f"), 0);
+	EXPECT_RC(pool_publish_replace(p, f2, "f"), 0);
+	EXPECT_RC(pool_publish_replace(p, f2, "f"), 0);	/* in place */
+	EXPECT_RC(pool_free(p, f1), 0);
+	EXPECT_RC(pool_free(p, f2), 0);
+	gen = generation_of(p, "f");
+	EXPECT_RC(pool_publish(p, g, "g"), 0);
+	last = generation_of(p, "g");
+	assert_true(last > gen);
+	EXPECT_RC(pool_unpublish(p, "g"), 0);
+	EXPECT_RC(pool_free(p, g), 0);
+	assert_int_equal(harness_store_crash(&st), 0);
+	pool_disconnect(c);
+
+	assert_int_equal(harness_store_start(&st), 0);
+	last = expect_generations(gen, last);
+	/* Again, from the snapshot the start wrote and what followed. */
+	gen = last;
+	assert_int_equal(harness_store_crash(&st), 0);
+	assert_int_equal(harness_store_start(&st), 0);
+	expect_generations(gen, last);
+}
+
 int
 main(void)
 {
@@ -323,6 +474,8 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    names_kept_by_stepped_compaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(crash_keeps_generations,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,6 +24,13 @@
  *       -EINVAL, and the names before them read back unchanged.
  *   full_names_refused     more name records than the bytes it was sized
  *       for can hold: -EINVAL.
+ *   generations_read_back  names published, one again in place, the
+ *       newest removed: the pool's last generation right after its
+ *       record, each name's right after its name record, as fed.
+ *   bad_generations_refused  a last generation of 0 or below the one
+ *       before, a name's of 0 or past the pool's next, of a block without
+ *       a name or of no live pool, a length wrong for its type: -EINVAL,
+ *       and the generations before them read back unchanged.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -369,6 +376,115 @@ full_names_refused(void **state)
 	jcompact_free(c);
 }
 
+static int
+gens(struct jcompact *c, uint64_t keep, uint64_t last)
+{
+	uint64_t w[3] = {JREC_GENERATIONS, keep, last};
+
+	return jcompact_feed(c, w, 3);
+}
+
+static int
+gen(struct jcompact *c, uint64_t keep, uint64_t off, uint64_t g)
+{
+	uint64_t w[4] = {JREC_GENERATION, keep, off, g};
+
+	return jcompact_feed(c, w, 4);
+}
+
+/*
+ * The snapshot of pool 1: its last generation (0: no record), and each
+ * named block's generation by offset / 64 (0: no record), checking that
+ * each comes right after what it follows.
+ */
+static uint64_t
+read_generations(struct jcompact *c, uint64_t *g, size_t ng)
+{
+	uint64_t w[JREC_MAX_WORDS], last = 0, off = UINT64_MAX;
+	unsigned n;
+	int type, prev;
+
+	memset(g, 0, ng * sizeof(*g));
+	assert_int_equal(prev = jcompact_next(c, w, &n), JREC_POOL);
+	while ((type = jcompact_next(c, w, &n)) != 0) {
+		if (type == JREC_GENERATIONS) {
+			assert_int_equal(prev, JREC_POOL);
+			assert_int_equal(n, 3);
+			last = w[2];
+		} else if (type == JREC_GENERATION) {
+			assert_int_equal(prev, JREC_NAME);
+			assert_int_equal(n, 4);
+			assert_int_equal(w[2], off);
+			assert_true(w[2] / 64 < ng);
+			g[w[2] / 64] = w[3];
+		} else if (type == JREC_NAME) {
+			off = w[2];
+		}
+		prev = type;
+	}
+	return last;
+}
+
+static void
+generations_read_back(void **state)
+{
+	struct jcompact *c = jcompact_new(1 << 20);
+	uint64_t g[4], off;
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(pool(c, 1, 0600), 0);
+	assert_int_equal(gens(c, 1, 4), 0);
+	for (off = 0; off < 4 * 64; off += 64)
+		assert_int_equal(rec(c, JREC_PERSIST, 1, off, 64), 0);
+	assert_int_equal(name(c, 1, 0, "a", 1000), 0);
+	assert_int_equal(gen(c, 1, 0, 2), 0);	/* a snapshot's: below */
+	assert_int_equal(name(c, 1, 64, "b", 1000), 0);
+	assert_int_equal(gen(c, 1, 64, 5), 0);	/* a publish: the next */
+	assert_int_equal(name(c, 1, 128, "c", 1000), 0);
+	/* c has none (a crash between the records): none read back. */
+	assert_int_equal(gen(c, 1, 0, 6), 0);	/* a in place */
+	assert_int_equal(name(c, 1, 192, "d", 1000), 0);
+	assert_int_equal(gen(c, 1, 192, 7), 0);
+	assert_int_equal(unname(c, 1, 192), 0);
+	assert_int_equal(read_generations(c, g, 4), 7);
+	assert_int_equal(g[0], 6);
+	assert_int_equal(g[1], 5);
+	assert_int_equal(g[2], 0);
+	assert_int_equal(g[3], 0);
+	jcompact_free(c);
+}
+
+static void
+bad_generations_refused(void **state)
+{
+	struct jcompact *c = jcompact_new(1 << 20);
+	uint64_t w[5] = {JREC_GENERATION, 1, 0, 4, 0}, g[2];
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(pool(c, 1, 0600), 0);
+	assert_int_equal(gens(c, 1, 0), -EINVAL);
+	assert_int_equal(gens(c, 1, 3), 0);
+	assert_int_equal(gens(c, 1, 2), -EINVAL);
+	assert_int_equal(gens(c, 2, 3), -EINVAL);
+	assert_int_equal(rec(c, JREC_PERSIST, 1, 0, 64), 0);
+	assert_int_equal(rec(c, JREC_PERSIST, 1, 64, 64), 0);
+	assert_int_equal(gen(c, 1, 0, 1), -EINVAL);	/* no name */
+	assert_int_equal(gen(c, 1, 128, 1), -EINVAL);	/* no block */
+	assert_int_equal(name(c, 1, 0, "a", 1000), 0);
+	assert_int_equal(gen(c, 1, 0, 0), -EINVAL);
+	assert_int_equal(gen(c, 1, 0, 5), -EINVAL);	/* past the next */
+	assert_int_equal(gen(c, 2, 0, 1), -EINVAL);
+	assert_int_equal(jcompact_feed(c, w, 3), -EINVAL);
+	assert_int_equal(jcompact_feed(c, w, 5), -EINVAL);
+	assert_int_equal(gen(c, 1, 0, 4), 0);
+	assert_int_equal(read_generations(c, g, 2), 4);
+	assert_int_equal(g[0], 4);
+	assert_int_equal(g[1], 0);
+	jcompact_free(c);
+}
+
 int
 main(void)
 {
@@ -380,6 +496,8 @@ main(void)
 		cmocka_unit_test(evictable_names_read_back),
 		cmocka_unit_test(bad_names_refused),
 		cmocka_unit_test(full_names_refused),
+		cmocka_unit_test(generations_read_back),
+		cmocka_unit_test(bad_generations_refused),
 	};
 
 	return cmocka_run_group_tests_name("journal_compact", tests, NULL,
