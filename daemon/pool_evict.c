@@ -189,39 +189,110 @@ evict_rank(struct dpool *p)
 			l->rank = rank + 1;
 }
 
+/* Why link l, met in the tree after prev, is wrong, or NULL. */
+static const char *
+tree_link_wrong(struct dpool *p, const struct evict_link *l,
+		const struct evict_link *prev)
+{
+	struct block_name *n = l->name;
+
+	if (prev && prev->name->block->off >= n->block->off)
+		return "out of order in the tree, or in it twice";
+	if (n->evict != l)
+		return "another's link";
+	if (block_names_find(&p->names, n->name, n->len) != n)
+		return "not one of the pool's names";
+	if (!n->block->named || !n->block->evictable)
+		return "its block is not named evictable";
+	if (l->on_lru != (n->block->nrefs == 0))
+		return l->on_lru ? "on the list, its block held" :
+		    "off the list, its block unheld";
+	return NULL;
+}
+
+/* Why link l, met on the list, is wrong, or NULL. */
+static const char *
+list_link_wrong(struct dpool *p, struct evict_link *l)
+{
+	if (*l->lru.tqe_prev != l)
+		return "not linked back to its place";
+	if (!l->on_lru)
+		return "not marked on it";
+	if (RB_FIND(evict_tree, &p->evict.by_off, l) != l)
+		return "not in the tree by its block";
+	return NULL;
+}
+
+static int
+link_problem(struct dpool *p, const struct evict_link *l, const char *where,
+	     const char *why, char *problem, size_t len)
+{
+	snprintf(problem, len, "pool %s: the eviction %s: name %.64s at "
+		 "%#llx: %s", p->name, where, l->name->name,
+		 (unsigned long long)l->name->block->off, why);
+	return -EFAULT;
+}
+
+/*
+ * Every evictable name once in the tree, by its block; nothing else; the
+ * unheld ones once on the list, nothing else, as many and as many bytes
+ * as the books say.  A list that loops or holds a link twice walks past
+ * the tree's count, and is stopped there.
+ */
 int
 evict_check(struct dpool *p, char *problem, size_t len)
 {
-	struct evict_link *l;
+	struct evict_link *l, *prev = NULL;
 	struct block_name *n;
+	const char *why;
 	uint64_t bytes = 0;
-	uint32_t count = 0, unheld = 0;
+	uint32_t count = 0, unheld = 0, listed = 0, evictable = 0;
 
 	RB_FOREACH(l, evict_tree, &p->evict.by_off) {
-		n = l->name;
-		if (n->evict != l || !n->block->evictable ||
-		    l->on_lru != (n->block->nrefs == 0)) {
+		if ((why = tree_link_wrong(p, l, prev)))
+			return link_problem(p, l, "tree", why, problem, len);
+		unheld += l->on_lru;
+		count++;
+		prev = l;
+	}
+	prev = NULL;
+	TAILQ_FOREACH(l, &p->evict.lru, lru) {
+		if (++listed > count)
+			why = "the list is longer than the tree";
+		else
+			why = list_link_wrong(p, l);
+		if (why)
+			return link_problem(p, l, "list", why, problem, len);
+		bytes += l->name->block->size;
+		prev = l;
+	}
+	if (p->evict.lru.tqh_last !=
+	    (prev ? &prev->lru.tqe_next : &p->evict.lru.tqh_first)) {
+		snprintf(problem, len, "pool %s: the eviction list's end is "
+			 "not its last link", p->name);
+		return -EFAULT;
+	}
+	for (n = block_names_from(&p->names, "", 0); n;
+	     n = block_names_next(&p->names, n)) {
+		if (!n->evict)
+			continue;
+		if (RB_FIND(evict_tree, &p->evict.by_off, n->evict) !=
+		    n->evict) {
 			snprintf(problem, len, "pool %s: evictable name %.64s "
-				 "at %#llx: its link %s, its block %s, %s the "
-				 "list with %u holders", p->name, n->name,
-				 (unsigned long long)n->block->off,
-				 n->evict == l ? "its own" : "another's",
-				 n->block->evictable ? "evictable" : "kept",
-				 l->on_lru ? "on" : "off", n->block->nrefs);
+				 "is not in the eviction tree", p->name,
+				 n->name);
 			return -EFAULT;
 		}
-		count++;
+		evictable++;
 	}
-	TAILQ_FOREACH(l, &p->evict.lru, lru) {
-		unheld++;
-		bytes += l->name->block->size;
-	}
-	if (count == p->evict.count && unheld == p->evict.unheld &&
+	if (count == evictable && count == p->evict.count &&
+	    listed == unheld && unheld == p->evict.unheld &&
 	    bytes == p->evict.unheld_bytes)
 		return 0;
-	snprintf(problem, len, "pool %s: %u evictable names, %u unheld of "
-		 "%llu bytes; the books say %u, %u, %llu", p->name, count,
-		 unheld, (unsigned long long)bytes, p->evict.count,
-		 p->evict.unheld, (unsigned long long)p->evict.unheld_bytes);
+	snprintf(problem, len, "pool %s: %u evictable names, %u in the tree, "
+		 "%u of them unheld, %u on the list of %llu bytes; the books "
+		 "say %u, %u, %llu", p->name, evictable, count, unheld, listed,
+		 (unsigned long long)bytes, p->evict.count, p->evict.unheld,
+		 (unsigned long long)p->evict.unheld_bytes);
 	return -EFAULT;
 }

@@ -89,7 +89,11 @@ uint32_t dpool_evict(struct dpool *p, uint64_t need);
  * their release would put them.
  */
 void evict_rank(struct dpool *p);
-/* Check: both structures against the names.  0, or -EFAULT. */
+/*
+ * Check: both structures against the names (each evictable name once in
+ * the tree, each unheld one once on the list, nothing else, the counts
+ * and bytes as the books say).  0, or -EFAULT with the problem.
+ */
 int evict_check(struct dpool *p, char *problem, size_t len);
 
 #endif /* POOLMGRD_POOL_EVICT_H */

@@ -209,7 +209,7 @@ int
 dpool_names_check(struct dpool *p, uint64_t named, char *problem, size_t len)
 {
 	struct block_name *n;
-	uint64_t count = 0, evictable = 0;
+	uint64_t count = 0;
 
 	for (n = block_names_from(&p->names, "", 0); n;
 	     n = block_names_next(&p->names, n)) {
@@ -228,14 +228,7 @@ dpool_names_check(struct dpool *p, uint64_t named, char *problem, size_t len)
 				 n->evict ? "evictable" : "kept");
 			return -EFAULT;
 		}
-		evictable += n->evict != NULL;
 		count++;
-	}
-	if (evictable != p->evict.count) {
-		snprintf(problem, len, "pool %s: %llu evictable names, the "
-			 "books say %u", p->name,
-			 (unsigned long long)evictable, p->evict.count);
-		return -EFAULT;
 	}
 	if (evict_check(p, problem, len))
 		return -EFAULT;
