@@ -193,6 +193,8 @@ events_valid(const Poolmgrd__PoolState *ps)
 	return heap_events_check(&ev) == 0;
 }
 
+#define GENERATION_MAX	((uint64_t)INT64_MAX)
+
 /*
  * The names' generations: none (an older image's), or one per name, none
  * 0 and none past the last the pool gave (the next Publish must give a
@@ -203,6 +205,13 @@ generations_valid(const Poolmgrd__PoolState *ps)
 {
 	size_t i;
 
+	/*
+	 * No daemon gives 2^63 generations; a count above that is forged,
+	 * and near 2^64 it would wrap to 0 for the names given one anew
+	 * (below) or for the next publish.
+	 */
+	if (ps->name_generation > GENERATION_MAX)
+		return false;
 	if (ps->n_named_generation == 0)
 		return true;
 	if (ps->n_named_generation != ps->n_named_name)

@@ -12,8 +12,9 @@
  * must be rebuilt with every name as saved; the others are refused whole
  * (arrays of the new repeated fields shorter or longer than named_name, a
  * flag bit this image does not know, a generation of 0 or above the
- * pool's) or rebuilt as an older image's (no flags: all kept; no
- * generations: given anew).
+ * pool's, a count with no room for the generations still to give) or
+ * rebuilt as an older image's (no flags: all kept; no generations: given
+ * anew).
  *
  * And the two oversized states: a client's unsent replies whose queue
  * would cost more than PEER_MAX_QUEUED, as itest_restore.c's 64 replies
@@ -283,6 +284,23 @@ bad_states(void)
 }
 
 /*
+ * A count with no room left for the names' generations: an older
+ * image's names (no generations saved) are given the ones after it, which
+ * wrap to 0, a generation no name may have.  The state must be refused
+ * (restore_check.c), not rebuilt with names of generation 0.
+ */
+static void
+wrapping_states(void)
+{
+	struct named_state f;
+
+	named_init(&f);
+	f.pool.n_named_generation = 0;
+	f.pool.name_generation = UINT64_MAX - 1;
+	write_state("generation_wraps", &f);
+}
+
+/*
  * Unsent replies of one byte, as many as restore_check's count allows
  * (PEER_MAX_QUEUED over the cost of an empty one): each costs a byte
  * more than that, so together they are over PEER_MAX_QUEUED; then one
@@ -325,6 +343,7 @@ main(int argc, char **argv)
 	outdir = argv[1];
 	good_states();
 	bad_states();
+	wrapping_states();
 	oversized_states();
 	printf("make_states: %u files\n", nfiles);
 	return 0;

@@ -35,7 +35,10 @@
  *       used, not the first by name;
  *   crash_keeps_order   under the fd store, names published again out
  *       of their order, SIGKILL: the start after evicts the least
- *       recently published, not the first by offset.
+ *       recently published, not the first by offset;
+ *   republish_in_place_is_a_use  the oldest evictable name republished
+ *       on its own block (a new frame written in place) is the newest:
+ *       the next eviction takes the one after it.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -672,6 +675,35 @@ crash_keeps_order(void **state)
 	pool_disconnect(c);
 }
 
+/* ---- review of the eviction's books ---------------------------------- */
+
+/*
+ * A publish is a use, also a replace of an evictable name by the block it
+ * is on (a producer writing a new frame in place): republished, the
+ * oldest name becomes the newest, and the next eviction takes the one
+ * after it.
+ */
+static void
+republish_in_place_is_a_use(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t offs[NBLK], a;
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	fill(p, 0xff, false, offs);
+	EXPECT_RC(pool_publish_flags(p, offs[0], "n0", POOL_PUBLISH_REPLACE |
+				     POOL_PUBLISH_EVICTABLE), 0);
+	EXPECT_RC(pool_alloc(p, BLK, &a), 0);
+	assert_int_equal(a, offs[1]);
+	assert_int_equal(harness_stats(p).evictions, 1);
+	harness_expect_checked(c, POOL);
+	EXPECT_RC(pool_free(p, a), 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
@@ -698,6 +730,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(crash_keeps_order, store_setup,
 						store_teardown),
+		cmocka_unit_test_setup_teardown(republish_in_place_is_a_use,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
