@@ -496,6 +496,29 @@ pool_disconnect(struct pool_conn *c)
 	client_cancel_restore(cancel);
 }
 
+#define CLIENT_CREATE_ALL	(POOL_CREATE_OWNER | POOL_CREATE_GROUP)
+
+/*
+ * o's checks that need no daemon.  A uid or gid not given must be zero,
+ * as a reserved word: a later library may give them a meaning alone.
+ */
+static int
+client_check_create(const struct pool_create_opts *o)
+{
+	if (o->max_size == 0 || (o->flags & ~CLIENT_CREATE_ALL) != 0)
+		return -EINVAL;
+	if ((!(o->flags & POOL_CREATE_OWNER) && o->uid != 0) ||
+	    (!(o->flags & POOL_CREATE_GROUP) && o->gid != 0))
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
+		if (o->reserved[i] != 0)
+			return -EINVAL;
+	if (o->numa_policy > POOL_NUMA_BIND || (o->numa_policy ==
+	    POOL_NUMA_NONE && o->numa_node != 0))
+		return -EINVAL;
+	return 0;
+}
+
 POOL_API int
 pool_create(struct pool_conn *c, const char *name,
     const struct pool_create_opts *o)
@@ -504,14 +527,10 @@ pool_create(struct pool_conn *c, const char *name,
 	Poolmgr__CreatePool	cp = POOLMGR__CREATE_POOL__INIT;
 	int			error;
 
-	if (c == NULL || o == NULL || o->max_size == 0)
+	if (c == NULL || o == NULL)
 		return -EINVAL;
-	for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
-		if (o->reserved[i] != 0)
-			return -EINVAL;
-	if (o->numa_policy > POOL_NUMA_BIND || (o->numa_policy ==
-	    POOL_NUMA_NONE && o->numa_node != 0))
-		return -EINVAL;
+	if ((error = client_check_create(o)) != 0)
+		return error;
 	if ((error = client_check_name(name)) != 0)
 		return error;
 
@@ -529,6 +548,14 @@ pool_create(struct pool_conn *c, const char *name,
 		cp.numa_case = POOLMGR__CREATE_POOL__NUMA_NUMA_NODE;
 		cp.numa_node = o->numa_node;
 		cp.numa_policy = o->numa_policy;
+	}
+	if (o->flags & POOL_CREATE_OWNER) {
+		cp.owner_uid_case = POOLMGR__CREATE_POOL__OWNER_UID_UID;
+		cp.uid = o->uid;
+	}
+	if (o->flags & POOL_CREATE_GROUP) {
+		cp.owner_gid_case = POOLMGR__CREATE_POOL__OWNER_GID_GID;
+		cp.gid = o->gid;
 	}
 	req.body_case = POOLMGR__REQUEST__BODY_CREATE;
 	req.create = &cp;

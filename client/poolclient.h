@@ -94,17 +94,34 @@ struct pool_create_opts {
 	uint32_t numa_policy;
 	uint32_t numa_node;
 	/*
+	 * POOL_CREATE_* bits: the fields after it that are given.  With
+	 * POOL_CREATE_OWNER, uid owns the pool from the start; with
+	 * POOL_CREATE_GROUP, gid is its group (numbers: no name is looked
+	 * up; neither may be (uint32_t)-1).  Without its bit, uid or gid
+	 * must be 0 and the pool is the caller's uid's or gid's.  Creating needs admin rights either
+	 * way, so giving a pool away needs no more than making it; it is
+	 * made so at once, as if pool_set had followed with no moment
+	 * between.  Any other bit: -EINVAL.
+	 */
+	uint32_t flags;
+	uint32_t uid;
+	uint32_t gid;
+	/*
 	 * Room for later options without changing the structure's size; must
 	 * be zero (pool_create refuses anything else with -EINVAL, so a
 	 * program written for a later library fails clearly here instead of
 	 * having an option silently ignored).  Initialize the whole structure,
 	 * as in `struct pool_create_opts o = {.max_size = ...};`.
 	 */
-	uint64_t reserved[2];
+	uint32_t reserved[1];
 };
 
 /* pool_create_opts.retain: give every free page back at once. */
 #define POOL_RETAIN_NONE UINT64_MAX
+
+/* pool_create_opts.flags: the options given. */
+#define POOL_CREATE_OWNER	0x01u
+#define POOL_CREATE_GROUP	0x02u
 
 /* pool_set_opts.which: the settings pool_set changes. */
 #define POOL_SET_MODE	0x01u

@@ -35,7 +35,8 @@ import threading
 import typing
 import weakref
 
-from poolclient_lib import (BLOCK_NAME_MAX, NAME_MAX, PUBLISH_EVICTABLE,
+from poolclient_lib import (BLOCK_NAME_MAX, CREATE_GROUP, CREATE_OWNER,
+                            NAME_MAX, PUBLISH_EVICTABLE,
                             PUBLISH_REPLACE, SET_GROUP, SET_MODE, SET_OWNER,
                             SET_QUOTA, SET_RETAIN, _ClientInfo, _CreateOpts,
                             _Named, _Persisted, _SetOpts, _Stats,
@@ -382,14 +383,17 @@ class Connection(_Closing):
         return p
 
     def create_pool(self, name, max_size, granularity=0, mode=0, quota=0,
-                    retain=0, page_size=0, numa_node=None, numa_policy=None):
+                    retain=0, page_size=0, numa_node=None, numa_policy=None,
+                    uid=None, gid=None):
         """Create a pool (the daemon's uid, root or the admin group):
         max_size bytes; granularity 0 = 16; mode 0 = 0600; quota bytes
         per connection, 0 = none; retain 0 = the daemon's default,
         RETAIN_NONE = none; page_size 0 = the system page, or a huge page
         size the kernel offers (all reserved now: ENOMEM if too few);
         numa_node None = no NUMA policy, else the node, placed by
-        numa_policy (NUMA_PREFERRED when None, or NUMA_BIND)."""
+        numa_policy (NUMA_PREFERRED when None, or NUMA_BIND); uid and gid
+        (numbers) its owner and group from the start, None = the
+        caller's."""
         if numa_node is None:
             if numa_policy not in (None, NUMA_NONE):
                 raise _bad("a NUMA policy needs numa_node")
@@ -405,6 +409,12 @@ class Connection(_Closing):
                         retain=_uint(retain, "retain"),
                         page_size=_uint(page_size, "page_size"),
                         numa_policy=policy, numa_node=node)
+        if uid is not None:
+            o.uid = _uint(uid, "uid", 32)
+            o.flags |= CREATE_OWNER
+        if gid is not None:
+            o.gid = _uint(gid, "gid", 32)
+            o.flags |= CREATE_GROUP
         with self._h as c:
             _check(_lib.pool_create(c, _name(name), ctypes.byref(o)))
 

@@ -17,6 +17,7 @@ PUBLISH_REPLACE, PUBLISH_EVICTABLE = 0x1, 0x2
 # pool_set_opts.which's bits (client/poolclient.h).
 SET_MODE, SET_OWNER, SET_GROUP, SET_QUOTA, SET_RETAIN = 0x1, 0x2, 0x4, 0x8, \
     0x10
+CREATE_OWNER, CREATE_GROUP = 0x1, 0x2
 
 # `make install` writes its LIBDIR here in the installed copy.
 _LIBDIR = None
@@ -30,7 +31,8 @@ class _CreateOpts(ctypes.Structure):
     _fields_ = [("max_size", _u64), ("granularity", _u32), ("mode", _u32),
                 ("quota", _u64), ("retain", _u64), ("page_size", _u64),
                 ("numa_policy", _u32), ("numa_node", _u32),
-                ("reserved", _u64 * 2)]
+                ("flags", _u32), ("uid", _u32), ("gid", _u32),
+                ("reserved", _u32 * 1)]
 
 
 class _SetOpts(ctypes.Structure):

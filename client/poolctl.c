@@ -477,6 +477,25 @@ numa_opts(const struct ctl *ctl, struct pool_create_opts *o)
 	return 0;
 }
 
+/* --owner and --group into o, names resolved here as set resolves them. */
+static int
+owner_opts(const struct ctl *ctl, struct pool_create_opts *o)
+{
+	if (ctl->owner_arg != NULL) {
+		if (parse_uid(ctl->owner_arg, &o->uid) != 0)
+			return usage_error("create: no such user '%s'",
+			    safe(ctl->owner_arg).s);
+		o->flags |= POOL_CREATE_OWNER;
+	}
+	if (ctl->group_arg != NULL) {
+		if (parse_gid(ctl->group_arg, &o->gid) != 0)
+			return usage_error("create: no such group '%s'",
+			    safe(ctl->group_arg).s);
+		o->flags |= POOL_CREATE_GROUP;
+	}
+	return 0;
+}
+
 static int
 cmd_create(struct ctl *ctl, int argc, char **argv)
 {
@@ -531,7 +550,7 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 			    "system page, or a huge page size such as 2M or "
 			    "1G)", ctl->page_size_arg);
 	}
-	if ((rc = numa_opts(ctl, &o)) != 0)
+	if ((rc = numa_opts(ctl, &o)) != 0 || (rc = owner_opts(ctl, &o)) != 0)
 		return rc;
 
 	if ((rc = ctl_connect(ctl)) != 0)
@@ -965,9 +984,9 @@ static const struct cmd cmds[] = {
 	  "                 line per statistic: the JSON keys, plain numbers)\n" },
 	{ "create", cmd_create, 1, 1,
 	  O_SIZE | O_GRANULARITY | O_MODE | O_QUOTA | O_RETAIN | O_PAGE_SIZE |
-	  O_NUMA_NODE | O_NUMA_POLICY,
-	  "NAME --size SIZE [--granularity N] [--mode MODE] [--quota SIZE]"
-	  " [--retain SIZE] [--page-size SIZE]"
+	  O_NUMA_NODE | O_NUMA_POLICY | O_OWNER | O_GROUP,
+	  "NAME --size SIZE [--granularity N] [--mode MODE] [--owner USER]"
+	  " [--group GROUP] [--quota SIZE] [--retain SIZE] [--page-size SIZE]"
 	  " [--numa-node NODE [--numa-policy POLICY]]",
 	  "create a pool",
 	  "Create the pool NAME (1-64 of [A-Za-z0-9._-], not starting with\n"
@@ -978,6 +997,10 @@ static const struct cmd cmds[] = {
 	  "  --granularity N  allocation granularity: a power of two from 8\n"
 	  "                   to the page size (default 16)\n"
 	  "  --mode MODE      octal permission bits (default 0600)\n"
+	  "  --owner USER     the owner: a user name or a uid (default: the\n"
+	  "                   caller's uid)\n"
+	  "  --group GROUP    the group: a group name or a gid (default: the\n"
+	  "                   caller's gid)\n"
 	  "  --quota SIZE     bytes each connection may hold (default: no quota)\n"
 	  "  --retain SIZE    free memory of small blocks kept for reuse\n"
 	  "                   before it goes back to the OS (default 1M, or\n"

@@ -118,6 +118,32 @@ create_numa(struct call *c, const Poolmgr__CreatePool *m,
 	return 0;
 }
 
+/*
+ * The owner and group asked for into pp, else the creator's.  Only admins
+ * get this far, and they may give a pool away as SetPool lets them: made
+ * so at once, the journal has it in the pool's one record.
+ */
+static int
+create_owner(struct call *c, const Poolmgr__CreatePool *m,
+	     struct dpool_params *pp)
+{
+	pp->uid = c->s->uid;
+	pp->gid = c->s->gid;
+	if (m->owner_uid_case == POOLMGR__CREATE_POOL__OWNER_UID_UID) {
+		if (m->uid == (uint32_t)-1)
+			return refuse(c, -EINVAL, "uid %u is nobody's",
+				      (unsigned)m->uid);
+		pp->uid = m->uid;
+	}
+	if (m->owner_gid_case == POOLMGR__CREATE_POOL__OWNER_GID_GID) {
+		if (m->gid == (uint32_t)-1)
+			return refuse(c, -EINVAL, "gid %u is no group",
+				      (unsigned)m->gid);
+		pp->gid = m->gid;
+	}
+	return 0;
+}
+
 int
 do_create(struct call *c, const Poolmgr__CreatePool *m)
 {
@@ -147,8 +173,8 @@ do_create(struct call *c, const Poolmgr__CreatePool *m)
 		pp.retain = m->retain ? m->retain : DPOOL_RETAIN_NONE;
 	if ((rc = create_numa(c, m, &pp)))
 		return rc;
-	pp.uid = c->s->uid;
-	pp.gid = c->s->gid;
+	if ((rc = create_owner(c, m, &pp)))
+		return rc;
 	rc = dpool_create(m->name, &pp, &p);
 	if (rc == -EINVAL)
 		return refuse(c, rc, "granularity must be a power of two from "
@@ -166,14 +192,16 @@ do_create(struct call *c, const Poolmgr__CreatePool *m)
 		return refuse(c, rc, "cannot create pool %s", m->name);
 	if (pp.numa_policy != DPOOL_NUMA_NONE)
 		log_info("pool %s created by uid %u: %llu bytes, mode %o, "
-			 "pages of %llu, NUMA %s:%u", p->name, (unsigned)c->s->uid,
-			 (unsigned long long)p->size, p->mode,
+			 "owner %u:%u, pages of %llu, NUMA %s:%u", p->name,
+			 (unsigned)c->s->uid, (unsigned long long)p->size,
+			 p->mode, (unsigned)p->uid, (unsigned)p->gid,
 			 (unsigned long long)p->page_size,
 			 dpool_numa_name(pp.numa_policy), pp.numa_node);
 	else
 		log_info("pool %s created by uid %u: %llu bytes, mode %o, "
-			 "pages of %llu", p->name, (unsigned)c->s->uid,
-			 (unsigned long long)p->size, p->mode,
+			 "owner %u:%u, pages of %llu", p->name,
+			 (unsigned)c->s->uid, (unsigned long long)p->size,
+			 p->mode, (unsigned)p->uid, (unsigned)p->gid,
 			 (unsigned long long)p->page_size);
 	return 0;
 }

@@ -711,6 +711,30 @@ def set_pool_changes_settings():
         c.destroy_pool("pyset")
 
 
+@test
+def create_pool_for_another():
+    """create_pool's uid and gid make the pool another's from the start;
+    either alone leaves the other the caller's; 2**32 - 1 is EINVAL with
+    nothing made."""
+    with poolclient.connect() as c:
+        c.create_pool("pyown", 1 << 20, mode=0o640, uid=4242, gid=4343)
+        s = c.stats("pyown")
+        assert (s.uid, s.gid, s.mode) == (4242, 4343, 0o640), s
+        c.create_pool("pyuid", 1 << 20, uid=0)
+        c.create_pool("pygid", 1 << 20, gid=4343)
+        s = c.stats("pygid")
+        assert (s.uid, s.gid) == (os.getuid(), 4343), s
+        expect_error(errno.EINVAL, c.create_pool, "pybad", 1 << 20,
+                     uid=(1 << 32) - 1)
+        expect_error(errno.EINVAL, c.create_pool, "pybad", 1 << 20,
+                     gid=(1 << 32) - 1)
+        expect_error(errno.EINVAL, c.create_pool, "pybad", 1 << 20,
+                     uid=1 << 32)
+        expect_error(errno.ENOENT, c.stats, "pybad")
+        for name in ("pyown", "pyuid", "pygid"):
+            c.destroy_pool(name)
+
+
 def main():
     daemon = Daemon()
     passed = failed = 0

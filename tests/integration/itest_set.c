@@ -31,6 +31,18 @@
  *   poolctl_set                 `poolctl set`: usage errors exit 2
  *       before connecting, names resolved to numbers, --json, exit 1 for
  *       a file pool and 77 for another uid.
+ *   created_for_another         CreatePool's owner and group: a 0600
+ *       pool made for another uid opens read-write for it and not for a
+ *       third; a 0060 pool given a group alone, for a member; the stats,
+ *       the log and `poolctl stats` show the owner, and no set followed.
+ *   create_owner_refused        uid or gid 4294967295, an unknown flag,
+ *       a uid without its flag, a reserved word: -EINVAL; a non-admin
+ *       giving a pool away: -EPERM; nothing made.
+ *   created_owner_kept_across_restart, _crash  the owner and group given
+ *       survive SIGUSR2, and a crash under the fd store, twice.
+ *   poolctl_create_owner        `poolctl create --owner --group`: names
+ *       and numbers; an unknown user or group, or uid 4294967295, exit 2
+ *       with nothing made.
  *
  * Tests that drop to another uid skip unless run as root.
  */
@@ -690,6 +702,252 @@ poolctl_set(void **state)
 	pool_disconnect(c);
 }
 
+/* ---- created for another: CreatePool's owner and group ----------------- */
+
+#define THIRD_UID 4242
+
+/* Pool name made owned by uid and gid from the start. */
+static int
+create_for(struct pool_conn *c, const char *name, uint32_t mode,
+	   uint32_t uid, uint32_t gid)
+{
+	struct pool_create_opts o = {
+		.max_size = 4 * MiB, .mode = mode,
+		.flags = POOL_CREATE_OWNER | POOL_CREATE_GROUP,
+		.uid = uid, .gid = gid,
+	};
+
+	return pool_create(c, name, &o);
+}
+
+static void
+expect_owned(struct pool_conn *c, const char *name, uint32_t uid,
+	     uint32_t gid)
+{
+	struct pool_stats ps = stats_of(c, name);
+
+	assert_int_equal(ps.uid, uid);
+	assert_int_equal(ps.gid, gid);
+}
+
+/* The owner given: a read-write open of its 0600 pool, and a block. */
+static int
+given_owner_child(void *arg)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+
+	(void)arg;
+	CHECK_RC(pool_connect(NULL, &c), 0, 10);
+	CHECK_RC(pool_open(c, "o", &p), 0, 11);
+	CHECK_RC(pool_alloc(p, 4096, &off), 0, 12);
+	memset(pool_ptr(p, off), 0x6f, 4096);
+	CHECK_RC(pool_free(p, off), 0, 13);
+	pool_close(p);
+	/* In the group given: the 0060 pool is open to it too. */
+	CHECK_RC(pool_open(c, "g", &p), 0, 14);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/* Neither the owner nor in the group: no open of either kind. */
+static int
+third_uid_child(void *arg)
+{
+	struct pool_conn *c;
+	struct pool *p;
+
+	(void)arg;
+	CHECK_RC(pool_connect(NULL, &c), 0, 10);
+	CHECK_RC(pool_open(c, "o", &p), -EACCES, 11);
+	CHECK_RC(pool_open_readonly(c, "o", &p), -EACCES, 12);
+	CHECK_RC(pool_open(c, "g", &p), -EACCES, 13);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+created_for_another(void **state)
+{
+	struct pool_conn *c;
+	char out[4096], err[1024];
+	pid_t pid;
+
+	(void)state;
+	harness_skip_unless_root("drop a child to another uid");
+	start("");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_for(c, "o", 0600, OTHER_UID, OTHER_GID), 0);
+	expect_owned(c, "o", OTHER_UID, OTHER_GID);
+	assert_int_equal(stats_of(c, "o").mode, 0600);
+	/* The group alone: the owner stays the creator's. */
+	{
+		struct pool_create_opts o = {
+			.max_size = 4 * MiB, .mode = 0060,
+			.flags = POOL_CREATE_GROUP, .gid = OTHER_GID,
+		};
+
+		EXPECT_RC(pool_create(c, "g", &o), 0);
+	}
+	expect_owned(c, "g", 0, OTHER_GID);
+
+	pid = harness_spawn_as(OTHER_UID, OTHER_GID, given_owner_child, NULL);
+	assert_true(pid > 0);
+	assert_int_equal(harness_wait(pid), 0);
+	pid = harness_spawn_as(THIRD_UID, STRANGER_GID, third_uid_child,
+			       NULL);
+	assert_true(pid > 0);
+	assert_int_equal(harness_wait(pid), 0);
+
+	/* Made so: no set followed, and poolctl shows the owner. */
+	assert_int_equal(harness_log_count(&d, "pool o set by"), 0);
+	expect_logged("pool o created by uid 0: 4194304 bytes, mode 600, "
+		      "owner 65534:65534");
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+		sizeof(err), "stats o --format=kv"), 0);
+	assert_non_null(strstr(out, "o uid 65534\n"));
+	assert_non_null(strstr(out, "o gid 65534\n"));
+	pool_disconnect(c);
+}
+
+/* Not an admin: may not create, for itself or for anyone. */
+static int
+create_for_child(void *arg)
+{
+	struct pool_conn *c;
+	struct pool_stats ps;
+
+	(void)arg;
+	CHECK_RC(pool_connect(NULL, &c), 0, 10);
+	CHECK_RC(create_for(c, "n", 0666, OTHER_UID, OTHER_GID), -EPERM, 11);
+	CHECK_RC(create_for(c, "n", 0666, 0, 0), -EPERM, 12);
+	CHECK_RC(pool_stats_by_name(c, "n", &ps), -ENOENT, 13);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+create_owner_refused(void **state)
+{
+	struct pool_conn *c;
+	struct pool_create_opts o;
+	struct pool_stats ps;
+	pid_t pid;
+
+	(void)state;
+	start("");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_for(c, "x", 0600, UINT32_MAX, 0), -EINVAL);
+	EXPECT_RC(create_for(c, "x", 0600, 0, UINT32_MAX), -EINVAL);
+	EXPECT_RC(create_for(c, "x", 0600, OTHER_UID, UINT32_MAX), -EINVAL);
+	/* A flag this library does not know, or a number without its flag. */
+	memset(&o, 0, sizeof(o));
+	o.max_size = 4 * MiB;
+	o.flags = 0x04;
+	EXPECT_RC(pool_create(c, "x", &o), -EINVAL);
+	o.flags = POOL_CREATE_GROUP;
+	o.uid = OTHER_UID;
+	EXPECT_RC(pool_create(c, "x", &o), -EINVAL);
+	o.flags = 0;
+	o.uid = 0;
+	o.reserved[0] = 1;
+	EXPECT_RC(pool_create(c, "x", &o), -EINVAL);
+	EXPECT_RC(pool_stats_by_name(c, "x", &ps), -ENOENT);
+	assert_int_equal(harness_log_count(&d, "pool x created"), 0);
+
+	if (geteuid() == 0) {
+		pid = harness_spawn_as(OTHER_UID, OTHER_GID, create_for_child,
+				       NULL);
+		assert_true(pid > 0);
+		assert_int_equal(harness_wait(pid), 0);
+		EXPECT_RC(pool_stats_by_name(c, "n", &ps), -ENOENT);
+	}
+	pool_disconnect(c);
+}
+
+static void
+created_owner_kept_across_restart(void **state)
+{
+	struct pool_conn *c;
+
+	(void)state;
+	start("");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_for(c, "k", 0640, 4242, 4343), 0);
+	pool_disconnect(c);
+	assert_int_equal(harness_restart_in_place(&d), 0);
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	expect_owned(c, "k", 4242, 4343);
+	assert_int_equal(stats_of(c, "k").mode, 0640);
+	pool_disconnect(c);
+}
+
+static void
+created_owner_kept_across_crash(void **state)
+{
+	struct pool_conn *c;
+	int round;
+
+	(void)state;
+	assert_int_equal(harness_store_start(&st), 0);
+	EXPECT_RC(pool_connect(st.sock, &c), 0);
+	EXPECT_RC(create_for(c, "k", 0640, 4242, 4343), 0);
+	pool_disconnect(c);
+	for (round = 0; round < 2; round++) {
+		assert_int_equal(harness_store_crash(&st), 0);
+		assert_int_equal(harness_store_start(&st), 0);
+		if (!harness_store_logged(&st, "recovered"))
+			fail_msg("no recovery");
+		EXPECT_RC(pool_connect(st.sock, &c), 0);
+		expect_owned(c, "k", 4242, 4343);
+		assert_int_equal(stats_of(c, "k").mode, 0640);
+		pool_disconnect(c);
+	}
+}
+
+static void
+poolctl_create_owner(void **state)
+{
+	struct pool_conn *c;
+	struct pool_stats ps;
+	char out[1024], err[1024];
+
+	(void)state;
+	start("");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+
+	/* Names resolved here, numbers as they are. */
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+		sizeof(err), "create c1 --size 1M --mode 0640 --owner nobody "
+		"--group nogroup"), 0);
+	expect_owned(c, "c1", OTHER_UID, OTHER_GID);
+	assert_int_equal(stats_of(c, "c1").mode, 0640);
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+		sizeof(err), "create c2 --size 1M --owner 4242"), 0);
+	expect_owned(c, "c2", 4242, 0);
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+		sizeof(err), "create c3 --group 4343 --size 1M"), 0);
+	expect_owned(c, "c3", 0, 4343);
+
+	/* Usage errors: exit 2, nothing made. */
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+		sizeof(err), "create c4 --size 1M --owner no-such-user-here"),
+		2);
+	assert_non_null(strstr(err, "no such user"));
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+		sizeof(err), "create c4 --size 1M --group no-such-group-here"),
+		2);
+	assert_non_null(strstr(err, "no such group"));
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+		sizeof(err), "create c4 --size 1M --owner 4294967295"), 2);
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+		sizeof(err), "create c4 --size 1M --owner ''"), 2);
+	EXPECT_RC(pool_stats_by_name(c, "c4", &ps), -ENOENT);
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
@@ -705,6 +963,13 @@ main(void)
 						store_teardown),
 		cmocka_unit_test_teardown(file_pools_stay_the_files, teardown),
 		cmocka_unit_test_teardown(poolctl_set, teardown),
+		cmocka_unit_test_teardown(created_for_another, teardown),
+		cmocka_unit_test_teardown(create_owner_refused, teardown),
+		cmocka_unit_test_teardown(created_owner_kept_across_restart,
+					  teardown),
+		cmocka_unit_test_setup_teardown(created_owner_kept_across_crash,
+						store_setup, store_teardown),
+		cmocka_unit_test_teardown(poolctl_create_owner, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

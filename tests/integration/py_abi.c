@@ -27,6 +27,9 @@ create_opts(void)
 	FIELD(pool_create_opts, page_size);
 	FIELD(pool_create_opts, numa_policy);
 	FIELD(pool_create_opts, numa_node);
+	FIELD(pool_create_opts, flags);
+	FIELD(pool_create_opts, uid);
+	FIELD(pool_create_opts, gid);
 	FIELD(pool_create_opts, reserved);
 }
 
