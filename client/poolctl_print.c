@@ -830,6 +830,11 @@ print_create(const struct ctl *ctl, const char *name,
 		    o->retain == POOL_RETAIN_NONE ? 0 : o->retain));
 	if (o->page_size != 0)
 		json_object_object_add(j, "page_size", json_u64(o->page_size));
+	/* Absent: the creator's, which the daemon knows and poolctl not. */
+	if (o->flags & POOL_CREATE_OWNER)
+		json_object_object_add(j, "uid", json_u64(o->uid));
+	if (o->flags & POOL_CREATE_GROUP)
+		json_object_object_add(j, "gid", json_u64(o->gid));
 	if (o->numa_policy != POOL_NUMA_NONE) {
 		json_object_object_add(j, "numa_policy",
 		    json_object_new_string(numa_name(o->numa_policy)));

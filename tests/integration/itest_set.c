@@ -930,6 +930,12 @@ poolctl_create_owner(void **state)
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
 		sizeof(err), "create c3 --group 4343 --size 1M"), 0);
 	expect_owned(c, "c3", 0, 4343);
+	/* JSON says the owner given, and no owner when none was. */
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+		sizeof(err), "--json=short create c5 --size 1M --owner 4242"),
+		0);
+	assert_non_null(strstr(out, "\"uid\":4242"));
+	assert_null(strstr(out, "\"gid\""));
 
 	/* Usage errors: exit 2, nothing made. */
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
