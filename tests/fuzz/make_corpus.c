@@ -1720,6 +1720,117 @@ create_page_seeds(void)
 	write_seed("fuzz_dispatch", "create_numa", &s);
 }
 
+/*
+ * A SetPool of name: each of mode, uid, gid, quota and retain given when
+ * not -1; retain -2 asks for the daemon's default.
+ */
+static void
+d_set(struct seed *s, unsigned ctl, const char *name, int64_t mode,
+      int64_t uid, int64_t gid, int64_t quota, int64_t retain)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__SetPool m = POOLMGR__SET_POOL__INIT;
+
+	m.name = (char *)name;
+	if (mode != -1) {
+		m.set_mode_case = POOLMGR__SET_POOL__SET_MODE_MODE;
+		m.mode = (uint32_t)mode;
+	}
+	if (uid != -1) {
+		m.set_uid_case = POOLMGR__SET_POOL__SET_UID_UID;
+		m.uid = (uint32_t)uid;
+	}
+	if (gid != -1) {
+		m.set_gid_case = POOLMGR__SET_POOL__SET_GID_GID;
+		m.gid = (uint32_t)gid;
+	}
+	if (quota != -1) {
+		m.set_quota_case = POOLMGR__SET_POOL__SET_QUOTA_QUOTA;
+		m.quota = (uint64_t)quota;
+	}
+	if (retain == -2) {
+		m.set_retain_case =
+		    POOLMGR__SET_POOL__SET_RETAIN_RETAIN_DEFAULT;
+		m.retain_default = true;
+	} else if (retain != -1) {
+		m.set_retain_case = POOLMGR__SET_POOL__SET_RETAIN_RETAIN;
+		m.retain = (uint64_t)retain;
+	}
+	r.body_case = POOLMGR__REQUEST__BODY_SET;
+	r.set = &m;
+	d_req(s, ctl, &r);
+}
+
+/* A CreatePool made for uid and gid (each given when not -1). */
+static void
+d_create_owned(struct seed *s, unsigned ctl, const char *name, uint32_t mode,
+	       int64_t uid, int64_t gid)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__CreatePool m = POOLMGR__CREATE_POOL__INIT;
+
+	m.name = (char *)name;
+	m.max_size = 1 << 20;
+	m.mode = mode;
+	if (uid != -1) {
+		m.owner_uid_case = POOLMGR__CREATE_POOL__OWNER_UID_UID;
+		m.uid = (uint32_t)uid;
+	}
+	if (gid != -1) {
+		m.owner_gid_case = POOLMGR__CREATE_POOL__OWNER_GID_GID;
+		m.gid = (uint32_t)gid;
+	}
+	r.body_case = POOLMGR__REQUEST__BODY_CREATE;
+	r.create = &m;
+	d_req(s, ctl, &r);
+}
+
+/*
+ * Live settings: SetPool by the trusted uid, by "g"'s owner (mode and
+ * group only) and by anyone else; pools created for another owner.
+ */
+static void
+set_seeds(void)
+{
+	struct seed s;
+
+	d_begin(&s, F_HELLO);
+	d_create_owned(&s, 0, "o", 0600, 4242, 4243);
+	d_create_owned(&s, 0, "o1", 0, 4245, -1);
+	d_create_owned(&s, 0, "o2", 0, UINT32_MAX, -1);
+	d_create_owned(&s, 0, "o3", 0, -1, UINT32_MAX);
+	d_set(&s, 0, "f", 0640, -1, -1, 4096, 0);
+	d_open(&s, 0, "f", false);
+	d_alloc(&s, 0, 1, 3000, 0, false, 0);
+	d_alloc(&s, 0, 1, 3000, 0, false, 0);
+	d_set(&s, 0, "f", -1, -1, -1, 0, -2);
+	d_alloc(&s, 0, 1, 3000, 0, false, 0);
+	d_set(&s, 0, "f", 0, -1, -1, -1, -1);
+	d_set(&s, 0, "f", 01000, -1, -1, -1, -1);
+	d_set(&s, 0, "f", -1, UINT32_MAX, -1, -1, -1);
+	d_set(&s, 0, "f", -1, -1, UINT32_MAX, -1, -1);
+	d_set(&s, 0, "f", -1, 4245, 4243, -1, 1 << 20);
+	d_set(&s, 0, "nosuch", 0600, -1, -1, -1, -1);
+	d_set(&s, 0, "", -1, -1, -1, -1, -1);
+	d_poolref(&s, 0, P_STATS, 1, NULL);
+	d_list(&s, 0);
+	write_seed("fuzz_dispatch", "set_trusted", &s);
+
+	/* Connection 0 as uid 4242, "g"'s owner; connection 1 anyone. */
+	d_begin(&s, F_HELLO | F_ID0(1) | F_ID1(3));
+	d_set(&s, 0, "g", 0666, -1, -1, -1, -1);
+	d_set(&s, 0, "g", -1, -1, 4243, -1, -1);
+	d_set(&s, 0, "g", -1, -1, 4244, -1, -1);
+	d_set(&s, 0, "g", -1, -1, -1, 1 << 20, -1);
+	d_set(&s, 0, "f", 0666, -1, -1, -1, -1);
+	d_set(&s, 1, "g", 0600, -1, -1, -1, -1);
+	d_create_owned(&s, 1, "x", 0600, 4245, -1);
+	d_open(&s, 1, "g", false);
+	d_set(&s, 0, "g", 0600, -1, -1, -1, -1);
+	d_open(&s, 1, "g", false);
+	write_seed("fuzz_dispatch", "set_owner", &s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1741,6 +1852,7 @@ main(int argc, char **argv)
 	evict_seeds();
 	wait_seeds();
 	create_page_seeds();
+	set_seeds();
 	heap_destroy(mirror);
 	printf("make_corpus: %u files, %zu bytes\n", nfiles, nbytes);
 	return 0;
