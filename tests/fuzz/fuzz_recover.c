@@ -24,9 +24,13 @@
  * hash; with them the fuzzer reaches what whole records say.
  *
  * What the journal says is read a second time by a model of its format
- * here (model_read): recover.c must accept exactly the whole journals
- * whose live pools all have their keep.<n>, and make of them the model's
- * pools, settings and blocks.  Every keep memfd has a marker word at the
+ * here (model_read), every record type journal_rec.h defines: recover.c
+ * must accept exactly the whole journals whose live pools all have their
+ * keep.<n>, and make of them the model's pools, settings, blocks, names
+ * (bytes, publisher, flag, generation; a name whose generation record
+ * never came gets the ones after the pool's last, by offset; the order
+ * of eviction the generations) and the pool's last generation, and the
+ * last socket record's path and mode unless a socket was passed.  Every keep memfd has a marker word at the
  * start and the end of every page.  A refusal must say why, take no
  * descriptor (when the replay refuses) or close what it took (teardown),
  * and leave every journal byte and, teardown and all, every marker as it
@@ -49,6 +53,11 @@
  * persisted again and some others grown (the block table rehashed).
  * found-* are inputs of up to 1 KiB from a minimized corpus the fuzzer
  * grew from those (-merge=1), kept for the coverage they reach.
+ * make_journals.c writes named-*: journals with names published, taken,
+ * replaced and published in place, a snapshot with the pool's count and
+ * the socket, names whose generation record never came, and the ways
+ * these records can be wrong (a generation of 0, past the next, of an
+ * unnamed block or a dead pool, a count that goes down, a name twice).
  * With POOLMGR_FUZZ_WHY set, every refusal's reason is printed (to see
  * what a corpus reaches).
  *
@@ -108,12 +117,20 @@ struct mpool {
 struct mblock {
 	uint64_t keep, off, size, requested, span, uid;
 	bool live;
+	/* Its name's bytes, in the journal, or NULL; 0: no generation. */
+	const uint8_t *name;
+	uint64_t name_len, publisher, generation;
+	bool evictable;
 };
 
 struct model {
 	struct mpool *pools;
+	uint64_t *generations;	/* the last each pool gave */
 	struct mblock *blocks;
 	size_t npools, nblocks;
+	/* The last socket record's path (NULL: none) and mode. */
+	const uint8_t *sock;
+	uint64_t sock_len, sock_mode;
 };
 
 static int listen_fd = -1;
@@ -256,6 +273,75 @@ model_block(struct model *md, uint64_t keep, uint64_t off)
 	return NULL;
 }
 
+/*
+ * A name given (JREC_NAME, JREC_NAME_EVICTABLE) or taken (JREC_UNNAME):
+ * a length of 1 to 255 bytes in exactly its words, a publisher that is a
+ * uid; given to a live persistent block without one, taken from one with
+ * one.  Whether the name is valid and once in its pool is the state's
+ * checks' business, not the journal's.
+ */
+static int
+model_name(struct mblock *b, uint64_t type, const uint64_t *w, unsigned n)
+{
+	if (!b || !b->live)
+		return -1;
+	if (type == JREC_UNNAME) {
+		if (n != 4 || !b->name)
+			return -1;
+		b->name = NULL;
+		return 0;
+	}
+	if (b->name || w[4] == 0 || w[4] > 255 || n != 6 + (w[4] + 7) / 8 ||
+	    w[3] >= UINT32_MAX)
+		return -1;
+	b->name = (const uint8_t *)&w[5];
+	b->name_len = w[4];
+	b->publisher = w[3];
+	b->evictable = type == JREC_NAME_EVICTABLE;
+	b->generation = 0;
+	return 0;
+}
+
+/*
+ * A generation: the pool's last (never 0, never lower than before), or
+ * a named block's, one the pool gave or the next, which it then gave.
+ */
+static int
+model_generation(uint64_t *last, struct mblock *b, uint64_t type,
+		 const uint64_t *w, unsigned n)
+{
+	if (type == JREC_GENERATIONS) {
+		if (n != 4 || w[2] == 0 || w[2] < *last)
+			return -1;
+		*last = w[2];
+		return 0;
+	}
+	if (n != 5 || !b || !b->live || !b->name || w[3] == 0 ||
+	    (w[3] > *last && w[3] - *last != 1))
+		return -1;
+	b->generation = w[3];
+	if (w[3] > *last)
+		*last = w[3];
+	return 0;
+}
+
+/*
+ * The daemon's own socket: a path of 1 to 107 bytes with no NUL, in
+ * exactly its words, a mode of at most 0777.  Of a live pool or none,
+ * anywhere; the last one counts.
+ */
+static int
+model_socket(struct model *md, const uint64_t *w, unsigned n)
+{
+	if (n < 5 || w[2] == 0 || w[2] > 107 || n != 4 + (w[2] + 7) / 8 ||
+	    w[1] > 0777 || memchr(&w[3], '\0', w[2]))
+		return -1;
+	md->sock = (const uint8_t *)&w[3];
+	md->sock_len = w[2];
+	md->sock_mode = w[1];
+	return 0;
+}
+
 /* One whole record of n words: 0 if it says what can be. */
 static int
 model_record(struct model *md, const uint64_t *w, unsigned n)
@@ -265,6 +351,19 @@ model_record(struct model *md, const uint64_t *w, unsigned n)
 	struct mpool *mp;
 	struct mblock *b;
 
+	if (type == JREC_SOCKET)
+		return model_socket(md, w, n);
+	if (type == JREC_NAME || type == JREC_NAME_EVICTABLE ||
+	    type == JREC_UNNAME || type == JREC_GENERATIONS ||
+	    type == JREC_GENERATION) {
+		if (n < 4 || !(mp = model_pool(md, w[1], true)))
+			return -1;
+		b = model_block(md, w[1], w[2]);
+		if (type == JREC_GENERATIONS || type == JREC_GENERATION)
+			return model_generation(&md->generations[mp -
+			    md->pools], b, type, w, n);
+		return model_name(b, type, w, n);
+	}
 	if (type < JREC_POOL || type > JREC_UNPERSIST || n != words[type])
 		return -1;
 	if (type == JREC_POOL) {
@@ -306,7 +405,8 @@ model_record(struct model *md, const uint64_t *w, unsigned n)
 		b->requested = w[4];
 		return 0;
 	default:
-		if (!b || !b->live)
+		/* The daemon takes a block's name before its persistence. */
+		if (!b || !b->live || b->name)
 			return -1;
 		b->live = false;
 		return 0;
@@ -355,17 +455,96 @@ all_kept(const struct model *md, const uint8_t *keeps, unsigned nkeeps)
 }
 
 /*
- * A state recover.c made is the model's: its live pools in order, their
- * settings, their live blocks by offset.
+ * The generation recovery gives named block b of pool keep, whose last
+ * given is last: its own, or, for a name whose generation record never
+ * came, the ones after last, by offset.  *given counts those (the pool's
+ * last is then last + *given).
+ */
+static uint64_t
+model_named_generation(const struct model *md, uint64_t keep,
+		       const struct mblock *b, uint64_t last, uint64_t *given)
+{
+	const struct mblock *o;
+	uint64_t before = 0;
+	size_t i;
+
+	*given = 0;
+	for (i = 0; i < md->nblocks; i++) {
+		o = &md->blocks[i];
+		if (o->keep != keep || !o->live || !o->name || o->generation)
+			continue;
+		++*given;
+		before += o->off < b->off;
+	}
+	return b->generation ? b->generation : last + before + 1;
+}
+
+/*
+ * Pool mp's names as recovered in ps: by offset, each a live named
+ * block's with its bytes, publisher, flag and generation; the order of
+ * eviction the generations (lookups are not journalled); the pool's last
+ * generation past them all.
  */
 static void
-model_same(const struct model *md, const Poolmgrd__State *st)
+model_same_names(const struct model *md, const struct mpool *mp,
+		 uint64_t last, const Poolmgrd__PoolState *ps)
+{
+	const struct mblock *b;
+	uint64_t gen, given = 0;
+	size_t j, nn = 0;
+
+	if (ps->n_named_off != ps->n_named_name ||
+	    ps->n_named_publisher != ps->n_named_name ||
+	    ps->n_named_flags != ps->n_named_name ||
+	    ps->n_named_generation != ps->n_named_name ||
+	    ps->n_named_use_order != ps->n_named_name)
+		die("pool %s: its name arrays differ in length", ps->name);
+	for (j = 0; j < ps->n_named_name; j++) {
+		b = model_block((struct model *)md, mp->w[1], ps->named_off[j]);
+		if (!b || !b->live || !b->name ||
+		    (j && ps->named_off[j] <= ps->named_off[j - 1]))
+			die("pool %s: a name at %#llx, none in the journal",
+			    ps->name, (unsigned long long)ps->named_off[j]);
+		gen = model_named_generation(md, mp->w[1], b, last, &given);
+		if (ps->named_name[j].len != b->name_len ||
+		    memcmp(ps->named_name[j].data, b->name, b->name_len) ||
+		    ps->named_publisher[j] != b->publisher ||
+		    ps->named_flags[j] != (b->evictable ?
+		    POOLMGRD__NAMED_FLAG__NAMED_FLAG_EVICTABLE : 0u) ||
+		    ps->named_generation[j] != gen ||
+		    ps->named_use_order[j] != gen)
+			die("pool %s: the name at %#llx is not as its records "
+			    "say (generation %llu, %llu by them)", ps->name,
+			    (unsigned long long)ps->named_off[j],
+			    (unsigned long long)ps->named_generation[j],
+			    (unsigned long long)gen);
+	}
+	for (j = 0; j < md->nblocks; j++)
+		nn += md->blocks[j].keep == mp->w[1] && md->blocks[j].live &&
+		    md->blocks[j].name;
+	if (nn != ps->n_named_name)
+		die("pool %s: %zu names of %zu", ps->name, ps->n_named_name,
+		    nn);
+	if (ps->name_generation != last + given)
+		die("pool %s: generation %llu, %llu by its records", ps->name,
+		    (unsigned long long)ps->name_generation,
+		    (unsigned long long)(last + given));
+}
+
+/*
+ * A state recover.c made is the model's: its live pools in order, their
+ * settings, their live blocks by offset and their names; the socket of
+ * the last socket record unless one was passed.
+ */
+static void
+model_same(const struct model *md, const Poolmgrd__State *st, bool listen)
 {
 	const Poolmgrd__PoolState *ps;
 	const struct mpool *mp;
 	const struct mblock *b;
 	char name[JREC_NAME_MAX * 8 + 1];
-	size_t i, j, k = 0, nb;
+	const char *sock;
+	size_t i, j, k = 0, nb, want;
 	uint64_t last;
 
 	for (i = 0; i < md->npools; i++) {
@@ -405,9 +584,17 @@ model_same(const struct model *md, const Poolmgrd__State *st)
 		if (nb != ps->n_block_off)
 			die("pool %s: %zu blocks of %zu", ps->name,
 			    ps->n_block_off, nb);
+		model_same_names(md, mp, md->generations[i], ps);
 	}
 	if (k != st->n_pools)
 		die("%zu pools recovered, %zu live", st->n_pools, k);
+	/* "" (protobuf's default) or NULL: none. */
+	sock = st->socket_path ? st->socket_path : "";
+	want = listen ? 0 : md->sock_len;
+	if (strlen(sock) != want || (want && memcmp(sock, md->sock, want)) ||
+	    st->socket_mode != (want ? md->sock_mode : 0))
+		die("the socket is \"%s\" (%#o), not as its records say",
+		    sock, st->socket_mode);
 }
 
 static int
@@ -551,15 +738,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pf.state = -1;
 
 	md.pools = calloc(len / 24 + 1, sizeof(*md.pools));
+	md.generations = calloc(len / 24 + 1, sizeof(*md.generations));
 	md.blocks = calloc(len / 24 + 1, sizeof(*md.blocks));
-	if (!md.pools || !md.blocks)
+	if (!md.pools || !md.generations || !md.blocks)
 		die("out of memory");
 	whole = model_read(&md, buf, len, id) == 0;
 	rc = load_recovered(&rb, &pf);
 	if (rb.st && !whole)
 		die("a journal that is not whole was replayed: %s", rb.why);
 	if (rb.st)
-		model_same(&md, rb.st);
+		model_same(&md, rb.st, pf.listen >= 0);
 	else if (whole && all_kept(&md, data + 2, nkeeps))
 		die("a whole journal, every pool kept, refused: %s", rb.why);
 	if (!rb.st) {
@@ -621,6 +809,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(rb.fds);
 	free(buf);
 	free(md.pools);
+	free(md.generations);
 	free(md.blocks);
 	if (fuzz_open_fds() != before)
 		die("%ld descriptors open after the input, %ld before",

@@ -1,0 +1,338 @@
+/*
+ * make_journals.c - write seeds of fuzz_recover.c: crash journals with
+ * the records of names, of the daemon's socket and of generations, as
+ * journal.c writes them, and the ways a journal can get these wrong.
+ *
+ *   tests/fuzz/corpus/fuzz_recover/named-*
+ *
+ * Each seed is one keep memfd, keep.1 of 1 MiB (fuzz_recover.c's input
+ * format: its number and size), and journal.2: pool "a" of 1 MiB on it,
+ * with spans of 64 KiB persisted at 64, 128 and 192 KiB.  The good ones
+ * must be recovered with every name, its flag and generation as the
+ * records say (and the pool's count past them all); the others are
+ * refused whole by the replay.  Byte 0 asks the harness to keep the
+ * hashes and the end right, so that mutations reach what records say.
+ *
+ * Built and run by hand, not by the Makefile:
+ *
+ *   cc -std=gnu11 -O1 -Wall -Wextra -Idaemon \
+ *     -o build/make_journals tests/fuzz/make_journals.c
+ *   build/make_journals tests/fuzz/corpus
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "journal_rec.h"
+
+#define KIB		1024u
+#define KEEP		1		/* keep.1 */
+#define KEEP_1MIB	3		/* fuzz_recover.c's sizes[3] */
+#define FIX_ALL		0x07		/* header, records, end */
+#define WITH_LISTEN	0x08
+#define MAX_WORDS	512
+
+struct journal {
+	uint64_t w[MAX_WORDS];
+	size_t n;			/* words, header and all */
+	unsigned flags;			/* byte 0's low bits */
+};
+
+static const char *outdir;
+static unsigned nfiles;
+
+/* One record of type, payload p of n words, its head and hash added. */
+static void
+rec(struct journal *j, enum jrec_type type, const uint64_t *p, unsigned n)
+{
+	uint64_t *w = &j->w[j->n];
+
+	if (j->n + n + 2 > MAX_WORDS) {
+		fprintf(stderr, "make_journals: journal too long\n");
+		exit(1);
+	}
+	w[0] = jrec_head(n + 2, type);
+	memcpy(&w[1], p, n * sizeof(*p));
+	w[n + 1] = jrec_sum(w, n + 1);
+	j->n += n + 2;
+}
+
+/* Pool "a" of 1 MiB on keep.1: granules of 16 bytes, pages of 4 KiB. */
+static void
+rec_pool(struct journal *j)
+{
+	uint64_t p[9 + JREC_NAME_MAX] = {
+		KEEP, 1024 * KIB, 16, 4096, 0, 0, 0600, 0, 0,
+	};
+
+	memcpy(&p[9], "a", 1);
+	rec(j, JREC_POOL, p, 9 + JREC_NAME_MAX);
+}
+
+/* A span of 64 KiB at off, persisted by uid 0. */
+static void
+rec_persist(struct journal *j, uint64_t off)
+{
+	uint64_t p[6] = {KEEP, off, 64 * KIB, 64 * KIB, 1, 0};
+
+	rec(j, JREC_PERSIST, p, 6);
+}
+
+static void
+rec_unpersist(struct journal *j, uint64_t off)
+{
+	uint64_t p[2] = {KEEP, off};
+
+	rec(j, JREC_UNPERSIST, p, 2);
+}
+
+/* Name s given to the block at off by uid 1000, kept or evictable. */
+static void
+rec_name(struct journal *j, uint64_t off, const char *s, bool evictable)
+{
+	uint64_t p[4 + JREC_BNAME_MAX] = {KEEP, off, 1000, strlen(s)};
+
+	memcpy(&p[4], s, strlen(s));
+	rec(j, evictable ? JREC_NAME_EVICTABLE : JREC_NAME, p,
+	    4 + (unsigned)(strlen(s) + 7) / 8);
+}
+
+static void
+rec_unname(struct journal *j, uint64_t off)
+{
+	uint64_t p[2] = {KEEP, off};
+
+	rec(j, JREC_UNNAME, p, 2);
+}
+
+static void
+rec_generation(struct journal *j, uint64_t keep, uint64_t off, uint64_t gen)
+{
+	uint64_t p[3] = {keep, off, gen};
+
+	rec(j, JREC_GENERATION, p, 3);
+}
+
+static void
+rec_generations(struct journal *j, uint64_t last)
+{
+	uint64_t p[2] = {KEEP, last};
+
+	rec(j, JREC_GENERATIONS, p, 2);
+}
+
+static void
+rec_socket(struct journal *j, const char *path, uint64_t mode)
+{
+	uint64_t p[2 + (JREC_SOCKET_MAX + 7) / 8] = {mode, strlen(path)};
+
+	memcpy(&p[2], path, strlen(path));
+	rec(j, JREC_SOCKET, p, 2 + (unsigned)(strlen(path) + 7) / 8);
+}
+
+/* A header of journal.2, and pool a with its three spans. */
+static void
+start(struct journal *j)
+{
+	memset(j, 0, sizeof(*j));
+	j->flags = FIX_ALL;
+	j->w[JH_MAGIC] = JREC_MAGIC;
+	j->w[JH_ID] = 2;
+	j->w[JH_SUM] = jrec_sum(j->w, 2);
+	j->n = JREC_HEADER / 8;
+	rec_pool(j);
+	rec_persist(j, 64 * KIB);
+	rec_persist(j, 128 * KIB);
+	rec_persist(j, 192 * KIB);
+}
+
+/* What a publish leaves: the name, then its generation. */
+static void
+publish(struct journal *j, uint64_t off, const char *s, bool evictable,
+	uint64_t gen)
+{
+	rec_name(j, off, s, evictable);
+	rec_generation(j, KEEP, off, gen);
+}
+
+static void
+write_journal(const char *name, struct journal *j)
+{
+	uint8_t head[4] = {1 << 4 | j->flags, 0, KEEP, KEEP_1MIB};
+	char path[512];
+	FILE *fp;
+
+	j->w[JH_END] = 8 * j->n;
+	snprintf(path, sizeof(path), "%s/fuzz_recover/named-%s", outdir,
+		 name);
+	fp = fopen(path, "wb");
+	if (!fp || fwrite(head, 1, sizeof(head), fp) != sizeof(head) ||
+	    fwrite(j->w, 8, j->n, fp) != j->n || fclose(fp) != 0) {
+		fprintf(stderr, "make_journals: %s: %s\n", path,
+			strerror(errno));
+		exit(1);
+	}
+	nfiles++;
+}
+
+/* Recovered: names published, taken, replaced, published again. */
+static void
+good_journals(void)
+{
+	struct journal j;
+
+	/* Published kept, evictable, evictable; the first unpublished. */
+	start(&j);
+	publish(&j, 64 * KIB, "n1", false, 1);
+	publish(&j, 128 * KIB, "n2", true, 2);
+	publish(&j, 192 * KIB, "frame/with a longer name", true, 3);
+	write_journal("published", &j);
+	rec_unname(&j, 64 * KIB);
+	rec_unpersist(&j, 64 * KIB);
+	write_journal("unpublished", &j);
+
+	/*
+	 * A replace: the old block's name taken, the new block's given
+	 * (with the next generation), the old block unpersisted.  Then a
+	 * publish in place: its generation alone, the next.
+	 */
+	start(&j);
+	publish(&j, 64 * KIB, "n1", true, 1);
+	publish(&j, 128 * KIB, "n2", true, 2);
+	rec_unname(&j, 64 * KIB);
+	publish(&j, 192 * KIB, "n1", true, 3);
+	rec_unpersist(&j, 64 * KIB);
+	write_journal("replace", &j);
+	rec_generation(&j, KEEP, 128 * KIB, 4);
+	write_journal("replace_in_place", &j);
+
+	/*
+	 * A snapshot: the pool's count after its record, then names of
+	 * older generations than it (the one of 9 gone since), the socket
+	 * last.
+	 */
+	start(&j);
+	j.n -= 3 * 8;		/* the pool's record alone */
+	rec_generations(&j, 9);
+	rec_persist(&j, 64 * KIB);
+	publish(&j, 64 * KIB, "n1", true, 3);
+	rec_persist(&j, 128 * KIB);
+	publish(&j, 128 * KIB, "n2", false, 1);
+	rec_persist(&j, 192 * KIB);
+	publish(&j, 192 * KIB, "n3", true, 7);
+	rec_socket(&j, "/run/poolmgrd/poolmgrd.sock", 0660);
+	write_journal("snapshot", &j);
+	/* With systemd's socket passed: the record's is not taken. */
+	j.flags |= WITH_LISTEN;
+	write_journal("snapshot_listen", &j);
+	j.flags &= ~WITH_LISTEN;
+	/* A publish after it gives the next, 10. */
+	rec_unname(&j, 192 * KIB);
+	publish(&j, 192 * KIB, "n4", true, 10);
+	write_journal("snapshot_publish", &j);
+
+	/*
+	 * Names with no generation record: a crash between a name's two
+	 * records, and names of a journal from before generations (given
+	 * the next ones by offset, after the count).
+	 */
+	start(&j);
+	publish(&j, 128 * KIB, "n2", true, 1);
+	rec_name(&j, 64 * KIB, "n1", true);
+	write_journal("generation_torn", &j);
+	start(&j);
+	rec_name(&j, 192 * KIB, "n3", true);
+	rec_name(&j, 64 * KIB, "n1", false);
+	rec_name(&j, 128 * KIB, "n2", true);
+	write_journal("generations_none", &j);
+}
+
+/* Refused whole by the replay. */
+static void
+bad_journals(void)
+{
+	uint64_t gone[1] = {KEEP};
+	struct journal j;
+	size_t at;
+
+	start(&j);
+	publish(&j, 64 * KIB, "n1", true, 0);
+	write_journal("generation_zero", &j);
+
+	start(&j);
+	publish(&j, 64 * KIB, "n1", true, 1);
+	publish(&j, 128 * KIB, "n2", true, 3);
+	write_journal("generation_past_next", &j);
+
+	/* The count goes down: a second count lower than a name's. */
+	start(&j);
+	publish(&j, 64 * KIB, "n1", true, 1);
+	publish(&j, 128 * KIB, "n2", true, 2);
+	rec_generations(&j, 1);
+	write_journal("generations_down", &j);
+	start(&j);
+	j.n -= 3 * 8;
+	rec_generations(&j, 0);
+	write_journal("generations_zero", &j);
+
+	start(&j);
+	publish(&j, 64 * KIB, "n1", true, 1);
+	rec_generation(&j, KEEP, 128 * KIB, 2);
+	write_journal("generation_unnamed", &j);
+
+	/* Of a dead pool, and of one there never was. */
+	start(&j);
+	publish(&j, 64 * KIB, "n1", true, 1);
+	rec(&j, JREC_GONE, gone, 1);
+	rec_generation(&j, KEEP, 64 * KIB, 1);
+	write_journal("generation_dead_pool", &j);
+	start(&j);
+	rec_generation(&j, KEEP + 1, 64 * KIB, 1);
+	write_journal("generation_no_pool", &j);
+
+	/* Names that cannot be: twice, on no persistent block, taken from
+	 * none, a block unpersisted with its name. */
+	start(&j);
+	publish(&j, 64 * KIB, "n1", true, 1);
+	publish(&j, 64 * KIB, "n2", true, 2);
+	write_journal("name_twice", &j);
+	start(&j);
+	publish(&j, 256 * KIB, "n1", true, 1);
+	write_journal("name_unpersisted", &j);
+	start(&j);
+	rec_unname(&j, 64 * KIB);
+	write_journal("unname_none", &j);
+	start(&j);
+	publish(&j, 64 * KIB, "n1", true, 1);
+	rec_unpersist(&j, 64 * KIB);
+	write_journal("unpersist_named", &j);
+
+	/* A socket's path with a NUL, and a mode past 0777. */
+	start(&j);
+	rec_socket(&j, "/run/poolmgrd/p.sock", 01777);
+	write_journal("socket_mode", &j);
+	start(&j);
+	at = j.n;
+	rec_socket(&j, "/run/poolmgrd/p.sock", 0600);
+	((uint8_t *)&j.w[at + 3])[4] = '\0';
+	j.w[j.n - 1] = jrec_sum(&j.w[at], j.n - 1 - at);
+	write_journal("socket_nul", &j);
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: make_journals DIR (tests/fuzz/corpus)"
+			"\n");
+		return 2;
+	}
+	outdir = argv[1];
+	good_journals();
+	bad_journals();
+	printf("make_journals: %u files\n", nfiles);
+	return 0;
+}
