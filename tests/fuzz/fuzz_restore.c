@@ -50,7 +50,9 @@
  * checks, and heap_events_restore asserted).  A rebuilt pool must also
  * have every name as saved: its block, publisher, flag and generation
  * (or one given anew above the saved count, for a state without them),
- * and the eviction counters.
+ * the eviction counters, and its unheld evictable names on the list of
+ * eviction by their saved places (named_use_order; equal places, or
+ * none saved, in the state's order).
  *
  * restore.c is included, not linked, to reach its static build and
  * teardown; the Makefile leaves it out of the daemon's sources here.
@@ -282,6 +284,52 @@ check_names(const struct rebuild *rb, unsigned k)
 			    (unsigned long long)ps->named_off[i], evictable,
 			    (unsigned long long)gen,
 			    (unsigned long long)ps->name_generation);
+	}
+}
+
+/* The index in ps of the name at off (restore gives each block one). */
+static size_t
+named_index(const Poolmgrd__PoolState *ps, uint64_t off)
+{
+	size_t i;
+
+	for (i = 0; i < ps->n_named_off && ps->named_off[i] != off; i++)
+		;
+	return i;
+}
+
+/*
+ * Pool k's list of eviction: its unheld evictable names by their saved
+ * places (named_use_order; none saved: all equal), equal ones in the
+ * state's order.  Holds restored after the names take theirs off the
+ * list without moving the others.  A name per link costs a search of the
+ * state's: inputs are small.
+ */
+static void
+check_evict_order(const struct rebuild *rb, unsigned k)
+{
+	const Poolmgrd__PoolState *ps = rb->st->pools[k];
+	struct dpool *p = rb->pools[k];
+	const struct evict_link *l;
+	uint64_t key, last_key = 0;
+	size_t i, last = 0;
+	bool first = true;
+
+	TAILQ_FOREACH(l, &p->evict.lru, lru) {
+		i = named_index(ps, l->name->block->off);
+		if (i == ps->n_named_off)
+			die("pool %s: a name on the list of eviction that "
+			    "was not saved", p->name);
+		key = ps->n_named_use_order ? ps->named_use_order[i] : 0;
+		if (!first && (key < last_key || (key == last_key &&
+		    i < last)))
+			die("pool %s: name %zu (place %llu) evicted after name "
+			    "%zu (place %llu)", p->name, last,
+			    (unsigned long long)last_key, i,
+			    (unsigned long long)key);
+		first = false;
+		last_key = key;
+		last = i;
 	}
 }
 
@@ -530,6 +578,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (k = 0; k < rb.st->n_pools; k++) {
 			check_persisters(&rb, k);
 			check_names(&rb, k);
+			check_evict_order(&rb, k);
 		}
 		for (k = 0; k < rb.st->n_sessions; k++)
 			check_sessions(&rb, k);

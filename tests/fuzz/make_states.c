@@ -12,9 +12,10 @@
  * must be rebuilt with every name as saved; the others are refused whole
  * (arrays of the new repeated fields shorter or longer than named_name, a
  * flag bit this image does not know, a generation of 0 or above the
- * pool's, a count with no room for the generations still to give) or
- * rebuilt as an older image's (no flags: all kept; no generations: given
- * anew).
+ * pool's, a count with no room for the generations still to give, an
+ * order of eviction not one per name) or rebuilt as an older image's (no
+ * flags: all kept; no generations: given anew; no order of eviction: the
+ * names' order).
  *
  * And the two oversized states: a client's unsent replies whose queue
  * would cost more than PEER_MAX_QUEUED, as itest_restore.c's 64 replies
@@ -70,6 +71,7 @@ struct named_state {
 	uint32_t publisher[NNAMES];
 	uint32_t flags[NNAMES + 1];
 	uint64_t generation[NNAMES + 1];
+	uint64_t use_order[NNAMES + 1];
 };
 
 /*
@@ -237,6 +239,21 @@ good_states(void)
 	named_init(&f);
 	f.generation[1] = f.generation[0];
 	write_state("generation_twice", &f);
+
+	/*
+	 * The order of eviction, every name evictable and unheld: n2, n1,
+	 * n3 by their places (not the names' order); places all equal (a
+	 * crash recovery's generations may be): the names' order.
+	 */
+	named_init(&f);
+	f.flags[1] = EVICTABLE;
+	f.hd.n_holds = 1;
+	f.use_order[0] = 5, f.use_order[1] = 2, f.use_order[2] = 9;
+	f.pool.n_named_use_order = NNAMES;
+	f.pool.named_use_order = f.use_order;
+	write_state("use_order", &f);
+	f.use_order[0] = f.use_order[1] = f.use_order[2] = 4;
+	write_state("use_order_equal", &f);
 }
 
 /* Refused whole: the rebuild is never begun. */
@@ -276,6 +293,14 @@ bad_states(void)
 	f.pool.n_named_name = f.pool.n_named_off = 0;
 	f.pool.n_named_publisher = 0;
 	write_state("flags_without_names", &f);
+
+	/* An order of eviction not one place per name. */
+	named_init(&f);
+	f.pool.named_use_order = f.use_order;
+	f.pool.n_named_use_order = NNAMES - 1;
+	write_state("use_order_short", &f);
+	f.pool.n_named_use_order = NNAMES + 1;
+	write_state("use_order_long", &f);
 
 	/* An evictable name on a block that is not persistent. */
 	named_init(&f);
