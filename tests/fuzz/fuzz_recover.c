@@ -514,9 +514,10 @@ model_same_names(const struct model *md, const struct mpool *mp,
 		    ps->named_generation[j] != gen ||
 		    ps->named_use_order[j] != gen)
 			die("pool %s: the name at %#llx is not as its records "
-			    "say (generation %llu, %llu by them)", ps->name,
-			    (unsigned long long)ps->named_off[j],
+			    "say (generation %llu, place %llu; %llu by them)",
+			    ps->name, (unsigned long long)ps->named_off[j],
 			    (unsigned long long)ps->named_generation[j],
+			    (unsigned long long)ps->named_use_order[j],
 			    (unsigned long long)gen);
 	}
 	for (j = 0; j < md->nblocks; j++)
