@@ -323,8 +323,8 @@ check_evict_order(const struct rebuild *rb, unsigned k)
 		key = ps->n_named_use_order ? ps->named_use_order[i] : 0;
 		if (!first && (key < last_key || (key == last_key &&
 		    i < last)))
-			die("pool %s: name %zu (place %llu) evicted after name "
-			    "%zu (place %llu)", p->name, last,
+			die("pool %s: name %zu (place %llu) is evicted before "
+			    "name %zu (place %llu)", p->name, last,
 			    (unsigned long long)last_key, i,
 			    (unsigned long long)key);
 		first = false;
