@@ -581,7 +581,11 @@ probe_keeps_serving(void **state)
 	fd = harness_raw_client(fx.d.sock, "counter");
 	h = harness_raw_handle(fd, "p");
 	EXPECT_RAW(harness_raw_alloc(fd, h, 100, &x, &usable), 0);
-	put_slow_probe(bin, "1");
+	/*
+	 * Half a second leaves the probe most of the daemon's 2 s limit to
+	 * start the real binary and answer on a loaded machine.
+	 */
+	put_slow_probe(bin, "0.5");
 
 	restarted = harness_log_count(&fx.d, HARNESS_RESTARTED);
 	assert_int_equal(kill(fx.d.pid, SIGUSR2), 0);
@@ -590,9 +594,13 @@ probe_keeps_serving(void **state)
 	/*
 	 * Round trips while the probe runs: each counts if the probe was
 	 * still running once it was answered.  A loop that waits for the
-	 * probe answers none of them until the new image does.
+	 * probe answers none of them until the new image does.  A pause
+	 * between them leaves the CPUs to the probe, which must answer in
+	 * time for the restart to happen at all.
 	 */
 	while (running(probe)) {
+		if (served)
+			harness_sleep_ms(1);
 		if ((rc = harness_raw_block(fd, POOLMGR__REQUEST__BODY_USABLE_SIZE,
 					    h, x)) != 0)
 			fail_msg("a round trip during the probe: %d", rc);
