@@ -251,16 +251,23 @@ do_free(struct call *c, const Poolmgr__Free *m)
  * can, one name at a time, and tries again after each: it stops at the
  * first eviction that lets it grow in place, or move, and never evicts
  * for the whole size what the bytes after the block would have done.
+ * When a block no eviction frees lies right after it, the block can only
+ * move: then the whole size must be had, or nothing is evicted.
  */
 static uint64_t
 growth(struct dpool *p, uint64_t off, uint64_t size)
 {
-	struct block *b = dpool_block(p, off);
+	struct block *b = dpool_block(p, off), *next;
 	uint64_t want = heap_block_size(p->heap, size);
 
 	if (!b || want == 0)
 		return size;
-	return want > b->size ? want - b->size : 0;
+	if (want <= b->size)
+		return 0;
+	next = dpool_block(p, b->off + b->size);
+	if (next && !(next->evictable && next->nrefs == 0))
+		return want;
+	return want - b->size;
 }
 
 int

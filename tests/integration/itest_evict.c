@@ -30,6 +30,8 @@
  *       it a block short of a grow, the oldest evictable name's block
  *       next: the grow evicts that one, no other, and stays in place; a
  *       grow that must move evicts as many as the move takes, no more;
+ *   realloc_evicts_nothing_it_cannot_use  a kept block after it and too
+ *       few free and evictable bytes for a move: nothing is evicted;
  *   restart_keeps_order  names looked up out of their order, SIGUSR2:
  *       an allocation of one block's room evicts the least recently
  *       used, not the first by name;
@@ -615,6 +617,38 @@ realloc_moves_by_evicting_enough(void **state)
 	pool_disconnect(c);
 }
 
+/*
+ * A kept block right after o[0], and fewer free and evictable bytes than
+ * the new size: the block can neither grow in place nor move, so nothing
+ * is evicted for it.
+ */
+static void
+realloc_evicts_nothing_it_cannot_use(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_stats s;
+	pool_off_t o[NBLK], r = POOL_OFF_NONE, x;
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	fill_after_free(p, 0x04, o);	/* n2 alone evictable */
+	EXPECT_RC(pool_alloc(p, BLK, &x), 0);
+	assert_int_equal(x, o[1]);
+	EXPECT_RC(pool_publish(p, x, "kept"), 0);
+	EXPECT_RC(pool_free(p, x), 0);
+	/* Under 1 MiB, so the daemon's own Realloc, not the library's move. */
+	EXPECT_RC(pool_realloc(p, o[0], 2 * BLK - 4096, &r), -ENOMEM);
+	s = harness_stats(p);
+	assert_int_equal(s.evictions, 0);
+	assert_int_equal(names_left(p, o), 0xfc);
+	EXPECT_RC(pool_free(p, o[0]), 0);
+	EXPECT_RC(pool_unpublish(p, "kept"), 0);
+	harness_expect_checked(c, POOL);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 /* ---- restart_keeps_order / crash_keeps_order ------------------------- */
 
 static void
@@ -726,6 +760,8 @@ main(void)
 		    realloc_grows_by_evicting_neighbour, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    realloc_moves_by_evicting_enough, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    realloc_evicts_nothing_it_cannot_use, setup, teardown),
 		cmocka_unit_test_setup_teardown(restart_keeps_order, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(crash_keeps_order, store_setup,
