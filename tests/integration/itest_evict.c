@@ -102,17 +102,11 @@ name_of(int i)
 	return buf[i];
 }
 
-/*
- * Fill pool p with NBLK blocks of BLK, named n0..n7 (evictable where
- * mask has the bit), each written with its index and let go by the
- * handle in name order, so that the least recently used is n0.  With
- * by_off, the names go to the blocks by ascending offset.  offs[i] is
- * n<i>'s block.
- */
+/* NBLK blocks of BLK into o, by ascending offset with by_off. */
 static void
-fill(struct pool *p, unsigned mask, bool by_off, pool_off_t *offs)
+alloc_all(struct pool *p, bool by_off, pool_off_t *o)
 {
-	pool_off_t o[NBLK], t;
+	pool_off_t t;
 	int i, j;
 
 	for (i = 0; i < NBLK; i++)
@@ -124,6 +118,22 @@ fill(struct pool *p, unsigned mask, bool by_off, pool_off_t *offs)
 				o[i] = o[j];
 				o[j] = t;
 			}
+}
+
+/*
+ * Fill pool p with NBLK blocks of BLK, named n0..n7 (evictable where
+ * mask has the bit), each written with its index and let go by the
+ * handle in name order, so that the least recently used is n0.  With
+ * by_off, the names go to the blocks by ascending offset.  offs[i] is
+ * n<i>'s block.
+ */
+static void
+fill(struct pool *p, unsigned mask, bool by_off, pool_off_t *offs)
+{
+	pool_off_t o[NBLK];
+	int i;
+
+	alloc_all(p, by_off, o);
 	for (i = 0; i < NBLK; i++) {
 		memset(pool_ptr(p, o[i]), '0' + i, BLK);
 		EXPECT_RC(pool_publish_flags(p, o[i], name_of(i),
@@ -540,18 +550,9 @@ crash_keeps_flag(void **state)
 static void
 fill_after_free(struct pool *p, unsigned mask, pool_off_t *o)
 {
-	pool_off_t t;
-	int i, j;
+	int i;
 
-	for (i = 0; i < NBLK; i++)
-		EXPECT_RC(pool_alloc(p, BLK, &o[i]), 0);
-	for (i = 0; i < NBLK; i++)
-		for (j = i + 1; j < NBLK; j++)
-			if (o[j] < o[i]) {
-				t = o[i];
-				o[i] = o[j];
-				o[j] = t;
-			}
+	alloc_all(p, true, o);
 	for (i = 2; i < NBLK; i++) {
 		memset(pool_ptr(p, o[i]), '0' + i, BLK);
 		EXPECT_RC(pool_publish_flags(p, o[i], name_of(i),
