@@ -110,7 +110,7 @@ EXAMPLES := $(BUILD)/examples/producer $(BUILD)/examples/consumer
 UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta \
               test_heap_split test_heap_restore test_session test_records \
               test_block_index test_restart_names test_journal_compact \
-              test_notify test_cache_lock
+              test_notify test_cache_lock test_poolctl_print
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_memory itest_badinput itest_poolctl itest_config \
@@ -283,6 +283,11 @@ $(BUILD)/tests/test_cache_lock: $(BUILD)/tests/unit/test_cache_lock.o \
   $(BUILD)/client/cache_lock.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) -lpthread
+# poolctl's tables, printed by its own printing code.
+$(BUILD)/tests/test_poolctl_print: $(BUILD)/tests/unit/test_poolctl_print.o \
+  $(BUILD)/client/poolctl_print.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIB_LIBS) $(CTL_LIBS)
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(ENGINE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(ENGINE_LIB) $(CMOCKA_LIBS)

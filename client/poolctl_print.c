@@ -933,6 +933,8 @@ print_names(const struct ctl *ctl, const char *pool,
 {
 	struct json_object	*a, *o;
 	size_t			 i, w = 4;
+	int			 gw = 12, len;
+	char			 gen[24];
 
 	if (ctl->json) {
 		a = json_object_new_array();
@@ -957,16 +959,20 @@ print_names(const struct ctl *ctl, const char *pool,
 		json_print(ctl, a);
 		return;
 	}
+	/* Generations only grow: widen their column rather than misalign. */
 	for (i = 0; i < n; i++) {
 		if (strlen(pn[i].name) > w)
 			w = strlen(pn[i].name);
+		len = snprintf(gen, sizeof gen, "%" PRIu64, pn[i].generation);
+		if (len > gw)
+			gw = len;
 	}
-	printf("%-*s %18s %10s %10s %12s %s\n", (int)w, "NAME", "OFFSET",
-	    "SIZE", "PUBLISHER", "GENERATION", "EVICT");
+	printf("%-*s %18s %10s %10s %*s %s\n", (int)w, "NAME", "OFFSET",
+	    "SIZE", "PUBLISHER", gw, "GENERATION", "EVICT");
 	for (i = 0; i < n; i++)
-		printf("%-*s %#18" PRIx64 " %10s %10" PRIu32 " %12" PRIu64
+		printf("%-*s %#18" PRIx64 " %10s %10" PRIu32 " %*" PRIu64
 		    " %s\n", (int)w, safe(pn[i].name).s, pn[i].offset,
-		    human(pn[i].usable_size).s, pn[i].publisher,
+		    human(pn[i].usable_size).s, pn[i].publisher, gw,
 		    pn[i].generation, pn[i].evictable ? "yes" : "no");
 }
 
