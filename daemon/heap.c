@@ -695,26 +695,36 @@ cached_at(struct heap *h, uint64_t off)
 }
 
 /*
- * Is there room for extra bytes from next on: runs and cached blocks (free
- * space too, only not merged), one after another?  A look only: a growth
- * that cannot be made changes nothing.  A step covers at least two
- * granules, so there are at most extra / 2g of them.
+ * The free bytes from next on: runs and cached blocks (free space too,
+ * only not merged), one after another, counted until they reach max (the
+ * last piece may pass it).  A look only.  A step covers at least two
+ * granules, so there are at most max / 2g of them.
  */
-static bool
-room_from(struct heap *h, uint64_t next, uint64_t extra)
+static uint64_t
+free_from(struct heap *h, uint64_t next, uint64_t max)
 {
 	uint64_t at = next, n;
 	struct fit f;
 
-	while (at - next < extra) {
+	while (at - next < max) {
 		if (runs_at(h, at, &f))
 			at += f.len;
 		else if ((n = cached_at(h, at)))
 			at += n;
 		else
-			return false;
+			break;
 	}
-	return true;
+	return at - next;
+}
+
+/*
+ * Is there room for extra bytes from next on?  A growth that cannot be
+ * made changes nothing.
+ */
+static bool
+room_from(struct heap *h, uint64_t next, uint64_t extra)
+{
+	return free_from(h, next, extra) >= extra;
 }
 
 /*
@@ -828,6 +838,19 @@ heap_block_info(struct heap *h, uint64_t off, struct heap_block_info *out)
 	out->size = len;
 	out->requested = s ? s->requested : len - bm_slack(h, off, len);
 	out->span = s != NULL;
+	return 0;
+}
+
+int
+heap_free_after(struct heap *h, uint64_t off, uint64_t max, uint64_t *out)
+{
+	struct span *s;
+	uint64_t len;
+	int rc;
+
+	if ((rc = live_block(h, off, &len, &s)))
+		return rc;
+	*out = free_from(h, off + len, max);
 	return 0;
 }
 

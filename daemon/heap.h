@@ -162,6 +162,17 @@ int heap_free(struct heap *h, uint64_t off);
 int heap_resize(struct heap *h, uint64_t off, uint64_t size);
 
 /*
+ * heap_free_after - the free bytes right after the live block at off, in
+ * *out: the free runs and cached blocks that follow it one after another,
+ * the room heap_resize would grow it into.  The count stops once it
+ * reaches max (the last run may take it past max), so that the look costs
+ * at most max / (2 * granularity) steps however long the free space is.
+ * -EINVAL when off is not the start of a live block.
+ */
+int heap_free_after(struct heap *h, uint64_t off, uint64_t max,
+		    uint64_t *out);
+
+/*
  * heap_free_released - heap_free for a large block (a page span) whose pages
  * the owner has already given back to the OS while the block was still
  * live, so that nobody could be handed them meanwhile: the engine counts

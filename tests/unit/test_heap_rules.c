@@ -1726,6 +1726,55 @@ realloc_of_spans(void **state)
 	heap_destroy(h);
 }
 
+/*
+ * heap_free_after: the free run after a block, cached blocks in it
+ * counted, up to the live block that ends it or the pool's end; a look
+ * that stops once it reaches its bound.
+ */
+static void
+free_after_a_block(void **state)
+{
+	struct heap *h = make(1 * MiB, 0, 0, 0);
+	uint64_t s[3], b[3], len;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 3; i++)
+		s[i] = alloc_ok(h, 256 * KiB);
+	assert_int_equal(s[1], s[0] + 256 * KiB);
+	assert_int_equal(s[2], s[1] + 256 * KiB);
+	assert_int_equal(heap_free_after(h, s[0], 1 * MiB, &len), 0);
+	assert_int_equal(len, 0);		/* s[1] is live */
+	assert_int_equal(heap_free(h, s[1]), 0);
+	assert_int_equal(heap_free_after(h, s[0], 1 * MiB, &len), 0);
+	assert_int_equal(len, 256 * KiB);	/* up to s[2] */
+	assert_int_equal(heap_free_after(h, s[2], 1 * MiB, &len), 0);
+	assert_int_equal(len, 1 * MiB - s[2] - 256 * KiB);	/* the end */
+	/* One run: the look takes it whole, past a bound inside it. */
+	assert_int_equal(heap_free_after(h, s[0], PAGE, &len), 0);
+	assert_int_equal(len, 256 * KiB);
+	assert_int_equal(heap_free_after(h, s[0], 0, &len), 0);
+	assert_int_equal(len, 0);
+	/* Not the start of a live block: -EINVAL. */
+	assert_int_equal(heap_free_after(h, s[1], 1 * MiB, &len), -EINVAL);
+	assert_int_equal(heap_free_after(h, s[0] + 16, 1 * MiB, &len),
+			 -EINVAL);
+	assert_int_equal(heap_free_after(h, 2 * MiB, 1 * MiB, &len), -EINVAL);
+
+	/* A cached block is free space too; the block after it is not. */
+	for (i = 0; i < 3; i++)
+		b[i] = alloc_ok(h, 64);
+	assert_int_equal(b[1], b[0] + 64);
+	assert_int_equal(b[2], b[1] + 64);
+	assert_int_equal(heap_free(h, b[1]), 0);
+	assert_true(stats(h).cached_bytes >= 64);
+	assert_int_equal(heap_free_after(h, b[0], 1 * MiB, &len), 0);
+	assert_int_equal(len, 64);
+	assert_int_equal(heap_free_after(h, b[1], 1 * MiB, &len), -EINVAL);
+	check_ok(h);
+	heap_destroy(h);
+}
+
 /* ---- rule 8: bad calls change nothing --------------------------------- */
 
 static void
@@ -1936,6 +1985,7 @@ main(void)
 		cmocka_unit_test(realloc_moves_when_it_must),
 		cmocka_unit_test(realloc_edge_cases),
 		cmocka_unit_test(realloc_of_spans),
+		cmocka_unit_test(free_after_a_block),
 		cmocka_unit_test(bad_frees_change_nothing),
 		cmocka_unit_test(bad_sizes_are_clear_errors),
 		cmocka_unit_test(stats_report_what_happened),
