@@ -71,6 +71,7 @@ struct waiter {
 	uint64_t note;
 	bool settle;		/* waits for a settled pool: at most
 				 * settle_wait_ns() */
+	uint32_t evict_names;	/* the call's */
 };
 
 static TAILQ_HEAD(, waiter) waiters = TAILQ_HEAD_INITIALIZER(waiters);
@@ -343,6 +344,7 @@ hold(struct call *c, struct waiter *w, const uint8_t *buf, size_t len)
 	w->stage = c->stage;
 	w->note = c->note;
 	w->settle = c->settle;
+	w->evict_names = c->evict_names;
 	peer_hold(c->peer, buf, len);
 }
 
@@ -398,6 +400,7 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 		c.prior = w->prior;
 		c.stage = w->stage;
 		c.note = w->note;
+		c.evict_names = w->evict_names;
 	} else {
 		c.prior = dpool_release_mark();
 	}

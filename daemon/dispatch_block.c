@@ -70,33 +70,60 @@ refused_unsettled(struct call *c, struct dpool *p, int rc)
 
 /*
  * The engine still has no room once the pool is settled: evict its least
- * recently used evictable names, evict bytes of them (pool_evict.h), and
- * try the request again (TRY_AGAIN); or, if their pages go back in steps,
- * once those are done (HELD: the wait's mark is the work queued by now,
- * so what the evictions queued, not the request's first mark).  The
- * refusal the client will not see is taken back in the statistics.  0:
- * the refusal stands, nothing evicted: none is evictable, or the free
- * and evictable bytes together are fewer than need (the least the
- * request could do with), or the client will try again (retry_follows):
- * it gives back the blocks its cache keeps first, which may be room
- * enough.  -EDQUOT evicts nothing: a quota is the session's, and others'
- * names are not its room.
+ * recently used evictable names (pool_evict.h) and try the request again
+ * (TRY_AGAIN); or, if their pages go back in steps, once those are done
+ * (HELD: the wait's mark is the work queued by now, so what the evictions
+ * queued, not the request's first mark).  need is the least the request
+ * could do with: a round evicts the bytes of it the pool's room
+ * (dpool_room) lacks, since no fewer can do; when it lacks none (the room
+ * is there, but in pieces), one name, which the next try may find was
+ * enough.  A round whose evictions go back in steps waits for them: so
+ * that a request many names short does not wait once a name, such a
+ * round takes as many names as those rounds before it took all told
+ * (c->evict_names), one at least: 1, 1, 2, 4...  So a request that,
+ * once the bytes missing are evicted (a wait), still needs k names for a
+ * run waits for them 1 + ceil(log2 k) times at most, and evicts fewer
+ * than 2k names for it.
+ * The refusal the client will not see is taken back in the statistics.
+ * 0: the refusal stands, nothing evicted: none is evictable, or the room
+ * and the evictable bytes together are fewer than need, or the client
+ * will try again (retry_follows): it gives back the blocks its cache
+ * keeps first, which may be room enough.  -EDQUOT evicts nothing: a
+ * quota is the session's, and others' names are not its room.
  */
 #define TRY_AGAIN 2
 
 static int
 make_room(struct call *c, struct dpool *p, int rc, bool retry_follows,
-	  uint64_t need, uint64_t evict)
+	  uint64_t need)
 {
-	if (rc != -ENOMEM || retry_follows || !dpool_evict_may_fit(p, need) ||
-	    !dpool_evict(p, evict))
+	uint32_t names = c->evict_names ? c->evict_names : 1, gone;
+	uint32_t releasing = p->releasing;
+	uint64_t room;
+
+	if (rc != -ENOMEM || retry_follows || !dpool_evict_may_fit(p, need))
+		return 0;
+	room = dpool_room(p);
+	if (!(gone = dpool_evict(p, need > room ? need - room : 0, names)))
 		return 0;
 	p->unseen_failures++;
 	if (!dpool_unsettled(p))
 		return TRY_AGAIN;
+	/* Names evicted are at most the pool's: no overflow. */
+	if (need <= room && p->releasing > releasing)
+		c->evict_names += gone;
 	c->settle = false;
 	c->prior_only = false;
 	return HELD;
+}
+
+/* The bytes of a block for size, the least its allocation takes. */
+static uint64_t
+block_bytes(struct dpool *p, uint64_t size)
+{
+	uint64_t len = heap_block_size(p->heap, size);
+
+	return len ? len : size;
 }
 
 /*
@@ -187,7 +214,7 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 		if ((wait = refused_unsettled(c, h->pool, rc)))
 			return wait;
 	} while ((wait = make_room(c, h->pool, rc, m->retry_follows,
-				   size, size)) == TRY_AGAIN);
+				   block_bytes(h->pool, size))) == TRY_AGAIN);
 	if (wait)
 		return wait;
 	if (rc == DPOOL_IN_STEPS)
@@ -248,26 +275,34 @@ do_free(struct call *c, const Poolmgr__Free *m)
  * The bytes a realloc of the block at off to size needs beyond its own:
  * growing in place takes no more, and if not even they can be had, a move
  * (the whole size) cannot be either.  So a realloc evicts only when they
- * can, one name at a time, and tries again after each: it stops at the
- * first eviction that lets it grow in place, or move, and never evicts
- * for the whole size what the bytes after the block would have done.
- * When a block no eviction frees lies right after it, the block can only
- * move: then the whole size must be had, or nothing is evicted.
+ * can, a round at a time (make_room), and tries again after each: it
+ * stops at the first eviction that lets it grow in place, or move, and
+ * never evicts for the whole size what the bytes after the block would
+ * have done.  Those are the free run right after it (heap_free_after) and
+ * the block that ends the run, if eviction may free it: when the two
+ * together are too short, or the run already was long enough (what failed
+ * was a move), the block can only move, and then the whole size must be
+ * had, or nothing is evicted.  A look at the run and one block, bounded
+ * by the growth.
  */
 static uint64_t
 growth(struct dpool *p, uint64_t off, uint64_t size)
 {
 	struct block *b = dpool_block(p, off), *next;
-	uint64_t want = heap_block_size(p->heap, size);
+	uint64_t want = heap_block_size(p->heap, size), more, gap;
 
 	if (!b || want == 0)
 		return size;
 	if (want <= b->size)
 		return 0;
-	next = dpool_block(p, b->off + b->size);
-	if (next && !(next->evictable && next->nrefs == 0))
+	more = want - b->size;
+	if (heap_free_after(p->heap, off, more, &gap) || gap >= more)
 		return want;
-	return want - b->size;
+	next = dpool_block(p, b->off + b->size + gap);
+	if (!next || !(next->evictable && next->nrefs == 0) ||
+	    gap + next->size < more)
+		return want;
+	return more;
 }
 
 int
@@ -289,7 +324,8 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 			if ((wait = refused_unsettled(c, h->pool, rc)))
 				return wait;
 		} while ((wait = make_room(c, h->pool, rc, m->retry_follows,
-					   m->size, m->size)) == TRY_AGAIN);
+					   block_bytes(h->pool, m->size))) ==
+			 TRY_AGAIN);
 		if (wait)
 			return wait;
 		if (rc)
@@ -313,8 +349,8 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 		if ((wait = refused_unsettled(c, h->pool, rc)))
 			return wait;
 	} while ((wait = make_room(c, h->pool, rc, m->retry_follows,
-				   growth(h->pool, m->offset, m->size),
-				   1)) == TRY_AGAIN);
+				   growth(h->pool, m->offset, m->size))) ==
+		 TRY_AGAIN);
 	if (wait)
 		return wait;
 	if (rc == DPOOL_IN_STEPS)
@@ -368,15 +404,16 @@ alloc_batch_try(struct call *c, struct handle *h, const Poolmgr__AllocBatch *m,
 	return 0;
 }
 
-/* The bytes a batch asks for, all told (at most UINT64_MAX). */
+/* The bytes of a batch's blocks, all told (at most UINT64_MAX). */
 static uint64_t
-batch_bytes(const Poolmgr__AllocBatch *m)
+batch_bytes(struct dpool *p, const Poolmgr__AllocBatch *m)
 {
 	uint64_t sum = 0;
 	size_t i;
 
 	for (i = 0; i < m->n_sizes; i++)
-		if (__builtin_add_overflow(sum, m->sizes[i], &sum))
+		if (__builtin_add_overflow(sum, block_bytes(p, m->sizes[i]),
+					   &sum))
 			return UINT64_MAX;
 	return sum;
 }
@@ -403,7 +440,7 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 		if ((wait = refused_unsettled(c, h->pool, rc)))
 			return wait;
 	} while ((wait = make_room(c, h->pool, rc, m->retry_follows,
-				   batch_bytes(m), batch_bytes(m))) == TRY_AGAIN);
+				   batch_bytes(h->pool, m))) == TRY_AGAIN);
 	if (wait)
 		return wait;
 	if (rc) {

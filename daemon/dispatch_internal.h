@@ -46,6 +46,8 @@ struct call {
 	uint64_t note;
 	bool settle;		/* held by wait_settled for a settled pool */
 	bool prior_only;	/* held by wait_settled for prior alone */
+	uint32_t evict_names;	/* names its eviction rounds that waited
+				 * for pages took, all told (make_room) */
 };
 
 /* dispatch.c */

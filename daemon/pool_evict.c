@@ -147,25 +147,32 @@ evict_unheld(struct dpool *p, struct block *b)
 		lru_put(&p->evict, l);
 }
 
-bool
-dpool_evict_may_fit(struct dpool *p, uint64_t need)
+uint64_t
+dpool_room(struct dpool *p)
 {
 	struct heap_stats st;
 
+	heap_get_stats(p->heap, &st);
+	return st.free_bytes + st.cached_bytes;
+}
+
+bool
+dpool_evict_may_fit(struct dpool *p, uint64_t need)
+{
 	if (p->evict.unheld == 0)
 		return false;
-	heap_get_stats(p->heap, &st);
-	return st.free_bytes + st.cached_bytes + p->evict.unheld_bytes >= need;
+	return dpool_room(p) + p->evict.unheld_bytes >= need;
 }
 
 uint32_t
-dpool_evict(struct dpool *p, uint64_t need)
+dpool_evict(struct dpool *p, uint64_t need, uint32_t names)
 {
 	struct evict_link *l;
 	uint64_t gone = 0, size;
 	uint32_t count = 0;
 
-	while (gone < need && (l = TAILQ_FIRST(&p->evict.lru))) {
+	while ((gone < need || count < names) &&
+	       (l = TAILQ_FIRST(&p->evict.lru))) {
 		size = l->name->block->size;
 		dpool_name_remove(p, l->name);
 		p->evict.evictions++;

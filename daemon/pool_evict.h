@@ -72,17 +72,23 @@ void evict_touch(struct dpool *p, struct block_name *n);
 void evict_held(struct dpool *p, struct block *b);
 void evict_unheld(struct dpool *p, struct block *b);
 /*
+ * The room pool p has for an allocation without evicting: the engine's
+ * free and cached bytes now.  An allocation of need bytes cannot succeed
+ * unless at least need minus that much is evicted.
+ */
+uint64_t dpool_room(struct dpool *p);
+/*
  * Could evicting every unheld evictable block make room for need bytes:
- * are the engine's free bytes and theirs together as many?  If not, no
- * eviction can help, and none is made.
+ * are the pool's room (dpool_room) and their bytes together as many?  If
+ * not, no eviction can help, and none is made.
  */
 bool dpool_evict_may_fit(struct dpool *p, uint64_t need);
 /*
  * Evict the least recently used unheld evictable names, unpublishing
- * them and freeing their blocks, until their bytes reach need or none is
- * left: how many went.
+ * them and freeing their blocks, until their bytes reach need and they
+ * are at least names many, or none is left: how many went.
  */
-uint32_t dpool_evict(struct dpool *p, uint64_t need);
+uint32_t dpool_evict(struct dpool *p, uint64_t need, uint32_t names);
 /*
  * Number the evictable names in the order of eviction, for a restart's
  * state: those on the list from 1, oldest first, then the held ones, as

@@ -41,6 +41,21 @@
  *   republish_in_place_is_a_use  the oldest evictable name republished
  *       on its own block (a new frame written in place) is the newest:
  *       the next eviction takes the one after it.
+ *   evicts_only_what_is_missing  a block free next to the oldest name's:
+ *       an alloc, a calloc, a batch and a Realloc of no block, each of
+ *       two blocks' room, evict the one name the free block lacks, not
+ *       two blocks' worth;
+ *   evicts_one_name_a_round  two free blocks apart, room enough in bytes
+ *       but not in a run: two blocks' room evicts the oldest name, next
+ *       to one of them, and tries again, nothing more;
+ *   evictions_in_steps_wait_few_times  every eviction's pages going
+ *       back in steps: three blocks' room, one block's bytes and then a
+ *       run missing, waits for the bytes, then for rounds of 1, 1 and 2
+ *       names, and evicts those five, not every name;
+ *   realloc_gap_then_kept_evicts_nothing  a free gap after the block,
+ *       then a kept block, and too few free and evictable bytes for a
+ *       move: the gap does not count as room to grow, nothing is
+ *       evicted.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -55,6 +70,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "harness_raw.h"
 #include "harness_store.h"
 #include "poolclient.h"
 
@@ -64,6 +80,8 @@
 #define CONF		"[pool ev]\nsize = 4M\n" \
 			"[pool evq]\nsize = 4M\nquota = 3584K\n"
 #define STORE_CONF	"[daemon]\nsocket_mode = 0666\n[pool ev]\nsize = 4M\n"
+/* Every block's pages go back in steps, evicted ones too. */
+#define STEPS_CONF	"release_step = 64K\n[pool ev]\nsize = 4M\n"
 
 static struct daemon_proc d;
 static struct harness_store st;
@@ -74,6 +92,14 @@ setup(void **state)
 	(void)state;
 	memset(&d, 0, sizeof(d));
 	return harness_start(&d, CONF) == 0 ? 0 : -1;
+}
+
+static int
+setup_steps(void **state)
+{
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	return harness_start(&d, STEPS_CONF) == 0 ? 0 : -1;
 }
 
 static int
@@ -739,6 +765,194 @@ republish_in_place_is_a_use(void **state)
 	pool_disconnect(c);
 }
 
+/* ---- evicting no more than needed ------------------------------------ */
+
+enum two_blocks { BY_ALLOC, BY_CALLOC, BY_BATCH, BY_REALLOC, BY_ALL };
+
+/*
+ * Two blocks' room by way, through p or, for a Realloc of no block (the
+ * library sends an Alloc for that), through raw handle rh on fd; given
+ * back again.  0 or the refusal.
+ */
+static int
+two_blocks(struct pool *p, int fd, uint32_t rh, enum two_blocks way)
+{
+	size_t sizes[2] = {BLK, BLK};
+	pool_off_t o[2];
+	uint64_t off = POOL_OFF_NONE;
+	int rc;
+
+	switch (way) {
+	case BY_ALLOC:
+		if ((rc = pool_alloc(p, 2 * BLK, &o[0])) == 0)
+			EXPECT_RC(pool_free(p, o[0]), 0);
+		return rc;
+	case BY_CALLOC:
+		if ((rc = pool_calloc(p, 2, BLK, &o[0])) == 0)
+			EXPECT_RC(pool_free(p, o[0]), 0);
+		return rc;
+	case BY_BATCH:
+		if ((rc = pool_alloc_batch(p, 2, sizes, o)) == 0) {
+			EXPECT_RC(pool_free(p, o[0]), 0);
+			EXPECT_RC(pool_free(p, o[1]), 0);
+		}
+		return rc;
+	default:
+		if ((rc = harness_raw_realloc(fd, rh, &off, 2 * BLK,
+					      false)) == 0)
+			EXPECT_RC(harness_raw_free(fd, rh, off), 0);
+		return rc;
+	}
+}
+
+/* Unpublish the names bits has, n<i> for bit i. */
+static void
+unpublish(struct pool *p, unsigned bits)
+{
+	int i;
+
+	for (i = 0; i < NBLK; i++)
+		if (bits & (1u << i))
+			EXPECT_RC(pool_unpublish(p, name_of(i)), 0);
+}
+
+/*
+ * n1's block free, next to n0's, the oldest: two blocks' room lacks one,
+ * and n0's is the one.  Evicting two blocks' worth, as much as asked
+ * for, would take n2 too.
+ */
+static void
+evicts_only_what_is_missing(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t offs[NBLK];
+	uint64_t before;
+	uint32_t rh;
+	int fd, way;
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	assert_true((fd = harness_raw_greeted(d.sock, "raw")) >= 0);
+	EXPECT_RC(harness_raw_open(fd, POOL, &rh), 0);
+	for (way = BY_ALLOC; way < BY_ALL; way++) {
+		fill(p, 0xff, true, offs);
+		unpublish(p, 0x02);
+		before = harness_stats(p).evictions;
+		EXPECT_RC(two_blocks(p, fd, rh, way), 0);
+		if (harness_stats(p).evictions - before != 1)
+			fail_msg("way %d evicted %llu names, not 1", way,
+				 (unsigned long long)
+				 (harness_stats(p).evictions - before));
+		assert_int_equal(names_left(p, offs), 0xfc);
+		harness_expect_checked(c, POOL);
+		unpublish(p, 0xfc);
+	}
+	close(fd);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/*
+ * n1's and n6's blocks free: two blocks' room in bytes, not in a run.
+ * Nothing is missing but a run: one name a round, the oldest, n0, whose
+ * block is next to n1's, and no other.
+ */
+static void
+evicts_one_name_a_round(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t offs[NBLK], a;
+	struct pool_stats s;
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	fill(p, 0xff, true, offs);
+	unpublish(p, 0x42);
+	EXPECT_RC(pool_alloc(p, 2 * BLK, &a), 0);
+	assert_int_equal(a, offs[0]);
+	s = harness_stats(p);
+	assert_int_equal(s.evictions, 1);
+	assert_int_equal(s.evicted_bytes, BLK);
+	assert_int_equal(names_left(p, offs), 0xbc);
+	harness_expect_checked(c, POOL);
+	EXPECT_RC(pool_free(p, a), 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/*
+ * n1's and n6's blocks free, every eviction's pages going back in steps
+ * (release_step below a block), and three blocks' room asked for: one
+ * block's bytes are missing, then a run.  The names, oldest first: n3,
+ * n7, n0, n4, n2, n5.  The first round evicts n3 for the bytes, and
+ * waits for its pages; then n7 alone, and waits (no run yet); then as
+ * many as the rounds that waited took, one: n0, and waits; then two, n4
+ * and n2, which make the run.  Two blocks' room a round, as much as was
+ * asked for, takes every name.
+ */
+static void
+evictions_in_steps_wait_few_times(void **state)
+{
+	static const int newer[] = {7, 0, 4, 2, 5};
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t offs[NBLK], a, off;
+	struct pool_stats s;
+	size_t k;
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	fill(p, 0xff, true, offs);
+	unpublish(p, 0x42);
+	for (k = 0; k < sizeof(newer) / sizeof(newer[0]); k++)
+		EXPECT_RC(pool_lookup(p, name_of(newer[k]), &off, NULL), 0);
+	EXPECT_RC(pool_alloc(p, 3 * BLK, &a), 0);
+	assert_int_equal(a, offs[0]);
+	s = harness_stats(p);
+	assert_int_equal(s.evictions, 5);
+	assert_int_equal(names_left(p, offs), 0x20);
+	harness_expect_checked(c, POOL);
+	EXPECT_RC(pool_free(p, a), 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/*
+ * A free gap of half a block after o[0], then a kept block: o[0] cannot
+ * grow in place, and the gap and n2's block (the only evictable one,
+ * apart) are too few bytes for a move.  Counting the gap as room to grow
+ * would evict n2 for nothing.
+ */
+static void
+realloc_gap_then_kept_evicts_nothing(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t o[NBLK], r = POOL_OFF_NONE, gap, kept;
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	fill_after_free(p, 0x04, o);	/* n2 alone evictable */
+	EXPECT_RC(pool_alloc(p, BLK / 2, &gap), 0);
+	EXPECT_RC(pool_alloc(p, BLK / 2, &kept), 0);
+	assert_int_equal(gap, o[1]);
+	assert_int_equal(kept, o[1] + BLK / 2);
+	EXPECT_RC(pool_publish(p, kept, "kept"), 0);
+	EXPECT_RC(pool_free(p, kept), 0);
+	EXPECT_RC(pool_free(p, gap), 0);
+	/* Under 1 MiB, so the daemon's own Realloc, not the library's move. */
+	EXPECT_RC(pool_realloc(p, o[0], 2 * BLK - 4096, &r), -ENOMEM);
+	assert_int_equal(harness_stats(p).evictions, 0);
+	assert_int_equal(names_left(p, o), 0xfc);
+	EXPECT_RC(pool_free(p, o[0]), 0);
+	EXPECT_RC(pool_unpublish(p, "kept"), 0);
+	harness_expect_checked(c, POOL);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
@@ -769,6 +983,14 @@ main(void)
 						store_teardown),
 		cmocka_unit_test_setup_teardown(republish_in_place_is_a_use,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(evicts_only_what_is_missing,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(evicts_one_name_a_round, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+		    evictions_in_steps_wait_few_times, setup_steps, teardown),
+		cmocka_unit_test_setup_teardown(
+		    realloc_gap_then_kept_evicts_nothing, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
