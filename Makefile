@@ -110,7 +110,8 @@ EXAMPLES := $(BUILD)/examples/producer $(BUILD)/examples/consumer
 UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta \
               test_heap_split test_heap_restore test_session test_records \
               test_block_index test_restart_names test_journal_compact \
-              test_notify test_cache_lock test_poolctl_print
+              test_notify test_cache_lock test_poolctl_print \
+              test_pool_check
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_memory itest_badinput itest_poolctl itest_config \
@@ -260,6 +261,13 @@ $(BUILD)/tests/test_heap_rules $(BUILD)/tests/test_heap_split \
 $(BUILD)/tests/test_records: $(BUILD)/daemon/records.o
 # The session test runs the daemon's own session and pool code.
 $(BUILD)/tests/test_session: $(BUILD)/tests/unit/test_session.o \
+		$(filter-out $(BUILD)/daemon/poolmgrd.o,$(DAEMON_OBJS)) \
+		$(PROTO_OBJ) $(ENGINE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(ENGINE_LIB) $(CMOCKA_LIBS) \
+	  $(DAEMON_LIBS)
+# The check test runs the daemon's own pool code and its Check.
+$(BUILD)/tests/test_pool_check: $(BUILD)/tests/unit/test_pool_check.o \
 		$(filter-out $(BUILD)/daemon/poolmgrd.o,$(DAEMON_OBJS)) \
 		$(PROTO_OBJ) $(ENGINE_LIB)
 	@mkdir -p $(dir $@)

@@ -1432,6 +1432,13 @@ dpool_check(struct dpool *p, char *problem, size_t len)
 				 "clear");
 			return -EFAULT;
 		}
+		/* Its first hold or last release would find no name. */
+		if (b->evictable && !b->named) {
+			snprintf(problem, len, "pool %s: block %#llx is "
+				 "marked evictable, but no name holds it",
+				 p->name, (unsigned long long)b->off);
+			return -EFAULT;
+		}
 		if (b->let_go && (block_persistent(b) || held_open(b))) {
 			snprintf(problem, len, "pool %s: block %#llx taken "
 				 "for let go, but it is %s", p->name,

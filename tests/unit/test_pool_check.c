@@ -1,0 +1,149 @@
+/*
+ * test_pool_check.c - what a pool's Check (dpool_check) catches, on the
+ * daemon's own session and pool code: a real session over a socketpair,
+ * a real pool.  A fault no request can make is planted in the pool's
+ * records directly, the Check must name it, and the fault is taken out
+ * again before the pool goes.
+ *
+ *   unnamed_evictable_block   a block marked evictable that no name
+ *       holds (its first hold or last release would find no name on the
+ *       eviction's books): -EFAULT, the block named in the problem; the
+ *       mark taken off, the Check passes.
+ *   kept_name_on_evictable_block  the mark on a block whose name is
+ *       kept: -EFAULT too.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "pool.h"
+#include "pool_names.h"
+#include "session.h"
+
+struct fixture {
+	int sv[2];
+	struct session *s;
+	struct dpool *p;
+	struct handle *h;
+};
+
+static int
+setup(void **state)
+{
+	static struct fixture fx;
+	struct dpool_params pp = {.size = 1 << 20, .granularity = 16,
+				  .mode = 0600, .uid = getuid(),
+				  .gid = getgid()};
+
+	memset(&fx, 0, sizeof(fx));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fx.sv), 0);
+	assert_non_null(fx.s = session_new(fx.sv[0]));
+	assert_int_equal(dpool_create("p", &pp, &fx.p), 0);
+	assert_non_null(fx.h = session_open(fx.s, fx.p, false));
+	*state = &fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	session_free(fx->s);
+	assert_int_equal(fx->p->nhandles, 0);
+	dpool_destroy(fx->p, false);
+	close(fx->sv[0]);
+	close(fx->sv[1]);
+	return 0;
+}
+
+/* The Check passes, failing the test with its problem if not. */
+static void
+check_ok(struct dpool *p)
+{
+	char problem[256];
+
+	if (dpool_check(p, problem, sizeof(problem)) != 0)
+		fail_msg("%s", problem);
+}
+
+/*
+ * The Check with block b marked evictable: it fails, and its problem has
+ * want in it.  The mark is taken off before anything is asserted: a
+ * failed test's teardown drops b's hold, which must find the books whole.
+ */
+static void
+check_fails_marked(struct dpool *p, struct block *b, const char *want)
+{
+	char problem[256];
+	int rc;
+
+	b->evictable = 1;
+	rc = dpool_check(p, problem, sizeof(problem));
+	b->evictable = 0;
+	assert_int_equal(rc, -EFAULT);
+	if (!strstr(problem, want))
+		fail_msg("no \"%s\" in: %s", want, problem);
+}
+
+static void
+unnamed_evictable_block(void **state)
+{
+	struct fixture *fx = *state;
+	struct block *a, *b;
+	char where[32];
+
+	/* Two blocks, so that the one marked is not at 0 ("0" is anywhere). */
+	assert_int_equal(dpool_alloc(fx->p, fx->h, 4096, 0, false, 0, &a), 0);
+	assert_int_equal(dpool_alloc(fx->p, fx->h, 4096, 0, false, 0, &b), 0);
+	assert_int_not_equal(b->off, 0);
+	check_ok(fx->p);
+	snprintf(where, sizeof(where), "%#llx", (unsigned long long)b->off);
+	check_fails_marked(fx->p, b, where);
+	check_fails_marked(fx->p, b, "evictable");
+	check_ok(fx->p);
+	assert_int_equal(dpool_free(fx->p, fx->h, b->off), 0);
+	assert_int_equal(dpool_free(fx->p, fx->h, a->off), 0);
+}
+
+static void
+kept_name_on_evictable_block(void **state)
+{
+	struct fixture *fx = *state;
+	struct block *b;
+	uint64_t off;
+
+	assert_int_equal(dpool_alloc(fx->p, fx->h, 4096, 0, false, 0, &b), 0);
+	off = b->off;
+	assert_int_equal(dpool_publish(fx->p, fx->h, off, "kept", 4, false,
+				       false), 0);
+	check_ok(fx->p);
+	check_fails_marked(fx->p, b, "kept");
+	check_ok(fx->p);
+	assert_int_equal(dpool_free(fx->p, fx->h, off), 0);
+	assert_int_equal(dpool_unpublish(fx->p, "kept", 4), 0);
+	check_ok(fx->p);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(unnamed_evictable_block, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(kept_name_on_evictable_block,
+						setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
