@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -223,6 +224,41 @@ generations_valid(const Poolmgrd__PoolState *ps)
 	return true;
 }
 
+static int
+by_value(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * No two names of one generation: each publish gives the pool's next, so
+ * a generation names one publish (a Lookup waits for one newer, eviction
+ * goes by them).  A sorted copy: a pool has POOL_MAX_NAMES at most.
+ */
+static int
+check_generations_once(const Poolmgrd__PoolState *ps, char *why, size_t len)
+{
+	size_t n = ps->n_named_generation, i;
+	uint64_t *g;
+	int rc = 0;
+
+	if (n < 2)
+		return 0;
+	if (!(g = malloc(n * sizeof(*g))))
+		return state_why(why, len, "out of memory");
+	memcpy(g, ps->named_generation, n * sizeof(*g));
+	qsort(g, n, sizeof(*g), by_value);
+	for (i = 1; i < n && rc == 0; i++)
+		if (g[i] == g[i - 1])
+			rc = state_why(why, len, "pool %s: two names of "
+				       "generation %llu", ps->name,
+				       (unsigned long long)g[i]);
+	free(g);
+	return rc;
+}
+
 /* The order of eviction: none (an older image's), or a place per name. */
 static bool
 use_order_valid(const Poolmgrd__PoolState *ps)
@@ -242,6 +278,7 @@ check_pool(const Poolmgrd__State *st, size_t k, uint64_t page, char *why,
 {
 	const Poolmgrd__PoolState *ps = st->pools[k];
 	size_t i;
+	int rc;
 
 	/* As a configuration file or a CreatePool must name it. */
 	if (!ps->name || !config_valid_pool_name(ps->name))
@@ -271,6 +308,8 @@ check_pool(const Poolmgrd__State *st, size_t k, uint64_t page, char *why,
 	if (!generations_valid(ps))
 		return state_why(why, len, "pool %s: a name's generation is "
 			       "0 or past the pool's", ps->name);
+	if ((rc = check_generations_once(ps, why, len)) != 0)
+		return rc;
 	if (!use_order_valid(ps))
 		return state_why(why, len, "pool %s: its names' order of "
 			       "eviction is not one per name", ps->name);

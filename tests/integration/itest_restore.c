@@ -21,7 +21,7 @@
  *       a client's queue takes, a block name at a block that is not
  *       persistent, one name twice, a name with a NUL, name arrays of
  *       different lengths, a name's flags with an unknown bit or not
- *       one per name):
+ *       one per name, two names of one generation):
  *       the log says the state is refused, the passed connection is
  *       closed, the daemon serves a new client, the pool is not there (a
  *       fresh start), and not one byte of any memfd was punched (the
@@ -47,6 +47,8 @@
  *       before the reply to a request it sent before the restart;
  *   named_state_restored  a name at the persistent span: Lookup through
  *       the restored handle finds it;
+ *   names_of_two_generations_restored  names at both blocks, of
+ *       generations 4 and 5: Lookup gives the span's name generation 5;
  *   passed_config_broken  the configuration's text the restart passes
  *       does not load: the state is restored all the same, the log names
  *       the text's error, and the client is served on;
@@ -1168,6 +1170,70 @@ name_arrays_differ(void **state)
 	refuse(&f, NULL, 0, -1);
 }
 
+/*
+ * Names "x" at the small block (persistent too here) and "y" at the span,
+ * of generations gx and gy, the pool's count 5.
+ */
+static void
+forged_generations(struct forged *f, uint64_t gx, uint64_t gy)
+{
+	static ProtobufCBinaryData names[2];
+	static uint64_t offs[2] = {0, SPAN_OFF}, gens[2];
+	static uint32_t uids[2];
+
+	names[0] = bytes_of("x", 1);
+	names[1] = bytes_of("y", 1);
+	gens[0] = gx;
+	gens[1] = gy;
+	forged_init(f);
+	f->persister[0] = (uint32_t)getuid();
+	forged_names(f, names, offs, uids, 2);
+	f->pool.name_generation = 5;
+	f->pool.n_named_generation = 2;
+	f->pool.named_generation = gens;
+}
+
+/* Generations 4 and 5: restored, Lookup gives the span's. */
+static void
+names_of_two_generations_restored(void **state)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Lookup lu = POOLMGR__LOOKUP__INIT;
+	Poolmgr__Reply *rep;
+	struct forged f;
+	struct run r;
+
+	(void)state;
+	forged_generations(&f, 4, 5);
+	run_start(&r, &f.st, NULL, 0, -1);
+	assert_true(log_says(&r, "restarted in place: 1 pool, 2 blocks, "
+			     "1 client"));
+	lu.handle = 5;
+	lu.name = bytes_of("y", 1);
+	req.body_case = POOLMGR__REQUEST__BODY_LOOKUP;
+	req.lookup = &lu;
+	rep = harness_raw_expect(r.client, &req, 0);
+	assert_int_equal(rep->body_case, POOLMGR__REPLY__BODY_ALLOC);
+	assert_int_equal(rep->alloc->offset, SPAN_OFF);
+	assert_int_equal(rep->alloc->generation, 5);
+	poolmgr__reply__free_unpacked(rep, NULL);
+	run_stop(&r);
+}
+
+/* Both of generation 4: a generation is one publish, the state refused. */
+static void
+names_of_one_generation(void **state)
+{
+	struct forged f;
+	struct run r;
+
+	(void)state;
+	forged_generations(&f, 4, 4);
+	run_start(&r, &f.st, NULL, 0, -1);
+	assert_true(log_says(&r, "pool a: two names of generation 4"));
+	expect_refused(&r);
+}
+
 /* A name's flags with a bit this image does not know, or not one each. */
 static void
 name_flags_refused(struct forged *f, uint32_t *flags, size_t n)
@@ -1356,6 +1422,9 @@ main(void)
 		cmocka_unit_test_teardown(name_arrays_differ, run_reap),
 		cmocka_unit_test_teardown(name_flag_unknown, run_reap),
 		cmocka_unit_test_teardown(name_flags_not_each, run_reap),
+		cmocka_unit_test_teardown(names_of_two_generations_restored,
+					  run_reap),
+		cmocka_unit_test_teardown(names_of_one_generation, run_reap),
 		cmocka_unit_test_teardown(passed_config_broken, run_reap),
 		cmocka_unit_test_teardown(signals_during_restore_wait, run_reap),
 		cmocka_unit_test_teardown(old_share_map_reads_shared, run_reap),
