@@ -111,7 +111,7 @@ UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta \
               test_heap_split test_heap_restore test_session test_records \
               test_block_index test_restart_names test_journal_compact \
               test_notify test_cache_lock test_poolctl_print \
-              test_pool_check
+              test_pool_check test_recover
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_memory itest_badinput itest_poolctl itest_config \
@@ -259,15 +259,12 @@ $(BUILD)/tests/test_heap_rules $(BUILD)/tests/test_heap_split \
   $(BUILD)/tests/test_heap_restore: $(BUILD)/tests/unit/heap_owner.o
 # The records test runs the daemon's record allocator alone.
 $(BUILD)/tests/test_records: $(BUILD)/daemon/records.o
-# The session test runs the daemon's own session and pool code.
-$(BUILD)/tests/test_session: $(BUILD)/tests/unit/test_session.o \
-		$(filter-out $(BUILD)/daemon/poolmgrd.o,$(DAEMON_OBJS)) \
-		$(PROTO_OBJ) $(ENGINE_LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(ENGINE_LIB) $(CMOCKA_LIBS) \
-	  $(DAEMON_LIBS)
-# The check test runs the daemon's own pool code and its Check.
-$(BUILD)/tests/test_pool_check: $(BUILD)/tests/unit/test_pool_check.o \
+# Tests of the daemon's own code, all of it but main(): its sessions and
+# pools (test_session), its Check (test_pool_check), its crash recovery and
+# state checks (test_recover).
+DAEMON_UNIT_BINS := $(BUILD)/tests/test_session $(BUILD)/tests/test_pool_check \
+		    $(BUILD)/tests/test_recover
+$(DAEMON_UNIT_BINS): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o \
 		$(filter-out $(BUILD)/daemon/poolmgrd.o,$(DAEMON_OBJS)) \
 		$(PROTO_OBJ) $(ENGINE_LIB)
 	@mkdir -p $(dir $@)

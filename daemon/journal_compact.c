@@ -22,6 +22,8 @@
  * record, which is all recover.c asks: a name of a live block; and the
  * name's generation right after that, and the last generation a pool
  * gave right after its record, before any name's, as recover.c asks.
+ * The records fed are held to recover.c's rules for where generations
+ * go, so that a journal it would refuse is never made into one it takes.
  *
  * The journal is this daemon's own, written by journal.c: a record that
  * does not follow (twice persisted, a pool that is not live, a name of a
@@ -47,6 +49,7 @@
 struct cpool {
 	uint64_t w[POOL_WORDS];
 	uint64_t generation;		/* the last it gave */
+	size_t nblocks;			/* live */
 	bool live;
 };
 
@@ -74,6 +77,10 @@ struct jcompact {
 	const struct cblock *named;	/* its name is the next record */
 	const struct cblock *gen_of;	/* ... its name's generation */
 	const struct cpool *gen_pool;	/* ... the pool's generations */
+	/* The record fed before (type, keep, offset); past the snapshot? */
+	uint32_t prev_type;
+	uint64_t prev_keep, prev_off;
+	bool changes;
 };
 
 struct jcompact *
@@ -147,6 +154,7 @@ pool_add(struct jcompact *c, const uint64_t *w)
 	}
 	memcpy(c->pools[c->npools].w, w, sizeof(c->pools[0].w));
 	c->pools[c->npools].generation = 0;
+	c->pools[c->npools].nblocks = 0;
 	c->pools[c->npools++].live = true;
 	return 0;
 }
@@ -202,6 +210,7 @@ feed_block(struct jcompact *c, enum jrec_type type, const uint64_t *w)
 		b->span = w[5] != 0;
 		b->uid = (uint32_t)w[6];
 		b->live = true;
+		c->pools[p].nblocks++;
 		/* FALLTHROUGH */
 	case JREC_RESIZE:
 		b->size = w[3];
@@ -212,6 +221,7 @@ feed_block(struct jcompact *c, enum jrec_type type, const uint64_t *w)
 		if (b->name)
 			return -EINVAL;
 		b->live = false;
+		c->pools[p].nblocks--;
 		return 0;
 	}
 }
@@ -261,7 +271,12 @@ feed_name(struct jcompact *c, enum jrec_type type, const uint64_t *w,
 	return 0;
 }
 
-/* A generation record, under recover.c's rules (journal_rec.h). */
+/*
+ * A generation record, under recover.c's rules (journal_rec.h): a pool's
+ * last in the snapshot only, for the pool made last, before its blocks,
+ * once; a name's the pool's next (which ends the snapshot) or, in the
+ * snapshot right after the name's record, one the pool gave.
+ */
 static int
 feed_generation(struct jcompact *c, enum jrec_type type, const uint64_t *w,
 		unsigned n)
@@ -275,7 +290,8 @@ feed_generation(struct jcompact *c, enum jrec_type type, const uint64_t *w,
 		return -EINVAL;
 	p = &c->pools[i];
 	if (type == JREC_GENERATIONS) {
-		if (w[2] == 0 || w[2] < p->generation)
+		if (w[2] == 0 || c->changes || p->generation || p->nblocks ||
+		    (size_t)i != c->npools - 1)
 			return -EINVAL;
 		p->generation = w[2];
 		return 0;
@@ -283,14 +299,19 @@ feed_generation(struct jcompact *c, enum jrec_type type, const uint64_t *w,
 	if (!(b = block_get(c, w[1], w[2], false)) || !b->live || !b->name ||
 	    w[3] == 0 || w[3] - 1 > p->generation)
 		return -EINVAL;
-	b->generation = w[3];
-	if (w[3] > p->generation)
+	if (w[3] - 1 == p->generation) {
 		p->generation = w[3];
+		c->changes = true;
+	} else if (c->changes || c->prev_keep != w[1] || c->prev_off != w[2] ||
+		   (c->prev_type != JREC_NAME &&
+		    c->prev_type != JREC_NAME_EVICTABLE))
+		return -EINVAL;
+	b->generation = w[3];
 	return 0;
 }
 
-int
-jcompact_feed(struct jcompact *c, const uint64_t *w, unsigned n)
+static int
+feed(struct jcompact *c, const uint64_t *w, unsigned n)
 {
 	static const unsigned words[] = {
 		[JREC_POOL] = POOL_WORDS, [JREC_SET] = 7, [JREC_GONE] = 2,
@@ -322,6 +343,24 @@ jcompact_feed(struct jcompact *c, const uint64_t *w, unsigned n)
 	default:
 		return feed_block(c, type, w);
 	}
+}
+
+int
+jcompact_feed(struct jcompact *c, const uint64_t *w, unsigned n)
+{
+	uint32_t type = (uint32_t)w[0];
+	int rc;
+
+	if ((rc = feed(c, w, n)) != 0)
+		return rc;
+	/* Records only a change writes: the snapshot is over. */
+	if (type == JREC_SET || type == JREC_GONE || type == JREC_RESIZE ||
+	    type == JREC_UNPERSIST || type == JREC_UNNAME)
+		c->changes = true;
+	c->prev_type = type;
+	c->prev_keep = w[1];
+	c->prev_off = n > 2 ? w[2] : 0;
+	return 0;
 }
 
 /* The name record of b, just read out. */

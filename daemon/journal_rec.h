@@ -42,9 +42,10 @@ enum jrec_type {
 	JREC_UNNAME,		/* keep, off */
 	/*
 	 * The socket the daemon bound itself (not systemd's), after the
-	 * pools of every snapshot: a crash recovery binds it again,
-	 * whatever the file says then.  Refused whole by an older image,
-	 * as the names.
+	 * pools of every snapshot, its last record: a crash recovery binds
+	 * it again, whatever the file says then.  Once a journal: a run
+	 * binds one socket and a reload does not move it.  Refused whole by
+	 * an older image, as the names.
 	 */
 	JREC_SOCKET,		/* mode, length, path... (no NUL) */
 	/*
@@ -54,14 +55,18 @@ enum jrec_type {
 	 */
 	JREC_NAME_EVICTABLE,	/* keep, off, publisher, length, name... */
 	/*
-	 * Generations (Publish): the last a pool gave, in a snapshot after
-	 * its pool's record (none while it is 0), and a name's, after its
-	 * record and at each publish in place.  A name's is either one the
-	 * pool gave (a snapshot's) or the pool's next, which it then becomes
-	 * (a publish's): the counter never goes back, and anything else
-	 * refuses the journal.  A name with none (a crash between the two
-	 * records, before the reply) is given the pool's next.  A journal of
-	 * no name has none, and an older image reads it as ever.
+	 * Generations (Publish): the last a pool gave, in a snapshot right
+	 * after its pool's record (none while it is 0), and a name's, right
+	 * after its record and alone at each publish in place.  A name's is
+	 * the pool's next, which it then becomes (a publish's), or, in the
+	 * snapshot only, one the pool gave.  The snapshot ends at the first
+	 * record only a change writes (JREC_SET, JREC_GONE, JREC_RESIZE,
+	 * JREC_UNPERSIST, JREC_UNNAME, a name's next generation) or at
+	 * JREC_SOCKET; anything else refuses the journal, and so do two
+	 * names of one generation.  Names with none (a crash between the two
+	 * records, before the reply; an image from before them) are given
+	 * the pool's next in the order of their records.  A journal of no
+	 * name has none, and an older image reads it as ever.
 	 */
 	JREC_GENERATIONS = 11,	/* keep, last */
 	JREC_GENERATION,	/* keep, off, generation */

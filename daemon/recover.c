@@ -4,7 +4,9 @@
  *
  * The journal is read to its committed end, record by record, each one
  * checked: its hash, its length for its type, a pool it names that is
- * live, a block it names that is (or, for a persist, is not) persistent.
+ * live, a block it names that is (or, for a persist, is not) persistent,
+ * a generation or socket record where journal.c writes one (journal_rec.h:
+ * the snapshot's forms only before the first record of a change).
  * Anything wrong refuses the journal whole: a crash then starts fresh,
  * as a refused planned state does, rather than half a pool.  Blocks are
  * found by (pool, offset) in a table of their own; one unpersisted stays
@@ -32,6 +34,7 @@ struct rblock {
 	uint32_t name_len, publisher;
 	bool evictable;		/* JREC_NAME_EVICTABLE's */
 	uint64_t generation;	/* its name's (JREC_GENERATION); 0: none */
+	uint64_t named_at;	/* its name record's place among them */
 };
 
 struct rpool {
@@ -51,6 +54,9 @@ struct replay {
 	size_t nslots;
 	char sock[JREC_SOCKET_MAX + 1];	/* JREC_SOCKET's; "": none */
 	uint32_t sock_mode;
+	const uint64_t *prev;	/* the record before this one, or NULL */
+	bool changes;		/* past the snapshot (journal_rec.h) */
+	uint64_t named;		/* name records read */
 	char *why;
 	size_t len;
 };
@@ -298,13 +304,44 @@ do_name(struct replay *r, enum jrec_type type, const uint64_t *w, unsigned n)
 	b->publisher = (uint32_t)w[3];
 	b->evictable = type == JREC_NAME_EVICTABLE;
 	b->generation = 0;
+	b->named_at = ++r->named;
 	return 0;
 }
 
 /*
- * The last generation a pool gave (never less than the journal said
- * before), or a name's: one the pool gave, or its next, which is then
- * the last.
+ * The last generation a pool gave: journal.c writes it in the snapshot
+ * only, right after the pool's record.  Taken before any change, for the
+ * pool made last, before any block of it, once: another record of the
+ * pool's own may come between.
+ */
+static int
+do_generations(struct replay *r, struct rpool *rp, const uint64_t *w)
+{
+	if (w[2] == 0 || r->changes || rp->generation || rp->nblocks ||
+	    rp != &r->pools[r->npools - 1])
+		return state_why(r->why, r->len, "pool %s: a count of "
+				 "generations (%llu) out of place",
+				 rp->ps->name, (unsigned long long)w[2]);
+	rp->generation = w[2];
+	return 0;
+}
+
+/* Is the record before this one the name record of w's block? */
+static bool
+after_its_name(const struct replay *r, const uint64_t *w)
+{
+	const uint64_t *p = r->prev;
+
+	return p && ((uint32_t)p[0] == JREC_NAME ||
+		     (uint32_t)p[0] == JREC_NAME_EVICTABLE) &&
+	    p[1] == w[1] && p[2] == w[2];
+}
+
+/*
+ * A name's generation: the pool's next (a publish after its name record,
+ * or in place, alone), which it then gave and which ends the snapshot; or
+ * one it gave already, only where a snapshot puts a name's, right after
+ * its name record, before any change.
  */
 static int
 do_generation(struct replay *r, enum jrec_type type, const uint64_t *w,
@@ -319,15 +356,8 @@ do_generation(struct replay *r, enum jrec_type type, const uint64_t *w,
 	if (!(rp = pool_of(r, w[1])))
 		return state_why(r->why, r->len, "a generation of no live "
 				 "pool (keep.%llu)", (unsigned long long)w[1]);
-	if (type == JREC_GENERATIONS) {
-		if (w[2] == 0 || w[2] < rp->generation)
-			return state_why(r->why, r->len, "pool %s: generation "
-					 "%llu after %llu", rp->ps->name,
-					 (unsigned long long)w[2],
-					 (unsigned long long)rp->generation);
-		rp->generation = w[2];
-		return 0;
-	}
+	if (type == JREC_GENERATIONS)
+		return do_generations(r, rp, w);
 	b = block_find(r, w[1], w[2]);
 	if (!b || !b->live || !b->name)
 		return state_why(r->why, r->len, "pool %s: %#llx has no name",
@@ -338,15 +368,26 @@ do_generation(struct replay *r, enum jrec_type type, const uint64_t *w,
 				 (unsigned long long)w[2],
 				 (unsigned long long)w[3],
 				 (unsigned long long)rp->generation);
-	b->generation = w[3];
-	if (w[3] > rp->generation)
+	if (w[3] - 1 == rp->generation) {
 		rp->generation = w[3];
+		r->changes = true;
+	} else if (r->changes || !after_its_name(r, w))
+		return state_why(r->why, r->len, "pool %s: %#llx: generation "
+				 "%llu, not the next (%llu), %s", rp->ps->name,
+				 (unsigned long long)w[2],
+				 (unsigned long long)w[3],
+				 (unsigned long long)rp->generation + 1,
+				 r->changes ? "after the snapshot" :
+				 "apart from its name record");
+	b->generation = w[3];
 	return 0;
 }
 
 /*
  * The socket the crashed daemon bound itself: a path a bind takes (no
- * NUL, not empty) and a mode a configuration could give.
+ * NUL, not empty) and a mode a configuration could give, once, at the
+ * end of the snapshot (the daemon binds one socket a run, and a reload
+ * does not move it).
  */
 static int
 do_socket(struct replay *r, const uint64_t *w, unsigned n)
@@ -356,9 +397,13 @@ do_socket(struct replay *r, const uint64_t *w, unsigned n)
 	    memchr(&w[3], '\0', w[2]) != NULL)
 		return state_why(r->why, r->len, "a socket record of %u words",
 				 n);
+	if (r->changes)
+		return state_why(r->why, r->len, "a socket record past the "
+				 "snapshot (a second one, or after a change)");
 	memcpy(r->sock, &w[3], w[2]);
 	r->sock[w[2]] = '\0';
 	r->sock_mode = (uint32_t)w[1];
+	r->changes = true;
 	return 0;
 }
 
@@ -409,6 +454,18 @@ do_record(struct replay *r, enum jrec_type type, const uint64_t *w,
 	}
 }
 
+/*
+ * Records journal.c writes for a change only, never in a snapshot: past
+ * one, the snapshot is over.
+ */
+static bool
+only_a_change(uint32_t type)
+{
+	return type == JREC_SET || type == JREC_GONE ||
+	    type == JREC_RESIZE || type == JREC_UNPERSIST ||
+	    type == JREC_UNNAME;
+}
+
 /* Every record to the committed end. */
 static int
 replay(struct replay *r, const uint64_t *m, uint64_t size, uint64_t id)
@@ -437,6 +494,9 @@ replay(struct replay *r, const uint64_t *m, uint64_t size, uint64_t id)
 					 (unsigned long long)at);
 		if ((rc = do_record(r, (enum jrec_type)(uint32_t)w[0], w, n)))
 			return rc;
+		if (only_a_change((uint32_t)w[0]))
+			r->changes = true;
+		r->prev = w;
 		at += 8ull * n;
 	}
 	return 0;
@@ -453,19 +513,59 @@ by_place(const void *a, const void *b)
 	return x->off < y->off ? -1 : x->off > y->off;
 }
 
+static int
+by_naming(const void *a, const void *b)
+{
+	const struct rblock *x = *(struct rblock *const *)a;
+	const struct rblock *y = *(struct rblock *const *)b;
+
+	return x->named_at < y->named_at ? -1 : x->named_at > y->named_at;
+}
+
+/*
+ * The names of the n blocks v with no generation (an older image's
+ * journal, or a crash between a name's record and its generation's) are
+ * given the pool's next ones in the order of their name records, which
+ * is the order they were published.
+ */
+static int
+number_names(struct replay *r, struct rpool *rp, struct rblock **v, size_t n)
+{
+	struct rblock **u;
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++)
+		k += v[i]->name && !v[i]->generation;
+	if (k == 0)
+		return 0;
+	if (!(u = calloc(k, sizeof(*u))))
+		return state_why(r->why, r->len, "out of memory");
+	for (i = k = 0; i < n; i++)
+		if (v[i]->name && !v[i]->generation)
+			u[k++] = v[i];
+	qsort(u, k, sizeof(*u), by_naming);
+	for (i = 0; i < k; i++)
+		u[i]->generation = ++rp->generation;
+	free(u);
+	return 0;
+}
+
 /*
  * A pool's state takes the names of its n blocks v, which give them up,
- * with their generations: a name with none (a crash between its record
- * and its generation's, or an older image's journal) is given the pool's
- * next, by offset.  Lookups are not journalled, so the order of eviction
- * is the order of publishing: by generation.
+ * with their generations (number_names gives those with none).  Lookups
+ * are not journalled, so the order of eviction is the order of
+ * publishing: by generation.  Two names of one generation, state_check
+ * refuses.
  */
 static int
 pool_names(struct replay *r, struct rpool *rp, struct rblock **v, size_t n)
 {
 	Poolmgrd__PoolState *ps = rp->ps;
 	size_t i, k = 0;
+	int rc;
 
+	if ((rc = number_names(r, rp, v, n)) != 0)
+		return rc;
 	ps->name_generation = rp->generation;
 	for (i = 0; i < n; i++)
 		k += v[i]->name != NULL;
@@ -489,8 +589,6 @@ pool_names(struct replay *r, struct rpool *rp, struct rblock **v, size_t n)
 		ps->named_off[k] = v[i]->off;
 		ps->named_flags[k] = v[i]->evictable ?
 				     POOLMGRD__NAMED_FLAG__NAMED_FLAG_EVICTABLE : 0;
-		if (!v[i]->generation)
-			v[i]->generation = ++rp->generation;
 		ps->named_generation[k] = v[i]->generation;
 		ps->named_use_order[k] = v[i]->generation;
 		ps->named_publisher[k++] = v[i]->publisher;

@@ -19,6 +19,8 @@
  *   inconsistent_refused     whole records that say what cannot be (an
  *                            unpersist of nothing, a block over another,
  *                            a pool without its memfd): refused whole;
+ *   socket_twice_refused     a second socket record, after the changes:
+ *                            refused whole;
  *   gone_stays_gone          a destroyed pool and a freed persistent block
  *                            do not come back, across compactions;
  *   planned_then_crash       SIGTERM (the store's planned path), then a
@@ -593,6 +595,30 @@ inconsistent_refused(void **state)
 	assert_true(k >= 0);
 	harness_store_drop(st, (unsigned)k);
 	expect_refused(st, "no keep.");
+}
+
+/*
+ * The daemon binds its socket once a run, and its journal says so once,
+ * at the end of the snapshot: a second socket record after the change
+ * records (a path of its own) refuses the journal whole.
+ */
+static void
+socket_twice_refused(void **state)
+{
+	struct harness_store *st = *state;
+	static const char path[] = "/tmp/elsewhere.sock";
+	uint64_t w[JREC_MAX_WORDS] = {0};
+	unsigned n = 4 + (sizeof(path) - 1 + 7) / 8;
+	pool_off_t off;
+
+	start(st, STORE_FDS);
+	persist_one(st, &off);
+	crash(st);
+	/* w[1], the mode, is what journal_add puts there: a small keep. */
+	w[2] = sizeof(path) - 1;
+	memcpy(&w[3], path, sizeof(path) - 1);
+	journal_add(st, JREC_SOCKET, w, n);
+	expect_refused(st, "a socket record past the snapshot");
 }
 
 /*
@@ -1547,6 +1573,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(corrupt_body_refused, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(inconsistent_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(socket_twice_refused, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(gone_stays_gone, setup,
 						teardown),

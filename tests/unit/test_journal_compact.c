@@ -31,6 +31,12 @@
  *       before, a name's of 0 or past the pool's next, of a block without
  *       a name or of no live pool, a length wrong for its type: -EINVAL,
  *       and the generations before them read back unchanged.
+ *   misplaced_generations_refused  where journal.c never writes them: a
+ *       pool's last generation after a block of it, twice, for a pool
+ *       made before the last one, after a change; a name's generation
+ *       that the pool gave already (not its next) after a change, after
+ *       a publish gave the next, apart from its name record: -EINVAL,
+ *       and the generations before them read back unchanged.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -485,6 +491,47 @@ bad_generations_refused(void **state)
 	jcompact_free(c);
 }
 
+static void
+misplaced_generations_refused(void **state)
+{
+	struct jcompact *c = jcompact_new(1 << 20);
+	uint64_t set[7] = {JREC_SET, 1, 7, 8, 0640, 99, 5}, g[4];
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(pool(c, 1, 0600), 0);
+	assert_int_equal(gens(c, 1, 5), 0);
+	assert_int_equal(gens(c, 1, 6), -EINVAL);	/* twice */
+	assert_int_equal(rec(c, JREC_PERSIST, 1, 0, 64), 0);
+	assert_int_equal(rec(c, JREC_PERSIST, 1, 64, 64), 0);
+	assert_int_equal(rec(c, JREC_PERSIST, 1, 128, 64), 0);
+	assert_int_equal(pool(c, 2, 0600), 0);
+	assert_int_equal(gens(c, 1, 6), -EINVAL);	/* not the last made */
+	assert_int_equal(rec(c, JREC_PERSIST, 2, 0, 64), 0);
+	assert_int_equal(gens(c, 2, 3), -EINVAL);	/* after a block */
+	assert_int_equal(name(c, 1, 0, "a", 1000), 0);
+	assert_int_equal(gen(c, 1, 0, 2), 0);		/* a snapshot's */
+	assert_int_equal(name(c, 1, 64, "b", 1000), 0);
+	assert_int_equal(rec(c, JREC_PERSIST, 1, 192, 64), 0);
+	assert_int_equal(gen(c, 1, 64, 3), -EINVAL);	/* apart from it */
+	assert_int_equal(gen(c, 1, 0, 4), -EINVAL);	/* in place: next */
+	assert_int_equal(gen(c, 1, 64, 6), 0);		/* the next */
+	assert_int_equal(name(c, 1, 128, "c", 1000), 0);
+	assert_int_equal(gen(c, 1, 128, 4), -EINVAL);	/* after a publish */
+	assert_int_equal(gen(c, 1, 128, 7), 0);
+	assert_int_equal(jcompact_feed(c, set, 7), 0);
+	assert_int_equal(name(c, 1, 192, "d", 1000), 0);
+	assert_int_equal(gen(c, 1, 192, 1), -EINVAL);	/* after a change */
+	assert_int_equal(pool(c, 3, 0600), 0);
+	assert_int_equal(gens(c, 3, 2), -EINVAL);	/* after a change */
+	assert_int_equal(read_generations(c, g, 4), 7);
+	assert_int_equal(g[0], 2);
+	assert_int_equal(g[1], 6);
+	assert_int_equal(g[2], 7);
+	assert_int_equal(g[3], 0);
+	jcompact_free(c);
+}
+
 int
 main(void)
 {
@@ -498,6 +545,7 @@ main(void)
 		cmocka_unit_test(full_names_refused),
 		cmocka_unit_test(generations_read_back),
 		cmocka_unit_test(bad_generations_refused),
+		cmocka_unit_test(misplaced_generations_refused),
 	};
 
 	return cmocka_run_group_tests_name("journal_compact", tests, NULL,

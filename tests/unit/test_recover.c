@@ -1,0 +1,491 @@
+/*
+ * test_recover.c - the crash journal's replay (daemon/recover.c) and the
+ * checks of the state it makes (state_check, daemon/restore_check.c), fed
+ * journals made by hand in memfds as the fd store gives them back:
+ * journal.1 and keep.1 (pool "a", 1 MiB), keep.2 (pool "b") when a
+ * journal makes two pools.  Each journal is whole (hashes and end right),
+ * so only where its records are, and what they say, can be wrong.
+ *
+ *   writer_forms_accepted  what journal.c writes: a start's snapshot (each
+ *       pool's record, its count of generations, its blocks, its names
+ *       each followed by its generation, the socket last), a compaction's
+ *       (the pools first, each with its count, then each block with its
+ *       name and generation), the changes after either (a publish with
+ *       the next generation, one in place, a replace), a crash between a
+ *       name's record and its generation's: recovered, every name with
+ *       its generation, the pool's count the last given, the socket's.
+ *   generations_out_of_place  a pool's count of generations after a
+ *       block of it, twice, for a pool made before the last one, after a
+ *       change: refused, "out of place".
+ *   old_generation_out_of_place  a name's generation that the pool gave
+ *       already (not its next), after a change, after a publish gave the
+ *       next, apart from its name record: refused.
+ *   generation_twice  two names of a pool with one generation: the replay
+ *       makes the state, state_check refuses it.
+ *   socket_once  a second socket record, and one after a change: refused.
+ *   names_numbered_in_journal_order  a journal of an image before
+ *       generations (names, one taken and given again): each name is
+ *       given the pool's next generation in the order of its name record,
+ *       not of its offset.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "journal_rec.h"
+#include "recover.h"
+#include "restore_check.h"
+
+#define KIB		1024u
+#define POOL_SIZE	(1024 * KIB)
+#define MAX_WORDS	1024
+#define WHY		256
+
+struct journal {
+	uint64_t w[MAX_WORDS];
+	size_t n;		/* words, header and all */
+	unsigned pools;		/* keep.1, keep.2 made so far */
+};
+
+/* One record of type, payload p of n words, its head and hash added. */
+static void
+rec(struct journal *j, enum jrec_type type, const uint64_t *p, unsigned n)
+{
+	uint64_t *w = &j->w[j->n];
+
+	assert_true(j->n + n + 2 <= MAX_WORDS);
+	w[0] = jrec_head(n + 2, type);
+	memcpy(&w[1], p, n * sizeof(*p));
+	w[n + 1] = jrec_sum(w, n + 1);
+	j->n += n + 2;
+}
+
+static void
+start(struct journal *j)
+{
+	memset(j, 0, sizeof(*j));
+	j->w[JH_MAGIC] = JREC_MAGIC;
+	j->w[JH_ID] = 1;
+	j->w[JH_SUM] = jrec_sum(j->w, 2);
+	j->n = JREC_HEADER / 8;
+}
+
+/* Pool "a" on keep.1 or "b" on keep.2, of 1 MiB. */
+static void
+pool(struct journal *j, uint64_t keep)
+{
+	uint64_t p[9 + JREC_NAME_MAX] = {
+		keep, POOL_SIZE, 16, (uint64_t)sysconf(_SC_PAGESIZE),
+		getuid(), getgid(), 0600, 0, 0,
+	};
+
+	p[9] = keep == 1 ? 'a' : 'b';
+	rec(j, JREC_POOL, p, 9 + JREC_NAME_MAX);
+	j->pools++;
+}
+
+/* A span of 64 KiB at off, persisted by our uid. */
+static void
+persist(struct journal *j, uint64_t keep, uint64_t off)
+{
+	uint64_t p[6] = {keep, off, 64 * KIB, 64 * KIB, 1, getuid()};
+
+	rec(j, JREC_PERSIST, p, 6);
+}
+
+static void
+name(struct journal *j, uint64_t keep, uint64_t off, const char *s)
+{
+	uint64_t p[4 + JREC_BNAME_MAX] = {keep, off, getuid(), strlen(s)};
+
+	memcpy(&p[4], s, strlen(s));
+	rec(j, JREC_NAME, p, 4 + (unsigned)(strlen(s) + 7) / 8);
+}
+
+static void
+unname(struct journal *j, uint64_t keep, uint64_t off)
+{
+	uint64_t p[2] = {keep, off};
+
+	rec(j, JREC_UNNAME, p, 2);
+}
+
+static void
+generation(struct journal *j, uint64_t keep, uint64_t off, uint64_t gen)
+{
+	uint64_t p[3] = {keep, off, gen};
+
+	rec(j, JREC_GENERATION, p, 3);
+}
+
+static void
+generations(struct journal *j, uint64_t keep, uint64_t last)
+{
+	uint64_t p[2] = {keep, last};
+
+	rec(j, JREC_GENERATIONS, p, 2);
+}
+
+/* A settings change of pool keep: a record only a change writes. */
+static void
+set(struct journal *j, uint64_t keep)
+{
+	uint64_t p[6] = {keep, getuid(), getgid(), 0640, 0, 0};
+
+	rec(j, JREC_SET, p, 6);
+}
+
+static void
+sock(struct journal *j, const char *path)
+{
+	uint64_t p[2 + (JREC_SOCKET_MAX + 7) / 8] = {0660, strlen(path)};
+
+	memcpy(&p[2], path, strlen(path));
+	rec(j, JREC_SOCKET, p, 2 + (unsigned)(strlen(path) + 7) / 8);
+}
+
+/* A name and its generation, as a publish or a snapshot writes them. */
+static void
+named(struct journal *j, uint64_t keep, uint64_t off, const char *s,
+      uint64_t gen)
+{
+	name(j, keep, off, s);
+	generation(j, keep, off, gen);
+}
+
+static int
+memfd_of(const char *what, const void *data, size_t len, size_t size)
+{
+	int fd = memfd_create(what, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	if (len)
+		assert_int_equal(pwrite(fd, data, len, 0), (ssize_t)len);
+	return fd;
+}
+
+/*
+ * The journal as the store gives it back after a crash, replayed: the
+ * state (NULL: refused, with why), and state_check's verdict in *checked
+ * (0 or -EINVAL, with why).
+ */
+static Poolmgrd__State *
+replay(struct journal *j, int *checked, char *why)
+{
+	char names[3][16], *pnames[3];
+	int fd[3], *fds = NULL;
+	struct passed_fds pf = {.fd = fd, .name = pnames, .listen = -1,
+				.state = -1};
+	Poolmgrd__State *st;
+	unsigned i, nfds = 0;
+
+	j->w[JH_END] = 8 * j->n;
+	fd[0] = memfd_of("journal", j->w, 8 * j->n, 8 * j->n);
+	snprintf(names[0], sizeof(names[0]), "journal.1");
+	for (i = 1; i <= j->pools; i++) {
+		fd[i] = memfd_of("keep", NULL, 0, POOL_SIZE);
+		assert_int_equal(fcntl(fd[i], F_ADD_SEALS,
+				       F_SEAL_SHRINK | F_SEAL_GROW), 0);
+		snprintf(names[i], sizeof(names[i]), "keep.%u", i);
+	}
+	pf.n = 1 + j->pools;
+	for (i = 0; i < pf.n; i++)
+		pnames[i] = names[i];
+	*why = '\0';
+	st = recover_state(&pf, &fds, &nfds, why, WHY);
+	*checked = st ? state_check(st, fds, nfds, why, WHY) : -EINVAL;
+	for (i = 0; i < pf.n; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+	for (i = 1; st && i < nfds; i++)
+		close(fds[i]);
+	free(fds);
+	return st;
+}
+
+/* The journal is refused, by the replay or the state's checks, for why. */
+static void
+expect_refused(struct journal *j, const char *want)
+{
+	Poolmgrd__State *st;
+	char why[WHY];
+	int checked;
+
+	st = replay(j, &checked, why);
+	if (st)
+		poolmgrd__state__free_unpacked(st, NULL);
+	if (checked == 0 || !strstr(why, want))
+		fail_msg("accepted, or refused for '%s', not '%s'", why, want);
+}
+
+/* Accepted by both: the state, to look at. */
+static Poolmgrd__State *
+expect_accepted(struct journal *j)
+{
+	Poolmgrd__State *st;
+	char why[WHY];
+	int checked;
+
+	st = replay(j, &checked, why);
+	if (!st || checked != 0)
+		fail_msg("refused: %s", why);
+	return st;
+}
+
+/* Name s of pool ps is at off with generation gen. */
+static void
+expect_name(const Poolmgrd__PoolState *ps, const char *s, uint64_t off,
+	    uint64_t gen)
+{
+	size_t i;
+
+	for (i = 0; i < ps->n_named_name; i++)
+		if (ps->named_name[i].len == strlen(s) &&
+		    memcmp(ps->named_name[i].data, s, strlen(s)) == 0)
+			break;
+	if (i == ps->n_named_name)
+		fail_msg("pool %s: no name %s", ps->name, s);
+	assert_int_equal(ps->named_off[i], off);
+	if (ps->named_generation[i] != gen)
+		fail_msg("pool %s: name %s of generation %llu, not %llu",
+			 ps->name, s,
+			 (unsigned long long)ps->named_generation[i],
+			 (unsigned long long)gen);
+	assert_int_equal(ps->named_use_order[i], gen);
+}
+
+/* Pool a's snapshot as a start writes it: count 9, names of 3 and 1. */
+static void
+snapshot_a(struct journal *j)
+{
+	start(j);
+	pool(j, 1);
+	generations(j, 1, 9);
+	persist(j, 1, 64 * KIB);
+	persist(j, 1, 128 * KIB);
+	persist(j, 1, 192 * KIB);
+	named(j, 1, 64 * KIB, "n1", 3);
+	named(j, 1, 128 * KIB, "n2", 1);
+}
+
+static void
+writer_forms_accepted(void **state)
+{
+	Poolmgrd__State *st;
+	struct journal j;
+
+	(void)state;
+	/* A start's snapshot, then a publish, one in place, a replace. */
+	snapshot_a(&j);
+	sock(&j, "/run/poolmgrd/test.sock");
+	named(&j, 1, 192 * KIB, "n3", 10);
+	generation(&j, 1, 64 * KIB, 11);
+	unname(&j, 1, 128 * KIB);
+	named(&j, 1, 128 * KIB, "n4", 12);
+	st = expect_accepted(&j);
+	assert_int_equal(st->n_pools, 1);
+	assert_string_equal(st->socket_path, "/run/poolmgrd/test.sock");
+	assert_int_equal(st->pools[0]->n_named_name, 3);
+	expect_name(st->pools[0], "n1", 64 * KIB, 11);
+	expect_name(st->pools[0], "n3", 192 * KIB, 10);
+	expect_name(st->pools[0], "n4", 128 * KIB, 12);
+	assert_int_equal(st->pools[0]->name_generation, 12);
+	poolmgrd__state__free_unpacked(st, NULL);
+
+	/*
+	 * A compaction's: the pools with their counts, then the blocks
+	 * with their names; a publish after; a crash before the last
+	 * name's generation (it gets the pool's next).
+	 */
+	start(&j);
+	pool(&j, 1);
+	generations(&j, 1, 5);
+	pool(&j, 2);
+	generations(&j, 2, 7);
+	persist(&j, 1, 64 * KIB);
+	named(&j, 1, 64 * KIB, "n1", 5);
+	persist(&j, 2, 64 * KIB);
+	named(&j, 2, 64 * KIB, "m1", 2);
+	persist(&j, 2, 128 * KIB);
+	named(&j, 2, 128 * KIB, "m2", 7);
+	persist(&j, 1, 128 * KIB);
+	named(&j, 1, 128 * KIB, "n2", 6);
+	persist(&j, 1, 192 * KIB);
+	name(&j, 1, 192 * KIB, "n3");
+	st = expect_accepted(&j);
+	assert_int_equal(st->n_pools, 2);
+	expect_name(st->pools[0], "n1", 64 * KIB, 5);
+	expect_name(st->pools[0], "n2", 128 * KIB, 6);
+	expect_name(st->pools[0], "n3", 192 * KIB, 7);
+	assert_int_equal(st->pools[0]->name_generation, 7);
+	expect_name(st->pools[1], "m1", 64 * KIB, 2);
+	expect_name(st->pools[1], "m2", 128 * KIB, 7);
+	assert_int_equal(st->pools[1]->name_generation, 7);
+	poolmgrd__state__free_unpacked(st, NULL);
+}
+
+static void
+generations_out_of_place(void **state)
+{
+	struct journal j;
+
+	(void)state;
+	/* After a block of its pool: a snapshot writes it before them. */
+	start(&j);
+	pool(&j, 1);
+	persist(&j, 1, 64 * KIB);
+	generations(&j, 1, 9);
+	expect_refused(&j, "generations (9) out of place");
+
+	/* Twice, going up. */
+	start(&j);
+	pool(&j, 1);
+	generations(&j, 1, 5);
+	generations(&j, 1, 6);
+	expect_refused(&j, "generations (6) out of place");
+
+	/* Of a pool made before the last one. */
+	start(&j);
+	pool(&j, 1);
+	pool(&j, 2);
+	generations(&j, 1, 5);
+	expect_refused(&j, "generations (5) out of place");
+
+	/* After a change: a pool made then has given none. */
+	start(&j);
+	pool(&j, 1);
+	set(&j, 1);
+	generations(&j, 1, 4);
+	expect_refused(&j, "generations (4) out of place");
+}
+
+static void
+old_generation_out_of_place(void **state)
+{
+	struct journal j;
+
+	(void)state;
+	/* An old generation after a change: a publish gives the next. */
+	snapshot_a(&j);
+	set(&j, 1);
+	named(&j, 1, 192 * KIB, "n3", 5);
+	expect_refused(&j, "generation 5, not the next (10), after the "
+		       "snapshot");
+
+	/* After a publish gave the next one. */
+	snapshot_a(&j);
+	named(&j, 1, 192 * KIB, "n3", 10);
+	unname(&j, 1, 64 * KIB);
+	name(&j, 1, 64 * KIB, "n1");
+	generation(&j, 1, 64 * KIB, 4);
+	expect_refused(&j, "generation 4, not the next (11), after the "
+		       "snapshot");
+	snapshot_a(&j);
+	named(&j, 1, 192 * KIB, "n3", 10);
+	generation(&j, 1, 64 * KIB, 3);
+	expect_refused(&j, "generation 3, not the next (11), after the "
+		       "snapshot");
+
+	/* Apart from its name record: a publish in place gives the next. */
+	snapshot_a(&j);
+	generation(&j, 1, 64 * KIB, 4);
+	expect_refused(&j, "generation 4, not the next (10), apart from its "
+		       "name record");
+	snapshot_a(&j);
+	name(&j, 1, 192 * KIB, "n3");
+	persist(&j, 1, 256 * KIB);
+	generation(&j, 1, 192 * KIB, 6);
+	expect_refused(&j, "generation 6, not the next (10), apart from its "
+		       "name record");
+}
+
+static void
+generation_twice(void **state)
+{
+	Poolmgrd__State *st;
+	struct journal j;
+	char why[WHY];
+	int checked;
+
+	(void)state;
+	snapshot_a(&j);
+	named(&j, 1, 192 * KIB, "n3", 3);
+	st = replay(&j, &checked, why);
+	assert_non_null(st);		/* the records, each in its place */
+	poolmgrd__state__free_unpacked(st, NULL);
+	if (checked == 0 || !strstr(why, "pool a: two names of generation 3"))
+		fail_msg("accepted, or refused for '%s'", why);
+}
+
+static void
+socket_once(void **state)
+{
+	struct journal j;
+
+	(void)state;
+	snapshot_a(&j);
+	sock(&j, "/run/poolmgrd/test.sock");
+	sock(&j, "/run/poolmgrd/other.sock");
+	expect_refused(&j, "a socket record past the snapshot");
+
+	snapshot_a(&j);
+	unname(&j, 1, 64 * KIB);
+	sock(&j, "/run/poolmgrd/test.sock");
+	expect_refused(&j, "a socket record past the snapshot");
+}
+
+static void
+names_numbered_in_journal_order(void **state)
+{
+	Poolmgrd__State *st;
+	struct journal j;
+
+	(void)state;
+	start(&j);
+	pool(&j, 1);
+	persist(&j, 1, 64 * KIB);
+	persist(&j, 1, 128 * KIB);
+	persist(&j, 1, 192 * KIB);
+	persist(&j, 1, 256 * KIB);
+	name(&j, 1, 192 * KIB, "c");
+	name(&j, 1, 64 * KIB, "a");
+	name(&j, 1, 256 * KIB, "d");
+	name(&j, 1, 128 * KIB, "b");
+	unname(&j, 1, 64 * KIB);
+	name(&j, 1, 64 * KIB, "a2");
+	st = expect_accepted(&j);
+	expect_name(st->pools[0], "c", 192 * KIB, 1);
+	expect_name(st->pools[0], "d", 256 * KIB, 2);
+	expect_name(st->pools[0], "b", 128 * KIB, 3);
+	expect_name(st->pools[0], "a2", 64 * KIB, 4);
+	assert_int_equal(st->pools[0]->name_generation, 4);
+	poolmgrd__state__free_unpacked(st, NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(writer_forms_accepted),
+		cmocka_unit_test(generations_out_of_place),
+		cmocka_unit_test(old_generation_out_of_place),
+		cmocka_unit_test(generation_twice),
+		cmocka_unit_test(socket_once),
+		cmocka_unit_test(names_numbered_in_journal_order),
+	};
+
+	return cmocka_run_group_tests_name("the crash journal's replay",
+					   tests, NULL, NULL);
+}
