@@ -224,18 +224,44 @@ generations_valid(const Poolmgrd__PoolState *ps)
 	return true;
 }
 
-static int
-by_value(const void *a, const void *b)
+/*
+ * The n words v sorted, tmp as many words of room: a byte a pass, from
+ * the lowest, a pass in which every word has the same byte skipped (the
+ * high bytes of generations).  O(n), whatever the words: a restart's
+ * state may hold POOL_MAX_NAMES names a pool.
+ */
+static void
+radix_sort(uint64_t *v, uint64_t *tmp, size_t n)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	uint64_t *from = v, *to = tmp, *t;
+	size_t count[256], i, at, c;
+	unsigned shift;
 
-	return x < y ? -1 : x > y;
+	for (shift = 0; shift < 64; shift += 8) {
+		memset(count, 0, sizeof(count));
+		for (i = 0; i < n; i++)
+			count[from[i] >> shift & 0xff]++;
+		if (count[from[0] >> shift & 0xff] == n)
+			continue;
+		for (i = at = 0; i < 256; i++) {
+			c = count[i];
+			count[i] = at;
+			at += c;
+		}
+		for (i = 0; i < n; i++)
+			to[count[from[i] >> shift & 0xff]++] = from[i];
+		t = from;
+		from = to;
+		to = t;
+	}
+	if (from != v)
+		memcpy(v, from, n * sizeof(*v));
 }
 
 /*
  * No two names of one generation: each publish gives the pool's next, so
  * a generation names one publish (a Lookup waits for one newer, eviction
- * goes by them).  A sorted copy: a pool has POOL_MAX_NAMES at most.
+ * goes by them).  A sorted copy, adjacent ones compared.
  */
 static int
 check_generations_once(const Poolmgrd__PoolState *ps, char *why, size_t len)
@@ -246,10 +272,10 @@ check_generations_once(const Poolmgrd__PoolState *ps, char *why, size_t len)
 
 	if (n < 2)
 		return 0;
-	if (!(g = malloc(n * sizeof(*g))))
+	if (!(g = calloc(2 * n, sizeof(*g))))
 		return state_why(why, len, "out of memory");
 	memcpy(g, ps->named_generation, n * sizeof(*g));
-	qsort(g, n, sizeof(*g), by_value);
+	radix_sort(g, g + n, n);
 	for (i = 1; i < n && rc == 0; i++)
 		if (g[i] == g[i - 1])
 			rc = state_why(why, len, "pool %s: two names of "

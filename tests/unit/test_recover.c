@@ -22,6 +22,10 @@
  *       next, apart from its name record: refused.
  *   generation_twice  two names of a pool with one generation: the replay
  *       makes the state, state_check refuses it.
+ *   generation_twice_among_many  a restart's state of a pool with
+ *       POOL_MAX_NAMES names, their generations spread over every byte:
+ *       state_check takes it, and refuses it once the last name has the
+ *       generation of the eighth.
  *   socket_once  a second socket record, and one after a change: refused.
  *   names_numbered_in_journal_order  a journal of an image before
  *       generations (names, one taken and given again): each name is
@@ -43,6 +47,7 @@
 
 #include <cmocka.h>
 
+#include "block_names.h"
 #include "journal_rec.h"
 #include "recover.h"
 #include "restore_check.h"
@@ -430,6 +435,55 @@ generation_twice(void **state)
 }
 
 static void
+generation_twice_among_many(void **state)
+{
+	Poolmgrd__State st = POOLMGRD__STATE__INIT;
+	Poolmgrd__PoolState ps = POOLMGRD__POOL_STATE__INIT, *pools[1] = {&ps};
+	size_t n = POOL_MAX_NAMES, i;
+	ProtobufCBinaryData *names = calloc(n, sizeof(*names));
+	uint64_t *offs = calloc(n, sizeof(*offs));
+	uint64_t *gens = calloc(n, sizeof(*gens));
+	uint32_t *uids = calloc(n, sizeof(*uids));
+	int fds[3] = {-1, -1, memfd_of("keep", NULL, 0, POOL_SIZE)};
+	char why[WHY], want[64];
+
+	(void)state;
+	assert_true(names && offs && gens && uids);
+	assert_int_equal(fcntl(fds[2], F_ADD_SEALS, F_SEAL_SHRINK |
+			       F_SEAL_GROW), 0);
+	st.version = POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT;
+	st.n_pools = 1;
+	st.pools = pools;
+	ps.name = "a";
+	ps.size = POOL_SIZE;
+	ps.granularity = 16;
+	ps.page_size = (uint32_t)sysconf(_SC_PAGESIZE);
+	ps.mode = 0600;
+	/* Odd multiples modulo 2^63: distinct, every byte of them varies. */
+	for (i = 0; i < n; i++)
+		gens[i] = (i + 1) * 0x9e3779b97f4a7c15ull & INT64_MAX;
+	ps.name_generation = INT64_MAX;
+	ps.n_named_name = ps.n_named_off = ps.n_named_publisher = n;
+	ps.n_named_generation = n;
+	ps.named_name = names;
+	ps.named_off = offs;
+	ps.named_publisher = uids;
+	ps.named_generation = gens;
+	if (state_check(&st, fds, 3, why, sizeof(why)) != 0)
+		fail_msg("refused: %s", why);
+	gens[n - 1] = gens[7];
+	assert_int_equal(state_check(&st, fds, 3, why, sizeof(why)), -EINVAL);
+	snprintf(want, sizeof(want), "pool a: two names of generation %llu",
+		 (unsigned long long)gens[7]);
+	assert_string_equal(why, want);
+	close(fds[2]);
+	free(names);
+	free(offs);
+	free(gens);
+	free(uids);
+}
+
+static void
 socket_once(void **state)
 {
 	struct journal j;
@@ -482,6 +536,7 @@ main(void)
 		cmocka_unit_test(generations_out_of_place),
 		cmocka_unit_test(old_generation_out_of_place),
 		cmocka_unit_test(generation_twice),
+		cmocka_unit_test(generation_twice_among_many),
 		cmocka_unit_test(socket_once),
 		cmocka_unit_test(names_numbered_in_journal_order),
 	};
