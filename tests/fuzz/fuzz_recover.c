@@ -24,23 +24,26 @@
  * hash; with them the fuzzer reaches what whole records say.
  *
  * What the journal says is read a second time by a model of its format
- * here (model_read), every record type journal_rec.h defines: recover.c
- * must accept exactly the whole journals whose live pools all have their
- * keep.<n>, and make of them the model's pools, settings, blocks, names
- * (bytes, publisher, flag, generation; a name whose generation record
- * never came gets the ones after the pool's last, by offset; the order
- * of eviction the generations) and the pool's last generation, and the
- * last socket record's path and mode unless a socket was passed.  Every keep memfd has a marker word at the
- * start and the end of every page.  A refusal must say why, take no
- * descriptor (when the replay refuses) or close what it took (teardown),
- * and leave every journal byte and, teardown and all, every marker as it
- * was.  An acceptance must build the state's pools, each passing
- * heap_check and dpool_check with exactly its blocks, and punch exactly
- * the pages no block touches: markers gone there and kept everywhere
- * else, and in every keep no pool took.  Either way no pool is left
- * behind after teardown (under ASan: no leak, no use after free) and no
- * descriptor stays open that was not open before the input.  A failure
- * aborts with a message on the real stderr.
+ * here (model_read), every record type journal_rec.h defines, each only
+ * where journal.c writes it (generations and the socket as journal_rec.h
+ * says): recover.c must accept exactly the whole journals whose live
+ * pools all have their keep.<n>, and make of them the model's pools,
+ * settings, blocks, names (bytes, publisher, flag, generation; names
+ * whose generation record never came get the ones after the pool's
+ * last, in the order of their name records; the order of eviction the
+ * generations) and the pool's last generation, and the socket record's
+ * path and mode unless a socket was passed.  A state in which two names
+ * of a pool have one generation must not be built.  Every keep memfd has
+ * a marker word at the start and the end of every page.  A refusal must
+ * say why, take no descriptor (when the replay refuses) or close what it
+ * took (teardown), and leave every journal byte and, teardown and all,
+ * every marker as it was.  An acceptance must build the state's pools,
+ * each passing heap_check and dpool_check with exactly its blocks, and
+ * punch exactly the pages no block touches: markers gone there and kept
+ * everywhere else, and in every keep no pool took.  Either way no pool is
+ * left behind after teardown (under ASan: no leak, no use after free) and
+ * no descriptor stays open that was not open before the input.  A
+ * failure aborts with a message on the real stderr.
  *
  * The seeds (tests/fuzz/corpus/fuzz_recover/) are the stores
  * tests/integration/itest_recover.c starts from after its crashes, good
@@ -57,7 +60,10 @@
  * replaced and published in place, a snapshot with the pool's count and
  * the socket, names whose generation record never came, and the ways
  * these records can be wrong (a generation of 0, past the next, of an
- * unnamed block or a dead pool, a count that goes down, a name twice).
+ * unnamed block or a dead pool, a count that goes down or out of its
+ * place, an old generation after a change or apart from its name
+ * record, two names of one generation, a name twice, a second socket
+ * record or one after a change).
  * With POOLMGR_FUZZ_WHY set, every refusal's reason is printed (to see
  * what a corpus reaches).
  *
@@ -120,6 +126,7 @@ struct mblock {
 	/* Its name's bytes, in the journal, or NULL; 0: no generation. */
 	const uint8_t *name;
 	uint64_t name_len, publisher, generation;
+	uint64_t named_at;	/* its name record's place among them */
 	bool evictable;
 };
 
@@ -128,9 +135,12 @@ struct model {
 	uint64_t *generations;	/* the last each pool gave */
 	struct mblock *blocks;
 	size_t npools, nblocks;
-	/* The last socket record's path (NULL: none) and mode. */
+	/* The socket record's path (NULL: none) and mode. */
 	const uint8_t *sock;
 	uint64_t sock_len, sock_mode;
+	const uint64_t *prev;	/* the record before, or NULL */
+	bool changes;		/* a record only a change writes was read */
+	uint64_t named;		/* name records read */
 };
 
 static int listen_fd = -1;
@@ -281,7 +291,8 @@ model_block(struct model *md, uint64_t keep, uint64_t off)
  * checks' business, not the journal's.
  */
 static int
-model_name(struct mblock *b, uint64_t type, const uint64_t *w, unsigned n)
+model_name(struct model *md, struct mblock *b, uint64_t type,
+	   const uint64_t *w, unsigned n)
 {
 	if (!b || !b->live)
 		return -1;
@@ -299,46 +310,71 @@ model_name(struct mblock *b, uint64_t type, const uint64_t *w, unsigned n)
 	b->publisher = w[3];
 	b->evictable = type == JREC_NAME_EVICTABLE;
 	b->generation = 0;
+	b->named_at = ++md->named;
 	return 0;
 }
 
+static size_t
+model_live_blocks(const struct model *md, uint64_t keep)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < md->nblocks; i++)
+		n += md->blocks[i].keep == keep && md->blocks[i].live;
+	return n;
+}
+
 /*
- * A generation: the pool's last (never 0, never lower than before), or
- * a named block's, one the pool gave or the next, which it then gave.
+ * A generation where journal.c writes one.  The pool's last: in the
+ * snapshot (no change read yet), of the pool made last, before any block
+ * of it, once, never 0.  A named block's: the pool's next, which it then
+ * gave and which ends the snapshot; or one the pool gave, in the
+ * snapshot, right after the block's name record.
  */
 static int
-model_generation(uint64_t *last, struct mblock *b, uint64_t type,
-		 const uint64_t *w, unsigned n)
+model_generation(struct model *md, struct mpool *mp, struct mblock *b,
+		 uint64_t type, const uint64_t *w, unsigned n)
 {
+	uint64_t *last = &md->generations[mp - md->pools];
+	const uint64_t *p = md->prev;
+
 	if (type == JREC_GENERATIONS) {
-		if (n != 4 || w[2] == 0 || w[2] < *last)
+		if (n != 4 || w[2] == 0 || md->changes || *last != 0 ||
+		    mp != &md->pools[md->npools - 1] ||
+		    model_live_blocks(md, w[1]) != 0)
 			return -1;
 		*last = w[2];
 		return 0;
 	}
 	if (n != 5 || !b || !b->live || !b->name || w[3] == 0 ||
-	    (w[3] > *last && w[3] - *last != 1))
+	    w[3] - 1 > *last)
+		return -1;
+	if (w[3] - 1 == *last) {
+		*last = w[3];
+		md->changes = true;
+	} else if (md->changes || !p || p[1] != w[1] || p[2] != w[2] ||
+		   ((p[0] & 0xffffffff) != JREC_NAME &&
+		    (p[0] & 0xffffffff) != JREC_NAME_EVICTABLE))
 		return -1;
 	b->generation = w[3];
-	if (w[3] > *last)
-		*last = w[3];
 	return 0;
 }
 
 /*
  * The daemon's own socket: a path of 1 to 107 bytes with no NUL, in
- * exactly its words, a mode of at most 0777.  Of a live pool or none,
- * anywhere; the last one counts.
+ * exactly its words, a mode of at most 0777.  Of a live pool or none;
+ * once, in the snapshot (its last record).
  */
 static int
 model_socket(struct model *md, const uint64_t *w, unsigned n)
 {
 	if (n < 5 || w[2] == 0 || w[2] > 107 || n != 4 + (w[2] + 7) / 8 ||
-	    w[1] > 0777 || memchr(&w[3], '\0', w[2]))
+	    w[1] > 0777 || memchr(&w[3], '\0', w[2]) || md->changes)
 		return -1;
 	md->sock = (const uint8_t *)&w[3];
 	md->sock_len = w[2];
 	md->sock_mode = w[1];
+	md->changes = true;
 	return 0;
 }
 
@@ -360,9 +396,8 @@ model_record(struct model *md, const uint64_t *w, unsigned n)
 			return -1;
 		b = model_block(md, w[1], w[2]);
 		if (type == JREC_GENERATIONS || type == JREC_GENERATION)
-			return model_generation(&md->generations[mp -
-			    md->pools], b, type, w, n);
-		return model_name(b, type, w, n);
+			return model_generation(md, mp, b, type, w, n);
+		return model_name(md, b, type, w, n);
 	}
 	if (type < JREC_POOL || type > JREC_UNPERSIST || n != words[type])
 		return -1;
@@ -417,7 +452,7 @@ model_record(struct model *md, const uint64_t *w, unsigned n)
 static int
 model_read(struct model *md, const uint64_t *m, size_t len, uint64_t id)
 {
-	uint64_t end, at, n;
+	uint64_t end, at, n, type;
 
 	if (len < JREC_HEADER || m[JH_MAGIC] != JREC_MAGIC ||
 	    m[JH_ID] != id || m[JH_SUM] != jrec_sum(m, 2))
@@ -431,6 +466,13 @@ model_read(struct model *md, const uint64_t *m, size_t len, uint64_t id)
 		    m[at / 8 + n - 1] != jrec_sum(&m[at / 8], n - 1) ||
 		    model_record(md, &m[at / 8], (unsigned)n) != 0)
 			return -1;
+		/* Settings, a pool gone, a resize, a block or name taken. */
+		type = m[at / 8] & 0xffffffff;
+		if (type == JREC_SET || type == JREC_GONE ||
+		    type == JREC_RESIZE || type == JREC_UNPERSIST ||
+		    type == JREC_UNNAME)
+			md->changes = true;
+		md->prev = &m[at / 8];
 	}
 	return 0;
 }
@@ -457,8 +499,8 @@ all_kept(const struct model *md, const uint8_t *keeps, unsigned nkeeps)
 /*
  * The generation recovery gives named block b of pool keep, whose last
  * given is last: its own, or, for a name whose generation record never
- * came, the ones after last, by offset.  *given counts those (the pool's
- * last is then last + *given).
+ * came, the ones after last, in the order of their name records.
+ * *given counts those (the pool's last is then last + *given).
  */
 static uint64_t
 model_named_generation(const struct model *md, uint64_t keep,
@@ -474,9 +516,40 @@ model_named_generation(const struct model *md, uint64_t keep,
 		if (o->keep != keep || !o->live || !o->name || o->generation)
 			continue;
 		++*given;
-		before += o->off < b->off;
+		before += o->named_at < b->named_at;
 	}
 	return b->generation ? b->generation : last + before + 1;
+}
+
+/*
+ * Do two live names of a live pool have one generation, as recovery
+ * gives them?  state_check must then refuse the state.
+ */
+static bool
+model_generation_twice(const struct model *md)
+{
+	const struct mblock *b;
+	uint64_t *g, given;
+	size_t i, j, k, p;
+	bool twice = false;
+
+	if (!(g = calloc(md->nblocks + 1, sizeof(*g))))
+		die("out of memory");
+	for (p = 0; p < md->npools && !twice; p++) {
+		if (!md->pools[p].live)
+			continue;
+		for (i = k = 0; i < md->nblocks; i++) {
+			b = &md->blocks[i];
+			if (b->keep == md->pools[p].w[1] && b->live && b->name)
+				g[k++] = model_named_generation(md, b->keep, b,
+				    md->generations[p], &given);
+		}
+		for (i = 0; i < k && !twice; i++)
+			for (j = i + 1; j < k && !twice; j++)
+				twice = g[i] == g[j];
+	}
+	free(g);
+	return twice;
 }
 
 /*
@@ -693,7 +766,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t *buf, id;
 	size_t len;
 	long before;
-	bool whole;
+	bool whole, twice;
 	int jfd, ofd = -1, rc;
 
 	inputs++;
@@ -744,6 +817,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!md.pools || !md.generations || !md.blocks)
 		die("out of memory");
 	whole = model_read(&md, buf, len, id) == 0;
+	twice = whole && model_generation_twice(&md);
 	rc = load_recovered(&rb, &pf);
 	if (rb.st && !whole)
 		die("a journal that is not whole was replayed: %s", rb.why);
@@ -766,6 +840,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			die("pool %s: not on a keep memfd", rb.st->pools[k]->name);
 		slot[k] = (int)i;
 	}
+	if (rc == 0 && twice)
+		die("two names of one generation recovered");
 	if (rc == 0)
 		rc = build(&rb);
 	if (rc == 0) {

@@ -9,8 +9,10 @@
  * format: its number and size), and journal.2: pool "a" of 1 MiB on it,
  * with spans of 64 KiB persisted at 64, 128 and 192 KiB.  The good ones
  * must be recovered with every name, its flag and generation as the
- * records say (and the pool's count past them all); the others are
- * refused whole by the replay.  Byte 0 asks the harness to keep the
+ * records say (and the pool's count past them all; names with no
+ * generation record numbered in the order of their name records); the
+ * others are refused whole, by the replay or by the checks of the state
+ * it makes (two names of one generation).  Byte 0 asks the harness to keep the
  * hashes and the end right, so that mutations reach what records say.
  *
  * Built and run by hand, not by the Makefile:
@@ -178,6 +180,22 @@ write_journal(const char *name, struct journal *j)
 	nfiles++;
 }
 
+/*
+ * A snapshot of pool a: its count, 9, its three spans, and a name of
+ * generation 3 at the first.
+ */
+static void
+snapshot_start(struct journal *j)
+{
+	start(j);
+	j->n -= 3 * 8;		/* the pool's record alone */
+	rec_generations(j, 9);
+	rec_persist(j, 64 * KIB);
+	rec_persist(j, 128 * KIB);
+	rec_persist(j, 192 * KIB);
+	publish(j, 64 * KIB, "n1", true, 3);
+}
+
 /* Recovered: names published, taken, replaced, published again. */
 static void
 good_journals(void)
@@ -237,7 +255,7 @@ good_journals(void)
 	/*
 	 * Names with no generation record: a crash between a name's two
 	 * records, and names of a journal from before generations (given
-	 * the next ones by offset, after the count).
+	 * the next ones in the order of their name records).
 	 */
 	start(&j);
 	publish(&j, 128 * KIB, "n2", true, 1);
@@ -309,6 +327,45 @@ bad_journals(void)
 	publish(&j, 64 * KIB, "n1", true, 1);
 	rec_unpersist(&j, 64 * KIB);
 	write_journal("unpersist_named", &j);
+
+	/*
+	 * Generations where journal.c never writes them: a count after a
+	 * block of its pool, or twice; a name's old one (not the pool's
+	 * next) after a change, after a publish gave the next, apart from
+	 * its name record; two names of one generation.
+	 */
+	start(&j);
+	rec_generations(&j, 9);
+	write_journal("generations_after_block", &j);
+	start(&j);
+	j.n -= 3 * 8;
+	rec_generations(&j, 5);
+	rec_generations(&j, 6);
+	write_journal("generations_twice", &j);
+	snapshot_start(&j);
+	rec_unname(&j, 64 * KIB);
+	publish(&j, 128 * KIB, "n2", true, 4);
+	write_journal("generation_old_after_change", &j);
+	snapshot_start(&j);
+	publish(&j, 128 * KIB, "n2", true, 10);
+	publish(&j, 192 * KIB, "n3", true, 4);
+	write_journal("generation_old_after_publish", &j);
+	snapshot_start(&j);
+	rec_generation(&j, KEEP, 64 * KIB, 5);
+	write_journal("generation_old_alone", &j);
+	snapshot_start(&j);
+	publish(&j, 128 * KIB, "n2", true, 3);
+	write_journal("generation_twice", &j);
+
+	/* A second socket record, and one after a change. */
+	snapshot_start(&j);
+	rec_socket(&j, "/run/poolmgrd/poolmgrd.sock", 0660);
+	rec_socket(&j, "/run/poolmgrd/other.sock", 0660);
+	write_journal("socket_twice", &j);
+	snapshot_start(&j);
+	rec_unname(&j, 64 * KIB);
+	rec_socket(&j, "/run/poolmgrd/poolmgrd.sock", 0660);
+	write_journal("socket_after_change", &j);
 
 	/* A socket's path with a NUL, and a mode past 0777. */
 	start(&j);
