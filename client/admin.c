@@ -410,6 +410,7 @@ client_copy_stats(struct pool_stats *s, const Poolmgr__PoolStats *m)
 	s->numa_node = m->numa_node;
 	s->evictions = m->evictions;
 	s->evicted_bytes = m->evicted_bytes;
+	s->limit = m->limit;
 	return 0;
 }
 
@@ -519,9 +520,74 @@ client_check_create(const struct pool_create_opts *o)
 	return 0;
 }
 
+#define CLIENT_SET_ALL	(POOL_SET_MODE | POOL_SET_OWNER | POOL_SET_GROUP | \
+			 POOL_SET_QUOTA | POOL_SET_RETAIN | POOL_SET_LIMIT)
+
+/* o's checks that need no daemon: those a later library may relax. */
+static int
+client_check_set(const struct pool_set_opts *o)
+{
+	if ((o->which & ~CLIENT_SET_ALL) != 0)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
+		if (o->reserved[i] != 0)
+			return -EINVAL;
+	return 0;
+}
+
+/*
+ * A daemon without the feature ignores a limit (protobuf skips fields it
+ * does not know): a pool it made or set would have none, silently.
+ */
+static int
+client_check_limit(struct pool_conn *c, int given)
+{
+	if (given && (c->features & CONN_FEATURE_POOL_LIMIT) == 0)
+		return -EOPNOTSUPP;
+	return 0;
+}
+
+/* s's settings over those of cp: SetPool's meanings, CreatePool's fields. */
+static int
+client_create_settings(Poolmgr__CreatePool *cp, const struct pool_set_opts *s)
+{
+	if (s->which & POOL_SET_MODE) {
+		/* pool_set refuses 0 too: here it would read as 0600. */
+		if (s->mode == 0 || (s->mode & ~0777u) != 0)
+			return -EINVAL;
+		cp->mode = s->mode;
+	}
+	if (s->which & POOL_SET_OWNER) {
+		cp->owner_uid_case = POOLMGR__CREATE_POOL__OWNER_UID_UID;
+		cp->uid = s->uid;
+	}
+	if (s->which & POOL_SET_GROUP) {
+		cp->owner_gid_case = POOLMGR__CREATE_POOL__OWNER_GID_GID;
+		cp->gid = s->gid;
+	}
+	if (s->which & POOL_SET_QUOTA)
+		cp->quota = s->quota;
+	if (s->which & POOL_SET_RETAIN) {
+		cp->retention_case = s->retain == 0 ?
+		    POOLMGR__CREATE_POOL__RETENTION__NOT_SET :
+		    POOLMGR__CREATE_POOL__RETENTION_RETAIN;
+		cp->retain = s->retain == POOL_RETAIN_NONE ? 0 : s->retain;
+	}
+	if (s->which & POOL_SET_LIMIT)
+		cp->limit = s->limit;
+	return 0;
+}
+
 POOL_API int
 pool_create(struct pool_conn *c, const char *name,
     const struct pool_create_opts *o)
+{
+	return pool_create_set(c, name, o, NULL);
+}
+
+POOL_API int
+pool_create_set(struct pool_conn *c, const char *name,
+    const struct pool_create_opts *o, const struct pool_set_opts *s)
 {
 	Poolmgr__Request	req = POOLMGR__REQUEST__INIT;
 	Poolmgr__CreatePool	cp = POOLMGR__CREATE_POOL__INIT;
@@ -530,6 +596,8 @@ pool_create(struct pool_conn *c, const char *name,
 	if (c == NULL || o == NULL)
 		return -EINVAL;
 	if ((error = client_check_create(o)) != 0)
+		return error;
+	if (s != NULL && (error = client_check_set(s)) != 0)
 		return error;
 	if ((error = client_check_name(name)) != 0)
 		return error;
@@ -557,24 +625,13 @@ pool_create(struct pool_conn *c, const char *name,
 		cp.owner_gid_case = POOLMGR__CREATE_POOL__OWNER_GID_GID;
 		cp.gid = o->gid;
 	}
+	if (s != NULL && (error = client_create_settings(&cp, s)) != 0)
+		return error;
+	if ((error = client_check_limit(c, cp.limit != 0)) != 0)
+		return error;
 	req.body_case = POOLMGR__REQUEST__BODY_CREATE;
 	req.create = &cp;
 	return conn_call(c, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL, NULL);
-}
-
-#define CLIENT_SET_ALL	(POOL_SET_MODE | POOL_SET_OWNER | \
-			 POOL_SET_GROUP | POOL_SET_QUOTA | POOL_SET_RETAIN)
-
-/* o's checks that need no daemon: those a later library may relax. */
-static int
-client_check_set(const struct pool_set_opts *o)
-{
-	if ((o->which & ~CLIENT_SET_ALL) != 0)
-		return -EINVAL;
-	for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
-		if (o->reserved[i] != 0)
-			return -EINVAL;
-	return 0;
 }
 
 POOL_API int
@@ -589,6 +646,8 @@ pool_set(struct pool_conn *c, const char *name, const struct pool_set_opts *o)
 	if ((error = client_check_set(o)) != 0)
 		return error;
 	if ((error = client_check_name(name)) != 0)
+		return error;
+	if ((error = client_check_limit(c, o->which & POOL_SET_LIMIT)) != 0)
 		return error;
 
 	sp.name = (char *)name;
@@ -616,6 +675,10 @@ pool_set(struct pool_conn *c, const char *name, const struct pool_set_opts *o)
 	} else if (o->which & POOL_SET_RETAIN) {
 		sp.set_retain_case = POOLMGR__SET_POOL__SET_RETAIN_RETAIN;
 		sp.retain = o->retain == POOL_RETAIN_NONE ? 0 : o->retain;
+	}
+	if (o->which & POOL_SET_LIMIT) {
+		sp.set_limit_case = POOLMGR__SET_POOL__SET_LIMIT_LIMIT;
+		sp.limit = o->limit;
 	}
 	req.body_case = POOLMGR__REQUEST__BODY_SET;
 	req.set = &sp;

@@ -30,6 +30,8 @@
  * (docs/protocol.md).  A daemon older than a bit leaves it clear.
  */
 #define CONN_FEATURE_LOOKUP_WAIT	(1ULL << 0)	/* Lookup.wait_ms */
+#define CONN_FEATURE_POOL_LIMIT		(1ULL << 1)	/* CreatePool.limit,
+							 * SetPool.limit */
 
 /*
  * Descriptors that came with a reply (OpenPool: the memfd, the share map;

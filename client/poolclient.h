@@ -129,6 +129,7 @@ struct pool_create_opts {
 #define POOL_SET_GROUP	0x04u
 #define POOL_SET_QUOTA	0x08u
 #define POOL_SET_RETAIN	0x10u
+#define POOL_SET_LIMIT	0x20u
 
 /*
  * The settings pool_set gives a live pool: only those whose POOL_SET_* bit
@@ -147,8 +148,20 @@ struct pool_set_opts {
 	 * huge pages keeps them all whatever it says.
 	 */
 	uint64_t retain;
+	/*
+	 * The most bytes the pool's live blocks may hold together (usable
+	 * sizes, as pool_stats.allocated_bytes counts them); 0 = no limit,
+	 * the pool's size bounds it.  0, or a granule to the pool's size
+	 * (-EINVAL).  An allocation that would pass it fails with -ENOMEM,
+	 * as if the pool had no room (evictable names are evicted for it).
+	 * Lowered below what the pool holds, it takes no live block back
+	 * but evicts unheld evictable names until the pool holds no more
+	 * than it.  On huge pages it gives no page back: those are reserved
+	 * whatever the limit.
+	 */
+	uint64_t limit;
 	/* Must be zero, as pool_create_opts.reserved. */
-	uint64_t reserved[4];
+	uint64_t reserved[3];
 };
 
 /* pool_create_opts.numa_policy, pool_stats.numa_policy. */
@@ -229,9 +242,8 @@ struct pool_stats {
 	 */
 	uint64_t evictions;
 	uint64_t evicted_bytes;
-	/* Zero: room for later fields without changing the structure's size
-	 * (pool_list returns an array of these). */
-	uint64_t reserved[1];
+	/* The pool's limit (pool_set_opts.limit); 0: none. */
+	uint64_t limit;
 };
 
 /* One open handle, as `poolctl clients` shows it. */
@@ -282,9 +294,21 @@ POOL_API int pool_create(struct pool_conn *c, const char *name,
 			 const struct pool_create_opts *o);
 
 /*
- * pool_set - change the mode, owner, group, quota or retain of the live
- * pool name: those o->which names, all or nothing (a refusal changes
- * nothing).  The daemon's uid, root and the admin group may change any;
+ * pool_create_set - make a pool as pool_create does, with the settings s
+ * names (its which bits: mode, owner, group, quota, retain, limit) given
+ * from the start in the same request: all or nothing.  s's settings stand
+ * over o's; s NULL is pool_create.  The same rights and errors as
+ * pool_create and pool_set; -EOPNOTSUPP, nothing sent, for a limit to a
+ * daemon that does not know limits (it would make a pool without one).
+ */
+POOL_API int pool_create_set(struct pool_conn *c, const char *name,
+			     const struct pool_create_opts *o,
+			     const struct pool_set_opts *s);
+
+/*
+ * pool_set - change the mode, owner, group, quota, retain or limit of
+ * the live pool name: those o->which names, all or nothing (a refusal
+ * changes nothing).  The daemon's uid, root and the admin group may change any;
  * the pool's owner its mode, and its group to one of its own groups
  * (-EPERM otherwise).  The change holds from the next open and the next
  * request by name: handles opened before keep the access they were opened
@@ -295,7 +319,9 @@ POOL_API int pool_create(struct pool_conn *c, const char *name,
  * Returns 0; -EINVAL for a bad o (an unknown which bit, reserved words not
  * zero, mode 0 or beyond 0777, uid or gid (uint32_t)-1); -ENOENT for no
  * such pool; -EROFS for a pool the daemon's configuration file defines
- * (edit the file and reload it instead); or a connection error.
+ * (edit the file and reload it instead); -EOPNOTSUPP, nothing sent, for
+ * POOL_SET_LIMIT to a daemon that does not know limits; or a connection
+ * error.  A limit is admin-only, as the owner and the quota are.
  */
 POOL_API int pool_set(struct pool_conn *c, const char *name,
 		      const struct pool_set_opts *o);

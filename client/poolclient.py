@@ -38,7 +38,7 @@ import weakref
 from poolclient_lib import (BLOCK_NAME_MAX, CREATE_GROUP, CREATE_OWNER,
                             NAME_MAX, PUBLISH_EVICTABLE,
                             PUBLISH_REPLACE, SET_GROUP, SET_MODE, SET_OWNER,
-                            SET_QUOTA, SET_RETAIN, _ClientInfo, _CreateOpts,
+                            SET_LIMIT, SET_QUOTA, SET_RETAIN, _ClientInfo, _CreateOpts,
                             _Named, _Persisted, _SetOpts, _Stats,
                             free as _free, lib as _lib)
 
@@ -144,8 +144,8 @@ def _record(cls, c):
 
 @dataclasses.dataclass(frozen=True)
 class PoolStats:
-    """Statistics of a pool: every field of struct pool_stats but its
-    reserved words (see client/poolclient.h for what each counts)."""
+    """Statistics of a pool: every field of struct pool_stats (see
+    client/poolclient.h for what each counts)."""
     name: str
     max_size: int
     committed_bytes: int
@@ -180,6 +180,7 @@ class PoolStats:
     numa_node: int
     evictions: int
     evicted_bytes: int
+    limit: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -384,7 +385,7 @@ class Connection(_Closing):
 
     def create_pool(self, name, max_size, granularity=0, mode=0, quota=0,
                     retain=0, page_size=0, numa_node=None, numa_policy=None,
-                    uid=None, gid=None):
+                    uid=None, gid=None, limit=0):
         """Create a pool (the daemon's uid, root or the admin group):
         max_size bytes; granularity 0 = 16; mode 0 = 0600; quota bytes
         per connection, 0 = none; retain 0 = the daemon's default,
@@ -393,7 +394,8 @@ class Connection(_Closing):
         numa_node None = no NUMA policy, else the node, placed by
         numa_policy (NUMA_PREFERRED when None, or NUMA_BIND); uid and gid
         (numbers) its owner and group from the start, None = the
-        caller's."""
+        caller's; limit the most bytes its live blocks may hold together,
+        0 = none (EOPNOTSUPP from a daemon without limits)."""
         if numa_node is None:
             if numa_policy not in (None, NUMA_NONE):
                 raise _bad("a NUMA policy needs numa_node")
@@ -415,15 +417,19 @@ class Connection(_Closing):
         if gid is not None:
             o.gid = _uint(gid, "gid", 32)
             o.flags |= CREATE_GROUP
+        s = _SetOpts(limit=_uint(limit, "limit"))
+        s.which = SET_LIMIT if limit else 0
         with self._h as c:
-            _check(_lib.pool_create(c, _name(name), ctypes.byref(o)))
+            _check(_lib.pool_create_set(c, _name(name), ctypes.byref(o),
+                                        ctypes.byref(s)))
 
     def set_pool(self, name, mode=None, uid=None, gid=None, quota=None,
-                 retain=None):
+                 retain=None, limit=None):
         """Change the settings given (not None) of live pool name, all or
         none: mode (1 to 0o777), uid and gid (numbers), quota (bytes per
         connection, 0 = none), retain (as create_pool's: 0 = the daemon's
-        default, RETAIN_NONE = none).  The daemon's uid, root and the
+        default, RETAIN_NONE = none), limit (bytes of the pool's live
+        blocks, 0 = none; admin only).  The daemon's uid, root and the
         admin group may change any, the pool's owner its mode and its
         group (to one of its own): else EPERM.  EROFS for a pool the
         daemon's configuration file defines; handles opened before keep
@@ -432,7 +438,8 @@ class Connection(_Closing):
         for bit, field, value, bits in (
                 (SET_MODE, "mode", mode, 32), (SET_OWNER, "uid", uid, 32),
                 (SET_GROUP, "gid", gid, 32), (SET_QUOTA, "quota", quota, 64),
-                (SET_RETAIN, "retain", retain, 64)):
+                (SET_RETAIN, "retain", retain, 64),
+                (SET_LIMIT, "limit", limit, 64)):
             if value is not None:
                 setattr(o, field, _uint(value, field, bits))
                 o.which |= bit

@@ -15,8 +15,8 @@ BLOCK_NAME_MAX = 255
 PUBLISH_REPLACE, PUBLISH_EVICTABLE = 0x1, 0x2
 """Longest block name in bytes (POOL_BLOCK_NAME_MAX)."""
 # pool_set_opts.which's bits (client/poolclient.h).
-SET_MODE, SET_OWNER, SET_GROUP, SET_QUOTA, SET_RETAIN = 0x1, 0x2, 0x4, 0x8, \
-    0x10
+SET_MODE, SET_OWNER, SET_GROUP, SET_QUOTA, SET_RETAIN, SET_LIMIT = \
+    0x1, 0x2, 0x4, 0x8, 0x10, 0x20
 CREATE_OWNER, CREATE_GROUP = 0x1, 0x2
 
 # `make install` writes its LIBDIR here in the installed copy.
@@ -39,7 +39,7 @@ class _SetOpts(ctypes.Structure):
     """struct pool_set_opts."""
     _fields_ = [("which", _u32), ("mode", _u32), ("uid", _u32),
                 ("gid", _u32), ("quota", _u64), ("retain", _u64),
-                ("reserved", _u64 * 4)]
+                ("limit", _u64), ("reserved", _u64 * 3)]
 
 
 class _Stats(ctypes.Structure):
@@ -58,8 +58,7 @@ class _Stats(ctypes.Structure):
             "free_resident_bytes", "books_bytes", "named_blocks",
             "release_steps", "retain_steps")] + \
         [(f, _u32) for f in ("numa_policy", "numa_node")] + \
-        [(f, _u64) for f in ("evictions", "evicted_bytes")] + \
-        [("reserved", _u64 * 1)]
+        [(f, _u64) for f in ("evictions", "evicted_bytes", "limit")]
 
 
 class _ClientInfo(ctypes.Structure):
@@ -103,6 +102,8 @@ _PROTOS = (
     ("pool_disconnect", None, [_P]),
     ("pool_create", ctypes.c_int, [_P, _S, ctypes.POINTER(_CreateOpts)]),
     ("pool_set", ctypes.c_int, [_P, _S, ctypes.POINTER(_SetOpts)]),
+    ("pool_create_set", ctypes.c_int, [_P, _S, ctypes.POINTER(_CreateOpts),
+                                       ctypes.POINTER(_SetOpts)]),
     ("pool_destroy", ctypes.c_int, [_P, _S]),
     ("pool_destroy_force", ctypes.c_int, [_P, _S]),
     ("pool_open", ctypes.c_int, [_P, _S, _PP]),

@@ -49,6 +49,7 @@
 #define O_TIMEOUT	0x400
 #define O_OWNER		0x800
 #define O_GROUP		0x1000
+#define O_LIMIT		0x2000
 
 /* getopt_long values of the long-only options. */
 enum {
@@ -64,6 +65,7 @@ enum {
 	OPT_TIMEOUT,
 	OPT_OWNER,
 	OPT_GROUP,
+	OPT_LIMIT,
 };
 
 struct cmd {
@@ -421,14 +423,14 @@ cmd_stats(struct ctl *ctl, int argc, char **argv)
  * would speak of blocks and runs.
  */
 static const char *
-create_strerror(int error, const struct pool_create_opts *o)
+create_strerror(int error, const struct pool_create_opts *o, uint64_t limit)
 {
 	switch (error) {
 	case -EINVAL:
 		return "invalid size or option (a pool is at most 64 TiB, "
 		    "its granularity at most the page size, its page size "
 		    "one in /sys/kernel/mm/hugepages, a NUMA policy only on "
-		    "system pages)";
+		    "system pages, its limit a granule to its size)";
 	case -ENOMEM:
 		if (o->page_size != 0)
 			return "not enough huge pages: the kernel has too few "
@@ -442,6 +444,9 @@ create_strerror(int error, const struct pool_create_opts *o)
 		    "machine, has no memory, or is outside the daemon's "
 		    "cpuset";
 	case -EOPNOTSUPP:
+		if (limit != 0)
+			return "not supported: the daemon is too old for a "
+			    "limit";
 		return "not supported: the daemon's kernel has no NUMA "
 		    "policies, or its system-call filter refuses mbind";
 	default:
@@ -496,10 +501,25 @@ owner_opts(const struct ctl *ctl, struct pool_create_opts *o)
 	return 0;
 }
 
+/* --limit into o: a size, 0 or "none" for no limit. */
+static int
+limit_opt(const struct ctl *ctl, const char *cmd, struct pool_set_opts *o)
+{
+	if (ctl->limit_arg == NULL)
+		return 0;
+	if (strcmp(ctl->limit_arg, "none") == 0)
+		o->limit = 0;
+	else if (parse_size(ctl->limit_arg, &o->limit) != 0)
+		return usage_error("%s: bad limit '%s'", cmd, ctl->limit_arg);
+	o->which |= POOL_SET_LIMIT;
+	return 0;
+}
+
 static int
 cmd_create(struct ctl *ctl, int argc, char **argv)
 {
 	struct pool_create_opts	 o;
+	struct pool_set_opts	 s;
 	const char		*name = argv[0];
 	uint64_t		 v;
 	long			 pagesize;
@@ -552,14 +572,17 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 	}
 	if ((rc = numa_opts(ctl, &o)) != 0 || (rc = owner_opts(ctl, &o)) != 0)
 		return rc;
+	memset(&s, 0, sizeof s);
+	if ((rc = limit_opt(ctl, "create", &s)) != 0)
+		return rc;
 
 	if ((rc = ctl_connect(ctl)) != 0)
 		return rc;
-	if ((error = pool_create(ctl->conn, name, &o)) != 0)
+	if ((error = pool_create_set(ctl->conn, name, &o, &s)) != 0)
 		return fail_pool(error, "cannot create pool", name,
-		    create_strerror(error, &o));
+		    create_strerror(error, &o, s.limit));
 
-	print_create(ctl, name, &o);
+	print_create(ctl, name, &o, &s);
 	return 0;
 }
 
@@ -609,7 +632,10 @@ set_strerror(int error)
 		return "the daemon's configuration file defines it: change "
 		    "the pool there and reload the daemon";
 	case -EINVAL:
-		return "invalid setting";
+		return "invalid setting (a limit is 0, or a granule to the "
+		    "pool's size)";
+	case -EOPNOTSUPP:
+		return "not supported: the daemon is too old for a limit";
 	default:
 		return NULL;
 	}
@@ -675,11 +701,12 @@ cmd_set(struct ctl *ctl, int argc, char **argv)
 	if ((rc = check_pool_name("set", name)) != 0)
 		return rc;
 	if ((rc = set_access_opts(ctl, &o)) != 0 ||
-	    (rc = set_room_opts(ctl, &o)) != 0)
+	    (rc = set_room_opts(ctl, &o)) != 0 ||
+	    (rc = limit_opt(ctl, "set", &o)) != 0)
 		return rc;
 	if (o.which == 0)
 		return usage_error("set: nothing to change (--mode, --owner, "
-		    "--group, --quota or --retain)");
+		    "--group, --quota, --retain or --limit)");
 
 	if ((rc = ctl_connect(ctl)) != 0)
 		return rc;
@@ -984,10 +1011,10 @@ static const struct cmd cmds[] = {
 	  "                 line per statistic: the JSON keys, plain numbers)\n" },
 	{ "create", cmd_create, 1, 1,
 	  O_SIZE | O_GRANULARITY | O_MODE | O_QUOTA | O_RETAIN | O_PAGE_SIZE |
-	  O_NUMA_NODE | O_NUMA_POLICY | O_OWNER | O_GROUP,
+	  O_NUMA_NODE | O_NUMA_POLICY | O_OWNER | O_GROUP | O_LIMIT,
 	  "NAME --size SIZE [--granularity N] [--mode MODE] [--owner USER]"
-	  " [--group GROUP] [--quota SIZE] [--retain SIZE] [--page-size SIZE]"
-	  " [--numa-node NODE [--numa-policy POLICY]]",
+	  " [--group GROUP] [--quota SIZE] [--limit SIZE] [--retain SIZE]"
+	  " [--page-size SIZE] [--numa-node NODE [--numa-policy POLICY]]",
 	  "create a pool",
 	  "Create the pool NAME (1-64 of [A-Za-z0-9._-], not starting with\n"
 	  "'.').  Needs the daemon's uid, root or the admin group.\n"
@@ -1002,6 +1029,9 @@ static const struct cmd cmds[] = {
 	  "  --group GROUP    the group: a group name or a gid (default: the\n"
 	  "                   caller's gid)\n"
 	  "  --quota SIZE     bytes each connection may hold (default: no quota)\n"
+	  "  --limit SIZE     bytes the pool's live blocks may hold together\n"
+	  "                   (default, 0 or none: no limit, the size bounds\n"
+	  "                   it); `set --limit` raises or lowers it live\n"
 	  "  --retain SIZE    free memory of small blocks kept for reuse\n"
 	  "                   before it goes back to the OS (default 1M, or\n"
 	  "                   a quarter of the live pages if more); 0: none\n"
@@ -1029,17 +1059,19 @@ static const struct cmd cmds[] = {
 	  "\n"
 	  "  -f, --force  destroy even a pool that is in use\n" },
 	{ "set", cmd_set, 1, 1,
-	  O_MODE | O_OWNER | O_GROUP | O_QUOTA | O_RETAIN,
+	  O_MODE | O_OWNER | O_GROUP | O_QUOTA | O_RETAIN | O_LIMIT,
 	  "NAME [--mode MODE] [--owner USER] [--group GROUP] [--quota SIZE]"
-	  " [--retain SIZE]",
-	  "change a live pool's mode, owner, group, quota or retain",
+	  " [--retain SIZE] [--limit SIZE]",
+	  "change a live pool's mode, owner, group, quota, retain or limit",
 	  "Change the settings given of the live pool NAME, all or none;\n"
 	  "its blocks and handles stay.  Needs the daemon's uid, root or the\n"
 	  "admin group; the pool's owner may change its mode, and its group\n"
 	  "to one of its own.  A pool the daemon's configuration file\n"
 	  "defines is changed there (and the daemon reloaded): exit 1.\n"
 	  "Handles opened before keep the access they were opened with; a\n"
-	  "quota lowered below what a client holds takes nothing back.\n"
+	  "quota lowered below what a client holds takes nothing back; a\n"
+	  "limit lowered below what the pool holds takes no live block back\n"
+	  "but evicts unheld evictable names down to it.\n"
 	  "\n"
 	  "  --mode MODE      octal permission bits, 0001 to 0777\n"
 	  "  --owner USER     the owner: a user name or a uid\n"
@@ -1048,6 +1080,8 @@ static const struct cmd cmds[] = {
 	  "  --retain SIZE    free memory of small blocks kept for reuse\n"
 	  "                   (as create's); 0: none; default: the daemon's\n"
 	  "                   default\n"
+	  "  --limit SIZE     bytes the pool's live blocks may hold together\n"
+	  "                   (admins only); 0 or none: no limit\n"
 	  "\n"
 	  "SIZE is a number of bytes, optionally followed by K, M, G or T\n"
 	  "(or KiB, MiB, GiB, TiB): powers of 1024.\n" },
@@ -1189,6 +1223,7 @@ static const struct option longopts[] = {
 	{ "timeout",	 required_argument,	NULL, OPT_TIMEOUT },
 	{ "owner",	 required_argument,	NULL, OPT_OWNER },
 	{ "group",	 required_argument,	NULL, OPT_GROUP },
+	{ "limit",	 required_argument,	NULL, OPT_LIMIT },
 	{ NULL,		 0,			NULL, 0 }
 };
 
@@ -1220,6 +1255,8 @@ opt_name(unsigned bit)
 		return "--owner";
 	case O_GROUP:
 		return "--group";
+	case O_LIMIT:
+		return "--limit";
 	default:
 		return "--format";
 	}
@@ -1280,6 +1317,10 @@ parse_args(struct ctl *ctl, int argc, char **argv, char **pos, int *npos)
 		case OPT_QUOTA:
 			ctl->quota_arg = optarg;
 			ctl->opts |= O_QUOTA;
+			break;
+		case OPT_LIMIT:
+			ctl->limit_arg = optarg;
+			ctl->opts |= O_LIMIT;
 			break;
 		case OPT_RETAIN:
 			ctl->retain_arg = optarg;

@@ -41,6 +41,7 @@ struct ctl {
 	const char		*granularity_arg;
 	const char		*mode_arg;
 	const char		*quota_arg;
+	const char		*limit_arg;
 	const char		*format_arg;
 	const char		*retain_arg;
 	const char		*page_size_arg;
@@ -85,7 +86,7 @@ void	print_list(const struct ctl *, const struct pool_stats *, size_t);
 void	print_stats(const struct ctl *, enum format,
 	    const struct pool_stats *, size_t);
 void	print_create(const struct ctl *, const char *,
-	    const struct pool_create_opts *);
+	    const struct pool_create_opts *, const struct pool_set_opts *);
 void	print_destroy(const struct ctl *, const char *);
 void	print_set(const struct ctl *, const char *,
 	    const struct pool_set_opts *);

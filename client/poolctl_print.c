@@ -318,6 +318,10 @@ static const struct stat_field stat_fields[] = {
 	SF(gid, "owner gid", K_NUM, false, NULL, NULL),
 	SF(quota, "quota per connection", K_BYTES_OR_NONE, false,
 	    "poolmgr_pool_quota_bytes", "Per-connection quota; 0 means none."),
+	SF(limit, "limit", K_BYTES_OR_NONE, false,
+	    "poolmgr_pool_limit_bytes",
+	    "Most bytes the pool's live blocks may hold together; 0 means "
+	    "none."),
 	SF(retain_bytes, "retain", K_BYTES_OR_NONE, false,
 	    "poolmgr_pool_retain_bytes",
 	    "Free memory of small blocks kept for reuse before it goes back "
@@ -808,7 +812,7 @@ print_persisted(const struct ctl *ctl, enum format fmt,
 /* As JSON only: the pool as made, with the daemon's defaults filled in. */
 void
 print_create(const struct ctl *ctl, const char *name,
-    const struct pool_create_opts *o)
+    const struct pool_create_opts *o, const struct pool_set_opts *s)
 {
 	struct json_object	*j;
 
@@ -825,6 +829,7 @@ print_create(const struct ctl *ctl, const char *name,
 	json_object_object_add(j, "mode", json_object_new_string(
 	    octal_mode(o->mode != 0 ? o->mode : 0600).s));
 	json_object_object_add(j, "quota", json_u64(o->quota));
+	json_object_object_add(j, "limit", json_u64(s->limit));
 	if (o->retain != 0)
 		json_object_object_add(j, "retain", json_u64(
 		    o->retain == POOL_RETAIN_NONE ? 0 : o->retain));
@@ -883,6 +888,8 @@ print_set(const struct ctl *ctl, const char *name,
 		json_object_object_add(j, "gid", json_u64(o->gid));
 	if (o->which & POOL_SET_QUOTA)
 		json_object_object_add(j, "quota", json_u64(o->quota));
+	if (o->which & POOL_SET_LIMIT)
+		json_object_object_add(j, "limit", json_u64(o->limit));
 	/* As create's: 0 is none; the default, "default". */
 	if ((o->which & POOL_SET_RETAIN) && o->retain == 0)
 		json_object_object_add(j, "retain",

@@ -17,6 +17,7 @@
 #include <grp.h>
 #include <ini.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,6 +301,15 @@ pool_entry(struct load_state *ls, const char *name)
 	return p;
 }
 
+/* As dpool_limit_valid: 0, or a granule (16 if not given) to the size. */
+static bool
+limit_fits(const struct config_pool *p)
+{
+	uint64_t g = p->granularity ? p->granularity : 16;
+
+	return p->limit == 0 || (p->limit >= g && p->limit <= p->size);
+}
+
 static int
 pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 	 const char *value)
@@ -330,6 +340,8 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 		bad = parse_octal(value, &p->mode) ? "mode" : NULL;
 	else if (strcmp(key, "quota") == 0)
 		bad = config_parse_size(value, &p->quota) ? "quota" : NULL;
+	else if (strcmp(key, "limit") == 0)
+		bad = config_parse_size(value, &p->limit) ? "limit" : NULL;
 	else if (strcmp(key, "retain") == 0)
 		bad = parse_retain(value, &p->retain) ? "retain" : NULL;
 	else if (strcmp(key, "page_size") == 0) {
@@ -517,6 +529,12 @@ load_stream(struct load_state *ls, const char *name, char *err,
 		if (cf->pools[i].size == 0) {
 			snprintf(err, errlen, "%s:%d: [pool %s] needs a size",
 				 name, ls->pool_line[i], cf->pools[i].name);
+			return -1;
+		}
+		if (!limit_fits(&cf->pools[i])) {
+			snprintf(err, errlen, "%s:%d: [pool %s] has a limit "
+				 "below a granule or above its size", name,
+				 ls->pool_line[i], cf->pools[i].name);
 			return -1;
 		}
 		if (cf->pools[i].numa_policy && !cf->pools[i].has_numa_node) {

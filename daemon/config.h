@@ -29,6 +29,8 @@
  *   group = GROUP-or-GID           ; default: the daemon's gid
  *   mode = 0660                    ; default 0600
  *   quota = 64M                    ; bytes per session; default none
+ *   limit = 1G                     ; bytes of the pool's live blocks;
+ *                                  ; default none (0); a reload changes it
  *   retain = 1M                    ; free memory kept for reuse; 0: none
  *   page_size = 2M                 ; huge pages of that size (hugetlbfs),
  *                                  ; reserved at creation; default: the
@@ -55,6 +57,7 @@ struct config_pool {
 	gid_t gid;
 	uint32_t mode;
 	uint64_t quota;
+	uint64_t limit;		/* bytes of its live blocks; 0 = none */
 	uint64_t retain;	/* bytes; 0 = default, CONFIG_RETAIN_NONE =
 				 * none (the file's "retain = 0") */
 	uint64_t page_size;	/* 0: the system page; else one the kernel

@@ -56,7 +56,8 @@
 #define PROTOCOL_VERSION 1
 /* HelloReply.features: what this daemon can do (docs/protocol.md). */
 #define FEATURE_LOOKUP_WAIT	(1ULL << 0)
-#define FEATURES		FEATURE_LOOKUP_WAIT
+#define FEATURE_POOL_LIMIT	(1ULL << 1)
+#define FEATURES		(FEATURE_LOOKUP_WAIT | FEATURE_POOL_LIMIT)
 #define SETTLE_WAIT_MS_DEFAULT 2000	/* without a configuration */
 
 /* A client whose first unanswered request is held (see the top). */

@@ -118,6 +118,21 @@ create_numa(struct call *c, const Poolmgr__CreatePool *m,
 	return 0;
 }
 
+/* A limit no pool of size bytes and granules of g may have. */
+static int
+limit_refused(struct call *c, uint64_t limit, uint64_t size, uint64_t g)
+{
+	if (limit && limit > size)
+		return refuse(c, -EINVAL, "a limit above the pool's size: "
+			      "%llu of %llu bytes", (unsigned long long)limit,
+			      (unsigned long long)size);
+	if (!dpool_limit_valid(limit, size, g))
+		return refuse(c, -EINVAL, "a limit below a granule: %llu of "
+			      "%llu bytes", (unsigned long long)limit,
+			      (unsigned long long)g);
+	return 0;
+}
+
 /*
  * The owner and group asked for into pp, else the creator's.  Only admins
  * get this far, and they may give a pool away as SetPool lets them: made
@@ -142,6 +157,20 @@ create_owner(struct call *c, const Poolmgr__CreatePool *m,
 		pp->gid = m->gid;
 	}
 	return 0;
+}
+
+/*
+ * pp's limit against the pool it makes: its size rounded up to the page,
+ * its granule (16 if not given); the engine checks those itself later.
+ */
+static int
+create_limit(struct call *c, const struct dpool_params *pp)
+{
+	uint64_t page = pp->page_size, g = pp->granularity ? pp->granularity
+							    : 16;
+	uint64_t size = (pp->size + page - 1) & ~(page - 1);
+
+	return limit_refused(c, pp->limit, size, g);
 }
 
 int
@@ -169,11 +198,14 @@ do_create(struct call *c, const Poolmgr__CreatePool *m)
 	pp.granularity = m->granularity;
 	pp.mode = m->mode;
 	pp.quota = m->quota;
+	pp.limit = m->limit;
 	if (m->retention_case == POOLMGR__CREATE_POOL__RETENTION_RETAIN)
 		pp.retain = m->retain ? m->retain : DPOOL_RETAIN_NONE;
 	if ((rc = create_numa(c, m, &pp)))
 		return rc;
 	if ((rc = create_owner(c, m, &pp)))
+		return rc;
+	if ((rc = create_limit(c, &pp)))
 		return rc;
 	rc = dpool_create(m->name, &pp, &p);
 	if (rc == -EINVAL)
@@ -263,8 +295,8 @@ file_pool(const char *name)
 /*
  * Admins may change every setting.  The owner may change the mode, and
  * the group to one it is in, as chmod and chgrp let a file's owner: who
- * may use the pool is the owner's to say.  The owner, quota and retain
- * spend or give away what is the daemon's: those stay the admins'.
+ * may use the pool is the owner's to say.  The owner, quota, limit and
+ * retain spend or give away what is the daemon's: those stay the admins'.
  */
 static int
 set_allowed(struct call *c, const Poolmgr__SetPool *m, const struct dpool *p)
@@ -276,10 +308,11 @@ set_allowed(struct call *c, const Poolmgr__SetPool *m, const struct dpool *p)
 			      "or its ownership", p->name);
 	if (m->set_uid_case != POOLMGR__SET_POOL__SET_UID__NOT_SET ||
 	    m->set_quota_case != POOLMGR__SET_POOL__SET_QUOTA__NOT_SET ||
-	    m->set_retain_case != POOLMGR__SET_POOL__SET_RETAIN__NOT_SET)
+	    m->set_retain_case != POOLMGR__SET_POOL__SET_RETAIN__NOT_SET ||
+	    m->set_limit_case != POOLMGR__SET_POOL__SET_LIMIT__NOT_SET)
 		return refuse(c, -EPERM, "the owner of pool %s may change its "
-			      "mode and group; its owner, quota and retain "
-			      "need admin rights", p->name);
+			      "mode and group; its owner, quota, limit and "
+			      "retain need admin rights", p->name);
 	if (m->set_gid_case == POOLMGR__SET_POOL__SET_GID_GID &&
 	    m->gid != p->gid && !session_in_group(c->s, m->gid))
 		return refuse(c, -EPERM, "uid %u is not in group %u",
@@ -292,10 +325,13 @@ static int
 set_params(struct call *c, const Poolmgr__SetPool *m, const struct dpool *p,
 	   struct dpool_params *pp)
 {
+	int rc;
+
 	pp->uid = p->uid;
 	pp->gid = p->gid;
 	pp->mode = p->mode;
 	pp->quota = p->quota;
+	pp->limit = p->limit;
 	pp->retain = p->retain;
 	if (m->set_mode_case == POOLMGR__SET_POOL__SET_MODE_MODE) {
 		/* Create reads 0 as 0600: here it could only be a mistake. */
@@ -318,6 +354,12 @@ set_params(struct call *c, const Poolmgr__SetPool *m, const struct dpool *p,
 	}
 	if (m->set_quota_case == POOLMGR__SET_POOL__SET_QUOTA_QUOTA)
 		pp->quota = m->quota;
+	if (m->set_limit_case == POOLMGR__SET_POOL__SET_LIMIT_LIMIT) {
+		if ((rc = limit_refused(c, m->limit, p->size,
+					1ull << p->granule_shift)))
+			return rc;
+		pp->limit = m->limit;
+	}
 	if (m->set_retain_case == POOLMGR__SET_POOL__SET_RETAIN_RETAIN)
 		pp->retain = m->retain ? m->retain : DPOOL_RETAIN_NONE;
 	if (m->set_retain_case ==
@@ -342,6 +384,7 @@ do_set(struct call *c, const Poolmgr__SetPool *m)
 	struct dpool_params pp = {0};
 	char changed[320];
 	struct dpool *p;
+	uint64_t limit;
 	int rc;
 
 	if ((rc = check_name_length(c, m->name)))
@@ -356,9 +399,10 @@ do_set(struct call *c, const Poolmgr__SetPool *m)
 			      p->name);
 	if ((rc = set_params(c, m, p, &pp)))
 		return rc;
+	limit = p->limit;
 	dpool_apply_settings(p, &pp, changed, sizeof(changed));
 	if (*changed) {
-		journal_pool_set(p);
+		journal_pool_set(p, p->limit != limit);
 		log_info("pool %s set by uid %u: %s", p->name,
 			 (unsigned)c->s->uid, changed);
 	}
@@ -537,8 +581,7 @@ fill_stats(Poolmgr__PoolStats *ps, struct dpool *p)
 	ps->clients = p->nhandles;
 	ps->allocs = st.allocs;
 	ps->frees = st.frees;
-	ps->failed_allocs = st.failed_allocs - p->unseen_failures +
-			    p->failed_before;
+	ps->failed_allocs = dpool_failed_allocs(p);
 	ps->invalid_frees = st.invalid_frees + p->invalid_frees;
 	ps->cached_bytes = st.cached_bytes;
 	ps->metadata_bytes = st.metadata_bytes + dpool_share_resident(p);
@@ -550,6 +593,7 @@ fill_stats(Poolmgr__PoolStats *ps, struct dpool *p)
 	ps->uid = p->uid;
 	ps->gid = p->gid;
 	ps->quota = p->quota;
+	ps->limit = p->limit;
 	ps->persistent_blocks = p->persistent_blocks;
 	ps->named_blocks = p->names.count;
 	ps->evictions = p->evict.evictions;

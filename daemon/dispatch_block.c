@@ -13,6 +13,7 @@
  * (make_room).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,11 +154,48 @@ uncount_retried(struct dpool *p, int rc, bool retry_follows)
 		p->unseen_failures++;
 }
 
+/* n bytes for a message: "1.0 GiB", "512 B". */
+static const char *
+bytes_text(uint64_t n, char *buf, size_t len)
+{
+	static const char units[] = "KMGTPE";
+	unsigned i;
+
+	if (n < 1024) {
+		snprintf(buf, len, "%llu B", (unsigned long long)n);
+		return buf;
+	}
+	for (i = 0; i < sizeof(units) - 2 && n >= 1024ull << (10 * (i + 1));
+	     i++)
+		;
+	snprintf(buf, len, "%.1f %ciB", (double)n / (double)(1ull <<
+		 (10 * (i + 1))), units[i]);
+	return buf;
+}
+
+/*
+ * The last refusal was the limit's (dpool's limit_hit), not the engine's:
+ * say so, with what the pool holds, which is what the operator raises it
+ * over.
+ */
+static int
+refuse_limit(struct call *c, struct dpool *p)
+{
+	char held[24], limit[24];
+
+	return refuse(c, -ENOMEM, "pool %s holds %s of its %s limit",
+		      p->name, bytes_text(heap_allocated_bytes(p->heap), held,
+					  sizeof(held)),
+		      bytes_text(p->limit, limit, sizeof(limit)));
+}
+
 static int
 refuse_alloc(struct call *c, struct dpool *p, int rc, bool retry_follows,
 	     uint64_t size)
 {
 	uncount_retried(p, rc, retry_follows);
+	if (rc == -ENOMEM && p->limit_hit)
+		return refuse_limit(c, p);
 	return refuse(c, rc, "allocating %llu bytes", (unsigned long long)size);
 }
 
@@ -360,6 +398,8 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 	if (rc == -EAGAIN)
 		return refuse(c, rc, "block cannot change size in place");
 	uncount_retried(h->pool, rc, m->retry_follows);
+	if (rc == -ENOMEM && h->pool->limit_hit)
+		return refuse_limit(c, h->pool);
 	if (rc)
 		return refuse(c, rc, "cannot resize %#llx to %llu bytes",
 			      (unsigned long long)m->offset,
@@ -445,6 +485,8 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 		return wait;
 	if (rc) {
 		uncount_retried(h->pool, rc, m->retry_follows);
+		if (rc == -ENOMEM && h->pool->limit_hit)
+			return refuse_limit(c, h->pool);
 		return refuse(c, rc, "allocation %zu of the batch (%llu bytes) "
 			      "failed", i, (unsigned long long)m->sizes[i]);
 	}

@@ -1161,6 +1161,12 @@ free_runs(const struct heap *h)
 	return n;
 }
 
+uint64_t
+heap_allocated_bytes(const struct heap *h)
+{
+	return heap_allocated(h);
+}
+
 void
 heap_get_stats(struct heap *h, struct heap_stats *out)
 {

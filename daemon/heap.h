@@ -339,6 +339,8 @@ int heap_set_retain_hold(struct heap *h, int on);
 int heap_check(struct heap *h, char *msg, size_t msglen);
 
 void heap_get_stats(struct heap *h, struct heap_stats *out);
+/* heap_allocated_bytes - the stats' allocated_bytes alone, in O(1). */
+uint64_t heap_allocated_bytes(const struct heap *h);
 
 /*
  * The event counters (allocs, frees, cache hits, allocations per class), for

@@ -296,6 +296,17 @@ rec_name(struct jfile *f, const struct dpool *p, const struct block_name *n)
 	return rec_generation(f, p, n);
 }
 
+/* p's limit after its record (none while it is 0, unless changed). */
+static int
+rec_limit(struct jfile *f, const struct dpool *p, bool changed)
+{
+	uint64_t w[4] = {0, p->keep_id, p->limit};
+
+	if (!p->limit && !changed)
+		return 0;
+	return append(f, JREC_LIMIT, w, 3);
+}
+
 /* The daemon's own socket, last in every snapshot (none: systemd's). */
 static int
 rec_socket(struct jfile *f)
@@ -324,7 +335,8 @@ snapshot(struct jfile *f)
 	for (p = dpool_first(); p; p = dpool_next(p)) {
 		if (!p->keep_id)
 			continue;
-		if ((rc = rec_pool(f, p)) || (rc = rec_generations(f, p)))
+		if ((rc = rec_pool(f, p)) || (rc = rec_generations(f, p)) ||
+		    (rc = rec_limit(f, p, false)))
 			return rc;
 		live_pools++;
 		BLOCK_INDEX_FOREACH(b, &p->blocks, &it) {
@@ -1047,17 +1059,24 @@ journal_pool_made(struct dpool *p)
 	}
 	live_pools++;
 	names_env();
-	done(rec_pool(NULL, p));
+	if ((rc = rec_pool(NULL, p)) == 0)
+		rc = rec_limit(NULL, p, false);
+	done(rc);
 }
 
 void
-journal_pool_set(const struct dpool *p)
+journal_pool_set(const struct dpool *p, bool limit_changed)
 {
 	uint64_t w[8] = {0, p->keep_id, p->uid, p->gid, p->mode, p->quota,
 			 p->retain};
 
-	if (on && p->keep_id)
-		done(append(NULL, JREC_SET, w, 7));
+	int rc;
+
+	if (!on || !p->keep_id)
+		return;
+	if ((rc = append(NULL, JREC_SET, w, 7)) == 0 && limit_changed)
+		rc = rec_limit(NULL, p, true);
+	done(rc);
 }
 
 void

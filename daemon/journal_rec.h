@@ -70,6 +70,15 @@ enum jrec_type {
 	 */
 	JREC_GENERATIONS = 11,	/* keep, last */
 	JREC_GENERATION,	/* keep, off, generation */
+	/*
+	 * A pool's limit (CreatePool.limit): after its record (in a
+	 * snapshot, after its count of generations) when it is not 0, and
+	 * after a JREC_SET that changed it.  Neither begins nor ends the
+	 * snapshot.  A journal of no
+	 * limit has none, and an older image reads it as ever; one with
+	 * any, it refuses whole, as the names.
+	 */
+	JREC_LIMIT = 13,	/* keep, limit */
 };
 
 #define JREC_SOCKET_MAX	107	/* bytes of its path (sun_path less 1) */

@@ -461,6 +461,7 @@ pool_make(const char *name, const struct dpool_params *pp, int memfd,
 	p->gid = pp->gid;
 	p->mode = pool_mode(pp->mode);
 	p->quota = pp->quota;
+	p->limit = pp->limit;
 	p->retain = pp->retain;
 	block_index_init(&p->blocks);
 	block_names_init(&p->names);
@@ -494,6 +495,23 @@ dpool_adopt(const char *name, const struct dpool_params *pp, int memfd,
 	if (memfd < 0)
 		return -EBADF;
 	return pool_make(name, pp, memfd, out);
+}
+
+bool
+dpool_over_limit(const struct dpool *p, uint64_t more)
+{
+	return p->limit && (more > p->limit ||
+			    heap_allocated_bytes(p->heap) > p->limit - more);
+}
+
+uint64_t
+dpool_failed_allocs(const struct dpool *p)
+{
+	struct heap_stats st;
+
+	heap_get_stats(p->heap, &st);
+	return st.failed_allocs + p->limit_failures + p->failed_before -
+	       p->unseen_failures;
 }
 
 /* A retain setting for the log: "default", "none" or bytes. */
@@ -552,10 +570,15 @@ dpool_apply_settings(struct dpool *p, const struct dpool_params *pp,
 		changed_add(changed, len, "retain", "%s -> %s",
 			    retain_text(p->retain, a, sizeof(a)),
 			    retain_text(pp->retain, b, sizeof(b)));
+	if (pp->limit != p->limit)
+		changed_add(changed, len, "limit", "%llu -> %llu",
+			    (unsigned long long)p->limit,
+			    (unsigned long long)pp->limit);
 	p->uid = pp->uid;
 	p->gid = pp->gid;
 	p->mode = mode;
 	p->quota = pp->quota;
+	p->limit = pp->limit;
 	if (pp->retain == p->retain)
 		return;
 	p->retain = pp->retain;
@@ -970,6 +993,11 @@ dpool_alloc(struct dpool *p, struct handle *h, uint64_t size, uint64_t align,
 	usable = heap_block_size(p->heap, size);
 	if (usable && over_quota(p, quota_used, usable))
 		return -EDQUOT;
+	/* As if the pool had no room: the same waits, retries, evictions. */
+	if ((p->limit_hit = usable && dpool_over_limit(p, usable))) {
+		p->limit_failures++;
+		return -ENOMEM;
+	}
 	steps = zero && in_steps(size);
 	rc = zero && !steps ? heap_calloc(p->heap, 1, size, &off)
 			    : heap_alloc(p->heap, size, align, &off);
@@ -1151,6 +1179,12 @@ dpool_realloc(struct dpool *p, struct handle *h, uint64_t off, uint64_t size,
 		quota_used = dpool_persisted_by(p, b->persister);
 	if (want > b->size && over_quota(p, quota_used, want - b->size))
 		return -EDQUOT;
+	/* Its growth: a move's old place goes with it, so is not counted. */
+	if ((p->limit_hit = want > b->size &&
+			    dpool_over_limit(p, want - b->size))) {
+		p->limit_failures++;
+		return -ENOMEM;
+	}
 	/*
 	 * Moving a block others can see would pull it from under them, and
 	 * shrinking it would give away bytes they were told they may use: a

@@ -185,6 +185,8 @@ struct dpool {
 	gid_t gid;
 	uint32_t mode;
 	uint64_t quota;		/* bytes per session; 0 = none */
+	uint64_t limit;		/* bytes of the pool's live blocks; 0 =
+				 * none (dpool_over_limit) */
 	uint64_t retain;	/* as asked (dpool_params.retain): a reload
 				 * compares the file's with it */
 	struct block_index blocks;
@@ -227,6 +229,10 @@ struct dpool {
 	 */
 	uint64_t release_steps;
 	uint64_t retain_steps;
+	uint64_t limit_failures; /* refused by the limit: the engine never
+				 * saw them (dpool_failed_allocs) */
+	bool limit_hit;		/* the last dpool_alloc or dpool_realloc
+				 * was refused by the limit, not the engine */
 	uint64_t unseen_failures; /* engine refusals answered by a wait (or
 				 * a settle) and a retry: the client sees
 				 * only the retry */
@@ -251,6 +257,7 @@ struct dpool_params {
 	gid_t gid;
 	uint32_t mode;
 	uint64_t quota;
+	uint64_t limit;		/* 0, or a granule to size (dpool_limit_valid) */
 	uint64_t retain;	/* bytes of free pages kept for reuse, rounded
 				 * up to pages; 0 = the engine's default,
 				 * DPOOL_RETAIN_NONE = none */
@@ -289,14 +296,36 @@ int dpool_create(const char *name, const struct dpool_params *params,
 int dpool_adopt(const char *name, const struct dpool_params *params,
 		int memfd, struct dpool **out);
 /*
- * Give live pool p the owner, group, mode, quota and retain of params (a
- * reload of the file; its size and granularity are not looked at: a live
- * pool's cannot change), and write what changed, "mode 0660 -> 0640, quota
- * ...", to changed ("" if nothing did).  Rights are checked at each open
- * and request by name, so the new ones hold from the next; a handle keeps
- * the access it was opened with.  A quota is checked at each request that
- * would hold more, so nothing held is taken back.  Free pages kept over a
- * lowered retain go back a step per loop turn (dpool_retain_check).
+ * May a pool of size bytes and granules of granularity have limit?  0
+ * (none), or a granule to its size: one below a granule could hold
+ * nothing, one above the size would bound nothing.
+ */
+static inline bool
+dpool_limit_valid(uint64_t limit, uint64_t size, uint64_t granularity)
+{
+	return limit == 0 || (limit >= granularity && limit <= size);
+}
+/*
+ * Would more bytes of live blocks take pool p over its limit?  The
+ * engine's count of what the live blocks hold, one comparison: no walk.
+ */
+bool dpool_over_limit(const struct dpool *p, uint64_t more);
+/*
+ * failed_allocs as the statistics show it: the engine's, the limit's
+ * refusals, those before a restart in place, less those retried.
+ */
+uint64_t dpool_failed_allocs(const struct dpool *p);
+/*
+ * Give live pool p the owner, group, mode, quota, limit and retain of
+ * params (a reload of the file; its size and granularity are not looked
+ * at: a live pool's cannot change), and write what changed, "mode 0660 ->
+ * 0640, quota ...", to changed ("" if nothing did).  Rights are checked
+ * at each open and request by name, so the new ones hold from the next; a
+ * handle keeps the access it was opened with.  A quota or a limit is
+ * checked at each request that would hold more, so nothing held is taken
+ * back (but for unheld evictable names, evicted down to a lowered limit).
+ * Free pages kept over a lowered retain go back a step per loop turn
+ * (dpool_retain_check).
  */
 void dpool_apply_settings(struct dpool *p, const struct dpool_params *params,
 			  char *changed, size_t len);

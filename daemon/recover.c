@@ -407,6 +407,26 @@ do_socket(struct replay *r, const uint64_t *w, unsigned n)
 	return 0;
 }
 
+/* A pool's limit, as a CreatePool or SetPool would take it. */
+static int
+do_limit(struct replay *r, const uint64_t *w, unsigned n)
+{
+	struct rpool *rp;
+
+	if (n != 4)
+		return state_why(r->why, r->len, "a limit record of %u words",
+				 n);
+	if (!(rp = pool_of(r, w[1])))
+		return state_why(r->why, r->len, "a limit of no live pool "
+				 "(keep.%llu)", (unsigned long long)w[1]);
+	if (!dpool_limit_valid(w[2], rp->ps->size, rp->ps->granularity))
+		return state_why(r->why, r->len, "pool %s: a limit of %llu "
+				 "bytes", rp->ps->name,
+				 (unsigned long long)w[2]);
+	rp->ps->limit = w[2];
+	return 0;
+}
+
 static int
 do_record(struct replay *r, enum jrec_type type, const uint64_t *w,
 	  unsigned n)
@@ -423,6 +443,8 @@ do_record(struct replay *r, enum jrec_type type, const uint64_t *w,
 		return do_name(r, type, w, n);
 	if (type == JREC_SOCKET)
 		return do_socket(r, w, n);
+	if (type == JREC_LIMIT)
+		return do_limit(r, w, n);
 	if (type == JREC_GENERATIONS || type == JREC_GENERATION)
 		return do_generation(r, type, w, n);
 	if (type < JREC_POOL || type > JREC_UNPERSIST || n != words[type])

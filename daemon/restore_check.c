@@ -316,9 +316,10 @@ check_pool(const Poolmgrd__State *st, size_t k, uint64_t page, char *why,
 	    ps->granularity > page ||
 	    (ps->granularity & (ps->granularity - 1)) ||
 	    ps->size == 0 || ps->size > POOL_MAX_SIZE || ps->size % page ||
-	    ps->mode > 0777)
+	    ps->mode > 0777 ||
+	    !dpool_limit_valid(ps->limit, ps->size, ps->granularity))
 		return state_why(why, len, "pool %s: a bad size, granularity, "
-			       "page size or mode", ps->name);
+			       "page size, mode or limit", ps->name);
 	if (!events_valid(ps))
 		return state_why(why, len, "pool %s: its allocation counters "
 			       "do not add up", ps->name);

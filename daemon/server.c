@@ -343,9 +343,9 @@ warn_kept(const struct dpool *p, const struct config_pool *cp)
 
 /*
  * Create the pools of the configuration that do not exist yet, and give
- * those that do the file's owner, group, mode, quota and retain: the file
- * describes the pool, whether the file or poolctl created it, as a
- * restart would make it.
+ * those that do the file's owner, group, mode, quota, limit and retain:
+ * the file describes the pool, whether the file or poolctl created it, as
+ * a restart would make it.
  */
 static void
 apply_config(const struct config *cf)
@@ -358,18 +358,29 @@ apply_config(const struct config *cf)
 		struct dpool_params pp = {
 			.size = cp->size, .granularity = cp->granularity,
 			.page_size = cp->page_size, .uid = cp->uid, .gid = cp->gid, .mode = cp->mode,
-			.quota = cp->quota, .retain = cp->retain,
-			.numa_policy = config_numa_policy(cp),
+			.quota = cp->quota, .limit = cp->limit,
+			.retain = cp->retain, .numa_policy = config_numa_policy(cp),
 			.numa_node = cp->numa_node,
 		};
 		struct dpool *p;
 		int rc;
 
 		if ((p = dpool_find(cp->name))) {
+			uint64_t limit = p->limit;
+
 			warn_kept(p, cp);
+			if (!dpool_limit_valid(pp.limit, p->size,
+					       1ull << p->granule_shift)) {
+				log_warnx("pool %s: limit %llu is above its "
+					  "size or below a granule: kept at "
+					  "%llu", p->name,
+					  (unsigned long long)pp.limit,
+					  (unsigned long long)limit);
+				pp.limit = limit;
+			}
 			dpool_apply_settings(p, &pp, changed, sizeof(changed));
 			if (*changed) {
-				journal_pool_set(p);
+				journal_pool_set(p, p->limit != limit);
 				log_info("pool %s: %s", p->name, changed);
 			}
 			continue;

@@ -203,6 +203,7 @@ save_pool(struct dpool *p, Poolmgrd__PoolState *ps)
 	ps->gid = p->gid;
 	ps->mode = p->mode;
 	ps->quota = p->quota;
+	ps->limit = p->limit;
 	ps->retain = p->retain;
 	ps->allocs = ev.allocs;
 	ps->frees = ev.frees;
@@ -212,8 +213,7 @@ save_pool(struct dpool *p, Poolmgrd__PoolState *ps)
 	memcpy(ps->class_allocs, ev.class_allocs, sizeof(ev.class_allocs));
 	ps->n_class_allocs = HEAP_NCLASSES;
 	/* As `poolctl stats` shows them (dispatch_admin.c's fill_stats). */
-	ps->failed_allocs = st.failed_allocs - p->unseen_failures +
-			    p->failed_before;
+	ps->failed_allocs = dpool_failed_allocs(p);
 	ps->invalid_frees = st.invalid_frees + p->invalid_frees;
 	ps->released_bytes = st.released_bytes + p->released_before;
 	ps->trimmed_bytes = p->trimmed_bytes;

@@ -570,6 +570,14 @@ pool_values_checked_in_the_file(void **state)
 	refused_at_start("[pool s]\nsize = 65T\n",
 			 "4: size '65T' in [pool s] is above the largest pool, "
 			 "64 TiB");
+	refused_at_start("[pool l]\nsize = 1M\nlimit = 2M\n",
+			 "3: [pool l] has a limit below a granule or above "
+			 "its size");
+	refused_at_start("[pool l]\nsize = 1M\ngranularity = 64\n"
+			 "limit = 32\n", "3: [pool l] has a limit below a "
+			 "granule");
+	refused_at_start("[pool l]\nsize = 1M\nlimit = lots\n",
+			 "5: bad limit 'lots' in [pool l]");
 }
 
 static void

@@ -735,6 +735,32 @@ def create_pool_for_another():
             c.destroy_pool(name)
 
 
+@test
+def pool_limit():
+    """create_pool's and set_pool's limit: an allocation past it is
+    ENOMEM, raised it goes through, the stats show it; above the size is
+    EINVAL with nothing changed."""
+    with poolclient.connect() as c:
+        c.create_pool("pylim", 8 << 20, limit=1 << 20)
+        assert c.stats("pylim").limit == 1 << 20
+        with c.open("pylim") as p:
+            off = p.alloc(768 << 10)
+            expect_error(errno.ENOMEM, p.alloc, 512 << 10)
+            c.set_pool("pylim", limit=2 << 20)
+            more = p.alloc(512 << 10)
+            assert c.stats("pylim").limit == 2 << 20
+            expect_error(errno.EINVAL, c.set_pool, "pylim", limit=9 << 20)
+            assert c.stats("pylim").limit == 2 << 20
+            c.set_pool("pylim", limit=0)
+            assert c.stats("pylim").limit == 0
+            p.free(more)
+            p.free(off)
+        expect_error(errno.EINVAL, c.create_pool, "pybad", 1 << 20,
+                     limit=2 << 20)
+        expect_error(errno.ENOENT, c.stats, "pybad")
+        c.destroy_pool("pylim")
+
+
 def main():
     daemon = Daemon()
     passed = failed = 0

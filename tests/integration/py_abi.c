@@ -43,6 +43,7 @@ set_opts(void)
 	FIELD(pool_set_opts, gid);
 	FIELD(pool_set_opts, quota);
 	FIELD(pool_set_opts, retain);
+	FIELD(pool_set_opts, limit);
 	FIELD(pool_set_opts, reserved);
 }
 
@@ -84,7 +85,7 @@ stats(void)
 	FIELD(pool_stats, numa_node);
 	FIELD(pool_stats, evictions);
 	FIELD(pool_stats, evicted_bytes);
-	FIELD(pool_stats, reserved);
+	FIELD(pool_stats, limit);
 }
 
 static void

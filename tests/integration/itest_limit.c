@@ -1,0 +1,559 @@
+/*
+ * itest_limit.c - a pool's limit: the most bytes its live blocks may hold
+ * together, raised and lowered while clients run (pool_create_set,
+ * pool_set, `poolctl create/set --limit`).
+ *
+ *   refused_at_limit_then_raised  an allocation past the limit is -ENOMEM
+ *       and changes nothing but failed_allocs (once, cache or not), with
+ *       the limit in the log's reason; a client of another pool and one
+ *       of the same pool are served meanwhile; raised by pool_set, the
+ *       same request on the same connection goes through.
+ *   lowered_takes_nothing_back  lowered below what the pool holds, every
+ *       block stays and keeps its bytes, and the next allocation is
+ *       -ENOMEM; failed_allocs counts each refusal once.
+ *   realloc_by_growth     a growing realloc is refused past the limit and
+ *       leaves its block as it was; one whose growth fits goes through,
+ *       though the block and its new place together would not.
+ *   batch_all_or_nothing  an AllocBatch past the limit: -ENOMEM, no block
+ *       made; one that fits, all of it.
+ *   bad_limits_change_nothing  above the size or below a granule: -EINVAL
+ *       at create (no pool) and set (the limit as it was); the pool's
+ *       owner may not change it (-EPERM); a file's pool: -EROFS.
+ *   kept_across_restart   the limit survives SIGUSR2 and still refuses.
+ *   kept_across_crash     a limit given at creation, one set later and
+ *       one removed survive a crash under systemd's fd store, twice.
+ *   file_pool_limit       `limit =` in a [pool] section, changed by a
+ *       reload (logged old -> new).
+ *   poolctl_limit         `poolctl create --limit`, `set --limit` (and
+ *       none), usage errors exit 2, `stats` shows the limit, in --json
+ *       too.
+ *   evicts_down_to_limit  an allocation refused by the limit evicts
+ *       unheld evictable names until it fits; a lowered limit evicts them
+ *       until the pool holds no more than it, and none held or not
+ *       evictable.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "harness_store.h"
+#include "poolclient.h"
+
+#define KiB 1024u
+#define MiB (1024u * 1024u)
+/* Larger than any block a client cache keeps: each goes to the daemon. */
+#define BIG (256 * KiB)
+#define POOL_SIZE (64 * MiB)
+#define OTHER_UID 65534
+#define OTHER_GID 65534
+#define DAEMON_CONF "idle_trim = 0\n"
+
+static struct daemon_proc d;
+static bool started;
+
+static void
+start(const char *pools)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text), "%s%s", DAEMON_CONF, pools);
+	if (harness_start(&d, text) != 0)
+		fail_msg("harness_start failed (build %s)", harness_build());
+	started = true;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	if (started) {
+		started = false;
+		assert_int_equal(harness_stop(&d), 0);
+	}
+	return 0;
+}
+
+static struct pool_stats
+stats_of(struct pool_conn *c, const char *name)
+{
+	struct pool_stats st;
+
+	EXPECT_RC(pool_stats_by_name(c, name, &st), 0);
+	return st;
+}
+
+static int
+create_limited(struct pool_conn *c, const char *name, uint64_t size,
+	       uint64_t limit)
+{
+	struct pool_create_opts o = {.max_size = size, .mode = 0666};
+	struct pool_set_opts s = {.which = POOL_SET_LIMIT, .limit = limit};
+
+	return pool_create_set(c, name, &o, &s);
+}
+
+static int
+set_limit(struct pool_conn *c, const char *name, uint64_t limit)
+{
+	struct pool_set_opts o = {.which = POOL_SET_LIMIT, .limit = limit};
+
+	return pool_set(c, name, &o);
+}
+
+/* What a refused request must leave as it was. */
+static void
+expect_unchanged(const struct pool_stats *a, const struct pool_stats *b)
+{
+	assert_int_equal(a->allocated_bytes, b->allocated_bytes);
+	assert_int_equal(a->live_blocks, b->live_blocks);
+	assert_int_equal(a->allocs, b->allocs);
+	assert_int_equal(a->frees, b->frees);
+	assert_int_equal(a->limit, b->limit);
+}
+
+static void
+expect_logged(const char *s)
+{
+	if (harness_log_count(&d, s) == 0)
+		fail_msg("no \"%s\" in the daemon's log", s);
+}
+
+/* ---- refusals and a raised limit ---------------------------------------- */
+
+/*
+ * Another client, while the first is refused at the limit: served in
+ * pool "other" (far past cam's limit), and in cam as long as it fits.
+ */
+static int
+neighbour_child(void *arg)
+{
+	struct pool_conn *c;
+	struct pool *o, *p;
+	pool_off_t a, b;
+
+	(void)arg;
+	CHECK_RC(pool_connect(NULL, &c), 0, 10);
+	CHECK_RC(pool_open(c, "other", &o), 0, 11);
+	CHECK_RC(pool_alloc(o, 4 * MiB, &a), 0, 12);
+	CHECK_RC(pool_free(o, a), 0, 13);
+	CHECK_RC(pool_open(c, "cam", &p), 0, 14);
+	CHECK_RC(pool_alloc(p, BIG, &a), 0, 15);	/* 1 MiB: full */
+	CHECK_RC(pool_alloc(p, BIG, &b), -ENOMEM, 16);
+	CHECK_RC(pool_free(p, a), 0, 17);
+	pool_close(p);
+	pool_close(o);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+refused_at_limit_then_raised(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_stats was, now;
+	pool_off_t a, b, x;
+	pid_t pid;
+
+	(void)state;
+	start("");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_limited(c, "cam", POOL_SIZE, 1 * MiB), 0);
+	EXPECT_RC(create_limited(c, "other", POOL_SIZE, 0), 0);
+	assert_int_equal(stats_of(c, "cam").limit, 1 * MiB);
+	assert_int_equal(stats_of(c, "other").limit, 0);
+	EXPECT_RC(pool_open(c, "cam", &p), 0);
+	EXPECT_RC(pool_alloc(p, 2 * BIG, &a), 0);
+	EXPECT_RC(pool_alloc(p, BIG, &b), 0);		/* 768 KiB */
+	was = stats_of(c, "cam");
+	assert_int_equal(was.allocated_bytes, 3 * BIG);
+
+	EXPECT_RC(pool_alloc(p, 2 * BIG, &x), -ENOMEM);
+	now = stats_of(c, "cam");
+	expect_unchanged(&now, &was);
+	assert_int_equal(now.failed_allocs, was.failed_allocs + 1);
+	expect_logged("pool cam holds 768.0 KiB of its 1.0 MiB limit");
+
+	pid = harness_spawn(neighbour_child, NULL);
+	assert_true(pid > 0);
+	assert_int_equal(harness_wait(pid), 0);
+	now = stats_of(c, "cam");
+	assert_int_equal(now.allocated_bytes, 3 * BIG);
+	assert_int_equal(now.failed_allocs, was.failed_allocs + 2);
+
+	/* Raised: the same request, the same connection. */
+	EXPECT_RC(set_limit(c, "cam", 2 * MiB), 0);
+	expect_logged("pool cam set by uid 0: limit 1048576 -> 2097152");
+	EXPECT_RC(pool_alloc(p, 2 * BIG, &x), 0);
+	now = stats_of(c, "cam");
+	assert_int_equal(now.allocated_bytes, 5 * BIG);
+	assert_int_equal(now.limit, 2 * MiB);
+	assert_int_equal(now.failed_allocs, was.failed_allocs + 2);
+	EXPECT_RC(pool_free(p, x), 0);
+	EXPECT_RC(pool_free(p, b), 0);
+	EXPECT_RC(pool_free(p, a), 0);
+	harness_expect_checked(c, "cam");
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/* ---- a lowered limit ---------------------------------------------------- */
+
+static void
+lowered_takes_nothing_back(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_stats was, now;
+	pool_off_t a, b, x;
+	size_t usable;
+
+	(void)state;
+	start("");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_limited(c, "low", POOL_SIZE, 4 * MiB), 0);
+	EXPECT_RC(pool_open(c, "low", &p), 0);
+	EXPECT_RC(pool_alloc(p, 1 * MiB, &a), 0);
+	EXPECT_RC(pool_alloc(p, 1 * MiB, &b), 0);
+	memset(pool_ptr(p, a), 0x5a, 1 * MiB);
+	was = stats_of(c, "low");
+
+	EXPECT_RC(set_limit(c, "low", 1 * MiB), 0);
+	now = stats_of(c, "low");
+	assert_int_equal(now.allocated_bytes, was.allocated_bytes);
+	assert_int_equal(now.live_blocks, 2);
+	assert_int_equal(now.limit, 1 * MiB);
+	EXPECT_RC(pool_usable_size(p, a, &usable), 0);
+	assert_int_equal(usable, 1 * MiB);
+	assert_int_equal(((uint8_t *)pool_ptr(p, a))[1 * MiB - 1], 0x5a);
+
+	/* Over the limit now: even the smallest block is refused. */
+	was = stats_of(c, "low");
+	EXPECT_RC(pool_alloc(p, 16, &x), -ENOMEM);
+	EXPECT_RC(pool_alloc(p, BIG, &x), -ENOMEM);
+	now = stats_of(c, "low");
+	expect_unchanged(&now, &was);
+	assert_int_equal(now.failed_allocs, was.failed_allocs + 2);
+
+	/* Freed below it, room again; removed, no bound but the size. */
+	EXPECT_RC(pool_free(p, b), 0);
+	EXPECT_RC(pool_alloc(p, BIG, &x), -ENOMEM);
+	EXPECT_RC(pool_free(p, a), 0);
+	EXPECT_RC(pool_flush(p), 0);
+	EXPECT_RC(pool_alloc(p, BIG, &x), 0);
+	EXPECT_RC(set_limit(c, "low", 0), 0);
+	EXPECT_RC(pool_alloc(p, 32 * MiB, &a), 0);
+	assert_int_equal(stats_of(c, "low").limit, 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/* ---- realloc ------------------------------------------------------------ */
+
+static void
+realloc_by_growth(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_stats was, now;
+	pool_off_t a, b, n;
+
+	(void)state;
+	start("");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_limited(c, "r", POOL_SIZE, 1 * MiB), 0);
+	EXPECT_RC(pool_open(c, "r", &p), 0);
+	EXPECT_RC(pool_alloc(p, BIG, &a), 0);
+	EXPECT_RC(pool_alloc(p, BIG, &b), 0);
+	memset(pool_ptr(p, a), 0x77, BIG);
+	was = stats_of(c, "r");
+
+	/* 768 KiB more: 1.25 MiB in all. */
+	EXPECT_RC(pool_realloc(p, a, 4 * BIG, &n), -ENOMEM);
+	now = stats_of(c, "r");
+	expect_unchanged(&now, &was);
+	assert_int_equal(now.failed_allocs, was.failed_allocs + 1);
+	assert_int_equal(((uint8_t *)pool_ptr(p, a))[BIG - 1], 0x77);
+
+	/*
+	 * 512 KiB more: 1 MiB once done, though a block that moves holds
+	 * its old place and its new one for a moment.
+	 */
+	EXPECT_RC(pool_realloc(p, a, 3 * BIG, &n), 0);
+	now = stats_of(c, "r");
+	assert_int_equal(now.allocated_bytes, 4 * BIG);
+	assert_int_equal(((uint8_t *)pool_ptr(p, n))[BIG - 1], 0x77);
+	EXPECT_RC(pool_realloc(p, b, 2 * BIG, &a), -ENOMEM);
+	assert_int_equal(stats_of(c, "r").allocated_bytes, 4 * BIG);
+	/* Shrinking needs no room, and makes some. */
+	EXPECT_RC(pool_realloc(p, n, BIG, &a), 0);
+	assert_int_equal(stats_of(c, "r").allocated_bytes, 2 * BIG);
+	EXPECT_RC(pool_realloc(p, b, 2 * BIG, &n), 0);
+	assert_int_equal(stats_of(c, "r").allocated_bytes, 3 * BIG);
+	harness_expect_checked(c, "r");
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/* ---- batches ------------------------------------------------------------ */
+
+static void
+batch_all_or_nothing(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_stats was, now;
+	size_t three[3] = {BIG, BIG, BIG}, two[2] = {BIG, BIG};
+	pool_off_t offs[3], a, b;
+
+	(void)state;
+	start("");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_limited(c, "bt", POOL_SIZE, 1 * MiB), 0);
+	EXPECT_RC(pool_open(c, "bt", &p), 0);
+	EXPECT_RC(pool_alloc(p, 2 * BIG, &a), 0);
+	was = stats_of(c, "bt");
+	EXPECT_RC(pool_alloc_batch(p, 3, three, offs), -ENOMEM);
+	now = stats_of(c, "bt");
+	expect_unchanged(&now, &was);
+	assert_int_equal(now.failed_allocs, was.failed_allocs + 1);
+	EXPECT_RC(pool_alloc_batch(p, 2, two, offs), 0);
+	now = stats_of(c, "bt");
+	assert_int_equal(now.allocated_bytes, 1 * MiB);
+	assert_int_equal(now.live_blocks, 3);
+	EXPECT_RC(pool_alloc(p, 16, &b), -ENOMEM);
+	harness_expect_checked(c, "bt");
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/* ---- bad values and rights ---------------------------------------------- */
+
+static int
+owner_child(void *arg)
+{
+	struct pool_conn *c;
+
+	(void)arg;
+	CHECK_RC(pool_connect(NULL, &c), 0, 10);
+	CHECK_RC(set_limit(c, "b", 2 * MiB), -EPERM, 11);
+	CHECK_RC(set_limit(c, "b", 0), -EPERM, 12);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+bad_limits_change_nothing(void **state)
+{
+	struct pool_conn *c;
+	struct pool_stats st;
+	struct pool_set_opts o = {.which = POOL_SET_OWNER, .uid = OTHER_UID};
+	pid_t pid;
+
+	(void)state;
+	start("[pool f]\nsize = 4M\nlimit = 1M\n");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_limited(c, "big", 4 * MiB, 4 * MiB + 1), -EINVAL);
+	EXPECT_RC(create_limited(c, "tiny", 4 * MiB, 8), -EINVAL);
+	EXPECT_RC(pool_stats_by_name(c, "big", &st), -ENOENT);
+	EXPECT_RC(pool_stats_by_name(c, "tiny", &st), -ENOENT);
+	expect_logged("a limit above the pool's size");
+
+	EXPECT_RC(create_limited(c, "b", 4 * MiB, 1 * MiB), 0);
+	EXPECT_RC(set_limit(c, "b", 4 * MiB + 1), -EINVAL);
+	EXPECT_RC(set_limit(c, "b", 15), -EINVAL);
+	/* A good mode beside a bad limit: neither. */
+	o.which = POOL_SET_MODE | POOL_SET_LIMIT;
+	o.mode = 0600;
+	o.limit = 8 * MiB;
+	EXPECT_RC(pool_set(c, "b", &o), -EINVAL);
+	st = stats_of(c, "b");
+	assert_int_equal(st.limit, 1 * MiB);
+	assert_int_equal(st.mode, 0666);
+	/* The whole size and a granule are limits. */
+	EXPECT_RC(set_limit(c, "b", 4 * MiB), 0);
+	EXPECT_RC(set_limit(c, "b", 16), 0);
+	EXPECT_RC(set_limit(c, "b", 1 * MiB), 0);
+	EXPECT_RC(set_limit(c, "f", 2 * MiB), -EROFS);
+	assert_int_equal(stats_of(c, "f").limit, 1 * MiB);
+
+	if (geteuid() == 0) {
+		o.which = POOL_SET_OWNER;
+		EXPECT_RC(pool_set(c, "b", &o), 0);
+		pid = harness_spawn_as(OTHER_UID, OTHER_GID, owner_child,
+				       NULL);
+		assert_true(pid > 0);
+		assert_int_equal(harness_wait(pid), 0);
+		assert_int_equal(stats_of(c, "b").limit, 1 * MiB);
+	}
+	pool_disconnect(c);
+}
+
+/* ---- restarts and crashes ----------------------------------------------- */
+
+static void
+kept_across_restart(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t a, x;
+
+	(void)state;
+	start("");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_limited(c, "k", POOL_SIZE, 1 * MiB), 0);
+	EXPECT_RC(set_limit(c, "k", 2 * MiB), 0);
+	EXPECT_RC(pool_open(c, "k", &p), 0);
+	EXPECT_RC(pool_alloc(p, 2 * MiB, &a), 0);
+	assert_int_equal(harness_restart_in_place(&d), 0);
+	assert_int_equal(stats_of(c, "k").limit, 2 * MiB);
+	EXPECT_RC(pool_alloc(p, BIG, &x), -ENOMEM);
+	EXPECT_RC(pool_free(p, a), 0);
+	EXPECT_RC(pool_alloc(p, BIG, &x), 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+#define STORE_CONFIG "[daemon]\nsocket_mode = 0666\n"
+
+static struct harness_store st;
+
+static int
+store_setup(void **state)
+{
+	(void)state;
+	return harness_store_open(&st, STORE_CONFIG);
+}
+
+static int
+store_teardown(void **state)
+{
+	(void)state;
+	harness_store_close(&st);
+	return 0;
+}
+
+static void
+kept_across_crash(void **state)
+{
+	struct pool_conn *c;
+	int round;
+
+	(void)state;
+	assert_int_equal(harness_store_start(&st), 0);
+	EXPECT_RC(pool_connect(st.sock, &c), 0);
+	EXPECT_RC(create_limited(c, "made", POOL_SIZE, 3 * MiB), 0);
+	EXPECT_RC(create_limited(c, "set", POOL_SIZE, 0), 0);
+	EXPECT_RC(set_limit(c, "set", 5 * MiB), 0);
+	EXPECT_RC(create_limited(c, "gone", POOL_SIZE, 7 * MiB), 0);
+	EXPECT_RC(set_limit(c, "gone", 0), 0);
+	pool_disconnect(c);
+	for (round = 0; round < 2; round++) {
+		assert_int_equal(harness_store_crash(&st), 0);
+		assert_int_equal(harness_store_start(&st), 0);
+		if (!harness_store_logged(&st, "recovered"))
+			fail_msg("no recovery");
+		EXPECT_RC(pool_connect(st.sock, &c), 0);
+		assert_int_equal(stats_of(c, "made").limit, 3 * MiB);
+		assert_int_equal(stats_of(c, "set").limit, 5 * MiB);
+		assert_int_equal(stats_of(c, "gone").limit, 0);
+		pool_disconnect(c);
+	}
+}
+
+/* ---- the file ----------------------------------------------------------- */
+
+static void
+file_pool_limit(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t a, x;
+
+	(void)state;
+	start("[pool f]\nsize = 8M\nlimit = 1M\nmode = 0666\n");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	assert_int_equal(stats_of(c, "f").limit, 1 * MiB);
+	EXPECT_RC(pool_open(c, "f", &p), 0);
+	EXPECT_RC(pool_alloc(p, 1 * MiB, &a), 0);
+	EXPECT_RC(pool_alloc(p, BIG, &x), -ENOMEM);
+	assert_int_equal(harness_reload_with(&d, DAEMON_CONF "[pool f]\n"
+		"size = 8M\nlimit = 2M\nmode = 0666\n"), 0);
+	expect_logged("pool f: limit 1048576 -> 2097152");
+	assert_int_equal(stats_of(c, "f").limit, 2 * MiB);
+	EXPECT_RC(pool_alloc(p, BIG, &x), 0);
+	/* Without the key: none. */
+	assert_int_equal(harness_reload_with(&d, DAEMON_CONF "[pool f]\n"
+		"size = 8M\nmode = 0666\n"), 0);
+	assert_int_equal(stats_of(c, "f").limit, 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/* ---- poolctl ------------------------------------------------------------ */
+
+static void
+poolctl_limit(void **state)
+{
+	struct pool_conn *c;
+	char out[8192], err[1024];
+
+	(void)state;
+	start("");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+		sizeof(err), "create p --size 64M --limit 1X"), 2);
+	assert_non_null(strstr(err, "bad limit"));
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+		sizeof(err), "set p --limit lots"), 2);
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+		sizeof(err), "--json=short create p --size 64M --limit 2M"), 0);
+	assert_non_null(strstr(out, "\"limit\":2097152"));
+	assert_int_equal(stats_of(c, "p").limit, 2 * MiB);
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+		sizeof(err), "set p --limit 1G"), 1);
+	assert_non_null(strstr(err, "limit"));
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+		sizeof(err), "set p --limit 4M"), 0);
+	assert_int_equal(stats_of(c, "p").limit, 4 * MiB);
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+		sizeof(err), "stats p"), 0);
+	assert_non_null(strstr(out, "limit"));
+	assert_non_null(strstr(out, "4194304"));
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+		sizeof(err), "--json=short stats p"), 0);
+	assert_non_null(strstr(out, "\"limit\":4194304"));
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+		sizeof(err), "set p --limit none"), 0);
+	assert_int_equal(stats_of(c, "p").limit, 0);
+	pool_disconnect(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(refused_at_limit_then_raised,
+					  teardown),
+		cmocka_unit_test_teardown(lowered_takes_nothing_back, teardown),
+		cmocka_unit_test_teardown(realloc_by_growth, teardown),
+		cmocka_unit_test_teardown(batch_all_or_nothing, teardown),
+		cmocka_unit_test_teardown(bad_limits_change_nothing, teardown),
+		cmocka_unit_test_teardown(kept_across_restart, teardown),
+		cmocka_unit_test_setup_teardown(kept_across_crash, store_setup,
+						store_teardown),
+		cmocka_unit_test_teardown(file_pool_limit, teardown),
+		cmocka_unit_test_teardown(poolctl_limit, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
