@@ -31,8 +31,8 @@
  * settings, blocks, names (bytes, publisher, flag, generation; names
  * whose generation record never came get the ones after the pool's
  * last, in the order of their name records; the order of eviction the
- * generations) and the pool's last generation, and the socket record's
- * path and mode unless a socket was passed.  A state in which two names
+ * generations), the pool's last generation and limit, and the socket
+ * record's path and mode unless a socket was passed.  A state in which two names
  * of a pool have one generation must not be built.  Every keep memfd has
  * a marker word at the start and the end of every page.  A refusal must
  * say why, take no descriptor (when the replay refuses) or close what it
@@ -63,7 +63,10 @@
  * unnamed block or a dead pool, a count that goes down or out of its
  * place, an old generation after a change or apart from its name
  * record, two names of one generation, a name twice, a second socket
- * record or one after a change).
+ * record or one after a change); and limit-*: a pool's limit after its
+ * record, changed, removed, and limits that cannot be (past the size,
+ * below a granule, of a dead pool or of none, a record of the wrong
+ * length).
  * With POOLMGR_FUZZ_WHY set, every refusal's reason is printed (to see
  * what a corpus reaches).
  *
@@ -117,6 +120,7 @@ struct keep {
  */
 struct mpool {
 	uint64_t w[11 + JREC_NAME_MAX];
+	uint64_t limit;		/* its last JREC_LIMIT's; 0: none */
 	bool live;
 };
 
@@ -389,6 +393,13 @@ model_record(struct model *md, const uint64_t *w, unsigned n)
 
 	if (type == JREC_SOCKET)
 		return model_socket(md, w, n);
+	if (type == JREC_LIMIT) {	/* 0, or a granule to the size */
+		if (n != 4 || !(mp = model_pool(md, w[1], true)) ||
+		    (w[2] && (w[2] < mp->w[3] || w[2] > mp->w[2])))
+			return -1;
+		mp->limit = w[2];
+		return 0;
+	}
 	if (type == JREC_NAME || type == JREC_NAME_EVICTABLE ||
 	    type == JREC_UNNAME || type == JREC_GENERATIONS ||
 	    type == JREC_GENERATION) {
@@ -409,6 +420,7 @@ model_record(struct model *md, const uint64_t *w, unsigned n)
 			return -1;
 		mp = &md->pools[md->npools++];
 		memcpy(mp->w, w, sizeof(mp->w));
+		mp->limit = 0;
 		mp->live = true;
 		return 0;
 	}
@@ -635,7 +647,7 @@ model_same(const struct model *md, const Poolmgrd__State *st, bool listen)
 		    ps->granularity != mp->w[3] || ps->page_size != mp->w[4] ||
 		    ps->uid != mp->w[5] || ps->gid != mp->w[6] ||
 		    ps->mode != mp->w[7] || ps->quota != mp->w[8] ||
-		    ps->retain != mp->w[9])
+		    ps->retain != mp->w[9] || ps->limit != mp->limit)
 			die("pool %s: not as its records say", ps->name);
 		nb = 0;
 		last = 0;

@@ -1,9 +1,11 @@
 /*
  * make_journals.c - write seeds of fuzz_recover.c: crash journals with
- * the records of names, of the daemon's socket and of generations, as
- * journal.c writes them, and the ways a journal can get these wrong.
+ * the records of names, of the daemon's socket, of generations and of
+ * pools' limits, as journal.c writes them, and the ways a journal can get
+ * these wrong.
  *
  *   tests/fuzz/corpus/fuzz_recover/named-*
+ *   tests/fuzz/corpus/fuzz_recover/limit-*
  *
  * Each seed is one keep memfd, keep.1 of 1 MiB (fuzz_recover.c's input
  * format: its number and size), and journal.2: pool "a" of 1 MiB on it,
@@ -44,6 +46,7 @@ struct journal {
 };
 
 static const char *outdir;
+static const char *prefix = "named";	/* of the seeds' file names */
 static unsigned nfiles;
 
 /* One record of type, payload p of n words, its head and hash added. */
@@ -168,8 +171,8 @@ write_journal(const char *name, struct journal *j)
 	FILE *fp;
 
 	j->w[JH_END] = 8 * j->n;
-	snprintf(path, sizeof(path), "%s/fuzz_recover/named-%s", outdir,
-		 name);
+	snprintf(path, sizeof(path), "%s/fuzz_recover/%s-%s", outdir,
+		 prefix, name);
 	fp = fopen(path, "wb");
 	if (!fp || fwrite(head, 1, sizeof(head), fp) != sizeof(head) ||
 	    fwrite(j->w, 8, j->n, fp) != j->n || fclose(fp) != 0) {
@@ -266,6 +269,70 @@ good_journals(void)
 	rec_name(&j, 64 * KIB, "n1", false);
 	rec_name(&j, 128 * KIB, "n2", true);
 	write_journal("generations_none", &j);
+}
+
+/* Pool a's limit, as journal.c writes it. */
+static void
+rec_limit(struct journal *j, uint64_t keep, uint64_t limit)
+{
+	uint64_t p[2] = {keep, limit};
+
+	rec(j, JREC_LIMIT, p, 2);
+}
+
+/*
+ * Limits: after the pool's record (made with one), after a settings
+ * record (set, removed), in a snapshot after the count; and those
+ * refused: past the pool's 1 MiB, below its granule of 16 bytes, of a
+ * pool gone or never made, a record one word short.
+ */
+static void
+limit_journals(void)
+{
+	uint64_t gone[1] = {KEEP}, set[6] = {KEEP, 0, 0, 0600, 0, 0};
+	uint64_t short_one[1] = {KEEP};
+	struct journal j;
+
+	prefix = "limit";
+	start(&j);
+	j.n -= 3 * 8;		/* the pool's record alone */
+	rec_limit(&j, KEEP, 512 * KIB);
+	rec_persist(&j, 64 * KIB);
+	write_journal("made", &j);
+	rec(&j, JREC_SET, set, 6);
+	rec_limit(&j, KEEP, 1024 * KIB);
+	write_journal("raised", &j);
+	rec(&j, JREC_SET, set, 6);
+	rec_limit(&j, KEEP, 0);
+	write_journal("removed", &j);
+	rec(&j, JREC_SET, set, 6);
+	rec_limit(&j, KEEP, 16);
+	write_journal("granule", &j);
+	start(&j);
+	j.n -= 3 * 8;
+	rec_generations(&j, 4);
+	rec_limit(&j, KEEP, 256 * KIB);
+	rec_persist(&j, 64 * KIB);
+	publish(&j, 64 * KIB, "n1", true, 2);
+	write_journal("snapshot", &j);
+
+	start(&j);
+	rec_limit(&j, KEEP, 1024 * KIB + 1);
+	write_journal("past_size", &j);
+	start(&j);
+	rec_limit(&j, KEEP, 15);
+	write_journal("below_granule", &j);
+	start(&j);
+	rec(&j, JREC_GONE, gone, 1);
+	rec_limit(&j, KEEP, 512 * KIB);
+	write_journal("dead_pool", &j);
+	start(&j);
+	rec_limit(&j, KEEP + 1, 512 * KIB);
+	write_journal("no_pool", &j);
+	start(&j);
+	rec(&j, JREC_LIMIT, short_one, 1);
+	write_journal("short", &j);
+	prefix = "named";
 }
 
 /* Refused whole by the replay. */
@@ -390,6 +457,7 @@ main(int argc, char **argv)
 	outdir = argv[1];
 	good_journals();
 	bad_journals();
+	limit_journals();
 	printf("make_journals: %u files\n", nfiles);
 	return 0;
 }

@@ -37,6 +37,11 @@
  *       that the pool gave already (not its next) after a change, after
  *       a publish gave the next, apart from its name record: -EINVAL,
  *       and the generations before them read back unchanged.
+ *   limits_read_back       a limit raised, one removed, one of a pool then
+ *       destroyed: each live pool's last limit right after its record
+ *       (and its count of generations), none for a limit of 0 or a pool
+ *       gone; a limit of no live pool or a record of the wrong length:
+ *       -EINVAL.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -532,6 +537,53 @@ misplaced_generations_refused(void **state)
 	jcompact_free(c);
 }
 
+static int
+limit(struct jcompact *c, uint64_t keep, uint64_t bytes, unsigned n)
+{
+	uint64_t w[3] = {JREC_LIMIT, keep, bytes};
+
+	return jcompact_feed(c, w, n);
+}
+
+static void
+limits_read_back(void **state)
+{
+	struct jcompact *c = jcompact_new(1 << 20);
+	uint64_t w[JREC_MAX_WORDS];
+	unsigned n;
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(pool(c, 1, 0600), 0);
+	assert_int_equal(pool(c, 2, 0600), 0);
+	assert_int_equal(pool(c, 3, 0600), 0);
+	assert_int_equal(gens(c, 3, 4), 0);
+	assert_int_equal(limit(c, 1, 4096, 3), 0);
+	assert_int_equal(limit(c, 2, 4096, 3), 0);
+	assert_int_equal(limit(c, 3, 4096, 3), 0);
+	assert_int_equal(limit(c, 1, 8192, 3), 0);
+	assert_int_equal(limit(c, 2, 0, 3), 0);
+	assert_int_equal(limit(c, 3, 4096, 2), -EINVAL);
+	assert_int_equal(rec(c, JREC_GONE, 2, 0, 0), 0);
+	assert_int_equal(limit(c, 2, 4096, 3), -EINVAL);
+	assert_int_equal(limit(c, 4, 4096, 3), -EINVAL);
+
+	assert_int_equal(jcompact_next(c, w, &n), JREC_POOL);
+	assert_int_equal(w[1], 1);
+	assert_int_equal(jcompact_next(c, w, &n), JREC_LIMIT);
+	assert_int_equal(n, 3);
+	assert_int_equal(w[1], 1);
+	assert_int_equal(w[2], 8192);
+	assert_int_equal(jcompact_next(c, w, &n), JREC_POOL);
+	assert_int_equal(w[1], 3);
+	assert_int_equal(jcompact_next(c, w, &n), JREC_GENERATIONS);
+	assert_int_equal(jcompact_next(c, w, &n), JREC_LIMIT);
+	assert_int_equal(w[1], 3);
+	assert_int_equal(w[2], 4096);
+	assert_int_equal(jcompact_next(c, w, &n), 0);
+	jcompact_free(c);
+}
+
 int
 main(void)
 {
@@ -546,6 +598,7 @@ main(void)
 		cmocka_unit_test(generations_read_back),
 		cmocka_unit_test(bad_generations_refused),
 		cmocka_unit_test(misplaced_generations_refused),
+		cmocka_unit_test(limits_read_back),
 	};
 
 	return cmocka_run_group_tests_name("journal_compact", tests, NULL,
