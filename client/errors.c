@@ -50,9 +50,9 @@ static const struct client_error client_errors[] = {
 				"longer than 255, or socket path too long" },
 	{ -EPROTONOSUPPORT,	"protocol version not supported by poolmgrd" },
 	{ -EOPNOTSUPP,		"not supported: a request poolmgrd does not "
-				"know, a lookup that waits (poolmgrd is older "
-				"than waiting lookups), a cache on this "
-				"handle, or NUMA policies where poolmgrd "
+				"know, a lookup that waits or a pool's limit "
+				"(poolmgrd is older than them), a cache on "
+				"this handle, or NUMA policies where poolmgrd "
 				"runs" },
 	{ -EPROTO,		"malformed or unexpected reply from poolmgrd" },
 	{ -ECONNRESET,		"connection to poolmgrd lost" },

@@ -53,7 +53,11 @@
  * out.  Or it is a daemon from before them (LIE_OLD_LOOKUP): no feature
  * bits, and every Lookup answered at once, wait_ms or not.  A lookup
  * that would wait is then -EOPNOTSUPP and never sent; one that would not
- * is the plain lookup it always was.  `poolctl wait` says so.
+ * is the plain lookup it always was.  `poolctl wait` says so.  The fake
+ * announces pools' limits too (bit 1), and the daemon from before them
+ * does not: a create or a set with a limit is then -EOPNOTSUPP and never
+ * sent (the daemon would make or leave the pool without one), one
+ * without a limit is sent as ever.
  *
  * Every client runs in a child process that reports through its exit code
  * (each failed check its own code and a line on stderr).  The parent fails
@@ -144,8 +148,9 @@ enum lie {
 	LIE_OLD_LOOKUP,
 };
 
-/* HelloReply.features: the one bit the fake can announce. */
+/* HelloReply.features: the bits the fake can announce. */
 #define FEATURE_LOOKUP_WAIT	((uint64_t)1 << 0)
+#define FEATURE_POOL_LIMIT	((uint64_t)1 << 1)
 
 /* What the client does to meet the lie. */
 enum call {
@@ -704,7 +709,7 @@ fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
 		hr.max_message = MAX_MESSAGE;
 		hr.server = "a liar";
 		if (fs->lie != LIE_OLD_LOOKUP)
-			hr.features = FEATURE_LOOKUP_WAIT;
+			hr.features = FEATURE_LOOKUP_WAIT | FEATURE_POOL_LIMIT;
 		rep.body_case = POOLMGR__REPLY__BODY_HELLO;
 		rep.hello = &hr;
 		rc = fake_send(cfd, &rep, NULL, 0);
@@ -1381,6 +1386,63 @@ lookup_wait_needs_the_feature(void **state)
 	printf("liar: a daemon with waiting lookups was asked to wait\n");
 }
 
+/*
+ * Creates and sets, with and without a limit: -EOPNOTSUPP either way (the
+ * fake knows neither request), but from the library, unsent, for a limit
+ * to a daemon without them.  (The parent counts what was sent.)
+ */
+static int
+client_limit(void *arg)
+{
+	struct pool_create_opts o = {.max_size = 1 << 20};
+	struct pool_set_opts s = {.which = POOL_SET_LIMIT, .limit = 1 << 16};
+	struct pool_conn *c;
+
+	CHECK_RC(pool_connect(arg, &c), 0, 110);
+	CHECK_RC(pool_create_set(c, "lim", &o, &s), -EOPNOTSUPP, 111);
+	CHECK_RC(pool_set(c, "lim", &s), -EOPNOTSUPP, 112);
+	/* A limit of 0 is no limit: sent to either. */
+	s.limit = 0;
+	CHECK_RC(pool_create_set(c, "nolim", &o, &s), -EOPNOTSUPP, 113);
+	CHECK_RC(pool_create(c, "plain", &o), -EOPNOTSUPP, 114);
+	pool_disconnect(c);
+	return 0;
+}
+
+/* How many lines of log begin with what. */
+static int
+log_lines(const char *log, const char *what)
+{
+	char want[64];
+	const char *l;
+	int n = 0;
+
+	snprintf(want, sizeof(want), "\n%s", what);
+	for (l = log; (l = strstr(l, want)); l++)
+		n++;
+	return n;
+}
+
+static void
+limit_needs_the_feature(void **state)
+{
+	char log[LOG_MAX], create[32], set[32];
+
+	(void)state;
+	snprintf(create, sizeof(create), "request %d\n",
+		 (int)POOLMGR__REQUEST__BODY_CREATE);
+	snprintf(set, sizeof(set), "request %d\n",
+		 (int)POOLMGR__REQUEST__BODY_SET);
+	run_lookup_client(LIE_OLD_LOOKUP, client_limit, log, sizeof(log));
+	printf("liar: a daemon without limits: %d creates and %d sets sent\n",
+	       log_lines(log, create), log_lines(log, set));
+	assert_int_equal(log_lines(log, create), 2);
+	assert_int_equal(log_lines(log, set), 0);
+	run_lookup_client(LIE_NONE, client_limit, log, sizeof(log));
+	assert_int_equal(log_lines(log, create), 3);
+	assert_int_equal(log_lines(log, set), 1);
+}
+
 /* poolctl wait against a daemon from before waiting lookups. */
 static void
 poolctl_wait_old_daemon(void **state)
@@ -1419,6 +1481,7 @@ main(void)
 		cmocka_unit_test(frozen_map_unsealed_renewal),
 		cmocka_unit_test(frozen_map_renewed_frozen),
 		cmocka_unit_test(lookup_wait_needs_the_feature),
+		cmocka_unit_test(limit_needs_the_feature),
 		cmocka_unit_test(poolctl_wait_old_daemon),
 	};
 
