@@ -90,7 +90,9 @@ refused_unsettled(struct call *c, struct dpool *p, int rc)
  * and the evictable bytes together are fewer than need, or the client
  * will try again (retry_follows): it gives back the blocks its cache
  * keeps first, which may be room enough.  -EDQUOT evicts nothing: a
- * quota is the session's, and others' names are not its room.
+ * quota is the session's, and others' names are not its room.  A refusal
+ * by the pool's limit is the pool's as a whole: its room is the limit's
+ * too (dpool_room), so the request evicts until it fits under it.
  */
 #define TRY_AGAIN 2
 

@@ -546,6 +546,27 @@ changed_add(char *buf, size_t len, const char *what, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * A new limit below what the pool holds takes no held block back, but
+ * the unheld evictable names are the pool's cache, which its operator
+ * has just shrunk: they go, least recently used first, until the pool
+ * holds no more than the limit or none is left.
+ */
+static void
+evict_over_limit(struct dpool *p, char *changed, size_t len)
+{
+	uint64_t held = heap_allocated_bytes(p->heap), bytes;
+	uint32_t n;
+
+	if (p->limit == 0 || held <= p->limit)
+		return;
+	bytes = p->evict.evicted_bytes;
+	if ((n = dpool_evict(p, held - p->limit, 0)))
+		changed_add(changed, len, "evicted", "%u names of %llu bytes",
+			    n, (unsigned long long)(p->evict.evicted_bytes -
+						    bytes));
+}
+
 void
 dpool_apply_settings(struct dpool *p, const struct dpool_params *pp,
 		     char *changed, size_t len)
@@ -578,7 +599,10 @@ dpool_apply_settings(struct dpool *p, const struct dpool_params *pp,
 	p->gid = pp->gid;
 	p->mode = mode;
 	p->quota = pp->quota;
-	p->limit = pp->limit;
+	if (pp->limit != p->limit) {
+		p->limit = pp->limit;
+		evict_over_limit(p, changed, len);
+	}
 	if (pp->retain == p->retain)
 		return;
 	p->retain = pp->retain;

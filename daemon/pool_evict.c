@@ -151,9 +151,16 @@ uint64_t
 dpool_room(struct dpool *p)
 {
 	struct heap_stats st;
+	uint64_t room;
 
 	heap_get_stats(p->heap, &st);
-	return st.free_bytes + st.cached_bytes;
+	room = st.free_bytes + st.cached_bytes;
+	/* Under a limit, also no more than it leaves: 0 past it. */
+	if (p->limit && st.allocated_bytes >= p->limit)
+		return 0;
+	if (p->limit && p->limit - st.allocated_bytes < room)
+		return p->limit - st.allocated_bytes;
+	return room;
 }
 
 bool

@@ -73,8 +73,10 @@ void evict_held(struct dpool *p, struct block *b);
 void evict_unheld(struct dpool *p, struct block *b);
 /*
  * The room pool p has for an allocation without evicting: the engine's
- * free and cached bytes now.  An allocation of need bytes cannot succeed
- * unless at least need minus that much is evicted.
+ * free and cached bytes now, and under a limit no more than it leaves
+ * (docs/protocol.md, "A pool's limit"): an eviction gives bytes back to
+ * both alike.  An allocation of need bytes cannot succeed unless at least
+ * need minus that much is evicted.
  */
 uint64_t dpool_room(struct dpool *p);
 /*

@@ -538,6 +538,89 @@ poolctl_limit(void **state)
 	pool_disconnect(c);
 }
 
+/* ---- eviction ----------------------------------------------------------- */
+
+static bool
+published(struct pool *p, const char *name)
+{
+	pool_off_t off;
+	int rc = pool_lookup(p, name, &off, NULL);
+
+	if (rc != 0 && rc != -ENOENT)
+		fail_msg("lookup of %s: %s", name, pool_strerror(rc));
+	return rc == 0;
+}
+
+static void
+evicts_down_to_limit(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_stats was, now;
+	pool_off_t o[4], held, x, y;
+	char name[8];
+	int i;
+
+	(void)state;
+	start("");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_limited(c, "ev", POOL_SIZE, 1 * MiB), 0);
+	EXPECT_RC(pool_open(c, "ev", &p), 0);
+	/* n0, n1, n2 evictable, least recently used first; n3 kept. */
+	for (i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "n%d", i);
+		EXPECT_RC(pool_alloc(p, BIG, &o[i]), 0);
+		EXPECT_RC(pool_publish_flags(p, o[i], name, i < 3 ?
+					     POOL_PUBLISH_EVICTABLE : 0), 0);
+	}
+	for (i = 0; i < 4; i++)
+		EXPECT_RC(pool_free(p, o[i]), 0);	/* the names' alone */
+	EXPECT_RC(pool_lookup_retain(p, "n1", &held, NULL), 0);
+
+	/* Full to the limit: the least recently used unheld name goes. */
+	EXPECT_RC(pool_alloc(p, BIG, &x), 0);
+	assert_false(published(p, "n0"));
+	assert_true(published(p, "n1") && published(p, "n2") &&
+		    published(p, "n3"));
+	now = stats_of(c, "ev");
+	assert_int_equal(now.evictions, 1);
+	assert_int_equal(now.evicted_bytes, BIG);
+	assert_int_equal(now.allocated_bytes, 1 * MiB);
+	assert_int_equal(now.failed_allocs, 0);
+
+	/* What n2 alone cannot make room for evicts nothing. */
+	was = now;
+	EXPECT_RC(pool_alloc(p, 2 * BIG, &y), -ENOMEM);
+	assert_true(published(p, "n2"));
+	now = stats_of(c, "ev");
+	expect_unchanged(&now, &was);
+	assert_int_equal(now.evictions, 1);
+	assert_int_equal(now.failed_allocs, 1);
+
+	/* Lowered: n2 goes; n1 (held) and n3 (kept) stay, over it. */
+	EXPECT_RC(set_limit(c, "ev", 2 * BIG), 0);
+	expect_logged("limit 1048576 -> 524288, evicted 1 names of 262144 "
+		      "bytes");
+	assert_false(published(p, "n2"));
+	assert_true(published(p, "n1") && published(p, "n3"));
+	now = stats_of(c, "ev");
+	assert_int_equal(now.allocated_bytes, 3 * BIG);
+	assert_int_equal(now.evictions, 2);
+	EXPECT_RC(pool_alloc(p, 16, &y), -ENOMEM);
+
+	/* Let go of, n1 is the next to go when the limit is lowered. */
+	EXPECT_RC(pool_free(p, held), 0);
+	EXPECT_RC(set_limit(c, "ev", BIG), 0);
+	assert_false(published(p, "n1"));
+	assert_true(published(p, "n3"));
+	now = stats_of(c, "ev");
+	assert_int_equal(now.allocated_bytes, 2 * BIG);
+	assert_int_equal(now.evictions, 3);
+	harness_expect_checked(c, "ev");
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
@@ -553,6 +636,7 @@ main(void)
 						store_teardown),
 		cmocka_unit_test_teardown(file_pool_limit, teardown),
 		cmocka_unit_test_teardown(poolctl_limit, teardown),
+		cmocka_unit_test_teardown(evicts_down_to_limit, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
