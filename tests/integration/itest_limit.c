@@ -14,6 +14,10 @@
  *   realloc_by_growth     a growing realloc is refused past the limit and
  *       leaves its block as it was; one whose growth fits goes through,
  *       though the block and its new place together would not.
+ *   big_realloc_by_growth  a block of 1 MiB or more, which the library
+ *       moves itself: when its new place does not fit beside it under the
+ *       limit, the daemon's move does, counted by its growth; that first
+ *       refusal is not in failed_allocs.
  *   batch_all_or_nothing  an AllocBatch past the limit: -ENOMEM, no block
  *       made; one that fits, all of it.
  *   bad_limits_change_nothing  above the size or below a granule: -EINVAL
@@ -304,6 +308,41 @@ realloc_by_growth(void **state)
 	pool_disconnect(c);
 }
 
+static void
+big_realloc_by_growth(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_stats was, now;
+	pool_off_t a, b, n;
+
+	(void)state;
+	start("");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_limited(c, "rb", POOL_SIZE, 3 * MiB), 0);
+	EXPECT_RC(pool_open(c, "rb", &p), 0);
+	EXPECT_RC(pool_alloc(p, 1 * MiB, &a), 0);
+	EXPECT_RC(pool_alloc(p, 1 * MiB, &b), 0);	/* a cannot grow */
+	memset(pool_ptr(p, a), 0x42, 1 * MiB);
+	was = stats_of(c, "rb");
+
+	/* 2 MiB beside a's 1 MiB and b's: 4; moved: 3. */
+	EXPECT_RC(pool_realloc(p, a, 2 * MiB, &n), 0);
+	assert_true(n != a);
+	assert_int_equal(((uint8_t *)pool_ptr(p, n))[1 * MiB - 1], 0x42);
+	now = stats_of(c, "rb");
+	assert_int_equal(now.allocated_bytes, 3 * MiB);
+	assert_int_equal(now.failed_allocs, was.failed_allocs);
+	/* Past it by its growth alone: refused, counted once. */
+	EXPECT_RC(pool_realloc(p, b, 2 * MiB, &a), -ENOMEM);
+	now = stats_of(c, "rb");
+	assert_int_equal(now.allocated_bytes, 3 * MiB);
+	assert_int_equal(now.failed_allocs, was.failed_allocs + 1);
+	harness_expect_checked(c, "rb");
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 /* ---- batches ------------------------------------------------------------ */
 
 static void
@@ -558,8 +597,8 @@ evicts_down_to_limit(void **state)
 	struct pool *p;
 	struct pool_stats was, now;
 	pool_off_t o[4], held, x, y;
-	char name[8];
-	int i;
+	char name[16];
+	unsigned i;
 
 	(void)state;
 	start("");
@@ -568,7 +607,7 @@ evicts_down_to_limit(void **state)
 	EXPECT_RC(pool_open(c, "ev", &p), 0);
 	/* n0, n1, n2 evictable, least recently used first; n3 kept. */
 	for (i = 0; i < 4; i++) {
-		snprintf(name, sizeof(name), "n%d", i);
+		snprintf(name, sizeof(name), "n%u", i);
 		EXPECT_RC(pool_alloc(p, BIG, &o[i]), 0);
 		EXPECT_RC(pool_publish_flags(p, o[i], name, i < 3 ?
 					     POOL_PUBLISH_EVICTABLE : 0), 0);
@@ -629,6 +668,7 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(lowered_takes_nothing_back, teardown),
 		cmocka_unit_test_teardown(realloc_by_growth, teardown),
+		cmocka_unit_test_teardown(big_realloc_by_growth, teardown),
 		cmocka_unit_test_teardown(batch_all_or_nothing, teardown),
 		cmocka_unit_test_teardown(bad_limits_change_nothing, teardown),
 		cmocka_unit_test_teardown(kept_across_restart, teardown),
