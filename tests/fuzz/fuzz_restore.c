@@ -52,7 +52,9 @@
  * (or one given anew above the saved count, for a state without them),
  * the eviction counters, and its unheld evictable names on the list of
  * eviction by their saved places (named_use_order; equal places, or
- * none saved, in the state's order).
+ * none saved, in the state's order); and its limit as saved, which
+ * make_states.c's limit-* seeds give (0, below what the pool holds, the
+ * whole size; refused: past the size, below a granule).
  *
  * restore.c is included, not linked, to reach its static build and
  * teardown; the Makefile leaves it out of the daemon's sources here.
@@ -217,6 +219,17 @@ check_sessions(const struct rebuild *rb, unsigned k)
 				    (unsigned long long)hold_block(hd)->off,
 				    (unsigned long long)hs->holds[j - 1]);
 	}
+}
+
+/* Pool k's limit as saved: a restart in place neither drops nor
+ * enforces it on what the pool holds. */
+static void
+check_limit(const struct rebuild *rb, unsigned k)
+{
+	if (rb->pools[k]->limit != rb->st->pools[k]->limit)
+		die("pool %s: limit %llu, saved %llu", rb->pools[k]->name,
+		    (unsigned long long)rb->pools[k]->limit,
+		    (unsigned long long)rb->st->pools[k]->limit);
 }
 
 static void
@@ -577,6 +590,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_built(&rb);
 		for (k = 0; k < rb.st->n_pools; k++) {
 			check_persisters(&rb, k);
+			check_limit(&rb, k);
 			check_names(&rb, k);
 			check_evict_order(&rb, k);
 		}

@@ -6,6 +6,11 @@
  *
  *   tests/fuzz/corpus/fuzz_restore/named-*
  *
+ * And the pool's limit: kept as saved, below what the pool holds too, or
+ * refused past its size or below a granule.
+ *
+ *   tests/fuzz/corpus/fuzz_restore/limit-*
+ *
  * Each seed is one pool "a" of 1 MiB and one client whose handle 5
  * holds a small block and the block of the evictable name n3; n1 (also
  * evictable) and n2 (kept) are held by their names only.  The good ones
@@ -358,6 +363,31 @@ oversized_states(void)
 	free(unsent);
 }
 
+/* Pool a's limit: restored as saved, or the state refused. */
+static void
+limit_states(void)
+{
+	static const struct {
+		const char *name;
+		uint64_t limit;
+	} cases[] = {
+		{"limit-half", 512 * KIB},	/* over what it holds */
+		{"limit-below_held", 64 * KIB},	/* a lowered limit */
+		{"limit-whole", 1024 * KIB},
+		{"limit-granule", 16},
+		{"limit-past_size", 1024 * KIB + 1},
+		{"limit-below_granule", 8},
+	};
+	struct named_state f;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		named_init(&f);
+		f.pool.limit = cases[i].limit;
+		write_state_as(cases[i].name, &f);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -370,6 +400,7 @@ main(int argc, char **argv)
 	bad_states();
 	wrapping_states();
 	oversized_states();
+	limit_states();
 	printf("make_states: %u files\n", nfiles);
 	return 0;
 }
