@@ -478,6 +478,36 @@ conn_wait(struct pool_conn *c, struct conn_call *call)
 }
 
 /*
+ * The daemon's words for the last refusal of this thread's requests, and
+ * its code (pool_last_message): each request replaces them, so that they
+ * never outlive the answer they came with by more than that thread's
+ * next call.  Bytes the terminal would act on are shown as '?': the text
+ * comes from another process.
+ */
+static __thread char	last_message[256];
+static __thread int	last_code;
+
+static void
+conn_note_refusal(const Poolmgr__Reply *reply)
+{
+	const char	*m;
+	size_t		 i;
+
+	last_code = reply != NULL ? reply->error : 0;
+	m = last_code != 0 && reply->message != NULL ? reply->message : "";
+	for (i = 0; m[i] != '\0' && i < sizeof(last_message) - 1; i++)
+		last_message[i] = (unsigned char)m[i] < 0x20 ||
+		    m[i] == 0x7f ? '?' : m[i];
+	last_message[i] = '\0';
+}
+
+const char *
+pool_last_message(int err)
+{
+	return err != 0 && err == last_code ? last_message : "";
+}
+
+/*
  * Send req (its id is set here) and wait for its reply.  Returns 0 with the
  * decoded reply in *replyp, whatever its error field says, or a negative
  * errno when no reply came.  Fds that came with the reply are stored in
@@ -501,6 +531,7 @@ conn_request(struct pool_conn *c, Poolmgr__Request *req,
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	error = conn_round_trip(c, req, replyp, fdp);
 	pthread_setcancelstate(cancel, NULL);
+	conn_note_refusal(error == 0 ? *replyp : NULL);
 	return error;
 }
 

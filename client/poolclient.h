@@ -635,6 +635,21 @@ POOL_API int pool_names(struct pool_conn *c, const char *name,
 /* pool_strerror - text for a code returned by this library. */
 POOL_API const char *pool_strerror(int err);
 
+/*
+ * pool_last_message - the daemon's own words for its refusal of the last
+ * request this thread sent, when that refusal was err: "pool cam holds
+ * 1.0 MiB of its 1.0 MiB limit", "a limit above the pool's size".  They
+ * say which case of pool_strerror(err) it was, and with what numbers.
+ * "" when the last request was not refused with err, or refused without
+ * words, or when this thread sent none.  Call it right after the call
+ * that returned err: the next request of the thread replaces it.  A call
+ * that fails before asking the daemon (an argument the library refuses
+ * itself) leaves it as it was, so the words may then be an older
+ * refusal's of the same code.  The string is the thread's own, valid
+ * until its next request.
+ */
+POOL_API const char *pool_last_message(int err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -144,6 +144,7 @@ _PROTOS = (
     ("pool_names", ctypes.c_int,
      [_P, _S, _S, ctypes.POINTER(ctypes.POINTER(_Named)), _SIZEP, _SIZEP]),
     ("pool_strerror", ctypes.c_char_p, [ctypes.c_int]),
+    ("pool_last_message", ctypes.c_char_p, [ctypes.c_int]),
 )
 
 

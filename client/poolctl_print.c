@@ -74,6 +74,22 @@ exit_code(int error)
 	}
 }
 
+/*
+ * What the daemon said of the refusal error, if it said more, to end the
+ * line with: "; poolmgrd says: WORDS", or "".
+ */
+static const char *
+daemon_words(int error)
+{
+	static char	 buf[300];
+	const char	*m = pool_last_message(error);
+
+	if (*m == '\0')
+		return "";
+	snprintf(buf, sizeof buf, "; poolmgrd says: %s", m);
+	return buf;
+}
+
 /* Report a failed library call on stderr and return its exit status. */
 int
 fail(int error, const char *fmt, ...)
@@ -85,7 +101,7 @@ fail(int error, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, ": %s\n", pool_strerror(error));
+	fprintf(stderr, ": %s%s\n", pool_strerror(error), daemon_words(error));
 	return exit_code(error);
 }
 
@@ -103,8 +119,9 @@ fail_pool(int error, const char *what, const char *name, const char *why)
 	if (error == -ENOENT && why == NULL)
 		ctl_warnx("no such pool: %s", name);
 	else
-		ctl_warnx("%s %s: %s", what, name,
-		    why != NULL ? why : pool_strerror(error));
+		ctl_warnx("%s %s: %s%s", what, name,
+		    why != NULL ? why : pool_strerror(error),
+		    daemon_words(error));
 	return exit_code(error);
 }
 

@@ -18,10 +18,16 @@
  * client works and the check passes; and the refused frees show up in the
  * pool's invalid_frees counter.  A pool name with a newline and a "<2>" in
  * it stays inside its own log line ('?' for the newline).
+ *
+ * A refusal carries the daemon's own words (pool_last_message): an
+ * allocation past a pool's limit says what the pool holds of it, for the
+ * code it returned only, in the thread that asked only, until that
+ * thread's next request; poolctl ends its error line with them.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -1011,6 +1017,57 @@ names_cannot_forge_log_lines(void **state)
 	stop_daemon();
 }
 
+/* ---- refusals_carry_the_daemons_words ------------------------------------ */
+
+static const char *other_thread_words;
+
+static void *
+read_words(void *arg)
+{
+	(void)arg;
+	other_thread_words = pool_last_message(-ENOMEM);
+	return NULL;
+}
+
+static void
+refusals_carry_the_daemons_words(void **state)
+{
+	struct pool_create_opts co = {.max_size = 16 * MiB, .mode = 0600};
+	struct pool_set_opts so = {.which = POOL_SET_LIMIT, .limit = MiB};
+	char out[4096], err[4096];
+	struct pool *p = NULL;
+	pool_off_t a, b;
+	pthread_t t;
+	const char *w;
+
+	(void)state;
+	assert_int_equal(pool_create_set(fx.conn, "lim", &co, &so), 0);
+	assert_int_equal(pool_open(fx.conn, "lim", &p), 0);
+	assert_int_equal(pool_alloc(p, 768 * KiB, &a), 0);
+	expect_rc(pool_alloc(p, 768 * KiB, &b), -ENOMEM,
+		  "pool_alloc(768 KiB) past a 1 MiB limit");
+	w = pool_last_message(-ENOMEM);
+	if (!strstr(w, "pool lim holds 768.0 KiB of its 1.0 MiB limit"))
+		fail_msg("the refusal's words: \"%s\"", w);
+	assert_string_equal(pool_last_message(-EINVAL), "");
+	assert_int_equal(pthread_create(&t, NULL, read_words, NULL), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_string_equal(other_thread_words, "");
+	/* The next request of the thread, answered: no words left over. */
+	assert_int_equal(pool_free(p, a), 0);
+	assert_string_equal(pool_last_message(-ENOMEM), "");
+	pool_close(p);
+
+	assert_int_equal(harness_poolctl(&fx.d, NULL, out, sizeof(out), err,
+					 sizeof(err), "set lim --limit 1T"),
+			 1);
+	if (!strstr(err, "; poolmgrd says: a limit above the pool's size: "
+			 "1099511627776 of 16777216 bytes\n"))
+		fail_msg("poolctl said: %s", err);
+	assert_int_equal(pool_destroy(fx.conn, "lim"), 0);
+	stop_daemon();
+}
+
 int
 main(void)
 {
@@ -1036,6 +1093,8 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(names_cannot_forge_log_lines,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			refusals_carry_the_daemons_words, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("integration: bad input", tests,

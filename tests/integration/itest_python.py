@@ -297,14 +297,16 @@ def python_producer_c_reader():
 @test
 def errors_map_to_pool_error():
     """Each failure is a PoolError (an OSError) with the library's errno
-    and pool_strerror's text, and changes nothing."""
+    and pool_strerror's text, then the daemon's words if it gave some, and
+    changes nothing."""
     with poolclient.connect() as c, c.open("py") as p:
         off = p.alloc(32)
         before = p.stats()
         e = expect_error(errno.EINVAL, p.free, 12345)
         assert isinstance(e, OSError)
         assert e.strerror == poolclient._lib.pool_strerror(
-            -errno.EINVAL).decode(), e.strerror
+            -errno.EINVAL).decode() + \
+            "; poolmgrd says: 0x3039 is not a live block", e.strerror
         expect_error(errno.EINVAL, p.free, 1 << 40)
         expect_error(errno.EINVAL, p.free, -1)
         expect_error(errno.EINVAL, p.alloc, 0)
@@ -745,7 +747,11 @@ def pool_limit():
         assert c.stats("pylim").limit == 1 << 20
         with c.open("pylim") as p:
             off = p.alloc(768 << 10)
-            expect_error(errno.ENOMEM, p.alloc, 512 << 10)
+            e = expect_error(errno.ENOMEM, p.alloc, 512 << 10)
+            # The daemon's own words end the text (pool_last_message).
+            assert e.strerror.endswith(
+                "; poolmgrd says: pool pylim holds 768.0 KiB of its "
+                "1.0 MiB limit"), e.strerror
             c.set_pool("pylim", limit=2 << 20)
             more = p.alloc(512 << 10)
             assert c.stats("pylim").limit == 2 << 20
