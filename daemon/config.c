@@ -58,6 +58,7 @@ config_defaults(struct config *cf)
 	cf->drop_step = 4096;
 	cf->settle_wait_ms = 2000;
 	cf->max_name_waits = 256;
+	cf->restart_probe_timeout = CONFIG_PROBE_DEFAULT;
 }
 
 int
@@ -259,6 +260,14 @@ daemon_key(struct load_state *ls, const char *key, const char *value)
 		if (parse_uint(value, &cf->max_name_waits))
 			return snprintf(ls->problem, sizeof(ls->problem),
 					"bad max_name_waits '%s'", value), 0;
+	} else if (strcmp(key, "restart_probe_timeout") == 0) {
+		if (parse_uint(value, &cf->restart_probe_timeout) ||
+		    cf->restart_probe_timeout < CONFIG_PROBE_MIN ||
+		    cf->restart_probe_timeout > CONFIG_PROBE_MAX)
+			return snprintf(ls->problem, sizeof(ls->problem),
+					"bad restart_probe_timeout '%s' (%d to "
+					"%d seconds)", value, CONFIG_PROBE_MIN,
+					CONFIG_PROBE_MAX), 0;
 	} else if (strcmp(key, "admin_group") == 0) {
 		if (parse_group(value, &cf->admin_gid))
 			return snprintf(ls->problem, sizeof(ls->problem),

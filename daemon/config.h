@@ -21,6 +21,10 @@
  *                                  ; work waits this long for what others
  *                                  ; queue after it
  *   max_name_waits = 256           ; Lookups waiting for a name, per pool
+ *   restart_probe_timeout = 10     ; seconds, 1 to 600, the binary a
+ *                                  ; restart would execute has to answer
+ *                                  ; --restart-probe; a reload applies it
+ *                                  ; to the next probe
  *
  *   [pool NAME]
  *   size = 256M                    ; required; K, M, G, T suffixes
@@ -70,6 +74,16 @@ struct config_pool {
 
 #define CONFIG_RETAIN_NONE UINT64_MAX	/* == DPOOL_RETAIN_NONE */
 
+/*
+ * restart_probe_timeout, seconds.  Never 0: a probe that never answers
+ * would hold every later SIGUSR2 and stop "on its way" for good; at most
+ * ten minutes, well past any start, and a stop to systemd's fd store waits
+ * for it too.
+ */
+#define CONFIG_PROBE_DEFAULT 10
+#define CONFIG_PROBE_MIN 1
+#define CONFIG_PROBE_MAX 600
+
 struct config {
 	char socket[108];
 	uint32_t socket_mode;
@@ -84,6 +98,7 @@ struct config {
 	uint32_t drop_step;		/* references; 0: a close drops all */
 	uint32_t settle_wait_ms;	/* 0: only for what came before */
 	uint32_t max_name_waits;	/* Lookups waiting, per pool */
+	uint32_t restart_probe_timeout;	/* seconds, CONFIG_PROBE_MIN to _MAX */
 	unsigned npools;
 	struct config_pool pools[CONFIG_MAX_POOLS];
 };

@@ -12,13 +12,16 @@
  *
  * the versions of proto/state.proto it reads (StateVersion), and exits.
  * The restart goes on only if the current version is among them; a binary
- * that says anything else, nothing, or nothing within RESTART_PROBE_MS,
- * is refused (and killed).
+ * that says anything else, nothing, or nothing within restart_probe_timeout
+ * seconds (poolmgrd.conf, 10 by default: a loaded machine may take more
+ * than a second or two to start a real binary), is refused (and killed).
+ * A reload sets the limit of the probes that start after it
+ * (restart_probe_setup); one running keeps its own.
  *
  * The loop does not wait for it: the probe's pipe and a timer are events
  * like any other, and the daemon serves as usual until the answer is in
  * (a binary that answers takes a few milliseconds, one that does not, up
- * to RESTART_PROBE_MS).  Whatever ends it (its answer, the time, an error,
+ * to the limit).  Whatever ends it (its answer, the time, an error,
  * restart_probe_cancel as the daemon exits, an exit through fatal()), its
  * process group is killed and it is reaped at once: no zombie, no
  * script's command left behind.
@@ -35,11 +38,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "log.h"
 #include "restart_probe.h"
 #include "state.pb-c.h"
 
-#define RESTART_PROBE_MS 2000
 #define PROBE_PREFIX "poolmgrd state versions:"
 
 extern char **environ;
@@ -55,7 +58,17 @@ static struct {
 	restart_probe_fn done;
 	void *arg;
 	pid_t owner;		/* who registered probe_at_exit; 0: none */
+	unsigned limit;		/* seconds, for the one running */
 } probe = {.fd = -1};
+
+/* Seconds the next probe has to answer in (restart_probe_timeout). */
+static unsigned probe_limit = CONFIG_PROBE_DEFAULT;
+
+void
+restart_probe_setup(unsigned seconds)
+{
+	probe_limit = seconds;
+}
 
 void
 restart_probe_answer(void)
@@ -205,7 +218,8 @@ probe_finish(int rc)
 	probe.answer[strcspn(probe.answer, "\n")] = '\0';
 	if (rc == -ETIMEDOUT)
 		snprintf(why, sizeof(why), "%s did not answer --restart-probe "
-			 "within %d ms", probe.path, RESTART_PROBE_MS);
+			 "within %u s (restart_probe_timeout)", probe.path,
+			 probe.limit);
 	else if (rc != 0)
 		snprintf(why, sizeof(why), "reading the answer of %s "
 			 "--restart-probe: %s", probe.path, strerror(-rc));
@@ -256,8 +270,7 @@ int
 restart_probe_start(struct event_base *base, const char *path,
 		    restart_probe_fn done, void *arg, char *why, size_t len)
 {
-	struct timeval tv = {RESTART_PROBE_MS / 1000,
-			     RESTART_PROBE_MS % 1000 * 1000};
+	struct timeval tv = {probe_limit, 0};
 	int pfd[2], rc;
 
 	if (probe.pid > 0)
@@ -285,6 +298,7 @@ restart_probe_start(struct event_base *base, const char *path,
 	probe.done = done;
 	probe.arg = arg;
 	probe.path = path;
+	probe.limit = probe_limit;
 	probe.ev_read = event_new(base, probe.fd, EV_READ | EV_PERSIST,
 				  probe_on_read, NULL);
 	probe.ev_time = evtimer_new(base, probe_on_time, NULL);

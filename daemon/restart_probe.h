@@ -27,6 +27,11 @@ int restart_probe_start(struct event_base *base, const char *path,
 			restart_probe_fn done, void *arg, char *why,
 			size_t len);
 bool restart_probe_running(void);
+/*
+ * The seconds a probe started from now on has to answer in (the
+ * configuration's restart_probe_timeout); until called, the default.
+ */
+void restart_probe_setup(unsigned seconds);
 /* Kill and reap the probe running, if any; done is not called. */
 void restart_probe_cancel(void);
 

@@ -34,6 +34,7 @@
 #include "pool.h"
 #include "pool_numa.h"
 #include "restart.h"
+#include "restart_probe.h"
 #include "restore.h"
 #include "server.h"
 #include "service.h"
@@ -457,6 +458,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	log_info("SIGHUP: reloading %s", server_config_path);
 	/* First: a lowered retain gives pages back by the new step. */
 	dpool_release_setup(cf->release_step, cf->drop_step, release_queued);
+	restart_probe_setup(cf->restart_probe_timeout);
 	apply_config(cf);
 	forgotten_pools(server_cf, cf);
 	/* Socket settings apply at the next start; the rest takes effect. */
@@ -473,6 +475,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	server_cf->drop_step = cf->drop_step;
 	server_cf->settle_wait_ms = cf->settle_wait_ms;
 	server_cf->max_name_waits = cf->max_name_waits;
+	server_cf->restart_probe_timeout = cf->restart_probe_timeout;
 	free(cf);
 	status_line(line, sizeof(line));
 	service_ready(line);
@@ -691,6 +694,7 @@ server_run(const struct server_opts *o, struct config *cf)
 		fatalx("evtimer_new failed");
 	journal_setup(journal_step_in);
 	dpool_release_setup(cf->release_step, cf->drop_step, release_queued);
+	restart_probe_setup(cf->restart_probe_timeout);
 	/*
 	 * Signals are caught before the socket exists: once a client (or a
 	 * test) can see the daemon, SIGTERM stops it cleanly, never with the

@@ -14,6 +14,9 @@
  * by a process that does not listen, or a plain file - is replaced and the
  * daemon starts.
  *
+ * restart_probe_timeout out of its bounds (0, 601, "10s") stops a start
+ * and is refused by a reload.
+ *
  * A section is checked even with no key in it: a pool section without a
  * size, an unknown section and a bad pool name stop the daemon at start,
  * and are refused on SIGHUP, with the file and line named.  So is a line
@@ -690,6 +693,30 @@ keyless_sections_refused_on_reload(void **state)
 	assert_int_equal(harness_stop(&d), 0);
 }
 
+/*
+ * restart_probe_timeout, 1 to 600 seconds: anything else stops a start
+ * and is refused by a reload, which keeps the running configuration.
+ */
+static void
+probe_timeout_bounded(void **state)
+{
+	struct daemon_proc d;
+
+	(void)state;
+	refused_at_start("restart_probe_timeout = 0\n", "3: bad "
+			 "restart_probe_timeout '0' (1 to 600 seconds)");
+	refused_at_start("restart_probe_timeout = 601\n", "3: bad "
+			 "restart_probe_timeout '601' (1 to 600 seconds)");
+	refused_at_start("restart_probe_timeout = 10s\n", "3: bad "
+			 "restart_probe_timeout '10s' (1 to 600 seconds)");
+	assert_int_equal(harness_start(&d, "restart_probe_timeout = 600\n"
+				       "[pool first]\nsize = 1M\n"), 0);
+	refused_on_reload(&d, "[daemon]\nrestart_probe_timeout = 0\n",
+			  "6: bad restart_probe_timeout '0' (1 to 600 "
+			  "seconds)");
+	assert_int_equal(harness_stop(&d), 0);
+}
+
 /* poolmgrd --socket path (with a good file) exits 1 with want in its log. */
 static void
 socket_refused(const char *path, const char *want)
@@ -842,6 +869,7 @@ main(void)
 		cmocka_unit_test(pool_values_checked_in_the_file),
 		cmocka_unit_test(long_line_named_at_start),
 		cmocka_unit_test(keyless_sections_refused_on_reload),
+		cmocka_unit_test(probe_timeout_bounded),
 		cmocka_unit_test(check_config_option),
 	};
 

@@ -13,9 +13,11 @@
  *       knows no --restart-probe, one that answers nothing, other
  *       state versions, only the version before names and unsent
  *       replies, only those before the descriptors of unsent replies,
- *       or nothing in time): each restart is refused and
+ *       or nothing in time, its limit set to 1 s so that the test does
+ *       not wait for the default's 10): each restart is refused and
  *       logged, the daemon keeps serving the same client and its block;
- *       the real binary put back, the next SIGUSR2 restarts.
+ *       the real binary put back (and the default limit by a reload),
+ *       the next SIGUSR2 restarts.
  *   probe_signalled_too           SIGUSR2 and SIGHUP sent to the probe as
  *       well, while it answers, as `systemctl kill -s USR2` signals every
  *       process of the unit: the probe answers all the same and the
@@ -37,6 +39,12 @@
  *       round trips go on, a new client connects and is served), a
  *       second SIGUSR2 is told the restart is on its way; then the
  *       restart happens, and the daemon has no child left behind.
+ *   slow_probe_within_limit       a binary that answers the probe after
+ *       2.5 s, more than the 2 s the limit once was, under the default
+ *       limit (10 s): the restart happens.
+ *   slow_probe_over_limit         the same binary under
+ *       restart_probe_timeout = 1: refused, the log saying "within 1 s";
+ *       the limit raised to 5 by a reload, the next SIGUSR2 restarts.
  *   stop_during_probe             SIGTERM while that probe runs: the
  *       daemon stops at once, exit 0, without restarting, and the probe
  *       is gone with it.
@@ -221,20 +229,24 @@ busy_freer_not_dropped(void **state)
 	assert_int_equal(res[1], 0);
 }
 
+#define POOL_P "[pool p]\nsize = 16M\n"
+
 /*
- * A daemon started from a copy of the binary in fx.bindir, a connection
- * to its pool p, with no cache, and a block of
- * 4 KiB at *off filled from seed on; its bytes.
+ * A daemon started from a copy of the binary in fx.bindir with the
+ * [daemon] lines conf (and pool p), a connection to its pool p, with no
+ * cache, and a block of 4 KiB at *off filled from seed on; its bytes.
  */
 static uint8_t *
-start_copied(char *bin, size_t len, struct pool_conn **c, struct pool **p,
-	     pool_off_t *off, uint8_t seed)
+start_copied_with(const char *conf, char *bin, size_t len,
+		  struct pool_conn **c, struct pool **p, pool_off_t *off,
+		  uint8_t seed)
 {
+	char text[256];
 	uint8_t *b;
 
+	snprintf(text, sizeof(text), "%s%s", conf, POOL_P);
 	harness_copy_binary(fx.bindir, sizeof(fx.bindir), bin, len);
-	assert_int_equal(harness_start_from(&fx.d, bin, "[pool p]\n"
-					    "size = 16M\n"), 0);
+	assert_int_equal(harness_start_from(&fx.d, bin, text), 0);
 	assert_int_equal(pool_connect(fx.d.sock, c), 0);
 	assert_int_equal(pool_open(*c, "p", p), 0);
 	assert_int_equal(pool_set_cache(*p, 0), 0);
@@ -243,6 +255,14 @@ start_copied(char *bin, size_t len, struct pool_conn **c, struct pool **p,
 	for (size_t i = 0; i < 4096; i++)
 		b[i] = (uint8_t)(seed + i);
 	return b;
+}
+
+/* The same under the default configuration. */
+static uint8_t *
+start_copied(char *bin, size_t len, struct pool_conn **c, struct pool **p,
+	     pool_off_t *off, uint8_t seed)
+{
+	return start_copied_with("", bin, len, c, p, off, seed);
 }
 
 /* A new file at path (the old one unlinked: it is running), executable. */
@@ -304,7 +324,9 @@ foreign_binary_refused(void **state)
 	uint8_t *b;
 
 	(void)state;
-	b = start_copied(bin, sizeof(bin), &c, &p, &off, 7);
+	/* A second, not the default's ten, for the one that never answers. */
+	b = start_copied_with("restart_probe_timeout = 1\n", bin, sizeof(bin),
+			      &c, &p, &off, 7);
 
 	put_script(bin, "echo \"usage: poolmgrd [--socket PATH]\" >&2\n"
 		   "exit 2\n");
@@ -325,8 +347,14 @@ foreign_binary_refused(void **state)
 	refused("one whose version is not a whole number", p, off, 7);
 	put_script(bin, "exec sleep 60\n");
 	refused("one that never answers", p, off, 7);
+	assert_int_equal(harness_log_count(&fx.d, "did not answer "
+					   "--restart-probe within 1 s"), 1);
 
-	/* The real one back: it answers, and takes over. */
+	/*
+	 * The real one back, with the default limit (a loaded machine may
+	 * take more than a second to start it): it answers, and takes over.
+	 */
+	assert_int_equal(harness_reload_with(&fx.d, POOL_P), 0);
 	unlink(bin);
 	snprintf(cmd, sizeof(cmd), "cp %s/poolmgrd %s", harness_build(), bin);
 	assert_int_equal(harness_run(cmd, NULL, 0), 0);
@@ -582,7 +610,7 @@ probe_keeps_serving(void **state)
 	h = harness_raw_handle(fd, "p");
 	EXPECT_RAW(harness_raw_alloc(fd, h, 100, &x, &usable), 0);
 	/*
-	 * Half a second leaves the probe most of the daemon's 2 s limit to
+	 * Half a second leaves the probe most of the daemon's 10 s limit to
 	 * start the real binary and answer on a loaded machine.
 	 */
 	put_slow_probe(bin, "0.5");
@@ -629,6 +657,78 @@ probe_keeps_serving(void **state)
 	assert_int_equal(pool_free(p, off), 0);
 	close(late);
 	close(fd);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/*
+ * SIGUSR2 with a probe of 2.5 s at the path: true if the daemon restarted,
+ * false if it refused (its log since then printed either way).
+ */
+static bool
+slow_probe_restarts(const char *bin)
+{
+	int restarted = harness_log_count(&fx.d, HARNESS_RESTARTED);
+	size_t at = harness_log_mark(&fx.d);
+	bool ok;
+
+	put_slow_probe(bin, "2.5");
+	if ((ok = restarted_or_refused()))
+		print_log_since(at, "since SIGUSR2");
+	assert_int_equal(harness_log_count(&fx.d, HARNESS_RESTARTED),
+			 restarted + ok);
+	return ok;
+}
+
+static void
+slow_probe_within_limit(void **state)
+{
+	char bin[128];
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+	uint8_t *b;
+
+	(void)state;
+	b = start_copied(bin, sizeof(bin), &c, &p, &off, 13);
+	if (!slow_probe_restarts(bin))
+		fail_msg("a probe of 2.5 s refused under the default limit");
+	for (size_t i = 0; i < 4096; i++)
+		assert_int_equal(b[i], (uint8_t)(13 + i));
+	assert_int_equal(pool_free(p, off), 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+static void
+slow_probe_over_limit(void **state)
+{
+	char bin[128];
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off, x;
+	uint8_t *b;
+
+	(void)state;
+	b = start_copied_with("restart_probe_timeout = 1\n", bin, sizeof(bin),
+			      &c, &p, &off, 15);
+	if (slow_probe_restarts(bin))
+		fail_msg("a probe of 2.5 s taken under a limit of 1 s");
+	assert_int_equal(harness_log_count(&fx.d, "did not answer "
+					   "--restart-probe within 1 s "
+					   "(restart_probe_timeout); going on "
+					   "as before"), 1);
+	assert_int_equal(pool_alloc(p, 100, &x), 0);
+	assert_int_equal(pool_free(p, x), 0);
+
+	/* A reload sets the limit of the next probe. */
+	assert_int_equal(harness_reload_with(&fx.d, "restart_probe_timeout = "
+					     "5\n" POOL_P), 0);
+	if (!slow_probe_restarts(bin))
+		fail_msg("a probe of 2.5 s refused under a limit of 5 s");
+	for (size_t i = 0; i < 4096; i++)
+		assert_int_equal(b[i], (uint8_t)(15 + i));
+	assert_int_equal(pool_free(p, off), 0);
 	pool_close(p);
 	pool_disconnect(c);
 }
@@ -751,6 +851,8 @@ main(void)
 		cmocka_unit_test_teardown(checked_text_applied, teardown),
 		cmocka_unit_test_teardown(many_clients_restart, teardown),
 		cmocka_unit_test_teardown(probe_keeps_serving, teardown),
+		cmocka_unit_test_teardown(slow_probe_within_limit, teardown),
+		cmocka_unit_test_teardown(slow_probe_over_limit, teardown),
 		cmocka_unit_test_teardown(stop_during_probe, teardown),
 		cmocka_unit_test_teardown(config_memfd_refused, teardown),
 		cmocka_unit_test_teardown(unread_replies_carried, teardown),
