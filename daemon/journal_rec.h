@@ -63,10 +63,14 @@ enum jrec_type {
 	 * record only a change writes (JREC_SET, JREC_GONE, JREC_RESIZE,
 	 * JREC_UNPERSIST, JREC_UNNAME, a name's next generation) or at
 	 * JREC_SOCKET; anything else refuses the journal, and so do two
-	 * names of one generation.  Names with none (a crash between the two
-	 * records, before the reply; an image from before them) are given
-	 * the pool's next in the order of their records.  A journal of no
-	 * name has none, and an older image reads it as ever.
+	 * names of one generation.  A name record is followed by its
+	 * generation's, written with it: one followed by anything else
+	 * refuses a journal with any record of this type or after it
+	 * (JREC_LIMIT), unless it is the last (a crash between the two,
+	 * before the reply); an image from before them wrote none.  Names
+	 * with none are given the pool's next in the order of their
+	 * records.  A journal of no name has none, and an older image reads
+	 * it as ever.
 	 */
 	JREC_GENERATIONS = 11,	/* keep, last */
 	JREC_GENERATION,	/* keep, off, generation */

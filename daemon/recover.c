@@ -6,7 +6,9 @@
  * checked: its hash, its length for its type, a pool it names that is
  * live, a block it names that is (or, for a persist, is not) persistent,
  * a generation or socket record where journal.c writes one (journal_rec.h:
- * the snapshot's forms only before the first record of a change).
+ * the snapshot's forms only before the first record of a change), and, in
+ * a journal of a writer that has generations, a name record followed by
+ * its generation's unless it is the last.
  * Anything wrong refuses the journal whole: a crash then starts fresh,
  * as a refused planned state does, rather than half a pool.  Blocks are
  * found by (pool, offset) in a table of their own; one unpersisted stays
@@ -57,6 +59,10 @@ struct replay {
 	const uint64_t *prev;	/* the record before this one, or NULL */
 	bool changes;		/* past the snapshot (journal_rec.h) */
 	uint64_t named;		/* name records read */
+	bool generations;	/* a record of a writer with generations */
+	const uint64_t *bare;	/* the first name record followed by
+				 * anything but its generation's, or NULL */
+	uint64_t bare_at;	/* its byte in the journal */
 	char *why;
 	size_t len;
 };
@@ -488,6 +494,46 @@ only_a_change(uint32_t type)
 	    type == JREC_UNNAME;
 }
 
+/*
+ * Is the record before w a name record that w, just taken, is not the
+ * generation of?  journal.c writes the two together, so only a crash
+ * between them parts them, and then the name is the journal's last.
+ */
+static bool
+name_left_bare(const struct replay *r, const uint64_t *w)
+{
+	const uint64_t *p = r->prev;
+
+	if (!p || ((uint32_t)p[0] != JREC_NAME &&
+		   (uint32_t)p[0] != JREC_NAME_EVICTABLE))
+		return false;
+	return (uint32_t)w[0] != JREC_GENERATION || !after_its_name(r, w);
+}
+
+/*
+ * A name record with no generation after it, not the last: refused in a
+ * journal of a writer with generations, which has a record of them or of
+ * a type after them (JREC_LIMIT) somewhere; those of an image before them
+ * have none, and every name of theirs is bare.
+ */
+static int
+bare_name(struct replay *r, uint64_t id)
+{
+	const uint64_t *w = r->bare;
+	size_t i;
+
+	if (!w || !r->generations)
+		return 0;
+	for (i = 0; i < r->npools && r->pools[i].keep != w[1]; i++)
+		;
+	return state_why(r->why, r->len, "journal.%llu: pool %s: %#llx: a "
+			 "name record with no generation after it, at %llu, "
+			 "not the last", (unsigned long long)id,
+			 i < r->npools ? r->pools[i].ps->name : "?",
+			 (unsigned long long)w[2],
+			 (unsigned long long)r->bare_at);
+}
+
 /* Every record to the committed end. */
 static int
 replay(struct replay *r, const uint64_t *m, uint64_t size, uint64_t id)
@@ -518,10 +564,16 @@ replay(struct replay *r, const uint64_t *m, uint64_t size, uint64_t id)
 			return rc;
 		if (only_a_change((uint32_t)w[0]))
 			r->changes = true;
+		if ((uint32_t)w[0] >= JREC_GENERATIONS)
+			r->generations = true;
+		if (!r->bare && name_left_bare(r, w)) {
+			r->bare = r->prev;
+			r->bare_at = at - 8ull * (r->prev[0] >> 32);
+		}
 		r->prev = w;
 		at += 8ull * n;
 	}
-	return 0;
+	return bare_name(r, id);
 }
 
 static int

@@ -26,7 +26,9 @@
  * What the journal says is read a second time by a model of its format
  * here (model_read), every record type journal_rec.h defines, each only
  * where journal.c writes it (generations and the socket as journal_rec.h
- * says): recover.c must accept exactly the whole journals whose live
+ * says; in a journal with a record of generations or of a type after
+ * them, a name record followed by its generation's unless it is the
+ * last): recover.c must accept exactly the whole journals whose live
  * pools all have their keep.<n>, and make of them the model's pools,
  * settings, blocks, names (bytes, publisher, flag, generation; names
  * whose generation record never came get the ones after the pool's
@@ -145,6 +147,9 @@ struct model {
 	const uint64_t *prev;	/* the record before, or NULL */
 	bool changes;		/* a record only a change writes was read */
 	uint64_t named;		/* name records read */
+	bool gen_writer;	/* a record of JREC_GENERATIONS or after */
+	bool bare;		/* a name record followed by anything but
+				 * its generation's */
 };
 
 static int listen_fd = -1;
@@ -460,6 +465,21 @@ model_record(struct model *md, const uint64_t *w, unsigned n)
 	}
 }
 
+/*
+ * Is the record before w (of type, taken) a name record that w is not the
+ * generation of?
+ */
+static bool
+model_name_bare(const struct model *md, const uint64_t *w, uint64_t type)
+{
+	const uint64_t *p = md->prev;
+
+	if (!p || ((p[0] & 0xffffffff) != JREC_NAME &&
+		   (p[0] & 0xffffffff) != JREC_NAME_EVICTABLE))
+		return false;
+	return type != JREC_GENERATION || p[1] != w[1] || p[2] != w[2];
+}
+
 /* The journal m of len bytes named journal.<id>: 0 if it is whole. */
 static int
 model_read(struct model *md, const uint64_t *m, size_t len, uint64_t id)
@@ -478,15 +498,18 @@ model_read(struct model *md, const uint64_t *m, size_t len, uint64_t id)
 		    m[at / 8 + n - 1] != jrec_sum(&m[at / 8], n - 1) ||
 		    model_record(md, &m[at / 8], (unsigned)n) != 0)
 			return -1;
-		/* Settings, a pool gone, a resize, a block or name taken. */
 		type = m[at / 8] & 0xffffffff;
+		md->gen_writer |= type >= JREC_GENERATIONS;
+		md->bare |= model_name_bare(md, &m[at / 8], type);
+		/* Settings, a pool gone, a resize, a block or name taken. */
 		if (type == JREC_SET || type == JREC_GONE ||
 		    type == JREC_RESIZE || type == JREC_UNPERSIST ||
 		    type == JREC_UNNAME)
 			md->changes = true;
 		md->prev = &m[at / 8];
 	}
-	return 0;
+	/* Torn between the two, a name is the last; an older image's, bare. */
+	return md->bare && md->gen_writer ? -1 : 0;
 }
 
 /* Has every live pool of the model its keep.<n> among the keeps? */

@@ -14,7 +14,9 @@
  * records say (and the pool's count past them all; names with no
  * generation record numbered in the order of their name records); the
  * others are refused whole, by the replay or by the checks of the state
- * it makes (two names of one generation).  Byte 0 asks the harness to keep the
+ * it makes (two names of one generation); so is a name record with no
+ * generation record after it, but for the last, in a journal with any
+ * record of generations or of a type after them.  Byte 0 asks the harness to keep the
  * hashes and the end right, so that mutations reach what records say.
  *
  * Built and run by hand, not by the Makefile:
@@ -423,6 +425,26 @@ bad_journals(void)
 	snapshot_start(&j);
 	publish(&j, 128 * KIB, "n2", true, 3);
 	write_journal("generation_twice", &j);
+
+	/*
+	 * A name record with no generation after it, not the last: before
+	 * a publish, before the first generation record, in a journal
+	 * whose only record after generations is a limit.
+	 */
+	start(&j);
+	publish(&j, 64 * KIB, "n1", true, 1);
+	rec_name(&j, 128 * KIB, "n2", true);
+	publish(&j, 192 * KIB, "n3", true, 2);
+	write_journal("generation_missing", &j);
+	start(&j);
+	rec_name(&j, 128 * KIB, "n2", true);
+	publish(&j, 192 * KIB, "n3", true, 1);
+	write_journal("generation_missing_first", &j);
+	start(&j);
+	rec_limit(&j, KEEP, 512 * KIB);
+	rec_name(&j, 128 * KIB, "n2", false);
+	rec_unpersist(&j, 64 * KIB);
+	write_journal("generation_missing_limit", &j);
 
 	/* A second socket record, and one after a change. */
 	snapshot_start(&j);

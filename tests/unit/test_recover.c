@@ -31,6 +31,11 @@
  *       generations (names, one taken and given again): each name is
  *       given the pool's next generation in the order of its name record,
  *       not of its offset.
+ *   bare_name_not_last  in a journal with generations (a count, a name's,
+ *       or only a limit, a record after them) a name record followed by
+ *       a change, another name, another block's generation, or one before
+ *       the first generation record: refused; the same name as the
+ *       journal's last record is taken and given the pool's next.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -140,6 +145,14 @@ generations(struct journal *j, uint64_t keep, uint64_t last)
 	uint64_t p[2] = {keep, last};
 
 	rec(j, JREC_GENERATIONS, p, 2);
+}
+
+static void
+limit(struct journal *j, uint64_t keep, uint64_t bytes)
+{
+	uint64_t p[2] = {keep, bytes};
+
+	rec(j, JREC_LIMIT, p, 2);
 }
 
 /* A settings change of pool keep: a record only a change writes. */
@@ -528,6 +541,60 @@ names_numbered_in_journal_order(void **state)
 	poolmgrd__state__free_unpacked(st, NULL);
 }
 
+static void
+bare_name_not_last(void **state)
+{
+	const char *want = "a name record with no generation after it";
+	Poolmgrd__State *st;
+	struct journal j;
+
+	(void)state;
+	/* Then a change, another name, another block's generation. */
+	snapshot_a(&j);
+	name(&j, 1, 192 * KIB, "n3");
+	set(&j, 1);
+	expect_refused(&j, want);
+	snapshot_a(&j);
+	persist(&j, 1, 256 * KIB);
+	name(&j, 1, 192 * KIB, "n3");
+	named(&j, 1, 256 * KIB, "n4", 10);
+	expect_refused(&j, want);
+	snapshot_a(&j);
+	name(&j, 1, 192 * KIB, "n3");
+	generation(&j, 1, 64 * KIB, 10);
+	expect_refused(&j, want);
+
+	/* Before the journal's first generation record. */
+	start(&j);
+	pool(&j, 1);
+	persist(&j, 1, 64 * KIB);
+	persist(&j, 1, 128 * KIB);
+	name(&j, 1, 64 * KIB, "x");
+	named(&j, 1, 128 * KIB, "y", 1);
+	expect_refused(&j, "pool a: 0x10000: a name record with no "
+		       "generation after it, at 344, not the last");
+
+	/* No generation at all, but a limit, which came after them. */
+	start(&j);
+	pool(&j, 1);
+	limit(&j, 1, 512 * KIB);
+	persist(&j, 1, 64 * KIB);
+	name(&j, 1, 64 * KIB, "x");
+	persist(&j, 1, 128 * KIB);
+	expect_refused(&j, want);
+
+	/* The last record: a crash between the two; it gets the next. */
+	snapshot_a(&j);
+	named(&j, 1, 192 * KIB, "n3", 10);
+	persist(&j, 1, 256 * KIB);
+	name(&j, 1, 256 * KIB, "n4");
+	st = expect_accepted(&j);
+	expect_name(st->pools[0], "n3", 192 * KIB, 10);
+	expect_name(st->pools[0], "n4", 256 * KIB, 11);
+	assert_int_equal(st->pools[0]->name_generation, 11);
+	poolmgrd__state__free_unpacked(st, NULL);
+}
+
 int
 main(void)
 {
@@ -539,6 +606,7 @@ main(void)
 		cmocka_unit_test(generation_twice_among_many),
 		cmocka_unit_test(socket_once),
 		cmocka_unit_test(names_numbered_in_journal_order),
+		cmocka_unit_test(bare_name_not_last),
 	};
 
 	return cmocka_run_group_tests_name("the crash journal's replay",
