@@ -328,6 +328,7 @@ client_open_once(struct pool_conn *c, const char *name, int read_only,
 	p->granularity = or->granularity;
 	p->page_size = or->page_size;
 	p->quota = or->quota;
+	p->limit = or->limit;
 	if (!read_only)
 		client_start_cache(p, fds.fd[1], or->share_map_size);
 	conn_fds_close(&fds);

@@ -248,6 +248,7 @@ struct cache {
 	uint32_t	 granularity;
 	uint64_t	 pool_size;
 	uint64_t	 quota;		/* the connection's; 0: none */
+	uint64_t	 limit;		/* the pool's; 0: none */
 	size_t		 budget;	/* atomic */
 	uint64_t	 reserved;	/* atomic: the shards' credit, summed */
 	uint64_t	 out;		/* atomic: on their way, all shards'
@@ -576,11 +577,25 @@ budget_of(const struct cache *k)
 	return __atomic_load_n(&k->budget, __ATOMIC_RELAXED);
 }
 
+/*
+ * The most a cache may hold: a small part of the pool, and of the
+ * connection's quota.  Under a limit the pool is no larger than it: the
+ * bytes cached here count against it, and other clients' allocations
+ * refused by it cannot make this handle give them back.  The limit and
+ * the quota are those OpenReply gave: the pool's at the open.  A later
+ * change reaches this handle's budget only when it is opened again;
+ * neither a restart in place nor a renewed share map tells it (a budget
+ * set later with pool_set_cache is still kept to them).  A limit raised
+ * since leaves the cache smaller than it could be, one lowered a larger
+ * part of it: its refusals are still retried after a flush.
+ */
 static size_t
 budget_for(const struct cache *k, size_t want)
 {
 	uint64_t	most = k->pool_size / CACHE_BUDGET_SHARE;
 
+	if (k->limit && k->limit / CACHE_BUDGET_SHARE < most)
+		most = k->limit / CACHE_BUDGET_SHARE;
 	/*
 	 * The quota is the connection's, but each handle's cache is its own
 	 * and gives way only to its own handle's refusals: keep it to a small
@@ -1544,6 +1559,7 @@ cache_create(struct pool *p, const uint8_t *share_map, uint64_t share_size,
 	k->gshift = (unsigned)__builtin_ctz(p->granularity);
 	k->pool_size = p->size;
 	k->quota = p->quota;
+	k->limit = p->limit;
 	k->budget = budget_for(k, budget);
 	classes_make(k, p->granularity);
 	while (k->central_class < k->nclasses &&

@@ -75,6 +75,7 @@ struct pool {
 	uint32_t		 granularity;
 	uint32_t		 page_size;
 	uint64_t		 quota;		/* per connection; 0: none */
+	uint64_t		 limit;		/* the pool's at open; 0: none */
 	const uint8_t		*share_map;	/* NULL: none */
 	uint64_t		 share_size;
 	struct cache		*cache;		/* NULL: none */

@@ -353,7 +353,8 @@ POOL_API void pool_close(struct pool *p);
  * pool_trim and pool_close.  A block that another handle retained, or
  * that is persistent, is never cached.  Blocks cached by *other* handles
  * are theirs until they flush them: at most each one's budget, which is
- * never more than 1/16 of the pool nor 1/8 of its quota (and blocks that
+ * never more than 1/16 of the pool (of its limit, if smaller) nor 1/8 of
+ * its quota, as they were when the handle opened it (and blocks that
  * flushes the kernel would not send kept in the cache: at most that
  * budget again, however many threads flush at once).
  *

@@ -449,6 +449,7 @@ do_open(struct call *c, const Poolmgr__OpenPool *m)
 	orep.page_size = (uint32_t)st.page_size;
 	orep.read_only = m->read_only;
 	orep.quota = p->quota;
+	orep.limit = p->limit;
 	c->rep->body_case = POOLMGR__REPLY__BODY_OPEN;
 	c->rep->open = &orep;
 	c->fds.fd[0] = m->read_only ? fd : p->memfd;

@@ -35,6 +35,10 @@
  *       unheld evictable names until it fits; a lowered limit evicts them
  *       until the pool holds no more than it, and none held or not
  *       evictable.
+ *   cache_within_limit_share  a handle's cache keeps no more than 1/16 of
+ *       the limit it was opened under, not 1/16 of the pool's size: the
+ *       bytes it keeps leave another connection's allocations their room;
+ *       opened again after the limit is raised, it keeps more.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -660,6 +664,82 @@ evicts_down_to_limit(void **state)
 	pool_disconnect(c);
 }
 
+/* ---- the client cache --------------------------------------------------- */
+
+#define SMALL_BLOCKS 2048u
+#define SMALL 256u
+
+/* Cached bytes of a handle of c's that frees SMALL_BLOCKS small blocks. */
+static uint64_t
+cached_after_frees(struct pool_conn *c, const char *name)
+{
+	static pool_off_t offs[SMALL_BLOCKS];
+	struct pool_stats ps;
+	struct pool *p;
+	unsigned i;
+
+	EXPECT_RC(pool_open(c, name, &p), 0);
+	EXPECT_RC(pool_set_cache(p, 4 * MiB), 0);	/* whatever the env */
+	for (i = 0; i < SMALL_BLOCKS; i++)
+		EXPECT_RC(pool_alloc(p, SMALL, &offs[i]), 0);
+	for (i = 0; i < SMALL_BLOCKS; i++)
+		EXPECT_RC(pool_free(p, offs[i]), 0);
+	EXPECT_RC(pool_stats(p, &ps), 0);	/* with the cache's report */
+	pool_close(p);
+	return ps.client_cached_bytes;
+}
+
+static void
+cache_within_limit_share(void **state)
+{
+	struct pool_conn *c, *other;
+	struct pool *p, *q;
+	pool_off_t x[3];
+	uint64_t cached;
+	unsigned i;
+
+	(void)state;
+	start("");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	assert_int_equal(pool_connect(NULL, &other), 0);
+	EXPECT_RC(create_limited(c, "cl", POOL_SIZE, 1 * MiB), 0);
+
+	/* 512 KiB freed: 4 MiB is 1/16 of the size, 64 KiB of the limit. */
+	cached = cached_after_frees(c, "cl");
+	printf("limit: %u x %u B freed under a 1 MiB limit of a 64 MiB pool: "
+	       "%llu B cached\n", SMALL_BLOCKS, SMALL,
+	       (unsigned long long)cached);
+	assert_true(cached > 0);
+	assert_true(cached <= 1 * MiB / 16);
+
+	/* Kept while another connection takes the rest of the limit. */
+	EXPECT_RC(pool_open(c, "cl", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 4 * MiB), 0);
+	for (i = 0; i < 64; i++) {
+		EXPECT_RC(pool_alloc(p, SMALL, &x[0]), 0);
+		EXPECT_RC(pool_free(p, x[0]), 0);
+	}
+	EXPECT_RC(pool_open(other, "cl", &q), 0);
+	for (i = 0; i < 3; i++)
+		EXPECT_RC(pool_alloc(q, BIG, &x[i]), 0);
+	assert_true(stats_of(c, "cl").allocated_bytes <= 1 * MiB);
+	for (i = 0; i < 3; i++)
+		EXPECT_RC(pool_free(q, x[i]), 0);
+	pool_close(q);
+	pool_close(p);
+
+	/* The limit is read at the open: raised, a new handle keeps more. */
+	EXPECT_RC(set_limit(c, "cl", 16 * MiB), 0);
+	cached = cached_after_frees(c, "cl");
+	printf("limit: raised to 16 MiB, reopened: %llu B cached\n",
+	       (unsigned long long)cached);
+	assert_true(cached > 1 * MiB / 16);
+	assert_true(cached <= 1 * MiB);
+	harness_expect_checked(c, "cl");
+	pool_disconnect(other);
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
@@ -677,6 +757,7 @@ main(void)
 		cmocka_unit_test_teardown(file_pool_limit, teardown),
 		cmocka_unit_test_teardown(poolctl_limit, teardown),
 		cmocka_unit_test_teardown(evicts_down_to_limit, teardown),
+		cmocka_unit_test_teardown(cache_within_limit_share, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
