@@ -75,45 +75,48 @@ refused_unsettled(struct call *c, struct dpool *p, int rc)
  * (TRY_AGAIN); or, if their pages go back in steps, once those are done
  * (HELD: the wait's mark is the work queued by now, so what the evictions
  * queued, not the request's first mark).  need is the least the request
- * could do with: a round evicts the bytes of it the pool's room
- * (dpool_room) lacks, since no fewer can do; when it lacks none (the room
- * is there, but in pieces), one name, which the next try may find was
- * enough.  A round whose evictions go back in steps waits for them: so
- * that a request many names short does not wait once a name, such a
- * round takes as many names as those rounds before it took all told
- * (c->evict_names), one at least: 1, 1, 2, 4...  So a request that,
- * once the bytes missing are evicted (a wait), still needs k names for a
- * run waits for them 1 + ceil(log2 k) times at most, and evicts fewer
- * than 2k names for it.
+ * could do with, counted the bytes of it the pool's limit counts (all of
+ * them but for a realloc that moves, see growth): a round evicts what the
+ * request is short of either (dpool_evict_short), since no fewer can do;
+ * when it is short of none (the room is there, but in pieces), one name,
+ * which the next try may find was enough.  A round whose evictions go
+ * back in steps waits for them: so that a request many names short does
+ * not wait once a name, such a round takes as many names as those rounds
+ * before it took all told (c->evict_names), one at least: 1, 1, 2, 4...
+ * So a request that, once the bytes missing are evicted (a wait), still
+ * needs k names for a run waits for them 1 + ceil(log2 k) times at most,
+ * and evicts fewer than 2k names for it.
  * The refusal the client will not see is taken back in the statistics.
- * 0: the refusal stands, nothing evicted: none is evictable, or the room
- * and the evictable bytes together are fewer than need, or the client
+ * 0: the refusal stands, nothing evicted: none is evictable, or the
+ * evictable bytes are fewer than the request is short, or the client
  * will try again (retry_follows): it gives back the blocks its cache
  * keeps first, which may be room enough.  -EDQUOT evicts nothing: a
  * quota is the session's, and others' names are not its room.  A refusal
- * by the pool's limit is the pool's as a whole: its room is the limit's
- * too (dpool_room), so the request evicts until it fits under it.
+ * by the pool's limit is the pool's as a whole: an eviction gives bytes
+ * back to the limit as to the engine, so the request evicts until it fits
+ * under it.
  */
 #define TRY_AGAIN 2
 
 static int
 make_room(struct call *c, struct dpool *p, int rc, bool retry_follows,
-	  uint64_t need)
+	  uint64_t need, uint64_t counted)
 {
 	uint32_t names = c->evict_names ? c->evict_names : 1, gone;
 	uint32_t releasing = p->releasing;
-	uint64_t room;
+	uint64_t lack;
 
-	if (rc != -ENOMEM || retry_follows || !dpool_evict_may_fit(p, need))
+	if (rc != -ENOMEM || retry_follows ||
+	    !dpool_evict_may_fit(p, need, counted))
 		return 0;
-	room = dpool_room(p);
-	if (!(gone = dpool_evict(p, need > room ? need - room : 0, names)))
+	lack = dpool_evict_short(p, need, counted);
+	if (!(gone = dpool_evict(p, lack, names)))
 		return 0;
 	p->unseen_failures++;
 	if (!dpool_unsettled(p))
 		return TRY_AGAIN;
 	/* Names evicted are at most the pool's: no overflow. */
-	if (need <= room && p->releasing > releasing)
+	if (lack == 0 && p->releasing > releasing)
 		c->evict_names += gone;
 	c->settle = false;
 	c->prior_only = false;
@@ -230,7 +233,7 @@ ready_in_steps(struct call *c, struct handle *h)
 int
 do_alloc(struct call *c, const Poolmgr__Alloc *m)
 {
-	uint64_t size = m->size;
+	uint64_t size = m->size, need = 0;
 	struct block *b;
 	struct handle *h;
 	int rc, wait;
@@ -253,8 +256,10 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 				 quota_used(c, h), &b);
 		if ((wait = refused_unsettled(c, h->pool, rc)))
 			return wait;
-	} while ((wait = make_room(c, h->pool, rc, m->retry_follows,
-				   block_bytes(h->pool, size))) == TRY_AGAIN);
+		if (rc == -ENOMEM)
+			need = block_bytes(h->pool, size);
+	} while ((wait = make_room(c, h->pool, rc, m->retry_follows, need,
+				   need)) == TRY_AGAIN);
 	if (wait)
 		return wait;
 	if (rc == DPOOL_IN_STEPS)
@@ -320,24 +325,33 @@ do_free(struct call *c, const Poolmgr__Free *m)
  * never evicts for the whole size what the bytes after the block would
  * have done.  Those are the free run right after it (heap_free_after) and
  * the block that ends the run, if eviction may free it: when the two
- * together are too short, or the run already was long enough (what failed
- * was a move), the block can only move, and then the whole size must be
- * had, or nothing is evicted.  A look at the run and one block, bounded
- * by the growth.
+ * together are too short, or the run already was long enough and what
+ * failed was a move, the block can only move, and then the whole size
+ * must be had, or nothing is evicted.  A refusal by the limit (limit_hit)
+ * asked the engine nothing: a run long enough may still take the growth
+ * in place.  *counted is what the limit counts: the growth alone, however
+ * the block grows (dpool_realloc), since a move gives the old place back.
+ * A look at the run and one block, bounded by the growth.
  */
 static uint64_t
-growth(struct dpool *p, uint64_t off, uint64_t size)
+growth(struct dpool *p, uint64_t off, uint64_t size, uint64_t *counted)
 {
 	struct block *b = dpool_block(p, off), *next;
 	uint64_t want = heap_block_size(p->heap, size), more, gap;
 
-	if (!b || want == 0)
+	if (!b || want == 0) {
+		*counted = size;
 		return size;
-	if (want <= b->size)
+	}
+	if (want <= b->size) {
+		*counted = 0;
 		return 0;
-	more = want - b->size;
-	if (heap_free_after(p->heap, off, more, &gap) || gap >= more)
+	}
+	more = *counted = want - b->size;
+	if (heap_free_after(p->heap, off, more, &gap))
 		return want;
+	if (gap >= more)
+		return p->limit_hit ? more : want;
 	next = dpool_block(p, b->off + b->size + gap);
 	if (!next || !(next->evictable && next->nrefs == 0) ||
 	    gap + next->size < more)
@@ -350,7 +364,7 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 {
 	struct block *b;
 	struct handle *h;
-	uint64_t dst;
+	uint64_t dst, need = 0, counted = 0;
 	int rc, wait;
 
 	if (!(h = get_handle(c, m->handle, true, &rc)))
@@ -363,9 +377,10 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 					 quota_used(c, h), &b);
 			if ((wait = refused_unsettled(c, h->pool, rc)))
 				return wait;
+			if (rc == -ENOMEM)
+				need = block_bytes(h->pool, m->size);
 		} while ((wait = make_room(c, h->pool, rc, m->retry_follows,
-					   block_bytes(h->pool, m->size))) ==
-			 TRY_AGAIN);
+					   need, need)) == TRY_AGAIN);
 		if (wait)
 			return wait;
 		if (rc)
@@ -388,9 +403,10 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 				   quota_used(c, h), m->in_place, &b, &dst);
 		if ((wait = refused_unsettled(c, h->pool, rc)))
 			return wait;
-	} while ((wait = make_room(c, h->pool, rc, m->retry_follows,
-				   growth(h->pool, m->offset, m->size))) ==
-		 TRY_AGAIN);
+		if (rc == -ENOMEM)
+			need = growth(h->pool, m->offset, m->size, &counted);
+	} while ((wait = make_room(c, h->pool, rc, m->retry_follows, need,
+				   counted)) == TRY_AGAIN);
 	if (wait)
 		return wait;
 	if (rc == DPOOL_IN_STEPS)
@@ -466,6 +482,7 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 {
 	struct handle *h;
 	size_t i = 0;
+	uint64_t need = 0;
 	int rc, wait;
 
 	if (!(h = get_handle(c, m->handle, true, &rc)))
@@ -481,8 +498,10 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 		rc = alloc_batch_try(c, h, m, &i);
 		if ((wait = refused_unsettled(c, h->pool, rc)))
 			return wait;
-	} while ((wait = make_room(c, h->pool, rc, m->retry_follows,
-				   batch_bytes(h->pool, m))) == TRY_AGAIN);
+		if (rc == -ENOMEM)
+			need = batch_bytes(h->pool, m);
+	} while ((wait = make_room(c, h->pool, rc, m->retry_follows, need,
+				   need)) == TRY_AGAIN);
 	if (wait)
 		return wait;
 	if (rc) {

@@ -147,28 +147,38 @@ evict_unheld(struct dpool *p, struct block *b)
 		lru_put(&p->evict, l);
 }
 
+/* Bytes the pool's limit leaves for live blocks: 0 past it. */
+static uint64_t
+limit_room(struct dpool *p, const struct heap_stats *st)
+{
+	if (!p->limit)
+		return UINT64_MAX;
+	return st->allocated_bytes < p->limit ?
+	       p->limit - st->allocated_bytes : 0;
+}
+
 uint64_t
-dpool_room(struct dpool *p)
+dpool_evict_short(struct dpool *p, uint64_t need, uint64_t counted)
 {
 	struct heap_stats st;
-	uint64_t room;
+	uint64_t room, left, short_room = 0, short_limit = 0;
 
 	heap_get_stats(p->heap, &st);
 	room = st.free_bytes + st.cached_bytes;
-	/* Under a limit, also no more than it leaves: 0 past it. */
-	if (p->limit && st.allocated_bytes >= p->limit)
-		return 0;
-	if (p->limit && p->limit - st.allocated_bytes < room)
-		return p->limit - st.allocated_bytes;
-	return room;
+	left = limit_room(p, &st);
+	if (need > room)
+		short_room = need - room;
+	if (counted > left)
+		short_limit = counted - left;
+	return short_room > short_limit ? short_room : short_limit;
 }
 
 bool
-dpool_evict_may_fit(struct dpool *p, uint64_t need)
+dpool_evict_may_fit(struct dpool *p, uint64_t need, uint64_t counted)
 {
 	if (p->evict.unheld == 0)
 		return false;
-	return dpool_room(p) + p->evict.unheld_bytes >= need;
+	return dpool_evict_short(p, need, counted) <= p->evict.unheld_bytes;
 }
 
 uint32_t

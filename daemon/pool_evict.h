@@ -72,19 +72,22 @@ void evict_touch(struct dpool *p, struct block_name *n);
 void evict_held(struct dpool *p, struct block *b);
 void evict_unheld(struct dpool *p, struct block *b);
 /*
- * The room pool p has for an allocation without evicting: the engine's
- * free and cached bytes now, and under a limit no more than it leaves
- * (docs/protocol.md, "A pool's limit"): an eviction gives bytes back to
- * both alike.  An allocation of need bytes cannot succeed unless at least
- * need minus that much is evicted.
+ * The bytes to evict before a request could fit in pool p: one that
+ * needs need bytes of the engine's room (its free and cached bytes), of
+ * which counted (no more than need) count against the pool's limit (a
+ * block that moves holds its old place only for the move: its growth
+ * counts, docs/protocol.md, "A pool's limit").  An eviction gives its
+ * bytes back to the engine and the limit alike, so the request lacks
+ * the more of need less the engine's room and counted less what the
+ * limit leaves (0 past it); 0 if it lacks neither.  O(1).
  */
-uint64_t dpool_room(struct dpool *p);
+uint64_t dpool_evict_short(struct dpool *p, uint64_t need, uint64_t counted);
 /*
- * Could evicting every unheld evictable block make room for need bytes:
- * are the pool's room (dpool_room) and their bytes together as many?  If
- * not, no eviction can help, and none is made.
+ * Could evicting every unheld evictable block make room for such a
+ * request: are their bytes at least what it is short?  If not, no
+ * eviction can help, and none is made.
  */
-bool dpool_evict_may_fit(struct dpool *p, uint64_t need);
+bool dpool_evict_may_fit(struct dpool *p, uint64_t need, uint64_t counted);
 /*
  * Evict the least recently used unheld evictable names, unpublishing
  * them and freeing their blocks, until their bytes reach need and they

@@ -35,6 +35,10 @@
  *       unheld evictable names until it fits; a lowered limit evicts them
  *       until the pool holds no more than it, and none held or not
  *       evictable.
+ *   move_evicts_for_growth  a realloc that can only move, refused by the
+ *       limit, evicts what its growth lacks under it, not its whole new
+ *       size: one name, and the block moves; a growth the names could not
+ *       make room for evicts none.
  *   cache_within_limit_share  a handle's cache keeps no more than 1/16 of
  *       the limit it was opened under, not 1/16 of the pool's size: the
  *       bytes it keeps leave another connection's allocations their room;
@@ -664,6 +668,65 @@ evicts_down_to_limit(void **state)
 	pool_disconnect(c);
 }
 
+/*
+ * a cannot grow in place (b, held, follows it), so it can only move: its
+ * new place is 512 KiB, but only its 256 KiB of growth counts against the
+ * limit, which is what n's eviction gives back.
+ */
+static void
+move_evicts_for_growth(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_stats was, now;
+	pool_off_t a, b, o, f, n;
+
+	(void)state;
+	start("");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_limited(c, "mv", POOL_SIZE, 1 * MiB), 0);
+	EXPECT_RC(pool_open(c, "mv", &p), 0);
+	EXPECT_RC(pool_alloc(p, BIG, &a), 0);
+	EXPECT_RC(pool_alloc(p, BIG, &b), 0);
+	EXPECT_RC(pool_alloc(p, BIG, &o), 0);
+	EXPECT_RC(pool_publish_flags(p, o, "n", POOL_PUBLISH_EVICTABLE), 0);
+	EXPECT_RC(pool_free(p, o), 0);		/* the name's alone */
+	EXPECT_RC(pool_alloc(p, BIG, &f), 0);	/* at the limit */
+	memset(pool_ptr(p, a), 0x5a, BIG);
+	was = stats_of(c, "mv");
+	assert_int_equal(was.allocated_bytes, 1 * MiB);
+
+	EXPECT_RC(pool_realloc(p, a, 2 * BIG, &n), 0);
+	printf("limit: a moved from %#llx to %#llx, %llu names evicted\n",
+	       (unsigned long long)a, (unsigned long long)n,
+	       (unsigned long long)stats_of(c, "mv").evictions);
+	assert_true(n != a);
+	assert_int_equal(((uint8_t *)pool_ptr(p, n))[BIG - 1], 0x5a);
+	assert_false(published(p, "n"));
+	now = stats_of(c, "mv");
+	assert_int_equal(now.evictions, 1);
+	assert_int_equal(now.evicted_bytes, BIG);
+	assert_int_equal(now.allocated_bytes, 1 * MiB);
+	assert_int_equal(now.failed_allocs, was.failed_allocs);
+
+	/* 512 KiB of growth, and 256 KiB of names: none goes. */
+	EXPECT_RC(pool_alloc(p, BIG, &o), -ENOMEM);
+	EXPECT_RC(pool_free(p, f), 0);
+	EXPECT_RC(pool_alloc(p, BIG, &o), 0);
+	EXPECT_RC(pool_publish_flags(p, o, "m", POOL_PUBLISH_EVICTABLE), 0);
+	EXPECT_RC(pool_free(p, o), 0);
+	was = stats_of(c, "mv");
+	EXPECT_RC(pool_realloc(p, n, 4 * BIG, &a), -ENOMEM);
+	assert_true(published(p, "m"));
+	now = stats_of(c, "mv");
+	expect_unchanged(&now, &was);
+	assert_int_equal(now.evictions, 1);
+	assert_int_equal(((uint8_t *)pool_ptr(p, n))[BIG - 1], 0x5a);
+	harness_expect_checked(c, "mv");
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 /* ---- the client cache --------------------------------------------------- */
 
 #define SMALL_BLOCKS 2048u
@@ -757,6 +820,7 @@ main(void)
 		cmocka_unit_test_teardown(file_pool_limit, teardown),
 		cmocka_unit_test_teardown(poolctl_limit, teardown),
 		cmocka_unit_test_teardown(evicts_down_to_limit, teardown),
+		cmocka_unit_test_teardown(move_evicts_for_growth, teardown),
 		cmocka_unit_test_teardown(cache_within_limit_share, teardown),
 	};
 
