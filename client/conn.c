@@ -495,7 +495,7 @@ conn_note_refusal(const Poolmgr__Reply *reply)
 
 	last_code = reply != NULL ? reply->error : 0;
 	m = last_code != 0 && reply->message != NULL ? reply->message : "";
-	for (i = 0; m[i] != '\0' && i < sizeof(last_message) - 1; i++)
+	for (i = 0; i < sizeof(last_message) - 1 && m[i] != '\0'; i++)
 		last_message[i] = (unsigned char)m[i] < 0x20 ||
 		    m[i] == 0x7f ? '?' : m[i];
 	last_message[i] = '\0';
