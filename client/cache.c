@@ -168,7 +168,8 @@
  * In a small pool a cache would hold a good part of it and its refills
  * would move where later blocks go: a refill takes at most 1/1024 of the
  * pool (so a pool under a few MiB sees few refills, if any), the cache at
- * most 1/16.
+ * most 1/16.  A pool's limit, when smaller than its size, is what it may
+ * hold: the shares are of the limit then (pool_room).
  */
 #define CACHE_REFILL_SHARE	1024
 #define CACHE_BUDGET_SHARE	16
@@ -571,6 +572,13 @@ class_shard(struct cache *k, int c)
 	return my_shard(k);
 }
 
+/* The most the pool may hold, as the handle saw it at open. */
+static uint64_t
+pool_room(const struct cache *k)
+{
+	return k->limit && k->limit < k->pool_size ? k->limit : k->pool_size;
+}
+
 static size_t
 budget_of(const struct cache *k)
 {
@@ -592,10 +600,8 @@ budget_of(const struct cache *k)
 static size_t
 budget_for(const struct cache *k, size_t want)
 {
-	uint64_t	most = k->pool_size / CACHE_BUDGET_SHARE;
+	uint64_t	most = pool_room(k) / CACHE_BUDGET_SHARE;
 
-	if (k->limit && k->limit / CACHE_BUDGET_SHARE < most)
-		most = k->limit / CACHE_BUDGET_SHARE;
 	/*
 	 * The quota is the connection's, but each handle's cache is its own
 	 * and gives way only to its own handle's refusals: keep it to a small
@@ -1465,8 +1471,8 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, uint64_t *out)
 	budget = budget_of(k);
 	/* Never more than a quarter of the budget in one class. */
 	cap = budget / 4 / k->size[c];
-	if (cap > k->pool_size / CACHE_REFILL_SHARE / k->size[c])
-		cap = k->pool_size / CACHE_REFILL_SHARE / k->size[c];
+	if (cap > pool_room(k) / CACHE_REFILL_SHARE / k->size[c])
+		cap = pool_room(k) / CACHE_REFILL_SHARE / k->size[c];
 	if (n > cap)
 		n = cap > 0 ? (uint32_t)cap : 1;
 	if (sh->bin[c].refill < CACHE_REFILL_MAX)

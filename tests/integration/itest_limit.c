@@ -43,6 +43,9 @@
  *       the limit it was opened under, not 1/16 of the pool's size: the
  *       bytes it keeps leave another connection's allocations their room;
  *       opened again after the limit is raised, it keeps more.
+ *   refills_within_limit_share  a cache's refills take at most 1/1024 of
+ *       the limit, not of the size: 255 allocations of 256 B under a 1 MiB
+ *       limit of a 64 MiB pool leave 1 to 3 blocks cached.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -732,6 +735,36 @@ move_evicts_for_growth(void **state)
 #define SMALL_BLOCKS 2048u
 #define SMALL 256u
 
+static void
+refills_within_limit_share(void **state)
+{
+	static pool_off_t offs[255];
+	struct pool_stats ps;
+	struct pool_conn *c;
+	struct pool *p;
+	unsigned i;
+
+	(void)state;
+	start("");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_limited(c, "rl", POOL_SIZE, 1 * MiB), 0);
+	EXPECT_RC(pool_open(c, "rl", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 4 * MiB), 0);	/* whatever the env */
+	for (i = 0; i < 255; i++)
+		EXPECT_RC(pool_alloc(p, SMALL, &offs[i]), 0);
+	EXPECT_RC(pool_stats(p, &ps), 0);	/* with the cache's report */
+	printf("limit: 255 x %u B taken under a 1 MiB limit of a 64 MiB pool: "
+	       "%llu B cached\n", SMALL,
+	       (unsigned long long)ps.client_cached_bytes);
+	/* Refills of 1 KiB: 4 blocks, the one asked for and 3 kept. */
+	assert_true(ps.client_cached_bytes > 0);
+	assert_true(ps.client_cached_bytes <= 3 * SMALL);
+	for (i = 0; i < 255; i++)
+		EXPECT_RC(pool_free(p, offs[i]), 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 /* Cached bytes of a handle of c's that frees SMALL_BLOCKS small blocks. */
 static uint64_t
 cached_after_frees(struct pool_conn *c, const char *name)
@@ -822,6 +855,7 @@ main(void)
 		cmocka_unit_test_teardown(evicts_down_to_limit, teardown),
 		cmocka_unit_test_teardown(move_evicts_for_growth, teardown),
 		cmocka_unit_test_teardown(cache_within_limit_share, teardown),
+		cmocka_unit_test_teardown(refills_within_limit_share, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
