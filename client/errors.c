@@ -22,9 +22,9 @@ static const struct client_error client_errors[] = {
 	{ -EINVAL,		"invalid argument, or not the start of a "
 				"live block" },
 	{ -ENOMEM,		"the pool is full: no free run can hold the "
-				"request, or it would pass the pool's limit "
-				"(from pool_create of a pool on huge pages: "
-				"too few free to reserve it)" },
+				"request, or it would pass the pool's limit; "
+				"from pool_create, too few huge pages are "
+				"free to reserve the pool" },
 	{ -EFBIG,		"the request is larger than the whole pool" },
 	{ -EOVERFLOW,		"size overflow (nmemb * size)" },
 	{ -EDQUOT,		"this connection's quota for the pool (or its "

@@ -8,7 +8,8 @@
  *
  * Errors: every int-returning function returns 0 on success or a negative
  * errno code; pool_strerror explains it.
- *   -ENOMEM     the pool is full          -EDQUOT     over this connection's quota
+ *   -ENOMEM     the pool is full, or the request would pass its limit
+ *   -EDQUOT     over this connection's quota
  *   -EINVAL     bad argument / not a live block
  *   -EPERM      not allowed (admin only; another handle's private block)
  *   -EACCES     the pool's mode forbids it (open; write via a read-only handle)
