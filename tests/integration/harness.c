@@ -790,6 +790,26 @@ harness_stop(struct daemon_proc *d)
 	return rc;
 }
 
+void
+harness_fixture_start(struct daemon_proc *d, const char *extra)
+{
+	char text[4096];
+
+	if ((size_t)snprintf(text, sizeof(text), "%s%s", HARNESS_FIXTURE_CONF,
+			     extra) >= sizeof(text))
+		fail_msg("the test's configuration is longer than %zu bytes",
+			 sizeof(text));
+	if (harness_start(d, text) != 0)
+		fail_msg("harness_start failed (build %s)", harness_build());
+}
+
+void
+harness_fixture_stop(struct daemon_proc *d)
+{
+	if (d->pid > 0)
+		assert_int_equal(harness_stop(d), 0);
+}
+
 int
 harness_finish(struct daemon_proc *d)
 {

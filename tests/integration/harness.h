@@ -224,6 +224,18 @@ int harness_remove_dir(struct daemon_proc *d);
 #define HARNESS_STOP_WAIT_MS 30000
 int harness_stop(struct daemon_proc *d);
 
+/* The [daemon] lines of harness_fixture_start: no trim behind its back. */
+#define HARNESS_FIXTURE_CONF "idle_trim = 0\n"
+/*
+ * The daemon of a test that wants no trim behind its back:
+ * HARNESS_FIXTURE_CONF and then extra (its pools); the test fails if it
+ * does not start.
+ * harness_fixture_stop stops it if it runs, and fails the test if it
+ * did not exit cleanly: a cmocka teardown's whole work.
+ */
+void harness_fixture_start(struct daemon_proc *d, const char *extra);
+void harness_fixture_stop(struct daemon_proc *d);
+
 /* Is the daemon still running? */
 bool harness_alive(struct daemon_proc *d);
 

@@ -70,30 +70,20 @@
 #define POOL_SIZE (64 * MiB)
 #define OTHER_UID 65534
 #define OTHER_GID 65534
-#define DAEMON_CONF "idle_trim = 0\n"
 
 static struct daemon_proc d;
-static bool started;
 
 static void
 start(const char *pools)
 {
-	char text[512];
-
-	snprintf(text, sizeof(text), "%s%s", DAEMON_CONF, pools);
-	if (harness_start(&d, text) != 0)
-		fail_msg("harness_start failed (build %s)", harness_build());
-	started = true;
+	harness_fixture_start(&d, pools);
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	if (started) {
-		started = false;
-		assert_int_equal(harness_stop(&d), 0);
-	}
+	harness_fixture_stop(&d);
 	return 0;
 }
 
@@ -536,14 +526,14 @@ file_pool_limit(void **state)
 	EXPECT_RC(pool_open(c, "f", &p), 0);
 	EXPECT_RC(pool_alloc(p, 1 * MiB, &a), 0);
 	EXPECT_RC(pool_alloc(p, BIG, &x), -ENOMEM);
-	assert_int_equal(harness_reload_with(&d, DAEMON_CONF "[pool f]\n"
-		"size = 8M\nlimit = 2M\nmode = 0666\n"), 0);
+	assert_int_equal(harness_reload_with(&d, HARNESS_FIXTURE_CONF
+		"[pool f]\nsize = 8M\nlimit = 2M\nmode = 0666\n"), 0);
 	expect_logged("pool f: limit 1048576 -> 2097152");
 	assert_int_equal(stats_of(c, "f").limit, 2 * MiB);
 	EXPECT_RC(pool_alloc(p, BIG, &x), 0);
 	/* Without the key: none. */
-	assert_int_equal(harness_reload_with(&d, DAEMON_CONF "[pool f]\n"
-		"size = 8M\nmode = 0666\n"), 0);
+	assert_int_equal(harness_reload_with(&d, HARNESS_FIXTURE_CONF
+		"[pool f]\nsize = 8M\nmode = 0666\n"), 0);
 	assert_int_equal(stats_of(c, "f").limit, 0);
 	pool_close(p);
 	pool_disconnect(c);

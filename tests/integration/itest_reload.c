@@ -50,30 +50,20 @@
 #define MiB (1024u * 1024u)
 #define OTHER_UID 65534
 #define OTHER_GID 65534
-#define DAEMON_CONF "idle_trim = 0\n"	/* no trim behind the test's back */
 
 static struct daemon_proc d;
-static bool started;
 
 static void
 start(const char *pools)
 {
-	char text[1024];
-
-	snprintf(text, sizeof(text), "%s%s", DAEMON_CONF, pools);
-	if (harness_start(&d, text) != 0)
-		fail_msg("harness_start failed (build %s)", harness_build());
-	started = true;
+	harness_fixture_start(&d, pools);
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	if (started) {
-		started = false;
-		assert_int_equal(harness_stop(&d), 0);
-	}
+	harness_fixture_stop(&d);
 	return 0;
 }
 
@@ -116,7 +106,8 @@ reload(const char *pools)
 	FILE *f = fopen(d.conf, "w");
 
 	assert_non_null(f);
-	fprintf(f, "[daemon]\nsocket_mode = 0666\n%s%s", DAEMON_CONF, pools);
+	fprintf(f, "[daemon]\nsocket_mode = 0666\n%s%s", HARNESS_FIXTURE_CONF,
+		pools);
 	assert_int_equal(fclose(f), 0);
 	harness_reload(&d);
 	if (!harness_alive(&d))

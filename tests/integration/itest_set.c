@@ -67,30 +67,20 @@
 #define OTHER_UID 65534
 #define OTHER_GID 65534
 #define STRANGER_GID 65533
-#define DAEMON_CONF "idle_trim = 0\n"
 
 static struct daemon_proc d;
-static bool started;
 
 static void
 start(const char *pools)
 {
-	char text[512];
-
-	snprintf(text, sizeof(text), "%s%s", DAEMON_CONF, pools);
-	if (harness_start(&d, text) != 0)
-		fail_msg("harness_start failed (build %s)", harness_build());
-	started = true;
+	harness_fixture_start(&d, pools);
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	if (started) {
-		started = false;
-		assert_int_equal(harness_stop(&d), 0);
-	}
+	harness_fixture_stop(&d);
 	return 0;
 }
 
@@ -560,7 +550,8 @@ reload_with(bool g)
 	assert_non_null(f);
 	fprintf(f, "[daemon]\nsocket_mode = 0666\n%s"
 		"[pool f]\nsize = 4M\nmode = 0640\nquota = 1M\n%s",
-		DAEMON_CONF, g ? "[pool g]\nsize = 4M\nmode = 0660\n" : "");
+		HARNESS_FIXTURE_CONF,
+		g ? "[pool g]\nsize = 4M\nmode = 0660\n" : "");
 	assert_int_equal(fclose(f), 0);
 	harness_reload(&d);
 	if (!harness_alive(&d))
