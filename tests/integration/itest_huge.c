@@ -43,12 +43,16 @@
 #define MiB (1024ull * 1024)
 #define HUGE (2 * MiB)
 #define HUGE_DIR "/sys/kernel/mm/hugepages/hugepages-2048kB/"
+/* The gigantic page of x86-64, where the kernel offers it. */
+#define GIANT (1024 * MiB)
+#define GIANT_DIR "/sys/kernel/mm/hugepages/hugepages-1048576kB/"
 /* Huge pages the tests need free at once, at most. */
 #define NEED 8
 
 #define EXIT_USAGE 2
 
 static long old_count = -1;	/* the kernel's count before, to put back */
+static long giant_old = -1;	/* the same of GIANT_DIR's */
 static const char *skip_why;	/* set: every test says so and passes */
 static char skip_buf[160];
 
@@ -56,15 +60,15 @@ static struct daemon_proc d;
 static struct harness_store *store;	/* crash_recovers_huge_pool's */
 static char out[16384], err[4096];
 
-/* A count of HUGE_DIR's, or -1. */
+/* A count of dir's, or -1. */
 static long
-huge_read(const char *file)
+count_read(const char *dir, const char *file)
 {
 	char path[128];
 	long n = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), HUGE_DIR "%s", file);
+	snprintf(path, sizeof(path), "%s%s", dir, file);
 	if ((f = fopen(path, "r")) == NULL)
 		return -1;
 	if (fscanf(f, "%ld", &n) != 1)
@@ -73,16 +77,31 @@ huge_read(const char *file)
 	return n;
 }
 
+static long
+huge_read(const char *file)
+{
+	return count_read(HUGE_DIR, file);
+}
+
+static int
+count_set(const char *dir, long n)
+{
+	char path[128];
+	FILE *f;
+	int rc;
+
+	snprintf(path, sizeof(path), "%snr_hugepages", dir);
+	if ((f = fopen(path, "w")) == NULL)
+		return -1;
+
+	rc = fprintf(f, "%ld\n", n) < 0;
+	return fclose(f) != 0 || rc ? -1 : 0;
+}
+
 static int
 huge_set_count(long n)
 {
-	FILE *f = fopen(HUGE_DIR "nr_hugepages", "w");
-	int rc;
-
-	if (f == NULL)
-		return -1;
-	rc = fprintf(f, "%ld\n", n) < 0;
-	return fclose(f) != 0 || rc ? -1 : 0;
+	return count_set(HUGE_DIR, n);
 }
 
 /* Free huge pages nobody has reserved: what a new pool may take. */
@@ -106,11 +125,27 @@ huge_wait_available(long want)
 	return huge_available();
 }
 
+/* Free gigantic pages nobody has reserved. */
+static long
+giant_available(void)
+{
+	return count_read(GIANT_DIR, "free_hugepages") -
+	       count_read(GIANT_DIR, "resv_hugepages");
+}
+
+static void
+giant_put_back(void)
+{
+	if (giant_old >= 0 && count_set(GIANT_DIR, giant_old) == 0)
+		giant_old = -1;
+}
+
 static void
 huge_put_back(void)
 {
 	if (old_count >= 0 && huge_set_count(old_count) == 0)
 		old_count = -1;
+	giant_put_back();
 }
 
 /* A test run out of time is ended with SIGTERM: the count goes back. */
@@ -223,6 +258,7 @@ stats_of(struct pool_conn *c, const char *name)
 /* What a reader child is told: where to look and what it must find. */
 struct reader {
 	const char *sock, *pool;
+	uint64_t page;		/* the pool's page size; 0: HUGE */
 	pool_off_t off;
 	size_t len;
 	unsigned char byte;
@@ -242,6 +278,7 @@ reader(void *arg)
 	const struct reader *r = arg;
 	struct pool_conn *c;
 	struct pool *p;
+	uint64_t page = r->page ? r->page : HUGE;
 	unsigned char *base;
 	size_t i;
 
@@ -249,8 +286,8 @@ reader(void *arg)
 	CHECK_RC(r->read_only ? pool_open_readonly(c, r->pool, &p) :
 		 pool_open(c, r->pool, &p), 0, 11);
 	base = pool_ptr(p, 0);
-	CHECK((uintptr_t)base % HUGE == 0, 12);
-	CHECK(pool_size(p) % HUGE == 0, 13);
+	CHECK((uintptr_t)base % page == 0, 12);
+	CHECK(pool_size(p) % page == 0, 13);
 	if (r->touch_all)
 		for (i = 0; i < pool_size(p); i += 4096)
 			if (i < r->off || i >= r->off + r->len)
@@ -386,7 +423,7 @@ too_few_pages_refused(void **state)
 	free(list);
 	assert_int_equal(huge_available(), before);
 	/* 1 GiB pages, where the kernel offers them but has none free. */
-	if (huge_read("../hugepages-1048576kB/free_hugepages") == 0) {
+	if (count_read(GIANT_DIR, "free_hugepages") == 0) {
 		struct pool_create_opts o = {
 			.max_size = 1, .page_size = 1ull << 30,
 		};
@@ -573,6 +610,89 @@ restart_keeps_huge_pool(void **state)
 	assert_int_equal(st.page_size, HUGE);
 	assert_int_equal(huge_available(), before);
 	pool_disconnect(c);
+}
+
+/*
+ * A gigantic page where the kernel offers one (1 GiB on x86-64): a pool
+ * of that one page, as a pool of 2 MiB pages.  The test reserves the page
+ * itself; the kernel needs a free, contiguous GiB for it, and where it
+ * has none the test says SKIP.  The pool is the whole page, so it is
+ * one span the engine cuts small blocks and a big one from; every
+ * client maps it at a 1 GiB boundary, and a restart in place hands the
+ * page on.
+ */
+static void
+gigantic_page_pool(void **state)
+{
+	struct pool_create_opts o = {.max_size = 1, .page_size = GIANT};
+	struct reader r = {.pool = "giant", .page = GIANT, .len = 64 * MiB,
+			   .byte = 0x6b};
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_stats st;
+	pool_off_t small[3];
+	long have = -1;
+	int i;
+
+	(void)state;
+	if (geteuid() != 0 || (have = count_read(GIANT_DIR,
+						 "nr_hugepages")) < 0) {
+		printf("SKIP: %s\n", geteuid() != 0 ? "not root" :
+		       "this kernel offers no 1 GiB pages");
+		skip();
+	}
+	if (giant_available() < 1) {
+		giant_old = have;
+		atexit(huge_put_back);
+		signal(SIGTERM, on_term);
+		signal(SIGINT, on_term);
+		(void)count_set(GIANT_DIR, have + 1);
+	}
+	if (giant_available() < 1) {
+		giant_put_back();
+		printf("SKIP: the kernel has no free contiguous GiB for a "
+		       "1 GiB page\n");
+		skip();
+	}
+	assert_int_equal(harness_start(&d, NULL), 0);
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	EXPECT_RC(pool_create(c, "giant", &o), 0);
+	assert_int_equal(giant_available(), 0);
+	st = stats_of(c, "giant");
+	assert_int_equal(st.page_size, GIANT);
+	assert_int_equal(st.max_size, GIANT);
+
+	EXPECT_RC(pool_open(c, "giant", &p), 0);
+	assert_int_equal((uintptr_t)pool_ptr(p, 0) % GIANT, 0);
+	for (i = 0; i < 3; i++) {
+		EXPECT_RC(pool_alloc(p, 100, &small[i]), 0);
+		memset(pool_ptr(p, small[i]), 0x11 * (i + 1), 100);
+	}
+	EXPECT_RC(pool_alloc(p, r.len, &r.off), 0);
+	memset(pool_ptr(p, r.off), r.byte, r.len);
+	assert_int_equal(read_in_child(&r), 0);
+
+	assert_int_equal(harness_restart_in_place(&d), 0);
+	assert_int_equal(giant_available(), 0);
+	st = stats_of(c, "giant");
+	assert_int_equal(st.page_size, GIANT);
+	assert_int_equal(read_in_child(&r), 0);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(((unsigned char *)pool_ptr(p, small[i]))[99],
+				 0x11 * (i + 1));
+	/* Freed, nothing goes back: the page is the pool's for its life. */
+	EXPECT_RC(pool_free(p, r.off), 0);
+	EXPECT_RC(pool_stats(p, &st), 0);
+	assert_int_equal(st.released_bytes, 0);
+	assert_int_equal(giant_available(), 0);
+	pool_close(p);
+
+	EXPECT_RC(pool_destroy_force(c, "giant"), 0);
+	for (i = 0; i < 1000 && giant_available() != 1; i++)
+		harness_sleep_ms(10);
+	assert_int_equal(giant_available(), 1);
+	pool_disconnect(c);
+	giant_put_back();
 }
 
 /* The crash's store (harness_store.c) plays systemd's. */
@@ -772,6 +892,7 @@ main(void)
 		cmocka_unit_test_teardown(bad_page_size_refused, teardown),
 		cmocka_unit_test_teardown(freed_pages_stay, teardown),
 		cmocka_unit_test_teardown(restart_keeps_huge_pool, teardown),
+		cmocka_unit_test_teardown(gigantic_page_pool, teardown),
 		cmocka_unit_test_teardown(crash_recovers_huge_pool, teardown),
 		cmocka_unit_test_teardown(poolctl_page_size, teardown),
 		cmocka_unit_test_teardown(config_page_size, teardown),
