@@ -12,6 +12,9 @@
  *
  * It raises the kernel's count of 2 MiB pages by what it needs (as root)
  * and puts it back; without them, only the system pages are measured.
+ * Then the same on one 1 GiB page where the kernel offers them (the pool
+ * rounds up to that one page), raising and restoring that count too: the
+ * kernel needs a free, contiguous GiB for it.
  *
  * Usage: bench_hugepage [--poolmgrd PATH] [--reads N]
  */
@@ -31,6 +34,8 @@
 #define BLOCK_BYTES ((POOL_MIB - 2) * (1ull << 20))
 #define HUGE (2ull << 20)
 #define NR_HUGE "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
+#define GIANT (1ull << 30)
+#define NR_GIANT "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages"
 
 static double
 cpu_sec(const struct rusage *ru)
@@ -111,7 +116,7 @@ main(int argc, char **argv)
 {
 	const char *bin = "build/poolmgrd";
 	unsigned long reads = 20000000;
-	long old, need = POOL_MIB / 2;
+	long old, old_giant, need = POOL_MIB / 2;
 	struct pool_conn *c;
 	struct daemon d;
 	int i, rc = 1;
@@ -146,6 +151,20 @@ main(int argc, char **argv)
 		       "2MiB", need);
 	else if (run(c, d.pid, "2MiB", HUGE, reads) != 0)
 		goto done;
+	if (old >= 0) {			/* the 2 MiB pages are done with */
+		write_count(NR_HUGE, old);
+		old = -1;
+	}
+	old_giant = read_count(NR_GIANT);
+	if (old_giant >= 0 && write_count(NR_GIANT, old_giant + 1) != 0)
+		old_giant = -1;
+	if (old_giant < 0 || read_count(NR_GIANT) < old_giant + 1)
+		printf("%-10s (no free 1 GiB page: not measured)\n", "1GiB");
+	else if (run(c, d.pid, "1GiB", GIANT, reads) != 0)
+		printf("%-10s (the pool could not be made or used)\n",
+		       "1GiB");
+	if (old_giant >= 0)
+		write_count(NR_GIANT, old_giant);
 	rc = 0;
 done:
 	pool_disconnect(c);
