@@ -1831,6 +1831,126 @@ set_seeds(void)
 	write_seed("fuzz_dispatch", "set_owner", &s);
 }
 
+/* A SetPool of name's limit alone (0: none). */
+static void
+d_set_limit(struct seed *s, unsigned ctl, const char *name, uint64_t limit)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__SetPool m = POOLMGR__SET_POOL__INIT;
+
+	m.name = (char *)name;
+	m.set_limit_case = POOLMGR__SET_POOL__SET_LIMIT_LIMIT;
+	m.limit = limit;
+	r.body_case = POOLMGR__REQUEST__BODY_SET;
+	r.set = &m;
+	d_req(s, ctl, &r);
+}
+
+/* A CreatePool of size with a limit. */
+static void
+d_create_limited(struct seed *s, unsigned ctl, const char *name,
+		 uint64_t size, uint64_t limit)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__CreatePool m = POOLMGR__CREATE_POOL__INIT;
+
+	m.name = (char *)name;
+	m.max_size = size;
+	m.limit = limit;
+	r.body_case = POOLMGR__REQUEST__BODY_CREATE;
+	r.create = &m;
+	d_req(s, ctl, &r);
+}
+
+/*
+ * A pool's limit: pools created with one (and refused ones), a limit set
+ * on "f" that allocations, a calloc, a batch and a realloc's growth run
+ * into, raised and taken away live; lowered below what evictable names
+ * hold (which evicts them down to it); allocations and a realloc that
+ * must evict to stay under it; a limit set by someone who may not.
+ */
+static void
+limit_seeds(void)
+{
+	const uint64_t three[3] = {EV_BLK, EV_BLK, EV_BLK};
+	const uint64_t two[2] = {4096, 4096};
+	uint64_t offs[4], a, b;
+	struct seed s;
+
+	mirror_reset();
+	d_begin(&s, F_HELLO);
+	d_create_limited(&s, 0, "l", 1 << 20, 64 << 10);
+	d_create_limited(&s, 0, "l2", 1 << 20, 2 << 20);	/* > size */
+	d_create_limited(&s, 0, "l3", 1 << 20, 1);		/* < granule */
+	d_create_limited(&s, 0, "l4", 1 << 20, UINT64_MAX);
+	d_open(&s, 0, "l", false);
+	d_alloc(&s, 0, 1, 60 << 10, 0, false, 0);
+	d_alloc(&s, 0, 1, 8 << 10, 0, false, 0);		/* over it */
+	d_alloc(&s, 0, 1, 100, 0, true, 0);
+	d_alloc_batch(&s, 0, 1, two, 2);
+	d_set_limit(&s, 0, "l", 1 << 20);
+	d_alloc(&s, 0, 1, 8 << 10, 0, false, 0);
+	d_set_limit(&s, 0, "l", 16);				/* below use */
+	d_alloc(&s, 0, 1, 16, 0, false, 0);
+	d_set_limit(&s, 0, "l", 0);
+	d_set_limit(&s, 0, "l", 3 << 20);
+	d_set_limit(&s, 0, "l", 1);
+	d_set_limit(&s, 0, "nosuch", 4096);
+	d_poolref(&s, 0, P_STATS, 1, NULL);
+	d_poolref(&s, 0, P_CHECK, 1, NULL);
+	d_list(&s, 0);
+	write_seed("fuzz_dispatch", "limit", &s);
+
+	/* On "f": a realloc grows into its limit, a batch is refused whole. */
+	mirror_reset();
+	d_begin(&s, F_HELLO | F_SOCKET);
+	d_set_limit(&s, 0, "f", 512 << 10);
+	d_open(&s, 0, "f", false);
+	d_alloc(&s, 0, 1, 200 << 10, 0, false, 0);
+	a = mirror_alloc(200 << 10);
+	d_realloc(&s, 0, 1, a, 300 << 10);
+	d_realloc(&s, 0, 1, a, 600 << 10);			/* past it */
+	d_alloc_batch(&s, 0, 1, three, 3);
+	d_alloc(&s, 0, 1, 1000, 0, false, 0);
+	b = mirror_alloc(1000);
+	d_realloc(&s, 0, 1, b, 300 << 10);			/* a move */
+	d_set_limit(&s, 0, "f", 0);
+	d_realloc(&s, 0, 1, b, 300 << 10);
+	d_poolref(&s, 0, P_STATS, 1, NULL);
+	d_poolref(&s, 0, P_CHECK, 1, NULL);
+	write_seed("fuzz_dispatch", "limit_grow", &s);
+
+	/* Evictable names above a lowered limit, then allocations under it. */
+	mirror_reset();
+	d_begin(&s, F_HELLO | F_SOCKET);
+	d_open(&s, 0, "f", false);
+	d_fill_named(&s, 0xb, offs);
+	d_set_limit(&s, 0, "f", 600 << 10);	/* evicts n0 and n1 */
+	heap_free(mirror, offs[0]);
+	heap_free(mirror, offs[1]);
+	d_names(&s, 0, 1, "");
+	d_alloc(&s, 0, 1, EV_BLK, 0, false, 0);	/* evicts n3 */
+	(void)mirror_alloc(EV_BLK);
+	heap_free(mirror, offs[3]);
+	d_alloc(&s, 0, 1, 4096, 0, false, 0);
+	a = mirror_alloc(4096);
+	d_realloc(&s, 0, 1, a, EV_BLK);		/* evicts for its growth */
+	d_poolref(&s, 0, P_STATS, 1, NULL);
+	d_poolref(&s, 0, P_CHECK, 1, NULL);
+	d_set_limit(&s, 0, "f", 4096);
+	d_names(&s, 0, 1, "");
+	d_close(&s, 0, 1);
+	write_seed("fuzz_dispatch", "limit_evict", &s);
+
+	/* "g"'s owner and anyone else may not set it. */
+	d_begin(&s, F_HELLO | F_ID0(1) | F_ID1(3));
+	d_set_limit(&s, 0, "g", 128 << 10);
+	d_set_limit(&s, 1, "g", 128 << 10);
+	d_create_limited(&s, 1, "x", 1 << 20, 4096);
+	d_poolref(&s, 0, P_STATS, 0, "g");
+	write_seed("fuzz_dispatch", "limit_rights", &s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1853,6 +1973,7 @@ main(int argc, char **argv)
 	wait_seeds();
 	create_page_seeds();
 	set_seeds();
+	limit_seeds();
 	heap_destroy(mirror);
 	printf("make_corpus: %u files, %zu bytes\n", nfiles, nbytes);
 	return 0;
