@@ -157,6 +157,15 @@ harness_stats(struct pool *p)
 	return st;
 }
 
+struct pool_stats
+harness_stats_of(struct pool_conn *c, const char *name)
+{
+	struct pool_stats st;
+
+	EXPECT_RC(pool_stats_by_name(c, name, &st), 0);
+	return st;
+}
+
 void
 harness_expect_checked(struct pool_conn *c, const char *name)
 {
@@ -620,6 +629,13 @@ harness_log_count(const struct daemon_proc *d, const char *what)
 	return n;
 }
 
+void
+harness_expect_logged(const struct daemon_proc *d, const char *what)
+{
+	if (harness_log_count(d, what) == 0)
+		fail_msg("no \"%s\" in the daemon's log", what);
+}
+
 size_t
 harness_log_mark(const struct daemon_proc *d)
 {
@@ -808,6 +824,13 @@ harness_fixture_stop(struct daemon_proc *d)
 {
 	if (d->pid > 0)
 		assert_int_equal(harness_stop(d), 0);
+}
+
+int
+harness_fixture_teardown(void **state)
+{
+	harness_fixture_stop(*state);
+	return 0;
 }
 
 int

@@ -47,6 +47,8 @@
 void harness_expect_rc(int got, int want, const char *what, int line);
 /* The statistics of the pool p is a handle of; a failure fails the test. */
 struct pool_stats harness_stats(struct pool *p);
+/* The statistics of pool name, asked on c; a failure fails the test. */
+struct pool_stats harness_stats_of(struct pool_conn *c, const char *name);
 /* Fail the test, with the daemon's reason, unless pool name checks out. */
 void harness_expect_checked(struct pool_conn *c, const char *name);
 
@@ -191,6 +193,8 @@ int harness_reload_with(struct daemon_proc *d, const char *extra_config);
 
 /* How many lines of the daemon's log hold what. */
 int harness_log_count(const struct daemon_proc *d, const char *what);
+/* Fail the test unless some line of the daemon's log holds what. */
+void harness_expect_logged(const struct daemon_proc *d, const char *what);
 /* The log's length now: where the lines of what comes next begin. */
 size_t harness_log_mark(const struct daemon_proc *d);
 /*
@@ -235,6 +239,14 @@ int harness_stop(struct daemon_proc *d);
  */
 void harness_fixture_start(struct daemon_proc *d, const char *extra);
 void harness_fixture_stop(struct daemon_proc *d);
+/*
+ * harness_fixture_stop as a cmocka teardown, for a test whose state is its
+ * daemon_proc from the start: HARNESS_FIXTURE_TEST(fn, &d) declares one.
+ */
+int harness_fixture_teardown(void **state);
+#define HARNESS_FIXTURE_TEST(fn, d)					\
+	cmocka_unit_test_prestate_setup_teardown(fn, NULL,		\
+		harness_fixture_teardown, (d))
 
 /* Is the daemon still running? */
 bool harness_alive(struct daemon_proc *d);

@@ -280,6 +280,35 @@ harness_store_crash(struct harness_store *st)
 }
 
 int
+harness_store_recover(struct harness_store *st)
+{
+	if (harness_store_crash(st) != 0) {
+		fprintf(stderr, "poolmgrd could not be crashed\n");
+		return -1;
+	}
+	if (harness_store_start(st) != 0)
+		return -1;
+	if (!harness_store_logged(st, "recovered")) {
+		fprintf(stderr, "no recovery in poolmgrd's log\n");
+		return -1;
+	}
+	return 0;
+}
+
+int
+harness_store_setup(void **state)
+{
+	return harness_store_open(*state, HARNESS_STORE_CONF);
+}
+
+int
+harness_store_teardown(void **state)
+{
+	harness_store_close(*state);
+	return 0;
+}
+
+int
 harness_store_find(const struct harness_store *st, const char *name)
 {
 	unsigned i;

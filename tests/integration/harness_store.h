@@ -79,9 +79,27 @@ bool harness_store_logged(const struct harness_store *st, const char *what);
 unsigned harness_store_log_count(const struct harness_store *st,
 				 const char *what);
 /*
+ * Crash the daemon and start it again from what the store holds: 0 once
+ * it is ready and its log (every start's) says it recovered, else -1
+ * (why, and the log, on stderr).
+ */
+int harness_store_recover(struct harness_store *st);
+/*
  * Apply what the daemon sends until a notification holds want (such as
  * "READY=1"), for at most ms: 0, or -1 if none did in time.
  */
 int harness_store_wait(struct harness_store *st, const char *want, int ms);
+
+/*
+ * A cmocka setup and teardown for a test whose state is its store from
+ * the start: opened with HARNESS_STORE_CONF, closed at the end.
+ * HARNESS_STORE_TEST(fn, &st) declares one.
+ */
+#define HARNESS_STORE_CONF "[daemon]\nsocket_mode = 0666\n"
+int harness_store_setup(void **state);
+int harness_store_teardown(void **state);
+#define HARNESS_STORE_TEST(fn, st)					\
+	cmocka_unit_test_prestate_setup_teardown(fn, harness_store_setup,\
+		harness_store_teardown, (st))
 
 #endif /* POOLMGR_HARNESS_STORE_H */

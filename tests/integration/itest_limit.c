@@ -73,29 +73,6 @@
 
 static struct daemon_proc d;
 
-static void
-start(const char *pools)
-{
-	harness_fixture_start(&d, pools);
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	harness_fixture_stop(&d);
-	return 0;
-}
-
-static struct pool_stats
-stats_of(struct pool_conn *c, const char *name)
-{
-	struct pool_stats st;
-
-	EXPECT_RC(pool_stats_by_name(c, name, &st), 0);
-	return st;
-}
-
 static int
 create_limited(struct pool_conn *c, const char *name, uint64_t size,
 	       uint64_t limit)
@@ -123,13 +100,6 @@ expect_unchanged(const struct pool_stats *a, const struct pool_stats *b)
 	assert_int_equal(a->allocs, b->allocs);
 	assert_int_equal(a->frees, b->frees);
 	assert_int_equal(a->limit, b->limit);
-}
-
-static void
-expect_logged(const char *s)
-{
-	if (harness_log_count(&d, s) == 0)
-		fail_msg("no \"%s\" in the daemon's log", s);
 }
 
 /* ---- refusals and a raised limit ---------------------------------------- */
@@ -170,36 +140,38 @@ refused_at_limit_then_raised(void **state)
 	pid_t pid;
 
 	(void)state;
-	start("");
+	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	EXPECT_RC(create_limited(c, "cam", POOL_SIZE, 1 * MiB), 0);
 	EXPECT_RC(create_limited(c, "other", POOL_SIZE, 0), 0);
-	assert_int_equal(stats_of(c, "cam").limit, 1 * MiB);
-	assert_int_equal(stats_of(c, "other").limit, 0);
+	assert_int_equal(harness_stats_of(c, "cam").limit, 1 * MiB);
+	assert_int_equal(harness_stats_of(c, "other").limit, 0);
 	EXPECT_RC(pool_open(c, "cam", &p), 0);
 	EXPECT_RC(pool_alloc(p, 2 * BIG, &a), 0);
 	EXPECT_RC(pool_alloc(p, BIG, &b), 0);		/* 768 KiB */
-	was = stats_of(c, "cam");
+	was = harness_stats_of(c, "cam");
 	assert_int_equal(was.allocated_bytes, 3 * BIG);
 
 	EXPECT_RC(pool_alloc(p, 2 * BIG, &x), -ENOMEM);
-	now = stats_of(c, "cam");
+	now = harness_stats_of(c, "cam");
 	expect_unchanged(&now, &was);
 	assert_int_equal(now.failed_allocs, was.failed_allocs + 1);
-	expect_logged("pool cam holds 768.0 KiB of its 1.0 MiB limit");
+	harness_expect_logged(&d,
+			      "pool cam holds 768.0 KiB of its 1.0 MiB limit");
 
 	pid = harness_spawn(neighbour_child, NULL);
 	assert_true(pid > 0);
 	assert_int_equal(harness_wait(pid), 0);
-	now = stats_of(c, "cam");
+	now = harness_stats_of(c, "cam");
 	assert_int_equal(now.allocated_bytes, 3 * BIG);
 	assert_int_equal(now.failed_allocs, was.failed_allocs + 2);
 
 	/* Raised: the same request, the same connection. */
 	EXPECT_RC(set_limit(c, "cam", 2 * MiB), 0);
-	expect_logged("pool cam set by uid 0: limit 1048576 -> 2097152");
+	harness_expect_logged(&d, "pool cam set by uid 0: "
+			      "limit 1048576 -> 2097152");
 	EXPECT_RC(pool_alloc(p, 2 * BIG, &x), 0);
-	now = stats_of(c, "cam");
+	now = harness_stats_of(c, "cam");
 	assert_int_equal(now.allocated_bytes, 5 * BIG);
 	assert_int_equal(now.limit, 2 * MiB);
 	assert_int_equal(now.failed_allocs, was.failed_allocs + 2);
@@ -223,17 +195,17 @@ lowered_takes_nothing_back(void **state)
 	size_t usable;
 
 	(void)state;
-	start("");
+	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	EXPECT_RC(create_limited(c, "low", POOL_SIZE, 4 * MiB), 0);
 	EXPECT_RC(pool_open(c, "low", &p), 0);
 	EXPECT_RC(pool_alloc(p, 1 * MiB, &a), 0);
 	EXPECT_RC(pool_alloc(p, 1 * MiB, &b), 0);
 	memset(pool_ptr(p, a), 0x5a, 1 * MiB);
-	was = stats_of(c, "low");
+	was = harness_stats_of(c, "low");
 
 	EXPECT_RC(set_limit(c, "low", 1 * MiB), 0);
-	now = stats_of(c, "low");
+	now = harness_stats_of(c, "low");
 	assert_int_equal(now.allocated_bytes, was.allocated_bytes);
 	assert_int_equal(now.live_blocks, 2);
 	assert_int_equal(now.limit, 1 * MiB);
@@ -242,10 +214,10 @@ lowered_takes_nothing_back(void **state)
 	assert_int_equal(((uint8_t *)pool_ptr(p, a))[1 * MiB - 1], 0x5a);
 
 	/* Over the limit now: even the smallest block is refused. */
-	was = stats_of(c, "low");
+	was = harness_stats_of(c, "low");
 	EXPECT_RC(pool_alloc(p, 16, &x), -ENOMEM);
 	EXPECT_RC(pool_alloc(p, BIG, &x), -ENOMEM);
-	now = stats_of(c, "low");
+	now = harness_stats_of(c, "low");
 	expect_unchanged(&now, &was);
 	assert_int_equal(now.failed_allocs, was.failed_allocs + 2);
 
@@ -257,7 +229,7 @@ lowered_takes_nothing_back(void **state)
 	EXPECT_RC(pool_alloc(p, BIG, &x), 0);
 	EXPECT_RC(set_limit(c, "low", 0), 0);
 	EXPECT_RC(pool_alloc(p, 32 * MiB, &a), 0);
-	assert_int_equal(stats_of(c, "low").limit, 0);
+	assert_int_equal(harness_stats_of(c, "low").limit, 0);
 	pool_close(p);
 	pool_disconnect(c);
 }
@@ -273,18 +245,18 @@ realloc_by_growth(void **state)
 	pool_off_t a, b, n;
 
 	(void)state;
-	start("");
+	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	EXPECT_RC(create_limited(c, "r", POOL_SIZE, 1 * MiB), 0);
 	EXPECT_RC(pool_open(c, "r", &p), 0);
 	EXPECT_RC(pool_alloc(p, BIG, &a), 0);
 	EXPECT_RC(pool_alloc(p, BIG, &b), 0);
 	memset(pool_ptr(p, a), 0x77, BIG);
-	was = stats_of(c, "r");
+	was = harness_stats_of(c, "r");
 
 	/* 768 KiB more: 1.25 MiB in all. */
 	EXPECT_RC(pool_realloc(p, a, 4 * BIG, &n), -ENOMEM);
-	now = stats_of(c, "r");
+	now = harness_stats_of(c, "r");
 	expect_unchanged(&now, &was);
 	assert_int_equal(now.failed_allocs, was.failed_allocs + 1);
 	assert_int_equal(((uint8_t *)pool_ptr(p, a))[BIG - 1], 0x77);
@@ -294,16 +266,16 @@ realloc_by_growth(void **state)
 	 * its old place and its new one for a moment.
 	 */
 	EXPECT_RC(pool_realloc(p, a, 3 * BIG, &n), 0);
-	now = stats_of(c, "r");
+	now = harness_stats_of(c, "r");
 	assert_int_equal(now.allocated_bytes, 4 * BIG);
 	assert_int_equal(((uint8_t *)pool_ptr(p, n))[BIG - 1], 0x77);
 	EXPECT_RC(pool_realloc(p, b, 2 * BIG, &a), -ENOMEM);
-	assert_int_equal(stats_of(c, "r").allocated_bytes, 4 * BIG);
+	assert_int_equal(harness_stats_of(c, "r").allocated_bytes, 4 * BIG);
 	/* Shrinking needs no room, and makes some. */
 	EXPECT_RC(pool_realloc(p, n, BIG, &a), 0);
-	assert_int_equal(stats_of(c, "r").allocated_bytes, 2 * BIG);
+	assert_int_equal(harness_stats_of(c, "r").allocated_bytes, 2 * BIG);
 	EXPECT_RC(pool_realloc(p, b, 2 * BIG, &n), 0);
-	assert_int_equal(stats_of(c, "r").allocated_bytes, 3 * BIG);
+	assert_int_equal(harness_stats_of(c, "r").allocated_bytes, 3 * BIG);
 	harness_expect_checked(c, "r");
 	pool_close(p);
 	pool_disconnect(c);
@@ -318,25 +290,25 @@ big_realloc_by_growth(void **state)
 	pool_off_t a, b, n;
 
 	(void)state;
-	start("");
+	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	EXPECT_RC(create_limited(c, "rb", POOL_SIZE, 3 * MiB), 0);
 	EXPECT_RC(pool_open(c, "rb", &p), 0);
 	EXPECT_RC(pool_alloc(p, 1 * MiB, &a), 0);
 	EXPECT_RC(pool_alloc(p, 1 * MiB, &b), 0);	/* a cannot grow */
 	memset(pool_ptr(p, a), 0x42, 1 * MiB);
-	was = stats_of(c, "rb");
+	was = harness_stats_of(c, "rb");
 
 	/* 2 MiB beside a's 1 MiB and b's: 4; moved: 3. */
 	EXPECT_RC(pool_realloc(p, a, 2 * MiB, &n), 0);
 	assert_true(n != a);
 	assert_int_equal(((uint8_t *)pool_ptr(p, n))[1 * MiB - 1], 0x42);
-	now = stats_of(c, "rb");
+	now = harness_stats_of(c, "rb");
 	assert_int_equal(now.allocated_bytes, 3 * MiB);
 	assert_int_equal(now.failed_allocs, was.failed_allocs);
 	/* Past it by its growth alone: refused, counted once. */
 	EXPECT_RC(pool_realloc(p, b, 2 * MiB, &a), -ENOMEM);
-	now = stats_of(c, "rb");
+	now = harness_stats_of(c, "rb");
 	assert_int_equal(now.allocated_bytes, 3 * MiB);
 	assert_int_equal(now.failed_allocs, was.failed_allocs + 1);
 	harness_expect_checked(c, "rb");
@@ -356,18 +328,18 @@ batch_all_or_nothing(void **state)
 	pool_off_t offs[3], a, b;
 
 	(void)state;
-	start("");
+	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	EXPECT_RC(create_limited(c, "bt", POOL_SIZE, 1 * MiB), 0);
 	EXPECT_RC(pool_open(c, "bt", &p), 0);
 	EXPECT_RC(pool_alloc(p, 2 * BIG, &a), 0);
-	was = stats_of(c, "bt");
+	was = harness_stats_of(c, "bt");
 	EXPECT_RC(pool_alloc_batch(p, 3, three, offs), -ENOMEM);
-	now = stats_of(c, "bt");
+	now = harness_stats_of(c, "bt");
 	expect_unchanged(&now, &was);
 	assert_int_equal(now.failed_allocs, was.failed_allocs + 1);
 	EXPECT_RC(pool_alloc_batch(p, 2, two, offs), 0);
-	now = stats_of(c, "bt");
+	now = harness_stats_of(c, "bt");
 	assert_int_equal(now.allocated_bytes, 1 * MiB);
 	assert_int_equal(now.live_blocks, 3);
 	EXPECT_RC(pool_alloc(p, 16, &b), -ENOMEM);
@@ -400,13 +372,13 @@ bad_limits_change_nothing(void **state)
 	pid_t pid;
 
 	(void)state;
-	start("[pool f]\nsize = 4M\nlimit = 1M\n");
+	harness_fixture_start(&d, "[pool f]\nsize = 4M\nlimit = 1M\n");
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	EXPECT_RC(create_limited(c, "big", 4 * MiB, 4 * MiB + 1), -EINVAL);
 	EXPECT_RC(create_limited(c, "tiny", 4 * MiB, 8), -EINVAL);
 	EXPECT_RC(pool_stats_by_name(c, "big", &st), -ENOENT);
 	EXPECT_RC(pool_stats_by_name(c, "tiny", &st), -ENOENT);
-	expect_logged("a limit above the pool's size");
+	harness_expect_logged(&d, "a limit above the pool's size");
 
 	EXPECT_RC(create_limited(c, "b", 4 * MiB, 1 * MiB), 0);
 	EXPECT_RC(set_limit(c, "b", 4 * MiB + 1), -EINVAL);
@@ -416,7 +388,7 @@ bad_limits_change_nothing(void **state)
 	o.mode = 0600;
 	o.limit = 8 * MiB;
 	EXPECT_RC(pool_set(c, "b", &o), -EINVAL);
-	st = stats_of(c, "b");
+	st = harness_stats_of(c, "b");
 	assert_int_equal(st.limit, 1 * MiB);
 	assert_int_equal(st.mode, 0666);
 	/* The whole size and a granule are limits. */
@@ -424,7 +396,7 @@ bad_limits_change_nothing(void **state)
 	EXPECT_RC(set_limit(c, "b", 16), 0);
 	EXPECT_RC(set_limit(c, "b", 1 * MiB), 0);
 	EXPECT_RC(set_limit(c, "f", 2 * MiB), -EROFS);
-	assert_int_equal(stats_of(c, "f").limit, 1 * MiB);
+	assert_int_equal(harness_stats_of(c, "f").limit, 1 * MiB);
 
 	if (geteuid() == 0) {
 		o.which = POOL_SET_OWNER;
@@ -433,7 +405,7 @@ bad_limits_change_nothing(void **state)
 				       NULL);
 		assert_true(pid > 0);
 		assert_int_equal(harness_wait(pid), 0);
-		assert_int_equal(stats_of(c, "b").limit, 1 * MiB);
+		assert_int_equal(harness_stats_of(c, "b").limit, 1 * MiB);
 	}
 	pool_disconnect(c);
 }
@@ -448,14 +420,14 @@ kept_across_restart(void **state)
 	pool_off_t a, x;
 
 	(void)state;
-	start("");
+	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	EXPECT_RC(create_limited(c, "k", POOL_SIZE, 1 * MiB), 0);
 	EXPECT_RC(set_limit(c, "k", 2 * MiB), 0);
 	EXPECT_RC(pool_open(c, "k", &p), 0);
 	EXPECT_RC(pool_alloc(p, 2 * MiB, &a), 0);
 	assert_int_equal(harness_restart_in_place(&d), 0);
-	assert_int_equal(stats_of(c, "k").limit, 2 * MiB);
+	assert_int_equal(harness_stats_of(c, "k").limit, 2 * MiB);
 	EXPECT_RC(pool_alloc(p, BIG, &x), -ENOMEM);
 	EXPECT_RC(pool_free(p, a), 0);
 	EXPECT_RC(pool_alloc(p, BIG, &x), 0);
@@ -463,24 +435,7 @@ kept_across_restart(void **state)
 	pool_disconnect(c);
 }
 
-#define STORE_CONFIG "[daemon]\nsocket_mode = 0666\n"
-
 static struct harness_store st;
-
-static int
-store_setup(void **state)
-{
-	(void)state;
-	return harness_store_open(&st, STORE_CONFIG);
-}
-
-static int
-store_teardown(void **state)
-{
-	(void)state;
-	harness_store_close(&st);
-	return 0;
-}
 
 static void
 kept_across_crash(void **state)
@@ -498,14 +453,11 @@ kept_across_crash(void **state)
 	EXPECT_RC(set_limit(c, "gone", 0), 0);
 	pool_disconnect(c);
 	for (round = 0; round < 2; round++) {
-		assert_int_equal(harness_store_crash(&st), 0);
-		assert_int_equal(harness_store_start(&st), 0);
-		if (!harness_store_logged(&st, "recovered"))
-			fail_msg("no recovery");
+		assert_int_equal(harness_store_recover(&st), 0);
 		EXPECT_RC(pool_connect(st.sock, &c), 0);
-		assert_int_equal(stats_of(c, "made").limit, 3 * MiB);
-		assert_int_equal(stats_of(c, "set").limit, 5 * MiB);
-		assert_int_equal(stats_of(c, "gone").limit, 0);
+		assert_int_equal(harness_stats_of(c, "made").limit, 3 * MiB);
+		assert_int_equal(harness_stats_of(c, "set").limit, 5 * MiB);
+		assert_int_equal(harness_stats_of(c, "gone").limit, 0);
 		pool_disconnect(c);
 	}
 }
@@ -520,21 +472,22 @@ file_pool_limit(void **state)
 	pool_off_t a, x;
 
 	(void)state;
-	start("[pool f]\nsize = 8M\nlimit = 1M\nmode = 0666\n");
+	harness_fixture_start(&d,
+			      "[pool f]\nsize = 8M\nlimit = 1M\nmode = 0666\n");
 	assert_int_equal(pool_connect(NULL, &c), 0);
-	assert_int_equal(stats_of(c, "f").limit, 1 * MiB);
+	assert_int_equal(harness_stats_of(c, "f").limit, 1 * MiB);
 	EXPECT_RC(pool_open(c, "f", &p), 0);
 	EXPECT_RC(pool_alloc(p, 1 * MiB, &a), 0);
 	EXPECT_RC(pool_alloc(p, BIG, &x), -ENOMEM);
 	assert_int_equal(harness_reload_with(&d, HARNESS_FIXTURE_CONF
 		"[pool f]\nsize = 8M\nlimit = 2M\nmode = 0666\n"), 0);
-	expect_logged("pool f: limit 1048576 -> 2097152");
-	assert_int_equal(stats_of(c, "f").limit, 2 * MiB);
+	harness_expect_logged(&d, "pool f: limit 1048576 -> 2097152");
+	assert_int_equal(harness_stats_of(c, "f").limit, 2 * MiB);
 	EXPECT_RC(pool_alloc(p, BIG, &x), 0);
 	/* Without the key: none. */
 	assert_int_equal(harness_reload_with(&d, HARNESS_FIXTURE_CONF
 		"[pool f]\nsize = 8M\nmode = 0666\n"), 0);
-	assert_int_equal(stats_of(c, "f").limit, 0);
+	assert_int_equal(harness_stats_of(c, "f").limit, 0);
 	pool_close(p);
 	pool_disconnect(c);
 }
@@ -548,7 +501,7 @@ poolctl_limit(void **state)
 	char out[8192], err[1024];
 
 	(void)state;
-	start("");
+	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
 		sizeof(err), "create p --size 64M --limit 1X"), 2);
@@ -558,13 +511,13 @@ poolctl_limit(void **state)
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
 		sizeof(err), "--json=short create p --size 64M --limit 2M"), 0);
 	assert_non_null(strstr(out, "\"limit\":2097152"));
-	assert_int_equal(stats_of(c, "p").limit, 2 * MiB);
+	assert_int_equal(harness_stats_of(c, "p").limit, 2 * MiB);
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
 		sizeof(err), "set p --limit 1G"), 1);
 	assert_non_null(strstr(err, "limit"));
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
 		sizeof(err), "set p --limit 4M"), 0);
-	assert_int_equal(stats_of(c, "p").limit, 4 * MiB);
+	assert_int_equal(harness_stats_of(c, "p").limit, 4 * MiB);
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
 		sizeof(err), "stats p"), 0);
 	assert_non_null(strstr(out, "limit"));
@@ -574,7 +527,7 @@ poolctl_limit(void **state)
 	assert_non_null(strstr(out, "\"limit\":4194304"));
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
 		sizeof(err), "set p --limit none"), 0);
-	assert_int_equal(stats_of(c, "p").limit, 0);
+	assert_int_equal(harness_stats_of(c, "p").limit, 0);
 	pool_disconnect(c);
 }
 
@@ -602,7 +555,7 @@ evicts_down_to_limit(void **state)
 	unsigned i;
 
 	(void)state;
-	start("");
+	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	EXPECT_RC(create_limited(c, "ev", POOL_SIZE, 1 * MiB), 0);
 	EXPECT_RC(pool_open(c, "ev", &p), 0);
@@ -622,7 +575,7 @@ evicts_down_to_limit(void **state)
 	assert_false(published(p, "n0"));
 	assert_true(published(p, "n1") && published(p, "n2") &&
 		    published(p, "n3"));
-	now = stats_of(c, "ev");
+	now = harness_stats_of(c, "ev");
 	assert_int_equal(now.evictions, 1);
 	assert_int_equal(now.evicted_bytes, BIG);
 	assert_int_equal(now.allocated_bytes, 1 * MiB);
@@ -632,18 +585,18 @@ evicts_down_to_limit(void **state)
 	was = now;
 	EXPECT_RC(pool_alloc(p, 2 * BIG, &y), -ENOMEM);
 	assert_true(published(p, "n2"));
-	now = stats_of(c, "ev");
+	now = harness_stats_of(c, "ev");
 	expect_unchanged(&now, &was);
 	assert_int_equal(now.evictions, 1);
 	assert_int_equal(now.failed_allocs, 1);
 
 	/* Lowered: n2 goes; n1 (held) and n3 (kept) stay, over it. */
 	EXPECT_RC(set_limit(c, "ev", 2 * BIG), 0);
-	expect_logged("limit 1048576 -> 524288, evicted 1 names of 262144 "
-		      "bytes");
+	harness_expect_logged(&d, "limit 1048576 -> 524288, evicted 1 names "
+			      "of 262144 bytes");
 	assert_false(published(p, "n2"));
 	assert_true(published(p, "n1") && published(p, "n3"));
-	now = stats_of(c, "ev");
+	now = harness_stats_of(c, "ev");
 	assert_int_equal(now.allocated_bytes, 3 * BIG);
 	assert_int_equal(now.evictions, 2);
 	EXPECT_RC(pool_alloc(p, 16, &y), -ENOMEM);
@@ -653,7 +606,7 @@ evicts_down_to_limit(void **state)
 	EXPECT_RC(set_limit(c, "ev", BIG), 0);
 	assert_false(published(p, "n1"));
 	assert_true(published(p, "n3"));
-	now = stats_of(c, "ev");
+	now = harness_stats_of(c, "ev");
 	assert_int_equal(now.allocated_bytes, 2 * BIG);
 	assert_int_equal(now.evictions, 3);
 	harness_expect_checked(c, "ev");
@@ -675,7 +628,7 @@ move_evicts_for_growth(void **state)
 	pool_off_t a, b, o, f, n;
 
 	(void)state;
-	start("");
+	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	EXPECT_RC(create_limited(c, "mv", POOL_SIZE, 1 * MiB), 0);
 	EXPECT_RC(pool_open(c, "mv", &p), 0);
@@ -686,17 +639,17 @@ move_evicts_for_growth(void **state)
 	EXPECT_RC(pool_free(p, o), 0);		/* the name's alone */
 	EXPECT_RC(pool_alloc(p, BIG, &f), 0);	/* at the limit */
 	memset(pool_ptr(p, a), 0x5a, BIG);
-	was = stats_of(c, "mv");
+	was = harness_stats_of(c, "mv");
 	assert_int_equal(was.allocated_bytes, 1 * MiB);
 
 	EXPECT_RC(pool_realloc(p, a, 2 * BIG, &n), 0);
 	printf("limit: a moved from %#llx to %#llx, %llu names evicted\n",
 	       (unsigned long long)a, (unsigned long long)n,
-	       (unsigned long long)stats_of(c, "mv").evictions);
+	       (unsigned long long)harness_stats_of(c, "mv").evictions);
 	assert_true(n != a);
 	assert_int_equal(((uint8_t *)pool_ptr(p, n))[BIG - 1], 0x5a);
 	assert_false(published(p, "n"));
-	now = stats_of(c, "mv");
+	now = harness_stats_of(c, "mv");
 	assert_int_equal(now.evictions, 1);
 	assert_int_equal(now.evicted_bytes, BIG);
 	assert_int_equal(now.allocated_bytes, 1 * MiB);
@@ -708,10 +661,10 @@ move_evicts_for_growth(void **state)
 	EXPECT_RC(pool_alloc(p, BIG, &o), 0);
 	EXPECT_RC(pool_publish_flags(p, o, "m", POOL_PUBLISH_EVICTABLE), 0);
 	EXPECT_RC(pool_free(p, o), 0);
-	was = stats_of(c, "mv");
+	was = harness_stats_of(c, "mv");
 	EXPECT_RC(pool_realloc(p, n, 4 * BIG, &a), -ENOMEM);
 	assert_true(published(p, "m"));
-	now = stats_of(c, "mv");
+	now = harness_stats_of(c, "mv");
 	expect_unchanged(&now, &was);
 	assert_int_equal(now.evictions, 1);
 	assert_int_equal(((uint8_t *)pool_ptr(p, n))[BIG - 1], 0x5a);
@@ -735,7 +688,7 @@ refills_within_limit_share(void **state)
 	unsigned i;
 
 	(void)state;
-	start("");
+	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	EXPECT_RC(create_limited(c, "rl", POOL_SIZE, 1 * MiB), 0);
 	EXPECT_RC(pool_open(c, "rl", &p), 0);
@@ -785,7 +738,7 @@ cache_within_limit_share(void **state)
 	unsigned i;
 
 	(void)state;
-	start("");
+	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	assert_int_equal(pool_connect(NULL, &other), 0);
 	EXPECT_RC(create_limited(c, "cl", POOL_SIZE, 1 * MiB), 0);
@@ -808,7 +761,7 @@ cache_within_limit_share(void **state)
 	EXPECT_RC(pool_open(other, "cl", &q), 0);
 	for (i = 0; i < 3; i++)
 		EXPECT_RC(pool_alloc(q, BIG, &x[i]), 0);
-	assert_true(stats_of(c, "cl").allocated_bytes <= 1 * MiB);
+	assert_true(harness_stats_of(c, "cl").allocated_bytes <= 1 * MiB);
 	for (i = 0; i < 3; i++)
 		EXPECT_RC(pool_free(q, x[i]), 0);
 	pool_close(q);
@@ -830,22 +783,20 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(refused_at_limit_then_raised,
-					  teardown),
-		cmocka_unit_test_teardown(lowered_takes_nothing_back, teardown),
-		cmocka_unit_test_teardown(realloc_by_growth, teardown),
-		cmocka_unit_test_teardown(big_realloc_by_growth, teardown),
-		cmocka_unit_test_teardown(batch_all_or_nothing, teardown),
-		cmocka_unit_test_teardown(bad_limits_change_nothing, teardown),
-		cmocka_unit_test_teardown(kept_across_restart, teardown),
-		cmocka_unit_test_setup_teardown(kept_across_crash, store_setup,
-						store_teardown),
-		cmocka_unit_test_teardown(file_pool_limit, teardown),
-		cmocka_unit_test_teardown(poolctl_limit, teardown),
-		cmocka_unit_test_teardown(evicts_down_to_limit, teardown),
-		cmocka_unit_test_teardown(move_evicts_for_growth, teardown),
-		cmocka_unit_test_teardown(cache_within_limit_share, teardown),
-		cmocka_unit_test_teardown(refills_within_limit_share, teardown),
+		HARNESS_FIXTURE_TEST(refused_at_limit_then_raised, &d),
+		HARNESS_FIXTURE_TEST(lowered_takes_nothing_back, &d),
+		HARNESS_FIXTURE_TEST(realloc_by_growth, &d),
+		HARNESS_FIXTURE_TEST(big_realloc_by_growth, &d),
+		HARNESS_FIXTURE_TEST(batch_all_or_nothing, &d),
+		HARNESS_FIXTURE_TEST(bad_limits_change_nothing, &d),
+		HARNESS_FIXTURE_TEST(kept_across_restart, &d),
+		HARNESS_STORE_TEST(kept_across_crash, &st),
+		HARNESS_FIXTURE_TEST(file_pool_limit, &d),
+		HARNESS_FIXTURE_TEST(poolctl_limit, &d),
+		HARNESS_FIXTURE_TEST(evicts_down_to_limit, &d),
+		HARNESS_FIXTURE_TEST(move_evicts_for_growth, &d),
+		HARNESS_FIXTURE_TEST(cache_within_limit_share, &d),
+		HARNESS_FIXTURE_TEST(refills_within_limit_share, &d),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

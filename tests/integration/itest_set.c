@@ -70,29 +70,6 @@
 
 static struct daemon_proc d;
 
-static void
-start(const char *pools)
-{
-	harness_fixture_start(&d, pools);
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	harness_fixture_stop(&d);
-	return 0;
-}
-
-static struct pool_stats
-stats_of(struct pool_conn *c, const char *name)
-{
-	struct pool_stats st;
-
-	EXPECT_RC(pool_stats_by_name(c, name, &st), 0);
-	return st;
-}
-
 /* The settings set can change, as the stats show them, alike. */
 static void
 expect_same_settings(const struct pool_stats *a, const struct pool_stats *b)
@@ -124,13 +101,6 @@ set_one(struct pool_conn *c, const char *name, uint32_t which, uint64_t v)
 	return pool_set(c, name, &o);
 }
 
-static void
-expect_logged(const char *s)
-{
-	if (harness_log_count(&d, s) == 0)
-		fail_msg("no \"%s\" in the daemon's log", s);
-}
-
 /* ---- each setting ------------------------------------------------------- */
 
 static void
@@ -140,45 +110,45 @@ each_setting_changes(void **state)
 	struct pool_stats was, now;
 
 	(void)state;
-	start("");
+	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	create_pool(c, "s", 0600, 1 * MiB);
-	was = stats_of(c, "s");
+	was = harness_stats_of(c, "s");
 
 	EXPECT_RC(set_one(c, "s", POOL_SET_MODE, 0640), 0);
-	now = stats_of(c, "s");
+	now = harness_stats_of(c, "s");
 	assert_int_equal(now.mode, 0640);
 	was.mode = 0640;
 	expect_same_settings(&now, &was);
-	expect_logged("pool s set by uid 0: mode 0600 -> 0640");
+	harness_expect_logged(&d, "pool s set by uid 0: mode 0600 -> 0640");
 
 	EXPECT_RC(set_one(c, "s", POOL_SET_OWNER, 4242), 0);
 	was.uid = 4242;
-	now = stats_of(c, "s");
+	now = harness_stats_of(c, "s");
 	expect_same_settings(&now, &was);
 	EXPECT_RC(set_one(c, "s", POOL_SET_GROUP, 4343), 0);
 	was.gid = 4343;
-	now = stats_of(c, "s");
+	now = harness_stats_of(c, "s");
 	expect_same_settings(&now, &was);
 	EXPECT_RC(set_one(c, "s", POOL_SET_QUOTA, 3 * MiB), 0);
 	was.quota = 3 * MiB;
-	now = stats_of(c, "s");
+	now = harness_stats_of(c, "s");
 	expect_same_settings(&now, &was);
-	expect_logged("quota 1048576 -> 3145728");
+	harness_expect_logged(&d, "quota 1048576 -> 3145728");
 
 	EXPECT_RC(set_one(c, "s", POOL_SET_RETAIN, 8 * MiB), 0);
-	now = stats_of(c, "s");
+	now = harness_stats_of(c, "s");
 	assert_int_equal(now.retain_bytes, 8 * MiB);
 	was.retain_bytes = 8 * MiB;
 	expect_same_settings(&now, &was);
 	EXPECT_RC(set_one(c, "s", POOL_SET_RETAIN, POOL_RETAIN_NONE), 0);
-	assert_int_equal(stats_of(c, "s").retain_bytes, 0);
-	expect_logged("retain 8388608 -> none");
+	assert_int_equal(harness_stats_of(c, "s").retain_bytes, 0);
+	harness_expect_logged(&d, "retain 8388608 -> none");
 	/* 0: back to the daemon's default, which keeps some. */
 	EXPECT_RC(set_one(c, "s", POOL_SET_RETAIN, 0), 0);
-	now = stats_of(c, "s");
+	now = harness_stats_of(c, "s");
 	assert_true(now.retain_bytes > 0 && now.retain_bytes < 8 * MiB);
-	expect_logged("retain none -> default");
+	harness_expect_logged(&d, "retain none -> default");
 
 	/* Several at once; nothing given changes nothing. */
 	{
@@ -191,7 +161,7 @@ each_setting_changes(void **state)
 		o.which = 0;
 		EXPECT_RC(pool_set(c, "s", &o), 0);
 	}
-	now = stats_of(c, "s");
+	now = harness_stats_of(c, "s");
 	assert_int_equal(now.mode, 0660);
 	assert_int_equal(now.quota, 0);
 	assert_int_equal(now.uid, 4242);
@@ -251,7 +221,7 @@ mode_tightened_keeps_handles(void **state)
 
 	(void)state;
 	harness_skip_unless_root("drop a child to another uid");
-	start("");
+	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	create_pool(c, "m", 0666, 0);
 	assert_int_equal(pipe(pp.ready), 0);
@@ -269,7 +239,7 @@ mode_tightened_keeps_handles(void **state)
 	assert_int_equal(harness_wait(pid), 0);
 	close(pp.ready[0]);
 	close(pp.go[1]);
-	assert_int_equal(stats_of(c, "m").mode, 0600);
+	assert_int_equal(harness_stats_of(c, "m").mode, 0600);
 	pool_disconnect(c);
 }
 
@@ -286,7 +256,7 @@ quota_lowered_then_raised(void **state)
 	size_t j;
 
 	(void)state;
-	start("");
+	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &admin), 0);
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	create_pool(admin, "q", 0600, 1 * MiB);
@@ -300,7 +270,7 @@ quota_lowered_then_raised(void **state)
 
 	EXPECT_RC(set_one(admin, "q", POOL_SET_QUOTA, 512 * KiB), 0);
 	EXPECT_RC(pool_alloc(p, 128 * KiB, &off), -EDQUOT);
-	assert_int_equal(stats_of(admin, "q").live_blocks, 3);
+	assert_int_equal(harness_stats_of(admin, "q").live_blocks, 3);
 	for (i = 0; i < 3; i++) {
 		bytes = pool_ptr(p, b[i]);
 		for (j = 0; j < 256 * KiB; j += 4096)
@@ -368,13 +338,13 @@ refused_without_rights(void **state)
 
 	(void)state;
 	harness_skip_unless_root("drop a child to another uid");
-	start("");
+	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	create_pool(c, "r", 0600, 1 * MiB);
 	pid = harness_spawn_as(OTHER_UID, OTHER_GID, stranger_child, NULL);
 	assert_true(pid > 0);
 	assert_int_equal(harness_wait(pid), 0);
-	st = stats_of(c, "r");
+	st = harness_stats_of(c, "r");
 	assert_int_equal(st.mode, 0600);
 	assert_int_equal(st.uid, 0);
 	assert_int_equal(st.quota, 1 * MiB);
@@ -383,7 +353,7 @@ refused_without_rights(void **state)
 	pid = harness_spawn_as(OTHER_UID, OTHER_GID, owner_child, NULL);
 	assert_true(pid > 0);
 	assert_int_equal(harness_wait(pid), 0);
-	st = stats_of(c, "r");
+	st = harness_stats_of(c, "r");
 	assert_int_equal(st.mode, 0640);
 	assert_int_equal(st.uid, OTHER_UID);
 	assert_int_equal(st.gid, OTHER_GID);
@@ -420,10 +390,10 @@ bad_values_change_nothing(void **state)
 	struct pool_set_opts o;
 
 	(void)state;
-	start("");
+	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	create_pool(c, "b", 0640, 1 * MiB);
-	was = stats_of(c, "b");
+	was = harness_stats_of(c, "b");
 
 	EXPECT_RC(set_one(c, "b", POOL_SET_MODE, 0), -EINVAL);
 	EXPECT_RC(set_one(c, "b", POOL_SET_MODE, 01000), -EINVAL);
@@ -448,7 +418,7 @@ bad_values_change_nothing(void **state)
 	EXPECT_RC(set_one(c, "nosuch", POOL_SET_MODE, 0600), -ENOENT);
 	EXPECT_RC(set_one(c, ".bad", POOL_SET_MODE, 0600), -ENOENT);
 
-	now = stats_of(c, "b");
+	now = harness_stats_of(c, "b");
 	expect_same_settings(&now, &was);
 	assert_int_equal(now.mode, 0640);
 	assert_int_equal(harness_log_count(&d, "pool b set by"), 0);
@@ -470,7 +440,7 @@ set_all(struct pool_conn *c, const char *name)
 	struct pool_stats st;
 
 	EXPECT_RC(pool_set(c, name, &o), 0);
-	st = stats_of(c, name);
+	st = harness_stats_of(c, name);
 	assert_int_equal(st.mode, 0604);
 	assert_int_equal(st.retain_bytes, 6 * MiB);
 	return st;
@@ -483,36 +453,19 @@ kept_across_restart(void **state)
 	struct pool_stats was, now;
 
 	(void)state;
-	start("");
+	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	create_pool(c, "k", 0600, 1 * MiB);
 	was = set_all(c, "k");
 	pool_disconnect(c);
 	assert_int_equal(harness_restart_in_place(&d), 0);
 	assert_int_equal(pool_connect(NULL, &c), 0);
-	now = stats_of(c, "k");
+	now = harness_stats_of(c, "k");
 	expect_same_settings(&now, &was);
 	pool_disconnect(c);
 }
 
-#define STORE_CONFIG "[daemon]\nsocket_mode = 0666\n"
-
 static struct harness_store st;
-
-static int
-store_setup(void **state)
-{
-	(void)state;
-	return harness_store_open(&st, STORE_CONFIG);
-}
-
-static int
-store_teardown(void **state)
-{
-	(void)state;
-	harness_store_close(&st);
-	return 0;
-}
 
 static void
 kept_across_crash(void **state)
@@ -528,12 +481,9 @@ kept_across_crash(void **state)
 	was = set_all(c, "k");
 	pool_disconnect(c);
 	for (round = 0; round < 2; round++) {
-		assert_int_equal(harness_store_crash(&st), 0);
-		assert_int_equal(harness_store_start(&st), 0);
-		if (!harness_store_logged(&st, "recovered"))
-			fail_msg("no recovery");
+		assert_int_equal(harness_store_recover(&st), 0);
 		EXPECT_RC(pool_connect(st.sock, &c), 0);
-		now = stats_of(c, "k");
+		now = harness_stats_of(c, "k");
 		expect_same_settings(&now, &was);
 		pool_disconnect(c);
 	}
@@ -565,12 +515,13 @@ file_pools_stay_the_files(void **state)
 	struct pool_stats was, now;
 
 	(void)state;
-	start("[pool f]\nsize = 4M\nmode = 0640\nquota = 1M\n");
+	harness_fixture_start(&d,
+			      "[pool f]\nsize = 4M\nmode = 0640\nquota = 1M\n");
 	assert_int_equal(pool_connect(NULL, &c), 0);
-	was = stats_of(c, "f");
+	was = harness_stats_of(c, "f");
 	EXPECT_RC(set_one(c, "f", POOL_SET_MODE, 0600), -EROFS);
 	EXPECT_RC(set_one(c, "f", POOL_SET_QUOTA, 2 * MiB), -EROFS);
-	now = stats_of(c, "f");
+	now = harness_stats_of(c, "f");
 	expect_same_settings(&now, &was);
 
 	/* Made by poolctl and set: a reload leaves it be ... */
@@ -580,17 +531,17 @@ file_pools_stay_the_files(void **state)
 	create_pool(c, "h", 0600, 0);
 	EXPECT_RC(set_one(c, "h", POOL_SET_MODE, 0644), 0);
 	reload_with(false);
-	assert_int_equal(stats_of(c, "g").quota, 3 * MiB);
-	assert_int_equal(stats_of(c, "h").mode, 0644);
+	assert_int_equal(harness_stats_of(c, "g").quota, 3 * MiB);
+	assert_int_equal(harness_stats_of(c, "h").mode, 0644);
 	/* ... until the file defines it: then the file's, and only there. */
 	reload_with(true);
-	now = stats_of(c, "g");
+	now = harness_stats_of(c, "g");
 	assert_int_equal(now.mode, 0660);
 	assert_int_equal(now.quota, 0);
 	EXPECT_RC(set_one(c, "g", POOL_SET_QUOTA, 3 * MiB), -EROFS);
-	assert_int_equal(stats_of(c, "g").quota, 0);
+	assert_int_equal(harness_stats_of(c, "g").quota, 0);
 	EXPECT_RC(set_one(c, "h", POOL_SET_MODE, 0600), 0);
-	assert_int_equal(stats_of(c, "h").mode, 0600);
+	assert_int_equal(harness_stats_of(c, "h").mode, 0600);
 	pool_disconnect(c);
 }
 
@@ -621,10 +572,10 @@ poolctl_set(void **state)
 	pid_t pid;
 
 	(void)state;
-	start("[pool f]\nsize = 4M\n");
+	harness_fixture_start(&d, "[pool f]\nsize = 4M\n");
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	create_pool(c, "p", 0600, 0);
-	was = stats_of(c, "p");
+	was = harness_stats_of(c, "p");
 
 	/* Usage errors: exit 2, nothing asked of the daemon. */
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
@@ -649,7 +600,7 @@ poolctl_set(void **state)
 		sizeof(err), "set --mode 0644"), 2);
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
 		sizeof(err), "set .p --mode 0644"), 2);
-	now = stats_of(c, "p");
+	now = harness_stats_of(c, "p");
 	expect_same_settings(&now, &was);
 
 	/* Names to numbers, every setting, JSON of what was set. */
@@ -660,7 +611,7 @@ poolctl_set(void **state)
 	assert_non_null(strstr(out, "\"mode\":\"0644\""));
 	assert_non_null(strstr(out, "\"uid\":65534"));
 	assert_non_null(strstr(out, "\"retain\":0"));
-	now = stats_of(c, "p");
+	now = harness_stats_of(c, "p");
 	assert_int_equal(now.mode, 0644);
 	assert_int_equal(now.uid, OTHER_UID);
 	assert_int_equal(now.gid, OTHER_GID);
@@ -670,7 +621,7 @@ poolctl_set(void **state)
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
 		sizeof(err), "set p --owner 0 --group 0 --retain default"), 0);
 	assert_string_equal(out, "");
-	now = stats_of(c, "p");
+	now = harness_stats_of(c, "p");
 	assert_int_equal(now.uid, 0);
 	assert_int_equal(now.gid, 0);
 	assert_true(now.retain_bytes > 0);
@@ -688,7 +639,7 @@ poolctl_set(void **state)
 				       poolctl_stranger_child, NULL);
 		assert_true(pid > 0);
 		assert_int_equal(harness_wait(pid), 0);
-		assert_int_equal(stats_of(c, "p").mode, 0644);
+		assert_int_equal(harness_stats_of(c, "p").mode, 0644);
 	}
 	pool_disconnect(c);
 }
@@ -715,7 +666,7 @@ static void
 expect_owned(struct pool_conn *c, const char *name, uint32_t uid,
 	     uint32_t gid)
 {
-	struct pool_stats ps = stats_of(c, name);
+	struct pool_stats ps = harness_stats_of(c, name);
 
 	assert_int_equal(ps.uid, uid);
 	assert_int_equal(ps.gid, gid);
@@ -768,11 +719,11 @@ created_for_another(void **state)
 
 	(void)state;
 	harness_skip_unless_root("drop a child to another uid");
-	start("");
+	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	EXPECT_RC(create_for(c, "o", 0600, OTHER_UID, OTHER_GID), 0);
 	expect_owned(c, "o", OTHER_UID, OTHER_GID);
-	assert_int_equal(stats_of(c, "o").mode, 0600);
+	assert_int_equal(harness_stats_of(c, "o").mode, 0600);
 	/* The group alone: the owner stays the creator's. */
 	{
 		struct pool_create_opts o = {
@@ -794,8 +745,8 @@ created_for_another(void **state)
 
 	/* Made so: no set followed, and poolctl shows the owner. */
 	assert_int_equal(harness_log_count(&d, "pool o set by"), 0);
-	expect_logged("pool o created by uid 0: 4194304 bytes, mode 600, "
-		      "owner 65534:65534");
+	harness_expect_logged(&d, "pool o created by uid 0: 4194304 bytes, "
+			      "mode 600, owner 65534:65534");
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
 		sizeof(err), "stats o --format=kv"), 0);
 	assert_non_null(strstr(out, "o uid 65534\n"));
@@ -828,7 +779,7 @@ create_owner_refused(void **state)
 	pid_t pid;
 
 	(void)state;
-	start("");
+	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	EXPECT_RC(create_for(c, "x", 0600, UINT32_MAX, 0), -EINVAL);
 	EXPECT_RC(create_for(c, "x", 0600, 0, UINT32_MAX), -EINVAL);
@@ -864,14 +815,14 @@ created_owner_kept_across_restart(void **state)
 	struct pool_conn *c;
 
 	(void)state;
-	start("");
+	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	EXPECT_RC(create_for(c, "k", 0640, 4242, 4343), 0);
 	pool_disconnect(c);
 	assert_int_equal(harness_restart_in_place(&d), 0);
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	expect_owned(c, "k", 4242, 4343);
-	assert_int_equal(stats_of(c, "k").mode, 0640);
+	assert_int_equal(harness_stats_of(c, "k").mode, 0640);
 	pool_disconnect(c);
 }
 
@@ -887,13 +838,10 @@ created_owner_kept_across_crash(void **state)
 	EXPECT_RC(create_for(c, "k", 0640, 4242, 4343), 0);
 	pool_disconnect(c);
 	for (round = 0; round < 2; round++) {
-		assert_int_equal(harness_store_crash(&st), 0);
-		assert_int_equal(harness_store_start(&st), 0);
-		if (!harness_store_logged(&st, "recovered"))
-			fail_msg("no recovery");
+		assert_int_equal(harness_store_recover(&st), 0);
 		EXPECT_RC(pool_connect(st.sock, &c), 0);
 		expect_owned(c, "k", 4242, 4343);
-		assert_int_equal(stats_of(c, "k").mode, 0640);
+		assert_int_equal(harness_stats_of(c, "k").mode, 0640);
 		pool_disconnect(c);
 	}
 }
@@ -906,7 +854,7 @@ poolctl_create_owner(void **state)
 	char out[1024], err[1024];
 
 	(void)state;
-	start("");
+	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &c), 0);
 
 	/* Names resolved here, numbers as they are. */
@@ -914,7 +862,7 @@ poolctl_create_owner(void **state)
 		sizeof(err), "create c1 --size 1M --mode 0640 --owner nobody "
 		"--group nogroup"), 0);
 	expect_owned(c, "c1", OTHER_UID, OTHER_GID);
-	assert_int_equal(stats_of(c, "c1").mode, 0640);
+	assert_int_equal(harness_stats_of(c, "c1").mode, 0640);
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
 		sizeof(err), "create c2 --size 1M --owner 4242"), 0);
 	expect_owned(c, "c2", 4242, 0);
@@ -949,24 +897,20 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(each_setting_changes, teardown),
-		cmocka_unit_test_teardown(mode_tightened_keeps_handles,
-					  teardown),
-		cmocka_unit_test_teardown(quota_lowered_then_raised, teardown),
-		cmocka_unit_test_teardown(refused_without_rights, teardown),
-		cmocka_unit_test_teardown(bad_values_change_nothing, teardown),
-		cmocka_unit_test_teardown(kept_across_restart, teardown),
-		cmocka_unit_test_setup_teardown(kept_across_crash, store_setup,
-						store_teardown),
-		cmocka_unit_test_teardown(file_pools_stay_the_files, teardown),
-		cmocka_unit_test_teardown(poolctl_set, teardown),
-		cmocka_unit_test_teardown(created_for_another, teardown),
-		cmocka_unit_test_teardown(create_owner_refused, teardown),
-		cmocka_unit_test_teardown(created_owner_kept_across_restart,
-					  teardown),
-		cmocka_unit_test_setup_teardown(created_owner_kept_across_crash,
-						store_setup, store_teardown),
-		cmocka_unit_test_teardown(poolctl_create_owner, teardown),
+		HARNESS_FIXTURE_TEST(each_setting_changes, &d),
+		HARNESS_FIXTURE_TEST(mode_tightened_keeps_handles, &d),
+		HARNESS_FIXTURE_TEST(quota_lowered_then_raised, &d),
+		HARNESS_FIXTURE_TEST(refused_without_rights, &d),
+		HARNESS_FIXTURE_TEST(bad_values_change_nothing, &d),
+		HARNESS_FIXTURE_TEST(kept_across_restart, &d),
+		HARNESS_STORE_TEST(kept_across_crash, &st),
+		HARNESS_FIXTURE_TEST(file_pools_stay_the_files, &d),
+		HARNESS_FIXTURE_TEST(poolctl_set, &d),
+		HARNESS_FIXTURE_TEST(created_for_another, &d),
+		HARNESS_FIXTURE_TEST(create_owner_refused, &d),
+		HARNESS_FIXTURE_TEST(created_owner_kept_across_restart, &d),
+		HARNESS_STORE_TEST(created_owner_kept_across_crash, &st),
+		HARNESS_FIXTURE_TEST(poolctl_create_owner, &d),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
