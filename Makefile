@@ -270,6 +270,9 @@ $(DAEMON_UNIT_BINS): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o \
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(ENGINE_LIB) $(CMOCKA_LIBS) \
 	  $(DAEMON_LIBS)
+# The two that set up a session and a pool share that setup.
+$(BUILD)/tests/test_session $(BUILD)/tests/test_pool_check: \
+  $(BUILD)/tests/unit/daemon_fixture.o
 # The names test runs the daemon's naming of the descriptors an exec passes.
 $(BUILD)/tests/test_restart_names: $(BUILD)/daemon/restart_names.o
 # The compaction test runs the crash journal's live set of records.

@@ -21,51 +21,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "daemon_fixture.h"
 #include "pool.h"
 #include "pool_names.h"
 #include "session.h"
-
-struct fixture {
-	int sv[2];
-	struct session *s;
-	struct dpool *p;
-	struct handle *h;
-};
-
-static int
-setup(void **state)
-{
-	static struct fixture fx;
-	struct dpool_params pp = {.size = 1 << 20, .granularity = 16,
-				  .mode = 0600, .uid = getuid(),
-				  .gid = getgid()};
-
-	memset(&fx, 0, sizeof(fx));
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fx.sv), 0);
-	assert_non_null(fx.s = session_new(fx.sv[0]));
-	assert_int_equal(dpool_create("p", &pp, &fx.p), 0);
-	assert_non_null(fx.h = session_open(fx.s, fx.p, false));
-	*state = &fx;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *fx = *state;
-
-	session_free(fx->s);
-	assert_int_equal(fx->p->nhandles, 0);
-	dpool_destroy(fx->p, false);
-	close(fx->sv[0]);
-	close(fx->sv[1]);
-	return 0;
-}
 
 /* The Check passes, failing the test with its problem if not. */
 static void
@@ -99,7 +61,7 @@ check_fails_marked(struct dpool *p, struct block *b, const char *want)
 static void
 unnamed_evictable_block(void **state)
 {
-	struct fixture *fx = *state;
+	struct daemon_fixture *fx = *state;
 	struct block *a, *b;
 	char where[32];
 
@@ -119,7 +81,7 @@ unnamed_evictable_block(void **state)
 static void
 kept_name_on_evictable_block(void **state)
 {
-	struct fixture *fx = *state;
+	struct daemon_fixture *fx = *state;
 	struct block *b;
 	uint64_t off;
 
@@ -139,10 +101,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(unnamed_evictable_block, setup,
-						teardown),
+		cmocka_unit_test_setup_teardown(unnamed_evictable_block,
+			daemon_fixture_setup_open, daemon_fixture_teardown),
 		cmocka_unit_test_setup_teardown(kept_name_on_evictable_block,
-						setup, teardown),
+			daemon_fixture_setup_open, daemon_fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

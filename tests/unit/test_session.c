@@ -25,56 +25,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "daemon_fixture.h"
 #include "pool.h"
 #include "session.h"
 
 #define STEPS 200000
 #define CHECK_ALL_EVERY 1000
 
-struct fixture {
-	int sv[2];
-	struct session *s;
-	struct dpool *p;
-};
-
-static int
-setup(void **state)
-{
-	static struct fixture fx;
-	struct dpool_params pp = {.size = 1 << 20, .granularity = 16,
-				  .mode = 0600, .uid = getuid(),
-				  .gid = getgid()};
-
-	memset(&fx, 0, sizeof(fx));
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fx.sv), 0);
-	assert_non_null(fx.s = session_new(fx.sv[0]));
-	assert_int_equal(dpool_create("p", &pp, &fx.p), 0);
-	*state = &fx;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *fx = *state;
-
-	session_free(fx->s);
-	assert_int_equal(fx->p->nhandles, 0);
-	dpool_destroy(fx->p, false);
-	close(fx->sv[0]);
-	close(fx->sv[1]);
-	return 0;
-}
-
 static void
 ids_run_out_rather_than_wrap(void **state)
 {
-	struct fixture *fx = *state;
+	struct daemon_fixture *fx = *state;
 	struct session *s = fx->s;
 	struct handle *h[3];
 	int i;
@@ -109,7 +73,7 @@ static void
 table_agrees_with_the_list(void **state)
 {
 	static struct handle *open[SESSION_MAX_HANDLES];
-	struct fixture *fx = *state;
+	struct daemon_fixture *fx = *state;
 	struct session *s = fx->s;
 	unsigned nopen = 0, i;
 	uint32_t id;
@@ -149,9 +113,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(ids_run_out_rather_than_wrap,
-						setup, teardown),
+			daemon_fixture_setup, daemon_fixture_teardown),
 		cmocka_unit_test_setup_teardown(table_agrees_with_the_list,
-						setup, teardown),
+			daemon_fixture_setup, daemon_fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
