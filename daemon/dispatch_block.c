@@ -317,6 +317,20 @@ do_free(struct call *c, const Poolmgr__Free *m)
 }
 
 /*
+ * Would size make small block b a page span?  The engine never turns a
+ * small block into one in place (heap_resize): it moves it, so the free
+ * run after it and any block there are no room for it to grow into.
+ */
+static bool
+becomes_span(struct dpool *p, const struct block *b, uint64_t size)
+{
+	struct heap_block_info bi;
+
+	return size >= p->large_threshold &&
+	       heap_block_info(p->heap, b->off, &bi) == 0 && !bi.span;
+}
+
+/*
  * The bytes a realloc of the block at off to size needs beyond its own:
  * growing in place takes no more, and if not even they can be had, a move
  * (the whole size) cannot be either.  So a realloc evicts only when they
@@ -329,9 +343,11 @@ do_free(struct call *c, const Poolmgr__Free *m)
  * failed was a move, the block can only move, and then the whole size
  * must be had, or nothing is evicted.  A refusal by the limit (limit_hit)
  * asked the engine nothing: a run long enough may still take the growth
- * in place.  *counted is what the limit counts: the growth alone, however
- * the block grows (dpool_realloc), since a move gives the old place back.
- * A look at the run and one block, bounded by the growth.
+ * in place.  A small block grown to the large threshold can only move
+ * whatever follows it (becomes_span).  *counted is what the limit counts:
+ * the growth alone, however the block grows (dpool_realloc), since a move
+ * gives the old place back.  A look at the run and one block, bounded by
+ * the growth.
  */
 static uint64_t
 growth(struct dpool *p, uint64_t off, uint64_t size, uint64_t *counted)
@@ -348,6 +364,8 @@ growth(struct dpool *p, uint64_t off, uint64_t size, uint64_t *counted)
 		return 0;
 	}
 	more = *counted = want - b->size;
+	if (becomes_span(p, b, size))
+		return want;
 	if (heap_free_after(p->heap, off, more, &gap))
 		return want;
 	if (gap >= more)

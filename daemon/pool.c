@@ -417,6 +417,10 @@ pool_make(const char *name, const struct dpool_params *pp, int memfd,
 		p->page_size = st.page_size;
 		p->huge = hugepage_is_huge(page);
 		p->granule_shift = (unsigned)__builtin_ctzll(st.granularity);
+		p->large_threshold = hc.large_threshold ? hc.large_threshold :
+		    HEAP_DEFAULT_LARGE_THRESHOLD;
+		p->large_threshold = (p->large_threshold + st.granularity - 1) &
+		    ~(st.granularity - 1);
 	}
 	if (memfd == -1) {
 		if ((rc = make_memfd(name, p->size, page)) < 0)

@@ -170,6 +170,12 @@ struct dpool {
 	uint64_t page_size;
 	bool huge;
 	/*
+	 * The engine's large threshold (heap_config, rounded up to granules
+	 * as the engine does): a request at or above it is a page span, and
+	 * a small block grown to it can only move.
+	 */
+	uint64_t large_threshold;
+	/*
 	 * The share map (docs/protocol.md): one bit per granule, set while the
 	 * block starting there is shared (more than one reference, or
 	 * persistent).  Clients map it read-only (it is sealed against

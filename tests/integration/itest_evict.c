@@ -56,6 +56,10 @@
  *       then a kept block, and too few free and evictable bytes for a
  *       move: the gap does not count as room to grow, nothing is
  *       evicted.
+ *   realloc_past_threshold_evicts_nothing  a small block grown past the
+ *       large threshold can only move: a free gap and an evictable
+ *       block after it, together its growth but too few for a move, do
+ *       not count as room to grow, nothing is evicted.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -953,6 +957,65 @@ realloc_gap_then_kept_evicts_nothing(void **state)
 	pool_disconnect(c);
 }
 
+/* ---- a small block grown past the large threshold ------------------- */
+
+#define SMALL		(64u << 10)	/* below the large threshold */
+#define NSMALL		((int)(NBLK * BLK / SMALL))
+
+/*
+ * A small block grown past the large threshold (128 KiB) becomes a page
+ * span, which the engine makes elsewhere: it can only move.  o[0] of
+ * SMALL, a free gap of SMALL after it, then n's block of SMALL, the only
+ * evictable one, and every other byte held: the gap and n's block are
+ * the growth to three SMALLs, but a move needs three in a run, which
+ * evicting n cannot make.  Counting the gap as room to grow evicted n
+ * for nothing.
+ */
+static void
+realloc_past_threshold_evicts_nothing(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t o[NSMALL], r = POOL_OFF_NONE, t;
+	struct pool_stats s;
+	int i, j;
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	EXPECT_RC(pool_set_cache(p, 0), 0);	/* every free to the daemon */
+	for (i = 0; i < NSMALL; i++)
+		EXPECT_RC(pool_alloc(p, SMALL, &o[i]), 0);
+	for (i = 0; i < NSMALL; i++)
+		for (j = i + 1; j < NSMALL; j++)
+			if (o[j] < o[i]) {
+				t = o[i];
+				o[i] = o[j];
+				o[j] = t;
+			}
+	assert_int_equal(o[1], o[0] + SMALL);
+	assert_int_equal(o[2], o[1] + SMALL);
+	EXPECT_RC(pool_publish_flags(p, o[2], "n", POOL_PUBLISH_EVICTABLE),
+		  0);
+	EXPECT_RC(pool_free(p, o[2]), 0);	/* the name's alone */
+	EXPECT_RC(pool_free(p, o[1]), 0);
+	s = harness_stats(p);
+	assert_int_equal(s.free_bytes + s.cached_bytes, SMALL);
+
+	EXPECT_RC(pool_realloc(p, o[0], 3 * SMALL, &r), -ENOMEM);
+	s = harness_stats(p);
+	assert_int_equal(s.evictions, 0);
+	EXPECT_RC(pool_lookup(p, "n", &t, NULL), 0);
+	assert_int_equal(t, o[2]);
+
+	EXPECT_RC(pool_unpublish(p, "n"), 0);
+	for (i = 0; i < NSMALL; i++)
+		if (i != 1 && i != 2)
+			EXPECT_RC(pool_free(p, o[i]), 0);
+	harness_expect_checked(c, POOL);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
@@ -991,6 +1054,8 @@ main(void)
 		    evictions_in_steps_wait_few_times, setup_steps, teardown),
 		cmocka_unit_test_setup_teardown(
 		    realloc_gap_then_kept_evicts_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    realloc_past_threshold_evicts_nothing, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
