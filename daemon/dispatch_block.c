@@ -106,11 +106,11 @@ make_room(struct call *c, struct dpool *p, int rc, bool retry_follows,
 	uint32_t releasing = p->releasing;
 	uint64_t lack;
 
-	if (rc != -ENOMEM || retry_follows ||
-	    !dpool_evict_may_fit(p, need, counted))
+	if (rc != -ENOMEM || retry_follows || p->evict.unheld == 0)
 		return 0;
 	lack = dpool_evict_short(p, need, counted);
-	if (!(gone = dpool_evict(p, lack, names)))
+	if (!dpool_evict_may_fit(p, lack) ||
+	    !(gone = dpool_evict(p, lack, names)))
 		return 0;
 	p->unseen_failures++;
 	if (!dpool_unsettled(p))

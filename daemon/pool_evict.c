@@ -174,11 +174,9 @@ dpool_evict_short(struct dpool *p, uint64_t need, uint64_t counted)
 }
 
 bool
-dpool_evict_may_fit(struct dpool *p, uint64_t need, uint64_t counted)
+dpool_evict_may_fit(const struct dpool *p, uint64_t lack)
 {
-	if (p->evict.unheld == 0)
-		return false;
-	return dpool_evict_short(p, need, counted) <= p->evict.unheld_bytes;
+	return p->evict.unheld > 0 && lack <= p->evict.unheld_bytes;
 }
 
 uint32_t

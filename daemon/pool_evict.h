@@ -83,11 +83,13 @@ void evict_unheld(struct dpool *p, struct block *b);
  */
 uint64_t dpool_evict_short(struct dpool *p, uint64_t need, uint64_t counted);
 /*
- * Could evicting every unheld evictable block make room for such a
- * request: are their bytes at least what it is short?  If not, no
- * eviction can help, and none is made.
+ * Could evicting every unheld evictable block make room for a request
+ * lack bytes short (dpool_evict_short): are their bytes at least that?
+ * If not, no eviction can help, and none is made.  Takes what is short
+ * rather than the request, so that a round reads the engine's totals
+ * once.
  */
-bool dpool_evict_may_fit(struct dpool *p, uint64_t need, uint64_t counted);
+bool dpool_evict_may_fit(const struct dpool *p, uint64_t lack);
 /*
  * Evict the least recently used unheld evictable names, unpublishing
  * them and freeing their blocks, until their bytes reach need and they
