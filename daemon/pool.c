@@ -559,16 +559,12 @@ changed_add(char *buf, size_t len, const char *what, const char *fmt, ...)
 static void
 evict_over_limit(struct dpool *p, char *changed, size_t len)
 {
-	uint64_t held = heap_allocated_bytes(p->heap), bytes;
+	uint64_t bytes;
 	uint32_t n;
 
-	if (p->limit == 0 || held <= p->limit)
-		return;
-	bytes = p->evict.evicted_bytes;
-	if ((n = dpool_evict(p, held - p->limit, 0)))
+	if ((n = dpool_evict_over_limit(p, &bytes)))
 		changed_add(changed, len, "evicted", "%u names of %llu bytes",
-			    n, (unsigned long long)(p->evict.evicted_bytes -
-						    bytes));
+			    n, (unsigned long long)bytes);
 }
 
 void

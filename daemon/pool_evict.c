@@ -198,6 +198,19 @@ dpool_evict(struct dpool *p, uint64_t need, uint32_t names)
 	return count;
 }
 
+uint32_t
+dpool_evict_over_limit(struct dpool *p, uint64_t *bytes)
+{
+	uint64_t held = heap_allocated_bytes(p->heap);
+	uint64_t before = p->evict.evicted_bytes;
+	uint32_t n = 0;
+
+	if (p->limit && held > p->limit)
+		n = dpool_evict(p, held - p->limit, 0);
+	*bytes = p->evict.evicted_bytes - before;
+	return n;
+}
+
 void
 evict_rank(struct dpool *p)
 {

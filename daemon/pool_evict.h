@@ -97,6 +97,14 @@ bool dpool_evict_may_fit(const struct dpool *p, uint64_t lack);
  */
 uint32_t dpool_evict(struct dpool *p, uint64_t need, uint32_t names);
 /*
+ * Pool p holds more than its limit: evict its unheld evictable names,
+ * least recently used first, until it holds no more or none is left
+ * (what the next allocation would evict first).  How many went, their
+ * bytes in *bytes; none if p is within its limit.  Held and kept blocks
+ * stay: a limit takes nothing else back.
+ */
+uint32_t dpool_evict_over_limit(struct dpool *p, uint64_t *bytes);
+/*
  * Number the evictable names in the order of eviction, for a restart's
  * state: those on the list from 1, oldest first, then the held ones, as
  * their release would put them.

@@ -355,6 +355,33 @@ build(struct rebuild *rb)
 }
 
 /*
+ * A pool restored holding more than its limit (lowered while what it
+ * holds was held, let go of since; or its holders gone with a crash)
+ * gives up its unheld evictable names down to it, as a SetPool lowering
+ * it does: the next allocation would evict them first anyway, and until
+ * then a Lookup would find names the limit no longer leaves room for.
+ * Held and kept blocks stay.  After build, once nothing can fail: an
+ * eviction cannot be undone by teardown.
+ */
+static void
+evict_over_limits(struct rebuild *rb)
+{
+	struct dpool *p;
+	uint64_t bytes;
+	unsigned k;
+	uint32_t n;
+
+	for (k = 0; k < rb->st->n_pools; k++) {
+		p = rb->pools[k];
+		if ((n = dpool_evict_over_limit(p, &bytes)))
+			log_info("pool %s restored over its limit of %llu: "
+				 "evicted %u names of %llu bytes", p->name,
+				 (unsigned long long)p->limit, n,
+				 (unsigned long long)bytes);
+	}
+}
+
+/*
  * Undo build: no block is freed (that would punch pages the clients
  * still map), no memfd punched; every descriptor but the listening
  * socket is closed.
@@ -594,6 +621,7 @@ restore_incoming(const struct restore_env *env, struct restored *out)
 	if ((rc = load(&rb, &pf)) == 0)
 		rc = build(&rb);
 	if (rc == 0) {
+		evict_over_limits(&rb);
 		publish(&rb, env);
 		out->socket_activated = rb.st->socket_activated;
 		snprintf(out->socket_path, sizeof(out->socket_path), "%s",

@@ -60,6 +60,13 @@
  *       large threshold can only move: a free gap and an evictable
  *       block after it, together its growth but too few for a move, do
  *       not count as room to grow, nothing is evicted.
+ *   restart_evicts_over_limit  a limit lowered while the evictable names
+ *       were held, two of them let go of since: a restart in place
+ *       restores the pool over its limit and evicts those two down to
+ *       it, logged; the held one and the kept one stay;
+ *   crash_evicts_over_limit  the same under the fd store, SIGKILL: every
+ *       hold goes with the crash, and the start after evicts all three
+ *       evictable names, the kept one staying.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -1016,6 +1023,133 @@ realloc_past_threshold_evicts_nothing(void **state)
 	pool_disconnect(c);
 }
 
+/* ---- a restore over the pool's limit --------------------------------- */
+
+#define LPOOL		"evl"
+#define QTR		(BLK / 2)	/* not kept by a client cache */
+
+static int
+set_limit(struct pool_conn *c, uint64_t limit)
+{
+	struct pool_set_opts o = {.which = POOL_SET_LIMIT, .limit = limit};
+
+	return pool_set(c, LPOOL, &o);
+}
+
+/*
+ * Pool evl under a limit of 1 MiB: n0, n1, n2 evictable and n3 kept,
+ * QTR each, the names' alone; n0, n1 and n2 then held by lookups, in
+ * *held.  The limit lowered to QTR evicts nothing (every evictable name
+ * is held); n0 and n1 let go of after it stay, the pool over its limit,
+ * until a request evicts them.
+ */
+static void
+over_limit_unheld(struct pool_conn *c, struct pool **p, pool_off_t *held)
+{
+	struct pool_create_opts co = {.max_size = NBLK * BLK, .mode = 0666};
+	struct pool_set_opts so = {.which = POOL_SET_LIMIT, .limit = 2 * BLK};
+	pool_off_t o;
+	int i;
+
+	EXPECT_RC(pool_create_set(c, LPOOL, &co, &so), 0);
+	EXPECT_RC(pool_open(c, LPOOL, p), 0);
+	for (i = 0; i < 4; i++) {
+		EXPECT_RC(pool_alloc(*p, QTR, &o), 0);
+		EXPECT_RC(pool_publish_flags(*p, o, name_of(i), i < 3 ?
+					     POOL_PUBLISH_EVICTABLE : 0), 0);
+		EXPECT_RC(pool_free(*p, o), 0);
+	}
+	for (i = 0; i < 3; i++)
+		EXPECT_RC(pool_lookup_retain(*p, name_of(i), &held[i], NULL),
+			  0);
+	EXPECT_RC(set_limit(c, QTR), 0);
+	EXPECT_RC(pool_free(*p, held[0]), 0);
+	EXPECT_RC(pool_free(*p, held[1]), 0);
+	assert_int_equal(harness_stats(*p).evictions, 0);
+	assert_int_equal(harness_stats(*p).allocated_bytes, 4 * QTR);
+}
+
+/* Bit i set: n<i> is published in pool p. */
+static unsigned
+published_of(struct pool *p, int n)
+{
+	unsigned bits = 0;
+	pool_off_t off;
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (pool_lookup(p, name_of(i), &off, NULL) == 0)
+			bits |= 1u << i;
+	return bits;
+}
+
+/*
+ * A restart in place restores evl over its limit: its unheld evictable
+ * names, n0 and n1, go down to it as a lowered limit's do, logged so;
+ * n2 (still held by the client across the restart) and n3 (kept) stay.
+ */
+static void
+restart_evicts_over_limit(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t held[3];
+	struct pool_stats s;
+
+	(void)state;
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	over_limit_unheld(c, &p, held);
+
+	assert_int_equal(harness_restart_in_place(&d), 0);
+	if (harness_log_count(&d, "pool evl restored over its limit of "
+			      "262144: evicted 2 names of 524288 bytes") != 1)
+		fail_msg("no eviction logged by the restore");
+	s = harness_stats(p);
+	assert_int_equal(s.evictions, 2);
+	assert_int_equal(s.evicted_bytes, 2 * QTR);
+	assert_int_equal(s.allocated_bytes, 2 * QTR);
+	assert_int_equal(published_of(p, 4), 0x0c);
+	harness_expect_checked(c, LPOOL);
+	EXPECT_RC(pool_free(p, held[2]), 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/*
+ * Under the fd store, SIGKILL with evl over its limit: the start after
+ * recovers it with every hold gone, so n0, n1 and n2 are unheld, and
+ * evicts them down to the limit, as far as they go (n3 is kept).
+ */
+static void
+crash_evicts_over_limit(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t held[3];
+	struct pool_stats s;
+
+	(void)state;
+	assert_int_equal(harness_store_start(&st), 0);
+	EXPECT_RC(pool_connect(st.sock, &c), 0);
+	over_limit_unheld(c, &p, held);
+	assert_int_equal(harness_store_crash(&st), 0);
+	pool_disconnect(c);
+
+	assert_int_equal(harness_store_start(&st), 0);
+	if (!harness_store_logged(&st, "recovered"))
+		fail_msg("no recovery");
+	if (!harness_store_logged(&st, "pool evl restored over its limit of "
+				  "262144: evicted 3 names of 786432 bytes"))
+		fail_msg("no eviction logged by the restore");
+	open_pool(st.sock, LPOOL, &c, &p);
+	s = harness_stats(p);
+	assert_int_equal(s.allocated_bytes, QTR);
+	assert_int_equal(published_of(p, 4), 0x08);
+	harness_expect_checked(c, LPOOL);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
@@ -1056,6 +1190,10 @@ main(void)
 		    realloc_gap_then_kept_evicts_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    realloc_past_threshold_evicts_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(restart_evicts_over_limit,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(crash_evicts_over_limit,
+						store_setup, store_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
