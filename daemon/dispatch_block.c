@@ -348,9 +348,18 @@ becomes_span(struct dpool *p, const struct block *b, uint64_t size)
  * the growth alone, however the block grows (dpool_realloc), since a move
  * gives the old place back.  A look at the run and one block, bounded by
  * the growth.
+ *
+ * The block ending the run may be one the pool is giving back in steps
+ * (a request meets one only once it has stopped waiting for work queued
+ * after it, wait_settled): it is no one's, and free once that work is
+ * done.  When it and the run hold the growth, no eviction is needed, nor
+ * would one help: *soon is set, and the caller waits for that work
+ * (held_for_release).  Not for a refusal by the limit: the engine was not
+ * asked, and the limit may still lack what an eviction gives back.
  */
 static uint64_t
-growth(struct dpool *p, uint64_t off, uint64_t size, uint64_t *counted)
+growth(struct dpool *p, uint64_t off, uint64_t size, uint64_t *counted,
+       bool *soon)
 {
 	struct block *b = dpool_block(p, off), *next;
 	uint64_t want = heap_block_size(p->heap, size), more, gap;
@@ -371,10 +380,30 @@ growth(struct dpool *p, uint64_t off, uint64_t size, uint64_t *counted)
 	if (gap >= more)
 		return p->limit_hit ? more : want;
 	next = dpool_block(p, b->off + b->size + gap);
+	if (!next && !p->limit_hit &&
+	    gap + dpool_releasing_at(p, b->off + b->size + gap) >= more) {
+		*soon = true;
+		return more;
+	}
 	if (!next || !(next->evictable && next->nrefs == 0) ||
 	    gap + next->size < more)
 		return want;
 	return more;
+}
+
+/*
+ * What the realloc lacks comes back with work the pool has queued
+ * (growth's soon): held until the work queued by now is done, then tried
+ * again, nothing evicted.  The refusal the client will not see is taken
+ * back in the statistics.
+ */
+static int
+held_for_release(struct call *c, struct dpool *p)
+{
+	p->unseen_failures++;
+	c->settle = false;
+	c->prior_only = false;
+	return HELD;
 }
 
 int
@@ -383,6 +412,7 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 	struct block *b;
 	struct handle *h;
 	uint64_t dst, need = 0, counted = 0;
+	bool soon = false;
 	int rc, wait;
 
 	if (!(h = get_handle(c, m->handle, true, &rc)))
@@ -421,8 +451,12 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 				   quota_used(c, h), m->in_place, &b, &dst);
 		if ((wait = refused_unsettled(c, h->pool, rc)))
 			return wait;
-		if (rc == -ENOMEM)
-			need = growth(h->pool, m->offset, m->size, &counted);
+		if (rc == -ENOMEM) {
+			need = growth(h->pool, m->offset, m->size, &counted,
+				      &soon);
+			if (soon)
+				return held_for_release(c, h->pool);
+		}
 	} while ((wait = make_room(c, h->pool, rc, m->retry_follows, need,
 				   counted)) == TRY_AGAIN);
 	if (wait)

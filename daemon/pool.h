@@ -467,6 +467,13 @@ void dpool_close_handle(struct dpool *p, struct handle *h);
  * once in this loop turn already (dpool_turn_spent).
  */
 bool dpool_release_defer(struct dpool *p, uint64_t off, uint64_t len);
+/*
+ * The bytes of the block at off if it is a freed block held while its
+ * pages go back in steps (dpool_release_defer): free once the work queued
+ * now is done.  0 if it is not, and whenever a block is being moved in
+ * steps (its new place is held the same way, and stays taken).  O(1).
+ */
+uint64_t dpool_releasing_at(struct dpool *p, uint64_t off);
 /* The engine gave len bytes back at once (its release callback). */
 void dpool_released_at_once(uint64_t len);
 /*

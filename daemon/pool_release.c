@@ -234,6 +234,22 @@ dpool_release_defer(struct dpool *p, uint64_t off, uint64_t len)
 	return true;
 }
 
+uint64_t
+dpool_releasing_at(struct dpool *p, uint64_t off)
+{
+	struct heap_block_info bi;
+
+	/*
+	 * Out of the index yet live in the engine: a freed block held for
+	 * its steps, or a moving block's new place, which stays taken.
+	 * Only the first while nothing moves.
+	 */
+	if (!p->releasing || p->moving || block_index_find(&p->blocks, off) ||
+	    heap_block_info(p->heap, off, &bi))
+		return 0;
+	return bi.size;
+}
+
 /*
  * A turn's first count (bytes freed or references dropped at once): the
  * counts are for one turn, and a step, due at its end, starts them anew.

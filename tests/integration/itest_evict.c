@@ -60,6 +60,10 @@
  *       large threshold can only move: a free gap and an evictable
  *       block after it, together its growth but too few for a move, do
  *       not count as room to grow, nothing is evicted.
+ *   realloc_waits_for_release_after_it  a realloc that lacks what a
+ *       block right after it gives back in steps, queued after it (which
+ *       it does not wait for): it waits for that release rather than
+ *       evict for a move, evicts nothing, and grows in place;
  *   restart_evicts_over_limit  a limit lowered while the evictable names
  *       were held, two of them let go of since: a restart in place
  *       restores the pool over its limit and evicts those two down to
@@ -1023,6 +1027,122 @@ realloc_past_threshold_evicts_nothing(void **state)
 	pool_disconnect(c);
 }
 
+/* Bit i set: n<i> is published in pool p. */
+static unsigned
+published_of(struct pool *p, int n)
+{
+	unsigned bits = 0;
+	pool_off_t off;
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (pool_lookup(p, name_of(i), &off, NULL) == 0)
+			bits |= 1u << i;
+	return bits;
+}
+
+/* ---- a realloc next to a block going back in steps -------------------- */
+
+#define MiB		(1024u * 1024u)
+/* Pages go back 4 KiB a loop turn; nothing waits for work queued after. */
+#define RELEASE_CONF	"release_step = 4K\nsettle_wait_ms = 0\n" \
+			"[pool evr]\nsize = 1G\n"
+
+static int
+setup_release(void **state)
+{
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	return harness_start(&d, RELEASE_CONF) == 0 ? 0 : -1;
+}
+
+/*
+ * Two round trips of p that wait for nothing and take no room (the pool
+ * is full): what was sent before them has been read.
+ */
+static void
+round_trips(struct pool *p)
+{
+	pool_off_t off;
+	int i;
+
+	for (i = 0; i < 2; i++)
+		EXPECT_RC(pool_lookup(p, "n0", &off, NULL), 0);
+}
+
+/*
+ * A raw client's s (256 MiB), n (128 MiB) right after it, evictable
+ * names n0 and n1 (128 MiB each), x (128 MiB) and a filler, the whole
+ * pool.  x is freed, its pages going back 4 KiB a turn (32768 turns),
+ * and s asked to grow by n's bytes: refused (n is live), the Realloc is
+ * held for x's release, queued before it.  Then n is freed, its release
+ * queued after the Realloc's, which it does not wait for (settle_wait_ms
+ * is 0): tried again once x is back, the Realloc finds n's block still
+ * going back, and too little room to move.  What it lacks comes back
+ * with n's last step, in place; evicting n0 and n1 for a move it then
+ * does not make (it grows in place, n being gone by the time it is
+ * tried) was evicting for nothing.  It waits for n's release instead,
+ * evicting nothing, and grows in place; failed_allocs stays 0.
+ */
+static void
+realloc_waits_for_release_after_it(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t n, e[2], x, f;
+	uint64_t s;
+	uint32_t rh;
+	int fd, i;
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Realloc m = POOLMGR__REALLOC__INIT;
+	Poolmgr__Reply *r;
+
+	(void)state;
+	open_pool(d.sock, "evr", &c, &p);
+	assert_true((fd = harness_raw_greeted(d.sock, "raw")) >= 0);
+	EXPECT_RC(harness_raw_open(fd, "evr", &rh), 0);
+	EXPECT_RC(harness_raw_alloc(fd, rh, 256 * MiB, &s, NULL), 0);
+	EXPECT_RC(pool_alloc(p, 128 * MiB, &n), 0);
+	assert_int_equal(n, s + 256 * MiB);
+	for (i = 0; i < 2; i++) {
+		EXPECT_RC(pool_alloc(p, 128 * MiB, &e[i]), 0);
+		EXPECT_RC(pool_publish_flags(p, e[i], name_of(i),
+					     POOL_PUBLISH_EVICTABLE), 0);
+		EXPECT_RC(pool_free(p, e[i]), 0);
+	}
+	EXPECT_RC(pool_alloc(p, 128 * MiB, &x), 0);
+	EXPECT_RC(pool_alloc(p, 256 * MiB, &f), 0);
+	assert_int_equal(harness_stats(p).free_bytes, 0);
+
+	EXPECT_RC(pool_free(p, x), 0);
+	m.handle = rh;
+	m.offset = s;
+	m.size = 384 * MiB;
+	req.body_case = POOLMGR__REQUEST__BODY_REALLOC;
+	req.realloc = &m;
+	assert_int_equal(harness_raw_post(fd, &req), 0);
+	round_trips(p);
+	EXPECT_RC(pool_free(p, n), 0);
+
+	r = harness_raw_reply(fd, req.id, HARNESS_RAW_WAIT_MS);
+	assert_non_null(r);
+	assert_int_equal(r->error, 0);
+	assert_int_equal(r->alloc->offset, s);
+	poolmgr__reply__free_unpacked(r, NULL);
+	assert_int_equal(harness_stats(p).evictions, 0);
+	/* The refusals before it were the daemon's, not the client's. */
+	assert_int_equal(harness_stats(p).failed_allocs, 0);
+	assert_int_equal(published_of(p, 2), 0x3);
+
+	EXPECT_RC(harness_raw_free(fd, rh, s), 0);
+	EXPECT_RC(pool_free(p, f), 0);
+	unpublish(p, 0x3);
+	harness_expect_checked(c, "evr");
+	close(fd);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 /* ---- a restore over the pool's limit --------------------------------- */
 
 #define LPOOL		"evl"
@@ -1067,20 +1187,6 @@ over_limit_unheld(struct pool_conn *c, struct pool **p, pool_off_t *held)
 	EXPECT_RC(pool_free(*p, held[1]), 0);
 	assert_int_equal(harness_stats(*p).evictions, 0);
 	assert_int_equal(harness_stats(*p).allocated_bytes, 4 * QTR);
-}
-
-/* Bit i set: n<i> is published in pool p. */
-static unsigned
-published_of(struct pool *p, int n)
-{
-	unsigned bits = 0;
-	pool_off_t off;
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (pool_lookup(p, name_of(i), &off, NULL) == 0)
-			bits |= 1u << i;
-	return bits;
 }
 
 /*
@@ -1190,6 +1296,9 @@ main(void)
 		    realloc_gap_then_kept_evicts_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    realloc_past_threshold_evicts_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    realloc_waits_for_release_after_it, setup_release,
+		    teardown),
 		cmocka_unit_test_setup_teardown(restart_evicts_over_limit,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(crash_evicts_over_limit,
