@@ -83,9 +83,13 @@ refused_unsettled(struct call *c, struct dpool *p, int rc)
  * back in steps waits for them: so that a request many names short does
  * not wait once a name, such a round takes as many names as those rounds
  * before it took all told (c->evict_names), one at least: 1, 1, 2, 4...
- * So a request that, once the bytes missing are evicted (a wait), still
- * needs k names for a run waits for them 1 + ceil(log2 k) times at most,
- * and evicts fewer than 2k names for it.
+ * unless fewer of them already hold need, the request's own bytes: those
+ * could be its run, and the next try tells.  So a request that, once the
+ * bytes missing are evicted (a wait), still needs k names for a run, j
+ * names holding its bytes, evicts fewer than k + min(j, k) names for it
+ * (fewer than 2k), and waits for them 1 + ceil(log2 k) times at most
+ * while j >= k, about log2 j + k / j times otherwise, each of those
+ * waits being for the pages of at least its own bytes.
  * The refusal the client will not see is taken back in the statistics.
  * 0: the refusal stands, nothing evicted: none is evictable, or the
  * evictable bytes are fewer than the request is short, or the client
@@ -110,7 +114,7 @@ make_room(struct call *c, struct dpool *p, int rc, bool retry_follows,
 		return 0;
 	lack = dpool_evict_short(p, need, counted);
 	if (!dpool_evict_may_fit(p, lack) ||
-	    !(gone = dpool_evict(p, lack, names)))
+	    !(gone = dpool_evict(p, lack, names, need)))
 		return 0;
 	p->unseen_failures++;
 	if (!dpool_unsettled(p))

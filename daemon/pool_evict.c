@@ -180,13 +180,13 @@ dpool_evict_may_fit(const struct dpool *p, uint64_t lack)
 }
 
 uint32_t
-dpool_evict(struct dpool *p, uint64_t need, uint32_t names)
+dpool_evict(struct dpool *p, uint64_t need, uint32_t names, uint64_t enough)
 {
 	struct evict_link *l;
 	uint64_t gone = 0, size;
 	uint32_t count = 0;
 
-	while ((gone < need || count < names) &&
+	while ((gone < need || (count < names && gone < enough)) &&
 	       (l = TAILQ_FIRST(&p->evict.lru))) {
 		size = l->name->block->size;
 		dpool_name_remove(p, l->name);
@@ -206,7 +206,7 @@ dpool_evict_over_limit(struct dpool *p, uint64_t *bytes)
 	uint32_t n = 0;
 
 	if (p->limit && held > p->limit)
-		n = dpool_evict(p, held - p->limit, 0);
+		n = dpool_evict(p, held - p->limit, 0, 0);
 	*bytes = p->evict.evicted_bytes - before;
 	return n;
 }

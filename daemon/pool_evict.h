@@ -93,9 +93,11 @@ bool dpool_evict_may_fit(const struct dpool *p, uint64_t lack);
 /*
  * Evict the least recently used unheld evictable names, unpublishing
  * them and freeing their blocks, until their bytes reach need and they
- * are at least names many, or none is left: how many went.
+ * are at least names many or their bytes reach enough too, or none is
+ * left: how many went.
  */
-uint32_t dpool_evict(struct dpool *p, uint64_t need, uint32_t names);
+uint32_t dpool_evict(struct dpool *p, uint64_t need, uint32_t names,
+		     uint64_t enough);
 /*
  * Pool p holds more than its limit: evict its unheld evictable names,
  * least recently used first, until it holds no more or none is left

@@ -129,7 +129,7 @@ evict_bench(struct dpool *p, struct handle *h, size_t n, size_t l,
 	evictable = hold_pairs(p, h, offs + n, n, l);
 	t0 = now_ns();
 	for (i = 0; i < n; i++)
-		if (dpool_evict(p, 64, 1) != 1)
+		if (dpool_evict(p, 64, 1, 64) != 1)
 			die("nothing evicted");
 	t1 = now_ns();
 	if (p->evict.count != 0 || p->names.count != n)

@@ -52,6 +52,10 @@
  *       back in steps: three blocks' room, one block's bytes and then a
  *       run missing, waits for the bytes, then for rounds of 1, 1 and 2
  *       names, and evicts those five, not every name;
+ *   round_stops_at_request_bytes  the same in blocks half as big, a
+ *       run five names away: the round that would take four names
+ *       stops at two, whose bytes are the request's, and six names go,
+ *       not eight;
  *   realloc_gap_then_kept_evicts_nothing  a free gap after the block,
  *       then a kept block, and too few free and evictable bytes for a
  *       move: the gap does not count as room to grow, nothing is
@@ -934,6 +938,73 @@ evictions_in_steps_wait_few_times(void **state)
 	pool_disconnect(c);
 }
 
+#define QBLK		(BLK / 2)	/* a page span: goes back in steps */
+#define NQBLK		((int)(NBLK * BLK / QBLK))
+
+/*
+ * Sixteen blocks of QBLK, each a name q<i> by offset, every eviction's
+ * pages going back in steps; q0's and q15's blocks free, at the ends:
+ * two blocks' room in bytes, not in a run.  The names, oldest first: q3,
+ * q5, q7, q9, none next to a free block or to another of them, then q1,
+ * next to q0's, then q11, q13, q2...  The run comes with the fifth.  The
+ * rounds, each waiting for its pages: q3; q5; q7 and q9; then as many as
+ * the rounds before took, four, but the round stops once its names hold
+ * the request's own bytes, two: q1 and q11.  Six names, not eight.
+ */
+static void
+round_stops_at_request_bytes(void **state)
+{
+	static const int order[] = {3, 5, 7, 9, 1, 11, 13, 2, 4, 6, 8, 10,
+				    12, 14};
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t o[NQBLK], a, t;
+	char name[8];
+	unsigned left = 0;
+	size_t k;
+	int i, j;
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	for (i = 0; i < NQBLK; i++)
+		EXPECT_RC(pool_alloc(p, QBLK, &o[i]), 0);
+	for (i = 0; i < NQBLK; i++)
+		for (j = i + 1; j < NQBLK; j++)
+			if (o[j] < o[i]) {
+				t = o[i];
+				o[i] = o[j];
+				o[j] = t;
+			}
+	for (i = 0; i < NQBLK; i++) {
+		assert_int_equal(o[i], i * QBLK);
+		snprintf(name, sizeof(name), "q%d", i);
+		EXPECT_RC(pool_publish_flags(p, o[i], name,
+					     POOL_PUBLISH_EVICTABLE), 0);
+		EXPECT_RC(pool_free(p, o[i]), 0);
+	}
+	EXPECT_RC(pool_unpublish(p, "q0"), 0);
+	EXPECT_RC(pool_unpublish(p, "q15"), 0);
+	for (k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		snprintf(name, sizeof(name), "q%d", order[k]);
+		EXPECT_RC(pool_lookup(p, name, &t, NULL), 0);
+	}
+
+	EXPECT_RC(pool_alloc(p, 2 * QBLK, &a), 0);
+	assert_int_equal(a, o[0]);
+	assert_int_equal(harness_stats(p).evictions, 6);
+	for (i = 1; i < NQBLK - 1; i++) {
+		snprintf(name, sizeof(name), "q%d", i);
+		if (pool_lookup(p, name, &t, NULL) == 0)
+			left |= 1u << i;
+	}
+	/* q1, q3, q5, q7, q9 and q11 gone. */
+	assert_int_equal(left, 0x7ffe & ~0x0aaau);
+	harness_expect_checked(c, POOL);
+	EXPECT_RC(pool_free(p, a), 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 /*
  * A free gap of half a block after o[0], then a kept block: o[0] cannot
  * grow in place, and the gap and n2's block (the only evictable one,
@@ -1292,6 +1363,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(
 		    evictions_in_steps_wait_few_times, setup_steps, teardown),
+		cmocka_unit_test_setup_teardown(
+		    round_stops_at_request_bytes, setup_steps, teardown),
 		cmocka_unit_test_setup_teardown(
 		    realloc_gap_then_kept_evicts_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(
