@@ -79,7 +79,9 @@ STATE_H   := $(BUILD)/proto/state.pb-c.h
 STATE_OBJ := $(BUILD)/proto/state.pb-c.o
 
 DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
-               daemon/session.c daemon/pool.c daemon/pool_release.c \
+               daemon/session.c daemon/pool.c daemon/pool_share.c \
+               daemon/pool_hold.c daemon/pool_block.c daemon/pool_check.c \
+               daemon/pool_restore.c daemon/pool_release.c \
                daemon/dispatch.c daemon/dispatch_admin.c \
                daemon/dispatch_block.c daemon/dispatch_names.c \
                daemon/dispatch_wait.c \

@@ -71,13 +71,13 @@ struct block {
 	 * nobody else may retain it, and it is not freed even when its last
 	 * holder lets go.  let_go: every holder has closed its handle and
 	 * its references wait to be dropped (block_let_go); no request sees
-	 * it again.  shared: its bit in the share map is set (pool.c writes
-	 * the map only when that changes).  named: a name of the pool's
-	 * holds it (pool_names.c); it is persistent then, the name's being
-	 * the pool's reference.  evictable: its name was published so
-	 * (pool_evict.c), which a hold's coming and going tells.  Bits of
-	 * nrefs' word (at most POOL_MAX_HOLDERS) so that a block's record
-	 * stays 56 bytes.
+	 * it again.  shared: its bit in the share map is set
+	 * (pool_share.c writes the map only when that changes).  named: a
+	 * name of the pool's holds it (pool_names.c); it is persistent
+	 * then, the name's being the pool's reference.  evictable: its
+	 * name was published so (pool_evict.c), which a hold's coming and
+	 * going tells.  Bits of nrefs' word (at most POOL_MAX_HOLDERS) so
+	 * that a block's record stays 56 bytes.
 	 */
 	uint32_t nrefs : 27;
 	uint32_t named : 1;
@@ -95,8 +95,8 @@ struct block {
 	 * Its holders, nrefs of them: first, held (handle_bits not 0)
 	 * exactly while nrefs is not 0, and the other nrefs - 1 on refs.
 	 * When first's holder lets go, one from refs takes its place
-	 * (pool.c's hold_promote), so a block never pays for a struct ref
-	 * while its own slot is empty.
+	 * (pool_hold.c's hold_promote), so a block never pays for a struct
+	 * ref while its own slot is empty.
 	 */
 	struct hold first;
 	struct ref_list refs;

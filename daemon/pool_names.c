@@ -3,8 +3,8 @@
  * (pool_names.h).
  *
  * The name is the pool's reference: a named block is a persistent block
- * whose persistence only the name's removal ends (pool.c refuses a Free
- * of it by a handle that does not hold it, -EBUSY).  So everything
+ * whose persistence only the name's removal ends (pool_block.c refuses a
+ * Free of it by a handle that does not hold it, -EBUSY).  So everything
  * persistence does, names get for nothing: the share bit, the quota
  * charge of the uid that persisted it, the crash journal's record of the
  * block and a restart's; the journal also records each name (after its

@@ -27,7 +27,7 @@
  *   gave back release_step bytes, the turn is spent (dpool_turn_spent):
  *   a span freed after that goes in steps as a big block does, whatever
  *   its size, and a small block's pages only join those the engine keeps
- *   (heap_set_retain_hold, pool.c), whose excess over the bound goes
+ *   (heap_set_retain_hold, pool_block.c), whose excess over the bound goes
  *   heap_retain_step by step (below).  So a turn gives back at most
  *   release_step and one block's pages because of frees.  A step starts
  *   the count anew; a turn with nothing queued asks for a step at its

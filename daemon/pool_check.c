@@ -1,0 +1,206 @@
+/*
+ * pool_check.c - a pool's books against what they sum up (dpool_check,
+ * `poolctl check`, after the engine's own heap_check).
+ *
+ * The counts that the statistics and the quotas read without a walk are
+ * recounted here from the blocks: the open handles' cached bytes, the
+ * index of blocks, each block's holds and share bit, its names, the
+ * references and persist charges per uid, and the record chunks.  A walk
+ * over every block: meant for a check, never for a request's path.  It
+ * changes nothing, and reads no page of the share map but blocks' own
+ * bits (a read of a page nobody wrote would make the kernel allocate it).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "pool.h"
+#include "pool_internal.h"
+#include "pool_names.h"
+#include "session.h"
+
+/* Does any holder of b have its handle open? */
+static bool
+held_open(struct block *b)
+{
+	struct hold *hd;
+
+	BLOCK_FOREACH_HOLD(hd, b)
+		if (hold_handle(hd)->session)
+			return true;
+	return false;
+}
+
+/*
+ * Are b's holds as struct block says: its own held exactly while anyone
+ * holds it, nrefs in all, each on a handle of p and marked inline or not
+ * as it is?  NULL, or what is wrong.
+ */
+static const char *
+holds_wrong(struct dpool *p, struct block *b)
+{
+	struct hold *hd;
+	uint32_t n = 0;
+
+	if ((b->first.handle_bits != 0) != (b->nrefs != 0))
+		return b->nrefs ? "its own hold is empty" :
+				  "its own hold is held";
+	BLOCK_FOREACH_HOLD(hd, b) {
+		if (hold_handle(hd) == NULL || hold_handle(hd)->pool != p)
+			return "a hold of no handle of the pool";
+		if (((hd->handle_bits & HOLD_INLINE) != 0) != (hd == &b->first))
+			return "a hold marked inline where it is not";
+		if (hold_block(hd) != b)
+			return "a hold of another block";
+		n++;
+	}
+	return n != b->nrefs ? "holds not as many as counted" : NULL;
+}
+
+/*
+ * Is each uid charged for the persistent blocks it persisted, their number
+ * and bytes?  The charges change with them (persist, unpersist, a resize),
+ * so only a recount from the blocks can tell that they kept step: the
+ * quota reads the bytes.  0, or -EFAULT with the problem; 0 also if there
+ * is no memory to count in.
+ */
+static int
+charges_wrong(struct dpool *p, char *problem, size_t len)
+{
+	struct block_index_iter it;
+	struct persist_charge *c;
+	struct block *b;
+	unsigned i;
+	int rc = 0;
+
+	if (!(c = calloc(p->ncharges ? p->ncharges : 1, sizeof(*c))))
+		return 0;
+	BLOCK_INDEX_FOREACH(b, &p->blocks, &it) {
+		if (!block_persistent(b))
+			continue;
+		i = charge_index(p, b->persister);
+		if (i == p->ncharges || p->charges[i].uid != b->persister) {
+			snprintf(problem, len, "pool %s: block %#llx persisted "
+				 "by uid %u, who is charged nothing", p->name,
+				 (unsigned long long)b->off,
+				 (unsigned)b->persister);
+			rc = -EFAULT;
+			goto out;
+		}
+		c[i].blocks++;
+		c[i].bytes += b->size;
+	}
+	for (i = 0; i < p->ncharges; i++) {
+		if (c[i].blocks == p->charges[i].blocks &&
+		    c[i].bytes == p->charges[i].bytes)
+			continue;
+		snprintf(problem, len, "pool %s: uid %u persisted %llu blocks "
+			 "of %llu bytes, charged for %llu of %llu", p->name,
+			 (unsigned)p->charges[i].uid,
+			 (unsigned long long)c[i].blocks,
+			 (unsigned long long)c[i].bytes,
+			 (unsigned long long)p->charges[i].blocks,
+			 (unsigned long long)p->charges[i].bytes);
+		rc = -EFAULT;
+		break;
+	}
+out:
+	free(c);
+	return rc;
+}
+
+/*
+ * Are the counts the statistics read without a walk (nrefs, the charges'
+ * blocks) what the blocks say?  0, or -EFAULT with the problem.
+ */
+static int
+counts_wrong(struct dpool *p, char *problem, size_t len)
+{
+	struct block_index_iter it;
+	struct block *b;
+	uint64_t refs = 0, charged = 0;
+
+	BLOCK_INDEX_FOREACH(b, &p->blocks, &it)
+		refs += b->nrefs ? b->nrefs - 1 : 0;
+	for (unsigned i = 0; i < p->ncharges; i++)
+		charged += p->charges[i].blocks;
+	if (refs == p->nrefs && charged == p->persistent_blocks)
+		return charges_wrong(p, problem, len);
+	snprintf(problem, len, "pool %s: %llu refs and %llu persistent "
+		 "blocks charged, the books say %llu and %llu", p->name,
+		 (unsigned long long)refs, (unsigned long long)charged,
+		 (unsigned long long)p->nrefs,
+		 (unsigned long long)p->persistent_blocks);
+	return -EFAULT;
+}
+
+int
+dpool_check(struct dpool *p, char *problem, size_t len)
+{
+	struct block_index_stats st;
+	struct block_index_iter it;
+	const struct handle *h;
+	struct block *b;
+	uint64_t cached = 0, named = 0;
+	uint32_t n = 0;
+	char why[192];
+
+	LIST_FOREACH(h, &p->handles, in_pool) {
+		cached += handle_cached(h);
+		n++;
+	}
+	if (n != p->nhandles || cached != p->client_cached) {
+		snprintf(problem, len, "pool %s: %u open handles with %llu "
+			 "bytes cached, the books say %u with %llu", p->name,
+			 n, (unsigned long long)cached, p->nhandles,
+			 (unsigned long long)p->client_cached);
+		return -EFAULT;
+	}
+	if (block_index_check(&p->blocks, &st, why, sizeof(why)) != 0) {
+		snprintf(problem, len, "pool %s: its index of blocks: %s",
+			 p->name, why);
+		return -EFAULT;
+	}
+	BLOCK_INDEX_FOREACH(b, &p->blocks, &it) {
+		const char *wrong = holds_wrong(p, b);
+
+		if (wrong) {
+			snprintf(problem, len, "pool %s: block %#llx of %u "
+				 "holders: %s", p->name,
+				 (unsigned long long)b->off, b->nrefs, wrong);
+			return -EFAULT;
+		}
+		if (share_bit_wrong(p, b)) {
+			snprintf(problem, len, "pool %s: block %#llx of %u "
+				 "holders%s: its share bit is %s, the map's "
+				 "%s", p->name, (unsigned long long)b->off,
+				 b->nrefs, block_persistent(b) ?
+				 ", persistent" : "", b->shared ? "set" :
+				 "clear", share_bit_get(p, b->off) ? "set" :
+				 "clear");
+			return -EFAULT;
+		}
+		/* Its first hold or last release would find no name. */
+		if (b->evictable && !b->named) {
+			snprintf(problem, len, "pool %s: block %#llx is "
+				 "marked evictable, but no name holds it",
+				 p->name, (unsigned long long)b->off);
+			return -EFAULT;
+		}
+		if (b->let_go && (block_persistent(b) || held_open(b))) {
+			snprintf(problem, len, "pool %s: block %#llx taken "
+				 "for let go, but it is %s", p->name,
+				 (unsigned long long)b->off,
+				 block_persistent(b) ? "persistent" :
+				 "held through an open handle");
+			return -EFAULT;
+		}
+		named += b->named;
+	}
+	if (dpool_names_check(p, named, problem, len) ||
+	    counts_wrong(p, problem, len) ||
+	    records_check(&block_records, problem, len) ||
+	    records_check(&ref_records, problem, len))
+		return -EFAULT;
+	return session_check_pool(p, problem, len);
+}

@@ -1,0 +1,358 @@
+/*
+ * pool_hold.c - who holds a pool's blocks: references, holds, the
+ * charges of persistent blocks, and persistence itself (pool.h).
+ *
+ * Ownership (docs/protocol.md): a block's references are its own first
+ * hold and a short list of struct ref for any further holders, each hold
+ * also on its handle's list so a closing handle finds all of its blocks
+ * without a scan.  Nearly every block has one holder, the handle that
+ * allocated it, and so costs one record: when that holder lets go while
+ * others hold on, one of theirs moves into the block (hold_promote).  The
+ * block is freed in the engine when its last reference goes and it is
+ * not persistent (pool_block.c).  Requests name blocks by offset, and
+ * find them in the pool's index (block_index.c), a hash table that is
+ * resized a step per change, so that neither a lookup nor a resize grows
+ * with the number of blocks.
+ *
+ * Invariants (dpool_check): a block's own hold is held exactly while
+ * nrefs is not 0, and nrefs holds are on it, each on its handle's list
+ * too; a handle's bytes count every block it holds that is not
+ * persistent, a persistent block's bytes are charged to its persister
+ * instead (p->charges, sorted by uid, one entry per uid with any); an
+ * evictable block's name is off the eviction list exactly while it is
+ * held (pool_evict.c).
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "journal.h"
+#include "log.h"
+#include "pool.h"
+#include "pool_internal.h"
+#include "session.h"
+
+/*
+ * Does a holder of b have its handle open?  One found on b's list is moved
+ * to its head, so that the next look finds it second, after b's own, and
+ * it is the one that takes b's own place if that holder lets go.
+ */
+static bool
+open_holder(struct block *b)
+{
+	struct ref *r;
+
+	if (b->first.handle_bits && hold_handle(&b->first)->session)
+		return true;
+	LIST_FOREACH(r, &b->refs, by_block)
+		if (hold_handle(&r->hold)->session)
+			break;
+	if (r && r != LIST_FIRST(&b->refs)) {
+		LIST_REMOVE(r, by_block);
+		LIST_INSERT_HEAD(&b->refs, r, by_block);
+	}
+	return r != NULL;
+}
+
+/*
+ * Has every holder let b go (closed its handle)?  Asked on every lookup of
+ * a block.  Walking its holders from the newest made each request about a
+ * block whose first holder was open, and 50,000 later ones closed, take
+ * 80-200 us instead of 13 until they had dropped their references
+ * (bench_handles).  A closed holder is a handle still dropping its
+ * references in steps (p->closing counts them; one closed at once has
+ * dropped them all), and holds b once: a block with more holders than
+ * that has an open one.  Else the holders are looked at, at most
+ * p->closing of them: once, if they have all let go, which is for good
+ * (nobody can reach b to hold it again); else until the open one found,
+ * now b's own or first on its list, closes.
+ */
+static bool
+block_let_go(struct dpool *p, struct block *b)
+{
+	if (block_persistent(b))
+		return false;
+	if (b->let_go)
+		return true;
+	if (b->nrefs > p->closing || open_holder(b))
+		return false;
+	b->let_go = true;
+	return true;
+}
+
+struct block *
+dpool_block(struct dpool *p, uint64_t off)
+{
+	struct block *b = block_index_find(&p->blocks, off);
+
+	return b && !block_let_go(p, b) ? b : NULL;
+}
+
+/*
+ * h's reference to b, or NULL: looked for on the shorter of the two lists,
+ * so that neither a block held by many handles nor a handle holding many
+ * blocks makes every request about them slow.
+ */
+struct hold *
+ref_of(struct block *b, struct handle *h)
+{
+	struct hold *hd;
+
+	if (b->nrefs <= h->nrefs) {
+		BLOCK_FOREACH_HOLD(hd, b)
+			if (hold_handle(hd) == h)
+				return hd;
+	} else {
+		LIST_FOREACH(hd, &h->refs, by_handle)
+			if (hold_block(hd) == b)
+				return hd;
+	}
+	return NULL;
+}
+
+bool
+dpool_holds(struct block *b, struct handle *h)
+{
+	return ref_of(b, h) != NULL;
+}
+
+/* Where uid's charge is, or would go, in the sorted array. */
+unsigned
+charge_index(const struct dpool *p, uid_t uid)
+{
+	unsigned lo = 0, hi = p->ncharges;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+
+		if (p->charges[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+uint64_t
+dpool_persisted_by(const struct dpool *p, uid_t uid)
+{
+	unsigned i = charge_index(p, uid);
+
+	return i < p->ncharges && p->charges[i].uid == uid ?
+	       p->charges[i].bytes : 0;
+}
+
+/* Add n bytes in blocks blocks (each two's complement to take away) to
+ * uid's charge. */
+void
+charge_add(struct dpool *p, uid_t uid, uint64_t n, uint64_t blocks)
+{
+	unsigned i = charge_index(p, uid);
+	struct persist_charge *c;
+
+	if (i == p->ncharges || p->charges[i].uid != uid) {
+		if (p->ncharges == p->charges_cap) {
+			unsigned cap = p->charges_cap ? 2 * p->charges_cap : 4;
+
+			if (!(c = reallocarray(p->charges, cap, sizeof(*c))))
+				fatalx("out of memory");
+			p->charges = c;
+			p->charges_cap = cap;
+		}
+		memmove(&p->charges[i + 1], &p->charges[i],
+			(p->ncharges - i) * sizeof(*c));
+		p->charges[i] = (struct persist_charge){uid, 0, 0};
+		p->ncharges++;
+	}
+	c = &p->charges[i];
+	c->bytes += n;
+	c->blocks += blocks;
+	if (c->blocks == 0) {	/* none left */
+		p->ncharges--;
+		memmove(c, c + 1, (p->ncharges - i) * sizeof(*c));
+	}
+}
+
+/* Every holder's bytes, by d (two's complement to take away). */
+void
+holders_add(struct block *b, uint64_t d)
+{
+	struct hold *hd;
+
+	BLOCK_FOREACH_HOLD(hd, b)
+		handle_set_bytes(hold_handle(hd), hold_handle(hd)->bytes + d);
+}
+
+void
+persist(struct dpool *p, struct block *b, uid_t uid)
+{
+	holders_add(b, -b->size);
+	b->persister = uid;
+	charge_add(p, uid, b->size, 1);
+	p->persistent_blocks++;
+	journal_persist(p, b);
+}
+
+/* Journalled before the engine may hand its pages out again. */
+void
+unpersist(struct dpool *p, struct block *b)
+{
+	charge_add(p, b->persister, -b->size, -1);
+	b->persister = NO_PERSISTER;
+	holders_add(b, b->size);
+	p->persistent_blocks--;
+	journal_unpersist(p, b);
+}
+
+/* h holds b: in b's own hold if nobody does, else in a struct ref. */
+void
+ref_add(struct block *b, struct handle *h)
+{
+	struct hold *hd = &b->first;
+	struct ref *r;
+
+	if (b->nrefs == 0) {
+		if (b->evictable)
+			evict_held(h->pool, b);
+		hd->handle_bits = (uintptr_t)h | HOLD_INLINE;
+	} else {
+		r = record_take(&ref_records);
+		h->pool->nrefs++;
+		r->block = b;
+		r->hold.handle_bits = (uintptr_t)h;
+		LIST_INSERT_HEAD(&b->refs, r, by_block);
+		hd = &r->hold;
+	}
+	b->nrefs++;
+	LIST_INSERT_HEAD(&h->refs, hd, by_handle);
+	h->nrefs++;
+	h->session->nrefs++;
+	if (!block_persistent(b))	/* else its persister's (charge) */
+		handle_set_bytes(h, h->bytes + b->size);
+}
+
+/*
+ * b's own holder let go and r's holds on: r's hold moves into b, taking
+ * r's place on its handle's list, whose order is the order its references
+ * are dropped in when it closes (dpool_drop_refs).  The first on b's list
+ * is promoted: the open holder block_let_go found last, if any.
+ */
+static void
+hold_promote(struct block *b, struct ref *r)
+{
+	LIST_INSERT_AFTER(&r->hold, &b->first, by_handle);
+	LIST_REMOVE(&r->hold, by_handle);
+	LIST_REMOVE(r, by_block);
+	b->first.handle_bits = r->hold.handle_bits | HOLD_INLINE;
+	records_give(&ref_records, r);
+}
+
+/* Unlink hold hd from b and its handle; b may now be unreferenced. */
+void
+ref_remove(struct block *b, struct hold *hd)
+{
+	struct handle *h = hold_handle(hd);
+	struct ref *r;
+
+	LIST_REMOVE(hd, by_handle);
+	if (hd != &b->first) {
+		r = (struct ref *)hd;
+		LIST_REMOVE(r, by_block);
+		records_give(&ref_records, r);
+	} else if ((r = LIST_FIRST(&b->refs)))
+		hold_promote(b, r);
+	else
+		b->first.handle_bits = 0;
+	if (r)			/* a ref's record went back */
+		h->pool->nrefs--;
+	b->nrefs--;
+	h->nrefs--;
+	if (h->session)		/* else closed: its session let go */
+		h->session->nrefs--;
+	if (b->nrefs == 0 && b->evictable)
+		evict_unheld(h->pool, b);
+	if (!block_persistent(b))
+		handle_set_bytes(h, h->bytes - b->size);
+}
+
+int
+dpool_retain(struct dpool *p, struct handle *h, uint64_t off,
+	     uint64_t quota_used)
+{
+	struct block *b = dpool_block(p, off);
+
+	if (!b)
+		return -EINVAL;
+	if (ref_of(b, h))
+		return 0;
+	if (b->busy)		/* it would leave from under the new holder */
+		return -EBUSY;
+	/*
+	 * Every request about a block may walk its holders (a reference
+	 * looked up, a persist moving their charges): so many, no more.
+	 */
+	if (b->nrefs >= POOL_MAX_HOLDERS)
+		return -EMLINK;
+	if (!block_persistent(b) && over_quota(p, quota_used, b->size))
+		return -EDQUOT;
+	ref_add(b, h);
+	block_share_sync(p, b);
+	return 0;
+}
+
+int
+dpool_persist(struct dpool *p, struct handle *h, uint64_t off,
+	      uint64_t credit)
+{
+	struct block *b = dpool_block(p, off);
+	uint64_t persisted;
+
+	if (!b)
+		return -EINVAL;
+	if (block_persistent(b))
+		return 0;
+	/*
+	 * The charge moves from the holders to the persister, who holds it
+	 * (dispatch checks).  What a uid persists stays charged to it after
+	 * its connections go: all of it together within one quota, or a uid
+	 * could keep a quota's worth per connection it ever made.
+	 */
+	persisted = dpool_persisted_by(p, h->session->uid);
+	assert(credit <= persisted);
+	if (over_quota(p, persisted - credit, b->size))
+		return -EDQUOT;
+	persist(p, b, h->session->uid);
+	block_share_sync(p, b);
+	return 0;
+}
+
+void
+dpool_unpersist(struct dpool *p, struct block *b)
+{
+	unpersist(p, b);
+	block_maybe_free(p, b, true);
+}
+
+bool
+dpool_drop_refs(struct dpool *p, struct handle *h, uint64_t max)
+{
+	struct hold *hd;
+
+	for (; max && (hd = LIST_FIRST(&h->refs)); max--) {
+		struct block *b = hold_block(hd);
+
+		ref_remove(b, hd);
+		block_maybe_free(p, b, true);
+	}
+	return LIST_EMPTY(&h->refs);
+}
+
+void
+dpool_unlink_refs(struct handle *h)
+{
+	struct hold *hd;
+
+	while ((hd = LIST_FIRST(&h->refs)))
+		ref_remove(hold_block(hd), hd);
+}

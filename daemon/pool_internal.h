@@ -1,0 +1,84 @@
+/*
+ * pool_internal.h - what the files of a pool share, and nothing else in
+ * the daemon sees: pool.h stays the rest of the daemon's view of pools.
+ *
+ *   pool.c          the registry, the memfd and the engine over it, the
+ *                   settings, and the records blocks and refs come from
+ *   pool_share.c    the share map
+ *   pool_hold.c     references, holds, persist charges, persistence
+ *   pool_block.c    allocation, free and resize of blocks
+ *   pool_check.c    the books against what they sum up
+ *   pool_restore.c  the books rebuilt after a restart
+ *
+ * (pool_names.c, pool_evict.c and pool_release.c go through pool.h.)
+ */
+#ifndef POOLMGRD_POOL_INTERNAL_H
+#define POOLMGRD_POOL_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "log.h"
+#include "pool.h"
+#include "records.h"
+
+/* pool.c: the records of every pool's blocks and further holders. */
+extern struct records block_records;
+extern struct records ref_records;
+
+/* A zeroed record; the request path has no way back from a failure. */
+static inline void *
+record_take(struct records *r)
+{
+	void *rec = records_take(r);
+
+	if (rec == NULL)
+		fatalx("out of memory");
+	return rec;
+}
+
+/* Would more bytes take a session holding used past the pool's quota? */
+static inline bool
+over_quota(const struct dpool *p, uint64_t used, uint64_t more)
+{
+	return p->quota && (more > p->quota || used > p->quota - more);
+}
+
+/* pool_share.c */
+/* The map, sealed: 0 or -errno (the pool goes without one). */
+int make_share_map(struct dpool *p);
+/* Set b's bit to on, writing the map only if it changes. */
+void block_share_set(struct dpool *p, struct block *b, bool on);
+/* Publish whether b is shared; called after every change to its refs. */
+void block_share_sync(struct dpool *p, struct block *b);
+/* The map's bit for the block at off (false without a map). */
+bool share_bit_get(const struct dpool *p, uint64_t off);
+/* Do b's bit or the map's say other than its holders do? */
+bool share_bit_wrong(const struct dpool *p, const struct block *b);
+
+/* pool_hold.c */
+/* h's hold on b, or NULL. */
+struct hold *ref_of(struct block *b, struct handle *h);
+/* h holds b from now on; ref_remove undoes one hold, b may be unheld. */
+void ref_add(struct block *b, struct handle *h);
+void ref_remove(struct block *b, struct hold *hd);
+/* Where uid's charge is, or would go, in p->charges. */
+unsigned charge_index(const struct dpool *p, uid_t uid);
+/* uid's charge grows by n bytes in blocks blocks (two's complement to
+ * take away). */
+void charge_add(struct dpool *p, uid_t uid, uint64_t n, uint64_t blocks);
+/* Every holder's bytes, by d (two's complement to take away). */
+void holders_add(struct block *b, uint64_t d);
+/* b becomes persistent, charged to uid; unpersist ends it. */
+void persist(struct dpool *p, struct block *b, uid_t uid);
+void unpersist(struct dpool *p, struct block *b);
+
+/* pool_block.c */
+/*
+ * Free b in the engine if nobody holds it and it is not persistent (or
+ * defer it to a stepped release, may_defer); else sync its share bit.
+ */
+void block_maybe_free(struct dpool *p, struct block *b, bool may_defer);
+
+#endif /* POOLMGRD_POOL_INTERNAL_H */
