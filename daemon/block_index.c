@@ -79,7 +79,7 @@
  * a grow, 16 after a shrink), and during a move also the old table's
  * slots not yet given back: up to 32 bytes per block in all while a grow
  * moves, 48 when a shrink's move begins, falling as it goes.  The blocks
- * themselves are pool.c's.
+ * themselves are the pools' (pool_block.c, pool_hold.c).
  *
  * Rehashing 6.3 million blocks at once took 0.3 s of one request on a
  * loaded 2-CPU machine, and freeing the old table 5.5 ms more.

@@ -827,7 +827,7 @@ cmp_charges(const void *a, const void *b)
 
 /*
  * The pool keeps its persisting uids' counts as blocks are persisted and
- * freed (pool.c's charges), so this sorts a copy of them, one per uid,
+ * freed (pool_hold.c's charges), so this sorts a copy of them, one per uid,
  * and walks no block.
  */
 int

@@ -1,5 +1,5 @@
 /*
- * records.h - fixed-size records for the daemon's books (pool.c's struct
+ * records.h - fixed-size records for the daemon's books (pool.h's struct
  * block and struct ref), cut from large chunks with no header per record,
  * taken and given back in O(1), and given back to the kernel a chunk at a
  * time.  records.c explains how.

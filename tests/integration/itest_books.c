@@ -26,7 +26,7 @@
  *       just what the open handle and the pool hold, and passes its check.
  *   first_holder_goes_any_time   a block's first holder is kept in its
  *       own record and a later one takes its place when it lets go
- *       (pool.c): blocks of 1, 2 and 9 holders on 9 handles of two
+ *       (pool_hold.c): blocks of 1, 2 and 9 holders on 9 handles of two
  *       connections (one handle holding many more blocks, so that a
  *       holder is looked for on both of the lists) whose holders let go
  *       first, last and in between, by free, by a close at once and in
