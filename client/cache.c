@@ -248,9 +248,14 @@ struct cache {
 	unsigned	 gshift;
 	uint32_t	 granularity;
 	uint64_t	 pool_size;
-	uint64_t	 quota;		/* the connection's; 0: none */
-	uint64_t	 limit;		/* the pool's; 0: none */
-	size_t		 budget;	/* atomic */
+	uint64_t	 quota;		/* atomic: the connection's, as last
+					 * heard (cache_bounds); 0: none */
+	uint64_t	 limit;		/* atomic: the pool's, likewise */
+	size_t		 want;		/* atomic: the budget asked for */
+	size_t		 budget;	/* atomic: want within the bounds
+					 * (budget_refresh) */
+	int		 shrink_due;	/* atomic: lowered bounds left more
+					 * credit than budget (bounds_settle) */
 	uint64_t	 reserved;	/* atomic: the shards' credit, summed */
 	uint64_t	 out;		/* atomic: on their way, all shards'
 					 * flushes and refills (6) */
@@ -572,11 +577,18 @@ class_shard(struct cache *k, int c)
 	return my_shard(k);
 }
 
-/* The most the pool may hold, as the handle saw it at open. */
+/* The most the pool may hold under limit (0: none). */
+static uint64_t
+room_under(const struct cache *k, uint64_t limit)
+{
+	return limit && limit < k->pool_size ? limit : k->pool_size;
+}
+
+/* The most the pool may hold, as the handle last heard. */
 static uint64_t
 pool_room(const struct cache *k)
 {
-	return k->limit && k->limit < k->pool_size ? k->limit : k->pool_size;
+	return room_under(k, __atomic_load_n(&k->limit, __ATOMIC_RELAXED));
 }
 
 static size_t
@@ -589,18 +601,35 @@ budget_of(const struct cache *k)
  * The most a cache may hold: a small part of the pool, and of the
  * connection's quota.  Under a limit the pool is no larger than it: the
  * bytes cached here count against it, and other clients' allocations
- * refused by it cannot make this handle give them back.  The limit and
- * the quota are those OpenReply gave: the pool's at the open.  A later
- * change reaches this handle's budget only when it is opened again;
- * neither a restart in place nor a renewed share map tells it (a budget
- * set later with pool_set_cache is still kept to them).  A limit raised
- * since leaves the cache smaller than it could be, one lowered a larger
- * part of it: its refusals are still retried after a flush.
+ * refused by it cannot make this handle give them back.
+ *
+ * The limit and the quota are those OpenReply gave, then those each
+ * refill (AllocBatchReply) and each shed or eviction (FreeBatchReply)
+ * brings, from a daemon that sends them (features bit 2; else, or when
+ * a reply lacks them, the last heard stand).  So a SetPool reaches the
+ * budget at the cache's next round trip, across a restart in place too:
+ * the default budget, or the one pool_set_cache asked for, kept within
+ * the new bounds (grown back up to what was asked when they grow), and
+ * a cache over a lowered bound sheds down to it (bounds_settle).  A
+ * cache that only hits, allocating what it holds and freeing within its
+ * budget, makes no round trip and keeps the budget it last heard.  That
+ * costs the pool nothing: its cached blocks are live in the daemon's
+ * books, counted against the limit as when the handle allocated them,
+ * and it can neither take a byte more from the pool nor keep more than
+ * that budget without a refill or an eviction, the first of which
+ * brings the new bounds.  Replies of two threads may arrive in either
+ * order; an older bound taken last holds until the next reply.
+ *
+ * Bounds that leave nothing (a quota under 8 bytes, a limit under 16)
+ * make a budget of 1 byte, not 0, unless 0 was asked: a cache that keeps
+ * nothing still allocates by refills of one block, so it hears when the
+ * bounds grow again; 0 would stop those, and the cache would not.
  */
 static size_t
-budget_for(const struct cache *k, size_t want)
+budget_within(const struct cache *k, size_t want, uint64_t limit,
+    uint64_t quota)
 {
-	uint64_t	most = pool_room(k) / CACHE_BUDGET_SHARE;
+	uint64_t	most = room_under(k, limit) / CACHE_BUDGET_SHARE;
 
 	/*
 	 * The quota is the connection's, but each handle's cache is its own
@@ -608,10 +637,38 @@ budget_for(const struct cache *k, size_t want)
 	 * part of the quota, so that little of it sits where a sibling
 	 * handle cannot reach it.
 	 */
-	if (k->quota && k->quota / CACHE_QUOTA_SHARE < most)
-		most = k->quota / CACHE_QUOTA_SHARE;
+	if (quota && quota / CACHE_QUOTA_SHARE < most)
+		most = quota / CACHE_QUOTA_SHARE;
+	if (most == 0)
+		most = 1;
 
 	return want > most ? (size_t)most : want;
+}
+
+/*
+ * The budget made again of what was asked and the bounds last heard.
+ * pool_set_cache and the batch replies of other threads may change them
+ * at once: each stores its part first, then the budget, then checks that
+ * the parts are still those it made it of, and makes it again if not.
+ * So the last budget stored is made of the parts as they stand, with no
+ * lock on the way of a reply.  Returns it.
+ */
+static size_t
+budget_refresh(struct cache *k)
+{
+	size_t		want, budget;
+	uint64_t	limit, quota;
+
+	do {
+		want = __atomic_load_n(&k->want, __ATOMIC_SEQ_CST);
+		limit = __atomic_load_n(&k->limit, __ATOMIC_SEQ_CST);
+		quota = __atomic_load_n(&k->quota, __ATOMIC_SEQ_CST);
+		budget = budget_within(k, want, limit, quota);
+		__atomic_store_n(&k->budget, budget, __ATOMIC_SEQ_CST);
+	} while (want != __atomic_load_n(&k->want, __ATOMIC_SEQ_CST) ||
+	    limit != __atomic_load_n(&k->limit, __ATOMIC_SEQ_CST) ||
+	    quota != __atomic_load_n(&k->quota, __ATOMIC_SEQ_CST));
+	return budget;
 }
 
 /* Credit (6). */
@@ -1435,6 +1492,25 @@ shrink_to_budget(struct pool *p)
 }
 
 /*
+ * A batch reply lowered the bounds below the credit the shards hold
+ * (cache_bounds): shed down to the new budget.  Run where a call that
+ * may have heard returns, never within a flush or a refill: cache_bounds
+ * is called from within them, and only marks the shrink due, so a shed
+ * never sheds again from inside itself.  A shrink that hears of a bound
+ * lowered again reads the budget anew at each turn; the mark it leaves
+ * costs the next call one look at the credit.
+ */
+static void
+bounds_settle(struct pool *p)
+{
+	struct cache	*k = p->cache;
+
+	if (__atomic_load_n(&k->shrink_due, __ATOMIC_RELAXED) &&
+	    __atomic_exchange_n(&k->shrink_due, 0, __ATOMIC_ACQ_REL))
+		(void)shrink_to_budget(p);
+}
+
+/*
  * Give up blocks of sh not to be kept: shared ones found in a stack
  * (entries busy with flight), or ones a refill found no room for (no
  * entries).  Those that cannot be sent now go into the stacks, for the
@@ -1566,7 +1642,8 @@ cache_create(struct pool *p, const uint8_t *share_map, uint64_t share_size,
 	k->pool_size = p->size;
 	k->quota = p->quota;
 	k->limit = p->limit;
-	k->budget = budget_for(k, budget);
+	k->want = budget;
+	k->budget = budget_within(k, budget, k->limit, k->quota);
 	classes_make(k, p->granularity);
 	while (k->central_class < k->nclasses &&
 	    k->size[k->central_class] <= CACHE_LOCAL_MAX)
@@ -1644,8 +1721,10 @@ cache_set_budget(struct pool *p, size_t budget)
 
 	if (k == NULL)
 		return 0;
-	budget = budget_for(k, budget);
-	__atomic_store_n(&k->budget, budget, __ATOMIC_RELAXED);
+	__atomic_store_n(&k->want, budget, __ATOMIC_SEQ_CST);
+	budget = budget_refresh(k);
+	/* Shrunk here, to the budget as it stands when it is read. */
+	__atomic_store_n(&k->shrink_due, 0, __ATOMIC_RELAXED);
 	if (budget == 0) {
 		error = empty_all(p, 0);
 		cache_give_slack(p);
@@ -1755,7 +1834,7 @@ cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 	struct shard	*sh;
 	struct bin	*b;
 	uint64_t	 off;
-	int		 c, error;
+	int		 c, error, served;
 
 	if (k == NULL || budget_of(k) == 0 || (c = class_of(k, size)) < 0)
 		return 0;
@@ -1777,8 +1856,13 @@ cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 		bytes_add(sh, -(int64_t)b->b[b->n].usable);
 		set_live(sh, off, b->b[b->n].slot, round_g(k, size));
 		cache_unlock(&sh->lock);
-	} else if (!alloc_reach(p, sh, c, size, &off))
-		return 0;
+	} else {
+		served = alloc_reach(p, sh, c, size, &off);
+		/* The refill's reply may have brought lower bounds. */
+		bounds_settle(p);
+		if (!served)
+			return 0;
+	}
 	if (zero)
 		memset(p->base + off, 0, size);
 	*out = off;
@@ -1860,22 +1944,17 @@ free_mine(struct cache *k, uint64_t off)
 	return 1;
 }
 
-int
-cache_free(struct pool *p, pool_off_t off)
+/* cache_free past free_mine: the block elsewhere, or no room for it. */
+static int
+free_slow(struct pool *p, pool_off_t off)
 {
 	struct cache		*k = p->cache;
 	struct shard		*sh, *mine, *home;
 	struct ctable_entry	 e;
 	enum ctable_found	 r;
 	size_t			 slot;
-	int			 c, keep, error, made = 0;
+	int			 c, keep, made = 0;
 
-	if (k == NULL)
-		return 0;
-	if ((error = conn_check(p)) != 0)
-		return error;
-	if (budget_of(k) > 0 && !is_shared(k, off) && free_mine(k, off))
-		return 1;
 again:
 	keep = budget_of(k) > 0 && !is_shared(k, off);
 	mine = my_shard(k);
@@ -1938,6 +2017,54 @@ again:
 	bytes_add(sh, e.usable);
 	cache_unlock(&sh->lock);
 	return 1;
+}
+
+int
+cache_free(struct pool *p, pool_off_t off)
+{
+	struct cache	*k = p->cache;
+	int		 error, kept;
+
+	if (k == NULL)
+		return 0;
+	if ((error = conn_check(p)) != 0)
+		return error;
+	if (budget_of(k) > 0 && !is_shared(k, off) && free_mine(k, off))
+		return 1;
+	kept = free_slow(p, off);
+	/* An eviction's reply may have brought lower bounds. */
+	bounds_settle(p);
+	return kept;
+}
+
+void
+cache_bounds(struct pool *p, const uint64_t *limit, const uint64_t *quota)
+{
+	struct cache	*k = p->cache;
+	int		 changed = 0;
+
+	if (k == NULL)
+		return;
+	if (limit != NULL &&
+	    *limit != __atomic_load_n(&k->limit, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&k->limit, *limit, __ATOMIC_SEQ_CST);
+		changed = 1;
+	}
+	if (quota != NULL &&
+	    *quota != __atomic_load_n(&k->quota, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&k->quota, *quota, __ATOMIC_SEQ_CST);
+		changed = 1;
+	}
+	if (changed && budget_refresh(k) <
+	    __atomic_load_n(&k->reserved, __ATOMIC_RELAXED))
+		__atomic_store_n(&k->shrink_due, 1, __ATOMIC_RELEASE);
+}
+
+void
+cache_settle(struct pool *p)
+{
+	if (p->cache != NULL)
+		bounds_settle(p);
 }
 
 void

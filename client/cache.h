@@ -35,6 +35,17 @@ int	cache_create(struct pool *, const uint8_t *share_map,
  * flushes bring back).  0, or the error that kept blocks in the cache.
  */
 int	cache_set_budget(struct pool *, size_t budget);
+/*
+ * The pool's limit and the connection's quota as a batch reply gave them
+ * (NULL: not sent, the last heard stand): the budget follows them.  Never
+ * flushes (it is called from within flushes and refills): a cache left
+ * over the new budget sheds down to it when the call that heard returns,
+ * or at cache_settle.
+ */
+void	cache_bounds(struct pool *, const uint64_t *limit,
+	    const uint64_t *quota);
+/* Shed down to a budget that cache_bounds lowered, if it is due. */
+void	cache_settle(struct pool *);
 /* Forget the cache (the handle is closing: the daemon drops its blocks). */
 void	cache_destroy(struct pool *);
 /* The budget from $POOLMGR_CLIENT_CACHE, or the default. */

@@ -32,6 +32,8 @@
 #define CONN_FEATURE_LOOKUP_WAIT	(1ULL << 0)	/* Lookup.wait_ms */
 #define CONN_FEATURE_POOL_LIMIT		(1ULL << 1)	/* CreatePool.limit,
 							 * SetPool.limit */
+#define CONN_FEATURE_BATCH_BOUNDS	(1ULL << 2)	/* the batch replies'
+							 * limit and quota */
 
 /*
  * Descriptors that came with a reply (OpenPool: the memfd, the share map;
@@ -74,8 +76,11 @@ struct pool {
 	uint64_t		 size;
 	uint32_t		 granularity;
 	uint32_t		 page_size;
-	uint64_t		 quota;		/* per connection; 0: none */
-	uint64_t		 limit;		/* the pool's at open; 0: none */
+	uint64_t		 quota;		/* per connection, at open;
+						 * 0: none */
+	uint64_t		 limit;		/* the pool's at open; 0: none
+						 * (the cache keeps up with
+						 * later ones: cache_bounds) */
 	const uint8_t		*share_map;	/* NULL: none */
 	uint64_t		 share_size;
 	struct cache		*cache;		/* NULL: none */

@@ -219,6 +219,23 @@ client_block_op(struct pool *p, Poolmgr__Request__BodyCase body,
 	return client_call(p, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL);
 }
 
+/*
+ * A batch reply's limit and quota, for the cache's budget: from a daemon
+ * that says it sends them (features bit 2), and only those present.  A
+ * daemon without the bit leaves them 0, which would read "none"; one that
+ * a restart in place replaced by an older binary sends none, though the
+ * bit, given at Hello, still says it would.  Either way the cache keeps
+ * the bounds it last heard.
+ */
+static void
+client_batch_bounds(struct pool *p, int has_limit, uint64_t limit,
+    int has_quota, uint64_t quota)
+{
+	if ((p->conn->features & CONN_FEATURE_BATCH_BOUNDS) == 0)
+		return;
+	cache_bounds(p, has_limit ? &limit : NULL, has_quota ? &quota : NULL);
+}
+
 int
 client_alloc_batch(struct pool *p, size_t n, const uint64_t *sizes,
     int retry, uint64_t *out, uint64_t *usable)
@@ -253,6 +270,13 @@ client_alloc_batch(struct pool *p, size_t n, const uint64_t *sizes,
 		out[i] = reply->alloc_batch->offsets[i];
 		usable[i] = reply->alloc_batch->usable_sizes[i];
 	}
+	if (error == 0)
+		client_batch_bounds(p, reply->alloc_batch->pool_limit_case ==
+		    POOLMGR__ALLOC_BATCH_REPLY__POOL_LIMIT_LIMIT,
+		    reply->alloc_batch->limit,
+		    reply->alloc_batch->pool_quota_case ==
+		    POOLMGR__ALLOC_BATCH_REPLY__POOL_QUOTA_QUOTA,
+		    reply->alloc_batch->quota);
 	poolmgr__reply__free_unpacked(reply, NULL);
 	return error;
 }
@@ -290,6 +314,15 @@ client_free_batch(struct pool *p, size_t n, const uint64_t *offs,
 	    reply->body_case == POOLMGR__REPLY__BODY_FREE_BATCH &&
 	    reply->free_batch != NULL && reply->free_batch->failed_index < n)
 		*bad = reply->free_batch->failed_index;
+	if (error == 0 &&
+	    reply->body_case == POOLMGR__REPLY__BODY_FREE_BATCH &&
+	    reply->free_batch != NULL)
+		client_batch_bounds(p, reply->free_batch->pool_limit_case ==
+		    POOLMGR__FREE_BATCH_REPLY__POOL_LIMIT_LIMIT,
+		    reply->free_batch->limit,
+		    reply->free_batch->pool_quota_case ==
+		    POOLMGR__FREE_BATCH_REPLY__POOL_QUOTA_QUOTA,
+		    reply->free_batch->quota);
 	poolmgr__reply__free_unpacked(reply, NULL);
 	return error;
 }
@@ -556,6 +589,7 @@ pool_alloc_batch(struct pool *p, size_t n, const size_t *sizes,
 	for (i = 0; error == 0 && i < n; i++)
 		cache_track(p, out[i], usable[i]);
 	free(wire);
+	cache_settle(p);	/* the reply may have lowered the bounds */
 	return error;
 }
 
@@ -585,7 +619,9 @@ pool_free_batch(struct pool *p, size_t n, const pool_off_t *offs)
 				return error;
 			cache_untrack(p, offs[i]);
 		}
-	return client_free_batch(p, n, offs, &bad);
+	error = client_free_batch(p, n, offs, &bad);
+	cache_settle(p);	/* the reply may have lowered the bounds */
+	return error;
 }
 
 POOL_API int

@@ -355,9 +355,14 @@ POOL_API void pool_close(struct pool *p);
  * that is persistent, is never cached.  Blocks cached by *other* handles
  * are theirs until they flush them: at most each one's budget, which is
  * never more than 1/16 of the pool (of its limit, if smaller) nor 1/8 of
- * its quota, as they were when the handle opened it (and blocks that
- * flushes the kernel would not send kept in the cache: at most that
- * budget again, however many threads flush at once).
+ * its quota (and blocks that flushes the kernel would not send kept in
+ * the cache: at most that budget again, however many threads flush at
+ * once).  The limit and quota are those of the open, then those the
+ * cache's refills and evictions bring back from a daemon that sends them:
+ * a pool_set or a restart in place reaches the budget at the cache's
+ * next round trip, growing it back up to what was asked or shedding the
+ * blocks over it.  A cache that serves every call from what it holds
+ * keeps the budget it last heard (docs/protocol.md).
  *
  * pool_set_cache - set this handle's cache budget in bytes; 0 turns the
  * cache off and gives its blocks back, as pool_flush does (and answers

@@ -57,7 +57,9 @@
 /* HelloReply.features: what this daemon can do (docs/protocol.md). */
 #define FEATURE_LOOKUP_WAIT	(1ULL << 0)
 #define FEATURE_POOL_LIMIT	(1ULL << 1)
-#define FEATURES		(FEATURE_LOOKUP_WAIT | FEATURE_POOL_LIMIT)
+#define FEATURE_BATCH_BOUNDS	(1ULL << 2)
+#define FEATURES		(FEATURE_LOOKUP_WAIT | FEATURE_POOL_LIMIT | \
+				 FEATURE_BATCH_BOUNDS)
 #define SETTLE_WAIT_MS_DEFAULT 2000	/* without a configuration */
 
 /* A client whose first unanswered request is held (see the top). */

@@ -572,6 +572,12 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 	alloc_batch_reply.offsets = batch_offsets;
 	alloc_batch_reply.n_usable_sizes = m->n_sizes;
 	alloc_batch_reply.usable_sizes = batch_sizes;
+	alloc_batch_reply.pool_limit_case =
+	    POOLMGR__ALLOC_BATCH_REPLY__POOL_LIMIT_LIMIT;
+	alloc_batch_reply.limit = h->pool->limit;
+	alloc_batch_reply.pool_quota_case =
+	    POOLMGR__ALLOC_BATCH_REPLY__POOL_QUOTA_QUOTA;
+	alloc_batch_reply.quota = h->pool->quota;
 	c->rep->body_case = POOLMGR__REPLY__BODY_ALLOC_BATCH;
 	c->rep->alloc_batch = &alloc_batch_reply;
 	return 0;
@@ -583,6 +589,24 @@ cmp_u64(const void *a, const void *b)
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
 	return x < y ? -1 : x > y;
+}
+
+/*
+ * A client cache sheds with FreeBatch: the pool's limit and quota as they
+ * are now ride on the reply, so that a SetPool since the open reaches the
+ * cache's budget (HelloReply.features bit 2).  Refusals carry only their
+ * failed_index: the cache hears at its next batch that goes through.
+ */
+static void
+free_batch_bounds(struct call *c, const struct dpool *p,
+		  Poolmgr__FreeBatchReply *fbr)
+{
+	fbr->pool_limit_case = POOLMGR__FREE_BATCH_REPLY__POOL_LIMIT_LIMIT;
+	fbr->limit = p->limit;
+	fbr->pool_quota_case = POOLMGR__FREE_BATCH_REPLY__POOL_QUOTA_QUOTA;
+	fbr->quota = p->quota;
+	c->rep->body_case = POOLMGR__REPLY__BODY_FREE_BATCH;
+	c->rep->free_batch = fbr;
 }
 
 /* Many frees, all or nothing: every offset is checked before any goes. */
@@ -634,6 +658,7 @@ do_free_batch(struct call *c, const Poolmgr__FreeBatch *m)
 	for (i = 0; i < m->n_offsets; i++)
 		if (m->offsets[i] != OFF_NONE)
 			dpool_free(h->pool, h, m->offsets[i]);
+	free_batch_bounds(c, h->pool, &fbr);
 	return 0;
 }
 

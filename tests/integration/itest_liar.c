@@ -59,6 +59,13 @@
  * sent (the daemon would make or leave the pool without one), one
  * without a limit is sent as ever.
  *
+ * A pool opened under a limit (with a share map in use, so a cache) whose
+ * limit is then removed: a daemon that says its batch replies carry the
+ * pool's limit and quota (bit 2) and sends them makes the cache's budget
+ * follow, from 1/16 of the limit to 1/16 of the size; one without the
+ * bit, whose replies read limit 0, and one with the bit whose replies
+ * lack the fields, leave the budget the open gave.
+ *
  * Every client runs in a child process that reports through its exit code
  * (each failed check its own code and a line on stderr).  The parent fails
  * the test if the child crashes (a signal) or hangs (killed after
@@ -146,11 +153,33 @@ enum lie {
 	LIE_MAP_FROZEN_AGAIN,	/* ShareMap answered with a frozen map */
 	/* Hello without features; Lookup.wait_ms ignored */
 	LIE_OLD_LOOKUP,
+	/*
+	 * A pool opened under FAKE_LIMIT, with a share map in use: the
+	 * limit since removed, as the batch replies tell it (features bit
+	 * 2), or as a daemon without the bit seems to tell it (limit and
+	 * quota 0), or not told by a daemon with the bit (no fields: one
+	 * that a restart in place replaced by an older binary).
+	 */
+	BOUNDS_SENT,
+	LIE_BOUNDS_WITHOUT_BIT,
+	LIE_BOUNDS_ABSENT,
 };
 
 /* HelloReply.features: the bits the fake can announce. */
 #define FEATURE_LOOKUP_WAIT	((uint64_t)1 << 0)
 #define FEATURE_POOL_LIMIT	((uint64_t)1 << 1)
+#define FEATURE_BATCH_BOUNDS	((uint64_t)1 << 2)
+
+/* The limit the fake opens its pool under, for the bounds cases. */
+#define FAKE_LIMIT	((uint64_t)256 << 10)
+
+/* Does the fake open its pool under FAKE_LIMIT, with a share map? */
+static bool
+bounds_case(enum lie lie)
+{
+	return lie == BOUNDS_SENT || lie == LIE_BOUNDS_WITHOUT_BIT ||
+	       lie == LIE_BOUNDS_ABSENT;
+}
 
 /* What the client does to meet the lie. */
 enum call {
@@ -248,6 +277,7 @@ lie_now(struct fake_state *fs, Poolmgr__Request__BodyCase body)
 	switch (fs->lie) {
 	case LIE_NONE: case LIE_MAP_OLD_DAEMON: case LIE_MAP_UNSEALED:
 	case LIE_MAP_FROZEN_AGAIN: case LIE_OLD_LOOKUP:
+	case BOUNDS_SENT: case LIE_BOUNDS_WITHOUT_BIT: case LIE_BOUNDS_ABSENT:
 		return false;
 	case LIE_OPEN_UNSEALED: case LIE_OPEN_NO_GROW_SEAL:
 	case LIE_OPEN_NO_SHRINK_SEAL: case LIE_OPEN_SMALLER:
@@ -345,10 +375,11 @@ fake_memfd(uint64_t size, unsigned seals)
 /*
  * The share map a daemon restarted in place leaves: every bit set, the
  * state 0, "replaced" 1; sealed as the daemon seals it unless unsealed.
- * Its size in *size; the memfd, or -1.
+ * Or (not frozen) one in use with no block shared.  Its size in *size;
+ * the memfd, or -1.
  */
 static int
-fake_frozen_map(bool unsealed, uint64_t *size)
+fake_map(bool frozen, bool unsealed, uint64_t *size)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 	uint64_t bits = (FAKE_SIZE / FAKE_G / 8 + page - 1) & ~(page - 1);
@@ -365,8 +396,10 @@ fake_frozen_map(bool unsealed, uint64_t *size)
 		close(fd);
 		return -1;
 	}
-	memset(m, 0xff, bits);
-	memcpy(m + bits + 8, &one, sizeof(one));
+	if (frozen) {
+		memset(m, 0xff, bits);
+		memcpy(m + bits + 8, &one, sizeof(one));
+	}
 	munmap(m, bits + page);
 	if (!unsealed && fcntl(fd, F_ADD_SEALS, seals) == -1) {
 		close(fd);
@@ -390,8 +423,8 @@ fake_share_map(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 		rep.error = -EOPNOTSUPP;
 		return fake_send(cfd, &rep, NULL, 0);
 	}
-	fd = fake_frozen_map(fs->lie == LIE_MAP_UNSEALED,
-			     &srep.share_map_size);
+	fd = fake_map(true, fs->lie == LIE_MAP_UNSEALED,
+		      &srep.share_map_size);
 	if (fd == -1)
 		return -1;
 	rep.body_case = POOLMGR__REPLY__BODY_SHARE_MAP;
@@ -484,12 +517,21 @@ fake_open(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	if ((fs->lie == LIE_MAP_OLD_DAEMON || fs->lie == LIE_MAP_UNSEALED ||
 	     fs->lie == LIE_MAP_FROZEN_AGAIN) &&
 	    m->want_share_map && !m->read_only) {
-		if ((fds[1] = fake_frozen_map(false,
-					      &orep.share_map_size)) == -1) {
+		if ((fds[1] = fake_map(true, false,
+				       &orep.share_map_size)) == -1) {
 			close(memfd);
 			return -1;
 		}
 		nfds = 2;
+	}
+	if (bounds_case(fs->lie) && m->want_share_map && !m->read_only) {
+		if ((fds[1] = fake_map(false, false,
+				       &orep.share_map_size)) == -1) {
+			close(memfd);
+			return -1;
+		}
+		nfds = 2;
+		orep.limit = FAKE_LIMIT;
 	}
 	rep.id = req->id;
 	rep.body_case = POOLMGR__REPLY__BODY_OPEN;
@@ -639,8 +681,35 @@ fake_alloc_batch(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 		br.n_offsets = br.n_usable_sizes = m->n_sizes - 1;
 	if (lie && fs->lie == LIE_BATCH_OUTSIDE)
 		offs[m->n_sizes - 1] = FAKE_SIZE + 4096;
+	/* The bounds cases: the limit since removed, quota none. */
+	if (fs->lie == BOUNDS_SENT || fs->lie == LIE_BOUNDS_WITHOUT_BIT) {
+		br.pool_limit_case =
+		    POOLMGR__ALLOC_BATCH_REPLY__POOL_LIMIT_LIMIT;
+		br.pool_quota_case =
+		    POOLMGR__ALLOC_BATCH_REPLY__POOL_QUOTA_QUOTA;
+	}
 	rep.body_case = POOLMGR__REPLY__BODY_ALLOC_BATCH;
 	rep.alloc_batch = &br;
+	return fake_send(cfd, &rep, NULL, 0);
+}
+
+/* FreeBatch: every block freed; the bounds as fake_alloc_batch's. */
+static int
+fake_free_batch(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
+{
+	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__FreeBatchReply fr = POOLMGR__FREE_BATCH_REPLY__INIT;
+
+	fprintf(fs->log, "free_batch %zu\n", req->free_batch->n_offsets);
+	rep.id = req->id;
+	if (fs->lie == BOUNDS_SENT || fs->lie == LIE_BOUNDS_WITHOUT_BIT) {
+		fr.pool_limit_case =
+		    POOLMGR__FREE_BATCH_REPLY__POOL_LIMIT_LIMIT;
+		fr.pool_quota_case =
+		    POOLMGR__FREE_BATCH_REPLY__POOL_QUOTA_QUOTA;
+		rep.body_case = POOLMGR__REPLY__BODY_FREE_BATCH;
+		rep.free_batch = &fr;
+	}
 	return fake_send(cfd, &rep, NULL, 0);
 }
 
@@ -710,6 +779,8 @@ fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
 		hr.server = "a liar";
 		if (fs->lie != LIE_OLD_LOOKUP)
 			hr.features = FEATURE_LOOKUP_WAIT | FEATURE_POOL_LIMIT;
+		if (fs->lie == BOUNDS_SENT || fs->lie == LIE_BOUNDS_ABSENT)
+			hr.features |= FEATURE_BATCH_BOUNDS;
 		rep.body_case = POOLMGR__REPLY__BODY_HELLO;
 		rep.hello = &hr;
 		rc = fake_send(cfd, &rep, NULL, 0);
@@ -733,9 +804,7 @@ fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
 		rc = fake_send(cfd, &rep, NULL, 0);
 		break;
 	case POOLMGR__REQUEST__BODY_FREE_BATCH:
-		fprintf(fs->log, "free_batch %zu\n",
-			req->free_batch->n_offsets);
-		rc = fake_send(cfd, &rep, NULL, 0);
+		rc = fake_free_batch(fs, cfd, req);
 		break;
 	case POOLMGR__REQUEST__BODY_USABLE_SIZE:
 		rc = fake_usable_size(fs, cfd, req);
@@ -1443,6 +1512,73 @@ limit_needs_the_feature(void **state)
 	assert_int_equal(log_lines(log, set), 1);
 }
 
+#define BOUNDS_BLOCKS	100
+#define BOUNDS_BLOCK	1024
+
+/*
+ * A handle of the pool opened under FAKE_LIMIT takes BOUNDS_BLOCKS blocks
+ * of 1 KiB, one refill each, and frees them all: its cache keeps what its
+ * budget holds, the rest reach the fake.  (The parent counts them.)
+ */
+static int
+client_bounds(void *arg)
+{
+	static pool_off_t offs[BOUNDS_BLOCKS];
+	struct pool_conn *c;
+	struct pool *p;
+	int i;
+
+	CHECK_RC(pool_connect(arg, &c), 0, 120);
+	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 121);
+	CHECK_RC(pool_set_cache(p, 4 << 20), 0, 122);	/* whatever the env */
+	for (i = 0; i < BOUNDS_BLOCKS; i++)
+		CHECK_RC(pool_alloc(p, BOUNDS_BLOCK, &offs[i]), 0, 123);
+	for (i = 0; i < BOUNDS_BLOCKS; i++)
+		CHECK_RC(pool_free(p, offs[i]), 0, 124);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/* Blocks the fake saw freed: in batches, and one by one. */
+static int
+freed_blocks(const char *log)
+{
+	const char *l;
+	int n = 0;
+
+	for (l = log; (l = strstr(l, "\nfree_batch ")); l++)
+		n += atoi(l + strlen("\nfree_batch "));
+	return n + log_lines(log, "free ");
+}
+
+static void
+bounds_need_the_feature(void **state)
+{
+	char log[LOG_MAX];
+	int without, absent, sent;
+
+	(void)state;
+	run_lookup_client(LIE_BOUNDS_WITHOUT_BIT, client_bounds, log,
+			  sizeof(log));
+	without = freed_blocks(log);
+	run_lookup_client(LIE_BOUNDS_ABSENT, client_bounds, log, sizeof(log));
+	absent = freed_blocks(log);
+	run_lookup_client(BOUNDS_SENT, client_bounds, log, sizeof(log));
+	sent = freed_blocks(log);
+	printf("liar: %d blocks of %d B freed under a %llu KiB limit since "
+	       "removed; given back: %d without bit 2, %d with the fields "
+	       "absent, %d with them sent\n", BOUNDS_BLOCKS, BOUNDS_BLOCK,
+	       (unsigned long long)FAKE_LIMIT >> 10, without, absent, sent);
+	/*
+	 * The open's 16 KiB budget keeps 8 to 16 blocks (an eviction
+	 * halves it); 64 KiB, 32 to 64.
+	 */
+	assert_in_range(without, BOUNDS_BLOCKS - 16, BOUNDS_BLOCKS - 8);
+	assert_in_range(absent, BOUNDS_BLOCKS - 16, BOUNDS_BLOCKS - 8);
+	assert_in_range(sent, BOUNDS_BLOCKS - 64, BOUNDS_BLOCKS - 32);
+}
+
 /* poolctl wait against a daemon from before waiting lookups. */
 static void
 poolctl_wait_old_daemon(void **state)
@@ -1482,6 +1618,7 @@ main(void)
 		cmocka_unit_test(frozen_map_renewed_frozen),
 		cmocka_unit_test(lookup_wait_needs_the_feature),
 		cmocka_unit_test(limit_needs_the_feature),
+		cmocka_unit_test(bounds_need_the_feature),
 		cmocka_unit_test(poolctl_wait_old_daemon),
 	};
 

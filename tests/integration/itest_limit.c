@@ -46,6 +46,19 @@
  *   refills_within_limit_share  a cache's refills take at most 1/1024 of
  *       the limit, not of the size: 255 allocations of 256 B under a 1 MiB
  *       limit of a 64 MiB pool leave 1 to 3 blocks cached.
+ *   raised_live_reaches_cache  a handle opened under a 1 MiB limit keeps
+ *       at most 64 KiB; the limit raised live by an admin's connection,
+ *       the handle's next refill brings it, and the same handle keeps
+ *       what its budget asked (512 KiB of 256 B blocks freed, all kept).
+ *   lowered_live_sheds_cache  a limit lowered live (16 MiB to 4 MiB)
+ *       reaches a cache at its next eviction, which sheds it down to the
+ *       new 256 KiB bound; lowered again (1 MiB), at its next refill, down
+ *       to 64 KiB; the daemon's books agree.
+ *   quota_lowered_live  a quota set live reaches the cache at its next
+ *       refill: down to 1/8 of it.
+ *   raised_across_restart  a limit raised before a restart in place
+ *       reaches the cache from the new daemon: the connection and the
+ *       handle survive, and the next refill brings it.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -779,6 +792,185 @@ cache_within_limit_share(void **state)
 	pool_disconnect(c);
 }
 
+/* ---- a limit changed live, as a handle's cache hears it --------------- */
+
+/*
+ * The cached bytes of handle p once it has taken n blocks of size bytes
+ * and freed them all, as pool_stats reports them for it.
+ */
+static uint64_t
+cached_after_cycle(struct pool *p, unsigned n, size_t size)
+{
+	static pool_off_t offs[SMALL_BLOCKS];
+	struct pool_stats ps;
+	unsigned i;
+
+	assert_true(n <= SMALL_BLOCKS);
+	for (i = 0; i < n; i++)
+		EXPECT_RC(pool_alloc(p, size, &offs[i]), 0);
+	for (i = 0; i < n; i++)
+		EXPECT_RC(pool_free(p, offs[i]), 0);
+	EXPECT_RC(pool_stats(p, &ps), 0);	/* with the cache's report */
+	return ps.client_cached_bytes;
+}
+
+/*
+ * p's cached bytes after one allocation, freed again: a refill, as no
+ * block of 128 to 256 B is cached.
+ */
+static uint64_t
+cached_after_refill(struct pool *p)
+{
+	struct pool_stats ps;
+	pool_off_t x;
+
+	EXPECT_RC(pool_alloc(p, 128, &x), 0);
+	EXPECT_RC(pool_stats(p, &ps), 0);
+	EXPECT_RC(pool_free(p, x), 0);
+	return ps.client_cached_bytes;
+}
+
+static void
+raised_live_reaches_cache(void **state)
+{
+	struct pool_conn *c, *admin;
+	struct pool *p;
+	uint64_t before, after;
+
+	(void)state;
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	assert_int_equal(pool_connect(NULL, &admin), 0);
+	EXPECT_RC(create_limited(admin, "rr", POOL_SIZE, 1 * MiB), 0);
+	EXPECT_RC(pool_open(c, "rr", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 4 * MiB), 0);	/* whatever the env */
+	before = cached_after_cycle(p, SMALL_BLOCKS, SMALL);
+
+	/* 1/16 of 64 MiB is the 4 MiB asked for: 512 KiB freed, all kept. */
+	EXPECT_RC(set_limit(admin, "rr", POOL_SIZE), 0);
+	after = cached_after_cycle(p, SMALL_BLOCKS, SMALL);
+	printf("limit: %u x %u B freed by one handle: %llu B cached under "
+	       "1 MiB, %llu B once it is raised live to 64 MiB\n",
+	       SMALL_BLOCKS, SMALL, (unsigned long long)before,
+	       (unsigned long long)after);
+	assert_true(before > 0);
+	assert_true(before <= 1 * MiB / 16);
+	assert_true(after >= SMALL_BLOCKS * SMALL);
+	assert_true(after <= 4 * MiB);
+	pool_close(p);
+	harness_expect_checked(admin, "rr");
+	pool_disconnect(admin);
+	pool_disconnect(c);
+}
+
+static void
+lowered_live_sheds_cache(void **state)
+{
+	static pool_off_t offs[SMALL_BLOCKS];
+	struct pool_conn *c, *admin;
+	struct pool_stats ps;
+	struct pool *p;
+	uint64_t shed, held, refilled;
+	unsigned i;
+
+	(void)state;
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	assert_int_equal(pool_connect(NULL, &admin), 0);
+	EXPECT_RC(create_limited(admin, "ls", POOL_SIZE, 16 * MiB), 0);
+	EXPECT_RC(pool_open(c, "ls", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 4 * MiB), 0);	/* 1 MiB: 1/16 of 16 */
+	for (i = 0; i < SMALL_BLOCKS; i++)
+		EXPECT_RC(pool_alloc(p, 1 * KiB, &offs[i]), 0);
+
+	/*
+	 * 2 MiB live, freed after the limit is lowered: the cache fills
+	 * its old 1 MiB budget, and its first eviction brings the new bound.
+	 */
+	EXPECT_RC(set_limit(admin, "ls", 4 * MiB), 0);
+	for (i = 0; i < SMALL_BLOCKS; i++)
+		EXPECT_RC(pool_free(p, offs[i]), 0);
+	EXPECT_RC(pool_stats(p, &ps), 0);
+	shed = ps.client_cached_bytes;
+	held = harness_stats_of(admin, "ls").allocated_bytes;
+	printf("limit: %u x 1 KiB freed after the limit went 16 -> 4 MiB: "
+	       "%llu B cached, the pool holds %llu B\n", SMALL_BLOCKS,
+	       (unsigned long long)shed, (unsigned long long)held);
+	assert_true(shed > 0);
+	assert_true(shed <= 4 * MiB / 16);
+	assert_true(held <= 4 * MiB / 16);
+
+	/* Lowered again: the 128 B block's refill brings it. */
+	EXPECT_RC(set_limit(admin, "ls", 1 * MiB), 0);
+	refilled = cached_after_refill(p);
+	printf("limit: lowered 4 -> 1 MiB, after a refill: %llu B cached\n",
+	       (unsigned long long)refilled);
+	assert_true(refilled <= 1 * MiB / 16);
+	assert_true(harness_stats_of(admin, "ls").allocated_bytes <= 1 * MiB / 16);
+	pool_close(p);
+	harness_expect_checked(admin, "ls");
+	pool_disconnect(admin);
+	pool_disconnect(c);
+}
+
+static void
+quota_lowered_live(void **state)
+{
+	struct pool_create_opts o = {.max_size = POOL_SIZE, .mode = 0666};
+	struct pool_set_opts q = {.which = POOL_SET_QUOTA, .quota = 1 * MiB};
+	struct pool_conn *c, *admin;
+	struct pool *p;
+	uint64_t before, after;
+
+	(void)state;
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	assert_int_equal(pool_connect(NULL, &admin), 0);
+	EXPECT_RC(pool_create(admin, "ql", &o), 0);
+	EXPECT_RC(pool_open(c, "ql", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 4 * MiB), 0);
+	before = cached_after_cycle(p, SMALL_BLOCKS, SMALL);
+	EXPECT_RC(pool_set(admin, "ql", &q), 0);
+	after = cached_after_refill(p);
+	printf("limit: %llu B cached without a quota, %llu B after a refill "
+	       "once a 1 MiB quota is set live\n",
+	       (unsigned long long)before, (unsigned long long)after);
+	assert_true(before >= SMALL_BLOCKS * SMALL);
+	assert_true(after <= 1 * MiB / 8);
+	pool_close(p);
+	pool_disconnect(admin);
+	pool_disconnect(c);
+}
+
+static void
+raised_across_restart(void **state)
+{
+	struct pool_conn *c, *admin;
+	struct pool *p;
+	uint64_t before, after;
+
+	(void)state;
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	assert_int_equal(pool_connect(NULL, &admin), 0);
+	EXPECT_RC(create_limited(admin, "rx", POOL_SIZE, 1 * MiB), 0);
+	EXPECT_RC(pool_open(c, "rx", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 4 * MiB), 0);
+	before = cached_after_cycle(p, SMALL_BLOCKS, SMALL);
+	EXPECT_RC(set_limit(admin, "rx", POOL_SIZE), 0);
+	assert_int_equal(harness_restart_in_place(&d), 0);
+	after = cached_after_cycle(p, SMALL_BLOCKS, SMALL);
+	printf("limit: %llu B cached under 1 MiB; raised to 64 MiB, then a "
+	       "restart in place: %llu B\n", (unsigned long long)before,
+	       (unsigned long long)after);
+	assert_true(before <= 1 * MiB / 16);
+	assert_true(after >= SMALL_BLOCKS * SMALL);
+	pool_close(p);
+	harness_expect_checked(admin, "rx");
+	pool_disconnect(admin);
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
@@ -797,6 +989,10 @@ main(void)
 		HARNESS_FIXTURE_TEST(move_evicts_for_growth, &d),
 		HARNESS_FIXTURE_TEST(cache_within_limit_share, &d),
 		HARNESS_FIXTURE_TEST(refills_within_limit_share, &d),
+		HARNESS_FIXTURE_TEST(raised_live_reaches_cache, &d),
+		HARNESS_FIXTURE_TEST(lowered_live_sheds_cache, &d),
+		HARNESS_FIXTURE_TEST(quota_lowered_live, &d),
+		HARNESS_FIXTURE_TEST(raised_across_restart, &d),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
