@@ -70,7 +70,7 @@ static int	client_copy_name(char *, size_t, const char *);
 static int	client_copy_stats(struct pool_stats *,
 		    const Poolmgr__PoolStats *);
 static int	client_stats(struct pool_conn *, Poolmgr__PoolRef *,
-		    struct pool_stats *);
+		    uint32_t, uint64_t, struct pool_stats *);
 static int	client_trim(struct pool_conn *, Poolmgr__PoolRef *,
 		    uint64_t *);
 static int	client_clients(struct pool_conn *, const char *,
@@ -322,6 +322,8 @@ client_open_once(struct pool_conn *c, const char *name, int read_only,
 
 	p->conn = c;
 	p->handle = or->handle;
+	/* Checked by client_check_name: it fits. */
+	snprintf(p->name, sizeof p->name, "%s", name);
 	p->read_only = read_only;
 	p->base = base;
 	p->size = or->max_size;
@@ -416,7 +418,8 @@ client_copy_stats(struct pool_stats *s, const Poolmgr__PoolStats *m)
 }
 
 static int
-client_stats(struct pool_conn *c, Poolmgr__PoolRef *ref, struct pool_stats *out)
+client_stats(struct pool_conn *c, Poolmgr__PoolRef *ref, uint32_t cache_handle,
+    uint64_t cached, struct pool_stats *out)
 {
 	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
 	Poolmgr__Reply		*reply;
@@ -424,6 +427,8 @@ client_stats(struct pool_conn *c, Poolmgr__PoolRef *ref, struct pool_stats *out)
 
 	req.body_case = POOLMGR__REQUEST__BODY_STATS;
 	req.stats = ref;
+	req.cache_handle = cache_handle;
+	req.cache_bytes = cached;
 	error = conn_call(c, &req, POOLMGR__REPLY__BODY_STATS, &reply, NULL);
 	if (error != 0)
 		return error;
@@ -757,19 +762,79 @@ pool_stats(struct pool *p, struct pool_stats *out)
 	return error;
 }
 
+/*
+ * The cache reports of c's handles open on pool name, as pool_stats sends
+ * its handle's: their handles and cached bytes into arrays made here (one
+ * allocation, *cached to free), and how many.  Read under the
+ * connection's lock, which a closing handle takes before its cache goes.
+ * 0 when there is none, or no memory for them: the stats then go without,
+ * as the caller's cached bytes as of its last request.
+ */
+static size_t
+client_cache_reports(struct pool_conn *c, const char *name,
+    uint32_t **handles, uint64_t **cached)
+{
+	struct pool	*p;
+	size_t		 n = 0, max = 0;
+	void		*mem;
+
+	pthread_mutex_lock(&c->lock);
+	TAILQ_FOREACH(p, &c->pools, entry)
+		if (p->cache != NULL && strcmp(p->name, name) == 0)
+			max++;
+	pthread_mutex_unlock(&c->lock);
+	if (max == 0 ||
+	    (mem = malloc(max * (sizeof **handles + sizeof **cached))) == NULL)
+		return 0;
+	*cached = mem;
+	*handles = (uint32_t *)(*cached + max);
+	pthread_mutex_lock(&c->lock);
+	TAILQ_FOREACH(p, &c->pools, entry) {
+		if (p->cache == NULL || strcmp(p->name, name) != 0 || n == max)
+			continue;
+		(*handles)[n] = p->handle;
+		(*cached)[n++] = cache_bytes(p);
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (n == 0)
+		free(mem);
+	return n;
+}
+
 POOL_API int
 pool_stats_by_name(struct pool_conn *c, const char *name,
     struct pool_stats *out)
 {
 	Poolmgr__PoolRef	ref = POOLMGR__POOL_REF__INIT;
-	int			error;
+
+	uint32_t		*handles = NULL;
+	uint64_t		*cached = NULL;
+	size_t			 n, i;
+	int			 error;
 
 	if (c == NULL || out == NULL)
 		return -EINVAL;
 	if ((error = client_check_name(name)) != 0)
 		return error;
 	ref.name = (char *)name;
-	return client_stats(c, &ref, out);
+	n = client_cache_reports(c, name, &handles, &cached);
+	if (n == 0)
+		return client_stats(c, &ref, 0, 0, out);
+	/*
+	 * A request has room for one handle's report: with more handles of
+	 * the pool, each goes with a Stats of its own, and the last reply,
+	 * which the daemon made after every report, is the answer.
+	 */
+	for (i = 0; i < n; i++) {
+		error = client_stats(c, &ref, handles[i], cached[i], out);
+		/* Closed meanwhile by another thread: its report went too. */
+		if (error == -EBADF)
+			error = client_stats(c, &ref, 0, 0, out);
+		if (error != 0)
+			break;
+	}
+	free(cached);
+	return error;
 }
 
 POOL_API int

@@ -71,6 +71,8 @@ TAILQ_HEAD(conn_calls, conn_call);
 struct pool {
 	struct pool_conn	*conn;
 	uint32_t		 handle;
+	char			 name[POOL_NAME_MAX + 1];	/* as pool_open
+							 * was given it */
 	int			 read_only;
 	uint8_t			*base;
 	uint64_t		 size;

@@ -204,8 +204,10 @@ struct pool_stats {
 	 * Of allocated_bytes: blocks freed by programs but kept in their
 	 * handles' client-side caches for reuse (pool_set_cache), as each
 	 * handle last told the daemon; for the calling handle, as of this
-	 * call: exact while no other thread uses its cache, and within its
-	 * budget (but for blocks flushes could not send) while others do.
+	 * call (pool_stats_by_name: for every handle of the calling
+	 * connection open on the pool): exact while no other thread uses its
+	 * cache, and within its budget (but for blocks flushes could not
+	 * send) while others do.
 	 */
 	uint64_t client_cached_bytes;
 	/* The pool's retain setting in bytes; 0: free pages go back at once. */

@@ -59,6 +59,9 @@
  *   raised_across_restart  a limit raised before a restart in place
  *       reaches the cache from the new daemon: the connection and the
  *       handle survive, and the next refill brings it.
+ *   stats_by_name_reports_caches  pool_stats_by_name on a connection
+ *       with two caching handles of the pool: client_cached_bytes counts
+ *       what both hold at the call, as pool_stats does its own handle's.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -971,6 +974,52 @@ raised_across_restart(void **state)
 	pool_disconnect(c);
 }
 
+/* Handle p takes n blocks of size bytes, and frees them into its cache. */
+static void
+fill_cache(struct pool *p, unsigned n, size_t size)
+{
+	static pool_off_t offs[SMALL_BLOCKS];
+	unsigned i;
+
+	assert_true(n <= SMALL_BLOCKS);
+	for (i = 0; i < n; i++)
+		EXPECT_RC(pool_alloc(p, size, &offs[i]), 0);
+	for (i = 0; i < n; i++)
+		EXPECT_RC(pool_free(p, offs[i]), 0);
+}
+
+static void
+stats_by_name_reports_caches(void **state)
+{
+	struct pool_conn *c;
+	struct pool_stats ps;
+	struct pool *p, *q;
+	uint64_t by_name;
+
+	(void)state;
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_limited(c, "sn", POOL_SIZE, 16 * MiB), 0);
+	EXPECT_RC(pool_open(c, "sn", &p), 0);
+	EXPECT_RC(pool_open(c, "sn", &q), 0);
+	EXPECT_RC(pool_set_cache(p, 4 * MiB), 0);
+	EXPECT_RC(pool_set_cache(q, 4 * MiB), 0);
+	/* Freed after each handle's last request: no report has them. */
+	fill_cache(p, 64, SMALL);
+	fill_cache(q, 64, 1 * KiB);
+	by_name = harness_stats_of(c, "sn").client_cached_bytes;
+	EXPECT_RC(pool_stats(p, &ps), 0);
+	printf("limit: two handles' caches, 64 x %u B and 64 x 1 KiB freed: "
+	       "%llu B cached by name, %llu B through a handle\n", SMALL,
+	       (unsigned long long)by_name,
+	       (unsigned long long)ps.client_cached_bytes);
+	assert_true(by_name >= 64 * SMALL + 64 * KiB);
+	assert_int_equal(by_name, ps.client_cached_bytes);
+	pool_close(q);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
@@ -993,6 +1042,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(lowered_live_sheds_cache, &d),
 		HARNESS_FIXTURE_TEST(quota_lowered_live, &d),
 		HARNESS_FIXTURE_TEST(raised_across_restart, &d),
+		HARNESS_FIXTURE_TEST(stats_by_name_reports_caches, &d),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
