@@ -553,34 +553,100 @@ client_check_limit(struct pool_conn *c, int given)
 	return 0;
 }
 
-/* s's settings over those of cp: SetPool's meanings, CreatePool's fields. */
-static int
-client_create_settings(Poolmgr__CreatePool *cp, const struct pool_set_opts *s)
+/*
+ * The settings s gives, in SetPool's fields: the one encoding of what
+ * they mean, which CreatePool takes too (client_create_take).  Each
+ * overwrites what an earlier encoding into sp said of the same setting.
+ */
+static void
+client_encode_settings(Poolmgr__SetPool *sp, const struct pool_set_opts *s)
 {
 	if (s->which & POOL_SET_MODE) {
-		/* pool_set refuses 0 too: here it would read as 0600. */
-		if (s->mode == 0 || (s->mode & ~0777u) != 0)
-			return -EINVAL;
-		cp->mode = s->mode;
+		sp->set_mode_case = POOLMGR__SET_POOL__SET_MODE_MODE;
+		sp->mode = s->mode;
 	}
 	if (s->which & POOL_SET_OWNER) {
-		cp->owner_uid_case = POOLMGR__CREATE_POOL__OWNER_UID_UID;
-		cp->uid = s->uid;
+		sp->set_uid_case = POOLMGR__SET_POOL__SET_UID_UID;
+		sp->uid = s->uid;
 	}
 	if (s->which & POOL_SET_GROUP) {
+		sp->set_gid_case = POOLMGR__SET_POOL__SET_GID_GID;
+		sp->gid = s->gid;
+	}
+	if (s->which & POOL_SET_QUOTA) {
+		sp->set_quota_case = POOLMGR__SET_POOL__SET_QUOTA_QUOTA;
+		sp->quota = s->quota;
+	}
+	/* The wire's retain 0 is "none": the default is said apart. */
+	if ((s->which & POOL_SET_RETAIN) && s->retain == 0) {
+		sp->set_retain_case =
+		    POOLMGR__SET_POOL__SET_RETAIN_RETAIN_DEFAULT;
+		sp->retain_default = 1;
+	} else if (s->which & POOL_SET_RETAIN) {
+		sp->set_retain_case = POOLMGR__SET_POOL__SET_RETAIN_RETAIN;
+		sp->retain = s->retain == POOL_RETAIN_NONE ? 0 : s->retain;
+	}
+	if (s->which & POOL_SET_LIMIT) {
+		sp->set_limit_case = POOLMGR__SET_POOL__SET_LIMIT_LIMIT;
+		sp->limit = s->limit;
+	}
+}
+
+/*
+ * The settings of o that pool_set could change later, as pool_set_opts:
+ * mode, quota and retain always (their 0 means the daemon's default
+ * there too), the owner and group when given.
+ */
+static struct pool_set_opts
+client_create_given(const struct pool_create_opts *o)
+{
+	struct pool_set_opts g = {
+		.which = POOL_SET_MODE | POOL_SET_QUOTA | POOL_SET_RETAIN,
+		.mode = o->mode, .uid = o->uid, .gid = o->gid,
+		.quota = o->quota, .retain = o->retain,
+	};
+
+	if (o->flags & POOL_CREATE_OWNER)
+		g.which |= POOL_SET_OWNER;
+	if (o->flags & POOL_CREATE_GROUP)
+		g.which |= POOL_SET_GROUP;
+	return g;
+}
+
+/*
+ * What sp sets, moved into CreatePool's fields, where mode, quota and
+ * limit are plain numbers and an absent retain is the default.
+ */
+static void
+client_create_take(Poolmgr__CreatePool *cp, const Poolmgr__SetPool *sp)
+{
+	if (sp->set_mode_case == POOLMGR__SET_POOL__SET_MODE_MODE)
+		cp->mode = sp->mode;
+	if (sp->set_uid_case == POOLMGR__SET_POOL__SET_UID_UID) {
+		cp->owner_uid_case = POOLMGR__CREATE_POOL__OWNER_UID_UID;
+		cp->uid = sp->uid;
+	}
+	if (sp->set_gid_case == POOLMGR__SET_POOL__SET_GID_GID) {
 		cp->owner_gid_case = POOLMGR__CREATE_POOL__OWNER_GID_GID;
-		cp->gid = s->gid;
+		cp->gid = sp->gid;
 	}
-	if (s->which & POOL_SET_QUOTA)
-		cp->quota = s->quota;
-	if (s->which & POOL_SET_RETAIN) {
-		cp->retention_case = s->retain == 0 ?
-		    POOLMGR__CREATE_POOL__RETENTION__NOT_SET :
-		    POOLMGR__CREATE_POOL__RETENTION_RETAIN;
-		cp->retain = s->retain == POOL_RETAIN_NONE ? 0 : s->retain;
+	if (sp->set_quota_case == POOLMGR__SET_POOL__SET_QUOTA_QUOTA)
+		cp->quota = sp->quota;
+	if (sp->set_retain_case == POOLMGR__SET_POOL__SET_RETAIN_RETAIN) {
+		cp->retention_case = POOLMGR__CREATE_POOL__RETENTION_RETAIN;
+		cp->retain = sp->retain;
 	}
-	if (s->which & POOL_SET_LIMIT)
-		cp->limit = s->limit;
+	if (sp->set_limit_case == POOLMGR__SET_POOL__SET_LIMIT_LIMIT)
+		cp->limit = sp->limit;
+}
+
+/* A mode of 0 would read as 0600 in CreatePool: pool_set refuses it too. */
+static int
+client_check_create_mode(const struct pool_set_opts *s)
+{
+	if ((s->which & POOL_SET_MODE) &&
+	    (s->mode == 0 || (s->mode & ~0777u) != 0))
+		return -EINVAL;
 	return 0;
 }
 
@@ -597,6 +663,8 @@ pool_create_set(struct pool_conn *c, const char *name,
 {
 	Poolmgr__Request	req = POOLMGR__REQUEST__INIT;
 	Poolmgr__CreatePool	cp = POOLMGR__CREATE_POOL__INIT;
+	Poolmgr__SetPool	settings = POOLMGR__SET_POOL__INIT;
+	struct pool_set_opts	given;
 	int			error;
 
 	if (c == NULL || o == NULL)
@@ -607,32 +675,23 @@ pool_create_set(struct pool_conn *c, const char *name,
 		return error;
 	if ((error = client_check_name(name)) != 0)
 		return error;
+	if (s != NULL && (error = client_check_create_mode(s)) != 0)
+		return error;
 
 	cp.name = (char *)name;
 	cp.max_size = o->max_size;
 	cp.granularity = o->granularity;
-	cp.mode = o->mode;
-	cp.quota = o->quota;
 	cp.page_size = o->page_size;
-	if (o->retain != 0) {
-		cp.retention_case = POOLMGR__CREATE_POOL__RETENTION_RETAIN;
-		cp.retain = o->retain == POOL_RETAIN_NONE ? 0 : o->retain;
-	}
 	if (o->numa_policy != POOL_NUMA_NONE) {
 		cp.numa_case = POOLMGR__CREATE_POOL__NUMA_NUMA_NODE;
 		cp.numa_node = o->numa_node;
 		cp.numa_policy = o->numa_policy;
 	}
-	if (o->flags & POOL_CREATE_OWNER) {
-		cp.owner_uid_case = POOLMGR__CREATE_POOL__OWNER_UID_UID;
-		cp.uid = o->uid;
-	}
-	if (o->flags & POOL_CREATE_GROUP) {
-		cp.owner_gid_case = POOLMGR__CREATE_POOL__OWNER_GID_GID;
-		cp.gid = o->gid;
-	}
-	if (s != NULL && (error = client_create_settings(&cp, s)) != 0)
-		return error;
+	given = client_create_given(o);
+	client_encode_settings(&settings, &given);
+	if (s != NULL)
+		client_encode_settings(&settings, s);
+	client_create_take(&cp, &settings);
 	if ((error = client_check_limit(c, cp.limit != 0)) != 0)
 		return error;
 	req.body_case = POOLMGR__REQUEST__BODY_CREATE;
@@ -657,35 +716,7 @@ pool_set(struct pool_conn *c, const char *name, const struct pool_set_opts *o)
 		return error;
 
 	sp.name = (char *)name;
-	if (o->which & POOL_SET_MODE) {
-		sp.set_mode_case = POOLMGR__SET_POOL__SET_MODE_MODE;
-		sp.mode = o->mode;
-	}
-	if (o->which & POOL_SET_OWNER) {
-		sp.set_uid_case = POOLMGR__SET_POOL__SET_UID_UID;
-		sp.uid = o->uid;
-	}
-	if (o->which & POOL_SET_GROUP) {
-		sp.set_gid_case = POOLMGR__SET_POOL__SET_GID_GID;
-		sp.gid = o->gid;
-	}
-	if (o->which & POOL_SET_QUOTA) {
-		sp.set_quota_case = POOLMGR__SET_POOL__SET_QUOTA_QUOTA;
-		sp.quota = o->quota;
-	}
-	/* The wire's retain 0 is "none": the default is said apart. */
-	if ((o->which & POOL_SET_RETAIN) && o->retain == 0) {
-		sp.set_retain_case =
-		    POOLMGR__SET_POOL__SET_RETAIN_RETAIN_DEFAULT;
-		sp.retain_default = 1;
-	} else if (o->which & POOL_SET_RETAIN) {
-		sp.set_retain_case = POOLMGR__SET_POOL__SET_RETAIN_RETAIN;
-		sp.retain = o->retain == POOL_RETAIN_NONE ? 0 : o->retain;
-	}
-	if (o->which & POOL_SET_LIMIT) {
-		sp.set_limit_case = POOLMGR__SET_POOL__SET_LIMIT_LIMIT;
-		sp.limit = o->limit;
-	}
+	client_encode_settings(&sp, o);
 	req.body_case = POOLMGR__REQUEST__BODY_SET;
 	req.set = &sp;
 	return conn_call(c, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL, NULL);
