@@ -269,6 +269,7 @@ client_open_once(struct pool_conn *c, const char *name, int read_only,
 	struct conn_fds		 fds;
 	int			 error, fd;
 
+	conn_forget_refusal();
 	if (out == NULL)
 		return -EINVAL;
 	*out = NULL;
@@ -351,6 +352,7 @@ client_destroy(struct pool_conn *c, const char *name, int force)
 	Poolmgr__DestroyPool	dp = POOLMGR__DESTROY_POOL__INIT;
 	int			error;
 
+	conn_forget_refusal();
 	if (c == NULL)
 		return -EINVAL;
 	if ((error = client_check_name(name)) != 0)
@@ -460,11 +462,12 @@ client_trim(struct pool_conn *c, Poolmgr__PoolRef *ref, uint64_t *released)
 POOL_API int
 pool_connect(const char *socket_path, struct pool_conn **out)
 {
+	int	cancel, error;
+
+	conn_forget_refusal();
 	if (out == NULL)
 		return -EINVAL;
 	*out = NULL;
-	int	cancel, error;
-
 	if (socket_path == NULL) {
 		socket_path = getenv("POOLMGRD_SOCKET");
 		if (socket_path == NULL || *socket_path == '\0')
@@ -667,6 +670,7 @@ pool_create_set(struct pool_conn *c, const char *name,
 	struct pool_set_opts	given;
 	int			error;
 
+	conn_forget_refusal();
 	if (c == NULL || o == NULL)
 		return -EINVAL;
 	if ((error = client_check_create(o)) != 0)
@@ -706,6 +710,7 @@ pool_set(struct pool_conn *c, const char *name, const struct pool_set_opts *o)
 	Poolmgr__SetPool	sp = POOLMGR__SET_POOL__INIT;
 	int			error;
 
+	conn_forget_refusal();
 	if (c == NULL || o == NULL)
 		return -EINVAL;
 	if ((error = client_check_set(o)) != 0)
@@ -779,6 +784,7 @@ pool_stats(struct pool *p, struct pool_stats *out)
 	Poolmgr__Reply		*reply;
 	int			 error;
 
+	conn_forget_refusal();
 	if (p == NULL || out == NULL)
 		return -EINVAL;
 	ref.handle = p->handle;
@@ -843,6 +849,7 @@ pool_stats_by_name(struct pool_conn *c, const char *name,
 	size_t			 n, i;
 	int			 error;
 
+	conn_forget_refusal();
 	if (c == NULL || out == NULL)
 		return -EINVAL;
 	if ((error = client_check_name(name)) != 0)
@@ -873,6 +880,7 @@ pool_trim(struct pool *p)
 {
 	Poolmgr__PoolRef	ref = POOLMGR__POOL_REF__INIT;
 
+	conn_forget_refusal();
 	if (p == NULL)
 		return -EINVAL;
 	if (conn_forked(p->conn))
@@ -894,6 +902,7 @@ pool_trim_by_name(struct pool_conn *c, const char *name, uint64_t *released)
 	Poolmgr__PoolRef	ref = POOLMGR__POOL_REF__INIT;
 	int			error;
 
+	conn_forget_refusal();
 	if (released != NULL)
 		*released = 0;
 	if (c == NULL)
@@ -915,6 +924,7 @@ pool_check_by_name(struct pool_conn *c, const char *name, char *msg,
 	const char		*problem;
 	int			 error;
 
+	conn_forget_refusal();
 	if (msg != NULL && msglen != 0)
 		*msg = '\0';
 	if (c == NULL)
@@ -953,6 +963,7 @@ pool_list(struct pool_conn *c, struct pool_stats **out, size_t *n)
 	size_t			 i;
 	int			 error = 0;
 
+	conn_forget_refusal();
 	if (out == NULL || n == NULL)
 		return -EINVAL;
 	*out = NULL;
@@ -1099,6 +1110,7 @@ client_clients(struct pool_conn *c, const char *pool,
 	void				*items;
 	int				 error;
 
+	conn_forget_refusal();
 	if (out == NULL || n == NULL || total == NULL)
 		return -EINVAL;
 	*out = NULL;
@@ -1155,6 +1167,7 @@ pool_persisted(struct pool_conn *c, const char *name,
 	void				*items;
 	int				 error;
 
+	conn_forget_refusal();
 	if (out == NULL || n == NULL || total == NULL)
 		return -EINVAL;
 	*out = NULL;
@@ -1212,6 +1225,7 @@ pool_names(struct pool_conn *c, const char *name, const char *prefix,
 	void			*items;
 	int			 error;
 
+	conn_forget_refusal();
 	if (out == NULL || n == NULL || total == NULL)
 		return -EINVAL;
 	*out = NULL;

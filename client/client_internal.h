@@ -161,6 +161,14 @@ int	conn_request(struct pool_conn *, Poolmgr__Request *,
 int	conn_call(struct pool_conn *, Poolmgr__Request *,
 	    Poolmgr__Reply__BodyCase, Poolmgr__Reply **, struct conn_fds *);
 int	conn_alive(struct pool_conn *, int);
+/*
+ * The calling thread's call will have no words of the daemon's
+ * (pool_last_message): called where a call may fail without asking it (an
+ * argument refused here, a feature the daemon lacks, a connection lost),
+ * so that an earlier refusal's words, perhaps of the same code, do not
+ * pass for its.  A request made afterwards notes its own.
+ */
+void	conn_forget_refusal(void);
 void	conn_fds_init(struct conn_fds *);
 void	conn_fds_close(struct conn_fds *);
 

@@ -338,8 +338,10 @@ conn_alive(struct pool_conn *c, int probe)
 	char	b;
 	ssize_t	n;
 
-	if (conn_forked(c))
+	if (conn_forked(c)) {
+		conn_forget_refusal();
 		return -ECHILD;
+	}
 	if (probe && !__atomic_load_n(&c->broken, __ATOMIC_ACQUIRE)) {
 		n = recv(c->fd, &b, 1, MSG_PEEK|MSG_DONTWAIT);
 		if (n == 0 || (n == -1 && errno != EAGAIN &&
@@ -349,8 +351,11 @@ conn_alive(struct pool_conn *c, int probe)
 			pthread_mutex_unlock(&c->lock);
 		}
 	}
-	return __atomic_load_n(&c->broken, __ATOMIC_ACQUIRE) ?
-	    -ECONNRESET : 0;
+	if (__atomic_load_n(&c->broken, __ATOMIC_ACQUIRE)) {
+		conn_forget_refusal();
+		return -ECONNRESET;
+	}
+	return 0;
 }
 
 /*
@@ -479,8 +484,9 @@ conn_wait(struct pool_conn *c, struct conn_call *call)
 
 /*
  * The daemon's words for the last refusal of this thread's requests, and
- * its code (pool_last_message): each request replaces them, so that they
- * never outlive the answer they came with by more than that thread's
+ * its code (pool_last_message): each request replaces them, and a call
+ * that fails without asking clears them (conn_forget_refusal), so that
+ * they never outlive the answer they came with by more than that thread's
  * next call.  Bytes the terminal would act on are shown as '?': the text
  * comes from another process.
  */
@@ -499,6 +505,12 @@ conn_note_refusal(const Poolmgr__Reply *reply)
 		last_message[i] = (unsigned char)m[i] < 0x20 ||
 		    m[i] == 0x7f ? '?' : m[i];
 	last_message[i] = '\0';
+}
+
+void
+conn_forget_refusal(void)
+{
+	conn_note_refusal(NULL);
 }
 
 const char *

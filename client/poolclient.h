@@ -651,11 +651,12 @@ POOL_API const char *pool_strerror(int err);
  * say which case of pool_strerror(err) it was, and with what numbers.
  * "" when the last request was not refused with err, or refused without
  * words, or when this thread sent none.  Call it right after the call
- * that returned err: the next request of the thread replaces it.  A call
- * that fails before asking the daemon (an argument the library refuses
- * itself) leaves it as it was, so the words may then be an older
- * refusal's of the same code.  The string is the thread's own, valid
- * until its next request.
+ * that returned err: the next request of the thread replaces it, and a
+ * call that fails before asking the daemon (an argument the library
+ * refuses itself, a feature the daemon lacks, a connection already lost)
+ * clears it, so that an older refusal's words never pass for a failure
+ * of the same code that had none.  The string is the thread's own, valid
+ * until its next call.
  */
 POOL_API const char *pool_last_message(int err);
 

@@ -22,7 +22,9 @@
  * A refusal carries the daemon's own words (pool_last_message): an
  * allocation past a pool's limit says what the pool holds of it, for the
  * code it returned only, in the thread that asked only, until that
- * thread's next request; poolctl ends its error line with them.
+ * thread's next request; poolctl ends its error line with them.  A call
+ * that the library fails itself with that same code (a NULL argument, a
+ * reserved word set, an unknown flag) has no words.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -1068,6 +1070,98 @@ refusals_carry_the_daemons_words(void **state)
 	stop_daemon();
 }
 
+/* ---- local_failures_leave_no_words ---------------------------------------- */
+
+#define TOO_LARGE_WORDS "a limit above the pool's size"
+
+/*
+ * The daemon refuses a limit past pool name's size with -EINVAL, and says
+ * so in its words; the test fails if they are not there.
+ */
+static void
+refused_with_words(struct pool_conn *c, const char *name)
+{
+	struct pool_set_opts so = {.which = POOL_SET_LIMIT,
+				   .limit = 1ull << 40};
+	const char *w;
+
+	expect_rc(pool_set(c, name, &so), -EINVAL,
+		  "pool_set of a limit past the pool's size");
+	w = pool_last_message(-EINVAL);
+	if (!strstr(w, TOO_LARGE_WORDS))
+		fail_msg("the refusal's words: \"%s\"", w);
+}
+
+/* After a -EINVAL the library found itself, what words are left for it. */
+static void
+expect_no_words(const char *call)
+{
+	const char *w = pool_last_message(-EINVAL);
+
+	if (w != NULL && *w != '\0')
+		fail_msg("%s, refused without asking poolmgrd, has an earlier "
+			 "refusal's words: \"%s\"", call, w);
+}
+
+/*
+ * A call the library fails itself, with the code of the daemon's last
+ * refusal of the thread's requests, must not be given that refusal's
+ * words: each call here follows a refusal with words, of the same code.
+ */
+static void
+local_failures_leave_no_words(void **state)
+{
+	struct pool_create_opts co = {.max_size = 16 * MiB, .mode = 0600};
+	struct pool_set_opts so = {.which = POOL_SET_MODE, .mode = 0600};
+	struct pool_stats st;
+	struct pool *p = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(pool_create(fx.conn, "lw", &co), 0);
+
+	refused_with_words(fx.conn, "lw");
+	expect_rc(pool_set(fx.conn, "lw", NULL), -EINVAL, "pool_set(NULL)");
+	expect_no_words("pool_set(NULL)");
+
+	refused_with_words(fx.conn, "lw");
+	so.reserved[0] = 1;
+	expect_rc(pool_set(fx.conn, "lw", &so), -EINVAL,
+		  "pool_set with a reserved word set");
+	expect_no_words("pool_set with a reserved word set");
+
+	refused_with_words(fx.conn, "lw");
+	co.flags = 0x80;
+	expect_rc(pool_create(fx.conn, "lw2", &co), -EINVAL,
+		  "pool_create with an unknown flag");
+	expect_no_words("pool_create with an unknown flag");
+
+	refused_with_words(fx.conn, "lw");
+	expect_rc(pool_stats_by_name(fx.conn, NULL, &st), -EINVAL,
+		  "pool_stats_by_name(NULL)");
+	expect_no_words("pool_stats_by_name(NULL)");
+
+	refused_with_words(fx.conn, "lw");
+	expect_rc(pool_open(fx.conn, NULL, &p), -EINVAL, "pool_open(NULL)");
+	expect_no_words("pool_open(NULL)");
+
+	refused_with_words(fx.conn, "lw");
+	expect_rc(pool_list(fx.conn, NULL, &n), -EINVAL, "pool_list(NULL)");
+	expect_no_words("pool_list(NULL)");
+
+	refused_with_words(fx.conn, "lw");
+	expect_rc(pool_connect(fx.d.sock, NULL), -EINVAL,
+		  "pool_connect(NULL)");
+	expect_no_words("pool_connect(NULL)");
+
+	/* Asked again, the daemon's refusal still has its words. */
+	refused_with_words(fx.conn, "lw");
+	assert_int_equal(pool_destroy(fx.conn, "lw"), 0);
+	expect_rc(pool_stats_by_name(fx.conn, "lw2", &st), -ENOENT,
+		  "pool_stats_by_name of a pool never made");
+	stop_daemon();
+}
+
 int
 main(void)
 {
@@ -1095,6 +1189,8 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			refusals_carry_the_daemons_words, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			local_failures_leave_no_words, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("integration: bad input", tests,
