@@ -24,7 +24,10 @@
  * gave right after its record, before any name's, as recover.c asks; its
  * limit, if not 0, after those.
  * The records fed are held to recover.c's rules for where generations
- * go, so that a journal it would refuse is never made into one it takes.
+ * go, so that a journal it would refuse is never made into one it takes:
+ * among them, that a name record is followed by its generation's unless
+ * it is the last, in a journal of a writer with generations (journal_rec.h
+ * has the test of both).
  *
  * The journal is this daemon's own, written by journal.c: a record that
  * does not follow (twice persisted, a pool that is not live, a name of a
@@ -84,6 +87,9 @@ struct jcompact {
 	uint32_t prev_type;
 	uint64_t prev_keep, prev_off;
 	bool changes;
+	/* The bare-name rule (journal_rec.h): a name left bare, not the
+	 * last, fed; a record of a writer with generations fed. */
+	bool bare, generations;
 };
 
 struct jcompact *
@@ -306,9 +312,9 @@ feed_generation(struct jcompact *c, enum jrec_type type, const uint64_t *w,
 	if (w[3] - 1 == p->generation) {
 		p->generation = w[3];
 		c->changes = true;
-	} else if (c->changes || c->prev_keep != w[1] || c->prev_off != w[2] ||
-		   (c->prev_type != JREC_NAME &&
-		    c->prev_type != JREC_NAME_EVICTABLE))
+	} else if (c->changes || !jrec_after_its_name(c->prev_type,
+						      c->prev_keep,
+						      c->prev_off, w))
 		return -EINVAL;
 	b->generation = w[3];
 	return 0;
@@ -359,10 +365,25 @@ int
 jcompact_feed(struct jcompact *c, const uint64_t *w, unsigned n)
 {
 	uint32_t type = (uint32_t)w[0];
+	bool bare, generations;
 	int rc;
 
+	/*
+	 * recover.c refuses a journal with generations and a bare name
+	 * before its last record, whichever of the two comes first: the
+	 * record that makes both so is refused.  A name left bare as the
+	 * last record fed (a crash between the two) is taken.  (w[2] is at
+	 * most the sum: the test reads no further.)
+	 */
+	bare = c->bare || (n >= 2 && jrec_leaves_name_bare(c->prev_type,
+	    c->prev_keep, c->prev_off, w));
+	generations = c->generations || jrec_of_generations(type);
+	if (bare && generations)
+		return -EINVAL;
 	if ((rc = feed(c, w, n)) != 0)
 		return rc;
+	c->bare = bare;
+	c->generations = generations;
 	/* Records only a change writes: the snapshot is over. */
 	if (type == JREC_SET || type == JREC_GONE || type == JREC_RESIZE ||
 	    type == JREC_UNPERSIST || type == JREC_UNNAME)

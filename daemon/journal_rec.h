@@ -12,6 +12,7 @@
 #ifndef POOLMGRD_JOURNAL_REC_H
 #define POOLMGRD_JOURNAL_REC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -107,6 +108,50 @@ jrec_sum(const uint64_t *w, size_t n)
 		h ^= h >> 32;
 	}
 	return h;
+}
+
+/*
+ * The rules of where a name's generation goes (JREC_GENERATIONS), which
+ * recover.c holds a journal to and journal_compact.c the records it
+ * compacts, so that a compaction never makes a journal the replay refuses
+ * into one it takes.  prev_type, prev_keep and prev_off are the record
+ * before w: its type, and the pool and offset it is about.
+ *
+ * Is w about the block that record named?  Where a snapshot puts the
+ * name's generation.
+ */
+static inline bool
+jrec_after_its_name(uint32_t prev_type, uint64_t prev_keep,
+		    uint64_t prev_off, const uint64_t *w)
+{
+	return (prev_type == JREC_NAME || prev_type == JREC_NAME_EVICTABLE) &&
+	    prev_keep == w[1] && prev_off == w[2];
+}
+
+/*
+ * Does w leave that record a bare name: a name record followed by
+ * anything but its generation's?  Only a crash between the two parts
+ * them, so a bare name refuses a journal with generations unless it is
+ * the last record.
+ */
+static inline bool
+jrec_leaves_name_bare(uint32_t prev_type, uint64_t prev_keep,
+		      uint64_t prev_off, const uint64_t *w)
+{
+	if (prev_type != JREC_NAME && prev_type != JREC_NAME_EVICTABLE)
+		return false;
+	return (uint32_t)w[0] != JREC_GENERATION ||
+	    !jrec_after_its_name(prev_type, prev_keep, prev_off, w);
+}
+
+/*
+ * A record only a writer with generations writes, of their types or of
+ * one after them (JREC_LIMIT): its journal holds names to the rule.
+ */
+static inline bool
+jrec_of_generations(uint32_t type)
+{
+	return type >= JREC_GENERATIONS;
 }
 
 #endif /* POOLMGRD_JOURNAL_REC_H */

@@ -338,9 +338,7 @@ after_its_name(const struct replay *r, const uint64_t *w)
 {
 	const uint64_t *p = r->prev;
 
-	return p && ((uint32_t)p[0] == JREC_NAME ||
-		     (uint32_t)p[0] == JREC_NAME_EVICTABLE) &&
-	    p[1] == w[1] && p[2] == w[2];
+	return p && jrec_after_its_name((uint32_t)p[0], p[1], p[2], w);
 }
 
 /*
@@ -504,10 +502,7 @@ name_left_bare(const struct replay *r, const uint64_t *w)
 {
 	const uint64_t *p = r->prev;
 
-	if (!p || ((uint32_t)p[0] != JREC_NAME &&
-		   (uint32_t)p[0] != JREC_NAME_EVICTABLE))
-		return false;
-	return (uint32_t)w[0] != JREC_GENERATION || !after_its_name(r, w);
+	return p && jrec_leaves_name_bare((uint32_t)p[0], p[1], p[2], w);
 }
 
 /*
@@ -564,7 +559,7 @@ replay(struct replay *r, const uint64_t *m, uint64_t size, uint64_t id)
 			return rc;
 		if (only_a_change((uint32_t)w[0]))
 			r->changes = true;
-		if ((uint32_t)w[0] >= JREC_GENERATIONS)
+		if (jrec_of_generations((uint32_t)w[0]))
 			r->generations = true;
 		if (!r->bare && name_left_bare(r, w)) {
 			r->bare = r->prev;

@@ -25,8 +25,9 @@
  *   full_names_refused     more name records than the bytes it was sized
  *       for can hold: -EINVAL.
  *   generations_read_back  names published, one again in place, the
- *       newest removed: the pool's last generation right after its
- *       record, each name's right after its name record, as fed.
+ *       newest removed, the last record a name without its generation:
+ *       the pool's last generation right after its record, each name's
+ *       right after its name record, as fed, and none for the last.
  *   bad_generations_refused  a last generation of 0 or below the one
  *       before, a name's of 0 or past the pool's next, of a block without
  *       a name or of no live pool, a length wrong for its type: -EINVAL,
@@ -37,6 +38,14 @@
  *       that the pool gave already (not its next) after a change, after
  *       a publish gave the next, apart from its name record: -EINVAL,
  *       and the generations before them read back unchanged.
+ *   bare_names_refused     as recover.c refuses them, in a journal with
+ *       generations (a count, a name's, or only a limit, a record after
+ *       them): a name record followed by a change, another name, another
+ *       block's generation, or one before the first generation record:
+ *       -EINVAL at the record that makes the journal one, nothing
+ *       changed (the name's generation is still taken); the same name as
+ *       the last record is taken, and a journal with no generations
+ *       takes names followed by anything.
  *   limits_read_back       a limit raised, one removed, one of a pool then
  *       destroyed: each live pool's last limit right after its record
  *       (and its count of generations), none for a limit of 0 or a pool
@@ -436,28 +445,41 @@ read_generations(struct jcompact *c, uint64_t *g, size_t ng)
 	return last;
 }
 
-static void
-generations_read_back(void **state)
+/*
+ * Pool 1 as a snapshot with generations has it: the last it gave, 4
+ * blocks, the first named "a" with generation a_gen.
+ */
+static struct jcompact *
+snapshot_with_generations(uint64_t last, uint64_t a_gen)
 {
 	struct jcompact *c = jcompact_new(1 << 20);
-	uint64_t g[4], off;
+	uint64_t off;
 
-	(void)state;
 	assert_non_null(c);
 	assert_int_equal(pool(c, 1, 0600), 0);
-	assert_int_equal(gens(c, 1, 4), 0);
+	assert_int_equal(gens(c, 1, last), 0);
 	for (off = 0; off < 4 * 64; off += 64)
 		assert_int_equal(rec(c, JREC_PERSIST, 1, off, 64), 0);
 	assert_int_equal(name(c, 1, 0, "a", 1000), 0);
-	assert_int_equal(gen(c, 1, 0, 2), 0);	/* a snapshot's: below */
+	assert_int_equal(gen(c, 1, 0, a_gen), 0);
+	return c;
+}
+
+static void
+generations_read_back(void **state)
+{
+	struct jcompact *c = snapshot_with_generations(4, 2);	/* below */
+	uint64_t g[4];
+
+	(void)state;
 	assert_int_equal(name(c, 1, 64, "b", 1000), 0);
 	assert_int_equal(gen(c, 1, 64, 5), 0);	/* a publish: the next */
-	assert_int_equal(name(c, 1, 128, "c", 1000), 0);
-	/* c has none (a crash between the records): none read back. */
 	assert_int_equal(gen(c, 1, 0, 6), 0);	/* a in place */
 	assert_int_equal(name(c, 1, 192, "d", 1000), 0);
 	assert_int_equal(gen(c, 1, 192, 7), 0);
 	assert_int_equal(unname(c, 1, 192), 0);
+	/* c has none (a crash between the records): none read back. */
+	assert_int_equal(name(c, 1, 128, "c", 1000), 0);
 	assert_int_equal(read_generations(c, g, 4), 7);
 	assert_int_equal(g[0], 6);
 	assert_int_equal(g[1], 5);
@@ -517,6 +539,7 @@ misplaced_generations_refused(void **state)
 	assert_int_equal(name(c, 1, 0, "a", 1000), 0);
 	assert_int_equal(gen(c, 1, 0, 2), 0);		/* a snapshot's */
 	assert_int_equal(name(c, 1, 64, "b", 1000), 0);
+	assert_int_equal(gen(c, 1, 64, 3), 0);		/* a snapshot's */
 	assert_int_equal(rec(c, JREC_PERSIST, 1, 192, 64), 0);
 	assert_int_equal(gen(c, 1, 64, 3), -EINVAL);	/* apart from it */
 	assert_int_equal(gen(c, 1, 0, 4), -EINVAL);	/* in place: next */
@@ -527,13 +550,14 @@ misplaced_generations_refused(void **state)
 	assert_int_equal(jcompact_feed(c, set, 7), 0);
 	assert_int_equal(name(c, 1, 192, "d", 1000), 0);
 	assert_int_equal(gen(c, 1, 192, 1), -EINVAL);	/* after a change */
+	assert_int_equal(gen(c, 1, 192, 8), 0);		/* the next */
 	assert_int_equal(pool(c, 3, 0600), 0);
 	assert_int_equal(gens(c, 3, 2), -EINVAL);	/* after a change */
-	assert_int_equal(read_generations(c, g, 4), 7);
+	assert_int_equal(read_generations(c, g, 4), 8);
 	assert_int_equal(g[0], 2);
 	assert_int_equal(g[1], 6);
 	assert_int_equal(g[2], 7);
-	assert_int_equal(g[3], 0);
+	assert_int_equal(g[3], 8);
 	jcompact_free(c);
 }
 
@@ -543,6 +567,73 @@ limit(struct jcompact *c, uint64_t keep, uint64_t bytes, unsigned n)
 	uint64_t w[3] = {JREC_LIMIT, keep, bytes};
 
 	return jcompact_feed(c, w, n);
+}
+
+/* A pool 1 without generations so far: x named, then y, x left bare. */
+static struct jcompact *
+name_left_bare_first(void)
+{
+	struct jcompact *c = jcompact_new(1 << 20);
+
+	assert_non_null(c);
+	assert_int_equal(pool(c, 1, 0600), 0);
+	assert_int_equal(rec(c, JREC_PERSIST, 1, 0, 64), 0);
+	assert_int_equal(rec(c, JREC_PERSIST, 1, 64, 64), 0);
+	assert_int_equal(name(c, 1, 0, "x", 1000), 0);
+	assert_int_equal(name(c, 1, 64, "y", 1000), 0);
+	return c;
+}
+
+static void
+bare_names_refused(void **state)
+{
+	uint64_t set[7] = {JREC_SET, 1, 7, 8, 0640, 99, 5}, g[4];
+	struct jcompact *c;
+
+	(void)state;
+	/* Then a change, another name, another block's generation. */
+	c = snapshot_with_generations(9, 9);
+	assert_int_equal(name(c, 1, 64, "b", 1000), 0);
+	assert_int_equal(jcompact_feed(c, set, 7), -EINVAL);
+	assert_int_equal(name(c, 1, 128, "c", 1000), -EINVAL);
+	assert_int_equal(gen(c, 1, 0, 10), -EINVAL);
+	/* Refused, they changed nothing: b's own generation follows. */
+	assert_int_equal(gen(c, 1, 64, 10), 0);
+	assert_int_equal(jcompact_feed(c, set, 7), 0);
+	assert_int_equal(read_generations(c, g, 4), 10);
+	assert_int_equal(g[0], 9);
+	assert_int_equal(g[1], 10);
+	jcompact_free(c);
+
+	/* Before the journal's first generation record: refused there. */
+	c = name_left_bare_first();
+	assert_int_equal(gen(c, 1, 64, 1), -EINVAL);
+	jcompact_free(c);
+
+	/* No generation at all, but a limit, which came after them. */
+	c = jcompact_new(1 << 20);
+	assert_non_null(c);
+	assert_int_equal(pool(c, 1, 0600), 0);
+	assert_int_equal(limit(c, 1, 1 << 19, 3), 0);
+	assert_int_equal(rec(c, JREC_PERSIST, 1, 0, 64), 0);
+	assert_int_equal(name(c, 1, 0, "x", 1000), 0);
+	assert_int_equal(rec(c, JREC_PERSIST, 1, 64, 64), -EINVAL);
+	jcompact_free(c);
+
+	/* The last record: a crash between the two; taken, with none. */
+	c = snapshot_with_generations(9, 9);
+	assert_int_equal(name(c, 1, 64, "b", 1000), 0);
+	assert_int_equal(gen(c, 1, 64, 10), 0);
+	assert_int_equal(name(c, 1, 128, "c", 1000), 0);
+	assert_int_equal(read_generations(c, g, 4), 10);
+	assert_int_equal(g[1], 10);
+	assert_int_equal(g[2], 0);
+	jcompact_free(c);
+
+	/* An image before generations: every name is bare, and taken. */
+	c = name_left_bare_first();
+	assert_int_equal(jcompact_feed(c, set, 7), 0);
+	jcompact_free(c);
 }
 
 static void
@@ -598,6 +689,7 @@ main(void)
 		cmocka_unit_test(generations_read_back),
 		cmocka_unit_test(bad_generations_refused),
 		cmocka_unit_test(misplaced_generations_refused),
+		cmocka_unit_test(bare_names_refused),
 		cmocka_unit_test(limits_read_back),
 	};
 
