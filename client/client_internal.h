@@ -169,6 +169,8 @@ int	conn_alive(struct pool_conn *, int);
  * pass for its.  A request made afterwards notes its own.
  */
 void	conn_forget_refusal(void);
+/* err, a failure found here, its thread's words forgotten as above. */
+int	conn_local_failure(int err);
 void	conn_fds_init(struct conn_fds *);
 void	conn_fds_close(struct conn_fds *);
 

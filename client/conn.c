@@ -513,6 +513,13 @@ conn_forget_refusal(void)
 	conn_note_refusal(NULL);
 }
 
+int
+conn_local_failure(int err)
+{
+	conn_forget_refusal();
+	return err;
+}
+
 const char *
 pool_last_message(int err)
 {

@@ -21,10 +21,10 @@ names_check(const char *name)
 	size_t	len;
 
 	if (name == NULL)
-		return -EINVAL;
+		return conn_local_failure(-EINVAL);
 	len = strnlen(name, POOL_BLOCK_NAME_MAX + 1);
 	if (len == 0)
-		return -EINVAL;
+		return conn_local_failure(-EINVAL);
 	return len > POOL_BLOCK_NAME_MAX ? -ENAMETOOLONG : 0;
 }
 
@@ -49,11 +49,11 @@ pool_publish_flags(struct pool *p, pool_off_t off, const char *name,
 
 	if (p == NULL || off == POOL_OFF_NONE ||
 	    (flags & ~(POOL_PUBLISH_REPLACE | POOL_PUBLISH_EVICTABLE)) != 0)
-		return -EINVAL;
+		return conn_local_failure(-EINVAL);
 	if ((error = names_check(name)) != 0)
 		return error;
 	if (conn_forked(p->conn))
-		return -ECHILD;
+		return conn_local_failure(-ECHILD);
 	/* As pool_persist: a block freed into the cache goes back first. */
 	if ((error = cache_known(p, off, &usable)) != 0)
 		return error;
@@ -138,11 +138,11 @@ names_lookup(struct pool *p, const struct names_query *q)
 	int	error;
 
 	if (p == NULL || q->off == NULL)
-		return -EINVAL;
+		return conn_local_failure(-EINVAL);
 	if ((error = names_check(q->name)) != 0)
 		return error;
 	if (conn_forked(p->conn))
-		return -ECHILD;
+		return conn_local_failure(-ECHILD);
 	return names_lookup_try(p, q, 0);
 }
 
@@ -191,7 +191,7 @@ names_wait(struct pool *p, const struct names_query *q, int timeout_ms)
 		part = UINT32_MAX;
 		if (timeout_ms > 0) {
 			if ((now = names_now_ms()) >= deadline)
-				return -ETIMEDOUT;
+				return conn_local_failure(-ETIMEDOUT);
 			if (deadline - now < part)
 				part = deadline - now;
 		}
@@ -212,11 +212,11 @@ pool_lookup_wait(struct pool *p, const char *name, uint64_t after_generation,
 
 	if (p == NULL || off == NULL || timeout_ms < -1 ||
 	    (flags & ~POOL_LOOKUP_RETAIN) != 0)
-		return -EINVAL;
+		return conn_local_failure(-EINVAL);
 	if ((error = names_check(name)) != 0)
 		return error;
 	if (conn_forked(p->conn))
-		return -ECHILD;
+		return conn_local_failure(-ECHILD);
 	if (timeout_ms == 0)
 		return names_lookup_try(p, &q, 0);
 	/*
@@ -225,7 +225,7 @@ pool_lookup_wait(struct pool *p, const char *name, uint64_t after_generation,
 	 * time".  Say instead that it cannot wait, and ask nothing.
 	 */
 	if ((p->conn->features & CONN_FEATURE_LOOKUP_WAIT) == 0)
-		return -EOPNOTSUPP;
+		return conn_local_failure(-EOPNOTSUPP);
 	return names_wait(p, &q, timeout_ms);
 }
 
@@ -237,11 +237,11 @@ pool_unpublish(struct pool *p, const char *name)
 	int			error;
 
 	if (p == NULL)
-		return -EINVAL;
+		return conn_local_failure(-EINVAL);
 	if ((error = names_check(name)) != 0)
 		return error;
 	if (conn_forked(p->conn))
-		return -ECHILD;
+		return conn_local_failure(-ECHILD);
 	un.handle = p->handle;
 	un.name = names_bytes(name);
 	req.body_case = POOLMGR__REQUEST__BODY_UNPUBLISH;

@@ -179,7 +179,7 @@ client_alloc(struct pool *p, uint64_t size, uint64_t align, int zero,
 	int	error;
 
 	if (conn_forked(p->conn))
-		return -ECHILD;
+		return conn_local_failure(-ECHILD);
 	if (align <= p->granularity && nmemb == 1 &&
 	    (error = cache_alloc(p, size, zero, out)) != 0)
 		return error > 0 ? 0 : error;
@@ -343,9 +343,9 @@ POOL_API int
 pool_set_cache(struct pool *p, size_t budget)
 {
 	if (p == NULL)
-		return -EINVAL;
+		return conn_local_failure(-EINVAL);
 	if (conn_forked(p->conn))
-		return -ECHILD;
+		return conn_local_failure(-ECHILD);
 	if (p->cache == NULL)
 		return budget == 0 ? 0 : -EOPNOTSUPP;
 	return client_flushed(p, cache_set_budget(p, budget));
@@ -355,9 +355,9 @@ POOL_API int
 pool_flush(struct pool *p)
 {
 	if (p == NULL)
-		return -EINVAL;
+		return conn_local_failure(-EINVAL);
 	if (conn_forked(p->conn))
-		return -ECHILD;
+		return conn_local_failure(-ECHILD);
 	return client_flushed(p, cache_empty(p));
 }
 
@@ -365,10 +365,10 @@ POOL_API int
 pool_alloc(struct pool *p, size_t size, pool_off_t *out)
 {
 	if (out == NULL)
-		return -EINVAL;
+		return conn_local_failure(-EINVAL);
 	*out = POOL_OFF_NONE;
 	if (p == NULL || size == 0)
-		return -EINVAL;
+		return conn_local_failure(-EINVAL);
 	return client_alloc(p, size, 0, 0, 1, out);
 }
 
@@ -377,12 +377,12 @@ pool_alloc_aligned(struct pool *p, size_t size, size_t align,
     pool_off_t *out)
 {
 	if (out == NULL)
-		return -EINVAL;
+		return conn_local_failure(-EINVAL);
 	*out = POOL_OFF_NONE;
 	if (p == NULL || size == 0)
-		return -EINVAL;
+		return conn_local_failure(-EINVAL);
 	if (align == 0 || (align & (align - 1)) != 0)
-		return -EINVAL;
+		return conn_local_failure(-EINVAL);
 	return client_alloc(p, size, align, 0, 1, out);
 }
 
@@ -390,13 +390,13 @@ POOL_API int
 pool_calloc(struct pool *p, size_t nmemb, size_t size, pool_off_t *out)
 {
 	if (out == NULL)
-		return -EINVAL;
+		return conn_local_failure(-EINVAL);
 	*out = POOL_OFF_NONE;
 	if (p == NULL || nmemb == 0 || size == 0)
-		return -EINVAL;
+		return conn_local_failure(-EINVAL);
 	/* Checked here as well: client_alloc multiplies them. */
 	if (nmemb > UINT64_MAX / size)
-		return -EOVERFLOW;
+		return conn_local_failure(-EOVERFLOW);
 	/* One size for the cache; the daemon checks nmemb * size itself. */
 	if (nmemb == 1 || nmemb * size <= CACHE_MAX_BLOCK)
 		return client_alloc(p, nmemb * size, 0, 1, 1, out);
@@ -501,9 +501,9 @@ pool_realloc(struct pool *p, pool_off_t off, size_t size, pool_off_t *out)
 
 	/* *out is left alone on failure: it may be the caller's only copy. */
 	if (p == NULL || out == NULL)
-		return -EINVAL;
+		return conn_local_failure(-EINVAL);
 	if (conn_forked(p->conn))
-		return -ECHILD;
+		return conn_local_failure(-ECHILD);
 	if (off == POOL_OFF_NONE && size != 0) {
 		if ((error = client_alloc(p, size, 0, 0, 1, &noff)) == 0)
 			*out = noff;
@@ -549,9 +549,9 @@ pool_free(struct pool *p, pool_off_t off)
 	int	error;
 
 	if (p == NULL)
-		return -EINVAL;
+		return conn_local_failure(-EINVAL);
 	if (conn_forked(p->conn))
-		return -ECHILD;
+		return conn_local_failure(-ECHILD);
 	if (off == POOL_OFF_NONE)
 		return 0;
 	if ((error = cache_free(p, off)) != 0)
@@ -568,17 +568,17 @@ pool_alloc_batch(struct pool *p, size_t n, const size_t *sizes,
 	int		 error, retry;
 
 	if (p == NULL || sizes == NULL || out == NULL || n == 0)
-		return -EINVAL;
+		return conn_local_failure(-EINVAL);
 	if (n > POOL_BATCH_MAX)
-		return -E2BIG;
+		return conn_local_failure(-E2BIG);
 	if (conn_forked(p->conn))
-		return -ECHILD;
+		return conn_local_failure(-ECHILD);
 	for (i = 0; i < n; i++)
 		if (sizes[i] == 0)
-			return -EINVAL;
+			return conn_local_failure(-EINVAL);
 	/* On the heap: 64 KiB at most, too much for a small thread stack. */
 	if ((wire = malloc(2 * n * sizeof *wire)) == NULL)
-		return -ENOMEM;
+		return conn_local_failure(-ENOMEM);
 	usable = wire + n;
 	for (i = 0; i < n; i++)
 		wire[i] = sizes[i];
@@ -601,11 +601,11 @@ pool_free_batch(struct pool *p, size_t n, const pool_off_t *offs)
 	int		error;
 
 	if (p == NULL || (offs == NULL && n != 0))
-		return -EINVAL;
+		return conn_local_failure(-EINVAL);
 	if (n > POOL_BATCH_MAX)
-		return -E2BIG;
+		return conn_local_failure(-E2BIG);
 	if (conn_forked(p->conn))
-		return -ECHILD;
+		return conn_local_failure(-ECHILD);
 	if (n == 0)
 		return 0;
 	/*
@@ -631,9 +631,9 @@ pool_retain(struct pool *p, pool_off_t off)
 	int		error;
 
 	if (p == NULL || off == POOL_OFF_NONE)
-		return -EINVAL;
+		return conn_local_failure(-EINVAL);
 	if (conn_forked(p->conn))
-		return -ECHILD;
+		return conn_local_failure(-ECHILD);
 	if ((error = cache_known(p, off, &usable)) != 0)
 		return error;
 	/* A retain counts against the quota: the cache gives way first. */
@@ -650,9 +650,9 @@ pool_persist(struct pool *p, pool_off_t off)
 	int		error;
 
 	if (p == NULL || off == POOL_OFF_NONE)
-		return -EINVAL;
+		return conn_local_failure(-EINVAL);
 	if (conn_forked(p->conn))
-		return -ECHILD;
+		return conn_local_failure(-ECHILD);
 	if ((error = cache_known(p, off, &usable)) != 0)
 		return error;
 	return client_block_op(p, POOLMGR__REQUEST__BODY_PERSIST, off);
@@ -668,9 +668,9 @@ pool_usable_size(struct pool *p, pool_off_t off, size_t *out)
 	int			 error;
 
 	if (p == NULL || out == NULL || off == POOL_OFF_NONE)
-		return -EINVAL;
+		return conn_local_failure(-EINVAL);
 	if (conn_forked(p->conn))
-		return -ECHILD;
+		return conn_local_failure(-ECHILD);
 	/* A block this handle holds alone is known here, size and all. */
 	if ((error = cache_known(p, off, &usable)) != 0)
 		return error;

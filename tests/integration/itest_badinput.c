@@ -1154,6 +1154,52 @@ local_failures_leave_no_words(void **state)
 		  "pool_connect(NULL)");
 	expect_no_words("pool_connect(NULL)");
 
+	/* The calls on an open pool's blocks and names. */
+	assert_int_equal(pool_open(fx.conn, "lw", &p), 0);
+	{
+		pool_off_t off;
+
+		refused_with_words(fx.conn, "lw");
+		expect_rc(pool_alloc(p, 0, &off), -EINVAL, "pool_alloc(0)");
+		expect_no_words("pool_alloc(0)");
+
+		refused_with_words(fx.conn, "lw");
+		expect_rc(pool_alloc_aligned(p, 64, 3, &off), -EINVAL,
+			  "pool_alloc_aligned(3)");
+		expect_no_words("pool_alloc_aligned(3)");
+
+		refused_with_words(fx.conn, "lw");
+		expect_rc(pool_calloc(p, 0, 8, &off), -EINVAL,
+			  "pool_calloc(0, 8)");
+		expect_no_words("pool_calloc(0, 8)");
+
+		refused_with_words(fx.conn, "lw");
+		expect_rc(pool_alloc_batch(p, 1, NULL, &off), -EINVAL,
+			  "pool_alloc_batch without sizes");
+		expect_no_words("pool_alloc_batch without sizes");
+
+		refused_with_words(fx.conn, "lw");
+		expect_rc(pool_usable_size(p, 0, NULL), -EINVAL,
+			  "pool_usable_size(NULL)");
+		expect_no_words("pool_usable_size(NULL)");
+
+		refused_with_words(fx.conn, "lw");
+		expect_rc(pool_publish(p, 0, ""), -EINVAL,
+			  "pool_publish of an empty name");
+		expect_no_words("pool_publish of an empty name");
+
+		refused_with_words(fx.conn, "lw");
+		expect_rc(pool_lookup(p, NULL, &off, NULL), -EINVAL,
+			  "pool_lookup(NULL)");
+		expect_no_words("pool_lookup(NULL)");
+
+		refused_with_words(fx.conn, "lw");
+		expect_rc(pool_unpublish(p, NULL), -EINVAL,
+			  "pool_unpublish(NULL)");
+		expect_no_words("pool_unpublish(NULL)");
+	}
+	pool_close(p);
+
 	/* Asked again, the daemon's refusal still has its words. */
 	refused_with_words(fx.conn, "lw");
 	assert_int_equal(pool_destroy(fx.conn, "lw"), 0);
