@@ -99,10 +99,10 @@ struct pool_create_opts {
 	 * POOL_CREATE_OWNER, uid owns the pool from the start; with
 	 * POOL_CREATE_GROUP, gid is its group (numbers: no name is looked
 	 * up; neither may be (uint32_t)-1).  Without its bit, uid or gid
-	 * must be 0 and the pool is the caller's uid's or gid's.  Creating needs admin rights either
-	 * way, so giving a pool away needs no more than making it; it is
-	 * made so at once, as if pool_set had followed with no moment
-	 * between.  Any other bit: -EINVAL.
+	 * must be 0 and the pool is the caller's uid's or gid's.  Creating
+	 * needs admin rights either way, so giving a pool away needs no more
+	 * than making it; it is made so at once, as if pool_set had followed
+	 * with no moment between.  Any other bit: -EINVAL.
 	 */
 	uint32_t flags;
 	uint32_t uid;
