@@ -833,6 +833,24 @@ cached_after_refill(struct pool *p)
 	return ps.client_cached_bytes;
 }
 
+/*
+ * A fixture daemon; connections *c and *admin; pool name of POOL_SIZE
+ * made by admin with limit (0: none) and opened by c as *p, its cache's
+ * budget 4 MiB whatever the environment says, so that the pool's bounds
+ * alone decide what it keeps.
+ */
+static void
+start_cached(const char *name, uint64_t limit, struct pool_conn **c,
+	     struct pool_conn **admin, struct pool **p)
+{
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, c), 0);
+	assert_int_equal(pool_connect(NULL, admin), 0);
+	EXPECT_RC(create_limited(*admin, name, POOL_SIZE, limit), 0);
+	EXPECT_RC(pool_open(*c, name, p), 0);
+	EXPECT_RC(pool_set_cache(*p, 4 * MiB), 0);
+}
+
 static void
 raised_live_reaches_cache(void **state)
 {
@@ -841,12 +859,7 @@ raised_live_reaches_cache(void **state)
 	uint64_t before, after;
 
 	(void)state;
-	harness_fixture_start(&d, "");
-	assert_int_equal(pool_connect(NULL, &c), 0);
-	assert_int_equal(pool_connect(NULL, &admin), 0);
-	EXPECT_RC(create_limited(admin, "rr", POOL_SIZE, 1 * MiB), 0);
-	EXPECT_RC(pool_open(c, "rr", &p), 0);
-	EXPECT_RC(pool_set_cache(p, 4 * MiB), 0);	/* whatever the env */
+	start_cached("rr", 1 * MiB, &c, &admin, &p);
 	before = cached_after_cycle(p, SMALL_BLOCKS, SMALL);
 
 	/* 1/16 of 64 MiB is the 4 MiB asked for: 512 KiB freed, all kept. */
@@ -877,12 +890,7 @@ lowered_live_sheds_cache(void **state)
 	unsigned i;
 
 	(void)state;
-	harness_fixture_start(&d, "");
-	assert_int_equal(pool_connect(NULL, &c), 0);
-	assert_int_equal(pool_connect(NULL, &admin), 0);
-	EXPECT_RC(create_limited(admin, "ls", POOL_SIZE, 16 * MiB), 0);
-	EXPECT_RC(pool_open(c, "ls", &p), 0);
-	EXPECT_RC(pool_set_cache(p, 4 * MiB), 0);	/* 1 MiB: 1/16 of 16 */
+	start_cached("ls", 16 * MiB, &c, &admin, &p);	/* 1 MiB: 1/16 */
 	for (i = 0; i < SMALL_BLOCKS; i++)
 		EXPECT_RC(pool_alloc(p, 1 * KiB, &offs[i]), 0);
 
@@ -919,19 +927,13 @@ lowered_live_sheds_cache(void **state)
 static void
 quota_lowered_live(void **state)
 {
-	struct pool_create_opts o = {.max_size = POOL_SIZE, .mode = 0666};
 	struct pool_set_opts q = {.which = POOL_SET_QUOTA, .quota = 1 * MiB};
 	struct pool_conn *c, *admin;
 	struct pool *p;
 	uint64_t before, after;
 
 	(void)state;
-	harness_fixture_start(&d, "");
-	assert_int_equal(pool_connect(NULL, &c), 0);
-	assert_int_equal(pool_connect(NULL, &admin), 0);
-	EXPECT_RC(pool_create(admin, "ql", &o), 0);
-	EXPECT_RC(pool_open(c, "ql", &p), 0);
-	EXPECT_RC(pool_set_cache(p, 4 * MiB), 0);
+	start_cached("ql", 0, &c, &admin, &p);
 	before = cached_after_cycle(p, SMALL_BLOCKS, SMALL);
 	EXPECT_RC(pool_set(admin, "ql", &q), 0);
 	after = cached_after_refill(p);
@@ -953,12 +955,7 @@ raised_across_restart(void **state)
 	uint64_t before, after;
 
 	(void)state;
-	harness_fixture_start(&d, "");
-	assert_int_equal(pool_connect(NULL, &c), 0);
-	assert_int_equal(pool_connect(NULL, &admin), 0);
-	EXPECT_RC(create_limited(admin, "rx", POOL_SIZE, 1 * MiB), 0);
-	EXPECT_RC(pool_open(c, "rx", &p), 0);
-	EXPECT_RC(pool_set_cache(p, 4 * MiB), 0);
+	start_cached("rx", 1 * MiB, &c, &admin, &p);
 	before = cached_after_cycle(p, SMALL_BLOCKS, SMALL);
 	EXPECT_RC(set_limit(admin, "rx", POOL_SIZE), 0);
 	assert_int_equal(harness_restart_in_place(&d), 0);
