@@ -418,40 +418,62 @@ cmd_stats(struct ctl *ctl, int argc, char **argv)
 /*
  * What the daemon's refusal of a create means.  The name, mode, granularity
  * and a size of 0 were checked here, so -EINVAL is what only the daemon
- * knows: a size above its largest pool (or a granularity above its page
- * size, or a page size the kernel does not offer).  pool_strerror's texts
- * would speak of blocks and runs.
+ * knows: a size above its largest pool, a granularity above its page size,
+ * a page size the kernel does not offer...; its words say which, and the
+ * list is for a daemon that gives none.  pool_strerror's texts would speak
+ * of blocks and runs, or of block names.
  */
-static const char *
-create_strerror(int error, const struct pool_create_opts *o, uint64_t limit)
+static struct why
+create_why(int error, const struct pool_create_opts *o, uint64_t limit)
 {
+	struct why	w = { NULL, true, NULL };
+
 	switch (error) {
 	case -EINVAL:
-		return "invalid size or option (a pool is at most 64 TiB, "
+		w.text = "invalid size or option";
+		w.whole = false;
+		w.bare = "invalid size or option (a pool is at most 64 TiB, "
 		    "its granularity at most the page size, its page size "
 		    "one in /sys/kernel/mm/hugepages, a NUMA policy only on "
 		    "system pages, its limit a granule to its size)";
+		break;
+	case -EEXIST:
+		w.text = "a pool with that name exists";
+		break;
 	case -ENOMEM:
-		if (o->page_size != 0)
-			return "not enough huge pages: the kernel has too few "
-			    "free to reserve the whole pool (vm.nr_hugepages)";
-		return "out of memory";
+		if (o->page_size == 0) {
+			w.text = "out of memory";
+			break;
+		}
+		/* The daemon's words count the pages needed and free. */
+		w.text = "cannot reserve the pool's huge pages";
+		w.whole = false;
+		w.bare = "not enough huge pages: the kernel has too few free "
+		    "to reserve the whole pool (vm.nr_hugepages)";
+		break;
 	case -EPERM:
-		return "not permitted (only the daemon's uid, root and its "
+		w.text = "not permitted (only the daemon's uid, root and its "
 		    "admin group may create pools)";
+		break;
 	case -ENODEV:
-		return "no such NUMA node: it does not exist on the daemon's "
+		w.text = "no such NUMA node: it does not exist on the daemon's "
 		    "machine, has no memory, or is outside the daemon's "
 		    "cpuset";
+		break;
 	case -EOPNOTSUPP:
 		if (limit != 0)
-			return "not supported: the daemon is too old for a "
+			w.text = "not supported: the daemon is too old for a "
 			    "limit";
-		return "not supported: the daemon's kernel has no NUMA "
-		    "policies, or its system-call filter refuses mbind";
+		else
+			w.text = "not supported: the daemon's kernel has no "
+			    "NUMA policies, or its system-call filter refuses "
+			    "mbind";
+		break;
 	default:
-		return NULL;
+		w.whole = false;
+		break;
 	}
+	return w;
 }
 
 /* --numa-node N [--numa-policy preferred|bind] into o. */
@@ -520,6 +542,7 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 {
 	struct pool_create_opts	 o;
 	struct pool_set_opts	 s;
+	struct why		 why;
 	const char		*name = argv[0];
 	uint64_t		 v;
 	long			 pagesize;
@@ -578,9 +601,10 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 
 	if ((rc = ctl_connect(ctl)) != 0)
 		return rc;
-	if ((error = pool_create_set(ctl->conn, name, &o, &s)) != 0)
-		return fail_pool(error, "cannot create pool", name,
-		    create_strerror(error, &o, s.limit));
+	if ((error = pool_create_set(ctl->conn, name, &o, &s)) != 0) {
+		why = create_why(error, &o, s.limit);
+		return fail_refusal(error, "cannot create pool", name, &why);
+	}
 
 	print_create(ctl, name, &o, &s);
 	return 0;
@@ -590,7 +614,7 @@ static int
 cmd_destroy(struct ctl *ctl, int argc, char **argv)
 {
 	const char		*name = argv[0];
-	const char		*why = NULL;
+	struct why		 why = { NULL, false, NULL };
 	int			 rc, error;
 
 	(void)argc;
@@ -602,43 +626,63 @@ cmd_destroy(struct ctl *ctl, int argc, char **argv)
 		error = pool_destroy_force(ctl->conn, name);
 	else
 		error = pool_destroy(ctl->conn, name);
-	/* pool_strerror's -EBUSY also speaks of blocks that cannot move. */
+	/*
+	 * pool_strerror's -EBUSY also speaks of blocks that cannot move; the
+	 * daemon's words count the pool's handles and blocks.
+	 */
 	if (error == -EBUSY)
-		why = "it has live blocks or open handles (use --force to "
-		    "destroy it anyway)";
-	else if (error == -EPERM)
-		why = "not permitted (only the daemon's uid, root and its "
-		    "admin group may destroy pools)";
+		why.text = "it has live blocks or open handles (use --force "
+		    "to destroy it anyway)";
+	else if (error == -EPERM) {
+		why.text = "not permitted (only the daemon's uid, root and "
+		    "its admin group may destroy pools)";
+		why.whole = true;
+	}
 	if (error != 0)
-		return fail_pool(error, "cannot destroy pool", name, why);
+		return fail_refusal(error, "cannot destroy pool", name, &why);
 
 	print_destroy(ctl, name);
 	return 0;
 }
 
 /*
- * What the daemon's refusal of a set means.  Every value was checked
- * here, so -EINVAL would be a daemon that checks more than this poolctl.
+ * What the daemon's refusal of a set means.  Every value was checked here
+ * but whether the daemon's system knows a uid or gid, and whether a limit
+ * fits the pool: the daemon's words say which, and which of the rules of
+ * permission the caller met; the lists are for a daemon that gives none.
  */
-static const char *
-set_strerror(int error)
+static struct why
+set_why(int error)
 {
+	struct why	w = { NULL, true, NULL };
+
 	switch (error) {
 	case -EPERM:
-		return "not permitted (the daemon's uid, root and its admin "
+		w.text = "not permitted";
+		w.whole = false;
+		w.bare = "not permitted (the daemon's uid, root and its admin "
 		    "group may change a pool; its owner only its mode, and "
 		    "its group to one of the owner's)";
+		break;
 	case -EROFS:
-		return "the daemon's configuration file defines it: change "
+		w.text = "the daemon's configuration file defines it: change "
 		    "the pool there and reload the daemon";
+		break;
 	case -EINVAL:
-		return "invalid setting (a limit is 0, or a granule to the "
-		    "pool's size)";
+		w.text = "invalid setting";
+		w.whole = false;
+		w.bare = "invalid setting (a uid or gid the daemon does not "
+		    "know, or a limit below a granule or above the pool's "
+		    "size)";
+		break;
 	case -EOPNOTSUPP:
-		return "not supported: the daemon is too old for a limit";
+		w.text = "not supported: the daemon is too old for a limit";
+		break;
 	default:
-		return NULL;
+		w.whole = false;
+		break;
 	}
+	return w;
 }
 
 /* --mode, --owner and --group into o, as create reads a mode. */
@@ -693,6 +737,7 @@ static int
 cmd_set(struct ctl *ctl, int argc, char **argv)
 {
 	struct pool_set_opts	 o;
+	struct why		 why;
 	const char		*name = argv[0];
 	int			 rc, error;
 
@@ -710,9 +755,10 @@ cmd_set(struct ctl *ctl, int argc, char **argv)
 
 	if ((rc = ctl_connect(ctl)) != 0)
 		return rc;
-	if ((error = pool_set(ctl->conn, name, &o)) != 0)
-		return fail_pool(error, "cannot set pool", name,
-		    set_strerror(error));
+	if ((error = pool_set(ctl->conn, name, &o)) != 0) {
+		why = set_why(error);
+		return fail_refusal(error, "cannot set pool", name, &why);
+	}
 
 	print_set(ctl, name, &o);
 	return 0;

@@ -64,6 +64,21 @@ struct safe {
 	char	s[256];
 };
 
+/*
+ * What a refusal means to the command that got it (fail_refusal).  text:
+ * poolctl's words for the code, NULL for pool_strerror's.  whole: they
+ * name the one case the code can mean there, so the daemon's words could
+ * only say it again and are left out; otherwise the daemon's words follow
+ * them and name the case, with its numbers.  bare: what to say instead of
+ * text when the daemon gave no words (an older one), such as the cases
+ * text sums up; NULL for text.
+ */
+struct why {
+	const char	*text;
+	bool		 whole;
+	const char	*bare;
+};
+
 /* One uid's persistent blocks in one pool, and that pool's quota. */
 struct persisted_row {
 	const char		*pool;
@@ -79,6 +94,8 @@ int		usage_error(const char *, ...)
 int		fail(int, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 int		fail_pool(int, const char *, const char *, const char *);
+int		fail_refusal(int, const char *, const char *,
+		    const struct why *);
 struct safe	safe(const char *);
 
 /* poolctl_print.c: each command's result, on stdout */

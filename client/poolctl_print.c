@@ -106,23 +106,46 @@ fail(int error, const char *fmt, ...)
 }
 
 /*
- * Report a failed request about the pool name and return its exit status:
- * "poolctl: WHAT NAME: WHY", where why (if not NULL) says what error means
- * for this command.  pool_strerror's texts cover the whole library, so
- * some of them name cases that cannot be meant here: we are connected, so
- * -ENOENT is the pool and not a missing socket (unless why says what else
- * was missing).
+ * Report a refused request about the pool name and return its exit
+ * status: "poolctl: WHAT NAME: WHY", WHY being why's words (see struct
+ * why), and then the daemon's when they add to them.  pool_strerror's
+ * texts cover the whole library, so some of them name cases that cannot
+ * be meant here: we are connected, so -ENOENT without words of ours is the
+ * pool, not a missing socket.
+ */
+int
+fail_refusal(int error, const char *what, const char *name,
+    const struct why *why)
+{
+	const char	*words = pool_last_message(error);
+	const char	*text = why->text;
+
+	if (error == -ENOENT && text == NULL) {
+		ctl_warnx("no such pool: %s", name);
+		return exit_code(error);
+	}
+	/* Nor is -EACCES the socket's mode, or a handle of ours. */
+	if (error == -EACCES && text == NULL)
+		text = "permission denied by the pool's mode";
+	if (*words == '\0' && why->bare != NULL)
+		text = why->bare;
+	ctl_warnx("%s %s: %s%s", what, name,
+	    text != NULL ? text : pool_strerror(error),
+	    why->whole ? "" : daemon_words(error));
+	return exit_code(error);
+}
+
+/*
+ * As fail_refusal, with why (if not NULL) poolctl's whole explanation of
+ * what error means for this command, and pool_strerror's text and the
+ * daemon's words otherwise.
  */
 int
 fail_pool(int error, const char *what, const char *name, const char *why)
 {
-	if (error == -ENOENT && why == NULL)
-		ctl_warnx("no such pool: %s", name);
-	else
-		ctl_warnx("%s %s: %s%s", what, name,
-		    why != NULL ? why : pool_strerror(error),
-		    daemon_words(error));
-	return exit_code(error);
+	struct why	w = { why, why != NULL, NULL };
+
+	return fail_refusal(error, what, name, &w);
 }
 
 /* ---------------------------------------------------------------------- */

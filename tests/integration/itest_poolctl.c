@@ -14,6 +14,11 @@
  *   wait: a timeout said as the name not published in time (exit 1), a
  *   pool that does not exist, a name there already, a missing name with
  *   --timeout 0 (exit 1), a name too long and a bad timeout (exit 2).
+ *   The daemon's words for a refusal: left out when poolctl's explain it
+ *   whole (a pool of the file, a name taken, create's permission), after
+ *   poolctl's summary when they name the case (a limit above the size,
+ *   the counts of a busy pool, which rule of set's permission, the mode
+ *   that refused a read).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -842,6 +847,7 @@ unreachable_daemon_exits_69(void **state)
 struct as_other {
 	const char *argv[8];
 	int out;		/* the write end of a pipe, for stdout */
+	int err;		/* and of another, for stderr */
 };
 
 /* In the child, already nobody: run poolctl with stdout into the pipe. */
@@ -849,23 +855,36 @@ static int
 exec_poolctl(void *arg)
 {
 	struct as_other *a = arg;
-	int null = open("/dev/null", O_WRONLY);
 
-	if (dup2(a->out, 1) == -1 || null == -1 || dup2(null, 2) == -1)
+	if (dup2(a->out, 1) == -1 || dup2(a->err, 2) == -1)
 		return 125;
 	execv(a->argv[0], (char *const *)a->argv);
 	return 127;
 }
 
-/* Run poolctl ARGS as nobody; stdout in fx.out; returns the exit code. */
+/* All of fd into buf (of size len), as a string; closes fd. */
+static void
+read_all(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+	ssize_t r;
+
+	while (n < len - 1 && (r = read(fd, buf + n, len - 1 - n)) > 0)
+		n += (size_t)r;
+	buf[n] = '\0';
+	close(fd);
+}
+
+/*
+ * Run poolctl ARGS as nobody; stdout in fx.out, stderr in fx.err (a few
+ * lines: the pipe holds them while stdout is read); returns the exit code.
+ */
 static int
 ctl_as_nobody(const char *a1, const char *a2, const char *a3, const char *a4)
 {
-	struct as_other a = {.out = -1};
+	struct as_other a = {.out = -1, .err = -1};
 	char bin[256];
-	size_t n = 0;
-	ssize_t r;
-	int fds[2], rc;
+	int fds[2], efds[2], rc;
 	pid_t pid;
 
 	snprintf(bin, sizeof(bin), "%s/poolctl", harness_build());
@@ -875,20 +894,20 @@ ctl_as_nobody(const char *a1, const char *a2, const char *a3, const char *a4)
 	a.argv[3] = a3;
 	a.argv[4] = a4;
 	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(pipe(efds), 0);
 	a.out = fds[1];
+	a.err = efds[1];
 	pid = harness_spawn_as(NOBODY, NOBODY, exec_poolctl, &a);
 	close(fds[1]);
+	close(efds[1]);
 	if (pid == -1) {
 		close(fds[0]);
+		close(efds[0]);
 		return -1;
 	}
-	while (n < sizeof(fx.out) - 1 &&
-	       (r = read(fds[0], fx.out + n, sizeof(fx.out) - 1 - n)) > 0)
-		n += (size_t)r;
-	fx.out[n] = '\0';
-	close(fds[0]);
+	read_all(fds[0], fx.out, sizeof(fx.out));
+	read_all(efds[0], fx.err, sizeof(fx.err));
 	rc = harness_wait(pid);
-	fx.err[0] = '\0';
 	printf("poolctl: as uid %d: `poolctl %s%s%s%s%s%s%s` -> %d\n", NOBODY,
 	       a1, a2 ? " " : "", a2 ? a2 : "", a3 ? " " : "", a3 ? a3 : "",
 	       a4 ? " " : "", a4 ? a4 : "", rc);
@@ -954,6 +973,80 @@ socket_mode_refuses_other_uid_exits_77(void **state)
 	skip_unless_nobody_can_run_poolctl();
 	expect_exit(ctl_as_nobody("list", NULL, NULL, NULL), EXIT_NOPERM,
 		    "list as nobody on a 0600 socket");
+	stop();
+}
+
+/* ---- the daemon's words --------------------------------------------------- */
+
+/*
+ * A refusal that poolctl explains whole is said once, in poolctl's words:
+ * the daemon's would say it again.  One that poolctl can only sum up
+ * (several cases share the code) is followed by the daemon's words, which
+ * name the case and its numbers.  Either way nothing changes.
+ */
+static void
+daemon_words_only_when_they_add(void **state)
+{
+	(void)state;
+	start(PERM_POOLS);
+
+	expect_exit(ctl("set alpha --mode 0644"), EXIT_FAILED,
+		    "set of a pool of the file");
+	expect(strcmp(fx.err, "poolctl: cannot set pool alpha: the daemon's "
+		      "configuration file defines it: change the pool there "
+		      "and reload the daemon\n") == 0,
+	       "set of a pool of the file: not said once, in poolctl's words");
+	assert_int_equal(stats_of("alpha").mode, 0600);
+	expect_exit(ctl("create alpha --size 1M"), EXIT_FAILED,
+		    "create of an existing pool");
+	expect(strcmp(fx.err, "poolctl: cannot create pool alpha: a pool with "
+		      "that name exists\n") == 0,
+	       "create of an existing pool: not said once, of a pool alone");
+	assert_int_equal(stats_of("alpha").max_size, 16 * MiB);
+
+	/* -EINVAL has many cases: the daemon says which, with numbers. */
+	expect_exit(ctl("create gamma --size 1M"), 0, "create gamma");
+	expect_exit(ctl("set gamma --limit 2M"), EXIT_FAILED,
+		    "a limit above the size");
+	expect(strcmp(fx.err, "poolctl: cannot set pool gamma: invalid "
+		      "setting; poolmgrd says: a limit above the pool's size: "
+		      "2097152 of 1048576 bytes\n") == 0,
+	       "a limit above the size: not the daemon's case and numbers");
+	assert_int_equal(stats_of("gamma").limit, 0);
+
+	/* A busy pool: the daemon counts what keeps it. */
+	assert_int_equal(pool_open(fx.conn, "alpha", &fx.pool), 0);
+	alloc_ok(fx.pool, 64);
+	assert_int_equal(pool_flush(fx.pool), 0);
+	expect_exit(ctl("destroy alpha"), EXIT_FAILED, "destroy of a busy pool");
+	expect(strstr(fx.err, "anyway); poolmgrd says: pool alpha has 1 open "
+		      "handles and 1 live blocks\n"),
+	       "busy destroy: the daemon's count of handles and blocks");
+	assert_true(pool_exists("alpha"));
+
+	/* Permission: create has one rule; set several, the daemon names it. */
+	skip_unless_nobody_can_run_poolctl();
+	expect_exit(ctl("create mine --size 1M --owner %d --group %d", NOBODY,
+			NOBODY), 0, "create mine for nobody");
+	expect_exit(ctl_as_nobody("create", "zz", "--size", "1M"), EXIT_NOPERM,
+		    "create as nobody");
+	expect(strcmp(fx.err, "poolctl: cannot create pool zz: not permitted "
+		      "(only the daemon's uid, root and its admin group may "
+		      "create pools)\n") == 0,
+	       "create as nobody: not said once, in poolctl's words");
+	assert_false(pool_exists("zz"));
+	expect_exit(ctl_as_nobody("set", "mine", "--group", "0"), EXIT_NOPERM,
+		    "set of its pool's group to one it is not in");
+	expect(strcmp(fx.err, "poolctl: cannot set pool mine: not permitted; "
+		      "poolmgrd says: uid 65534 is not in group 0\n") == 0,
+	       "set --group as the owner: not the daemon's rule it broke");
+	assert_int_equal(stats_of("mine").gid, NOBODY);
+	expect_exit(ctl_as_nobody("stats", "alpha", NULL, NULL), EXIT_NOPERM,
+		    "stats of a 0600 pool as nobody");
+	expect(strcmp(fx.err, "poolctl: stats alpha: permission denied by the "
+		      "pool's mode; poolmgrd says: pool alpha is not readable "
+		      "for uid 65534\n") == 0,
+	       "stats as nobody: speaks of handles or of the socket");
 	stop();
 }
 
@@ -1048,6 +1141,8 @@ main(void)
 		cmocka_unit_test_teardown(
 			socket_mode_refuses_other_uid_exits_77, teardown),
 		cmocka_unit_test_teardown(wait_says_what_happened, teardown),
+		cmocka_unit_test_teardown(daemon_words_only_when_they_add,
+					  teardown),
 	};
 
 	return cmocka_run_group_tests_name("integration: poolctl", tests,
