@@ -1444,6 +1444,22 @@ finish(struct ctl *ctl, int rc)
 }
 
 /*
+ * The word of a synopsis that names its argument i (from 0): the
+ * arguments a command must have come first in its synopsis.
+ */
+static const char *
+synopsis_word(const char *synopsis, int i)
+{
+	const char	*p = synopsis;
+
+	for (; i > 0 && *p != '\0'; i--) {
+		p += strcspn(p, " ");
+		p += strspn(p, " ");
+	}
+	return p;
+}
+
+/*
  * Pick the command and check its arguments; rc is the exit status.  Help
  * wins over every other complaint, so "poolctl create --size x --help"
  * shows the help.
@@ -1452,6 +1468,7 @@ static int
 run(struct ctl *ctl, int npos, char **pos)
 {
 	const struct cmd	*cmd;
+	const char		*missing;
 	unsigned		 bad;
 
 	if (ctl->version) {
@@ -1487,10 +1504,11 @@ run(struct ctl *ctl, int npos, char **pos)
 	if ((bad = ctl->opts & ~cmd->opts) != 0)
 		return usage_error("%s: option %s does not apply",
 		    cmd->name, opt_name(bad & -bad));
-	/* The missing argument is named by the synopsis' first word. */
-	if (npos - 1 < cmd->minargs)
+	if (npos - 1 < cmd->minargs) {
+		missing = synopsis_word(cmd->synopsis, npos - 1);
 		return usage_error("%s: missing %.*s", cmd->name,
-		    (int)strcspn(cmd->synopsis, " "), cmd->synopsis);
+		    (int)strcspn(missing, " "), missing);
+	}
 	if (npos - 1 > cmd->maxargs)
 		return usage_error("%s: unexpected argument '%s'", cmd->name,
 		    pos[1 + cmd->maxargs]);

@@ -13,7 +13,8 @@
  *   and another uid refused by the daemon or by the socket's mode (exit 77).
  *   wait: a timeout said as the name not published in time (exit 1), a
  *   pool that does not exist, a name there already, a missing name with
- *   --timeout 0 (exit 1), a name too long and a bad timeout (exit 2).
+ *   --timeout 0 (exit 1), a name too long, a bad timeout and a missing
+ *   argument, named as the synopsis names it (exit 2).
  *   The daemon's words for a refusal: left out when poolctl's explain it
  *   whole (a pool of the file, a name taken, create's permission), after
  *   poolctl's summary when they name the case (a limit above the size,
@@ -1111,7 +1112,11 @@ wait_says_what_happened(void **state)
 			   "wait: bad --timeout ''");
 	expect_usage_error("wait alpha frame --timeout 2147484",
 			   "wait: bad --timeout '2147484'");
-	expect_usage_error("wait alpha", "wait: missing");
+	/* The argument missing is named: the first not given. */
+	expect_usage_error("wait", "wait: missing POOL\n");
+	expect_usage_error("wait alpha", "wait: missing NAME\n");
+	expect_usage_error("unpublish alpha", "unpublish: missing NAME\n");
+	expect_usage_error("create", "create: missing NAME\n");
 	stop();
 }
 
