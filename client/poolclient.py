@@ -559,8 +559,18 @@ class Pool(_Closing):
         still in use (release() it or drop it first)."""
         self._refuse_if_exported()
         ptr = self._h.take()
-        if ptr is not None:
-            _lib.pool_close(ptr)
+        if ptr is None:
+            return
+        # Holding the connection keeps its close (pool_disconnect, which
+        # frees its pools) from running under us.  A connection closed
+        # already freed this pool with it: the collector clears a
+        # connection's weak references to its pools before their
+        # finalizers run, so its close may not have seen this one.
+        try:
+            with self._conn._h:
+                _lib.pool_close(ptr)
+        except PoolError:
+            pass
 
     def _off(self, fn, *args):
         """Call fn(handle, *args, &offset): the new offset."""

@@ -488,6 +488,40 @@ def dropped_handles_are_closed():
 
 
 @test
+def handles_in_a_cycle_are_closed_once():
+    """A connection and its pool that the collector finds in a reference
+    cycle, or in the globals at exit (which a function makes a cycle),
+    are each closed once: the pool is not closed after its connection's
+    close freed it (which hung the process on a freed lock)."""
+    code = ("import gc, poolclient\n"
+            "class Holder:\n"
+            "    pass\n"
+            "with poolclient.connect() as watch:\n"
+            "    base = watch.stats('py').clients\n"
+            "    for i in range(20):\n"
+            "        h = Holder()\n"
+            "        h.me, h.conn = h, poolclient.connect()\n"
+            "        h.pool = h.conn.open('py')\n"
+            "        h.pool.alloc(100)\n"
+            "        del h\n"
+            "        gc.collect()\n"
+            "    print(watch.stats('py').clients - base)\n"
+            "def kept():\n"
+            "    pass\n"
+            "c = poolclient.connect()\n"
+            "p = c.open('py')\n")
+    env = dict(os.environ, PYTHONPATH=os.path.join(SRC, "client"))
+    try:
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                           text=True, env=env, timeout=30, check=False)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the child hung closing its handles") from None
+    assert r.returncode == 0 and r.stderr == "", \
+        "child: exit %d: %s" % (r.returncode, r.stderr)
+    assert r.stdout == "0\n", "handles left open: " + r.stdout
+
+
+@test
 def stats_equal_poolctl_json():
     """Every field poolctl stats --json prints equals PoolStats', and
     PoolStats has every field of struct pool_stats."""
