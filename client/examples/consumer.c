@@ -5,18 +5,22 @@
  *
  * Takes the blocks from the arguments, or one per line from standard
  * input when there are none (so `producer POOL ... | consumer POOL` works):
- * a number is a block's offset, anything else a block's name (`producer
- * -n`).  It opens POOL read-only to print the string of each block: a
+ * a number is a block's offset, in decimal as producer prints it or in
+ * hexadecimal after 0x as `poolctl names` does, anything else a block's
+ * name (`producer -n`).  It opens POOL read-only to print the string of each block: a
  * read-only handle maps the pool PROT_READ, so a reader cannot scribble
  * on it, and may look names up.  Then it opens the pool read-write and
- * lets each block go: frees a block given by offset, which drops the
- * reference the producer's pool_persist gave the pool, and unpublishes a
- * named one, which drops the reference its name held.
+ * lets each block it printed go: frees a block given by offset, which
+ * drops the reference the producer's pool_persist gave the pool, and
+ * unpublishes a named one, which drops the reference its name held.  A
+ * block it could not find is left alone: a name published meanwhile is
+ * not taken away unread.
  *
  * With -w, a name that is not there yet is waited for, up to SECONDS
  * each (pool_lookup_wait), so the consumer may start before the
  * producer: it reads the block as soon as the name is published.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -26,15 +30,36 @@
 
 #include "poolclient.h"
 
-/* Parse one offset; 0 on success. */
+/*
+ * Why a pool would not open.  We are connected, so -ENOENT is the pool,
+ * where pool_strerror's text names block names and sockets too.
+ */
+static const char *
+open_strerror(int error)
+{
+	if (error == -ENOENT)
+		return "no such pool";
+	return pool_strerror(error);
+}
+
+/* Parse one offset, decimal or 0x and hexadecimal; 0 on success. */
 static int
 parse_offset(const char *s, pool_off_t *off)
 {
 	char			*end;
 	unsigned long long	 v;
+	int			 base = 10;
 
+	/* Not strtoull's base 0, which would read "010" as octal. */
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		s += 2;
+		base = 16;
+	}
+	/* A digit first: strtoull would take a sign or blanks too. */
+	if (!isxdigit((unsigned char)*s))
+		return -1;
 	errno = 0;
-	v = strtoull(s, &end, 10);
+	v = strtoull(s, &end, base);
 	if (end == s || errno != 0 || v == POOL_OFF_NONE)
 		return -1;
 	while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')
@@ -49,6 +74,7 @@ parse_offset(const char *s, pool_off_t *off)
 struct wanted {
 	pool_off_t	 off;
 	char		*name;
+	int		 found;		/* read and printed: to be let go */
 };
 
 /* Append the block s names to the array *offs of *n; 0 on success. */
@@ -62,6 +88,7 @@ add_offset(const char *s, struct wanted **offs, size_t *n)
 		return -1;
 	*offs = tmp;
 	tmp[*n].name = NULL;
+	tmp[*n].found = 0;
 	if (parse_offset(s, &tmp[*n].off) != 0) {
 		/* Not a number: a name, without the line's end. */
 		len = strcspn(s, "\r\n");
@@ -155,14 +182,20 @@ find(struct pool *p, struct wanted *w, size_t *usable)
 		error = pool_lookup(p, w->name, &w->off, usable);
 	else
 		error = pool_usable_size(p, w->off, usable);
-	if (error != 0) {
-		if (w->name != NULL)
-			fprintf(stderr, "consumer: %s: %s\n", w->name,
-			    pool_strerror(error));
-		else
-			fprintf(stderr, "consumer: %llu: %s\n",
-			    (unsigned long long)w->off, pool_strerror(error));
-	}
+	if (error == 0)
+		return 0;
+	if (w->name == NULL)
+		fprintf(stderr, "consumer: %llu: %s\n",
+		    (unsigned long long)w->off, pool_strerror(error));
+	else if (error == -ETIMEDOUT)
+		fprintf(stderr, "consumer: %s: not published within %d s\n",
+		    w->name, wait_ms / 1000);
+	else if (error == -ENOENT)
+		/* The pool is open: the name, not the pool or the socket. */
+		fprintf(stderr, "consumer: %s: no such name\n", w->name);
+	else
+		fprintf(stderr, "consumer: %s: %s\n", w->name,
+		    pool_strerror(error));
 	return error;
 }
 
@@ -226,7 +259,7 @@ main(int argc, char **argv)
 	/* Reading needs only a read-only handle. */
 	if ((error = pool_open_readonly(c, argv[1], &p)) != 0) {
 		fprintf(stderr, "consumer: %s: %s\n", argv[1],
-		    pool_strerror(error));
+		    open_strerror(error));
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
@@ -236,17 +269,18 @@ main(int argc, char **argv)
 		}
 		s = pool_ptr(p, offs[i].off);
 		printf("%.*s\n", (int)strnlen(s, usable), s);
+		offs[i].found = 1;
 	}
 	pool_close(p);
 
 	/* Freeing is writing: that needs a read-write handle. */
 	if ((error = pool_open(c, argv[1], &p)) != 0) {
 		fprintf(stderr, "consumer: %s: %s\n", argv[1],
-		    pool_strerror(error));
+		    open_strerror(error));
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		if (let_go(p, &offs[i]) != 0)
+		if (offs[i].found && let_go(p, &offs[i]) != 0)
 			status = 1;
 	}
 	pool_close(p);

@@ -15,12 +15,25 @@
  *	producer demo hello world | consumer demo
  *	producer -n greeting demo hello && consumer demo greeting
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "poolclient.h"
+
+/*
+ * Why a pool would not open.  We are connected, so -ENOENT is the pool,
+ * where pool_strerror's text names block names and sockets too.
+ */
+static const char *
+open_strerror(int error)
+{
+	if (error == -ENOENT)
+		return "no such pool";
+	return pool_strerror(error);
+}
 
 static void
 usage(FILE *f)
@@ -99,7 +112,7 @@ main(int argc, char **argv)
 	}
 	if ((error = pool_open(c, argv[0], &p)) != 0) {
 		fprintf(stderr, "producer: %s: %s\n", argv[0],
-		    pool_strerror(error));
+		    open_strerror(error));
 		pool_disconnect(c);
 		return 1;
 	}

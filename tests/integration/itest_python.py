@@ -295,6 +295,36 @@ def python_producer_c_reader():
 
 
 @test
+def c_consumer_hex_offsets_and_misses():
+    """The C consumer takes an offset as poolctl names prints it (0x...),
+    says once of each block it cannot find why, in words of blocks and
+    names, and lets go only the blocks it read: no free of an offset that
+    is no block, no unpublish of a name it waited for in vain."""
+    with poolclient.connect() as c, c.open("py") as p:
+        a = p.alloc(64)
+        p.buffer(a, 7)[:] = b"by hex\0"
+        p.persist(a)
+        p.free(a)		# the pool's reference alone keeps it now
+        rc, out, err = run_c("examples/consumer", "py", "%#x" % a)
+        assert (rc, out, err) == (0, "by hex\n", ""), (rc, out, err)
+        expect_error(errno.EINVAL, p.usable_size, a)
+
+        before = p.stats()
+        rc, out, err = run_c("examples/consumer", "py", "12345", "nosuch")
+        assert (rc, out) == (1, ""), (rc, out, err)
+        assert err == ("consumer: 12345: invalid argument, or not the start "
+                       "of a live block\nconsumer: nosuch: no such name\n"), \
+            err
+        assert p.stats().invalid_frees == before.invalid_frees, \
+            "the consumer freed an offset it could not read"
+        rc, out, err = run_c("examples/consumer", "-w", "1", "py", "later")
+        assert (rc, out) == (1, ""), (rc, out, err)
+        assert err == "consumer: later: not published within 1 s\n", err
+        rc, out, err = run_c("examples/producer", "nosuch", "x")
+        assert (rc, err) == (1, "producer: nosuch: no such pool\n"), err
+
+
+@test
 def errors_map_to_pool_error():
     """Each failure is a PoolError (an OSError) with the library's errno
     and pool_strerror's text, then the daemon's words if it gave some, and
