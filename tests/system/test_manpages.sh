@@ -8,6 +8,8 @@
 # --version prints (when $POOLMGR_BUILD, default build, has the programs),
 # and poolctl(1) lists every JSON key and Prometheus metric that
 # poolctl prints (client/poolctl_print.c), under the command that prints it.
+# And the configuration files shown (poolmgrd.conf(5)'s example, README.md's)
+# load: `poolmgrd --check-config` takes them.
 set -eu
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -147,6 +149,39 @@ case $build in
 /*)	;;
 *)	build=$root/$build ;;
 esac
+
+# The configuration files shown, the first example of poolmgrd.conf(5)'s
+# EXAMPLES and README.md's ```ini block, load: `poolmgrd --check-config`
+# takes them.  The users and groups they name are an installed system's
+# (poolmgr, video, ...), which this one need not have: they are read as
+# this process's uid and gid.
+conf=$(mktemp /tmp/poolmgr-manpages-conf.XXXXXX)
+trap 'rm -f "$errs" "$conf"' EXIT
+check_conf() {
+	sed -i -E -e "s/^(owner *= *)[^ ;]+/\\1$(id -u)/" \
+	    -e "s/^((admin_)?group *= *)[^ ;]+/\\1$(id -g)/" "$conf"
+	if [ ! -s "$conf" ]; then
+		echo "test_manpages: FAIL: no configuration found in $1"
+		ok=0
+	elif [ ! -x "$build/poolmgrd" ]; then
+		echo "test_manpages: note: no $build/poolmgrd; not loading" \
+		    "the configuration of $1"
+	elif ! "$build/poolmgrd" --check-config --config "$conf" \
+	    > "$errs" 2>&1; then
+		echo "test_manpages: FAIL: the configuration of $1 does not load:"
+		sed 's/^/    /' "$errs"
+		ok=0
+	fi
+}
+awk '/^\.SH / { sec = ($0 ~ /^\.SH EXAMPLES/); next }
+	sec && /^\.EX/ && !done { on = 1; next }
+	on && /^\.EE/ { on = 0; done = 1 }
+	on' "$root/docs/poolmgrd.conf.5" | sed 's/\\//g' > "$conf"
+check_conf docs/poolmgrd.conf.5
+awk '/^```ini/ { on = 1; next } /^```/ { on = 0 } on' "$root/README.md" \
+    > "$conf"
+check_conf README.md
+
 for pair in poolmgrd:docs/poolmgrd.8 poolctl:docs/poolctl.1; do
 	prog=${pair%%:*} page=${pair#*:}
 	if [ ! -x "$build/$prog" ]; then
