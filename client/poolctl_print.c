@@ -572,6 +572,10 @@ print_stats_kv(const struct pool_stats *ps)
 	printf("%s numa_policy %s\n", ps->name, numa_name(ps->numa_policy));
 	if (ps->numa_policy != POOL_NUMA_NONE)
 		printf("%s numa_node %" PRIu32 "\n", ps->name, ps->numa_node);
+	/* The derived figures the text and JSON give, as JSON words them. */
+	printf("%s used_percent %.2f\n", ps->name,
+	    percent(ps->allocated_bytes, ps->max_size));
+	printf("%s fragmentation_percent %.2f\n", ps->name, fragmentation(ps));
 }
 
 /* A Prometheus label value: escape backslash, quote and newline. */

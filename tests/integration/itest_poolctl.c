@@ -301,6 +301,14 @@ list_and_stats(void **state)
 		       "--format=kv: alpha's live_blocks is not 3");
 		expect(strstr(fx.out, "alpha mode 0600\n"),
 		       "--format=kv: alpha's mode is not 0600");
+		/* The derived figures too, as the text and JSON have them. */
+		snprintf(want, sizeof(want), "alpha used_percent %.2f\n",
+			 100.0 * (double)st.allocated_bytes /
+			 (double)st.max_size);
+		expect(strstr(fx.out, want),
+		       "--format=kv: no 'alpha used_percent N' line");
+		expect(strstr(fx.out, "\nalpha fragmentation_percent "),
+		       "--format=kv: no 'alpha fragmentation_percent' line");
 		memcpy(copy, fx.out, sizeof(copy));
 		for (line = strtok_r(copy, "\n", &save); line;
 		     line = strtok_r(NULL, "\n", &save)) {
