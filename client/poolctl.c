@@ -1124,8 +1124,8 @@ static const struct cmd cmds[] = {
 	  "  --group GROUP    the group: a group name or a gid\n"
 	  "  --quota SIZE     bytes each connection may hold; 0: no quota\n"
 	  "  --retain SIZE    free memory of small blocks kept for reuse\n"
-	  "                   (as create's); 0: none; default: the daemon's\n"
-	  "                   default\n"
+	  "                   (as create's); 0: none; the word 'default':\n"
+	  "                   the daemon's default again\n"
 	  "  --limit SIZE     bytes the pool's live blocks may hold together\n"
 	  "                   (admins only); 0 or none: no limit\n"
 	  "\n"
@@ -1157,9 +1157,11 @@ static const struct cmd cmds[] = {
 	  "named blocks: name, offset, size, publisher, generation, evictable",
 	  "List the named blocks of POOL (those whose names begin with\n"
 	  "PREFIX, if given), in byte order of their names: the name, the\n"
-	  "block's offset and usable size, the uid that published it, and\n"
-	  "the name's generation (the pool's count of publishes when it was\n"
-	  "last published or replaced).\n"
+	  "block's offset (hexadecimal) and usable size, the uid that\n"
+	  "published it, the name's generation (the pool's count of\n"
+	  "publishes when it was last published or replaced), and whether\n"
+	  "it is evictable (EVICT: the daemon may unpublish it to make room\n"
+	  "while no handle holds its block).  Needs read permission.\n"
 	  "A name holds the pool's reference of its block: the block lives\n"
 	  "until the name is removed.  One reply holds at most 1000 names,\n"
 	  "fewer when they are long (a warning on stderr says how many were\n"
@@ -1186,7 +1188,8 @@ static const struct cmd cmds[] = {
 	{ "check", cmd_check, 1, 1, 0, "POOL",
 	  "run the daemon's invariant check on a pool",
 	  "Run the daemon's invariant check on POOL.  Prints \"ok\", or the\n"
-	  "problem found and exits 1.\n" },
+	  "problem found and exits 1.  Needs write permission on the pool\n"
+	  "(the check holds up the daemon: about 15 ms per million blocks).\n" },
 };
 #define NCMDS (sizeof cmds / sizeof cmds[0])
 

@@ -664,6 +664,16 @@ help_version_and_usage_errors(void **state)
 	expect(strstr(fx.out, "--size"), "help create does not show --size");
 	expect_exit(ctl("create --help"), 0, "create --help");
 	expect(strstr(fx.out, "--size"), "create --help does not show --size");
+	/* Each command's help tells what it prints and what it needs. */
+	expect_exit(ctl("help names"), 0, "help names");
+	expect(strstr(fx.out, "EVICT") && strstr(fx.out, "read permission"),
+	       "help names: no word of the EVICT column or of permission");
+	expect_exit(ctl("help check"), 0, "help check");
+	expect(strstr(fx.out, "write permission"),
+	       "help check: no word of the write permission it needs");
+	expect_exit(ctl("help set"), 0, "help set");
+	expect(strstr(fx.out, "'default'"),
+	       "help set: no word of --retain default");
 	expect_exit(ctl("--version"), 0, "--version");
 	expect(fx.out[0] != '\0', "--version prints nothing");
 
