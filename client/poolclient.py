@@ -58,6 +58,10 @@ NUMA_NONE, NUMA_PREFERRED, NUMA_BIND, NUMA_OTHER = 0, 1, 2, 3
 """enum pool_numa_policy: create_pool(numa_policy=...), PoolStats.numa_policy
 (NUMA_OTHER only there: a policy the daemon did not set)."""
 
+DEFAULT_SOCKET = "/run/poolmgrd/poolmgrd.sock"
+"""Where connect() goes without a socket and $POOLMGRD_SOCKET
+(POOL_DEFAULT_SOCKET)."""
+
 _u64, _size = ctypes.c_uint64, ctypes.c_size_t
 
 
@@ -353,7 +357,15 @@ class Connection(_Closing):
         ptr = ctypes.c_void_p()
         path = None if socket is None else _name(os.fspath(socket),
                                                    "socket path")
-        _check(_lib.pool_connect(path, ctypes.byref(ptr)))
+        rc = _lib.pool_connect(path, ctypes.byref(ptr))
+        if rc == -_errno.ENOENT:
+            # The socket, not a pool or a name as pool_strerror has it.
+            where = os.fsdecode(path) if path is not None else \
+                os.environ.get("POOLMGRD_SOCKET") or DEFAULT_SOCKET
+            raise PoolError(rc, "no poolmgrd socket at %s (is poolmgrd "
+                            "running? $POOLMGRD_SOCKET names its socket)"
+                            % where)
+        _check(rc)
         self._h = _Handle(ptr.value, "connection")
         self._pools = weakref.WeakSet()
 

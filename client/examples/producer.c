@@ -23,6 +23,28 @@
 
 #include "poolclient.h"
 
+/* Where pool_connect(NULL, ...) goes: $POOLMGRD_SOCKET, else the default. */
+static const char *
+socket_path(void)
+{
+	const char	*s = getenv("POOLMGRD_SOCKET");
+
+	return s != NULL && *s != '\0' ? s : POOL_DEFAULT_SOCKET;
+}
+
+/*
+ * Why the connection failed.  -ENOENT is a socket that is not there, where
+ * pool_strerror's text names pools and block names first.
+ */
+static const char *
+connect_strerror(int error)
+{
+	if (error == -ENOENT)
+		return "no such socket (is poolmgrd running? $POOLMGRD_SOCKET "
+		    "names its socket)";
+	return pool_strerror(error);
+}
+
 /*
  * Why a pool would not open.  We are connected, so -ENOENT is the pool,
  * where pool_strerror's text names block names and sockets too.
@@ -107,7 +129,8 @@ main(int argc, char **argv)
 
 	/* NULL: the socket named by $POOLMGRD_SOCKET, else the default. */
 	if ((error = pool_connect(NULL, &c)) != 0) {
-		fprintf(stderr, "producer: connect: %s\n", pool_strerror(error));
+		fprintf(stderr, "producer: cannot connect to %s: %s\n",
+		    socket_path(), connect_strerror(error));
 		return 1;
 	}
 	if ((error = pool_open(c, argv[0], &p)) != 0) {

@@ -325,6 +325,36 @@ def c_consumer_hex_offsets_and_misses():
 
 
 @test
+def a_missing_socket_is_named():
+    """Connecting where there is no socket says so and names the path,
+    from Python and from the C examples: not pool_strerror's -ENOENT
+    text, which speaks of pools and block names first."""
+    where = tempfile.mkdtemp(prefix="poolmgr-py-gone.")
+    gone = os.path.join(where, "poolmgrd.sock")
+    saved = os.environ["POOLMGRD_SOCKET"]
+    try:
+        e = expect_error(errno.ENOENT, poolclient.connect, gone)
+        assert e.strerror == ("no poolmgrd socket at %s (is poolmgrd "
+                              "running? $POOLMGRD_SOCKET names its socket)"
+                              % gone), e.strerror
+        os.environ["POOLMGRD_SOCKET"] = gone
+        e = expect_error(errno.ENOENT, poolclient.connect)
+        assert gone in e.strerror, e.strerror
+        for prog in ("producer", "consumer"):
+            rc, out, err = run_c("examples/" + prog, "py", "x")
+            assert (rc, out) == (1, ""), (rc, out, err)
+            assert err == ("%s: cannot connect to %s: no such socket (is "
+                           "poolmgrd running? $POOLMGRD_SOCKET names its "
+                           "socket)\n" % (prog, gone)), err
+    finally:
+        os.environ["POOLMGRD_SOCKET"] = saved
+        os.rmdir(where)
+    with open(os.path.join(SRC, "client", "poolclient.h")) as f:
+        assert ('#define POOL_DEFAULT_SOCKET "%s"\n' %
+                poolclient.DEFAULT_SOCKET) in f.read()
+
+
+@test
 def errors_map_to_pool_error():
     """Each failure is a PoolError (an OSError) with the library's errno
     and pool_strerror's text, then the daemon's words if it gave some, and
