@@ -1424,8 +1424,9 @@ parse_args(struct ctl *ctl, int argc, char **argv, char **pos, int *npos)
 			ctl->json_flags = JSON_C_TO_STRING_PLAIN |
 			    JSON_C_TO_STRING_NOSLASHESCAPE;
 		else if (strcmp(json_arg, "pretty") != 0)
-			return usage_error("--json=%s: expected pretty or "
-			    "short", json_arg);
+			/* Not "--json=%s": -j=short gives us "=short". */
+			return usage_error("bad JSON format '%s' (pretty or "
+			    "short: --json=short, -jshort)", json_arg);
 	}
 	return 0;
 }

@@ -684,6 +684,13 @@ help_version_and_usage_errors(void **state)
 	expect_exit(ctl("list extra"), EXIT_USAGE, "extra argument");
 	expect_exit(ctl("%s", ""), EXIT_USAGE, "no command");
 	expect_exit(ctl("stats --format=xml"), EXIT_USAGE, "bad --format");
+	/* A short option's argument follows it: "=short" is the argument. */
+	expect_exit(ctl("-j=short list"), EXIT_USAGE, "-j=short");
+	expect(strstr(fx.err, "bad JSON format '=short' (pretty or short: "
+		      "--json=short, -jshort)\n"),
+	       "-j=short: not said what the argument was and how to give it");
+	expect_exit(ctl("-jshort list"), 0, "-jshort");
+	expect(fx.out[0] == '[' && !strchr(fx.out, ' '), "-jshort: not short");
 	expect_exit(ctl("create x --size 1M --mode 0"), EXIT_USAGE, "mode 0");
 	expect_exit(ctl("create x --size 1M --mode 9"), EXIT_USAGE,
 		    "mode 9 (not octal)");
