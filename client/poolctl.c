@@ -1500,6 +1500,7 @@ run(struct ctl *ctl, int npos, char **pos)
 	}
 	if ((cmd = find_cmd(pos[0])) == NULL)
 		return usage_error("unknown command '%s'", pos[0]);
+	ctl->cmd = cmd->name;
 	if (ctl->help) {
 		cmd_usage(cmd);
 		return 0;
@@ -1543,6 +1544,8 @@ main(int argc, char **argv)
 		}
 		rc = run(&ctl, npos, pos);
 	}
+	if (rc == EXIT_USAGE)
+		usage_hint(ctl.cmd);
 	rc = finish(&ctl, rc);
 	free(pos);
 	return rc;

@@ -35,6 +35,7 @@ struct ctl {
 	int			 json_flags;	/* JSON_C_TO_STRING_* */
 	bool			 help;
 	bool			 version;
+	const char		*cmd;		/* the command, once known */
 
 	unsigned		 opts;		/* O_* bits seen */
 	const char		*size_arg;
@@ -91,6 +92,7 @@ void		ctl_warnx(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
 int		usage_error(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
+void		usage_hint(const char *);
 int		fail(int, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 int		fail_pool(int, const char *, const char *, const char *);

@@ -39,7 +39,7 @@ ctl_warnx(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-/* A usage error: say what is wrong and where help is, then exit 2. */
+/* A usage error: say what is wrong (usage_hint says where help is). */
 int
 usage_error(const char *fmt, ...)
 {
@@ -49,8 +49,22 @@ usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputs("\nTry 'poolctl --help' for more information.\n", stderr);
+	fputc('\n', stderr);
 	return EXIT_USAGE;
+}
+
+/*
+ * After a usage error, where help is: the command's own, which lists its
+ * arguments and options, once the command is known (cmd not NULL).
+ */
+void
+usage_hint(const char *cmd)
+{
+	if (cmd != NULL)
+		fprintf(stderr, "Try 'poolctl help %s' for its arguments and "
+		    "options.\n", cmd);
+	else
+		fputs("Try 'poolctl --help' for more information.\n", stderr);
 }
 
 /*

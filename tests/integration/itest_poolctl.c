@@ -694,6 +694,13 @@ help_version_and_usage_errors(void **state)
 	expect_exit(ctl("create x --size 1M --mode 0"), EXIT_USAGE, "mode 0");
 	expect_exit(ctl("create x --size 1M --mode 9"), EXIT_USAGE,
 		    "mode 9 (not octal)");
+	/* Help is pointed at: the command's own, once it is known. */
+	expect(strstr(fx.err, "\nTry 'poolctl help create' for its arguments "
+		      "and options.\n"),
+	       "a usage error of create: not pointed at 'poolctl help create'");
+	expect_exit(ctl("frobnicate"), EXIT_USAGE, "unknown command");
+	expect(strstr(fx.err, "\nTry 'poolctl --help' for more information.\n"),
+	       "an unknown command: not pointed at 'poolctl --help'");
 	assert_false(pool_exists("x"));
 	stop();
 }
