@@ -25,6 +25,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sysexits.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -107,6 +108,22 @@ ctl_connect(struct ctl *ctl)
 	if (error == -EACCES || error == -EPERM)
 		return EX_NOPERM;
 	return EX_UNAVAILABLE;
+}
+
+/*
+ * A socket's path must fit a socket address (sun_path, with its NUL): a
+ * longer one can never be connected to, which is the command line's fault
+ * (or the environment's), not an unreachable daemon's.
+ */
+static int
+check_socket(const struct ctl *ctl)
+{
+	struct sockaddr_un	sun;
+
+	if (strlen(ctl->socket) >= sizeof sun.sun_path)
+		return usage_error("socket path longer than %zu bytes: %s",
+		    sizeof sun.sun_path - 1, safe(ctl->socket).s);
+	return 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1474,6 +1491,7 @@ run(struct ctl *ctl, int npos, char **pos)
 	const struct cmd	*cmd;
 	const char		*missing;
 	unsigned		 bad;
+	int			 rc;
 
 	if (ctl->version) {
 		printf("poolctl %s\n", POOLCTL_VERSION);
@@ -1517,6 +1535,8 @@ run(struct ctl *ctl, int npos, char **pos)
 	if (npos - 1 > cmd->maxargs)
 		return usage_error("%s: unexpected argument '%s'", cmd->name,
 		    pos[1 + cmd->maxargs]);
+	if ((rc = check_socket(ctl)) != 0)
+		return rc;
 
 	return cmd->fn(ctl, npos - 1, pos + 1);
 }

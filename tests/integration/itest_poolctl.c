@@ -855,6 +855,24 @@ unreachable_daemon_exits_69(void **state)
 		    "stats alpha with a socket that does not exist");
 	expect_exit(ctl("--socket %s/nonexistent.sock list", fx.d.dir),
 		    EXIT_UNAVAILABLE, "--socket that does not exist");
+	/* A path no socket can have is the command line's fault: 2. */
+	{
+		char path[200];
+
+		memset(path, 's', sizeof(path) - 1);
+		path[0] = '/';
+		path[sizeof(path) - 1] = '\0';
+		expect_exit(ctl("--socket %s list", path), EXIT_USAGE,
+			    "--socket longer than a socket address holds");
+		expect(strstr(fx.err, "poolctl: socket path longer than 107 "
+			      "bytes: /sss"),
+		       "a socket path too long: not said so");
+		snprintf(env, sizeof(env), "POOLMGRD_SOCKET=%s", path);
+		expect_exit(ctl_env(env, "list"), EXIT_USAGE,
+			    "$POOLMGRD_SOCKET longer than a socket address");
+		snprintf(env, sizeof(env), "POOLMGRD_SOCKET=%s/nonexistent.sock",
+			 fx.d.dir);
+	}
 	/* The right socket through --socket beats a wrong environment. */
 	expect_exit(ctl_env(env, "--socket %s list", fx.d.sock), 0,
 		    "--socket overrides $POOLMGRD_SOCKET");
