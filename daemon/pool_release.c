@@ -221,7 +221,7 @@ dpool_release_defer(struct dpool *p, uint64_t off, uint64_t len)
 	 * on huge pages releases nothing (pool.h).
 	 */
 	if (release_step == 0 || releasing_off || p->huge ||
-	    len < HEAP_DEFAULT_LARGE_THRESHOLD ||
+	    len < p->large_threshold ||
 	    (len <= release_step && !dpool_turn_spent()))
 		return false;
 	if (!(r = calloc(1, sizeof(*r))))
