@@ -99,6 +99,8 @@ DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o) $(STATE_OBJ)
 DAEMON_LIBS := $(shell pkg-config --libs libevent libprotobuf-c inih 2>/dev/null) $(SD_LIBS)
 
 LIB_SRCS := client/conn.c client/admin.c client/pool.c client/cache.c \
+            client/cache_class.c client/cache_shard.c client/cache_budget.c \
+            client/cache_flush.c client/cache_conn.c \
             client/cache_table.c client/cache_lock.c client/errors.c \
             client/share.c client/names.c
 LIB_PIC  := $(LIB_SRCS:%.c=$(BUILD)/pic/%.o)
