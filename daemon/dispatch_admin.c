@@ -76,13 +76,45 @@ static int
 huge_refused(struct call *c, const struct dpool_params *pp)
 {
 	uint64_t page = pp->page_size;
+	uint64_t need = (pp->size + page - 1) / page;
 	char text[24];
 
 	return refuse(c, -ENOMEM, "not enough huge pages: the pool needs "
-		      "%llu of %s, %llu are free (vm.nr_hugepages)",
-		      (unsigned long long)((pp->size + page - 1) / page),
-		      hugepage_text(page, text, sizeof(text)),
+		      "%llu huge page%s of %s; the system has %llu free "
+		      "(vm.nr_hugepages)", (unsigned long long)need,
+		      plural(need), hugepage_text(page, text, sizeof(text)),
 		      (unsigned long long)hugepage_available(page));
+}
+
+/*
+ * What dpool_create's other refusals mean for this name: the checks
+ * before it left only these (and the errno of a memfd or mapping).
+ */
+static int
+create_refused(struct call *c, int rc, const char *name)
+{
+	switch (rc) {
+	case -EEXIST:
+		return refuse(c, rc, "pool %s exists", name);
+	case -ENOSPC:
+		return refuse(c, rc, "the daemon has %d pools, the most it "
+			      "keeps", POOL_MAX_POOLS);
+	default:
+		return refuse(c, rc, "cannot make pool %s: %s", name,
+			      strerror(-rc));
+	}
+}
+
+/*
+ * Every refusal by a pool's mode says the same: the pool, its mode, what
+ * was missing and for whom, whatever the request.
+ */
+static int
+refuse_access(struct call *c, const struct dpool *p, bool write)
+{
+	return refuse(c, -EACCES, "pool %s (mode 0%03o) is not %s for uid %u",
+		      p->name, p->mode, write ? "writable" : "readable",
+		      (unsigned)c->s->uid);
 }
 
 /*
@@ -185,7 +217,7 @@ do_create(struct call *c, const Poolmgr__CreatePool *m)
 	if ((rc = check_name(c, m->name)))
 		return rc;
 	if (m->mode & ~0777u)
-		return refuse(c, -EINVAL, "mode %o has bits beyond 0777",
+		return refuse(c, -EINVAL, "mode 0%03o has bits beyond 0777",
 			      m->mode);
 	if (m->max_size == 0 || m->max_size > POOL_MAX_SIZE)
 		return refuse(c, -EINVAL, "size must be 1 byte to 64 TiB");
@@ -221,16 +253,16 @@ do_create(struct call *c, const Poolmgr__CreatePool *m)
 	if (rc == -ENOMEM && hugepage_is_huge(pp.page_size))
 		return huge_refused(c, &pp);
 	if (rc)
-		return refuse(c, rc, "cannot create pool %s", m->name);
+		return create_refused(c, rc, m->name);
 	if (pp.numa_policy != DPOOL_NUMA_NONE)
-		log_info("pool %s created by uid %u: %llu bytes, mode %o, "
+		log_info("pool %s created by uid %u: %llu bytes, mode %04o, "
 			 "owner %u:%u, pages of %llu, NUMA %s:%u", p->name,
 			 (unsigned)c->s->uid, (unsigned long long)p->size,
 			 p->mode, (unsigned)p->uid, (unsigned)p->gid,
 			 (unsigned long long)p->page_size,
 			 dpool_numa_name(pp.numa_policy), pp.numa_node);
 	else
-		log_info("pool %s created by uid %u: %llu bytes, mode %o, "
+		log_info("pool %s created by uid %u: %llu bytes, mode %04o, "
 			 "owner %u:%u, pages of %llu", p->name,
 			 (unsigned)c->s->uid, (unsigned long long)p->size,
 			 p->mode, (unsigned)p->uid, (unsigned)p->gid,
@@ -264,9 +296,11 @@ do_destroy(struct call *c, const Poolmgr__DestroyPool *m)
 	if (!m->force && (rc = wait_settled(c, p)))
 		return rc;
 	if (!m->force && (p->nhandles || live_blocks(p)))
-		return refuse(c, -EBUSY, "pool %s has %u open handles and "
-			      "%llu live blocks", p->name, p->nhandles,
-			      (unsigned long long)live_blocks(p));
+		return refuse(c, -EBUSY, "pool %s has %u open handle%s and "
+			      "%llu live block%s", p->name, p->nhandles,
+			      plural(p->nhandles),
+			      (unsigned long long)live_blocks(p),
+			      plural(live_blocks(p)));
 	log_info("pool %s destroyed by uid %u", p->name, (unsigned)c->s->uid);
 	unmapped = p->nhandles == 0;
 	journal_pool_gone(p);
@@ -336,7 +370,7 @@ set_params(struct call *c, const Poolmgr__SetPool *m, const struct dpool *p,
 	if (m->set_mode_case == POOLMGR__SET_POOL__SET_MODE_MODE) {
 		/* Create reads 0 as 0600: here it could only be a mistake. */
 		if (m->mode == 0 || (m->mode & ~0777u))
-			return refuse(c, -EINVAL, "mode %o is not 1 to 0777",
+			return refuse(c, -EINVAL, "mode 0%03o is not 1 to 0777",
 				      m->mode);
 		pp->mode = m->mode;
 	}
@@ -423,10 +457,7 @@ do_open(struct call *c, const Poolmgr__OpenPool *m)
 	if (!m->name || !(p = dpool_find(m->name)))
 		return refuse(c, -ENOENT, "no pool %s", m->name ? m->name : "");
 	if (!session_may_access(c->s, p, m->read_only ? 4 : 2))
-		return refuse(c, -EACCES, "pool %s (mode %o) is not %s for "
-			      "uid %u", p->name, p->mode,
-			      m->read_only ? "readable" : "writable",
-			      (unsigned)c->s->uid);
+		return refuse_access(c, p, !m->read_only);
 	if (m->read_only) {
 		char path[64];
 
@@ -527,9 +558,7 @@ get_pool(struct call *c, const Poolmgr__PoolRef *ref, bool write, int *err)
 		return NULL;
 	}
 	if (!session_may_access(c->s, p, write ? 2 : 4)) {
-		*err = refuse(c, -EACCES, "pool %s is not %s for uid %u",
-			      p->name, write ? "writable" : "readable",
-			      (unsigned)c->s->uid);
+		*err = refuse_access(c, p, write);
 		return NULL;
 	}
 	return p;
@@ -791,8 +820,7 @@ do_clients(struct call *c, const Poolmgr__ListClients *m)
 	if (want && !(p = dpool_find(want)))
 		return refuse(c, -ENOENT, "no pool %s", want);
 	if (want && !session_may_access(c->s, p, 4))
-		return refuse(c, -EACCES, "pool %s is not readable for uid %u",
-			      want, (unsigned)c->s->uid);
+		return refuse_access(c, p, false);
 	for (p = dpool_first(); p; p = dpool_next(p)) {
 		if ((want && strcmp(p->name, want) != 0) ||
 		    !session_may_access(c->s, p, 4))

@@ -30,9 +30,10 @@ int
 check_block_cap(struct call *c)
 {
 	if (dispatch_cf && c->s->nrefs >= dispatch_cf->max_blocks_per_session)
-		return refuse(c, -EDQUOT, "this client holds %llu blocks, the "
-			      "most allowed",
-			      (unsigned long long)c->s->nrefs);
+		return refuse(c, -EDQUOT, "this client holds %llu block%s, "
+			      "the most allowed",
+			      (unsigned long long)c->s->nrefs,
+			      plural(c->s->nrefs));
 	return 0;
 }
 

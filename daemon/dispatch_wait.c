@@ -92,10 +92,10 @@ lookup_wait_end(struct session *s, bool gone)
 	s->lookup_wait = NULL;
 	if (lw->pool) {
 		lw->pool->name_waits--;
-		log_debug("pid %d %s: %u lookups wait in pool %s", (int)s->pid,
-			  gone ? "went while its lookup waited" :
-			  "is answered", lw->pool->name_waits,
-			  lw->pool->name);
+		log_debug("pid %d %s: pool %s has %u waiting lookup%s",
+			  (int)s->pid, gone ? "went while its lookup waited" :
+			  "is answered", lw->pool->name, lw->pool->name_waits,
+			  plural(lw->pool->name_waits));
 	}
 	TAILQ_REMOVE(&lookup_waits, lw, entry);
 	event_free(lw->ev);
@@ -123,8 +123,9 @@ lookup_wait_new(struct call *c, struct dpool *p, const Poolmgr__Lookup *m,
 	TAILQ_INSERT_TAIL(&lookup_waits, lw, entry);
 	p->name_waits++;
 	c->s->lookup_wait = lw;
-	log_debug("pid %d waits for a name: %u lookups wait in pool %s",
-		  (int)c->s->pid, p->name_waits, p->name);
+	log_debug("pid %d waits for a name: pool %s has %u waiting lookup%s",
+		  (int)c->s->pid, p->name, p->name_waits,
+		  plural(p->name_waits));
 	return lw;
 }
 
@@ -153,9 +154,9 @@ lookup_wait(struct call *c, struct dpool *p, const Poolmgr__Lookup *m)
 			      "again for the time left");
 	if (!lw) {
 		if (p->name_waits >= name_waits_max())
-			return refuse(c, -EAGAIN, "%u lookups wait in pool %s, "
-				      "the most allowed", p->name_waits,
-				      p->name);
+			return refuse(c, -EAGAIN, "pool %s has %u waiting "
+				      "lookup%s, the most allowed", p->name,
+				      p->name_waits, plural(p->name_waits));
 		if (!(lw = lookup_wait_new(c, p, m, now)))
 			return refuse(c, -ENOMEM, "out of memory");
 	}

@@ -405,7 +405,7 @@ apply_config(const struct config *cf)
 			log_warnx("pool %s: cannot create: %s", cp->name,
 				  strerror(-rc));
 		else
-			log_info("pool %s: %llu bytes, mode %o, owner %u:%u",
+			log_info("pool %s: %llu bytes, mode %04o, owner %u:%u",
 				 p->name, (unsigned long long)p->size, p->mode,
 				 (unsigned)p->uid, (unsigned)p->gid);
 	}
@@ -593,7 +593,7 @@ config_kept(const char *err, bool bound)
 		  "the daemon's own at their defaults); fix the file and "
 		  "reload (SIGHUP)", err);
 	if (bound)
-		log_warnx("listening on %s (mode %o, the default): the "
+		log_warnx("listening on %s (mode %04o, the default): the "
 			  "file's socket settings are not known",
 			  server_socket, server_cf->socket_mode);
 }
@@ -756,7 +756,7 @@ server_run(const struct server_opts *o, struct config *cf)
 		log_info("listening on the socket systemd passed, %u pool%s",
 			 dpool_count(), dpool_count() == 1 ? "" : "s");
 	else
-		log_info("listening on %s (mode %o), %u pool%s", server_socket,
+		log_info("listening on %s (mode %04o), %u pool%s", server_socket,
 			 cf->socket_mode, dpool_count(),
 			 dpool_count() == 1 ? "" : "s");
 	if (o->config_error)

@@ -24,7 +24,9 @@
  * code it returned only, in the thread that asked only, until that
  * thread's next request; poolctl ends its error line with them.  A call
  * that the library fails itself with that same code (a NULL argument, a
- * reserved word set, an unknown flag) has no words.
+ * reserved word set, an unknown flag) has no words.  The words read as
+ * sentences: an existing pool exists, "1 open handle and 1 live block",
+ * a mode such as 01000 in octal with its leading 0.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -1208,6 +1210,60 @@ local_failures_leave_no_words(void **state)
 	stop_daemon();
 }
 
+/* ---- refusals_say_what_they_mean ------------------------------------------ */
+
+/* The words of the thread's last refusal with code rc are exactly want. */
+static void
+expect_words(int rc, const char *want, const char *call)
+{
+	const char *w = pool_last_message(rc);
+
+	if (w == NULL || strcmp(w, want) != 0)
+		fail_msg("%s: poolmgrd said \"%s\", not \"%s\"", call,
+			 w ? w : "(none)", want);
+}
+
+/*
+ * The words say what is wrong as a sentence would: an existing pool is
+ * said to exist, a count of one takes the singular, a mode is octal with
+ * its leading 0.  Each refused request changed nothing.
+ */
+static void
+refusals_say_what_they_mean(void **state)
+{
+	struct pool_create_opts co = {.max_size = MiB, .mode = 0600};
+	struct pool_stats st;
+	pool_off_t off;
+
+	(void)state;
+	expect_rc(pool_create(fx.conn, POOL_NAME, &co), -EEXIST,
+		  "pool_create of an existing pool");
+	expect_words(-EEXIST, "pool " POOL_NAME " exists",
+		     "pool_create of an existing pool");
+	assert_int_equal(pool_stats_by_name(fx.conn, POOL_NAME, &st), 0);
+	assert_int_equal(st.max_size, 16 * MiB);
+
+	co.mode = 01000;
+	expect_rc(pool_create(fx.conn, "sticky", &co), -EINVAL,
+		  "pool_create with mode 01000");
+	expect_words(-EINVAL, "mode 01000 has bits beyond 0777",
+		     "pool_create with mode 01000");
+	expect_rc(pool_stats_by_name(fx.conn, "sticky", &st), -ENOENT,
+		  "pool_stats_by_name of a pool refused");
+
+	/* One handle (the fixture's) and one block: both singular. */
+	assert_int_equal(pool_alloc(fx.pool, 64, &off), 0);
+	assert_int_equal(pool_flush(fx.pool), 0);
+	expect_rc(pool_destroy(fx.conn, POOL_NAME), -EBUSY,
+		  "pool_destroy of a pool in use");
+	expect_words(-EBUSY, "pool " POOL_NAME " has 1 open handle and 1 "
+		     "live block", "pool_destroy of a pool in use");
+	assert_int_equal(pool_free(fx.pool, off), 0);
+	client_still_works(fx.pool);
+	check_pool(fx.conn);
+	stop_daemon();
+}
+
 int
 main(void)
 {
@@ -1237,6 +1293,8 @@ main(void)
 			refusals_carry_the_daemons_words, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			local_failures_leave_no_words, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			refusals_say_what_they_mean, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("integration: bad input", tests,

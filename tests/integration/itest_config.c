@@ -79,6 +79,11 @@ pools_from_file_then_reload(void **state)
 	assert_int_equal(st.quota, 1 << 20);
 	assert_int_equal(st.retain_bytes, 0);	/* retain = 0: keep none */
 	assert_int_equal(pool_stats_by_name(c, "second", &st), -ENOENT);
+	/* Modes in the log as in the file: octal, with the leading 0. */
+	harness_expect_logged(&d, "pool first: 2097152 bytes, mode 0640, "
+			      "owner ");
+	harness_expect_logged(&d, "listening on ");
+	harness_expect_logged(&d, " (mode 0666), 1 pool\n");
 
 	/* A pool added to the file appears on SIGHUP; the old one stays. */
 	write_config(&d, "[pool first]\nsize = 2M\n[pool second]\nsize = 1M\n"

@@ -515,12 +515,13 @@ bound_and_closed_waiter(void **state)
 	raw_lookup(k, 3, hc, "f/frame", 0, 0, false);
 	raw_refused(k, 3, -ENOENT);
 	/* A's connection closes: its lookup is dropped, its place freed. */
-	gone = harness_log_count(&d, "went while its lookup waited: 1 "
-				 "lookups wait in pool " BOUNDED);
+	gone = harness_log_count(&d, "went while its lookup waited: pool "
+				 BOUNDED " has 1 waiting lookup\n");
 	close(a);
 	assert_int_equal(harness_log_wait(&d, "went while its lookup "
-					  "waited: 1 lookups wait in pool "
-					  BOUNDED, gone, LOG_WAIT_MS), 0);
+					  "waited: pool " BOUNDED " has 1 "
+					  "waiting lookup\n", gone, LOG_WAIT_MS),
+			 0);
 	raw_lookup(k, 4, hc, "f/frame", LONG_WAIT_MS, 0, false);
 	unanswered(k, "a waiter in the place freed");
 	EXPECT_RC(pool_connect(d.sock, &c), 0);
@@ -529,8 +530,8 @@ bound_and_closed_waiter(void **state)
 	EXPECT_RC(pool_publish(p, off, "f/frame"), 0);
 	(void)raw_found(b, 2, off);
 	(void)raw_found(k, 4, off);
-	assert_true(harness_log_count(&d, "is answered: 0 lookups wait in "
-				      "pool " BOUNDED) >= 1);
+	assert_true(harness_log_count(&d, "is answered: pool " BOUNDED
+				      " has 0 waiting lookups") >= 1);
 	EXPECT_RC(pool_unpublish(p, "f/frame"), 0);
 	EXPECT_RC(pool_free(p, off), 0);
 	pool_close(p);
@@ -641,7 +642,7 @@ example_consumer(void *arg)
 static void
 consumer_example_waits(void **state)
 {
-	const char *line = WAITS_LINE ": 1 lookups wait in pool " POOL;
+	const char *line = WAITS_LINE ": pool " POOL " has 1 waiting lookup\n";
 	pool_off_t off;
 	pid_t pid;
 	int before;
@@ -680,7 +681,7 @@ poolctl_waiter(void *arg)
 static void
 poolctl_wait(void **state)
 {
-	const char *line = WAITS_LINE ": 1 lookups wait in pool " POOL;
+	const char *line = WAITS_LINE ": pool " POOL " has 1 waiting lookup\n";
 	char out[1024], err[256], want[128];
 	uint64_t off;
 	pid_t pid;

@@ -4,6 +4,8 @@
  * The test runs as root (trusted) and drops children to uid 65534:
  * - on a 0600 pool such a child's pool_open and pool_open_readonly are
  *   -EACCES, stats by name too, and pool_create / pool_destroy are -EPERM;
+ *   each -EACCES says the same words: the pool, its mode (0600), what it
+ *   is not (readable, writable) and for which uid;
  *   on a 0644 pool it may read stats and open read-only, but not open
  *   read-write, trim or check (the check is costly: write permission);
  * - a 0660 pool of group 65534 (from the config file) opens read-write for
@@ -144,6 +146,19 @@ teardown(void **state)
 
 /* ---- children ----------------------------------------------------------- */
 
+/* Did the last refusal with code rc say exactly want?  Else says what. */
+static bool
+said(int rc, const char *want)
+{
+	const char *w = pool_last_message(rc);
+
+	if (w != NULL && strcmp(w, want) == 0)
+		return true;
+	fprintf(stderr, "child %d: poolmgrd said \"%s\", not \"%s\"\n",
+		(int)getpid(), w ? w : "(none)", want);
+	return false;
+}
+
 /* Allocate, write, read back, free: the handle really works. */
 static int
 use_pool(struct pool *p, int base)
@@ -178,8 +193,15 @@ stranger_on_private_pool(void *arg)
 	CHECK_RC(pool_connect(NULL, &c), 0, 11);
 	CHECK_RC(pool_open(c, "private", &p), -EACCES, 12);
 	CHECK(p == NULL, 13);
+	CHECK(said(-EACCES, "pool private (mode 0600) is not writable for "
+		   "uid 65534"), 28);
+	/* Every request refused by the mode says it the same way. */
 	CHECK_RC(pool_open_readonly(c, "private", &p), -EACCES, 14);
+	CHECK(said(-EACCES, "pool private (mode 0600) is not readable for "
+		   "uid 65534"), 29);
 	CHECK_RC(pool_stats_by_name(c, "private", &st), -EACCES, 15);
+	CHECK(said(-EACCES, "pool private (mode 0600) is not readable for "
+		   "uid 65534"), 41);
 	CHECK_RC(listed(c, "private", &found), 0, 16);
 	CHECK(!found, 17);
 	CHECK_RC(pool_create(c, "mine", &o), -EPERM, 18);
@@ -192,6 +214,8 @@ stranger_on_private_pool(void *arg)
 	CHECK_RC(pool_open_readonly(c, "public", &p), 0, 23);
 	CHECK_RC(pool_check_by_name(c, "public", NULL, 0), -EACCES, 24);
 	CHECK_RC(pool_trim_by_name(c, "public", NULL), -EACCES, 25);
+	CHECK(said(-EACCES, "pool public (mode 0644) is not writable for "
+		   "uid 65534"), 42);
 	CHECK_RC(pool_trim(p), -EACCES, 26);
 	pool_close(p);
 	CHECK_RC(pool_open(c, "public", &p), -EACCES, 27);

@@ -1071,7 +1071,7 @@ daemon_words_only_when_they_add(void **state)
 	assert_int_equal(pool_flush(fx.pool), 0);
 	expect_exit(ctl("destroy alpha"), EXIT_FAILED, "destroy of a busy pool");
 	expect(strstr(fx.err, "anyway); poolmgrd says: pool alpha has 1 open "
-		      "handles and 1 live blocks\n"),
+		      "handle and 1 live block\n"),
 	       "busy destroy: the daemon's count of handles and blocks");
 	assert_true(pool_exists("alpha"));
 
@@ -1095,8 +1095,8 @@ daemon_words_only_when_they_add(void **state)
 	expect_exit(ctl_as_nobody("stats", "alpha", NULL, NULL), EXIT_NOPERM,
 		    "stats of a 0600 pool as nobody");
 	expect(strcmp(fx.err, "poolctl: stats alpha: permission denied by the "
-		      "pool's mode; poolmgrd says: pool alpha is not readable "
-		      "for uid 65534\n") == 0,
+		      "pool's mode; poolmgrd says: pool alpha (mode 0600) is "
+		      "not readable for uid 65534\n") == 0,
 	       "stats as nobody: speaks of handles or of the socket");
 	stop();
 }
