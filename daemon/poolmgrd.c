@@ -8,6 +8,7 @@
  * Runs in the foreground, logs to stderr with syslog priority prefixes.
  */
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,76 @@ usage(FILE *f)
 		"place\n"
 		"                      may hand this binary, and exit\n",
 		"/run/poolmgrd/poolmgrd.sock");
+}
+
+/*
+ * A usage error: what was wrong, as poolctl says its own, and where the
+ * whole usage is; 2, the exit code the manual gives usage errors.
+ */
+static int usage_error(const char *, ...)
+	__attribute__((format(printf, 1, 2)));
+
+static int
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("poolmgrd: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'poolmgrd --help' for more information.\n", stderr);
+	return 2;
+}
+
+/*
+ * The long option word names (before any "="): the one it spells out, or
+ * the one it is the start of; NULL if none, *ambiguous if several.
+ */
+static const struct option *
+long_option_named(const struct option *opts, const char *word,
+		  bool *ambiguous)
+{
+	size_t len = strcspn(word, "=");
+	const struct option *found = NULL;
+	int matches = 0;
+
+	for (; opts->name; opts++) {
+		if (strncmp(opts->name, word, len) != 0)
+			continue;
+		if (opts->name[len] == '\0')
+			return opts;
+		found = opts;
+		matches++;
+	}
+	*ambiguous = matches > 1;
+	return matches == 1 ? found : NULL;
+}
+
+/*
+ * An option getopt_long refused ('?').  word is argv[optind - 1]: a long
+ * option's own word, but for a short one inside a cluster ("-xv") an
+ * earlier word, so a short one is named by optopt alone.
+ */
+static int
+bad_option(const struct option *opts, const char *word)
+{
+	const struct option *o = NULL;
+	bool ambiguous = false;
+	size_t len;
+
+	if (strncmp(word, "--", 2) == 0)
+		o = long_option_named(opts, word + 2, &ambiguous);
+	/* A long option without arguments given one ("--verbose=1"). */
+	if (optopt != 0 && o && o->val == optopt && strchr(word, '='))
+		return usage_error("option '--%s' takes no argument", o->name);
+	if (optopt != 0)
+		return usage_error("unknown option '-%c'", optopt);
+	len = strcspn(word, "=");
+	if (ambiguous)
+		return usage_error("option '%.*s' is ambiguous", (int)len,
+				   word);
+	return usage_error("unknown option '%.*s'", (int)len, word);
 }
 
 /*
@@ -119,7 +190,9 @@ main(int argc, char **argv)
 	bool check = false;
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "s:c:vth", opts, NULL)) != -1) {
+	/* The leading ':' and opterr: the errors are said in our words. */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":s:c:vth", opts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			so.socket_path = optarg;
@@ -142,15 +215,19 @@ main(int argc, char **argv)
 		case 'P':
 			restart_probe_answer();
 			return 0;
+		case ':':
+			/* Only ever the last word: argv[optind - 1]. */
+			if (strncmp(argv[optind - 1], "--", 2) == 0)
+				return usage_error("option '%s' needs an "
+						   "argument", argv[optind - 1]);
+			return usage_error("option '-%c' needs an argument",
+					   optopt);
 		default:
-			usage(stderr);
-			return 2;
+			return bad_option(opts, argv[optind - 1]);
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
+	if (optind != argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
 	so.argv = argv;
 	config_defaults(&cf);
 	if (check)

@@ -27,6 +27,10 @@
  * poolmgrd --check-config reads the file as a start would and touches
  * nothing else: beside a live daemon on the same socket it says ok or
  * names the problem (exit 0 or 1), and the daemon serves on unchanged.
+ *
+ * A command line poolmgrd cannot take (an unknown, ambiguous or
+ * argument-less option, one given an argument it has none of, a word that
+ * is no option) exits 2 saying which word, and where help is.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -856,6 +860,44 @@ check_config_option(void **state)
 	assert_int_equal(harness_stop(&d), 0);
 }
 
+/* poolmgrd ARGS exits 2 and says problem, then where help is. */
+static void
+usage_error_says(const char *args, const char *problem)
+{
+	char out[1024], want[512];
+	int rc = check_run(out, sizeof(out), "%s", args);
+
+	snprintf(want, sizeof(want), "poolmgrd: %s\nTry 'poolmgrd --help' "
+		 "for more information.\n", problem);
+	if (rc != 2 || strcmp(out, want) != 0)
+		fail_msg("poolmgrd %s: exit %d, said:\n%s\nnot exit 2 and:\n%s",
+			 args, rc, out, want);
+}
+
+/*
+ * A command line poolmgrd cannot take is said as poolctl says its own:
+ * the word that was wrong, no path of the program, exit 2; no usage text
+ * to search for what was wrong in.
+ */
+static void
+command_line_errors_say_what(void **state)
+{
+	(void)state;
+	usage_error_says("--bogus", "unknown option '--bogus'");
+	usage_error_says("--bogus=1", "unknown option '--bogus'");
+	usage_error_says("-x", "unknown option '-x'");
+	usage_error_says("-vx", "unknown option '-x'");
+	usage_error_says("--check-config -q", "unknown option '-q'");
+	usage_error_says("extra", "unexpected argument 'extra'");
+	usage_error_says("-v extra more", "unexpected argument 'extra'");
+	usage_error_says("--socket", "option '--socket' needs an argument");
+	usage_error_says("-c", "option '-c' needs an argument");
+	usage_error_says("-vc", "option '-c' needs an argument");
+	usage_error_says("--ver", "option '--ver' is ambiguous");
+	usage_error_says("--verbose=1", "option '--verbose' takes no "
+			 "argument");
+}
+
 int
 main(void)
 {
@@ -876,6 +918,7 @@ main(void)
 		cmocka_unit_test(keyless_sections_refused_on_reload),
 		cmocka_unit_test(probe_timeout_bounded),
 		cmocka_unit_test(check_config_option),
+		cmocka_unit_test(command_line_errors_say_what),
 	};
 
 	return cmocka_run_group_tests_name("poolmgrd config and signals", tests,
