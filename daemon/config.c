@@ -17,6 +17,7 @@
 #include <grp.h>
 #include <ini.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,8 @@
 
 struct load_state {
 	struct config *cf;
+	const char *name;	/* of the file, for warnings */
+	unsigned warnings_left_out;	/* past cf->warnings' room */
 	FILE *f;
 	int line;		/* of the file: the one inih is on */
 	char section[80];	/* in effect, whole (pool names fit) */
@@ -141,13 +144,68 @@ good_granularity(uint32_t g)
 			  g <= (uint64_t)sysconf(_SC_PAGESIZE));
 }
 
+/*
+ * A warning for the caller to log; past the room for them, counted (the
+ * last room says how many, at the end of the load).
+ */
+static void config_warn(struct load_state *, const char *, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+config_warn(struct load_state *ls, const char *fmt, ...)
+{
+	struct config *cf = ls->cf;
+	va_list ap;
+
+	if (cf->nwarnings < CONFIG_MAX_WARNINGS - 1) {
+		va_start(ap, fmt);
+		vsnprintf(cf->warnings[cf->nwarnings++], CONFIG_WARNING_LEN,
+			  fmt, ap);
+		va_end(ap);
+	} else {
+		ls->warnings_left_out++;
+	}
+}
+
+/*
+ * "256MB" has always been read here as 256 MiB, and existing files must
+ * keep loading; but poolctl refuses it, "MB" usually meaning powers of
+ * 1000, so the file's reader is told how it was read, once per value.
+ */
+static void
+note_decimal_unit(struct load_state *ls, const char *key, const char *value)
+{
+	size_t n = strlen(value);
+	char unit;
+
+	if (n < 3 || toupper((unsigned char)value[n - 1]) != 'B' ||
+	    !isdigit((unsigned char)value[n - 3]))
+		return;
+	unit = (char)toupper((unsigned char)value[n - 2]);
+	config_warn(ls, "%s:%d: %s '%s' in [%s] read as %.*s %ciB (powers "
+		    "of 1024); write %.*s%c or %.*s%ciB", ls->name, ls->line,
+		    key, value, ls->section, (int)(n - 2), value, unit,
+		    (int)(n - 2), value, unit, (int)(n - 2), value, unit);
+}
+
+/* A size in bytes for key: as config_parse_size, noting "MB" and such. */
+static int
+parse_size_key(struct load_state *ls, const char *key, const char *value,
+	       uint64_t *out)
+{
+	if (config_parse_size(value, out))
+		return -1;
+	note_decimal_unit(ls, key, value);
+	return 0;
+}
+
 /* A retain size; 0 (keep none) is stored as CONFIG_RETAIN_NONE. */
 static int
-parse_retain(const char *s, uint64_t *out)
+parse_retain(struct load_state *ls, const char *s, uint64_t *out)
 {
 	uint64_t v;
 
-	if (config_parse_size(s, &v))
+	if (parse_size_key(ls, "retain", s, &v))
 		return -1;
 	*out = v ? v : CONFIG_RETAIN_NONE;
 	return 0;
@@ -245,7 +303,7 @@ daemon_key(struct load_state *ls, const char *key, const char *value)
 			return snprintf(ls->problem, sizeof(ls->problem),
 					"bad idle_trim '%s'", value), 0;
 	} else if (strcmp(key, "release_step") == 0) {
-		if (config_parse_size(value, &cf->release_step))
+		if (parse_size_key(ls, key, value, &cf->release_step))
 			return snprintf(ls->problem, sizeof(ls->problem),
 					"bad release_step '%s'", value), 0;
 	} else if (strcmp(key, "drop_step") == 0) {
@@ -326,7 +384,7 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 	const char *bad = NULL;
 
 	if (strcmp(key, "size") == 0) {
-		bad = config_parse_size(value, &p->size) ? "size" : NULL;
+		bad = parse_size_key(ls, key, value, &p->size) ? "size" : NULL;
 		if (!bad && p->size > CONFIG_MAX_POOL_SIZE)
 			return snprintf(ls->problem, sizeof(ls->problem),
 					"size '%s' in [pool %s] is above the "
@@ -348,14 +406,16 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 	else if (strcmp(key, "mode") == 0)
 		bad = parse_octal(value, &p->mode) ? "mode" : NULL;
 	else if (strcmp(key, "quota") == 0)
-		bad = config_parse_size(value, &p->quota) ? "quota" : NULL;
+		bad = parse_size_key(ls, key, value, &p->quota) ? "quota"
+								 : NULL;
 	else if (strcmp(key, "limit") == 0)
-		bad = config_parse_size(value, &p->limit) ? "limit" : NULL;
+		bad = parse_size_key(ls, key, value, &p->limit) ? "limit"
+								 : NULL;
 	else if (strcmp(key, "retain") == 0)
-		bad = parse_retain(value, &p->retain) ? "retain" : NULL;
+		bad = parse_retain(ls, value, &p->retain) ? "retain" : NULL;
 	else if (strcmp(key, "page_size") == 0) {
-		bad = config_parse_size(value, &p->page_size) ? "page_size"
-							       : NULL;
+		bad = parse_size_key(ls, key, value, &p->page_size) ?
+		      "page_size" : NULL;
 		if (!bad && !hugepage_valid(p->page_size))
 			return snprintf(ls->problem, sizeof(ls->problem),
 					"page_size %s in [pool %s] is neither "
@@ -561,13 +621,17 @@ load_stream(struct load_state *ls, const char *name, char *err,
 			return -1;
 		}
 	}
+	if (ls->warnings_left_out)
+		snprintf(cf->warnings[cf->nwarnings++], CONFIG_WARNING_LEN,
+			 "%s: %u more warnings like these", name,
+			 ls->warnings_left_out);
 	return 0;
 }
 
 int
 config_load(struct config *cf, const char *path, char *err, size_t errlen)
 {
-	struct load_state ls = {.cf = cf};
+	struct load_state ls = {.cf = cf, .name = path};
 	int rc;
 
 	if (!(ls.f = fopen(path, "r"))) {
@@ -584,7 +648,7 @@ int
 config_load_text(struct config *cf, const char *name, const char *text,
 		 size_t len, char *err, size_t errlen)
 {
-	struct load_state ls = {.cf = cf};
+	struct load_state ls = {.cf = cf, .name = name};
 	int rc;
 
 	/* An empty file is a configuration too: fmemopen wants a byte. */

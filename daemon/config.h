@@ -84,6 +84,10 @@ struct config_pool {
 #define CONFIG_PROBE_MIN 1
 #define CONFIG_PROBE_MAX 600
 
+/* What a load read but would have the reader know (see config.c). */
+#define CONFIG_MAX_WARNINGS 8
+#define CONFIG_WARNING_LEN 320
+
 struct config {
 	char socket[108];
 	uint32_t socket_mode;
@@ -101,6 +105,9 @@ struct config {
 	uint32_t restart_probe_timeout;	/* seconds, CONFIG_PROBE_MIN to _MAX */
 	unsigned npools;
 	struct config_pool pools[CONFIG_MAX_POOLS];
+	/* Each a line to log (the last may count those left out). */
+	unsigned nwarnings;
+	char warnings[CONFIG_MAX_WARNINGS][CONFIG_WARNING_LEN];
 };
 
 /* Fill in the defaults. */
@@ -108,7 +115,8 @@ void config_defaults(struct config *cf);
 
 /*
  * Read path into cf (on top of what is there).  Returns 0, or -1 with a
- * message naming the file, line and problem in err.
+ * message naming the file, line and problem in err.  What loaded but the
+ * reader should know is in cf->warnings, for the caller to say.
  */
 int config_load(struct config *cf, const char *path, char *err, size_t errlen);
 

@@ -160,6 +160,9 @@ check_config(const struct server_opts *so, struct config *cf)
 		fprintf(stderr, "poolmgrd: %s\n", err);
 		return 1;
 	}
+	/* Loads, as a start would, which would log these. */
+	for (unsigned i = 0; i < cf->nwarnings; i++)
+		fprintf(stderr, "poolmgrd: %s\n", cf->warnings[i]);
 	path = so->socket_path ? so->socket_path : cf->socket;
 	if (*path == '\0' || strlen(path) > max) {
 		fprintf(stderr, "poolmgrd: %s: the socket path is %s\n",
@@ -238,5 +241,7 @@ main(int argc, char **argv)
 		config_defaults(&cf);
 		so.config_error = err;
 	}
+	for (unsigned i = 0; i < cf.nwarnings; i++)
+		log_warnx("%s", cf.warnings[i]);
 	return server_run(&so, &cf);
 }

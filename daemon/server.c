@@ -456,6 +456,8 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_info("SIGHUP: reloading %s", server_config_path);
+	for (unsigned i = 0; i < cf->nwarnings; i++)
+		log_warnx("%s", cf->warnings[i]);
 	/* First: a lowered retain gives pages back by the new step. */
 	dpool_release_setup(cf->release_step, cf->drop_step, release_queued);
 	restart_probe_setup(cf->restart_probe_timeout);

@@ -28,6 +28,10 @@
  * nothing else: beside a live daemon on the same socket it says ok or
  * names the problem (exit 0 or 1), and the daemon serves on unchanged.
  *
+ * A size written "256MB" or "2mb" loads as before, in powers of 1024,
+ * and the log says so with the file's line, at start and at each reload,
+ * as --check-config does; "256M" and "256MiB" say nothing.
+ *
  * A command line poolmgrd cannot take (an unknown, ambiguous or
  * argument-less option, one given an argument it has none of, a word that
  * is no option) exits 2 saying which word, and where help is.
@@ -860,6 +864,84 @@ check_config_option(void **state)
 	assert_int_equal(harness_stop(&d), 0);
 }
 
+#define POWERS_OF_1024 "(powers of 1024)"
+
+/* How many warnings of sizes read in powers of 1024 d's log has. */
+static int
+binary_reads_logged(const struct daemon_proc *d)
+{
+	return harness_log_count(d, POWERS_OF_1024);
+}
+
+/* The log line of d's file, line line, that says how value was read. */
+static int
+read_as_logged(const struct daemon_proc *d, int line, const char *rest)
+{
+	char what[512];
+
+	snprintf(what, sizeof(what), "%s:%d: %s", d->conf, line, rest);
+	return harness_log_count(d, what);
+}
+
+/*
+ * "256MB" in the file is still 256 MiB (existing files keep loading),
+ * but poolctl refuses it, so the daemon says how it read it: once per
+ * value at each start, reload and --check-config, with the file's line,
+ * the key and what to write instead.  "256M" and "64KiB" say nothing.
+ */
+static void
+sizes_with_b_are_read_as_binary_and_said(void **state)
+{
+	const char *conf = "release_step = 2mb\n[pool cam]\nsize = 256MB\n"
+			   "quota = 64KiB\nlimit = 1M\n";
+	const char *release = "release_step '2mb' in [daemon] read as 2 MiB "
+			      POWERS_OF_1024 "; write 2M or 2MiB";
+	const char *size = "size '256MB' in [pool cam] read as 256 MiB "
+			   POWERS_OF_1024 "; write 256M or 256MiB";
+	struct daemon_proc d;
+	struct pool_conn *c;
+	struct pool_stats st;
+	char out[2048], want[512];
+
+	(void)state;
+	assert_int_equal(harness_start(&d, conf), 0);
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	EXPECT_RC(pool_stats_by_name(c, "cam", &st), 0);
+	assert_int_equal(st.max_size, 256 << 20);
+	assert_int_equal(st.quota, 64 << 10);
+	/* [daemon] and socket_mode are lines 1 and 2 of the file. */
+	assert_int_equal(read_as_logged(&d, 3, release), 1);
+	assert_int_equal(read_as_logged(&d, 5, size), 1);
+	assert_int_equal(binary_reads_logged(&d), 2);
+
+	/* A reload of the same file says it again, once per value. */
+	write_config(&d, conf);
+	harness_reload(&d);
+	assert_int_equal(read_as_logged(&d, 3, release), 2);
+	assert_int_equal(read_as_logged(&d, 5, size), 2);
+	assert_int_equal(binary_reads_logged(&d), 4);
+	/* Written as poolctl takes it: nothing to say. */
+	write_config(&d, "release_step = 2M\n[pool cam]\nsize = 256MiB\n");
+	harness_reload(&d);
+	assert_int_equal(binary_reads_logged(&d), 4);
+	EXPECT_RC(pool_stats_by_name(c, "cam", &st), 0);
+	assert_int_equal(st.max_size, 256 << 20);
+
+	/* --check-config says it too, and the file is still ok. */
+	write_config(&d, "[pool q]\nsize = 1M\nquota = 1kb\n");
+	assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s", d.sock,
+				   d.conf), 0);
+	snprintf(want, sizeof(want), "poolmgrd: %s:5: quota '1kb' in [pool q] "
+		 "read as 1 KiB " POWERS_OF_1024 "; write 1K or 1KiB\n",
+		 d.conf);
+	if (!strstr(out, want))
+		fail_msg("--check-config said:\n%s\nnot:\n%s", out, want);
+	snprintf(want, sizeof(want), "poolmgrd: %s: ok, 1 pool\n", d.conf);
+	assert_non_null(strstr(out, want));
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
 /* poolmgrd ARGS exits 2 and says problem, then where help is. */
 static void
 usage_error_says(const char *args, const char *problem)
@@ -875,6 +957,10 @@ usage_error_says(const char *args, const char *problem)
 }
 
 /*
+ * A size written "256MB" or "2mb" loads as before, in powers of 1024,
+ * and the log says so with the file's line, at start and at each reload,
+ * as --check-config does; "256M" and "256MiB" say nothing.
+ *
  * A command line poolmgrd cannot take is said as poolctl says its own:
  * the word that was wrong, no path of the program, exit 2; no usage text
  * to search for what was wrong in.
@@ -919,6 +1005,7 @@ main(void)
 		cmocka_unit_test(probe_timeout_bounded),
 		cmocka_unit_test(check_config_option),
 		cmocka_unit_test(command_line_errors_say_what),
+		cmocka_unit_test(sizes_with_b_are_read_as_binary_and_said),
 	};
 
 	return cmocka_run_group_tests_name("poolmgrd config and signals", tests,
