@@ -69,6 +69,15 @@ static const struct client_error client_errors[] = {
 				"reload" },
 };
 
+/*
+ * The codes whose text above names the one case they can mean: the
+ * daemon's words for such a refusal could only say it again, so the
+ * programs that show both leave them out (pool_message_adds).  Each other
+ * text sums up several cases, or is the C library's, and the words say
+ * which case it was.
+ */
+static const int whole_texts[] = { -EROFS };
+
 POOL_API const char *
 pool_strerror(int err)
 {
@@ -86,4 +95,16 @@ pool_strerror(int err)
 	if (err < 0)
 		err = -err;
 	return strerror_r(err, buf, sizeof buf);
+}
+
+POOL_API int
+pool_message_adds(int err)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof whole_texts / sizeof whole_texts[0]; i++) {
+		if (whole_texts[i] == err)
+			return 0;
+	}
+	return 1;
 }

@@ -660,6 +660,17 @@ POOL_API const char *pool_strerror(int err);
  */
 POOL_API const char *pool_last_message(int err);
 
+/*
+ * pool_message_adds - whether the daemon's words for a refusal with err
+ * (pool_last_message) can add to pool_strerror(err): 0 when that text
+ * names the one case err can mean, so that the words could only say it
+ * again (-EROFS: the configuration file defines the pool), 1 for every
+ * other code, whose words say which case it was and with what numbers.
+ * A program that shows both, as poolctl and the Python binding do, adds
+ * the words only when this is 1.
+ */
+POOL_API int pool_message_adds(int err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -68,15 +68,18 @@ _u64, _size = ctypes.c_uint64, ctypes.c_size_t
 class PoolError(OSError):
     """A failure of libpoolclient: .errno is the (positive) errno code,
     .strerror what pool_strerror says of it, followed by the daemon's own
-    words for the refusal when it gave some (pool_last_message): "...;
-    poolmgrd says: pool cam holds 1.0 MiB of its 1.0 MiB limit"."""
+    words for the refusal when it gave some and they add to that text
+    (pool_last_message, pool_message_adds): "...; poolmgrd says: pool cam
+    holds 1.0 MiB of its 1.0 MiB limit"."""
 
     def __init__(self, code, text=None):
         code = abs(code)
         if text is None:
             text = _lib.pool_strerror(-code).decode(errors="replace")
             words = _lib.pool_last_message(-code)
-            if words:
+            # poolctl's rule, from the library: a text that names the
+            # code's one case is not followed by the same again.
+            if words and _lib.pool_message_adds(-code):
                 text += "; poolmgrd says: " + words.decode(errors="replace")
         super().__init__(code, text)
 

@@ -145,33 +145,43 @@ _PROTOS = (
      [_P, _S, _S, ctypes.POINTER(ctypes.POINTER(_Named)), _SIZEP, _SIZEP]),
     ("pool_strerror", ctypes.c_char_p, [ctypes.c_int]),
     ("pool_last_message", ctypes.c_char_p, [ctypes.c_int]),
+    ("pool_message_adds", ctypes.c_int, [ctypes.c_int]),
 )
 
 
 def _candidates():
-    """Where to look for the library, in order."""
+    """Where to look for the library, in order: (path, where it comes
+    from) pairs.  $POOLCLIENT_LIB, when set, is the only one: a library
+    asked for by name is not quietly replaced by another."""
     env = os.environ.get("POOLCLIENT_LIB")
     if env:
-        return [env]
+        return [(env, "$POOLCLIENT_LIB")]
     if _LIBDIR is not None:
-        return [os.path.join(_LIBDIR, _SONAME), _SONAME]
-    here = os.path.dirname(os.path.abspath(__file__))
-    tree = os.path.join(os.path.dirname(here), "build", _SONAME)
-    return ([tree] if os.path.exists(tree) else []) + [_SONAME]
+        first = (os.path.join(_LIBDIR, _SONAME), "the installed LIBDIR")
+    else:
+        here = os.path.dirname(os.path.abspath(__file__))
+        first = (os.path.join(os.path.dirname(here), "build", _SONAME),
+                 "the source tree's build")
+    return [first, (_SONAME, "the dynamic loader's search path "
+                    "(LD_LIBRARY_PATH, /etc/ld.so.cache, the system's "
+                    "library directories)")]
 
 
 def _load():
-    """The C library with every prototype set, and the C library's free."""
+    """The C library with every prototype set, and the C library's free.
+    If none loads, the error names every place tried, and why each
+    failed."""
     tried = []
-    for path in _candidates():
+    for path, where in _candidates():
         try:
             lib = ctypes.CDLL(path)
             break
         except OSError as e:
-            tried.append(str(e))
+            tried.append("%s: %s" % (where, e))
     else:
-        raise ImportError("poolclient: cannot load libpoolclient: " +
-                          "; ".join(tried))
+        raise ImportError("poolclient: cannot load libpoolclient; tried " +
+                          "; ".join(tried) + ". Set POOLCLIENT_LIB to "
+                          "the library's path")
     for name, res, args in _PROTOS:
         fn = getattr(lib, name)
         fn.restype, fn.argtypes = res, args

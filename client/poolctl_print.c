@@ -98,7 +98,8 @@ daemon_words(int error)
 	static char	 buf[300];
 	const char	*m = pool_last_message(error);
 
-	if (*m == '\0')
+	/* The library's rule, shared with the Python binding. */
+	if (*m == '\0' || !pool_message_adds(error))
 		return "";
 	snprintf(buf, sizeof buf, "; poolmgrd says: %s", m);
 	return buf;

@@ -398,6 +398,83 @@ def errors_map_to_pool_error():
                  os.path.join(tempfile.gettempdir(), "no-such-dir", "sock"))
 
 
+def import_fails(env, path):
+    """import poolclient in a new python3 with env and path: the
+    ImportError's text (the import must fail)."""
+    code = ("import sys\ntry:\n    import poolclient\nexcept ImportError"
+            " as e:\n    print(e)\n    sys.exit(3)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                       text=True, env=dict(env, PYTHONPATH=path),
+                       timeout=60, check=False)
+    assert r.returncode == 3, "exit %d: %s%s" % (r.returncode, r.stdout,
+                                                 r.stderr)
+    return r.stdout
+
+
+@test
+def a_missing_library_names_every_place_tried():
+    """When libpoolclient does not load, the ImportError names each place
+    tried and why it failed: $POOLCLIENT_LIB when set (and it alone), else
+    the tree's build and the dynamic loader's search, not only the last."""
+    env = dict(os.environ)
+    env.pop("LD_LIBRARY_PATH", None)
+    where = tempfile.mkdtemp(prefix="poolmgr-py-nolib.")
+    try:
+        nope = os.path.join(where, "libnope.so.1")
+        env["POOLCLIENT_LIB"] = nope
+        said = import_fails(env, os.path.join(SRC, "client"))
+        assert "tried $POOLCLIENT_LIB: %s: cannot open shared object " \
+            "file" % nope in said, said
+        assert "Set POOLCLIENT_LIB to the library's path" in said, said
+        # A copy of the module in a tree with no build beside it.
+        del env["POOLCLIENT_LIB"]
+        os.mkdir(os.path.join(where, "client"))
+        for f in ("poolclient.py", "poolclient_lib.py"):
+            shutil.copy(os.path.join(SRC, "client", f),
+                        os.path.join(where, "client", f))
+        # Not this process: it has the build's loaded, under that soname.
+        if subprocess.run([sys.executable, "-c", "import ctypes; ctypes."
+                           "CDLL('libpoolclient.so.1')"], env=env,
+                          capture_output=True, timeout=60,
+                          check=False).returncode == 0:
+            print("  (libpoolclient.so.1 is installed: only "
+                  "$POOLCLIENT_LIB's failure checked)")
+            return
+        said = import_fails(env, os.path.join(where, "client"))
+        tree = os.path.join(where, "build", "libpoolclient.so.1")
+        assert "tried the source tree's build: %s: cannot open shared " \
+            "object file" % tree in said, said
+        assert "; the dynamic loader's search path (LD_LIBRARY_PATH, " \
+            "/etc/ld.so.cache, the system's library directories): " \
+            "libpoolclient.so.1: cannot open shared object file" in said, \
+            said
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
+
+
+@test
+def daemon_words_only_when_they_add():
+    """PoolError leaves the daemon's words out where pool_strerror's text
+    names the code's one case (EROFS: the file's pool), by the library's
+    rule that poolctl follows too (pool_message_adds), and keeps them
+    where they say which case it was; nothing changes either way."""
+    lib = poolclient._lib
+    with poolclient.connect() as c:
+        e = expect_error(errno.EROFS, c.set_pool, "py", mode=0o644)
+        assert e.strerror == lib.pool_strerror(-errno.EROFS).decode(), \
+            e.strerror
+        assert "poolmgrd says" not in e.strerror, e.strerror
+        assert c.stats("py").mode == 0o600
+        e = expect_error(errno.EEXIST, c.create_pool, "py", 1 << 20)
+        assert e.strerror.endswith("; poolmgrd says: pool py exists"), \
+            e.strerror
+        assert c.stats("py").max_size == 16 << 20
+    assert lib.pool_message_adds(-errno.EROFS) == 0
+    for code in (errno.EINVAL, errno.EEXIST, errno.EBUSY, errno.ENOMEM,
+                 errno.EACCES, errno.EPERM, errno.EIO):
+        assert lib.pool_message_adds(-code) == 1, errno.errorcode[code]
+
+
 @test
 def read_only_handle():
     """A read-only handle's buffer is not writable (its mapping is
