@@ -98,12 +98,6 @@ refuse(struct call *c, int err, const char *fmt, ...)
 	return err;
 }
 
-const char *
-plural(uint64_t n)
-{
-	return n == 1 ? "" : "s";
-}
-
 /* How long a request waits for work queued after it (see the top). */
 static uint64_t
 settle_wait_ns(void)

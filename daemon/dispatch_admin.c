@@ -82,7 +82,7 @@ huge_refused(struct call *c, const struct dpool_params *pp)
 	return refuse(c, -ENOMEM, "not enough huge pages: the pool needs "
 		      "%llu huge page%s of %s; the system has %llu free "
 		      "(vm.nr_hugepages)", (unsigned long long)need,
-		      plural(need), hugepage_text(page, text, sizeof(text)),
+		      log_plural(need), hugepage_text(page, text, sizeof(text)),
 		      (unsigned long long)hugepage_available(page));
 }
 
@@ -298,9 +298,9 @@ do_destroy(struct call *c, const Poolmgr__DestroyPool *m)
 	if (!m->force && (p->nhandles || live_blocks(p)))
 		return refuse(c, -EBUSY, "pool %s has %u open handle%s and "
 			      "%llu live block%s", p->name, p->nhandles,
-			      plural(p->nhandles),
+			      log_plural(p->nhandles),
 			      (unsigned long long)live_blocks(p),
-			      plural(live_blocks(p)));
+			      log_plural(live_blocks(p)));
 	log_info("pool %s destroyed by uid %u", p->name, (unsigned)c->s->uid);
 	unmapped = p->nhandles == 0;
 	journal_pool_gone(p);

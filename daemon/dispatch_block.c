@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "dispatch_internal.h"
+#include "log.h"
 #include "pool.h"
 #include "session.h"
 
@@ -33,7 +34,7 @@ check_block_cap(struct call *c)
 		return refuse(c, -EDQUOT, "this client holds %llu block%s, "
 			      "the most allowed",
 			      (unsigned long long)c->s->nrefs,
-			      plural(c->s->nrefs));
+			      log_plural(c->s->nrefs));
 	return 0;
 }
 

@@ -55,8 +55,6 @@ extern const struct config *dispatch_cf;	/* in force, or NULL */
 /* Puts why in c's reply message; returns err, for the handler to return. */
 int refuse(struct call *c, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* A noun's ending after the count n ("1 block", "0 blocks"), for words. */
-const char *plural(uint64_t n);
 /* The session's handle id (writable if write), or NULL with *err set. */
 struct handle *get_handle(struct call *c, uint32_t id, bool write, int *err);
 /*

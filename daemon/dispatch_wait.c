@@ -95,7 +95,7 @@ lookup_wait_end(struct session *s, bool gone)
 		log_debug("pid %d %s: pool %s has %u waiting lookup%s",
 			  (int)s->pid, gone ? "went while its lookup waited" :
 			  "is answered", lw->pool->name, lw->pool->name_waits,
-			  plural(lw->pool->name_waits));
+			  log_plural(lw->pool->name_waits));
 	}
 	TAILQ_REMOVE(&lookup_waits, lw, entry);
 	event_free(lw->ev);
@@ -125,7 +125,7 @@ lookup_wait_new(struct call *c, struct dpool *p, const Poolmgr__Lookup *m,
 	c->s->lookup_wait = lw;
 	log_debug("pid %d waits for a name: pool %s has %u waiting lookup%s",
 		  (int)c->s->pid, p->name, p->name_waits,
-		  plural(p->name_waits));
+		  log_plural(p->name_waits));
 	return lw;
 }
 
@@ -156,7 +156,7 @@ lookup_wait(struct call *c, struct dpool *p, const Poolmgr__Lookup *m)
 		if (p->name_waits >= name_waits_max())
 			return refuse(c, -EAGAIN, "pool %s has %u waiting "
 				      "lookup%s, the most allowed", p->name,
-				      p->name_waits, plural(p->name_waits));
+				      p->name_waits, log_plural(p->name_waits));
 		if (!(lw = lookup_wait_new(c, p, m, now)))
 			return refuse(c, -ENOMEM, "out of memory");
 	}

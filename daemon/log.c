@@ -158,3 +158,9 @@ fatalx(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
+
+const char *
+log_plural(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}

@@ -5,6 +5,8 @@
 #ifndef POOLMGRD_LOG_H
 #define POOLMGRD_LOG_H
 
+#include <stdint.h>
+
 #define LOG_PRI_ERR 3
 #define LOG_PRI_WARNING 4
 #define LOG_PRI_NOTICE 5
@@ -16,6 +18,8 @@ void log_msg(int pri, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* log_warn appends ": strerror(errno)"; log_warnx does not. */
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A noun's ending after the count n ("1 block", "0 blocks"). */
+const char *log_plural(uint64_t n);
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -428,8 +428,8 @@ evict_over_limit(struct dpool *p, char *changed, size_t len)
 	uint32_t n;
 
 	if ((n = dpool_evict_over_limit(p, &bytes)))
-		changed_add(changed, len, "evicted", "%u names of %llu bytes",
-			    n, (unsigned long long)bytes);
+		changed_add(changed, len, "evicted", "%u name%s of %llu bytes",
+			    n, log_plural(n), (unsigned long long)bytes);
 }
 
 void

@@ -375,8 +375,8 @@ evict_over_limits(struct rebuild *rb)
 		p = rb->pools[k];
 		if ((n = dpool_evict_over_limit(p, &bytes)))
 			log_info("pool %s restored over its limit of %llu: "
-				 "evicted %u names of %llu bytes", p->name,
-				 (unsigned long long)p->limit, n,
+				 "evicted %u name%s of %llu bytes", p->name,
+				 (unsigned long long)p->limit, n, log_plural(n),
 				 (unsigned long long)bytes);
 	}
 }

@@ -608,7 +608,7 @@ evicts_down_to_limit(void **state)
 
 	/* Lowered: n2 goes; n1 (held) and n3 (kept) stay, over it. */
 	EXPECT_RC(set_limit(c, "ev", 2 * BIG), 0);
-	harness_expect_logged(&d, "limit 1048576 -> 524288, evicted 1 names "
+	harness_expect_logged(&d, "limit 1048576 -> 524288, evicted 1 name "
 			      "of 262144 bytes");
 	assert_false(published(p, "n2"));
 	assert_true(published(p, "n1") && published(p, "n3"));
