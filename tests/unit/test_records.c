@@ -389,6 +389,37 @@ chunks_merge_into_few_mappings(void **state)
 	live_free(&l);
 }
 
+/*
+ * A chunk mapped and given back, again and again, is mapped at the same
+ * place each time: the next chunk goes under the last one mapped, and
+ * before, the last one given back still counted, so each cycle took a
+ * new address a chunk lower (and under AddressSanitizer, new shadow).
+ */
+static void
+remapped_chunk_keeps_its_place(void **state)
+{
+	struct records r = RECORDS_INIT(64);
+	uintptr_t first = 0, lowest = UINTPTR_MAX, at;
+	void *a;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 64; i++) {
+		a = records_take(&r);
+		assert_non_null(a);
+		at = (uintptr_t)a & ~(uintptr_t)(RECORDS_CHUNK - 1);
+		if (i == 0)
+			first = at;
+		if (at < lowest)
+			lowest = at;
+		records_give(&r, a);
+		records_trim(&r);
+	}
+	printf("64 cycles of map and unmap: the chunk moved down %lu KiB\n",
+	       (unsigned long)((first - lowest) >> 10));
+	assert_true(first - lowest <= RECORDS_CHUNK);
+}
+
 static void
 check_finds_a_record_given_twice(void **state)
 {
@@ -434,6 +465,7 @@ main(void)
 		cmocka_unit_test(takes_come_from_the_fullest_chunk),
 		cmocka_unit_test(no_take_or_give_visits_other_chunks),
 		cmocka_unit_test(chunks_merge_into_few_mappings),
+		cmocka_unit_test(remapped_chunk_keeps_its_place),
 		cmocka_unit_test(check_finds_a_record_given_twice),
 	};
 	struct timespec ts;
