@@ -959,7 +959,7 @@ round_stops_at_request_bytes(void **state)
 	struct pool_conn *c;
 	struct pool *p;
 	pool_off_t o[NQBLK], a, t;
-	char name[8];
+	char name[16];
 	unsigned left = 0;
 	size_t k;
 	int i, j;
