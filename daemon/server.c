@@ -710,6 +710,19 @@ server_run(const struct server_opts *o, struct config *cf)
 	event_add(ev_term, NULL);
 	event_add(ev_int, NULL);
 	event_add(ev_hup, NULL);
+	/*
+	 * SIGUSR2 is caught only by restart_setup, once the socket exists
+	 * and the pools are made: held in the kernel until then (it unblocks
+	 * it), so that one sent as soon as the socket answers is a restart,
+	 * not the default action's death with every pool.
+	 */
+	{
+		sigset_t usr2;
+
+		sigemptyset(&usr2);
+		sigaddset(&usr2, SIGUSR2);
+		sigprocmask(SIG_BLOCK, &usr2, NULL);
+	}
 	/* Executed again by a restart in place: everything is handed over. */
 	{
 		struct restore_env re = {base, peer_dispatch,

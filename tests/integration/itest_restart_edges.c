@@ -18,6 +18,10 @@
  *       (its memfd refused, fail_memfd.so): ShareMap is -ENODEV with
  *       nothing changed, the handle and the daemon serve on, and the
  *       library's handle works without the map.
+ *   usr2_as_soon_as_it_answers  SIGUSR2 sent the moment the socket takes
+ *       a connection, while the daemon still makes its 200 configured
+ *       pools: held until the daemon catches it, then a restart in place,
+ *       every pool kept; never the default action's death.
  */
 #include <errno.h>
 #include <poll.h>
@@ -31,6 +35,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -427,6 +433,79 @@ share_map_enodev(void **state)
 	close(fd);
 }
 
+/*
+ * The socket takes connections from listen() on, before the daemon has
+ * made its pools and caught SIGUSR2: a SIGUSR2 sent then must wait, not
+ * kill it (with its socket left behind).  The daemon is started without
+ * the harness's wait, its socket tried in a tight loop, and the signal
+ * sent the moment a connect succeeds, while its 200 configured pools are
+ * still being made.
+ */
+#define EARLY_POOLS 200
+#define EARLY_ROUNDS 5
+
+/* The moment path takes a connection: true, or false after 10 s. */
+static bool
+connect_at_once(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	long long until = now_ms() + 10000;
+	int fd, ok;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return false;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	do {
+		if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC,
+				 0)) < 0)
+			return false;
+		ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+		close(fd);
+		if (ok)
+			return true;
+	} while (now_ms() < until);
+	return false;
+}
+
+static void
+usr2_as_soon_as_it_answers(void **state)
+{
+	struct daemon_proc d;
+	struct pool_conn *c;
+	struct pool_stats *list;
+	size_t n, len = 0;
+	char *conf;
+	int i, status;
+
+	(void)state;
+	conf = malloc(EARLY_POOLS * 32);
+	assert_non_null(conf);
+	for (i = 0; i < EARLY_POOLS; i++)
+		len += (size_t)snprintf(conf + len, EARLY_POOLS * 32 - len,
+					"[pool e%d]\nsize = 64K\n", i);
+	assert_int_equal(harness_start(&d, conf), 0);
+	for (i = 0; i < EARLY_ROUNDS; i++) {
+		/* Stopped, its socket gone; started again, unwaited. */
+		assert_int_equal(kill(d.pid, SIGTERM), 0);
+		assert_int_equal(waitpid(d.pid, &status, 0), d.pid);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		assert_true((d.pid = harness_exec_daemon(&d, d.log)) > 0);
+		assert_true(connect_at_once(d.sock));
+		assert_int_equal(kill(d.pid, SIGUSR2), 0);
+		if (harness_log_wait(&d, HARNESS_RESTARTED, 0,
+				     HARNESS_RESTART_WAIT_MS) != 0)
+			fail_msg("round %d: SIGUSR2 as the socket first "
+				 "answered: no restart in place", i);
+		assert_int_equal(pool_connect(d.sock, &c), 0);
+		assert_int_equal(pool_list(c, &list, &n), 0);
+		assert_int_equal(n, EARLY_POOLS);
+		free(list);
+		pool_disconnect(c);
+	}
+	assert_int_equal(harness_stop(&d), 0);
+	free(conf);
+}
+
 int
 main(void)
 {
@@ -436,6 +515,7 @@ main(void)
 		cmocka_unit_test(crash_keeps_socket_moved),
 		cmocka_unit_test(crash_keeps_socket_broken),
 		cmocka_unit_test_teardown(share_map_enodev, enodev_teardown),
+		cmocka_unit_test(usr2_as_soon_as_it_answers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
