@@ -851,32 +851,46 @@ start_cached(const char *name, uint64_t limit, struct pool_conn **c,
 	EXPECT_RC(pool_set_cache(*p, 4 * MiB), 0);
 }
 
+/*
+ * A handle's cache under a 1 MiB limit, the limit raised live to the
+ * pool's 64 MiB by another connection (then, with restart, the daemon
+ * restarted in place): the same handle's next refills keep what the new
+ * bound allows, 1/16 of 64 MiB being the 4 MiB asked for, so the 512 KiB
+ * it frees stays cached.
+ */
 static void
-raised_live_reaches_cache(void **state)
+raised_reaches_cache(const char *name, bool restart)
 {
 	struct pool_conn *c, *admin;
 	struct pool *p;
 	uint64_t before, after;
 
-	(void)state;
-	start_cached("rr", 1 * MiB, &c, &admin, &p);
+	start_cached(name, 1 * MiB, &c, &admin, &p);
 	before = cached_after_cycle(p, SMALL_BLOCKS, SMALL);
-
-	/* 1/16 of 64 MiB is the 4 MiB asked for: 512 KiB freed, all kept. */
-	EXPECT_RC(set_limit(admin, "rr", POOL_SIZE), 0);
+	EXPECT_RC(set_limit(admin, name, POOL_SIZE), 0);
+	if (restart)
+		assert_int_equal(harness_restart_in_place(&d), 0);
 	after = cached_after_cycle(p, SMALL_BLOCKS, SMALL);
 	printf("limit: %u x %u B freed by one handle: %llu B cached under "
-	       "1 MiB, %llu B once it is raised live to 64 MiB\n",
+	       "1 MiB, %llu B once it is raised live to 64 MiB%s\n",
 	       SMALL_BLOCKS, SMALL, (unsigned long long)before,
-	       (unsigned long long)after);
+	       (unsigned long long)after,
+	       restart ? " and the daemon restarted in place" : "");
 	assert_true(before > 0);
 	assert_true(before <= 1 * MiB / 16);
 	assert_true(after >= SMALL_BLOCKS * SMALL);
 	assert_true(after <= 4 * MiB);
 	pool_close(p);
-	harness_expect_checked(admin, "rr");
+	harness_expect_checked(admin, name);
 	pool_disconnect(admin);
 	pool_disconnect(c);
+}
+
+static void
+raised_live_reaches_cache(void **state)
+{
+	(void)state;
+	raised_reaches_cache("rr", false);
 }
 
 static void
@@ -950,25 +964,8 @@ quota_lowered_live(void **state)
 static void
 raised_across_restart(void **state)
 {
-	struct pool_conn *c, *admin;
-	struct pool *p;
-	uint64_t before, after;
-
 	(void)state;
-	start_cached("rx", 1 * MiB, &c, &admin, &p);
-	before = cached_after_cycle(p, SMALL_BLOCKS, SMALL);
-	EXPECT_RC(set_limit(admin, "rx", POOL_SIZE), 0);
-	assert_int_equal(harness_restart_in_place(&d), 0);
-	after = cached_after_cycle(p, SMALL_BLOCKS, SMALL);
-	printf("limit: %llu B cached under 1 MiB; raised to 64 MiB, then a "
-	       "restart in place: %llu B\n", (unsigned long long)before,
-	       (unsigned long long)after);
-	assert_true(before <= 1 * MiB / 16);
-	assert_true(after >= SMALL_BLOCKS * SMALL);
-	pool_close(p);
-	harness_expect_checked(admin, "rx");
-	pool_disconnect(admin);
-	pool_disconnect(c);
+	raised_reaches_cache("rx", true);
 }
 
 /* Handle p takes n blocks of size bytes, and frees them into its cache. */
