@@ -797,15 +797,11 @@ cache_within_limit_share(void **state)
 
 /* ---- a limit changed live, as a handle's cache hears it --------------- */
 
-/*
- * The cached bytes of handle p once it has taken n blocks of size bytes
- * and freed them all, as pool_stats reports them for it.
- */
-static uint64_t
-cached_after_cycle(struct pool *p, unsigned n, size_t size)
+/* Handle p takes n blocks of size bytes, and frees them into its cache. */
+static void
+fill_cache(struct pool *p, unsigned n, size_t size)
 {
 	static pool_off_t offs[SMALL_BLOCKS];
-	struct pool_stats ps;
 	unsigned i;
 
 	assert_true(n <= SMALL_BLOCKS);
@@ -813,6 +809,18 @@ cached_after_cycle(struct pool *p, unsigned n, size_t size)
 		EXPECT_RC(pool_alloc(p, size, &offs[i]), 0);
 	for (i = 0; i < n; i++)
 		EXPECT_RC(pool_free(p, offs[i]), 0);
+}
+
+/*
+ * The cached bytes of handle p once it has taken n blocks of size bytes
+ * and freed them all, as pool_stats reports them for it.
+ */
+static uint64_t
+cached_after_cycle(struct pool *p, unsigned n, size_t size)
+{
+	struct pool_stats ps;
+
+	fill_cache(p, n, size);
 	EXPECT_RC(pool_stats(p, &ps), 0);	/* with the cache's report */
 	return ps.client_cached_bytes;
 }
@@ -966,20 +974,6 @@ raised_across_restart(void **state)
 {
 	(void)state;
 	raised_reaches_cache("rx", true);
-}
-
-/* Handle p takes n blocks of size bytes, and frees them into its cache. */
-static void
-fill_cache(struct pool *p, unsigned n, size_t size)
-{
-	static pool_off_t offs[SMALL_BLOCKS];
-	unsigned i;
-
-	assert_true(n <= SMALL_BLOCKS);
-	for (i = 0; i < n; i++)
-		EXPECT_RC(pool_alloc(p, size, &offs[i]), 0);
-	for (i = 0; i < n; i++)
-		EXPECT_RC(pool_free(p, offs[i]), 0);
 }
 
 static void
