@@ -405,9 +405,9 @@ table_check(const struct block_index *x, bool old,
 		}
 	}
 	if (n != want) {
-		snprintf(problem, len, "%llu blocks in the %stable, counted "
-			 "%llu", (unsigned long long)n, old ? "old " : "",
-			 (unsigned long long)want);
+		snprintf(problem, len, "%llu block%s in the %stable, counted "
+			 "%llu", (unsigned long long)n, log_plural(n),
+			 old ? "old " : "", (unsigned long long)want);
 		return -EFAULT;
 	}
 	return 0;
@@ -435,15 +435,16 @@ block_index_check(const struct block_index *x, struct block_index_stats *st,
 	*st = (struct block_index_stats){.count = n, .slots = nslots};
 	if (!x->slot) {
 		if (n || x->old || x->bytes) {
-			snprintf(problem, len, "no table, but %llu blocks",
-				 (unsigned long long)n);
+			snprintf(problem, len, "no table, but %llu block%s",
+				 (unsigned long long)n, log_plural(n));
 			return -EFAULT;
 		}
 		return 0;
 	}
 	if (x->hurried) {
-		snprintf(problem, len, "%llu resizes found the last move "
-			 "unfinished", (unsigned long long)x->hurried);
+		snprintf(problem, len, "%llu resize%s found the last move "
+			 "unfinished", (unsigned long long)x->hurried,
+			 log_plural(x->hurried));
 		return -EFAULT;
 	}
 	if (x->bytes != table_bytes(x)) {
@@ -454,8 +455,9 @@ block_index_check(const struct block_index *x, struct block_index_stats *st,
 	}
 	if (n * 4 > nslots * 3 || (!x->old && nslots > BINDEX_MIN_SLOTS &&
 				    n * 4 < nslots)) {
-		snprintf(problem, len, "%llu blocks in %llu slots%s",
-			 (unsigned long long)n, (unsigned long long)nslots,
+		snprintf(problem, len, "%llu block%s in %llu slots%s",
+			 (unsigned long long)n, log_plural(n),
+			 (unsigned long long)nslots,
 			 x->old ? " while a move is under way" : "");
 		return -EFAULT;
 	}

@@ -207,7 +207,8 @@ refuse_alloc(struct call *c, struct dpool *p, int rc, bool retry_follows,
 	uncount_retried(p, rc, retry_follows);
 	if (rc == -ENOMEM && p->limit_hit)
 		return refuse_limit(c, p);
-	return refuse(c, rc, "allocating %llu bytes", (unsigned long long)size);
+	return refuse(c, rc, "allocating %llu byte%s", (unsigned long long)size,
+		      log_plural(size));
 }
 
 /*
@@ -477,9 +478,10 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 	if (rc == -ENOMEM && h->pool->limit_hit)
 		return refuse_limit(c, h->pool);
 	if (rc)
-		return refuse(c, rc, "cannot resize %#llx to %llu bytes",
+		return refuse(c, rc, "cannot resize %#llx to %llu byte%s",
 			      (unsigned long long)m->offset,
-			      (unsigned long long)m->size);
+			      (unsigned long long)m->size,
+			      log_plural(m->size));
 	reply_block(c, b->off, b->size);
 	return 0;
 }
@@ -566,8 +568,10 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 		uncount_retried(h->pool, rc, m->retry_follows);
 		if (rc == -ENOMEM && h->pool->limit_hit)
 			return refuse_limit(c, h->pool);
-		return refuse(c, rc, "allocation %zu of the batch (%llu bytes) "
-			      "failed", i, (unsigned long long)m->sizes[i]);
+		return refuse(c, rc, "allocation %zu of the batch (%llu "
+			      "byte%s) failed", i,
+			      (unsigned long long)m->sizes[i],
+			      log_plural(m->sizes[i]));
 	}
 	poolmgr__alloc_batch_reply__init(&alloc_batch_reply);
 	alloc_batch_reply.n_offsets = m->n_sizes;

@@ -238,8 +238,9 @@ dispatch_wait_check(const struct dpool *p, char *problem, size_t len)
 		if (!wait_has_handle(lw->s, p) || lw->len == 0 ||
 		    lw->len > BLOCK_NAME_MAX) {
 			snprintf(problem, len, "pool %s: pid %d waits for a "
-				 "name of %u bytes %s a handle on it", p->name,
-				 (int)lw->s->pid, lw->len,
+				 "name of %u byte%s %s a handle on it",
+				 p->name, (int)lw->s->pid, lw->len,
+				 log_plural(lw->len),
 				 wait_has_handle(lw->s, p) ? "with" :
 				 "without");
 			return -EFAULT;
@@ -248,7 +249,7 @@ dispatch_wait_check(const struct dpool *p, char *problem, size_t len)
 	}
 	if (n == p->name_waits)
 		return 0;
-	snprintf(problem, len, "pool %s: %u lookups wait in it, the books say "
-		 "%u", p->name, n, p->name_waits);
+	snprintf(problem, len, "pool %s: %u waiting lookup%s in it, the books "
+		 "say %u", p->name, n, log_plural(n), p->name_waits);
 	return -EFAULT;
 }

@@ -39,6 +39,16 @@ fail(struct checker *c, const char *fmt, ...)
 	return false;
 }
 
+/*
+ * The ending of a noun after the count n ("1 run", "2 runs"); the engine
+ * links without the daemon's log_plural.
+ */
+static const char *
+plural(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
 /* Totals gathered while walking the extents. */
 struct tally {
 	uint64_t extents, free, runs, live, live_blocks, requested;
@@ -92,8 +102,9 @@ sorted_bins(struct checker *c)
 		uint32_t cap = sb->v ? (uint32_t)sb->v[-1] : 0;
 
 		if (sb->len > cap || (sb->count == 0 && sb->len != 0))
-			return fail(c, "bin %u: %u entries, capacity %u, "
-				    "%u runs", n, sb->len, cap, sb->count);
+			return fail(c, "bin %u: length %u, capacity %u, "
+				    "%u run%s", n, sb->len, cap, sb->count,
+				    plural(sb->count));
 		if (!sb->len)
 			continue;
 		c->sorted[n] = malloc(sb->len * sizeof(uint64_t));
@@ -321,8 +332,8 @@ check_totals(struct checker *c, const struct tally *t)
 	for (k = 1; k <= CACHE_GRANULES; k++)
 		if (h->held[k] != t->held[k] ||
 		    h->cache[k].count > h->held[k])
-			return fail(c, "size of %u granules: %" PRIu64 " held, "
-				    "%u cached, walked %" PRIu64, k,
+			return fail(c, "size of %u granule%s: %" PRIu64 " held, "
+				    "%u cached, walked %" PRIu64, k, plural(k),
 				    h->held[k], h->cache[k].count,
 				    t->held[k]);
 	for (k = 0; k < HEAP_NCLASSES; k++) {
@@ -351,9 +362,9 @@ check_bins(struct checker *c, const struct tally *t)
 		bool nonempty = h->sbin_nonempty[b / 64] >> (b % 64) & 1;
 
 		if (h->sbin[b].count != t->shorts[b])
-			return fail(c, "bin %u counts %u runs, there "
-				    "are %" PRIu64, b, h->sbin[b].count,
-				    t->shorts[b]);
+			return fail(c, "bin %u counts %u run%s, the walk "
+				    "found %" PRIu64, b, h->sbin[b].count,
+				    plural(h->sbin[b].count), t->shorts[b]);
 		if (nonempty != (h->sbin[b].count != 0))
 			return fail(c, "bin %u emptiness bit wrong", b);
 	}
@@ -437,7 +448,8 @@ check_caches(struct checker *c, const struct tally *t)
 		uint32_t i, j;
 
 		if (bc->count > h->cache_limit)
-			return fail(c, "cache %u holds %u blocks", k, bc->count);
+			return fail(c, "cache %u holds %u block%s", k,
+				    bc->count, plural(bc->count));
 		for (i = 0; i < bc->count; i++) {
 			uint64_t off = bc->off[i];
 
@@ -577,8 +589,9 @@ check_retained(struct checker *c, const struct tally *t)
 
 	if (h->retain_count > h->retain_cap ||
 	    (h->retain_cap && h->retain_head >= h->retain_cap))
-		return fail(c, "retention queue of %u entries in %u slots",
-			    h->retain_count, h->retain_cap);
+		return fail(c, "retention queue of length %u in %u slot%s",
+			    h->retain_count, h->retain_cap,
+			    plural(h->retain_cap));
 	for (i = 0; i < h->retain_count; i++) {
 		const struct retained *r =
 			&h->retain[(h->retain_head + i) % h->retain_cap];

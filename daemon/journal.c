@@ -700,9 +700,10 @@ copy_step(void)
 		return rc;
 	}
 	log_debug("crash journal: journal.%llu compacted into journal.%llu, "
-		  "%llu bytes to %llu, in %u steps", (unsigned long long)cur.id,
-		  (unsigned long long)fresh.id, (unsigned long long)cur.end,
-		  (unsigned long long)fresh.end, steps);
+		  "%llu bytes to %llu, in %u step%s",
+		  (unsigned long long)cur.id, (unsigned long long)fresh.id,
+		  (unsigned long long)cur.end, (unsigned long long)fresh.end,
+		  steps, log_plural(steps));
 	if (out) {
 		log_info("crash journal: journal.%llu in the fd store, a "
 			 "crash keeps every pool again",
@@ -927,8 +928,9 @@ journal_start(const char *stored)
 	if (fdstore_max() < 2 * (dpool_count() + 1)) {
 		if (fdstore_max() > 0)
 			log_warnx("crash journal: the fd store takes %u, too "
-				  "few for %u pools: a crash loses every pool",
-				  fdstore_max(), dpool_count());
+				  "few for %u pool%s: a crash loses every "
+				  "pool", fdstore_max(), dpool_count(),
+				  log_plural(dpool_count()));
 		return;
 	}
 	next_id = (a > b ? a : b) + 1;

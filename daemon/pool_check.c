@@ -94,10 +94,11 @@ charges_wrong(struct dpool *p, char *problem, size_t len)
 		if (c[i].blocks == p->charges[i].blocks &&
 		    c[i].bytes == p->charges[i].bytes)
 			continue;
-		snprintf(problem, len, "pool %s: uid %u persisted %llu blocks "
+		snprintf(problem, len, "pool %s: uid %u persisted %llu block%s "
 			 "of %llu bytes, charged for %llu of %llu", p->name,
 			 (unsigned)p->charges[i].uid,
 			 (unsigned long long)c[i].blocks,
+			 log_plural(c[i].blocks),
 			 (unsigned long long)c[i].bytes,
 			 (unsigned long long)p->charges[i].blocks,
 			 (unsigned long long)p->charges[i].bytes);
@@ -126,9 +127,10 @@ counts_wrong(struct dpool *p, char *problem, size_t len)
 		charged += p->charges[i].blocks;
 	if (refs == p->nrefs && charged == p->persistent_blocks)
 		return charges_wrong(p, problem, len);
-	snprintf(problem, len, "pool %s: %llu refs and %llu persistent "
-		 "blocks charged, the books say %llu and %llu", p->name,
-		 (unsigned long long)refs, (unsigned long long)charged,
+	snprintf(problem, len, "pool %s: %llu ref%s and %llu persistent "
+		 "block%s charged, the books say %llu and %llu", p->name,
+		 (unsigned long long)refs, log_plural(refs),
+		 (unsigned long long)charged, log_plural(charged),
 		 (unsigned long long)p->nrefs,
 		 (unsigned long long)p->persistent_blocks);
 	return -EFAULT;
@@ -150,9 +152,10 @@ dpool_check(struct dpool *p, char *problem, size_t len)
 		n++;
 	}
 	if (n != p->nhandles || cached != p->client_cached) {
-		snprintf(problem, len, "pool %s: %u open handles with %llu "
+		snprintf(problem, len, "pool %s: %u open handle%s with %llu "
 			 "bytes cached, the books say %u with %llu", p->name,
-			 n, (unsigned long long)cached, p->nhandles,
+			 n, log_plural(n), (unsigned long long)cached,
+			 p->nhandles,
 			 (unsigned long long)p->client_cached);
 		return -EFAULT;
 	}
@@ -166,15 +169,17 @@ dpool_check(struct dpool *p, char *problem, size_t len)
 
 		if (wrong) {
 			snprintf(problem, len, "pool %s: block %#llx of %u "
-				 "holders: %s", p->name,
-				 (unsigned long long)b->off, b->nrefs, wrong);
+				 "holder%s: %s", p->name,
+				 (unsigned long long)b->off, b->nrefs,
+				 log_plural(b->nrefs), wrong);
 			return -EFAULT;
 		}
 		if (share_bit_wrong(p, b)) {
 			snprintf(problem, len, "pool %s: block %#llx of %u "
-				 "holders%s: its share bit is %s, the map's "
+				 "holder%s%s: its share bit is %s, the map's "
 				 "%s", p->name, (unsigned long long)b->off,
-				 b->nrefs, block_persistent(b) ?
+				 b->nrefs, log_plural(b->nrefs),
+				 block_persistent(b) ?
 				 ", persistent" : "", b->shared ? "set" :
 				 "clear", share_bit_get(p, b->off) ? "set" :
 				 "clear");

@@ -324,10 +324,11 @@ evict_check(struct dpool *p, char *problem, size_t len)
 	    listed == unheld && unheld == p->evict.unheld &&
 	    bytes == p->evict.unheld_bytes)
 		return 0;
-	snprintf(problem, len, "pool %s: %u evictable names, %u in the tree, "
+	snprintf(problem, len, "pool %s: %u evictable name%s, %u in the tree, "
 		 "%u of them unheld, %u on the list of %llu bytes; the books "
-		 "say %u, %u, %llu", p->name, evictable, count, unheld, listed,
-		 (unsigned long long)bytes, p->evict.count, p->evict.unheld,
+		 "say %u, %u, %llu", p->name, evictable, log_plural(evictable),
+		 count, unheld, listed, (unsigned long long)bytes,
+		 p->evict.count, p->evict.unheld,
 		 (unsigned long long)p->evict.unheld_bytes);
 	return -EFAULT;
 }

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 
 #include "journal.h"
+#include "log.h"
 #include "pool.h"
 #include "pool_evict.h"
 #include "pool_names.h"
@@ -234,8 +235,10 @@ dpool_names_check(struct dpool *p, uint64_t named, char *problem, size_t len)
 		return -EFAULT;
 	if (count == p->names.count && count == named)
 		return 0;
-	snprintf(problem, len, "pool %s: %llu names, %llu named blocks, the "
-		 "books say %u names", p->name, (unsigned long long)count,
-		 (unsigned long long)named, p->names.count);
+	snprintf(problem, len, "pool %s: %llu name%s, %llu named block%s, the "
+		 "books say %u name%s", p->name, (unsigned long long)count,
+		 log_plural(count), (unsigned long long)named,
+		 log_plural(named), p->names.count,
+		 log_plural(p->names.count));
 	return -EFAULT;
 }

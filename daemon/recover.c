@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "journal_rec.h"
+#include "log.h"
 #include "pool.h"
 #include "recover.h"
 #include "restore_check.h"
@@ -287,8 +288,8 @@ do_name(struct replay *r, enum jrec_type type, const uint64_t *w, unsigned n)
 	if (n < 4 || (!naming && n != 4) ||
 	    (naming && (n < 7 || w[4] == 0 || w[4] > BLOCK_NAME_MAX ||
 			n != 6 + (w[4] + 7) / 8 || w[3] >= NO_PERSISTER)))
-		return state_why(r->why, r->len, "a name record of %u words",
-				 n);
+		return state_why(r->why, r->len, "a name record of %u "
+				 "word%s", n, log_plural(n));
 	if (!rp)
 		return state_why(r->why, r->len, "a name of no live pool "
 				 "(keep.%llu)", (unsigned long long)w[1]);
@@ -356,7 +357,7 @@ do_generation(struct replay *r, enum jrec_type type, const uint64_t *w,
 
 	if (n != (type == JREC_GENERATIONS ? 4u : 5u))
 		return state_why(r->why, r->len, "a generation record of %u "
-				 "words", n);
+				 "word%s", n, log_plural(n));
 	if (!(rp = pool_of(r, w[1])))
 		return state_why(r->why, r->len, "a generation of no live "
 				 "pool (keep.%llu)", (unsigned long long)w[1]);
@@ -399,8 +400,8 @@ do_socket(struct replay *r, const uint64_t *w, unsigned n)
 	if (n < 5 || w[2] == 0 || w[2] > JREC_SOCKET_MAX ||
 	    n != 4 + (w[2] + 7) / 8 || w[1] > 0777 ||
 	    memchr(&w[3], '\0', w[2]) != NULL)
-		return state_why(r->why, r->len, "a socket record of %u words",
-				 n);
+		return state_why(r->why, r->len, "a socket record of %u "
+				 "word%s", n, log_plural(n));
 	if (r->changes)
 		return state_why(r->why, r->len, "a socket record past the "
 				 "snapshot (a second one, or after a change)");
@@ -418,8 +419,8 @@ do_limit(struct replay *r, const uint64_t *w, unsigned n)
 	struct rpool *rp;
 
 	if (n != 4)
-		return state_why(r->why, r->len, "a limit record of %u words",
-				 n);
+		return state_why(r->why, r->len, "a limit record of %u "
+				 "word%s", n, log_plural(n));
 	if (!(rp = pool_of(r, w[1])))
 		return state_why(r->why, r->len, "a limit of no live pool "
 				 "(keep.%llu)", (unsigned long long)w[1]);
@@ -453,7 +454,7 @@ do_record(struct replay *r, enum jrec_type type, const uint64_t *w,
 		return do_generation(r, type, w, n);
 	if (type < JREC_POOL || type > JREC_UNPERSIST || n != words[type])
 		return state_why(r->why, r->len, "a record of type %u and %u "
-				 "words", type, n);
+				 "word%s", type, n, log_plural(n));
 	switch (type) {
 	case JREC_POOL:
 		return do_pool(r, w);

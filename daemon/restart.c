@@ -404,9 +404,9 @@ store_now(void)
 	if ((rc = passed_build(&ps, sfd, -1, &sf, !listen_activated)) != 0)
 		log_warnx("stop: out of memory");
 	else if (ps.n + journal_slots() > fdstore_max()) {
-		log_warnx("stop: %u descriptors to keep, the fd store takes "
+		log_warnx("stop: %u descriptor%s to keep, the fd store takes "
 			  "%u (FileDescriptorStoreMax=, FDSTORE=)", ps.n,
-			  fdstore_max());
+			  log_plural(ps.n), fdstore_max());
 		rc = -ENOSPC;
 	} else if ((rc = freeze_all(&nfrozen)) == 0 &&
 		   (rc = fdstore_push(ps.n, ps.fd, ps.name)) != 0)
@@ -418,12 +418,12 @@ store_now(void)
 		for (p = dpool_first(); p; p = dpool_next(p))
 			dpool_share_detach(p);
 		stored = true;
-		log_info("stopping: %u pool%s, %llu blocks, %u client%s "
+		log_info("stopping: %u pool%s, %llu block%s, %u client%s "
 			 "pushed to systemd's fd store; a start that follows "
-			 "restores them", sf.npools,
-			 sf.npools == 1 ? "" : "s",
-			 (unsigned long long)sf.nblocks, sf.nsessions,
-			 sf.nsessions == 1 ? "" : "s");
+			 "restores them", sf.npools, log_plural(sf.npools),
+			 (unsigned long long)sf.nblocks,
+			 log_plural(sf.nblocks), sf.nsessions,
+			 log_plural(sf.nsessions));
 	} else
 		log_warnx("stop: nothing left in the fd store (%s); every "
 			  "pool and client is freed", strerror(-rc));

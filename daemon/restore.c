@@ -577,8 +577,9 @@ load(struct rebuild *rb, struct passed_fds *pf)
 		return -EINVAL;
 	if (rb->st->n_pools > POOL_MAX_POOLS ||
 	    rb->st->n_sessions > 1 << 24) {
-		snprintf(rb->why, sizeof(rb->why), "%zu pools, %zu clients",
-			 rb->st->n_pools, rb->st->n_sessions);
+		snprintf(rb->why, sizeof(rb->why), "%zu pool%s, %zu client%s",
+			 rb->st->n_pools, log_plural(rb->st->n_pools),
+			 rb->st->n_sessions, log_plural(rb->st->n_sessions));
 		return -EINVAL;
 	}
 	if (state_replies(rb->st, &rb->nreplies) != 0) {

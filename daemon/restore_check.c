@@ -23,6 +23,7 @@
 #include "config.h"
 #include "heap.h"
 #include "hugepage.h"
+#include "log.h"
 #include "peer.h"
 #include "pool.h"
 #include "restore_check.h"
@@ -428,7 +429,7 @@ check_unsent_fds(const Poolmgrd__State *st,
 
 	if (ss->n_unsent_nfds && ss->n_unsent_nfds != ss->n_unsent)
 		return state_why(why, len, "client %zu: descriptors for %zu "
-				 "of its %zu unsent replies", k,
+				 "of its unsent replies (%zu in all)", k,
 				 ss->n_unsent_nfds, ss->n_unsent);
 	for (i = 0; i < ss->n_unsent_nfds; i++) {
 		if (ss->unsent_nfds[i] > PEER_MAX_FDS)
@@ -440,8 +441,8 @@ check_unsent_fds(const Poolmgrd__State *st,
 	if (sum > PEER_MAX_QUEUED_FDS || ss->n_unsent_fd_kind != sum ||
 	    ss->n_unsent_fd_ref != sum)
 		return state_why(why, len, "client %zu: its unsent replies "
-				 "pass %zu descriptors, %zu described", k,
-				 sum, ss->n_unsent_fd_kind);
+				 "pass %zu descriptor%s, %zu described", k,
+				 sum, log_plural(sum), ss->n_unsent_fd_kind);
 	for (i = 0; i < sum; i++) {
 		uint32_t ref = ss->unsent_fd_ref[i];
 		bool ok;
@@ -519,9 +520,11 @@ state_check(const Poolmgrd__State *st, const int *fds, unsigned n,
 			       "%u, but not as many", nreplies - 1);
 	if (st->n_pools > POOL_MAX_POOLS ||
 	    n != 2 + st->n_pools + st->n_sessions + nreplies)
-		return state_why(why, len, "%u descriptors for %zu pools, "
-			       "%zu clients and %u passed for replies", n,
-			       st->n_pools, st->n_sessions, nreplies);
+		return state_why(why, len, "%u descriptor%s for %zu pool%s, "
+			       "%zu client%s and %u passed for replies", n,
+			       log_plural(n), st->n_pools,
+			       log_plural(st->n_pools), st->n_sessions,
+			       log_plural(st->n_sessions), nreplies);
 	/* A crash's state (recover.c) has no client: the daemon binds. */
 	if (!state_check_listener(fds[0]) && (fds[0] >= 0 || st->n_sessions))
 		return state_why(why, len, "no listening socket");

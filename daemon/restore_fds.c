@@ -223,14 +223,16 @@ restore_fds_place(struct passed_fds *pf, unsigned npools,
 		case FD_POOL:
 			if ((unsigned long)index >= npools)
 				return state_why(why, len, "%s: the state has %u "
-					       "pools", pf->name[i], npools);
+					       "pool%s", pf->name[i], npools,
+					       log_plural(npools));
 			f = 2 + (unsigned)index;
 			break;
 		case FD_CONN:
 			if ((unsigned long)index >= nsessions)
 				return state_why(why, len, "%s: the state has %u "
-					       "clients", pf->name[i],
-					       nsessions);
+					       "client%s", pf->name[i],
+					       nsessions,
+					       log_plural(nsessions));
 			f = 2 + npools + (unsigned)index;
 			break;
 		case FD_REPLY:

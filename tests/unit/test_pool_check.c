@@ -11,6 +11,10 @@
  *       mark taken off, the Check passes.
  *   kept_name_on_evictable_block  the mark on a block whose name is
  *       kept: -EFAULT too.
+ *   counts_of_one_in_the_singular  books one off where the count found
+ *       is 1 (one name, one evictable name, one holder): the problem
+ *       says "1 name", "1 evictable name", "of 1 holder", and the count
+ *       of 2 beside it is still plural; the books put back, it passes.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -58,6 +62,25 @@ check_fails_marked(struct dpool *p, struct block *b, const char *want)
 		fail_msg("no \"%s\" in: %s", want, problem);
 }
 
+/*
+ * The Check with *count one more than it should be: it fails, and its
+ * problem has want in it.  The count is put back before anything is
+ * asserted, as in check_fails_marked.
+ */
+static void
+check_fails_counted(struct dpool *p, uint32_t *count, const char *want)
+{
+	char problem[256];
+	int rc;
+
+	(*count)++;
+	rc = dpool_check(p, problem, sizeof(problem));
+	(*count)--;
+	assert_int_equal(rc, -EFAULT);
+	if (!strstr(problem, want))
+		fail_msg("no \"%s\" in: %s", want, problem);
+}
+
 static void
 unnamed_evictable_block(void **state)
 {
@@ -97,6 +120,45 @@ kept_name_on_evictable_block(void **state)
 	check_ok(fx->p);
 }
 
+static void
+counts_of_one_in_the_singular(void **state)
+{
+	struct daemon_fixture *fx = *state;
+	struct dpool *p = fx->p;
+	char problem[256], want[64];
+	struct block *b;
+	uint64_t off;
+	int rc;
+
+	assert_int_equal(dpool_alloc(p, fx->h, 4096, 0, false, 0, &b), 0);
+	off = b->off;
+	assert_int_equal(dpool_publish(p, fx->h, off, "one", 3, false, true),
+			 0);
+	check_ok(p);
+	/* Names are counted after the eviction's books are checked. */
+	check_fails_counted(p, &p->evict.count, "pool p: 1 evictable name, "
+			    "1 in the tree");
+	check_fails_counted(p, &p->names.count, "pool p: 1 name, 1 named "
+			    "block, the books say 2 names");
+
+	/* Persistent (named), the block is shared, if by one holder. */
+	assert_int_equal(b->nrefs, 1);
+	assert_int_equal(b->shared, 1);
+	b->shared = 0;
+	rc = dpool_check(p, problem, sizeof(problem));
+	b->shared = 1;
+	assert_int_equal(rc, -EFAULT);
+	snprintf(want, sizeof(want), "block %#llx of 1 holder, persistent: "
+		 "its share bit is clear", (unsigned long long)off);
+	if (!strstr(problem, want))
+		fail_msg("no \"%s\" in: %s", want, problem);
+	check_ok(p);
+
+	assert_int_equal(dpool_free(p, fx->h, off), 0);
+	assert_int_equal(dpool_unpublish(p, "one", 3), 0);
+	check_ok(p);
+}
+
 int
 main(void)
 {
@@ -104,6 +166,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(unnamed_evictable_block,
 			daemon_fixture_setup_open, daemon_fixture_teardown),
 		cmocka_unit_test_setup_teardown(kept_name_on_evictable_block,
+			daemon_fixture_setup_open, daemon_fixture_teardown),
+		cmocka_unit_test_setup_teardown(counts_of_one_in_the_singular,
 			daemon_fixture_setup_open, daemon_fixture_teardown),
 	};
 
