@@ -199,6 +199,71 @@ parse_size_key(struct load_state *ls, const char *key, const char *value,
 	return 0;
 }
 
+/*
+ * Where a byte unit ends s, as one may end a size ("64KB", "1MiB",
+ * "4 B"): the length of s before it, multiplier kept ("64K", "1M", "4");
+ * 0 when s is no number with such a unit.
+ */
+static size_t
+byte_unit_at(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 2 || !isdigit((unsigned char)s[0]) ||
+	    toupper((unsigned char)s[n - 1]) != 'B')
+		return 0;
+	n--;
+	if (toupper((unsigned char)s[n - 1]) == 'I')
+		n--;
+	while (n > 1 && isspace((unsigned char)s[n - 1]))
+		n--;
+	if (!isdigit((unsigned char)s[n - 1]) && !strchr("KMGTkmgt", s[n - 1]))
+		return 0;
+	return n;
+}
+
+/*
+ * A count of what (blocks, say): a whole number, optionally times K, M,
+ * G or T.  These are powers of 1024, as in sizes: "4M" has always been
+ * read so, and files must keep their meaning.  A byte unit is refused
+ * rather than read as a multiplier: "64KB" of blocks is no amount of
+ * anything, most likely a size written where a count belongs, so the
+ * problem says so and what to write.  0, or -1 with the problem.
+ */
+static int
+parse_count_key(struct load_state *ls, const char *key, const char *what,
+		const char *value, uint64_t *out)
+{
+	size_t len = byte_unit_at(value);
+	char number[32];
+	uint64_t n;
+	int at;
+
+	if (len == 0) {
+		if (config_parse_size(value, out) == 0)
+			return 0;
+		snprintf(ls->problem, sizeof(ls->problem), "bad %s '%s'", key,
+			 value);
+		return -1;
+	}
+	at = snprintf(ls->problem, sizeof(ls->problem), "%s '%s' is a count "
+		      "of %s, not a size", key, value, what);
+	if (at < 0 || (size_t)at >= sizeof(ls->problem) ||
+	    len >= sizeof(number))
+		return -1;
+	memcpy(number, value, len);
+	number[len] = '\0';
+	if (config_parse_size(number, &n) != 0)
+		return -1;
+	if (isdigit((unsigned char)number[len - 1]))
+		snprintf(ls->problem + at, sizeof(ls->problem) - (size_t)at,
+			 ": write %s", number);
+	else
+		snprintf(ls->problem + at, sizeof(ls->problem) - (size_t)at,
+			 ": write %s or %llu", number, (unsigned long long)n);
+	return -1;
+}
+
 /* A retain size; 0 (keep none) is stored as CONFIG_RETAIN_NONE. */
 static int
 parse_retain(struct load_state *ls, const char *s, uint64_t *out)
@@ -289,8 +354,10 @@ daemon_key(struct load_state *ls, const char *key, const char *value)
 					"bad max_connections_per_uid '%s'",
 					value), 0;
 	} else if (strcmp(key, "max_blocks_per_session") == 0) {
-		if (config_parse_size(value, &cf->max_blocks_per_session) ||
-		    cf->max_blocks_per_session == 0)
+		if (parse_count_key(ls, key, "blocks", value,
+				    &cf->max_blocks_per_session))
+			return 0;
+		if (cf->max_blocks_per_session == 0)
 			return snprintf(ls->problem, sizeof(ls->problem),
 					"bad max_blocks_per_session '%s'",
 					value), 0;

@@ -32,6 +32,11 @@
  * and the log says so with the file's line, at start and at each reload,
  * as --check-config does; "256M" and "256MiB" say nothing.
  *
+ * A count (max_blocks_per_session) takes K, M, G and T as multipliers of
+ * 1024 ("1K" is 1024 blocks), but a byte unit ("64KB", "1MiB", "4 B")
+ * stops a start, is refused by a reload and by --check-config, saying the
+ * key, that it is a count of blocks and not a size, and what to write.
+ *
  * A command line poolmgrd cannot take (an unknown, ambiguous or
  * argument-less option, one given an argument it has none of, a word that
  * is no option) exits 2 saying which word, and where help is.
@@ -942,6 +947,64 @@ sizes_with_b_are_read_as_binary_and_said(void **state)
 	assert_int_equal(harness_stop(&d), 0);
 }
 
+/*
+ * max_blocks_per_session: "1K" is 1024 blocks, at start; a count written
+ * with a byte unit stops a start, and a reload or --check-config of it
+ * is refused with the same words, the running bound kept.
+ */
+static void
+counts_with_byte_units_refused(void **state)
+{
+	const char *why = "is a count of blocks, not a size: write";
+	struct daemon_proc d;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off[1024], extra;
+	char out[1024], want[512];
+	size_t i;
+
+	(void)state;
+	snprintf(want, sizeof(want), "3: max_blocks_per_session '64KB' %s 64K "
+		 "or 65536", why);
+	refused_at_start("max_blocks_per_session = 64KB\n", want);
+	snprintf(want, sizeof(want), "3: max_blocks_per_session '1MiB' %s 1M "
+		 "or 1048576", why);
+	refused_at_start("max_blocks_per_session = 1MiB\n", want);
+	snprintf(want, sizeof(want), "3: max_blocks_per_session '4 B' %s 4",
+		 why);
+	refused_at_start("max_blocks_per_session = 4 B\n", want);
+	refused_at_start("max_blocks_per_session = 4Q\n",
+			 "3: bad max_blocks_per_session '4Q'");
+
+	/* A plain multiplier: 1024 blocks, and not one more. */
+	assert_int_equal(harness_start(&d, "max_blocks_per_session = 1K\n"
+				       "[pool first]\nsize = 1M\n"), 0);
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	EXPECT_RC(pool_open(c, "first", &p), 0);
+	for (i = 0; i < 1024; i++)
+		EXPECT_RC(pool_alloc(p, 32, &off[i]), 0);
+	EXPECT_RC(pool_alloc(p, 32, &extra), -EDQUOT);
+
+	/* Taken as 65536, the reload would let the next one through. */
+	snprintf(want, sizeof(want), "6: max_blocks_per_session '64KB' %s 64K "
+		 "or 65536", why);
+	refused_on_reload(&d, "[daemon]\nmax_blocks_per_session = 64KB\n",
+			  want);
+	EXPECT_RC(pool_alloc(p, 32, &extra), -EDQUOT);
+
+	write_config(&d, "max_blocks_per_session = 2kib\n");
+	assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s", d.sock,
+				   d.conf), 1);
+	snprintf(want, sizeof(want), "poolmgrd: %s:3: max_blocks_per_session "
+		 "'2kib' %s 2k or 2048\n", d.conf, why);
+	assert_string_equal(out, want);
+
+	for (i = 0; i < 1024; i++)
+		EXPECT_RC(pool_free(p, off[i]), 0);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
 /* poolmgrd ARGS exits 2 and says problem, then where help is. */
 static void
 usage_error_says(const char *args, const char *problem)
@@ -957,10 +1020,6 @@ usage_error_says(const char *args, const char *problem)
 }
 
 /*
- * A size written "256MB" or "2mb" loads as before, in powers of 1024,
- * and the log says so with the file's line, at start and at each reload,
- * as --check-config does; "256M" and "256MiB" say nothing.
- *
  * A command line poolmgrd cannot take is said as poolctl says its own:
  * the word that was wrong, no path of the program, exit 2; no usage text
  * to search for what was wrong in.
@@ -1006,6 +1065,7 @@ main(void)
 		cmocka_unit_test(check_config_option),
 		cmocka_unit_test(command_line_errors_say_what),
 		cmocka_unit_test(sizes_with_b_are_read_as_binary_and_said),
+		cmocka_unit_test(counts_with_byte_units_refused),
 	};
 
 	return cmocka_run_group_tests_name("poolmgrd config and signals", tests,
