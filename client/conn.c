@@ -488,23 +488,48 @@ conn_wait(struct pool_conn *c, struct conn_call *call)
  * that fails without asking clears them (conn_forget_refusal), so that
  * they never outlive the answer they came with by more than that thread's
  * next call.  Bytes the terminal would act on are shown as '?': the text
- * comes from another process.
+ * comes from another process.  A failure the library finds itself may
+ * leave words of its own there too, where its code alone cannot say
+ * which case it was (conn_note_missing_socket).
  */
 static __thread char	last_message[256];
 static __thread int	last_code;
 
 static void
-conn_note_refusal(const Poolmgr__Reply *reply)
+conn_note_words(int code, const char *m)
 {
-	const char	*m;
-	size_t		 i;
+	size_t	i;
 
-	last_code = reply != NULL ? reply->error : 0;
-	m = last_code != 0 && reply->message != NULL ? reply->message : "";
+	last_code = code;
 	for (i = 0; i < sizeof(last_message) - 1 && m[i] != '\0'; i++)
 		last_message[i] = (unsigned char)m[i] < 0x20 ||
 		    m[i] == 0x7f ? '?' : m[i];
 	last_message[i] = '\0';
+}
+
+static void
+conn_note_refusal(const Poolmgr__Reply *reply)
+{
+	int	code = reply != NULL ? reply->error : 0;
+
+	conn_note_words(code, code != 0 && reply->message != NULL ?
+	    reply->message : "");
+}
+
+/*
+ * -ENOENT from connect is a missing socket, which pool_strerror's text
+ * for the code names last, after pools and block names: the words say it
+ * was the socket, and where it was looked for (a path from the
+ * environment the caller may not know of).
+ */
+static void
+conn_note_missing_socket(const char *path)
+{
+	char	m[sizeof(last_message)];
+
+	snprintf(m, sizeof m, "no poolmgrd socket at %s (is poolmgrd "
+	    "running? $POOLMGRD_SOCKET names its socket)", path);
+	conn_note_words(-ENOENT, m);
 }
 
 void
@@ -701,7 +726,8 @@ conn_hello(struct pool_conn *c)
 
 /*
  * Connect to the daemon at path and say hello.  A daemon that is not there
- * is the errno of connect, negated (-ENOENT, -ECONNREFUSED, ...).
+ * is the errno of connect, negated (-ENOENT, -ECONNREFUSED, ...); for
+ * -ENOENT, pool_last_message says it was the socket.
  */
 int
 conn_open(const char *path, struct pool_conn **out)
@@ -747,8 +773,11 @@ conn_open(const char *path, struct pool_conn **out)
 	c->fd = socket(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0);
 	error = c->fd == -1 ? -errno : 0;
 	if (error == 0 &&
-	    connect(c->fd, (struct sockaddr *)&sun, sizeof sun) == -1)
+	    connect(c->fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
 		error = -errno;
+		if (error == -ENOENT)
+			conn_note_missing_socket(path);
+	}
 	pthread_mutex_unlock(&c->lock);
 	if (error == 0)
 		error = conn_hello(c);

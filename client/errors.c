@@ -4,7 +4,10 @@
  * The codes are negative errno values, but several mean something more
  * precise here than their C library text (-ENOMEM is "the pool is full",
  * not "out of memory"), so the ones the protocol defines have their own
- * text.  Anything else falls back to the C library's text.
+ * text.  Anything else falls back to the C library's text.  A text that
+ * must name several things a code can mean (-ENOENT: a pool, a block
+ * name, the socket) is made precise by pool_last_message, where the
+ * daemon or the library says which it was.
  */
 #include <errno.h>
 #include <limits.h>

@@ -285,7 +285,9 @@ struct pool_named {
 
 /*
  * pool_connect - connect to poolmgrd at socket_path (NULL: $POOLMGRD_SOCKET,
- * else POOL_DEFAULT_SOCKET) and say hello.
+ * else POOL_DEFAULT_SOCKET) and say hello.  -ENOENT when there is no
+ * socket there; pool_last_message(-ENOENT) then names the path, as
+ * pool_strerror cannot.
  */
 POOL_API int pool_connect(const char *socket_path, struct pool_conn **out);
 
@@ -657,6 +659,11 @@ POOL_API const char *pool_strerror(int err);
  * clears it, so that an older refusal's words never pass for a failure
  * of the same code that had none.  The string is the thread's own, valid
  * until its next call.
+ *
+ * The library leaves words of its own where its code alone cannot say
+ * which case it was: pool_connect's -ENOENT, "no poolmgrd socket at PATH
+ * (is poolmgrd running? $POOLMGRD_SOCKET names its socket)", PATH being
+ * where it looked.
  */
 POOL_API const char *pool_last_message(int err);
 

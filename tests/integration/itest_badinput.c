@@ -27,6 +27,11 @@
  * reserved word set, an unknown flag) has no words.  The words read as
  * sentences: an existing pool exists, "1 open handle and 1 live block",
  * a mode such as 01000 in octal with its leading 0.
+ *
+ * -ENOENT says which thing was not found: a connect to a path with no
+ * socket has the library's words naming the path (the one given, or
+ * $POOLMGRD_SOCKET's), the daemon's name the missing pool or block name;
+ * the next request that succeeds clears them.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -1264,6 +1269,69 @@ refusals_say_what_they_mean(void **state)
 	stop_daemon();
 }
 
+/* ---- missing_things_are_named ------------------------------------------- */
+
+/*
+ * pool_connect to where there is no socket: -ENOENT, *out NULL, and
+ * words that name the path and no pool.
+ */
+static void
+expect_no_socket(const char *path, const char *call)
+{
+	struct pool_conn *c = fx.conn;	/* to see it set to NULL */
+	char want[512];
+
+	expect_rc(pool_connect(path, &c), -ENOENT, call);
+	assert_null(c);
+	snprintf(want, sizeof(want), "no poolmgrd socket at %s (is poolmgrd "
+		 "running? $POOLMGRD_SOCKET names its socket)",
+		 path ? path : getenv("POOLMGRD_SOCKET"));
+	expect_words(-ENOENT, want, call);
+	assert_int_equal(pool_message_adds(-ENOENT), 1);
+}
+
+static void
+missing_things_are_named(void **state)
+{
+	char gone[sizeof(fx.d.dir) + 16], saved[sizeof(fx.d.sock)];
+	struct pool_stats st;
+	struct pool *p = NULL;
+	pool_off_t off;
+
+	(void)state;
+	snprintf(gone, sizeof(gone), "%s/gone.sock", fx.d.dir);
+	expect_no_socket(gone, "pool_connect to a missing socket");
+	/* The words are for -ENOENT only. */
+	assert_string_equal(pool_last_message(-ECONNREFUSED), "");
+
+	/* A request that succeeds clears them. */
+	assert_int_equal(pool_stats_by_name(fx.conn, POOL_NAME, &st), 0);
+	assert_string_equal(pool_last_message(-ENOENT), "");
+
+	/* The socket of the environment, when none is given. */
+	snprintf(saved, sizeof(saved), "%s", getenv("POOLMGRD_SOCKET"));
+	setenv("POOLMGRD_SOCKET", gone, 1);
+	expect_no_socket(NULL, "pool_connect(NULL) with $POOLMGRD_SOCKET "
+			 "missing");
+	setenv("POOLMGRD_SOCKET", saved, 1);
+
+	/* The daemon's -ENOENT: a pool, a name. */
+	expect_rc(pool_open(fx.conn, "nosuch", &p), -ENOENT,
+		  "pool_open of no such pool");
+	expect_words(-ENOENT, "no pool nosuch", "pool_open of no such pool");
+	expect_rc(pool_stats_by_name(fx.conn, "nosuch", &st), -ENOENT,
+		  "pool_stats_by_name of no such pool");
+	expect_words(-ENOENT, "no pool nosuch",
+		     "pool_stats_by_name of no such pool");
+	expect_rc(pool_lookup(fx.pool, "nosuch", &off, NULL), -ENOENT,
+		  "pool_lookup of no such name");
+	expect_words(-ENOENT, "no such name in pool " POOL_NAME,
+		     "pool_lookup of no such name");
+	client_still_works(fx.pool);
+	check_pool(fx.conn);
+	stop_daemon();
+}
+
 int
 main(void)
 {
@@ -1295,6 +1363,8 @@ main(void)
 			local_failures_leave_no_words, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			refusals_say_what_they_mean, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			missing_things_are_named, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("integration: bad input", tests,
