@@ -108,6 +108,10 @@ LIB_SO   := $(BUILD)/libpoolclient.so.1.0.0
 LIB_A    := $(BUILD)/libpoolclient.a
 LIB_LIBS := $(shell pkg-config --libs libprotobuf-c 2>/dev/null) -lpthread
 
+CTL_SRCS := client/poolctl.c client/poolctl_parse.c client/poolctl_admin.c \
+            client/poolctl_show.c client/poolctl_names.c \
+            client/poolctl_print.c
+CTL_OBJS := $(CTL_SRCS:%.c=$(BUILD)/%.o)
 CTL_LIBS := $(shell pkg-config --libs json-c 2>/dev/null)
 EXAMPLES := $(BUILD)/examples/producer $(BUILD)/examples/consumer
 
@@ -234,8 +238,7 @@ $(LIB_SO): $(LIB_PIC) $(PROTO_PIC) client/libpoolclient.sym
 $(LIB_A): $(LIB_PIC) $(PROTO_PIC)
 	$(AR) rcs $@ $^
 
-$(BUILD)/poolctl: $(BUILD)/client/poolctl.o $(BUILD)/client/poolctl_print.o \
-		$(LIB_A)
+$(BUILD)/poolctl: $(CTL_OBJS) $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) $(CTL_LIBS)
 
 $(BUILD)/examples/%: $(BUILD)/client/examples/%.o $(LIB_A)

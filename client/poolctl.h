@@ -1,11 +1,16 @@
 /*
- * poolctl.h - what the two files of poolctl share; nothing else includes it.
+ * poolctl.h - what the files of poolctl share; nothing else includes it.
  *
- * poolctl.c owns the command line: the options, the commands and their
- * help, checking every argument and asking the daemon.  poolctl_print.c
- * owns what poolctl says: each command's result as text or JSON (and the
- * statistics and who persisted what as kv and Prometheus too), and the
- * diagnostics on stderr with the exit status each one means.
+ *   poolctl.c          the command line: options, the table of commands
+ *                      and their help, the connection, main
+ *   poolctl_parse.c    the values of arguments: sizes, modes, users...
+ *   poolctl_admin.c    create, destroy, set, and what their refusals mean
+ *   poolctl_show.c     list, stats, clients, persisted, trim, check
+ *   poolctl_names.c    names, wait, unpublish
+ *   poolctl_print.c    what poolctl says: each command's result as text or
+ *                      JSON (and the statistics and who persisted what as
+ *                      kv and Prometheus too), and the diagnostics on
+ *                      stderr with the exit status each one means
  */
 #ifndef POOLCTL_H
 #define POOLCTL_H
@@ -86,6 +91,41 @@ struct persisted_row {
 	uint64_t		 quota;
 	struct pool_persisted	 by;
 };
+
+/* poolctl.c: connect, once the arguments are good; 0 or the exit code */
+int	ctl_connect(struct ctl *);
+
+/*
+ * poolctl_parse.c: 0 and the value, or -1 for a malformed word (the
+ * caller words the usage error); check_pool_name: 0 or the exit code.
+ */
+int	parse_size(const char *, uint64_t *);
+int	parse_numa_node(const char *, uint32_t *);
+int	parse_timeout(const char *, int *);
+int	parse_mode(const char *, uint32_t *);
+int	parse_uid(const char *, uint32_t *);
+int	parse_gid(const char *, uint32_t *);
+int	check_pool_name(const char *, const char *);
+
+/*
+ * The commands, as cmds[] in poolctl.c calls them: the arguments after
+ * the command's name, the options already in ctl; the exit code.
+ */
+/* poolctl_admin.c */
+int	cmd_create(struct ctl *, int, char **);
+int	cmd_destroy(struct ctl *, int, char **);
+int	cmd_set(struct ctl *, int, char **);
+/* poolctl_show.c */
+int	cmd_list(struct ctl *, int, char **);
+int	cmd_stats(struct ctl *, int, char **);
+int	cmd_clients(struct ctl *, int, char **);
+int	cmd_persisted(struct ctl *, int, char **);
+int	cmd_trim(struct ctl *, int, char **);
+int	cmd_check(struct ctl *, int, char **);
+/* poolctl_names.c */
+int	cmd_names(struct ctl *, int, char **);
+int	cmd_wait(struct ctl *, int, char **);
+int	cmd_unpublish(struct ctl *, int, char **);
 
 /* poolctl_print.c: diagnostics, "poolctl: WHAT: WHY" on stderr */
 void		ctl_warnx(const char *, ...)

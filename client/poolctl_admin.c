@@ -1,0 +1,369 @@
+/*
+ * poolctl_admin.c - the commands that make, unmake and change pools:
+ * create, destroy and set.
+ *
+ * Each needs more of the caller than the other commands do (the daemon's
+ * uid, root or its admin group; a pool's owner may change its mode and
+ * group), and each can be refused for reasons its arguments do not show:
+ * a size above the daemon's largest pool, huge pages the kernel lacks, a
+ * uid the daemon does not know.  So next to the option readers of create
+ * and set live create_why and set_why, which say what a refusal means to
+ * that command, in the words fail_refusal (poolctl_print.c) prints with
+ * or instead of the daemon's.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "poolctl.h"
+
+/*
+ * What the daemon's refusal of a create means.  The name, mode, granularity
+ * and a size of 0 were checked here, so -EINVAL is what only the daemon
+ * knows: a size above its largest pool, a granularity above its page size,
+ * a page size the kernel does not offer...; its words say which, and the
+ * list is for a daemon that gives none.  pool_strerror's texts would speak
+ * of blocks and runs, or of block names.
+ */
+static struct why
+create_why(int error, const struct pool_create_opts *o, uint64_t limit)
+{
+	struct why	w = { NULL, true, NULL };
+
+	switch (error) {
+	case -EINVAL:
+		w.text = "invalid size or option";
+		w.whole = false;
+		w.bare = "invalid size or option (a pool is at most 64 TiB, "
+		    "its granularity at most the page size, its page size "
+		    "one in /sys/kernel/mm/hugepages, a NUMA policy only on "
+		    "system pages, its limit a granule to its size)";
+		break;
+	case -EEXIST:
+		w.text = "a pool with that name exists";
+		break;
+	case -ENOMEM:
+		if (o->page_size == 0) {
+			w.text = "out of memory";
+			break;
+		}
+		/* The daemon's words count the pages needed and free. */
+		w.text = "cannot reserve the pool's huge pages";
+		w.whole = false;
+		w.bare = "not enough huge pages: the kernel has too few free "
+		    "to reserve the whole pool (vm.nr_hugepages)";
+		break;
+	case -EPERM:
+		w.text = "not permitted (only the daemon's uid, root and its "
+		    "admin group may create pools)";
+		break;
+	case -ENODEV:
+		w.text = "no such NUMA node: it does not exist on the daemon's "
+		    "machine, has no memory, or is outside the daemon's "
+		    "cpuset";
+		break;
+	case -EOPNOTSUPP:
+		if (limit != 0)
+			w.text = "not supported: the daemon is too old for a "
+			    "limit";
+		else
+			w.text = "not supported: the daemon's kernel has no "
+			    "NUMA policies, or its system-call filter refuses "
+			    "mbind";
+		break;
+	default:
+		w.whole = false;
+		break;
+	}
+	return w;
+}
+
+/* --numa-node N [--numa-policy preferred|bind] into o. */
+static int
+numa_opts(const struct ctl *ctl, struct pool_create_opts *o)
+{
+	if (ctl->numa_node_arg == NULL) {
+		if (ctl->numa_policy_arg != NULL)
+			return usage_error("create: --numa-policy needs "
+			    "--numa-node");
+		return 0;
+	}
+	if (parse_numa_node(ctl->numa_node_arg, &o->numa_node) != 0)
+		return usage_error("create: bad NUMA node '%s' (a number "
+		    "below 1024)", ctl->numa_node_arg);
+	/* hugetlbfs keeps no policy for the pages other processes touch. */
+	if (o->page_size > (uint64_t)sysconf(_SC_PAGESIZE))
+		return usage_error("create: --numa-node needs system pages, "
+		    "not --page-size %s", ctl->page_size_arg);
+	if (ctl->numa_policy_arg == NULL ||
+	    strcmp(ctl->numa_policy_arg, "preferred") == 0)
+		o->numa_policy = POOL_NUMA_PREFERRED;
+	else if (strcmp(ctl->numa_policy_arg, "bind") == 0)
+		o->numa_policy = POOL_NUMA_BIND;
+	else
+		return usage_error("create: bad NUMA policy '%s' (preferred "
+		    "or bind)", ctl->numa_policy_arg);
+	return 0;
+}
+
+/* --owner and --group into o, names resolved here as set resolves them. */
+static int
+owner_opts(const struct ctl *ctl, struct pool_create_opts *o)
+{
+	if (ctl->owner_arg != NULL) {
+		if (parse_uid(ctl->owner_arg, &o->uid) != 0)
+			return usage_error("create: no such user '%s'",
+			    safe(ctl->owner_arg).s);
+		o->flags |= POOL_CREATE_OWNER;
+	}
+	if (ctl->group_arg != NULL) {
+		if (parse_gid(ctl->group_arg, &o->gid) != 0)
+			return usage_error("create: no such group '%s'",
+			    safe(ctl->group_arg).s);
+		o->flags |= POOL_CREATE_GROUP;
+	}
+	return 0;
+}
+
+/* --limit into o: a size, 0 or "none" for no limit. */
+static int
+limit_opt(const struct ctl *ctl, const char *cmd, struct pool_set_opts *o)
+{
+	if (ctl->limit_arg == NULL)
+		return 0;
+	if (strcmp(ctl->limit_arg, "none") == 0)
+		o->limit = 0;
+	else if (parse_size(ctl->limit_arg, &o->limit) != 0)
+		return usage_error("%s: bad limit '%s'", cmd, ctl->limit_arg);
+	o->which |= POOL_SET_LIMIT;
+	return 0;
+}
+
+int
+cmd_create(struct ctl *ctl, int argc, char **argv)
+{
+	struct pool_create_opts	 o;
+	struct pool_set_opts	 s;
+	struct why		 why;
+	const char		*name = argv[0];
+	uint64_t		 v;
+	long			 pagesize;
+	int			 rc, error;
+
+	(void)argc;
+	memset(&o, 0, sizeof o);
+	if ((rc = check_pool_name("create", name)) != 0)
+		return rc;
+	if (ctl->size_arg == NULL)
+		return usage_error("create: --size is required");
+	if (parse_size(ctl->size_arg, &o.max_size) != 0 || o.max_size == 0)
+		return usage_error("create: bad size '%s'", ctl->size_arg);
+	if (ctl->granularity_arg != NULL) {
+		/* The daemon checks too; refusing here makes it exit 2. */
+		pagesize = sysconf(_SC_PAGESIZE);
+		if (parse_size(ctl->granularity_arg, &v) != 0 || v < 8 ||
+		    (v & (v - 1)) != 0 || (pagesize > 0 &&
+		    v > (uint64_t)pagesize))
+			return usage_error("create: bad granularity '%s' "
+			    "(a power of two from 8 to the page size)",
+			    ctl->granularity_arg);
+		o.granularity = (uint32_t)v;
+	}
+	if (ctl->mode_arg != NULL) {
+		/* The protocol reads mode 0 as "default 0600": refuse it. */
+		if (parse_mode(ctl->mode_arg, &o.mode) != 0 || o.mode == 0)
+			return usage_error("create: bad mode '%s' (octal, "
+			    "0001 to 0777)", ctl->mode_arg);
+	}
+	if (ctl->quota_arg != NULL &&
+	    parse_size(ctl->quota_arg, &o.quota) != 0)
+		return usage_error("create: bad quota '%s'", ctl->quota_arg);
+	if (ctl->retain_arg != NULL) {
+		if (parse_size(ctl->retain_arg, &o.retain) != 0)
+			return usage_error("create: bad retain '%s'",
+			    ctl->retain_arg);
+		if (o.retain == 0)
+			o.retain = POOL_RETAIN_NONE;
+	}
+	if (ctl->page_size_arg != NULL) {
+		/* Which huge pages there are, only the daemon's kernel says. */
+		pagesize = sysconf(_SC_PAGESIZE);
+		if (parse_size(ctl->page_size_arg, &o.page_size) != 0 ||
+		    o.page_size == 0 || (o.page_size & (o.page_size - 1)) ||
+		    (pagesize > 0 && o.page_size < (uint64_t)pagesize))
+			return usage_error("create: bad page size '%s' (the "
+			    "system page, or a huge page size such as 2M or "
+			    "1G)", ctl->page_size_arg);
+	}
+	if ((rc = numa_opts(ctl, &o)) != 0 || (rc = owner_opts(ctl, &o)) != 0)
+		return rc;
+	memset(&s, 0, sizeof s);
+	if ((rc = limit_opt(ctl, "create", &s)) != 0)
+		return rc;
+
+	if ((rc = ctl_connect(ctl)) != 0)
+		return rc;
+	if ((error = pool_create_set(ctl->conn, name, &o, &s)) != 0) {
+		why = create_why(error, &o, s.limit);
+		return fail_refusal(error, "cannot create pool", name, &why);
+	}
+
+	print_create(ctl, name, &o, &s);
+	return 0;
+}
+
+int
+cmd_destroy(struct ctl *ctl, int argc, char **argv)
+{
+	const char		*name = argv[0];
+	struct why		 why = { NULL, false, NULL };
+	int			 rc, error;
+
+	(void)argc;
+	if ((rc = check_pool_name("destroy", name)) != 0)
+		return rc;
+	if ((rc = ctl_connect(ctl)) != 0)
+		return rc;
+	if (ctl->force)
+		error = pool_destroy_force(ctl->conn, name);
+	else
+		error = pool_destroy(ctl->conn, name);
+	/*
+	 * pool_strerror's -EBUSY also speaks of blocks that cannot move; the
+	 * daemon's words count the pool's handles and blocks.
+	 */
+	if (error == -EBUSY)
+		why.text = "it has live blocks or open handles (use --force "
+		    "to destroy it anyway)";
+	else if (error == -EPERM) {
+		why.text = "not permitted (only the daemon's uid, root and "
+		    "its admin group may destroy pools)";
+		why.whole = true;
+	}
+	if (error != 0)
+		return fail_refusal(error, "cannot destroy pool", name, &why);
+
+	print_destroy(ctl, name);
+	return 0;
+}
+
+/*
+ * What the daemon's refusal of a set means.  Every value was checked here
+ * but whether the daemon's system knows a uid or gid, and whether a limit
+ * fits the pool: the daemon's words say which, and which of the rules of
+ * permission the caller met; the lists are for a daemon that gives none.
+ */
+static struct why
+set_why(int error)
+{
+	struct why	w = { NULL, true, NULL };
+
+	switch (error) {
+	case -EPERM:
+		w.text = "not permitted";
+		w.whole = false;
+		w.bare = "not permitted (the daemon's uid, root and its admin "
+		    "group may change a pool; its owner only its mode, and "
+		    "its group to one of the owner's)";
+		break;
+	case -EROFS:
+		w.text = "the daemon's configuration file defines it: change "
+		    "the pool there and reload the daemon";
+		break;
+	case -EINVAL:
+		w.text = "invalid setting";
+		w.whole = false;
+		w.bare = "invalid setting (a uid or gid the daemon does not "
+		    "know, or a limit below a granule or above the pool's "
+		    "size)";
+		break;
+	case -EOPNOTSUPP:
+		w.text = "not supported: the daemon is too old for a limit";
+		break;
+	default:
+		w.whole = false;
+		break;
+	}
+	return w;
+}
+
+/* --mode, --owner and --group into o, as create reads a mode. */
+static int
+set_access_opts(const struct ctl *ctl, struct pool_set_opts *o)
+{
+	if (ctl->mode_arg != NULL) {
+		if (parse_mode(ctl->mode_arg, &o->mode) != 0 || o->mode == 0)
+			return usage_error("set: bad mode '%s' (octal, "
+			    "0001 to 0777)", ctl->mode_arg);
+		o->which |= POOL_SET_MODE;
+	}
+	if (ctl->owner_arg != NULL) {
+		if (parse_uid(ctl->owner_arg, &o->uid) != 0)
+			return usage_error("set: no such user '%s'",
+			    safe(ctl->owner_arg).s);
+		o->which |= POOL_SET_OWNER;
+	}
+	if (ctl->group_arg != NULL) {
+		if (parse_gid(ctl->group_arg, &o->gid) != 0)
+			return usage_error("set: no such group '%s'",
+			    safe(ctl->group_arg).s);
+		o->which |= POOL_SET_GROUP;
+	}
+	return 0;
+}
+
+/* --quota and --retain into o, as create reads them ("default" too). */
+static int
+set_room_opts(const struct ctl *ctl, struct pool_set_opts *o)
+{
+	if (ctl->quota_arg != NULL) {
+		if (parse_size(ctl->quota_arg, &o->quota) != 0)
+			return usage_error("set: bad quota '%s'",
+			    ctl->quota_arg);
+		o->which |= POOL_SET_QUOTA;
+	}
+	if (ctl->retain_arg != NULL) {
+		if (strcmp(ctl->retain_arg, "default") == 0)
+			o->retain = 0;
+		else if (parse_size(ctl->retain_arg, &o->retain) != 0)
+			return usage_error("set: bad retain '%s'",
+			    ctl->retain_arg);
+		else if (o->retain == 0)
+			o->retain = POOL_RETAIN_NONE;
+		o->which |= POOL_SET_RETAIN;
+	}
+	return 0;
+}
+
+int
+cmd_set(struct ctl *ctl, int argc, char **argv)
+{
+	struct pool_set_opts	 o;
+	struct why		 why;
+	const char		*name = argv[0];
+	int			 rc, error;
+
+	(void)argc;
+	memset(&o, 0, sizeof o);
+	if ((rc = check_pool_name("set", name)) != 0)
+		return rc;
+	if ((rc = set_access_opts(ctl, &o)) != 0 ||
+	    (rc = set_room_opts(ctl, &o)) != 0 ||
+	    (rc = limit_opt(ctl, "set", &o)) != 0)
+		return rc;
+	if (o.which == 0)
+		return usage_error("set: nothing to change (--mode, --owner, "
+		    "--group, --quota, --retain or --limit)");
+
+	if ((rc = ctl_connect(ctl)) != 0)
+		return rc;
+	if ((error = pool_set(ctl->conn, name, &o)) != 0) {
+		why = set_why(error);
+		return fail_refusal(error, "cannot set pool", name, &why);
+	}
+
+	print_set(ctl, name, &o);
+	return 0;
+}

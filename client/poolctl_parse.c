@@ -1,0 +1,191 @@
+/*
+ * poolctl_parse.c - how poolctl reads the values its arguments give:
+ * sizes, counts, NUMA nodes, seconds, modes, users and groups, and pool
+ * names.
+ *
+ * One kind of value is read one way wherever it is given (create and set
+ * both take a mode, a user, a group and sizes), so the readers are apart
+ * from the commands.  A reader returns 0, or -1 for a malformed word, and
+ * leaves the wording of the usage error to its caller, which knows the
+ * option the word came with.  check_pool_name words its own: a pool name
+ * is an argument in its own right, checked by one rule for every command.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "poolctl.h"
+
+/*
+ * SIZE: decimal bytes, optionally followed by K, M, G, T or KiB, MiB, GiB,
+ * TiB (any case), all powers of 1024.  "KB" and friends are refused rather
+ * than guessed at, since they usually mean powers of 1000.
+ */
+int
+parse_size(const char *s, uint64_t *out)
+{
+	static const char	*units = "KMGT";
+	const char		*u;
+	char			*end;
+	unsigned long long	 v;
+	uint64_t		 mult = 1;
+
+	/* strtoull would accept "-1", " 1" and "+1"; a size is digits. */
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (*end != '\0') {
+		u = strchr(units, toupper((unsigned char)*end));
+		if (u == NULL ||
+		    (end[1] != '\0' && strcasecmp(end + 1, "iB") != 0))
+			return -1;
+		mult = (uint64_t)1 << (10 * (u - units + 1));
+	}
+	if (v > UINT64_MAX / mult)
+		return -1;
+	*out = (uint64_t)v * mult;
+	return 0;
+}
+
+/* A decimal number of digits only, at most max. */
+static int
+parse_count(const char *s, unsigned long max, unsigned long *out)
+{
+	char		*end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || *out > max)
+		return -1;
+	return 0;
+}
+
+/*
+ * NODE: a NUMA node's number, decimal, below the kernel's bound (1024);
+ * whether the daemon's machine has it, with memory, the daemon says.
+ */
+int
+parse_numa_node(const char *s, uint32_t *out)
+{
+	unsigned long	 v;
+
+	if (parse_count(s, 1023, &v) != 0)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/*
+ * SECONDS: a whole number of them, as wait's --timeout takes it, in ms
+ * (the library's int).
+ */
+int
+parse_timeout(const char *s, int *ms)
+{
+	unsigned long	 v;
+
+	if (parse_count(s, INT_MAX / 1000, &v) != 0)
+		return -1;
+	*ms = (int)v * 1000;
+	return 0;
+}
+
+/* MODE: octal permission bits, as chmod takes them, 1 to 0777. */
+int
+parse_mode(const char *s, uint32_t *out)
+{
+	unsigned long	v = 0;
+	const char	*p;
+
+	if (*s == '\0' || strlen(s) > 4)
+		return -1;
+	for (p = s; *p != '\0'; p++) {
+		if (*p < '0' || *p > '7')
+			return -1;
+		v = v * 8 + (unsigned long)(*p - '0');
+	}
+	if (v > 0777)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/*
+ * USER and GROUP: a name the system knows, or a number.  The daemon takes
+ * numbers only: it need not know our names, nor we its users by name.
+ * (uint32_t)-1 is "no change" to chown, never an owner.
+ */
+int
+parse_uid(const char *s, uint32_t *out)
+{
+	struct passwd	*pw;
+	unsigned long	 v;
+
+	if (parse_count(s, UINT32_MAX - 1, &v) == 0) {
+		*out = (uint32_t)v;
+		return 0;
+	}
+	if ((pw = getpwnam(s)) == NULL)
+		return -1;
+	*out = (uint32_t)pw->pw_uid;
+	return 0;
+}
+
+int
+parse_gid(const char *s, uint32_t *out)
+{
+	struct group	*gr;
+	unsigned long	 v;
+
+	if (parse_count(s, UINT32_MAX - 1, &v) == 0) {
+		*out = (uint32_t)v;
+		return 0;
+	}
+	if ((gr = getgrnam(s)) == NULL)
+		return -1;
+	*out = (uint32_t)gr->gr_gid;
+	return 0;
+}
+
+/*
+ * A pool name, by the daemon's rule (config_valid_pool_name): 1 to
+ * POOL_NAME_MAX bytes of [A-Za-z0-9._-], not starting with '.'.  No pool
+ * can have another name, so refusing one here loses nothing and keeps the
+ * promise that every argument is checked before we connect.  Spelled out
+ * rather than isalnum, which a locale could widen.
+ */
+int
+check_pool_name(const char *cmd, const char *name)
+{
+	const char	*p;
+	size_t		 n = strlen(name);
+
+	if (n == 0)
+		return usage_error("%s: empty pool name", cmd);
+	if (n > POOL_NAME_MAX)
+		return usage_error("%s: pool name longer than %d bytes", cmd,
+		    POOL_NAME_MAX);
+	if (*name == '.')
+		return usage_error("%s: pool name '%s' starts with '.'", cmd,
+		    safe(name).s);
+	for (p = name; *p != '\0'; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("._-", *p) != NULL)
+			continue;
+		return usage_error("%s: pool name '%s' has a character "
+		    "other than A-Z, a-z, 0-9, '.', '_' and '-'", cmd,
+		    safe(name).s);
+	}
+	return 0;
+}
