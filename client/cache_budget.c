@@ -185,6 +185,16 @@ cache_credit_reclaim(struct cache *k, struct shard *sh, struct shard **fullest)
 	most = sh != NULL ? __atomic_load_n(&sh->bytes, __ATOMIC_RELAXED) : 0;
 	for (s = 0; s < CACHE_ALL_SHARDS; s++) {
 		o = &k->shard[s];
+		/*
+		 * Unordered, and harmless if stale: both sides are atomic
+		 * (no data race, nothing for TSan), and used only goes from
+		 * 0 to 1, set before its thread takes credit.  A shard read
+		 * as unused began as this scan went by: its spare credit
+		 * waits for the next reclaim, as if it had begun a moment
+		 * later, which no ordering here could rule out.  Meanwhile
+		 * an eviction gives back blocks instead, and a shrink cuts
+		 * the shards by their bytes, read used or not.
+		 */
 		if (o == sh || !__atomic_load_n(&o->used, __ATOMIC_RELAXED))
 			continue;
 		cache_lock(&o->lock);

@@ -21,6 +21,7 @@
  * flights gives its shard's lock up while it sleeps; a block the handle
  * still holds is dropped only when memory runs out putting it back.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,6 +37,17 @@
 struct mark {
 	uint32_t	fence;
 	uint64_t	failures;
+};
+
+/*
+ * What a take takes of each of a shard's stacks, the older blocks first:
+ * the newer, warmer ones are the next to be handed out.
+ */
+enum take {
+	TAKE_ALL,	/* every block */
+	TAKE_HALF,	/* the older half, if the shard is over a bound */
+	TAKE_OVER,	/* what the shard holds over a bound, alike from
+			 * each stack */
 };
 
 /*
@@ -65,20 +77,43 @@ mark_locked(const struct shard *sh, struct mark *m)
 }
 
 /*
- * Take blocks out of a shard's stacks to be flushed: all of them, or the
- * older half of each stack (the newer, warmer half stays) if the shard
- * holds more than above bytes.  At most max.  Their entries stay, busy
- * and marked with *flight, until the daemon has answered (settle).  *m
- * (if not NULL) is where the take left the shard.
+ * n * part / whole, rounded up, for part <= whole: so never more than n,
+ * and at least one of n > 0 for any part.  Both are cut to 32 bits first,
+ * which keeps the product within 64.
+ */
+static uint32_t
+share_of(uint32_t n, uint64_t part, uint64_t whole)
+{
+	uint64_t	product;
+
+	assert(part <= whole && whole > 0);
+	while (part > UINT32_MAX) {
+		part >>= 1;
+		whole >>= 1;
+	}
+	product = (uint64_t)n * part;
+	return (uint32_t)(product / whole + (product % whole != 0));
+}
+
+/*
+ * Take blocks out of a shard's stacks to be flushed (how): all of them;
+ * the older half of each stack if the shard holds more than above bytes;
+ * or the older blocks of each stack, the same share of each, that bring
+ * it down to above bytes (each share rounded up to a whole block, so a
+ * take over the bound always takes something; a class's blocks differ
+ * in size, so it may leave a little over, for the next take).  The
+ * newer, warmer blocks stay.  At most max.  Their entries stay, busy and
+ * marked with *flight, until the daemon has answered (settle).  *m (if
+ * not NULL) is where the take left the shard.
  */
 static size_t
-shard_take(struct cache *k, struct shard *sh, int all, uint64_t above,
+shard_take(struct cache *k, struct shard *sh, enum take how, uint64_t above,
     uint64_t *offs, uint64_t *usable, size_t max, struct flight *flight,
     struct mark *m)
 {
 	struct bin	*b;
 	size_t		 n = 0;
-	uint64_t	 taken = 0, keep;
+	uint64_t	 taken = 0, keep, held;
 	uint32_t	 take, i;
 	unsigned	 c;
 
@@ -87,11 +122,17 @@ shard_take(struct cache *k, struct shard *sh, int all, uint64_t above,
 	 * Checked again under the lock: threads that found the central
 	 * shard over at once halve it once, not once each.
 	 */
-	if (!all && sh->bytes <= above)
+	held = sh->bytes;
+	if (how != TAKE_ALL && held <= above)
 		max = 0;
 	for (c = 0; c < k->nclasses && n < max; c++) {
 		b = &sh->bin[c];
-		take = all ? b->n : (b->n + 1) / 2;
+		if (how == TAKE_ALL)
+			take = b->n;
+		else if (how == TAKE_HALF)
+			take = (b->n + 1) / 2;
+		else
+			take = share_of(b->n, held - above, held);
 		if (take > max - n)
 			take = (uint32_t)(max - n);
 		if (take == 0)
@@ -108,7 +149,7 @@ shard_take(struct cache *k, struct shard *sh, int all, uint64_t above,
 		}
 		memmove(b->b, b->b + take, (b->n - take) * sizeof *b->b);
 		b->n -= take;
-		if (!all && b->refill > CACHE_REFILL_MIN)
+		if (how != TAKE_ALL && b->refill > CACHE_REFILL_MIN)
 			b->refill /= 2;
 	}
 	/* On their way before their credit goes: the bound (6) holds. */
@@ -361,8 +402,8 @@ cache_give_back(struct pool *p, struct shard *sh, struct flight *flight,
 
 /*
  * Give blocks back to the daemon in batches: all of every shard's (only
- * NULL) or of one shard's (all), or the older half of one shard's if it
- * holds more than above bytes.  *errorp (if not NULL) is 0, or the first
+ * NULL), or of one shard's what shard_take takes (how, above): the
+ * blocks taken, or 0 if none.  *errorp (if not NULL) is 0, or the first
  * error that kept blocks in the cache: the next flush tries them again.
  * A shard whose blocks cannot go does not keep the others': whoever
  * flushes wants all it can get (room for an allocation, a double-freed
@@ -370,13 +411,13 @@ cache_give_back(struct pool *p, struct shard *sh, struct flight *flight,
  * did not.  marks (if not NULL, one a shard) get where each shard's last
  * take left it.
  */
-static void
-flush_marked(struct pool *p, struct shard *only, int all, uint64_t above,
-    int *errorp, struct mark *marks)
+static size_t
+flush_marked(struct pool *p, struct shard *only, enum take how,
+    uint64_t above, int *errorp, struct mark *marks)
 {
 	struct cache	*k = p->cache;
 	uint64_t	*offs, *usable;
-	size_t		 n, left;
+	size_t		 n, left, taken = 0;
 	unsigned	 s;
 	struct flight	 flight;
 	int		 error = 0, e;
@@ -393,18 +434,19 @@ flush_marked(struct pool *p, struct shard *only, int all, uint64_t above,
 		}
 		if (errorp != NULL)
 			*errorp = -ENOMEM;
-		return;
+		return 0;
 	}
 	usable = offs + POOL_BATCH_MAX;
 	if (only == NULL)
-		all = 1;
+		how = TAKE_ALL;
 	for (s = 0; s < CACHE_ALL_SHARDS; s++) {
 		if (only != NULL && only != &k->shard[s])
 			continue;
 		do {
-			n = shard_take(k, &k->shard[s], all, above, offs,
+			n = shard_take(k, &k->shard[s], how, above, offs,
 			    usable, POOL_BATCH_MAX, &flight,
 			    marks != NULL ? &marks[s] : NULL);
+			taken += n;
 			/*
 			 * A dead daemon, or the handle destroyed, takes the
 			 * blocks off the daemon's books with the handle:
@@ -416,16 +458,18 @@ flush_marked(struct pool *p, struct shard *only, int all, uint64_t above,
 			if (error == 0)
 				error = e;
 			/*
-			 * Halving takes one pass; emptying may take more,
+			 * Halving takes one pass, and so does a cut (its
+			 * caller looks again); emptying may take more,
 			 * while a batch frees something: one whose blocks
 			 * all came back would be taken again, but the few a
 			 * batch kept back go with the next one's others.
 			 */
-		} while (all && n == POOL_BATCH_MAX && left < n);
+		} while (how == TAKE_ALL && n == POOL_BATCH_MAX && left < n);
 	}
 	free(offs);
 	if (errorp != NULL)
 		*errorp = error;
+	return taken;
 }
 
 /*
@@ -435,7 +479,7 @@ flush_marked(struct pool *p, struct shard *only, int all, uint64_t above,
 static void
 flush_some(struct pool *p, struct shard *only, uint64_t above, int *errorp)
 {
-	flush_marked(p, only, 0, above, errorp, NULL);
+	(void)flush_marked(p, only, TAKE_HALF, above, errorp, NULL);
 }
 
 /*
@@ -467,7 +511,7 @@ cache_empty_all(struct pool *p, int every)
 	unsigned	 s, tries;
 	int		 error, e, back, failure;
 
-	flush_marked(p, NULL, 1, 0, &error, marks);
+	(void)flush_marked(p, NULL, TAKE_ALL, 0, &error, marks);
 	for (s = 0; s < CACHE_ALL_SHARDS && (error == 0 || every); s++) {
 		sh = &k->shard[s];
 		for (tries = 0;; tries++) {
@@ -482,7 +526,7 @@ cache_empty_all(struct pool *p, int every)
 				error = failure;
 				break;
 			}
-			flush_marked(p, sh, 1, 0, &e, marks);
+			(void)flush_marked(p, sh, TAKE_ALL, 0, &e, marks);
 			if (e != 0) {
 				error = e;
 				break;
@@ -548,43 +592,101 @@ cache_make_room(struct pool *p, struct shard *sh, uint64_t need)
 	evict_above(p, fullest, 0);
 }
 
+/* What the shards hold when each is cut down to level. */
+static uint64_t
+held_under(const uint64_t *bytes, unsigned n, uint64_t level)
+{
+	uint64_t	sum = 0;
+	unsigned	s;
+
+	for (s = 0; s < n; s++)
+		sum += bytes[s] < level ? bytes[s] : level;
+	return sum;
+}
+
+/*
+ * The level that n shards holding bytes are cut down to so that they
+ * hold no more than room: the highest at which they do.  The shards under
+ * it keep all they have, those over it keep it alike.  Found by halving
+ * the range: at most 64 sums of a few shards, beside a round trip for
+ * each shard cut.
+ */
+static uint64_t
+level_within(const uint64_t *bytes, unsigned n, uint64_t room)
+{
+	uint64_t	lo = 0, hi = 0, mid;
+	unsigned	s;
+
+	for (s = 0; s < n; s++)
+		if (bytes[s] > hi)
+			hi = bytes[s];
+	if (held_under(bytes, n, hi) <= room)
+		return hi;
+	/* Within room at lo, over it at hi. */
+	while (hi - lo > 1) {
+		mid = lo + (hi - lo) / 2;
+		if (held_under(bytes, n, mid) <= room)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /*
  * A budget made smaller: the shards give back the credit they do not
- * use, and while they hold more than the budget the fullest gives back
- * all its blocks.  One shard's refusal does not keep the others over:
- * the next fullest goes on.  0, or the first error that kept blocks.
+ * use, and while they hold more than the budget, those that hold the
+ * most give back what they hold over one level, at which together they
+ * fit (level_within): the older blocks of each of their stacks, so that
+ * the warm ones within the budget stay and the next allocations find
+ * them, and one thread's blocks go only while it holds more than the
+ * others, as with evictions (cache_make_room).  One shard's refusal does
+ * not keep the others over: what it keeps leaves them less room, and
+ * they go on without it.  Each turn takes a block or more, a shard
+ * fails, or the loop ends.  0, or the first error that kept blocks.
  */
 int
 cache_shrink_to_budget(struct pool *p)
 {
 	struct cache	*k = p->cache;
-	struct shard	*sh, *fullest;
-	uint64_t	 most, b;
+	struct shard	*fullest;
+	uint64_t	 bytes[CACHE_ALL_SHARDS], room, level;
 	unsigned	 s, failed = 0;
+	size_t		 taken;
 	int		 error = 0, e;
 
 	for (;;) {
 		cache_credit_reclaim(k, NULL, &fullest);
-		if (__atomic_load_n(&k->reserved, __ATOMIC_RELAXED) <=
-		    budget_of(k))
+		room = budget_of(k);
+		if (__atomic_load_n(&k->reserved, __ATOMIC_RELAXED) <= room)
 			break;
-		for (s = 0, fullest = NULL, most = 0; s < CACHE_ALL_SHARDS;
-		    s++) {
-			sh = &k->shard[s];
-			b = __atomic_load_n(&sh->bytes, __ATOMIC_RELAXED);
-			if ((failed & (1u << s)) == 0 && b > most) {
-				most = b;
-				fullest = sh;
+		for (s = 0; s < CACHE_ALL_SHARDS; s++) {
+			bytes[s] = __atomic_load_n(&k->shard[s].bytes,
+			    __ATOMIC_RELAXED);
+			if ((failed & (1u << s)) != 0) {
+				room -= room < bytes[s] ? room : bytes[s];
+				bytes[s] = 0;
 			}
 		}
-		if (fullest == NULL)
-			break;
-		flush_marked(p, fullest, 1, 0, &e, NULL);
-		if (e != 0) {
-			failed |= 1u << (fullest - k->shard);
-			if (error == 0)
-				error = e;
+		level = level_within(bytes, CACHE_ALL_SHARDS, room);
+		for (s = 0, taken = 0; s < CACHE_ALL_SHARDS; s++) {
+			if (bytes[s] <= level)
+				continue;
+			taken += flush_marked(p, &k->shard[s], TAKE_OVER,
+			    level, &e, NULL);
+			if (e != 0) {
+				failed |= 1u << s;
+				if (error == 0)
+					error = e;
+			}
 		}
+		/*
+		 * None over the level, or none by the time its lock was
+		 * taken: what is left over the budget is blocks that could
+		 * not be sent, or credit that the next reclaim trims.
+		 */
+		if (taken == 0)
+			break;
 	}
 	return error;
 }

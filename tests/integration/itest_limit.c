@@ -54,6 +54,11 @@
  *       reaches a cache at its next eviction, which sheds it down to the
  *       new 256 KiB bound; lowered again (1 MiB), at its next refill, down
  *       to 64 KiB; the daemon's books agree.
+ *   lowered_live_keeps_to_bound  a limit lowered live (16 MiB to 4 MiB)
+ *       under a cache of one thread holding 512 KiB: the next refill sheds
+ *       it down to the new 256 KiB bound, not to nothing; the blocks it
+ *       keeps are still live in the daemon's books, and handed out again
+ *       with no round trip.
  *   quota_lowered_live  a quota set live reaches the cache at its next
  *       refill: down to 1/8 of it.
  *   raised_across_restart  a limit raised before a restart in place
@@ -946,6 +951,61 @@ lowered_live_sheds_cache(void **state)
 	pool_disconnect(c);
 }
 
+/*
+ * One thread's cache, one shard, holds twice the bound the lowered limit
+ * leaves it: the shed gives back what is over, and the warm blocks within
+ * the bound stay (a shed to nothing would send them all to the daemon and
+ * make the next allocations each a round trip).
+ */
+static void
+lowered_live_keeps_to_bound(void **state)
+{
+	static pool_off_t offs[SMALL_BLOCKS];
+	struct pool_conn *c, *admin;
+	struct pool_stats ps, books;
+	struct pool *p;
+	uint64_t filled, shed, daemon_allocs;
+	pool_off_t x;
+	unsigned i, n;
+
+	(void)state;
+	start_cached("lk", 16 * MiB, &c, &admin, &p);	/* 1 MiB: 1/16 */
+	filled = cached_after_cycle(p, SMALL_BLOCKS, SMALL);
+	EXPECT_RC(set_limit(admin, "lk", 4 * MiB), 0);	/* 256 KiB */
+
+	/* No 128 B block cached: a refill, whose reply brings the bound. */
+	EXPECT_RC(pool_alloc(p, 128, &x), 0);
+	EXPECT_RC(pool_stats(p, &ps), 0);
+	shed = ps.client_cached_bytes;
+	books = harness_stats_of(admin, "lk");
+	printf("limit: %llu B cached by one thread, %llu B once a refill "
+	       "heard the limit go 16 -> 4 MiB (bound %u B), the pool holds "
+	       "%llu B\n", (unsigned long long)filled,
+	       (unsigned long long)shed, 4 * MiB / 16,
+	       (unsigned long long)books.allocated_bytes);
+	assert_true(filled >= SMALL_BLOCKS * SMALL);
+	assert_true(shed > 0);
+	assert_true(shed <= 4 * MiB / 16);
+	/* Most of what the bound leaves: neither emptied nor halved past it. */
+	assert_true(shed >= 4 * MiB / 16 / 2);
+	/* The daemon has the rest back: only x beside the cached blocks. */
+	assert_int_equal(books.allocated_bytes, shed + 128);
+
+	/* What it kept is handed out again with no round trip. */
+	daemon_allocs = books.allocs;
+	n = (unsigned)(shed / SMALL / 2);
+	for (i = 0; i < n; i++)
+		EXPECT_RC(pool_alloc(p, SMALL, &offs[i]), 0);
+	assert_int_equal(harness_stats_of(admin, "lk").allocs, daemon_allocs);
+	for (i = 0; i < n; i++)
+		EXPECT_RC(pool_free(p, offs[i]), 0);
+	EXPECT_RC(pool_free(p, x), 0);
+	pool_close(p);
+	harness_expect_checked(admin, "lk");
+	pool_disconnect(admin);
+	pool_disconnect(c);
+}
+
 static void
 quota_lowered_live(void **state)
 {
@@ -1028,6 +1088,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(refills_within_limit_share, &d),
 		HARNESS_FIXTURE_TEST(raised_live_reaches_cache, &d),
 		HARNESS_FIXTURE_TEST(lowered_live_sheds_cache, &d),
+		HARNESS_FIXTURE_TEST(lowered_live_keeps_to_bound, &d),
 		HARNESS_FIXTURE_TEST(quota_lowered_live, &d),
 		HARNESS_FIXTURE_TEST(raised_across_restart, &d),
 		HARNESS_FIXTURE_TEST(stats_by_name_reports_caches, &d),
