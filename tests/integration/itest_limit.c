@@ -59,6 +59,10 @@
  *       it down to the new 256 KiB bound, not to nothing; the blocks it
  *       keeps are still live in the daemon's books, and handed out again
  *       with no round trip.
+ *   lowered_live_levels_threads  two threads' caches of 256 KiB each, the
+ *       limit lowered live to leave 256 KiB: each keeps about half, and
+ *       the blocks each then asks for again are all its cache's; not one
+ *       thread's emptied while the other keeps all.
  *   quota_lowered_live  a quota set live reaches the cache at its next
  *       refill: down to 1/8 of it.
  *   raised_across_restart  a limit raised before a restart in place
@@ -69,6 +73,7 @@
  *       what both hold at the call, as pool_stats does its own handle's.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1006,6 +1011,119 @@ lowered_live_keeps_to_bound(void **state)
 	pool_disconnect(c);
 }
 
+#define LEVEL_BLOCKS 1024u	/* each thread's: 256 KiB of SMALL */
+
+/* Two threads of one handle, each with its shard, in three steps. */
+struct level_run {
+	struct pool *p;
+	pthread_barrier_t filled, heard, done;
+	pool_off_t offs[2][LEVEL_BLOCKS];
+	int rc[2];
+};
+
+struct level_thread {
+	struct level_run *run;
+	unsigned me;
+};
+
+/*
+ * Fills its cache with LEVEL_BLOCKS small blocks; once the bound is
+ * lowered and heard, asks for a quarter of them again, and frees those.
+ */
+static void *
+level_thread(void *arg)
+{
+	struct level_thread *t = arg;
+	struct level_run *r = t->run;
+	pool_off_t *offs = r->offs[t->me];
+	unsigned i;
+	int rc = 0, e;
+
+	for (i = 0; i < LEVEL_BLOCKS && rc == 0; i++)
+		rc = pool_alloc(r->p, SMALL, &offs[i]);
+	for (i = 0; i < LEVEL_BLOCKS && rc == 0; i++)
+		rc = pool_free(r->p, offs[i]);
+	pthread_barrier_wait(&r->filled);
+	pthread_barrier_wait(&r->heard);
+	for (i = 0; i < LEVEL_BLOCKS / 4 && rc == 0; i++)
+		rc = pool_alloc(r->p, SMALL, &offs[i]);
+	pthread_barrier_wait(&r->done);	/* the daemon's count read */
+	pthread_barrier_wait(&r->done);
+	for (i = 0; i < LEVEL_BLOCKS / 4; i++)
+		if ((e = pool_free(r->p, offs[i])) != 0 && rc == 0)
+			rc = e;
+	r->rc[t->me] = rc;
+	return NULL;
+}
+
+/*
+ * Two threads hold 256 KiB each, and the bound drops to 256 KiB: the
+ * shed takes from both alike, so each keeps about 128 KiB and serves the
+ * 64 KiB it asks for next from its own shard.  (Emptying the fullest
+ * shard, or taking the whole excess from it, would leave one thread
+ * nothing, and its allocations would go to the daemon.)
+ */
+static void
+lowered_live_levels_threads(void **state)
+{
+	static struct level_run r;
+	struct level_thread t[2];
+	struct pool_conn *c, *admin;
+	struct pool_stats ps;
+	struct pool *p;
+	pthread_t th[2];
+	uint64_t filled, shed, allocs;
+	pool_off_t x;
+	unsigned i;
+
+	(void)state;
+	start_cached("lt", 16 * MiB, &c, &admin, &p);	/* 1 MiB: 1/16 */
+	memset(&r, 0, sizeof r);
+	r.p = p;
+	assert_int_equal(pthread_barrier_init(&r.filled, NULL, 3), 0);
+	assert_int_equal(pthread_barrier_init(&r.heard, NULL, 3), 0);
+	assert_int_equal(pthread_barrier_init(&r.done, NULL, 3), 0);
+	for (i = 0; i < 2; i++) {
+		t[i].run = &r;
+		t[i].me = i;
+		assert_int_equal(pthread_create(&th[i], NULL, level_thread,
+						&t[i]), 0);
+	}
+	pthread_barrier_wait(&r.filled);
+	EXPECT_RC(pool_stats(p, &ps), 0);
+	filled = ps.client_cached_bytes;
+	EXPECT_RC(set_limit(admin, "lt", 4 * MiB), 0);	/* 256 KiB */
+	EXPECT_RC(pool_alloc(p, 128, &x), 0);	/* a refill: it hears */
+	EXPECT_RC(pool_stats(p, &ps), 0);
+	shed = ps.client_cached_bytes;
+	allocs = harness_stats_of(admin, "lt").allocs;
+	pthread_barrier_wait(&r.heard);
+	pthread_barrier_wait(&r.done);
+	allocs = harness_stats_of(admin, "lt").allocs - allocs;
+	pthread_barrier_wait(&r.done);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	printf("limit: two threads cached %llu B, %llu B once the limit went "
+	       "16 -> 4 MiB (bound %u B); %u blocks each asked for again "
+	       "then took %llu blocks from the daemon\n",
+	       (unsigned long long)filled, (unsigned long long)shed,
+	       4 * MiB / 16, LEVEL_BLOCKS / 4, (unsigned long long)allocs);
+	EXPECT_RC(r.rc[0], 0);
+	EXPECT_RC(r.rc[1], 0);
+	assert_true(filled >= 2 * LEVEL_BLOCKS * SMALL);
+	assert_true(shed <= 4 * MiB / 16);
+	assert_true(shed >= 4 * MiB / 16 / 2);
+	assert_int_equal(allocs, 0);
+	EXPECT_RC(pool_free(p, x), 0);
+	pthread_barrier_destroy(&r.filled);
+	pthread_barrier_destroy(&r.heard);
+	pthread_barrier_destroy(&r.done);
+	pool_close(p);
+	harness_expect_checked(admin, "lt");
+	pool_disconnect(admin);
+	pool_disconnect(c);
+}
+
 static void
 quota_lowered_live(void **state)
 {
@@ -1089,6 +1207,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(raised_live_reaches_cache, &d),
 		HARNESS_FIXTURE_TEST(lowered_live_sheds_cache, &d),
 		HARNESS_FIXTURE_TEST(lowered_live_keeps_to_bound, &d),
+		HARNESS_FIXTURE_TEST(lowered_live_levels_threads, &d),
 		HARNESS_FIXTURE_TEST(quota_lowered_live, &d),
 		HARNESS_FIXTURE_TEST(raised_across_restart, &d),
 		HARNESS_FIXTURE_TEST(stats_by_name_reports_caches, &d),
