@@ -77,34 +77,72 @@ mark_locked(const struct shard *sh, struct mark *m)
 }
 
 /*
- * n * part / whole, rounded up, for part <= whole: so never more than n,
- * and at least one of n > 0 for any part.  Both are cut to 32 bits first,
- * which keeps the product within 64.
+ * n * part / whole, rounded down, for part <= whole: never more than n.
+ * Both are cut to 32 bits first, which keeps the product within 64.
  */
 static uint32_t
 share_of(uint32_t n, uint64_t part, uint64_t whole)
 {
-	uint64_t	product;
-
 	assert(part <= whole && whole > 0);
 	while (part > UINT32_MAX) {
 		part >>= 1;
 		whole >>= 1;
 	}
-	product = (uint64_t)n * part;
-	return (uint32_t)(product / whole + (product % whole != 0));
+	return (uint32_t)((uint64_t)n * part / whole);
+}
+
+/*
+ * How many of each stack's older blocks a take of sh takes (how, above):
+ * for TAKE_OVER, the same share of each stack, rounded down, then one
+ * block more from each stack in turn until the bytes over above are
+ * taken: at least a block, and less than one too many.  Locked.
+ */
+static void
+take_counts(const struct cache *k, const struct shard *sh, enum take how,
+    uint64_t above, uint32_t *count)
+{
+	const struct bin	*b;
+	uint64_t		 over, got = 0;
+	uint32_t		 i;
+	unsigned		 c;
+	int			 more;
+
+	over = sh->bytes > above ? sh->bytes - above : 0;
+	for (c = 0; c < k->nclasses; c++) {
+		b = &sh->bin[c];
+		if (how == TAKE_ALL)
+			count[c] = b->n;
+		else if (how == TAKE_HALF)
+			count[c] = (b->n + 1) / 2;
+		else if (over == 0)
+			count[c] = 0;
+		else {
+			count[c] = share_of(b->n, over, sh->bytes);
+			for (i = 0; i < count[c]; i++)
+				got += b->b[i].usable;
+		}
+	}
+	if (how != TAKE_OVER)
+		return;
+	do {
+		more = 0;
+		for (c = 0; c < k->nclasses && got < over; c++) {
+			b = &sh->bin[c];
+			if (count[c] < b->n) {
+				got += b->b[count[c]++].usable;
+				more = 1;
+			}
+		}
+	} while (more && got < over);
 }
 
 /*
  * Take blocks out of a shard's stacks to be flushed (how): all of them;
  * the older half of each stack if the shard holds more than above bytes;
- * or the older blocks of each stack, the same share of each, that bring
- * it down to above bytes (each share rounded up to a whole block, so a
- * take over the bound always takes something; a class's blocks differ
- * in size, so it may leave a little over, for the next take).  The
- * newer, warmer blocks stay.  At most max.  Their entries stay, busy and
- * marked with *flight, until the daemon has answered (settle).  *m (if
- * not NULL) is where the take left the shard.
+ * or the older blocks of each stack, alike, that bring it down to above
+ * bytes (take_counts).  The newer, warmer blocks stay.  At most max.
+ * Their entries stay, busy and marked with *flight, until the daemon has
+ * answered (settle).  *m (if not NULL) is where the take left the shard.
  */
 static size_t
 shard_take(struct cache *k, struct shard *sh, enum take how, uint64_t above,
@@ -113,8 +151,8 @@ shard_take(struct cache *k, struct shard *sh, enum take how, uint64_t above,
 {
 	struct bin	*b;
 	size_t		 n = 0;
-	uint64_t	 taken = 0, keep, held;
-	uint32_t	 take, i;
+	uint64_t	 taken = 0, keep;
+	uint32_t	 count[CACHE_MAX_CLASSES], take, i;
 	unsigned	 c;
 
 	cache_lock(&sh->lock);
@@ -122,17 +160,13 @@ shard_take(struct cache *k, struct shard *sh, enum take how, uint64_t above,
 	 * Checked again under the lock: threads that found the central
 	 * shard over at once halve it once, not once each.
 	 */
-	held = sh->bytes;
-	if (how != TAKE_ALL && held <= above)
+	if (how != TAKE_ALL && sh->bytes <= above)
 		max = 0;
+	else
+		take_counts(k, sh, how, above, count);
 	for (c = 0; c < k->nclasses && n < max; c++) {
 		b = &sh->bin[c];
-		if (how == TAKE_ALL)
-			take = b->n;
-		else if (how == TAKE_HALF)
-			take = (b->n + 1) / 2;
-		else
-			take = share_of(b->n, held - above, held);
+		take = count[c];
 		if (take > max - n)
 			take = (uint32_t)(max - n);
 		if (take == 0)

@@ -59,6 +59,9 @@
  *       it down to the new 256 KiB bound, not to nothing; the blocks it
  *       keeps are still live in the daemon's books, and handed out again
  *       with no round trip.
+ *   lowered_live_sheds_no_more  a cache of blocks of many sizes, a few
+ *       of each, over a bound lowered live: it gives back what is over
+ *       the bound and less than a block more, not a block of every size.
  *   lowered_live_levels_threads  two threads' caches of 256 KiB each, the
  *       limit lowered live to leave 256 KiB: each keeps about half, and
  *       the blocks each then asks for again are all its cache's; not one
@@ -1011,6 +1014,59 @@ lowered_live_keeps_to_bound(void **state)
 	pool_disconnect(c);
 }
 
+#define MIXED_STEP 64u		/* sizes 64 B to 4 KiB, 64 B apart */
+#define MIXED_SIZES (4 * KiB / MIXED_STEP)
+#define MIXED_EACH 4u
+
+/*
+ * Blocks of 64 sizes up to 4 KiB, four of each, spread over some twenty
+ * size classes, a few blocks in each stack; the bound lowered live below
+ * what they hold.  The shed gives back the bytes over it, and less than
+ * one block more: the share of each stack it takes is rounded down, and
+ * then made up a block at a time.  (Rounded up, each stack would give
+ * up to a block more than its share, some 15 KiB here, and the cache
+ * would keep that much less than the bound allows.)
+ */
+static void
+lowered_live_sheds_no_more(void **state)
+{
+	static pool_off_t offs[MIXED_SIZES * MIXED_EACH];
+	struct pool_conn *c, *admin;
+	struct pool_stats ps;
+	struct pool *p;
+	uint64_t filled, shed;
+	pool_off_t x;
+	unsigned i;
+
+	(void)state;
+	start_cached("lm", 16 * MiB, &c, &admin, &p);	/* 1 MiB: 1/16 */
+	for (i = 0; i < MIXED_SIZES * MIXED_EACH; i++)
+		EXPECT_RC(pool_alloc(p, (i % MIXED_SIZES + 1) * MIXED_STEP,
+				     &offs[i]), 0);
+	for (i = 0; i < MIXED_SIZES * MIXED_EACH; i++)
+		EXPECT_RC(pool_free(p, offs[i]), 0);
+	EXPECT_RC(pool_stats(p, &ps), 0);
+	filled = ps.client_cached_bytes;
+	EXPECT_RC(set_limit(admin, "lm", 8 * MiB), 0);	/* 512 KiB */
+	EXPECT_RC(pool_alloc(p, 16, &x), 0);	/* none cached: a refill */
+	EXPECT_RC(pool_stats(p, &ps), 0);
+	shed = ps.client_cached_bytes;
+	printf("limit: %llu B cached in blocks of %u sizes, %llu B once a "
+	       "refill heard the limit go 16 -> 8 MiB (bound %u B)\n",
+	       (unsigned long long)filled, MIXED_SIZES,
+	       (unsigned long long)shed, 8 * MiB / 16);
+	assert_true(filled > 8 * MiB / 16);
+	assert_true(shed <= 8 * MiB / 16);
+	assert_true(shed > 8 * MiB / 16 - 4 * KiB);
+	assert_int_equal(harness_stats_of(admin, "lm").allocated_bytes,
+			 shed + 16);
+	EXPECT_RC(pool_free(p, x), 0);
+	pool_close(p);
+	harness_expect_checked(admin, "lm");
+	pool_disconnect(admin);
+	pool_disconnect(c);
+}
+
 #define LEVEL_BLOCKS 1024u	/* each thread's: 256 KiB of SMALL */
 
 /* Two threads of one handle, each with its shard, in three steps. */
@@ -1207,6 +1263,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(raised_live_reaches_cache, &d),
 		HARNESS_FIXTURE_TEST(lowered_live_sheds_cache, &d),
 		HARNESS_FIXTURE_TEST(lowered_live_keeps_to_bound, &d),
+		HARNESS_FIXTURE_TEST(lowered_live_sheds_no_more, &d),
 		HARNESS_FIXTURE_TEST(lowered_live_levels_threads, &d),
 		HARNESS_FIXTURE_TEST(quota_lowered_live, &d),
 		HARNESS_FIXTURE_TEST(raised_across_restart, &d),
