@@ -2,8 +2,10 @@
  * client_internal.h - libpoolclient's private structures.
  *
  * conn.c owns the socket: Hello, sending requests and matching replies by
- * id.  admin.c owns connections and pools as wholes: it makes and unmakes
- * struct pool (a handle and its mapping), and asks about whole pools.
+ * id.  open.c owns connections and open pools: it makes and unmakes struct
+ * pool (a handle and its mapping).  admin.c creates, changes and destroys
+ * pools; stats.c asks about one whole pool (statistics, trim, check);
+ * lists.c lists pools, their clients, persisted blocks' uids and names.
  * pool.c owns the API for the blocks of an open pool.
  * Nothing here is exported: the version script exports only pool_*, so no
  * internal name may start with "pool_".
@@ -174,8 +176,15 @@ int	conn_local_failure(int err);
 void	conn_fds_init(struct conn_fds *);
 void	conn_fds_close(struct conn_fds *);
 
-/* admin.c: a memfd's seals and size, before it is mapped (for share.c) */
+/* admin.c: a pool name given to a request (for open.c, stats.c, lists.c) */
+int	client_check_name(const char *);
+
+/* open.c: a memfd's seals and size, before it is mapped (for share.c) */
 int	client_memfd_check(int, int, uint64_t);
+
+/* stats.c: a pool name and a pool's statistics from a reply (for lists.c) */
+int	client_copy_name(char *, size_t, const char *);
+int	client_copy_stats(struct pool_stats *, const Poolmgr__PoolStats *);
 
 /*
  * share.c: the share map's checks, and its renewal after a restart.  Its
@@ -186,7 +195,8 @@ uint64_t	client_share_page(void);
 int	client_share_check(const struct pool *, int, uint64_t);
 int	client_share_renew(struct pool *);
 
-/* pool.c: a request about a handle, with its cache's size (for admin.c) */
+/* pool.c: a request about a handle, with its cache's size (for stats.c,
+ * names.c) */
 int	client_call(struct pool *, Poolmgr__Request *,
 	    Poolmgr__Reply__BodyCase, Poolmgr__Reply **);
 

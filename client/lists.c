@@ -1,0 +1,318 @@
+/*
+ * lists.c - the listings: the pools (pool_list), the clients that hold
+ * them (pool_clients), the uids that persisted blocks in a pool
+ * (pool_persisted) and the names published in one (pool_names).
+ *
+ * Each answer is an array the caller frees, made here from one reply.  All
+ * but pool_list share one shape (client_list): the daemon leaves out what
+ * would not fit in one message and says how many, and each listing's
+ * callbacks count and copy its entries.  Every entry is checked as it is
+ * copied; one the daemon could not have meant is -EPROTO, and nothing is
+ * kept.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_internal.h"
+
+static int	client_clients(struct pool_conn *, const char *,
+		    struct pool_client_info **, size_t *, size_t *);
+
+POOL_API int
+pool_list(struct pool_conn *c, struct pool_stats **out, size_t *n)
+{
+	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
+	Poolmgr__ListPools	 lp = POOLMGR__LIST_POOLS__INIT;
+	Poolmgr__Reply		*reply;
+	Poolmgr__ListPoolsReply	*list;
+	struct pool_stats	*s;
+	size_t			 i;
+	int			 error = 0;
+
+	conn_forget_refusal();
+	if (out == NULL || n == NULL)
+		return -EINVAL;
+	*out = NULL;
+	*n = 0;
+	if (c == NULL)
+		return -EINVAL;
+
+	req.body_case = POOLMGR__REQUEST__BODY_LIST;
+	req.list = &lp;
+	error = conn_call(c, &req, POOLMGR__REPLY__BODY_LIST, &reply, NULL);
+	if (error != 0)
+		return error;
+	list = reply->list;
+
+	/* Never NULL on success, even for no pools: free() it either way. */
+	if ((s = calloc(list->n_pools ? list->n_pools : 1, sizeof *s)) == NULL)
+		error = -ENOMEM;
+	for (i = 0; error == 0 && i < list->n_pools; i++)
+		error = client_copy_stats(&s[i], list->pools[i]);
+	if (error == 0) {
+		*out = s;
+		*n = list->n_pools;
+	} else
+		free(s);
+	poolmgr__reply__free_unpacked(reply, NULL);
+	return error;
+}
+
+POOL_API int
+pool_clients(struct pool_conn *c, const char *pool,
+    struct pool_client_info **out, size_t *n)
+{
+	size_t	total;
+
+	return client_clients(c, pool, out, n, &total);
+}
+
+POOL_API int
+pool_clients_total(struct pool_conn *c, const char *pool,
+    struct pool_client_info **out, size_t *n, size_t *total)
+{
+	return client_clients(c, pool, out, n, total);
+}
+
+/*
+ * What the listings by pool name share, pool_persisted's and pool_names':
+ * the counts zeroed, then the connection and the name checked.
+ */
+static int
+client_list_begin(struct pool_conn *c, const char *name, size_t *n,
+    size_t *total)
+{
+	*n = 0;
+	*total = 0;
+	if (c == NULL)
+		return -EINVAL;
+	return client_check_name(name);
+}
+
+/*
+ * One listing's reply: its entries, and how many it left out; entry i
+ * copied to item (0, or -EPROTO if the daemon sent nonsense).
+ */
+struct client_listing {
+	size_t	  size;			/* bytes of an element of the array */
+	void	(*count)(const Poolmgr__Reply *, size_t *, uint64_t *);
+	int	(*copy)(const Poolmgr__Reply *, size_t, void *);
+};
+
+/*
+ * Send req for a reply of body want, and copy its entries into a new
+ * array, in *items; its entries in *n, and those with the unlisted ones
+ * in *total.  Nothing is kept on an error.  A daemon that does not say
+ * what it left out sends no unlisted, which reads as 0: then the list is
+ * taken as whole.
+ */
+static int
+client_list(struct pool_conn *c, Poolmgr__Request *req,
+    Poolmgr__Reply__BodyCase want, const struct client_listing *l,
+    void **items, size_t *n, size_t *total)
+{
+	Poolmgr__Reply	*reply;
+	uint64_t	 unlisted;
+	size_t		 count, i;
+	char		*a;
+	int		 error;
+
+	if ((error = conn_call(c, req, want, &reply, NULL)) != 0)
+		return error;
+	l->count(reply, &count, &unlisted);
+	if ((a = calloc(count ? count : 1, l->size)) == NULL)
+		error = -ENOMEM;
+	for (i = 0; error == 0 && i < count; i++)
+		error = l->copy(reply, i, a + i * l->size);
+	if (error == 0) {
+		*items = a;
+		*n = count;
+		*total = count + (size_t)unlisted;
+	} else
+		free(a);
+	poolmgr__reply__free_unpacked(reply, NULL);
+	return error;
+}
+
+static void
+clients_count(const Poolmgr__Reply *reply, size_t *n, uint64_t *unlisted)
+{
+	*n = reply->clients->n_clients;
+	*unlisted = reply->clients->unlisted;
+}
+
+static int
+clients_copy(const Poolmgr__Reply *reply, size_t i, void *item)
+{
+	const Poolmgr__ClientInfo	*m = reply->clients->clients[i];
+	struct pool_client_info		*ci = item;
+
+	if (m == NULL)
+		return -EPROTO;
+	ci->pid = m->pid;
+	ci->uid = m->uid;
+	ci->gid = m->gid;
+	/* A client names itself: cut a long name, it is only shown. */
+	snprintf(ci->name, sizeof ci->name, "%s",
+	    m->name != NULL ? m->name : "");
+	ci->handle = m->handle;
+	ci->read_only = m->read_only ? 1 : 0;
+	ci->blocks = m->blocks;
+	ci->bytes = m->bytes;
+	ci->cached_bytes = m->cached_bytes;
+	return client_copy_name(ci->pool, sizeof ci->pool, m->pool);
+}
+
+static const struct client_listing clients_listing = {
+	sizeof(struct pool_client_info), clients_count, clients_copy
+};
+
+static int
+client_clients(struct pool_conn *c, const char *pool,
+    struct pool_client_info **out, size_t *n, size_t *total)
+{
+	Poolmgr__Request		 req = POOLMGR__REQUEST__INIT;
+	Poolmgr__ListClients		 lc = POOLMGR__LIST_CLIENTS__INIT;
+	void				*items;
+	int				 error;
+
+	conn_forget_refusal();
+	if (out == NULL || n == NULL || total == NULL)
+		return -EINVAL;
+	*out = NULL;
+	*n = 0;
+	*total = 0;
+	if (c == NULL)
+		return -EINVAL;
+	if (pool != NULL) {
+		if ((error = client_check_name(pool)) != 0)
+			return error;
+		lc.pool = (char *)pool;
+	}
+
+	req.body_case = POOLMGR__REQUEST__BODY_CLIENTS;
+	req.clients = &lc;
+	if ((error = client_list(c, &req, POOLMGR__REPLY__BODY_CLIENTS,
+	    &clients_listing, &items, n, total)) == 0)
+		*out = items;
+	return error;
+}
+
+static void
+persisted_count(const Poolmgr__Reply *reply, size_t *n, uint64_t *unlisted)
+{
+	*n = reply->persisted->n_uids;
+	*unlisted = reply->persisted->unlisted;
+}
+
+static int
+persisted_copy(const Poolmgr__Reply *reply, size_t i, void *item)
+{
+	const Poolmgr__PersistedBy	*u = reply->persisted->uids[i];
+	struct pool_persisted		*pp = item;
+
+	if (u == NULL)
+		return -EPROTO;
+	pp->uid = u->uid;
+	pp->blocks = u->blocks;
+	pp->bytes = u->bytes;
+	return 0;
+}
+
+static const struct client_listing persisted_listing = {
+	sizeof(struct pool_persisted), persisted_count, persisted_copy
+};
+
+POOL_API int
+pool_persisted(struct pool_conn *c, const char *name,
+    struct pool_persisted **out, size_t *n, size_t *total)
+{
+	Poolmgr__Request		 req = POOLMGR__REQUEST__INIT;
+	Poolmgr__ListPersisted		 lp = POOLMGR__LIST_PERSISTED__INIT;
+	Poolmgr__PoolRef		 ref = POOLMGR__POOL_REF__INIT;
+	void				*items;
+	int				 error;
+
+	conn_forget_refusal();
+	if (out == NULL || n == NULL || total == NULL)
+		return -EINVAL;
+	*out = NULL;
+	if ((error = client_list_begin(c, name, n, total)) != 0)
+		return error;
+
+	ref.name = (char *)name;
+	lp.pool = &ref;
+	req.body_case = POOLMGR__REQUEST__BODY_PERSISTED;
+	req.persisted = &lp;
+	if ((error = client_list(c, &req, POOLMGR__REPLY__BODY_PERSISTED,
+	    &persisted_listing, &items, n, total)) == 0)
+		*out = items;
+	return error;
+}
+
+static void
+names_count(const Poolmgr__Reply *reply, size_t *n, uint64_t *unlisted)
+{
+	*n = reply->names->n_names;
+	*unlisted = reply->names->unlisted;
+}
+
+static int
+names_copy(const Poolmgr__Reply *reply, size_t i, void *item)
+{
+	const Poolmgr__NamedBlock	*nb = reply->names->names[i];
+	struct pool_named		*pn = item;
+
+	/* A name with a NUL inside could not be told apart. */
+	if (nb == NULL || nb->name.len == 0 ||
+	    nb->name.len > POOL_BLOCK_NAME_MAX ||
+	    memchr(nb->name.data, '\0', nb->name.len) != NULL)
+		return -EPROTO;
+	memcpy(pn->name, nb->name.data, nb->name.len);
+	pn->offset = nb->offset;
+	pn->usable_size = nb->usable_size;
+	pn->publisher = nb->publisher;
+	pn->evictable = nb->evictable;
+	pn->generation = nb->generation;
+	return 0;
+}
+
+static const struct client_listing names_listing = {
+	sizeof(struct pool_named), names_count, names_copy
+};
+
+POOL_API int
+pool_names(struct pool_conn *c, const char *name, const char *prefix,
+    struct pool_named **out, size_t *n, size_t *total)
+{
+	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
+	Poolmgr__ListNames	 ln = POOLMGR__LIST_NAMES__INIT;
+	Poolmgr__PoolRef	 ref = POOLMGR__POOL_REF__INIT;
+	void			*items;
+	int			 error;
+
+	conn_forget_refusal();
+	if (out == NULL || n == NULL || total == NULL)
+		return -EINVAL;
+	*out = NULL;
+	if ((error = client_list_begin(c, name, n, total)) != 0)
+		return error;
+	if (prefix != NULL &&
+	    strnlen(prefix, POOL_BLOCK_NAME_MAX + 1) > POOL_BLOCK_NAME_MAX)
+		return -ENAMETOOLONG;
+
+	ref.name = (char *)name;
+	ln.pool = &ref;
+	if (prefix != NULL) {
+		ln.prefix.data = (uint8_t *)prefix;
+		ln.prefix.len = strlen(prefix);
+	}
+	req.body_case = POOLMGR__REQUEST__BODY_NAMES;
+	req.names = &ln;
+	if ((error = client_list(c, &req, POOLMGR__REPLY__BODY_NAMES,
+	    &names_listing, &items, n, total)) == 0)
+		*out = items;
+	return error;
+}

@@ -1,0 +1,295 @@
+/*
+ * stats.c - the questions about one whole pool: its statistics (through a
+ * handle or by name), a trim, and the daemon's invariant check; and the
+ * copying of a pool's statistics from a reply, which pool_list
+ * (lists.c) shares.
+ *
+ * It is apart from the listings because statistics and trims speak for
+ * the caller's caches: a Stats carries a cache's report, so that the
+ * daemon counts what the caches hold as cached and not as in use, and a
+ * trim first gives back what the handle's cache holds.  What the daemon
+ * sends is checked as it is copied: a pool name that cannot be one is
+ * -EPROTO.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+#include "client_internal.h"
+
+static int	client_stats(struct pool_conn *, Poolmgr__PoolRef *,
+		    uint32_t, uint64_t, struct pool_stats *);
+static int	client_trim(struct pool_conn *, Poolmgr__PoolRef *,
+		    uint64_t *);
+
+/* Copy a pool name from a reply; one that cannot be a pool name is a lie. */
+int
+client_copy_name(char *dst, size_t len, const char *src)
+{
+	if (src == NULL || strlen(src) >= len)
+		return -EPROTO;
+	strcpy(dst, src);
+	return 0;
+}
+
+int
+client_copy_stats(struct pool_stats *s, const Poolmgr__PoolStats *m)
+{
+	memset(s, 0, sizeof *s);
+	if (m == NULL || client_copy_name(s->name, sizeof s->name,
+	    m->name) != 0)
+		return -EPROTO;
+	s->max_size = m->max_size;
+	s->committed_bytes = m->committed_bytes;
+	s->allocated_bytes = m->allocated_bytes;
+	s->requested_bytes = m->requested_bytes;
+	s->free_bytes = m->free_bytes;
+	s->largest_free = m->largest_free;
+	s->live_blocks = m->live_blocks;
+	s->clients = m->clients;
+	s->allocs = m->allocs;
+	s->frees = m->frees;
+	s->failed_allocs = m->failed_allocs;
+	s->invalid_frees = m->invalid_frees;
+	s->cached_bytes = m->cached_bytes;
+	s->metadata_bytes = m->metadata_bytes;
+	s->released_bytes = m->released_bytes;
+	s->client_cached_bytes = m->client_cached_bytes;
+	s->persistent_blocks = m->persistent_blocks;
+	s->granularity = m->granularity;
+	s->page_size = m->page_size;
+	s->mode = m->mode;
+	s->uid = m->uid;
+	s->gid = m->gid;
+	s->quota = m->quota;
+	s->retain_bytes = m->retain_bytes;
+	s->free_resident_bytes = m->free_resident_bytes;
+	s->books_bytes = m->books_bytes;
+	s->named_blocks = m->named_blocks;
+	s->release_steps = m->release_steps;
+	s->retain_steps = m->retain_steps;
+	s->numa_policy = m->numa_policy;
+	s->numa_node = m->numa_node;
+	s->evictions = m->evictions;
+	s->evicted_bytes = m->evicted_bytes;
+	s->limit = m->limit;
+	return 0;
+}
+
+static int
+client_stats(struct pool_conn *c, Poolmgr__PoolRef *ref, uint32_t cache_handle,
+    uint64_t cached, struct pool_stats *out)
+{
+	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Reply		*reply;
+	int			 error;
+
+	req.body_case = POOLMGR__REQUEST__BODY_STATS;
+	req.stats = ref;
+	req.cache_handle = cache_handle;
+	req.cache_bytes = cached;
+	error = conn_call(c, &req, POOLMGR__REPLY__BODY_STATS, &reply, NULL);
+	if (error != 0)
+		return error;
+	error = client_copy_stats(out, reply->stats);
+	poolmgr__reply__free_unpacked(reply, NULL);
+	return error;
+}
+
+static int
+client_trim(struct pool_conn *c, Poolmgr__PoolRef *ref, uint64_t *released)
+{
+	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Trim		 tr = POOLMGR__TRIM__INIT;
+	Poolmgr__Reply		*reply;
+	int			 error;
+
+	tr.pool = ref;
+	req.body_case = POOLMGR__REQUEST__BODY_TRIM;
+	req.trim = &tr;
+	error = conn_call(c, &req, POOLMGR__REPLY__BODY_TRIM, &reply, NULL);
+	if (error != 0)
+		return error;
+	if (released != NULL)
+		*released = reply->trim->released_bytes;
+	poolmgr__reply__free_unpacked(reply, NULL);
+	return 0;
+}
+
+POOL_API int
+pool_stats(struct pool *p, struct pool_stats *out)
+{
+	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
+	Poolmgr__PoolRef	 ref = POOLMGR__POOL_REF__INIT;
+	Poolmgr__Reply		*reply;
+	int			 error;
+
+	conn_forget_refusal();
+	if (p == NULL || out == NULL)
+		return -EINVAL;
+	ref.handle = p->handle;
+	req.body_case = POOLMGR__REQUEST__BODY_STATS;
+	req.stats = &ref;
+	/* The request carries our cache's size: the answer is exact for us. */
+	error = client_call(p, &req, POOLMGR__REPLY__BODY_STATS, &reply);
+	if (error != 0)
+		return error;
+	error = client_copy_stats(out, reply->stats);
+	poolmgr__reply__free_unpacked(reply, NULL);
+	return error;
+}
+
+/*
+ * The cache reports of c's handles open on pool name, as pool_stats sends
+ * its handle's: their handles and cached bytes into arrays made here (one
+ * allocation, *cached to free), and how many.  Read under the
+ * connection's lock, which a closing handle takes before its cache goes.
+ * 0 when there is none, or no memory for them: the stats then go without,
+ * as the caller's cached bytes as of its last request.
+ */
+static size_t
+client_cache_reports(struct pool_conn *c, const char *name,
+    uint32_t **handles, uint64_t **cached)
+{
+	struct pool	*p;
+	size_t		 n = 0, max = 0;
+	void		*mem;
+
+	pthread_mutex_lock(&c->lock);
+	TAILQ_FOREACH(p, &c->pools, entry)
+		if (p->cache != NULL && strcmp(p->name, name) == 0)
+			max++;
+	pthread_mutex_unlock(&c->lock);
+	if (max == 0 ||
+	    (mem = malloc(max * (sizeof **handles + sizeof **cached))) == NULL)
+		return 0;
+	*cached = mem;
+	*handles = (uint32_t *)(*cached + max);
+	pthread_mutex_lock(&c->lock);
+	TAILQ_FOREACH(p, &c->pools, entry) {
+		if (p->cache == NULL || strcmp(p->name, name) != 0 || n == max)
+			continue;
+		(*handles)[n] = p->handle;
+		(*cached)[n++] = cache_bytes(p);
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (n == 0)
+		free(mem);
+	return n;
+}
+
+POOL_API int
+pool_stats_by_name(struct pool_conn *c, const char *name,
+    struct pool_stats *out)
+{
+	Poolmgr__PoolRef	ref = POOLMGR__POOL_REF__INIT;
+
+	uint32_t		*handles = NULL;
+	uint64_t		*cached = NULL;
+	size_t			 n, i;
+	int			 error;
+
+	conn_forget_refusal();
+	if (c == NULL || out == NULL)
+		return -EINVAL;
+	if ((error = client_check_name(name)) != 0)
+		return error;
+	ref.name = (char *)name;
+	n = client_cache_reports(c, name, &handles, &cached);
+	if (n == 0)
+		return client_stats(c, &ref, 0, 0, out);
+	/*
+	 * A request has room for one handle's report: with more handles of
+	 * the pool, each goes with a Stats of its own, and the last reply,
+	 * which the daemon made after every report, is the answer.
+	 */
+	for (i = 0; i < n; i++) {
+		error = client_stats(c, &ref, handles[i], cached[i], out);
+		/* Closed meanwhile by another thread: its report went too. */
+		if (error == -EBADF)
+			error = client_stats(c, &ref, 0, 0, out);
+		if (error != 0)
+			break;
+	}
+	free(cached);
+	return error;
+}
+
+POOL_API int
+pool_trim(struct pool *p)
+{
+	Poolmgr__PoolRef	ref = POOLMGR__POOL_REF__INIT;
+
+	conn_forget_refusal();
+	if (p == NULL)
+		return -EINVAL;
+	if (conn_forked(p->conn))
+		return -ECHILD;
+	/*
+	 * Every free page: the blocks our cache holds go back first, and
+	 * those other threads' flushes have on their way are freed (or
+	 * flushed again) before the Trim goes.  Blocks the kernel would not
+	 * let go stay cached and do not fail the trim: pool_flush says why.
+	 */
+	(void)cache_flush(p);
+	ref.handle = p->handle;
+	return client_trim(p->conn, &ref, NULL);
+}
+
+POOL_API int
+pool_trim_by_name(struct pool_conn *c, const char *name, uint64_t *released)
+{
+	Poolmgr__PoolRef	ref = POOLMGR__POOL_REF__INIT;
+	int			error;
+
+	conn_forget_refusal();
+	if (released != NULL)
+		*released = 0;
+	if (c == NULL)
+		return -EINVAL;
+	if ((error = client_check_name(name)) != 0)
+		return error;
+	ref.name = (char *)name;
+	return client_trim(c, &ref, released);
+}
+
+POOL_API int
+pool_check_by_name(struct pool_conn *c, const char *name, char *msg,
+    size_t msglen)
+{
+	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Check		 ck = POOLMGR__CHECK__INIT;
+	Poolmgr__PoolRef	 ref = POOLMGR__POOL_REF__INIT;
+	Poolmgr__Reply		*reply;
+	const char		*problem;
+	int			 error;
+
+	conn_forget_refusal();
+	if (msg != NULL && msglen != 0)
+		*msg = '\0';
+	if (c == NULL)
+		return -EINVAL;
+	if ((error = client_check_name(name)) != 0)
+		return error;
+
+	ref.name = (char *)name;
+	ck.pool = &ref;
+	req.body_case = POOLMGR__REQUEST__BODY_CHECK;
+	req.check = &ck;
+	error = conn_call(c, &req, POOLMGR__REPLY__BODY_CHECK, &reply, NULL);
+	if (error != 0)
+		return error;
+
+	if (!reply->check->ok) {
+		problem = reply->check->problem;
+		if (problem == NULL || *problem == '\0')
+			problem = "invariant check failed";
+		if (msg != NULL && msglen != 0)
+			snprintf(msg, msglen, "%s", problem);
+		error = -EFAULT;
+	}
+	poolmgr__reply__free_unpacked(reply, NULL);
+	return error;
+}
