@@ -249,7 +249,7 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, uint64_t *out)
 	return 1;
 }
 
-/* The API for pool.c and admin.c. */
+/* The API for pool.c, open.c and stats.c. */
 
 int
 cache_create(struct pool *p, const uint8_t *share_map, uint64_t share_size,

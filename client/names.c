@@ -1,7 +1,7 @@
 /*
  * names.c - libpoolclient's named blocks: publish (with its flags), lookup
  * (and retain, and wait), unpublish.  The listing by pool name, pool_names,
- * is admin.c's.
+ * is lists.c's.
  *
  * A name goes on the wire as bytes, without its NUL; the daemon checks it
  * again.  A block looked up is checked as any block the daemon hands out

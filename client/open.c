@@ -34,10 +34,6 @@
  */
 #define CLIENT_MAP_ALIGN_MAX	((size_t)1 << 30)
 
-#ifndef F_SEAL_FUTURE_WRITE
-#define F_SEAL_FUTURE_WRITE	0x0010
-#endif
-
 static int	client_check_fd(int, uint64_t, int);
 static uint8_t	*client_map(int, uint64_t, uint64_t, int);
 static void	client_release(struct pool_conn *, uint32_t);

@@ -3,8 +3,8 @@
  *
  * Allocating, reallocating and freeing blocks, one at a time or in batches,
  * retaining and persisting them, and turning offsets into pointers and
- * back.  Connections, opening and closing pools, and the questions about a
- * whole pool (statistics, trim, check, lists) are admin.c's.
+ * back.  Connections, opening and closing pools (open.c), and the questions
+ * about a whole pool (stats.c: statistics, trim, check; lists.c) are not.
  *
  * Every call is one request and one reply (conn.c), except the small
  * allocations and frees that the handle's cache serves (cache.c); a

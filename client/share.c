@@ -23,6 +23,11 @@
 
 #include "client_internal.h"
 
+/* Linux 5.1; older C libraries lack the name. */
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE	0x0010
+#endif
+
 /* ThreadSanitizer: gcc says so in a macro, clang in a feature. */
 #if defined(__SANITIZE_THREAD__)
 #define SHARE_TSAN 1
