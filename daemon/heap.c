@@ -318,8 +318,12 @@ find_run(struct heap *h, uint64_t len, uint64_t align, bool span,
 	}
 }
 
-/* Allocate without touching the dirty set. */
-static __attribute__((noinline)) int
+/*
+ * Allocate without touching the dirty set.  Inlined into its two callers:
+ * every allocation the caches do not serve passes here, and a call of its
+ * own cost about 16 instructions in saved registers alone.
+ */
+static inline __attribute__((always_inline)) int
 alloc_block(struct heap *h, uint64_t size, uint64_t align, uint64_t *out,
 	    uint64_t *lenp)
 {
