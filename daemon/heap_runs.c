@@ -854,29 +854,35 @@ next_bit(const struct chunk *c, uint64_t b, uint64_t *nb)
 /*
  * give_in_chunk's case with a long run on one side or both (lr, rr), or a
  * short run (left at chunk bit lb, right ending at chunk bit rb): the
- * merged run reuses a long record.
+ * merged run reuses a long record.  The block's first granule and the one
+ * after it are bits of c, so their start bits are set and cleared there
+ * without looking the chunk up again.
  */
 static bool
-give_long(struct heap *h, uint64_t off, uint64_t len, struct lrun *lr,
-	  bool left, uint64_t lb, struct lrun *rr, bool right, uint64_t rb,
-	  uint64_t *new_first, uint64_t *new_end)
+give_long(struct heap *h, struct chunk *c, uint64_t off, uint64_t len,
+	  struct lrun *lr, bool left, uint64_t lb, struct lrun *rr, bool right,
+	  uint64_t rb, uint64_t *new_first, uint64_t *new_end)
 {
-	uint64_t base = (off >> h->gshift) & ~(uint64_t)(CHUNK_GRANULES - 1);
+	uint64_t base = c->index << CHUNK_SHIFT;
+	uint64_t bit = (off >> h->gshift) - base, ebit = bit + (len >> h->gshift);
 	uint64_t x = off, y = off + len, uf, ue;
 	struct fit f;
 
+	assert(bit < CHUNK_GRANULES && ebit < CHUNK_GRANULES);
 	if (left)	/* a short run [lb, off) */
 		lr = NULL, x = (base + lb) << h->gshift;
 	if (right)
 		rr = NULL, y = (base + rb) << h->gshift;
 	h->st.free_bytes += len;
-	bm_set_start(h, off);
+	/* The block's start bit stays only if nothing merges from before. */
 	if (lr || left) {
 		if (left)
 			sbin_del(h, x, (unsigned)((off - x) >> h->gshift));
 		else
 			x = lr->start;
-		bm_clear_start(h, off);
+		sw_clear(c, (unsigned)(bit / 64), 1ull << (bit & 63));
+	} else {
+		sw_set(c, (unsigned)(bit / 64), 1ull << (bit & 63));
 	}
 	if (rr || right) {
 		if (right)
@@ -884,8 +890,11 @@ give_long(struct heap *h, uint64_t off, uint64_t len, struct lrun *lr,
 							   h->gshift));
 		else
 			y = rr->start + rr->len;
-		bm_clear_start(h, off + len);
+		sw_clear(c, (unsigned)(ebit / 64), 1ull << (ebit & 63));
 	}
+	/* Runs on both sides that start and end outside c may empty it. */
+	if (c->nstart == 0)
+		bm_drop_if_empty(h, c);
 	if (lr && rr)
 		lrun_delete(h, rr);
 	f.lr = lr ? lr : rr;
@@ -953,7 +962,7 @@ give_in_chunk(struct heap *h, uint64_t off, uint64_t len, uint64_t *new_first,
 			return false;	/* it may end past c, maybe short */
 	}
 	if (lr || rr)
-		return give_long(h, off, len, lr, left, lb, rr, right, rb,
+		return give_long(h, c, off, len, lr, left, lb, rr, right, rb,
 				 new_first, new_end);
 	base = c->index << CHUNK_SHIFT;
 	h->st.free_bytes += len;
