@@ -309,7 +309,24 @@ sbin_compact(struct heap *h, unsigned n)
 		sbin_resize(h, sb, sbin_cap(sb) / 2);
 }
 
-/* A short run of n granules starts at p now. */
+/* sbin_add's push onto a full stack: it grows first. */
+static __attribute__((noinline, cold)) void
+sbin_push_grown(struct heap *h, uint64_t p, unsigned n)
+{
+	struct sbin *sb = &h->sbin[n];
+
+	if (sb->len >= UINT32_MAX / 2)
+		abort();
+	sbin_resize(h, sb, sb->len ? sb->len * 2 : SBIN_MIN);
+	sb->v[sb->len++] = p;
+	if (sb->len >= 2 * sb->count + SBIN_STALE)
+		sbin_compact(h, n);
+}
+
+/*
+ * A short run of n granules starts at p now.  The growth and compaction
+ * of the stack are tail calls, so that the push itself saves no registers.
+ */
 static void
 sbin_add(struct heap *h, uint64_t p, unsigned n)
 {
@@ -320,9 +337,8 @@ sbin_add(struct heap *h, uint64_t p, unsigned n)
 		sbin_set_nonempty(h, n, true);
 	assert(sb->count != 0);	/* no wrap: every run has an 8-byte entry */
 	if (sb->len == sbin_cap(sb)) {
-		if (sb->len >= UINT32_MAX / 2)
-			abort();
-		sbin_resize(h, sb, sb->len ? sb->len * 2 : SBIN_MIN);
+		sbin_push_grown(h, p, n);
+		return;
 	}
 	sb->v[sb->len++] = p;
 	if (sb->len >= 2 * sb->count + SBIN_STALE)
