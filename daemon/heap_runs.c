@@ -705,10 +705,15 @@ units_touched(const struct heap *h, uint64_t x, uint64_t y, uint64_t a,
 	      uint64_t b, uint64_t *first, uint64_t *end)
 {
 	uint64_t unit = h->page << h->kmin;
-	uint64_t wf = round_up(x, unit), we = round_down(y, unit);
-	uint64_t tf = round_down(a, unit), te = round_up(b, unit);
-	uint64_t f = wf > tf ? wf : tf, e = we < te ? we : te;
+	uint64_t wf, we, tf, te, f, e;
 
+	if (y - x < unit) {	/* most runs: shorter than any whole unit */
+		*first = *end = 0;
+		return;
+	}
+	wf = round_up(x, unit), we = round_down(y, unit);
+	tf = round_down(a, unit), te = round_up(b, unit);
+	f = wf > tf ? wf : tf, e = we < te ? we : te;
 	*first = f >> h->pshift;
 	*end = e > f ? e >> h->pshift : *first;
 }
