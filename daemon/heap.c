@@ -581,8 +581,12 @@ end_in_chunk(const struct chunk *c, uint64_t b)
 	return (uint64_t)w * 64 + (uint64_t)__builtin_ctzll(bits);
 }
 
-/* Free the live small block [off, off + len) of chunk c, known to be one. */
-static void
+/*
+ * Free the live small block [off, off + len) of chunk c, known to be one.
+ * Inlined: every free that free_fast does not take (half of them on (b))
+ * passes here, and its own frame saved six registers.
+ */
+static inline __attribute__((always_inline)) void
 release_small(struct heap *h, struct chunk *c, uint64_t off, uint64_t len)
 {
 	uint64_t slack = bm_clear_live(h, off, len), pf, pe;
