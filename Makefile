@@ -498,8 +498,9 @@ endif
 
 # libFuzzer harnesses (clang): the engine fed operations, and the daemon's
 # decoder and dispatch fed datagrams against real pools, the restore of
-# a restart in place fed states, and the recovery after a crash fed
-# journals and keep memfds.
+# a restart in place fed states, the recovery after a crash fed
+# journals and keep memfds, and the client library fed a fake daemon's
+# replies.
 FUZZ_CC      ?= clang
 FUZZ_CFLAGS  := -std=gnu11 -g -O1 -Wall -Wextra -Werror \
                 -fsanitize=fuzzer,address,undefined \
@@ -507,7 +508,8 @@ FUZZ_CFLAGS  := -std=gnu11 -g -O1 -Wall -Wextra -Werror \
                 -Iclient -I$(BUILD)/proto $(SD_CFLAGS)
 FUZZ_SECONDS ?= 300
 FUZZERS      := $(BUILD)/fuzz/fuzz_engine $(BUILD)/fuzz/fuzz_dispatch \
-                $(BUILD)/fuzz/fuzz_restore $(BUILD)/fuzz/fuzz_recover
+                $(BUILD)/fuzz/fuzz_restore $(BUILD)/fuzz/fuzz_recover \
+                $(BUILD)/fuzz/fuzz_client
 DAEMON_LIB_SRCS := $(filter-out daemon/poolmgrd.c,$(DAEMON_SRCS))
 
 $(BUILD)/fuzz/fuzz_engine: tests/fuzz/fuzz_engine.c $(ENGINE_SRCS)
@@ -534,6 +536,13 @@ $(BUILD)/fuzz/fuzz_recover: tests/fuzz/fuzz_recover.c tests/fuzz/fuzz_common.h \
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ \
 	  $(filter-out daemon/restore.c,$(filter %.c,$^)) $(DAEMON_LIBS)
+
+# The client library's sources as libpoolclient is made of them.
+$(BUILD)/fuzz/fuzz_client: tests/fuzz/fuzz_client.c tests/fuzz/fuzz_client.h \
+		$(LIB_SRCS) $(PROTO_C) \
+		$(wildcard client/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(LIB_LIBS)
 
 fuzzers: deps
 	@$(MAKE) --no-print-directory $(FUZZERS)

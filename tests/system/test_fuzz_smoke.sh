@@ -6,6 +6,8 @@
 #   tests/fuzz/fuzz_dispatch.c  the daemon's decoder and dispatch fed datagrams
 #   tests/fuzz/fuzz_restore.c   a restart in place's restore fed states
 #   tests/fuzz/fuzz_recover.c   a crash's recovery fed journals and keeps
+#   tests/fuzz/fuzz_client.c    the client library fed a fake daemon's
+#                               replies
 #
 # Every seed in tests/fuzz/corpus/NAME/ must run clean (-runs=0); then each
 # fuzzer runs for FUZZ_SMOKE_SECONDS (default 10: a smoke test; `make fuzz`
@@ -20,7 +22,7 @@ cd "$(dirname "$0")/../.."
 b=${POOLMGR_BUILD:-build}
 cc=${FUZZ_CC:-clang}
 seconds=${FUZZ_SMOKE_SECONDS:-10}
-fuzzers="fuzz_engine fuzz_dispatch fuzz_restore fuzz_recover"
+fuzzers="fuzz_engine fuzz_dispatch fuzz_restore fuzz_recover fuzz_client"
 tmp=$(mktemp -d /tmp/poolmgr-fuzz.XXXXXX)
 pids=
 trap 'kill $pids 2>/dev/null || :; rm -rf "$tmp"' EXIT
@@ -42,10 +44,11 @@ printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n)\n{ (
 	     "missing (Debian: libclang-rt-14-dev; 'make deps'):" \
 	     "$(head -n 3 "$tmp/probe.log")"
 
-# Side by side: each one compiles the daemon's sources with clang.
+# Side by side: each one compiles the daemon's (or the library's)
+# sources with clang.
 make --no-print-directory -s -j"$(nproc 2>/dev/null || echo 1)" BUILD="$b" \
 	"$b/fuzz/fuzz_engine" "$b/fuzz/fuzz_dispatch" "$b/fuzz/fuzz_restore" \
-	"$b/fuzz/fuzz_recover" \
+	"$b/fuzz/fuzz_recover" "$b/fuzz/fuzz_client" \
 	> "$tmp/build.log" 2>&1 ||
 	fail "cannot build the fuzzers: $(tail -n 20 "$tmp/build.log")"
 
