@@ -472,8 +472,8 @@ fake_alloc(struct fake *f, uint64_t size, uint64_t align, uint64_t *off,
 	return 0;
 }
 
-static const struct fake_block *
-fake_find_block(const struct fake *f, uint64_t off)
+static struct fake_block *
+fake_find_block(struct fake *f, uint64_t off)
 {
 	size_t	i, n = f->nblocks < FAKE_BLOCKS ? f->nblocks : FAKE_BLOCKS;
 
@@ -481,6 +481,34 @@ fake_find_block(const struct fake *f, uint64_t off)
 		if (f->blocks[i].off == off)
 			return &f->blocks[i];
 	return NULL;
+}
+
+/*
+ * A realloc in place: only the last block can grow (into the room after
+ * it); any other one is -EAGAIN, which has the library move it.
+ */
+static int
+fake_grow(struct fake *f, uint64_t off, uint64_t size, uint64_t *newoff,
+    uint64_t *usable)
+{
+	struct fake_block	*b = fake_find_block(f, off);
+	uint64_t		 want;
+
+	if (b == NULL)
+		return -EINVAL;
+	if (size > f->pool_size)
+		return -ENOMEM;
+	want = round_up(size, f->granularity);
+	if (want > b->usable && (b->off + b->usable != f->cursor ||
+	    want > f->pool_size - b->off))
+		return -EAGAIN;
+	if (want > b->usable) {
+		b->usable = want;
+		f->cursor = b->off + want;
+	}
+	*newoff = b->off;
+	*usable = b->usable;
+	return 0;
 }
 
 static struct fake_name *
@@ -575,8 +603,13 @@ answer_blocks(struct fake *f, const Poolmgr__Request *rq, struct answer *a)
 	case POOLMGR__REQUEST__BODY_REALLOC:
 		if (rq->realloc->size == 0)
 			return;
-		error = fake_alloc(f, rq->realloc->size, 0, &a->alloc.offset,
-		    &a->alloc.usable_size);
+		if (rq->realloc->in_place)
+			error = fake_grow(f, rq->realloc->offset,
+			    rq->realloc->size, &a->alloc.offset,
+			    &a->alloc.usable_size);
+		else
+			error = fake_alloc(f, rq->realloc->size, 0,
+			    &a->alloc.offset, &a->alloc.usable_size);
 		break;
 	case POOLMGR__REQUEST__BODY_USABLE_SIZE:
 		if ((b = fake_find_block(f, rq->usable_size->offset)) == NULL)
@@ -1341,16 +1374,19 @@ run_blocks(struct client *cl, unsigned op, unsigned arg)
 		check_alloc(cl, "pool_calloc", r, off, size * (1 + (arg & 3)));
 		break;
 	case OP_REALLOC:
+		/* Argument 0 frees; 7, 1 MiB, moves in this process. */
+		if (arg == 0)
+			size = 0;
 		old = live_block(cl, arg);
 		off = old;
-		r = pool_realloc(cl->rw, old, arg == 7 ? 0 : size, &off);
+		r = pool_realloc(cl->rw, old, size, &off);
 		check_code("pool_realloc", r);
 		if (r == 0) {
 			drop_live(cl, old);
-			if (arg == 7 && off != POOL_OFF_NONE)
+			if (size == 0 && off != POOL_OFF_NONE)
 				die("pool_realloc to 0 left %llu",
 				    (unsigned long long)off);
-			if (arg != 7)
+			if (size != 0)
 				check_rw_block(cl, "pool_realloc", off, size);
 		}
 		break;

@@ -132,8 +132,9 @@ write_scripts(void)
 	static const uint8_t alloc[] = {
 		OP(OP_OPEN, 0), OP(OP_ALLOC, 0), OP(OP_ALLOC, 2),
 		OP(OP_ALLOC, 5), OP(OP_CALLOC, 1), OP(OP_ALIGNED, 4),
-		OP(OP_REALLOC, 1), OP(OP_REALLOC, 6), OP(OP_USABLE, 1),
-		OP(OP_FREE, 0), OP(OP_FREE, 1), OP(OP_ALLOC, 1),
+		OP(OP_REALLOC, 1), OP(OP_REALLOC, 6), OP(OP_REALLOC, 7),
+		OP(OP_USABLE, 1), OP(OP_REALLOC, 0), OP(OP_FREE, 0),
+		OP(OP_FREE, 1), OP(OP_ALLOC, 1),
 		OP(OP_ALLOC, 1), OP(OP_FLUSH, 0), OP(OP_STATS, 0),
 		OP(OP_CLOSE, 0),
 	};
@@ -175,6 +176,8 @@ write_scripts(void)
 	save(&s, "alloc-64k");
 	begin(&s, 1, 1, 0, alloc, sizeof alloc);
 	save(&s, "alloc-1m-g64-plain");
+	begin(&s, 5, 0, 7, alloc, sizeof alloc);
+	save(&s, "alloc-2m");
 	begin(&s, 1, 0, 7, cache, sizeof cache);
 	save(&s, "cache-1m");
 	begin(&s, 4, 2, 7, cache, sizeof cache);
