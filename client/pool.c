@@ -52,8 +52,8 @@ client_call(struct pool *p, Poolmgr__Request *req,
 
 /*
  * Check a block the daemon handed out: inside the pool, at least want
- * bytes, and aligned as asked.  Anything else would let pool_ptr point
- * outside the mapping.
+ * bytes, at the start of a granule, and aligned as asked.  Anything else
+ * would let pool_ptr point outside the mapping.
  */
 int
 client_check_block(struct pool *p, const Poolmgr__AllocReply *a,
@@ -62,6 +62,14 @@ client_check_block(struct pool *p, const Poolmgr__AllocReply *a,
 	if (a->offset >= p->size || a->usable_size > p->size - a->offset)
 		return -EPROTO;
 	if (a->usable_size < want || a->usable_size == 0)
+		return -EPROTO;
+	/*
+	 * Every block starts at a granule (the share map has a bit per
+	 * granule).  The cache serves pool_alloc_aligned up to the
+	 * granularity from blocks of refills, which are checked with no
+	 * align: one inside a granule would be handed out misaligned.
+	 */
+	if ((a->offset & (p->granularity - 1)) != 0)
 		return -EPROTO;
 	if (align != 0 && (a->offset & (align - 1)) != 0)
 		return -EPROTO;

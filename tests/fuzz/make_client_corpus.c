@@ -20,6 +20,12 @@
  *     -o build/make_client_corpus tests/fuzz/make_client_corpus.c \
  *     build/proto/poolmgr.pb-c.c -lprotobuf-c
  *   build/make_client_corpus tests/fuzz/corpus/fuzz_client
+ *
+ * Seeds named regress_* are not written here: they are inputs the fuzzer
+ * found to break the library, kept byte for byte so that the smoke test
+ * replays them (regress_refill_inside_granule: a cache refill's block
+ * 143 bytes into a pool of 4096-byte granules, which the cache then
+ * handed to pool_alloc_aligned(512)).
  */
 #include <errno.h>
 #include <stdint.h>

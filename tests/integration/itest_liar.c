@@ -21,11 +21,13 @@
  *   Alloc     the offset is at or past the end of the pool, the block runs
  *             past the end, usable_size is smaller than asked or so large
  *             that offset + usable_size wraps, the offset is misaligned
- *             for pool_alloc_aligned (4096), the reply has no body or the
+ *             for pool_alloc_aligned (4096) or is not at the start of a
+ *             granule (FAKE_G), the reply has no body or the
  *             wrong one, its error is outside -4095..-1 (-4096, INT32_MIN,
  *             5): -EPROTO, *out stays POOL_OFF_NONE, and the next truthful
  *             Alloc on the same connection works.
- *   AllocBatch fewer blocks than asked, or one outside the pool: -EPROTO.
+ *   AllocBatch fewer blocks than asked, one outside the pool, or one not
+ *             at the start of a granule: -EPROTO.
  *   UsableSize the answer is about another offset: -EPROTO, then the
  *             truthful answer.
  *   hang-up   the daemon answers an Open and closes the connection: the
@@ -133,6 +135,7 @@ enum lie {
 	LIE_ALLOC_SMALLER,
 	LIE_ALLOC_WRAPS,
 	LIE_ALLOC_MISALIGNED,
+	LIE_ALLOC_OFF_GRANULE,
 	LIE_ALLOC_NO_BODY,
 	LIE_ALLOC_WRONG_BODY,
 	LIE_ALLOC_ERROR_4096,
@@ -141,6 +144,7 @@ enum lie {
 	/* AllocBatch */
 	LIE_BATCH_SHORT,
 	LIE_BATCH_OUTSIDE,
+	LIE_BATCH_OFF_GRANULE,
 	/* UsableSize */
 	LIE_USABLE_OTHER_OFFSET,
 	/* the conversation (told in reply to an Alloc) */
@@ -228,6 +232,8 @@ static const struct lie_case alloc_lies[] = {
 	 "an Alloc offset + usable_size that wraps"},
 	{LIE_ALLOC_MISALIGNED, CALL_ALIGNED,
 	 "a misaligned offset for pool_alloc_aligned(4096)"},
+	{LIE_ALLOC_OFF_GRANULE, CALL_ALLOC,
+	 "an Alloc offset inside a granule"},
 	{LIE_ALLOC_NO_BODY, CALL_ALLOC, "an Alloc reply without a body"},
 	{LIE_ALLOC_WRONG_BODY, CALL_ALLOC,
 	 "an Alloc reply with a Stats body"},
@@ -235,6 +241,8 @@ static const struct lie_case alloc_lies[] = {
 	 "an AllocBatch reply with fewer blocks than asked"},
 	{LIE_BATCH_OUTSIDE, CALL_BATCH,
 	 "an AllocBatch reply with a block outside the pool"},
+	{LIE_BATCH_OFF_GRANULE, CALL_BATCH,
+	 "an AllocBatch reply with a block inside a granule"},
 	{LIE_USABLE_OTHER_OFFSET, CALL_USABLE,
 	 "a UsableSize reply about another offset"},
 };
@@ -288,6 +296,7 @@ lie_now(struct fake_state *fs, Poolmgr__Request__BodyCase body)
 		target = POOLMGR__REQUEST__BODY_OPEN;
 		break;
 	case LIE_BATCH_SHORT: case LIE_BATCH_OUTSIDE:
+	case LIE_BATCH_OFF_GRANULE:
 		target = POOLMGR__REQUEST__BODY_ALLOC_BATCH;
 		break;
 	case LIE_USABLE_OTHER_OFFSET:
@@ -597,6 +606,10 @@ fake_alloc(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	case LIE_ALLOC_MISALIGNED:
 		ar.offset = off + FAKE_G;	/* aligned to 16 only */
 		break;
+	case LIE_ALLOC_OFF_GRANULE:
+		/* Inside the pool, room to spare, but no block starts there. */
+		ar.offset = off + FAKE_G / 2;
+		break;
 	case LIE_ALLOC_NO_BODY:
 		rep.body_case = POOLMGR__REPLY__BODY__NOT_SET;
 		rep.alloc = NULL;
@@ -681,6 +694,8 @@ fake_alloc_batch(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 		br.n_offsets = br.n_usable_sizes = m->n_sizes - 1;
 	if (lie && fs->lie == LIE_BATCH_OUTSIDE)
 		offs[m->n_sizes - 1] = FAKE_SIZE + 4096;
+	if (lie && fs->lie == LIE_BATCH_OFF_GRANULE)
+		offs[m->n_sizes - 1] += FAKE_G / 2;
 	/* The bounds cases: the limit since removed, quota none. */
 	if (fs->lie == BOUNDS_SENT || fs->lie == LIE_BOUNDS_WITHOUT_BIT) {
 		br.pool_limit_case =
