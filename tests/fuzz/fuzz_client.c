@@ -24,8 +24,10 @@
  * record says to keep their own; sent as they are when they do not),
  * send descriptors that lie (unsealed, missing a seal, the wrong size,
  * read-only, a pipe, one too many, more than a reply may carry), fill
- * the share map (bits set, the pool destroyed, the map replaced), send
- * a stray reply, a refusal of the connection, an empty or oversized
+ * the share map (bits set, the pool destroyed, the map replaced), write
+ * the last share map it sent as the daemon writes its own (so a pool is
+ * destroyed or a map replaced under blocks the cache holds), send a
+ * stray reply, a refusal of the connection, an empty or oversized
  * datagram, the reply twice, or hang up.
  *
  * Meanwhile the harness's main thread runs a script of library calls
@@ -277,6 +279,10 @@ struct fake {
 	size_t		 nnames;
 	uint8_t		 share_fill;	/* share maps' contents */
 	uint64_t	 share_state, share_replaced;
+	uint8_t		*share_live;	/* the last map made, mapped writable
+					 * before its seals (as the daemon
+					 * keeps its own) */
+	uint64_t	 share_live_size;
 };
 
 static struct fake	fake;
@@ -300,9 +306,32 @@ share_size(const struct fake *f)
 	return round_up((bits + 7) / 8, FAKE_PAGE) + FAKE_PAGE;
 }
 
+static void
+fake_drop_map(struct fake *f)
+{
+	if (f->share_live != NULL)
+		munmap(f->share_live, f->share_live_size);
+	f->share_live = NULL;
+	f->share_live_size = 0;
+}
+
+/* Keep a writable mapping of a new share map fd, the last one's dropped. */
+static void
+fake_keep_map(struct fake *f, int fd, uint64_t size)
+{
+	void	*m;
+
+	fake_drop_map(f);
+	m = mmap(NULL, size, PROT_READ|PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		die("mmap of a share map: %s", strerror(errno));
+	f->share_live = m;
+	f->share_live_size = size;
+}
+
 /* A sealed memfd of size bytes (the share map's contents when map). */
 static int
-fake_memfd(const struct fake *f, int map, uint64_t size, int seals)
+fake_memfd(struct fake *f, int map, uint64_t size, int seals)
 {
 	const char	*name = map ? MEMFD_SHARE : MEMFD_POOL;
 	uint64_t	 words[2];
@@ -330,9 +359,26 @@ fake_memfd(const struct fake *f, int map, uint64_t size, int seals)
 		    (off_t)(size - FAKE_PAGE)) == -1)
 			die("pwrite: %s", strerror(errno));
 	}
+	if (map && size >= FAKE_PAGE)
+		fake_keep_map(f, fd, size);
 	if (seals != 0 && fcntl(fd, F_ADD_SEALS, seals) == -1)
 		die("F_ADD_SEALS: %s", strerror(errno));
 	return fd;
+}
+
+/* SPECIAL_SHARE_WRITE: the last map's bits and words written now. */
+static void
+fake_write_map(struct fake *f, uint8_t fill, uint64_t state,
+    uint64_t replaced)
+{
+	uint64_t	*words;
+
+	if (f->share_live == NULL)
+		return;
+	memset(f->share_live, fill, f->share_live_size - FAKE_PAGE);
+	words = (uint64_t *)(f->share_live + f->share_live_size - FAKE_PAGE);
+	__atomic_store_n(&words[0], state, __ATOMIC_RELEASE);
+	__atomic_store_n(&words[1], replaced, __ATOMIC_RELEASE);
 }
 
 /* A pipe's read end, its write end closed: a descriptor not a memfd. */
@@ -364,7 +410,7 @@ fake_reopen(int fd, int flags)
 
 /* The pool's memfd or a share map, telling the lie asked for (or -1). */
 static int
-fake_fd(const struct fake *f, int map, uint64_t size, int lie)
+fake_fd(struct fake *f, int map, uint64_t size, int lie)
 {
 	int	seals = F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_SEAL;
 
@@ -1002,6 +1048,12 @@ fake_special(struct fake *f, const Poolmgr__Request *rq, unsigned control,
 		while (nfds < 6)
 			fds[nfds++] = fake_pipe();
 		break;
+	case SPECIAL_SHARE_WRITE: {
+		uint8_t	fill = in_byte(&f->in), state = in_byte(&f->in);
+
+		fake_write_map(f, fill, state, in_byte(&f->in));
+		break;
+	}
 	}
 	len = fake_pack(&answer.reply);
 	fake_send(f, fake_wbuf, len, fds, nfds);
@@ -1097,6 +1149,7 @@ fake_run(void *arg)
 	}
 	close(f->fd);
 	f->fd = -1;
+	fake_drop_map(f);
 	return NULL;
 }
 

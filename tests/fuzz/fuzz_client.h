@@ -52,6 +52,10 @@ enum special {
 	SPECIAL_OVERSIZE,	/* a datagram longer than the protocol's */
 	SPECIAL_MANY_FDS,	/* the answer with more descriptors than a
 				 * reply may carry */
+	SPECIAL_SHARE_WRITE,	/* the last share map sent written first, as
+				 * the daemon writes its own (3 bytes: every
+				 * bits' byte, the state, the replaced word),
+				 * then the answer */
 	SPECIAL_COUNT
 };
 

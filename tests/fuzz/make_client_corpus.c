@@ -9,7 +9,9 @@
  * constants in fuzz_client.h).  The records here are truthful: the
  * fake's own answer (a 0 byte, or no record at all once they run out),
  * or the same answer spelled out as raw protobuf bytes, so that the
- * fuzzer starts from replies it can twist field by field.  The default
+ * fuzzer starts from replies it can twist field by field, or the share
+ * map written as the daemon writes it (a pool destroyed by force, a
+ * restart in place).  The default
  * script (every call once) runs over every pool size with each
  * granularity, with all the HelloReply features and with none.
  *
@@ -255,6 +257,45 @@ write_raw(void)
 	save(&s, "raw-truthful");
 }
 
+/*
+ * The daemon writing the share map under a caching handle: the pool
+ * destroyed by force, and a restart in place (the map frozen, every bit
+ * set, and replaced: the library asks for the new one), each told
+ * before the answer to the request after the first refill.
+ */
+static void
+write_share_events(void)
+{
+	static const uint8_t script[] = {
+		OP(OP_OPEN, 0), OP(OP_ALLOC, 1), OP(OP_ALLOC, 1),
+		OP(OP_FREE, 0), OP(OP_ALLOC, 2), OP(OP_ALLOC, 1),
+		OP(OP_FREE, 1), OP(OP_FREE, 0), OP(OP_ALLOC, 1),
+		OP(OP_FLUSH, 0), OP(OP_ALLOC, 1), OP(OP_STATS, 0),
+	};
+	static const struct {
+		const char	*name;
+		uint8_t		 fill, state, replaced;
+	} events[] = {
+		{ "share-destroyed", 0x00, 1, 0 },
+		{ "share-replaced", 0xff, 0, 1 },
+	};
+	struct seed	s;
+	size_t		i;
+
+	for (i = 0; i < sizeof events / sizeof events[0]; i++) {
+		begin(&s, 1, 0, 7, script, sizeof script);
+		put_byte(&s, REC_TRUTH);	/* Hello */
+		put_byte(&s, REC_TRUTH);	/* OpenPool */
+		put_byte(&s, REC_TRUTH);	/* the first refill */
+		put_byte(&s, REC_SPECIAL);
+		put_byte(&s, SPECIAL_SHARE_WRITE);
+		put_byte(&s, events[i].fill);
+		put_byte(&s, events[i].state);
+		put_byte(&s, events[i].replaced);
+		save(&s, events[i].name);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -272,5 +313,6 @@ main(int argc, char **argv)
 	write_defaults();
 	write_scripts();
 	write_raw();
+	write_share_events();
 	return 0;
 }
