@@ -30,9 +30,10 @@
  * stray reply, a refusal of the connection, an empty or oversized
  * datagram, the reply twice, or hang up.
  *
- * Meanwhile the harness's main thread runs a script of library calls
- * (the input's, or a default one that makes every call once): opens read-
- * write and read-only, alloc, alloc_aligned, calloc, realloc, free, batch
+ * Meanwhile the harness's main thread (with a second one beside it, if
+ * the input says) runs a script of library calls (the input's, or a
+ * default one that makes every call once): opens read-write and
+ * read-only, alloc, alloc_aligned, calloc, realloc, free, batch
  * alloc and free, usable size, retain, persist, publish, lookup (plain,
  * retaining, waiting), unpublish, stats (by handle and by name), trim,
  * flush, set_cache, list, names, clients, persisted, check, create,
@@ -65,6 +66,12 @@
  *                      the batch replies' bounds)
  *   byte 1   bits 0-5  n, the script's length: n bytes follow, one call
  *                      each; 0: the default script (DEFAULT_SCRIPT)
+ *            bit 6     two threads: a call that opens, closes or
+ *                      disconnects nothing runs beside the next one
+ *                      when that one only allocates or reads (see
+ *                      pairable), on a thread of its own, so that
+ *                      conn.c has two requests in flight to match
+ *                      replies to, and to fail together
  *   then     the script: a byte per call, bits 0-4 the call (OP_*),
  *            bits 5-7 its argument (a size, a block, a name, a timeout)
  *   then     reply records, one per request, in the order the requests
@@ -1159,6 +1166,8 @@ fake_run(void *arg)
 struct client {
 	struct pool_conn	*conn;
 	struct pool		*rw, *ro;
+	pthread_mutex_t		 lock;	/* live and nlive, when two threads
+					 * run the script */
 	pool_off_t		 live[LIVE_MAX];
 	size_t			 nlive;
 };
@@ -1225,8 +1234,10 @@ check_rw_block(struct client *cl, const char *call, pool_off_t off,
 {
 	check_block(cl->rw, call, off, size);
 	memset(pool_ptr(cl->rw, off), 0xa5, size);
+	pthread_mutex_lock(&cl->lock);
 	if (cl->nlive < LIVE_MAX)
 		cl->live[cl->nlive++] = off;
+	pthread_mutex_unlock(&cl->lock);
 }
 
 /* A failed allocation: the code, and *out left POOL_OFF_NONE. */
@@ -1253,11 +1264,17 @@ check_string(const char *call, const char *s, size_t size)
 
 /* The live block the argument names (a free one may be named too). */
 static pool_off_t
-live_block(const struct client *cl, unsigned arg)
+live_block(struct client *cl, unsigned arg)
 {
+	pool_off_t	off;
+
+	pthread_mutex_lock(&cl->lock);
 	if (cl->nlive == 0)
-		return arg & 1 ? 0 : POOL_OFF_NONE;
-	return cl->live[arg % cl->nlive];
+		off = arg & 1 ? 0 : POOL_OFF_NONE;
+	else
+		off = cl->live[arg % cl->nlive];
+	pthread_mutex_unlock(&cl->lock);
+	return off;
 }
 
 static void
@@ -1265,11 +1282,13 @@ drop_live(struct client *cl, pool_off_t off)
 {
 	size_t	i;
 
+	pthread_mutex_lock(&cl->lock);
 	for (i = 0; i < cl->nlive; i++)
 		if (cl->live[i] == off) {
 			cl->live[i] = cl->live[--cl->nlive];
-			return;
+			break;
 		}
+	pthread_mutex_unlock(&cl->lock);
 }
 
 /* The handle a read call uses: read-only if the argument says and one is. */
@@ -1405,7 +1424,7 @@ run_names(struct client *cl, unsigned op, unsigned arg)
 static void
 run_blocks(struct client *cl, unsigned op, unsigned arg)
 {
-	pool_off_t	 off = POOL_OFF_NONE, old, offs[24];
+	pool_off_t	 off = POOL_OFF_NONE, old, offs[24], batch[LIVE_MAX];
 	size_t		 size = script_sizes[arg], sizes[24], n, i;
 	int		 r;
 
@@ -1463,10 +1482,14 @@ run_blocks(struct client *cl, unsigned op, unsigned arg)
 			    sizes[i]);
 		break;
 	case OP_FREE_BATCH:
-		r = pool_free_batch(cl->rw, cl->nlive, cl->live);
+		pthread_mutex_lock(&cl->lock);
+		n = cl->nlive;
+		memcpy(batch, cl->live, n * sizeof batch[0]);
+		pthread_mutex_unlock(&cl->lock);
+		r = pool_free_batch(cl->rw, n, batch);
 		check_code("pool_free_batch", r);
-		if (r == 0)
-			cl->nlive = 0;
+		for (i = 0; r == 0 && i < n; i++)
+			drop_live(cl, batch[i]);
 		break;
 	case OP_USABLE: {
 		struct pool	*p = reader(cl, arg);
@@ -1600,6 +1623,68 @@ run_op(struct client *cl, uint8_t byte)
 	return 0;
 }
 
+/* The second thread of a pair: one call. */
+struct helper {
+	struct client	*cl;
+	uint8_t		 call;
+};
+
+static void *
+helper_run(void *arg)
+{
+	struct helper	*h = arg;
+
+	(void)run_op(h->cl, h->call);
+	return NULL;
+}
+
+/*
+ * May call run beside call next?  Not one that opens, closes or
+ * disconnects (a pool closed under another call is the program's bug,
+ * not the library's), and next only allocates or reads: it frees
+ * nothing that call may be using.
+ */
+static int
+pairable(uint8_t call, uint8_t next)
+{
+	switch ((call & 0x1f) % OP_COUNT) {
+	case OP_OPEN: case OP_OPEN_RO: case OP_CLOSE: case OP_CLOSE_RO:
+	case OP_DISCONNECT:
+		return 0;
+	}
+	switch ((next & 0x1f) % OP_COUNT) {
+	case OP_ALLOC: case OP_ALIGNED: case OP_CALLOC: case OP_ALLOC_BATCH:
+	case OP_USABLE: case OP_LOOKUP: case OP_LOOKUP_WAIT: case OP_STATS:
+	case OP_STATS_NAME: case OP_TRIM: case OP_FLUSH: case OP_SET_CACHE:
+	case OP_LIST: case OP_NAMES: case OP_CLIENTS: case OP_PERSISTED:
+	case OP_CHECK:
+		return 1;
+	}
+	return 0;
+}
+
+/* The script, on one thread or two; 1 when it disconnected. */
+static int
+run_script(struct client *cl, const uint8_t *script, size_t n, int paired)
+{
+	struct helper	h;
+	pthread_t	t;
+	size_t		i;
+
+	for (i = 0; i < n; i++) {
+		if (paired && i + 1 < n && pairable(script[i], script[i + 1])) {
+			h.cl = cl;
+			h.call = script[++i];
+			if (pthread_create(&t, NULL, helper_run, &h) != 0)
+				die("pthread_create failed");
+			(void)run_op(cl, script[i - 1]);
+			pthread_join(t, NULL);
+		} else if (run_op(cl, script[i]))
+			return 1;
+	}
+	return 0;
+}
+
 /* Descriptors open now. */
 static long
 open_fds(void)
@@ -1670,13 +1755,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct client	 cl;
 	pthread_t	 thread;
 	const uint8_t	*script;
-	size_t		 nscript, i;
+	size_t		 nscript;
 	long		 fds_before = open_fds();
-	uint8_t		 config;
-	int		 r, gone = 0;
+	uint8_t		 config, length;
+	int		 r, gone;
 
 	config = in_byte(&in);
-	nscript = in_byte(&in) & 0x3f;
+	length = in_byte(&in);
+	nscript = length & SCRIPT_LENGTH;
 	if (nscript == 0) {
 		script = DEFAULT_SCRIPT;
 		nscript = sizeof DEFAULT_SCRIPT;
@@ -1699,11 +1785,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		die("pthread_create failed");
 
 	memset(&cl, 0, sizeof cl);
+	pthread_mutex_init(&cl.lock, NULL);
 	r = pool_connect(sock_path, &cl.conn);
 	check_code("pool_connect", r);
 	if (r == 0) {
-		for (i = 0; i < nscript && !gone; i++)
-			gone = run_op(&cl, script[i]);
+		gone = run_script(&cl, script, nscript, (length & SCRIPT_PAIRED) != 0);
 		if (!gone) {
 			pool_close(cl.ro);
 			pool_close(cl.rw);
@@ -1711,6 +1797,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	} else if (cl.conn != NULL)
 		die("pool_connect failed (%d) but gave a connection", r);
+	pthread_mutex_destroy(&cl.lock);
 
 	pthread_join(thread, NULL);
 	if (open_fds() != fds_before)

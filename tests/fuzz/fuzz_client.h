@@ -7,6 +7,10 @@
 
 #include <stdint.h>
 
+/* Byte 1: the script's length, and two threads (see the top). */
+#define SCRIPT_LENGTH	0x3f
+#define SCRIPT_PAIRED	0x40
+
 /* Record control byte (see the top). */
 #define REC_KIND	0x03
 #define REC_TRUTH	0

@@ -13,7 +13,8 @@
  * map written as the daemon writes it (a pool destroyed by force, a
  * restart in place).  The default
  * script (every call once) runs over every pool size with each
- * granularity, with all the HelloReply features and with none.
+ * granularity, with all the HelloReply features and with none; the
+ * paired-* seeds run their scripts on two threads.
  *
  * Built and run by hand, not by the Makefile (make build/proto/poolmgr.pb-c.c
  * first):
@@ -202,6 +203,20 @@ write_scripts(void)
 	save(&s, "readonly-4k-g4096");
 	begin(&s, 0, 0, 7, admin, sizeof admin);
 	save(&s, "admin-lists");
+
+	/* Two threads: each call beside the next where it may be. */
+	begin(&s, 1, 0, 7, cache, sizeof cache);
+	s.b[1] |= SCRIPT_PAIRED;
+	save(&s, "paired-cache-1m");
+	begin(&s, 1, 0, 7, batch, sizeof batch);
+	s.b[1] |= SCRIPT_PAIRED;
+	save(&s, "paired-batch-1m");
+	begin(&s, 1, 0, 7, names, sizeof names);
+	s.b[1] |= SCRIPT_PAIRED;
+	save(&s, "paired-names-1m");
+	begin(&s, 4, 1, 7, NULL, 0);
+	s.b[1] |= SCRIPT_PAIRED;
+	save(&s, "paired-default-256k-g64");
 }
 
 /*
