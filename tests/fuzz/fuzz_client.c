@@ -1494,11 +1494,11 @@ run_blocks(struct client *cl, unsigned op, unsigned arg)
 	case OP_USABLE: {
 		struct pool	*p = reader(cl, arg);
 
-		r = pool_usable_size(p, live_block(cl, arg), &size);
+		off = live_block(cl, arg);
+		r = pool_usable_size(p, off, &size);
 		check_code("pool_usable_size", r);
 		if (r == 0)
-			check_block(p, "pool_usable_size",
-			    live_block(cl, arg), size);
+			check_block(p, "pool_usable_size", off, size);
 		break;
 	}
 	case OP_RETAIN:
