@@ -184,6 +184,8 @@ int	client_memfd_check(int, int, uint64_t);
 
 /* stats.c: a pool name and a pool's statistics from a reply (for lists.c) */
 int	client_copy_name(char *, size_t, const char *);
+/* conn.c: the daemon's words for a person, control bytes as '?' */
+void	client_copy_words(char *, size_t, const char *);
 int	client_copy_stats(struct pool_stats *, const Poolmgr__PoolStats *);
 
 /*

@@ -495,16 +495,27 @@ conn_wait(struct pool_conn *c, struct conn_call *call)
 static __thread char	last_message[256];
 static __thread int	last_code;
 
-static void
-conn_note_words(int code, const char *m)
+/*
+ * Copy a text from the daemon meant to be shown to a person (a refusal's
+ * words, a check's problem) into dst of len bytes (len > 0), cut short if
+ * need be: bytes a terminal would act on become '?'.
+ */
+void
+client_copy_words(char *dst, size_t len, const char *src)
 {
 	size_t	i;
 
+	for (i = 0; i < len - 1 && src[i] != '\0'; i++)
+		dst[i] = (unsigned char)src[i] < 0x20 ||
+		    src[i] == 0x7f ? '?' : src[i];
+	dst[i] = '\0';
+}
+
+static void
+conn_note_words(int code, const char *m)
+{
 	last_code = code;
-	for (i = 0; i < sizeof(last_message) - 1 && m[i] != '\0'; i++)
-		last_message[i] = (unsigned char)m[i] < 0x20 ||
-		    m[i] == 0x7f ? '?' : m[i];
-	last_message[i] = '\0';
+	client_copy_words(last_message, sizeof last_message, m);
 }
 
 static void

@@ -597,7 +597,8 @@ POOL_API int pool_trim_by_name(struct pool_conn *c, const char *name,
 
 /*
  * pool_check_by_name - run the daemon's invariant check on a pool.  Returns
- * 0 when it passes, -EFAULT with the problem in msg when it does not.
+ * 0 when it passes, -EFAULT with the problem in msg when it does not (the
+ * daemon's words, cut to msglen, bytes a terminal would act on as '?').
  */
 POOL_API int pool_check_by_name(struct pool_conn *c, const char *name,
 				char *msg, size_t msglen);

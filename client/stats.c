@@ -287,7 +287,7 @@ pool_check_by_name(struct pool_conn *c, const char *name, char *msg,
 		if (problem == NULL || *problem == '\0')
 			problem = "invariant check failed";
 		if (msg != NULL && msglen != 0)
-			snprintf(msg, msglen, "%s", problem);
+			client_copy_words(msg, msglen, problem);
 		error = -EFAULT;
 	}
 	poolmgr__reply__free_unpacked(reply, NULL);

@@ -1,7 +1,7 @@
 /*
  * fuzz_client.c - libFuzzer harness for libpoolclient against a daemon
  * that says anything: conn.c's receiving, matching and descriptor
- * handling, admin.c's checks of an open and its mapping, pool.c's and
+ * handling, open.c's checks of an open and its mapping, pool.c's and
  * names.c's checks of every block a reply names, share.c's checks of a
  * share map and its renewal, and the client cache (cache*.c) running on
  * whatever the replies and the share map say.
@@ -47,7 +47,9 @@
  *     pool_offset_of gives the offset back, and the block's bytes can be
  *     written (read, on a read-only handle); a failed allocation leaves
  *     *out POOL_OFF_NONE;
- *   - strings it copies out of replies (stats, lists) are terminated;
+ *   - strings it copies out of replies (stats, lists) are terminated,
+ *     and words meant for a person (pool_last_message, a check's
+ *     problem) hold no byte a terminal would act on;
  *   - every request it sends decodes;
  *   - after the input (the pools closed, the connection gone, the fake
  *     joined) no descriptor is left open that was not open before, and
@@ -1172,6 +1174,26 @@ struct client {
 	size_t			 nlive;
 };
 
+static void
+check_string(const char *call, const char *s, size_t size)
+{
+	if (strnlen(s, size) >= size)
+		die("%s: a string not terminated", call);
+}
+
+/* Words for a person: terminated, and nothing a terminal would act on. */
+static void
+check_words(const char *call, const char *s, size_t size)
+{
+	size_t	i;
+
+	check_string(call, s, size);
+	for (i = 0; s[i] != '\0'; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			die("%s: control byte %#x at %zu", call,
+			    (unsigned)(unsigned char)s[i], i);
+}
+
 /* An int the library returned: 0 or a code pool_strerror knows. */
 static void
 check_code(const char *call, int r)
@@ -1192,6 +1214,7 @@ check_code(const char *call, int r)
 	text = pool_last_message(r);
 	if (text == NULL || strlen(text) > 255)
 		die("%s: pool_last_message(%d) is not a short string", call, r);
+	check_words(call, text, 256);
 }
 
 /*
@@ -1253,13 +1276,6 @@ check_alloc(struct client *cl, const char *call, int r, pool_off_t off,
 		return;
 	}
 	check_rw_block(cl, call, off, size);
-}
-
-static void
-check_string(const char *call, const char *s, size_t size)
-{
-	if (strnlen(s, size) >= size)
-		die("%s: a string not terminated", call);
 }
 
 /* The live block the argument names (a free one may be named too). */
@@ -1551,7 +1567,7 @@ run_pools(struct client *cl, unsigned op, unsigned arg)
 	case OP_CHECK:
 		r = pool_check_by_name(cl->conn, "fuzz", msg, sizeof msg);
 		check_code("pool_check_by_name", r);
-		check_string("pool_check_by_name", msg, sizeof msg);
+		check_words("pool_check_by_name", msg, sizeof msg);
 		break;
 	case OP_CREATE:
 		if (arg & 1) {

@@ -28,7 +28,9 @@
  * found to break the library, kept byte for byte so that the smoke test
  * replays them (regress_refill_inside_granule: a cache refill's block
  * 143 bytes into a pool of 4096-byte granules, which the cache then
- * handed to pool_alloc_aligned(512)).
+ * handed to pool_alloc_aligned(512); regress_check_words, written by
+ * hand: a failed check whose problem text holds an escape and a bell,
+ * which pool_check_by_name copied as they came).
  */
 #include <errno.h>
 #include <stdint.h>
