@@ -52,15 +52,25 @@ dirty_cmp(struct dirty *a, struct dirty *b)
 
 RB_GENERATE(dirty_tree, dirty, link, dirty_cmp)
 
-/* The interval with the greatest first <= page, or NULL. */
+/*
+ * The interval with the greatest first <= page, or NULL.  One descent that
+ * keeps the last node not past page: RB_NFIND and a step back (RB_PREV,
+ * or RB_MAX) walked the tree twice, on every allocation the hint misses.
+ */
 static struct dirty *
 dirty_at_or_before(struct heap *h, uint64_t page)
 {
-	struct dirty key = {.first = page + 1};
-	struct dirty *d = RB_NFIND(dirty_tree, &h->dirty, &key);
+	struct dirty *d = RB_ROOT(&h->dirty), *best = NULL;
 
-	return d ? RB_PREV(dirty_tree, &h->dirty, d)
-		 : RB_MAX(dirty_tree, &h->dirty);
+	while (d) {
+		if (d->first <= page) {
+			best = d;
+			d = RB_RIGHT(d, link);
+		} else {
+			d = RB_LEFT(d, link);
+		}
+	}
+	return best;
 }
 
 /* The first stretch that ends after page first, or NULL. */
