@@ -246,21 +246,22 @@ dirty_forget(struct heap *h, uint64_t first, uint64_t end)
 static bool
 free_pages_in(struct heap *h, uint64_t first, uint64_t end, bool release)
 {
-	uint64_t p = first, lim = end << h->pshift;
+	uint64_t p = first, lim = end << h->pshift, gend = lim >> h->gshift;
 	bool any = false;
 
 	while (p < end) {
-		uint64_t at = p << h->pshift, next = bm_next_start(h, at, lim);
-		bool run;
+		uint64_t at = p << h->pshift, gi = at >> h->gshift, next;
+		/* One lookup of the page's chunk serves both searches. */
+		const struct chunk *c = bm_chunk(h, gi >> CHUNK_SHIFT);
+		uint64_t f = bm_next_start_in(h, c, gi, gend);
 
+		next = f < gend ? f << h->gshift : lim;
 		if (next < at + h->page) {
 			p++;	/* another extent starts inside the page */
 			continue;
 		}
 		/* The extent over the page covers the pages up to next. */
-		run = bm_is_start(h, at) ? runs_start_at(h, at)
-					 : runs_cover(h, at);
-		if (run) {
+		if (runs_cover_in(h, c, at)) {
 			if (!release)
 				return true;
 			any = true;

@@ -447,8 +447,7 @@ heap_count_out(struct heap *h, uint64_t len, uint64_t requested)
 /* heap_runs.c: free runs, bins, split and coalesce. */
 bool runs_is_short(const struct heap *h, uint64_t len);
 bool runs_at(struct heap *h, uint64_t start, struct fit *f);
-bool runs_start_at(struct heap *h, uint64_t off);
-bool runs_cover(struct heap *h, uint64_t off);
+bool runs_cover_in(struct heap *h, const struct chunk *c, uint64_t off);
 bool runs_containing(struct heap *h, uint64_t off, struct fit *f);
 bool runs_best_fit(struct heap *h, uint64_t len, uint64_t align,
 		   bool sure_only, struct fit *f);

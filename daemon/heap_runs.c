@@ -565,39 +565,41 @@ runs_at(struct heap *h, uint64_t start, struct fit *f)
 	return fit_long(f, lrun_find(h, start));
 }
 
-/* Does a run start at off?  Its start bit and no live bit, no cache mark,
- * not a page span: the block map alone, unless the pool has spans. */
-bool
-runs_start_at(struct heap *h, uint64_t off)
-{
-	struct chunk *c;
-	unsigned w;
-	uint64_t m;
-
-	if (off >= h->max_size || !(c = bm_chunk_at(h, off)))
-		return false;
-	w = bm_word(h, off);
-	m = bm_mask(h, off);
-	return (SW(c, w) & m) && !(LW(c, w) & m) && !bm_cached_in(h, c, off) &&
-	       !span_start(h, off);
-}
-
 /*
- * Is the byte at off inside a run?  The last extent start at or before it,
- * looked for on the block map over two chunks at most (the chunks' summary
- * words make that a few steps).  An extent that starts further back is
- * longer than any short run: a long run's record holds off, or no run does.
+ * Is the byte at off, the first of a page no extent starts inside, in a
+ * run?  The retention walk asks, with off's chunk c in hand (NULL when
+ * nothing starts in it).  The extent over off starts at off or before it:
+ * nearly always in c, where it is read with no further lookup; else
+ * within two chunks before it, on the block map; else it is longer than
+ * any short run, and a long run's record holds off or no run does.
  */
 bool
-runs_cover(struct heap *h, uint64_t off)
+runs_cover_in(struct heap *h, const struct chunk *c, uint64_t off)
 {
 	uint64_t reach = (uint64_t)2 * CHUNK_GRANULES << h->gshift;
-	uint64_t top = off + h->g, p;
+	uint64_t top = off + h->g, gi = off >> h->gshift, bits = 0, p;
+	uint64_t base = gi & ~(uint64_t)(CHUNK_GRANULES - 1);
+	unsigned w = (unsigned)(gi - base) / 64;
 	bool live;
 
-	p = bm_prev_start(h, top, top > reach ? top - reach : 0, &live);
-	if (p == HEAP_OFF_NONE)
+	assert(!c || c->index == gi >> CHUNK_SHIFT);
+	if (c) {
+		bits = SW(c, w) & (~0ull >> (63 - (gi & 63)));
+		if (!bits && (w = sw_prev(c, w)) < CHUNK_WORDS)
+			bits = SW(c, w);
+	}
+	if (bits) {
+		unsigned b = 63 - (unsigned)__builtin_clzll(bits);
+
+		p = (base + (uint64_t)w * 64 + b) << h->gshift;
+		return !(LW(c, w) >> b & 1) && !bm_cached_in(h, c, p) &&
+		       !span_start(h, p);
+	}
+	p = bm_scan_backward(h, base, (top > reach ? top - reach : 0) >>
+					     h->gshift, &live);
+	if (p == UINT64_MAX)
 		return lrun_containing(h, off) != NULL;
+	p <<= h->gshift;
 	return free_start(h, p, live) && !span_start(h, p);
 }
 
