@@ -447,10 +447,15 @@ retain_queued(const struct heap *h, uint64_t first, uint64_t end)
 {
 	unsigned k, n = h->retain_count < RETAIN_RECYCLE ? h->retain_count
 							 : RETAIN_RECYCLE;
+	unsigned slot = h->retain_head + h->retain_count;
 
-	for (k = 1; k <= n; k++) {
+	if (n == 0)
+		return false;
+	/* retain_slot's check, made once for the walk back from the newest. */
+	assert(h->retain_cap && !(h->retain_cap & (h->retain_cap - 1)));
+	for (k = 0; k < n; k++) {
 		const struct retained *r =
-			&h->retain[retain_slot(h, h->retain_count - k)];
+			&h->retain[--slot & (h->retain_cap - 1)];
 
 		if (r->first <= first && end <= r->end)
 			return true;
