@@ -94,20 +94,19 @@ dirty_delete(struct heap *h, struct dirty *d)
 	heap_node_free(h, d, sizeof(*d));
 }
 
-/* dirty_mark when the remembered stretch does not cover the block. */
-void
-dirty_mark_slow(struct heap *h, uint64_t off, uint64_t len)
+/*
+ * dirty_mark_slow when no stretch covers the pages [first, end): d, the
+ * stretch before them (or NULL), grows over them, or a new one is made,
+ * and the stretches it then touches are swallowed.  Out of line, so that
+ * the common case, a stretch the hint missed that covers the block
+ * already, saves no registers.
+ */
+static __attribute__((noinline)) void
+dirty_extend(struct heap *h, struct dirty *d, uint64_t first, uint64_t end)
 {
-	uint64_t first = off >> h->pshift;
-	uint64_t end = round_up(off + len, h->page) >> h->pshift;
 	uint64_t before = h->dirty_pages;
-	struct dirty *d, *next;
+	struct dirty *next;
 
-	d = dirty_at_or_before(h, first);
-	if (d && d->end >= end) {
-		h->dirty_hint = d;
-		return;
-	}
 	if (d && d->end >= first) {
 		h->dirty_pages -= d->end - d->first;
 	} else {
@@ -132,6 +131,21 @@ dirty_mark_slow(struct heap *h, uint64_t off, uint64_t len)
 	 * as if dirty (free_dirty_take), so they come back in here.
 	 */
 	h->free_dirty += h->dirty_pages - before;
+}
+
+/* dirty_mark when the remembered stretch does not cover the block. */
+void
+dirty_mark_slow(struct heap *h, uint64_t off, uint64_t len)
+{
+	uint64_t first = off >> h->pshift;
+	uint64_t end = round_up(off + len, h->page) >> h->pshift;
+	struct dirty *d = dirty_at_or_before(h, first);
+
+	if (d && d->end >= end) {
+		h->dirty_hint = d;
+		return;
+	}
+	dirty_extend(h, d, first, end);
 }
 
 /*
