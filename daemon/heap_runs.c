@@ -109,6 +109,22 @@ short_extent(struct heap *h, uint64_t p)
 	return q - p <= (uint64_t)SHORT_MAX << h->gshift ? q - p : 0;
 }
 
+/* short_extent with p's chunk c in hand: no second lookup of it. */
+static inline uint64_t
+short_extent_in(struct heap *h, const struct chunk *c, uint64_t p)
+{
+	uint64_t lim = p + ((uint64_t)(SHORT_MAX + 1) << h->gshift);
+	uint64_t gend, q;
+
+	assert(c && c->index == p >> h->gshift >> CHUNK_SHIFT);
+	if (lim > h->max_size)
+		lim = h->max_size;
+	gend = lim >> h->gshift;
+	q = bm_next_start_in(h, c, p >> h->gshift, gend);
+	q = q < gend ? q << h->gshift : lim;
+	return q - p <= (uint64_t)SHORT_MAX << h->gshift ? q - p : 0;
+}
+
 /* Is the extent at p (start bit set, live bit clear) a page span? */
 static inline bool
 span_start(struct heap *h, uint64_t p)
@@ -559,7 +575,7 @@ runs_at(struct heap *h, uint64_t start, struct fit *f)
 	/* A start bit with no live bit and no cache mark: run or span. */
 	if (!(SW(c, w) & m) || (LW(c, w) & m) || bm_cached_in(h, c, start))
 		return false;
-	len = short_extent(h, start);
+	len = short_extent_in(h, c, start);
 	if (len)
 		return !span_start(h, start) && fit_short(f, start, len);
 	return fit_long(f, lrun_find(h, start));
