@@ -447,7 +447,7 @@ heap_count_out(struct heap *h, uint64_t len, uint64_t requested)
 /* heap_runs.c: free runs, bins, split and coalesce. */
 bool runs_is_short(const struct heap *h, uint64_t len);
 bool runs_at(struct heap *h, uint64_t start, struct fit *f);
-bool runs_cover_in(struct heap *h, const struct chunk *c, uint64_t off);
+bool runs_cover_before(struct heap *h, uint64_t off);
 bool runs_containing(struct heap *h, uint64_t off, struct fit *f);
 bool runs_best_fit(struct heap *h, uint64_t len, uint64_t align,
 		   bool sure_only, struct fit *f);
@@ -834,6 +834,42 @@ cache_pop(struct heap *h, uint64_t len, uint64_t *off)
 	h->st.cached_bytes -= len;
 	*off = p;
 	return true;
+}
+
+/* Is the extent at p (start bit set, live bit clear) a page span? */
+static inline bool
+span_start(struct heap *h, uint64_t p)
+{
+	return h->st.spans && (p & (h->page - 1)) == 0 && spans_find(h, p);
+}
+
+/*
+ * Is the byte at off, the first of a page no extent starts inside, in a
+ * run?  The retention walk asks, with off's chunk c in hand (NULL when
+ * nothing starts in it), once for every page or extent it judges: inline.
+ * The extent over off starts at off or before it, nearly always in c,
+ * where it is read with no further lookup; runs_cover_before looks
+ * further back.
+ */
+static inline bool
+runs_cover_in(struct heap *h, const struct chunk *c, uint64_t off)
+{
+	uint64_t gi = off >> h->gshift, bits = 0, p;
+	uint64_t base = gi & ~(uint64_t)(CHUNK_GRANULES - 1);
+	unsigned w = (unsigned)(gi - base) / 64, b;
+
+	assert(!c || c->index == gi >> CHUNK_SHIFT);
+	if (c) {
+		bits = SW(c, w) & (~0ull >> (63 - (gi & 63)));
+		if (!bits && (w = sw_prev(c, w)) < CHUNK_WORDS)
+			bits = SW(c, w);
+	}
+	if (!bits)
+		return runs_cover_before(h, off);
+	b = 63 - (unsigned)__builtin_clzll(bits);
+	p = (base + (uint64_t)w * 64 + b) << h->gshift;
+	return !(LW(c, w) >> b & 1) && !bm_cached_in(h, c, p) &&
+	       !span_start(h, p);
 }
 
 /*

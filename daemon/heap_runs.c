@@ -125,13 +125,6 @@ short_extent_in(struct heap *h, const struct chunk *c, uint64_t p)
 	return q - p <= (uint64_t)SHORT_MAX << h->gshift ? q - p : 0;
 }
 
-/* Is the extent at p (start bit set, live bit clear) a page span? */
-static inline bool
-span_start(struct heap *h, uint64_t p)
-{
-	return h->st.spans && (p & (h->page - 1)) == 0 && spans_find(h, p);
-}
-
 /* An extent start with a clear live bit and no cache mark: run or span. */
 static inline bool
 free_start(struct heap *h, uint64_t p, bool live)
@@ -582,35 +575,19 @@ runs_at(struct heap *h, uint64_t start, struct fit *f)
 }
 
 /*
- * Is the byte at off, the first of a page no extent starts inside, in a
- * run?  The retention walk asks, with off's chunk c in hand (NULL when
- * nothing starts in it).  The extent over off starts at off or before it:
- * nearly always in c, where it is read with no further lookup; else
- * within two chunks before it, on the block map; else it is longer than
- * any short run, and a long run's record holds off or no run does.
+ * runs_cover_in's way when the extent over off does not start in off's
+ * chunk: within two chunks before it, on the block map; else it is longer
+ * than any short run, and a long run's record holds off or no run does.
  */
 bool
-runs_cover_in(struct heap *h, const struct chunk *c, uint64_t off)
+runs_cover_before(struct heap *h, uint64_t off)
 {
 	uint64_t reach = (uint64_t)2 * CHUNK_GRANULES << h->gshift;
-	uint64_t top = off + h->g, gi = off >> h->gshift, bits = 0, p;
-	uint64_t base = gi & ~(uint64_t)(CHUNK_GRANULES - 1);
-	unsigned w = (unsigned)(gi - base) / 64;
+	uint64_t top = off + h->g;
+	uint64_t base = (off >> h->gshift) & ~(uint64_t)(CHUNK_GRANULES - 1);
+	uint64_t p;
 	bool live;
 
-	assert(!c || c->index == gi >> CHUNK_SHIFT);
-	if (c) {
-		bits = SW(c, w) & (~0ull >> (63 - (gi & 63)));
-		if (!bits && (w = sw_prev(c, w)) < CHUNK_WORDS)
-			bits = SW(c, w);
-	}
-	if (bits) {
-		unsigned b = 63 - (unsigned)__builtin_clzll(bits);
-
-		p = (base + (uint64_t)w * 64 + b) << h->gshift;
-		return !(LW(c, w) >> b & 1) && !bm_cached_in(h, c, p) &&
-		       !span_start(h, p);
-	}
 	p = bm_scan_backward(h, base, (top > reach ? top - reach : 0) >>
 					     h->gshift, &live);
 	if (p == UINT64_MAX)
