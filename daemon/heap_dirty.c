@@ -56,6 +56,8 @@ RB_GENERATE(dirty_tree, dirty, link, dirty_cmp)
  * The interval with the greatest first <= page, or NULL.  One descent that
  * keeps the last node not past page: RB_NFIND and a step back (RB_PREV,
  * or RB_MAX) walked the tree twice, on every allocation the hint misses.
+ * A stretch that holds page ends it: the stretches are disjoint, so no
+ * other can start after its first and at or before page.
  */
 static struct dirty *
 dirty_at_or_before(struct heap *h, uint64_t page)
@@ -64,6 +66,8 @@ dirty_at_or_before(struct heap *h, uint64_t page)
 
 	while (d) {
 		if (d->first <= page) {
+			if (page < d->end)
+				return d;
 			best = d;
 			d = RB_RIGHT(d, link);
 		} else {
