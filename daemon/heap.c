@@ -539,17 +539,6 @@ heap_calloc(struct heap *h, uint64_t nmemb, uint64_t size, uint64_t *out)
 	return 0;
 }
 
-/* The live small block at off and its length, or false. */
-static bool
-small_block(struct heap *h, uint64_t off, uint64_t *len)
-{
-	uint64_t limit = off + h->threshold + h->g;
-
-	if (limit > h->max_size)
-		limit = h->max_size;
-	return bm_live_block(h, off, limit, len);
-}
-
 /* Is off worth looking up at all: inside the pool and on a granule? */
 static bool
 plausible(const struct heap *h, uint64_t off)
@@ -579,6 +568,73 @@ end_in_chunk(const struct chunk *c, uint64_t b)
 		bits = SW(c, w);
 	}
 	return (uint64_t)w * 64 + (uint64_t)__builtin_ctzll(bits);
+}
+
+/* The live small block at off and its length, or false: the general case. */
+static __attribute__((noinline)) bool
+small_block_any(struct heap *h, uint64_t off, uint64_t *len)
+{
+	uint64_t limit = off + h->threshold + h->g;
+
+	if (limit > h->max_size)
+		limit = h->max_size;
+	return bm_live_block(h, off, limit, len);
+}
+
+/*
+ * The length of the live small block at off, which runs past its chunk:
+ * the next start is looked for from the next chunk on.
+ */
+static __attribute__((noinline)) bool
+small_block_past(struct heap *h, uint64_t off, uint64_t *len)
+{
+	uint64_t limit = off + h->threshold + h->g, gend, f;
+
+	if (limit > h->max_size)
+		limit = h->max_size;
+	gend = limit >> h->gshift;
+	f = bm_scan_forward(h, ((off >> h->gshift) | (CHUNK_GRANULES - 1)) + 1,
+			    gend);
+	*len = (f < gend ? f << h->gshift : limit) - off;
+	return true;
+}
+
+/*
+ * The live small block at off and its length, or false.  The common case,
+ * its chunk in the directory's front table and its end inside that chunk,
+ * makes no call; a block that runs past its chunk (half of them on (d),
+ * whose blocks grow) or a front-table miss goes to small_block_any as a
+ * tail call, so that the common case saves no registers for it.
+ */
+static bool
+small_block(struct heap *h, uint64_t off, uint64_t *len)
+{
+	uint64_t gi = off >> h->gshift, idx = gi >> CHUNK_SHIFT;
+	uint64_t b = gi & (CHUNK_GRANULES - 1), limit, e;
+	const struct slot *f = &h->chunks.front[idx & h->chunks.mask];
+	const struct chunk *c = f->c;
+
+	if (f->index != idx)
+		return small_block_any(h, off, len);
+	if (!c)
+		return false;
+	assert(c->index == idx);
+	if (!((SW(c, b / 64) & LW(c, b / 64)) >> (b & 63) & 1))
+		return false;
+	e = end_in_chunk(c, b);
+	if (e == CHUNK_GRANULES)
+		return small_block_past(h, off, len);
+	/*
+	 * As bm_live_block: an end past the limit reads as the limit.  off,
+	 * the threshold and the pool's size are whole granules, so comparing
+	 * bytes gives what its comparison in granules did.
+	 */
+	limit = off + h->threshold + h->g;
+	if (limit > h->max_size)
+		limit = h->max_size;
+	e = ((idx << CHUNK_SHIFT) + e) << h->gshift;
+	*len = (e < limit ? e : limit) - off;
+	return true;
 }
 
 /*
