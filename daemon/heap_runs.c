@@ -435,6 +435,21 @@ lrun_delete(struct heap *h, struct lrun *r)
 }
 
 /*
+ * A resized run that passes its neighbour in the size tree moves there.  Out
+ * of line, and reached by a tail call: the common resize, which keeps its
+ * rank, then saves no registers for the tree's calls.
+ */
+static __attribute__((noinline)) void
+lrun_reorder(struct heap *h, struct lrun *r, uint64_t start, uint64_t len)
+{
+	RB_REMOVE(lrun_size_tree, &h->lsize, r);
+	r->start = start;
+	r->len = len;
+	RB_INSERT(lrun_size_tree, &h->lsize, r);
+	h->lmin = NULL;
+}
+
+/*
  * The new start stays between the neighbours: no reordering by address.
  * In the size tree the run is moved only when its rank changes, and only
  * the neighbour on the side it moves to can be passed: a run that shrinks
@@ -442,8 +457,8 @@ lrun_delete(struct heap *h, struct lrun *r)
  * before it, a run that grows (a freed block merged into it) with the one
  * after it.
  */
-static inline __attribute__((always_inline)) void
-lrun_resize_inline(struct heap *h, struct lrun *r, uint64_t start, uint64_t len)
+static inline __attribute__((always_inline)) bool
+lrun_keeps_rank(struct heap *h, struct lrun *r, uint64_t start, uint64_t len)
 {
 	struct lrun key = {.start = start, .len = len}, *nb;
 	int dir = lrun_size_cmp(&key, r);
@@ -457,8 +472,16 @@ lrun_resize_inline(struct heap *h, struct lrun *r, uint64_t start, uint64_t len)
 			    : lrun_size_cmp(&key, nb) < 0)) {
 		r->start = start;
 		r->len = len;
-		return;
+		return true;
 	}
+	return false;
+}
+
+static inline __attribute__((always_inline)) void
+lrun_resize_inline(struct heap *h, struct lrun *r, uint64_t start, uint64_t len)
+{
+	if (lrun_keeps_rank(h, r, start, len))
+		return;
 	RB_REMOVE(lrun_size_tree, &h->lsize, r);
 	r->start = start;
 	r->len = len;
@@ -474,7 +497,8 @@ lrun_resize_inline(struct heap *h, struct lrun *r, uint64_t start, uint64_t len)
 static __attribute__((noinline)) void
 lrun_resize(struct heap *h, struct lrun *r, uint64_t start, uint64_t len)
 {
-	lrun_resize_inline(h, r, start, len);
+	if (!lrun_keeps_rank(h, r, start, len))
+		lrun_reorder(h, r, start, len);
 }
 
 static struct lrun *
