@@ -455,14 +455,19 @@ lrun_reorder(struct heap *h, struct lrun *r, uint64_t start, uint64_t len)
  * the neighbour on the side it moves to can be passed: a run that shrinks
  * (the smallest long run being carved, most often) is compared with the one
  * before it, a run that grows (a freed block merged into it) with the one
- * after it.
+ * after it.  dir is -1 for a run that shrinks, 1 for one that grows, 0 when
+ * the caller cannot tell (a spare record reused for another run): a caller
+ * that knows saves the comparison.  Returns false, having changed nothing,
+ * when the run must move in the size tree.
  */
 static inline __attribute__((always_inline)) bool
-lrun_keeps_rank(struct heap *h, struct lrun *r, uint64_t start, uint64_t len)
+lrun_keeps_rank(struct heap *h, struct lrun *r, uint64_t start, uint64_t len,
+		int dir)
 {
 	struct lrun key = {.start = start, .len = len}, *nb;
-	int dir = lrun_size_cmp(&key, r);
 
+	if (dir == 0)	/* not known to the caller */
+		dir = lrun_size_cmp(&key, r);
 	if (dir < 0)
 		nb = r == h->lmin ? NULL : RB_PREV(lrun_size_tree, &h->lsize, r);
 	else
@@ -477,10 +482,12 @@ lrun_keeps_rank(struct heap *h, struct lrun *r, uint64_t start, uint64_t len)
 	return false;
 }
 
+/* runs_alloc's carve from the low end of a long run that stays long. */
 static inline __attribute__((always_inline)) void
-lrun_resize_inline(struct heap *h, struct lrun *r, uint64_t start, uint64_t len)
+lrun_shrink_inline(struct heap *h, struct lrun *r, uint64_t start, uint64_t len)
 {
-	if (lrun_keeps_rank(h, r, start, len))
+	assert(len < r->len);	/* a carve from its low end */
+	if (lrun_keeps_rank(h, r, start, len, -1))
 		return;
 	RB_REMOVE(lrun_size_tree, &h->lsize, r);
 	r->start = start;
@@ -490,14 +497,26 @@ lrun_resize_inline(struct heap *h, struct lrun *r, uint64_t start, uint64_t len)
 }
 
 /*
- * The same out of line, for the merges and splits off the hot path: inlined
- * into all of them it cost (b) and (d) 9-13 instructions per operation in
- * the registers their callers then had to save.
+ * Any resize, out of line, for the merges and splits off the hot path:
+ * inlined into all of them it cost (b) and (d) 9-13 instructions per
+ * operation in the registers their callers then had to save.
  */
 static __attribute__((noinline)) void
 lrun_resize(struct heap *h, struct lrun *r, uint64_t start, uint64_t len)
 {
-	if (!lrun_keeps_rank(h, r, start, len))
+	if (!lrun_keeps_rank(h, r, start, len, 0))
+		lrun_reorder(h, r, start, len);
+}
+
+/*
+ * lrun_resize for a run that a merge made longer: only the run after it in
+ * the size tree can be passed, and the comparison that says so is skipped.
+ */
+static __attribute__((noinline)) void
+lrun_grow(struct heap *h, struct lrun *r, uint64_t start, uint64_t len)
+{
+	assert(len > r->len);
+	if (!lrun_keeps_rank(h, r, start, len, 1))
 		lrun_reorder(h, r, start, len);
 }
 
@@ -878,7 +897,7 @@ runs_alloc(struct heap *h, uint64_t len, uint64_t limit, uint64_t *off)
 		 * is resized here, without a call.
 		 */
 		if (spare && !runs_is_short(h, f.len - len)) {
-			lrun_resize_inline(h, spare, f.start + len,
+			lrun_shrink_inline(h, spare, f.start + len,
 					   f.len - len);
 			return true;
 		}
@@ -1004,7 +1023,7 @@ give_long(struct heap *h, struct chunk *c, uint64_t off, uint64_t len,
 		lrun_delete(h, rr);
 	f.lr = lr ? lr : rr;
 	if (f.lr)
-		lrun_resize(h, f.lr, x, y - x);
+		lrun_grow(h, f.lr, x, y - x);
 	else
 		run_file(h, x, y - x, &f.lr);
 	pages_touched(h, x, y, off, off + len, new_first, new_end);
