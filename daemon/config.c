@@ -12,6 +12,7 @@
  * section name for the keys that follow, and stops at a line too long.
  * inih still does the rest: keys, values, comments, continuation lines.
  */
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <grp.h>
@@ -223,16 +224,19 @@ byte_unit_at(const char *s)
 }
 
 /*
- * A count of what (blocks, say): a whole number, optionally times K, M,
- * G or T.  These are powers of 1024, as in sizes: "4M" has always been
- * read so, and files must keep their meaning.  A byte unit is refused
- * rather than read as a multiplier: "64KB" of blocks is no amount of
- * anything, most likely a size written where a count belongs, so the
- * problem says so and what to write.  0, or -1 with the problem.
+ * A count of what (blocks, say), from least to most: a whole number,
+ * optionally times K, M, G or T.  These are powers of 1024, as in sizes:
+ * "4M" has always been read so, and files must keep their meaning.  A byte
+ * unit is refused rather than read as a multiplier: "64KB" of blocks is no
+ * amount of anything, most likely a size written where a count belongs, so
+ * the problem says so and what to write.  Every count of the file goes
+ * through here, so each takes the same forms and is refused in the same
+ * words.  0, or -1 with the problem and *out untouched.
  */
 static int
 parse_count_key(struct load_state *ls, const char *key, const char *what,
-		const char *value, uint64_t *out)
+		const char *value, uint64_t least, uint64_t most,
+		uint64_t *out)
 {
 	size_t len = byte_unit_at(value);
 	char number[32];
@@ -240,11 +244,20 @@ parse_count_key(struct load_state *ls, const char *key, const char *what,
 	int at;
 
 	if (len == 0) {
-		if (config_parse_size(value, out) == 0)
-			return 0;
-		snprintf(ls->problem, sizeof(ls->problem), "bad %s '%s'", key,
-			 value);
-		return -1;
+		if (config_parse_size(value, &n) != 0) {
+			snprintf(ls->problem, sizeof(ls->problem),
+				 "bad %s '%s'", key, value);
+			return -1;
+		}
+		if (n < least || n > most) {
+			snprintf(ls->problem, sizeof(ls->problem),
+				 "bad %s '%s' (%s %llu)", key, value,
+				 n < least ? "at least" : "at most",
+				 (unsigned long long)(n < least ? least : most));
+			return -1;
+		}
+		*out = n;
+		return 0;
 	}
 	at = snprintf(ls->problem, sizeof(ls->problem), "%s '%s' is a count "
 		      "of %s, not a size", key, value, what);
@@ -262,6 +275,20 @@ parse_count_key(struct load_state *ls, const char *key, const char *what,
 		snprintf(ls->problem + at, sizeof(ls->problem) - (size_t)at,
 			 ": write %s or %llu", number, (unsigned long long)n);
 	return -1;
+}
+
+/* A count kept in 32 bits: as parse_count_key, at most UINT32_MAX. */
+static int
+parse_count32_key(struct load_state *ls, const char *key, const char *what,
+		  const char *value, uint32_t least, uint32_t *out)
+{
+	uint64_t n;
+
+	if (parse_count_key(ls, key, what, value, least, UINT32_MAX, &n))
+		return -1;
+	assert(n >= least && n <= UINT32_MAX);
+	*out = (uint32_t)n;
+	return 0;
 }
 
 /* A retain size; 0 (keep none) is stored as CONFIG_RETAIN_NONE. */
@@ -343,24 +370,17 @@ daemon_key(struct load_state *ls, const char *key, const char *value)
 			return snprintf(ls->problem, sizeof(ls->problem),
 					"bad socket_mode '%s'", value), 0;
 	} else if (strcmp(key, "max_connections") == 0) {
-		if (parse_uint(value, &cf->max_connections) ||
-		    cf->max_connections == 0)
-			return snprintf(ls->problem, sizeof(ls->problem),
-					"bad max_connections '%s'", value), 0;
+		if (parse_count32_key(ls, key, "connections", value, 1,
+				      &cf->max_connections))
+			return 0;
 	} else if (strcmp(key, "max_connections_per_uid") == 0) {
-		if (parse_uint(value, &cf->max_connections_per_uid) ||
-		    cf->max_connections_per_uid == 0)
-			return snprintf(ls->problem, sizeof(ls->problem),
-					"bad max_connections_per_uid '%s'",
-					value), 0;
+		if (parse_count32_key(ls, key, "connections", value, 1,
+				      &cf->max_connections_per_uid))
+			return 0;
 	} else if (strcmp(key, "max_blocks_per_session") == 0) {
-		if (parse_count_key(ls, key, "blocks", value,
+		if (parse_count_key(ls, key, "blocks", value, 1, UINT64_MAX,
 				    &cf->max_blocks_per_session))
 			return 0;
-		if (cf->max_blocks_per_session == 0)
-			return snprintf(ls->problem, sizeof(ls->problem),
-					"bad max_blocks_per_session '%s'",
-					value), 0;
 	} else if (strcmp(key, "hello_timeout") == 0) {
 		if (parse_uint(value, &cf->hello_timeout))
 			return snprintf(ls->problem, sizeof(ls->problem),
@@ -374,17 +394,17 @@ daemon_key(struct load_state *ls, const char *key, const char *value)
 			return snprintf(ls->problem, sizeof(ls->problem),
 					"bad release_step '%s'", value), 0;
 	} else if (strcmp(key, "drop_step") == 0) {
-		if (parse_uint(value, &cf->drop_step))
-			return snprintf(ls->problem, sizeof(ls->problem),
-					"bad drop_step '%s'", value), 0;
+		if (parse_count32_key(ls, key, "references", value, 0,
+				      &cf->drop_step))
+			return 0;
 	} else if (strcmp(key, "settle_wait_ms") == 0) {
 		if (parse_uint(value, &cf->settle_wait_ms))
 			return snprintf(ls->problem, sizeof(ls->problem),
 					"bad settle_wait_ms '%s'", value), 0;
 	} else if (strcmp(key, "max_name_waits") == 0) {
-		if (parse_uint(value, &cf->max_name_waits))
-			return snprintf(ls->problem, sizeof(ls->problem),
-					"bad max_name_waits '%s'", value), 0;
+		if (parse_count32_key(ls, key, "lookups", value, 0,
+				      &cf->max_name_waits))
+			return 0;
 	} else if (strcmp(key, "restart_probe_timeout") == 0) {
 		if (parse_uint(value, &cf->restart_probe_timeout) ||
 		    cf->restart_probe_timeout < CONFIG_PROBE_MIN ||

@@ -5,7 +5,9 @@
  *   socket = /run/poolmgrd/poolmgrd.sock
  *   socket_mode = 0660
  *   admin_group = poolmgr          ; may create and destroy pools
- *   max_connections = 1024         ; clients at once, in all
+ *   max_connections = 1024         ; clients at once, in all; this
+ *                                  ; and the other counts take K, M,
+ *                                  ; G, T (of 1024), not a byte unit
  *   max_connections_per_uid = 256  ; clients at once, per uid
  *   max_blocks_per_session = 4194304 ; references one client may hold
  *   hello_timeout = 10             ; seconds a new client has to say Hello

@@ -32,10 +32,12 @@
  * and the log says so with the file's line, at start and at each reload,
  * as --check-config does; "256M" and "256MiB" say nothing.
  *
- * A count (max_blocks_per_session) takes K, M, G and T as multipliers of
- * 1024 ("1K" is 1024 blocks), but a byte unit ("64KB", "1MiB", "4 B")
- * stops a start, is refused by a reload and by --check-config, saying the
- * key, that it is a count of blocks and not a size, and what to write.
+ * A count (max_blocks_per_session, max_connections, max_connections_per_
+ * uid, drop_step, max_name_waits) takes K, M, G and T as multipliers of
+ * 1024 ("1K" is 1024 blocks; max_connections = 1K lets 1024 clients in),
+ * but a byte unit ("64KB", "1MiB", "4 B") stops a start, is refused by a
+ * reload and by --check-config, saying the key, what it counts and that
+ * it is not a size, and what to write.
  *
  * A command line poolmgrd cannot take (an unknown, ambiguous or
  * argument-less option, one given an argument it has none of, a word that
@@ -51,6 +53,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -1005,6 +1008,142 @@ counts_with_byte_units_refused(void **state)
 	assert_int_equal(harness_stop(&d), 0);
 }
 
+/* The counts of the file, what each counts, and whether 0 is refused. */
+static const struct count_key {
+	const char *key;
+	const char *what;
+	int least;
+} count_keys[] = {
+	{"max_connections", "connections", 1},
+	{"max_connections_per_uid", "connections", 1},
+	{"max_blocks_per_session", "blocks", 1},
+	{"drop_step", "references", 0},
+	{"max_name_waits", "lookups", 0},
+};
+
+/* poolmgrd -t on "[daemon]" and line (the file's line 3): exit code, out. */
+static int
+check_line(const struct daemon_proc *d, const char *line, char *out,
+	   size_t len)
+{
+	write_config(d, line);
+	return check_run(out, len, "-t -s %s -c %s", d->sock, d->conf);
+}
+
+/*
+ * Every count of the file is read as max_blocks_per_session is: "4K" is
+ * 4096 (--check-config says ok), "4KB" stops a start and --check-config
+ * with the key, what it counts and what to write; "0K" is 0, refused as
+ * 0 is where a count cannot be 0, saying the least; a count kept in 32
+ * bits says its most.  All of them once took plain numbers only, "4K"
+ * refused as "bad KEY '4K'".
+ */
+static void
+every_count_reads_alike(void **state)
+{
+	struct daemon_proc d;
+	char line[128], out[1024], want[512], problem[256];
+	size_t i;
+
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	snprintf(d.dir, sizeof(d.dir), "/tmp/poolmgr-test.XXXXXX");
+	assert_non_null(mkdtemp(d.dir));
+	snprintf(d.sock, sizeof(d.sock), "%s/poolmgrd.sock", d.dir);
+	snprintf(d.conf, sizeof(d.conf), "%s/poolmgrd.conf", d.dir);
+	for (i = 0; i < sizeof(count_keys) / sizeof(count_keys[0]); i++) {
+		const struct count_key *k = &count_keys[i];
+
+		snprintf(line, sizeof(line), "%s = 4K\n", k->key);
+		if (check_line(&d, line, out, sizeof(out)) != 0)
+			fail_msg("--check-config of %s said:\n%s", line, out);
+		snprintf(want, sizeof(want), "poolmgrd: %s: ok, 0 pools\n",
+			 d.conf);
+		assert_string_equal(out, want);
+
+		snprintf(problem, sizeof(problem), "3: %s '4KB' is a count of "
+			 "%s, not a size: write 4K or 4096", k->key, k->what);
+		snprintf(line, sizeof(line), "%s = 4KB\n", k->key);
+		assert_int_equal(check_line(&d, line, out, sizeof(out)), 1);
+		snprintf(want, sizeof(want), "poolmgrd: %s:%s\n", d.conf,
+			 problem);
+		assert_string_equal(out, want);
+		refused_at_start(line, problem);
+
+		snprintf(line, sizeof(line), "%s = 0K\n", k->key);
+		if (k->least == 0) {
+			assert_int_equal(check_line(&d, line, out,
+						    sizeof(out)), 0);
+			continue;
+		}
+		snprintf(problem, sizeof(problem), "3: bad %s '0K' (at least "
+			 "1)", k->key);
+		assert_int_equal(check_line(&d, line, out, sizeof(out)), 1);
+		snprintf(want, sizeof(want), "poolmgrd: %s:%s\n", d.conf,
+			 problem);
+		assert_string_equal(out, want);
+		refused_at_start(line, problem);
+	}
+	refused_at_start("max_connections = 4G\n", "3: bad max_connections "
+			 "'4G' (at most 4294967295)");
+	refused_at_start("drop_step = 4096M\n", "3: bad drop_step '4096M' "
+			 "(at most 4294967295)");
+	remove_dir(&d);
+}
+
+/*
+ * max_connections = 1K lets 1024 clients in and turns the next away, at
+ * start; a reload of "2KB" is refused in the same words and the bound
+ * stays 1024 (taken as 2048 it would let the next one in); a reload of
+ * "2K" lets it in.
+ */
+static void
+count_multiplier_bounds_connections(void **state)
+{
+	enum { BOUND = 1024 };
+	static struct pool_conn *c[BOUND];
+	struct pool_conn *extra;
+	struct daemon_proc d;
+	struct rlimit rl;
+	char want[512];
+	int i;
+
+	(void)state;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 2 * BOUND) {
+		printf("descriptors: at most %llu here, too few for %d "
+		       "clients\n", (unsigned long long)rl.rlim_max, BOUND);
+		skip();
+	}
+	/* The daemon, started from here, inherits it. */
+	rl.rlim_cur = rl.rlim_max;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+
+	assert_int_equal(harness_start(&d, "max_connections = 1K\n"
+				       "max_connections_per_uid = 2K\n"
+				       "[pool first]\nsize = 1M\n"), 0);
+	for (i = 0; i < BOUND; i++)
+		EXPECT_RC(pool_connect(d.sock, &c[i]), 0);
+	EXPECT_RC(pool_connect(d.sock, &extra), -EUSERS);
+
+	write_config(&d, "max_connections = 2KB\n");
+	harness_reload(&d);
+	snprintf(want, sizeof(want), "SIGHUP: %s:3: max_connections '2KB' is a "
+		 "count of connections, not a size: write 2K or 2048; keeping "
+		 "the running configuration", d.conf);
+	harness_expect_logged(&d, want);
+	EXPECT_RC(pool_connect(d.sock, &extra), -EUSERS);
+
+	write_config(&d, "max_connections = 2K\nmax_connections_per_uid = 2K\n"
+		     "[pool first]\nsize = 1M\n");
+	harness_reload(&d);
+	EXPECT_RC(pool_connect(d.sock, &extra), 0);
+	pool_disconnect(extra);
+	for (i = 0; i < BOUND; i++)
+		pool_disconnect(c[i]);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
 /* poolmgrd ARGS exits 2 and says problem, then where help is. */
 static void
 usage_error_says(const char *args, const char *problem)
@@ -1066,6 +1205,8 @@ main(void)
 		cmocka_unit_test(command_line_errors_say_what),
 		cmocka_unit_test(sizes_with_b_are_read_as_binary_and_said),
 		cmocka_unit_test(counts_with_byte_units_refused),
+		cmocka_unit_test(every_count_reads_alike),
+		cmocka_unit_test(count_multiplier_bounds_connections),
 	};
 
 	return cmocka_run_group_tests_name("poolmgrd config and signals", tests,
