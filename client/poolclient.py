@@ -70,7 +70,9 @@ class PoolError(OSError):
     .strerror what pool_strerror says of it, followed by the daemon's own
     words for the refusal when it gave some and they add to that text
     (pool_last_message, pool_message_adds): "...; poolmgrd says: pool cam
-    holds 1.0 MiB of its 1.0 MiB limit"."""
+    holds 1.0 MiB of its 1.0 MiB limit".  A connect to a path with no
+    socket is the exception: the library's own words are the text, as
+    they are not the daemon's (see _connect_failure)."""
 
     def __init__(self, code, text=None):
         code = abs(code)
@@ -89,6 +91,20 @@ def _check(rc):
     if rc < 0:
         raise PoolError(rc)
     return rc
+
+
+def _connect_failure(rc):
+    """The PoolError of a failed pool_connect.  A socket that is not there
+    (ENOENT) is the one failure the library words itself, where its code
+    alone would read as a pool or a name: no daemon was reached, so those
+    words, which name the path the library tried, are the whole text and
+    not labelled as the daemon's.  Any other failure reads as usual: a
+    daemon that turned the connection away says which limit it was."""
+    if rc == -_errno.ENOENT:
+        words = _lib.pool_last_message(rc)
+        if words:
+            return PoolError(rc, words.decode(errors="replace"))
+    return PoolError(rc)
 
 
 def _bad(what):
@@ -361,14 +377,8 @@ class Connection(_Closing):
         path = None if socket is None else _name(os.fspath(socket),
                                                    "socket path")
         rc = _lib.pool_connect(path, ctypes.byref(ptr))
-        if rc == -_errno.ENOENT:
-            # The socket, not a pool or a name as pool_strerror has it.
-            where = os.fsdecode(path) if path is not None else \
-                os.environ.get("POOLMGRD_SOCKET") or DEFAULT_SOCKET
-            raise PoolError(rc, "no poolmgrd socket at %s (is poolmgrd "
-                            "running? $POOLMGRD_SOCKET names its socket)"
-                            % where)
-        _check(rc)
+        if rc < 0:
+            raise _connect_failure(rc)
         self._h = _Handle(ptr.value, "connection")
         self._pools = weakref.WeakSet()
 

@@ -33,16 +33,22 @@ socket_path(void)
 }
 
 /*
- * Why the connection failed.  -ENOENT is a socket that is not there, where
- * pool_strerror's text names pools and block names first.
+ * Say why the connection failed.  A socket that is not there is -ENOENT,
+ * which pool_strerror's text reads as a pool or a block name first: for it
+ * the library leaves words of its own (pool_last_message) that name the
+ * path it tried and what to check.  Any other failure: the path, then the
+ * code's text.
  */
-static const char *
-connect_strerror(int error)
+static void
+connect_failed(int error)
 {
-	if (error == -ENOENT)
-		return "no such socket (is poolmgrd running? $POOLMGRD_SOCKET "
-		    "names its socket)";
-	return pool_strerror(error);
+	const char	*words = pool_last_message(error);
+
+	if (error == -ENOENT && *words != '\0')
+		fprintf(stderr, "producer: cannot connect: %s\n", words);
+	else
+		fprintf(stderr, "producer: cannot connect to %s: %s\n",
+		    socket_path(), pool_strerror(error));
 }
 
 /*
@@ -129,8 +135,7 @@ main(int argc, char **argv)
 
 	/* NULL: the socket named by $POOLMGRD_SOCKET, else the default. */
 	if ((error = pool_connect(NULL, &c)) != 0) {
-		fprintf(stderr, "producer: cannot connect to %s: %s\n",
-		    socket_path(), connect_strerror(error));
+		connect_failed(error);
 		return 1;
 	}
 	if ((error = pool_open(c, argv[0], &p)) != 0) {

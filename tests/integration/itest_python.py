@@ -324,28 +324,58 @@ def c_consumer_hex_offsets_and_misses():
         assert (rc, err) == (1, "producer: nosuch: no such pool\n"), err
 
 
+MISSING = ("no poolmgrd socket at %s (is poolmgrd running? "
+           "$POOLMGRD_SOCKET names its socket)")
+
+
+def library_words_for(path):
+    """What libpoolclient itself leaves in pool_last_message when
+    pool_connect finds no socket at path (bytes, or None: the
+    environment's)."""
+    lib = poolclient._lib
+    ptr = ctypes.c_void_p()
+    assert lib.pool_connect(path, ctypes.byref(ptr)) == -errno.ENOENT
+    return lib.pool_last_message(-errno.ENOENT).decode()
+
+
 @test
 def a_missing_socket_is_named():
     """Connecting where there is no socket says so and names the path,
-    from Python and from the C examples: not pool_strerror's -ENOENT
-    text, which speaks of pools and block names first."""
+    from Python and from the C examples, in the library's own words
+    (pool_last_message), not pool_strerror's -ENOENT text, which speaks
+    of pools and block names first, nor as the daemon's words: no daemon
+    was reached.  The library shows a control character of the path as
+    '?', so Python and the examples do too (they once printed their own
+    text, the path's escape sequence raw)."""
     where = tempfile.mkdtemp(prefix="poolmgr-py-gone.")
     gone = os.path.join(where, "poolmgrd.sock")
+    odd = os.path.join(where, "poolmgrd\x1b[2J.sock")
     saved = os.environ["POOLMGRD_SOCKET"]
     try:
         e = expect_error(errno.ENOENT, poolclient.connect, gone)
-        assert e.strerror == ("no poolmgrd socket at %s (is poolmgrd "
-                              "running? $POOLMGRD_SOCKET names its socket)"
-                              % gone), e.strerror
+        assert e.strerror == MISSING % gone, e.strerror
+        assert e.strerror == library_words_for(gone.encode()), e.strerror
+        assert "poolmgrd says" not in e.strerror, e.strerror
+        e = expect_error(errno.ENOENT, poolclient.connect, odd)
+        assert e.strerror == MISSING % odd.replace("\x1b", "?"), \
+            e.strerror
+        assert e.strerror == library_words_for(odd.encode()), e.strerror
         os.environ["POOLMGRD_SOCKET"] = gone
         e = expect_error(errno.ENOENT, poolclient.connect)
-        assert gone in e.strerror, e.strerror
+        assert e.strerror == MISSING % gone, e.strerror
         for prog in ("producer", "consumer"):
             rc, out, err = run_c("examples/" + prog, "py", "x")
             assert (rc, out) == (1, ""), (rc, out, err)
-            assert err == ("%s: cannot connect to %s: no such socket (is "
-                           "poolmgrd running? $POOLMGRD_SOCKET names its "
-                           "socket)\n" % (prog, gone)), err
+            assert err == "%s: cannot connect: %s\n" % (
+                prog, library_words_for(None)), err
+            assert err == "%s: cannot connect: %s\n" % (
+                prog, MISSING % gone), err
+        os.environ["POOLMGRD_SOCKET"] = odd
+        rc, out, err = run_c("examples/producer", "py", "x")
+        assert err == "producer: cannot connect: %s\n" % (
+            MISSING % odd.replace("\x1b", "?")), err
+        e = expect_error(errno.ENOENT, poolclient.connect)
+        assert e.strerror == library_words_for(None), e.strerror
     finally:
         os.environ["POOLMGRD_SOCKET"] = saved
         os.rmdir(where)
