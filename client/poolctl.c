@@ -88,8 +88,7 @@ struct cmd {
 /*
  * Connect lazily, once the arguments are known to be good.  Any failure to
  * reach the daemon is EX_UNAVAILABLE, except that a socket we may not open
- * is a permission problem.  Here strerror speaks better than pool_strerror:
- * -ENOENT from connect means "no socket file", not "no such pool".
+ * is a permission problem (fail_connect says which).
  */
 int
 ctl_connect(struct ctl *ctl)
@@ -100,14 +99,7 @@ ctl_connect(struct ctl *ctl)
 	if (error == 0)
 		return 0;
 	ctl->conn = NULL;
-	/*
-	 * The socket's errors read best as the C library words them; the
-	 * daemon's own refusals (too many clients, a reply that makes no
-	 * sense) as the client library does.
-	 */
-	ctl_warnx("cannot connect to %s: %s", ctl->socket,
-	    error == -EUSERS || error == -EPROTO ? pool_strerror(error) :
-	    error < 0 ? strerror(-error) : "unknown error");
+	fail_connect(error, ctl->socket);
 	if (error == -EACCES || error == -EPERM)
 		return EX_NOPERM;
 	return EX_UNAVAILABLE;

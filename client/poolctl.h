@@ -135,6 +135,7 @@ int		usage_error(const char *, ...)
 void		usage_hint(const char *);
 int		fail(int, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
+void		fail_connect(int, const char *);
 int		fail_pool(int, const char *, const char *, const char *);
 int		fail_refusal(int, const char *, const char *,
 		    const struct why *);

@@ -90,7 +90,9 @@ exit_code(int error)
 
 /*
  * What the daemon said of the refusal error, if it said more, to end the
- * line with: "; poolmgrd says: WORDS", or "".
+ * line with: "; poolmgrd says: WORDS", or "".  Only for a failure of a
+ * request: the words the library leaves itself, when a connect found no
+ * socket, are not the daemon's (fail_connect says them as they are).
  */
 static const char *
 daemon_words(int error)
@@ -103,6 +105,30 @@ daemon_words(int error)
 		return "";
 	snprintf(buf, sizeof buf, "; poolmgrd says: %s", m);
 	return buf;
+}
+
+/*
+ * Report a failed pool_connect to socket.  A socket that is not there is
+ * the one failure the library words itself (its -ENOENT would read as a
+ * pool in pool_strerror's text): no daemon was reached, so those words,
+ * which name the path and what to check, are said alone, not as the
+ * daemon's.  The daemon's refusals of a connection (too many clients, a
+ * reply that makes no sense) read best as the client library words them,
+ * the socket's other errors as the C library does.
+ */
+void
+fail_connect(int error, const char *socket)
+{
+	const char	*own = error == -ENOENT ? pool_last_message(error) : "";
+
+	if (*own != '\0')
+		ctl_warnx("cannot connect: %s", own);
+	else if (error == -EUSERS || error == -EPROTO)
+		ctl_warnx("cannot connect to %s: %s", socket,
+		    pool_strerror(error));
+	else
+		ctl_warnx("cannot connect to %s: %s", socket,
+		    error < 0 ? strerror(-error) : "unknown error");
 }
 
 /* Report a failed library call on stderr and return its exit status. */

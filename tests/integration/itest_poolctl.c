@@ -9,7 +9,8 @@
  *   check (prints ok), --help / help / --version, usage errors (exit 2),
  *   bad pool names refused before connecting (exit 2), unknown pools (exit
  *   1, "no such pool: NAME"), a create the daemon refuses and a busy destroy
- *   (exit 1, said in the command's words), an unreachable daemon (exit 69),
+ *   (exit 1, said in the command's words), an unreachable daemon (exit 69;
+ *   a missing socket in the library's words, not as the daemon's),
  *   and another uid refused by the daemon or by the socket's mode (exit 77).
  *   wait: a timeout said as the name not published in time (exit 1), a
  *   pool that does not exist, a name there already, a missing name with
@@ -855,6 +856,20 @@ unreachable_daemon_exits_69(void **state)
 		    "stats alpha with a socket that does not exist");
 	expect_exit(ctl("--socket %s/nonexistent.sock list", fx.d.dir),
 		    EXIT_UNAVAILABLE, "--socket that does not exist");
+	/*
+	 * No socket there: the library's own words, which name the path,
+	 * said alone; no daemon was reached, so none are said as its.
+	 */
+	{
+		char want[400];
+
+		snprintf(want, sizeof(want), "poolctl: cannot connect: no "
+			 "poolmgrd socket at %s/nonexistent.sock (is poolmgrd "
+			 "running? $POOLMGRD_SOCKET names its socket)\n",
+			 fx.d.dir);
+		expect(strcmp(fx.err, want) == 0, "a missing socket: not "
+		       "said in the library's words");
+	}
 	/* A path no socket can have is the command line's fault: 2. */
 	{
 		char path[200];
