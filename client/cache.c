@@ -274,6 +274,7 @@ cache_create(struct pool *p, const uint8_t *share_map, uint64_t share_size,
 	k->pool_size = p->size;
 	k->quota = p->quota;
 	k->limit = p->limit;
+	cache_lock_init(&k->bounds_lock);
 	k->want = budget;
 	k->budget = cache_budget_within(k, budget, k->limit, k->quota);
 	cache_classes_make(k, p->granularity);

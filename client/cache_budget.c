@@ -17,11 +17,19 @@
  * from blocks a flush brings back (cache_credit_force); a shard's credit
  * changes only under its lock.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "cache_internal.h"
+
+/*
+ * Called as a reply's bounds are about to be taken, so that a test may
+ * hold one thread's there while another's later reply is taken first.
+ * On the way of a batch reply, never of a cache hit.
+ */
+void	cache_bounds_hook(void) __attribute__((weak, visibility("hidden")));
 
 /* The most the pool may hold under limit (0: none). */
 static uint64_t
@@ -57,8 +65,11 @@ cache_pool_room(const struct cache *k)
  * books, counted against the limit as when the handle allocated them,
  * and it can neither take a byte more from the pool nor keep more than
  * that budget without a refill or an eviction, the first of which
- * brings the new bounds.  Replies of two threads may arrive in either
- * order; an older bound taken last holds until the next reply.
+ * brings the new bounds.  Threads may take their replies' bounds in
+ * any order, but a bound is taken only from a reply read after the one
+ * that brought the bound in force (cache_bounds): the daemon answers a
+ * connection in order, so the budget always follows the latest word it
+ * read, never an older reply whose thread was slower to get to it.
  *
  * Bounds that leave nothing (a quota under 8 bytes, a limit under 16)
  * make a budget of 1 byte, not 0, unless 0 was asked: a cache that keeps
@@ -217,24 +228,52 @@ cache_budget_has(const struct cache *k, uint64_t need)
 	return r < budget_of(k) && budget_of(k) - r >= need;
 }
 
+/*
+ * Take a bound *bound came with the reply numbered *bound_heard, from the
+ * reply numbered heard: only if that one was read later.  Each bound has
+ * its own number, as a reply may bring one and not the other.  Bounds
+ * locked.  1 if the bound changed.
+ */
+static int
+bound_take(uint64_t *bound, uint64_t *bound_heard, uint64_t v, uint64_t heard)
+{
+	if (heard < *bound_heard)
+		return 0;
+	*bound_heard = heard;
+	if (v == __atomic_load_n(bound, __ATOMIC_RELAXED))
+		return 0;
+	__atomic_store_n(bound, v, __ATOMIC_SEQ_CST);
+	return 1;
+}
+
+/*
+ * Called by the thread whose round trip brought the bounds, before it
+ * makes another: conn_reply_arrival then names the reply they came with.
+ */
 void
 cache_bounds(struct pool *p, const uint64_t *limit, const uint64_t *quota)
 {
 	struct cache	*k = p->cache;
+	uint64_t	 heard = conn_reply_arrival();
 	int		 changed = 0;
 
 	if (k == NULL)
 		return;
-	if (limit != NULL &&
-	    *limit != __atomic_load_n(&k->limit, __ATOMIC_RELAXED)) {
-		__atomic_store_n(&k->limit, *limit, __ATOMIC_SEQ_CST);
-		changed = 1;
-	}
-	if (quota != NULL &&
-	    *quota != __atomic_load_n(&k->quota, __ATOMIC_RELAXED)) {
-		__atomic_store_n(&k->quota, *quota, __ATOMIC_SEQ_CST);
-		changed = 1;
-	}
+	/* The caller's reply is the last its thread got: it has a number. */
+	assert(heard != 0);
+	if (cache_bounds_hook != NULL)
+		cache_bounds_hook();
+	/*
+	 * The comparison and the store under one lock: without it a thread
+	 * could find its reply newer, be overtaken by a still newer one,
+	 * and store its own over it.  Only replies take it, never a hit.
+	 */
+	cache_lock(&k->bounds_lock);
+	if (limit != NULL)
+		changed |= bound_take(&k->limit, &k->limit_heard, *limit, heard);
+	if (quota != NULL)
+		changed |= bound_take(&k->quota, &k->quota_heard, *quota, heard);
+	cache_unlock(&k->bounds_lock);
 	if (changed && cache_budget_refresh(k) <
 	    __atomic_load_n(&k->reserved, __ATOMIC_RELAXED))
 		__atomic_store_n(&k->shrink_due, 1, __ATOMIC_RELEASE);

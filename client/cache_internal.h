@@ -144,6 +144,11 @@ struct cache {
 	uint64_t	 quota;		/* atomic: the connection's, as last
 					 * heard (cache_bounds); 0: none */
 	uint64_t	 limit;		/* atomic: the pool's, likewise */
+	struct cache_lock bounds_lock;	/* over the two below, and the
+					 * stores of the two above */
+	uint64_t	 quota_heard;	/* the reply quota came with: its
+					 * conn_reply_arrival; 0: OpenReply */
+	uint64_t	 limit_heard;	/* likewise for limit */
 	size_t		 want;		/* atomic: the budget asked for */
 	size_t		 budget;	/* atomic: want within the bounds
 					 * (cache_budget_refresh) */

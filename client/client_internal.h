@@ -164,6 +164,12 @@ int	conn_call(struct pool_conn *, Poolmgr__Request *,
 	    Poolmgr__Reply__BodyCase, Poolmgr__Reply **, struct conn_fds *);
 int	conn_alive(struct pool_conn *, int);
 /*
+ * Where the reply to the calling thread's last round trip came among all
+ * replies read (from 1): of two replies on one connection, the later has
+ * the larger number, and tells of the later state (cache_bounds).
+ */
+uint64_t conn_reply_arrival(void);
+/*
  * The calling thread's call will have no words of the daemon's
  * (pool_last_message): called where a call may fail without asking it (an
  * argument refused here, a feature the daemon lacks, a connection lost),

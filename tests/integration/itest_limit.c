@@ -66,6 +66,11 @@
  *       limit lowered live to leave 256 KiB: each keeps about half, and
  *       the blocks each then asks for again are all its cache's; not one
  *       thread's emptied while the other keeps all.
+ *   older_bound_taken_last  two threads of one handle: the first's
+ *       refill reply, read while the limit was 16 MiB, is taken only
+ *       after the second's, read once it was lowered to 4 MiB (the first
+ *       thread held in cache_bounds_hook); the older bound is ignored, so
+ *       512 KiB freed next keep the cache within the new 256 KiB bound.
  *   quota_lowered_live  a quota set live reaches the cache at its next
  *       refill: down to 1/8 of it.
  *   raised_across_restart  a limit raised before a restart in place
@@ -77,6 +82,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1180,6 +1186,106 @@ lowered_live_levels_threads(void **state)
 	pool_disconnect(c);
 }
 
+/*
+ * cache_bounds_hook: a thread that set hold_bounds before its request
+ * waits there, its reply read but its bounds not yet taken, until the
+ * test lets it go.  Only that one: every other reply's bounds pass.
+ */
+static __thread bool hold_bounds;
+static sem_t bounds_held, bounds_go;
+
+void cache_bounds_hook(void);
+
+void
+cache_bounds_hook(void)
+{
+	if (!hold_bounds)
+		return;
+	hold_bounds = false;
+	assert_int_equal(sem_post(&bounds_held), 0);
+	while (sem_wait(&bounds_go) != 0)
+		assert_int_equal(errno, EINTR);
+}
+
+struct held_refill {
+	struct pool *p;
+	pool_off_t off;
+	int rc;
+};
+
+/* An allocation of a class nothing holds yet: a refill, held as above. */
+static void *
+held_refill_thread(void *arg)
+{
+	struct held_refill *h = arg;
+
+	hold_bounds = true;
+	h->rc = pool_alloc(h->p, 96, &h->off);
+	return NULL;
+}
+
+/*
+ * Thread A's refill reply, read under a 16 MiB limit (1 MiB budget), is
+ * held before its bounds are taken; the limit is lowered to 4 MiB; the
+ * main thread's refill hears it (256 KiB budget) and sheds; then A's
+ * older bound is taken.  Were it applied, the budget would be 1 MiB
+ * again until the next round trip, and 512 KiB freed would all stay
+ * cached with none: the pool's other clients would find a quarter more
+ * of the lowered limit held by a cache than the bound allows.
+ */
+static void
+older_bound_taken_last(void **state)
+{
+	static pool_off_t offs[SMALL_BLOCKS];
+	struct held_refill h = {0};
+	struct pool_conn *c, *admin;
+	struct pool_stats ps, books;
+	struct pool *p;
+	pthread_t th;
+	pool_off_t y;
+	unsigned i;
+
+	(void)state;
+	start_cached("lo", 16 * MiB, &c, &admin, &p);	/* 1 MiB: 1/16 */
+	for (i = 0; i < SMALL_BLOCKS; i++)
+		EXPECT_RC(pool_alloc(p, SMALL, &offs[i]), 0);
+	assert_int_equal(sem_init(&bounds_held, 0, 0), 0);
+	assert_int_equal(sem_init(&bounds_go, 0, 0), 0);
+	h.p = p;
+	assert_int_equal(pthread_create(&th, NULL, held_refill_thread, &h), 0);
+	while (sem_wait(&bounds_held) != 0)
+		assert_int_equal(errno, EINTR);
+
+	/* A's reply is in, its 16 MiB not taken: the limit goes down. */
+	EXPECT_RC(set_limit(admin, "lo", 4 * MiB), 0);	/* 256 KiB */
+	EXPECT_RC(pool_alloc(p, 160, &y), 0);	/* a refill: it hears */
+	assert_int_equal(sem_post(&bounds_go), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	EXPECT_RC(h.rc, 0);
+
+	/* 512 KiB freed: within the budget in force, kept with no trip. */
+	for (i = 0; i < SMALL_BLOCKS; i++)
+		EXPECT_RC(pool_free(p, offs[i]), 0);
+	EXPECT_RC(pool_stats(p, &ps), 0);
+	books = harness_stats_of(admin, "lo");
+	printf("limit: a reply read under 16 MiB taken after one read once "
+	       "the limit went to 4 MiB (bound %u B); %u x %u B freed next: "
+	       "%llu B cached, the pool holds %llu B\n", 4 * MiB / 16,
+	       SMALL_BLOCKS, SMALL, (unsigned long long)ps.client_cached_bytes,
+	       (unsigned long long)books.allocated_bytes);
+	assert_true(ps.client_cached_bytes > 0);
+	assert_true(ps.client_cached_bytes <= 4 * MiB / 16);
+	assert_true(books.allocated_bytes <= 4 * MiB / 16 + 96 + 160);
+	EXPECT_RC(pool_free(p, h.off), 0);
+	EXPECT_RC(pool_free(p, y), 0);
+	sem_destroy(&bounds_held);
+	sem_destroy(&bounds_go);
+	pool_close(p);
+	harness_expect_checked(admin, "lo");
+	pool_disconnect(admin);
+	pool_disconnect(c);
+}
+
 static void
 quota_lowered_live(void **state)
 {
@@ -1265,6 +1371,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(lowered_live_keeps_to_bound, &d),
 		HARNESS_FIXTURE_TEST(lowered_live_sheds_no_more, &d),
 		HARNESS_FIXTURE_TEST(lowered_live_levels_threads, &d),
+		HARNESS_FIXTURE_TEST(older_bound_taken_last, &d),
 		HARNESS_FIXTURE_TEST(quota_lowered_live, &d),
 		HARNESS_FIXTURE_TEST(raised_across_restart, &d),
 		HARNESS_FIXTURE_TEST(stats_by_name_reports_caches, &d),
