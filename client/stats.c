@@ -24,6 +24,13 @@ static int	client_stats(struct pool_conn *, Poolmgr__PoolRef *,
 static int	client_trim(struct pool_conn *, Poolmgr__PoolRef *,
 		    uint64_t *);
 
+/*
+ * Called by pool_stats_by_name once it has read its handles' reports and
+ * before it sends the first, so that a test may close one of them there,
+ * as another thread of the program may.
+ */
+void	stats_reports_hook(void) __attribute__((weak, visibility("hidden")));
+
 /* Copy a pool name from a reply; one that cannot be a pool name is a lie. */
 int
 client_copy_name(char *dst, size_t len, const char *src)
@@ -200,6 +207,8 @@ pool_stats_by_name(struct pool_conn *c, const char *name,
 	n = client_cache_reports(c, name, &handles, &cached);
 	if (n == 0)
 		return client_stats(c, &ref, 0, 0, out);
+	if (stats_reports_hook != NULL)
+		stats_reports_hook();
 	/*
 	 * A request has room for one handle's report: with more handles of
 	 * the pool, each goes with a Stats of its own, and the last reply,

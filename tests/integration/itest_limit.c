@@ -79,6 +79,12 @@
  *   stats_by_name_reports_caches  pool_stats_by_name on a connection
  *       with two caching handles of the pool: client_cached_bytes counts
  *       what both hold at the call, as pool_stats does its own handle's.
+ *   stats_by_name_handle_closed  one of the two handles closed by another
+ *       thread after pool_stats_by_name read their reports and before it
+ *       sent them (held there by stats_reports_hook): the daemon refuses
+ *       the closed handle's report (-EBADF), the library asks again
+ *       without it, and the answer is 0 with the open handle's cached
+ *       bytes.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -1348,6 +1354,86 @@ stats_by_name_reports_caches(void **state)
 	pool_disconnect(c);
 }
 
+/*
+ * stats_reports_hook: once armed, the thread asking stats by name has
+ * closer_thread close its handle there, between reading the reports and
+ * sending them, and waits until it is closed.  Armed and run in the
+ * asking thread only.
+ */
+static bool close_armed;
+static sem_t close_now, closed_now;
+
+void stats_reports_hook(void);
+
+void
+stats_reports_hook(void)
+{
+	if (!close_armed)
+		return;
+	close_armed = false;
+	assert_int_equal(sem_post(&close_now), 0);
+	while (sem_wait(&closed_now) != 0)
+		assert_int_equal(errno, EINTR);
+}
+
+static void *
+closer_thread(void *arg)
+{
+	while (sem_wait(&close_now) != 0)
+		assert_int_equal(errno, EINTR);
+	pool_close(arg);
+	assert_int_equal(sem_post(&closed_now), 0);
+	return NULL;
+}
+
+static void
+stats_by_name_handle_closed(void **state)
+{
+	struct pool_conn *c;
+	struct pool_stats by_name, ps;
+	struct pool *p, *q;
+	pthread_t th;
+	bool hooked;
+	int rc;
+
+	(void)state;
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_limited(c, "sc", POOL_SIZE, 16 * MiB), 0);
+	EXPECT_RC(pool_open(c, "sc", &p), 0);
+	EXPECT_RC(pool_open(c, "sc", &q), 0);
+	EXPECT_RC(pool_set_cache(p, 4 * MiB), 0);
+	EXPECT_RC(pool_set_cache(q, 4 * MiB), 0);
+	fill_cache(p, 64, SMALL);
+	fill_cache(q, 64, 1 * KiB);
+	assert_int_equal(sem_init(&close_now, 0, 0), 0);
+	assert_int_equal(sem_init(&closed_now, 0, 0), 0);
+	assert_int_equal(pthread_create(&th, NULL, closer_thread, q), 0);
+	close_armed = true;
+	rc = pool_stats_by_name(c, "sc", &by_name);
+	hooked = !close_armed;
+	if (!hooked) {		/* q is closed all the same */
+		close_armed = false;
+		assert_int_equal(sem_post(&close_now), 0);
+	}
+	assert_int_equal(pthread_join(th, NULL), 0);
+	EXPECT_RC(pool_stats(p, &ps), 0);
+	printf("limit: a handle closed between the reports' reading and "
+	       "sending: pool_stats_by_name %d, %llu B cached by name, "
+	       "%llu B through the open handle\n", rc,
+	       (unsigned long long)by_name.client_cached_bytes,
+	       (unsigned long long)ps.client_cached_bytes);
+	assert_true(hooked);
+	EXPECT_RC(rc, 0);
+	assert_true(by_name.client_cached_bytes >= 64 * SMALL);
+	assert_int_equal(by_name.client_cached_bytes, ps.client_cached_bytes);
+	assert_int_equal(by_name.allocated_bytes, ps.allocated_bytes);
+	sem_destroy(&close_now);
+	sem_destroy(&closed_now);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
@@ -1375,6 +1461,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(quota_lowered_live, &d),
 		HARNESS_FIXTURE_TEST(raised_across_restart, &d),
 		HARNESS_FIXTURE_TEST(stats_by_name_reports_caches, &d),
+		HARNESS_FIXTURE_TEST(stats_by_name_handle_closed, &d),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
