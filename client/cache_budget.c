@@ -58,18 +58,19 @@ cache_pool_room(const struct cache *k)
  * budget at the cache's next round trip, across a restart in place too:
  * the default budget, or the one pool_set_cache asked for, kept within
  * the new bounds (grown back up to what was asked when they grow), and
- * a cache over a lowered bound sheds down to it (bounds_settle).  A
- * cache that only hits, allocating what it holds and freeing within its
- * budget, makes no round trip and keeps the budget it last heard.  That
- * costs the pool nothing: its cached blocks are live in the daemon's
- * books, counted against the limit as when the handle allocated them,
- * and it can neither take a byte more from the pool nor keep more than
- * that budget without a refill or an eviction, the first of which
- * brings the new bounds.  Threads may take their replies' bounds in
- * any order, but a bound is taken only from a reply read after the one
- * that brought the bound in force (cache_bounds): the daemon answers a
- * connection in order, so the budget always follows the latest word it
- * read, never an older reply whose thread was slower to get to it.
+ * a cache over a lowered bound sheds down to a little under it
+ * (bounds_settle, cache_shrink_to_budget).  A cache that only hits,
+ * allocating what it holds and freeing within its budget, makes no round
+ * trip and keeps the budget it last heard.  That costs the pool
+ * nothing: its cached blocks are live in the daemon's books, counted
+ * against the limit as when the handle allocated them, and it can
+ * neither take a byte more from the pool nor keep more than that budget
+ * without a refill or an eviction, the first of which brings the new
+ * bounds.  Threads may take their replies' bounds in any order, but a
+ * bound is taken only from a reply read after the one that brought the
+ * bound in force (cache_bounds): the daemon answers a connection in
+ * order, so the budget always follows the latest word it read, never an
+ * older reply whose thread was slower to get to it.
  *
  * Bounds that leave nothing (a quota under 8 bytes, a limit under 16)
  * make a budget of 1 byte, not 0, unless 0 was asked: a cache that keeps

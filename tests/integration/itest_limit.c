@@ -59,9 +59,15 @@
  *       it down to the new 256 KiB bound, not to nothing; the blocks it
  *       keeps are still live in the daemon's books, and handed out again
  *       with no round trip.
+ *   lowered_live_then_steady  right after a shrink to a lowered bound
+ *       (16 MiB to 4 MiB), a steady pattern that frees one live block
+ *       and then allocates one of the same size, 256 times: the cache
+ *       keeps what the shrink left it, with no round trip; the first
+ *       free does not find the cache full and evict half of it.
  *   lowered_live_sheds_no_more  a cache of blocks of many sizes, a few
  *       of each, over a bound lowered live: it gives back what is over
- *       the bound and less than a block more, not a block of every size.
+ *       the bound less a 32nd (the room it is cut to) and less than a
+ *       block more, not a block of every size.
  *   lowered_live_levels_threads  two threads' caches of 256 KiB each, the
  *       limit lowered live to leave 256 KiB: each keeps about half, and
  *       the blocks each then asks for again are all its cache's; not one
@@ -1026,6 +1032,71 @@ lowered_live_keeps_to_bound(void **state)
 	pool_disconnect(c);
 }
 
+#define STEADY_LIVE 256u
+/*
+ * What a cache over its bound is cut down to: a 32nd of it below, so
+ * that the next frees find room (cache_shrink_to_budget).
+ */
+#define CUT_TO(bound) ((bound) - (bound) / 32)
+
+/*
+ * One thread holds STEADY_LIVE blocks live and 512 KiB cached; the limit
+ * is lowered to leave a 256 KiB budget, and a refill hears it and sheds
+ * down to it.  Then, as a program that goes on working would, each live
+ * block is freed and one of its size allocated in its place.  Each pair
+ * frees one block and takes one back, so the cache needs no more room
+ * than the shrink left; were it cut exactly to the budget, the first free
+ * would find no credit and evict the older half of the shard.
+ */
+static void
+lowered_live_then_steady(void **state)
+{
+	static pool_off_t live[STEADY_LIVE];
+	struct pool_conn *c, *admin;
+	struct pool_stats ps, before, after;
+	struct pool *p;
+	uint64_t shed, steady;
+	pool_off_t x;
+	unsigned i;
+
+	(void)state;
+	start_cached("lsd", 16 * MiB, &c, &admin, &p);	/* 1 MiB: 1/16 */
+	for (i = 0; i < STEADY_LIVE; i++)
+		EXPECT_RC(pool_alloc(p, SMALL, &live[i]), 0);
+	fill_cache(p, SMALL_BLOCKS, SMALL);
+	EXPECT_RC(set_limit(admin, "lsd", 4 * MiB), 0);	/* 256 KiB */
+	EXPECT_RC(pool_alloc(p, 128, &x), 0);	/* a refill: it sheds */
+	EXPECT_RC(pool_stats(p, &ps), 0);
+	shed = ps.client_cached_bytes;
+	before = harness_stats_of(admin, "lsd");
+	for (i = 0; i < STEADY_LIVE; i++) {
+		EXPECT_RC(pool_free(p, live[i]), 0);
+		EXPECT_RC(pool_alloc(p, SMALL, &live[i]), 0);
+	}
+	EXPECT_RC(pool_stats(p, &ps), 0);
+	steady = ps.client_cached_bytes;
+	after = harness_stats_of(admin, "lsd");
+	printf("limit: %llu B cached after the shed to %u B; %u frees and "
+	       "allocations in turn then: %llu B cached, the daemon freed "
+	       "%llu and allocated %llu blocks meanwhile\n",
+	       (unsigned long long)shed, 4 * MiB / 16, STEADY_LIVE,
+	       (unsigned long long)steady,
+	       (unsigned long long)(after.frees - before.frees),
+	       (unsigned long long)(after.allocs - before.allocs));
+	assert_int_equal(after.frees, before.frees);
+	assert_int_equal(after.allocs, before.allocs);
+	assert_true(steady >= shed - SMALL);
+	assert_true(shed <= 4 * MiB / 16);
+	assert_true(shed >= 4 * MiB / 16 - 4 * MiB / 16 / 16);
+	for (i = 0; i < STEADY_LIVE; i++)
+		EXPECT_RC(pool_free(p, live[i]), 0);
+	EXPECT_RC(pool_free(p, x), 0);
+	pool_close(p);
+	harness_expect_checked(admin, "lsd");
+	pool_disconnect(admin);
+	pool_disconnect(c);
+}
+
 #define MIXED_STEP 64u		/* sizes 64 B to 4 KiB, 64 B apart */
 #define MIXED_SIZES (4 * KiB / MIXED_STEP)
 #define MIXED_EACH 4u
@@ -1033,11 +1104,11 @@ lowered_live_keeps_to_bound(void **state)
 /*
  * Blocks of 64 sizes up to 4 KiB, four of each, spread over some twenty
  * size classes, a few blocks in each stack; the bound lowered live below
- * what they hold.  The shed gives back the bytes over it, and less than
- * one block more: the share of each stack it takes is rounded down, and
- * then made up a block at a time.  (Rounded up, each stack would give
- * up to a block more than its share, some 15 KiB here, and the cache
- * would keep that much less than the bound allows.)
+ * what they hold.  The shed gives back the bytes over the room it cuts
+ * to (CUT_TO), and less than one block more: the share of each stack it
+ * takes is rounded down, and then made up a block at a time.  (Rounded
+ * up, each stack would give up to a block more than its share, some
+ * 15 KiB here, and the cache would keep that much less than it may.)
  */
 static void
 lowered_live_sheds_no_more(void **state)
@@ -1068,8 +1139,8 @@ lowered_live_sheds_no_more(void **state)
 	       (unsigned long long)filled, MIXED_SIZES,
 	       (unsigned long long)shed, 8 * MiB / 16);
 	assert_true(filled > 8 * MiB / 16);
-	assert_true(shed <= 8 * MiB / 16);
-	assert_true(shed > 8 * MiB / 16 - 4 * KiB);
+	assert_true(shed <= CUT_TO(8 * MiB / 16));
+	assert_true(shed > CUT_TO(8 * MiB / 16) - 4 * KiB);
 	assert_int_equal(harness_stats_of(admin, "lm").allocated_bytes,
 			 shed + 16);
 	EXPECT_RC(pool_free(p, x), 0);
@@ -1455,6 +1526,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(raised_live_reaches_cache, &d),
 		HARNESS_FIXTURE_TEST(lowered_live_sheds_cache, &d),
 		HARNESS_FIXTURE_TEST(lowered_live_keeps_to_bound, &d),
+		HARNESS_FIXTURE_TEST(lowered_live_then_steady, &d),
 		HARNESS_FIXTURE_TEST(lowered_live_sheds_no_more, &d),
 		HARNESS_FIXTURE_TEST(lowered_live_levels_threads, &d),
 		HARNESS_FIXTURE_TEST(older_bound_taken_last, &d),
