@@ -60,6 +60,7 @@ struct conn_call {
 	int			 error;	/* 0, or why no reply came */
 	Poolmgr__Reply		*reply;
 	struct conn_fds		 fds;	/* SCM_RIGHTS with the reply */
+	uint64_t		 arrival; /* the reply's place (conn.c) */
 	pthread_cond_t		 cond;	/* signalled when done or to read */
 
 	TAILQ_ENTRY(conn_call)	 entry;

@@ -63,22 +63,13 @@ static int	conn_round_trip(struct pool_conn *, Poolmgr__Request *,
 		    Poolmgr__Reply **, struct conn_fds *);
 
 /*
- * A call and the place in which its reply arrived.  The daemon answers a
- * connection's requests in the order they reach it, which is not the
- * order of their ids (two threads may send in either order once each has
- * its id), so only the order the replies are read in says which of two
- * replies tells of the later state.  The call comes first: conn_deliver
- * finds its round from the call on the list.
- */
-struct conn_round {
-	struct conn_call	call;
-	uint64_t		arrival;
-};
-
-/*
  * Replies numbered as they are read, from 1, across all connections: one
  * connection's are read by one thread at a time and handed out under its
- * lock, so their numbers grow in the order they came.
+ * lock, so their numbers grow in the order they came.  The daemon answers
+ * a connection's requests in the order they reach it, which is not the
+ * order of their ids (two threads may send in either order once each has
+ * its id), so only this number says which of two replies tells of the
+ * later state.
  */
 static uint64_t		conn_arrivals;
 /* The number of the reply this thread's last round trip got (0: none). */
@@ -464,8 +455,7 @@ conn_deliver(struct pool_conn *c, Poolmgr__Reply *reply,
 		return;
 	}
 	TAILQ_REMOVE(&c->calls, call, entry);
-	((struct conn_round *)call)->arrival =
-	    __atomic_add_fetch(&conn_arrivals, 1, __ATOMIC_RELAXED);
+	call->arrival = __atomic_add_fetch(&conn_arrivals, 1, __ATOMIC_RELAXED);
 	call->done = 1;
 	call->reply = reply;
 	call->fds = *fds;
@@ -618,25 +608,25 @@ static int
 conn_round_trip(struct pool_conn *c, Poolmgr__Request *req,
     Poolmgr__Reply **replyp, struct conn_fds *fdp)
 {
-	struct conn_round	round;
+	struct conn_call	call;
 	int			error, broken;
 
-	memset(&round, 0, sizeof round);
-	conn_fds_init(&round.call.fds);
-	pthread_cond_init(&round.call.cond, NULL);
+	memset(&call, 0, sizeof call);
+	conn_fds_init(&call.fds);
+	pthread_cond_init(&call.cond, NULL);
 
 	pthread_mutex_lock(&c->lock);
 	if (c->broken) {
 		error = c->forked ? -ECHILD : -ECONNRESET;
 		pthread_mutex_unlock(&c->lock);
-		pthread_cond_destroy(&round.call.cond);
+		pthread_cond_destroy(&call.cond);
 		return error;
 	}
 	/* Ids start at 1: a zero-length datagram can then only be EOF. */
-	round.call.id = c->next_id++;
-	req->id = round.call.id;
+	call.id = c->next_id++;
+	req->id = call.id;
 	/* On the list before it is sent, so the reader can find it. */
-	TAILQ_INSERT_TAIL(&c->calls, &round.call, entry);
+	TAILQ_INSERT_TAIL(&c->calls, &call, entry);
 	pthread_mutex_unlock(&c->lock);
 
 	error = conn_send(c, req);
@@ -648,35 +638,35 @@ conn_round_trip(struct pool_conn *c, Poolmgr__Request *req,
 	if (broken)
 		conn_fail(c, error);
 	else if (error != 0) {
-		if (!round.call.done) {
-			TAILQ_REMOVE(&c->calls, &round.call, entry);
+		if (!call.done) {
+			TAILQ_REMOVE(&c->calls, &call, entry);
 			conn_kick(c);
 		}
 	} else
-		error = conn_wait(c, &round.call);
+		error = conn_wait(c, &call);
 	pthread_mutex_unlock(&c->lock);
-	pthread_cond_destroy(&round.call.cond);
+	pthread_cond_destroy(&call.cond);
 
 	/* A call failed by conn_fail may still have been answered before. */
 	if (error != 0) {
-		if (round.call.reply != NULL)
-			poolmgr__reply__free_unpacked(round.call.reply, NULL);
-		conn_fds_close(&round.call.fds);
+		if (call.reply != NULL)
+			poolmgr__reply__free_unpacked(call.reply, NULL);
+		conn_fds_close(&call.fds);
 		return error;
 	}
 
-	reply_arrival = round.arrival;
-	*replyp = round.call.reply;
+	reply_arrival = call.arrival;
+	*replyp = call.reply;
 	if (fdp != NULL)
-		*fdp = round.call.fds;
+		*fdp = call.fds;
 	else
-		conn_fds_close(&round.call.fds);
+		conn_fds_close(&call.fds);
 	return 0;
 }
 
 /*
  * The place in which the reply to this thread's last round trip arrived
- * (see struct conn_round): of two replies on one connection, the larger
+ * (conn_arrivals): of two replies on one connection, the larger
  * number tells of the later state.
  */
 uint64_t
