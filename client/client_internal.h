@@ -112,6 +112,13 @@ struct pool_conn {
 	struct conn_calls	 calls;		/* sent, not yet answered */
 	struct conn_pools	 pools;		/* open through this conn */
 
+	/*
+	 * The daemon's words when it refused the whole connection (an id-0
+	 * reply: too many clients), for every call that fails of it.
+	 */
+	int			 refusal_code;
+	char			 refusal_words[256];
+
 	size_t			 max_send;	/* from HelloReply */
 	uint64_t		 features;	/* CONN_FEATURE_* bits */
 	uint8_t			*rbuf;		/* the reader's buffer */

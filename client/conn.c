@@ -385,13 +385,25 @@ conn_kick(struct pool_conn *c)
 		pthread_cond_signal(&call->cond);
 }
 
-/* The error of a connection-level reply: its own if plausible. */
+/*
+ * The error of a connection-level reply: its own if plausible.  Its words
+ * are kept with the connection (the lock held), so that each call the
+ * refusal fails can leave them in its own thread's pool_last_message.
+ */
 static int
-conn_refusal_error(const Poolmgr__Reply *reply)
+conn_refusal_error(struct pool_conn *c, const Poolmgr__Reply *reply)
 {
+	int	error = -EPROTO;
+
 	if (reply->error < 0 && reply->error >= -4095)
-		return reply->error;
-	return -EPROTO;
+		error = reply->error;
+	if (c->refusal_code == 0) {
+		c->refusal_code = error;
+		client_copy_words(c->refusal_words, sizeof c->refusal_words,
+		    error == reply->error && reply->message != NULL ?
+		    reply->message : "");
+	}
+	return error;
 }
 
 /*
@@ -415,8 +427,11 @@ conn_refusal(struct pool_conn *c)
 	reply = poolmgr__reply__unpack(NULL, (size_t)n, buf);
 	if (reply == NULL)
 		return error;
-	if (reply->id == 0)
-		error = conn_refusal_error(reply);
+	if (reply->id == 0) {
+		pthread_mutex_lock(&c->lock);
+		error = conn_refusal_error(c, reply);
+		pthread_mutex_unlock(&c->lock);
+	}
 	poolmgr__reply__free_unpacked(reply, NULL);
 	return error;
 }
@@ -438,7 +453,7 @@ conn_deliver(struct pool_conn *c, Poolmgr__Reply *reply,
 	 */
 	if (reply->id == 0) {
 		conn_fds_close(fds);
-		conn_fail(c, conn_refusal_error(reply));
+		conn_fail(c, conn_refusal_error(c, reply));
 		poolmgr__reply__free_unpacked(reply, NULL);
 		return;
 	}
@@ -557,6 +572,21 @@ conn_note_missing_socket(const char *path)
 	conn_note_words(-ENOENT, m);
 }
 
+/*
+ * A call that got no reply: if the daemon refused the whole connection
+ * with this code, its words say why (which limit, say); else none.
+ */
+static void
+conn_note_broken(struct pool_conn *c, int error)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->refusal_code != 0 && c->refusal_code == error)
+		conn_note_words(error, c->refusal_words);
+	else
+		conn_note_refusal(NULL);
+	pthread_mutex_unlock(&c->lock);
+}
+
 void
 conn_forget_refusal(void)
 {
@@ -600,7 +630,10 @@ conn_request(struct pool_conn *c, Poolmgr__Request *req,
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	error = conn_round_trip(c, req, replyp, fdp);
 	pthread_setcancelstate(cancel, NULL);
-	conn_note_refusal(error == 0 ? *replyp : NULL);
+	if (error == 0)
+		conn_note_refusal(*replyp);
+	else
+		conn_note_broken(c, error);
 	return error;
 }
 

@@ -287,7 +287,9 @@ struct pool_named {
  * pool_connect - connect to poolmgrd at socket_path (NULL: $POOLMGRD_SOCKET,
  * else POOL_DEFAULT_SOCKET) and say hello.  -ENOENT when there is no
  * socket there; pool_last_message(-ENOENT) then names the path, as
- * pool_strerror cannot.
+ * pool_strerror cannot.  -EUSERS when the daemon refuses the connection;
+ * pool_last_message(-EUSERS) then says which limit ("too many clients of
+ * this uid connected").
  */
 POOL_API int pool_connect(const char *socket_path, struct pool_conn **out);
 

@@ -114,7 +114,8 @@ daemon_words(int error)
  * which name the path and what to check, are said alone, not as the
  * daemon's.  The daemon's refusals of a connection (too many clients, a
  * reply that makes no sense) read best as the client library words them,
- * the socket's other errors as the C library does.
+ * with the daemon's own (which limit it was), the socket's other errors
+ * as the C library does.
  */
 void
 fail_connect(int error, const char *socket)
@@ -124,8 +125,8 @@ fail_connect(int error, const char *socket)
 	if (*own != '\0')
 		ctl_warnx("cannot connect: %s", own);
 	else if (error == -EUSERS || error == -EPROTO)
-		ctl_warnx("cannot connect to %s: %s", socket,
-		    pool_strerror(error));
+		ctl_warnx("cannot connect to %s: %s%s", socket,
+		    pool_strerror(error), daemon_words(error));
 	else
 		ctl_warnx("cannot connect to %s: %s", socket,
 		    error < 0 ? strerror(-error) : "unknown error");

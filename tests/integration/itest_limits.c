@@ -144,6 +144,9 @@ connections_per_uid_and_in_all(void **state)
 	for (i = 0; i < 3; i++)
 		EXPECT_RC(pool_connect(NULL, &c[i]), 0);
 	EXPECT_RC(pool_connect(NULL, &extra), -EUSERS);
+	/* The daemon said which limit it was. */
+	assert_string_equal(pool_last_message(-EUSERS),
+			    "too many clients of this uid connected");
 	pool_disconnect(c[0]);
 	/* The place is free again once the daemon has seen the close. */
 	for (i = 0; (rc = pool_connect(NULL, &c[0])) == -EUSERS && i < 1000;
@@ -158,6 +161,10 @@ connections_per_uid_and_in_all(void **state)
 	EXPECT_RC(pool_connect(NULL, &c[0]), 0);
 	EXPECT_RC(pool_connect(NULL, &c[1]), 0);
 	EXPECT_RC(pool_connect(NULL, &extra), -EUSERS);
+	assert_string_equal(pool_last_message(-EUSERS),
+			    "too many clients connected");
+	/* A call that does not fail so leaves no words behind. */
+	assert_string_equal(pool_last_message(-ECONNRESET), "");
 	pool_disconnect(c[0]);
 	pool_disconnect(c[1]);
 	assert_int_equal(harness_stop(&d), 0);

@@ -841,6 +841,29 @@ busy_destroy_says_why(void **state)
 
 /* ---- unreachable ---------------------------------------------------------- */
 
+/* A daemon that refuses the connection says which limit: poolctl tells. */
+static void
+refused_connection_says_which_limit(void **state)
+{
+	int i, rc;
+
+	(void)state;
+	assert_int_equal(harness_start(&fx.d, "max_connections_per_uid = 1\n"
+				       TWO_POOLS), 0);
+	/* The start's own probe holds the place until the daemon sees it go. */
+	for (i = 0; (rc = pool_connect(fx.d.sock, &fx.conn)) == -EUSERS &&
+	     i < 1000; i++)
+		harness_sleep_ms(5);
+	assert_int_equal(rc, 0);
+	expect_exit(ctl("list"), EXIT_UNAVAILABLE,
+		    "list past max_connections_per_uid");
+	expect(strstr(fx.err, "poolctl: cannot connect to ") == fx.err &&
+	       strstr(fx.err, ": too many clients connected to poolmgrd; "
+			      "poolmgrd says: too many clients of this uid "
+			      "connected\n"),
+	       "a refused connection: the limit not named");
+}
+
 static void
 unreachable_daemon_exits_69(void **state)
 {
@@ -1206,6 +1229,8 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(busy_destroy_says_why, teardown),
 		cmocka_unit_test_teardown(unreachable_daemon_exits_69,
+					  teardown),
+		cmocka_unit_test_teardown(refused_connection_says_which_limit,
 					  teardown),
 		cmocka_unit_test_teardown(other_uid_refused_exits_77, teardown),
 		cmocka_unit_test_teardown(
