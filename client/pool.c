@@ -16,6 +16,7 @@
  * turn: a reply that lacks its body or names bytes outside the pool is
  * -EPROTO, never a wild pointer.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,18 @@
 
 /* Reallocs to this size or more that must move are moved by the library. */
 #define CLIENT_MOVE_MIN		((size_t)1 << 20)
+
+/*
+ * A batch of up to this many blocks is checked for overlaps on the stack
+ * (a cache's refill always is); a larger one in memory taken before its
+ * request goes, so that running out of it changes nothing.
+ */
+#define CLIENT_SPANS_ON_STACK	64
+
+/* The bytes of one block of a batch reply: [off, end). */
+struct client_span {
+	uint64_t	off, end;
+};
 
 static int	client_alloc(struct pool *, uint64_t, uint64_t, int, uint64_t,
 		    pool_off_t *);
@@ -244,6 +257,42 @@ client_batch_bounds(struct pool *p, int has_limit, uint64_t limit,
 	cache_bounds(p, has_limit ? &limit : NULL, has_quota ? &quota : NULL);
 }
 
+static int
+client_span_order(const void *a, const void *b)
+{
+	const struct client_span	*x = a, *y = b;
+
+	return (x->off > y->off) - (x->off < y->off);
+}
+
+/*
+ * Do the n blocks of a batch reply, each checked by client_check_block,
+ * share no byte?  A block named twice, or two that overlap, would be the
+ * same bytes in two allocations.  Each block counts with its usable size,
+ * not the size asked for: the program may use it all, and the cache serves
+ * later requests up to it.  (It is never less than asked, so this is the
+ * stricter test, and no daemon's blocks share a byte.)  Sorted in span[],
+ * which holds n: O(n log n), on the way of a round trip, never of a hit.
+ */
+static int
+client_batch_disjoint(const uint64_t *offs, const uint64_t *usable,
+    size_t n, struct client_span *span)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		/* client_check_block saw that the block ends in the pool. */
+		assert(usable[i] <= UINT64_MAX - offs[i]);
+		span[i].off = offs[i];
+		span[i].end = offs[i] + usable[i];
+	}
+	qsort(span, n, sizeof *span, client_span_order);
+	for (i = 1; i < n; i++)
+		if (span[i - 1].end > span[i].off)
+			return -EPROTO;
+	return 0;
+}
+
 int
 client_alloc_batch(struct pool *p, size_t n, const uint64_t *sizes,
     int retry, uint64_t *out, uint64_t *usable)
@@ -251,9 +300,14 @@ client_alloc_batch(struct pool *p, size_t n, const uint64_t *sizes,
 	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
 	Poolmgr__AllocBatch	 ab = POOLMGR__ALLOC_BATCH__INIT;
 	Poolmgr__Reply		*reply;
+	struct client_span	 on_stack[CLIENT_SPANS_ON_STACK], *span;
 	size_t			 i;
 	int			 error;
 
+	span = on_stack;
+	if (n > CLIENT_SPANS_ON_STACK &&
+	    (span = malloc(n * sizeof *span)) == NULL)
+		return conn_local_failure(-ENOMEM);
 	ab.handle = p->handle;
 	ab.n_sizes = n;
 	ab.sizes = (uint64_t *)sizes;
@@ -262,7 +316,7 @@ client_alloc_batch(struct pool *p, size_t n, const uint64_t *sizes,
 	req.alloc_batch = &ab;
 	error = client_call(p, &req, POOLMGR__REPLY__BODY_ALLOC_BATCH, &reply);
 	if (error != 0)
-		return error;
+		goto out;
 	/* Every block must be where a block can be, as for pool_alloc. */
 	if (reply->alloc_batch->n_offsets != n ||
 	    reply->alloc_batch->n_usable_sizes != n)
@@ -274,6 +328,14 @@ client_alloc_batch(struct pool *p, size_t n, const uint64_t *sizes,
 		a.usable_size = reply->alloc_batch->usable_sizes[i];
 		error = client_check_block(p, &a, sizes[i], 0);
 	}
+	/*
+	 * And no two in one place.  Refused, the reply's blocks are neither
+	 * used nor freed, as those of any reply that lies: which of them
+	 * are this handle's is anyone's guess.
+	 */
+	if (error == 0 && n > 1)
+		error = client_batch_disjoint(reply->alloc_batch->offsets,
+		    reply->alloc_batch->usable_sizes, n, span);
 	for (i = 0; error == 0 && i < n; i++) {
 		out[i] = reply->alloc_batch->offsets[i];
 		usable[i] = reply->alloc_batch->usable_sizes[i];
@@ -286,6 +348,9 @@ client_alloc_batch(struct pool *p, size_t n, const uint64_t *sizes,
 		    POOLMGR__ALLOC_BATCH_REPLY__POOL_QUOTA_QUOTA,
 		    reply->alloc_batch->quota);
 	poolmgr__reply__free_unpacked(reply, NULL);
+out:
+	if (span != on_stack)
+		free(span);
 	return error;
 }
 

@@ -433,7 +433,9 @@ POOL_API int pool_free(struct pool *p, pool_off_t off);
 /*
  * pool_alloc_batch - allocate n blocks (sizes[i] bytes each) in one round
  * trip, all or nothing: on failure none of them is allocated.  out[i]
- * receives block i.  n is 1 .. POOL_BATCH_MAX (-E2BIG above).
+ * receives block i.  n is 1 .. POOL_BATCH_MAX (-E2BIG above).  A reply
+ * naming a block twice, or two blocks that share a byte (by their usable
+ * sizes), is -EPROTO: none of its blocks is used, out[] is as it was.
  */
 POOL_API int pool_alloc_batch(struct pool *p, size_t n, const size_t *sizes,
 			      pool_off_t *out);

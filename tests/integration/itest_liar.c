@@ -26,8 +26,14 @@
  *             wrong one, its error is outside -4095..-1 (-4096, INT32_MIN,
  *             5): -EPROTO, *out stays POOL_OFF_NONE, and the next truthful
  *             Alloc on the same connection works.
- *   AllocBatch fewer blocks than asked, one outside the pool, or one not
- *             at the start of a granule: -EPROTO.
+ *   AllocBatch fewer blocks than asked, one outside the pool, one not
+ *             at the start of a granule, one block twice, two blocks that
+ *             overlap, or a usable size that runs into the next block:
+ *             -EPROTO, out[] as it was, and the next batch works.
+ *   refill    the same batch lies told to a caching handle's refill (the
+ *             fake sends a share map in use): the refill is refused, the
+ *             block asked for comes alone (an Alloc), and no two blocks
+ *             the program holds share a byte.
  *   UsableSize the answer is about another offset: -EPROTO, then the
  *             truthful answer.
  *   hang-up   the daemon answers an Open and closes the connection: the
@@ -145,6 +151,12 @@ enum lie {
 	LIE_BATCH_SHORT,
 	LIE_BATCH_OUTSIDE,
 	LIE_BATCH_OFF_GRANULE,
+	LIE_BATCH_DUPLICATE,		/* the first block again, last */
+	LIE_BATCH_OVERLAP,		/* the last inside the one before */
+	LIE_BATCH_USABLE_OVERLAP,	/* a usable size into the next block */
+	/* AllocBatch, a caching handle's refill */
+	LIE_REFILL_DUPLICATE,
+	LIE_REFILL_OVERLAP,
 	/* UsableSize */
 	LIE_USABLE_OTHER_OFFSET,
 	/* the conversation (told in reply to an Alloc) */
@@ -185,6 +197,13 @@ bounds_case(enum lie lie)
 	       lie == LIE_BOUNDS_ABSENT;
 }
 
+/* Does the fake lie to a refill (so send a share map in use)? */
+static bool
+refill_case(enum lie lie)
+{
+	return lie == LIE_REFILL_DUPLICATE || lie == LIE_REFILL_OVERLAP;
+}
+
 /* What the client does to meet the lie. */
 enum call {
 	CALL_OPEN,		/* pool_open: -EPROTO, then works */
@@ -192,6 +211,7 @@ enum call {
 	CALL_ALIGNED,		/* pool_alloc_aligned 4096: the same */
 	CALL_BATCH,		/* pool_alloc_batch: the same */
 	CALL_USABLE,		/* pool_usable_size: the same */
+	CALL_REFILL,		/* pool_alloc through a cache: works */
 	CALL_BREAKS,		/* pool_alloc: -EPROTO, then -ECONNRESET */
 	CALL_GONE,		/* the daemon hung up: -ECONNRESET */
 };
@@ -243,6 +263,16 @@ static const struct lie_case alloc_lies[] = {
 	 "an AllocBatch reply with a block outside the pool"},
 	{LIE_BATCH_OFF_GRANULE, CALL_BATCH,
 	 "an AllocBatch reply with a block inside a granule"},
+	{LIE_BATCH_DUPLICATE, CALL_BATCH,
+	 "an AllocBatch reply with one block twice"},
+	{LIE_BATCH_OVERLAP, CALL_BATCH,
+	 "an AllocBatch reply with two blocks that overlap"},
+	{LIE_BATCH_USABLE_OVERLAP, CALL_BATCH,
+	 "an AllocBatch usable size running into the next block"},
+	{LIE_REFILL_DUPLICATE, CALL_REFILL,
+	 "a refill with one block twice"},
+	{LIE_REFILL_OVERLAP, CALL_REFILL,
+	 "a refill with two blocks that overlap"},
 	{LIE_USABLE_OTHER_OFFSET, CALL_USABLE,
 	 "a UsableSize reply about another offset"},
 };
@@ -296,7 +326,9 @@ lie_now(struct fake_state *fs, Poolmgr__Request__BodyCase body)
 		target = POOLMGR__REQUEST__BODY_OPEN;
 		break;
 	case LIE_BATCH_SHORT: case LIE_BATCH_OUTSIDE:
-	case LIE_BATCH_OFF_GRANULE:
+	case LIE_BATCH_OFF_GRANULE: case LIE_BATCH_DUPLICATE:
+	case LIE_BATCH_OVERLAP: case LIE_BATCH_USABLE_OVERLAP:
+	case LIE_REFILL_DUPLICATE: case LIE_REFILL_OVERLAP:
 		target = POOLMGR__REQUEST__BODY_ALLOC_BATCH;
 		break;
 	case LIE_USABLE_OTHER_OFFSET:
@@ -533,14 +565,16 @@ fake_open(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 		}
 		nfds = 2;
 	}
-	if (bounds_case(fs->lie) && m->want_share_map && !m->read_only) {
+	if ((bounds_case(fs->lie) || refill_case(fs->lie)) &&
+	    m->want_share_map && !m->read_only) {
 		if ((fds[1] = fake_map(false, false,
 				       &orep.share_map_size)) == -1) {
 			close(memfd);
 			return -1;
 		}
 		nfds = 2;
-		orep.limit = FAKE_LIMIT;
+		if (bounds_case(fs->lie))
+			orep.limit = FAKE_LIMIT;
 	}
 	rep.id = req->id;
 	rep.body_case = POOLMGR__REPLY__BODY_OPEN;
@@ -670,8 +704,9 @@ fake_alloc_batch(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
 	Poolmgr__AllocBatchReply br = POOLMGR__ALLOC_BATCH_REPLY__INIT;
 	const Poolmgr__AllocBatch *m = req->alloc_batch;
-	bool lie = lie_now(fs, req->body_case);
-	size_t i;
+	/* Two blocks at least, to have one to repeat or overlap. */
+	bool lie = m->n_sizes >= 2 && lie_now(fs, req->body_case);
+	size_t i, n = m->n_sizes;
 	int rc;
 
 	fprintf(fs->log, "alloc_batch %zu\n", m->n_sizes);
@@ -696,6 +731,15 @@ fake_alloc_batch(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 		offs[m->n_sizes - 1] = FAKE_SIZE + 4096;
 	if (lie && fs->lie == LIE_BATCH_OFF_GRANULE)
 		offs[m->n_sizes - 1] += FAKE_G / 2;
+	/* Each of these blocks on its own is one a daemon could give. */
+	if (lie && (fs->lie == LIE_BATCH_DUPLICATE ||
+		    fs->lie == LIE_REFILL_DUPLICATE))
+		offs[n - 1] = offs[0];
+	if (lie && (fs->lie == LIE_BATCH_OVERLAP ||
+		    fs->lie == LIE_REFILL_OVERLAP))
+		offs[n - 1] = offs[n - 2] + FAKE_G;
+	if (lie && fs->lie == LIE_BATCH_USABLE_OVERLAP)
+		usable[n - 2] += FAKE_G;
 	/* The bounds cases: the limit since removed, quota none. */
 	if (fs->lie == BOUNDS_SENT || fs->lie == LIE_BOUNDS_WITHOUT_BIT) {
 		br.pool_limit_case =
@@ -1037,6 +1081,9 @@ client_block_lie(struct pool_conn *c, enum call call)
 		break;
 	case CALL_BATCH:
 		CHECK_RC(pool_alloc_batch(p, 4, sizes, offs), -EPROTO, 48);
+		/* Refused: the caller's array is as it was. */
+		for (i = 0; i < 4; i++)
+			CHECK(offs[i] == 1, 56);
 		CHECK_RC(pool_alloc_batch(p, 4, sizes, offs), 0, 49);
 		for (i = 0; i < 4; i++)
 			CHECK(offs[i] < FAKE_SIZE, 50);
@@ -1056,6 +1103,42 @@ client_block_lie(struct pool_conn *c, enum call call)
 	if ((rc = use_handle(p)))
 		return rc;
 	CHECK_RC(pool_free(p, good), 0, 55);
+	pool_close(p);
+	return 0;
+}
+
+#define REFILL_BLOCKS	16
+
+/*
+ * A caching handle takes REFILL_BLOCKS blocks of 64 bytes, the first
+ * refill's a lie: every block it gets is its own, byte for byte.
+ */
+static int
+client_refill_lie(struct pool_conn *c)
+{
+	pool_off_t offs[REFILL_BLOCKS];
+	struct pool *p;
+	uint8_t *b;
+	int i, j;
+
+	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 103);
+	CHECK_RC(pool_set_cache(p, 1 << 20), 0, 104);	/* whatever the env */
+	for (i = 0; i < REFILL_BLOCKS; i++) {
+		CHECK_RC(pool_alloc(p, 64, &offs[i]), 0, 105);
+		CHECK((b = pool_ptr(p, offs[i])) != NULL, 106);
+		memset(b, i, 64);
+	}
+	for (i = 0; i < REFILL_BLOCKS; i++)
+		for (j = 0; j < i; j++)
+			CHECK(offs[i] >= offs[j] + 64 ||
+			      offs[j] >= offs[i] + 64, 107);
+	for (i = 0; i < REFILL_BLOCKS; i++) {
+		b = pool_ptr(p, offs[i]);
+		for (j = 0; j < 64; j++)
+			CHECK(b[j] == i, 108);
+	}
+	for (i = 0; i < REFILL_BLOCKS; i++)
+		CHECK_RC(pool_free(p, offs[i]), 0, 109);
 	pool_close(p);
 	return 0;
 }
@@ -1120,6 +1203,9 @@ client_main(void *arg)
 	case CALL_GONE:
 		rc = client_daemon_gone(c);
 		break;
+	case CALL_REFILL:
+		rc = client_refill_lie(c);
+		break;
 	default:
 		rc = client_block_lie(c, a->lc->call);
 		break;
@@ -1165,6 +1251,7 @@ run_lie(const struct lie_case *lc, char *log, size_t cap)
 			 lc->what, frc, log);
 	printf("liar: %-52s -> %s, client fine\n", lc->what,
 	       lc->call == CALL_GONE ? "-ECONNRESET" :
+	       lc->call == CALL_REFILL ? "refused, the block asked alone" :
 	       lc->call == CALL_BREAKS ? "-EPROTO, then -ECONNRESET" :
 	       "-EPROTO");
 }
@@ -1181,6 +1268,12 @@ run_lies(const struct lie_case *cases, size_t n)
 		if (cases[i].call != CALL_GONE && !strstr(log, "eof\n"))
 			fail_msg("%s: the fake saw no hang-up:\n%s",
 				 cases[i].what, log);
+		/* A refused refill: the block asked for came alone. */
+		if (cases[i].call == CALL_REFILL &&
+		    (!strstr(log, "\nalloc_batch ") ||
+		     !strstr(log, "\nalloc 64 align 0\n")))
+			fail_msg("%s: no refill, or no Alloc after it; the "
+				 "fake saw:\n%s", cases[i].what, log);
 		if (cases[i].call != CALL_OPEN ||
 		    cases[i].lie == LIE_OPEN_HANDLE_0)
 			continue;
