@@ -551,7 +551,11 @@ POOL_API int pool_lookup_retain(struct pool *p, const char *name,
  * lookups as the daemon allows (max_name_waits) wait in the pool;
  * -EINVAL for an unknown flag or a timeout below -1.  An unpublished name
  * is waited for until it is published again.  A restart of the daemon in
- * place goes unnoticed: the wait goes on for the time left.
+ * place goes unnoticed: the wait goes on for the time left.  A daemon
+ * that answers -EINTR at once, again and again, is asked again after
+ * pauses growing from 2 ms to 1 s (a finite wait still ends at its time);
+ * with timeout_ms -1, its -ETIMEDOUT long before the part of the wait it
+ * was asked for (the most the wire carries, about 49 days) is -EPROTO.
  *
  * The wait holds back the other requests made on the same connection
  * meanwhile, as replies come in order: a program whose other threads use

@@ -58,7 +58,11 @@
  *
  * The fake's HelloReply announces waiting lookups (features bit 0), and
  * it answers a Lookup that waits with -ETIMEDOUT, as if the wait had run
- * out.  Or it is a daemon from before them (LIE_OLD_LOOKUP): no feature
+ * out: at once, which for a wait without end (-1) is a lie, -EPROTO, not
+ * a loop asking again.  Or (LIE_LOOKUP_EINTR) it answers -EINTR at once,
+ * again and again for LOOKUP_EINTR_MS, as no daemon restarting in place
+ * would: the library must ask again after a pause, not spin, and still
+ * end a finite wait at its time.  Or it is a daemon from before them (LIE_OLD_LOOKUP): no feature
  * bits, and every Lookup answered at once, wait_ms or not.  A lookup
  * that would wait is then -EOPNOTSUPP and never sent; one that would not
  * is the plain lookup it always was.  `poolctl wait` says so.  The fake
@@ -169,6 +173,8 @@ enum lie {
 	LIE_MAP_FROZEN_AGAIN,	/* ShareMap answered with a frozen map */
 	/* Hello without features; Lookup.wait_ms ignored */
 	LIE_OLD_LOOKUP,
+	/* every waiting Lookup for LOOKUP_EINTR_MS answered -EINTR at once */
+	LIE_LOOKUP_EINTR,
 	/*
 	 * A pool opened under FAKE_LIMIT, with a share map in use: the
 	 * limit since removed, as the batch replies tell it (features bit
@@ -203,6 +209,9 @@ refill_case(enum lie lie)
 {
 	return lie == LIE_REFILL_DUPLICATE || lie == LIE_REFILL_OVERLAP;
 }
+
+/* How long LIE_LOOKUP_EINTR interrupts every waiting Lookup. */
+#define LOOKUP_EINTR_MS		200
 
 /* What the client does to meet the lie. */
 enum call {
@@ -303,6 +312,8 @@ struct fake_state {
 	uint64_t next_off;
 	uint64_t off[FAKE_MAX_BLOCKS], usable[FAKE_MAX_BLOCKS];
 	unsigned nblocks;
+	uint64_t first_wait_ms;		/* LIE_LOOKUP_EINTR's first, or 0 */
+	unsigned interrupted;		/* and how many it interrupted */
 	FILE *log;
 };
 
@@ -314,7 +325,7 @@ lie_now(struct fake_state *fs, Poolmgr__Request__BodyCase body)
 
 	switch (fs->lie) {
 	case LIE_NONE: case LIE_MAP_OLD_DAEMON: case LIE_MAP_UNSEALED:
-	case LIE_MAP_FROZEN_AGAIN: case LIE_OLD_LOOKUP:
+	case LIE_MAP_FROZEN_AGAIN: case LIE_OLD_LOOKUP: case LIE_LOOKUP_EINTR:
 	case BOUNDS_SENT: case LIE_BOUNDS_WITHOUT_BIT: case LIE_BOUNDS_ABSENT:
 		return false;
 	case LIE_OPEN_UNSEALED: case LIE_OPEN_NO_GROW_SEAL:
@@ -800,12 +811,57 @@ fake_usable_size(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
  * Lookup: no name is ever published here.  A daemon that can wait says the
  * wait ran out; one from before waiting lookups says -ENOENT at once.
  */
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * LIE_LOOKUP_EINTR: a waiting Lookup within LOOKUP_EINTR_MS of the first
+ * is answered -EINTR at once, and counted but not logged (a client that
+ * spins would fill the log's pipe); after, a block, generation 1, and the
+ * count logged.
+ */
+static int
+fake_lookup_interrupted(struct fake_state *fs, int cfd,
+			const Poolmgr__Request *req)
+{
+	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__AllocReply ar = POOLMGR__ALLOC_REPLY__INIT;
+	uint64_t now = mono_ms();
+	int rc;
+
+	rep.id = req->id;
+	if (fs->first_wait_ms == 0)
+		fs->first_wait_ms = now;
+	if (now - fs->first_wait_ms < LOOKUP_EINTR_MS) {
+		fs->interrupted++;
+		rep.error = -EINTR;
+		return fake_send(cfd, &rep, NULL, 0);
+	}
+	fprintf(fs->log, "lookup interrupted %u\n", fs->interrupted);
+	if ((rc = fake_block(fs, 64, 0, &ar.offset, &ar.usable_size))) {
+		rep.error = rc;
+		return fake_send(cfd, &rep, NULL, 0);
+	}
+	ar.generation = 1;
+	rep.body_case = POOLMGR__REPLY__BODY_ALLOC;
+	rep.alloc = &ar;
+	return fake_send(cfd, &rep, NULL, 0);
+}
+
 static int
 fake_lookup(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 {
 	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
 	const Poolmgr__Lookup *m = req->lookup;
 
+	if (m->wait_ms && fs->lie == LIE_LOOKUP_EINTR)
+		return fake_lookup_interrupted(fs, cfd, req);
 	fprintf(fs->log, "lookup %.*s wait_ms=%u after=%llu retain=%d\n",
 		(int)m->name.len, (const char *)m->name.data, m->wait_ms,
 		(unsigned long long)m->after_generation, (int)m->retain);
@@ -1512,6 +1568,20 @@ client_new_lookup(void *arg)
 	return 0;
 }
 
+/* How many lines of log begin with what. */
+static int
+log_lines(const char *log, const char *what)
+{
+	char want[64];
+	const char *l;
+	int n = 0;
+
+	snprintf(want, sizeof(want), "\n%s", what);
+	for (l = log; (l = strstr(l, want)); l++)
+		n++;
+	return n;
+}
+
 /* Run client against a fake telling lie; the fake's log into log. */
 static void
 run_lookup_client(enum lie lie, int (*client)(void *), char *log,
@@ -1564,6 +1634,97 @@ lookup_wait_needs_the_feature(void **state)
 }
 
 /*
+ * A wait without end answered -ETIMEDOUT at once: the daemon cannot have
+ * waited the 49 days asked, so the answer is a lie (-EPROTO), not a cue
+ * to ask again, and again.  The connection goes on: a finite wait is
+ * answered as ever.  (The parent counts the lookups sent.)
+ */
+static int
+client_wait_forever_timed_out(void *arg)
+{
+	const char *sock = arg;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off = POOL_OFF_NONE;
+
+	CHECK_RC(pool_connect(sock, &c), 0, 115);
+	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 116);
+	CHECK_RC(pool_lookup_wait(p, "frame", 0, -1, 0, &off, NULL, NULL),
+		 -EPROTO, 117);
+	CHECK(off == POOL_OFF_NONE, 118);
+	CHECK_RC(pool_lookup_wait(p, "frame", 0, 100, 0, &off, NULL, NULL),
+		 -ETIMEDOUT, 119);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+lookup_wait_forever_timed_out_is_a_lie(void **state)
+{
+	char log[LOG_MAX];
+
+	(void)state;
+	run_lookup_client(LIE_NONE, client_wait_forever_timed_out, log,
+			  sizeof(log));
+	printf("liar: a wait without end answered -ETIMEDOUT at once: "
+	       "-EPROTO, %d lookups sent\n", log_lines(log, "lookup "));
+	assert_int_equal(log_lines(log, "lookup "), 2);
+}
+
+/*
+ * Waits answered -EINTR at once for LOOKUP_EINTR_MS: a finite one half as
+ * long still ends at its time (-ETIMEDOUT), then one without end is
+ * answered once the fake stops interrupting.  (The parent counts the
+ * interruptions: a client that asks again at once asks thousands of
+ * times.)
+ */
+static int
+client_wait_interrupted(void *arg)
+{
+	const char *sock = arg;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off = POOL_OFF_NONE;
+	uint64_t start, gen = 0;
+	size_t us = 0;
+
+	CHECK_RC(pool_connect(sock, &c), 0, 85);
+	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 86);
+	start = mono_ms();
+	CHECK_RC(pool_lookup_wait(p, "frame", 0, LOOKUP_EINTR_MS / 2, 0, &off,
+				  NULL, NULL), -ETIMEDOUT, 87);
+	CHECK(mono_ms() - start >= LOOKUP_EINTR_MS / 2, 88);
+	CHECK_RC(pool_lookup_wait(p, "frame", 0, -1, 0, &off, &us, &gen), 0,
+		 89);
+	CHECK(off < FAKE_SIZE && us == 64 && gen == 1, 98);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/* Fewer than this many -EINTRs in LOOKUP_EINTR_MS: asked after pauses. */
+#define LOOKUP_EINTR_MAX	100
+
+static void
+lookup_wait_interrupted_backs_off(void **state)
+{
+	char log[LOG_MAX];
+	const char *l;
+	int n;
+
+	(void)state;
+	run_lookup_client(LIE_LOOKUP_EINTR, client_wait_interrupted, log,
+			  sizeof(log));
+	l = strstr(log, "lookup interrupted ");
+	assert_non_null(l);
+	n = atoi(l + strlen("lookup interrupted "));
+	printf("liar: waits answered -EINTR at once for %d ms: asked %d "
+	       "times, then answered\n", LOOKUP_EINTR_MS, n);
+	assert_in_range(n, 2, LOOKUP_EINTR_MAX - 1);
+}
+
+/*
  * Creates and sets, with and without a limit: -EOPNOTSUPP either way (the
  * fake knows neither request), but from the library, unsent, for a limit
  * to a daemon without them.  (The parent counts what was sent.)
@@ -1584,20 +1745,6 @@ client_limit(void *arg)
 	CHECK_RC(pool_create(c, "plain", &o), -EOPNOTSUPP, 114);
 	pool_disconnect(c);
 	return 0;
-}
-
-/* How many lines of log begin with what. */
-static int
-log_lines(const char *log, const char *what)
-{
-	char want[64];
-	const char *l;
-	int n = 0;
-
-	snprintf(want, sizeof(want), "\n%s", what);
-	for (l = log; (l = strstr(l, want)); l++)
-		n++;
-	return n;
 }
 
 static void
@@ -1725,6 +1872,8 @@ main(void)
 		cmocka_unit_test(frozen_map_unsealed_renewal),
 		cmocka_unit_test(frozen_map_renewed_frozen),
 		cmocka_unit_test(lookup_wait_needs_the_feature),
+		cmocka_unit_test(lookup_wait_forever_timed_out_is_a_lie),
+		cmocka_unit_test(lookup_wait_interrupted_backs_off),
 		cmocka_unit_test(limit_needs_the_feature),
 		cmocka_unit_test(bounds_need_the_feature),
 		cmocka_unit_test(poolctl_wait_old_daemon),
