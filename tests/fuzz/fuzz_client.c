@@ -47,6 +47,14 @@
  *     pool_offset_of gives the offset back, and the block's bytes can be
  *     written (read, on a read-only handle); a failed allocation leaves
  *     *out POOL_OFF_NONE;
+ *   - the blocks of one pool_alloc_batch share no byte; nor do any two
+ *     blocks the script holds at once (alloc, calloc, realloc, batch),
+ *     as long as the fake has told no lie but batch replies whose blocks
+ *     overlap one another, which the library must refuse whole (a lie
+ *     told against another reply, such as a block handed out twice in
+ *     two replies, is not one the library can see; a script on two
+ *     threads is not checked either: a free on one and an allocation on
+ *     the other may take the same block in either order);
  *   - strings it copies out of replies (stats, lists) are terminated,
  *     and words meant for a person (pool_last_message, a check's
  *     problem) hold no byte a terminal would act on;
@@ -99,13 +107,19 @@
  *            and its extra bytes in the order: the lie's byte, the share
  *            map's 3 bytes, the kind's own.
  *
+ * Past FAKE_WAITS_IN_ROW waiting Lookups in a row, the next ones take no
+ * record and get the truth (a wait that ends at once).  The library
+ * pauses before it asks again after -EINTR, longer each time, and an
+ * input should not buy seconds of sleep with a few bytes a record.
+ *
  * Built with -DFUZZ_TRACE it prints each request the fake receives and
  * each call's result on stderr: to read what a kept input does.
  *
  * The seeds (tests/fuzz/corpus/fuzz_client/, written by
  * make_client_corpus.c) are truthful conversations: the default script
  * and shorter ones over pools of each size, granularity and feature set,
- * with and without a share map.
+ * with and without a share map; and a few lies the library must refuse
+ * (batch-duplicate, refill-duplicate: a batch reply naming a block twice).
  */
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -145,6 +159,8 @@
 #define MEMFD_SHARE	"fuzz-client-share"
 #define ACCEPT_MS	5000
 #define LIVE_MAX	64		/* blocks the script keeps */
+#define FAKE_WAITS_IN_ROW 4		/* 2 + 4 + 8 + 16 ms of pauses */
+#define OVERLAP_MAX	64		/* larger batches: not looked at */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -292,6 +308,8 @@ struct fake {
 					 * before its seals (as the daemon
 					 * keeps its own) */
 	uint64_t	 share_live_size;
+	unsigned	 waits_in_row;	/* waiting lookups asked in a row */
+	int		 lied;		/* a lie told (fake_note_record) */
 };
 
 static struct fake	fake;
@@ -1069,6 +1087,76 @@ fake_special(struct fake *f, const Poolmgr__Request *rq, unsigned control,
 	return (control & REC_HANG_UP) != 0;
 }
 
+/* The end of [off, off + len), or UINT64_MAX past it. */
+static uint64_t
+span_end(uint64_t off, uint64_t len)
+{
+	return len > UINT64_MAX - off ? UINT64_MAX : off + len;
+}
+
+/*
+ * Does reply r carry a batch of blocks that overlap one another (by their
+ * usable sizes)?  The library refuses such a reply whole, whatever else
+ * it says: those blocks are never anybody's.  A batch past OVERLAP_MAX
+ * is not looked at (no).
+ */
+static int
+batch_overlaps(const Poolmgr__Reply *r)
+{
+	const Poolmgr__AllocBatchReply	*b;
+	size_t				 n, i, j;
+
+	if (r->body_case != POOLMGR__REPLY__BODY_ALLOC_BATCH ||
+	    (b = r->alloc_batch) == NULL)
+		return 0;
+	n = b->n_offsets < b->n_usable_sizes ? b->n_offsets :
+	    b->n_usable_sizes;
+	if (n > OVERLAP_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		for (j = 0; j < i; j++)
+			if (b->offsets[i] < span_end(b->offsets[j],
+			    b->usable_sizes[j]) && b->offsets[j] <
+			    span_end(b->offsets[i], b->usable_sizes[i]))
+				return 1;
+	return 0;
+}
+
+/*
+ * After a lie the library cannot see through, one reply against another
+ * (a block handed out twice, in two replies), the blocks the script
+ * holds may overlap: from then on only each batch's own are checked.  A
+ * record tells none if it is the truth, or if all it changed is a reply
+ * (sent is the one that goes) whose batch overlaps itself.
+ */
+static void
+fake_note_record(struct fake *f, unsigned control, const Poolmgr__Reply *sent)
+{
+	unsigned	kind = control & REC_KIND;
+
+	if (control == REC_TRUTH)
+		return;
+	if ((kind == REC_TWEAK || kind == REC_RAW) &&
+	    (control & ~REC_KIND) == 0 && sent != NULL && batch_overlaps(sent))
+		return;
+	__atomic_store_n(&f->lied, 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * Is rq a waiting Lookup past FAKE_WAITS_IN_ROW in a row?  Then it gets
+ * the truth and reads no record (see the top).
+ */
+static int
+fake_waits_too_long(struct fake *f, const Poolmgr__Request *rq)
+{
+	if (rq->body_case != POOLMGR__REQUEST__BODY_LOOKUP ||
+	    rq->lookup->wait_ms == 0) {
+		f->waits_in_row = 0;
+		return 0;
+	}
+	return ++f->waits_in_row > FAKE_WAITS_IN_ROW;
+}
+
 /* Answer one request from the next record; 1 when the fake hangs up. */
 static int
 fake_answer(struct fake *f, const Poolmgr__Request *rq)
@@ -1079,6 +1167,12 @@ fake_answer(struct fake *f, const Poolmgr__Request *rq)
 	const uint8_t	*rawp;
 	int		 fds[8], nfds;
 
+	if (fake_waits_too_long(f, rq)) {
+		answer_truth(f, rq, &answer);
+		len = fake_pack(&answer.reply);
+		fake_send(f, fake_wbuf, len, NULL, 0);
+		return 0;
+	}
 	control = in_byte(&f->in);
 	kind = control & REC_KIND;
 	if ((control & REC_FDS) == REC_FDS_LIE)
@@ -1095,8 +1189,10 @@ fake_answer(struct fake *f, const Poolmgr__Request *rq)
 		answer_tweak(f, &answer);
 	nfds = answer_fds(f, &answer, control, lie, fds);
 
-	if (kind == REC_SPECIAL)
+	if (kind == REC_SPECIAL) {
+		fake_note_record(f, control, NULL);
 		return fake_special(f, rq, control, fds, nfds);
+	}
 	if (kind == REC_RAW) {
 		rawlen = in_byte(&f->in);
 		rawlen |= (size_t)in_byte(&f->in) << 8;
@@ -1106,6 +1202,8 @@ fake_answer(struct fake *f, const Poolmgr__Request *rq)
 		f->in.p += rawlen;
 		f->in.left -= rawlen;
 		raw = poolmgr__reply__unpack(NULL, rawlen, rawp);
+		fake_note_record(f, control,
+		    (control & REC_KEEP_ID) == 0 ? raw : NULL);
 		if (raw != NULL && !(control & REC_KEEP_ID)) {
 			raw->id = rq->id;
 			len = fake_pack(raw);
@@ -1116,6 +1214,7 @@ fake_answer(struct fake *f, const Poolmgr__Request *rq)
 			poolmgr__reply__free_unpacked(raw, NULL);
 		return (control & REC_HANG_UP) != 0;
 	}
+	fake_note_record(f, control, &answer.reply);
 	len = fake_pack(&answer.reply);
 	fake_send(f, fake_wbuf, len, fds, nfds);
 	return (control & REC_HANG_UP) != 0;
@@ -1171,7 +1270,9 @@ struct client {
 	pthread_mutex_t		 lock;	/* live and nlive, when two threads
 					 * run the script */
 	pool_off_t		 live[LIVE_MAX];
+	size_t			 live_size[LIVE_MAX];	/* as asked */
 	size_t			 nlive;
+	int			 paired;	/* the script on two threads */
 };
 
 static void
@@ -1250,6 +1351,33 @@ check_block(struct pool *p, const char *call, pool_off_t off, size_t size)
 	(void)v[size - 1];
 }
 
+/* Do [a, a + alen) and [b, b + blen) share a byte? */
+static int
+overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < span_end(b, blen) && b < span_end(a, alen);
+}
+
+/*
+ * A new block, [off, off + size), against those the script holds: none
+ * may share a byte with it while the fake's lies are ones the library
+ * can see (fake_note_record).  Called with cl->lock held.
+ */
+static void
+check_apart(struct client *cl, const char *call, pool_off_t off, size_t size)
+{
+	size_t	i;
+
+	if (cl->paired || __atomic_load_n(&fake.lied, __ATOMIC_ACQUIRE))
+		return;
+	for (i = 0; i < cl->nlive; i++)
+		if (overlap(off, size, cl->live[i], cl->live_size[i]))
+			die("%s: block %llu of %zu bytes overlaps block %llu of "
+			    "%zu bytes, held too", call,
+			    (unsigned long long)off, size,
+			    (unsigned long long)cl->live[i], cl->live_size[i]);
+}
+
 /* A block from a read-write handle: written whole, as a program would. */
 static void
 check_rw_block(struct client *cl, const char *call, pool_off_t off,
@@ -1258,8 +1386,11 @@ check_rw_block(struct client *cl, const char *call, pool_off_t off,
 	check_block(cl->rw, call, off, size);
 	memset(pool_ptr(cl->rw, off), 0xa5, size);
 	pthread_mutex_lock(&cl->lock);
-	if (cl->nlive < LIVE_MAX)
-		cl->live[cl->nlive++] = off;
+	check_apart(cl, call, off, size);
+	if (cl->nlive < LIVE_MAX) {
+		cl->live[cl->nlive] = off;
+		cl->live_size[cl->nlive++] = size;
+	}
 	pthread_mutex_unlock(&cl->lock);
 }
 
@@ -1301,7 +1432,9 @@ drop_live(struct client *cl, pool_off_t off)
 	pthread_mutex_lock(&cl->lock);
 	for (i = 0; i < cl->nlive; i++)
 		if (cl->live[i] == off) {
-			cl->live[i] = cl->live[--cl->nlive];
+			cl->nlive--;
+			cl->live[i] = cl->live[cl->nlive];
+			cl->live_size[i] = cl->live_size[cl->nlive];
 			break;
 		}
 	pthread_mutex_unlock(&cl->lock);
@@ -1437,6 +1570,25 @@ run_names(struct client *cl, unsigned op, unsigned arg)
 	}
 }
 
+/*
+ * The blocks of one batch share no byte, whatever the fake said: the
+ * library refuses a reply in which they would.
+ */
+static void
+check_batch_apart(const pool_off_t *offs, const size_t *sizes, size_t n)
+{
+	size_t	i, j;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < i; j++)
+			if (overlap(offs[i], sizes[i], offs[j], sizes[j]))
+				die("pool_alloc_batch: block %zu (%llu, %zu "
+				    "bytes) overlaps block %zu (%llu, %zu "
+				    "bytes)", i, (unsigned long long)offs[i],
+				    sizes[i], j, (unsigned long long)offs[j],
+				    sizes[j]);
+}
+
 static void
 run_blocks(struct client *cl, unsigned op, unsigned arg)
 {
@@ -1493,6 +1645,8 @@ run_blocks(struct client *cl, unsigned op, unsigned arg)
 		}
 		r = pool_alloc_batch(cl->rw, n, sizes, offs);
 		check_code("pool_alloc_batch", r);
+		if (r == 0)
+			check_batch_apart(offs, sizes, n);
 		for (i = 0; r == 0 && i < n; i++)
 			check_rw_block(cl, "pool_alloc_batch", offs[i],
 			    sizes[i]);
@@ -1802,6 +1956,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&cl, 0, sizeof cl);
 	pthread_mutex_init(&cl.lock, NULL);
+	cl.paired = (length & SCRIPT_PAIRED) != 0;
 	r = pool_connect(sock_path, &cl.conn);
 	check_code("pool_connect", r);
 	if (r == 0) {

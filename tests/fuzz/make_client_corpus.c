@@ -11,7 +11,9 @@
  * or the same answer spelled out as raw protobuf bytes, so that the
  * fuzzer starts from replies it can twist field by field, or the share
  * map written as the daemon writes it (a pool destroyed by force, a
- * restart in place).  The default
+ * restart in place).  A few seeds tell a lie the library must refuse,
+ * so that the fuzzer starts from its refusal too (write_lies).  The
+ * default
  * script (every call once) runs over every pool size with each
  * granularity, with all the HelloReply features and with none; the
  * paired-* seeds run their scripts on two threads.
@@ -275,6 +277,69 @@ write_raw(void)
 }
 
 /*
+ * A TWEAK record: the truthful answer with element index of the body's
+ * repeated uint64 field name set to 0 (fuzz_client.c: tweak_field).
+ */
+static void
+put_tweak_zero(struct seed *s, const ProtobufCMessageDescriptor *d,
+    const char *name, unsigned index)
+{
+	uint64_t	v = 0x100 | (uint64_t)index << 9;	/* v >> 16 == 0 */
+	unsigned	i;
+
+	for (i = 0; i < d->n_fields; i++)
+		if (strcmp(d->fields[i].name, name) == 0)
+			break;
+	if (i == d->n_fields || i > TWEAK_FIELD || index >= 128) {
+		fprintf(stderr, "make_client_corpus: no field %s\n", name);
+		exit(1);
+	}
+	put_byte(s, REC_TWEAK);
+	put_byte(s, (uint8_t)(TWEAK_BODY | i));
+	for (i = 0; i < 8; i++)		/* low byte first, as in_u64 reads */
+		put_byte(s, (uint8_t)(v >> 8 * i));
+}
+
+/*
+ * Batch replies that name one block twice: the first AllocBatch of the
+ * conversation (after Hello and OpenPool) gets its block 1 at offset 0,
+ * where block 0 is.  Through pool_alloc_batch (4 blocks), which must
+ * fail with -EPROTO, and through a caching handle's first refill, which
+ * must be refused (the block asked for then comes alone): a library that
+ * took either would hand one block out twice, which fuzz_client's
+ * oracle sees.
+ */
+static void
+write_lies(void)
+{
+	static const uint8_t batch[] = {
+		OP(OP_OPEN, 0), OP(OP_ALLOC_BATCH, 1), OP(OP_ALLOC_BATCH, 1),
+		OP(OP_FREE_BATCH, 0), OP(OP_CLOSE, 0),
+	};
+	static const uint8_t refill[] = {
+		OP(OP_OPEN, 0), OP(OP_ALLOC, 1), OP(OP_ALLOC, 1),
+		OP(OP_ALLOC, 1), OP(OP_ALLOC, 1), OP(OP_ALLOC, 1),
+		OP(OP_ALLOC, 1), OP(OP_FREE, 0), OP(OP_ALLOC, 1),
+		OP(OP_CLOSE, 0),
+	};
+	struct seed	s;
+
+	begin(&s, 1, 0, 7, batch, sizeof batch);
+	put_byte(&s, REC_TRUTH);	/* Hello */
+	put_byte(&s, REC_TRUTH);	/* OpenPool */
+	put_tweak_zero(&s, &poolmgr__alloc_batch_reply__descriptor,
+	    "offsets", 1);
+	save(&s, "batch-duplicate");
+
+	begin(&s, 1, 0, 7, refill, sizeof refill);
+	put_byte(&s, REC_TRUTH);	/* Hello */
+	put_byte(&s, REC_TRUTH);	/* OpenPool */
+	put_tweak_zero(&s, &poolmgr__alloc_batch_reply__descriptor,
+	    "offsets", 1);
+	save(&s, "refill-duplicate");
+}
+
+/*
  * The daemon writing the share map under a caching handle: the pool
  * destroyed by force, and a restart in place (the map frozen, every bit
  * set, and replaced: the library asks for the new one), each told
@@ -331,5 +396,6 @@ main(int argc, char **argv)
 	write_scripts();
 	write_raw();
 	write_share_events();
+	write_lies();
 	return 0;
 }
