@@ -94,6 +94,13 @@
  *       from the earlier close, as if in the same turn, until some step
  *       came: the 3 blocks' handle was dropped in a step of its own,
  *       behind the whole 64 MiB release.)
+ *   (The test below runs with settle_wait_ms = 0: a request waits for the
+ *   work queued before it, no more; the requests are a raw client's,
+ *   which does not ask again after a refusal.)
+ *   limit_refusal_waits_for_release  under a 128 MiB limit, 64 MiB freed
+ *       and 96 MiB asked for at once: the limit's refusal waits for the
+ *       release as the engine's would, and the 96 MiB are served; so is
+ *       an AllocBatch of 112 MiB right after those are freed.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -110,6 +117,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -162,7 +170,9 @@ start_with_pool(const char *daemon_conf, const char *size)
 {
 	char conf[256];
 
-	snprintf(conf, sizeof(conf), SETTLE_CONF "%s[pool big]\nsize = %s\n",
+	/* A test that sets settle_wait_ms itself has it as it says. */
+	snprintf(conf, sizeof(conf), "%s%s[pool big]\nsize = %s\n",
+		 strstr(daemon_conf, "settle_wait_ms") ? "" : SETTLE_CONF,
 		 daemon_conf, size);
 	setpriority(PRIO_PROCESS, 0, 0);
 	assert_int_equal(harness_start(&fx.d, conf), 0);
@@ -1324,6 +1334,84 @@ drops_count_per_turn(void **state)
 	check_ok();
 }
 
+/*
+ * A request refused while the pool's work is still queued waits for it,
+ * and waits no longer for work queued after it than settle_wait_ms: 0
+ * here, so that a wait that happens is one for the work queued before
+ * the request, nothing more.  The requests are a raw client's, which
+ * does not try again (retry_follows is not set): libpoolclient, with its
+ * cache, would ask a second time after a refusal, a new request that
+ * waits for all that was queued by then.
+ */
+#define NO_SETTLE_CONF \
+	"settle_wait_ms = 0\nrelease_step = 4K\nidle_trim = 0\n"
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * Pool of 256 MiB, limit 128 MiB: we hold 64 MiB and free it, released
+ * in 16384 steps of 4 KiB; another client asks at once for 96 MiB.  The
+ * engine has room for both, the limit not while the 64 MiB are held (a
+ * block whose pages go back is still the engine's, and counts):
+ * 64 + 96 = 160 MiB > 128 MiB.  The limit's refusal waits as the
+ * engine's does, for the release, and the request is served; the books
+ * then hold its 96 MiB alone, and no failure shows.  The same for an
+ * AllocBatch (counted by its sum).
+ */
+static void
+limit_refusal_waits_for_release(void **state)
+{
+	const uint64_t sizes[2] = {56 * MiB, 56 * MiB};
+	struct pool_stats st;
+	uint64_t t0, steps, other, batch[2];
+	pool_off_t off;
+	uint32_t h;
+	int fd;
+
+	(void)state;
+	start_with_pool(NO_SETTLE_CONF, "256M\nlimit = 128M");
+	fd = harness_raw_client(fx.d.sock, "other");
+	h = harness_raw_handle(fd, "big");
+	off = written_block(64 * MiB, 0x5a);
+	st = stats();
+	assert_int_equal(st.allocated_bytes, 64 * MiB);
+	assert_int_equal(st.limit, 128 * MiB);
+	steps = st.release_steps;
+
+	assert_int_equal(pool_free(fx.pool, off), 0);
+	t0 = mono_ms();
+	EXPECT_RAW(harness_raw_alloc(fd, h, 96 * MiB, &other, NULL), 0);
+	printf("limit: 96 MiB served after %" PRIu64 " ms\n", mono_ms() - t0);
+	st = stats();
+	printf("limit: allocated %" PRIu64 " of %" PRIu64 ", %" PRIu64
+	       " steps, %" PRIu64 " failed\n", st.allocated_bytes, st.limit,
+	       st.release_steps - steps, st.failed_allocs);
+	assert_int_equal(st.allocated_bytes, 96 * MiB);
+	assert_true(st.release_steps - steps >= 64 * MiB / 4096);
+	assert_int_equal(st.failed_allocs, 0);
+
+	/* 96 MiB held for their release, and 112 MiB asked for at once. */
+	EXPECT_RAW(harness_raw_free(fd, h, other), 0);
+	EXPECT_RAW(harness_raw_alloc_batch(fd, h, sizes, 2, batch), 0);
+	st = stats();
+	assert_int_equal(st.allocated_bytes, 112 * MiB);
+	assert_int_equal(st.failed_allocs, 0);
+	/* A request the limit refuses even then is still refused. */
+	EXPECT_RAW(harness_raw_alloc(fd, h, 17 * MiB, &other, NULL), -ENOMEM);
+	assert_int_equal(stats().failed_allocs, 1);
+	EXPECT_RAW(harness_raw_free(fd, h, batch[0]), 0);
+	EXPECT_RAW(harness_raw_free(fd, h, batch[1]), 0);
+	close(fd);
+	check_ok();
+}
+
 int
 main(void)
 {
@@ -1365,6 +1453,8 @@ main(void)
 		cmocka_unit_test_teardown(dead_client_leaves_the_share_map_alone,
 					  teardown),
 		cmocka_unit_test_teardown(drops_count_per_turn, teardown),
+		cmocka_unit_test_teardown(limit_refusal_waits_for_release,
+					  teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
