@@ -12,6 +12,7 @@
  * tried again then; one that still finds no room evicts what it may
  * (make_room).
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,6 +339,19 @@ becomes_span(struct dpool *p, const struct block *b, uint64_t size)
 }
 
 /*
+ * Would p's limit take more bytes once the back bytes now going back in
+ * steps are back?  They are among the allocated bytes until then.
+ */
+static bool
+limit_takes_once_back(struct dpool *p, uint64_t back, uint64_t more)
+{
+	uint64_t allocated = heap_allocated_bytes(p->heap);
+
+	assert(p->limit && back <= allocated);
+	return more <= p->limit && allocated - back <= p->limit - more;
+}
+
+/*
  * The bytes a realloc of the block at off to size needs beyond its own:
  * growing in place takes no more, and if not even they can be had, a move
  * (the whole size) cannot be either.  So a realloc evicts only when they
@@ -361,15 +375,18 @@ becomes_span(struct dpool *p, const struct block *b, uint64_t size)
  * after it, wait_settled): it is no one's, and free once that work is
  * done.  When it and the run hold the growth, no eviction is needed, nor
  * would one help: *soon is set, and the caller waits for that work
- * (held_for_release).  Not for a refusal by the limit: the engine was not
- * asked, and the limit may still lack what an eviction gives back.
+ * (held_for_release).  A refusal by the limit waits for it too when its
+ * bytes are what the limit lacks (limit_takes_once_back): they count
+ * against the limit until their last step, and the growth in place is
+ * sure then.  When the limit would lack bytes even then, an eviction may
+ * give them: no wait.
  */
 static uint64_t
 growth(struct dpool *p, uint64_t off, uint64_t size, uint64_t *counted,
        bool *soon)
 {
 	struct block *b = dpool_block(p, off), *next;
-	uint64_t want = heap_block_size(p->heap, size), more, gap;
+	uint64_t want = heap_block_size(p->heap, size), more, gap, back;
 
 	if (!b || want == 0) {
 		*counted = size;
@@ -387,8 +404,9 @@ growth(struct dpool *p, uint64_t off, uint64_t size, uint64_t *counted,
 	if (gap >= more)
 		return p->limit_hit ? more : want;
 	next = dpool_block(p, b->off + b->size + gap);
-	if (!next && !p->limit_hit &&
-	    gap + dpool_releasing_at(p, b->off + b->size + gap) >= more) {
+	back = next ? 0 : dpool_releasing_at(p, b->off + b->size + gap);
+	if (back && gap + back >= more &&
+	    (!p->limit_hit || limit_takes_once_back(p, back, more))) {
 		*soon = true;
 		return more;
 	}

@@ -94,13 +94,17 @@
  *       from the earlier close, as if in the same turn, until some step
  *       came: the 3 blocks' handle was dropped in a step of its own,
  *       behind the whole 64 MiB release.)
- *   (The test below runs with settle_wait_ms = 0: a request waits for the
+ *   (The two below run with settle_wait_ms = 0: a request waits for the
  *   work queued before it, no more; the requests are a raw client's,
  *   which does not ask again after a refusal.)
  *   limit_refusal_waits_for_release  under a 128 MiB limit, 64 MiB freed
  *       and 96 MiB asked for at once: the limit's refusal waits for the
  *       release as the engine's would, and the 96 MiB are served; so is
  *       an AllocBatch of 112 MiB right after those are freed.
+ *   limit_refusal_waits_for_neighbour  a block grown in place into a
+ *       neighbour freed after the request came, refused by the limit
+ *       while the neighbour's pages go back: it waits for them, as a
+ *       refusal for room does, and grows in place.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -1412,6 +1416,74 @@ limit_refusal_waits_for_release(void **state)
 	check_ok();
 }
 
+/*
+ * A block grows in place into the room of a neighbour freed after the
+ * request came (settle_wait_ms = 0: the request waits for no such work
+ * as a rule), refused by the limit while the neighbour's pages go back.
+ * An engine's refusal waits for the neighbour (its run is the only room
+ * the growth can have); so does the limit's, when the neighbour's bytes
+ * are what the limit lacks.  Limit 383 MiB: we hold 127 MiB, a raw
+ * client 128 MiB (x), another 128 MiB right after it (n).  We free ours
+ * (32512 steps), the first asks x to grow to 256 MiB (383 + 128 MiB:
+ * refused, held for our release), then the other frees n, queued after
+ * the request.  Once
+ * ours is back, 256 + 128 MiB still pass the limit; once n is, 128 + 128
+ * do not, and the run after x holds the growth.
+ */
+static void
+limit_refusal_waits_for_neighbour(void **state)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Realloc m = POOLMGR__REALLOC__INIT;
+	Poolmgr__Reply *rep;
+	struct pool_stats st;
+	uint64_t t0, x, n;
+	pool_off_t off;
+	uint32_t h, hn;
+	int fd, fn;
+
+	(void)state;
+	start_with_pool(NO_SETTLE_CONF, "1G\nlimit = 383M");
+	fd = harness_raw_client(fx.d.sock, "other");
+	fn = harness_raw_client(fx.d.sock, "neighbour");
+	h = harness_raw_handle(fd, "big");
+	hn = harness_raw_handle(fn, "big");
+	off = written_block(127 * MiB, 0x77);
+	EXPECT_RAW(harness_raw_alloc(fd, h, 128 * MiB, &x, NULL), 0);
+	EXPECT_RAW(harness_raw_alloc(fn, hn, 128 * MiB, &n, NULL), 0);
+	assert_int_equal(n, x + 128 * MiB);
+	st = stats();
+	assert_int_equal(st.allocated_bytes, 383 * MiB);
+
+	assert_int_equal(pool_free(fx.pool, off), 0);
+	m.handle = h;
+	m.offset = x;
+	m.size = 256 * MiB;
+	req.body_case = POOLMGR__REQUEST__BODY_REALLOC;
+	req.realloc = &m;
+	t0 = mono_ms();
+	assert_int_equal(harness_raw_post(fd, &req), 0);
+	harness_sleep_ms(5);	/* the request is in, and held */
+	EXPECT_RAW(harness_raw_free(fn, hn, n), 0);
+	assert_non_null(rep = harness_raw_reply(fd, req.id, 30000));
+	printf("neighbour: x to 256 MiB: %s (%d) after %" PRIu64 " ms\n",
+	       rep->error ? pool_strerror(rep->error) : "served", rep->error,
+	       mono_ms() - t0);
+	st = stats();
+	printf("neighbour: then allocated %" PRIu64 " of limit %" PRIu64
+	       ", %" PRIu64 " failed\n", st.allocated_bytes, st.limit,
+	       st.failed_allocs);
+	EXPECT_RAW(rep->error, 0);
+	assert_int_equal(rep->alloc->offset, x);	/* in place */
+	poolmgr__reply__free_unpacked(rep, NULL);
+	assert_int_equal(st.allocated_bytes, 256 * MiB);
+	assert_int_equal(st.failed_allocs, 0);
+	EXPECT_RAW(harness_raw_free(fd, h, x), 0);
+	close(fd);
+	close(fn);
+	check_ok();
+}
+
 int
 main(void)
 {
@@ -1454,6 +1526,8 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(drops_count_per_turn, teardown),
 		cmocka_unit_test_teardown(limit_refusal_waits_for_release,
+					  teardown),
+		cmocka_unit_test_teardown(limit_refusal_waits_for_neighbour,
 					  teardown),
 	};
 
