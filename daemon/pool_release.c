@@ -60,9 +60,9 @@
  *   The new place is allocated in the engine first; the block stays at
  *   its old place in the books, where nobody else may retain it, until
  *   the copy is done (dpool_move_end moves it and hands the old place to
- *   a stepped release).  Its client is held meanwhile and answered then;
- *   if that client lets go of the block first (it died), the copy stops
- *   and both places are freed.
+ *   a stepped release, the move's last part: see heir_of).  Its client
+ *   is held meanwhile and answered then; if that client lets go of the
+ *   block first (it died), the copy stops and both places are freed.
  * - Zeroing a calloc's new block: the engine zeroes only what may be
  *   dirty, but a stretch at a time, and 131,072 separately dirty pages of
  *   a 1 GiB block took 0.5 s.  A block over release_step is taken plain
@@ -81,12 +81,16 @@
  *   (dpool_retain_check), where 2 GiB once went in one call (0.7 s).
  *
  * One queue holds all seven kinds, first in, first out, so the blocks a
- * closed handle drops join it behind the handle.  What the engine holds
- * back this way is invisible from outside.  A request that reads the
- * pool's state (stats, check, trim, destroy), or that the engine refuses
- * while the pool has such work, waits until the work queued before it is
- * done: dispatch.c holds it and asks dpool_release_passed after each
- * step, so only its own client waits; then it runs (again).  So no
+ * closed handle drops join it behind the handle: right behind it, with
+ * its sequence number, as do a move's old place and a zeroed block let
+ * go of (heir_of), since they are that work's last part.  What the
+ * engine holds back this way is invisible from outside.  A request that
+ * reads the pool's state (stats, check, trim, destroy), or that the
+ * engine (or the pool's limit, which counts a block held here until its
+ * last step) refuses while the pool has such work, waits until the work
+ * queued before it is done: dispatch.c holds it and asks
+ * dpool_release_passed after each step, so only its own client waits;
+ * then it runs (again).  So no
  * request fails, and no statistic differs, because of work queued before
  * it.  Each piece of work has a sequence number, in queue order, so
  * "the work queued before" is a number.  Work queued after it by others
@@ -97,6 +101,7 @@
  * queued meanwhile after each step, since others' frees may keep adding
  * to them.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -160,6 +165,18 @@ static uint64_t freed_at_once;
 static bool releasing_off;	/* the daemon is stopping: punch nothing */
 static void (*on_queued)(void);
 static uint64_t last_seq;
+/*
+ * The work whose step runs, while that step may free blocks that are its
+ * own work's last part: a moved block's old place (or both places, its
+ * client gone), a zeroed block its client let go of, the blocks a closed
+ * handle held.  Their releases go right behind it, with its number, not
+ * at the back of the queue with a new one: a request that waits for the
+ * work queued before it waits for them too.  A request held for a move
+ * was tried again as soon as the copy was done, found the old place
+ * still held, and was refused, since what held it now counted as queued
+ * after the request.  NULL between such steps.
+ */
+static struct releasing *heir_of;
 
 void
 dpool_release_setup(uint64_t step, uint32_t drops, void (*queued)(void))
@@ -181,6 +198,20 @@ queue_add(struct releasing *r)
 	TAILQ_INSERT_TAIL(&queue, r, entry);
 	if (on_queued && TAILQ_FIRST(&queue) == r)
 		on_queued();
+}
+
+/* Queue r, a release that is heir_of's last part, if any (above). */
+static void
+queue_add_heir(struct releasing *r)
+{
+	if (!heir_of) {
+		queue_add(r);
+		return;
+	}
+	/* Behind the step's work and its earlier heirs: seq stays in order. */
+	r->seq = heir_of->seq;
+	TAILQ_INSERT_AFTER(&queue, heir_of, r, entry);
+	heir_of = r;
 }
 
 static void
@@ -230,7 +261,7 @@ dpool_release_defer(struct dpool *p, uint64_t off, uint64_t len)
 	r->off = off;
 	r->len = len;
 	p->releasing++;
-	queue_add(r);
+	queue_add_heir(r);
 	return true;
 }
 
@@ -327,8 +358,9 @@ dpool_zero_defer(struct dpool *p, struct block *b)
 /*
  * Copy (or zero) up to max more bytes of r's block; when all are done,
  * the block moves (or is ready).  A block nobody holds any more (its
- * client died) is not worked on further.  Off the queue before the end,
- * which may queue the old place's release.
+ * client died) is not worked on further.  Still at the head of the queue
+ * at the end, whose releases (the old place's) go right behind it, as its
+ * heirs.
  */
 static void
 busy_some(struct releasing *r, uint64_t max)
@@ -349,7 +381,8 @@ busy_some(struct releasing *r, uint64_t max)
 	r->done += n;
 	if (r->done < r->len)
 		return;
-	TAILQ_REMOVE(&queue, r, entry);
+	assert(heir_of == NULL);
+	heir_of = r;
 	if (r->kind == RELEASE_MOVE) {
 		p->moving--;
 		dpool_move_end(p, b, r->dst);
@@ -357,7 +390,8 @@ busy_some(struct releasing *r, uint64_t max)
 		p->zeroing--;
 		dpool_zero_end(p, b);
 	}
-	free(r);
+	heir_of = NULL;
+	queue_remove(r);
 }
 
 void
@@ -382,11 +416,20 @@ dpool_close_handle(struct dpool *p, struct handle *h)
 	free(h);
 }
 
-/* Drop up to max more of r's handle's references; done when none is left. */
+/*
+ * Drop up to max more of r's handle's references; done when none is left.
+ * The blocks nobody holds then that go back in steps are r's heirs.
+ */
 static void
 drop_some(struct releasing *r, uint64_t max)
 {
-	if (!dpool_drop_refs(r->pool, r->handle, max))
+	bool done;
+
+	assert(heir_of == NULL);
+	heir_of = r;
+	done = dpool_drop_refs(r->pool, r->handle, max);
+	heir_of = NULL;
+	if (!done)
 		return;
 	free(r->handle);
 	r->pool->closing--;

@@ -94,7 +94,7 @@
  *       from the earlier close, as if in the same turn, until some step
  *       came: the 3 blocks' handle was dropped in a step of its own,
  *       behind the whole 64 MiB release.)
- *   (The two below run with settle_wait_ms = 0: a request waits for the
+ *   (The five below run with settle_wait_ms = 0: a request waits for the
  *   work queued before it, no more; the requests are a raw client's,
  *   which does not ask again after a refusal.)
  *   limit_refusal_waits_for_release  under a 128 MiB limit, 64 MiB freed
@@ -105,6 +105,14 @@
  *       neighbour freed after the request came, refused by the limit
  *       while the neighbour's pages go back: it waits for them, as a
  *       refusal for room does, and grows in place.
+ *   move_refusal_by_limit_waits       while the daemon moves a 256 MiB
+ *       block to 300 MiB in steps, 64 MiB asked for under a 400 MiB
+ *       limit: served once the copy is done and the old place is back.
+ *   move_refusal_by_room_waits        the same for 256 MiB that only the
+ *       old place can hold (the engine's refusal).
+ *   closed_handle_refusal_waits       a handle of 8 references closed
+ *       (drop_step = 4), one of them 64 MiB: 384 MiB asked for under a
+ *       400 MiB limit are served once its drops and the 64 MiB are done.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -634,6 +642,8 @@ big_realloc_moved_by_the_client(void **state)
 struct mover {
 	const char *sock;
 	int to_parent[2];	/* the block's offset; then its new one */
+	bool old_taken;		/* the old place is another's block by the
+				 * mover's free of it */
 };
 
 static int
@@ -660,7 +670,7 @@ mover_child(void *arg)
 	b = pool_ptr(p, out);
 	for (i = 0; i < MOVE_FROM; i++)
 		CHECK(b[i] == (unsigned char)(i % 251), 9);
-	CHECK_RC(pool_free(p, a), -EINVAL, 10);
+	CHECK_RC(pool_free(p, a), m->old_taken ? -EPERM : -EINVAL, 10);
 	CHECK_RC(pool_free(p, out), 0, 11);
 	CHECK_RC(pool_free(p, after), 0, 12);
 	pool_close(p);
@@ -704,7 +714,7 @@ wait_copy_begun(void)
 static void
 big_move_goes_in_steps(void **state)
 {
-	struct mover m;
+	struct mover m = {.old_taken = false};
 	pool_off_t a, out;
 	uint64_t before, steps;
 	pid_t pid;
@@ -740,7 +750,7 @@ big_move_goes_in_steps(void **state)
 static void
 mover_dies_mid_move(void **state)
 {
-	struct mover m;
+	struct mover m = {.old_taken = false};
 	struct pool_stats st;
 	pool_off_t a;
 	pid_t pid;
@@ -1484,6 +1494,129 @@ limit_refusal_waits_for_neighbour(void **state)
 	check_ok();
 }
 
+/*
+ * A block the daemon moves in steps holds both places until the copy is
+ * done, and then its old place until that is released, in steps too:
+ * both are the move's work.  The mover (a child) grows a 256 MiB block
+ * at 0 to 300 MiB behind a 1 MiB block (at 512 MiB); while the copy
+ * goes, the engine holds 256 + 1 + 300 = 557 MiB, and another client asks
+ * for want bytes, which fit once the old place is back and not before.
+ * What refuses it meanwhile is the limit (400 MiB: 557 + 64 MiB pass it,
+ * 301 + 64 do not; it also makes the client leave the move to the
+ * daemon, 257 + 300 MiB at once passing it), or the engine (a quota has
+ * the daemon move: the 256 MiB asked fit in no free run, 255 MiB after
+ * the 1 MiB block being the longest, until the old place is free).  The
+ * request waits for the move and for the old place's release, and is
+ * served.
+ */
+static void
+move_refusal_waits(const char *pool, uint64_t want, uint64_t limit)
+{
+	struct pool_stats st;
+	struct mover m = {.old_taken = false};
+	pool_off_t a, out;
+	uint64_t t0, mine;
+	uint32_t h;
+	pid_t pid;
+	int fd, rc;
+
+	start_with_pool(NO_SETTLE_CONF, pool);
+	fd = harness_raw_client(fx.d.sock, "other");
+	h = harness_raw_handle(fd, "big");
+	m.old_taken = want > 255 * MiB;	/* it can only go there */
+	pid = mover_start(&m, &a);
+	assert_int_equal(a, 0);
+	wait_copy_begun();
+	t0 = mono_ms();
+	rc = harness_raw_alloc(fd, h, want, &mine, NULL);
+	printf("%s: %" PRIu64 " MiB during the move: %s after %" PRIu64
+	       " ms\n", limit ? "limit" : "room", (uint64_t)(want / MiB),
+	       rc ? pool_strerror(rc) : "served", mono_ms() - t0);
+	assert_int_equal(harness_read_full(m.to_parent[0], &out, sizeof(out)),
+			 0);
+	close(m.to_parent[0]);
+	assert_int_equal(harness_wait(pid), 0);
+	st = stats();
+	printf("%s: then allocated %" PRIu64 " of limit %" PRIu64 ", %"
+	       PRIu64 " failed\n", limit ? "limit" : "room",
+	       st.allocated_bytes, st.limit, st.failed_allocs);
+	assert_int_equal(out, 512 * MiB);
+	EXPECT_RAW(rc, 0);
+	assert_int_equal(st.allocated_bytes, want);	/* the mover's gone */
+	assert_int_equal(st.limit, limit);
+	assert_int_equal(st.failed_allocs, 0);
+	EXPECT_RAW(harness_raw_free(fd, h, mine), 0);
+	close(fd);
+	check_ok();
+}
+
+static void
+move_refusal_by_limit_waits(void **state)
+{
+	(void)state;
+	move_refusal_waits("1G\nlimit = 400M", 64 * MiB, 400 * MiB);
+}
+
+static void
+move_refusal_by_room_waits(void **state)
+{
+	(void)state;
+	move_refusal_waits(MOVE_POOL, 256 * MiB, 0);
+}
+
+/*
+ * A closed handle's references dropped in steps (drop_step = 4, the
+ * handle holding 8) free its blocks, and a big one's release is the
+ * close's work too.  We hold 256 MiB and free it (65536 steps of 4 KiB)
+ * and a raw client closes a handle holding 7 pages and 64 MiB, queued
+ * behind that; then another asks for 384 MiB under a 400 MiB limit:
+ * refused while the 64 MiB are held (64 + 384 MiB), it waits for the
+ * release and for the drops, and for the 64 MiB going back, which the
+ * drops queued after the request came.
+ */
+static void
+closed_handle_refusal_waits(void **state)
+{
+	struct pool_stats st;
+	uint64_t t0, steps, big, small, mine;
+	pool_off_t off;
+	uint32_t hc, h;
+	int fc, fd, i, rc;
+
+	(void)state;
+	start_with_pool(NO_SETTLE_CONF "drop_step = 4\n", "1G\nlimit = 400M");
+	fc = harness_raw_client(fx.d.sock, "closer");
+	fd = harness_raw_client(fx.d.sock, "other");
+	hc = harness_raw_handle(fc, "big");
+	h = harness_raw_handle(fd, "big");
+	off = written_block(256 * MiB, 0x3c);
+	for (i = 0; i < 7; i++)
+		EXPECT_RAW(harness_raw_alloc(fc, hc, 4096, &small, NULL), 0);
+	EXPECT_RAW(harness_raw_alloc(fc, hc, 64 * MiB, &big, NULL), 0);
+	st = stats();
+	assert_int_equal(st.allocated_bytes, 320 * MiB + 7 * 4096);
+	steps = st.release_steps;
+
+	assert_int_equal(pool_free(fx.pool, off), 0);
+	EXPECT_RAW(harness_raw_close(fc, hc), 0);
+	t0 = mono_ms();
+	rc = harness_raw_alloc(fd, h, 384 * MiB, &mine, NULL);
+	printf("close: 384 MiB %s after %" PRIu64 " ms\n",
+	       rc ? pool_strerror(rc) : "served", mono_ms() - t0);
+	st = stats();
+	printf("close: then allocated %" PRIu64 " of limit %" PRIu64 ", %"
+	       PRIu64 " steps, %" PRIu64 " failed\n", st.allocated_bytes,
+	       st.limit, st.release_steps - steps, st.failed_allocs);
+	EXPECT_RAW(rc, 0);
+	assert_int_equal(st.allocated_bytes, 384 * MiB);
+	assert_true(st.release_steps - steps >= 320 * MiB / 4096);
+	assert_int_equal(st.failed_allocs, 0);
+	EXPECT_RAW(harness_raw_free(fd, h, mine), 0);
+	close(fc);
+	close(fd);
+	check_ok();
+}
+
 int
 main(void)
 {
@@ -1528,6 +1661,12 @@ main(void)
 		cmocka_unit_test_teardown(limit_refusal_waits_for_release,
 					  teardown),
 		cmocka_unit_test_teardown(limit_refusal_waits_for_neighbour,
+					  teardown),
+		cmocka_unit_test_teardown(move_refusal_by_limit_waits,
+					  teardown),
+		cmocka_unit_test_teardown(move_refusal_by_room_waits,
+					  teardown),
+		cmocka_unit_test_teardown(closed_handle_refusal_waits,
 					  teardown),
 	};
 
