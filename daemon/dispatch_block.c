@@ -54,11 +54,13 @@ reply_block(struct call *c, uint64_t off, uint64_t size)
 /*
  * A refusal while the pool still holds freed blocks for their release, or
  * closed handles' blocks (pool_release.c), is not final: the request waits
- * for that work (HELD) and is tried again then.  Once it has waited
- * settle_wait_ms (others keep queueing work) and what was queued
- * before it is done, the refusal stands.  Only the last answer reaches the
- * client, so the engine's count of a refusal the client never saw is
- * taken back in the statistics.
+ * for that work (HELD) and is tried again then.  The limit's refusals too
+ * (-ENOMEM, limit_hit): a block held for its release is still allocated
+ * in the engine, and counts against the limit until its last step.  Once
+ * it has waited settle_wait_ms (others keep queueing work) and what was
+ * queued before it is done, the refusal stands.  Only the last answer
+ * reaches the client, so the engine's count of a refusal the client never
+ * saw is taken back in the statistics.
  */
 static int
 refused_unsettled(struct call *c, struct dpool *p, int rc)
