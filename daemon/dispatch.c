@@ -17,9 +17,11 @@
  * usable_size); dispatch_internal.h is what the three share.
  *
  * A request that reads a pool's state (stats, list, check, trim, a
- * destroy that counts live blocks), or one the engine refused, while work
- * the pool's clients let go of is still queued (pool_release.c) is not
- * carried out (or refused) yet: its peer holds it,
+ * destroy that counts live blocks), or one the engine or the pool's limit
+ * refused, while work the pool's clients let go of is still queued
+ * (pool_release.c; a move's old place and a closed handle's blocks count
+ * as part of the work that freed them) is not carried out (or refused)
+ * yet: its peer holds it,
  * with every later request of that client, and it is dispatched again
  * once the work queued before it is done (dispatch_wake, after each step).
  * Only that client waits; the others are served meanwhile.  If others
