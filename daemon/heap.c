@@ -174,6 +174,15 @@ is_pow2(uint64_t x)
 	return x != 0 && (x & (x - 1)) == 0;
 }
 
+/* The heap record with the live counters of classes up to top. */
+static size_t
+heap_record_size(unsigned top)
+{
+	size_t n = top >= CLASS_LONG ? top - CLASS_LONG + 1 : 0;
+
+	return sizeof(struct heap) + n * sizeof(struct class_live);
+}
+
 int
 heap_create(const struct heap_config *cfg, struct heap **out)
 {
@@ -183,14 +192,17 @@ heap_create(const struct heap_config *cfg, struct heap **out)
 				      : HEAP_DEFAULT_GRANULARITY;
 	uint64_t pf, pe, min_span;
 	struct heap *h;
-	unsigned k;
+	unsigned k, top;
 
 	if (!is_pow2(page) || !is_pow2(g) || g < 8 || g > page ||
 	    cfg->max_size == 0 || cfg->max_size > (1ull << MAX_POOL_SHIFT))
 		return -EINVAL;
-	h = calloc(1, sizeof(*h));
+	/* No block is longer than the pool. */
+	top = log2_floor(round_up(cfg->max_size, page));
+	h = calloc(1, heap_record_size(top));
 	if (!h)
 		return -ENOMEM;
+	h->cls_top = top;
 	h->cfg = *cfg;
 	h->page = page;
 	h->g = g;
@@ -216,7 +228,7 @@ heap_create(const struct heap_config *cfg, struct heap **out)
 			 : cfg->cache_blocks ? cfg->cache_blocks : CACHE_DEFAULT;
 	if (h->cache_limit > CACHE_MAX)
 		h->cache_limit = CACHE_MAX;
-	h->st.metadata_bytes = sizeof(*h);
+	h->st.metadata_bytes = heap_record_size(top);
 	RB_INIT(&h->lruns);
 	RB_INIT(&h->lsize);
 	RB_INIT(&h->spans);
@@ -382,7 +394,7 @@ done:
 		h->top = at + len;
 	heap_count_in(h, len, requested);
 counted:
-	heap_cls(h, heap_class_of(len))->allocs++;
+	heap_cls_allocs(h, heap_class_of(len))++;
 	*out = at;
 	*lenp = len;
 	return 0;
@@ -438,7 +450,7 @@ alloc_cached(struct heap *h, uint64_t size, uint64_t *out, bool *none_cached)
 	h->st.cached_bytes -= len;
 	h->st.requested_bytes += len - (kept << bc->drop);
 	h->st.cache_hits++;
-	heap_cls(h, bc->cls)->allocs++;
+	heap_cls_allocs(h, bc->cls)++;
 	*out = p;
 	return true;
 }
@@ -1018,7 +1030,7 @@ heap_split(struct heap *h, uint64_t off, uint64_t keep, uint64_t *tail_off,
 	else
 		split_small(h, off, len, nl, keep);
 	/* Counted as the tail's allocation: allocs - frees stays live. */
-	heap_cls(h, heap_class_of(len - nl))->allocs++;
+	heap_cls_allocs(h, heap_class_of(len - nl))++;
 	*tail_off = off + nl;
 	*tail_len = len - nl;
 	return 0;
@@ -1173,8 +1185,10 @@ class_live(const struct heap *h, unsigned i, uint64_t *blocks,
 	*blocks = *bytes = 0;
 	if (!heap_class_used(i))
 		return;
-	*blocks = heap_cls(h, i)->blocks;
-	*bytes = heap_cls(h, i)->bytes;
+	if (heap_class_live(h, i)) {
+		*blocks = heap_cls_live(h, i)->blocks;
+		*bytes = heap_cls_live(h, i)->bytes;
+	}
 	class_sizes(h, i, &lo, &hi);
 	for (k = lo; k < hi; k++) {
 		uint64_t live = h->held[k] - h->cache[k].count;
@@ -1203,8 +1217,8 @@ live_blocks(const struct heap *h)
 
 	for (k = 1; k <= CACHE_GRANULES; k++)
 		n += h->held[k] - h->cache[k].count;
-	for (k = 0; k < CLASSES_USED; k++)
-		n += h->cls_used[k].blocks;
+	for (k = CLASS_LONG; k <= h->cls_top; k++)
+		n += heap_cls_live(h, k)->blocks;
 	return n;
 }
 
@@ -1215,7 +1229,7 @@ all_allocs(const struct heap *h)
 	unsigned k;
 
 	for (k = 0; k < CLASSES_USED; k++)
-		n += h->cls_used[k].allocs;
+		n += h->cls_allocs[k];
 	return n;
 }
 
@@ -1297,7 +1311,7 @@ heap_events_save(const struct heap *h, struct heap_events *ev)
 	ev->cache_hits = h->st.cache_hits;
 	for (i = 0; i < HEAP_NCLASSES; i++)
 		ev->class_allocs[i] = heap_class_used(i)
-					      ? heap_cls(h, i)->allocs : 0;
+					      ? heap_cls_allocs(h, i) : 0;
 }
 
 int
@@ -1325,7 +1339,7 @@ heap_events_restore(struct heap *h, const struct heap_events *ev)
 	for (i = 0; i < HEAP_NCLASSES; i++) {
 		sum += ev->class_allocs[i];
 		if (heap_class_used(i))
-			heap_cls(h, i)->allocs = ev->class_allocs[i];
+			heap_cls_allocs(h, i) = ev->class_allocs[i];
 		else	/* no block is in them */
 			assert(ev->class_allocs[i] == 0);
 	}
@@ -1343,7 +1357,7 @@ heap_get_class_stats(struct heap *h, unsigned i, struct heap_class_stats *out)
 	out->min_size = 1ull << i;
 	out->max_size = i < 63 ? (2ull << i) - 1 : UINT64_MAX;
 	class_live(h, i, &out->live_blocks, &out->live_bytes);
-	out->allocs = heap_class_used(i) ? heap_cls(h, i)->allocs : 0;
+	out->allocs = heap_class_used(i) ? heap_cls_allocs(h, i) : 0;
 	return 0;
 }
 

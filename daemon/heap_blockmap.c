@@ -63,10 +63,12 @@ front_put(struct chunk_map *m, struct chunk *c)
 	f->c = c;
 }
 
+/* Eight slots to start with: up to six chunks (384 KiB of a pool at the
+ * default granularity) before the first resize. */
 int
 bm_init(struct heap *h)
 {
-	h->chunks.cap = 16;
+	h->chunks.cap = 8;
 	h->chunks.slot = heap_meta_alloc(h, h->chunks.cap * sizeof(struct slot));
 	memset(h->chunks.slot, 0, h->chunks.cap * sizeof(struct slot));
 	h->chunks.front = front_new(h, h->chunks.cap);
@@ -183,7 +185,7 @@ chunk_drop(struct heap *h, struct chunk *c)
 		m->front[c->index & (m->cap - 1)].c = NULL;
 	}
 	heap_meta_free(h, c, sizeof(*c));
-	if (m->cap > 16 && m->count * 8 < m->cap)
+	if (m->cap > 8 && m->count * 8 < m->cap)
 		map_resize(h, m->cap / 2);
 }
 

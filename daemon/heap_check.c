@@ -337,13 +337,14 @@ check_totals(struct checker *c, const struct tally *t)
 				    h->held[k], h->cache[k].count,
 				    t->held[k]);
 	for (k = 0; k < HEAP_NCLASSES; k++) {
-		bool used = heap_class_used(k);
+		bool used = heap_class_live(h, k);
 
 		heap_get_class_stats(h, k, &cs);
 		if (t->cls_blocks[k] != cs.live_blocks ||
 		    t->cls_bytes[k] != cs.live_bytes ||
-		    t->long_blocks[k] != (used ? heap_cls(h, k)->blocks : 0) ||
-		    t->long_bytes[k] != (used ? heap_cls(h, k)->bytes : 0))
+		    t->long_blocks[k] !=
+			    (used ? heap_cls_live(h, k)->blocks : 0) ||
+		    t->long_bytes[k] != (used ? heap_cls_live(h, k)->bytes : 0))
 			return fail(c, "size class %u counters off", k);
 	}
 	return true;

@@ -54,6 +54,9 @@
 #define NODE_KINDS 6		/* tree nodes of up to 96 bytes */
 #define CLASS_MIN 3		/* log2 of the least granularity */
 #define CLASSES_USED (MAX_POOL_SHIFT + 1 - CLASS_MIN)
+/* The least class of a block longer than CACHE_GRANULES granules: such a
+ * block has at least (CACHE_GRANULES + 1) << CLASS_MIN bytes. */
+#define CLASS_LONG (CLASS_MIN + 6)
 
 /* A long run: more than SHORT_MAX granules, kept in two trees. */
 struct lrun {
@@ -211,9 +214,9 @@ struct slot {
  *                       live or cached: a block moving into or out of its
  *                       cache leaves it alone
  *   cache[n].count      ... of them cached (the cache's own stack)
- *   heap_cls(h, i)->blocks, ->bytes   live blocks of class i longer than
- *                       CACHE_GRANULES granules
- *   heap_cls(h, i)->allocs   allocations of class i
+ *   heap_cls_live(h, i)->blocks, ->bytes   live blocks of class i longer
+ *                       than CACHE_GRANULES granules
+ *   heap_cls_allocs(h, i)   allocations of class i
  *   sbin[n].count, nlong  the short and the long free runs
  *
  * Derived, exact between calls:
@@ -236,7 +239,12 @@ struct slot {
  *
  * No block is shorter than the least granularity, 2^CLASS_MIN bytes, or
  * longer than a pool, 2^MAX_POOL_SHIFT: only the classes between have
- * counters (the others report nothing).
+ * counters (the others report nothing).  Allocations are counted for all
+ * of them in every heap (saved events may name any, heap_events_save);
+ * live blocks longer than CACHE_GRANULES granules only from CLASS_LONG
+ * up to the heap's own largest class, cls_top: the heap record ends with
+ * those, sized when it is made, so a small pool does not carry the
+ * counters of classes it cannot hold.
  */
 struct heap_counts {
 	uint64_t requested_bytes;
@@ -251,11 +259,9 @@ struct heap_counts {
 	uint64_t spans;
 };
 
-/* The counters of one size class. */
-struct class_counts {
-	uint64_t blocks, bytes;	/* live blocks longer than CACHE_GRANULES
-				 * granules */
-	uint64_t allocs;
+/* The live blocks of one size class longer than CACHE_GRANULES granules. */
+struct class_live {
+	uint64_t blocks, bytes;
 };
 
 struct chunk_map {
@@ -271,6 +277,7 @@ struct heap {
 	struct heap_config cfg;
 	uint64_t max_size, page, g, threshold;
 	unsigned gshift, pshift, slack_bits;
+	unsigned cls_top;	/* the largest class a block can be in */
 	uint64_t npages;
 	unsigned kmin;		/* smallest buddy order a span can ask for */
 	bool small_spans;	/* a span can be SHORT_MAX granules or less */
@@ -326,7 +333,10 @@ struct heap {
 	unsigned nspare[NODE_KINDS];
 
 	struct heap_counts st;
-	struct class_counts cls_used[CLASSES_USED];	/* by heap_cls() */
+	uint64_t cls_allocs[CLASSES_USED];	/* by heap_cls_allocs() */
+	/* Last: CLASS_LONG .. cls_top, by heap_cls_live() (none when
+	 * cls_top < CLASS_LONG); metadata_bytes counts them with the record. */
+	struct class_live cls_live[];
 };
 
 /* heap.c */
@@ -374,8 +384,22 @@ heap_class_used(unsigned i)
 	return i >= CLASS_MIN && i <= MAX_POOL_SHIFT;
 }
 
-/* The counters of size class i, one that has them. */
-#define heap_cls(h, i) (&(h)->cls_used[(uint64_t)(i) - CLASS_MIN])
+/* The allocations of size class i, one that has counters. */
+#define heap_cls_allocs(h, i) ((h)->cls_allocs[(uint64_t)(i) - CLASS_MIN])
+
+/* Has this heap live counters for class i (heap_cls_live)? */
+static inline bool
+heap_class_live(const struct heap *h, unsigned i)
+{
+	return i >= CLASS_LONG && i <= h->cls_top;
+}
+
+/*
+ * The live counters of class i, that of a block longer than CACHE_GRANULES
+ * granules in this heap (so heap_class_live).  Not asserted here: the
+ * callers are the hot paths, and heap_check finds a count out of place.
+ */
+#define heap_cls_live(h, i) (&(h)->cls_live[(uint64_t)(i) - CLASS_LONG])
 
 /*
  * Bytes in live blocks: all that is neither free nor cached (invariant 5).
@@ -396,13 +420,13 @@ static inline void
 heap_held_in(struct heap *h, uint64_t len)
 {
 	uint64_t n = len >> h->gshift;
-	struct class_counts *c;
+	struct class_live *c;
 
 	if (n <= CACHE_GRANULES) {
 		h->held[n]++;
 		return;
 	}
-	c = heap_cls(h, heap_class_of(len));
+	c = heap_cls_live(h, heap_class_of(len));
 	c->blocks++;
 	c->bytes += len;
 }
@@ -411,14 +435,14 @@ static inline void
 heap_held_out(struct heap *h, uint64_t len)
 {
 	uint64_t n = len >> h->gshift;
-	struct class_counts *c;
+	struct class_live *c;
 
 	if (n <= CACHE_GRANULES) {
 		assert(h->held[n] > h->cache[n].count);
 		h->held[n]--;
 		return;
 	}
-	c = heap_cls(h, heap_class_of(len));
+	c = heap_cls_live(h, heap_class_of(len));
 	assert(c->blocks > 0 && c->bytes >= len);
 	c->blocks--;
 	c->bytes -= len;

@@ -3,7 +3,8 @@
  *
  * 10^6 live 64-byte blocks must cost at most 2% of their bytes in engine
  * metadata (Linux's struct page costs about 1.6% of a 4 KiB page), and the
- * metadata must shrink back when the blocks go.
+ * metadata must shrink back when the blocks go.  The heap record itself is
+ * sized by the pool it serves.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -113,12 +114,65 @@ million_mixed_blocks(void **state)
 	million_blocks(size_mixed, "16-512-byte");
 }
 
+/*
+ * A block as long as its whole pool: the largest class this heap counts,
+ * counted and given back.
+ */
+static void
+whole_pool_block(uint64_t max)
+{
+	struct heap *h = make(max, 0);
+	struct heap_class_stats cs;
+	unsigned top = 63 - (unsigned)__builtin_clzll(max);
+	char msg[256];
+	uint64_t off;
+
+	assert_int_equal(heap_alloc(h, max, 0, &off), 0);
+	assert_int_equal(off, 0);
+	assert_int_equal(heap_get_class_stats(h, top, &cs), 0);
+	assert_int_equal(cs.live_blocks, 1);
+	assert_int_equal(cs.live_bytes, max);
+	if (heap_check(h, msg, sizeof(msg)))
+		fail_msg("heap_check: %s", msg);
+	assert_int_equal(heap_free(h, off), 0);
+	assert_int_equal(heap_get_class_stats(h, top, &cs), 0);
+	assert_int_equal(cs.live_blocks, 0);
+	if (heap_check(h, msg, sizeof(msg)))
+		fail_msg("heap_check: %s", msg);
+	heap_destroy(h);
+}
+
+/*
+ * The heap record itself follows the pool: a small pool's carries no live
+ * counters (a block count and a byte count) for the size classes longer
+ * than the pool, 2^17 .. 2^48 bytes for one of 64 KiB, so it is smaller
+ * than the largest pool's by at least those.
+ */
+static void
+record_follows_pool_size(void **state)
+{
+	struct heap *small = make(64 * 1024, 0);
+	struct heap *largest = make(1ull << 48, 0);
+
+	(void)state;
+	printf("empty heap: %llu bytes of metadata for a 64 KiB pool, %llu "
+	       "for a 256 TiB one\n", (unsigned long long)metadata(small),
+	       (unsigned long long)metadata(largest));
+	assert_true(metadata(small) + 32 * 2 * sizeof(uint64_t) <=
+		    metadata(largest));
+	heap_destroy(small);
+	heap_destroy(largest);
+	whole_pool_block(64 * 1024);	/* a small block: no span */
+	whole_pool_block(1024 * 1024);	/* a span */
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(million_64_byte_blocks),
 		cmocka_unit_test(million_mixed_blocks),
+		cmocka_unit_test(record_follows_pool_size),
 	};
 
 	return cmocka_run_group_tests_name("heap metadata", tests, NULL, NULL);
