@@ -80,6 +80,39 @@ create_why(int error, const struct pool_create_opts *o, uint64_t limit)
 	return w;
 }
 
+/* What a size option takes, for the usage error of a word it cannot read. */
+#define SIZE_FORMS	"a number of bytes, optionally followed by K, M, G " \
+			"or T"
+
+/*
+ * The usage error for the word of a size option: "create: bad quota '12x'
+ * (FORMS)".  A byte unit ("64MB", "2kb", "4B") is refused rather than read
+ * as the daemon's file reads it, since "MB" usually means powers of 1000;
+ * but the word is a size once its B goes, so say why it was refused and
+ * what to write instead.  Every size option words its refusal here, so
+ * each gets the same hint.
+ */
+static int
+bad_size(const char *cmd, const char *what, const char *word,
+    const char *forms)
+{
+	char		 bare[32];
+	uint64_t	 v;
+	size_t		 n = strlen(word);
+
+	if (n >= 2 && n < sizeof bare &&
+	    (word[n - 1] == 'B' || word[n - 1] == 'b')) {
+		memcpy(bare, word, n - 1);
+		bare[n - 1] = '\0';
+		if (parse_size(bare, &v) == 0)
+			return usage_error("%s: bad %s '%s': sizes are bytes, "
+			    "K, M, G or T (powers of 1024), with no B: write "
+			    "%s", cmd, what, word, bare);
+	}
+	return usage_error("%s: bad %s '%s' (%s)", cmd, what, safe(word).s,
+	    forms);
+}
+
 /* --numa-node N [--numa-policy preferred|bind] into o. */
 static int
 numa_opts(const struct ctl *ctl, struct pool_create_opts *o)
@@ -136,7 +169,8 @@ limit_opt(const struct ctl *ctl, const char *cmd, struct pool_set_opts *o)
 	if (strcmp(ctl->limit_arg, "none") == 0)
 		o->limit = 0;
 	else if (parse_size(ctl->limit_arg, &o->limit) != 0)
-		return usage_error("%s: bad limit '%s'", cmd, ctl->limit_arg);
+		return bad_size(cmd, "limit", ctl->limit_arg,
+		    "none, or " SIZE_FORMS);
 	o->which |= POOL_SET_LIMIT;
 	return 0;
 }
@@ -158,17 +192,20 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 		return rc;
 	if (ctl->size_arg == NULL)
 		return usage_error("create: --size is required");
-	if (parse_size(ctl->size_arg, &o.max_size) != 0 || o.max_size == 0)
-		return usage_error("create: bad size '%s'", ctl->size_arg);
+	if (parse_size(ctl->size_arg, &o.max_size) != 0)
+		return bad_size("create", "size", ctl->size_arg, SIZE_FORMS);
+	if (o.max_size == 0)
+		return usage_error("create: bad size '%s' (not 0)",
+		    ctl->size_arg);
 	if (ctl->granularity_arg != NULL) {
 		/* The daemon checks too; refusing here makes it exit 2. */
 		pagesize = sysconf(_SC_PAGESIZE);
 		if (parse_size(ctl->granularity_arg, &v) != 0 || v < 8 ||
 		    (v & (v - 1)) != 0 || (pagesize > 0 &&
 		    v > (uint64_t)pagesize))
-			return usage_error("create: bad granularity '%s' "
-			    "(a power of two from 8 to the page size)",
-			    ctl->granularity_arg);
+			return bad_size("create", "granularity",
+			    ctl->granularity_arg,
+			    "a power of two from 8 to the page size");
 		o.granularity = (uint32_t)v;
 	}
 	if (ctl->mode_arg != NULL) {
@@ -179,11 +216,12 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 	}
 	if (ctl->quota_arg != NULL &&
 	    parse_size(ctl->quota_arg, &o.quota) != 0)
-		return usage_error("create: bad quota '%s'", ctl->quota_arg);
+		return bad_size("create", "quota", ctl->quota_arg,
+		    SIZE_FORMS);
 	if (ctl->retain_arg != NULL) {
 		if (parse_size(ctl->retain_arg, &o.retain) != 0)
-			return usage_error("create: bad retain '%s'",
-			    ctl->retain_arg);
+			return bad_size("create", "retain", ctl->retain_arg,
+			    SIZE_FORMS);
 		if (o.retain == 0)
 			o.retain = POOL_RETAIN_NONE;
 	}
@@ -193,9 +231,9 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 		if (parse_size(ctl->page_size_arg, &o.page_size) != 0 ||
 		    o.page_size == 0 || (o.page_size & (o.page_size - 1)) ||
 		    (pagesize > 0 && o.page_size < (uint64_t)pagesize))
-			return usage_error("create: bad page size '%s' (the "
-			    "system page, or a huge page size such as 2M or "
-			    "1G)", ctl->page_size_arg);
+			return bad_size("create", "page size",
+			    ctl->page_size_arg, "the system page, or a huge "
+			    "page size such as 2M or 1G");
 	}
 	if ((rc = numa_opts(ctl, &o)) != 0 || (rc = owner_opts(ctl, &o)) != 0)
 		return rc;
@@ -320,16 +358,16 @@ set_room_opts(const struct ctl *ctl, struct pool_set_opts *o)
 {
 	if (ctl->quota_arg != NULL) {
 		if (parse_size(ctl->quota_arg, &o->quota) != 0)
-			return usage_error("set: bad quota '%s'",
-			    ctl->quota_arg);
+			return bad_size("set", "quota", ctl->quota_arg,
+			    SIZE_FORMS);
 		o->which |= POOL_SET_QUOTA;
 	}
 	if (ctl->retain_arg != NULL) {
 		if (strcmp(ctl->retain_arg, "default") == 0)
 			o->retain = 0;
 		else if (parse_size(ctl->retain_arg, &o->retain) != 0)
-			return usage_error("set: bad retain '%s'",
-			    ctl->retain_arg);
+			return bad_size("set", "retain", ctl->retain_arg,
+			    "default, or " SIZE_FORMS);
 		else if (o->retain == 0)
 			o->retain = POOL_RETAIN_NONE;
 		o->which |= POOL_SET_RETAIN;

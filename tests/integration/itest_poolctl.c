@@ -4,6 +4,7 @@
  * Runs build/poolctl (docs/poolctl.md) and checks each command's output and
  * exit status against what the daemon reports through libpoolclient:
  *   list and stats (text, one pool, --json), create (and bad sizes: exit 2),
+ *   a byte unit on any size option ("64MB": exit 2, why and what to write),
  *   destroy (and of a busy pool: exit 1, --force), clients (shows the pid of
  *   a client process kept open), trim (prints what the daemon released),
  *   check (prints ok), --help / help / --version, usage errors (exit 2),
@@ -1139,6 +1140,88 @@ daemon_words_only_when_they_add(void **state)
 	stop();
 }
 
+/* ---- sizes with a byte unit ---------------------------------------------- */
+
+/* Run args: exit 2, nothing on stdout, "poolctl: words" a line of stderr. */
+static void
+expect_refused_saying(const char *args, const char *words)
+{
+	char line[512];
+
+	snprintf(line, sizeof(line), "poolctl: %s\n", words);
+	expect_exit(ctl("%s", args), EXIT_USAGE, args);
+	expect(fx.out[0] == '\0' && strncmp(fx.err, line, strlen(line)) == 0,
+	       line);
+}
+
+#define NO_B "sizes are bytes, K, M, G or T (powers of 1024), with no B: "
+#define FORMS "a number of bytes, optionally followed by K, M, G or T"
+
+/*
+ * Every size option refuses a byte unit ("MB" usually means powers of
+ * 1000) and says why and what to write; a word that is no size at all
+ * keeps a plain "bad" and the forms.  Nothing is made or changed.
+ */
+static void
+size_with_byte_unit_says_what_to_write(void **state)
+{
+	struct pool_stats before, after;
+
+	(void)state;
+	start(TWO_POOLS);
+	before = stats_of("alpha");
+
+	expect_refused_saying("create delta --size 64MB",
+			      "create: bad size '64MB': " NO_B "write 64M");
+	expect_refused_saying("create delta --size 1gb",
+			      "create: bad size '1gb': " NO_B "write 1g");
+	expect_refused_saying("create delta --size 4096B",
+			      "create: bad size '4096B': " NO_B "write 4096");
+	expect_refused_saying("create delta --size 1M --quota 8KB",
+			      "create: bad quota '8KB': " NO_B "write 8K");
+	expect_refused_saying("create delta --size 1M --limit 512kB",
+			      "create: bad limit '512kB': " NO_B "write 512k");
+	expect_refused_saying("create delta --size 1M --retain 2MB",
+			      "create: bad retain '2MB': " NO_B "write 2M");
+	expect_refused_saying("create delta --size 4M --page-size 2MB",
+			      "create: bad page size '2MB': " NO_B "write 2M");
+	expect_refused_saying("create delta --size 1M --granularity 64B",
+			      "create: bad granularity '64B': " NO_B
+			      "write 64");
+	expect_refused_saying("set alpha --quota 8KB",
+			      "set: bad quota '8KB': " NO_B "write 8K");
+	expect_refused_saying("set alpha --retain 1MB",
+			      "set: bad retain '1MB': " NO_B "write 1M");
+	expect_refused_saying("set alpha --limit 8MB",
+			      "set: bad limit '8MB': " NO_B "write 8M");
+
+	/* No size once the B goes: plain words, and what a size is. */
+	expect_refused_saying("create delta --size 12x",
+			      "create: bad size '12x' (" FORMS ")");
+	expect_refused_saying("create delta --size 64MBB",
+			      "create: bad size '64MBB' (" FORMS ")");
+	expect_refused_saying("create delta --size 1.5MB",
+			      "create: bad size '1.5MB' (" FORMS ")");
+	expect_refused_saying("create delta --size 0",
+			      "create: bad size '0' (not 0)");
+	expect_refused_saying("create delta --size 1M --quota lots",
+			      "create: bad quota 'lots' (" FORMS ")");
+	expect_refused_saying("set alpha --limit 12x",
+			      "set: bad limit '12x' (none, or " FORMS ")");
+	expect_refused_saying("set alpha --retain some",
+			      "set: bad retain 'some' (default, or " FORMS ")");
+	expect_refused_saying("create delta --size 4M --page-size 3M",
+			      "create: bad page size '3M' (the system page, or "
+			      "a huge page size such as 2M or 1G)");
+
+	assert_false(pool_exists("delta"));
+	after = stats_of("alpha");
+	assert_int_equal(after.quota, before.quota);
+	assert_int_equal(after.retain_bytes, before.retain_bytes);
+	assert_int_equal(after.limit, before.limit);
+	stop();
+}
+
 /* ---- wait ------------------------------------------------------------ */
 
 #define WAIT_POOLS "[pool alpha]\nsize = 1M\nmode = 0666\n"
@@ -1214,6 +1297,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(list_and_stats, teardown),
 		cmocka_unit_test_teardown(create_and_bad_sizes, teardown),
+		cmocka_unit_test_teardown(
+			size_with_byte_unit_says_what_to_write, teardown),
 		cmocka_unit_test_teardown(destroy_idle_busy_and_forced,
 					  teardown),
 		cmocka_unit_test_teardown(clients_shows_holder_pid, teardown),
