@@ -65,19 +65,26 @@ config_defaults(struct config *cf)
 	cf->restart_probe_timeout = CONFIG_PROBE_DEFAULT;
 }
 
-int
-config_parse_size(const char *s, uint64_t *out)
+/*
+ * A size as config_parse_size reads it: 0, -1 for a word of another form,
+ * or SIZE_TOO_LARGE for one of the form whose value passes 64 bits (digits
+ * or multiplier), which a bounded value's problem words as its bound.
+ */
+#define SIZE_TOO_LARGE 1
+
+static int
+read_size(const char *s, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
 	unsigned shift = 0;
+	int too_large;
 
 	if (!s || !isdigit((unsigned char)*s))
 		return -1;
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (errno)
-		return -1;
+	too_large = errno == ERANGE;
 	switch (toupper((unsigned char)*end)) {
 	case '\0':
 		break;
@@ -90,10 +97,18 @@ config_parse_size(const char *s, uint64_t *out)
 	}
 	if (shift && (strcasecmp(end, "iB") == 0 || strcasecmp(end, "B") == 0))
 		end += strlen(end);
-	if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
+	if (*end != '\0')
 		return -1;
+	if (too_large || (shift && v > (UINT64_MAX >> shift)))
+		return SIZE_TOO_LARGE;
 	*out = (uint64_t)v << shift;
 	return 0;
+}
+
+int
+config_parse_size(const char *s, uint64_t *out)
+{
+	return read_size(s, out) == 0 ? 0 : -1;
 }
 
 int
@@ -200,15 +215,27 @@ parse_size_key(struct load_state *ls, const char *key, const char *value,
 	return 0;
 }
 
-/*
- * Where a byte unit ends s, as one may end a size ("64KB", "1MiB",
- * "4 B"): the length of s before it, multiplier kept ("64K", "1M", "4");
- * 0 when s is no number with such a unit.
- */
+/* The length of s[0..n) without the blanks that end it, leaving s[0]. */
 static size_t
-byte_unit_at(const char *s)
+trim_blanks(const char *s, size_t n)
+{
+	while (n > 1 && isspace((unsigned char)s[n - 1]))
+		n--;
+	return n;
+}
+
+/*
+ * Whether s is a number with a byte unit, as one may end a size ("64KB",
+ * "1MiB", "4 B", "4 KB"): 1, and in number what it would be as a count,
+ * the multiplier kept and the blanks before it and the unit dropped
+ * ("64K", "1M", "4", "4K"), or "" if it would not fit; else 0.  Whether
+ * that is a count, the caller sees: "1 2KB" gives "1 2K".
+ */
+static int
+byte_unit_count(const char *s, char *number, size_t size)
 {
 	size_t n = strlen(s);
+	char multiplier = '\0';
 
 	if (n < 2 || !isdigit((unsigned char)s[0]) ||
 	    toupper((unsigned char)s[n - 1]) != 'B')
@@ -216,11 +243,22 @@ byte_unit_at(const char *s)
 	n--;
 	if (toupper((unsigned char)s[n - 1]) == 'I')
 		n--;
-	while (n > 1 && isspace((unsigned char)s[n - 1]))
-		n--;
-	if (!isdigit((unsigned char)s[n - 1]) && !strchr("KMGTkmgt", s[n - 1]))
+	n = trim_blanks(s, n);
+	if (strchr("KMGTkmgt", s[n - 1])) {
+		multiplier = s[n - 1];
+		n = trim_blanks(s, n - 1);
+	}
+	if (!isdigit((unsigned char)s[n - 1]))
 		return 0;
-	return n;
+	assert(size > 0);
+	if (n + 2 > size) {
+		number[0] = '\0';
+		return 1;
+	}
+	memcpy(number, s, n);
+	number[n] = multiplier;
+	number[n + (multiplier != '\0')] = '\0';
+	return 1;
 }
 
 /*
@@ -238,18 +276,21 @@ parse_count_key(struct load_state *ls, const char *key, const char *what,
 		const char *value, uint64_t least, uint64_t most,
 		uint64_t *out)
 {
-	size_t len = byte_unit_at(value);
 	char number[32];
+	size_t len;
 	uint64_t n;
-	int at;
+	int at, rc;
 
-	if (len == 0) {
-		if (config_parse_size(value, &n) != 0) {
+	if (!byte_unit_count(value, number, sizeof(number))) {
+		rc = read_size(value, &n);
+		if (rc == SIZE_TOO_LARGE)
+			n = UINT64_MAX;	/* past 64 bits: past most */
+		else if (rc != 0) {
 			snprintf(ls->problem, sizeof(ls->problem),
 				 "bad %s '%s'", key, value);
 			return -1;
 		}
-		if (n < least || n > most) {
+		if (rc == SIZE_TOO_LARGE || n < least || n > most) {
 			snprintf(ls->problem, sizeof(ls->problem),
 				 "bad %s '%s' (%s %llu)", key, value,
 				 n < least ? "at least" : "at most",
@@ -262,12 +303,9 @@ parse_count_key(struct load_state *ls, const char *key, const char *what,
 	at = snprintf(ls->problem, sizeof(ls->problem), "%s '%s' is a count "
 		      "of %s, not a size", key, value, what);
 	if (at < 0 || (size_t)at >= sizeof(ls->problem) ||
-	    len >= sizeof(number))
+	    config_parse_size(number, &n) != 0)
 		return -1;
-	memcpy(number, value, len);
-	number[len] = '\0';
-	if (config_parse_size(number, &n) != 0)
-		return -1;
+	len = strlen(number);
 	if (isdigit((unsigned char)number[len - 1]))
 		snprintf(ls->problem + at, sizeof(ls->problem) - (size_t)at,
 			 ": write %s", number);

@@ -35,9 +35,10 @@
  * A count (max_blocks_per_session, max_connections, max_connections_per_
  * uid, drop_step, max_name_waits) takes K, M, G and T as multipliers of
  * 1024 ("1K" is 1024 blocks; max_connections = 1K lets 1024 clients in),
- * but a byte unit ("64KB", "1MiB", "4 B") stops a start, is refused by a
- * reload and by --check-config, saying the key, what it counts and that
- * it is not a size, and what to write.
+ * but a byte unit ("64KB", "1MiB", "4 B", "4 KB") stops a start, is
+ * refused by a reload and by --check-config, saying the key, what it
+ * counts and that it is not a size, and what to write; one too large,
+ * even for 64 bits, says the most it may be.
  *
  * A command line poolmgrd cannot take (an unknown, ambiguous or
  * argument-less option, one given an argument it has none of, a word that
@@ -1008,18 +1009,40 @@ counts_with_byte_units_refused(void **state)
 	assert_int_equal(harness_stop(&d), 0);
 }
 
-/* The counts of the file, what each counts, and whether 0 is refused. */
+/*
+ * The counts of the file, what each counts, whether 0 is refused, and the
+ * most each takes.
+ */
 static const struct count_key {
 	const char *key;
 	const char *what;
 	int least;
+	const char *most;
 } count_keys[] = {
-	{"max_connections", "connections", 1},
-	{"max_connections_per_uid", "connections", 1},
-	{"max_blocks_per_session", "blocks", 1},
-	{"drop_step", "references", 0},
-	{"max_name_waits", "lookups", 0},
+	{"max_connections", "connections", 1, "4294967295"},
+	{"max_connections_per_uid", "connections", 1, "4294967295"},
+	{"max_blocks_per_session", "blocks", 1, "18446744073709551615"},
+	{"drop_step", "references", 0, "4294967295"},
+	{"max_name_waits", "lookups", 0, "4294967295"},
 };
+
+/*
+ * poolmgrd -t on "[daemon]" and "KEY = VALUE": refused (exit 1) saying
+ * "FILE:3: " and problem.
+ */
+static void
+check_refuses(const struct daemon_proc *d, const char *key, const char *value,
+	      const char *problem)
+{
+	char line[128], out[1024], want[512];
+
+	snprintf(line, sizeof(line), "%s = %s\n", key, value);
+	write_config(d, line);
+	assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s", d->sock,
+				   d->conf), 1);
+	snprintf(want, sizeof(want), "poolmgrd: %s:3: %s\n", d->conf, problem);
+	assert_string_equal(out, want);
+}
 
 /* poolmgrd -t on "[daemon]" and line (the file's line 3): exit code, out. */
 static int
@@ -1036,7 +1059,9 @@ check_line(const struct daemon_proc *d, const char *line, char *out,
  * with the key, what it counts and what to write; "0K" is 0, refused as
  * 0 is where a count cannot be 0, saying the least; a count kept in 32
  * bits says its most.  All of them once took plain numbers only, "4K"
- * refused as "bad KEY '4K'".
+ * refused as "bad KEY '4K'".  A blank before the unit ("4 KB") is told
+ * what to write as "4KB" is; a count past 64 bits ("16777216T") says the
+ * most, as one past the bound does.
  */
 static void
 every_count_reads_alike(void **state)
@@ -1084,6 +1109,39 @@ every_count_reads_alike(void **state)
 		assert_string_equal(out, want);
 		refused_at_start(line, problem);
 	}
+	for (i = 0; i < sizeof(count_keys) / sizeof(count_keys[0]); i++) {
+		const struct count_key *k = &count_keys[i];
+
+		/* A blank before the unit: the same words as "4KB". */
+		snprintf(problem, sizeof(problem), "%s '4 KB' is a count of "
+			 "%s, not a size: write 4K or 4096", k->key, k->what);
+		check_refuses(&d, k->key, "4 KB", problem);
+		snprintf(problem, sizeof(problem), "%s '2 MiB' is a count of "
+			 "%s, not a size: write 2M or 2097152", k->key,
+			 k->what);
+		check_refuses(&d, k->key, "2 MiB", problem);
+		/* Past 64 bits, by multiplier or digits: past the most too. */
+		snprintf(problem, sizeof(problem), "bad %s '16777216T' (at "
+			 "most %s)", k->key, k->most);
+		check_refuses(&d, k->key, "16777216T", problem);
+		snprintf(problem, sizeof(problem), "bad %s "
+			 "'99999999999999999999' (at most %s)", k->key,
+			 k->most);
+		check_refuses(&d, k->key, "99999999999999999999", problem);
+		/* Not a number: no bound to say. */
+		snprintf(problem, sizeof(problem), "bad %s '4 K'", k->key);
+		check_refuses(&d, k->key, "4 K", problem);
+	}
+	/* Too long to say what to write: still no count, nor a size. */
+#define LONG_4KB "00000000000000000000000000000004KB"
+	check_refuses(&d, "max_connections", LONG_4KB, "max_connections '"
+		      LONG_4KB "' is a count of connections, not a size");
+#undef LONG_4KB
+	refused_at_start("max_connections = 4 KB\n", "3: max_connections "
+			 "'4 KB' is a count of connections, not a size: write "
+			 "4K or 4096");
+	refused_at_start("max_connections = 16777216T\n", "3: bad "
+			 "max_connections '16777216T' (at most 4294967295)");
 	refused_at_start("max_connections = 4G\n", "3: bad max_connections "
 			 "'4G' (at most 4294967295)");
 	refused_at_start("drop_step = 4096M\n", "3: bad drop_step '4096M' "
