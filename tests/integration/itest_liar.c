@@ -79,10 +79,11 @@
  * lack the fields, leave the budget the open gave.
  *
  * Every client runs in a child process that reports through its exit code
- * (each failed check its own code and a line on stderr).  The parent fails
- * the test if the child crashes (a signal) or hangs (killed after
- * CLIENT_TIMEOUT_MS), and checks the requests the fake saw, which it logs
- * one per line through a pipe.
+ * (each failed check its own code, up to 255, and a line on stderr).  The
+ * parent fails the test if the child crashes (a signal, told from an exit
+ * code by WIFSIGNALED, so a check above 127 is never taken for one) or
+ * hangs (killed after CLIENT_TIMEOUT_MS), and checks the requests the fake
+ * saw, which it logs one per line through a pipe.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -1013,37 +1014,117 @@ fake_start(struct fake *f, enum lie lie)
 }
 
 /*
- * Wait up to ms for pid; its exit code (128 + signal if killed by one),
- * or -1 if it was still running (then it is killed).
+ * How a child process ended.  An exit code and a signal are kept apart:
+ * a client numbers its checks up to 255, so "128 + signal" would make a
+ * check above 127 read as a crash.
  */
-static int
+struct child_end {
+	enum { CHILD_EXITED, CHILD_KILLED, CHILD_HUNG, CHILD_LOST } how;
+	int code;	/* exit code, signal, ms waited, or errno */
+};
+
+/* Wait up to ms for pid, killing it if it is still running then. */
+static struct child_end
 wait_at_most(pid_t pid, long ms)
 {
+	struct child_end e;
 	int status;
 	long waited;
 
 	for (waited = 0; waited <= ms; waited += 5) {
 		pid_t r = waitpid(pid, &status, WNOHANG);
 
-		if (r == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status)
-						 : 128 + WTERMSIG(status);
-		if (r == -1)
-			return -2;
+		if (r == pid && WIFSIGNALED(status)) {
+			e.how = CHILD_KILLED;
+			e.code = WTERMSIG(status);
+			return e;
+		}
+		if (r == pid) {
+			/* Without WUNTRACED, what did not die exited. */
+			assert_true(WIFEXITED(status));
+			e.how = CHILD_EXITED;
+			e.code = WEXITSTATUS(status);
+			return e;
+		}
+		if (r == -1) {
+			e.how = CHILD_LOST;
+			e.code = errno;
+			return e;
+		}
 		harness_sleep_ms(5);
 	}
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
-	return -1;
+	e.how = CHILD_HUNG;
+	e.code = (int)ms;
+	return e;
+}
+
+static bool
+child_passed(struct child_end e)
+{
+	return e.how == CHILD_EXITED && e.code == 0;
+}
+
+/*
+ * How a child that did not pass ended, in words after its name ("the
+ * client crashed with signal 11 (...)"); exited is what its exit code
+ * means ("failed its check").
+ */
+static const char *
+child_end_words(struct child_end e, const char *exited, char *buf,
+		size_t len)
+{
+	switch (e.how) {
+	case CHILD_EXITED:
+		snprintf(buf, len, "%s %d", exited, e.code);
+		break;
+	case CHILD_KILLED:
+		snprintf(buf, len, "crashed with signal %d (%s)", e.code,
+			 strsignal(e.code));
+		break;
+	case CHILD_HUNG:
+		snprintf(buf, len, "hung (killed after %d ms)", e.code);
+		break;
+	case CHILD_LOST:
+		snprintf(buf, len, "could not be waited for (%s)",
+			 strerror(e.code));
+		break;
+	}
+	return buf;
+}
+
+/* Fail unless the client passed, saying how it ended and what the fake saw. */
+static void
+expect_client_passed(struct child_end e, const char *what, const char *log)
+{
+	char words[128];
+
+	if (!child_passed(e))
+		fail_msg("%s: the client %s; the fake saw:\n%s", what,
+			 child_end_words(e, "failed its check", words,
+					 sizeof(words)), log);
+}
+
+/* Fail unless the fake daemon ended well. */
+static void
+expect_fake_passed(struct child_end e, const char *what, const char *log)
+{
+	char words[128];
+
+	if (!child_passed(e))
+		fail_msg("%s: the fake daemon %s; it saw:\n%s", what,
+			 child_end_words(e, "failed with exit code", words,
+					 sizeof(words)), log);
 }
 
 /* Wait for the fake, read its log into log, remove its directory. */
-static int
+static struct child_end
 fake_finish(struct fake *f, char *log, size_t cap)
 {
 	size_t n = 0;
 	ssize_t r;
-	int rc = wait_at_most(f->pid, CLIENT_TIMEOUT_MS);
+	struct child_end rc = wait_at_most(f->pid, CLIENT_TIMEOUT_MS);
 
 	while (n + 1 < cap && (r = read(f->logfd, log + n, cap - 1 - n)) > 0)
 		n += (size_t)r;
@@ -1280,9 +1361,9 @@ static void
 run_lie(const struct lie_case *lc, char *log, size_t cap)
 {
 	struct client_arg a;
+	struct child_end rc, frc;
 	struct fake f;
 	pid_t pid;
-	int rc, frc;
 
 	fake_start(&f, lc->lie);
 	a.sock = f.sock;
@@ -1293,18 +1374,8 @@ run_lie(const struct lie_case *lc, char *log, size_t cap)
 	assert_true(pid > 0);
 	rc = wait_at_most(pid, CLIENT_TIMEOUT_MS);
 	frc = fake_finish(&f, log, cap);
-	if (rc == -1)
-		fail_msg("%s: the client hung (killed after %d ms); the fake "
-			 "saw:\n%s", lc->what, CLIENT_TIMEOUT_MS, log);
-	if (rc >= 128)
-		fail_msg("%s: the client crashed with signal %d; the fake "
-			 "saw:\n%s", lc->what, rc - 128, log);
-	if (rc != 0)
-		fail_msg("%s: the client failed its check %d (see above); "
-			 "the fake saw:\n%s", lc->what, rc, log);
-	if (frc != 0)
-		fail_msg("%s: the fake daemon failed (%d); it saw:\n%s",
-			 lc->what, frc, log);
+	expect_client_passed(rc, lc->what, log);
+	expect_fake_passed(frc, lc->what, log);
 	printf("liar: %-52s -> %s, client fine\n", lc->what,
 	       lc->call == CALL_GONE ? "-ECONNRESET" :
 	       lc->call == CALL_REFILL ? "refused, the block asked alone" :
@@ -1403,8 +1474,9 @@ fake_without_share_map_works(void **state)
 {
 	char log[LOG_MAX];
 	const char *l;
+	struct child_end rc, frc;
 	struct fake f;
-	int rc, frc, frees = 0;
+	int frees = 0;
 	pid_t pid;
 
 	(void)state;
@@ -1415,10 +1487,8 @@ fake_without_share_map_works(void **state)
 	assert_true(pid > 0);
 	rc = wait_at_most(pid, CLIENT_TIMEOUT_MS);
 	frc = fake_finish(&f, log, sizeof(log));
-	if (rc != 0)
-		fail_msg("the client against a fake without share map: %d; "
-			 "the fake saw:\n%s", rc, log);
-	assert_int_equal(frc, 0);
+	expect_client_passed(rc, "a fake without share map", log);
+	expect_fake_passed(frc, "a fake without share map", log);
 	/* Read-write opens ask for the share map, read-only ones do not. */
 	assert_non_null(strstr(log, "open " FAKE_POOL " rw share_map=1\n"));
 	assert_non_null(strstr(log, "open " FAKE_POOL " ro share_map=0\n"));
@@ -1466,8 +1536,9 @@ frozen_map_not_renewed(enum lie lie, const char *what)
 {
 	char log[LOG_MAX];
 	const char *l;
+	struct child_end rc, frc;
 	struct fake f;
-	int rc, frc, frees = 0, asked = 0;
+	int frees = 0, asked = 0;
 	pid_t pid;
 
 	fake_start(&f, lie);
@@ -1477,10 +1548,8 @@ frozen_map_not_renewed(enum lie lie, const char *what)
 	assert_true(pid > 0);
 	rc = wait_at_most(pid, CLIENT_TIMEOUT_MS);
 	frc = fake_finish(&f, log, sizeof(log));
-	if (rc != 0)
-		fail_msg("the client against %s: %d; the fake saw:\n%s", what,
-			 rc, log);
-	assert_int_equal(frc, 0);
+	expect_client_passed(rc, what, log);
+	expect_fake_passed(frc, what, log);
 	for (l = log; (l = strstr(l, "\nfree ")); l++)
 		frees++;
 	for (l = log; (l = strstr(l, "\nshare_map ")); l++)
@@ -1587,8 +1656,8 @@ static void
 run_lookup_client(enum lie lie, int (*client)(void *), char *log,
 		  size_t cap)
 {
+	struct child_end rc, frc;
 	struct fake f;
-	int rc, frc;
 	pid_t pid;
 
 	fake_start(&f, lie);
@@ -1598,9 +1667,8 @@ run_lookup_client(enum lie lie, int (*client)(void *), char *log,
 	assert_true(pid > 0);
 	rc = wait_at_most(pid, CLIENT_TIMEOUT_MS);
 	frc = fake_finish(&f, log, cap);
-	if (rc != 0)
-		fail_msg("the lookup client: %d; the fake saw:\n%s", rc, log);
-	assert_int_equal(frc, 0);
+	expect_client_passed(rc, "the lookup client", log);
+	expect_fake_passed(frc, "the lookup client", log);
 }
 
 static void
@@ -1834,6 +1902,79 @@ bounds_need_the_feature(void **state)
 	assert_in_range(sent, BOUNDS_BLOCKS - 64, BOUNDS_BLOCKS - 32);
 }
 
+/* ---- the harness's own words --------------------------------------------- */
+
+static int
+child_fails_check_137(void *arg)
+{
+	(void)arg;
+	return 137;
+}
+
+static int
+child_killed_by_sigkill(void *arg)
+{
+	(void)arg;
+	kill(getpid(), SIGKILL);
+	return 0;
+}
+
+static int
+child_hangs(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return 0;
+}
+
+/* wait_at_most's end of fn's child, waiting up to ms, in words. */
+static struct child_end
+child_end_of(int (*fn)(void *), long ms, char *words, size_t len)
+{
+	struct child_end e;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = harness_spawn(fn, NULL);
+	assert_true(pid > 0);
+	e = wait_at_most(pid, ms);
+	child_end_words(e, "failed its check", words, len);
+	return e;
+}
+
+/*
+ * A client's check numbered above 127 is a failed check, not a signal: the
+ * exit code 137 and SIGKILL (9) once both read 137, and the check was
+ * reported as "crashed with signal 9".
+ */
+static void
+harness_tells_a_check_from_a_signal(void **state)
+{
+	char words[128];
+	struct child_end e;
+
+	(void)state;
+	e = child_end_of(child_fails_check_137, CLIENT_TIMEOUT_MS, words,
+			 sizeof(words));
+	assert_int_equal(e.how, CHILD_EXITED);
+	assert_int_equal(e.code, 137);
+	assert_string_equal(words, "failed its check 137");
+
+	e = child_end_of(child_killed_by_sigkill, CLIENT_TIMEOUT_MS, words,
+			 sizeof(words));
+	assert_int_equal(e.how, CHILD_KILLED);
+	assert_int_equal(e.code, SIGKILL);
+	assert_non_null(strstr(words, "crashed with signal 9 ("));
+
+	e = child_end_of(child_hangs, 50, words, sizeof(words));
+	assert_int_equal(e.how, CHILD_HUNG);
+	assert_string_equal(words, "hung (killed after 50 ms)");
+	printf("liar: exit 137 is check 137, SIGKILL is signal 9, a hang is "
+	       "a hang\n");
+}
+
 /* poolctl wait against a daemon from before waiting lookups. */
 static void
 poolctl_wait_old_daemon(void **state)
@@ -1851,7 +1992,8 @@ poolctl_wait_old_daemon(void **state)
 			     "--socket %s wait " FAKE_POOL " frame --timeout 5",
 			     f.sock);
 	unlink(strcat(dp.dir, "/poolctl.err"));
-	assert_int_equal(fake_finish(&f, log, sizeof(log)), 0);
+	expect_fake_passed(fake_finish(&f, log, sizeof(log)),
+			   "poolctl wait against an old daemon", log);
 	if (rc != 1 || !strstr(err, "poolctl: wait " FAKE_POOL ": poolmgrd "
 			       "is older than lookups that wait: only "
 			       "--timeout 0 works"))
@@ -1864,6 +2006,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(harness_tells_a_check_from_a_signal),
 		cmocka_unit_test(fake_without_share_map_works),
 		cmocka_unit_test(open_reply_lies_are_refused),
 		cmocka_unit_test(block_reply_lies_are_refused),
