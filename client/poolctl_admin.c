@@ -11,6 +11,7 @@
  * that command, in the words fail_refusal (poolctl_print.c) prints with
  * or instead of the daemon's.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -82,15 +83,17 @@ create_why(int error, const struct pool_create_opts *o, uint64_t limit)
 
 /* What a size option takes, for the usage error of a word it cannot read. */
 #define SIZE_FORMS	"a number of bytes, optionally followed by K, M, G " \
-			"or T"
+			"or T, or KiB to TiB"
 
 /*
  * The usage error for the word of a size option: "create: bad quota '12x'
- * (FORMS)".  A byte unit ("64MB", "2kb", "4B") is refused rather than read
- * as the daemon's file reads it, since "MB" usually means powers of 1000;
- * but the word is a size once its B goes, so say why it was refused and
- * what to write instead.  Every size option words its refusal here, so
- * each gets the same hint.
+ * (FORMS)".  A byte unit ("64MB", "2kb") is refused rather than read as
+ * the daemon's file reads it, since "MB" usually means powers of 1000;
+ * but the word is a size without its B, so say why it was refused and
+ * what to write instead, both spellings, unit in capitals as the file's
+ * warning gives them.  A bare B ("4096B") is the bytes a size counts
+ * anyway.  Every size option words its refusal here, so each gets the
+ * same hint.
  */
 static int
 bad_size(const char *cmd, const char *what, const char *word,
@@ -99,15 +102,26 @@ bad_size(const char *cmd, const char *what, const char *word,
 	char		 bare[32];
 	uint64_t	 v;
 	size_t		 n = strlen(word);
+	char		 unit;
 
-	if (n >= 2 && n < sizeof bare &&
-	    (word[n - 1] == 'B' || word[n - 1] == 'b')) {
-		memcpy(bare, word, n - 1);
-		bare[n - 1] = '\0';
-		if (parse_size(bare, &v) == 0)
-			return usage_error("%s: bad %s '%s': sizes are bytes, "
-			    "K, M, G or T (powers of 1024), with no B: write "
-			    "%s", cmd, what, word, bare);
+	if (n < 2 || n >= sizeof bare ||
+	    (word[n - 1] != 'B' && word[n - 1] != 'b'))
+		return usage_error("%s: bad %s '%s' (%s)", cmd, what,
+		    safe(word).s, forms);
+	memcpy(bare, word, n - 1);
+	bare[n - 1] = '\0';
+	unit = (char)toupper((unsigned char)word[n - 2]);
+	/* "4KiBB" is no size with a unit after it: only "4KB" or "4B". */
+	if ((isdigit((unsigned char)unit) || strchr("KMGT", unit) != NULL) &&
+	    parse_size(bare, &v) == 0) {
+		if (isdigit((unsigned char)unit))
+			return usage_error("%s: bad %s '%s': a size is a "
+			    "number of bytes, without B: write %s", cmd, what,
+			    word, bare);
+		return usage_error("%s: bad %s '%s': sizes are powers of "
+		    "1024, and %cB usually means powers of 1000: write "
+		    "%.*s%c or %.*s%ciB", cmd, what, word, unit,
+		    (int)(n - 2), word, unit, (int)(n - 2), word, unit);
 	}
 	return usage_error("%s: bad %s '%s' (%s)", cmd, what, safe(word).s,
 	    forms);

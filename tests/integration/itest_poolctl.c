@@ -1154,8 +1154,11 @@ expect_refused_saying(const char *args, const char *words)
 	       line);
 }
 
-#define NO_B "sizes are bytes, K, M, G or T (powers of 1024), with no B: "
-#define FORMS "a number of bytes, optionally followed by K, M, G or T"
+#define POWERS(unit) "sizes are powers of 1024, and " unit " usually " \
+			   "means powers of 1000: "
+#define NO_B "a size is a number of bytes, without B: "
+#define FORMS "a number of bytes, optionally followed by K, M, G or T, " \
+	      "or KiB to TiB"
 
 /*
  * Every size option refuses a byte unit ("MB" usually means powers of
@@ -1172,34 +1175,48 @@ size_with_byte_unit_says_what_to_write(void **state)
 	before = stats_of("alpha");
 
 	expect_refused_saying("create delta --size 64MB",
-			      "create: bad size '64MB': " NO_B "write 64M");
+			      "create: bad size '64MB': " POWERS("MB")
+			      "write 64M or 64MiB");
 	expect_refused_saying("create delta --size 1gb",
-			      "create: bad size '1gb': " NO_B "write 1g");
+			      "create: bad size '1gb': " POWERS("GB")
+			      "write 1G or 1GiB");
 	expect_refused_saying("create delta --size 4096B",
 			      "create: bad size '4096B': " NO_B "write 4096");
 	expect_refused_saying("create delta --size 1M --quota 8KB",
-			      "create: bad quota '8KB': " NO_B "write 8K");
+			      "create: bad quota '8KB': " POWERS("KB")
+			      "write 8K or 8KiB");
 	expect_refused_saying("create delta --size 1M --limit 512kB",
-			      "create: bad limit '512kB': " NO_B "write 512k");
+			      "create: bad limit '512kB': " POWERS("KB")
+			      "write 512K or 512KiB");
 	expect_refused_saying("create delta --size 1M --retain 2MB",
-			      "create: bad retain '2MB': " NO_B "write 2M");
+			      "create: bad retain '2MB': " POWERS("MB")
+			      "write 2M or 2MiB");
 	expect_refused_saying("create delta --size 4M --page-size 2MB",
-			      "create: bad page size '2MB': " NO_B "write 2M");
+			      "create: bad page size '2MB': " POWERS("MB")
+			      "write 2M or 2MiB");
 	expect_refused_saying("create delta --size 1M --granularity 64B",
 			      "create: bad granularity '64B': " NO_B
 			      "write 64");
 	expect_refused_saying("set alpha --quota 8KB",
-			      "set: bad quota '8KB': " NO_B "write 8K");
+			      "set: bad quota '8KB': " POWERS("KB")
+			      "write 8K or 8KiB");
 	expect_refused_saying("set alpha --retain 1MB",
-			      "set: bad retain '1MB': " NO_B "write 1M");
+			      "set: bad retain '1MB': " POWERS("MB")
+			      "write 1M or 1MiB");
 	expect_refused_saying("set alpha --limit 8MB",
-			      "set: bad limit '8MB': " NO_B "write 8M");
+			      "set: bad limit '8MB': " POWERS("MB")
+			      "write 8M or 8MiB");
 
 	/* No size once the B goes: plain words, and what a size is. */
 	expect_refused_saying("create delta --size 12x",
 			      "create: bad size '12x' (" FORMS ")");
 	expect_refused_saying("create delta --size 64MBB",
 			      "create: bad size '64MBB' (" FORMS ")");
+	expect_refused_saying("create delta --size 4KiBB",
+			      "create: bad size '4KiBB' (" FORMS ")");
+	expect_refused_saying("create delta --size 4TB",
+			      "create: bad size '4TB': " POWERS("TB")
+			      "write 4T or 4TiB");
 	expect_refused_saying("create delta --size 1.5MB",
 			      "create: bad size '1.5MB' (" FORMS ")");
 	expect_refused_saying("create delta --size 0",
