@@ -440,7 +440,7 @@ $(BUILD)/bench/bench_boost: $(BENCH_DIR)/bench_boost.o $(BENCH_COMMON)
 # The integration tests run with the client-side cache on (the default);
 # in the plain build they run once more with it off.
 # The tests where many threads share a handle run once more under
-# ThreadSanitizer.
+# ThreadSanitizer (TSAN_TESTS, below).
 # The trees are built with as many jobs as there are CPUs, unless make was
 # given -j itself; tests/run.sh runs the programs TEST_JOBS at a time (2,
 # or 1 on one CPU), TEST_ALONE's by themselves: they measure the daemon's
@@ -473,13 +473,16 @@ test: deps
 	-@$(call timed,run-tsan) $(MAKE) --no-print-directory check-tsan
 	@sh tests/summary.sh -p $(PHASES) $(RESULTS)
 
+# itest_limit: two threads set the cache's bounds from their replies, the
+# later reply's winning; itest_limits: a refused connection's words, kept
+# under the connection's lock.  poolctl is built too: tests run it.
 TSAN_TESTS := itest_threads itest_cache itest_sharemap_renew \
-              itest_cache_threads test_cache_lock
+              itest_cache_threads test_cache_lock itest_limit itest_limits
 TSAN_FLAGS := BUILD=$(BUILD)/tsan OPT=-O1 CFLAGS_EXTRA=-fsanitize=thread \
               LDFLAGS=-fsanitize=thread
 check-tsan-build:
 	@$(MAKE) --no-print-directory $(TSAN_FLAGS) $(BUILD)/tsan/poolmgrd \
-	  $(TSAN_TESTS:%=$(BUILD)/tsan/tests/%)
+	  $(BUILD)/tsan/poolctl $(TSAN_TESTS:%=$(BUILD)/tsan/tests/%)
 
 check-tsan: check-tsan-build
 	@POOLMGR_BUILD=$(BUILD)/tsan sh tests/run.sh $(BUILD)/tsan \
