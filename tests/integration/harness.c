@@ -126,6 +126,15 @@ harness_sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+uint64_t
+harness_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 size_t
 harness_resident_pages(void *p, size_t len)
 {

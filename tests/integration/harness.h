@@ -95,6 +95,8 @@ void harness_read_text(const char *path, char *buf, size_t len);
 /* Close *fd if open and mark it closed. */
 void harness_close_fd(int *fd);
 void harness_sleep_ms(long ms);
+/* Milliseconds of CLOCK_MONOTONIC: for a test's deadlines and times. */
+uint64_t harness_now_ms(void);
 /* Pages of [p, p + len) (page-aligned) resident in the page cache, as
  * mincore sees them; fails the test if mincore does. */
 size_t harness_resident_pages(void *p, size_t len);

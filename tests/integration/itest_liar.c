@@ -809,19 +809,6 @@ fake_usable_size(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 }
 
 /*
- * Lookup: no name is ever published here.  A daemon that can wait says the
- * wait ran out; one from before waiting lookups says -ENOENT at once.
- */
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/*
  * LIE_LOOKUP_EINTR: a waiting Lookup within LOOKUP_EINTR_MS of the first
  * is answered -EINTR at once, and counted but not logged (a client that
  * spins would fill the log's pipe); after, a block, generation 1, and the
@@ -833,7 +820,7 @@ fake_lookup_interrupted(struct fake_state *fs, int cfd,
 {
 	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
 	Poolmgr__AllocReply ar = POOLMGR__ALLOC_REPLY__INIT;
-	uint64_t now = mono_ms();
+	uint64_t now = harness_now_ms();
 	int rc;
 
 	rep.id = req->id;
@@ -855,6 +842,10 @@ fake_lookup_interrupted(struct fake_state *fs, int cfd,
 	return fake_send(cfd, &rep, NULL, 0);
 }
 
+/*
+ * Lookup: no name is ever published here.  A daemon that can wait says the
+ * wait ran out; one from before waiting lookups says -ENOENT at once.
+ */
 static int
 fake_lookup(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 {
@@ -1759,10 +1750,10 @@ client_wait_interrupted(void *arg)
 
 	CHECK_RC(pool_connect(sock, &c), 0, 85);
 	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 86);
-	start = mono_ms();
+	start = harness_now_ms();
 	CHECK_RC(pool_lookup_wait(p, "frame", 0, LOOKUP_EINTR_MS / 2, 0, &off,
 				  NULL, NULL), -ETIMEDOUT, 87);
-	CHECK(mono_ms() - start >= LOOKUP_EINTR_MS / 2, 88);
+	CHECK(harness_now_ms() - start >= LOOKUP_EINTR_MS / 2, 88);
 	CHECK_RC(pool_lookup_wait(p, "frame", 0, -1, 0, &off, &us, &gen), 0,
 		 89);
 	CHECK(off < FAKE_SIZE && us == 64 && gen == 1, 98);

@@ -1360,15 +1360,6 @@ drops_count_per_turn(void **state)
 #define NO_SETTLE_CONF \
 	"settle_wait_ms = 0\nrelease_step = 4K\nidle_trim = 0\n"
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /*
  * Pool of 256 MiB, limit 128 MiB: we hold 64 MiB and free it, released
  * in 16384 steps of 4 KiB; another client asks at once for 96 MiB.  The
@@ -1400,9 +1391,9 @@ limit_refusal_waits_for_release(void **state)
 	steps = st.release_steps;
 
 	assert_int_equal(pool_free(fx.pool, off), 0);
-	t0 = mono_ms();
+	t0 = harness_now_ms();
 	EXPECT_RAW(harness_raw_alloc(fd, h, 96 * MiB, &other, NULL), 0);
-	printf("limit: 96 MiB served after %" PRIu64 " ms\n", mono_ms() - t0);
+	printf("limit: 96 MiB served after %" PRIu64 " ms\n", harness_now_ms() - t0);
 	st = stats();
 	printf("limit: allocated %" PRIu64 " of %" PRIu64 ", %" PRIu64
 	       " steps, %" PRIu64 " failed\n", st.allocated_bytes, st.limit,
@@ -1471,14 +1462,14 @@ limit_refusal_waits_for_neighbour(void **state)
 	m.size = 256 * MiB;
 	req.body_case = POOLMGR__REQUEST__BODY_REALLOC;
 	req.realloc = &m;
-	t0 = mono_ms();
+	t0 = harness_now_ms();
 	assert_int_equal(harness_raw_post(fd, &req), 0);
 	harness_sleep_ms(5);	/* the request is in, and held */
 	EXPECT_RAW(harness_raw_free(fn, hn, n), 0);
 	assert_non_null(rep = harness_raw_reply(fd, req.id, 30000));
 	printf("neighbour: x to 256 MiB: %s (%d) after %" PRIu64 " ms\n",
 	       rep->error ? pool_strerror(rep->error) : "served", rep->error,
-	       mono_ms() - t0);
+	       harness_now_ms() - t0);
 	st = stats();
 	printf("neighbour: then allocated %" PRIu64 " of limit %" PRIu64
 	       ", %" PRIu64 " failed\n", st.allocated_bytes, st.limit,
@@ -1527,11 +1518,11 @@ move_refusal_waits(const char *pool, uint64_t want, uint64_t limit)
 	pid = mover_start(&m, &a);
 	assert_int_equal(a, 0);
 	wait_copy_begun();
-	t0 = mono_ms();
+	t0 = harness_now_ms();
 	rc = harness_raw_alloc(fd, h, want, &mine, NULL);
 	printf("%s: %" PRIu64 " MiB during the move: %s after %" PRIu64
 	       " ms\n", limit ? "limit" : "room", (uint64_t)(want / MiB),
-	       rc ? pool_strerror(rc) : "served", mono_ms() - t0);
+	       rc ? pool_strerror(rc) : "served", harness_now_ms() - t0);
 	assert_int_equal(harness_read_full(m.to_parent[0], &out, sizeof(out)),
 			 0);
 	close(m.to_parent[0]);
@@ -1599,10 +1590,10 @@ closed_handle_refusal_waits(void **state)
 
 	assert_int_equal(pool_free(fx.pool, off), 0);
 	EXPECT_RAW(harness_raw_close(fc, hc), 0);
-	t0 = mono_ms();
+	t0 = harness_now_ms();
 	rc = harness_raw_alloc(fd, h, 384 * MiB, &mine, NULL);
 	printf("close: 384 MiB %s after %" PRIu64 " ms\n",
-	       rc ? pool_strerror(rc) : "served", mono_ms() - t0);
+	       rc ? pool_strerror(rc) : "served", harness_now_ms() - t0);
 	st = stats();
 	printf("close: then allocated %" PRIu64 " of limit %" PRIu64 ", %"
 	       PRIu64 " steps, %" PRIu64 " failed\n", st.allocated_bytes,
