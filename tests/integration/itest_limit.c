@@ -1264,6 +1264,18 @@ lowered_live_levels_threads(void **state)
 }
 
 /*
+ * In a library hook: tell the test the hook is reached (post), then wait
+ * until the test lets this thread go on (go).
+ */
+static void
+hook_hand_over(sem_t *post, sem_t *go)
+{
+	assert_int_equal(sem_post(post), 0);
+	while (sem_wait(go) != 0)
+		assert_int_equal(errno, EINTR);
+}
+
+/*
  * cache_bounds_hook: a thread that set hold_bounds before its request
  * waits there, its reply read but its bounds not yet taken, until the
  * test lets it go.  Only that one: every other reply's bounds pass.
@@ -1279,9 +1291,7 @@ cache_bounds_hook(void)
 	if (!hold_bounds)
 		return;
 	hold_bounds = false;
-	assert_int_equal(sem_post(&bounds_held), 0);
-	while (sem_wait(&bounds_go) != 0)
-		assert_int_equal(errno, EINTR);
+	hook_hand_over(&bounds_held, &bounds_go);
 }
 
 struct held_refill {
@@ -1442,9 +1452,7 @@ stats_reports_hook(void)
 	if (!close_armed)
 		return;
 	close_armed = false;
-	assert_int_equal(sem_post(&close_now), 0);
-	while (sem_wait(&closed_now) != 0)
-		assert_int_equal(errno, EINTR);
+	hook_hand_over(&close_now, &closed_now);
 }
 
 static void *
