@@ -94,7 +94,7 @@
  *       from the earlier close, as if in the same turn, until some step
  *       came: the 3 blocks' handle was dropped in a step of its own,
  *       behind the whole 64 MiB release.)
- *   (The five below run with settle_wait_ms = 0: a request waits for the
+ *   (The seven below run with settle_wait_ms = 0: a request waits for the
  *   work queued before it, no more; the requests are a raw client's,
  *   which does not ask again after a refusal.)
  *   limit_refusal_waits_for_release  under a 128 MiB limit, 64 MiB freed
@@ -113,6 +113,13 @@
  *   closed_handle_refusal_waits       a handle of 8 references closed
  *       (drop_step = 4), one of them 64 MiB: 384 MiB asked for under a
  *       400 MiB limit are served once its drops and the 64 MiB are done.
+ *   killed_calloc_refusal_by_limit_waits  a client killed while the
+ *       daemon zeroes its 256 MiB calloc in steps: 256 MiB asked for at
+ *       once under a 400 MiB limit are served, in the calloc's place,
+ *       once the zeroing has stopped and the block is back.
+ *   closed_calloc_refusal_by_room_waits  the same for a client that
+ *       closes its socket, and 384 MiB of a 512 MiB pool (the engine's
+ *       refusal).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -1608,6 +1615,163 @@ closed_handle_refusal_waits(void **state)
 	check_ok();
 }
 
+/*
+ * A calloc's block its client lets go of while the daemon zeroes it: the
+ * zeroing stops and the block is released in steps, as the zeroing's
+ * last part.  A raw client asks for 256 MiB zeroed at 0
+ * of the pool, sees no reply 5 ms later (the zeroing, 65536 steps of
+ * 4 KiB, is under way: the reply waits for it), and is killed or closes
+ * its socket; then another client asks for want bytes, which only the
+ * block's can give: by the limit (400 MiB: 256 + 256 MiB pass it) or by
+ * the pool's size (512 MiB: 256 + 384 MiB do not fit).  The request is
+ * served once the block is back, and the books hold its bytes alone.
+ */
+#define LET_GO_SIZE (256 * MiB)
+
+struct leaver {
+	const char *sock;
+	int to_parent[2];	/* a byte once the zeroing is seen under way */
+};
+
+/*
+ * Post the calloc on fd; true if no reply has come 5 ms later (the
+ * daemon holds it while it zeroes the block).
+ */
+static bool
+calloc_posted_and_held(int fd, uint32_t h)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Alloc m = POOLMGR__ALLOC__INIT;
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+	m.handle = h;
+	m.size = LET_GO_SIZE;
+	m.zero = true;
+	req.body_case = POOLMGR__REQUEST__BODY_ALLOC;
+	req.alloc = &m;
+	if (harness_raw_post(fd, &req) != 0)
+		return false;
+	harness_sleep_ms(5);
+	return poll(&pfd, 1, 0) == 0;
+}
+
+static int
+leaver_child(void *arg)
+{
+	struct leaver *g = arg;
+	uint32_t h;
+	int fd;
+
+	close(g->to_parent[0]);
+	CHECK((fd = harness_raw_greeted(g->sock, "leaver")) >= 0, 2);
+	CHECK_RC(harness_raw_open(fd, "big", &h), 0, 3);
+	CHECK(calloc_posted_and_held(fd, h), 4);
+	CHECK(harness_write_full(g->to_parent[1], "z", 1) == 0, 5);
+	for (;;)
+		pause();	/* killed while the block is zeroed */
+}
+
+/* A raw client of our own whose calloc is under way, then let go of. */
+static void
+zeroed_block_closed(void)
+{
+	int fd = harness_raw_client(fx.d.sock, "leaver");
+	uint32_t h = harness_raw_handle(fd, "big");
+
+	if (!calloc_posted_and_held(fd, h))
+		fail_msg("the calloc was answered within 5 ms: not zeroed in "
+			 "steps, or too fast to see");
+	close(fd);
+}
+
+/*
+ * A child of ours whose calloc is under way, killed: its pid, to be
+ * reaped once the request that follows is in (its death is then seen by
+ * the daemon about when that request is, as a close's is).
+ */
+static pid_t
+zeroed_block_killed(void)
+{
+	struct leaver g = {.sock = fx.d.sock};
+	pid_t pid;
+	char z;
+
+	assert_int_equal(pipe(g.to_parent), 0);
+	pid = harness_spawn(leaver_child, &g);
+	assert_true(pid > 0);
+	close(g.to_parent[1]);
+	if (harness_read_full(g.to_parent[0], &z, 1) != 0) {
+		harness_wait(pid);
+		fail_msg("the calloc was answered within 5 ms: not zeroed in "
+			 "steps, or too fast to see");
+	}
+	close(g.to_parent[0]);
+	kill(pid, SIGKILL);
+	return pid;
+}
+
+static void
+zeroed_block_let_go_waits(const char *pool, uint64_t want, uint64_t limit,
+			  bool killed)
+{
+	const char *how = killed ? "killed" : "closed";
+	struct pool_stats st;
+	uint64_t t0, steps, mine;
+	pid_t pid = 0;
+	uint32_t h;
+	int fd, rc;
+
+	start_with_pool(NO_SETTLE_CONF, pool);
+	fd = harness_raw_client(fx.d.sock, "other");
+	h = harness_raw_handle(fd, "big");
+	steps = stats().release_steps;
+	if (killed)
+		pid = zeroed_block_killed();
+	else
+		zeroed_block_closed();
+	t0 = harness_now_ms();
+	rc = harness_raw_alloc(fd, h, want, &mine, NULL);
+	if (killed)
+		assert_int_equal(harness_wait(pid), 128 + SIGKILL);
+	printf("%s: %" PRIu64 " MiB while the calloc is let go of: %s after %"
+	       PRIu64 " ms\n", how, (uint64_t)(want / MiB),
+	       rc ? pool_strerror(rc) : "served", harness_now_ms() - t0);
+	st = stats();
+	printf("%s: then allocated %" PRIu64 " of limit %" PRIu64 ", %" PRIu64
+	       " steps, %" PRIu64 " failed\n", how, st.allocated_bytes,
+	       st.limit, st.release_steps - steps, st.failed_allocs);
+	EXPECT_RAW(rc, 0);
+	assert_int_equal(mine, 0);	/* the calloc's place, the only one */
+	assert_int_equal(st.allocated_bytes, want);
+	assert_int_equal(st.live_blocks, 1);
+	assert_int_equal(st.limit, limit);
+	assert_int_equal(st.failed_allocs, 0);
+	/* Some zeroing, then the block's release, all in steps. */
+	assert_true(st.release_steps - steps > LET_GO_SIZE / 4096);
+	check_ok();
+	EXPECT_RAW(harness_raw_free(fd, h, mine), 0);
+	close(fd);
+	st = stats();
+	assert_int_equal(st.allocated_bytes, 0);
+	assert_int_equal(st.live_blocks, 0);
+	check_ok();
+}
+
+static void
+killed_calloc_refusal_by_limit_waits(void **state)
+{
+	(void)state;
+	zeroed_block_let_go_waits("1G\nlimit = 400M", 256 * MiB, 400 * MiB,
+				  true);
+}
+
+static void
+closed_calloc_refusal_by_room_waits(void **state)
+{
+	(void)state;
+	zeroed_block_let_go_waits("512M", 384 * MiB, 0, false);
+}
+
 int
 main(void)
 {
@@ -1658,6 +1822,10 @@ main(void)
 		cmocka_unit_test_teardown(move_refusal_by_room_waits,
 					  teardown),
 		cmocka_unit_test_teardown(closed_handle_refusal_waits,
+					  teardown),
+		cmocka_unit_test_teardown(killed_calloc_refusal_by_limit_waits,
+					  teardown),
+		cmocka_unit_test_teardown(closed_calloc_refusal_by_room_waits,
 					  teardown),
 	};
 
