@@ -204,12 +204,29 @@ note_decimal_unit(struct load_state *ls, const char *key, const char *value)
 		    (int)(n - 2), value, unit, (int)(n - 2), value, unit);
 }
 
-/* A size in bytes for key: as config_parse_size, noting "MB" and such. */
+/*
+ * A size in bytes for key: as config_parse_size, noting "MB" and such.
+ * 0; -1 for a word of another form, whose problem the caller words; or
+ * SIZE_TOO_LARGE, the problem written: a size past 64 bits says the most
+ * there is, as a count past its bound does, since "bad size" alone does
+ * not tell a digit too many from a typo.  (size itself says its own
+ * bound, the largest pool: its caller words that.)
+ */
 static int
 parse_size_key(struct load_state *ls, const char *key, const char *value,
 	       uint64_t *out)
 {
-	if (config_parse_size(value, out))
+	bool in_pool = strcmp(ls->section, "daemon") != 0;
+	int rc = read_size(value, out);
+
+	if (rc == SIZE_TOO_LARGE) {
+		snprintf(ls->problem, sizeof(ls->problem),
+			 "bad %s '%s'%s%s%s (at most %llu)", key, value,
+			 in_pool ? " in [" : "", in_pool ? ls->section : "",
+			 in_pool ? "]" : "", (unsigned long long)UINT64_MAX);
+		return SIZE_TOO_LARGE;
+	}
+	if (rc != 0)
 		return -1;
 	note_decimal_unit(ls, key, value);
 	return 0;
@@ -329,14 +346,18 @@ parse_count32_key(struct load_state *ls, const char *key, const char *what,
 	return 0;
 }
 
-/* A retain size; 0 (keep none) is stored as CONFIG_RETAIN_NONE. */
+/*
+ * A retain size; 0 (keep none) is stored as CONFIG_RETAIN_NONE.  As
+ * parse_size_key.
+ */
 static int
 parse_retain(struct load_state *ls, const char *s, uint64_t *out)
 {
 	uint64_t v;
+	int rc = parse_size_key(ls, "retain", s, &v);
 
-	if (parse_size_key(ls, "retain", s, &v))
-		return -1;
+	if (rc)
+		return rc;
 	*out = v ? v : CONFIG_RETAIN_NONE;
 	return 0;
 }
@@ -397,6 +418,7 @@ static int
 daemon_key(struct load_state *ls, const char *key, const char *value)
 {
 	struct config *cf = ls->cf;
+	int rc;
 
 	if (strcmp(key, "socket") == 0) {
 		if (strlen(value) >= sizeof(cf->socket))
@@ -428,7 +450,10 @@ daemon_key(struct load_state *ls, const char *key, const char *value)
 			return snprintf(ls->problem, sizeof(ls->problem),
 					"bad idle_trim '%s'", value), 0;
 	} else if (strcmp(key, "release_step") == 0) {
-		if (parse_size_key(ls, key, value, &cf->release_step))
+		rc = parse_size_key(ls, key, value, &cf->release_step);
+		if (rc == SIZE_TOO_LARGE)
+			return 0;
+		if (rc)
 			return snprintf(ls->problem, sizeof(ls->problem),
 					"bad release_step '%s'", value), 0;
 	} else if (strcmp(key, "drop_step") == 0) {
@@ -507,10 +532,13 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 	 const char *value)
 {
 	const char *bad = NULL;
+	int rc = 0;
 
 	if (strcmp(key, "size") == 0) {
-		bad = parse_size_key(ls, key, value, &p->size) ? "size" : NULL;
-		if (!bad && p->size > CONFIG_MAX_POOL_SIZE)
+		rc = parse_size_key(ls, key, value, &p->size);
+		bad = rc == -1 ? "size" : NULL;
+		if (rc == SIZE_TOO_LARGE || (!bad && p->size >
+					     CONFIG_MAX_POOL_SIZE))
 			return snprintf(ls->problem, sizeof(ls->problem),
 					"size '%s' in [pool %s] is above the "
 					"largest pool, 64 TiB", value,
@@ -530,17 +558,18 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 		bad = parse_group(value, &p->gid) ? "group" : NULL;
 	else if (strcmp(key, "mode") == 0)
 		bad = parse_octal(value, &p->mode) ? "mode" : NULL;
-	else if (strcmp(key, "quota") == 0)
-		bad = parse_size_key(ls, key, value, &p->quota) ? "quota"
-								 : NULL;
-	else if (strcmp(key, "limit") == 0)
-		bad = parse_size_key(ls, key, value, &p->limit) ? "limit"
-								 : NULL;
-	else if (strcmp(key, "retain") == 0)
-		bad = parse_retain(ls, value, &p->retain) ? "retain" : NULL;
-	else if (strcmp(key, "page_size") == 0) {
-		bad = parse_size_key(ls, key, value, &p->page_size) ?
-		      "page_size" : NULL;
+	else if (strcmp(key, "quota") == 0) {
+		rc = parse_size_key(ls, key, value, &p->quota);
+		bad = rc ? "quota" : NULL;
+	} else if (strcmp(key, "limit") == 0) {
+		rc = parse_size_key(ls, key, value, &p->limit);
+		bad = rc ? "limit" : NULL;
+	} else if (strcmp(key, "retain") == 0) {
+		rc = parse_retain(ls, value, &p->retain);
+		bad = rc ? "retain" : NULL;
+	} else if (strcmp(key, "page_size") == 0) {
+		rc = parse_size_key(ls, key, value, &p->page_size);
+		bad = rc ? "page_size" : NULL;
 		if (!bad && !hugepage_valid(p->page_size))
 			return snprintf(ls->problem, sizeof(ls->problem),
 					"page_size %s in [pool %s] is neither "
@@ -556,6 +585,8 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 	else
 		return snprintf(ls->problem, sizeof(ls->problem),
 				"unknown key '%s' in [pool %s]", key, p->name), 0;
+	if (rc == SIZE_TOO_LARGE)
+		return 0;	/* parse_size_key said it */
 	if (bad)
 		return snprintf(ls->problem, sizeof(ls->problem),
 				"bad %s '%s' in [pool %s]", bad, value,

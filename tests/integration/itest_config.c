@@ -38,7 +38,8 @@
  * but a byte unit ("64KB", "1MiB", "4 B", "4 KB") stops a start, is
  * refused by a reload and by --check-config, saying the key, what it
  * counts and that it is not a size, and what to write; one too large,
- * even for 64 bits, says the most it may be.
+ * even for 64 bits, says the most it may be.  So does a size past 64 bits
+ * (the largest pool for size, 2^64 - 1 bytes for the others).
  *
  * A command line poolmgrd cannot take (an unknown, ambiguous or
  * argument-less option, one given an argument it has none of, a word that
@@ -1240,6 +1241,76 @@ command_line_errors_say_what(void **state)
 			 "argument");
 }
 
+/*
+ * A size past 64 bits, by its multiplier ("99999999999T") or its digits,
+ * says the most it may be, as a count does: the largest pool for size,
+ * 2^64 - 1 bytes for every other size key, of [daemon] (release_step)
+ * or of a pool (quota, limit, retain, page_size).  They once said only
+ * "bad KEY 'V'".  A word of another form still says that alone.
+ */
+static void
+sizes_past_64_bits_say_the_most(void **state)
+{
+	static const char *const pool_keys[] = {
+		"quota", "limit", "retain", "page_size",
+	};
+	static const char *const past[] = {
+		"99999999999T", "16777216T", "99999999999999999999",
+	};
+	struct daemon_proc d;
+	char text[256], out[1024], want[512];
+	size_t i, j;
+
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	snprintf(d.dir, sizeof(d.dir), "/tmp/poolmgr-test.XXXXXX");
+	assert_non_null(mkdtemp(d.dir));
+	snprintf(d.sock, sizeof(d.sock), "%s/poolmgrd.sock", d.dir);
+	snprintf(d.conf, sizeof(d.conf), "%s/poolmgrd.conf", d.dir);
+	for (j = 0; j < sizeof(past) / sizeof(past[0]); j++) {
+		snprintf(want, sizeof(want), "bad release_step '%s' (at most "
+			 "18446744073709551615)", past[j]);
+		check_refuses(&d, "release_step", past[j], want);
+
+		snprintf(text, sizeof(text), "[pool s]\nsize = %s\n", past[j]);
+		write_config(&d, text);
+		assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s",
+					   d.sock, d.conf), 1);
+		snprintf(want, sizeof(want), "poolmgrd: %s:4: size '%s' in "
+			 "[pool s] is above the largest pool, 64 TiB\n", d.conf,
+			 past[j]);
+		assert_string_equal(out, want);
+
+		for (i = 0; i < sizeof(pool_keys) / sizeof(pool_keys[0]); i++) {
+			snprintf(text, sizeof(text), "[pool s]\nsize = 1M\n"
+				 "%s = %s\n", pool_keys[i], past[j]);
+			write_config(&d, text);
+			assert_int_equal(check_run(out, sizeof(out),
+						   "-t -s %s -c %s", d.sock,
+						   d.conf), 1);
+			snprintf(want, sizeof(want), "poolmgrd: %s:5: bad %s "
+				 "'%s' in [pool s] (at most "
+				 "18446744073709551615)\n", d.conf,
+				 pool_keys[i], past[j]);
+			assert_string_equal(out, want);
+		}
+	}
+	/* Not a size at all: no bound to say. */
+	check_refuses(&d, "release_step", "99999999999X",
+		      "bad release_step '99999999999X'");
+	write_config(&d, "[pool s]\nsize = 1M\nquota = 9 T\n");
+	assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s", d.sock,
+				   d.conf), 1);
+	snprintf(want, sizeof(want), "poolmgrd: %s:5: bad quota '9 T' in "
+		 "[pool s]\n", d.conf);
+	assert_string_equal(out, want);
+	/* Stops a start too, in the same words. */
+	refused_at_start("[pool s]\nsize = 1M\nlimit = 99999999999T\n",
+			 "5: bad limit '99999999999T' in [pool s] (at most "
+			 "18446744073709551615)");
+	remove_dir(&d);
+}
+
 int
 main(void)
 {
@@ -1265,6 +1336,7 @@ main(void)
 		cmocka_unit_test(counts_with_byte_units_refused),
 		cmocka_unit_test(every_count_reads_alike),
 		cmocka_unit_test(count_multiplier_bounds_connections),
+		cmocka_unit_test(sizes_past_64_bits_say_the_most),
 	};
 
 	return cmocka_run_group_tests_name("poolmgrd config and signals", tests,
