@@ -84,6 +84,9 @@ create_why(int error, const struct pool_create_opts *o, uint64_t limit)
 /* What a size option takes, for the usage error of a word it cannot read. */
 #define SIZE_FORMS	"a number of bytes, optionally followed by K, M, G " \
 			"or T, or KiB to TiB"
+/* The most a size option takes, for one past 64 bits (bad_size). */
+#define MOST_BYTES	"18446744073709551615"
+#define MOST_POOL	"64T, the largest pool"
 
 /*
  * The usage error for the word of a size option: "create: bad quota '12x'
@@ -92,18 +95,23 @@ create_why(int error, const struct pool_create_opts *o, uint64_t limit)
  * but the word is a size without its B, so say why it was refused and
  * what to write instead, both spellings, unit in capitals as the file's
  * warning gives them.  A bare B ("4096B") is the bytes a size counts
- * anyway.  Every size option words its refusal here, so each gets the
+ * anyway.  A size of those forms past 64 bits ("99999999999T") is too
+ * large, and what to write is then the most the option takes (most), not
+ * the forms.  Every size option words its refusal here, so each gets the
  * same hint.
  */
 static int
 bad_size(const char *cmd, const char *what, const char *word,
-    const char *forms)
+    const char *forms, const char *most)
 {
 	char		 bare[32];
 	uint64_t	 v;
 	size_t		 n = strlen(word);
 	char		 unit;
 
+	if (parse_size(word, &v) != 0 && errno == ERANGE)
+		return usage_error("%s: bad %s '%s': too large (at most %s)",
+		    cmd, what, word, most);
 	if (n < 2 || n >= sizeof bare ||
 	    (word[n - 1] != 'B' && word[n - 1] != 'b'))
 		return usage_error("%s: bad %s '%s' (%s)", cmd, what,
@@ -184,7 +192,7 @@ limit_opt(const struct ctl *ctl, const char *cmd, struct pool_set_opts *o)
 		o->limit = 0;
 	else if (parse_size(ctl->limit_arg, &o->limit) != 0)
 		return bad_size(cmd, "limit", ctl->limit_arg,
-		    "none, or " SIZE_FORMS);
+		    "none, or " SIZE_FORMS, "the pool's size");
 	o->which |= POOL_SET_LIMIT;
 	return 0;
 }
@@ -207,7 +215,8 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 	if (ctl->size_arg == NULL)
 		return usage_error("create: --size is required");
 	if (parse_size(ctl->size_arg, &o.max_size) != 0)
-		return bad_size("create", "size", ctl->size_arg, SIZE_FORMS);
+		return bad_size("create", "size", ctl->size_arg, SIZE_FORMS,
+		    MOST_POOL);
 	if (o.max_size == 0)
 		return usage_error("create: bad size '%s' (not 0)",
 		    ctl->size_arg);
@@ -219,7 +228,8 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 		    v > (uint64_t)pagesize))
 			return bad_size("create", "granularity",
 			    ctl->granularity_arg,
-			    "a power of two from 8 to the page size");
+			    "a power of two from 8 to the page size",
+			    "the page size");
 		o.granularity = (uint32_t)v;
 	}
 	if (ctl->mode_arg != NULL) {
@@ -231,11 +241,11 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 	if (ctl->quota_arg != NULL &&
 	    parse_size(ctl->quota_arg, &o.quota) != 0)
 		return bad_size("create", "quota", ctl->quota_arg,
-		    SIZE_FORMS);
+		    SIZE_FORMS, MOST_BYTES);
 	if (ctl->retain_arg != NULL) {
 		if (parse_size(ctl->retain_arg, &o.retain) != 0)
 			return bad_size("create", "retain", ctl->retain_arg,
-			    SIZE_FORMS);
+			    SIZE_FORMS, MOST_BYTES);
 		if (o.retain == 0)
 			o.retain = POOL_RETAIN_NONE;
 	}
@@ -247,7 +257,8 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 		    (pagesize > 0 && o.page_size < (uint64_t)pagesize))
 			return bad_size("create", "page size",
 			    ctl->page_size_arg, "the system page, or a huge "
-			    "page size such as 2M or 1G");
+			    "page size such as 2M or 1G",
+			    "the largest huge page size");
 	}
 	if ((rc = numa_opts(ctl, &o)) != 0 || (rc = owner_opts(ctl, &o)) != 0)
 		return rc;
@@ -373,7 +384,7 @@ set_room_opts(const struct ctl *ctl, struct pool_set_opts *o)
 	if (ctl->quota_arg != NULL) {
 		if (parse_size(ctl->quota_arg, &o->quota) != 0)
 			return bad_size("set", "quota", ctl->quota_arg,
-			    SIZE_FORMS);
+			    SIZE_FORMS, MOST_BYTES);
 		o->which |= POOL_SET_QUOTA;
 	}
 	if (ctl->retain_arg != NULL) {
@@ -381,7 +392,7 @@ set_room_opts(const struct ctl *ctl, struct pool_set_opts *o)
 			o->retain = 0;
 		else if (parse_size(ctl->retain_arg, &o->retain) != 0)
 			return bad_size("set", "retain", ctl->retain_arg,
-			    "default, or " SIZE_FORMS);
+			    "default, or " SIZE_FORMS, MOST_BYTES);
 		else if (o->retain == 0)
 			o->retain = POOL_RETAIN_NONE;
 		o->which |= POOL_SET_RETAIN;

@@ -15,6 +15,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,10 @@
 /*
  * SIZE: decimal bytes, optionally followed by K, M, G, T or KiB, MiB, GiB,
  * TiB (any case), all powers of 1024.  "KB" and friends are refused rather
- * than guessed at, since they usually mean powers of 1000.
+ * than guessed at, since they usually mean powers of 1000.  A refused word
+ * leaves errno ERANGE if it is of those forms but past 64 bits (by its
+ * digits or its unit), EINVAL otherwise: "too large" is worth saying, as
+ * the bound is then what the user needs, not the forms.
  */
 int
 parse_size(const char *s, uint64_t *out)
@@ -36,22 +40,24 @@ parse_size(const char *s, uint64_t *out)
 	unsigned long long	 v;
 	uint64_t		 mult = 1;
 
+	bool			 too_large;
+
 	/* strtoull would accept "-1", " 1" and "+1"; a size is digits. */
 	if (*s < '0' || *s > '9')
-		return -1;
+		return errno = EINVAL, -1;
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (errno != 0)
-		return -1;
+	too_large = errno == ERANGE;
 	if (*end != '\0') {
 		u = strchr(units, toupper((unsigned char)*end));
 		if (u == NULL ||
 		    (end[1] != '\0' && strcasecmp(end + 1, "iB") != 0))
-			return -1;
+			return errno = EINVAL, -1;
 		mult = (uint64_t)1 << (10 * (u - units + 1));
 	}
-	if (v > UINT64_MAX / mult)
-		return -1;
+	/* Only now: "99999999999999999999x" is no size, not a large one. */
+	if (too_large || v > UINT64_MAX / mult)
+		return errno = ERANGE, -1;
 	*out = (uint64_t)v * mult;
 	return 0;
 }

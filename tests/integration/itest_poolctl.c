@@ -5,6 +5,7 @@
  * exit status against what the daemon reports through libpoolclient:
  *   list and stats (text, one pool, --json), create (and bad sizes: exit 2),
  *   a byte unit on any size option ("64MB": exit 2, why and what to write),
+ *   a size past 64 bits ("99999999999T": exit 2, too large, and the most),
  *   destroy (and of a busy pool: exit 1, --force), clients (shows the pid of
  *   a client process kept open), trim (prints what the daemon released),
  *   check (prints ok), --help / help / --version, usage errors (exit 2),
@@ -1239,6 +1240,77 @@ size_with_byte_unit_says_what_to_write(void **state)
 	stop();
 }
 
+#define TOO_LARGE "too large (at most "
+#define MOST_BYTES "18446744073709551615)"
+
+/*
+ * A size of the forms but past 64 bits, by its unit ("99999999999T") or
+ * its digits, is too large, and the refusal says the most the option
+ * takes: the largest pool for --size, the pool's size for --limit, and
+ * so on; 2^64 - 1 bytes where the option has no bound of its own.  They
+ * once got the forms, as if the word were no size.  Exit 2, nothing made
+ * or changed.
+ */
+static void
+size_past_64_bits_says_too_large(void **state)
+{
+	struct pool_stats before, after;
+
+	(void)state;
+	start(TWO_POOLS);
+	before = stats_of("alpha");
+
+	expect_refused_saying("create delta --size 99999999999T",
+			      "create: bad size '99999999999T': " TOO_LARGE
+			      "64T, the largest pool)");
+	expect_refused_saying("create delta --size 99999999999999999999",
+			      "create: bad size '99999999999999999999': "
+			      TOO_LARGE "64T, the largest pool)");
+	expect_refused_saying("create delta --size 16777216TiB",
+			      "create: bad size '16777216TiB': " TOO_LARGE
+			      "64T, the largest pool)");
+	expect_refused_saying("create delta --size 1M --quota 99999999999T",
+			      "create: bad quota '99999999999T': " TOO_LARGE
+			      MOST_BYTES);
+	expect_refused_saying("create delta --size 1M --retain 99999999999G",
+			      "create: bad retain '99999999999G': " TOO_LARGE
+			      MOST_BYTES);
+	expect_refused_saying("create delta --size 1M --limit 99999999999T",
+			      "create: bad limit '99999999999T': " TOO_LARGE
+			      "the pool's size)");
+	expect_refused_saying("create delta --size 1M --granularity "
+			      "99999999999T", "create: bad granularity "
+			      "'99999999999T': " TOO_LARGE "the page size)");
+	expect_refused_saying("create delta --size 1M --page-size "
+			      "99999999999T", "create: bad page size "
+			      "'99999999999T': " TOO_LARGE
+			      "the largest huge page size)");
+	expect_refused_saying("set alpha --quota 99999999999999999999",
+			      "set: bad quota '99999999999999999999': "
+			      TOO_LARGE MOST_BYTES);
+	expect_refused_saying("set alpha --retain 99999999999T",
+			      "set: bad retain '99999999999T': " TOO_LARGE
+			      MOST_BYTES);
+	expect_refused_saying("set alpha --limit 99999999999T",
+			      "set: bad limit '99999999999T': " TOO_LARGE
+			      "the pool's size)");
+	/* 2^64, one past what 64 bits hold: too large as well. */
+	expect_refused_saying("create delta --size 18446744073709551616",
+			      "create: bad size '18446744073709551616': "
+			      TOO_LARGE "64T, the largest pool)");
+	/* No size at all, however long its digits: the forms. */
+	expect_refused_saying("create delta --size 99999999999999999999x",
+			      "create: bad size '99999999999999999999x' ("
+			      FORMS ")");
+
+	assert_false(pool_exists("delta"));
+	after = stats_of("alpha");
+	assert_int_equal(after.quota, before.quota);
+	assert_int_equal(after.retain_bytes, before.retain_bytes);
+	assert_int_equal(after.limit, before.limit);
+	stop();
+}
+
 /* ---- wait ------------------------------------------------------------ */
 
 #define WAIT_POOLS "[pool alpha]\nsize = 1M\nmode = 0666\n"
@@ -1316,6 +1388,8 @@ main(void)
 		cmocka_unit_test_teardown(create_and_bad_sizes, teardown),
 		cmocka_unit_test_teardown(
 			size_with_byte_unit_says_what_to_write, teardown),
+		cmocka_unit_test_teardown(size_past_64_bits_says_too_large,
+					  teardown),
 		cmocka_unit_test_teardown(destroy_idle_busy_and_forced,
 					  teardown),
 		cmocka_unit_test_teardown(clients_shows_holder_pid, teardown),
