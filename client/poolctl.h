@@ -96,8 +96,9 @@ struct persisted_row {
 int	ctl_connect(struct ctl *);
 
 /*
- * poolctl_parse.c: 0 and the value, or -1 for a malformed word (the
- * caller words the usage error); check_pool_name: 0 or the exit code.
+ * poolctl_parse.c: 0 and the value, or -1 for a refused word, errno
+ * ERANGE when it is a size past 64 bits, EINVAL otherwise (the caller
+ * words the usage error); check_pool_name: 0 or the exit code.
  */
 int	parse_size(const char *, uint64_t *);
 int	parse_numa_node(const char *, uint32_t *);
