@@ -78,6 +78,15 @@
  * bit, whose replies read limit 0, and one with the bit whose replies
  * lack the fields, leave the budget the open gave.
  *
+ * The fake refuses the whole connection (an id-0 reply, -EUSERS and words
+ * with an escape byte in them, then it closes) while two threads of one
+ * client have an Alloc each in flight: once it has read both, or before
+ * it reads either, so that a send fails.  Each call is -EUSERS with the
+ * words, the escape byte shown as '?', in its own thread's
+ * pool_last_message (a call begun once the other thread had found the
+ * connection refused may be -ECONNRESET instead, without words); every
+ * later call is -ECONNRESET, without them.
+ *
  * Every client runs in a child process that reports through its exit code
  * (each failed check its own code, up to 255, and a line on stderr).  The
  * parent fails the test if the child crashes (a signal, told from an exit
@@ -90,6 +99,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -186,7 +196,22 @@ enum lie {
 	BOUNDS_SENT,
 	LIE_BOUNDS_WITHOUT_BIT,
 	LIE_BOUNDS_ABSENT,
+	/*
+	 * The whole connection refused (an id-0 reply, -EUSERS with
+	 * REFUSAL_WORDS), then closed: once two Allocs have been read and
+	 * left unanswered, or right after the Open is answered, before
+	 * anything more is read.
+	 */
+	REFUSE_TWO_ALLOCS,
+	REFUSE_AFTER_OPEN,
 };
+
+/*
+ * The fake's refusal, with a control byte a terminal would act on, and the
+ * words each refused call must leave in its thread's pool_last_message.
+ */
+#define REFUSAL_WORDS	"too many clients of this uid\033[2J connected"
+#define REFUSAL_SHOWN	"too many clients of this uid?[2J connected"
 
 /* HelloReply.features: the bits the fake can announce. */
 #define FEATURE_LOOKUP_WAIT	((uint64_t)1 << 0)
@@ -313,6 +338,7 @@ struct fake_state {
 	uint64_t next_off;
 	uint64_t off[FAKE_MAX_BLOCKS], usable[FAKE_MAX_BLOCKS];
 	unsigned nblocks;
+	unsigned allocs_held;		/* REFUSE_TWO_ALLOCS: unanswered */
 	uint64_t first_wait_ms;		/* LIE_LOOKUP_EINTR's first, or 0 */
 	unsigned interrupted;		/* and how many it interrupted */
 	FILE *log;
@@ -328,6 +354,7 @@ lie_now(struct fake_state *fs, Poolmgr__Request__BodyCase body)
 	case LIE_NONE: case LIE_MAP_OLD_DAEMON: case LIE_MAP_UNSEALED:
 	case LIE_MAP_FROZEN_AGAIN: case LIE_OLD_LOOKUP: case LIE_LOOKUP_EINTR:
 	case BOUNDS_SENT: case LIE_BOUNDS_WITHOUT_BIT: case LIE_BOUNDS_ABSENT:
+	case REFUSE_TWO_ALLOCS: case REFUSE_AFTER_OPEN:
 		return false;
 	case LIE_OPEN_UNSEALED: case LIE_OPEN_NO_GROW_SEAL:
 	case LIE_OPEN_NO_SHRINK_SEAL: case LIE_OPEN_SMALLER:
@@ -407,6 +434,19 @@ fake_send_bytes(int fd, const uint8_t *buf, size_t len, int passfd)
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &passfd, sizeof(int));
 	return sendmsg(fd, &msg, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+/* The daemon refusing the whole connection, as poolmgrd past a limit. */
+static int
+fake_refuse(struct fake_state *fs, int cfd)
+{
+	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+
+	fprintf(fs->log, "refused\n");
+	rep.id = 0;
+	rep.error = -EUSERS;
+	rep.message = REFUSAL_WORDS;
+	return fake_send(cfd, &rep, NULL, 0);
 }
 
 /* A memfd of size bytes with the given seals; -1 on failure. */
@@ -601,6 +641,8 @@ fake_open(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 		close(pfd[1]);
 	if (rc == 0 && lie && fs->lie == LIE_HANG_UP)
 		return 1;	/* and go away */
+	if (rc == 0 && fs->lie == REFUSE_AFTER_OPEN)
+		return fake_refuse(fs, cfd) == 0 ? 1 : -1;
 	return rc;
 }
 
@@ -621,6 +663,12 @@ fake_alloc(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 
 	fprintf(fs->log, "alloc %llu align %llu\n",
 		(unsigned long long)m->size, (unsigned long long)m->align);
+	/* Both calls in flight, neither answered: then the refusal. */
+	if (fs->lie == REFUSE_TWO_ALLOCS) {
+		if (++fs->allocs_held < 2)
+			return 0;
+		return fake_refuse(fs, cfd) == 0 ? 1 : -1;
+	}
 	rep.id = req->id;
 	rc = fake_block(fs, m->size, m->align, &off, &usable);
 	if (rc) {
@@ -1966,6 +2014,164 @@ harness_tells_a_check_from_a_signal(void **state)
 	       "a hang\n");
 }
 
+/*
+ * One thread's part in a refused connection: an Alloc when the barrier
+ * lets both threads go, then one more on the broken connection, each
+ * with what pool_last_message says of it in this thread (the words are
+ * the thread's own, so they are read here, not by whoever joins it).
+ */
+struct refused_call {
+	struct pool *p;
+	pthread_barrier_t *go;
+	int rc, later_rc;
+	pool_off_t off;
+	char words[256], later_words[256];
+};
+
+static void *
+refused_call_thread(void *arg)
+{
+	struct refused_call *rc = arg;
+	pool_off_t off = 1;
+
+	pthread_barrier_wait(rc->go);
+	rc->off = 1;
+	rc->rc = pool_alloc(rc->p, 64, &rc->off);
+	snprintf(rc->words, sizeof(rc->words), "%s",
+		 pool_last_message(rc->rc));
+	rc->later_rc = pool_alloc(rc->p, 64, &off);
+	snprintf(rc->later_words, sizeof(rc->later_words), "%s",
+		 pool_last_message(rc->later_rc));
+	return NULL;
+}
+
+/*
+ * A call the refusal failed: -EUSERS, no block, and the fake's words in
+ * the thread's pool_last_message, the control byte shown as '?'.  Or,
+ * if in_flight is false (the call may have begun after another thread
+ * had found the connection refused), -ECONNRESET with no words at all.
+ * Either way the next call is -ECONNRESET, with no words: the refusal's
+ * are not that failure's.
+ */
+static int
+check_refused_call(const struct refused_call *rc, bool in_flight)
+{
+	if (rc->rc == -EUSERS || in_flight) {
+		CHECK_RC(rc->rc, -EUSERS, 130);
+		if (strcmp(rc->words, REFUSAL_SHOWN) != 0) {
+			fprintf(stderr, "child %d: the refused call's words: "
+				"\"%s\"\n", (int)getpid(), rc->words);
+			return 131;
+		}
+	} else {
+		CHECK_RC(rc->rc, -ECONNRESET, 132);
+		CHECK(rc->words[0] == '\0', 133);
+	}
+	CHECK(rc->off == POOL_OFF_NONE, 134);
+	CHECK_RC(rc->later_rc, -ECONNRESET, 135);
+	CHECK(rc->later_words[0] == '\0', 136);
+	return 0;
+}
+
+/*
+ * Two threads of one process, each an Alloc on one handle (no share map:
+ * no cache, so both reach the fake), and the connection refused.  With
+ * REFUSE_TWO_ALLOCS both were read by the fake before it refused, so one
+ * thread reads the refusal and fails both calls with it.  With
+ * REFUSE_AFTER_OPEN the refusal is waiting when the threads send: a send
+ * fails and that thread reads the refusal itself; a call that began once
+ * the connection was known refused is -ECONNRESET, but one of the two
+ * was the first.
+ */
+static int
+client_refused_two_threads(void *arg)
+{
+	const struct client_arg *a = arg;
+	struct refused_call calls[2];
+	pthread_barrier_t go;
+	pthread_t t[2];
+	struct pool_stats st;
+	struct pool_conn *c;
+	struct pool *p;
+	bool in_flight = a->lc->lie == REFUSE_TWO_ALLOCS;
+	int i, rc;
+
+	CHECK_RC(pool_connect(a->sock, &c), 0, 120);
+	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 121);
+	if (!in_flight)
+		harness_sleep_ms(50);	/* the refusal and close are in */
+	CHECK(pthread_barrier_init(&go, NULL, 2) == 0, 122);
+	memset(calls, 0, sizeof(calls));
+	for (i = 0; i < 2; i++) {
+		calls[i].p = p;
+		calls[i].go = &go;
+		CHECK(pthread_create(&t[i], NULL, refused_call_thread,
+				     &calls[i]) == 0, 123);
+	}
+	for (i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&go);
+	for (i = 0; i < 2; i++)
+		if ((rc = check_refused_call(&calls[i], in_flight)))
+			return rc;
+	CHECK(calls[0].rc == -EUSERS || calls[1].rc == -EUSERS, 137);
+	/* This thread made no call the refusal failed: no words here. */
+	CHECK_RC(pool_stats(p, &st), -ECONNRESET, 138);
+	CHECK(pool_last_message(-EUSERS)[0] == '\0', 139);
+	CHECK(pool_last_message(-ECONNRESET)[0] == '\0', 140);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+run_refusal(enum lie lie, const char *what)
+{
+	struct lie_case lc = {lie, CALL_ALLOC, what};
+	struct client_arg a = {NULL, &lc};
+	struct child_end rc, frc;
+	char log[LOG_MAX];
+	struct fake f;
+	pid_t pid;
+
+	fake_start(&f, lie);
+	a.sock = f.sock;
+	fflush(stdout);
+	fflush(stderr);
+	pid = harness_spawn(client_refused_two_threads, &a);
+	assert_true(pid > 0);
+	rc = wait_at_most(pid, CLIENT_TIMEOUT_MS);
+	frc = fake_finish(&f, log, sizeof(log));
+	expect_client_passed(rc, what, log);
+	expect_fake_passed(frc, what, log);
+	if (!strstr(log, "refused\nhung up\n"))
+		fail_msg("%s: the fake did not refuse; it saw:\n%s", what,
+			 log);
+	if (lie == REFUSE_TWO_ALLOCS &&
+	    !strstr(log, "\nalloc 64 align 0\nalloc 64 align 0\nrefused\n"))
+		fail_msg("%s: the fake did not read both Allocs first; it "
+			 "saw:\n%s", what, log);
+	if (lie == REFUSE_AFTER_OPEN && strstr(log, "\nalloc "))
+		fail_msg("%s: the fake read an Alloc; it saw:\n%s", what,
+			 log);
+	printf("liar: %-52s -> -EUSERS and its words in each thread\n",
+	       what);
+}
+
+/*
+ * The daemon refusing a connection two threads have calls in flight on:
+ * each call is -EUSERS with the daemon's words in its own thread, read
+ * there by the thread that read the refusal or by the other, and every
+ * later call -ECONNRESET without them.
+ */
+static void
+refusal_fails_both_threads_calls(void **state)
+{
+	(void)state;
+	run_refusal(REFUSE_TWO_ALLOCS, "a refusal after two threads' Allocs");
+	run_refusal(REFUSE_AFTER_OPEN, "a refusal waiting for two senders");
+}
+
 /* poolctl wait against a daemon from before waiting lookups. */
 static void
 poolctl_wait_old_daemon(void **state)
@@ -2011,6 +2217,7 @@ main(void)
 		cmocka_unit_test(limit_needs_the_feature),
 		cmocka_unit_test(bounds_need_the_feature),
 		cmocka_unit_test(poolctl_wait_old_daemon),
+		cmocka_unit_test(refusal_fails_both_threads_calls),
 	};
 
 	/* SIGPIPE keeps its default: a client that got one would show it. */
