@@ -475,9 +475,11 @@ test: deps
 
 # itest_limit: two threads set the cache's bounds from their replies, the
 # later reply's winning; itest_limits: a refused connection's words, kept
-# under the connection's lock.  poolctl is built too: tests run it.
+# under the connection's lock; itest_liar: two threads' calls failed by
+# one refusal, read by either.  poolctl is built too: tests run it.
 TSAN_TESTS := itest_threads itest_cache itest_sharemap_renew \
-              itest_cache_threads test_cache_lock itest_limit itest_limits
+              itest_cache_threads test_cache_lock itest_limit itest_limits \
+              itest_liar
 TSAN_FLAGS := BUILD=$(BUILD)/tsan OPT=-O1 CFLAGS_EXTRA=-fsanitize=thread \
               LDFLAGS=-fsanitize=thread
 check-tsan-build:
