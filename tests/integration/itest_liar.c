@@ -1037,6 +1037,12 @@ fake_start(struct fake *f, enum lie lie)
 	assert_int_equal(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
 	assert_int_equal(listen(lfd, 4), 0);
 	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+	/*
+	 * The fake leaves by _exit, which does not flush stdio, but under
+	 * ThreadSanitizer output pending here was printed a second time.
+	 */
+	fflush(stdout);
+	fflush(stderr);
 	f->pid = fork();
 	assert_true(f->pid >= 0);
 	if (f->pid == 0) {
