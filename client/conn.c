@@ -407,36 +407,6 @@ conn_refusal_error(struct pool_conn *c, const Poolmgr__Reply *reply)
 }
 
 /*
- * A send failed because the daemon closed the connection: if it said why
- * first (an id-0 reply waits to be read), that is the answer.
- */
-static int
-conn_refusal(struct pool_conn *c)
-{
-	Poolmgr__Reply	*reply;
-	uint8_t		 buf[512];	/* a refusal is short */
-	ssize_t		 n;
-	int		 error = -ECONNRESET;
-
-	/* The first read may only report the reset (see conn_recv). */
-	n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
-	if (n == -1 && errno == ECONNRESET)
-		n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
-	if (n <= 0)
-		return error;
-	reply = poolmgr__reply__unpack(NULL, (size_t)n, buf);
-	if (reply == NULL)
-		return error;
-	if (reply->id == 0) {
-		pthread_mutex_lock(&c->lock);
-		error = conn_refusal_error(c, reply);
-		pthread_mutex_unlock(&c->lock);
-	}
-	poolmgr__reply__free_unpacked(reply, NULL);
-	return error;
-}
-
-/*
  * Hand a reply to the call with its id.  A reply nobody asked for means the
  * daemon and we disagree about the conversation; the call it should have
  * answered would wait forever, so the connection is broken instead.
@@ -642,7 +612,7 @@ conn_round_trip(struct pool_conn *c, Poolmgr__Request *req,
     Poolmgr__Reply **replyp, struct conn_fds *fdp)
 {
 	struct conn_call	call;
-	int			error, broken;
+	int			error;
 
 	memset(&call, 0, sizeof call);
 	conn_fds_init(&call.fds);
@@ -664,13 +634,20 @@ conn_round_trip(struct pool_conn *c, Poolmgr__Request *req,
 
 	error = conn_send(c, req);
 
-	broken = error == -ECONNRESET;
-	if (broken)
-		error = conn_refusal(c);
 	pthread_mutex_lock(&c->lock);
-	if (broken)
-		conn_fail(c, error);
-	else if (error != 0) {
+	if (error == -ECONNRESET) {
+		/*
+		 * The daemon has closed.  What it said first (a refusal of
+		 * the whole connection, say) waits to be read, and is read
+		 * in turn, by whoever reads: a sender that read it aside
+		 * left the reader only the end of the connection, and the
+		 * calls in flight failed -ECONNRESET or the refusal's code
+		 * by who took the lock first.  Shut for reading, the socket
+		 * yields what is queued and then its end, never a wait.
+		 */
+		shutdown(c->fd, SHUT_RD);
+		error = conn_wait(c, &call);
+	} else if (error != 0) {
 		if (!call.done) {
 			TAILQ_REMOVE(&c->calls, &call, entry);
 			conn_kick(c);

@@ -85,7 +85,10 @@
  * words, the escape byte shown as '?', in its own thread's
  * pool_last_message (a call begun once the other thread had found the
  * connection refused may be -ECONNRESET instead, without words); every
- * later call is -ECONNRESET, without them.
+ * later call is -ECONNRESET, without them.  And once more, a hundred
+ * times over, with one thread's Alloc the one refused while three others
+ * keep asking (UsableSize): whichever thread reads the refusal, and
+ * whichever send the close makes fail, the refused Alloc is -EUSERS.
  *
  * Every client runs in a child process that reports through its exit code
  * (each failed check its own code, up to 255, and a line on stderr).  The
@@ -204,7 +207,14 @@ enum lie {
 	 */
 	REFUSE_TWO_ALLOCS,
 	REFUSE_AFTER_OPEN,
+	/*
+	 * Refused on reading an Alloc of REFUSED_SIZE, with other threads'
+	 * UsableSize requests (answered -EINVAL) arriving all the while.
+	 */
+	REFUSE_AMID_OTHERS,
 };
+
+#define REFUSED_SIZE	64
 
 /*
  * The fake's refusal, with a control byte a terminal would act on, and the
@@ -355,6 +365,7 @@ lie_now(struct fake_state *fs, Poolmgr__Request__BodyCase body)
 	case LIE_MAP_FROZEN_AGAIN: case LIE_OLD_LOOKUP: case LIE_LOOKUP_EINTR:
 	case BOUNDS_SENT: case LIE_BOUNDS_WITHOUT_BIT: case LIE_BOUNDS_ABSENT:
 	case REFUSE_TWO_ALLOCS: case REFUSE_AFTER_OPEN:
+	case REFUSE_AMID_OTHERS:
 		return false;
 	case LIE_OPEN_UNSEALED: case LIE_OPEN_NO_GROW_SEAL:
 	case LIE_OPEN_NO_SHRINK_SEAL: case LIE_OPEN_SMALLER:
@@ -669,6 +680,8 @@ fake_alloc(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 			return 0;
 		return fake_refuse(fs, cfd) == 0 ? 1 : -1;
 	}
+	if (fs->lie == REFUSE_AMID_OTHERS && m->size == REFUSED_SIZE)
+		return fake_refuse(fs, cfd) == 0 ? 1 : -1;
 	rep.id = req->id;
 	rc = fake_block(fs, m->size, m->align, &off, &usable);
 	if (rc) {
@@ -841,7 +854,9 @@ fake_usable_size(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	bool lie = lie_now(fs, req->body_case);
 	unsigned i;
 
-	fprintf(fs->log, "usable_size %llu\n", (unsigned long long)off);
+	if (fs->lie != REFUSE_AMID_OTHERS)
+		fprintf(fs->log, "usable_size %llu\n",
+			(unsigned long long)off);
 	rep.id = req->id;
 	for (i = 0; i < fs->nblocks && fs->off[i] != off; i++)
 		;
@@ -2178,6 +2193,107 @@ refusal_fails_both_threads_calls(void **state)
 	run_refusal(REFUSE_AFTER_OPEN, "a refusal waiting for two senders");
 }
 
+#define AMID_THREADS	4	/* one Alloc, the rest asking and asking */
+#define AMID_ROUNDS	100
+
+/*
+ * A thread that keeps asking for the usable size of a block that is not
+ * there (-EINVAL, the connection fine) until the refusal ends it.
+ */
+static void *
+asking_thread(void *arg)
+{
+	struct refused_call *rc = arg;
+	size_t us;
+
+	pthread_barrier_wait(rc->go);
+	rc->off = POOL_OFF_NONE;
+	while ((rc->rc = pool_usable_size(rc->p, 0, &us)) == -EINVAL)
+		;
+	snprintf(rc->words, sizeof(rc->words), "%s",
+		 pool_last_message(rc->rc));
+	rc->later_rc = pool_usable_size(rc->p, 0, &us);
+	snprintf(rc->later_words, sizeof(rc->later_words), "%s",
+		 pool_last_message(rc->later_rc));
+	return NULL;
+}
+
+/*
+ * The Alloc the fake read and refused is -EUSERS with its words, whoever
+ * read the refusal: the thread waiting in recvmsg, or one whose send the
+ * close made fail.  The others' last calls were either in flight then
+ * (-EUSERS) or begun after (-ECONNRESET).
+ */
+static int
+client_refused_amid_others(void *arg)
+{
+	const struct client_arg *a = arg;
+	struct refused_call calls[AMID_THREADS];
+	pthread_t t[AMID_THREADS];
+	pthread_barrier_t go;
+	struct pool_conn *c;
+	struct pool *p;
+	int i, rc;
+
+	CHECK_RC(pool_connect(a->sock, &c), 0, 150);
+	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 151);
+	CHECK(pthread_barrier_init(&go, NULL, AMID_THREADS) == 0, 152);
+	memset(calls, 0, sizeof(calls));
+	for (i = 0; i < AMID_THREADS; i++) {
+		calls[i].p = p;
+		calls[i].go = &go;
+		CHECK(pthread_create(&t[i], NULL, i == 0 ? refused_call_thread
+				     : asking_thread, &calls[i]) == 0, 153);
+	}
+	for (i = 0; i < AMID_THREADS; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&go);
+	for (i = 0; i < AMID_THREADS; i++)
+		if ((rc = check_refused_call(&calls[i], i == 0)))
+			return rc;
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/*
+ * The refusal read by a sender while another thread waits in recvmsg:
+ * the call the daemon read and refused must still be -EUSERS.  A race,
+ * so many rounds.
+ */
+static void
+refusal_amid_other_threads_calls(void **state)
+{
+	struct lie_case lc = {REFUSE_AMID_OTHERS, CALL_ALLOC,
+			      "a refusal amid other threads' calls"};
+	struct client_arg a = {NULL, &lc};
+	struct child_end rc, frc;
+	char log[LOG_MAX];
+	struct fake f;
+	pid_t pid;
+	int round;
+
+	(void)state;
+	for (round = 0; round < AMID_ROUNDS; round++) {
+		fake_start(&f, lc.lie);
+		a.sock = f.sock;
+		pid = harness_spawn(client_refused_amid_others, &a);
+		assert_true(pid > 0);
+		rc = wait_at_most(pid, CLIENT_TIMEOUT_MS);
+		frc = fake_finish(&f, log, sizeof(log));
+		if (!child_passed(rc))
+			fprintf(stderr, "round %d of %d\n", round + 1,
+				AMID_ROUNDS);
+		expect_client_passed(rc, lc.what, log);
+		expect_fake_passed(frc, lc.what, log);
+		if (!strstr(log, "alloc 64 align 0\nrefused\nhung up\n"))
+			fail_msg("%s: the fake did not refuse the Alloc; it "
+				 "saw:\n%s", lc.what, log);
+	}
+	printf("liar: %-52s -> -EUSERS for the Alloc, %d rounds\n",
+	       lc.what, AMID_ROUNDS);
+}
+
 /* poolctl wait against a daemon from before waiting lookups. */
 static void
 poolctl_wait_old_daemon(void **state)
@@ -2224,6 +2340,7 @@ main(void)
 		cmocka_unit_test(bounds_need_the_feature),
 		cmocka_unit_test(poolctl_wait_old_daemon),
 		cmocka_unit_test(refusal_fails_both_threads_calls),
+		cmocka_unit_test(refusal_amid_other_threads_calls),
 	};
 
 	/* SIGPIPE keeps its default: a client that got one would show it. */
