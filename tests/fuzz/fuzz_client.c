@@ -49,12 +49,15 @@
  *     *out POOL_OFF_NONE;
  *   - the blocks of one pool_alloc_batch share no byte; nor do any two
  *     blocks the script holds at once (alloc, calloc, realloc, batch),
- *     as long as the fake has told no lie but batch replies whose blocks
- *     overlap one another, which the library must refuse whole (a lie
- *     told against another reply, such as a block handed out twice in
- *     two replies, is not one the library can see; a script on two
- *     threads is not checked either: a free on one and an allocation on
- *     the other may take the same block in either order);
+ *     on one thread or two (a block leaves the script's set before the
+ *     call that frees it, which may cache it for the other thread), as
+ *     long as the fake has told no lie that can name a block twice: a
+ *     twisted or raw reply, unless all it names is a batch whose blocks
+ *     overlap one another, which the library must refuse whole, or a
+ *     stray reply, which may carry the other thread's id.  (A block
+ *     handed out twice in two replies is not a lie the library can see.)
+ *     The truthful answer sent twice, refused, oversized, with lying
+ *     descriptors or share map contents keeps the check on;
  *   - strings it copies out of replies (stats, lists) are terminated,
  *     and words meant for a person (pool_last_message, a check's
  *     problem) hold no byte a terminal would act on;
@@ -118,8 +121,10 @@
  * The seeds (tests/fuzz/corpus/fuzz_client/, written by
  * make_client_corpus.c) are truthful conversations: the default script
  * and shorter ones over pools of each size, granularity and feature set,
- * with and without a share map; and a few lies the library must refuse
- * (batch-duplicate, refill-duplicate: a batch reply naming a block twice).
+ * with and without a share map; a few lies the library must refuse
+ * (batch-duplicate, refill-duplicate: a batch reply naming a block twice);
+ * and paired-reply-twice, a script on two threads whose answers all come
+ * twice.
  */
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -1041,7 +1046,8 @@ fake_special(struct fake *f, const Poolmgr__Request *rq, unsigned control,
 		for (i = 0; i < nfds; i++)
 			close(fds[i]);
 		return 1;
-	case SPECIAL_STRAY:
+	case SPECIAL_STRAY:	/* a lie: see fake_note_record */
+		__atomic_store_n(&f->lied, 1, __ATOMIC_RELEASE);
 		answer.reply.id = rq->id + 1 + in_byte(&f->in);
 		len = fake_pack(&answer.reply);
 		fake_send(f, fake_wbuf, len, NULL, 0);
@@ -1123,21 +1129,26 @@ batch_overlaps(const Poolmgr__Reply *r)
 }
 
 /*
- * After a lie the library cannot see through, one reply against another
- * (a block handed out twice, in two replies), the blocks the script
- * holds may overlap: from then on only each batch's own are checked.  A
- * record tells none if it is the truth, or if all it changed is a reply
- * (sent is the one that goes) whose batch overlaps itself.
+ * After a lie the library cannot see through, the blocks the script
+ * holds may overlap: from then on only each batch's own are checked.
+ * Such a lie is one that may name a block the fake's allocator did not
+ * give, or give one request's reply to another: a reply twisted or
+ * replaced by raw bytes (sent is the one that goes, NULL when the bytes
+ * keep their own id), unless all it names is a batch whose blocks
+ * overlap one another, which the library refuses whole; and a stray
+ * reply, whose id may be that of the other thread's request.  The
+ * truthful answer with lying descriptors, share map contents, a hang-up
+ * or another special is not one: whatever the library makes of it, it
+ * has no block to hand out twice but its own mistake.
  */
 static void
 fake_note_record(struct fake *f, unsigned control, const Poolmgr__Reply *sent)
 {
 	unsigned	kind = control & REC_KIND;
 
-	if (control == REC_TRUTH)
+	if (kind != REC_TWEAK && kind != REC_RAW)
 		return;
-	if ((kind == REC_TWEAK || kind == REC_RAW) &&
-	    (control & ~REC_KIND) == 0 && sent != NULL && batch_overlaps(sent))
+	if (sent != NULL && batch_overlaps(sent))
 		return;
 	__atomic_store_n(&f->lied, 1, __ATOMIC_RELEASE);
 }
@@ -1189,10 +1200,8 @@ fake_answer(struct fake *f, const Poolmgr__Request *rq)
 		answer_tweak(f, &answer);
 	nfds = answer_fds(f, &answer, control, lie, fds);
 
-	if (kind == REC_SPECIAL) {
-		fake_note_record(f, control, NULL);
+	if (kind == REC_SPECIAL)
 		return fake_special(f, rq, control, fds, nfds);
-	}
 	if (kind == REC_RAW) {
 		rawlen = in_byte(&f->in);
 		rawlen |= (size_t)in_byte(&f->in) << 8;
@@ -1368,7 +1377,7 @@ check_apart(struct client *cl, const char *call, pool_off_t off, size_t size)
 {
 	size_t	i;
 
-	if (cl->paired || __atomic_load_n(&fake.lied, __ATOMIC_ACQUIRE))
+	if (__atomic_load_n(&fake.lied, __ATOMIC_ACQUIRE))
 		return;
 	for (i = 0; i < cl->nlive; i++)
 		if (overlap(off, size, cl->live[i], cl->live_size[i]))
@@ -1424,19 +1433,41 @@ live_block(struct client *cl, unsigned arg)
 	return off;
 }
 
-static void
-drop_live(struct client *cl, pool_off_t off)
+/*
+ * A block about to be freed (or reallocated) leaves the live set before
+ * the call, not after it: the call may put it in the cache, and the other
+ * thread of a pair may be given it from there before the call returns.
+ * Then put_live puts it back if the call failed.  1 if off was live.
+ */
+static int
+take_live(struct client *cl, pool_off_t off, size_t *size)
 {
 	size_t	i;
+	int	found = 0;
 
 	pthread_mutex_lock(&cl->lock);
 	for (i = 0; i < cl->nlive; i++)
 		if (cl->live[i] == off) {
+			*size = cl->live_size[i];
 			cl->nlive--;
 			cl->live[i] = cl->live[cl->nlive];
 			cl->live_size[i] = cl->live_size[cl->nlive];
+			found = 1;
 			break;
 		}
+	pthread_mutex_unlock(&cl->lock);
+	return found;
+}
+
+/* A block taken out by take_live whose free failed: it is still held. */
+static void
+put_live(struct client *cl, pool_off_t off, size_t size)
+{
+	pthread_mutex_lock(&cl->lock);
+	if (cl->nlive < LIVE_MAX) {
+		cl->live[cl->nlive] = off;
+		cl->live_size[cl->nlive++] = size;
+	}
 	pthread_mutex_unlock(&cl->lock);
 }
 
@@ -1593,8 +1624,9 @@ static void
 run_blocks(struct client *cl, unsigned op, unsigned arg)
 {
 	pool_off_t	 off = POOL_OFF_NONE, old, offs[24], batch[LIVE_MAX];
-	size_t		 size = script_sizes[arg], sizes[24], n, i;
-	int		 r;
+	size_t		 size = script_sizes[arg], sizes[24], n, i, old_size;
+	size_t		 batch_size[LIVE_MAX];
+	int		 r, held;
 
 	switch (op) {
 	case OP_ALLOC:
@@ -1619,10 +1651,12 @@ run_blocks(struct client *cl, unsigned op, unsigned arg)
 			size = 0;
 		old = live_block(cl, arg);
 		off = old;
+		held = take_live(cl, old, &old_size);
 		r = pool_realloc(cl->rw, old, size, &off);
 		check_code("pool_realloc", r);
+		if (r != 0 && held)
+			put_live(cl, old, old_size);
 		if (r == 0) {
-			drop_live(cl, old);
 			if (size == 0 && off != POOL_OFF_NONE)
 				die("pool_realloc to 0 left %llu",
 				    (unsigned long long)off);
@@ -1632,10 +1666,11 @@ run_blocks(struct client *cl, unsigned op, unsigned arg)
 		break;
 	case OP_FREE:
 		off = live_block(cl, arg);
+		held = take_live(cl, off, &old_size);
 		r = pool_free(cl->rw, off);
 		check_code("pool_free", r);
-		if (r == 0)
-			drop_live(cl, off);
+		if (r != 0 && held)
+			put_live(cl, off, old_size);
 		break;
 	case OP_ALLOC_BATCH:
 		n = 1 + arg * 3;
@@ -1655,11 +1690,13 @@ run_blocks(struct client *cl, unsigned op, unsigned arg)
 		pthread_mutex_lock(&cl->lock);
 		n = cl->nlive;
 		memcpy(batch, cl->live, n * sizeof batch[0]);
+		memcpy(batch_size, cl->live_size, n * sizeof batch_size[0]);
+		cl->nlive = 0;
 		pthread_mutex_unlock(&cl->lock);
 		r = pool_free_batch(cl->rw, n, batch);
 		check_code("pool_free_batch", r);
-		for (i = 0; r == 0 && i < n; i++)
-			drop_live(cl, batch[i]);
+		for (i = 0; r != 0 && i < n; i++)
+			put_live(cl, batch[i], batch_size[i]);
 		break;
 	case OP_USABLE: {
 		struct pool	*p = reader(cl, arg);

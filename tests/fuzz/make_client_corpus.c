@@ -378,6 +378,37 @@ write_share_events(void)
 	}
 }
 
+/*
+ * A script on two threads whose batch allocations are answered twice:
+ * the second copy's id is that of a call already answered, so the
+ * library must not hand it to the other thread's call in flight, which
+ * would then hold blocks the first holds too (fuzz_client's oracle
+ * checks paired scripts and the truthful answer sent twice).
+ */
+static void
+write_paired_twice(void)
+{
+	static const uint8_t script[] = {
+		OP(OP_OPEN, 0),
+		OP(OP_ALLOC_BATCH, 1), OP(OP_ALLOC_BATCH, 1),
+		OP(OP_ALLOC_BATCH, 2), OP(OP_ALLOC_BATCH, 2),
+		OP(OP_ALLOC_BATCH, 1), OP(OP_ALLOC_BATCH, 1),
+		OP(OP_FREE_BATCH, 0), OP(OP_CLOSE, 0),
+	};
+	struct seed	s;
+	int		i;
+
+	begin(&s, 1, 0, 7, script, sizeof script);
+	s.b[1] |= SCRIPT_PAIRED;
+	put_byte(&s, REC_TRUTH);	/* Hello */
+	put_byte(&s, REC_TRUTH);	/* OpenPool */
+	for (i = 0; i < 6; i++) {
+		put_byte(&s, REC_SPECIAL);
+		put_byte(&s, SPECIAL_TWICE);
+	}
+	save(&s, "paired-reply-twice");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -397,5 +428,6 @@ main(int argc, char **argv)
 	write_raw();
 	write_share_events();
 	write_lies();
+	write_paired_twice();
 	return 0;
 }
