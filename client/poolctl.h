@@ -97,10 +97,12 @@ int	ctl_connect(struct ctl *);
 
 /*
  * poolctl_parse.c: 0 and the value, or -1 for a refused word, errno
- * ERANGE when it is a size past 64 bits, EINVAL otherwise (the caller
- * words the usage error); check_pool_name: 0 or the exit code.
+ * ERANGE when it is a size above the most given (or past 64 bits),
+ * EINVAL otherwise (the caller words the usage error); check_pool_name:
+ * 0 or the exit code.
  */
-int	parse_size(const char *, uint64_t *);
+int	parse_size(const char *, uint64_t, uint64_t *);
+int	parse_size_prefix(const char *, size_t, uint64_t, uint64_t *);
 int	parse_numa_node(const char *, uint32_t *);
 int	parse_timeout(const char *, int *);
 int	parse_mode(const char *, uint32_t *);

@@ -5,8 +5,8 @@
  * Each needs more of the caller than the other commands do (the daemon's
  * uid, root or its admin group; a pool's owner may change its mode and
  * group), and each can be refused for reasons its arguments do not show:
- * a size above the daemon's largest pool, huge pages the kernel lacks, a
- * uid the daemon does not know.  So next to the option readers of create
+ * a limit above a live pool's size, huge pages the kernel lacks, a uid
+ * the daemon does not know.  So next to the option readers of create
  * and set live create_why and set_why, which say what a refusal means to
  * that command, in the words fail_refusal (poolctl_print.c) prints with
  * or instead of the daemon's.
@@ -21,11 +21,11 @@
 #include "poolctl.h"
 
 /*
- * What the daemon's refusal of a create means.  The name, mode, granularity
- * and a size of 0 were checked here, so -EINVAL is what only the daemon
- * knows: a size above its largest pool, a granularity above its page size,
- * a page size the kernel does not offer...; its words say which, and the
- * list is for a daemon that gives none.  pool_strerror's texts would speak
+ * What the daemon's refusal of a create means.  The name, mode, granularity,
+ * a size of 0 or above the largest pool and a limit above the size were
+ * checked here, so -EINVAL is what only the daemon knows: a page size the
+ * kernel does not offer, a limit below a granule...; its words say which,
+ * and the list is for a daemon that gives none.  pool_strerror's texts would speak
  * of blocks and runs, or of block names.
  */
 static struct why
@@ -84,9 +84,11 @@ create_why(int error, const struct pool_create_opts *o, uint64_t limit)
 /* What a size option takes, for the usage error of a word it cannot read. */
 #define SIZE_FORMS	"a number of bytes, optionally followed by K, M, G " \
 			"or T, or KiB to TiB"
-/* The most a size option takes, for one past 64 bits (bad_size). */
+/* The most a size option takes, for one above it (bad_size). */
 #define MOST_BYTES	"18446744073709551615"
 #define MOST_POOL	"64T, the largest pool"
+/* The daemon's largest pool (POOL_MAX_SIZE), which no size may pass. */
+#define POOL_MOST_BYTES	((uint64_t)1 << 46)
 
 /*
  * The usage error for the word of a size option: "create: bad quota '12x'
@@ -95,44 +97,48 @@ create_why(int error, const struct pool_create_opts *o, uint64_t limit)
  * but the word is a size without its B, so say why it was refused and
  * what to write instead, both spellings, unit in capitals as the file's
  * warning gives them.  A bare B ("4096B") is the bytes a size counts
- * anyway.  A size of those forms past 64 bits ("99999999999T") is too
- * large, and what to write is then the most the option takes (most), not
- * the forms.  Every size option words its refusal here, so each gets the
- * same hint.
+ * anyway.  A size of those forms above max, the most the option takes
+ * where poolctl knows it ("99999999999T", or "65T" for a pool), is too
+ * large, and what to write is then that most (most), not the forms; so
+ * is one with a byte unit that would be too large without its B
+ * ("99999999999TB"), since writing the unit as told would not make it
+ * fit.  Every size option words its refusal here, so each gets the same
+ * hint.
  */
 static int
-bad_size(const char *cmd, const char *what, const char *word,
+bad_size(const char *cmd, const char *what, const char *word, uint64_t max,
     const char *forms, const char *most)
 {
-	char		 bare[32];
 	uint64_t	 v;
 	size_t		 n = strlen(word);
-	char		 unit;
+	char		 unit = '\0';
+	bool		 byte_unit = false;
+	int		 rc;
 
-	if (parse_size(word, &v) != 0 && errno == ERANGE)
+	/* "4KiBB" is no size with a unit after it: only "4KB" or "4B". */
+	if (n >= 2 && (word[n - 1] == 'B' || word[n - 1] == 'b')) {
+		unit = (char)toupper((unsigned char)word[n - 2]);
+		byte_unit = isdigit((unsigned char)unit) ||
+		    strchr("KMGT", unit) != NULL;
+	}
+	if (byte_unit)
+		rc = parse_size_prefix(word, n - 1, max, &v);
+	else
+		rc = parse_size(word, max, &v);
+	if (rc != 0 && errno == ERANGE)
 		return usage_error("%s: bad %s '%s': too large (at most %s)",
 		    cmd, what, word, most);
-	if (n < 2 || n >= sizeof bare ||
-	    (word[n - 1] != 'B' && word[n - 1] != 'b'))
+	if (!byte_unit || rc != 0)
 		return usage_error("%s: bad %s '%s' (%s)", cmd, what,
 		    safe(word).s, forms);
-	memcpy(bare, word, n - 1);
-	bare[n - 1] = '\0';
-	unit = (char)toupper((unsigned char)word[n - 2]);
-	/* "4KiBB" is no size with a unit after it: only "4KB" or "4B". */
-	if ((isdigit((unsigned char)unit) || strchr("KMGT", unit) != NULL) &&
-	    parse_size(bare, &v) == 0) {
-		if (isdigit((unsigned char)unit))
-			return usage_error("%s: bad %s '%s': a size is a "
-			    "number of bytes, without B: write %s", cmd, what,
-			    word, bare);
-		return usage_error("%s: bad %s '%s': sizes are powers of "
-		    "1024, and %cB usually means powers of 1000: write "
-		    "%.*s%c or %.*s%ciB", cmd, what, word, unit,
-		    (int)(n - 2), word, unit, (int)(n - 2), word, unit);
-	}
-	return usage_error("%s: bad %s '%s' (%s)", cmd, what, safe(word).s,
-	    forms);
+	if (isdigit((unsigned char)unit))
+		return usage_error("%s: bad %s '%s': a size is a number of "
+		    "bytes, without B: write %.*s", cmd, what, word,
+		    (int)(n - 1), word);
+	return usage_error("%s: bad %s '%s': sizes are powers of 1024, and "
+	    "%cB usually means powers of 1000: write %.*s%c or %.*s%ciB",
+	    cmd, what, word, unit, (int)(n - 2), word, unit, (int)(n - 2),
+	    word, unit);
 }
 
 /* --numa-node N [--numa-policy preferred|bind] into o. */
@@ -182,16 +188,37 @@ owner_opts(const struct ctl *ctl, struct pool_create_opts *o)
 	return 0;
 }
 
-/* --limit into o: a size, 0 or "none" for no limit. */
+/*
+ * The most a limit of the pool o makes may be: its size, rounded up to
+ * its pages as the daemon rounds it before it compares.
+ */
+static uint64_t
+create_limit_most(const struct pool_create_opts *o)
+{
+	uint64_t	 page = o->page_size;
+	long		 pagesize;
+
+	if (page == 0) {
+		pagesize = sysconf(_SC_PAGESIZE);
+		page = pagesize > 0 ? (uint64_t)pagesize : 1;
+	}
+	return (o->max_size + page - 1) & ~(page - 1);
+}
+
+/*
+ * --limit into o: a size, 0 or "none" for no limit; at most max, the
+ * pool's size where poolctl knows it (create), else the largest pool's.
+ */
 static int
-limit_opt(const struct ctl *ctl, const char *cmd, struct pool_set_opts *o)
+limit_opt(const struct ctl *ctl, const char *cmd, uint64_t max,
+    struct pool_set_opts *o)
 {
 	if (ctl->limit_arg == NULL)
 		return 0;
 	if (strcmp(ctl->limit_arg, "none") == 0)
 		o->limit = 0;
-	else if (parse_size(ctl->limit_arg, &o->limit) != 0)
-		return bad_size(cmd, "limit", ctl->limit_arg,
+	else if (parse_size(ctl->limit_arg, max, &o->limit) != 0)
+		return bad_size(cmd, "limit", ctl->limit_arg, max,
 		    "none, or " SIZE_FORMS, "the pool's size");
 	o->which |= POOL_SET_LIMIT;
 	return 0;
@@ -204,7 +231,7 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 	struct pool_set_opts	 s;
 	struct why		 why;
 	const char		*name = argv[0];
-	uint64_t		 v;
+	uint64_t		 v, most;
 	long			 pagesize;
 	int			 rc, error;
 
@@ -214,20 +241,20 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 		return rc;
 	if (ctl->size_arg == NULL)
 		return usage_error("create: --size is required");
-	if (parse_size(ctl->size_arg, &o.max_size) != 0)
-		return bad_size("create", "size", ctl->size_arg, SIZE_FORMS,
-		    MOST_POOL);
+	if (parse_size(ctl->size_arg, POOL_MOST_BYTES, &o.max_size) != 0)
+		return bad_size("create", "size", ctl->size_arg,
+		    POOL_MOST_BYTES, SIZE_FORMS, MOST_POOL);
 	if (o.max_size == 0)
 		return usage_error("create: bad size '%s' (not 0)",
 		    ctl->size_arg);
 	if (ctl->granularity_arg != NULL) {
 		/* The daemon checks too; refusing here makes it exit 2. */
 		pagesize = sysconf(_SC_PAGESIZE);
-		if (parse_size(ctl->granularity_arg, &v) != 0 || v < 8 ||
-		    (v & (v - 1)) != 0 || (pagesize > 0 &&
-		    v > (uint64_t)pagesize))
+		most = pagesize > 0 ? (uint64_t)pagesize : UINT64_MAX;
+		if (parse_size(ctl->granularity_arg, most, &v) != 0 ||
+		    v < 8 || (v & (v - 1)) != 0)
 			return bad_size("create", "granularity",
-			    ctl->granularity_arg,
+			    ctl->granularity_arg, most,
 			    "a power of two from 8 to the page size",
 			    "the page size");
 		o.granularity = (uint32_t)v;
@@ -239,31 +266,32 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 			    "0001 to 0777)", ctl->mode_arg);
 	}
 	if (ctl->quota_arg != NULL &&
-	    parse_size(ctl->quota_arg, &o.quota) != 0)
+	    parse_size(ctl->quota_arg, UINT64_MAX, &o.quota) != 0)
 		return bad_size("create", "quota", ctl->quota_arg,
-		    SIZE_FORMS, MOST_BYTES);
+		    UINT64_MAX, SIZE_FORMS, MOST_BYTES);
 	if (ctl->retain_arg != NULL) {
-		if (parse_size(ctl->retain_arg, &o.retain) != 0)
+		if (parse_size(ctl->retain_arg, UINT64_MAX, &o.retain) != 0)
 			return bad_size("create", "retain", ctl->retain_arg,
-			    SIZE_FORMS, MOST_BYTES);
+			    UINT64_MAX, SIZE_FORMS, MOST_BYTES);
 		if (o.retain == 0)
 			o.retain = POOL_RETAIN_NONE;
 	}
 	if (ctl->page_size_arg != NULL) {
 		/* Which huge pages there are, only the daemon's kernel says. */
 		pagesize = sysconf(_SC_PAGESIZE);
-		if (parse_size(ctl->page_size_arg, &o.page_size) != 0 ||
-		    o.page_size == 0 || (o.page_size & (o.page_size - 1)) ||
+		if (parse_size(ctl->page_size_arg, UINT64_MAX,
+		    &o.page_size) != 0 || o.page_size == 0 ||
+		    (o.page_size & (o.page_size - 1)) ||
 		    (pagesize > 0 && o.page_size < (uint64_t)pagesize))
 			return bad_size("create", "page size",
-			    ctl->page_size_arg, "the system page, or a huge "
-			    "page size such as 2M or 1G",
+			    ctl->page_size_arg, UINT64_MAX, "the system page, "
+			    "or a huge page size such as 2M or 1G",
 			    "the largest huge page size");
 	}
 	if ((rc = numa_opts(ctl, &o)) != 0 || (rc = owner_opts(ctl, &o)) != 0)
 		return rc;
 	memset(&s, 0, sizeof s);
-	if ((rc = limit_opt(ctl, "create", &s)) != 0)
+	if ((rc = limit_opt(ctl, "create", create_limit_most(&o), &s)) != 0)
 		return rc;
 
 	if ((rc = ctl_connect(ctl)) != 0)
@@ -382,17 +410,18 @@ static int
 set_room_opts(const struct ctl *ctl, struct pool_set_opts *o)
 {
 	if (ctl->quota_arg != NULL) {
-		if (parse_size(ctl->quota_arg, &o->quota) != 0)
+		if (parse_size(ctl->quota_arg, UINT64_MAX, &o->quota) != 0)
 			return bad_size("set", "quota", ctl->quota_arg,
-			    SIZE_FORMS, MOST_BYTES);
+			    UINT64_MAX, SIZE_FORMS, MOST_BYTES);
 		o->which |= POOL_SET_QUOTA;
 	}
 	if (ctl->retain_arg != NULL) {
 		if (strcmp(ctl->retain_arg, "default") == 0)
 			o->retain = 0;
-		else if (parse_size(ctl->retain_arg, &o->retain) != 0)
+		else if (parse_size(ctl->retain_arg, UINT64_MAX,
+		    &o->retain) != 0)
 			return bad_size("set", "retain", ctl->retain_arg,
-			    "default, or " SIZE_FORMS, MOST_BYTES);
+			    UINT64_MAX, "default, or " SIZE_FORMS, MOST_BYTES);
 		else if (o->retain == 0)
 			o->retain = POOL_RETAIN_NONE;
 		o->which |= POOL_SET_RETAIN;
@@ -414,7 +443,7 @@ cmd_set(struct ctl *ctl, int argc, char **argv)
 		return rc;
 	if ((rc = set_access_opts(ctl, &o)) != 0 ||
 	    (rc = set_room_opts(ctl, &o)) != 0 ||
-	    (rc = limit_opt(ctl, "set", &o)) != 0)
+	    (rc = limit_opt(ctl, "set", POOL_MOST_BYTES, &o)) != 0)
 		return rc;
 	if (o.which == 0)
 		return usage_error("set: nothing to change (--mode, --owner, "

@@ -27,38 +27,54 @@
  * SIZE: decimal bytes, optionally followed by K, M, G, T or KiB, MiB, GiB,
  * TiB (any case), all powers of 1024.  "KB" and friends are refused rather
  * than guessed at, since they usually mean powers of 1000.  A refused word
- * leaves errno ERANGE if it is of those forms but past 64 bits (by its
- * digits or its unit), EINVAL otherwise: "too large" is worth saying, as
- * the bound is then what the user needs, not the forms.
+ * leaves errno ERANGE if it is of those forms but above max (by its
+ * digits, its unit or its value), EINVAL otherwise: "too large" is worth
+ * saying, as the bound is then what the user needs, not the forms.  max
+ * is the most the option takes where poolctl knows it, so that a word
+ * past it is refused here like one past 64 bits, UINT64_MAX where only
+ * the daemon knows.
  */
 int
-parse_size(const char *s, uint64_t *out)
+parse_size(const char *s, uint64_t max, uint64_t *out)
+{
+	return parse_size_prefix(s, strlen(s), max, out);
+}
+
+/*
+ * As parse_size, of the first n bytes of s: a word without the B of a
+ * byte unit, say, however long it is.  The digits are read here, not by
+ * strtoull, which would read past n.
+ */
+int
+parse_size_prefix(const char *s, size_t n, uint64_t max, uint64_t *out)
 {
 	static const char	*units = "KMGT";
 	const char		*u;
-	char			*end;
-	unsigned long long	 v;
-	uint64_t		 mult = 1;
+	size_t			 i;
+	uint64_t		 v = 0, mult = 1, digit;
+	bool			 too_large = false;
 
-	bool			 too_large;
-
-	/* strtoull would accept "-1", " 1" and "+1"; a size is digits. */
-	if (*s < '0' || *s > '9')
+	/* A size is digits: no sign and no blank, as strtoull would take. */
+	if (n == 0 || s[0] < '0' || s[0] > '9')
 		return errno = EINVAL, -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	too_large = errno == ERANGE;
-	if (*end != '\0') {
-		u = strchr(units, toupper((unsigned char)*end));
-		if (u == NULL ||
-		    (end[1] != '\0' && strcasecmp(end + 1, "iB") != 0))
+	for (i = 0; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+		digit = (uint64_t)(s[i] - '0');
+		if (v > (UINT64_MAX - digit) / 10)
+			too_large = true;
+		else
+			v = v * 10 + digit;
+	}
+	if (i < n) {
+		u = strchr(units, toupper((unsigned char)s[i]));
+		if (u == NULL || (n - i - 1 != 0 && (n - i - 1 != 2 ||
+		    strncasecmp(s + i + 1, "iB", 2) != 0)))
 			return errno = EINVAL, -1;
 		mult = (uint64_t)1 << (10 * (u - units + 1));
 	}
 	/* Only now: "99999999999999999999x" is no size, not a large one. */
-	if (too_large || v > UINT64_MAX / mult)
+	if (too_large || v > max / mult)
 		return errno = ERANGE, -1;
-	*out = (uint64_t)v * mult;
+	*out = v * mult;
 	return 0;
 }
 

@@ -6,6 +6,9 @@
  *   list and stats (text, one pool, --json), create (and bad sizes: exit 2),
  *   a byte unit on any size option ("64MB": exit 2, why and what to write),
  *   a size past 64 bits ("99999999999T": exit 2, too large, and the most),
+ *   or past the most poolctl knows the option takes ("--size 65T", a limit
+ *   above the size given with it), or both too large and with a byte unit
+ *   ("99999999999TB"): the same, before connecting,
  *   destroy (and of a busy pool: exit 1, --force), clients (shows the pid of
  *   a client process kept open), trim (prints what the daemon released),
  *   check (prints ok), --help / help / --version, usage errors (exit 2),
@@ -778,15 +781,18 @@ create_refused_by_daemon_says_why(void **state)
 	(void)state;
 	start(TWO_POOLS);
 
-	/* Well formed, so poolctl sends it; above the 64 TiB of a pool. */
-	expect_exit(ctl("create p1 --size 65T"), EXIT_FAILED,
-		    "create p1 --size 65T");
+	/*
+	 * Well formed, so poolctl sends it; which huge pages there are only
+	 * the daemon's kernel says, and none has pages of 1 TiB.
+	 */
+	expect_exit(ctl("create p1 --size 4M --page-size 1T"), EXIT_FAILED,
+		    "create p1 --size 4M --page-size 1T");
 	expect(strstr(fx.err, "poolctl: cannot create pool p1: invalid size "
 			      "or option"),
-	       "create 65T: not \"cannot create pool p1: invalid size or "
-	       "option\"");
+	       "create with 1T pages: not \"cannot create pool p1: invalid "
+	       "size or option\"");
 	expect(!strstr(fx.err, "live block"),
-	       "create 65T: speaks of live blocks");
+	       "create with 1T pages: speaks of live blocks");
 	assert_false(pool_exists("p1"));
 
 	expect_exit(ctl("create alpha --size 1M"), EXIT_FAILED,
@@ -1311,6 +1317,135 @@ size_past_64_bits_says_too_large(void **state)
 	stop();
 }
 
+/*
+ * A size within 64 bits but above the most the option takes, where
+ * poolctl knows that most, is refused here as one past 64 bits is: exit
+ * 2, the same words.  --size 65T (above the largest pool) and a limit
+ * above the size given with it were sent to the daemon and came back
+ * exit 1, "invalid size or option".  A limit set on a live pool is the
+ * daemon's to judge, up to the largest pool.  Nothing made or changed.
+ */
+static void
+size_past_its_bound_refused_before_asking(void **state)
+{
+	(void)state;
+	start(TWO_POOLS);
+
+	expect_refused_saying("create delta --size 65T",
+			      "create: bad size '65T': " TOO_LARGE
+			      "64T, the largest pool)");
+	/* 64 TiB and one byte. */
+	expect_refused_saying("create delta --size 70368744177665",
+			      "create: bad size '70368744177665': " TOO_LARGE
+			      "64T, the largest pool)");
+	expect_refused_saying("create delta --size 1M --limit 2M",
+			      "create: bad limit '2M': " TOO_LARGE
+			      "the pool's size)");
+	expect_refused_saying("create delta --size 1M --limit 1048577",
+			      "create: bad limit '1048577': " TOO_LARGE
+			      "the pool's size)");
+	/* Above any page size there is. */
+	expect_refused_saying("create delta --size 1M --granularity 1G",
+			      "create: bad granularity '1G': " TOO_LARGE
+			      "the page size)");
+	assert_false(pool_exists("delta"));
+
+	expect_exit(ctl("create gamma --size 1M"), 0, "create gamma");
+	expect_refused_saying("set gamma --limit 65T",
+			      "set: bad limit '65T': " TOO_LARGE
+			      "the pool's size)");
+	assert_int_equal(stats_of("gamma").limit, 0);
+	/* Within the largest pool: only the daemon knows gamma's size. */
+	expect_exit(ctl("set gamma --limit 64T"), EXIT_FAILED,
+		    "set gamma --limit 64T");
+	expect(strstr(fx.err, "poolmgrd says: a limit above the pool's size"),
+	       "set gamma --limit 64T: not the daemon's words");
+	assert_int_equal(stats_of("gamma").limit, 0);
+
+	/* The bound itself is taken. */
+	expect_exit(ctl("create delta --size 1M --limit 1M"), 0,
+		    "create delta --size 1M --limit 1M");
+	assert_int_equal(stats_of("delta").limit, 1 * MiB);
+	stop();
+}
+
+/*
+ * A size with a byte unit that would be too large without its B
+ * ("99999999999TB", "65TB" for a pool) is too large: writing the unit as
+ * the byte-unit hint says would not make it fit, so the refusal says the
+ * most, as for the same size without the B.  Such words once got the
+ * forms, as if they were no size.  One that fits without its B keeps the
+ * hint.  Exit 2, nothing made or changed.
+ */
+static void
+size_too_large_with_byte_unit_says_too_large(void **state)
+{
+	struct pool_stats before, after;
+
+	(void)state;
+	start(TWO_POOLS);
+	before = stats_of("alpha");
+
+	expect_refused_saying("create delta --size 1G --limit 99999999999TB",
+			      "create: bad limit '99999999999TB': " TOO_LARGE
+			      "the pool's size)");
+	expect_refused_saying("create delta --size 1M --limit 2MB",
+			      "create: bad limit '2MB': " TOO_LARGE
+			      "the pool's size)");
+	expect_refused_saying("create delta --size 99999999999TB",
+			      "create: bad size '99999999999TB': " TOO_LARGE
+			      "64T, the largest pool)");
+	expect_refused_saying("create delta --size 65TB",
+			      "create: bad size '65TB': " TOO_LARGE
+			      "64T, the largest pool)");
+	expect_refused_saying("create delta --size 70368744177665B",
+			      "create: bad size '70368744177665B': " TOO_LARGE
+			      "64T, the largest pool)");
+	/* Longer than any size, yet digits and a unit: too large still. */
+	expect_refused_saying("create delta --size "
+			      "999999999999999999999999999999999999999TB",
+			      "create: bad size "
+			      "'999999999999999999999999999999999999999TB': "
+			      TOO_LARGE "64T, the largest pool)");
+	expect_refused_saying("create delta --size 1M --quota 99999999999TB",
+			      "create: bad quota '99999999999TB': " TOO_LARGE
+			      MOST_BYTES);
+	expect_refused_saying("create delta --size 1M --retain "
+			      "99999999999999999999B", "create: bad retain "
+			      "'99999999999999999999B': " TOO_LARGE
+			      MOST_BYTES);
+	expect_refused_saying("create delta --size 1M --page-size "
+			      "99999999999TB", "create: bad page size "
+			      "'99999999999TB': " TOO_LARGE
+			      "the largest huge page size)");
+	expect_refused_saying("create delta --size 1M --granularity 1GB",
+			      "create: bad granularity '1GB': " TOO_LARGE
+			      "the page size)");
+	expect_refused_saying("set alpha --quota 16777216TB",
+			      "set: bad quota '16777216TB': " TOO_LARGE
+			      MOST_BYTES);
+	expect_refused_saying("set alpha --retain 99999999999GB",
+			      "set: bad retain '99999999999GB': " TOO_LARGE
+			      MOST_BYTES);
+	expect_refused_saying("set alpha --limit 65TB",
+			      "set: bad limit '65TB': " TOO_LARGE
+			      "the pool's size)");
+	/* Within the bound without its B: the unit is what to fix. */
+	expect_refused_saying("create delta --size 64TB",
+			      "create: bad size '64TB': " POWERS("TB")
+			      "write 64T or 64TiB");
+	expect_refused_saying("create delta --size 2M --limit 1MB",
+			      "create: bad limit '1MB': " POWERS("MB")
+			      "write 1M or 1MiB");
+
+	assert_false(pool_exists("delta"));
+	after = stats_of("alpha");
+	assert_int_equal(after.quota, before.quota);
+	assert_int_equal(after.retain_bytes, before.retain_bytes);
+	assert_int_equal(after.limit, before.limit);
+	stop();
+}
+
 /* ---- wait ------------------------------------------------------------ */
 
 #define WAIT_POOLS "[pool alpha]\nsize = 1M\nmode = 0666\n"
@@ -1390,6 +1525,11 @@ main(void)
 			size_with_byte_unit_says_what_to_write, teardown),
 		cmocka_unit_test_teardown(size_past_64_bits_says_too_large,
 					  teardown),
+		cmocka_unit_test_teardown(
+			size_past_its_bound_refused_before_asking, teardown),
+		cmocka_unit_test_teardown(
+			size_too_large_with_byte_unit_says_too_large,
+			teardown),
 		cmocka_unit_test_teardown(destroy_idle_busy_and_forced,
 					  teardown),
 		cmocka_unit_test_teardown(clients_shows_holder_pid, teardown),
