@@ -279,12 +279,33 @@ byte_unit_count(const char *s, char *number, size_t size)
 }
 
 /*
+ * Whether count n (SIZE_TOO_LARGE in rc: past 64 bits) is out of least to
+ * most: 1, with the problem saying the bound it passes; else 0.
+ */
+static int
+count_out_of_range(struct load_state *ls, const char *key, const char *value,
+		   int rc, uint64_t n, uint64_t least, uint64_t most)
+{
+	if (rc == SIZE_TOO_LARGE)
+		n = UINT64_MAX;	/* past 64 bits: past most */
+	if (rc != SIZE_TOO_LARGE && n >= least && n <= most)
+		return 0;
+	snprintf(ls->problem, sizeof(ls->problem), "bad %s '%s' (%s %llu)",
+		 key, value, n < least ? "at least" : "at most",
+		 (unsigned long long)(n < least ? least : most));
+	return 1;
+}
+
+/*
  * A count of what (blocks, say), from least to most: a whole number,
  * optionally times K, M, G or T.  These are powers of 1024, as in sizes:
  * "4M" has always been read so, and files must keep their meaning.  A byte
  * unit is refused rather than read as a multiplier: "64KB" of blocks is no
  * amount of anything, most likely a size written where a count belongs, so
- * the problem says so and what to write.  Every count of the file goes
+ * the problem says so and what to write; unless what it says to write
+ * would be out of range too ("99999999999999999999KB", past 64 bits), for
+ * then the unit is not what to fix, and the problem says the bound, as
+ * for the count written without the unit.  Every count of the file goes
  * through here, so each takes the same forms and is refused in the same
  * words.  0, or -1 with the problem and *out untouched.
  */
@@ -295,32 +316,27 @@ parse_count_key(struct load_state *ls, const char *key, const char *what,
 {
 	char number[32];
 	size_t len;
-	uint64_t n;
+	uint64_t n = 0;
 	int at, rc;
 
 	if (!byte_unit_count(value, number, sizeof(number))) {
 		rc = read_size(value, &n);
-		if (rc == SIZE_TOO_LARGE)
-			n = UINT64_MAX;	/* past 64 bits: past most */
-		else if (rc != 0) {
+		if (rc != 0 && rc != SIZE_TOO_LARGE) {
 			snprintf(ls->problem, sizeof(ls->problem),
 				 "bad %s '%s'", key, value);
 			return -1;
 		}
-		if (rc == SIZE_TOO_LARGE || n < least || n > most) {
-			snprintf(ls->problem, sizeof(ls->problem),
-				 "bad %s '%s' (%s %llu)", key, value,
-				 n < least ? "at least" : "at most",
-				 (unsigned long long)(n < least ? least : most));
+		if (count_out_of_range(ls, key, value, rc, n, least, most))
 			return -1;
-		}
 		*out = n;
 		return 0;
 	}
 	at = snprintf(ls->problem, sizeof(ls->problem), "%s '%s' is a count "
 		      "of %s, not a size", key, value, what);
+	rc = read_size(number, &n);
 	if (at < 0 || (size_t)at >= sizeof(ls->problem) ||
-	    config_parse_size(number, &n) != 0)
+	    (rc != 0 && rc != SIZE_TOO_LARGE) ||
+	    count_out_of_range(ls, key, value, rc, n, least, most))
 		return -1;
 	len = strlen(number);
 	if (isdigit((unsigned char)number[len - 1]))
@@ -563,7 +579,16 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 		bad = rc ? "quota" : NULL;
 	} else if (strcmp(key, "limit") == 0) {
 		rc = parse_size_key(ls, key, value, &p->limit);
-		bad = rc ? "limit" : NULL;
+		bad = rc == -1 ? "limit" : NULL;
+		/*
+		 * Past 64 bits, or past the largest pool, it is past any
+		 * pool's size: the bound to say, not 2^64 - 1.
+		 */
+		if (rc == SIZE_TOO_LARGE || (!bad && p->limit >
+					     CONFIG_MAX_POOL_SIZE))
+			return snprintf(ls->problem, sizeof(ls->problem),
+					"bad limit '%s' in [pool %s] (at most "
+					"the pool's size)", value, p->name), 0;
 	} else if (strcmp(key, "retain") == 0) {
 		rc = parse_retain(ls, value, &p->retain);
 		bad = rc ? "retain" : NULL;

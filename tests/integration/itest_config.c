@@ -38,8 +38,9 @@
  * but a byte unit ("64KB", "1MiB", "4 B", "4 KB") stops a start, is
  * refused by a reload and by --check-config, saying the key, what it
  * counts and that it is not a size, and what to write; one too large,
- * even for 64 bits, says the most it may be.  So does a size past 64 bits
- * (the largest pool for size, 2^64 - 1 bytes for the others).
+ * even for 64 bits, says the most it may be, with a byte unit or
+ * without.  So does a size past 64 bits (the largest pool for size, the
+ * pool's size for limit, 2^64 - 1 bytes for the others).
  *
  * A command line poolmgrd cannot take (an unknown, ambiguous or
  * argument-less option, one given an argument it has none of, a word that
@@ -1244,15 +1245,16 @@ command_line_errors_say_what(void **state)
 /*
  * A size past 64 bits, by its multiplier ("99999999999T") or its digits,
  * says the most it may be, as a count does: the largest pool for size,
- * 2^64 - 1 bytes for every other size key, of [daemon] (release_step)
- * or of a pool (quota, limit, retain, page_size).  They once said only
- * "bad KEY 'V'".  A word of another form still says that alone.
+ * 2^64 - 1 bytes for the other size keys with no bound of their own, of
+ * [daemon] (release_step) or of a pool (quota, retain, page_size).  They
+ * once said only "bad KEY 'V'".  A word of another form still says that
+ * alone.  (limit has a bound of its own: limit_past_any_pool_says_its_size.)
  */
 static void
 sizes_past_64_bits_say_the_most(void **state)
 {
 	static const char *const pool_keys[] = {
-		"quota", "limit", "retain", "page_size",
+		"quota", "retain", "page_size",
 	};
 	static const char *const past[] = {
 		"99999999999T", "16777216T", "99999999999999999999",
@@ -1305,8 +1307,114 @@ sizes_past_64_bits_say_the_most(void **state)
 		 "[pool s]\n", d.conf);
 	assert_string_equal(out, want);
 	/* Stops a start too, in the same words. */
+	refused_at_start("[pool s]\nsize = 1M\nquota = 99999999999T\n",
+			 "5: bad quota '99999999999T' in [pool s] (at most "
+			 "18446744073709551615)");
+	remove_dir(&d);
+}
+
+/*
+ * A pool's limit is at most its size, and no pool is above 64 TiB: a
+ * limit past 64 bits, or past the largest pool, says that bound, at its
+ * own line, as size says the largest pool.  Past 64 bits it once said
+ * 2^64 - 1, which no limit can come near.  One within the largest pool
+ * but above the size is the pool's problem, named at its section once
+ * the size is known, as before.
+ */
+static void
+limit_past_any_pool_says_its_size(void **state)
+{
+	static const char *const past[] = {
+		"99999999999T", "16777216T", "99999999999999999999",
+		"99999999999TB", "65T", "70368744177665",
+	};
+	struct daemon_proc d;
+	char text[256], out[1024], want[512];
+	size_t j;
+
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	snprintf(d.dir, sizeof(d.dir), "/tmp/poolmgr-test.XXXXXX");
+	assert_non_null(mkdtemp(d.dir));
+	snprintf(d.sock, sizeof(d.sock), "%s/poolmgrd.sock", d.dir);
+	snprintf(d.conf, sizeof(d.conf), "%s/poolmgrd.conf", d.dir);
+	for (j = 0; j < sizeof(past) / sizeof(past[0]); j++) {
+		snprintf(text, sizeof(text), "[pool s]\nsize = 1M\n"
+			 "limit = %s\n", past[j]);
+		write_config(&d, text);
+		assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s",
+					   d.sock, d.conf), 1);
+		snprintf(want, sizeof(want), "poolmgrd: %s:5: bad limit '%s' "
+			 "in [pool s] (at most the pool's size)\n", d.conf,
+			 past[j]);
+		if (strcmp(out, want) != 0)
+			fail_msg("--check-config of limit = %s said:\n%s\nnot:"
+				 "\n%s", past[j], out, want);
+	}
+	/* Within the largest pool: the size is the pool's to compare. */
+	write_config(&d, "[pool s]\nsize = 1M\nlimit = 64T\n");
+	assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s", d.sock,
+				   d.conf), 1);
+	snprintf(want, sizeof(want), "poolmgrd: %s:3: [pool s] has a limit "
+		 "below a granule or above its size\n", d.conf);
+	assert_string_equal(out, want);
 	refused_at_start("[pool s]\nsize = 1M\nlimit = 99999999999T\n",
 			 "5: bad limit '99999999999T' in [pool s] (at most "
+			 "the pool's size)");
+	remove_dir(&d);
+}
+
+/*
+ * A count with a byte unit whose number is out of range even without
+ * the unit ("99999999999999999999KB", past 64 bits; "16777216TB"; "0KB"
+ * where 0 is refused) says the bound, as the same count without its
+ * unit does: writing it as the hint would say would not make it fit.
+ * Past 64 bits it once said "is a count of blocks, not a size" and
+ * nothing of what to write.  One in range keeps the hint.
+ */
+static void
+counts_out_of_range_with_byte_unit_say_the_bound(void **state)
+{
+	struct daemon_proc d;
+	char problem[256];
+	size_t i;
+
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	snprintf(d.dir, sizeof(d.dir), "/tmp/poolmgr-test.XXXXXX");
+	assert_non_null(mkdtemp(d.dir));
+	snprintf(d.sock, sizeof(d.sock), "%s/poolmgrd.sock", d.dir);
+	snprintf(d.conf, sizeof(d.conf), "%s/poolmgrd.conf", d.dir);
+	for (i = 0; i < sizeof(count_keys) / sizeof(count_keys[0]); i++) {
+		const struct count_key *k = &count_keys[i];
+
+		snprintf(problem, sizeof(problem), "bad %s "
+			 "'99999999999999999999KB' (at most %s)", k->key,
+			 k->most);
+		check_refuses(&d, k->key, "99999999999999999999KB", problem);
+		snprintf(problem, sizeof(problem), "bad %s '16777216TB' (at "
+			 "most %s)", k->key, k->most);
+		check_refuses(&d, k->key, "16777216TB", problem);
+		snprintf(problem, sizeof(problem), "bad %s "
+			 "'99999999999999999999 B' (at most %s)", k->key,
+			 k->most);
+		check_refuses(&d, k->key, "99999999999999999999 B", problem);
+		if (k->least == 0)
+			continue;
+		snprintf(problem, sizeof(problem), "bad %s '0KB' (at least 1)",
+			 k->key);
+		check_refuses(&d, k->key, "0KB", problem);
+	}
+	/* Past a 32-bit count's bound only: that bound. */
+	check_refuses(&d, "max_connections", "4GB",
+		      "bad max_connections '4GB' (at most 4294967295)");
+	/* In range: the unit is what to fix. */
+	check_refuses(&d, "max_blocks_per_session", "4GB",
+		      "max_blocks_per_session '4GB' is a count of blocks, not "
+		      "a size: write 4G or 4294967296");
+	refused_at_start("max_blocks_per_session = 99999999999999999999KB\n",
+			 "3: bad max_blocks_per_session "
+			 "'99999999999999999999KB' (at most "
 			 "18446744073709551615)");
 	remove_dir(&d);
 }
@@ -1337,6 +1445,8 @@ main(void)
 		cmocka_unit_test(every_count_reads_alike),
 		cmocka_unit_test(count_multiplier_bounds_connections),
 		cmocka_unit_test(sizes_past_64_bits_say_the_most),
+		cmocka_unit_test(limit_past_any_pool_says_its_size),
+		cmocka_unit_test(counts_out_of_range_with_byte_unit_say_the_bound),
 	};
 
 	return cmocka_run_group_tests_name("poolmgrd config and signals", tests,
