@@ -19,7 +19,13 @@
  *   every session of it, after the persister let it go, after it
  *   reconnects: persisting and freeing in a loop cannot fill the pool
  *   past the quota; once the block is freed, the room is back; and the
- *   blocks one uid persists from many connections share one quota.
+ *   blocks one uid persists from many connections share one quota;
+ * - a writer of a 0666 pool cannot free, realloc, persist, name or
+ *   batch-free another's block (-EPERM; the batch frees nothing of its
+ *   own either), and the block stays as it was;
+ * - a 0604 pool of group 65534: uid 65534 in that group only as a
+ *   supplementary one gets the group's bits, none (open, stats, clients:
+ *   -EACCES, unlisted), while uid 65534 in no group of it reads.
  * The uid parts are skipped, with a reason, when not running as root.
  *
  * Children report through their exit codes (each failed check has its own
@@ -54,6 +60,9 @@
 	"[pool grp]\nsize = 1M\nmode = 0660\ngroup = 65534\n"
 /* The [daemon] section continues: admin_group before any [pool]. */
 #define ADMIN_CONF	"admin_group = 65534\n"
+/* Group 65534 may do nothing, others may read: the kernel's order. */
+#define DENY_POOL_CONF	\
+	"[pool deny]\nsize = 1M\nmode = 0604\ngroup = 65534\n"
 #define QUOTA_CONF	"[pool quota]\nsize = 1M\nquota = 64K\n"
 
 static struct daemon_proc daemon_proc;
@@ -333,6 +342,96 @@ member_of_many_groups(void *arg)
 	if ((rc = use_pool(p, 103)))
 		return rc;
 	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/* Root's block in the 0666 pool "open", for a stranger to go after. */
+static pool_off_t roots_block;
+
+/*
+ * uid 65534 may write pool "open", but holds no reference on roots_block:
+ * every request that would end, move, keep or name it is refused, each
+ * alone and inside a batch, and the connection still works after.
+ */
+static int
+stranger_on_roots_block(void *arg)
+{
+	struct pool_conn *c = NULL;
+	struct pool *p = NULL;
+	pool_off_t out = POOL_OFF_NONE, mine, batch[2];
+	int rc;
+
+	(void)arg;
+	alarm(CHILD_ALARM);
+	CHECK_RC(pool_connect(NULL, &c), 0, 110);
+	CHECK_RC(pool_open(c, "open", &p), 0, 111);
+	CHECK_RC(pool_free(p, roots_block), -EPERM, 112);
+	CHECK_RC(pool_realloc(p, roots_block, 64, &out), -EPERM, 113);
+	CHECK_RC(pool_realloc(p, roots_block, 0, &out), -EPERM, 114);
+	CHECK_RC(pool_persist(p, roots_block), -EPERM, 115);
+	CHECK_RC(pool_publish(p, roots_block, "taken"), -EPERM, 116);
+	CHECK_RC(pool_alloc(p, 100, &mine), 0, 117);
+	batch[0] = mine;
+	batch[1] = roots_block;
+	CHECK_RC(pool_free_batch(p, 2, batch), -EPERM, 118);
+	/* All or nothing: its own block of the batch is still its own. */
+	CHECK_RC(pool_free(p, mine), 0, 119);
+	if ((rc = use_pool(p, 120)))
+		return rc;
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/*
+ * uid 65534 whose supplementary groups hold the 0604 pool's group: as for
+ * a file, the group's bits (none) are its rights, not the others' (read),
+ * however it names the pool.
+ */
+static int
+member_on_denying_group_pool(void *arg)
+{
+	struct pool_conn *c = NULL;
+	struct pool *p = NULL;
+	struct pool_stats st;
+	struct pool_client_info *ci = NULL;
+	size_t n = 0;
+	int found;
+
+	(void)arg;
+	alarm(CHILD_ALARM);
+	CHECK(getegid() == STRANGER_GID && getgroups(0, NULL) == 1, 130);
+	CHECK_RC(pool_connect(NULL, &c), 0, 131);
+	CHECK_RC(pool_open_readonly(c, "deny", &p), -EACCES, 132);
+	CHECK_RC(pool_open(c, "deny", &p), -EACCES, 133);
+	CHECK_RC(pool_stats_by_name(c, "deny", &st), -EACCES, 134);
+	CHECK_RC(pool_clients(c, "deny", &ci, &n), -EACCES, 135);
+	CHECK_RC(listed(c, "deny", &found), 0, 136);
+	CHECK(!found, 137);
+	pool_disconnect(c);
+	return 0;
+}
+
+/* uid 65534 in none of the pool's groups: the others' read. */
+static int
+stranger_on_denying_group_pool(void *arg)
+{
+	struct pool_conn *c = NULL;
+	struct pool *p = NULL;
+	struct pool_stats st;
+	int found;
+
+	(void)arg;
+	alarm(CHILD_ALARM);
+	CHECK(getgroups(0, NULL) == 0, 140);
+	CHECK_RC(pool_connect(NULL, &c), 0, 141);
+	CHECK_RC(pool_open_readonly(c, "deny", &p), 0, 142);
+	pool_close(p);
+	CHECK_RC(pool_open(c, "deny", &p), -EACCES, 143);
+	CHECK_RC(pool_stats_by_name(c, "deny", &st), 0, 144);
+	CHECK_RC(listed(c, "deny", &found), 0, 145);
+	CHECK(found, 146);
 	pool_disconnect(c);
 	return 0;
 }
@@ -658,6 +757,79 @@ persists_of_one_uid_share_one_quota(void **state)
 	stop_daemon();
 }
 
+/*
+ * A writer of the pool cannot free, move, persist or name a block it
+ * holds no reference on; the block stays live, of its size, and root's.
+ */
+static void
+stranger_cannot_touch_anothers_block(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p = NULL;
+	struct pool_stats st;
+	pool_off_t off;
+	uint8_t *b;
+	size_t usable = 0;
+
+	(void)state;
+	harness_skip_unless_root("drop a child to another uid");
+	start_daemon(NULL);
+	c = connect_ok();
+	create_ok(c, "open", 0666);
+	EXPECT_RC(pool_open(c, "open", &p), 0);
+	EXPECT_RC(pool_alloc(p, 4000, &off), 0);
+	b = pool_ptr(p, off);
+	memset(b, 0x5a, 4000);
+	roots_block = off;
+	run_as(OTHER_UID, OTHER_GID, stranger_on_roots_block, NULL,
+	       "a writer on another's block");
+	EXPECT_RC(pool_usable_size(p, off, &usable), 0);
+	assert_true(usable >= 4000);
+	assert_int_equal(b[0], 0x5a);
+	assert_int_equal(b[3999], 0x5a);
+	EXPECT_RC(pool_lookup(p, "taken", &off, NULL), -ENOENT);
+	st = harness_stats(p);
+	assert_int_equal(st.live_blocks, 1);
+	assert_int_equal(st.persistent_blocks, 0);
+	EXPECT_RC(pool_free(p, roots_block), 0);
+	pool_close(p);
+	pool_disconnect(c);
+	stop_daemon();
+}
+
+/*
+ * Pool "deny" is 0604 of group 65534: a member by a supplementary group
+ * gets the group's bits (nothing), a stranger the others' (read).
+ */
+static void
+group_bits_rule_a_supplementary_member(void **state)
+{
+	gid_t member = OTHER_GID;
+	pid_t pid;
+	int rc;
+
+	(void)state;
+	harness_skip_unless_root("drop a child to another uid");
+	start_daemon(DENY_POOL_CONF);
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		if (setgroups(1, &member) == -1 ||
+		    setgid(STRANGER_GID) == -1 || setuid(OTHER_UID) == -1)
+			_exit(126);
+		_exit(member_on_denying_group_pool(NULL));
+	}
+	assert_true(pid > 0);
+	kids[nkids++] = pid;
+	rc = harness_wait(pid);
+	nkids--;
+	if (rc != 0)
+		fail_msg("a supplementary member of a 0604 pool's group "
+			 "exited with %d", rc);
+	run_as(OTHER_UID, STRANGER_GID, stranger_on_denying_group_pool, NULL,
+	       "a stranger on a 0604 pool");
+	stop_daemon();
+}
+
 int
 main(void)
 {
@@ -676,6 +848,10 @@ main(void)
 			persisted_bytes_count_against_the_quota, teardown),
 		cmocka_unit_test_teardown(
 			persists_of_one_uid_share_one_quota, teardown),
+		cmocka_unit_test_teardown(
+			stranger_cannot_touch_anothers_block, teardown),
+		cmocka_unit_test_teardown(
+			group_bits_rule_a_supplementary_member, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
