@@ -193,8 +193,12 @@ void	conn_fds_close(struct conn_fds *);
 /* admin.c: a pool name given to a request (for open.c, stats.c, lists.c) */
 int	client_check_name(const char *);
 
-/* open.c: a memfd's seals and size, before it is mapped (for share.c) */
+/*
+ * open.c: a memfd's seals and size, before it is mapped (for share.c); a
+ * mapping's alignment (for pool.c)
+ */
 int	client_memfd_check(int, int, uint64_t);
+size_t	client_map_align(uint64_t, uint64_t);
 
 /* stats.c: a pool name and a pool's statistics from a reply (for lists.c) */
 int	client_copy_name(char *, size_t, const char *);

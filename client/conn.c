@@ -772,6 +772,23 @@ conn_hello(struct pool_conn *c)
 }
 
 /*
+ * Connect to the listening socket sun.  A connect waits while the daemon's
+ * backlog is full, and a signal then fails it with EINTR, the socket
+ * still unconnected (AF_UNIX connects at once or not at all): it is tried
+ * again, as every other wait of the library goes on through a signal.
+ */
+static int
+conn_connect(int fd, const struct sockaddr_un *sun)
+{
+	int	rc;
+
+	do
+		rc = connect(fd, (const struct sockaddr *)sun, sizeof *sun);
+	while (rc == -1 && errno == EINTR);
+	return rc == -1 ? -errno : 0;
+}
+
+/*
  * Connect to the daemon at path and say hello.  A daemon that is not there
  * is the errno of connect, negated (-ENOENT, -ECONNREFUSED, ...); for
  * -ENOENT, pool_last_message says it was the socket.
@@ -819,12 +836,10 @@ conn_open(const char *path, struct pool_conn **out)
 	pthread_mutex_unlock(&conns_lock);
 	c->fd = socket(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0);
 	error = c->fd == -1 ? -errno : 0;
-	if (error == 0 &&
-	    connect(c->fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
-		error = -errno;
-		if (error == -ENOENT)
-			conn_note_missing_socket(path);
-	}
+	if (error == 0)
+		error = conn_connect(c->fd, &sun);
+	if (error == -ENOENT)
+		conn_note_missing_socket(path);
 	pthread_mutex_unlock(&c->lock);
 	if (error == 0)
 		error = conn_hello(c);

@@ -81,23 +81,29 @@ static const struct client_error client_errors[] = {
  */
 static const int whole_texts[] = { -EROFS };
 
+/*
+ * Every text is static: a program may keep it, or show two codes' texts
+ * in one printf, and a signal handler may ask for one.  A code that no
+ * errno value has reads as itself, "unknown error".
+ */
 POOL_API const char *
 pool_strerror(int err)
 {
-	static __thread char	 buf[128];
-	size_t			 i;
+	const char	*text;
+	size_t		 i;
 
 	for (i = 0; i < sizeof client_errors / sizeof client_errors[0]; i++) {
 		if (client_errors[i].code == err)
 			return client_errors[i].text;
 	}
 
-	/* Some other errno: the C library's text, into a per-thread buffer. */
+	/* Some other errno: the C library's text. */
 	if (err == INT_MIN)
 		return "unknown error";
 	if (err < 0)
 		err = -err;
-	return strerror_r(err, buf, sizeof buf);
+	text = strerrordesc_np(err);
+	return text != NULL ? text : "unknown error";
 }
 
 POOL_API int

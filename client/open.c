@@ -112,6 +112,21 @@ client_check_fd(int fd, uint64_t size, int read_only)
 }
 
 /*
+ * The alignment of a pool's mapping (see CLIENT_MAP_ALIGN_MAX): also the
+ * most that pool_alloc_aligned can promise of an address.
+ */
+size_t
+client_map_align(uint64_t size, uint64_t pool_page)
+{
+	size_t	page = (size_t)sysconf(_SC_PAGESIZE), align;
+
+	align = pool_page > page ? (size_t)pool_page : page;
+	while (align < CLIENT_MAP_ALIGN_MAX && align * 2 <= size)
+		align *= 2;
+	return align;
+}
+
+/*
  * Map the whole pool, shared, at an aligned address (see
  * CLIENT_MAP_ALIGN_MAX): reserve enough address space to find an aligned
  * start in, give back the slack on both sides, then map the memfd over the
@@ -127,9 +142,7 @@ client_map(int fd, uint64_t size, uint64_t pool_page, int prot)
 	int		 saved;
 
 	page = (size_t)sysconf(_SC_PAGESIZE);
-	align = pool_page > page ? (size_t)pool_page : page;
-	while (align < CLIENT_MAP_ALIGN_MAX && align * 2 <= size)
-		align *= 2;
+	align = client_map_align(size, pool_page);
 
 	if (size > SIZE_MAX - 2 * align) {
 		errno = ENOMEM;

@@ -456,6 +456,13 @@ pool_alloc_aligned(struct pool *p, size_t size, size_t align,
 		return conn_local_failure(-EINVAL);
 	if (align == 0 || (align & (align - 1)) != 0)
 		return conn_local_failure(-EINVAL);
+	/*
+	 * Past the mapping's alignment an aligned offset is no aligned
+	 * address: the daemon would grant it (offset 0 is aligned to
+	 * anything), and the program would get a misaligned pointer.
+	 */
+	if (align > client_map_align(p->size, p->page_size))
+		return conn_local_failure(-EINVAL);
 	return client_alloc(p, size, align, 0, 1, out);
 }
 

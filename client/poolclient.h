@@ -30,6 +30,13 @@
  * dies is reclaimed as usual.  The child connects and opens anew.
  * No call is a cancellation point: a thread cancelled while it waits for a
  * reply finishes the call first, so the connection goes on for the others.
+ * pool_close(p) must not run while another thread uses p, nor
+ * pool_disconnect(c) while another uses c or its pools, and what they
+ * closed may not be used again (nor closed twice): they free what the
+ * other calls use.  A signal handler may call pool_ptr, pool_offset_of, pool_size and
+ * pool_strerror only: the others take locks the interrupted thread may
+ * hold.  A signal that interrupts a call (with or without SA_RESTART)
+ * does not end it: it goes on until its reply comes.
  *
  * Link with `pkg-config --cflags --libs poolclient` (static: add --static).
  * Everything exported is named pool_*.
@@ -400,7 +407,12 @@ POOL_API int pool_flush(struct pool *p);
 /* pool_alloc - allocate size bytes (size 0 is -EINVAL). */
 POOL_API int pool_alloc(struct pool *p, size_t size, pool_off_t *out);
 
-/* pool_alloc_aligned - allocate aligned to align, a power of two. */
+/*
+ * pool_alloc_aligned - allocate aligned to align, a power of two no larger
+ * than the mapping's alignment (the largest power of two not larger than
+ * the pool, up to 1 GiB; at least a page): the offset and the address are
+ * aligned alike.  A larger align is -EINVAL.
+ */
 POOL_API int pool_alloc_aligned(struct pool *p, size_t size, size_t align,
 				pool_off_t *out);
 
@@ -412,10 +424,10 @@ POOL_API int pool_calloc(struct pool *p, size_t nmemb, size_t size,
  * pool_realloc - resize the block at off, in place when possible, else move
  * it (the bytes are copied: for sizes of 1 MiB or more by this call, in the
  * calling process, otherwise by the daemon).  off == POOL_OFF_NONE
- * allocates; size 0 frees and stores POOL_OFF_NONE.  On failure the old
- * block is unchanged.  The handle must hold a reference (-EPERM); a block
- * other handles hold, or a persistent one, only grows, in place (-EBUSY
- * for a shrink or a move: the others may use all of it).
+ * allocates; size 0 frees and stores POOL_OFF_NONE (both: -EINVAL).  On
+ * failure the old block is unchanged.  The handle must hold a reference
+ * (-EPERM); a block other handles hold, or a persistent one, only grows,
+ * in place (-EBUSY for a shrink or a move: the others may use all of it).
  */
 POOL_API int pool_realloc(struct pool *p, pool_off_t off, size_t size,
 			  pool_off_t *out);
@@ -652,7 +664,11 @@ POOL_API int pool_names(struct pool_conn *c, const char *name,
 			const char *prefix, struct pool_named **out,
 			size_t *n, size_t *total);
 
-/* pool_strerror - text for a code returned by this library. */
+/*
+ * pool_strerror - text for a code returned by this library (any other
+ * errno's text, negated or not; "unknown error" for a code no errno has).
+ * The text is static: it stays valid, whatever is called next.
+ */
 POOL_API const char *pool_strerror(int err);
 
 /*
