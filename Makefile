@@ -135,7 +135,8 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_names_readers itest_notify itest_probe_exit \
               itest_cache_threads \
               itest_numa \
-              itest_huge itest_evict itest_names_wait itest_set itest_limit
+              itest_huge itest_evict itest_names_wait itest_set itest_limit \
+              itest_misuse
 ITEST_BINS := $(ITESTS:%=$(BUILD)/tests/%)
 ITEST_COMMON := $(BUILD)/tests/integration/harness.o \
                 $(BUILD)/tests/integration/harness_raw.o \
