@@ -258,9 +258,9 @@ static const struct cmd cmds[] = {
 	  "wait until a block has the name",
 	  "Wait until NAME is published in POOL (read permission), for at\n"
 	  "most SECONDS if --timeout is given, and print the named block on\n"
-	  "one line: the name, offset (hexadecimal), usable size (as `names`\n"
-	  "shows it) and generation.  A name there already is printed at\n"
-	  "once.  Exit 1 if the time runs out (or the pool is destroyed\n"
+	  "one line: the name, offset (hexadecimal), usable size (in bytes)\n"
+	  "and generation.  A name there already is printed at once.\n"
+	  "Exit 1 if the time runs out (or the pool is destroyed\n"
 	  "meanwhile); --timeout 0 looks once.\n"
 	  "  --timeout SECONDS  give up after this many (whole) seconds\n" },
 	{ "unpublish", cmd_unpublish, 2, 2, 0, "POOL NAME",

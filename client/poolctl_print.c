@@ -1069,7 +1069,11 @@ print_names(const struct ctl *ctl, const char *pool,
 		    pn[i].generation, pn[i].evictable ? "yes" : "no");
 }
 
-/* The block `wait` found: a line as `names` prints, or one object. */
+/*
+ * The block `wait` found, or one object.  The line is for a script, as
+ * --format=kv's are: one field each, the size a plain count of bytes
+ * (names' "1.0 KiB" would split it in two), as --json's usable_size.
+ */
 void
 print_wait(const struct ctl *ctl, const char *pool, const char *name,
     uint64_t off, uint64_t usable, uint64_t gen)
@@ -1086,8 +1090,8 @@ print_wait(const struct ctl *ctl, const char *pool, const char *name,
 		json_print(ctl, o);
 		return;
 	}
-	printf("%s %#" PRIx64 " %s %" PRIu64 "\n", safe(name).s, off,
-	    human(usable).s, gen);
+	printf("%s %#" PRIx64 " %" PRIu64 " %" PRIu64 "\n", safe(name).s, off,
+	    usable, gen);
 }
 
 void

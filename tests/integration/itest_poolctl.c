@@ -18,7 +18,8 @@
  *   a missing socket in the library's words, not as the daemon's),
  *   and another uid refused by the daemon or by the socket's mode (exit 77).
  *   wait: a timeout said as the name not published in time (exit 1), a
- *   pool that does not exist, a name there already, a missing name with
+ *   pool that does not exist, a name there already (its line four fields,
+ *   the size in bytes), a missing name with
  *   --timeout 0 (exit 1), a name too long, a bad timeout and a missing
  *   argument, named as the synopsis names it (exit 2).
  *   The daemon's words for a refusal: left out when poolctl's explain it
@@ -1458,6 +1459,28 @@ expect_usage_error(const char *args, const char *what)
 }
 
 /*
+ * wait's line is for a script, as --format=kv's are: four fields, the
+ * name, the offset in hexadecimal, the usable size as a plain count of
+ * bytes and the generation, as the library answers them.  The size once
+ * came as names shows it ("64 B"), a space in it making five fields.
+ */
+static void
+wait_line_is_four_fields(pool_off_t off)
+{
+	char want[128];
+	pool_off_t at;
+	size_t usable;
+	uint64_t gen;
+
+	assert_int_equal(pool_lookup_wait(fx.pool, "frame", 0, 0, 0, &at,
+					  &usable, &gen), 0);
+	assert_int_equal(at, off);
+	snprintf(want, sizeof(want), "frame %#" PRIx64 " %zu %" PRIu64 "\n",
+		 (uint64_t)at, usable, gen);
+	expect(strcmp(fx.out, want) == 0, want);
+}
+
+/*
  * A wait that times out says what did not happen, in the command's words,
  * not the errno's text ("Connection timed out").
  */
@@ -1492,6 +1515,7 @@ wait_says_what_happened(void **state)
 	expect(line_starting(fx.out, "frame"), "wait prints the name's row");
 	expect_exit(ctl("wait alpha frame --timeout 1"), 0, "wait, name there");
 	expect(line_starting(fx.out, "frame"), "wait prints the name's row");
+	wait_line_is_four_fields(off);
 
 	memset(name, 'n', sizeof(name) - 1);
 	name[sizeof(name) - 1] = '\0';
