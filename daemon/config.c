@@ -548,6 +548,7 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 	 const char *value)
 {
 	const char *bad = NULL;
+	char page[16];
 	int rc = 0;
 
 	if (strcmp(key, "size") == 0) {
@@ -594,7 +595,19 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 		bad = rc ? "retain" : NULL;
 	} else if (strcmp(key, "page_size") == 0) {
 		rc = parse_size_key(ls, key, value, &p->page_size);
-		bad = rc ? "page_size" : NULL;
+		bad = rc == -1 ? "page_size" : NULL;
+		/*
+		 * Past 64 bits, or past the largest page the daemon takes, it
+		 * is past that page: the bound to say, not 2^64 - 1, nor the
+		 * kernel's sizes (some offer larger pages, 16 GiB on ppc64).
+		 */
+		if (rc == SIZE_TOO_LARGE || (!bad && p->page_size >
+					     HUGEPAGE_MAX))
+			return snprintf(ls->problem, sizeof(ls->problem),
+					"bad page_size '%s' in [pool %s] (at "
+					"most %s)", value, p->name,
+					hugepage_text(HUGEPAGE_MAX, page,
+						      sizeof(page))), 0;
 		if (!bad && !hugepage_valid(p->page_size))
 			return snprintf(ls->problem, sizeof(ls->problem),
 					"page_size %s in [pool %s] is neither "

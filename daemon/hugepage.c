@@ -40,12 +40,8 @@ hugepage_valid(uint64_t size)
 
 	if (size == 0 || size == hugepage_system())
 		return hugepage_system();
-	/*
-	 * memfd_create encodes the size as its log2 in 6 bits; the protocol
-	 * carries a page size in 32 (OpenReply, PoolStats).
-	 */
 	if ((size & (size - 1)) || size < hugepage_system() ||
-	    size > (1ull << 31))
+	    size > HUGEPAGE_MAX)
 		return 0;
 	sysfs_dir(size, "", path, sizeof(path));
 	if (stat(path, &sb) == -1 || !S_ISDIR(sb.st_mode))

@@ -11,6 +11,13 @@
 /* Where the kernel lists the huge page sizes it offers. */
 #define HUGEPAGE_SYSFS "/sys/kernel/mm/hugepages"
 
+/*
+ * The largest page a pool may have: memfd_create encodes the size as its
+ * log2 in 6 bits; the protocol carries a page size in 32 (OpenReply,
+ * PoolStats).
+ */
+#define HUGEPAGE_MAX (1ull << 31)
+
 /* The system page, in bytes. */
 uint64_t hugepage_system(void);
 /*

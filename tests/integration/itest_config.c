@@ -1246,15 +1246,16 @@ command_line_errors_say_what(void **state)
  * A size past 64 bits, by its multiplier ("99999999999T") or its digits,
  * says the most it may be, as a count does: the largest pool for size,
  * 2^64 - 1 bytes for the other size keys with no bound of their own, of
- * [daemon] (release_step) or of a pool (quota, retain, page_size).  They
- * once said only "bad KEY 'V'".  A word of another form still says that
- * alone.  (limit has a bound of its own: limit_past_any_pool_says_its_size.)
+ * [daemon] (release_step) or of a pool (quota, retain).  They once said
+ * only "bad KEY 'V'".  A word of another form still says that alone.
+ * (limit and page_size have bounds of their own:
+ * limit_past_any_pool_says_its_size, page_size_past_the_largest_says_it.)
  */
 static void
 sizes_past_64_bits_say_the_most(void **state)
 {
 	static const char *const pool_keys[] = {
-		"quota", "retain", "page_size",
+		"quota", "retain",
 	};
 	static const char *const past[] = {
 		"99999999999T", "16777216T", "99999999999999999999",
@@ -1365,6 +1366,57 @@ limit_past_any_pool_says_its_size(void **state)
 }
 
 /*
+ * A page is at most 2 GiB (memfd_create and the protocol can carry no
+ * larger): a page_size past 64 bits, or past 2 GiB, says that bound, at
+ * its own line, as limit says the pool's size.  Past 64 bits it once said
+ * 2^64 - 1, and past 2 GiB that the kernel offers no such page, which a
+ * kernel with larger pages may.  One within 2 GiB the kernel does not
+ * offer is still said so.
+ */
+static void
+page_size_past_the_largest_says_it(void **state)
+{
+	static const char *const past[] = {
+		"99999999999T", "16777216T", "99999999999999999999",
+		"99999999999TB", "4G", "2147483649", "16GiB",
+	};
+	struct daemon_proc d;
+	char text[256], out[1024], want[512];
+	size_t j;
+
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	snprintf(d.dir, sizeof(d.dir), "/tmp/poolmgr-test.XXXXXX");
+	assert_non_null(mkdtemp(d.dir));
+	snprintf(d.sock, sizeof(d.sock), "%s/poolmgrd.sock", d.dir);
+	snprintf(d.conf, sizeof(d.conf), "%s/poolmgrd.conf", d.dir);
+	for (j = 0; j < sizeof(past) / sizeof(past[0]); j++) {
+		snprintf(text, sizeof(text), "[pool s]\nsize = 1M\n"
+			 "page_size = %s\n", past[j]);
+		write_config(&d, text);
+		assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s",
+					   d.sock, d.conf), 1);
+		snprintf(want, sizeof(want), "poolmgrd: %s:5: bad page_size "
+			 "'%s' in [pool s] (at most 2 GiB)\n", d.conf, past[j]);
+		if (strcmp(out, want) != 0)
+			fail_msg("--check-config of page_size = %s said:\n%s\n"
+				 "not:\n%s", past[j], out, want);
+	}
+	/* Within 2 GiB, no page at all: the kernel's sizes are the bound. */
+	write_config(&d, "[pool s]\nsize = 1M\npage_size = 3M\n");
+	assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s", d.sock,
+				   d.conf), 1);
+	snprintf(want, sizeof(want), "poolmgrd: %s:5: page_size 3M in [pool s] "
+		 "is neither the system page nor a huge page size the kernel "
+		 "offers (/sys/kernel/mm/hugepages)\n", d.conf);
+	assert_string_equal(out, want);
+	refused_at_start("[pool s]\nsize = 1M\npage_size = 99999999999T\n",
+			 "5: bad page_size '99999999999T' in [pool s] (at most "
+			 "2 GiB)");
+	remove_dir(&d);
+}
+
+/*
  * A count with a byte unit whose number is out of range even without
  * the unit ("99999999999999999999KB", past 64 bits; "16777216TB"; "0KB"
  * where 0 is refused) says the bound, as the same count without its
@@ -1446,6 +1498,7 @@ main(void)
 		cmocka_unit_test(count_multiplier_bounds_connections),
 		cmocka_unit_test(sizes_past_64_bits_say_the_most),
 		cmocka_unit_test(limit_past_any_pool_says_its_size),
+		cmocka_unit_test(page_size_past_the_largest_says_it),
 		cmocka_unit_test(counts_out_of_range_with_byte_unit_say_the_bound),
 	};
 
