@@ -72,12 +72,24 @@ config_defaults(struct config *cf)
  */
 #define SIZE_TOO_LARGE 1
 
+/* The power of 2 that c (K, M, G or T, either case) multiplies by; else 0. */
+static unsigned
+multiplier_shift(char c)
+{
+	static const char multipliers[] = "KMGT";
+	const char *at;
+
+	if (c == '\0' || !(at = strchr(multipliers, toupper((unsigned char)c))))
+		return 0;
+	return 10 * (unsigned)(at - multipliers + 1);
+}
+
 static int
 read_size(const char *s, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
-	unsigned shift = 0;
+	unsigned shift;
 	int too_large;
 
 	if (!s || !isdigit((unsigned char)*s))
@@ -85,16 +97,8 @@ read_size(const char *s, uint64_t *out)
 	errno = 0;
 	v = strtoull(s, &end, 10);
 	too_large = errno == ERANGE;
-	switch (toupper((unsigned char)*end)) {
-	case '\0':
-		break;
-	case 'K': shift = 10; end++; break;
-	case 'M': shift = 20; end++; break;
-	case 'G': shift = 30; end++; break;
-	case 'T': shift = 40; end++; break;
-	default:
-		return -1;
-	}
+	if ((shift = multiplier_shift(*end)) != 0)
+		end++;
 	if (shift && (strcasecmp(end, "iB") == 0 || strcasecmp(end, "B") == 0))
 		end += strlen(end);
 	if (*end != '\0')
@@ -243,16 +247,16 @@ trim_blanks(const char *s, size_t n)
 
 /*
  * Whether s is a number with a byte unit, as one may end a size ("64KB",
- * "1MiB", "4 B", "4 KB"): 1, and in number what it would be as a count,
- * the multiplier kept and the blanks before it and the unit dropped
- * ("64K", "1M", "4", "4K"), or "" if it would not fit; else 0.  Whether
- * that is a count, the caller sees: "1 2KB" gives "1 2K".
+ * "1MiB", "4 B", "4 KB"): 1, and what it would be as a count, the
+ * multiplier kept and the blanks before it and the unit dropped ("64K",
+ * "1M", "4", "4K"): s[0..*digits) then *multiplier ('\0' for none); else
+ * 0.  It stays in s, however long: a value is as long as its line may be.
+ * Whether s[0..*digits) is a number, the caller sees: "1 2KB" gives "1 2".
  */
 static int
-byte_unit_count(const char *s, char *number, size_t size)
+byte_unit_count(const char *s, size_t *digits, char *multiplier)
 {
 	size_t n = strlen(s);
-	char multiplier = '\0';
 
 	if (n < 2 || !isdigit((unsigned char)s[0]) ||
 	    toupper((unsigned char)s[n - 1]) != 'B')
@@ -261,21 +265,36 @@ byte_unit_count(const char *s, char *number, size_t size)
 	if (toupper((unsigned char)s[n - 1]) == 'I')
 		n--;
 	n = trim_blanks(s, n);
-	if (strchr("KMGTkmgt", s[n - 1])) {
-		multiplier = s[n - 1];
+	*multiplier = '\0';
+	if (multiplier_shift(s[n - 1])) {
+		*multiplier = s[n - 1];
 		n = trim_blanks(s, n - 1);
 	}
 	if (!isdigit((unsigned char)s[n - 1]))
 		return 0;
-	assert(size > 0);
-	if (n + 2 > size) {
-		number[0] = '\0';
-		return 1;
-	}
-	memcpy(number, s, n);
-	number[n] = multiplier;
-	number[n + (multiplier != '\0')] = '\0';
+	*digits = n;
 	return 1;
+}
+
+/*
+ * The count s[0..digits) times multiplier, as read_size reads "4K": 0,
+ * -1 if s[0..digits) is not all digits ("1 2"), or SIZE_TOO_LARGE.
+ */
+static int
+read_count_in(const char *s, size_t digits, char multiplier, uint64_t *out)
+{
+	unsigned shift = multiplier_shift(multiplier);
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (end != s + digits)
+		return -1;
+	if (errno == ERANGE || (shift && v > (UINT64_MAX >> shift)))
+		return SIZE_TOO_LARGE;
+	*out = (uint64_t)v << shift;
+	return 0;
 }
 
 /*
@@ -314,12 +333,12 @@ parse_count_key(struct load_state *ls, const char *key, const char *what,
 		const char *value, uint64_t least, uint64_t most,
 		uint64_t *out)
 {
-	char number[32];
-	size_t len;
+	size_t digits, room;
 	uint64_t n = 0;
-	int at, rc;
+	char multiplier;
+	int at, rc, hint;
 
-	if (!byte_unit_count(value, number, sizeof(number))) {
+	if (!byte_unit_count(value, &digits, &multiplier)) {
 		rc = read_size(value, &n);
 		if (rc != 0 && rc != SIZE_TOO_LARGE) {
 			snprintf(ls->problem, sizeof(ls->problem),
@@ -333,18 +352,22 @@ parse_count_key(struct load_state *ls, const char *key, const char *what,
 	}
 	at = snprintf(ls->problem, sizeof(ls->problem), "%s '%s' is a count "
 		      "of %s, not a size", key, value, what);
-	rc = read_size(number, &n);
+	rc = read_count_in(value, digits, multiplier, &n);
 	if (at < 0 || (size_t)at >= sizeof(ls->problem) ||
 	    (rc != 0 && rc != SIZE_TOO_LARGE) ||
 	    count_out_of_range(ls, key, value, rc, n, least, most))
 		return -1;
-	len = strlen(number);
-	if (isdigit((unsigned char)number[len - 1]))
-		snprintf(ls->problem + at, sizeof(ls->problem) - (size_t)at,
-			 ": write %s", number);
+	room = sizeof(ls->problem) - (size_t)at;
+	if (multiplier == '\0')
+		hint = snprintf(ls->problem + at, room, ": write %.*s",
+				(int)digits, value);
 	else
-		snprintf(ls->problem + at, sizeof(ls->problem) - (size_t)at,
-			 ": write %s or %llu", number, (unsigned long long)n);
+		hint = snprintf(ls->problem + at, room,
+				": write %.*s%c or %llu", (int)digits, value,
+				multiplier, (unsigned long long)n);
+	/* A hint cut short would say to write another number: none then. */
+	if (hint < 0 || (size_t)hint >= room)
+		ls->problem[at] = '\0';
 	return -1;
 }
 

@@ -39,8 +39,9 @@
  * refused by a reload and by --check-config, saying the key, what it
  * counts and that it is not a size, and what to write; one too large,
  * even for 64 bits, says the most it may be, with a byte unit or
- * without.  So does a size past 64 bits (the largest pool for size, the
- * pool's size for limit, 2^64 - 1 bytes for the others).
+ * without, however many digits it has.  So does a size past 64 bits (the
+ * largest pool for size, the pool's size for limit, 2 GiB for page_size,
+ * as past 2 GiB, 2^64 - 1 bytes for the others).
  *
  * A command line poolmgrd cannot take (an unknown, ambiguous or
  * argument-less option, one given an argument it has none of, a word that
@@ -1134,10 +1135,25 @@ every_count_reads_alike(void **state)
 		snprintf(problem, sizeof(problem), "bad %s '4 K'", k->key);
 		check_refuses(&d, k->key, "4 K", problem);
 	}
-	/* Too long to say what to write: still no count, nor a size. */
+	/*
+	 * However long the number, the same words: what to write, or the
+	 * bound.  (Past 31 characters it once said "not a size" alone.)
+	 */
 #define LONG_4KB "00000000000000000000000000000004KB"
+#define LONG_PAST "000000000000000000000000000000099999999999999999999KB"
 	check_refuses(&d, "max_connections", LONG_4KB, "max_connections '"
-		      LONG_4KB "' is a count of connections, not a size");
+		      LONG_4KB "' is a count of connections, not a size: "
+		      "write 00000000000000000000000000000004K or 4096");
+	check_refuses(&d, "max_connections", "0000000000000000000000000000000"
+		      "0004 B", "max_connections '00000000000000000000000000000"
+		      "000004 B' is a count of connections, not a size: write "
+		      "00000000000000000000000000000000004");
+	check_refuses(&d, "max_connections", LONG_PAST, "bad max_connections "
+		      "'" LONG_PAST "' (at most 4294967295)");
+	check_refuses(&d, "max_blocks_per_session", LONG_PAST, "bad "
+		      "max_blocks_per_session '" LONG_PAST "' (at most "
+		      "18446744073709551615)");
+#undef LONG_PAST
 #undef LONG_4KB
 	refused_at_start("max_connections = 4 KB\n", "3: max_connections "
 			 "'4 KB' is a count of connections, not a size: write "
