@@ -3,7 +3,7 @@
  *
  * poolmgrd [--socket PATH] [--config FILE] [--verbose]
  * poolmgrd --check-config --config FILE [--socket PATH]
- * poolmgrd --restart-probe
+ * poolmgrd --help | --version | --restart-probe
  *
  * Runs in the foreground, logs to stderr with syslog priority prefixes.
  */
@@ -27,6 +27,7 @@ usage(FILE *f)
 	fprintf(f,
 		"usage: poolmgrd [--socket PATH] [--config FILE] [--verbose]\n"
 		"       poolmgrd --check-config --config FILE [--socket PATH]\n"
+		"       poolmgrd --help | --version | --restart-probe\n"
 		"\n"
 		"  -s, --socket PATH   listen on PATH (default %s)\n"
 		"  -c, --config FILE   read pools and settings from FILE (INI)\n"

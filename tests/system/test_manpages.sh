@@ -182,6 +182,48 @@ awk '/^```ini/ { on = 1; next } /^```/ { on = 0 } on' "$root/README.md" \
     > "$conf"
 check_conf README.md
 
+# poolmgrd's options: the usage lines of --help, its option list, and
+# poolmgrd(8)'s SYNOPSIS and OPTIONS name the same ones.  Each is read as
+# its long name, through the pairs ("-s, --socket") of the option list.
+opt_words() {
+	sed 's/\\-/-/g' | grep -Eo -- '(^|[^A-Za-z0-9-])--?[a-z][a-z-]*' |
+	    sed 's/^[^-]*//' | sort -u
+}
+long_names() {
+	while read -r o; do
+		case $o in
+		--*)	echo "$o" ;;
+		*)	l=$(printf '%s\n' "$help" |
+			    sed -n "s/^ *$o, \(--[a-z-]*\).*/\1/p")
+			echo "${l:-$o (no long name in --help)}" ;;
+		esac
+	done | sort -u
+}
+same_opts() {
+	if [ "$2" != "$4" ]; then
+		echo "test_manpages: FAIL: poolmgrd's options differ:"
+		echo "    $1: $(echo $2)"
+		echo "    $3: $(echo $4)"
+		ok=0
+	fi
+}
+if [ -x "$build/poolmgrd" ]; then
+	help=$("$build/poolmgrd" --help)
+	usage=$(printf '%s\n' "$help" | sed '/^$/q' | opt_words | long_names)
+	table=$(printf '%s\n' "$help" | sed '1,/^$/d' | grep -E '^ +-' |
+	    sed 's/^ *//; s/ [A-Z]\{2,\}.*//; s/  .*//' | opt_words | long_names)
+	synopsis=$(sed -n '/^\.SH SYNOPSIS/,/^\.SH /p' \
+	    "$root/docs/poolmgrd.8" | opt_words | long_names)
+	options=$(awk '/^\.SH / { sec = ($0 ~ /^\.SH OPTIONS/); next }
+		sec && /^\.TP/ { getline; print }' "$root/docs/poolmgrd.8" |
+	    opt_words | long_names)
+	same_opts "--help's usage lines" "$usage" "its option list" "$table"
+	same_opts "--help's option list" "$table" \
+	    "docs/poolmgrd.8 SYNOPSIS" "$synopsis"
+	same_opts "--help's option list" "$table" \
+	    "docs/poolmgrd.8 OPTIONS" "$options"
+fi
+
 for pair in poolmgrd:docs/poolmgrd.8 poolctl:docs/poolctl.1; do
 	prog=${pair%%:*} page=${pair#*:}
 	if [ ! -x "$build/$prog" ]; then
