@@ -152,11 +152,8 @@ check_config(const struct server_opts *so, struct config *cf)
 	const char *path;
 	char err[512];
 
-	if (!so->config_path) {
-		fprintf(stderr, "poolmgrd: --check-config needs --config "
-			"FILE\n");
-		return 2;
-	}
+	if (!so->config_path)
+		return usage_error("--check-config needs --config FILE");
 	if (config_load(cf, so->config_path, err, sizeof(err)) != 0) {
 		fprintf(stderr, "poolmgrd: %s\n", err);
 		return 1;

@@ -866,7 +866,9 @@ check_config_option(void **state)
 	assert_string_equal(out, want);
 
 	assert_int_equal(check_run(out, sizeof(out), "-t -s %s", d.sock), 2);
-	assert_non_null(strstr(out, "--check-config needs --config"));
+	assert_string_equal(out, "poolmgrd: --check-config needs --config "
+			    "FILE\nTry 'poolmgrd --help' for more "
+			    "information.\n");
 
 	assert_true(harness_alive(&d));
 	EXPECT_RC(pool_stats_by_name(c, "p", &st), 0);
