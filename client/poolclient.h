@@ -435,7 +435,9 @@ POOL_API int pool_realloc(struct pool *p, pool_off_t off, size_t size,
 /*
  * pool_free - drop this handle's reference to the block (or the pool's
  * reference of a persistent block).  POOL_OFF_NONE is a no-op; a double or
- * invalid free is -EINVAL; another handle's private block is -EPERM.
+ * invalid free is -EINVAL; another handle's private block is -EPERM; a
+ * named block this handle holds no reference to is -EBUSY.  A read-only
+ * handle drops only its own reference: any other off is -EACCES.
  */
 POOL_API int pool_free(struct pool *p, pool_off_t off);
 
@@ -536,7 +538,8 @@ POOL_API int pool_lookup(struct pool *p, const char *name, pool_off_t *off,
  * handle holds the block before the answer comes, so it cannot be
  * unpublished, freed and given to someone else between the two (as it
  * could between a pool_lookup and a pool_retain).  Free it with pool_free
- * when done.  A read-write handle only (-EACCES); -EDQUOT and -EMLINK as
+ * when done.  Read-only handles too: a reader keeps the block it reads
+ * this way, and drops it with pool_free.  -EDQUOT and -EMLINK as
  * pool_retain.
  */
 POOL_API int pool_lookup_retain(struct pool *p, const char *name,
