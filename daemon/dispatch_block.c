@@ -39,6 +39,22 @@ check_block_cap(struct call *c)
 	return 0;
 }
 
+/*
+ * The cap for a retain of off by h: only a retain that would add a
+ * reference counts against it.  One of a block h holds already is a
+ * no-op, and one of no live block is -EINVAL (dpool_retain says which),
+ * whether or not the session is at its cap.
+ */
+int
+check_retain_cap(struct call *c, struct handle *h, uint64_t off)
+{
+	struct block *b = dpool_block(h->pool, off);
+
+	if (!b || dpool_holds(b, h))
+		return 0;
+	return check_block_cap(c);
+}
+
 static Poolmgr__AllocReply alloc_reply;
 
 void
@@ -702,7 +718,7 @@ do_retain(struct call *c, const Poolmgr__Retain *m)
 
 	if (!(h = get_handle(c, m->handle, false, &rc)))
 		return rc;
-	if ((rc = check_block_cap(c)))
+	if ((rc = check_retain_cap(c, h, m->offset)))
 		return rc;
 	rc = dpool_retain(h->pool, h, m->offset,
 			  quota_used(c, h));

@@ -83,6 +83,8 @@ struct dpool *get_pool(struct call *c, const Poolmgr__PoolRef *ref,
 /* dispatch_block.c */
 /* -EDQUOT if the session holds as many references as it may, else 0. */
 int check_block_cap(struct call *c);
+/* check_block_cap, for a retain of off that would add a reference only. */
+int check_retain_cap(struct call *c, struct handle *h, uint64_t off);
 /* What counts against the quota of c's session in h's pool. */
 uint64_t quota_used(struct call *c, struct handle *h);
 /* The reply is alloc{off, size}. */

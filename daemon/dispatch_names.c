@@ -106,7 +106,7 @@ do_lookup(struct call *c, const Poolmgr__Lookup *m)
 	if (n->evict)	/* a use, even if the retain fails */
 		evict_touch(h->pool, n);
 	if (m->retain) {
-		if ((rc = check_block_cap(c)))
+		if ((rc = check_retain_cap(c, h, n->block->off)))
 			return rc;
 		rc = dpool_retain(h->pool, h, n->block->off,
 				  quota_used(c, h));

@@ -177,6 +177,7 @@ blocks_per_session(void **state)
 	struct pool *p, *q;
 	struct daemon_proc d;
 	pool_off_t off[10], extra;
+	size_t usable;
 	int i;
 
 	(void)state;
@@ -189,6 +190,18 @@ blocks_per_session(void **state)
 	EXPECT_RC(pool_alloc(p, 32, &extra), -EDQUOT);
 	EXPECT_RC(pool_free(p, off[0]), 0);
 	EXPECT_RC(pool_alloc(p, 32, &off[0]), 0);
+	/*
+	 * At the cap, only a retain that would add a reference is refused:
+	 * one of a block held already is the no-op it always is, one of no
+	 * block the -EINVAL it always is, and so for a retaining lookup.
+	 */
+	EXPECT_RC(pool_retain(p, off[1]), 0);
+	EXPECT_RC(pool_retain(p, 512 * 1024), -EINVAL);
+	EXPECT_RC(pool_publish(p, off[2], "held"), 0);
+	EXPECT_RC(pool_lookup_retain(p, "held", &extra, &usable), 0);
+	assert_int_equal(extra, off[2]);
+	EXPECT_RC(pool_unpublish(p, "held"), 0);
+	EXPECT_RC(pool_alloc(p, 32, &extra), -EDQUOT);
 	/* Another client has its own allowance. */
 	EXPECT_RC(pool_connect(NULL, &other), 0);
 	EXPECT_RC(pool_open(other, "b", &q), 0);
