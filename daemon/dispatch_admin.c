@@ -4,8 +4,8 @@
  * within the pool's mode), a handle's share map after a restart in place,
  * and the inspections: stats, list, trim, check, clients and persisted.
  *
- * Those that read a pool's state (stats, list, check, trim, and a destroy
- * that counts live blocks) first wait for the pool to settle
+ * Those that read a pool's state (stats, list, check, trim, persisted,
+ * and a destroy that counts live blocks) first wait for the pool to settle
  * (wait_settled): work its clients let go of may still be queued
  * (pool_release.c), and no answer should show it half done.
  */
