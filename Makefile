@@ -137,6 +137,10 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_numa \
               itest_huge itest_evict itest_names_wait itest_set itest_limit \
               itest_misuse
+# Under a malloc of its own, which ASan's allocator leaves no room for.
+ifneq ($(SAN),1)
+ITESTS     += itest_nomem
+endif
 ITEST_BINS := $(ITESTS:%=$(BUILD)/tests/%)
 ITEST_COMMON := $(BUILD)/tests/integration/harness.o \
                 $(BUILD)/tests/integration/harness_raw.o \
@@ -155,6 +159,10 @@ FAIL_MEMFD := $(BUILD)/tests/fail_memfd.so
 FAIL_PIPE_EVENT := $(BUILD)/tests/fail_pipe_event.so
 # Preloaded to refuse it mbind, as a system-call filter would (itest_numa).
 FAIL_MBIND := $(BUILD)/tests/fail_mbind.so
+# Preloaded to fail its malloc, calloc and realloc (itest_nomem).  Plain
+# build only: a sanitized daemon's allocator is ASan's own, which no
+# preloaded library can come before.
+FAIL_MALLOC := $(BUILD)/tests/fail_malloc.so
 
 BENCH_BINS := $(BUILD)/bench/bench_engine $(BUILD)/bench/bench_speed \
               $(BUILD)/bench/bench_boost $(BUILD)/bench/bench_release \
@@ -336,6 +344,11 @@ $(FAIL_MBIND): tests/integration/fail_mbind.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -fPIC -shared -o $@ $< -ldl
 $(BUILD)/tests/itest_numa: | $(FAIL_MBIND)
+
+$(FAIL_MALLOC): tests/integration/fail_malloc.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -fPIC -shared -o $@ $< -ldl
+$(BUILD)/tests/itest_nomem: | $(FAIL_MALLOC)
 
 $(BUILD)/bench/bench_engine: $(BUILD)/tests/bench/bench_engine.o \
 		$(BUILD)/tests/bench/bench_util.o $(ENGINE_LIB)

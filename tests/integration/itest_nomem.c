@@ -1,0 +1,721 @@
+/*
+ * itest_nomem.c - the daemon under allocation failure.  fail_malloc.so
+ * (preloaded into the daemon, plain build only: see the Makefile) fails
+ * its malloc, calloc and realloc by a rule, from the test's signal on
+ * until the next; the engine's metadata allocations, which abort by
+ * design, are spared.
+ *
+ * Each test starts the daemon with one rule, switches failures on and
+ * runs CHILDREN client processes through OPS requests of every kind:
+ * alloc, calloc, realloc, free, batches, retain, publish (plain and
+ * evictable), lookup, lookup-retain, waiting lookup, unpublish, stats,
+ * list, clients, names, check, create/open/destroy of a pool of their
+ * own, and new connections.  Each answer must be success, the answer the
+ * request has without failures (-ENOENT for a lookup of a name gone,
+ * -ETIMEDOUT for a wait, ...), -ENOMEM, or a dropped connection
+ * (-ECONNRESET), after which the child connects again (where the daemon
+ * cannot even take a connection in, a connect fails so, and the child
+ * tries again).  Anything else fails the test.  The daemon must answer
+ * throughout (no request waits past HANG_MS) and stay up.
+ *
+ * Then failures go off, and: every pool checks out; the pool's live
+ * blocks and bytes are those the children hold plus those names hold;
+ * its open handles are the children's; a new client is served; every
+ * child's own pool is gone once destroyed; and once the children exit,
+ * only the named blocks are left and the daemon stops cleanly.
+ *
+ *   every_call_fails     every=1: nothing the daemon allocates succeeds.
+ *   every_third_fails    every=3.
+ *   every_seventh_fails  every=7,after=2.
+ *   now_and_then         every=29.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "poolclient.h"
+
+/* fail_malloc.so's switches. */
+#define FAIL_ON_SIG	(SIGRTMIN + 5)
+#define FAIL_OFF_SIG	(SIGRTMIN + 6)
+
+#define POOL		"nomem"
+#define CONF		"[pool " POOL "]\nsize = 64M\n"
+#define CHILDREN	4
+#define OPS		400
+#define MAX_HELD	48
+#define MAX_NAMES	8
+#define HANG_MS		120000	/* a request unanswered this long: hung */
+#define CONNECT_TRIES	2000
+
+struct held {
+	pool_off_t off;
+	unsigned refs;
+};
+
+struct kid {
+	int id;
+	unsigned seed;
+	struct pool_conn *c;
+	struct pool *p;
+	struct held held[MAX_HELD];
+	int nheld;
+	bool own_pool;		/* its pool t<id> may exist */
+	unsigned long ok, nomem, dropped, bad;
+};
+
+/* What a child reports once failures are off. */
+struct report {
+	int nheld;
+	bool open;
+	unsigned long ok, nomem, dropped, bad;
+	pool_off_t off[MAX_HELD];
+	uint64_t usable[MAX_HELD];
+};
+
+static int to_kid[CHILDREN][2], from_kid[CHILDREN][2];
+
+static unsigned
+roll(struct kid *k, unsigned n)
+{
+	k->seed = k->seed * 1103515245u + 12345u;
+	return (k->seed >> 16) % n;
+}
+
+static bool
+is_drop(int rc)
+{
+	return rc == -ECONNRESET || rc == -EPIPE || rc == -ENOTCONN;
+}
+
+static void
+kid_close(struct kid *k)
+{
+	pool_close(k->p);
+	pool_disconnect(k->c);
+	k->p = NULL;
+	k->c = NULL;
+	k->nheld = 0;	/* the daemon frees what the session held */
+}
+
+/* Connect and open the pool, however often memory runs out meanwhile. */
+static bool
+kid_connect(struct kid *k)
+{
+	int i, rc;
+
+	kid_close(k);
+	for (i = 0; i < CONNECT_TRIES; i++) {
+		if (!k->c && (rc = pool_connect(NULL, &k->c)) != 0) {
+			k->c = NULL;
+			if (rc != -ENOMEM && !is_drop(rc)) {
+				fprintf(stderr, "child %d: connect: %s\n",
+					k->id, pool_strerror(rc));
+				k->bad++;
+				return false;
+			}
+			continue;
+		}
+		if ((rc = pool_open(k->c, POOL, &k->p)) == 0)
+			return true;
+		k->p = NULL;
+		if (is_drop(rc)) {
+			pool_disconnect(k->c);
+			k->c = NULL;
+		} else if (rc != -ENOMEM) {
+			fprintf(stderr, "child %d: open: %s\n", k->id,
+				pool_strerror(rc));
+			k->bad++;
+			return false;
+		}
+	}
+	return false;
+}
+
+/*
+ * The answer rc to request what: counted; a drop reconnects.  allowed is
+ * the one error the request may have without failures (0: none).
+ * Returns whether it succeeded.
+ */
+static bool
+answer(struct kid *k, int rc, int allowed, const char *what)
+{
+	if (rc == 0) {
+		k->ok++;
+		return true;
+	}
+	if (rc == -ENOMEM) {
+		k->nomem++;
+	} else if (is_drop(rc)) {
+		k->dropped++;
+		kid_connect(k);
+	} else if (rc == allowed) {
+		k->ok++;
+	} else {
+		k->bad++;
+		fprintf(stderr, "child %d: %s: %d (%s) \"%s\"\n", k->id, what,
+			rc, pool_strerror(rc), pool_last_message(rc));
+	}
+	return false;
+}
+
+static int
+held_find(struct kid *k, pool_off_t off)
+{
+	int i;
+
+	for (i = 0; i < k->nheld; i++)
+		if (k->held[i].off == off)
+			return i;
+	return -1;
+}
+
+static void
+held_add(struct kid *k, pool_off_t off)
+{
+	int i = held_find(k, off);
+
+	if (i >= 0) {
+		k->held[i].refs++;
+		return;
+	}
+	k->held[k->nheld].off = off;
+	k->held[k->nheld++].refs = 1;
+}
+
+/* One reference of held[i] dropped. */
+static void
+held_drop(struct kid *k, int i)
+{
+	if (--k->held[i].refs == 0)
+		k->held[i] = k->held[--k->nheld];
+}
+
+static int
+held_pick(struct kid *k)
+{
+	return k->nheld ? (int)roll(k, (unsigned)k->nheld) : -1;
+}
+
+static size_t
+a_size(struct kid *k)
+{
+	return roll(k, 8) == 0 ? 100000 + roll(k, 300000) : 1 + roll(k, 4096);
+}
+
+static void
+name_of(struct kid *k, unsigned n, char *buf, size_t len)
+{
+	snprintf(buf, len, "k%d-%u", k->id, n);
+}
+
+static void
+do_alloc(struct kid *k, unsigned how)
+{
+	pool_off_t off;
+	int rc;
+
+	if (k->nheld >= MAX_HELD - 8)
+		return;
+	rc = how == 0 ? pool_alloc(k->p, a_size(k), &off) :
+	    how == 1 ? pool_calloc(k->p, 1 + roll(k, 16), 1 + roll(k, 512),
+				   &off) :
+	    pool_alloc_aligned(k->p, a_size(k), 4096, &off);
+	if (answer(k, rc, 0, "alloc"))
+		held_add(k, off);
+}
+
+static void
+do_batch(struct kid *k)
+{
+	size_t sizes[8];
+	pool_off_t offs[8];
+	unsigned i, n = 1 + roll(k, 8);
+
+	if (k->nheld + (int)n > MAX_HELD)
+		return;
+	for (i = 0; i < n; i++)
+		sizes[i] = 1 + roll(k, 2048);
+	if (answer(k, pool_alloc_batch(k->p, n, sizes, offs), 0,
+		   "alloc_batch"))
+		for (i = 0; i < n; i++)
+			held_add(k, offs[i]);
+}
+
+static void
+do_free_batch(struct kid *k)
+{
+	pool_off_t offs[4];
+	int i, n = 0;
+
+	for (i = 0; i < k->nheld && n < 4; i++)
+		if (k->held[i].refs == 1)
+			offs[n++] = k->held[i].off;
+	if (n == 0 || !answer(k, pool_free_batch(k->p, (size_t)n, offs), 0,
+			      "free_batch"))
+		return;
+	for (i = 0; i < n; i++)
+		held_drop(k, held_find(k, offs[i]));
+}
+
+static void
+do_free(struct kid *k)
+{
+	int i = held_pick(k);
+
+	if (i >= 0 && answer(k, pool_free(k->p, k->held[i].off), 0, "free"))
+		held_drop(k, i);
+}
+
+static void
+do_realloc(struct kid *k)
+{
+	int i = held_pick(k);
+	pool_off_t off;
+	int rc;
+
+	if (i < 0)
+		return;
+	rc = pool_realloc(k->p, k->held[i].off, a_size(k), &off);
+	/* -EBUSY: another holder (a name, a retain) keeps it from moving. */
+	if (answer(k, rc, -EBUSY, "realloc") && rc == 0) {
+		held_drop(k, i);
+		held_add(k, off);
+	}
+}
+
+static void
+do_retain(struct kid *k)
+{
+	int i = held_pick(k);
+
+	if (i >= 0 && answer(k, pool_retain(k->p, k->held[i].off), 0,
+			     "retain"))
+		k->held[i].refs++;
+}
+
+static void
+do_publish(struct kid *k)
+{
+	char name[32];
+	int i = held_pick(k);
+	unsigned flags = roll(k, 2) ? POOL_PUBLISH_REPLACE :
+	    POOL_PUBLISH_EVICTABLE;
+	int rc;
+
+	if (i < 0)
+		return;
+	name_of(k, roll(k, MAX_NAMES), name, sizeof(name));
+	rc = pool_publish_flags(k->p, k->held[i].off, name, flags);
+	/* -EEXIST: the name is on another block; -EBUSY: the block has one. */
+	if (rc == -EEXIST)
+		rc = -EBUSY;
+	answer(k, rc, -EBUSY, "publish");
+}
+
+static void
+do_lookup(struct kid *k, unsigned how)
+{
+	char name[32];
+	pool_off_t off;
+	size_t usable;
+	uint64_t gen;
+	int rc;
+
+	if (how == 1 && k->nheld >= MAX_HELD - 1)
+		how = 0;
+	name_of(k, roll(k, MAX_NAMES), name, sizeof(name));
+	if (how == 0) {
+		answer(k, pool_lookup(k->p, name, &off, &usable), -ENOENT,
+		       "lookup");
+		return;
+	}
+	if (how == 1) {
+		if (answer(k, pool_lookup_retain(k->p, name, &off, &usable),
+			   -ENOENT, "lookup_retain"))
+			held_add(k, off);
+		return;
+	}
+	/* A wait that ends: at once (0 ms), or at its time. */
+	rc = pool_lookup_wait(k->p, name, roll(k, 2) ? 0 : UINT64_MAX / 2,
+			      roll(k, 2) ? 0 : 5, 0, &off, &usable, &gen);
+	if (rc == -ENOENT)	/* no such name, and no wait asked */
+		rc = -ETIMEDOUT;
+	answer(k, rc, -ETIMEDOUT, "lookup_wait");
+}
+
+static void
+do_unpublish(struct kid *k)
+{
+	char name[32];
+
+	name_of(k, roll(k, MAX_NAMES), name, sizeof(name));
+	answer(k, pool_unpublish(k->p, name), -ENOENT, "unpublish");
+}
+
+static void
+do_listing(struct kid *k, unsigned how)
+{
+	struct pool_client_info *ci;
+	struct pool_stats st, *sts;
+	struct pool_named *nm;
+	char msg[256];
+	size_t n, total;
+	int rc;
+
+	switch (how) {
+	case 0:
+		answer(k, pool_stats(k->p, &st), 0, "stats");
+		break;
+	case 1:
+		answer(k, pool_stats_by_name(k->c, POOL, &st), 0,
+		       "stats_by_name");
+		break;
+	case 2:
+		if (answer(k, rc = pool_list(k->c, &sts, &n), 0, "list") &&
+		    rc == 0)
+			free(sts);
+		break;
+	case 3:
+		if (answer(k, rc = pool_clients_total(k->c, POOL, &ci, &n,
+		    &total), 0, "clients") && rc == 0)
+			free(ci);
+		break;
+	case 4:
+		if (answer(k, rc = pool_names(k->c, POOL, "k", &nm, &n,
+		    &total), 0, "names") && rc == 0)
+			free(nm);
+		break;
+	default:
+		answer(k, pool_check_by_name(k->c, POOL, msg, sizeof(msg)), 0,
+		       "check");
+		break;
+	}
+}
+
+/*
+ * A pool of its own: create, open, use, close, destroy.  A drop
+ * reconnects, and the disconnect closed q then.
+ */
+static void
+do_own_pool(struct kid *k)
+{
+	struct pool_create_opts o = { .max_size = 1 << 20 };
+	struct pool_conn *c = k->c;
+	struct pool *q;
+	pool_off_t off;
+	char name[32];
+	int rc;
+
+	snprintf(name, sizeof(name), "t%d", k->id);
+	rc = pool_create(c, name, &o);
+	if (rc == 0 || rc == -EEXIST)
+		k->own_pool = true;
+	if (!answer(k, rc, -EEXIST, "create") && rc != -EEXIST)
+		return;
+	if (!answer(k, pool_open(c, name, &q), 0, "open own"))
+		return;
+	if (answer(k, pool_alloc(q, 100, &off), 0, "alloc own") && roll(k, 2))
+		answer(k, pool_free(q, off), 0, "free own");
+	if (k->c != c)
+		return;
+	pool_close(q);
+	rc = roll(k, 2) ? pool_destroy(c, name) : pool_destroy_force(c, name);
+	/* -EBUSY: the close's word has not come in before the destroy. */
+	if (answer(k, rc, -EBUSY, "destroy") && rc == 0)
+		k->own_pool = false;
+}
+
+static void
+kid_step(struct kid *k)
+{
+	unsigned op = roll(k, 20);
+
+	if (!k->p && !kid_connect(k))
+		return;
+	switch (op) {
+	case 0: case 1: case 2: do_alloc(k, op); break;
+	case 3: case 4: do_free(k); break;
+	case 5: do_realloc(k); break;
+	case 6: do_batch(k); break;
+	case 7: do_free_batch(k); break;
+	case 8: do_retain(k); break;
+	case 9: do_publish(k); break;
+	case 10: case 11: case 12: do_lookup(k, op - 10); break;
+	case 13: do_unpublish(k); break;
+	case 14: case 15: do_listing(k, roll(k, 6)); break;
+	case 16: do_own_pool(k); break;
+	case 17: kid_connect(k); break;	/* a new connection */
+	default: do_alloc(k, 0); break;
+	}
+}
+
+/* With failures off: its pool gone, and what it holds. */
+static void
+kid_report(struct kid *k, struct report *r)
+{
+	char name[32];
+	size_t usable;
+	int i, rc;
+
+	memset(r, 0, sizeof(*r));
+	if (!k->p)
+		kid_connect(k);
+	snprintf(name, sizeof(name), "t%d", k->id);
+	if (k->c && (rc = pool_destroy_force(k->c, name)) != 0 &&
+	    rc != -ENOENT) {
+		fprintf(stderr, "child %d: destroy %s: %s\n", k->id, name,
+			pool_strerror(rc));
+		k->bad++;
+	}
+	r->open = k->p != NULL;
+	r->nheld = k->nheld;
+	for (i = 0; i < k->nheld; i++) {
+		r->off[i] = k->held[i].off;
+		if ((rc = pool_usable_size(k->p, r->off[i], &usable)) != 0) {
+			fprintf(stderr, "child %d: usable_size %#llx: %s\n",
+				k->id, (unsigned long long)r->off[i],
+				pool_strerror(rc));
+			k->bad++;
+		}
+		r->usable[i] = usable;
+	}
+	r->ok = k->ok;
+	r->nomem = k->nomem;
+	r->dropped = k->dropped;
+	r->bad = k->bad;
+}
+
+static int
+kid_main(void *arg)
+{
+	struct kid k = { .id = (int)(intptr_t)arg };
+	struct report r;
+	char b;
+	int i;
+
+	k.seed = 7919u * (unsigned)(k.id + 1);
+	close(to_kid[k.id][1]);
+	close(from_kid[k.id][0]);
+	kid_connect(&k);
+	for (i = 0; i < OPS; i++)
+		kid_step(&k);
+	CHECK(harness_write_full(from_kid[k.id][1], "d", 1) == 0, 2);
+	CHECK(harness_read_full(to_kid[k.id][0], &b, 1) == 0, 3);
+	kid_report(&k, &r);
+	CHECK(harness_write_full(from_kid[k.id][1], &r, sizeof(r)) == 0, 4);
+	CHECK(harness_read_full(to_kid[k.id][0], &b, 1) == 0, 5);
+	kid_close(&k);
+	return r.bad ? 1 : 0;
+}
+
+/* Wait for len bytes from child i, at most HANG_MS: else the test fails. */
+static void
+from_child(int i, void *buf, size_t len)
+{
+	struct pollfd pfd = { .fd = from_kid[i][0], .events = POLLIN };
+
+	if (poll(&pfd, 1, HANG_MS) != 1)
+		fail_msg("child %d: no word in %d ms: the daemon hangs", i,
+			 HANG_MS);
+	assert_int_equal(harness_read_full(from_kid[i][0], buf, len), 0);
+}
+
+/* The daemon must be up; else the test fails with the end of its log. */
+static void
+expect_alive(struct daemon_proc *d)
+{
+	static char text[1 << 16];
+	size_t len;
+
+	if (harness_alive(d))
+		return;
+	harness_read_text(d->log, text, sizeof(text));
+	len = strlen(text);
+	fail_msg("the daemon died; its log ends:\n%s",
+		 text + (len > 2000 ? len - 2000 : 0));
+}
+
+/* Add block off (usable bytes) to the set, unless there already. */
+static void
+set_add(pool_off_t *set, uint64_t *bytes, size_t *n, pool_off_t off,
+	uint64_t usable)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if (set[i] == off)
+			return;
+	set[*n] = off;
+	bytes[(*n)++] = usable;
+}
+
+/* Every pool checks out; the books of POOL are what reps and names say. */
+static void
+expect_books(struct report *reps, int nreps)
+{
+	pool_off_t set[CHILDREN * MAX_HELD + 1024];
+	uint64_t bytes[CHILDREN * MAX_HELD + 1024], sum = 0;
+	struct pool_client_info *ci;
+	struct pool_stats st, *sts;
+	struct pool_named *nm;
+	struct pool_conn *c;
+	size_t n = 0, i, ni, total, open = 0;
+	int j, k;
+
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	assert_int_equal(pool_list(c, &sts, &ni), 0);
+	for (i = 0; i < ni; i++)
+		harness_expect_checked(c, sts[i].name);
+	if (nreps == CHILDREN)	/* the children's own pools are gone */
+		assert_int_equal(ni, 1);
+	free(sts);
+	for (j = 0; j < nreps; j++) {
+		open += reps[j].open;
+		for (k = 0; k < reps[j].nheld; k++)
+			set_add(set, bytes, &n, reps[j].off[k],
+				reps[j].usable[k]);
+	}
+	assert_int_equal(pool_names(c, POOL, NULL, &nm, &ni, &total), 0);
+	assert_int_equal(ni, total);
+	for (i = 0; i < ni; i++)
+		set_add(set, bytes, &n, nm[i].offset, nm[i].usable_size);
+	free(nm);
+	for (i = 0; i < n; i++)
+		sum += bytes[i];
+	st = harness_stats_of(c, POOL);
+	printf("pool " POOL ": %llu live blocks, %llu bytes; the clients and "
+	       "names hold %zu, %llu\n", (unsigned long long)st.live_blocks,
+	       (unsigned long long)st.allocated_bytes, n,
+	       (unsigned long long)sum);
+	assert_int_equal(st.live_blocks, n);
+	assert_int_equal(st.allocated_bytes, sum);
+	assert_int_equal(pool_clients_total(c, POOL, &ci, &ni, &total), 0);
+	free(ci);
+	assert_int_equal(total, open);
+	pool_disconnect(c);
+}
+
+/* A new client is served. */
+static void
+expect_served(void)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	assert_int_equal(pool_open(c, POOL, &p), 0);
+	assert_int_equal(pool_alloc(p, 1000, &off), 0);
+	assert_int_equal(pool_free(p, off), 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+static void
+run_rule(const char *rule)
+{
+	struct report reps[CHILDREN];
+	unsigned long ok = 0, nomem = 0, dropped = 0, bad = 0;
+	struct daemon_proc d;
+	pid_t pids[CHILDREN];
+	char *saved, b;
+	int i;
+
+	setenv("POOLMGR_CLIENT_CACHE", "0", 1);	/* exact books */
+	saved = harness_preload("fail_malloc.so");
+	setenv("POOLMGR_FAIL_MALLOC", rule, 1);
+	harness_fixture_start(&d, CONF);
+	harness_preload_off(saved);
+	unsetenv("POOLMGR_FAIL_MALLOC");
+
+	assert_int_equal(kill(d.pid, FAIL_ON_SIG), 0);
+	for (i = 0; i < CHILDREN; i++) {
+		assert_int_equal(pipe(to_kid[i]), 0);
+		assert_int_equal(pipe(from_kid[i]), 0);
+		pids[i] = harness_spawn(kid_main, (void *)(intptr_t)i);
+		close(to_kid[i][0]);
+		close(from_kid[i][1]);
+	}
+	for (i = 0; i < CHILDREN; i++)
+		from_child(i, &b, 1);
+	expect_alive(&d);
+	assert_int_equal(kill(d.pid, FAIL_OFF_SIG), 0);
+
+	for (i = 0; i < CHILDREN; i++) {
+		assert_int_equal(harness_write_full(to_kid[i][1], "g", 1), 0);
+		from_child(i, &reps[i], sizeof(reps[i]));
+		ok += reps[i].ok;
+		nomem += reps[i].nomem;
+		dropped += reps[i].dropped;
+		bad += reps[i].bad;
+	}
+	printf("%s: %lu answered, %lu -ENOMEM, %lu dropped, %lu wrong\n",
+	       rule, ok, nomem, dropped, bad);
+	expect_books(reps, CHILDREN);
+	expect_served();
+
+	for (i = 0; i < CHILDREN; i++) {
+		assert_int_equal(harness_write_full(to_kid[i][1], "x", 1), 0);
+		assert_int_equal(harness_wait(pids[i]), 0);
+		close(to_kid[i][1]);
+		close(from_kid[i][0]);
+	}
+	expect_books(NULL, 0);
+	assert_int_equal(bad, 0);
+	assert_true(nomem + dropped > 0);	/* failures did happen */
+	harness_fixture_stop(&d);
+}
+
+static void
+every_call_fails(void **state)
+{
+	(void)state;
+	run_rule("every=1");
+}
+
+static void
+every_third_fails(void **state)
+{
+	(void)state;
+	run_rule("every=3");
+}
+
+static void
+every_seventh_fails(void **state)
+{
+	(void)state;
+	run_rule("every=7,after=2");
+}
+
+static void
+now_and_then(void **state)
+{
+	(void)state;
+	run_rule("every=29");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(every_call_fails),
+		cmocka_unit_test(every_third_fails),
+		cmocka_unit_test(every_seventh_fails),
+		cmocka_unit_test(now_and_then),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
