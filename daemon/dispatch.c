@@ -331,13 +331,18 @@ waiter_free(struct waiter *w)
 	free(w);
 }
 
-/* Hold c's request (buf, len) until the work queued so far is done. */
-static void
+/*
+ * Hold c's request (buf, len) until the work queued so far is done.
+ * -ENOMEM if it cannot wait: a held request has done nothing yet.
+ */
+static int
 hold(struct call *c, struct waiter *w, const uint8_t *buf, size_t len)
 {
 	if (!w) {
-		if (!(w = calloc(1, sizeof(*w))))
-			fatalx("out of memory");
+		if (!(w = calloc(1, sizeof(*w)))) {
+			snprintf(c->msg, sizeof(c->msg), "out of memory");
+			return -ENOMEM;
+		}
 		w->s = c->s;
 		w->peer = c->peer;
 		w->since_ns = now_ns();
@@ -351,6 +356,7 @@ hold(struct call *c, struct waiter *w, const uint8_t *buf, size_t len)
 	w->settle = c->settle;
 	w->evict_names = c->evict_names;
 	peer_hold(c->peer, buf, len);
+	return 0;
 }
 
 /*
@@ -435,10 +441,8 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 	} else {
 		rc = dispatch_body(&c);
 	}
-	if (rc == HELD) {
-		hold(&c, w, buf, len);
+	if (rc == HELD && (rc = hold(&c, w, buf, len)) == 0)
 		goto out;
-	}
 	if (rc == WAITING) {
 		peer_hold(peer, buf, len);
 		goto out;

@@ -130,13 +130,26 @@ static bool queue_msg(struct peer *, const void *, size_t,
 		      const struct peer_fds *);
 static bool fds_own(struct peer_fds *);
 
+/* A peer_new that could not make its events: nothing of it is kept. */
+static void
+peer_new_undo(struct peer *p)
+{
+	if (p->ev_read)
+		event_free(p->ev_read);
+	if (p->ev_write)
+		event_free(p->ev_write);
+	if (p->ev_closed)
+		event_free(p->ev_closed);
+	free(p);
+}
+
 struct peer *
 peer_new(struct event_base *base, int fd, peer_dispatch_fn fn, void *arg)
 {
 	struct peer *p = calloc(1, sizeof(*p));
 
 	if (!p)
-		fatalx("out of memory");
+		return NULL;
 	p->fd = fd;
 	p->dispatch = fn;
 	p->arg = arg;
@@ -147,8 +160,10 @@ peer_new(struct event_base *base, int fd, peer_dispatch_fn fn, void *arg)
 				p);
 	p->ev_closed = event_new(base, fd, EV_CLOSED | EV_PERSIST,
 				 peer_on_closed, p);
-	if (!p->ev_read || !p->ev_write || !p->ev_closed)
-		fatalx("event_new failed");
+	if (!p->ev_read || !p->ev_write || !p->ev_closed) {
+		peer_new_undo(p);
+		return NULL;
+	}
 	if (!reads_paused)
 		event_add(p->ev_read, NULL);
 	LIST_INSERT_HEAD(&peers, p, entry);
@@ -310,8 +325,16 @@ peer_set_deadline_ms(struct peer *p, uint64_t ms)
 	if (!p->ev_deadline) {
 		p->ev_deadline = evtimer_new(event_get_base(p->ev_read),
 					     peer_on_deadline, p);
-		if (!p->ev_deadline)
-			fatalx("evtimer_new failed");
+		if (!p->ev_deadline) {
+			static struct log_limit lim;
+
+			/* Unbounded, it could keep its descriptor forever. */
+			log_limited(&lim, LOG_PRI_WARNING, "out of memory for "
+				    "the deadline of client %s; dropping it",
+				    peer_who(p));
+			peer_drop(p);
+			return;
+		}
 	}
 	evtimer_add(p->ev_deadline, &tv);
 }
@@ -519,9 +542,16 @@ queue_msg(struct peer *p, const void *buf, size_t len,
 		peer_drop(p);
 		return false;
 	}
-	m = malloc(sizeof(*m) + len);
-	if (!m)
-		fatalx("out of memory");
+	if (!(m = malloc(sizeof(*m) + len))) {
+		static struct log_limit lim;
+
+		/* The request was done: only its reply is lost, and the
+		 * session's end undoes what it holds. */
+		log_limited(&lim, LOG_PRI_WARNING, "out of memory for a reply "
+			    "to client %s; dropping it", peer_who(p));
+		peer_drop(p);
+		return false;
+	}
 	if (fds)
 		m->fds = *fds;
 	else
@@ -697,16 +727,24 @@ peer_buffers_release(void)
 	memtrim_pages(stage.buf, sizeof(stage.buf));
 }
 
-static void
+/* Keep a request for later; false (logged) if there is no memory. */
+static bool
 held_add(struct peer *p, const uint8_t *buf, size_t len)
 {
 	struct held *h = malloc(sizeof(*h) + len);
 
-	if (!h)
-		fatalx("out of memory");
+	if (!h) {
+		static struct log_limit lim;
+
+		log_limited(&lim, LOG_PRI_WARNING, "out of memory for a "
+			    "request of client %s to wait; dropping it",
+			    peer_who(p));
+		return false;
+	}
 	h->len = len;
 	memcpy(h->data, buf, len);
 	STAILQ_INSERT_TAIL(&p->held, h, entry);
+	return true;
 }
 
 void
@@ -715,8 +753,9 @@ peer_hold(struct peer *p, const uint8_t *buf, size_t len)
 	p->holding = true;
 	event_del(p->ev_read);
 	event_add(p->ev_closed, NULL);
-	if (!p->replaying)	/* else it is the head of the held list */
-		held_add(p, buf, len);
+	/* Replaying, it is the head of the held list already. */
+	if (!p->replaying && !held_add(p, buf, len))
+		peer_drop(p);
 }
 
 bool
@@ -862,7 +901,10 @@ hold_rest(struct peer *p, struct mmsghdr *mm, int i, int n)
 			peer_kill(p);
 			return i + 1;
 		}
-		held_add(p, inbuf[i], len);
+		if (!held_add(p, inbuf[i], len)) {
+			peer_kill(p);
+			return i + 1;
+		}
 	}
 	return i;
 }

@@ -27,6 +27,7 @@ struct peer;
 typedef void (*peer_dispatch_fn)(struct peer *p, const uint8_t *buf,
 				 size_t len, void *arg);
 
+/* A peer on fd; NULL, nothing kept and fd left open, if out of memory. */
 struct peer *peer_new(struct event_base *base, int fd, peer_dispatch_fn fn,
 		      void *arg);
 int peer_fd(const struct peer *p);

@@ -517,7 +517,8 @@ publish(struct rebuild *rb, const struct restore_env *env)
 		unsigned f = 2 + (unsigned)rb->st->n_pools + k;
 		struct peer *pe;
 
-		pe = peer_new(env->base, rb->fds[f], env->dispatch, s);
+		if (!(pe = peer_new(env->base, rb->fds[f], env->dispatch, s)))
+			fatalx("out of memory");
 		rb->fds[f] = -1;
 		if (rb->st->sessions[k]->n_unsent) {
 			carried += carry_unsent(rb, pe, rb->st->sessions[k]);

@@ -179,8 +179,8 @@ accept_one(int fd)
 	if (!s) {
 		static struct log_limit lim;
 
-		log_limited(&lim, LOG_PRI_WARNING, "SO_PEERCRED: %s",
-			    strerror(errno));
+		log_limited(&lim, LOG_PRI_WARNING, "%s: %s", errno == ENOMEM ?
+			    "a new connection" : "SO_PEERCRED", strerror(errno));
 		close(fd);
 		return;
 	}
@@ -204,7 +204,15 @@ accept_one(int fd)
 		close(fd);
 		return;
 	}
-	p = peer_new(base, fd, peer_dispatch, s);
+	if (!(p = peer_new(base, fd, peer_dispatch, s))) {
+		static struct log_limit lim;
+
+		log_limited(&lim, LOG_PRI_WARNING, "pid %d uid %u: out of "
+			    "memory; closing it", (int)s->pid, (unsigned)s->uid);
+		session_free(s);
+		close(fd);
+		return;
+	}
 	/* A client that never says Hello does not keep its descriptor. */
 	peer_set_deadline(p, server_cf->hello_timeout);
 	if (server_cf->hello_timeout)

@@ -46,9 +46,10 @@ session_count_uid(uid_t uid)
 /*
  * The peer's supplementary groups.  Most fit the room in the session; for
  * more, the kernel answers ERANGE with the length they need, and they go
- * on the heap: a client in many groups must not lose them all.
+ * on the heap: a client in many groups must not lose them all.  False
+ * when there is no memory for them: the session is not made.
  */
-static void
+static bool
 session_get_groups(struct session *s, int fd)
 {
 	socklen_t len = sizeof(s->group_room);
@@ -56,21 +57,24 @@ session_get_groups(struct session *s, int fd)
 	s->groups = s->group_room;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, s->groups, &len) == 0) {
 		s->ngroups = (int)(len / sizeof(gid_t));
-		return;
+		return true;
 	}
 	if (errno == ERANGE && len > sizeof(s->group_room)) {
-		if (!(s->groups = malloc(len)))
-			fatalx("out of memory");
+		if (!(s->groups = malloc(len))) {
+			s->groups = s->group_room;
+			return false;
+		}
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, s->groups,
 			       &len) == 0) {
 			s->ngroups = (int)(len / sizeof(gid_t));
-			return;
+			return true;
 		}
 		free(s->groups);
 		s->groups = s->group_room;
 	}
 	log_warn("pid %d uid %u: SO_PEERGROUPS; its supplementary groups "
 		 "count for nothing", (int)s->pid, (unsigned)s->uid);
+	return true;
 }
 
 struct session *
@@ -81,9 +85,10 @@ session_new(int fd)
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
-	if (!s || !n)
-		fatalx("out of memory");
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+	if (!s || !n ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		if (!s || !n)
+			errno = ENOMEM;
 		free(s);
 		free(n);
 		return NULL;
@@ -91,7 +96,12 @@ session_new(int fd)
 	s->uid = cred.uid;
 	s->gid = cred.gid;
 	s->pid = cred.pid;
-	session_get_groups(s, fd);
+	if (!session_get_groups(s, fd)) {
+		free(s);
+		free(n);
+		errno = ENOMEM;
+		return NULL;
+	}
 	s->next_handle = 1;
 	LIST_INIT(&s->handles);
 	LIST_INIT(&s->accounts);
