@@ -120,6 +120,7 @@ kid_connect(struct kid *k)
 	for (i = 0; i < CONNECT_TRIES; i++) {
 		if (!k->c && (rc = pool_connect(NULL, &k->c)) != 0) {
 			k->c = NULL;
+			k->dropped++;	/* not even taken in */
 			if (rc != -ENOMEM && !is_drop(rc)) {
 				fprintf(stderr, "child %d: connect: %s\n",
 					k->id, pool_strerror(rc));
