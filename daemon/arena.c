@@ -15,7 +15,6 @@
 #include <stdlib.h>
 
 #include "arena.h"
-#include "log.h"
 #include "memtrim.h"
 
 #define ARENA_BYTES	(512 * 1024)
@@ -28,6 +27,7 @@ struct spill {
 static alignas(MEMTRIM_ALIGN) unsigned char arena[ARENA_BYTES];
 static size_t arena_used;
 static struct spill *spills;
+static bool arena_short;	/* an allocation failed since the reset */
 
 static void *
 arena_alloc(void *data, size_t size)
@@ -43,8 +43,11 @@ arena_alloc(void *data, size_t size)
 		arena_used += need;
 		return p;
 	}
-	if (size > SIZE_MAX - sizeof(*s) || !(s = malloc(sizeof(*s) + size)))
-		fatalx("out of memory");
+	/* protobuf-c fails the decode: its message is not there to answer. */
+	if (size > SIZE_MAX - sizeof(*s) || !(s = malloc(sizeof(*s) + size))) {
+		arena_short = true;
+		return NULL;
+	}
 	s->next = spills;
 	spills = s;
 	return s->data;
@@ -73,6 +76,13 @@ arena_reset(void)
 		free(s);
 	}
 	arena_used = 0;
+	arena_short = false;
+}
+
+bool
+arena_failed(void)
+{
+	return arena_short;
 }
 
 /* Between requests the arena is empty: dispatch_message resets it. */

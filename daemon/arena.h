@@ -10,12 +10,16 @@
 #define POOLMGRD_ARENA_H
 
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 
 /* The allocator to decode with; its free does nothing. */
 extern ProtobufCAllocator arena_allocator;
 
 /* Forget everything allocated since the last reset. */
 void arena_reset(void);
+
+/* Did an allocation fail for want of memory since the last reset? */
+bool arena_failed(void);
 
 /* Give back the arena's pages; between requests only (memtrim.c). */
 void arena_release(void);

@@ -110,22 +110,20 @@ bindex_hash(uint64_t off)
 	return off;
 }
 
-/* n empty slots: a mapping of its own if it is to be given back in chunks. */
+/*
+ * n empty slots: a mapping of its own if it is to be given back in chunks.
+ * NULL if there is no memory for them.
+ */
 static struct block **
 slots_new(uint64_t n)
 {
 	void *p;
 
-	if (n < BINDEX_CHUNK) {
-		if (!(p = calloc(n, sizeof(struct block *))))
-			fatalx("out of memory");
-		return p;
-	}
+	if (n < BINDEX_CHUNK)
+		return calloc(n, sizeof(struct block *));
 	p = mmap(NULL, n * sizeof(struct block *), PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		fatalx("out of memory");
-	return p;
+	return p == MAP_FAILED ? NULL : p;
 }
 
 static void
@@ -257,12 +255,21 @@ index_move(struct block_index *x, uint64_t steps)
 	}
 }
 
-/* Begin moving the blocks into a table of nslots. */
-static void
+/*
+ * Begin moving the blocks into a table of nslots; false, the tables as
+ * they were, if there is no memory for it.
+ */
+static bool
 index_resize(struct block_index *x, uint64_t nslots)
 {
+	struct block **slot = slots_new(nslots);
 	uint64_t s;
 
+	if (!slot) {
+		x->starved = true;
+		return false;
+	}
+	x->starved = false;
 	if (x->old) {
 		x->hurried++;
 		index_move(x, UINT64_MAX);
@@ -270,7 +277,7 @@ index_resize(struct block_index *x, uint64_t nslots)
 	x->old = x->slot;
 	x->old_mask = x->mask;
 	x->old_count = x->count;
-	x->slot = slots_new(nslots);
+	x->slot = slot;
 	x->mask = nslots - 1;
 	x->count = 0;
 	x->bytes += nslots * sizeof(*x->slot);
@@ -280,6 +287,7 @@ index_resize(struct block_index *x, uint64_t nslots)
 	x->old_next = (s - 1) & x->old_mask;
 	x->old_left = x->old_mask;	/* all but s, which stays empty */
 	x->old_skip = s / BINDEX_CHUNK;
+	return true;
 }
 
 struct block *
@@ -297,18 +305,35 @@ block_index_find(const struct block_index *x, uint64_t off)
 	return NULL;
 }
 
-void
-block_index_insert(struct block_index *x, struct block *b)
+/*
+ * A table that cannot grow for want of memory takes blocks on past 3/4
+ * full, the next insert trying again, while one slot stays empty (lookups
+ * stop at it, and so does index_resize's scan).
+ */
+int
+block_index_reserve(struct block_index *x)
 {
 	uint64_t n = block_index_count(x) + 1;
 
-	index_move(x, 1);
 	if (!x->slot) {
-		x->slot = slots_new(BINDEX_MIN_SLOTS);
+		if (!(x->slot = slots_new(BINDEX_MIN_SLOTS)))
+			return -ENOMEM;
 		x->mask = BINDEX_MIN_SLOTS - 1;
 		x->bytes = BINDEX_MIN_SLOTS * sizeof(*x->slot);
-	} else if (n * 4 > (x->mask + 1) * 3)
-		index_resize(x, (x->mask + 1) * 2);
+	} else if (n * 4 > (x->mask + 1) * 3 &&
+		   !index_resize(x, (x->mask + 1) * 2) && n > x->mask) {
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void
+block_index_insert(struct block_index *x, struct block *b)
+{
+	index_move(x, 1);
+	if (block_index_reserve(x))
+		fatalx("no memory for the index of block %#llx",
+		       (unsigned long long)b->off);
 	table_put(x->slot, x->mask, bindex_hash(b->off), b);
 	x->count++;
 }
@@ -326,9 +351,10 @@ block_index_remove(struct block_index *x, struct block *b)
 		fatalx("block %#llx is not in its pool's index",
 		       (unsigned long long)b->off);
 	index_move(x, 1);
+	/* Without memory for a smaller table, the larger one does. */
 	if (!x->old && x->mask + 1 > BINDEX_MIN_SLOTS &&
 	    x->count * 4 < x->mask + 1)
-		index_resize(x, (x->mask + 1) / 2);
+		(void)index_resize(x, (x->mask + 1) / 2);
 }
 
 struct block *
@@ -453,8 +479,8 @@ block_index_check(const struct block_index *x, struct block_index_stats *st,
 			 (unsigned long long)table_bytes(x));
 		return -EFAULT;
 	}
-	if (n * 4 > nslots * 3 || (!x->old && nslots > BINDEX_MIN_SLOTS &&
-				    n * 4 < nslots)) {
+	if (n >= nslots || (!x->starved && (n * 4 > nslots * 3 ||
+	    (!x->old && nslots > BINDEX_MIN_SLOTS && n * 4 < nslots)))) {
 		snprintf(problem, len, "%llu block%s in %llu slots%s",
 			 (unsigned long long)n, log_plural(n),
 			 (unsigned long long)nslots,

@@ -6,6 +6,7 @@
 #ifndef POOLMGRD_BLOCK_INDEX_H
 #define POOLMGRD_BLOCK_INDEX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +38,9 @@ struct block_index {
 	 */
 	uint64_t bytes;
 	uint64_t old_given;
+	/* A resize was put off for want of memory: the load may be past its
+	 * bounds (never the last empty slot) until one is made. */
+	bool starved;
 };
 
 /* Where an iteration is: in the table (0) or the old one (1), at slot. */
@@ -57,7 +61,16 @@ void block_index_init(struct block_index *x);
 /* Free the tables, not the blocks. */
 void block_index_free(struct block_index *x);
 struct block *block_index_find(const struct block_index *x, uint64_t off);
-/* b->off must be set, and no other block in x have it. */
+/*
+ * Room in x for one more block: 0, or -ENOMEM if there is no memory for a
+ * table with room for it (nothing a lookup sees changed).
+ */
+int block_index_reserve(struct block_index *x);
+/*
+ * b->off must be set, and no other block in x have it.  Ends the daemon if
+ * there is no room for b: it must follow a block_index_reserve, or the
+ * removal of a block from x (whose slot stays free).
+ */
 void block_index_insert(struct block_index *x, struct block *b);
 /* b must be in x, under the b->off it went in with. */
 void block_index_remove(struct block_index *x, struct block *b);

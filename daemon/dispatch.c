@@ -417,11 +417,14 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 	}
 	if (!req) {
 		static struct log_limit lim;
+		bool short_of_memory = arena_failed();
 
+		/* Undecoded, it has no id to answer: only closing is left. */
 		arena_reset();
 		log_limited(&lim, LOG_PRI_WARNING, "pid %d uid %u sent a "
-			    "message that does not decode; closing",
-			    (int)s->pid, (unsigned)s->uid);
+			    "message that %s; closing", (int)s->pid,
+			    (unsigned)s->uid, short_of_memory ? "there is no "
+			    "memory to decode" : "does not decode");
 		peer_kill(peer);
 		return;
 	}

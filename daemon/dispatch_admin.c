@@ -468,8 +468,12 @@ do_open(struct call *c, const Poolmgr__OpenPool *m)
 			return refuse(c, -errno, "cannot reopen pool read-only");
 	}
 	if (!(h = session_open(c->s, p, m->read_only))) {
+		int err = errno;
+
 		if (fd >= 0)
 			close(fd);
+		if (err == ENOMEM)
+			return refuse(c, -ENOMEM, "out of memory");
 		return refuse(c, -EMFILE, "too many open pools");
 	}
 	heap_get_stats(p->heap, &st);
@@ -742,9 +746,10 @@ do_check(struct call *c, const Poolmgr__Check *m)
 		return rc;
 	if ((rc = wait_settled(c, p)))
 		return rc;
+	if ((rc = heap_check(p->heap, problem, sizeof(problem))) == -ENOMEM)
+		return refuse(c, rc, "out of memory for the check");
 	poolmgr__check_reply__init(&cr);
-	cr.ok = heap_check(p->heap, problem, sizeof(problem)) == 0 &&
-		dpool_check(p, problem, sizeof(problem)) == 0 &&
+	cr.ok = rc == 0 && dpool_check(p, problem, sizeof(problem)) == 0 &&
 		dispatch_wait_check(p, problem, sizeof(problem)) == 0;
 	cr.problem = problem;
 	if (!cr.ok)

@@ -334,7 +334,8 @@ int heap_set_retain_hold(struct heap *h, int on);
 
 /*
  * heap_check - walk all metadata and verify every invariant.  Returns 0, or
- * -EFAULT with a description of the first violation in msg.
+ * -EFAULT with a description of the first violation in msg, or -ENOMEM if
+ * there was no memory to check with.
  */
 int heap_check(struct heap *h, char *msg, size_t msglen);
 

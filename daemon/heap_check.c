@@ -20,6 +20,7 @@ struct checker {
 	char *msg;
 	size_t msglen;
 	bool failed;
+	bool nomem;		/* it could not be done: no fault found */
 	uint64_t *sorted[SHORT_MAX + 1];	/* each bin's entries, sorted */
 };
 
@@ -108,8 +109,10 @@ sorted_bins(struct checker *c)
 		if (!sb->len)
 			continue;
 		c->sorted[n] = malloc(sb->len * sizeof(uint64_t));
-		if (!c->sorted[n])
+		if (!c->sorted[n]) {
+			c->nomem = true;
 			return fail(c, "out of memory for the check");
+		}
 		memcpy(c->sorted[n], sb->v, sb->len * sizeof(uint64_t));
 		qsort(c->sorted[n], sb->len, sizeof(uint64_t), off_cmp);
 	}
@@ -619,7 +622,7 @@ heap_check(struct heap *h, char *msg, size_t msglen)
 		msg[0] = '\0';
 	if (!t) {
 		fail(&c, "out of memory for the check");
-		return -EFAULT;
+		return -ENOMEM;
 	}
 	/* The front table first: the walk's own lookups refill it. */
 	ok = check_front(&c) && sorted_bins(&c) && walk_extents(&c, t) &&
@@ -629,5 +632,5 @@ heap_check(struct heap *h, char *msg, size_t msglen)
 	for (n = 0; n <= SHORT_MAX; n++)
 		free(c.sorted[n]);
 	free(t);
-	return ok ? 0 : -EFAULT;
+	return ok ? 0 : c.nomem ? -ENOMEM : -EFAULT;
 }

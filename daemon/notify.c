@@ -232,8 +232,11 @@ schedule(int rc)
 	}
 	if (!ev_write && !(ev_write = event_new(loop_base, sock,
 						 EV_WRITE | EV_PERSIST,
-						 on_writable, NULL)))
-		fatalx("event_new failed");
+						 on_writable, NULL))) {
+		/* No memory to hear the receiver read: try after a while. */
+		evtimer_add(ev_retry, &tv);
+		return;
+	}
 	event_add(ev_write, NULL);
 }
 

@@ -129,6 +129,9 @@ dpool_alloc(struct dpool *p, struct handle *h, uint64_t size, uint64_t align,
 		p->limit_failures++;
 		return -ENOMEM;
 	}
+	/* Before the engine counts an allocation the client may not get. */
+	if ((rc = block_index_reserve(&p->blocks)))
+		return rc;
 	steps = zero && in_steps(size);
 	rc = zero && !steps ? heap_calloc(p->heap, 1, size, &off)
 			    : heap_alloc(p->heap, size, align, &off);

@@ -134,6 +134,15 @@ charge_index(const struct dpool *p, uid_t uid)
 	return lo;
 }
 
+/* Does uid have a charge in the array? */
+static bool
+charge_of(const struct dpool *p, uid_t uid)
+{
+	unsigned i = charge_index(p, uid);
+
+	return i < p->ncharges && p->charges[i].uid == uid;
+}
+
 uint64_t
 dpool_persisted_by(const struct dpool *p, uid_t uid)
 {
@@ -141,6 +150,25 @@ dpool_persisted_by(const struct dpool *p, uid_t uid)
 
 	return i < p->ncharges && p->charges[i].uid == uid ?
 	       p->charges[i].bytes : 0;
+}
+
+/*
+ * Room in the array for a charge of one more uid; false if there is no
+ * memory for it (the array as it was).
+ */
+static bool
+charge_room(struct dpool *p)
+{
+	unsigned cap = p->charges_cap ? 2 * p->charges_cap : 4;
+	struct persist_charge *c;
+
+	if (p->ncharges < p->charges_cap)
+		return true;
+	if (!(c = reallocarray(p->charges, cap, sizeof(*c))))
+		return false;
+	p->charges = c;
+	p->charges_cap = cap;
+	return true;
 }
 
 /* Add n bytes in blocks blocks (each two's complement to take away) to
@@ -152,14 +180,9 @@ charge_add(struct dpool *p, uid_t uid, uint64_t n, uint64_t blocks)
 	struct persist_charge *c;
 
 	if (i == p->ncharges || p->charges[i].uid != uid) {
-		if (p->ncharges == p->charges_cap) {
-			unsigned cap = p->charges_cap ? 2 * p->charges_cap : 4;
-
-			if (!(c = reallocarray(p->charges, cap, sizeof(*c))))
-				fatalx("out of memory");
-			p->charges = c;
-			p->charges_cap = cap;
-		}
+		/* A persist made room before it changed anything. */
+		if (!charge_room(p))
+			fatalx("out of memory");
 		memmove(&p->charges[i + 1], &p->charges[i],
 			(p->ncharges - i) * sizeof(*c));
 		p->charges[i] = (struct persist_charge){uid, 0, 0};
@@ -322,6 +345,8 @@ dpool_persist(struct dpool *p, struct handle *h, uint64_t off,
 	assert(credit <= persisted);
 	if (over_quota(p, persisted - credit, b->size))
 		return -EDQUOT;
+	if (!charge_of(p, h->session->uid) && !charge_room(p))
+		return -ENOMEM;
 	persist(p, b, h->session->uid);
 	block_share_sync(p, b);
 	return 0;

@@ -452,9 +452,13 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 		service_ready(line);
 		return;
 	}
-	cf = malloc(sizeof(*cf));
-	if (!cf)
-		fatalx("out of memory");
+	if (!(cf = malloc(sizeof(*cf)))) {
+		log_warnx("SIGHUP: out of memory; keeping the running "
+			  "configuration");
+		status_line(line, sizeof(line));
+		service_ready(line);
+		return;
+	}
 	config_defaults(cf);
 	if (config_load(cf, server_config_path, err, sizeof(err)) != 0) {
 		log_warnx("SIGHUP: %s; keeping the running configuration", err);

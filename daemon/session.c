@@ -163,20 +163,24 @@ handle_slots_put(struct handle **slots, uint32_t mask, struct handle *h)
 	slots[i] = h;
 }
 
-/* A table of nslots for the handles on the session's list. */
-static void
+/*
+ * A table of nslots for the handles on the session's list; false, the old
+ * one kept, if there is no memory for it.
+ */
+static bool
 handle_slots_resize(struct session *s, uint32_t nslots)
 {
 	struct handle **slots = calloc(nslots, sizeof(*slots));
 	struct handle *h;
 
 	if (!slots)
-		fatalx("out of memory");
+		return false;
 	LIST_FOREACH(h, &s->handles, in_session)
 		handle_slots_put(slots, nslots - 1, h);
 	free(s->handle_slots);
 	s->handle_slots = slots;
 	s->handle_mask = nslots - 1;
+	return true;
 }
 
 /*
@@ -203,8 +207,9 @@ handle_slots_remove(struct session *s, struct handle *h)
 }
 
 /*
- * The account of s on p, made if there is none.  A session's handles are
- * mostly on a pool or two, so the walk is short and happens only at open.
+ * The account of s on p, made if there is none (NULL if there is no memory
+ * for it).  A session's handles are mostly on a pool or two, so the walk is
+ * short and happens only at open.
  */
 static struct session_account *
 account_get(struct session *s, struct dpool *p)
@@ -215,7 +220,7 @@ account_get(struct session *s, struct dpool *p)
 		if (a->pool == p)
 			return a;
 	if (!(a = calloc(1, sizeof(*a))))
-		fatalx("out of memory");
+		return NULL;
 	a->pool = p;
 	LIST_INSERT_HEAD(&s->accounts, a, entry);
 	return a;
@@ -235,22 +240,31 @@ account_leave(struct handle *h)
 	h->account = NULL;
 }
 
-/* A new open handle id on p (the session has room for it). */
+/*
+ * A new open handle id on p (the session has room for it); NULL, errno
+ * ENOMEM and nothing changed, if there is no memory for it.  A larger
+ * table kept when a later step fails changes nothing a client sees.
+ */
 static struct handle *
 handle_open(struct session *s, struct dpool *p, bool read_only, uint32_t id)
 {
 	struct handle *h;
 	uint32_t nslots = s->handle_slots ? s->handle_mask + 1 : 0;
 
-	if ((s->nhandles + 1) * 2 > nslots)
-		handle_slots_resize(s, nslots ? nslots * 2 : HANDLE_SLOTS_MIN);
-	h = calloc(1, sizeof(*h));
-	if (!h)
-		fatalx("out of memory");
+	if (((s->nhandles + 1) * 2 > nslots &&
+	     !handle_slots_resize(s, nslots ? nslots * 2 : HANDLE_SLOTS_MIN)) ||
+	    !(h = calloc(1, sizeof(*h)))) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (!(h->account = account_get(s, p))) {
+		free(h);
+		errno = ENOMEM;
+		return NULL;
+	}
 	h->id = id;
 	h->session = s;
 	h->pool = p;
-	h->account = account_get(s, p);
 	h->account->nhandles++;
 	h->read_only = read_only;
 	LIST_INIT(&h->refs);
@@ -270,9 +284,16 @@ session_open(struct session *s, struct dpool *p, bool read_only)
 	 * cannot reach a pool opened later: after 2^32 - 1 opens there are
 	 * none left (0 means "by name"), and the client must reconnect.
 	 */
-	if (s->nhandles >= SESSION_MAX_HANDLES || s->next_handle == 0)
+	struct handle *h;
+
+	if (s->nhandles >= SESSION_MAX_HANDLES || s->next_handle == 0) {
+		errno = EMFILE;
 		return NULL;
-	return handle_open(s, p, read_only, s->next_handle++);
+	}
+	/* The id is used up only by an open that happened. */
+	if ((h = handle_open(s, p, read_only, s->next_handle)))
+		s->next_handle++;
+	return h;
 }
 
 struct handle *
@@ -281,8 +302,10 @@ session_open_id(struct session *s, struct dpool *p, bool read_only,
 {
 	if (s->nhandles >= SESSION_MAX_HANDLES || id == 0 ||
 	    (s->next_handle != 0 && id >= s->next_handle) ||
-	    session_handle(s, id) != NULL)
+	    session_handle(s, id) != NULL) {
+		errno = EINVAL;
 		return NULL;
+	}
 	return handle_open(s, p, read_only, id);
 }
 
@@ -344,10 +367,13 @@ session_close(struct session *s, struct handle *h)
 	handle_slots_remove(s, h);
 	LIST_REMOVE(h, in_session);
 	s->nhandles--;
-	/* Back to at most a quarter full: room in step with the handles. */
+	/*
+	 * Back to at most a quarter full: room in step with the handles.
+	 * Without memory for the smaller table, the larger one does.
+	 */
 	if (s->handle_mask + 1 > HANDLE_SLOTS_MIN &&
 	    s->nhandles * 8 < s->handle_mask + 1)
-		handle_slots_resize(s, (s->handle_mask + 1) / 2);
+		(void)handle_slots_resize(s, (s->handle_mask + 1) / 2);
 	/* The session's books let go at once, whenever the pool's do. */
 	s->nrefs -= h->nrefs;
 	h->session = NULL;

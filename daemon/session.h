@@ -105,12 +105,14 @@ struct session {
 struct session *session_new(int fd);
 void session_free(struct session *s);
 
+/* A new handle on p; NULL with errno EMFILE (too many) or ENOMEM. */
 struct handle *session_open(struct session *s, struct dpool *p,
 			    bool read_only);
 /*
  * A restart in place: open handle id again, as it was (s->next_handle
  * already the old session's), or NULL if the session cannot have it
- * (0, not given out yet, open already, too many).
+ * (0, not given out yet, open already, too many: errno EINVAL) or there
+ * is no memory for it (ENOMEM).
  */
 struct handle *session_open_id(struct session *s, struct dpool *p,
 			       bool read_only, uint32_t id);
