@@ -5,8 +5,10 @@
  * until the next; the engine's metadata allocations, which abort by
  * design, are spared.
  *
- * Each test starts the daemon with one rule, switches failures on and
- * runs CHILDREN client processes through OPS requests of every kind:
+ * Each test starts the daemon with one rule, lets CHILDREN client
+ * processes connect and open the pool, switches failures on (for the
+ * connection tests, before the children connect) and runs them through
+ * OPS requests of every kind:
  * alloc, calloc, realloc, free, batches, retain, publish (plain and
  * evictable), lookup, lookup-retain, waiting lookup, unpublish, stats,
  * list, clients, names, check, create/open/destroy of a pool of their
@@ -24,10 +26,18 @@
  * child's own pool is gone once destroyed; and once the children exit,
  * only the named blocks are left and the daemon stops cleanly.
  *
- *   every_call_fails     every=1: nothing the daemon allocates succeeds.
- *   every_third_fails    every=3.
- *   every_seventh_fails  every=7,after=2.
- *   now_and_then         every=29.
+ *   connect_every_call_fails  every=1 from before the children connect:
+ *                             nothing the daemon allocates succeeds, so
+ *                             no connection is taken in.
+ *   connect_every_third_fails every=3 from before they connect: neither.
+ *   every_fifth_fails         every=5, once they are in: a connection
+ *                             dropped is not taken in again.
+ *   every_eleventh_fails      every=11: most requests are answered, so
+ *   every_29th_fails          every=29: that every kind meets failures
+ *   every_97th_fails          every=97: at each of its steps.
+ *
+ * A child that cannot connect in CONNECT_TRIES is done until failures
+ * go off: trying on would only be refused again.
  */
 #include <errno.h>
 #include <poll.h>
@@ -58,21 +68,19 @@
 #define MAX_HELD	48
 #define MAX_NAMES	8
 #define HANG_MS		120000	/* a request unanswered this long: hung */
-#define CONNECT_TRIES	2000
-
-struct held {
-	pool_off_t off;
-	unsigned refs;
-};
+#define CONNECT_TRIES	500
 
 struct kid {
 	int id;
 	unsigned seed;
 	struct pool_conn *c;
 	struct pool *p;
-	struct held held[MAX_HELD];
+	/* Blocks its handle holds: one reference each, however often it
+	 * retained them (a retain of a block held already does nothing). */
+	pool_off_t held[MAX_HELD];
 	int nheld;
 	bool own_pool;		/* its pool t<id> may exist */
+	bool shut_out;		/* no connection in CONNECT_TRIES: done */
 	unsigned long ok, nomem, dropped, bad;
 };
 
@@ -142,6 +150,7 @@ kid_connect(struct kid *k)
 			return false;
 		}
 	}
+	k->shut_out = true;
 	return false;
 }
 
@@ -178,7 +187,7 @@ held_find(struct kid *k, pool_off_t off)
 	int i;
 
 	for (i = 0; i < k->nheld; i++)
-		if (k->held[i].off == off)
+		if (k->held[i] == off)
 			return i;
 	return -1;
 }
@@ -186,22 +195,15 @@ held_find(struct kid *k, pool_off_t off)
 static void
 held_add(struct kid *k, pool_off_t off)
 {
-	int i = held_find(k, off);
-
-	if (i >= 0) {
-		k->held[i].refs++;
-		return;
-	}
-	k->held[k->nheld].off = off;
-	k->held[k->nheld++].refs = 1;
+	if (held_find(k, off) < 0)
+		k->held[k->nheld++] = off;
 }
 
-/* One reference of held[i] dropped. */
+/* held[i] let go: its one reference is gone. */
 static void
 held_drop(struct kid *k, int i)
 {
-	if (--k->held[i].refs == 0)
-		k->held[i] = k->held[--k->nheld];
+	k->held[i] = k->held[--k->nheld];
 }
 
 static int
@@ -262,8 +264,7 @@ do_free_batch(struct kid *k)
 	int i, n = 0;
 
 	for (i = 0; i < k->nheld && n < 4; i++)
-		if (k->held[i].refs == 1)
-			offs[n++] = k->held[i].off;
+		offs[n++] = k->held[i];
 	if (n == 0 || !answer(k, pool_free_batch(k->p, (size_t)n, offs), 0,
 			      "free_batch"))
 		return;
@@ -276,7 +277,7 @@ do_free(struct kid *k)
 {
 	int i = held_pick(k);
 
-	if (i >= 0 && answer(k, pool_free(k->p, k->held[i].off), 0, "free"))
+	if (i >= 0 && answer(k, pool_free(k->p, k->held[i]), 0, "free"))
 		held_drop(k, i);
 }
 
@@ -289,7 +290,7 @@ do_realloc(struct kid *k)
 
 	if (i < 0)
 		return;
-	rc = pool_realloc(k->p, k->held[i].off, a_size(k), &off);
+	rc = pool_realloc(k->p, k->held[i], a_size(k), &off);
 	/* -EBUSY: another holder (a name, a retain) keeps it from moving. */
 	if (answer(k, rc, -EBUSY, "realloc") && rc == 0) {
 		held_drop(k, i);
@@ -302,9 +303,9 @@ do_retain(struct kid *k)
 {
 	int i = held_pick(k);
 
-	if (i >= 0 && answer(k, pool_retain(k->p, k->held[i].off), 0,
-			     "retain"))
-		k->held[i].refs++;
+	/* Held already: the retain adds no reference. */
+	if (i >= 0)
+		answer(k, pool_retain(k->p, k->held[i]), 0, "retain");
 }
 
 static void
@@ -319,7 +320,7 @@ do_publish(struct kid *k)
 	if (i < 0)
 		return;
 	name_of(k, roll(k, MAX_NAMES), name, sizeof(name));
-	rc = pool_publish_flags(k->p, k->held[i].off, name, flags);
+	rc = pool_publish_flags(k->p, k->held[i], name, flags);
 	/* -EEXIST: the name is on another block; -EBUSY: the block has one. */
 	if (rc == -EEXIST)
 		rc = -EBUSY;
@@ -444,7 +445,9 @@ kid_step(struct kid *k)
 {
 	unsigned op = roll(k, 20);
 
-	if (!k->p && !kid_connect(k))
+	/* Shut out once, it would only be shut out again: the rest is
+	 * for after failures go off. */
+	if (k->shut_out || (!k->p && !kid_connect(k)))
 		return;
 	switch (op) {
 	case 0: case 1: case 2: do_alloc(k, op); break;
@@ -484,7 +487,7 @@ kid_report(struct kid *k, struct report *r)
 	r->open = k->p != NULL;
 	r->nheld = k->nheld;
 	for (i = 0; i < k->nheld; i++) {
-		r->off[i] = k->held[i].off;
+		r->off[i] = k->held[i];
 		if ((rc = pool_usable_size(k->p, r->off[i], &usable)) != 0) {
 			fprintf(stderr, "child %d: usable_size %#llx: %s\n",
 				k->id, (unsigned long long)r->off[i],
@@ -511,6 +514,9 @@ kid_main(void *arg)
 	close(to_kid[k.id][1]);
 	close(from_kid[k.id][0]);
 	kid_connect(&k);
+	/* In and open; failures may go on now. */
+	CHECK(harness_write_full(from_kid[k.id][1], "c", 1) == 0, 6);
+	CHECK(harness_read_full(to_kid[k.id][0], &b, 1) == 0, 7);
 	for (i = 0; i < OPS; i++)
 		kid_step(&k);
 	CHECK(harness_write_full(from_kid[k.id][1], "d", 1) == 0, 2);
@@ -625,8 +631,9 @@ expect_served(void)
 	pool_disconnect(c);
 }
 
+/* Failures by rule, on from before the children connect if connecting. */
 static void
-run_rule(const char *rule)
+run_rule(const char *rule, bool connecting)
 {
 	struct report reps[CHILDREN];
 	unsigned long ok = 0, nomem = 0, dropped = 0, bad = 0;
@@ -642,7 +649,8 @@ run_rule(const char *rule)
 	harness_preload_off(saved);
 	unsetenv("POOLMGR_FAIL_MALLOC");
 
-	assert_int_equal(kill(d.pid, FAIL_ON_SIG), 0);
+	if (connecting)
+		assert_int_equal(kill(d.pid, FAIL_ON_SIG), 0);
 	for (i = 0; i < CHILDREN; i++) {
 		assert_int_equal(pipe(to_kid[i]), 0);
 		assert_int_equal(pipe(from_kid[i]), 0);
@@ -650,6 +658,12 @@ run_rule(const char *rule)
 		close(to_kid[i][0]);
 		close(from_kid[i][1]);
 	}
+	for (i = 0; i < CHILDREN; i++)
+		from_child(i, &b, 1);
+	if (!connecting)
+		assert_int_equal(kill(d.pid, FAIL_ON_SIG), 0);
+	for (i = 0; i < CHILDREN; i++)
+		assert_int_equal(harness_write_full(to_kid[i][1], "o", 1), 0);
 	for (i = 0; i < CHILDREN; i++)
 		from_child(i, &b, 1);
 	expect_alive(&d);
@@ -681,41 +695,57 @@ run_rule(const char *rule)
 }
 
 static void
-every_call_fails(void **state)
+connect_every_call_fails(void **state)
 {
 	(void)state;
-	run_rule("every=1");
+	run_rule("every=1", true);
 }
 
 static void
-every_third_fails(void **state)
+connect_every_third_fails(void **state)
 {
 	(void)state;
-	run_rule("every=3");
+	run_rule("every=3", true);
 }
 
 static void
-every_seventh_fails(void **state)
+every_fifth_fails(void **state)
 {
 	(void)state;
-	run_rule("every=7,after=2");
+	run_rule("every=5", false);
 }
 
 static void
-now_and_then(void **state)
+every_eleventh_fails(void **state)
 {
 	(void)state;
-	run_rule("every=29");
+	run_rule("every=11", false);
+}
+
+static void
+every_29th_fails(void **state)
+{
+	(void)state;
+	run_rule("every=29", false);
+}
+
+static void
+every_97th_fails(void **state)
+{
+	(void)state;
+	run_rule("every=97", false);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(every_call_fails),
-		cmocka_unit_test(every_third_fails),
-		cmocka_unit_test(every_seventh_fails),
-		cmocka_unit_test(now_and_then),
+		cmocka_unit_test(connect_every_call_fails),
+		cmocka_unit_test(connect_every_third_fails),
+		cmocka_unit_test(every_fifth_fails),
+		cmocka_unit_test(every_eleventh_fails),
+		cmocka_unit_test(every_29th_fails),
+		cmocka_unit_test(every_97th_fails),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
