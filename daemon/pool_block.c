@@ -129,22 +129,28 @@ dpool_alloc(struct dpool *p, struct handle *h, uint64_t size, uint64_t align,
 		p->limit_failures++;
 		return -ENOMEM;
 	}
-	/* Before the engine counts an allocation the client may not get. */
+	/*
+	 * The index's room and the block's record before the engine counts
+	 * an allocation the client may not get.
+	 */
 	if ((rc = block_index_reserve(&p->blocks)))
 		return rc;
+	if (!(b = records_take(&block_records)))
+		return -ENOMEM;
 	steps = zero && in_steps(size);
 	rc = zero && !steps ? heap_calloc(p->heap, 1, size, &off)
 			    : heap_alloc(p->heap, size, align, &off);
-	if (rc)
+	if (rc) {
+		records_give(&block_records, b);
 		return rc;
+	}
 	heap_usable_size(p->heap, off, &usable);
-	b = record_take(&block_records);
 	b->off = off;
 	b->size = usable;
 	b->persister = NO_PERSISTER;
 	LIST_INIT(&b->refs);
 	block_index_insert(&p->blocks, b);
-	ref_add(b, h);
+	(void)ref_add(b, h);	/* its first holder: no record to take */
 	*out = b;
 	return steps ? zero_begin(p, b) : 0;
 }

@@ -229,7 +229,7 @@ unpersist(struct dpool *p, struct block *b)
 }
 
 /* h holds b: in b's own hold if nobody does, else in a struct ref. */
-void
+int
 ref_add(struct block *b, struct handle *h)
 {
 	struct hold *hd = &b->first;
@@ -240,7 +240,8 @@ ref_add(struct block *b, struct handle *h)
 			evict_held(h->pool, b);
 		hd->handle_bits = (uintptr_t)h | HOLD_INLINE;
 	} else {
-		r = record_take(&ref_records);
+		if (!(r = records_take(&ref_records)))
+			return -ENOMEM;
 		h->pool->nrefs++;
 		r->block = b;
 		r->hold.handle_bits = (uintptr_t)h;
@@ -253,6 +254,7 @@ ref_add(struct block *b, struct handle *h)
 	h->session->nrefs++;
 	if (!block_persistent(b))	/* else its persister's (charge) */
 		handle_set_bytes(h, h->bytes + b->size);
+	return 0;
 }
 
 /*
@@ -319,7 +321,8 @@ dpool_retain(struct dpool *p, struct handle *h, uint64_t off,
 		return -EMLINK;
 	if (!block_persistent(b) && over_quota(p, quota_used, b->size))
 		return -EDQUOT;
-	ref_add(b, h);
+	if (ref_add(b, h))
+		return -ENOMEM;
 	block_share_sync(p, b);
 	return 0;
 }

@@ -27,17 +27,6 @@
 extern struct records block_records;
 extern struct records ref_records;
 
-/* A zeroed record; the request path has no way back from a failure. */
-static inline void *
-record_take(struct records *r)
-{
-	void *rec = records_take(r);
-
-	if (rec == NULL)
-		fatalx("out of memory");
-	return rec;
-}
-
 /* Would more bytes take a session holding used past the pool's quota? */
 static inline bool
 over_quota(const struct dpool *p, uint64_t used, uint64_t more)
@@ -60,8 +49,12 @@ bool share_bit_wrong(const struct dpool *p, const struct block *b);
 /* pool_hold.c */
 /* h's hold on b, or NULL. */
 struct hold *ref_of(struct block *b, struct handle *h);
-/* h holds b from now on; ref_remove undoes one hold, b may be unheld. */
-void ref_add(struct block *b, struct handle *h);
+/*
+ * h holds b from now on: 0, or -ENOMEM, nothing changed, if there is no
+ * memory for a further holder's record (b's first holder needs none).
+ * ref_remove undoes one hold, b may be unheld.
+ */
+int ref_add(struct block *b, struct handle *h);
 void ref_remove(struct block *b, struct hold *hd);
 /* Where uid's charge is, or would go, in p->charges. */
 unsigned charge_index(const struct dpool *p, uid_t uid);

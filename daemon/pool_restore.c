@@ -28,7 +28,7 @@ dpool_restore_block(struct dpool *p, uint64_t off,
 
 	if ((rc = heap_reserve(p->heap, off, bi)) != 0)
 		return rc;
-	/* Not record_take: a restore that fails starts fresh, not dies. */
+	/* A restore that fails for want of memory starts fresh, not dies. */
 	if (!(b = records_take(&block_records)))
 		return -ENOMEM;
 	b->off = off;
@@ -52,8 +52,7 @@ dpool_restore_hold(struct dpool *p, struct handle *h, uint64_t off)
 		return -EMLINK;
 	if (ref_of(b, h))
 		return -EEXIST;
-	ref_add(b, h);
-	return 0;
+	return ref_add(b, h);
 }
 
 int

@@ -38,6 +38,14 @@
  * process the daemon starts inherits the preload, and a shell is no
  * daemon.
  *
+ * With ",mmap" in the rule, private anonymous mmaps are counted and
+ * failed the same way: the daemon takes its records (records.c) and its
+ * large block index tables that way, and under strict overcommit such a
+ * mapping fails as a malloc does.  Shared and file mappings (pools, the
+ * journal, states) are left alone.  The mappings that pass are made by
+ * the system call itself, so nothing needs resolving for them.
+ * ",only=mmap" fails mappings alone, every allocation passing.
+ *
  * dlsym may call calloc before the real one is known: such calls are
  * served from a small static arena, whose blocks free ignores.
  */
@@ -53,6 +61,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define FAIL_MALLOC_ON_SIG	(SIGRTMIN + 5)
@@ -70,6 +79,8 @@ static free_fn real_free;
 
 static volatile sig_atomic_t failing;
 static unsigned long every = 1, after;
+static bool mmap_too;			/* ",mmap" in the rule */
+static bool malloc_too = true;		/* not ",only=mmap" */
 static unsigned long counted;		/* calls since switched on */
 /* The code of heap.c, sorted by address. */
 #define SPARED_MAX 1024
@@ -169,7 +180,7 @@ malloc(size_t size)
 	if (resolving)
 		return boot_alloc(size);
 	resolve();
-	if (!from_engine(ret) && fail_now()) {
+	if (malloc_too && !from_engine(ret) && fail_now()) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -183,7 +194,7 @@ calloc(size_t nmemb, size_t size)
 		return size && nmemb > SIZE_MAX / size ? NULL :
 		    boot_alloc(nmemb * size);
 	resolve();
-	if (fail_now()) {
+	if (malloc_too && fail_now()) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -208,11 +219,25 @@ realloc(void *p, size_t size)
 		memcpy(q, p, have < size ? have : size);
 		return q;
 	}
-	if (!from_engine(ret) && fail_now()) {
+	if (malloc_too && !from_engine(ret) && fail_now()) {
 		errno = ENOMEM;
 		return NULL;
 	}
 	return real_realloc(p, size);
+}
+
+void *
+mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	long r;
+
+	if (mmap_too && (flags & MAP_ANONYMOUS) && !(flags & MAP_SHARED) &&
+	    fail_now()) {
+		errno = ENOMEM;
+		return MAP_FAILED;
+	}
+	r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+	return r == -1 ? MAP_FAILED : (void *)r;
 }
 
 void
@@ -238,7 +263,7 @@ on_signal(int sig)
 	}
 }
 
-/* "every=N,after=M", either part optional. */
+/* "every=N,after=M[,mmap|,only=mmap]", each part optional. */
 static void
 read_rule(void)
 {
@@ -252,11 +277,18 @@ read_rule(void)
 				say_fatal("POOLMGR_FAIL_MALLOC: every=0");
 		} else if (strncmp(s, "after=", 6) == 0) {
 			after = strtoul(s + 6, &end, 10);
+		} else if (strncmp(s, "only=mmap", 9) == 0) {
+			mmap_too = true;
+			malloc_too = false;
+			end = (char *)s + 9;
+		} else if (strncmp(s, "mmap", 4) == 0) {
+			mmap_too = true;
+			end = (char *)s + 4;
 		} else {
-			say_fatal("POOLMGR_FAIL_MALLOC: every=N,after=M");
+			say_fatal("POOLMGR_FAIL_MALLOC: every=N,after=M,mmap|only=mmap");
 		}
 		if (*end != ',' && *end != '\0')
-			say_fatal("POOLMGR_FAIL_MALLOC: every=N,after=M");
+			say_fatal("POOLMGR_FAIL_MALLOC: every=N,after=M,mmap|only=mmap");
 		s = *end ? end + 1 : end;
 	}
 }

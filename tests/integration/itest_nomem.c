@@ -35,6 +35,15 @@
  *   every_eleventh_fails      every=11: most requests are answered, so
  *   every_29th_fails          every=29: that every kind meets failures
  *   every_97th_fails          every=97: at each of its steps.
+ *   mappings_fail_too         every=11 with the daemon's private anonymous
+ *                             mmaps counted too (its block and holder
+ *                             records, large index tables).
+ *   records_run_out           only those mmaps fail, all of them: one
+ *                             client allocates until the daemon has no
+ *                             room for another block's record or index
+ *                             slot, and a second handle retains those
+ *                             blocks until no further holder's record can
+ *                             be made: -ENOMEM each time, nothing changed.
  *
  * A child that cannot connect in CONNECT_TRIES is done until failures
  * go off: trying on would only be refused again.
@@ -736,6 +745,101 @@ every_97th_fails(void **state)
 	run_rule("every=97", false);
 }
 
+static void
+mappings_fail_too(void **state)
+{
+	(void)state;
+	run_rule("every=11,mmap", false);
+}
+
+#define RUN_BATCH	512
+#define RUN_MAX		65536
+
+/* Allocate 16 B blocks in batches into offs until refused; the count. */
+static size_t
+alloc_until_refused(struct pool *p, pool_off_t *offs, int *rc)
+{
+	size_t sizes[RUN_BATCH], n = 0, i;
+
+	for (i = 0; i < RUN_BATCH; i++)
+		sizes[i] = 16;
+	while (n + RUN_BATCH <= RUN_MAX &&
+	       (*rc = pool_alloc_batch(p, RUN_BATCH, sizes, offs + n)) == 0)
+		n += RUN_BATCH;
+	return n;
+}
+
+static void
+records_run_out(void **state)
+{
+	static pool_off_t offs[RUN_MAX];
+	struct daemon_proc d;
+	struct pool_conn *c, *c2;
+	struct pool *p, *q, *r;
+	struct pool_stats st;
+	char *saved, msg[256];
+	size_t n, i, kept;
+	int rc = 0;
+
+	(void)state;
+	setenv("POOLMGR_CLIENT_CACHE", "0", 1);
+	saved = harness_preload("fail_malloc.so");
+	setenv("POOLMGR_FAIL_MALLOC", "every=1,only=mmap", 1);
+	harness_fixture_start(&d, CONF);
+	harness_preload_off(saved);
+	unsetenv("POOLMGR_FAIL_MALLOC");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	assert_int_equal(pool_open(c, POOL, &p), 0);
+	assert_int_equal(pool_connect(NULL, &c2), 0);
+	assert_int_equal(pool_open(c2, POOL, &q), 0);
+	assert_int_equal(pool_open(c2, POOL, &r), 0);
+	/* The first records' chunk, mapped while mappings still work. */
+	assert_int_equal(pool_alloc(p, 16, &offs[0]), 0);
+	assert_int_equal(pool_retain(q, offs[0]), 0);
+	assert_int_equal(pool_free(q, offs[0]), 0);
+	assert_int_equal(pool_free(p, offs[0]), 0);
+
+	assert_int_equal(kill(d.pid, FAIL_ON_SIG), 0);
+	n = alloc_until_refused(p, offs, &rc);
+	expect_alive(&d);
+	assert_int_equal(rc, -ENOMEM);
+	assert_true(n < RUN_MAX);
+	assert_int_equal(pool_stats(p, &st), 0);
+	assert_int_equal(st.live_blocks, n);
+	/*
+	 * Further holders, q's then r's: refused once their records' chunk
+	 * is full (it holds fewer than two for each block).
+	 */
+	for (i = 0; i < 2 * n &&
+	     (rc = pool_retain(i < n ? q : r, offs[i % n])) == 0; i++)
+		;
+	expect_alive(&d);
+	assert_int_equal(rc, -ENOMEM);
+	kept = i;
+	assert_true(kept < 2 * n);
+	assert_int_equal(pool_check_by_name(c, POOL, msg, sizeof(msg)), 0);
+	assert_int_equal(pool_stats(p, &st), 0);
+	assert_int_equal(st.live_blocks, n);
+	printf("records: %zu blocks, then -ENOMEM; %zu further holders, "
+	       "then -ENOMEM\n", n, kept);
+
+	assert_int_equal(kill(d.pid, FAIL_OFF_SIG), 0);
+	assert_int_equal(pool_retain(kept < n ? q : r, offs[kept % n]), 0);
+	for (i = 0; i <= kept; i++)
+		assert_int_equal(pool_free(i < n ? q : r, offs[i % n]), 0);
+	assert_int_equal(pool_free_batch(p, n, offs), 0);
+	assert_int_equal(pool_stats(p, &st), 0);
+	assert_int_equal(st.live_blocks, 0);
+	assert_int_equal(pool_check_by_name(c, POOL, msg, sizeof(msg)), 0);
+	pool_close(r);
+	pool_close(q);
+	pool_disconnect(c2);
+	pool_close(p);
+	pool_disconnect(c);
+	expect_served();
+	harness_fixture_stop(&d);
+}
+
 int
 main(void)
 {
@@ -746,6 +850,8 @@ main(void)
 		cmocka_unit_test(every_eleventh_fails),
 		cmocka_unit_test(every_29th_fails),
 		cmocka_unit_test(every_97th_fails),
+		cmocka_unit_test(mappings_fail_too),
+		cmocka_unit_test(records_run_out),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
