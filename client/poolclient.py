@@ -32,6 +32,7 @@ import errno as _errno
 import math
 import os
 import threading
+import time
 import typing
 import weakref
 
@@ -128,6 +129,32 @@ def _wait_ms(wait):
     if not 0 <= wait <= _WAIT_MAX:
         raise _bad("wait %r out of range" % (wait,))
     return math.ceil(wait * 1000)
+
+
+# The longest one pool_lookup_wait of a lookup may wait.  ctypes lets go
+# of the GIL for the C call, which goes on through signals, and Python
+# runs its signal handlers only once the call has returned: a wait asked
+# for whole could not be stopped by Ctrl-C.  A quarter second answers a
+# Ctrl-C as soon as a person expects, and costs a waiting lookup four
+# round trips a second, a few microseconds of the daemon's time each.
+_PART_MS = 250
+
+
+def _parts(ms):
+    """The timeout_ms of each pool_lookup_wait of a wait of ms (> 0, or
+    -1: without end), until its deadline, read once on the monotonic
+    clock as the C library reads its own.  No part ends past the
+    deadline rounded up to a millisecond, the unit of timeout_ms (as the
+    whole wait was), and no part is 0, which would not wait at all."""
+    if ms < 0:
+        while True:
+            yield _PART_MS
+    deadline = time.monotonic() + ms / 1000
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        yield min(_PART_MS, math.ceil(left * 1000))
 
 
 def _uint(v, what, bits=64, zero=True):
@@ -684,17 +711,49 @@ class Pool(_Closing):
         time.  wait (seconds; None: do not wait, -1: without end) waits
         for the name to have a generation above after_generation:
         ETIMEDOUT if none came in time.  While it waits, this
-        connection's other calls wait behind it (pool_lookup_wait(3))."""
+        connection's other calls wait behind it (pool_lookup_wait(3)),
+        for a quarter second at most: it asks in parts that long, so
+        that signal handlers run meanwhile and Ctrl-C stops it
+        (KeyboardInterrupt, nothing retained)."""
         ms = _wait_ms(wait)
-        usable = _size()
-        gen = _u64()
+        bname = _name(name)
+        after = _uint(after_generation, "after_generation")
         flags = 1 if retain else 0	# POOL_LOOKUP_RETAIN
-        off = self._off(
-            lambda p, n, o: _lib.pool_lookup_wait(
-                p, n, _uint(after_generation, "after_generation"), ms,
-                flags, o, ctypes.byref(usable), ctypes.byref(gen)),
-            _name(name))
-        return Lookup(off, usable.value, gen.value)
+        out, usable, gen = _u64(OFF_NONE), _size(), _u64()
+        with self._h as p:
+            def ask(part):
+                return _lib.pool_lookup_wait(
+                    p, bname, after, part, flags, ctypes.byref(out),
+                    ctypes.byref(usable), ctypes.byref(gen))
+            try:
+                self._wait_parts(ask, ms)
+            except BaseException:
+                # A signal's exception can come as a part that retained
+                # returns, before its answer is ours: the caller never
+                # sees the offset, so the reference goes back now.  The
+                # C library sets the offset only on success.
+                if retain and out.value != OFF_NONE:
+                    _lib.pool_free(p, out.value)
+                raise
+        return Lookup(out.value, usable.value, gen.value)
+
+    @staticmethod
+    def _wait_parts(ask, ms):
+        """ask(timeout_ms) for the parts of a wait of ms, the same
+        request each time: a part that ran out before the deadline is
+        asked again, and the first other answer is the wait's (a part
+        that found the name returns at once: it retained at most once)."""
+        if ms == 0:
+            return _check(ask(0))
+        for part in _parts(ms):
+            rc = ask(part)
+            if rc != -_errno.ETIMEDOUT:
+                return _check(rc)
+        # The daemon's words would give the last part's time, not the
+        # wait's: the text says the wait's, in the library's words.
+        code = -_errno.ETIMEDOUT
+        raise PoolError(code, "%s; no newer name in %d ms" % (
+            _lib.pool_strerror(code).decode(errors="replace"), ms))
 
     def unpublish(self, name):
         """Remove the name and its reference to its block."""

@@ -19,6 +19,7 @@ import errno
 import gc
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -826,6 +827,210 @@ def lookup_waits_for_a_newer_generation():
         else:
             raise AssertionError("wait='1' taken")
         p.unpublish("py/wait")
+
+
+def read_within(fd, n, seconds):
+    """n bytes from fd, or what came before seconds passed (a liveness
+    bound, not a measure of speed)."""
+    got = b""
+    end = time.monotonic() + seconds
+    while len(got) < n:
+        left = end - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            break
+        b = os.read(fd, n - len(got))
+        if not b:
+            break
+        got += b
+    return got
+
+
+def asleep(pid):
+    """Whether process pid is asleep (state S): after it said it is about
+    to wait, the only sleep on its way is the wait for the daemon."""
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0] == "S"
+
+
+@test
+def ctrl_c_stops_a_wait_without_end():
+    """A child blocked in lookup(wait=-1) runs its own signal handler
+    (SIGUSR1, which returns: the wait goes on) and is stopped by SIGINT
+    with KeyboardInterrupt, as Ctrl-C would; its connection answers after
+    the interrupt, as nothing of the wait is left in flight."""
+    r, w = os.pipe()
+    child = subprocess.Popen(
+        [sys.executable, "-c",
+         "import os, signal, sys\n"
+         "import poolclient\n"
+         # An ignored SIGINT (a background job's) stays ignored in Python.
+         "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+         "signal.signal(signal.SIGUSR1, lambda *a: os.write(%d, b'u'))\n"
+         "with poolclient.connect() as c, c.open('py') as p:\n"
+         "    os.write(%d, b'w')\n"
+         "    try:\n"
+         "        p.lookup('py/never', retain=True, wait=-1)\n"
+         "    finally:\n"
+         "        print(p.stats().live_blocks, file=sys.stderr)\n"
+         % (w, w)],
+        stderr=subprocess.PIPE, text=True, pass_fds=(w,),
+        env=dict(os.environ, PYTHONPATH=os.path.join(SRC, "client")))
+    os.close(w)
+    try:
+        assert read_within(r, 1, 20) == b"w", "the child never got going"
+        end = time.monotonic() + 20
+        while not asleep(child.pid) and time.monotonic() < end:
+            time.sleep(0.01)
+        child.send_signal(signal.SIGUSR1)
+        assert read_within(r, 1, 20) == b"u", \
+            "the child's SIGUSR1 handler did not run while it waited"
+        child.send_signal(signal.SIGINT)
+        try:
+            _, err = child.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.communicate()
+            raise AssertionError("a SIGINT did not stop lookup(wait=-1)")
+    finally:
+        os.close(r)
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    lines = err.strip().splitlines()
+    assert child.returncode == -signal.SIGINT, (child.returncode, err)
+    assert lines[-1] == "KeyboardInterrupt", err
+    assert lines[0].isdigit(), err
+
+
+@test
+def an_exception_as_a_retaining_wait_ends_retains_nothing():
+    """A signal handler that raises, run as a lookup(retain=True) returns
+    with the block (the signal came while it waited, the publish right
+    after), leaves the handle holding nothing: the caller never got the
+    offset to free.  Should the part end between the two, the handler
+    runs before the next part is asked: nothing held either way."""
+    with poolclient.connect() as c, c.open("py") as p:
+        old = p.alloc(64)
+        p.publish("py/grab", old)
+        p.free(old)
+        g = p.lookup("py/grab").generation
+        r, w = os.pipe()
+        child = subprocess.Popen(
+            [sys.executable, "-c",
+             "import errno, os, signal, sys\n"
+             "import poolclient\n"
+             "class Stop(Exception):\n"
+             "    pass\n"
+             "def stop(*a):\n"
+             "    raise Stop\n"
+             "signal.signal(signal.SIGUSR1, stop)\n"
+             "with poolclient.connect() as c, c.open('py') as p:\n"
+             "    os.write(%d, b'w')\n"
+             "    try:\n"
+             "        p.lookup('py/grab', retain=True, wait=-1,\n"
+             "                 after_generation=%d)\n"
+             "        print('not stopped')\n"
+             "    except Stop:\n"
+             "        pass\n"
+             "    f = p.lookup('py/grab')\n"
+             "    try:\n"
+             "        p.free(f.offset)\n"
+             "        print('held', f.offset)\n"
+             "    except poolclient.PoolError as e:\n"
+             "        print(errno.errorcode[e.errno], f.offset)\n"
+             % (w, g)],
+            stdout=subprocess.PIPE, text=True, pass_fds=(w,),
+            env=dict(os.environ, PYTHONPATH=os.path.join(SRC, "client")))
+        os.close(w)
+        try:
+            assert read_within(r, 1, 20) == b"w", "the child never got going"
+            end = time.monotonic() + 20
+            while not asleep(child.pid) and time.monotonic() < end:
+                time.sleep(0.01)
+            off = p.alloc(64)
+            child.send_signal(signal.SIGUSR1)
+            p.publish("py/grab", off, replace=True)
+            p.free(off)
+            out, _ = child.communicate(timeout=20)
+        finally:
+            os.close(r)
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        assert child.returncode == 0, out
+        # EBUSY: a named block this handle holds no reference to.
+        assert out.split() == ["EBUSY", str(off)], out
+        p.unpublish("py/grab")
+
+
+@test
+def a_finite_wait_ends_at_its_time():
+    """A wait longer than one part of the wait and not a whole number of
+    them ends with ETIMEDOUT once its time has passed, never before,
+    asking each part after the same generation: the name's block, there
+    all along, is not the answer, nor retained; the error names the
+    wait's time."""
+    with poolclient.connect() as c, c.open("py") as p:
+        off = p.alloc(64)
+        p.publish("py/slow", off)
+        p.free(off)
+        g = p.lookup("py/slow").generation
+        before = p.stats()
+        for wait in (0.7, 0.3):
+            t = time.monotonic()
+            e = expect_error(errno.ETIMEDOUT, p.lookup, "py/slow",
+                             retain=True, wait=wait, after_generation=g)
+            took = time.monotonic() - t
+            assert took >= wait, "ETIMEDOUT after %.3f s of %s" % (took, wait)
+            assert took < wait + 30, took
+            assert e.strerror.endswith("in %d ms" % (wait * 1000)), e
+        after = p.stats()
+        assert after.live_blocks == before.live_blocks
+        assert after.allocated_bytes == before.allocated_bytes
+        p.unpublish("py/slow")
+
+
+@test
+def a_publish_ends_a_long_wait_retained_once():
+    """A name published while a lookup(retain=True) has waited through
+    several parts is its answer, with the generation names() lists; the
+    block is held once: one free drops the last reference, a second is
+    EINVAL (a double free)."""
+    with poolclient.connect() as c, c.open("py") as p, \
+            poolclient.connect() as c2, c2.open("py") as q:
+        old = p.alloc(64)
+        p.publish("py/next", old)
+        p.free(old)
+        g = p.lookup("py/next").generation
+        got = []
+
+        def waiter():
+            try:
+                got.append(q.lookup("py/next", retain=True, wait=60,
+                                    after_generation=g))
+            except BaseException as e:
+                got.append(e)
+
+        t = threading.Thread(target=waiter)
+        t.start()
+        # Not an assertion: a publish later than a few parts of the wait.
+        time.sleep(1)
+        off = p.alloc(1 << 20)
+        p.publish("py/next", off, replace=True)
+        p.free(off)
+        t.join(60)
+        assert not t.is_alive(), "the wait did not end"
+        f = got[0]
+        assert isinstance(f, poolclient.Lookup), f
+        listed = p.names("py/next")[0]
+        assert (f.offset, f.generation) == (off, listed.generation), \
+            (f, listed)
+        assert f.generation > g
+        live = p.stats().live_blocks
+        p.unpublish("py/next")
+        q.free(f.offset)
+        assert p.stats().live_blocks == live - 1
+        expect_error(errno.EINVAL, q.free, f.offset)
 
 
 @test
