@@ -840,8 +840,9 @@ load_stream(struct load_state *ls, const char *name, char *err,
 	}
 	if (ls->warnings_left_out)
 		snprintf(cf->warnings[cf->nwarnings++], CONFIG_WARNING_LEN,
-			 "%s: %u more warnings like these", name,
-			 ls->warnings_left_out);
+			 "%s: %u more warning%s like these", name,
+			 ls->warnings_left_out,
+			 ls->warnings_left_out == 1 ? "" : "s");
 	return 0;
 }
 

@@ -421,8 +421,8 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 
 		/* Undecoded, it has no id to answer: only closing is left. */
 		arena_reset();
-		log_limited(&lim, LOG_PRI_WARNING, "pid %d uid %u sent a "
-			    "message that %s; closing", (int)s->pid,
+		log_limited(&lim, LOG_PRI_WARNING, "client pid %d uid %u sent "
+			    "a message that %s; closing it", (int)s->pid,
 			    (unsigned)s->uid, short_of_memory ? "there is no "
 			    "memory to decode" : "does not decode");
 		peer_kill(peer);
@@ -434,8 +434,9 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 		if (req->body_case != POOLMGR__REQUEST__BODY_HELLO) {
 			static struct log_limit lim;
 
-			log_limited(&lim, LOG_PRI_WARNING, "pid %d uid %u sent "
-				    "a request before Hello; closing",
+			log_limited(&lim, LOG_PRI_WARNING, "client pid %d uid "
+				    "%u sent a request before Hello; closing "
+				    "it",
 				    (int)s->pid, (unsigned)s->uid);
 			peer_kill(peer);
 			goto out;
@@ -458,7 +459,8 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 		rep.message = c.msg;
 		if (rep.body_case != POOLMGR__REPLY__BODY_FREE_BATCH)
 			rep.body_case = POOLMGR__REPLY__BODY__NOT_SET;
-		log_debug("pid %d: request %llu: %s", (int)s->pid,
+		log_debug("client pid %d uid %u: request %llu refused: %s",
+			  (int)s->pid, (unsigned)s->uid,
 			  (unsigned long long)req->id, c.msg);
 	}
 	send_reply(&c);

@@ -920,7 +920,8 @@ journal_start(const char *stored)
 	unsigned held;
 
 	if (env && !(old_names = strdup(env)))
-		fatalx("out of memory");
+		fatalx("crash journal: out of memory for the names passed "
+		       "in the environment");
 	b = max_id(old_names);
 	unsetenv(ENV_NAMES);
 	/* Room for every keep.<n> and the journal twice: the old image's

@@ -182,7 +182,8 @@ charge_add(struct dpool *p, uid_t uid, uint64_t n, uint64_t blocks)
 	if (i == p->ncharges || p->charges[i].uid != uid) {
 		/* A persist made room before it changed anything. */
 		if (!charge_room(p))
-			fatalx("out of memory");
+			fatalx("pool %s: out of memory for the charge of uid "
+			       "%u", p->name, (unsigned)uid);
 		memmove(&p->charges[i + 1], &p->charges[i],
 			(p->ncharges - i) * sizeof(*c));
 		p->charges[i] = (struct persist_charge){uid, 0, 0};

@@ -685,8 +685,10 @@ file_some(struct releasing *r, uint64_t max)
 		n = max;
 	if (fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, data,
 		      (off_t)n) == -1) {
-		log_warn("punching a destroyed pool's memory");
-		file_close(r);	/* the close frees it all the same */
+		log_warnx("punching a destroyed pool's memory: %s; its file "
+			  "closed at once, which frees it all the same",
+			  strerror(errno));
+		file_close(r);
 		return;
 	}
 	r->done = (uint64_t)data + n;

@@ -228,7 +228,9 @@ dpool_share_thaw(struct dpool *p)
 	want = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (want == MAP_FAILED)
-		log_warn("pool %s: every block stays marked shared", p->name);
+		log_warnx("pool %s: no memory to redo its share map (%s); "
+			  "every block stays marked shared", p->name,
+			  strerror(errno));
 	else {
 		BLOCK_INDEX_FOREACH(b, &p->blocks, &it)
 			if (b->shared)

@@ -636,7 +636,9 @@ restart_setup(struct event_base *base, char **argv, int lfd,
 	ssize_t n = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
 
 	if (n <= 0 || (size_t)n >= sizeof(exe_path) - 1) {
-		log_warn("readlink /proc/self/exe: SIGUSR2 cannot restart");
+		log_warnx("the daemon's binary is not known (readlink "
+			  "/proc/self/exe: %s); SIGUSR2 cannot restart in "
+			  "place", n <= 0 ? strerror(errno) : "too long");
 		exe_path[0] = '\0';
 	} else
 		exe_path[n] = '\0';

@@ -518,7 +518,9 @@ publish(struct rebuild *rb, const struct restore_env *env)
 		struct peer *pe;
 
 		if (!(pe = peer_new(env->base, rb->fds[f], env->dispatch, s)))
-			fatalx("out of memory");
+			fatalx("restoring: out of memory for the connection "
+			       "of client pid %d uid %u", (int)s->pid,
+			       (unsigned)s->uid);
 		rb->fds[f] = -1;
 		if (rb->st->sessions[k]->n_unsent) {
 			carried += carry_unsent(rb, pe, rb->st->sessions[k]);

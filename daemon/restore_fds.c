@@ -94,13 +94,15 @@ restore_fds_take(struct passed_fds *pf)
 	if (!(pf->fd = malloc(pf->n * sizeof(int))) ||
 	    !(pf->name = calloc(pf->n, sizeof(char *))) ||
 	    !(pf->list = strdup(names)))
-		fatalx("out of memory");
+		fatalx("restoring: out of memory for %u passed descriptors",
+		       pf->n);
 	for (i = 0; i < pf->n; i++)
 		pf->fd[i] = -1;	/* none taken yet */
 	if ((rc = restart_names_split(pf->list, pf->n, pf->name,
 				      &pf->made)) != 0) {
 		if (rc == -ENOMEM)
-			fatalx("out of memory");
+			fatalx("restoring: out of memory for the names of "
+			       "the passed descriptors");
 		restore_fds_free(pf);
 		return -1;
 	}

@@ -151,7 +151,8 @@ peer_dispatch(struct peer *p, const uint8_t *buf, size_t len, void *arg)
 
 	memtrim_note();
 	if (!buf) {
-		log_debug("pid %d disconnected", (int)s->pid);
+		log_debug("client pid %d uid %u disconnected", (int)s->pid,
+			  (unsigned)s->uid);
 		dispatch_forget(s);
 		session_free(s);
 		return;
@@ -172,33 +173,48 @@ static void
 accept_one(int fd)
 {
 	struct session *s = session_new(fd);
-	const char *why = NULL;
+	const char *why = NULL, *limit = NULL;
+	unsigned max = 0;
 	struct peer *p;
 
 	memtrim_note();
 	if (!s) {
 		static struct log_limit lim;
 
-		log_limited(&lim, LOG_PRI_WARNING, "%s: %s", errno == ENOMEM ?
-			    "a new connection" : "SO_PEERCRED", strerror(errno));
+		if (errno == ENOMEM)
+			log_limited(&lim, LOG_PRI_WARNING, "a new connection: "
+				    "out of memory for its session; closing "
+				    "it");
+		else
+			log_limited(&lim, LOG_PRI_WARNING, "a new connection: "
+				    "SO_PEERCRED does not name its process "
+				    "(%s); closing it", strerror(errno));
 		close(fd);
 		return;
 	}
-	log_debug("pid %d uid %u connected", (int)s->pid, (unsigned)s->uid);
+	log_debug("client pid %d uid %u connected", (int)s->pid,
+		  (unsigned)s->uid);
 	/*
 	 * Counted with s itself: the one that goes over is told why and
 	 * closed at once, so refused clients never hold a descriptor.
 	 */
-	if (session_count() > server_cf->max_connections)
+	if (session_count() > server_cf->max_connections) {
 		why = "too many clients connected";
-	else if (session_count_uid(s->uid) >
-		 server_cf->max_connections_per_uid)
+		limit = "max_connections";
+		max = server_cf->max_connections;
+	} else if (session_count_uid(s->uid) >
+		   server_cf->max_connections_per_uid) {
 		why = "too many clients of this uid connected";
+		limit = "max_connections_per_uid";
+		max = server_cf->max_connections_per_uid;
+	}
 	if (why) {
 		static struct log_limit lim;
 
-		log_limited(&lim, LOG_PRI_WARNING, "pid %d uid %u: %s; "
-			    "refusing it", (int)s->pid, (unsigned)s->uid, why);
+		/* The setting named: the operator's to raise, or not. */
+		log_limited(&lim, LOG_PRI_WARNING, "client pid %d uid %u: %s; "
+			    "refusing it (%s %u)", (int)s->pid,
+			    (unsigned)s->uid, why, limit, max);
 		dispatch_refuse_connection(fd, -EUSERS, why);
 		session_free(s);
 		close(fd);
@@ -207,8 +223,9 @@ accept_one(int fd)
 	if (!(p = peer_new(base, fd, peer_dispatch, s))) {
 		static struct log_limit lim;
 
-		log_limited(&lim, LOG_PRI_WARNING, "pid %d uid %u: out of "
-			    "memory; closing it", (int)s->pid, (unsigned)s->uid);
+		log_limited(&lim, LOG_PRI_WARNING, "client pid %d uid %u: out "
+			    "of memory for its connection; closing it",
+			    (int)s->pid, (unsigned)s->uid);
 		session_free(s);
 		close(fd);
 		return;
@@ -270,7 +287,12 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 			}
 		} else if (errno != EAGAIN && errno != EINTR &&
 			   errno != ECONNABORTED) {
-			log_warn("accept");
+			/* Short of memory, a flood fails each so. */
+			static struct log_limit lim;
+
+			log_limited(&lim, LOG_PRI_WARNING, "accepting a "
+				    "connection: %s; trying again at the next",
+				    strerror(errno));
 		}
 		return;
 	}
@@ -500,7 +522,7 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
 	(void)arg;
-	log_info("signal %d: stopping", (int)sig);
+	log_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	service_stopping();
 	if (!restart_stop())
 		event_base_loopexit(base, NULL);

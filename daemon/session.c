@@ -52,7 +52,9 @@ session_count_uid(uid_t uid)
 static bool
 session_get_groups(struct session *s, int fd)
 {
+	static struct log_limit lim;
 	socklen_t len = sizeof(s->group_room);
+	int err;
 
 	s->groups = s->group_room;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, s->groups, &len) == 0) {
@@ -69,11 +71,15 @@ session_get_groups(struct session *s, int fd)
 			s->ngroups = (int)(len / sizeof(gid_t));
 			return true;
 		}
+		err = errno;
 		free(s->groups);
 		s->groups = s->group_room;
+		errno = err;
 	}
-	log_warn("pid %d uid %u: SO_PEERGROUPS; its supplementary groups "
-		 "count for nothing", (int)s->pid, (unsigned)s->uid);
+	/* A line per connection, which a client opens at will. */
+	log_limited(&lim, LOG_PRI_WARNING, "client pid %d uid %u: "
+		    "SO_PEERGROUPS: %s; its supplementary groups count for "
+		    "nothing", (int)s->pid, (unsigned)s->uid, strerror(errno));
 	return true;
 }
 

@@ -315,7 +315,7 @@ sigint_stops_cleanly(void **state)
 	assert_int_equal(pool_open(c, "p", &p), 0);
 	assert_int_equal(pool_alloc(p, 100, &off), 0);
 	/* As with SIGTERM: a client and a live block, still exit 0. */
-	stop_with(&d, SIGINT, "signal 2: stopping");
+	stop_with(&d, SIGINT, "SIGINT: stopping");
 	harness_sleep_ms(20);
 	assert_int_equal(pool_alloc(p, 100, &off), -ECONNRESET);
 	pool_close(p);
