@@ -1,0 +1,330 @@
+/*
+ * itest_logs.c - what poolmgrd writes to its log, as an operator reading
+ * journald sees it.
+ *
+ * A client cannot flood the log: whatever it does 10,000 times over
+ * (connect and hang up, send garbage, ask before Hello, send requests
+ * that are refused, be refused for a connection limit), the lines the
+ * daemon logs above debug priority stay within the rate limit's bound of
+ * 10 every 10 s per kind of line, each possibly led by a line that counts
+ * what was left out.  Debug lines (the harness runs the daemon with
+ * --verbose) are not counted: they are what --verbose asks for.  And a few
+ * key lines read as their words and priorities say.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "poolmgr.pb-c.h"
+#include "poolclient.h"
+
+#define FLOOD	10000
+
+static struct daemon_proc daemon_proc;
+static char log_text[1024 * 1024];
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	if (daemon_proc.pid > 0)
+		harness_stop(&daemon_proc);
+	return 0;
+}
+
+/* The log as it is now; its length, for log_lines_since. */
+static size_t
+log_mark(void)
+{
+	harness_read_text(daemon_proc.log, log_text, sizeof(log_text));
+	return strlen(log_text);
+}
+
+/*
+ * Lines logged since mark at a priority above debug ("<0>" to "<6>");
+ * each is printed, for the run's output to show what an operator reads.
+ */
+static int
+log_lines_since(size_t mark)
+{
+	const char *at, *end;
+	int n = 0;
+
+	harness_read_text(daemon_proc.log, log_text, sizeof(log_text));
+	assert_true(strlen(log_text) < sizeof(log_text) - 1);
+	for (at = log_text + mark; *at; at = end + 1) {
+		if (!(end = strchr(at, '\n')))
+			break;
+		if (at[0] == '<' && at[1] >= '0' && at[1] <= '6' &&
+		    at[2] == '>') {
+			printf("  %.*s\n", (int)(end - at), at);
+			n++;
+		}
+	}
+	return n;
+}
+
+/*
+ * At most LOG_LIMIT_BURST lines of each of kinds kinds per 10 s window the
+ * flood lasted, each perhaps led by its count of lines left out.
+ */
+static void
+expect_bounded(const char *what, size_t mark, uint64_t t0, int kinds)
+{
+	uint64_t s = (harness_now_ms() - t0) / 1000;
+	int lines, bound = kinds * 2 * 10 * (1 + (int)(s / 10));
+
+	lines = log_lines_since(mark);
+	printf("logs: %s %d times: %d lines above debug in %llu s (at most "
+	       "%d)\n", what, FLOOD, lines, (unsigned long long)s, bound);
+	assert_true(lines <= bound);
+}
+
+/*
+ * Connections a flood closed count against the limits until the daemon
+ * reads their end: a client may be refused for a while after it.
+ */
+#define CATCH_UP_TRIES 500
+
+/* A greeted raw connection with a handle of pool s. */
+static int
+greeted(void)
+{
+	int fd = -1, i;
+
+	for (i = 0; i < CATCH_UP_TRIES && fd < 0; i++)
+		if ((fd = harness_raw_greeted(daemon_proc.sock, "logs")) < 0)
+			harness_sleep_ms(20);
+	assert_true(fd >= 0);
+	harness_raw_handle(fd, "s");
+	return fd;
+}
+
+/* A client of the library can connect and use the pool. */
+static void
+expect_served(void)
+{
+	struct pool_conn *c = NULL;
+	struct pool *p = NULL;
+	pool_off_t off;
+	int i, rc = -EUSERS;
+
+	for (i = 0; i < CATCH_UP_TRIES && rc == -EUSERS; i++)
+		if ((rc = pool_connect(NULL, &c)) == -EUSERS)
+			harness_sleep_ms(20);
+	EXPECT_RC(rc, 0);
+	EXPECT_RC(pool_open(c, "s", &p), 0);
+	EXPECT_RC(pool_alloc(p, 100, &off), 0);
+	EXPECT_RC(pool_free(p, off), 0);
+	pool_disconnect(c);
+}
+
+/* Wait for the daemon to close fd (reading what it says before). */
+static void
+await_close(int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	char buf[512];
+
+	for (;;) {
+		assert_int_equal(poll(&pfd, 1, 10000), 1);
+		if (recv(fd, buf, sizeof(buf), 0) <= 0)
+			return;
+	}
+}
+
+static void
+connect_and_hang_up(void **state)
+{
+	uint64_t t0 = harness_now_ms();
+	size_t mark;
+	int i, fd;
+
+	(void)state;
+	assert_int_equal(harness_start(&daemon_proc, "[pool s]\nsize = 1M\n"),
+			 0);
+	expect_served();
+	mark = log_mark();
+	for (i = 0; i < FLOOD; i++) {
+		assert_true((fd = harness_raw_connect(daemon_proc.sock)) >= 0);
+		close(fd);
+	}
+	/* Greeted ones too, that open a pool and go. */
+	for (i = 0; i < FLOOD / 10; i++) {
+		fd = greeted();
+		close(fd);
+	}
+	expect_served();
+	/* The closed ones may still count: refusals for the limit, bounded. */
+	expect_bounded("connect and hang up", mark, t0, 1);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
+static void
+bad_requests(void **state)
+{
+	uint64_t t0 = harness_now_ms();
+	char want[128];
+	const char *at;
+	size_t mark;
+	int i, fd;
+	uint32_t h;
+
+	(void)state;
+	assert_int_equal(harness_start(&daemon_proc, "[pool s]\nsize = 1M\n"),
+			 0);
+	fd = greeted();
+	h = harness_raw_handle(fd, "s");
+	mark = log_mark();
+	for (i = 0; i < FLOOD; i++) {
+		switch (i % 4) {
+		case 0:
+			EXPECT_RAW(harness_raw_open(fd, "no-such-pool", &h),
+				   -ENOENT);
+			break;
+		case 1:
+			EXPECT_RAW(harness_raw_free(fd, h, 4096 * 7), -EINVAL);
+			break;
+		case 2:
+			EXPECT_RAW(harness_raw_close(fd, 9999), -EBADF);
+			break;
+		default:
+			EXPECT_RAW(harness_raw_free(fd, 9999, 0), -EBADF);
+			break;
+		}
+	}
+	close(fd);
+	expect_served();
+	expect_bounded("a refused request", mark, t0, 0);
+	/* With --verbose each is there, at debug priority, with its reason. */
+	snprintf(want, sizeof(want), "<7>poolmgrd: client pid %d uid %u: "
+		 "request ", (int)getpid(), (unsigned)getuid());
+	if (!(at = strstr(log_text + mark, want)) ||
+	    !strstr(at, " refused: no pool no-such-pool\n"))
+		fail_msg("no \"%s... refused\" in the log:\n%.2000s", want,
+			 log_text + mark);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
+static void
+garbage_and_early_requests(void **state)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__OpenPool m = POOLMGR__OPEN_POOL__INIT;
+	uint8_t junk[64];
+	uint64_t t0 = harness_now_ms();
+	size_t mark;
+	int i, fd;
+
+	(void)state;
+	memset(junk, 0xff, sizeof(junk));
+	m.name = "s";
+	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
+	req.open = &m;
+	assert_int_equal(harness_start(&daemon_proc, "[pool s]\nsize = 1M\n"),
+			 0);
+	mark = log_mark();
+	for (i = 0; i < FLOOD; i++) {
+		assert_true((fd = harness_raw_connect(daemon_proc.sock)) >= 0);
+		if (i % 2)
+			assert_int_equal(send(fd, junk, sizeof(junk), 0),
+					 (ssize_t)sizeof(junk));
+		else
+			assert_int_equal(harness_raw_post(fd, &req), 0);
+		await_close(fd);
+		close(fd);
+	}
+	expect_served();
+	expect_bounded("garbage or a request before Hello", mark, t0, 2);
+	/* What was said names the client and what the daemon did. */
+	if (!strstr(log_text, "sent a message that does not decode; "
+		    "closing it") ||
+	    !strstr(log_text, "sent a request before Hello; closing it"))
+		fail_msg("the lines are not there:\n%s", log_text + mark);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
+static void
+refused_for_a_limit(void **state)
+{
+	uint64_t t0 = harness_now_ms();
+	size_t mark;
+	int i, fd, held;
+	char want[128];
+
+	(void)state;
+	assert_int_equal(harness_start(&daemon_proc,
+				       "max_connections_per_uid = 1\n"
+				       "[pool s]\nsize = 1M\n"), 0);
+	held = greeted();
+	mark = log_mark();
+	for (i = 0; i < FLOOD; i++) {
+		assert_true((fd = harness_raw_connect(daemon_proc.sock)) >= 0);
+		await_close(fd);
+		close(fd);
+	}
+	expect_bounded("refused for max_connections_per_uid", mark, t0, 1);
+	/* A warning: a limit reached is the operator's to look at. */
+	snprintf(want, sizeof(want), "<4>poolmgrd: client pid %d uid %u: "
+		 "too many clients of this uid connected; refusing it "
+		 "(max_connections_per_uid 1)\n", (int)getpid(),
+		 (unsigned)getuid());
+	if (!strstr(log_text + mark, want))
+		fail_msg("no \"%s\" in the log:\n%s", want, log_text + mark);
+	close(held);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
+/* The lines of a start and a stop, word for word with their priorities. */
+static void
+start_and_stop_lines(void **state)
+{
+	char want[256], rm[256];
+
+	(void)state;
+	assert_int_equal(harness_start(&daemon_proc, "[pool s]\nsize = 1M\n"
+				       "[pool t]\nsize = 2M\nmode = 0600\n"),
+			 0);
+	/* Stopped by hand: harness_stop takes the log with the directory. */
+	assert_int_equal(kill(daemon_proc.pid, SIGTERM), 0);
+	assert_int_equal(harness_exit_status(&daemon_proc, 30000), 0);
+	harness_read_text(daemon_proc.log, log_text, sizeof(log_text));
+	snprintf(rm, sizeof(rm), "rm -rf %s", daemon_proc.dir);
+	assert_int_equal(system(rm), 0);
+	snprintf(want, sizeof(want), "<6>poolmgrd: listening on %s (mode "
+		 "0666), 2 pools\n", daemon_proc.sock);
+	if (!strstr(log_text, want))
+		fail_msg("no \"%s\" in the log:\n%s", want, log_text);
+	if (!strstr(log_text, "<6>poolmgrd: pool t: 2097152 bytes, mode "
+		    "0600, owner ") ||
+	    !strstr(log_text, "<6>poolmgrd: SIGTERM: stopping\n") ||
+	    !strstr(log_text, "<6>poolmgrd: stopped\n"))
+		fail_msg("start and stop lines differ:\n%s", log_text);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(start_and_stop_lines, teardown),
+		cmocka_unit_test_teardown(connect_and_hang_up, teardown),
+		cmocka_unit_test_teardown(bad_requests, teardown),
+		cmocka_unit_test_teardown(garbage_and_early_requests,
+					  teardown),
+		cmocka_unit_test_teardown(refused_for_a_limit, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
