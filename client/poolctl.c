@@ -252,14 +252,17 @@ static const struct cmd cmds[] = {
 	  "A name holds the pool's reference of its block: the block lives\n"
 	  "until the name is removed.  One reply holds at most 1000 names,\n"
 	  "fewer when they are long (a warning on stderr says how many were\n"
-	  "left out).  Bytes of a name that are not printable ASCII show as\n"
-	  "'?' in the table; --json gives them as they are.\n" },
+	  "left out).  A name is one field: a blank, a backslash and bytes\n"
+	  "that are not printable ASCII show as \\xHH (printf '%b' reads\n"
+	  "them back); --json gives a name that is UTF-8 as it is, else\n"
+	  "with U+FFFD and its bytes in name_hex.\n" },
 	{ "wait", cmd_wait, 2, 2, O_TIMEOUT, "POOL NAME [--timeout SECONDS]",
 	  "wait until a block has the name",
 	  "Wait until NAME is published in POOL (read permission), for at\n"
 	  "most SECONDS if --timeout is given, and print the named block on\n"
 	  "one line: the name, offset (hexadecimal), usable size (in bytes)\n"
-	  "and generation.  A name there already is printed at once.\n"
+	  "and generation, the name written as names writes it.  A name\n"
+	  "there already is printed at once.\n"
 	  "Exit 1 if the time runs out (or the pool is destroyed\n"
 	  "meanwhile); --timeout 0 looks once.\n"
 	  "  --timeout SECONDS  give up after this many (whole) seconds\n" },
@@ -313,6 +316,7 @@ usage(void)
 	    "  -h, --help          show help; after a command, that "
 	    "command's\n"
 	    "  -V, --version       show the version\n"
+	    "An option that takes a value may be given once.\n"
 	    "\n"
 	    "Run 'poolctl help COMMAND' for a command's arguments.\n"
 	    "\n%s", exit_status_help);
@@ -399,6 +403,29 @@ opt_name(unsigned bit)
 }
 
 /*
+ * An option given again is two answers to one question, and the last one
+ * silently winning would hide a script's mistake (a --mode from a default
+ * and another from the caller): run() refuses the first one repeated,
+ * once the command is known and help has had its say.  Flags (--force,
+ * --help) say the same thing each time and may repeat.
+ */
+static void
+note_twice(struct ctl *ctl, bool again, const char *name)
+{
+	if (again && ctl->twice == NULL)
+		ctl->twice = name;
+}
+
+/* The value of an option of a command: once only (note_twice). */
+static void
+take_value(struct ctl *ctl, unsigned bit, const char **arg)
+{
+	note_twice(ctl, (ctl->opts & bit) != 0, opt_name(bit));
+	ctl->opts |= bit;
+	*arg = optarg;
+}
+
+/*
  * One getopt_long pass over the whole line.  The leading '-' in optstring
  * hands back the words that are not options in order (as code 1), so the
  * options may come before or after the command without depending on
@@ -422,11 +449,16 @@ parse_args(struct ctl *ctl, int argc, char **argv, char **pos, int *npos)
 		case 's':
 			if (*optarg == '\0')
 				return usage_error("--socket: empty path");
+			note_twice(ctl, ctl->socket != NULL, "--socket");
 			ctl->socket = optarg;
 			break;
 		case 'j':
+			/* --json twice is the same word twice; not a FMT. */
+			note_twice(ctl, ctl->json && (json_arg != NULL ||
+			    optarg != NULL), "--json");
 			ctl->json = 1;
-			json_arg = optarg;
+			if (optarg != NULL)
+				json_arg = optarg;
 			break;
 		case 'h':
 			ctl->help = true;
@@ -439,56 +471,43 @@ parse_args(struct ctl *ctl, int argc, char **argv, char **pos, int *npos)
 			ctl->opts |= O_FORCE;
 			break;
 		case OPT_SIZE:
-			ctl->size_arg = optarg;
-			ctl->opts |= O_SIZE;
+			take_value(ctl, O_SIZE, &ctl->size_arg);
 			break;
 		case OPT_GRANULARITY:
-			ctl->granularity_arg = optarg;
-			ctl->opts |= O_GRANULARITY;
+			take_value(ctl, O_GRANULARITY, &ctl->granularity_arg);
 			break;
 		case OPT_MODE:
-			ctl->mode_arg = optarg;
-			ctl->opts |= O_MODE;
+			take_value(ctl, O_MODE, &ctl->mode_arg);
 			break;
 		case OPT_QUOTA:
-			ctl->quota_arg = optarg;
-			ctl->opts |= O_QUOTA;
+			take_value(ctl, O_QUOTA, &ctl->quota_arg);
 			break;
 		case OPT_LIMIT:
-			ctl->limit_arg = optarg;
-			ctl->opts |= O_LIMIT;
+			take_value(ctl, O_LIMIT, &ctl->limit_arg);
 			break;
 		case OPT_RETAIN:
-			ctl->retain_arg = optarg;
-			ctl->opts |= O_RETAIN;
+			take_value(ctl, O_RETAIN, &ctl->retain_arg);
 			break;
 		case OPT_PAGE_SIZE:
-			ctl->page_size_arg = optarg;
-			ctl->opts |= O_PAGE_SIZE;
+			take_value(ctl, O_PAGE_SIZE, &ctl->page_size_arg);
 			break;
 		case OPT_NUMA_NODE:
-			ctl->numa_node_arg = optarg;
-			ctl->opts |= O_NUMA_NODE;
+			take_value(ctl, O_NUMA_NODE, &ctl->numa_node_arg);
 			break;
 		case OPT_TIMEOUT:
-			ctl->timeout_arg = optarg;
-			ctl->opts |= O_TIMEOUT;
+			take_value(ctl, O_TIMEOUT, &ctl->timeout_arg);
 			break;
 		case OPT_OWNER:
-			ctl->owner_arg = optarg;
-			ctl->opts |= O_OWNER;
+			take_value(ctl, O_OWNER, &ctl->owner_arg);
 			break;
 		case OPT_GROUP:
-			ctl->group_arg = optarg;
-			ctl->opts |= O_GROUP;
+			take_value(ctl, O_GROUP, &ctl->group_arg);
 			break;
 		case OPT_NUMA_POLICY:
-			ctl->numa_policy_arg = optarg;
-			ctl->opts |= O_NUMA_POLICY;
+			take_value(ctl, O_NUMA_POLICY, &ctl->numa_policy_arg);
 			break;
 		case OPT_FORMAT:
-			ctl->format_arg = optarg;
-			ctl->opts |= O_FORMAT;
+			take_value(ctl, O_FORMAT, &ctl->format_arg);
 			break;
 		case ':':
 			return usage_error("option '%s' needs an argument",
@@ -597,6 +616,9 @@ run(struct ctl *ctl, int npos, char **pos)
 	if ((bad = ctl->opts & ~cmd->opts) != 0)
 		return usage_error("%s: option %s does not apply",
 		    cmd->name, opt_name(bad & -bad));
+	if (ctl->twice != NULL)
+		return usage_error("%s: option %s given twice", cmd->name,
+		    ctl->twice);
 	if (npos - 1 < cmd->minargs) {
 		missing = synopsis_word(cmd->synopsis, npos - 1);
 		return usage_error("%s: missing %.*s", cmd->name,

@@ -57,6 +57,7 @@ struct ctl {
 	const char		*owner_arg;
 	const char		*group_arg;
 	bool			 force;
+	const char		*twice;		/* an option given twice */
 
 	struct pool_conn	*conn;
 };

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sysexits.h>
+#include <sys/stat.h>
 
 #include <json-c/json.h>
 
@@ -108,6 +109,19 @@ daemon_words(int error)
 }
 
 /*
+ * Whether path is a socket, or may be: connect(2) to a directory or a
+ * regular file says ECONNREFUSED, as if a daemon had gone, which sends
+ * the admin after the daemon rather than the path.
+ */
+static bool
+is_socket(const char *path)
+{
+	struct stat	st;
+
+	return stat(path, &st) != 0 || S_ISSOCK(st.st_mode);
+}
+
+/*
  * Report a failed pool_connect to socket.  A socket that is not there is
  * the one failure the library words itself (its -ENOENT would read as a
  * pool in pool_strerror's text): no daemon was reached, so those words,
@@ -127,6 +141,8 @@ fail_connect(int error, const char *socket)
 	else if (error == -EUSERS || error == -EPROTO)
 		ctl_warnx("cannot connect to %s: %s%s", socket,
 		    pool_strerror(error), daemon_words(error));
+	else if (error == -ECONNREFUSED && !is_socket(socket))
+		ctl_warnx("cannot connect to %s: not a socket", socket);
 	else
 		ctl_warnx("cannot connect to %s: %s", socket,
 		    error < 0 ? strerror(-error) : "unknown error");
@@ -235,6 +251,40 @@ safe(const char *in)
 	for (i = 0; i < sizeof o.s - 1 && in[i] != '\0'; i++)
 		o.s[i] = (in[i] >= 0x20 && in[i] < 0x7f) ? in[i] : '?';
 	o.s[i] = '\0';
+	return o;
+}
+
+/*
+ * A name as one field of a line of data, for block names (any bytes but
+ * NUL) and client names: printable ASCII as it is, but the blank, the
+ * backslash and every other byte as \xHH, so that no name splits its
+ * field or starts a line of its own (a newline), the line keeps its
+ * number of fields for awk, and the bytes come back whole (printf '%b'
+ * of bash or coreutils reads \xHH).  A block name (255 bytes) fits.
+ */
+struct field {
+	char	s[4 * 255 + 1];
+};
+
+static struct field
+field(const char *in)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	struct field		 o;
+	const unsigned char	*p = (const unsigned char *)in;
+	size_t			 n = 0;
+
+	for (; *p != '\0' && n + 4 < sizeof o.s; p++) {
+		if (*p > 0x20 && *p < 0x7f && *p != '\\') {
+			o.s[n++] = (char)*p;
+			continue;
+		}
+		o.s[n++] = '\\';
+		o.s[n++] = 'x';
+		o.s[n++] = hex[*p >> 4];
+		o.s[n++] = hex[*p & 0xf];
+	}
+	o.s[n] = '\0';
 	return o;
 }
 
@@ -705,6 +755,73 @@ json_print(const struct ctl *ctl, struct json_object *o)
 	json_object_put(o);
 }
 
+/*
+ * The length of the valid UTF-8 sequence (RFC 3629: no overlong form, no
+ * surrogate, nothing past U+10FFFF) at p, or 0 if the byte there starts
+ * none.
+ */
+static size_t
+utf8_len(const unsigned char *p)
+{
+	size_t		i, n;
+	uint32_t	c, min;
+
+	if (p[0] < 0x80)
+		return 1;
+	if ((p[0] & 0xe0) == 0xc0)
+		n = 2, c = p[0] & 0x1f, min = 0x80;
+	else if ((p[0] & 0xf0) == 0xe0)
+		n = 3, c = p[0] & 0x0f, min = 0x800;
+	else if ((p[0] & 0xf8) == 0xf0)
+		n = 4, c = p[0] & 0x07, min = 0x10000;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (p[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/*
+ * A block name, which may be any bytes, in JSON, which must be UTF-8
+ * (RFC 8259; json-c copies bytes as they are): "name" as it is when it is
+ * UTF-8, else with U+FFFD for each byte that is not, and then "name_hex",
+ * its bytes in hexadecimal, so that a program still has the name whole.
+ */
+static void
+json_add_name(struct json_object *o, const char *name)
+{
+	static const char	 fffd[] = "\xef\xbf\xbd";
+	const unsigned char	*p = (const unsigned char *)name;
+	char			 text[3 * 255 + 1], hex[2 * 255 + 1];
+	size_t			 k, n = 0, h = 0;
+	bool			 bad = false;
+
+	for (; *p != '\0' && n + 4 < sizeof text; p += k) {
+		if ((k = utf8_len(p)) == 0) {
+			memcpy(text + n, fffd, 3);
+			n += 3;
+			bad = true;
+			k = 1;
+			continue;
+		}
+		memcpy(text + n, p, k);
+		n += k;
+	}
+	text[n] = '\0';
+	json_object_object_add(o, "name", json_object_new_string(text));
+	if (!bad)
+		return;
+	for (p = (const unsigned char *)name; *p != '\0' &&
+	    h + 3 < sizeof hex; p++)
+		h += (size_t)snprintf(hex + h, sizeof hex - h, "%02x", *p);
+	json_object_object_add(o, "name_hex", json_object_new_string(hex));
+}
+
 static struct json_object *
 json_client(const struct pool_client_info *ci)
 {
@@ -1002,8 +1119,8 @@ print_clients(const struct ctl *ctl, const struct pool_client_info *ci,
 	}
 
 	for (i = 0; i < n; i++) {
-		if (strlen(safe(ci[i].name).s) > wn)
-			wn = strlen(safe(ci[i].name).s);
+		if (strlen(field(ci[i].name).s) > wn)
+			wn = strlen(field(ci[i].name).s);
 		if (strlen(ci[i].pool) > wp)
 			wp = strlen(ci[i].pool);
 	}
@@ -1013,7 +1130,7 @@ print_clients(const struct ctl *ctl, const struct pool_client_info *ci,
 	for (i = 0; i < n; i++) {
 		printf("%7" PRIu32 " %6" PRIu32 " %6" PRIu32 "  %-*s  %-*s "
 		    "%6" PRIu32 " %-6s %8" PRIu64 " %10s %10s\n", ci[i].pid,
-		    ci[i].uid, ci[i].gid, (int)wn, safe(ci[i].name).s,
+		    ci[i].uid, ci[i].gid, (int)wn, field(ci[i].name).s,
 		    (int)wp, safe(ci[i].pool).s, ci[i].handle,
 		    ci[i].read_only ? "ro" : "rw", ci[i].blocks,
 		    human(ci[i].bytes).s, human(ci[i].cached_bytes).s);
@@ -1035,8 +1152,7 @@ print_names(const struct ctl *ctl, const char *pool,
 			o = json_object_new_object();
 			json_object_object_add(o, "pool",
 			    json_object_new_string(pool));
-			json_object_object_add(o, "name",
-			    json_object_new_string(pn[i].name));
+			json_add_name(o, pn[i].name);
 			json_object_object_add(o, "offset",
 			    json_u64(pn[i].offset));
 			json_object_object_add(o, "usable_size",
@@ -1054,8 +1170,8 @@ print_names(const struct ctl *ctl, const char *pool,
 	}
 	/* Generations only grow: widen their column rather than misalign. */
 	for (i = 0; i < n; i++) {
-		if (strlen(pn[i].name) > w)
-			w = strlen(pn[i].name);
+		if (strlen(field(pn[i].name).s) > w)
+			w = strlen(field(pn[i].name).s);
 		len = snprintf(gen, sizeof gen, "%" PRIu64, pn[i].generation);
 		if (len > gw)
 			gw = len;
@@ -1064,7 +1180,7 @@ print_names(const struct ctl *ctl, const char *pool,
 	    "SIZE", "PUBLISHER", gw, "GENERATION", "EVICT");
 	for (i = 0; i < n; i++)
 		printf("%-*s %#18" PRIx64 " %10s %10" PRIu32 " %*" PRIu64
-		    " %s\n", (int)w, safe(pn[i].name).s, pn[i].offset,
+		    " %s\n", (int)w, field(pn[i].name).s, pn[i].offset,
 		    human(pn[i].usable_size).s, pn[i].publisher, gw,
 		    pn[i].generation, pn[i].evictable ? "yes" : "no");
 }
@@ -1083,14 +1199,14 @@ print_wait(const struct ctl *ctl, const char *pool, const char *name,
 	if (ctl->json) {
 		o = json_object_new_object();
 		json_object_object_add(o, "pool", json_object_new_string(pool));
-		json_object_object_add(o, "name", json_object_new_string(name));
+		json_add_name(o, name);
 		json_object_object_add(o, "offset", json_u64(off));
 		json_object_object_add(o, "usable_size", json_u64(usable));
 		json_object_object_add(o, "generation", json_u64(gen));
 		json_print(ctl, o);
 		return;
 	}
-	printf("%s %#" PRIx64 " %" PRIu64 " %" PRIu64 "\n", safe(name).s, off,
+	printf("%s %#" PRIx64 " %" PRIu64 " %" PRIu64 "\n", field(name).s, off,
 	    usable, gen);
 }
 

@@ -27,6 +27,11 @@
  *   poolctl's summary when they name the case (a limit above the size,
  *   the counts of a busy pool, which rule of set's permission, the mode
  *   that refused a read).
+ *   Block names of any bytes (a blank, a newline, not UTF-8, a backslash):
+ *   one field of names' and wait's lines each, read back whole, and JSON
+ *   that stays UTF-8 with the bytes in name_hex.  An option that takes a
+ *   value given twice: exit 2, nothing done.  A socket path that is a
+ *   directory or a file: exit 69, "not a socket".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1539,6 +1544,247 @@ wait_says_what_happened(void **state)
 	stop();
 }
 
+/* ---- names of any bytes --------------------------------------------------- */
+
+/*
+ * Block names are any bytes but NUL (docs/protocol.md): a blank, a tab, a
+ * newline that would forge a line, bytes that are not UTF-8, and the
+ * backslash the escapes use.
+ */
+static const char *const odd_names[] = {
+	"with space", "nl\nfake 0x0 64 1", "tab\there", "bad\xff\xfe",
+	"caf\xc3\xa9", "back\\x41slash",
+};
+#define N_ODD (sizeof(odd_names) / sizeof(odd_names[0]))
+
+/* name as one word of sh: "$(printf '\ooo...')", every byte in octal. */
+static const char *
+sh_word(const char *name)
+{
+	static char buf[1024];
+	size_t n = 0;
+
+	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "\"$(printf '");
+	for (; *name; name++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "\\%03o",
+				      (unsigned char)*name);
+	snprintf(buf + n, sizeof(buf) - n, "')\"");
+	return buf;
+}
+
+/* A field of poolctl's plain output read back: \xHH is the byte HH. */
+static void
+unescape_field(const char *in, size_t len, char *out, size_t outlen)
+{
+	size_t i, o = 0;
+	unsigned v;
+
+	for (i = 0; i < len && o + 1 < outlen; o++) {
+		if (in[i] == '\\' && i + 3 < len + 1 && in[i + 1] == 'x' &&
+		    sscanf(in + i + 2, "%2x", &v) == 1) {
+			out[o] = (char)v;
+			i += 4;
+		} else
+			out[o] = in[i++];
+	}
+	out[o] = '\0';
+}
+
+/* The blank-separated fields of one line; the first in first. */
+static size_t
+split_fields(const char *line, size_t len, char *first, size_t firstlen)
+{
+	size_t i = 0, n = 0, start;
+
+	while (i < len) {
+		while (i < len && (line[i] == ' ' || line[i] == '\t'))
+			i++;
+		if (i == len)
+			break;
+		start = i;
+		while (i < len && line[i] != ' ' && line[i] != '\t')
+			i++;
+		if (n++ == 0)
+			unescape_field(line + start, i - start, first,
+				       firstlen);
+	}
+	return n;
+}
+
+/* Is text UTF-8 through and through (RFC 3629: no overlong, no surrogate)? */
+static bool
+utf8_valid(const char *text)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	unsigned c, min;
+	int more;
+
+	while (*s) {
+		if (*s < 0x80) {
+			s++;
+			continue;
+		}
+		if ((*s & 0xe0) == 0xc0)
+			c = *s & 0x1f, more = 1, min = 0x80;
+		else if ((*s & 0xf0) == 0xe0)
+			c = *s & 0x0f, more = 2, min = 0x800;
+		else if ((*s & 0xf8) == 0xf0)
+			c = *s & 0x07, more = 3, min = 0x10000;
+		else
+			return false;
+		for (s++; more > 0; more--, s++) {
+			if ((*s & 0xc0) != 0x80)
+				return false;
+			c = c << 6 | (*s & 0x3f);
+		}
+		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+			return false;
+	}
+	return true;
+}
+
+/* Which of odd_names name is; fails the test if none. */
+static size_t
+odd_index(const char *name)
+{
+	for (size_t i = 0; i < N_ODD; i++) {
+		if (strcmp(odd_names[i], name) == 0)
+			return i;
+	}
+	fail_msg("a name poolctl printed is none published: \"%s\"\n"
+		 "--- stdout:\n%s", name, fx.out);
+	return 0;
+}
+
+/*
+ * The plain lines of names and wait keep their number of fields, each
+ * name one field that gives its bytes back, whatever the name holds: a
+ * blank would split it, a newline forge a line of its own.  The JSON is
+ * UTF-8 (RFC 8259) even for a name that is not, whose bytes it gives as
+ * name_hex.
+ */
+static void
+odd_names_keep_their_fields(void **state)
+{
+	char got[1024], want[64];
+	bool seen[N_ODD] = {false};
+	const char *l, *end;
+	size_t i, lines = 0;
+
+	(void)state;
+	start(WAIT_POOLS);
+	assert_int_equal(pool_open(fx.conn, "alpha", &fx.pool), 0);
+	for (i = 0; i < N_ODD; i++)
+		assert_int_equal(pool_publish(fx.pool, alloc_ok(fx.pool, 64),
+					      odd_names[i]), 0);
+
+	expect_exit(ctl("names alpha"), 0, "names of odd names");
+	l = strchr(fx.out, '\n');
+	expect(l != NULL, "names: no header");
+	for (l++; *l; l = end + 1, lines++) {
+		end = strchr(l, '\n');
+		expect(end != NULL, "names: a line without its newline");
+		/* Six columns, SIZE two words ("64 B", "1.0 KiB"). */
+		expect(split_fields(l, (size_t)(end - l), got, sizeof(got))
+		       == 7, "names: a line not of 7 fields");
+		seen[odd_index(got)] = true;
+	}
+	expect(lines == N_ODD, "names: not one line per name");
+	for (i = 0; i < N_ODD; i++)
+		expect(seen[i], "names: a name not listed");
+
+	for (i = 0; i < N_ODD; i++) {
+		expect_exit(ctl("wait alpha %s --timeout 0",
+				sh_word(odd_names[i])), 0, "wait, odd name");
+		end = strchr(fx.out, '\n');
+		expect(end != NULL && end[1] == '\0', "wait: not one line");
+		expect(split_fields(fx.out, (size_t)(end - fx.out), got,
+				    sizeof(got)) == 4,
+		       "wait: a line not of 4 fields");
+		expect(strcmp(got, odd_names[i]) == 0,
+		       "wait: the name does not read back");
+	}
+
+	expect_exit(ctl("--json names alpha"), 0, "--json names, odd names");
+	expect(utf8_valid(fx.out), "--json names: not UTF-8");
+	expect(strstr(fx.out, "\"name\": \"caf\xc3\xa9\""),
+	       "--json names: a UTF-8 name not as it is");
+	expect(strstr(fx.out, "\"name_hex\": \"626164fffe\""),
+	       "--json names: no name_hex of a name that is not UTF-8");
+	l = strstr(fx.out, "\"name_hex\"");
+	expect(l && !strstr(l + 1, "\"name_hex\""),
+	       "--json names: name_hex of a name that is UTF-8");
+	expect_exit(ctl("--json wait alpha %s --timeout 0",
+			sh_word("bad\xff\xfe")), 0, "--json wait, not UTF-8");
+	expect(utf8_valid(fx.out), "--json wait: not UTF-8");
+	snprintf(want, sizeof(want), "\"name_hex\": \"626164fffe\"");
+	expect(strstr(fx.out, want), "--json wait: no name_hex");
+	stop();
+}
+
+/* ---- options given twice -------------------------------------------------- */
+
+/*
+ * An option given twice is two answers to one question: refused (exit 2,
+ * naming it) rather than the last one silently taken, and nothing done.
+ */
+static void
+option_given_twice_is_refused(void **state)
+{
+	(void)state;
+	start(TWO_POOLS);
+	expect_exit(ctl("create gamma --size 1M --mode 0600"), 0, "create");
+
+	expect_refused_saying("create delta --size 1M --size 2M",
+			      "create: option --size given twice");
+	assert_false(pool_exists("delta"));
+	expect_refused_saying("set gamma --mode 0644 --mode=0640",
+			      "set: option --mode given twice");
+	assert_int_equal(stats_of("gamma").mode & 0777, 0600);
+	expect_refused_saying("stats alpha --format=kv --format json",
+			      "stats: option --format given twice");
+	expect_refused_saying("wait alpha x --timeout 1 --timeout 2",
+			      "wait: option --timeout given twice");
+	expect_refused_saying("--socket /nonexistent list --socket /x",
+			      "list: option --socket given twice");
+	expect_refused_saying("--json=short list -jpretty",
+			      "list: option --json given twice");
+	/* A flag twice says the same thing twice: taken. */
+	expect_exit(ctl("--json list --json"), 0, "--json twice, no FMT");
+	expect_exit(ctl("destroy gamma -f --force"), 0, "-f twice");
+	assert_false(pool_exists("gamma"));
+	stop();
+}
+
+/* ---- a socket path that is no socket -------------------------------------- */
+
+/* A directory or a file at the socket's path: said so, exit 69. */
+static void
+socket_path_not_a_socket_says_so(void **state)
+{
+	char path[300], want[400];
+	FILE *f;
+
+	(void)state;
+	start(TWO_POOLS);
+	expect_exit(ctl("--socket %s list", fx.d.dir), EXIT_UNAVAILABLE,
+		    "--socket a directory");
+	snprintf(want, sizeof(want), "poolctl: cannot connect to %s: not a "
+		 "socket\n", fx.d.dir);
+	expect(strcmp(fx.err, want) == 0, want);
+
+	snprintf(path, sizeof(path), "%s/plain-file", fx.d.dir);
+	assert_non_null(f = fopen(path, "w"));
+	fclose(f);
+	expect_exit(ctl("--socket %s list", path), EXIT_UNAVAILABLE,
+		    "--socket a regular file");
+	snprintf(want, sizeof(want), "poolctl: cannot connect to %s: not a "
+		 "socket\n", path);
+	expect(strcmp(fx.err, want) == 0, want);
+	unlink(path);
+	stop();
+}
+
 int
 main(void)
 {
@@ -1577,6 +1823,12 @@ main(void)
 			socket_mode_refuses_other_uid_exits_77, teardown),
 		cmocka_unit_test_teardown(wait_says_what_happened, teardown),
 		cmocka_unit_test_teardown(daemon_words_only_when_they_add,
+					  teardown),
+		cmocka_unit_test_teardown(odd_names_keep_their_fields,
+					  teardown),
+		cmocka_unit_test_teardown(option_given_twice_is_refused,
+					  teardown),
+		cmocka_unit_test_teardown(socket_path_not_a_socket_says_so,
 					  teardown),
 	};
 

@@ -121,6 +121,7 @@ echo "$keys" | {
 		json_stats)	cmd=list ;;
 		json_client)	cmd=clients ;;
 		json_persisted)	cmd=persisted ;;
+		json_add_name)	cmd=names ;;	# and wait's
 		print_*)	cmd=${fn#print_} ;;
 		*)		echo "test_manpages: FAIL: JSON key $key is" \
 				    "added in $fn(), which is no command's"
