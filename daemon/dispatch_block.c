@@ -219,10 +219,19 @@ refuse_limit(struct call *c, struct dpool *p)
 		      bytes_text(p->limit, limit, sizeof(limit)));
 }
 
+/* dpool_alloc's DPOOL_NO_MEMORY: the daemon's, not the pool's. */
+static int
+refuse_no_memory(struct call *c)
+{
+	return refuse(c, -ENOMEM, "poolmgrd is out of memory");
+}
+
 static int
 refuse_alloc(struct call *c, struct dpool *p, int rc, bool retry_follows,
 	     uint64_t size)
 {
+	if (rc == DPOOL_NO_MEMORY)
+		return refuse_no_memory(c);
 	uncount_retried(p, rc, retry_follows);
 	if (rc == -ENOMEM && p->limit_hit)
 		return refuse_limit(c, p);
@@ -600,6 +609,8 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 				   need)) == TRY_AGAIN);
 	if (wait)
 		return wait;
+	if (rc == DPOOL_NO_MEMORY)
+		return refuse_no_memory(c);
 	if (rc) {
 		uncount_retried(h->pool, rc, m->retry_follows);
 		if (rc == -ENOMEM && h->pool->limit_hit)

@@ -12,6 +12,7 @@
 #define POOLMGRD_POOL_H
 
 #include <bsd/sys/queue.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -359,8 +360,12 @@ void dpool_mark_destroyed(struct dpool *p);
  * DPOOL_IN_STEPS (see dpool_realloc).  A zeroed block whose zeroing
  * would punch more than the release step is zeroed in steps
  * (dpool_zero_defer): DPOOL_IN_STEPS, *out the block, which the caller
- * hands out once the queue's mark has passed.
+ * hands out once the queue's mark has passed.  dpool_alloc's
+ * DPOOL_NO_MEMORY: the daemon has no memory for the block's record or
+ * its place in the index, nothing done; unlike the pool's -ENOMEM, no
+ * wait or eviction can help, and the client is told -ENOMEM.
  */
+#define DPOOL_NO_MEMORY (-ENOBUFS)
 int dpool_alloc(struct dpool *p, struct handle *h, uint64_t size,
 		uint64_t align, bool zero, uint64_t quota_used,
 		struct block **out);

@@ -133,10 +133,9 @@ dpool_alloc(struct dpool *p, struct handle *h, uint64_t size, uint64_t align,
 	 * The index's room and the block's record before the engine counts
 	 * an allocation the client may not get.
 	 */
-	if ((rc = block_index_reserve(&p->blocks)))
-		return rc;
-	if (!(b = records_take(&block_records)))
-		return -ENOMEM;
+	if (block_index_reserve(&p->blocks) ||
+	    !(b = records_take(&block_records)))
+		return DPOOL_NO_MEMORY;
 	steps = zero && in_steps(size);
 	rc = zero && !steps ? heap_calloc(p->heap, 1, size, &off)
 			    : heap_alloc(p->heap, size, align, &off);

@@ -778,6 +778,7 @@ records_run_out(void **state)
 	struct pool *p, *q, *r;
 	struct pool_stats st;
 	char *saved, msg[256];
+	pool_off_t evictable, off;
 	size_t n, i, kept;
 	int rc = 0;
 
@@ -798,6 +799,14 @@ records_run_out(void **state)
 	assert_int_equal(pool_retain(q, offs[0]), 0);
 	assert_int_equal(pool_free(q, offs[0]), 0);
 	assert_int_equal(pool_free(p, offs[0]), 0);
+	/*
+	 * An evictable name nobody holds: a pool with no room would evict
+	 * it, but the daemon's own want of memory is no want of room.
+	 */
+	assert_int_equal(pool_alloc(p, 16, &evictable), 0);
+	assert_int_equal(pool_publish_flags(p, evictable, "spare",
+					    POOL_PUBLISH_EVICTABLE), 0);
+	assert_int_equal(pool_free(p, evictable), 0);
 
 	assert_int_equal(kill(d.pid, FAIL_ON_SIG), 0);
 	n = alloc_until_refused(p, offs, &rc);
@@ -805,7 +814,9 @@ records_run_out(void **state)
 	assert_int_equal(rc, -ENOMEM);
 	assert_true(n < RUN_MAX);
 	assert_int_equal(pool_stats(p, &st), 0);
-	assert_int_equal(st.live_blocks, n);
+	assert_int_equal(st.live_blocks, n + 1);
+	assert_int_equal(pool_lookup(p, "spare", &off, NULL), 0);
+	assert_int_equal(off, evictable);
 	/*
 	 * Further holders, q's then r's: refused once their records' chunk
 	 * is full (it holds fewer than two for each block).
@@ -819,7 +830,7 @@ records_run_out(void **state)
 	assert_true(kept < 2 * n);
 	assert_int_equal(pool_check_by_name(c, POOL, msg, sizeof(msg)), 0);
 	assert_int_equal(pool_stats(p, &st), 0);
-	assert_int_equal(st.live_blocks, n);
+	assert_int_equal(st.live_blocks, n + 1);
 	printf("records: %zu blocks, then -ENOMEM; %zu further holders, "
 	       "then -ENOMEM\n", n, kept);
 
@@ -828,6 +839,7 @@ records_run_out(void **state)
 	for (i = 0; i <= kept; i++)
 		assert_int_equal(pool_free(i < n ? q : r, offs[i % n]), 0);
 	assert_int_equal(pool_free_batch(p, n, offs), 0);
+	assert_int_equal(pool_unpublish(p, "spare"), 0);
 	assert_int_equal(pool_stats(p, &st), 0);
 	assert_int_equal(st.live_blocks, 0);
 	assert_int_equal(pool_check_by_name(c, POOL, msg, sizeof(msg)), 0);
