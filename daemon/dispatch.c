@@ -39,6 +39,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -461,7 +462,8 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 			rep.body_case = POOLMGR__REPLY__BODY__NOT_SET;
 		log_debug("client pid %d uid %u: request %llu refused: %s",
 			  (int)s->pid, (unsigned)s->uid,
-			  (unsigned long long)req->id, c.msg);
+			  (unsigned long long)req->id,
+			  c.msg[0] ? c.msg : strerror(-rc));
 	}
 	send_reply(&c);
 	if (rc == -EPROTONOSUPPORT)

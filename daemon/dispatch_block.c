@@ -756,6 +756,8 @@ do_persist(struct call *c, const Poolmgr__Persist *m)
 	if ((rc = dpool_persist(h->pool, h, m->offset, 0)) == -EDQUOT)
 		return refuse(c, rc, "uid %u would persist more than the "
 			      "pool's quota", (unsigned)c->s->uid);
+	if (rc == -ENOMEM)
+		return refuse_no_memory(c);
 	return rc;
 }
 
