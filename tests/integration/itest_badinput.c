@@ -32,7 +32,16 @@
  * socket has the library's words naming the path (the one given, or
  * $POOLMGRD_SOCKET's), the daemon's name the missing pool or block name;
  * the next request that succeeds clears them.
+ *
+ * A second Hello is refused and keeps the first one's name (its bytes
+ * that are not printable as '?'); a pool of no bytes or past 64 TiB, a
+ * pool name of 65 bytes and a Trim naming no pool are refused in the
+ * daemon's words, a mode of 0 or past 0777 by pool_create_set in the
+ * library's, and nothing is made.  A client that passes the daemon
+ * descriptors (1, or 20: more than it has room for) is dropped and the
+ * descriptors closed.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -793,6 +802,174 @@ unknown_body_refused_connection_kept(void **state)
 	stop_daemon();
 }
 
+/* The Hello name of the client holding handle h of POOL_NAME, or fail. */
+static void
+client_name_of(uint32_t h, char *name, size_t len)
+{
+	struct pool_client_info *ci = NULL;
+	size_t i, n = 0;
+
+	EXPECT_RC(pool_clients(fx.conn, POOL_NAME, &ci, &n), 0);
+	for (i = 0; i < n && ci[i].handle != h; i++)
+		;
+	if (i == n)
+		fail_msg("handle %u is not among the %zu clients of %s", h, n,
+			 POOL_NAME);
+	snprintf(name, len, "%s", ci[i].name);
+	free(ci);
+}
+
+/*
+ * A second Hello on a greeted connection is refused (-EINVAL, saying
+ * so) and changes nothing: the name the first one gave stays, and the
+ * connection goes on working.  A name with bytes that are not printable
+ * (a newline, DEL, a byte above 0x7e) is kept with '?' for each of them,
+ * so that what `poolctl clients` and the log show stays on one line.
+ */
+static void
+hello_twice_refused_connection_kept(void **state)
+{
+	Poolmgr__Reply *r;
+	uint64_t off = 0;
+	uint32_t handle;
+	char name[64];
+	int fd;
+
+	(void)state;
+	fd = raw_greeted("first\nname\x7f\xc3\xa9");
+	raw_hello(fd, 1, "second-name", 90);
+	r = raw_reply(fd);
+	assert_int_equal(r->id, 90);
+	assert_int_equal(r->error, -EINVAL);
+	assert_int_equal(r->body_case, POOLMGR__REPLY__BODY__NOT_SET);
+	assert_string_equal(r->message, "Hello was already said");
+	poolmgr__reply__free_unpacked(r, NULL);
+
+	handle = raw_open(fd, 91);
+	assert_int_equal(raw_alloc(fd, 92, handle, 4096, 0, 1, &off), 0);
+	client_name_of(handle, name, sizeof(name));
+	assert_string_equal(name, "first?name???");
+	assert_int_equal(raw_free(fd, 93, handle, off), 0);
+	assert_true(harness_alive(&fx.d));
+	client_still_works(fx.pool);
+	check_pool(fx.conn);
+	close(fd);
+	stop_daemon();
+}
+
+/* ---- descriptors sent to the daemon ---------------------------------------- */
+
+/* req packed and sent on fd with the n descriptors of fds beside it. */
+static void
+raw_send_with_fds(int fd, const Poolmgr__Request *req, const int *fds,
+		  size_t n)
+{
+	size_t len = poolmgr__request__get_packed_size(req);
+	size_t space = CMSG_SPACE(n * sizeof(int));
+	uint8_t buf[256];
+	char *control = calloc(1, space);
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = control, .msg_controllen = space};
+	struct cmsghdr *c;
+
+	assert_non_null(control);
+	assert_true(len <= sizeof(buf));
+	assert_int_equal(poolmgr__request__pack(req, buf), len);
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, n * sizeof(int));
+	if (sendmsg(fd, &msg, MSG_NOSIGNAL) != (ssize_t)len)
+		fail_msg("sendmsg with %zu descriptors: %s", n, strerror(errno));
+	free(control);
+}
+
+/*
+ * Does the read end of a pipe see its end of file within CLOSE_TIMEOUT_MS:
+ * has every copy of the write end been closed?
+ */
+static bool
+pipe_ends_within_timeout(int rd)
+{
+	struct pollfd pfd = {.fd = rd, .events = POLLIN};
+	char c;
+
+	if (poll(&pfd, 1, CLOSE_TIMEOUT_MS) != 1)
+		return false;
+	return read(rd, &c, 1) == 0;
+}
+
+/* The descriptors the daemon has open. */
+static int
+daemon_fds(void)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)fx.d.pid);
+	assert_non_null(dir = opendir(path));
+	while ((e = readdir(dir)))
+		n += e->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+/*
+ * A client that passes the daemon descriptors (the protocol has the daemon
+ * send them, never take them) is dropped, with the descriptors closed:
+ * one beside a ListPools, and 20 beside another (more than the daemon's
+ * room for them: the kernel cuts them short).  The write ends of pipes
+ * go, so the read ends here see their end of file once the daemon's
+ * copies are closed too.  The daemon's descriptor count is what it was,
+ * the log says why the client went, and the others carry on.
+ */
+static void
+passed_descriptors_closed_sender_dropped(void **state)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__ListPools lp = POOLMGR__LIST_POOLS__INIT;
+	int rd[20], wr[20], fd, i, before, k;
+	size_t counts[] = {1, 20};
+
+	(void)state;
+	fx.bystander = raw_greeted("bystander");
+	before = daemon_fds();
+	for (k = 0; k < 2; k++) {
+		size_t n = counts[k];
+
+		for (i = 0; i < (int)n; i++) {
+			int pfd[2];
+
+			assert_int_equal(pipe(pfd), 0);
+			rd[i] = pfd[0];
+			wr[i] = pfd[1];
+		}
+		fd = raw_greeted("passes-descriptors");
+		req.id = 300 + (uint64_t)k;
+		req.body_case = POOLMGR__REQUEST__BODY_LIST;
+		req.list = &lp;
+		raw_send_with_fds(fd, &req, wr, n);
+		for (i = 0; i < (int)n; i++)
+			close(wr[i]);
+		only_sender_dropped(fd, n == 1 ? "a descriptor passed" :
+				    "20 descriptors passed");
+		for (i = 0; i < (int)n; i++) {
+			if (!pipe_ends_within_timeout(rd[i]))
+				fail_msg("descriptor %d of %zu passed is still "
+					 "open in the daemon", i, n);
+			close(rd[i]);
+		}
+	}
+	assert_int_equal(daemon_fds(), before);
+	assert_int_equal(harness_log_count(&fx.d, "sent descriptors; "
+					   "dropping it"), 2);
+	stop_daemon();
+}
+
 /* ---- bad API input -------------------------------------------------------- */
 
 static void
@@ -801,6 +978,106 @@ expect_rc(int got, int want, const char *call)
 	if (got != want)
 		fail_msg("%s: got %d (%s), want %d (%s)", call, got,
 			 pool_strerror(got), want, pool_strerror(want));
+}
+
+/* How many pools the daemon lists. */
+static size_t
+pool_count(struct pool_conn *c)
+{
+	struct pool_stats *all = NULL;
+	size_t n = 0;
+
+	EXPECT_RC(pool_list(c, &all, &n), 0);
+	free(all);
+	return n;
+}
+
+/* The daemon's words for a refusal on raw connection fd, which must be want. */
+static void
+raw_refused_saying(int fd, Poolmgr__Request *req, int want, const char *words)
+{
+	Poolmgr__Reply *r = harness_raw_expect(fd, req, want);
+
+	assert_int_equal(r->body_case, POOLMGR__REPLY__BODY__NOT_SET);
+	assert_non_null(r->message);
+	assert_string_equal(r->message, words);
+	poolmgr__reply__free_unpacked(r, NULL);
+}
+
+/*
+ * Requests about pools that cannot be served are refused with their code
+ * and the daemon's words, and make nothing: a pool larger than 64 TiB, or
+ * of no bytes (only a raw request can ask that: the library refuses it
+ * itself), a pool made with a mode of 0 or with bits past 0777 by
+ * pool_create_set (refused by the library, nothing sent), a pool named by
+ * 65 bytes, a Trim that names no pool at all.
+ */
+static void
+pool_requests_refused_make_nothing(void **state)
+{
+	struct pool_create_opts co = {.max_size = (64ull << 40) + 1};
+	struct pool_set_opts so = {.which = POOL_SET_MODE};
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__CreatePool cp = POOLMGR__CREATE_POOL__INIT;
+	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
+	Poolmgr__Trim trim = POOLMGR__TRIM__INIT;
+	struct pool_stats st;
+	char long_name[66];
+	size_t before;
+	int fd;
+
+	(void)state;
+	before = pool_count(fx.conn);
+	expect_rc(pool_create(fx.conn, "huge", &co), -EINVAL,
+		  "pool_create of 64 TiB and a byte");
+	assert_string_equal(pool_last_message(-EINVAL),
+			    "size must be 1 byte to 64 TiB");
+	expect_rc(pool_stats_by_name(fx.conn, "huge", &st), -ENOENT,
+		  "stats of the pool refused");
+
+	co.max_size = 1 << 20;
+	so.mode = 0;
+	expect_rc(pool_create_set(fx.conn, "modeless", &co, &so), -EINVAL,
+		  "pool_create_set with mode 0");
+	so.mode = 01777;
+	expect_rc(pool_create_set(fx.conn, "modeless", &co, &so), -EINVAL,
+		  "pool_create_set with mode 01777");
+	so.mode = 0640;
+	so.which |= 1u << 30;
+	expect_rc(pool_create_set(fx.conn, "modeless", &co, &so), -EINVAL,
+		  "pool_create_set with an unknown setting");
+	expect_rc(pool_stats_by_name(fx.conn, "modeless", &st), -ENOENT,
+		  "stats of the pool refused");
+
+	fd = raw_greeted("pool-requests");
+	cp.name = "empty";
+	cp.max_size = 0;
+	req.id = 200;
+	req.body_case = POOLMGR__REQUEST__BODY_CREATE;
+	req.create = &cp;
+	raw_refused_saying(fd, &req, -EINVAL, "size must be 1 byte to 64 TiB");
+
+	memset(long_name, 'n', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	ref.name = long_name;
+	req.id = 201;
+	req.body_case = POOLMGR__REQUEST__BODY_STATS;
+	req.stats = &ref;
+	raw_refused_saying(fd, &req, -ENAMETOOLONG,
+			   "pool name longer than 64");
+
+	req.id = 202;
+	req.body_case = POOLMGR__REQUEST__BODY_TRIM;
+	req.trim = &trim;
+	raw_refused_saying(fd, &req, -EINVAL, "no pool named");
+
+	/* Nothing was made; the connection and the daemon serve on. */
+	raw_list_ok(fd);
+	close(fd);
+	assert_int_equal(pool_count(fx.conn), before);
+	client_still_works(fx.pool);
+	check_pool(fx.conn);
+	stop_daemon();
 }
 
 static void
@@ -1349,6 +1626,13 @@ main(void)
 			hello_version_99_refused_then_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			unknown_body_refused_connection_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			hello_twice_refused_connection_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			pool_requests_refused_make_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			passed_descriptors_closed_sender_dropped, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(bad_api_input_gets_its_code,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(invalid_frees_are_counted,
