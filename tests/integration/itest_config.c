@@ -43,12 +43,19 @@
  * largest pool for size, the pool's size for limit, 2 GiB for page_size,
  * as past 2 GiB, 2^64 - 1 bytes for the others).
  *
+ * The keys that take words or names: a bad socket_mode, hello_timeout or
+ * numa_policy, an admin_group, owner or group that names nobody, a socket
+ * path past sun_path and a 257th pool are each refused at their line;
+ * existing names are read as their ids, on the pool the daemon makes.
+ *
  * A command line poolmgrd cannot take (an unknown, ambiguous or
  * argument-less option, one given an argument it has none of, a word that
  * is no option) exits 2 saying which word, and where help is.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1489,6 +1496,121 @@ counts_out_of_range_with_byte_unit_say_the_bound(void **state)
 	remove_dir(&d);
 }
 
+/* A temporary directory for d, with its socket and file named: no daemon. */
+static void
+config_dir(struct daemon_proc *d)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->dir, sizeof(d->dir), "/tmp/poolmgr-test.XXXXXX");
+	assert_non_null(mkdtemp(d->dir));
+	snprintf(d->sock, sizeof(d->sock), "%s/poolmgrd.sock", d->dir);
+	snprintf(d->conf, sizeof(d->conf), "%s/poolmgrd.conf", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/poolmgrd.log", d->dir);
+}
+
+/* poolmgrd -t on "[daemon]" and text: refused (exit 1), saying line: want. */
+static void
+check_text_refuses(const struct daemon_proc *d, const char *text, int line,
+		   const char *want)
+{
+	char out[1024], expect[512];
+
+	write_config(d, text);
+	assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s", d->sock,
+				   d->conf), 1);
+	snprintf(expect, sizeof(expect), "poolmgrd: %s:%d: %s\n", d->conf,
+		 line, want);
+	assert_string_equal(out, expect);
+}
+
+/*
+ * The [daemon] keys that take words, and the pool keys that take names:
+ * a socket_mode that is not octal, a hello_timeout that is no number, an
+ * admin_group or a pool's owner or group that names nobody, a socket path
+ * past what sun_path holds, a numa_policy other than preferred or bind,
+ * and a 257th pool are each refused with the file's line and the key.
+ * Names that exist read as their ids (owner = nobody is nobody's uid, on
+ * the pool the daemon makes), and numa_policy = preferred is taken.
+ */
+static void
+named_keys_read_or_refused(void **state)
+{
+	struct daemon_proc d;
+	struct pool_conn *c;
+	struct pool_stats st;
+	struct passwd *pw;
+	struct group *gr;
+	char out[1024], want[512], *text, path[160], group[64];
+	size_t at, len = 64 * 1024;
+	uid_t uid;
+	gid_t gid;
+	int i;
+
+	(void)state;
+	/* nobody and its group: names every system has, not the test's ids. */
+	pw = getpwnam("nobody");
+	gr = getgrgid(pw ? pw->pw_gid : 0);
+	if (!pw || !gr)
+		skip();
+	uid = pw->pw_uid;
+	gid = gr->gr_gid;
+	snprintf(group, sizeof(group), "%s", gr->gr_name);
+	config_dir(&d);
+	check_refuses(&d, "socket_mode", "0999", "bad socket_mode '0999'");
+	check_refuses(&d, "socket_mode", "rw", "bad socket_mode 'rw'");
+	check_refuses(&d, "hello_timeout", "soon", "bad hello_timeout 'soon'");
+	check_refuses(&d, "admin_group", "no-such-group-here",
+		      "unknown admin_group 'no-such-group-here'");
+	memset(path, 'x', sizeof(path));
+	memcpy(path, "/tmp/", 5);
+	path[108] = '\0';
+	check_refuses(&d, "socket", path, "socket path too long");
+
+	check_text_refuses(&d, "[pool p]\nsize = 1M\nowner = no-such-user-here\n",
+			   5, "bad owner 'no-such-user-here' in [pool p]");
+	check_text_refuses(&d, "[pool p]\nsize = 1M\ngroup = no-such-group-here\n",
+			   5, "bad group 'no-such-group-here' in [pool p]");
+	check_text_refuses(&d, "[pool p]\nsize = 1M\nnuma_node = 0\n"
+			   "numa_policy = interleave\n", 6, "bad numa_policy "
+			   "(preferred or bind) 'interleave' in [pool p]");
+
+	/* Names that exist, and a preferred node: the file is good. */
+	snprintf(want, sizeof(want), "admin_group = %s\n[pool p]\nsize = 1M\n"
+		 "owner = nobody\ngroup = %s\n[pool q]\nsize = 1M\n"
+		 "numa_node = 0\nnuma_policy = preferred\n", group, group);
+	write_config(&d, want);
+	assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s", d.sock,
+				   d.conf), 0);
+	snprintf(want, sizeof(want), "poolmgrd: %s: ok, 2 pools\n", d.conf);
+	assert_string_equal(out, want);
+
+	/* 256 pools are taken; the 257th section is refused, at its line. */
+	assert_non_null(text = malloc(len));
+	at = 0;
+	for (i = 0; i <= 256; i++)
+		at += (size_t)snprintf(text + at, len - at,
+				       "[pool p%d]\nsize = 64K\n", i);
+	check_text_refuses(&d, text, 3 + 2 * 256, "too many pools");
+	text[at - strlen("[pool p256]\nsize = 64K\n")] = '\0';
+	write_config(&d, text);
+	assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s", d.sock,
+				   d.conf), 0);
+	free(text);
+	remove_dir(&d);
+
+	/* The daemon makes the pool with the ids the names stand for. */
+	snprintf(want, sizeof(want), "[pool p]\nsize = 1M\nowner = nobody\n"
+		 "group = %s\nmode = 0640\n", group);
+	assert_int_equal(harness_start(&d, want), 0);
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	EXPECT_RC(pool_stats_by_name(c, "p", &st), 0);
+	assert_int_equal(st.uid, uid);
+	assert_int_equal(st.gid, gid);
+	assert_int_equal(st.mode, 0640);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
 int
 main(void)
 {
@@ -1518,6 +1640,7 @@ main(void)
 		cmocka_unit_test(limit_past_any_pool_says_its_size),
 		cmocka_unit_test(page_size_past_the_largest_says_it),
 		cmocka_unit_test(counts_out_of_range_with_byte_unit_say_the_bound),
+		cmocka_unit_test(named_keys_read_or_refused),
 	};
 
 	return cmocka_run_group_tests_name("poolmgrd config and signals", tests,
