@@ -32,11 +32,19 @@
  *   that stays UTF-8 with the bytes in name_hex.  An option that takes a
  *   value given twice: exit 2, nothing done.  A socket path that is a
  *   directory or a file: exit 69, "not a socket".
+ *   --json of create (owner and group given by name: their ids), set
+ *   (only what was given; "default" for a retain set back) and destroy
+ *   (forced or not; nothing printed when it fails), as the books say.
+ *   Usage errors of help, --socket, names, wait, unpublish and --mode
+ *   (exit 2, nothing done); names and unpublish of no pool or no name
+ *   (exit 1, in their words).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pwd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -1785,6 +1793,138 @@ socket_path_not_a_socket_says_so(void **state)
 	stop();
 }
 
+/* ---- JSON of create, set and destroy --------------------------------------- */
+
+/*
+ * With --json, create, set and destroy each print one object saying what
+ * was done (create its settings, the owner and group by the ids their
+ * names stand for; set only what it was given, "default" for a retain
+ * set back to the daemon's; destroy whether it was forced), and the
+ * daemon's books agree.  A destroy that fails prints no object.
+ */
+static void
+json_says_what_create_set_destroy_did(void **state)
+{
+	struct passwd *pw;
+	struct group *gr;
+	struct pool_stats st;
+	char want[512];
+
+	(void)state;
+	pw = getpwnam("nobody");
+	gr = getgrgid(pw ? pw->pw_gid : 0);
+	if (!pw || !gr)
+		skip();
+	start(TWO_POOLS);
+
+	expect_exit(ctl("--json=short create rho --size 1M --retain 64K "
+			"--owner nobody --group %s --mode 0640", gr->gr_name),
+		    0, "--json create with an owner, a group and a retain");
+	snprintf(want, sizeof(want), "{\"pool\":\"rho\",\"created\":true,"
+		 "\"max_size\":1048576,\"granularity\":16,\"mode\":\"0640\","
+		 "\"quota\":0,\"limit\":0,\"retain\":65536,\"uid\":%u,"
+		 "\"gid\":%u}\n", (unsigned)pw->pw_uid, (unsigned)gr->gr_gid);
+	assert_string_equal(fx.out, want);
+	st = stats_of("rho");
+	assert_int_equal(st.uid, pw->pw_uid);
+	assert_int_equal(st.gid, gr->gr_gid);
+	assert_int_equal(st.mode, 0640);
+	assert_int_equal(st.retain_bytes, 64 * KiB);
+
+	expect_exit(ctl("--json=short set rho --limit 512K --retain 0 "
+			"--quota 128K"), 0, "--json set");
+	assert_string_equal(fx.out, "{\"pool\":\"rho\",\"set\":true,"
+			    "\"quota\":131072,\"limit\":524288,\"retain\":0}\n");
+	st = stats_of("rho");
+	assert_int_equal(st.quota, 128 * KiB);
+	assert_int_equal(st.limit, 512 * KiB);
+	assert_int_equal(st.retain_bytes, 0);
+	assert_int_equal(st.mode, 0640);
+	expect_exit(ctl("--json=short set rho --retain default"), 0,
+		    "--json set --retain default");
+	assert_string_equal(fx.out, "{\"pool\":\"rho\",\"set\":true,"
+			    "\"retain\":\"default\"}\n");
+	assert_true(stats_of("rho").retain_bytes > 0);
+
+	expect_exit(ctl("--json=short destroy rho"), 0, "--json destroy");
+	assert_string_equal(fx.out, "{\"pool\":\"rho\",\"destroyed\":true,"
+			    "\"force\":false}\n");
+	assert_false(pool_exists("rho"));
+	expect_exit(ctl("--json=short destroy rho"), EXIT_FAILED,
+		    "--json destroy of no pool");
+	expect(fx.out[0] == '\0', "a failed destroy printed JSON");
+	assert_string_equal(fx.err, "poolctl: no such pool: rho\n");
+
+	/* Forced, from under a handle with a live block. */
+	assert_int_equal(pool_open(fx.conn, "beta", &fx.pool), 0);
+	alloc_ok(fx.pool, 64);
+	expect_exit(ctl("--json=short destroy beta --force"), 0,
+		    "--json destroy --force");
+	assert_string_equal(fx.out, "{\"pool\":\"beta\",\"destroyed\":true,"
+			    "\"force\":true}\n");
+	assert_false(pool_exists("beta"));
+	stop();
+}
+
+/* ---- usage errors of help, names, wait and unpublish ----------------------- */
+
+/*
+ * What poolctl refuses before it asks the daemon (exit 2, why, nothing
+ * on stdout): help with two commands or one it does not know, an empty
+ * --socket, a names prefix past 255 bytes, an empty block name for wait
+ * and unpublish, a mode with bits past 0777 or none at all.  What the
+ * daemon answers: names and unpublish of no pool, unpublish of no name
+ * (exit 1, each in its words).  Nothing is made or changed.
+ */
+static void
+refused_before_and_after_asking(void **state)
+{
+	char prefix[POOL_BLOCK_NAME_MAX + 2];
+
+	(void)state;
+	start(TWO_POOLS);
+	expect_usage_error("help create list", "poolctl: help: too many "
+			   "arguments\n");
+	expect_usage_error("help frobnicate", "poolctl: unknown command "
+			   "'frobnicate'\n");
+	expect_usage_error("--socket '' list", "poolctl: --socket: empty "
+			   "path\n");
+	memset(prefix, 'p', sizeof(prefix) - 1);
+	prefix[sizeof(prefix) - 1] = '\0';
+	expect_exit(ctl("names alpha %s", prefix), EXIT_USAGE,
+		    "names with a prefix of 256 bytes");
+	expect(strstr(fx.err, "poolctl: names: prefix longer than 255 "
+		      "bytes\n") && fx.out[0] == '\0',
+	       "names: a long prefix not said");
+	prefix[sizeof(prefix) - 2] = '\0';
+	expect_exit(ctl("names alpha %s", prefix), 0,
+		    "names with a prefix of 255 bytes");
+	expect_usage_error("wait alpha ''", "poolctl: wait: empty block "
+			   "name\n");
+	expect_usage_error("unpublish alpha ''", "poolctl: unpublish: empty "
+			   "block name\n");
+	expect_usage_error("create x --size 1M --mode 1777", "poolctl: "
+			   "create: bad mode '1777' (octal, 0001 to 0777)\n");
+	expect_usage_error("create x --size 1M --mode ''", "poolctl: create: "
+			   "bad mode '' (octal, 0001 to 0777)\n");
+	expect_usage_error("set alpha --mode 01777", "poolctl: set: bad mode "
+			   "'01777' (octal, 0001 to 0777)\n");
+	assert_false(pool_exists("x"));
+	assert_int_equal(stats_of("alpha").mode, 0600);
+
+	expect_exit(ctl("names nosuch"), EXIT_FAILED, "names of no pool");
+	assert_string_equal(fx.err, "poolctl: no such pool: nosuch\n");
+	expect_exit(ctl("unpublish nosuch n"), EXIT_FAILED,
+		    "unpublish in no pool");
+	assert_string_equal(fx.err, "poolctl: no such pool: nosuch\n");
+	expect_exit(ctl("unpublish alpha nosuchname"), EXIT_FAILED,
+		    "unpublish of no name");
+	assert_string_equal(fx.err, "poolctl: unpublish alpha: no such name: "
+			    "nosuchname\n");
+	expect(fx.out[0] == '\0', "a failed unpublish printed something");
+	stop();
+}
+
 int
 main(void)
 {
@@ -1827,6 +1967,10 @@ main(void)
 		cmocka_unit_test_teardown(odd_names_keep_their_fields,
 					  teardown),
 		cmocka_unit_test_teardown(option_given_twice_is_refused,
+					  teardown),
+		cmocka_unit_test_teardown(
+		    json_says_what_create_set_destroy_did, teardown),
+		cmocka_unit_test_teardown(refused_before_and_after_asking,
 					  teardown),
 		cmocka_unit_test_teardown(socket_path_not_a_socket_says_so,
 					  teardown),
