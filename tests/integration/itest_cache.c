@@ -8,6 +8,8 @@
  *     daemon's reclaim, as it would its live blocks; the daemon showed them
  *     as cached (client_cached_bytes, pool_clients) before;
  *   - the cache holds at most its budget, and a budget of 0 empties it;
+ *   - a budget in $POOLMGR_CLIENT_CACHE takes K and M (either case) as
+ *     KiB and MiB; an unknown suffix leaves the default;
  *   - a block another handle retained, or a persistent one, is never kept:
  *     the free reaches the daemon and the block is never handed out again
  *     while another holds it, even when the retain came after the free;
@@ -912,6 +914,86 @@ huge_budget_in_the_environment_is_ignored(void **state)
 	assert_true(stats(p).client_cached_bytes >= 64);
 	EXPECT_RC(pool_free(p, y), 0);
 	pool_close(p);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
+/*
+ * The bytes this process's handle of pool name, opened with
+ * $POOLMGR_CLIENT_CACHE set to budget (NULL: unset), holds in its cache
+ * once n blocks of size bytes are freed; the environment is put back.
+ */
+static uint64_t
+cached_under_env_budget(const char *name, const char *budget, size_t n,
+			size_t size)
+{
+	const char *was = getenv("POOLMGR_CLIENT_CACHE");
+	char *saved = was ? strdup(was) : NULL;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t *offs;
+	uint64_t cached;
+	size_t i;
+
+	if (budget)
+		setenv("POOLMGR_CLIENT_CACHE", budget, 1);
+	else
+		unsetenv("POOLMGR_CLIENT_CACHE");
+	EXPECT_RC(pool_connect(daemon_proc.sock, &c), 0);
+	EXPECT_RC(pool_open(c, name, &p), 0);
+	if (saved)
+		setenv("POOLMGR_CLIENT_CACHE", saved, 1);
+	else
+		unsetenv("POOLMGR_CLIENT_CACHE");
+	free(saved);
+	assert_non_null(offs = calloc(n, sizeof(*offs)));
+	for (i = 0; i < n; i++)
+		EXPECT_RC(pool_alloc(p, size, &offs[i]), 0);
+	for (i = 0; i < n; i++)
+		EXPECT_RC(pool_free(p, offs[i]), 0);
+	cached = stats(p).client_cached_bytes;
+	free(offs);
+	pool_close(p);
+	pool_disconnect(c);
+	return cached;
+}
+
+/*
+ * A budget in $POOLMGR_CLIENT_CACHE with a K or M suffix (either case) is
+ * that many KiB or MiB: 2 MiB of blocks freed into a handle opened with
+ * "8k" leave at most 8 KiB cached, with "1M" at most 1 MiB, while the
+ * default (4 MiB, in a pool of 64 MiB whose sixteenth bounds nothing
+ * less) keeps them all, and so does a budget with an unknown suffix.
+ */
+static void
+budget_suffixes_in_the_environment(void **state)
+{
+	struct pool_create_opts o = {.max_size = 64 << 20, .mode = 0600};
+	struct pool_conn *c;
+	uint64_t cached;
+
+	(void)state;
+	start();
+	EXPECT_RC(pool_connect(daemon_proc.sock, &c), 0);
+	EXPECT_RC(pool_create(c, "big", &o), 0);
+
+	/* At least the freed blocks: refills may have brought more. */
+	cached = cached_under_env_budget("big", NULL, 512, 4096);
+	assert_true(cached >= 2 << 20);
+	cached = cached_under_env_budget("big", "8k", 512, 4096);
+	assert_true(cached > 0 && cached <= 8 << 10);
+	cached = cached_under_env_budget("big", "8K", 512, 4096);
+	assert_true(cached > 0 && cached <= 8 << 10);
+	cached = cached_under_env_budget("big", "1M", 512, 4096);
+	assert_true(cached > 8 << 10 && cached <= 1 << 20);
+	cached = cached_under_env_budget("big", "1m", 512, 4096);
+	assert_true(cached > 8 << 10 && cached <= 1 << 20);
+	/* A suffix that is none of them: the default, as for any bad value. */
+	cached = cached_under_env_budget("big", "1X", 512, 4096);
+	assert_true(cached >= 2 << 20);
+
+	harness_expect_checked(c, "big");
+	EXPECT_RC(pool_destroy(c, "big"), 0);
 	pool_disconnect(c);
 	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
@@ -2580,6 +2662,8 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(
 			huge_budget_in_the_environment_is_ignored, teardown),
+		cmocka_unit_test_teardown(
+			budget_suffixes_in_the_environment, teardown),
 		cmocka_unit_test_teardown(unsent_close_is_sent_again,
 					  teardown),
 		cmocka_unit_test_teardown(flush_in_flight_keeps_no_stale_entry,
