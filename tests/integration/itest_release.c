@@ -94,6 +94,12 @@
  *       from the earlier close, as if in the same turn, until some step
  *       came: the 3 blocks' handle was dropped in a step of its own,
  *       behind the whole 64 MiB release.)
+ *   trims_joined_and_destroyed_under  two trims of 128 MiB of kept pages
+ *       at once, in 4 KiB steps: the second joins the first, both are
+ *       answered with what they gave back, and no free page is left; a
+ *       trim whose pool is destroyed by force under it is answered
+ *       (-ENOENT, or done if it was first), and the daemon serves on
+ *       and stops cleanly.
  *   (The seven below run with settle_wait_ms = 0: a request waits for the
  *   work queued before it, no more; the requests are a raw client's,
  *   which does not ask again after a refusal.)
@@ -1772,6 +1778,113 @@ closed_calloc_refusal_by_room_waits(void **state)
 	zeroed_block_let_go_waits("512M", 384 * MiB, 0, false);
 }
 
+/* ---- trims joined, and a trim's pool destroyed under it ------------------ */
+
+#define TRIM_CONF "release_step = 4K\nidle_trim = 0\n" \
+		  "[pool kept]\nsize = 256M\nretain = 256M\n" \
+		  "[pool doomed]\nsize = 256M\nretain = 256M\n"
+#define TRIM_BLOCK (64 * 1024)		/* small: its pages are kept */
+
+/*
+ * mib MiB of small blocks of pool name written and freed: their pages
+ * stay, kept for reuse (retain is the pool's size), until a trim.
+ */
+static void
+keep_free_pages(const char *name, unsigned mib)
+{
+	size_t i, n = (size_t)mib * MiB / TRIM_BLOCK;
+	pool_off_t *offs = calloc(n, sizeof(*offs));
+	struct pool *p;
+
+	assert_non_null(offs);
+	EXPECT_RC(pool_open(fx.conn, name, &p), 0);
+	for (i = 0; i < n; i++) {
+		EXPECT_RC(pool_alloc(p, TRIM_BLOCK, &offs[i]), 0);
+		memset(pool_ptr(p, offs[i]), 0x5a, TRIM_BLOCK);
+	}
+	for (i = 0; i < n; i++)
+		EXPECT_RC(pool_free(p, offs[i]), 0);
+	pool_close(p);
+	free(offs);
+	assert_true(harness_stats_of(fx.conn, name).free_resident_bytes >=
+		    (uint64_t)mib * MiB / 2);
+}
+
+/* A Trim of pool name posted on raw connection fd: its id. */
+static uint64_t
+post_trim(int fd, const char *name)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Trim t = POOLMGR__TRIM__INIT;
+	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
+
+	ref.name = (char *)name;
+	t.pool = &ref;
+	req.body_case = POOLMGR__REQUEST__BODY_TRIM;
+	req.trim = &t;
+	assert_int_equal(harness_raw_post(fd, &req), 0);
+	return req.id;
+}
+
+/*
+ * Two trims of one pool at once, in 4 KiB steps: the second joins the
+ * first (one pass more, not a second queue entry), both are answered,
+ * each with what the trims gave back since it came (the second no more
+ * than the first), and then the pool keeps no free page and the bytes
+ * add up in its counter.  A trim whose pool is destroyed by force under
+ * it is answered (done, or -ENOENT: the pool went first), the daemon
+ * serves on, the name can be made again, and the daemon stops cleanly.
+ */
+static void
+trims_joined_and_destroyed_under(void **state)
+{
+	struct pool_create_opts o = {.max_size = 1 << 20};
+	Poolmgr__Reply *r1, *r2;
+	uint64_t id1, id2, rel1, rel2, kept;
+	int a, b;
+
+	(void)state;
+	assert_int_equal(harness_start(&fx.d, TRIM_CONF), 0);
+	assert_int_equal(pool_connect(fx.d.sock, &fx.conn), 0);
+	keep_free_pages("kept", 128);
+	kept = harness_stats_of(fx.conn, "kept").free_resident_bytes;
+	a = harness_raw_client(fx.d.sock, "trim-a");
+	b = harness_raw_client(fx.d.sock, "trim-b");
+	id1 = post_trim(a, "kept");
+	id2 = post_trim(b, "kept");
+	assert_non_null(r1 = harness_raw_reply(a, id1, HARNESS_RAW_WAIT_MS));
+	assert_non_null(r2 = harness_raw_reply(b, id2, HARNESS_RAW_WAIT_MS));
+	assert_int_equal(r1->error, 0);
+	assert_int_equal(r2->error, 0);
+	rel1 = r1->trim->released_bytes;
+	rel2 = r2->trim->released_bytes;
+	poolmgr__reply__free_unpacked(r1, NULL);
+	poolmgr__reply__free_unpacked(r2, NULL);
+	printf("two trims of %" PRIu64 " kept bytes: %" PRIu64 " and %"
+	       PRIu64 " released\n", kept, rel1, rel2);
+	assert_int_equal(rel1, kept);
+	assert_true(rel2 <= rel1);
+	assert_int_equal(harness_stats_of(fx.conn, "kept").free_resident_bytes,
+			 0);
+	harness_expect_checked(fx.conn, "kept");
+
+	keep_free_pages("doomed", 128);
+	id1 = post_trim(a, "doomed");
+	EXPECT_RC(pool_destroy_force(fx.conn, "doomed"), 0);
+	assert_non_null(r1 = harness_raw_reply(a, id1, HARNESS_RAW_WAIT_MS));
+	printf("a trim of a pool destroyed under it: %d\n", r1->error);
+	assert_true(r1->error == 0 || r1->error == -ENOENT);
+	poolmgr__reply__free_unpacked(r1, NULL);
+	EXPECT_RC(pool_create(fx.conn, "doomed", &o), 0);
+	harness_expect_checked(fx.conn, "doomed");
+	harness_expect_checked(fx.conn, "kept");
+	close(a);
+	close(b);
+	pool_disconnect(fx.conn);
+	fx.conn = NULL;
+	assert_int_equal(harness_stop(&fx.d), 0);
+}
+
 int
 main(void)
 {
@@ -1826,6 +1939,8 @@ main(void)
 		cmocka_unit_test_teardown(killed_calloc_refusal_by_limit_waits,
 					  teardown),
 		cmocka_unit_test_teardown(closed_calloc_refusal_by_room_waits,
+					  teardown),
+		cmocka_unit_test_teardown(trims_joined_and_destroyed_under,
 					  teardown),
 	};
 
