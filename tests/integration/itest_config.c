@@ -45,8 +45,9 @@
  *
  * The keys that take words or names: a bad socket_mode, hello_timeout or
  * numa_policy, an admin_group, owner or group that names nobody, a socket
- * path past sun_path and a 257th pool are each refused at their line;
- * existing names are read as their ids, on the pool the daemon makes.
+ * path past sun_path and a 257th pool are each refused at their line, a
+ * directory given as the file as unreadable; existing names are read as
+ * their ids, on the pool the daemon makes.
  *
  * A command line poolmgrd cannot take (an unknown, ambiguous or
  * argument-less option, one given an argument it has none of, a word that
@@ -1528,8 +1529,9 @@ check_text_refuses(const struct daemon_proc *d, const char *text, int line,
  * a socket_mode that is not octal, a hello_timeout that is no number, an
  * admin_group or a pool's owner or group that names nobody, a socket path
  * past what sun_path holds, a numa_policy other than preferred or bind,
- * and a 257th pool are each refused with the file's line and the key.
- * Names that exist read as their ids (owner = nobody is nobody's uid, on
+ * and a 257th pool are each refused with the file's line and the key; a
+ * directory for a file is refused as unreadable.  Names that exist read
+ * as their ids (owner = nobody is nobody's uid, on
  * the pool the daemon makes), and numa_policy = preferred is taken.
  */
 static void
@@ -1596,6 +1598,12 @@ named_keys_read_or_refused(void **state)
 	assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s", d.sock,
 				   d.conf), 0);
 	free(text);
+	/* A path that opens but cannot be read: said, with the reason. */
+	assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s", d.sock,
+				   d.dir), 1);
+	snprintf(want, sizeof(want), "poolmgrd: %s: cannot read: %s\n", d.dir,
+		 strerror(EISDIR));
+	assert_string_equal(out, want);
 	remove_dir(&d);
 
 	/* The daemon makes the pool with the ids the names stand for. */
