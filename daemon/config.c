@@ -846,19 +846,21 @@ load_stream(struct load_state *ls, const char *name, char *err,
 	return 0;
 }
 
+/*
+ * Through config_read_text, as a restart in place reads it: a start, -t,
+ * SIGHUP and a restart take or refuse the same files (CONFIG_MAX_TEXT).
+ */
 int
 config_load(struct config *cf, const char *path, char *err, size_t errlen)
 {
-	struct load_state ls = {.cf = cf, .name = path};
+	size_t len;
+	char *text;
 	int rc;
 
-	if (!(ls.f = fopen(path, "r"))) {
-		snprintf(err, errlen, "%s: cannot read: %s", path,
-			 strerror(errno));
+	if (config_read_text(path, &text, &len, err, errlen) != 0)
 		return -1;
-	}
-	rc = load_stream(&ls, path, err, errlen);
-	fclose(ls.f);
+	rc = config_load_text(cf, path, text, len, err, errlen);
+	free(text);
 	return rc;
 }
 
@@ -898,7 +900,8 @@ config_read_text(const char *path, char **text, size_t *len, char *err,
 		if (got + n > CONFIG_MAX_TEXT ||
 		    !(more = realloc(t, got + n + 1))) {
 			snprintf(err, errlen, "%s: %s", path, got + n >
-				 CONFIG_MAX_TEXT ? "over 16 MiB" :
+				 CONFIG_MAX_TEXT ? "larger than 16 MiB, the "
+				 "most a configuration file may hold" :
 				 "out of memory");
 			goto fail;
 		}

@@ -28,6 +28,10 @@
  * nothing else: beside a live daemon on the same socket it says ok or
  * names the problem (exit 0 or 1), and the daemon serves on unchanged.
  *
+ * A file may hold 16 MiB: one of that size, of short lines, is taken by
+ * a start, --check-config, SIGHUP and a restart in place, and one byte
+ * more is refused by all four alike.
+ *
  * A size written "256MB" or "2mb" loads as before, in powers of 1024,
  * and the log says so with the file's line, at start and at each reload,
  * as --check-config does; "256M" and "256MiB" say nothing.
@@ -886,6 +890,114 @@ check_config_option(void **state)
 	assert_int_equal(harness_stop(&d), 0);
 }
 
+/* The most a configuration file may hold (poolmgrd.conf(5)). */
+#define CONFIG_BOUND (16u * 1024 * 1024)
+#define CONFIG_PREFIX "[daemon]\nsocket_mode = 0666\n"
+#define TOO_LARGE " larger than 16 MiB, the most a configuration file " \
+		  "may hold"
+
+/*
+ * What write_config (and harness_start, which adds a newline) puts after
+ * their [daemon] lines to make a file of total bytes: pools, then comment
+ * lines of at most 100 bytes, each short enough for the parser.
+ */
+static char *
+sized_text(size_t total, const char *pools, bool newline_added)
+{
+	size_t len = total - strlen(CONFIG_PREFIX) - (newline_added ? 1 : 0);
+	size_t at = strlen(pools), n;
+	char *t = malloc(len + 1);
+
+	assert_non_null(t);
+	assert_true(at < len);
+	memcpy(t, pools, at);
+	while (at < len) {
+		n = len - at < 100 ? len - at : 100;
+		t[at] = n == 1 ? '\n' : ';';
+		memset(t + at + 1, 'x', n > 2 ? n - 2 : 0);
+		t[at + n - 1] = '\n';
+		at += n;
+	}
+	t[len] = '\0';
+	return t;
+}
+
+/* Write d's file with pools in it, total bytes long. */
+static void
+write_sized(const struct daemon_proc *d, size_t total, const char *pools)
+{
+	char *t = sized_text(total, pools, false);
+	struct stat st;
+
+	write_config(d, t);
+	free(t);
+	assert_int_equal(stat(d->conf, &st), 0);
+	assert_int_equal(st.st_size, (off_t)total);
+}
+
+/*
+ * A file of 16 MiB (of short lines) is taken by a start, --check-config,
+ * SIGHUP and a restart in place; one byte more is refused by each of
+ * them, saying so, and a running daemon keeps its configuration.
+ */
+static void
+config_size_bounded_alike(void **state)
+{
+	struct daemon_proc d;
+	struct pool_conn *c;
+	struct pool_stats st;
+	char out[1024], want[512];
+	char *t;
+	int before;
+
+	(void)state;
+	t = sized_text(CONFIG_BOUND, "[pool p]\nsize = 1M\n", true);
+	assert_int_equal(harness_start(&d, t), 0);
+	free(t);
+	assert_int_equal(pool_connect(d.sock, &c), 0);
+	EXPECT_RC(pool_stats_by_name(c, "p", &st), 0);
+
+	write_sized(&d, CONFIG_BOUND, "[pool p]\nsize = 1M\n[pool q]\n"
+		    "size = 1M\n");
+	assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s",
+				   d.sock, d.conf), 0);
+	snprintf(want, sizeof(want), "poolmgrd: %s: ok, 2 pools\n", d.conf);
+	assert_string_equal(out, want);
+	harness_reload(&d);
+	EXPECT_RC(pool_stats_by_name(c, "q", &st), 0);
+	pool_disconnect(c);
+	assert_int_equal(harness_restart_in_place(&d), 0);
+
+	write_sized(&d, CONFIG_BOUND + 1, "[pool p]\nsize = 1M\n[pool q]\n"
+		    "size = 1M\n[pool r]\nsize = 1M\n");
+	assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s",
+				   d.sock, d.conf), 1);
+	snprintf(want, sizeof(want), "poolmgrd: %s:%s\n", d.conf, TOO_LARGE);
+	assert_string_equal(out, want);
+
+	before = harness_log_count(&d, "keeping the running configuration");
+	harness_reload(&d);
+	snprintf(want, sizeof(want), "SIGHUP: %s:%s; keeping the running "
+		 "configuration", d.conf, TOO_LARGE);
+	assert_int_equal(harness_log_wait(&d, want, before, 10000), 0);
+
+	snprintf(want, sizeof(want), "restart: %s:%s; going on as before",
+		 d.conf, TOO_LARGE);
+	before = harness_log_count(&d, want);
+	assert_int_equal(kill(d.pid, SIGUSR2), 0);
+	assert_int_equal(harness_log_wait(&d, want, before, 10000), 0);
+	assert_true(harness_alive(&d));
+	assert_int_equal(pool_connect(d.sock, &c), 0);
+	EXPECT_RC(pool_stats_by_name(c, "q", &st), 0);
+	EXPECT_RC(pool_stats_by_name(c, "r", &st), -ENOENT);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&d), 0);
+
+	t = sized_text(CONFIG_BOUND + 1, "[pool p]\nsize = 1M\n", false);
+	refused_at_start(t, TOO_LARGE);
+	free(t);
+}
+
 #define POWERS_OF_1024 "(powers of 1024)"
 
 /* How many warnings of sizes read in powers of 1024 d's log has. */
@@ -1649,6 +1761,7 @@ main(void)
 		cmocka_unit_test(page_size_past_the_largest_says_it),
 		cmocka_unit_test(counts_out_of_range_with_byte_unit_say_the_bound),
 		cmocka_unit_test(named_keys_read_or_refused),
+		cmocka_unit_test(config_size_bounded_alike),
 	};
 
 	return cmocka_run_group_tests_name("poolmgrd config and signals", tests,
