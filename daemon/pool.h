@@ -186,6 +186,12 @@ struct dpool {
 	int share_fd;
 	uint8_t *share_map;
 	uint64_t share_size;
+	/*
+	 * A failed restart found no memory to redo the map: its bits stay
+	 * all set (dpool_share_thaw), so a set bit over a block that is not
+	 * shared is no error, until the map is redone or replaced.
+	 */
+	bool share_all_set;
 	unsigned granule_shift;
 	struct heap *heap;
 	uid_t uid;

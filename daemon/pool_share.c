@@ -9,8 +9,10 @@
  * Invariants: a block's bit in the map is b->shared, and b->shared is
  * whether it has more than one holder or is persistent (dpool_check reads
  * both), but while a restart in place has every bit set
- * (dpool_share_freeze); the map is written only when a bit changes, so
- * that a page of it where no bit was ever set is never faulted in.  After
+ * (dpool_share_freeze), or after one that had no memory to redo the map
+ * (share_all_set: the bits left set stay so until they change); the map
+ * is written only when a bit changes, so that a page of it where no bit
+ * was ever set is never faulted in.  After
  * the bits, a page of words: the pool's state (destroyed), and "replaced",
  * which the freeze sets on the map the next image cannot write, and a
  * failed restart clears again (dpool_share_thaw).
@@ -82,8 +84,11 @@ bool
 share_bit_wrong(const struct dpool *p, const struct block *b)
 {
 	bool shared = b->nrefs > 1 || block_persistent(b);
+	bool bit = p->share_map && share_bit_get(p, b->off);
 
-	return (p->share_map && share_bit_get(p, b->off) != b->shared) ||
+	/* Left all set, a map may say shared of any block, never less. */
+	return (p->share_map && bit != b->shared &&
+		!(p->share_all_set && bit)) ||
 	       b->shared != shared;
 }
 
@@ -227,6 +232,7 @@ dpool_share_thaw(struct dpool *p)
 	 */
 	want = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	p->share_all_set = want == MAP_FAILED;
 	if (want == MAP_FAILED)
 		log_warnx("pool %s: no memory to redo its share map (%s); "
 			  "every block stays marked shared", p->name,

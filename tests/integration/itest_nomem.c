@@ -44,6 +44,14 @@
  *                             slot, and a second handle retains those
  *                             blocks until no further holder's record can
  *                             be made: -ENOMEM each time, nothing changed.
+ *   share_map_not_redone      only those mmaps fail, from just before a
+ *                             restart in place whose exec fails: the
+ *                             share map the restart set all shared cannot
+ *                             be redone and stays so (as logged); frees
+ *                             go to the daemon, a block another client
+ *                             holds is not handed out again, the pool
+ *                             checks out; mappings back, the next restart
+ *                             renews the map and frees are kept again.
  *
  * A child that cannot connect in CONNECT_TRIES is done until failures
  * go off: trying on would only be refused again.
@@ -64,6 +72,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "harness_raw.h"
 #include "poolclient.h"
 
 /* fail_malloc.so's switches. */
@@ -852,6 +861,157 @@ records_run_out(void **state)
 	harness_fixture_stop(&d);
 }
 
+#define THAW_POOL	"thaw"
+#define THAW_SIZE	(4u << 20)
+#define THAW_GRANULE	16u
+#define THAW_BLOCKS	32
+#define THAW_LOGGED	"no memory to redo its share map"
+
+/* The bytes of pool thaw's share map that hold its bits. */
+static size_t
+thaw_bits_len(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	return ((THAW_SIZE / THAW_GRANULE + 7) / 8 + page - 1) & ~(page - 1);
+}
+
+/*
+ * Free n blocks of p's; the daemon must count them all (sent, not kept
+ * by the handle's cache) if sent, or none of them (with the cache on).
+ */
+static void
+thaw_free(struct pool *p, const pool_off_t *off, size_t n, bool sent)
+{
+	struct pool_stats s0, s1;
+	size_t i;
+
+	assert_int_equal(pool_stats(p, &s0), 0);
+	for (i = 0; i < n; i++)
+		assert_int_equal(pool_free(p, off[i]), 0);
+	assert_int_equal(pool_stats(p, &s1), 0);
+	printf("cache %s: %zu frees, the daemon counted %llu\n",
+	       harness_client_cache() ? "on" : "off", n,
+	       (unsigned long long)(s1.frees - s0.frees));
+	if (sent || !harness_client_cache())
+		assert_int_equal(s1.frees - s0.frees, n);
+	else
+		assert_int_equal(s1.frees, s0.frees);
+}
+
+/* Pool thaw must check out. */
+static void
+thaw_check(struct pool_conn *c)
+{
+	char msg[256] = "";
+	int rc = pool_check_by_name(c, THAW_POOL, msg, sizeof(msg));
+
+	if (rc != 0)
+		fail_msg("pool %s: check: %s: %s", THAW_POOL,
+			 pool_strerror(rc), msg);
+}
+
+static void
+thaw_alloc(struct pool *p, pool_off_t *off, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		assert_int_equal(pool_alloc(p, 64, &off[i]), 0);
+}
+
+/*
+ * A restart in place whose exec fails, with every private anonymous
+ * mapping refused from before it: the daemon cannot redo the share maps
+ * it set all shared for the exec.  Each stays all set ("replaced" back to
+ * 0, so that handles keep it): frees go to the daemon instead of a
+ * handle's cache, a block another client holds is never handed out
+ * again, the pool checks out and is served.  Mappings back, the next
+ * restart in place gives the pool a new map and frees are kept again.
+ */
+static void
+share_map_not_redone(void **state)
+{
+	char dir[64], bin[128], script[160], cmd[300], swap[700];
+	pool_off_t off[THAW_BLOCKS], live[THAW_BLOCKS];
+	struct daemon_proc d;
+	struct pool_conn *c;
+	struct pool *p;
+	const uint8_t *map;
+	const uint64_t *words;
+	unsigned long ino0 = 0, ino;
+	void *at = NULL;
+	char *saved;
+	size_t i;
+	uint32_t h;
+	int fd, before;
+
+	(void)state;
+	/* Handles cache here, whatever the run (and a test before) said. */
+	unsetenv("POOLMGR_CLIENT_CACHE");
+	harness_copy_binary(dir, sizeof(dir), bin, sizeof(bin));
+	saved = harness_preload("fail_malloc.so");
+	setenv("POOLMGR_FAIL_MALLOC", "every=1,only=mmap", 1);
+	assert_int_equal(harness_start_from(&d, bin, HARNESS_FIXTURE_CONF
+					    "[pool " THAW_POOL "]\n"
+					    "size = 4M\n"), 0);
+	harness_preload_off(saved);
+	unsetenv("POOLMGR_FAIL_MALLOC");
+	assert_int_equal(pool_connect(d.sock, &c), 0);
+	assert_int_equal(pool_open(c, THAW_POOL, &p), 0);
+	thaw_alloc(p, live, THAW_BLOCKS);
+	thaw_alloc(p, off, THAW_BLOCKS);
+	assert_int_equal(harness_share_maps(THAW_POOL, &ino0, &at), 1);
+	map = at;
+	words = (const uint64_t *)(map + thaw_bits_len());
+
+	/* The exec fails after the probe passed: the program deletes itself. */
+	snprintf(script, sizeof(script), "%s.new", bin);
+	snprintf(swap, sizeof(swap), "printf '#!/bin/sh\\nrm -f \"$0\"\\n"
+		 "exec %s/poolmgrd \"$@\"\\n' > %s && chmod 755 %s && "
+		 "mv %s %s", harness_build(), script, script, script, bin);
+	assert_int_equal(harness_run(swap, NULL, 0), 0);
+	before = harness_log_count(&d, "not executed");
+	assert_int_equal(kill(d.pid, FAIL_ON_SIG), 0);
+	assert_int_equal(kill(d.pid, SIGUSR2), 0);
+	assert_int_equal(harness_log_wait(&d, "not executed", before,
+					  HARNESS_RESTART_WAIT_MS), 0);
+	assert_int_equal(kill(d.pid, FAIL_OFF_SIG), 0);
+	expect_alive(&d);
+	harness_expect_logged(&d, "pool " THAW_POOL ": " THAW_LOGGED);
+
+	for (i = 0; i < thaw_bits_len(); i++)
+		if (map[i] != 0xff)
+			fail_msg("byte %zu of the map not redone: %#x", i,
+				 map[i]);
+	assert_int_equal(words[1], 0);
+	assert_int_equal(harness_share_maps(THAW_POOL, &ino, NULL), 1);
+	assert_int_equal(ino, ino0);
+	thaw_free(p, off, THAW_BLOCKS, true);
+	fd = harness_raw_client(d.sock, "retainer");
+	h = harness_raw_handle(fd, THAW_POOL);
+	assert_int_equal(pool_alloc(p, 64, &off[0]), 0);
+	EXPECT_RAW(harness_raw_retain(fd, h, off[0]), 0);
+	harness_expect_kept_shared(p, off[0], fd, h);
+	close(fd);
+	thaw_check(c);
+
+	/* Mappings back, the real binary back: the next restart renews. */
+	snprintf(cmd, sizeof(cmd), "cp %s/poolmgrd %s", harness_build(), bin);
+	assert_int_equal(harness_run(cmd, NULL, 0), 0);
+	assert_int_equal(harness_restart_in_place(&d), 0);
+	thaw_free(p, live, THAW_BLOCKS, false);
+	thaw_alloc(p, off, THAW_BLOCKS);
+	thaw_free(p, off, THAW_BLOCKS, false);
+	assert_int_equal(harness_share_maps(THAW_POOL, &ino, NULL), 1);
+	assert_true(ino != ino0);
+	thaw_check(c);
+	pool_close(p);
+	pool_disconnect(c);
+	harness_fixture_stop(&d);
+	harness_remove_binary(dir);
+}
+
 int
 main(void)
 {
@@ -864,6 +1024,7 @@ main(void)
 		cmocka_unit_test(every_97th_fails),
 		cmocka_unit_test(mappings_fail_too),
 		cmocka_unit_test(records_run_out),
+		cmocka_unit_test(share_map_not_redone),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
