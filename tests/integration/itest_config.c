@@ -292,6 +292,18 @@ remove_dir(const struct daemon_proc *d)
 	assert_int_equal(harness_run(cmd, NULL, 0), 0);
 }
 
+/* A temporary directory for d, with its socket and file named: no daemon. */
+static void
+config_dir(struct daemon_proc *d)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->dir, sizeof(d->dir), "/tmp/poolmgr-test.XXXXXX");
+	assert_non_null(mkdtemp(d->dir));
+	snprintf(d->sock, sizeof(d->sock), "%s/poolmgrd.sock", d->dir);
+	snprintf(d->conf, sizeof(d->conf), "%s/poolmgrd.conf", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/poolmgrd.log", d->dir);
+}
+
 /* Stop with sig and expect a clean stop: exit 0, socket gone. */
 static void
 stop_with(struct daemon_proc *d, int sig, const char *logline)
@@ -563,12 +575,7 @@ refused_at_start(const char *config, const char *want)
 	pid_t pid;
 	int rc;
 
-	memset(&d, 0, sizeof(d));
-	snprintf(d.dir, sizeof(d.dir), "/tmp/poolmgr-test.XXXXXX");
-	assert_non_null(mkdtemp(d.dir));
-	snprintf(d.sock, sizeof(d.sock), "%s/poolmgrd.sock", d.dir);
-	snprintf(d.conf, sizeof(d.conf), "%s/poolmgrd.conf", d.dir);
-	snprintf(d.log, sizeof(d.log), "%s/poolmgrd.log", d.dir);
+	config_dir(&d);
 	write_config(&d, config);
 	pid = harness_exec_daemon(&d, d.log);
 	assert_true(pid > 0);
@@ -1196,11 +1203,7 @@ every_count_reads_alike(void **state)
 	size_t i;
 
 	(void)state;
-	memset(&d, 0, sizeof(d));
-	snprintf(d.dir, sizeof(d.dir), "/tmp/poolmgr-test.XXXXXX");
-	assert_non_null(mkdtemp(d.dir));
-	snprintf(d.sock, sizeof(d.sock), "%s/poolmgrd.sock", d.dir);
-	snprintf(d.conf, sizeof(d.conf), "%s/poolmgrd.conf", d.dir);
+	config_dir(&d);
 	for (i = 0; i < sizeof(count_keys) / sizeof(count_keys[0]); i++) {
 		const struct count_key *k = &count_keys[i];
 
@@ -1403,11 +1406,7 @@ sizes_past_64_bits_say_the_most(void **state)
 	size_t i, j;
 
 	(void)state;
-	memset(&d, 0, sizeof(d));
-	snprintf(d.dir, sizeof(d.dir), "/tmp/poolmgr-test.XXXXXX");
-	assert_non_null(mkdtemp(d.dir));
-	snprintf(d.sock, sizeof(d.sock), "%s/poolmgrd.sock", d.dir);
-	snprintf(d.conf, sizeof(d.conf), "%s/poolmgrd.conf", d.dir);
+	config_dir(&d);
 	for (j = 0; j < sizeof(past) / sizeof(past[0]); j++) {
 		snprintf(want, sizeof(want), "bad release_step '%s' (at most "
 			 "18446744073709551615)", past[j]);
@@ -1453,6 +1452,32 @@ sizes_past_64_bits_say_the_most(void **state)
 }
 
 /*
+ * poolmgrd -t on a 1 MiB pool s whose key is each of the n values:
+ * refused (exit 1) at the key's line, naming its bound.
+ */
+static void
+each_refused_with_bound(const struct daemon_proc *d, const char *key,
+			const char *const *values, size_t n, const char *bound)
+{
+	char text[256], out[1024], want[512];
+	size_t j;
+
+	for (j = 0; j < n; j++) {
+		snprintf(text, sizeof(text), "[pool s]\nsize = 1M\n%s = %s\n",
+			 key, values[j]);
+		write_config(d, text);
+		assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s",
+					   d->sock, d->conf), 1);
+		snprintf(want, sizeof(want), "poolmgrd: %s:5: bad %s '%s' in "
+			 "[pool s] (at most %s)\n", d->conf, key, values[j],
+			 bound);
+		if (strcmp(out, want) != 0)
+			fail_msg("--check-config of %s = %s said:\n%s\nnot:\n%s",
+				 key, values[j], out, want);
+	}
+}
+
+/*
  * A pool's limit is at most its size, and no pool is above 64 TiB: a
  * limit past 64 bits, or past the largest pool, says that bound, at its
  * own line, as size says the largest pool.  Past 64 bits it once said
@@ -1468,28 +1493,12 @@ limit_past_any_pool_says_its_size(void **state)
 		"99999999999TB", "65T", "70368744177665",
 	};
 	struct daemon_proc d;
-	char text[256], out[1024], want[512];
-	size_t j;
+	char out[1024], want[512];
 
 	(void)state;
-	memset(&d, 0, sizeof(d));
-	snprintf(d.dir, sizeof(d.dir), "/tmp/poolmgr-test.XXXXXX");
-	assert_non_null(mkdtemp(d.dir));
-	snprintf(d.sock, sizeof(d.sock), "%s/poolmgrd.sock", d.dir);
-	snprintf(d.conf, sizeof(d.conf), "%s/poolmgrd.conf", d.dir);
-	for (j = 0; j < sizeof(past) / sizeof(past[0]); j++) {
-		snprintf(text, sizeof(text), "[pool s]\nsize = 1M\n"
-			 "limit = %s\n", past[j]);
-		write_config(&d, text);
-		assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s",
-					   d.sock, d.conf), 1);
-		snprintf(want, sizeof(want), "poolmgrd: %s:5: bad limit '%s' "
-			 "in [pool s] (at most the pool's size)\n", d.conf,
-			 past[j]);
-		if (strcmp(out, want) != 0)
-			fail_msg("--check-config of limit = %s said:\n%s\nnot:"
-				 "\n%s", past[j], out, want);
-	}
+	config_dir(&d);
+	each_refused_with_bound(&d, "limit", past, sizeof(past) /
+				sizeof(past[0]), "the pool's size");
 	/* Within the largest pool: the size is the pool's to compare. */
 	write_config(&d, "[pool s]\nsize = 1M\nlimit = 64T\n");
 	assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s", d.sock,
@@ -1519,27 +1528,12 @@ page_size_past_the_largest_says_it(void **state)
 		"99999999999TB", "4G", "2147483649", "16GiB",
 	};
 	struct daemon_proc d;
-	char text[256], out[1024], want[512];
-	size_t j;
+	char out[1024], want[512];
 
 	(void)state;
-	memset(&d, 0, sizeof(d));
-	snprintf(d.dir, sizeof(d.dir), "/tmp/poolmgr-test.XXXXXX");
-	assert_non_null(mkdtemp(d.dir));
-	snprintf(d.sock, sizeof(d.sock), "%s/poolmgrd.sock", d.dir);
-	snprintf(d.conf, sizeof(d.conf), "%s/poolmgrd.conf", d.dir);
-	for (j = 0; j < sizeof(past) / sizeof(past[0]); j++) {
-		snprintf(text, sizeof(text), "[pool s]\nsize = 1M\n"
-			 "page_size = %s\n", past[j]);
-		write_config(&d, text);
-		assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s",
-					   d.sock, d.conf), 1);
-		snprintf(want, sizeof(want), "poolmgrd: %s:5: bad page_size "
-			 "'%s' in [pool s] (at most 2 GiB)\n", d.conf, past[j]);
-		if (strcmp(out, want) != 0)
-			fail_msg("--check-config of page_size = %s said:\n%s\n"
-				 "not:\n%s", past[j], out, want);
-	}
+	config_dir(&d);
+	each_refused_with_bound(&d, "page_size", past, sizeof(past) /
+				sizeof(past[0]), "2 GiB");
 	/* Within 2 GiB, no page at all: the kernel's sizes are the bound. */
 	write_config(&d, "[pool s]\nsize = 1M\npage_size = 3M\n");
 	assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s", d.sock,
@@ -1570,11 +1564,7 @@ counts_out_of_range_with_byte_unit_say_the_bound(void **state)
 	size_t i;
 
 	(void)state;
-	memset(&d, 0, sizeof(d));
-	snprintf(d.dir, sizeof(d.dir), "/tmp/poolmgr-test.XXXXXX");
-	assert_non_null(mkdtemp(d.dir));
-	snprintf(d.sock, sizeof(d.sock), "%s/poolmgrd.sock", d.dir);
-	snprintf(d.conf, sizeof(d.conf), "%s/poolmgrd.conf", d.dir);
+	config_dir(&d);
 	for (i = 0; i < sizeof(count_keys) / sizeof(count_keys[0]); i++) {
 		const struct count_key *k = &count_keys[i];
 
@@ -1607,18 +1597,6 @@ counts_out_of_range_with_byte_unit_say_the_bound(void **state)
 			 "'99999999999999999999KB' (at most "
 			 "18446744073709551615)");
 	remove_dir(&d);
-}
-
-/* A temporary directory for d, with its socket and file named: no daemon. */
-static void
-config_dir(struct daemon_proc *d)
-{
-	memset(d, 0, sizeof(*d));
-	snprintf(d->dir, sizeof(d->dir), "/tmp/poolmgr-test.XXXXXX");
-	assert_non_null(mkdtemp(d->dir));
-	snprintf(d->sock, sizeof(d->sock), "%s/poolmgrd.sock", d->dir);
-	snprintf(d->conf, sizeof(d->conf), "%s/poolmgrd.conf", d->dir);
-	snprintf(d->log, sizeof(d->log), "%s/poolmgrd.log", d->dir);
 }
 
 /* poolmgrd -t on "[daemon]" and text: refused (exit 1), saying line: want. */
