@@ -263,7 +263,7 @@ safe(const char *in)
  * of bash or coreutils reads \xHH).  A block name (255 bytes) fits.
  */
 struct field {
-	char	s[4 * 255 + 1];
+	char	s[4 * POOL_BLOCK_NAME_MAX + 1];
 };
 
 static struct field
@@ -795,9 +795,12 @@ utf8_len(const unsigned char *p)
 static void
 json_add_name(struct json_object *o, const char *name)
 {
+	static const char	 hex_digits[] = "0123456789abcdef";
 	static const char	 fffd[] = "\xef\xbf\xbd";
 	const unsigned char	*p = (const unsigned char *)name;
-	char			 text[3 * 255 + 1], hex[2 * 255 + 1];
+	/* At most 3 bytes out for each in; room for a last 4-byte one. */
+	char			 text[3 * POOL_BLOCK_NAME_MAX + 4 + 1];
+	char			 hex[2 * POOL_BLOCK_NAME_MAX + 1];
 	size_t			 k, n = 0, h = 0;
 	bool			 bad = false;
 
@@ -817,8 +820,11 @@ json_add_name(struct json_object *o, const char *name)
 	if (!bad)
 		return;
 	for (p = (const unsigned char *)name; *p != '\0' &&
-	    h + 3 < sizeof hex; p++)
-		h += (size_t)snprintf(hex + h, sizeof hex - h, "%02x", *p);
+	    h + 2 < sizeof hex; p++) {
+		hex[h++] = hex_digits[*p >> 4];
+		hex[h++] = hex_digits[*p & 0xf];
+	}
+	hex[h] = '\0';
 	json_object_object_add(o, "name_hex", json_object_new_string(hex));
 }
 

@@ -25,7 +25,7 @@
 
 /* What print_names wrote to stdout, as one string (caller frees). */
 static char *
-names_output(const struct pool_named *pn, size_t n)
+names_print(const struct pool_named *pn, size_t n, int json)
 {
 	struct ctl ctl = {0};
 	FILE *f = tmpfile();
@@ -38,6 +38,7 @@ names_output(const struct pool_named *pn, size_t n)
 	saved = dup(STDOUT_FILENO);
 	assert_true(saved >= 0);
 	assert_true(dup2(fileno(f), STDOUT_FILENO) >= 0);
+	ctl.json = json;
 	print_names(&ctl, "p", pn, n);
 	fflush(stdout);
 	assert_true(dup2(saved, STDOUT_FILENO) >= 0);
@@ -49,6 +50,12 @@ names_output(const struct pool_named *pn, size_t n)
 	assert_int_equal(pread(fileno(f), buf, (size_t)len, 0), len);
 	fclose(f);
 	return buf;
+}
+
+static char *
+names_output(const struct pool_named *pn, size_t n)
+{
+	return names_print(pn, n, 0);
 }
 
 /* The column where word starts in line (the line ends at '\n'). */
@@ -113,12 +120,52 @@ names_default_widths(void **state)
 	free(out);
 }
 
+/*
+ * The longest name, every byte of it not UTF-8: in JSON each byte is a
+ * U+FFFD in "name" and two hex digits in "name_hex", none left out (the
+ * last byte of such a name once was: its buffers were one short); in the
+ * plain form each is \xff.
+ */
+static void
+longest_odd_name_whole(void **state)
+{
+	struct pool_named pn;
+	char *out, want[4 * POOL_BLOCK_NAME_MAX + 2];
+	size_t i;
+
+	(void)state;
+	memset(&pn, 0, sizeof(pn));
+	memset(pn.name, 0xff, POOL_BLOCK_NAME_MAX);
+	out = names_print(&pn, 1, 1);
+	for (i = 0; i < POOL_BLOCK_NAME_MAX; i++)
+		memcpy(want + 2 * i, "ff", 2);
+	want[2 * POOL_BLOCK_NAME_MAX] = '\0';
+	if (!strstr(out, want))
+		fail_msg("name_hex is not the whole name:\n%s", out);
+	for (i = 0; i < POOL_BLOCK_NAME_MAX; i++)
+		memcpy(want + 3 * i, "\xef\xbf\xbd", 3);
+	want[3 * POOL_BLOCK_NAME_MAX] = '"';
+	want[3 * POOL_BLOCK_NAME_MAX + 1] = '\0';
+	if (!strstr(out, want))
+		fail_msg("name is not a U+FFFD for each byte:\n%s", out);
+	free(out);
+	out = names_print(&pn, 1, 0);
+	for (i = 0; i < POOL_BLOCK_NAME_MAX; i++)
+		memcpy(want + 4 * i, "\\xff", 4);
+	want[4 * POOL_BLOCK_NAME_MAX] = ' ';
+	want[4 * POOL_BLOCK_NAME_MAX + 1] = '\0';
+	if (!strstr(out, want))
+		fail_msg("the plain name is not whole:\n%s", out);
+	free(out);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(names_columns_line_up),
 		cmocka_unit_test(names_default_widths),
+		cmocka_unit_test(longest_odd_name_whole),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
