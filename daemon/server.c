@@ -144,6 +144,33 @@ journal_step_in(unsigned ms)
 	evtimer_add(journal_ev, &tv);
 }
 
+/*
+ * Counts of rate-limited lines left out, said once their window is over
+ * (log_limits_flush).  Armed only while a count waits: an idle daemon is
+ * not woken to find nothing to say.
+ */
+static struct event *log_limits_ev;
+
+static void
+log_limits_due_in(int seconds)
+{
+	struct timeval tv = {seconds, 0};
+
+	evtimer_add(log_limits_ev, &tv);
+}
+
+static void
+on_log_limits(evutil_socket_t fd, short what, void *arg)
+{
+	int seconds;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if ((seconds = log_limits_flush()) >= 0)
+		log_limits_due_in(seconds);
+}
+
 static void
 peer_dispatch(struct peer *p, const uint8_t *buf, size_t len, void *arg)
 {
@@ -726,8 +753,10 @@ server_run(const struct server_opts *o, struct config *cf)
 	notify_setup(base);
 	dispatch_wait_setup(base);
 	if (!(release_ev = evtimer_new(base, on_release_step, NULL)) ||
-	    !(journal_ev = evtimer_new(base, on_journal_step, NULL)))
+	    !(journal_ev = evtimer_new(base, on_journal_step, NULL)) ||
+	    !(log_limits_ev = evtimer_new(base, on_log_limits, NULL)))
 		fatalx("evtimer_new failed");
+	log_limits_set_due_in(log_limits_due_in);
 	journal_setup(journal_step_in);
 	dpool_release_setup(cf->release_step, cf->drop_step, release_queued);
 	restart_probe_setup(cf->restart_probe_timeout);
@@ -829,6 +858,8 @@ server_run(const struct server_opts *o, struct config *cf)
 
 	event_base_dispatch(base);
 
+	/* Counted from here on, and said all at once before "stopped". */
+	log_limits_set_due_in(NULL);
 	journal_stop(!restart_stored());
 	service_watchdog_stop();
 	restart_teardown();
@@ -840,6 +871,7 @@ server_run(const struct server_opts *o, struct config *cf)
 		dpool_destroy(p, false);	/* exiting: no need to wait */
 	event_free(release_ev);
 	event_free(journal_ev);
+	event_free(log_limits_ev);
 	event_free(ev_accept);
 	event_free(ev_accept_again);
 	event_free(ev_term);
@@ -854,6 +886,7 @@ server_run(const struct server_opts *o, struct config *cf)
 	/* What systemd has not read yet, a stop's pushes among it. */
 	notify_teardown();
 	event_base_free(base);
+	log_limits_flush_all();
 	log_info("stopped");
 	return 0;
 }

@@ -8,8 +8,10 @@
  * daemon logs above debug priority stay within the rate limit's bound of
  * 10 every 10 s per kind of line, each possibly led by a line that counts
  * what was left out.  Debug lines (the harness runs the daemon with
- * --verbose) are not counted: they are what --verbose asks for.  And a few
- * key lines read as their words and priorities say.
+ * --verbose) are not counted: they are what --verbose asks for.  What is
+ * left out is counted exactly, and said once its window is over (or at a
+ * stop) even if no line of the kind comes again.  And a few key lines
+ * read as their words and priorities say.
  */
 #include <errno.h>
 #include <poll.h>
@@ -287,6 +289,158 @@ refused_for_a_limit(void **state)
 	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
+/*
+ * What the rate limit leaves out is said once its window is over, even if
+ * no line of the kind ever comes again: a flood that stops is not a count
+ * lost.  The daemon's bound (daemon/log.h), as docs/poolmgrd.8 states it.
+ */
+#define LIMIT_BURST	10
+#define LIMIT_WINDOW	10
+#define SMALL_FLOOD	1000
+#define GARBAGE_LINE	"sent a message that does not decode; closing it"
+
+/* n connections that each send garbage, and are closed for it. */
+static void
+send_garbage(int n)
+{
+	uint8_t junk[64];
+	int i, fd;
+
+	memset(junk, 0xff, sizeof(junk));
+	for (i = 0; i < n; i++) {
+		assert_true((fd = harness_raw_connect(daemon_proc.sock)) >= 0);
+		assert_int_equal(send(fd, junk, sizeof(junk), 0),
+				 (ssize_t)sizeof(junk));
+		await_close(fd);
+		close(fd);
+	}
+}
+
+struct garbage_count {
+	unsigned said;		/* garbage lines that went out */
+	unsigned long long left_out;	/* the sum of the counts said */
+	unsigned summaries;	/* counts said on their own, naming the kind */
+};
+
+/*
+ * The garbage lines in text, as an operator reads them: each count of
+ * lines left out is said either with the next line of the kind ("like
+ * the next") or on its own once its window is over ("like this",
+ * followed by the kind's words), at the kind's priority.
+ */
+static struct garbage_count
+garbage_counted(const char *text)
+{
+	struct garbage_count gc = {0, 0, 0};
+	const char *at, *end, *next_end;
+	unsigned long long n;
+
+	for (at = text; (end = strchr(at, '\n')); at = end + 1) {
+		if (sscanf(at, "<4>poolmgrd: (%llu line", &n) == 1) {
+			next_end = strchr(end + 1, '\n');
+			if (memmem(at, (size_t)(end - at), "like this left out",
+				   18) &&
+			    memmem(at, (size_t)(end - at), GARBAGE_LINE,
+				   strlen(GARBAGE_LINE))) {
+				gc.left_out += n;
+				gc.summaries++;
+			} else if (memmem(at, (size_t)(end - at),
+					  "like the next left out", 22) &&
+				   next_end &&
+				   memmem(end + 1, (size_t)(next_end - end),
+					  GARBAGE_LINE,
+					  strlen(GARBAGE_LINE))) {
+				gc.left_out += n;
+			}
+		} else if (!strncmp(at, "<4>", 3) &&
+			   memmem(at, (size_t)(end - at), GARBAGE_LINE,
+				  strlen(GARBAGE_LINE))) {
+			gc.said++;
+		}
+	}
+	return gc;
+}
+
+/*
+ * Wait (up to 30 s: a window and then some, on a slow machine) until
+ * every one of n garbage lines since mark is either out or counted.
+ */
+static struct garbage_count
+await_garbage_counted(size_t mark, unsigned n)
+{
+	uint64_t deadline = harness_now_ms() + 3 * LIMIT_WINDOW * 1000;
+	struct garbage_count gc;
+
+	for (;;) {
+		harness_read_text(daemon_proc.log, log_text, sizeof(log_text));
+		assert_true(strlen(log_text) < sizeof(log_text) - 1);
+		gc = garbage_counted(log_text + mark);
+		if (gc.said + gc.left_out >= n || harness_now_ms() > deadline)
+			return gc;
+		harness_sleep_ms(100);
+	}
+}
+
+static void
+left_out_said_when_the_window_ends(void **state)
+{
+	struct garbage_count gc;
+	size_t mark;
+	int round;
+
+	(void)state;
+	assert_int_equal(harness_start(&daemon_proc, "[pool s]\nsize = 1M\n"),
+			 0);
+	/* Twice: each left-out line is in exactly one count. */
+	for (round = 0; round < 2; round++) {
+		mark = log_mark();
+		send_garbage(SMALL_FLOOD);
+		gc = await_garbage_counted(mark, SMALL_FLOOD);
+		printf("logs: garbage %d times: %u lines out, %llu counted "
+		       "left out, %u counts said on their own\n", SMALL_FLOOD,
+		       gc.said, gc.left_out, gc.summaries);
+		if (gc.said + gc.left_out != SMALL_FLOOD || gc.summaries < 1)
+			fail_msg("%d garbage connections, but %u lines and "
+				 "%llu counted left out (%u counts said on "
+				 "their own):\n%.4000s", SMALL_FLOOD, gc.said,
+				 gc.left_out, gc.summaries, log_text + mark);
+		/* Within one window (a flood this small): N - 10 left out. */
+		if (gc.said == LIMIT_BURST)
+			assert_int_equal(gc.left_out,
+					 SMALL_FLOOD - LIMIT_BURST);
+	}
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
+/* A stop says what is left out before its window ends, before "stopped". */
+static void
+left_out_said_at_stop(void **state)
+{
+	struct garbage_count gc;
+	const char *stopped;
+	char rm[256];
+
+	(void)state;
+	assert_int_equal(harness_start(&daemon_proc, "[pool s]\nsize = 1M\n"),
+			 0);
+	send_garbage(SMALL_FLOOD);
+	assert_int_equal(kill(daemon_proc.pid, SIGTERM), 0);
+	assert_int_equal(harness_exit_status(&daemon_proc, 30000), 0);
+	harness_read_text(daemon_proc.log, log_text, sizeof(log_text));
+	snprintf(rm, sizeof(rm), "rm -rf %s", daemon_proc.dir);
+	assert_int_equal(system(rm), 0);
+	assert_true(strlen(log_text) < sizeof(log_text) - 1);
+	if (!(stopped = strstr(log_text, "<6>poolmgrd: stopped\n")))
+		fail_msg("no \"stopped\" in the log:\n%s", log_text);
+	gc = garbage_counted(log_text);
+	if (gc.said + gc.left_out != SMALL_FLOOD || gc.summaries < 1 ||
+	    garbage_counted(stopped).summaries != 0)
+		fail_msg("%d garbage connections, but %u lines and %llu "
+			 "counted left out (%u counts said on their own), "
+			 "all before \"stopped\":\n%.4000s", SMALL_FLOOD,
+			 gc.said, gc.left_out, gc.summaries, log_text);
+}
+
 /* The lines of a start and a stop, word for word with their priorities. */
 static void
 start_and_stop_lines(void **state)
@@ -324,6 +478,9 @@ main(void)
 		cmocka_unit_test_teardown(garbage_and_early_requests,
 					  teardown),
 		cmocka_unit_test_teardown(refused_for_a_limit, teardown),
+		cmocka_unit_test_teardown(left_out_said_when_the_window_ends,
+					  teardown),
+		cmocka_unit_test_teardown(left_out_said_at_stop, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
