@@ -346,6 +346,8 @@ restart_now(void)
 	caught_signals(&block);
 	sigprocmask(SIG_BLOCK, &block, &old);
 	service_reloading();
+	/* The new image starts with no counts: say this one's now. */
+	log_limits_flush_all();
 	log_info("restarting in place: executing %s", exe_path);
 	sfd = state_save(listen_activated, listen_path, false, now_ns(), &sf);
 	if (sfd < 0) {

@@ -441,6 +441,39 @@ left_out_said_at_stop(void **state)
 			 gc.said, gc.left_out, gc.summaries, log_text);
 }
 
+/*
+ * A restart in place starts a new image with no counts: the old one says
+ * its counts before it executes the new one.
+ */
+static void
+left_out_said_at_restart(void **state)
+{
+	struct garbage_count gc;
+	const char *restarting;
+	char rm[256];
+
+	(void)state;
+	assert_int_equal(harness_start(&daemon_proc, "[pool s]\nsize = 1M\n"),
+			 0);
+	send_garbage(SMALL_FLOOD);
+	assert_int_equal(harness_restart_in_place(&daemon_proc), 0);
+	assert_int_equal(kill(daemon_proc.pid, SIGTERM), 0);
+	assert_int_equal(harness_exit_status(&daemon_proc, 30000), 0);
+	harness_read_text(daemon_proc.log, log_text, sizeof(log_text));
+	snprintf(rm, sizeof(rm), "rm -rf %s", daemon_proc.dir);
+	assert_int_equal(system(rm), 0);
+	assert_true(strlen(log_text) < sizeof(log_text) - 1);
+	if (!(restarting = strstr(log_text, "restarting in place: executing")))
+		fail_msg("no restart in the log:\n%s", log_text);
+	gc = garbage_counted(log_text);
+	if (gc.said + gc.left_out != SMALL_FLOOD || gc.summaries < 1 ||
+	    garbage_counted(restarting).summaries != 0)
+		fail_msg("%d garbage connections, but %u lines and %llu "
+			 "counted left out (%u counts said on their own), "
+			 "all before the restart:\n%.4000s", SMALL_FLOOD,
+			 gc.said, gc.left_out, gc.summaries, log_text);
+}
+
 /* The lines of a start and a stop, word for word with their priorities. */
 static void
 start_and_stop_lines(void **state)
@@ -481,6 +514,7 @@ main(void)
 		cmocka_unit_test_teardown(left_out_said_when_the_window_ends,
 					  teardown),
 		cmocka_unit_test_teardown(left_out_said_at_stop, teardown),
+		cmocka_unit_test_teardown(left_out_said_at_restart, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
