@@ -15,7 +15,9 @@
  * which nothing was served, and only if something was served since the
  * last one: at most once per idle_trim seconds, and never in a daemon that
  * nobody uses.  A client that asks once in a while still lets it run; a
- * daemon that is busy every second reuses what it freed anyway.
+ * daemon that is busy every second reuses what it freed anyway.  The timer
+ * runs only while a tick is owed: memtrim_tick says when none is, and the
+ * next thing served arms it again, so an idle daemon is not woken.
  *
  * The request path's static buffers (peer.c's read batch and reply stage,
  * the decode arena, dispatch.c's reply) cost memory only where a burst
@@ -45,22 +47,25 @@ memtrim_note(void)
 	served++;
 }
 
-void
+bool
 memtrim_tick(uint64_t now, uint32_t every)
 {
 	if (served != served_seen) {
 		served_seen = served;
 		owed = true;
-		return;		/* not quiet for a whole second yet */
+		return every != 0;	/* not quiet for a whole second yet */
 	}
-	if (!owed || every == 0 || now - trimmed_at < every)
-		return;
+	if (!owed || every == 0)
+		return false;
+	if (now - trimmed_at < every)
+		return true;
 	owed = false;
 	trimmed_at = now;
 	malloc_trim(0);
 	peer_buffers_release();
 	arena_release();
 	dispatch_buffers_release();
+	return false;
 }
 
 void

@@ -4,6 +4,7 @@
 #ifndef POOLMGRD_MEMTRIM_H
 #define POOLMGRD_MEMTRIM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,9 +14,11 @@ void memtrim_note(void);
 /*
  * Once a second, at now (seconds): after a second with nothing served, at
  * most once per every seconds (0: never), give malloc's free memory back,
- * and the pages of the request path's static buffers.
+ * and the pages of the request path's static buffers.  True while a trim
+ * is owed and so a further tick is needed; false until the next
+ * memtrim_note.
  */
-void memtrim_tick(uint64_t now, uint32_t every);
+bool memtrim_tick(uint64_t now, uint32_t every);
 
 /* Buffers given to memtrim_pages are aligned so: all their pages go. */
 #define MEMTRIM_ALIGN 4096

@@ -55,28 +55,36 @@ _Static_assert(sizeof(void *) != 8 ||
 _Static_assert(_Alignof(struct handle) > HOLD_INLINE,
 	       "a handle's address has no HOLD_INLINE bit");
 
-void
+bool
 dpool_idle_tick(uint64_t now, uint32_t idle_trim)
 {
 	struct heap_stats st;
 	struct dpool *p;
+	bool owed = false;
 
 	TAILQ_FOREACH(p, &pools, entry) {
 		uint64_t ops;
+		bool kept;
 
-		if (dpool_unsettled(p) || p->trimming || p->huge)
-			continue;	/* a free just happened, or a trim goes
-					 * on; or its pages are kept for life */
+		if (p->huge)
+			continue;	/* its pages are kept for life */
+		if (dpool_unsettled(p) || p->trimming) {
+			owed = true;	/* a free just happened, or a trim
+					 * goes on: look again */
+			continue;
+		}
 		heap_get_stats(p->heap, &st);
 		ops = st.allocs + st.frees;
+		kept = idle_trim && (st.free_resident_bytes || st.cached_bytes);
 		if (ops != p->idle_ops || p->idle_since == 0) {
 			p->idle_ops = ops;
 			p->idle_since = now;
-		} else if (idle_trim && now - p->idle_since >= idle_trim &&
-			   (st.free_resident_bytes || st.cached_bytes)) {
+		} else if (kept && now - p->idle_since >= idle_trim) {
 			(void)dpool_trim_begin(p);
 		}
+		owed = owed || kept;
 	}
+	return owed;
 }
 
 struct dpool *

@@ -288,11 +288,13 @@ struct dpool *dpool_next(struct dpool *p);
 unsigned dpool_count(void);
 
 /*
- * Called about once a second: a pool with no allocation or free for
- * idle_trim seconds (0: never) gives back the free pages it keeps for
- * reuse, and its cached blocks' (heap_trim).
+ * Called about once a second while it says so: a pool with no allocation
+ * or free for idle_trim seconds (0: never) gives back the free pages it
+ * keeps for reuse, and its cached blocks' (heap_trim).  True while some
+ * pool still has a trim to come or under way, so needs a further tick;
+ * false when only an allocation or a free could give one something to do.
  */
-void dpool_idle_tick(uint64_t now, uint32_t idle_trim);
+bool dpool_idle_tick(uint64_t now, uint32_t idle_trim);
 
 /*
  * A new pool: 0, or -EEXIST, -ENOSPC (too many pools), -EINVAL (a bad

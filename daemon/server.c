@@ -83,19 +83,47 @@ on_status_timer(evutil_socket_t fd, short what, void *arg)
 	service_status(line);
 }
 
-/* Once a second: pools idle for idle_trim seconds give back their free
- * pages kept for reuse, and a quiet daemon what malloc keeps of its own. */
+/*
+ * Once a second while a tick is owed: pools idle for idle_trim seconds
+ * give back their free pages kept for reuse, and a quiet daemon what
+ * malloc keeps of its own.  Once nothing is owed the timer stops, and
+ * only something served (served) arms it again: an idle daemon is not
+ * woken every second to find nothing to do.
+ */
+static const struct timeval idle_tv = {1, 0};
+static bool idle_armed;
+
+static void
+idle_arm(void)
+{
+	if (!idle_armed) {
+		idle_armed = true;
+		evtimer_add(idle_ev, &idle_tv);
+	}
+}
+
 static void
 on_idle_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct timespec ts;
+	bool owed;
 
 	(void)fd;
 	(void)what;
 	(void)arg;
+	idle_armed = false;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	dpool_idle_tick((uint64_t)ts.tv_sec, server_cf->idle_trim);
-	memtrim_tick((uint64_t)ts.tv_sec, server_cf->idle_trim);
+	owed = dpool_idle_tick((uint64_t)ts.tv_sec, server_cf->idle_trim);
+	if (memtrim_tick((uint64_t)ts.tv_sec, server_cf->idle_trim) || owed)
+		idle_arm();
+}
+
+/* A request, a connection or a release step: the idle ticks have work. */
+static void
+served(void)
+{
+	memtrim_note();
+	idle_arm();
 }
 
 /*
@@ -112,7 +140,7 @@ on_release_step(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	memtrim_note();
+	served();
 	if (dpool_release_step())
 		evtimer_add(release_ev, &release_now_tv);
 	dispatch_wake();
@@ -176,7 +204,7 @@ peer_dispatch(struct peer *p, const uint8_t *buf, size_t len, void *arg)
 {
 	struct session *s = arg;
 
-	memtrim_note();
+	served();
 	if (!buf) {
 		log_debug("client pid %d uid %u disconnected", (int)s->pid,
 			  (unsigned)s->uid);
@@ -204,7 +232,7 @@ accept_one(int fd)
 	unsigned max = 0;
 	struct peer *p;
 
-	memtrim_note();
+	served();
 	if (!s) {
 		static struct log_limit lim;
 
@@ -534,6 +562,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	server_cf->max_blocks_per_session = cf->max_blocks_per_session;
 	server_cf->hello_timeout = cf->hello_timeout;
 	server_cf->idle_trim = cf->idle_trim;
+	idle_arm();	/* a shorter idle_trim may make a trim due */
 	server_cf->release_step = cf->release_step;
 	server_cf->drop_step = cf->drop_step;
 	server_cf->settle_wait_ms = cf->settle_wait_ms;
@@ -722,7 +751,6 @@ server_run(const struct server_opts *o, struct config *cf)
 {
 	struct event *ev_term, *ev_int, *ev_hup;
 	struct timeval status_tv = {STATUS_INTERVAL_SEC, 0};
-	struct timeval idle_tv = {1, 0};
 	char line[160];
 	const char *path;
 	struct restored rs;
@@ -842,10 +870,13 @@ server_run(const struct server_opts *o, struct config *cf)
 			    !socket_activated &&
 			    !(rs.crashed && rs.socket_path[0]));
 	service_watchdog_start(base);
+	/* STATUS= is for systemd: without it nothing reads the line. */
 	status_ev = event_new(base, -1, EV_PERSIST, on_status_timer, NULL);
-	event_add(status_ev, &status_tv);
-	idle_ev = event_new(base, -1, EV_PERSIST, on_idle_timer, NULL);
-	event_add(idle_ev, &idle_tv);
+	if (notify_enabled())
+		event_add(status_ev, &status_tv);
+	/* Restored pools may have pages to give back. */
+	idle_ev = evtimer_new(base, on_idle_timer, NULL);
+	idle_arm();
 	/* Ready only now: the socket accepts and the configured pools exist. */
 	status_line(line, sizeof(line));
 	service_ready(line);

@@ -21,6 +21,12 @@
  *       idle_trim = 1: the 1 MiB of free pages kept for reuse goes back
  *       within 4 s once nothing is allocated or freed (committed 0, no
  *       trim asked); with idle_trim = 0 it is still kept after 3 s.
+ *   idle_daemon_is_not_woken           the same blocks with idle_trim = 1
+ *       and no request after the frees: the ticks alone give the kept
+ *       pages back within 4 s; once the client has gone and the ticks it
+ *       owed have passed, the daemon's threads sleep through 5 s with at
+ *       most one wakeup between them (the idle timer once woke it every
+ *       second for good).
  *   large_block_shrunk_at_the_pool_end  a block that fills a 1100 KiB pool
  *       of granularity 64 shrunk by realloc to 1030 KiB: the tail lies in
  *       a bitmap chunk nothing starts in, which crashed the daemon; the
@@ -54,6 +60,7 @@
  *       Skipped if the socket cannot queue the whole burst; under
  *       AddressSanitizer the bound is not checked, as above.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <inttypes.h>
@@ -513,6 +520,68 @@ idle_pool_gives_kept_pages_back(void **state)
 	stop_all();
 }
 
+/* The voluntary context switches of all the daemon's threads so far. */
+static unsigned long long
+daemon_wakeups(pid_t pid)
+{
+	unsigned long long sum = 0, n;
+	char path[64], line[128];
+	struct dirent *e;
+	DIR *tasks;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	assert_non_null(tasks = opendir(path));
+	while ((e = readdir(tasks))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/status",
+			 (int)pid, e->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;	/* a thread that just ended */
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "voluntary_ctxt_switches: %llu",
+				   &n) == 1)
+				sum += n;
+		fclose(f);
+	}
+	closedir(tasks);
+	return sum;
+}
+
+static void
+idle_daemon_is_not_woken(void **state)
+{
+	unsigned long long before, after;
+	struct pool_stats st;
+
+	(void)state;
+	assert_int_equal(harness_start(&fx.d, "[daemon]\nidle_trim = 1\n"
+				       "[pool i]\nsize = 64M\n"), 0);
+	assert_int_equal(pool_connect(fx.d.sock, &fx.conn), 0);
+	assert_int_equal(pool_open(fx.conn, "i", &fx.pool), 0);
+	st = write_and_free("idle", 16 * MiB, 1 * KiB);
+	assert_true(st.free_resident_bytes >= 512 * KiB);
+	/* Nothing asked from here: the ticks alone must trim the pool. */
+	harness_sleep_ms(4000);
+	st = stats_quiet("i");
+	assert_int_equal(st.free_resident_bytes, 0);
+	check_pool("i");
+	pool_close(fx.pool);
+	fx.pool = NULL;
+	pool_disconnect(fx.conn);
+	fx.conn = NULL;
+	/* The ticks the last requests owed: a quiet second, then malloc's. */
+	harness_sleep_ms(3000);
+	before = daemon_wakeups(fx.d.pid);
+	harness_sleep_ms(5000);
+	after = daemon_wakeups(fx.d.pid);
+	printf("an idle daemon woke %llu times in 5 s\n", after - before);
+	fflush(stdout);
+	assert_true(after - before <= 1);
+	assert_int_equal(harness_stop(&fx.d), 0);
+}
+
 static void
 large_block_shrunk_at_the_pool_end(void **state)
 {
@@ -933,6 +1002,7 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(idle_pool_gives_kept_pages_back,
 					  teardown),
+		cmocka_unit_test_teardown(idle_daemon_is_not_woken, teardown),
 		cmocka_unit_test_teardown(large_block_shrunk_at_the_pool_end,
 					  teardown),
 		cmocka_unit_test_teardown(calloc_zeroes_reused_dirty_blocks,
