@@ -33,6 +33,17 @@
 #define MAX_LISTED_PERSISTERS 1000
 /* The clients listed in one reply: a datagram, less the reply's fields. */
 #define CLIENTS_REPLY_MAX (PEER_MAX_MESSAGE - 1024)
+/*
+ * A ListPools page (ListPools.paged).  An entry packs to at most 420
+ * bytes (every field at its largest and a 64-byte name), so 64 of them,
+ * each with its tag and length, take 64 x 423 = 27,072 bytes, 27,094 in
+ * a Reply (itest_list packs them): a page always fits LIST_REPLY_MAX.
+ */
+#define LIST_POOLS_PAGE 64
+/* The pools listed in one reply: a datagram, less the reply's fields. */
+#define LIST_REPLY_MAX (PEER_MAX_MESSAGE - 1024)
+/* An entry's tag (1 byte) and length (at most 3 for a datagram's size). */
+#define LIST_ENTRY_FRAME 4
 
 _Static_assert(DPOOL_NUMA_NONE == POOLMGR__NUMA_POLICY__NUMA_NONE &&
 	       DPOOL_NUMA_PREFERRED == POOLMGR__NUMA_POLICY__NUMA_PREFERRED &&
@@ -665,30 +676,70 @@ do_stats(struct call *c, const Poolmgr__PoolRef *m)
 }
 
 static Poolmgr__ListPoolsReply list_reply;
-static Poolmgr__PoolStats list_stats[CONFIG_MAX_POOLS];
-static Poolmgr__PoolStats *list_ptrs[CONFIG_MAX_POOLS];
+static Poolmgr__PoolStats list_stats[POOL_MAX_POOLS];
+static Poolmgr__PoolStats *list_ptrs[POOL_MAX_POOLS];
+static struct dpool *list_pools[POOL_MAX_POOLS];
 
-int
-do_list(struct call *c)
+static int
+cmp_pool_names(const void *a, const void *b)
+{
+	const struct dpool *const *x = a, *const *y = b;
+
+	return strcmp((*x)->name, (*y)->name);
+}
+
+/*
+ * The pools the caller may read whose names sort after after (NULL or
+ * "": every one), into list_pools in name order: how many.  The registry
+ * keeps them in the order they were made, so a page's place is a name.
+ */
+static size_t
+list_candidates(const struct session *s, const char *after)
 {
 	struct dpool *p;
 	size_t n = 0;
+
+	for (p = dpool_first(); p && n < POOL_MAX_POOLS; p = dpool_next(p))
+		if (session_may_access(s, p, 4) &&
+		    (!after || strcmp(p->name, after) > 0))
+			list_pools[n++] = p;
+	qsort(list_pools, n, sizeof(*list_pools), cmp_pool_names);
+	return n;
+}
+
+/*
+ * A page is at most LIST_POOLS_PAGE entries (when asked for), and every
+ * reply, paged or not (an older client's), is cut where the datagram is
+ * full rather than refused with -EMSGSIZE: 256 pools of large counters
+ * do not fit one.  unlisted counts the rest, for the client to ask again
+ * from the last name.  Only the pools that may be listed wait to settle.
+ */
+int
+do_list(struct call *c)
+{
+	const Poolmgr__ListPools *m = c->req->list;
+	const char *after = m && m->after && m->after[0] ? m->after : NULL;
+	size_t i, cand, n = 0, bytes = 0;
+	size_t most = m && m->paged ? LIST_POOLS_PAGE : POOL_MAX_POOLS;
 	int rc;
 
-	for (p = dpool_first(); p; p = dpool_next(p))
-		if (session_may_access(c->s, p, 4) &&
-		    (rc = wait_settled(c, p)))
+	cand = list_candidates(c->s, after);
+	for (i = 0; i < cand; i++)
+		if ((rc = wait_settled(c, list_pools[i])))
 			return rc;
-	for (p = dpool_first(); p && n < CONFIG_MAX_POOLS; p = dpool_next(p)) {
-		if (!session_may_access(c->s, p, 4))
-			continue;
-		fill_stats(&list_stats[n], p);
+	for (i = 0; i < cand && n < most; i++) {
+		fill_stats(&list_stats[n], list_pools[i]);
+		bytes += poolmgr__pool_stats__get_packed_size(&list_stats[n]) +
+			 LIST_ENTRY_FRAME;
+		if (bytes > LIST_REPLY_MAX)
+			break;
 		list_ptrs[n] = &list_stats[n];
 		n++;
 	}
 	poolmgr__list_pools_reply__init(&list_reply);
 	list_reply.n_pools = n;
 	list_reply.pools = list_ptrs;
+	list_reply.unlisted = (uint32_t)(cand - n);
 	c->rep->body_case = POOLMGR__REPLY__BODY_LIST;
 	c->rep->list = &list_reply;
 	return 0;

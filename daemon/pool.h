@@ -24,7 +24,7 @@
 #include "pool_evict.h"
 
 #define POOL_MAX_SIZE (1ull << 46)	/* 64 TiB: fits any address space */
-#define POOL_MAX_POOLS 256		/* a listing of all fits one message */
+#define POOL_MAX_POOLS 256		/* ListPools pages through them */
 #define POOL_MAX_HOLDERS 65536		/* handles holding one block */
 
 struct handle;
