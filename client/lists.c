@@ -3,10 +3,11 @@
  * them (pool_clients), the uids that persisted blocks in a pool
  * (pool_persisted) and the names published in one (pool_names).
  *
- * Each answer is an array the caller frees, made here from one reply.  All
- * but pool_list share one shape (client_list): the daemon leaves out what
+ * Each answer is an array the caller frees.  All but pool_list share one
+ * shape (client_list), made from one reply: the daemon leaves out what
  * would not fit in one message and says how many, and each listing's
- * callbacks count and copy its entries.  Every entry is checked as it is
+ * callbacks count and copy its entries.  pool_list asks page after page
+ * instead, until it has every pool.  Every entry is checked as it is
  * copied; one the daemon could not have meant is -EPROTO, and nothing is
  * kept.
  */
@@ -20,16 +21,59 @@
 static int	client_clients(struct pool_conn *, const char *,
 		    struct pool_client_info **, size_t *, size_t *);
 
+/*
+ * The most pools pool_list takes: 16 times a daemon's most (256), so that
+ * a daemon that keeps saying there are more, each page after the last,
+ * ends as a lie rather than filling memory.
+ */
+#define LIST_POOLS_MOST	4096
+
+/*
+ * One ListPools page into *s (grown, *have entries so far): its entries
+ * must sort after *after (NULL: the first page) and each after the one
+ * before, when the listing runs over pages (ordered): else the cursor
+ * would not advance, or a pool would come twice.  A single reply from a
+ * daemon from before paging is in the order its pools were made.
+ * Returns 0, -ENOMEM or -EPROTO.
+ */
+static int
+list_page(const Poolmgr__ListPoolsReply *page, const char *after,
+    int ordered, struct pool_stats **s, size_t *have)
+{
+	struct pool_stats	*grown;
+	size_t			 i, n = page->n_pools;
+	int			 error;
+
+	if (n > LIST_POOLS_MOST - *have ||
+	    page->unlisted > LIST_POOLS_MOST - *have - n)
+		return -EPROTO;
+	if ((grown = realloc(*s, (*have + n ? *have + n : 1) *
+	    sizeof **s)) == NULL)
+		return -ENOMEM;
+	*s = grown;
+	for (i = 0; i < n; i++) {
+		if ((error = client_copy_stats(&grown[*have], page->pools[i]))
+		    != 0)
+			return error;
+		if (ordered && after != NULL &&
+		    strcmp(grown[*have].name, after) <= 0)
+			return -EPROTO;
+		after = grown[(*have)++].name;
+	}
+	return 0;
+}
+
 POOL_API int
 pool_list(struct pool_conn *c, struct pool_stats **out, size_t *n)
 {
 	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
 	Poolmgr__ListPools	 lp = POOLMGR__LIST_POOLS__INIT;
 	Poolmgr__Reply		*reply;
-	Poolmgr__ListPoolsReply	*list;
-	struct pool_stats	*s;
-	size_t			 i;
-	int			 error = 0;
+	Poolmgr__ListPoolsReply	*page;
+	struct pool_stats	*s = NULL;
+	char			 after[POOL_NAME_MAX + 1] = "";
+	size_t			 have = 0;
+	int			 error = 0, more;
 
 	conn_forget_refusal();
 	if (out == NULL || n == NULL)
@@ -39,24 +83,40 @@ pool_list(struct pool_conn *c, struct pool_stats **out, size_t *n)
 	if (c == NULL)
 		return -EINVAL;
 
+	/*
+	 * Page by page, each from the last name of the one before, until a
+	 * page says none is left: a daemon from before paging ignores both
+	 * fields and answers everything at once, with unlisted 0.
+	 */
+	lp.paged = 1;
+	lp.after = after;
 	req.body_case = POOLMGR__REQUEST__BODY_LIST;
 	req.list = &lp;
-	error = conn_call(c, &req, POOLMGR__REPLY__BODY_LIST, &reply, NULL);
-	if (error != 0)
-		return error;
-	list = reply->list;
+	do {
+		error = conn_call(c, &req, POOLMGR__REPLY__BODY_LIST, &reply,
+		    NULL);
+		if (error != 0)
+			break;
+		page = reply->list;
+		more = page->unlisted > 0;
+		if (more && page->n_pools == 0)
+			error = -EPROTO;	/* more, yet none of them */
+		else
+			error = list_page(page, after[0] ? after : NULL,
+			    more || after[0], &s, &have);
+		poolmgr__reply__free_unpacked(reply, NULL);
+		if (error == 0 && more)
+			strcpy(after, s[have - 1].name);
+	} while (error == 0 && more);
 
 	/* Never NULL on success, even for no pools: free() it either way. */
-	if ((s = calloc(list->n_pools ? list->n_pools : 1, sizeof *s)) == NULL)
+	if (error == 0 && s == NULL && (s = malloc(sizeof *s)) == NULL)
 		error = -ENOMEM;
-	for (i = 0; error == 0 && i < list->n_pools; i++)
-		error = client_copy_stats(&s[i], list->pools[i]);
 	if (error == 0) {
 		*out = s;
-		*n = list->n_pools;
+		*n = have;
 	} else
 		free(s);
-	poolmgr__reply__free_unpacked(reply, NULL);
 	return error;
 }
 

@@ -810,7 +810,12 @@ answer_truth(struct fake *f, const Poolmgr__Request *rq, struct answer *a)
 		answer_stats(f, &a->stats, NULL);
 		poolmgr__list_pools_reply__init(&a->list);
 		a->stats_list[0] = &a->stats;
-		a->list.n_pools = 1;
+		/*
+		 * Its one pool, unless asked for those after it: a twisted
+		 * unlisted makes the library ask for the next page.
+		 */
+		a->list.n_pools = rq->list->after == NULL ||
+		    strcmp(a->stats.name, rq->list->after) > 0;
 		a->list.pools = a->stats_list;
 		r->body_case = POOLMGR__REPLY__BODY_LIST;
 		r->list = &a->list;

@@ -90,6 +90,17 @@
  * keep asking (UsableSize): whichever thread reads the refusal, and
  * whichever send the close makes fail, the refused Alloc is -EUSERS.
  *
+ * ListPools, answered in pages (LIST_NONE: LIST_POOLS names, LIST_PAGE a
+ * page, each after ListPools.after): pool_list asks from the last name
+ * until unlisted is 0 and gets every name once, in order.  A daemon from
+ * before paging (LIST_OLD) sends them all at once, not in name order, and
+ * is asked once.  Lies, each -EPROTO with nothing kept, no descriptor
+ * left open, nothing leaked (the client exits through exit(3), so that
+ * LeakSanitizer looks) and a bounded count of requests: a page that does
+ * not advance (the first one again, whatever after says), one whose names
+ * are not in order, more left out but no entry, and pages that go on
+ * without end, each after the last, always one more left out.
+ *
  * Every client runs in a child process that reports through its exit code
  * (each failed check its own code, up to 255, and a line on stderr).  The
  * parent fails the test if the child crashes (a signal, told from an exit
@@ -212,7 +223,23 @@ enum lie {
 	 * UsableSize requests (answered -EINVAL) arriving all the while.
 	 */
 	REFUSE_AMID_OTHERS,
+	/*
+	 * ListPools: pages told truthfully (LIST_NONE stands for any other
+	 * lie's fake), or all at once in the order made, as a daemon from
+	 * before paging does; or a page that does not advance, one out of
+	 * order, more left out with none listed, or pages without end.
+	 */
+	LIST_NONE,
+	LIST_OLD,
+	LIE_LIST_STUCK,
+	LIE_LIST_UNSORTED,
+	LIE_LIST_EMPTY_MORE,
+	LIE_LIST_ENDLESS,
 };
+
+/* The truthful fake's pools, and its page. */
+#define LIST_POOLS	10
+#define LIST_PAGE	3
 
 #define REFUSED_SIZE	64
 
@@ -350,6 +377,7 @@ struct fake_state {
 	unsigned nblocks;
 	unsigned allocs_held;		/* REFUSE_TWO_ALLOCS: unanswered */
 	uint64_t first_wait_ms;		/* LIE_LOOKUP_EINTR's first, or 0 */
+	unsigned endless;		/* LIE_LIST_ENDLESS's pools so far */
 	unsigned interrupted;		/* and how many it interrupted */
 	FILE *log;
 };
@@ -365,7 +393,9 @@ lie_now(struct fake_state *fs, Poolmgr__Request__BodyCase body)
 	case LIE_MAP_FROZEN_AGAIN: case LIE_OLD_LOOKUP: case LIE_LOOKUP_EINTR:
 	case BOUNDS_SENT: case LIE_BOUNDS_WITHOUT_BIT: case LIE_BOUNDS_ABSENT:
 	case REFUSE_TWO_ALLOCS: case REFUSE_AFTER_OPEN:
-	case REFUSE_AMID_OTHERS:
+	case REFUSE_AMID_OTHERS: case LIST_NONE: case LIST_OLD:
+	case LIE_LIST_STUCK: case LIE_LIST_UNSORTED: case LIE_LIST_EMPTY_MORE:
+	case LIE_LIST_ENDLESS:
 		return false;
 	case LIE_OPEN_UNSEALED: case LIE_OPEN_NO_GROW_SEAL:
 	case LIE_OPEN_NO_SHRINK_SEAL: case LIE_OPEN_SMALLER:
@@ -926,6 +956,70 @@ fake_lookup(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	return fake_send(cfd, &rep, NULL, 0);
 }
 
+/*
+ * A ListPools: LIST_PAGE of the truthful pools after req's after when
+ * paged, else all of them; or the lie.  Its names are "l0".."l9"; a
+ * daemon from before paging made them in another order.
+ */
+static int
+fake_list(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
+{
+	static const char order_made[LIST_POOLS + 1] = "5183092746";
+	static char names[64][8];
+	static Poolmgr__PoolStats st[64];
+	static Poolmgr__PoolStats *ptrs[64];
+	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__ListPoolsReply lr = POOLMGR__LIST_POOLS_REPLY__INIT;
+	const char *after = req->list->after ? req->list->after : "";
+	unsigned i, n = 0, most = req->list->paged ? LIST_PAGE : LIST_POOLS;
+
+	fprintf(fs->log, "list after=%s paged=%d\n", after,
+		(int)req->list->paged);
+	for (i = 0; i < LIST_POOLS; i++) {
+		snprintf(names[n], sizeof(names[n]), "l%c",
+			 fs->lie == LIST_OLD ? order_made[i] : (char)('0' + i));
+		if (fs->lie == LIST_OLD || strcmp(names[n], after) > 0)
+			n++;
+	}
+	lr.unlisted = n > most && fs->lie != LIST_OLD ? n - most : 0;
+	n = n - lr.unlisted;
+	switch (fs->lie) {
+	case LIE_LIST_STUCK:		/* the first page, again and again */
+		for (i = 0; i < LIST_PAGE; i++)
+			snprintf(names[i], sizeof(names[i]), "l%u", i);
+		n = LIST_PAGE;
+		lr.unlisted = LIST_POOLS - LIST_PAGE;
+		break;
+	case LIE_LIST_UNSORTED:
+		snprintf(names[0], sizeof(names[0]), "l9");
+		break;
+	case LIE_LIST_EMPTY_MORE:
+		n = 0;
+		break;
+	case LIE_LIST_ENDLESS:		/* 64 more after each, always */
+		for (n = 0; n < 64; n++)
+			snprintf(names[n], sizeof(names[n]), "e%06u",
+				 fs->endless++);
+		lr.unlisted = 1;
+		break;
+	default:
+		break;
+	}
+	for (i = 0; i < n; i++) {
+		poolmgr__pool_stats__init(&st[i]);
+		st[i].name = names[i];
+		st[i].max_size = FAKE_SIZE;
+		st[i].granularity = FAKE_G;
+		ptrs[i] = &st[i];
+	}
+	lr.n_pools = n;
+	lr.pools = ptrs;
+	rep.id = req->id;
+	rep.body_case = POOLMGR__REPLY__BODY_LIST;
+	rep.list = &lr;
+	return fake_send(cfd, &rep, NULL, 0);
+}
+
 /* One request: answer it (or lie).  0, 1 to hang up, or -1 to stop. */
 static int
 fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
@@ -947,7 +1041,7 @@ fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
 		hr.version = 1;
 		hr.max_message = MAX_MESSAGE;
 		hr.server = "a liar";
-		if (fs->lie != LIE_OLD_LOOKUP)
+		if (fs->lie != LIE_OLD_LOOKUP && fs->lie != LIST_OLD)
 			hr.features = FEATURE_LOOKUP_WAIT | FEATURE_POOL_LIMIT;
 		if (fs->lie == BOUNDS_SENT || fs->lie == LIE_BOUNDS_ABSENT)
 			hr.features |= FEATURE_BATCH_BOUNDS;
@@ -984,6 +1078,9 @@ fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
 		break;
 	case POOLMGR__REQUEST__BODY_LOOKUP:
 		rc = fake_lookup(fs, cfd, req);
+		break;
+	case POOLMGR__REQUEST__BODY_LIST:
+		rc = fake_list(fs, cfd, req);
 		break;
 	default:
 		fprintf(fs->log, "request %d\n", (int)req->body_case);
@@ -2294,6 +2391,113 @@ refusal_amid_other_threads_calls(void **state)
 	       lc.what, AMID_ROUNDS);
 }
 
+/*
+ * pool_list against the fake: the names it must get (NULL: -EPROTO, and
+ * nothing kept), in that order.  Leaves by exit(3), not a return: the
+ * child's _exit would spare a leak LeakSanitizer's look.
+ */
+struct list_client {
+	const char *sock;
+	const char *want;		/* the names, one letter after 'l' */
+};
+
+static int
+client_list(void *arg)
+{
+	const struct list_client *a = arg;
+	struct pool_stats *ps = (struct pool_stats *)&ps;
+	struct pool_conn *c;
+	size_t n = 99, i;
+	int fds;
+
+	CHECK_RC(pool_connect(a->sock, &c), 0, 130);
+	fds = count_fds();
+	if (!a->want) {
+		CHECK_RC(pool_list(c, &ps, &n), -EPROTO, 131);
+		CHECK(ps == NULL && n == 0, 132);
+	} else {
+		CHECK_RC(pool_list(c, &ps, &n), 0, 133);
+		CHECK(n == strlen(a->want), 134);
+		for (i = 0; i < n; i++)
+			CHECK(ps[i].name[0] == 'l' &&
+			      ps[i].name[1] == a->want[i] &&
+			      ps[i].name[2] == '\0' &&
+			      ps[i].max_size == FAKE_SIZE, 135);
+		free(ps);
+	}
+	CHECK(count_fds() == fds, 136);
+	pool_disconnect(c);
+	exit(0);
+}
+
+/* client_list against a fake telling lie; the fake's log into log. */
+static void
+run_list_client(enum lie lie, const char *want, const char *what, char *log,
+		size_t cap)
+{
+	struct list_client a;
+	struct fake f;
+	struct child_end rc, frc;
+	pid_t pid;
+
+	fake_start(&f, lie);
+	a.sock = f.sock;
+	a.want = want;
+	fflush(stdout);
+	fflush(stderr);
+	pid = harness_spawn(client_list, &a);
+	assert_true(pid > 0);
+	rc = wait_at_most(pid, CLIENT_TIMEOUT_MS);
+	frc = fake_finish(&f, log, cap);
+	expect_client_passed(rc, what, log);
+	expect_fake_passed(frc, what, log);
+}
+
+struct list_case {
+	enum lie lie;
+	const char *want;		/* as list_client's */
+	int asked;			/* ListPools requests it takes */
+	const char *what;
+	const char *saw;		/* in the fake's log, or NULL */
+};
+
+static void
+list_pages_checked(void **state)
+{
+	static const struct list_case cases[] = {
+		/* Each page from the last name of the one before. */
+		{LIST_NONE, "0123456789", 4, "pages of 3 of 10 pools",
+		 "\nlist after= paged=1\nlist after=l2 paged=1\n"
+		 "list after=l5 paged=1\nlist after=l8 paged=1\n"},
+		{LIST_OLD, "5183092746", 1,
+		 "all at once, as made (no paging)", NULL},
+		{LIE_LIST_STUCK, NULL, 2, "a page that does not advance",
+		 NULL},
+		{LIE_LIST_UNSORTED, NULL, 1, "a page out of order", NULL},
+		{LIE_LIST_EMPTY_MORE, NULL, 1, "more left out, none listed",
+		 NULL},
+		{LIE_LIST_ENDLESS, NULL, 64, "pages without end", NULL},
+	};
+	char log[LOG_MAX];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		run_list_client(cases[i].lie, cases[i].want, cases[i].what,
+				log, sizeof(log));
+		printf("liar: ListPools %-36s -> %s, %d requests\n",
+		       cases[i].what, cases[i].want ? "listed" : "-EPROTO",
+		       log_lines(log, "list "));
+		if (log_lines(log, "list ") != cases[i].asked)
+			fail_msg("%s: %d ListPools, not %d; the fake saw:\n%s",
+				 cases[i].what, log_lines(log, "list "),
+				 cases[i].asked, log);
+		if (cases[i].saw && !strstr(log, cases[i].saw))
+			fail_msg("%s: not asked from the last names; the fake "
+				 "saw:\n%s", cases[i].what, log);
+	}
+}
+
 /* poolctl wait against a daemon from before waiting lookups. */
 static void
 poolctl_wait_old_daemon(void **state)
@@ -2341,6 +2545,7 @@ main(void)
 		cmocka_unit_test(poolctl_wait_old_daemon),
 		cmocka_unit_test(refusal_fails_both_threads_calls),
 		cmocka_unit_test(refusal_amid_other_threads_calls),
+		cmocka_unit_test(list_pages_checked),
 	};
 
 	/* SIGPIPE keeps its default: a client that got one would show it. */
