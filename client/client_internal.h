@@ -119,6 +119,11 @@ struct pool_conn {
 	int			 refusal_code;
 	char			 refusal_words[256];
 
+	/*
+	 * Nanoseconds of CLOCK_MONOTONIC by which the Hello must be answered
+	 * (conn_open); 0: no bound, as for every request once it is.
+	 */
+	uint64_t		 deadline;
 	size_t			 max_send;	/* from HelloReply */
 	uint64_t		 features;	/* CONN_FEATURE_* bits */
 	uint8_t			*rbuf;		/* the reader's buffer */
@@ -163,8 +168,21 @@ conn_usable(const struct pool_conn *c)
 	    __ATOMIC_ACQUIRE);
 }
 
+/*
+ * How long pool_connect waits for the daemon to take the connection and
+ * answer its Hello, unless $POOLMGR_CONNECT_TIMEOUT says otherwise: 30 s.
+ * A socket-activated daemon's start, the restore of a large state
+ * included, takes well under that; a running daemon silent that long is
+ * one its systemd watchdog (WatchdogSec=30s) would take for hung; and a
+ * person who runs poolctl against a stopped daemon hears why before
+ * giving up.
+ */
+#define CONN_TIMEOUT_MS	30000
+
 /* conn.c */
-int	conn_open(const char *, struct pool_conn **);
+int	conn_open(const char *, int, struct pool_conn **);
+/* pool_connect's bound in ms: $POOLMGR_CONNECT_TIMEOUT, or the default. */
+int	conn_env_timeout(void);
 void	conn_free(struct pool_conn *);
 int	conn_request(struct pool_conn *, Poolmgr__Request *,
 	    Poolmgr__Reply **, struct conn_fds *);

@@ -18,6 +18,12 @@
  * cannot be matched to a call, the connection is marked broken: every call
  * still waiting fails at once, and every later one fails with -ECONNRESET.
  *
+ * Only the making of a connection has a time bound: connect(2) and the
+ * Hello round trip end by a deadline (conn_open), so that a daemon that is
+ * stopped, hung or not a daemon at all fails a program's start rather
+ * than hang it.  Requests have none: the daemon runs under a watchdog,
+ * and some waits (pool_lookup_wait) are long by design.
+ *
  * After fork() the child shares its parent's socket.  A request the child
  * sent on it would be answered to whichever process read first, and its
  * ClosePool would close the parent's handle; and the child's copy of the
@@ -35,10 +41,13 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client_internal.h"
@@ -185,11 +194,63 @@ conn_take_fds(struct msghdr *msg, struct conn_fds *f)
 	}
 }
 
+/* Nanoseconds of CLOCK_MONOTONIC: the clock of a connect's deadline. */
+static uint64_t
+conn_now_ns(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+/* What is left of the time until deadline, in ns: 0 once it has passed. */
+static uint64_t
+conn_ns_left(uint64_t deadline)
+{
+	uint64_t	now = conn_now_ns();
+
+	return deadline > now ? deadline - now : 0;
+}
+
+/*
+ * Wait until the socket is ready for events (POLLIN, POLLOUT), or an error
+ * or its end is there for the call that follows to find, or c's deadline
+ * has passed: 0, or -ETIMEDOUT.  A connection without a deadline (every
+ * one once its Hello is answered) returns at once: its calls block as
+ * they always did.  A signal does not end the wait, nor move the deadline;
+ * nor does a poll that came back a little early, rounding aside.
+ */
+static int
+conn_ready(const struct pool_conn *c, short events)
+{
+	struct pollfd	pfd;
+	uint64_t	left;
+	int		rc;
+
+	if (c->deadline == 0)
+		return 0;
+	pfd.fd = c->fd;
+	pfd.events = events;
+	for (;;) {
+		left = conn_ns_left(c->deadline);
+		/* Rounded up: no poll ends before the deadline. */
+		rc = poll(&pfd, 1, (int)((left + 999999) / 1000000));
+		if (rc > 0)
+			return 0;
+		if (rc == 0 && left == 0)
+			return -ETIMEDOUT;
+		if (rc == -1 && errno != EINTR)
+			return -errno;
+	}
+}
+
 /*
  * Receive and decode one reply.  Called by the reader without the lock.
  * Returns 0, or the error that breaks the connection: -ECONNRESET when the
  * daemon has gone, -EPROTO when what arrived is not a reply we can decode
- * (then we cannot tell whose it was, so nobody can be answered).
+ * (then we cannot tell whose it was, so nobody can be answered),
+ * -ETIMEDOUT when the Hello's reply did not come by its deadline.
  */
 static int
 conn_recv(struct pool_conn *c, Poolmgr__Reply **replyp, struct conn_fds *fdp)
@@ -202,12 +263,16 @@ conn_recv(struct pool_conn *c, Poolmgr__Reply **replyp, struct conn_fds *fdp)
 	struct msghdr	 msg;
 	ssize_t		 n;
 	struct conn_fds	 fds;
-	int		 flags = MSG_TRUNC|MSG_CMSG_CLOEXEC, reset = 0;
+	int		 flags = MSG_TRUNC|MSG_CMSG_CLOEXEC, reset = 0, error;
 
 	*replyp = NULL;
 	conn_fds_init(fdp);
 
 	for (;;) {
+		/* Only a connection being made has a deadline (conn_open). */
+		if ((flags & MSG_DONTWAIT) == 0 &&
+		    (error = conn_ready(c, POLLIN)) != 0)
+			return error;
 		memset(&msg, 0, sizeof msg);
 		iov.iov_base = c->rbuf;
 		iov.iov_len = CONN_MAX_MESSAGE;
@@ -287,6 +352,15 @@ conn_send(struct pool_conn *c, const Poolmgr__Request *req)
 	else if (len > c->max_send)
 		error = -EMSGSIZE;
 	if (error != 0) {
+		PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&out);
+		return error;
+	}
+
+	/*
+	 * A Hello cannot fill a new socket, but its send is bounded all the
+	 * same: the deadline covers the whole of making a connection.
+	 */
+	if ((error = conn_ready(c, POLLOUT)) != 0) {
 		PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&out);
 		return error;
 	}
@@ -772,32 +846,137 @@ conn_hello(struct pool_conn *c)
 }
 
 /*
+ * Bound fd's blocking connect (or sends) to ns nanoseconds, rounded up to
+ * a microsecond; 0 takes the bound away (SO_SNDTIMEO's zero is none).
+ */
+static int
+conn_send_timeout(int fd, uint64_t ns)
+{
+	struct timeval	tv;
+
+	ns += 999;
+	tv.tv_sec = (time_t)(ns / 1000000000);
+	tv.tv_usec = (suseconds_t)(ns % 1000000000 / 1000);
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == -1)
+		return -errno;
+	return 0;
+}
+
+/*
  * Connect to the listening socket sun.  A connect waits while the daemon's
  * backlog is full, and a signal then fails it with EINTR, the socket
  * still unconnected (AF_UNIX connects at once or not at all): it is tried
  * again, as every other wait of the library goes on through a signal.
+ *
+ * With a deadline (not 0), SO_SNDTIMEO bounds that wait: it is what bounds
+ * a blocking connect of AF_UNIX, whose nonblocking connect fails EAGAIN at
+ * once on a full backlog rather than wait, and whose poll cannot say when
+ * the backlog has room.  It is set to the time left before each try (the
+ * first try is made even with none left, so that a missing socket is
+ * still -ENOENT), a try that ran out fails EAGAIN, and it is taken away
+ * once connected: the requests that follow block as they always did.
  */
 static int
-conn_connect(int fd, const struct sockaddr_un *sun)
+conn_connect(int fd, const struct sockaddr_un *sun, uint64_t deadline)
 {
-	int	rc;
+	uint64_t	left;
+	int		error;
 
-	do
-		rc = connect(fd, (const struct sockaddr *)sun, sizeof *sun);
-	while (rc == -1 && errno == EINTR);
-	return rc == -1 ? -errno : 0;
+	for (;;) {
+		if (deadline != 0) {
+			left = conn_ns_left(deadline);
+			error = conn_send_timeout(fd, left > 0 ? left : 1);
+			if (error != 0)
+				return error;
+		}
+		if (connect(fd, (const struct sockaddr *)sun, sizeof *sun) == 0)
+			break;
+		if (errno != EINTR && (errno != EAGAIN || deadline == 0))
+			return -errno;
+		if (deadline != 0 && conn_ns_left(deadline) == 0)
+			return -ETIMEDOUT;
+	}
+	return deadline != 0 ? conn_send_timeout(fd, 0) : 0;
 }
 
 /*
- * Connect to the daemon at path and say hello.  A daemon that is not there
- * is the errno of connect, negated (-ENOENT, -ECONNREFUSED, ...); for
- * -ENOENT, pool_last_message says it was the socket.
+ * A connect that ran out of time: the words say where, and the bound (a
+ * daemon stopped or hung, or busy restoring a large state), which the
+ * caller may have from the environment and not know of.  The bound is
+ * said in seconds as it would be written: "30 s", "0.25 s".
+ */
+static void
+conn_note_timeout(const char *path, int timeout_ms)
+{
+	char	m[sizeof(last_message)], frac[8];
+	int	i;
+
+	snprintf(frac, sizeof frac, ".%03d", timeout_ms % 1000);
+	for (i = 3; i > 0 && frac[i] == '0'; i--)
+		frac[i] = '\0';
+	if (i == 0)
+		frac[0] = '\0';
+	snprintf(m, sizeof m, "poolmgrd at %s did not answer within %d%s s",
+	    path, timeout_ms / 1000, frac);
+	conn_note_words(-ETIMEDOUT, m);
+}
+
+/*
+ * The bound of pool_connect: $POOLMGR_CONNECT_TIMEOUT, seconds with an
+ * optional decimal fraction ("0.5"), read here rather than by strtod,
+ * whose decimal point is the locale's; what is finer than a millisecond
+ * rounds up, so that no bound asked for becomes none.  0 is no bound
+ * (-1), and so is one past what an int of milliseconds holds (24 days);
+ * unset, empty or not such a number is the default, as a bad
+ * $POOLMGR_CLIENT_CACHE is (cache_env_budget).
  */
 int
-conn_open(const char *path, struct pool_conn **out)
+conn_env_timeout(void)
+{
+	const char	*v = getenv("POOLMGR_CONNECT_TIMEOUT");
+	uint64_t	 ms = 0;
+	unsigned	 scale = 1000;
+	int		 digits = 0, finer = 0;
+
+	if (v == NULL)
+		return CONN_TIMEOUT_MS;
+	for (; *v >= '0' && *v <= '9'; v++, digits++) {
+		ms = ms * 10 + (uint64_t)(*v - '0') * 1000;
+		if (ms > INT_MAX)
+			ms = (uint64_t)INT_MAX + 1;	/* and it stays over */
+	}
+	if (*v == '.') {
+		for (v++; *v >= '0' && *v <= '9'; v++, digits++) {
+			scale /= 10;
+			if (scale > 0)
+				ms += (uint64_t)(*v - '0') * scale;
+			else if (*v != '0')
+				finer = 1;
+		}
+	}
+	if (*v != '\0' || digits == 0)
+		return CONN_TIMEOUT_MS;
+	ms += finer;
+	if (ms == 0 || ms > INT_MAX)
+		return -1;
+	return (int)ms;
+}
+
+/*
+ * Connect to the daemon at path and say hello, within timeout_ms (-1: no
+ * bound).  A daemon that is not there is the errno of connect, negated
+ * (-ENOENT, -ECONNREFUSED, ...); for -ENOENT, pool_last_message says it
+ * was the socket.  One that did not take the connection or answer the
+ * Hello in time is -ETIMEDOUT, and pool_last_message says where and
+ * which bound.  Nothing is left behind: the socket is closed, and no
+ * thread was started.
+ */
+int
+conn_open(const char *path, int timeout_ms, struct pool_conn **out)
 {
 	struct sockaddr_un	 sun;
 	struct pool_conn	*c;
+	uint64_t		 deadline = 0;
 	int			 error;
 
 	*out = NULL;
@@ -824,6 +1003,9 @@ conn_open(const char *path, struct pool_conn **out)
 	TAILQ_INIT(&c->calls);
 	TAILQ_INIT(&c->pools);
 	pthread_mutex_init(&c->lock, NULL);
+	/* From here: the socket's creation counts too. */
+	if (timeout_ms >= 0)
+		deadline = conn_now_ns() + (uint64_t)timeout_ms * 1000000;
 
 	/*
 	 * Listed, and its lock held, before the socket exists: a fork in
@@ -837,12 +1019,20 @@ conn_open(const char *path, struct pool_conn **out)
 	c->fd = socket(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0);
 	error = c->fd == -1 ? -errno : 0;
 	if (error == 0)
-		error = conn_connect(c->fd, &sun);
+		error = conn_connect(c->fd, &sun, deadline);
 	if (error == -ENOENT)
 		conn_note_missing_socket(path);
 	pthread_mutex_unlock(&c->lock);
-	if (error == 0)
+	if (error == 0) {
+		/* Set and cleared before any other thread sees c. */
+		c->deadline = deadline;
 		error = conn_hello(c);
+		c->deadline = 0;
+	}
+	/* Ours, not a (lying) daemon's Hello refused with the code. */
+	if (error == -ETIMEDOUT && deadline != 0 &&
+	    conn_ns_left(deadline) == 0)
+		conn_note_timeout(path, timeout_ms);
 	if (error != 0) {
 		conn_free(c);
 		return error;

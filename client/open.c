@@ -1,9 +1,10 @@
 /*
- * open.c - libpoolclient's connections and open pools: pool_connect and
- * pool_disconnect; opening a pool, which checks and maps its memfd (and,
- * for a read-write handle, the share map that starts the handle's cache,
- * cache.c); and closing it.  This file makes and unmakes struct pool.
- * The socket is conn.c's, the blocks of an open pool are pool.c's.
+ * open.c - libpoolclient's connections and open pools: pool_connect,
+ * pool_connect_timeout and pool_disconnect; opening a pool, which checks
+ * and maps its memfd (and, for a read-write handle, the share map that
+ * starts the handle's cache, cache.c); and closing it.  This file makes
+ * and unmakes struct pool.  The socket is conn.c's, the blocks of an open
+ * pool are pool.c's.
  *
  * It is apart from the requests about pools by name (admin.c, stats.c,
  * lists.c) because only here does the daemon hand over memory, and what
@@ -307,8 +308,10 @@ client_open_once(struct pool_conn *c, const char *name, int read_only,
 	return 0;
 }
 
-POOL_API int
-pool_connect(const char *socket_path, struct pool_conn **out)
+/* pool_connect and pool_connect_timeout: timeout_ms -1 is no bound. */
+static int
+client_connect(const char *socket_path, int timeout_ms,
+    struct pool_conn **out)
 {
 	int	cancel, error;
 
@@ -316,15 +319,30 @@ pool_connect(const char *socket_path, struct pool_conn **out)
 	if (out == NULL)
 		return -EINVAL;
 	*out = NULL;
+	if (timeout_ms < -1)
+		return -EINVAL;
 	if (socket_path == NULL) {
 		socket_path = getenv("POOLMGRD_SOCKET");
 		if (socket_path == NULL || *socket_path == '\0')
 			socket_path = POOL_DEFAULT_SOCKET;
 	}
 	cancel = client_nocancel();
-	error = conn_open(socket_path, out);
+	error = conn_open(socket_path, timeout_ms, out);
 	client_cancel_restore(cancel);
 	return error;
+}
+
+POOL_API int
+pool_connect(const char *socket_path, struct pool_conn **out)
+{
+	return client_connect(socket_path, conn_env_timeout(), out);
+}
+
+POOL_API int
+pool_connect_timeout(const char *socket_path, int timeout_ms,
+    struct pool_conn **out)
+{
+	return client_connect(socket_path, timeout_ms, out);
 }
 
 POOL_API void

@@ -296,9 +296,28 @@ struct pool_named {
  * socket there; pool_last_message(-ENOENT) then names the path, as
  * pool_strerror cannot.  -EUSERS when the daemon refuses the connection;
  * pool_last_message(-EUSERS) then says which limit ("too many clients of
- * this uid connected").
+ * this uid connected").  -ETIMEDOUT when the daemon did not take the
+ * connection and answer the hello within $POOLMGR_CONNECT_TIMEOUT seconds
+ * (a decimal fraction allowed; 0: no bound; unset, empty or not such a
+ * number: 30), as pool_connect_timeout.
  */
 POOL_API int pool_connect(const char *socket_path, struct pool_conn **out);
+
+/*
+ * pool_connect_timeout - pool_connect within timeout_ms milliseconds (-1:
+ * no bound; -EINVAL below -1), $POOLMGR_CONNECT_TIMEOUT not looked at.
+ * The bound covers the connect, which waits while the daemon's backlog is
+ * full, and the hello's reply: a daemon stopped (SIGSTOP), hung or still
+ * starting, or a program on the path that is no daemon, is -ETIMEDOUT,
+ * and pool_last_message(-ETIMEDOUT) then names the path and the bound
+ * ("poolmgrd at PATH did not answer within 0.5 s").  Nothing is left
+ * open.  A signal does not end the wait early, nor make it longer.  The
+ * requests made on the connection have no bound: only its making does.
+ * 0 gives the daemon no time, so it is -ETIMEDOUT unless an error comes
+ * first (-ENOENT ...).
+ */
+POOL_API int pool_connect_timeout(const char *socket_path, int timeout_ms,
+				  struct pool_conn **out);
 
 /* pool_disconnect - close the connection; pools still open are closed. */
 POOL_API void pool_disconnect(struct pool_conn *c);
@@ -691,7 +710,8 @@ POOL_API const char *pool_strerror(int err);
  * The library leaves words of its own where its code alone cannot say
  * which case it was: pool_connect's -ENOENT, "no poolmgrd socket at PATH
  * (is poolmgrd running? $POOLMGRD_SOCKET names its socket)", PATH being
- * where it looked.
+ * where it looked, and its -ETIMEDOUT, "poolmgrd at PATH did not answer
+ * within 30 s".
  */
 POOL_API const char *pool_last_message(int err);
 

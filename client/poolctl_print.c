@@ -122,11 +122,12 @@ is_socket(const char *path)
 }
 
 /*
- * Report a failed pool_connect to socket.  A socket that is not there is
- * the one failure the library words itself (its -ENOENT would read as a
- * pool in pool_strerror's text): no daemon was reached, so those words,
- * which name the path and what to check, are said alone, not as the
- * daemon's.  The daemon's refusals of a connection (too many clients, a
+ * Report a failed pool_connect to socket.  A socket that is not there, and
+ * a daemon that did not answer in time, are the failures the library
+ * words itself (its -ENOENT would read as a pool in pool_strerror's text,
+ * its -ETIMEDOUT would not say which bound): no daemon answered, so those
+ * words, which name the path and what to check or the bound, are said
+ * alone, not as the daemon's.  The daemon's refusals of a connection (too many clients, a
  * reply that makes no sense) read best as the client library words them,
  * with the daemon's own (which limit it was), the socket's other errors
  * as the C library does.
@@ -134,7 +135,8 @@ is_socket(const char *path)
 void
 fail_connect(int error, const char *socket)
 {
-	const char	*own = error == -ENOENT ? pool_last_message(error) : "";
+	const char	*own = error == -ENOENT || error == -ETIMEDOUT ?
+			    pool_last_message(error) : "";
 
 	if (*own != '\0')
 		ctl_warnx("cannot connect: %s", own);
