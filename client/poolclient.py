@@ -96,12 +96,14 @@ def _check(rc):
 
 def _connect_failure(rc):
     """The PoolError of a failed pool_connect.  A socket that is not there
-    (ENOENT) is the one failure the library words itself, where its code
-    alone would read as a pool or a name: no daemon was reached, so those
-    words, which name the path the library tried, are the whole text and
-    not labelled as the daemon's.  Any other failure reads as usual: a
-    daemon that turned the connection away says which limit it was."""
-    if rc == -_errno.ENOENT:
+    (ENOENT), and a daemon that did not answer in time (ETIMEDOUT), are
+    the failures the library words itself, where the code alone would read
+    as a pool or a name, or not say which bound: no daemon answered, so
+    those words, which name the path the library tried (and the bound),
+    are the whole text and not labelled as the daemon's.  Any other
+    failure reads as usual: a daemon that turned the connection away says
+    which limit it was."""
+    if rc in (-_errno.ENOENT, -_errno.ETIMEDOUT):
         words = _lib.pool_last_message(rc)
         if words:
             return PoolError(rc, words.decode(errors="replace"))
@@ -114,6 +116,19 @@ def _bad(what):
 
 
 _WAIT_MAX = (2**31 - 1) // 1000	# seconds: timeout_ms is a C int
+
+
+def _connect_ms(timeout):
+    """Connection's timeout (seconds, or -1 for no bound) as the timeout_ms
+    of pool_connect_timeout, rounded up to a millisecond."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError("timeout must be a number of seconds, not %s" %
+                        type(timeout).__name__)
+    if timeout == -1:
+        return -1
+    if not 0 <= timeout <= _WAIT_MAX:
+        raise _bad("timeout %r out of range" % (timeout,))
+    return math.ceil(timeout * 1000)
 
 
 def _wait_ms(wait):
@@ -397,13 +412,21 @@ class Connection(_Closing):
     """A connection to poolmgrd (pool_connect).  A context manager: close
     at exit.  Usable from many threads at once."""
 
-    def __init__(self, socket=None):
+    def __init__(self, socket=None, timeout=None):
         """Connect to poolmgrd at socket (None: $POOLMGRD_SOCKET, else
-        the default socket)."""
+        the default socket) within timeout seconds (None: the library's
+        bound, $POOLMGR_CONNECT_TIMEOUT or 30 s; -1: none; a fraction
+        allowed): a daemon that does not take the connection and answer
+        its hello by then is PoolError ETIMEDOUT, its text naming the
+        path and the bound (pool_connect_timeout)."""
         ptr = ctypes.c_void_p()
         path = None if socket is None else _name(os.fspath(socket),
                                                    "socket path")
-        rc = _lib.pool_connect(path, ctypes.byref(ptr))
+        if timeout is None:
+            rc = _lib.pool_connect(path, ctypes.byref(ptr))
+        else:
+            rc = _lib.pool_connect_timeout(path, _connect_ms(timeout),
+                                           ctypes.byref(ptr))
         if rc < 0:
             raise _connect_failure(rc)
         self._h = _Handle(ptr.value, "connection")
@@ -569,10 +592,11 @@ class Connection(_Closing):
         return NameList(items, total)
 
 
-def connect(socket=None):
+def connect(socket=None, timeout=None):
     """Connect to poolmgrd: a Connection (a context manager).  socket is
-    the daemon's path; None: $POOLMGRD_SOCKET, else the default."""
-    return Connection(socket)
+    the daemon's path; None: $POOLMGRD_SOCKET, else the default.  timeout
+    as Connection's."""
+    return Connection(socket, timeout)
 
 
 class Pool(_Closing):

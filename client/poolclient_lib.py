@@ -99,6 +99,7 @@ _SIZEP = ctypes.POINTER(_size)
 # Every function used: (name, result, argument types).
 _PROTOS = (
     ("pool_connect", ctypes.c_int, [_S, _PP]),
+    ("pool_connect_timeout", ctypes.c_int, [_S, ctypes.c_int, _PP]),
     ("pool_disconnect", None, [_P]),
     ("pool_create", ctypes.c_int, [_P, _S, ctypes.POINTER(_CreateOpts)]),
     ("pool_set", ctypes.c_int, [_P, _S, ctypes.POINTER(_SetOpts)]),

@@ -386,6 +386,59 @@ def a_missing_socket_is_named():
 
 
 @test
+def connect_timeout_ends_an_unanswered_connect():
+    """Connection(timeout=0.3) to a socket whose listener never answers
+    (it never accepts: the hello waits in the backlog) is PoolError
+    ETIMEDOUT, no sooner than the bound, its text the library's own words
+    naming the path and the bound, not labelled as the daemon's.  Run in
+    a child process, killed after 60 s, so that a connect without a bound
+    fails the test rather than hang it.  connect() takes the same
+    timeout; None is the library's bound, -1 none; a bad one is refused
+    before any connect."""
+    where = tempfile.mkdtemp(prefix="poolmgr-py-silent.")
+    path = os.path.join(where, "silent.sock")
+    silent = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        silent.bind(path)
+        silent.listen(16)
+        out = run_py(
+            "import errno, time\n"
+            "for fn in (poolclient.Connection, poolclient.connect):\n"
+            "    t = time.monotonic()\n"
+            "    try:\n"
+            "        fn(%r, timeout=0.3)\n"
+            "        print('connected')\n"
+            "    except poolclient.PoolError as e:\n"
+            "        print(errno.errorcode[e.errno], time.monotonic() - t)\n"
+            "        print(e.strerror)\n" % path)
+        lines = out.splitlines()
+        assert len(lines) == 4, out
+        words = "poolmgrd at %s did not answer within 0.3 s" % path
+        for code_ms, text in ((lines[0], lines[1]), (lines[2], lines[3])):
+            code, secs = code_ms.split()
+            assert code == "ETIMEDOUT", out
+            assert 0.3 <= float(secs) < 3.0, out
+            assert text == words, out
+        for bad in (-2, -0.5, 1e12):
+            expect_error(errno.EINVAL, poolclient.Connection, path,
+                         timeout=bad)
+        for bad in ("1", True, [1]):
+            try:
+                poolclient.Connection(path, timeout=bad)
+                raise AssertionError("timeout=%r: no error" % (bad,))
+            except TypeError:
+                pass
+    finally:
+        silent.close()
+        shutil.rmtree(where, ignore_errors=True)
+    for timeout in (None, -1, 0.3, 5):
+        with poolclient.Connection(timeout=timeout) as c:
+            assert c.stats("py").name == "py"
+    with poolclient.connect(timeout=2) as c:
+        assert c.stats("py").name == "py"
+
+
+@test
 def errors_map_to_pool_error():
     """Each failure is a PoolError (an OSError) with the library's errno
     and pool_strerror's text, then the daemon's words if it gave some, and
