@@ -34,9 +34,10 @@ socket_path(void)
 
 /*
  * Say why the connection failed.  A socket that is not there is -ENOENT,
- * which pool_strerror's text reads as a pool or a block name first: for it
- * the library leaves words of its own (pool_last_message) that name the
- * path it tried and what to check.  Any other failure: the path, then the
+ * which pool_strerror's text reads as a pool or a block name first, and a
+ * daemon that did not answer in time is -ETIMEDOUT: for both the library
+ * leaves words of its own (pool_last_message) that name the path it tried
+ * and what to check, or the bound.  Any other failure: the path, then the
  * code's text.
  */
 static void
@@ -44,7 +45,7 @@ connect_failed(int error)
 {
 	const char	*words = pool_last_message(error);
 
-	if (error == -ENOENT && *words != '\0')
+	if ((error == -ENOENT || error == -ETIMEDOUT) && *words != '\0')
 		fprintf(stderr, "producer: cannot connect: %s\n", words);
 	else
 		fprintf(stderr, "producer: cannot connect to %s: %s\n",

@@ -20,7 +20,8 @@
  *   a bound of 0 is -ETIMEDOUT against a silent peer, and still -ENOENT
  *       where there is no socket; below -1 is -EINVAL, as is a NULL out.
  *   poolctl with the environment's bound exits 69 (EX_UNAVAILABLE) and
- *       says "cannot connect: " and the library's words.
+ *       says "cannot connect: " and the library's words; so do the
+ *       example programs, with exit status 1.
  *
  * And against the real daemon: a connect within a bound, and one with no
  * bound (-1, $POOLMGR_CONNECT_TIMEOUT=0), works; the requests made on the
@@ -534,6 +535,30 @@ daemon_down(void **state)
 	return harness_fixture_teardown(state);
 }
 
+/* What each example program says to a peer that never answers. */
+static void
+examples_unanswered(const struct peer *p)
+{
+	static const char *const progs[] = {"producer", "consumer"};
+	char cmd[1024], err[1024], want[512];
+	size_t i, n;
+	FILE *f;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(cmd, sizeof(cmd), "POOLMGR_CONNECT_TIMEOUT=0.3 "
+			 "POOLMGRD_SOCKET='%s' '%s/examples/%s' p x "
+			 "</dev/null 2>&1 >/dev/null", p->sock,
+			 harness_build(), progs[i]);
+		assert_non_null(f = popen(cmd, "r"));
+		n = fread(err, 1, sizeof(err) - 1, f);
+		err[n] = '\0';
+		assert_int_equal(pclose(f), 1 << 8);	/* exit status 1 */
+		snprintf(want, sizeof(want), "%s: cannot connect: poolmgrd at "
+			 "%s did not answer within 0.3 s\n", progs[i], p->sock);
+		assert_string_equal(err, want);
+	}
+}
+
 static void
 poolctl_unanswered(void **state)
 {
@@ -557,6 +582,7 @@ poolctl_unanswered(void **state)
 	assert_string_equal(out, "");
 	snprintf(want, sizeof(want), "%s/poolctl.err", p.dir);
 	unlink(want);
+	examples_unanswered(&p);
 	peer_end(&p);
 }
 
