@@ -9,8 +9,9 @@
  *   poolctl_names.c    names, wait, unpublish
  *   poolctl_print.c    what poolctl says: each command's result as text or
  *                      JSON (and the statistics and who persisted what as
- *                      kv and Prometheus too), and the diagnostics on
- *                      stderr with the exit status each one means
+ *                      kv and Prometheus too)
+ *   poolctl_fail.c     the diagnostics on stderr, with the exit status
+ *                      each one means
  */
 #ifndef POOLCTL_H
 #define POOLCTL_H
@@ -131,7 +132,7 @@ int	cmd_names(struct ctl *, int, char **);
 int	cmd_wait(struct ctl *, int, char **);
 int	cmd_unpublish(struct ctl *, int, char **);
 
-/* poolctl_print.c: diagnostics, "poolctl: WHAT: WHY" on stderr */
+/* poolctl_fail.c: diagnostics, "poolctl: WHAT: WHY" on stderr */
 void		ctl_warnx(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
 int		usage_error(const char *, ...)

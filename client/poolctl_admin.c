@@ -8,7 +8,7 @@
  * a limit above a live pool's size, huge pages the kernel lacks, a uid
  * the daemon does not know.  So next to the option readers of create
  * and set live create_why and set_why, which say what a refusal means to
- * that command, in the words fail_refusal (poolctl_print.c) prints with
+ * that command, in the words fail_refusal (poolctl_fail.c) prints with
  * or instead of the daemon's.
  */
 #include <ctype.h>

@@ -1,212 +1,23 @@
 /*
- * poolctl_print.c - what poolctl says: results on stdout, diagnostics on
- * stderr.
+ * poolctl_print.c - what poolctl prints on stdout: each command's result.
  *
  * Each command's result is printed by print_COMMAND, as text or, with
  * --json, as one JSON document.  The statistics of a pool are described
  * once, in stat_fields[]; the text table, JSON, kv and Prometheus output
  * are all generated from that one table so that they cannot drift.
- * Diagnostics read "poolctl: WHAT: WHY", and the helpers that print them
- * return the exit status the error means (see poolctl.c).
+ * Diagnostics on stderr, and the exit status each failure means, are
+ * poolctl_fail.c's.
  */
-#include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sysexits.h>
-#include <sys/stat.h>
 
 #include <json-c/json.h>
 
 #include "poolctl.h"
-
-/* ---------------------------------------------------------------------- */
-/* Diagnostics and exit codes. */
-
-void
-ctl_warnx(const char *fmt, ...)
-{
-	va_list	ap;
-
-	fflush(stdout);
-	fputs("poolctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-/* A usage error: say what is wrong (usage_hint says where help is). */
-int
-usage_error(const char *fmt, ...)
-{
-	va_list	ap;
-
-	fputs("poolctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return EXIT_USAGE;
-}
-
-/*
- * After a usage error, where help is: the command's own, which lists its
- * arguments and options, once the command is known (cmd not NULL).
- */
-void
-usage_hint(const char *cmd)
-{
-	if (cmd != NULL)
-		fprintf(stderr, "Try 'poolctl help %s' for its arguments and "
-		    "options.\n", cmd);
-	else
-		fputs("Try 'poolctl --help' for more information.\n", stderr);
-}
-
-/*
- * The exit status for a library error.  A daemon that went away mid-way is
- * as unreachable as one that never answered, so it gets EX_UNAVAILABLE too.
- */
-static int
-exit_code(int error)
-{
-	switch (error) {
-	case -EPERM:
-	case -EACCES:
-		return EX_NOPERM;
-	case -ECONNRESET:
-	case -ECONNREFUSED:
-	case -ENOTCONN:
-	case -EPIPE:
-		return EX_UNAVAILABLE;
-	default:
-		return EXIT_FAILED;
-	}
-}
-
-/*
- * What the daemon said of the refusal error, if it said more, to end the
- * line with: "; poolmgrd says: WORDS", or "".  Only for a failure of a
- * request: the words the library leaves itself, when a connect found no
- * socket, are not the daemon's (fail_connect says them as they are).
- */
-static const char *
-daemon_words(int error)
-{
-	static char	 buf[300];
-	const char	*m = pool_last_message(error);
-
-	/* The library's rule, shared with the Python binding. */
-	if (*m == '\0' || !pool_message_adds(error))
-		return "";
-	snprintf(buf, sizeof buf, "; poolmgrd says: %s", m);
-	return buf;
-}
-
-/*
- * Whether path is a socket, or may be: connect(2) to a directory or a
- * regular file says ECONNREFUSED, as if a daemon had gone, which sends
- * the admin after the daemon rather than the path.
- */
-static bool
-is_socket(const char *path)
-{
-	struct stat	st;
-
-	return stat(path, &st) != 0 || S_ISSOCK(st.st_mode);
-}
-
-/*
- * Report a failed pool_connect to socket.  A socket that is not there, and
- * a daemon that did not answer in time, are the failures the library
- * words itself (its -ENOENT would read as a pool in pool_strerror's text,
- * its -ETIMEDOUT would not say which bound): no daemon answered, so those
- * words, which name the path and what to check or the bound, are said
- * alone, not as the daemon's.  The daemon's refusals of a connection (too many clients, a
- * reply that makes no sense) read best as the client library words them,
- * with the daemon's own (which limit it was), the socket's other errors
- * as the C library does.
- */
-void
-fail_connect(int error, const char *socket)
-{
-	const char	*own = error == -ENOENT || error == -ETIMEDOUT ?
-			    pool_last_message(error) : "";
-
-	if (*own != '\0')
-		ctl_warnx("cannot connect: %s", own);
-	else if (error == -EUSERS || error == -EPROTO)
-		ctl_warnx("cannot connect to %s: %s%s", socket,
-		    pool_strerror(error), daemon_words(error));
-	else if (error == -ECONNREFUSED && !is_socket(socket))
-		ctl_warnx("cannot connect to %s: not a socket", socket);
-	else
-		ctl_warnx("cannot connect to %s: %s", socket,
-		    error < 0 ? strerror(-error) : "unknown error");
-}
-
-/* Report a failed library call on stderr and return its exit status. */
-int
-fail(int error, const char *fmt, ...)
-{
-	va_list	ap;
-
-	fflush(stdout);
-	fputs("poolctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, ": %s%s\n", pool_strerror(error), daemon_words(error));
-	return exit_code(error);
-}
-
-/*
- * Report a refused request about the pool name and return its exit
- * status: "poolctl: WHAT NAME: WHY", WHY being why's words (see struct
- * why), and then the daemon's when they add to them.  pool_strerror's
- * texts cover the whole library, so some of them name cases that cannot
- * be meant here: we are connected, so -ENOENT without words of ours is the
- * pool, not a missing socket.
- */
-int
-fail_refusal(int error, const char *what, const char *name,
-    const struct why *why)
-{
-	const char	*words = pool_last_message(error);
-	const char	*text = why->text;
-
-	if (error == -ENOENT && text == NULL) {
-		ctl_warnx("no such pool: %s", name);
-		return exit_code(error);
-	}
-	/* Nor is -EACCES the socket's mode, or a handle of ours. */
-	if (error == -EACCES && text == NULL)
-		text = "permission denied by the pool's mode";
-	if (*words == '\0' && why->bare != NULL)
-		text = why->bare;
-	ctl_warnx("%s %s: %s%s", what, name,
-	    text != NULL ? text : pool_strerror(error),
-	    why->whole ? "" : daemon_words(error));
-	return exit_code(error);
-}
-
-/*
- * As fail_refusal, with why (if not NULL) poolctl's whole explanation of
- * what error means for this command, and pool_strerror's text and the
- * daemon's words otherwise.
- */
-int
-fail_pool(int error, const char *what, const char *name, const char *why)
-{
-	struct why	w = { why, why != NULL, NULL };
-
-	return fail_refusal(error, what, name, &w);
-}
 
 /* ---------------------------------------------------------------------- */
 /* Formatting values. */
