@@ -1,0 +1,355 @@
+# poolctl.bash - bash completion of poolctl(1).
+#
+# Installed as $(BASHCOMPDIR)/poolctl, where bash-completion loads it the
+# first time poolctl is completed; or source it from ~/.bashrc.  Only bash
+# builtins are used (complete, compgen, compopt, printf), none of
+# bash-completion's helpers, so that it works the same where that package
+# is missing.
+#
+# It completes the commands and `help COMMAND', the global options
+# anywhere on the line, each command's own options (those already given
+# are not offered again: poolctl refuses a value given twice), the values
+# of options whose set is known (--format, --numa-policy, --json=, users,
+# groups, the socket's file name), pool names and block names.
+#
+# Pool and block names come from the daemon, by running poolctl itself
+# with the --socket/-s given earlier on the line (else poolctl reads
+# $POOLMGRD_SOCKET as always), its stderr discarded and under `timeout 2'
+# where coreutils has it: an unreachable or stuck daemon completes
+# nothing, quietly.  tests/system/test_completion.sh checks every command
+# and option of `poolctl help' against this file.
+
+# Every long option poolctl takes, for getopt_long's unique prefixes.
+_poolctl_long_opts=(--socket --json --help --version --force --size
+	--granularity --mode --quota --retain --page-size --numa-node
+	--numa-policy --format --timeout --owner --group --limit)
+# Those whose value is the next word when not given after '='.
+_poolctl_value_opts=' --socket --size --granularity --mode --quota --retain
+	--page-size --numa-node --numa-policy --format --timeout --owner
+	--group --limit '
+_poolctl_commands=(list stats create destroy set clients persisted names
+	wait unpublish trim check help)
+_poolctl_global_opts=(-s --socket -j --json --json=pretty --json=short -h
+	--help -V --version)
+
+# The options of command $1 (after the global ones), into the array opts.
+_poolctl_cmd_opts()
+{
+	case $1 in
+	stats | persisted)
+		opts=(--format) ;;
+	create)
+		opts=(--size --granularity --mode --owner --group --quota
+		    --limit --retain --page-size --numa-node --numa-policy) ;;
+	destroy)
+		opts=(-f --force) ;;
+	set)
+		opts=(--mode --owner --group --quota --retain --limit) ;;
+	wait)
+		opts=(--timeout) ;;
+	*)
+		opts=() ;;
+	esac
+}
+
+# The long option a word names, as getopt_long reads it: the word itself,
+# or the one option it is a prefix of ("--sock" is --socket); the word
+# unchanged when it names none or several.
+_poolctl_long()
+{
+	local o found=''
+
+	long=$1
+	for o in "${_poolctl_long_opts[@]}"; do
+		[[ $o == "$1" ]] && return
+		if [[ $o == "$1"* ]]; then
+			[[ -n $found ]] && return
+			found=$o
+		fi
+	done
+	[[ -n $found ]] && long=$found
+}
+
+# The words of the line up to the cursor, into words and cword.  bash
+# splits COMP_WORDS at the characters of COMP_WORDBREAKS too, so that
+# "--format=te" comes as "--format" "=" "te"; the words are glued back
+# where the line has no blank between them, as the shell reads them.
+_poolctl_words()
+{
+	local line=${COMP_LINE-} point=${COMP_POINT-} pos=0 start blank rest i w
+
+	words=()
+	cword=0
+	for ((i = 0; i <= COMP_CWORD; i++)); do
+		w=${COMP_WORDS[i]-}
+		rest=${line:pos}
+		blank=${rest%%[![:space:]]*}
+		start=$((pos + ${#blank}))
+		if [[ ${line:start} != "$w"* ]]; then
+			# Not the line bash split (no COMP_LINE): take its words.
+			words=("${COMP_WORDS[@]:0:COMP_CWORD+1}")
+			cword=$COMP_CWORD
+			return
+		fi
+		pos=$((start + ${#w}))
+		if ((i == COMP_CWORD)); then
+			[[ -n $point ]] || point=${#line}
+			if ((point <= start)); then
+				w=''
+			elif ((point < pos)); then
+				w=${w:0:point-start}
+			fi
+		fi
+		if ((i > 0 && ${#blank} == 0)); then
+			words[cword]+=$w
+		else
+			words+=("$w")
+			cword=$((${#words[@]} - 1))
+		fi
+	done
+}
+
+# poolctl's standard output for the arguments given, or nothing.
+_poolctl_query()
+{
+	local -a run=("$bin")
+
+	[[ -n $socket ]] && run+=(--socket "$socket")
+	type -P timeout >/dev/null 2>&1 && run=(timeout 2 "${run[@]}")
+	"${run[@]}" "$@" </dev/null 2>/dev/null
+}
+
+# The words given that begin with cur, into COMPREPLY.  Never compgen -W
+# for words from the daemon: compgen expands its word list, and a block
+# named "$(...)" would run.
+_poolctl_add()
+{
+	local c
+
+	for c in "$@"; do
+		[[ $c == "$cur"* ]] && COMPREPLY+=("$c")
+	done
+}
+
+# The lines compgen gives for its arguments, into COMPREPLY (read as
+# lines: a file name may hold blanks).
+_poolctl_compgen()
+{
+	local c
+
+	while IFS= read -r c; do
+		COMPREPLY+=("$c")
+	done < <(compgen "$@" 2>/dev/null)
+}
+
+# Pool names, from `stats --format=kv' ("POOL KEY VALUE" lines, a pool's
+# together; pool names hold no blanks).  One that begins with '-' is read
+# by poolctl as an option unless "--" came before: not offered then.
+_poolctl_pools()
+{
+	local out pool last=''
+	local -a pools=()
+
+	out=$(_poolctl_query stats --format=kv) || [[ -n $out ]] || return
+	while read -r pool _; do
+		[[ -z $pool || $pool == "$last" ]] && continue
+		last=$pool
+		[[ -z $dashdash && $pool == -* ]] && continue
+		pools+=("$pool")
+	done <<<"$out"
+	_poolctl_add "${pools[@]}"
+}
+
+# Block names of pool $1, from the first column of `names POOL [PREFIX]'
+# under its header.  poolctl writes a blank, a backslash and every byte
+# outside printable ASCII as \xHH; a name is offered as the shell must be
+# given it: its bytes back (printf %b), quoted (printf %q), so that "a b"
+# is offered as a\ b and a name holding $ or ; stays one word.  It matches
+# the word typed either as that quoted text or, when the word holds no
+# quoting, as the name itself.  The word typed goes to the daemon as the
+# prefix when it is the name's own bytes, so that the 1000 names of one
+# reply are the ones that match.
+_poolctl_blocks()
+{
+	local pool=$1 prefix='' out name dec q first=1
+
+	# Not a pool name poolctl would take: no names to ask for.
+	[[ -n $pool && $pool != *[!A-Za-z0-9._-]* && $pool != .* ]] || return
+	[[ $cur != *[!A-Za-z0-9._/:@%+,=-]* ]] && prefix=$cur
+	out=$(_poolctl_query names -- "$pool" "$prefix") || [[ -n $out ]] ||
+		return
+	while read -r name _; do
+		if [[ -n $first ]]; then
+			first=''
+			continue
+		fi
+		[[ -z $name ]] && continue
+		printf -v dec '%b' "$name"
+		[[ -z $dashdash && $dec == -* ]] && continue
+		printf -v q '%q' "$dec"
+		if [[ $q == "$cur"* ]] ||
+		    { [[ $cur != *[\\\'\"\$]* ]] && [[ $dec == "$cur"* ]]; }; then
+			COMPREPLY+=("$q")
+		fi
+	done <<<"$out"
+}
+
+# The values of option $1 that begin with the word typed.
+_poolctl_values()
+{
+	case $1 in
+	--socket)
+		compopt -o filenames 2>/dev/null
+		_poolctl_compgen -f -- "$cur" ;;
+	--format)
+		_poolctl_add text json prometheus kv ;;
+	--numa-policy)
+		_poolctl_add preferred bind ;;
+	--json)
+		_poolctl_add pretty short ;;
+	--owner)
+		_poolctl_compgen -u -- "$cur" ;;
+	--group)
+		_poolctl_compgen -g -- "$cur" ;;
+	esac
+}
+
+# The options of the command (the global ones before one is given), but
+# not those on the line already.
+_poolctl_options()
+{
+	local o long
+	local -a opts offer=()
+
+	_poolctl_cmd_opts "$cmd"
+	for o in "${_poolctl_global_opts[@]}" "${opts[@]}"; do
+		case $o in
+		-s) long=--socket ;;
+		-j | --json=*) long=--json ;;
+		-h) long=--help ;;
+		-V) long=--version ;;
+		-f) long=--force ;;
+		*) long=$o ;;
+		esac
+		[[ $seen == *" $long "* ]] || offer+=("$o")
+	done
+	_poolctl_add "${offer[@]}"
+}
+
+# The argument of the command at position n (from 1).
+_poolctl_args()
+{
+	case $cmd,$n in
+	,0)
+		_poolctl_add "${_poolctl_commands[@]}" ;;
+	help,1)
+		_poolctl_add "${_poolctl_commands[@]}" ;;
+	stats,1 | clients,1 | persisted,1 | destroy,1 | set,1 | names,1 | \
+	wait,1 | unpublish,1 | trim,1 | check,1)
+		_poolctl_pools ;;
+	names,2 | wait,2 | unpublish,2)
+		_poolctl_blocks "${args[1]}" ;;
+	esac
+}
+
+# COMPREPLY holds words that begin with the whole word typed, but readline
+# replaces only what follows its last word break (the value after
+# "--format="): that much is taken off each.
+_poolctl_trim()
+{
+	local breaks=${COMP_WORDBREAKS-} set='' head i
+
+	# Of the breaks, those a word of ours may hold unquoted.
+	[[ $breaks == *=* ]] && set+='='
+	[[ $breaks == *:* ]] && set+=':'
+	[[ $breaks == *@* ]] && set+='@'
+	[[ -n $set ]] || return
+	head=${cur%"${cur##*["$set"]}"}
+	[[ -n $head ]] || return
+	for i in "${!COMPREPLY[@]}"; do
+		COMPREPLY[i]=${COMPREPLY[i]#"$head"}
+	done
+}
+
+_poolctl()
+{
+	local -a words=() args=()
+	local cword cur bin w long expect='' dashdash='' socket='' seen=' '
+	local cmd='' n j c
+
+	COMPREPLY=()
+	_poolctl_words
+	cur=${words[cword]}
+	bin=${words[0]}
+	[[ $bin == \~/* ]] && bin=$HOME/${bin#\~/}
+	type -P "$bin" >/dev/null 2>&1 || bin=poolctl
+
+	# The words before the cursor as poolctl's getopt_long reads them.
+	for ((j = 1; j < cword; j++)); do
+		w=${words[j]}
+		if [[ -n $expect ]]; then
+			[[ $expect == --socket ]] && socket=$w
+			expect=''
+		elif [[ -n $dashdash || $w == - || $w != -* ]]; then
+			args+=("$w")
+		elif [[ $w == -- ]]; then
+			dashdash=1
+		elif [[ $w == --* ]]; then
+			_poolctl_long "${w%%=*}"
+			seen+="$long "
+			if [[ $w == *=* ]]; then
+				[[ $long == --socket ]] && socket=${w#*=}
+			elif [[ $_poolctl_value_opts == *[[:space:]]"$long"[[:space:]]* ]]
+			then
+				expect=$long
+			fi
+		else
+			# Short options, together: -fs PATH, -sPATH, -jshort.
+			for ((c = 1; c < ${#w}; c++)); do
+				case ${w:c:1} in
+				s)
+					seen+='--socket '
+					socket=${w:c+1}
+					[[ -z $socket ]] && expect=--socket
+					break ;;
+				j)
+					seen+='--json '
+					break ;;
+				h) seen+='--help ' ;;
+				V) seen+='--version ' ;;
+				f) seen+='--force ' ;;
+				esac
+			done
+		fi
+	done
+	# The socket's word as the shell gives it to poolctl, for the plain
+	# forms: ~/ and one pair of quotes around it.
+	case $socket in
+	\'*\') socket=${socket:1:${#socket}-2} ;;
+	\"*\") socket=${socket:1:${#socket}-2} ;;
+	\~/*) socket=$HOME/${socket#\~/} ;;
+	esac
+	cmd=${args[0]-}
+	n=${#args[@]}
+
+	if [[ -n $expect ]]; then
+		_poolctl_values "$expect"
+	elif [[ -z $dashdash && $cur == --*=* ]]; then
+		_poolctl_long "${cur%%=*}"
+		local opt=${cur%%=*}= value=${cur#*=}
+		cur=$value
+		_poolctl_values "$long"
+		cur=$opt$value
+		for j in "${!COMPREPLY[@]}"; do
+			COMPREPLY[j]=$opt${COMPREPLY[j]}
+		done
+	elif [[ -z $dashdash && $cur == -* ]]; then
+		_poolctl_options
+	else
+		_poolctl_args
+	fi
+	_poolctl_trim
+	return 0
+}
+
+complete -F _poolctl poolctl
