@@ -45,6 +45,8 @@ SBINDIR      ?= $(PREFIX)/sbin
 LIBDIR       ?= $(PREFIX)/lib
 INCLUDEDIR   ?= $(PREFIX)/include
 MANDIR       ?= $(PREFIX)/share/man
+# Where bash-completion loads a command's completion from on first use.
+BASHCOMPDIR  ?= $(PREFIX)/share/bash-completion/completions
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 SYSCONFDIR   ?= /etc
 UNITDIR      ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system)
@@ -623,7 +625,7 @@ $(BUILD)/python/poolclient_lib.py: client/poolclient_lib.py $(PATHS_STAMP)
 # What install copies and nothing more: `sudo make install` builds no test.
 INSTALL_FILES := $(BUILD)/poolmgrd $(BUILD)/poolctl $(LIB_SO) $(LIB_A) \
                  $(BUILD)/poolclient.pc $(UNITS) $(MAN3_ALIAS_PAGES) \
-                 $(BUILD)/python/poolclient_lib.py
+                 $(BUILD)/python/poolclient_lib.py client/poolctl.bash
 
 # An install into the system (no DESTDIR) refreshes the dynamic loader's
 # cache, as installs of libtool libraries do, so that programs linked with
@@ -634,7 +636,8 @@ install: $(INSTALL_FILES)
 	  $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
 	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
-	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(PYTHONDIR)
+	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(PYTHONDIR) \
+	  $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 $(BUILD)/poolmgrd $(DESTDIR)$(SBINDIR)/poolmgrd
 	install -m 0755 $(BUILD)/poolctl $(DESTDIR)$(BINDIR)/poolctl
 	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libpoolclient.so.1.0.0
@@ -648,6 +651,7 @@ install: $(INSTALL_FILES)
 	install -m 0644 $(MAN3_ALIAS_PAGES) $(DESTDIR)$(MANDIR)/man3/
 	install -m 0644 docs/poolmgrd.conf.5 $(DESTDIR)$(MANDIR)/man5/poolmgrd.conf.5
 	install -m 0644 docs/poolmgrd.8 $(DESTDIR)$(MANDIR)/man8/poolmgrd.8
+	install -m 0644 client/poolctl.bash $(DESTDIR)$(BASHCOMPDIR)/poolctl
 	install -m 0644 $(UNITS) $(DESTDIR)$(UNITDIR)/
 	install -m 0644 systemd/poolmgrd.sysusers $(DESTDIR)$(SYSUSERSDIR)/poolmgrd.conf
 	install -m 0644 client/poolclient.py $(BUILD)/python/poolclient_lib.py \
@@ -682,6 +686,7 @@ uninstall:
 	  $(MAN3_ALIASES:%=$(DESTDIR)$(MANDIR)/man3/%.3) \
 	  $(DESTDIR)$(MANDIR)/man5/poolmgrd.conf.5 \
 	  $(DESTDIR)$(MANDIR)/man8/poolmgrd.8 \
+	  $(DESTDIR)$(BASHCOMPDIR)/poolctl \
 	  $(DESTDIR)$(UNITDIR)/poolmgrd.service \
 	  $(DESTDIR)$(UNITDIR)/poolmgrd.socket \
 	  $(DESTDIR)$(SYSUSERSDIR)/poolmgrd.conf \

@@ -2,7 +2,8 @@
 # test_install.sh - `make install DESTDIR=...` gives a complete, clean
 # install: daemon, CLI, library with soname and only pool_* exported, header
 # free of protobuf-c, pkg-config file, man pages (libpoolclient(3) under
-# every function's name too), units, the Python binding; a program built
+# every function's name too), units, the Python binding, poolctl's bash
+# completion where bash-completion loads it; a program built
 # against the installed copy with pkg-config, and a Python one, run against
 # the installed daemon; `make uninstall`
 # removes every file again.  And an install without DESTDIR runs ldconfig,
@@ -42,10 +43,21 @@ for f in sbin/poolmgrd bin/poolctl lib/libpoolclient.so.1.0.0 \
 	lib/libpoolclient.so.1 lib/libpoolclient.so lib/libpoolclient.a \
 	include/poolclient.h lib/pkgconfig/poolclient.pc \
 	share/man/man8/poolmgrd.8 share/man/man1/poolctl.1 \
-	share/man/man5/poolmgrd.conf.5 share/man/man3/libpoolclient.3; do
+	share/man/man5/poolmgrd.conf.5 share/man/man3/libpoolclient.3 \
+	share/bash-completion/completions/poolctl; do
 	[ -e "$pre/$f" ] || fail "missing $f"
 done
 ok "every file is installed under the prefix"
+
+# bash-completion loads completions/NAME when NAME is first completed:
+# the installed file must register a completion for poolctl itself.
+comp=$pre/share/bash-completion/completions/poolctl
+cmp -s client/poolctl.bash "$comp" || fail "$comp is not client/poolctl.bash"
+reg=$(bash --norc --noprofile -c '. "$1" && complete -p poolctl' sh "$comp") ||
+	fail "sourcing $comp registers no completion of poolctl"
+[ "$reg" = "complete -F _poolctl poolctl" ] ||
+	fail "$comp registers '$reg'"
+ok "bash completion of poolctl in share/bash-completion/completions"
 
 # Every function libpoolclient(3) names has a page that sources it.
 names=$(sed -n '/^\.SH NAME/,/^\\-/p' "$pre/share/man/man3/libpoolclient.3" |
