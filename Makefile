@@ -182,7 +182,8 @@ SYSTEM_TESTS := tests/system/test_units.sh tests/system/test_manpages.sh \
                 tests/system/test_nosystemd.sh \
                 tests/system/test_install.sh tests/system/test_fuzz_smoke.sh \
                 tests/system/test_lint.sh tests/system/test_cost_flat.sh \
-                tests/system/test_completion.sh tests/system/systemd_real.sh
+                tests/system/test_completion.sh tests/system/test_header.sh \
+                tests/system/systemd_real.sh
 ifeq ($(SAN),1)
 SYSTEM_TESTS :=
 endif
