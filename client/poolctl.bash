@@ -109,14 +109,17 @@ _poolctl_words()
 	done
 }
 
-# poolctl's standard output for the arguments given, or nothing.
+# poolctl's standard output for the arguments given, or nothing.  A
+# daemon that does not answer the connection is given up after 2 s by the
+# library itself (POOLMGR_CONNECT_TIMEOUT), where no timeout(1) is there
+# to bound the whole call.
 _poolctl_query()
 {
 	local -a run=("$bin")
 
 	[[ -n $socket ]] && run+=(--socket "$socket")
 	type -P timeout >/dev/null 2>&1 && run=(timeout 2 "${run[@]}")
-	"${run[@]}" "$@" </dev/null 2>/dev/null
+	POOLMGR_CONNECT_TIMEOUT=2 "${run[@]}" "$@" </dev/null 2>/dev/null
 }
 
 # The words given that begin with cur, into COMPREPLY.  Never compgen -W

@@ -120,10 +120,10 @@ is_socket(const char *path)
  * words itself (its -ENOENT would read as a pool in pool_strerror's text,
  * its -ETIMEDOUT would not say which bound): no daemon answered, so those
  * words, which name the path and what to check or the bound, are said
- * alone, not as the daemon's.  The daemon's refusals of a connection (too many clients, a
- * reply that makes no sense) read best as the client library words them,
- * with the daemon's own (which limit it was), the socket's other errors
- * as the C library does.
+ * alone, not as the daemon's.  The daemon's refusals of a connection
+ * (too many clients, a reply that makes no sense) read best as the client
+ * library words them, with the daemon's own (which limit it was), the
+ * socket's other errors as the C library does.
  */
 void
 fail_connect(int error, const char *socket)
