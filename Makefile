@@ -86,7 +86,7 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/pool_restore.c daemon/pool_release.c \
                daemon/dispatch.c daemon/dispatch_admin.c \
                daemon/dispatch_block.c daemon/dispatch_names.c \
-               daemon/dispatch_wait.c \
+               daemon/dispatch_wait.c daemon/dispatch_status.c \
                daemon/block_names.c daemon/pool_names.c daemon/pool_evict.c \
                daemon/pool_numa.c \
                daemon/config.c daemon/service.c \
@@ -113,7 +113,8 @@ LIB_LIBS := $(shell pkg-config --libs libprotobuf-c 2>/dev/null) -lpthread
 
 CTL_SRCS := client/poolctl.c client/poolctl_parse.c client/poolctl_admin.c \
             client/poolctl_show.c client/poolctl_names.c \
-            client/poolctl_print.c client/poolctl_fail.c
+            client/poolctl_print.c client/poolctl_fail.c \
+            client/poolctl_status.c
 CTL_OBJS := $(CTL_SRCS:%.c=$(BUILD)/%.o)
 CTL_LIBS := $(shell pkg-config --libs json-c 2>/dev/null)
 EXAMPLES := $(BUILD)/examples/producer $(BUILD)/examples/consumer
@@ -138,7 +139,8 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_cache_threads \
               itest_numa \
               itest_huge itest_evict itest_names_wait itest_set itest_limit \
-              itest_misuse itest_logs itest_list itest_connect
+              itest_misuse itest_logs itest_list itest_connect \
+              itest_status
 # Under a malloc of its own, which ASan's allocator leaves no room for.
 ifneq ($(SAN),1)
 ITESTS     += itest_nomem

@@ -36,6 +36,7 @@
 							 * SetPool.limit */
 #define CONN_FEATURE_BATCH_BOUNDS	(1ULL << 2)	/* the batch replies'
 							 * limit and quota */
+#define CONN_FEATURE_DAEMON_STATS	(1ULL << 3)	/* DaemonStats */
 
 /*
  * Descriptors that came with a reply (OpenPool: the memfd, the share map;

@@ -256,6 +256,37 @@ struct pool_stats {
 	uint64_t limit;
 };
 
+/*
+ * The daemon's own statistics, as `poolctl status` shows them
+ * (pool_daemon_stats).  "Since the start": since the daemon started; a
+ * restart in place keeps started and every total, a start after a crash
+ * begins them again.
+ */
+struct pool_daemon_stats {
+	char server[64];		/* "poolmgrd VERSION" */
+	uint32_t pid, uid, gid;		/* the daemon's process and ids */
+	uint32_t max_connections;	/* the setting in force */
+	uint64_t started;		/* seconds since the epoch */
+	uint64_t uptime_ms;		/* since started, monotonic */
+	uint64_t restarts;		/* restarts in place since the start */
+	uint64_t connections;		/* open now, the caller's among them */
+	uint64_t connections_total;	/* accepted since the start */
+	uint64_t connections_refused;	/* of those, closed for a limit */
+	uint64_t hello_timeouts;	/* dropped for no Hello in time */
+	uint64_t requests_total;	/* answered since the start */
+	uint64_t requests_refused;	/* of those, with an error */
+	uint64_t bad_messages;		/* datagrams that did not decode */
+	uint64_t held;			/* requests waiting now: for a pool
+					 * to settle, or for a name */
+	uint64_t pools;
+	uint64_t live_blocks;		/* over every pool */
+	uint64_t allocated_bytes;	/* over every pool */
+	uint64_t rss_bytes;		/* the daemon's resident memory */
+	uint64_t log_lines_left_out;	/* by the log's rate limits */
+	uint64_t features;		/* the daemon's feature bits */
+	uint64_t reserved[8];		/* zero: room for later fields */
+};
+
 /* One open handle, as `poolctl clients` shows it. */
 struct pool_client_info {
 	uint32_t pid, uid, gid;
@@ -644,6 +675,15 @@ POOL_API int pool_trim_by_name(struct pool_conn *c, const char *name,
  */
 POOL_API int pool_check_by_name(struct pool_conn *c, const char *name,
 				char *msg, size_t msglen);
+
+/*
+ * pool_daemon_stats - the daemon's own statistics: how long it has run,
+ * its connections and requests, the held ones, its memory (struct
+ * pool_daemon_stats).  Anyone connected may ask.  -EOPNOTSUPP, without
+ * asking, from a daemon older than the request.
+ */
+POOL_API int pool_daemon_stats(struct pool_conn *c,
+			       struct pool_daemon_stats *out);
 
 /* pool_list - every pool the caller may read; free *out with free(). */
 POOL_API int pool_list(struct pool_conn *c, struct pool_stats **out,

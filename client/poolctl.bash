@@ -27,8 +27,8 @@ _poolctl_long_opts=(--socket --json --help --version --force --size
 _poolctl_value_opts=' --socket --size --granularity --mode --quota --retain
 	--page-size --numa-node --numa-policy --format --timeout --owner
 	--group --limit '
-_poolctl_commands=(list stats create destroy set clients persisted names
-	wait unpublish trim check help)
+_poolctl_commands=(list stats status create destroy set clients persisted
+	names wait unpublish trim check help)
 _poolctl_global_opts=(-s --socket -j --json --json=pretty --json=short -h
 	--help -V --version)
 
@@ -36,7 +36,7 @@ _poolctl_global_opts=(-s --socket -j --json --json=pretty --json=short -h
 _poolctl_cmd_opts()
 {
 	case $1 in
-	stats | persisted)
+	stats | persisted | status)
 		opts=(--format) ;;
 	create)
 		opts=(--size --granularity --mode --owner --group --quota

@@ -16,7 +16,7 @@
  * commands and their help, matching the words given against that table,
  * and the connection every command makes once its arguments are good.  The
  * commands are in poolctl_admin.c (create, destroy, set), poolctl_show.c
- * (list, stats, clients, persisted, trim, check) and poolctl_names.c
+ * (list, stats, clients, persisted, trim, check, status) and poolctl_names.c
  * (names, wait, unpublish), the readers of their values in poolctl_parse.c:
  * a new command is a function in one of those, declared in poolctl.h, and
  * a row of cmds[] here.
@@ -142,6 +142,25 @@ static const struct cmd cmds[] = {
 	  "                 (the text exposition format, for node_exporter's\n"
 	  "                 textfile collector) or kv (one 'POOL KEY VALUE'\n"
 	  "                 line per statistic: the JSON keys, plain numbers)\n" },
+	{ "status", cmd_status, 0, 0, O_FORMAT,
+	  "[--format=text|json|prometheus|kv]",
+	  "the daemon's own statistics: uptime, connections, requests",
+	  "Print the daemon's own statistics: its version, pid, uid and gid,\n"
+	  "when it started and how long it has run, its restarts in place,\n"
+	  "the connections open now (this one among them) and the setting,\n"
+	  "the connections accepted and refused, the Hello timeouts, the\n"
+	  "requests answered and refused, the undecodable messages, the\n"
+	  "requests held now (waiting for a pool to settle or for a name),\n"
+	  "the pools with their live blocks and bytes (sums over every pool),\n"
+	  "its resident memory, the log lines its rate limits left out and\n"
+	  "its feature bits.  Totals count since the daemon started: a\n"
+	  "restart in place keeps them, a start after a crash does not.\n"
+	  "Anyone who may connect may ask.\n"
+	  "\n"
+	  "  --format=FMT   text (default), json (as --json), prometheus\n"
+	  "                 (poolmgr_daemon_* metrics, counters ending in\n"
+	  "                 _total) or kv (one 'KEY VALUE' line per figure:\n"
+	  "                 the JSON keys, plain numbers)\n" },
 	{ "create", cmd_create, 1, 1,
 	  O_SIZE | O_GRANULARITY | O_MODE | O_QUOTA | O_RETAIN | O_PAGE_SIZE |
 	  O_NUMA_NODE | O_NUMA_POLICY | O_OWNER | O_GROUP | O_LIMIT,

@@ -5,11 +5,14 @@
  *                      and their help, the connection, main
  *   poolctl_parse.c    the values of arguments: sizes, modes, users...
  *   poolctl_admin.c    create, destroy, set, and what their refusals mean
- *   poolctl_show.c     list, stats, clients, persisted, trim, check
+ *   poolctl_show.c     list, stats, clients, persisted, trim, check,
+ *                      status
  *   poolctl_names.c    names, wait, unpublish
  *   poolctl_print.c    what poolctl says: each command's result as text or
  *                      JSON (and the statistics and who persisted what as
  *                      kv and Prometheus too)
+ *   poolctl_status.c   what status says: the daemon's own statistics as
+ *                      text, JSON, kv or Prometheus
  *   poolctl_fail.c     the diagnostics on stderr, with the exit status
  *                      each one means
  */
@@ -127,6 +130,7 @@ int	cmd_clients(struct ctl *, int, char **);
 int	cmd_persisted(struct ctl *, int, char **);
 int	cmd_trim(struct ctl *, int, char **);
 int	cmd_check(struct ctl *, int, char **);
+int	cmd_status(struct ctl *, int, char **);
 /* poolctl_names.c */
 int	cmd_names(struct ctl *, int, char **);
 int	cmd_wait(struct ctl *, int, char **);
@@ -165,5 +169,9 @@ void	print_trim(const struct ctl *, const char *, uint64_t);
 void	print_wait(const struct ctl *, const char *, const char *,
 	    uint64_t, uint64_t, uint64_t);
 void	print_check(const struct ctl *, const char *, int, const char *);
+
+/* poolctl_status.c: the daemon's own statistics, on stdout */
+void	print_status(const struct ctl *, enum format,
+	    const struct pool_daemon_stats *);
 
 #endif /* POOLCTL_H */

@@ -1,7 +1,8 @@
 /*
  * poolctl_show.c - the commands that report on pools: list, stats,
- * clients and persisted; and trim and check, which have the daemon work
- * on one pool and report what it gave back or found.
+ * clients and persisted; trim and check, which have the daemon work on
+ * one pool and report what it gave back or found; and status, which
+ * reports on the daemon itself.
  *
  * None of them changes what a pool is or holds (trim gives back only
  * pages no block uses), and they have one shape: check the pool's name if
@@ -89,7 +90,10 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
-/* --format=FMT (or --json) of stats and persisted; 0 or the exit code. */
+/*
+ * --format=FMT (or --json) of stats, persisted and status; 0 or the exit
+ * code.
+ */
 static int
 parse_format(const struct ctl *ctl, enum format *fmt)
 {
@@ -287,4 +291,22 @@ cmd_check(struct ctl *ctl, int argc, char **argv)
 
 	print_check(ctl, name, error, msg);
 	return error == 0 ? 0 : EXIT_FAILED;
+}
+
+int
+cmd_status(struct ctl *ctl, int argc, char **argv)
+{
+	struct pool_daemon_stats	 ds;
+	enum format			 fmt;
+	int				 rc, error;
+
+	(void)argc;
+	(void)argv;
+	if ((rc = parse_format(ctl, &fmt)) != 0 ||
+	    (rc = ctl_connect(ctl)) != 0)
+		return rc;
+	if ((error = pool_daemon_stats(ctl->conn, &ds)) != 0)
+		return fail(error, "status");
+	print_status(ctl, fmt, &ds);
+	return 0;
 }

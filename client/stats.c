@@ -2,7 +2,7 @@
  * stats.c - the questions about one whole pool: its statistics (through a
  * handle or by name), a trim, and the daemon's invariant check; and the
  * copying of a pool's statistics from a reply, which pool_list
- * (lists.c) shares.
+ * (lists.c) shares; and the daemon's own statistics.
  *
  * It is apart from the listings because statistics and trims speak for
  * the caller's caches: a Stats carries a cache's report, so that the
@@ -18,6 +18,8 @@
 
 #include "cache.h"
 #include "client_internal.h"
+
+_Static_assert(sizeof(struct pool_daemon_stats) == 280, "ABI: daemon stats");
 
 static int	client_stats(struct pool_conn *, Poolmgr__PoolRef *,
 		    uint32_t, uint64_t, struct pool_stats *);
@@ -301,4 +303,63 @@ pool_check_by_name(struct pool_conn *c, const char *name, char *msg,
 	}
 	poolmgr__reply__free_unpacked(reply, NULL);
 	return error;
+}
+
+static void
+client_copy_daemon_stats(struct pool_daemon_stats *s,
+    const Poolmgr__DaemonStatsReply *m)
+{
+	client_copy_words(s->server, sizeof s->server,
+	    m->server != NULL ? m->server : "");
+	s->pid = m->pid;
+	s->uid = m->uid;
+	s->gid = m->gid;
+	s->max_connections = m->max_connections;
+	s->started = m->started;
+	s->uptime_ms = m->uptime_ms;
+	s->restarts = m->restarts;
+	s->connections = m->connections;
+	s->connections_total = m->connections_total;
+	s->connections_refused = m->connections_refused;
+	s->hello_timeouts = m->hello_timeouts;
+	s->requests_total = m->requests_total;
+	s->requests_refused = m->requests_refused;
+	s->bad_messages = m->bad_messages;
+	s->held = m->held;
+	s->pools = m->pools;
+	s->live_blocks = m->live_blocks;
+	s->allocated_bytes = m->allocated_bytes;
+	s->rss_bytes = m->rss_bytes;
+	s->log_lines_left_out = m->log_lines_left_out;
+	s->features = m->features;
+}
+
+POOL_API int
+pool_daemon_stats(struct pool_conn *c, struct pool_daemon_stats *out)
+{
+	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
+	Poolmgr__DaemonStats	 ds = POOLMGR__DAEMON_STATS__INIT;
+	Poolmgr__Reply		*reply;
+	int			 error;
+
+	conn_forget_refusal();
+	if (out != NULL)
+		memset(out, 0, sizeof *out);
+	if (c == NULL || out == NULL)
+		return -EINVAL;
+	/*
+	 * A daemon from before the request would refuse it as unknown: say
+	 * so without the round trip, as for the other features.
+	 */
+	if ((c->features & CONN_FEATURE_DAEMON_STATS) == 0)
+		return conn_local_failure(-EOPNOTSUPP);
+	req.body_case = POOLMGR__REQUEST__BODY_DAEMON_STATS;
+	req.daemon_stats = &ds;
+	error = conn_call(c, &req, POOLMGR__REPLY__BODY_DAEMON_STATS, &reply,
+	    NULL);
+	if (error != 0)
+		return error;
+	client_copy_daemon_stats(out, reply->daemon_stats);
+	poolmgr__reply__free_unpacked(reply, NULL);
+	return 0;
 }

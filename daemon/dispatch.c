@@ -57,12 +57,6 @@
 #include "session.h"
 
 #define PROTOCOL_VERSION 1
-/* HelloReply.features: what this daemon can do (docs/protocol.md). */
-#define FEATURE_LOOKUP_WAIT	(1ULL << 0)
-#define FEATURE_POOL_LIMIT	(1ULL << 1)
-#define FEATURE_BATCH_BOUNDS	(1ULL << 2)
-#define FEATURES		(FEATURE_LOOKUP_WAIT | FEATURE_POOL_LIMIT | \
-				 FEATURE_BATCH_BOUNDS)
 #define SETTLE_WAIT_MS_DEFAULT 2000	/* without a configuration */
 
 /* A client whose first unanswered request is held (see the top). */
@@ -81,6 +75,26 @@ struct waiter {
 };
 
 static TAILQ_HEAD(, waiter) waiters = TAILQ_HEAD_INITIALIZER(waiters);
+static unsigned nwaiters;
+
+/* What DaemonStats says of the requests, since this image started. */
+static struct {
+	uint64_t answered, refused, bad;
+} counts;
+
+void
+dispatch_counts(uint64_t *answered, uint64_t *refused, uint64_t *bad)
+{
+	*answered = counts.answered;
+	*refused = counts.refused;
+	*bad = counts.bad;
+}
+
+unsigned
+dispatch_held(void)
+{
+	return nwaiters + lookup_waits_held();
+}
 
 const struct config *dispatch_cf;
 
@@ -178,8 +192,8 @@ do_hello(struct call *c, const Poolmgr__Hello *m)
 	peer_clear_deadline(c->peer);
 	hr.version = PROTOCOL_VERSION;
 	hr.max_message = PEER_MAX_MESSAGE;
-	hr.server = "poolmgrd 0.1.0";
-	hr.features = FEATURES;
+	hr.server = DISPATCH_SERVER;
+	hr.features = DISPATCH_FEATURES;
 	c->rep->body_case = POOLMGR__REPLY__BODY_HELLO;
 	c->rep->hello = &hr;
 	return 0;
@@ -264,6 +278,8 @@ dispatch_body(struct call *c)
 		return do_unpublish(c, r->unpublish);
 	case POOLMGR__REQUEST__BODY_NAMES:
 		return do_list_names(c, r->names);
+	case POOLMGR__REQUEST__BODY_DAEMON_STATS:
+		return do_daemon_stats(c, r->daemon_stats);
 	default:
 		return refuse(c, -EOPNOTSUPP, "unknown request type");
 	}
@@ -329,6 +345,7 @@ waiter_free(struct waiter *w)
 {
 	w->s->waiter = NULL;
 	TAILQ_REMOVE(&waiters, w, entry);
+	nwaiters--;
 	free(w);
 }
 
@@ -349,6 +366,7 @@ hold(struct call *c, struct waiter *w, const uint8_t *buf, size_t len)
 		w->since_ns = now_ns();
 		w->prior = c->prior;
 		TAILQ_INSERT_TAIL(&waiters, w, entry);
+		nwaiters++;
 		c->s->waiter = w;
 	}
 	w->mark = c->prior_only ? w->prior : dpool_release_mark();
@@ -421,6 +439,7 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 		bool short_of_memory = arena_failed();
 
 		/* Undecoded, it has no id to answer: only closing is left. */
+		counts.bad++;
 		arena_reset();
 		log_limited(&lim, LOG_PRI_WARNING, "client pid %d uid %u sent "
 			    "a message that %s; closing it", (int)s->pid,
@@ -466,6 +485,9 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 			  c.msg[0] ? c.msg : strerror(-rc));
 	}
 	send_reply(&c);
+	counts.answered++;
+	if (rc)
+		counts.refused++;
 	if (rc == -EPROTONOSUPPORT)
 		peer_kill(peer);
 out:

@@ -46,6 +46,29 @@ void dispatch_wait_interrupt(void);
  */
 int dispatch_wait_check(const struct dpool *p, char *problem, size_t len);
 
+/*
+ * The daemon's totals since it started (DaemonStats): counted by the code
+ * that sees each event, since this image started, on top of what the
+ * images before it carried over (state.proto's DaemonTotals).
+ */
+struct daemon_totals {
+	uint64_t started;		/* CLOCK_REALTIME seconds */
+	uint64_t started_ns;		/* CLOCK_MONOTONIC */
+	uint64_t restarts;
+	uint64_t connections, connections_refused, hello_timeouts;
+	uint64_t requests, requests_refused, bad_messages;
+	uint64_t log_lines_left_out;
+};
+
+/*
+ * dispatch_status.c: the start, once this image has restored what it
+ * was handed: carried, the old image's totals (one restart more), or
+ * NULL (a fresh start, a crash recovery, an older image's state): now.
+ */
+void dispatch_status_start(const struct daemon_totals *carried);
+/* The totals as they are now, what this image counted added (a save). */
+void dispatch_status_totals(struct daemon_totals *out);
+
 /* Give back the reply buffer's pages; between requests only (memtrim.c). */
 void dispatch_buffers_release(void);
 

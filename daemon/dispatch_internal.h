@@ -2,7 +2,9 @@
  * dispatch_internal.h - what dispatch.c shares with the files that carry out
  * the requests: dispatch_admin.c (pools and handles: create, destroy, open,
  * close; stats, list, trim, check, clients), dispatch_block.c (blocks of
- * an open handle) and dispatch_names.c (names of blocks).  Nothing here is seen outside daemon/dispatch*.c.
+ * an open handle), dispatch_names.c (names of blocks) and
+ * dispatch_status.c (the daemon's own statistics).  Nothing here is seen
+ * outside daemon/dispatch*.c.
  *
  * Every do_* handler takes the call and its request's body and returns 0
  * (the reply is filled in), a negative errno (refuse() said why), HELD:
@@ -24,6 +26,15 @@
 
 #define HELD 1			/* a handler's answer: hold the request */
 #define WAITING 2		/* ... hold it for a name (dispatch_wait.c) */
+
+/* What HelloReply says of the daemon (docs/protocol.md, "Features"). */
+#define DISPATCH_SERVER		"poolmgrd 0.1.0"
+#define FEATURE_LOOKUP_WAIT	(1ULL << 0)
+#define FEATURE_POOL_LIMIT	(1ULL << 1)
+#define FEATURE_BATCH_BOUNDS	(1ULL << 2)
+#define FEATURE_DAEMON_STATS	(1ULL << 3)
+#define DISPATCH_FEATURES	(FEATURE_LOOKUP_WAIT | FEATURE_POOL_LIMIT | \
+				 FEATURE_BATCH_BOUNDS | FEATURE_DAEMON_STATS)
 
 struct config;
 struct dpool;
@@ -62,6 +73,13 @@ struct handle *get_handle(struct call *c, uint32_t id, bool write, int *err);
  * work queued before it is done; else HELD.
  */
 int wait_settled(struct call *c, struct dpool *p);
+/*
+ * Requests answered since this image started, those of them answered
+ * with an error, and datagrams that did not decode.
+ */
+void dispatch_counts(uint64_t *answered, uint64_t *refused, uint64_t *bad);
+/* Requests held now: for a settled pool, or for a name. */
+unsigned dispatch_held(void);
 
 /* dispatch_admin.c */
 int do_create(struct call *c, const Poolmgr__CreatePool *m);
@@ -104,7 +122,12 @@ int do_lookup(struct call *c, const Poolmgr__Lookup *m);
 int do_unpublish(struct call *c, const Poolmgr__Unpublish *m);
 int do_list_names(struct call *c, const Poolmgr__ListNames *m);
 
+/* dispatch_status.c */
+int do_daemon_stats(struct call *c, const Poolmgr__DaemonStats *m);
+
 /* dispatch_wait.c */
+/* Lookups waiting for a name now. */
+unsigned lookup_waits_held(void);
 /*
  * Lookup m must wait for its name in p: WAITING, or -EINTR (a restart in
  * place is under way), -EAGAIN (max_name_waits wait in p), -ETIMEDOUT

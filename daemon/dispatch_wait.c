@@ -48,7 +48,14 @@ struct lookup_wait {
 
 static TAILQ_HEAD(, lookup_wait) lookup_waits =
 	TAILQ_HEAD_INITIALIZER(lookup_waits);
+static unsigned nlookup_waits;
 static struct event_base *wait_base;
+
+unsigned
+lookup_waits_held(void)
+{
+	return nlookup_waits;
+}
 
 void
 dispatch_wait_setup(struct event_base *base)
@@ -98,6 +105,7 @@ lookup_wait_end(struct session *s, bool gone)
 			  log_plural(lw->pool->name_waits));
 	}
 	TAILQ_REMOVE(&lookup_waits, lw, entry);
+	nlookup_waits--;
 	event_free(lw->ev);
 	free(lw);
 }
@@ -121,6 +129,7 @@ lookup_wait_new(struct call *c, struct dpool *p, const Poolmgr__Lookup *m,
 	lw->len = (uint32_t)m->name.len;
 	memcpy(lw->name, m->name.data, m->name.len);
 	TAILQ_INSERT_TAIL(&lookup_waits, lw, entry);
+	nlookup_waits++;
 	p->name_waits++;
 	c->s->lookup_wait = lw;
 	log_debug("pid %d waits for a name: pool %s has %u waiting lookup%s",

@@ -126,11 +126,21 @@ log_limit_keep(struct log_limit *l, int pri, const char *fmt, va_list ap)
 	memcpy(s + end, "...", sizeof("..."));
 }
 
+/* Every line the limits left out, all kinds, since this image started. */
+static uint64_t log_left_out_total;
+
+uint64_t
+log_lines_left_out(void)
+{
+	return log_left_out_total;
+}
+
 /* A line is left out: the first of a window starts its count. */
 static void
 log_limit_count(struct log_limit *l, long long now, int pri,
 		const char *fmt, va_list ap)
 {
+	log_left_out_total++;
 	if (l->left_out++)
 		return;
 	log_limit_keep(l, pri, fmt, ap);

@@ -62,6 +62,8 @@ int log_limits_flush(void);
 void log_limits_set_due_in(void (*due_in)(int seconds));
 /* Every count not said yet, due or not: at a stop. */
 void log_limits_flush_all(void);
+/* The lines the limits left out since this image started (DaemonStats). */
+uint64_t log_lines_left_out(void);
 void fatal(const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 1, 2)));
 void fatalx(const char *fmt, ...)

@@ -296,6 +296,14 @@ peer_who(const struct peer *p)
 	return who;
 }
 
+static uint64_t deadline_drops;
+
+uint64_t
+peer_deadline_drops(void)
+{
+	return deadline_drops;
+}
+
 static void
 peer_on_deadline(evutil_socket_t fd, short what, void *arg)
 {
@@ -304,6 +312,7 @@ peer_on_deadline(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;	/* -1: a timer's */
 	(void)what;
+	deadline_drops++;
 	log_limited(&lim, LOG_PRI_WARNING, "client %s said nothing in time; "
 		    "dropping it", peer_who(p));
 	peer_drop(p);

@@ -76,6 +76,11 @@ void peer_set_deadline(struct peer *p, unsigned seconds);
 /* The same in ms, 0 being at once: the time a restart carried over. */
 void peer_set_deadline_ms(struct peer *p, uint64_t ms);
 void peer_clear_deadline(struct peer *p);
+/*
+ * Peers dropped at their deadline since this image started: the Hello
+ * timeout's, the only deadline a peer has (DaemonStats).
+ */
+uint64_t peer_deadline_drops(void);
 
 /* Close every peer now (shutdown). */
 void peer_close_all(void);

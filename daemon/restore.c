@@ -609,6 +609,30 @@ load(struct rebuild *rb, struct passed_fds *pf)
 	return 0;
 }
 
+/*
+ * The daemon's totals the old image counted (DaemonStats), for this one
+ * to count on from; none in a crash recovery's state, nor in an older
+ * image's, and the counts then start afresh.
+ */
+static void
+restored_totals(const Poolmgrd__State *st, struct restored *out)
+{
+	const Poolmgrd__DaemonTotals *t = st->totals;
+
+	if (!t)
+		return;
+	out->has_totals = true;
+	out->totals = (struct daemon_totals){
+		.started = t->started, .started_ns = t->started_ns,
+		.restarts = t->restarts, .connections = t->connections,
+		.connections_refused = t->connections_refused,
+		.hello_timeouts = t->hello_timeouts, .requests = t->requests,
+		.requests_refused = t->requests_refused,
+		.bad_messages = t->bad_messages,
+		.log_lines_left_out = t->log_lines_left_out,
+	};
+}
+
 int
 restore_incoming(const struct restore_env *env, struct restored *out)
 {
@@ -638,6 +662,7 @@ restore_incoming(const struct restore_env *env, struct restored *out)
 		out->saved_at_ns = rb.st->saved_at_ns;
 		out->crashed = rb.crashed;
 		out->from_store = rb.st->from_store;
+		restored_totals(rb.st, out);
 		close(rb.fds[1]);
 		/* The replies that pass them have their own now. */
 		for (unsigned k = rb.nfds - rb.nreplies; k < rb.nfds; k++)

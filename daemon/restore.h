@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/un.h>
 
+#include "dispatch.h"
 #include "peer.h"
 
 struct event_base;
@@ -38,6 +39,8 @@ struct restored {
 					 * else an exec's */
 	char *stored;			/* names to take out of systemd's
 					 * store once ready, or NULL (free) */
+	bool has_totals;		/* the state carried totals: */
+	struct daemon_totals totals;	/* DaemonStats', as at the save */
 };
 
 /*

@@ -51,6 +51,21 @@ static struct event *ev_accept, *ev_accept_again;
 
 #define STATUS_INTERVAL_SEC 10
 
+/* DaemonStats' connections, since this image started (server.h). */
+static uint64_t conns_accepted, conns_refused;
+
+uint64_t
+server_connections_accepted(void)
+{
+	return conns_accepted;
+}
+
+uint64_t
+server_connections_refused(void)
+{
+	return conns_refused;
+}
+
 /* One line for systemctl status: pools, bytes in use, clients. */
 static void
 status_line(char *buf, size_t len)
@@ -233,6 +248,7 @@ accept_one(int fd)
 	struct peer *p;
 
 	served();
+	conns_accepted++;
 	if (!s) {
 		static struct log_limit lim;
 
@@ -271,6 +287,7 @@ accept_one(int fd)
 			    "refusing it (%s %u)", (int)s->pid,
 			    (unsigned)s->uid, why, limit, max);
 		dispatch_refuse_connection(fd, -EUSERS, why);
+		conns_refused++;
 		session_free(s);
 		close(fd);
 		return;
@@ -325,8 +342,11 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 			if (reserve_fd >= 0) {
 				close(reserve_fd);
 				fd = accept(lfd, NULL, NULL);
-				if (fd >= 0)
+				if (fd >= 0) {
+					conns_accepted++;
+					conns_refused++;
 					close(fd);
+				}
 				reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 			}
 			/*
@@ -823,6 +843,9 @@ server_run(const struct server_opts *o, struct config *cf)
 	}
 	if (o->config_error)
 		config_refused(o->config_error, restarted, &rs);
+	/* A crash recovery carries no totals: they start afresh. */
+	dispatch_status_start(restarted == 1 && rs.has_totals ? &rs.totals :
+			      NULL);
 	if ((lfd = rs.listen_fd) >= 0) {
 		socket_activated = rs.socket_activated;
 		if (!socket_activated && rs.socket_path[0])

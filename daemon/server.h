@@ -4,6 +4,8 @@
 #ifndef POOLMGRD_SERVER_H
 #define POOLMGRD_SERVER_H
 
+#include <stdint.h>
+
 struct config;
 
 struct server_opts {
@@ -17,5 +19,13 @@ struct server_opts {
  * place: restart.h); returns the exit status.  With config_error, cf
  * holds the defaults and only a restore runs on (server.c). */
 int server_run(const struct server_opts *o, struct config *cf);
+
+/*
+ * Since this image started (DaemonStats): connections accepted, and of
+ * those, the ones closed at once for a limit (max_connections,
+ * max_connections_per_uid, no descriptor to serve them with).
+ */
+uint64_t server_connections_accepted(void);
+uint64_t server_connections_refused(void);
 
 #endif /* POOLMGRD_SERVER_H */

@@ -22,6 +22,7 @@
 
 #include "state.pb-c.h"
 
+#include "dispatch.h"
 #include "log.h"
 #include "peer.h"
 #include "pool.h"
@@ -601,11 +602,31 @@ state_fds_free(struct state_fds *fds)
 	memset(fds, 0, sizeof(*fds));
 }
 
+/* The daemon's totals (DaemonStats), for the new image to count on. */
+static void
+save_totals(Poolmgrd__DaemonTotals *dt)
+{
+	struct daemon_totals t;
+
+	dispatch_status_totals(&t);
+	dt->started = t.started;
+	dt->started_ns = t.started_ns;
+	dt->restarts = t.restarts;
+	dt->connections = t.connections;
+	dt->connections_refused = t.connections_refused;
+	dt->hello_timeouts = t.hello_timeouts;
+	dt->requests = t.requests;
+	dt->requests_refused = t.requests_refused;
+	dt->bad_messages = t.bad_messages;
+	dt->log_lines_left_out = t.log_lines_left_out;
+}
+
 int
 state_save(bool socket_activated, const char *socket_path, bool from_store,
 	   uint64_t saved_at_ns, struct state_fds *fds)
 {
 	Poolmgrd__State st = POOLMGRD__STATE__INIT;
+	Poolmgrd__DaemonTotals dt = POOLMGRD__DAEMON_TOTALS__INIT;
 	struct unsent_save us = {.fds = fds};
 	struct dpool *p;
 	struct peer *pe;
@@ -618,6 +639,8 @@ state_save(bool socket_activated, const char *socket_path, bool from_store,
 	st.socket_path = (char *)socket_path;
 	st.saved_at_ns = saved_at_ns;
 	st.from_store = from_store;
+	save_totals(&dt);
+	st.totals = &dt;
 	for (pe = peer_first(); pe; pe = peer_next(pe))
 		npeers++;
 	st.pools = calloc(dpool_count() + 1, sizeof(*st.pools));

@@ -1859,6 +1859,49 @@ lookup_wait_needs_the_feature(void **state)
 }
 
 /*
+ * A daemon without features bit 3 is not asked for its statistics: it
+ * would refuse the request as unknown, which must not look like a
+ * refusal of it.  The connection goes on serving.
+ */
+static int
+client_daemon_stats(void *arg)
+{
+	const char *sock = arg;
+	struct pool_daemon_stats ds;
+	struct pool_conn *c;
+	struct pool *p;
+
+	memset(&ds, 0xa5, sizeof(ds));
+	CHECK_RC(pool_connect(sock, &c), 0, 110);
+	CHECK_RC(pool_daemon_stats(c, &ds), -EOPNOTSUPP, 111);
+	CHECK(ds.pid == 0 && ds.requests_total == 0 && ds.server[0] == '\0',
+	      112);
+	CHECK(pool_last_message(-EOPNOTSUPP)[0] == '\0', 113);
+	CHECK_RC(pool_daemon_stats(c, NULL), -EINVAL, 114);
+	CHECK_RC(pool_daemon_stats(NULL, &ds), -EINVAL, 115);
+	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 116);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+daemon_stats_needs_the_feature(void **state)
+{
+	char log[LOG_MAX], unknown[32];
+
+	(void)state;
+	run_lookup_client(LIE_NONE, client_daemon_stats, log, sizeof(log));
+	snprintf(unknown, sizeof(unknown), "\nrequest %d\n",
+		 (int)POOLMGR__REQUEST__BODY_DAEMON_STATS);
+	printf("liar: a daemon without DaemonStats: -EOPNOTSUPP, %s sent\n",
+	       strstr(log, unknown) ? "a request" : "none");
+	assert_null(strstr(log, unknown));
+	assert_int_equal(log_lines(log, "request "), 0);
+	assert_non_null(strstr(log, "open " FAKE_POOL " "));
+}
+
+/*
  * A wait without end answered -ETIMEDOUT at once: the daemon cannot have
  * waited the 49 days asked, so the answer is a lie (-EPROTO), not a cue
  * to ask again, and again.  The connection goes on: a finite wait is
@@ -2538,6 +2581,7 @@ main(void)
 		cmocka_unit_test(frozen_map_unsealed_renewal),
 		cmocka_unit_test(frozen_map_renewed_frozen),
 		cmocka_unit_test(lookup_wait_needs_the_feature),
+		cmocka_unit_test(daemon_stats_needs_the_feature),
 		cmocka_unit_test(lookup_wait_forever_timed_out_is_a_lie),
 		cmocka_unit_test(lookup_wait_interrupted_backs_off),
 		cmocka_unit_test(limit_needs_the_feature),

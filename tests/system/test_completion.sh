@@ -107,7 +107,9 @@ line='poolctl help '
 # shellcheck disable=SC2086
 expect "$line" $cmds
 line='poolctl help st'
-expect "$line" stats
+expect "$line" stats status
+line='poolctl status --f'
+expect "$line" --format
 ok "commands from an empty word and a prefix, and after help"
 
 line='poolctl create pool --'

@@ -1,0 +1,311 @@
+/*
+ * poolctl_status.c - what `poolctl status` prints: the daemon's own
+ * statistics (pool_daemon_stats), as text, JSON, kv or Prometheus.
+ *
+ * As the statistics of a pool in poolctl_print.c, the daemon's are
+ * described once, in status_fields[], and every format is generated from
+ * that one table, so that none can leave out or misname what another
+ * shows.
+ */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "poolctl.h"
+
+enum status_kind {
+	S_NUM,		/* a plain number */
+	S_BYTES,	/* a byte count: human size */
+	S_TIME,		/* seconds since the epoch: a UTC date */
+	S_MS,		/* a duration in ms: days, hours, minutes */
+	S_HEX,		/* bits: hexadecimal */
+};
+
+struct status_field {
+	const char	*key;		/* pool_daemon_stats member, JSON key */
+	const char	*label;		/* text */
+	size_t		 off, size;
+	enum status_kind kind;
+	bool		 counter;	/* only grows (Prometheus counter) */
+	const char	*metric;	/* Prometheus name; NULL: in _info */
+	const char	*mhelp;		/* Prometheus HELP */
+};
+
+#define DF(f, label, kind, counter, metric, mhelp)			\
+	{ #f, label, offsetof(struct pool_daemon_stats, f),		\
+	  sizeof(((struct pool_daemon_stats *)0)->f), kind, counter,	\
+	  metric, mhelp }
+
+static const struct status_field status_fields[] = {
+	DF(pid, "pid", S_NUM, false, NULL, NULL),
+	DF(uid, "uid", S_NUM, false, NULL, NULL),
+	DF(gid, "gid", S_NUM, false, NULL, NULL),
+	DF(started, "started", S_TIME, false,
+	    "poolmgr_daemon_start_time_seconds",
+	    "When the daemon started, in seconds since the epoch (kept "
+	    "across restarts in place)."),
+	DF(uptime_ms, "uptime", S_MS, false, "poolmgr_daemon_uptime_seconds",
+	    "Seconds since the daemon started."),
+	DF(restarts, "restarts in place", S_NUM, true,
+	    "poolmgr_daemon_restarts_total",
+	    "Restarts in place since the daemon started."),
+	DF(connections, "connections", S_NUM, false,
+	    "poolmgr_daemon_connections", "Connections open now."),
+	DF(max_connections, "max connections", S_NUM, false,
+	    "poolmgr_daemon_max_connections",
+	    "The max_connections setting in force."),
+	DF(connections_total, "connections accepted", S_NUM, true,
+	    "poolmgr_daemon_connections_accepted_total",
+	    "Connections accepted since the daemon started, refused ones "
+	    "among them."),
+	DF(connections_refused, "connections refused", S_NUM, true,
+	    "poolmgr_daemon_connections_refused_total",
+	    "Connections closed at once for a limit (max_connections, "
+	    "max_connections_per_uid, descriptors)."),
+	DF(hello_timeouts, "hello timeouts", S_NUM, true,
+	    "poolmgr_daemon_hello_timeouts_total",
+	    "Connections dropped for saying no Hello in time."),
+	DF(requests_total, "requests answered", S_NUM, true,
+	    "poolmgr_daemon_requests_total",
+	    "Requests answered since the daemon started."),
+	DF(requests_refused, "requests refused", S_NUM, true,
+	    "poolmgr_daemon_requests_refused_total",
+	    "Requests answered with an error."),
+	DF(bad_messages, "bad messages", S_NUM, true,
+	    "poolmgr_daemon_bad_messages_total",
+	    "Datagrams that did not decode (each closed its connection)."),
+	DF(held, "held requests", S_NUM, false,
+	    "poolmgr_daemon_held_requests",
+	    "Requests waiting now: for a pool to settle, or for a name."),
+	DF(pools, "pools", S_NUM, false, "poolmgr_daemon_pools",
+	    "Pools."),
+	DF(live_blocks, "live blocks", S_NUM, false,
+	    "poolmgr_daemon_live_blocks", "Live blocks, over every pool."),
+	DF(allocated_bytes, "allocated", S_BYTES, false,
+	    "poolmgr_daemon_allocated_bytes",
+	    "Bytes in live blocks, over every pool."),
+	DF(rss_bytes, "resident memory", S_BYTES, false,
+	    "poolmgr_daemon_resident_memory_bytes",
+	    "The daemon's resident memory."),
+	DF(log_lines_left_out, "log lines left out", S_NUM, true,
+	    "poolmgr_daemon_log_lines_left_out_total",
+	    "Log lines the daemon's rate limits left out."),
+	DF(features, "features", S_HEX, false, NULL, NULL),
+};
+#define NSTATUS (sizeof status_fields / sizeof status_fields[0])
+
+static uint64_t
+status_value(const struct pool_daemon_stats *ds, const struct status_field *f)
+{
+	const char	*p = (const char *)ds + f->off;
+	uint32_t	 v32;
+	uint64_t	 v64;
+
+	if (f->size == sizeof v32) {
+		memcpy(&v32, p, sizeof v32);
+		return v32;
+	}
+	memcpy(&v64, p, sizeof v64);
+	return v64;
+}
+
+/* A size as the stats' text has it: "1.5 MiB", exact under 1 KiB. */
+static void
+status_human(char *buf, size_t len, uint64_t n)
+{
+	static const char	*unit[] = {
+		"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"
+	};
+	double			 v;
+	size_t			 i = 0;
+
+	if (n < 1024) {
+		snprintf(buf, len, "%" PRIu64 " B", n);
+		return;
+	}
+	v = (double)n / 1024.0;
+	while (v >= 1023.95 && i + 1 < sizeof unit / sizeof unit[0]) {
+		v /= 1024.0;
+		i++;
+	}
+	snprintf(buf, len, "%.1f %s", v, unit[i]);
+}
+
+/* A duration: "3d 04:05:06", or "04:05:06" under a day. */
+static void
+status_duration(char *buf, size_t len, uint64_t ms)
+{
+	uint64_t	s = ms / 1000;
+
+	if (s >= 86400)
+		snprintf(buf, len, "%" PRIu64 "d %02u:%02u:%02u", s / 86400,
+		    (unsigned)(s % 86400 / 3600), (unsigned)(s % 3600 / 60),
+		    (unsigned)(s % 60));
+	else
+		snprintf(buf, len, "%02u:%02u:%02u", (unsigned)(s / 3600),
+		    (unsigned)(s % 3600 / 60), (unsigned)(s % 60));
+}
+
+/* One text line's value, and the exact number after it when it differs. */
+static bool
+status_text_value(const struct status_field *f, uint64_t v, char *buf,
+    size_t len)
+{
+	time_t		t;
+	struct tm	tm;
+
+	switch (f->kind) {
+	case S_BYTES:
+		status_human(buf, len, v);
+		return v >= 1024;
+	case S_TIME:
+		t = (time_t)v;
+		if (gmtime_r(&t, &tm) == NULL ||
+		    strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+			snprintf(buf, len, "%" PRIu64, v);
+		return true;
+	case S_MS:
+		status_duration(buf, len, v);
+		return true;
+	case S_HEX:
+		snprintf(buf, len, "0x%" PRIx64, v);
+		return false;
+	case S_NUM:
+		break;
+	}
+	snprintf(buf, len, "%" PRIu64, v);
+	return false;
+}
+
+static void
+print_status_text(const struct pool_daemon_stats *ds)
+{
+	const struct status_field	*f;
+	char				 value[64];
+	uint64_t			 v;
+	size_t				 i;
+
+	printf("daemon %s\n", safe(ds->server).s);
+	for (i = 0; i < NSTATUS; i++) {
+		f = &status_fields[i];
+		v = status_value(ds, f);
+		printf("  %-20s ", f->label);
+		if (status_text_value(f, v, value, sizeof value))
+			printf("%s  (%" PRIu64 "%s)\n", value, v,
+			    f->kind == S_MS ? " ms" : "");
+		else
+			printf("%s\n", value);
+	}
+}
+
+static struct json_object *
+json_status(const struct pool_daemon_stats *ds)
+{
+	struct json_object	*o;
+	size_t			 i;
+
+	o = json_object_new_object();
+	json_object_object_add(o, "server",
+	    json_object_new_string(ds->server));
+	for (i = 0; i < NSTATUS; i++)
+		json_object_object_add(o, status_fields[i].key,
+		    json_object_new_uint64(status_value(ds,
+		    &status_fields[i])));
+	return o;
+}
+
+/*
+ * One "KEY VALUE" line per figure, the JSON keys and plain numbers, as
+ * stats' kv has them without the pool: the server's words are the rest
+ * of their line.
+ */
+static void
+print_status_kv(const struct pool_daemon_stats *ds)
+{
+	size_t	i;
+
+	printf("server %s\n", safe(ds->server).s);
+	for (i = 0; i < NSTATUS; i++)
+		printf("%s %" PRIu64 "\n", status_fields[i].key,
+		    status_value(ds, &status_fields[i]));
+}
+
+/* A Prometheus label value: escape backslash, quote and newline. */
+static void
+status_label(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '\\' || *s == '"')
+			printf("\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", stdout);
+		else
+			putchar(*s);
+	}
+}
+
+/*
+ * The text exposition format: a family per figure with a metric, the
+ * durations in seconds as Prometheus has them; who the daemon is (server,
+ * pid, ids, feature bits) in the labels of a constant
+ * poolmgr_daemon_info, as node_exporter does.
+ */
+static void
+print_status_prometheus(const struct pool_daemon_stats *ds)
+{
+	const struct status_field	*f;
+	uint64_t			 v;
+	size_t				 i;
+
+	for (i = 0; i < NSTATUS; i++) {
+		f = &status_fields[i];
+		if (f->metric == NULL)
+			continue;
+		printf("# HELP %s %s\n# TYPE %s %s\n", f->metric, f->mhelp,
+		    f->metric, f->counter ? "counter" : "gauge");
+		v = status_value(ds, f);
+		if (f->kind == S_MS)
+			printf("%s %" PRIu64 ".%03u\n", f->metric, v / 1000,
+			    (unsigned)(v % 1000));
+		else
+			printf("%s %" PRIu64 "\n", f->metric, v);
+	}
+	printf("# HELP poolmgr_daemon_info Who the daemon is: its version, "
+	    "process, ids and feature bits; the value is always 1.\n"
+	    "# TYPE poolmgr_daemon_info gauge\n"
+	    "poolmgr_daemon_info{server=\"");
+	status_label(ds->server);
+	printf("\",pid=\"%" PRIu32 "\",uid=\"%" PRIu32 "\",gid=\"%" PRIu32
+	    "\",features=\"0x%" PRIx64 "\"} 1\n", ds->pid, ds->uid, ds->gid,
+	    ds->features);
+}
+
+void
+print_status(const struct ctl *ctl, enum format fmt,
+    const struct pool_daemon_stats *ds)
+{
+	struct json_object	*o;
+
+	switch (fmt) {
+	case FMT_JSON:
+		o = json_status(ds);
+		puts(json_object_to_json_string_ext(o, ctl->json_flags));
+		json_object_put(o);
+		break;
+	case FMT_PROMETHEUS:
+		print_status_prometheus(ds);
+		break;
+	case FMT_KV:
+		print_status_kv(ds);
+		break;
+	case FMT_TEXT:
+		print_status_text(ds);
+		break;
+	}
+}

@@ -1,0 +1,136 @@
+/*
+ * dispatch_status.c - the daemon's own statistics (DaemonStats,
+ * docs/protocol.md "The daemon's statistics").
+ *
+ * Each count belongs to the code that sees its event and that alone
+ * writes it: server.c the connections accepted and refused, peer.c the
+ * Hello timeouts, dispatch.c the requests and undecodable datagrams,
+ * dispatch_wait.c the waiting lookups, log.c the lines left out.  This
+ * file only reads them, and keeps what the images before this one had
+ * counted (a restart in place hands their totals over in the state), so
+ * that a total is since the daemon started, not since the last exec.
+ *
+ * Anyone connected may ask: the reply has no pool's own figures and
+ * nothing of any client's, only sums over every pool (docs/security.md).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "dispatch.h"
+#include "dispatch_internal.h"
+#include "log.h"
+#include "peer.h"
+#include "pool.h"
+#include "server.h"
+#include "session.h"
+
+/* The images before this one: their totals, as the state carried them. */
+static struct daemon_totals carried;
+
+static uint64_t
+status_clock_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void
+dispatch_status_start(const struct daemon_totals *from)
+{
+	uint64_t now_ns = status_clock_ns(CLOCK_MONOTONIC);
+
+	/* A start the monotonic clock has not reached is no start of ours
+	 * (a state from before a reboot, or a lie): count afresh. */
+	if (from && from->started != 0 && from->started_ns != 0 &&
+	    from->started_ns <= now_ns) {
+		carried = *from;
+		carried.restarts++;
+		return;
+	}
+	carried = (struct daemon_totals){
+		.started = status_clock_ns(CLOCK_REALTIME) / 1000000000ull,
+		.started_ns = now_ns,
+	};
+}
+
+void
+dispatch_status_totals(struct daemon_totals *out)
+{
+	uint64_t answered, refused, bad;
+
+	dispatch_counts(&answered, &refused, &bad);
+	*out = carried;
+	out->connections += server_connections_accepted();
+	out->connections_refused += server_connections_refused();
+	out->hello_timeouts += peer_deadline_drops();
+	out->requests += answered;
+	out->requests_refused += refused;
+	out->bad_messages += bad;
+	out->log_lines_left_out += log_lines_left_out();
+}
+
+/* Resident bytes, from /proc/self/statm's second field; 0 if unread. */
+static uint64_t
+status_rss(void)
+{
+	unsigned long long size, resident;
+	long page = sysconf(_SC_PAGESIZE);
+	FILE *f = fopen("/proc/self/statm", "re");
+	int n;
+
+	if (!f)
+		return 0;
+	n = fscanf(f, "%llu %llu", &size, &resident);
+	fclose(f);
+	if (n != 2 || page <= 0)
+		return 0;
+	return (uint64_t)resident * (uint64_t)page;
+}
+
+int
+do_daemon_stats(struct call *c, const Poolmgr__DaemonStats *m)
+{
+	static Poolmgr__DaemonStatsReply r;
+	struct daemon_totals t;
+	struct heap_stats st;
+	struct dpool *p;
+
+	(void)m;
+	poolmgr__daemon_stats_reply__init(&r);
+	dispatch_status_totals(&t);
+	r.server = DISPATCH_SERVER;
+	r.pid = (uint32_t)getpid();
+	r.uid = (uint32_t)geteuid();
+	r.gid = (uint32_t)getegid();
+	r.started = t.started;
+	r.uptime_ms = (status_clock_ns(CLOCK_MONOTONIC) - t.started_ns) /
+		      1000000u;
+	r.restarts = t.restarts;
+	r.connections = session_count();
+	r.max_connections = dispatch_cf ? dispatch_cf->max_connections : 0;
+	r.connections_total = t.connections;
+	r.connections_refused = t.connections_refused;
+	r.hello_timeouts = t.hello_timeouts;
+	r.requests_total = t.requests;
+	r.requests_refused = t.requests_refused;
+	r.bad_messages = t.bad_messages;
+	r.held = dispatch_held();
+	/* The engine keeps running counts: no block is walked. */
+	r.pools = dpool_count();
+	for (p = dpool_first(); p; p = dpool_next(p)) {
+		heap_get_stats(p->heap, &st);
+		r.live_blocks += st.live_blocks;
+		r.allocated_bytes += st.allocated_bytes;
+	}
+	r.rss_bytes = status_rss();
+	r.log_lines_left_out = t.log_lines_left_out;
+	r.features = DISPATCH_FEATURES;
+	c->rep->body_case = POOLMGR__REPLY__BODY_DAEMON_STATS;
+	c->rep->daemon_stats = &r;
+	return 0;
+}

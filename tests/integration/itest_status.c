@@ -1,0 +1,556 @@
+/*
+ * itest_status.c - the daemon's own statistics (DaemonStats,
+ * pool_daemon_stats, `poolctl status`), with the real daemon.
+ *
+ * Every count is checked against the events the test makes, exactly:
+ *
+ *   connections: 3 clients more are 3 more open and 3 more accepted; one
+ *       over max_connections_per_uid is refused (-EUSERS) and counted
+ *       both accepted and refused.
+ *   a datagram that does not decode is one bad message (its connection
+ *       accepted and closed); a connection that says no Hello within
+ *       hello_timeout is one Hello timeout.
+ *   a request refused (an open of a missing pool) is one request
+ *       answered and one refused; each DaemonStats counts the requests
+ *       answered before it.
+ *   a Lookup waiting for a name is one request held, none once the name
+ *   is published.
+ *   pools, live blocks and allocated bytes are the sums of every pool's
+ *       statistics; uptime grows; the resident memory is what
+ *       /proc/PID/statm says around the request.
+ *   a SIGHUP resets nothing; a restart in place is one restart more, with
+ *       the same start and every total kept.
+ *   100 connections sending garbage, at the log's 10 lines a window, leave
+ *       90 lines out, and are 100 bad messages.
+ *   poolctl status as text, JSON, kv and Prometheus, and its usage errors.
+ *
+ * Before DaemonStats existed the first call already failed: the daemon
+ * answered the unknown request -EOPNOTSUPP.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "poolclient.h"
+
+#define POOL_A		"stat_a"
+#define POOL_B		"stat_b"
+#define PER_UID		4
+#define MAX_CONNS	64
+#define CONF								\
+	"max_connections = 64\nmax_connections_per_uid = 4\n"		\
+	"hello_timeout = 1\n"						\
+	"[pool " POOL_A "]\nsize = 4M\n[pool " POOL_B "]\nsize = 2M\n"
+#define WAIT_MS		20000	/* a wait for the daemon, not a timing */
+#define FLOOD		100
+#define LOG_BURST	10	/* daemon/log.h: lines per window */
+
+static struct daemon_proc d;
+
+static struct pool_daemon_stats
+status_of(struct pool_conn *c)
+{
+	struct pool_daemon_stats ds;
+
+	EXPECT_RC(pool_daemon_stats(c, &ds), 0);
+	return ds;
+}
+
+/* Ask until the open connections are want: the daemon sees a hang-up on
+ * its next turn, not before our request. */
+static struct pool_daemon_stats
+status_when_connections(struct pool_conn *c, uint64_t want)
+{
+	uint64_t t0 = harness_now_ms();
+	struct pool_daemon_stats ds;
+
+	for (;;) {
+		ds = status_of(c);
+		if (ds.connections == want)
+			return ds;
+		if (harness_now_ms() - t0 > WAIT_MS)
+			fail_msg("connections stay %llu, not %llu",
+				 (unsigned long long)ds.connections,
+				 (unsigned long long)want);
+		harness_sleep_ms(10);
+	}
+}
+
+/* Wait until the daemon closes fd (what it sends first is read). */
+static void
+await_close(int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	char buf[512];
+
+	for (;;) {
+		assert_int_equal(poll(&pfd, 1, WAIT_MS), 1);
+		if (recv(fd, buf, sizeof(buf), 0) <= 0)
+			return;
+	}
+}
+
+/* A connection that sends a datagram that decodes as no Request. */
+static void
+send_garbage(const char *sock)
+{
+	uint8_t junk[64];
+	int fd;
+
+	memset(junk, 0xff, sizeof(junk));
+	assert_true((fd = harness_raw_connect(sock)) >= 0);
+	assert_int_equal(send(fd, junk, sizeof(junk), 0),
+			 (ssize_t)sizeof(junk));
+	await_close(fd);
+	close(fd);
+}
+
+/* Resident bytes of process pid, as /proc/PID/statm says. */
+static uint64_t
+statm_rss(pid_t pid)
+{
+	unsigned long long size = 0, resident = 0;
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	assert_non_null(f = fopen(path, "r"));
+	assert_int_equal(fscanf(f, "%llu %llu", &size, &resident), 2);
+	fclose(f);
+	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static void
+start(void **state)
+{
+	(void)state;
+	assert_int_equal(harness_start(&d, CONF), 0);
+}
+
+static void
+stop(void)
+{
+	assert_int_equal(harness_stop(&d), 0);
+	harness_remove_dir(&d);
+}
+
+/* Who the daemon is, and what it has. */
+static void
+identity_and_memory(void **state)
+{
+	struct pool_daemon_stats ds, later;
+	struct pool_stats *ps = NULL;
+	uint64_t before, after, blocks = 0, bytes = 0, now;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off[5];
+	size_t n, i;
+
+	start(state);
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	EXPECT_RC(pool_open(c, POOL_A, &p), 0);
+	for (i = 0; i < 5; i++)
+		EXPECT_RC(pool_alloc(p, 1000 * (i + 1), &off[i]), 0);
+	ds = status_of(c);
+	now = (uint64_t)time(NULL);
+	assert_int_equal(strncmp(ds.server, "poolmgrd ", 9), 0);
+	assert_int_equal(ds.pid, d.pid);
+	assert_int_equal(ds.uid, geteuid());
+	assert_int_equal(ds.gid, getegid());
+	assert_true(ds.started <= now && ds.started + 600 > now);
+	assert_int_equal(ds.max_connections, MAX_CONNS);
+	assert_int_equal(ds.restarts, 0);
+	assert_true(ds.features & (1u << 3));
+	for (i = 0; i < 8; i++)
+		assert_int_equal(ds.reserved[i], 0);
+
+	/* The sums of every pool's own statistics. */
+	EXPECT_RC(pool_list(c, &ps, &n), 0);
+	assert_int_equal(n, 2);
+	for (i = 0; i < n; i++) {
+		blocks += ps[i].live_blocks;
+		bytes += ps[i].allocated_bytes;
+	}
+	free(ps);
+	assert_int_equal(ds.pools, 2);
+	assert_true(blocks >= 5);
+	assert_int_equal(ds.live_blocks, blocks);
+	assert_int_equal(ds.allocated_bytes, bytes);
+
+	/* Resident memory, as the kernel says it around the request. */
+	before = statm_rss(d.pid);
+	ds = status_of(c);
+	after = statm_rss(d.pid);
+	printf("status: rss %llu, statm %llu .. %llu\n",
+	       (unsigned long long)ds.rss_bytes, (unsigned long long)before,
+	       (unsigned long long)after);
+	assert_true(ds.rss_bytes > 0);
+	assert_true(ds.rss_bytes >= (before < after ? before : after) / 2);
+	assert_true(ds.rss_bytes <= (before > after ? before : after) * 2);
+
+	harness_sleep_ms(30);
+	later = status_of(c);
+	assert_true(later.uptime_ms > ds.uptime_ms);
+	assert_int_equal(later.started, ds.started);
+
+	for (i = 0; i < 5; i++)
+		EXPECT_RC(pool_free(p, off[i]), 0);
+	pool_close(p);
+	pool_disconnect(c);
+	stop();
+}
+
+/* Connections open, accepted, refused; bad messages; Hello timeouts. */
+static void
+connections(void **state)
+{
+	struct pool_daemon_stats s0, s1;
+	struct pool_conn *c, *more[PER_UID], *over = NULL;
+	int i, fd;
+
+	start(state);
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	s0 = status_when_connections(c, 1);
+	for (i = 0; i < 3; i++)
+		EXPECT_RC(pool_connect(d.sock, &more[i]), 0);
+	s1 = status_of(c);
+	assert_int_equal(s1.connections, 4);
+	assert_int_equal(s1.connections_total, s0.connections_total + 3);
+	assert_int_equal(s1.connections_refused, s0.connections_refused);
+	/* Three Hellos and the first DaemonStats: none refused. */
+	assert_int_equal(s1.requests_total, s0.requests_total + 4);
+	assert_int_equal(s1.requests_refused, s0.requests_refused);
+
+	/* The fifth of this uid is one too many. */
+	s0 = s1;
+	EXPECT_RC(pool_connect(d.sock, &over), -EUSERS);
+	s1 = status_of(c);
+	assert_int_equal(s1.connections, 4);
+	assert_int_equal(s1.connections_total, s0.connections_total + 1);
+	assert_int_equal(s1.connections_refused, s0.connections_refused + 1);
+	for (i = 0; i < 3; i++)
+		pool_disconnect(more[i]);
+	s0 = status_when_connections(c, 1);
+
+	/* A datagram that does not decode. */
+	send_garbage(d.sock);
+	s1 = status_of(c);
+	assert_int_equal(s1.bad_messages, s0.bad_messages + 1);
+	assert_int_equal(s1.connections_total, s0.connections_total + 1);
+	assert_int_equal(s1.connections, 1);
+
+	/* A connection that says nothing is dropped at hello_timeout. */
+	s0 = s1;
+	assert_true((fd = harness_raw_connect(d.sock)) >= 0);
+	await_close(fd);
+	close(fd);
+	s1 = status_of(c);
+	assert_int_equal(s1.hello_timeouts, s0.hello_timeouts + 1);
+	assert_int_equal(s1.connections_total, s0.connections_total + 1);
+	assert_int_equal(s1.bad_messages, s0.bad_messages);
+
+	pool_disconnect(c);
+	stop();
+}
+
+/* Requests answered and refused. */
+static void
+requests(void **state)
+{
+	struct pool_daemon_stats s0, s1;
+	struct pool_conn *c;
+	struct pool *p;
+
+	start(state);
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	s0 = status_of(c);
+	EXPECT_RC(pool_open(c, "no_such_pool", &p), -ENOENT);
+	s1 = status_of(c);
+	/* s0's own request, and the open. */
+	assert_int_equal(s1.requests_total, s0.requests_total + 2);
+	assert_int_equal(s1.requests_refused, s0.requests_refused + 1);
+	s0 = status_of(c);
+	assert_int_equal(s0.requests_total, s1.requests_total + 1);
+	assert_int_equal(s0.requests_refused, s1.requests_refused);
+	pool_disconnect(c);
+	stop();
+}
+
+static int
+waiting_lookup(void *arg)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+
+	(void)arg;
+	CHECK_RC(pool_connect(d.sock, &c), 0, 10);
+	CHECK_RC(pool_open(c, POOL_A, &p), 0, 11);
+	CHECK_RC(pool_lookup_wait(p, "frame", 0, WAIT_MS, 0, &off, NULL,
+				  NULL), 0, 12);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/* Ask until held is want; it must never pass want on the way. */
+static void
+held_becomes(struct pool_conn *c, uint64_t want)
+{
+	uint64_t t0 = harness_now_ms();
+	struct pool_daemon_stats ds;
+
+	for (;;) {
+		ds = status_of(c);
+		assert_true(ds.held <= 1);
+		if (ds.held == want)
+			return;
+		if (harness_now_ms() - t0 > WAIT_MS)
+			fail_msg("held stays %llu, not %llu",
+				 (unsigned long long)ds.held,
+				 (unsigned long long)want);
+		harness_sleep_ms(10);
+	}
+}
+
+/* A Lookup waiting for a name is held until the name comes. */
+static void
+held(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+	pid_t pid;
+
+	start(state);
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	assert_int_equal(status_of(c).held, 0);
+	assert_true((pid = harness_spawn(waiting_lookup, NULL)) > 0);
+	held_becomes(c, 1);
+	EXPECT_RC(pool_open(c, POOL_A, &p), 0);
+	EXPECT_RC(pool_alloc(p, 64, &off), 0);
+	EXPECT_RC(pool_publish(p, off, "frame"), 0);
+	assert_int_equal(harness_wait(pid), 0);
+	held_becomes(c, 0);
+	EXPECT_RC(pool_unpublish(p, "frame"), 0);
+	EXPECT_RC(pool_free(p, off), 0);
+	pool_close(p);
+	pool_disconnect(c);
+	stop();
+}
+
+/* The totals that must not move but for this one's own request. */
+static void
+expect_kept(const struct pool_daemon_stats *a,
+	    const struct pool_daemon_stats *b)
+{
+	assert_int_equal(b->started, a->started);
+	assert_int_equal(b->pid, a->pid);
+	assert_int_equal(b->connections_total, a->connections_total);
+	assert_int_equal(b->connections_refused, a->connections_refused);
+	assert_int_equal(b->hello_timeouts, a->hello_timeouts);
+	assert_int_equal(b->bad_messages, a->bad_messages);
+	assert_int_equal(b->requests_total, a->requests_total + 1);
+	assert_int_equal(b->requests_refused, a->requests_refused);
+	assert_int_equal(b->log_lines_left_out, a->log_lines_left_out);
+	assert_true(b->uptime_ms >= a->uptime_ms);
+}
+
+/* A SIGHUP resets nothing; a restart in place keeps the totals. */
+static void
+reload_and_restart(void **state)
+{
+	struct pool_daemon_stats a, b;
+	struct pool_conn *c, *x = NULL;
+	struct pool *p;
+
+	start(state);
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	/* Something in every total first. */
+	send_garbage(d.sock);
+	EXPECT_RC(pool_open(c, "no_such_pool", &p), -ENOENT);
+	EXPECT_RC(pool_connect(d.sock, &x), 0);
+	pool_disconnect(x);
+	a = status_when_connections(c, 1);
+	assert_true(a.bad_messages == 1 && a.requests_refused == 1);
+
+	harness_reload(&d);
+	b = status_of(c);
+	expect_kept(&a, &b);
+	assert_int_equal(b.restarts, a.restarts);
+
+	a = status_of(c);
+	assert_int_equal(harness_restart_in_place(&d), 0);
+	b = status_of(c);
+	printf("status: after a restart in place: restarts %llu, started "
+	       "%llu, requests %llu\n", (unsigned long long)b.restarts,
+	       (unsigned long long)b.started,
+	       (unsigned long long)b.requests_total);
+	expect_kept(&a, &b);
+	assert_int_equal(b.restarts, a.restarts + 1);
+	assert_int_equal(b.connections, a.connections);
+
+	/* And once more: the second image's counts carry too. */
+	send_garbage(d.sock);
+	a = status_of(c);
+	assert_int_equal(harness_restart_in_place(&d), 0);
+	b = status_of(c);
+	expect_kept(&a, &b);
+	assert_int_equal(b.restarts, 2);
+	assert_int_equal(b.bad_messages, 2);
+	pool_disconnect(c);
+	stop();
+}
+
+/* 100 garbage connections: 10 lines said, 90 left out. */
+static void
+flood_left_out(void **state)
+{
+	struct pool_daemon_stats ds;
+	struct pool_conn *c;
+	int i;
+
+	start(state);
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	ds = status_of(c);
+	assert_int_equal(ds.log_lines_left_out, 0);
+	assert_int_equal(ds.bad_messages, 0);
+	for (i = 0; i < FLOOD; i++)
+		send_garbage(d.sock);
+	ds = status_of(c);
+	printf("status: %d garbage connections: %llu bad messages, %llu log "
+	       "lines left out\n", FLOOD, (unsigned long long)ds.bad_messages,
+	       (unsigned long long)ds.log_lines_left_out);
+	assert_int_equal(ds.bad_messages, FLOOD);
+	assert_int_equal(ds.log_lines_left_out, FLOOD - LOG_BURST);
+	pool_disconnect(c);
+	stop();
+}
+
+/* The value of the kv line "key N". */
+static uint64_t
+kv_value(const char *out, const char *key)
+{
+	char want[64];
+	const char *l;
+
+	snprintf(want, sizeof(want), "\n%s ", key);
+	if (strncmp(out, want + 1, strlen(want + 1)) == 0)
+		l = out + strlen(want + 1);
+	else if ((l = strstr(out, want)))
+		l += strlen(want);
+	else
+		fail_msg("no kv line %s in:\n%s", key, out);
+	return strtoull(l, NULL, 10);
+}
+
+static void
+poolctl_status(void **state)
+{
+	char out[16384], err[4096], want[256];
+	struct pool_daemon_stats ds;
+	struct pool_conn *c;
+
+	start(state);
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	send_garbage(d.sock);
+
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "status"), 0);
+	assert_int_equal(strncmp(out, "daemon poolmgrd ", 16), 0);
+	snprintf(want, sizeof(want), "\n  pid                  %d\n",
+		 (int)d.pid);
+	assert_non_null(strstr(out, want));
+	assert_non_null(strstr(out, "\n  uptime               "));
+	assert_non_null(strstr(out, "\n  bad messages         1\n"));
+	assert_non_null(strstr(out, "\n  pools                2\n"));
+	assert_non_null(strstr(out, "\n  resident memory      "));
+	assert_non_null(strstr(out, " UTC  ("));
+	assert_string_equal(err, "");
+
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "status --json=short"),
+			 0);
+	snprintf(want, sizeof(want), "\"pid\":%d,", (int)d.pid);
+	assert_non_null(strstr(out, want));
+	assert_non_null(strstr(out, "{\"server\":\"poolmgrd "));
+	assert_non_null(strstr(out, "\"bad_messages\":1,"));
+	assert_non_null(strstr(out, "\"features\":"));
+
+	ds = status_of(c);
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "status --format=kv"),
+			 0);
+	assert_int_equal(kv_value(out, "pid"), (uint64_t)d.pid);
+	assert_int_equal(kv_value(out, "pools"), 2);
+	assert_int_equal(kv_value(out, "bad_messages"), 1);
+	assert_int_equal(kv_value(out, "started"), ds.started);
+	assert_int_equal(kv_value(out, "features"), ds.features);
+	/* poolctl's own Hello and request came after ours. */
+	assert_int_equal(kv_value(out, "requests_total"), ds.requests_total + 2);
+	assert_non_null(strstr(out, "server poolmgrd "));
+
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err),
+					 "status --format=prometheus"), 0);
+	assert_non_null(strstr(out, "# TYPE poolmgr_daemon_requests_total "
+			       "counter\n"));
+	assert_non_null(strstr(out, "# TYPE poolmgr_daemon_connections "
+			       "gauge\n"));
+	assert_non_null(strstr(out, "\npoolmgr_daemon_bad_messages_total 1\n"));
+	assert_non_null(strstr(out, "\npoolmgr_daemon_pools 2\n"));
+	assert_non_null(strstr(out, "# HELP poolmgr_daemon_uptime_seconds "));
+	snprintf(want, sizeof(want), "\npoolmgr_daemon_info{server=\""
+		 "poolmgrd 0.1.0\",pid=\"%d\",", (int)d.pid);
+	assert_non_null(strstr(out, want));
+
+	/* Usage errors are exit 2, before any connection; no daemon is 69. */
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "status --format=yaml"),
+			 2);
+	assert_non_null(strstr(err, "unknown format 'yaml'"));
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "status extra"), 2);
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err),
+					 "--json status --format=kv"), 2);
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err),
+					 "--socket %s/none.sock status", d.dir),
+			 69);
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "help status"), 0);
+	assert_non_null(strstr(out, "--format=FMT"));
+	/* Nothing of those reached the daemon but the last one's help. */
+	assert_int_equal(status_of(c).bad_messages, 1);
+	pool_disconnect(c);
+	stop();
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(identity_and_memory),
+		cmocka_unit_test(connections),
+		cmocka_unit_test(requests),
+		cmocka_unit_test(held),
+		cmocka_unit_test(reload_and_restart),
+		cmocka_unit_test(flood_left_out),
+		cmocka_unit_test(poolctl_status),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
