@@ -40,10 +40,11 @@ from poolclient_lib import (BLOCK_NAME_MAX, CREATE_GROUP, CREATE_OWNER,
                             NAME_MAX, PUBLISH_EVICTABLE,
                             PUBLISH_REPLACE, SET_GROUP, SET_MODE, SET_OWNER,
                             SET_LIMIT, SET_QUOTA, SET_RETAIN, _ClientInfo, _CreateOpts,
-                            _Named, _Persisted, _SetOpts, _Stats,
+                            _DaemonStats, _Named, _Persisted, _SetOpts, _Stats,
                             free as _free, lib as _lib)
 
-__all__ = ["PoolError", "Connection", "Pool", "PoolStats", "ClientInfo",
+__all__ = ["PoolError", "Connection", "Pool", "PoolStats", "DaemonStats",
+           "ClientInfo",
            "Persisted", "NamedBlock", "NameList", "Lookup", "connect",
            "OFF_NONE", "NAME_MAX", "BLOCK_NAME_MAX", "BATCH_MAX",
            "RETAIN_NONE", "NUMA_NONE", "NUMA_PREFERRED", "NUMA_BIND",
@@ -251,6 +252,35 @@ class PoolStats:
     evictions: int
     evicted_bytes: int
     limit: int
+
+
+@dataclasses.dataclass(frozen=True)
+class DaemonStats:
+    """The daemon's own statistics: every field of struct
+    pool_daemon_stats but the reserved room (see client/poolclient.h for
+    what each counts)."""
+    server: str
+    pid: int
+    uid: int
+    gid: int
+    max_connections: int
+    started: int
+    uptime_ms: int
+    restarts: int
+    connections: int
+    connections_total: int
+    connections_refused: int
+    hello_timeouts: int
+    requests_total: int
+    requests_refused: int
+    bad_messages: int
+    held: int
+    pools: int
+    live_blocks: int
+    allocated_bytes: int
+    rss_bytes: int
+    log_lines_left_out: int
+    features: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -544,6 +574,14 @@ class Connection(_Closing):
             _check(_lib.pool_stats_by_name(c, _name(name),
                                            ctypes.byref(s)))
         return _record(PoolStats, s)
+
+    def daemon_stats(self):
+        """DaemonStats of the daemon itself (anyone connected may ask);
+        PoolError EOPNOTSUPP from a daemon older than the request."""
+        s = _DaemonStats()
+        with self._h as c:
+            _check(_lib.pool_daemon_stats(c, ctypes.byref(s)))
+        return _record(DaemonStats, s)
 
     def trim(self, name):
         """Give every free page of pool name back to the OS now; returns

@@ -85,9 +85,23 @@ class _Named(ctypes.Structure):
                 ("generation", _u64)]
 
 
-# The sizes client/admin.c asserts: a mismatch is a wrong mirror above.
+class _DaemonStats(ctypes.Structure):
+    """struct pool_daemon_stats."""
+    _fields_ = [("server", ctypes.c_char * 64)] + \
+        [(f, _u32) for f in ("pid", "uid", "gid", "max_connections")] + \
+        [(f, _u64) for f in (
+            "started", "uptime_ms", "restarts", "connections",
+            "connections_total", "connections_refused", "hello_timeouts",
+            "requests_total", "requests_refused", "bad_messages", "held",
+            "pools", "live_blocks", "allocated_bytes", "rss_bytes",
+            "log_lines_left_out", "features")] + \
+        [("reserved", _u64 * 8)]
+
+
+# The sizes client/admin.c and client/stats.c assert: a mismatch is a
+# wrong mirror above.
 for _t, _n in ((_CreateOpts, 64), (_SetOpts, 64), (_Stats, 320), (_ClientInfo, 208),
-               (_Persisted, 40), (_Named, 296)):
+               (_Persisted, 40), (_Named, 296), (_DaemonStats, 280)):
     assert ctypes.sizeof(_t) == _n, (_t.__name__, ctypes.sizeof(_t))
 
 _P = ctypes.c_void_p
@@ -136,6 +150,7 @@ _PROTOS = (
     ("pool_trim", ctypes.c_int, [_P]),
     ("pool_trim_by_name", ctypes.c_int, [_P, _S, ctypes.POINTER(_u64)]),
     ("pool_check_by_name", ctypes.c_int, [_P, _S, ctypes.c_char_p, _size]),
+    ("pool_daemon_stats", ctypes.c_int, [_P, ctypes.POINTER(_DaemonStats)]),
     ("pool_list", ctypes.c_int,
      [_P, ctypes.POINTER(ctypes.POINTER(_Stats)), _SIZEP]),
     ("pool_clients_total", ctypes.c_int,

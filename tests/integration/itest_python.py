@@ -205,7 +205,8 @@ def structs_match_the_c_layout():
                "pool_stats": poolclient._Stats,
                "pool_client_info": poolclient._ClientInfo,
                "pool_persisted": poolclient._Persisted,
-               "pool_named": poolclient._Named}
+               "pool_named": poolclient._Named,
+               "pool_daemon_stats": poolclient._DaemonStats}
     out = subprocess.run([os.path.join(BUILD, "tests", "py_abi")],
                          capture_output=True, text=True, env=c_env(),
                          check=True).stdout
@@ -780,6 +781,36 @@ def stats_equal_poolctl_json():
             p.free(o)
         p.flush()		# the client cache gives its blocks back
         assert p.stats().live_blocks == 0
+
+
+@test
+def daemon_stats_count_what_happens():
+    """Connection.daemon_stats has every field of struct
+    pool_daemon_stats, counts a refused request, and says what poolctl
+    status --format=kv says."""
+    fields = {f[0] for f in poolclient._DaemonStats._fields_} - {"reserved"}
+    assert set(poolclient.DaemonStats.__dataclass_fields__) == fields
+    with poolclient.connect() as c:
+        a = c.daemon_stats()
+        assert a.server.startswith("poolmgrd "), a.server
+        assert a.features & (1 << 3) and a.connections >= 1
+        assert a.rss_bytes > 0 and a.started > 0
+        expect_error(errno.ENOENT, c.stats, "py_no_such_pool")
+        b = c.daemon_stats()
+        # a's own request, and the refused stats.
+        assert b.requests_total == a.requests_total + 2, (a, b)
+        assert b.requests_refused == a.requests_refused + 1, (a, b)
+        assert b.started == a.started and b.uptime_ms >= a.uptime_ms
+        rc, out, err = run_c("poolctl", "status", "--format=kv")
+        assert rc == 0 and err == "", (rc, err)
+        kv = dict(line.split(" ", 1) for line in out.splitlines())
+        assert kv["server"] == b.server
+        for key in ("pid", "uid", "gid", "started", "restarts", "pools",
+                    "max_connections", "features", "bad_messages"):
+            assert int(kv[key]) == getattr(b, key), (key, kv[key], b)
+        # b's own request, and poolctl's Hello.
+        assert int(kv["requests_total"]) == b.requests_total + 2
+        assert int(kv["connections_total"]) == b.connections_total + 1
 
 
 @test

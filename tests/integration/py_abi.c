@@ -122,6 +122,35 @@ persisted_named(void)
 	FIELD(pool_named, generation);
 }
 
+static void
+daemon_stats(void)
+{
+	WHOLE(pool_daemon_stats);
+	FIELD(pool_daemon_stats, server);
+	FIELD(pool_daemon_stats, pid);
+	FIELD(pool_daemon_stats, uid);
+	FIELD(pool_daemon_stats, gid);
+	FIELD(pool_daemon_stats, max_connections);
+	FIELD(pool_daemon_stats, started);
+	FIELD(pool_daemon_stats, uptime_ms);
+	FIELD(pool_daemon_stats, restarts);
+	FIELD(pool_daemon_stats, connections);
+	FIELD(pool_daemon_stats, connections_total);
+	FIELD(pool_daemon_stats, connections_refused);
+	FIELD(pool_daemon_stats, hello_timeouts);
+	FIELD(pool_daemon_stats, requests_total);
+	FIELD(pool_daemon_stats, requests_refused);
+	FIELD(pool_daemon_stats, bad_messages);
+	FIELD(pool_daemon_stats, held);
+	FIELD(pool_daemon_stats, pools);
+	FIELD(pool_daemon_stats, live_blocks);
+	FIELD(pool_daemon_stats, allocated_bytes);
+	FIELD(pool_daemon_stats, rss_bytes);
+	FIELD(pool_daemon_stats, log_lines_left_out);
+	FIELD(pool_daemon_stats, features);
+	FIELD(pool_daemon_stats, reserved);
+}
+
 int
 main(void)
 {
@@ -130,5 +159,6 @@ main(void)
 	stats();
 	client_info();
 	persisted_named();
+	daemon_stats();
 	return 0;
 }
