@@ -151,6 +151,19 @@ int		fail_refusal(int, const char *, const char *,
 struct safe	safe(const char *);
 
 /* poolctl_print.c: each command's result, on stdout */
+/*
+ * A human size, "256.0 MiB".  Returned by value so that several can appear
+ * in one printf.  Values under 1 KiB are exact ("512 B").
+ */
+struct hsize {
+	char	s[32];
+};
+struct hsize	human(uint64_t);
+uint64_t	member_value(const void *, size_t, size_t);
+void		prom_label(const char *);
+void		prom_family(const char *, const char *, const char *);
+struct json_object;
+void		json_print(const struct ctl *, struct json_object *);
 void	print_list(const struct ctl *, const struct pool_stats *, size_t);
 void	print_stats(const struct ctl *, enum format,
 	    const struct pool_stats *, size_t);

@@ -22,15 +22,7 @@
 /* ---------------------------------------------------------------------- */
 /* Formatting values. */
 
-/*
- * A human size, "256.0 MiB".  Returned by value so that several can appear
- * in one printf.  Values under 1 KiB are exact ("512 B").
- */
-struct hsize {
-	char	s[32];
-};
-
-static struct hsize
+struct hsize
 human(uint64_t n)
 {
 	static const char	*unit[] = {
@@ -274,19 +266,26 @@ static const struct stat_field stat_fields[] = {
 };
 #define NFIELDS (sizeof stat_fields / sizeof stat_fields[0])
 
-static uint64_t
-field_value(const struct pool_stats *ps, const struct stat_field *f)
+/* The 32- or 64-bit unsigned member at off of a struct at base. */
+uint64_t
+member_value(const void *base, size_t off, size_t size)
 {
-	const char	*p = (const char *)ps + f->off;
+	const char	*p = (const char *)base + off;
 	uint32_t	 v32;
 	uint64_t	 v64;
 
-	if (f->size == sizeof v32) {
+	if (size == sizeof v32) {
 		memcpy(&v32, p, sizeof v32);
 		return v32;
 	}
 	memcpy(&v64, p, sizeof v64);
 	return v64;
+}
+
+static uint64_t
+field_value(const struct pool_stats *ps, const struct stat_field *f)
+{
+	return member_value(ps, f->off, f->size);
 }
 
 /*
@@ -484,7 +483,7 @@ print_stats_kv(const struct pool_stats *ps)
 }
 
 /* A Prometheus label value: escape backslash, quote and newline. */
-static void
+void
 prom_label(const char *s)
 {
 	for (; *s != '\0'; s++) {
@@ -497,7 +496,8 @@ prom_label(const char *s)
 	}
 }
 
-static void
+/* A Prometheus family's HELP and TYPE lines. */
+void
 prom_family(const char *name, const char *type, const char *mhelp)
 {
 	printf("# HELP %s %s\n# TYPE %s %s\n", name, mhelp, name, type);
@@ -561,7 +561,7 @@ print_stats_prometheus(const struct pool_stats *ps, size_t n)
 /* Output helpers. */
 
 /* Print a JSON document (consuming it) on stdout. */
-static void
+void
 json_print(const struct ctl *ctl, struct json_object *o)
 {
 	puts(json_object_to_json_string_ext(o, ctl->json_flags));

@@ -12,7 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <string.h>
 #include <time.h>
 
 #include <json-c/json.h>
@@ -103,38 +102,7 @@ static const struct status_field status_fields[] = {
 static uint64_t
 status_value(const struct pool_daemon_stats *ds, const struct status_field *f)
 {
-	const char	*p = (const char *)ds + f->off;
-	uint32_t	 v32;
-	uint64_t	 v64;
-
-	if (f->size == sizeof v32) {
-		memcpy(&v32, p, sizeof v32);
-		return v32;
-	}
-	memcpy(&v64, p, sizeof v64);
-	return v64;
-}
-
-/* A size as the stats' text has it: "1.5 MiB", exact under 1 KiB. */
-static void
-status_human(char *buf, size_t len, uint64_t n)
-{
-	static const char	*unit[] = {
-		"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"
-	};
-	double			 v;
-	size_t			 i = 0;
-
-	if (n < 1024) {
-		snprintf(buf, len, "%" PRIu64 " B", n);
-		return;
-	}
-	v = (double)n / 1024.0;
-	while (v >= 1023.95 && i + 1 < sizeof unit / sizeof unit[0]) {
-		v /= 1024.0;
-		i++;
-	}
-	snprintf(buf, len, "%.1f %s", v, unit[i]);
+	return member_value(ds, f->off, f->size);
 }
 
 /* A duration: "3d 04:05:06", or "04:05:06" under a day. */
@@ -162,7 +130,7 @@ status_text_value(const struct status_field *f, uint64_t v, char *buf,
 
 	switch (f->kind) {
 	case S_BYTES:
-		status_human(buf, len, v);
+		snprintf(buf, len, "%s", human(v).s);
 		return v >= 1024;
 	case S_TIME:
 		t = (time_t)v;
@@ -236,20 +204,6 @@ print_status_kv(const struct pool_daemon_stats *ds)
 		    status_value(ds, &status_fields[i]));
 }
 
-/* A Prometheus label value: escape backslash, quote and newline. */
-static void
-status_label(const char *s)
-{
-	for (; *s != '\0'; s++) {
-		if (*s == '\\' || *s == '"')
-			printf("\\%c", *s);
-		else if (*s == '\n')
-			fputs("\\n", stdout);
-		else
-			putchar(*s);
-	}
-}
-
 /*
  * The text exposition format: a family per figure with a metric, the
  * durations in seconds as Prometheus has them; who the daemon is (server,
@@ -267,8 +221,8 @@ print_status_prometheus(const struct pool_daemon_stats *ds)
 		f = &status_fields[i];
 		if (f->metric == NULL)
 			continue;
-		printf("# HELP %s %s\n# TYPE %s %s\n", f->metric, f->mhelp,
-		    f->metric, f->counter ? "counter" : "gauge");
+		prom_family(f->metric, f->counter ? "counter" : "gauge",
+		    f->mhelp);
 		v = status_value(ds, f);
 		if (f->kind == S_MS)
 			printf("%s %" PRIu64 ".%03u\n", f->metric, v / 1000,
@@ -280,7 +234,7 @@ print_status_prometheus(const struct pool_daemon_stats *ds)
 	    "process, ids and feature bits; the value is always 1.\n"
 	    "# TYPE poolmgr_daemon_info gauge\n"
 	    "poolmgr_daemon_info{server=\"");
-	status_label(ds->server);
+	prom_label(ds->server);
 	printf("\",pid=\"%" PRIu32 "\",uid=\"%" PRIu32 "\",gid=\"%" PRIu32
 	    "\",features=\"0x%" PRIx64 "\"} 1\n", ds->pid, ds->uid, ds->gid,
 	    ds->features);
@@ -290,13 +244,9 @@ void
 print_status(const struct ctl *ctl, enum format fmt,
     const struct pool_daemon_stats *ds)
 {
-	struct json_object	*o;
-
 	switch (fmt) {
 	case FMT_JSON:
-		o = json_status(ds);
-		puts(json_object_to_json_string_ext(o, ctl->json_flags));
-		json_object_put(o);
+		json_print(ctl, json_status(ds));
 		break;
 	case FMT_PROMETHEUS:
 		print_status_prometheus(ds);
