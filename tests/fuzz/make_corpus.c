@@ -857,13 +857,32 @@ d_poolref(struct seed *s, unsigned ctl, enum pool_req what,
 }
 
 static void
-d_list(struct seed *s, unsigned ctl)
+d_list_from(struct seed *s, unsigned ctl, const char *after, bool paged)
 {
 	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
 	Poolmgr__ListPools m = POOLMGR__LIST_POOLS__INIT;
 
+	m.after = (char *)(after ? after : "");
+	m.paged = paged;
 	r.body_case = POOLMGR__REQUEST__BODY_LIST;
 	r.list = &m;
+	d_req(s, ctl, &r);
+}
+
+static void
+d_list(struct seed *s, unsigned ctl)
+{
+	d_list_from(s, ctl, NULL, false);
+}
+
+static void
+d_daemon_stats(struct seed *s, unsigned ctl)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__DaemonStats m = POOLMGR__DAEMON_STATS__INIT;
+
+	r.body_case = POOLMGR__REQUEST__BODY_DAEMON_STATS;
+	r.daemon_stats = &m;
 	d_req(s, ctl, &r);
 }
 
@@ -1169,6 +1188,20 @@ single_seeds(void)
 	d_begin(&s, F_HELLO);
 	d_list(&s, 0);
 	write_seed("fuzz_dispatch", "list", &s);
+
+	d_begin(&s, F_HELLO);
+	d_list_from(&s, 0, NULL, true);
+	d_list_from(&s, 0, "f", true);
+	d_list_from(&s, 0, "e", false);
+	d_list_from(&s, 0, "\xff", true);
+	write_seed("fuzz_dispatch", "list_pages", &s);
+
+	d_begin(&s, F_HELLO);
+	d_daemon_stats(&s, 0);
+	d_open(&s, 0, "f", false);
+	d_alloc(&s, 0, 1, 100, 0, false, 0);
+	d_daemon_stats(&s, 0);
+	write_seed("fuzz_dispatch", "daemon_stats", &s);
 
 	d_begin(&s, F_HELLO);
 	d_open(&s, 0, "f", false);
