@@ -76,7 +76,8 @@
  *                      256 KiB, 2 MiB, 12 KiB, 128 KiB
  *            bits 3-4  its granularity: 16, 64, 8, 4096
  *            bits 5-7  HelloReply.features (waiting lookups, limits,
- *                      the batch replies' bounds)
+ *                      the batch replies' bounds, which bring
+ *                      DaemonStats along)
  *   byte 1   bits 0-5  n, the script's length: n bytes follow, one call
  *                      each; 0: the default script (DEFAULT_SCRIPT)
  *            bit 6     two threads: a call that opens, closes or
@@ -180,6 +181,7 @@ static const uint8_t DEFAULT_SCRIPT[] = {
 	OP(OP_ALLOC, 1), OP(OP_ALLOC_BATCH, 2), OP(OP_FREE_BATCH, 0),
 	OP(OP_PUBLISH_FLAGS, 1), OP(OP_OPEN_RO, 0), OP(OP_LOOKUP, 4),
 	OP(OP_USABLE, 4), OP(OP_STATS, 4), OP(OP_STATS_NAME, 0),
+	OP(OP_STATS_NAME, 4),
 	OP(OP_UNPUBLISH, 0), OP(OP_LIST, 0), OP(OP_NAMES, 0),
 	OP(OP_CLIENTS, 0), OP(OP_PERSISTED, 0), OP(OP_CHECK, 0),
 	OP(OP_TRIM, 0), OP(OP_FLUSH, 0), OP(OP_SET_CACHE, 0),
@@ -270,6 +272,7 @@ struct answer {
 	Poolmgr__AllocReply		alloc;
 	Poolmgr__PoolStats		stats;
 	Poolmgr__PoolStats		*stats_list[1];
+	Poolmgr__DaemonStatsReply	daemon_stats;
 	Poolmgr__ListPoolsReply		list;
 	Poolmgr__TrimReply		trim;
 	Poolmgr__CheckReply		check;
@@ -819,6 +822,16 @@ answer_truth(struct fake *f, const Poolmgr__Request *rq, struct answer *a)
 		a->list.pools = a->stats_list;
 		r->body_case = POOLMGR__REPLY__BODY_LIST;
 		r->list = &a->list;
+		break;
+	case POOLMGR__REQUEST__BODY_DAEMON_STATS:
+		poolmgr__daemon_stats_reply__init(&a->daemon_stats);
+		a->daemon_stats.server = (char *)"poolmgrd fake";
+		a->daemon_stats.pid = 1;
+		a->daemon_stats.connections = 1;
+		a->daemon_stats.pools = 1;
+		a->daemon_stats.features = f->features;
+		r->body_case = POOLMGR__REPLY__BODY_DAEMON_STATS;
+		r->daemon_stats = &a->daemon_stats;
 		break;
 	case POOLMGR__REQUEST__BODY_TRIM:
 		poolmgr__trim_reply__init(&a->trim);
@@ -1728,6 +1741,7 @@ static void
 run_pools(struct client *cl, unsigned op, unsigned arg)
 {
 	struct pool_stats	st;
+	struct pool_daemon_stats ds;
 	struct pool_create_opts	co;
 	uint64_t		released;
 	char			msg[64];
@@ -1742,6 +1756,14 @@ run_pools(struct client *cl, unsigned op, unsigned arg)
 			check_string("pool_stats", st.name, sizeof st.name);
 		break;
 	case OP_STATS_NAME:
+		if (arg & 4) {
+			r = pool_daemon_stats(cl->conn, &ds);
+			check_code("pool_daemon_stats", r);
+			if (r == 0)
+				check_string("pool_daemon_stats", ds.server,
+				    sizeof ds.server);
+			break;
+		}
 		r = pool_stats_by_name(cl->conn, "fuzz", &st);
 		check_code("pool_stats_by_name", r);
 		if (r == 0)
@@ -1991,7 +2013,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fake.fd = -1;
 	fake.pool_size = pool_sizes[config & 7];
 	fake.granularity = granularities[(config >> 3) & 3];
+	/* Bit 2 (the batch bounds) brings DaemonStats (bit 3) along. */
 	fake.features = config >> 5;
+	if (fake.features & 4)
+		fake.features |= 8;
 	fake.next_handle = FAKE_HANDLE;
 	if (pthread_create(&thread, NULL, fake_run, &fake) != 0)
 		die("pthread_create failed");
