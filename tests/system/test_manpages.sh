@@ -7,7 +7,8 @@
 # And they agree with the programs: poolmgrd(8) and poolctl(1) show what
 # --version prints (when $POOLMGR_BUILD, default build, has the programs),
 # and poolctl(1) lists every JSON key and Prometheus metric that
-# poolctl prints (client/poolctl_print.c), under the command that prints it.
+# poolctl prints (client/poolctl_print.c, and poolctl_status.c for
+# `status`), under the command that prints it.
 # And the configuration files shown (poolmgrd.conf(5)'s example, README.md's)
 # load: `poolmgrd --check-config` takes them.
 set -eu
@@ -136,8 +137,16 @@ echo "$keys" | {
 	done
 	exit $bad
 } || ok=0
-for m in $(grep -o '"poolmgr_pool_[a-z_]*"' "$root/client/poolctl_print.c" |
-    tr -d '"' | sort -u); do
+# And `status`'s: every DF() key of client/poolctl_status.c, and server.
+for key in server $(sed -n 's/^\tDF(\([a-z_]*\),.*/\1/p' \
+    "$root/client/poolctl_status.c"); do
+	if ! json_para status | has_word "$key"; then
+		echo "test_manpages: FAIL: $page: JSON OUTPUT of status lacks $key"
+		ok=0
+	fi
+done
+for m in $(cat "$root/client/poolctl_print.c" "$root/client/poolctl_status.c" |
+    grep -o '"poolmgr_\(pool\|daemon\)_[a-z_]*' | tr -d '"' | sort -u); do
 	if ! sed -n '/^\.SH PROMETHEUS OUTPUT/,/^\.SH /p' "$root/$page" |
 	    has_word "$m"; then
 		echo "test_manpages: FAIL: $page: PROMETHEUS OUTPUT lacks $m"
