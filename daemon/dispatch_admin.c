@@ -712,7 +712,7 @@ list_candidates(const struct session *s, const char *after)
  * reply, paged or not (an older client's), is cut where the datagram is
  * full rather than refused with -EMSGSIZE: 256 pools of large counters
  * do not fit one.  unlisted counts the rest, for the client to ask again
- * from the last name.  Only the pools that may be listed wait to settle.
+ * from the last name.  Only the pools this reply may list wait to settle.
  */
 int
 do_list(struct call *c)
@@ -724,7 +724,8 @@ do_list(struct call *c)
 	int rc;
 
 	cand = list_candidates(c->s, after);
-	for (i = 0; i < cand; i++)
+	/* Only those this reply may list: the rest settle for their page. */
+	for (i = 0; i < cand && i < most; i++)
 		if ((rc = wait_settled(c, list_pools[i])))
 			return rc;
 	for (i = 0; i < cand && n < most; i++) {
