@@ -11,7 +11,8 @@
  * that a total is since the daemon started, not since the last exec.
  *
  * Anyone connected may ask: the reply has no pool's own figures and
- * nothing of any client's, only sums over every pool (docs/security.md).
+ * nothing of any client's, and its sums are over the pools the caller may
+ * read (docs/security.md).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -120,9 +121,16 @@ do_daemon_stats(struct call *c, const Poolmgr__DaemonStats *m)
 	r.requests_refused = t.requests_refused;
 	r.bad_messages = t.bad_messages;
 	r.held = dispatch_held();
-	/* The engine keeps running counts: no block is walked. */
-	r.pools = dpool_count();
+	/*
+	 * Only the pools the caller may read, as ListPools lists: a sum over
+	 * every pool less the ones it can list would tell it a hidden pool's
+	 * figures, as often as it asks.  The engine keeps running counts: no
+	 * block is walked.
+	 */
 	for (p = dpool_first(); p; p = dpool_next(p)) {
+		if (!session_may_access(c->s, p, 4))
+			continue;
+		r.pools++;
 		heap_get_stats(p->heap, &st);
 		r.live_blocks += st.live_blocks;
 		r.allocated_bytes += st.allocated_bytes;

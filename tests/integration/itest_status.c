@@ -52,7 +52,9 @@
 #define CONF								\
 	"max_connections = 64\nmax_connections_per_uid = 4\n"		\
 	"hello_timeout = 1\n"						\
-	"[pool " POOL_A "]\nsize = 4M\n[pool " POOL_B "]\nsize = 2M\n"
+	"[pool " POOL_A "]\nsize = 4M\n[pool " POOL_B "]\nsize = 2M\n"	\
+	"mode = 0644\n"
+#define NOBODY		65534
 #define WAIT_MS		20000	/* a wait for the daemon, not a timing */
 #define FLOOD		100
 #define LOG_BURST	10	/* daemon/log.h: lines per window */
@@ -146,17 +148,38 @@ stop(void)
 	harness_remove_dir(&d);
 }
 
+/*
+ * As nobody, who may read POOL_B only: the sums are POOL_B's, passed in
+ * arg as {live_blocks, allocated_bytes}, not POOL_A's too.
+ */
+static int
+readable_sums(void *arg)
+{
+	const uint64_t *want = arg;
+	struct pool_daemon_stats ds;
+	struct pool_conn *c;
+
+	CHECK_RC(pool_connect(d.sock, &c), 0, 10);
+	CHECK_RC(pool_daemon_stats(c, &ds), 0, 11);
+	CHECK(ds.pools == 1, 12);
+	CHECK(ds.live_blocks == want[0], 13);
+	CHECK(ds.allocated_bytes == want[1], 14);
+	pool_disconnect(c);
+	return 0;
+}
+
 /* Who the daemon is, and what it has. */
 static void
 identity_and_memory(void **state)
 {
 	struct pool_daemon_stats ds, later;
-	struct pool_stats *ps = NULL;
-	uint64_t before, after, blocks = 0, bytes = 0, now;
+	struct pool_stats *ps = NULL, bst;
+	uint64_t before, after, blocks = 0, bytes = 0, now, bsums[2];
 	struct pool_conn *c;
-	struct pool *p;
-	pool_off_t off[5];
+	struct pool *p, *pb;
+	pool_off_t off[5], boff;
 	size_t n, i;
+	pid_t pid;
 
 	start(state);
 	EXPECT_RC(pool_connect(d.sock, &c), 0);
@@ -188,6 +211,20 @@ identity_and_memory(void **state)
 	assert_true(blocks >= 5);
 	assert_int_equal(ds.live_blocks, blocks);
 	assert_int_equal(ds.allocated_bytes, bytes);
+
+	/* A user who may read POOL_B only sees its sums, not POOL_A's. */
+	EXPECT_RC(pool_open(c, POOL_B, &pb), 0);
+	EXPECT_RC(pool_alloc(pb, 3000, &boff), 0);
+	bst = harness_stats(pb);
+	bsums[0] = bst.live_blocks;
+	bsums[1] = bst.allocated_bytes;
+	if ((pid = harness_spawn_as(NOBODY, NOBODY, readable_sums,
+				    bsums)) < 0)
+		printf("status: not root: cannot ask as nobody; skipped\n");
+	else
+		assert_int_equal(harness_wait(pid), 0);
+	EXPECT_RC(pool_free(pb, boff), 0);
+	pool_close(pb);
 
 	/* Resident memory, as the kernel says it around the request. */
 	before = statm_rss(d.pid);
