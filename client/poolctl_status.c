@@ -53,7 +53,8 @@ static const struct status_field status_fields[] = {
 	    "Seconds since the daemon started."),
 	DF(restarts, "restarts in place", S_NUM, true,
 	    "poolmgr_daemon_restarts_total",
-	    "Restarts in place since the daemon started."),
+	    "Restarts in place (and through systemd's fd store) since the "
+	    "daemon started."),
 	DF(connections, "connections", S_NUM, false,
 	    "poolmgr_daemon_connections", "Connections open now."),
 	DF(max_connections, "max connections", S_NUM, false,
