@@ -412,33 +412,46 @@ left_out_said_when_the_window_ends(void **state)
 	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
-/* A stop says what is left out before its window ends, before "stopped". */
+/*
+ * A flood of garbage, then restart_first (a restart in place) or not,
+ * then a stop: every line of the flood is out or counted, and every count
+ * is said before the log's first mark, a line of the old image's end.
+ */
 static void
-left_out_said_at_stop(void **state)
+left_out_said_before(bool restart_first, const char *mark)
 {
 	struct garbage_count gc;
-	const char *stopped;
+	const char *at;
 	char rm[256];
 
-	(void)state;
 	assert_int_equal(harness_start(&daemon_proc, "[pool s]\nsize = 1M\n"),
 			 0);
 	send_garbage(SMALL_FLOOD);
+	if (restart_first)
+		assert_int_equal(harness_restart_in_place(&daemon_proc), 0);
 	assert_int_equal(kill(daemon_proc.pid, SIGTERM), 0);
 	assert_int_equal(harness_exit_status(&daemon_proc, 30000), 0);
 	harness_read_text(daemon_proc.log, log_text, sizeof(log_text));
 	snprintf(rm, sizeof(rm), "rm -rf %s", daemon_proc.dir);
 	assert_int_equal(system(rm), 0);
 	assert_true(strlen(log_text) < sizeof(log_text) - 1);
-	if (!(stopped = strstr(log_text, "<6>poolmgrd: stopped\n")))
-		fail_msg("no \"stopped\" in the log:\n%s", log_text);
+	if (!(at = strstr(log_text, mark)))
+		fail_msg("no \"%s\" in the log:\n%s", mark, log_text);
 	gc = garbage_counted(log_text);
 	if (gc.said + gc.left_out != SMALL_FLOOD || gc.summaries < 1 ||
-	    garbage_counted(stopped).summaries != 0)
+	    garbage_counted(at).summaries != 0)
 		fail_msg("%d garbage connections, but %u lines and %llu "
 			 "counted left out (%u counts said on their own), "
-			 "all before \"stopped\":\n%.4000s", SMALL_FLOOD,
-			 gc.said, gc.left_out, gc.summaries, log_text);
+			 "all before \"%s\":\n%.4000s", SMALL_FLOOD,
+			 gc.said, gc.left_out, gc.summaries, mark, log_text);
+}
+
+/* A stop says what is left out before its window ends, before "stopped". */
+static void
+left_out_said_at_stop(void **state)
+{
+	(void)state;
+	left_out_said_before(false, "<6>poolmgrd: stopped\n");
 }
 
 /*
@@ -448,30 +461,8 @@ left_out_said_at_stop(void **state)
 static void
 left_out_said_at_restart(void **state)
 {
-	struct garbage_count gc;
-	const char *restarting;
-	char rm[256];
-
 	(void)state;
-	assert_int_equal(harness_start(&daemon_proc, "[pool s]\nsize = 1M\n"),
-			 0);
-	send_garbage(SMALL_FLOOD);
-	assert_int_equal(harness_restart_in_place(&daemon_proc), 0);
-	assert_int_equal(kill(daemon_proc.pid, SIGTERM), 0);
-	assert_int_equal(harness_exit_status(&daemon_proc, 30000), 0);
-	harness_read_text(daemon_proc.log, log_text, sizeof(log_text));
-	snprintf(rm, sizeof(rm), "rm -rf %s", daemon_proc.dir);
-	assert_int_equal(system(rm), 0);
-	assert_true(strlen(log_text) < sizeof(log_text) - 1);
-	if (!(restarting = strstr(log_text, "restarting in place: executing")))
-		fail_msg("no restart in the log:\n%s", log_text);
-	gc = garbage_counted(log_text);
-	if (gc.said + gc.left_out != SMALL_FLOOD || gc.summaries < 1 ||
-	    garbage_counted(restarting).summaries != 0)
-		fail_msg("%d garbage connections, but %u lines and %llu "
-			 "counted left out (%u counts said on their own), "
-			 "all before the restart:\n%.4000s", SMALL_FLOOD,
-			 gc.said, gc.left_out, gc.summaries, log_text);
+	left_out_said_before(true, "restarting in place: executing");
 }
 
 /* The lines of a start and a stop, word for word with their priorities. */
