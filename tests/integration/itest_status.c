@@ -16,10 +16,13 @@
  *   a Lookup waiting for a name is one request held, none once the name
  *   is published.
  *   pools, live blocks and allocated bytes are the sums of every pool's
- *       statistics; uptime grows; the resident memory is what
+ *       statistics, and a user who may read one pool of two sees that
+ *       one's only; uptime grows; the resident memory is what
  *       /proc/PID/statm says around the request.
  *   a SIGHUP resets nothing; a restart in place is one restart more, with
- *       the same start and every total kept.
+ *       the same start and every total kept; so is a stop and a start
+ *       through systemd's fd store; a crash, recovered from the journal,
+ *       starts the counts afresh (restarts 0, a later start).
  *   100 connections sending garbage, at the log's 10 lines a window, leave
  *       90 lines out, and are 100 bad messages.
  *   poolctl status as text, JSON, kv and Prometheus, and its usage errors.
@@ -37,12 +40,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "harness.h"
+#include "harness_store.h"
 #include "poolclient.h"
 
 #define POOL_A		"stat_a"
@@ -576,6 +581,69 @@ poolctl_status(void **state)
 	stop();
 }
 
+/* DaemonStats of the daemon at st's socket, through a new connection. */
+static struct pool_daemon_stats
+store_status(struct harness_store *st)
+{
+	struct pool_daemon_stats ds;
+	struct pool_conn *c;
+
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_daemon_stats(c, &ds), 0);
+	pool_disconnect(c);
+	return ds;
+}
+
+/*
+ * Through systemd's fd store (played by harness_store): a stop pushes the
+ * state and a start takes it out, one restart more with the totals kept;
+ * a crash is recovered from the journal, which has no totals.
+ */
+static void
+store_stop_start_and_crash(void **state)
+{
+	struct pool_daemon_stats a, b, c;
+	struct harness_store st;
+	int status;
+
+	(void)state;
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(harness_store_open(&st, HARNESS_STORE_CONF), 0);
+	assert_int_equal(harness_store_start(&st), 0);
+	a = store_status(&st);
+	assert_int_equal(a.restarts, 0);
+
+	assert_int_equal(kill(st.pid, SIGTERM), 0);
+	assert_int_equal(waitpid(st.pid, &status, 0), st.pid);
+	st.pid = 0;
+	harness_store_drain(&st);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(harness_store_start(&st), 0);
+	b = store_status(&st);
+	printf("status: through the store: restarts %llu, requests %llu -> "
+	       "%llu, connections %llu -> %llu\n",
+	       (unsigned long long)b.restarts,
+	       (unsigned long long)a.requests_total,
+	       (unsigned long long)b.requests_total,
+	       (unsigned long long)a.connections_total,
+	       (unsigned long long)b.connections_total);
+	assert_int_equal(b.restarts, 1);
+	assert_int_equal(b.started, a.started);
+	/* a's connection and its two requests, then b's Hello. */
+	assert_true(b.connections_total >= a.connections_total + 1);
+	assert_true(b.requests_total >= a.requests_total + 2);
+
+	assert_int_equal(harness_store_recover(&st), 0);
+	c = store_status(&st);
+	printf("status: after a crash: restarts %llu, requests %llu\n",
+	       (unsigned long long)c.restarts,
+	       (unsigned long long)c.requests_total);
+	assert_int_equal(c.restarts, 0);
+	assert_true(c.started >= a.started);
+	assert_true(c.requests_total < b.requests_total);
+	harness_store_close(&st);
+}
+
 int
 main(void)
 {
@@ -587,6 +655,7 @@ main(void)
 		cmocka_unit_test(reload_and_restart),
 		cmocka_unit_test(flood_left_out),
 		cmocka_unit_test(poolctl_status),
+		cmocka_unit_test(store_stop_start_and_crash),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
