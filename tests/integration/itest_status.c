@@ -14,7 +14,7 @@
  *       answered and one refused; each DaemonStats counts the requests
  *       answered before it.
  *   a Lookup waiting for a name is one request held, none once the name
- *   is published.
+ *   is published; so is a Stats waiting for its pool to settle.
  *   pools, live blocks and allocated bytes are the sums of every pool's
  *       statistics, and a user who may read one pool of two sees that
  *       one's only; uptime grows; the resident memory is what
@@ -393,6 +393,64 @@ held(void **state)
 	stop();
 }
 
+/* Stats of pool "big", which wait for its release in steps to end. */
+static int
+stats_of_big(void *arg)
+{
+	struct pool_stats st;
+	struct pool_conn *c;
+
+	(void)arg;
+	CHECK_RC(pool_connect(d.sock, &c), 0, 10);
+	CHECK_RC(pool_stats_by_name(c, "big", &st), 0, 11);
+	pool_disconnect(c);
+	return 0;
+}
+
+/*
+ * A request held for its pool to settle is one held: a Stats of a pool
+ * whose 512 MiB block goes back 4 KiB a loop turn waits for it.  Whether
+ * the Stats comes before the release ends is the machine's to say, so a
+ * round that does not see it held is tried again, up to 5 rounds; held
+ * is 0 again after each.
+ */
+static void
+held_for_settling(void **state)
+{
+	struct pool_daemon_stats ds;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+	int round, seen = 0, status;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(harness_start(&d, "release_step = 4K\n"
+				       "settle_wait_ms = 20000\n"
+				       "[pool big]\nsize = 1G\n"), 0);
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	EXPECT_RC(pool_open(c, "big", &p), 0);
+	for (round = 1; round <= 5 && !seen; round++) {
+		EXPECT_RC(pool_alloc(p, 512u << 20, &off), 0);
+		EXPECT_RC(pool_free(p, off), 0);
+		assert_true((pid = harness_spawn(stats_of_big, NULL)) > 0);
+		while (waitpid(pid, &status, WNOHANG) == 0) {
+			ds = status_of(c);
+			assert_true(ds.held <= 1);
+			seen |= ds.held == 1;
+		}
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		held_becomes(c, 0);
+	}
+	printf("status: a Stats held for its pool to settle %s, in %d "
+	       "round%s\n", seen ? "seen" : "never seen", round - 1,
+	       round == 2 ? "" : "s");
+	assert_true(seen);
+	pool_close(p);
+	pool_disconnect(c);
+	stop();
+}
+
 /* The totals that must not move but for this one's own request. */
 static void
 expect_kept(const struct pool_daemon_stats *a,
@@ -652,6 +710,7 @@ main(void)
 		cmocka_unit_test(connections),
 		cmocka_unit_test(requests),
 		cmocka_unit_test(held),
+		cmocka_unit_test(held_for_settling),
 		cmocka_unit_test(reload_and_restart),
 		cmocka_unit_test(flood_left_out),
 		cmocka_unit_test(poolctl_status),
