@@ -639,6 +639,9 @@ poolctl_status(void **state)
 	stop();
 }
 
+/* The fd store of store_stop_start_and_crash, closed however it ends. */
+static struct harness_store store;
+
 /* DaemonStats of the daemon at st's socket, through a new connection. */
 static struct pool_daemon_stats
 store_status(struct harness_store *st)
@@ -660,24 +663,21 @@ store_status(struct harness_store *st)
 static void
 store_stop_start_and_crash(void **state)
 {
+	struct harness_store *st = *state;
 	struct pool_daemon_stats a, b, c;
-	struct harness_store st;
 	int status;
 
-	(void)state;
-	memset(&st, 0, sizeof(st));
-	assert_int_equal(harness_store_open(&st, HARNESS_STORE_CONF), 0);
-	assert_int_equal(harness_store_start(&st), 0);
-	a = store_status(&st);
+	assert_int_equal(harness_store_start(st), 0);
+	a = store_status(st);
 	assert_int_equal(a.restarts, 0);
 
-	assert_int_equal(kill(st.pid, SIGTERM), 0);
-	assert_int_equal(waitpid(st.pid, &status, 0), st.pid);
-	st.pid = 0;
-	harness_store_drain(&st);
+	assert_int_equal(kill(st->pid, SIGTERM), 0);
+	assert_int_equal(waitpid(st->pid, &status, 0), st->pid);
+	st->pid = 0;
+	harness_store_drain(st);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	assert_int_equal(harness_store_start(&st), 0);
-	b = store_status(&st);
+	assert_int_equal(harness_store_start(st), 0);
+	b = store_status(st);
 	printf("status: through the store: restarts %llu, requests %llu -> "
 	       "%llu, connections %llu -> %llu\n",
 	       (unsigned long long)b.restarts,
@@ -691,15 +691,14 @@ store_stop_start_and_crash(void **state)
 	assert_true(b.connections_total >= a.connections_total + 1);
 	assert_true(b.requests_total >= a.requests_total + 2);
 
-	assert_int_equal(harness_store_recover(&st), 0);
-	c = store_status(&st);
+	assert_int_equal(harness_store_recover(st), 0);
+	c = store_status(st);
 	printf("status: after a crash: restarts %llu, requests %llu\n",
 	       (unsigned long long)c.restarts,
 	       (unsigned long long)c.requests_total);
 	assert_int_equal(c.restarts, 0);
 	assert_true(c.started >= a.started);
 	assert_true(c.requests_total < b.requests_total);
-	harness_store_close(&st);
 }
 
 int
@@ -714,7 +713,7 @@ main(void)
 		cmocka_unit_test(reload_and_restart),
 		cmocka_unit_test(flood_left_out),
 		cmocka_unit_test(poolctl_status),
-		cmocka_unit_test(store_stop_start_and_crash),
+		HARNESS_STORE_TEST(store_stop_start_and_crash, &store),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
