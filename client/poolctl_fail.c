@@ -20,15 +20,22 @@
 
 #include "poolctl.h"
 
+/* "poolctl: " and the words, on stderr; the caller ends the line. */
+static void
+ctl_vsay(const char *fmt, va_list ap)
+{
+	fputs("poolctl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+}
+
 void
 ctl_warnx(const char *fmt, ...)
 {
 	va_list	ap;
 
 	fflush(stdout);
-	fputs("poolctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	ctl_vsay(fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
 }
@@ -39,9 +46,8 @@ usage_error(const char *fmt, ...)
 {
 	va_list	ap;
 
-	fputs("poolctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	ctl_vsay(fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
 	return EXIT_USAGE;
@@ -150,9 +156,8 @@ fail(int error, const char *fmt, ...)
 	va_list	ap;
 
 	fflush(stdout);
-	fputs("poolctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	ctl_vsay(fmt, ap);
 	va_end(ap);
 	fprintf(stderr, ": %s%s\n", pool_strerror(error), daemon_words(error));
 	return exit_code(error);
