@@ -66,7 +66,7 @@ CMOCKA_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
 ENGINE_SRCS := daemon/heap.c daemon/heap_runs.c daemon/heap_buddy.c \
                daemon/heap_blockmap.c daemon/heap_spans.c \
                daemon/heap_dirty.c daemon/heap_cache.c daemon/heap_check.c \
-               daemon/heap_reserve.c
+               daemon/heap_reserve.c daemon/heap_walk.c
 ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(BUILD)/%.o)
 ENGINE_LIB  := $(BUILD)/libheap.a
 
@@ -123,7 +123,7 @@ UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta \
               test_heap_split test_heap_restore test_session test_records \
               test_block_index test_restart_names test_journal_compact \
               test_notify test_cache_lock test_poolctl_print \
-              test_pool_check test_recover
+              test_pool_check test_recover test_heap_walk
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_memory itest_badinput itest_poolctl itest_config \
@@ -278,7 +278,8 @@ $(BUILD)/tests/itest_restore: $(STATE_OBJ)
 
 # The rule tests share the engine's owner as the tests play it.
 $(BUILD)/tests/test_heap_rules $(BUILD)/tests/test_heap_split \
-  $(BUILD)/tests/test_heap_restore: $(BUILD)/tests/unit/heap_owner.o
+  $(BUILD)/tests/test_heap_restore $(BUILD)/tests/test_heap_walk: \
+  $(BUILD)/tests/unit/heap_owner.o
 # The records test runs the daemon's record allocator alone.
 $(BUILD)/tests/test_records: $(BUILD)/daemon/records.o
 # Tests of the daemon's own code, all of it but main(): its sessions and

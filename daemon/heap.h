@@ -238,6 +238,15 @@ struct heap_block_info {
 int heap_block_info(struct heap *h, uint64_t off, struct heap_block_info *out);
 
 /*
+ * heap_next_block - the first live block that starts at *at or after it,
+ * walking at most max extents: 1, with its offset in *at (heap_block_info
+ * tells the rest); 0 when there is none; -EAGAIN when the walk passed max
+ * extents (max >= 1) first, with *at where to go on, above where it was.  A look
+ * only, for listings: O(log n) a step (heap_walk.c).
+ */
+int heap_next_block(struct heap *h, uint64_t *at, unsigned max);
+
+/*
  * heap_reserve - make [off, off + bi->size) a live block of that kind,
  * size and requested, exactly as if an allocation had returned it: the
  * owner restores a heap, block by block, after a restart in place.  Its

@@ -741,6 +741,7 @@ bm_prev_start(struct heap *h, uint64_t off, uint64_t floor, bool *live)
 
 /* heap_spans.c: live page spans. */
 struct span *spans_find(struct heap *h, uint64_t start);
+struct span *spans_containing(struct heap *h, uint64_t off);
 struct span *spans_insert(struct heap *h, uint64_t start, uint64_t len,
 			  uint64_t requested);
 void spans_remove(struct heap *h, struct span *s);

@@ -24,6 +24,19 @@ spans_find(struct heap *h, uint64_t start)
 	return RB_FIND(span_tree, &h->spans, &key);
 }
 
+/* The span holding the byte at off, or NULL. */
+struct span *
+spans_containing(struct heap *h, uint64_t off)
+{
+	struct span key = {.start = off}, *s;
+
+	s = RB_NFIND(span_tree, &h->spans, &key);
+	if (s && s->start == off)
+		return s;
+	s = s ? RB_PREV(span_tree, &h->spans, s) : RB_MAX(span_tree, &h->spans);
+	return s && off - s->start < s->len ? s : NULL;
+}
+
 struct span *
 spans_insert(struct heap *h, uint64_t start, uint64_t len, uint64_t requested)
 {
