@@ -86,7 +86,7 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/pool_restore.c daemon/pool_release.c \
                daemon/dispatch.c daemon/dispatch_admin.c \
                daemon/dispatch_block.c daemon/dispatch_names.c \
-               daemon/dispatch_wait.c daemon/dispatch_status.c \
+               daemon/dispatch_wait.c daemon/dispatch_status.c daemon/dispatch_blocks.c \
                daemon/block_names.c daemon/pool_names.c daemon/pool_evict.c \
                daemon/pool_numa.c \
                daemon/config.c daemon/service.c \

@@ -280,6 +280,8 @@ dispatch_body(struct call *c)
 		return do_list_names(c, r->names);
 	case POOLMGR__REQUEST__BODY_DAEMON_STATS:
 		return do_daemon_stats(c, r->daemon_stats);
+	case POOLMGR__REQUEST__BODY_LIST_BLOCKS:
+		return do_list_blocks(c, r->list_blocks);
 	default:
 		return refuse(c, -EOPNOTSUPP, "unknown request type");
 	}

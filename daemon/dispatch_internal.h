@@ -2,8 +2,9 @@
  * dispatch_internal.h - what dispatch.c shares with the files that carry out
  * the requests: dispatch_admin.c (pools and handles: create, destroy, open,
  * close; stats, list, trim, check, clients), dispatch_block.c (blocks of
- * an open handle), dispatch_names.c (names of blocks) and
- * dispatch_status.c (the daemon's own statistics).  Nothing here is seen
+ * an open handle), dispatch_names.c (names of blocks), dispatch_blocks.c
+ * (a pool's blocks listed) and dispatch_status.c (the daemon's own
+ * statistics).  Nothing here is seen
  * outside daemon/dispatch*.c.
  *
  * Every do_* handler takes the call and its request's body and returns 0
@@ -33,8 +34,10 @@
 #define FEATURE_POOL_LIMIT	(1ULL << 1)
 #define FEATURE_BATCH_BOUNDS	(1ULL << 2)
 #define FEATURE_DAEMON_STATS	(1ULL << 3)
+#define FEATURE_LIST_BLOCKS	(1ULL << 4)
 #define DISPATCH_FEATURES	(FEATURE_LOOKUP_WAIT | FEATURE_POOL_LIMIT | \
-				 FEATURE_BATCH_BOUNDS | FEATURE_DAEMON_STATS)
+				 FEATURE_BATCH_BOUNDS | FEATURE_DAEMON_STATS | \
+				 FEATURE_LIST_BLOCKS)
 
 struct config;
 struct dpool;
@@ -121,6 +124,9 @@ int do_publish(struct call *c, const Poolmgr__Publish *m);
 int do_lookup(struct call *c, const Poolmgr__Lookup *m);
 int do_unpublish(struct call *c, const Poolmgr__Unpublish *m);
 int do_list_names(struct call *c, const Poolmgr__ListNames *m);
+
+/* dispatch_blocks.c */
+int do_list_blocks(struct call *c, const Poolmgr__ListBlocks *m);
 
 /* dispatch_status.c */
 int do_daemon_stats(struct call *c, const Poolmgr__DaemonStats *m);

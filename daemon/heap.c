@@ -15,6 +15,7 @@
  *   heap_spans.c    records of page spans (blocks >= the large threshold)
  *   heap_dirty.c    pages that may hold data; release and known-zero
  *   heap_reserve.c  a block made where the owner says (a restored heap)
+ *   heap_walk.c     the live blocks in address order (listings)
  *   heap_check.c    the invariant walk
  *
  * A small request (below the large threshold, default 128 KiB) rounds up to

@@ -238,13 +238,14 @@ struct heap_block_info {
 int heap_block_info(struct heap *h, uint64_t off, struct heap_block_info *out);
 
 /*
- * heap_next_block - the first live block that starts at *at or after it,
- * walking at most max extents: 1, with its offset in *at (heap_block_info
- * tells the rest); 0 when there is none; -EAGAIN when the walk passed max
- * extents (max >= 1) first, with *at where to go on, above where it was.  A look
- * only, for listings: O(log n) a step (heap_walk.c).
+ * heap_next_block - the first live block that starts at *at or after it: 1,
+ * with its offset in *at (heap_block_info tells the rest); 0 when there is
+ * none.  Each extent the walk looks at takes one of *steps; when none is
+ * left first, -EAGAIN with *at where to go on (above where it was, if
+ * *steps was not 0).  A look only, for listings: O(log n) a step
+ * (heap_walk.c).
  */
-int heap_next_block(struct heap *h, uint64_t *at, unsigned max);
+int heap_next_block(struct heap *h, uint64_t *at, unsigned *steps);
 
 /*
  * heap_reserve - make [off, off + bi->size) a live block of that kind,

@@ -26,7 +26,7 @@
  * are maximal, so between two live blocks lie at most one run between
  * each pair of cached blocks: the steps to the next live block are at
  * most twice the cached blocks plus one, and the caller bounds them
- * (max), so that a walk over a pool of many cached blocks still answers
+ * (its steps), so that a walk over a pool of many cached blocks still answers
  * in bounded time and says where to go on.
  *
  * A look only: nothing changes, no statistic moves.
@@ -73,10 +73,9 @@ step_over(struct heap *h, uint64_t p, uint64_t *len)
 }
 
 int
-heap_next_block(struct heap *h, uint64_t *at, unsigned max)
+heap_next_block(struct heap *h, uint64_t *at, unsigned *steps)
 {
 	uint64_t p = *at, len;
-	unsigned steps = 0;
 
 	if (p >= h->top)
 		return 0;
@@ -84,10 +83,11 @@ heap_next_block(struct heap *h, uint64_t *at, unsigned max)
 	if (p < h->top && !bm_is_start(h, p))
 		p = extent_end_over(h, p);
 	while (p < h->top) {
-		if (steps++ == max) {
+		if (*steps == 0) {
 			*at = p;
 			return -EAGAIN;
 		}
+		--*steps;
 		if (bm_is_live(h, p) || span_start(h, p)) {
 			*at = p;
 			return 1;

@@ -45,6 +45,10 @@
  *     trim leaves a wholly free dirty page (a trim in steps too, when no
  *     other call came between its steps), or a step releases more than
  *     its pages (and one short run);
+ *   - a walk of the live blocks (heap_next_block) from any offset, in
+ *     steps of any bound, finds other than the table's blocks at or after
+ *     it in address order, fails to move on when its steps run out, or
+ *     changes any statistic;
  *   - a free gives back more than its own pages, the retention cut
  *     (retain_cut) and two queued ranges (a heap_free_released: the cut
  *     and one range); heap_retain_step more than its pages and one range,
@@ -90,7 +94,10 @@
  *                  reserve KIND ... instead (see op_reserve)
  *   10  trim; with a parameter, a step of a trim in steps of up to
  *       parameter pages
- *   11  realloc or resize (parameter bit 0) of BOGUS or HEAP_OFF_NONE, SIZE
+ *   11  realloc or resize (parameter bit 0) of BOGUS or HEAP_OFF_NONE, SIZE;
+ *       parameter bit 1: instead, walk the live blocks (heap_next_block)
+ *       from WHERE, 4 bytes modulo the pool and a page, in steps of at
+ *       most (parameter >> 2) + 1 extents
  *   12  burst      SIZE: up to parameter + 1 allocations of one size
  *   13  free many  every (parameter % 4 + 2)th block of the table
  *   14  alloc      SIZE, aligned to 2^(parameter + 4)
@@ -1512,6 +1519,66 @@ op_bogus_resize(struct fz *f, struct rd *r, bool resize)
 	expect_unchanged(f, &before, false);
 }
 
+static int
+cmp_off(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * heap_next_block from where, in steps of at most max extents: exactly the
+ * table's blocks that start at or after where, in address order, and no
+ * statistic moved.
+ */
+static void
+op_walk(struct fz *f, struct rd *r, unsigned max)
+{
+	uint64_t where = rdn(r, 4) % (f->pool + f->page), at = where;
+	uint64_t want[MAX_LIVE];
+	struct heap_stats before, after;
+	unsigned i, n = 0, found = 0;
+	int rc;
+
+	f->called = true;
+	trace(f, "walk from %#" PRIx64 " by %u", where, max);
+	for (i = 0; i < f->n; i++)
+		if (f->live[i].off >= where)
+			want[n++] = f->live[i].off;
+	qsort(want, n, sizeof(*want), cmp_off);
+	memset(&before, 0, sizeof(before));
+	memset(&after, 0, sizeof(after));
+	get_stats(f, &before);
+	for (;;) {
+		unsigned steps = max;
+		uint64_t from = at;
+
+		rc = heap_next_block(f->h, &at, &steps);
+		if (rc == -EAGAIN) {
+			if (steps != 0 || at <= from)
+				die(f, "walk from %#" PRIx64 ": stopped at %#"
+				    PRIx64 " with %u steps left", from, at,
+				    steps);
+			continue;
+		}
+		if (rc == 0)
+			break;
+		if (rc != 1 || found == n || at != want[found])
+			die(f, "walk from %#" PRIx64 ": block %u at %#" PRIx64
+			    " (%d), expected %#" PRIx64, where, found, at, rc,
+			    found < n ? want[found] : 0);
+		found++;
+		at++;
+	}
+	if (found != n)
+		die(f, "walk from %#" PRIx64 ": %u blocks of %u", where, found,
+		    n);
+	get_stats(f, &after);
+	if (memcmp(&before, &after, sizeof(before)) != 0)
+		die(f, "a walk changed the statistics");
+}
+
 static void
 op_free_many(struct fz *f, unsigned every)
 {
@@ -1604,6 +1671,11 @@ run_op(struct fz *f, struct rd *r)
 		}
 		break;
 	case 11:
+		if (param & 2) {
+			f->opname = "walk";
+			op_walk(f, r, (param >> 2) + 1);
+			break;
+		}
 		f->opname = "bogus realloc/resize";
 		op_bogus_resize(f, r, param & 1);
 		break;

@@ -19,6 +19,7 @@
  *     daemon/heap.c daemon/heap_runs.c daemon/heap_buddy.c \
  *     daemon/heap_blockmap.c daemon/heap_spans.c daemon/heap_dirty.c \
  *     daemon/heap_cache.c daemon/heap_check.c daemon/heap_reserve.c \
+ *     daemon/heap_walk.c \
  *     -lprotobuf-c
  *   build/make_corpus tests/fuzz/corpus
  *
@@ -167,6 +168,14 @@ e_alloc(struct seed *s, uint64_t size, int align_log)
 	put8(s, E_ALLOC);
 	e_size(s, size);
 	e_align(s, align_log);
+}
+
+/* walk the live blocks from where (4 bytes), steps of 1..4 extents. */
+static void
+e_walk(struct seed *s, uint32_t where, unsigned steps)
+{
+	put8(s, E_BOGUS_RE | (2 | (steps - 1) << 2) << 4);
+	putn(s, where, 4);
 }
 
 static void
@@ -388,6 +397,27 @@ engine_seeds(void)
 	e_align(&s, -1);
 	e_idx_size(&s, E_RESIZE, 0, 2000);
 	write_seed("fuzz_engine", "odd_size", &s);
+
+	/* Walks over live, cached and free blocks and spans, from offsets
+	 * at, inside and between them, in steps of 1 to 4. */
+	e_header(&s, 1, false, 0, 0, 1024, 0, 0);
+	for (i = 0; i < 6; i++)
+		e_alloc(&s, 48, -1);
+	e_alloc(&s, 300000, -1);
+	e_alloc(&s, 5000, -1);
+	e_alloc(&s, 64, -1);
+	e_op_idx(&s, E_FREE, 1);
+	e_op_idx(&s, E_FREE, 2);
+	e_op_idx(&s, E_FREE, 5);
+	e_walk(&s, 0, 1);
+	e_walk(&s, 40, 2);
+	e_walk(&s, 100, 4);
+	e_walk(&s, 5000, 1);
+	e_walk(&s, 400000, 3);
+	e_walk(&s, 0xffffffff, 1);
+	e_op_idx(&s, E_FREE, 3);
+	e_walk(&s, 300, 1);
+	write_seed("fuzz_engine", "walk", &s);
 
 	/* Churn of one size class through the caches. */
 	e_header(&s, 1, false, 0, 0, 32, 0, 0);
@@ -887,6 +917,25 @@ d_daemon_stats(struct seed *s, unsigned ctl)
 }
 
 static void
+d_list_blocks(struct seed *s, unsigned ctl, uint32_t handle, const char *pool,
+	      uint64_t from, uint32_t pid, uint32_t of_handle)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__ListBlocks m = POOLMGR__LIST_BLOCKS__INIT;
+	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
+
+	ref.handle = handle;
+	ref.name = (char *)(pool ? pool : "");
+	m.pool = &ref;
+	m.from = from;
+	m.pid = pid;
+	m.handle = of_handle;
+	r.body_case = POOLMGR__REQUEST__BODY_LIST_BLOCKS;
+	r.list_blocks = &m;
+	d_req(s, ctl, &r);
+}
+
+static void
 d_clients(struct seed *s, unsigned ctl, const char *pool)
 {
 	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
@@ -1202,6 +1251,20 @@ single_seeds(void)
 	d_alloc(&s, 0, 1, 100, 0, false, 0);
 	d_daemon_stats(&s, 0);
 	write_seed("fuzz_dispatch", "daemon_stats", &s);
+
+	d_begin(&s, F_HELLO);
+	d_open(&s, 0, "f", false);
+	d_alloc(&s, 0, 1, 100, 0, false, 0);
+	d_alloc(&s, 0, 1, 200000, 0, false, 0);
+	d_alloc(&s, 0, 1, 40, 0, false, 0);
+	d_list_blocks(&s, 0, 1, NULL, 0, 0, 0);
+	d_list_blocks(&s, 0, 0, "f", 17, 0, 0);
+	d_list_blocks(&s, 0, 0, "f", 0, 1, 0);
+	d_list_blocks(&s, 0, 0, "f", 0, 0, 1);
+	d_list_blocks(&s, 0, 0, "f", UINT64_MAX, 0, 0);
+	d_list_blocks(&s, 0, 0, "nope", 0, 0, 0);
+	d_list_blocks(&s, 0, 7, NULL, 0, 0, 0);
+	write_seed("fuzz_dispatch", "list_blocks", &s);
 
 	d_begin(&s, F_HELLO);
 	d_open(&s, 0, "f", false);

@@ -1,0 +1,183 @@
+/*
+ * dispatch_blocks.c - ListBlocks: a pool's live blocks in address order, a
+ * page at a time, with what the daemon knows of each: its holders, whether
+ * a name holds it, whose quota it counts in.  What an operator asks when a
+ * pool fills and nobody knows with what: `poolctl blocks POOL --pid N`.
+ *
+ * The engine finds the blocks (heap_next_block walks its extents from the
+ * offset asked); the pool's block index gives each one's record.  A pool
+ * may hold ten million blocks, a filter may keep few of them and a block
+ * may have thousands of holders, so a reply looks at no more than
+ * BLOCKS_LOOKS extents and holders together (one block's holders are
+ * always looked at to their end: at most POOL_MAX_HOLDERS) and lists at
+ * most MAX_LISTED_BLOCKS; it says where to go on.  Each request is one
+ * short turn of the loop however big the pool; the listing as a whole is
+ * as long as the pool's blocks.
+ *
+ * The walk holds nothing between requests: a page starts from the offset
+ * the client gives (the last reply's next), so what changed in between
+ * is listed as it is then, and the offsets of one listing only grow.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "dispatch_internal.h"
+#include "heap.h"
+#include "pool.h"
+#include "session.h"
+
+#define MAX_LISTED_BLOCKS 128
+#define LISTED_HOLDERS 4
+#define BLOCKS_LOOKS 4096
+
+/*
+ * A reply's size: an entry packs to at most 11 bytes a 64-bit field, 6 a
+ * 32-bit one and 2 a flag, with its tag; so under 200 bytes with its four
+ * holders, and 128 entries under 26 KiB: always one datagram.
+ */
+_Static_assert(MAX_LISTED_BLOCKS * 200 < PEER_MAX_MESSAGE - 1024,
+	       "a page of blocks fits a datagram");
+
+static Poolmgr__BlockInfo block_info[MAX_LISTED_BLOCKS];
+static Poolmgr__BlockInfo *block_ptrs[MAX_LISTED_BLOCKS];
+static Poolmgr__BlockHolder holder_info[MAX_LISTED_BLOCKS][LISTED_HOLDERS];
+static Poolmgr__BlockHolder *holder_ptrs[MAX_LISTED_BLOCKS][LISTED_HOLDERS];
+static Poolmgr__ListBlocksReply blocks_reply;
+
+/* Which blocks a request keeps: pid 0, all; else that process's handles'. */
+struct block_filter {
+	uint32_t pid, handle;
+};
+
+static bool
+filter_keeps(const struct block_filter *f, const struct handle *h)
+{
+	return h->session && (uint32_t)h->session->pid == f->pid &&
+	       (f->handle == 0 || h->id == f->handle);
+}
+
+static bool
+filter_on_pool(const struct block_filter *f, struct dpool *p)
+{
+	const struct handle *h;
+
+	LIST_FOREACH(h, &p->handles, in_pool)
+		if (filter_keeps(f, h))
+			return true;
+	return false;
+}
+
+/*
+ * e's first holders (open handles only: a closed one's references are on
+ * their way out), and whether the filter keeps the block.  Each holder
+ * looked at takes one of *looks, as far as there are any.
+ */
+static bool
+list_holders(Poolmgr__BlockInfo *e, size_t k, struct block *b,
+	     const struct block_filter *f, unsigned *looks)
+{
+	bool kept = f->pid == 0;
+	struct hold *hd;
+
+	BLOCK_FOREACH_HOLD(hd, b) {
+		const struct handle *h = hold_handle(hd);
+		Poolmgr__BlockHolder *bh;
+
+		if (*looks)
+			--*looks;
+		if (!h->session)
+			continue;
+		kept = kept || filter_keeps(f, h);
+		if (e->n_first_holders == LISTED_HOLDERS) {
+			if (kept)
+				break;
+			continue;
+		}
+		bh = &holder_info[k][e->n_first_holders];
+		poolmgr__block_holder__init(bh);
+		bh->pid = (uint32_t)h->session->pid;
+		bh->uid = h->session->uid;
+		bh->handle = h->id;
+		holder_ptrs[k][e->n_first_holders++] = bh;
+	}
+	return kept;
+}
+
+/* Entry k for b; false if the filter does not keep it. */
+static bool
+list_block(size_t k, struct block *b, uint64_t requested,
+	   const struct block_filter *f, unsigned *looks)
+{
+	Poolmgr__BlockInfo *e = &block_info[k];
+
+	poolmgr__block_info__init(e);
+	e->first_holders = holder_ptrs[k];
+	if (!list_holders(e, k, b, f, looks))
+		return false;
+	e->offset = b->off;
+	e->usable_size = b->size;
+	e->requested = requested;
+	e->holders = b->nrefs;
+	e->named = b->named;
+	e->evictable = b->evictable;
+	e->persistent = block_persistent(b);
+	e->persister = e->persistent ? b->persister : 0;
+	e->busy = b->busy;
+	block_ptrs[k] = e;
+	return true;
+}
+
+static int
+refuse_filter(struct call *c, const struct block_filter *f,
+	      const struct dpool *p)
+{
+	if (f->handle)
+		return refuse(c, -ESRCH, "process %u has no handle %u on pool %s",
+			      f->pid, f->handle, p->name);
+	return refuse(c, -ESRCH, "process %u has no handle on pool %s", f->pid,
+		      p->name);
+}
+
+int
+do_list_blocks(struct call *c, const Poolmgr__ListBlocks *m)
+{
+	struct block_filter f = {.pid = m->pid, .handle = m->handle};
+	unsigned looks = BLOCKS_LOOKS;
+	struct heap_block_info bi;
+	uint64_t at = m->from;
+	struct dpool *p;
+	size_t k = 0;
+	int rc, found = 0;
+
+	if (!(p = get_pool(c, m->pool, false, &rc)))
+		return rc;
+	if (f.handle && !f.pid)
+		return refuse(c, -EINVAL, "a handle to list by needs its pid");
+	if (f.pid && !filter_on_pool(&f, p))
+		return refuse_filter(c, &f, p);
+	while (k < MAX_LISTED_BLOCKS && looks > 0 &&
+	       (found = heap_next_block(p->heap, &at, &looks)) == 1) {
+		struct block *b = dpool_block(p, at);
+
+		/* Live in the engine: its info cannot fail. */
+		if (heap_block_info(p->heap, at, &bi) != 0) {
+			assert(!"heap_next_block gave no live block");
+			break;
+		}
+		/* No record: a move's new place, not the pool's yet. */
+		if (b && list_block(k, b, bi.requested, &f, &looks))
+			k++;
+		at += bi.size;
+	}
+	poolmgr__list_blocks_reply__init(&blocks_reply);
+	blocks_reply.n_blocks = k;
+	blocks_reply.blocks = block_ptrs;
+	blocks_reply.next = at;
+	blocks_reply.done = found == 0;
+	c->rep->body_case = POOLMGR__REPLY__BODY_BLOCKS;
+	c->rep->blocks = &blocks_reply;
+	return 0;
+}
