@@ -346,8 +346,9 @@ sleep_ms(long long ms)
 	nanosleep(&ts, NULL);
 }
 
-void
-notify_flush(void)
+/* notify_flush, and whether everything waiting went. */
+static bool
+flush(void)
 {
 	struct pollfd pfd = {.events = POLLOUT};
 	long long end = now_ms() + NOTIFY_EXIT_MS, left;
@@ -375,15 +376,24 @@ notify_flush(void)
 	if (ev_retry)
 		event_del(ev_retry);
 	stalled_since = 0;
+	return rc == 0;
 }
 
 void
+notify_flush(void)
+{
+	(void)flush();
+}
+
+bool
 notify_teardown(void)
 {
-	notify_flush();
+	bool sent = flush();
+
 	notify_disconnect();
 	if (ev_retry)
 		event_free(ev_retry);
 	ev_retry = NULL;
 	loop_base = NULL;
+	return sent;
 }

@@ -36,9 +36,10 @@ void notify_setup(struct event_base *base);
 /*
  * Before an exec or an exit: send what waits, waiting at most
  * NOTIFY_EXIT_MS for the receiver to read; what is left is logged and
- * dropped.  notify_teardown also frees the loop's events.
+ * dropped.  notify_teardown also frees the loop's events, and says
+ * whether everything went.
  */
 void notify_flush(void);
-void notify_teardown(void);
+bool notify_teardown(void);
 
 #endif /* POOLMGRD_NOTIFY_H */

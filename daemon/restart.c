@@ -421,8 +421,8 @@ store_now(void)
 			dpool_share_detach(p);
 		stored = true;
 		log_info("stopping: %u pool%s, %llu block%s, %u client%s "
-			 "pushed to systemd's fd store; a start that follows "
-			 "restores them", sf.npools, log_plural(sf.npools),
+			 "to keep in systemd's fd store", sf.npools,
+			 log_plural(sf.npools),
 			 (unsigned long long)sf.nblocks,
 			 log_plural(sf.nblocks), sf.nsessions,
 			 log_plural(sf.nsessions));

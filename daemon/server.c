@@ -937,8 +937,14 @@ server_run(const struct server_opts *o, struct config *cf)
 	/* systemd owns a socket it passed, or its store holds ours. */
 	if (!socket_activated && !restart_stored())
 		unlink(server_socket);
-	/* What systemd has not read yet, a stop's pushes among it. */
-	notify_teardown();
+	/*
+	 * What systemd has not read yet, a stop's pushes among it: only once
+	 * they went does the store hold the pools (else notify.c said what
+	 * was not sent).
+	 */
+	if (notify_teardown() && restart_stored())
+		log_info("systemd's fd store holds them; a start that follows "
+			 "restores them");
 	event_base_free(base);
 	log_limits_flush_all();
 	log_info("stopped");

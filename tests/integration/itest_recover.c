@@ -1002,7 +1002,7 @@ small_store_planned(void **state)
 	start(st, "6");
 	persist_one(st, &off);
 	stop(st);
-	assert_true(log_has(st, "pushed to systemd's fd store"));
+	assert_true(log_has(st, "to keep in systemd's fd store"));
 	n = st->n;
 	memcpy(old, st->name, sizeof(old));
 	start(st, "6");

@@ -1024,9 +1024,11 @@ fdstore_restart(void **state)
 	assert_true(stored_name(st, "state"));
 	assert_true(stored_name(st, "pool.0"));
 	assert_true(stored_name(st, "conn.0"));
-	assert_true(file_contains(st->n.log, "1 client pushed to systemd's "
-				  "fd store; a start that follows restores "
-				  "them"));
+	assert_true(file_contains(st->n.log, "1 client to keep in systemd's "
+				  "fd store"));
+	/* Said only once systemd has read the pushes. */
+	assert_true(file_contains(st->n.log, "systemd's fd store holds them; "
+				  "a start that follows restores them"));
 
 	store_start(st, val);
 	assert_true(file_contains(st->n.log, STORE_RESTORED "1 pool"));

@@ -298,8 +298,10 @@ npid=$(prop poolmgrd MainPID)
 wait_for 100 '[ "$(prop poolmgrd NFileDescriptorStore)" = 3 ]' ||
 	fail "the fd store holds $(prop poolmgrd NFileDescriptorStore) descriptors after the start, not the journal and 2 pools'"
 holder_ok "after systemctl restart"
-journal_has "$((idle + 2)) clients pushed to systemd's fd store" ||
+journal_has "$((idle + 2)) clients to keep in systemd's fd store" ||
 	fail "the stop did not say it pushed $((idle + 2)) clients to the store"
+journal_has "systemd's fd store holds them" ||
+	fail "the stop did not say the store holds them"
 journal_has "restored from systemd's fd store: " ||
 	fail "the start did not say it restored from the store"
 pid=$npid
