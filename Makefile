@@ -101,7 +101,7 @@ DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o) $(STATE_OBJ)
 DAEMON_LIBS := $(shell pkg-config --libs libevent libprotobuf-c inih 2>/dev/null) $(SD_LIBS)
 
 LIB_SRCS := client/conn.c client/open.c client/admin.c client/stats.c \
-            client/lists.c client/pool.c client/cache.c \
+            client/lists.c client/blocks.c client/pool.c client/cache.c \
             client/cache_class.c client/cache_shard.c client/cache_budget.c \
             client/cache_flush.c client/cache_conn.c \
             client/cache_table.c client/cache_lock.c client/errors.c \
@@ -114,7 +114,7 @@ LIB_LIBS := $(shell pkg-config --libs libprotobuf-c 2>/dev/null) -lpthread
 CTL_SRCS := client/poolctl.c client/poolctl_parse.c client/poolctl_admin.c \
             client/poolctl_show.c client/poolctl_names.c \
             client/poolctl_print.c client/poolctl_fail.c \
-            client/poolctl_status.c
+            client/poolctl_status.c client/poolctl_blocks.c
 CTL_OBJS := $(CTL_SRCS:%.c=$(BUILD)/%.o)
 CTL_LIBS := $(shell pkg-config --libs json-c 2>/dev/null)
 EXAMPLES := $(BUILD)/examples/producer $(BUILD)/examples/consumer

@@ -5,7 +5,8 @@
  * id.  open.c owns connections and open pools: it makes and unmakes struct
  * pool (a handle and its mapping).  admin.c creates, changes and destroys
  * pools; stats.c asks about one whole pool (statistics, trim, check);
- * lists.c lists pools, their clients, persisted blocks' uids and names.
+ * lists.c lists pools, their clients, persisted blocks' uids and names;
+ * blocks.c lists a pool's live blocks, a page at a time.
  * pool.c owns the API for the blocks of an open pool.
  * Nothing here is exported: the version script exports only pool_*, so no
  * internal name may start with "pool_".
@@ -37,6 +38,7 @@
 #define CONN_FEATURE_BATCH_BOUNDS	(1ULL << 2)	/* the batch replies'
 							 * limit and quota */
 #define CONN_FEATURE_DAEMON_STATS	(1ULL << 3)	/* DaemonStats */
+#define CONN_FEATURE_LIST_BLOCKS	(1ULL << 4)	/* ListBlocks */
 
 /*
  * Descriptors that came with a reply (OpenPool: the memfd, the share map;
@@ -209,7 +211,8 @@ int	conn_local_failure(int err);
 void	conn_fds_init(struct conn_fds *);
 void	conn_fds_close(struct conn_fds *);
 
-/* admin.c: a pool name given to a request (for open.c, stats.c, lists.c) */
+/* admin.c: a pool name given to a request (for open.c, stats.c, lists.c,
+ * blocks.c) */
 int	client_check_name(const char *);
 
 /*

@@ -321,6 +321,42 @@ struct pool_named {
 	uint64_t generation;		/* see pool_lookup_wait */
 };
 
+/* One holder of a block: a handle of an open pool (as pool_clients lists it). */
+struct pool_block_holder {
+	uint32_t pid, uid;
+	uint32_t handle;
+};
+
+/* struct pool_block_info's flags. */
+#define POOL_BLOCK_NAMED	0x1	/* a name holds it (pool_publish) */
+#define POOL_BLOCK_EVICTABLE	0x2	/* ... published evictable */
+#define POOL_BLOCK_PERSISTENT	0x4	/* it outlives its holders (persisted,
+					 * or named) */
+#define POOL_BLOCK_BUSY		0x8	/* being moved or zeroed by the
+					 * daemon */
+
+/* How many of a block's holders pool_blocks names. */
+#define POOL_BLOCK_HOLDERS_LISTED 4
+
+/* One live block, as `poolctl blocks` shows it. */
+struct pool_block_info {
+	uint64_t offset, usable_size;
+	/*
+	 * The bytes asked for when it was made or last resized (a block of
+	 * under four granules keeps only the high bits of its slack, so
+	 * this may read a little high for it).
+	 */
+	uint64_t requested;
+	uint32_t holders;		/* references held by open handles */
+	uint32_t flags;			/* POOL_BLOCK_* */
+	uint32_t persister;		/* POOL_BLOCK_PERSISTENT: the uid
+					 * whose quota it counts in */
+	uint32_t nlisted;		/* of first_holders */
+	/* The first of its holders, in the order the daemon keeps them. */
+	struct pool_block_holder first_holders[POOL_BLOCK_HOLDERS_LISTED];
+	uint64_t reserved[4];		/* zero: room for later fields */
+};
+
 /*
  * pool_connect - connect to poolmgrd at socket_path (NULL: $POOLMGRD_SOCKET,
  * else POOL_DEFAULT_SOCKET) and say hello.  -ENOENT when there is no
@@ -725,6 +761,31 @@ POOL_API int pool_persisted(struct pool_conn *c, const char *name,
 POOL_API int pool_names(struct pool_conn *c, const char *name,
 			const char *prefix, struct pool_named **out,
 			size_t *n, size_t *total);
+
+/*
+ * pool_blocks - one page of the live blocks of pool name (read
+ * permission), in address order from *from on: start with *from 0.  pid
+ * (0: any) keeps only the blocks a handle of that process holds, and
+ * handle (0: any of its handles; needs pid) only those of that one
+ * handle, as pool_clients numbers them.  On 0, *out (free() it, never
+ * NULL) holds *n blocks, 0 to 128, *from is where the next page starts
+ * and *done is 1 when no live block starts at or after it.  A page holds
+ * blocks from a bounded stretch of the pool, so one of 0 blocks does not
+ * mean the end (a filter that passes over many blocks meets such pages):
+ * ask again from *from until *done.  Blocks made, freed or moved while
+ * the listing goes on may be listed or not; none is listed twice at one
+ * offset.
+ *
+ * -ENOENT: no such pool; -EACCES: the pool's mode does not let the
+ * caller read it; -ESRCH: the process has no handle (or no such handle)
+ * on the pool; -EINVAL: a handle without a pid; -EOPNOTSUPP, without
+ * asking, from a daemon older than the request; -EPROTO: a reply that
+ * breaks the contract above.  A failed call leaves *from, *out, *n and
+ * *done as they were.
+ */
+POOL_API int pool_blocks(struct pool_conn *c, const char *name, uint32_t pid,
+			 uint32_t handle, uint64_t *from,
+			 struct pool_block_info **out, size_t *n, int *done);
 
 /*
  * pool_strerror - text for a code returned by this library (any other

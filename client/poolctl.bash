@@ -22,13 +22,14 @@
 # Every long option poolctl takes, for getopt_long's unique prefixes.
 _poolctl_long_opts=(--socket --json --help --version --force --size
 	--granularity --mode --quota --retain --page-size --numa-node
-	--numa-policy --format --timeout --owner --group --limit)
+	--numa-policy --format --timeout --owner --group --limit --pid
+	--handle)
 # Those whose value is the next word when not given after '='.
 _poolctl_value_opts=' --socket --size --granularity --mode --quota --retain
 	--page-size --numa-node --numa-policy --format --timeout --owner
-	--group --limit '
+	--group --limit --pid --handle '
 _poolctl_commands=(list stats status create destroy set clients persisted
-	names wait unpublish trim check help)
+	names wait unpublish blocks trim check help)
 _poolctl_global_opts=(-s --socket -j --json --json=pretty --json=short -h
 	--help -V --version)
 
@@ -47,6 +48,8 @@ _poolctl_cmd_opts()
 		opts=(--mode --owner --group --quota --retain --limit) ;;
 	wait)
 		opts=(--timeout) ;;
+	blocks)
+		opts=(--pid --handle --format) ;;
 	*)
 		opts=() ;;
 	esac
@@ -205,7 +208,12 @@ _poolctl_values()
 		compopt -o filenames 2>/dev/null
 		_poolctl_compgen -f -- "$cur" ;;
 	--format)
-		_poolctl_add text json prometheus kv ;;
+		# blocks streams its rows: no Prometheus gauges of them.
+		if [[ $cmd == blocks ]]; then
+			_poolctl_add text json kv
+		else
+			_poolctl_add text json prometheus kv
+		fi ;;
 	--numa-policy)
 		_poolctl_add preferred bind ;;
 	--json)
@@ -248,7 +256,7 @@ _poolctl_args()
 	help,1)
 		_poolctl_add "${_poolctl_commands[@]}" ;;
 	stats,1 | clients,1 | persisted,1 | destroy,1 | set,1 | names,1 | \
-	wait,1 | unpublish,1 | trim,1 | check,1)
+	wait,1 | unpublish,1 | blocks,1 | trim,1 | check,1)
 		_poolctl_pools ;;
 	names,2 | wait,2 | unpublish,2)
 		_poolctl_blocks "${args[1]}" ;;

@@ -16,8 +16,9 @@
  * commands and their help, matching the words given against that table,
  * and the connection every command makes once its arguments are good.  The
  * commands are in poolctl_admin.c (create, destroy, set), poolctl_show.c
- * (list, stats, clients, persisted, trim, check, status) and poolctl_names.c
- * (names, wait, unpublish), the readers of their values in poolctl_parse.c:
+ * (list, stats, clients, persisted, trim, check, status), poolctl_names.c
+ * (names, wait, unpublish) and poolctl_blocks.c (blocks), the readers of
+ * their values in poolctl_parse.c:
  * a new command is a function in one of those, declared in poolctl.h, and
  * a row of cmds[] here.
  */
@@ -54,6 +55,8 @@
 #define O_OWNER		0x800
 #define O_GROUP		0x1000
 #define O_LIMIT		0x2000
+#define O_PID		0x4000
+#define O_HANDLE	0x8000
 
 /* getopt_long values of the long-only options. */
 enum {
@@ -70,6 +73,8 @@ enum {
 	OPT_OWNER,
 	OPT_GROUP,
 	OPT_LIMIT,
+	OPT_PID,
+	OPT_HANDLE,
 };
 
 struct cmd {
@@ -290,6 +295,33 @@ static const struct cmd cmds[] = {
 	  "Remove NAME from POOL and drop the reference it holds: the block\n"
 	  "is freed unless a handle still holds it.  Needs write permission\n"
 	  "on the pool.\n" },
+	{ "blocks", cmd_blocks, 1, 1, O_PID | O_HANDLE | O_FORMAT,
+	  "POOL [--pid PID [--handle HANDLE]] [--format=text|json|kv]",
+	  "live blocks: offset, size, holders, flags; by process or handle",
+	  "List the live blocks of POOL in address order (read permission),\n"
+	  "page after page as the daemon sends them (a pool may hold millions:\n"
+	  "nothing is gathered first).  Each block's offset (hexadecimal),\n"
+	  "usable size, the bytes asked for (REQUESTED), the references open\n"
+	  "handles hold to it (HOLDERS), its flags, the uid whose quota a\n"
+	  "persistent block counts in (PERSISTER), and its first holders\n"
+	  "(at most 4) as PID:HANDLE, \"+N\" for the others.  FLAGS are\n"
+	  "letters, \"-\" for none:\n"
+	  "  N  named: a name holds it (see names)\n"
+	  "  E  the name is evictable\n"
+	  "  P  persistent: it outlives its holders (persisted, or named)\n"
+	  "  B  busy: being moved or zeroed by the daemon\n"
+	  "To find a leak, `poolctl clients POOL` says which processes hold\n"
+	  "how much, and `poolctl blocks POOL --pid PID` lists what one holds.\n"
+	  "Exit 1 if the process has no (such) handle on the pool.\n"
+	  "\n"
+	  "  --pid PID        only the blocks a handle of process PID holds\n"
+	  "  --handle HANDLE  ... and of those, only handle HANDLE's (as\n"
+	  "                   clients numbers them; needs --pid)\n"
+	  "  --format=FMT     text (default), json (as --json: an array of\n"
+	  "                   one object per block) or kv (one 'POOL OFFSET\n"
+	  "                   KEY VALUE' line per field: the JSON keys, plain\n"
+	  "                   numbers, a 'holder PID:HANDLE' line per holder\n"
+	  "                   listed)\n" },
 	{ "trim", cmd_trim, 1, 1, 0, "POOL",
 	  "give a pool's free pages back to the OS",
 	  "Give every free page of POOL back to the OS now and print how many\n"
@@ -383,6 +415,8 @@ static const struct option longopts[] = {
 	{ "owner",	 required_argument,	NULL, OPT_OWNER },
 	{ "group",	 required_argument,	NULL, OPT_GROUP },
 	{ "limit",	 required_argument,	NULL, OPT_LIMIT },
+	{ "pid",	 required_argument,	NULL, OPT_PID },
+	{ "handle",	 required_argument,	NULL, OPT_HANDLE },
 	{ NULL,		 0,			NULL, 0 }
 };
 
@@ -416,6 +450,10 @@ opt_name(unsigned bit)
 		return "--group";
 	case O_LIMIT:
 		return "--limit";
+	case O_PID:
+		return "--pid";
+	case O_HANDLE:
+		return "--handle";
 	default:
 		return "--format";
 	}
@@ -521,6 +559,12 @@ parse_args(struct ctl *ctl, int argc, char **argv, char **pos, int *npos)
 			break;
 		case OPT_GROUP:
 			take_value(ctl, O_GROUP, &ctl->group_arg);
+			break;
+		case OPT_PID:
+			take_value(ctl, O_PID, &ctl->pid_arg);
+			break;
+		case OPT_HANDLE:
+			take_value(ctl, O_HANDLE, &ctl->handle_arg);
 			break;
 		case OPT_NUMA_POLICY:
 			take_value(ctl, O_NUMA_POLICY, &ctl->numa_policy_arg);

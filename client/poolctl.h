@@ -8,6 +8,8 @@
  *   poolctl_show.c     list, stats, clients, persisted, trim, check,
  *                      status
  *   poolctl_names.c    names, wait, unpublish
+ *   poolctl_blocks.c   blocks: a pool's live blocks, page after page, as
+ *                      text, JSON or kv
  *   poolctl_print.c    what poolctl says: each command's result as text or
  *                      JSON (and the statistics and who persisted what as
  *                      kv and Prometheus too)
@@ -60,6 +62,8 @@ struct ctl {
 	const char		*timeout_arg;
 	const char		*owner_arg;
 	const char		*group_arg;
+	const char		*pid_arg;
+	const char		*handle_arg;
 	bool			 force;
 	const char		*twice;		/* an option given twice */
 
@@ -113,6 +117,7 @@ int	parse_timeout(const char *, int *);
 int	parse_mode(const char *, uint32_t *);
 int	parse_uid(const char *, uint32_t *);
 int	parse_gid(const char *, uint32_t *);
+int	parse_id(const char *, uint32_t *);
 int	check_pool_name(const char *, const char *);
 
 /*
@@ -135,6 +140,8 @@ int	cmd_status(struct ctl *, int, char **);
 int	cmd_names(struct ctl *, int, char **);
 int	cmd_wait(struct ctl *, int, char **);
 int	cmd_unpublish(struct ctl *, int, char **);
+/* poolctl_blocks.c */
+int	cmd_blocks(struct ctl *, int, char **);
 
 /* poolctl_fail.c: diagnostics, "poolctl: WHAT: WHY" on stderr */
 void		ctl_warnx(const char *, ...)

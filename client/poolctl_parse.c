@@ -1,7 +1,7 @@
 /*
  * poolctl_parse.c - how poolctl reads the values its arguments give:
- * sizes, counts, NUMA nodes, seconds, modes, users and groups, and pool
- * names.
+ * sizes, counts, NUMA nodes, seconds, modes, users and groups, process
+ * and handle numbers, and pool names.
  *
  * One kind of value is read one way wherever it is given (create and set
  * both take a mode, a user, a group and sizes), so the readers are apart
@@ -177,6 +177,22 @@ parse_gid(const char *s, uint32_t *out)
 	if ((gr = getgrnam(s)) == NULL)
 		return -1;
 	*out = (uint32_t)gr->gr_gid;
+	return 0;
+}
+
+/*
+ * PID and HANDLE: a process or a handle number as the daemon lists them
+ * (`poolctl clients`), 1 to 2^32 - 1: 0 would mean "any" to the library,
+ * which the option left out says already.
+ */
+int
+parse_id(const char *s, uint32_t *out)
+{
+	unsigned long	 v;
+
+	if (parse_count(s, UINT32_MAX, &v) != 0 || v == 0)
+		return -1;
+	*out = (uint32_t)v;
 	return 0;
 }
 

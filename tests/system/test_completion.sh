@@ -244,6 +244,7 @@ sample() {
 	USER | GROUP | NODE) echo 0 ;;
 	POLICY) echo preferred ;;
 	SECONDS) echo 1 ;;
+	PID | HANDLE) echo 1 ;;
 	*) echo x ;;
 	esac
 }
