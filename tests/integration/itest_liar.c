@@ -235,6 +235,21 @@ enum lie {
 	LIE_LIST_UNSORTED,
 	LIE_LIST_EMPTY_MORE,
 	LIE_LIST_ENDLESS,
+	/*
+	 * ListBlocks (features bit 4): pages told truthfully, or a page
+	 * whose next does not move on, one whose offsets go down, one of
+	 * 129 blocks, one that starts below its from, one whose next is not
+	 * past its last block, one block with 5 first holders, one with more
+	 * listed than it has.
+	 */
+	BLOCKS_NONE,
+	LIE_BLOCKS_STUCK,
+	LIE_BLOCKS_DOWN,
+	LIE_BLOCKS_129,
+	LIE_BLOCKS_BEHIND,
+	LIE_BLOCKS_NEXT_BACK,
+	LIE_BLOCKS_5_HOLDERS,
+	LIE_BLOCKS_HOLDERS_OVER,
 };
 
 /* The truthful fake's pools, and its page. */
@@ -254,6 +269,12 @@ enum lie {
 #define FEATURE_LOOKUP_WAIT	((uint64_t)1 << 0)
 #define FEATURE_POOL_LIMIT	((uint64_t)1 << 1)
 #define FEATURE_BATCH_BOUNDS	((uint64_t)1 << 2)
+#define FEATURE_LIST_BLOCKS	((uint64_t)1 << 4)
+
+/* The truthful fake's blocks: BLOCKS_TOTAL, BLOCKS_PAGE a page. */
+#define BLOCKS_TOTAL	10
+#define BLOCKS_PAGE	4
+#define BLOCKS_STEP	4096
 
 /* The limit the fake opens its pool under, for the bounds cases. */
 #define FAKE_LIMIT	((uint64_t)256 << 10)
@@ -396,6 +417,9 @@ lie_now(struct fake_state *fs, Poolmgr__Request__BodyCase body)
 	case REFUSE_AMID_OTHERS: case LIST_NONE: case LIST_OLD:
 	case LIE_LIST_STUCK: case LIE_LIST_UNSORTED: case LIE_LIST_EMPTY_MORE:
 	case LIE_LIST_ENDLESS:
+	case BLOCKS_NONE: case LIE_BLOCKS_STUCK: case LIE_BLOCKS_DOWN:
+	case LIE_BLOCKS_129: case LIE_BLOCKS_BEHIND: case LIE_BLOCKS_NEXT_BACK:
+	case LIE_BLOCKS_5_HOLDERS: case LIE_BLOCKS_HOLDERS_OVER:
 		return false;
 	case LIE_OPEN_UNSEALED: case LIE_OPEN_NO_GROW_SEAL:
 	case LIE_OPEN_NO_SHRINK_SEAL: case LIE_OPEN_SMALLER:
@@ -1020,6 +1044,93 @@ fake_list(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	return fake_send(cfd, &rep, NULL, 0);
 }
 
+/* Is lie one of ListBlocks' (so the fake announces the request)? */
+static bool
+blocks_case(enum lie lie)
+{
+	return lie >= BLOCKS_NONE && lie <= LIE_BLOCKS_HOLDERS_OVER;
+}
+
+/*
+ * A ListBlocks: the truthful fake's blocks at k * BLOCKS_STEP from req's
+ * from on, BLOCKS_PAGE a page, each with one holder; or the lie, told of
+ * the first page.
+ */
+static int
+fake_blocks(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
+{
+	static Poolmgr__BlockInfo bi[BLOCKS_PAGE + 129];
+	static Poolmgr__BlockInfo *ptrs[BLOCKS_PAGE + 129];
+	static Poolmgr__BlockHolder bh[5];
+	static Poolmgr__BlockHolder *hptrs[5];
+	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__ListBlocksReply lr = POOLMGR__LIST_BLOCKS_REPLY__INIT;
+	uint64_t from = req->list_blocks->from;
+	unsigned i, k, n = 0;
+
+	fprintf(fs->log, "blocks from=%llu pid=%u handle=%u\n",
+		(unsigned long long)from, req->list_blocks->pid,
+		req->list_blocks->handle);
+	k = (unsigned)((from + BLOCKS_STEP - 1) / BLOCKS_STEP);
+	for (; k < BLOCKS_TOTAL && n < BLOCKS_PAGE; k++, n++) {
+		poolmgr__block_info__init(&bi[n]);
+		bi[n].offset = (uint64_t)k * BLOCKS_STEP;
+		bi[n].usable_size = bi[n].requested = 64;
+		bi[n].holders = 1;
+		bi[n].n_first_holders = 1;
+		bi[n].first_holders = hptrs;
+		ptrs[n] = &bi[n];
+	}
+	for (i = 0; i < 5; i++) {
+		poolmgr__block_holder__init(&bh[i]);
+		bh[i].pid = 4242;
+		bh[i].handle = i + 1;
+		hptrs[i] = &bh[i];
+	}
+	lr.done = k >= BLOCKS_TOTAL;
+	lr.next = (uint64_t)k * BLOCKS_STEP;
+	switch (fs->lie) {
+	case LIE_BLOCKS_STUCK:		/* nothing, and no further on */
+		n = 0;
+		lr.next = from;
+		lr.done = false;
+		break;
+	case LIE_BLOCKS_DOWN:
+		bi[2].offset = bi[1].offset - 16;
+		break;
+	case LIE_BLOCKS_129:
+		for (n = 0; n < 129; n++) {
+			poolmgr__block_info__init(&bi[n]);
+			bi[n].offset = (uint64_t)n * 64;
+			bi[n].usable_size = 64;
+			ptrs[n] = &bi[n];
+		}
+		lr.next = 129 * 64;
+		break;
+	case LIE_BLOCKS_BEHIND:		/* asked from 4096 */
+		bi[0].offset = 0;
+		break;
+	case LIE_BLOCKS_NEXT_BACK:
+		lr.next = bi[n - 1].offset;
+		break;
+	case LIE_BLOCKS_5_HOLDERS:
+		bi[1].holders = 5;
+		bi[1].n_first_holders = 5;
+		break;
+	case LIE_BLOCKS_HOLDERS_OVER:
+		bi[1].n_first_holders = 2;
+		break;
+	default:
+		break;
+	}
+	lr.n_blocks = n;
+	lr.blocks = ptrs;
+	rep.id = req->id;
+	rep.body_case = POOLMGR__REPLY__BODY_BLOCKS;
+	rep.blocks = &lr;
+	return fake_send(cfd, &rep, NULL, 0);
+}
+
 /* One request: answer it (or lie).  0, 1 to hang up, or -1 to stop. */
 static int
 fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
@@ -1045,6 +1156,8 @@ fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
 			hr.features = FEATURE_LOOKUP_WAIT | FEATURE_POOL_LIMIT;
 		if (fs->lie == BOUNDS_SENT || fs->lie == LIE_BOUNDS_ABSENT)
 			hr.features |= FEATURE_BATCH_BOUNDS;
+		if (blocks_case(fs->lie))
+			hr.features |= FEATURE_LIST_BLOCKS;
 		rep.body_case = POOLMGR__REPLY__BODY_HELLO;
 		rep.hello = &hr;
 		rc = fake_send(cfd, &rep, NULL, 0);
@@ -1081,6 +1194,9 @@ fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
 		break;
 	case POOLMGR__REQUEST__BODY_LIST:
 		rc = fake_list(fs, cfd, req);
+		break;
+	case POOLMGR__REQUEST__BODY_LIST_BLOCKS:
+		rc = fake_blocks(fs, cfd, req);
 		break;
 	default:
 		fprintf(fs->log, "request %d\n", (int)req->body_case);
@@ -2541,6 +2657,153 @@ list_pages_checked(void **state)
 	}
 }
 
+/*
+ * pool_blocks against a fake telling lie: the truthful one's 10 blocks in
+ * pages of 4, each once; a lie -EPROTO with the cursor, array, count and
+ * done as they were and no descriptor kept.  A daemon without features
+ * bit 4 (LIE_NONE) is not asked: -EOPNOTSUPP.  Ends with exit(), not
+ * _exit, so that LeakSanitizer looks for what a refused page left.
+ */
+struct blocks_client {
+	const char *sock;
+	enum lie lie;
+};
+
+static int
+client_blocks(void *arg)
+{
+	const struct blocks_client *a = arg;
+	struct pool_block_info *b = (struct pool_block_info *)&b;
+	struct pool_conn *c;
+	uint64_t from = a->lie == LIE_BLOCKS_BEHIND ? BLOCKS_STEP : 0;
+	size_t n = 99, seen = 0;
+	int done = 7, fds, pages = 0;
+
+	CHECK_RC(pool_connect(a->sock, &c), 0, 140);
+	fds = count_fds();
+	if (a->lie == LIE_NONE) {
+		CHECK_RC(pool_blocks(c, "p", 0, 0, &from, &b, &n, &done),
+			 -EOPNOTSUPP, 141);
+		CHECK(pool_last_message(-EOPNOTSUPP)[0] == '\0', 142);
+	} else if (a->lie != BLOCKS_NONE) {
+		CHECK_RC(pool_blocks(c, "p", 0, 0, &from, &b, &n, &done),
+			 -EPROTO, 143);
+	}
+	if (a->lie != BLOCKS_NONE) {
+		CHECK(b == (struct pool_block_info *)&b && n == 99 &&
+		      done == 7, 144);
+		CHECK(from == (a->lie == LIE_BLOCKS_BEHIND ? BLOCKS_STEP : 0),
+		      145);
+	}
+	while (a->lie == BLOCKS_NONE && !(pages > 0 && done)) {
+		CHECK_RC(pool_blocks(c, "p", 7, 0, &from, &b, &n, &done), 0,
+			 146);
+		CHECK(n <= BLOCKS_PAGE && pages++ < BLOCKS_TOTAL, 147);
+		for (size_t i = 0; i < n; i++, seen++)
+			CHECK(b[i].offset == seen * BLOCKS_STEP &&
+			      b[i].nlisted == 1 &&
+			      b[i].first_holders[0].pid == 4242, 148);
+		free(b);
+	}
+	CHECK(a->lie != BLOCKS_NONE || seen == BLOCKS_TOTAL, 149);
+	CHECK(count_fds() == fds, 150);
+	pool_disconnect(c);
+	exit(0);
+}
+
+static void
+run_blocks_client(enum lie lie, const char *what, char *log, size_t cap)
+{
+	struct blocks_client a;
+	struct child_end rc, frc;
+	struct fake f;
+	pid_t pid;
+
+	fake_start(&f, lie);
+	a.sock = f.sock;
+	a.lie = lie;
+	fflush(stdout);
+	fflush(stderr);
+	pid = harness_spawn(client_blocks, &a);
+	assert_true(pid > 0);
+	rc = wait_at_most(pid, CLIENT_TIMEOUT_MS);
+	frc = fake_finish(&f, log, cap);
+	expect_client_passed(rc, what, log);
+	expect_fake_passed(frc, what, log);
+}
+
+static void
+blocks_pages_checked(void **state)
+{
+	static const struct {
+		enum lie lie;
+		int asked;		/* ListBlocks requests it takes */
+		const char *what;
+	} cases[] = {
+		{LIE_NONE, 0, "a daemon without ListBlocks"},
+		{BLOCKS_NONE, 3, "pages of 4 of 10 blocks"},
+		{LIE_BLOCKS_STUCK, 1, "an empty page that does not move on"},
+		{LIE_BLOCKS_DOWN, 1, "offsets going down"},
+		{LIE_BLOCKS_129, 1, "129 blocks in a page"},
+		{LIE_BLOCKS_BEHIND, 1, "a block below the page's from"},
+		{LIE_BLOCKS_NEXT_BACK, 1, "a next not past the last block"},
+		{LIE_BLOCKS_5_HOLDERS, 1, "5 first holders"},
+		{LIE_BLOCKS_HOLDERS_OVER, 1, "more holders listed than held"},
+	};
+	char log[LOG_MAX], unknown[32];
+	size_t i;
+
+	(void)state;
+	snprintf(unknown, sizeof(unknown), "\nrequest %d\n",
+		 (int)POOLMGR__REQUEST__BODY_LIST_BLOCKS);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		run_blocks_client(cases[i].lie, cases[i].what, log,
+				  sizeof(log));
+		printf("liar: ListBlocks %-38s -> %s, %d requests\n",
+		       cases[i].what, cases[i].lie == BLOCKS_NONE ? "listed" :
+		       cases[i].lie == LIE_NONE ? "-EOPNOTSUPP" : "-EPROTO",
+		       log_lines(log, "blocks "));
+		if (log_lines(log, "blocks ") != cases[i].asked ||
+		    strstr(log, unknown))
+			fail_msg("%s: %d ListBlocks, not %d; the fake saw:\n%s",
+				 cases[i].what, log_lines(log, "blocks "),
+				 cases[i].asked, log);
+	}
+	/* Each page from the last one's next, with the filter asked. */
+	run_blocks_client(BLOCKS_NONE, "pages", log, sizeof(log));
+	if (!strstr(log, "\nblocks from=0 pid=7 handle=0\n"
+			 "blocks from=16384 pid=7 handle=0\n"
+			 "blocks from=32768 pid=7 handle=0\n"))
+		fail_msg("pages not asked from the last next; the fake "
+			 "saw:\n%s", log);
+}
+
+/* poolctl blocks against a daemon from before ListBlocks. */
+static void
+poolctl_blocks_old_daemon(void **state)
+{
+	struct daemon_proc dp;
+	char out[1024], err[1024], log[LOG_MAX];
+	struct fake f;
+	int rc;
+
+	(void)state;
+	fake_start(&f, LIE_NONE);
+	memset(&dp, 0, sizeof(dp));
+	snprintf(dp.dir, sizeof(dp.dir), "%s", f.dir);
+	rc = harness_poolctl(&dp, NULL, out, sizeof(out), err, sizeof(err),
+			     "--socket %s blocks " FAKE_POOL, f.sock);
+	unlink(strcat(dp.dir, "/poolctl.err"));
+	expect_fake_passed(fake_finish(&f, log, sizeof(log)),
+			   "poolctl blocks against an old daemon", log);
+	if (rc != 1 || out[0] != '\0' ||
+	    !strstr(err, "poolctl: blocks " FAKE_POOL ": this poolmgrd "
+			 "cannot list blocks"))
+		fail_msg("poolctl blocks against an old daemon: exit %d, "
+			 "\"%s\"; the fake saw:\n%s", rc, err, log);
+	assert_int_equal(log_lines(log, "request "), 0);
+}
+
 /* poolctl wait against a daemon from before waiting lookups. */
 static void
 poolctl_wait_old_daemon(void **state)
@@ -2590,6 +2853,8 @@ main(void)
 		cmocka_unit_test(refusal_fails_both_threads_calls),
 		cmocka_unit_test(refusal_amid_other_threads_calls),
 		cmocka_unit_test(list_pages_checked),
+		cmocka_unit_test(blocks_pages_checked),
+		cmocka_unit_test(poolctl_blocks_old_daemon),
 	};
 
 	/* SIGPIPE keeps its default: a client that got one would show it. */
