@@ -766,8 +766,9 @@ POOL_API int pool_names(struct pool_conn *c, const char *name,
  * pool_blocks - one page of the live blocks of pool name (read
  * permission), in address order from *from on: start with *from 0.  pid
  * (0: any) keeps only the blocks a handle of that process holds, and
- * handle (0: any of its handles; needs pid) only those of that one
- * handle, as pool_clients numbers them.  On 0, *out (free() it, never
+ * handle (0: any of its handles; needs pid) only those of its handles
+ * with that number, as pool_clients lists them (a process with two
+ * connections may have a handle 1 on each: both are kept).  On 0, *out (free() it, never
  * NULL) holds *n blocks, 0 to 128, *from is where the next page starts
  * and *done is 1 when no live block starts at or after it.  A page holds
  * blocks from a bounded stretch of the pool, so one of 0 blocks does not
