@@ -175,7 +175,7 @@ BENCH_BINS := $(BUILD)/bench/bench_engine $(BUILD)/bench/bench_speed \
               $(BUILD)/bench/bench_rebuild $(BUILD)/bench/bench_restart \
               $(BUILD)/bench/bench_renew $(BUILD)/bench/bench_journal \
               $(BUILD)/bench/bench_cache_hit \
-              $(BUILD)/bench/bench_hugepage
+              $(BUILD)/bench/bench_hugepage $(BUILD)/bench/bench_blocks
 # Only the benchmarks need these (Boost.Interprocess, its compiler, the plot).
 BENCH_DEB_PKGS := libboost-dev g++ gnuplot-nox
 
@@ -388,6 +388,12 @@ $(BUILD)/bench/bench_speed: $(BENCH_SPEED_OBJS) $(LIB_A)
 
 # A big free's cost to other clients, stepped release against all at once.
 $(BUILD)/bench/bench_release: $(BENCH_DIR)/bench_release.o \
+  $(BENCH_DIR)/bench_daemon.o $(BENCH_DIR)/bench_util.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+
+# A pool's blocks listed, against a Stats loop, beside a prober.
+$(BUILD)/bench/bench_blocks: $(BENCH_DIR)/bench_blocks.o \
   $(BENCH_DIR)/bench_daemon.o $(BENCH_DIR)/bench_util.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
@@ -716,6 +722,7 @@ bench: bench-deps
 	$(BUILD)/bench/bench_journal --pause
 	POOLMGR_BUILD=$(BUILD) python3 tests/bench/bench_python.py
 	$(BUILD)/bench/bench_hugepage --poolmgrd $(BUILD)/poolmgrd
+	$(BUILD)/bench/bench_blocks --poolmgrd $(BUILD)/poolmgrd
 	gnuplot -e "data='$(BENCH_DATA)'; out='$(BENCH_PLOT)'" \
 	  tests/bench/shared_heap.gp
 

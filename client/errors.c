@@ -70,6 +70,8 @@ static const struct client_error client_errors[] = {
 	{ -EROFS,		"the pool is defined in poolmgrd's "
 				"configuration file: change it there and "
 				"reload" },
+	{ -ESRCH,		"the process has no such handle open on the "
+				"pool" },
 };
 
 /*

@@ -39,12 +39,14 @@ import weakref
 from poolclient_lib import (BLOCK_NAME_MAX, CREATE_GROUP, CREATE_OWNER,
                             NAME_MAX, PUBLISH_EVICTABLE,
                             PUBLISH_REPLACE, SET_GROUP, SET_MODE, SET_OWNER,
-                            SET_LIMIT, SET_QUOTA, SET_RETAIN, _ClientInfo, _CreateOpts,
+                            SET_LIMIT, SET_QUOTA, SET_RETAIN, _BlockHolder,
+                            _BlockInfo,
+                            _ClientInfo, _CreateOpts,
                             _DaemonStats, _Named, _Persisted, _SetOpts, _Stats,
                             free as _free, lib as _lib)
 
 __all__ = ["PoolError", "Connection", "Pool", "PoolStats", "DaemonStats",
-           "ClientInfo",
+           "ClientInfo", "BlockInfo", "BlockHolder",
            "Persisted", "NamedBlock", "NameList", "Lookup", "connect",
            "OFF_NONE", "NAME_MAX", "BLOCK_NAME_MAX", "BATCH_MAX",
            "RETAIN_NONE", "NUMA_NONE", "NUMA_PREFERRED", "NUMA_BIND",
@@ -315,6 +317,51 @@ class NamedBlock:
     publisher: int
     evictable: bool
     generation: int
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockHolder:
+    """An open handle holding a block (struct pool_block_holder): its
+    process and uid, and its number as `poolctl clients` shows it."""
+    pid: int
+    uid: int
+    handle: int
+
+
+# struct pool_block_info's flags.
+_BLOCK_NAMED, _BLOCK_EVICTABLE, _BLOCK_PERSISTENT, _BLOCK_BUSY = 1, 2, 4, 8
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockInfo:
+    """One live block of a pool (struct pool_block_info), as `poolctl
+    blocks` shows it: its offset, usable size and the bytes asked for;
+    how many references handles hold and the first few holders; whether
+    a name holds it (and may evict it), whether it is persistent (and
+    whose quota it counts in: persister), whether the daemon is moving or
+    zeroing it (busy)."""
+    offset: int
+    usable_size: int
+    requested: int
+    holders: int
+    first_holders: typing.Tuple[BlockHolder, ...]
+    named: bool
+    evictable: bool
+    persistent: bool
+    persister: typing.Optional[int]
+    busy: bool
+
+
+def _block_info(c):
+    """A BlockInfo from a struct pool_block_info."""
+    holders = tuple(BlockHolder(h.pid, h.uid, h.handle)
+                    for h in c.first_holders[:c.nlisted])
+    persistent = bool(c.flags & _BLOCK_PERSISTENT)
+    return BlockInfo(c.offset, c.usable_size, c.requested, c.holders,
+                     holders, bool(c.flags & _BLOCK_NAMED),
+                     bool(c.flags & _BLOCK_EVICTABLE), persistent,
+                     c.persister if persistent else None,
+                     bool(c.flags & _BLOCK_BUSY))
 
 
 class _Pair(typing.NamedTuple):
@@ -629,6 +676,37 @@ class Connection(_Closing):
                                   _name(pool), _name(prefix, "prefix"))
         return NameList(items, total)
 
+    def blocks(self, pool, pid=0, handle=0, start=0):
+        """The live blocks of pool (read permission) in address order,
+        from offset start on: an iterator of BlockInfo that asks the
+        daemon a page at a time, as it is consumed (a pool may hold
+        millions); the first page is asked for at once, so that a bad
+        request fails here.  pid (0: any) keeps only the blocks a handle
+        of that process holds, and handle (0: any; needs pid) only those
+        of its handles with that number.  Each page is as the pool is
+        when it is asked: blocks made or freed meanwhile may be listed or
+        not, none twice.  PoolError ESRCH when the process has no (such)
+        handle on the pool, EOPNOTSUPP from a daemon older than the
+        listing."""
+        ask = (_name(pool), pid, handle, _u64(start), ctypes.c_int(0))
+        return self._blocks_pages(ask, self._blocks_page(ask))
+
+    def _blocks_page(self, ask):
+        """One page of blocks for ask (name, pid, handle, where, done)."""
+        out, n = ctypes.POINTER(_BlockInfo)(), _size()
+        with self._h as c:
+            _check(_lib.pool_blocks(c, ask[0], ask[1], ask[2],
+                                    ctypes.byref(ask[3]), ctypes.byref(out),
+                                    ctypes.byref(n), ctypes.byref(ask[4])))
+        try:
+            return [_block_info(out[i]) for i in range(n.value)]
+        finally:
+            _free(out)
+
+    def _blocks_pages(self, ask, page):
+        yield from page
+        while not ask[4].value:
+            yield from self._blocks_page(ask)
 
 def connect(socket=None, timeout=None):
     """Connect to poolmgrd: a Connection (a context manager).  socket is
@@ -825,6 +903,10 @@ class Pool(_Closing):
         """The names of this pool that begin with prefix: a NameList of
         NamedBlock."""
         return self._conn.names(self.name, prefix)
+
+    def blocks(self, pid=0, handle=0, start=0):
+        """This pool's live blocks: Connection.blocks."""
+        return self._conn.blocks(self.name, pid, handle, start)
 
     def stats(self):
         """PoolStats of this pool."""

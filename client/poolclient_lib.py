@@ -85,6 +85,23 @@ class _Named(ctypes.Structure):
                 ("generation", _u64)]
 
 
+class _BlockHolder(ctypes.Structure):
+    """struct pool_block_holder."""
+    _fields_ = [("pid", _u32), ("uid", _u32), ("handle", _u32)]
+
+
+BLOCK_HOLDERS_LISTED = 4
+
+
+class _BlockInfo(ctypes.Structure):
+    """struct pool_block_info."""
+    _fields_ = [("offset", _u64), ("usable_size", _u64),
+                ("requested", _u64), ("holders", _u32), ("flags", _u32),
+                ("persister", _u32), ("nlisted", _u32),
+                ("first_holders", _BlockHolder * BLOCK_HOLDERS_LISTED),
+                ("reserved", _u64 * 4)]
+
+
 class _DaemonStats(ctypes.Structure):
     """struct pool_daemon_stats."""
     _fields_ = [("server", ctypes.c_char * 64)] + \
@@ -159,6 +176,10 @@ _PROTOS = (
      [_P, _S, ctypes.POINTER(ctypes.POINTER(_Persisted)), _SIZEP, _SIZEP]),
     ("pool_names", ctypes.c_int,
      [_P, _S, _S, ctypes.POINTER(ctypes.POINTER(_Named)), _SIZEP, _SIZEP]),
+    ("pool_blocks", ctypes.c_int,
+     [_P, _S, _u32, _u32, ctypes.POINTER(_u64),
+      ctypes.POINTER(ctypes.POINTER(_BlockInfo)), _SIZEP,
+      ctypes.POINTER(ctypes.c_int)]),
     ("pool_strerror", ctypes.c_char_p, [ctypes.c_int]),
     ("pool_last_message", ctypes.c_char_p, [ctypes.c_int]),
     ("pool_message_adds", ctypes.c_int, [ctypes.c_int]),

@@ -1536,7 +1536,7 @@ static void
 op_walk(struct fz *f, struct rd *r, unsigned max)
 {
 	uint64_t where = rdn(r, 4) % (f->pool + f->page), at = where;
-	uint64_t want[MAX_LIVE];
+	uint64_t want[MAX_LIVE] = {0};
 	struct heap_stats before, after;
 	unsigned i, n = 0, found = 0;
 	int rc;

@@ -206,7 +206,9 @@ def structs_match_the_c_layout():
                "pool_client_info": poolclient._ClientInfo,
                "pool_persisted": poolclient._Persisted,
                "pool_named": poolclient._Named,
-               "pool_daemon_stats": poolclient._DaemonStats}
+               "pool_daemon_stats": poolclient._DaemonStats,
+               "pool_block_holder": poolclient._BlockHolder,
+               "pool_block_info": poolclient._BlockInfo}
     out = subprocess.run([os.path.join(BUILD, "tests", "py_abi")],
                          capture_output=True, text=True, env=c_env(),
                          check=True).stdout
@@ -811,6 +813,67 @@ def daemon_stats_count_what_happens():
         # b's own request, and poolctl's Hello.
         assert int(kv["requests_total"]) == b.requests_total + 2
         assert int(kv["connections_total"]) == b.connections_total + 1
+
+
+@test
+def blocks_list_what_each_process_holds():
+    """Connection.blocks lists a pool's live blocks in address order, page
+    after page, with their holders and flags; pid keeps exactly one
+    process's blocks (a child's here); a bad filter fails at the call."""
+    with poolclient.connect() as c, c.open("py") as p:
+        p.set_cache(0)
+        offs = [p.alloc(100 + i) for i in range(300)]
+        big = p.alloc(300 << 10)
+        p.persist(offs[5])
+        r, w = os.pipe()
+        child = subprocess.Popen(
+            [sys.executable, "-c",
+             "import os, sys\n"
+             "import poolclient\n"
+             "with poolclient.connect() as c, c.open('py') as p:\n"
+             "    p.set_cache(0)\n"
+             "    a, b = p.alloc(64), p.alloc(5000)\n"
+             "    p.retain(%d)\n"
+             "    os.write(%d, b'%%d %%d\\n' %% (a, b))\n"
+             "    sys.stdin.read()\n" % (offs[7], w)],
+            stdin=subprocess.PIPE, pass_fds=(w,),
+            env=dict(os.environ, PYTHONPATH=os.path.join(SRC, "client")))
+        os.close(w)
+        theirs = [int(x) for x in os.read(r, 100).split()]
+        os.close(r)
+        try:
+            listed = list(c.blocks("py"))
+            at = [b.offset for b in listed]
+            assert at == sorted(set(at)), "not in address order"
+            by_off = {b.offset: b for b in listed}
+            for o in offs + [big] + theirs:
+                assert o in by_off, "block %#x not listed" % o
+            assert by_off[big].usable_size >= 300 << 10
+            assert by_off[offs[0]].requested == 100
+            assert by_off[offs[5]].persistent
+            assert by_off[offs[5]].persister == os.getuid()
+            assert not by_off[offs[6]].persistent
+            assert by_off[offs[6]].persister is None
+            shared = by_off[offs[7]]
+            assert shared.holders == 2, shared
+            assert {h.pid for h in shared.first_holders} == \
+                {os.getpid(), child.pid}, shared
+            mine = [b.offset for b in c.blocks("py", pid=os.getpid())]
+            assert set(offs + [big]) <= set(mine), "own blocks missing"
+            assert not set(theirs) & set(mine)
+            kid = [b.offset for b in p.blocks(pid=child.pid)]
+            assert kid == sorted(theirs + [offs[7]]), (kid, theirs)
+            later = [b.offset for b in c.blocks("py", start=offs[150])]
+            assert later == [o for o in at if o >= offs[150]]
+            expect_error(errno.ESRCH, c.blocks, "py", pid=1)
+            expect_error(errno.EINVAL, c.blocks, "py", handle=1)
+            expect_error(errno.ENOENT, c.blocks, "py_no_such_pool")
+        finally:
+            child.communicate(b"", timeout=60)
+        assert child.returncode == 0
+        for o in offs + [big, offs[5]]:	# [5]: the pool's reference too
+            p.free(o)
+        assert [b for b in c.blocks("py", pid=os.getpid())] == []
 
 
 @test

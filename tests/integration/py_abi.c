@@ -151,6 +151,25 @@ daemon_stats(void)
 	FIELD(pool_daemon_stats, reserved);
 }
 
+static void
+block_info(void)
+{
+	WHOLE(pool_block_holder);
+	FIELD(pool_block_holder, pid);
+	FIELD(pool_block_holder, uid);
+	FIELD(pool_block_holder, handle);
+	WHOLE(pool_block_info);
+	FIELD(pool_block_info, offset);
+	FIELD(pool_block_info, usable_size);
+	FIELD(pool_block_info, requested);
+	FIELD(pool_block_info, holders);
+	FIELD(pool_block_info, flags);
+	FIELD(pool_block_info, persister);
+	FIELD(pool_block_info, nlisted);
+	FIELD(pool_block_info, first_holders);
+	FIELD(pool_block_info, reserved);
+}
+
 int
 main(void)
 {
@@ -160,5 +179,6 @@ main(void)
 	client_info();
 	persisted_named();
 	daemon_stats();
+	block_info();
 	return 0;
 }
