@@ -347,7 +347,9 @@ struct pool_block_info {
 	 * this may read a little high for it).
 	 */
 	uint64_t requested;
-	uint32_t holders;		/* references held by open handles */
+	uint32_t holders;		/* references held by handles (a
+					 * closed one's too, while they
+					 * are being dropped) */
 	uint32_t flags;			/* POOL_BLOCK_* */
 	uint32_t persister;		/* POOL_BLOCK_PERSISTENT: the uid
 					 * whose quota it counts in */
