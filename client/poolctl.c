@@ -301,7 +301,7 @@ static const struct cmd cmds[] = {
 	  "List the live blocks of POOL in address order (read permission),\n"
 	  "page after page as the daemon sends them (a pool may hold millions:\n"
 	  "nothing is gathered first).  Each block's offset (hexadecimal),\n"
-	  "usable size, the bytes asked for (REQUESTED), the references open\n"
+	  "usable size, the bytes asked for (REQUESTED), the references\n"
 	  "handles hold to it (HOLDERS), its flags, the uid whose quota a\n"
 	  "persistent block counts in (PERSISTER), and its first holders\n"
 	  "(at most 4) as PID:HANDLE, \"+N\" for the others.  FLAGS are\n"

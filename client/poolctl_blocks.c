@@ -271,7 +271,7 @@ blocks_filter(const struct ctl *ctl, uint32_t *pid, uint32_t *handle)
 	*handle = 0;
 	if (ctl->handle_arg != NULL && ctl->pid_arg == NULL)
 		return usage_error("blocks: --handle needs --pid (a handle "
-		    "number is its process's, as clients lists it)");
+		    "number is a connection's, as clients lists it)");
 	if (ctl->pid_arg != NULL && parse_id(ctl->pid_arg, pid) != 0)
 		return usage_error("blocks: bad --pid '%s' (a process id, 1 "
 		    "to %" PRIu32 ")", ctl->pid_arg, UINT32_MAX);
