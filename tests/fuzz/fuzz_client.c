@@ -36,7 +36,7 @@
  * read-only, alloc, alloc_aligned, calloc, realloc, free, batch
  * alloc and free, usable size, retain, persist, publish, lookup (plain,
  * retaining, waiting), unpublish, stats (by handle and by name), trim,
- * flush, set_cache, list, names, clients, persisted, check, create,
+ * flush, set_cache, list, blocks, names, clients, persisted, check, create,
  * destroy, close, disconnect.  Whatever the fake said, the library must
  * keep its promises, or the harness aborts with a message on stderr:
  *
@@ -77,7 +77,7 @@
  *            bits 3-4  its granularity: 16, 64, 8, 4096
  *            bits 5-7  HelloReply.features (waiting lookups, limits,
  *                      the batch replies' bounds, which bring
- *                      DaemonStats along)
+ *                      DaemonStats and ListBlocks along)
  *   byte 1   bits 0-5  n, the script's length: n bytes follow, one call
  *                      each; 0: the default script (DEFAULT_SCRIPT)
  *            bit 6     two threads: a call that opens, closes or
@@ -182,7 +182,7 @@ static const uint8_t DEFAULT_SCRIPT[] = {
 	OP(OP_PUBLISH_FLAGS, 1), OP(OP_OPEN_RO, 0), OP(OP_LOOKUP, 4),
 	OP(OP_USABLE, 4), OP(OP_STATS, 4), OP(OP_STATS_NAME, 0),
 	OP(OP_STATS_NAME, 4),
-	OP(OP_UNPUBLISH, 0), OP(OP_LIST, 0), OP(OP_NAMES, 0),
+	OP(OP_UNPUBLISH, 0), OP(OP_LIST, 0), OP(OP_LIST, 2), OP(OP_NAMES, 0),
 	OP(OP_CLIENTS, 0), OP(OP_PERSISTED, 0), OP(OP_CHECK, 0),
 	OP(OP_TRIM, 0), OP(OP_FLUSH, 0), OP(OP_SET_CACHE, 0),
 	OP(OP_CREATE, 0), OP(OP_CREATE, 1), OP(OP_CLOSE_RO, 0),
@@ -287,6 +287,9 @@ struct answer {
 	Poolmgr__ShareMapReply		share_map;
 	Poolmgr__NamedBlock		named, *named_list[1];
 	Poolmgr__ListNamesReply		names;
+	Poolmgr__BlockInfo		block, *block_list[1];
+	Poolmgr__BlockHolder		holder, *holder_list[1];
+	Poolmgr__ListBlocksReply	blocks;
 	union {
 		uint64_t		align;
 		uint8_t			b[1024];
@@ -832,6 +835,33 @@ answer_truth(struct fake *f, const Poolmgr__Request *rq, struct answer *a)
 		a->daemon_stats.features = f->features;
 		r->body_case = POOLMGR__REPLY__BODY_DAEMON_STATS;
 		r->daemon_stats = &a->daemon_stats;
+		break;
+	case POOLMGR__REQUEST__BODY_LIST_BLOCKS:
+		/*
+		 * One block of one holder just past where it was asked from
+		 * (the pool's offset space being the fake's), and the end: a
+		 * twisted next, done or count makes the library page on, or
+		 * refuse the page.
+		 */
+		poolmgr__block_holder__init(&a->holder);
+		a->holder.pid = 1;
+		a->holder.handle = FAKE_HANDLE;
+		a->holder_list[0] = &a->holder;
+		poolmgr__block_info__init(&a->block);
+		a->block.offset = rq->list_blocks->from;
+		a->block.usable_size = f->granularity;
+		a->block.requested = 1;
+		a->block.holders = 1;
+		a->block.n_first_holders = 1;
+		a->block.first_holders = a->holder_list;
+		a->block_list[0] = &a->block;
+		poolmgr__list_blocks_reply__init(&a->blocks);
+		a->blocks.n_blocks = rq->list_blocks->from < f->pool_size;
+		a->blocks.blocks = a->block_list;
+		a->blocks.next = rq->list_blocks->from + f->granularity;
+		a->blocks.done = 1;
+		r->body_case = POOLMGR__REPLY__BODY_BLOCKS;
+		r->blocks = &a->blocks;
 		break;
 	case POOLMGR__REQUEST__BODY_TRIM:
 		poolmgr__trim_reply__init(&a->trim);
@@ -1524,6 +1554,47 @@ run_open(struct client *cl, int read_only)
 	check_block(*slot, "pool_open", 0, pool_size(*slot));
 }
 
+/*
+ * pool_blocks page after page (at most 8: a liar may page on for ever,
+ * moving on a byte a page): each page in order, from where it was asked,
+ * with no more holders than it says; a failed call leaves the cursor.
+ */
+static void
+run_block_list(struct client *cl, unsigned arg)
+{
+	struct pool_block_info	*b;
+	uint64_t		 from = arg & 4 ? 4096 : 0, before;
+	size_t			 n, i;
+	int			 done = 0, pages, r;
+
+	for (pages = 0; !done && pages < 8; pages++) {
+		before = from;
+		b = NULL;
+		n = 0;
+		r = pool_blocks(cl->conn, "fuzz", arg & 1 ? 1 : 0, 0, &from,
+		    &b, &n, &done);
+		check_code("pool_blocks", r);
+		if (r != 0) {
+			if (from != before || b != NULL)
+				die("pool_blocks failed (%d) but moved on", r);
+			return;
+		}
+		if (n > 128 || (n == 0 && !done && from <= before))
+			die("pool_blocks: %zu blocks, from %llu to %llu", n,
+			    (unsigned long long)before,
+			    (unsigned long long)from);
+		for (i = 0; i < n; i++)
+			if (b[i].offset < before ||
+			    (i > 0 && b[i].offset <= b[i - 1].offset) ||
+			    b[i].offset >= from ||
+			    b[i].nlisted > POOL_BLOCK_HOLDERS_LISTED ||
+			    b[i].nlisted > b[i].holders)
+				die("pool_blocks: block %zu of %zu breaks the "
+				    "page's order or its holders", i, n);
+		free(b);
+	}
+}
+
 static void
 run_lists(struct client *cl, unsigned op, unsigned arg)
 {
@@ -1536,6 +1607,10 @@ run_lists(struct client *cl, unsigned op, unsigned arg)
 
 	switch (op) {
 	case OP_LIST:
+		if (arg & 2) {
+			run_block_list(cl, arg);
+			break;
+		}
 		r = pool_list(cl->conn, &pools, &n);
 		check_code("pool_list", r);
 		for (i = 0; r == 0 && i < n; i++)
@@ -2013,10 +2088,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fake.fd = -1;
 	fake.pool_size = pool_sizes[config & 7];
 	fake.granularity = granularities[(config >> 3) & 3];
-	/* Bit 2 (the batch bounds) brings DaemonStats (bit 3) along. */
+	/* Bit 2 (the batch bounds) brings DaemonStats and ListBlocks along. */
 	fake.features = config >> 5;
 	if (fake.features & 4)
-		fake.features |= 8;
+		fake.features |= 8 | 16;
 	fake.next_handle = FAKE_HANDLE;
 	if (pthread_create(&thread, NULL, fake_run, &fake) != 0)
 		die("pthread_create failed");

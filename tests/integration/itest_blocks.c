@@ -22,6 +22,12 @@
  *       another's: several pages, some of them empty without being the
  *       last (the daemon looks at a bounded number of blocks a reply),
  *       3 blocks in all.
+ *   listed_while_others_churn   2000 blocks of 16 B to 300 KiB held, a
+ *       third of them freed again (cached in the engine, merged into
+ *       runs), while another process allocates and frees without pause,
+ *       spans among its blocks: five listings, each in order, each
+ *       holding every block held throughout with its size, and by the
+ *       test's pid exactly those; then the pool checks.
  *   poolctl_blocks   the table, kv and JSON (pretty and short) of p, a
  *       --pid listing, and the exit codes: 1 with the words for a pid
  *       with no handle and for no such pool, 2 for a handle without a
@@ -29,6 +35,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -837,6 +844,117 @@ poolctl_blocks(void **state)
 	printf("blocks: nobody on a 0600 pool: exit 77\n");
 }
 
+/*
+ * The churning child: allocations and frees in "churn" until its pipe's
+ * write end, which only the test holds, closes.
+ */
+static int churn_stop[2] = {-1, -1};
+
+static int
+churn_main(void *arg)
+{
+	static const size_t sizes[] = {16, 40, 200, 3000, 70000, 150 << 10};
+	pool_off_t held[64];
+	struct pollfd pfd = {.fd = churn_stop[0], .events = POLLIN};
+	struct pool_conn *c;
+	struct pool *p;
+	unsigned i = 0, n = 0;
+
+	(void)arg;
+	close(churn_stop[1]);
+	if (pool_connect(fx.d.sock, &c) != 0 ||
+	    open_uncached(c, "churn", &p) != 0)
+		return 1;
+	while (poll(&pfd, 1, 0) == 0) {
+		if (n == 64 || (n > 0 && i % 3 == 0)) {
+			unsigned k = i % n;
+
+			if (pool_free(p, held[k]) != 0)
+				return 2;
+			held[k] = held[--n];
+		} else if (pool_alloc(p, sizes[i % 6], &held[n]) == 0) {
+			n++;
+		}
+		i++;
+	}
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/* A block the test holds: its offset and the bytes it asked for. */
+struct held {
+	pool_off_t off;
+	size_t asked;
+};
+
+static int
+cmp_held(const void *x, const void *y)
+{
+	const struct held *a = x, *b = y;
+
+	return a->off < b->off ? -1 : a->off > b->off;
+}
+
+static void
+listed_while_others_churn(void **state)
+{
+	static const size_t sizes[] = {16, 48, 100, 1000, 5000, 300 << 10};
+	static struct held h[2000];
+	struct listing l, mine;
+	struct pool *p;
+	size_t i, n = 0, j;
+	int round;
+	pid_t kid;
+
+	(void)state;
+	make_pool("churn", 512 << 20, 0600);
+	EXPECT_RC(open_uncached(fx.conn, "churn", &p), 0);
+	for (i = 0; i < 2000; i++) {
+		h[i].asked = sizes[i % 6];
+		EXPECT_RC(pool_alloc(p, h[i].asked, &h[i].off), 0);
+	}
+	for (i = 0; i < 2000; i++) {	/* a third freed, the rest kept */
+		if (i % 3 == 1)
+			EXPECT_RC(pool_free(p, h[i].off), 0);
+		else
+			h[n++] = h[i];
+	}
+	qsort(h, n, sizeof(h[0]), cmp_held);
+	assert_int_equal(pipe(churn_stop), 0);
+	kid = harness_spawn(churn_main, NULL);
+	close(churn_stop[0]);
+	for (round = 0; round < 5; round++) {
+		list_all("churn", 0, 0, &l);
+		list_all("churn", (uint32_t)getpid(), 0, &mine);
+		/* Every block held throughout, in the full listing... */
+		for (i = 0, j = 0; i < n; i++) {
+			while (j < l.n && l.b[j].offset < h[i].off)
+				j++;
+			if (j == l.n || l.b[j].offset != h[i].off)
+				fail_msg("round %d: held block %#" PRIx64
+					 " not listed", round, h[i].off);
+			assert_int_equal(l.b[j].requested, h[i].asked);
+		}
+		/* ... and by this pid, those and no other. */
+		assert_int_equal(mine.n, n);
+		for (i = 0; i < n; i++) {
+			assert_int_equal(mine.b[i].offset, h[i].off);
+			assert_int_equal(mine.b[i].requested, h[i].asked);
+			assert_true(mine.b[i].usable_size >= h[i].asked);
+			assert_int_equal(mine.b[i].holders, 1);
+		}
+		printf("blocks: churn round %d: %zu listed in %d pages, %zu "
+		       "of them held throughout\n", round, l.n, l.pages, n);
+		free(l.b);
+		free(mine.b);
+	}
+	close(churn_stop[1]);
+	assert_int_equal(harness_wait(kid), 0);
+	EXPECT_RC(pool_check_by_name(fx.conn, "churn", NULL, 0), 0);
+	pool_close(p);
+}
+
 int
 main(void)
 {
@@ -848,6 +966,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(pages_of_128, setup, teardown),
 		cmocka_unit_test_setup_teardown(filter_passes_over_many, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(listed_while_others_churn,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(poolctl_blocks, setup_held,
 						teardown),
 	};
