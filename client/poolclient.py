@@ -684,11 +684,14 @@ class Connection(_Closing):
         request fails here.  pid (0: any) keeps only the blocks a handle
         of that process holds, and handle (0: any; needs pid) only those
         of its handles with that number.  Each page is as the pool is
-        when it is asked: blocks made or freed meanwhile may be listed or
-        not, none twice.  PoolError ESRCH when the process has no (such)
-        handle on the pool, EOPNOTSUPP from a daemon older than the
-        listing."""
-        ask = (_name(pool), pid, handle, _u64(start), ctypes.c_int(0))
+        when it is asked: blocks made, freed or moved meanwhile may be
+        listed or not, none twice at one offset (a block moved on past
+        where the listing is may come again at its new place).  PoolError
+        ESRCH when the process has no (such) handle on the pool, EINVAL
+        for a pid, handle or start out of range, EOPNOTSUPP from a daemon
+        older than the listing."""
+        ask = (_name(pool), _uint(pid, "pid", 32), _uint(handle, "handle", 32),
+               _u64(_uint(start, "start")), ctypes.c_int(0))
         return self._blocks_pages(ask, self._blocks_page(ask))
 
     def _blocks_page(self, ask):

@@ -867,6 +867,14 @@ def blocks_list_what_each_process_holds():
             assert later == [o for o in at if o >= offs[150]]
             expect_error(errno.ESRCH, c.blocks, "py", pid=1)
             expect_error(errno.EINVAL, c.blocks, "py", handle=1)
+            # Out of a C field's range: refused, not wrapped (pid 2**32
+            # would be 0, every block; start -1 past them all).
+            expect_error(errno.EINVAL, c.blocks, "py", pid=2**32)
+            expect_error(errno.EINVAL, c.blocks, "py", pid=-1)
+            expect_error(errno.EINVAL, c.blocks, "py", pid=os.getpid(),
+                         handle=2**32)
+            expect_error(errno.EINVAL, c.blocks, "py", start=-1)
+            expect_error(errno.EINVAL, c.blocks, "py", start=2**64)
             expect_error(errno.ENOENT, c.blocks, "py_no_such_pool")
         finally:
             child.communicate(b"", timeout=60)
