@@ -1026,7 +1026,7 @@ fdstore_restart(void **state)
 	assert_true(stored_name(st, "conn.0"));
 	assert_true(file_contains(st->n.log, "1 client to keep in systemd's "
 				  "fd store"));
-	/* Said only once systemd has read the pushes. */
+	/* Said only once the pushes have gone to systemd. */
 	assert_true(file_contains(st->n.log, "systemd's fd store holds them; "
 				  "a start that follows restores them"));
 
