@@ -54,26 +54,20 @@ static Poolmgr__ListBlocksReply blocks_reply;
 /*
  * Which blocks a request keeps: pid 0, all; else those held by that
  * process's handles (of that number).  Its handles on the pool are found
- * once (FILTER_HANDLES of them at most; a process with more is asked of
- * each holder's session instead), so that judging a holder compares a
- * pointer and reads neither its handle nor its session: with 10^6 blocks
- * each of those reads is a cache miss, and they took most of a page's
- * time.
+ * once a request (FILTER_HANDLES of them at most; a process with more is
+ * asked of each holder's session instead), from the sessions, not the
+ * pool's handles, of which there may be a million; and judging a holder
+ * then compares a pointer and reads neither its handle nor its session:
+ * with 10^6 blocks each of those reads is a cache miss, and they took most
+ * of a page's time.
  */
 #define FILTER_HANDLES 16
 
 struct block_filter {
 	uint32_t pid, handle;
-	unsigned n;			/* of h; FILTER_HANDLES + 1: too many */
+	unsigned n;			/* of h; FILTER_HANDLES + 1: more */
 	const struct handle *h[FILTER_HANDLES];
 };
-
-static bool
-filter_matches(const struct block_filter *f, const struct handle *h)
-{
-	return h->session && (uint32_t)h->session->pid == f->pid &&
-	       (f->handle == 0 || h->id == f->handle);
-}
 
 static bool
 filter_keeps(const struct block_filter *f, const struct handle *h)
@@ -81,7 +75,8 @@ filter_keeps(const struct block_filter *f, const struct handle *h)
 	unsigned i;
 
 	if (f->n > FILTER_HANDLES)
-		return filter_matches(f, h);
+		return h->session && (uint32_t)h->session->pid == f->pid &&
+		       (f->handle == 0 || h->id == f->handle);
 	for (i = 0; i < f->n; i++)
 		if (f->h[i] == h)
 			return true;
@@ -92,16 +87,8 @@ filter_keeps(const struct block_filter *f, const struct handle *h)
 static bool
 filter_on_pool(struct block_filter *f, struct dpool *p)
 {
-	const struct handle *h;
-
-	LIST_FOREACH(h, &p->handles, in_pool) {
-		if (!filter_matches(f, h))
-			continue;
-		if (f->n < FILTER_HANDLES)
-			f->h[f->n] = h;
-		if (f->n <= FILTER_HANDLES)
-			f->n++;
-	}
+	f->n = session_pid_handles(p, (pid_t)f->pid, f->handle, f->h,
+				   FILTER_HANDLES);
 	return f->n > 0;
 }
 

@@ -43,6 +43,32 @@ session_count_uid(uid_t uid)
 	return count;
 }
 
+unsigned
+session_pid_handles(const struct dpool *p, pid_t pid, uint32_t id,
+		    const struct handle **out, unsigned max)
+{
+	struct session_node *n;
+	const struct handle *h;
+	unsigned count = 0;
+
+	LIST_FOREACH(n, &sessions, entry) {
+		if (n->s->pid != pid)
+			continue;
+		if (id) {
+			h = session_handle(n->s, id);
+			if (h && h->pool == p && count++ < max)
+				out[count - 1] = h;
+		} else {
+			LIST_FOREACH(h, &n->s->handles, in_session)
+				if (h->pool == p && count++ < max)
+					out[count - 1] = h;
+		}
+		if (count > max)
+			return max + 1;
+	}
+	return count;
+}
+
 /*
  * The peer's supplementary groups.  Most fit the room in the session; for
  * more, the kernel answers ERANGE with the length they need, and they go

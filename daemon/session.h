@@ -130,6 +130,15 @@ void session_close_pool_handles(struct dpool *p);
 /* Sessions connected now: in all, and of one uid. */
 unsigned session_count(void);
 unsigned session_count_uid(uid_t uid);
+/*
+ * The open handles on p of process pid's sessions (numbered id, if id is
+ * not 0): the first max of them in out[], and how many there are, max + 1
+ * for more.  Linear in the sessions (at most max_connections) and in the
+ * handles of pid's sessions it looks at, not in p's handles: a pool open
+ * a million times over costs the question nothing more.
+ */
+unsigned session_pid_handles(const struct dpool *p, pid_t pid, uint32_t id,
+			     const struct handle **out, unsigned max);
 
 /*
  * Bytes this session holds in pool p, over all its open handles (quota):

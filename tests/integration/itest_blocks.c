@@ -28,6 +28,9 @@
  *       spans among its blocks: five listings, each in order, each
  *       holding every block held throughout with its size, and by the
  *       test's pid exactly those; then the pool checks.
+ *   many_handles_of_one_process   20 handles of the test's on a pool,
+ *       a block each: by pid, the 20 (more handles than the daemon
+ *       compares by pointer); by pid and each handle's number, its one.
  *   poolctl_blocks   the table, kv and JSON (pretty and short) of p, a
  *       --pid listing, and the exit codes: 1 with the words for a pid
  *       with no handle and for no such pool, 2 for a handle without a
@@ -955,6 +958,47 @@ listed_while_others_churn(void **state)
 	pool_close(p);
 }
 
+#define HANDS 20
+
+static void
+many_handles_of_one_process(void **state)
+{
+	struct pool *p[HANDS];
+	pool_off_t off[HANDS];
+	struct pool_client_info *ci;
+	struct listing l;
+	size_t n, i, k;
+
+	(void)state;
+	make_pool("hands", 1 << 20, 0600);
+	for (i = 0; i < HANDS; i++) {
+		EXPECT_RC(open_uncached(fx.conn, "hands", &p[i]), 0);
+		EXPECT_RC(pool_alloc(p[i], 16 * (i + 1), &off[i]), 0);
+	}
+	list_all("hands", (uint32_t)getpid(), 0, &l);
+	assert_int_equal(l.n, HANDS);
+	for (i = 0; i < HANDS; i++)
+		assert_int_equal(l.b[i].holders, 1);
+	free(l.b);
+	/* Each handle's number, as clients lists it, keeps its one block. */
+	EXPECT_RC(pool_clients(fx.conn, "hands", &ci, &n), 0);
+	assert_int_equal(n, HANDS);
+	for (k = 0; k < n; k++) {
+		list_all("hands", (uint32_t)getpid(), ci[k].handle, &l);
+		assert_int_equal(l.n, 1);
+		i = l.b[0].requested / 16 - 1;
+		assert_true(i < HANDS);
+		assert_int_equal(l.b[0].offset, off[i]);
+		assert_int_equal(ci[k].bytes, l.b[0].usable_size);
+		free(l.b);
+	}
+	free(ci);
+	for (i = 0; i < HANDS; i++)
+		pool_close(p[i]);
+	printf("blocks: %d handles of one process: by pid, and by each "
+	       "handle's number\n", HANDS);
+}
+
 int
 main(void)
 {
@@ -967,6 +1011,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(filter_passes_over_many, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(listed_while_others_churn,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(many_handles_of_one_process,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(poolctl_blocks, setup_held,
 						teardown),
