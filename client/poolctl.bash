@@ -23,7 +23,7 @@
 _poolctl_long_opts=(--socket --json --help --version --force --size
 	--granularity --mode --quota --retain --page-size --numa-node
 	--numa-policy --format --timeout --owner --group --limit --pid
-	--handle)
+	--handle --by-size)
 # Those whose value is the next word when not given after '='.
 _poolctl_value_opts=' --socket --size --granularity --mode --quota --retain
 	--page-size --numa-node --numa-policy --format --timeout --owner
@@ -49,7 +49,7 @@ _poolctl_cmd_opts()
 	wait)
 		opts=(--timeout) ;;
 	blocks)
-		opts=(--pid --handle --format) ;;
+		opts=(--pid --handle --by-size --format) ;;
 	*)
 		opts=() ;;
 	esac

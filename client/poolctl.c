@@ -57,6 +57,7 @@
 #define O_LIMIT		0x2000
 #define O_PID		0x4000
 #define O_HANDLE	0x8000
+#define O_BY_SIZE	0x10000
 
 /* getopt_long values of the long-only options. */
 enum {
@@ -73,6 +74,7 @@ enum {
 	OPT_OWNER,
 	OPT_GROUP,
 	OPT_LIMIT,
+	OPT_BY_SIZE,
 	OPT_PID,
 	OPT_HANDLE,
 };
@@ -295,8 +297,9 @@ static const struct cmd cmds[] = {
 	  "Remove NAME from POOL and drop the reference it holds: the block\n"
 	  "is freed unless a handle still holds it.  Needs write permission\n"
 	  "on the pool.\n" },
-	{ "blocks", cmd_blocks, 1, 1, O_PID | O_HANDLE | O_FORMAT,
-	  "POOL [--pid PID [--handle HANDLE]] [--format=text|json|kv]",
+	{ "blocks", cmd_blocks, 1, 1, O_PID | O_HANDLE | O_FORMAT | O_BY_SIZE,
+	  "POOL [--pid PID [--handle HANDLE]] [--by-size] "
+	  "[--format=text|json|kv]",
 	  "live blocks: offset, size, holders, flags; by process or handle",
 	  "List the live blocks of POOL in address order (read permission),\n"
 	  "page after page as the daemon sends them (a pool may hold millions:\n"
@@ -311,13 +314,19 @@ static const struct cmd cmds[] = {
 	  "  P  persistent: it outlives its holders (persisted, or named)\n"
 	  "  B  busy: being moved or zeroed by the daemon\n"
 	  "To find a leak, `poolctl clients POOL` says which processes hold\n"
-	  "how much, and `poolctl blocks POOL --pid PID` lists what one holds.\n"
+	  "how much, `poolctl blocks POOL --pid PID` lists what one holds,\n"
+	  "and --by-size sums it up by the size asked for.\n"
 	  "Exit 1 if the process has no (such) handle on the pool.\n"
 	  "\n"
 	  "  --pid PID        only the blocks a handle of process PID holds\n"
 	  "  --handle HANDLE  ... and of those, only the handles numbered\n"
 	  "                   HANDLE (as clients lists them: one for each\n"
 	  "                   connection of the process; needs --pid)\n"
+	  "  --by-size        instead of the blocks, one line per size asked\n"
+	  "                   for (REQUESTED): how many blocks, their usable\n"
+	  "                   BYTES, the most bytes first, then the total;\n"
+	  "                   kv: 'POOL REQUESTED blocks|bytes N' and\n"
+	  "                   'POOL total blocks|bytes N'\n"
 	  "  --format=FMT     text (default), json (as --json: an array of\n"
 	  "                   one object per block) or kv (one 'POOL OFFSET\n"
 	  "                   KEY VALUE' line per field: the JSON keys, plain\n"
@@ -418,6 +427,7 @@ static const struct option longopts[] = {
 	{ "limit",	 required_argument,	NULL, OPT_LIMIT },
 	{ "pid",	 required_argument,	NULL, OPT_PID },
 	{ "handle",	 required_argument,	NULL, OPT_HANDLE },
+	{ "by-size",	 no_argument,		NULL, OPT_BY_SIZE },
 	{ NULL,		 0,			NULL, 0 }
 };
 
@@ -455,6 +465,8 @@ opt_name(unsigned bit)
 		return "--pid";
 	case O_HANDLE:
 		return "--handle";
+	case O_BY_SIZE:
+		return "--by-size";
 	default:
 		return "--format";
 	}
@@ -566,6 +578,10 @@ parse_args(struct ctl *ctl, int argc, char **argv, char **pos, int *npos)
 			break;
 		case OPT_HANDLE:
 			take_value(ctl, O_HANDLE, &ctl->handle_arg);
+			break;
+		case OPT_BY_SIZE:
+			ctl->by_size = true;
+			ctl->opts |= O_BY_SIZE;
 			break;
 		case OPT_NUMA_POLICY:
 			take_value(ctl, O_NUMA_POLICY, &ctl->numa_policy_arg);

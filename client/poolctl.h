@@ -65,6 +65,7 @@ struct ctl {
 	const char		*pid_arg;
 	const char		*handle_arg;
 	bool			 force;
+	bool			 by_size;	/* blocks --by-size */
 	const char		*twice;		/* an option given twice */
 
 	struct pool_conn	*conn;

@@ -9,6 +9,10 @@
  * made by json-c.  A failure after some pages leaves what was printed, a
  * JSON array closed so that it still parses, and says why on stderr with
  * the failure's exit status.
+ *
+ * --by-size sums the blocks up by the size asked for instead, in a table
+ * of one entry per distinct size (a program asks for few sizes, however
+ * many blocks), printed once the last page came: a failure prints none.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -30,6 +34,145 @@ struct blocks_out {
 	size_t			 printed;	/* blocks so far */
 	bool			 started;	/* a page came: output begun */
 };
+
+/* The blocks of one requested size (--by-size); requested 0: empty. */
+struct size_sum {
+	uint64_t	requested, blocks, bytes;
+};
+
+/* Open addressing, linear probing, at most half full. */
+struct size_table {
+	struct size_sum	*slot;
+	size_t		 cap, n;
+	uint64_t	 blocks, bytes;	/* over all sizes */
+};
+
+static size_t
+size_home(uint64_t requested, size_t cap)
+{
+	return (size_t)((requested * 0x9e3779b97f4a7c15ull) >> 7) & (cap - 1);
+}
+
+static struct size_sum *
+size_slot(struct size_sum *slot, size_t cap, uint64_t requested)
+{
+	size_t	i = size_home(requested, cap);
+
+	while (slot[i].requested != 0 && slot[i].requested != requested)
+		i = (i + 1) & (cap - 1);
+	return &slot[i];
+}
+
+static int
+size_grow(struct size_table *t)
+{
+	size_t		 cap = t->cap ? t->cap * 2 : 64, i;
+	struct size_sum	*slot = calloc(cap, sizeof *slot);
+
+	if (slot == NULL)
+		return -ENOMEM;
+	for (i = 0; i < t->cap; i++)
+		if (t->slot[i].requested != 0)
+			*size_slot(slot, cap, t->slot[i].requested) =
+			    t->slot[i];
+	free(t->slot);
+	t->slot = slot;
+	t->cap = cap;
+	return 0;
+}
+
+/* A page's blocks into t: 0 or -ENOMEM. */
+static int
+size_add(struct size_table *t, const struct pool_block_info *b, size_t n)
+{
+	struct size_sum	*e;
+	size_t		 i;
+	int		 error;
+
+	for (i = 0; i < n; i++) {
+		if (t->n * 2 >= t->cap && (error = size_grow(t)) != 0)
+			return error;
+		/* A daemon never says 0; counted as 1 if it did. */
+		e = size_slot(t->slot, t->cap,
+		    b[i].requested ? b[i].requested : 1);
+		if (e->requested == 0) {
+			e->requested = b[i].requested ? b[i].requested : 1;
+			t->n++;
+		}
+		e->blocks++;
+		e->bytes += b[i].usable_size;
+		t->blocks++;
+		t->bytes += b[i].usable_size;
+	}
+	return 0;
+}
+
+/* The most bytes first, then the smaller size; empty slots last. */
+static int
+size_cmp(const void *x, const void *y)
+{
+	const struct size_sum	*a = x, *b = y;
+
+	if ((a->requested == 0) != (b->requested == 0))
+		return a->requested == 0 ? 1 : -1;
+	if (a->bytes != b->bytes)
+		return a->bytes > b->bytes ? -1 : 1;
+	return (a->requested > b->requested) - (a->requested < b->requested);
+}
+
+static void
+sizes_print(const struct blocks_out *bo, struct size_table *t)
+{
+	struct json_object	*o, *a, *e;
+	size_t			 i;
+
+	if (t->cap > 0)
+		qsort(t->slot, t->cap, sizeof *t->slot, size_cmp);
+	switch (bo->fmt) {
+	case FMT_KV:
+		for (i = 0; i < t->n; i++) {
+			printf("%s %" PRIu64 " blocks %" PRIu64 "\n", bo->pool,
+			    t->slot[i].requested, t->slot[i].blocks);
+			printf("%s %" PRIu64 " bytes %" PRIu64 "\n", bo->pool,
+			    t->slot[i].requested, t->slot[i].bytes);
+		}
+		printf("%s total blocks %" PRIu64 "\n", bo->pool, t->blocks);
+		printf("%s total bytes %" PRIu64 "\n", bo->pool, t->bytes);
+		break;
+	case FMT_JSON:
+		o = json_object_new_object();
+		json_object_object_add(o, "pool",
+		    json_object_new_string(bo->pool));
+		a = json_object_new_array();
+		for (i = 0; i < t->n; i++) {
+			e = json_object_new_object();
+			json_object_object_add(e, "requested",
+			    json_object_new_uint64(t->slot[i].requested));
+			json_object_object_add(e, "blocks",
+			    json_object_new_uint64(t->slot[i].blocks));
+			json_object_object_add(e, "bytes",
+			    json_object_new_uint64(t->slot[i].bytes));
+			json_object_array_add(a, e);
+		}
+		json_object_object_add(o, "sizes", a);
+		json_object_object_add(o, "blocks",
+		    json_object_new_uint64(t->blocks));
+		json_object_object_add(o, "bytes",
+		    json_object_new_uint64(t->bytes));
+		puts(json_object_to_json_string_ext(o, bo->ctl->json_flags));
+		json_object_put(o);
+		break;
+	default:
+		printf("%10s %10s %10s\n", "REQUESTED", "BLOCKS", "BYTES");
+		for (i = 0; i < t->n; i++)
+			printf("%10s %10" PRIu64 " %10s\n",
+			    human(t->slot[i].requested).s, t->slot[i].blocks,
+			    human(t->slot[i].bytes).s);
+		printf("%10s %10" PRIu64 " %10s\n", "total", t->blocks,
+		    human(t->bytes).s);
+		break;
+	}
+}
 
 /* --format=FMT (or --json): text, json or kv; 0 or the exit code. */
 static int
@@ -286,6 +429,7 @@ int
 cmd_blocks(struct ctl *ctl, int argc, char **argv)
 {
 	struct blocks_out	 bo = { ctl, FMT_TEXT, argv[0], 0, false };
+	struct size_table	 sizes = { NULL, 0, 0, 0, 0 };
 	struct pool_block_info	*b;
 	uint64_t		 from = 0;
 	uint32_t		 pid, handle;
@@ -305,10 +449,17 @@ cmd_blocks(struct ctl *ctl, int argc, char **argv)
 		    &n, &done);
 		if (error != 0)
 			break;
-		blocks_print(&bo, b, n);
+		if (ctl->by_size)
+			error = size_add(&sizes, b, n);
+		else
+			blocks_print(&bo, b, n);
 		free(b);
-	} while (!done);
-	blocks_end(&bo);
+	} while (error == 0 && !done);
+	if (ctl->by_size && error == 0)
+		sizes_print(&bo, &sizes);
+	free(sizes.slot);
+	if (!ctl->by_size)
+		blocks_end(&bo);
 	if (error != 0)
 		return blocks_failed(error, bo.pool, pid, handle);
 	return 0;

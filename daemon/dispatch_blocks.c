@@ -14,9 +14,9 @@
  * at each costs a lookup in the block index, a cache miss or two: with
  * 256 looks (128 blocks and their holders) a page that keeps none took
  * 53 us a round trip, a Stats 24 (bench_blocks), and held the other
- * clients back no longer than a page of 128 blocks listed does.  Each request is one
- * short turn of the loop however big the pool; the listing as a whole is
- * as long as the pool's blocks.
+ * clients back no longer than a page of 128 blocks listed does.  Each
+ * request is one short turn of the loop however big the pool; the
+ * listing as a whole is as long as the pool's blocks.
  *
  * The walk holds nothing between requests: a page starts from the offset
  * the client gives (the last reply's next), so what changed in between

@@ -32,9 +32,11 @@
  *       a block each: by pid, the 20 (more handles than the daemon
  *       compares by pointer); by pid and each handle's number, its one.
  *   poolctl_blocks   the table, kv and JSON (pretty and short) of p, a
- *       --pid listing, and the exit codes: 1 with the words for a pid
- *       with no handle and for no such pool, 2 for a handle without a
- *       pid or a bad format, 77 for nobody on a 0600 pool.
+ *       --pid listing, --by-size (text, kv and JSON, its counts and
+ *       sums against the listing's), and the exit codes: 1 with the
+ *       words for a pid with no handle and for no such pool, 2 for a
+ *       handle without a pid or a bad format, 77 for nobody on a 0600
+ *       pool.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -764,6 +766,64 @@ exec_as_nobody(void *arg)
 	return 126;
 }
 
+/* Distinct requested sizes of a listing. */
+static size_t
+sizes_in(const struct listing *l)
+{
+	size_t i, j, n = 0;
+
+	for (i = 0; i < l->n; i++) {
+		for (j = 0; j < i && l->b[j].requested != l->b[i].requested;
+		     j++)
+			;
+		n += j == i;
+	}
+	return n;
+}
+
+/*
+ * blocks --by-size against the listing itself: a's blocks counted and
+ * summed per size asked for, and in all; the table a line per size of
+ * the whole pool between its header and its total; JSON an object.
+ */
+static void
+by_size_agrees(void)
+{
+	char want[128];
+	struct listing l;
+	uint64_t bytes = 0, k;
+	size_t i, j;
+
+	list_all("p", (uint32_t)fx.a.pid, 0, &l);
+	assert_int_equal(ctl("blocks p --pid %d --by-size --format=kv",
+			     (int)fx.a.pid), 0);
+	for (i = 0; i < l.n; i++) {
+		for (j = 0, k = 0; j < l.n; j++)
+			k += l.b[j].requested == l.b[i].requested;
+		snprintf(want, sizeof(want), "p %" PRIu64 " blocks %" PRIu64
+			 "\n", l.b[i].requested, k);
+		assert_non_null(strstr(fx.out, want));
+		bytes += l.b[i].usable_size;
+	}
+	assert_int_equal(count(fx.out, " blocks "), sizes_in(&l) + 1);
+	snprintf(want, sizeof(want), "p total blocks %zu\np total bytes %"
+		 PRIu64 "\n", l.n, bytes);
+	assert_non_null(strstr(fx.out, want));
+	free(l.b);
+
+	list_all("p", 0, 0, &l);
+	assert_int_equal(ctl("blocks p --by-size"), 0);
+	assert_non_null(strstr(fx.out, "REQUESTED"));
+	assert_int_equal(count(fx.out, "\n"), sizes_in(&l) + 2);
+	snprintf(want, sizeof(want), " total %10zu ", l.n);
+	assert_non_null(strstr(fx.out, want));
+	free(l.b);
+	assert_int_equal(ctl("--json=short blocks p --by-size"), 0);
+	assert_int_equal(strncmp(fx.out, "{\"pool\":\"p\",\"sizes\":[{", 20),
+			 0);
+	printf("blocks: --by-size agrees with the listing\n");
+}
+
 static void
 poolctl_blocks(void **state)
 {
@@ -820,6 +880,8 @@ poolctl_blocks(void **state)
 	assert_int_equal(ctl("--json blocks p --pid %d --handle %u",
 			     (int)fx.b.pid, ha + 100), 1);
 	assert_string_equal(fx.out, "");
+
+	by_size_agrees();
 
 	/* The refusals, in words, and their exit codes. */
 	assert_int_equal(ctl("blocks p --pid %d", (int)getpid()), 1);
