@@ -28,6 +28,9 @@
  *       spans among its blocks: five listings, each in order, each
  *       holding every block held throughout with its size, and by the
  *       test's pid exactly those; then the pool checks.
+ *   listing_across_a_restart   a listing of 300 blocks whose first page
+ *       came before a restart in place goes on after it, on the same
+ *       connection, from the cursor it had: the 300, once each.
  *   many_handles_of_one_process   20 handles of the test's on a pool,
  *       a block each: by pid, the 20 (more handles than the daemon
  *       compares by pointer); by pid and each handle's number, its one.
@@ -1020,6 +1023,38 @@ listed_while_others_churn(void **state)
 	pool_close(p);
 }
 
+static void
+listing_across_a_restart(void **state)
+{
+	static pool_off_t offs[MANY];
+	struct pool_block_info *page;
+	uint64_t from = 0;
+	size_t n, i, got = 0;
+	struct pool *p;
+	int done = 0, pages = 0;
+
+	(void)state;
+	make_pool("across", 1 << 20, 0600);
+	p = hold_many("across", MANY, 32, offs);
+	qsort(offs, MANY, sizeof(offs[0]), cmp_off);
+	while (!done) {
+		EXPECT_RC(pool_blocks(fx.conn, "across", 0, 0, &from, &page,
+				      &n, &done), 0);
+		for (i = 0; i < n; i++, got++) {
+			assert_true(got < MANY);
+			assert_int_equal(page[i].offset, offs[got]);
+		}
+		free(page);
+		if (++pages == 1)	/* the daemon is replaced meanwhile */
+			assert_int_equal(harness_restart_in_place(&fx.d), 0);
+	}
+	assert_int_equal(got, MANY);
+	assert_true(pages >= 3);
+	pool_close(p);
+	printf("blocks: %d pages, the first before a restart in place, the "
+	       "rest after: %zu blocks once each\n", pages, got);
+}
+
 #define HANDS 20
 
 static void
@@ -1073,6 +1108,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(filter_passes_over_many, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(listed_while_others_churn,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(listing_across_a_restart,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(many_handles_of_one_process,
 						setup, teardown),
