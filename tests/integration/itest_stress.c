@@ -23,6 +23,10 @@
  *       with the slot's remaining operations; workers also leave without
  *       pool_close or pool_disconnect.  Afterwards the pool is empty, its
  *       check passes and the daemon is the same process.
+ *   In these three the parent also lists the pool's blocks (pool_blocks,
+ *   page after page) under load, as often as it checks it: every page in
+ *   order from its cursor, at most 128, each block inside the pool with
+ *   no more holders named than it has.
  *   daemon_restart  under load the daemon is stopped twice, first with
  *       SIGTERM, then with SIGKILL, and started again on the same socket
  *       and configuration.  Every call in progress or made afterwards on
@@ -1370,6 +1374,46 @@ check_pool(const char *test)
 			 pool_strerror(rc), msg);
 }
 
+/*
+ * Every block of the pool, page after page, while the workers go on: each
+ * page as pool_blocks promises (its blocks in order from the cursor, the
+ * cursor moving on), each block inside the pool.  The number listed.
+ */
+static size_t
+list_pool(const char *test)
+{
+	struct pool_block_info *b;
+	uint64_t from = 0, last = 0;
+	size_t n, i, total = 0;
+	int done = 0, rc;
+
+	while (!done) {
+		uint64_t was = from;
+
+		if ((rc = pool_blocks(fx.conn, POOL_NAME, 0, 0, &from, &b, &n,
+				      &done)) != 0)
+			fail_msg("%s: pool_blocks: %s", test,
+				 pool_strerror(rc));
+		for (i = 0; i < n; i++, total++) {
+			if ((total > 0 && b[i].offset <= last) ||
+			    b[i].offset < was || b[i].offset >= from ||
+			    b[i].usable_size == 0 ||
+			    b[i].offset + b[i].usable_size > (64u << 20) ||
+			    b[i].nlisted > b[i].holders)
+				fail_msg("%s: listed block %#" PRIx64 " (%" PRIu64
+					 " B, %u holders) out of order or "
+					 "place", test, b[i].offset,
+					 b[i].usable_size, b[i].holders);
+			last = b[i].offset;
+		}
+		free(b);
+		if (n > 128 || (!done && from <= was))
+			fail_msg("%s: a page of %zu blocks, from %#" PRIx64
+				 " to %#" PRIx64, test, n, was, from);
+	}
+	return total;
+}
+
 static struct pool_stats
 stats_now(void)
 {
@@ -1565,6 +1609,7 @@ no_double_booking(const char *test)
 	struct progress pr = {0};
 	double t0, elapsed, next_check;
 	unsigned i, checks = 0;
+	size_t listed = 0;
 
 	start_daemon();
 	before = stats_now();
@@ -1576,6 +1621,7 @@ no_double_booking(const char *test)
 		reap_finished(test);
 		if (now_s() >= next_check && running()) {
 			check_pool(test);	/* under load */
+			listed += list_pool(test);
 			checks++;
 			next_check = now_s() + CHECK_EVERY_MS / 1000.0;
 		}
@@ -1584,7 +1630,8 @@ no_double_booking(const char *test)
 	}
 	elapsed = now_s() - t0;
 	print_summary(test, fx.procs, elapsed);
-	printf("%s: %u invariant checks passed under load\n", test, checks);
+	printf("%s: %u invariant checks and as many listings passed under "
+	       "load (%zu blocks listed)\n", test, checks, listed);
 	assert_int_equal(total_done(), (uint64_t)fx.procs * fx.ops);
 
 	/* Every worker closed its handle with a round trip: empty now. */
@@ -1645,8 +1692,9 @@ random_kills_lose_nothing(void **state)
 	struct run run = {.name = test, .ops = fx.ops, .random_finish = true};
 	struct pool_stats before, after;
 	struct progress pr = {0};
-	double t0, elapsed, next_kill, waited;
-	unsigned i, kills = 0, spawned;
+	double t0, elapsed, next_kill, next_list, waited;
+	unsigned i, kills = 0, spawned, listings = 0;
+	size_t listed = 0;
 	pid_t daemon_pid;
 	int rc;
 
@@ -1659,8 +1707,14 @@ random_kills_lose_nothing(void **state)
 		spawn_worker(&run, i);
 	spawned = fx.procs;
 	next_kill = t0 + kill_gap();
+	next_list = t0 + CHECK_EVERY_MS / 1000.0;
 	while (running()) {
 		reap_finished(test);
+		if (now_s() >= next_list && running()) {
+			listed += list_pool(test);	/* kills or not */
+			listings++;
+			next_list = now_s() + CHECK_EVERY_MS / 1000.0;
+		}
 		if (kills < fx.kills_max && running() && now_s() >= next_kill) {
 			i = random_running();
 			/* Before the kill: its publications are void now. */
@@ -1687,6 +1741,8 @@ random_kills_lose_nothing(void **state)
 	printf("%s: kills survived: %u (SIGKILL at random moments, each "
 	       "worker replaced); daemon pid %d throughout\n", test, kills,
 	       (int)daemon_pid);
+	printf("%s: %u listings of the pool under load, %zu blocks in all\n",
+	       test, listings, listed);
 	assert_true(total_done() >= (uint64_t)fx.procs * fx.ops);
 	assert_true(kills > 0 || fx.kills_max == 0);
 
