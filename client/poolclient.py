@@ -707,9 +707,11 @@ class Connection(_Closing):
             _free(out)
 
     def _blocks_pages(self, ask, page):
+        """page's blocks, then the next pages' until the last."""
         yield from page
         while not ask[4].value:
             yield from self._blocks_page(ask)
+
 
 def connect(socket=None, timeout=None):
     """Connect to poolmgrd: a Connection (a context manager).  socket is
