@@ -294,7 +294,9 @@ struct pool_client_info {
 	char pool[POOL_NAME_MAX + 1];
 	uint32_t handle;
 	int read_only;
-	uint64_t blocks, bytes;		/* references held, their sizes */
+	uint64_t blocks, bytes;		/* references held, their sizes
+					 * (persistent blocks' are their
+					 * persister's: not in bytes) */
 	uint64_t cached_bytes;		/* of bytes: in its client cache */
 	uint64_t reserved[4];		/* zero: room for later fields */
 };

@@ -248,8 +248,10 @@ static const struct cmd cmds[] = {
 	  "open handles: who holds what",
 	  "List the open handles of POOL (of every pool if none is given):\n"
 	  "pid, uid and gid of the process, the name it gave, the pool, the\n"
-	  "handle, read-only or read-write, the blocks and bytes it holds\n"
-	  "references to, and the bytes of those its client cache keeps.\n" },
+	  "handle, read-only or read-write, the blocks it holds references\n"
+	  "to and their bytes (less persistent and named blocks': those\n"
+	  "count for the uid that persisted them, see persisted), and the\n"
+	  "bytes of those its client cache keeps.\n" },
 	{ "persisted", cmd_persisted, 0, 1, O_FORMAT,
 	  "[POOL] [--format=text|json|prometheus|kv]",
 	  "persistent blocks by the uid that persisted them",
