@@ -191,8 +191,8 @@ blocks_format(const struct ctl *ctl, enum format *fmt)
 		return usage_error("blocks: unknown format '%s' (text, json "
 		    "or kv)", ctl->format_arg);
 	if (ctl->json && *fmt != FMT_JSON)
-		return usage_error("--json conflicts with --format=%s",
-		    ctl->format_arg);
+		return usage_error("blocks: --json conflicts with "
+		    "--format=%s", ctl->format_arg);
 	return 0;
 }
 

@@ -109,11 +109,12 @@ parse_format(const struct ctl *ctl, enum format *fmt)
 	else if (strcmp(ctl->format_arg, "kv") == 0)
 		*fmt = FMT_KV;
 	else
-		return usage_error("unknown format '%s' "
-		    "(text, json, prometheus or kv)", ctl->format_arg);
-	if (ctl->json && *fmt != FMT_JSON)
-		return usage_error("--json conflicts with --format=%s",
+		return usage_error("%s: unknown format '%s' "
+		    "(text, json, prometheus or kv)", ctl->cmd,
 		    ctl->format_arg);
+	if (ctl->json && *fmt != FMT_JSON)
+		return usage_error("%s: --json conflicts with --format=%s",
+		    ctl->cmd, ctl->format_arg);
 	return 0;
 }
 

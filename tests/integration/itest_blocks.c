@@ -895,6 +895,9 @@ poolctl_blocks(void **state)
 	assert_non_null(strstr(fx.err, "no such pool: nosuch"));
 	assert_int_equal(ctl("blocks p --handle 1"), 2);
 	assert_int_equal(ctl("blocks p --format=prometheus"), 2);
+	assert_int_equal(ctl("--json blocks p --format=kv"), 2);
+	assert_non_null(strstr(fx.err, "poolctl: blocks: --json conflicts "
+			       "with --format=kv\n"));
 	assert_int_equal(ctl("blocks p --pid 0"), 2);
 	fflush(stdout);
 	if ((pid = harness_spawn_as(NOBODY, NOBODY, exec_as_nobody,

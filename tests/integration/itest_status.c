@@ -620,12 +620,16 @@ poolctl_status(void **state)
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
 					 sizeof(err), "status --format=yaml"),
 			 2);
-	assert_non_null(strstr(err, "unknown format 'yaml'"));
+	/* As every diagnostic: "poolctl: WHAT: WHY", the command first. */
+	assert_non_null(strstr(err, "poolctl: status: unknown format 'yaml' "
+			       "(text, json, prometheus or kv)\n"));
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
 					 sizeof(err), "status extra"), 2);
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
 					 sizeof(err),
 					 "--json status --format=kv"), 2);
+	assert_non_null(strstr(err, "poolctl: status: --json conflicts with "
+			       "--format=kv\n"));
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
 					 sizeof(err),
 					 "--socket %s/none.sock status", d.dir),
