@@ -388,13 +388,15 @@ $(BUILD)/bench/bench_speed: $(BENCH_SPEED_OBJS) $(LIB_A)
 
 # A big free's cost to other clients, stepped release against all at once.
 $(BUILD)/bench/bench_release: $(BENCH_DIR)/bench_release.o \
-  $(BENCH_DIR)/bench_daemon.o $(BENCH_DIR)/bench_util.o $(LIB_A)
+  $(BENCH_DIR)/bench_daemon.o $(BENCH_DIR)/bench_probe.o \
+  $(BENCH_DIR)/bench_util.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
 # A pool's blocks listed, against a Stats loop, beside a prober.
 $(BUILD)/bench/bench_blocks: $(BENCH_DIR)/bench_blocks.o \
-  $(BENCH_DIR)/bench_daemon.o $(BENCH_DIR)/bench_util.o $(LIB_A)
+  $(BENCH_DIR)/bench_daemon.o $(BENCH_DIR)/bench_probe.o \
+  $(BENCH_DIR)/bench_util.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 

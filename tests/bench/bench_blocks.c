@@ -35,22 +35,11 @@
 #include <unistd.h>
 
 #include "bench_daemon.h"
+#include "bench_probe.h"
 #include "bench_util.h"
 #include "poolclient.h"
 
-#define MAX_SAMPLES (4u << 20)	/* prober round trips kept */
 #define BATCH 4096
-
-struct probe {
-	volatile int stop;
-	volatile int ready;
-	volatile int failed;
-	volatile int watch;	/* keep round-trip times only while set */
-	uint32_t n;
-	uint32_t us[];		/* round-trip times, microseconds */
-};
-
-#define PROBE_BYTES (sizeof(struct probe) + MAX_SAMPLES * sizeof(uint32_t))
 
 enum what { NOTHING, STATS, LIST_ALL, LIST_PID };
 
@@ -67,35 +56,6 @@ struct row {
 
 static size_t nblocks = 1000000;
 static double seconds = 3;
-
-static void
-probe_run(const char *sock, struct probe *pr)
-{
-	struct pool_conn *c;
-	struct pool *p;
-	pool_off_t off;
-
-	if (pool_connect(sock, &c) || pool_open(c, "probe", &p) ||
-	    pool_set_cache(p, 0)) {
-		pr->failed = 1;
-		pr->ready = 1;
-		_exit(1);
-	}
-	pr->ready = 1;
-	while (!pr->stop && pr->n < MAX_SAMPLES) {
-		uint64_t t = now_ns();
-
-		if (pool_alloc(p, 64, &off) || pool_free(p, off)) {
-			pr->failed = 1;
-			break;
-		}
-		if (pr->watch)
-			pr->us[pr->n++] = (uint32_t)((now_ns() - t) / 1000);
-	}
-	pool_close(p);
-	pool_disconnect(c);
-	_exit(0);
-}
 
 /* The child: 3 blocks of "big" held until its stdin closes. */
 static void

@@ -107,21 +107,11 @@
 #include <unistd.h>
 
 #include "bench_daemon.h"
+#include "bench_probe.h"
 #include "bench_util.h"
 #include "poolclient.h"
 
 #define MiB (1024ull * 1024)
-#define MAX_SAMPLES (4u << 20)	/* prober round trips kept */
-
-struct probe {
-	volatile int stop;
-	volatile int ready;
-	volatile int failed;
-	volatile int watch;	/* keep round-trip times only while set */
-	uint32_t n;
-	uint32_t us[];		/* round-trip times, microseconds */
-};
-
 struct row {
 	const char *name;
 	const char *conf;		/* the daemon's extra settings */
@@ -140,8 +130,6 @@ struct run {
 	struct probe *pr;
 	pid_t kid;
 };
-
-#define PROBE_BYTES (sizeof(struct probe) + MAX_SAMPLES * sizeof(uint32_t))
 
 /*
  * measure_move's block, what it grows to (MOVE_GROWTH more), and the
@@ -164,36 +152,6 @@ static size_t nruns = 1000000;
 static uint64_t batch_block = MiB;	/* measure_batch's block size */
 static bool batch_kill;		/* measure_batch kills the holder instead */
 #define TRIM_FREE_US 200	/* the freeing client's pause between frees */
-
-/* The prober: round trips until told to stop. */
-static void
-probe_run(const char *sock, struct probe *pr)
-{
-	struct pool_conn *c;
-	struct pool *p;
-	pool_off_t off;
-
-	if (pool_connect(sock, &c) || pool_open(c, "probe", &p) ||
-	    pool_set_cache(p, 0)) {
-		pr->failed = 1;
-		pr->ready = 1;
-		_exit(1);
-	}
-	pr->ready = 1;
-	while (!pr->stop && pr->n < MAX_SAMPLES) {
-		uint64_t t = now_ns();
-
-		if (pool_alloc(p, 64, &off) || pool_free(p, off)) {
-			pr->failed = 1;
-			break;
-		}
-		if (pr->watch)
-			pr->us[pr->n++] = (uint32_t)((now_ns() - t) / 1000);
-	}
-	pool_close(p);
-	pool_disconnect(c);
-	_exit(0);
-}
 
 /*
  * Start bin with row's settings, create and open the pool this process
