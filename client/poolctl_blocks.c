@@ -245,6 +245,8 @@ blocks_text(const struct pool_block_info *b)
 		    b->first_holders[i].handle);
 	if (b->holders > b->nlisted)
 		printf(" +%" PRIu32, b->holders - b->nlisted);
+	else if (b->holders == 0)
+		fputs(" -", stdout);	/* only a name or Persist holds it */
 	putchar('\n');
 }
 

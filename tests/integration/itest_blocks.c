@@ -855,6 +855,8 @@ poolctl_blocks(void **state)
 	assert_int_equal(count(fx.out, want), 1);
 	snprintf(want, sizeof(want), " %u:%u", (unsigned)fx.a.pid, ha);
 	assert_int_equal(count(fx.out, want), 7);
+	/* The test's persisted block, which no handle holds: "-". */
+	assert_int_equal(count(fx.out, " -\n"), 1);
 
 	/* kv: one line per field, a holder line per holder listed. */
 	assert_int_equal(ctl("blocks p --pid %d --format=kv", (int)fx.a.pid),
