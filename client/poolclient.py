@@ -896,9 +896,10 @@ class Pool(_Closing):
                 return _check(rc)
         # The daemon's words would give the last part's time, not the
         # wait's: the text says the wait's, in the library's words.
-        code = -_errno.ETIMEDOUT
-        raise PoolError(code, "%s; no newer name in %d ms" % (
-            _lib.pool_strerror(code).decode(errors="replace"), ms))
+        # (Not pool_strerror's: ETIMEDOUT is the C library's "Connection
+        # timed out", which says nothing of a name.)
+        raise PoolError(-_errno.ETIMEDOUT,
+                        "the wait ran out: no newer name in %d ms" % ms)
 
     def unpublish(self, name):
         """Remove the name and its reference to its block."""
