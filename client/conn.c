@@ -1011,6 +1011,8 @@ conn_open(const char *path, int timeout_ms, struct pool_conn **out)
 	 * Listed, and its lock held, before the socket exists: a fork in
 	 * another thread then either comes before the socket (the child has
 	 * none) or waits for it to be known (the child closes its copy).
+	 * Not across the connect, which may wait up to the bound (for ever
+	 * without one): a fork would wait as long.
 	 */
 	pthread_mutex_lock(&conns_lock);
 	TAILQ_INSERT_TAIL(&conns, c, all);
@@ -1018,11 +1020,11 @@ conn_open(const char *path, int timeout_ms, struct pool_conn **out)
 	pthread_mutex_unlock(&conns_lock);
 	c->fd = socket(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0);
 	error = c->fd == -1 ? -errno : 0;
+	pthread_mutex_unlock(&c->lock);
 	if (error == 0)
 		error = conn_connect(c->fd, &sun, deadline);
 	if (error == -ENOENT)
 		conn_note_missing_socket(path);
-	pthread_mutex_unlock(&c->lock);
 	if (error == 0) {
 		/* Set and cleared before any other thread sees c. */
 		c->deadline = deadline;

@@ -19,6 +19,9 @@
  *       connect(2) or in the Hello.
  *   a bound of 0 is -ETIMEDOUT against a silent peer, and still -ENOENT
  *       where there is no socket; below -1 is -EINVAL, as is a NULL out.
+ *   a fork() in another thread while connect(2) waits on a full backlog
+ *       returns at once, not when the connect ends (the library's fork
+ *       handler takes every connection's lock; the connect held it).
  *   poolctl with the environment's bound exits 69 (EX_UNAVAILABLE) and
  *       says "cannot connect: " and the library's words; so do the
  *       example programs, with exit status 1.
@@ -35,6 +38,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -327,6 +331,59 @@ backlog_full(void **state)
 	peer_end(&p);
 }
 
+/* A connect in a thread of its own, and when it began. */
+struct connecting {
+	const char *sock;
+	uint64_t start_ms;
+	int rc;
+};
+
+#define FORK_BOUND_MS 3000
+
+static void *
+connecting_main(void *arg)
+{
+	struct connecting *k = arg;
+	struct pool_conn *c = NULL;
+
+	k->start_ms = harness_now_ms();
+	k->rc = pool_connect_timeout(k->sock, FORK_BOUND_MS, &c);
+	if (k->rc == 0)
+		pool_disconnect(c);
+	return NULL;
+}
+
+static void
+fork_while_connecting(void **state)
+{
+	struct connecting k = {0};
+	struct peer p;
+	pthread_t t;
+	uint64_t forked_ms;
+	pid_t pid;
+	int st;
+
+	(void)state;
+	peer_full(&p);
+	k.sock = p.sock;
+	assert_int_equal(pthread_create(&t, NULL, connecting_main, &k), 0);
+	harness_sleep_ms(200);	/* in connect(2) now: it waits 3 s */
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	forked_ms = harness_now_ms() - k.start_ms;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	printf("connect: a fork %" PRIu64 " ms into a connect of at most %d "
+	       "ms returned\n", forked_ms, FORK_BOUND_MS);
+	assert_int_equal(k.rc, -ETIMEDOUT);
+	/* Before the connect could have ended: it did not wait for it. */
+	assert_true(forked_ms < FORK_BOUND_MS);
+	peer_end(&p);
+}
+
 static void
 environment_bound(void **state)
 {
@@ -597,6 +654,7 @@ main(void)
 		T(accepted_never_answered),
 		T(queued_never_accepted),
 		T(backlog_full),
+		T(fork_while_connecting),
 		T(environment_bound),
 		T(signals_do_not_end_it),
 		T(bad_arguments),
