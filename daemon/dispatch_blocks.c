@@ -203,7 +203,7 @@ do_list_blocks(struct call *c, const Poolmgr__ListBlocks *m)
 			assert(!"heap_next_block gave no live block");
 			break;
 		}
-		/* No record: a move's new place, not the pool's yet. */
+		/* None to list: a move's new place, or a block let go. */
 		if (b && list_block(k, b, bi.requested, &f, &looks))
 			k++;
 		at += bi.size;
