@@ -335,6 +335,7 @@ backlog_full(void **state)
 struct connecting {
 	const char *sock;
 	uint64_t start_ms;
+	int started;		/* start_ms is set */
 	int rc;
 };
 
@@ -347,6 +348,7 @@ connecting_main(void *arg)
 	struct pool_conn *c = NULL;
 
 	k->start_ms = harness_now_ms();
+	__atomic_store_n(&k->started, 1, __ATOMIC_RELEASE);
 	k->rc = pool_connect_timeout(k->sock, FORK_BOUND_MS, &c);
 	if (k->rc == 0)
 		pool_disconnect(c);
@@ -367,6 +369,9 @@ fork_while_connecting(void **state)
 	peer_full(&p);
 	k.sock = p.sock;
 	assert_int_equal(pthread_create(&t, NULL, connecting_main, &k), 0);
+	/* Not from before it ran: a thread late to start is no failure. */
+	while (!__atomic_load_n(&k.started, __ATOMIC_ACQUIRE))
+		harness_sleep_ms(1);
 	harness_sleep_ms(200);	/* in connect(2) now: it waits 3 s */
 	fflush(NULL);
 	pid = fork();
