@@ -47,10 +47,15 @@ struct size_table {
 	uint64_t	 blocks, bytes;	/* over all sizes */
 };
 
+/*
+ * The top bits of a Fibonacci hash: sizes are often multiples of a large
+ * power of two (pages, MiB), whose low product bits are all alike.
+ */
 static size_t
 size_home(uint64_t requested, size_t cap)
 {
-	return (size_t)((requested * 0x9e3779b97f4a7c15ull) >> 7) & (cap - 1);
+	return (size_t)((requested * 0x9e3779b97f4a7c15ull) >>
+	    (64 - __builtin_ctzll(cap)));
 }
 
 static struct size_sum *
@@ -163,12 +168,13 @@ sizes_print(const struct blocks_out *bo, struct size_table *t)
 		json_object_put(o);
 		break;
 	default:
-		printf("%10s %10s %10s\n", "REQUESTED", "BLOCKS", "BYTES");
+		/* Bytes exactly: 4000 and 4001 are two kinds of block. */
+		printf("%12s %10s %10s\n", "REQUESTED", "BLOCKS", "BYTES");
 		for (i = 0; i < t->n; i++)
-			printf("%10s %10" PRIu64 " %10s\n",
-			    human(t->slot[i].requested).s, t->slot[i].blocks,
+			printf("%12" PRIu64 " %10" PRIu64 " %10s\n",
+			    t->slot[i].requested, t->slot[i].blocks,
 			    human(t->slot[i].bytes).s);
-		printf("%10s %10" PRIu64 " %10s\n", "total", t->blocks,
+		printf("%12s %10" PRIu64 " %10s\n", "total", t->blocks,
 		    human(t->bytes).s);
 		break;
 	}
