@@ -818,6 +818,12 @@ by_size_agrees(void)
 	assert_int_equal(ctl("blocks p --by-size"), 0);
 	assert_non_null(strstr(fx.out, "REQUESTED"));
 	assert_int_equal(count(fx.out, "\n"), sizes_in(&l) + 2);
+	/* Each size in exact bytes, at the start of its line. */
+	for (i = 0; i < l.n; i++) {
+		snprintf(want, sizeof(want), "\n%12" PRIu64 " ",
+			 l.b[i].requested);
+		assert_non_null(strstr(fx.out, want));
+	}
 	snprintf(want, sizeof(want), " total %10zu ", l.n);
 	assert_non_null(strstr(fx.out, want));
 	free(l.b);
