@@ -440,7 +440,7 @@ on_tick(int sig)
 
 struct ticker {
 	pthread_t main, thread;
-	volatile int stop;
+	int stop;		/* atomic: set by the main thread */
 };
 
 /* Interrupt the main thread every 20 ms until told to stop. */
@@ -449,7 +449,7 @@ ticker_main(void *arg)
 {
 	struct ticker *t = arg;
 
-	while (!t->stop) {
+	while (!__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE)) {
 		pthread_kill(t->main, SIGUSR1);
 		harness_sleep_ms(20);
 	}
@@ -483,7 +483,7 @@ signals_do_not_end_it(void **state)
 			       i == 0 ? "hello, signals" : "connect, signals",
 			       __LINE__);
 	}
-	t.stop = 1;
+	__atomic_store_n(&t.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(t.thread, NULL);
 	sigaction(SIGUSR1, &old, NULL);
 	printf("connect: %d signals during the connects\n", (int)ticks);
