@@ -86,7 +86,7 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/pool_restore.c daemon/pool_release.c \
                daemon/dispatch.c daemon/dispatch_admin.c \
                daemon/dispatch_block.c daemon/dispatch_names.c \
-               daemon/dispatch_wait.c daemon/dispatch_status.c daemon/dispatch_blocks.c \
+               daemon/dispatch_wait.c daemon/dispatch_room.c daemon/dispatch_status.c daemon/dispatch_blocks.c \
                daemon/block_names.c daemon/pool_names.c daemon/pool_evict.c \
                daemon/pool_numa.c \
                daemon/config.c daemon/service.c \
@@ -105,7 +105,7 @@ LIB_SRCS := client/conn.c client/open.c client/admin.c client/stats.c \
             client/cache_class.c client/cache_shard.c client/cache_budget.c \
             client/cache_flush.c client/cache_conn.c \
             client/cache_table.c client/cache_lock.c client/errors.c \
-            client/share.c client/names.c
+            client/share.c client/names.c client/wait.c
 LIB_PIC  := $(LIB_SRCS:%.c=$(BUILD)/pic/%.o)
 LIB_SO   := $(BUILD)/libpoolclient.so.1.0.0
 LIB_A    := $(BUILD)/libpoolclient.a

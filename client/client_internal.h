@@ -39,6 +39,7 @@
 							 * limit and quota */
 #define CONN_FEATURE_DAEMON_STATS	(1ULL << 3)	/* DaemonStats */
 #define CONN_FEATURE_LIST_BLOCKS	(1ULL << 4)	/* ListBlocks */
+#define CONN_FEATURE_ALLOC_WAIT		(1ULL << 5)	/* Alloc.wait_ms */
 
 /*
  * Descriptors that came with a reply (OpenPool: the memfd, the share map;
@@ -247,6 +248,14 @@ int	client_call(struct pool *, Poolmgr__Request *,
 int	client_check_block(struct pool *, const Poolmgr__AllocReply *,
 	    uint64_t, uint64_t);
 int	client_flush_for(struct pool *, int);
+
+/*
+ * wait.c: ask try(p, arg, wait_ms) until it answers, in parts of at most
+ * UINT32_MAX ms, for timeout_ms in all (-1: without end, > 0), asking
+ * again, for the time left, when the daemon restarts in place (-EINTR).
+ */
+typedef int (*client_wait_try)(struct pool *, void *, uint32_t);
+int	client_wait(struct pool *, int, client_wait_try, void *);
 
 /* pool.c: batches straight to the daemon, past the cache (for cache.c) */
 int	client_alloc_batch(struct pool *, size_t, const uint64_t *, int,

@@ -54,7 +54,8 @@ static const struct client_error client_errors[] = {
 				"longer than 255, or socket path too long" },
 	{ -EPROTONOSUPPORT,	"protocol version not supported by poolmgrd" },
 	{ -EOPNOTSUPP,		"not supported: a request poolmgrd does not "
-				"know, a lookup that waits or a pool's limit "
+				"know, a lookup or an allocation that waits, "
+				"or a pool's limit "
 				"(poolmgrd is older than them), a cache on "
 				"this handle, or NUMA policies where poolmgrd "
 				"runs" },
@@ -72,6 +73,9 @@ static const struct client_error client_errors[] = {
 				"reload" },
 	{ -ESRCH,		"the process has no such handle open on the "
 				"pool" },
+	{ -ETIMEDOUT,		"timed out: poolmgrd did not answer a connect "
+				"in time, or no name (or room) came within "
+				"the wait" },
 };
 
 /*

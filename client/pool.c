@@ -97,7 +97,8 @@ client_check_block(struct pool *p, const Poolmgr__AllocReply *a,
  */
 static int
 client_alloc_once(struct pool *p, uint64_t size, uint64_t align, int zero,
-    uint64_t nmemb, int retry, pool_off_t *out, uint64_t *usable)
+    uint64_t nmemb, int retry, uint32_t wait_ms, pool_off_t *out,
+    uint64_t *usable)
 {
 	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
 	Poolmgr__Alloc		 al = POOLMGR__ALLOC__INIT;
@@ -110,6 +111,7 @@ client_alloc_once(struct pool *p, uint64_t size, uint64_t align, int zero,
 	al.zero = zero;
 	al.nmemb = nmemb;
 	al.retry_follows = retry;
+	al.wait_ms = wait_ms;
 	req.body_case = POOLMGR__REQUEST__BODY_ALLOC;
 	req.alloc = &al;
 	error = client_call(p, &req, POOLMGR__REPLY__BODY_ALLOC, &reply);
@@ -178,11 +180,11 @@ client_alloc_daemon(struct pool *p, uint64_t size, uint64_t align, int zero,
 	int		error, retry;
 
 	retry = client_will_retry(p);
-	error = client_alloc_once(p, size, align, zero, nmemb, retry, out,
+	error = client_alloc_once(p, size, align, zero, nmemb, retry, 0, out,
 	    &usable);
 	if (error != 0 && client_retry(p, error, retry))
-		error = client_alloc_once(p, size, align, zero, nmemb, 0, out,
-		    &usable);
+		error = client_alloc_once(p, size, align, zero, nmemb, 0, 0,
+		    out, &usable);
 	if (error == 0)
 		cache_track(p, *out, usable);
 	return error;
@@ -483,6 +485,91 @@ pool_calloc(struct pool *p, size_t nmemb, size_t size, pool_off_t *out)
 	return client_alloc(p, size, 0, 1, nmemb, out);
 }
 
+/* What an allocation that waits for room asks (pool_alloc_wait). */
+struct client_alloc_wait {
+	uint64_t	 size, align;
+	int		 zero;
+	pool_off_t	*out;
+};
+
+/* client_wait's try: the allocation, waiting up to wait_ms for room. */
+static int
+client_alloc_wait_try(struct pool *p, void *arg, uint32_t wait_ms)
+{
+	struct client_alloc_wait	*aw = arg;
+	uint64_t			 usable;
+	int				 error;
+
+	error = client_alloc_once(p, aw->size, aw->align, aw->zero, 1, 0,
+	    wait_ms, aw->out, &usable);
+	if (error == 0)
+		cache_track(p, *aw->out, usable);
+	return error;
+}
+
+/*
+ * As client_alloc, but the last request to the daemon waits: the cache
+ * serves it if it can, else its blocks go back first (they may be the
+ * room), and only then is the daemon asked to wait, so that a refusal
+ * the program never sees is not counted among the pool's failures.
+ */
+static int
+client_alloc_waiting(struct pool *p, struct client_alloc_wait *aw,
+    int timeout_ms)
+{
+	uint64_t	usable;
+	int		error;
+
+	if (aw->align <= p->granularity &&
+	    (error = cache_alloc(p, aw->size, aw->zero, aw->out)) != 0)
+		return error > 0 ? 0 : error;
+	if (client_will_retry(p)) {
+		error = client_alloc_once(p, aw->size, aw->align, aw->zero, 1,
+		    1, 0, aw->out, &usable);
+		if (error == 0) {
+			cache_track(p, *aw->out, usable);
+			return 0;
+		}
+		if (!client_retry(p, error, 1))
+			return error;
+	}
+	return client_wait(p, timeout_ms, client_alloc_wait_try, aw);
+}
+
+POOL_API int
+pool_alloc_wait(struct pool *p, size_t size, size_t align, unsigned flags,
+    int timeout_ms, pool_off_t *out)
+{
+	struct client_alloc_wait	aw = { size, align,
+					    (flags & POOL_ALLOC_ZERO) != 0,
+					    out };
+
+	if (out == NULL)
+		return conn_local_failure(-EINVAL);
+	*out = POOL_OFF_NONE;
+	if (p == NULL || size == 0 || timeout_ms < -1 ||
+	    (flags & ~POOL_ALLOC_ZERO) != 0)
+		return conn_local_failure(-EINVAL);
+	if (align != 0 && ((align & (align - 1)) != 0 ||
+	    align > client_map_align(p->size, p->page_size)))
+		return conn_local_failure(-EINVAL);
+	/* The daemon zeroes a block it hands out unaligned only. */
+	if (aw.zero && align > 1)
+		return conn_local_failure(-EINVAL);
+	if (conn_forked(p->conn))
+		return conn_local_failure(-ECHILD);
+	if (timeout_ms == 0)
+		return client_alloc(p, size, align, aw.zero, 1, out);
+	/*
+	 * A daemon from before waiting allocations ignores wait_ms and
+	 * answers -ENOMEM at once: the caller would take it for "no room
+	 * came in time".  Say instead that it cannot wait, and ask nothing.
+	 */
+	if ((p->conn->features & CONN_FEATURE_ALLOC_WAIT) == 0)
+		return conn_local_failure(-EOPNOTSUPP);
+	return client_alloc_waiting(p, &aw, timeout_ms);
+}
+
 static int
 client_realloc_once(struct pool *p, pool_off_t off, size_t size, int in_place,
     int retry, pool_off_t *out, uint64_t *usable)
@@ -556,7 +643,7 @@ client_move(struct pool *p, pool_off_t off, size_t size, int retry,
 	if ((error = pool_usable_size(p, off, &old)) != 0)
 		return error;
 	/* Refused for want of room, the daemon's move follows. */
-	error = client_alloc_once(p, size, 0, 0, 1, 1, out, usable);
+	error = client_alloc_once(p, size, 0, 0, 1, 1, 0, out, usable);
 	if (error == -EDQUOT || error == -ENOMEM)
 		return client_realloc_once(p, off, size, 0, retry, out,
 		    usable);

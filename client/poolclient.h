@@ -206,6 +206,11 @@ struct pool_stats {
 	uint64_t persistent_blocks;
 	uint32_t granularity, page_size;
 	uint32_t mode, uid, gid;
+	/*
+	 * Allocations waiting for room in the pool now (pool_alloc_wait);
+	 * 0 from a daemon without them.  (Where the structure had padding.)
+	 */
+	uint32_t alloc_waits;
 	uint64_t quota;
 	/*
 	 * Of allocated_bytes: blocks freed by programs but kept in their
@@ -509,6 +514,44 @@ POOL_API int pool_alloc_aligned(struct pool *p, size_t size, size_t align,
 /* pool_calloc - allocate nmemb * size zero bytes; overflow is -EOVERFLOW. */
 POOL_API int pool_calloc(struct pool *p, size_t nmemb, size_t size,
 			 pool_off_t *out);
+
+/* pool_alloc_wait's flags. */
+#define POOL_ALLOC_ZERO		0x1	/* the bytes are zero, as pool_calloc */
+
+/*
+ * pool_alloc_wait - allocate size bytes (aligned to align if it is not 0,
+ * as pool_alloc_aligned; zeroed with POOL_ALLOC_ZERO, which takes no
+ * align above 1), and if the pool has no room for them (neither the
+ * engine nor the pool's limit), wait up to timeout_ms (-1: for as long as
+ * it takes) for another client to free, shrink or move blocks, or for
+ * the pool's limit to be raised: the daemon tries the allocation again
+ * each time, and answers when it succeeds.  Blocks this handle's cache
+ * keeps are given back before the wait, as for any allocation that finds
+ * no room; the evictable names a refusal would evict go first (see
+ * pool_publish_flags).  timeout_ms 0 is pool_alloc (aligned or zeroed as
+ * asked), which does not wait.
+ *
+ * Requests that wait are tried again in the order they first waited, but
+ * each as a whole: a smaller one may get room that an earlier, bigger
+ * one cannot use yet.
+ *
+ * -ETIMEDOUT if no room came in time (nothing allocated); -ENOENT if the
+ * pool was destroyed meanwhile; -EAGAIN if as many allocations as the
+ * daemon allows (max_alloc_waits) wait in the pool; -EDQUOT at once (the
+ * handle's own quota: nobody else's frees make room under it);
+ * -EOPNOTSUPP if timeout_ms is not 0 and the daemon cannot wait (nothing
+ * asked); -EINVAL for an unknown flag, a timeout below -1, or an align
+ * pool_alloc_aligned would refuse.  A restart of the daemon in place goes
+ * unnoticed: the wait goes on for the time left.
+ *
+ * The wait holds back the other requests made on the same connection
+ * meanwhile, as replies come in order: a program whose other threads use
+ * the daemon (or free into this handle's cache, whose blocks the waiting
+ * request cannot see) while one waits gives the waiting one its own
+ * connection (pool_connect and pool_open).
+ */
+POOL_API int pool_alloc_wait(struct pool *p, size_t size, size_t align,
+			     unsigned flags, int timeout_ms, pool_off_t *out);
 
 /*
  * pool_realloc - resize the block at off, in place when possible, else move

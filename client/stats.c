@@ -72,6 +72,7 @@ client_copy_stats(struct pool_stats *s, const Poolmgr__PoolStats *m)
 	s->mode = m->mode;
 	s->uid = m->uid;
 	s->gid = m->gid;
+	s->alloc_waits = m->alloc_waits;
 	s->quota = m->quota;
 	s->retain_bytes = m->retain_bytes;
 	s->free_resident_bytes = m->free_resident_bytes;

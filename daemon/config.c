@@ -62,6 +62,7 @@ config_defaults(struct config *cf)
 	cf->drop_step = 4096;
 	cf->settle_wait_ms = 2000;
 	cf->max_name_waits = 256;
+	cf->max_alloc_waits = 256;
 	cf->restart_probe_timeout = CONFIG_PROBE_DEFAULT;
 }
 
@@ -506,6 +507,10 @@ daemon_key(struct load_state *ls, const char *key, const char *value)
 	} else if (strcmp(key, "max_name_waits") == 0) {
 		if (parse_count32_key(ls, key, "lookups", value, 0,
 				      &cf->max_name_waits))
+			return 0;
+	} else if (strcmp(key, "max_alloc_waits") == 0) {
+		if (parse_count32_key(ls, key, "allocations", value, 0,
+				      &cf->max_alloc_waits))
 			return 0;
 	} else if (strcmp(key, "restart_probe_timeout") == 0) {
 		if (parse_uint(value, &cf->restart_probe_timeout) ||

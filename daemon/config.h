@@ -23,6 +23,7 @@
  *                                  ; work waits this long for what others
  *                                  ; queue after it
  *   max_name_waits = 256           ; Lookups waiting for a name, per pool
+ *   max_alloc_waits = 256          ; Allocs waiting for room, per pool
  *   restart_probe_timeout = 10     ; seconds, 1 to 600, the binary a
  *                                  ; restart would execute has to answer
  *                                  ; --restart-probe; a reload applies it
@@ -104,6 +105,7 @@ struct config {
 	uint32_t drop_step;		/* references; 0: a close drops all */
 	uint32_t settle_wait_ms;	/* 0: only for what came before */
 	uint32_t max_name_waits;	/* Lookups waiting, per pool */
+	uint32_t max_alloc_waits;	/* Allocs waiting for room, per pool */
 	uint32_t restart_probe_timeout;	/* seconds, CONFIG_PROBE_MIN to _MAX */
 	unsigned npools;
 	struct config_pool pools[CONFIG_MAX_POOLS];

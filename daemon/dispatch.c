@@ -33,7 +33,9 @@
  *
  * A Lookup that waits for a name (dispatch_wait.c) is held the same way,
  * with the connection's later requests, until the name comes, its time
- * is up, its pool goes, or a restart in place asks it to be sent again.
+ * is up, its pool goes, or a restart in place asks it to be sent again;
+ * so is an Alloc that waits for room (dispatch_room.c), until the pool's
+ * clients free blocks.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -93,7 +95,7 @@ dispatch_counts(uint64_t *answered, uint64_t *refused, uint64_t *bad)
 unsigned
 dispatch_held(void)
 {
-	return nwaiters + lookup_waits_held();
+	return nwaiters + lookup_waits_held() + room_waits_held();
 }
 
 const struct config *dispatch_cf;
@@ -407,6 +409,7 @@ dispatch_forget(struct session *s)
 	if (s->waiter)
 		waiter_free(s->waiter);
 	lookup_wait_end(s, true);
+	room_wait_end(s, true);
 }
 
 /* Between requests the reply buffer holds nothing: give its pages back. */
@@ -470,12 +473,16 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 	if (rc == HELD && (rc = hold(&c, w, buf, len)) == 0)
 		goto out;
 	if (rc == WAITING) {
+		/* Held for settling before, it now waits for room only. */
+		if (w)
+			waiter_free(w);
 		peer_hold(peer, buf, len);
 		goto out;
 	}
 	if (w)
 		waiter_free(w);
 	lookup_wait_end(s, false);
+	room_wait_end(s, false);
 	rep.error = rc;
 	if (rc) {
 		rep.message = c.msg;

@@ -47,6 +47,20 @@ void dispatch_wait_interrupt(void);
 int dispatch_wait_check(const struct dpool *p, char *problem, size_t len);
 
 /*
+ * dispatch_room.c: Allocs that wait for room, on base; 0, or -ENOMEM.
+ * Teardown once every session is gone.
+ */
+int dispatch_room_setup(struct event_base *base);
+void dispatch_room_teardown(void);
+/* A restart in place: every waiting Alloc is answered -EINTR, as above. */
+void dispatch_room_interrupt(void);
+/*
+ * Check: the allocations waiting for room in p are as many as p counts,
+ * each its session's one, on a handle its session has open on p.
+ */
+int dispatch_room_check(const struct dpool *p, char *problem, size_t len);
+
+/*
  * The daemon's totals since it started (DaemonStats): counted by the code
  * that sees each event, since this image started, on top of what the
  * images before it carried over (state.proto's DaemonTotals).

@@ -318,6 +318,7 @@ do_destroy(struct call *c, const Poolmgr__DestroyPool *m)
 	if (!unmapped)
 		dpool_mark_destroyed(p);
 	lookup_waits_pool_gone(p);
+	room_waits_pool_gone(p);
 	session_close_pool_handles(p);
 	dpool_destroy(p, unmapped);
 	return 0;
@@ -639,6 +640,7 @@ fill_stats(Poolmgr__PoolStats *ps, struct dpool *p)
 	ps->gid = p->gid;
 	ps->quota = p->quota;
 	ps->limit = p->limit;
+	ps->alloc_waits = p->alloc_waits;
 	ps->persistent_blocks = p->persistent_blocks;
 	ps->named_blocks = p->names.count;
 	ps->evictions = p->evict.evictions;
@@ -802,7 +804,8 @@ do_check(struct call *c, const Poolmgr__Check *m)
 		return refuse(c, rc, "out of memory for the check");
 	poolmgr__check_reply__init(&cr);
 	cr.ok = rc == 0 && dpool_check(p, problem, sizeof(problem)) == 0 &&
-		dispatch_wait_check(p, problem, sizeof(problem)) == 0;
+		dispatch_wait_check(p, problem, sizeof(problem)) == 0 &&
+		dispatch_room_check(p, problem, sizeof(problem)) == 0;
 	cr.problem = problem;
 	if (!cr.ok)
 		log_msg(LOG_PRI_ERR, "pool %s: check failed: %s", p->name,

@@ -273,6 +273,10 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 	struct handle *h;
 	int rc, wait;
 
+	/* Its handle was closed with the pool: say why, not -EBADF. */
+	if (room_wait_pool_gone(c->s))
+		return refuse(c, -ENOENT, "the pool was destroyed while the "
+			      "allocation waited for room");
 	if (!(h = get_handle(c, m->handle, true, &rc)))
 		return rc;
 	if (c->stage == 1)	/* held while its block was zeroed */
@@ -299,6 +303,9 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 		return wait;
 	if (rc == DPOOL_IN_STEPS)
 		return held_in_steps(c, b->off);
+	/* No room, none to be made now: wait for some (dispatch_room.c). */
+	if (rc == -ENOMEM && m->wait_ms && !m->retry_follows)
+		return room_wait(c, h->pool, m->wait_ms, size);
 	if (rc)
 		return refuse_alloc(c, h->pool, rc, m->retry_follows, size);
 	reply_block(c, b->off, b->size);

@@ -12,7 +12,7 @@
  * the request waits for its pool to settle (dispatch.c holds it and
  * dispatches it again later, with c->stage and c->note as it left them),
  * or WAITING: a Lookup waits for its name (dispatch_wait.c keeps what it
- * waits for; dispatch.c holds it).
+ * waits for; dispatch.c holds it), or an Alloc for room (dispatch_room.c).
  */
 #ifndef POOLMGRD_DISPATCH_INTERNAL_H
 #define POOLMGRD_DISPATCH_INTERNAL_H
@@ -26,7 +26,8 @@
 #include "peer.h"
 
 #define HELD 1			/* a handler's answer: hold the request */
-#define WAITING 2		/* ... hold it for a name (dispatch_wait.c) */
+#define WAITING 2		/* ... for a name or room (dispatch_wait.c,
+				 * dispatch_room.c) */
 
 /* What HelloReply says of the daemon (docs/protocol.md, "Features"). */
 #define DISPATCH_SERVER		"poolmgrd 0.1.0"
@@ -35,9 +36,10 @@
 #define FEATURE_BATCH_BOUNDS	(1ULL << 2)
 #define FEATURE_DAEMON_STATS	(1ULL << 3)
 #define FEATURE_LIST_BLOCKS	(1ULL << 4)
+#define FEATURE_ALLOC_WAIT	(1ULL << 5)
 #define DISPATCH_FEATURES	(FEATURE_LOOKUP_WAIT | FEATURE_POOL_LIMIT | \
 				 FEATURE_BATCH_BOUNDS | FEATURE_DAEMON_STATS | \
-				 FEATURE_LIST_BLOCKS)
+				 FEATURE_LIST_BLOCKS | FEATURE_ALLOC_WAIT)
 
 struct config;
 struct dpool;
@@ -148,5 +150,23 @@ void lookup_wait_end(struct session *s, bool gone);
 void lookup_waits_published(struct dpool *p, const void *name, size_t len);
 /* p is being destroyed: its lookups go on, to be told so. */
 void lookup_waits_pool_gone(struct dpool *p);
+
+/* dispatch_room.c */
+/* Allocs waiting for room now. */
+unsigned room_waits_held(void);
+/*
+ * The Alloc of c for size bytes was refused for want of room in p and may
+ * wait wait_ms: WAITING, or -EINTR (a restart in place is under way),
+ * -EAGAIN (max_alloc_waits wait in p), -ETIMEDOUT (wait_ms has passed
+ * since it first waited), -ENOMEM.
+ */
+int room_wait(struct call *c, struct dpool *p, uint32_t wait_ms,
+	      uint64_t size);
+/* Was the pool that s's allocation waits in destroyed meanwhile? */
+bool room_wait_pool_gone(const struct session *s);
+/* s's allocation is answered (or s is gone): forget its wait. */
+void room_wait_end(struct session *s, bool gone);
+/* p is being destroyed: its waiting allocations go on, to be told so. */
+void room_waits_pool_gone(struct dpool *p);
 
 #endif /* POOLMGRD_DISPATCH_INTERNAL_H */

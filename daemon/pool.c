@@ -374,6 +374,21 @@ dpool_adopt(const char *name, const struct dpool_params *pp, int memfd,
 	return pool_make(name, pp, memfd, out);
 }
 
+static void (*room_made)(struct dpool *);
+
+void
+dpool_room_setup(void (*made)(struct dpool *p))
+{
+	room_made = made;
+}
+
+void
+dpool_room_tell(struct dpool *p)
+{
+	if (room_made)
+		room_made(p);
+}
+
 bool
 dpool_over_limit(const struct dpool *p, uint64_t more)
 {
@@ -475,6 +490,7 @@ dpool_apply_settings(struct dpool *p, const struct dpool_params *pp,
 	if (pp->limit != p->limit) {
 		p->limit = pp->limit;
 		evict_over_limit(p, changed, len);
+		dpool_room(p);
 	}
 	if (pp->retain == p->retain)
 		return;

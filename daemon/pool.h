@@ -207,6 +207,8 @@ struct dpool {
 	struct evict_books evict;	/* ... the evictable (pool_evict.c) */
 	uint64_t name_generation;	/* the last a Publish gave */
 	uint32_t name_waits;	/* Lookups waiting (dispatch_wait.c) */
+	uint32_t alloc_waits;	/* Allocs waiting for room (dispatch_room.c) */
+	bool room_made;		/* ... and room came since they last tried */
 	uint64_t persistent_blocks;
 	/*
 	 * One per uid with persistent bytes, sorted by uid: a FreeBatch of
@@ -467,6 +469,22 @@ void dpool_stop_releasing(void);
 #define DPOOL_DROP_STEP_DEFAULT 4096
 void dpool_release_setup(uint64_t step, uint32_t drop_step,
 			 void (*queued)(void));
+
+/*
+ * Room was made in p: bytes went back to the engine (a free, a shrink, a
+ * move's old place, a release's last step) or its limit changed.  While
+ * allocations wait for room in p (p->alloc_waits), made(p) is called
+ * (dispatch_room.c sets it), at most once per loop turn and pool, as it
+ * marks p and wakes its waiters later, from the loop.
+ */
+void dpool_room_setup(void (*made)(struct dpool *p));
+void dpool_room_tell(struct dpool *p);
+static inline void
+dpool_room(struct dpool *p)
+{
+	if (p->alloc_waits && !p->room_made)
+		dpool_room_tell(p);
+}
 /*
  * Handle h was closed (unlinked from its session and pool, h->session
  * NULL): drop its references now, or a step at a time if it holds many.

@@ -48,6 +48,7 @@ block_engine_free(struct dpool *p, struct block *b)
 	if (rc)
 		fatalx("pool %s: engine refused to free live block %#llx: %s",
 		       p->name, (unsigned long long)b->off, heap_strerror(rc));
+	dpool_room(p);
 }
 
 /*
@@ -258,6 +259,7 @@ dpool_move_end(struct dpool *p, struct block *b, uint64_t dst)
 		    heap_free(p->heap, dst))
 			fatalx("pool %s: engine refused to free moved block "
 			       "%#llx", p->name, (unsigned long long)dst);
+		dpool_room(p);
 		block_maybe_free(p, b, true);
 		return;
 	}
@@ -270,6 +272,7 @@ dpool_move_end(struct dpool *p, struct block *b, uint64_t dst)
 	if (!dpool_release_defer(p, src, len) && heap_free(p->heap, src))
 		fatalx("pool %s: engine refused to free moved block %#llx",
 		       p->name, (unsigned long long)src);
+	dpool_room(p);
 }
 
 /*
@@ -291,6 +294,7 @@ shrink_in_steps(struct dpool *p, struct block *b, uint64_t size)
 			       "%#llx: %s", p->name, (unsigned long long)toff,
 			       heap_strerror(rc));
 		dpool_retain_check(p);
+		dpool_room(p);
 	}
 	heap_usable_size(p->heap, b->off, &usable);
 	block_resized(p, b, usable);
@@ -358,6 +362,9 @@ dpool_realloc(struct dpool *p, struct handle *h, uint64_t off, uint64_t size,
 		block_index_insert(&p->blocks, b);
 	}
 	heap_usable_size(p->heap, noff, &want);
+	/* A shrink, or a move: bytes went back, which a waiter may want. */
+	if (want < b->size || noff != off)
+		dpool_room(p);
 	block_resized(p, b, want);
 	*out = b;
 	return 0;

@@ -451,6 +451,7 @@ release_finish(struct releasing *r)
 	p->releasing--;
 	queue_remove(r);
 	dpool_retain_check(p);	/* the bound fell with the live pages */
+	dpool_room(p);
 }
 
 /* Punch up to max more bytes of r's block; free it when all are done. */

@@ -517,6 +517,7 @@ want(void)
 	peer_pause_reads(true);
 	/* A lookup waiting for a name could wait its whole wait_ms. */
 	dispatch_wait_interrupt();
+	dispatch_room_interrupt();	/* and an allocation, for room */
 	dropped = 0;
 	wanted_at = noted_at = now_ns();
 	restart_try(true);

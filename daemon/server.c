@@ -587,6 +587,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	server_cf->drop_step = cf->drop_step;
 	server_cf->settle_wait_ms = cf->settle_wait_ms;
 	server_cf->max_name_waits = cf->max_name_waits;
+	server_cf->max_alloc_waits = cf->max_alloc_waits;
 	server_cf->restart_probe_timeout = cf->restart_probe_timeout;
 	free(cf);
 	status_line(line, sizeof(line));
@@ -800,6 +801,8 @@ server_run(const struct server_opts *o, struct config *cf)
 		fatalx("event_base_new failed");
 	notify_setup(base);
 	dispatch_wait_setup(base);
+	if (dispatch_room_setup(base))
+		fatalx("event_new failed");
 	if (!(release_ev = evtimer_new(base, on_release_step, NULL)) ||
 	    !(journal_ev = evtimer_new(base, on_journal_step, NULL)) ||
 	    !(log_limits_ev = evtimer_new(base, on_log_limits, NULL)))
@@ -921,6 +924,7 @@ server_run(const struct server_opts *o, struct config *cf)
 	event_free(idle_ev);
 	dpool_stop_releasing();
 	peer_close_all();
+	dispatch_room_teardown();
 	while ((p = dpool_first()))
 		dpool_destroy(p, false);	/* exiting: no need to wait */
 	event_free(release_ev);

@@ -24,6 +24,7 @@
 struct session;
 struct waiter;
 struct lookup_wait;
+struct room_wait;
 
 /*
  * What one session's open handles on one pool hold: the quota's count,
@@ -100,6 +101,8 @@ struct session {
 	struct waiter *waiter;	/* dispatch.c's: its held request, or NULL */
 	/* dispatch_wait.c's: the name its held Lookup waits for, or NULL */
 	struct lookup_wait *lookup_wait;
+	/* dispatch_room.c's: the room its held Alloc waits for, or NULL */
+	struct room_wait *room_wait;
 };
 
 struct session *session_new(int fd);

@@ -1,0 +1,106 @@
+/*
+ * wait.c - libpoolclient's requests that the daemon holds until something
+ * happens: a lookup until its name is published (names.c), an allocation
+ * until the pool has room (pool.c).  What they share is how long to ask
+ * for, and what to do when the daemon restarts in place meanwhile.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "client_internal.h"
+
+static uint64_t
+wait_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t
+wait_min(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+static void
+wait_sleep_ms(uint64_t ms)
+{
+	struct timespec	ts;
+
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000;
+	/* A signal only makes the pause shorter: the loop asks again. */
+	(void)nanosleep(&ts, NULL);
+}
+
+/*
+ * The pauses between -EINTRs answered at once: from the first, doubled
+ * each time up to the last.  A daemon restarts in place in well under a
+ * second, and the request asked again waits unread until it is back, so
+ * a real restart costs one short pause; only a daemon that says -EINTR at
+ * once, again and again, sees them grow, and is asked once a second.
+ */
+#define WAIT_PAUSE_FIRST_MS	2
+#define WAIT_PAUSE_LAST_MS	1000
+
+/*
+ * A wait without end is asked for in parts of UINT32_MAX ms, and a
+ * daemon says -ETIMEDOUT only once the part is over by its clock, the
+ * same monotonic clock as ours.  Ours, read in whole milliseconds, may
+ * see up to one less; this much earlier, the answer is a lie.
+ */
+#define WAIT_PART_SLACK_MS	1000
+
+/*
+ * The daemon answers -EINTR when it restarts in place while the request
+ * waits (its state carries no waiting request): ask the new image again,
+ * for the time left, at once if the request had waited, else after a
+ * pause (above), so that a daemon answering -EINTR at once is not asked
+ * thousands of times a second.  A wait longer than the wire's 32 bits of
+ * milliseconds (or without end) is asked for in parts; a part said to
+ * have run out long before its end is -EPROTO, not a cue to ask again
+ * (and again, at once).  A finite wait ends at its time, pauses or not.
+ */
+int
+client_wait(struct pool *p, int timeout_ms, client_wait_try try, void *arg)
+{
+	uint64_t	deadline = 0, now, part, sent, pause = 0, nap;
+	int		error;
+
+	if (timeout_ms > 0)
+		deadline = wait_now_ms() + (uint64_t)timeout_ms;
+	for (;;) {
+		part = UINT32_MAX;
+		now = wait_now_ms();
+		if (timeout_ms > 0) {
+			if (now >= deadline)
+				return conn_local_failure(-ETIMEDOUT);
+			if (deadline - now < part)
+				part = deadline - now;
+		}
+		sent = now;
+		error = try(p, arg, (uint32_t)part);
+		now = wait_now_ms();
+		if (error == -ETIMEDOUT && timeout_ms < 0) {
+			if (now - sent + WAIT_PART_SLACK_MS < part)
+				return conn_local_failure(-EPROTO);
+			continue;
+		}
+		if (error != -EINTR)
+			return error;
+		if (now - sent >= WAIT_PAUSE_LAST_MS)
+			pause = 0;	/* it waited: a restart, ask at once */
+		else if (pause == 0)
+			pause = WAIT_PAUSE_FIRST_MS;
+		else if ((pause *= 2) > WAIT_PAUSE_LAST_MS)
+			pause = WAIT_PAUSE_LAST_MS;
+		nap = pause;
+		if (timeout_ms > 0 && nap > 0)
+			nap = deadline > now ? wait_min(nap, deadline - now) : 0;
+		if (nap > 0)
+			wait_sleep_ms(nap);
+	}
+}

@@ -1,0 +1,321 @@
+/*
+ * dispatch_room.c - Allocs that wait for room (docs/protocol.md, "Waiting
+ * for room").
+ *
+ * An Alloc with wait_ms that the pool refuses for want of room (-ENOMEM:
+ * the engine found no run, or the pool's limit was in the way), after
+ * the waits for the pool to settle and the evictions that a refusal goes
+ * through anyway (dispatch_block.c), is held by its peer as a waiting
+ * Lookup is: the connection's later requests wait behind it, nobody
+ * else's.  Its record here says in which pool and until when.
+ *
+ * Room comes when the pool's clients free blocks, shrink them, move them
+ * (the old place goes back), when a release's last step frees a big
+ * block, or when the pool's limit changes.  The pool layer says so
+ * (dpool_room) only while allocations wait in the pool, and only once
+ * until they have tried again: it marks the pool and makes one event of
+ * this file's active, whose callback, from the loop, makes the record of
+ * every allocation waiting in a marked pool active in turn, in the order
+ * they first came.  Each then has its peer dispatch the Alloc again, which
+ * is answered, or waits once more with the deadline it had.  Never at
+ * once: the free that made the room is another client's request being
+ * carried out, and a replay would dispatch inside it.  So a FreeBatch of
+ * 4096 blocks tries the waiting allocations once, not 4096 times.
+ *
+ * What is tried again is the whole request: a smaller one that came later
+ * may get room an earlier, bigger one still cannot use.  First come is
+ * first tried, not first served; a request that needs more than the pool
+ * will ever have free waits its whole wait_ms.
+ *
+ * The deadline, the pool's destruction and a restart in place (its state
+ * carries no waiting request: -EINTR, and the client asks the new image
+ * for the time left) each end a wait, as for a Lookup.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include "config.h"
+#include "dispatch.h"
+#include "dispatch_internal.h"
+#include "log.h"
+#include "peer.h"
+#include "pool.h"
+#include "session.h"
+
+#define ALLOC_WAITS_DEFAULT 256	/* without a configuration */
+
+struct room_wait {
+	TAILQ_ENTRY(room_wait) entry;
+	struct session *s;
+	struct peer *peer;
+	struct dpool *pool;	/* NULL once the pool is destroyed */
+	struct event *ev;	/* the deadline, or made active to go on */
+	uint64_t deadline_ns;	/* CLOCK_MONOTONIC */
+};
+
+static TAILQ_HEAD(, room_wait) room_waits = TAILQ_HEAD_INITIALIZER(room_waits);
+static unsigned nroom_waits;
+static struct event_base *room_base;
+static struct event *room_ev;	/* made active by room_made */
+
+unsigned
+room_waits_held(void)
+{
+	return nroom_waits;
+}
+
+static uint64_t
+room_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint32_t
+alloc_waits_max(void)
+{
+	return dispatch_cf ? dispatch_cf->max_alloc_waits : ALLOC_WAITS_DEFAULT;
+}
+
+/* From the loop: the peer dispatches its held Alloc again. */
+static void
+on_room_wait(evutil_socket_t fd, short what, void *arg)
+{
+	struct room_wait *rw = arg;
+
+	(void)fd;
+	(void)what;
+	peer_resume(rw->peer);	/* may free rw */
+}
+
+/*
+ * From the loop, once per turn that made room: every allocation waiting in
+ * a pool marked tries again, in the order they came (libevent runs active
+ * events first in, first out).  Nothing is dispatched here, so the list
+ * stays as it is while it is walked; the marks are cleared after, so that
+ * room made by the tries themselves marks the pool anew.
+ */
+static void
+on_room(evutil_socket_t fd, short what, void *arg)
+{
+	struct room_wait *rw;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	TAILQ_FOREACH(rw, &room_waits, entry)
+		if (rw->pool && rw->pool->room_made)
+			event_active(rw->ev, EV_TIMEOUT, 1);
+	TAILQ_FOREACH(rw, &room_waits, entry)
+		if (rw->pool)
+			rw->pool->room_made = false;
+}
+
+/* dpool_room's hook: p has room for its waiting allocations to try. */
+static void
+room_made(struct dpool *p)
+{
+	p->room_made = true;
+	event_active(room_ev, EV_TIMEOUT, 1);
+}
+
+int
+dispatch_room_setup(struct event_base *base)
+{
+	room_base = base;
+	if (!(room_ev = event_new(base, -1, 0, on_room, NULL)))
+		return -ENOMEM;
+	dpool_room_setup(room_made);
+	return 0;
+}
+
+void
+dispatch_room_teardown(void)
+{
+	dpool_room_setup(NULL);
+	if (room_ev)
+		event_free(room_ev);
+	room_ev = NULL;
+}
+
+void
+room_wait_end(struct session *s, bool gone)
+{
+	struct room_wait *rw = s->room_wait;
+
+	if (!rw)
+		return;
+	s->room_wait = NULL;
+	if (rw->pool) {
+		rw->pool->alloc_waits--;
+		log_debug("pid %d %s: pool %s has %u allocation%s waiting for "
+			  "room", (int)s->pid, gone ? "went while its "
+			  "allocation waited" : "is answered", rw->pool->name,
+			  rw->pool->alloc_waits,
+			  log_plural(rw->pool->alloc_waits));
+	}
+	TAILQ_REMOVE(&room_waits, rw, entry);
+	nroom_waits--;
+	event_free(rw->ev);
+	free(rw);
+}
+
+static struct room_wait *
+room_wait_new(struct call *c, struct dpool *p, uint32_t wait_ms, uint64_t now)
+{
+	struct room_wait *rw;
+
+	if (!(rw = calloc(1, sizeof(*rw))))
+		return NULL;
+	if (!(rw->ev = evtimer_new(room_base, on_room_wait, rw))) {
+		free(rw);
+		return NULL;
+	}
+	rw->s = c->s;
+	rw->peer = c->peer;
+	rw->pool = p;
+	rw->deadline_ns = now + (uint64_t)wait_ms * 1000000u;
+	TAILQ_INSERT_TAIL(&room_waits, rw, entry);
+	nroom_waits++;
+	p->alloc_waits++;
+	c->s->room_wait = rw;
+	log_debug("pid %d waits for room: pool %s has %u allocation%s "
+		  "waiting", (int)c->s->pid, p->name, p->alloc_waits,
+		  log_plural(p->alloc_waits));
+	return rw;
+}
+
+bool
+room_wait_pool_gone(const struct session *s)
+{
+	return s->room_wait && !s->room_wait->pool;
+}
+
+/* Why the wait of an allocation of size bytes in p ran out. */
+static int
+refuse_timed_out(struct call *c, struct dpool *p, uint64_t size,
+		 uint32_t wait_ms)
+{
+	if (p->limit_hit)
+		return refuse(c, -ETIMEDOUT, "pool %s stayed too near its "
+			      "limit for %llu byte%s more in %u ms", p->name,
+			      (unsigned long long)size, log_plural(size),
+			      (unsigned)wait_ms);
+	return refuse(c, -ETIMEDOUT, "no room came for %llu byte%s in pool "
+		      "%s in %u ms", (unsigned long long)size,
+		      log_plural(size), p->name, (unsigned)wait_ms);
+}
+
+/*
+ * The Alloc of c, for size bytes in p, was refused for want of room and
+ * may wait wait_ms: WAITING with its deadline armed (the first time, a
+ * record made), or why it cannot.  Every refusal leaves nothing behind
+ * (dispatch.c ends the record of any request not held).  The engine (or
+ * the limit) counted the refusal as a failed allocation: one the client
+ * does not see (it waits, or asks again after a restart) is taken back.
+ */
+int
+room_wait(struct call *c, struct dpool *p, uint32_t wait_ms, uint64_t size)
+{
+	struct room_wait *rw = c->s->room_wait;
+	uint64_t now = room_now_ns(), left;
+	struct timeval tv;
+
+	if (peer_reads_are_paused()) {
+		p->unseen_failures++;
+		return refuse(c, -EINTR, "the daemon restarts in place: ask "
+			      "again for the time left");
+	}
+	if (!rw) {
+		if (p->alloc_waits >= alloc_waits_max())
+			return refuse(c, -EAGAIN, "pool %s has %u allocation%s "
+				      "waiting for room, the most allowed",
+				      p->name, p->alloc_waits,
+				      log_plural(p->alloc_waits));
+		if (!(rw = room_wait_new(c, p, wait_ms, now)))
+			return refuse(c, -ENOMEM, "poolmgrd is out of memory");
+	}
+	if (now >= rw->deadline_ns)
+		return refuse_timed_out(c, p, size, wait_ms);
+	p->unseen_failures++;
+	left = rw->deadline_ns - now;
+	tv.tv_sec = (time_t)(left / 1000000000u);
+	/* Rounded up: a wake a microsecond early would only wait again. */
+	tv.tv_usec = (suseconds_t)((left % 1000000000u + 999) / 1000);
+	evtimer_add(rw->ev, &tv);
+	return WAITING;
+}
+
+void
+room_waits_pool_gone(struct dpool *p)
+{
+	struct room_wait *rw;
+
+	if (!p->alloc_waits)
+		return;
+	TAILQ_FOREACH(rw, &room_waits, entry)
+		if (rw->pool == p) {
+			rw->pool = NULL;
+			event_active(rw->ev, EV_TIMEOUT, 1);
+		}
+	p->alloc_waits = 0;
+	p->room_made = false;
+}
+
+void
+dispatch_room_interrupt(void)
+{
+	struct room_wait *rw;
+
+	TAILQ_FOREACH(rw, &room_waits, entry)
+		event_active(rw->ev, EV_TIMEOUT, 1);
+}
+
+/* Does s have a handle open on p (the one its allocation names)? */
+static bool
+room_has_handle(const struct session *s, const struct dpool *p)
+{
+	const struct handle *h;
+
+	LIST_FOREACH(h, &s->handles, in_session)
+		if (h->pool == p)
+			return true;
+	return false;
+}
+
+int
+dispatch_room_check(const struct dpool *p, char *problem, size_t len)
+{
+	const struct room_wait *rw;
+	uint32_t n = 0;
+
+	TAILQ_FOREACH(rw, &room_waits, entry) {
+		if (rw->s->room_wait != rw) {
+			snprintf(problem, len, "pid %d: its allocation waiting "
+				 "for room is not the one its session names",
+				 (int)rw->s->pid);
+			return -EFAULT;
+		}
+		if (rw->pool != p)
+			continue;
+		if (!room_has_handle(rw->s, p)) {
+			snprintf(problem, len, "pool %s: pid %d waits for room "
+				 "without a handle on it", p->name,
+				 (int)rw->s->pid);
+			return -EFAULT;
+		}
+		n++;
+	}
+	if (n == p->alloc_waits)
+		return 0;
+	snprintf(problem, len, "pool %s: %u allocation%s waiting for room in "
+		 "it, the books say %u", p->name, n, log_plural(n),
+		 p->alloc_waits);
+	return -EFAULT;
+}
