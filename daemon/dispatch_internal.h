@@ -152,7 +152,7 @@ void lookup_waits_published(struct dpool *p, const void *name, size_t len);
 void lookup_waits_pool_gone(struct dpool *p);
 
 /* dispatch_room.c */
-/* Allocs waiting for room now. */
+/* Allocs waiting for room now (not held for their pool to settle). */
 unsigned room_waits_held(void);
 /*
  * The Alloc of c for size bytes was refused for want of room in p and may

@@ -62,10 +62,21 @@ static unsigned nroom_waits;
 static struct event_base *room_base;
 static struct event *room_ev;	/* made active by room_made */
 
+/*
+ * Those held for their pool to settle (dispatch.c's waiters) meanwhile
+ * are counted there: a request is held once.  A walk of at most
+ * max_alloc_waits per pool, for DaemonStats alone.
+ */
 unsigned
 room_waits_held(void)
 {
-	return nroom_waits;
+	const struct room_wait *rw;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(rw, &room_waits, entry)
+		if (!rw->s->waiter)
+			n++;
+	return n;
 }
 
 static uint64_t
