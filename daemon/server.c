@@ -86,16 +86,49 @@ status_line(char *buf, size_t len)
 		 (unsigned long long)size, (unsigned long long)clients);
 }
 
+/*
+ * STATUS= for systemctl status, at most every STATUS_INTERVAL_SEC and only
+ * when the line changed.  Only what is served changes it (a request, a
+ * connection, a release step), so served arms the timer, once: an idle
+ * daemon under systemd is woken by nothing but its watchdog.  The line a
+ * READY=1 carried counts as sent.
+ */
+static char status_sent[160];
+static bool status_armed;
+
 static void
 on_status_timer(evutil_socket_t fd, short what, void *arg)
 {
-	char line[160];
+	char line[sizeof(status_sent)];
 
 	(void)fd;
 	(void)what;
 	(void)arg;
+	status_armed = false;
 	status_line(line, sizeof(line));
+	if (strcmp(line, status_sent) == 0)
+		return;
 	service_status(line);
+	memcpy(status_sent, line, sizeof(line));
+}
+
+static void
+status_arm(void)
+{
+	static const struct timeval status_tv = {STATUS_INTERVAL_SEC, 0};
+
+	if (!status_armed && status_ev && notify_enabled()) {
+		status_armed = true;
+		evtimer_add(status_ev, &status_tv);
+	}
+}
+
+/* READY=1, with the status line as it is now. */
+static void
+status_ready(void)
+{
+	status_line(status_sent, sizeof(status_sent));
+	service_ready(status_sent);
 }
 
 /*
@@ -139,6 +172,7 @@ served(void)
 {
 	memtrim_note();
 	idle_arm();
+	status_arm();
 }
 
 /*
@@ -537,7 +571,7 @@ static void
 on_reload(evutil_socket_t sig, short what, void *arg)
 {
 	struct config *cf;
-	char err[512], line[160];
+	char err[512];
 
 	(void)sig;
 	(void)what;
@@ -545,23 +579,20 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	service_reloading();
 	if (!server_config_path) {
 		log_info("SIGHUP: no configuration file to read");
-		status_line(line, sizeof(line));
-		service_ready(line);
+		status_ready();
 		return;
 	}
 	if (!(cf = malloc(sizeof(*cf)))) {
 		log_warnx("SIGHUP: out of memory; keeping the running "
 			  "configuration");
-		status_line(line, sizeof(line));
-		service_ready(line);
+		status_ready();
 		return;
 	}
 	config_defaults(cf);
 	if (config_load(cf, server_config_path, err, sizeof(err)) != 0) {
 		log_warnx("SIGHUP: %s; keeping the running configuration", err);
 		free(cf);
-		status_line(line, sizeof(line));
-		service_ready(line);
+		status_ready();
 		return;
 	}
 	log_info("SIGHUP: reloading %s", server_config_path);
@@ -590,8 +621,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	server_cf->max_alloc_waits = cf->max_alloc_waits;
 	server_cf->restart_probe_timeout = cf->restart_probe_timeout;
 	free(cf);
-	status_line(line, sizeof(line));
-	service_ready(line);
+	status_ready();
 }
 
 static void
@@ -771,8 +801,6 @@ int
 server_run(const struct server_opts *o, struct config *cf)
 {
 	struct event *ev_term, *ev_int, *ev_hup;
-	struct timeval status_tv = {STATUS_INTERVAL_SEC, 0};
-	char line[160];
 	const char *path;
 	struct restored rs;
 	struct dpool *p;
@@ -897,15 +925,13 @@ server_run(const struct server_opts *o, struct config *cf)
 			    !(rs.crashed && rs.socket_path[0]));
 	service_watchdog_start(base);
 	/* STATUS= is for systemd: without it nothing reads the line. */
-	status_ev = event_new(base, -1, EV_PERSIST, on_status_timer, NULL);
-	if (notify_enabled())
-		event_add(status_ev, &status_tv);
+	if (!(status_ev = evtimer_new(base, on_status_timer, NULL)))
+		fatalx("evtimer_new failed");
 	/* Restored pools may have pages to give back. */
 	idle_ev = evtimer_new(base, on_idle_timer, NULL);
 	idle_arm();
 	/* Ready only now: the socket accepts and the configured pools exist. */
-	status_line(line, sizeof(line));
-	service_ready(line);
+	status_ready();
 	/* Taken: a crash or a failed start must not find them again. */
 	if (restarted >= 0 && rs.stored) {
 		fdstore_remove(rs.stored);

@@ -19,6 +19,11 @@
  *       pushes that went, none for that pool;
  *   abstract_notify_socket  NOTIFY_SOCKET="@name" is a socket of Linux's
  *       abstract namespace: READY=1 arrives there.
+ *   status_only_when_changed  an allocation changes the status line:
+ *       a STATUS= with its bytes comes within the interval (10 s); then a
+ *       request that changes nothing, and nothing at all comes in the
+ *       next 12 s.  (It sent a STATUS= every 10 s, changed or not, and
+ *       so woke an idle daemon under systemd.)  23 s.
  */
 #include <errno.h>
 #include <poll.h>
@@ -258,6 +263,78 @@ abstract_notify_socket(void **state)
 	close(fd);
 }
 
+/* A socket of the abstract namespace for NOTIFY_SOCKET, bound: its fd. */
+static int
+notify_socket(char *name, size_t size)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	socklen_t len;
+	int fd;
+
+	snprintf(name, size, "@poolmgr-itest-notify-%d", (int)getpid());
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+			  strlen(name));
+	memcpy(sun.sun_path + 1, name + 1, strlen(name) - 1);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, len), 0);
+	return fd;
+}
+
+/* The next datagram within ms into buf (NUL-terminated), or -1 if none. */
+static int
+notify_next(int fd, int ms, char *buf, size_t size)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	ssize_t got;
+
+	if (poll(&pfd, 1, ms) != 1 || (got = recv(fd, buf, size - 1, 0)) < 0)
+		return -1;
+	buf[got] = '\0';
+	return 0;
+}
+
+static void
+status_only_when_changed(void **state)
+{
+	struct daemon_proc d;
+	struct pool_conn *c;
+	struct pool_stats s;
+	struct pool *p;
+	char name[64], buf[512], ready[512];
+	pool_off_t off;
+	int fd;
+
+	(void)state;
+	fd = notify_socket(name, sizeof(name));
+	setenv("NOTIFY_SOCKET", name, 1);
+	assert_int_equal(harness_start(&d, "[pool a]\nsize = 4M\n"), 0);
+	unsetenv("NOTIFY_SOCKET");
+	ready[0] = '\0';
+	while (!strstr(ready, "READY=1"))
+		assert_int_equal(notify_next(fd, WAIT_MS, ready, sizeof(ready)),
+				 0);
+	assert_non_null(strstr(ready, "STATUS=1 pool, 0 of 4194304 bytes"));
+
+	assert_int_equal(pool_connect(d.sock, &c), 0);
+	assert_int_equal(pool_open(c, "a", &p), 0);
+	assert_int_equal(pool_alloc(p, 1 << 20, &off), 0);
+	assert_int_equal(notify_next(fd, WAIT_MS, buf, sizeof(buf)), 0);
+	printf("after an allocation: \"%s\"\n", buf);
+	assert_non_null(strstr(buf, "STATUS=1 pool, 1048576 of 4194304 "
+			       "bytes in use, 1 open handles"));
+
+	/* Served, but the line is the same: nothing is sent, ever. */
+	assert_int_equal(pool_stats(p, &s), 0);
+	buf[0] = '\0';
+	assert_int_equal(notify_next(fd, 12000, buf, sizeof(buf)), -1);
+
+	assert_int_equal(pool_free(p, off), 0);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&d), 0);
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -267,6 +344,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(full_queue_refuses_push,
 						setup, teardown),
 		cmocka_unit_test(abstract_notify_socket),
+		cmocka_unit_test(status_only_when_changed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
