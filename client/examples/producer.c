@@ -1,7 +1,7 @@
 /*
  * producer - put strings into a pool for another process to read.
  *
- *	producer [-n NAME] POOL TEXT...
+ *	producer [-n NAME] [-w MS] POOL TEXT...
  *
  * Connects to poolmgrd ($POOLMGRD_SOCKET, or the default socket), opens
  * POOL read-write, and copies each TEXT (with its NUL) into a block of its
@@ -10,12 +10,16 @@
  * in every process that opens the pool.  With -n NAME each block is
  * published under a name instead (NAME for one TEXT, NAME.1, NAME.2 ...
  * for several), replacing any block of that name before, and the names are
- * printed.  See consumer.c for the other side:
+ * printed.  With -w MS a full pool is waited on, up to MS milliseconds
+ * (-1: without end) for each block, until a consumer frees room (by
+ * default the producer gives up at once).  See consumer.c for the other
+ * side:
  *
  *	producer demo hello world | consumer demo
  *	producer -n greeting demo hello && consumer demo greeting
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,10 +68,25 @@ open_strerror(int error)
 	return pool_strerror(error);
 }
 
+/* -w's MS: -1, or 0 to INT_MAX milliseconds. */
+static int
+parse_wait(const char *s, int *out)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < -1 || v > INT_MAX)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: producer [-n NAME] POOL TEXT...\n");
+	fprintf(f, "usage: producer [-n NAME] [-w MS] POOL TEXT...\n");
 }
 
 /*
@@ -112,14 +131,16 @@ main(int argc, char **argv)
 	pool_off_t		 off;
 	const char		*name = NULL;
 	size_t			 len;
-	int			 i, ch, error;
+	int			 i, ch, error, wait_ms = 0;
 
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0)) {
 		usage(stdout);
 		return 0;
 	}
-	while ((ch = getopt(argc, argv, "n:")) != -1) {
+	while ((ch = getopt(argc, argv, "n:w:")) != -1) {
+		if (ch == 'w' && parse_wait(optarg, &wait_ms) == 0)
+			continue;
 		if (ch != 'n' || *optarg == '\0' ||
 		    strlen(optarg) > POOL_BLOCK_NAME_MAX - 12) {
 			usage(stderr);
@@ -149,9 +170,14 @@ main(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		len = strlen(argv[i]) + 1;
 
-		/* The daemon picks the place; we get its offset. */
-		if ((error = pool_alloc(p, len, &off)) != 0) {
+		/*
+		 * The daemon picks the place; we get its offset.  With a
+		 * wait, a full pool holds the request until room is freed.
+		 */
+		if ((error = pool_alloc_wait(p, len, 0, 0, wait_ms, &off))
+		    != 0) {
 			fprintf(stderr, "producer: alloc %zu bytes: %s\n", len,
+			    error == -ETIMEDOUT ? "no room came in time" :
 			    pool_strerror(error));
 			break;
 		}
