@@ -203,7 +203,9 @@ do_hello(struct call *c, const Poolmgr__Hello *m)
 
 /*
  * A client cache's report rides on any request: the handle's cached bytes,
- * which can only be a part of what the handle holds.
+ * which can only be a part of what the handle holds.  A held request whose
+ * pool was destroyed while it waited names a handle closed with the pool:
+ * no report to take, and the handler says why (-ENOENT), not -EBADF.
  */
 static int
 take_cache_report(struct call *c)
@@ -212,7 +214,8 @@ take_cache_report(struct call *c)
 	struct handle *h;
 	int rc;
 
-	if (r->cache_handle == 0)
+	if (r->cache_handle == 0 || lookup_wait_pool_gone(c->s) ||
+	    room_wait_pool_gone(c->s))
 		return 0;
 	if (!(h = get_handle(c, r->cache_handle, false, &rc)))
 		return rc;
