@@ -31,7 +31,9 @@
  *       pool is -EAGAIN; a waiter whose connection closes is dropped
  *       (logged, its place free again), and the third then waits;
  *   pool_destroyed           a forced destroy ends a waiting lookup in
- *       the pool with -ENOENT;
+ *       the pool with -ENOENT; also one of the library on a read-write
+ *       handle, whose requests carry its cache's report naming the handle
+ *       closed with the pool (it was -EBADF);
  *   restart_in_place         SIGUSR2 while a consumer process waits: the
  *       library asks the new image again, a publish after the restart
  *       answers it, and generations go on from where they were;
@@ -542,11 +544,47 @@ bound_and_closed_waiter(void **state)
 
 /* ---- pool_destroyed ---------------------------------------------------- */
 
+/* In a child: a lookup through the library, on a read-write handle. */
+static int
+doomed_waiter(void *arg)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+
+	(void)arg;
+	CHECK_RC(pool_connect(d.sock, &c), 0, 2);
+	CHECK_RC(pool_open(c, "doomed", &p), 0, 3);
+	CHECK_RC(pool_lookup_wait(p, "g/frame", 0, LONG_WAIT_MS, 0, &off,
+				  NULL, NULL), -ENOENT, 4);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/* Until the daemon holds n requests (a waiting lookup is held). */
+static void
+held_until(uint64_t n)
+{
+	struct pool_daemon_stats ds;
+	uint64_t start = harness_now_ms();
+
+	do {
+		EXPECT_RC(pool_daemon_stats(conn, &ds), 0);
+		if (ds.held >= n)
+			return;
+		harness_sleep_ms(5);
+	} while (harness_now_ms() - start < LONG_WAIT_MS);
+	fail_msg("the daemon holds %llu requests, not %llu",
+		 (unsigned long long)ds.held, (unsigned long long)n);
+}
+
 static void
 pool_destroyed(void **state)
 {
 	struct pool_create_opts o = {.max_size = 1 << 20};
 	uint32_t h;
+	pid_t pid;
 	int fd;
 
 	(void)state;
@@ -557,6 +595,12 @@ pool_destroyed(void **state)
 	EXPECT_RC(pool_destroy_force(conn, "doomed"), 0);
 	raw_refused(fd, 2, -ENOENT);
 	close(fd);
+
+	EXPECT_RC(pool_create(conn, "doomed", &o), 0);
+	pid = harness_spawn(doomed_waiter, NULL);
+	held_until(1);
+	EXPECT_RC(pool_destroy_force(conn, "doomed"), 0);
+	assert_int_equal(harness_wait(pid), 0);
 }
 
 /* ---- restart_in_place -------------------------------------------------- */
