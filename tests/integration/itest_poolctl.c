@@ -3,7 +3,9 @@
  *
  * Runs build/poolctl (docs/poolctl.md) and checks each command's output and
  * exit status against what the daemon reports through libpoolclient:
- *   list and stats (text, one pool, --json), create (and bad sizes: exit 2),
+ *   list and stats (text, one pool, --json), an allocation the daemon holds
+ *   for want of room in every format of stats (alloc_waits, a gauge),
+ *   create (and bad sizes: exit 2),
  *   a byte unit on any size option ("64MB": exit 2, why and what to write),
  *   a size past 64 bits ("99999999999T": exit 2, too large, and the most),
  *   or past the most poolctl knows the option takes ("--size 65T", a limit
@@ -349,6 +351,102 @@ list_and_stats(void **state)
 	expect_exit(ctl("stats nosuch"), EXIT_FAILED, "stats nosuch");
 	expect(strncmp(fx.err, "poolctl: ", 9) == 0,
 	       "stats nosuch: no diagnostic on stderr");
+	stop();
+}
+
+/* ---- a waiting allocation in the stats ------------------------------------ */
+
+#define WAITING_POOL "[pool alpha]\nsize = 1M\nlimit = 64K\n"
+
+/* alpha's alloc_waits, once it is want (a held request counts at once). */
+static void
+await_alloc_waits(uint32_t want)
+{
+	struct pool_stats st;
+	int i;
+
+	for (i = 0; i < 3000; i++) {
+		st = stats_of("alpha");
+		if (st.alloc_waits == want)
+			return;
+		usleep(10000);
+	}
+	fail_msg("alpha's alloc_waits stays %" PRIu32 ", want %" PRIu32,
+		 st.alloc_waits, want);
+}
+
+/* Every format of stats shows alpha's alloc_waits as n, as a gauge. */
+static void
+expect_alloc_waits(unsigned n)
+{
+	char want[96], end = 0;
+	const char *l;
+	unsigned got = 0;
+
+	expect_exit(ctl("stats alpha --format=kv"), 0, "stats --format=kv");
+	snprintf(want, sizeof(want), "alpha alloc_waits %u\n", n);
+	expect(strstr(fx.out, want), "--format=kv: no 'alpha alloc_waits N'");
+
+	expect_exit(ctl("--json=short stats alpha"), 0, "stats --json");
+	snprintf(want, sizeof(want), "\"alloc_waits\":%u,", n);
+	expect(strstr(fx.out, want), "--json: alloc_waits is not N");
+
+	expect_exit(ctl("stats alpha"), 0, "stats alpha");
+	l = line_starting(fx.out, "waiting");
+	expect(l && sscanf(l, "waiting allocations %u%c", &got, &end) == 2 &&
+	       got == n && end == '\n',
+	       "text: no 'waiting allocations N' line");
+
+	expect_exit(ctl("stats alpha --format=prometheus"), 0,
+		    "stats --format=prometheus");
+	expect(strstr(fx.out, "# TYPE poolmgr_pool_alloc_waits gauge\n"),
+	       "prometheus: poolmgr_pool_alloc_waits is not a gauge");
+	snprintf(want, sizeof(want), "\npoolmgr_pool_alloc_waits{pool=\"alpha\"}"
+		 " %u\n", n);
+	expect(strstr(fx.out, want), "prometheus: no alloc_waits sample of N");
+}
+
+/*
+ * An allocation the daemon holds for want of room shows in every format
+ * of `poolctl stats` while it waits, and goes once a free lets it through.
+ */
+static void
+stats_show_waiting_allocations(void **state)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Alloc al = POOLMGR__ALLOC__INIT;
+	Poolmgr__Reply *r;
+	pool_off_t full;
+	uint32_t h;
+	int fd;
+
+	(void)state;
+	start(WAITING_POOL);
+	assert_int_equal(pool_open(fx.conn, "alpha", &fx.pool), 0);
+	full = alloc_ok(fx.pool, 64 * KiB);
+	fd = harness_raw_greeted(fx.d.sock, "waiter");
+	assert_true(fd >= 0);
+	assert_int_equal(harness_raw_open(fd, "alpha", &h), 0);
+	expect_alloc_waits(0);
+
+	al.handle = h;
+	al.size = 4 * KiB;
+	al.wait_ms = 600000;
+	req.body_case = POOLMGR__REQUEST__BODY_ALLOC;
+	req.alloc = &al;
+	assert_int_equal(harness_raw_post(fd, &req), 0);
+	await_alloc_waits(1);
+	expect_alloc_waits(1);
+
+	/* Straight back to the daemon, not into the handle's cache. */
+	assert_int_equal(pool_free(fx.pool, full), 0);
+	assert_int_equal(pool_flush(fx.pool), 0);
+	r = harness_raw_reply(fd, req.id, HARNESS_RAW_WAIT_MS);
+	assert_non_null(r);
+	assert_int_equal(r->error, 0);
+	poolmgr__reply__free_unpacked(r, NULL);
+	expect_alloc_waits(0);
+	close(fd);
 	stop();
 }
 
@@ -1930,6 +2028,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(list_and_stats, teardown),
+		cmocka_unit_test_teardown(stats_show_waiting_allocations,
+					  teardown),
 		cmocka_unit_test_teardown(create_and_bad_sizes, teardown),
 		cmocka_unit_test_teardown(
 			size_with_byte_unit_says_what_to_write, teardown),
