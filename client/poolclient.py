@@ -36,7 +36,8 @@ import time
 import typing
 import weakref
 
-from poolclient_lib import (BLOCK_NAME_MAX, CREATE_GROUP, CREATE_OWNER,
+from poolclient_lib import (ALLOC_ZERO, BLOCK_NAME_MAX, CREATE_GROUP,
+                            CREATE_OWNER,
                             NAME_MAX, PUBLISH_EVICTABLE,
                             PUBLISH_REPLACE, SET_GROUP, SET_MODE, SET_OWNER,
                             SET_LIMIT, SET_QUOTA, SET_RETAIN, _BlockHolder,
@@ -135,8 +136,9 @@ def _connect_ms(timeout):
 
 
 def _wait_ms(wait):
-    """lookup's wait (seconds, None, or -1 for no end) as the timeout_ms
-    of pool_lookup_wait, rounded up to a millisecond."""
+    """lookup's and alloc's wait (seconds, None, or -1 for no end) as the
+    timeout_ms of pool_lookup_wait and pool_alloc_wait, rounded up to a
+    millisecond."""
     if wait is None:
         return 0
     if isinstance(wait, bool) or not isinstance(wait, (int, float)):
@@ -149,7 +151,8 @@ def _wait_ms(wait):
     return math.ceil(wait * 1000)
 
 
-# The longest one pool_lookup_wait of a lookup may wait.  ctypes lets go
+# The longest one pool_lookup_wait of a lookup (one pool_alloc_wait of an
+# alloc) may wait.  ctypes lets go
 # of the GIL for the C call, which goes on through signals, and Python
 # runs its signal handlers only once the call has returned: a wait asked
 # for whole could not be stopped by Ctrl-C.  A quarter second answers a
@@ -159,7 +162,8 @@ _PART_MS = 250
 
 
 def _parts(ms):
-    """The timeout_ms of each pool_lookup_wait of a wait of ms (> 0, or
+    """The timeout_ms of each part (pool_lookup_wait, pool_alloc_wait) of
+    a wait of ms (> 0, or
     -1: without end), until its deadline, read once on the monotonic
     clock as the C library reads its own.  No part ends past the
     deadline rounded up to a millisecond, the unit of timeout_ms (as the
@@ -241,6 +245,7 @@ class PoolStats:
     mode: int
     uid: int
     gid: int
+    alloc_waits: int
     quota: int
     client_cached_bytes: int
     retain_bytes: int
@@ -780,11 +785,24 @@ class Pool(_Closing):
         with self._h as p:
             return _check(fn(p, *args))
 
-    def alloc(self, size, align=0, zero=False):
+    def alloc(self, size, align=0, zero=False, wait=None):
         """Allocate size bytes (aligned to align, a power of two, when not
-        0; zeroed when zero): the block's offset."""
+        0; zeroed when zero): the block's offset.  wait (seconds; None: do
+        not wait, -1: without end): when the pool has no room, wait for
+        other clients to free some (or its limit to be raised), ENOMEM
+        only without it; ETIMEDOUT if none came in time, EOPNOTSUPP from
+        a daemon that cannot wait.  While it waits, this connection's
+        other calls wait behind it (pool_alloc_wait(3)); it asks in parts
+        of a quarter second at most, as lookup does, so that signal
+        handlers run meanwhile and Ctrl-C stops it (KeyboardInterrupt,
+        nothing allocated).  Each part asks anew: among allocations that
+        wait in the pool, this one is tried in the order of its last part,
+        not its first."""
         _uint(size, "size", zero=False)
         _uint(align, "align")
+        ms = _wait_ms(wait)
+        if ms != 0:
+            return self._alloc_wait(size, align, zero, ms)
         if align == 0 and zero:
             return self._off(_lib.pool_calloc, 1, size)
         if align == 0:
@@ -794,6 +812,30 @@ class Pool(_Closing):
             with self._h as p:
                 ctypes.memset(_lib.pool_ptr(p, off), 0, size)
         return off
+
+    def _alloc_wait(self, size, align, zero, ms):
+        """alloc with a wait of ms (pool_alloc_wait, in parts)."""
+        # pool_alloc_wait zeroes an unaligned block only (the daemon's
+        # rule): an aligned one is zeroed here, as alloc does without wait.
+        flags = ALLOC_ZERO if zero and align <= 1 else 0
+        out = _u64(OFF_NONE)
+        with self._h as p:
+            def ask(part):
+                return _lib.pool_alloc_wait(p, size, align, flags, part,
+                                            ctypes.byref(out))
+            try:
+                self._wait_parts(ask, ms, "no room came for %d bytes" % size)
+            except BaseException:
+                # A signal's exception can come as a part returns with
+                # the block, before its offset is ours: the caller never
+                # sees it, so it goes back now.  The C library sets the
+                # offset only on success.
+                if out.value != OFF_NONE:
+                    _lib.pool_free(p, out.value)
+                raise
+            if zero and align > 1:
+                ctypes.memset(_lib.pool_ptr(p, out.value), 0, size)
+        return out.value
 
     def alloc_batch(self, sizes):
         """Allocate len(sizes) blocks in one round trip, all or nothing:
@@ -871,7 +913,7 @@ class Pool(_Closing):
                     p, bname, after, part, flags, ctypes.byref(out),
                     ctypes.byref(usable), ctypes.byref(gen))
             try:
-                self._wait_parts(ask, ms)
+                self._wait_parts(ask, ms, "no newer name")
             except BaseException:
                 # A signal's exception can come as a part that retained
                 # returns, before its answer is ours: the caller never
@@ -883,11 +925,12 @@ class Pool(_Closing):
         return Lookup(out.value, usable.value, gen.value)
 
     @staticmethod
-    def _wait_parts(ask, ms):
+    def _wait_parts(ask, ms, what):
         """ask(timeout_ms) for the parts of a wait of ms, the same
         request each time: a part that ran out before the deadline is
         asked again, and the first other answer is the wait's (a part
-        that found the name returns at once: it retained at most once)."""
+        that found the name, or room, returns at once: it retained, or
+        allocated, at most once).  what is what did not come in time."""
         if ms == 0:
             return _check(ask(0))
         for part in _parts(ms):
@@ -896,10 +939,9 @@ class Pool(_Closing):
                 return _check(rc)
         # The daemon's words would give the last part's time, not the
         # wait's: the text says the wait's, in the library's words.
-        # (Not pool_strerror's: ETIMEDOUT is the C library's "Connection
-        # timed out", which says nothing of a name.)
+        # (Not pool_strerror's, which says nothing of the name or size.)
         raise PoolError(-_errno.ETIMEDOUT,
-                        "the wait ran out: no newer name in %d ms" % ms)
+                        "the wait ran out: %s in %d ms" % (what, ms))
 
     def unpublish(self, name):
         """Remove the name and its reference to its block."""

@@ -18,6 +18,8 @@ PUBLISH_REPLACE, PUBLISH_EVICTABLE = 0x1, 0x2
 SET_MODE, SET_OWNER, SET_GROUP, SET_QUOTA, SET_RETAIN, SET_LIMIT = \
     0x1, 0x2, 0x4, 0x8, 0x10, 0x20
 CREATE_OWNER, CREATE_GROUP = 0x1, 0x2
+# pool_alloc_wait's flags (client/poolclient.h).
+ALLOC_ZERO = 0x1
 
 # `make install` writes its LIBDIR here in the installed copy.
 _LIBDIR = None
@@ -52,7 +54,7 @@ class _Stats(ctypes.Structure):
             "cached_bytes", "metadata_bytes", "released_bytes",
             "persistent_blocks")] + \
         [(f, _u32) for f in ("granularity", "page_size", "mode", "uid",
-                             "gid")] + \
+                             "gid", "alloc_waits")] + \
         [(f, _u64) for f in (
             "quota", "client_cached_bytes", "retain_bytes",
             "free_resident_bytes", "books_bytes", "named_blocks",
@@ -146,6 +148,8 @@ _PROTOS = (
     ("pool_alloc", ctypes.c_int, [_P, _size, _OFFP]),
     ("pool_alloc_aligned", ctypes.c_int, [_P, _size, _size, _OFFP]),
     ("pool_calloc", ctypes.c_int, [_P, _size, _size, _OFFP]),
+    ("pool_alloc_wait", ctypes.c_int,
+     [_P, _size, _size, ctypes.c_uint, ctypes.c_int, _OFFP]),
     ("pool_realloc", ctypes.c_int, [_P, _u64, _size, _OFFP]),
     ("pool_free", ctypes.c_int, [_P, _u64]),
     ("pool_alloc_batch", ctypes.c_int, [_P, _size, _SIZEP, _OFFP]),

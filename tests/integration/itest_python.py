@@ -1329,6 +1329,112 @@ def pool_limit():
         c.destroy_pool("pylim")
 
 
+def await_alloc_waits(c, pool, n):
+    """Until pool's alloc_waits is n (a liveness bound, not a measure)."""
+    end = time.monotonic() + 30
+    while c.stats(pool).alloc_waits != n:
+        assert time.monotonic() < end, \
+            "alloc_waits of %s stays %d, not %d" % (
+                pool, c.stats(pool).alloc_waits, n)
+        time.sleep(0.01)
+
+
+@test
+def alloc_waits_for_room_another_process_frees():
+    """alloc(wait=...) in a child process, refused for the pool's limit,
+    waits (the pool's alloc_waits counts it) until a free here makes
+    room: then it gets its block, zeroed as asked."""
+    with poolclient.connect() as c:
+        c.create_pool("pywait", 8 << 20, limit=1 << 20)
+        try:
+            with c.open("pywait") as p:
+                full = p.alloc(1 << 20)
+                p.buffer(full, 1 << 20)[:] = b"\xff" * (1 << 20)
+                child = subprocess.Popen(
+                    [sys.executable, "-c",
+                     "import poolclient\n"
+                     "with poolclient.connect() as c, "
+                     "c.open('pywait') as p:\n"
+                     "    off = p.alloc(512 << 10, zero=True, wait=60)\n"
+                     "    b = bytes(p.buffer(off, 512 << 10))\n"
+                     "    print(off, b == bytes(512 << 10))\n"
+                     "    p.free(off)\n"],
+                    stdout=subprocess.PIPE, text=True,
+                    env=dict(os.environ,
+                             PYTHONPATH=os.path.join(SRC, "client")))
+                try:
+                    await_alloc_waits(c, "pywait", 1)
+                    assert child.poll() is None, "the child did not wait"
+                    p.free(full)
+                    p.flush()
+                    out, _ = child.communicate(timeout=60)
+                finally:
+                    if child.poll() is None:
+                        child.kill()
+                        child.wait()
+                assert child.returncode == 0, out
+                off, zeroed = out.split()
+                assert int(off) < 8 << 20 and zeroed == "True", out
+                after = c.stats("pywait")
+                assert after.alloc_waits == 0, after
+        finally:
+            c.destroy_pool("pywait")
+
+
+@test
+def alloc_wait_times_out_and_bad_waits():
+    """alloc(wait=...) in a full pool raises ETIMEDOUT once its time has
+    passed, never before (a wait of more than one part too), naming the
+    size and the wait, with nothing allocated and nothing left waiting;
+    bad waits are refused before anything is asked; a wait with room
+    there allocates at once, aligned and zeroed as asked."""
+    with poolclient.connect() as c:
+        c.create_pool("pywait", 8 << 20, limit=1 << 20)
+        try:
+            with c.open("pywait") as p:
+                full = p.alloc(1 << 20)
+                p.flush()
+                before = p.stats()
+                for wait in (0.3, 0.6):
+                    t = time.monotonic()
+                    e = expect_error(errno.ETIMEDOUT, p.alloc, 4096,
+                                     wait=wait)
+                    took = time.monotonic() - t
+                    assert took >= wait, "ETIMEDOUT after %.3f s of %s" % (
+                        took, wait)
+                    assert e.strerror == "the wait ran out: no room came " \
+                        "for 4096 bytes in %d ms" % (wait * 1000), e
+                after = p.stats()
+                assert after.alloc_waits == 0, after
+                assert after.live_blocks == before.live_blocks
+                assert after.allocated_bytes == before.allocated_bytes
+                for bad in (-2, -0.5, 2**31, float("nan")):
+                    expect_error(errno.EINVAL, p.alloc, 4096, wait=bad)
+                for bad in ("1", True, [1]):
+                    try:
+                        p.alloc(4096, wait=bad)
+                    except TypeError:
+                        pass
+                    else:
+                        raise AssertionError("wait=%r taken" % (bad,))
+                assert p.stats().allocs == after.allocs
+                p.free(full)
+                p.flush()
+                dirty = p.alloc(64 << 10)
+                p.buffer(dirty, 64 << 10)[:] = b"\x5a" * (64 << 10)
+                p.free(dirty)
+                p.flush()
+                for align in (0, 1, 4096):
+                    off = p.alloc(64 << 10, align=align, zero=True, wait=1)
+                    assert align == 0 or off % align == 0, (off, align)
+                    assert bytes(p.buffer(off, 64 << 10)) == \
+                        bytes(64 << 10), align
+                    p.free(off)
+                    p.flush()
+        finally:
+            c.destroy_pool("pywait")
+
+
 def main():
     daemon = Daemon()
     passed = failed = 0

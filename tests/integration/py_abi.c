@@ -73,6 +73,7 @@ stats(void)
 	FIELD(pool_stats, mode);
 	FIELD(pool_stats, uid);
 	FIELD(pool_stats, gid);
+	FIELD(pool_stats, alloc_waits);
 	FIELD(pool_stats, quota);
 	FIELD(pool_stats, client_cached_bytes);
 	FIELD(pool_stats, retain_bytes);
