@@ -61,8 +61,9 @@
  *            pass on the idle clock first, and the idle tick runs with
  *            idle_trim = 1, so a pool left alone starts a trim in steps
  *            of 64 KiB, one after each datagram; bit 5: if a lookup of
- *            either connection waits for a name, two milliseconds pass
- *            first and the loop runs, so that a wait_ms of 1 ends), a
+ *            either connection waits for a name, or an alloc for room,
+ *            two milliseconds pass first and the loop runs, so that a
+ *            wait_ms of 1 ends), a
  *            2-byte
  *            little-endian length and that many bytes (fewer at the end of
  *            the input).  A zero length closes the connection (an empty
@@ -714,11 +715,12 @@ conn_close(struct conn *conns, struct conn *c)
 	c->cfd = -1;
 	/*
 	 * A held request must go on before the peer reads its EOF; but a
-	 * lookup waiting for a name may wait for days: the peer sees the
-	 * hang-up, as server.c's does, and drops it.
+	 * lookup waiting for a name, or an allocation for room, may wait
+	 * for days: the peer sees the hang-up, as server.c's does, and
+	 * drops it.
 	 */
-	for (i = 0; c->open && peer_holding(c->p) && !c->s->lookup_wait;
-	     i++) {
+	for (i = 0; c->open && peer_holding(c->p) && !c->s->lookup_wait &&
+	     !c->s->room_wait; i++) {
 		if (i == 100000000)
 			die("a held request never went on");
 		dpool_release_step();
@@ -768,6 +770,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (!base)
 		die("event_base_new failed");
 	dispatch_wait_setup(base);
+	if (dispatch_room_setup(base))
+		die("dispatch_room_setup failed");
 	config_defaults(&cf);
 	cf.admin_gid = 4243;
 	max_blocks_default = cf.max_blocks_per_session;
@@ -785,8 +789,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 static uint64_t idle_clock;	/* seconds, for dpool_idle_tick */
 
 /*
- * A lookup waits: let two milliseconds pass, and the loop see its
- * deadline (a real sleep, so only when one waits).
+ * A lookup waits for a name, or an allocation for room: let two
+ * milliseconds pass, and the loop see its deadline (a real sleep, so only
+ * when one waits).
  */
 static void
 deadlines_pass(struct conn *conns)
@@ -795,7 +800,8 @@ deadlines_pass(struct conn *conns)
 	unsigned k;
 
 	for (k = 0; k < NCONN; k++)
-		if (conns[k].open && conns[k].s->lookup_wait)
+		if (conns[k].open && (conns[k].s->lookup_wait ||
+				      conns[k].s->room_wait))
 			break;
 	if (k == NCONN)
 		return;

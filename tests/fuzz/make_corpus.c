@@ -2047,6 +2047,99 @@ limit_seeds(void)
 	write_seed("fuzz_dispatch", "limit_rights", &s);
 }
 
+/* An Alloc of size through handle that may wait wait_ms for room. */
+static void
+d_alloc_wait(struct seed *s, unsigned ctl, uint32_t handle, uint64_t size,
+	     uint64_t align, bool zero, uint32_t wait_ms)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__Alloc m = POOLMGR__ALLOC__INIT;
+
+	m.handle = handle;
+	m.size = size;
+	m.align = align;
+	m.zero = zero;
+	m.wait_ms = wait_ms;
+	r.body_case = POOLMGR__REQUEST__BODY_ALLOC;
+	r.alloc = &m;
+	d_req(s, ctl, &r);
+}
+
+/*
+ * Allocations that wait for room (Alloc.wait_ms): held on a full "f"
+ * until the other connection frees, raises the limit, destroys the pool
+ * or the waiter hangs up; one whose millisecond passes; one refused its
+ * quota at once on "g"; one that finds room without waiting.
+ */
+static void
+room_seeds(void)
+{
+	unsigned flags[2] = {F_HELLO, F_HELLO | F_SOCKET};
+	const char *names[2] = {"alloc_wait", "alloc_wait_socket"};
+	uint64_t full;
+	struct seed s;
+	unsigned i;
+
+	for (i = 0; i < 2; i++) {
+		mirror_reset();
+		d_begin(&s, flags[i]);
+		d_open(&s, 0, "f", false);
+		d_alloc(&s, 0, 1, 1 << 20, 0, false, 0);
+		full = mirror_alloc(1 << 20);
+		d_open(&s, 1, "f", false);
+		d_alloc_wait(&s, 1, 1, 4096, 0, true, 60000);	/* held */
+		d_poolref(&s, 1, P_STATS, 1, NULL);		/* behind it */
+		d_poolref(&s, 0, P_STATS, 1, NULL);
+		d_poolref(&s, 0, P_CHECK, 1, NULL);
+		d_daemon_stats(&s, 0);
+		d_free(&s, 0, 1, full);				/* room */
+		d_poolref(&s, 1, P_CHECK, 1, NULL);
+		d_alloc_wait(&s, 1, 1, 100, 64, false, 60000);	/* at once */
+		write_seed("fuzz_dispatch", names[i], &s);
+	}
+
+	/* Its millisecond passes: -ETIMEDOUT; then the longest wait. */
+	mirror_reset();
+	d_begin(&s, F_HELLO | F_SOCKET);
+	d_open(&s, 0, "f", false);
+	d_alloc(&s, 0, 1, 1 << 20, 0, false, 0);
+	full = mirror_alloc(1 << 20);
+	d_alloc_wait(&s, 0, 1, 16, 0, false, 1);
+	d_poolref(&s, CTL_WAIT_ENDS, P_STATS, 1, NULL);
+	d_open(&s, 1, "f", false);
+	d_alloc_wait(&s, 1, 1, 16, 0, false, UINT32_MAX);
+	d_alloc_wait(&s, 1, 1, 16, 0, false, 1);	/* behind it */
+	d_free(&s, 0, 1, full);
+	d_poolref(&s, 0, P_CHECK, 1, NULL);
+	write_seed("fuzz_dispatch", "alloc_wait_ends", &s);
+
+	/* A limit raised, a waiter hanging up, the pool destroyed. */
+	d_begin(&s, F_HELLO);
+	d_set_limit(&s, 0, "f", 64 << 10);
+	d_open(&s, 0, "f", false);
+	d_alloc(&s, 0, 1, 64 << 10, 0, false, 0);
+	d_open(&s, 1, "f", false);
+	d_alloc_wait(&s, 1, 1, 8 << 10, 0, false, 60000);
+	d_set_limit(&s, 0, "f", 128 << 10);		/* room */
+	d_alloc_wait(&s, 1, 1, 128 << 10, 0, false, 60000);
+	d_hangup(&s, 1);				/* gone, waiting */
+	d_open(&s, 1, "f", false);
+	d_alloc_wait(&s, 1, 1, 128 << 10, 0, false, 60000);
+	d_poolref(&s, 0, P_CHECK, 1, NULL);
+	d_destroy(&s, 0, "f", true);			/* -ENOENT */
+	d_alloc_wait(&s, 1, 1, 16, 0, false, 60000);
+	d_list(&s, 0);
+	write_seed("fuzz_dispatch", "alloc_wait_gone", &s);
+
+	/* "g"'s quota of 64 KiB: -EDQUOT at once, never waited on. */
+	d_begin(&s, F_HELLO | F_ID0(1));
+	d_open(&s, 0, "g", false);
+	d_alloc(&s, 0, 1, 64 << 10, 0, false, 0);
+	d_alloc_wait(&s, 0, 1, 4096, 0, false, 60000);
+	d_poolref(&s, 0, P_STATS, 1, NULL);
+	write_seed("fuzz_dispatch", "alloc_wait_quota", &s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2070,6 +2163,7 @@ main(int argc, char **argv)
 	create_page_seeds();
 	set_seeds();
 	limit_seeds();
+	room_seeds();
 	heap_destroy(mirror);
 	printf("make_corpus: %u files, %zu bytes\n", nfiles, nbytes);
 	return 0;
