@@ -33,7 +33,9 @@
  * Meanwhile the harness's main thread (with a second one beside it, if
  * the input says) runs a script of library calls (the input's, or a
  * default one that makes every call once): opens read-write and
- * read-only, alloc, alloc_aligned, calloc, realloc, free, batch
+ * read-only, alloc, alloc_aligned, calloc, alloc_wait (OP_CALLOC's
+ * arguments 4-7: the fake's truth answers -EINTR, then the block, or the
+ * wait run out), realloc, free, batch
  * alloc and free, usable size, retain, persist, publish, lookup (plain,
  * retaining, waiting), unpublish, stats (by handle and by name), trim,
  * flush, set_cache, list, blocks, names, clients, persisted, check, create,
@@ -77,7 +79,7 @@
  *            bits 3-4  its granularity: 16, 64, 8, 4096
  *            bits 5-7  HelloReply.features (waiting lookups, limits,
  *                      the batch replies' bounds, which bring
- *                      DaemonStats and ListBlocks along)
+ *                      DaemonStats, ListBlocks and waiting Allocs along)
  *   byte 1   bits 0-5  n, the script's length: n bytes follow, one call
  *                      each; 0: the default script (DEFAULT_SCRIPT)
  *            bit 6     two threads: a call that opens, closes or
@@ -111,8 +113,8 @@
  *            and its extra bytes in the order: the lie's byte, the share
  *            map's 3 bytes, the kind's own.
  *
- * Past FAKE_WAITS_IN_ROW waiting Lookups in a row, the next ones take no
- * record and get the truth (a wait that ends at once).  The library
+ * Past FAKE_WAITS_IN_ROW waiting Lookups or Allocs in a row, the next
+ * ones take no record and get the truth (a wait that ends at once).  The library
  * pauses before it asks again after -EINTR, longer each time, and an
  * input should not buy seconds of sleep with a few bytes a record.
  *
@@ -319,7 +321,8 @@ struct fake {
 					 * before its seals (as the daemon
 					 * keeps its own) */
 	uint64_t	 share_live_size;
-	unsigned	 waits_in_row;	/* waiting lookups asked in a row */
+	unsigned	 waits_in_row;	/* waiting requests asked in a row */
+	unsigned	 alloc_waits;	/* waiting Allocs given room */
 	int		 lied;		/* a lie told (fake_note_record) */
 };
 
@@ -663,6 +666,29 @@ ref_name(const Poolmgr__PoolRef *ref)
 	return ref != NULL ? ref->name : NULL;
 }
 
+/*
+ * What a waiting Alloc (wait_ms) is answered, the bump allocator having
+ * said error (the cursor was at cursor before).  Room the fake cannot
+ * wait for, as none is ever freed: the wait ran out, or, for a wait
+ * without end (asked in parts of UINT32_MAX ms, which the library asks
+ * again), the pool destroyed.  Room there: every other time, -EINTR
+ * first, as a daemon restarting in place says, the block taken back; the
+ * library asks again for the time left and gets it.
+ */
+static int
+fake_alloc_waited(struct fake *f, int error, uint64_t cursor,
+    uint32_t wait_ms)
+{
+	if (error != 0)
+		return error != -ENOMEM ? error :
+		    wait_ms == UINT32_MAX ? -ENOENT : -ETIMEDOUT;
+	if ((f->alloc_waits++ & 1) != 0)
+		return 0;
+	f->cursor = cursor;
+	f->nblocks--;
+	return -EINTR;
+}
+
 /* The block answers: Alloc, Realloc, AllocBatch, UsableSize, Lookup. */
 static void
 answer_blocks(struct fake *f, const Poolmgr__Request *rq, struct answer *a)
@@ -681,8 +707,12 @@ answer_blocks(struct fake *f, const Poolmgr__Request *rq, struct answer *a)
 		if (rq->alloc->zero && rq->alloc->nmemb > 1)
 			size = rq->alloc->nmemb > UINT64_MAX / (size + 1) ?
 			    UINT64_MAX : size * rq->alloc->nmemb;
+		cursor = f->cursor;
 		error = fake_alloc(f, size, rq->alloc->align, &a->alloc.offset,
 		    &a->alloc.usable_size);
+		if (rq->alloc->wait_ms != 0)
+			error = fake_alloc_waited(f, error, cursor,
+			    rq->alloc->wait_ms);
 		break;
 	case POOLMGR__REQUEST__BODY_REALLOC:
 		if (rq->realloc->size == 0)
@@ -1201,15 +1231,25 @@ fake_note_record(struct fake *f, unsigned control, const Poolmgr__Reply *sent)
 	__atomic_store_n(&f->lied, 1, __ATOMIC_RELEASE);
 }
 
+/* A Lookup or an Alloc that may wait (wait_ms)? */
+static int
+fake_waiting(const Poolmgr__Request *rq)
+{
+	if (rq->body_case == POOLMGR__REQUEST__BODY_LOOKUP)
+		return rq->lookup->wait_ms != 0;
+	if (rq->body_case == POOLMGR__REQUEST__BODY_ALLOC)
+		return rq->alloc->wait_ms != 0;
+	return 0;
+}
+
 /*
- * Is rq a waiting Lookup past FAKE_WAITS_IN_ROW in a row?  Then it gets
- * the truth and reads no record (see the top).
+ * Is rq a waiting Lookup or Alloc past FAKE_WAITS_IN_ROW in a row?  Then
+ * it gets the truth and reads no record (see the top).
  */
 static int
 fake_waits_too_long(struct fake *f, const Poolmgr__Request *rq)
 {
-	if (rq->body_case != POOLMGR__REQUEST__BODY_LOOKUP ||
-	    rq->lookup->wait_ms == 0) {
+	if (!fake_waiting(rq)) {
 		f->waits_in_row = 0;
 		return 0;
 	}
@@ -1713,6 +1753,27 @@ check_batch_apart(const pool_off_t *offs, const size_t *sizes, size_t n)
 				    sizes[j]);
 }
 
+/*
+ * OP_CALLOC's arguments 4-7: pool_alloc_wait of size bytes, zeroed (even
+ * arguments) or aligned (odd), waiting 10 ms, without end, 1 s, or not at
+ * all (7: pool_alloc_aligned's path).
+ */
+static void
+run_alloc_wait(struct client *cl, unsigned arg, size_t size)
+{
+	static const int	 waits[4] = { 10, -1, 1000, 0 };
+	size_t			 align = arg & 1 ? (size_t)64 << arg : 0;
+	pool_off_t		 off = POOL_OFF_NONE;
+	int			 r;
+
+	r = pool_alloc_wait(cl->rw, size, align, arg & 1 ? 0 :
+	    POOL_ALLOC_ZERO, waits[arg & 3], &off);
+	check_alloc(cl, "pool_alloc_wait", r, off, size);
+	if (r == 0 && align != 0 && (off & (align - 1)) != 0)
+		die("pool_alloc_wait: %llu is misaligned",
+		    (unsigned long long)off);
+}
+
 static void
 run_blocks(struct client *cl, unsigned op, unsigned arg)
 {
@@ -1735,6 +1796,10 @@ run_blocks(struct client *cl, unsigned op, unsigned arg)
 			    (unsigned long long)off);
 		break;
 	case OP_CALLOC:
+		if (arg & 4) {
+			run_alloc_wait(cl, arg, size);
+			return;
+		}
 		r = pool_calloc(cl->rw, 1 + (arg & 3), size, &off);
 		check_alloc(cl, "pool_calloc", r, off, size * (1 + (arg & 3)));
 		break;
@@ -2088,10 +2153,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fake.fd = -1;
 	fake.pool_size = pool_sizes[config & 7];
 	fake.granularity = granularities[(config >> 3) & 3];
-	/* Bit 2 (the batch bounds) brings DaemonStats and ListBlocks along. */
+	/*
+	 * Bit 2 (the batch bounds) brings DaemonStats, ListBlocks and
+	 * waiting Allocs along.
+	 */
 	fake.features = config >> 5;
 	if (fake.features & 4)
-		fake.features |= 8 | 16;
+		fake.features |= 8 | 16 | 32;
 	fake.next_handle = FAKE_HANDLE;
 	if (pthread_create(&thread, NULL, fake_run, &fake) != 0)
 		die("pthread_create failed");

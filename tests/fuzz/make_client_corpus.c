@@ -177,6 +177,14 @@ write_scripts(void)
 		OP(OP_STATS, 4), OP(OP_ALLOC, 1), OP(OP_FLUSH, 0),
 		OP(OP_OPEN_RO, 0), OP(OP_DISCONNECT, 0),
 	};
+	/* OP_CALLOC 4-7: pool_alloc_wait, with room, then in a full pool. */
+	static const uint8_t alloc_wait[] = {
+		OP(OP_OPEN, 0), OP(OP_CALLOC, 4), OP(OP_CALLOC, 5),
+		OP(OP_CALLOC, 6), OP(OP_CALLOC, 7), OP(OP_ALLOC, 7),
+		OP(OP_ALLOC, 7), OP(OP_ALLOC, 7), OP(OP_CALLOC, 4),
+		OP(OP_CALLOC, 5), OP(OP_CALLOC, 6), OP(OP_STATS, 0),
+		OP(OP_FREE, 0), OP(OP_CALLOC, 4), OP(OP_CLOSE, 0),
+	};
 	static const uint8_t admin[] = {
 		OP(OP_LIST, 0), OP(OP_CLIENTS, 1), OP(OP_CLIENTS, 0),
 		OP(OP_PERSISTED, 0), OP(OP_NAMES, 0), OP(OP_CHECK, 0),
@@ -207,6 +215,12 @@ write_scripts(void)
 	save(&s, "readonly-4k-g4096");
 	begin(&s, 0, 0, 7, admin, sizeof admin);
 	save(&s, "admin-lists");
+	begin(&s, 0, 0, 7, alloc_wait, sizeof alloc_wait);
+	save(&s, "alloc-wait-64k");
+	begin(&s, 1, 1, 7, alloc_wait, sizeof alloc_wait);
+	save(&s, "alloc-wait-1m-g64");
+	begin(&s, 0, 0, 3, alloc_wait, sizeof alloc_wait);
+	save(&s, "alloc-wait-old-daemon");
 
 	/* Two threads: each call beside the next where it may be. */
 	begin(&s, 1, 0, 7, cache, sizeof cache);
@@ -221,6 +235,9 @@ write_scripts(void)
 	begin(&s, 4, 1, 7, NULL, 0);
 	s.b[1] |= SCRIPT_PAIRED;
 	save(&s, "paired-default-256k-g64");
+	begin(&s, 0, 0, 7, alloc_wait, sizeof alloc_wait);
+	s.b[1] |= SCRIPT_PAIRED;
+	save(&s, "paired-alloc-wait-64k");
 }
 
 /*
