@@ -250,11 +250,12 @@ int	client_check_block(struct pool *, const Poolmgr__AllocReply *,
 int	client_flush_for(struct pool *, int);
 
 /*
- * wait.c: ask try(p, arg, wait_ms) until it answers, in parts of at most
- * UINT32_MAX ms, for timeout_ms in all (-1: without end, > 0), asking
- * again, for the time left, when the daemon restarts in place (-EINTR).
+ * wait.c: ask try(p, arg, wait_ms, more) until it answers, in parts of at
+ * most UINT32_MAX ms (more: another part follows if this one runs out),
+ * for timeout_ms in all (-1: without end, > 0), asking again, for the
+ * time left, when the daemon restarts in place (-EINTR).
  */
-typedef int (*client_wait_try)(struct pool *, void *, uint32_t);
+typedef int (*client_wait_try)(struct pool *, void *, uint32_t, int);
 int	client_wait(struct pool *, int, client_wait_try, void *);
 
 /* pool.c: batches straight to the daemon, past the cache (for cache.c) */

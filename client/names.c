@@ -165,8 +165,9 @@ pool_lookup_retain(struct pool *p, const char *name, pool_off_t *off,
 
 /* client_wait's try: the lookup, waiting up to wait_ms. */
 static int
-names_wait_try(struct pool *p, void *arg, uint32_t wait_ms)
+names_wait_try(struct pool *p, void *arg, uint32_t wait_ms, int more)
 {
+	(void)more;	/* a lookup's timeout counts nothing */
 	return names_lookup_try(p, arg, wait_ms);
 }
 

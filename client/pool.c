@@ -92,28 +92,26 @@ client_check_block(struct pool *p, const Poolmgr__AllocReply *a,
 }
 
 /*
- * Alloc{size, align, zero, nmemb}.  nmemb is 1 for a plain allocation: the
- * daemon multiplies it only with zero, but 1 reads right either way.
+ * Alloc{size, align, zero, nmemb} on handle p, with what the caller set
+ * in al besides (a wait).  nmemb is 1 for a plain allocation: the daemon
+ * multiplies it only with zero, but 1 reads right either way.
  */
 static int
-client_alloc_once(struct pool *p, uint64_t size, uint64_t align, int zero,
-    uint64_t nmemb, int retry, uint32_t wait_ms, pool_off_t *out,
+client_alloc_send(struct pool *p, Poolmgr__Alloc *al, uint64_t size,
+    uint64_t align, int zero, uint64_t nmemb, pool_off_t *out,
     uint64_t *usable)
 {
 	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
-	Poolmgr__Alloc		 al = POOLMGR__ALLOC__INIT;
 	Poolmgr__Reply		*reply;
 	int			 error;
 
-	al.handle = p->handle;
-	al.size = size;
-	al.align = align;
-	al.zero = zero;
-	al.nmemb = nmemb;
-	al.retry_follows = retry;
-	al.wait_ms = wait_ms;
+	al->handle = p->handle;
+	al->size = size;
+	al->align = align;
+	al->zero = zero;
+	al->nmemb = nmemb;
 	req.body_case = POOLMGR__REQUEST__BODY_ALLOC;
-	req.alloc = &al;
+	req.alloc = al;
 	error = client_call(p, &req, POOLMGR__REPLY__BODY_ALLOC, &reply);
 	if (error != 0)
 		return error;
@@ -126,6 +124,18 @@ client_alloc_once(struct pool *p, uint64_t size, uint64_t align, int zero,
 	}
 	poolmgr__reply__free_unpacked(reply, NULL);
 	return error;
+}
+
+/* An Alloc that does not wait; retry: the client will ask again. */
+static int
+client_alloc_once(struct pool *p, uint64_t size, uint64_t align, int zero,
+    uint64_t nmemb, int retry, pool_off_t *out, uint64_t *usable)
+{
+	Poolmgr__Alloc	al = POOLMGR__ALLOC__INIT;
+
+	al.retry_follows = retry;
+	return client_alloc_send(p, &al, size, align, zero, nmemb, out,
+	    usable);
 }
 
 /*
@@ -180,11 +190,11 @@ client_alloc_daemon(struct pool *p, uint64_t size, uint64_t align, int zero,
 	int		error, retry;
 
 	retry = client_will_retry(p);
-	error = client_alloc_once(p, size, align, zero, nmemb, retry, 0, out,
+	error = client_alloc_once(p, size, align, zero, nmemb, retry, out,
 	    &usable);
 	if (error != 0 && client_retry(p, error, retry))
-		error = client_alloc_once(p, size, align, zero, nmemb, 0, 0,
-		    out, &usable);
+		error = client_alloc_once(p, size, align, zero, nmemb, 0, out,
+		    &usable);
 	if (error == 0)
 		cache_track(p, *out, usable);
 	return error;
@@ -489,19 +499,27 @@ pool_calloc(struct pool *p, size_t nmemb, size_t size, pool_off_t *out)
 struct client_alloc_wait {
 	uint64_t	 size, align;
 	int		 zero;
+	int		 part;		/* POOL_ALLOC_PART */
 	pool_off_t	*out;
 };
 
-/* client_wait's try: the allocation, waiting up to wait_ms for room. */
+/*
+ * client_wait's try: the allocation, waiting up to wait_ms for room.  A
+ * wait that is a part of a longer one, the library's or the caller's,
+ * says so: its -ETIMEDOUT is not the answer, and not a failure.
+ */
 static int
-client_alloc_wait_try(struct pool *p, void *arg, uint32_t wait_ms)
+client_alloc_wait_try(struct pool *p, void *arg, uint32_t wait_ms, int more)
 {
 	struct client_alloc_wait	*aw = arg;
+	Poolmgr__Alloc			 al = POOLMGR__ALLOC__INIT;
 	uint64_t			 usable;
 	int				 error;
 
-	error = client_alloc_once(p, aw->size, aw->align, aw->zero, 1, 0,
-	    wait_ms, aw->out, &usable);
+	al.wait_ms = wait_ms;
+	al.wait_part = more || aw->part;
+	error = client_alloc_send(p, &al, aw->size, aw->align, aw->zero, 1,
+	    aw->out, &usable);
 	if (error == 0)
 		cache_track(p, *aw->out, usable);
 	return error;
@@ -525,7 +543,7 @@ client_alloc_waiting(struct pool *p, struct client_alloc_wait *aw,
 		return error > 0 ? 0 : error;
 	if (client_will_retry(p)) {
 		error = client_alloc_once(p, aw->size, aw->align, aw->zero, 1,
-		    1, 0, aw->out, &usable);
+		    1, aw->out, &usable);
 		if (error == 0) {
 			cache_track(p, *aw->out, usable);
 			return 0;
@@ -542,13 +560,14 @@ pool_alloc_wait(struct pool *p, size_t size, size_t align, unsigned flags,
 {
 	struct client_alloc_wait	aw = { size, align,
 					    (flags & POOL_ALLOC_ZERO) != 0,
+					    (flags & POOL_ALLOC_PART) != 0,
 					    out };
 
 	if (out == NULL)
 		return conn_local_failure(-EINVAL);
 	*out = POOL_OFF_NONE;
 	if (p == NULL || size == 0 || timeout_ms < -1 ||
-	    (flags & ~POOL_ALLOC_ZERO) != 0)
+	    (flags & ~(POOL_ALLOC_ZERO | POOL_ALLOC_PART)) != 0)
 		return conn_local_failure(-EINVAL);
 	if (align != 0 && ((align & (align - 1)) != 0 ||
 	    align > client_map_align(p->size, p->page_size)))
@@ -643,7 +662,7 @@ client_move(struct pool *p, pool_off_t off, size_t size, int retry,
 	if ((error = pool_usable_size(p, off, &old)) != 0)
 		return error;
 	/* Refused for want of room, the daemon's move follows. */
-	error = client_alloc_once(p, size, 0, 0, 1, 1, 0, out, usable);
+	error = client_alloc_once(p, size, 0, 0, 1, 1, out, usable);
 	if (error == -EDQUOT || error == -ENOMEM)
 		return client_realloc_once(p, off, size, 0, retry, out,
 		    usable);

@@ -517,6 +517,7 @@ POOL_API int pool_calloc(struct pool *p, size_t nmemb, size_t size,
 
 /* pool_alloc_wait's flags. */
 #define POOL_ALLOC_ZERO		0x1	/* the bytes are zero, as pool_calloc */
+#define POOL_ALLOC_PART		0x2	/* a part of a longer wait (below) */
 
 /*
  * pool_alloc_wait - allocate size bytes (aligned to align if it is not 0,
@@ -534,6 +535,12 @@ POOL_API int pool_calloc(struct pool *p, size_t nmemb, size_t size,
  * Requests that wait are tried again in the order they first waited, but
  * each as a whole: a smaller one may get room that an earlier, bigger
  * one cannot use yet.
+ *
+ * A caller that waits in parts, asking again each time a part runs out
+ * (a binding that must run signal handlers meanwhile), passes
+ * POOL_ALLOC_PART: a part's -ETIMEDOUT is then not counted in the pool's
+ * failed_allocs, which counts a wait that runs out once.  Each part waits
+ * in the order it came, not the first part's.
  *
  * -ETIMEDOUT if no room came in time (nothing allocated); -ENOENT if the
  * pool was destroyed meanwhile; -EAGAIN if as many allocations as the

@@ -36,7 +36,7 @@ import time
 import typing
 import weakref
 
-from poolclient_lib import (ALLOC_ZERO, BLOCK_NAME_MAX, CREATE_GROUP,
+from poolclient_lib import (ALLOC_PART, ALLOC_ZERO, BLOCK_NAME_MAX, CREATE_GROUP,
                             CREATE_OWNER,
                             NAME_MAX, PUBLISH_EVICTABLE,
                             PUBLISH_REPLACE, SET_GROUP, SET_MODE, SET_OWNER,
@@ -165,18 +165,20 @@ def _parts(ms):
     """The timeout_ms of each part (pool_lookup_wait, pool_alloc_wait) of
     a wait of ms (> 0, or
     -1: without end), until its deadline, read once on the monotonic
-    clock as the C library reads its own.  No part ends past the
+    clock as the C library reads its own, and whether another part
+    follows if it runs out.  No part ends past the
     deadline rounded up to a millisecond, the unit of timeout_ms (as the
     whole wait was), and no part is 0, which would not wait at all."""
     if ms < 0:
         while True:
-            yield _PART_MS
+            yield _PART_MS, True
     deadline = time.monotonic() + ms / 1000
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
             return
-        yield min(_PART_MS, math.ceil(left * 1000))
+        part = math.ceil(left * 1000)
+        yield min(_PART_MS, part), part > _PART_MS
 
 
 def _uint(v, what, bits=64, zero=True):
@@ -797,7 +799,8 @@ class Pool(_Closing):
         handlers run meanwhile and Ctrl-C stops it (KeyboardInterrupt,
         nothing allocated).  Each part asks anew: among allocations that
         wait in the pool, this one is tried in the order of its last part,
-        not its first."""
+        not its first.  Only the last part's running out counts in the
+        pool's failed_allocs (POOL_ALLOC_PART), as for a wait in C."""
         _uint(size, "size", zero=False)
         _uint(align, "align")
         ms = _wait_ms(wait)
@@ -820,11 +823,16 @@ class Pool(_Closing):
         flags = ALLOC_ZERO if zero and align <= 1 else 0
         out = _u64(OFF_NONE)
         with self._h as p:
-            def ask(part):
-                return _lib.pool_alloc_wait(p, size, align, flags, part,
+            def ask(part, more):
+                # A part that another follows is not a failed allocation
+                # when it runs out: only the wait's end is.
+                return _lib.pool_alloc_wait(p, size, align,
+                                            flags | (ALLOC_PART if more
+                                                     else 0), part,
                                             ctypes.byref(out))
             try:
-                self._wait_parts(ask, ms, "no room came for %d bytes" % size)
+                self._wait_parts(ask, ms, "no room came for %d bytes" % size,
+                                 last_try=True)
             except BaseException:
                 # A signal's exception can come as a part returns with
                 # the block, before its offset is ours: the caller never
@@ -908,7 +916,7 @@ class Pool(_Closing):
         flags = 1 if retain else 0	# POOL_LOOKUP_RETAIN
         out, usable, gen = _u64(OFF_NONE), _size(), _u64()
         with self._h as p:
-            def ask(part):
+            def ask(part, more):
                 return _lib.pool_lookup_wait(
                     p, bname, after, part, flags, ctypes.byref(out),
                     ctypes.byref(usable), ctypes.byref(gen))
@@ -925,17 +933,29 @@ class Pool(_Closing):
         return Lookup(out.value, usable.value, gen.value)
 
     @staticmethod
-    def _wait_parts(ask, ms, what):
-        """ask(timeout_ms) for the parts of a wait of ms, the same
-        request each time: a part that ran out before the deadline is
+    def _wait_parts(ask, ms, what, last_try=False):
+        """ask(timeout_ms, more) for the parts of a wait of ms, the same
+        request each time (more: another part follows if this one runs
+        out): a part that ran out before the deadline is
         asked again, and the first other answer is the wait's (a part
         that found the name, or room, returns at once: it retained, or
-        allocated, at most once).  what is what did not come in time."""
+        allocated, at most once).  what is what did not come in time.
+        last_try: a part that runs out as the deadline passes is followed
+        by ask(0, False) (an alloc's try that does not wait, which a
+        lookup's would not be: it takes any generation)."""
         if ms == 0:
-            return _check(ask(0))
-        for part in _parts(ms):
-            rc = ask(part)
+            return _check(ask(0, False))
+        more = False
+        for part, more in _parts(ms):
+            rc = ask(part, more)
             if rc != -_errno.ETIMEDOUT:
+                return _check(rc)
+        if more and last_try:
+            # The deadline came while a part that said another follows
+            # was answered: one last try that does not wait is the
+            # wait's last word, and its one failure counted.
+            rc = ask(0, False)
+            if rc != -_errno.ENOMEM:
                 return _check(rc)
         # The daemon's words would give the last part's time, not the
         # wait's: the text says the wait's, in the library's words.

@@ -82,7 +82,8 @@ client_wait(struct pool *p, int timeout_ms, client_wait_try try, void *arg)
 				part = deadline - now;
 		}
 		sent = now;
-		error = try(p, arg, (uint32_t)part);
+		error = try(p, arg, (uint32_t)part,
+		    timeout_ms < 0 || deadline - now > part);
 		now = wait_now_ms();
 		if (error == -ETIMEDOUT && timeout_ms < 0) {
 			if (now - sent + WAIT_PART_SLACK_MS < part)

@@ -305,7 +305,7 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 		return held_in_steps(c, b->off);
 	/* No room, none to be made now: wait for some (dispatch_room.c). */
 	if (rc == -ENOMEM && m->wait_ms && !m->retry_follows)
-		return room_wait(c, h->pool, m->wait_ms, size);
+		return room_wait(c, h->pool, m->wait_ms, m->wait_part, size);
 	if (rc)
 		return refuse_alloc(c, h->pool, rc, m->retry_follows, size);
 	reply_block(c, b->off, b->size);

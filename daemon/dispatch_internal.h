@@ -158,9 +158,9 @@ unsigned room_waits_held(void);
  * The Alloc of c for size bytes was refused for want of room in p and may
  * wait wait_ms: WAITING, or -EINTR (a restart in place is under way),
  * -EAGAIN (max_alloc_waits wait in p), -ETIMEDOUT (wait_ms has passed
- * since it first waited), -ENOMEM.
+ * since it first waited; not counted as a failure if part), -ENOMEM.
  */
-int room_wait(struct call *c, struct dpool *p, uint32_t wait_ms,
+int room_wait(struct call *c, struct dpool *p, uint32_t wait_ms, bool part,
 	      uint64_t size);
 /* Was the pool that s's allocation waits in destroyed meanwhile? */
 bool room_wait_pool_gone(const struct session *s);

@@ -229,10 +229,12 @@ refuse_timed_out(struct call *c, struct dpool *p, uint64_t size,
  * record made), or why it cannot.  Every refusal leaves nothing behind
  * (dispatch.c ends the record of any request not held).  The engine (or
  * the limit) counted the refusal as a failed allocation: one the client
- * does not see (it waits, or asks again after a restart) is taken back.
+ * does not see (it waits, or asks again after a restart or after a part
+ * of a longer wait) is taken back.
  */
 int
-room_wait(struct call *c, struct dpool *p, uint32_t wait_ms, uint64_t size)
+room_wait(struct call *c, struct dpool *p, uint32_t wait_ms, bool part,
+	  uint64_t size)
 {
 	struct room_wait *rw = c->s->room_wait;
 	uint64_t now = room_now_ns(), left;
@@ -252,8 +254,11 @@ room_wait(struct call *c, struct dpool *p, uint32_t wait_ms, uint64_t size)
 		if (!(rw = room_wait_new(c, p, wait_ms, now)))
 			return refuse(c, -ENOMEM, "poolmgrd is out of memory");
 	}
-	if (now >= rw->deadline_ns)
+	if (now >= rw->deadline_ns) {
+		if (part)	/* the client asks again */
+			p->unseen_failures++;
 		return refuse_timed_out(c, p, size, wait_ms);
+	}
 	p->unseen_failures++;
 	left = rw->deadline_ns - now;
 	tv.tv_sec = (time_t)(left / 1000000000u);

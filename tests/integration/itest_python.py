@@ -1385,8 +1385,9 @@ def alloc_waits_for_room_another_process_frees():
 def alloc_wait_times_out_and_bad_waits():
     """alloc(wait=...) in a full pool raises ETIMEDOUT once its time has
     passed, never before (a wait of more than one part too), naming the
-    size and the wait, with nothing allocated and nothing left waiting;
-    bad waits are refused before anything is asked; a wait with room
+    size and the wait, with nothing allocated and nothing left waiting,
+    each counted once in failed_allocs however many parts it took (every
+    part counted before: 3 for the 0.6 s wait); bad waits are refused before anything is asked; a wait with room
     there allocates at once, aligned and zeroed as asked."""
     with poolclient.connect() as c:
         c.create_pool("pywait", 8 << 20, limit=1 << 20)
@@ -1405,6 +1406,8 @@ def alloc_wait_times_out_and_bad_waits():
                     assert e.strerror == "the wait ran out: no room came " \
                         "for 4096 bytes in %d ms" % (wait * 1000), e
                 after = p.stats()
+                assert after.failed_allocs == before.failed_allocs + 2, (
+                    before.failed_allocs, after.failed_allocs)
                 assert after.alloc_waits == 0, after
                 assert after.live_blocks == before.live_blocks
                 assert after.allocated_bytes == before.allocated_bytes
