@@ -23,7 +23,8 @@
  * After the datagrams, and again after every connection is closed (the
  * client end closed, the peer noticing EOF on the event loop and freeing
  * its session), every pool must pass heap_check, dpool_check and
- * dispatch_wait_check (its waiting lookups), and its books must agree:
+ * dispatch_wait_check (its waiting lookups) and dispatch_room_check (its
+ * waiting allocations), and its books must agree:
  * each block record matches a live engine block, the engine's other live
  * blocks are the ones held for a stepped release (pool_release.c; blocks
  * over 64 KiB here, one step after each datagram) and the new places of
@@ -283,6 +284,8 @@ check_pool(struct dpool *p, bool final)
 		die("pool %s: dpool_check: %s", p->name, msg);
 	if (dispatch_wait_check(p, msg, sizeof(msg)) != 0)
 		die("pool %s: dispatch_wait_check: %s", p->name, msg);
+	if (dispatch_room_check(p, msg, sizeof(msg)) != 0)
+		die("pool %s: dispatch_room_check: %s", p->name, msg);
 	BLOCK_INDEX_FOREACH(b, &p->blocks, &it) {
 		uint32_t refs = 0, closed = 0;
 		struct hold *hd;
