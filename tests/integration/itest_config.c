@@ -37,11 +37,11 @@
  * as --check-config does; "256M" and "256MiB" say nothing.
  *
  * A count (max_blocks_per_session, max_connections, max_connections_per_
- * uid, drop_step, max_name_waits) takes K, M, G and T as multipliers of
- * 1024 ("1K" is 1024 blocks; max_connections = 1K lets 1024 clients in),
- * but a byte unit ("64KB", "1MiB", "4 B", "4 KB") stops a start, is
- * refused by a reload and by --check-config, saying the key, what it
- * counts and that it is not a size, and what to write; one too large,
+ * uid, drop_step, max_name_waits, max_alloc_waits) takes K, M, G and T as
+ * multipliers of 1024 ("1K" is 1024 blocks; max_connections = 1K lets 1024
+ * clients in), but a byte unit ("64KB", "1MiB", "4 B", "4 KB") stops a
+ * start, is refused by a reload and by --check-config, saying the key,
+ * what it counts and that it is not a size, and what to write; one too large,
  * even for 64 bits, says the most it may be, with a byte unit or
  * without, however many digits it has.  So does a size past 64 bits (the
  * largest pool for size, the pool's size for limit, 2 GiB for page_size,
@@ -1156,6 +1156,7 @@ static const struct count_key {
 	{"max_blocks_per_session", "blocks", 1, "18446744073709551615"},
 	{"drop_step", "references", 0, "4294967295"},
 	{"max_name_waits", "lookups", 0, "4294967295"},
+	{"max_alloc_waits", "allocations", 0, "4294967295"},
 };
 
 /*

@@ -65,8 +65,12 @@
  * end a finite wait at its time.  Or it is a daemon from before them (LIE_OLD_LOOKUP): no feature
  * bits, and every Lookup answered at once, wait_ms or not.  A lookup
  * that would wait is then -EOPNOTSUPP and never sent; one that would not
- * is the plain lookup it always was.  `poolctl wait` says so.  The fake
- * announces pools' limits too (bit 1), and the daemon from before them
+ * is the plain lookup it always was.  `poolctl wait` says so.  Likewise
+ * for allocations that wait (bit 5): the fake answers an Alloc with
+ * wait_ms -ETIMEDOUT at once, which for a wait without end is -EPROTO,
+ * asked once; a daemon without the bit (LIE_OLD_ALLOC) is never asked
+ * to wait (-EOPNOTSUPP, nothing sent), and timeout 0 is a plain Alloc.
+ * The fake announces pools' limits too (bit 1), and the daemon from before them
  * does not: a create or a set with a limit is then -EOPNOTSUPP and never
  * sent (the daemon would make or leave the pool without one), one
  * without a limit is sent as ever.
@@ -200,6 +204,8 @@ enum lie {
 	LIE_OLD_LOOKUP,
 	/* every waiting Lookup for LOOKUP_EINTR_MS answered -EINTR at once */
 	LIE_LOOKUP_EINTR,
+	/* Hello without bit 5; Alloc.wait_ms ignored */
+	LIE_OLD_ALLOC,
 	/*
 	 * A pool opened under FAKE_LIMIT, with a share map in use: the
 	 * limit since removed, as the batch replies tell it (features bit
@@ -270,6 +276,7 @@ enum lie {
 #define FEATURE_POOL_LIMIT	((uint64_t)1 << 1)
 #define FEATURE_BATCH_BOUNDS	((uint64_t)1 << 2)
 #define FEATURE_LIST_BLOCKS	((uint64_t)1 << 4)
+#define FEATURE_ALLOC_WAIT	((uint64_t)1 << 5)
 
 /* The truthful fake's blocks: BLOCKS_TOTAL, BLOCKS_PAGE a page. */
 #define BLOCKS_TOTAL	10
@@ -412,6 +419,7 @@ lie_now(struct fake_state *fs, Poolmgr__Request__BodyCase body)
 	switch (fs->lie) {
 	case LIE_NONE: case LIE_MAP_OLD_DAEMON: case LIE_MAP_UNSEALED:
 	case LIE_MAP_FROZEN_AGAIN: case LIE_OLD_LOOKUP: case LIE_LOOKUP_EINTR:
+	case LIE_OLD_ALLOC:
 	case BOUNDS_SENT: case LIE_BOUNDS_WITHOUT_BIT: case LIE_BOUNDS_ABSENT:
 	case REFUSE_TWO_ALLOCS: case REFUSE_AFTER_OPEN:
 	case REFUSE_AMID_OTHERS: case LIST_NONE: case LIST_OLD:
@@ -728,6 +736,17 @@ fake_alloc(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 
 	fprintf(fs->log, "alloc %llu align %llu\n",
 		(unsigned long long)m->size, (unsigned long long)m->align);
+	if (m->wait_ms)
+		fprintf(fs->log, "alloc_wait %u\n", m->wait_ms);
+	/*
+	 * A daemon that can wait says the wait ran out, at once; one from
+	 * before waiting allocations ignores wait_ms.
+	 */
+	if (m->wait_ms && fs->lie != LIE_OLD_ALLOC) {
+		rep.id = req->id;
+		rep.error = -ETIMEDOUT;
+		return fake_send(cfd, &rep, NULL, 0);
+	}
 	/* Both calls in flight, neither answered: then the refusal. */
 	if (fs->lie == REFUSE_TWO_ALLOCS) {
 		if (++fs->allocs_held < 2)
@@ -1154,6 +1173,8 @@ fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
 		hr.server = "a liar";
 		if (fs->lie != LIE_OLD_LOOKUP && fs->lie != LIST_OLD)
 			hr.features = FEATURE_LOOKUP_WAIT | FEATURE_POOL_LIMIT;
+		if (hr.features && fs->lie != LIE_OLD_ALLOC)
+			hr.features |= FEATURE_ALLOC_WAIT;
 		if (fs->lie == BOUNDS_SENT || fs->lie == LIE_BOUNDS_ABSENT)
 			hr.features |= FEATURE_BATCH_BOUNDS;
 		if (blocks_case(fs->lie))
@@ -1972,6 +1993,89 @@ lookup_wait_needs_the_feature(void **state)
 	assert_true(atoi(l + strlen("lookup frame wait_ms=")) <= 200);
 	assert_non_null(strstr(log, " after=2 retain=0\n"));
 	printf("liar: a daemon with waiting lookups was asked to wait\n");
+}
+
+/*
+ * A daemon without features bit 5 is not asked to wait for room: a wait
+ * would be an Alloc it answers -ENOMEM at once, as if no room had come.
+ */
+static int
+client_old_alloc(void *arg)
+{
+	const char *sock = arg;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off = 0;
+
+	CHECK_RC(pool_connect(sock, &c), 0, 120);
+	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 121);
+	CHECK_RC(pool_alloc_wait(p, 64, 0, 0, 200, &off), -EOPNOTSUPP, 122);
+	CHECK(off == POOL_OFF_NONE, 123);
+	CHECK_RC(pool_alloc_wait(p, 64, 0, POOL_ALLOC_ZERO, -1, &off),
+		 -EOPNOTSUPP, 124);
+	CHECK(strstr(pool_strerror(-EOPNOTSUPP), "an allocation that waits")
+	      != NULL, 125);
+	/* Bad arguments are still told apart from the daemon's age. */
+	CHECK_RC(pool_alloc_wait(p, 64, 0, 0x2, 200, &off), -EINVAL, 126);
+	/* Timeout 0 does not wait: the plain Alloc it always was. */
+	CHECK_RC(pool_alloc_wait(p, 64, 0, 0, 0, &off), 0, 127);
+	CHECK(off < FAKE_SIZE, 128);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/*
+ * A wait for room without end answered -ETIMEDOUT at once is a lie:
+ * -EPROTO, not a loop asking again.  A finite wait ends -ETIMEDOUT.
+ */
+static int
+client_alloc_wait_forever_timed_out(void *arg)
+{
+	const char *sock = arg;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off = 0;
+
+	CHECK_RC(pool_connect(sock, &c), 0, 130);
+	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 131);
+	CHECK_RC(pool_alloc_wait(p, 64, 0, 0, -1, &off), -EPROTO, 132);
+	CHECK(off == POOL_OFF_NONE, 133);
+	CHECK_RC(pool_alloc_wait(p, 64, 0, 0, 100, &off), -ETIMEDOUT, 134);
+	CHECK(off == POOL_OFF_NONE, 135);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+alloc_wait_needs_the_feature(void **state)
+{
+	char log[LOG_MAX];
+	const char *l;
+
+	(void)state;
+	run_lookup_client(LIE_OLD_ALLOC, client_old_alloc, log, sizeof(log));
+	printf("liar: a daemon without waiting allocations: -EOPNOTSUPP, "
+	       "%d allocations sent, %d of them waiting\n",
+	       log_lines(log, "alloc "), log_lines(log, "alloc_wait "));
+	assert_int_equal(log_lines(log, "alloc "), 1);
+	assert_int_equal(log_lines(log, "alloc_wait "), 0);
+
+	run_lookup_client(LIE_NONE, client_alloc_wait_forever_timed_out, log,
+			  sizeof(log));
+	printf("liar: a wait for room without end answered -ETIMEDOUT at "
+	       "once: -EPROTO, %d waiting allocations sent\n",
+	       log_lines(log, "alloc_wait "));
+	assert_int_equal(log_lines(log, "alloc_wait "), 2);
+	l = strstr(log, "\nalloc_wait ");
+	assert_non_null(l);
+	/* The part of a wait without end: all the wire's 32 bits hold. */
+	assert_true(strtoul(l + strlen("\nalloc_wait "), NULL, 10) ==
+		    UINT32_MAX);
+	l = strstr(l + 1, "\nalloc_wait ");
+	assert_non_null(l);
+	assert_true(strtoul(l + strlen("\nalloc_wait "), NULL, 10) <= 100);
 }
 
 /*
@@ -2847,6 +2951,7 @@ main(void)
 		cmocka_unit_test(daemon_stats_needs_the_feature),
 		cmocka_unit_test(lookup_wait_forever_timed_out_is_a_lie),
 		cmocka_unit_test(lookup_wait_interrupted_backs_off),
+		cmocka_unit_test(alloc_wait_needs_the_feature),
 		cmocka_unit_test(limit_needs_the_feature),
 		cmocka_unit_test(bounds_need_the_feature),
 		cmocka_unit_test(poolctl_wait_old_daemon),

@@ -1,0 +1,1046 @@
+/*
+ * itest_alloc_wait.c - an allocation that waits for room (pool_alloc_wait;
+ * docs/protocol.md, "Waiting for room"), between real client processes.
+ *
+ * A pool is made full by one process (the test's, or a child's) with
+ * blocks of one size, until the daemon refuses the next.  A waiter is a
+ * child process with its own connection that calls pool_alloc_wait and
+ * writes what came of it on a pipe; it keeps its block until the test
+ * lets it go.  The daemon logs (at debug, which the tests run with) each
+ * allocation that begins to wait, with its pid: the test makes room only
+ * once that line is there, so the room comes while the allocation waits,
+ * not before.  No time is asserted but the one ordering fact that a wait
+ * that ran out did not end before its time.
+ *
+ *   woken_by_free           a waiter in a pool another process holds all
+ *       of waits (the pool's alloc_waits is 1, the daemon's held counts
+ *       it, failed_allocs does not); a free gives it a block inside the
+ *       run freed; alloc_waits is 0 again, failed_allocs never moved;
+ *   timeout                 a wait that runs out: -ETIMEDOUT, not before
+ *       its time, nothing allocated, failed_allocs one more exactly, and
+ *       pool_last_message names the pool;
+ *   woken_by_each_kind_of_room  a FreeBatch, a shrink by pool_realloc, a
+ *       holder SIGKILLed (its blocks reclaimed), a big block released in
+ *       steps (release_step below its size: the steps counted), and the
+ *       pool's limit raised by pool_set: each gives a waiter its block;
+ *   order_and_partial       first come, first tried, each as a whole: with
+ *       a big waiter and two small ones, room for the small ones only
+ *       serves them while the big one waits on; a FreeBatch that frees a
+ *       run the big one fits gives it to the big one, which came first,
+ *       whole, and the small one behind it waits for the next free;
+ *   bound                   max_alloc_waits = 2: a third waiter is -EAGAIN
+ *       at once (an allocation that does not wait is not bounded); a
+ *       waiter killed gives its place back, and the next one waits;
+ *   pool_destroyed          a forced destroy ends a wait with -ENOENT;
+ *   restart_in_place        SIGUSR2 while one waits (20 s): the library
+ *       asks the new image again, which has it waiting, and a free after
+ *       the restart gives it its block;
+ *   edge_arguments          -EINVAL (nothing asked, nothing counted) for
+ *       an unknown flag, a timeout below -1, an align not a power of two,
+ *       POOL_ALLOC_ZERO with align above 1, size 0 and no out; timeout 0
+ *       is pool_alloc (-ENOMEM at once, counted; a block if there is
+ *       room); POOL_ALLOC_ZERO gets zeroes in a block freed dirty, where
+ *       a waiter without it sees the dirt; a quota is -EDQUOT at once;
+ *   own_cache_first         blocks the waiter's own cache keeps go back
+ *       before it waits: it gets the room they make, without a wait;
+ *   waits_checked           the Check request (and `poolctl check`)
+ *       passes with waits held in two pools, after a waiter is killed,
+ *       after a pool is destroyed under its waiter, and once served.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "poolclient.h"
+
+#define KiB		((size_t)1 << 10)
+#define MiB		((size_t)1 << 20)
+#define BLOCK		(64 * KiB)	/* the blocks pools are made full of */
+#define BIG		(8 * MiB)	/* freed in steps of RELEASE_STEP */
+#define POOLS_CONF	"release_step = 256K\n" \
+			"[pool steps]\nsize = 16M\n"
+#define CONF		POOLS_CONF
+#define CONF_BOUND	"max_alloc_waits = 2\n" POOLS_CONF
+#define LONG_WAIT_MS	60000	/* only a guard: the tests end the waits */
+#define LOG_WAIT_MS	30000
+#define SHORT_WAIT_MS	300	/* a wait meant to run out */
+#define WAITS_LINE	"waits for room"
+#define FILL_MAX	1100
+
+static struct daemon_proc d;
+static struct pool_conn *conn;
+
+static int
+setup(void **state)
+{
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	if (harness_start(&d, CONF) != 0)
+		return -1;
+	return pool_connect(d.sock, &conn) == 0 ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	pool_disconnect(conn);
+	return harness_finish(&d) == 0 ? 0 : -1;
+}
+
+/* ---- a pool this process holds all of ---------------------------------- */
+
+struct full {
+	const char *name;
+	struct pool *p;
+	size_t n, each;
+	pool_off_t off[FILL_MAX];	/* POOL_OFF_NONE once freed */
+};
+
+/*
+ * Pool name (made of max_size bytes, unless 0: one of the configuration),
+ * filled with blocks of each bytes by a handle of this process without a
+ * cache, until the daemon refuses one.
+ */
+static void
+full_make(struct full *f, const char *name, size_t max_size, size_t each)
+{
+	struct pool_create_opts o = {.max_size = max_size};
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	f->name = name;
+	f->each = each;
+	if (max_size)
+		EXPECT_RC(pool_create(conn, name, &o), 0);
+	EXPECT_RC(pool_open(conn, name, &f->p), 0);
+	EXPECT_RC(pool_set_cache(f->p, 0), 0);
+	while ((rc = pool_alloc(f->p, each, &f->off[f->n])) == 0) {
+		memset(pool_ptr(f->p, f->off[f->n]), 0xa5, each);
+		assert_true(++f->n < FILL_MAX);
+	}
+	assert_int_equal(rc, -ENOMEM);
+	assert_true(f->n > 0);
+}
+
+static pool_off_t
+full_free(struct full *f, size_t i)
+{
+	pool_off_t x = f->off[i];
+
+	assert_true(x != POOL_OFF_NONE);
+	EXPECT_RC(pool_free(f->p, x), 0);
+	f->off[i] = POOL_OFF_NONE;
+	return x;
+}
+
+/* Its blocks freed, its handle closed; the pool destroyed if made. */
+static void
+full_end(struct full *f, bool destroy)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		if (f->off[i] != POOL_OFF_NONE)
+			(void)full_free(f, i);
+	pool_close(f->p);
+	if (destroy)
+		EXPECT_RC(pool_destroy_force(conn, f->name), 0);
+}
+
+/* The index of the block of f at x. */
+static size_t
+full_index(const struct full *f, pool_off_t x)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		if (f->off[i] == x)
+			return i;
+	fail_msg("no block of pool %s at %#llx", f->name,
+		 (unsigned long long)x);
+	return 0;
+}
+
+/* Does f hold a block at x? */
+static bool
+full_holds(const struct full *f, pool_off_t x)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		if (f->off[i] == x)
+			return true;
+	return false;
+}
+
+/* ---- waiters: child processes in pool_alloc_wait ------------------------ */
+
+struct want {
+	const char *pool;
+	size_t size, align;
+	unsigned flags;
+	int timeout_ms;
+	int report, stop;	/* the child's ends of its pipes */
+	int parent_ends[2];	/* closed in the child */
+};
+
+struct got {
+	int rc;
+	uint64_t off, elapsed_ms;
+	int zeroed;		/* POOL_ALLOC_ZERO: every byte is 0 */
+	unsigned char first;	/* the block's first byte */
+	char message[256];
+};
+
+static int
+waiter(void *arg)
+{
+	struct want *w = arg;
+	struct pool_conn *c;
+	struct pool *p;
+	struct got g;
+	pool_off_t off = POOL_OFF_NONE;
+	const unsigned char *b;
+	uint64_t start;
+	size_t i;
+	char go;
+
+	close(w->parent_ends[0]);
+	close(w->parent_ends[1]);
+	memset(&g, 0, sizeof(g));
+	CHECK_RC(pool_connect(d.sock, &c), 0, 2);
+	CHECK_RC(pool_open(c, w->pool, &p), 0, 3);
+	/* Its frees (none) aside, no cache of its own to give back. */
+	CHECK_RC(pool_set_cache(p, 0), 0, 4);
+	start = harness_now_ms();
+	g.rc = pool_alloc_wait(p, w->size, w->align, w->flags, w->timeout_ms,
+			       &off);
+	g.elapsed_ms = harness_now_ms() - start;
+	g.off = off;
+	if (g.rc != 0)
+		snprintf(g.message, sizeof(g.message), "%s",
+			 pool_last_message(g.rc));
+	if (g.rc == 0) {
+		b = pool_ptr(p, off);
+		g.first = b[0];
+		g.zeroed = 1;
+		for (i = 0; i < w->size && g.zeroed; i++)
+			g.zeroed = b[i] == 0;
+	}
+	CHECK(harness_write_full(w->report, &g, sizeof(g)) == 0, 5);
+	/* It holds its block until the test says go. */
+	CHECK(harness_read_full(w->stop, &go, 1) == 0, 6);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+struct waiter {
+	pid_t pid;
+	int from;		/* its report */
+	int stop;		/* a byte: let go */
+};
+
+static void
+waiter_start(struct waiter *k, struct want *w)
+{
+	int rep[2], stop[2];
+
+	assert_int_equal(pipe(rep), 0);
+	assert_int_equal(pipe(stop), 0);
+	w->report = rep[1];
+	w->stop = stop[0];
+	w->parent_ends[0] = rep[0];
+	w->parent_ends[1] = stop[1];
+	k->pid = harness_spawn(waiter, w);
+	assert_true(k->pid > 0);
+	close(rep[1]);
+	close(stop[0]);
+	k->from = rep[0];
+	k->stop = stop[1];
+}
+
+static int
+waits_logged(pid_t pid)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "pid %d " WAITS_LINE, (int)pid);
+	return harness_log_count(&d, what);
+}
+
+/* The daemon logged that one more allocation of pid waits (than before). */
+static void
+wait_logged(pid_t pid, int before)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "pid %d " WAITS_LINE, (int)pid);
+	assert_int_equal(harness_log_wait(&d, what, before, LOG_WAIT_MS), 0);
+}
+
+static struct got
+waiter_got(struct waiter *k)
+{
+	struct got g;
+
+	assert_int_equal(harness_read_full(k->from, &g, sizeof(g)), 0);
+	return g;
+}
+
+/* A waiter of w, once the daemon has it waiting. */
+static void
+waiting(struct waiter *k, struct want *w)
+{
+	char what[64];
+	struct got g;
+
+	waiter_start(k, w);
+	snprintf(what, sizeof(what), "pid %d " WAITS_LINE, (int)k->pid);
+	if (harness_log_wait(&d, what, 0, LOG_WAIT_MS) == 0)
+		return;
+	g = waiter_got(k);
+	fail_msg("an allocation of %zu bytes in pool %s did not wait: %d "
+		 "(%s) %s", w->size, w->pool, g.rc, pool_strerror(g.rc),
+		 g.message);
+}
+
+/* Its report has not come: it still waits (after our own round trip). */
+static void
+unanswered(const struct waiter *k, const char *what)
+{
+	struct pollfd pfd = {.fd = k->from, .events = POLLIN};
+
+	if (poll(&pfd, 1, 0) != 0)
+		fail_msg("%s was answered while it should wait", what);
+}
+
+
+/* Let it go (its block with it) and see it exit cleanly. */
+static void
+waiter_end(struct waiter *k)
+{
+	assert_int_equal(harness_write_full(k->stop, "g", 1), 0);
+	harness_close_fd(&k->stop);
+	harness_close_fd(&k->from);
+	assert_int_equal(harness_wait(k->pid), 0);
+}
+
+/* What a waiter that got a block got, then let go. */
+static struct got
+served(struct waiter *k)
+{
+	struct got g = waiter_got(k);
+
+	if (g.rc != 0)
+		fail_msg("waiter %d: %d (%s) %s", (int)k->pid, g.rc,
+			 pool_strerror(g.rc), g.message);
+	return g;
+}
+
+static void
+waiter_kill(struct waiter *k)
+{
+	assert_int_equal(kill(k->pid, SIGKILL), 0);
+	assert_int_equal(harness_wait(k->pid), 128 + SIGKILL);
+	harness_close_fd(&k->stop);
+	harness_close_fd(&k->from);
+}
+
+/* n allocations wait in pool now, and the daemon counts them held. */
+static void
+held_now(const char *pool, uint32_t n)
+{
+	struct pool_daemon_stats ds;
+
+	assert_int_equal(harness_stats_of(conn, pool).alloc_waits, n);
+	EXPECT_RC(pool_daemon_stats(conn, &ds), 0);
+	assert_true(ds.held >= n);
+}
+
+/* Is x inside the run of len bytes at at? */
+static bool
+inside(uint64_t x, uint64_t at, uint64_t len)
+{
+	return x >= at && x < at + len;
+}
+
+/* ---- woken_by_free ------------------------------------------------------ */
+
+static void
+woken_by_free(void **state)
+{
+	static struct full f;
+	struct want w = {.pool = "free", .size = BLOCK, .timeout_ms = 10000};
+	struct pool_stats before, st;
+	struct waiter k;
+	struct got g;
+	pool_off_t x;
+
+	(void)state;
+	full_make(&f, "free", MiB, BLOCK);
+	before = harness_stats(f.p);
+	waiting(&k, &w);
+	held_now("free", 1);
+	/* The refusals it met while it waits are not failures. */
+	st = harness_stats(f.p);
+	assert_int_equal(st.failed_allocs, before.failed_allocs);
+	assert_int_equal(st.live_blocks, before.live_blocks);
+	unanswered(&k, "an allocation in a full pool");
+	x = full_free(&f, 3);
+	g = served(&k);
+	assert_true(inside(g.off, x, BLOCK));
+	st = harness_stats(f.p);
+	assert_int_equal(st.alloc_waits, 0);
+	assert_int_equal(st.failed_allocs, before.failed_allocs);
+	assert_int_equal(st.live_blocks, before.live_blocks);
+	waiter_end(&k);
+	full_end(&f, true);
+}
+
+/* ---- timeout ------------------------------------------------------------ */
+
+static void
+timeout(void **state)
+{
+	static struct full f;
+	struct want w = {.pool = "timeout", .size = BLOCK,
+			 .timeout_ms = SHORT_WAIT_MS};
+	struct pool_stats before, st;
+	struct waiter k;
+	struct got g;
+
+	(void)state;
+	full_make(&f, "timeout", MiB, BLOCK);
+	before = harness_stats(f.p);
+	waiter_start(&k, &w);
+	g = waiter_got(&k);
+	if (g.rc != -ETIMEDOUT)
+		fail_msg("a wait in a full pool: %d (%s)", g.rc, g.message);
+	/* It did wait, and did not end before its time. */
+	assert_true(waits_logged(k.pid) >= 1);
+	assert_true(g.elapsed_ms >= SHORT_WAIT_MS);
+	assert_int_equal(g.off, POOL_OFF_NONE);
+	if (!strstr(g.message, "no room came for 65536 bytes in pool "
+		    "timeout in "))
+		fail_msg("pool_last_message(-ETIMEDOUT): \"%s\"", g.message);
+	st = harness_stats(f.p);
+	assert_int_equal(st.alloc_waits, 0);
+	assert_int_equal(st.live_blocks, before.live_blocks);
+	assert_int_equal(st.allocated_bytes, before.allocated_bytes);
+	assert_int_equal(st.failed_allocs, before.failed_allocs + 1);
+	waiter_end(&k);
+	full_end(&f, true);
+}
+
+/* ---- woken_by_each_kind_of_room ----------------------------------------- */
+
+/* A holder of the whole of a pool, in a child, until it is killed. */
+static int
+holder(void *arg)
+{
+	struct harness_child *k = arg;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+	int rc, n = 0;
+
+	harness_child_ready(k);
+	CHECK_RC(pool_connect(d.sock, &c), 0, 2);
+	CHECK_RC(pool_open(c, "killed", &p), 0, 3);
+	CHECK_RC(pool_set_cache(p, 0), 0, 4);
+	while ((rc = pool_alloc(p, BLOCK, &off)) == 0)
+		n++;
+	CHECK_RC(rc, -ENOMEM, 5);
+	CHECK(n == (int)(MiB / BLOCK), 6);
+	CHECK(harness_write_full(k->out[1], "h", 1) == 0, 7);
+	for (;;)
+		pause();
+	return 0;
+}
+
+static void
+woken_by_free_batch(void)
+{
+	static struct full f;
+	struct want w = {.pool = "batch", .size = BLOCK,
+			 .timeout_ms = LONG_WAIT_MS};
+	pool_off_t two[2];
+	struct waiter k;
+	struct got g;
+
+	full_make(&f, "batch", MiB, BLOCK);
+	waiting(&k, &w);
+	two[0] = f.off[4];
+	two[1] = f.off[9];
+	f.off[4] = f.off[9] = POOL_OFF_NONE;
+	EXPECT_RC(pool_free_batch(f.p, 2, two), 0);
+	g = served(&k);
+	assert_true(g.off == two[0] || g.off == two[1]);
+	waiter_end(&k);
+	full_end(&f, true);
+}
+
+static void
+woken_by_shrink(void)
+{
+	static struct full f;
+	struct want w = {.pool = "shrink", .size = 16 * KiB,
+			 .timeout_ms = LONG_WAIT_MS};
+	struct waiter k;
+	struct got g;
+	pool_off_t x, n;
+
+	full_make(&f, "shrink", MiB, BLOCK);
+	waiting(&k, &w);
+	x = f.off[2];
+	EXPECT_RC(pool_realloc(f.p, x, 16 * KiB, &n), 0);
+	/* A full pool: in place. */
+	assert_int_equal(n, x);
+	g = served(&k);
+	assert_true(inside(g.off, x + 16 * KiB, BLOCK - 16 * KiB));
+	waiter_end(&k);
+	full_end(&f, true);
+}
+
+static void
+woken_by_kill(void)
+{
+	struct pool_create_opts o = {.max_size = MiB};
+	struct want w = {.pool = "killed", .size = BLOCK,
+			 .timeout_ms = LONG_WAIT_MS};
+	struct harness_child h;
+	struct waiter k;
+
+	EXPECT_RC(pool_create(conn, "killed", &o), 0);
+	/* Its first byte comes once it holds the whole pool. */
+	harness_child_start(&h, holder, &h);
+	assert_int_equal(harness_stats_of(conn, "killed").live_blocks,
+			 MiB / BLOCK);
+	waiting(&k, &w);
+	held_now("killed", 1);
+	assert_int_equal(kill(h.pid, SIGKILL), 0);
+	assert_int_equal(harness_wait(h.pid), 128 + SIGKILL);
+	close(h.stop[1]);
+	close(h.out[0]);
+	(void)served(&k);
+	/* The holder's blocks went back: the waiter's is the only one. */
+	assert_int_equal(harness_stats_of(conn, "killed").live_blocks, 1);
+	waiter_end(&k);
+	EXPECT_RC(pool_destroy_force(conn, "killed"), 0);
+}
+
+static void
+woken_by_release_in_steps(void)
+{
+	static struct full f;
+	struct want w = {.pool = "steps", .size = BIG,
+			 .timeout_ms = LONG_WAIT_MS};
+	struct pool_stats before;
+	struct waiter k;
+	struct got g;
+	pool_off_t x;
+
+	full_make(&f, "steps", 0, BIG);
+	assert_int_equal(f.n, 2);
+	waiting(&k, &w);
+	before = harness_stats(f.p);
+	x = full_free(&f, 0);
+	g = served(&k);
+	assert_int_equal(g.off, x);
+	/* Its pages went back in steps, the last of which made the room. */
+	assert_true(harness_stats(f.p).release_steps > before.release_steps);
+	waiter_end(&k);
+	full_end(&f, false);
+}
+
+static void
+woken_by_limit(void)
+{
+	static struct full f;
+	struct pool_create_opts c = {.max_size = MiB};
+	struct pool_set_opts o = {.which = POOL_SET_LIMIT,
+				  .limit = 256 * KiB};
+	struct want w = {.pool = "limited", .size = BLOCK,
+			 .timeout_ms = LONG_WAIT_MS};
+	struct waiter k;
+
+	EXPECT_RC(pool_create_set(conn, "limited", &c, &o), 0);
+	full_make(&f, "limited", 0, BLOCK);
+	assert_int_equal(f.n, 256 * KiB / BLOCK);
+	waiting(&k, &w);
+	held_now("limited", 1);
+	o.limit = 512 * KiB;
+	EXPECT_RC(pool_set(conn, "limited", &o), 0);
+	(void)served(&k);
+	waiter_end(&k);
+	full_end(&f, true);
+}
+
+static void
+woken_by_each_kind_of_room(void **state)
+{
+	(void)state;
+	woken_by_free_batch();
+	woken_by_shrink();
+	woken_by_kill();
+	woken_by_release_in_steps();
+	woken_by_limit();
+}
+
+/* ---- order_and_partial -------------------------------------------------- */
+
+#define RUN	(4 * BLOCK)	/* what the big waiter asks */
+
+/* The index in f of the first block of the k-th run of RUN bytes. */
+static size_t
+run_start(const struct full *f, unsigned k)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		if (f->off[i] == k * RUN)
+			return i;
+	fail_msg("no block at %#llx", (unsigned long long)(k * RUN));
+	return 0;
+}
+
+static void
+order_and_partial(void **state)
+{
+	static struct full f;
+	struct want big = {.pool = "order", .size = RUN,
+			   .timeout_ms = LONG_WAIT_MS};
+	struct want small = {.pool = "order", .size = BLOCK,
+			     .timeout_ms = LONG_WAIT_MS};
+	struct waiter b, s1, s2, s3;
+	pool_off_t run[4], x, y;
+	struct got g1, g2, g;
+	unsigned i;
+
+	(void)state;
+	full_make(&f, "order", MiB, BLOCK);
+	assert_int_equal(f.n, MiB / BLOCK);
+	for (i = 0; i < 4; i++)
+		assert_true(full_holds(&f, i * RUN) &&
+			    full_holds(&f, i * RUN + 3 * BLOCK));
+	waiting(&b, &big);
+	waiting(&s1, &small);
+	waiting(&s2, &small);
+	held_now("order", 3);
+	/* Room for the small ones only: they are served, the big one waits. */
+	x = full_free(&f, run_start(&f, 2));
+	y = full_free(&f, run_start(&f, 3));
+	g1 = served(&s1);
+	g2 = served(&s2);
+	assert_true((g1.off == x && g2.off == y) ||
+		    (g1.off == y && g2.off == x));
+	held_now("order", 1);
+	unanswered(&b, "an allocation bigger than the room made");
+	/*
+	 * A small one behind the big one; then a run the big one fits, freed
+	 * in one request: the big one, first, takes it whole, and the small
+	 * one (which could have had a part) waits on.
+	 */
+	waiting(&s3, &small);
+	held_now("order", 2);
+	for (i = 0; i < 4; i++) {
+		run[i] = i * BLOCK;
+		f.off[full_index(&f, run[i])] = POOL_OFF_NONE;
+	}
+	EXPECT_RC(pool_free_batch(f.p, 4, run), 0);
+	g = served(&b);
+	assert_int_equal(g.off, 0);
+	held_now("order", 1);
+	unanswered(&s3, "an allocation behind one that took the room");
+	x = full_free(&f, run_start(&f, 1));
+	g = served(&s3);
+	assert_int_equal(g.off, x);
+	held_now("order", 0);
+	waiter_end(&b);
+	waiter_end(&s1);
+	waiter_end(&s2);
+	waiter_end(&s3);
+	full_end(&f, true);
+}
+
+/* ---- bound -------------------------------------------------------------- */
+
+static void
+bound(void **state)
+{
+	static struct full f;
+	const char *went = "went while its allocation waited: pool bound "
+			   "has 1 allocation waiting for room";
+	struct want w = {.pool = "bound", .size = BLOCK,
+			 .timeout_ms = LONG_WAIT_MS};
+	struct waiter a, b, c, e;
+	pool_off_t off;
+	struct got g;
+	int gone;
+
+	(void)state;
+	assert_int_equal(harness_reload_with(&d, CONF_BOUND), 0);
+	full_make(&f, "bound", MiB, BLOCK);
+	waiting(&a, &w);
+	waiting(&b, &w);
+	held_now("bound", 2);
+	/* A third is refused at once: it would wait 60 s otherwise. */
+	waiter_start(&c, &w);
+	g = waiter_got(&c);
+	if (g.rc != -EAGAIN)
+		fail_msg("a third waiter: %d (%s)", g.rc, g.message);
+	assert_non_null(strstr(g.message, "pool bound has 2 allocations "
+			       "waiting for room, the most allowed"));
+	assert_int_equal(waits_logged(c.pid), 0);
+	waiter_end(&c);
+	/* One that does not wait is not bounded. */
+	EXPECT_RC(pool_alloc_wait(f.p, BLOCK, 0, 0, 0, &off), -ENOMEM);
+	/* A waiter killed gives its place back. */
+	gone = harness_log_count(&d, went);
+	waiter_kill(&a);
+	assert_int_equal(harness_log_wait(&d, went, gone, LOG_WAIT_MS), 0);
+	held_now("bound", 1);
+	waiting(&e, &w);
+	held_now("bound", 2);
+	(void)full_free(&f, 0);
+	(void)full_free(&f, 1);
+	(void)served(&b);
+	(void)served(&e);
+	held_now("bound", 0);
+	waiter_end(&b);
+	waiter_end(&e);
+	full_end(&f, true);
+	assert_int_equal(harness_reload_with(&d, CONF), 0);
+}
+
+/* ---- pool_destroyed ----------------------------------------------------- */
+
+static void
+pool_destroyed(void **state)
+{
+	static struct full f;
+	struct want w = {.pool = "doomed", .size = BLOCK,
+			 .timeout_ms = LONG_WAIT_MS};
+	struct waiter k;
+	struct got g;
+
+	(void)state;
+	full_make(&f, "doomed", MiB, BLOCK);
+	waiting(&k, &w);
+	EXPECT_RC(pool_destroy_force(conn, "doomed"), 0);
+	g = waiter_got(&k);
+	if (g.rc != -ENOENT)
+		fail_msg("a wait in a pool destroyed: %d (%s)", g.rc,
+			 g.message);
+	assert_int_equal(g.off, POOL_OFF_NONE);
+	waiter_end(&k);
+	pool_close(f.p);
+}
+
+/* ---- restart_in_place --------------------------------------------------- */
+
+static void
+restart_in_place(void **state)
+{
+	static struct full f;
+	struct want w = {.pool = "restart", .size = BLOCK,
+			 .timeout_ms = 20000};
+	struct waiter k;
+	struct got g;
+	pool_off_t x;
+	int before;
+
+	(void)state;
+	full_make(&f, "restart", MiB, BLOCK);
+	waiting(&k, &w);
+	before = waits_logged(k.pid);
+	assert_int_equal(harness_restart_in_place(&d), 0);
+	/* The library asked the new image again: the wait goes on there. */
+	wait_logged(k.pid, before);
+	held_now("restart", 1);
+	unanswered(&k, "an allocation asked again after a restart");
+	x = full_free(&f, 5);
+	g = served(&k);
+	assert_int_equal(g.off, x);
+	waiter_end(&k);
+	full_end(&f, true);
+}
+
+/* ---- edge_arguments ----------------------------------------------------- */
+
+/* The refusals the library makes itself: nothing asked, nothing counted. */
+static void
+refused_unasked(struct full *f)
+{
+	struct pool_stats before = harness_stats(f->p), st;
+	pool_off_t off = 0;
+
+	EXPECT_RC(pool_alloc_wait(f->p, BLOCK, 0, 0x2, 100, &off), -EINVAL);
+	assert_int_equal(off, POOL_OFF_NONE);
+	EXPECT_RC(pool_alloc_wait(f->p, BLOCK, 0, 0, -2, &off), -EINVAL);
+	EXPECT_RC(pool_alloc_wait(f->p, BLOCK, 0, 0, INT32_MIN, &off),
+		  -EINVAL);
+	EXPECT_RC(pool_alloc_wait(f->p, BLOCK, 3, 0, 100, &off), -EINVAL);
+	EXPECT_RC(pool_alloc_wait(f->p, BLOCK, 48, 0, 100, &off), -EINVAL);
+	EXPECT_RC(pool_alloc_wait(f->p, BLOCK, 64, POOL_ALLOC_ZERO, 100,
+				  &off), -EINVAL);
+	EXPECT_RC(pool_alloc_wait(f->p, 0, 0, 0, 100, &off), -EINVAL);
+	EXPECT_RC(pool_alloc_wait(f->p, BLOCK, 0, 0, 100, NULL), -EINVAL);
+	EXPECT_RC(pool_alloc_wait(NULL, BLOCK, 0, 0, 100, &off), -EINVAL);
+	assert_int_equal(off, POOL_OFF_NONE);
+	st = harness_stats(f->p);
+	assert_int_equal(st.allocs, before.allocs);
+	assert_int_equal(st.failed_allocs, before.failed_allocs);
+	assert_int_equal(waits_logged(getpid()), 0);
+}
+
+/* timeout 0: pool_alloc, refused at once (and counted) or served. */
+static void
+timeout_zero(struct full *f)
+{
+	struct pool_stats before = harness_stats(f->p);
+	pool_off_t off, x;
+
+	EXPECT_RC(pool_alloc_wait(f->p, BLOCK, 0, 0, 0, &off), -ENOMEM);
+	assert_int_equal(off, POOL_OFF_NONE);
+	assert_int_equal(harness_stats(f->p).failed_allocs,
+			 before.failed_allocs + 1);
+	assert_int_equal(waits_logged(getpid()), 0);
+	x = full_free(f, 0);
+	EXPECT_RC(pool_alloc_wait(f->p, BLOCK, 0, POOL_ALLOC_ZERO, 0, &off),
+		  0);
+	assert_int_equal(off, x);
+	f->off[0] = off;
+}
+
+/*
+ * A pool full of dirty small blocks: a waiter with POOL_ALLOC_ZERO gets
+ * zeroes in one freed; one without it sees the dirt (so the block was
+ * not zeroed by being freed).
+ */
+static void
+zeroed_when_asked(void)
+{
+	static struct full f;
+	struct want zero = {.pool = "zero", .size = 256,
+			    .flags = POOL_ALLOC_ZERO,
+			    .timeout_ms = LONG_WAIT_MS};
+	struct want dirty = {.pool = "zero", .size = 256,
+			     .timeout_ms = LONG_WAIT_MS};
+	struct waiter k, z;
+	struct got g;
+	pool_off_t x;
+
+	full_make(&f, "zero", 256 * KiB, 256);
+	waiting(&k, &dirty);
+	x = full_free(&f, 100);
+	g = served(&k);
+	assert_int_equal(g.off, x);
+	assert_int_equal(g.first, 0xa5);
+	assert_false(g.zeroed);
+	/* It keeps its block: the next waiter waits for another. */
+	waiting(&z, &zero);
+	x = full_free(&f, 200);
+	g = served(&z);
+	assert_int_equal(g.off, x);
+	assert_true(g.zeroed);
+	waiter_end(&k);
+	waiter_end(&z);
+	full_end(&f, true);
+}
+
+/* A connection that has its quota is refused at once, not made to wait. */
+static int
+over_quota(void *arg)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t a, b, off;
+
+	(void)arg;
+	CHECK_RC(pool_connect(d.sock, &c), 0, 2);
+	CHECK_RC(pool_open(c, "quota", &p), 0, 3);
+	CHECK_RC(pool_set_cache(p, 0), 0, 4);
+	CHECK_RC(pool_alloc(p, BLOCK, &a), 0, 5);
+	CHECK_RC(pool_alloc(p, BLOCK, &b), 0, 6);
+	CHECK_RC(pool_alloc_wait(p, BLOCK, 0, 0, LONG_WAIT_MS, &off), -EDQUOT,
+		 7);
+	CHECK(off == POOL_OFF_NONE, 8);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+quota_not_waited(void)
+{
+	struct pool_create_opts o = {.max_size = MiB, .quota = 2 * BLOCK};
+	pid_t pid;
+
+	EXPECT_RC(pool_create(conn, "quota", &o), 0);
+	pid = harness_spawn(over_quota, NULL);
+	assert_int_equal(harness_wait(pid), 0);
+	assert_int_equal(waits_logged(pid), 0);
+	EXPECT_RC(pool_destroy_force(conn, "quota"), 0);
+}
+
+static void
+edge_arguments(void **state)
+{
+	static struct full f;
+
+	(void)state;
+	full_make(&f, "edge", MiB, BLOCK);
+	refused_unasked(&f);
+	timeout_zero(&f);
+	full_end(&f, true);
+	zeroed_when_asked();
+	quota_not_waited();
+}
+
+/* ---- own_cache_first ---------------------------------------------------- */
+
+#define CACHED		(32 * KiB)	/* blocks the cache keeps */
+
+/*
+ * In a child: it fills the pool itself through a cache, frees two
+ * neighbours into the cache (kept: the daemon still has them allocated),
+ * and asks for both their bytes at once, which the cache cannot serve.
+ */
+static int
+own_cache(void *arg)
+{
+	static pool_off_t offs[FILL_MAX];
+	struct pool_conn *c;
+	struct pool_stats st;
+	struct pool *p;
+	pool_off_t a = POOL_OFF_NONE, off;
+	size_t n = 0, i, j;
+	int rc;
+
+	(void)arg;
+	CHECK_RC(pool_connect(d.sock, &c), 0, 2);
+	CHECK_RC(pool_open(c, "cache", &p), 0, 3);
+	CHECK_RC(pool_set_cache(p, 8 * CACHED), 0, 4);
+	while ((rc = pool_alloc(p, CACHED, &offs[n])) == 0)
+		CHECK(++n < FILL_MAX, 5);
+	CHECK_RC(rc, -ENOMEM, 6);
+	for (i = 0; i < n && a == POOL_OFF_NONE; i++)
+		for (j = 0; j < n && offs[i] % (2 * CACHED) == 0; j++)
+			if (offs[j] == offs[i] + CACHED)
+				a = offs[i];
+	CHECK(a != POOL_OFF_NONE, 7);
+	CHECK_RC(pool_free(p, a), 0, 8);
+	CHECK_RC(pool_free(p, a + CACHED), 0, 9);
+	CHECK_RC(pool_stats(p, &st), 0, 10);
+	CHECK(st.client_cached_bytes >= 2 * CACHED, 11);
+	CHECK(st.free_bytes < 2 * CACHED, 12);
+	CHECK_RC(pool_alloc_wait(p, 2 * CACHED, 0, 0, LONG_WAIT_MS, &off), 0,
+		 13);
+	CHECK(off == a, 14);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+own_cache_first(void **state)
+{
+	struct pool_create_opts o = {.max_size = 4 * MiB};
+	pid_t pid;
+
+	(void)state;
+	EXPECT_RC(pool_create(conn, "cache", &o), 0);
+	pid = harness_spawn(own_cache, NULL);
+	assert_int_equal(harness_wait(pid), 0);
+	/* Served from the room its cache gave back: it never waited. */
+	assert_int_equal(waits_logged(pid), 0);
+	EXPECT_RC(pool_destroy_force(conn, "cache"), 0);
+}
+
+/* ---- waits_checked ------------------------------------------------------ */
+
+static void
+poolctl_checked(const char *pool)
+{
+	char out[1024], err[1024];
+
+	if (harness_poolctl(&d, NULL, out, sizeof(out), err, sizeof(err),
+			    "check %s", pool) != 0)
+		fail_msg("poolctl check %s: %s%s", pool, out, err);
+}
+
+static void
+waits_checked(void **state)
+{
+	static struct full f, f2;
+	const char *went = "went while its allocation waited: pool checked "
+			   "has 1 allocation waiting for room";
+	struct want w = {.pool = "checked", .size = BLOCK,
+			 .timeout_ms = LONG_WAIT_MS};
+	struct want w2 = {.pool = "checked2", .size = BLOCK,
+			  .timeout_ms = LONG_WAIT_MS};
+	struct waiter a, b, c;
+	struct got g;
+	int gone;
+
+	(void)state;
+	full_make(&f, "checked", MiB, BLOCK);
+	full_make(&f2, "checked2", MiB, BLOCK);
+	waiting(&a, &w);
+	waiting(&b, &w);
+	waiting(&c, &w2);
+	harness_expect_checked(conn, "checked");
+	harness_expect_checked(conn, "checked2");
+	poolctl_checked("checked");
+	poolctl_checked("checked2");
+	gone = harness_log_count(&d, went);
+	waiter_kill(&a);
+	assert_int_equal(harness_log_wait(&d, went, gone, LOG_WAIT_MS), 0);
+	harness_expect_checked(conn, "checked");
+	EXPECT_RC(pool_destroy_force(conn, "checked2"), 0);
+	g = waiter_got(&c);
+	assert_int_equal(g.rc, -ENOENT);
+	waiter_end(&c);
+	pool_close(f2.p);
+	harness_expect_checked(conn, "checked");
+	(void)full_free(&f, 0);
+	(void)served(&b);
+	harness_expect_checked(conn, "checked");
+	poolctl_checked("checked");
+	waiter_end(&b);
+	full_end(&f, true);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(woken_by_free),
+		cmocka_unit_test(timeout),
+		cmocka_unit_test(woken_by_each_kind_of_room),
+		cmocka_unit_test(order_and_partial),
+		cmocka_unit_test(bound),
+		cmocka_unit_test(pool_destroyed),
+		cmocka_unit_test(restart_in_place),
+		cmocka_unit_test(edge_arguments),
+		cmocka_unit_test(own_cache_first),
+		/* Review of the waiting allocations' books. */
+		cmocka_unit_test(waits_checked),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
