@@ -18,7 +18,8 @@
  *       run freed; alloc_waits is 0 again, failed_allocs never moved;
  *   timeout                 a wait that runs out: -ETIMEDOUT, not before
  *       its time, nothing allocated, failed_allocs one more exactly, and
- *       pool_last_message names the pool;
+ *       pool_last_message names the pool; one with POOL_ALLOC_PART (a
+ *       part of a longer wait) runs out counted in nothing;
  *   woken_by_each_kind_of_room  a FreeBatch, a shrink by pool_realloc, a
  *       holder SIGKILLed (its blocks reclaimed), a big block released in
  *       steps (release_step below its size: the steps counted), and the
@@ -420,6 +421,7 @@ timeout(void **state)
 			 .timeout_ms = SHORT_WAIT_MS};
 	struct pool_stats before, st;
 	struct waiter k;
+	pool_off_t off;
 	struct got g;
 
 	(void)state;
@@ -442,6 +444,13 @@ timeout(void **state)
 	assert_int_equal(st.allocated_bytes, before.allocated_bytes);
 	assert_int_equal(st.failed_allocs, before.failed_allocs + 1);
 	waiter_end(&k);
+	/* A part of a longer wait is asked again: its end is not counted. */
+	EXPECT_RC(pool_alloc_wait(f.p, BLOCK, 0, POOL_ALLOC_PART, 50, &off),
+		  -ETIMEDOUT);
+	assert_int_equal(off, POOL_OFF_NONE);
+	st = harness_stats(f.p);
+	assert_int_equal(st.failed_allocs, before.failed_allocs + 1);
+	assert_int_equal(st.alloc_waits, 0);
 	full_end(&f, true);
 }
 
@@ -788,7 +797,7 @@ refused_unasked(struct full *f)
 	struct pool_stats before = harness_stats(f->p), st;
 	pool_off_t off = 0;
 
-	EXPECT_RC(pool_alloc_wait(f->p, BLOCK, 0, 0x2, 100, &off), -EINVAL);
+	EXPECT_RC(pool_alloc_wait(f->p, BLOCK, 0, 0x4, 100, &off), -EINVAL);
 	assert_int_equal(off, POOL_OFF_NONE);
 	EXPECT_RC(pool_alloc_wait(f->p, BLOCK, 0, 0, -2, &off), -EINVAL);
 	EXPECT_RC(pool_alloc_wait(f->p, BLOCK, 0, 0, INT32_MIN, &off),

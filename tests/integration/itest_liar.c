@@ -2016,7 +2016,7 @@ client_old_alloc(void *arg)
 	CHECK(strstr(pool_strerror(-EOPNOTSUPP), "an allocation that waits")
 	      != NULL, 125);
 	/* Bad arguments are still told apart from the daemon's age. */
-	CHECK_RC(pool_alloc_wait(p, 64, 0, 0x2, 200, &off), -EINVAL, 126);
+	CHECK_RC(pool_alloc_wait(p, 64, 0, 0x4, 200, &off), -EINVAL, 126);
 	/* Timeout 0 does not wait: the plain Alloc it always was. */
 	CHECK_RC(pool_alloc_wait(p, 64, 0, 0, 0, &off), 0, 127);
 	CHECK(off < FAKE_SIZE, 128);
