@@ -529,7 +529,12 @@ client_alloc_wait_try(struct pool *p, void *arg, uint32_t wait_ms, int more)
  * As client_alloc, but the last request to the daemon waits: the cache
  * serves it if it can, else its blocks go back first (they may be the
  * room), and only then is the daemon asked to wait, so that a refusal
- * the program never sees is not counted among the pool's failures.
+ * the program never sees is not counted among the pool's failures.  An
+ * empty cache has only the slack of blocks it served from larger ones to
+ * give back (no request if there is none): the wait is asked at once,
+ * not after a refusal, a round trip and a refused request in the
+ * daemon's counts each time the pool is full.  Blocks other threads free
+ * into the cache meanwhile are not room the daemon sees in either case.
  */
 static int
 client_alloc_waiting(struct pool *p, struct client_alloc_wait *aw,
@@ -541,7 +546,9 @@ client_alloc_waiting(struct pool *p, struct client_alloc_wait *aw,
 	if (aw->align <= p->granularity &&
 	    (error = cache_alloc(p, aw->size, aw->zero, aw->out)) != 0)
 		return error > 0 ? 0 : error;
-	if (client_will_retry(p)) {
+	if (client_will_retry(p) && cache_bytes(p) == 0)
+		(void)cache_give_slack(p);
+	else if (client_will_retry(p)) {
 		error = client_alloc_once(p, aw->size, aw->align, aw->zero, 1,
 		    1, aw->out, &usable);
 		if (error == 0) {

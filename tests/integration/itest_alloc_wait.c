@@ -385,6 +385,7 @@ woken_by_free(void **state)
 {
 	static struct full f;
 	struct want w = {.pool = "free", .size = BLOCK, .timeout_ms = 10000};
+	struct pool_daemon_stats ds0, ds;
 	struct pool_stats before, st;
 	struct waiter k;
 	struct got g;
@@ -393,6 +394,7 @@ woken_by_free(void **state)
 	(void)state;
 	full_make(&f, "free", MiB, BLOCK);
 	before = harness_stats(f.p);
+	EXPECT_RC(pool_daemon_stats(conn, &ds0), 0);
 	waiting(&k, &w);
 	held_now("free", 1);
 	/* The refusals it met while it waits are not failures. */
@@ -407,6 +409,12 @@ woken_by_free(void **state)
 	assert_int_equal(st.alloc_waits, 0);
 	assert_int_equal(st.failed_allocs, before.failed_allocs);
 	assert_int_equal(st.live_blocks, before.live_blocks);
+	/*
+	 * Its empty cache had nothing to give back: it asked to wait at
+	 * once, no refusal first (one per wait before).
+	 */
+	EXPECT_RC(pool_daemon_stats(conn, &ds), 0);
+	assert_int_equal(ds.requests_refused, ds0.requests_refused);
 	waiter_end(&k);
 	full_end(&f, true);
 }
