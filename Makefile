@@ -176,7 +176,8 @@ BENCH_BINS := $(BUILD)/bench/bench_engine $(BUILD)/bench/bench_speed \
               $(BUILD)/bench/bench_rebuild $(BUILD)/bench/bench_restart \
               $(BUILD)/bench/bench_renew $(BUILD)/bench/bench_journal \
               $(BUILD)/bench/bench_cache_hit \
-              $(BUILD)/bench/bench_hugepage $(BUILD)/bench/bench_blocks
+              $(BUILD)/bench/bench_hugepage $(BUILD)/bench/bench_blocks \
+              $(BUILD)/bench/bench_alloc_wait
 # Only the benchmarks need these (Boost.Interprocess, its compiler, the plot).
 BENCH_DEB_PKGS := libboost-dev g++ gnuplot-nox
 
@@ -398,6 +399,12 @@ $(BUILD)/bench/bench_release: $(BENCH_DIR)/bench_release.o \
 $(BUILD)/bench/bench_blocks: $(BENCH_DIR)/bench_blocks.o \
   $(BENCH_DIR)/bench_daemon.o $(BENCH_DIR)/bench_probe.o \
   $(BENCH_DIR)/bench_util.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+
+# A producer meeting a full pool: pool_alloc_wait against polling.
+$(BUILD)/bench/bench_alloc_wait: $(BENCH_DIR)/bench_alloc_wait.o \
+  $(BENCH_DIR)/bench_daemon.o $(BENCH_DIR)/bench_util.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
@@ -726,6 +733,7 @@ bench: bench-deps
 	POOLMGR_BUILD=$(BUILD) python3 tests/bench/bench_python.py
 	$(BUILD)/bench/bench_hugepage --poolmgrd $(BUILD)/poolmgrd
 	$(BUILD)/bench/bench_blocks --poolmgrd $(BUILD)/poolmgrd
+	$(BUILD)/bench/bench_alloc_wait --poolmgrd $(BUILD)/poolmgrd
 	gnuplot -e "data='$(BENCH_DATA)'; out='$(BENCH_PLOT)'" \
 	  tests/bench/shared_heap.gp
 
