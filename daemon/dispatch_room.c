@@ -164,7 +164,13 @@ room_wait_end(struct session *s, bool gone)
 		return;
 	s->room_wait = NULL;
 	if (rw->pool) {
-		rw->pool->alloc_waits--;
+		/*
+		 * The last one gone: a mark on_room has not seen yet (room made
+		 * since, its waiters all gone meanwhile) is cleared here, or
+		 * the pool's next waiter would never be told of room.
+		 */
+		if (--rw->pool->alloc_waits == 0)
+			rw->pool->room_made = false;
 		log_debug("pid %d %s: pool %s has %u allocation%s waiting for "
 			  "room", (int)s->pid, gone ? "went while its "
 			  "allocation waited" : "is answered", rw->pool->name,
@@ -327,6 +333,11 @@ dispatch_room_check(const struct dpool *p, char *problem, size_t len)
 			return -EFAULT;
 		}
 		n++;
+	}
+	if (n == 0 && p->room_made) {
+		snprintf(problem, len, "pool %s: marked as having room for "
+			 "waiting allocations, and none waits", p->name);
+		return -EFAULT;
 	}
 	if (n == p->alloc_waits)
 		return 0;

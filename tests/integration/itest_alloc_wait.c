@@ -47,9 +47,16 @@
  *   waits_checked           the Check request (and `poolctl check`)
  *       passes with waits held in two pools, after a waiter is killed,
  *       after a pool is destroyed under its waiter, and once served.
+ *   room_for_the_gone       the daemon stopped, a free sent and the only
+ *       waiter killed, then the daemon goes on: it takes the free (room,
+ *       the pool marked for its waiter) before the waiter's end.  A new
+ *       waiter is then woken by the next free (the mark outlived the
+ *       waiters it was for, and later frees told nobody: it got its
+ *       block only from the last try at its deadline).
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1044,6 +1051,69 @@ waits_checked(void **state)
 	full_end(&f, true);
 }
 
+/* ---- room_for_the_gone --------------------------------------------------- */
+
+struct freeing {
+	struct pool *p;
+	pool_off_t off;
+	int rc;
+};
+
+static void *
+free_in_thread(void *arg)
+{
+	struct freeing *fr = arg;
+
+	fr->rc = pool_free(fr->p, fr->off);
+	return NULL;
+}
+
+static void
+room_for_the_gone(void **state)
+{
+	static struct full f;
+	struct want w = {.pool = "gone", .size = BLOCK,
+			 .timeout_ms = LONG_WAIT_MS};
+	struct want w2 = {.pool = "gone", .size = BLOCK, .timeout_ms = 20000};
+	struct freeing fr;
+	struct waiter k, k2;
+	pthread_t t;
+	pool_off_t y, x;
+	struct got g;
+
+	(void)state;
+	full_make(&f, "gone", MiB, BLOCK);
+	waiting(&k, &w);
+	/* The free and the waiter's end reach the daemon in one turn. */
+	assert_int_equal(kill(d.pid, SIGSTOP), 0);
+	fr.p = f.p;
+	fr.off = f.off[0];
+	assert_int_equal(pthread_create(&t, NULL, free_in_thread, &fr), 0);
+	harness_sleep_ms(100);	/* its datagram sent: it waits for a reply */
+	assert_int_equal(kill(k.pid, SIGKILL), 0);
+	assert_int_equal(harness_wait(k.pid), 128 + SIGKILL);
+	assert_int_equal(kill(d.pid, SIGCONT), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	EXPECT_RC(fr.rc, 0);
+	f.off[0] = POOL_OFF_NONE;
+	harness_close_fd(&k.stop);
+	harness_close_fd(&k.from);
+	/* Nobody took that room: fill it again, then wait anew. */
+	EXPECT_RC(pool_alloc(f.p, BLOCK, &y), 0);
+	f.off[0] = y;
+	harness_expect_checked(conn, "gone");
+	waiting(&k2, &w2);
+	x = full_free(&f, 1);
+	g = served(&k2);
+	assert_true(inside(g.off, x, BLOCK));
+	/* Woken by the free, not by its deadline's last try. */
+	if (g.elapsed_ms >= (uint64_t)w2.timeout_ms)
+		fail_msg("served after %llu ms, its whole wait: the free woke "
+			 "nobody", (unsigned long long)g.elapsed_ms);
+	waiter_end(&k2);
+	full_end(&f, true);
+}
+
 int
 main(void)
 {
@@ -1059,6 +1129,7 @@ main(void)
 		cmocka_unit_test(own_cache_first),
 		/* Review of the waiting allocations' books. */
 		cmocka_unit_test(waits_checked),
+		cmocka_unit_test(room_for_the_gone),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
