@@ -53,6 +53,10 @@
  *       waiter is then woken by the next free (the mark outlived the
  *       waiters it was for, and later frees told nobody: it got its
  *       block only from the last try at its deadline).
+ *   producer_example_waits  client/examples' producer -w MS in a full
+ *       pool waits, and writes its text once a block is freed; with a
+ *       short -w it says no room came in time (exit 1); without -w it
+ *       gives up at once; a bad -w is a usage error (exit 2).
  */
 #include <errno.h>
 #include <poll.h>
@@ -64,6 +68,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -1114,6 +1119,53 @@ room_for_the_gone(void **state)
 	full_end(&f, true);
 }
 
+/* ---- producer_example_waits --------------------------------------------- */
+
+static void
+producer_example_waits(void **state)
+{
+	static struct full f;
+	char cmd[512], out[256];
+	const char *b = harness_build();
+	int before, rc;
+	pool_off_t x, off;
+	FILE *pr;
+
+	(void)state;
+	full_make(&f, "example", MiB, BLOCK);
+	snprintf(cmd, sizeof(cmd), "POOLMGRD_SOCKET=%s %s/examples/producer "
+		 "-w 100 example hello 2>&1", d.sock, b);
+	assert_int_equal(harness_run(cmd, out, sizeof(out)), 1);
+	assert_string_equal(out, "producer: alloc 6 bytes: no room came in "
+			    "time\n");
+	snprintf(cmd, sizeof(cmd), "POOLMGRD_SOCKET=%s %s/examples/producer "
+		 "example hello 2>&1", d.sock, b);
+	assert_int_equal(harness_run(cmd, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "producer: alloc 6 bytes: the pool is "
+			       "full"));
+	snprintf(cmd, sizeof(cmd), "POOLMGRD_SOCKET=%s %s/examples/producer "
+		 "-w soon example hello 2>&1", d.sock, b);
+	assert_int_equal(harness_run(cmd, out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "usage: producer"));
+
+	before = harness_log_count(&d, WAITS_LINE);
+	snprintf(cmd, sizeof(cmd), "POOLMGRD_SOCKET=%s %s/examples/producer "
+		 "-w 60000 example hello", d.sock, b);
+	assert_non_null(pr = popen(cmd, "r"));
+	assert_int_equal(harness_log_wait(&d, WAITS_LINE, before,
+					  LOG_WAIT_MS), 0);
+	x = full_free(&f, 2);
+	assert_non_null(fgets(out, sizeof(out), pr));
+	rc = pclose(pr);
+	assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 0);
+	off = strtoull(out, NULL, 0);
+	assert_true(inside(off, x, BLOCK));
+	assert_string_equal((const char *)pool_ptr(f.p, off), "hello");
+	/* Persisted by the producer: the pool's reference goes. */
+	EXPECT_RC(pool_free(f.p, off), 0);
+	full_end(&f, true);
+}
+
 int
 main(void)
 {
@@ -1130,6 +1182,7 @@ main(void)
 		/* Review of the waiting allocations' books. */
 		cmocka_unit_test(waits_checked),
 		cmocka_unit_test(room_for_the_gone),
+		cmocka_unit_test(producer_example_waits),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
