@@ -1,7 +1,7 @@
 /*
  * producer - put strings into a pool for another process to read.
  *
- *	producer [-n NAME] [-w MS] POOL TEXT...
+ *	producer [-n NAME] [-w SECONDS] POOL TEXT...
  *
  * Connects to poolmgrd ($POOLMGRD_SOCKET, or the default socket), opens
  * POOL read-write, and copies each TEXT (with its NUL) into a block of its
@@ -10,10 +10,9 @@
  * in every process that opens the pool.  With -n NAME each block is
  * published under a name instead (NAME for one TEXT, NAME.1, NAME.2 ...
  * for several), replacing any block of that name before, and the names are
- * printed.  With -w MS a full pool is waited on, up to MS milliseconds
- * (-1: without end) for each block, until a consumer frees room (by
- * default the producer gives up at once).  See consumer.c for the other
- * side:
+ * printed.  With -w a full pool is waited on, up to SECONDS for each
+ * block (pool_alloc_wait), until a consumer frees room; by default the
+ * producer gives up at once.  See consumer.c for the other side:
  *
  *	producer demo hello world | consumer demo
  *	producer -n greeting demo hello && consumer demo greeting
@@ -68,25 +67,25 @@ open_strerror(int error)
 	return pool_strerror(error);
 }
 
-/* -w's MS: -1, or 0 to INT_MAX milliseconds. */
+/* -w's SECONDS into *ms; 0 on success. */
 static int
-parse_wait(const char *s, int *out)
+parse_wait(const char *s, int *ms)
 {
-	char	*end;
-	long	 v;
+	char		*end;
+	unsigned long	 v;
 
 	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < -1 || v > INT_MAX)
+	v = strtoul(s, &end, 10);
+	if (end == s || *end != '\0' || errno != 0 || v > INT_MAX / 1000)
 		return -1;
-	*out = (int)v;
+	*ms = (int)v * 1000;
 	return 0;
 }
 
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: producer [-n NAME] [-w MS] POOL TEXT...\n");
+	fprintf(f, "usage: producer [-n NAME] [-w SECONDS] POOL TEXT...\n");
 }
 
 /*

@@ -53,9 +53,9 @@
  *       waiter is then woken by the next free (the mark outlived the
  *       waiters it was for, and later frees told nobody: it got its
  *       block only from the last try at its deadline).
- *   producer_example_waits  client/examples' producer -w MS in a full
- *       pool waits, and writes its text once a block is freed; with a
- *       short -w it says no room came in time (exit 1); without -w it
+ *   producer_example_waits  client/examples' producer -w SECONDS in a
+ *       full pool waits, and writes its text once a block is freed; with
+ *       a short -w it says no room came in time (exit 1); without -w it
  *       gives up at once; a bad -w is a usage error (exit 2).
  */
 #include <errno.h>
@@ -1134,7 +1134,7 @@ producer_example_waits(void **state)
 	(void)state;
 	full_make(&f, "example", MiB, BLOCK);
 	snprintf(cmd, sizeof(cmd), "POOLMGRD_SOCKET=%s %s/examples/producer "
-		 "-w 100 example hello 2>&1", d.sock, b);
+		 "-w 1 example hello 2>&1", d.sock, b);
 	assert_int_equal(harness_run(cmd, out, sizeof(out)), 1);
 	assert_string_equal(out, "producer: alloc 6 bytes: no room came in "
 			    "time\n");
@@ -1144,13 +1144,13 @@ producer_example_waits(void **state)
 	assert_non_null(strstr(out, "producer: alloc 6 bytes: the pool is "
 			       "full"));
 	snprintf(cmd, sizeof(cmd), "POOLMGRD_SOCKET=%s %s/examples/producer "
-		 "-w soon example hello 2>&1", d.sock, b);
+		 "-w -1 example hello 2>&1", d.sock, b);
 	assert_int_equal(harness_run(cmd, out, sizeof(out)), 2);
 	assert_non_null(strstr(out, "usage: producer"));
 
 	before = harness_log_count(&d, WAITS_LINE);
 	snprintf(cmd, sizeof(cmd), "POOLMGRD_SOCKET=%s %s/examples/producer "
-		 "-w 60000 example hello", d.sock, b);
+		 "-w 60 example hello", d.sock, b);
 	assert_non_null(pr = popen(cmd, "r"));
 	assert_int_equal(harness_log_wait(&d, WAITS_LINE, before,
 					  LOG_WAIT_MS), 0);
