@@ -46,17 +46,21 @@
  *       before it waits: it gets the room they make, without a wait;
  *   waits_checked           the Check request (and `poolctl check`)
  *       passes with waits held in two pools, after a waiter is killed,
- *       after a pool is destroyed under its waiter, and once served.
+ *       after a pool is destroyed under its waiter, and once served;
  *   room_for_the_gone       the daemon stopped, a free sent and the only
  *       waiter killed, then the daemon goes on: it takes the free (room,
  *       the pool marked for its waiter) before the waiter's end.  A new
  *       waiter is then woken by the next free (the mark outlived the
  *       waiters it was for, and later frees told nobody: it got its
- *       block only from the last try at its deadline).
+ *       block only from the last try at its deadline);
  *   producer_example_waits  client/examples' producer -w SECONDS in a
  *       full pool waits, and writes its text once a block is freed; with
  *       a short -w it says no room came in time (exit 1); without -w it
- *       gives up at once; a bad -w is a usage error (exit 2).
+ *       gives up at once; a bad -w is a usage error (exit 2);
+ *   served_while_held       a waiter held for its pool to settle, served
+ *       by the release step that marks the pool, leaves no mark behind
+ *       (Check), and the next waiter there is woken by a free, not by its
+ *       deadline's last try.
  */
 #include <errno.h>
 #include <poll.h>
@@ -1119,6 +1123,68 @@ room_for_the_gone(void **state)
 	full_end(&f, true);
 }
 
+/* ---- served_while_held -------------------------------------------------- */
+
+/*
+ * A waiter held for the pool to settle is served by the step that ends
+ * the settling, which also marks the pool: its wait ends before the
+ * mark's callback runs.  The next waiter there must still be woken by a
+ * free, not only by its deadline's last try.
+ */
+static void
+served_while_held(void **state)
+{
+	static struct full f;
+	struct pool_create_opts o = {.max_size = 16 * MiB};
+	struct want big = {.pool = "held", .size = BIG,
+			   .timeout_ms = LONG_WAIT_MS};
+	struct want small = {.pool = "held", .size = BLOCK,
+			     .timeout_ms = 20000};
+	struct waiter k, k2;
+	pool_off_t two[2], x;
+	struct got g;
+	int rc;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	f.name = "held";
+	f.each = BLOCK;
+	EXPECT_RC(pool_create(conn, "held", &o), 0);
+	EXPECT_RC(pool_open(conn, "held", &f.p), 0);
+	EXPECT_RC(pool_set_cache(f.p, 0), 0);
+	EXPECT_RC(pool_alloc(f.p, BIG, &two[0]), 0);
+	while ((rc = pool_alloc(f.p, BLOCK, &f.off[f.n])) == 0)
+		assert_true(++f.n < FILL_MAX);
+	assert_int_equal(rc, -ENOMEM);
+	waiting(&k, &big);
+	/*
+	 * The big block goes back in steps; the small one at once marks the
+	 * pool, and the waiter, refused while the steps go on, is held for
+	 * them.  The last step marks the pool again and serves it.
+	 */
+	two[1] = f.off[0];
+	EXPECT_RC(pool_free_batch(f.p, 2, two), 0);
+	g = served(&k);
+	assert_int_equal(g.off, two[0]);
+	held_now("held", 0);
+	/* No mark is left on a pool nobody waits in. */
+	harness_expect_checked(conn, "held");
+	/* Full again: the small block's place taken back. */
+	EXPECT_RC(pool_alloc(f.p, BLOCK, &f.off[0]), 0);
+	assert_int_equal(f.off[0], two[1]);
+	waiting(&k2, &small);
+	x = full_free(&f, 7);
+	g = served(&k2);
+	assert_int_equal(g.off, x);
+	/* Woken by the free: its deadline's last try is not what served it. */
+	if (g.elapsed_ms >= (uint64_t)small.timeout_ms)
+		fail_msg("a free in pool held did not wake its waiter: served "
+			 "after %llu ms", (unsigned long long)g.elapsed_ms);
+	waiter_end(&k);
+	waiter_end(&k2);
+	full_end(&f, true);
+}
+
 /* ---- producer_example_waits --------------------------------------------- */
 
 static void
@@ -1183,6 +1249,7 @@ main(void)
 		cmocka_unit_test(waits_checked),
 		cmocka_unit_test(room_for_the_gone),
 		cmocka_unit_test(producer_example_waits),
+		cmocka_unit_test(served_while_held),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
