@@ -38,6 +38,7 @@
  * clients free blocks.
  */
 #include <errno.h>
+#include <event2/event.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,13 +126,25 @@ settle_wait_ns(void)
 		SETTLE_WAIT_MS_DEFAULT) * 1000000ull;
 }
 
-static uint64_t
-now_ns(void)
+uint64_t
+dispatch_now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void
+dispatch_arm(struct event *ev, uint64_t deadline_ns, uint64_t now)
+{
+	uint64_t left = deadline_ns - now;
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(left / 1000000000u);
+	/* Rounded up: a wake a microsecond early would only wait again. */
+	tv.tv_usec = (suseconds_t)((left % 1000000000u + 999) / 1000);
+	evtimer_add(ev, &tv);
 }
 
 /*
@@ -370,7 +383,7 @@ hold(struct call *c, struct waiter *w, const uint8_t *buf, size_t len)
 		}
 		w->s = c->s;
 		w->peer = c->peer;
-		w->since_ns = now_ns();
+		w->since_ns = dispatch_now_ns();
 		w->prior = c->prior;
 		TAILQ_INSERT_TAIL(&waiters, w, entry);
 		nwaiters++;
@@ -400,7 +413,7 @@ dispatch_wake(void)
 	for (w = TAILQ_FIRST(&waiters); w; w = next) {
 		next = TAILQ_NEXT(w, entry);
 		if (dpool_release_passed(w->mark) ||
-		    (w->settle && (now ? now : (now = now_ns())) - w->since_ns
+		    (w->settle && (now ? now : (now = dispatch_now_ns())) - w->since_ns
 		     >= settle_wait_ns()))
 			peer_resume(w->peer);	/* may free w, only w */
 	}
@@ -434,7 +447,7 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 	int rc;
 
 	if (w) {	/* the held request, again */
-		c.waited_ns = now_ns() - w->since_ns;
+		c.waited_ns = dispatch_now_ns() - w->since_ns;
 		c.prior = w->prior;
 		c.stage = w->stage;
 		c.note = w->note;

@@ -68,6 +68,11 @@ struct call {
 
 /* dispatch.c */
 extern const struct config *dispatch_cf;	/* in force, or NULL */
+/* CLOCK_MONOTONIC in ns, the clock of the waits' deadlines. */
+uint64_t dispatch_now_ns(void);
+/* Timer ev due at deadline_ns (after now), rounded up to a microsecond. */
+struct event;
+void dispatch_arm(struct event *ev, uint64_t deadline_ns, uint64_t now);
 /* Puts why in c's reply message; returns err, for the handler to return. */
 int refuse(struct call *c, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

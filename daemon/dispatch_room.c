@@ -36,7 +36,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/queue.h>
-#include <time.h>
 
 #include "config.h"
 #include "dispatch.h"
@@ -77,15 +76,6 @@ room_waits_held(void)
 		if (!rw->s->waiter)
 			n++;
 	return n;
-}
-
-static uint64_t
-room_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static uint32_t
@@ -243,8 +233,7 @@ room_wait(struct call *c, struct dpool *p, uint32_t wait_ms, bool part,
 	  uint64_t size)
 {
 	struct room_wait *rw = c->s->room_wait;
-	uint64_t now = room_now_ns(), left;
-	struct timeval tv;
+	uint64_t now = dispatch_now_ns();
 
 	if (peer_reads_are_paused()) {
 		p->unseen_failures++;
@@ -266,11 +255,7 @@ room_wait(struct call *c, struct dpool *p, uint32_t wait_ms, bool part,
 		return refuse_timed_out(c, p, size, wait_ms);
 	}
 	p->unseen_failures++;
-	left = rw->deadline_ns - now;
-	tv.tv_sec = (time_t)(left / 1000000000u);
-	/* Rounded up: a wake a microsecond early would only wait again. */
-	tv.tv_usec = (suseconds_t)((left % 1000000000u + 999) / 1000);
-	evtimer_add(rw->ev, &tv);
+	dispatch_arm(rw->ev, rw->deadline_ns, now);
 	return WAITING;
 }
 
@@ -299,18 +284,6 @@ dispatch_room_interrupt(void)
 		event_active(rw->ev, EV_TIMEOUT, 1);
 }
 
-/* Does s have a handle open on p (the one its allocation names)? */
-static bool
-room_has_handle(const struct session *s, const struct dpool *p)
-{
-	const struct handle *h;
-
-	LIST_FOREACH(h, &s->handles, in_session)
-		if (h->pool == p)
-			return true;
-	return false;
-}
-
 int
 dispatch_room_check(const struct dpool *p, char *problem, size_t len)
 {
@@ -326,7 +299,7 @@ dispatch_room_check(const struct dpool *p, char *problem, size_t len)
 		}
 		if (rw->pool != p)
 			continue;
-		if (!room_has_handle(rw->s, p)) {
+		if (!session_has_pool(rw->s, p)) {
 			snprintf(problem, len, "pool %s: pid %d waits for room "
 				 "without a handle on it", p->name,
 				 (int)rw->s->pid);

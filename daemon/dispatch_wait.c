@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
-#include <time.h>
 
 #include "config.h"
 #include "dispatch.h"
@@ -61,15 +60,6 @@ void
 dispatch_wait_setup(struct event_base *base)
 {
 	wait_base = base;
-}
-
-static uint64_t
-wait_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static uint32_t
@@ -154,8 +144,7 @@ int
 lookup_wait(struct call *c, struct dpool *p, const Poolmgr__Lookup *m)
 {
 	struct lookup_wait *lw = c->s->lookup_wait;
-	uint64_t now = wait_now_ns(), left;
-	struct timeval tv;
+	uint64_t now = dispatch_now_ns();
 
 	/* The state carries no waiting lookup: the client asks again. */
 	if (peer_reads_are_paused())
@@ -172,11 +161,7 @@ lookup_wait(struct call *c, struct dpool *p, const Poolmgr__Lookup *m)
 	if (now >= lw->deadline_ns)
 		return refuse(c, -ETIMEDOUT, "no newer name in %u ms",
 			      (unsigned)m->wait_ms);
-	left = lw->deadline_ns - now;
-	tv.tv_sec = (time_t)(left / 1000000000u);
-	/* Rounded up: a wake a microsecond early would only wait again. */
-	tv.tv_usec = (suseconds_t)((left % 1000000000u + 999) / 1000);
-	evtimer_add(lw->ev, &tv);
+	dispatch_arm(lw->ev, lw->deadline_ns, now);
 	return WAITING;
 }
 
@@ -217,18 +202,6 @@ dispatch_wait_interrupt(void)
 		event_active(lw->ev, EV_TIMEOUT, 1);
 }
 
-/* Does s have a handle open on p (the one its lookup names)? */
-static bool
-wait_has_handle(const struct session *s, const struct dpool *p)
-{
-	const struct handle *h;
-
-	LIST_FOREACH(h, &s->handles, in_session)
-		if (h->pool == p)
-			return true;
-	return false;
-}
-
 int
 dispatch_wait_check(const struct dpool *p, char *problem, size_t len)
 {
@@ -244,13 +217,13 @@ dispatch_wait_check(const struct dpool *p, char *problem, size_t len)
 		}
 		if (lw->pool != p)
 			continue;
-		if (!wait_has_handle(lw->s, p) || lw->len == 0 ||
+		if (!session_has_pool(lw->s, p) || lw->len == 0 ||
 		    lw->len > BLOCK_NAME_MAX) {
 			snprintf(problem, len, "pool %s: pid %d waits for a "
 				 "name of %u byte%s %s a handle on it",
 				 p->name, (int)lw->s->pid, lw->len,
 				 log_plural(lw->len),
-				 wait_has_handle(lw->s, p) ? "with" :
+				 session_has_pool(lw->s, p) ? "with" :
 				 "without");
 			return -EFAULT;
 		}

@@ -24,6 +24,17 @@ struct session_node {
 static LIST_HEAD(, session_node) sessions = LIST_HEAD_INITIALIZER(sessions);
 static unsigned nsessions;
 
+bool
+session_has_pool(const struct session *s, const struct dpool *p)
+{
+	const struct handle *h;
+
+	LIST_FOREACH(h, &s->handles, in_session)
+		if (h->pool == p)
+			return true;
+	return false;
+}
+
 unsigned
 session_count(void)
 {

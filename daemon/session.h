@@ -130,6 +130,9 @@ void handle_set_cached(struct handle *h, uint64_t cached);
 /* Close every handle of every session on pool p (forced destroy). */
 void session_close_pool_handles(struct dpool *p);
 
+/* Has s a handle open on p?  A walk of s's handles. */
+bool session_has_pool(const struct session *s, const struct dpool *p);
+
 /* Sessions connected now: in all, and of one uid. */
 unsigned session_count(void);
 unsigned session_count_uid(uid_t uid);
