@@ -654,9 +654,10 @@ d_close(struct seed *s, unsigned ctl, uint32_t handle)
 	d_req(s, ctl, &r);
 }
 
+/* An Alloc through handle that may wait wait_ms for room (0: not). */
 static void
-d_alloc(struct seed *s, unsigned ctl, uint32_t handle, uint64_t size,
-	uint64_t align, bool zero, uint64_t nmemb)
+d_alloc_for(struct seed *s, unsigned ctl, uint32_t handle, uint64_t size,
+	    uint64_t align, bool zero, uint64_t nmemb, uint32_t wait_ms)
 {
 	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
 	Poolmgr__Alloc m = POOLMGR__ALLOC__INIT;
@@ -666,9 +667,17 @@ d_alloc(struct seed *s, unsigned ctl, uint32_t handle, uint64_t size,
 	m.align = align;
 	m.zero = zero;
 	m.nmemb = nmemb;
+	m.wait_ms = wait_ms;
 	r.body_case = POOLMGR__REQUEST__BODY_ALLOC;
 	r.alloc = &m;
 	d_req(s, ctl, &r);
+}
+
+static void
+d_alloc(struct seed *s, unsigned ctl, uint32_t handle, uint64_t size,
+	uint64_t align, bool zero, uint64_t nmemb)
+{
+	d_alloc_for(s, ctl, handle, size, align, zero, nmemb, 0);
 }
 
 static void
@@ -2052,17 +2061,7 @@ static void
 d_alloc_wait(struct seed *s, unsigned ctl, uint32_t handle, uint64_t size,
 	     uint64_t align, bool zero, uint32_t wait_ms)
 {
-	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
-	Poolmgr__Alloc m = POOLMGR__ALLOC__INIT;
-
-	m.handle = handle;
-	m.size = size;
-	m.align = align;
-	m.zero = zero;
-	m.wait_ms = wait_ms;
-	r.body_case = POOLMGR__REQUEST__BODY_ALLOC;
-	r.alloc = &m;
-	d_req(s, ctl, &r);
+	d_alloc_for(s, ctl, handle, size, align, zero, 0, wait_ms);
 }
 
 /*
