@@ -29,8 +29,17 @@
  *
  * The deadline, the pool's destruction and a restart in place (its state
  * carries no waiting request: -EINTR, and the client asks the new image
- * for the time left) each end a wait, as for a Lookup.
+ * for the time left) each end a wait, as for a Lookup.  One held for its
+ * pool to settle when its deadline comes (dispatch.c) is answered once
+ * that hold ends: at most settle_wait_ms late.
+ *
+ * Invariants (dispatch_room_check): a pool's alloc_waits is the number of
+ * records here in it, each its session's one, on a handle the session has
+ * open on the pool; a pool is marked (room_made) only while some wait in
+ * it: the last to go takes the mark with it, or later frees would see the
+ * pool as marked already and tell nobody.
  */
+#include <assert.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <stdio.h>
@@ -122,6 +131,7 @@ on_room(evutil_socket_t fd, short what, void *arg)
 static void
 room_made(struct dpool *p)
 {
+	assert(p->alloc_waits > 0);
 	p->room_made = true;
 	event_active(room_ev, EV_TIMEOUT, 1);
 }
