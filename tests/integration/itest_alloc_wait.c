@@ -32,10 +32,17 @@
  *   bound                   max_alloc_waits = 2: a third waiter is -EAGAIN
  *       at once (an allocation that does not wait is not bounded); a
  *       waiter killed gives its place back, and the next one waits;
+ *   bound_lowered           max_alloc_waits lowered by a reload below the
+ *       allocations waiting (2 wait, the bound 1), then 0: the next is
+ *       -EAGAIN, and its message names the bound, not the waits' count
+ *       as "the most allowed";
  *   pool_destroyed          a forced destroy ends a wait with -ENOENT;
  *   restart_in_place        SIGUSR2 while one waits (20 s): the library
  *       asks the new image again, which has it waiting, and a free after
  *       the restart gives it its block;
+ *   restart_timeout_words   SIGUSR2 while one waits, which then runs out:
+ *       pool_last_message names the wait asked for (its milliseconds),
+ *       not what was left of it when the library asked the new image;
  *   edge_arguments          -EINVAL (nothing asked, nothing counted) for
  *       an unknown flag, a timeout below -1, an align not a power of two,
  *       POOL_ALLOC_ZERO with align above 1, size 0 and no out; timeout 0
@@ -759,6 +766,62 @@ bound(void **state)
 	assert_int_equal(harness_reload_with(&d, CONF), 0);
 }
 
+/* ---- bound_lowered ------------------------------------------------------ */
+
+/* The next waiter of w is -EAGAIN at once, in words that hold what. */
+static void
+refused_by_bound(struct want *w, const char *what)
+{
+	struct waiter c;
+	struct got g;
+
+	waiter_start(&c, w);
+	g = waiter_got(&c);
+	if (g.rc != -EAGAIN)
+		fail_msg("a waiter past the bound: %d (%s)", g.rc, g.message);
+	if (!strstr(g.message, what))
+		fail_msg("-EAGAIN says \"%s\", not \"%s\"", g.message, what);
+	waiter_end(&c);
+}
+
+/* The configuration of the other tests, whatever bound_lowered left. */
+static int
+bound_restored(void **state)
+{
+	(void)state;
+	return harness_reload_with(&d, CONF) == 0 ? 0 : -1;
+}
+
+static void
+bound_lowered(void **state)
+{
+	static struct full f;
+	struct want w = {.pool = "lowered", .size = BLOCK,
+			 .timeout_ms = LONG_WAIT_MS};
+	struct waiter a, b;
+
+	(void)state;
+	assert_int_equal(harness_reload_with(&d, CONF_BOUND), 0);
+	full_make(&f, "lowered", MiB, BLOCK);
+	waiting(&a, &w);
+	waiting(&b, &w);
+	/* Those waiting wait on; the next is refused by the new bound. */
+	assert_int_equal(harness_reload_with(&d, "max_alloc_waits = 1\n"
+					     POOLS_CONF), 0);
+	held_now("lowered", 2);
+	refused_by_bound(&w, "max_alloc_waits is 1");
+	assert_int_equal(harness_reload_with(&d, "max_alloc_waits = 0\n"
+					     POOLS_CONF), 0);
+	refused_by_bound(&w, "max_alloc_waits is 0");
+	(void)full_free(&f, 0);
+	(void)full_free(&f, 1);
+	(void)served(&a);
+	(void)served(&b);
+	waiter_end(&a);
+	waiter_end(&b);
+	full_end(&f, true);
+}
+
 /* ---- pool_destroyed ----------------------------------------------------- */
 
 static void
@@ -808,6 +871,36 @@ restart_in_place(void **state)
 	x = full_free(&f, 5);
 	g = served(&k);
 	assert_int_equal(g.off, x);
+	waiter_end(&k);
+	full_end(&f, true);
+}
+
+/* ---- restart_timeout_words --------------------------------------------- */
+
+static void
+restart_timeout_words(void **state)
+{
+	static struct full f;
+	struct want w = {.pool = "restart_words", .size = BLOCK,
+			 .timeout_ms = 5000};
+	struct waiter k;
+	struct got g;
+	int before;
+
+	(void)state;
+	full_make(&f, "restart_words", MiB, BLOCK);
+	waiting(&k, &w);
+	before = waits_logged(k.pid);
+	assert_int_equal(harness_restart_in_place(&d), 0);
+	wait_logged(k.pid, before);
+	g = waiter_got(&k);
+	if (g.rc != -ETIMEDOUT)
+		fail_msg("a wait across a restart: %d (%s)", g.rc, g.message);
+	/* The caller asked for 5000 ms: the words say so, as without a
+	 * restart (and as the Python binding's do). */
+	if (!strstr(g.message, "in 5000 ms"))
+		fail_msg("a 5000 ms wait that ran out says \"%s\"",
+			 g.message);
 	waiter_end(&k);
 	full_end(&f, true);
 }
@@ -1241,8 +1334,10 @@ main(void)
 		cmocka_unit_test(woken_by_each_kind_of_room),
 		cmocka_unit_test(order_and_partial),
 		cmocka_unit_test(bound),
+		cmocka_unit_test_teardown(bound_lowered, bound_restored),
 		cmocka_unit_test(pool_destroyed),
 		cmocka_unit_test(restart_in_place),
+		cmocka_unit_test(restart_timeout_words),
 		cmocka_unit_test(edge_arguments),
 		cmocka_unit_test(own_cache_first),
 		/* Review of the waiting allocations' books. */
