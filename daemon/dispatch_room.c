@@ -251,11 +251,14 @@ room_wait(struct call *c, struct dpool *p, uint32_t wait_ms, bool part,
 			      "again for the time left");
 	}
 	if (!rw) {
+		/* The bound named: a reload may have put it below those
+		 * waiting, or at 0. */
 		if (p->alloc_waits >= alloc_waits_max())
 			return refuse(c, -EAGAIN, "pool %s has %u allocation%s "
-				      "waiting for room, the most allowed",
+				      "waiting for room; max_alloc_waits is %u",
 				      p->name, p->alloc_waits,
-				      log_plural(p->alloc_waits));
+				      log_plural(p->alloc_waits),
+				      alloc_waits_max());
 		if (!(rw = room_wait_new(c, p, wait_ms, now)))
 			return refuse(c, -ENOMEM, "poolmgrd is out of memory");
 	}

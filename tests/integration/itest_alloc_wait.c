@@ -743,7 +743,7 @@ bound(void **state)
 	if (g.rc != -EAGAIN)
 		fail_msg("a third waiter: %d (%s)", g.rc, g.message);
 	assert_non_null(strstr(g.message, "pool bound has 2 allocations "
-			       "waiting for room, the most allowed"));
+			       "waiting for room; max_alloc_waits is 2"));
 	assert_int_equal(waits_logged(c.pid), 0);
 	waiter_end(&c);
 	/* One that does not wait is not bounded. */
