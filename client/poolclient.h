@@ -547,8 +547,9 @@ POOL_API int pool_calloc(struct pool *p, size_t nmemb, size_t size,
  * daemon allows (max_alloc_waits) wait in the pool; -EDQUOT at once (the
  * handle's own quota: nobody else's frees make room under it);
  * -EOPNOTSUPP if timeout_ms is not 0 and the daemon cannot wait (nothing
- * asked); -EINVAL for an unknown flag, a timeout below -1, or an align
- * pool_alloc_aligned would refuse.  A restart of the daemon in place goes
+ * asked); -EINVAL for a size of 0, an unknown flag, a timeout below -1,
+ * an align pool_alloc_aligned would refuse, or POOL_ALLOC_ZERO with an
+ * align above 1.  A restart of the daemon in place goes
  * unnoticed: the wait goes on for the time left.
  *
  * The wait holds back the other requests made on the same connection
