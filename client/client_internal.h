@@ -209,6 +209,8 @@ uint64_t conn_reply_arrival(void);
 void	conn_forget_refusal(void);
 /* err, a failure found here, its thread's words forgotten as above. */
 int	conn_local_failure(int err);
+/* The calling thread's words for code (pool_last_message) are m. */
+void	conn_note_words(int code, const char *m);
 void	conn_fds_init(struct conn_fds *);
 void	conn_fds_close(struct conn_fds *);
 

@@ -584,7 +584,7 @@ client_copy_words(char *dst, size_t len, const char *src)
 	dst[i] = '\0';
 }
 
-static void
+void
 conn_note_words(int code, const char *m)
 {
 	last_code = code;

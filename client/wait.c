@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "client_internal.h"
@@ -64,11 +66,43 @@ wait_sleep_ms(uint64_t ms)
  * have run out long before its end is -EPROTO, not a cue to ask again
  * (and again, at once).  A finite wait ends at its time, pauses or not.
  */
+/*
+ * A wait of timeout_ms ran out after it was asked more than once (after a
+ * restart in place): the daemon's words for it end "in N ms" with what was
+ * left when it was last asked; they say the whole wait instead, as a wait
+ * asked once does.  Words not of that form are left as they are; none at
+ * all (the deadline passed here, between two asks) get the wait's.
+ */
+static int
+wait_ran_out(int timeout_ms)
+{
+	char		 m[256], *in;
+	const char	*said = pool_last_message(-ETIMEDOUT);
+	size_t		 n;
+
+	snprintf(m, sizeof m, "%s", said);
+	n = strlen(m);
+	if (*said == '\0') {
+		snprintf(m, sizeof m, "the wait ran out in %d ms", timeout_ms);
+	} else if (n > 3 && strcmp(m + n - 3, " ms") == 0) {
+		m[n - 3] = '\0';
+		in = strrchr(m, ' ');
+		if (in != NULL && in > m + 3 && strncmp(in - 3, " in", 3) == 0 &&
+		    strspn(in + 1, "0123456789") == strlen(in + 1))
+			snprintf(in + 1, sizeof m - (size_t)(in + 1 - m),
+			    "%d ms", timeout_ms);
+		else
+			m[n - 3] = ' ';
+	}
+	conn_note_words(-ETIMEDOUT, m);
+	return -ETIMEDOUT;
+}
+
 int
 client_wait(struct pool *p, int timeout_ms, client_wait_try try, void *arg)
 {
 	uint64_t	deadline = 0, now, part, sent, pause = 0, nap;
-	int		error;
+	int		error, asked = 0;
 
 	if (timeout_ms > 0)
 		deadline = wait_now_ms() + (uint64_t)timeout_ms;
@@ -76,12 +110,15 @@ client_wait(struct pool *p, int timeout_ms, client_wait_try try, void *arg)
 		part = UINT32_MAX;
 		now = wait_now_ms();
 		if (timeout_ms > 0) {
-			if (now >= deadline)
-				return conn_local_failure(-ETIMEDOUT);
+			if (now >= deadline) {
+				conn_forget_refusal();
+				return wait_ran_out(timeout_ms);
+			}
 			if (deadline - now < part)
 				part = deadline - now;
 		}
 		sent = now;
+		asked++;
 		error = try(p, arg, (uint32_t)part,
 		    timeout_ms < 0 || deadline - now > part);
 		now = wait_now_ms();
@@ -90,6 +127,8 @@ client_wait(struct pool *p, int timeout_ms, client_wait_try try, void *arg)
 				return conn_local_failure(-EPROTO);
 			continue;
 		}
+		if (error == -ETIMEDOUT && asked > 1)
+			return wait_ran_out(timeout_ms);
 		if (error != -EINTR)
 			return error;
 		if (now - sent >= WAIT_PAUSE_LAST_MS)
