@@ -73,6 +73,9 @@ static const struct client_error client_errors[] = {
 				"reload" },
 	{ -ESRCH,		"the process has no such handle open on the "
 				"pool" },
+	{ -EAGAIN,		"not now: as many lookups or allocations wait "
+				"in the pool as poolmgrd allows "
+				"(max_name_waits, max_alloc_waits)" },
 	{ -ETIMEDOUT,		"timed out: poolmgrd did not answer a connect "
 				"in time, or no name (or room) came within "
 				"the wait" },

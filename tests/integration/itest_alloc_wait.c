@@ -744,6 +744,8 @@ bound(void **state)
 		fail_msg("a third waiter: %d (%s)", g.rc, g.message);
 	assert_non_null(strstr(g.message, "pool bound has 2 allocations "
 			       "waiting for room; max_alloc_waits is 2"));
+	/* The code's own text names the bound too, not "try again". */
+	assert_non_null(strstr(pool_strerror(-EAGAIN), "max_alloc_waits"));
 	assert_int_equal(waits_logged(c.pid), 0);
 	waiter_end(&c);
 	/* One that does not wait is not bounded. */
