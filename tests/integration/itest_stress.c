@@ -34,7 +34,26 @@
  *       under alarm()), the old mapping stays readable (no SIGBUS), after
  *       the SIGKILL every block still holds its pattern, and the workers
  *       reconnect, reopen the recreated pool and go on.
- *
+ *   alloc_waits_under_load  the load on a 1 MiB pool, full often, with
+ *       random kills and a restart in place (SIGUSR2) halfway: one
+ *       allocation in WAIT_EVERY waits 0-WAIT_MAX_MS (0 is pool_alloc),
+ *       and every outcome is one it documents: a block inside the pool,
+ *       then patterned like any other; -ENOMEM only without a wait;
+ *       -ETIMEDOUT only with one, and not before its time; -EAGAIN when
+ *       max_alloc_waits (procs / 2) allocations wait already; nothing
+ *       else (no -EINTR or -EPROTO from the restart in place, no
+ *       -ENOENT: no pool is destroyed).  One operation in GATE_EVERY
+ *       waits with no end (-1) in pool "g", which holds a block for
+ *       half the workers: a worker waits there only while it holds
+ *       none, and frees its own at its next such operation, so room
+ *       always comes.  At the end every worker waits with no end in
+ *       pool "e", which the test filled itself: once that many wait
+ *       (the pool's alloc_waits, the Check passing with them held), the
+ *       test frees everything and every one of them must get its block.
+ *       Afterwards no allocation waits in any pool, the Checks pass, and
+ *       the pool's failed_allocs counts no more than the workers saw:
+ *       -ENOMEM, waits that ran out, -EAGAIN, and one call in flight per
+ *       kill.
  * Workers report through exit codes (one per kind of failure) and a line on
  * stderr; the parent asserts them and prints operations, rates, kills,
  * refusals and times.  One thing is excused: a daemon stopping on SIGTERM
@@ -128,7 +147,21 @@ enum {
 	E_RESET,	/* -ECONNRESET with no restart planned */
 	E_AFTER_RESET,	/* a call after the reset did not fail with it */
 	E_STATS,	/* pool_stats while idle */
+	E_WAIT,		/* pool_alloc_wait: an outcome it does not document */
+	E_GATE,		/* a block of pool g or e lost its pattern */
 };
+
+/* alloc_waits_under_load */
+#define WAIT_POOL_CONFIG "max_alloc_waits = %u\n" \
+	"[pool " POOL_NAME "]\nsize = 1M\ngranularity = 16\n" \
+	"[pool g]\nsize = %u\ngranularity = 16\n" \
+	"[pool e]\nsize = %u\ngranularity = 16\n"
+#define WAIT_EVERY	4	/* allocations, one of which waits */
+#define WAIT_MAX_MS	50
+#define WAIT_CACHE	(64 * 1024)	/* odd workers' cache budget */
+#define GATE_EVERY	25	/* operations, one of which is on pool g */
+#define GATE_BLOCK	4096	/* the blocks of pools g and e */
+#define GATE_ALARM	(STALL_S + WORKER_ALARM)	/* s at the end gate */
 
 /* The operation mix, in percent (cumulative bounds). */
 #define MIX_ALLOC	30
@@ -160,6 +193,10 @@ struct counters {
 	uint64_t nomem, busy;
 	uint64_t checked_bytes;
 	uint64_t excused;	/* torn by a stopping daemon (see block_bad) */
+	/* pool_alloc_wait in the pool, in pool g (-1), in pool e (-1) */
+	uint64_t waits, served, timed_out, eagain;
+	uint64_t g_waits, g_served, g_eagain;
+	uint64_t e_served, e_eagain;
 };
 
 struct proc_slot {
@@ -167,6 +204,8 @@ struct proc_slot {
 	uint32_t doomed;	/* set by the parent before SIGKILL */
 	uint32_t conn_epoch;	/* daemon generation of its connection */
 	uint32_t resets;	/* connection resets seen */
+	uint32_t at_gate;	/* at the end gate: not to be killed */
+	uint32_t pad;
 	uint64_t done;		/* operations of this slot so far */
 	struct counters n;
 	struct pub_slot pub[NPUB];
@@ -194,6 +233,7 @@ struct run {
 	unsigned long ops;	/* per worker slot */
 	bool random_finish;	/* else FIN_FREE_ALL..FIN_DISCONNECT by id */
 	bool restarts;		/* -ECONNRESET is expected */
+	bool waits;		/* pool_alloc_wait, pools g and e */
 };
 
 struct spawn_arg {
@@ -430,6 +470,9 @@ struct worker {
 	const char *sock;
 	struct pool_conn *c;
 	struct pool *p;
+	struct pool *pg, *pe;	/* pools g and e (run->waits) */
+	uint64_t g_off;		/* our block of pool g, or POOL_OFF_NONE */
+	uint64_t g_serial;
 	uint32_t epoch;
 	uint64_t pool_bytes;
 	uint32_t gran;
@@ -682,20 +725,95 @@ drop_held(struct worker *w, unsigned i)
 static int op_free(struct worker *w);
 static int op_release(struct worker *w);
 
+/* A new block of len bytes: checked, patterned, kept; maybe published. */
+static int
+keep_new_block(struct worker *w, const char *what, uint64_t off, uint64_t len,
+	       bool zero)
+{
+	struct live_block *lb;
+	struct tag t;
+	uint8_t *b;
+	uint64_t k;
+	int rc;
+
+	if ((rc = check_new_block(w, what, off, len, -1)))
+		return rc;
+	b = pool_ptr(w->p, off);
+	if (zero && (k = first_nonzero(b, len)) < len)
+		return wfail(w, E_CALLOC, "%s(%" PRIu64 " B) block %#" PRIx64
+			     ": byte %" PRIu64 " is %#x", what, len, off, k,
+			     b[k]);
+	t = make_tag(w->id, ++w->serial);
+	pattern_fill(b, &t, 0, len);
+	lb = &w->live[w->nlive++];
+	*lb = (struct live_block){.off = off, .len = len, .serial = w->serial,
+				  .pub = -1};
+	if (zero)
+		w->me->n.callocs++;
+	else
+		w->me->n.allocs++;
+	if (rnd(w) % 6 == 0)
+		publish(w, w->nlive - 1);
+	return 0;
+}
+
+/*
+ * pool_alloc_wait for 0-WAIT_MAX_MS: each outcome must be one it
+ * documents for the timeout.  A wait that ran out did not end before its
+ * time (1 ms of slack for the rounding of the time left that the library
+ * asks for again after a restart in place).
+ */
+static int
+op_alloc_wait(struct worker *w, bool zero)
+{
+	int timeout = (int)(rnd(w) % (WAIT_MAX_MS + 1)), rc;
+	uint64_t len = rand_size(w);
+	pool_off_t off = POOL_OFF_NONE;
+	double t0 = now_s(), took_ms;
+
+	w->me->n.waits++;
+	rc = pool_alloc_wait(w->p, len, 0, zero ? POOL_ALLOC_ZERO : 0,
+			     timeout, &off);
+	took_ms = (now_s() - t0) * 1000;
+	if (rc == 0) {
+		w->me->n.served++;
+		return keep_new_block(w, "pool_alloc_wait", off, len, zero);
+	}
+	if (rc == -ENOMEM && timeout == 0) {
+		w->me->n.nomem++;
+		return 0;
+	}
+	if (rc == -ETIMEDOUT && timeout > 0 && took_ms + 1 >= timeout) {
+		w->me->n.timed_out++;
+		return 0;
+	}
+	if (rc == -ETIMEDOUT && timeout > 0)
+		return wfail(w, E_WAIT, "pool_alloc_wait(%" PRIu64 " B, %d ms)"
+			     " ran out after %.1f ms", len, timeout, took_ms);
+	if (rc == -EAGAIN && timeout > 0) {
+		w->me->n.eagain++;
+		return 0;
+	}
+	if (rc == -ECONNRESET)
+		return OP_RESET;
+	return wfail(w, E_WAIT, "pool_alloc_wait(%" PRIu64 " B, %d ms) = %d "
+		     "(%s) after %.1f ms", len, timeout, rc, pool_strerror(rc),
+		     took_ms);
+}
+
 /* alloc, calloc (zero) or realloc(NONE, size); fill; maybe publish. */
 static int
 op_alloc(struct worker *w, bool zero)
 {
 	const char *what = zero ? "pool_calloc" : "pool_alloc";
-	uint64_t len = rand_size(w), nmemb = 1, k;
+	uint64_t len = rand_size(w), nmemb = 1;
 	pool_off_t off = POOL_OFF_NONE;
-	struct live_block *lb;
-	struct tag t;
-	uint8_t *b;
 	int rc;
 
 	if (w->nlive == MAX_LIVE)
 		return op_free(w);
+	if (w->run->waits && rnd(w) % WAIT_EVERY == 0)
+		return op_alloc_wait(w, zero);
 	if (zero) {
 		nmemb = 1 + rnd(w) % 4;
 		len = (len + nmemb - 1) / nmemb * nmemb;
@@ -712,25 +830,7 @@ op_alloc(struct worker *w, bool zero)
 	}
 	if (rc)
 		return call_failed(w, rc, E_ALLOC, what, len);
-	if ((rc = check_new_block(w, what, off, len, -1)))
-		return rc;
-	b = pool_ptr(w->p, off);
-	if (zero && (k = first_nonzero(b, len)) < len)
-		return wfail(w, E_CALLOC, "pool_calloc(%" PRIu64 ", %" PRIu64
-			     ") block %#" PRIx64 ": byte %" PRIu64 " is %#x",
-			     nmemb, len / nmemb, off, k, b[k]);
-	t = make_tag(w->id, ++w->serial);
-	pattern_fill(b, &t, 0, len);
-	lb = &w->live[w->nlive++];
-	*lb = (struct live_block){.off = off, .len = len, .serial = w->serial,
-				  .pub = -1};
-	if (zero)
-		w->me->n.callocs++;
-	else
-		w->me->n.allocs++;
-	if (rnd(w) % 6 == 0)
-		publish(w, w->nlive - 1);
-	return 0;
+	return keep_new_block(w, what, off, len, zero);
 }
 
 static int
@@ -963,10 +1063,134 @@ op_usable(struct worker *w)
 	return 0;
 }
 
+static const char *
+gate_name(const struct worker *w, const struct pool *p)
+{
+	return p == w->pg ? "g" : "e";
+}
+
+/* A block of pool g or e (GATE_BLOCK bytes at off) must be ours. */
+static int
+gate_check(const struct worker *w, struct pool *p, const char *when,
+	   uint64_t off, uint64_t serial)
+{
+	struct tag t = make_tag(w->id, serial);
+	const uint8_t *b = pool_ptr(p, off);
+	uint64_t k = pattern_check(b, &t, 0, GATE_BLOCK);
+
+	if (k < GATE_BLOCK)
+		return wfail(w, E_GATE, "%s: block %#" PRIx64 " of pool %s: "
+			     "byte %" PRIu64 " is %#x, expected %#x", when,
+			     off, gate_name(w, p), k, b[k], pattern_byte(&t, k));
+	return 0;
+}
+
+/* A block pool_alloc_wait gave in pool g or e: inside it; patterned. */
+static int
+gate_take(struct worker *w, struct pool *p, uint64_t off, uint64_t *serial)
+{
+	struct tag t;
+
+	if (off == POOL_OFF_NONE || off % 16 || off >= pool_size(p) ||
+	    GATE_BLOCK > pool_size(p) - off)
+		return wfail(w, E_OFFSET, "pool_alloc_wait(-1) in pool %s gave "
+			     "offset %#" PRIx64 ", outside it or not aligned",
+			     gate_name(w, p), off);
+	*serial = ++w->serial;
+	t = make_tag(w->id, *serial);
+	pattern_fill(pool_ptr(p, off), &t, 0, GATE_BLOCK);
+	return 0;
+}
+
+/* Give our block of pool g back (after checking it), if we have one. */
+static int
+gate_free(struct worker *w)
+{
+	uint64_t off = w->g_off;
+	int rc;
+
+	if (off == POOL_OFF_NONE)
+		return 0;
+	if ((rc = gate_check(w, w->pg, "before freeing", off, w->g_serial)))
+		return rc;
+	w->g_off = POOL_OFF_NONE;
+	if ((rc = pool_free(w->pg, off)))
+		return call_failed(w, rc, E_FREE, "pool_free(g)", off);
+	return 0;
+}
+
+/*
+ * Pool g: free our block, or (holding none) wait for one with no end.
+ * Its holders all free theirs at their next operation here and wait
+ * nowhere without an end meanwhile, or are killed: room comes.
+ */
+static int
+op_gate(struct worker *w)
+{
+	pool_off_t off = POOL_OFF_NONE;
+	int rc;
+
+	if (w->g_off != POOL_OFF_NONE)
+		return gate_free(w);
+	w->me->n.g_waits++;
+	rc = pool_alloc_wait(w->pg, GATE_BLOCK, 0, 0, -1, &off);
+	if (rc == -EAGAIN) {
+		w->me->n.g_eagain++;
+		return 0;
+	}
+	if (rc)
+		return call_failed(w, rc, E_WAIT, "pool_alloc_wait(g, -1)",
+				   GATE_BLOCK);
+	w->me->n.g_served++;
+	w->g_off = off;
+	return gate_take(w, w->pg, off, &w->g_serial);
+}
+
+/*
+ * Done: wait with no end in pool e, which the test keeps full until every
+ * worker is here.  From here on the test kills nobody: at_gate is stored
+ * before doomed is read, and the test stores doomed before it reads
+ * at_gate, so one of the two sees the other (a worker that sees doomed
+ * stays until it is killed or spared).
+ */
+static int
+gate_end(struct worker *w)
+{
+	pool_off_t off = POOL_OFF_NONE;
+	uint64_t serial;
+	int rc;
+
+	if ((rc = gate_free(w)))
+		return rc;
+	__atomic_store_n(&w->me->at_gate, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&w->me->doomed, __ATOMIC_SEQ_CST))
+		harness_sleep_ms(1);
+	alarm(GATE_ALARM);
+	while ((rc = pool_alloc_wait(w->pe, GATE_BLOCK, 0, 0, -1, &off)) ==
+	       -EAGAIN) {
+		w->me->n.e_eagain++;
+		harness_sleep_ms(1);
+	}
+	if (rc)
+		return call_failed(w, rc, E_WAIT, "pool_alloc_wait(e, -1)",
+				   GATE_BLOCK);
+	w->me->n.e_served++;
+	alarm(WORKER_ALARM);
+	if ((rc = gate_take(w, w->pe, off, &serial)) ||
+	    (rc = gate_check(w, w->pe, "before freeing", off, serial)))
+		return rc;
+	if ((rc = pool_free(w->pe, off)))
+		return call_failed(w, rc, E_FREE, "pool_free(e)", off);
+	return 0;
+}
+
 static int
 one_op(struct worker *w)
 {
 	unsigned r = (unsigned)(rnd(w) % 100);
+
+	if (w->run->waits && rnd(w) % GATE_EVERY == 0)
+		return op_gate(w);
 
 	if (r < MIX_ALLOC)
 		return op_alloc(w, false);
@@ -981,6 +1205,33 @@ one_op(struct worker *w)
 	if (r < MIX_RELEASE)
 		return op_release(w);
 	return op_usable(w);
+}
+
+/*
+ * Pools g and e without a cache: a block freed there goes back to the
+ * daemon at once, the room that ends other workers' waits.  In the pool,
+ * even workers keep no cache and odd ones a small one: the room their
+ * frees make reaches the waiters too, now or at a flush.  (A budget on a
+ * handle without a cache, $POOLMGR_CLIENT_CACHE=0, is -EOPNOTSUPP.)
+ */
+static int
+open_wait_pools(struct worker *w, struct pool_conn *c, struct pool *p)
+{
+	int rc;
+
+	w->g_off = POOL_OFF_NONE;
+	rc = pool_set_cache(p, w->id % 2 ? WAIT_CACHE : 0);
+	if (rc == -EOPNOTSUPP && w->id % 2)
+		rc = 0;
+	if (rc == 0)
+		rc = pool_open(c, "g", &w->pg);
+	if (rc == 0)
+		rc = pool_set_cache(w->pg, 0);
+	if (rc == 0)
+		rc = pool_open(c, "e", &w->pe);
+	if (rc == 0)
+		rc = pool_set_cache(w->pe, 0);
+	return rc;
 }
 
 /*
@@ -1014,6 +1265,8 @@ worker_connect(struct worker *w)
 			rc = pool_open(c, POOL_NAME, &p);
 		if (rc == 0)
 			rc = pool_stats(p, &st);
+		if (rc == 0 && w->run->waits)
+			rc = open_wait_pools(w, c, p);
 		if (rc == 0)
 			break;
 		connected = c != NULL;
@@ -1193,6 +1446,8 @@ worker_main(void *arg)
 		if (rc)
 			return rc == OP_RESET ? E_RESET : rc;
 	}
+	if (w->run->waits && (rc = gate_end(w)))
+		return rc == OP_RESET ? E_RESET : rc;
 	rc = worker_finish(w, w->run->random_finish ?
 			   (enum finish_mode)(rnd(w) % 4) :
 			   (enum finish_mode)(w->id % 3));
@@ -1227,6 +1482,7 @@ slot_prepare(unsigned i)
 	for (k = 0; k < NPUB; k++)
 		slot_write(&ps->pub[k], POOL_OFF_NONE, 0, 0, 0, 0);
 	__atomic_store_n(&ps->doomed, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&ps->at_gate, 0, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&ps->id, ++fx.next_id, __ATOMIC_SEQ_CST);
 }
 
@@ -1364,14 +1620,20 @@ print_summary(const char *test, unsigned workers, double elapsed)
 }
 
 static void
-check_pool(const char *test)
+check_pool_named(const char *test, const char *name)
 {
 	char msg[256] = "";
-	int rc = pool_check_by_name(fx.conn, POOL_NAME, msg, sizeof(msg));
+	int rc = pool_check_by_name(fx.conn, name, msg, sizeof(msg));
 
 	if (rc)
-		fail_msg("%s: pool_check_by_name: %s: %s", test,
+		fail_msg("%s: pool_check_by_name(%s): %s: %s", test, name,
 			 pool_strerror(rc), msg);
+}
+
+static void
+check_pool(const char *test)
+{
+	check_pool_named(test, POOL_NAME);
 }
 
 /*
@@ -1415,12 +1677,18 @@ list_pool(const char *test)
 }
 
 static struct pool_stats
-stats_now(void)
+stats_of(const char *name)
 {
 	struct pool_stats st;
 
-	EXPECT_RC(pool_stats_by_name(fx.conn, POOL_NAME, &st), 0);
+	EXPECT_RC(pool_stats_by_name(fx.conn, name, &st), 0);
 	return st;
+}
+
+static struct pool_stats
+stats_now(void)
+{
+	return stats_of(POOL_NAME);
 }
 
 /* Poll until nothing is live and nobody has the pool open (bounded). */
@@ -1465,15 +1733,21 @@ assert_empty(const char *test, const struct pool_stats *st,
 }
 
 static void
+start_daemon_with(const char *config)
+{
+	if (harness_start(&fx.d, config) != 0)
+		fail_msg("harness_start failed (build %s)", harness_build());
+	EXPECT_RC(pool_connect(fx.d.sock, &fx.conn), 0);
+	shared_map();
+}
+
+static void
 start_daemon(void)
 {
 	char config[128];
 
 	snprintf(config, sizeof(config), POOL_CONFIG, fx.granularity);
-	if (harness_start(&fx.d, config) != 0)
-		fail_msg("harness_start failed (build %s)", harness_build());
-	EXPECT_RC(pool_connect(fx.d.sock, &fx.conn), 0);
-	shared_map();
+	start_daemon_with(config);
 }
 
 /* Disconnect and stop the daemon, which must exit cleanly. */
@@ -1884,6 +2158,188 @@ daemon_restart(void **state)
 	stop_daemon();
 }
 
+/* ---- alloc_waits_under_load --------------------------------------------- */
+
+/*
+ * SIGKILL a random worker that is not at the end gate (see gate_end) and
+ * start a replacement, which goes on with the slot's operations, or goes
+ * to the gate if they are done.  Whether one was killed.
+ */
+static bool
+kill_not_at_gate(const char *test, const struct run *run, unsigned *spawned)
+{
+	unsigned i = random_running();
+	struct proc_slot *ps = &fx.sh->slot[i];
+	int rc;
+
+	__atomic_store_n(&ps->doomed, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&ps->at_gate, __ATOMIC_SEQ_CST)) {
+		__atomic_store_n(&ps->doomed, 0, __ATOMIC_SEQ_CST);
+		return false;
+	}
+	kill(fx.pid[i], SIGKILL);
+	if ((rc = reap(i, true)) != 128 + SIGKILL)
+		worker_failed(test, i, rc);
+	spawn_worker(run, i);
+	(*spawned)++;
+	return true;
+}
+
+static unsigned
+at_gate(void)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < fx.procs; i++)
+		n += __atomic_load_n(&fx.sh->slot[i].at_gate,
+				     __ATOMIC_ACQUIRE) != 0;
+	return n;
+}
+
+/* Wait (bounded) until n allocations wait in pool name. */
+static void
+wait_alloc_waits(const char *test, const char *name, uint32_t n)
+{
+	double t0 = now_s();
+	struct pool_stats st;
+
+	for (;;) {
+		reap_finished(test);
+		st = stats_of(name);
+		if (st.alloc_waits == n)
+			return;
+		if (st.alloc_waits > n || now_s() - t0 > CONNECT_S + 10)
+			fail_msg("%s: %u allocations wait in pool %s, expected "
+				 "%u", test, st.alloc_waits, name, n);
+		harness_sleep_ms(5);
+	}
+}
+
+/* After the run: pool name holds nothing, nobody waits there, it checks. */
+static void
+assert_no_waits(const char *test, const char *name)
+{
+	struct pool_stats st = stats_of(name);
+
+	printf("%s: pool %s after: live blocks %" PRIu64 ", handles %" PRIu64
+	       ", allocations waiting %u, failed allocs %" PRIu64 "\n", test,
+	       name, st.live_blocks, st.clients, st.alloc_waits,
+	       st.failed_allocs);
+	assert_int_equal(st.alloc_waits, 0);
+	assert_int_equal(st.live_blocks, 0);
+	assert_int_equal(st.clients, 0);
+	check_pool_named(test, name);
+}
+
+static void
+check_all_pools(const char *test)
+{
+	check_pool(test);
+	check_pool_named(test, "g");
+	check_pool_named(test, "e");
+}
+
+static void
+alloc_waits_under_load(void **state)
+{
+	const char *test = "alloc-waits";
+	unsigned long ops = fx.ops / 10 > 200 ? fx.ops / 10 : 200;
+	struct run run = {.name = test, .ops = ops, .random_finish = true,
+			  .waits = true};
+	uint32_t maxw = fx.procs / 2 ? fx.procs / 2 : 1;
+	uint64_t total = (uint64_t)fx.procs * ops, failed, bound;
+	pool_off_t fill[MAX_PROCS], off;
+	struct pool_stats before, after;
+	struct progress pr = {0};
+	double t0, t_restart = 0, next_kill, elapsed, waited;
+	unsigned i, nfill = 0, kills = 0, spawned, restarts = 0;
+	struct counters n;
+	char config[512];
+	struct pool *pe;
+	int rc;
+
+	(void)state;
+	snprintf(config, sizeof(config), WAIT_POOL_CONFIG, maxw,
+		 GATE_BLOCK * maxw, GATE_BLOCK * fx.procs);
+	start_daemon_with(config);
+	/* Pool e full of the test's blocks: the end gate is shut. */
+	EXPECT_RC(pool_open(fx.conn, "e", &pe), 0);
+	EXPECT_RC(pool_set_cache(pe, 0), 0);
+	while ((rc = pool_alloc(pe, GATE_BLOCK, &off)) == 0) {
+		assert_true(nfill < MAX_PROCS);
+		fill[nfill++] = off;
+	}
+	assert_int_equal(rc, -ENOMEM);
+	assert_int_equal(nfill, fx.procs);
+	before = stats_now();
+	t0 = now_s();
+	for (i = 0; i < fx.procs; i++)
+		spawn_worker(&run, i);
+	spawned = fx.procs;
+	next_kill = t0 + kill_gap();
+	while (at_gate() < fx.procs) {
+		reap_finished(test);
+		if (running() != fx.procs)
+			fail_msg("%s: a worker ended before the end gate "
+				 "opened", test);
+		if (!restarts && total_done() >= total / 2) {
+			t_restart = now_s();
+			if (harness_restart_in_place(&fx.d) != 0)
+				fail_msg("%s: poolmgrd did not restart in "
+					 "place", test);
+			t_restart = now_s() - t_restart;
+			restarts++;
+			check_all_pools(test);	/* under load, after it */
+		}
+		if (kills < fx.kills_max && now_s() >= next_kill) {
+			kills += kill_not_at_gate(test, &run, &spawned);
+			next_kill = now_s() + kill_gap();
+		}
+		watch_progress(test, &pr);
+		harness_sleep_ms(5);
+	}
+	/* Everyone at the gate: as many wait there as may, and it checks. */
+	wait_alloc_waits(test, "e", maxw);
+	check_pool_named(test, "e");
+	for (i = 0; i < nfill; i++)
+		EXPECT_RC(pool_free(pe, fill[i]), 0);
+	/* Now every waiter with no end must get its block, and finish. */
+	for (i = 0; i < fx.procs; i++)
+		if ((rc = reap(i, true)) != 0)
+			worker_failed(test, i, rc);
+	elapsed = now_s() - t0;
+	pool_close(pe);
+	print_summary(test, spawned, elapsed);
+	sum_counters(&n);
+	printf("%s: waiting allocations %" PRIu64 " (0-%d ms, one in %d): "
+	       "served %" PRIu64 ", ran out %" PRIu64 ", -EAGAIN %" PRIu64
+	       "; with no end in pool g: %" PRIu64 " (served %" PRIu64
+	       ", -EAGAIN %" PRIu64 "); at the end gate: served %" PRIu64
+	       ", -EAGAIN %" PRIu64 "\n", test, n.waits, WAIT_MAX_MS,
+	       WAIT_EVERY, n.served, n.timed_out, n.eagain, n.g_waits,
+	       n.g_served, n.g_eagain, n.e_served, n.e_eagain);
+	printf("%s: kills %u, restarts in place %u (%.0f ms from SIGUSR2 to "
+	       "the new image's log line), max_alloc_waits %u\n", test, kills,
+	       restarts, t_restart * 1000, maxw);
+	assert_true(total_done() >= total);
+	assert_int_equal(restarts, 1);
+	assert_int_equal(n.e_served, fx.procs);
+
+	after = wait_empty(&waited);
+	/* Counted by the daemon: no more refusals than the workers saw. */
+	failed = after.failed_allocs - before.failed_allocs;
+	bound = n.nomem + n.timed_out + n.eagain + kills;
+	printf("%s: failed allocs +%" PRIu64 ", at most -ENOMEM + ran out + "
+	       "-EAGAIN + kills = %" PRIu64 "\n", test, failed, bound);
+	assert_true(failed <= bound);
+	assert_empty(test, &after, &before);
+	assert_int_equal(after.alloc_waits, 0);
+	assert_no_waits(test, "g");
+	assert_no_waits(test, "e");
+	assert_true(harness_alive(&fx.d));
+	stop_daemon();
+}
+
 int
 main(void)
 {
@@ -1894,6 +2350,7 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(random_kills_lose_nothing, teardown),
 		cmocka_unit_test_teardown(daemon_restart, teardown),
+		cmocka_unit_test_teardown(alloc_waits_under_load, teardown),
 	};
 
 	fx.procs = (unsigned)env_ulong("POOLMGR_STRESS_PROCS", DEFAULT_PROCS,
