@@ -2253,6 +2253,7 @@ alloc_waits_under_load(void **state)
 	struct progress pr = {0};
 	double t0, t_restart = 0, next_kill, elapsed, waited;
 	unsigned i, nfill = 0, kills = 0, spawned, restarts = 0;
+	uint32_t waiting = 0;
 	struct counters n;
 	char config[512];
 	struct pool *pe;
@@ -2283,6 +2284,9 @@ alloc_waits_under_load(void **state)
 			fail_msg("%s: a worker ended before the end gate "
 				 "opened", test);
 		if (!restarts && total_done() >= total / 2) {
+			/* Those still waiting at SIGUSR2 are asked again. */
+			waiting = stats_now().alloc_waits +
+				  stats_of("g").alloc_waits;
 			t_restart = now_s();
 			if (harness_restart_in_place(&fx.d) != 0)
 				fail_msg("%s: poolmgrd did not restart in "
@@ -2318,9 +2322,10 @@ alloc_waits_under_load(void **state)
 	       ", -EAGAIN %" PRIu64 "\n", test, n.waits, WAIT_MAX_MS,
 	       WAIT_EVERY, n.served, n.timed_out, n.eagain, n.g_waits,
 	       n.g_served, n.g_eagain, n.e_served, n.e_eagain);
-	printf("%s: kills %u, restarts in place %u (%.0f ms from SIGUSR2 to "
-	       "the new image's log line), max_alloc_waits %u\n", test, kills,
-	       restarts, t_restart * 1000, maxw);
+	printf("%s: kills %u, restarts in place %u (%u allocations waiting "
+	       "just before; %.0f ms from SIGUSR2 to the new image's log "
+	       "line), max_alloc_waits %u\n", test, kills, restarts, waiting,
+	       t_restart * 1000, maxw);
 	assert_true(total_done() >= total);
 	assert_int_equal(restarts, 1);
 	assert_int_equal(n.e_served, fx.procs);
