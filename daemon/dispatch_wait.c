@@ -151,10 +151,13 @@ lookup_wait(struct call *c, struct dpool *p, const Poolmgr__Lookup *m)
 		return refuse(c, -EINTR, "the daemon restarts in place: ask "
 			      "again for the time left");
 	if (!lw) {
+		/* The bound named: a reload may have put it below those
+		 * waiting, or at 0. */
 		if (p->name_waits >= name_waits_max())
 			return refuse(c, -EAGAIN, "pool %s has %u waiting "
-				      "lookup%s, the most allowed", p->name,
-				      p->name_waits, log_plural(p->name_waits));
+				      "lookup%s; max_name_waits is %u", p->name,
+				      p->name_waits, log_plural(p->name_waits),
+				      name_waits_max());
 		if (!(lw = lookup_wait_new(c, p, m, now)))
 			return refuse(c, -ENOMEM, "out of memory");
 	}

@@ -513,6 +513,15 @@ bound_and_closed_waiter(void **state)
 	unanswered(b, "the second waiter");
 	raw_lookup(k, 2, hc, "f/frame", LONG_WAIT_MS, 0, false);
 	raw_refused(k, 2, -EAGAIN);
+	/* Its words name the bound, not the count as "the most allowed". */
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	EXPECT_RC(pool_open(c, BOUNDED, &p), 0);
+	EXPECT_RC(pool_lookup_wait(p, "f/frame", 0, LONG_WAIT_MS, 0, &off,
+				   NULL, NULL), -EAGAIN);
+	assert_non_null(strstr(pool_last_message(-EAGAIN), "pool " BOUNDED
+			       " has 2 waiting lookups; max_name_waits is 2"));
+	pool_close(p);
+	pool_disconnect(c);
 	/* A lookup that does not wait is not bounded. */
 	raw_lookup(k, 3, hc, "f/frame", 0, 0, false);
 	raw_refused(k, 3, -ENOENT);
