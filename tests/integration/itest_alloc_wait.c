@@ -884,7 +884,7 @@ restart_timeout_words(void **state)
 {
 	static struct full f;
 	struct want w = {.pool = "restart_words", .size = BLOCK,
-			 .timeout_ms = 5000};
+			 .timeout_ms = 3000};
 	struct waiter k;
 	struct got g;
 	int before;
@@ -898,10 +898,10 @@ restart_timeout_words(void **state)
 	g = waiter_got(&k);
 	if (g.rc != -ETIMEDOUT)
 		fail_msg("a wait across a restart: %d (%s)", g.rc, g.message);
-	/* The caller asked for 5000 ms: the words say so, as without a
+	/* The caller asked for 3000 ms: the words say so, as without a
 	 * restart (and as the Python binding's do). */
-	if (!strstr(g.message, "in 5000 ms"))
-		fail_msg("a 5000 ms wait that ran out says \"%s\"",
+	if (!strstr(g.message, "in 3000 ms"))
+		fail_msg("a 3000 ms wait that ran out says \"%s\"",
 			 g.message);
 	waiter_end(&k);
 	full_end(&f, true);

@@ -22,8 +22,8 @@
  *   status_only_when_changed  an allocation changes the status line:
  *       a STATUS= with its bytes comes within the interval (10 s); then a
  *       request that changes nothing, and nothing at all comes in the
- *       next 12 s.  (It sent a STATUS= every 10 s, changed or not, and
- *       so woke an idle daemon under systemd.)  23 s.
+ *       next 11 s.  (It sent a STATUS= every 10 s, changed or not, and
+ *       so woke an idle daemon under systemd.)  22 s.
  */
 #include <errno.h>
 #include <poll.h>
@@ -327,7 +327,7 @@ status_only_when_changed(void **state)
 	/* Served, but the line is the same: nothing is sent, ever. */
 	assert_int_equal(pool_stats(p, &s), 0);
 	buf[0] = '\0';
-	assert_int_equal(notify_next(fd, 12000, buf, sizeof(buf)), -1);
+	assert_int_equal(notify_next(fd, 11000, buf, sizeof(buf)), -1);
 
 	assert_int_equal(pool_free(p, off), 0);
 	pool_disconnect(c);
