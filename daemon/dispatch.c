@@ -413,8 +413,8 @@ dispatch_wake(void)
 	for (w = TAILQ_FIRST(&waiters); w; w = next) {
 		next = TAILQ_NEXT(w, entry);
 		if (dpool_release_passed(w->mark) ||
-		    (w->settle && (now ? now : (now = dispatch_now_ns())) - w->since_ns
-		     >= settle_wait_ns()))
+		    (w->settle && (now ? now : (now = dispatch_now_ns())) -
+		     w->since_ns >= settle_wait_ns()))
 			peer_resume(w->peer);	/* may free w, only w */
 	}
 }
