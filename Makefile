@@ -550,8 +550,9 @@ endif
 # journals and keep memfds, and the client library fed a fake daemon's
 # replies.
 FUZZ_CC      ?= clang
-FUZZ_CFLAGS  := -std=gnu11 -g -O1 -Wall -Wextra -Werror \
-                -fsanitize=fuzzer,address,undefined \
+# Every source is compiled once, with the fuzzer's coverage but not its
+# main, into $(BUILD)/fuzzobj/; each harness links the objects it needs.
+FUZZ_COPTS   := -std=gnu11 -g -O1 -Wall -Wextra -Werror \
                 -fno-sanitize-recover=undefined -D_GNU_SOURCE -Idaemon \
                 -Iclient -I$(BUILD)/proto $(SD_CFLAGS)
 FUZZ_SECONDS ?= 300
@@ -559,38 +560,48 @@ FUZZERS      := $(BUILD)/fuzz/fuzz_engine $(BUILD)/fuzz/fuzz_dispatch \
                 $(BUILD)/fuzz/fuzz_restore $(BUILD)/fuzz/fuzz_recover \
                 $(BUILD)/fuzz/fuzz_client
 DAEMON_LIB_SRCS := $(filter-out daemon/poolmgrd.c,$(DAEMON_SRCS))
+fuzzobj = $(patsubst %.c,$(BUILD)/fuzzobj/%.o,$(1))
 
-$(BUILD)/fuzz/fuzz_engine: tests/fuzz/fuzz_engine.c $(ENGINE_SRCS)
+$(BUILD)/fuzzobj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
+	$(FUZZ_CC) $(FUZZ_COPTS) -fsanitize=fuzzer-no-link,address,undefined \
+	  -MMD -MP -c $< -o $@
 
-$(BUILD)/fuzz/fuzz_dispatch: tests/fuzz/fuzz_dispatch.c tests/fuzz/fuzz_common.h \
-		$(DAEMON_LIB_SRCS) $(ENGINE_SRCS) $(PROTO_C) $(STATE_C)
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(DAEMON_LIBS)
+-include $(wildcard $(BUILD)/fuzzobj/*/*.d $(BUILD)/fuzzobj/*/*/*.d \
+	   $(BUILD)/fuzzobj/*/*/*/*.d)
 
-# restore.c is included by the harness (its static rebuild and teardown).
-$(BUILD)/fuzz/fuzz_restore: tests/fuzz/fuzz_restore.c tests/fuzz/fuzz_common.h \
-		daemon/restore.c $(filter-out daemon/restore.c,$(DAEMON_LIB_SRCS)) \
-		$(ENGINE_SRCS) $(PROTO_C) $(STATE_C)
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ \
-	  $(filter-out daemon/restore.c,$(filter %.c,$^)) $(DAEMON_LIBS)
+# The protocol's headers come before any source that includes them.
+$(call fuzzobj,$(DAEMON_LIB_SRCS) $(LIB_SRCS) $(wildcard tests/fuzz/*.c)): \
+	| $(PROTO_H) $(STATE_H)
 
-$(BUILD)/fuzz/fuzz_recover: tests/fuzz/fuzz_recover.c tests/fuzz/fuzz_common.h \
-		daemon/restore.c daemon/journal_rec.h \
-		$(filter-out daemon/restore.c,$(DAEMON_LIB_SRCS)) \
-		$(ENGINE_SRCS) $(PROTO_C) $(STATE_C)
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ \
-	  $(filter-out daemon/restore.c,$(filter %.c,$^)) $(DAEMON_LIBS)
+FUZZ_LINK = @mkdir -p $(dir $@); \
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $(filter %.o,$^)
+
+$(BUILD)/fuzz/fuzz_engine: $(call fuzzobj,tests/fuzz/fuzz_engine.c \
+		$(ENGINE_SRCS))
+	$(FUZZ_LINK)
+
+FUZZ_DAEMON_OBJS := $(call fuzzobj,$(filter-out daemon/restore.c, \
+		    $(DAEMON_LIB_SRCS)) $(ENGINE_SRCS) $(PROTO_C) $(STATE_C))
+
+$(BUILD)/fuzz/fuzz_dispatch: $(call fuzzobj,tests/fuzz/fuzz_dispatch.c \
+		daemon/restore.c) $(FUZZ_DAEMON_OBJS)
+	$(FUZZ_LINK) $(DAEMON_LIBS)
+
+# restore.c is included by these harnesses (its static rebuild and
+# teardown), so it is not linked again.
+$(BUILD)/fuzz/fuzz_restore: $(call fuzzobj,tests/fuzz/fuzz_restore.c) \
+		$(FUZZ_DAEMON_OBJS)
+	$(FUZZ_LINK) $(DAEMON_LIBS)
+
+$(BUILD)/fuzz/fuzz_recover: $(call fuzzobj,tests/fuzz/fuzz_recover.c) \
+		$(FUZZ_DAEMON_OBJS)
+	$(FUZZ_LINK) $(DAEMON_LIBS)
 
 # The client library's sources as libpoolclient is made of them.
-$(BUILD)/fuzz/fuzz_client: tests/fuzz/fuzz_client.c tests/fuzz/fuzz_client.h \
-		$(LIB_SRCS) $(PROTO_C) \
-		$(wildcard client/*.h)
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(LIB_LIBS)
+$(BUILD)/fuzz/fuzz_client: $(call fuzzobj,tests/fuzz/fuzz_client.c \
+		$(LIB_SRCS) $(PROTO_C))
+	$(FUZZ_LINK) $(LIB_LIBS)
 
 fuzzers: deps
 	@$(MAKE) --no-print-directory $(FUZZERS)
