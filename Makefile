@@ -136,6 +136,7 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_sharemap_renew itest_restart_guard itest_recover \
               itest_names itest_names_crash itest_restart_edges \
               itest_names_readers itest_notify itest_probe_exit \
+              itest_alloc_persist \
               itest_cache_threads \
               itest_numa \
               itest_huge itest_evict itest_names_wait itest_alloc_wait \

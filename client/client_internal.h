@@ -40,6 +40,7 @@
 #define CONN_FEATURE_DAEMON_STATS	(1ULL << 3)	/* DaemonStats */
 #define CONN_FEATURE_LIST_BLOCKS	(1ULL << 4)	/* ListBlocks */
 #define CONN_FEATURE_ALLOC_WAIT		(1ULL << 5)	/* Alloc.wait_ms */
+#define CONN_FEATURE_ALLOC_PERSIST	(1ULL << 6)	/* Alloc.persist */
 
 /*
  * Descriptors that came with a reply (OpenPool: the memfd, the share map;

@@ -495,13 +495,40 @@ pool_calloc(struct pool *p, size_t nmemb, size_t size, pool_off_t *out)
 	return client_alloc(p, size, 0, 1, nmemb, out);
 }
 
-/* What an allocation that waits for room asks (pool_alloc_wait). */
+/* What pool_alloc_wait asks. */
 struct client_alloc_wait {
 	uint64_t	 size, align;
 	int		 zero;
 	int		 part;		/* POOL_ALLOC_PART */
+	int		 persist;	/* POOL_ALLOC_PERSIST */
 	pool_off_t	*out;
 };
+
+/*
+ * One Alloc of pool_alloc_wait's, waiting up to wait_ms for room (0: not
+ * at all); retry: the client will ask again after a refusal for room.
+ * The handle holds the block it gets, and its cache may keep it once
+ * freed, unless it was made persistent: the pool holds that one, and
+ * whoever frees it ends it.
+ */
+static int
+client_alloc_wait_once(struct pool *p, const struct client_alloc_wait *aw,
+    uint32_t wait_ms, int part, int retry)
+{
+	Poolmgr__Alloc	al = POOLMGR__ALLOC__INIT;
+	uint64_t	usable;
+	int		error;
+
+	al.retry_follows = retry;
+	al.wait_ms = wait_ms;
+	al.wait_part = part;
+	al.persist = aw->persist;
+	error = client_alloc_send(p, &al, aw->size, aw->align, aw->zero, 1,
+	    aw->out, &usable);
+	if (error == 0 && !aw->persist)
+		cache_track(p, *aw->out, usable);
+	return error;
+}
 
 /*
  * client_wait's try: the allocation, waiting up to wait_ms for room.  A
@@ -512,16 +539,24 @@ static int
 client_alloc_wait_try(struct pool *p, void *arg, uint32_t wait_ms, int more)
 {
 	struct client_alloc_wait	*aw = arg;
-	Poolmgr__Alloc			 al = POOLMGR__ALLOC__INIT;
-	uint64_t			 usable;
-	int				 error;
 
-	al.wait_ms = wait_ms;
-	al.wait_part = more || aw->part;
-	error = client_alloc_send(p, &al, aw->size, aw->align, aw->zero, 1,
-	    aw->out, &usable);
-	if (error == 0)
-		cache_track(p, *aw->out, usable);
+	return client_alloc_wait_once(p, aw, wait_ms, more || aw->part, 0);
+}
+
+/*
+ * A block persistent from its allocation, not waiting: always the
+ * daemon's (the cache's blocks are the handle's own), after the cache is
+ * given back if the first answer is a refusal for room.
+ */
+static int
+client_alloc_persist(struct pool *p, const struct client_alloc_wait *aw)
+{
+	int	error, retry;
+
+	retry = client_will_retry(p);
+	error = client_alloc_wait_once(p, aw, 0, 0, retry);
+	if (error != 0 && client_retry(p, error, retry))
+		error = client_alloc_wait_once(p, aw, 0, 0, 0);
 	return error;
 }
 
@@ -540,22 +575,16 @@ static int
 client_alloc_waiting(struct pool *p, struct client_alloc_wait *aw,
     int timeout_ms)
 {
-	uint64_t	usable;
-	int		error;
+	int	error;
 
-	if (aw->align <= p->granularity &&
+	if (!aw->persist && aw->align <= p->granularity &&
 	    (error = cache_alloc(p, aw->size, aw->zero, aw->out)) != 0)
 		return error > 0 ? 0 : error;
 	if (client_will_retry(p) && cache_bytes(p) == 0)
 		(void)cache_give_slack(p);
 	else if (client_will_retry(p)) {
-		error = client_alloc_once(p, aw->size, aw->align, aw->zero, 1,
-		    1, aw->out, &usable);
-		if (error == 0) {
-			cache_track(p, *aw->out, usable);
-			return 0;
-		}
-		if (!client_retry(p, error, 1))
+		error = client_alloc_wait_once(p, aw, 0, 0, 1);
+		if (error == 0 || !client_retry(p, error, 1))
 			return error;
 	}
 	return client_wait(p, timeout_ms, client_alloc_wait_try, aw);
@@ -568,13 +597,15 @@ pool_alloc_wait(struct pool *p, size_t size, size_t align, unsigned flags,
 	struct client_alloc_wait	aw = { size, align,
 					    (flags & POOL_ALLOC_ZERO) != 0,
 					    (flags & POOL_ALLOC_PART) != 0,
+					    (flags & POOL_ALLOC_PERSIST) != 0,
 					    out };
 
 	if (out == NULL)
 		return conn_local_failure(-EINVAL);
 	*out = POOL_OFF_NONE;
 	if (p == NULL || size == 0 || timeout_ms < -1 ||
-	    (flags & ~(POOL_ALLOC_ZERO | POOL_ALLOC_PART)) != 0)
+	    (flags & ~(POOL_ALLOC_ZERO | POOL_ALLOC_PART |
+	    POOL_ALLOC_PERSIST)) != 0)
 		return conn_local_failure(-EINVAL);
 	if (align != 0 && ((align & (align - 1)) != 0 ||
 	    align > client_map_align(p->size, p->page_size)))
@@ -584,13 +615,19 @@ pool_alloc_wait(struct pool *p, size_t size, size_t align, unsigned flags,
 		return conn_local_failure(-EINVAL);
 	if (conn_forked(p->conn))
 		return conn_local_failure(-ECHILD);
-	if (timeout_ms == 0)
+	if (timeout_ms == 0 && !aw.persist)
 		return client_alloc(p, size, align, aw.zero, 1, out);
 	/*
-	 * A daemon from before waiting allocations ignores wait_ms and
-	 * answers -ENOMEM at once: the caller would take it for "no room
-	 * came in time".  Say instead that it cannot wait, and ask nothing.
+	 * A daemon from before either ignores the field: its block would be
+	 * the handle's, freed when the program exits, and its -ENOMEM
+	 * would read "no room came in time".  Say instead that it cannot,
+	 * and ask nothing.
 	 */
+	if (aw.persist &&
+	    (p->conn->features & CONN_FEATURE_ALLOC_PERSIST) == 0)
+		return conn_local_failure(-EOPNOTSUPP);
+	if (timeout_ms == 0)
+		return client_alloc_persist(p, &aw);
 	if ((p->conn->features & CONN_FEATURE_ALLOC_WAIT) == 0)
 		return conn_local_failure(-EOPNOTSUPP);
 	return client_alloc_waiting(p, &aw, timeout_ms);

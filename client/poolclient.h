@@ -518,6 +518,7 @@ POOL_API int pool_calloc(struct pool *p, size_t nmemb, size_t size,
 /* pool_alloc_wait's flags. */
 #define POOL_ALLOC_ZERO		0x1	/* the bytes are zero, as pool_calloc */
 #define POOL_ALLOC_PART		0x2	/* a part of a longer wait (below) */
+#define POOL_ALLOC_PERSIST	0x4	/* the pool holds it, not the handle */
 
 /*
  * pool_alloc_wait - allocate size bytes (aligned to align if it is not 0,
@@ -531,6 +532,15 @@ POOL_API int pool_calloc(struct pool *p, size_t nmemb, size_t size,
  * no room; the evictable names a refusal would evict go first (see
  * pool_publish_flags).  timeout_ms 0 is pool_alloc (aligned or zeroed as
  * asked), which does not wait.
+ *
+ * POOL_ALLOC_PERSIST makes the block persistent as it is made, and the
+ * handle holds no reference to it: as pool_alloc, pool_persist and
+ * pool_free would leave it, in one request.  The block outlives this
+ * process, counts against its uid's quota in the pool as pool_persist's
+ * do, and is ended by whoever frees it, such as the process it is handed
+ * to.  For a producer that hands each block on as soon as it is written
+ * (a crash before the handover leaves the block persistent: `poolctl
+ * persisted` lists it); -EOPNOTSUPP from a daemon without it.
  *
  * Requests that wait are tried again in the order they first waited, but
  * each as a whole: a smaller one may get room that an earlier, bigger

@@ -36,7 +36,8 @@ import time
 import typing
 import weakref
 
-from poolclient_lib import (ALLOC_PART, ALLOC_ZERO, BLOCK_NAME_MAX, CREATE_GROUP,
+from poolclient_lib import (ALLOC_PART, ALLOC_PERSIST, ALLOC_ZERO,
+                            BLOCK_NAME_MAX, CREATE_GROUP,
                             CREATE_OWNER,
                             NAME_MAX, PUBLISH_EVICTABLE,
                             PUBLISH_REPLACE, SET_GROUP, SET_MODE, SET_OWNER,
@@ -787,9 +788,13 @@ class Pool(_Closing):
         with self._h as p:
             return _check(fn(p, *args))
 
-    def alloc(self, size, align=0, zero=False, wait=None):
+    def alloc(self, size, align=0, zero=False, wait=None, persist=False):
         """Allocate size bytes (aligned to align, a power of two, when not
-        0; zeroed when zero): the block's offset.  wait (seconds; None: do
+        0; zeroed when zero): the block's offset.  persist: the block is
+        persistent from the start and this handle holds no reference to
+        it, as after persist() and free() (POOL_ALLOC_PERSIST): for a
+        block handed to another process, whose free() ends it; EOPNOTSUPP
+        from a daemon without it.  wait (seconds; None: do
         not wait, -1: without end): when the pool has no room, wait for
         other clients to free some (or its limit to be raised), ENOMEM
         only without it; ETIMEDOUT if none came in time, EOPNOTSUPP from
@@ -804,8 +809,8 @@ class Pool(_Closing):
         _uint(size, "size", zero=False)
         _uint(align, "align")
         ms = _wait_ms(wait)
-        if ms != 0:
-            return self._alloc_wait(size, align, zero, ms)
+        if ms != 0 or persist:
+            return self._alloc_wait(size, align, zero, ms, persist)
         if align == 0 and zero:
             return self._off(_lib.pool_calloc, 1, size)
         if align == 0:
@@ -816,11 +821,20 @@ class Pool(_Closing):
                 ctypes.memset(_lib.pool_ptr(p, off), 0, size)
         return off
 
-    def _alloc_wait(self, size, align, zero, ms):
-        """alloc with a wait of ms (pool_alloc_wait, in parts)."""
+    def _alloc_wait(self, size, align, zero, ms, persist):
+        """alloc with a wait of ms (pool_alloc_wait, in parts; 0: no
+        wait), persistent if asked."""
         # pool_alloc_wait zeroes an unaligned block only (the daemon's
         # rule): an aligned one is zeroed here, as alloc does without wait.
         flags = ALLOC_ZERO if zero and align <= 1 else 0
+        if persist:
+            flags |= ALLOC_PERSIST
+        if ms == 0:
+            off = self._off(_lib.pool_alloc_wait, size, align, flags, 0)
+            if zero and align > 1:
+                with self._h as p:
+                    ctypes.memset(_lib.pool_ptr(p, off), 0, size)
+            return off
         out = _u64(OFF_NONE)
         with self._h as p:
             def ask(part, more):

@@ -19,7 +19,7 @@ SET_MODE, SET_OWNER, SET_GROUP, SET_QUOTA, SET_RETAIN, SET_LIMIT = \
     0x1, 0x2, 0x4, 0x8, 0x10, 0x20
 CREATE_OWNER, CREATE_GROUP = 0x1, 0x2
 # pool_alloc_wait's flags (client/poolclient.h).
-ALLOC_ZERO, ALLOC_PART = 0x1, 0x2
+ALLOC_ZERO, ALLOC_PART, ALLOC_PERSIST = 0x1, 0x2, 0x4
 
 # `make install` writes its LIBDIR here in the installed copy.
 _LIBDIR = None

@@ -253,16 +253,56 @@ held_in_steps(struct call *c, uint64_t off)
 	return HELD;
 }
 
+/*
+ * Alloc.persist: the new block goes to the pool as a Persist and a Free by
+ * its maker would take it there, in the one request.  The allocation's
+ * quota check counted the block against the session's blocks and its
+ * uid's persistent ones together, more than the persist counts, so what
+ * can refuse it now is the daemon's memory for the uid's charge, or, for
+ * a block zeroed in steps meanwhile, the uid's other connections having
+ * persisted up to the quota: either way the block goes back to the
+ * engine, as if never made, and the refusal is the answer.
+ */
 static int
-ready_in_steps(struct call *c, struct handle *h)
+persist_new(struct call *c, struct handle *h, struct block *b)
+{
+	uint64_t off = b->off, size = b->size;
+	int rc;
+
+	if ((rc = dpool_persist(h->pool, h, off, 0)) != 0) {
+		(void)dpool_unalloc(h->pool, h, off);
+		if (rc == -EDQUOT)
+			return refuse(c, rc, "uid %u would persist more than "
+				      "the pool's quota", (unsigned)c->s->uid);
+		return refuse_no_memory(c);
+	}
+	/* Persistent now: dropping the maker's hold leaves it live. */
+	rc = dpool_free(h->pool, h, off);
+	assert(rc == 0 && dpool_block(h->pool, off) == b);
+	(void)rc;
+	reply_block(c, off, size);
+	return 0;
+}
+
+/* The block of a successful allocation goes to its client. */
+static int
+alloc_done(struct call *c, struct handle *h, struct block *b, bool persist)
+{
+	if (persist)
+		return persist_new(c, h, b);
+	reply_block(c, b->off, b->size);
+	return 0;
+}
+
+static int
+ready_in_steps(struct call *c, struct handle *h, bool persist)
 {
 	struct block *b = dpool_block(h->pool, c->note);
 
 	if (!b || !dpool_holds(b, h))
 		return refuse(c, -EIO, "block %#llx was lost on its way",
 			      (unsigned long long)c->note);
-	reply_block(c, b->off, b->size);
-	return 0;
+	return alloc_done(c, h, b, persist);
 }
 
 int
@@ -280,8 +320,9 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 	if (!(h = get_handle(c, m->handle, true, &rc)))
 		return rc;
 	if (c->stage == 1)	/* held while its block was zeroed */
-		return ready_in_steps(c, h);
-	if ((rc = check_block_cap(c)))
+		return ready_in_steps(c, h, m->persist);
+	/* A block persistent from birth is no reference of the session's. */
+	if (!m->persist && (rc = check_block_cap(c)))
 		return rc;
 	if (m->zero && m->nmemb > 1 &&
 	    __builtin_mul_overflow(m->size, m->nmemb, &size))
@@ -308,8 +349,7 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 		return room_wait(c, h->pool, m->wait_ms, m->wait_part, size);
 	if (rc)
 		return refuse_alloc(c, h->pool, rc, m->retry_follows, size);
-	reply_block(c, b->off, b->size);
-	return 0;
+	return alloc_done(c, h, b, m->persist);
 }
 
 /*
@@ -504,7 +544,7 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 		return 0;
 	}
 	if (c->stage == 1)	/* held while its block moved */
-		return ready_in_steps(c, h);
+		return ready_in_steps(c, h, false);
 	do {
 		rc = dpool_realloc(h->pool, h, m->offset, m->size,
 				   quota_used(c, h), m->in_place, &b, &dst);

@@ -917,7 +917,7 @@ refused_unasked(struct full *f)
 	int waited = waits_logged(getpid());
 	pool_off_t off = 0;
 
-	EXPECT_RC(pool_alloc_wait(f->p, BLOCK, 0, 0x4, 100, &off), -EINVAL);
+	EXPECT_RC(pool_alloc_wait(f->p, BLOCK, 0, 0x8, 100, &off), -EINVAL);
 	assert_int_equal(off, POOL_OFF_NONE);
 	EXPECT_RC(pool_alloc_wait(f->p, BLOCK, 0, 0, -2, &off), -EINVAL);
 	EXPECT_RC(pool_alloc_wait(f->p, BLOCK, 0, 0, INT32_MIN, &off),

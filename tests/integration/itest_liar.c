@@ -70,6 +70,8 @@
  * wait_ms -ETIMEDOUT at once, which for a wait without end is -EPROTO,
  * asked once; a daemon without the bit (LIE_OLD_ALLOC) is never asked
  * to wait (-EOPNOTSUPP, nothing sent), and timeout 0 is a plain Alloc.
+ * No fake announces bit 6: an allocation made persistent as it is made
+ * is -EOPNOTSUPP, never sent, with or without a wait.
  * The fake announces pools' limits too (bit 1), and the daemon from before them
  * does not: a create or a set with a limit is then -EOPNOTSUPP and never
  * sent (the daemon would make or leave the pool without one), one
@@ -2016,7 +2018,16 @@ client_old_alloc(void *arg)
 	CHECK(strstr(pool_strerror(-EOPNOTSUPP), "an allocation that waits")
 	      != NULL, 125);
 	/* Bad arguments are still told apart from the daemon's age. */
-	CHECK_RC(pool_alloc_wait(p, 64, 0, 0x4, 200, &off), -EINVAL, 126);
+	CHECK_RC(pool_alloc_wait(p, 64, 0, 0x8, 200, &off), -EINVAL, 126);
+	/*
+	 * Nor can it make a block persistent as it allocates (bit 6): its
+	 * block would be the handle's, gone when the program exits.
+	 */
+	CHECK_RC(pool_alloc_wait(p, 64, 0, POOL_ALLOC_PERSIST, 0, &off),
+		 -EOPNOTSUPP, 129);
+	CHECK_RC(pool_alloc_wait(p, 64, 0, POOL_ALLOC_PERSIST, 200, &off),
+		 -EOPNOTSUPP, 130);
+	CHECK(off == POOL_OFF_NONE, 131);
 	/* Timeout 0 does not wait: the plain Alloc it always was. */
 	CHECK_RC(pool_alloc_wait(p, 64, 0, 0, 0, &off), 0, 127);
 	CHECK(off < FAKE_SIZE, 128);

@@ -299,6 +299,32 @@ def python_producer_c_reader():
 
 
 @test
+def persistent_from_the_alloc_read_by_c():
+    """alloc(persist=True) makes a block the pool holds, this handle
+    none (as persist() and free() would): the C consumer reads it and its
+    free ends it.  With a wait and zeroed, aligned too."""
+    with poolclient.connect() as c, c.open("py") as p:
+        p.flush()
+        before = p.stats()
+        b = p.alloc(64, persist=True)
+        p.buffer(b, 21)[:] = b"persistent from birth"
+        z = p.alloc(8192, align=4096, zero=True, wait=1, persist=True)
+        assert z % 4096 == 0 and bytes(p.buffer(z, 8192)) == bytes(8192)
+        now = p.stats()
+        assert now.persistent_blocks == before.persistent_blocks + 2, now
+        mine = [k for k in c.clients("py") if k.pid == os.getpid()]
+        assert sum(k.blocks for k in mine) == 0, mine
+        p.buffer(b, 22)[21:] = b"\0"
+        rc, out, err = run_c("examples/consumer", "py", str(b))
+        assert rc == 0 and out == "persistent from birth\n", (rc, out, err)
+        expect_error(errno.EINVAL, p.usable_size, b)
+        p.free(z)
+        after = p.stats()
+        assert after.persistent_blocks == before.persistent_blocks, after
+        assert after.live_blocks == before.live_blocks, (before, after)
+
+
+@test
 def c_consumer_hex_offsets_and_misses():
     """The C consumer takes an offset as poolctl names prints it (0x...),
     says once of each block it cannot find why, in words of blocks and

@@ -1,0 +1,483 @@
+/*
+ * itest_alloc_persist.c - blocks persistent from their allocation
+ * (pool_alloc_wait's POOL_ALLOC_PERSIST, Alloc.persist; docs/protocol.md,
+ * "Persistent from the start"), between real client processes.
+ *
+ *   handed_on              a producer process allocates a block so and
+ *       writes it: while it is still connected its handle holds nothing
+ *       (pool_clients), the pool counts one persistent block of its uid
+ *       (pool_persisted), and its exit leaves the block; a consumer reads
+ *       the bytes and frees it, which ends it: nothing live, nothing
+ *       persistent, the books checked;
+ *   quota                  the persisted bytes count against the uid's
+ *       quota as pool_persist's do: a request past it is -EDQUOT and
+ *       changes nothing (allocs, bytes, blocks as they were), a plain
+ *       allocation past it too; the free of the first makes room again;
+ *   not_a_reference        with max_blocks_per_session 4, one connection
+ *       makes 12 such blocks (it holds none of them), where its fifth
+ *       plain allocation is refused;
+ *   cache_neither_way      the handle's cache (when it has one) does not
+ *       serve such a request, and its own free of the block goes to the
+ *       daemon and ends it instead of keeping it;
+ *   waits_for_room         in a pool another process holds all of, a
+ *       waiter with POOL_ALLOC_PERSIST waits, gets its block from a free,
+ *       holds none, and the block is the pool's;
+ *   zeroed_in_steps        POOL_ALLOC_ZERO | POOL_ALLOC_PERSIST of 8 MiB
+ *       over dirty pages, zeroed in steps (release_step 256K): zeroes,
+ *       persistent, held by nobody;
+ *   refusals               a read-only handle is refused (nothing made),
+ *       size 0 and unknown flags are -EINVAL; the daemon's check passes.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "harness.h"
+#include "poolclient.h"
+
+#define KiB		((size_t)1 << 10)
+#define MiB		((size_t)1 << 20)
+#define CONF		"release_step = 256K\n" \
+			"max_blocks_per_session = 4\n" \
+			"[pool default]\nsize = 16M\n" \
+			"[pool steps]\nsize = 32M\n"
+#define LONG_WAIT_MS	60000	/* only a guard: the tests end the waits */
+#define LOG_WAIT_MS	30000
+#define FILL_MAX	64
+
+static struct daemon_proc d;
+static struct pool_conn *conn;
+
+static int
+setup(void **state)
+{
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	if (harness_start(&d, CONF) != 0)
+		return -1;
+	return pool_connect(d.sock, &conn) == 0 ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	pool_disconnect(conn);
+	return harness_finish(&d) == 0 ? 0 : -1;
+}
+
+/* The references the handles of process pid hold in pool name. */
+static uint64_t
+blocks_held_by(const char *name, pid_t pid)
+{
+	struct pool_client_info *ci;
+	size_t n, i;
+	uint64_t held = 0;
+	bool seen = false;
+
+	EXPECT_RC(pool_clients(conn, name, &ci, &n), 0);
+	for (i = 0; i < n; i++)
+		if (ci[i].pid == (uint32_t)pid) {
+			held += ci[i].blocks;
+			seen = true;
+		}
+	free(ci);
+	assert_true(seen);
+	return held;
+}
+
+/* The persistent blocks and bytes this uid has in pool name. */
+static void
+persisted_by_me(const char *name, uint64_t *blocks, uint64_t *bytes)
+{
+	struct pool_persisted *pp;
+	size_t n, total, i;
+
+	*blocks = *bytes = 0;
+	EXPECT_RC(pool_persisted(conn, name, &pp, &n, &total), 0);
+	for (i = 0; i < n; i++)
+		if (pp[i].uid == (uint32_t)getuid()) {
+			*blocks = pp[i].blocks;
+			*bytes = pp[i].bytes;
+		}
+	free(pp);
+}
+
+/* ---- a process that makes one block and reports it ---------------------- */
+
+struct maker {
+	const char *pool;
+	size_t size;
+	unsigned flags;
+	int timeout_ms;
+	unsigned char fill;
+	int report[2], go[2];
+};
+
+struct made {
+	int rc;
+	uint64_t off, usable;
+	int zeroed;		/* every byte was 0 before the fill */
+};
+
+static int
+maker_run(void *arg)
+{
+	struct maker *m = arg;
+	struct pool_conn *c;
+	struct pool *p;
+	struct made r;
+	pool_off_t off = POOL_OFF_NONE;
+	const unsigned char *b;
+	size_t i, usable = 0;
+	char go;
+
+	close(m->report[0]);
+	close(m->go[1]);
+	memset(&r, 0, sizeof(r));
+	CHECK_RC(pool_connect(d.sock, &c), 0, 2);
+	CHECK_RC(pool_open(c, m->pool, &p), 0, 3);
+	r.rc = pool_alloc_wait(p, m->size, 0, m->flags, m->timeout_ms, &off);
+	r.off = off;
+	if (r.rc == 0) {
+		b = pool_ptr(p, off);
+		r.zeroed = 1;
+		for (i = 0; i < m->size && r.zeroed; i++)
+			r.zeroed = b[i] == 0;
+		memset(pool_ptr(p, off), m->fill, m->size);
+		CHECK_RC(pool_usable_size(p, off, &usable), 0, 4);
+		r.usable = usable;
+	}
+	CHECK(harness_write_full(m->report[1], &r, sizeof(r)) == 0, 5);
+	/* Connected, its handle open, until the test says go. */
+	CHECK(harness_read_full(m->go[0], &go, 1) == 0, 6);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+static pid_t
+maker_start(struct maker *m)
+{
+	pid_t pid;
+
+	assert_int_equal(pipe(m->report), 0);
+	assert_int_equal(pipe(m->go), 0);
+	pid = harness_spawn(maker_run, m);
+	assert_true(pid > 0);
+	close(m->report[1]);
+	close(m->go[0]);
+	return pid;
+}
+
+static struct made
+maker_made(struct maker *m)
+{
+	struct made r;
+
+	assert_int_equal(harness_read_full(m->report[0], &r, sizeof(r)), 0);
+	return r;
+}
+
+/* Let it close its handle and exit; it must have done so cleanly. */
+static void
+maker_end(struct maker *m, pid_t pid)
+{
+	assert_int_equal(harness_write_full(m->go[1], "g", 1), 0);
+	close(m->go[1]);
+	close(m->report[0]);
+	assert_int_equal(harness_wait(pid), 0);
+}
+
+/* ---- the tests ---------------------------------------------------------- */
+
+static void
+handed_on(void **state)
+{
+	struct maker m = {.pool = "default", .size = 1000,
+			  .flags = POOL_ALLOC_PERSIST, .fill = 0x5a};
+	struct pool_stats st;
+	struct made r;
+	struct pool *p;
+	uint64_t blocks, bytes;
+	const unsigned char *b;
+	size_t i;
+	pid_t pid;
+
+	(void)state;
+	pid = maker_start(&m);
+	r = maker_made(&m);
+	assert_int_equal(r.rc, 0);
+	/* Made and persistent, its maker still connected, holding none. */
+	assert_int_equal(blocks_held_by("default", pid), 0);
+	persisted_by_me("default", &blocks, &bytes);
+	assert_int_equal(blocks, 1);
+	assert_int_equal(bytes, r.usable);
+	st = harness_stats_of(conn, "default");
+	assert_int_equal(st.persistent_blocks, 1);
+	assert_int_equal(st.live_blocks, 1);
+	maker_end(&m, pid);
+	/* Its maker gone, the block is still there, bytes and all. */
+	st = harness_stats_of(conn, "default");
+	assert_int_equal(st.live_blocks, 1);
+	EXPECT_RC(pool_open(conn, "default", &p), 0);
+	b = pool_ptr(p, r.off);
+	for (i = 0; i < m.size; i++)
+		assert_int_equal(b[i], 0x5a);
+	/* The consumer's free ends it. */
+	EXPECT_RC(pool_free(p, r.off), 0);
+	st = harness_stats_of(conn, "default");
+	assert_int_equal(st.live_blocks, 0);
+	assert_int_equal(st.persistent_blocks, 0);
+	persisted_by_me("default", &blocks, &bytes);
+	assert_int_equal(blocks, 0);
+	/* Once ended, it is no block to free. */
+	EXPECT_RC(pool_free(p, r.off), -EINVAL);
+	harness_expect_checked(conn, "default");
+	pool_close(p);
+}
+
+static void
+quota(void **state)
+{
+	struct pool_create_opts o = {.max_size = 4 * MiB, .quota = 64 * KiB};
+	struct pool_stats before, after;
+	struct pool *p;
+	pool_off_t a, x = POOL_OFF_NONE;
+
+	(void)state;
+	EXPECT_RC(pool_create(conn, "quota", &o), 0);
+	EXPECT_RC(pool_open(conn, "quota", &p), 0);
+	EXPECT_RC(pool_alloc_wait(p, 40 * KiB, 0, POOL_ALLOC_PERSIST, 0, &a),
+		  0);
+	before = harness_stats_of(conn, "quota");
+	assert_int_equal(before.persistent_blocks, 1);
+	/* 40 KiB more would be 80 of the 64: refused, nothing changed. */
+	EXPECT_RC(pool_alloc_wait(p, 40 * KiB, 0, POOL_ALLOC_PERSIST, 0, &x),
+		  -EDQUOT);
+	assert_true(x == POOL_OFF_NONE);
+	after = harness_stats_of(conn, "quota");
+	assert_int_equal(after.allocs, before.allocs);
+	assert_int_equal(after.frees, before.frees);
+	assert_int_equal(after.allocated_bytes, before.allocated_bytes);
+	assert_int_equal(after.live_blocks, before.live_blocks);
+	assert_int_equal(after.persistent_blocks, 1);
+	/* The persisted bytes are the uid's: a plain allocation sees them. */
+	EXPECT_RC(pool_alloc(p, 40 * KiB, &x), -EDQUOT);
+	/* Waiting is no way round a quota: refused at once. */
+	EXPECT_RC(pool_alloc_wait(p, 40 * KiB, 0, POOL_ALLOC_PERSIST, 5000,
+				  &x), -EDQUOT);
+	EXPECT_RC(pool_free(p, a), 0);
+	EXPECT_RC(pool_alloc_wait(p, 40 * KiB, 0, POOL_ALLOC_PERSIST, 0, &x),
+		  0);
+	EXPECT_RC(pool_free(p, x), 0);
+	harness_expect_checked(conn, "quota");
+	pool_close(p);
+	EXPECT_RC(pool_destroy(conn, "quota"), 0);
+}
+
+static void
+not_a_reference(void **state)
+{
+	struct pool_stats st;
+	struct pool *p;
+	pool_off_t offs[12], held[5], x;
+	size_t i, plain = 0;
+	int rc;
+
+	(void)state;
+	EXPECT_RC(pool_open(conn, "default", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 0), 0);
+	for (i = 0; i < 12; i++)
+		EXPECT_RC(pool_alloc_wait(p, 256, 0, POOL_ALLOC_PERSIST, 0,
+					  &offs[i]), 0);
+	assert_int_equal(blocks_held_by("default", getpid()), 0);
+	st = harness_stats_of(conn, "default");
+	assert_int_equal(st.persistent_blocks, 12);
+	/* The session's own references stop at 4. */
+	while ((rc = pool_alloc(p, 256, &x)) == 0) {
+		assert_true(plain < 5);
+		held[plain++] = x;
+	}
+	assert_int_equal(rc, -EDQUOT);
+	assert_int_equal(plain, 4);
+	for (i = 0; i < plain; i++)
+		EXPECT_RC(pool_free(p, held[i]), 0);
+	for (i = 0; i < 12; i++)
+		EXPECT_RC(pool_free(p, offs[i]), 0);
+	st = harness_stats_of(conn, "default");
+	assert_int_equal(st.live_blocks, 0);
+	harness_expect_checked(conn, "default");
+	pool_close(p);
+}
+
+static void
+cache_neither_way(void **state)
+{
+	struct pool_stats st;
+	struct pool *p;
+	pool_off_t a, x;
+	uint64_t cached;
+
+	(void)state;
+	EXPECT_RC(pool_open(conn, "default", &p), 0);
+	/* A block freed into the cache, if the handle has one. */
+	EXPECT_RC(pool_alloc(p, 256, &a), 0);
+	EXPECT_RC(pool_free(p, a), 0);
+	/* It may have fetched more than one for the cache. */
+	cached = blocks_held_by("default", getpid());
+	assert_true(harness_client_cache() ? cached >= 1 : cached == 0);
+	/* Not served from it: the daemon's, and persistent. */
+	EXPECT_RC(pool_alloc_wait(p, 256, 0, POOL_ALLOC_PERSIST, 0, &x), 0);
+	st = harness_stats_of(conn, "default");
+	assert_int_equal(st.persistent_blocks, 1);
+	assert_int_equal(st.live_blocks, 1 + cached);
+	assert_int_equal(blocks_held_by("default", getpid()), cached);
+	/* Its free goes to the daemon and ends it; the cache keeps nothing. */
+	EXPECT_RC(pool_free(p, x), 0);
+	st = harness_stats_of(conn, "default");
+	assert_int_equal(st.persistent_blocks, 0);
+	assert_int_equal(st.live_blocks, cached);
+	assert_int_equal(blocks_held_by("default", getpid()), cached);
+	harness_expect_checked(conn, "default");
+	pool_close(p);
+}
+
+static void
+waits_for_room(void **state)
+{
+	/* Two blocks fill it: within max_blocks_per_session. */
+	struct pool_create_opts o = {.max_size = 256 * KiB};
+	struct maker m = {.pool = "full", .size = 128 * KiB,
+			  .flags = POOL_ALLOC_PERSIST,
+			  .timeout_ms = LONG_WAIT_MS, .fill = 0x11};
+	pool_off_t offs[FILL_MAX];
+	struct pool_stats st;
+	struct made r;
+	struct pool *p;
+	size_t n = 0, i;
+	char what[64];
+	pid_t pid;
+	int rc;
+
+	(void)state;
+	EXPECT_RC(pool_create(conn, "full", &o), 0);
+	EXPECT_RC(pool_open(conn, "full", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 0), 0);
+	while ((rc = pool_alloc(p, 128 * KiB, &offs[n])) == 0)
+		assert_true(++n < FILL_MAX);
+	assert_int_equal(rc, -ENOMEM);
+	pid = maker_start(&m);
+	snprintf(what, sizeof(what), "pid %d waits for room", (int)pid);
+	assert_int_equal(harness_log_wait(&d, what, 0, LOG_WAIT_MS), 0);
+	EXPECT_RC(pool_free(p, offs[n - 1]), 0);
+	r = maker_made(&m);
+	assert_int_equal(r.rc, 0);
+	assert_true(r.off == offs[n - 1]);
+	assert_int_equal(blocks_held_by("full", pid), 0);
+	st = harness_stats_of(conn, "full");
+	assert_int_equal(st.persistent_blocks, 1);
+	assert_int_equal(st.alloc_waits, 0);
+	maker_end(&m, pid);
+	/* Ours now to end, as any persistent block. */
+	EXPECT_RC(pool_free(p, r.off), 0);
+	for (i = 0; i + 1 < n; i++)
+		EXPECT_RC(pool_free(p, offs[i]), 0);
+	st = harness_stats_of(conn, "full");
+	assert_int_equal(st.live_blocks, 0);
+	harness_expect_checked(conn, "full");
+	pool_close(p);
+	EXPECT_RC(pool_destroy(conn, "full"), 0);
+}
+
+static void
+zeroed_in_steps(void **state)
+{
+	struct maker m = {.pool = "steps", .size = 8 * MiB,
+			  .flags = POOL_ALLOC_ZERO | POOL_ALLOC_PERSIST,
+			  .fill = 0x33};
+	struct pool_stats before, st;
+	struct made r;
+	struct pool *p;
+	pool_off_t dirty;
+	pid_t pid;
+
+	(void)state;
+	EXPECT_RC(pool_open(conn, "steps", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 0), 0);
+	EXPECT_RC(pool_alloc(p, 8 * MiB, &dirty), 0);
+	memset(pool_ptr(p, dirty), 0xee, 8 * MiB);
+	EXPECT_RC(pool_free(p, dirty), 0);
+	before = harness_stats_of(conn, "steps");
+	pid = maker_start(&m);
+	r = maker_made(&m);
+	assert_int_equal(r.rc, 0);
+	assert_true(r.zeroed);
+	assert_int_equal(blocks_held_by("steps", pid), 0);
+	st = harness_stats_of(conn, "steps");
+	assert_int_equal(st.persistent_blocks, 1);
+	/* Zeroed over steps, as a big calloc is. */
+	assert_true(st.release_steps > before.release_steps);
+	maker_end(&m, pid);
+	EXPECT_RC(pool_free(p, r.off), 0);
+	harness_expect_checked(conn, "steps");
+	pool_close(p);
+}
+
+static void
+refusals(void **state)
+{
+	struct pool_stats before, after;
+	struct pool *ro, *p;
+	pool_off_t x = 0;
+
+	(void)state;
+	before = harness_stats_of(conn, "default");
+	EXPECT_RC(pool_open_readonly(conn, "default", &ro), 0);
+	assert_true(pool_alloc_wait(ro, 64, 0, POOL_ALLOC_PERSIST, 0, &x) < 0);
+	assert_true(x == POOL_OFF_NONE);
+	pool_close(ro);
+	EXPECT_RC(pool_open(conn, "default", &p), 0);
+	EXPECT_RC(pool_alloc_wait(p, 0, 0, POOL_ALLOC_PERSIST, 0, &x),
+		  -EINVAL);
+	EXPECT_RC(pool_alloc_wait(p, 64, 0, POOL_ALLOC_PERSIST | 0x8, 0, &x),
+		  -EINVAL);
+	EXPECT_RC(pool_alloc_wait(p, 64, 0, POOL_ALLOC_PERSIST, 0, NULL),
+		  -EINVAL);
+	after = harness_stats_of(conn, "default");
+	assert_int_equal(after.allocs, before.allocs);
+	assert_int_equal(after.live_blocks, before.live_blocks);
+	assert_int_equal(after.persistent_blocks, 0);
+	harness_expect_checked(conn, "default");
+	pool_close(p);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(handed_on, setup, teardown),
+		cmocka_unit_test_setup_teardown(quota, setup, teardown),
+		cmocka_unit_test_setup_teardown(not_a_reference, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(cache_neither_way, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(waits_for_room, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(zeroed_in_steps, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(refusals, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("blocks persistent from their "
+					   "allocation", tests, NULL, NULL);
+}
