@@ -13,12 +13,16 @@
  * it persists it (the pool's reference) and drops its own, and the
  * consumer's free drops the pool's, which gives the room back.  So a
  * frame costs four requests however it was got: Alloc, Persist, Free,
- * Free.
+ * Free; but for the last row, whose frames are persistent from their
+ * allocation (POOL_ALLOC_PERSIST): Alloc, Free.
  *
  * How the producer gets a frame when the pool is full is the row:
  *
  *   wait        pool_alloc_wait with timeout -1: the daemon holds the
  *               request and tries it again when room is made
+ *   wait, persistent from the start
+ *               the same with POOL_ALLOC_PERSIST: no Persist, no Free
+ *               of the producer's own
  *   sleep 1ms   pool_alloc; on -ENOMEM sleep 1 ms and ask again
  *   yield       pool_alloc; on -ENOMEM sched_yield and ask again at once
  *   backoff     pool_alloc; on -ENOMEM sleep 50 us, doubled after each
@@ -67,13 +71,14 @@
 #define BACKOFF_FIRST_NS 50000ull
 #define BACKOFF_LAST_NS 10000000ull
 
-enum how { WAIT, SLEEP_1MS, YIELD, BACKOFF, HOW_COUNT };
+enum how { WAIT, SLEEP_1MS, YIELD, BACKOFF, WAIT_PERSIST, HOW_COUNT };
 
 static const char *const how_name[HOW_COUNT] = {
 	"wait (pool_alloc_wait, -1)",
 	"poll, sleep 1 ms",
 	"poll, sched_yield",
 	"poll, backoff 50 us..10 ms",
+	"wait, persistent from the start",
 };
 
 /* What the parent and one row's two children share. */
@@ -148,6 +153,9 @@ get_frame(struct pool *p, size_t size, enum how how, uint64_t *backoff,
 
 	if (how == WAIT)
 		return pool_alloc_wait(p, size, 0, 0, -1, off);
+	if (how == WAIT_PERSIST)
+		return pool_alloc_wait(p, size, 0, POOL_ALLOC_PERSIST, -1,
+				       off);
 	while ((rc = pool_alloc(p, size, off)) == -ENOMEM) {
 		switch (how) {
 		case SLEEP_1MS:
@@ -200,8 +208,9 @@ producer_run(const char *sock, const char *pool, size_t size, enum how how,
 			break;
 		}
 		ok = now_ns();
-		if ((rc = pool_persist(p, h.off)) != 0 ||
-		    (rc = pool_free(p, h.off)) != 0) {
+		if (how != WAIT_PERSIST &&
+		    ((rc = pool_persist(p, h.off)) != 0 ||
+		     (rc = pool_free(p, h.off)) != 0)) {
 			fprintf(stderr, "bench_alloc_wait: handing over: %s\n",
 				pool_strerror(rc));
 			sh->failed = 1;
