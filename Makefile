@@ -530,10 +530,11 @@ check-tsan: check-tsan-build
 check-build: $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS) $(COST_DRIVER) \
 		$(SD_HOLDER) $(PY_ABI)
 
-# Programs the client cache changes nothing in (the daemon's notifications
-# to systemd, which mostly wait out its 10 s status interval): not run
-# again with the cache off.
-NOCACHE_SKIP := itest_notify
+# Programs the client cache changes nothing in, which mostly wait: the
+# daemon's notifications to systemd (its 10 s status interval), its log's
+# rate limits (their 10 s windows), connecting (bounds of seconds) and
+# clients that go silent.  Not run again with the cache off.
+NOCACHE_SKIP := itest_notify itest_logs itest_connect itest_silent
 
 check-suite: check-build
 	-@POOLMGR_BUILD=$(BUILD) sh tests/run.sh $(BUILD) $(UNIT_BINS) \

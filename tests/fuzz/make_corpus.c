@@ -654,10 +654,14 @@ d_close(struct seed *s, unsigned ctl, uint32_t handle)
 	d_req(s, ctl, &r);
 }
 
-/* An Alloc through handle that may wait wait_ms for room (0: not). */
+/*
+ * An Alloc through handle that may wait wait_ms for room (0: not), of a
+ * block persistent from the start if persist.
+ */
 static void
-d_alloc_for(struct seed *s, unsigned ctl, uint32_t handle, uint64_t size,
-	    uint64_t align, bool zero, uint64_t nmemb, uint32_t wait_ms)
+d_alloc_as(struct seed *s, unsigned ctl, uint32_t handle, uint64_t size,
+	   uint64_t align, bool zero, uint64_t nmemb, uint32_t wait_ms,
+	   bool persist)
 {
 	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
 	Poolmgr__Alloc m = POOLMGR__ALLOC__INIT;
@@ -668,9 +672,17 @@ d_alloc_for(struct seed *s, unsigned ctl, uint32_t handle, uint64_t size,
 	m.zero = zero;
 	m.nmemb = nmemb;
 	m.wait_ms = wait_ms;
+	m.persist = persist;
 	r.body_case = POOLMGR__REQUEST__BODY_ALLOC;
 	r.alloc = &m;
 	d_req(s, ctl, &r);
+}
+
+static void
+d_alloc_for(struct seed *s, unsigned ctl, uint32_t handle, uint64_t size,
+	    uint64_t align, bool zero, uint64_t nmemb, uint32_t wait_ms)
+{
+	d_alloc_as(s, ctl, handle, size, align, zero, nmemb, wait_ms, false);
 }
 
 static void
@@ -2139,6 +2151,60 @@ room_seeds(void)
 	write_seed("fuzz_dispatch", "alloc_wait_quota", &s);
 }
 
+/*
+ * Blocks persistent from the start (Alloc.persist): one handed to the
+ * other connection, which frees it; one zeroed in steps whose maker hangs
+ * up mid-way; one that waits for room; one past "g"'s quota.
+ */
+static void
+persist_seeds(void)
+{
+	uint64_t a, full;
+	struct seed s;
+
+	mirror_reset();
+	d_begin(&s, F_HELLO);
+	d_open(&s, 0, "f", false);
+	d_alloc_as(&s, 0, 1, 4096, 0, false, 0, 0, true);
+	a = mirror_alloc(4096);
+	d_poolref(&s, 0, P_STATS, 1, NULL);
+	d_open(&s, 1, "f", false);
+	d_free(&s, 1, 1, a);				/* ends it */
+	d_free(&s, 0, 1, a);				/* -EINVAL */
+	d_poolref(&s, 1, P_CHECK, 1, NULL);
+	write_seed("fuzz_dispatch", "alloc_persist", &s);
+
+	mirror_reset();
+	d_begin(&s, F_HELLO | F_ID1(ID_TRUSTED));
+	d_open(&s, 0, "f", false);
+	d_open(&s, CTL_CONN1, "f", false);
+	d_alloc_as(&s, 0, 1, 300000, 0, true, 1, 0, true);
+	a = mirror_alloc(300000);
+	d_alloc_as(&s, 0, 1, 300000, 0, true, 1, 0, true);
+	d_raw(&s, 0, "", 0);	/* client 0 disconnects mid-zeroing */
+	d_free(&s, CTL_CONN1, 1, a);
+	d_poolref(&s, CTL_CONN1, P_CHECK, 0, "f");
+	write_seed("fuzz_dispatch", "alloc_persist_steps", &s);
+
+	mirror_reset();
+	d_begin(&s, F_HELLO | F_SOCKET);
+	d_open(&s, 0, "f", false);
+	d_alloc(&s, 0, 1, 1 << 20, 0, false, 0);
+	full = mirror_alloc(1 << 20);
+	d_open(&s, 1, "f", false);
+	d_alloc_as(&s, 1, 1, 4096, 0, false, 0, 60000, true);	/* held */
+	d_free(&s, 0, 1, full);					/* room */
+	d_poolref(&s, 0, P_CHECK, 1, NULL);
+	write_seed("fuzz_dispatch", "alloc_persist_wait", &s);
+
+	d_begin(&s, F_HELLO | F_ID0(1));
+	d_open(&s, 0, "g", false);
+	d_alloc_as(&s, 0, 1, 60 << 10, 0, false, 0, 0, true);
+	d_alloc_as(&s, 0, 1, 8 << 10, 0, false, 0, 0, true);	/* -EDQUOT */
+	d_poolref(&s, 0, P_STATS, 1, NULL);
+	write_seed("fuzz_dispatch", "alloc_persist_quota", &s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2163,6 +2229,7 @@ main(int argc, char **argv)
 	set_seeds();
 	limit_seeds();
 	room_seeds();
+	persist_seeds();
 	heap_destroy(mirror);
 	printf("make_corpus: %u files, %zu bytes\n", nfiles, nbytes);
 	return 0;

@@ -26,7 +26,16 @@
  *       over dirty pages, zeroed in steps (release_step 256K): zeroes,
  *       persistent, held by nobody;
  *   refusals               a read-only handle is refused (nothing made),
- *       size 0 and unknown flags are -EINVAL; the daemon's check passes.
+ *       size 0 and unknown flags are -EINVAL; the daemon's check passes;
+ *   refused_once_ready     a 128 MiB block zeroed in steps of 4 KiB for
+ *       a waiter, while this process (the same uid, another connection)
+ *       persists a 64 MiB block of its own: the quota of 160 MiB held both
+ *       when each was allocated, not once both are persistent.  The
+ *       block, ready, is refused its persist: -EDQUOT (the daemon logs
+ *       the quota's words; the library, which gives its cache back and
+ *       asks once more after an -EDQUOT, gets the second refusal's), the
+ *       block back in the engine (one alloc and one free counted),
+ *       nothing else left, the books checked.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -127,6 +136,7 @@ struct made {
 	int rc;
 	uint64_t off, usable;
 	int zeroed;		/* every byte was 0 before the fill */
+	char message[256];	/* pool_last_message of a refusal */
 };
 
 static int
@@ -148,6 +158,9 @@ maker_run(void *arg)
 	CHECK_RC(pool_open(c, m->pool, &p), 0, 3);
 	r.rc = pool_alloc_wait(p, m->size, 0, m->flags, m->timeout_ms, &off);
 	r.off = off;
+	if (r.rc != 0)
+		snprintf(r.message, sizeof(r.message), "%s",
+			 pool_last_message(r.rc));
 	if (r.rc == 0) {
 		b = pool_ptr(p, off);
 		r.zeroed = 1;
@@ -461,6 +474,79 @@ refusals(void **state)
 	pool_close(p);
 }
 
+static int
+setup_small_steps(void **state)
+{
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	if (harness_start(&d, "release_step = 4K\n") != 0)
+		return -1;
+	return pool_connect(d.sock, &conn) == 0 ? 0 : -1;
+}
+
+/* Requests the daemon holds now (a block zeroed in steps among them). */
+static uint64_t
+daemon_held(void)
+{
+	struct pool_daemon_stats ds;
+
+	EXPECT_RC(pool_daemon_stats(conn, &ds), 0);
+	return ds.held;
+}
+
+static void
+refused_once_ready(void **state)
+{
+	struct pool_create_opts o = {.max_size = 256 * MiB,
+				     .quota = 160 * MiB};
+	struct maker m = {.pool = "q", .size = 128 * MiB,
+			  .flags = POOL_ALLOC_ZERO | POOL_ALLOC_PERSIST,
+			  .fill = 0x77};
+	struct pool_stats before, after;
+	struct made r;
+	struct pool *p;
+	pool_off_t mine;
+	char what[80];
+	uint64_t t0;
+	pid_t pid;
+
+	(void)state;
+	EXPECT_RC(pool_create(conn, "q", &o), 0);
+	EXPECT_RC(pool_open(conn, "q", &p), 0);
+	EXPECT_RC(pool_alloc(p, 64 * MiB, &mine), 0);
+	before = harness_stats_of(conn, "q");
+	pid = maker_start(&m);
+	/* Its block is being zeroed, a step a loop turn: 32,768 turns. */
+	t0 = harness_now_ms();
+	while (daemon_held() == 0) {
+		assert_true(harness_now_ms() - t0 < LOG_WAIT_MS);
+		harness_sleep_ms(1);
+	}
+	EXPECT_RC(pool_persist(p, mine), 0);
+	r = maker_made(&m);
+	assert_int_equal(r.rc, -EDQUOT);
+	snprintf(what, sizeof(what), "client pid %d uid %u: request",
+		 (int)pid, (unsigned)getuid());
+	assert_int_equal(harness_log_wait(&d, "would persist more than the "
+					  "pool's quota", 0, LOG_WAIT_MS), 0);
+	harness_expect_logged(&d, what);
+	after = harness_stats_of(conn, "q");
+	printf("refused once ready: allocs +%llu, frees +%llu\n",
+	       (unsigned long long)(after.allocs - before.allocs),
+	       (unsigned long long)(after.frees - before.frees));
+	/* Made, then given back: not refused before it was made. */
+	assert_int_equal(after.allocs - before.allocs, 1);
+	assert_int_equal(after.frees - before.frees, 1);
+	assert_int_equal(after.live_blocks, 1);
+	assert_int_equal(after.persistent_blocks, 1);
+	assert_int_equal(after.allocated_bytes, before.allocated_bytes);
+	assert_int_equal(blocks_held_by("q", pid), 0);
+	maker_end(&m, pid);
+	harness_expect_checked(conn, "q");
+	EXPECT_RC(pool_free(p, mine), 0);
+	pool_close(p);
+}
+
 int
 main(void)
 {
@@ -476,6 +562,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(zeroed_in_steps, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(refused_once_ready,
+						setup_small_steps, teardown),
 	};
 
 	return cmocka_run_group_tests_name("blocks persistent from their "
