@@ -8,9 +8,9 @@
 #
 # $TEST_JOBS programs (default 2, or 1 on one CPU) run at a time: most
 # spend their time waiting on their own daemon, each on a socket of its
-# own.  Those named in $TEST_ALONE (file names, such as itest_memory) run
-# by themselves, before the others: they measure the daemon's memory, or
-# count what other clients get done while the daemon works in steps.
+# own.  Those named in $TEST_ALONE (file names, such as itest_release)
+# run by themselves, before the others: they count what other clients
+# get done while the daemon works in steps, or time a real systemd.
 # Then those named in $TEST_FIRST start first (the longest: the others
 # fill the second CPU meanwhile).  The outputs are printed, and the results
 # written, in the order given, as each program and all before it are
