@@ -446,6 +446,16 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 	struct waiter *w = s->waiter;
 	int rc;
 
+	/*
+	 * A block made ready in steps goes to its client once they are done
+	 * (dispatch_wake): a waiting Alloc's record may wake it before, for
+	 * room in its pool, and the steps left would zero or overwrite what
+	 * the client wrote to its block meanwhile.  Held on, as it was.
+	 */
+	if (w && w->stage && !dpool_release_passed(w->mark)) {
+		peer_hold(peer, buf, len);
+		goto out;
+	}
 	if (w) {	/* the held request, again */
 		c.waited_ns = dispatch_now_ns() - w->since_ns;
 		c.prior = w->prior;

@@ -67,7 +67,11 @@
  *   served_while_held       a waiter held for its pool to settle, served
  *       by the release step that marks the pool, leaves no mark behind
  *       (Check), and the next waiter there is woken by a free, not by its
- *       deadline's last try.
+ *       deadline's last try;
+ *   zeroed_in_steps         a zeroed waiter whose room comes is held while
+ *       its block is zeroed in steps (release_step 4K); a free meanwhile
+ *       does not answer it early: what it writes to its block then is
+ *       still there once the steps are done.
  */
 #include <errno.h>
 #include <poll.h>
@@ -216,6 +220,7 @@ struct want {
 	size_t size, align;
 	unsigned flags;
 	int timeout_ms;
+	bool scribble;		/* writes its last byte, then reads it back */
 	int report, stop;	/* the child's ends of its pipes */
 	int parent_ends[2];	/* closed in the child */
 };
@@ -225,6 +230,7 @@ struct got {
 	uint64_t off, elapsed_ms;
 	int zeroed;		/* POOL_ALLOC_ZERO: every byte is 0 */
 	unsigned char first;	/* the block's first byte */
+	int kept;		/* scribble: its last byte held what it wrote */
 	char message[256];
 };
 
@@ -235,8 +241,9 @@ waiter(void *arg)
 	struct pool_conn *c;
 	struct pool *p;
 	struct got g;
+	struct pool_stats st;
 	pool_off_t off = POOL_OFF_NONE;
-	const unsigned char *b;
+	unsigned char *b;
 	uint64_t start;
 	size_t i;
 	char go;
@@ -256,7 +263,13 @@ waiter(void *arg)
 	if (g.rc != 0)
 		snprintf(g.message, sizeof(g.message), "%s",
 			 pool_last_message(g.rc));
-	if (g.rc == 0) {
+	if (g.rc == 0 && w->scribble) {
+		/* Its stats wait for the pool's queued work to be done. */
+		b = pool_ptr(p, off);
+		b[w->size - 1] = 0x5a;
+		CHECK_RC(pool_stats(p, &st), 0, 7);
+		g.kept = b[w->size - 1] == 0x5a;
+	} else if (g.rc == 0) {
 		b = pool_ptr(p, off);
 		g.first = b[0];
 		g.zeroed = 1;
@@ -1280,6 +1293,47 @@ served_while_held(void **state)
 	full_end(&f, true);
 }
 
+/* ---- zeroed_in_steps ---------------------------------------------------- */
+
+#define ZERO_STEP_CONF	"release_step = 4K\n" "[pool steps]\nsize = 16M\n"
+#define ZERO_SIZE	(256 * MiB)	/* zeroed 4 KiB a loop turn */
+#define ZERO_SMALL	(4 * KiB)	/* freed at once, not in steps */
+
+/*
+ * A waiter's room comes for a zeroed block that is zeroed in steps: it
+ * is held for them.  Room made meanwhile (a small free) must not answer
+ * it before they are done, or the steps left zero what it wrote since.
+ */
+static void
+zeroed_in_steps(void **state)
+{
+	static struct full f;
+	struct pool_create_opts c = {.max_size = 2 * ZERO_SIZE};
+	struct pool_set_opts o = {.which = POOL_SET_LIMIT,
+				  .limit = 16 * ZERO_SMALL};
+	struct want w = {.pool = "zsteps", .size = ZERO_SIZE,
+			 .flags = POOL_ALLOC_ZERO, .timeout_ms = LONG_WAIT_MS,
+			 .scribble = true};
+	struct waiter k;
+	struct got g;
+
+	(void)state;
+	assert_int_equal(harness_reload_with(&d, ZERO_STEP_CONF), 0);
+	EXPECT_RC(pool_create_set(conn, "zsteps", &c, &o), 0);
+	full_make(&f, "zsteps", 0, ZERO_SMALL);
+	waiting(&k, &w);
+	o.limit = 0;	/* none: its block is made, zeroed in steps */
+	EXPECT_RC(pool_set(conn, "zsteps", &o), 0);
+	(void)full_free(&f, 0);
+	g = served(&k);
+	if (!g.kept)
+		fail_msg("a zeroed block was answered before its steps were "
+			 "done: they zeroed what the waiter wrote after");
+	waiter_end(&k);
+	harness_expect_checked(conn, "zsteps");
+	full_end(&f, true);
+}
+
 /* ---- producer_example_waits --------------------------------------------- */
 
 static void
@@ -1347,6 +1401,7 @@ main(void)
 		cmocka_unit_test(room_for_the_gone),
 		cmocka_unit_test(producer_example_waits),
 		cmocka_unit_test(served_while_held),
+		cmocka_unit_test_teardown(zeroed_in_steps, bound_restored),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
