@@ -71,7 +71,8 @@
  *   zeroed_in_steps         a zeroed waiter whose room comes is held while
  *       its block is zeroed in steps (release_step 4K); a free meanwhile
  *       does not answer it early: what it writes to its block then is
- *       still there once the steps are done.
+ *       still there once the steps are done; its pool destroyed by
+ *       force meanwhile, it is told -ENOENT.
  */
 #include <errno.h>
 #include <poll.h>
@@ -1334,6 +1335,39 @@ zeroed_in_steps(void **state)
 	full_end(&f, true);
 }
 
+/*
+ * Destroyed while the block its room gave is zeroed in steps: held on
+ * for the steps, which go with the pool, it is told -ENOENT.
+ */
+static void
+zeroed_in_steps_destroyed(void **state)
+{
+	static struct full f;
+	struct pool_create_opts c = {.max_size = 2 * ZERO_SIZE};
+	struct pool_set_opts o = {.which = POOL_SET_LIMIT,
+				  .limit = 16 * ZERO_SMALL};
+	struct want w = {.pool = "zdest", .size = ZERO_SIZE,
+			 .flags = POOL_ALLOC_ZERO, .timeout_ms = LONG_WAIT_MS,
+			 .scribble = true};
+	struct waiter k;
+	struct got g;
+
+	(void)state;
+	assert_int_equal(harness_reload_with(&d, ZERO_STEP_CONF), 0);
+	EXPECT_RC(pool_create_set(conn, "zdest", &c, &o), 0);
+	full_make(&f, "zdest", 0, ZERO_SMALL);
+	waiting(&k, &w);
+	o.limit = 0;
+	EXPECT_RC(pool_set(conn, "zdest", &o), 0);
+	EXPECT_RC(pool_destroy_force(conn, "zdest"), 0);
+	g = waiter_got(&k);
+	if (g.rc != -ENOENT)
+		fail_msg("a waiter whose pool went: %d (%s) %s", g.rc,
+			 pool_strerror(g.rc), g.message);
+	waiter_end(&k);
+	pool_close(f.p);
+}
+
 /* ---- producer_example_waits --------------------------------------------- */
 
 static void
@@ -1402,6 +1436,8 @@ main(void)
 		cmocka_unit_test(producer_example_waits),
 		cmocka_unit_test(served_while_held),
 		cmocka_unit_test_teardown(zeroed_in_steps, bound_restored),
+		cmocka_unit_test_teardown(zeroed_in_steps_destroyed,
+					  bound_restored),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
