@@ -31,7 +31,10 @@
  * carries no waiting request: -EINTR, and the client asks the new image
  * for the time left) each end a wait, as for a Lookup.  One held for its
  * pool to settle when its deadline comes (dispatch.c) is answered once
- * that hold ends: at most settle_wait_ms late.
+ * that hold ends: at most settle_wait_ms late.  One whose try got a block
+ * made ready in steps (a big calloc) has its room: what wakes its record
+ * meanwhile finds it held for them, and dispatch.c leaves it so, or the
+ * steps left would zero what its client wrote to it.
  *
  * Invariants (dispatch_room_check): a pool's alloc_waits is the number of
  * records here in it, each its session's one, on a handle the session has
