@@ -55,7 +55,8 @@ static const struct client_error client_errors[] = {
 	{ -EPROTONOSUPPORT,	"protocol version not supported by poolmgrd" },
 	{ -EOPNOTSUPP,		"not supported: a request poolmgrd does not "
 				"know, a lookup or an allocation that waits, "
-				"or a pool's limit "
+				"a block persistent from its allocation, or "
+				"a pool's limit "
 				"(poolmgrd is older than them), a cache on "
 				"this handle, or NUMA policies where poolmgrd "
 				"runs" },

@@ -1756,7 +1756,8 @@ check_batch_apart(const pool_off_t *offs, const size_t *sizes, size_t n)
 /*
  * OP_CALLOC's arguments 4-7: pool_alloc_wait of size bytes, zeroed (even
  * arguments) or aligned (odd), waiting 10 ms, without end, 1 s, or not at
- * all (7: pool_alloc_aligned's path).
+ * all (7: pool_alloc_aligned's path); 6 persistent from the start too
+ * (-EOPNOTSUPP, nothing sent, from a fake without features bit 6).
  */
 static void
 run_alloc_wait(struct client *cl, unsigned arg, size_t size)
@@ -1764,10 +1765,12 @@ run_alloc_wait(struct client *cl, unsigned arg, size_t size)
 	static const int	 waits[4] = { 10, -1, 1000, 0 };
 	size_t			 align = arg & 1 ? (size_t)64 << arg : 0;
 	pool_off_t		 off = POOL_OFF_NONE;
+	unsigned		 flags = arg & 1 ? 0 : POOL_ALLOC_ZERO;
 	int			 r;
 
-	r = pool_alloc_wait(cl->rw, size, align, arg & 1 ? 0 :
-	    POOL_ALLOC_ZERO, waits[arg & 3], &off);
+	if (arg == 6)
+		flags |= POOL_ALLOC_PERSIST;
+	r = pool_alloc_wait(cl->rw, size, align, flags, waits[arg & 3], &off);
 	check_alloc(cl, "pool_alloc_wait", r, off, size);
 	if (r == 0 && align != 0 && (off & (align - 1)) != 0)
 		die("pool_alloc_wait: %llu is misaligned",
