@@ -893,7 +893,7 @@ config_read_text(const char *path, char **text, size_t *len, char *err,
 		 size_t errlen)
 {
 	char buf[65536], *t = NULL, *more;
-	size_t n, got = 0;
+	size_t n, got = 0, cap = 0;
 	FILE *f;
 
 	if (!(f = fopen(path, "r"))) {
@@ -902,15 +902,28 @@ config_read_text(const char *path, char **text, size_t *len, char *err,
 		return -1;
 	}
 	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-		if (got + n > CONFIG_MAX_TEXT ||
-		    !(more = realloc(t, got + n + 1))) {
-			snprintf(err, errlen, "%s: %s", path, got + n >
-				 CONFIG_MAX_TEXT ? "larger than 16 MiB, the "
-				 "most a configuration file may hold" :
-				 "out of memory");
+		/*
+		 * Room doubled, not grown by each read: a file near the
+		 * bound was copied 256 times over (quadratic where realloc
+		 * cannot grow in place, as under a sanitizer's allocator).
+		 */
+		if (got + n > CONFIG_MAX_TEXT) {
+			snprintf(err, errlen, "%s: larger than 16 MiB, the "
+				 "most a configuration file may hold", path);
 			goto fail;
 		}
-		t = more;
+		if (got + n + 1 > cap) {
+			cap = cap ? 2 * cap : sizeof(buf) + 1;
+			if (cap > CONFIG_MAX_TEXT + 1)
+				cap = CONFIG_MAX_TEXT + 1;
+			assert(cap >= got + n + 1);
+			if (!(more = realloc(t, cap))) {
+				snprintf(err, errlen, "%s: out of memory",
+					 path);
+				goto fail;
+			}
+			t = more;
+		}
 		memcpy(t + got, buf, n);
 		got += n;
 	}

@@ -906,7 +906,8 @@ check_config_option(void **state)
 /*
  * What write_config (and harness_start, which adds a newline) puts after
  * their [daemon] lines to make a file of total bytes: pools, then comment
- * lines of at most 100 bytes, each short enough for the parser.
+ * lines of at most 190 bytes, each short enough for the parser (inih's
+ * buffer is 200).
  */
 static char *
 sized_text(size_t total, const char *pools, bool newline_added)
@@ -919,7 +920,7 @@ sized_text(size_t total, const char *pools, bool newline_added)
 	assert_true(at < len);
 	memcpy(t, pools, at);
 	while (at < len) {
-		n = len - at < 100 ? len - at : 100;
+		n = len - at < 190 ? len - at : 190;
 		t[at] = n == 1 ? '\n' : ';';
 		memset(t + at + 1, 'x', n > 2 ? n - 2 : 0);
 		t[at + n - 1] = '\n';
