@@ -1301,6 +1301,30 @@ served_while_held(void **state)
 #define ZERO_SMALL	(4 * KiB)	/* freed at once, not in steps */
 
 /*
+ * Pool name full of ZERO_SMALL blocks under a limit, a waiter w (k) for a
+ * zeroed ZERO_SIZE block in it, and then the limit lifted: its block is
+ * made, and zeroed in steps.
+ */
+static void
+steps_begin(struct full *f, const char *name, struct waiter *k,
+	    struct want *w)
+{
+	struct pool_create_opts c = {.max_size = 2 * ZERO_SIZE};
+	struct pool_set_opts o = {.which = POOL_SET_LIMIT,
+				  .limit = 16 * ZERO_SMALL};
+
+	*w = (struct want){.pool = name, .size = ZERO_SIZE,
+			   .flags = POOL_ALLOC_ZERO,
+			   .timeout_ms = LONG_WAIT_MS, .scribble = true};
+	assert_int_equal(harness_reload_with(&d, ZERO_STEP_CONF), 0);
+	EXPECT_RC(pool_create_set(conn, name, &c, &o), 0);
+	full_make(f, name, 0, ZERO_SMALL);
+	waiting(k, w);
+	o.limit = 0;	/* none: its block is made, zeroed in steps */
+	EXPECT_RC(pool_set(conn, name, &o), 0);
+}
+
+/*
  * A waiter's room comes for a zeroed block that is zeroed in steps: it
  * is held for them.  Room made meanwhile (a small free) must not answer
  * it before they are done, or the steps left zero what it wrote since.
@@ -1309,22 +1333,12 @@ static void
 zeroed_in_steps(void **state)
 {
 	static struct full f;
-	struct pool_create_opts c = {.max_size = 2 * ZERO_SIZE};
-	struct pool_set_opts o = {.which = POOL_SET_LIMIT,
-				  .limit = 16 * ZERO_SMALL};
-	struct want w = {.pool = "zsteps", .size = ZERO_SIZE,
-			 .flags = POOL_ALLOC_ZERO, .timeout_ms = LONG_WAIT_MS,
-			 .scribble = true};
 	struct waiter k;
+	struct want w;
 	struct got g;
 
 	(void)state;
-	assert_int_equal(harness_reload_with(&d, ZERO_STEP_CONF), 0);
-	EXPECT_RC(pool_create_set(conn, "zsteps", &c, &o), 0);
-	full_make(&f, "zsteps", 0, ZERO_SMALL);
-	waiting(&k, &w);
-	o.limit = 0;	/* none: its block is made, zeroed in steps */
-	EXPECT_RC(pool_set(conn, "zsteps", &o), 0);
+	steps_begin(&f, "zsteps", &k, &w);
 	(void)full_free(&f, 0);
 	g = served(&k);
 	if (!g.kept)
@@ -1343,22 +1357,12 @@ static void
 zeroed_in_steps_destroyed(void **state)
 {
 	static struct full f;
-	struct pool_create_opts c = {.max_size = 2 * ZERO_SIZE};
-	struct pool_set_opts o = {.which = POOL_SET_LIMIT,
-				  .limit = 16 * ZERO_SMALL};
-	struct want w = {.pool = "zdest", .size = ZERO_SIZE,
-			 .flags = POOL_ALLOC_ZERO, .timeout_ms = LONG_WAIT_MS,
-			 .scribble = true};
 	struct waiter k;
+	struct want w;
 	struct got g;
 
 	(void)state;
-	assert_int_equal(harness_reload_with(&d, ZERO_STEP_CONF), 0);
-	EXPECT_RC(pool_create_set(conn, "zdest", &c, &o), 0);
-	full_make(&f, "zdest", 0, ZERO_SMALL);
-	waiting(&k, &w);
-	o.limit = 0;
-	EXPECT_RC(pool_set(conn, "zdest", &o), 0);
+	steps_begin(&f, "zdest", &k, &w);
 	EXPECT_RC(pool_destroy_force(conn, "zdest"), 0);
 	g = waiter_got(&k);
 	if (g.rc != -ENOENT)
