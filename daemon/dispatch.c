@@ -498,6 +498,24 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 	}
 	if (rc == HELD && (rc = hold(&c, w, buf, len)) == 0)
 		goto out;
+	if (rc == -ENOMEM && c.stage &&
+	    (req->body_case == POOLMGR__REQUEST__BODY_ALLOC ||
+	     req->body_case == POOLMGR__REQUEST__BODY_REALLOC)) {
+		/*
+		 * Its block is made, and being zeroed or moved in steps: an
+		 * -ENOMEM would leave it held by a handle whose program never
+		 * had its offset (or, moved, at an offset the program does
+		 * not know).  The connection goes, and the block with it.
+		 */
+		static struct log_limit lim;
+
+		log_limited(&lim, LOG_PRI_WARNING, "out of memory to hold a "
+			    "request of client pid %d uid %u whose block is "
+			    "being made in steps; dropping it", (int)s->pid,
+			    (unsigned)s->uid);
+		peer_kill(peer);
+		goto out;
+	}
 	if (rc == WAITING) {
 		/* Held for settling before, it now waits for room only. */
 		if (w)

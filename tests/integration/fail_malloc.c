@@ -3,7 +3,9 @@
  * switched on, malloc, calloc and realloc fail with ENOMEM by the rule in
  * $POOLMGR_FAIL_MALLOC, "every=N,after=M": of the calls counted since
  * failures were last switched on, the first M succeed and then every Nth
- * fails (N = 1: all of them).  The count is all there is to it, so that a
+ * fails (N = 1: all of them); with ",times=K", only the first K of those
+ * (",times=1,after=M": the call after the Mth, alone).  The count is all
+ * there is to it, so that a
  * run fails the same calls each time the daemon makes the same ones.
  * strdup, fopen and the like reach these through the C library's own
  * calls of malloc.  The daemon uses no posix_memalign, aligned_alloc or
@@ -82,6 +84,7 @@ static unsigned long every = 1, after;
 static bool mmap_too;			/* ",mmap" in the rule */
 static bool malloc_too = true;		/* not ",only=mmap" */
 static unsigned long counted;		/* calls since switched on */
+static unsigned long times;		/* ",times=K": failures, at most */
 /* The code of heap.c, sorted by address. */
 #define SPARED_MAX 1024
 static struct spared {
@@ -151,7 +154,9 @@ fail_now(void)
 	if (!failing)
 		return false;
 	n = __atomic_add_fetch(&counted, 1, __ATOMIC_RELAXED);
-	return n > after && (n - after) % every == 0;
+	if (n <= after || (n - after) % every != 0)
+		return false;
+	return times == 0 || (n - after) / every <= times;
 }
 
 static bool
@@ -263,7 +268,7 @@ on_signal(int sig)
 	}
 }
 
-/* "every=N,after=M[,mmap|,only=mmap]", each part optional. */
+/* "every=N,after=M[,times=K][,mmap|,only=mmap]", each part optional. */
 static void
 read_rule(void)
 {
@@ -277,6 +282,8 @@ read_rule(void)
 				say_fatal("POOLMGR_FAIL_MALLOC: every=0");
 		} else if (strncmp(s, "after=", 6) == 0) {
 			after = strtoul(s + 6, &end, 10);
+		} else if (strncmp(s, "times=", 6) == 0) {
+			times = strtoul(s + 6, &end, 10);
 		} else if (strncmp(s, "only=mmap", 9) == 0) {
 			mmap_too = true;
 			malloc_too = false;
@@ -285,10 +292,10 @@ read_rule(void)
 			mmap_too = true;
 			end = (char *)s + 4;
 		} else {
-			say_fatal("POOLMGR_FAIL_MALLOC: every=N,after=M,mmap|only=mmap");
+			say_fatal("POOLMGR_FAIL_MALLOC: every=N,after=M,times=K,mmap|only=mmap");
 		}
 		if (*end != ',' && *end != '\0')
-			say_fatal("POOLMGR_FAIL_MALLOC: every=N,after=M,mmap|only=mmap");
+			say_fatal("POOLMGR_FAIL_MALLOC: every=N,after=M,times=K,mmap|only=mmap");
 		s = *end ? end + 1 : end;
 	}
 }

@@ -52,6 +52,19 @@
  *                             holds is not handed out again, the pool
  *                             checks out; mappings back, the next restart
  *                             renews the map and frees are kept again.
+ *   held_in_steps             a calloc zeroed in steps (release_step
+ *                             4K), and a realloc that moves a block in
+ *                             steps, with one allocation of its request's
+ *                             failing, the first, the second... to the
+ *                             eighth (it makes fewer): each is a
+ *                             block, or -ENOMEM with no block left, or
+ *                             a dropped connection (no memory to hold a
+ *                             request whose block was made: the block
+ *                             goes with the handle).  Once the daemon
+ *                             answered -ENOMEM and kept the block, held
+ *                             by a handle whose program never had its
+ *                             offset (or moved it, the program told its
+ *                             realloc failed).
  *
  * A child that cannot connect in CONNECT_TRIES is done until failures
  * go off: trying on would only be refused again.
@@ -1012,6 +1025,159 @@ share_map_not_redone(void **state)
 	harness_remove_binary(dir);
 }
 
+/* The blocks live in pool POOL, asked on a connection of its own. */
+static uint64_t
+live_blocks(void)
+{
+	struct pool_stats st;
+	struct pool_conn *c;
+
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	assert_int_equal(pool_stats_by_name(c, POOL, &st), 0);
+	pool_disconnect(c);
+	return st.live_blocks;
+}
+
+/* live_blocks once a freed block's pages have gone back (in steps). */
+static uint64_t
+live_blocks_settled(void)
+{
+	uint64_t n, t0 = harness_now_ms();
+
+	while ((n = live_blocks()) != 0 && harness_now_ms() - t0 < 5000)
+		harness_sleep_ms(10);
+	return n;
+}
+
+/*
+ * A calloc zeroed in steps whose request's (m+1)th allocation alone
+ * fails; its answer, once the books were checked.
+ */
+static int
+calloc_in_steps_failing(unsigned m)
+{
+	struct daemon_proc d;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+	char *saved, rule[64];
+	uint64_t left;
+	int rc;
+
+	setenv("POOLMGR_CLIENT_CACHE", "0", 1);
+	saved = harness_preload("fail_malloc.so");
+	snprintf(rule, sizeof(rule), "every=1,after=%u,times=1", m);
+	setenv("POOLMGR_FAIL_MALLOC", rule, 1);
+	harness_fixture_start(&d, "release_step = 4K\n" CONF);
+	harness_preload_off(saved);
+	unsetenv("POOLMGR_FAIL_MALLOC");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	assert_int_equal(pool_open(c, POOL, &p), 0);
+	assert_int_equal(kill(d.pid, FAIL_ON_SIG), 0);
+	rc = pool_calloc(p, 1, 8 << 20, &off);
+	assert_int_equal(kill(d.pid, FAIL_OFF_SIG), 0);
+	expect_alive(&d);
+	if (rc == 0)
+		assert_int_equal(pool_free(p, off), 0);
+	else if (!is_drop(rc))
+		assert_int_equal(rc, -ENOMEM);
+	/*
+	 * Nothing left that this handle cannot name (the library may have
+	 * asked again after a refusal: a block the refusal kept stays).
+	 */
+	if (!is_drop(rc) && (left = live_blocks_settled()) != 0)
+		fail_msg("%s: %d, and %llu block(s) left held by the handle",
+			 rule, rc, (unsigned long long)left);
+	pool_close(p);
+	pool_disconnect(c);
+	assert_int_equal(live_blocks(), 0);
+	harness_fixture_stop(&d);
+	return rc;
+}
+
+/* More than a calloc in steps makes (a queue record, a waiter, ...). */
+#define STEPS_FAILED 8
+
+/*
+ * A realloc the daemon makes by moving the block in steps (under 1 MiB,
+ * which the library leaves to the daemon; a block after it), whose
+ * request's (m+1)th allocation alone fails.  Refused, the block is where
+ * it was with its bytes.
+ */
+static int
+move_in_steps_failing(unsigned m)
+{
+	struct daemon_proc d;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t a, b, moved;
+	char *saved, rule[64];
+	const size_t len = 512 << 10;
+	unsigned char *at;
+	uint64_t left;
+	int rc;
+
+	setenv("POOLMGR_CLIENT_CACHE", "0", 1);
+	saved = harness_preload("fail_malloc.so");
+	snprintf(rule, sizeof(rule), "every=1,after=%u,times=1", m);
+	setenv("POOLMGR_FAIL_MALLOC", rule, 1);
+	harness_fixture_start(&d, "release_step = 4K\n" CONF);
+	harness_preload_off(saved);
+	unsetenv("POOLMGR_FAIL_MALLOC");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	assert_int_equal(pool_open(c, POOL, &p), 0);
+	assert_int_equal(pool_alloc(p, len, &a), 0);
+	assert_int_equal(pool_alloc(p, 4096, &b), 0);
+	memset(pool_ptr(p, a), 0x3c, len);
+	assert_int_equal(kill(d.pid, FAIL_ON_SIG), 0);
+	rc = pool_realloc(p, a, len + len / 2, &moved);
+	assert_int_equal(kill(d.pid, FAIL_OFF_SIG), 0);
+	expect_alive(&d);
+	if (!is_drop(rc)) {
+		if (rc == 0)
+			a = moved;
+		else
+			assert_int_equal(rc, -ENOMEM);
+		at = pool_ptr(p, a);
+		if (at[0] != 0x3c || at[len - 1] != 0x3c)
+			fail_msg("%s: %d, and the block's bytes are not at %llu",
+				 rule, rc, (unsigned long long)a);
+		assert_int_equal(pool_free(p, a), 0);
+		assert_int_equal(pool_free(p, b), 0);
+		if ((left = live_blocks_settled()) != 0)
+			fail_msg("%s: %d, and %llu block(s) left held by the "
+				 "handle", rule, rc, (unsigned long long)left);
+	}
+	pool_close(p);
+	pool_disconnect(c);
+	assert_int_equal(live_blocks(), 0);
+	harness_fixture_stop(&d);
+	return rc;
+}
+
+static void
+held_in_steps(void **state)
+{
+	unsigned long dropped = 0, nomem = 0;
+	unsigned m;
+	int rc;
+
+	(void)state;
+	for (m = 0; m < STEPS_FAILED; m++) {
+		rc = calloc_in_steps_failing(m);
+		nomem += rc == -ENOMEM;
+		dropped += is_drop(rc);
+		rc = move_in_steps_failing(m);
+		nomem += rc == -ENOMEM;
+		dropped += is_drop(rc);
+	}
+	printf("held_in_steps: the request's first %u allocations failed in "
+	       "turn, a calloc's and a move's: %lu -ENOMEM, %lu dropped, "
+	       "the rest served\n",
+	       STEPS_FAILED, nomem, dropped);
+	assert_true(nomem + dropped > 0);
+}
+
 int
 main(void)
 {
@@ -1025,6 +1191,7 @@ main(void)
 		cmocka_unit_test(mappings_fail_too),
 		cmocka_unit_test(records_run_out),
 		cmocka_unit_test(share_map_not_redone),
+		cmocka_unit_test(held_in_steps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
