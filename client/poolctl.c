@@ -17,7 +17,8 @@
  * and the connection every command makes once its arguments are good.  The
  * commands are in poolctl_admin.c (create, destroy, set), poolctl_show.c
  * (list, stats, clients, persisted, trim, check, status), poolctl_names.c
- * (names, wait, unpublish) and poolctl_blocks.c (blocks), the readers of
+ * (names, wait, unpublish), poolctl_blocks.c (blocks) and poolctl_free.c
+ * (free), the readers of
  * their values in poolctl_parse.c:
  * a new command is a function in one of those, declared in poolctl.h, and
  * a row of cmds[] here.
@@ -335,6 +336,19 @@ static const struct cmd cmds[] = {
 	  "                   KEY VALUE' line per field: the JSON keys, plain\n"
 	  "                   numbers, a 'holder PID:HANDLE' line per holder\n"
 	  "                   listed)\n" },
+	{ "free", cmd_free, 2, 4097, 0, "POOL OFFSET...",
+	  "end blocks by offset: what a crashed program left persistent",
+	  "Free the blocks of POOL that start at each OFFSET (0x and\n"
+	  "hexadecimal, as blocks prints them, or decimal), one after the\n"
+	  "other.  Needs write permission on the pool.  A persistent block\n"
+	  "(see persisted: one a program persisted, or allocated persistent,\n"
+	  "and never handed on) is ended: gone unless a handle still holds\n"
+	  "it.  A block that handles hold and that is not persistent is\n"
+	  "theirs to free, and a named one is its name's (see unpublish):\n"
+	  "both are refused.  Every offset is tried, each refusal said on\n"
+	  "stderr; the exit status is the last refusal's.  To find what a\n"
+	  "program left: `poolctl blocks POOL` (flag P, and PERSISTER its\n"
+	  "uid).\n" },
 	{ "trim", cmd_trim, 1, 1, 0, "POOL",
 	  "give a pool's free pages back to the OS",
 	  "Give every free page of POOL back to the OS now and print how many\n"

@@ -10,6 +10,8 @@
  *   poolctl_names.c    names, wait, unpublish
  *   poolctl_blocks.c   blocks: a pool's live blocks, page after page, as
  *                      text, JSON or kv
+ *   poolctl_free.c     free: end blocks by offset (what a crashed program
+ *                      left persistent)
  *   poolctl_print.c    what poolctl says: each command's result as text or
  *                      JSON (and the statistics and who persisted what as
  *                      kv and Prometheus too)
@@ -143,6 +145,8 @@ int	cmd_wait(struct ctl *, int, char **);
 int	cmd_unpublish(struct ctl *, int, char **);
 /* poolctl_blocks.c */
 int	cmd_blocks(struct ctl *, int, char **);
+/* poolctl_free.c */
+int	cmd_free(struct ctl *, int, char **);
 
 /* poolctl_fail.c: diagnostics, "poolctl: WHAT: WHY" on stderr */
 void		ctl_warnx(const char *, ...)

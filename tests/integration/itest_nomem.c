@@ -1171,7 +1171,7 @@ held_in_steps(void **state)
 		nomem += rc == -ENOMEM;
 		dropped += is_drop(rc);
 	}
-	printf("held_in_steps: the request's first %u allocations failed in "
+	printf("held_in_steps: the request's first %d allocations failed in "
 	       "turn, a calloc's and a move's: %lu -ENOMEM, %lu dropped, "
 	       "the rest served\n",
 	       STEPS_FAILED, nomem, dropped);

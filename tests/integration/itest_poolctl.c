@@ -40,6 +40,11 @@
  *   Usage errors of help, --socket, names, wait, unpublish and --mode
  *   (exit 2, nothing done); names and unpublish of no pool or no name
  *   (exit 1, in their words).
+ *   free: the persistent blocks a program left (one persisted, one
+ *   allocated persistent) ended by offset, in hexadecimal and decimal,
+ *   beside offsets it refuses, each in its words (no block there, a
+ *   block a handle holds, a named one), every one tried (exit 1); bad
+ *   offsets (exit 2, nothing done); no such pool (exit 1).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -2023,6 +2028,74 @@ refused_before_and_after_asking(void **state)
 	stop();
 }
 
+/* ---- free --------------------------------------------------------------- */
+
+static void
+free_ends_what_was_left(void **state)
+{
+	static const char *const bad[] = {"+1", "0x", "12abc", "0x1g",
+					  "' 12'", "0x0x10",
+					  "18446744073709551615"};
+	struct pool_conn *gone;
+	struct pool *p, *q;
+	struct pool_stats st;
+	pool_off_t left1, left2, held, named;
+	size_t i;
+	int rc;
+
+	(void)state;
+	start("[pool p]\nsize = 16M\n");
+	/* What a program left: it persisted one, allocated one persistent. */
+	assert_int_equal(pool_connect(fx.d.sock, &gone), 0);
+	EXPECT_RC(pool_open(gone, "p", &q), 0);
+	EXPECT_RC(pool_alloc(q, 100, &left1), 0);
+	EXPECT_RC(pool_persist(q, left1), 0);
+	EXPECT_RC(pool_alloc_wait(q, 200, 0, POOL_ALLOC_PERSIST, 0, &left2),
+		  0);
+	pool_close(q);
+	pool_disconnect(gone);
+	/* Not poolctl's to free: a block a handle holds, a named one. */
+	EXPECT_RC(pool_open(fx.conn, "p", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 0), 0);
+	EXPECT_RC(pool_alloc(p, 300, &held), 0);
+	EXPECT_RC(pool_alloc(p, 400, &named), 0);
+	EXPECT_RC(pool_publish(p, named, "kept"), 0);
+	EXPECT_RC(pool_free(p, named), 0);
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		rc = ctl("free p %s", bad[i]);
+		expect_exit(rc, EXIT_USAGE, bad[i]);
+		expect(strstr(fx.err, "bad offset") != NULL, bad[i]);
+	}
+	st = harness_stats(p);
+	assert_int_equal(st.live_blocks, 4);
+
+	rc = ctl("free p %#llx 0x7 %#llx %#llx %llu",
+		 (unsigned long long)left1, (unsigned long long)held,
+		 (unsigned long long)named, (unsigned long long)left2);
+	expect_exit(rc, EXIT_FAILED, "free of two left and three refused");
+	expect(strstr(fx.err, "0x7: no live block starts there") != NULL,
+	       "no block");
+	expect(strstr(fx.err, "held by handles and not persistent") != NULL,
+	       "held");
+	expect(strstr(fx.err, "a name holds it: `poolctl unpublish` removes "
+		      "the name") != NULL, "named");
+	st = harness_stats(p);
+	assert_int_equal(st.live_blocks, 2);
+	assert_int_equal(st.persistent_blocks, 1);	/* the named one */
+	EXPECT_RC(pool_usable_size(p, left1, &i), -EINVAL);
+	EXPECT_RC(pool_usable_size(p, left2, &i), -EINVAL);
+
+	rc = ctl("free nope 0x10");
+	expect_exit(rc, EXIT_FAILED, "free in no pool");
+	expect(strstr(fx.err, "no such pool: nope") != NULL, "no pool");
+	harness_expect_checked(fx.conn, "p");
+	EXPECT_RC(pool_free(p, held), 0);
+	EXPECT_RC(pool_unpublish(p, "kept"), 0);
+	pool_close(p);
+	stop();
+}
+
 int
 main(void)
 {
@@ -2072,6 +2145,7 @@ main(void)
 		    json_says_what_create_set_destroy_did, teardown),
 		cmocka_unit_test_teardown(refused_before_and_after_asking,
 					  teardown),
+		cmocka_unit_test_teardown(free_ends_what_was_left, teardown),
 		cmocka_unit_test_teardown(socket_path_not_a_socket_says_so,
 					  teardown),
 	};

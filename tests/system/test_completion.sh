@@ -245,6 +245,7 @@ sample() {
 	POLICY) echo preferred ;;
 	SECONDS) echo 1 ;;
 	PID | HANDLE) echo 1 ;;
+	OFFSET | OFFSET...) echo 0x10 ;;
 	*) echo x ;;
 	esac
 }

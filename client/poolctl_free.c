@@ -1,0 +1,114 @@
+/*
+ * poolctl_free.c - `poolctl free POOL OFFSET...`: end blocks by offset,
+ * for an operator cleaning up after a program.
+ *
+ * The blocks a crashed producer leaves behind are persistent ones (those
+ * it persisted, or allocated persistent, and never handed on): no handle
+ * holds them, and `poolctl persisted` and `poolctl blocks` show them.  A
+ * free through a handle that holds no reference to a persistent block
+ * drops the pool's, as any writer's does, so this opens the pool for
+ * writing and frees each offset in turn.  A block that handles hold and
+ * that is not persistent is theirs to free (-EPERM); a named one is its
+ * name's (-EBUSY: unpublish it).  Every offset is tried, whatever became
+ * of the ones before it; the exit status is that of the last refusal.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "poolctl.h"
+
+/*
+ * An offset as blocks prints it (0x and hexadecimal) or in decimal: 0
+ * and the value, or -1.
+ */
+static int
+parse_offset(const char *s, uint64_t *out)
+{
+	unsigned long long	 v;
+	const char		*digits = s;
+	char			*end;
+	int			 base = 10;
+
+	if (strncmp(s, "0x", 2) == 0 || strncmp(s, "0X", 2) == 0) {
+		digits = s + 2;
+		base = 16;
+	}
+	/* strtoull takes signs, blanks and a second 0x: none of those. */
+	if (*digits == '\0' || strspn(digits, base == 16 ?
+	    "0123456789abcdefABCDEF" : "0123456789") != strlen(digits))
+		return -1;
+	errno = 0;
+	v = strtoull(digits, &end, base);
+	if (errno != 0 || *end != '\0' || v == UINT64_MAX)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Why the free of off was refused, in poolctl's words where they help. */
+static const char *
+free_refused(int error, uint64_t off, char *buf, size_t len)
+{
+	switch (error) {
+	case -EINVAL:
+		snprintf(buf, len, "%#llx: no live block starts there",
+		    (unsigned long long)off);
+		break;
+	case -EPERM:
+		snprintf(buf, len, "%#llx: held by handles and not "
+		    "persistent: only its holders free it",
+		    (unsigned long long)off);
+		break;
+	case -EBUSY:
+		snprintf(buf, len, "%#llx: a name holds it: `poolctl "
+		    "unpublish` removes the name", (unsigned long long)off);
+		break;
+	default:
+		snprintf(buf, len, "%#llx: %s", (unsigned long long)off,
+		    pool_strerror(error));
+		break;
+	}
+	return buf;
+}
+
+int
+cmd_free(struct ctl *ctl, int argc, char **argv)
+{
+	const char	*pool = argv[0];
+	uint64_t	*offs;
+	struct pool	*p;
+	char		 why[160];
+	int		 i, rc, error, status = 0;
+
+	if ((rc = check_pool_name("free", pool)) != 0)
+		return rc;
+	if ((offs = calloc((size_t)argc, sizeof(*offs))) == NULL) {
+		ctl_warnx("free: out of memory");
+		return 1;
+	}
+	for (i = 1; i < argc; i++)
+		if (parse_offset(argv[i], &offs[i]) != 0) {
+			free(offs);
+			return usage_error("free: bad offset '%s': a byte "
+			    "offset in the pool, decimal or 0x hexadecimal",
+			    safe(argv[i]).s);
+		}
+	if ((rc = ctl_connect(ctl)) != 0) {
+		free(offs);
+		return rc;
+	}
+	if ((error = pool_open(ctl->conn, pool, &p)) != 0) {
+		free(offs);
+		return fail_pool(error, "free", pool, NULL);
+	}
+	for (i = 1; i < argc; i++)
+		if ((error = pool_free(p, offs[i])) != 0)
+			status = fail_pool(error, "free", pool,
+			    free_refused(error, offs[i], why, sizeof why));
+	pool_close(p);
+	free(offs);
+	return status;
+}
