@@ -128,8 +128,11 @@ is_socket(const char *path)
  * words, which name the path and what to check or the bound, are said
  * alone, not as the daemon's.  The daemon's refusals of a connection
  * (too many clients, a reply that makes no sense) read best as the client
- * library words them, with the daemon's own (which limit it was), the
- * socket's other errors as the C library does.
+ * library words them, with the daemon's own (which limit it was).  A
+ * socket nobody listens on, or one of another type, is said as what it
+ * likely is, since the C library's "Connection refused" or "Protocol
+ * wrong type for socket" leaves the admin to guess; the socket's other
+ * errors as the C library says them.
  */
 void
 fail_connect(int error, const char *socket)
@@ -144,6 +147,12 @@ fail_connect(int error, const char *socket)
 		    pool_strerror(error), daemon_words(error));
 	else if (error == -ECONNREFUSED && !is_socket(socket))
 		ctl_warnx("cannot connect to %s: not a socket", socket);
+	else if (error == -ECONNREFUSED)
+		ctl_warnx("cannot connect to %s: no poolmgrd listens on it "
+		    "(a socket left by a daemon that stopped?)", socket);
+	else if (error == -EPROTOTYPE)
+		ctl_warnx("cannot connect to %s: a socket of another type, "
+		    "not poolmgrd's", socket);
 	else
 		ctl_warnx("cannot connect to %s: %s", socket,
 		    error < 0 ? strerror(-error) : "unknown error");

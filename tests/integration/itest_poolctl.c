@@ -33,7 +33,8 @@
  *   one field of names' and wait's lines each, read back whole, and JSON
  *   that stays UTF-8 with the bytes in name_hex.  An option that takes a
  *   value given twice: exit 2, nothing done.  A socket path that is a
- *   directory or a file: exit 69, "not a socket".
+ *   directory or a file: exit 69, "not a socket"; a socket nobody listens
+ *   on, or one of another type: exit 69, said so.
  *   --json of create (owner and group given by name: their ids), set
  *   (only what was given; "default" for a retain set back) and destroy
  *   (forced or not; nothing printed when it fails), as the books say.
@@ -60,7 +61,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1896,6 +1899,60 @@ socket_path_not_a_socket_says_so(void **state)
 	stop();
 }
 
+/*
+ * A socket of type at path, bound and listening if listen_too: its fd.
+ * Closed without listening, it is what a stopped daemon leaves behind.
+ */
+static int
+bound_socket(const char *path, int type, bool listen_too)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	assert_true(strlen(path) < sizeof(sun.sun_path));
+	strcpy(sun.sun_path, path);
+	assert_true((fd = socket(AF_UNIX, type, 0)) >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	if (listen_too)
+		assert_int_equal(listen(fd, 1), 0);
+	return fd;
+}
+
+/*
+ * A socket no daemon listens on, and a socket of another type: each said
+ * as what it is, not as the C library's "Connection refused" or
+ * "Protocol wrong type for socket"; exit 69.
+ */
+static void
+socket_without_daemon_says_so(void **state)
+{
+	char path[300], want[400];
+	int fd;
+
+	(void)state;
+	start(TWO_POOLS);
+	snprintf(path, sizeof(path), "%s/stale.sock", fx.d.dir);
+	close(bound_socket(path, SOCK_SEQPACKET, false));
+	expect_exit(ctl("--socket %s list", path), EXIT_UNAVAILABLE,
+		    "--socket a socket nobody listens on");
+	snprintf(want, sizeof(want), "poolctl: cannot connect to %s: no "
+		 "poolmgrd listens on it (a socket left by a daemon that "
+		 "stopped?)\n", path);
+	expect(strcmp(fx.err, want) == 0, want);
+	unlink(path);
+
+	snprintf(path, sizeof(path), "%s/stream.sock", fx.d.dir);
+	fd = bound_socket(path, SOCK_STREAM, true);
+	expect_exit(ctl("--socket %s list", path), EXIT_UNAVAILABLE,
+		    "--socket a stream socket");
+	snprintf(want, sizeof(want), "poolctl: cannot connect to %s: a "
+		 "socket of another type, not poolmgrd's\n", path);
+	expect(strcmp(fx.err, want) == 0, want);
+	close(fd);
+	unlink(path);
+	stop();
+}
+
 /* ---- JSON of create, set and destroy --------------------------------------- */
 
 /*
@@ -2147,6 +2204,8 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(free_ends_what_was_left, teardown),
 		cmocka_unit_test_teardown(socket_path_not_a_socket_says_so,
+					  teardown),
+		cmocka_unit_test_teardown(socket_without_daemon_says_so,
 					  teardown),
 	};
 
