@@ -219,6 +219,28 @@ refuse_limit(struct call *c, struct dpool *p)
 		      bytes_text(p->limit, limit, sizeof(limit)));
 }
 
+/*
+ * A refusal by the quota, or by the pool's size: say which bound, and how
+ * large it is, since the code alone ("quota or block limit", "larger than
+ * the pool") leaves the program's author to look both up.
+ */
+static int
+refuse_bound(struct call *c, struct dpool *p, int rc, uint64_t size)
+{
+	char bound[24];
+
+	if (rc == -EDQUOT)
+		return refuse(c, rc, "allocating %llu byte%s would pass pool "
+			      "%s's quota of %s per connection (its blocks "
+			      "and its uid's persistent and named ones count)",
+			      (unsigned long long)size, log_plural(size),
+			      p->name, bytes_text(p->quota, bound,
+						  sizeof(bound)));
+	return refuse(c, rc, "allocating %llu byte%s: more than pool %s's "
+		      "size, %s", (unsigned long long)size, log_plural(size),
+		      p->name, bytes_text(p->size, bound, sizeof(bound)));
+}
+
 /* dpool_alloc's DPOOL_NO_MEMORY: the daemon's, not the pool's. */
 static int
 refuse_no_memory(struct call *c)
@@ -235,6 +257,8 @@ refuse_alloc(struct call *c, struct dpool *p, int rc, bool retry_follows,
 	uncount_retried(p, rc, retry_follows);
 	if (rc == -ENOMEM && p->limit_hit)
 		return refuse_limit(c, p);
+	if ((rc == -EDQUOT && p->quota) || rc == -EFBIG)
+		return refuse_bound(c, p, rc, size);
 	return refuse(c, rc, "allocating %llu byte%s", (unsigned long long)size,
 		      log_plural(size));
 }

@@ -22,7 +22,8 @@
  * A refusal carries the daemon's own words (pool_last_message): an
  * allocation past a pool's limit says what the pool holds of it, for the
  * code it returned only, in the thread that asked only, until that
- * thread's next request; poolctl ends its error line with them.  A call
+ * thread's next request; poolctl ends its error line with them.  One
+ * past the quota, or larger than the pool, names that bound and its size.  A call
  * that the library fails itself with that same code (a NULL argument, a
  * reserved word set, an unknown flag) has no words.  The words read as
  * sentences: an existing pool exists, "1 open handle and 1 live block",
@@ -1354,6 +1355,44 @@ refusals_carry_the_daemons_words(void **state)
 	stop_daemon();
 }
 
+/* ---- bounds_are_named_in_the_words ---------------------------------------- */
+
+/*
+ * An allocation past the connection's quota, or larger than the whole
+ * pool, is refused in words that name the pool and the bound with its
+ * size, which the code's text alone does not give.
+ */
+static void
+bounds_are_named_in_the_words(void **state)
+{
+	struct pool_create_opts co = {.max_size = MiB, .mode = 0600,
+				      .quota = 256 * KiB};
+	struct pool *p = NULL;
+	pool_off_t a, b;
+	const char *w;
+
+	(void)state;
+	assert_int_equal(pool_create(fx.conn, "quo", &co), 0);
+	assert_int_equal(pool_open(fx.conn, "quo", &p), 0);
+	assert_int_equal(pool_alloc(p, 200 * KiB, &a), 0);
+	expect_rc(pool_alloc(p, 100 * KiB, &b), -EDQUOT,
+		  "pool_alloc(100 KiB) past a 256 KiB quota");
+	w = pool_last_message(-EDQUOT);
+	if (!strstr(w, "allocating 102400 bytes would pass pool quo's quota "
+		       "of 256.0 KiB per connection"))
+		fail_msg("the quota's refusal: \"%s\"", w);
+	expect_rc(pool_alloc(p, 2 * MiB, &b), -EFBIG,
+		  "pool_alloc(2 MiB) in a pool of 1 MiB");
+	w = pool_last_message(-EFBIG);
+	if (!strstr(w, "allocating 2097152 bytes: more than pool quo's size, "
+		       "1.0 MiB"))
+		fail_msg("the size's refusal: \"%s\"", w);
+	assert_int_equal(pool_free(p, a), 0);
+	pool_close(p);
+	assert_int_equal(pool_destroy(fx.conn, "quo"), 0);
+	stop_daemon();
+}
+
 /* ---- local_failures_leave_no_words ---------------------------------------- */
 
 #define TOO_LARGE_WORDS "a limit above the pool's size"
@@ -1643,6 +1682,8 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			refusals_carry_the_daemons_words, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			bounds_are_named_in_the_words, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			local_failures_leave_no_words, setup, teardown),
 		cmocka_unit_test_setup_teardown(
