@@ -177,6 +177,9 @@ fail:
 /* How long a name is waited for (-w), in ms; 0: not at all. */
 static int	wait_ms;
 
+/* The pool the blocks are in, for what is said of it. */
+static const char	*pool_name;
+
 /* Parse -w's SECONDS into wait_ms; 0 on success. */
 static int
 parse_wait(const char *s)
@@ -219,6 +222,10 @@ find(struct pool *p, struct wanted *w, size_t *usable)
 	else if (error == -ETIMEDOUT)
 		fprintf(stderr, "consumer: %s: not published within %d s\n",
 		    w->name, wait_ms / 1000);
+	else if (error == -ENOENT && wait_ms > 0)
+		/* A missing name is waited for: it is the pool that went. */
+		fprintf(stderr, "consumer: %s: pool %s was destroyed while "
+		    "waiting\n", w->name, pool_name);
 	else if (error == -ENOENT)
 		/* The pool is open: the name, not the pool or the socket. */
 		fprintf(stderr, "consumer: %s: no such name\n", w->name);
@@ -278,6 +285,7 @@ main(int argc, char **argv)
 	}
 	if (read_offsets(argc, argv, &offs, &n) != 0)
 		return 1;
+	pool_name = argv[1];
 
 	if ((error = pool_connect(NULL, &c)) != 0) {
 		connect_failed(error);

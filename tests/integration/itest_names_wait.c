@@ -42,6 +42,8 @@
  *   consumer_example_waits   client/examples' consumer -w, started before
  *       the producer, prints the block once it is published, and lets
  *       the name go;
+ *   consumer_example_pool_gone  the same consumer waiting in a pool that
+ *       is destroyed says the pool went, not that the name is missing;
  *   poolctl_wait             `poolctl wait` started before the publish
  *       prints the block with its generation (--json too); --timeout 1
  *       for a name not there exits 1 saying the time ran out, and
@@ -714,6 +716,45 @@ consumer_example_waits(void **state)
 	assert_int_equal(harness_stats(pool).live_blocks, 0);
 }
 
+/* ---- consumer_example_pool_gone ------------------------------------------ */
+
+static int
+example_consumer_of_gone(void *arg)
+{
+	const char *want = "consumer: l/never: pool gone was destroyed "
+			   "while waiting\n";
+	char cmd[512], out[512];
+
+	(void)arg;
+	snprintf(cmd, sizeof(cmd), "%s/examples/consumer -w 60 gone "
+		 "l/never 2>&1", harness_build());
+	CHECK_RC(harness_run(cmd, out, sizeof(out)), 1, 2);
+	CHECK(strncmp(out, want, strlen(want)) == 0, 3);
+	return 0;
+}
+
+/*
+ * The example consumer waiting for a name in a pool that is destroyed:
+ * the wait ends with -ENOENT, which is the pool's, not the name's (a name
+ * that is not there is waited for), and the consumer says so.
+ */
+static void
+consumer_example_pool_gone(void **state)
+{
+	const char *line = WAITS_LINE ": pool gone has 1 waiting lookup\n";
+	struct pool_create_opts co = {.max_size = 1 << 20};
+	pid_t pid;
+	int before;
+
+	(void)state;
+	EXPECT_RC(pool_create(conn, "gone", &co), 0);
+	before = harness_log_count(&d, line);
+	pid = harness_spawn(example_consumer_of_gone, NULL);
+	assert_int_equal(harness_log_wait(&d, line, before, LOG_WAIT_MS), 0);
+	EXPECT_RC(pool_destroy_force(conn, "gone"), 0);
+	assert_int_equal(harness_wait(pid), 0);
+}
+
 /* ---- poolctl_wait ----------------------------------------------------- */
 
 static int
@@ -827,6 +868,7 @@ main(void)
 		cmocka_unit_test(restart_in_place),
 		cmocka_unit_test(poolctl_shows_generation),
 		cmocka_unit_test(consumer_example_waits),
+		cmocka_unit_test(consumer_example_pool_gone),
 		cmocka_unit_test(poolctl_wait),
 		/* Review of the waiting lookups' books. */
 		cmocka_unit_test(waits_checked),
