@@ -140,8 +140,16 @@ main(int argc, char **argv)
 	while ((ch = getopt(argc, argv, "n:w:")) != -1) {
 		if (ch == 'w' && parse_wait(optarg, &wait_ms) == 0)
 			continue;
-		if (ch != 'n' || *optarg == '\0' ||
+		if (ch != 'n') {
+			usage(stderr);
+			return 2;
+		}
+		/* Room is kept for the ".N" of several TEXTs. */
+		if (*optarg == '\0' ||
 		    strlen(optarg) > POOL_BLOCK_NAME_MAX - 12) {
+			fprintf(stderr, "producer: -n: a name of 1 to %d "
+			    "bytes, not %zu\n", POOL_BLOCK_NAME_MAX - 12,
+			    strlen(optarg));
 			usage(stderr);
 			return 2;
 		}

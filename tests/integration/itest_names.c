@@ -784,6 +784,12 @@ examples_by_name(void **state)
 	snprintf(cmd, sizeof(cmd), "%s/examples/consumer %s greeting.1 2>&1",
 		 b, POOL);
 	assert_int_equal(harness_run(cmd, out, sizeof(out)), 1);
+	/* A name too long for -n: said why, not only the usage. */
+	snprintf(cmd, sizeof(cmd), "%s/examples/producer -n %0250d %s x 2>&1",
+		 b, 0, POOL);
+	assert_int_equal(harness_run(cmd, out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "producer: -n: a name of 1 to 243 bytes, "
+			       "not 250\n"));
 	open_pool(POOL, &c, &p);
 	assert_int_equal(harness_stats(p).live_blocks, 0);
 	pool_close(p);
