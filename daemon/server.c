@@ -672,7 +672,7 @@ listen_on(const char *path, unsigned mode)
 		fatal("removing stale socket %s", path);
 	snprintf(dir, sizeof(dir), "%s", path);
 	if (mkdir(dirname(dir), 0755) == -1 && errno != EEXIST)
-		fatal("creating %s", dir);
+		fatal("creating the socket's directory %s", dir);
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		fatal("socket");

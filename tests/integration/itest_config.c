@@ -796,6 +796,10 @@ bad_socket_paths_refused(void **state)
 	memcpy(path, "/tmp/", 5);
 	path[108] = '\0';
 	socket_refused(path, "socket path too long (108 bytes, at most 107)");
+	/* The daemon makes the socket's directory, not the ones above it. */
+	socket_refused("/nonexistent-poolmgr/run/poolmgrd.sock",
+		       "creating the socket's directory "
+		       "/nonexistent-poolmgr/run: No such file or directory");
 }
 
 static void
