@@ -64,7 +64,9 @@ static const struct client_error client_errors[] = {
 	{ -ECONNRESET,		"connection to poolmgrd lost" },
 	{ -ECHILD,		"connection or pool inherited across fork(): "
 				"the child must connect and open its own" },
-	{ -ECONNREFUSED,	"poolmgrd is not running (connection refused)" },
+	/* connect(2) to a directory or a file is refused as well. */
+	{ -ECONNREFUSED,	"no poolmgrd listens on the socket, or the "
+				"path is not a socket (connection refused)" },
 	{ -EFAULT,		"the pool's invariant check failed" },
 	{ -EMSGSIZE,		"request too large for the protocol" },
 	{ -ENODEV,		"no such NUMA node with memory that poolmgrd "

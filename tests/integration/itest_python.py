@@ -414,6 +414,32 @@ def a_missing_socket_is_named():
                 poolclient.DEFAULT_SOCKET) in f.read()
 
 
+REFUSED = ("no poolmgrd listens on the socket, or the path is not a "
+           "socket (connection refused)")
+
+
+@test
+def a_refused_connect_is_not_said_a_stopped_daemon():
+    """connect(2) is refused (ECONNREFUSED) by a socket nobody listens on
+    and as much by a directory at the path: pool_strerror's text says
+    both, from Python and the C examples, where it once said poolmgrd
+    was not running, which sent the user after the daemon when the path
+    was wrong."""
+    where = tempfile.mkdtemp(prefix="poolmgr-py-dir.")
+    saved = os.environ["POOLMGRD_SOCKET"]
+    try:
+        e = expect_error(errno.ECONNREFUSED, poolclient.connect, where)
+        assert e.strerror == REFUSED, e.strerror
+        os.environ["POOLMGRD_SOCKET"] = where
+        rc, out, err = run_c("examples/producer", "py", "x")
+        assert (rc, out) == (1, ""), (rc, out, err)
+        assert err == "producer: cannot connect to %s: %s\n" % (
+            where, REFUSED), err
+    finally:
+        os.environ["POOLMGRD_SOCKET"] = saved
+        os.rmdir(where)
+
+
 @test
 def connect_timeout_ends_an_unanswered_connect():
     """Connection(timeout=0.3) to a socket whose listener never answers
