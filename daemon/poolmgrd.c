@@ -12,7 +12,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <libgen.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include "config.h"
@@ -141,6 +143,46 @@ load_config(struct config *cf, const char *path, char *err, size_t len)
 }
 
 /*
+ * Could a start bind path, as far as looking can tell?  A start removes a
+ * stale socket there but nothing else, and makes the socket's directory
+ * but not its parents (server.c's listen_on).  Permissions are left out:
+ * the check may run as another user than the start.  0, or 1 with the
+ * problem on stderr.
+ */
+static int
+check_socket_path(const char *path)
+{
+	/* The path fits a socket address (check_config saw to it). */
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char parent[sizeof(dir)], tmp[sizeof(dir)];
+	struct stat sb;
+
+	if (lstat(path, &sb) == 0 && !S_ISSOCK(sb.st_mode)) {
+		fprintf(stderr, "poolmgrd: %s exists and is not a socket\n",
+			path);
+		return 1;
+	}
+	/* dirname may write into its argument, and return it. */
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	snprintf(dir, sizeof(dir), "%s", dirname(tmp));
+	if (stat(dir, &sb) == 0) {
+		if (S_ISDIR(sb.st_mode))
+			return 0;
+		fprintf(stderr, "poolmgrd: %s: the socket's directory %s is "
+			"not a directory\n", path, dir);
+		return 1;
+	}
+	snprintf(tmp, sizeof(tmp), "%s", dir);
+	snprintf(parent, sizeof(parent), "%s", dirname(tmp));
+	if (stat(parent, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return 0;
+	fprintf(stderr, "poolmgrd: %s: the socket's directory %s cannot be "
+		"made: %s is %s\n", path, dir, parent,
+		stat(parent, &sb) == 0 ? "not a directory" : "missing");
+	return 1;
+}
+
+/*
  * --check-config: what a start would refuse in the file, and the socket
  * path it would bind; nothing else is touched (no socket, no daemon
  * asked).  0, 1 with the problem on stderr, or 2 without a file.
@@ -167,6 +209,8 @@ check_config(const struct server_opts *so, struct config *cf)
 			so->config_path, *path ? "too long" : "empty");
 		return 1;
 	}
+	if (check_socket_path(path))
+		return 1;
 	printf("poolmgrd: %s: ok, %u pool%s\n", so->config_path, cf->npools,
 	       cf->npools == 1 ? "" : "s");
 	return 0;

@@ -863,7 +863,7 @@ check_config_option(void **state)
 	struct daemon_proc d;
 	struct pool_conn *c;
 	struct pool_stats st;
-	char out[1024], want[512];
+	char out[1024], want[512], path[300];
 
 	(void)state;
 	assert_int_equal(harness_start(&d, "[pool p]\nsize = 1M\n"), 0);
@@ -892,6 +892,36 @@ check_config_option(void **state)
 	assert_string_equal(out, "poolmgrd: --check-config needs --config "
 			    "FILE\nTry 'poolmgrd --help' for more "
 			    "information.\n");
+
+	/*
+	 * A socket path a start could not bind: its directory's parent
+	 * missing (a start makes the directory, not its parents), the
+	 * directory a file, the path a file.  Nothing is made or removed.
+	 */
+	write_config(&d, "[pool p]\nsize = 1M\n");
+	assert_int_equal(check_run(out, sizeof(out), "-t -s %s/no/such/p.sock "
+				   "-c %s", d.dir, d.conf), 1);
+	snprintf(want, sizeof(want), "poolmgrd: %s/no/such/p.sock: the "
+		 "socket's directory %s/no/such cannot be made: %s/no is "
+		 "missing\n", d.dir, d.dir, d.dir);
+	assert_string_equal(out, want);
+	assert_int_equal(access(d.conf, F_OK), 0);
+	assert_int_equal(check_run(out, sizeof(out), "-t -s %s/poolmgrd.conf/"
+				   "p.sock -c %s", d.dir, d.conf), 1);
+	snprintf(want, sizeof(want), "poolmgrd: %s/poolmgrd.conf/p.sock: the "
+		 "socket's directory %s/poolmgrd.conf is not a directory\n",
+		 d.dir, d.dir);
+	assert_string_equal(out, want);
+	assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s", d.conf,
+				   d.conf), 1);
+	snprintf(want, sizeof(want), "poolmgrd: %s exists and is not a "
+		 "socket\n", d.conf);
+	assert_string_equal(out, want);
+	/* A directory a start would make is no problem. */
+	assert_int_equal(check_run(out, sizeof(out), "-t -s %s/new/p.sock "
+				   "-c %s", d.dir, d.conf), 0);
+	snprintf(path, sizeof(path), "%s/new", d.dir);
+	assert_int_equal(access(path, F_OK), -1);
 
 	assert_true(harness_alive(&d));
 	EXPECT_RC(pool_stats_by_name(c, "p", &st), 0);
