@@ -983,10 +983,16 @@ conn_open(const char *path, int timeout_ms, struct pool_conn **out)
 
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
-	if (*path == '\0')
+	/* Words of their own: the codes' texts name other cases first. */
+	if (*path == '\0') {
+		conn_note_words(-EINVAL, "the socket path is empty");
 		return -EINVAL;
-	if (strlen(path) >= sizeof sun.sun_path)
+	}
+	if (strlen(path) >= sizeof sun.sun_path) {
+		conn_note_words(-ENAMETOOLONG, "the socket path is longer "
+		    "than a socket address holds (107 bytes)");
 		return -ENAMETOOLONG;
+	}
 	memcpy(sun.sun_path, path, strlen(path));
 
 	pthread_once(&conns_once, conns_init);

@@ -105,10 +105,13 @@ def _connect_failure(rc):
     the failures the library words itself, where the code alone would read
     as a pool or a name, or not say which bound: no daemon answered, so
     those words, which name the path the library tried (and the bound),
-    are the whole text and not labelled as the daemon's.  Any other
-    failure reads as usual: a daemon that turned the connection away says
-    which limit it was."""
-    if rc in (-_errno.ENOENT, -_errno.ETIMEDOUT):
+    are the whole text and not labelled as the daemon's; so are a path
+    that is empty or too long for a socket address (EINVAL, ENAMETOOLONG),
+    which the library words before it tries anything.  Any other failure
+    reads as usual: a daemon that turned the connection away says which
+    limit it was."""
+    if rc in (-_errno.ENOENT, -_errno.ETIMEDOUT, -_errno.EINVAL,
+              -_errno.ENAMETOOLONG):
         words = _lib.pool_last_message(rc)
         if words:
             return PoolError(rc, words.decode(errors="replace"))

@@ -406,6 +406,13 @@ def a_missing_socket_is_named():
             MISSING % odd.replace("\x1b", "?")), err
         e = expect_error(errno.ENOENT, poolclient.connect)
         assert e.strerror == library_words_for(None), e.strerror
+        # A path no socket address holds is named so, by the library.
+        e = expect_error(errno.EINVAL, poolclient.connect, "")
+        assert e.strerror == "the socket path is empty", e.strerror
+        e = expect_error(errno.ENAMETOOLONG, poolclient.connect,
+                         "/" + "x" * 120)
+        assert e.strerror.startswith("the socket path is longer than a "
+                                     "socket address holds"), e.strerror
     finally:
         os.environ["POOLMGRD_SOCKET"] = saved
         os.rmdir(where)
