@@ -54,6 +54,19 @@
  *       the pool's failed_allocs counts no more than the workers saw:
  *       -ENOMEM, waits that ran out, -EAGAIN, and one call in flight per
  *       kill.
+ * Handovers: in all but daemon_restart, one operation in HAND_EVERY makes
+ * a block persistent from its allocation (POOL_ALLOC_PERSIST; zeroed one
+ * time in four; in alloc_waits_under_load one in two waits 1-WAIT_MAX_MS
+ * for room), patterns it and hands its offset to the other workers in a
+ * slot of its own, or takes one another worker handed over: the taker
+ * checks it overlaps nothing it holds and holds its maker's pattern, and
+ * frees it, which ends it.  At the end the test checks and frees what is
+ * still in the slots; every other block left must be persistent, held by
+ * nobody, and one whose handover a kill cut short (a maker killed
+ * between its allocation and its slot, a taker between its claim and the
+ * slot's emptying): counted, bounded by those kills, and freed, before
+ * the pool's final checks.
+ *
  * Workers report through exit codes (one per kind of failure) and a line on
  * stderr; the parent asserts them and prints operations, rates, kills,
  * refusals and times.  One thing is excused: a daemon stopping on SIGTERM
@@ -149,6 +162,7 @@ enum {
 	E_STATS,	/* pool_stats while idle */
 	E_WAIT,		/* pool_alloc_wait: an outcome it does not document */
 	E_GATE,		/* a block of pool g or e lost its pattern */
+	E_HANDOVER,	/* a persistent block handed over went wrong */
 };
 
 /* alloc_waits_under_load */
@@ -162,6 +176,17 @@ enum {
 #define GATE_EVERY	25	/* operations, one of which is on pool g */
 #define GATE_BLOCK	4096	/* the blocks of pools g and e */
 #define GATE_ALARM	(STALL_S + WORKER_ALARM)	/* s at the end gate */
+
+/*
+ * Handovers: one operation in HAND_EVERY makes a block persistent from
+ * its allocation (POOL_ALLOC_PERSIST) and hands it to another worker
+ * through a slot of its own, or takes one another worker handed over.
+ */
+#define HAND_EVERY	10
+#define NHAND		4	/* handover slots per worker slot */
+#define HAND_EMPTY	0
+#define HAND_FULL	1
+#define HAND_TAKEN	2	/* | the taker's id << 8 */
 
 /* The operation mix, in percent (cumulative bounds). */
 #define MIX_ALLOC	30
@@ -197,6 +222,20 @@ struct counters {
 	uint64_t waits, served, timed_out, eagain;
 	uint64_t g_waits, g_served, g_eagain;
 	uint64_t e_served, e_eagain;
+	/* handovers: blocks made persistent and handed over, taken */
+	uint64_t handed, taken, hand_zeroed, hand_waited, hand_refused;
+};
+
+/*
+ * A persistent block handed over: written by its maker while EMPTY, then
+ * FULL (release); a taker claims it (FULL to TAKEN with its id), checks
+ * its bytes, frees it and empties the slot.  A kill between the claim and
+ * the emptying leaves the slot TAKEN for good: the test sorts those out
+ * at the end (drain_handovers).
+ */
+struct hand_slot {
+	uint64_t state;
+	uint64_t off, len, serial, owner;
 };
 
 struct proc_slot {
@@ -205,10 +244,11 @@ struct proc_slot {
 	uint32_t conn_epoch;	/* daemon generation of its connection */
 	uint32_t resets;	/* connection resets seen */
 	uint32_t at_gate;	/* at the end gate: not to be killed */
-	uint32_t pad;
+	uint32_t handing;	/* between a persistent alloc and its slot */
 	uint64_t done;		/* operations of this slot so far */
 	struct counters n;
 	struct pub_slot pub[NPUB];
+	struct hand_slot hand[NHAND];	/* kept across replacements */
 };
 
 struct shared {
@@ -234,6 +274,7 @@ struct run {
 	bool random_finish;	/* else FIN_FREE_ALL..FIN_DISCONNECT by id */
 	bool restarts;		/* -ECONNRESET is expected */
 	bool waits;		/* pool_alloc_wait, pools g and e */
+	bool handover;		/* persistent blocks handed over */
 };
 
 struct spawn_arg {
@@ -254,6 +295,7 @@ struct fixture {
 	uint64_t seed;
 	uint64_t rng;
 	uint32_t next_id;
+	unsigned hand_cut;	/* kills of a worker while handing */
 };
 
 static struct fixture fx;
@@ -758,27 +800,16 @@ keep_new_block(struct worker *w, const char *what, uint64_t off, uint64_t len,
 }
 
 /*
- * pool_alloc_wait for 0-WAIT_MAX_MS: each outcome must be one it
- * documents for the timeout.  A wait that ran out did not end before its
- * time (1 ms of slack for the rounding of the time left that the library
- * asks for again after a restart in place).
+ * A refusal of pool_alloc_wait(len, timeout) after took_ms: 0 if it is one
+ * it documents for the timeout (counted), else the worker's failure.  A
+ * wait that ran out did not end before its time (1 ms of slack for the
+ * rounding of the time left that the library asks for again after a
+ * restart in place).
  */
 static int
-op_alloc_wait(struct worker *w, bool zero)
+wait_refused(struct worker *w, int rc, uint64_t len, int timeout,
+	     double took_ms)
 {
-	int timeout = (int)(rnd(w) % (WAIT_MAX_MS + 1)), rc;
-	uint64_t len = rand_size(w);
-	pool_off_t off = POOL_OFF_NONE;
-	double t0 = now_s(), took_ms;
-
-	w->me->n.waits++;
-	rc = pool_alloc_wait(w->p, len, 0, zero ? POOL_ALLOC_ZERO : 0,
-			     timeout, &off);
-	took_ms = (now_s() - t0) * 1000;
-	if (rc == 0) {
-		w->me->n.served++;
-		return keep_new_block(w, "pool_alloc_wait", off, len, zero);
-	}
 	if (rc == -ENOMEM && timeout == 0) {
 		w->me->n.nomem++;
 		return 0;
@@ -799,6 +830,164 @@ op_alloc_wait(struct worker *w, bool zero)
 	return wfail(w, E_WAIT, "pool_alloc_wait(%" PRIu64 " B, %d ms) = %d "
 		     "(%s) after %.1f ms", len, timeout, rc, pool_strerror(rc),
 		     took_ms);
+}
+
+/* pool_alloc_wait for 0-WAIT_MAX_MS: each outcome one it documents. */
+static int
+op_alloc_wait(struct worker *w, bool zero)
+{
+	int timeout = (int)(rnd(w) % (WAIT_MAX_MS + 1)), rc;
+	uint64_t len = rand_size(w);
+	pool_off_t off = POOL_OFF_NONE;
+	double t0 = now_s();
+
+	w->me->n.waits++;
+	rc = pool_alloc_wait(w->p, len, 0, zero ? POOL_ALLOC_ZERO : 0,
+			     timeout, &off);
+	if (rc == 0) {
+		w->me->n.served++;
+		return keep_new_block(w, "pool_alloc_wait", off, len, zero);
+	}
+	return wait_refused(w, rc, len, timeout, (now_s() - t0) * 1000);
+}
+
+/* ---- handovers of persistent blocks ------------------------------------ */
+
+/* One of our handover slots that is empty, or NULL. */
+static struct hand_slot *
+hand_slot_free(struct worker *w)
+{
+	unsigned k;
+
+	for (k = 0; k < NHAND; k++)
+		if (__atomic_load_n(&w->me->hand[k].state, __ATOMIC_ACQUIRE) ==
+		    HAND_EMPTY)
+			return &w->me->hand[k];
+	return NULL;
+}
+
+/*
+ * The timeout of a persistent allocation: in a run that waits, one in
+ * two waits 1-WAIT_MAX_MS (a persistent block made when room comes).
+ */
+static int
+hand_timeout(struct worker *w)
+{
+	if (!w->run->waits || rnd(w) % 2)
+		return 0;
+	return 1 + (int)(rnd(w) % WAIT_MAX_MS);
+}
+
+/*
+ * Make a block persistent from its allocation (zeroed one time in four),
+ * pattern it and hand it over in slot hs.  From the allocation until the
+ * slot is full, handing is set: a kill then may leave a persistent block
+ * nobody knows of, which the test counts (drain_handovers).
+ */
+static int
+hand_over(struct worker *w, struct hand_slot *hs)
+{
+	bool zero = rnd(w) % 4 == 0;
+	unsigned flags = POOL_ALLOC_PERSIST | (zero ? POOL_ALLOC_ZERO : 0);
+	int timeout = hand_timeout(w), rc;
+	uint64_t len = 1 + rnd(w) % SMALL_MAX, k;
+	pool_off_t off = POOL_OFF_NONE;
+	double t0 = now_s();
+	struct tag t;
+	uint8_t *b;
+
+	__atomic_store_n(&w->me->handing, 1, __ATOMIC_SEQ_CST);
+	rc = pool_alloc_wait(w->p, len, 0, flags, timeout, &off);
+	if (rc) {
+		__atomic_store_n(&w->me->handing, 0, __ATOMIC_SEQ_CST);
+		w->me->n.hand_refused++;
+		return wait_refused(w, rc, len, timeout,
+				    (now_s() - t0) * 1000);
+	}
+	if ((rc = check_new_block(w, "pool_alloc_wait(PERSIST)", off, len,
+				  -1)))
+		return rc;
+	b = pool_ptr(w->p, off);
+	if (zero && (k = first_nonzero(b, len)) < len)
+		return wfail(w, E_CALLOC, "pool_alloc_wait(%" PRIu64 " B, "
+			     "ZERO | PERSIST) block %#" PRIx64 ": byte %"
+			     PRIu64 " is %#x", len, off, k, b[k]);
+	t = make_tag(w->id, ++w->serial);
+	pattern_fill(b, &t, 0, len);
+	__atomic_store_n(&hs->off, off, __ATOMIC_RELAXED);
+	__atomic_store_n(&hs->len, len, __ATOMIC_RELAXED);
+	__atomic_store_n(&hs->serial, w->serial, __ATOMIC_RELAXED);
+	__atomic_store_n(&hs->owner, w->id, __ATOMIC_RELAXED);
+	__atomic_store_n(&hs->state, HAND_FULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&w->me->handing, 0, __ATOMIC_SEQ_CST);
+	w->me->n.handed++;
+	w->me->n.hand_zeroed += zero;
+	w->me->n.hand_waited += timeout > 0;
+	return 0;
+}
+
+/* Claim a block another worker slot handed over, or NULL. */
+static struct hand_slot *
+hand_claim(struct worker *w)
+{
+	struct hand_slot *hs;
+	uint64_t full;
+	unsigned tries, j;
+
+	for (tries = 0; tries < 4; tries++) {
+		j = (unsigned)(rnd(w) % w->procs);
+		if (j == w->slot)
+			continue;
+		hs = &w->sh->slot[j].hand[rnd(w) % NHAND];
+		full = HAND_FULL;
+		if (__atomic_compare_exchange_n(&hs->state, &full, HAND_TAKEN |
+						(uint64_t)w->id << 8, false,
+						__ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED))
+			return hs;
+	}
+	return NULL;
+}
+
+/*
+ * Take a block handed over in hs: nobody else's block here, its maker's
+ * pattern, and our free ends it (we hold no reference; the pool does).
+ */
+static int
+hand_take(struct worker *w, struct hand_slot *hs)
+{
+	uint64_t off = __atomic_load_n(&hs->off, __ATOMIC_RELAXED);
+	uint64_t len = __atomic_load_n(&hs->len, __ATOMIC_RELAXED);
+	uint64_t serial = __atomic_load_n(&hs->serial, __ATOMIC_RELAXED);
+	uint32_t owner = (uint32_t)__atomic_load_n(&hs->owner,
+						   __ATOMIC_RELAXED);
+	int rc;
+
+	if ((rc = check_new_block(w, "a handed-over block", off, len, -1)) ||
+	    (rc = verify_block(w, "a handed-over persistent block", off, len,
+			       owner, serial)))
+		return rc;
+	if ((rc = pool_free(w->p, off)))
+		return call_failed(w, rc, E_HANDOVER,
+				   "pool_free(handed over)", off);
+	__atomic_store_n(&hs->state, HAND_EMPTY, __ATOMIC_RELEASE);
+	w->me->n.taken++;
+	return 0;
+}
+
+/* Take a block handed over, or hand one over: half and half. */
+static int
+op_handover(struct worker *w)
+{
+	struct hand_slot *hs;
+
+	if (rnd(w) % 2 && (hs = hand_claim(w)))
+		return hand_take(w, hs);
+	if ((hs = hand_slot_free(w)))
+		return hand_over(w, hs);
+	if ((hs = hand_claim(w)))
+		return hand_take(w, hs);
+	return 0;
 }
 
 /* alloc, calloc (zero) or realloc(NONE, size); fill; maybe publish. */
@@ -1191,6 +1380,8 @@ one_op(struct worker *w)
 
 	if (w->run->waits && rnd(w) % GATE_EVERY == 0)
 		return op_gate(w);
+	if (w->run->handover && rnd(w) % HAND_EVERY == 0)
+		return op_handover(w);
 
 	if (r < MIX_ALLOC)
 		return op_alloc(w, false);
@@ -1483,6 +1674,7 @@ slot_prepare(unsigned i)
 		slot_write(&ps->pub[k], POOL_OFF_NONE, 0, 0, 0, 0);
 	__atomic_store_n(&ps->doomed, 0, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&ps->at_gate, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&ps->handing, 0, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&ps->id, ++fx.next_id, __ATOMIC_SEQ_CST);
 }
 
@@ -1691,6 +1883,142 @@ stats_now(void)
 	return stats_of(POOL_NAME);
 }
 
+/*
+ * A worker was just killed in slot i: was it between a persistent
+ * allocation and its handover slot?  (Read before a replacement starts.)
+ */
+static void
+note_hand_cut(unsigned i)
+{
+	if (__atomic_load_n(&fx.sh->slot[i].handing, __ATOMIC_ACQUIRE))
+		fx.hand_cut++;
+}
+
+/* Poll (bounded) until only persistent blocks are left, no handle open. */
+static struct pool_stats
+wait_only_persistent(void)
+{
+	double t0 = now_s();
+	struct pool_stats st;
+
+	for (;;) {
+		st = stats_now();
+		if ((st.live_blocks == st.persistent_blocks &&
+		     st.clients == 0) || now_s() - t0 > RECLAIM_MS / 1000.0)
+			return st;
+		harness_sleep_ms(10);
+	}
+}
+
+/* Does the block at off hold the pattern of owner's block serial? */
+static bool
+hand_bytes_ok(struct pool *p, uint64_t off, uint64_t len, uint64_t owner,
+	      uint64_t serial)
+{
+	struct tag t = make_tag((uint32_t)owner, serial);
+
+	return off < pool_size(p) && len <= pool_size(p) - off &&
+	       pattern_check(pool_ptr(p, off), &t, 0, len) == len;
+}
+
+/* Is off the block a slot left TAKEN by a killed taker names? */
+static const struct hand_slot *
+hand_taken_at(uint64_t off)
+{
+	const struct hand_slot *hs;
+	unsigned i, k;
+
+	for (i = 0; i < fx.procs; i++)
+		for (k = 0; k < NHAND; k++) {
+			hs = &fx.sh->slot[i].hand[k];
+			if ((hs->state & 0xff) == HAND_TAKEN && hs->off == off)
+				return hs;
+		}
+	return NULL;
+}
+
+/*
+ * Every worker has ended: take what is left of the handovers.  A block
+ * still in a FULL slot must hold its maker's pattern, and this process
+ * frees it as a taker would.  Then every block left must be persistent
+ * and held by nobody, and is one whose handover a kill cut short: a maker
+ * killed between its allocation and its slot (fx.hand_cut), or a taker
+ * killed between its claim and the slot's emptying (the slot stays TAKEN;
+ * such a block, if its free did not happen, still has its pattern).
+ * Those are counted, bounded by those kills, and freed: the pool's final
+ * checks then find it empty.
+ */
+static void
+drain_handovers(const char *test)
+{
+	struct pool_block_info *b;
+	const struct hand_slot *hs;
+	struct hand_slot *full;
+	struct pool_stats st = wait_only_persistent();
+	struct counters n;
+	uint64_t from = 0, left[256];
+	size_t nb, i, nleft = 0;
+	unsigned slot, k, drained = 0, taken_stuck = 0, cut_taker = 0;
+	struct pool *p;
+	int done = 0, rc;
+
+	assert_int_equal(st.clients, 0);
+	assert_int_equal(st.live_blocks, st.persistent_blocks);
+	EXPECT_RC(pool_open(fx.conn, POOL_NAME, &p), 0);
+	rc = pool_set_cache(p, 0);
+	assert_true(rc == 0 || rc == -EOPNOTSUPP);
+	for (slot = 0; slot < fx.procs; slot++)
+		for (k = 0; k < NHAND; k++) {
+			full = &fx.sh->slot[slot].hand[k];
+			if ((full->state & 0xff) == HAND_TAKEN)
+				taken_stuck++;
+			if (full->state != HAND_FULL)
+				continue;
+			if (!hand_bytes_ok(p, full->off, full->len,
+					   full->owner, full->serial))
+				fail_msg("%s: block %#" PRIx64 " handed over by "
+					 "worker %" PRIu64 " lost its pattern",
+					 test, full->off, full->owner);
+			EXPECT_RC(pool_free(p, full->off), 0);
+			full->state = HAND_EMPTY;
+			drained++;
+		}
+	while (!done) {
+		EXPECT_RC(pool_blocks(fx.conn, POOL_NAME, 0, 0, &from, &b, &nb,
+				      &done), 0);
+		for (i = 0; i < nb; i++) {
+			if (!(b[i].flags & POOL_BLOCK_PERSISTENT) ||
+			    b[i].holders != 0)
+				fail_msg("%s: block %#" PRIx64 " left with %u "
+					 "holders, flags %#x", test,
+					 b[i].offset, b[i].holders,
+					 b[i].flags);
+			assert_true(nleft < sizeof(left) / sizeof(left[0]));
+			left[nleft++] = b[i].offset;
+		}
+		free(b);
+	}
+	for (i = 0; i < nleft; i++) {
+		hs = hand_taken_at(left[i]);
+		if (hs && hand_bytes_ok(p, hs->off, hs->len, hs->owner,
+					hs->serial))
+			cut_taker++;
+		EXPECT_RC(pool_free(p, left[i]), 0);
+	}
+	pool_close(p);
+	sum_counters(&n);
+	printf("%s: handovers: %" PRIu64 " persistent blocks made (%" PRIu64
+	       " zeroed, %" PRIu64 " with a wait; %" PRIu64 " refused), %"
+	       PRIu64 " taken and freed by another worker, %u by the test at "
+	       "the end; %zu left by kills (%u of them a killed taker's, "
+	       "whose slot stayed taken: %u slots), %u makers killed while "
+	       "handing\n", test, n.handed, n.hand_zeroed, n.hand_waited,
+	       n.hand_refused, n.taken, drained, nleft, cut_taker,
+	       taken_stuck, fx.hand_cut);
+	assert_true(n.handed >= n.taken + drained);
+	assert_true(nleft <= (size_t)fx.hand_cut + taken_stuck);
+}
+
 /* Poll until nothing is live and nobody has the pool open (bounded). */
 static struct pool_stats
 wait_empty(double *waited)
@@ -1735,6 +2063,7 @@ assert_empty(const char *test, const struct pool_stats *st,
 static void
 start_daemon_with(const char *config)
 {
+	fx.hand_cut = 0;
 	if (harness_start(&fx.d, config) != 0)
 		fail_msg("harness_start failed (build %s)", harness_build());
 	EXPECT_RC(pool_connect(fx.d.sock, &fx.conn), 0);
@@ -1878,7 +2207,7 @@ teardown(void **state)
 static void
 no_double_booking(const char *test)
 {
-	struct run run = {.name = test, .ops = fx.ops};
+	struct run run = {.name = test, .ops = fx.ops, .handover = true};
 	struct pool_stats before, after;
 	struct progress pr = {0};
 	double t0, elapsed, next_check;
@@ -1909,6 +2238,7 @@ no_double_booking(const char *test)
 	assert_int_equal(total_done(), (uint64_t)fx.procs * fx.ops);
 
 	/* Every worker closed its handle with a round trip: empty now. */
+	drain_handovers(test);
 	after = stats_now();
 	assert_empty(test, &after, &before);
 	stop_daemon();
@@ -1963,7 +2293,8 @@ static void
 random_kills_lose_nothing(void **state)
 {
 	const char *test = "random-kills";
-	struct run run = {.name = test, .ops = fx.ops, .random_finish = true};
+	struct run run = {.name = test, .ops = fx.ops, .random_finish = true,
+			  .handover = true};
 	struct pool_stats before, after;
 	struct progress pr = {0};
 	double t0, elapsed, next_kill, next_list, waited;
@@ -1998,6 +2329,7 @@ random_kills_lose_nothing(void **state)
 			rc = reap(i, true);
 			if (rc == 128 + SIGKILL) {
 				kills++;
+				note_hand_cut(i);
 				if (fx.sh->slot[i].done < fx.ops) {
 					spawn_worker(&run, i);
 					spawned++;
@@ -2020,6 +2352,7 @@ random_kills_lose_nothing(void **state)
 	assert_true(total_done() >= (uint64_t)fx.procs * fx.ops);
 	assert_true(kills > 0 || fx.kills_max == 0);
 
+	drain_handovers(test);
 	after = wait_empty(&waited);
 	printf("%s: the daemon reclaimed everything %.0f ms after the last "
 	       "worker ended\n", test, waited * 1000);
@@ -2180,6 +2513,7 @@ kill_not_at_gate(const char *test, const struct run *run, unsigned *spawned)
 	kill(fx.pid[i], SIGKILL);
 	if ((rc = reap(i, true)) != 128 + SIGKILL)
 		worker_failed(test, i, rc);
+	note_hand_cut(i);
 	spawn_worker(run, i);
 	(*spawned)++;
 	return true;
@@ -2245,7 +2579,7 @@ alloc_waits_under_load(void **state)
 	const char *test = "alloc-waits";
 	unsigned long ops = fx.ops / 10 > 200 ? fx.ops / 10 : 200;
 	struct run run = {.name = test, .ops = ops, .random_finish = true,
-			  .waits = true};
+			  .waits = true, .handover = true};
 	uint32_t maxw = fx.procs / 2 ? fx.procs / 2 : 1;
 	uint64_t total = (uint64_t)fx.procs * ops, failed, bound;
 	pool_off_t fill[MAX_PROCS], off;
@@ -2330,6 +2664,7 @@ alloc_waits_under_load(void **state)
 	assert_int_equal(restarts, 1);
 	assert_int_equal(n.e_served, fx.procs);
 
+	drain_handovers(test);
 	after = wait_empty(&waited);
 	/* Counted by the daemon: no more refusals than the workers saw. */
 	failed = after.failed_allocs - before.failed_allocs;
