@@ -35,9 +35,30 @@
  *       the quota's words; the library, which gives its cache back and
  *       asks once more after an -EDQUOT, gets the second refusal's), the
  *       block back in the engine (one alloc and one free counted),
- *       nothing else left, the books checked.
+ *       nothing else left, the books checked;
+ *   killed_while_zeroed    a maker SIGKILLed while its 128 MiB block is
+ *       zeroed in steps for it: once the steps are done nothing is live,
+ *       nothing persistent, nobody's quota charged, the books checked;
+ *   restart_while_waiting  a maker waiting for room with POOL_ALLOC_PERSIST
+ *       when the daemon restarts in place is asked again of the new image
+ *       (one allocation waiting there), and a free gives it one block,
+ *       persistent, held by nobody, charged once;
+ *   restart_while_zeroed   a restart in place while the maker's 64 MiB
+ *       block is zeroed in steps: its reply comes, the block zeroed and
+ *       persistent across the restart, its maker holding none;
+ *   threads_share_a_handle  four threads on one handle (its cache too)
+ *       each make 200 such blocks among plain allocations and frees:
+ *       800 distinct blocks, all persistent, the handle holding none of
+ *       them;
+ *   quota_with_a_cache     of a 64 KiB quota, 32 KiB persisted and a
+ *       block or two of 4 KiB kept by the handle's cache: a persistent
+ *       allocation of 32 KiB is refused by the daemon once (logged), the
+ *       library gives the cache back and the second ask gets it (without
+ *       a cache there is nothing to give back: the test skips).
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -547,6 +568,285 @@ refused_once_ready(void **state)
 	pool_close(p);
 }
 
+/* Poll (bounded) until pool name has no live block and no handle. */
+static struct pool_stats
+wait_pool_empty(const char *name)
+{
+	uint64_t t0 = harness_now_ms();
+	struct pool_stats st;
+
+	for (;;) {
+		st = harness_stats_of(conn, name);
+		if ((st.live_blocks == 0 && st.clients == 0) ||
+		    harness_now_ms() - t0 > LOG_WAIT_MS)
+			return st;
+		harness_sleep_ms(5);
+	}
+}
+
+/* Wait (bounded) until the daemon holds a request (a block's steps). */
+static void
+wait_held(void)
+{
+	uint64_t t0 = harness_now_ms();
+
+	while (daemon_held() == 0) {
+		assert_true(harness_now_ms() - t0 < LOG_WAIT_MS);
+		harness_sleep_ms(1);
+	}
+}
+
+static void
+killed_while_zeroed(void **state)
+{
+	struct pool_create_opts o = {.max_size = 256 * MiB};
+	struct maker m = {.pool = "k", .size = 128 * MiB,
+			  .flags = POOL_ALLOC_ZERO | POOL_ALLOC_PERSIST,
+			  .fill = 0x44};
+	struct pool_stats st;
+	uint64_t blocks, bytes;
+	pid_t pid;
+
+	(void)state;
+	EXPECT_RC(pool_create(conn, "k", &o), 0);
+	pid = maker_start(&m);
+	wait_held();
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(harness_wait(pid), 128 + SIGKILL);
+	close(m.go[1]);
+	close(m.report[0]);
+	st = wait_pool_empty("k");
+	assert_int_equal(st.live_blocks, 0);
+	assert_int_equal(st.clients, 0);
+	assert_int_equal(st.persistent_blocks, 0);
+	assert_int_equal(st.allocated_bytes, 0);
+	persisted_by_me("k", &blocks, &bytes);
+	assert_int_equal(blocks, 0);
+	assert_int_equal(bytes, 0);
+	harness_expect_checked(conn, "k");
+	EXPECT_RC(pool_destroy(conn, "k"), 0);
+}
+
+static void
+restart_while_waiting(void **state)
+{
+	struct pool_create_opts o = {.max_size = 256 * KiB};
+	struct maker m = {.pool = "full", .size = 128 * KiB,
+			  .flags = POOL_ALLOC_PERSIST,
+			  .timeout_ms = LONG_WAIT_MS, .fill = 0x22};
+	pool_off_t offs[FILL_MAX];
+	uint64_t blocks, bytes, t0;
+	struct pool_stats st;
+	struct made r;
+	struct pool *p;
+	size_t n = 0, i;
+	char what[64];
+	pid_t pid;
+	int rc;
+
+	(void)state;
+	EXPECT_RC(pool_create(conn, "full", &o), 0);
+	EXPECT_RC(pool_open(conn, "full", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 0), 0);
+	while ((rc = pool_alloc(p, 128 * KiB, &offs[n])) == 0)
+		assert_true(++n < FILL_MAX);
+	assert_int_equal(rc, -ENOMEM);
+	pid = maker_start(&m);
+	snprintf(what, sizeof(what), "pid %d waits for room", (int)pid);
+	assert_int_equal(harness_log_wait(&d, what, 0, LOG_WAIT_MS), 0);
+	assert_int_equal(harness_restart_in_place(&d), 0);
+	/* Asked again of the new image: it waits there. */
+	t0 = harness_now_ms();
+	while (harness_stats_of(conn, "full").alloc_waits != 1) {
+		assert_true(harness_now_ms() - t0 < LOG_WAIT_MS);
+		harness_sleep_ms(5);
+	}
+	EXPECT_RC(pool_free(p, offs[n - 1]), 0);
+	r = maker_made(&m);
+	assert_int_equal(r.rc, 0);
+	assert_true(r.off == offs[n - 1]);
+	assert_int_equal(blocks_held_by("full", pid), 0);
+	st = harness_stats_of(conn, "full");
+	assert_int_equal(st.persistent_blocks, 1);
+	assert_int_equal(st.live_blocks, n);
+	assert_int_equal(st.alloc_waits, 0);
+	persisted_by_me("full", &blocks, &bytes);
+	assert_int_equal(blocks, 1);
+	assert_int_equal(bytes, r.usable);
+	maker_end(&m, pid);
+	EXPECT_RC(pool_free(p, r.off), 0);
+	for (i = 0; i + 1 < n; i++)
+		EXPECT_RC(pool_free(p, offs[i]), 0);
+	st = harness_stats_of(conn, "full");
+	assert_int_equal(st.live_blocks, 0);
+	assert_int_equal(st.persistent_blocks, 0);
+	harness_expect_checked(conn, "full");
+	pool_close(p);
+	EXPECT_RC(pool_destroy(conn, "full"), 0);
+}
+
+static void
+restart_while_zeroed(void **state)
+{
+	struct pool_create_opts o = {.max_size = 128 * MiB};
+	struct maker m = {.pool = "z", .size = 64 * MiB,
+			  .flags = POOL_ALLOC_ZERO | POOL_ALLOC_PERSIST,
+			  .fill = 0x66};
+	uint64_t blocks, bytes;
+	struct pool_stats st;
+	struct made r;
+	struct pool *p;
+	pid_t pid;
+
+	(void)state;
+	EXPECT_RC(pool_create(conn, "z", &o), 0);
+	pid = maker_start(&m);
+	wait_held();
+	assert_int_equal(harness_restart_in_place(&d), 0);
+	r = maker_made(&m);
+	assert_int_equal(r.rc, 0);
+	assert_true(r.zeroed);
+	assert_int_equal(blocks_held_by("z", pid), 0);
+	st = harness_stats_of(conn, "z");
+	assert_int_equal(st.persistent_blocks, 1);
+	assert_int_equal(st.live_blocks, 1);
+	persisted_by_me("z", &blocks, &bytes);
+	assert_int_equal(blocks, 1);
+	assert_int_equal(bytes, r.usable);
+	maker_end(&m, pid);
+	EXPECT_RC(pool_open(conn, "z", &p), 0);
+	EXPECT_RC(pool_free(p, r.off), 0);
+	st = harness_stats_of(conn, "z");
+	assert_int_equal(st.live_blocks, 0);
+	assert_int_equal(st.persistent_blocks, 0);
+	harness_expect_checked(conn, "z");
+	pool_close(p);
+	EXPECT_RC(pool_destroy(conn, "z"), 0);
+}
+
+#define THREADS		4
+#define PER_THREAD	200
+
+struct thread_arg {
+	struct pool *p;
+	pool_off_t offs[PER_THREAD];
+	int rc;
+};
+
+/* PER_THREAD persistent blocks, a plain one made and freed between. */
+static void *
+thread_run(void *arg)
+{
+	struct thread_arg *t = arg;
+	pool_off_t plain;
+	size_t i;
+
+	for (i = 0; i < PER_THREAD && t->rc == 0; i++) {
+		t->rc = pool_alloc_wait(t->p, 64 + i, 0, POOL_ALLOC_PERSIST,
+					0, &t->offs[i]);
+		if (t->rc == 0)
+			memset(pool_ptr(t->p, t->offs[i]), (int)i, 64 + i);
+		if (t->rc == 0 && (t->rc = pool_alloc(t->p, 64, &plain)) == 0)
+			t->rc = pool_free(t->p, plain);
+	}
+	return NULL;
+}
+
+static int
+off_order(const void *a, const void *b)
+{
+	const pool_off_t *x = a, *y = b;
+
+	return (*x > *y) - (*x < *y);
+}
+
+static void
+threads_share_a_handle(void **state)
+{
+	static struct thread_arg t[THREADS];
+	pthread_t tid[THREADS];
+	pool_off_t all[THREADS * PER_THREAD];
+	uint64_t cached;
+	struct pool_stats st;
+	struct pool *p;
+	size_t i, j;
+
+	(void)state;
+	EXPECT_RC(pool_open(conn, "default", &p), 0);
+	for (i = 0; i < THREADS; i++) {
+		t[i] = (struct thread_arg){.p = p};
+		assert_int_equal(pthread_create(&tid[i], NULL, thread_run,
+						&t[i]), 0);
+	}
+	for (i = 0; i < THREADS; i++) {
+		assert_int_equal(pthread_join(tid[i], NULL), 0);
+		EXPECT_RC(t[i].rc, 0);
+		for (j = 0; j < PER_THREAD; j++) {
+			const unsigned char *b = pool_ptr(p, t[i].offs[j]);
+
+			assert_int_equal(b[0], (unsigned char)j);
+			assert_int_equal(b[63 + j], (unsigned char)j);
+			all[i * PER_THREAD + j] = t[i].offs[j];
+		}
+	}
+	qsort(all, THREADS * PER_THREAD, sizeof(all[0]), off_order);
+	for (i = 1; i < THREADS * PER_THREAD; i++)
+		assert_true(all[i] != all[i - 1]);
+	st = harness_stats_of(conn, "default");
+	assert_int_equal(st.persistent_blocks, THREADS * PER_THREAD);
+	/* What the handle holds is its cache's, none of them. */
+	cached = blocks_held_by("default", getpid());
+	assert_int_equal(st.live_blocks, THREADS * PER_THREAD + cached);
+	for (i = 0; i < THREADS * PER_THREAD; i++)
+		EXPECT_RC(pool_free(p, all[i]), 0);
+	st = harness_stats_of(conn, "default");
+	assert_int_equal(st.persistent_blocks, 0);
+	assert_int_equal(st.live_blocks, cached);
+	harness_expect_checked(conn, "default");
+	pool_close(p);
+}
+
+#define QC_REFUSED	"refused: allocating 32768 bytes"
+
+static void
+quota_with_a_cache(void **state)
+{
+	struct pool_create_opts o = {.max_size = 4 * MiB, .quota = 64 * KiB};
+	pool_off_t plain[2], a, x = POOL_OFF_NONE;
+	struct pool_stats st;
+	struct pool *p;
+	int refused;
+	size_t i;
+
+	(void)state;
+	if (!harness_client_cache())
+		skip();
+	EXPECT_RC(pool_create(conn, "qc", &o), 0);
+	EXPECT_RC(pool_open(conn, "qc", &p), 0);
+	EXPECT_RC(pool_alloc_wait(p, 32 * KiB, 0, POOL_ALLOC_PERSIST, 0, &a),
+		  0);
+	for (i = 0; i < 2; i++)
+		EXPECT_RC(pool_alloc(p, 4 * KiB, &plain[i]), 0);
+	for (i = 0; i < 2; i++)
+		EXPECT_RC(pool_free(p, plain[i]), 0);
+	/* Kept by the cache (an eighth of the quota), still the session's. */
+	assert_true(blocks_held_by("qc", getpid()) >= 1);
+	refused = harness_log_count(&d, QC_REFUSED);
+	/* 32 KiB persisted, 4-8 cached, 32 more: over, until given back. */
+	EXPECT_RC(pool_alloc_wait(p, 32 * KiB, 0, POOL_ALLOC_PERSIST, 0, &x),
+		  0);
+	assert_int_equal(harness_log_wait(&d, QC_REFUSED, refused,
+					  LOG_WAIT_MS), 0);
+	assert_int_equal(blocks_held_by("qc", getpid()), 0);
+	st = harness_stats_of(conn, "qc");
+	assert_int_equal(st.persistent_blocks, 2);
+	EXPECT_RC(pool_free(p, a), 0);
+	EXPECT_RC(pool_free(p, x), 0);
+	harness_expect_checked(conn, "qc");
+	pool_close(p);
+	EXPECT_RC(pool_destroy(conn, "qc"), 0);
+}
+
 int
 main(void)
 {
@@ -564,6 +864,16 @@ main(void)
 		cmocka_unit_test_setup_teardown(refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(refused_once_ready,
 						setup_small_steps, teardown),
+		cmocka_unit_test_setup_teardown(killed_while_zeroed,
+						setup_small_steps, teardown),
+		cmocka_unit_test_setup_teardown(restart_while_waiting, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(restart_while_zeroed,
+						setup_small_steps, teardown),
+		cmocka_unit_test_setup_teardown(threads_share_a_handle, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(quota_with_a_cache, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests_name("blocks persistent from their "
