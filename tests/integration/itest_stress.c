@@ -914,15 +914,16 @@ hand_over(struct worker *w, struct hand_slot *hs)
 			     PRIu64 " is %#x", len, off, k, b[k]);
 	t = make_tag(w->id, ++w->serial);
 	pattern_fill(b, &t, 0, len);
+	/* Counted before it can be taken: never fewer made than taken. */
+	w->me->n.handed++;
+	w->me->n.hand_zeroed += zero;
+	w->me->n.hand_waited += timeout > 0;
 	__atomic_store_n(&hs->off, off, __ATOMIC_RELAXED);
 	__atomic_store_n(&hs->len, len, __ATOMIC_RELAXED);
 	__atomic_store_n(&hs->serial, w->serial, __ATOMIC_RELAXED);
 	__atomic_store_n(&hs->owner, w->id, __ATOMIC_RELAXED);
 	__atomic_store_n(&hs->state, HAND_FULL, __ATOMIC_RELEASE);
 	__atomic_store_n(&w->me->handing, 0, __ATOMIC_SEQ_CST);
-	w->me->n.handed++;
-	w->me->n.hand_zeroed += zero;
-	w->me->n.hand_waited += timeout > 0;
 	return 0;
 }
 
@@ -1956,7 +1957,7 @@ drain_handovers(const char *test)
 	struct hand_slot *full;
 	struct pool_stats st = wait_only_persistent();
 	struct counters n;
-	uint64_t from = 0, left[256];
+	uint64_t from = 0, *left = NULL;
 	size_t nb, i, nleft = 0;
 	unsigned slot, k, drained = 0, taken_stuck = 0, cut_taker = 0;
 	struct pool *p;
@@ -1993,7 +1994,8 @@ drain_handovers(const char *test)
 					 "holders, flags %#x", test,
 					 b[i].offset, b[i].holders,
 					 b[i].flags);
-			assert_true(nleft < sizeof(left) / sizeof(left[0]));
+			left = realloc(left, (nleft + 1) * sizeof(*left));
+			assert_non_null(left);
 			left[nleft++] = b[i].offset;
 		}
 		free(b);
@@ -2005,6 +2007,7 @@ drain_handovers(const char *test)
 			cut_taker++;
 		EXPECT_RC(pool_free(p, left[i]), 0);
 	}
+	free(left);
 	pool_close(p);
 	sum_counters(&n);
 	printf("%s: handovers: %" PRIu64 " persistent blocks made (%" PRIu64
