@@ -1957,7 +1957,7 @@ drain_handovers(const char *test)
 	struct hand_slot *full;
 	struct pool_stats st = wait_only_persistent();
 	struct counters n;
-	uint64_t from = 0, *left = NULL;
+	uint64_t from = 0, *left = NULL, *grown;
 	size_t nb, i, nleft = 0;
 	unsigned slot, k, drained = 0, taken_stuck = 0, cut_taker = 0;
 	struct pool *p;
@@ -1994,8 +1994,9 @@ drain_handovers(const char *test)
 					 "holders, flags %#x", test,
 					 b[i].offset, b[i].holders,
 					 b[i].flags);
-			left = realloc(left, (nleft + 1) * sizeof(*left));
-			assert_non_null(left);
+			grown = realloc(left, (nleft + 1) * sizeof(*left));
+			assert_non_null(grown);
+			left = grown;
 			left[nleft++] = b[i].offset;
 		}
 		free(b);
