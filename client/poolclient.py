@@ -832,13 +832,22 @@ class Pool(_Closing):
         flags = ALLOC_ZERO if zero and align <= 1 else 0
         if persist:
             flags |= ALLOC_PERSIST
-        if ms == 0:
-            off = self._off(_lib.pool_alloc_wait, size, align, flags, 0)
-            if zero and align > 1:
-                with self._h as p:
-                    ctypes.memset(_lib.pool_ptr(p, off), 0, size)
-            return off
         out = _u64(OFF_NONE)
+        if ms == 0:
+            with self._h as p:
+                try:
+                    _check(_lib.pool_alloc_wait(p, size, align, flags, 0,
+                                                ctypes.byref(out)))
+                    if zero and align > 1:
+                        ctypes.memset(_lib.pool_ptr(p, out.value), 0, size)
+                except BaseException:
+                    # A signal's exception as the block comes (see
+                    # below): persistent, it would outlive the program
+                    # with nobody to free it.
+                    if out.value != OFF_NONE:
+                        _lib.pool_free(p, out.value)
+                    raise
+            return out.value
         with self._h as p:
             def ask(part, more):
                 # A part that another follows is not a failed allocation

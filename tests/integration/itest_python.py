@@ -1178,6 +1178,42 @@ def an_exception_as_a_retaining_wait_ends_retains_nothing():
 
 
 @test
+def an_exception_as_a_persistent_alloc_returns_leaves_nothing():
+    """An exception that comes as alloc(persist=True) returns with its
+    block, before the caller has the offset (a signal handler's, which
+    runs at the first Python call after the library's: here raised there
+    on purpose, by a profile hook at the binding's first call after
+    pool_alloc_wait), leaves no persistent block: nobody else has the
+    offset, so it would outlive the program with nobody to free it.  Not
+    zeroed, and zeroed with an alignment (zeroed by the binding)."""
+    with poolclient.connect() as c:
+        before = c.stats("py").persistent_blocks
+        out = run_py(
+            "class Stop(Exception):\n"
+            "    pass\n"
+            "armed = False\n"
+            "def hook(frame, event, arg):\n"
+            "    global armed\n"
+            "    if armed and event == 'call' and \\\n"
+            "            frame.f_code.co_name == '_check':\n"
+            "        armed = False\n"
+            "        raise Stop\n"
+            "with poolclient.connect() as c, c.open('py') as p:\n"
+            "    for kw in ({}, {'zero': True, 'align': 4096}):\n"
+            "        armed = True\n"
+            "        sys.setprofile(hook)\n"
+            "        try:\n"
+            "            print('not stopped', p.alloc(64, persist=True, "
+            "**kw))\n"
+            "        except Stop:\n"
+            "            print('stopped')\n"
+            "        sys.setprofile(None)\n")
+        assert out.split() == ["stopped", "stopped"], out
+        after = c.stats("py").persistent_blocks
+        assert after == before, (before, after)
+
+
+@test
 def a_finite_wait_ends_at_its_time():
     """A wait longer than one part of the wait and not a whole number of
     them ends with ETIMEDOUT once its time has passed, never before,
