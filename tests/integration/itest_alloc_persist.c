@@ -54,7 +54,13 @@
  *       block or two of 4 KiB kept by the handle's cache: a persistent
  *       allocation of 32 KiB is refused by the daemon once (logged), the
  *       library gives the cache back and the second ask gets it (without
- *       a cache there is nothing to give back: the test skips).
+ *       a cache there is nothing to give back: the test skips);
+ *   crash_keeps_them       under systemd's fd store (played by the test,
+ *       harness_store.h), two such blocks, one of them zeroed in steps
+ *       after a wait, and a plain one; poolmgrd SIGKILLed and started
+ *       again: the two are back at their offsets with their bytes,
+ *       persistent and charged to this uid, the plain one gone, and
+ *       their frees end them.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -72,6 +78,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "harness_store.h"
 #include "poolclient.h"
 
 #define KiB		((size_t)1 << 10)
@@ -847,6 +854,90 @@ quota_with_a_cache(void **state)
 	EXPECT_RC(pool_destroy(conn, "qc"), 0);
 }
 
+static struct harness_store store;
+
+static int
+store_setup(void **state)
+{
+	memset(&store, 0, sizeof(store));
+	*state = &store;
+	return harness_store_open(&store, HARNESS_STORE_CONF
+				  "release_step = 256K\n");
+}
+
+static int
+store_teardown(void **state)
+{
+	harness_store_close(*state);
+	return 0;
+}
+
+static void
+expect_filled(struct pool *p, pool_off_t off, size_t len, int c)
+{
+	const unsigned char *b = pool_ptr(p, off);
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (b[i] != (unsigned char)c)
+			fail_msg("block %#llx: byte %zu is %#x, not %#x",
+				 (unsigned long long)off, i, b[i], c);
+}
+
+static void
+crash_keeps_them(void **state)
+{
+	struct harness_store *st = *state;
+	struct pool_create_opts o = {.max_size = 32 * MiB};
+	pool_off_t small, zeroed, plain;
+	struct pool_persisted *pp;
+	struct pool_conn *c;
+	struct pool_stats s;
+	size_t us, uz, n, total;
+	struct pool *p;
+
+	assert_int_equal(harness_store_start(st), 0);
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_create(c, "c", &o), 0);
+	EXPECT_RC(pool_open(c, "c", &p), 0);
+	EXPECT_RC(pool_alloc_wait(p, 1000, 0, POOL_ALLOC_PERSIST, 0, &small),
+		  0);
+	EXPECT_RC(pool_alloc_wait(p, 8 * MiB, 0, POOL_ALLOC_ZERO |
+				  POOL_ALLOC_PERSIST, 1000, &zeroed), 0);
+	EXPECT_RC(pool_alloc(p, 5000, &plain), 0);
+	memset(pool_ptr(p, small), 'p', 1000);
+	memset(pool_ptr(p, zeroed), 'z', 8 * MiB);
+	memset(pool_ptr(p, plain), 'n', 5000);
+	EXPECT_RC(pool_usable_size(p, small, &us), 0);
+	EXPECT_RC(pool_usable_size(p, zeroed, &uz), 0);
+	assert_int_equal(harness_store_recover(st), 0);
+	assert_true(harness_store_logged(st, "after a crash: 1 pool and 2 "
+					 "persistent blocks recovered"));
+	pool_disconnect(c);	/* its connection died with the daemon */
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "c", &p), 0);
+	expect_filled(p, small, 1000, 'p');
+	expect_filled(p, zeroed, 8 * MiB, 'z');
+	EXPECT_RC(pool_stats(p, &s), 0);
+	assert_int_equal(s.live_blocks, 2);
+	assert_int_equal(s.persistent_blocks, 2);
+	assert_int_equal(s.allocated_bytes, us + uz);
+	EXPECT_RC(pool_persisted(c, "c", &pp, &n, &total), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(pp[0].uid, getuid());
+	assert_int_equal(pp[0].blocks, 2);
+	assert_int_equal(pp[0].bytes, us + uz);
+	free(pp);
+	EXPECT_RC(pool_free(p, small), 0);
+	EXPECT_RC(pool_free(p, zeroed), 0);
+	EXPECT_RC(pool_stats(p, &s), 0);
+	assert_int_equal(s.live_blocks, 0);
+	assert_int_equal(s.persistent_blocks, 0);
+	harness_expect_checked(c, "c");
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
@@ -874,6 +965,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(quota_with_a_cache, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(crash_keeps_them, store_setup,
+						store_teardown),
 	};
 
 	return cmocka_run_group_tests_name("blocks persistent from their "
