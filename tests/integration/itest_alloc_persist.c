@@ -43,6 +43,10 @@
  *       when the daemon restarts in place is asked again of the new image
  *       (one allocation waiting there), and a free gives it one block,
  *       persistent, held by nobody, charged once;
+ *   waiter_killed_or_pool_gone  a maker waiting for room with
+ *       POOL_ALLOC_PERSIST is SIGKILLed: nothing waits, nothing is made;
+ *       another waits while the pool is destroyed (pool_destroy_force):
+ *       -ENOENT, nothing made;
  *   restart_while_zeroed   a restart in place while the maker's 64 MiB
  *       block is zeroed in steps: its reply comes, the block zeroed and
  *       persistent across the restart, its maker holding none;
@@ -692,6 +696,64 @@ restart_while_waiting(void **state)
 	EXPECT_RC(pool_destroy(conn, "full"), 0);
 }
 
+/* Wait (bounded) until n allocations wait in pool name. */
+static void
+wait_alloc_waits(const char *name, uint32_t n)
+{
+	uint64_t t0 = harness_now_ms();
+
+	while (harness_stats_of(conn, name).alloc_waits != n) {
+		assert_true(harness_now_ms() - t0 < LOG_WAIT_MS);
+		harness_sleep_ms(5);
+	}
+}
+
+static void
+waiter_killed_or_pool_gone(void **state)
+{
+	struct pool_create_opts o = {.max_size = 256 * KiB};
+	struct maker m = {.pool = "full", .size = 128 * KiB,
+			  .flags = POOL_ALLOC_PERSIST,
+			  .timeout_ms = LONG_WAIT_MS, .fill = 0x55};
+	pool_off_t offs[FILL_MAX];
+	struct pool_stats before, st;
+	struct made r;
+	struct pool *p;
+	size_t n = 0;
+	pid_t pid;
+	int rc;
+
+	(void)state;
+	EXPECT_RC(pool_create(conn, "full", &o), 0);
+	EXPECT_RC(pool_open(conn, "full", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 0), 0);
+	while ((rc = pool_alloc(p, 128 * KiB, &offs[n])) == 0)
+		assert_true(++n < FILL_MAX);
+	assert_int_equal(rc, -ENOMEM);
+	before = harness_stats_of(conn, "full");
+	pid = maker_start(&m);
+	wait_alloc_waits("full", 1);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(harness_wait(pid), 128 + SIGKILL);
+	close(m.go[1]);
+	close(m.report[0]);
+	wait_alloc_waits("full", 0);
+	st = harness_stats_of(conn, "full");
+	assert_int_equal(st.persistent_blocks, 0);
+	assert_int_equal(st.live_blocks, before.live_blocks);
+	assert_int_equal(st.allocs, before.allocs);
+	harness_expect_checked(conn, "full");
+	/* Another waits; the pool goes meanwhile. */
+	pid = maker_start(&m);
+	wait_alloc_waits("full", 1);
+	EXPECT_RC(pool_destroy_force(conn, "full"), 0);
+	r = maker_made(&m);
+	assert_int_equal(r.rc, -ENOENT);
+	assert_true(r.off == POOL_OFF_NONE);
+	maker_end(&m, pid);
+	pool_close(p);
+}
+
 static void
 restart_while_zeroed(void **state)
 {
@@ -959,6 +1021,8 @@ main(void)
 						setup_small_steps, teardown),
 		cmocka_unit_test_setup_teardown(restart_while_waiting, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(waiter_killed_or_pool_gone,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(restart_while_zeroed,
 						setup_small_steps, teardown),
 		cmocka_unit_test_setup_teardown(threads_share_a_handle, setup,
