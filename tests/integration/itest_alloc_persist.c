@@ -42,7 +42,8 @@
  *   restart_while_waiting  a maker waiting for room with POOL_ALLOC_PERSIST
  *       when the daemon restarts in place is asked again of the new image
  *       (one allocation waiting there), and a free gives it one block,
- *       persistent, held by nobody, charged once;
+ *       persistent, held by nobody, charged once; one made before the
+ *       restart is still persistent there, its bytes and charge kept;
  *   waiter_killed_or_pool_gone  a maker waiting for room with
  *       POOL_ALLOC_PERSIST is SIGKILLed: nothing waits, nothing is made;
  *       another waits while the pool is destroyed (pool_destroy_force):
@@ -645,8 +646,9 @@ restart_while_waiting(void **state)
 	struct maker m = {.pool = "full", .size = 128 * KiB,
 			  .flags = POOL_ALLOC_PERSIST,
 			  .timeout_ms = LONG_WAIT_MS, .fill = 0x22};
-	pool_off_t offs[FILL_MAX];
+	pool_off_t offs[FILL_MAX], early;
 	uint64_t blocks, bytes, t0;
+	size_t early_usable;
 	struct pool_stats st;
 	struct made r;
 	struct pool *p;
@@ -659,6 +661,11 @@ restart_while_waiting(void **state)
 	EXPECT_RC(pool_create(conn, "full", &o), 0);
 	EXPECT_RC(pool_open(conn, "full", &p), 0);
 	EXPECT_RC(pool_set_cache(p, 0), 0);
+	/* One made before the restart: the new image has it, charged. */
+	EXPECT_RC(pool_alloc_wait(p, 1000, 0, POOL_ALLOC_PERSIST, 0, &early),
+		  0);
+	memset(pool_ptr(p, early), 0x99, 1000);
+	EXPECT_RC(pool_usable_size(p, early, &early_usable), 0);
 	while ((rc = pool_alloc(p, 128 * KiB, &offs[n])) == 0)
 		assert_true(++n < FILL_MAX);
 	assert_int_equal(rc, -ENOMEM);
@@ -678,13 +685,17 @@ restart_while_waiting(void **state)
 	assert_true(r.off == offs[n - 1]);
 	assert_int_equal(blocks_held_by("full", pid), 0);
 	st = harness_stats_of(conn, "full");
-	assert_int_equal(st.persistent_blocks, 1);
-	assert_int_equal(st.live_blocks, n);
+	assert_int_equal(st.persistent_blocks, 2);
+	assert_int_equal(st.live_blocks, n + 1);
 	assert_int_equal(st.alloc_waits, 0);
 	persisted_by_me("full", &blocks, &bytes);
-	assert_int_equal(blocks, 1);
-	assert_int_equal(bytes, r.usable);
+	assert_int_equal(blocks, 2);
+	assert_int_equal(bytes, r.usable + early_usable);
+	for (i = 0; i < 1000; i++)
+		assert_int_equal(((unsigned char *)pool_ptr(p, early))[i],
+				 0x99);
 	maker_end(&m, pid);
+	EXPECT_RC(pool_free(p, early), 0);
 	EXPECT_RC(pool_free(p, r.off), 0);
 	for (i = 0; i + 1 < n; i++)
 		EXPECT_RC(pool_free(p, offs[i]), 0);
