@@ -57,10 +57,11 @@
  * Handovers: in all but daemon_restart, one operation in HAND_EVERY makes
  * a block persistent from its allocation (POOL_ALLOC_PERSIST; zeroed one
  * time in four; in alloc_waits_under_load one in two waits 1-WAIT_MAX_MS
- * for room), patterns it and hands its offset to the other workers in a
- * slot of its own, or takes one another worker handed over: the taker
- * checks it overlaps nothing it holds and holds its maker's pattern, and
- * frees it, which ends it.  At the end the test checks and frees what is
+ * for room, elsewhere one in HAND_BIG_EVERY is zeroed and over 1 MiB, so
+ * zeroed in steps first), patterns it and hands its offset to the other
+ * workers in a slot of its own, or takes one another worker handed over:
+ * the taker checks it overlaps nothing it holds and holds its maker's
+ * pattern, and frees it, which ends it.  At the end the test checks and frees what is
  * still in the slots; every other block left must be persistent, held by
  * nobody, and one whose handover a kill cut short (a maker killed
  * between its allocation and its slot, a taker between its claim and the
@@ -187,6 +188,13 @@ enum {
 #define HAND_EMPTY	0
 #define HAND_FULL	1
 #define HAND_TAKEN	2	/* | the taker's id << 8 */
+/*
+ * One handover in HAND_BIG_EVERY, in a run that does not wait, is a
+ * zeroed block of 1-2 MiB, over the default release_step: zeroed in steps
+ * while its maker's request is held, and persistent once ready.
+ */
+#define HAND_BIG_EVERY	64
+#define HAND_BIG	((uint64_t)1 << 20)
 
 /* The operation mix, in percent (cumulative bounds). */
 #define MIX_ALLOC	30
@@ -224,6 +232,7 @@ struct counters {
 	uint64_t e_served, e_eagain;
 	/* handovers: blocks made persistent and handed over, taken */
 	uint64_t handed, taken, hand_zeroed, hand_waited, hand_refused;
+	uint64_t hand_big;
 };
 
 /*
@@ -887,10 +896,12 @@ hand_timeout(struct worker *w)
 static int
 hand_over(struct worker *w, struct hand_slot *hs)
 {
-	bool zero = rnd(w) % 4 == 0;
+	bool big = !w->run->waits && rnd(w) % HAND_BIG_EVERY == 0;
+	bool zero = big || rnd(w) % 4 == 0;
 	unsigned flags = POOL_ALLOC_PERSIST | (zero ? POOL_ALLOC_ZERO : 0);
 	int timeout = hand_timeout(w), rc;
-	uint64_t len = 1 + rnd(w) % SMALL_MAX, k;
+	uint64_t len = (big ? HAND_BIG : 0) + 1 +
+		       rnd(w) % (big ? HAND_BIG : SMALL_MAX), k;
 	pool_off_t off = POOL_OFF_NONE;
 	double t0 = now_s();
 	struct tag t;
@@ -918,6 +929,7 @@ hand_over(struct worker *w, struct hand_slot *hs)
 	w->me->n.handed++;
 	w->me->n.hand_zeroed += zero;
 	w->me->n.hand_waited += timeout > 0;
+	w->me->n.hand_big += big;
 	__atomic_store_n(&hs->off, off, __ATOMIC_RELAXED);
 	__atomic_store_n(&hs->len, len, __ATOMIC_RELAXED);
 	__atomic_store_n(&hs->serial, w->serial, __ATOMIC_RELAXED);
@@ -2012,11 +2024,13 @@ drain_handovers(const char *test)
 	pool_close(p);
 	sum_counters(&n);
 	printf("%s: handovers: %" PRIu64 " persistent blocks made (%" PRIu64
-	       " zeroed, %" PRIu64 " with a wait; %" PRIu64 " refused), %"
+	       " zeroed, %" PRIu64 " of them over 1 MiB, %" PRIu64 " with a "
+	       "wait; %" PRIu64 " refused), %"
 	       PRIu64 " taken and freed by another worker, %u by the test at "
 	       "the end; %zu left by kills (%u of them a killed taker's, "
 	       "whose slot stayed taken: %u slots), %u makers killed while "
-	       "handing\n", test, n.handed, n.hand_zeroed, n.hand_waited,
+	       "handing\n", test, n.handed, n.hand_zeroed, n.hand_big,
+	       n.hand_waited,
 	       n.hand_refused, n.taken, drained, nleft, cut_taker,
 	       taken_stuck, fx.hand_cut);
 	assert_true(n.handed >= n.taken + drained);
