@@ -61,12 +61,12 @@
  * zeroed in steps first), patterns it and hands its offset to the other
  * workers in a slot of its own, or takes one another worker handed over:
  * the taker checks it overlaps nothing it holds and holds its maker's
- * pattern, and frees it, which ends it.  At the end the test checks and frees what is
- * still in the slots; every other block left must be persistent, held by
- * nobody, and one whose handover a kill cut short (a maker killed
- * between its allocation and its slot, a taker between its claim and the
- * slot's emptying): counted, bounded by those kills, and freed, before
- * the pool's final checks.
+ * pattern, and frees it, which ends it.  At the end the test checks and
+ * frees what is still in the slots; every other block left must be
+ * persistent, held by nobody, and one whose handover a kill cut short (a
+ * maker killed between its allocation and its slot, a taker between its
+ * claim and the slot's emptying): counted, bounded by those kills, and
+ * freed, before the pool's final checks.
  *
  * Workers report through exit codes (one per kind of failure) and a line on
  * stderr; the parent asserts them and prints operations, rates, kills,
@@ -1989,9 +1989,10 @@ drain_handovers(const char *test)
 				continue;
 			if (!hand_bytes_ok(p, full->off, full->len,
 					   full->owner, full->serial))
-				fail_msg("%s: block %#" PRIx64 " handed over by "
-					 "worker %" PRIu64 " lost its pattern",
-					 test, full->off, full->owner);
+				fail_msg("%s: block %#" PRIx64 " handed over "
+					 "by worker %" PRIu64 " lost its "
+					 "pattern", test, full->off,
+					 full->owner);
 			EXPECT_RC(pool_free(p, full->off), 0);
 			full->state = HAND_EMPTY;
 			drained++;
