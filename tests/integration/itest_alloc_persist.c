@@ -52,7 +52,8 @@
  *       block is zeroed in steps: its reply comes, the block zeroed and
  *       persistent across the restart, its maker holding none;
  *   threads_share_a_handle  four threads on one handle (its cache too)
- *       each make 200 such blocks among plain allocations and frees:
+ *       each make 200 such blocks among plain allocations and frees
+ *       (without max_blocks_per_session 4, which those would meet):
  *       800 distinct blocks, all persistent, the handle holding none of
  *       them;
  *   quota_with_a_cache     of a 64 KiB quota, 32 KiB persisted and a
@@ -843,6 +844,7 @@ off_order(const void *a, const void *b)
 static void
 threads_share_a_handle(void **state)
 {
+	struct pool_create_opts o = {.max_size = 16 * MiB};
 	static struct thread_arg t[THREADS];
 	pthread_t tid[THREADS];
 	pool_off_t all[THREADS * PER_THREAD];
@@ -852,7 +854,9 @@ threads_share_a_handle(void **state)
 	size_t i, j;
 
 	(void)state;
-	EXPECT_RC(pool_open(conn, "default", &p), 0);
+	/* The daemon's default max_blocks_per_session: four threads' own. */
+	EXPECT_RC(pool_create(conn, "t", &o), 0);
+	EXPECT_RC(pool_open(conn, "t", &p), 0);
 	for (i = 0; i < THREADS; i++) {
 		t[i] = (struct thread_arg){.p = p};
 		assert_int_equal(pthread_create(&tid[i], NULL, thread_run,
@@ -872,18 +876,19 @@ threads_share_a_handle(void **state)
 	qsort(all, THREADS * PER_THREAD, sizeof(all[0]), off_order);
 	for (i = 1; i < THREADS * PER_THREAD; i++)
 		assert_true(all[i] != all[i - 1]);
-	st = harness_stats_of(conn, "default");
+	st = harness_stats_of(conn, "t");
 	assert_int_equal(st.persistent_blocks, THREADS * PER_THREAD);
 	/* What the handle holds is its cache's, none of them. */
-	cached = blocks_held_by("default", getpid());
+	cached = blocks_held_by("t", getpid());
 	assert_int_equal(st.live_blocks, THREADS * PER_THREAD + cached);
 	for (i = 0; i < THREADS * PER_THREAD; i++)
 		EXPECT_RC(pool_free(p, all[i]), 0);
-	st = harness_stats_of(conn, "default");
+	st = harness_stats_of(conn, "t");
 	assert_int_equal(st.persistent_blocks, 0);
 	assert_int_equal(st.live_blocks, cached);
-	harness_expect_checked(conn, "default");
+	harness_expect_checked(conn, "t");
 	pool_close(p);
+	EXPECT_RC(pool_destroy(conn, "t"), 0);
 }
 
 #define QC_REFUSED	"refused: allocating 32768 bytes"
@@ -1036,8 +1041,8 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(restart_while_zeroed,
 						setup_small_steps, teardown),
-		cmocka_unit_test_setup_teardown(threads_share_a_handle, setup,
-						teardown),
+		cmocka_unit_test_setup_teardown(threads_share_a_handle,
+						setup_small_steps, teardown),
 		cmocka_unit_test_setup_teardown(quota_with_a_cache, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(crash_keeps_them, store_setup,
