@@ -93,13 +93,14 @@ client_check_block(struct pool *p, const Poolmgr__AllocReply *a,
 
 /*
  * Alloc{size, align, zero, nmemb} on handle p, with what the caller set
- * in al besides (a wait).  nmemb is 1 for a plain allocation: the daemon
- * multiplies it only with zero, but 1 reads right either way.
+ * in al besides (a wait, persist).  nmemb is 1 for a plain allocation:
+ * the daemon multiplies it only with zero, but 1 reads right either way.
+ * *persisted (if not NULL): the reply says the block is persistent.
  */
 static int
 client_alloc_send(struct pool *p, Poolmgr__Alloc *al, uint64_t size,
     uint64_t align, int zero, uint64_t nmemb, pool_off_t *out,
-    uint64_t *usable)
+    uint64_t *usable, int *persisted)
 {
 	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
 	Poolmgr__Reply		*reply;
@@ -121,6 +122,8 @@ client_alloc_send(struct pool *p, Poolmgr__Alloc *al, uint64_t size,
 	if (error == 0) {
 		*out = reply->alloc->offset;
 		*usable = reply->alloc->usable_size;
+		if (persisted != NULL)
+			*persisted = reply->alloc->persisted;
 	}
 	poolmgr__reply__free_unpacked(reply, NULL);
 	return error;
@@ -135,7 +138,7 @@ client_alloc_once(struct pool *p, uint64_t size, uint64_t align, int zero,
 
 	al.retry_follows = retry;
 	return client_alloc_send(p, &al, size, align, zero, nmemb, out,
-	    usable);
+	    usable, NULL);
 }
 
 /*
@@ -505,6 +508,27 @@ struct client_alloc_wait {
 };
 
 /*
+ * The daemon made the block but did not make it persistent: one that a
+ * restart in place replaced by an older binary, though its Hello said it
+ * would (features bit 6).  The handle holds the block: persist it and
+ * drop the handle's reference, as the daemon would have, so that the
+ * caller gets what it asked for.  Refused, the block goes back, and the
+ * refusal is the answer (*out POOL_OFF_NONE).
+ */
+static int
+client_persist_late(struct pool *p, pool_off_t *out)
+{
+	int	error;
+
+	error = client_block_op(p, POOLMGR__REQUEST__BODY_PERSIST, *out);
+	if (error == 0)
+		return client_block_op(p, POOLMGR__REQUEST__BODY_FREE, *out);
+	(void)client_block_op(p, POOLMGR__REQUEST__BODY_FREE, *out);
+	*out = POOL_OFF_NONE;
+	return error;
+}
+
+/*
  * One Alloc of pool_alloc_wait's, waiting up to wait_ms for room (0: not
  * at all); retry: the client will ask again after a refusal for room.
  * The handle holds the block it gets, and its cache may keep it once
@@ -517,16 +541,18 @@ client_alloc_wait_once(struct pool *p, const struct client_alloc_wait *aw,
 {
 	Poolmgr__Alloc	al = POOLMGR__ALLOC__INIT;
 	uint64_t	usable;
-	int		error;
+	int		error, persisted = 0;
 
 	al.retry_follows = retry;
 	al.wait_ms = wait_ms;
 	al.wait_part = part;
 	al.persist = aw->persist;
 	error = client_alloc_send(p, &al, aw->size, aw->align, aw->zero, 1,
-	    aw->out, &usable);
+	    aw->out, &usable, &persisted);
 	if (error == 0 && !aw->persist)
 		cache_track(p, *aw->out, usable);
+	else if (error == 0 && !persisted)
+		error = client_persist_late(p, aw->out);
 	return error;
 }
 

@@ -305,6 +305,7 @@ persist_new(struct call *c, struct handle *h, struct block *b)
 	assert(rc == 0 && dpool_block(h->pool, off) == b);
 	(void)rc;
 	reply_block(c, off, size);
+	alloc_reply.persisted = true;	/* the client need not do it */
 	return 0;
 }
 

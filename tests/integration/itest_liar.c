@@ -209,6 +209,12 @@ enum lie {
 	/* Hello without bit 5; Alloc.wait_ms ignored */
 	LIE_OLD_ALLOC,
 	/*
+	 * Hello with bit 6, Alloc.persist ignored, as after a restart in
+	 * place onto an older binary; Persist answered (-EDQUOT for a block
+	 * of PERSIST_REFUSED_SIZE bytes).
+	 */
+	LIE_PERSIST_IGNORED,
+	/*
 	 * A pool opened under FAKE_LIMIT, with a share map in use: the
 	 * limit since removed, as the batch replies tell it (features bit
 	 * 2), or as a daemon without the bit seems to tell it (limit and
@@ -279,6 +285,8 @@ enum lie {
 #define FEATURE_BATCH_BOUNDS	((uint64_t)1 << 2)
 #define FEATURE_LIST_BLOCKS	((uint64_t)1 << 4)
 #define FEATURE_ALLOC_WAIT	((uint64_t)1 << 5)
+#define FEATURE_ALLOC_PERSIST	((uint64_t)1 << 6)
+#define PERSIST_REFUSED_SIZE	128
 
 /* The truthful fake's blocks: BLOCKS_TOTAL, BLOCKS_PAGE a page. */
 #define BLOCKS_TOTAL	10
@@ -406,6 +414,7 @@ struct fake_state {
 	uint64_t off[FAKE_MAX_BLOCKS], usable[FAKE_MAX_BLOCKS];
 	unsigned nblocks;
 	unsigned allocs_held;		/* REFUSE_TWO_ALLOCS: unanswered */
+	uint64_t last_size;		/* the last Alloc's size */
 	uint64_t first_wait_ms;		/* LIE_LOOKUP_EINTR's first, or 0 */
 	unsigned endless;		/* LIE_LIST_ENDLESS's pools so far */
 	unsigned interrupted;		/* and how many it interrupted */
@@ -421,7 +430,7 @@ lie_now(struct fake_state *fs, Poolmgr__Request__BodyCase body)
 	switch (fs->lie) {
 	case LIE_NONE: case LIE_MAP_OLD_DAEMON: case LIE_MAP_UNSEALED:
 	case LIE_MAP_FROZEN_AGAIN: case LIE_OLD_LOOKUP: case LIE_LOOKUP_EINTR:
-	case LIE_OLD_ALLOC:
+	case LIE_OLD_ALLOC: case LIE_PERSIST_IGNORED:
 	case BOUNDS_SENT: case LIE_BOUNDS_WITHOUT_BIT: case LIE_BOUNDS_ABSENT:
 	case REFUSE_TWO_ALLOCS: case REFUSE_AFTER_OPEN:
 	case REFUSE_AMID_OTHERS: case LIST_NONE: case LIST_OLD:
@@ -740,6 +749,9 @@ fake_alloc(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 		(unsigned long long)m->size, (unsigned long long)m->align);
 	if (m->wait_ms)
 		fprintf(fs->log, "alloc_wait %u\n", m->wait_ms);
+	if (m->persist)
+		fprintf(fs->log, "alloc_persist\n");
+	fs->last_size = m->size;
 	/*
 	 * A daemon that can wait says the wait ran out, at once; one from
 	 * before waiting allocations ignores wait_ms.
@@ -1177,6 +1189,8 @@ fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
 			hr.features = FEATURE_LOOKUP_WAIT | FEATURE_POOL_LIMIT;
 		if (hr.features && fs->lie != LIE_OLD_ALLOC)
 			hr.features |= FEATURE_ALLOC_WAIT;
+		if (fs->lie == LIE_PERSIST_IGNORED)
+			hr.features |= FEATURE_ALLOC_PERSIST;
 		if (fs->lie == BOUNDS_SENT || fs->lie == LIE_BOUNDS_ABSENT)
 			hr.features |= FEATURE_BATCH_BOUNDS;
 		if (blocks_case(fs->lie))
@@ -1221,6 +1235,16 @@ fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
 	case POOLMGR__REQUEST__BODY_LIST_BLOCKS:
 		rc = fake_blocks(fs, cfd, req);
 		break;
+	case POOLMGR__REQUEST__BODY_PERSIST:
+		if (fs->lie == LIE_PERSIST_IGNORED) {
+			fprintf(fs->log, "persist %llu\n",
+				(unsigned long long)req->persist->offset);
+			if (fs->last_size == PERSIST_REFUSED_SIZE)
+				rep.error = -EDQUOT;
+			rc = fake_send(cfd, &rep, NULL, 0);
+			break;
+		}
+		__attribute__((fallthrough));	/* the others know none */
 	default:
 		fprintf(fs->log, "request %d\n", (int)req->body_case);
 		rep.error = -EOPNOTSUPP;
@@ -2039,6 +2063,34 @@ client_old_alloc(void *arg)
 }
 
 /*
+ * A daemon that said bit 6 at Hello but ignores Alloc.persist (a restart
+ * in place onto an older binary): the reply says nothing of persisted, so
+ * the library persists the block and drops its reference itself, and the
+ * caller gets what it asked for.  Its Persist refused, the block goes
+ * back and the refusal is the answer.
+ */
+static int
+client_persist_ignored(void *arg)
+{
+	const char *sock = arg;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off = POOL_OFF_NONE;
+
+	CHECK_RC(pool_connect(sock, &c), 0, 140);
+	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 141);
+	CHECK_RC(pool_alloc_wait(p, 64, 0, POOL_ALLOC_PERSIST, 0, &off), 0,
+		 142);
+	CHECK(off < FAKE_SIZE, 143);
+	CHECK_RC(pool_alloc_wait(p, PERSIST_REFUSED_SIZE, 0,
+				 POOL_ALLOC_PERSIST, 0, &off), -EDQUOT, 144);
+	CHECK(off == POOL_OFF_NONE, 145);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/*
  * A wait for room without end answered -ETIMEDOUT at once is a lie:
  * -EPROTO, not a loop asking again.  A finite wait ends -ETIMEDOUT.
  */
@@ -2074,6 +2126,16 @@ alloc_wait_needs_the_feature(void **state)
 	       log_lines(log, "alloc "), log_lines(log, "alloc_wait "));
 	assert_int_equal(log_lines(log, "alloc "), 1);
 	assert_int_equal(log_lines(log, "alloc_wait "), 0);
+
+	run_lookup_client(LIE_PERSIST_IGNORED, client_persist_ignored, log,
+			  sizeof(log));
+	printf("liar: a daemon that ignores Alloc.persist: %d persistent "
+	       "allocations, %d persists and %d frees sent by the library\n",
+	       log_lines(log, "alloc_persist"), log_lines(log, "persist "),
+	       log_lines(log, "free "));
+	assert_int_equal(log_lines(log, "alloc_persist"), 2);
+	assert_int_equal(log_lines(log, "persist "), 2);
+	assert_int_equal(log_lines(log, "free "), 2);
 
 	run_lookup_client(LIE_NONE, client_alloc_wait_forever_timed_out, log,
 			  sizeof(log));
