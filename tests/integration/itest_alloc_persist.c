@@ -399,6 +399,22 @@ cache_neither_way(void **state)
 	pool_close(p);
 }
 
+/*
+ * p's pool filled with blocks of 128 KiB (offs: at most FILL_MAX) until
+ * the daemon refuses one for room; how many.
+ */
+static size_t
+fill(struct pool *p, pool_off_t *offs)
+{
+	size_t n = 0;
+	int rc;
+
+	while ((rc = pool_alloc(p, 128 * KiB, &offs[n])) == 0)
+		assert_true(++n < FILL_MAX);
+	assert_int_equal(rc, -ENOMEM);
+	return n;
+}
+
 static void
 waits_for_room(void **state)
 {
@@ -411,18 +427,15 @@ waits_for_room(void **state)
 	struct pool_stats st;
 	struct made r;
 	struct pool *p;
-	size_t n = 0, i;
+	size_t n, i;
 	char what[64];
 	pid_t pid;
-	int rc;
 
 	(void)state;
 	EXPECT_RC(pool_create(conn, "full", &o), 0);
 	EXPECT_RC(pool_open(conn, "full", &p), 0);
 	EXPECT_RC(pool_set_cache(p, 0), 0);
-	while ((rc = pool_alloc(p, 128 * KiB, &offs[n])) == 0)
-		assert_true(++n < FILL_MAX);
-	assert_int_equal(rc, -ENOMEM);
+	n = fill(p, offs);
 	pid = maker_start(&m);
 	snprintf(what, sizeof(what), "pid %d waits for room", (int)pid);
 	assert_int_equal(harness_log_wait(&d, what, 0, LOG_WAIT_MS), 0);
@@ -653,10 +666,9 @@ restart_while_waiting(void **state)
 	struct pool_stats st;
 	struct made r;
 	struct pool *p;
-	size_t n = 0, i;
+	size_t n, i;
 	char what[64];
 	pid_t pid;
-	int rc;
 
 	(void)state;
 	EXPECT_RC(pool_create(conn, "full", &o), 0);
@@ -667,9 +679,7 @@ restart_while_waiting(void **state)
 		  0);
 	memset(pool_ptr(p, early), 0x99, 1000);
 	EXPECT_RC(pool_usable_size(p, early, &early_usable), 0);
-	while ((rc = pool_alloc(p, 128 * KiB, &offs[n])) == 0)
-		assert_true(++n < FILL_MAX);
-	assert_int_equal(rc, -ENOMEM);
+	n = fill(p, offs);
 	pid = maker_start(&m);
 	snprintf(what, sizeof(what), "pid %d waits for room", (int)pid);
 	assert_int_equal(harness_log_wait(&d, what, 0, LOG_WAIT_MS), 0);
@@ -731,17 +741,13 @@ waiter_killed_or_pool_gone(void **state)
 	struct pool_stats before, st;
 	struct made r;
 	struct pool *p;
-	size_t n = 0;
 	pid_t pid;
-	int rc;
 
 	(void)state;
 	EXPECT_RC(pool_create(conn, "full", &o), 0);
 	EXPECT_RC(pool_open(conn, "full", &p), 0);
 	EXPECT_RC(pool_set_cache(p, 0), 0);
-	while ((rc = pool_alloc(p, 128 * KiB, &offs[n])) == 0)
-		assert_true(++n < FILL_MAX);
-	assert_int_equal(rc, -ENOMEM);
+	(void)fill(p, offs);
 	before = harness_stats_of(conn, "full");
 	pid = maker_start(&m);
 	wait_alloc_waits("full", 1);

@@ -1050,6 +1050,28 @@ live_blocks_settled(void)
 }
 
 /*
+ * A daemon whose (m+1)th allocation, once failures are switched on,
+ * alone fails (its rule in rule), steps of 4 KiB, and a handle of POOL on
+ * a connection of this process's, its cache off.
+ */
+static void
+start_failing_once(struct daemon_proc *d, unsigned m, char *rule,
+		   size_t len, struct pool_conn **c, struct pool **p)
+{
+	char *saved;
+
+	setenv("POOLMGR_CLIENT_CACHE", "0", 1);
+	saved = harness_preload("fail_malloc.so");
+	snprintf(rule, len, "every=1,after=%u,times=1", m);
+	setenv("POOLMGR_FAIL_MALLOC", rule, 1);
+	harness_fixture_start(d, "release_step = 4K\n" CONF);
+	harness_preload_off(saved);
+	unsetenv("POOLMGR_FAIL_MALLOC");
+	assert_int_equal(pool_connect(NULL, c), 0);
+	assert_int_equal(pool_open(*c, POOL, p), 0);
+}
+
+/*
  * A calloc zeroed in steps whose request's (m+1)th allocation alone
  * fails; its answer, once the books were checked.
  */
@@ -1060,19 +1082,11 @@ calloc_in_steps_failing(unsigned m)
 	struct pool_conn *c;
 	struct pool *p;
 	pool_off_t off;
-	char *saved, rule[64];
+	char rule[64];
 	uint64_t left;
 	int rc;
 
-	setenv("POOLMGR_CLIENT_CACHE", "0", 1);
-	saved = harness_preload("fail_malloc.so");
-	snprintf(rule, sizeof(rule), "every=1,after=%u,times=1", m);
-	setenv("POOLMGR_FAIL_MALLOC", rule, 1);
-	harness_fixture_start(&d, "release_step = 4K\n" CONF);
-	harness_preload_off(saved);
-	unsetenv("POOLMGR_FAIL_MALLOC");
-	assert_int_equal(pool_connect(NULL, &c), 0);
-	assert_int_equal(pool_open(c, POOL, &p), 0);
+	start_failing_once(&d, m, rule, sizeof(rule), &c, &p);
 	assert_int_equal(kill(d.pid, FAIL_ON_SIG), 0);
 	rc = pool_calloc(p, 1, 8 << 20, &off);
 	assert_int_equal(kill(d.pid, FAIL_OFF_SIG), 0);
@@ -1111,21 +1125,13 @@ move_in_steps_failing(unsigned m)
 	struct pool_conn *c;
 	struct pool *p;
 	pool_off_t a, b, moved;
-	char *saved, rule[64];
+	char rule[64];
 	const size_t len = 512 << 10;
 	unsigned char *at;
 	uint64_t left;
 	int rc;
 
-	setenv("POOLMGR_CLIENT_CACHE", "0", 1);
-	saved = harness_preload("fail_malloc.so");
-	snprintf(rule, sizeof(rule), "every=1,after=%u,times=1", m);
-	setenv("POOLMGR_FAIL_MALLOC", rule, 1);
-	harness_fixture_start(&d, "release_step = 4K\n" CONF);
-	harness_preload_off(saved);
-	unsetenv("POOLMGR_FAIL_MALLOC");
-	assert_int_equal(pool_connect(NULL, &c), 0);
-	assert_int_equal(pool_open(c, POOL, &p), 0);
+	start_failing_once(&d, m, rule, sizeof(rule), &c, &p);
 	assert_int_equal(pool_alloc(p, len, &a), 0);
 	assert_int_equal(pool_alloc(p, 4096, &b), 0);
 	memset(pool_ptr(p, a), 0x3c, len);
