@@ -435,6 +435,37 @@ dispatch_buffers_release(void)
 	memtrim_pages(reply_out, sizeof(reply_out));
 }
 
+/*
+ * Was c's request held because its block is made, and being zeroed or
+ * moved in steps?  Only hold()'s failure asks: the handler's own refusal
+ * once the steps are done (a persist with no memory for its charge) has
+ * given the block back, and is answered as any refusal is.
+ */
+static bool
+made_in_steps(const struct call *c)
+{
+	return c->stage &&
+	       (c->req->body_case == POOLMGR__REQUEST__BODY_ALLOC ||
+		c->req->body_case == POOLMGR__REQUEST__BODY_REALLOC);
+}
+
+/*
+ * No memory to hold a request whose block is made in steps: an -ENOMEM
+ * would leave the block held by a handle whose program never had its
+ * offset (or, moved, at an offset the program does not know).  The
+ * connection goes, and the block with it.
+ */
+static void
+drop_unheld(struct peer *peer, const struct session *s)
+{
+	static struct log_limit lim;
+
+	log_limited(&lim, LOG_PRI_WARNING, "out of memory to hold a request "
+		    "of client pid %d uid %u whose block is being made in "
+		    "steps; dropping it", (int)s->pid, (unsigned)s->uid);
+	peer_kill(peer);
+}
+
 void
 dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 		 size_t len)
@@ -496,25 +527,13 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 	} else {
 		rc = dispatch_body(&c);
 	}
-	if (rc == HELD && (rc = hold(&c, w, buf, len)) == 0)
-		goto out;
-	if (rc == -ENOMEM && c.stage &&
-	    (req->body_case == POOLMGR__REQUEST__BODY_ALLOC ||
-	     req->body_case == POOLMGR__REQUEST__BODY_REALLOC)) {
-		/*
-		 * Its block is made, and being zeroed or moved in steps: an
-		 * -ENOMEM would leave it held by a handle whose program never
-		 * had its offset (or, moved, at an offset the program does
-		 * not know).  The connection goes, and the block with it.
-		 */
-		static struct log_limit lim;
-
-		log_limited(&lim, LOG_PRI_WARNING, "out of memory to hold a "
-			    "request of client pid %d uid %u whose block is "
-			    "being made in steps; dropping it", (int)s->pid,
-			    (unsigned)s->uid);
-		peer_kill(peer);
-		goto out;
+	if (rc == HELD) {
+		if ((rc = hold(&c, w, buf, len)) == 0)
+			goto out;
+		if (made_in_steps(&c)) {
+			drop_unheld(peer, s);
+			goto out;
+		}
 	}
 	if (rc == WAITING) {
 		/* Held for settling before, it now waits for room only. */

@@ -65,12 +65,21 @@
  *                             by a handle whose program never had its
  *                             offset (or moved it, the program told its
  *                             realloc failed).
+ *   persist_refused_ready     a persistent calloc zeroed in steps, the
+ *                             pool's first persistent block: once it
+ *                             is held, the daemon's next allocation
+ *                             fails, which is the room for its uid's
+ *                             charge: refused -ENOMEM (logged), the
+ *                             block back in the engine, the connection
+ *                             kept (nothing to drop it for); the
+ *                             library may ask again and get one.
  *
  * A child that cannot connect in CONNECT_TRIES is done until failures
  * go off: trying on would only be refused again.
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1184,6 +1193,84 @@ held_in_steps(void **state)
 	assert_true(nomem + dropped > 0);
 }
 
+/* A persistent calloc of a thread's: its answer, and the block. */
+struct persistent_calloc {
+	struct pool *p;
+	size_t size;
+	pool_off_t off;
+	int rc;
+};
+
+static void *
+persistent_calloc_run(void *arg)
+{
+	struct persistent_calloc *a = arg;
+
+	a->rc = pool_alloc_wait(a->p, a->size, 0,
+				POOL_ALLOC_ZERO | POOL_ALLOC_PERSIST, 0,
+				&a->off);
+	return NULL;
+}
+
+/* Requests the daemon holds now, asked on c. */
+static uint64_t
+daemon_held(struct pool_conn *c)
+{
+	struct pool_daemon_stats ds;
+
+	assert_int_equal(pool_daemon_stats(c, &ds), 0);
+	return ds.held;
+}
+
+static void
+persist_refused_ready(void **state)
+{
+	struct persistent_calloc a = {.size = 48 << 20};
+	struct daemon_proc d;
+	struct pool_conn *c, *asker;
+	struct pool_stats st;
+	struct pool *p;
+	pthread_t t;
+	char rule[64];
+	uint64_t t0;
+
+	(void)state;
+	start_failing_once(&d, 0, rule, sizeof(rule), &c, &p);
+	assert_int_equal(pool_connect(NULL, &asker), 0);
+	a.p = p;
+	assert_int_equal(pthread_create(&t, NULL, persistent_calloc_run, &a),
+			 0);
+	/* Zeroed a step of 4 KiB a loop turn: 12,288 turns. */
+	t0 = harness_now_ms();
+	while (daemon_held(asker) == 0) {
+		assert_true(harness_now_ms() - t0 < HANG_MS);
+		harness_sleep_ms(1);
+	}
+	/* The next allocation is the persist's, once the block is ready. */
+	assert_int_equal(kill(d.pid, FAIL_ON_SIG), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(kill(d.pid, FAIL_OFF_SIG), 0);
+	expect_alive(&d);
+	if (is_drop(a.rc))
+		fail_msg("a persist with no memory for its charge dropped "
+			 "the connection (%d), not refused -ENOMEM", a.rc);
+	harness_expect_logged(&d, "refused: poolmgrd is out of memory");
+	/* The library may ask again: then its block, persistent. */
+	if (a.rc != 0)
+		assert_int_equal(a.rc, -ENOMEM);
+	/* The connection, and its handle, still serve. */
+	assert_int_equal(pool_stats(p, &st), 0);
+	assert_int_equal(st.live_blocks, a.rc == 0);
+	assert_int_equal(st.persistent_blocks, a.rc == 0);
+	if (a.rc == 0)
+		assert_int_equal(pool_free(p, a.off), 0);
+	pool_close(p);
+	pool_disconnect(c);
+	pool_disconnect(asker);
+	assert_int_equal(live_blocks_settled(), 0);
+	harness_fixture_stop(&d);
+}
+
 int
 main(void)
 {
@@ -1198,6 +1285,7 @@ main(void)
 		cmocka_unit_test(records_run_out),
 		cmocka_unit_test(share_map_not_redone),
 		cmocka_unit_test(held_in_steps),
+		cmocka_unit_test(persist_refused_ready),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
