@@ -508,11 +508,15 @@ struct client_alloc_wait {
 };
 
 /*
- * The daemon made the block but did not make it persistent: one that a
- * restart in place replaced by an older binary, though its Hello said it
- * would (features bit 6).  The handle holds the block: persist it and
- * drop the handle's reference, as the daemon would have, so that the
- * caller gets what it asked for.  Refused, the block goes back, and the
+ * The reply did not say the block is persistent: a restart in place
+ * replaced the daemon by an older binary, though its Hello said bit 6.
+ * Either it ignored persist (the handle holds the block), or it made the
+ * block persistent but predates AllocReply.persisted (the handle holds
+ * none of it).  Persist it, and drop the handle's reference, as the
+ * daemon would have, so that the caller gets what it asked for.  The
+ * reference dropped is one a Retain made sure of first: a Free of a
+ * persistent block by a handle that holds none of it ends the block.
+ * Refused its Persist, the block was the handle's: it goes back, and the
  * refusal is the answer (*out POOL_OFF_NONE).
  */
 static int
@@ -521,8 +525,13 @@ client_persist_late(struct pool *p, pool_off_t *out)
 	int	error;
 
 	error = client_block_op(p, POOLMGR__REQUEST__BODY_PERSIST, *out);
-	if (error == 0)
+	if (error == 0) {
+		/* Refused, the handle holds none: nothing to drop. */
+		if (client_block_op(p, POOLMGR__REQUEST__BODY_RETAIN,
+		    *out) != 0)
+			return 0;
 		return client_block_op(p, POOLMGR__REQUEST__BODY_FREE, *out);
+	}
 	(void)client_block_op(p, POOLMGR__REQUEST__BODY_FREE, *out);
 	*out = POOL_OFF_NONE;
 	return error;

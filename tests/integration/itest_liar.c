@@ -70,8 +70,12 @@
  * wait_ms -ETIMEDOUT at once, which for a wait without end is -EPROTO,
  * asked once; a daemon without the bit (LIE_OLD_ALLOC) is never asked
  * to wait (-EOPNOTSUPP, nothing sent), and timeout 0 is a plain Alloc.
- * No fake announces bit 6: an allocation made persistent as it is made
- * is -EOPNOTSUPP, never sent, with or without a wait.
+ * A fake without bit 6: an allocation made persistent as it is made is
+ * -EOPNOTSUPP, never sent, with or without a wait.  Two announce it, as
+ * older binaries a restart in place put under a connection: one ignores
+ * Alloc.persist (LIE_PERSIST_IGNORED: the library persists the block and
+ * drops its reference), one honours it without saying so
+ * (LIE_PERSIST_UNSAID: the library's Free must not end the block).
  * The fake announces pools' limits too (bit 1), and the daemon from before them
  * does not: a create or a set with a limit is then -EOPNOTSUPP and never
  * sent (the daemon would make or leave the pool without one), one
@@ -214,6 +218,13 @@ enum lie {
 	 * of PERSIST_REFUSED_SIZE bytes).
 	 */
 	LIE_PERSIST_IGNORED,
+	/*
+	 * Hello with bit 6, Alloc.persist honoured (the block persistent,
+	 * the handle holding none of it) but AllocReply.persisted not sent,
+	 * as by a binary from before that field; a Free of that block before
+	 * the handle retained it would end it.
+	 */
+	LIE_PERSIST_UNSAID,
 	/*
 	 * A pool opened under FAKE_LIMIT, with a share map in use: the
 	 * limit since removed, as the batch replies tell it (features bit
@@ -415,6 +426,8 @@ struct fake_state {
 	unsigned nblocks;
 	unsigned allocs_held;		/* REFUSE_TWO_ALLOCS: unanswered */
 	uint64_t last_size;		/* the last Alloc's size */
+	uint64_t unheld_off;		/* LIE_PERSIST_UNSAID's block, */
+	bool unheld;			/* ... while the handle holds none */
 	uint64_t first_wait_ms;		/* LIE_LOOKUP_EINTR's first, or 0 */
 	unsigned endless;		/* LIE_LIST_ENDLESS's pools so far */
 	unsigned interrupted;		/* and how many it interrupted */
@@ -430,7 +443,7 @@ lie_now(struct fake_state *fs, Poolmgr__Request__BodyCase body)
 	switch (fs->lie) {
 	case LIE_NONE: case LIE_MAP_OLD_DAEMON: case LIE_MAP_UNSEALED:
 	case LIE_MAP_FROZEN_AGAIN: case LIE_OLD_LOOKUP: case LIE_LOOKUP_EINTR:
-	case LIE_OLD_ALLOC: case LIE_PERSIST_IGNORED:
+	case LIE_OLD_ALLOC: case LIE_PERSIST_IGNORED: case LIE_PERSIST_UNSAID:
 	case BOUNDS_SENT: case LIE_BOUNDS_WITHOUT_BIT: case LIE_BOUNDS_ABSENT:
 	case REFUSE_TWO_ALLOCS: case REFUSE_AFTER_OPEN:
 	case REFUSE_AMID_OTHERS: case LIST_NONE: case LIST_OLD:
@@ -780,6 +793,10 @@ fake_alloc(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	ar.usable_size = usable;
 	rep.body_case = POOLMGR__REPLY__BODY_ALLOC;
 	rep.alloc = &ar;
+	if (fs->lie == LIE_PERSIST_UNSAID && m->persist) {
+		fs->unheld_off = off;
+		fs->unheld = true;
+	}
 	if (!lie)
 		return fake_send(cfd, &rep, NULL, 0);
 
@@ -1165,6 +1182,53 @@ fake_blocks(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 }
 
 /* One request: answer it (or lie).  0, 1 to hang up, or -1 to stop. */
+/* The fakes that say features bit 6. */
+static bool
+persist_lie(enum lie lie)
+{
+	return lie == LIE_PERSIST_IGNORED || lie == LIE_PERSIST_UNSAID;
+}
+
+/*
+ * A Free, logged: "free_ends_persistent" for LIE_PERSIST_UNSAID's block
+ * while the handle holds none of it, which a daemon would end.
+ */
+static void
+fake_free_logged(struct fake_state *fs, uint64_t off)
+{
+	bool ends = fs->lie == LIE_PERSIST_UNSAID && fs->unheld &&
+		    off == fs->unheld_off;
+
+	fprintf(fs->log, "%s %llu\n", ends ? "free_ends_persistent" : "free",
+		(unsigned long long)off);
+}
+
+/*
+ * Persist (-EDQUOT for a block of PERSIST_REFUSED_SIZE bytes, where
+ * persist was ignored) and Retain, which gives LIE_PERSIST_UNSAID's
+ * block a holder.
+ */
+static int
+fake_persist_op(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
+{
+	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+
+	rep.id = req->id;
+	if (req->body_case == POOLMGR__REQUEST__BODY_RETAIN) {
+		fprintf(fs->log, "retain %llu\n",
+			(unsigned long long)req->retain->offset);
+		if (req->retain->offset == fs->unheld_off)
+			fs->unheld = false;
+		return fake_send(cfd, &rep, NULL, 0);
+	}
+	fprintf(fs->log, "persist %llu\n",
+		(unsigned long long)req->persist->offset);
+	if (fs->lie == LIE_PERSIST_IGNORED &&
+	    fs->last_size == PERSIST_REFUSED_SIZE)
+		rep.error = -EDQUOT;
+	return fake_send(cfd, &rep, NULL, 0);
+}
+
 static int
 fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
 	       size_t len)
@@ -1189,7 +1253,7 @@ fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
 			hr.features = FEATURE_LOOKUP_WAIT | FEATURE_POOL_LIMIT;
 		if (hr.features && fs->lie != LIE_OLD_ALLOC)
 			hr.features |= FEATURE_ALLOC_WAIT;
-		if (fs->lie == LIE_PERSIST_IGNORED)
+		if (persist_lie(fs->lie))
 			hr.features |= FEATURE_ALLOC_PERSIST;
 		if (fs->lie == BOUNDS_SENT || fs->lie == LIE_BOUNDS_ABSENT)
 			hr.features |= FEATURE_BATCH_BOUNDS;
@@ -1213,8 +1277,7 @@ fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
 		rc = fake_alloc_batch(fs, cfd, req);
 		break;
 	case POOLMGR__REQUEST__BODY_FREE:
-		fprintf(fs->log, "free %llu\n",
-			(unsigned long long)req->free->offset);
+		fake_free_logged(fs, req->free->offset);
 		rc = fake_send(cfd, &rep, NULL, 0);
 		break;
 	case POOLMGR__REQUEST__BODY_FREE_BATCH:
@@ -1236,12 +1299,9 @@ fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
 		rc = fake_blocks(fs, cfd, req);
 		break;
 	case POOLMGR__REQUEST__BODY_PERSIST:
-		if (fs->lie == LIE_PERSIST_IGNORED) {
-			fprintf(fs->log, "persist %llu\n",
-				(unsigned long long)req->persist->offset);
-			if (fs->last_size == PERSIST_REFUSED_SIZE)
-				rep.error = -EDQUOT;
-			rc = fake_send(cfd, &rep, NULL, 0);
+	case POOLMGR__REQUEST__BODY_RETAIN:
+		if (persist_lie(fs->lie)) {
+			rc = fake_persist_op(fs, cfd, req);
 			break;
 		}
 		__attribute__((fallthrough));	/* the others know none */
@@ -2091,6 +2151,29 @@ client_persist_ignored(void *arg)
 }
 
 /*
+ * A daemon that said bit 6 and made the block persistent, but from before
+ * AllocReply.persisted: the library's own Persist and Free must not end
+ * the block its handle never held.
+ */
+static int
+client_persist_unsaid(void *arg)
+{
+	const char *sock = arg;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off = POOL_OFF_NONE;
+
+	CHECK_RC(pool_connect(sock, &c), 0, 150);
+	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 151);
+	CHECK_RC(pool_alloc_wait(p, 64, 0, POOL_ALLOC_PERSIST, 0, &off), 0,
+		 152);
+	CHECK(off < FAKE_SIZE, 153);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/*
  * A wait for room without end answered -ETIMEDOUT at once is a lie:
  * -EPROTO, not a loop asking again.  A finite wait ends -ETIMEDOUT.
  */
@@ -2136,6 +2219,15 @@ alloc_wait_needs_the_feature(void **state)
 	assert_int_equal(log_lines(log, "alloc_persist"), 2);
 	assert_int_equal(log_lines(log, "persist "), 2);
 	assert_int_equal(log_lines(log, "free "), 2);
+
+	run_lookup_client(LIE_PERSIST_UNSAID, client_persist_unsaid, log,
+			  sizeof(log));
+	printf("liar: a daemon that made the block persistent, unsaid: %d "
+	       "persists, %d retains, %d frees, %d of them ending it\n",
+	       log_lines(log, "persist "), log_lines(log, "retain "),
+	       log_lines(log, "free "), log_lines(log, "free_ends"));
+	assert_int_equal(log_lines(log, "free_ends"), 0);
+	assert_int_equal(log_lines(log, "free "), 1);
 
 	run_lookup_client(LIE_NONE, client_alloc_wait_forever_timed_out, log,
 			  sizeof(log));
