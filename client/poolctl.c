@@ -346,7 +346,8 @@ static const struct cmd cmds[] = {
 	  "it.  A block that handles hold and that is not persistent is\n"
 	  "theirs to free, and a named one is its name's (see unpublish):\n"
 	  "both are refused.  Every offset is tried, each refusal said on\n"
-	  "stderr; the exit status is the last refusal's.  To find what a\n"
+	  "stderr; the exit status is the last refusal's.  --json prints\n"
+	  "{\"pool\", \"freed\": [the offsets freed]}.  To find what a\n"
 	  "program left: `poolctl blocks POOL` (flag P, and PERSISTER its\n"
 	  "uid).\n" },
 	{ "trim", cmd_trim, 1, 1, 0, "POOL",

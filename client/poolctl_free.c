@@ -11,12 +11,18 @@
  * that is not persistent is theirs to free (-EPERM); a named one is its
  * name's (-EBUSY: unpublish it).  Every offset is tried, whatever became
  * of the ones before it; the exit status is that of the last refusal.
+ * With --json, as every other command that changes a pool, it says what
+ * it did on stdout: {"pool", "freed": [the offsets it ended]}, the
+ * refusals on stderr as ever, so that a script need not tell an empty
+ * output from a failure to print.
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <json-c/json.h>
 
 #include "poolctl.h"
 
@@ -74,41 +80,73 @@ free_refused(int error, uint64_t off, char *buf, size_t len)
 	return buf;
 }
 
+/* --json: the pool and the offsets freed, in the order given. */
+static void
+print_freed(const struct ctl *ctl, const char *pool, const uint64_t *offs,
+    const int *freed, int argc)
+{
+	struct json_object	*j, *a;
+	int			 i;
+
+	j = json_object_new_object();
+	a = json_object_new_array();
+	json_object_object_add(j, "pool", json_object_new_string(pool));
+	for (i = 1; i < argc; i++)
+		if (freed[i])
+			json_object_array_add(a,
+			    json_object_new_uint64(offs[i]));
+	json_object_object_add(j, "freed", a);
+	json_print(ctl, j);
+}
+
 int
 cmd_free(struct ctl *ctl, int argc, char **argv)
 {
 	const char	*pool = argv[0];
 	uint64_t	*offs;
+	int		*freed;
 	struct pool	*p;
 	char		 why[160];
 	int		 i, rc, error, status = 0;
 
 	if ((rc = check_pool_name("free", pool)) != 0)
 		return rc;
-	if ((offs = calloc((size_t)argc, sizeof(*offs))) == NULL) {
+	offs = calloc((size_t)argc, sizeof(*offs));
+	freed = calloc((size_t)argc, sizeof(*freed));
+	if (offs == NULL || freed == NULL) {
+		free(offs);
+		free(freed);
 		ctl_warnx("free: out of memory");
 		return 1;
 	}
 	for (i = 1; i < argc; i++)
 		if (parse_offset(argv[i], &offs[i]) != 0) {
 			free(offs);
+			free(freed);
 			return usage_error("free: bad offset '%s': a byte "
 			    "offset in the pool, decimal or 0x hexadecimal",
 			    safe(argv[i]).s);
 		}
 	if ((rc = ctl_connect(ctl)) != 0) {
 		free(offs);
+		free(freed);
 		return rc;
 	}
 	if ((error = pool_open(ctl->conn, pool, &p)) != 0) {
 		free(offs);
+		free(freed);
 		return fail_pool(error, "free", pool, NULL);
 	}
 	for (i = 1; i < argc; i++)
 		if ((error = pool_free(p, offs[i])) != 0)
 			status = fail_pool(error, "free", pool,
 			    free_refused(error, offs[i], why, sizeof why));
+		else
+			freed[i] = 1;
 	pool_close(p);
+	if (ctl->json)
+		print_freed(ctl, pool, offs, freed, argc);
 	free(offs);
+	free(freed);
 	return status;
 }

@@ -45,7 +45,8 @@
  *   allocated persistent) ended by offset, in hexadecimal and decimal,
  *   beside offsets it refuses, each in its words (no block there, a
  *   block a handle holds, a named one), every one tried (exit 1); bad
- *   offsets (exit 2, nothing done); no such pool (exit 1).
+ *   offsets (exit 2, nothing done); no such pool (exit 1); --json
+ *   prints the pool and the offsets it freed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -2097,6 +2098,7 @@ free_ends_what_was_left(void **state)
 	struct pool *p, *q;
 	struct pool_stats st;
 	pool_off_t left1, left2, held, named;
+	char want[64];
 	size_t i;
 	int rc;
 
@@ -2142,6 +2144,16 @@ free_ends_what_was_left(void **state)
 	assert_int_equal(st.persistent_blocks, 1);	/* the named one */
 	EXPECT_RC(pool_usable_size(p, left1, &i), -EINVAL);
 	EXPECT_RC(pool_usable_size(p, left2, &i), -EINVAL);
+
+	/* --json says what it ended, as every command changing a pool. */
+	EXPECT_RC(pool_alloc_wait(p, 100, 0, POOL_ALLOC_PERSIST, 0, &left1),
+		  0);
+	rc = ctl("--json=short free p %llu 0x7", (unsigned long long)left1);
+	expect_exit(rc, EXIT_FAILED, "--json free of one left, one refused");
+	snprintf(want, sizeof(want), "{\"pool\":\"p\",\"freed\":[%llu]}",
+		 (unsigned long long)left1);
+	expect(strstr(fx.out, want) != NULL, "--json free: the offset freed");
+	EXPECT_RC(pool_usable_size(p, left1, &i), -EINVAL);
 
 	rc = ctl("free nope 0x10");
 	expect_exit(rc, EXIT_FAILED, "free in no pool");
