@@ -162,6 +162,12 @@ check_socket_path(const char *path)
 			path);
 		return 1;
 	}
+	/* bind makes no name with a trailing '/': only mkdir does. */
+	if (path[strlen(path) - 1] == '/') {
+		fprintf(stderr, "poolmgrd: %s: a socket path cannot end in "
+			"'/'\n", path);
+		return 1;
+	}
 	/* dirname may write into its argument, and return it. */
 	snprintf(tmp, sizeof(tmp), "%s", path);
 	snprintf(dir, sizeof(dir), "%s", dirname(tmp));
@@ -170,6 +176,12 @@ check_socket_path(const char *path)
 			return 0;
 		fprintf(stderr, "poolmgrd: %s: the socket's directory %s is "
 			"not a directory\n", path, dir);
+		return 1;
+	}
+	/* The start's mkdir finds the name taken; its bind, no directory. */
+	if (lstat(dir, &sb) == 0) {
+		fprintf(stderr, "poolmgrd: %s: the socket's directory %s is a "
+			"symlink to nothing\n", path, dir);
 		return 1;
 	}
 	snprintf(tmp, sizeof(tmp), "%s", dir);

@@ -863,7 +863,7 @@ check_config_option(void **state)
 	struct daemon_proc d;
 	struct pool_conn *c;
 	struct pool_stats st;
-	char out[1024], want[512], path[300];
+	char out[1024], want[1024], path[300];
 
 	(void)state;
 	assert_int_equal(harness_start(&d, "[pool p]\nsize = 1M\n"), 0);
@@ -922,6 +922,23 @@ check_config_option(void **state)
 				   "-c %s", d.dir, d.conf), 0);
 	snprintf(path, sizeof(path), "%s/new", d.dir);
 	assert_int_equal(access(path, F_OK), -1);
+	/*
+	 * Nor could a start bind a path ending in '/' (only mkdir takes
+	 * one), or one in a directory that is a dangling symlink (its
+	 * mkdir finds the name taken, its bind no directory).
+	 */
+	assert_int_equal(check_run(out, sizeof(out), "-t -s %s/new/p.sock/ "
+				   "-c %s", d.dir, d.conf), 1);
+	snprintf(want, sizeof(want), "poolmgrd: %s/new/p.sock/: a socket "
+		 "path cannot end in '/'\n", d.dir);
+	assert_string_equal(out, want);
+	assert_int_equal(symlink("gone", path), 0);
+	assert_int_equal(check_run(out, sizeof(out), "-t -s %s/p.sock -c %s",
+				   path, d.conf), 1);
+	snprintf(want, sizeof(want), "poolmgrd: %s/p.sock: the socket's "
+		 "directory %s is a symlink to nothing\n", path, path);
+	assert_string_equal(out, want);
+	assert_int_equal(unlink(path), 0);
 
 	assert_true(harness_alive(&d));
 	EXPECT_RC(pool_stats_by_name(c, "p", &st), 0);
