@@ -8,11 +8,11 @@
  * Runs in the foreground, logs to stderr with syslog priority prefixes.
  */
 #include <getopt.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <libgen.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
