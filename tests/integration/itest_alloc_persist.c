@@ -400,6 +400,22 @@ cache_neither_way(void **state)
 }
 
 /*
+ * Pool "full", of 256 KiB: two blocks of 128 KiB fill it, within
+ * max_blocks_per_session.  A handle of it without a cache.
+ */
+static struct pool *
+full_open(void)
+{
+	struct pool_create_opts o = {.max_size = 256 * KiB};
+	struct pool *p;
+
+	EXPECT_RC(pool_create(conn, "full", &o), 0);
+	EXPECT_RC(pool_open(conn, "full", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 0), 0);
+	return p;
+}
+
+/*
  * p's pool filled with blocks of 128 KiB (offs: at most FILL_MAX) until
  * the daemon refuses one for room; how many.
  */
@@ -418,8 +434,6 @@ fill(struct pool *p, pool_off_t *offs)
 static void
 waits_for_room(void **state)
 {
-	/* Two blocks fill it: within max_blocks_per_session. */
-	struct pool_create_opts o = {.max_size = 256 * KiB};
 	struct maker m = {.pool = "full", .size = 128 * KiB,
 			  .flags = POOL_ALLOC_PERSIST,
 			  .timeout_ms = LONG_WAIT_MS, .fill = 0x11};
@@ -432,9 +446,7 @@ waits_for_room(void **state)
 	pid_t pid;
 
 	(void)state;
-	EXPECT_RC(pool_create(conn, "full", &o), 0);
-	EXPECT_RC(pool_open(conn, "full", &p), 0);
-	EXPECT_RC(pool_set_cache(p, 0), 0);
+	p = full_open();
 	n = fill(p, offs);
 	pid = maker_start(&m);
 	snprintf(what, sizeof(what), "pid %d waits for room", (int)pid);
@@ -656,7 +668,6 @@ killed_while_zeroed(void **state)
 static void
 restart_while_waiting(void **state)
 {
-	struct pool_create_opts o = {.max_size = 256 * KiB};
 	struct maker m = {.pool = "full", .size = 128 * KiB,
 			  .flags = POOL_ALLOC_PERSIST,
 			  .timeout_ms = LONG_WAIT_MS, .fill = 0x22};
@@ -671,9 +682,7 @@ restart_while_waiting(void **state)
 	pid_t pid;
 
 	(void)state;
-	EXPECT_RC(pool_create(conn, "full", &o), 0);
-	EXPECT_RC(pool_open(conn, "full", &p), 0);
-	EXPECT_RC(pool_set_cache(p, 0), 0);
+	p = full_open();
 	/* One made before the restart: the new image has it, charged. */
 	EXPECT_RC(pool_alloc_wait(p, 1000, 0, POOL_ALLOC_PERSIST, 0, &early),
 		  0);
@@ -733,7 +742,6 @@ wait_alloc_waits(const char *name, uint32_t n)
 static void
 waiter_killed_or_pool_gone(void **state)
 {
-	struct pool_create_opts o = {.max_size = 256 * KiB};
 	struct maker m = {.pool = "full", .size = 128 * KiB,
 			  .flags = POOL_ALLOC_PERSIST,
 			  .timeout_ms = LONG_WAIT_MS, .fill = 0x55};
@@ -744,9 +752,7 @@ waiter_killed_or_pool_gone(void **state)
 	pid_t pid;
 
 	(void)state;
-	EXPECT_RC(pool_create(conn, "full", &o), 0);
-	EXPECT_RC(pool_open(conn, "full", &p), 0);
-	EXPECT_RC(pool_set_cache(p, 0), 0);
+	p = full_open();
 	(void)fill(p, offs);
 	before = harness_stats_of(conn, "full");
 	pid = maker_start(&m);
