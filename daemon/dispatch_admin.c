@@ -290,6 +290,20 @@ live_blocks(struct dpool *p)
 	return st.live_blocks;
 }
 
+/* Is name a pool of the file in force?  Then the file owns its settings. */
+static bool
+file_pool(const char *name)
+{
+	unsigned i;
+
+	if (!dispatch_cf)
+		return false;
+	for (i = 0; i < dispatch_cf->npools; i++)
+		if (strcmp(dispatch_cf->pools[i].name, name) == 0)
+			return true;
+	return false;
+}
+
 int
 do_destroy(struct call *c, const Poolmgr__DestroyPool *m)
 {
@@ -312,7 +326,13 @@ do_destroy(struct call *c, const Poolmgr__DestroyPool *m)
 			      log_plural(p->nhandles),
 			      (unsigned long long)live_blocks(p),
 			      log_plural(live_blocks(p)));
-	log_info("pool %s destroyed by uid %u", p->name, (unsigned)c->s->uid);
+	/*
+	 * A reload makes the file's pools again: the operator reading the
+	 * log then should see why the pool came back, empty.
+	 */
+	log_info("pool %s destroyed by uid %u%s", p->name, (unsigned)c->s->uid,
+		 file_pool(p->name) ? " (the configuration file defines it: "
+		 "a reload or start makes it again, empty)" : "");
 	unmapped = p->nhandles == 0;
 	journal_pool_gone(p);
 	if (!unmapped)
@@ -322,20 +342,6 @@ do_destroy(struct call *c, const Poolmgr__DestroyPool *m)
 	session_close_pool_handles(p);
 	dpool_destroy(p, unmapped);
 	return 0;
-}
-
-/* Is name a pool of the file in force?  Then the file owns its settings. */
-static bool
-file_pool(const char *name)
-{
-	unsigned i;
-
-	if (!dispatch_cf)
-		return false;
-	for (i = 0; i < dispatch_cf->npools; i++)
-		if (strcmp(dispatch_cf->pools[i].name, name) == 0)
-			return true;
-	return false;
 }
 
 /*

@@ -25,7 +25,10 @@
  *   pool_of_poolctl_follows_the_file  a pool poolctl created, whose name
  *       the file now has, takes the file's settings;
  *   invalid_file_changes_nothing  after a good reload, one with a bad line
- *       leaves the settings it applied as they are.
+ *       leaves the settings it applied as they are;
+ *   destroyed_file_pool_comes_back  a pool of the file destroyed by force
+ *       is logged as one a reload makes again, and the reload does, empty
+ *       and with the file's settings; a pool poolctl made is not.
  *
  * A reload is waited for as harness_reload does: in the daemon's log.
  */
@@ -466,6 +469,41 @@ invalid_file_changes_nothing(void **state)
 	pool_disconnect(c);
 }
 
+static void
+destroyed_file_pool_comes_back(void **state)
+{
+	const char *again = "(the configuration file defines it: a reload "
+			    "or start makes it again, empty)";
+	struct pool_create_opts o = {.max_size = MiB, .mode = 0666};
+	struct pool_conn *c;
+	struct pool_stats st;
+	struct pool *p;
+
+	(void)state;
+	start("[pool f]\nsize = 1M\nmode = 0660\nquota = 512K\n");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(pool_open(c, "f", &p), 0);
+	block_of(p, 4 * KiB, 0x5a);
+	EXPECT_RC(pool_destroy_force(c, "f"), 0);
+	pool_close(p);
+	expect_logged("pool f destroyed by uid ");
+	assert_int_equal(log_count(again), 1);
+	EXPECT_RC(pool_stats_by_name(c, "f", &st), -ENOENT);
+
+	EXPECT_RC(pool_create(c, "made", &o), 0);
+	EXPECT_RC(pool_destroy(c, "made"), 0);
+	expect_logged("pool made destroyed by uid ");
+	assert_int_equal(log_count(again), 1);	/* not for this one */
+
+	reload("[pool f]\nsize = 1M\nmode = 0660\nquota = 512K\n");
+	st = stats_of(c, "f");
+	assert_int_equal(st.live_blocks, 0);
+	assert_int_equal(st.mode, 0660);
+	assert_int_equal(st.quota, 512 * KiB);
+	EXPECT_RC(pool_stats_by_name(c, "made", &st), -ENOENT);
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
@@ -478,6 +516,8 @@ main(void)
 		cmocka_unit_test_teardown(pool_of_poolctl_follows_the_file,
 					  teardown),
 		cmocka_unit_test_teardown(invalid_file_changes_nothing,
+					  teardown),
+		cmocka_unit_test_teardown(destroyed_file_pool_comes_back,
 					  teardown),
 	};
 

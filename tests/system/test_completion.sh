@@ -7,6 +7,8 @@
 # And it cannot fall behind poolctl: every command of `poolctl help' and
 # every option of `poolctl help COMMAND' must be offered, and every option
 # offered must be one poolctl takes for that command.
+# It needs bash (printf %q, arrays); run by `sh', it hands itself to bash.
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -eu
 
 build=${POOLMGR_BUILD:-build}
