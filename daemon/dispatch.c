@@ -62,21 +62,6 @@
 #define PROTOCOL_VERSION 1
 #define SETTLE_WAIT_MS_DEFAULT 2000	/* without a configuration */
 
-/* A client whose first unanswered request is held (see the top). */
-struct waiter {
-	TAILQ_ENTRY(waiter) entry;
-	struct session *s;
-	struct peer *peer;
-	uint64_t mark;		/* dpool_release_passed(mark): go on */
-	uint64_t prior;		/* the work queued before it first came */
-	uint64_t since_ns;
-	unsigned stage;
-	uint64_t note;
-	bool settle;		/* waits for a settled pool: at most
-				 * settle_wait_ns() */
-	uint32_t evict_names;	/* the call's */
-};
-
 static TAILQ_HEAD(, waiter) waiters = TAILQ_HEAD_INITIALIZER(waiters);
 static unsigned nwaiters;
 
@@ -361,33 +346,28 @@ dispatch_refuse_connection(int fd, int err, const char *why)
 }
 
 static void
-waiter_free(struct waiter *w)
+waiter_end(struct waiter *w)
 {
-	w->s->waiter = NULL;
+	assert(w->held);
+	w->held = false;
 	TAILQ_REMOVE(&waiters, w, entry);
 	nwaiters--;
-	free(w);
 }
 
-/*
- * Hold c's request (buf, len) until the work queued so far is done.
- * -ENOMEM if it cannot wait: a held request has done nothing yet.
- */
-static int
-hold(struct call *c, struct waiter *w, const uint8_t *buf, size_t len)
+/* Hold c's request (buf, len) until the work queued so far is done. */
+static void
+hold(struct call *c, const uint8_t *buf, size_t len)
 {
-	if (!w) {
-		if (!(w = calloc(1, sizeof(*w)))) {
-			snprintf(c->msg, sizeof(c->msg), "out of memory");
-			return -ENOMEM;
-		}
+	struct waiter *w = &c->s->waiter;
+
+	if (!w->held) {
+		w->held = true;
 		w->s = c->s;
 		w->peer = c->peer;
 		w->since_ns = dispatch_now_ns();
 		w->prior = c->prior;
 		TAILQ_INSERT_TAIL(&waiters, w, entry);
 		nwaiters++;
-		c->s->waiter = w;
 	}
 	w->mark = c->prior_only ? w->prior : dpool_release_mark();
 	w->stage = c->stage;
@@ -395,7 +375,6 @@ hold(struct call *c, struct waiter *w, const uint8_t *buf, size_t len)
 	w->settle = c->settle;
 	w->evict_names = c->evict_names;
 	peer_hold(c->peer, buf, len);
-	return 0;
 }
 
 /*
@@ -422,8 +401,8 @@ dispatch_wake(void)
 void
 dispatch_forget(struct session *s)
 {
-	if (s->waiter)
-		waiter_free(s->waiter);
+	if (s->waiter.held)
+		waiter_end(&s->waiter);
 	lookup_wait_end(s, true);
 	room_wait_end(s, true);
 }
@@ -435,37 +414,6 @@ dispatch_buffers_release(void)
 	memtrim_pages(reply_out, sizeof(reply_out));
 }
 
-/*
- * Was c's request held because its block is made, and being zeroed or
- * moved in steps?  Only hold()'s failure asks: the handler's own refusal
- * once the steps are done (a persist with no memory for its charge) has
- * given the block back, and is answered as any refusal is.
- */
-static bool
-made_in_steps(const struct call *c)
-{
-	return c->stage &&
-	       (c->req->body_case == POOLMGR__REQUEST__BODY_ALLOC ||
-		c->req->body_case == POOLMGR__REQUEST__BODY_REALLOC);
-}
-
-/*
- * No memory to hold a request whose block is made in steps: an -ENOMEM
- * would leave the block held by a handle whose program never had its
- * offset (or, moved, at an offset the program does not know).  The
- * connection goes, and the block with it.
- */
-static void
-drop_unheld(struct peer *peer, const struct session *s)
-{
-	static struct log_limit lim;
-
-	log_limited(&lim, LOG_PRI_WARNING, "out of memory to hold a request "
-		    "of client pid %d uid %u whose block is being made in "
-		    "steps; dropping it", (int)s->pid, (unsigned)s->uid);
-	peer_kill(peer);
-}
-
 void
 dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 		 size_t len)
@@ -474,7 +422,7 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 	struct call c = {.peer = peer, .s = s, .rep = &rep};
 	Poolmgr__Request *req = poolmgr__request__unpack(&arena_allocator,
 							  len, buf);
-	struct waiter *w = s->waiter;
+	struct waiter *w = s->waiter.held ? &s->waiter : NULL;
 	int rc;
 
 	/*
@@ -528,22 +476,18 @@ dispatch_message(struct peer *peer, struct session *s, const uint8_t *buf,
 		rc = dispatch_body(&c);
 	}
 	if (rc == HELD) {
-		if ((rc = hold(&c, w, buf, len)) == 0)
-			goto out;
-		if (made_in_steps(&c)) {
-			drop_unheld(peer, s);
-			goto out;
-		}
+		hold(&c, buf, len);
+		goto out;
 	}
 	if (rc == WAITING) {
 		/* Held for settling before, it now waits for room only. */
 		if (w)
-			waiter_free(w);
+			waiter_end(w);
 		peer_hold(peer, buf, len);
 		goto out;
 	}
 	if (w)
-		waiter_free(w);
+		waiter_end(w);
 	lookup_wait_end(s, false);
 	room_wait_end(s, false);
 	rep.error = rc;

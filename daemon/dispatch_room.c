@@ -85,7 +85,7 @@ room_waits_held(void)
 	unsigned n = 0;
 
 	TAILQ_FOREACH(rw, &room_waits, entry)
-		if (!rw->s->waiter)
+		if (!rw->s->waiter.held)
 			n++;
 	return n;
 }

@@ -22,7 +22,7 @@
 #define SESSION_MAX_HANDLES 1024
 
 struct session;
-struct waiter;
+struct peer;
 struct lookup_wait;
 struct room_wait;
 
@@ -72,6 +72,28 @@ handle_cached(const struct handle *h)
 	return h->cached_bytes < h->bytes ? h->cached_bytes : h->bytes;
 }
 
+/*
+ * dispatch.c's: the session's first unanswered request, held until the
+ * work queued before it is done.  Part of the session rather than
+ * allocated at the hold, so that a hold never fails: by then the request
+ * may have begun what an -ENOMEM could not take back (a block zeroed or
+ * moved in steps, a trim's first stage, names evicted for its room).
+ */
+struct waiter {
+	TAILQ_ENTRY(waiter) entry;
+	bool held;		/* on dispatch.c's list: the rest is set */
+	struct session *s;
+	struct peer *peer;
+	uint64_t mark;		/* dpool_release_passed(mark): go on */
+	uint64_t prior;		/* the work queued before it first came */
+	uint64_t since_ns;
+	unsigned stage;
+	uint64_t note;
+	bool settle;		/* waits for a settled pool: at most
+				 * settle_wait_ns() */
+	uint32_t evict_names;	/* the call's */
+};
+
 struct session {
 	uid_t uid;
 	gid_t gid;
@@ -98,7 +120,7 @@ struct session {
 	 */
 	struct handle **handle_slots;
 	uint32_t handle_mask;	/* slots - 1; slots a power of two */
-	struct waiter *waiter;	/* dispatch.c's: its held request, or NULL */
+	struct waiter waiter;	/* dispatch.c's: its held request */
 	/* dispatch_wait.c's: the name its held Lookup waits for, or NULL */
 	struct lookup_wait *lookup_wait;
 	/* dispatch_room.c's: the room its held Alloc waits for, or NULL */

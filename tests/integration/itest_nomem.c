@@ -58,7 +58,7 @@
  *                             failing, the first, the second... to the
  *                             eighth (it makes fewer): each is a
  *                             block, or -ENOMEM with no block left, or
- *                             a dropped connection (no memory to hold a
+ *                             a dropped connection (no memory to keep a
  *                             request whose block was made: the block
  *                             goes with the handle).  Once the daemon
  *                             answered -ENOMEM and kept the block, held
