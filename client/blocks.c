@@ -41,6 +41,7 @@ blocks_copy(struct pool_block_info *b, const Poolmgr__BlockInfo *m)
 	    (m->persistent ? POOL_BLOCK_PERSISTENT : 0) |
 	    (m->busy ? POOL_BLOCK_BUSY : 0);
 	b->persister = m->persistent ? m->persister : 0;
+	b->persisted_ms = m->persistent ? m->persisted_ms : 0;
 	for (i = 0; i < m->n_first_holders; i++) {
 		if ((h = m->first_holders[i]) == NULL)
 			return -EPROTO;

@@ -41,6 +41,7 @@
 #define CONN_FEATURE_LIST_BLOCKS	(1ULL << 4)	/* ListBlocks */
 #define CONN_FEATURE_ALLOC_WAIT		(1ULL << 5)	/* Alloc.wait_ms */
 #define CONN_FEATURE_ALLOC_PERSIST	(1ULL << 6)	/* Alloc.persist */
+#define CONN_FEATURE_FREE_PERSISTED	(1ULL << 7)	/* FreePersisted */
 
 /*
  * Descriptors that came with a reply (OpenPool: the memfd, the share map;

@@ -55,8 +55,9 @@ static const struct client_error client_errors[] = {
 	{ -EPROTONOSUPPORT,	"protocol version not supported by poolmgrd" },
 	{ -EOPNOTSUPP,		"not supported: a request poolmgrd does not "
 				"know, a lookup or an allocation that waits, "
-				"a block persistent from its allocation, or "
-				"a pool's limit "
+				"a block persistent from its allocation, a "
+				"free of persistent blocks by age, or a "
+				"pool's limit "
 				"(poolmgrd is older than them), a cache on "
 				"this handle, or NUMA policies where poolmgrd "
 				"runs" },
@@ -82,6 +83,9 @@ static const struct client_error client_errors[] = {
 	{ -ETIMEDOUT,		"timed out: poolmgrd did not answer a connect "
 				"in time, or no name (or room) came within "
 				"the wait" },
+	{ -ESTALE,		"the block has been persistent for less than "
+				"the age asked: perhaps a new block made at "
+				"that offset since it was listed" },
 };
 
 /*

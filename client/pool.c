@@ -909,6 +909,27 @@ pool_retain(struct pool *p, pool_off_t off)
 }
 
 POOL_API int
+pool_free_persisted(struct pool *p, pool_off_t off, uint64_t min_age_ms)
+{
+	Poolmgr__Request	req = POOLMGR__REQUEST__INIT;
+	Poolmgr__FreePersisted	fp = POOLMGR__FREE_PERSISTED__INIT;
+
+	if (p == NULL || off == POOL_OFF_NONE)
+		return conn_local_failure(-EINVAL);
+	if (conn_forked(p->conn))
+		return conn_local_failure(-ECHILD);
+	/* An older daemon would refuse it as unknown: ask it nothing. */
+	if ((p->conn->features & CONN_FEATURE_FREE_PERSISTED) == 0)
+		return conn_local_failure(-EOPNOTSUPP);
+	fp.handle = p->handle;
+	fp.offset = off;
+	fp.min_age_ms = min_age_ms;
+	req.body_case = POOLMGR__REQUEST__BODY_FREE_PERSISTED;
+	req.free_persisted = &fp;
+	return client_call(p, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL);
+}
+
+POOL_API int
 pool_persist(struct pool *p, pool_off_t off)
 {
 	uint64_t	usable;

@@ -363,7 +363,13 @@ struct pool_block_info {
 	uint32_t nlisted;		/* of first_holders */
 	/* The first of its holders, in the order the daemon keeps them. */
 	struct pool_block_holder first_holders[POOL_BLOCK_HOLDERS_LISTED];
-	uint64_t reserved[4];		/* zero: room for later fields */
+	/*
+	 * POOL_BLOCK_PERSISTENT: for how long it has been, in milliseconds
+	 * (since the daemon's start for a block it recovered from its
+	 * journal; 0 from a daemon older than pool_free_persisted).
+	 */
+	uint64_t persisted_ms;
+	uint64_t reserved[3];		/* zero: room for later fields */
 };
 
 /*
@@ -618,6 +624,22 @@ POOL_API int pool_free_batch(struct pool *p, size_t n, const pool_off_t *offs);
  * at most 65536 holders (-EMLINK past them).
  */
 POOL_API int pool_retain(struct pool *p, pool_off_t off);
+
+/*
+ * pool_free_persisted - end what a program left behind: drop the pool's
+ * reference of the persistent block at off (freeing it if no handle holds
+ * it), as pool_free by a handle holding none would, but only if it has
+ * been persistent for at least min_age_ms.  -ESTALE, nothing changed, if
+ * it became persistent more recently: it may be a block made at the same
+ * offset since it was listed (pool_blocks' persisted_ms), whose producer
+ * and consumer are still using it.  -EPERM if the block is not persistent
+ * (its holders free it), -EBUSY if a name holds it (pool_unpublish),
+ * -EINVAL if no live block starts at off, -EACCES on a read-only handle,
+ * -EOPNOTSUPP from a daemon older than this call (nothing is sent).  The
+ * handle's own reference, if it holds one, stays.
+ */
+POOL_API int pool_free_persisted(struct pool *p, pool_off_t off,
+    uint64_t min_age_ms);
 
 /*
  * pool_persist - give the pool a reference: the block outlives all handles

@@ -349,8 +349,8 @@ class BlockInfo:
     blocks` shows it: its offset, usable size and the bytes asked for;
     how many references handles hold and the first few holders; whether
     a name holds it (and may evict it), whether it is persistent (and
-    whose quota it counts in: persister), whether the daemon is moving or
-    zeroing it (busy)."""
+    whose quota it counts in: persister; for how many milliseconds:
+    persisted_ms), whether the daemon is moving or zeroing it (busy)."""
     offset: int
     usable_size: int
     requested: int
@@ -361,6 +361,7 @@ class BlockInfo:
     persistent: bool
     persister: typing.Optional[int]
     busy: bool
+    persisted_ms: typing.Optional[int] = None
 
 
 def _block_info(c):
@@ -372,7 +373,8 @@ def _block_info(c):
                      holders, bool(c.flags & _BLOCK_NAMED),
                      bool(c.flags & _BLOCK_EVICTABLE), persistent,
                      c.persister if persistent else None,
-                     bool(c.flags & _BLOCK_BUSY))
+                     bool(c.flags & _BLOCK_BUSY),
+                     c.persisted_ms if persistent else None)
 
 
 class _Pair(typing.NamedTuple):

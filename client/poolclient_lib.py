@@ -101,7 +101,7 @@ class _BlockInfo(ctypes.Structure):
                 ("requested", _u64), ("holders", _u32), ("flags", _u32),
                 ("persister", _u32), ("nlisted", _u32),
                 ("first_holders", _BlockHolder * BLOCK_HOLDERS_LISTED),
-                ("reserved", _u64 * 4)]
+                ("persisted_ms", _u64), ("reserved", _u64 * 3)]
 
 
 class _DaemonStats(ctypes.Structure):

@@ -23,11 +23,11 @@
 _poolctl_long_opts=(--socket --json --help --version --force --size
 	--granularity --mode --quota --retain --page-size --numa-node
 	--numa-policy --format --timeout --owner --group --limit --pid
-	--handle --by-size)
+	--handle --by-size --older-than)
 # Those whose value is the next word when not given after '='.
 _poolctl_value_opts=' --socket --size --granularity --mode --quota --retain
 	--page-size --numa-node --numa-policy --format --timeout --owner
-	--group --limit --pid --handle '
+	--group --limit --pid --handle --older-than '
 _poolctl_commands=(list stats status create destroy set clients persisted
 	names wait unpublish blocks free trim check help)
 _poolctl_global_opts=(-s --socket -j --json --json=pretty --json=short -h
@@ -50,6 +50,8 @@ _poolctl_cmd_opts()
 		opts=(--timeout) ;;
 	blocks)
 		opts=(--pid --handle --by-size --format) ;;
+	free)
+		opts=(--older-than) ;;
 	*)
 		opts=() ;;
 	esac

@@ -59,6 +59,7 @@
 #define O_PID		0x4000
 #define O_HANDLE	0x8000
 #define O_BY_SIZE	0x10000
+#define O_OLDER_THAN	0x20000
 
 /* getopt_long values of the long-only options. */
 enum {
@@ -78,6 +79,7 @@ enum {
 	OPT_BY_SIZE,
 	OPT_PID,
 	OPT_HANDLE,
+	OPT_OLDER_THAN,
 };
 
 struct cmd {
@@ -336,7 +338,8 @@ static const struct cmd cmds[] = {
 	  "                   KEY VALUE' line per field: the JSON keys, plain\n"
 	  "                   numbers, a 'holder PID:HANDLE' line per holder\n"
 	  "                   listed)\n" },
-	{ "free", cmd_free, 2, 4097, 0, "POOL OFFSET...",
+	{ "free", cmd_free, 2, 4097, O_OLDER_THAN,
+	  "POOL OFFSET... [--older-than SECONDS]",
 	  "end blocks by offset: what a crashed program left persistent",
 	  "Free the blocks of POOL that start at each OFFSET (0x and\n"
 	  "hexadecimal, as blocks prints them, or decimal), one after the\n"
@@ -348,8 +351,13 @@ static const struct cmd cmds[] = {
 	  "both are refused.  Every offset is tried, each refusal said on\n"
 	  "stderr; the exit status is the last refusal's.  --json prints\n"
 	  "{\"pool\", \"freed\": [the offsets freed]}.  To find what a\n"
-	  "program left: `poolctl blocks POOL` (flag P, and PERSISTER its\n"
-	  "uid).\n" },
+	  "program left: `poolctl blocks POOL` (flag P, PERSISTER its uid,\n"
+	  "PERSISTED for how long).  A block listed may be freed by its\n"
+	  "consumer meanwhile and its place taken by a new one; with\n"
+	  "--older-than only blocks persistent for at least SECONDS are\n"
+	  "ended, so a new one at the same offset is refused, untouched.\n"
+	  "  --older-than SECONDS  end only blocks persistent this long\n"
+	  "                        (whole seconds)\n" },
 	{ "trim", cmd_trim, 1, 1, 0, "POOL",
 	  "give a pool's free pages back to the OS",
 	  "Give every free page of POOL back to the OS now and print how many\n"
@@ -446,6 +454,7 @@ static const struct option longopts[] = {
 	{ "pid",	 required_argument,	NULL, OPT_PID },
 	{ "handle",	 required_argument,	NULL, OPT_HANDLE },
 	{ "by-size",	 no_argument,		NULL, OPT_BY_SIZE },
+	{ "older-than",	 required_argument,	NULL, OPT_OLDER_THAN },
 	{ NULL,		 0,			NULL, 0 }
 };
 
@@ -485,6 +494,8 @@ opt_name(unsigned bit)
 		return "--handle";
 	case O_BY_SIZE:
 		return "--by-size";
+	case O_OLDER_THAN:
+		return "--older-than";
 	default:
 		return "--format";
 	}
@@ -596,6 +607,9 @@ parse_args(struct ctl *ctl, int argc, char **argv, char **pos, int *npos)
 			break;
 		case OPT_HANDLE:
 			take_value(ctl, O_HANDLE, &ctl->handle_arg);
+			break;
+		case OPT_OLDER_THAN:
+			take_value(ctl, O_OLDER_THAN, &ctl->older_than_arg);
 			break;
 		case OPT_BY_SIZE:
 			ctl->by_size = true;

@@ -66,6 +66,7 @@ struct ctl {
 	const char		*group_arg;
 	const char		*pid_arg;
 	const char		*handle_arg;
+	const char		*older_than_arg;	/* free --older-than */
 	bool			 force;
 	bool			 by_size;	/* blocks --by-size */
 	const char		*twice;		/* an option given twice */

@@ -227,11 +227,39 @@ block_flags(uint32_t flags)
 	return f;
 }
 
+/* For how long, in two units at most: "850ms", "42s", "3m05s", "2d04h". */
+struct age_text {
+	char	s[24];
+};
+
+static struct age_text
+age_text(uint64_t ms)
+{
+	struct age_text	a;
+	uint64_t	s = ms / 1000;
+
+	if (ms < 1000)
+		snprintf(a.s, sizeof a.s, "%" PRIu64 "ms", ms);
+	else if (s < 60)
+		snprintf(a.s, sizeof a.s, "%" PRIu64 "s", s);
+	else if (s < 3600)
+		snprintf(a.s, sizeof a.s, "%" PRIu64 "m%02us", s / 60,
+		    (unsigned)(s % 60));
+	else if (s < 86400)
+		snprintf(a.s, sizeof a.s, "%" PRIu64 "h%02um", s / 3600,
+		    (unsigned)(s % 3600 / 60));
+	else
+		snprintf(a.s, sizeof a.s, "%" PRIu64 "d%02uh", s / 86400,
+		    (unsigned)(s % 86400 / 3600));
+	return a;
+}
+
 static void
 blocks_text_header(void)
 {
-	printf("%18s %10s %10s %7s %-5s %9s %s\n", "OFFSET", "SIZE",
-	    "REQUESTED", "HOLDERS", "FLAGS", "PERSISTER", "PID:HANDLE");
+	printf("%18s %10s %10s %7s %-5s %9s %9s %s\n", "OFFSET", "SIZE",
+	    "REQUESTED", "HOLDERS", "FLAGS", "PERSISTER", "PERSISTED",
+	    "PID:HANDLE");
 }
 
 static void
@@ -243,9 +271,10 @@ blocks_text(const struct pool_block_info *b)
 	    human(b->usable_size).s, human(b->requested).s, b->holders,
 	    block_flags(b->flags).s);
 	if (b->flags & POOL_BLOCK_PERSISTENT)
-		printf("%9" PRIu32, b->persister);
+		printf("%9" PRIu32 " %9s", b->persister,
+		    age_text(b->persisted_ms).s);
 	else
-		printf("%9s", "-");
+		printf("%9s %9s", "-", "-");
 	for (i = 0; i < b->nlisted; i++)
 		printf(" %" PRIu32 ":%" PRIu32, b->first_holders[i].pid,
 		    b->first_holders[i].handle);
@@ -280,9 +309,12 @@ blocks_kv(const char *pool, const struct pool_block_info *b)
 	for (i = 0; i < sizeof flags / sizeof flags[0]; i++)
 		printf("%s %#" PRIx64 " %s %d\n", pool, b->offset, flags[i].key,
 		    (b->flags & flags[i].flag) != 0);
-	if (b->flags & POOL_BLOCK_PERSISTENT)
+	if (b->flags & POOL_BLOCK_PERSISTENT) {
 		printf("%s %#" PRIx64 " persister %" PRIu32 "\n", pool,
 		    b->offset, b->persister);
+		printf("%s %#" PRIx64 " persisted_ms %" PRIu64 "\n", pool,
+		    b->offset, b->persisted_ms);
+	}
 	for (i = 0; i < b->nlisted; i++)
 		printf("%s %#" PRIx64 " holder %" PRIu32 ":%" PRIu32 "\n",
 		    pool, b->offset, b->first_holders[i].pid,
@@ -315,6 +347,9 @@ json_block(const char *pool, const struct pool_block_info *b)
 	json_object_object_add(o, "persister",
 	    b->flags & POOL_BLOCK_PERSISTENT ?
 	    json_object_new_uint64(b->persister) : NULL);
+	json_object_object_add(o, "persisted_ms",
+	    b->flags & POOL_BLOCK_PERSISTENT ?
+	    json_object_new_uint64(b->persisted_ms) : NULL);
 	a = json_object_new_array();
 	for (i = 0; i < b->nlisted; i++) {
 		h = json_object_new_object();

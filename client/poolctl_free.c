@@ -15,6 +15,12 @@
  * it did on stdout: {"pool", "freed": [the offsets it ended]}, the
  * refusals on stderr as ever, so that a script need not tell an empty
  * output from a failure to print.
+ *
+ * Offsets are places, not blocks: the block `blocks` listed may have been
+ * freed by its consumer since, and a new one made at its offset.  With
+ * --older-than SECONDS each free is pool_free_persisted's, which the
+ * daemon refuses (-ESTALE) for a block persistent for less: the new
+ * block, younger than what was listed, is left alone.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -72,6 +78,16 @@ free_refused(int error, uint64_t off, char *buf, size_t len)
 		snprintf(buf, len, "%#llx: a name holds it: `poolctl "
 		    "unpublish` removes the name", (unsigned long long)off);
 		break;
+	case -ESTALE:
+		snprintf(buf, len, "%#llx: persistent for less than "
+		    "--older-than says: perhaps a new block made there since "
+		    "it was listed; left alone", (unsigned long long)off);
+		break;
+	case -EOPNOTSUPP:
+		snprintf(buf, len, "%#llx: the daemon is older than "
+		    "--older-than (it cannot tell a block's age)",
+		    (unsigned long long)off);
+		break;
 	default:
 		snprintf(buf, len, "%#llx: %s", (unsigned long long)off,
 		    pool_strerror(error));
@@ -99,11 +115,37 @@ print_freed(const struct ctl *ctl, const char *pool, const uint64_t *offs,
 	json_print(ctl, j);
 }
 
+/* --older-than SECONDS: whole seconds, as milliseconds; 0 or -1. */
+static int
+parse_older_than(const char *s, uint64_t *ms)
+{
+	unsigned long long	v;
+	char			*end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > UINT64_MAX / 1000)
+		return -1;
+	*ms = v * 1000;
+	return 0;
+}
+
+/* One offset: a plain free, or one only of a block persistent so long. */
+static int
+free_one(struct pool *p, uint64_t off, bool guarded, uint64_t min_ms)
+{
+	return guarded ? pool_free_persisted(p, off, min_ms) :
+	    pool_free(p, off);
+}
+
 int
 cmd_free(struct ctl *ctl, int argc, char **argv)
 {
 	const char	*pool = argv[0];
-	uint64_t	*offs;
+	uint64_t	*offs, min_ms = 0;
+	bool		 guarded = ctl->older_than_arg != NULL;
 	int		*freed;
 	struct pool	*p;
 	char		 why[160];
@@ -111,6 +153,9 @@ cmd_free(struct ctl *ctl, int argc, char **argv)
 
 	if ((rc = check_pool_name("free", pool)) != 0)
 		return rc;
+	if (guarded && parse_older_than(ctl->older_than_arg, &min_ms) != 0)
+		return usage_error("free: bad --older-than '%s': a whole "
+		    "number of seconds", safe(ctl->older_than_arg).s);
 	offs = calloc((size_t)argc, sizeof(*offs));
 	freed = calloc((size_t)argc, sizeof(*freed));
 	if (offs == NULL || freed == NULL) {
@@ -138,7 +183,7 @@ cmd_free(struct ctl *ctl, int argc, char **argv)
 		return fail_pool(error, "free", pool, NULL);
 	}
 	for (i = 1; i < argc; i++)
-		if ((error = pool_free(p, offs[i])) != 0)
+		if ((error = free_one(p, offs[i], guarded, min_ms)) != 0)
 			status = fail_pool(error, "free", pool,
 			    free_refused(error, offs[i], why, sizeof why));
 		else

@@ -247,6 +247,8 @@ dispatch_body(struct call *c)
 		return do_alloc(c, r->alloc);
 	case POOLMGR__REQUEST__BODY_FREE:
 		return do_free(c, r->free);
+	case POOLMGR__REQUEST__BODY_FREE_PERSISTED:
+		return do_free_persisted(c, r->free_persisted);
 	case POOLMGR__REQUEST__BODY_REALLOC:
 		return do_realloc(c, r->realloc);
 	case POOLMGR__REQUEST__BODY_RETAIN:

@@ -606,6 +606,7 @@ books_bytes(const struct dpool *p, uint64_t metadata)
 	       records_stride(sizeof(struct block)) +
 	       p->nrefs * records_stride(sizeof(struct ref)) +
 	       p->blocks.bytes + p->names.bytes +
+	       persist_times_bytes(&p->persist_times) +
 	       (uint64_t)p->evict.count * sizeof(struct evict_link) +
 	       (uint64_t)p->charges_cap * sizeof(*p->charges);
 }

@@ -423,6 +423,51 @@ do_free(struct call *c, const Poolmgr__Free *m)
 	return 0;
 }
 
+/* Milliseconds as nanoseconds, UINT64_MAX past what 64 bits hold. */
+static uint64_t
+ms_to_ns(uint64_t ms)
+{
+	return ms > UINT64_MAX / 1000000u ? UINT64_MAX : ms * 1000000u;
+}
+
+/*
+ * A writer's guarded free of what was left behind: only a persistent
+ * block persistent for long enough, so that one made at the offset since
+ * the operator listed it survives the operator's command.
+ */
+int
+do_free_persisted(struct call *c, const Poolmgr__FreePersisted *m)
+{
+	unsigned long long off = m->offset;
+	struct handle *h;
+	uint64_t age_ns;
+	int rc;
+
+	if (!(h = get_handle(c, m->handle, true, &rc)))
+		return rc;
+	rc = dpool_free_persisted(h->pool, m->offset, ms_to_ns(m->min_age_ms),
+				  &age_ns);
+	switch (rc) {
+	case 0:
+		return 0;
+	case -EINVAL:
+		return refuse(c, rc, "%#llx is not a live block", off);
+	case -EPERM:
+		return refuse(c, rc, "block %#llx is not persistent: its "
+			      "holders free it", off);
+	case -EBUSY:
+		return refuse(c, rc, "block %#llx is named: unpublish its "
+			      "name", off);
+	case -ESTALE:
+		return refuse(c, rc, "block %#llx has been persistent for %llu "
+			      "ms, less than the %llu asked: it may be one "
+			      "made there since it was listed", off,
+			      (unsigned long long)(age_ns / 1000000u),
+			      (unsigned long long)m->min_age_ms);
+	}
+	return refuse(c, rc, "block %#llx: %s", off, strerror(-rc));
+}
+
 /*
  * Would size make small block b a page span?  The engine never turns a
  * small block into one in place (heap_resize): it moves it, so the free

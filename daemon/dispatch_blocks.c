@@ -143,8 +143,8 @@ list_holders(Poolmgr__BlockInfo *e, size_t k, struct block *b,
 
 /* Entry k for b; false if the filter does not keep it. */
 static bool
-list_block(size_t k, struct block *b, uint64_t requested,
-	   const struct block_filter *f, unsigned *looks)
+list_block(const struct dpool *p, size_t k, struct block *b,
+	   uint64_t requested, const struct block_filter *f, unsigned *looks)
 {
 	Poolmgr__BlockInfo *e = &block_info[k];
 
@@ -161,6 +161,7 @@ list_block(size_t k, struct block *b, uint64_t requested,
 	e->evictable = b->evictable;
 	e->persistent = block_persistent(b);
 	e->persister = e->persistent ? b->persister : 0;
+	e->persisted_ms = dpool_persisted_for(p, b) / 1000000u;
 	e->busy = b->busy;
 	block_ptrs[k] = e;
 	return true;
@@ -204,7 +205,7 @@ do_list_blocks(struct call *c, const Poolmgr__ListBlocks *m)
 			break;
 		}
 		/* None to list: a move's new place, or a block let go. */
-		if (b && list_block(k, b, bi.requested, &f, &looks))
+		if (b && list_block(p, k, b, bi.requested, &f, &looks))
 			k++;
 		at += bi.size;
 	}

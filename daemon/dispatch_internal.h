@@ -38,10 +38,11 @@
 #define FEATURE_LIST_BLOCKS	(1ULL << 4)
 #define FEATURE_ALLOC_WAIT	(1ULL << 5)
 #define FEATURE_ALLOC_PERSIST	(1ULL << 6)
+#define FEATURE_FREE_PERSISTED	(1ULL << 7)
 #define DISPATCH_FEATURES	(FEATURE_LOOKUP_WAIT | FEATURE_POOL_LIMIT | \
 				 FEATURE_BATCH_BOUNDS | FEATURE_DAEMON_STATS | \
 				 FEATURE_LIST_BLOCKS | FEATURE_ALLOC_WAIT | \
-				 FEATURE_ALLOC_PERSIST)
+				 FEATURE_ALLOC_PERSIST | FEATURE_FREE_PERSISTED)
 
 struct config;
 struct dpool;
@@ -121,6 +122,7 @@ uint64_t quota_used(struct call *c, struct handle *h);
 void reply_block(struct call *c, uint64_t off, uint64_t size);
 int do_alloc(struct call *c, const Poolmgr__Alloc *m);
 int do_free(struct call *c, const Poolmgr__Free *m);
+int do_free_persisted(struct call *c, const Poolmgr__FreePersisted *m);
 int do_realloc(struct call *c, const Poolmgr__Realloc *m);
 int do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m);
 int do_free_batch(struct call *c, const Poolmgr__FreeBatch *m);

@@ -342,6 +342,7 @@ pool_make(const char *name, const struct dpool_params *pp, int memfd,
 	p->retain = pp->retain;
 	block_index_init(&p->blocks);
 	block_names_init(&p->names);
+	persist_times_init(&p->persist_times);
 	evict_init(&p->evict);
 	LIST_INIT(&p->handles);
 	TAILQ_INSERT_TAIL(&pools, p, entry);
@@ -517,6 +518,7 @@ dpool_destroy(struct dpool *p, bool unmapped)
 	block_index_free(&p->blocks);
 	evict_free(&p->evict);	/* its links point into the names */
 	block_names_free(&p->names);
+	persist_times_free(&p->persist_times);
 	TAILQ_REMOVE(&pools, p, entry);
 	npools--;
 	munmap(p->map, p->size);
@@ -534,6 +536,7 @@ dpool_destroy(struct dpool *p, bool unmapped)
 	if (npools == 0) {	/* no block or reference is left anywhere */
 		records_trim(&block_records);
 		records_trim(&ref_records);
+		records_trim(&persist_time_records);
 	}
 }
 

@@ -21,6 +21,7 @@
 #include "block_index.h"
 #include "block_names.h"
 #include "heap.h"
+#include "persist_times.h"
 #include "pool_evict.h"
 
 #define POOL_MAX_SIZE (1ull << 46)	/* 64 TiB: fits any address space */
@@ -210,6 +211,7 @@ struct dpool {
 	uint32_t alloc_waits;	/* Allocs waiting for room (dispatch_room.c) */
 	bool room_made;		/* ... and room came since they last tried */
 	uint64_t persistent_blocks;
+	struct persist_times persist_times;	/* since when (pool_hold.c) */
 	/*
 	 * One per uid with persistent bytes, sorted by uid: a FreeBatch of
 	 * persistent blocks of 20,000 uids once searched them all per block.
@@ -412,6 +414,18 @@ int dpool_persist(struct dpool *p, struct handle *h, uint64_t off,
  * handle holds it (a name going, pool_names.c).
  */
 void dpool_unpersist(struct dpool *p, struct block *b);
+/* For how long b has been persistent, in ns; 0 if it is not. */
+uint64_t dpool_persisted_for(const struct dpool *p, const struct block *b);
+/*
+ * FreePersisted: drop the pool's reference of the persistent block at off
+ * (freeing it if no handle holds it) if it has been persistent for at
+ * least min_ns.  0; -EINVAL (no live block there) or -EPERM (not
+ * persistent), each counted as an invalid free; -EBUSY (a name holds it);
+ * -ESTALE (persistent for less, *age_ns that long).  Nothing changes but
+ * on 0.
+ */
+int dpool_free_persisted(struct dpool *p, uint64_t off, uint64_t min_ns,
+			 uint64_t *age_ns);
 /*
  * Bytes of the pool's persistent blocks that uid made persistent: they
  * count against the quota of each of its sessions in the pool.
@@ -583,7 +597,9 @@ bool dpool_release_stopped(void);
 /*
  * Restarting in place (restart.c, restore.c).  dpool_restore_block makes
  * the live block [off, off + bi->size) in the engine (heap_reserve) and
- * the books, persistent if persister is not NO_PERSISTER: 0 or -errno.
+ * the books, persistent if persister is not NO_PERSISTER since
+ * persisted_ns (CLOCK_MONOTONIC; 0: now, as for a state saved without
+ * it, or the journal's, which has none): 0 or -errno.
  * dpool_restore_hold gives open handle h a hold on the block at off, at
  * the head of its list (so a handle's holds go from its oldest): 0,
  * -ENOENT (no such block), -EEXIST (h holds it), -EMLINK.  Then
@@ -593,7 +609,8 @@ bool dpool_release_stopped(void);
  * pages it writes zeros there instead (they are kept for life).
  */
 int dpool_restore_block(struct dpool *p, uint64_t off,
-			const struct heap_block_info *bi, uid_t persister);
+			const struct heap_block_info *bi, uid_t persister,
+			uint64_t persisted_ns);
 int dpool_restore_hold(struct dpool *p, struct handle *h, uint64_t off);
 int dpool_restore_done(struct dpool *p, char *problem, size_t len);
 int dpool_punch(struct dpool *p, uint64_t off, uint64_t len);

@@ -143,7 +143,7 @@ dpool_check(struct dpool *p, char *problem, size_t len)
 	struct block_index_iter it;
 	const struct handle *h;
 	struct block *b;
-	uint64_t cached = 0, named = 0;
+	uint64_t cached = 0, named = 0, since;
 	uint32_t n = 0;
 	char why[192];
 
@@ -200,12 +200,28 @@ dpool_check(struct dpool *p, char *problem, size_t len)
 				 "held through an open handle");
 			return -EFAULT;
 		}
+		if (block_persistent(b) && !persist_times_find(
+		    &p->persist_times, b->off, &since)) {
+			snprintf(problem, len, "pool %s: persistent block "
+				 "%#llx has no persist time", p->name,
+				 (unsigned long long)b->off);
+			return -EFAULT;
+		}
 		named += b->named;
+	}
+	/* Each persistent block has one: any more are of no block. */
+	if (p->persist_times.count != p->persistent_blocks) {
+		snprintf(problem, len, "pool %s: %llu persist times for %llu "
+			 "persistent blocks", p->name,
+			 (unsigned long long)p->persist_times.count,
+			 (unsigned long long)p->persistent_blocks);
+		return -EFAULT;
 	}
 	if (dpool_names_check(p, named, problem, len) ||
 	    counts_wrong(p, problem, len) ||
 	    records_check(&block_records, problem, len) ||
-	    records_check(&ref_records, problem, len))
+	    records_check(&ref_records, problem, len) ||
+	    records_check(&persist_time_records, problem, len))
 		return -EFAULT;
 	return session_check_pool(p, problem, len);
 }

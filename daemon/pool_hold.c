@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "journal.h"
 #include "log.h"
@@ -208,14 +209,28 @@ holders_add(struct block *b, uint64_t d)
 		handle_set_bytes(hold_handle(hd), hold_handle(hd)->bytes + d);
 }
 
-void
-persist(struct dpool *p, struct block *b, uid_t uid)
+/* CLOCK_MONOTONIC: a restart in place keeps the ages it saved. */
+static uint64_t
+monotonic_ns(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int
+persist(struct dpool *p, struct block *b, uid_t uid, uint64_t since_ns)
+{
+	if (persist_times_add(&p->persist_times, b->off,
+			      since_ns ? since_ns : monotonic_ns()))
+		return -ENOMEM;
 	holders_add(b, -b->size);
 	b->persister = uid;
 	charge_add(p, uid, b->size, 1);
 	p->persistent_blocks++;
 	journal_persist(p, b);
+	return 0;
 }
 
 /* Journalled before the engine may hand its pages out again. */
@@ -223,6 +238,7 @@ void
 unpersist(struct dpool *p, struct block *b)
 {
 	charge_add(p, b->persister, -b->size, -1);
+	persist_times_remove(&p->persist_times, b->off);
 	b->persister = NO_PERSISTER;
 	holders_add(b, b->size);
 	p->persistent_blocks--;
@@ -351,7 +367,8 @@ dpool_persist(struct dpool *p, struct handle *h, uint64_t off,
 		return -EDQUOT;
 	if (!charge_of(p, h->session->uid) && !charge_room(p))
 		return -ENOMEM;
-	persist(p, b, h->session->uid);
+	if (persist(p, b, h->session->uid, 0))
+		return -ENOMEM;
 	block_share_sync(p, b);
 	return 0;
 }
@@ -361,6 +378,38 @@ dpool_unpersist(struct dpool *p, struct block *b)
 {
 	unpersist(p, b);
 	block_maybe_free(p, b, true);
+}
+
+uint64_t
+dpool_persisted_for(const struct dpool *p, const struct block *b)
+{
+	uint64_t since, now;
+
+	if (!block_persistent(b) ||
+	    !persist_times_find(&p->persist_times, b->off, &since))
+		return 0;
+	now = monotonic_ns();
+	return now > since ? now - since : 0;
+}
+
+int
+dpool_free_persisted(struct dpool *p, uint64_t off, uint64_t min_ns,
+		     uint64_t *age_ns)
+{
+	struct block *b = dpool_block(p, off);
+
+	*age_ns = 0;
+	if (!b || (!block_persistent(b) && !b->named)) {
+		p->invalid_frees++;
+		return b ? -EPERM : -EINVAL;
+	}
+	if (b->named)	/* its persistence is its name's */
+		return -EBUSY;
+	*age_ns = dpool_persisted_for(p, b);
+	if (*age_ns < min_ns)
+		return -ESTALE;
+	dpool_unpersist(p, b);
+	return 0;
 }
 
 bool

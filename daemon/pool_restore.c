@@ -21,7 +21,8 @@
 
 int
 dpool_restore_block(struct dpool *p, uint64_t off,
-		    const struct heap_block_info *bi, uid_t persister)
+		    const struct heap_block_info *bi, uid_t persister,
+		    uint64_t persisted_ns)
 {
 	struct block *b;
 	int rc;
@@ -37,7 +38,7 @@ dpool_restore_block(struct dpool *p, uint64_t off,
 	LIST_INIT(&b->refs);
 	block_index_insert(&p->blocks, b);
 	if (persister != NO_PERSISTER)
-		persist(p, b, persister);
+		return persist(p, b, persister, persisted_ns);
 	return 0;
 }
 

@@ -147,7 +147,9 @@ build_pool(struct rebuild *rb, unsigned k)
 		};
 
 		rc = dpool_restore_block(p, ps->block_off[i], &bi,
-					 (uid_t)ps->block_persister[i]);
+					 (uid_t)ps->block_persister[i],
+					 ps->n_block_persisted_ns ?
+					 ps->block_persisted_ns[i] : 0);
 		if (rc) {
 			snprintf(rb->why, sizeof(rb->why), "pool %s: block "
 				 "%#llx: %s", p->name,

@@ -138,7 +138,8 @@ check_blocks(const Poolmgrd__PoolState *ps, char *why, size_t len)
 	size_t n = ps->n_block_off, i;
 
 	if (ps->n_block_size != n || ps->n_block_requested != n ||
-	    ps->n_block_span != n || ps->n_block_persister != n)
+	    ps->n_block_span != n || ps->n_block_persister != n ||
+	    (ps->n_block_persisted_ns && ps->n_block_persisted_ns != n))
 		return state_why(why, len, "pool %s: its block arrays differ "
 			       "in length", ps->name);
 	for (i = 0; i < n; i++) {

@@ -85,6 +85,7 @@ pool_state_free(Poolmgrd__PoolState *ps)
 	free(ps->block_requested);
 	free(ps->block_span);
 	free(ps->block_persister);
+	free(ps->block_persisted_ns);
 	free(ps->named_name);
 	free(ps->named_off);
 	free(ps->named_publisher);
@@ -147,9 +148,11 @@ save_blocks(struct dpool *p, Poolmgrd__PoolState *ps)
 	ps->block_requested = calloc(n ? n : 1, sizeof(uint64_t));
 	ps->block_span = calloc(n ? n : 1, sizeof(protobuf_c_boolean));
 	ps->block_persister = calloc(n ? n : 1, sizeof(uint32_t));
+	ps->block_persisted_ns = calloc(n ? n : 1, sizeof(uint64_t));
 	v = calloc(n ? n : 1, sizeof(*v));
 	if (!ps->block_off || !ps->block_size || !ps->block_requested ||
-	    !ps->block_span || !ps->block_persister || !v) {
+	    !ps->block_span || !ps->block_persister ||
+	    !ps->block_persisted_ns || !v) {
 		free(v);
 		return -ENOMEM;
 	}
@@ -179,9 +182,19 @@ save_blocks(struct dpool *p, Poolmgrd__PoolState *ps)
 		ps->block_requested[i] = bi.requested;
 		ps->block_span[i] = bi.span != 0;
 		ps->block_persister[i] = (uint32_t)b->persister;
+		if (block_persistent(b) &&
+		    !persist_times_find(&p->persist_times, b->off,
+					&ps->block_persisted_ns[i])) {
+			log_warnx("pool %s: persistent block %#llx has no "
+				  "persist time", p->name,
+				  (unsigned long long)b->off);
+			free(v);
+			return -EFAULT;
+		}
 	}
 	ps->n_block_off = ps->n_block_size = ps->n_block_requested =
-	    ps->n_block_span = ps->n_block_persister = n;
+	    ps->n_block_span = ps->n_block_persister =
+	    ps->n_block_persisted_ns = n;
 	free(v);
 	return 0;
 }

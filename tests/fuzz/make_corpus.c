@@ -706,6 +706,21 @@ d_free(struct seed *s, unsigned ctl, uint32_t handle, uint64_t off)
 }
 
 static void
+d_free_persisted(struct seed *s, unsigned ctl, uint32_t handle, uint64_t off,
+		 uint64_t min_age_ms)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__FreePersisted m = POOLMGR__FREE_PERSISTED__INIT;
+
+	m.handle = handle;
+	m.offset = off;
+	m.min_age_ms = min_age_ms;
+	r.body_case = POOLMGR__REQUEST__BODY_FREE_PERSISTED;
+	r.free_persisted = &m;
+	d_req(s, ctl, &r);
+}
+
+static void
 d_realloc(struct seed *s, unsigned ctl, uint32_t handle, uint64_t off,
 	  uint64_t size)
 {
@@ -2203,6 +2218,22 @@ persist_seeds(void)
 	d_alloc_as(&s, 0, 1, 8 << 10, 0, false, 0, 0, true);	/* -EDQUOT */
 	d_poolref(&s, 0, P_STATS, 1, NULL);
 	write_seed("fuzz_dispatch", "alloc_persist_quota", &s);
+
+	/* Ended by age: too young, unknown, not persistent, then ended. */
+	mirror_reset();
+	d_begin(&s, F_HELLO);
+	d_open(&s, 0, "f", false);
+	d_alloc_as(&s, 0, 1, 4096, 0, false, 0, 0, true);
+	a = mirror_alloc(4096);
+	d_alloc(&s, 0, 1, 256, 0, false, 0);
+	d_free_persisted(&s, 0, 1, a, UINT64_MAX);		/* -ESTALE */
+	d_free_persisted(&s, 0, 1, a + 16, 0);			/* -EINVAL */
+	d_free_persisted(&s, 0, 1, mirror_alloc(256), 0);	/* -EPERM */
+	d_free_persisted(&s, 0, 7, a, 0);			/* -EBADF */
+	d_poolref(&s, 0, P_CHECK, 1, NULL);
+	d_free_persisted(&s, 0, 1, a, 0);			/* ends it */
+	d_poolref(&s, 0, P_CHECK, 1, NULL);
+	write_seed("fuzz_dispatch", "free_persisted", &s);
 }
 
 int

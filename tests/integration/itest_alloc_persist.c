@@ -61,6 +61,12 @@
  *       allocation of 32 KiB is refused by the daemon once (logged), the
  *       library gives the cache back and the second ask gets it (without
  *       a cache there is nothing to give back: the test skips);
+ *   ended_by_age           pool_free_persisted: a block persistent for
+ *       less than the age asked is -ESTALE and stays (listed with its
+ *       age by pool_blocks, which grows, and a restart in place keeps);
+ *       one old enough ends; -EINVAL (no block), -EPERM (held, not
+ *       persistent), -EBUSY (named), -EACCES (a read-only handle) change
+ *       nothing; a handle that holds the block keeps its reference;
  *   crash_keeps_them       under systemd's fd store (played by the test,
  *       harness_store.h), two such blocks, one of them zeroed in steps
  *       after a wait, and a plain one; poolmgrd SIGKILLed and started
@@ -944,6 +950,102 @@ quota_with_a_cache(void **state)
 	EXPECT_RC(pool_destroy(conn, "qc"), 0);
 }
 
+/* For how long the block at off has been persistent, as listed (ms). */
+static uint64_t
+listed_age(const char *pool, pool_off_t off, bool *persistent)
+{
+	struct pool_block_info *b;
+	uint64_t from = off, age = 0;
+	size_t n;
+	int done;
+
+	EXPECT_RC(pool_blocks(conn, pool, 0, 0, &from, &b, &n, &done), 0);
+	assert_true(n > 0 && b[0].offset == off);
+	*persistent = (b[0].flags & POOL_BLOCK_PERSISTENT) != 0;
+	age = b[0].persisted_ms;
+	free(b);
+	return age;
+}
+
+static void
+ended_by_age(void **state)
+{
+	struct pool_stats before, after;
+	pool_off_t young, old, held, named, mine;
+	struct pool *p, *ro;
+	uint64_t age, age2;
+	bool persistent;
+	size_t usable;
+
+	(void)state;
+	EXPECT_RC(pool_open(conn, "default", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 0), 0);
+	EXPECT_RC(pool_alloc_wait(p, 100, 0, POOL_ALLOC_PERSIST, 0, &old), 0);
+	usleep(300 * 1000);
+	EXPECT_RC(pool_alloc_wait(p, 200, 0, POOL_ALLOC_PERSIST, 0, &young),
+		  0);
+	EXPECT_RC(pool_alloc(p, 300, &held), 0);
+	EXPECT_RC(pool_alloc(p, 400, &named), 0);
+	EXPECT_RC(pool_publish(p, named, "kept"), 0);
+	EXPECT_RC(pool_free(p, named), 0);
+
+	age = listed_age("default", old, &persistent);
+	assert_true(persistent && age >= 300);
+	assert_true(listed_age("default", young, &persistent) < age);
+	assert_int_equal(listed_age("default", held, &persistent), 0);
+	assert_false(persistent);
+
+	/* Refusals change nothing. */
+	before = harness_stats_of(conn, "default");
+	EXPECT_RC(pool_free_persisted(p, young, 250), -ESTALE);
+	EXPECT_RC(pool_free_persisted(p, old, UINT64_MAX), -ESTALE);
+	EXPECT_RC(pool_free_persisted(p, named, 0), -EBUSY);
+	after = harness_stats_of(conn, "default");
+	assert_int_equal(after.live_blocks, before.live_blocks);
+	assert_int_equal(after.persistent_blocks, 3);
+	assert_int_equal(after.invalid_frees, before.invalid_frees);
+	EXPECT_RC(pool_free_persisted(p, held, 0), -EPERM);
+	EXPECT_RC(pool_free_persisted(p, old + 16, 0), -EINVAL);
+	EXPECT_RC(pool_free_persisted(p, POOL_OFF_NONE, 0), -EINVAL);
+	EXPECT_RC(pool_open_readonly(conn, "default", &ro), 0);
+	EXPECT_RC(pool_free_persisted(ro, old, 0), -EACCES);
+	pool_close(ro);
+	after = harness_stats_of(conn, "default");
+	assert_int_equal(after.live_blocks, before.live_blocks);
+	assert_int_equal(after.persistent_blocks, 3);
+	assert_int_equal(after.invalid_frees, before.invalid_frees + 2);
+	assert_true(strstr(pool_strerror(-ESTALE), "since it was listed"));
+
+	/* A restart in place keeps the ages. */
+	assert_int_equal(harness_restart_in_place(&d), 0);
+	age2 = listed_age("default", old, &persistent);
+	assert_true(persistent && age2 >= age);
+
+	/* Old enough: ended, and gone, since no handle holds it. */
+	EXPECT_RC(pool_free_persisted(p, old, 300), 0);
+	EXPECT_RC(pool_usable_size(p, old, &usable), -EINVAL);
+	/* A block this handle holds and persisted: its reference stays. */
+	EXPECT_RC(pool_alloc(p, 64, &mine), 0);
+	EXPECT_RC(pool_persist(p, mine), 0);
+	EXPECT_RC(pool_free_persisted(p, mine, 0), 0);
+	EXPECT_RC(pool_usable_size(p, mine, &usable), 0);
+	assert_int_equal(listed_age("default", mine, &persistent), 0);
+	assert_false(persistent);
+	after = harness_stats_of(conn, "default");
+	assert_int_equal(after.persistent_blocks, 2);	/* young, named */
+	harness_expect_checked(conn, "default");
+
+	EXPECT_RC(pool_free(p, mine), 0);
+	EXPECT_RC(pool_free(p, held), 0);
+	EXPECT_RC(pool_free(p, young), 0);
+	EXPECT_RC(pool_unpublish(p, "kept"), 0);
+	after = harness_stats_of(conn, "default");
+	assert_int_equal(after.live_blocks, 0);
+	assert_int_equal(after.persistent_blocks, 0);
+	harness_expect_checked(conn, "default");
+	pool_close(p);
+}
+
 static struct harness_store store;
 
 static int
@@ -1057,6 +1159,7 @@ main(void)
 						setup_small_steps, teardown),
 		cmocka_unit_test_setup_teardown(quota_with_a_cache, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(ended_by_age, setup, teardown),
 		cmocka_unit_test_setup_teardown(crash_keeps_them, store_setup,
 						store_teardown),
 	};

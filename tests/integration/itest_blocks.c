@@ -487,8 +487,11 @@ expect_listing(const char *what, const struct listing *l, struct want *w,
 					 "%u:%u (uid %u)", what, b->offset,
 					 w[i].h[j].pid, w[i].h[j].handle,
 					 w[i].h[j].uid);
-		for (j = 0; j < 4; j++)
+		for (j = 0; j < sizeof(b->reserved) / sizeof(b->reserved[0]);
+		     j++)
 			assert_int_equal(b->reserved[j], 0);
+		if (!(b->flags & POOL_BLOCK_PERSISTENT))
+			assert_int_equal(b->persisted_ms, 0);
 	}
 }
 

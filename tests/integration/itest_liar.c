@@ -71,7 +71,8 @@
  * asked once; a daemon without the bit (LIE_OLD_ALLOC) is never asked
  * to wait (-EOPNOTSUPP, nothing sent), and timeout 0 is a plain Alloc.
  * A fake without bit 6: an allocation made persistent as it is made is
- * -EOPNOTSUPP, never sent, with or without a wait.  Two announce it, as
+ * -EOPNOTSUPP, never sent, with or without a wait; none says bit 7, so a
+ * free of a persistent block by its age is -EOPNOTSUPP, never sent.  Two announce it, as
  * older binaries a restart in place put under a connection: one ignores
  * Alloc.persist (LIE_PERSIST_IGNORED: the library persists the block and
  * drops its reference), one honours it without saying so
@@ -2117,6 +2118,10 @@ client_old_alloc(void *arg)
 	/* Timeout 0 does not wait: the plain Alloc it always was. */
 	CHECK_RC(pool_alloc_wait(p, 64, 0, 0, 0, &off), 0, 127);
 	CHECK(off < FAKE_SIZE, 128);
+	/* Nor end a persistent block by its age (bit 7): nothing sent. */
+	CHECK_RC(pool_free_persisted(p, off, 1000), -EOPNOTSUPP, 133);
+	CHECK(strstr(pool_strerror(-EOPNOTSUPP), "a free of persistent "
+		     "blocks by age") != NULL, 134);
 	pool_close(p);
 	pool_disconnect(c);
 	return 0;
@@ -2209,6 +2214,7 @@ alloc_wait_needs_the_feature(void **state)
 	       log_lines(log, "alloc "), log_lines(log, "alloc_wait "));
 	assert_int_equal(log_lines(log, "alloc "), 1);
 	assert_int_equal(log_lines(log, "alloc_wait "), 0);
+	assert_int_equal(log_lines(log, "request "), 0);	/* unknown ones */
 
 	run_lookup_client(LIE_PERSIST_IGNORED, client_persist_ignored, log,
 			  sizeof(log));

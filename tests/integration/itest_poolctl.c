@@ -2165,6 +2165,87 @@ free_ends_what_was_left(void **state)
 	stop();
 }
 
+/*
+ * A block listed as left behind, freed by its consumer meanwhile, and a
+ * new one made at its offset: `free --older-than` spares the new one.
+ * `blocks` shows for how long each has been persistent.
+ */
+static void
+free_older_than_spares_a_new_block(void **state)
+{
+	static const char *const bad[] = {"-1", "1.5", "x", "''", "1s",
+					  "18446744073709552"};
+	struct pool_stats st;
+	pool_off_t left, again;
+	struct pool *p;
+	const char *at;
+	char want[96];
+	size_t i;
+	int rc;
+
+	(void)state;
+	start("[pool p]\nsize = 16M\n");
+	EXPECT_RC(pool_open(fx.conn, "p", &p), 0);
+	EXPECT_RC(pool_alloc_wait(p, 4096, 0, POOL_ALLOC_PERSIST, 0, &left),
+		  0);
+	usleep(1100 * 1000);
+	rc = ctl("blocks p");
+	expect_exit(rc, 0, "blocks");
+	expect(strstr(fx.out, "PERSISTED") != NULL, "the column");
+	/* Seconds, not milliseconds, and no holder after them. */
+	expect(strstr(fx.out, "s -\n") && !strstr(fx.out, "ms -\n"),
+	       "its age");
+	rc = ctl("blocks p --format=kv");
+	expect_exit(rc, 0, "blocks kv");
+	snprintf(want, sizeof(want), "p %#llx persisted_ms ",
+		 (unsigned long long)left);
+	expect((at = strstr(fx.out, want)) &&
+	       strtoull(at + strlen(want), NULL, 10) >= 1000,
+	       "kv persisted_ms");
+	rc = ctl("--json=short blocks p");
+	expect_exit(rc, 0, "blocks json");
+	expect((at = strstr(fx.out, "\"persisted_ms\":")) &&
+	       strtoull(at + strlen("\"persisted_ms\":"), NULL, 10) >= 1000,
+	       "json persisted_ms");
+
+	/* Its consumer frees it; the producer's next lands at its place. */
+	EXPECT_RC(pool_free(p, left), 0);
+	EXPECT_RC(pool_alloc_wait(p, 4096, 0, POOL_ALLOC_PERSIST, 0, &again),
+		  0);
+	assert_int_equal(again, left);
+	rc = ctl("free p --older-than 1 %#llx", (unsigned long long)left);
+	expect_exit(rc, EXIT_FAILED, "a new block at the offset");
+	expect(strstr(fx.err, "persistent for less than --older-than") !=
+	       NULL, "the refusal");
+	st = harness_stats(p);
+	assert_int_equal(st.persistent_blocks, 1);
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		rc = ctl("free p --older-than %s %#llx", bad[i],
+			 (unsigned long long)left);
+		expect_exit(rc, EXIT_USAGE, bad[i]);
+		expect(strstr(fx.err, "bad --older-than") != NULL, bad[i]);
+	}
+	rc = ctl("blocks p --older-than 1");
+	expect_exit(rc, EXIT_USAGE, "--older-than is free's");
+	st = harness_stats(p);
+	assert_int_equal(st.persistent_blocks, 1);
+
+	usleep(1100 * 1000);
+	rc = ctl("--json=short free p --older-than 1 %#llx",
+		 (unsigned long long)left);
+	expect_exit(rc, 0, "old enough now");
+	snprintf(want, sizeof(want), "\"freed\":[%llu]",
+		 (unsigned long long)left);
+	expect(strstr(fx.out, want) != NULL, "freed");
+	st = harness_stats(p);
+	assert_int_equal(st.live_blocks, 0);
+	assert_int_equal(st.persistent_blocks, 0);
+	harness_expect_checked(fx.conn, "p");
+	pool_close(p);
+	stop();
+}
+
 int
 main(void)
 {
@@ -2215,6 +2296,8 @@ main(void)
 		cmocka_unit_test_teardown(refused_before_and_after_asking,
 					  teardown),
 		cmocka_unit_test_teardown(free_ends_what_was_left, teardown),
+		cmocka_unit_test_teardown(free_older_than_spares_a_new_block,
+					  teardown),
 		cmocka_unit_test_teardown(socket_path_not_a_socket_says_so,
 					  teardown),
 		cmocka_unit_test_teardown(socket_without_daemon_says_so,

@@ -562,13 +562,18 @@ bad_pools_are_refused(void **state)
 
 /* ---- the unusual paths ---------------------------------------------------- */
 
-/* books_bytes less metadata_bytes, less its records: the tables. */
+/*
+ * books_bytes less metadata_bytes, less its records (a persistent block's
+ * persist time too): the tables.
+ */
 static uint64_t
 tables_of(const struct pool_stats *st, uint64_t refs)
 {
 	return records_of(st) -
 	       st->live_blocks * records_stride(sizeof(struct block)) -
-	       refs * records_stride(sizeof(struct ref));
+	       refs * records_stride(sizeof(struct ref)) -
+	       st->persistent_blocks *
+	       records_stride(sizeof(struct persist_time));
 }
 
 /* The persisting uids of p must be ours alone, with blocks and bytes. */

@@ -168,6 +168,7 @@ block_info(void)
 	FIELD(pool_block_info, persister);
 	FIELD(pool_block_info, nlisted);
 	FIELD(pool_block_info, first_holders);
+	FIELD(pool_block_info, persisted_ms);
 	FIELD(pool_block_info, reserved);
 }
 
