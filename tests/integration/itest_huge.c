@@ -10,7 +10,8 @@
  * not to whole huge pages; freeing and trimming give no page back, so a client
  * that touches every page of the pool never faults for want of one even
  * when another program has taken every free huge page since; calloc
- * still zeroes what was written before; a restart in place keeps the
+ * still zeroes what was written before; a destroyed pool nobody maps is
+ * punched out a whole huge page at a time; a restart in place keeps the
  * pool, its bytes and its page size, and so does a crash under systemd
  * (a memfd not of the page size the journal says is refused); poolctl
  * and the configuration file make such pools.
@@ -30,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <linux/memfd.h>
@@ -567,6 +569,103 @@ freed_pages_stay(void **state)
 	pool_disconnect(c);
 }
 
+/*
+ * The daemon's descriptor of pool name's memfd, opened again through
+ * /proc (so the file outlives the daemon's close), or -1; *ino its inode.
+ */
+static int
+daemon_memfd_open(const char *name, ino_t *ino)
+{
+	char path[64], link[128], want[96];
+	struct stat sb;
+	ssize_t n;
+	int fd;
+
+	snprintf(want, sizeof(want), "/memfd:poolmgr:%s (deleted)", name);
+	for (fd = 0; fd < 1024; fd++) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)d.pid, fd);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n < 0)
+			continue;
+		link[n] = '\0';
+		if (strcmp(link, want) == 0 && stat(path, &sb) == 0) {
+			*ino = sb.st_ino;
+			return open(path, O_RDONLY | O_CLOEXEC);
+		}
+	}
+	return -1;
+}
+
+/* Does the daemon still have a descriptor of the file with inode ino? */
+static bool
+daemon_has_inode(ino_t ino)
+{
+	char path[64];
+	struct stat sb;
+
+	for (int fd = 0; fd < 1024; fd++) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)d.pid, fd);
+		if (stat(path, &sb) == 0 && sb.st_ino == ino &&
+		    S_ISREG(sb.st_mode))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A destroyed pool that no process maps is punched out a release step
+ * at a time before its memfd is closed.  On huge pages a step must be
+ * whole huge pages: hugetlbfs frees only those, and writes zeros over a
+ * part of one instead.  Steps of the default 1 MiB freed nothing of a
+ * pool of 2 MiB pages (and zeroed all of it); its pages went back only
+ * with the close.  Here the memfd is held open through /proc, so only
+ * the steps can give its pages back: all three written ones go.
+ */
+static void
+destroyed_pool_punched_in_huge_pages(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	struct stat sb;
+	pool_off_t off;
+	long before, free_before;
+	ino_t ino = 0;
+	int fd, i;
+
+	(void)state;
+	start(NULL);
+	before = huge_available();
+	free_before = huge_read("free_hugepages");
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	create_huge(c, "hp", 4 * HUGE);
+	EXPECT_RC(pool_open(c, "hp", &p), 0);
+	EXPECT_RC(pool_alloc(p, 3 * HUGE, &off), 0);
+	memset(pool_ptr(p, off), 0x4e, 3 * HUGE);
+	EXPECT_RC(pool_persist(p, off), 0);
+	pool_close(p);
+	fd = daemon_memfd_open("hp", &ino);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &sb), 0);
+	assert_int_equal(sb.st_blocks * 512, 3 * HUGE);
+
+	EXPECT_RC(pool_destroy_force(c, "hp"), 0);
+	for (i = 0; i < 1000 && daemon_has_inode(ino); i++)
+		harness_sleep_ms(10);
+	assert_false(daemon_has_inode(ino));
+	assert_int_equal(fstat(fd, &sb), 0);
+	printf("destroyed: %lld KiB of the memfd left once the daemon "
+	       "closed it\n", (long long)sb.st_blocks / 2);
+	assert_int_equal(sb.st_blocks, 0);
+	/*
+	 * The pages are the kernel's free ones again; the file we hold
+	 * keeps only the reservation of the page never touched.
+	 */
+	assert_int_equal(huge_read("free_hugepages"), free_before);
+	close(fd);
+	assert_int_equal(huge_wait_available(before), before);
+	pool_disconnect(c);
+}
+
 /* A restart in place keeps the pool, its bytes and its page size. */
 static void
 restart_keeps_huge_pool(void **state)
@@ -893,6 +992,8 @@ main(void)
 		cmocka_unit_test_teardown(too_few_pages_refused, teardown),
 		cmocka_unit_test_teardown(bad_page_size_refused, teardown),
 		cmocka_unit_test_teardown(freed_pages_stay, teardown),
+		cmocka_unit_test_teardown(destroyed_pool_punched_in_huge_pages,
+					  teardown),
 		cmocka_unit_test_teardown(restart_keeps_huge_pool, teardown),
 		cmocka_unit_test_teardown(gigantic_page_pool, teardown),
 		cmocka_unit_test_teardown(crash_recovers_huge_pool, teardown),

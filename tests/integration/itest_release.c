@@ -30,6 +30,10 @@
  *       we map it: its 32 MiB still read back as written.
  *   release_step_zero_frees_at_once   with release_step = 0 the pages are
  *       gone by the time the free's reply arrives.
+ *   unaligned_step_gives_whole_pages_back  release_step = 6000, no
+ *       whole number of pages: a written 64 MiB block freed, and one
+ *       shrunk to 1 MiB, leave nothing of their pages in the memfd, and
+ *       a 64 MiB calloc over them is zeroed without a page written.
  *   big_realloc_moved_by_the_client   an 8 MiB block that must grow to
  *       16 MiB moves (libpoolclient copies it: the daemon only says it
  *       cannot grow in place), keeps every byte, and the old offset is no
@@ -579,6 +583,56 @@ release_step_zero_frees_at_once(void **state)
 	p = pool_ptr(fx.pool, off);
 	assert_int_equal(pool_free(fx.pool, off), 0);
 	assert_int_equal(harness_resident_pages(p, len), 0);
+}
+
+/*
+ * A release step that is no whole number of pages (the file takes any
+ * size): a step's punch that ends inside a page only zeroes its part of
+ * it, and the next step's, which starts there, the rest, so the page
+ * stays in the memfd.  A 64 MiB block freed in steps of 6000 bytes left
+ * 43.5 MiB resident that the engine counted as given back: stats said
+ * nothing free was kept, and a trim gave back 0.  Freed, shrunk or
+ * trimmed, the pages leave whole; and a calloc zeroed in such steps
+ * wrote zeros over every page a step's end cut (43.5 MiB of a 64 MiB
+ * block never touched) where whole pages are punched.
+ */
+static void
+unaligned_step_gives_whole_pages_back(void **state)
+{
+	size_t len = 64 * MiB, keep = 1 * MiB;
+	pool_off_t off, out;
+	unsigned char *m;
+	uint64_t trimmed = 1;
+
+	(void)state;
+	start_with_pool("release_step = 6000\n", "128M");
+	off = written_block(len, 0x6b);
+	m = pool_ptr(fx.pool, off);
+	assert_int_equal(pool_free(fx.pool, off), 0);
+	/* Stats waits for the steps. */
+	assert_int_equal(stats().committed_bytes, 0);
+	assert_int_equal(harness_resident_pages(m, len), 0);
+
+	off = written_block(len, 0x6c);
+	m = pool_ptr(fx.pool, off);
+	assert_int_equal(pool_realloc(fx.pool, off, keep, &out), 0);
+	assert_int_equal(out, off);
+	assert_int_equal(stats().committed_bytes, keep);
+	assert_int_equal(harness_resident_pages(m + keep, len - keep), 0);
+	assert_int_equal(pool_free(fx.pool, off), 0);
+	assert_int_equal(pool_trim_by_name(fx.conn, "big", &trimmed), 0);
+	assert_int_equal(stats().committed_bytes, 0);
+	assert_int_equal(harness_resident_pages(m, len), 0);
+
+	/* Zeroed in steps: punched whole, nothing written, all zero. */
+	assert_int_equal(pool_calloc(fx.pool, 1, len, &off), 0);
+	m = pool_ptr(fx.pool, off);
+	assert_int_equal(stats().committed_bytes, 0);
+	assert_int_equal(harness_resident_pages(m, len), 0);
+	for (size_t k = 0; k < len; k++)
+		if (m[k])
+			fail_msg("calloc'd byte %zu reads %#x", k, m[k]);
+	check_ok();
 }
 
 /* Fill n bytes at b with a pattern that tells positions apart. */
@@ -1905,6 +1959,8 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(release_step_zero_frees_at_once,
 					  teardown),
+		cmocka_unit_test_teardown(
+			unaligned_step_gives_whole_pages_back, teardown),
 		cmocka_unit_test_teardown(big_realloc_moved_by_the_client,
 					  teardown),
 		cmocka_unit_test_teardown(big_move_goes_in_steps, teardown),
