@@ -393,8 +393,12 @@ busy_some(struct releasing *r, uint64_t max)
 
 	if (!b->nrefs && !block_persistent(b))
 		n = 0, r->done = r->len;
-	/* Whole pages punched, none written over where a step ends. */
-	if (r->kind == RELEASE_ZERO)
+	/*
+	 * Whole pages punched, none written over where a step ends.  Not on
+	 * huge pages, which are zeroed by writing: a step of a 1 GiB page
+	 * would hold the loop for all of it.
+	 */
+	if (r->kind == RELEASE_ZERO && !p->huge)
 		max = step_to_page(r->off + r->done, max, p->page_size);
 	if (n > max)
 		n = max;
