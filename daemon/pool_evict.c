@@ -80,6 +80,18 @@ lru_take(struct evict_books *e, struct evict_link *l)
 	e->unheld_bytes -= l->name->block->size;
 }
 
+/*
+ * l's block, unheld, may be evicted from now on: room for the pool's
+ * waiting allocations, which try again as for a free, or would wait out
+ * their wait_ms beside a block they could evict.
+ */
+static void
+lru_make_room(struct dpool *p, struct evict_link *l)
+{
+	lru_put(&p->evict, l);
+	dpool_room(p);
+}
+
 void
 evict_add(struct dpool *p, struct block_name *n, struct evict_link *l)
 {
@@ -89,7 +101,7 @@ evict_add(struct dpool *p, struct block_name *n, struct evict_link *l)
 	RB_INSERT(evict_tree, &p->evict.by_off, l);
 	p->evict.count++;
 	if (n->block->nrefs == 0)
-		lru_put(&p->evict, l);
+		lru_make_room(p, l);
 }
 
 void
@@ -144,7 +156,7 @@ evict_unheld(struct dpool *p, struct block *b)
 	struct evict_link *l = link_of(p, b);
 
 	if (!l->on_lru)
-		lru_put(&p->evict, l);
+		lru_make_room(p, l);
 }
 
 /* Bytes the pool's limit leaves for live blocks: 0 past it. */

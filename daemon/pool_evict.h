@@ -67,7 +67,9 @@ void evict_remove(struct dpool *p, struct block_name *n);
 void evict_touch(struct dpool *p, struct block_name *n);
 /*
  * Evictable block b (named) gets its first holder (evict_held, before
- * its count goes up) or loses its last one (evict_unheld, after).
+ * its count goes up) or loses its last one (evict_unheld, after).  A
+ * name put on the list, here or by evict_add, is room for the pool's
+ * waiting allocations (dpool_room): a try may evict it.
  */
 void evict_held(struct dpool *p, struct block *b);
 void evict_unheld(struct dpool *p, struct block *b);

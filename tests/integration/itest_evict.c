@@ -68,6 +68,10 @@
  *       block right after it gives back in steps, queued after it (which
  *       it does not wait for): it waits for that release rather than
  *       evict for a move, evicts nothing, and grows in place;
+ *   evictable_again_wakes_waiting_alloc  a full pool's names all held
+ *       by a reader, then all kept: an Alloc waiting for room is
+ *       answered, evicting it, when the reader lets one go, and when a
+ *       replace makes one evictable, not at the end of its wait;
  *   restart_evicts_over_limit  a limit lowered while the evictable names
  *       were held, two of them let go of since: a restart in place
  *       restores the pool over its limit and evicts those two down to
@@ -1214,6 +1218,98 @@ realloc_waits_for_release_after_it(void **state)
 	pool_disconnect(c);
 }
 
+/* ---- room a waiting allocation may evict ------------------------------ */
+
+/*
+ * A raw client's Alloc of one block's room with wait_ms, in pool p, which
+ * is full: the request id, once the pool counts it waiting.
+ */
+static uint64_t
+alloc_waiting(struct pool *p, int fd, uint32_t rh, uint32_t wait_ms)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Alloc m = POOLMGR__ALLOC__INIT;
+	int i;
+
+	m.handle = rh;
+	m.size = BLK;
+	m.wait_ms = wait_ms;
+	req.body_case = POOLMGR__REQUEST__BODY_ALLOC;
+	req.alloc = &m;
+	assert_int_equal(harness_raw_post(fd, &req), 0);
+	for (i = 0; i < 1000 && harness_stats(p).alloc_waits == 0; i++)
+		harness_sleep_ms(5);
+	assert_int_equal(harness_stats(p).alloc_waits, 1);
+	return req.id;
+}
+
+/* The waiting Alloc id is answered well before its wait ends: at x. */
+static void
+alloc_answered_at(int fd, uint64_t id, pool_off_t x)
+{
+	Poolmgr__Reply *r = harness_raw_reply(fd, id, 3000);
+
+	assert_non_null(r);
+	assert_int_equal(r->error, 0);
+	assert_int_equal(r->alloc->offset, x);
+	poolmgr__reply__free_unpacked(r, NULL);
+}
+
+/*
+ * A full pool whose names are all held by a reader, or all kept: an
+ * Alloc that waits for room finds none to evict.  The reader's release
+ * of one, and a replace that makes one evictable, each make an unheld
+ * evictable name the allocation may evict: room that it must hear of as
+ * it hears of a free, not wait its whole wait_ms (it did: nothing
+ * freed, so nothing told it).
+ */
+static void
+evictable_again_wakes_waiting_alloc(void **state)
+{
+	struct pool_conn *c, *c2;
+	struct pool *p, *q;
+	pool_off_t offs[NBLK], off;
+	uint64_t id;
+	uint32_t rh;
+	int fd, i;
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	open_pool(d.sock, POOL, &c2, &q);
+	assert_true((fd = harness_raw_greeted(d.sock, "raw")) >= 0);
+	EXPECT_RC(harness_raw_open(fd, POOL, &rh), 0);
+
+	fill(p, 0xff, false, offs);
+	for (i = 0; i < NBLK; i++)
+		EXPECT_RC(pool_lookup_retain(q, name_of(i), &off, NULL), 0);
+	id = alloc_waiting(p, fd, rh, 20000);
+	EXPECT_RC(pool_free(q, offs[3]), 0);
+	alloc_answered_at(fd, id, offs[3]);
+	assert_int_equal(names_left(p, offs), 0xff & ~0x08);
+	EXPECT_RC(harness_raw_free(fd, rh, offs[3]), 0);
+	for (i = 0; i < NBLK; i++)
+		if (i != 3)
+			EXPECT_RC(pool_free(q, offs[i]), 0);
+	unpublish(p, 0xff & ~0x08);
+
+	fill(p, 0, false, offs);
+	id = alloc_waiting(p, fd, rh, 20000);
+	EXPECT_RC(pool_publish_flags(p, offs[5], "n5", POOL_PUBLISH_REPLACE |
+				     POOL_PUBLISH_EVICTABLE), 0);
+	alloc_answered_at(fd, id, offs[5]);
+	assert_int_equal(names_left(p, offs), 0xff & ~0x20);
+	assert_int_equal(harness_stats(p).evictions, 2);
+	assert_int_equal(harness_stats(p).alloc_waits, 0);
+	EXPECT_RC(harness_raw_free(fd, rh, offs[5]), 0);
+	unpublish(p, 0xff & ~0x20);
+	harness_expect_checked(c, POOL);
+	close(fd);
+	pool_close(q);
+	pool_disconnect(c2);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 /* ---- a restore over the pool's limit --------------------------------- */
 
 #define LPOOL		"evl"
@@ -1372,6 +1468,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    realloc_waits_for_release_after_it, setup_release,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    evictable_again_wakes_waiting_alloc, setup, teardown),
 		cmocka_unit_test_setup_teardown(restart_evicts_over_limit,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(crash_evicts_over_limit,
