@@ -1300,6 +1300,8 @@ evictable_again_wakes_waiting_alloc(void **state)
 	assert_int_equal(names_left(p, offs), 0xff & ~0x20);
 	assert_int_equal(harness_stats(p).evictions, 2);
 	assert_int_equal(harness_stats(p).alloc_waits, 0);
+	/* Each got its room: no refusal on the way counts. */
+	assert_int_equal(harness_stats(p).failed_allocs, 0);
 	EXPECT_RC(harness_raw_free(fd, rh, offs[5]), 0);
 	unpublish(p, 0xff & ~0x20);
 	harness_expect_checked(c, POOL);
