@@ -233,7 +233,8 @@ static const struct stat_field stat_fields[] = {
 	SF(free_resident_bytes, "free, still resident", K_BYTES, false,
 	    "poolmgr_pool_free_resident_bytes",
 	    "Bytes of wholly free pages kept resident for reuse; a trim "
-	    "gives them back."),
+	    "gives them back (not on huge pages, kept for the pool's "
+	    "life)."),
 	SF(released_bytes, "released to the OS", K_BYTES, true,
 	    "poolmgr_pool_released_bytes_total",
 	    "Bytes given back to the OS so far."),
