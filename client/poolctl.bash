@@ -29,7 +29,7 @@ _poolctl_value_opts=' --socket --size --granularity --mode --quota --retain
 	--page-size --numa-node --numa-policy --format --timeout --owner
 	--group --limit --pid --handle --older-than '
 _poolctl_commands=(list stats status create destroy set clients persisted
-	names wait unpublish blocks free trim check help)
+	names wait unpublish blocks free sweep trim check help)
 _poolctl_global_opts=(-s --socket -j --json --json=pretty --json=short -h
 	--help -V --version)
 
@@ -51,6 +51,8 @@ _poolctl_cmd_opts()
 	blocks)
 		opts=(--pid --handle --by-size --format) ;;
 	free)
+		opts=(--older-than) ;;
+	sweep)
 		opts=(--older-than) ;;
 	*)
 		opts=() ;;
@@ -258,7 +260,8 @@ _poolctl_args()
 	help,1)
 		_poolctl_add "${_poolctl_commands[@]}" ;;
 	stats,1 | clients,1 | persisted,1 | destroy,1 | set,1 | names,1 | \
-	wait,1 | unpublish,1 | blocks,1 | free,1 | trim,1 | check,1)
+	wait,1 | unpublish,1 | blocks,1 | free,1 | sweep,1 | trim,1 | \
+	check,1)
 		_poolctl_pools ;;
 	names,2 | wait,2 | unpublish,2)
 		_poolctl_blocks "${args[1]}" ;;

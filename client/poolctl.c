@@ -356,8 +356,21 @@ static const struct cmd cmds[] = {
 	  "consumer meanwhile and its place taken by a new one; with\n"
 	  "--older-than only blocks persistent for at least SECONDS are\n"
 	  "ended, so a new one at the same offset is refused, untouched.\n"
+	  "See also sweep.\n"
 	  "  --older-than SECONDS  end only blocks persistent this long\n"
 	  "                        (whole seconds)\n" },
+	{ "sweep", cmd_sweep, 1, 1, O_OLDER_THAN, "POOL --older-than SECONDS",
+	  "end every block left persistent at least SECONDS ago",
+	  "End every persistent block of POOL without a name that has been\n"
+	  "persistent for at least SECONDS, as free --older-than would each\n"
+	  "of them: the sweep a timer can run where producers may die\n"
+	  "between making a block and handing it on.  Needs write\n"
+	  "permission on the pool.  A block that changed between the listing\n"
+	  "and its free (its consumer freed it, a new one took its place, a\n"
+	  "name took it) is passed over.  Prints 'freed N blocks (SIZE)';\n"
+	  "--json prints {\"pool\", \"freed\": [the offsets], \"bytes\"}.\n"
+	  "  --older-than SECONDS  the age of what was left behind (whole\n"
+	  "                        seconds; required)\n" },
 	{ "trim", cmd_trim, 1, 1, 0, "POOL",
 	  "give a pool's free pages back to the OS",
 	  "Give every free page of POOL back to the OS now and print how many\n"

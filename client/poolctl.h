@@ -148,6 +148,7 @@ int	cmd_unpublish(struct ctl *, int, char **);
 int	cmd_blocks(struct ctl *, int, char **);
 /* poolctl_free.c */
 int	cmd_free(struct ctl *, int, char **);
+int	cmd_sweep(struct ctl *, int, char **);
 
 /* poolctl_fail.c: diagnostics, "poolctl: WHAT: WHY" on stderr */
 void		ctl_warnx(const char *, ...)

@@ -21,6 +21,16 @@
  * --older-than SECONDS each free is pool_free_persisted's, which the
  * daemon refuses (-ESTALE) for a block persistent for less: the new
  * block, younger than what was listed, is left alone.
+ *
+ * `poolctl sweep POOL --older-than SECONDS` is what a timer can run:
+ * every persistent block without a name, listed a page at a time, that
+ * has been persistent for at least that long is ended, each free guarded
+ * the same way.  A block that changed between its page and its free (its
+ * consumer freed it, a new one took its place, a name took it) is passed
+ * over in silence: the sweep ends only what is still left behind.  It
+ * says what it ended: "freed N blocks (SIZE)", or with --json
+ * {"pool", "freed": [...], "bytes"}.  Both commands live here: each ends
+ * blocks by offset, for an operator.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -138,6 +148,126 @@ free_one(struct pool *p, uint64_t off, bool guarded, uint64_t min_ms)
 {
 	return guarded ? pool_free_persisted(p, off, min_ms) :
 	    pool_free(p, off);
+}
+
+/* The offsets a sweep ended, for --json. */
+struct swept {
+	uint64_t	*offs;
+	size_t		 n, cap;
+	uint64_t	 bytes;
+};
+
+static int
+swept_add(struct swept *sw, uint64_t off, uint64_t bytes)
+{
+	uint64_t	*a;
+	size_t		 cap;
+
+	if (sw->n == sw->cap) {
+		cap = sw->cap ? 2 * sw->cap : 64;
+		if ((a = reallocarray(sw->offs, cap, sizeof(*a))) == NULL)
+			return -ENOMEM;
+		sw->offs = a;
+		sw->cap = cap;
+	}
+	sw->offs[sw->n++] = off;
+	sw->bytes += bytes;
+	return 0;
+}
+
+/* Was b left behind at least min_ms ago, as its page says? */
+static bool
+left_behind(const struct pool_block_info *b, uint64_t min_ms)
+{
+	return (b->flags & POOL_BLOCK_PERSISTENT) &&
+	    !(b->flags & POOL_BLOCK_NAMED) && b->persisted_ms >= min_ms;
+}
+
+/*
+ * End the blocks of one page that were left behind: 0, or the error that
+ * stops the sweep (a refusal that says the block changed does not).
+ */
+static int
+sweep_page(struct pool *p, const struct pool_block_info *b, size_t n,
+    uint64_t min_ms, struct swept *sw)
+{
+	size_t	i;
+	int	error;
+
+	for (i = 0; i < n; i++) {
+		if (!left_behind(&b[i], min_ms))
+			continue;
+		error = pool_free_persisted(p, b[i].offset, min_ms);
+		if (error == 0)
+			error = swept_add(sw, b[i].offset, b[i].usable_size);
+		else if (error == -ESTALE || error == -EINVAL ||
+		    error == -EPERM || error == -EBUSY)
+			error = 0;	/* not what was listed any more */
+		if (error != 0)
+			return error;
+	}
+	return 0;
+}
+
+static void
+print_swept(const struct ctl *ctl, const char *pool, const struct swept *sw)
+{
+	struct json_object	*j, *a;
+	size_t			 i;
+
+	if (!ctl->json) {
+		printf("freed %zu block%s (%s)\n", sw->n, sw->n == 1 ? "" : "s",
+		    human(sw->bytes).s);
+		return;
+	}
+	j = json_object_new_object();
+	a = json_object_new_array();
+	json_object_object_add(j, "pool", json_object_new_string(pool));
+	for (i = 0; i < sw->n; i++)
+		json_object_array_add(a, json_object_new_uint64(sw->offs[i]));
+	json_object_object_add(j, "freed", a);
+	json_object_object_add(j, "bytes", json_object_new_uint64(sw->bytes));
+	json_print(ctl, j);
+}
+
+int
+cmd_sweep(struct ctl *ctl, int argc, char **argv)
+{
+	const char		*pool = argv[0];
+	struct pool_block_info	*b;
+	struct swept		 sw = {0};
+	struct pool		*p;
+	uint64_t		 from = 0, min_ms;
+	size_t			 n;
+	int			 done = 0, rc, error = 0;
+
+	(void)argc;
+	if ((rc = check_pool_name("sweep", pool)) != 0)
+		return rc;
+	if (ctl->older_than_arg == NULL)
+		return usage_error("sweep: missing --older-than SECONDS: the "
+		    "age of what was left behind");
+	if (parse_older_than(ctl->older_than_arg, &min_ms) != 0)
+		return usage_error("sweep: bad --older-than '%s': a whole "
+		    "number of seconds", safe(ctl->older_than_arg).s);
+	if ((rc = ctl_connect(ctl)) != 0)
+		return rc;
+	if ((error = pool_open(ctl->conn, pool, &p)) != 0)
+		return fail_pool(error, "sweep", pool, NULL);
+	while (error == 0 && !done) {
+		error = pool_blocks(ctl->conn, pool, 0, 0, &from, &b, &n,
+		    &done);
+		if (error == 0) {
+			error = sweep_page(p, b, n, min_ms, &sw);
+			free(b);
+		}
+	}
+	pool_close(p);
+	/* What was ended is said, whatever stopped the rest. */
+	if (error == 0 || sw.n > 0)
+		print_swept(ctl, pool, &sw);
+	free(sw.offs);
+	return error == 0 ? 0 : fail_pool(error, "sweep", pool, NULL);
 }
 
 int

@@ -2246,6 +2246,76 @@ free_older_than_spares_a_new_block(void **state)
 	stop();
 }
 
+/*
+ * `sweep --older-than`, which a timer runs, ends the unnamed persistent
+ * blocks old enough, and nothing else.
+ */
+static void
+sweep_ends_what_was_left(void **state)
+{
+	pool_off_t old1, old2, young, named, held;
+	struct pool_stats st;
+	struct pool *p;
+	char want[128];
+	size_t usable1, usable2;
+	int rc;
+
+	(void)state;
+	start("[pool p]\nsize = 16M\n");
+	EXPECT_RC(pool_open(fx.conn, "p", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 0), 0);
+	EXPECT_RC(pool_alloc_wait(p, 100, 0, POOL_ALLOC_PERSIST, 0, &old1), 0);
+	EXPECT_RC(pool_alloc_wait(p, 5000, 0, POOL_ALLOC_PERSIST, 0, &old2),
+		  0);
+	EXPECT_RC(pool_alloc(p, 300, &named), 0);
+	EXPECT_RC(pool_publish(p, named, "kept"), 0);
+	EXPECT_RC(pool_free(p, named), 0);
+	EXPECT_RC(pool_alloc(p, 400, &held), 0);
+	EXPECT_RC(pool_usable_size(p, old1, &usable1), 0);
+	EXPECT_RC(pool_usable_size(p, old2, &usable2), 0);
+	usleep(1100 * 1000);
+	EXPECT_RC(pool_alloc_wait(p, 200, 0, POOL_ALLOC_PERSIST, 0, &young),
+		  0);
+
+	rc = ctl("sweep p");
+	expect_exit(rc, EXIT_USAGE, "sweep without --older-than");
+	expect(strstr(fx.err, "missing --older-than") != NULL, "why");
+	rc = ctl("sweep p --older-than 1 %llu", (unsigned long long)old1);
+	expect_exit(rc, EXIT_USAGE, "sweep with an offset");
+	rc = ctl("sweep p --older-than 1s");
+	expect_exit(rc, EXIT_USAGE, "a bad age");
+	rc = ctl("sweep nope --older-than 1");
+	expect_exit(rc, EXIT_FAILED, "no such pool");
+	rc = ctl("sweep p --older-than 3600");
+	expect_exit(rc, 0, "nothing that old");
+	expect(strstr(fx.out, "freed 0 blocks") != NULL, "none");
+	st = harness_stats(p);
+	assert_int_equal(st.persistent_blocks, 4);
+
+	rc = ctl("--json=short sweep p --older-than 1");
+	expect_exit(rc, 0, "the sweep");
+	snprintf(want, sizeof(want), "{\"pool\":\"p\",\"freed\":[%llu,%llu],"
+		 "\"bytes\":%zu}", (unsigned long long)old1,
+		 (unsigned long long)old2, usable1 + usable2);
+	expect(strstr(fx.out, want) != NULL, "what it ended");
+	st = harness_stats(p);
+	assert_int_equal(st.persistent_blocks, 2);	/* young, named */
+	assert_int_equal(st.live_blocks, 3);		/* and held */
+	EXPECT_RC(pool_usable_size(p, young, &usable1), 0);
+	EXPECT_RC(pool_usable_size(p, named, &usable1), 0);
+	harness_expect_checked(fx.conn, "p");
+
+	rc = ctl("sweep p --older-than 0");
+	expect_exit(rc, 0, "all of them now");
+	expect(strstr(fx.out, "freed 1 block (") != NULL, "the young one");
+	st = harness_stats(p);
+	assert_int_equal(st.persistent_blocks, 1);	/* the named one */
+	EXPECT_RC(pool_free(p, held), 0);
+	EXPECT_RC(pool_unpublish(p, "kept"), 0);
+	pool_close(p);
+	stop();
+}
+
 int
 main(void)
 {
@@ -2297,6 +2367,8 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(free_ends_what_was_left, teardown),
 		cmocka_unit_test_teardown(free_older_than_spares_a_new_block,
+					  teardown),
+		cmocka_unit_test_teardown(sweep_ends_what_was_left,
 					  teardown),
 		cmocka_unit_test_teardown(socket_path_not_a_socket_says_so,
 					  teardown),
