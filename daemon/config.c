@@ -129,6 +129,9 @@ config_valid_pool_name(const char *name)
 	return 1;
 }
 
+/* What parse_octal takes, for the words of a refusal. */
+#define MODE_RANGE	"(octal, at most 0777)"
+
 static int
 parse_octal(const char *s, uint32_t *out)
 {
@@ -422,6 +425,11 @@ parse_numa_policy(const char *s, uint32_t *out)
 	return 0;
 }
 
+/*
+ * A user name or a uid.  4294967295 is (uid_t)-1, the id chown(2) reads
+ * as "no change" and no process has: CreatePool and SetPool refuse it as
+ * nobody's, and so does the file.
+ */
 static int
 parse_user(const char *s, uid_t *out)
 {
@@ -429,6 +437,8 @@ parse_user(const char *s, uid_t *out)
 	uint32_t v;
 
 	if (parse_uint(s, &v) == 0) {
+		if (v == (uint32_t)-1)
+			return -1;
 		*out = v;
 		return 0;
 	}
@@ -438,6 +448,7 @@ parse_user(const char *s, uid_t *out)
 	return 0;
 }
 
+/* A group name or a gid, not 4294967295 (as parse_user). */
 static int
 parse_group(const char *s, gid_t *out)
 {
@@ -445,6 +456,8 @@ parse_group(const char *s, gid_t *out)
 	uint32_t v;
 
 	if (parse_uint(s, &v) == 0) {
+		if (v == (uint32_t)-1)
+			return -1;
 		*out = v;
 		return 0;
 	}
@@ -468,7 +481,8 @@ daemon_key(struct load_state *ls, const char *key, const char *value)
 	} else if (strcmp(key, "socket_mode") == 0) {
 		if (parse_octal(value, &cf->socket_mode))
 			return snprintf(ls->problem, sizeof(ls->problem),
-					"bad socket_mode '%s'", value), 0;
+					"bad socket_mode '%s' " MODE_RANGE,
+					value), 0;
 	} else if (strcmp(key, "max_connections") == 0) {
 		if (parse_count32_key(ls, key, "connections", value, 1,
 				      &cf->max_connections))
@@ -575,7 +589,7 @@ static int
 pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 	 const char *value)
 {
-	const char *bad = NULL;
+	const char *bad = NULL, *why = "";
 	char page[16];
 	int rc = 0;
 
@@ -597,12 +611,16 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 					"(%ld)", value, p->name,
 					sysconf(_SC_PAGESIZE)), 0;
 	}
-	else if (strcmp(key, "owner") == 0)
+	else if (strcmp(key, "owner") == 0) {
 		bad = parse_user(value, &p->uid) ? "owner" : NULL;
-	else if (strcmp(key, "group") == 0)
+		why = " (no such user)";
+	} else if (strcmp(key, "group") == 0) {
 		bad = parse_group(value, &p->gid) ? "group" : NULL;
-	else if (strcmp(key, "mode") == 0)
+		why = " (no such group)";
+	} else if (strcmp(key, "mode") == 0) {
 		bad = parse_octal(value, &p->mode) ? "mode" : NULL;
+		why = " " MODE_RANGE;
+	}
 	else if (strcmp(key, "quota") == 0) {
 		rc = parse_size_key(ls, key, value, &p->quota);
 		bad = rc ? "quota" : NULL;
@@ -655,8 +673,8 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 		return 0;	/* parse_size_key said it */
 	if (bad)
 		return snprintf(ls->problem, sizeof(ls->problem),
-				"bad %s '%s' in [pool %s]", bad, value,
-				p->name), 0;
+				"bad %s '%s' in [pool %s]%s", bad, value,
+				p->name, why), 0;
 	return 1;
 }
 

@@ -879,7 +879,7 @@ check_config_option(void **state)
 	assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s", d.sock,
 				   d.conf), 1);
 	snprintf(want, sizeof(want), "poolmgrd: %s:5: bad mode '0999' in "
-		 "[pool p]\n", d.conf);
+		 "[pool p] (octal, at most 0777)\n", d.conf);
 	assert_string_equal(out, want);
 
 	write_config(&d, "socket =\n");
@@ -1670,7 +1670,8 @@ check_text_refuses(const struct daemon_proc *d, const char *text, int line,
 /*
  * The [daemon] keys that take words, and the pool keys that take names:
  * a socket_mode that is not octal, a hello_timeout that is no number, an
- * admin_group or a pool's owner or group that names nobody, a socket path
+ * admin_group or a pool's owner or group that names nobody (4294967295
+ * included), a mode past 0777, a socket path
  * past what sun_path holds, a numa_policy other than preferred or bind,
  * and a 257th pool are each refused with the file's line and the key; a
  * directory for a file is refused as unreadable.  Names that exist read
@@ -1701,8 +1702,10 @@ named_keys_read_or_refused(void **state)
 	gid = gr->gr_gid;
 	snprintf(group, sizeof(group), "%s", gr->gr_name);
 	config_dir(&d);
-	check_refuses(&d, "socket_mode", "0999", "bad socket_mode '0999'");
-	check_refuses(&d, "socket_mode", "rw", "bad socket_mode 'rw'");
+	check_refuses(&d, "socket_mode", "0999", "bad socket_mode '0999' "
+		      "(octal, at most 0777)");
+	check_refuses(&d, "socket_mode", "rw", "bad socket_mode 'rw' "
+		      "(octal, at most 0777)");
 	check_refuses(&d, "hello_timeout", "soon", "bad hello_timeout 'soon'");
 	check_refuses(&d, "admin_group", "no-such-group-here",
 		      "unknown admin_group 'no-such-group-here'");
@@ -1712,9 +1715,24 @@ named_keys_read_or_refused(void **state)
 	check_refuses(&d, "socket", path, "socket path too long");
 
 	check_text_refuses(&d, "[pool p]\nsize = 1M\nowner = no-such-user-here\n",
-			   5, "bad owner 'no-such-user-here' in [pool p]");
+			   5, "bad owner 'no-such-user-here' in [pool p] "
+			   "(no such user)");
 	check_text_refuses(&d, "[pool p]\nsize = 1M\ngroup = no-such-group-here\n",
-			   5, "bad group 'no-such-group-here' in [pool p]");
+			   5, "bad group 'no-such-group-here' in [pool p] "
+			   "(no such group)");
+	/* (uid_t)-1: no process's, and CreatePool and SetPool refuse it. */
+	check_text_refuses(&d, "[pool p]\nsize = 1M\nowner = 4294967295\n",
+			   5, "bad owner '4294967295' in [pool p] "
+			   "(no such user)");
+	check_text_refuses(&d, "[pool p]\nsize = 1M\ngroup = 4294967295\n",
+			   5, "bad group '4294967295' in [pool p] "
+			   "(no such group)");
+	check_refuses(&d, "admin_group", "4294967295",
+		      "unknown admin_group '4294967295'");
+	/* Not dropped to 0777: the file says what it means. */
+	check_text_refuses(&d, "[pool p]\nsize = 1M\nmode = 01777\n",
+			   5, "bad mode '01777' in [pool p] "
+			   "(octal, at most 0777)");
 	check_text_refuses(&d, "[pool p]\nsize = 1M\nnuma_node = 0\n"
 			   "numa_policy = interleave\n", 6, "bad numa_policy "
 			   "(preferred or bind) 'interleave' in [pool p]");

@@ -1290,7 +1290,8 @@ passed_config_broken(void **state)
 	assert_true(log_says(&r, "restarted in place: 1 pool, 2 blocks, "
 			     "1 client"));
 	assert_true(log_says(&r, "poolmgrd.conf:3: bad mode '0999' in "
-			     "[pool a]; kept the restored settings"));
+			     "[pool a] (octal, at most 0777); kept the "
+			     "restored settings"));
 	EXPECT_RAW(harness_raw_free(r.client, 5, 0), 0);
 	EXPECT_RAW(harness_raw_free(r.client, 5, 0), -EINVAL);
 	run_stop(&r);
