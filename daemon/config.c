@@ -43,6 +43,7 @@ struct load_state {
 	int pool_line[CONFIG_MAX_POOLS];	/* where each pool's section
 						 * first starts */
 	int problem_line;	/* the line of problem, or 0 */
+	int admin_line;		/* the admin_group in force, or 0 */
 	char problem[256];
 };
 
@@ -539,6 +540,7 @@ daemon_key(struct load_state *ls, const char *key, const char *value)
 			return snprintf(ls->problem, sizeof(ls->problem),
 					"unknown admin_group '%s'", value), 0;
 		cf->has_admin_gid = 1;
+		ls->admin_line = ls->line;
 	} else {
 		return snprintf(ls->problem, sizeof(ls->problem),
 				"unknown key '%s' in [daemon]", key), 0;
@@ -799,6 +801,27 @@ read_line(char *str, int num, void *stream)
 	return ls->problem_line ? NULL : str;
 }
 
+/*
+ * The daemon's own group is its socket's (the one it binds is, and the
+ * shipped units give both poolmgr): as admin_group, every client that
+ * connects through the group may destroy, recreate and re-own any pool.
+ * A warning, not an error: a host whose every client is trusted may mean
+ * it, and the file has always loaded.
+ */
+static void
+note_admin_group(struct load_state *ls)
+{
+	const struct config *cf = ls->cf;
+
+	if (!cf->has_admin_gid || cf->admin_gid != getegid())
+		return;
+	config_warn(ls, "%s:%d: admin_group %u is the daemon's own group, "
+		    "the socket's: every client that connects through it may "
+		    "create, destroy and set any pool; name a group of admins "
+		    "only", ls->name, ls->admin_line,
+		    (unsigned)cf->admin_gid);
+}
+
 /* Parse what ls->f holds, named name in messages, into ls->cf. */
 static int
 load_stream(struct load_state *ls, const char *name, char *err,
@@ -861,6 +884,7 @@ load_stream(struct load_state *ls, const char *name, char *err,
 			return -1;
 		}
 	}
+	note_admin_group(ls);
 	if (ls->warnings_left_out)
 		snprintf(cf->warnings[cf->nwarnings++], CONFIG_WARNING_LEN,
 			 "%s: %u more warning%s like these", name,

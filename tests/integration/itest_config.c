@@ -1057,6 +1057,54 @@ config_size_bounded_alike(void **state)
 	free(t);
 }
 
+#define ADMIN_IS_SOCKETS "is the daemon's own group, the socket's: every " \
+	"client that connects through it may create, destroy and set any " \
+	"pool; name a group of admins only"
+
+/*
+ * admin_group = the daemon's own group, which the socket it binds has
+ * (and the shipped units give both poolmgr), makes every client that
+ * reaches the socket through that group an admin: said with the line at
+ * start, at each reload and by --check-config, and the file still loads.
+ * Another group says nothing.
+ */
+static void
+admin_group_of_the_socket_warned(void **state)
+{
+	gid_t own = getegid(), other = own == 65534 ? 65533 : 65534;
+	struct daemon_proc d;
+	char conf[64], out[1024], want[1024];
+	struct stat st;
+
+	(void)state;
+	snprintf(conf, sizeof(conf), "admin_group = %u\n", (unsigned)own);
+	assert_int_equal(harness_start(&d, conf), 0);
+	assert_int_equal(stat(d.sock, &st), 0);
+	assert_int_equal(st.st_gid, own);
+	snprintf(want, sizeof(want), "%s:3: admin_group %u " ADMIN_IS_SOCKETS,
+		 d.conf, (unsigned)own);
+	assert_int_equal(harness_log_count(&d, want), 1);
+	write_config(&d, conf);
+	harness_reload(&d);
+	assert_int_equal(harness_log_count(&d, want), 2);
+	assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s", d.sock,
+				   d.conf), 0);
+	snprintf(want, sizeof(want), "poolmgrd: %s:3: admin_group %u "
+		 ADMIN_IS_SOCKETS "\npoolmgrd: %s: ok, 0 pools\n", d.conf,
+		 (unsigned)own, d.conf);
+	assert_string_equal(out, want);
+
+	snprintf(conf, sizeof(conf), "admin_group = %u\n", (unsigned)other);
+	write_config(&d, conf);
+	harness_reload(&d);
+	assert_int_equal(harness_log_count(&d, ADMIN_IS_SOCKETS), 2);
+	assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s", d.sock,
+				   d.conf), 0);
+	snprintf(want, sizeof(want), "poolmgrd: %s: ok, 0 pools\n", d.conf);
+	assert_string_equal(out, want);
+	harness_stop(&d);
+}
+
 #define POWERS_OF_1024 "(powers of 1024)"
 
 /* How many warnings of sizes read in powers of 1024 d's log has. */
@@ -1802,6 +1850,7 @@ main(void)
 		cmocka_unit_test(check_config_option),
 		cmocka_unit_test(command_line_errors_say_what),
 		cmocka_unit_test(sizes_with_b_are_read_as_binary_and_said),
+		cmocka_unit_test(admin_group_of_the_socket_warned),
 		cmocka_unit_test(counts_with_byte_units_refused),
 		cmocka_unit_test(every_count_reads_alike),
 		cmocka_unit_test(count_multiplier_bounds_connections),
