@@ -1182,15 +1182,41 @@ other_uid_refused_exits_77(void **state)
 	stop();
 }
 
+/*
+ * The socket's mode keeps nobody out: exit 77, and the words name the
+ * socket's owner, group and mode, where the C library's "Permission
+ * denied" left the admin to look; a socket the group may write names the
+ * group to join.
+ */
 static void
 socket_mode_refuses_other_uid_exits_77(void **state)
 {
+	const struct passwd *pw = getpwuid(geteuid());
+	const struct group *gr = getgrgid(getegid());
+	char want[512];
+
 	(void)state;
 	/* Appended to [daemon]: the later socket_mode wins. */
 	start("socket_mode = 0600\n" PERM_POOLS);
 	skip_unless_nobody_can_run_poolctl();
+	assert_non_null(pw);
+	assert_non_null(gr);
 	expect_exit(ctl_as_nobody("list", NULL, NULL, NULL), EXIT_NOPERM,
 		    "list as nobody on a 0600 socket");
+	snprintf(want, sizeof(want), "poolctl: cannot connect to %s: "
+		 "permission denied by the socket (owner %s, group %s, mode "
+		 "0600)\n", fx.d.sock, pw->pw_name, gr->gr_name);
+	assert_string_equal(fx.err, want);
+	stop();
+
+	start("socket_mode = 0660\n" PERM_POOLS);
+	expect_exit(ctl_as_nobody("list", NULL, NULL, NULL), EXIT_NOPERM,
+		    "list as nobody on a 0660 socket");
+	snprintf(want, sizeof(want), "poolctl: cannot connect to %s: "
+		 "permission denied by the socket (owner %s, group %s, mode "
+		 "0660); clients join the group %s and log in again\n",
+		 fx.d.sock, pw->pw_name, gr->gr_name, gr->gr_name);
+	assert_string_equal(fx.err, want);
 	stop();
 }
 
