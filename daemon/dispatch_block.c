@@ -438,17 +438,29 @@ ms_to_ns(uint64_t ms)
 int
 do_free_persisted(struct call *c, const Poolmgr__FreePersisted *m)
 {
+	static struct log_limit lim;
 	unsigned long long off = m->offset;
+	struct block *b;
 	struct handle *h;
 	uint64_t age_ns;
+	uid_t persister;
 	int rc;
 
 	if (!(h = get_handle(c, m->handle, true, &rc)))
 		return rc;
+	b = dpool_block(h->pool, m->offset);
+	persister = b ? b->persister : NO_PERSISTER;
 	rc = dpool_free_persisted(h->pool, m->offset, ms_to_ns(m->min_age_ms),
 				  &age_ns);
 	switch (rc) {
 	case 0:
+		/* An operator's act on what another program left: said. */
+		log_limited(&lim, LOG_PRI_INFO, "pool %s: block %#llx, "
+			    "persistent for %llu s (uid %u's), ended by uid %u "
+			    "pid %d", h->pool->name, off,
+			    (unsigned long long)(age_ns / 1000000000u),
+			    (unsigned)persister, (unsigned)c->s->uid,
+			    (int)c->s->pid);
 		return 0;
 	case -EINVAL:
 		return refuse(c, rc, "%#llx is not a live block", off);

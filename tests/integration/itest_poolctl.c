@@ -2264,6 +2264,13 @@ free_older_than_spares_a_new_block(void **state)
 	snprintf(want, sizeof(want), "\"freed\":[%llu]",
 		 (unsigned long long)left);
 	expect(strstr(fx.out, want) != NULL, "freed");
+	/* Who ended whose block is in the daemon's log. */
+	snprintf(want, sizeof(want), "pool p: block %#llx, persistent for ",
+		 (unsigned long long)left);
+	assert_int_equal(harness_log_count(&fx.d, want), 1);
+	snprintf(want, sizeof(want), "(uid %u's), ended by uid %u pid ",
+		 (unsigned)getuid(), (unsigned)getuid());
+	assert_int_equal(harness_log_count(&fx.d, want), 1);
 	st = harness_stats(p);
 	assert_int_equal(st.live_blocks, 0);
 	assert_int_equal(st.persistent_blocks, 0);
