@@ -744,6 +744,8 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 		uncount_retried(h->pool, rc, m->retry_follows);
 		if (rc == -ENOMEM && h->pool->limit_hit)
 			return refuse_limit(c, h->pool);
+		if ((rc == -EDQUOT && h->pool->quota) || rc == -EFBIG)
+			return refuse_bound(c, h->pool, rc, m->sizes[i]);
 		return refuse(c, rc, "allocation %zu of the batch (%llu "
 			      "byte%s) failed", i,
 			      (unsigned long long)m->sizes[i],

@@ -580,7 +580,8 @@ quota_is_per_session(void **state)
 {
 	struct pool_conn *c1, *c2;
 	struct pool *a, *a2, *b;
-	pool_off_t offs_a[64], offs_b[64], x;
+	pool_off_t offs_a[64], offs_b[64], x, two_offs[2];
+	const size_t two_sizes[2] = {4000, 4000};
 	struct pool_stats st;
 	uint64_t used_a, used_b, each;
 	unsigned na, nb, i;
@@ -605,6 +606,11 @@ quota_is_per_session(void **state)
 	/* Another handle of the same session shares the quota. */
 	EXPECT_RC(pool_open(c1, "quota", &a2), 0);
 	EXPECT_RC(pool_alloc(a2, 4000, &x), -EDQUOT);
+	/* A batch is refused in the same words: which bound, how large. */
+	EXPECT_RC(pool_alloc_batch(a2, 2, two_sizes, two_offs), -EDQUOT);
+	if (!strstr(pool_last_message(-EDQUOT), "would pass pool quota's "
+		    "quota of 64.0 KiB per connection"))
+		fail_msg("batch refusal: %s", pool_last_message(-EDQUOT));
 
 	/* Session 2 has its own 64 KiB: the same number of blocks fit. */
 	nb = fill_quota(b, 4000, offs_b, 64, &used_b);
