@@ -1374,6 +1374,13 @@ persisted_while_compacting(void **state)
 #define REBUILD_BEGUN	"with the spill) into journal."
 #define UNPERSISTED	((pool_off_t)-1)
 #define REBUILD_SPILL	256	/* rounds of churn while the limit stays */
+/*
+ * The daemon tries a fresh journal again after waits that double while
+ * tries fail, up to a minute (journal.c's RETRY_MAX_MS): on a loaded
+ * machine the churn under the limit lasts long enough for the wait after
+ * the limit is lifted to pass WAIT_MS, which a run under load met once.
+ */
+#define REBUILD_WAIT_MS	(60000 + WAIT_MS)
 
 /*
  * Four blocks of 16 B persisted, each filled with its index mod 251; on
@@ -1426,14 +1433,17 @@ fail_then_rebuild(struct harness_store *st, struct pool *a, pool_off_t *offs,
 		churn(a, offs, total, k++);
 	before = log_count(st, REBUILD_BEGUN);
 	daemon_fsize(st, RLIM_INFINITY);
-	end = now_ms() + WAIT_MS;
+	end = now_ms() + REBUILD_WAIT_MS;
 	while (log_count(st, REBUILD_BEGUN) == before) {
 		if (now_ms() > end) {
 			harness_store_print_log(st);
 			fail_msg("no fresh journal built in steps");
 		}
-		if (!quiet)
+		/* Paced: a minute of it must not fill offs. */
+		if (!quiet) {
 			churn(a, offs, total, k++);
+			usleep(5000);
+		}
 	}
 	log_read(st, buf, sizeof(buf));
 	for (s = NULL, i = 0; i <= before; i++)
