@@ -42,7 +42,8 @@ static const struct client_error client_errors[] = {
 	{ -EBUSY,		"in use: the pool has live blocks or open "
 				"handles, the shared block cannot move, or "
 				"the block has a name" },
-	{ -EBADF,		"no such pool handle on this connection" },
+	{ -EBADF,		"no such pool handle on this connection (closed, "
+				"or its pool destroyed by force)" },
 	{ -EUSERS,		"too many clients connected to poolmgrd" },
 	{ -E2BIG,		"batch larger than POOL_BATCH_MAX" },
 	{ -ENOSPC,		"poolmgrd already has the most pools it "

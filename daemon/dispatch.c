@@ -162,7 +162,12 @@ get_handle(struct call *c, uint32_t id, bool write, int *err)
 	struct handle *h = session_handle(c->s, id);
 
 	if (!h) {
-		*err = refuse(c, -EBADF, "no pool handle %u", id);
+		const char *gone = session_gone_pool(c->s, id);
+
+		*err = gone ? refuse(c, -EBADF, "pool handle %u was closed: "
+				     "pool %s was destroyed by force", id,
+				     gone) :
+			      refuse(c, -EBADF, "no pool handle %u", id);
 		return NULL;
 	}
 	if (write && h->read_only) {

@@ -427,9 +427,27 @@ void
 session_close_pool_handles(struct dpool *p)
 {
 	struct handle *h;
+	struct session *s;
 
-	while ((h = LIST_FIRST(&p->handles)))
-		session_close(h->session, h);
+	while ((h = LIST_FIRST(&p->handles))) {
+		s = h->session;
+		s->gone[s->ngone % SESSION_GONE].id = h->id;
+		snprintf(s->gone[s->ngone % SESSION_GONE].pool,
+			 sizeof(s->gone[0].pool), "%s", p->name);
+		s->ngone++;
+		session_close(s, h);
+	}
+}
+
+const char *
+session_gone_pool(const struct session *s, uint32_t id)
+{
+	uint32_t i, n = s->ngone < SESSION_GONE ? s->ngone : SESSION_GONE;
+
+	for (i = 0; i < n; i++)
+		if (s->gone[i].id == id)
+			return s->gone[i].pool;
+	return NULL;
 }
 
 uint64_t

@@ -20,6 +20,7 @@
 
 #define SESSION_MAX_GROUPS 64
 #define SESSION_MAX_HANDLES 1024
+#define SESSION_GONE 4		/* handles of destroyed pools remembered */
 
 struct session;
 struct peer;
@@ -125,9 +126,21 @@ struct session {
 	struct lookup_wait *lookup_wait;
 	/* dispatch_room.c's: the room its held Alloc waits for, or NULL */
 	struct room_wait *room_wait;
+	/*
+	 * The last handles a forced destroy of their pool closed, so that
+	 * the -EBADF its client meets next says why: a program told only
+	 * "no such pool handle" would look for a bug of its own.
+	 */
+	struct {
+		uint32_t id;
+		char pool[65];
+	} gone[SESSION_GONE];
+	uint32_t ngone;		/* recorded, ever; the last SESSION_GONE kept */
 };
 
 struct session *session_new(int fd);
+/* The pool whose forced destroy closed s's handle id, or NULL. */
+const char *session_gone_pool(const struct session *s, uint32_t id);
 void session_free(struct session *s);
 
 /* A new handle on p; NULL with errno EMFILE (too many) or ENOMEM. */

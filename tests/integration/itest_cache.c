@@ -598,6 +598,10 @@ forced_destroy_stops_the_cache(void **state)
 	EXPECT_RC(pool_alloc(p, 64, &x), -EBADF);
 	EXPECT_RC(pool_free(p, y), -EBADF);
 	EXPECT_RC(pool_alloc(p, 1 << 20, &x), -EBADF);
+	/* The daemon's words say why. */
+	if (!strstr(pool_last_message(-EBADF), "pool c was destroyed by "
+		    "force"))
+		fail_msg("-EBADF: %s", pool_last_message(-EBADF));
 	EXPECT_RC(pool_flush(p), -EBADF);
 	EXPECT_RC(pool_set_cache(p, 0), -EBADF);
 	pool_close(p);
