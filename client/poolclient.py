@@ -29,6 +29,7 @@ see poolclient_lib, which loads it.
 import ctypes
 import dataclasses
 import errno as _errno
+import itertools
 import math
 import os
 import threading
@@ -420,44 +421,111 @@ def _array(fn, cls, *args):
     return items, (total.value if cls[2] else n.value)
 
 
+# Every handle, so that a forked child can reset them (_after_fork).
+_handles = weakref.WeakSet()
+
+
+def _new_cond():
+    """A connection's condition.  Reentrant: the collector may run a
+    finalizer, which closes a dropped pool of the same connection, in a
+    thread that holds it."""
+    return threading.Condition(threading.RLock())
+
+
 class _Handle:
     """A C pointer that calls may use from many threads while one close
-    waits for them: no call runs on a freed pointer."""
+    waits for them: no call runs on a freed pointer.  A pool's handle
+    shares its connection's condition (conn), so that the connection's
+    close can wait for the calls on all of them at once and decide, with
+    none under way, whether a buffer forbids it."""
 
-    def __init__(self, ptr, what):
+    def __init__(self, ptr, what, conn=None):
         self._ptr, self._what = ptr, what
         self._busy = 0
-        self._closing = False
-        self._lock = threading.Lock()
-        self._idle = threading.Condition(self._lock)
+        self._closing = 0	# closes waiting for the calls to end
+        self._conn = conn
+        if conn is None:
+            self._idle = _new_cond()
+        _handles.add(self)
+
+    @property
+    def cond(self):
+        """The condition this handle's counts are guarded by."""
+        return self._idle if self._conn is None else self._conn._idle
 
     def __enter__(self):
-        with self._lock:
+        with self.cond:
             if self._ptr is None or self._closing:
                 raise PoolError(_errno.EBADF, self._what + " is closed")
             self._busy += 1
             return self._ptr
 
     def __exit__(self, *exc):
-        with self._lock:
+        cond = self.cond
+        with cond:
             self._busy -= 1
             # Only a close waits for the calls to end: no wakeup else.
             if self._closing and not self._busy:
-                self._idle.notify_all()
+                cond.notify_all()
 
     @property
     def closed(self):
         return self._ptr is None
 
-    def take(self):
-        """The pointer, once no call uses it (calls from now on are
-        EBADF); None if closed before."""
-        with self._lock:
-            self._closing = True
-            while self._busy:
-                self._idle.wait()
-            ptr, self._ptr = self._ptr, None
-            return ptr
+    def take(self, refuse=None):
+        """The pointer, once no call uses it and refuse() (if given) has
+        not raised, which it is called to do with no call under way;
+        None if closed before.  Calls meanwhile are EBADF; a refusal
+        leaves the handle open."""
+        return _take_all([self], lambda: refuse and refuse())[0]
+
+
+def _take_all(handles, refuse, first=()):
+    """The pointers of handles (of one connection: one condition), once
+    no call uses any of them and refuse() has not raised, which it is
+    called to do then: first the pointers of handles in first, waited
+    for before the others are listed (a connection's, before its pools',
+    which its calls may open), then those of handles() if it is a
+    function.  None for each closed before."""
+    cond = (first or handles)[0].cond
+    waiting = []
+
+    def wait_for(hs):
+        for h in hs:
+            h._closing += 1
+            waiting.append(h)
+        cond.wait_for(lambda: not any(h._busy for h in hs))
+
+    with cond:
+        try:
+            wait_for(first)
+            hs = list(handles() if callable(handles) else handles)
+            wait_for(hs)
+            refuse()
+        finally:
+            for h in waiting:
+                h._closing -= 1
+            # A close that refused may have held back another's wakeup.
+            cond.notify_all()
+        taken = []
+        for h in list(first) + hs:
+            taken.append(h._ptr)
+            h._ptr = None
+        return taken
+
+
+def _after_fork():
+    """In a forked child: the calls other threads of the parent were
+    making never end here, and the lock may have been held by one of
+    them; a close must not wait for them (the C library answers ECHILD
+    for the handles, and closing them frees only the child's memory)."""
+    for h in list(_handles):
+        h._busy, h._closing = 0, 0
+        if h._conn is None:
+            h._idle = _new_cond()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 class _Views:
@@ -467,15 +535,17 @@ class _Views:
 
     def __init__(self):
         self._refs = {}
-        self._seq = 0
+        self._seq = itertools.count()	# next() is atomic: threads add
 
     def add(self, obj):
-        refs, self._seq = self._refs, self._seq + 1
-        refs[self._seq] = weakref.ref(
-            obj, lambda r, k=self._seq: refs.pop(k, None))
+        refs, key = self._refs, next(self._seq)
+        refs[key] = weakref.ref(obj, lambda r, k=key: refs.pop(k, None))
 
     def __len__(self):
-        return len(self._refs)
+        # A reference the collector cleared (a buffer in a garbage cycle
+        # with its pool) is no buffer in use: no code can reach it but
+        # the finalizers of that garbage.
+        return sum(r() is not None for r in list(self._refs.values()))
 
 
 class _Closing:
@@ -531,14 +601,23 @@ class Connection(_Closing):
         """Close every pool still open, then the connection; again is a
         no-op.  BufferError (and nothing closed) while a buffer of one of
         its pools is still in use."""
-        pools = list(self._pools)
-        for p in pools:
-            p._refuse_if_exported()
-        for p in pools:
-            p.close()
-        ptr = self._h.take()
+        # One step for the connection and every pool: a pool that
+        # another thread's open adds meanwhile, or a buffer that one
+        # makes, is waited for and seen, not freed with the connection
+        # behind its back.
+        def pools():
+            return [p._h for p in list(self._pools) if not p._h.closed]
+
+        def refuse():
+            for p in list(self._pools):
+                if not p._h.closed:
+                    p._refuse_if_exported()
+
+        if self._h.closed:
+            return
+        ptr = _take_all(pools, refuse, first=[self._h])[0]
         if ptr is not None:
-            _lib.pool_disconnect(ptr)
+            _lib.pool_disconnect(ptr)	# closes the pools still open
 
     def open(self, name, read_only=False):
         """Open pool name and map it: a Pool.  read_only maps it
@@ -548,9 +627,11 @@ class Connection(_Closing):
         bname = _name(name, "pool name")
         with self._h as c:
             _check(fn(c, bname, ctypes.byref(out)))
-        p = Pool(self, out.value, bname.decode(errors="replace"),
-                 read_only)
-        self._pools.add(p)
+            # Listed before the call ends: a close that waits for it
+            # then sees the pool it must mark closed.
+            p = Pool(self, out.value, bname.decode(errors="replace"),
+                     read_only)
+            self._pools.add(p)
         return p
 
     def create_pool(self, name, max_size, granularity=0, mode=0, quota=0,
@@ -740,7 +821,7 @@ class Pool(_Closing):
 
     def __init__(self, conn, ptr, name, read_only):
         self._conn = conn	# the connection outlives its pools
-        self._h = _Handle(ptr, "pool " + name)
+        self._h = _Handle(ptr, "pool " + name, conn._h)
         self.name = name
         """The pool's name."""
         self.read_only = read_only
@@ -767,8 +848,7 @@ class Pool(_Closing):
         """Drop this handle's references and unmap; again is a no-op.
         BufferError, and the pool stays open, while a buffer of it is
         still in use (release() it or drop it first)."""
-        self._refuse_if_exported()
-        ptr = self._h.take()
+        ptr = self._h.take(self._refuse_if_exported)
         if ptr is None:
             return
         # Holding the connection keeps its close (pool_disconnect, which
@@ -1042,10 +1122,12 @@ class Pool(_Closing):
                        (length, offset, self._size))
         with self._h as p:
             addr = _lib.pool_ptr(p, offset)
-        if not addr:
-            raise _bad("offset %d outside the pool" % offset)
-        arr = (ctypes.c_char * length).from_address(addr)
-        arr._pool = self	# the mapping stays while the view lives
-        self._views.add(arr)
+            if not addr:
+                raise _bad("offset %d outside the pool" % offset)
+            arr = (ctypes.c_char * length).from_address(addr)
+            arr._pool = self	# the mapping stays while the view lives
+            # Listed while the call counts as under way: a close waits
+            # for it, then sees the view and refuses.
+            self._views.add(arr)
         mv = memoryview(arr).cast("B")
         return mv.toreadonly() if self.read_only else mv

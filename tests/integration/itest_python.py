@@ -747,6 +747,140 @@ def close_while_threads_call():
 
 
 @test
+def close_while_threads_open_pools():
+    """A connection's close while another thread opens pools on it leaves
+    none of them looking open: pool_disconnect frees every pool of the
+    connection, and a pool whose open was under way as the close began
+    was once not marked closed, its calls then reaching freed memory."""
+    for _ in range(3):
+        c = poolclient.connect()
+        opened = []
+        some = threading.Event()
+
+        def open_until_closed():
+            while True:
+                try:
+                    opened.append(c.open("py"))
+                except poolclient.PoolError as e:
+                    opened.append(e.errno)
+                    return
+                if len(opened) >= 5:
+                    some.set()
+
+        t = threading.Thread(target=open_until_closed)
+        t.start()
+        some.wait(60)
+        c.close()
+        t.join(60)
+        assert opened[-1] == errno.EBADF, opened[-1]
+        pools = opened[:-1]
+        left = [p for p in pools if not p.closed]
+        assert not left, "%d of %d pools not closed" % (len(left),
+                                                         len(pools))
+        expect_error(errno.EBADF, pools[-1].stats)
+
+
+@test
+def close_while_a_thread_makes_buffers():
+    """A pool's close while another thread makes and writes buffers of it
+    either refuses (BufferError) or comes after the last buffer: a buffer
+    made as the close ran was once made over the mapping the close had
+    just unmapped, and its write killed the process (SIGSEGV).  Many
+    rounds in a child process, whose death fails the test."""
+    out = run_py(
+        "import threading\n"
+        "sys.setswitchinterval(1e-6)\n"
+        "c = poolclient.connect()\n"
+        "for _ in range(2000):\n"
+        "    p = c.open('py')\n"
+        "    off = p.alloc(64)\n"
+        "    go = threading.Event()\n"
+        "    def write():\n"
+        "        while True:\n"
+        "            try:\n"
+        "                mv = p.buffer(off, 64)\n"
+        "            except poolclient.PoolError:\n"
+        "                return\n"
+        "            go.set()\n"
+        "            mv[0] = 1\n"
+        "            mv.release()\n"
+        "    t = threading.Thread(target=write)\n"
+        "    t.start()\n"
+        "    go.wait()\n"
+        "    while True:\n"
+        "        try:\n"
+        "            p.close()\n"
+        "            break\n"
+        "        except BufferError:\n"
+        "            pass\n"
+        "    t.join()\n"
+        "c.close()\n"
+        "print('done')\n")
+    assert out == "done\n", out
+
+
+@test
+def a_forked_child_closes_what_a_thread_was_in():
+    """A child forked while another thread of the parent waits in a call
+    on a pool closes its inherited pool and connection at once: the call
+    counted as running there never ends in the child, and close once
+    waited for it for ever (SIGALRM ends such a child here)."""
+    with poolclient.connect() as c, c.open("py") as p, \
+            poolclient.connect() as c2, c2.open("py") as q:
+        got = []
+        t = threading.Thread(target=lambda: got.append(
+            p.lookup("py/forked", wait=60)))
+        t.start()
+        try:
+            # Not an assertion: time for the thread to be in its wait,
+            # which lasts until the publish below.
+            time.sleep(0.3)
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    signal.alarm(10)
+                    p.close()
+                    c.close()
+                    code = 0 if p.closed and c.closed else 2
+                except BaseException:
+                    traceback.print_exc()
+                os._exit(code)
+            _, status = os.waitpid(pid, 0)
+        finally:
+            off = q.alloc(64)
+            q.publish("py/forked", off)
+            q.free(off)
+            t.join(60)
+        assert got and got[0].offset == off, got
+        assert os.waitstatus_to_exitcode(status) == 0, \
+            "child: %s" % os.waitstatus_to_exitcode(status)
+        q.unpublish("py/forked")
+
+
+@test
+def a_pool_in_a_garbage_cycle_with_its_buffer_is_closed():
+    """A pool that the collector finds in a reference cycle with a buffer
+    of it (an object that holds both, and itself) is closed with them:
+    the buffer's weak reference, cleared by the collector, once counted
+    as a buffer in use, so the pool's close refused and the handle stayed
+    open until the connection closed."""
+    class Holder:
+        pass
+
+    with poolclient.connect() as w, poolclient.connect() as c:
+        base = w.stats("py").clients
+        for _ in range(3):
+            h = Holder()
+            h.me, h.pool = h, c.open("py")
+            h.view = h.pool.buffer(h.pool.alloc(64), 64)
+            del h
+        gc.collect()
+        assert w.stats("py").clients == base, \
+            "%d handles left open" % (w.stats("py").clients - base)
+
+
+@test
 def dropped_handles_are_closed():
     """Pools and connections dropped without close are closed by the
     collector: the daemon sees their handles go."""
