@@ -208,17 +208,33 @@ def _candidates():
                     "library directories)")]
 
 
+def _lacking(lib, path):
+    """Why lib cannot serve: the functions of _PROTOS it lacks, or None."""
+    missing = [name for name, _, _ in _PROTOS if not hasattr(lib, name)]
+    if not missing:
+        return None
+    extra = " and %d more" % (len(missing) - 1) if missing[1:] else ""
+    return "%s: lacks %s%s (a libpoolclient older than this module?)" % (
+        path, missing[0], extra)
+
+
 def _load():
     """The C library with every prototype set, and the C library's free.
     If none loads, the error names every place tried, and why each
-    failed."""
+    failed.  A library without a function this module uses (an older
+    one) fails as one that does not load: the import, not a call, says
+    so, and an ImportError, not an AttributeError."""
     tried = []
     for path, where in _candidates():
         try:
             lib = ctypes.CDLL(path)
-            break
         except OSError as e:
             tried.append("%s: %s" % (where, e))
+            continue
+        why = _lacking(lib, path)
+        if why is None:
+            break
+        tried.append("%s: %s" % (where, why))
     else:
         raise ImportError("poolclient: cannot load libpoolclient; tried " +
                           "; ".join(tried) + ". Set POOLCLIENT_LIB to "

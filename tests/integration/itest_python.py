@@ -15,6 +15,7 @@ in the daemon or the C programs.
     POOLMGR_BUILD=build tests/integration/itest_python.py
 """
 import ctypes
+import ctypes.util
 import errno
 import gc
 import json
@@ -596,6 +597,21 @@ def a_missing_library_names_every_place_tried():
             said
     finally:
         shutil.rmtree(where, ignore_errors=True)
+
+
+@test
+def a_library_without_a_function_is_an_import_error():
+    """A library that loads but lacks a function the module uses (an
+    older libpoolclient.so.1; libm here) is an ImportError that names it
+    and the first function missing, as a library that does not load is:
+    it was an AttributeError, which `except ImportError` lets through."""
+    libm = ctypes.util.find_library("m")
+    assert libm, "no libm to stand for an older library"
+    env = dict(os.environ, POOLCLIENT_LIB=libm)
+    said = import_fails(env, os.path.join(SRC, "client"))
+    assert "tried $POOLCLIENT_LIB: %s: lacks pool_connect and " % libm \
+        in said, said
+    assert "older than this module" in said, said
 
 
 @test
