@@ -31,6 +31,8 @@ import dataclasses
 import errno as _errno
 import itertools
 import math
+import numbers
+import operator
 import os
 import threading
 import time
@@ -127,12 +129,24 @@ def _bad(what):
 _WAIT_MAX = (2**31 - 1) // 1000	# seconds: timeout_ms is a C int
 
 
+def _seconds(v, what):
+    """v, a number of seconds of any real type but bool, as an int or a
+    float; TypeError for anything else."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return v
+    if not isinstance(v, bool):
+        if hasattr(type(v), "__index__"):	# numpy's integers ...
+            return operator.index(v)
+        if isinstance(v, numbers.Real):		# ... and its floats
+            return float(v)
+    raise TypeError("%s must be a number of seconds, not %s" %
+                    (what, type(v).__name__))
+
+
 def _connect_ms(timeout):
     """Connection's timeout (seconds, or -1 for no bound) as the timeout_ms
     of pool_connect_timeout, rounded up to a millisecond."""
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise TypeError("timeout must be a number of seconds, not %s" %
-                        type(timeout).__name__)
+    timeout = _seconds(timeout, "timeout")
     if timeout == -1:
         return -1
     if not 0 <= timeout <= _WAIT_MAX:
@@ -146,9 +160,7 @@ def _wait_ms(wait):
     millisecond."""
     if wait is None:
         return 0
-    if isinstance(wait, bool) or not isinstance(wait, (int, float)):
-        raise TypeError("wait must be a number of seconds, not %s" %
-                        type(wait).__name__)
+    wait = _seconds(wait, "wait")
     if wait == -1:
         return -1
     if not 0 <= wait <= _WAIT_MAX:
@@ -187,10 +199,12 @@ def _parts(ms):
 
 
 def _uint(v, what, bits=64, zero=True):
-    """v as a C unsigned integer of bits bits, or -EINVAL."""
-    if not isinstance(v, int) or isinstance(v, bool):
+    """v, an integer of any type with __index__ (numpy's too) but bool,
+    as the int of a C unsigned integer of bits bits, or -EINVAL."""
+    if isinstance(v, bool) or not hasattr(type(v), "__index__"):
         raise TypeError("%s must be an int, not %s" % (what,
                                                        type(v).__name__))
+    v = operator.index(v)
     if v < (0 if zero else 1) or v >> bits:
         raise _bad("%s %d out of range" % (what, v))
     return v
@@ -580,7 +594,9 @@ class Connection(_Closing):
         its hello by then is PoolError ETIMEDOUT, its text naming the
         path and the bound (pool_connect_timeout)."""
         ptr = ctypes.c_void_p()
-        path = None if socket is None else _name(os.fspath(socket),
+        # A path's bytes as the file system has them: a name os.listdir
+        # or argv gave, not UTF-8, is escaped in str (os.fsencode).
+        path = None if socket is None else _name(os.fsencode(socket),
                                                    "socket path")
         if timeout is None:
             rc = _lib.pool_connect(path, ctypes.byref(ptr))
@@ -669,7 +685,7 @@ class Connection(_Closing):
             o.gid = _uint(gid, "gid", 32)
             o.flags |= CREATE_GROUP
         s = _SetOpts(limit=_uint(limit, "limit"))
-        s.which = SET_LIMIT if limit else 0
+        s.which = SET_LIMIT if s.limit else 0
         with self._h as c:
             _check(_lib.pool_create_set(c, _name(name), ctypes.byref(o),
                                         ctypes.byref(s)))
@@ -891,8 +907,8 @@ class Pool(_Closing):
         wait in the pool, this one is tried in the order of its last part,
         not its first.  Only the last part's running out counts in the
         pool's failed_allocs (POOL_ALLOC_PART), as for a wait in C."""
-        _uint(size, "size", zero=False)
-        _uint(align, "align")
+        size = _uint(size, "size", zero=False)
+        align = _uint(align, "align")
         ms = _wait_ms(wait)
         if ms != 0 or persist:
             return self._alloc_wait(size, align, zero, ms, persist)
@@ -1113,10 +1129,10 @@ class Pool(_Closing):
         over the mapping: no copy; read-only for a read-only handle.
         length None: the block's usable size.  The view keeps the pool
         open: close() refuses while one is in use."""
-        _uint(offset, "offset")
+        offset = _uint(offset, "offset")
         if length is None:
             length = self.usable_size(offset)
-        _uint(length, "length")
+        length = _uint(length, "length")
         if offset >= self._size or length > self._size - offset:
             raise _bad("%d bytes at %d: outside the pool's %d" %
                        (length, offset, self._size))

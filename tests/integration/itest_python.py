@@ -545,6 +545,66 @@ def errors_map_to_pool_error():
                  os.path.join(tempfile.gettempdir(), "no-such-dir", "sock"))
 
 
+class Int:
+    """An integer that is not an int, as numpy's int64 (what np.prod and
+    an array's elements give): it has __index__."""
+
+    def __init__(self, v):
+        self.v = v
+
+    def __index__(self):
+        return self.v
+
+
+@test
+def integers_of_any_integer_type():
+    """Sizes, offsets, alignments and waits may be integers of any type
+    with __index__, as os.read and mmap take them: they were TypeError.
+    Out of range they are EINVAL as ints are; a float, a bool, a str or
+    None is still TypeError."""
+    with poolclient.connect(timeout=Int(5)) as c, c.open("py") as p:
+        off = p.alloc(Int(64), align=Int(16))
+        assert off % 16 == 0 and p.usable_size(Int(off)) >= 64
+        p.buffer(Int(off), Int(8))[:] = b"indexed!"
+        assert bytes(p.buffer(off, 8)) == b"indexed!"
+        batch = p.alloc_batch([Int(16), Int(32)])
+        p.free_batch([Int(o) for o in batch])
+        expect_error(errno.ENOENT, p.lookup, "py/no-such", wait=Int(0))
+        expect_error(errno.EINVAL, p.alloc, Int(-1))
+        expect_error(errno.EINVAL, p.alloc, Int(1 << 64))
+        for bad in (64.0, True, "64", None):
+            try:
+                p.alloc(bad)
+            except TypeError:
+                continue
+            raise AssertionError("alloc(%r) taken" % (bad,))
+        p.free(Int(off))
+        expect_error(errno.EINVAL, p.usable_size, off)
+
+
+@test
+def a_socket_path_not_in_utf_8():
+    """A socket path as the file system gives it (os.listdir, argv: bytes
+    that are not UTF-8 escaped as surrogates) reaches the library as those
+    bytes, os.fsencode's: it was a UnicodeEncodeError."""
+    where = tempfile.mkdtemp(prefix="poolmgr-py-bytes.")
+    try:
+        raw = os.path.join(where.encode(), b"poolmgrd\xff.sock")
+        lib = poolclient._lib
+        ptr = ctypes.c_void_p()
+        assert lib.pool_connect(raw, ctypes.byref(ptr)) == -errno.ENOENT
+        # The library names the path's bytes; the text shows 0xff as the
+        # replacement character.
+        words = lib.pool_last_message(-errno.ENOENT)
+        assert b"\xff" in words, words
+        words = words.decode(errors="replace")
+        for path in (os.fsdecode(raw), raw):
+            e = expect_error(errno.ENOENT, poolclient.connect, path)
+            assert e.strerror == words, e.strerror
+    finally:
+        os.rmdir(where)
+
+
 def import_fails(env, path):
     """import poolclient in a new python3 with env and path: the
     ImportError's text (the import must fail)."""
