@@ -486,6 +486,12 @@ class _Handle:
     def closed(self):
         return self._ptr is None
 
+    def refuse_if_closing(self):
+        """EBADF once a close waits for the calls under way: for a call
+        that waits in parts, which would hold the close back as long."""
+        if self._closing:
+            raise PoolError(_errno.EBADF, self._what + " is closed")
+
     def take(self, refuse=None):
         """The pointer, once no call uses it and refuse() (if given) has
         not raised, which it is called to do with no call under way;
@@ -1056,8 +1062,7 @@ class Pool(_Closing):
                 raise
         return Lookup(out.value, usable.value, gen.value)
 
-    @staticmethod
-    def _wait_parts(ask, ms, what, last_try=False):
+    def _wait_parts(self, ask, ms, what, last_try=False):
         """ask(timeout_ms, more) for the parts of a wait of ms, the same
         request each time (more: another part follows if this one runs
         out): a part that ran out before the deadline is
@@ -1066,7 +1071,9 @@ class Pool(_Closing):
         allocated, at most once).  what is what did not come in time.
         last_try: a part that runs out as the deadline passes is followed
         by ask(0, False) (an alloc's try that does not wait, which a
-        lookup's would not be: it takes any generation)."""
+        lookup's would not be: it takes any generation).  A close of
+        the pool or its connection, which waits for this call, ends the
+        wait with EBADF at the end of a part."""
         if ms == 0:
             return _check(ask(0, False))
         more = False
@@ -1074,6 +1081,7 @@ class Pool(_Closing):
             rc = ask(part, more)
             if rc != -_errno.ETIMEDOUT:
                 return _check(rc)
+            self._h.refuse_if_closing()
         if more and last_try:
             # The deadline came while a part that said another follows
             # was answered: one last try that does not wait is the

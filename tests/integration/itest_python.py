@@ -896,6 +896,57 @@ def close_while_a_thread_makes_buffers():
 
 
 @test
+def close_ends_the_waits_of_other_threads():
+    """A pool's close, and its connection's, while another thread waits
+    in lookup(wait=-1) or alloc(wait=-1) on it, ends that wait at its
+    next part (EBADF) and closes: it once waited for the wait to end, for
+    ever with nothing published (a publish 10 s on ends it here)."""
+    with poolclient.connect() as w, w.open("py") as pw:
+        w.create_pool("pyfull", 1 << 20, limit=64 << 10)
+        try:
+            for what in ("lookup", "alloc", "connection"):
+                c = poolclient.connect()
+                p = c.open("pyfull" if what == "alloc" else "py")
+                if what == "alloc":
+                    p.alloc(64 << 10)
+                got = []
+
+                def wait():
+                    try:
+                        if what == "alloc":
+                            got.append(p.alloc(4096, wait=-1))
+                        else:
+                            got.append(p.lookup("py/closed", wait=-1))
+                    except poolclient.PoolError as e:
+                        got.append(e.errno)
+
+                t = threading.Thread(target=wait)
+                t.start()
+                blk = pw.alloc(64)
+                end = threading.Timer(10, pw.publish, ("py/closed", blk))
+                end.start()
+                try:
+                    # Not an assertion: time for the wait to begin.
+                    time.sleep(0.3)
+                    start = time.monotonic()
+                    (c if what == "connection" else p).close()
+                    took = time.monotonic() - start
+                    t.join(60)
+                finally:
+                    end.cancel()
+                    end.join()
+                assert got == [errno.EBADF], (what, got)
+                assert took < 5, "%s: close took %.1f s" % (what, took)
+                assert p.closed, what
+                c.close()
+                pw.free(blk)
+                if pw.names("py/closed"):
+                    pw.unpublish("py/closed")
+        finally:
+            w.destroy_pool("pyfull", force=True)
+
+
+@test
 def a_forked_child_closes_what_a_thread_was_in():
     """A child forked while another thread of the parent waits in a call
     on a pool closes its inherited pool and connection at once: the call
