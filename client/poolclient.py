@@ -41,7 +41,7 @@ import weakref
 
 from poolclient_lib import (ALLOC_PART, ALLOC_PERSIST, ALLOC_ZERO,
                             BLOCK_NAME_MAX, CREATE_GROUP,
-                            CREATE_OWNER,
+                            CREATE_OWNER, LOOKUP_RETAIN,
                             NAME_MAX, PUBLISH_EVICTABLE,
                             PUBLISH_REPLACE, SET_GROUP, SET_MODE, SET_OWNER,
                             SET_LIMIT, SET_QUOTA, SET_RETAIN, _BlockHolder,
@@ -1043,7 +1043,7 @@ class Pool(_Closing):
         ms = _wait_ms(wait)
         bname = _name(name)
         after = _uint(after_generation, "after_generation")
-        flags = 1 if retain else 0	# POOL_LOOKUP_RETAIN
+        flags = LOOKUP_RETAIN if retain else 0
         out, usable, gen = _u64(OFF_NONE), _size(), _u64()
         with self._h as p:
             def ask(part, more):

@@ -11,9 +11,11 @@ import os
 NAME_MAX = 64
 """Longest pool name in bytes (POOL_NAME_MAX)."""
 BLOCK_NAME_MAX = 255
+"""Longest block name in bytes (POOL_BLOCK_NAME_MAX)."""
 # pool_publish_flags' flags (client/poolclient.h).
 PUBLISH_REPLACE, PUBLISH_EVICTABLE = 0x1, 0x2
-"""Longest block name in bytes (POOL_BLOCK_NAME_MAX)."""
+# pool_lookup_wait's flag (client/poolclient.h).
+LOOKUP_RETAIN = 0x1
 # pool_set_opts.which's bits (client/poolclient.h).
 SET_MODE, SET_OWNER, SET_GROUP, SET_QUOTA, SET_RETAIN, SET_LIMIT = \
     0x1, 0x2, 0x4, 0x8, 0x10, 0x20

@@ -215,6 +215,8 @@ def structs_match_the_c_layout():
                          check=True).stdout
     seen = {s: set() for s in mirrors}
     for line in out.splitlines():
+        if line.startswith("#define "):
+            continue		# constants_match_the_c_header's
         struct, field, off, size = line.split()
         cls = mirrors[struct]
         if field == "-":
@@ -228,6 +230,48 @@ def structs_match_the_c_layout():
     for s, cls in mirrors.items():
         fields = {f[0] for f in cls._fields_}
         assert fields == seen[s], "%s: %s" % (s, fields ^ seen[s])
+
+
+@test
+def constants_match_the_c_header():
+    """Every constant of poolclient.h the binding copies (flags, limits,
+    the enum's values) has the header's value."""
+    pc, lib = poolclient, sys.modules["poolclient_lib"]
+    copies = {
+        "POOL_OFF_NONE": pc.OFF_NONE, "POOL_RETAIN_NONE": pc.RETAIN_NONE,
+        "POOL_NAME_MAX": pc.NAME_MAX,
+        "POOL_BLOCK_NAME_MAX": pc.BLOCK_NAME_MAX,
+        "POOL_BATCH_MAX": pc.BATCH_MAX,
+        "POOL_CREATE_OWNER": lib.CREATE_OWNER,
+        "POOL_CREATE_GROUP": lib.CREATE_GROUP,
+        "POOL_SET_MODE": lib.SET_MODE, "POOL_SET_OWNER": lib.SET_OWNER,
+        "POOL_SET_GROUP": lib.SET_GROUP, "POOL_SET_QUOTA": lib.SET_QUOTA,
+        "POOL_SET_RETAIN": lib.SET_RETAIN, "POOL_SET_LIMIT": lib.SET_LIMIT,
+        "POOL_NUMA_NONE": pc.NUMA_NONE,
+        "POOL_NUMA_PREFERRED": pc.NUMA_PREFERRED,
+        "POOL_NUMA_BIND": pc.NUMA_BIND, "POOL_NUMA_OTHER": pc.NUMA_OTHER,
+        "POOL_BLOCK_NAMED": pc._BLOCK_NAMED,
+        "POOL_BLOCK_EVICTABLE": pc._BLOCK_EVICTABLE,
+        "POOL_BLOCK_PERSISTENT": pc._BLOCK_PERSISTENT,
+        "POOL_BLOCK_BUSY": pc._BLOCK_BUSY,
+        "POOL_BLOCK_HOLDERS_LISTED": lib.BLOCK_HOLDERS_LISTED,
+        "POOL_ALLOC_ZERO": lib.ALLOC_ZERO, "POOL_ALLOC_PART": lib.ALLOC_PART,
+        "POOL_ALLOC_PERSIST": lib.ALLOC_PERSIST,
+        "POOL_PUBLISH_REPLACE": lib.PUBLISH_REPLACE,
+        "POOL_PUBLISH_EVICTABLE": lib.PUBLISH_EVICTABLE,
+        "POOL_LOOKUP_RETAIN": lib.LOOKUP_RETAIN}
+    out = subprocess.run([os.path.join(BUILD, "tests", "py_abi")],
+                         capture_output=True, text=True, env=c_env(),
+                         check=True).stdout
+    header = {}
+    for line in out.splitlines():
+        if line.startswith("#define "):
+            _, name, value = line.split()
+            header[name] = int(value)
+    assert set(header) == set(copies), set(header) ^ set(copies)
+    for name, value in copies.items():
+        assert value == header[name], "%s: C %d, Python %d" % (
+            name, header[name], value)
 
 
 @test

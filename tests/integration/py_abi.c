@@ -1,8 +1,9 @@
 /*
  * py_abi.c - the layout of every structure of poolclient.h as this
  * compiler lays it out: "STRUCT FIELD OFFSET SIZE" lines, and "STRUCT -
- * 0 SIZE" for the whole.  itest_python.py holds the Python binding's
- * ctypes mirrors against them, field by field.
+ * 0 SIZE" for the whole; and the value of every constant the binding
+ * copies: "#define NAME VALUE" lines.  itest_python.py holds the Python
+ * binding's ctypes mirrors and constants against them, one by one.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -14,6 +15,8 @@
 	    sizeof(((struct s *)0)->f))
 #define WHOLE(s)							\
 	printf("%s - 0 %zu\n", #s, sizeof(struct s))
+#define CONST(c)							\
+	printf("#define %s %llu\n", #c, (unsigned long long)(c))
 
 static void
 create_opts(void)
@@ -172,6 +175,39 @@ block_info(void)
 	FIELD(pool_block_info, reserved);
 }
 
+static void
+constants(void)
+{
+	CONST(POOL_OFF_NONE);
+	CONST(POOL_RETAIN_NONE);
+	CONST(POOL_NAME_MAX);
+	CONST(POOL_BLOCK_NAME_MAX);
+	CONST(POOL_BATCH_MAX);
+	CONST(POOL_CREATE_OWNER);
+	CONST(POOL_CREATE_GROUP);
+	CONST(POOL_SET_MODE);
+	CONST(POOL_SET_OWNER);
+	CONST(POOL_SET_GROUP);
+	CONST(POOL_SET_QUOTA);
+	CONST(POOL_SET_RETAIN);
+	CONST(POOL_SET_LIMIT);
+	CONST(POOL_NUMA_NONE);
+	CONST(POOL_NUMA_PREFERRED);
+	CONST(POOL_NUMA_BIND);
+	CONST(POOL_NUMA_OTHER);
+	CONST(POOL_BLOCK_NAMED);
+	CONST(POOL_BLOCK_EVICTABLE);
+	CONST(POOL_BLOCK_PERSISTENT);
+	CONST(POOL_BLOCK_BUSY);
+	CONST(POOL_BLOCK_HOLDERS_LISTED);
+	CONST(POOL_ALLOC_ZERO);
+	CONST(POOL_ALLOC_PART);
+	CONST(POOL_ALLOC_PERSIST);
+	CONST(POOL_PUBLISH_REPLACE);
+	CONST(POOL_PUBLISH_EVICTABLE);
+	CONST(POOL_LOOKUP_RETAIN);
+}
+
 int
 main(void)
 {
@@ -182,5 +218,6 @@ main(void)
 	persisted_named();
 	daemon_stats();
 	block_info();
+	constants();
 	return 0;
 }
