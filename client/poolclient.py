@@ -577,8 +577,17 @@ class _Closing:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+            return
+        # The block's own error is what the caller must see: a buffer
+        # its frame still holds (as a failed block's frame does) keeps
+        # the object open, and it closes once collected, after them.
+        try:
+            self.close()
+        except BufferError:
+            pass
 
     def __del__(self):
         if getattr(self, "_h", None) is not None and not self._h.closed:

@@ -803,6 +803,49 @@ def closed_handles_raise():
 
 
 @test
+def an_error_in_a_with_block_is_not_hidden_by_a_buffer():
+    """An exception raised in a pool's (or connection's) with block while
+    a buffer of the pool is still held (a local of the block, as it is
+    when the block fails) comes out of the block as it was: the exit's
+    close once raised BufferError in its place.  The pool stays open
+    while the buffer lives, and is closed once it is dropped."""
+    with poolclient.connect() as w:
+        base = w.stats("py").clients
+        for pool_with in (True, False):
+            try:
+                with poolclient.connect() as c:
+                    if pool_with:
+                        with c.open("py") as p:
+                            mv = p.buffer(p.alloc(64), 64)
+                            raise KeyError("the block's own error")
+                    p = c.open("py")
+                    mv = p.buffer(p.alloc(64), 64)
+                    raise KeyError("the block's own error")
+            except KeyError as e:
+                assert e.args == ("the block's own error",), e
+            except BufferError as e:
+                raise AssertionError("the block's error hidden: %r" % e)
+            else:
+                raise AssertionError("no error came out")
+            assert not p.closed and not c.closed
+            mv[:4] = b"open"	# still mapped
+            assert w.stats("py").clients == base + 1
+            del mv, p, c
+            gc.collect()
+            assert w.stats("py").clients == base, "not closed once dropped"
+        try:
+            with poolclient.connect() as c, c.open("py") as p:
+                mv = p.buffer(p.alloc(64), 64)
+        except BufferError:
+            pass		# without an error, the exit's close refuses
+        else:
+            raise AssertionError("a close under a buffer went through")
+        mv.release()
+        p.close()
+        c.close()
+
+
+@test
 def forked_child_must_reconnect():
     """A forked child's inherited pool answers ECHILD (its buffers still
     reach the mapping); a connection of its own works."""
