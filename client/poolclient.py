@@ -928,14 +928,30 @@ class Pool(_Closing):
         if ms != 0 or persist:
             return self._alloc_wait(size, align, zero, ms, persist)
         if align == 0 and zero:
-            return self._off(_lib.pool_calloc, 1, size)
+            return self._new_block(0, _lib.pool_calloc, 1, size)
         if align == 0:
-            return self._off(_lib.pool_alloc, size)
-        off = self._off(_lib.pool_alloc_aligned, size, align)
-        if zero:
-            with self._h as p:
-                ctypes.memset(_lib.pool_ptr(p, off), 0, size)
-        return off
+            return self._new_block(0, _lib.pool_alloc, size)
+        return self._new_block(size if zero else 0, _lib.pool_alloc_aligned,
+                               size, align)
+
+    def _new_block(self, zero, fn, *args):
+        """fn(handle, *args, &offset): the new block's offset, its first
+        zero bytes zeroed here.  An exception that comes as it returns
+        (a signal handler's, which runs at the first Python call after
+        the library's), before the caller has the offset, gives the
+        block back: the handle would hold it until its close."""
+        out = _u64(OFF_NONE)
+        with self._h as p:
+            try:
+                _check(fn(p, *args, ctypes.byref(out)))
+                if zero:
+                    ctypes.memset(_lib.pool_ptr(p, out.value), 0, zero)
+            except BaseException:
+                # The C library sets the offset only on success.
+                if out.value != OFF_NONE:
+                    _lib.pool_free(p, out.value)
+                raise
+        return out.value
 
     def _alloc_wait(self, size, align, zero, ms, persist):
         """alloc with a wait of ms (pool_alloc_wait, in parts; 0: no
@@ -990,8 +1006,17 @@ class Pool(_Closing):
         n = len(sizes)
         cs = (_size * max(n, 1))(*[_uint(s, "size") for s in sizes])
         offs = (_u64 * max(n, 1))()
-        self._call(_lib.pool_alloc_batch, n, cs, offs)
-        return list(offs[:n])
+        rc = -1
+        with self._h as p:
+            try:
+                rc = _lib.pool_alloc_batch(p, n, cs, offs)
+                _check(rc)
+                return list(offs[:n])
+            except BaseException:
+                # As _new_block's: the caller never had the offsets.
+                if rc == 0:
+                    _lib.pool_free_batch(p, n, offs)
+                raise
 
     def free(self, offset):
         """Drop this handle's reference to the block at offset; OFF_NONE
