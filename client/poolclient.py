@@ -1002,10 +1002,13 @@ class Pool(_Closing):
 
     def alloc_batch(self, sizes):
         """Allocate len(sizes) blocks in one round trip, all or nothing:
-        their offsets."""
+        their offsets ([] for no sizes, without a round trip, as
+        free_batch([]) frees nothing; the C call takes 1 or more)."""
         n = len(sizes)
-        cs = (_size * max(n, 1))(*[_uint(s, "size") for s in sizes])
-        offs = (_u64 * max(n, 1))()
+        if n == 0:
+            return []
+        cs = (_size * n)(*[_uint(s, "size") for s in sizes])
+        offs = (_u64 * n)()
         rc = -1
         with self._h as p:
             try:

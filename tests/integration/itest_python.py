@@ -1316,6 +1316,11 @@ def blocks_and_names():
         batch = p.alloc_batch([16, 32, 64])
         assert len(set(batch)) == 3
         p.free_batch(batch)
+        # An empty batch is no blocks, as free_batch([]) frees none: it
+        # was EINVAL, "not the start of a live block".
+        assert p.alloc_batch([]) == [] and p.free_batch([]) is None
+        expect_error(errno.E2BIG, p.alloc_batch,
+                     [16] * (poolclient.BATCH_MAX + 1))
         expect_error(errno.EINVAL, p.free_batch, [z, z])
         for i in range(3):
             p.publish("pylist/%d" % i, p.alloc(10 + i))
