@@ -620,8 +620,14 @@ class Connection(_Closing):
                                            ctypes.byref(ptr))
         if rc < 0:
             raise _connect_failure(rc)
-        self._h = _Handle(ptr.value, "connection")
-        self._pools = weakref.WeakSet()
+        try:
+            self._pools = weakref.WeakSet()
+            self._h = _Handle(ptr.value, "connection")	# the last step
+        except BaseException:
+            # A signal's exception as the connection comes, before the
+            # caller has it: nobody else could close it.
+            _lib.pool_disconnect(ptr)
+            raise
 
     @property
     def closed(self):
@@ -657,12 +663,20 @@ class Connection(_Closing):
         out = ctypes.c_void_p()
         bname = _name(name, "pool name")
         with self._h as c:
-            _check(fn(c, bname, ctypes.byref(out)))
-            # Listed before the call ends: a close that waits for it
-            # then sees the pool it must mark closed.
-            p = Pool(self, out.value, bname.decode(errors="replace"),
-                     read_only)
-            self._pools.add(p)
+            rc, p = fn(c, bname, ctypes.byref(out)), None
+            try:
+                _check(rc)
+                # Listed before the call ends: a close that waits for it
+                # then sees the pool it must mark closed.
+                p = Pool(self, out.value, bname.decode(errors="replace"),
+                         read_only)
+                self._pools.add(p)
+            except BaseException:
+                # A signal's exception as the handle comes, before the
+                # caller has it (a Pool made closes when collected).
+                if rc == 0 and p is None:
+                    _lib.pool_close(out.value)
+                raise
         return p
 
     def create_pool(self, name, max_size, granularity=0, mode=0, quota=0,

@@ -1603,6 +1603,56 @@ def an_exception_as_an_alloc_returns_leaves_nothing():
 
 
 @test
+def an_exception_as_a_connect_or_open_returns_leaves_nothing_open():
+    """An exception that comes as connect or open returns with the new
+    connection or handle, before the caller has it (raised by a profile
+    hook at the binding's first call after the library's, where a
+    signal handler's would be), closes it: the connection stayed open
+    until the process ended (the daemon counts connections per uid),
+    the handle until its connection's close."""
+    with poolclient.connect() as w:
+        conns = w.daemon_stats().connections
+        handles = w.stats("py").clients
+        child = subprocess.Popen(
+            [sys.executable, "-c",
+             "import sys\n"
+             "import poolclient\n"
+             "class Stop(Exception):\n"
+             "    pass\n"
+             "armed = None\n"
+             "def hook(frame, event, arg):\n"
+             "    global armed\n"
+             "    if event == 'call' and "
+             "frame.f_code.co_qualname == armed:\n"
+             "        armed = None\n"
+             "        raise Stop\n"
+             "c = poolclient.connect()\n"
+             "for what, call in (('_Handle.__init__', poolclient.connect),\n"
+             "                   ('_check', lambda: c.open('py'))):\n"
+             "    armed = what\n"
+             "    sys.setprofile(hook)\n"
+             "    try:\n"
+             "        kept = call()\n"
+             "        print('not stopped', flush=True)\n"
+             "    except Stop:\n"
+             "        print('stopped', flush=True)\n"
+             "    sys.setprofile(None)\n"
+             "sys.stdin.read()\n"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            env=dict(os.environ, PYTHONPATH=os.path.join(SRC, "client")))
+        try:
+            said = [child.stdout.readline().strip() for _ in range(2)]
+            assert said == ["stopped"] * 2, said
+            now = (w.daemon_stats().connections, w.stats("py").clients)
+            assert now == (conns + 1, handles), \
+                "connections %d -> %d, handles %d -> %d" % (
+                    conns, now[0], handles, now[1])
+        finally:
+            child.communicate("", timeout=60)
+        assert child.returncode == 0, child.returncode
+
+
+@test
 def a_finite_wait_ends_at_its_time():
     """A wait longer than one part of the wait and not a whole number of
     them ends with ETIMEDOUT once its time has passed, never before,
