@@ -20,6 +20,7 @@ import errno
 import gc
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -272,6 +273,58 @@ def constants_match_the_c_header():
     for name, value in copies.items():
         assert value == header[name], "%s: C %d, Python %d" % (
             name, header[name], value)
+
+
+def ctypes_for(decl, mirrors):
+    """The ctypes type a C declaration of poolclient.h (a result, or a
+    parameter without its name) calls for: c_void_p for the opaque
+    handles, c_char_p for strings, the mirror for a structure."""
+    t = " ".join(decl.replace("const", " ").replace("*", " * ").split())
+    if t in ("struct pool *", "struct pool_conn *", "void *"):
+        return ctypes.c_void_p
+    if t == "char *":
+        return ctypes.c_char_p
+    if t == "void":
+        return None
+    if t.endswith(" *"):
+        return ctypes.POINTER(ctypes_for(t[:-2], mirrors))
+    if t.startswith("struct "):
+        return getattr(poolclient, mirrors[t[len("struct "):]])
+    return {"size_t": ctypes.c_size_t, "pool_off_t": ctypes.c_uint64,
+            "uint64_t": ctypes.c_uint64, "uint32_t": ctypes.c_uint32,
+            "int": ctypes.c_int, "unsigned": ctypes.c_uint}[t]
+
+
+@test
+def prototypes_match_the_c_header():
+    """Every function the binding calls has, in its ctypes prototype, the
+    result and the parameters poolclient.h declares, one by one: a
+    parameter added or widened in C would otherwise be passed wrong with
+    no error (ctypes trusts argtypes)."""
+    mirrors = {"pool_create_opts": "_CreateOpts", "pool_set_opts": "_SetOpts",
+               "pool_stats": "_Stats", "pool_client_info": "_ClientInfo",
+               "pool_persisted": "_Persisted", "pool_named": "_Named",
+               "pool_daemon_stats": "_DaemonStats",
+               "pool_block_info": "_BlockInfo"}
+    with open(os.path.join(SRC, "client", "poolclient.h")) as f:
+        header = f.read()
+    declared = {}
+    for m in re.finditer(r"POOL_API\s+([^;(]*?)\b(pool_\w+)\s*\(([^)]*)\)"
+                         r"\s*;", header):
+        params = [re.sub(r"\w+$", "", p.strip()).strip()
+                  for p in m.group(3).split(",")]
+        declared[m.group(2)] = (m.group(1), params)
+    protos = sys.modules["poolclient_lib"]._PROTOS
+    assert len(protos) > 40, len(protos)
+    for name, res, args in protos:
+        assert name in declared, "%s: not in poolclient.h" % name
+        cres, cparams = declared[name]
+        assert res is ctypes_for(cres, mirrors), (name, cres, res)
+        assert len(args) == len(cparams), (name, cparams, args)
+        for i, (arg, cparam) in enumerate(zip(args, cparams)):
+            assert arg is ctypes_for(cparam, mirrors), \
+                "%s: parameter %d is %s in C, %s in ctypes" % (
+                    name, i + 1, cparam, arg.__name__)
 
 
 @test
