@@ -34,6 +34,7 @@ import math
 import numbers
 import operator
 import os
+import sys
 import threading
 import time
 import typing
@@ -439,48 +440,77 @@ def _array(fn, cls, *args):
 _handles = weakref.WeakSet()
 
 
-def _new_cond():
-    """A connection's condition.  Reentrant: the collector may run a
-    finalizer, which closes a dropped pool of the same connection, in a
-    thread that holds it."""
-    return threading.Condition(threading.RLock())
+def _running_frames():
+    """The ids of every frame on a thread's stack now."""
+    live = set()
+    for f in list(sys._current_frames().values()):
+        while f is not None:
+            live.add(id(f))
+            f = f.f_back
+    return live
 
 
 class _Handle:
     """A C pointer that calls may use from many threads while one close
     waits for them: no call runs on a freed pointer.  A pool's handle
-    shares its connection's condition (conn), so that the connection's
-    close can wait for the calls on all of them at once and decide, with
-    none under way, whether a buffer forbids it."""
+    shares its connection's lock and condition (conn), so that the
+    connection's close can wait for the calls on all of them at once and
+    decide, with none under way, whether a buffer forbids it.
+
+    A call is known by its frame, not counted: a signal handler's
+    exception (Ctrl-C) can come as __exit__ is entered, before it runs a
+    line, and a count left up would hold a close back for ever.  A close
+    waits for the calls whose frames are still on a thread's stack."""
 
     def __init__(self, ptr, what, conn=None):
         self._ptr, self._what = ptr, what
-        self._busy = 0
+        self._calls = {}	# frame of a call under way: its depth
         self._closing = 0	# closes waiting for the calls to end
         self._conn = conn
         if conn is None:
-            self._idle = _new_cond()
+            self._new_lock()
         _handles.add(self)
+
+    def _new_lock(self):
+        # Reentrant: the collector may run a finalizer, which closes a
+        # dropped pool of the same connection, in a thread that holds
+        # it.  Taken with `with` directly, never through the condition,
+        # whose __exit__ is Python's and so may not run (see above).
+        self._lock = threading.RLock()
+        self._idle = threading.Condition(self._lock)
+
+    @property
+    def lock(self):
+        """The lock this handle's records are guarded by."""
+        return self._lock if self._conn is None else self._conn._lock
 
     @property
     def cond(self):
-        """The condition this handle's counts are guarded by."""
+        """The condition that a close waits on, on lock."""
         return self._idle if self._conn is None else self._conn._idle
 
     def __enter__(self):
-        with self.cond:
+        frame = sys._getframe(1)
+        with self.lock:
             if self._ptr is None or self._closing:
                 raise PoolError(_errno.EBADF, self._what + " is closed")
-            self._busy += 1
+            self._calls[frame] = self._calls.get(frame, 0) + 1
             return self._ptr
 
     def __exit__(self, *exc):
-        cond = self.cond
-        with cond:
-            self._busy -= 1
+        frame = sys._getframe(1)
+        with self.lock:
+            depth = self._calls.pop(frame, 1) - 1
+            if depth:
+                self._calls[frame] = depth
             # Only a close waits for the calls to end: no wakeup else.
-            if self._closing and not self._busy:
-                cond.notify_all()
+            # (Not only at the last: frames of broken calls may stay.)
+            if self._closing:
+                self.cond.notify_all()
+
+    def in_use(self, live):
+        """Whether a call is under way (live: _running_frames())."""
+        return any(id(f) in live for f in self._calls)
 
     @property
     def closed(self):
@@ -501,22 +531,31 @@ class _Handle:
 
 
 def _take_all(handles, refuse, first=()):
-    """The pointers of handles (of one connection: one condition), once
-    no call uses any of them and refuse() has not raised, which it is
+    """The pointers of handles (of one connection: one lock), once no
+    call uses any of them and refuse() has not raised, which it is
     called to do then: first the pointers of handles in first, waited
     for before the others are listed (a connection's, before its pools',
     which its calls may open), then those of handles() if it is a
     function.  None for each closed before."""
-    cond = (first or handles)[0].cond
+    h0 = (first or handles)[0]
+    lock, cond = h0.lock, h0.cond
     waiting = []
 
     def wait_for(hs):
         for h in hs:
             h._closing += 1
             waiting.append(h)
-        cond.wait_for(lambda: not any(h._busy for h in hs))
+        def idle():
+            live = _running_frames()
+            return not any(h.in_use(live) for h in hs)
 
-    with cond:
+        cond.wait_for(idle)
+        for h in hs:
+            # The frames left are those of calls an exception broke
+            # out of as they ended: gone, and what they held with them.
+            h._calls.clear()
+
+    with lock:
         try:
             wait_for(first)
             hs = list(handles() if callable(handles) else handles)
@@ -540,9 +579,9 @@ def _after_fork():
     them; a close must not wait for them (the C library answers ECHILD
     for the handles, and closing them frees only the child's memory)."""
     for h in list(_handles):
-        h._busy, h._closing = 0, 0
+        h._calls, h._closing = {}, 0
         if h._conn is None:
-            h._idle = _new_cond()
+            h._new_lock()
 
 
 os.register_at_fork(after_in_child=_after_fork)

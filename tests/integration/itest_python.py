@@ -1706,6 +1706,41 @@ def an_exception_as_a_connect_or_open_returns_leaves_nothing_open():
 
 
 @test
+def close_after_signals_broke_calls():
+    """A close after many calls that a signal handler's exception broke
+    (SIGALRM every 30 us while the calls go on, each raising) closes at
+    once: an exception raised as a call's with block exited, before its
+    count of calls under way went down, left the count up for ever, and
+    the close (a `finally: close()` after Ctrl-C, or the collector's at
+    exit) waited for ever (faulthandler ends such a child after 20 s here)."""
+    out = run_py(
+        "import faulthandler, signal\n"
+        "faulthandler.dump_traceback_later(20, exit=True)\n"
+        "class Stop(Exception):\n"
+        "    pass\n"
+        "def stop(*a):\n"
+        "    raise Stop\n"
+        "signal.signal(signal.SIGALRM, stop)\n"
+        "c = poolclient.connect()\n"
+        "p = c.open('py')\n"
+        "stopped = 0\n"
+        "for i in range(3000):\n"
+        "    try:\n"
+        "        try:\n"
+        "            signal.setitimer(signal.ITIMER_REAL, 30e-6)\n"
+        "            c.check('py') if i % 2 else p.free(p.alloc(64))\n"
+        "        finally:\n"
+        "            signal.setitimer(signal.ITIMER_REAL, 0)\n"
+        "    except Stop:\n"
+        "        stopped += 1\n"
+        "p.close()\n"
+        "c.close()\n"
+        "faulthandler.cancel_dump_traceback_later()\n"
+        "print(stopped > 0, p.closed and c.closed)\n")
+    assert out.split() == ["True", "True"], out
+
+
+@test
 def a_finite_wait_ends_at_its_time():
     """A wait longer than one part of the wait and not a whole number of
     them ends with ETIMEDOUT once its time has passed, never before,
