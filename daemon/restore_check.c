@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -131,6 +132,29 @@ same_memfd_before(const int *fds, size_t i)
 	return -1;
 }
 
+/*
+ * When each block became persistent, if the state says: a time the clock
+ * has passed (the daemon read it; a later one would show the block 0 ms
+ * old, and refuse every guarded free of it, until then), and none (0) for
+ * a block that is not persistent, as state_save.c writes them.
+ */
+static bool
+persist_times_valid(const Poolmgrd__PoolState *ps)
+{
+	struct timespec ts;
+	uint64_t now;
+	size_t i;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	for (i = 0; i < ps->n_block_persisted_ns; i++)
+		if (ps->block_persisted_ns[i] > now ||
+		    (ps->block_persisted_ns[i] &&
+		     ps->block_persister[i] == NO_PERSISTER))
+			return false;
+	return true;
+}
+
 static int
 check_blocks(const Poolmgrd__PoolState *ps, char *why, size_t len)
 {
@@ -155,6 +179,10 @@ check_blocks(const Poolmgrd__PoolState *ps, char *why, size_t len)
 				       (unsigned long long)size);
 		end = off + size;
 	}
+	if (!persist_times_valid(ps))
+		return state_why(why, len, "pool %s: a persist time after "
+			       "now, or of a block that is not persistent",
+			       ps->name);
 	return 0;
 }
 

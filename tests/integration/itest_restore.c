@@ -27,6 +27,13 @@
  *       fresh start), and not one byte of any memfd was punched (the
  *       clients still map them).
  *
+ *   persist_times_restored  the good state with the span's persist time
+ *       (PoolState.block_persisted_ns) a minute ago: listed a minute
+ *       old, refused by pool_free_persisted for an hour (-ESTALE), ended
+ *       for a minute;
+ *   each bad persist time (arrays of another length, a time after now,
+ *       a time for a block that is not persistent): refused as above.
+ *
  *   first_version_restored  the same good state as version 1, the one an
  *       image before names and unsent replies writes: restored as well
  *       (an upgrade restarts into this image from such a one);
@@ -79,6 +86,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -583,6 +591,99 @@ block_held_by_nobody(void **state)
 	(void)state;
 	forged_init(&f);
 	f.persister[1] = NO_PERSISTER;
+	refuse(&f, NULL, 0, -1);
+}
+
+/* CLOCK_MONOTONIC now: the clock of PoolState.block_persisted_ns. */
+static uint64_t
+monotonic_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+#define MINUTE_NS 60000000000ull
+
+/* The forged state with persist times: none for block 0, t for the span. */
+static void
+forged_times(struct forged *f, uint64_t *times, uint64_t t)
+{
+	times[0] = 0;
+	times[1] = t;
+	f->pool.n_block_persisted_ns = 2;
+	f->pool.block_persisted_ns = times;
+}
+
+static void
+persist_times_restored(void **state)
+{
+	struct pool_block_info *b;
+	uint64_t times[2], from = SPAN_OFF;
+	struct pool_conn *c;
+	struct forged f;
+	struct pool *p;
+	struct run r;
+	size_t n;
+	int done;
+
+	(void)state;
+	forged_init(&f);
+	forged_times(&f, times, monotonic_now_ns() - MINUTE_NS);
+	run_start(&r, &f.st, NULL, 0, -1);
+	assert_true(log_says(&r, "restarted in place: 1 pool, 2 blocks, "
+			     "1 client"));
+	EXPECT_RC(pool_connect(r.sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &p), 0);
+	EXPECT_RC(pool_blocks(c, "a", 0, 0, &from, &b, &n, &done), 0);
+	assert_true(n > 0 && b[0].offset == SPAN_OFF);
+	assert_true(b[0].persisted_ms >= 60000 && b[0].persisted_ms < 3600000);
+	free(b);
+	EXPECT_RC(pool_free_persisted(p, SPAN_OFF, 3600000), -ESTALE);
+	EXPECT_RC(pool_free_persisted(p, SPAN_OFF, 60000), 0);
+	pool_close(p);
+	pool_disconnect(c);
+	run_stop(&r);
+}
+
+static void
+persist_times_of_another_length(void **state)
+{
+	uint64_t times[2];
+	struct forged f;
+
+	(void)state;
+	forged_init(&f);
+	forged_times(&f, times, monotonic_now_ns() - MINUTE_NS);
+	f.pool.n_block_persisted_ns = 1;
+	refuse(&f, NULL, 0, -1);
+}
+
+/* No daemon read its clock an hour from now: the span's age would be 0
+ * for an hour, and every guarded free of it refused. */
+static void
+persist_time_after_now(void **state)
+{
+	uint64_t times[2];
+	struct forged f;
+
+	(void)state;
+	forged_init(&f);
+	forged_times(&f, times, monotonic_now_ns() + 60 * MINUTE_NS);
+	refuse(&f, NULL, 0, -1);
+}
+
+static void
+persist_time_of_a_block_not_persistent(void **state)
+{
+	uint64_t times[2];
+	struct forged f;
+
+	(void)state;
+	forged_init(&f);
+	forged_times(&f, times, monotonic_now_ns() - MINUTE_NS);
+	times[0] = times[1];
 	refuse(&f, NULL, 0, -1);
 }
 
@@ -1389,6 +1490,12 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(good_state_restored, run_reap),
 		cmocka_unit_test_teardown(undecodable, run_reap),
+		cmocka_unit_test_teardown(persist_times_restored, run_reap),
+		cmocka_unit_test_teardown(persist_times_of_another_length,
+					  run_reap),
+		cmocka_unit_test_teardown(persist_time_after_now, run_reap),
+		cmocka_unit_test_teardown(
+		    persist_time_of_a_block_not_persistent, run_reap),
 		cmocka_unit_test_teardown(first_version_restored, run_reap),
 		cmocka_unit_test_teardown(second_version_restored, run_reap),
 		cmocka_unit_test_teardown(other_version, run_reap),
