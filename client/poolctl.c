@@ -355,7 +355,9 @@ static const struct cmd cmds[] = {
 	  "PERSISTED for how long).  A block listed may be freed by its\n"
 	  "consumer meanwhile and its place taken by a new one; with\n"
 	  "--older-than only blocks persistent for at least SECONDS are\n"
-	  "ended, so a new one at the same offset is refused, untouched.\n"
+	  "ended, so a new one at the same offset is refused, untouched,\n"
+	  "while it is younger than SECONDS: free within the age listed\n"
+	  "(rounded down) of the listing, or give at least the time since.\n"
 	  "See also sweep.\n"
 	  "  --older-than SECONDS  end only blocks persistent this long\n"
 	  "                        (whole seconds)\n" },

@@ -20,17 +20,20 @@
  * freed by its consumer since, and a new one made at its offset.  With
  * --older-than SECONDS each free is pool_free_persisted's, which the
  * daemon refuses (-ESTALE) for a block persistent for less: the new
- * block, younger than what was listed, is left alone.
+ * block is left alone while it is younger than SECONDS.  The age is the
+ * block's at the free, not at the listing: SECONDS must be at least the
+ * time since the listing, or the new block may be old enough by then.
  *
  * `poolctl sweep POOL --older-than SECONDS` is what a timer can run:
  * every persistent block without a name, listed a page at a time, that
  * has been persistent for at least that long is ended, each free guarded
- * the same way.  A block that changed between its page and its free (its
- * consumer freed it, a new one took its place, a name took it) is passed
- * over in silence: the sweep ends only what is still left behind.  It
- * says what it ended: "freed N blocks (SIZE)", or with --json
- * {"pool", "freed": [...], "bytes"}.  Both commands live here: each ends
- * blocks by offset, for an operator.
+ * by the age its page listed (at least SECONDS, and more than a block
+ * made at its offset since the page could be).  A block that changed
+ * between its page and its free (its consumer freed it, a new one took
+ * its place, a name took it) is passed over in silence: the sweep ends
+ * only what is still left behind.  It says what it ended: "freed N
+ * blocks (SIZE)", or with --json {"pool", "freed": [...], "bytes"}.  Both
+ * commands live here: each ends blocks by offset, for an operator.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -197,7 +200,9 @@ sweep_page(struct pool *p, const struct pool_block_info *b, size_t n,
 	for (i = 0; i < n; i++) {
 		if (!left_behind(&b[i], min_ms))
 			continue;
-		error = pool_free_persisted(p, b[i].offset, min_ms);
+		/* The age listed: a block made there since is younger. */
+		error = pool_free_persisted(p, b[i].offset,
+		    b[i].persisted_ms);
 		if (error == 0)
 			error = swept_add(sw, b[i].offset, b[i].usable_size);
 		else if (error == -ESTALE || error == -EINVAL ||

@@ -2193,8 +2193,10 @@ free_ends_what_was_left(void **state)
 
 /*
  * A block listed as left behind, freed by its consumer meanwhile, and a
- * new one made at its offset: `free --older-than` spares the new one.
- * `blocks` shows for how long each has been persistent.
+ * new one made at its offset: `free --older-than` spares the new one
+ * while it is younger than the age given, and ends it once it is older
+ * (the age is checked at the free, not at the listing: the limit the
+ * manual states).  `blocks` shows for how long each has been persistent.
  */
 static void
 free_older_than_spares_a_new_block(void **state)
@@ -2257,6 +2259,7 @@ free_older_than_spares_a_new_block(void **state)
 	st = harness_stats(p);
 	assert_int_equal(st.persistent_blocks, 1);
 
+	/* The new block itself, a second later: older than asked now. */
 	usleep(1100 * 1000);
 	rc = ctl("--json=short free p --older-than 1 %#llx",
 		 (unsigned long long)left);
