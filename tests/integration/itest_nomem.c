@@ -1118,7 +1118,7 @@ calloc_in_steps_failing(unsigned m)
 	return rc;
 }
 
-/* More than a calloc in steps makes (a queue record, a waiter, ...). */
+/* More than a calloc in steps makes (a queue record, its copy, ...). */
 #define STEPS_FAILED 8
 
 /*
