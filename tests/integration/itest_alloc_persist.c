@@ -67,6 +67,12 @@
  *       one old enough ends; -EINVAL (no block), -EPERM (held, not
  *       persistent), -EBUSY (named), -EACCES (a read-only handle) change
  *       nothing; a handle that holds the block keeps its reference;
+ *   persist_times_follow_every_path  a block made persistent and ended
+ *       each way (a Free or FreePersisted of another handle, a name
+ *       unpublished or replaced, a FreeBatch, an eviction, a forced
+ *       destroy), before and after a restart in place, and persisted again
+ *       at the same offset each time: no persist time is left behind (the
+ *       daemon would stop at that persist) and none missing (Check);
  *   crash_keeps_them       under systemd's fd store (played by the test,
  *       harness_store.h), two such blocks, one of them zeroed in steps
  *       after a wait, and a plain one; poolmgrd SIGKILLed and started
@@ -1046,6 +1052,156 @@ ended_by_age(void **state)
 	pool_close(p);
 }
 
+/* The default pool without max_blocks_per_session, which the next needs. */
+static int
+setup_unbounded(void **state)
+{
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	if (harness_start(&d, "[pool default]\nsize = 16M\n") != 0)
+		return -1;
+	return pool_connect(d.sock, &conn) == 0 ? 0 : -1;
+}
+
+/* A block of size made and persisted by p, which keeps its reference. */
+static pool_off_t
+persisted_block(struct pool *p, size_t size)
+{
+	pool_off_t off;
+
+	EXPECT_RC(pool_alloc(p, size, &off), 0);
+	EXPECT_RC(pool_persist(p, off), 0);
+	return off;
+}
+
+/* Ended by a Free of a handle holding none, made again there, persisted. */
+static void
+again_after_free(struct pool *p, struct pool *other)
+{
+	pool_off_t a = persisted_block(p, 4096), again;
+
+	EXPECT_RC(pool_free(p, a), 0);
+	EXPECT_RC(pool_free(other, a), 0);
+	EXPECT_RC(pool_alloc(p, 4096, &again), 0);
+	assert_int_equal(again, a);
+	EXPECT_RC(pool_persist(p, again), 0);
+	EXPECT_RC(pool_free_persisted(other, again, 0), 0);
+	EXPECT_RC(pool_persist(p, again), 0);
+	harness_expect_checked(conn, "default");
+	EXPECT_RC(pool_free_persisted(other, again, 0), 0);
+	EXPECT_RC(pool_free(p, again), 0);
+}
+
+/* Persisted by a name, ended by its unpublish or its replacement. */
+static void
+again_after_names(struct pool *p)
+{
+	pool_off_t x, y;
+
+	EXPECT_RC(pool_alloc(p, 100, &x), 0);
+	EXPECT_RC(pool_alloc(p, 100, &y), 0);
+	EXPECT_RC(pool_publish(p, x, "n"), 0);
+	EXPECT_RC(pool_unpublish(p, "n"), 0);
+	EXPECT_RC(pool_persist(p, x), 0);
+	EXPECT_RC(pool_free_persisted(p, x, 0), 0);
+	EXPECT_RC(pool_publish(p, x, "n"), 0);
+	EXPECT_RC(pool_publish_replace(p, y, "n"), 0);	/* x ends */
+	EXPECT_RC(pool_persist(p, x), 0);
+	EXPECT_RC(pool_publish_replace(p, x, "n"), 0);	/* y ends */
+	EXPECT_RC(pool_persist(p, y), 0);
+	harness_expect_checked(conn, "default");
+	EXPECT_RC(pool_unpublish(p, "n"), 0);
+	EXPECT_RC(pool_free_persisted(p, y, 0), 0);
+	EXPECT_RC(pool_free(p, x), 0);
+	EXPECT_RC(pool_free(p, y), 0);
+}
+
+/* Ended by a FreeBatch of another handle, made again, persisted. */
+static void
+again_after_batch(struct pool *p, struct pool *other)
+{
+	pool_off_t b[3], again;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		b[i] = persisted_block(p, 200);
+		EXPECT_RC(pool_free(p, b[i]), 0);
+	}
+	EXPECT_RC(pool_free_batch(other, 3, b), 0);
+	for (i = 0; i < 3; i++) {
+		EXPECT_RC(pool_alloc(p, 200, &again), 0);
+		EXPECT_RC(pool_persist(p, again), 0);
+		EXPECT_RC(pool_free(p, again), 0);
+		b[i] = again;
+	}
+	harness_expect_checked(conn, "default");
+	EXPECT_RC(pool_free_batch(other, 3, b), 0);
+}
+
+/* An evictable name evicted for an allocation's room: its place again. */
+static void
+again_after_eviction(void)
+{
+	struct pool_create_opts o = {.max_size = 4 * MiB};
+	pool_off_t big, room, again;
+	struct pool *q;
+	size_t usable;
+
+	EXPECT_RC(pool_create(conn, "ev", &o), 0);
+	EXPECT_RC(pool_open(conn, "ev", &q), 0);
+	EXPECT_RC(pool_set_cache(q, 0), 0);
+	EXPECT_RC(pool_alloc(q, 3 * MiB, &big), 0);
+	EXPECT_RC(pool_publish_flags(q, big, "e", POOL_PUBLISH_EVICTABLE), 0);
+	EXPECT_RC(pool_free(q, big), 0);
+	EXPECT_RC(pool_alloc(q, 2 * MiB, &room), 0);
+	EXPECT_RC(pool_lookup(q, "e", &again, &usable), -ENOENT);
+	EXPECT_RC(pool_free(q, room), 0);
+	EXPECT_RC(pool_alloc(q, 3 * MiB, &again), 0);
+	assert_int_equal(again, big);
+	EXPECT_RC(pool_persist(q, again), 0);
+	harness_expect_checked(conn, "ev");
+	/* Destroyed with it by force, and made again: a pool of its own. */
+	EXPECT_RC(pool_destroy_force(conn, "ev"), 0);
+	pool_close(q);
+	EXPECT_RC(pool_create(conn, "ev", &o), 0);
+	EXPECT_RC(pool_open(conn, "ev", &q), 0);
+	EXPECT_RC(pool_alloc(q, 3 * MiB, &again), 0);
+	EXPECT_RC(pool_persist(q, again), 0);
+	harness_expect_checked(conn, "ev");
+	pool_close(q);
+	EXPECT_RC(pool_destroy_force(conn, "ev"), 0);
+}
+
+/*
+ * Each way a block becomes persistent and stops, then a persist at the
+ * same offset, across a restart in place too: the daemon keeps one persist
+ * time per persistent block and no other (a time left behind would stop
+ * it at the next persist there, one missing fails Check).
+ */
+static void
+persist_times_follow_every_path(void **state)
+{
+	struct pool *p, *other;
+
+	(void)state;
+	EXPECT_RC(pool_open(conn, "default", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 0), 0);
+	EXPECT_RC(pool_open(conn, "default", &other), 0);
+	EXPECT_RC(pool_set_cache(other, 0), 0);
+	again_after_free(p, other);
+	again_after_names(p);
+	again_after_batch(p, other);
+	again_after_eviction();
+	assert_int_equal(harness_restart_in_place(&d), 0);
+	harness_expect_checked(conn, "default");
+	again_after_free(p, other);
+	again_after_batch(p, other);
+	assert_int_equal(harness_stats_of(conn, "default").live_blocks, 0);
+	harness_expect_checked(conn, "default");
+	pool_close(other);
+	pool_close(p);
+}
+
 static struct harness_store store;
 
 static int
@@ -1160,6 +1316,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(quota_with_a_cache, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(ended_by_age, setup, teardown),
+		cmocka_unit_test_setup_teardown(persist_times_follow_every_path,
+						setup_unbounded, teardown),
 		cmocka_unit_test_setup_teardown(crash_keeps_them, store_setup,
 						store_teardown),
 	};
