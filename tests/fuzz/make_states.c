@@ -11,6 +11,13 @@
  *
  *   tests/fuzz/corpus/fuzz_restore/limit-*
  *
+ * And when the persistent blocks became so (block_persisted_ns): long
+ * ago, or none at all (0: since the restore), restored; a time after any
+ * now, one for the block that is not persistent, or arrays of another
+ * length, refused.
+ *
+ *   tests/fuzz/corpus/fuzz_restore/persist-*
+ *
  * Each seed is one pool "a" of 1 MiB and one client whose handle 5
  * holds a small block and the block of the evictable name n3; n1 (also
  * evictable) and n2 (kept) are held by their names only.  The good ones
@@ -388,6 +395,36 @@ limit_states(void)
 	}
 }
 
+/* The spans' persist times: restored as saved, or the state refused. */
+static void
+persist_time_states(void)
+{
+	static const struct {
+		const char *name;
+		uint64_t first, span;	/* block 0's, each span's */
+		size_t n;
+	} cases[] = {
+		{"persist-times", 0, 1000000000, NBLOCKS},
+		{"persist-times_zero", 0, 0, NBLOCKS},
+		{"persist-time_after_now", 0, UINT64_MAX, NBLOCKS},
+		{"persist-time_unpersisted", 1000000000, 1000000000, NBLOCKS},
+		{"persist-times_short", 0, 1000000000, NBLOCKS - 1},
+	};
+	uint64_t times[NBLOCKS];
+	struct named_state f;
+	size_t i, k;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		named_init(&f);
+		times[0] = cases[i].first;
+		for (k = 1; k < NBLOCKS; k++)
+			times[k] = cases[i].span ? cases[i].span - k : 0;
+		f.pool.n_block_persisted_ns = cases[i].n;
+		f.pool.block_persisted_ns = times;
+		write_state_as(cases[i].name, &f);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -401,6 +438,7 @@ main(int argc, char **argv)
 	wrapping_states();
 	oversized_states();
 	limit_states();
+	persist_time_states();
 	printf("make_states: %u files\n", nfiles);
 	return 0;
 }
