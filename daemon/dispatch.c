@@ -400,8 +400,11 @@ dispatch_wake(void)
 		next = TAILQ_NEXT(w, entry);
 		if (dpool_release_passed(w->mark) ||
 		    (w->settle && (now ? now : (now = dispatch_now_ns())) -
-		     w->since_ns >= settle_wait_ns()))
-			peer_resume(w->peer);	/* may free w, only w */
+		     w->since_ns >= settle_wait_ns())) {
+			/* May end w, or hold it again at the tail; its
+			 * session stays (peer_resume frees no peer). */
+			peer_resume(w->peer);
+		}
 	}
 }
 
