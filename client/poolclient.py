@@ -1100,6 +1100,19 @@ class Pool(_Closing):
         """Give the pool a reference: the block outlives every handle."""
         self._call(_lib.pool_persist, _uint(offset, "offset"))
 
+    def free_persisted(self, offset, min_age):
+        """End what a program left behind: drop the pool's reference to
+        the persistent block at offset (freeing it unless a handle holds
+        it), only if it has been persistent for at least min_age seconds
+        (rounded down to a millisecond; BlockInfo.persisted_ms says how
+        long).  ESTALE, nothing changed, for a younger block: perhaps
+        one made at the offset since it was listed."""
+        age = _seconds(min_age, "min_age")
+        if not 0 <= age < 2**64 // 1000:
+            raise _bad("min_age %r out of range" % (age,))
+        self._call(_lib.pool_free_persisted, _uint(offset, "offset"),
+                   int(age * 1000))
+
     def usable_size(self, offset):
         """The real (rounded) size of the block at offset."""
         out = _size()

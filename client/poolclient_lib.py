@@ -158,6 +158,7 @@ _PROTOS = (
     ("pool_free_batch", ctypes.c_int, [_P, _size, _OFFP]),
     ("pool_retain", ctypes.c_int, [_P, _u64]),
     ("pool_persist", ctypes.c_int, [_P, _u64]),
+    ("pool_free_persisted", ctypes.c_int, [_P, _u64, _u64]),
     ("pool_publish", ctypes.c_int, [_P, _u64, _S]),
     ("pool_publish_replace", ctypes.c_int, [_P, _u64, _S]),
     ("pool_publish_flags", ctypes.c_int, [_P, _u64, _S, ctypes.c_uint]),

@@ -423,6 +423,36 @@ def persistent_from_the_alloc_read_by_c():
 
 
 @test
+def free_persisted_by_age():
+    """free_persisted ends a persistent block only once it has been so
+    for min_age seconds (ESTALE before, nothing changed), as blocks()
+    lists its age; bad ages are refused before anything is asked."""
+    with poolclient.connect() as c, c.open("py") as p:
+        b = p.alloc(64, persist=True)
+        time.sleep(0.25)
+        info = next(i for i in c.blocks("py", start=b) if i.offset == b)
+        assert info.persistent and info.persisted_ms >= 250, info
+        expect_error(errno.ESTALE, p.free_persisted, b, 3600)
+        assert p.usable_size(b) >= 64
+        for bad in (-1, float("inf"), float("nan"), 2**64):
+            expect_error(errno.EINVAL, p.free_persisted, b, bad)
+        for bad in (None, "1", True):
+            try:
+                p.free_persisted(b, bad)
+            except TypeError:
+                pass
+            else:
+                raise AssertionError("min_age %r taken" % (bad,))
+        p.free_persisted(b, 0.25)
+        expect_error(errno.EINVAL, p.usable_size, b)
+        held = p.alloc(64)
+        expect_error(errno.EPERM, p.free_persisted, held, 0)
+        assert next(i for i in c.blocks("py", start=held)
+                    if i.offset == held).persisted_ms is None
+        p.free(held)
+
+
+@test
 def c_consumer_hex_offsets_and_misses():
     """The C consumer takes an offset as poolctl names prints it (0x...),
     says once of each block it cannot find why, in words of blocks and
