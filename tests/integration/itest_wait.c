@@ -395,38 +395,53 @@ trim_in_steps(void **state)
 	assert_int_equal(pool_trim(fx.pool), 0);
 }
 
+/*
+ * A trim of 31 MiB takes some 31 loop turns, a few milliseconds: a test
+ * process the machine stalls that long meanwhile finds it done, which
+ * shows nothing either way (seen once on a loaded machine).  So up to
+ * TRIM_TRIES rounds, until the other client's work comes back while the
+ * trim still goes on; then the trim must not have answered yet.
+ */
+#define TRIM_TRIES 5
+
 static void
 trim_lets_later_work_go_first(void **state)
 {
 	static pool_off_t kept_offs[16384];
-	size_t kept, left;
+	size_t kept, left = 0;
 	uint8_t *base, *block;
 	struct pool_stats st;
 	Poolmgr__Reply *r;
+	int round;
 
 	(void)state;
 	start();
-	small_blocks(kept_offs, 16384);		/* 31.25 MiB */
-	small_blocks_freed(kept_offs, 16384);
 	base = pool_ptr(fx.pool, 0);
-	kept = harness_resident_pages(base, 64 * MiB);
-	assert_true(kept * 4096 >= 30 * MiB);
-	raw_pool_request(fx.raw, 2, POOLMGR__REQUEST__BODY_TRIM);
-	others_go_on();
-	block = big_block_freed(MiB);
-	assert_int_equal(pool_stats(fx.pool, &st), 0);
-	assert_int_equal(st.allocated_bytes, 0);
-	assert_int_equal(harness_resident_pages(block, MiB), 0);
-	left = harness_resident_pages(base, 64 * MiB);
-	printf("trim: %zu pages kept, %zu left when the stats came\n", kept,
-	       left);
-	no_reply_yet("Trim");
-	assert_true(left > 0);
-	r = raw_reply(fx.raw, 2);
-	assert_int_equal(r->error, 0);
-	assert_int_equal(r->body_case, POOLMGR__REPLY__BODY_TRIM);
-	poolmgr__reply__free_unpacked(r, NULL);
-	assert_int_equal(harness_resident_pages(base, 64 * MiB), 0);
+	for (round = 0; round < TRIM_TRIES && left == 0; round++) {
+		small_blocks(kept_offs, 16384);		/* 31.25 MiB */
+		small_blocks_freed(kept_offs, 16384);
+		kept = harness_resident_pages(base, 64 * MiB);
+		assert_true(kept * 4096 >= 30 * MiB);
+		raw_pool_request(fx.raw, 2, POOLMGR__REQUEST__BODY_TRIM);
+		others_go_on();
+		block = big_block_freed(MiB);
+		assert_int_equal(pool_stats(fx.pool, &st), 0);
+		assert_int_equal(st.allocated_bytes, 0);
+		assert_int_equal(harness_resident_pages(block, MiB), 0);
+		left = harness_resident_pages(base, 64 * MiB);
+		printf("trim: %zu pages kept, %zu left when the stats came\n",
+		       kept, left);
+		if (left > 0)
+			no_reply_yet("Trim");
+		r = raw_reply(fx.raw, 2);
+		assert_int_equal(r->error, 0);
+		assert_int_equal(r->body_case, POOLMGR__REPLY__BODY_TRIM);
+		poolmgr__reply__free_unpacked(r, NULL);
+		assert_int_equal(harness_resident_pages(base, 64 * MiB), 0);
+	}
+	if (left == 0)
+		fail_msg("in %d rounds the trim was done before another "
+			 "client's stats came", TRIM_TRIES);
 }
 
 #define TRIM_STUCK 120	/* seconds */
