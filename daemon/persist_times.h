@@ -23,7 +23,7 @@
 struct persist_time {
 	RB_ENTRY(persist_time) entry;
 	uint64_t off;
-	uint64_t since_ns;	/* CLOCK_MONOTONIC when it became persistent */
+	uint64_t since_ns;	/* when it became persistent (CLOCK_BOOTTIME) */
 };
 RB_HEAD(persist_time_tree, persist_time);
 

@@ -414,6 +414,8 @@ int dpool_persist(struct dpool *p, struct handle *h, uint64_t off,
  * handle holds it (a name going, pool_names.c).
  */
 void dpool_unpersist(struct dpool *p, struct block *b);
+/* The clock of persist times (CLOCK_BOOTTIME), in ns. */
+uint64_t dpool_persist_clock_ns(void);
 /* For how long b has been persistent, in ns; 0 if it is not. */
 uint64_t dpool_persisted_for(const struct dpool *p, const struct block *b);
 /*
@@ -598,7 +600,7 @@ bool dpool_release_stopped(void);
  * Restarting in place (restart.c, restore.c).  dpool_restore_block makes
  * the live block [off, off + bi->size) in the engine (heap_reserve) and
  * the books, persistent if persister is not NO_PERSISTER since
- * persisted_ns (CLOCK_MONOTONIC; 0: now, as for a state saved without
+ * persisted_ns (dpool_persist_clock_ns; 0: now, as for a state saved without
  * it, or the journal's, which has none): 0 or -errno.
  * dpool_restore_hold gives open handle h a hold on the block at off, at
  * the head of its list (so a handle's holds go from its oldest): 0,

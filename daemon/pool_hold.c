@@ -209,13 +209,17 @@ holders_add(struct block *b, uint64_t d)
 		handle_set_bytes(hold_handle(hd), hold_handle(hd)->bytes + d);
 }
 
-/* CLOCK_MONOTONIC: a restart in place keeps the ages it saved. */
-static uint64_t
-monotonic_ns(void)
+/*
+ * CLOCK_BOOTTIME: the same across a restart in place, which keeps the
+ * ages it saved, and, unlike CLOCK_MONOTONIC, going on while the machine
+ * is suspended: a block left behind before a suspend is that much older.
+ */
+uint64_t
+dpool_persist_clock_ns(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_BOOTTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -223,7 +227,7 @@ int
 persist(struct dpool *p, struct block *b, uid_t uid, uint64_t since_ns)
 {
 	if (persist_times_add(&p->persist_times, b->off,
-			      since_ns ? since_ns : monotonic_ns()))
+			      since_ns ? since_ns : dpool_persist_clock_ns()))
 		return -ENOMEM;
 	holders_add(b, -b->size);
 	b->persister = uid;
@@ -388,7 +392,7 @@ dpool_persisted_for(const struct dpool *p, const struct block *b)
 	if (!block_persistent(b) ||
 	    !persist_times_find(&p->persist_times, b->off, &since))
 		return 0;
-	now = monotonic_ns();
+	now = dpool_persist_clock_ns();
 	return now > since ? now - since : 0;
 }
 

@@ -64,7 +64,7 @@ void charge_add(struct dpool *p, uid_t uid, uint64_t n, uint64_t blocks);
 /* Every holder's bytes, by d (two's complement to take away). */
 void holders_add(struct block *b, uint64_t d);
 /*
- * b becomes persistent, charged to uid, since since_ns (CLOCK_MONOTONIC;
+ * b becomes persistent, charged to uid, since since_ns (dpool_persist_clock_ns;
  * 0: now): 0, or -ENOMEM with nothing changed.  unpersist ends it.
  */
 int persist(struct dpool *p, struct block *b, uid_t uid, uint64_t since_ns);

@@ -141,12 +141,9 @@ same_memfd_before(const int *fds, size_t i)
 static bool
 persist_times_valid(const Poolmgrd__PoolState *ps)
 {
-	struct timespec ts;
-	uint64_t now;
+	uint64_t now = dpool_persist_clock_ns();
 	size_t i;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	for (i = 0; i < ps->n_block_persisted_ns; i++)
 		if (ps->block_persisted_ns[i] > now ||
 		    (ps->block_persisted_ns[i] &&

@@ -594,13 +594,13 @@ block_held_by_nobody(void **state)
 	refuse(&f, NULL, 0, -1);
 }
 
-/* CLOCK_MONOTONIC now: the clock of PoolState.block_persisted_ns. */
+/* CLOCK_BOOTTIME now: the clock of PoolState.block_persisted_ns. */
 static uint64_t
-monotonic_now_ns(void)
+boottime_now_ns(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_BOOTTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -630,7 +630,7 @@ persist_times_restored(void **state)
 
 	(void)state;
 	forged_init(&f);
-	forged_times(&f, times, monotonic_now_ns() - MINUTE_NS);
+	forged_times(&f, times, boottime_now_ns() - MINUTE_NS);
 	run_start(&r, &f.st, NULL, 0, -1);
 	assert_true(log_says(&r, "restarted in place: 1 pool, 2 blocks, "
 			     "1 client"));
@@ -655,7 +655,7 @@ persist_times_of_another_length(void **state)
 
 	(void)state;
 	forged_init(&f);
-	forged_times(&f, times, monotonic_now_ns() - MINUTE_NS);
+	forged_times(&f, times, boottime_now_ns() - MINUTE_NS);
 	f.pool.n_block_persisted_ns = 1;
 	refuse(&f, NULL, 0, -1);
 }
@@ -670,7 +670,7 @@ persist_time_after_now(void **state)
 
 	(void)state;
 	forged_init(&f);
-	forged_times(&f, times, monotonic_now_ns() + 60 * MINUTE_NS);
+	forged_times(&f, times, boottime_now_ns() + 60 * MINUTE_NS);
 	refuse(&f, NULL, 0, -1);
 }
 
@@ -682,7 +682,7 @@ persist_time_of_a_block_not_persistent(void **state)
 
 	(void)state;
 	forged_init(&f);
-	forged_times(&f, times, monotonic_now_ns() - MINUTE_NS);
+	forged_times(&f, times, boottime_now_ns() - MINUTE_NS);
 	times[0] = times[1];
 	refuse(&f, NULL, 0, -1);
 }
