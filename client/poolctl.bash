@@ -23,7 +23,7 @@
 _poolctl_long_opts=(--socket --json --help --version --force --size
 	--granularity --mode --quota --retain --page-size --numa-node
 	--numa-policy --format --timeout --owner --group --limit --pid
-	--handle --by-size --older-than)
+	--handle --by-size --older-than --dry-run)
 # Those whose value is the next word when not given after '='.
 _poolctl_value_opts=' --socket --size --granularity --mode --quota --retain
 	--page-size --numa-node --numa-policy --format --timeout --owner
@@ -53,7 +53,7 @@ _poolctl_cmd_opts()
 	free)
 		opts=(--older-than) ;;
 	sweep)
-		opts=(--older-than) ;;
+		opts=(--older-than --dry-run) ;;
 	*)
 		opts=() ;;
 	esac

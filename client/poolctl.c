@@ -60,6 +60,7 @@
 #define O_HANDLE	0x8000
 #define O_BY_SIZE	0x10000
 #define O_OLDER_THAN	0x20000
+#define O_DRY_RUN	0x40000
 
 /* getopt_long values of the long-only options. */
 enum {
@@ -80,6 +81,7 @@ enum {
 	OPT_PID,
 	OPT_HANDLE,
 	OPT_OLDER_THAN,
+	OPT_DRY_RUN,
 };
 
 struct cmd {
@@ -361,7 +363,8 @@ static const struct cmd cmds[] = {
 	  "See also sweep.\n"
 	  "  --older-than SECONDS  end only blocks persistent this long\n"
 	  "                        (whole seconds)\n" },
-	{ "sweep", cmd_sweep, 1, 1, O_OLDER_THAN, "POOL --older-than SECONDS",
+	{ "sweep", cmd_sweep, 1, 1, O_OLDER_THAN | O_DRY_RUN,
+	  "POOL --older-than SECONDS [--dry-run]",
 	  "end every block left persistent at least SECONDS ago",
 	  "End every persistent block of POOL without a name that has been\n"
 	  "persistent for at least SECONDS, as free --older-than would each\n"
@@ -372,7 +375,11 @@ static const struct cmd cmds[] = {
 	  "name took it) is passed over.  Prints 'freed N blocks (SIZE)';\n"
 	  "--json prints {\"pool\", \"freed\": [the offsets], \"bytes\"}.\n"
 	  "  --older-than SECONDS  the age of what was left behind (whole\n"
-	  "                        seconds; required)\n" },
+	  "                        seconds; required)\n"
+	  "  --dry-run             end nothing: list each block it would\n"
+	  "                        end (OFFSET SIZE uid PERSISTER AGE), then\n"
+	  "                        'would free N blocks (SIZE)' (JSON:\n"
+	  "                        \"would_free\"); read permission is enough\n" },
 	{ "trim", cmd_trim, 1, 1, 0, "POOL",
 	  "give a pool's free pages back to the OS",
 	  "Give every free page of POOL back to the OS now and print how many\n"
@@ -470,6 +477,7 @@ static const struct option longopts[] = {
 	{ "handle",	 required_argument,	NULL, OPT_HANDLE },
 	{ "by-size",	 no_argument,		NULL, OPT_BY_SIZE },
 	{ "older-than",	 required_argument,	NULL, OPT_OLDER_THAN },
+	{ "dry-run",	 no_argument,		NULL, OPT_DRY_RUN },
 	{ NULL,		 0,			NULL, 0 }
 };
 
@@ -511,6 +519,8 @@ opt_name(unsigned bit)
 		return "--by-size";
 	case O_OLDER_THAN:
 		return "--older-than";
+	case O_DRY_RUN:
+		return "--dry-run";
 	default:
 		return "--format";
 	}
@@ -629,6 +639,10 @@ parse_args(struct ctl *ctl, int argc, char **argv, char **pos, int *npos)
 		case OPT_BY_SIZE:
 			ctl->by_size = true;
 			ctl->opts |= O_BY_SIZE;
+			break;
+		case OPT_DRY_RUN:
+			ctl->dry_run = true;
+			ctl->opts |= O_DRY_RUN;
 			break;
 		case OPT_NUMA_POLICY:
 			take_value(ctl, O_NUMA_POLICY, &ctl->numa_policy_arg);

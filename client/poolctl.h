@@ -69,6 +69,7 @@ struct ctl {
 	const char		*older_than_arg;	/* free --older-than */
 	bool			 force;
 	bool			 by_size;	/* blocks --by-size */
+	bool			 dry_run;	/* sweep --dry-run */
 	const char		*twice;		/* an option given twice */
 
 	struct pool_conn	*conn;
@@ -173,6 +174,11 @@ struct hsize {
 	char	s[32];
 };
 struct hsize	human(uint64_t);
+/* For how long, in two units at most: "850ms", "42s", "3m05s", "2d04h". */
+struct age_text {
+	char	s[24];
+};
+struct age_text	age_text(uint64_t);
 uint64_t	member_value(const void *, size_t, size_t);
 void		prom_label(const char *);
 void		prom_family(const char *, const char *, const char *);

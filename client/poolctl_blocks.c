@@ -227,33 +227,6 @@ block_flags(uint32_t flags)
 	return f;
 }
 
-/* For how long, in two units at most: "850ms", "42s", "3m05s", "2d04h". */
-struct age_text {
-	char	s[24];
-};
-
-static struct age_text
-age_text(uint64_t ms)
-{
-	struct age_text	a;
-	uint64_t	s = ms / 1000;
-
-	if (ms < 1000)
-		snprintf(a.s, sizeof a.s, "%" PRIu64 "ms", ms);
-	else if (s < 60)
-		snprintf(a.s, sizeof a.s, "%" PRIu64 "s", s);
-	else if (s < 3600)
-		snprintf(a.s, sizeof a.s, "%" PRIu64 "m%02us", s / 60,
-		    (unsigned)(s % 60));
-	else if (s < 86400)
-		snprintf(a.s, sizeof a.s, "%" PRIu64 "h%02um", s / 3600,
-		    (unsigned)(s % 3600 / 60));
-	else
-		snprintf(a.s, sizeof a.s, "%" PRIu64 "d%02uh", s / 86400,
-		    (unsigned)(s % 86400 / 3600));
-	return a;
-}
-
 static void
 blocks_text_header(void)
 {

@@ -36,6 +36,7 @@
  * commands live here: each ends blocks by offset, for an operator.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,11 +154,12 @@ free_one(struct pool *p, uint64_t off, bool guarded, uint64_t min_ms)
 	    pool_free(p, off);
 }
 
-/* The offsets a sweep ended, for --json. */
+/* The offsets a sweep ended (or, dry, would end), for --json. */
 struct swept {
 	uint64_t	*offs;
 	size_t		 n, cap;
 	uint64_t	 bytes;
+	bool		 dry;		/* --dry-run: list, end nothing */
 };
 
 static int
@@ -192,7 +194,7 @@ left_behind(const struct pool_block_info *b, uint64_t min_ms)
  */
 static int
 sweep_page(struct pool *p, const struct pool_block_info *b, size_t n,
-    uint64_t min_ms, struct swept *sw)
+    uint64_t min_ms, bool json, struct swept *sw)
 {
 	size_t	i;
 	int	error;
@@ -200,6 +202,18 @@ sweep_page(struct pool *p, const struct pool_block_info *b, size_t n,
 	for (i = 0; i < n; i++) {
 		if (!left_behind(&b[i], min_ms))
 			continue;
+		if (sw->dry) {
+			if (!json)
+				printf("%#" PRIx64 " %s uid %" PRIu32 " %s\n",
+				    b[i].offset, human(b[i].usable_size).s,
+				    b[i].persister,
+				    age_text(b[i].persisted_ms).s);
+			error = swept_add(sw, b[i].offset,
+			    b[i].usable_size);
+			if (error != 0)
+				return error;
+			continue;
+		}
 		/* The age listed: a block made there since is younger. */
 		error = pool_free_persisted(p, b[i].offset,
 		    b[i].persisted_ms);
@@ -221,7 +235,8 @@ print_swept(const struct ctl *ctl, const char *pool, const struct swept *sw)
 	size_t			 i;
 
 	if (!ctl->json) {
-		printf("freed %zu block%s (%s)\n", sw->n, sw->n == 1 ? "" : "s",
+		printf("%s %zu block%s (%s)\n", sw->dry ? "would free" :
+		    "freed", sw->n, sw->n == 1 ? "" : "s",
 		    human(sw->bytes).s);
 		return;
 	}
@@ -230,7 +245,7 @@ print_swept(const struct ctl *ctl, const char *pool, const struct swept *sw)
 	json_object_object_add(j, "pool", json_object_new_string(pool));
 	for (i = 0; i < sw->n; i++)
 		json_object_array_add(a, json_object_new_uint64(sw->offs[i]));
-	json_object_object_add(j, "freed", a);
+	json_object_object_add(j, sw->dry ? "would_free" : "freed", a);
 	json_object_object_add(j, "bytes", json_object_new_uint64(sw->bytes));
 	json_print(ctl, j);
 }
@@ -255,19 +270,23 @@ cmd_sweep(struct ctl *ctl, int argc, char **argv)
 	if (parse_older_than(ctl->older_than_arg, &min_ms) != 0)
 		return usage_error("sweep: bad --older-than '%s': a whole "
 		    "number of seconds", safe(ctl->older_than_arg).s);
+	sw.dry = ctl->dry_run;
 	if ((rc = ctl_connect(ctl)) != 0)
 		return rc;
-	if ((error = pool_open(ctl->conn, pool, &p)) != 0)
+	/* A dry run only lists: read permission is enough. */
+	if (!sw.dry && (error = pool_open(ctl->conn, pool, &p)) != 0)
 		return fail_pool(error, "sweep", pool, NULL);
 	while (error == 0 && !done) {
 		error = pool_blocks(ctl->conn, pool, 0, 0, &from, &b, &n,
 		    &done);
 		if (error == 0) {
-			error = sweep_page(p, b, n, min_ms, &sw);
+			error = sweep_page(sw.dry ? NULL : p, b, n, min_ms,
+			    ctl->json, &sw);
 			free(b);
 		}
 	}
-	pool_close(p);
+	if (!sw.dry)
+		pool_close(p);
 	/* What was ended is said, whatever stopped the rest. */
 	if (error == 0 || sw.n > 0)
 		print_swept(ctl, pool, &sw);

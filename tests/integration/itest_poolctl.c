@@ -2328,6 +2328,21 @@ sweep_ends_what_was_left(void **state)
 	st = harness_stats(p);
 	assert_int_equal(st.persistent_blocks, 4);
 
+	/* A dry run lists what it would end, and ends nothing. */
+	rc = ctl("sweep p --older-than 1 --dry-run");
+	expect_exit(rc, 0, "dry run");
+	snprintf(want, sizeof(want), "%#llx 112 B uid %u ",
+		 (unsigned long long)old1, (unsigned)getuid());
+	expect(strstr(fx.out, want) != NULL, "the first listed");
+	expect(strstr(fx.out, "would free 2 blocks (") != NULL, "dry count");
+	rc = ctl("--json=short sweep p --older-than 1 --dry-run");
+	expect_exit(rc, 0, "dry run, JSON");
+	snprintf(want, sizeof(want), "\"would_free\":[%llu,%llu]",
+		 (unsigned long long)old1, (unsigned long long)old2);
+	expect(strstr(fx.out, want) != NULL, "dry JSON");
+	st = harness_stats(p);
+	assert_int_equal(st.persistent_blocks, 4);
+
 	rc = ctl("--json=short sweep p --older-than 1");
 	expect_exit(rc, 0, "the sweep");
 	snprintf(want, sizeof(want), "{\"pool\":\"p\",\"freed\":[%llu,%llu],"
