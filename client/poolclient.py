@@ -440,14 +440,27 @@ def _array(fn, cls, *args):
 _handles = weakref.WeakSet()
 
 
+def _stack(f):
+    """The ids of frame f and of every frame below it."""
+    ids = set()
+    while f is not None:
+        ids.add(id(f))
+        f = f.f_back
+    return ids
+
+
 def _running_frames():
     """The ids of every frame on a thread's stack now."""
     live = set()
     for f in list(sys._current_frames().values()):
-        while f is not None:
-            live.add(id(f))
-            f = f.f_back
+        live |= _stack(f)
     return live
+
+
+# How often a close that waits looks at the stacks again unwoken: a call
+# that an exception broke as it ended (before its __exit__ ran a line)
+# leaves its thread without a wakeup for the close.
+_RECHECK_S = 0.1
 
 
 class _Handle:
@@ -469,6 +482,9 @@ class _Handle:
         self._conn = conn
         if conn is None:
             self._new_lock()
+            # Closes that a thread began inside its own calls on the
+            # connection or its pools: (thread, close, handles).
+            self._deferred = []
         _handles.add(self)
 
     def _new_lock(self):
@@ -505,8 +521,17 @@ class _Handle:
                 self._calls[frame] = depth
             # Only a close waits for the calls to end: no wakeup else.
             # (Not only at the last: frames of broken calls may stay.)
-            if self._closing:
-                self.cond.notify_all()
+            if not self._closing:
+                return
+            self.cond.notify_all()
+            again = _deferred_of_this_thread(self.root)
+        for close in again:
+            close()
+
+    @property
+    def root(self):
+        """The connection's handle (this one for a connection)."""
+        return self if self._conn is None else self._conn
 
     def in_use(self, live):
         """Whether a call is under way (live: _running_frames())."""
@@ -522,48 +547,93 @@ class _Handle:
         if self._closing:
             raise PoolError(_errno.EBADF, self._what + " is closed")
 
-    def take(self, refuse=None):
+    def take(self, refuse=None, again=None):
         """The pointer, once no call uses it and refuse() (if given) has
         not raised, which it is called to do with no call under way;
-        None if closed before.  Calls meanwhile are EBADF; a refusal
-        leaves the handle open."""
-        return _take_all([self], lambda: refuse and refuse())[0]
+        None if closed before, or if the close waits for calls of this
+        thread (see _take_all; again() closes then).  Calls meanwhile
+        are EBADF; a refusal leaves the handle open."""
+        return _take_all([self], lambda: refuse and refuse(), again=again)[0]
 
 
-def _take_all(handles, refuse, first=()):
+def _deferred_of_this_thread(root):
+    """The closes this thread deferred on root's connection, taken off
+    its list, with their handles' closing counts given back (the close
+    run again counts anew), for the caller to run without the lock.
+    Each runs where a BufferError could only end a call that did not
+    ask for a close: a buffer made since leaves the object open."""
+    me = threading.get_ident()
+    mine = [d for d in root._deferred if d[0] == me]
+    if not mine:
+        return []
+    root._deferred = [d for d in root._deferred if d[0] != me]
+    for _, _, hs in mine:
+        for h in hs:
+            h._closing -= 1
+
+    def close(again):
+        def run():
+            try:
+                again()
+            except BufferError:
+                pass
+        return run
+    return [close(again) for _, again, _ in mine]
+
+
+def _take_all(handles, refuse, first=(), again=None):
     """The pointers of handles (of one connection: one lock), once no
     call uses any of them and refuse() has not raised, which it is
     called to do then: first the pointers of handles in first, waited
     for before the others are listed (a connection's, before its pools',
     which its calls may open), then those of handles() if it is a
-    function.  None for each closed before."""
+    function.  None for each closed before.
+
+    A close that a signal handler, a finalizer or a callback begins in
+    a thread inside its own call on one of the handles cannot wait for
+    that call, which goes on only once the close has returned: it waits
+    for the other threads' calls, refuses or not, and then leaves the
+    handles closing (calls EBADF, waits ended at a part's end) and
+    returns None for each; the end of that thread's last such call runs
+    again() (the close anew), which takes them."""
     h0 = (first or handles)[0]
     lock, cond = h0.lock, h0.cond
+    own = _stack(sys._getframe(1))
     waiting = []
 
     def wait_for(hs):
         for h in hs:
             h._closing += 1
             waiting.append(h)
+
         def idle():
-            live = _running_frames()
+            live = _running_frames() - own
             return not any(h.in_use(live) for h in hs)
 
-        cond.wait_for(idle)
+        while not idle():
+            cond.wait(_RECHECK_S)
         for h in hs:
-            # The frames left are those of calls an exception broke
-            # out of as they ended: gone, and what they held with them.
-            h._calls.clear()
+            # Of the other threads' frames, those left are of calls an
+            # exception broke out of as they ended: gone, and what they
+            # held with them.  This thread's are calls under way.
+            h._calls = {f: n for f, n in h._calls.items() if id(f) in own}
 
     with lock:
+        deferred = False
         try:
             wait_for(first)
             hs = list(handles() if callable(handles) else handles)
             wait_for(hs)
             refuse()
+            if again is not None and any(h._calls for h in waiting):
+                h0.root._deferred.append(
+                    (threading.get_ident(), again, list(waiting)))
+                deferred = True
+                return [None] * len(list(first) + hs)
         finally:
-            for h in waiting:
-                h._closing -= 1
+            if not deferred:
+                for h in waiting:
+                    h._closing -= 1
             # A close that refused may have held back another's wakeup.
             cond.notify_all()
         taken = []
@@ -582,6 +652,7 @@ def _after_fork():
         h._calls, h._closing = {}, 0
         if h._conn is None:
             h._new_lock()
+            h._deferred = []
 
 
 os.register_at_fork(after_in_child=_after_fork)
@@ -691,7 +762,7 @@ class Connection(_Closing):
 
         if self._h.closed:
             return
-        ptr = _take_all(pools, refuse, first=[self._h])[0]
+        ptr = _take_all(pools, refuse, first=[self._h], again=self.close)[0]
         if ptr is not None:
             _lib.pool_disconnect(ptr)	# closes the pools still open
 
@@ -932,7 +1003,7 @@ class Pool(_Closing):
         """Drop this handle's references and unmap; again is a no-op.
         BufferError, and the pool stays open, while a buffer of it is
         still in use (release() it or drop it first)."""
-        ptr = self._h.take(self._refuse_if_exported)
+        ptr = self._h.take(self._refuse_if_exported, self.close)
         if ptr is None:
             return
         # Holding the connection keeps its close (pool_disconnect, which

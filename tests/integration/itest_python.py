@@ -1771,6 +1771,75 @@ def close_after_signals_broke_calls():
 
 
 @test
+def a_close_is_not_held_by_a_call_broken_as_it_waited():
+    """A close in another thread that began waiting for a call which an
+    exception then broke as it ended (raised by a profile hook as the
+    call's with block exits, where a signal handler's would be, after
+    the close has begun) returns: the broken call left no wakeup, and
+    the close slept for ever, the call's frame gone from every stack."""
+    out = run_py(
+        "import faulthandler, threading, time\n"
+        "faulthandler.dump_traceback_later(20, exit=True)\n"
+        "class Stop(Exception):\n"
+        "    pass\n"
+        "c = poolclient.connect()\n"
+        "p = c.open('py')\n"
+        "closed = threading.Event()\n"
+        "def close():\n"
+        "    p.close()\n"
+        "    closed.set()\n"
+        "armed = True\n"
+        "def hook(frame, event, arg):\n"
+        "    global armed\n"
+        "    if armed and event == 'call' and \\\n"
+        "            frame.f_code.co_qualname == '_Handle.__exit__':\n"
+        "        armed = False\n"
+        "        threading.Thread(target=close).start()\n"
+        "        # Not an assertion: time for the close to wait.\n"
+        "        time.sleep(0.5)\n"
+        "        raise Stop\n"
+        "sys.setprofile(hook)\n"
+        "try:\n"
+        "    p.stats()\n"
+        "except Stop:\n"
+        "    print('stopped')\n"
+        "sys.setprofile(None)\n"
+        "print(closed.wait(10), p.closed)\n"
+        "c.close()\n"
+        "faulthandler.cancel_dump_traceback_later()\n")
+    assert out.split() == ["stopped", "True", "True"], out
+
+
+@test
+def a_signal_handler_closes_what_its_thread_waits_in():
+    """A signal handler that closes the pool, or its connection, that
+    its own thread is waiting in (lookup(wait=-1), as a service's SIGTERM
+    handler may) ends that wait with EBADF and the object closes as the
+    call ends: the close waited for the call it had interrupted, which
+    could not go on until the handler returned, and the process hung
+    (faulthandler ends such a child after 20 s here)."""
+    out = run_py(
+        "import errno, faulthandler, signal\n"
+        "faulthandler.dump_traceback_later(20, exit=True)\n"
+        "for what in ('pool', 'connection'):\n"
+        "    c = poolclient.connect()\n"
+        "    p = c.open('py')\n"
+        "    victim = p if what == 'pool' else c\n"
+        "    signal.signal(signal.SIGALRM, lambda *a: victim.close())\n"
+        "    signal.setitimer(signal.ITIMER_REAL, 0.3)\n"
+        "    try:\n"
+        "        p.lookup('py/never', wait=-1)\n"
+        "        print(what, 'returned')\n"
+        "    except poolclient.PoolError as e:\n"
+        "        print(what, errno.errorcode[e.errno])\n"
+        "    print(p.closed, c.closed)\n"
+        "    c.close()\n"
+        "faulthandler.cancel_dump_traceback_later()\n")
+    assert out.split() == ["pool", "EBADF", "True", "False",
+                           "connection", "EBADF", "True", "True"], out
+
+
+@test
 def a_finite_wait_ends_at_its_time():
     """A wait longer than one part of the wait and not a whole number of
     them ends with ETIMEDOUT once its time has passed, never before,
@@ -2093,7 +2162,11 @@ def alloc_wait_times_out_and_bad_waits():
 def main():
     daemon = Daemon()
     passed = failed = 0
+    # Names given run those tests alone (a test being worked on).
+    only = set(sys.argv[1:])
     for fn in TESTS:
+        if only and fn.__name__ not in only:
+            continue
         try:
             fn()
             print("ok", fn.__name__, flush=True)
