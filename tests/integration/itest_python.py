@@ -1771,6 +1771,43 @@ def close_after_signals_broke_calls():
 
 
 @test
+def a_finalizer_closes_the_connection_its_thread_is_in():
+    """A finalizer (__del__ of an object in a garbage cycle) that closes
+    a connection, run by the collector inside a call of the same thread
+    on that connection or its pool (the collector's thresholds varied so
+    that it runs at many places in the calls), closes it as the call
+    ends: the close waited for the call under it, and the process hung
+    (faulthandler ends such a child after 20 s here)."""
+    out = run_py(
+        "import errno, faulthandler, gc\n"
+        "faulthandler.dump_traceback_later(20, exit=True)\n"
+        "class Closer:\n"
+        "    def __del__(self):\n"
+        "        self.conn.close()\n"
+        "seen = set()\n"
+        "for i in range(120):\n"
+        "    c = poolclient.connect()\n"
+        "    p = c.open('py')\n"
+        "    x = Closer()\n"
+        "    x.conn, x.me = c, x\n"
+        "    del x\n"
+        "    gc.set_threshold(1 + i % 40)\n"
+        "    try:\n"
+        "        for _ in range(50):\n"
+        "            list(c.names('py'))\n"
+        "            p.stats()\n"
+        "    except poolclient.PoolError as e:\n"
+        "        seen.add((errno.errorcode[e.errno], c.closed, p.closed))\n"
+        "    finally:\n"
+        "        gc.set_threshold(700)\n"
+        "    gc.collect()\n"
+        "    assert c.closed and p.closed\n"
+        "faulthandler.cancel_dump_traceback_later()\n"
+        "print(sorted(seen))\n")
+    assert out.split("\n")[0] == "[('EBADF', True, True)]", out
+
+
+@test
 def a_close_is_not_held_by_a_call_broken_as_it_waited():
     """A close in another thread that began waiting for a call which an
     exception then broke as it ended (raised by a profile hook as the
