@@ -462,6 +462,10 @@ def _running_frames():
 # leaves its thread without a wakeup for the close.
 _RECHECK_S = 0.1
 
+# As many calls under way on a handle as make its next call look for
+# frames of broken calls to let go of (then twice as many as are left).
+_PRUNE_MIN = 64
+
 
 class _Handle:
     """A C pointer that calls may use from many threads while one close
@@ -477,48 +481,49 @@ class _Handle:
 
     def __init__(self, ptr, what, conn=None):
         self._ptr, self._what = ptr, what
-        self._calls = {}	# frame of a call under way: its depth
+        self._calls = []	# the frame of each call under way
+        self._prune_at = _PRUNE_MIN
         self._closing = 0	# closes waiting for the calls to end
         self._conn = conn
         if conn is None:
-            self._new_lock()
             # Closes that a thread began inside its own calls on the
             # connection or its pools: (thread, close, handles).
             self._deferred = []
+        self._new_lock()
         _handles.add(self)
 
     def _new_lock(self):
+        """lock, the lock this handle's records are guarded by, and
+        cond, the condition on it that a close waits on: a new pair for
+        a connection, its connection's for a pool (plain attributes, not
+        properties: every call takes the lock twice)."""
+        if self._conn is not None:
+            self.lock, self.cond = self._conn.lock, self._conn.cond
+            return
         # Reentrant: the collector may run a finalizer, which closes a
         # dropped pool of the same connection, in a thread that holds
         # it.  Taken with `with` directly, never through the condition,
         # whose __exit__ is Python's and so may not run (see above).
-        self._lock = threading.RLock()
-        self._idle = threading.Condition(self._lock)
-
-    @property
-    def lock(self):
-        """The lock this handle's records are guarded by."""
-        return self._lock if self._conn is None else self._conn._lock
-
-    @property
-    def cond(self):
-        """The condition that a close waits on, on lock."""
-        return self._idle if self._conn is None else self._conn._idle
+        self.lock = threading.RLock()
+        self.cond = threading.Condition(self.lock)
 
     def __enter__(self):
         frame = sys._getframe(1)
         with self.lock:
             if self._ptr is None or self._closing:
                 raise PoolError(_errno.EBADF, self._what + " is closed")
-            self._calls[frame] = self._calls.get(frame, 0) + 1
+            if len(self._calls) >= self._prune_at:
+                self._prune()
+            self._calls.append(frame)
             return self._ptr
 
     def __exit__(self, *exc):
         frame = sys._getframe(1)
         with self.lock:
-            depth = self._calls.pop(frame, 1) - 1
-            if depth:
-                self._calls[frame] = depth
+            try:
+                self._calls.remove(frame)
+            except ValueError:	# one a close or a fork let go of
+                pass
             # Only a close waits for the calls to end: no wakeup else.
             # (Not only at the last: frames of broken calls may stay.)
             if not self._closing:
@@ -527,6 +532,14 @@ class _Handle:
             again = _deferred_of_this_thread(self.root)
         for close in again:
             close()
+
+    def _prune(self):
+        """Let go of the frames of calls an exception broke as they
+        ended, gone from every stack: they and what they hold would pile
+        up until a close that a long-lived handle may never see."""
+        live = _running_frames()
+        self._calls = [f for f in self._calls if id(f) in live]
+        self._prune_at = max(_PRUNE_MIN, 2 * len(self._calls))
 
     @property
     def root(self):
@@ -616,7 +629,7 @@ def _take_all(handles, refuse, first=(), again=None):
             # Of the other threads' frames, those left are of calls an
             # exception broke out of as they ended: gone, and what they
             # held with them.  This thread's are calls under way.
-            h._calls = {f: n for f, n in h._calls.items() if id(f) in own}
+            h._calls = [f for f in h._calls if id(f) in own]
 
     with lock:
         deferred = False
@@ -648,11 +661,15 @@ def _after_fork():
     making never end here, and the lock may have been held by one of
     them; a close must not wait for them (the C library answers ECHILD
     for the handles, and closing them frees only the child's memory)."""
-    for h in list(_handles):
-        h._calls, h._closing = {}, 0
+    handles = list(_handles)
+    for h in handles:
+        h._calls, h._closing = [], 0
         if h._conn is None:
             h._new_lock()
             h._deferred = []
+    for h in handles:	# a pool's, once its connection's is new
+        if h._conn is not None:
+            h._new_lock()
 
 
 os.register_at_fork(after_in_child=_after_fork)

@@ -1808,6 +1808,34 @@ def a_finalizer_closes_the_connection_its_thread_is_in():
 
 
 @test
+def calls_broken_as_they_ended_do_not_pile_up():
+    """Calls that an exception broke as they ended (a profile hook's, as
+    every call's with block exits, where a signal handler's would be)
+    leave the handle a bounded record of them: the frame of each was
+    kept, with all it held, until the handle's close, which a service's
+    long-lived connection may never reach."""
+    out = run_py(
+        "class Stop(Exception):\n"
+        "    pass\n"
+        "def hook(frame, event, arg):\n"
+        "    if event == 'call' and \\\n"
+        "            frame.f_code.co_qualname == '_Handle.__exit__':\n"
+        "        raise Stop\n"
+        "c = poolclient.connect()\n"
+        "p = c.open('py')\n"
+        "for _ in range(3000):\n"
+        "    sys.setprofile(hook)\n"
+        "    try:\n"
+        "        p.usable_size(0)\n"
+        "    except (Stop, poolclient.PoolError):\n"
+        "        pass\n"
+        "    sys.setprofile(None)\n"
+        "print(len(p._h._calls) <= 128, len(p._h._calls))\n"
+        "c.close()\n")
+    assert out.split()[0] == "True", "frames kept: " + out
+
+
+@test
 def a_close_is_not_held_by_a_call_broken_as_it_waited():
     """A close in another thread that began waiting for a call which an
     exception then broke as it ended (raised by a profile hook as the
