@@ -581,13 +581,15 @@ def _deferred_of_this_thread(root):
         return []
     root._deferred = [d for d in root._deferred if d[0] != me]
     for _, _, hs in mine:
-        for h in hs:
+        for h in filter(None, (ref() for ref in hs)):
             h._closing -= 1
 
     def close(again):
         def run():
+            method = again()
             try:
-                again()
+                if method is not None:
+                    method()
             except BufferError:
                 pass
         return run
@@ -639,8 +641,13 @@ def _take_all(handles, refuse, first=(), again=None):
             wait_for(hs)
             refuse()
             if again is not None and any(h._calls for h in waiting):
+                # Weakly: should that call never end where it can run
+                # it (an exception as its __exit__ came), the object
+                # still closes when collected (the handles hold the
+                # frame of that call, which holds the object).
                 h0.root._deferred.append(
-                    (threading.get_ident(), again, list(waiting)))
+                    (threading.get_ident(), weakref.WeakMethod(again),
+                     [weakref.ref(h) for h in waiting]))
                 deferred = True
                 return [None] * len(list(first) + hs)
         finally:

@@ -1836,6 +1836,41 @@ def calls_broken_as_they_ended_do_not_pile_up():
 
 
 @test
+def a_close_left_to_a_broken_call_still_closes_when_dropped():
+    """A pool's close begun inside its own thread's call (by a profile
+    hook, as the call's with block exits, where a signal handler's would
+    be), left to that call's end, which an exception then breaks before
+    it runs a line, does not keep the pool alive: dropped, it is
+    collected and closed while its connection lives on (the daemon sees
+    the handle go), where the connection's record of the close held it."""
+    out = run_py(
+        "import gc\n"
+        "class Stop(Exception):\n"
+        "    pass\n"
+        "armed = True\n"
+        "def hook(frame, event, arg):\n"
+        "    global armed\n"
+        "    if armed and event == 'call' and \\\n"
+        "            frame.f_code.co_qualname == '_Handle.__exit__':\n"
+        "        armed = False\n"
+        "        p.close()\n"
+        "        raise Stop\n"
+        "with poolclient.connect() as w, poolclient.connect() as c:\n"
+        "    base = w.stats('py').clients\n"
+        "    p = c.open('py')\n"
+        "    sys.setprofile(hook)\n"
+        "    try:\n"
+        "        p.stats()\n"
+        "    except Stop:\n"
+        "        print('stopped', p.closed)\n"
+        "    sys.setprofile(None)\n"
+        "    del p\n"
+        "    gc.collect()\n"
+        "    print(w.stats('py').clients - base)\n")
+    assert out.split() == ["stopped", "False", "0"], out
+
+
+@test
 def a_close_is_not_held_by_a_call_broken_as_it_waited():
     """A close in another thread that began waiting for a call which an
     exception then broke as it ended (raised by a profile hook as the
