@@ -103,19 +103,21 @@ def _check(rc):
     return rc
 
 
-def _connect_failure(rc):
-    """The PoolError of a failed pool_connect.  A socket that is not there
-    (ENOENT), and a daemon that did not answer in time (ETIMEDOUT), are
-    the failures the library words itself, where the code alone would read
-    as a pool or a name, or not say which bound: no daemon answered, so
-    those words, which name the path the library tried (and the bound),
-    are the whole text and not labelled as the daemon's; so are a path
-    that is empty or too long for a socket address (EINVAL, ENAMETOOLONG),
-    which the library words before it tries anything.  Any other failure
-    reads as usual: a daemon that turned the connection away says which
-    limit it was."""
-    if rc in (-_errno.ENOENT, -_errno.ETIMEDOUT, -_errno.EINVAL,
-              -_errno.ENAMETOOLONG):
+def _connect_failure(rc, path):
+    """The PoolError of a failed pool_connect to path (None: the default).
+    A socket that is not there (ENOENT), and a daemon that did not answer
+    in time (ETIMEDOUT), are the failures the library words itself, where
+    the code alone would read as a pool or a name, or not say which bound:
+    no daemon answered, so those words, which name the path the library
+    tried (and the bound), are the whole text and not labelled as the
+    daemon's; so are a path that is empty or too long for a socket address
+    (EINVAL, ENAMETOOLONG), which the library words before it tries
+    anything.  Any other failure reads as usual: a daemon that turned the
+    connection away says which limit it was, and an EINVAL for a path
+    that is not empty is a daemon's, labelled so."""
+    library_einval = path is not None and len(path) == 0
+    if rc in (-_errno.ENOENT, -_errno.ETIMEDOUT, -_errno.ENAMETOOLONG) or \
+            (rc == -_errno.EINVAL and library_einval):
         words = _lib.pool_last_message(rc)
         if words:
             return PoolError(rc, words.decode(errors="replace"))
@@ -753,7 +755,7 @@ class Connection(_Closing):
             rc = _lib.pool_connect_timeout(path, _connect_ms(timeout),
                                            ctypes.byref(ptr))
         if rc < 0:
-            raise _connect_failure(rc)
+            raise _connect_failure(rc, path)
         try:
             self._pools = weakref.WeakSet()
             self._h = _Handle(ptr.value, "connection")	# the last step

@@ -423,6 +423,39 @@ def persistent_from_the_alloc_read_by_c():
 
 
 @test
+def a_daemons_einval_at_hello_is_labelled():
+    """A daemon that turns a connection away with EINVAL (as a Reply of
+    id 0, the connection's answer) is quoted as the daemon, not taken for
+    the library's own words about an empty path."""
+    where = tempfile.mkdtemp(prefix="poolmgr-py-hello.")
+    path = os.path.join(where, "fake.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    srv.bind(path)
+    srv.listen(1)
+
+    def answer():
+        conn, _ = srv.accept()
+        with conn:
+            conn.recv(65536)		# its Hello
+            words = b"a hello this daemon will not take"
+            # Reply{id 0, error -EINVAL (sint32: zigzag 43), message}
+            conn.send(b"\x08\x00\x10" + bytes([2 * errno.EINVAL - 1]) +
+                      b"\x1a" + bytes([len(words)]) + words)
+            conn.recv(1)		# until the client hangs up
+
+    t = threading.Thread(target=answer)
+    t.start()
+    try:
+        e = expect_error(errno.EINVAL, poolclient.connect, path, 5)
+        assert e.strerror.endswith("; poolmgrd says: a hello this daemon "
+                                   "will not take"), e.strerror
+    finally:
+        t.join(10)
+        srv.close()
+        shutil.rmtree(where)
+
+
+@test
 def free_persisted_by_age():
     """free_persisted ends a persistent block only once it has been so
     for min_age seconds (ESTALE before, nothing changed), as blocks()
