@@ -440,7 +440,6 @@ do_free_persisted(struct call *c, const Poolmgr__FreePersisted *m)
 {
 	static struct log_limit lim;
 	unsigned long long off = m->offset;
-	struct block *b;
 	struct handle *h;
 	uint64_t age_ns;
 	uid_t persister;
@@ -448,10 +447,8 @@ do_free_persisted(struct call *c, const Poolmgr__FreePersisted *m)
 
 	if (!(h = get_handle(c, m->handle, true, &rc)))
 		return rc;
-	b = dpool_block(h->pool, m->offset);
-	persister = b ? b->persister : NO_PERSISTER;
 	rc = dpool_free_persisted(h->pool, m->offset, ms_to_ns(m->min_age_ms),
-				  &age_ns);
+				  &age_ns, &persister);
 	switch (rc) {
 	case 0:
 		/* An operator's act on what another program left: said. */

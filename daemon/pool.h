@@ -423,11 +423,11 @@ uint64_t dpool_persisted_for(const struct dpool *p, const struct block *b);
  * (freeing it if no handle holds it) if it has been persistent for at
  * least min_ns.  0; -EINVAL (no live block there) or -EPERM (not
  * persistent), each counted as an invalid free; -EBUSY (a name holds it);
- * -ESTALE (persistent for less, *age_ns that long).  Nothing changes but
- * on 0.
+ * -ESTALE (persistent for less, *age_ns that long).  *persister: whose
+ * it was (NO_PERSISTER for no block).  Nothing changes but on 0.
  */
 int dpool_free_persisted(struct dpool *p, uint64_t off, uint64_t min_ns,
-			 uint64_t *age_ns);
+			 uint64_t *age_ns, uid_t *persister);
 /*
  * Bytes of the pool's persistent blocks that uid made persistent: they
  * count against the quota of each of its sessions in the pool.

@@ -398,11 +398,12 @@ dpool_persisted_for(const struct dpool *p, const struct block *b)
 
 int
 dpool_free_persisted(struct dpool *p, uint64_t off, uint64_t min_ns,
-		     uint64_t *age_ns)
+		     uint64_t *age_ns, uid_t *persister)
 {
 	struct block *b = dpool_block(p, off);
 
 	*age_ns = 0;
+	*persister = b ? b->persister : NO_PERSISTER;
 	if (!b || (!block_persistent(b) && !b->named)) {
 		p->invalid_frees++;
 		return b ? -EPERM : -EINVAL;
