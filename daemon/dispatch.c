@@ -401,7 +401,7 @@ dispatch_wake(void)
 		if (dpool_release_passed(w->mark) ||
 		    (w->settle && (now ? now : (now = dispatch_now_ns())) -
 		     w->since_ns >= settle_wait_ns())) {
-			/* May end w, or hold it again at the tail; its
+			/* May end w, or hold it again where it is; its
 			 * session stays (peer_resume frees no peer). */
 			peer_resume(w->peer);
 		}
