@@ -795,6 +795,10 @@ help_version_and_usage_errors(void **state)
 	expect_exit(ctl("help names"), 0, "help names");
 	expect(strstr(fx.out, "EVICT") && strstr(fx.out, "read permission"),
 	       "help names: no word of the EVICT column or of permission");
+	/* The PERSISTED column is what free --older-than's age is read off. */
+	expect_exit(ctl("help blocks"), 0, "help blocks");
+	expect(strstr(fx.out, "PERSISTED") != NULL,
+	       "help blocks: no word of the PERSISTED column");
 	expect_exit(ctl("help check"), 0, "help check");
 	expect(strstr(fx.out, "write permission"),
 	       "help check: no word of the write permission it needs");
