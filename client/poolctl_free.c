@@ -74,9 +74,49 @@ parse_offset(const char *s, uint64_t *out)
 	return 0;
 }
 
+/*
+ * For how long the block at off has been persistent, listed anew: after a
+ * refusal by age, the operator sees whether the block is one made since
+ * the listing or the age given was more than the listing showed.  0 and
+ * the age, or -1 if it cannot be told (gone, or not persistent now).
+ */
+static int
+persisted_now(struct ctl *ctl, const char *pool, uint64_t off, uint64_t *ms)
+{
+	struct pool_block_info	*b;
+	uint64_t		 from = off;
+	size_t			 n;
+	int			 done, found;
+
+	if (pool_blocks(ctl->conn, pool, 0, 0, &from, &b, &n, &done) != 0)
+		return -1;
+	found = n > 0 && b[0].offset == off &&
+	    (b[0].flags & POOL_BLOCK_PERSISTENT);
+	if (found)
+		*ms = b[0].persisted_ms;
+	free(b);
+	return found ? 0 : -1;
+}
+
+/* -ESTALE's words, with the block's age now when it could be listed. */
+static void
+too_young(struct ctl *ctl, const char *pool, uint64_t off, char *buf,
+    size_t len)
+{
+	uint64_t	ms;
+	char		now[48] = "";
+
+	if (persisted_now(ctl, pool, off, &ms) == 0)
+		snprintf(now, sizeof now, "%s, ", age_text(ms).s);
+	snprintf(buf, len, "%#llx: persistent for %sless than --older-than "
+	    "says: perhaps a new block made there since it was listed; "
+	    "left alone", (unsigned long long)off, now);
+}
+
 /* Why the free of off was refused, in poolctl's words where they help. */
 static const char *
-free_refused(int error, uint64_t off, char *buf, size_t len)
+free_refused(struct ctl *ctl, const char *pool, int error, uint64_t off,
+    char *buf, size_t len)
 {
 	switch (error) {
 	case -EINVAL:
@@ -93,9 +133,7 @@ free_refused(int error, uint64_t off, char *buf, size_t len)
 		    "unpublish` removes the name", (unsigned long long)off);
 		break;
 	case -ESTALE:
-		snprintf(buf, len, "%#llx: persistent for less than "
-		    "--older-than says: perhaps a new block made there since "
-		    "it was listed; left alone", (unsigned long long)off);
+		too_young(ctl, pool, off, buf, len);
 		break;
 	case -EOPNOTSUPP:
 		snprintf(buf, len, "%#llx: the daemon is older than "
@@ -302,7 +340,7 @@ cmd_free(struct ctl *ctl, int argc, char **argv)
 	bool		 guarded = ctl->older_than_arg != NULL;
 	int		*freed;
 	struct pool	*p;
-	char		 why[160];
+	char		 why[200];
 	int		 i, rc, error, status = 0;
 
 	if ((rc = check_pool_name("free", pool)) != 0)
@@ -339,7 +377,8 @@ cmd_free(struct ctl *ctl, int argc, char **argv)
 	for (i = 1; i < argc; i++)
 		if ((error = free_one(p, offs[i], guarded, min_ms)) != 0)
 			status = fail_pool(error, "free", pool,
-			    free_refused(error, offs[i], why, sizeof why));
+			    free_refused(ctl, pool, error, offs[i], why,
+			    sizeof why));
 		else
 			freed[i] = 1;
 	pool_close(p);
