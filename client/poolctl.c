@@ -361,8 +361,9 @@ static const struct cmd cmds[] = {
 	  "consumer meanwhile and its place taken by a new one; with\n"
 	  "--older-than only blocks persistent for at least SECONDS are\n"
 	  "ended, so a new one at the same offset is refused, untouched,\n"
-	  "while it is younger than SECONDS: free within the age listed\n"
-	  "(rounded down) of the listing, or give at least the time since.\n"
+	  "while it is younger than SECONDS: give the age listed, in whole\n"
+	  "seconds rounded down (3m05s is 185), and free before that many\n"
+	  "seconds have passed since the listing.\n"
 	  "See also sweep.\n"
 	  "  --older-than SECONDS  end only blocks persistent this long\n"
 	  "                        (whole seconds)\n" },
