@@ -370,8 +370,9 @@ static const struct cmd cmds[] = {
 	{ "sweep", cmd_sweep, 1, 1, O_OLDER_THAN | O_DRY_RUN,
 	  "POOL --older-than SECONDS [--dry-run]",
 	  "end every block left persistent at least SECONDS ago",
-	  "End every persistent block of POOL without a name that has been\n"
-	  "persistent for at least SECONDS, each as free --older-than would\n"
+	  "End every persistent block of POOL, without a name and held by\n"
+	  "no handle, that has been persistent for at least SECONDS (what\n"
+	  "a crashed program left), each as free --older-than would\n"
 	  "with the age the listing gave it: the sweep a timer can run\n"
 	  "where producers may die between making a block and handing it\n"
 	  "on.  Needs write permission on the pool.  A block that changed\n"

@@ -218,12 +218,19 @@ swept_add(struct swept *sw, uint64_t off, uint64_t bytes)
 	return 0;
 }
 
-/* Was b left behind at least min_ms ago, as its page says? */
+/*
+ * Was b left behind at least min_ms ago, as its page says?  A block a
+ * handle holds is some live program's (a producer that persisted it and
+ * has not handed it on yet, a consumer that retained it): ending its
+ * persistence would free it under them once they let go.  What a crashed
+ * program left, no handle holds: its references went with it.
+ */
 static bool
 left_behind(const struct pool_block_info *b, uint64_t min_ms)
 {
 	return (b->flags & POOL_BLOCK_PERSISTENT) &&
-	    !(b->flags & POOL_BLOCK_NAMED) && b->persisted_ms >= min_ms;
+	    !(b->flags & POOL_BLOCK_NAMED) && b->holders == 0 &&
+	    b->persisted_ms >= min_ms;
 }
 
 /*

@@ -2289,7 +2289,8 @@ free_older_than_spares_a_new_block(void **state)
 
 /*
  * `sweep --older-than`, which a timer runs, ends the unnamed persistent
- * blocks old enough, and nothing else.
+ * blocks old enough that no handle holds, and nothing else: not a block
+ * a live program persisted and holds yet.
  */
 static void
 sweep_ends_what_was_left(void **state)
@@ -2311,7 +2312,9 @@ sweep_ends_what_was_left(void **state)
 	EXPECT_RC(pool_alloc(p, 300, &named), 0);
 	EXPECT_RC(pool_publish(p, named, "kept"), 0);
 	EXPECT_RC(pool_free(p, named), 0);
+	/* Persistent, but this live program holds it yet: not left. */
 	EXPECT_RC(pool_alloc(p, 400, &held), 0);
+	EXPECT_RC(pool_persist(p, held), 0);
 	EXPECT_RC(pool_usable_size(p, old1, &usable1), 0);
 	EXPECT_RC(pool_usable_size(p, old2, &usable2), 0);
 	usleep(1100 * 1000);
@@ -2331,7 +2334,7 @@ sweep_ends_what_was_left(void **state)
 	expect_exit(rc, 0, "nothing that old");
 	expect(strstr(fx.out, "freed 0 blocks") != NULL, "none");
 	st = harness_stats(p);
-	assert_int_equal(st.persistent_blocks, 4);
+	assert_int_equal(st.persistent_blocks, 5);
 
 	/* A dry run lists what it would end, and ends nothing. */
 	rc = ctl("sweep p --older-than 1 --dry-run");
@@ -2346,7 +2349,7 @@ sweep_ends_what_was_left(void **state)
 		 (unsigned long long)old1, (unsigned long long)old2);
 	expect(strstr(fx.out, want) != NULL, "dry JSON");
 	st = harness_stats(p);
-	assert_int_equal(st.persistent_blocks, 4);
+	assert_int_equal(st.persistent_blocks, 5);
 
 	rc = ctl("--json=short sweep p --older-than 1");
 	expect_exit(rc, 0, "the sweep");
@@ -2355,8 +2358,8 @@ sweep_ends_what_was_left(void **state)
 		 (unsigned long long)old2, usable1 + usable2);
 	expect(strstr(fx.out, want) != NULL, "what it ended");
 	st = harness_stats(p);
-	assert_int_equal(st.persistent_blocks, 2);	/* young, named */
-	assert_int_equal(st.live_blocks, 3);		/* and held */
+	assert_int_equal(st.persistent_blocks, 3);	/* young, named, held */
+	assert_int_equal(st.live_blocks, 3);
 	EXPECT_RC(pool_usable_size(p, young, &usable1), 0);
 	EXPECT_RC(pool_usable_size(p, named, &usable1), 0);
 	harness_expect_checked(fx.conn, "p");
@@ -2365,8 +2368,9 @@ sweep_ends_what_was_left(void **state)
 	expect_exit(rc, 0, "all of them now");
 	expect(strstr(fx.out, "freed 1 block (") != NULL, "the young one");
 	st = harness_stats(p);
-	assert_int_equal(st.persistent_blocks, 1);	/* the named one */
-	EXPECT_RC(pool_free(p, held), 0);
+	assert_int_equal(st.persistent_blocks, 2);	/* named, held */
+	EXPECT_RC(pool_free(p, held), 0);	/* this handle's reference */
+	EXPECT_RC(pool_free(p, held), 0);	/* the pool's */
 	EXPECT_RC(pool_unpublish(p, "kept"), 0);
 	pool_close(p);
 	stop();
