@@ -315,7 +315,7 @@ static const struct cmd cmds[] = {
 	  "handles hold to it (HOLDERS), its flags, the uid whose quota a\n"
 	  "persistent block counts in (PERSISTER), for how long it has\n"
 	  "been persistent (PERSISTED: 850ms, 42s, 3m05s, 2h10m, 4d03h;\n"
-	  "the age `free --older-than` and `sweep` go by), and its first\n"
+	  "the age `free` and `sweep` go by), and its first\n"
 	  "holders (at most 4) as PID:HANDLE, \"+N\" for the others (\"-\":\n"
 	  "none).\n"
 	  "FLAGS are letters, \"-\" for none:\n"
