@@ -112,14 +112,21 @@
 static struct daemon_proc d;
 static struct pool_conn *conn;
 
+/* A daemon of configuration conf, and a connection to it. */
+static int
+start_with(const char *conf)
+{
+	memset(&d, 0, sizeof(d));
+	if (harness_start(&d, conf) != 0)
+		return -1;
+	return pool_connect(d.sock, &conn) == 0 ? 0 : -1;
+}
+
 static int
 setup(void **state)
 {
 	(void)state;
-	memset(&d, 0, sizeof(d));
-	if (harness_start(&d, CONF) != 0)
-		return -1;
-	return pool_connect(d.sock, &conn) == 0 ? 0 : -1;
+	return start_with(CONF);
 }
 
 static int
@@ -549,10 +556,7 @@ static int
 setup_small_steps(void **state)
 {
 	(void)state;
-	memset(&d, 0, sizeof(d));
-	if (harness_start(&d, "release_step = 4K\n") != 0)
-		return -1;
-	return pool_connect(d.sock, &conn) == 0 ? 0 : -1;
+	return start_with("release_step = 4K\n");
 }
 
 /* Requests the daemon holds now (a block zeroed in steps among them). */
@@ -1057,10 +1061,7 @@ static int
 setup_unbounded(void **state)
 {
 	(void)state;
-	memset(&d, 0, sizeof(d));
-	if (harness_start(&d, "[pool default]\nsize = 16M\n") != 0)
-		return -1;
-	return pool_connect(d.sock, &conn) == 0 ? 0 : -1;
+	return start_with("[pool default]\nsize = 16M\n");
 }
 
 /* A block of size made and persisted by p, which keeps its reference. */
