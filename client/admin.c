@@ -27,7 +27,7 @@
  */
 _Static_assert(sizeof(struct pool_create_opts) == 64, "ABI: create opts");
 _Static_assert(sizeof(struct pool_set_opts) == 64, "ABI: set opts");
-_Static_assert(sizeof(struct pool_stats) == 320, "ABI: pool_stats");
+_Static_assert(sizeof(struct pool_stats) == 384, "ABI: pool_stats");
 _Static_assert(sizeof(struct pool_client_info) == 208, "ABI: client info");
 _Static_assert(sizeof(struct pool_persisted) == 40, "ABI: persisted");
 _Static_assert(sizeof(struct pool_named) == 296, "ABI: named");

@@ -138,6 +138,7 @@ struct pool_create_opts {
 #define POOL_SET_QUOTA	0x08u
 #define POOL_SET_RETAIN	0x10u
 #define POOL_SET_LIMIT	0x20u
+#define POOL_SET_USER_QUOTA	0x40u
 
 /*
  * The settings pool_set gives a live pool: only those whose POOL_SET_* bit
@@ -168,8 +169,15 @@ struct pool_set_opts {
 	 * whatever the limit.
 	 */
 	uint64_t limit;
+	/*
+	 * The most bytes all connections of one uid may hold in the pool
+	 * together, with the blocks that uid made persistent; 0 = none.  An
+	 * allocation, a growing resize or a retain past it fails with
+	 * -EDQUOT.  Lowered below what a uid holds, it takes nothing back.
+	 */
+	uint64_t user_quota;
 	/* Must be zero, as pool_create_opts.reserved. */
-	uint64_t reserved[3];
+	uint64_t reserved[2];
 };
 
 /* pool_create_opts.numa_policy, pool_stats.numa_policy. */
@@ -259,6 +267,9 @@ struct pool_stats {
 	uint64_t evicted_bytes;
 	/* The pool's limit (pool_set_opts.limit); 0: none. */
 	uint64_t limit;
+	/* The pool's user quota (pool_set_opts.user_quota); 0: none. */
+	uint64_t user_quota;
+	uint64_t reserved[7];		/* zero: room for later fields */
 };
 
 /*

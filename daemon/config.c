@@ -626,6 +626,9 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 	else if (strcmp(key, "quota") == 0) {
 		rc = parse_size_key(ls, key, value, &p->quota);
 		bad = rc ? "quota" : NULL;
+	} else if (strcmp(key, "user_quota") == 0) {
+		rc = parse_size_key(ls, key, value, &p->user_quota);
+		bad = rc ? "user_quota" : NULL;
 	} else if (strcmp(key, "limit") == 0) {
 		rc = parse_size_key(ls, key, value, &p->limit);
 		bad = rc == -1 ? "limit" : NULL;

@@ -36,6 +36,8 @@
  *   group = GROUP-or-GID           ; default: the daemon's gid
  *   mode = 0660                    ; default 0600
  *   quota = 64M                    ; bytes per session; default none
+ *   user_quota = 256M              ; bytes per uid, all its sessions and
+ *                                  ; persistent blocks; default none
  *   limit = 1G                     ; bytes of the pool's live blocks;
  *                                  ; default none (0); a reload changes it
  *   retain = 1M                    ; free memory kept for reuse; 0: none
@@ -64,6 +66,7 @@ struct config_pool {
 	gid_t gid;
 	uint32_t mode;
 	uint64_t quota;
+	uint64_t user_quota;
 	uint64_t limit;		/* bytes of its live blocks; 0 = none */
 	uint64_t retain;	/* bytes; 0 = default, CONFIG_RETAIN_NONE =
 				 * none (the file's "retain = 0") */

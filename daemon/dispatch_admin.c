@@ -241,6 +241,7 @@ do_create(struct call *c, const Poolmgr__CreatePool *m)
 	pp.granularity = m->granularity;
 	pp.mode = m->mode;
 	pp.quota = m->quota;
+	pp.user_quota = m->user_quota;
 	pp.limit = m->limit;
 	if (m->retention_case == POOLMGR__CREATE_POOL__RETENTION_RETAIN)
 		pp.retain = m->retain ? m->retain : DPOOL_RETAIN_NONE;
@@ -347,7 +348,7 @@ do_destroy(struct call *c, const Poolmgr__DestroyPool *m)
 /*
  * Admins may change every setting.  The owner may change the mode, and
  * the group to one it is in, as chmod and chgrp let a file's owner: who
- * may use the pool is the owner's to say.  The owner, quota, limit and
+ * may use the pool is the owner's to say.  The owner, quotas, limit and
  * retain spend or give away what is the daemon's: those stay the admins'.
  */
 static int
@@ -360,10 +361,12 @@ set_allowed(struct call *c, const Poolmgr__SetPool *m, const struct dpool *p)
 			      "or its ownership", p->name);
 	if (m->set_uid_case != POOLMGR__SET_POOL__SET_UID__NOT_SET ||
 	    m->set_quota_case != POOLMGR__SET_POOL__SET_QUOTA__NOT_SET ||
+	    m->set_user_quota_case !=
+	    POOLMGR__SET_POOL__SET_USER_QUOTA__NOT_SET ||
 	    m->set_retain_case != POOLMGR__SET_POOL__SET_RETAIN__NOT_SET ||
 	    m->set_limit_case != POOLMGR__SET_POOL__SET_LIMIT__NOT_SET)
 		return refuse(c, -EPERM, "the owner of pool %s may change its "
-			      "mode and group; its owner, quota, limit and "
+			      "mode and group; its owner, quotas, limit and "
 			      "retain need admin rights", p->name);
 	if (m->set_gid_case == POOLMGR__SET_POOL__SET_GID_GID &&
 	    m->gid != p->gid && !session_in_group(c->s, m->gid))
@@ -383,6 +386,7 @@ set_params(struct call *c, const Poolmgr__SetPool *m, const struct dpool *p,
 	pp->gid = p->gid;
 	pp->mode = p->mode;
 	pp->quota = p->quota;
+	pp->user_quota = p->user_quota;
 	pp->limit = p->limit;
 	pp->retain = p->retain;
 	if (m->set_mode_case == POOLMGR__SET_POOL__SET_MODE_MODE) {
@@ -406,6 +410,9 @@ set_params(struct call *c, const Poolmgr__SetPool *m, const struct dpool *p,
 	}
 	if (m->set_quota_case == POOLMGR__SET_POOL__SET_QUOTA_QUOTA)
 		pp->quota = m->quota;
+	if (m->set_user_quota_case ==
+	    POOLMGR__SET_POOL__SET_USER_QUOTA_USER_QUOTA)
+		pp->user_quota = m->user_quota;
 	if (m->set_limit_case == POOLMGR__SET_POOL__SET_LIMIT_LIMIT) {
 		if ((rc = limit_refused(c, m->limit, p->size,
 					1ull << p->granule_shift)))
@@ -436,7 +443,7 @@ do_set(struct call *c, const Poolmgr__SetPool *m)
 	struct dpool_params pp = {0};
 	char changed[320];
 	struct dpool *p;
-	uint64_t limit;
+	uint64_t limit, user_quota;
 	int rc;
 
 	if ((rc = check_name_length(c, m->name)))
@@ -452,9 +459,11 @@ do_set(struct call *c, const Poolmgr__SetPool *m)
 	if ((rc = set_params(c, m, p, &pp)))
 		return rc;
 	limit = p->limit;
+	user_quota = p->user_quota;
 	dpool_apply_settings(p, &pp, changed, sizeof(changed));
 	if (*changed) {
-		journal_pool_set(p, p->limit != limit);
+		journal_pool_set(p, p->limit != limit ||
+				 p->user_quota != user_quota);
 		log_info("pool %s set by uid %u: %s", p->name,
 			 (unsigned)c->s->uid, changed);
 	}
@@ -501,7 +510,7 @@ do_open(struct call *c, const Poolmgr__OpenPool *m)
 	orep.granularity = (uint32_t)st.granularity;
 	orep.page_size = (uint32_t)st.page_size;
 	orep.read_only = m->read_only;
-	orep.quota = p->quota;
+	orep.quota = dpool_connection_bound(p);
 	orep.limit = p->limit;
 	c->rep->body_case = POOLMGR__REPLY__BODY_OPEN;
 	c->rep->open = &orep;
@@ -646,6 +655,7 @@ fill_stats(Poolmgr__PoolStats *ps, struct dpool *p)
 	ps->uid = p->uid;
 	ps->gid = p->gid;
 	ps->quota = p->quota;
+	ps->user_quota = p->user_quota;
 	ps->limit = p->limit;
 	ps->alloc_waits = p->alloc_waits;
 	ps->persistent_blocks = p->persistent_blocks;

@@ -220,25 +220,69 @@ refuse_limit(struct call *c, struct dpool *p)
 }
 
 /*
- * A refusal by the quota, or by the pool's size: say which bound, and how
- * large it is, since the code alone ("quota or block limit", "larger than
- * the pool") leaves the program's author to look both up.
+ * A refusal by a quota (dpool_quota_check: the connection's or, as
+ * user_quota_hit says, uid's), or by the pool's size: say which bound, and
+ * how large it is, since the code alone ("quota or block limit", "larger
+ * than the pool") leaves the program's author to look both up.
  */
+static int
+refuse_quota(struct call *c, struct dpool *p, uid_t uid, const char *what)
+{
+	char bound[24], held[24];
+
+	if (p->user_quota_hit)
+		return refuse(c, -EDQUOT, "%s would pass pool %s's quota of %s "
+			      "per user (uid %u holds %s there: the blocks of "
+			      "all its connections, and its persistent and "
+			      "named ones)", what, p->name,
+			      bytes_text(p->user_quota, bound, sizeof(bound)),
+			      (unsigned)uid,
+			      bytes_text(dpool_user_used(p, NULL, uid), held,
+					 sizeof(held)));
+	return refuse(c, -EDQUOT, "%s would pass pool %s's quota of %s per "
+		      "connection (its blocks and its uid's persistent and "
+		      "named ones count)", what, p->name,
+		      bytes_text(p->quota, bound, sizeof(bound)));
+}
+
 static int
 refuse_bound(struct call *c, struct dpool *p, int rc, uint64_t size)
 {
-	char bound[24];
+	char bound[24], what[48];
 
+	snprintf(what, sizeof(what), "allocating %llu byte%s",
+		 (unsigned long long)size, log_plural(size));
 	if (rc == -EDQUOT)
-		return refuse(c, rc, "allocating %llu byte%s would pass pool "
-			      "%s's quota of %s per connection (its blocks "
-			      "and its uid's persistent and named ones count)",
-			      (unsigned long long)size, log_plural(size),
-			      p->name, bytes_text(p->quota, bound,
-						  sizeof(bound)));
-	return refuse(c, rc, "allocating %llu byte%s: more than pool %s's "
-		      "size, %s", (unsigned long long)size, log_plural(size),
+		return refuse_quota(c, p, c->s->uid, what);
+	return refuse(c, rc, "%s: more than pool %s's size, %s", what,
 		      p->name, bytes_text(p->size, bound, sizeof(bound)));
+}
+
+/* A resize refused by a quota: the persister's, for a persistent block. */
+static int
+refuse_resize_quota(struct call *c, struct handle *h,
+		    const Poolmgr__Realloc *m)
+{
+	struct block *b = dpool_block(h->pool, m->offset);
+	char what[80];
+
+	snprintf(what, sizeof(what), "resizing %#llx to %llu byte%s",
+		 (unsigned long long)m->offset, (unsigned long long)m->size,
+		 log_plural(m->size));
+	return refuse_quota(c, h->pool, b && block_persistent(b) ?
+			    b->persister : c->s->uid, what);
+}
+
+int
+refuse_retain(struct call *c, struct dpool *p, int rc, uint64_t off)
+{
+	char what[48];
+
+	snprintf(what, sizeof(what), "retaining %#llx",
+		 (unsigned long long)off);
+	if (rc == -EDQUOT && dpool_has_quota(p))
+		return refuse_quota(c, p, c->s->uid, what);
+	return refuse(c, rc, "cannot retain %#llx", (unsigned long long)off);
 }
 
 /* dpool_alloc's DPOOL_NO_MEMORY: the daemon's, not the pool's. */
@@ -257,7 +301,7 @@ refuse_alloc(struct call *c, struct dpool *p, int rc, bool retry_follows,
 	uncount_retried(p, rc, retry_follows);
 	if (rc == -ENOMEM && p->limit_hit)
 		return refuse_limit(c, p);
-	if ((rc == -EDQUOT && p->quota) || rc == -EFBIG)
+	if ((rc == -EDQUOT && dpool_has_quota(p)) || rc == -EFBIG)
 		return refuse_bound(c, p, rc, size);
 	return refuse(c, rc, "allocating %llu byte%s", (unsigned long long)size,
 		      log_plural(size));
@@ -648,6 +692,8 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 	uncount_retried(h->pool, rc, m->retry_follows);
 	if (rc == -ENOMEM && h->pool->limit_hit)
 		return refuse_limit(c, h->pool);
+	if (rc == -EDQUOT)
+		return refuse_resize_quota(c, h, m);
 	if (rc)
 		return refuse(c, rc, "cannot resize %#llx to %llu byte%s",
 			      (unsigned long long)m->offset,
@@ -741,7 +787,7 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 		uncount_retried(h->pool, rc, m->retry_follows);
 		if (rc == -ENOMEM && h->pool->limit_hit)
 			return refuse_limit(c, h->pool);
-		if ((rc == -EDQUOT && h->pool->quota) || rc == -EFBIG)
+		if ((rc == -EDQUOT && dpool_has_quota(h->pool)) || rc == -EFBIG)
 			return refuse_bound(c, h->pool, rc, m->sizes[i]);
 		return refuse(c, rc, "allocation %zu of the batch (%llu "
 			      "byte%s) failed", i,
@@ -758,7 +804,7 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 	alloc_batch_reply.limit = h->pool->limit;
 	alloc_batch_reply.pool_quota_case =
 	    POOLMGR__ALLOC_BATCH_REPLY__POOL_QUOTA_QUOTA;
-	alloc_batch_reply.quota = h->pool->quota;
+	alloc_batch_reply.quota = dpool_connection_bound(h->pool);
 	c->rep->body_case = POOLMGR__REPLY__BODY_ALLOC_BATCH;
 	c->rep->alloc_batch = &alloc_batch_reply;
 	return 0;
@@ -785,7 +831,7 @@ free_batch_bounds(struct call *c, const struct dpool *p,
 	fbr->pool_limit_case = POOLMGR__FREE_BATCH_REPLY__POOL_LIMIT_LIMIT;
 	fbr->limit = p->limit;
 	fbr->pool_quota_case = POOLMGR__FREE_BATCH_REPLY__POOL_QUOTA_QUOTA;
-	fbr->quota = p->quota;
+	fbr->quota = dpool_connection_bound(p);
 	c->rep->body_case = POOLMGR__REPLY__BODY_FREE_BATCH;
 	c->rep->free_batch = fbr;
 }
@@ -861,8 +907,7 @@ do_retain(struct call *c, const Poolmgr__Retain *m)
 		return rc;
 	rc = dpool_retain(h->pool, h, m->offset,
 			  quota_used(c, h));
-	return rc ? refuse(c, rc, "cannot retain %#llx",
-			   (unsigned long long)m->offset) : 0;
+	return rc ? refuse_retain(c, h->pool, rc, m->offset) : 0;
 }
 
 int

@@ -39,10 +39,12 @@
 #define FEATURE_ALLOC_WAIT	(1ULL << 5)
 #define FEATURE_ALLOC_PERSIST	(1ULL << 6)
 #define FEATURE_FREE_PERSISTED	(1ULL << 7)
+#define FEATURE_USER_QUOTA	(1ULL << 8)
 #define DISPATCH_FEATURES	(FEATURE_LOOKUP_WAIT | FEATURE_POOL_LIMIT | \
 				 FEATURE_BATCH_BOUNDS | FEATURE_DAEMON_STATS | \
 				 FEATURE_LIST_BLOCKS | FEATURE_ALLOC_WAIT | \
-				 FEATURE_ALLOC_PERSIST | FEATURE_FREE_PERSISTED)
+				 FEATURE_ALLOC_PERSIST | \
+				 FEATURE_FREE_PERSISTED | FEATURE_USER_QUOTA)
 
 struct config;
 struct dpool;
@@ -118,6 +120,8 @@ int check_block_cap(struct call *c);
 int check_retain_cap(struct call *c, struct handle *h, uint64_t off);
 /* What counts against the quota of c's session in h's pool. */
 uint64_t quota_used(struct call *c, struct handle *h);
+/* A refused retain of off in p (dpool_retain's rc), its quota named. */
+int refuse_retain(struct call *c, struct dpool *p, int rc, uint64_t off);
 /* The reply is alloc{off, size}. */
 void reply_block(struct call *c, uint64_t off, uint64_t size);
 int do_alloc(struct call *c, const Poolmgr__Alloc *m);

@@ -111,8 +111,7 @@ do_lookup(struct call *c, const Poolmgr__Lookup *m)
 		rc = dpool_retain(h->pool, h, n->block->off,
 				  quota_used(c, h));
 		if (rc)
-			return refuse(c, rc, "cannot retain %#llx",
-				      (unsigned long long)n->block->off);
+			return refuse_retain(c, h->pool, rc, n->block->off);
 	}
 	reply_block(c, n->block->off, n->block->size);
 	c->rep->alloc->generation = n->generation;

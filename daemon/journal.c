@@ -296,15 +296,18 @@ rec_name(struct jfile *f, const struct dpool *p, const struct block_name *n)
 	return rec_generation(f, p, n);
 }
 
-/* p's limit after its record (none while it is 0, unless changed). */
+/*
+ * p's limit and user quota after its record (none while both are 0,
+ * unless changed); the user quota's word only when it is not 0.
+ */
 static int
-rec_limit(struct jfile *f, const struct dpool *p, bool changed)
+rec_bounds(struct jfile *f, const struct dpool *p, bool changed)
 {
-	uint64_t w[4] = {0, p->keep_id, p->limit};
+	uint64_t w[5] = {0, p->keep_id, p->limit, p->user_quota};
 
-	if (!p->limit && !changed)
+	if (!p->limit && !p->user_quota && !changed)
 		return 0;
-	return append(f, JREC_LIMIT, w, 3);
+	return append(f, JREC_BOUNDS, w, p->user_quota ? 4 : 3);
 }
 
 /* The daemon's own socket, last in every snapshot (none: systemd's). */
@@ -336,7 +339,7 @@ snapshot(struct jfile *f)
 		if (!p->keep_id)
 			continue;
 		if ((rc = rec_pool(f, p)) || (rc = rec_generations(f, p)) ||
-		    (rc = rec_limit(f, p, false)))
+		    (rc = rec_bounds(f, p, false)))
 			return rc;
 		live_pools++;
 		BLOCK_INDEX_FOREACH(b, &p->blocks, &it) {
@@ -1063,12 +1066,12 @@ journal_pool_made(struct dpool *p)
 	live_pools++;
 	names_env();
 	if ((rc = rec_pool(NULL, p)) == 0)
-		rc = rec_limit(NULL, p, false);
+		rc = rec_bounds(NULL, p, false);
 	done(rc);
 }
 
 void
-journal_pool_set(const struct dpool *p, bool limit_changed)
+journal_pool_set(const struct dpool *p, bool bounds_changed)
 {
 	uint64_t w[8] = {0, p->keep_id, p->uid, p->gid, p->mode, p->quota,
 			 p->retain};
@@ -1077,8 +1080,8 @@ journal_pool_set(const struct dpool *p, bool limit_changed)
 
 	if (!on || !p->keep_id)
 		return;
-	if ((rc = append(NULL, JREC_SET, w, 7)) == 0 && limit_changed)
-		rc = rec_limit(NULL, p, true);
+	if ((rc = append(NULL, JREC_SET, w, 7)) == 0 && bounds_changed)
+		rc = rec_bounds(NULL, p, true);
 	done(rc);
 }
 

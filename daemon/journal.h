@@ -66,8 +66,11 @@ unsigned journal_slots(void);
 void journal_stop(bool forget);
 
 void journal_pool_made(struct dpool *p);
-/* limit_changed: a limit record follows the settings' (journal_rec.h). */
-void journal_pool_set(const struct dpool *p, bool limit_changed);
+/*
+ * bounds_changed: the limit or the user quota changed, and a record of
+ * them follows the settings' (JREC_BOUNDS).
+ */
+void journal_pool_set(const struct dpool *p, bool bounds_changed);
 void journal_pool_gone(struct dpool *p);
 void journal_persist(const struct dpool *p, const struct block *b);
 void journal_resize(const struct dpool *p, const struct block *b);

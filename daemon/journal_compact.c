@@ -22,7 +22,7 @@
  * record, which is all recover.c asks: a name of a live block; and the
  * name's generation right after that, and the last generation a pool
  * gave right after its record, before any name's, as recover.c asks; its
- * limit, if not 0, after those.
+ * limit and user quota, if either is not 0, after those.
  * The records fed are held to recover.c's rules for where generations
  * go, so that a journal it would refuse is never made into one it takes:
  * among them, that a name record is followed by its generation's unless
@@ -54,7 +54,8 @@ struct cpool {
 	uint64_t w[POOL_WORDS];
 	uint64_t generation;		/* the last it gave */
 	size_t nblocks;			/* live */
-	uint64_t limit;			/* JREC_LIMIT's; 0: none */
+	uint64_t limit;			/* JREC_BOUNDS's; 0: none */
+	uint64_t user_quota;		/* ... */
 	bool live;
 };
 
@@ -82,7 +83,7 @@ struct jcompact {
 	const struct cblock *named;	/* its name is the next record */
 	const struct cblock *gen_of;	/* ... its name's generation */
 	const struct cpool *gen_pool;	/* ... the pool's generations */
-	const struct cpool *limit_pool;	/* ... the pool's limit */
+	const struct cpool *bounds_pool;	/* ... the pool's bounds */
 	/* The record fed before (type, keep, offset); past the snapshot? */
 	uint32_t prev_type;
 	uint64_t prev_keep, prev_off;
@@ -165,6 +166,7 @@ pool_add(struct jcompact *c, const uint64_t *w)
 	c->pools[c->npools].generation = 0;
 	c->pools[c->npools].nblocks = 0;
 	c->pools[c->npools].limit = 0;
+	c->pools[c->npools].user_quota = 0;
 	c->pools[c->npools++].live = true;
 	return 0;
 }
@@ -331,10 +333,11 @@ feed(struct jcompact *c, const uint64_t *w, unsigned n)
 	enum jrec_type type = (enum jrec_type)(uint32_t)w[0];
 	ssize_t p;
 
-	if (type == JREC_LIMIT) {	/* keep, limit */
-		if (n != 3 || (p = pool_find(c, w[1])) < 0)
+	if (type == JREC_BOUNDS) {	/* keep, limit[, user quota] */
+		if ((n != 3 && n != 4) || (p = pool_find(c, w[1])) < 0)
 			return -EINVAL;
 		c->pools[p].limit = w[2];
+		c->pools[p].user_quota = n == 4 ? w[3] : 0;
 		return 0;
 	}
 	if (type == JREC_NAME || type == JREC_UNNAME ||
@@ -439,12 +442,13 @@ jcompact_next(struct jcompact *c, uint64_t *w, unsigned *n)
 		return next_name(c, w, n);
 	if (c->gen_pool || c->gen_of)
 		return next_generation(c, w, n);
-	if (c->limit_pool) {
-		w[1] = c->limit_pool->w[1];
-		w[2] = c->limit_pool->limit;
-		c->limit_pool = NULL;
-		*n = 3;
-		return JREC_LIMIT;
+	if (c->bounds_pool) {
+		w[1] = c->bounds_pool->w[1];
+		w[2] = c->bounds_pool->limit;
+		w[3] = c->bounds_pool->user_quota;
+		*n = w[3] ? 4 : 3;
+		c->bounds_pool = NULL;
+		return JREC_BOUNDS;
 	}
 	while (c->out_pool < c->npools) {
 		const struct cpool *p = &c->pools[c->out_pool++];
@@ -453,8 +457,8 @@ jcompact_next(struct jcompact *c, uint64_t *w, unsigned *n)
 			continue;
 		if (p->generation)
 			c->gen_pool = p;
-		if (p->limit)
-			c->limit_pool = p;
+		if (p->limit || p->user_quota)
+			c->bounds_pool = p;
 		memcpy(w, p->w, sizeof(p->w));
 		*n = POOL_WORDS;
 		return JREC_POOL;

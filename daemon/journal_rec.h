@@ -67,7 +67,7 @@ enum jrec_type {
 	 * names of one generation.  A name record is followed by its
 	 * generation's, written with it: one followed by anything else
 	 * refuses a journal with any record of this type or after it
-	 * (JREC_LIMIT), unless it is the last (a crash between the two,
+	 * (JREC_BOUNDS), unless it is the last (a crash between the two,
 	 * before the reply); an image from before them wrote none.  Names
 	 * with none are given the pool's next in the order of their
 	 * records.  A journal of no name has none, and an older image reads
@@ -76,14 +76,16 @@ enum jrec_type {
 	JREC_GENERATIONS = 11,	/* keep, last */
 	JREC_GENERATION,	/* keep, off, generation */
 	/*
-	 * A pool's limit (CreatePool.limit): after its record (in a
-	 * snapshot, after its count of generations) when it is not 0, and
-	 * after a JREC_SET that changed it.  Neither begins nor ends the
-	 * snapshot.  A journal of no
-	 * limit has none, and an older image reads it as ever; one with
-	 * any, it refuses whole, as the names.
+	 * A pool's limit and user quota (CreatePool.limit, .user_quota):
+	 * after its record (in a snapshot, after its count of generations)
+	 * when either is not 0, and after a JREC_SET that changed either.
+	 * Neither begins nor ends the snapshot.  Without a user quota the
+	 * record has no word for it (so an image from before user quotas
+	 * reads a journal of none as ever).  A journal of no limit and no
+	 * user quota has none, and an older image reads it as ever; one
+	 * with any, it refuses whole, as the names.
 	 */
-	JREC_LIMIT = 13,	/* keep, limit */
+	JREC_BOUNDS = 13,	/* keep, limit[, user quota] */
 };
 
 #define JREC_SOCKET_MAX	107	/* bytes of its path (sun_path less 1) */
@@ -146,7 +148,7 @@ jrec_leaves_name_bare(uint32_t prev_type, uint64_t prev_keep,
 
 /*
  * A record only a writer with generations writes, of their types or of
- * one after them (JREC_LIMIT): its journal holds names to the rule.
+ * one after them (JREC_BOUNDS): its journal holds names to the rule.
  */
 static inline bool
 jrec_of_generations(uint32_t type)

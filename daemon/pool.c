@@ -338,6 +338,7 @@ pool_make(const char *name, const struct dpool_params *pp, int memfd,
 	p->gid = pp->gid;
 	p->mode = pool_mode(pp->mode);
 	p->quota = pp->quota;
+	p->user_quota = pp->user_quota;
 	p->limit = pp->limit;
 	p->retain = pp->retain;
 	block_index_init(&p->blocks);
@@ -345,6 +346,7 @@ pool_make(const char *name, const struct dpool_params *pp, int memfd,
 	persist_times_init(&p->persist_times);
 	evict_init(&p->evict);
 	LIST_INIT(&p->handles);
+	LIST_INIT(&p->users);
 	TAILQ_INSERT_TAIL(&pools, p, entry);
 	npools++;
 	*out = p;
@@ -476,6 +478,10 @@ dpool_apply_settings(struct dpool *p, const struct dpool_params *pp,
 		changed_add(changed, len, "quota", "%llu -> %llu",
 			    (unsigned long long)p->quota,
 			    (unsigned long long)pp->quota);
+	if (pp->user_quota != p->user_quota)
+		changed_add(changed, len, "user_quota", "%llu -> %llu",
+			    (unsigned long long)p->user_quota,
+			    (unsigned long long)pp->user_quota);
 	if (pp->retain != p->retain)
 		changed_add(changed, len, "retain", "%s -> %s",
 			    retain_text(p->retain, a, sizeof(a)),
@@ -488,6 +494,7 @@ dpool_apply_settings(struct dpool *p, const struct dpool_params *pp,
 	p->gid = pp->gid;
 	p->mode = mode;
 	p->quota = pp->quota;
+	p->user_quota = pp->user_quota;
 	if (pp->limit != p->limit) {
 		p->limit = pp->limit;
 		evict_over_limit(p, changed, len);

@@ -154,6 +154,7 @@ struct persist_charge {
 };
 
 LIST_HEAD(handle_list, handle);
+LIST_HEAD(user_account_list, user_account);
 
 struct dpool {
 	TAILQ_ENTRY(dpool) entry;
@@ -199,6 +200,10 @@ struct dpool {
 	gid_t gid;
 	uint32_t mode;
 	uint64_t quota;		/* bytes per session; 0 = none */
+	uint64_t user_quota;	/* bytes per uid, its sessions' and its
+				 * persistent blocks together; 0 = none */
+	bool user_quota_hit;	/* the last -EDQUOT was the user quota's
+				 * (dpool_quota_check) */
 	uint64_t limit;		/* bytes of the pool's live blocks; 0 =
 				 * none (dpool_over_limit) */
 	uint64_t retain;	/* as asked (dpool_params.retain): a reload
@@ -223,6 +228,8 @@ struct dpool {
 	uint64_t invalid_frees;	/* refused before reaching the engine */
 	struct handle_list handles;
 	uint32_t nhandles;
+	struct user_account_list users;	/* of the uids with handles open
+					 * on it (session.c) */
 	uint64_t client_cached;	/* handle_cached over the open handles
 				 * (handle_set_bytes): client_cached_bytes */
 	uint32_t releasing;	/* freed blocks still held while their pages
@@ -274,6 +281,7 @@ struct dpool_params {
 	gid_t gid;
 	uint32_t mode;
 	uint64_t quota;
+	uint64_t user_quota;
 	uint64_t limit;		/* 0, or a granule to size (dpool_limit_valid) */
 	uint64_t retain;	/* bytes of free pages kept for reuse, rounded
 				 * up to pages; 0 = the engine's default,
@@ -335,7 +343,7 @@ bool dpool_over_limit(const struct dpool *p, uint64_t more);
  */
 uint64_t dpool_failed_allocs(const struct dpool *p);
 /*
- * Give live pool p the owner, group, mode, quota, limit and retain of
+ * Give live pool p the owner, group, mode, quotas, limit and retain of
  * params (a reload of the file; its size and granularity are not looked
  * at: a live pool's cannot change), and write what changed, "mode 0660 ->
  * 0640, quota ...", to changed ("" if nothing did).  Rights are checked
@@ -433,6 +441,32 @@ int dpool_free_persisted(struct dpool *p, uint64_t off, uint64_t min_ns,
  * count against the quota of each of its sessions in the pool.
  */
 uint64_t dpool_persisted_by(const struct dpool *p, uid_t uid);
+/* Has p a quota, per connection or per user? */
+static inline bool
+dpool_has_quota(const struct dpool *p)
+{
+	return p->quota || p->user_quota;
+}
+/*
+ * The most one connection may hold in p, as a client cache's budget reads
+ * it (OpenReply.quota): the quota, or the user quota if smaller (all a
+ * uid's connections together hold no more); 0: no bound.
+ */
+static inline uint64_t
+dpool_connection_bound(const struct dpool *p)
+{
+	if (!p->quota || (p->user_quota && p->user_quota < p->quota))
+		return p->user_quota;
+	return p->quota;
+}
+/*
+ * What counts against uid's user quota in p: the bytes its sessions'
+ * handles hold there and its persistent blocks'; 0 without a user quota
+ * (not counted).  h, if not NULL, is an open handle of one of uid's
+ * sessions: its running total is read instead of looking the uid up.
+ */
+uint64_t dpool_user_used(const struct dpool *p, const struct handle *h,
+			 uid_t uid);
 /* Does h hold a reference to b? */
 bool dpool_holds(struct block *b, struct handle *h);
 /*

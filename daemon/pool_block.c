@@ -20,6 +20,7 @@
 #include "log.h"
 #include "pool.h"
 #include "pool_internal.h"
+#include "session.h"
 
 static void
 block_delete(struct dpool *p, struct block *b)
@@ -123,8 +124,11 @@ dpool_alloc(struct dpool *p, struct handle *h, uint64_t size, uint64_t align,
 	int rc;
 
 	usable = heap_block_size(p->heap, size);
-	if (usable && over_quota(p, quota_used, usable))
-		return -EDQUOT;
+	if (usable &&
+	    (rc = dpool_quota_check(p, quota_used,
+				    dpool_user_used(p, h, h->session->uid),
+				    usable)))
+		return rc;
 	/* As if the pool had no room: the same waits, retries, evictions. */
 	if ((p->limit_hit = usable && dpool_over_limit(p, usable))) {
 		p->limit_failures++;
@@ -307,7 +311,7 @@ dpool_realloc(struct dpool *p, struct handle *h, uint64_t off, uint64_t size,
 	      uint64_t *dst)
 {
 	struct block *b = dpool_block(p, off);
-	uint64_t want, noff;
+	uint64_t want, noff, user_used;
 	bool shared;
 	int rc;
 
@@ -318,10 +322,15 @@ dpool_realloc(struct dpool *p, struct handle *h, uint64_t off, uint64_t size,
 	if (size == 0)
 		return -EINVAL;	/* a free is the caller's to make */
 	want = heap_block_size(p->heap, size);
-	if (block_persistent(b))	/* its persister pays for it */
+	if (block_persistent(b)) {	/* its persister pays for it */
 		quota_used = dpool_persisted_by(p, b->persister);
-	if (want > b->size && over_quota(p, quota_used, want - b->size))
-		return -EDQUOT;
+		user_used = dpool_user_used(p, NULL, b->persister);
+	} else
+		user_used = dpool_user_used(p, h, h->session->uid);
+	if (want > b->size &&
+	    (rc = dpool_quota_check(p, quota_used, user_used,
+				    want - b->size)))
+		return rc;
 	/* Its growth: a move's old place goes with it, so is not counted. */
 	if ((p->limit_hit = want > b->size &&
 			    dpool_over_limit(p, want - b->size))) {

@@ -153,6 +153,16 @@ dpool_persisted_by(const struct dpool *p, uid_t uid)
 	       p->charges[i].bytes : 0;
 }
 
+uint64_t
+dpool_user_used(const struct dpool *p, const struct handle *h, uid_t uid)
+{
+	if (!p->user_quota)
+		return 0;
+	assert(!h || h->session->uid == uid);
+	return (h ? handle_user_bytes(h) : session_user_bytes(p, uid)) +
+	       dpool_persisted_by(p, uid);
+}
+
 /*
  * Room in the array for a charge of one more uid; false if there is no
  * memory for it (the array as it was).
@@ -327,6 +337,7 @@ dpool_retain(struct dpool *p, struct handle *h, uint64_t off,
 	     uint64_t quota_used)
 {
 	struct block *b = dpool_block(p, off);
+	int rc;
 
 	if (!b)
 		return -EINVAL;
@@ -340,8 +351,11 @@ dpool_retain(struct dpool *p, struct handle *h, uint64_t off,
 	 */
 	if (b->nrefs >= POOL_MAX_HOLDERS)
 		return -EMLINK;
-	if (!block_persistent(b) && over_quota(p, quota_used, b->size))
-		return -EDQUOT;
+	if (!block_persistent(b) &&
+	    (rc = dpool_quota_check(p, quota_used,
+				    dpool_user_used(p, h, h->session->uid),
+				    b->size)))
+		return rc;
 	if (ref_add(b, h))
 		return -ENOMEM;
 	block_share_sync(p, b);
@@ -363,7 +377,10 @@ dpool_persist(struct dpool *p, struct handle *h, uint64_t off,
 	 * The charge moves from the holders to the persister, who holds it
 	 * (dispatch checks).  What a uid persists stays charged to it after
 	 * its connections go: all of it together within one quota, or a uid
-	 * could keep a quota's worth per connection it ever made.
+	 * could keep a quota's worth per connection it ever made.  The user
+	 * quota needs no check: the uid's handle h holds b, so its charge
+	 * leaves h's bytes as it comes to the uid's persistent ones, and
+	 * the uid holds no more than before.
 	 */
 	persisted = dpool_persisted_by(p, h->session->uid);
 	assert(credit <= persisted);

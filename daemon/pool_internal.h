@@ -27,11 +27,37 @@
 extern struct records block_records;
 extern struct records ref_records;
 
+/* Would more bytes take one holding used past quota (0: none)? */
+static inline bool
+over_bound(uint64_t quota, uint64_t used, uint64_t more)
+{
+	return quota && (more > quota || used > quota - more);
+}
+
 /* Would more bytes take a session holding used past the pool's quota? */
 static inline bool
 over_quota(const struct dpool *p, uint64_t used, uint64_t more)
 {
-	return p->quota && (more > p->quota || used > p->quota - more);
+	return over_bound(p->quota, used, more);
+}
+
+/*
+ * 0, or -EDQUOT if more bytes would take a session holding used past the
+ * pool's quota, or its uid holding user_used (dpool_user_used) past the
+ * user quota; p->user_quota_hit says which, for the refusal's words.
+ */
+static inline int
+dpool_quota_check(struct dpool *p, uint64_t used, uint64_t user_used,
+		  uint64_t more)
+{
+	p->user_quota_hit = false;
+	if (over_quota(p, used, more))
+		return -EDQUOT;
+	if (over_bound(p->user_quota, user_used, more)) {
+		p->user_quota_hit = true;
+		return -EDQUOT;
+	}
+	return 0;
 }
 
 /* pool_share.c */

@@ -412,13 +412,16 @@ do_socket(struct replay *r, const uint64_t *w, unsigned n)
 	return 0;
 }
 
-/* A pool's limit, as a CreatePool or SetPool would take it. */
+/*
+ * A pool's limit and user quota, as a CreatePool or SetPool would take
+ * them: a record without the user quota's word says it has none.
+ */
 static int
-do_limit(struct replay *r, const uint64_t *w, unsigned n)
+do_bounds(struct replay *r, const uint64_t *w, unsigned n)
 {
 	struct rpool *rp;
 
-	if (n != 4)
+	if (n != 4 && n != 5)
 		return state_why(r->why, r->len, "a limit record of %u "
 				 "word%s", n, log_plural(n));
 	if (!(rp = pool_of(r, w[1])))
@@ -429,6 +432,7 @@ do_limit(struct replay *r, const uint64_t *w, unsigned n)
 				 "bytes", rp->ps->name,
 				 (unsigned long long)w[2]);
 	rp->ps->limit = w[2];
+	rp->ps->user_quota = n == 5 ? w[3] : 0;
 	return 0;
 }
 
@@ -448,8 +452,8 @@ do_record(struct replay *r, enum jrec_type type, const uint64_t *w,
 		return do_name(r, type, w, n);
 	if (type == JREC_SOCKET)
 		return do_socket(r, w, n);
-	if (type == JREC_LIMIT)
-		return do_limit(r, w, n);
+	if (type == JREC_BOUNDS)
+		return do_bounds(r, w, n);
 	if (type == JREC_GENERATIONS || type == JREC_GENERATION)
 		return do_generation(r, type, w, n);
 	if (type < JREC_POOL || type > JREC_UNPERSIST || n != words[type])
@@ -509,7 +513,7 @@ name_left_bare(const struct replay *r, const uint64_t *w)
 /*
  * A name record with no generation after it, not the last: refused in a
  * journal of a writer with generations, which has a record of them or of
- * a type after them (JREC_LIMIT) somewhere; those of an image before them
+ * a type after them (JREC_BOUNDS) somewhere; those of an image before them
  * have none, and every name of theirs is bare.
  */
 static int

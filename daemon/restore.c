@@ -60,7 +60,8 @@ pool_params(const Poolmgrd__PoolState *ps)
 	struct dpool_params pp = {
 		.size = ps->size, .granularity = ps->granularity,
 		.page_size = ps->page_size, .uid = ps->uid, .gid = ps->gid, .mode = ps->mode,
-		.quota = ps->quota, .limit = ps->limit, .retain = ps->retain,
+		.quota = ps->quota, .user_quota = ps->user_quota,
+		.limit = ps->limit, .retain = ps->retain,
 	};
 
 	return pp;

@@ -483,7 +483,7 @@ warn_kept(const struct dpool *p, const struct config_pool *cp)
 
 /*
  * Create the pools of the configuration that do not exist yet, and give
- * those that do the file's owner, group, mode, quota, limit and retain:
+ * those that do the file's owner, group, mode, quotas, limit and retain:
  * the file describes the pool, whether the file or poolctl created it, as
  * a restart would make it.
  */
@@ -498,7 +498,8 @@ apply_config(const struct config *cf)
 		struct dpool_params pp = {
 			.size = cp->size, .granularity = cp->granularity,
 			.page_size = cp->page_size, .uid = cp->uid, .gid = cp->gid, .mode = cp->mode,
-			.quota = cp->quota, .limit = cp->limit,
+			.quota = cp->quota, .user_quota = cp->user_quota,
+			.limit = cp->limit,
 			.retain = cp->retain, .numa_policy = config_numa_policy(cp),
 			.numa_node = cp->numa_node,
 		};
@@ -506,7 +507,7 @@ apply_config(const struct config *cf)
 		int rc;
 
 		if ((p = dpool_find(cp->name))) {
-			uint64_t limit = p->limit;
+			uint64_t limit = p->limit, user_quota = p->user_quota;
 
 			warn_kept(p, cp);
 			if (!dpool_limit_valid(pp.limit, p->size,
@@ -520,7 +521,9 @@ apply_config(const struct config *cf)
 			}
 			dpool_apply_settings(p, &pp, changed, sizeof(changed));
 			if (*changed) {
-				journal_pool_set(p, p->limit != limit);
+				journal_pool_set(p, p->limit != limit ||
+						 p->user_quota !=
+						 user_quota);
 				log_info("pool %s: %s", p->name, changed);
 			}
 			continue;

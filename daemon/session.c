@@ -5,6 +5,7 @@
  * and never from the client's own words, so a client cannot claim to be
  * someone else.  Processes of the daemon's uid and root are trusted.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,31 +255,78 @@ handle_slots_remove(struct session *s, struct handle *h)
  * for it).  A session's handles are mostly on a pool or two, so the walk is
  * short and happens only at open.
  */
+static struct user_account *
+user_account_find(const struct dpool *p, uid_t uid)
+{
+	struct user_account *u;
+
+	LIST_FOREACH(u, &p->users, entry)
+		if (u->uid == uid)
+			return u;
+	return NULL;
+}
+
+/*
+ * The account of uid on p, made if there is none (NULL if there is no
+ * memory for it).  The walk is over the uids with handles open on p, at
+ * an open's first handle on the pool only.
+ */
+static struct user_account *
+user_account_get(struct dpool *p, uid_t uid)
+{
+	struct user_account *u = user_account_find(p, uid);
+
+	if (u)
+		return u;
+	if (!(u = calloc(1, sizeof(*u))))
+		return NULL;
+	u->uid = uid;
+	LIST_INSERT_HEAD(&p->users, u, entry);
+	return u;
+}
+
 static struct session_account *
 account_get(struct session *s, struct dpool *p)
 {
 	struct session_account *a;
+	struct user_account *u;
 
 	LIST_FOREACH(a, &s->accounts, entry)
 		if (a->pool == p)
 			return a;
-	if (!(a = calloc(1, sizeof(*a))))
+	if (!(u = user_account_get(p, s->uid)))
 		return NULL;
+	if (!(a = calloc(1, sizeof(*a)))) {
+		if (u->naccounts == 0) {
+			LIST_REMOVE(u, entry);
+			free(u);
+		}
+		return NULL;
+	}
 	a->pool = p;
+	a->user = u;
+	u->naccounts++;
 	LIST_INSERT_HEAD(&s->accounts, a, entry);
 	return a;
 }
 
-/* h is closing: its bytes leave its account, and the last handle it. */
+/* h is closing: its bytes leave its accounts, and the last handle them. */
 static void
 account_leave(struct handle *h)
 {
 	struct session_account *a = h->account;
+	struct user_account *u = a->user;
 
 	a->bytes -= h->bytes;
+	u->bytes -= h->bytes;
 	if (--a->nhandles == 0) {
 		LIST_REMOVE(a, entry);
 		free(a);
+		if (--u->naccounts == 0) {
+			assert(u->bytes == 0);
+			LIST_REMOVE(u, entry);
+			free(u);
+		}
 	}
 	h->account = NULL;
 }
@@ -381,6 +429,7 @@ handle_set(struct handle *h, uint64_t bytes, uint64_t cached)
 	if (h->session) {
 		h->pool->client_cached -= handle_cached(h);
 		h->account->bytes += bytes - h->bytes;
+		h->account->user->bytes += bytes - h->bytes;
 	}
 	h->bytes = bytes;
 	h->cached_bytes = cached;
@@ -467,17 +516,35 @@ handle_session_bytes(const struct handle *h)
 	return h->account->bytes;
 }
 
+uint64_t
+session_user_bytes(const struct dpool *p, uid_t uid)
+{
+	const struct user_account *u = user_account_find(p, uid);
+
+	return u ? u->bytes : 0;
+}
+
+uint64_t
+handle_user_bytes(const struct handle *h)
+{
+	return h->account->user->bytes;
+}
+
 /*
- * Recount each account with handles on p from those handles alone, and
- * compare: a drift in the running totals would let a session past its
- * quota, or refuse it within.  Linear in p's open handles.
+ * Recount each account with handles on p, and each uid's, from those
+ * handles alone, and compare: a drift in the running totals would let a
+ * session or a uid past its quota, or refuse it within.  Linear in p's
+ * open handles.
  */
 int
 session_check_pool(struct dpool *p, char *problem, size_t len)
 {
 	struct handle *h;
 	struct session_account *a;
+	struct user_account *u;
 
+	LIST_FOREACH(u, &p->users, entry)
+		u->check_bytes = 0;
 	LIST_FOREACH(h, &p->handles, in_pool) {
 		h->account->check_bytes = 0;
 		h->account->check_handles = 0;
@@ -490,8 +557,16 @@ session_check_pool(struct dpool *p, char *problem, size_t len)
 				 h->account->pool->name);
 			return -EFAULT;
 		}
+		if (h->account->user != user_account_find(p, h->session->uid)) {
+			snprintf(problem, len, "pool %s: handle %u of pid %d "
+				 "counts on another uid's account than uid "
+				 "%u's", p->name, h->id, (int)h->session->pid,
+				 (unsigned)h->session->uid);
+			return -EFAULT;
+		}
 		h->account->check_bytes += h->bytes;
 		h->account->check_handles++;
+		h->account->user->check_bytes += h->bytes;
 	}
 	LIST_FOREACH(h, &p->handles, in_pool) {
 		a = h->account;
@@ -507,6 +582,16 @@ session_check_pool(struct dpool *p, char *problem, size_t len)
 			return -EFAULT;
 		}
 	}
+	LIST_FOREACH(u, &p->users, entry)
+		if (u->bytes != u->check_bytes || u->naccounts == 0) {
+			snprintf(problem, len, "pool %s: uid %u's account "
+				 "counts %llu bytes of %u sessions, its open "
+				 "handles hold %llu", p->name,
+				 (unsigned)u->uid,
+				 (unsigned long long)u->bytes, u->naccounts,
+				 (unsigned long long)u->check_bytes);
+			return -EFAULT;
+		}
 	return 0;
 }
 

@@ -36,10 +36,26 @@ struct room_wait;
 struct session_account {
 	LIST_ENTRY(session_account) entry;
 	struct dpool *pool;
+	struct user_account *user;	/* its uid's on pool */
 	uint64_t bytes;		/* of its open handles */
 	uint32_t nhandles;	/* open on pool */
 	uint64_t check_bytes;	/* session_check_pool's recount */
 	uint32_t check_handles;
+};
+
+/*
+ * What all the sessions of one uid hold in one pool, their accounts'
+ * bytes summed as they change: the user quota's count, with the uid's
+ * persistent bytes (dpool_persisted_by), so that an allocation need not
+ * walk the uid's sessions for it.  Made with the uid's first account on
+ * the pool, gone with its last; on the pool's list (struct dpool's users).
+ */
+struct user_account {
+	LIST_ENTRY(user_account) entry;
+	uid_t uid;
+	uint32_t naccounts;	/* sessions' accounts on it */
+	uint64_t bytes;		/* of their open handles */
+	uint64_t check_bytes;	/* session_check_pool's recount */
 };
 
 struct handle {
@@ -187,6 +203,13 @@ unsigned session_pid_handles(const struct dpool *p, pid_t pid, uint32_t id,
  */
 uint64_t session_pool_bytes(const struct session *s, const struct dpool *p);
 uint64_t handle_session_bytes(const struct handle *h);
+/*
+ * Bytes the open handles of uid's sessions hold in pool p, all told (the
+ * user quota's count, without the uid's persistent blocks): of the uid and
+ * pool, or of open handle h's session's uid.
+ */
+uint64_t session_user_bytes(const struct dpool *p, uid_t uid);
+uint64_t handle_user_bytes(const struct handle *h);
 /*
  * Do the accounts of the sessions with handles open on p hold what those
  * handles hold?  0, or -EFAULT with the first difference in problem.

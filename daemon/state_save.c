@@ -217,6 +217,7 @@ save_pool(struct dpool *p, Poolmgrd__PoolState *ps)
 	ps->gid = p->gid;
 	ps->mode = p->mode;
 	ps->quota = p->quota;
+	ps->user_quota = p->user_quota;
 	ps->limit = p->limit;
 	ps->retain = p->retain;
 	ps->allocs = ev.allocs;

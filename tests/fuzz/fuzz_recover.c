@@ -122,7 +122,8 @@ struct keep {
  */
 struct mpool {
 	uint64_t w[11 + JREC_NAME_MAX];
-	uint64_t limit;		/* its last JREC_LIMIT's; 0: none */
+	uint64_t limit;		/* its last JREC_BOUNDS's; 0: none */
+	uint64_t user_quota;	/* ... */
 	bool live;
 };
 
@@ -398,11 +399,13 @@ model_record(struct model *md, const uint64_t *w, unsigned n)
 
 	if (type == JREC_SOCKET)
 		return model_socket(md, w, n);
-	if (type == JREC_LIMIT) {	/* 0, or a granule to the size */
-		if (n != 4 || !(mp = model_pool(md, w[1], true)) ||
+	if (type == JREC_BOUNDS) {	/* 0, or a granule to the size */
+		if ((n != 4 && n != 5) ||
+		    !(mp = model_pool(md, w[1], true)) ||
 		    (w[2] && (w[2] < mp->w[3] || w[2] > mp->w[2])))
 			return -1;
 		mp->limit = w[2];
+		mp->user_quota = n == 5 ? w[3] : 0;
 		return 0;
 	}
 	if (type == JREC_NAME || type == JREC_NAME_EVICTABLE ||
@@ -426,6 +429,7 @@ model_record(struct model *md, const uint64_t *w, unsigned n)
 		mp = &md->pools[md->npools++];
 		memcpy(mp->w, w, sizeof(mp->w));
 		mp->limit = 0;
+		mp->user_quota = 0;
 		mp->live = true;
 		return 0;
 	}
@@ -670,7 +674,8 @@ model_same(const struct model *md, const Poolmgrd__State *st, bool listen)
 		    ps->granularity != mp->w[3] || ps->page_size != mp->w[4] ||
 		    ps->uid != mp->w[5] || ps->gid != mp->w[6] ||
 		    ps->mode != mp->w[7] || ps->quota != mp->w[8] ||
-		    ps->retain != mp->w[9] || ps->limit != mp->limit)
+		    ps->retain != mp->w[9] || ps->limit != mp->limit ||
+		    ps->user_quota != mp->user_quota)
 			die("pool %s: not as its records say", ps->name);
 		nb = 0;
 		last = 0;

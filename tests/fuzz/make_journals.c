@@ -279,7 +279,7 @@ rec_limit(struct journal *j, uint64_t keep, uint64_t limit)
 {
 	uint64_t p[2] = {keep, limit};
 
-	rec(j, JREC_LIMIT, p, 2);
+	rec(j, JREC_BOUNDS, p, 2);
 }
 
 /*
@@ -332,7 +332,7 @@ limit_journals(void)
 	rec_limit(&j, KEEP + 1, 512 * KIB);
 	write_journal("no_pool", &j);
 	start(&j);
-	rec(&j, JREC_LIMIT, short_one, 1);
+	rec(&j, JREC_BOUNDS, short_one, 1);
 	write_journal("short", &j);
 	prefix = "named";
 }

@@ -564,7 +564,7 @@ misplaced_generations_refused(void **state)
 static int
 limit(struct jcompact *c, uint64_t keep, uint64_t bytes, unsigned n)
 {
-	uint64_t w[3] = {JREC_LIMIT, keep, bytes};
+	uint64_t w[3] = {JREC_BOUNDS, keep, bytes};
 
 	return jcompact_feed(c, w, n);
 }
@@ -661,14 +661,14 @@ limits_read_back(void **state)
 
 	assert_int_equal(jcompact_next(c, w, &n), JREC_POOL);
 	assert_int_equal(w[1], 1);
-	assert_int_equal(jcompact_next(c, w, &n), JREC_LIMIT);
+	assert_int_equal(jcompact_next(c, w, &n), JREC_BOUNDS);
 	assert_int_equal(n, 3);
 	assert_int_equal(w[1], 1);
 	assert_int_equal(w[2], 8192);
 	assert_int_equal(jcompact_next(c, w, &n), JREC_POOL);
 	assert_int_equal(w[1], 3);
 	assert_int_equal(jcompact_next(c, w, &n), JREC_GENERATIONS);
-	assert_int_equal(jcompact_next(c, w, &n), JREC_LIMIT);
+	assert_int_equal(jcompact_next(c, w, &n), JREC_BOUNDS);
 	assert_int_equal(w[1], 3);
 	assert_int_equal(w[2], 4096);
 	assert_int_equal(jcompact_next(c, w, &n), 0);

@@ -152,7 +152,7 @@ limit(struct journal *j, uint64_t keep, uint64_t bytes)
 {
 	uint64_t p[2] = {keep, bytes};
 
-	rec(j, JREC_LIMIT, p, 2);
+	rec(j, JREC_BOUNDS, p, 2);
 }
 
 /* A settings change of pool keep: a record only a change writes. */
