@@ -698,8 +698,8 @@ install: $(INSTALL_FILES)
 	install -m 0644 client/poolctl.bash $(DESTDIR)$(BASHCOMPDIR)/poolctl
 	install -m 0644 $(UNITS) $(DESTDIR)$(UNITDIR)/
 	install -m 0644 systemd/poolmgrd.sysusers $(DESTDIR)$(SYSUSERSDIR)/poolmgrd.conf
-	install -m 0644 client/poolclient.py $(BUILD)/python/poolclient_lib.py \
-	  $(DESTDIR)$(PYTHONDIR)/
+	install -m 0644 client/poolclient.py client/poolclient_handle.py \
+	  $(BUILD)/python/poolclient_lib.py $(DESTDIR)$(PYTHONDIR)/
 	@if [ -z "$(DESTDIR)" ]; then \
 	  PATH="$$PATH:/sbin:/usr/sbin"; \
 	  if command -v $(LDCONFIG) >/dev/null 2>&1; then \
@@ -735,8 +735,10 @@ uninstall:
 	  $(DESTDIR)$(UNITDIR)/poolmgrd.socket \
 	  $(DESTDIR)$(SYSUSERSDIR)/poolmgrd.conf \
 	  $(DESTDIR)$(PYTHONDIR)/poolclient.py \
+	  $(DESTDIR)$(PYTHONDIR)/poolclient_handle.py \
 	  $(DESTDIR)$(PYTHONDIR)/poolclient_lib.py \
 	  $(DESTDIR)$(PYTHONDIR)/__pycache__/poolclient.*.pyc \
+	  $(DESTDIR)$(PYTHONDIR)/__pycache__/poolclient_handle.*.pyc \
 	  $(DESTDIR)$(PYTHONDIR)/__pycache__/poolclient_lib.*.pyc
 
 # Engine alone, then end to end; the plot is drawn from what was measured.

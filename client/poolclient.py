@@ -29,13 +29,10 @@ see poolclient_lib, which loads it.
 import ctypes
 import dataclasses
 import errno as _errno
-import itertools
 import math
 import numbers
 import operator
 import os
-import sys
-import threading
 import time
 import typing
 import weakref
@@ -50,6 +47,8 @@ from poolclient_lib import (ALLOC_PART, ALLOC_PERSIST, ALLOC_ZERO,
                             _ClientInfo, _CreateOpts,
                             _DaemonStats, _Named, _Persisted, _SetOpts, _Stats,
                             free as _free, lib as _lib)
+# How a handle is shared by threads and closed while calls run.
+from poolclient_handle import _Closing, _Handle, _take_all, _Views
 
 __all__ = ["PoolError", "Connection", "Pool", "PoolStats", "DaemonStats",
            "ClientInfo", "BlockInfo", "BlockHolder",
@@ -122,6 +121,11 @@ def _connect_failure(rc, path):
         if words:
             return PoolError(rc, words.decode(errors="replace"))
     return PoolError(rc)
+
+
+def _closed(what):
+    """The error of a call on a closed connection or pool (what)."""
+    return PoolError(_errno.EBADF, what + " is closed")
 
 
 def _bad(what):
@@ -438,301 +442,6 @@ def _array(fn, cls, *args):
     return items, (total.value if cls[2] else n.value)
 
 
-# Every handle, so that a forked child can reset them (_after_fork).
-_handles = weakref.WeakSet()
-
-
-def _stack(f):
-    """The ids of frame f and of every frame below it."""
-    ids = set()
-    while f is not None:
-        ids.add(id(f))
-        f = f.f_back
-    return ids
-
-
-def _running_frames():
-    """The ids of every frame on a thread's stack now."""
-    live = set()
-    for f in list(sys._current_frames().values()):
-        live |= _stack(f)
-    return live
-
-
-# How often a close that waits looks at the stacks again unwoken: a call
-# that an exception broke as it ended (before its __exit__ ran a line)
-# leaves its thread without a wakeup for the close.
-_RECHECK_S = 0.1
-
-# As many calls under way on a handle as make its next call look for
-# frames of broken calls to let go of (then twice as many as are left).
-_PRUNE_MIN = 64
-
-
-class _Handle:
-    """A C pointer that calls may use from many threads while one close
-    waits for them: no call runs on a freed pointer.  A pool's handle
-    shares its connection's lock and condition (conn), so that the
-    connection's close can wait for the calls on all of them at once and
-    decide, with none under way, whether a buffer forbids it.
-
-    A call is known by its frame, not counted: a signal handler's
-    exception (Ctrl-C) can come as __exit__ is entered, before it runs a
-    line, and a count left up would hold a close back for ever.  A close
-    waits for the calls whose frames are still on a thread's stack."""
-
-    def __init__(self, ptr, what, conn=None):
-        self._ptr, self._what = ptr, what
-        self._calls = []	# the frame of each call under way
-        self._prune_at = _PRUNE_MIN
-        self._closing = 0	# closes waiting for the calls to end
-        self._conn = conn
-        if conn is None:
-            # Closes that a thread began inside its own calls on the
-            # connection or its pools: (thread, close, handles).
-            self._deferred = []
-        self._new_lock()
-        _handles.add(self)
-
-    def _new_lock(self):
-        """lock, the lock this handle's records are guarded by, and
-        cond, the condition on it that a close waits on: a new pair for
-        a connection, its connection's for a pool (plain attributes, not
-        properties: every call takes the lock twice)."""
-        if self._conn is not None:
-            self.lock, self.cond = self._conn.lock, self._conn.cond
-            return
-        # Reentrant: the collector may run a finalizer, which closes a
-        # dropped pool of the same connection, in a thread that holds
-        # it.  Taken with `with` directly, never through the condition,
-        # whose __exit__ is Python's and so may not run (see above).
-        self.lock = threading.RLock()
-        self.cond = threading.Condition(self.lock)
-
-    def __enter__(self):
-        frame = sys._getframe(1)
-        with self.lock:
-            if self._ptr is None or self._closing:
-                raise PoolError(_errno.EBADF, self._what + " is closed")
-            if len(self._calls) >= self._prune_at:
-                self._prune()
-            self._calls.append(frame)
-            return self._ptr
-
-    def __exit__(self, *exc):
-        frame = sys._getframe(1)
-        with self.lock:
-            try:
-                self._calls.remove(frame)
-            except ValueError:	# one a close or a fork let go of
-                pass
-            # Only a close waits for the calls to end: no wakeup else.
-            # (Not only at the last: frames of broken calls may stay.)
-            if not self._closing:
-                return
-            self.cond.notify_all()
-            again = _deferred_of_this_thread(self.root)
-        for close in again:
-            close()
-
-    def _prune(self):
-        """Let go of the frames of calls an exception broke as they
-        ended, gone from every stack: they and what they hold would pile
-        up until a close that a long-lived handle may never see."""
-        live = _running_frames()
-        self._calls = [f for f in self._calls if id(f) in live]
-        self._prune_at = max(_PRUNE_MIN, 2 * len(self._calls))
-
-    @property
-    def root(self):
-        """The connection's handle (this one for a connection)."""
-        return self if self._conn is None else self._conn
-
-    def in_use(self, live):
-        """Whether a call is under way (live: _running_frames())."""
-        return any(id(f) in live for f in self._calls)
-
-    @property
-    def closed(self):
-        return self._ptr is None
-
-    def refuse_if_closing(self):
-        """EBADF once a close waits for the calls under way: for a call
-        that waits in parts, which would hold the close back as long."""
-        if self._closing:
-            raise PoolError(_errno.EBADF, self._what + " is closed")
-
-    def take(self, refuse=None, again=None):
-        """The pointer, once no call uses it and refuse() (if given) has
-        not raised, which it is called to do with no call under way;
-        None if closed before, or if the close waits for calls of this
-        thread (see _take_all; again() closes then).  Calls meanwhile
-        are EBADF; a refusal leaves the handle open."""
-        return _take_all([self], lambda: refuse and refuse(), again=again)[0]
-
-
-def _deferred_of_this_thread(root):
-    """The closes this thread deferred on root's connection, taken off
-    its list, with their handles' closing counts given back (the close
-    run again counts anew), for the caller to run without the lock.
-    Each runs where a BufferError could only end a call that did not
-    ask for a close: a buffer made since leaves the object open."""
-    me = threading.get_ident()
-    mine = [d for d in root._deferred if d[0] == me]
-    if not mine:
-        return []
-    root._deferred = [d for d in root._deferred if d[0] != me]
-    for _, _, hs in mine:
-        for h in filter(None, (ref() for ref in hs)):
-            h._closing -= 1
-
-    def close(again):
-        def run():
-            method = again()
-            try:
-                if method is not None:
-                    method()
-            except BufferError:
-                pass
-        return run
-    return [close(again) for _, again, _ in mine]
-
-
-def _take_all(handles, refuse, first=(), again=None):
-    """The pointers of handles (of one connection: one lock), once no
-    call uses any of them and refuse() has not raised, which it is
-    called to do then: first the pointers of handles in first, waited
-    for before the others are listed (a connection's, before its pools',
-    which its calls may open), then those of handles() if it is a
-    function.  None for each closed before.
-
-    A close that a signal handler, a finalizer or a callback begins in
-    a thread inside its own call on one of the handles cannot wait for
-    that call, which goes on only once the close has returned: it waits
-    for the other threads' calls, refuses or not, and then leaves the
-    handles closing (calls EBADF, waits ended at a part's end) and
-    returns None for each; the end of that thread's last such call runs
-    again() (the close anew), which takes them."""
-    h0 = (first or handles)[0]
-    lock, cond = h0.lock, h0.cond
-    own = _stack(sys._getframe(1))
-    waiting = []
-
-    def wait_for(hs):
-        for h in hs:
-            h._closing += 1
-            waiting.append(h)
-
-        def idle():
-            live = _running_frames() - own
-            return not any(h.in_use(live) for h in hs)
-
-        while not idle():
-            cond.wait(_RECHECK_S)
-        for h in hs:
-            # Of the other threads' frames, those left are of calls an
-            # exception broke out of as they ended: gone, and what they
-            # held with them.  This thread's are calls under way.
-            h._calls = [f for f in h._calls if id(f) in own]
-
-    with lock:
-        deferred = False
-        try:
-            wait_for(first)
-            hs = list(handles() if callable(handles) else handles)
-            wait_for(hs)
-            refuse()
-            if again is not None and any(h._calls for h in waiting):
-                # Weakly: should that call never end where it can run
-                # it (an exception as its __exit__ came), the object
-                # still closes when collected (the handles hold the
-                # frame of that call, which holds the object).
-                h0.root._deferred.append(
-                    (threading.get_ident(), weakref.WeakMethod(again),
-                     [weakref.ref(h) for h in waiting]))
-                deferred = True
-                return [None] * len(list(first) + hs)
-        finally:
-            if not deferred:
-                for h in waiting:
-                    h._closing -= 1
-            # A close that refused may have held back another's wakeup.
-            cond.notify_all()
-        taken = []
-        for h in list(first) + hs:
-            taken.append(h._ptr)
-            h._ptr = None
-        return taken
-
-
-def _after_fork():
-    """In a forked child: the calls other threads of the parent were
-    making never end here, and the lock may have been held by one of
-    them; a close must not wait for them (the C library answers ECHILD
-    for the handles, and closing them frees only the child's memory)."""
-    handles = list(_handles)
-    for h in handles:
-        h._calls, h._closing = [], 0
-        if h._conn is None:
-            h._new_lock()
-            h._deferred = []
-    for h in handles:	# a pool's, once its connection's is new
-        if h._conn is not None:
-            h._new_lock()
-
-
-os.register_at_fork(after_in_child=_after_fork)
-
-
-class _Views:
-    """The buffers of a pool still in use, as weak references (a ctypes
-    array is not hashable, so no WeakSet): the callbacks hold only the
-    dict, not the pool, which can then go once no buffer holds it."""
-
-    def __init__(self):
-        self._refs = {}
-        self._seq = itertools.count()	# next() is atomic: threads add
-
-    def add(self, obj):
-        refs, key = self._refs, next(self._seq)
-        refs[key] = weakref.ref(obj, lambda r, k=key: refs.pop(k, None))
-
-    def __len__(self):
-        # A reference the collector cleared (a buffer in a garbage cycle
-        # with its pool) is no buffer in use: no code can reach it but
-        # the finalizers of that garbage.
-        return sum(r() is not None for r in list(self._refs.values()))
-
-
-class _Closing:
-    """A context manager that closes its object, and closes it when it
-    is collected: a Connection with a buffer of one of its pools still in
-    use cannot close (BufferError), and at exit the module's globals may
-    be gone; the process's end closes and unmaps everything then."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            self.close()
-            return
-        # The block's own error is what the caller must see: a buffer
-        # its frame still holds (as a failed block's frame does) keeps
-        # the object open, and it closes once collected, after them.
-        try:
-            self.close()
-        except BufferError:
-            pass
-
-    def __del__(self):
-        if getattr(self, "_h", None) is not None and not self._h.closed:
-            try:
-                self.close()
-            except (BufferError, AttributeError, TypeError):
-                pass
-
-
 class Connection(_Closing):
     """A connection to poolmgrd (pool_connect).  A context manager: close
     at exit.  Usable from many threads at once."""
@@ -758,7 +467,8 @@ class Connection(_Closing):
             raise _connect_failure(rc, path)
         try:
             self._pools = weakref.WeakSet()
-            self._h = _Handle(ptr.value, "connection")	# the last step
+            # The last step.
+            self._h = _Handle(ptr.value, "connection", _closed)
         except BaseException:
             # A signal's exception as the connection comes, before the
             # caller has it: nobody else could close it.
@@ -1002,7 +712,7 @@ class Pool(_Closing):
 
     def __init__(self, conn, ptr, name, read_only):
         self._conn = conn	# the connection outlives its pools
-        self._h = _Handle(ptr, "pool " + name, conn._h)
+        self._h = _Handle(ptr, "pool " + name, _closed, conn._h)
         self.name = name
         """The pool's name."""
         self.read_only = read_only

@@ -796,7 +796,8 @@ def a_missing_library_names_every_place_tried():
         # A copy of the module in a tree with no build beside it.
         del env["POOLCLIENT_LIB"]
         os.mkdir(os.path.join(where, "client"))
-        for f in ("poolclient.py", "poolclient_lib.py"):
+        for f in ("poolclient.py", "poolclient_lib.py",
+                  "poolclient_handle.py"):
             shutil.copy(os.path.join(SRC, "client", f),
                         os.path.join(where, "client", f))
         # Not this process: it has the build's loaded, under that soname.
