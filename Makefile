@@ -132,7 +132,8 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_systemd itest_stress itest_limits itest_batch \
               itest_cache itest_silent itest_liar itest_release itest_drop \
               itest_wait itest_fork itest_books itest_clients \
-              itest_handles itest_dropping itest_quota itest_reload \
+              itest_handles itest_dropping itest_quota itest_quota_uids \
+              itest_reload \
               itest_usage itest_restart itest_restart_busy \
               itest_restart_fds itest_restart_admin itest_restore \
               itest_sharemap_renew itest_restart_guard itest_recover \
