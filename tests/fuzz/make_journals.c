@@ -1,8 +1,8 @@
 /*
  * make_journals.c - write seeds of fuzz_recover.c: crash journals with
  * the records of names, of the daemon's socket, of generations and of
- * pools' limits, as journal.c writes them, and the ways a journal can get
- * these wrong.
+ * pools' limits and user quotas, as journal.c writes them, and the ways a
+ * journal can get these wrong.
  *
  *   tests/fuzz/corpus/fuzz_recover/named-*
  *   tests/fuzz/corpus/fuzz_recover/limit-*
@@ -282,6 +282,43 @@ rec_limit(struct journal *j, uint64_t keep, uint64_t limit)
 	rec(j, JREC_BOUNDS, p, 2);
 }
 
+/* Pool a's limit and user quota in one record, as journal.c writes them. */
+static void
+rec_bounds(struct journal *j, uint64_t limit, uint64_t user_quota)
+{
+	uint64_t p[3] = {KEEP, limit, user_quota};
+
+	rec(j, JREC_BOUNDS, p, 3);
+}
+
+/*
+ * User quotas: with the pool's record (with and without a limit), set
+ * after a settings record, removed (a record without the word); and a
+ * record one word too long, refused.
+ */
+static void
+user_quota_journals(void)
+{
+	uint64_t set[6] = {KEEP, 0, 0, 0600, 0, 0};
+	uint64_t long_one[4] = {KEEP, 0, 4096, 7};
+	struct journal j;
+
+	start(&j);
+	j.n -= 3 * 8;		/* the pool's record alone */
+	rec_bounds(&j, 0, 256 * KIB);
+	rec_persist(&j, 64 * KIB);
+	write_journal("user_quota_made", &j);
+	rec(&j, JREC_SET, set, 6);
+	rec_bounds(&j, 512 * KIB, 128 * KIB);
+	write_journal("user_quota_set", &j);
+	rec(&j, JREC_SET, set, 6);
+	rec_limit(&j, KEEP, 512 * KIB);
+	write_journal("user_quota_removed", &j);
+	start(&j);
+	rec(&j, JREC_BOUNDS, long_one, 4);
+	write_journal("user_quota_long", &j);
+}
+
 /*
  * Limits: after the pool's record (made with one), after a settings
  * record (set, removed), in a snapshot after the count; and those
@@ -334,6 +371,7 @@ limit_journals(void)
 	start(&j);
 	rec(&j, JREC_BOUNDS, short_one, 1);
 	write_journal("short", &j);
+	user_quota_journals();
 	prefix = "named";
 }
 

@@ -51,6 +51,10 @@
  *       (and its count of generations), none for a limit of 0 or a pool
  *       gone; a limit of no live pool or a record of the wrong length:
  *       -EINVAL.
+ *   user_quotas_read_back  a bounds record's user quota (its fourth word)
+ *       read back with the limit in a record of four words, cleared by a
+ *       later one of three; a pool with only a user quota gets its
+ *       record; five words: -EINVAL.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -675,6 +679,46 @@ limits_read_back(void **state)
 	jcompact_free(c);
 }
 
+/*
+ * A bounds record's user quota (its fourth word) is kept with the limit
+ * and given back in a record of four words; a later one of three clears
+ * it; a pool with only a user quota still gets its record.
+ */
+static void
+user_quotas_read_back(void **state)
+{
+	struct jcompact *c = jcompact_new(1 << 20);
+	uint64_t w[JREC_MAX_WORDS], b[4] = {JREC_BOUNDS, 1, 0, 4096};
+	unsigned n;
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(pool(c, 1, 0600), 0);
+	assert_int_equal(pool(c, 2, 0600), 0);
+	assert_int_equal(jcompact_feed(c, b, 4), 0);
+	b[1] = 2;
+	b[2] = 8192;
+	assert_int_equal(jcompact_feed(c, b, 4), 0);
+	assert_int_equal(limit(c, 2, 8192, 3), 0);
+	b[1] = 1;
+	assert_int_equal(jcompact_feed(c, b, 5), -EINVAL);
+
+	assert_int_equal(jcompact_next(c, w, &n), JREC_POOL);
+	assert_int_equal(w[1], 1);
+	assert_int_equal(jcompact_next(c, w, &n), JREC_BOUNDS);
+	assert_int_equal(n, 4);
+	assert_int_equal(w[1], 1);
+	assert_int_equal(w[2], 0);
+	assert_int_equal(w[3], 4096);
+	assert_int_equal(jcompact_next(c, w, &n), JREC_POOL);
+	assert_int_equal(w[1], 2);
+	assert_int_equal(jcompact_next(c, w, &n), JREC_BOUNDS);
+	assert_int_equal(n, 3);
+	assert_int_equal(w[2], 8192);
+	assert_int_equal(jcompact_next(c, w, &n), 0);
+	jcompact_free(c);
+}
+
 int
 main(void)
 {
@@ -688,6 +732,7 @@ main(void)
 		cmocka_unit_test(full_names_refused),
 		cmocka_unit_test(generations_read_back),
 		cmocka_unit_test(bad_generations_refused),
+		cmocka_unit_test(user_quotas_read_back),
 		cmocka_unit_test(misplaced_generations_refused),
 		cmocka_unit_test(bare_names_refused),
 		cmocka_unit_test(limits_read_back),

@@ -14,6 +14,9 @@
  *       the next generation, one in place, a replace), a crash between a
  *       name's record and its generation's: recovered, every name with
  *       its generation, the pool's count the last given, the socket's.
+ *   user_quota_replayed  a bounds record with a user quota's word gives
+ *       the pool both; one without it (after a change) none; one word
+ *       more: refused.
  *   generations_out_of_place  a pool's count of generations after a
  *       block of it, twice, for a pool made before the last one, after a
  *       change: refused, "out of place".
@@ -153,6 +156,15 @@ limit(struct journal *j, uint64_t keep, uint64_t bytes)
 	uint64_t p[2] = {keep, bytes};
 
 	rec(j, JREC_BOUNDS, p, 2);
+}
+
+/* The limit and the user quota in one record, as a writer of both. */
+static void
+bounds(struct journal *j, uint64_t keep, uint64_t bytes, uint64_t user)
+{
+	uint64_t p[3] = {keep, bytes, user};
+
+	rec(j, JREC_BOUNDS, p, 3);
 }
 
 /* A settings change of pool keep: a record only a change writes. */
@@ -352,6 +364,43 @@ writer_forms_accepted(void **state)
 	expect_name(st->pools[1], "m2", 128 * KIB, 7);
 	assert_int_equal(st->pools[1]->name_generation, 7);
 	poolmgrd__state__free_unpacked(st, NULL);
+}
+
+/*
+ * A bounds record with a user quota's word gives the pool both; one
+ * without it (an image before user quotas, or a quota removed) none; more
+ * words refuse the journal.
+ */
+static void
+user_quota_replayed(void **state)
+{
+	uint64_t p[4] = {1, 0, 64 * KIB, 9};
+	Poolmgrd__State *st;
+	struct journal j;
+
+	(void)state;
+	start(&j);
+	pool(&j, 1);
+	bounds(&j, 1, 0, 256 * KIB);
+	st = expect_accepted(&j);
+	assert_int_equal(st->pools[0]->limit, 0);
+	assert_int_equal(st->pools[0]->user_quota, 256 * KIB);
+	poolmgrd__state__free_unpacked(st, NULL);
+
+	start(&j);
+	pool(&j, 1);
+	bounds(&j, 1, 512 * KIB, 256 * KIB);
+	set(&j, 1);
+	limit(&j, 1, 512 * KIB);
+	st = expect_accepted(&j);
+	assert_int_equal(st->pools[0]->limit, 512 * KIB);
+	assert_int_equal(st->pools[0]->user_quota, 0);
+	poolmgrd__state__free_unpacked(st, NULL);
+
+	start(&j);
+	pool(&j, 1);
+	rec(&j, JREC_BOUNDS, p, 4);
+	expect_refused(&j, "a limit record of 6 words");
 }
 
 static void
@@ -600,6 +649,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(writer_forms_accepted),
+		cmocka_unit_test(user_quota_replayed),
 		cmocka_unit_test(generations_out_of_place),
 		cmocka_unit_test(old_generation_out_of_place),
 		cmocka_unit_test(generation_twice),
