@@ -11,10 +11,11 @@
  * that is not persistent is theirs to free (-EPERM); a named one is its
  * name's (-EBUSY: unpublish it).  Every offset is tried, whatever became
  * of the ones before it; the exit status is that of the last refusal.
- * With --json, as every other command that changes a pool, it says what
- * it did on stdout: {"pool", "freed": [the offsets it ended]}, the
- * refusals on stderr as ever, so that a script need not tell an empty
- * output from a failure to print.
+ * It says what it ended on stdout, "freed N blocks" as sweep does (when
+ * it ended any), or with --json, as every other command that changes a
+ * pool, {"pool", "freed": [the offsets it ended]} (always, so that a
+ * script need not tell an empty output from a failure to print); the
+ * refusals go to stderr as ever.
  *
  * Offsets are places, not blocks: the block `blocks` listed may have been
  * freed by its consumer since, and a new one made at its offset.  With
@@ -148,14 +149,28 @@ free_refused(struct ctl *ctl, const char *pool, int error, uint64_t off,
 	return buf;
 }
 
-/* --json: the pool and the offsets freed, in the order given. */
+/*
+ * What free ended.  In text, sweep's words without its size: the daemon's
+ * answer to a free does not carry the block's size, and asking for it
+ * first would cost a round trip per offset and could name another block,
+ * one made at the offset in between.  Said when any block was ended, as
+ * sweep says what it ended whatever stopped the rest.  With --json the
+ * pool and the offsets freed, in the order given, always.
+ */
 static void
 print_freed(const struct ctl *ctl, const char *pool, const uint64_t *offs,
     const int *freed, int argc)
 {
 	struct json_object	*j, *a;
-	int			 i;
+	int			 i, n = 0;
 
+	if (!ctl->json) {
+		for (i = 1; i < argc; i++)
+			n += freed[i] != 0;
+		if (n > 0)
+			printf("freed %d block%s\n", n, n == 1 ? "" : "s");
+		return;
+	}
 	j = json_object_new_object();
 	a = json_object_new_array();
 	json_object_object_add(j, "pool", json_object_new_string(pool));
@@ -389,8 +404,7 @@ cmd_free(struct ctl *ctl, int argc, char **argv)
 		else
 			freed[i] = 1;
 	pool_close(p);
-	if (ctl->json)
-		print_freed(ctl, pool, offs, freed, argc);
+	print_freed(ctl, pool, offs, freed, argc);
 	free(offs);
 	free(freed);
 	return status;

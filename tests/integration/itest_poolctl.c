@@ -46,7 +46,8 @@
  *   beside offsets it refuses, each in its words (no block there, a
  *   block a handle holds, a named one), every one tried (exit 1); bad
  *   offsets (exit 2, nothing done); no such pool (exit 1); --json
- *   prints the pool and the offsets it freed.
+ *   prints the pool and the offsets it freed; without it, "freed N
+ *   blocks" when it ended any, nothing when it ended none.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -2169,6 +2170,8 @@ free_ends_what_was_left(void **state)
 	       "held");
 	expect(strstr(fx.err, "a name holds it: `poolctl unpublish` removes "
 		      "the name") != NULL, "named");
+	/* What it ended is said, as sweep says it, beside the refusals. */
+	expect(strcmp(fx.out, "freed 2 blocks\n") == 0, "the two it ended");
 	st = harness_stats(p);
 	assert_int_equal(st.live_blocks, 2);
 	assert_int_equal(st.persistent_blocks, 1);	/* the named one */
@@ -2184,6 +2187,17 @@ free_ends_what_was_left(void **state)
 		 (unsigned long long)left1);
 	expect(strstr(fx.out, want) != NULL, "--json free: the offset freed");
 	EXPECT_RC(pool_usable_size(p, left1, &i), -EINVAL);
+
+	/* One ended: one block; none ended, nothing on stdout. */
+	EXPECT_RC(pool_alloc_wait(p, 100, 0, POOL_ALLOC_PERSIST, 0, &left1),
+		  0);
+	rc = ctl("free p %#llx", (unsigned long long)left1);
+	expect_exit(rc, 0, "free of one left");
+	expect(strcmp(fx.out, "freed 1 block\n") == 0 && fx.err[0] == '\0',
+	       "free of one: said");
+	rc = ctl("free p %#llx", (unsigned long long)left1);
+	expect_exit(rc, EXIT_FAILED, "free of one gone");
+	expect(fx.out[0] == '\0', "free of none: nothing said freed");
 
 	rc = ctl("free nope 0x10");
 	expect_exit(rc, EXIT_FAILED, "free in no pool");
