@@ -179,6 +179,14 @@ struct age_text {
 	char	s[24];
 };
 struct age_text	age_text(uint64_t);
+/*
+ * An offset as poolctl writes it in text, "0x1000": printf's "%#x" writes
+ * zero as a bare "0", which reads as decimal beside the others.
+ */
+struct offset_text {
+	char	s[24];
+};
+struct offset_text	offset_text(uint64_t);
 uint64_t	member_value(const void *, size_t, size_t);
 void		prom_label(const char *);
 void		prom_family(const char *, const char *, const char *);

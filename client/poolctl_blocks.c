@@ -240,7 +240,7 @@ blocks_text(const struct pool_block_info *b)
 {
 	uint32_t	i;
 
-	printf("%#18" PRIx64 " %10s %10s %7" PRIu32 " %-5s ", b->offset,
+	printf("%18s %10s %10s %7" PRIu32 " %-5s ", offset_text(b->offset).s,
 	    human(b->usable_size).s, human(b->requested).s, b->holders,
 	    block_flags(b->flags).s);
 	if (b->flags & POOL_BLOCK_PERSISTENT)
@@ -271,27 +271,24 @@ blocks_kv(const char *pool, const struct pool_block_info *b)
 		{ "persistent", POOL_BLOCK_PERSISTENT },
 		{ "busy", POOL_BLOCK_BUSY },
 	};
-	size_t	i;
+	struct offset_text	at = offset_text(b->offset);
+	size_t			i;
 
-	printf("%s %#" PRIx64 " usable_size %" PRIu64 "\n", pool, b->offset,
-	    b->usable_size);
-	printf("%s %#" PRIx64 " requested %" PRIu64 "\n", pool, b->offset,
-	    b->requested);
-	printf("%s %#" PRIx64 " holders %" PRIu32 "\n", pool, b->offset,
-	    b->holders);
+	printf("%s %s usable_size %" PRIu64 "\n", pool, at.s, b->usable_size);
+	printf("%s %s requested %" PRIu64 "\n", pool, at.s, b->requested);
+	printf("%s %s holders %" PRIu32 "\n", pool, at.s, b->holders);
 	for (i = 0; i < sizeof flags / sizeof flags[0]; i++)
-		printf("%s %#" PRIx64 " %s %d\n", pool, b->offset, flags[i].key,
+		printf("%s %s %s %d\n", pool, at.s, flags[i].key,
 		    (b->flags & flags[i].flag) != 0);
 	if (b->flags & POOL_BLOCK_PERSISTENT) {
-		printf("%s %#" PRIx64 " persister %" PRIu32 "\n", pool,
-		    b->offset, b->persister);
-		printf("%s %#" PRIx64 " persisted_ms %" PRIu64 "\n", pool,
-		    b->offset, b->persisted_ms);
+		printf("%s %s persister %" PRIu32 "\n", pool, at.s,
+		    b->persister);
+		printf("%s %s persisted_ms %" PRIu64 "\n", pool, at.s,
+		    b->persisted_ms);
 	}
 	for (i = 0; i < b->nlisted; i++)
-		printf("%s %#" PRIx64 " holder %" PRIu32 ":%" PRIu32 "\n",
-		    pool, b->offset, b->first_holders[i].pid,
-		    b->first_holders[i].handle);
+		printf("%s %s holder %" PRIu32 ":%" PRIu32 "\n", pool, at.s,
+		    b->first_holders[i].pid, b->first_holders[i].handle);
 }
 
 static struct json_object *

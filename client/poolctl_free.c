@@ -109,9 +109,9 @@ too_young(struct ctl *ctl, const char *pool, uint64_t off, char *buf,
 
 	if (persisted_now(ctl, pool, off, &ms) == 0)
 		snprintf(now, sizeof now, "%s, ", age_text(ms).s);
-	snprintf(buf, len, "%#llx: persistent for %sless than --older-than "
+	snprintf(buf, len, "%s: persistent for %sless than --older-than "
 	    "says: perhaps a new block made there since it was listed; "
-	    "left alone", (unsigned long long)off, now);
+	    "left alone", offset_text(off).s, now);
 }
 
 /* Why the free of off was refused, in poolctl's words where they help. */
@@ -119,31 +119,29 @@ static const char *
 free_refused(struct ctl *ctl, const char *pool, int error, uint64_t off,
     char *buf, size_t len)
 {
+	struct offset_text	at = offset_text(off);
+
 	switch (error) {
 	case -EINVAL:
-		snprintf(buf, len, "%#llx: no live block starts there",
-		    (unsigned long long)off);
+		snprintf(buf, len, "%s: no live block starts there", at.s);
 		break;
 	case -EPERM:
-		snprintf(buf, len, "%#llx: held by handles and not "
-		    "persistent: only its holders free it",
-		    (unsigned long long)off);
+		snprintf(buf, len, "%s: held by handles and not "
+		    "persistent: only its holders free it", at.s);
 		break;
 	case -EBUSY:
-		snprintf(buf, len, "%#llx: a name holds it: `poolctl "
-		    "unpublish` removes the name", (unsigned long long)off);
+		snprintf(buf, len, "%s: a name holds it: `poolctl "
+		    "unpublish` removes the name", at.s);
 		break;
 	case -ESTALE:
 		too_young(ctl, pool, off, buf, len);
 		break;
 	case -EOPNOTSUPP:
-		snprintf(buf, len, "%#llx: the daemon is older than "
-		    "--older-than (it cannot tell a block's age)",
-		    (unsigned long long)off);
+		snprintf(buf, len, "%s: the daemon is older than "
+		    "--older-than (it cannot tell a block's age)", at.s);
 		break;
 	default:
-		snprintf(buf, len, "%#llx: %s", (unsigned long long)off,
-		    pool_strerror(error));
+		snprintf(buf, len, "%s: %s", at.s, pool_strerror(error));
 		break;
 	}
 	return buf;
@@ -264,8 +262,9 @@ sweep_page(struct pool *p, const struct pool_block_info *b, size_t n,
 			continue;
 		if (sw->dry) {
 			if (!json)
-				printf("%#" PRIx64 " %s uid %" PRIu32 " %s\n",
-				    b[i].offset, human(b[i].usable_size).s,
+				printf("%s %s uid %" PRIu32 " %s\n",
+				    offset_text(b[i].offset).s,
+				    human(b[i].usable_size).s,
 				    b[i].persister,
 				    age_text(b[i].persisted_ms).s);
 			error = swept_add(sw, b[i].offset,

@@ -44,6 +44,15 @@ age_text(uint64_t ms)
 	return a;
 }
 
+struct offset_text
+offset_text(uint64_t off)
+{
+	struct offset_text	o;
+
+	snprintf(o.s, sizeof o.s, "0x%" PRIx64, off);
+	return o;
+}
+
 struct hsize
 human(uint64_t n)
 {
@@ -1024,8 +1033,9 @@ print_names(const struct ctl *ctl, const char *pool,
 	printf("%-*s %18s %10s %10s %*s %s\n", (int)w, "NAME", "OFFSET",
 	    "SIZE", "PUBLISHER", gw, "GENERATION", "EVICT");
 	for (i = 0; i < n; i++)
-		printf("%-*s %#18" PRIx64 " %10s %10" PRIu32 " %*" PRIu64
-		    " %s\n", (int)w, field(pn[i].name).s, pn[i].offset,
+		printf("%-*s %18s %10s %10" PRIu32 " %*" PRIu64
+		    " %s\n", (int)w, field(pn[i].name).s,
+		    offset_text(pn[i].offset).s,
 		    human(pn[i].usable_size).s, pn[i].publisher, gw,
 		    pn[i].generation, pn[i].evictable ? "yes" : "no");
 }
@@ -1051,8 +1061,8 @@ print_wait(const struct ctl *ctl, const char *pool, const char *name,
 		json_print(ctl, o);
 		return;
 	}
-	printf("%s %#" PRIx64 " %" PRIu64 " %" PRIu64 "\n", field(name).s, off,
-	    usable, gen);
+	printf("%s %s %" PRIu64 " %" PRIu64 "\n", field(name).s,
+	    offset_text(off).s, usable, gen);
 }
 
 void

@@ -48,6 +48,8 @@
  *   offsets (exit 2, nothing done); no such pool (exit 1); --json
  *   prints the pool and the offsets it freed; without it, "freed N
  *   blocks" when it ended any, nothing when it ended none.
+ *   Offset 0 printed as 0x0 wherever an offset is printed: blocks (text
+ *   and kv), names, wait, free's refusals and sweep --dry-run.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1626,7 +1628,7 @@ wait_line_is_four_fields(pool_off_t off)
 	assert_int_equal(pool_lookup_wait(fx.pool, "frame", 0, 0, 0, &at,
 					  &usable, &gen), 0);
 	assert_int_equal(at, off);
-	snprintf(want, sizeof(want), "frame %#" PRIx64 " %zu %" PRIu64 "\n",
+	snprintf(want, sizeof(want), "frame 0x%" PRIx64 " %zu %" PRIu64 "\n",
 		 (uint64_t)at, usable, gen);
 	expect(strcmp(fx.out, want) == 0, want);
 }
@@ -2243,7 +2245,7 @@ free_older_than_spares_a_new_block(void **state)
 	       "its age");
 	rc = ctl("blocks p --format=kv");
 	expect_exit(rc, 0, "blocks kv");
-	snprintf(want, sizeof(want), "p %#llx persisted_ms ",
+	snprintf(want, sizeof(want), "p 0x%llx persisted_ms ",
 		 (unsigned long long)left);
 	expect((at = strstr(fx.out, want)) &&
 	       strtoull(at + strlen(want), NULL, 10) >= 1000,
@@ -2353,7 +2355,7 @@ sweep_ends_what_was_left(void **state)
 	/* A dry run lists what it would end, and ends nothing. */
 	rc = ctl("sweep p --older-than 1 --dry-run");
 	expect_exit(rc, 0, "dry run");
-	snprintf(want, sizeof(want), "%#llx 112 B uid %u ",
+	snprintf(want, sizeof(want), "0x%llx 112 B uid %u ",
 		 (unsigned long long)old1, (unsigned)getuid());
 	expect(strstr(fx.out, want) != NULL, "the first listed");
 	expect(strstr(fx.out, "would free 2 blocks (") != NULL, "dry count");
@@ -2386,6 +2388,60 @@ sweep_ends_what_was_left(void **state)
 	EXPECT_RC(pool_free(p, held), 0);	/* this handle's reference */
 	EXPECT_RC(pool_free(p, held), 0);	/* the pool's */
 	EXPECT_RC(pool_unpublish(p, "kept"), 0);
+	pool_close(p);
+	stop();
+}
+
+/*
+ * printf's "%#x" writes 0 for zero, without its 0x: the first block of a
+ * pool, at offset 0, looked decimal beside every other.  Wherever poolctl
+ * writes an offset in text, 0 is 0x0.
+ */
+static void
+offset_zero_says_0x0(void **state)
+{
+	pool_off_t off;
+	struct pool *p;
+	const char *line;
+
+	(void)state;
+	start("[pool p]\nsize = 16M\n");
+	EXPECT_RC(pool_open(fx.conn, "p", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 0), 0);
+	EXPECT_RC(pool_alloc(p, 64, &off), 0);
+	assert_int_equal(off, 0);	/* else this test shows nothing */
+	EXPECT_RC(pool_publish(p, off, "zero"), 0);
+	EXPECT_RC(pool_free(p, off), 0);	/* the name's alone */
+
+	expect_exit(ctl("names p"), 0, "names");
+	expect((line = line_starting(fx.out, "zero")) &&
+	       strncmp(line + strcspn(line, " "), "                0x0 ",
+		       20) == 0, "names: the offset");
+	expect_exit(ctl("wait p zero"), 0, "wait");
+	expect(strncmp(fx.out, "zero 0x0 ", 9) == 0, "wait: the offset");
+	expect_exit(ctl("free p 0"), EXIT_FAILED, "free of a named block");
+	expect(strstr(fx.err, ": 0x0: a name holds it") != NULL,
+	       "free: the offset refused");
+	EXPECT_RC(pool_unpublish(p, "zero"), 0);
+	expect_exit(ctl("free p 0"), EXIT_FAILED, "free of no block");
+	expect(strstr(fx.err, ": 0x0: no live block starts there") != NULL,
+	       "free: no block at 0");
+
+	/* Left behind at 0: listed, swept dry, then freed. */
+	EXPECT_RC(pool_alloc_wait(p, 4096, 0, POOL_ALLOC_PERSIST, 0, &off),
+		  0);
+	assert_int_equal(off, 0);
+	expect_exit(ctl("blocks p"), 0, "blocks");
+	expect(line_starting(fx.out, "0x0") != NULL, "blocks: the offset");
+	expect_exit(ctl("blocks p --format=kv"), 0, "blocks kv");
+	expect(strstr(fx.out, "p 0x0 usable_size 4096\n") != NULL,
+	       "blocks kv: the offset");
+	expect_exit(ctl("sweep p --older-than 0 --dry-run"), 0, "dry sweep");
+	expect(strncmp(fx.out, "0x0 4.0 KiB uid ", 16) == 0,
+	       "sweep --dry-run: the offset");
+	expect_exit(ctl("free p 0x0"), 0, "free of the block at 0");
+	expect(strcmp(fx.out, "freed 1 block\n") == 0, "free: said");
+	harness_expect_checked(fx.conn, "p");
 	pool_close(p);
 	stop();
 }
@@ -2444,6 +2500,7 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(sweep_ends_what_was_left,
 					  teardown),
+		cmocka_unit_test_teardown(offset_zero_says_0x0, teardown),
 		cmocka_unit_test_teardown(socket_path_not_a_socket_says_so,
 					  teardown),
 		cmocka_unit_test_teardown(socket_without_daemon_says_so,
