@@ -5,16 +5,18 @@
  *
  * Takes the blocks from the arguments, or one per line from standard
  * input when there are none (so `producer POOL ... | consumer POOL` works):
- * a number is a block's offset, in decimal as producer prints it or in
- * hexadecimal after 0x as `poolctl names` does, anything else a block's
- * name (`producer -n`).  It opens POOL read-only to print the string of each block: a
- * read-only handle maps the pool PROT_READ, so a reader cannot scribble
- * on it, and may look names up.  Then it opens the pool read-write and
- * lets each block it printed go: frees a block given by offset, which
- * drops the reference the producer's pool_persist gave the pool, and
- * unpublishes a named one, which drops the reference its name held.  A
- * block it could not find is left alone: a name published meanwhile is
- * not taken away unread.
+ * a number is a block's offset, in hexadecimal after 0x as producer and
+ * poolctl print it, or in decimal as a Python program's print() writes
+ * it, anything else a block's name (`producer -n`).  It opens POOL
+ * read-only to print the string of each block: a read-only handle maps
+ * the pool PROT_READ, so a reader cannot scribble on it, and may look
+ * names up.  Then it opens the pool read-write and lets each block it
+ * printed go: frees a block given by offset, which drops the reference
+ * the producer's pool_persist gave the pool, and unpublishes a named
+ * one, which drops the reference its name held.  A block it could not
+ * find is left alone: a name published meanwhile is not taken away
+ * unread.  What it says of a block given by offset names the offset in
+ * hexadecimal, as poolctl's refusals do, however it was given.
  *
  * With -w, a name that is not there yet is waited for, up to SECONDS
  * each (pool_lookup_wait), so the consumer may start before the
@@ -217,7 +219,7 @@ find(struct pool *p, struct wanted *w, size_t *usable)
 	if (error == 0)
 		return 0;
 	if (w->name == NULL)
-		fprintf(stderr, "consumer: %llu: %s\n",
+		fprintf(stderr, "consumer: 0x%llx: %s\n",
 		    (unsigned long long)w->off, pool_strerror(error));
 	else if (error == -ETIMEDOUT)
 		fprintf(stderr, "consumer: %s: not published within %d s\n",
@@ -250,7 +252,7 @@ let_go(struct pool *p, const struct wanted *w)
 		fprintf(stderr, "consumer: unpublish %s: %s\n", w->name,
 		    pool_strerror(error));
 	else if (error != 0)
-		fprintf(stderr, "consumer: free %llu: %s\n",
+		fprintf(stderr, "consumer: free 0x%llx: %s\n",
 		    (unsigned long long)w->off, pool_strerror(error));
 	return error;
 }

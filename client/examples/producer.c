@@ -6,13 +6,15 @@
  * Connects to poolmgrd ($POOLMGRD_SOCKET, or the default socket), opens
  * POOL read-write, and copies each TEXT (with its NUL) into a block of its
  * own, which outlives this process.  Without -n each block is persisted
- * and its offset printed, one per line: the offset is the block's address
- * in every process that opens the pool.  With -n NAME each block is
- * published under a name instead (NAME for one TEXT, NAME.1, NAME.2 ...
- * for several), replacing any block of that name before, and the names are
- * printed.  With -w a full pool is waited on, up to SECONDS for each
- * block (pool_alloc_wait), until a consumer frees room; by default the
- * producer gives up at once.  See consumer.c for the other side:
+ * and its offset printed, one per line, in hexadecimal after 0x as
+ * poolctl writes offsets (so one can be found in `poolctl blocks`): the
+ * offset is the block's address in every process that opens the pool.
+ * With -n NAME each block is published under a name instead (NAME for one
+ * TEXT, NAME.1, NAME.2 ... for several), replacing any block of that name
+ * before, and the names are printed.  With -w a full pool is waited on,
+ * up to SECONDS for each block (pool_alloc_wait), until a consumer frees
+ * room; by default the producer gives up at once.  See consumer.c for
+ * the other side:
  *
  *	producer demo hello world | consumer demo
  *	producer -n greeting demo hello && consumer demo greeting
@@ -101,11 +103,12 @@ keep(struct pool *p, pool_off_t off, const char *base, int i, int n)
 
 	if (base == NULL) {
 		if ((error = pool_persist(p, off)) != 0) {
-			fprintf(stderr, "producer: persist %llu: %s\n",
+			fprintf(stderr, "producer: persist 0x%llx: %s\n",
 			    (unsigned long long)off, pool_strerror(error));
 			return error;
 		}
-		printf("%llu\n", (unsigned long long)off);
+		/* Not "%#llx", which writes 0 for 0, without its 0x. */
+		printf("0x%llx\n", (unsigned long long)off);
 		return 0;
 	}
 	if (n == 1)

@@ -362,8 +362,8 @@ def c_producer_python_reader():
                          "written in C")
     assert rc == 0 and out == "from-c\n", (rc, out, err)
     rc, out, err = run_c("examples/producer", "py", "persisted in C")
-    assert rc == 0, (rc, out, err)
-    persisted = int(out)
+    assert rc == 0 and re.fullmatch("0x[0-9a-f]+\n", out), (rc, out, err)
+    persisted = int(out, 16)
     with poolclient.connect() as c, c.open("py") as p:
         off, n = p.lookup("from-c")
         assert bytes(p.buffer(off, 13)) == b"written in C\0"
@@ -375,6 +375,28 @@ def c_producer_python_reader():
         after = p.stats()
         assert after.live_blocks == before.live_blocks - 2, (before, after)
         assert after.named_blocks == before.named_blocks - 1
+
+
+@test
+def c_producer_piped_to_consumer():
+    """The README's quick start, producer | consumer: the producer prints
+    each offset in hexadecimal, as poolctl blocks lists it, and the
+    consumer reads them from its stdin, prints the strings and lets each
+    block go."""
+    rc, out, err = run_c("examples/producer", "py", "hello", "world")
+    assert rc == 0 and err == "", (rc, out, err)
+    offs = out.splitlines()
+    assert len(offs) == 2, out
+    assert all(re.fullmatch("0x[0-9a-f]+", o) for o in offs), out
+    rc, listed, err = run_c("poolctl", "blocks", "py")
+    assert rc == 0, (rc, listed, err)
+    at = [line.split()[0] for line in listed.splitlines()[1:]]
+    assert all(o in at for o in offs), (offs, listed)
+    rc, read, err = run_c("examples/consumer", "py", stdin=out)
+    assert (rc, read, err) == (0, "hello\nworld\n", ""), (rc, read, err)
+    with poolclient.connect() as c, c.open("py") as p:
+        for o in offs:
+            expect_error(errno.EINVAL, p.usable_size, int(o, 16))
 
 
 @test
@@ -503,9 +525,9 @@ def c_consumer_hex_offsets_and_misses():
         before = p.stats()
         rc, out, err = run_c("examples/consumer", "py", "12345", "nosuch")
         assert (rc, out) == (1, ""), (rc, out, err)
-        assert err == ("consumer: 12345: invalid argument, or not the start "
-                       "of a live block\nconsumer: nosuch: no such name\n"), \
-            err
+        assert err == ("consumer: 0x3039: invalid argument, or not the "
+                       "start of a live block\nconsumer: nosuch: no such "
+                       "name\n"), err
         assert p.stats().invalid_frees == before.invalid_frees, \
             "the consumer freed an offset it could not read"
         rc, out, err = run_c("examples/consumer", "-w", "1", "py", "later")
