@@ -332,7 +332,7 @@ block_index_insert(struct block_index *x, struct block *b)
 {
 	index_move(x, 1);
 	if (block_index_reserve(x))
-		fatalx("no memory for the index of block %#llx",
+		fatalx("no memory for the index of block 0x%llx",
 		       (unsigned long long)b->off);
 	table_put(x->slot, x->mask, bindex_hash(b->off), b);
 	x->count++;
@@ -348,7 +348,7 @@ block_index_remove(struct block_index *x, struct block *b)
 	else if (x->old_count && table_take(x->old, x->old_mask, hash, b))
 		x->old_count--;
 	else
-		fatalx("block %#llx is not in its pool's index",
+		fatalx("block 0x%llx is not in its pool's index",
 		       (unsigned long long)b->off);
 	index_move(x, 1);
 	/* Without memory for a smaller table, the larger one does. */
@@ -400,7 +400,7 @@ table_check(const struct block_index *x, bool old,
 			continue;
 		n++;
 		if (old && ((x->old_next - i) & mask) >= x->old_left) {
-			snprintf(problem, len, "block %#llx at slot %llu of "
+			snprintf(problem, len, "block 0x%llx at slot %llu of "
 				 "the old table, which was moved already",
 				 (unsigned long long)b->off,
 				 (unsigned long long)i);
@@ -409,7 +409,7 @@ table_check(const struct block_index *x, bool old,
 		home = bindex_hash(b->off) & mask;
 		for (j = home; j != i; j = (j + 1) & mask) {
 			if (!slot[j]) {
-				snprintf(problem, len, "block %#llx at slot "
+				snprintf(problem, len, "block 0x%llx at slot "
 					 "%llu of %llu, its home %llu, past "
 					 "the empty slot %llu",
 					 (unsigned long long)b->off,
@@ -423,7 +423,7 @@ table_check(const struct block_index *x, bool old,
 		if (((i - home) & mask) + 1 > st->longest)
 			st->longest = ((i - home) & mask) + 1;
 		if (block_index_find(x, b->off) != b) {
-			snprintf(problem, len, "block %#llx at slot %llu%s "
+			snprintf(problem, len, "block 0x%llx at slot %llu%s "
 				 "is not what a find of its offset gives",
 				 (unsigned long long)b->off,
 				 (unsigned long long)i, old ? " (old)" : "");

@@ -266,7 +266,7 @@ refuse_resize_quota(struct call *c, struct handle *h,
 	struct block *b = dpool_block(h->pool, m->offset);
 	char what[80];
 
-	snprintf(what, sizeof(what), "resizing %#llx to %llu byte%s",
+	snprintf(what, sizeof(what), "resizing 0x%llx to %llu byte%s",
 		 (unsigned long long)m->offset, (unsigned long long)m->size,
 		 log_plural(m->size));
 	return refuse_quota(c, h->pool, b && block_persistent(b) ?
@@ -278,11 +278,11 @@ refuse_retain(struct call *c, struct dpool *p, int rc, uint64_t off)
 {
 	char what[48];
 
-	snprintf(what, sizeof(what), "retaining %#llx",
+	snprintf(what, sizeof(what), "retaining 0x%llx",
 		 (unsigned long long)off);
 	if (rc == -EDQUOT && dpool_has_quota(p))
 		return refuse_quota(c, p, c->s->uid, what);
-	return refuse(c, rc, "cannot retain %#llx", (unsigned long long)off);
+	return refuse(c, rc, "cannot retain 0x%llx", (unsigned long long)off);
 }
 
 /* dpool_alloc's DPOOL_NO_MEMORY: the daemon's, not the pool's. */
@@ -369,7 +369,7 @@ ready_in_steps(struct call *c, struct handle *h, bool persist)
 	struct block *b = dpool_block(h->pool, c->note);
 
 	if (!b || !dpool_holds(b, h))
-		return refuse(c, -EIO, "block %#llx was lost on its way",
+		return refuse(c, -EIO, "block 0x%llx was lost on its way",
 			      (unsigned long long)c->note);
 	return alloc_done(c, h, b, persist);
 }
@@ -441,7 +441,7 @@ static int
 refuse_reader_free(struct call *c, struct handle *h, uint64_t off)
 {
 	return refuse(c, -EACCES, "pool %s is open read-only: it frees only "
-		      "its own references, and holds none on %#llx",
+		      "its own references, and holds none on 0x%llx",
 		      h->pool->name, (unsigned long long)off);
 }
 
@@ -459,10 +459,10 @@ do_free(struct call *c, const Poolmgr__Free *m)
 		return refuse_reader_free(c, h, m->offset);
 	rc = dpool_free(h->pool, h, m->offset);
 	if (rc == -EPERM)
-		return refuse(c, rc, "block %#llx belongs to another handle",
+		return refuse(c, rc, "block 0x%llx belongs to another handle",
 			      (unsigned long long)m->offset);
 	if (rc)
-		return refuse(c, rc, "%#llx is not a live block",
+		return refuse(c, rc, "0x%llx is not a live block",
 			      (unsigned long long)m->offset);
 	return 0;
 }
@@ -496,7 +496,7 @@ do_free_persisted(struct call *c, const Poolmgr__FreePersisted *m)
 	switch (rc) {
 	case 0:
 		/* An operator's act on what another program left: said. */
-		log_limited(&lim, LOG_PRI_INFO, "pool %s: block %#llx, "
+		log_limited(&lim, LOG_PRI_INFO, "pool %s: block 0x%llx, "
 			    "persistent for %llu s (uid %u's), ended by uid %u "
 			    "pid %d", h->pool->name, off,
 			    (unsigned long long)(age_ns / 1000000000u),
@@ -504,21 +504,21 @@ do_free_persisted(struct call *c, const Poolmgr__FreePersisted *m)
 			    (int)c->s->pid);
 		return 0;
 	case -EINVAL:
-		return refuse(c, rc, "%#llx is not a live block", off);
+		return refuse(c, rc, "0x%llx is not a live block", off);
 	case -EPERM:
-		return refuse(c, rc, "block %#llx is not persistent: its "
+		return refuse(c, rc, "block 0x%llx is not persistent: its "
 			      "holders free it", off);
 	case -EBUSY:
-		return refuse(c, rc, "block %#llx is named: unpublish its "
+		return refuse(c, rc, "block 0x%llx is named: unpublish its "
 			      "name", off);
 	case -ESTALE:
-		return refuse(c, rc, "block %#llx has been persistent for %llu "
-			      "ms, less than the %llu asked: it may be one "
+		return refuse(c, rc, "block 0x%llx has been persistent for "
+			      "%llu ms, less than the %llu asked: it may be one "
 			      "made there since it was listed", off,
 			      (unsigned long long)(age_ns / 1000000u),
 			      (unsigned long long)m->min_age_ms);
 	}
-	return refuse(c, rc, "block %#llx: %s", off, strerror(-rc));
+	return refuse(c, rc, "block 0x%llx: %s", off, strerror(-rc));
 }
 
 /*
@@ -661,7 +661,7 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 	}
 	if (m->size == 0) {
 		if ((rc = dpool_free(h->pool, h, m->offset)))
-			return refuse(c, rc, "cannot free %#llx",
+			return refuse(c, rc, "cannot free 0x%llx",
 				      (unsigned long long)m->offset);
 		reply_block(c, OFF_NONE, 0);
 		return 0;
@@ -695,7 +695,7 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 	if (rc == -EDQUOT)
 		return refuse_resize_quota(c, h, m);
 	if (rc)
-		return refuse(c, rc, "cannot resize %#llx to %llu byte%s",
+		return refuse(c, rc, "cannot resize 0x%llx to %llu byte%s",
 			      (unsigned long long)m->offset,
 			      (unsigned long long)m->size,
 			      log_plural(m->size));
@@ -863,7 +863,7 @@ do_free_batch(struct call *c, const Poolmgr__FreeBatch *m)
 	for (i = 1; i < m->n_offsets; i++)
 		if (batch_offsets[i] == batch_offsets[i - 1] &&
 		    batch_offsets[i] != OFF_NONE)
-			return refuse(c, -EINVAL, "offset %#llx appears twice",
+			return refuse(c, -EINVAL, "offset 0x%llx appears twice",
 				      (unsigned long long)batch_offsets[i]);
 	for (i = 0; i < m->n_offsets; i++) {
 		if (m->offsets[i] == OFF_NONE)
@@ -877,7 +877,7 @@ do_free_batch(struct call *c, const Poolmgr__FreeBatch *m)
 			if (rc == -EACCES)
 				return refuse_reader_free(c, h,
 							  m->offsets[i]);
-			return refuse(c, rc, "offset %zu of the batch (%#llx) "
+			return refuse(c, rc, "offset %zu of the batch (0x%llx) "
 				      "cannot be freed", i,
 				      (unsigned long long)m->offsets[i]);
 		}
@@ -920,7 +920,7 @@ do_persist(struct call *c, const Poolmgr__Persist *m)
 	if (!(h = get_handle(c, m->handle, true, &rc)))
 		return rc;
 	if (!(b = dpool_block(h->pool, m->offset)))
-		return refuse(c, -EINVAL, "%#llx is not a live block",
+		return refuse(c, -EINVAL, "0x%llx is not a live block",
 			      (unsigned long long)m->offset);
 	if (block_persistent(b))
 		return 0;	/* the pool holds it already */
@@ -944,7 +944,7 @@ do_usable_size(struct call *c, const Poolmgr__UsableSize *m)
 	if (!(h = get_handle(c, m->handle, false, &rc)))
 		return rc;
 	if (!(b = dpool_block(h->pool, m->offset)))
-		return refuse(c, -EINVAL, "%#llx is not a live block",
+		return refuse(c, -EINVAL, "0x%llx is not a live block",
 			      (unsigned long long)m->offset);
 	reply_block(c, b->off, b->size);
 	return 0;

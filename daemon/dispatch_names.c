@@ -49,13 +49,13 @@ do_publish(struct call *c, const Poolmgr__Publish *m)
 		lookup_waits_published(h->pool, m->name.data, m->name.len);
 		return 0;
 	case -EINVAL:
-		return refuse(c, rc, "%#llx is not a live block",
+		return refuse(c, rc, "0x%llx is not a live block",
 			      (unsigned long long)m->offset);
 	case -EEXIST:
 		return refuse(c, rc, "the name is in use in pool %s",
 			      h->pool->name);
 	case -EBUSY:
-		return refuse(c, rc, "block %#llx has another name",
+		return refuse(c, rc, "block 0x%llx has another name",
 			      (unsigned long long)m->offset);
 	case -ENOSPC:
 		return refuse(c, rc, "pool %s has %d names, the most allowed",
@@ -66,7 +66,7 @@ do_publish(struct call *c, const Poolmgr__Publish *m)
 		return refuse(c, rc, "uid %u would persist more than the "
 			      "pool's quota", (unsigned)c->s->uid);
 	default:
-		return refuse(c, rc, "cannot publish %#llx",
+		return refuse(c, rc, "cannot publish 0x%llx",
 			      (unsigned long long)m->offset);
 	}
 }

@@ -155,8 +155,8 @@ check_run_units(struct checker *c, uint64_t start, uint64_t len,
 		while (first + (1ull << k) > end)
 			k--;
 		if (!buddy_has(h, first, k))
-			return fail(c, "buddy lacks page %#" PRIx64
-				    " order %u of run %#" PRIx64,
+			return fail(c, "buddy lacks page 0x%" PRIx64
+				    " order %u of run 0x%" PRIx64,
 				    first, k, start);
 		t->units++;
 		first += 1ull << k;
@@ -171,16 +171,16 @@ check_run(struct checker *c, uint64_t off, uint64_t len, bool is_long,
 	struct heap *h = c->h;
 
 	if (len == 0 || (len & (h->g - 1)) || (off & (h->g - 1)))
-		return fail(c, "run %#" PRIx64 "+%#" PRIx64 " not on granules",
-			    off, len);
+		return fail(c, "run 0x%" PRIx64 "+0x%" PRIx64
+			    " not on granules", off, len);
 	if (is_long != !runs_is_short(h, len))
-		return fail(c, "run %#" PRIx64 "+%#" PRIx64 " filed as %s",
+		return fail(c, "run 0x%" PRIx64 "+0x%" PRIx64 " filed as %s",
 			    off, len, is_long ? "long" : "short");
 	if (!is_long) {
 		unsigned n = (unsigned)(len >> h->gshift);
 
 		if (!bin_has_entry(c, n, off))
-			return fail(c, "short run %#" PRIx64 "+%#" PRIx64
+			return fail(c, "short run 0x%" PRIx64 "+0x%" PRIx64
 				    " has no entry in its bin", off, len);
 		t->shorts[n]++;
 	} else {
@@ -201,8 +201,8 @@ check_live(struct checker *c, uint64_t off, uint64_t len, struct tally *t)
 	struct heap *h = c->h;
 
 	if (len == 0 || len > h->threshold || (len & (h->g - 1)))
-		return fail(c, "small block %#" PRIx64 " has length %#" PRIx64,
-			    off, len);
+		return fail(c, "small block 0x%" PRIx64
+			    " has length 0x%" PRIx64, off, len);
 	t->live += len;
 	t->live_blocks++;
 	t->requested += len - bm_slack(h, off, len);
@@ -230,7 +230,7 @@ check_extent(struct checker *c, uint64_t off, bool *was_run, uint64_t *len,
 	} else if (bm_cached(h, off)) {
 		*len = bm_next_start(h, off, limit) - off;
 		if (!cache_holds(h, off, *len))
-			return fail(c, "marked block %#" PRIx64 "+%#" PRIx64
+			return fail(c, "marked block 0x%" PRIx64 "+0x%" PRIx64
 				    " is not in the cache", off, *len);
 		t->cached += *len;
 		t->cached_blocks++;
@@ -238,7 +238,7 @@ check_extent(struct checker *c, uint64_t off, bool *was_run, uint64_t *len,
 	} else if ((r = RB_FIND(lrun_addr_tree, &h->lruns, &key))) {
 		*len = r->len;
 		if (RB_FIND(lrun_size_tree, &h->lsize, r) != r)
-			return fail(c, "long run %#" PRIx64 " not in the size "
+			return fail(c, "long run 0x%" PRIx64 " not in the size "
 				    "tree", off);
 		run = true;
 		if (!check_run(c, off, r->len, true, t))
@@ -246,7 +246,7 @@ check_extent(struct checker *c, uint64_t off, bool *was_run, uint64_t *len,
 	} else if ((off & (h->page - 1)) == 0 && (s = spans_find(h, off))) {
 		if ((s->len & (h->page - 1)) || s->requested > s->len ||
 		    s->requested == 0)
-			return fail(c, "span %#" PRIx64 " malformed", off);
+			return fail(c, "span 0x%" PRIx64 " malformed", off);
 		*len = s->len;
 		t->live += s->len;
 		t->live_blocks++;
@@ -260,17 +260,17 @@ check_extent(struct checker *c, uint64_t off, bool *was_run, uint64_t *len,
 			lim = h->max_size;
 		*len = bm_next_start(h, off, lim) - off;
 		if (!runs_is_short(h, *len))
-			return fail(c, "free extent %#" PRIx64 " is longer "
+			return fail(c, "free extent 0x%" PRIx64 " is longer "
 				    "than a short run and has no record", off);
 		run = true;
 		if (!check_run(c, off, *len, false, t))
 			return false;
 	}
 	if (run && *was_run)
-		return fail(c, "runs touch at %#" PRIx64, off);
+		return fail(c, "runs touch at 0x%" PRIx64, off);
 	if (!run && off + *len > h->top)
-		return fail(c, "block %#" PRIx64 "+%#" PRIx64 " ends above the "
-			    "high-water mark %#" PRIx64, off, *len, h->top);
+		return fail(c, "block 0x%" PRIx64 "+0x%" PRIx64 " ends above "
+			    "the high-water mark 0x%" PRIx64, off, *len, h->top);
 	*was_run = run;
 	return true;
 }
@@ -285,13 +285,14 @@ walk_extents(struct checker *c, struct tally *t)
 
 	while (off < h->max_size) {
 		if (!bm_is_start(h, off))
-			return fail(c, "no start bit at extent %#" PRIx64, off);
+			return fail(c, "no start bit at extent 0x%"
+				    PRIx64, off);
 		t->extents++;
 		if (!check_extent(c, off, &was_run, &len, t))
 			return false;
 		if (len > h->max_size - off)
-			return fail(c, "extent %#" PRIx64 " runs past the pool",
-				    off);
+			return fail(c, "extent 0x%" PRIx64
+				    " runs past the pool", off);
 		off += len;
 	}
 	return true;
@@ -379,7 +380,7 @@ check_bins(struct checker *c, const struct tally *t)
 			return fail(c, "bin word %u emptiness bit wrong", b);
 	RB_FOREACH(r, lrun_size_tree, &h->lsize) {
 		if (RB_FIND(lrun_addr_tree, &h->lruns, r) != r)
-			return fail(c, "long run %#" PRIx64 " not in the "
+			return fail(c, "long run 0x%" PRIx64 " not in the "
 				    "address tree", r->start);
 		n++;
 	}
@@ -411,7 +412,7 @@ check_buddy(struct checker *c, const struct tally *t)
 			return fail(c, "order %u below the smallest span's", k);
 		RB_FOREACH(b, bblock_tree, &h->order[k]) {
 			if (b->page & ((1ull << k) - 1))
-				return fail(c, "buddy block %#" PRIx64
+				return fail(c, "buddy block 0x%" PRIx64
 					    " misaligned for order %u", b->page, k);
 			n++;
 		}
@@ -464,20 +465,20 @@ check_caches(struct checker *c, const struct tally *t)
 			if (!bm_is_start(h, off) || bm_is_live(h, off) ||
 			    !bm_cached(h, off) ||
 			    bm_next_start(h, off, lim) != off + len)
-				return fail(c, "cached %#" PRIx64 "+%#" PRIx64
+				return fail(c, "cached 0x%" PRIx64 "+0x%" PRIx64
 					    " is not a marked extent", off, len);
 			if (bc->room != bm_room(h, len) ||
 			    bc->drop != h->slack_bits - bc->room ||
 			    bc->cls != heap_class_of(len))
-				return fail(c, "cached %#" PRIx64 "+%#" PRIx64
+				return fail(c, "cached 0x%" PRIx64 "+0x%" PRIx64
 					    ": field or size facts wrong", off,
 					    len);
 			if (!on_dirty_pages(h, off, len))
-				return fail(c, "cached %#" PRIx64 "+%#" PRIx64
+				return fail(c, "cached 0x%" PRIx64 "+0x%" PRIx64
 					    " is not on dirty pages", off, len);
 			for (j = 0; j < i; j++)
 				if (bc->off[j] == off)
-					return fail(c, "cached %#" PRIx64
+					return fail(c, "cached 0x%" PRIx64
 						    " twice", off);
 			n++;
 			bytes += len;
@@ -501,16 +502,17 @@ check_front(struct checker *c)
 
 		if (f->index == NO_CHUNK) {
 			if (f->c)
-				return fail(c, "front entry %#" PRIx64 " is "
+				return fail(c, "front entry 0x%" PRIx64 " is "
 					    "empty but names a chunk", i);
 			continue;
 		}
 		if ((f->index & (h->chunks.cap - 1)) != i || !f->c ||
 		    f->c->index != f->index)
-			return fail(c, "front entry %#" PRIx64 " misplaced", i);
+			return fail(c, "front entry 0x%" PRIx64
+				    " misplaced", i);
 		if (bm_chunk_find(h, f->index) != f->c)
-			return fail(c, "front entry %#" PRIx64 " names a chunk "
-				    "the directory does not hold", i);
+			return fail(c, "front entry 0x%" PRIx64 " names a "
+				    "chunk the directory does not hold", i);
 	}
 	return true;
 }
@@ -532,7 +534,7 @@ check_chunks(struct checker *c)
 		n++;
 		if (h->chunks.slot[i].index != ch->index ||
 		    bm_chunk_find(h, ch->index) != ch)
-			return fail(c, "chunk %#" PRIx64 " not found by its "
+			return fail(c, "chunk 0x%" PRIx64 " not found by its "
 				    "index", ch->index);
 		for (w = 0; w < CHUNK_WORDS; w++) {
 			any |= (uint64_t)(SW(ch, w) != 0) << w;
@@ -540,12 +542,12 @@ check_chunks(struct checker *c)
 			live |= LW(ch, w);
 		}
 		if (any != ch->any || starts != ch->nstart)
-			return fail(c, "chunk %#" PRIx64 ": summary %#" PRIx64
-				    " for %#" PRIx64 ", %u start bits for %"
+			return fail(c, "chunk 0x%" PRIx64 ": summary 0x%" PRIx64
+				    " for 0x%" PRIx64 ", %u start bits for %"
 				    PRIu64, ch->index, ch->any, any, ch->nstart,
 				    starts);
 		if (ch->nstart == 0 && live == 0)
-			return fail(c, "chunk %#" PRIx64 " is empty but kept",
+			return fail(c, "chunk 0x%" PRIx64 " is empty but kept",
 				    ch->index);
 	}
 	if (n != h->chunks.count)
@@ -564,10 +566,10 @@ check_dirty(struct checker *c)
 
 	RB_FOREACH(d, dirty_tree, &h->dirty) {
 		if (d->first >= d->end || d->end > h->npages)
-			return fail(c, "dirty stretch %#" PRIx64 " malformed",
+			return fail(c, "dirty stretch 0x%" PRIx64 " malformed",
 				    d->first);
 		if (prev && prev->end >= d->first)
-			return fail(c, "dirty stretches touch at %#" PRIx64,
+			return fail(c, "dirty stretches touch at 0x%" PRIx64,
 				    d->first);
 		pages += d->end - d->first;
 		hint |= d == h->dirty_hint;
@@ -601,7 +603,7 @@ check_retained(struct checker *c, const struct tally *t)
 			&h->retain[(h->retain_head + i) % h->retain_cap];
 
 		if (r->first >= r->end || r->end > h->npages)
-			return fail(c, "retained range %#" PRIx64 " malformed",
+			return fail(c, "retained range 0x%" PRIx64 " malformed",
 				    r->first);
 	}
 	if (t->free_dirty != h->free_dirty)

@@ -47,7 +47,7 @@ block_engine_free(struct dpool *p, struct block *b)
 	if (hold && heap_set_retain_hold(p->heap, 0))
 		dpool_retain_check(p);
 	if (rc)
-		fatalx("pool %s: engine refused to free live block %#llx: %s",
+		fatalx("pool %s: engine refused to free live block 0x%llx: %s",
 		       p->name, (unsigned long long)b->off, heap_strerror(rc));
 	dpool_room(p);
 }
@@ -262,7 +262,7 @@ dpool_move_end(struct dpool *p, struct block *b, uint64_t dst)
 		if (!dpool_release_defer(p, dst, usable) &&
 		    heap_free(p->heap, dst))
 			fatalx("pool %s: engine refused to free moved block "
-			       "%#llx", p->name, (unsigned long long)dst);
+			       "0x%llx", p->name, (unsigned long long)dst);
 		dpool_room(p);
 		block_maybe_free(p, b, true);
 		return;
@@ -274,7 +274,7 @@ dpool_move_end(struct dpool *p, struct block *b, uint64_t dst)
 	block_index_insert(&p->blocks, b);
 	block_resized(p, b, usable);
 	if (!dpool_release_defer(p, src, len) && heap_free(p->heap, src))
-		fatalx("pool %s: engine refused to free moved block %#llx",
+		fatalx("pool %s: engine refused to free moved block 0x%llx",
 		       p->name, (unsigned long long)src);
 	dpool_room(p);
 }
@@ -295,7 +295,7 @@ shrink_in_steps(struct dpool *p, struct block *b, uint64_t size)
 	if (!dpool_release_defer(p, toff, tlen)) {
 		if ((rc = heap_free(p->heap, toff)))
 			fatalx("pool %s: engine refused to free split tail "
-			       "%#llx: %s", p->name, (unsigned long long)toff,
+			       "0x%llx: %s", p->name, (unsigned long long)toff,
 			       heap_strerror(rc));
 		dpool_retain_check(p);
 		dpool_room(p);

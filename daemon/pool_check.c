@@ -80,8 +80,9 @@ charges_wrong(struct dpool *p, char *problem, size_t len)
 			continue;
 		i = charge_index(p, b->persister);
 		if (i == p->ncharges || p->charges[i].uid != b->persister) {
-			snprintf(problem, len, "pool %s: block %#llx persisted "
-				 "by uid %u, who is charged nothing", p->name,
+			snprintf(problem, len, "pool %s: block 0x%llx "
+				 "persisted by uid %u, who is charged nothing",
+				 p->name,
 				 (unsigned long long)b->off,
 				 (unsigned)b->persister);
 			rc = -EFAULT;
@@ -168,14 +169,14 @@ dpool_check(struct dpool *p, char *problem, size_t len)
 		const char *wrong = holds_wrong(p, b);
 
 		if (wrong) {
-			snprintf(problem, len, "pool %s: block %#llx of %u "
+			snprintf(problem, len, "pool %s: block 0x%llx of %u "
 				 "holder%s: %s", p->name,
 				 (unsigned long long)b->off, b->nrefs,
 				 log_plural(b->nrefs), wrong);
 			return -EFAULT;
 		}
 		if (share_bit_wrong(p, b)) {
-			snprintf(problem, len, "pool %s: block %#llx of %u "
+			snprintf(problem, len, "pool %s: block 0x%llx of %u "
 				 "holder%s%s: its share bit is %s, the map's "
 				 "%s", p->name, (unsigned long long)b->off,
 				 b->nrefs, log_plural(b->nrefs),
@@ -187,13 +188,13 @@ dpool_check(struct dpool *p, char *problem, size_t len)
 		}
 		/* Its first hold or last release would find no name. */
 		if (b->evictable && !b->named) {
-			snprintf(problem, len, "pool %s: block %#llx is "
+			snprintf(problem, len, "pool %s: block 0x%llx is "
 				 "marked evictable, but no name holds it",
 				 p->name, (unsigned long long)b->off);
 			return -EFAULT;
 		}
 		if (b->let_go && (block_persistent(b) || held_open(b))) {
-			snprintf(problem, len, "pool %s: block %#llx taken "
+			snprintf(problem, len, "pool %s: block 0x%llx taken "
 				 "for let go, but it is %s", p->name,
 				 (unsigned long long)b->off,
 				 block_persistent(b) ? "persistent" :
@@ -203,7 +204,7 @@ dpool_check(struct dpool *p, char *problem, size_t len)
 		if (block_persistent(b) && !persist_times_find(
 		    &p->persist_times, b->off, &since)) {
 			snprintf(problem, len, "pool %s: persistent block "
-				 "%#llx has no persist time", p->name,
+				 "0x%llx has no persist time", p->name,
 				 (unsigned long long)b->off);
 			return -EFAULT;
 		}

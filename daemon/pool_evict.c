@@ -136,7 +136,7 @@ link_of(struct dpool *p, struct block *b)
 	struct evict_link key = {.name = &key_name}, *l;
 
 	if (!(l = RB_FIND(evict_tree, &p->evict.by_off, &key)))
-		fatalx("pool %s: evictable block %#llx has no name", p->name,
+		fatalx("pool %s: evictable block 0x%llx has no name", p->name,
 		       (unsigned long long)b->off);
 	return l;
 }
@@ -275,7 +275,7 @@ link_problem(struct dpool *p, const struct evict_link *l, const char *where,
 	     const char *why, char *problem, size_t len)
 {
 	snprintf(problem, len, "pool %s: the eviction %s: name %.64s at "
-		 "%#llx: %s", p->name, where, l->name->name,
+		 "0x%llx: %s", p->name, where, l->name->name,
 		 (unsigned long long)l->name->block->off, why);
 	return -EFAULT;
 }

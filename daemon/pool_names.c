@@ -201,7 +201,7 @@ dpool_restore_name(struct dpool *p, uint64_t off, const void *name,
 		free(l);
 		why = "out of memory";
 	}
-	snprintf(problem, plen, "pool %s: the name at %#llx: %s", p->name,
+	snprintf(problem, plen, "pool %s: the name at 0x%llx: %s", p->name,
 		 (unsigned long long)off, why);
 	return -EINVAL;
 }
@@ -219,7 +219,7 @@ dpool_names_check(struct dpool *p, uint64_t named, char *problem, size_t len)
 		if (block_index_find(&p->blocks, b->off) != b ||
 		    !block_persistent(b) || !b->named) {
 			snprintf(problem, len, "pool %s: name %.64s: its block "
-				 "%#llx is not a live, persistent, named one",
+				 "0x%llx is not a live, persistent, named one",
 				 p->name, n->name, (unsigned long long)b->off);
 			return -EFAULT;
 		}

@@ -475,7 +475,7 @@ release_finish(struct releasing *r)
 	if (rc)		/* the engine asks for the release itself */
 		rc = heap_free(p->heap, r->off);
 	if (rc)
-		fatalx("pool %s: engine refused to free held block %#llx: %s",
+		fatalx("pool %s: engine refused to free held block 0x%llx: %s",
 		       p->name, (unsigned long long)r->off, heap_strerror(rc));
 	p->releasing--;
 	queue_remove(r);

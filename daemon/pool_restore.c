@@ -64,7 +64,7 @@ dpool_restore_done(struct dpool *p, char *problem, size_t len)
 
 	BLOCK_INDEX_FOREACH(b, &p->blocks, &it) {
 		if (!b->nrefs && !block_persistent(b)) {
-			snprintf(problem, len, "pool %s: block %#llx is held "
+			snprintf(problem, len, "pool %s: block 0x%llx is held "
 				 "by nobody and not persistent", p->name,
 				 (unsigned long long)b->off);
 			return -EINVAL;

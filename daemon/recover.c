@@ -233,11 +233,11 @@ do_block(struct replay *r, enum jrec_type type, const uint64_t *w)
 	b = block_find(r, w[1], w[2]);
 	if (type == JREC_PERSIST) {
 		if (b && b->live)
-			return state_why(r->why, r->len, "pool %s: %#llx "
+			return state_why(r->why, r->len, "pool %s: 0x%llx "
 					 "persisted twice", rp->ps->name,
 					 (unsigned long long)w[2]);
 		if (w[6] >= NO_PERSISTER || w[5] > 1)
-			return state_why(r->why, r->len, "pool %s: %#llx out "
+			return state_why(r->why, r->len, "pool %s: 0x%llx out "
 					 "of range", rp->ps->name,
 					 (unsigned long long)w[2]);
 		if (!b) {
@@ -254,13 +254,13 @@ do_block(struct replay *r, enum jrec_type type, const uint64_t *w)
 		b->live = true;
 		rp->nblocks++;
 	} else if (!b || !b->live) {
-		return state_why(r->why, r->len, "pool %s: %#llx is not "
+		return state_why(r->why, r->len, "pool %s: 0x%llx is not "
 				 "persistent", rp->ps->name,
 				 (unsigned long long)w[2]);
 	}
 	if (type == JREC_UNPERSIST) {
 		if (b->name)	/* the daemon takes the name first */
-			return state_why(r->why, r->len, "pool %s: %#llx "
+			return state_why(r->why, r->len, "pool %s: 0x%llx "
 					 "unpersisted with its name",
 					 rp->ps->name,
 					 (unsigned long long)w[2]);
@@ -295,7 +295,7 @@ do_name(struct replay *r, enum jrec_type type, const uint64_t *w, unsigned n)
 				 "(keep.%llu)", (unsigned long long)w[1]);
 	b = block_find(r, w[1], w[2]);
 	if (!b || !b->live || naming == (b->name != NULL))
-		return state_why(r->why, r->len, "pool %s: %#llx %s",
+		return state_why(r->why, r->len, "pool %s: 0x%llx %s",
 				 rp->ps->name, (unsigned long long)w[2],
 				 naming ? "cannot take a name" :
 				 "has no name");
@@ -365,10 +365,10 @@ do_generation(struct replay *r, enum jrec_type type, const uint64_t *w,
 		return do_generations(r, rp, w);
 	b = block_find(r, w[1], w[2]);
 	if (!b || !b->live || !b->name)
-		return state_why(r->why, r->len, "pool %s: %#llx has no name",
+		return state_why(r->why, r->len, "pool %s: 0x%llx has no name",
 				 rp->ps->name, (unsigned long long)w[2]);
 	if (w[3] == 0 || w[3] - 1 > rp->generation)
-		return state_why(r->why, r->len, "pool %s: %#llx: generation "
+		return state_why(r->why, r->len, "pool %s: 0x%llx: generation "
 				 "%llu, the last given %llu", rp->ps->name,
 				 (unsigned long long)w[2],
 				 (unsigned long long)w[3],
@@ -377,7 +377,7 @@ do_generation(struct replay *r, enum jrec_type type, const uint64_t *w,
 		rp->generation = w[3];
 		r->changes = true;
 	} else if (r->changes || !after_its_name(r, w))
-		return state_why(r->why, r->len, "pool %s: %#llx: generation "
+		return state_why(r->why, r->len, "pool %s: 0x%llx: generation "
 				 "%llu, not the next (%llu), %s", rp->ps->name,
 				 (unsigned long long)w[2],
 				 (unsigned long long)w[3],
@@ -526,7 +526,7 @@ bare_name(struct replay *r, uint64_t id)
 		return 0;
 	for (i = 0; i < r->npools && r->pools[i].keep != w[1]; i++)
 		;
-	return state_why(r->why, r->len, "journal.%llu: pool %s: %#llx: a "
+	return state_why(r->why, r->len, "journal.%llu: pool %s: 0x%llx: a "
 			 "name record with no generation after it, at %llu, "
 			 "not the last", (unsigned long long)id,
 			 i < r->npools ? r->pools[i].ps->name : "?",

@@ -153,7 +153,7 @@ build_pool(struct rebuild *rb, unsigned k)
 					 ps->block_persisted_ns[i] : 0);
 		if (rc) {
 			snprintf(rb->why, sizeof(rb->why), "pool %s: block "
-				 "%#llx: %s", p->name,
+				 "0x%llx: %s", p->name,
 				 (unsigned long long)ps->block_off[i],
 				 heap_strerror(rc));
 			return rc;
@@ -196,7 +196,7 @@ build_handle(struct rebuild *rb, struct session *s,
 	for (i = hs->n_holds; i-- > 0;) {
 		if ((rc = dpool_restore_hold(p, h, hs->holds[i])) != 0) {
 			snprintf(rb->why, sizeof(rb->why), "pid %d: handle "
-				 "%u: hold of %#llx: %s", (int)s->pid, hs->id,
+				 "%u: hold of 0x%llx: %s", (int)s->pid, hs->id,
 				 (unsigned long long)hs->holds[i],
 				 strerror(-rc));
 			return rc;

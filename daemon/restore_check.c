@@ -170,8 +170,9 @@ check_blocks(const Poolmgrd__PoolState *ps, char *why, size_t len)
 		    size > ps->size || off > ps->size - size ||
 		    ps->block_requested[i] > size ||
 		    (ps->block_span[i] && (off | size) % ps->page_size))
-			return state_why(why, len, "pool %s: block %zu (%#llx, "
-				       "%llu bytes) is out of place", ps->name,
+			return state_why(why, len, "pool %s: block %zu "
+				       "(0x%llx, %llu bytes) is out of place",
+				       ps->name,
 				       i, (unsigned long long)off,
 				       (unsigned long long)size);
 		end = off + size;

@@ -171,7 +171,7 @@ save_blocks(struct dpool *p, Poolmgrd__PoolState *ps)
 		/* Books and engine must agree: else the state would lie. */
 		if (heap_block_info(p->heap, b->off, &bi) != 0 ||
 		    bi.size != b->size || b->busy || b->let_go) {
-			log_warnx("pool %s: block %#llx: the books and the "
+			log_warnx("pool %s: block 0x%llx: the books and the "
 				  "engine disagree", p->name,
 				  (unsigned long long)b->off);
 			free(v);
@@ -185,7 +185,7 @@ save_blocks(struct dpool *p, Poolmgrd__PoolState *ps)
 		if (block_persistent(b) &&
 		    !persist_times_find(&p->persist_times, b->off,
 					&ps->block_persisted_ns[i])) {
-			log_warnx("pool %s: persistent block %#llx has no "
+			log_warnx("pool %s: persistent block 0x%llx has no "
 				  "persist time", p->name,
 				  (unsigned long long)b->off);
 			free(v);

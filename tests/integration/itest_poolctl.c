@@ -2289,7 +2289,7 @@ free_older_than_spares_a_new_block(void **state)
 		 (unsigned long long)left);
 	expect(strstr(fx.out, want) != NULL, "freed");
 	/* Who ended whose block is in the daemon's log. */
-	snprintf(want, sizeof(want), "pool p: block %#llx, persistent for ",
+	snprintf(want, sizeof(want), "pool p: block 0x%llx, persistent for ",
 		 (unsigned long long)left);
 	assert_int_equal(harness_log_count(&fx.d, want), 1);
 	snprintf(want, sizeof(want), "(uid %u's), ended by uid %u pid ",
