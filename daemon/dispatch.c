@@ -278,6 +278,8 @@ dispatch_body(struct call *c)
 		return do_free_batch(c, r->free_batch);
 	case POOLMGR__REQUEST__BODY_PERSISTED:
 		return do_persisted(c, r->persisted);
+	case POOLMGR__REQUEST__BODY_USERS:
+		return do_users(c, r->users);
 	case POOLMGR__REQUEST__BODY_SHARE_MAP:
 		return do_share_map(c, r->share_map);
 	case POOLMGR__REQUEST__BODY_PUBLISH:
@@ -308,6 +310,7 @@ send_reply(struct call *c)
 	bool big = c->rep->body_case == POOLMGR__REPLY__BODY_LIST ||
 		   c->rep->body_case == POOLMGR__REPLY__BODY_CLIENTS ||
 		   c->rep->body_case == POOLMGR__REPLY__BODY_PERSISTED ||
+		   c->rep->body_case == POOLMGR__REPLY__BODY_USERS ||
 		   c->rep->body_case == POOLMGR__REPLY__BODY_ALLOC_BATCH;
 
 	/*

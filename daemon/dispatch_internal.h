@@ -109,6 +109,8 @@ int do_trim(struct call *c, const Poolmgr__Trim *m);
 int do_check(struct call *c, const Poolmgr__Check *m);
 int do_clients(struct call *c, const Poolmgr__ListClients *m);
 int do_persisted(struct call *c, const Poolmgr__ListPersisted *m);
+/* dispatch_users.c */
+int do_users(struct call *c, const Poolmgr__ListUsers *m);
 /* The pool ref names, if the caller may read (or write) it; else NULL. */
 struct dpool *get_pool(struct call *c, const Poolmgr__PoolRef *ref,
 		       bool write, int *err);

@@ -319,11 +319,12 @@ account_leave(struct handle *h)
 
 	a->bytes -= h->bytes;
 	u->bytes -= h->bytes;
+	u->nhandles--;
 	if (--a->nhandles == 0) {
 		LIST_REMOVE(a, entry);
 		free(a);
 		if (--u->naccounts == 0) {
-			assert(u->bytes == 0);
+			assert(u->bytes == 0 && u->nhandles == 0);
 			LIST_REMOVE(u, entry);
 			free(u);
 		}
@@ -357,6 +358,7 @@ handle_open(struct session *s, struct dpool *p, bool read_only, uint32_t id)
 	h->session = s;
 	h->pool = p;
 	h->account->nhandles++;
+	h->account->user->nhandles++;
 	h->read_only = read_only;
 	LIST_INIT(&h->refs);
 	LIST_INSERT_HEAD(&s->handles, h, in_session);
@@ -543,8 +545,10 @@ session_check_pool(struct dpool *p, char *problem, size_t len)
 	struct session_account *a;
 	struct user_account *u;
 
-	LIST_FOREACH(u, &p->users, entry)
+	LIST_FOREACH(u, &p->users, entry) {
 		u->check_bytes = 0;
+		u->check_handles = 0;
+	}
 	LIST_FOREACH(h, &p->handles, in_pool) {
 		h->account->check_bytes = 0;
 		h->account->check_handles = 0;
@@ -567,6 +571,7 @@ session_check_pool(struct dpool *p, char *problem, size_t len)
 		h->account->check_bytes += h->bytes;
 		h->account->check_handles++;
 		h->account->user->check_bytes += h->bytes;
+		h->account->user->check_handles++;
 	}
 	LIST_FOREACH(h, &p->handles, in_pool) {
 		a = h->account;
@@ -583,12 +588,14 @@ session_check_pool(struct dpool *p, char *problem, size_t len)
 		}
 	}
 	LIST_FOREACH(u, &p->users, entry)
-		if (u->bytes != u->check_bytes || u->naccounts == 0) {
+		if (u->bytes != u->check_bytes || u->naccounts == 0 ||
+		    u->nhandles != u->check_handles) {
 			snprintf(problem, len, "pool %s: uid %u's account "
-				 "counts %llu bytes of %u sessions, its open "
-				 "handles hold %llu", p->name,
-				 (unsigned)u->uid,
+				 "counts %u handles of %llu bytes in %u "
+				 "sessions, its open handles are %u of %llu",
+				 p->name, (unsigned)u->uid, u->nhandles,
 				 (unsigned long long)u->bytes, u->naccounts,
+				 u->check_handles,
 				 (unsigned long long)u->check_bytes);
 			return -EFAULT;
 		}

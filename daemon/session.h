@@ -54,8 +54,10 @@ struct user_account {
 	LIST_ENTRY(user_account) entry;
 	uid_t uid;
 	uint32_t naccounts;	/* sessions' accounts on it */
-	uint64_t bytes;		/* of their open handles */
+	uint32_t nhandles;	/* their open handles on the pool */
+	uint64_t bytes;		/* of those handles */
 	uint64_t check_bytes;	/* session_check_pool's recount */
+	uint32_t check_handles;
 };
 
 struct handle {

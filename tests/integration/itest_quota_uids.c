@@ -16,7 +16,10 @@
  *       -EDQUOT exactly when one of them would pass its bound, and
  *       succeeds otherwise.  The pool passes its check (which recounts the
  *       daemon's running totals per connection and per uid) every
- *       CHECK_EVERY steps and at the end.  Three seeds.
+ *       CHECK_EVERY steps and at the end, and ListUsers lists each uid
+ *       with the model's connections, handles, held and persistent bytes
+ *       and blocks, the most first, every USERS_EVERY steps.  Three
+ *       seeds.
  *
  * The connections of OTHER_UID are made by children that drop to it and
  * hand the socket back (SCM_RIGHTS): the daemon reads a connection's
@@ -51,6 +54,7 @@
 #define MAX_HOLD 8		/* holders of one block in the model */
 #define STEPS 8000
 #define CHECK_EVERY 400
+#define USERS_EVERY 50
 #define QUOTA (40 * KiB)
 #define USER_QUOTA (56 * KiB)
 #define CONF								\
@@ -512,6 +516,99 @@ raw_check(void)
 	poolmgr__reply__free_unpacked(rep, NULL);
 }
 
+/* Persistent blocks uid made so. */
+static uint64_t
+persisted_blocks_of(uid_t uid)
+{
+	uint64_t n = 0;
+
+	for (unsigned bi = 0; bi < fx.nblocks; bi++)
+		n += fx.blocks[bi].persistent && fx.blocks[bi].persister == uid;
+	return n;
+}
+
+/* The model's entry of uid in ListUsers: 0 if it should not be listed. */
+static bool
+expected_usage(uid_t uid, Poolmgr__UserUsage *e)
+{
+	bool conn_open[NCONNS] = {false};
+
+	poolmgr__user_usage__init(e);
+	e->uid = uid;
+	for (unsigned i = 0; i < fx.nhandles; i++)
+		if (fx.uid[fx.handles[i].conn] == uid) {
+			e->handles++;
+			conn_open[fx.handles[i].conn] = true;
+		}
+	for (int c = 0; c < NCONNS; c++)
+		e->connections += conn_open[c];
+	e->held_bytes = uid_held(uid);
+	e->persisted_blocks = persisted_blocks_of(uid);
+	e->persisted_bytes = persisted_by(uid);
+	return e->handles || e->persisted_blocks;
+}
+
+/*
+ * ListUsers says what the model does of each uid, in its order: the most
+ * bytes counted (held and persistent) first.
+ */
+static void
+users_listed(unsigned step)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__ListUsers m = POOLMGR__LIST_USERS__INIT;
+	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
+	Poolmgr__UserUsage want[2];
+	const uid_t uids[2] = {0, OTHER_UID};
+	Poolmgr__Reply *rep;
+	size_t n = 0, i;
+
+	for (i = 0; i < 2; i++)
+		if (expected_usage(uids[i], &want[n]))
+			n++;
+	if (n == 2 && want[1].held_bytes + want[1].persisted_bytes >
+		      want[0].held_bytes + want[0].persisted_bytes) {
+		Poolmgr__UserUsage t = want[0];
+
+		want[0] = want[1];
+		want[1] = t;
+	}
+	ref.name = "u";
+	m.pool = &ref;
+	req.body_case = POOLMGR__REQUEST__BODY_USERS;
+	req.users = &m;
+	rep = harness_raw_expect(fx.fd[0], &req, 0);
+	assert_int_equal(rep->body_case, POOLMGR__REPLY__BODY_USERS);
+	if (rep->users->n_users != n)
+		fail_msg("step %u: %zu uids listed, not %zu", step,
+			 rep->users->n_users, n);
+	for (i = 0; i < n; i++) {
+		const Poolmgr__UserUsage *got = rep->users->users[i];
+
+		if (got->uid != want[i].uid ||
+		    got->connections != want[i].connections ||
+		    got->handles != want[i].handles ||
+		    got->held_bytes != want[i].held_bytes ||
+		    got->persisted_blocks != want[i].persisted_blocks ||
+		    got->persisted_bytes != want[i].persisted_bytes)
+			fail_msg("step %u: listed uid %u: %u connections, %u "
+				 "handles, %llu held, %llu persistent in %llu "
+				 "blocks; expected uid %u: %u, %u, %llu, %llu "
+				 "in %llu", step, (unsigned)got->uid,
+				 got->connections, got->handles,
+				 (unsigned long long)got->held_bytes,
+				 (unsigned long long)got->persisted_bytes,
+				 (unsigned long long)got->persisted_blocks,
+				 (unsigned)want[i].uid, want[i].connections,
+				 want[i].handles,
+				 (unsigned long long)want[i].held_bytes,
+				 (unsigned long long)want[i].persisted_bytes,
+				 (unsigned long long)want[i].persisted_blocks);
+	}
+	assert_int_equal(rep->users->unlisted, 0);
+	poolmgr__reply__free_unpacked(rep, NULL);
+}
+
 static void
 learn_usable(void)
 {
@@ -584,8 +681,11 @@ run_seed(unsigned seed)
 			step_free(h);
 		if (step % CHECK_EVERY == 0)
 			raw_check();
+		if (step % USERS_EVERY == 0)
+			users_listed(step);
 	}
 	raw_check();
+	users_listed(STEPS);
 	print_message("seed %u: %u handles and %u blocks at the end, %u "
 		      "requests granted, %u refused by a connection's quota, "
 		      "%u by a uid's\n", seed, fx.nhandles, fx.nblocks, fx.done,
