@@ -883,8 +883,11 @@ d_free_batch(struct seed *s, unsigned ctl, uint32_t handle,
 	d_req(s, ctl, &r);
 }
 
-/* Stats, Trim, Check and ListPersisted name a pool by handle or by name. */
-enum pool_req { P_STATS, P_TRIM, P_CHECK, P_PERSISTED };
+/*
+ * Stats, Trim, Check, ListPersisted and ListUsers name a pool by handle or
+ * by name.
+ */
+enum pool_req { P_STATS, P_TRIM, P_CHECK, P_PERSISTED, P_USERS };
 
 static void
 d_poolref(struct seed *s, unsigned ctl, enum pool_req what,
@@ -895,6 +898,7 @@ d_poolref(struct seed *s, unsigned ctl, enum pool_req what,
 	Poolmgr__Trim t = POOLMGR__TRIM__INIT;
 	Poolmgr__Check c = POOLMGR__CHECK__INIT;
 	Poolmgr__ListPersisted lp = POOLMGR__LIST_PERSISTED__INIT;
+	Poolmgr__ListUsers lu = POOLMGR__LIST_USERS__INIT;
 
 	ref.handle = handle;
 	ref.name = (char *)(name ? name : "");
@@ -917,6 +921,11 @@ d_poolref(struct seed *s, unsigned ctl, enum pool_req what,
 		lp.pool = &ref;
 		r.body_case = POOLMGR__REQUEST__BODY_PERSISTED;
 		r.persisted = &lp;
+		break;
+	case P_USERS:
+		lu.pool = &ref;
+		r.body_case = POOLMGR__REQUEST__BODY_USERS;
+		r.users = &lu;
 		break;
 	}
 	d_req(s, ctl, &r);
@@ -1978,6 +1987,82 @@ d_set_limit(struct seed *s, unsigned ctl, const char *name, uint64_t limit)
 	d_req(s, ctl, &r);
 }
 
+/* A SetPool of name's user quota alone (0: none). */
+static void
+d_set_user_quota(struct seed *s, unsigned ctl, const char *name,
+		 uint64_t bytes)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__SetPool m = POOLMGR__SET_POOL__INIT;
+
+	m.name = (char *)name;
+	m.set_user_quota_case = POOLMGR__SET_POOL__SET_USER_QUOTA_USER_QUOTA;
+	m.user_quota = bytes;
+	r.body_case = POOLMGR__REQUEST__BODY_SET;
+	r.set = &m;
+	d_req(s, ctl, &r);
+}
+
+/* A CreatePool of 1 MiB with a user quota. */
+static void
+d_create_user_quota(struct seed *s, unsigned ctl, const char *name,
+		    uint64_t bytes)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__CreatePool m = POOLMGR__CREATE_POOL__INIT;
+
+	m.name = (char *)name;
+	m.max_size = 1 << 20;
+	m.mode = 0666;
+	m.user_quota = bytes;
+	r.body_case = POOLMGR__REQUEST__BODY_CREATE;
+	r.create = &m;
+	d_req(s, ctl, &r);
+}
+
+/*
+ * A user quota: a pool made with one, and "f" given one that two
+ * connections of one uid run into together (alone, in a batch, by a
+ * realloc's growth, a retain of the other's block) while neither passes
+ * the quota per connection; raised, removed; set by one who may not;
+ * ListUsers between, by handle, by name and of no pool.
+ */
+static void
+user_quota_seeds(void)
+{
+	const uint64_t two[2] = {4096, 4096};
+	uint64_t a, b;
+	struct seed s;
+
+	mirror_reset();
+	d_begin(&s, F_HELLO | F_ID1(ID_TRUSTED));
+	d_create_user_quota(&s, 0, "uq", 8192);
+	d_set_user_quota(&s, 0, "f", 12288);
+	d_open(&s, 0, "f", false);
+	d_open(&s, CTL_CONN1, "f", false);
+	d_alloc(&s, 0, 1, 4096, 0, false, 0);
+	a = mirror_alloc(4096);
+	d_alloc(&s, CTL_CONN1, 1, 4096, 0, false, 0);
+	b = mirror_alloc(4096);
+	d_alloc(&s, 0, 1, 8192, 0, false, 0);
+	d_alloc_batch(&s, CTL_CONN1, 1, two, 2);
+	d_realloc(&s, 0, 1, a, 12288);
+	d_retain(&s, 0, 1, b);
+	d_poolref(&s, 0, P_USERS, 1, NULL);
+	d_poolref(&s, 0, P_USERS, 0, "f");
+	d_poolref(&s, 0, P_USERS, 0, "nope");
+	d_poolref(&s, 0, P_USERS, 5, NULL);
+	d_set_user_quota(&s, 0, "f", 1 << 20);
+	d_retain(&s, 0, 1, b);
+	d_persist(&s, 0, 1, a);
+	d_poolref(&s, CTL_CONN1, P_USERS, 0, "f");
+	d_set_user_quota(&s, 0, "f", 0);
+	d_alloc(&s, 0, 1, 8192, 0, false, 0);
+	d_set_user_quota(&s, CTL_CONN1, "f", 4096);
+	d_poolref(&s, 0, P_CHECK, 0, "f");
+	write_seed("fuzz_dispatch", "user_quota", &s);
+}
+
 /* A CreatePool of size with a limit. */
 static void
 d_create_limited(struct seed *s, unsigned ctl, const char *name,
@@ -2259,6 +2344,7 @@ main(int argc, char **argv)
 	create_page_seeds();
 	set_seeds();
 	limit_seeds();
+	user_quota_seeds();
 	room_seeds();
 	persist_seeds();
 	heap_destroy(mirror);
