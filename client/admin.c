@@ -23,7 +23,15 @@
 /*
  * The public structures are part of libpoolclient.so.1's ABI (pool_list and
  * pool_clients return arrays of them): a new field takes the place of a
- * reserved one, and these sizes never change within the soname.
+ * reserved one, and these sizes do not change within the soname.  Once
+ * they did: struct pool_stats had no reserved room, and user_quota made it
+ * grow from 320 bytes to 384, 7 words of them reserved so that it need
+ * not grow again.  That was safe because each function that takes or
+ * gives one has two versions (stats.c, lists.c): programs linked before
+ * bind to the LIBPOOLCLIENT_1 ones, which fill the 320-byte layout
+ * (struct pool_stats_1, the new one's start), and programs built since to
+ * the LIBPOOLCLIENT_1.13 ones, the default.  No other function takes the
+ * structure.
  */
 _Static_assert(sizeof(struct pool_create_opts) == 64, "ABI: create opts");
 _Static_assert(sizeof(struct pool_set_opts) == 64, "ABI: set opts");
@@ -98,7 +106,8 @@ client_check_create(const struct pool_create_opts *o)
 }
 
 #define CLIENT_SET_ALL	(POOL_SET_MODE | POOL_SET_OWNER | POOL_SET_GROUP | \
-			 POOL_SET_QUOTA | POOL_SET_RETAIN | POOL_SET_LIMIT)
+			 POOL_SET_QUOTA | POOL_SET_RETAIN | POOL_SET_LIMIT | \
+			 POOL_SET_USER_QUOTA)
 
 /* o's checks that need no daemon: those a later library may relax. */
 static int
@@ -113,13 +122,16 @@ client_check_set(const struct pool_set_opts *o)
 }
 
 /*
- * A daemon without the feature ignores a limit (protobuf skips fields it
- * does not know): a pool it made or set would have none, silently.
+ * A daemon without the feature ignores a limit or a user quota (protobuf
+ * skips fields it does not know): a pool it made or set would have none,
+ * silently.
  */
 static int
-client_check_limit(struct pool_conn *c, int given)
+client_check_bounds(struct pool_conn *c, int limit, int user_quota)
 {
-	if (given && (c->features & CONN_FEATURE_POOL_LIMIT) == 0)
+	if (limit && (c->features & CONN_FEATURE_POOL_LIMIT) == 0)
+		return -EOPNOTSUPP;
+	if (user_quota && (c->features & CONN_FEATURE_USER_QUOTA) == 0)
 		return -EOPNOTSUPP;
 	return 0;
 }
@@ -161,6 +173,11 @@ client_encode_settings(Poolmgr__SetPool *sp, const struct pool_set_opts *s)
 		sp->set_limit_case = POOLMGR__SET_POOL__SET_LIMIT_LIMIT;
 		sp->limit = s->limit;
 	}
+	if (s->which & POOL_SET_USER_QUOTA) {
+		sp->set_user_quota_case =
+		    POOLMGR__SET_POOL__SET_USER_QUOTA_USER_QUOTA;
+		sp->user_quota = s->user_quota;
+	}
 }
 
 /*
@@ -185,7 +202,7 @@ client_create_given(const struct pool_create_opts *o)
 }
 
 /*
- * What sp sets, moved into CreatePool's fields, where mode, quota and
+ * What sp sets, moved into CreatePool's fields, where mode, the quotas and
  * limit are plain numbers and an absent retain is the default.
  */
 static void
@@ -209,6 +226,9 @@ client_create_take(Poolmgr__CreatePool *cp, const Poolmgr__SetPool *sp)
 	}
 	if (sp->set_limit_case == POOLMGR__SET_POOL__SET_LIMIT_LIMIT)
 		cp->limit = sp->limit;
+	if (sp->set_user_quota_case ==
+	    POOLMGR__SET_POOL__SET_USER_QUOTA_USER_QUOTA)
+		cp->user_quota = sp->user_quota;
 }
 
 /* A mode of 0 would read as 0600 in CreatePool: pool_set refuses it too. */
@@ -264,7 +284,8 @@ pool_create_set(struct pool_conn *c, const char *name,
 	if (s != NULL)
 		client_encode_settings(&settings, s);
 	client_create_take(&cp, &settings);
-	if ((error = client_check_limit(c, cp.limit != 0)) != 0)
+	if ((error = client_check_bounds(c, cp.limit != 0,
+	    cp.user_quota != 0)) != 0)
 		return error;
 	req.body_case = POOLMGR__REQUEST__BODY_CREATE;
 	req.create = &cp;
@@ -285,7 +306,8 @@ pool_set(struct pool_conn *c, const char *name, const struct pool_set_opts *o)
 		return error;
 	if ((error = client_check_name(name)) != 0)
 		return error;
-	if ((error = client_check_limit(c, o->which & POOL_SET_LIMIT)) != 0)
+	if ((error = client_check_bounds(c, o->which & POOL_SET_LIMIT,
+	    o->which & POOL_SET_USER_QUOTA)) != 0)
 		return error;
 
 	sp.name = (char *)name;

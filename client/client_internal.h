@@ -42,6 +42,9 @@
 #define CONN_FEATURE_ALLOC_WAIT		(1ULL << 5)	/* Alloc.wait_ms */
 #define CONN_FEATURE_ALLOC_PERSIST	(1ULL << 6)	/* Alloc.persist */
 #define CONN_FEATURE_FREE_PERSISTED	(1ULL << 7)	/* FreePersisted */
+#define CONN_FEATURE_USER_QUOTA		(1ULL << 8)	/* CreatePool and
+							 * SetPool's
+							 * user_quota */
 
 /*
  * Descriptors that came with a reply (OpenPool: the memfd, the share map;
@@ -232,6 +235,44 @@ int	client_copy_name(char *, size_t, const char *);
 /* conn.c: the daemon's words for a person, control bytes as '?' */
 void	client_copy_words(char *, size_t, const char *);
 int	client_copy_stats(struct pool_stats *, const Poolmgr__PoolStats *);
+
+/*
+ * struct pool_stats as libpoolclient.so.1 first had it, 320 bytes ending
+ * at limit: what programs built before user_quota pass and are given
+ * (pool_stats, pool_stats_by_name and pool_list at LIBPOOLCLIENT_1; see
+ * admin.c).  It is the new structure's start, so copying that much of a
+ * new one makes an old one.
+ */
+struct pool_stats_1 {
+	char name[POOL_NAME_MAX + 1];
+	uint64_t max_size;
+	uint64_t committed_bytes, allocated_bytes, requested_bytes;
+	uint64_t free_bytes, largest_free, live_blocks, clients;
+	uint64_t allocs, frees, failed_allocs, invalid_frees;
+	uint64_t cached_bytes, metadata_bytes, released_bytes;
+	uint64_t persistent_blocks;
+	uint32_t granularity, page_size;
+	uint32_t mode, uid, gid;
+	uint32_t alloc_waits;
+	uint64_t quota, client_cached_bytes, retain_bytes;
+	uint64_t free_resident_bytes, books_bytes, named_blocks;
+	uint64_t release_steps, retain_steps;
+	uint32_t numa_policy, numa_node;
+	uint64_t evictions, evicted_bytes, limit;
+};
+
+/*
+ * impl as name@LIBPOOLCLIENT_1, the entry point programs linked against
+ * the 320-byte struct pool_stats bind to; the unversioned name is the
+ * current one, at LIBPOOLCLIENT_1.13.  impl is exported only under that
+ * versioned name: the version script keeps client_* local.
+ */
+#define CLIENT_STATS_1(impl, name)					\
+	__asm__(".symver " #impl ", " #name "@LIBPOOLCLIENT_1")
+#define CLIENT_STATS_1_API	__attribute__((visibility("default")))
+
+/* stats.c: the old layout of s (for lists.c) */
+void	client_stats_to_1(struct pool_stats_1 *, const struct pool_stats *);
 
 /*
  * share.c: the share map's checks, and its renewal after a restart.  Its

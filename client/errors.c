@@ -30,8 +30,9 @@ static const struct client_error client_errors[] = {
 				"free to reserve the pool" },
 	{ -EFBIG,		"the request is larger than the whole pool" },
 	{ -EOVERFLOW,		"size overflow (nmemb * size)" },
-	{ -EDQUOT,		"this connection's quota for the pool (or its "
-				"block limit) would be exceeded" },
+	{ -EDQUOT,		"a quota for the pool would be exceeded: this "
+				"connection's, or its uid's (all its "
+				"connections together), or its block limit" },
 	{ -EACCES,		"not allowed by the pool's mode, a read-only "
 				"handle or the socket's permissions" },
 	{ -EPERM,		"not permitted (admin only, or another handle's "

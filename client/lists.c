@@ -120,6 +120,37 @@ pool_list(struct pool_conn *c, struct pool_stats **out, size_t *n)
 	return error;
 }
 
+int	client_pool_list_1(struct pool_conn *, struct pool_stats_1 **,
+	    size_t *) CLIENT_STATS_1_API;
+CLIENT_STATS_1(client_pool_list_1, pool_list);
+
+/*
+ * pool_list for a program that steps through *out 320 bytes at a time:
+ * the current entries moved down into the old layout, in place (each
+ * old entry ends before the current one it comes from begins).
+ */
+int
+client_pool_list_1(struct pool_conn *c, struct pool_stats_1 **out, size_t *n)
+{
+	struct pool_stats	*s;
+	struct pool_stats_1	 old;
+	size_t			 i;
+	int			 error;
+
+	if (out == NULL || n == NULL)
+		return pool_list(c, NULL, NULL);
+	if ((error = pool_list(c, &s, n)) != 0) {
+		*out = NULL;
+		return error;
+	}
+	for (i = 0; i < *n; i++) {
+		client_stats_to_1(&old, &s[i]);
+		memcpy((struct pool_stats_1 *)(void *)s + i, &old, sizeof old);
+	}
+	*out = (struct pool_stats_1 *)(void *)s;
+	return 0;
+}
+
 POOL_API int
 pool_clients(struct pool_conn *c, const char *pool,
     struct pool_client_info **out, size_t *n)

@@ -9,7 +9,7 @@
  * Errors: every int-returning function returns 0 on success or a negative
  * errno code; pool_strerror explains it.
  *   -ENOMEM     the pool is full, or the request would pass its limit
- *   -EDQUOT     over this connection's quota
+ *   -EDQUOT     over this connection's quota, or its uid's (user quota)
  *   -EINVAL     bad argument / not a live block
  *   -EPERM      not allowed (admin only; another handle's private block)
  *   -EACCES     the pool's mode forbids it (open; write via a read-only handle)
@@ -421,33 +421,37 @@ POOL_API int pool_create(struct pool_conn *c, const char *name,
 
 /*
  * pool_create_set - make a pool as pool_create does, with the settings s
- * names (its which bits: mode, owner, group, quota, retain, limit) given
- * from the start in the same request: all or nothing.  s's settings stand
- * over o's; s NULL is pool_create.  The same rights and errors as
- * pool_create and pool_set; -EOPNOTSUPP, nothing sent, for a limit to a
- * daemon that does not know limits (it would make a pool without one).
+ * names (its which bits: mode, owner, group, quota, retain, limit, user
+ * quota) given from the start in the same request: all or nothing.  s's
+ * settings stand over o's; s NULL is pool_create.  The same rights and
+ * errors as pool_create and pool_set; -EOPNOTSUPP, nothing sent, for a
+ * limit or a user quota (not 0) to a daemon that does not know them (it
+ * would make a pool without one).
  */
 POOL_API int pool_create_set(struct pool_conn *c, const char *name,
 			     const struct pool_create_opts *o,
 			     const struct pool_set_opts *s);
 
 /*
- * pool_set - change the mode, owner, group, quota, retain or limit of
- * the live pool name: those o->which names, all or nothing (a refusal
+ * pool_set - change the mode, owner, group, quota, retain, limit or user
+ * quota of the live pool name: those o->which names, all or nothing (a
+ * refusal
  * changes nothing).  The daemon's uid, root and the admin group may change any;
  * the pool's owner its mode, and its group to one of its own groups
  * (-EPERM otherwise).  The change holds from the next open and the next
  * request by name: handles opened before keep the access they were opened
- * with, and a quota lowered below what a connection holds takes nothing
- * back but refuses it more (-EDQUOT).  It is journaled: a restart in place
+ * with, and a quota lowered below what a connection holds (a user quota,
+ * below what a uid holds) takes nothing back but refuses it more
+ * (-EDQUOT).  It is journaled: a restart in place
  * and a crash with systemd's fd store keep it.
  *
  * Returns 0; -EINVAL for a bad o (an unknown which bit, reserved words not
  * zero, mode 0 or beyond 0777, uid or gid (uint32_t)-1); -ENOENT for no
  * such pool; -EROFS for a pool the daemon's configuration file defines
  * (edit the file and reload it instead); -EOPNOTSUPP, nothing sent, for
- * POOL_SET_LIMIT to a daemon that does not know limits; or a connection
- * error.  A limit is admin-only, as the owner and the quota are.
+ * POOL_SET_LIMIT or POOL_SET_USER_QUOTA to a daemon that does not know
+ * them; or a connection error.  A limit and a user quota are admin-only,
+ * as the owner and the quota are.
  */
 POOL_API int pool_set(struct pool_conn *c, const char *name,
 		      const struct pool_set_opts *o);
@@ -784,7 +788,12 @@ POOL_API pool_off_t pool_offset_of(struct pool *p, const void *ptr);
 /* pool_size - the pool's size in bytes (the length of the mapping). */
 POOL_API uint64_t pool_size(struct pool *p);
 
-/* pool_stats - statistics of an open pool. */
+/*
+ * pool_stats - statistics of an open pool.  It, pool_stats_by_name and
+ * pool_list fill the 384-byte struct pool_stats from LIBPOOLCLIENT_1.13
+ * on; a program built before then is bound to their LIBPOOLCLIENT_1
+ * versions, which fill the 320 bytes it knows (up to limit).
+ */
 POOL_API int pool_stats(struct pool *p, struct pool_stats *out);
 
 /* pool_stats_by_name - statistics of a pool by name (read permission). */

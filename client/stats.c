@@ -12,6 +12,7 @@
  * -EPROTO.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,10 @@
 #include "client_internal.h"
 
 _Static_assert(sizeof(struct pool_daemon_stats) == 280, "ABI: daemon stats");
+_Static_assert(sizeof(struct pool_stats_1) == 320 &&
+    offsetof(struct pool_stats, user_quota) == sizeof(struct pool_stats_1) &&
+    offsetof(struct pool_stats, limit) == offsetof(struct pool_stats_1, limit),
+    "ABI: the 320-byte pool_stats is the start of the current one");
 
 static int	client_stats(struct pool_conn *, Poolmgr__PoolRef *,
 		    uint32_t, uint64_t, struct pool_stats *);
@@ -85,6 +90,7 @@ client_copy_stats(struct pool_stats *s, const Poolmgr__PoolStats *m)
 	s->evictions = m->evictions;
 	s->evicted_bytes = m->evicted_bytes;
 	s->limit = m->limit;
+	s->user_quota = m->user_quota;
 	return 0;
 }
 
@@ -226,6 +232,51 @@ pool_stats_by_name(struct pool_conn *c, const char *name,
 			break;
 	}
 	free(cached);
+	return error;
+}
+
+void
+client_stats_to_1(struct pool_stats_1 *old, const struct pool_stats *s)
+{
+	memcpy(old, s, sizeof *old);
+}
+
+int	client_pool_stats_1(struct pool *, struct pool_stats_1 *)
+	    CLIENT_STATS_1_API;
+int	client_pool_stats_by_name_1(struct pool_conn *, const char *,
+	    struct pool_stats_1 *) CLIENT_STATS_1_API;
+CLIENT_STATS_1(client_pool_stats_1, pool_stats);
+CLIENT_STATS_1(client_pool_stats_by_name_1, pool_stats_by_name);
+
+/*
+ * pool_stats and pool_stats_by_name for a 320-byte *out: asked into the
+ * current structure, then its start copied out.  On failure *out is left
+ * as it was: no caller may read it then.
+ */
+int
+client_pool_stats_1(struct pool *p, struct pool_stats_1 *out)
+{
+	struct pool_stats	s;
+	int			error;
+
+	if (out == NULL)
+		return pool_stats(p, NULL);
+	if ((error = pool_stats(p, &s)) == 0)
+		client_stats_to_1(out, &s);
+	return error;
+}
+
+int
+client_pool_stats_by_name_1(struct pool_conn *c, const char *name,
+    struct pool_stats_1 *out)
+{
+	struct pool_stats	s;
+	int			error;
+
+	if (out == NULL)
+		return pool_stats_by_name(c, name, NULL);
+	if ((error = pool_stats_by_name(c, name, &s)) == 0)
+		client_stats_to_1(out, &s);
 	return error;
 }
 
