@@ -80,7 +80,9 @@
  * The fake announces pools' limits too (bit 1), and the daemon from before them
  * does not: a create or a set with a limit is then -EOPNOTSUPP and never
  * sent (the daemon would make or leave the pool without one), one
- * without a limit is sent as ever.
+ * without a limit is sent as ever.  A user quota likewise (bit 8): the
+ * fake from before allocations that wait (LIE_OLD_ALLOC) knows limits but
+ * not user quotas, and is sent a limit but no user quota.
  *
  * A pool opened under a limit (with a share map in use, so a cache) whose
  * limit is then removed: a daemon that says its batch replies carry the
@@ -298,6 +300,7 @@ enum lie {
 #define FEATURE_LIST_BLOCKS	((uint64_t)1 << 4)
 #define FEATURE_ALLOC_WAIT	((uint64_t)1 << 5)
 #define FEATURE_ALLOC_PERSIST	((uint64_t)1 << 6)
+#define FEATURE_USER_QUOTA	((uint64_t)1 << 8)
 #define PERSIST_REFUSED_SIZE	128
 
 /* The truthful fake's blocks: BLOCKS_TOTAL, BLOCKS_PAGE a page. */
@@ -1253,7 +1256,7 @@ fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
 		if (fs->lie != LIE_OLD_LOOKUP && fs->lie != LIST_OLD)
 			hr.features = FEATURE_LOOKUP_WAIT | FEATURE_POOL_LIMIT;
 		if (hr.features && fs->lie != LIE_OLD_ALLOC)
-			hr.features |= FEATURE_ALLOC_WAIT;
+			hr.features |= FEATURE_ALLOC_WAIT | FEATURE_USER_QUOTA;
 		if (persist_lie(fs->lie))
 			hr.features |= FEATURE_ALLOC_PERSIST;
 		if (fs->lie == BOUNDS_SENT || fs->lie == LIE_BOUNDS_ABSENT)
@@ -2428,6 +2431,55 @@ limit_needs_the_feature(void **state)
 	assert_int_equal(log_lines(log, set), 1);
 }
 
+/*
+ * Creates and sets with a user quota, as client_limit's with a limit: to
+ * a daemon without user quotas, -EOPNOTSUPP from the library, unsent,
+ * while a limit beside none is sent.  (The parent counts what was sent.)
+ */
+static int
+client_user_quota(void *arg)
+{
+	struct pool_create_opts o = {.max_size = 1 << 20};
+	struct pool_set_opts s = {.which = POOL_SET_USER_QUOTA,
+				  .user_quota = 1 << 16};
+	struct pool_conn *c;
+
+	CHECK_RC(pool_connect(arg, &c), 0, 140);
+	CHECK_RC(pool_create_set(c, "uq", &o, &s), -EOPNOTSUPP, 141);
+	CHECK_RC(pool_set(c, "uq", &s), -EOPNOTSUPP, 142);
+	s.which |= POOL_SET_LIMIT;
+	s.limit = 1 << 16;
+	CHECK_RC(pool_set(c, "uq", &s), -EOPNOTSUPP, 143);
+	/* A user quota of 0 is none: a create may say it to either. */
+	s.which = POOL_SET_USER_QUOTA;
+	s.user_quota = 0;
+	CHECK_RC(pool_create_set(c, "nouq", &o, &s), -EOPNOTSUPP, 144);
+	s.which = POOL_SET_LIMIT;
+	CHECK_RC(pool_set(c, "lim", &s), -EOPNOTSUPP, 145);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+user_quota_needs_the_feature(void **state)
+{
+	char log[LOG_MAX], create[32], set[32];
+
+	(void)state;
+	snprintf(create, sizeof(create), "request %d\n",
+		 (int)POOLMGR__REQUEST__BODY_CREATE);
+	snprintf(set, sizeof(set), "request %d\n",
+		 (int)POOLMGR__REQUEST__BODY_SET);
+	run_lookup_client(LIE_OLD_ALLOC, client_user_quota, log, sizeof(log));
+	printf("liar: a daemon without user quotas: %d creates and %d sets "
+	       "sent\n", log_lines(log, create), log_lines(log, set));
+	assert_int_equal(log_lines(log, create), 1);
+	assert_int_equal(log_lines(log, set), 1);
+	run_lookup_client(LIE_NONE, client_user_quota, log, sizeof(log));
+	assert_int_equal(log_lines(log, create), 2);
+	assert_int_equal(log_lines(log, set), 3);
+}
+
 #define BOUNDS_BLOCKS	100
 #define BOUNDS_BLOCK	1024
 
@@ -3126,6 +3178,7 @@ main(void)
 		cmocka_unit_test(lookup_wait_interrupted_backs_off),
 		cmocka_unit_test(alloc_wait_needs_the_feature),
 		cmocka_unit_test(limit_needs_the_feature),
+		cmocka_unit_test(user_quota_needs_the_feature),
 		cmocka_unit_test(bounds_need_the_feature),
 		cmocka_unit_test(poolctl_wait_old_daemon),
 		cmocka_unit_test(refusal_fails_both_threads_calls),

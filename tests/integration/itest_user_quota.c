@@ -1,0 +1,451 @@
+/*
+ * itest_user_quota.c - a pool's user quota: the most bytes all the
+ * connections of one uid may hold in the pool together, with the blocks
+ * that uid made persistent (pool_create_set, pool_set, pool_stats,
+ * `user_quota =` in the configuration file), through the library.
+ *
+ *   created_set_and_removed  a user quota given at creation shows in
+ *       pool_stats, pool_stats_by_name and pool_list; raised, it lets
+ *       more through; lowered below what the uid holds, it takes no
+ *       block back and refuses the next allocation with -EDQUOT, whose
+ *       pool_last_message names the quota "per user"; removed, the
+ *       allocation goes through.
+ *   owner_may_not_set     the pool's owner, not an admin, gets -EPERM
+ *       setting or removing it, and it stays as it was.
+ *   shared_by_one_uid     two connections of one uid share the bound:
+ *       what one holds, the other may not take; a connection of another
+ *       uid has a bound of its own.
+ *   persisted_counts_after_close  a block its uid made persistent counts
+ *       against that uid's user quota after its connection is gone; the
+ *       block ended, the room comes back.
+ *   kept_across_restart   it survives a restart in place and still
+ *       refuses.
+ *   kept_across_crash     a user quota given at creation, one set later
+ *       and one removed survive a crash under systemd's fd store, twice.
+ *   file_pool_user_quota  `user_quota =` in a [pool] section, changed by
+ *       a reload (logged old -> new), and gone with the key.
+ *   cache_within_user_quota  a handle's cache keeps no more than 1/8 of
+ *       the user quota when it is smaller than the connection's quota:
+ *       the room it keeps is the uid's other connections' too.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "harness_store.h"
+#include "poolclient.h"
+
+#define KiB 1024u
+#define MiB (1024u * 1024u)
+/* Larger than any block a client cache keeps: each goes to the daemon. */
+#define BIG (256 * KiB)
+#define POOL_SIZE (64 * MiB)
+#define OTHER_UID 65534
+#define OTHER_GID 65534
+
+static struct daemon_proc d;
+static struct harness_store st;
+
+static int
+create_user_quota(struct pool_conn *c, const char *name, uint64_t uq)
+{
+	struct pool_create_opts o = {.max_size = POOL_SIZE, .mode = 0666};
+	struct pool_set_opts s = {.which = POOL_SET_USER_QUOTA,
+				  .user_quota = uq};
+
+	return pool_create_set(c, name, &o, &s);
+}
+
+static int
+set_user_quota(struct pool_conn *c, const char *name, uint64_t uq)
+{
+	struct pool_set_opts o = {.which = POOL_SET_USER_QUOTA,
+				  .user_quota = uq};
+
+	return pool_set(c, name, &o);
+}
+
+/* The user quota pool_list reports for name. */
+static uint64_t
+listed_user_quota(struct pool_conn *c, const char *name)
+{
+	struct pool_stats *s;
+	size_t n, i;
+	uint64_t uq = UINT64_MAX;
+
+	EXPECT_RC(pool_list(c, &s, &n), 0);
+	for (i = 0; i < n; i++)
+		if (strcmp(s[i].name, name) == 0)
+			uq = s[i].user_quota;
+	free(s);
+	assert_int_not_equal(uq, UINT64_MAX);
+	return uq;
+}
+
+/* A refusal by the user quota, and the daemon's words for it. */
+static void
+expect_refused_per_user(struct pool *p)
+{
+	const char *why;
+	pool_off_t x;
+
+	EXPECT_RC(pool_alloc(p, BIG, &x), -EDQUOT);
+	why = pool_last_message(-EDQUOT);
+	assert_non_null(why);
+	printf("user_quota: refused: %s\n", why);
+	assert_non_null(strstr(why, "per user"));
+}
+
+/* ---- setting it ---------------------------------------------------------- */
+
+static void
+created_set_and_removed(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_stats ps;
+	pool_off_t a, b, x;
+
+	(void)state;
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_user_quota(c, "u", 1 * MiB), 0);
+	EXPECT_RC(create_user_quota(c, "none", 0), 0);
+	assert_int_equal(harness_stats_of(c, "u").user_quota, 1 * MiB);
+	assert_int_equal(harness_stats_of(c, "none").user_quota, 0);
+	assert_int_equal(listed_user_quota(c, "u"), 1 * MiB);
+	assert_int_equal(listed_user_quota(c, "none"), 0);
+	EXPECT_RC(pool_open(c, "u", &p), 0);
+	EXPECT_RC(pool_stats(p, &ps), 0);
+	assert_int_equal(ps.user_quota, 1 * MiB);
+	assert_int_equal(ps.quota, 0);
+
+	EXPECT_RC(pool_alloc(p, 1 * MiB, &a), 0);
+	expect_refused_per_user(p);
+	EXPECT_RC(set_user_quota(c, "u", 2 * MiB), 0);
+	assert_int_equal(listed_user_quota(c, "u"), 2 * MiB);
+	EXPECT_RC(pool_alloc(p, 2 * BIG, &b), 0);	/* 1.5 MiB */
+
+	/* Lowered below what the uid holds: nothing taken back. */
+	EXPECT_RC(set_user_quota(c, "u", 1 * MiB), 0);
+	EXPECT_RC(pool_stats(p, &ps), 0);
+	assert_int_equal(ps.user_quota, 1 * MiB);
+	assert_int_equal(ps.live_blocks, 2);
+	assert_int_equal(ps.allocated_bytes, 1 * MiB + 2 * BIG);
+	expect_refused_per_user(p);
+	EXPECT_RC(pool_free(p, b), 0);
+	expect_refused_per_user(p);		/* 1 MiB held: still full */
+
+	EXPECT_RC(set_user_quota(c, "u", 0), 0);
+	assert_int_equal(harness_stats_of(c, "u").user_quota, 0);
+	EXPECT_RC(pool_alloc(p, 4 * MiB, &x), 0);
+	EXPECT_RC(pool_free(p, x), 0);
+	EXPECT_RC(pool_free(p, a), 0);
+	pool_close(p);
+	harness_expect_checked(c, "u");
+	pool_disconnect(c);
+}
+
+static int
+owner_child(void *arg)
+{
+	struct pool_conn *c;
+	struct pool_set_opts mode = {.which = POOL_SET_MODE, .mode = 0644};
+
+	(void)arg;
+	CHECK_RC(pool_connect(NULL, &c), 0, 10);
+	CHECK_RC(set_user_quota(c, "o", 2 * MiB), -EPERM, 11);
+	CHECK_RC(set_user_quota(c, "o", 0), -EPERM, 12);
+	/* What the owner may change, it may. */
+	CHECK_RC(pool_set(c, "o", &mode), 0, 13);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+owner_may_not_set(void **state)
+{
+	struct pool_conn *c;
+	struct pool_set_opts o = {.which = POOL_SET_OWNER, .uid = OTHER_UID};
+	struct pool_stats ps;
+	pid_t pid;
+
+	(void)state;
+	harness_skip_unless_root("give a pool to another uid");
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_user_quota(c, "o", 1 * MiB), 0);
+	EXPECT_RC(pool_set(c, "o", &o), 0);
+	pid = harness_spawn_as(OTHER_UID, OTHER_GID, owner_child, NULL);
+	assert_true(pid > 0);
+	assert_int_equal(harness_wait(pid), 0);
+	ps = harness_stats_of(c, "o");
+	assert_int_equal(ps.user_quota, 1 * MiB);
+	assert_int_equal(ps.mode, 0644);
+	pool_disconnect(c);
+}
+
+/* ---- whose bytes count --------------------------------------------------- */
+
+/*
+ * Another uid, while the test's uid holds its whole user quota: a bound
+ * of its own, 1 MiB, and not a byte more.
+ */
+static int
+other_uid_child(void *arg)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t a, x;
+
+	(void)arg;
+	CHECK_RC(pool_connect(NULL, &c), 0, 20);
+	CHECK_RC(pool_open(c, "s", &p), 0, 21);
+	CHECK_RC(pool_alloc(p, 1 * MiB, &a), 0, 22);
+	CHECK_RC(pool_alloc(p, BIG, &x), -EDQUOT, 23);
+	CHECK(strstr(pool_last_message(-EDQUOT), "per user") != NULL, 24);
+	CHECK_RC(pool_free(p, a), 0, 25);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+shared_by_one_uid(void **state)
+{
+	struct pool_conn *c1, *c2;
+	struct pool *p1, *p2;
+	pool_off_t a, b, x;
+	pid_t pid;
+
+	(void)state;
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c1), 0);
+	assert_int_equal(pool_connect(NULL, &c2), 0);
+	EXPECT_RC(create_user_quota(c1, "s", 1 * MiB), 0);
+	EXPECT_RC(pool_open(c1, "s", &p1), 0);
+	EXPECT_RC(pool_open(c2, "s", &p2), 0);
+	EXPECT_RC(pool_alloc(p1, 2 * BIG, &a), 0);
+	EXPECT_RC(pool_alloc(p2, 2 * BIG, &b), 0);
+	/* Each holds half: the uid holds all of it. */
+	expect_refused_per_user(p1);
+	expect_refused_per_user(p2);
+	if (geteuid() == 0) {
+		pid = harness_spawn_as(OTHER_UID, OTHER_GID, other_uid_child,
+				       NULL);
+		assert_true(pid > 0);
+		assert_int_equal(harness_wait(pid), 0);
+	}
+	/* Freed by one connection, the room is the other's. */
+	EXPECT_RC(pool_free(p1, a), 0);
+	EXPECT_RC(pool_alloc(p2, 2 * BIG, &x), 0);
+	expect_refused_per_user(p1);
+	EXPECT_RC(pool_free(p2, x), 0);
+	EXPECT_RC(pool_free(p2, b), 0);
+	pool_close(p1);
+	pool_close(p2);
+	harness_expect_checked(c1, "s");
+	pool_disconnect(c1);
+	pool_disconnect(c2);
+}
+
+static void
+persisted_counts_after_close(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t a, x;
+
+	(void)state;
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_user_quota(c, "p", 1 * MiB), 0);
+	EXPECT_RC(pool_open(c, "p", &p), 0);
+	EXPECT_RC(pool_alloc(p, 3 * BIG, &a), 0);
+	EXPECT_RC(pool_persist(p, a), 0);
+	pool_close(p);
+	pool_disconnect(c);
+
+	/* A new connection of the same uid: 768 KiB are its uid's yet. */
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	assert_int_equal(harness_stats_of(c, "p").persistent_blocks, 1);
+	EXPECT_RC(pool_open(c, "p", &p), 0);
+	EXPECT_RC(pool_alloc(p, 2 * BIG, &x), -EDQUOT);
+	assert_non_null(strstr(pool_last_message(-EDQUOT), "per user"));
+	EXPECT_RC(pool_alloc(p, BIG, &x), 0);
+	expect_refused_per_user(p);
+	EXPECT_RC(pool_free(p, x), 0);
+	/* Its persistence ended, the block is gone and its room back. */
+	EXPECT_RC(pool_free_persisted(p, a, 0), 0);
+	EXPECT_RC(pool_alloc(p, 1 * MiB, &x), 0);
+	EXPECT_RC(pool_free(p, x), 0);
+	pool_close(p);
+	harness_expect_checked(c, "p");
+	pool_disconnect(c);
+}
+
+/* ---- restarts and crashes ----------------------------------------------- */
+
+static void
+kept_across_restart(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t a, x;
+
+	(void)state;
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_user_quota(c, "k", 1 * MiB), 0);
+	EXPECT_RC(set_user_quota(c, "k", 2 * MiB), 0);
+	EXPECT_RC(pool_open(c, "k", &p), 0);
+	EXPECT_RC(pool_alloc(p, 2 * MiB, &a), 0);
+	assert_int_equal(harness_restart_in_place(&d), 0);
+	assert_int_equal(harness_stats_of(c, "k").user_quota, 2 * MiB);
+	expect_refused_per_user(p);
+	EXPECT_RC(pool_free(p, a), 0);
+	EXPECT_RC(pool_alloc(p, BIG, &x), 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+static void
+kept_across_crash(void **state)
+{
+	struct pool_conn *c;
+	int round;
+
+	(void)state;
+	assert_int_equal(harness_store_start(&st), 0);
+	EXPECT_RC(pool_connect(st.sock, &c), 0);
+	EXPECT_RC(create_user_quota(c, "made", 3 * MiB), 0);
+	EXPECT_RC(create_user_quota(c, "set", 0), 0);
+	EXPECT_RC(set_user_quota(c, "set", 5 * MiB), 0);
+	EXPECT_RC(create_user_quota(c, "gone", 7 * MiB), 0);
+	EXPECT_RC(set_user_quota(c, "gone", 0), 0);
+	pool_disconnect(c);
+	for (round = 0; round < 2; round++) {
+		assert_int_equal(harness_store_recover(&st), 0);
+		EXPECT_RC(pool_connect(st.sock, &c), 0);
+		assert_int_equal(harness_stats_of(c, "made").user_quota,
+				 3 * MiB);
+		assert_int_equal(harness_stats_of(c, "set").user_quota,
+				 5 * MiB);
+		assert_int_equal(harness_stats_of(c, "gone").user_quota, 0);
+		pool_disconnect(c);
+	}
+}
+
+/* ---- the file ----------------------------------------------------------- */
+
+static void
+file_pool_user_quota(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t a, x;
+
+	(void)state;
+	harness_fixture_start(&d, "[pool f]\nsize = 8M\nuser_quota = 1M\n"
+			      "mode = 0666\n");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	assert_int_equal(harness_stats_of(c, "f").user_quota, 1 * MiB);
+	EXPECT_RC(set_user_quota(c, "f", 2 * MiB), -EROFS);
+	EXPECT_RC(pool_open(c, "f", &p), 0);
+	EXPECT_RC(pool_alloc(p, 1 * MiB, &a), 0);
+	expect_refused_per_user(p);
+	assert_int_equal(harness_reload_with(&d, HARNESS_FIXTURE_CONF
+		"[pool f]\nsize = 8M\nuser_quota = 2M\nmode = 0666\n"), 0);
+	harness_expect_logged(&d, "pool f: user_quota 1048576 -> 2097152");
+	assert_int_equal(harness_stats_of(c, "f").user_quota, 2 * MiB);
+	EXPECT_RC(pool_alloc(p, BIG, &x), 0);
+	/* Without the key: none. */
+	assert_int_equal(harness_reload_with(&d, HARNESS_FIXTURE_CONF
+		"[pool f]\nsize = 8M\nmode = 0666\n"), 0);
+	assert_int_equal(harness_stats_of(c, "f").user_quota, 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/* ---- a client cache ----------------------------------------------------- */
+
+#define SMALL_BLOCKS 2048u
+#define SMALL 256u
+
+/*
+ * The bytes a handle of pool name keeps cached once it has taken 2048
+ * blocks of 256 B (512 KiB) and freed them all, its budget 4 MiB
+ * whatever the environment says, so that the pool's bounds alone decide.
+ */
+static uint64_t
+cached_after_cycle(struct pool_conn *c, const char *name)
+{
+	static pool_off_t offs[SMALL_BLOCKS];
+	struct pool_stats ps;
+	struct pool *p;
+	unsigned i;
+
+	EXPECT_RC(pool_open(c, name, &p), 0);
+	EXPECT_RC(pool_set_cache(p, 4 * MiB), 0);
+	for (i = 0; i < SMALL_BLOCKS; i++)
+		EXPECT_RC(pool_alloc(p, SMALL, &offs[i]), 0);
+	for (i = 0; i < SMALL_BLOCKS; i++)
+		EXPECT_RC(pool_free(p, offs[i]), 0);
+	EXPECT_RC(pool_stats(p, &ps), 0);	/* with the cache's report */
+	pool_close(p);
+	return ps.client_cached_bytes;
+}
+
+static void
+cache_within_user_quota(void **state)
+{
+	struct pool_create_opts o = {.max_size = POOL_SIZE, .mode = 0666,
+				     .quota = 16 * MiB};
+	struct pool_set_opts s = {.which = POOL_SET_USER_QUOTA,
+				  .user_quota = 1 * MiB};
+	struct pool_conn *c;
+	uint64_t bounded, free_run;
+
+	(void)state;
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(pool_create_set(c, "uq", &o, &s), 0);
+	EXPECT_RC(pool_create(c, "q", &o), 0);
+	bounded = cached_after_cycle(c, "uq");
+	free_run = cached_after_cycle(c, "q");
+	printf("user_quota: %u x %u B freed by one handle: %llu B cached "
+	       "under a 1 MiB user quota, %llu B under a 16 MiB quota "
+	       "alone\n", SMALL_BLOCKS, SMALL, (unsigned long long)bounded,
+	       (unsigned long long)free_run);
+	assert_true(bounded > 0);
+	assert_true(bounded <= 1 * MiB / 8);
+	assert_true(free_run >= SMALL_BLOCKS * SMALL);
+	harness_expect_checked(c, "uq");
+	pool_disconnect(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		HARNESS_FIXTURE_TEST(created_set_and_removed, &d),
+		HARNESS_FIXTURE_TEST(owner_may_not_set, &d),
+		HARNESS_FIXTURE_TEST(shared_by_one_uid, &d),
+		HARNESS_FIXTURE_TEST(persisted_counts_after_close, &d),
+		HARNESS_FIXTURE_TEST(kept_across_restart, &d),
+		HARNESS_STORE_TEST(kept_across_crash, &st),
+		HARNESS_FIXTURE_TEST(file_pool_user_quota, &d),
+		HARNESS_FIXTURE_TEST(cache_within_user_quota, &d),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
