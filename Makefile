@@ -144,7 +144,7 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_cache_threads \
               itest_numa \
               itest_huge itest_evict itest_names_wait itest_alloc_wait \
-              itest_set itest_limit itest_user_quota \
+              itest_set itest_limit itest_user_quota itest_stats_abi \
               itest_misuse itest_logs itest_list itest_connect \
               itest_status itest_blocks
 # Under a malloc of its own, which ASan's allocator leaves no room for.
@@ -274,6 +274,14 @@ $(BUILD)/tests/itest_%: $(BUILD)/tests/integration/itest_%.o $(ITEST_COMMON) $(L
 $(ENGINE_LIB): $(ENGINE_OBJS)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
+
+# Bound to the shared library's LIBPOOLCLIENT_1 statistics, as a program
+# linked before struct pool_stats grew.
+$(BUILD)/tests/itest_stats_abi: $(BUILD)/tests/integration/itest_stats_abi.o \
+		$(ITEST_COMMON) $(PROTO_OBJ) $(LIB_SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) -L$(BUILD) -lpoolclient \
+	  -Wl,-rpath,'$$ORIGIN/..' $(CMOCKA_LIBS) $(LIB_LIBS)
 
 # The restart tests' fixture and client processes.
 $(BUILD)/tests/itest_restart $(BUILD)/tests/itest_restart_busy \
