@@ -42,7 +42,8 @@ from poolclient_lib import (ALLOC_PART, ALLOC_PERSIST, ALLOC_ZERO,
                             CREATE_OWNER, LOOKUP_RETAIN,
                             NAME_MAX, PUBLISH_EVICTABLE,
                             PUBLISH_REPLACE, SET_GROUP, SET_MODE, SET_OWNER,
-                            SET_LIMIT, SET_QUOTA, SET_RETAIN, _BlockHolder,
+                            SET_LIMIT, SET_QUOTA, SET_RETAIN,
+                            SET_USER_QUOTA, _BlockHolder,
                             _BlockInfo,
                             _ClientInfo, _CreateOpts,
                             _DaemonStats, _Named, _Persisted, _SetOpts, _Stats,
@@ -287,6 +288,7 @@ class PoolStats:
     evictions: int
     evicted_bytes: int
     limit: int
+    user_quota: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -527,7 +529,7 @@ class Connection(_Closing):
 
     def create_pool(self, name, max_size, granularity=0, mode=0, quota=0,
                     retain=0, page_size=0, numa_node=None, numa_policy=None,
-                    uid=None, gid=None, limit=0):
+                    uid=None, gid=None, limit=0, user_quota=0):
         """Create a pool (the daemon's uid, root or the admin group):
         max_size bytes; granularity 0 = 16; mode 0 = 0600; quota bytes
         per connection, 0 = none; retain 0 = the daemon's default,
@@ -537,7 +539,10 @@ class Connection(_Closing):
         numa_policy (NUMA_PREFERRED when None, or NUMA_BIND); uid and gid
         (numbers) its owner and group from the start, None = the
         caller's; limit the most bytes its live blocks may hold together,
-        0 = none (EOPNOTSUPP from a daemon without limits)."""
+        0 = none (EOPNOTSUPP from a daemon without limits); user_quota
+        the most bytes all the connections of one uid may hold in it
+        together, with the blocks that uid made persistent, 0 = none
+        (EOPNOTSUPP from a daemon without user quotas)."""
         if numa_node is None:
             if numa_policy not in (None, NUMA_NONE):
                 raise _bad("a NUMA policy needs numa_node")
@@ -559,29 +564,35 @@ class Connection(_Closing):
         if gid is not None:
             o.gid = _uint(gid, "gid", 32)
             o.flags |= CREATE_GROUP
-        s = _SetOpts(limit=_uint(limit, "limit"))
-        s.which = SET_LIMIT if s.limit else 0
+        s = _SetOpts(limit=_uint(limit, "limit"),
+                     user_quota=_uint(user_quota, "user_quota"))
+        s.which = (SET_LIMIT if s.limit else 0) | \
+            (SET_USER_QUOTA if s.user_quota else 0)
         with self._h as c:
             _check(_lib.pool_create_set(c, _name(name), ctypes.byref(o),
                                         ctypes.byref(s)))
 
     def set_pool(self, name, mode=None, uid=None, gid=None, quota=None,
-                 retain=None, limit=None):
+                 retain=None, limit=None, user_quota=None):
         """Change the settings given (not None) of live pool name, all or
         none: mode (1 to 0o777), uid and gid (numbers), quota (bytes per
         connection, 0 = none), retain (as create_pool's: 0 = the daemon's
         default, RETAIN_NONE = none), limit (bytes of the pool's live
-        blocks, 0 = none; admin only).  The daemon's uid, root and the
-        admin group may change any, the pool's owner its mode and its
-        group (to one of its own): else EPERM.  EROFS for a pool the
-        daemon's configuration file defines; handles opened before keep
-        their access."""
+        blocks, 0 = none; admin only), user_quota (bytes all the
+        connections of one uid may hold, with its persistent blocks, 0 =
+        none; admin only; lowered below what a uid holds, it takes
+        nothing back).  The daemon's uid, root and the admin group may
+        change any, the pool's owner its mode and its group (to one of
+        its own): else EPERM.  EROFS for a pool the daemon's
+        configuration file defines; handles opened before keep their
+        access."""
         o = _SetOpts()
         for bit, field, value, bits in (
                 (SET_MODE, "mode", mode, 32), (SET_OWNER, "uid", uid, 32),
                 (SET_GROUP, "gid", gid, 32), (SET_QUOTA, "quota", quota, 64),
                 (SET_RETAIN, "retain", retain, 64),
-                (SET_LIMIT, "limit", limit, 64)):
+                (SET_LIMIT, "limit", limit, 64),
+                (SET_USER_QUOTA, "user_quota", user_quota, 64)):
             if value is not None:
                 setattr(o, field, _uint(value, field, bits))
                 o.which |= bit

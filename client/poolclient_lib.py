@@ -19,6 +19,7 @@ LOOKUP_RETAIN = 0x1
 # pool_set_opts.which's bits (client/poolclient.h).
 SET_MODE, SET_OWNER, SET_GROUP, SET_QUOTA, SET_RETAIN, SET_LIMIT = \
     0x1, 0x2, 0x4, 0x8, 0x10, 0x20
+SET_USER_QUOTA = 0x40
 CREATE_OWNER, CREATE_GROUP = 0x1, 0x2
 # pool_alloc_wait's flags (client/poolclient.h).
 ALLOC_ZERO, ALLOC_PART, ALLOC_PERSIST = 0x1, 0x2, 0x4
@@ -43,7 +44,8 @@ class _SetOpts(ctypes.Structure):
     """struct pool_set_opts."""
     _fields_ = [("which", _u32), ("mode", _u32), ("uid", _u32),
                 ("gid", _u32), ("quota", _u64), ("retain", _u64),
-                ("limit", _u64), ("reserved", _u64 * 3)]
+                ("limit", _u64), ("user_quota", _u64),
+                ("reserved", _u64 * 2)]
 
 
 class _Stats(ctypes.Structure):
@@ -62,7 +64,9 @@ class _Stats(ctypes.Structure):
             "free_resident_bytes", "books_bytes", "named_blocks",
             "release_steps", "retain_steps")] + \
         [(f, _u32) for f in ("numa_policy", "numa_node")] + \
-        [(f, _u64) for f in ("evictions", "evicted_bytes", "limit")]
+        [(f, _u64) for f in ("evictions", "evicted_bytes", "limit",
+                             "user_quota")] + \
+        [("reserved", _u64 * 7)]
 
 
 class _ClientInfo(ctypes.Structure):
@@ -120,8 +124,10 @@ class _DaemonStats(ctypes.Structure):
 
 
 # The sizes client/admin.c and client/stats.c assert: a mismatch is a
-# wrong mirror above.
-for _t, _n in ((_CreateOpts, 64), (_SetOpts, 64), (_Stats, 320), (_ClientInfo, 208),
+# wrong mirror above.  ctypes finds the default version of each function,
+# pool_stats's of the 384-byte structure (LIBPOOLCLIENT_1.13).
+for _t, _n in ((_CreateOpts, 64), (_SetOpts, 64), (_Stats, 384),
+               (_ClientInfo, 208),
                (_Persisted, 40), (_Named, 296), (_DaemonStats, 280)):
     assert ctypes.sizeof(_t) == _n, (_t.__name__, ctypes.sizeof(_t))
 

@@ -248,6 +248,7 @@ def constants_match_the_c_header():
         "POOL_SET_MODE": lib.SET_MODE, "POOL_SET_OWNER": lib.SET_OWNER,
         "POOL_SET_GROUP": lib.SET_GROUP, "POOL_SET_QUOTA": lib.SET_QUOTA,
         "POOL_SET_RETAIN": lib.SET_RETAIN, "POOL_SET_LIMIT": lib.SET_LIMIT,
+        "POOL_SET_USER_QUOTA": lib.SET_USER_QUOTA,
         "POOL_NUMA_NONE": pc.NUMA_NONE,
         "POOL_NUMA_PREFERRED": pc.NUMA_PREFERRED,
         "POOL_NUMA_BIND": pc.NUMA_BIND, "POOL_NUMA_OTHER": pc.NUMA_OTHER,
@@ -2204,6 +2205,37 @@ def pool_limit():
                      limit=2 << 20)
         expect_error(errno.ENOENT, c.stats, "pybad")
         c.destroy_pool("pylim")
+
+
+@test
+def pool_user_quota():
+    """create_pool's and set_pool's user_quota: two connections of one
+    uid share it (EDQUOT past it, in the daemon's words \"per user\"),
+    lowered below what is held it takes nothing back, removed the
+    allocation goes through; stats and list_pools show it."""
+    with poolclient.connect() as c, poolclient.connect() as c2:
+        c.create_pool("pyuq", 8 << 20, user_quota=1 << 20)
+        assert c.stats("pyuq").user_quota == 1 << 20
+        assert [s.user_quota for s in c.list_pools()
+                if s.name == "pyuq"] == [1 << 20]
+        with c.open("pyuq") as p, c2.open("pyuq") as p2:
+            off = p.alloc(512 << 10)
+            off2 = p2.alloc(512 << 10)
+            e = expect_error(errno.EDQUOT, p.alloc, 256 << 10)
+            assert "per user" in e.strerror, e.strerror
+            expect_error(errno.EDQUOT, p2.alloc, 256 << 10)
+            c.set_pool("pyuq", user_quota=2 << 20)
+            more = p2.alloc(768 << 10)
+            assert p.stats().user_quota == 2 << 20
+            c.set_pool("pyuq", user_quota=1 << 20)
+            assert c.stats("pyuq").live_blocks == 3
+            expect_error(errno.EDQUOT, p.alloc, 256 << 10)
+            c.set_pool("pyuq", user_quota=0)
+            assert c.stats("pyuq").user_quota == 0
+            last = p.alloc(256 << 10)
+            for q, o in ((p, last), (p, off), (p2, off2), (p2, more)):
+                q.free(o)
+        c.destroy_pool("pyuq")
 
 
 def await_alloc_waits(c, pool, n):

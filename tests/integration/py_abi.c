@@ -47,6 +47,7 @@ set_opts(void)
 	FIELD(pool_set_opts, quota);
 	FIELD(pool_set_opts, retain);
 	FIELD(pool_set_opts, limit);
+	FIELD(pool_set_opts, user_quota);
 	FIELD(pool_set_opts, reserved);
 }
 
@@ -90,6 +91,8 @@ stats(void)
 	FIELD(pool_stats, evictions);
 	FIELD(pool_stats, evicted_bytes);
 	FIELD(pool_stats, limit);
+	FIELD(pool_stats, user_quota);
+	FIELD(pool_stats, reserved);
 }
 
 static void
@@ -191,6 +194,7 @@ constants(void)
 	CONST(POOL_SET_QUOTA);
 	CONST(POOL_SET_RETAIN);
 	CONST(POOL_SET_LIMIT);
+	CONST(POOL_SET_USER_QUOTA);
 	CONST(POOL_NUMA_NONE);
 	CONST(POOL_NUMA_PREFERRED);
 	CONST(POOL_NUMA_BIND);
