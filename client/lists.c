@@ -126,8 +126,9 @@ CLIENT_STATS_1(client_pool_list_1, pool_list);
 
 /*
  * pool_list for a program that steps through *out 320 bytes at a time:
- * the current entries moved down into the old layout, in place (each
- * old entry ends before the current one it comes from begins).
+ * the current entries moved down into the old layout, in place, in
+ * order: old entry i starts no later than current entry i, so it covers
+ * only entries already moved and i's own start (hence the copy first).
  */
 int
 client_pool_list_1(struct pool_conn *c, struct pool_stats_1 **out, size_t *n)
