@@ -38,6 +38,7 @@ _Static_assert(sizeof(struct pool_set_opts) == 64, "ABI: set opts");
 _Static_assert(sizeof(struct pool_stats) == 384, "ABI: pool_stats");
 _Static_assert(sizeof(struct pool_client_info) == 208, "ABI: client info");
 _Static_assert(sizeof(struct pool_persisted) == 40, "ABI: persisted");
+_Static_assert(sizeof(struct pool_user) == 72, "ABI: user");
 _Static_assert(sizeof(struct pool_named) == 296, "ABI: named");
 _Static_assert((int)POOL_NUMA_NONE == POOLMGR__NUMA_POLICY__NUMA_NONE &&
     (int)POOL_NUMA_PREFERRED == POOLMGR__NUMA_POLICY__NUMA_PREFERRED &&

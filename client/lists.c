@@ -1,7 +1,8 @@
 /*
  * lists.c - the listings: the pools (pool_list), the clients that hold
  * them (pool_clients), the uids that persisted blocks in a pool
- * (pool_persisted) and the names published in one (pool_names).
+ * (pool_persisted), who holds what in one, per uid (pool_users), and the
+ * names published in one (pool_names).
  *
  * Each answer is an array the caller frees.  All but pool_list share one
  * shape (client_list), made from one reply: the daemon leaves out what
@@ -340,6 +341,63 @@ pool_persisted(struct pool_conn *c, const char *name,
 	req.persisted = &lp;
 	if ((error = client_list(c, &req, POOLMGR__REPLY__BODY_PERSISTED,
 	    &persisted_listing, &items, n, total)) == 0)
+		*out = items;
+	return error;
+}
+
+static void
+users_count(const Poolmgr__Reply *reply, size_t *n, uint64_t *unlisted)
+{
+	*n = reply->users->n_users;
+	*unlisted = reply->users->unlisted;
+}
+
+static int
+users_copy(const Poolmgr__Reply *reply, size_t i, void *item)
+{
+	const Poolmgr__UserUsage	*u = reply->users->users[i];
+	struct pool_user		*pu = item;
+
+	if (u == NULL)
+		return -EPROTO;
+	pu->uid = u->uid;
+	pu->connections = u->connections;
+	pu->handles = u->handles;
+	pu->held_bytes = u->held_bytes;
+	pu->persisted_blocks = u->persisted_blocks;
+	pu->persisted_bytes = u->persisted_bytes;
+	return 0;
+}
+
+static const struct client_listing users_listing = {
+	sizeof(struct pool_user), users_count, users_copy
+};
+
+POOL_API int
+pool_users(struct pool_conn *c, const char *name, struct pool_user **out,
+    size_t *n, size_t *total)
+{
+	Poolmgr__Request		 req = POOLMGR__REQUEST__INIT;
+	Poolmgr__ListUsers		 lu = POOLMGR__LIST_USERS__INIT;
+	Poolmgr__PoolRef		 ref = POOLMGR__POOL_REF__INIT;
+	void				*items;
+	int				 error;
+
+	conn_forget_refusal();
+	if (out == NULL || n == NULL || total == NULL)
+		return -EINVAL;
+	*out = NULL;
+	if ((error = client_list_begin(c, name, n, total)) != 0)
+		return error;
+	if ((c->features & CONN_FEATURE_USER_QUOTA) == 0)
+		return -EOPNOTSUPP;
+
+	ref.name = (char *)name;
+	lu.pool = &ref;
+	req.body_case = POOLMGR__REQUEST__BODY_USERS;
+	req.users = &lu;
+	if ((error = client_list(c, &req, POOLMGR__REPLY__BODY_USERS,
+	    &users_listing, &items, n, total)) == 0)
 		*out = items;
 	return error;
 }

@@ -326,6 +326,24 @@ struct pool_persisted {
 	uint64_t reserved[2];		/* zero: room for later fields */
 };
 
+/* One uid's holdings in a pool, as `poolctl users` shows them. */
+struct pool_user {
+	uint32_t uid;
+	uint32_t connections;		/* its connections with handles
+					 * open on the pool */
+	uint32_t handles;		/* those handles */
+	/*
+	 * The usable sizes of the blocks its handles hold, each once per
+	 * holding handle (blocks in client caches too; persistent blocks are
+	 * their persister's): with persisted_bytes, what its user quota
+	 * counts (pool_set_opts.user_quota).
+	 */
+	uint64_t held_bytes;
+	uint64_t persisted_blocks;	/* persistent blocks it made so */
+	uint64_t persisted_bytes;	/* their usable sizes */
+	uint64_t reserved[4];		/* zero: room for later fields */
+};
+
 /* Bytes of a block's name (pool_publish), the terminating NUL excluded. */
 #define POOL_BLOCK_NAME_MAX 255
 
@@ -858,6 +876,17 @@ POOL_API int pool_clients_total(struct pool_conn *c, const char *pool,
 POOL_API int pool_persisted(struct pool_conn *c, const char *name,
 			    struct pool_persisted **out, size_t *n,
 			    size_t *total);
+
+/*
+ * pool_users - who holds what in pool name (read permission), per uid:
+ * every uid with a handle open on it or persistent blocks there, the
+ * most bytes (held and persistent together) first: at most 1000; *total
+ * is how many uids there are, listed or not.  What an operator reads when
+ * a user quota refuses.  -EOPNOTSUPP, nothing sent, from a daemon
+ * without user quotas.  free *out with free().
+ */
+POOL_API int pool_users(struct pool_conn *c, const char *name,
+			struct pool_user **out, size_t *n, size_t *total);
 
 /*
  * pool_names - the names in pool name (read permission) that begin with

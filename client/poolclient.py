@@ -47,13 +47,15 @@ from poolclient_lib import (ALLOC_PART, ALLOC_PERSIST, ALLOC_ZERO,
                             _BlockInfo,
                             _ClientInfo, _CreateOpts,
                             _DaemonStats, _Named, _Persisted, _SetOpts, _Stats,
+                            _User,
                             free as _free, lib as _lib)
 # How a handle is shared by threads and closed while calls run.
 from poolclient_handle import _Closing, _Handle, _take_all, _Views
 
 __all__ = ["PoolError", "Connection", "Pool", "PoolStats", "DaemonStats",
            "ClientInfo", "BlockInfo", "BlockHolder",
-           "Persisted", "NamedBlock", "NameList", "Lookup", "connect",
+           "Persisted", "User", "NamedBlock", "NameList", "Lookup",
+           "connect",
            "OFF_NONE", "NAME_MAX", "BLOCK_NAME_MAX", "BATCH_MAX",
            "RETAIN_NONE", "NUMA_NONE", "NUMA_PREFERRED", "NUMA_BIND",
            "NUMA_OTHER"]
@@ -341,6 +343,19 @@ class Persisted:
     uid: int
     blocks: int
     bytes: int
+
+
+@dataclasses.dataclass(frozen=True)
+class User:
+    """One uid's holdings in a pool (struct pool_user): its connections
+    and handles there, the bytes its handles hold, its persistent blocks
+    and their bytes."""
+    uid: int
+    connections: int
+    handles: int
+    held_bytes: int
+    persisted_blocks: int
+    persisted_bytes: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -660,6 +675,14 @@ class Connection(_Closing):
         with self._h as c:
             items, total = _array(_lib.pool_persisted,
                                   (_Persisted, Persisted, True), c,
+                                  _name(name))
+        return NameList(items, total)
+
+    def users(self, name):
+        """Who holds what in pool name, per uid, the most bytes (held and
+        persistent) first: a NameList of User, .total how many uids."""
+        with self._h as c:
+            items, total = _array(_lib.pool_users, (_User, User, True), c,
                                   _name(name))
         return NameList(items, total)
 

@@ -85,6 +85,13 @@ class _Persisted(ctypes.Structure):
                 ("reserved", _u64 * 2)]
 
 
+class _User(ctypes.Structure):
+    """struct pool_user."""
+    _fields_ = [("uid", _u32), ("connections", _u32), ("handles", _u32),
+                ("held_bytes", _u64), ("persisted_blocks", _u64),
+                ("persisted_bytes", _u64), ("reserved", _u64 * 4)]
+
+
 class _Named(ctypes.Structure):
     """struct pool_named."""
     _fields_ = [("name", ctypes.c_char * (BLOCK_NAME_MAX + 1)),
@@ -128,7 +135,8 @@ class _DaemonStats(ctypes.Structure):
 # pool_stats's of the 384-byte structure (LIBPOOLCLIENT_1.13).
 for _t, _n in ((_CreateOpts, 64), (_SetOpts, 64), (_Stats, 384),
                (_ClientInfo, 208),
-               (_Persisted, 40), (_Named, 296), (_DaemonStats, 280)):
+               (_Persisted, 40), (_User, 72), (_Named, 296),
+               (_DaemonStats, 280)):
     assert ctypes.sizeof(_t) == _n, (_t.__name__, ctypes.sizeof(_t))
 
 _P = ctypes.c_void_p
@@ -187,6 +195,8 @@ _PROTOS = (
      [_P, _S, ctypes.POINTER(ctypes.POINTER(_ClientInfo)), _SIZEP, _SIZEP]),
     ("pool_persisted", ctypes.c_int,
      [_P, _S, ctypes.POINTER(ctypes.POINTER(_Persisted)), _SIZEP, _SIZEP]),
+    ("pool_users", ctypes.c_int,
+     [_P, _S, ctypes.POINTER(ctypes.POINTER(_User)), _SIZEP, _SIZEP]),
     ("pool_names", ctypes.c_int,
      [_P, _S, _S, ctypes.POINTER(ctypes.POINTER(_Named)), _SIZEP, _SIZEP]),
     ("pool_blocks", ctypes.c_int,

@@ -2442,6 +2442,8 @@ client_user_quota(void *arg)
 	struct pool_create_opts o = {.max_size = 1 << 20};
 	struct pool_set_opts s = {.which = POOL_SET_USER_QUOTA,
 				  .user_quota = 1 << 16};
+	struct pool_user *u = NULL;
+	size_t n = 1, total = 1;
 	struct pool_conn *c;
 
 	CHECK_RC(pool_connect(arg, &c), 0, 140);
@@ -2456,6 +2458,9 @@ client_user_quota(void *arg)
 	CHECK_RC(pool_create_set(c, "nouq", &o, &s), -EOPNOTSUPP, 144);
 	s.which = POOL_SET_LIMIT;
 	CHECK_RC(pool_set(c, "lim", &s), -EOPNOTSUPP, 145);
+	/* Who holds what per uid comes with user quotas. */
+	CHECK_RC(pool_users(c, "uq", &u, &n, &total), -EOPNOTSUPP, 146);
+	CHECK(u == NULL && n == 0 && total == 0, 147);
 	pool_disconnect(c);
 	return 0;
 }
@@ -2463,21 +2468,26 @@ client_user_quota(void *arg)
 static void
 user_quota_needs_the_feature(void **state)
 {
-	char log[LOG_MAX], create[32], set[32];
+	char log[LOG_MAX], create[32], set[32], users[32];
 
 	(void)state;
 	snprintf(create, sizeof(create), "request %d\n",
 		 (int)POOLMGR__REQUEST__BODY_CREATE);
 	snprintf(set, sizeof(set), "request %d\n",
 		 (int)POOLMGR__REQUEST__BODY_SET);
+	snprintf(users, sizeof(users), "request %d\n",
+		 (int)POOLMGR__REQUEST__BODY_USERS);
 	run_lookup_client(LIE_OLD_ALLOC, client_user_quota, log, sizeof(log));
-	printf("liar: a daemon without user quotas: %d creates and %d sets "
-	       "sent\n", log_lines(log, create), log_lines(log, set));
+	printf("liar: a daemon without user quotas: %d creates, %d sets and "
+	       "%d user listings sent\n", log_lines(log, create),
+	       log_lines(log, set), log_lines(log, users));
 	assert_int_equal(log_lines(log, create), 1);
 	assert_int_equal(log_lines(log, set), 1);
+	assert_int_equal(log_lines(log, users), 0);
 	run_lookup_client(LIE_NONE, client_user_quota, log, sizeof(log));
 	assert_int_equal(log_lines(log, create), 2);
 	assert_int_equal(log_lines(log, set), 3);
+	assert_int_equal(log_lines(log, users), 1);
 }
 
 #define BOUNDS_BLOCKS	100

@@ -207,6 +207,7 @@ def structs_match_the_c_layout():
                "pool_stats": poolclient._Stats,
                "pool_client_info": poolclient._ClientInfo,
                "pool_persisted": poolclient._Persisted,
+               "pool_user": poolclient._User,
                "pool_named": poolclient._Named,
                "pool_daemon_stats": poolclient._DaemonStats,
                "pool_block_holder": poolclient._BlockHolder,
@@ -304,7 +305,8 @@ def prototypes_match_the_c_header():
     no error (ctypes trusts argtypes)."""
     mirrors = {"pool_create_opts": "_CreateOpts", "pool_set_opts": "_SetOpts",
                "pool_stats": "_Stats", "pool_client_info": "_ClientInfo",
-               "pool_persisted": "_Persisted", "pool_named": "_Named",
+               "pool_persisted": "_Persisted", "pool_user": "_User",
+               "pool_named": "_Named",
                "pool_daemon_stats": "_DaemonStats",
                "pool_block_info": "_BlockInfo"}
     with open(os.path.join(SRC, "client", "poolclient.h")) as f:
@@ -2210,7 +2212,8 @@ def pool_limit():
 @test
 def pool_user_quota():
     """create_pool's and set_pool's user_quota: two connections of one
-    uid share it (EDQUOT past it, in the daemon's words \"per user\"),
+    uid share it (EDQUOT past it, in the daemon's words \"per user\"; users()
+    lists the uid with both connections' blocks),
     lowered below what is held it takes nothing back, removed the
     allocation goes through; stats and list_pools show it."""
     with poolclient.connect() as c, poolclient.connect() as c2:
@@ -2224,6 +2227,14 @@ def pool_user_quota():
             e = expect_error(errno.EDQUOT, p.alloc, 256 << 10)
             assert "per user" in e.strerror, e.strerror
             expect_error(errno.EDQUOT, p2.alloc, 256 << 10)
+            # Who holds what: the one uid, both connections' blocks.
+            who = c.users("pyuq")
+            assert len(who) == 1 and who.total == 1, who
+            assert (who[0].uid, who[0].connections, who[0].handles) == \
+                (os.getuid(), 2, 2), who[0]
+            assert who[0].held_bytes >= 1 << 20, who[0]
+            assert (who[0].persisted_blocks, who[0].persisted_bytes) == \
+                (0, 0), who[0]
             c.set_pool("pyuq", user_quota=2 << 20)
             more = p2.alloc(768 << 10)
             assert p.stats().user_quota == 2 << 20

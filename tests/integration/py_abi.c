@@ -120,6 +120,14 @@ persisted_named(void)
 	FIELD(pool_persisted, blocks);
 	FIELD(pool_persisted, bytes);
 	FIELD(pool_persisted, reserved);
+	WHOLE(pool_user);
+	FIELD(pool_user, uid);
+	FIELD(pool_user, connections);
+	FIELD(pool_user, handles);
+	FIELD(pool_user, held_bytes);
+	FIELD(pool_user, persisted_blocks);
+	FIELD(pool_user, persisted_bytes);
+	FIELD(pool_user, reserved);
 	WHOLE(pool_named);
 	FIELD(pool_named, name);
 	FIELD(pool_named, offset);
