@@ -132,6 +132,9 @@ config_valid_pool_name(const char *name)
 
 /* What parse_octal takes, for the words of a refusal. */
 #define MODE_RANGE	"(octal, at most 0777)"
+/* What a size may be written as, for a word that is none. */
+#define SIZE_FORMS	"(a number of bytes, optionally followed by K, M, " \
+			"G or T: 64M)"
 
 static int
 parse_octal(const char *s, uint32_t *out)
@@ -510,7 +513,8 @@ daemon_key(struct load_state *ls, const char *key, const char *value)
 			return 0;
 		if (rc)
 			return snprintf(ls->problem, sizeof(ls->problem),
-					"bad release_step '%s'", value), 0;
+					"bad release_step '%s' " SIZE_FORMS,
+					value), 0;
 	} else if (strcmp(key, "drop_step") == 0) {
 		if (parse_count32_key(ls, key, "references", value, 0,
 				      &cf->drop_step))
@@ -598,6 +602,7 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 	if (strcmp(key, "size") == 0) {
 		rc = parse_size_key(ls, key, value, &p->size);
 		bad = rc == -1 ? "size" : NULL;
+		why = " " SIZE_FORMS;
 		if (rc == SIZE_TOO_LARGE || (!bad && p->size >
 					     CONFIG_MAX_POOL_SIZE))
 			return snprintf(ls->problem, sizeof(ls->problem),
@@ -626,12 +631,15 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 	else if (strcmp(key, "quota") == 0) {
 		rc = parse_size_key(ls, key, value, &p->quota);
 		bad = rc ? "quota" : NULL;
+		why = " " SIZE_FORMS;
 	} else if (strcmp(key, "user_quota") == 0) {
 		rc = parse_size_key(ls, key, value, &p->user_quota);
 		bad = rc ? "user_quota" : NULL;
+		why = " " SIZE_FORMS;
 	} else if (strcmp(key, "limit") == 0) {
 		rc = parse_size_key(ls, key, value, &p->limit);
 		bad = rc == -1 ? "limit" : NULL;
+		why = " " SIZE_FORMS;
 		/*
 		 * Past 64 bits, or past the largest pool, it is past any
 		 * pool's size: the bound to say, not 2^64 - 1.
@@ -644,6 +652,7 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 	} else if (strcmp(key, "retain") == 0) {
 		rc = parse_retain(ls, value, &p->retain);
 		bad = rc ? "retain" : NULL;
+		why = " " SIZE_FORMS;
 	} else if (strcmp(key, "page_size") == 0) {
 		rc = parse_size_key(ls, key, value, &p->page_size);
 		bad = rc == -1 ? "page_size" : NULL;

@@ -202,6 +202,13 @@ sigterm_stops_cleanly(void **state)
 	pool_disconnect(c);
 }
 
+/* What the file says a size may be written as, for a word that is none. */
+#define FORMS "(a number of bytes, optionally followed by K, M, G or T: 64M)"
+
+/* A pool's sizes, each refused in those words. */
+static const char *const size_keys[] = {"size", "quota", "user_quota",
+					"limit", "retain"};
+
 static void
 bad_config_refused_at_start(void **state)
 {
@@ -217,13 +224,32 @@ bad_config_refused_at_start(void **state)
 	harness_run(cmd, log, sizeof(log));
 	assert_non_null(strstr(log, "unknown key 'colour'"));
 
-	/* A retain that is not a size: refused and named. */
+	/*
+	 * A retain that is not a size: refused and named, with the forms a
+	 * size takes; so are the pool's other sizes.
+	 */
 	assert_int_equal(harness_start(&d, "[pool x]\nsize = 1M\n"
 				       "retain = some\n"), -1);
 	assert_false(harness_alive(&d));
 	snprintf(cmd, sizeof(cmd), "cat %s; rm -rf %s", d.log, d.dir);
 	harness_run(cmd, log, sizeof(log));
-	assert_non_null(strstr(log, "bad retain 'some' in [pool x]"));
+	assert_non_null(strstr(log, "bad retain 'some' in [pool x] " FORMS));
+	for (size_t i = 0; i < sizeof(size_keys) / sizeof(size_keys[0]);
+	     i++) {
+		char conf[128], want[160];
+
+		snprintf(conf, sizeof(conf), "[pool x]\nsize = 1M\n%s = 1.5G\n",
+			 size_keys[i]);
+		if (strcmp(size_keys[i], "size") == 0)
+			snprintf(conf, sizeof(conf), "[pool x]\nsize = 1.5G\n");
+		assert_int_equal(harness_start(&d, conf), -1);
+		snprintf(cmd, sizeof(cmd), "cat %s; rm -rf %s", d.log, d.dir);
+		harness_run(cmd, log, sizeof(log));
+		snprintf(want, sizeof(want), "bad %s '1.5G' in [pool x] " FORMS,
+			 size_keys[i]);
+		if (!strstr(log, want))
+			fail_msg("%s: not in the log: %s", want, log);
+	}
 
 	/* So is an idle_trim that is not a number of seconds. */
 	assert_int_equal(harness_start(&d, "idle_trim = soon\n"), -1);
@@ -237,7 +263,7 @@ bad_config_refused_at_start(void **state)
 	assert_false(harness_alive(&d));
 	snprintf(cmd, sizeof(cmd), "cat %s; rm -rf %s", d.log, d.dir);
 	harness_run(cmd, log, sizeof(log));
-	assert_non_null(strstr(log, "bad release_step 'big'"));
+	assert_non_null(strstr(log, "bad release_step 'big' " FORMS));
 
 	/* And a drop_step that is not a count. */
 	assert_int_equal(harness_start(&d, "drop_step = -1\n"), -1);
@@ -1538,12 +1564,12 @@ sizes_past_64_bits_say_the_most(void **state)
 	}
 	/* Not a size at all: no bound to say. */
 	check_refuses(&d, "release_step", "99999999999X",
-		      "bad release_step '99999999999X'");
+		      "bad release_step '99999999999X' " FORMS);
 	write_config(&d, "[pool s]\nsize = 1M\nquota = 9 T\n");
 	assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s", d.sock,
 				   d.conf), 1);
 	snprintf(want, sizeof(want), "poolmgrd: %s:5: bad quota '9 T' in "
-		 "[pool s]\n", d.conf);
+		 "[pool s] " FORMS "\n", d.conf);
 	assert_string_equal(out, want);
 	/* Stops a start too, in the same words. */
 	refused_at_start("[pool s]\nsize = 1M\nquota = 99999999999T\n",
