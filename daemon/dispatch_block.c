@@ -184,8 +184,7 @@ uncount_retried(struct dpool *p, int rc, bool retry_follows)
 		p->unseen_failures++;
 }
 
-/* n bytes for a message: "1.0 GiB", "512 B". */
-static const char *
+const char *
 bytes_text(uint64_t n, char *buf, size_t len)
 {
 	static const char units[] = "KMGTPE";
@@ -413,9 +412,16 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 		return wait;
 	if (rc == DPOOL_IN_STEPS)
 		return held_in_steps(c, b->off);
-	/* No room, none to be made now: wait for some (dispatch_room.c). */
-	if (rc == -ENOMEM && m->wait_ms && !m->retry_follows)
-		return room_wait(c, h->pool, m->wait_ms, m->wait_part, size);
+	/*
+	 * No room, none to be made now: wait for some (dispatch_room.c).
+	 * Under the user quota too: the uid's other connections make room
+	 * under it, as others' frees do in the pool; not under the quota
+	 * per connection, which only this connection's frees could.
+	 */
+	if ((rc == -ENOMEM || (rc == -EDQUOT && h->pool->user_quota_hit)) &&
+	    m->wait_ms && !m->retry_follows)
+		return room_wait(c, h->pool, m->wait_ms, m->wait_part, size,
+				 rc);
 	if (rc)
 		return refuse_alloc(c, h->pool, rc, m->retry_follows, size);
 	return alloc_done(c, h, b, m->persist);

@@ -122,6 +122,8 @@ int check_block_cap(struct call *c);
 int check_retain_cap(struct call *c, struct handle *h, uint64_t off);
 /* What counts against the quota of c's session in h's pool. */
 uint64_t quota_used(struct call *c, struct handle *h);
+/* n bytes for a message, in buf: "1.0 GiB", "512 B". */
+const char *bytes_text(uint64_t n, char *buf, size_t len);
 /* A refused retain of off in p (dpool_retain's rc), its quota named. */
 int refuse_retain(struct call *c, struct dpool *p, int rc, uint64_t off);
 /* The reply is alloc{off, size}. */
@@ -170,13 +172,14 @@ void lookup_waits_pool_gone(struct dpool *p);
 /* Allocs waiting for room now (not held for their pool to settle). */
 unsigned room_waits_held(void);
 /*
- * The Alloc of c for size bytes was refused for want of room in p and may
- * wait wait_ms: WAITING, or -EINTR (a restart in place is under way),
- * -EAGAIN (max_alloc_waits wait in p), -ETIMEDOUT (wait_ms has passed
- * since it first waited; not counted as a failure if part), -ENOMEM.
+ * The Alloc of c for size bytes was refused (why: -ENOMEM for want of
+ * room in p, -EDQUOT by p's user quota) and may wait wait_ms: WAITING, or
+ * -EINTR (a restart in place is under way), -EAGAIN (max_alloc_waits
+ * wait in p), -ETIMEDOUT (wait_ms has passed since it first waited; not
+ * counted as a failure if part), -ENOMEM.
  */
 int room_wait(struct call *c, struct dpool *p, uint32_t wait_ms, bool part,
-	      uint64_t size);
+	      uint64_t size, int why);
 /* Was the pool that s's allocation waits in destroyed meanwhile? */
 bool room_wait_pool_gone(const struct session *s);
 /* s's allocation is answered (or s is gone): forget its wait. */

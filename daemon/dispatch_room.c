@@ -3,7 +3,9 @@
  * for room").
  *
  * An Alloc with wait_ms that the pool refuses for want of room (-ENOMEM:
- * the engine found no run, or the pool's limit was in the way), after
+ * the engine found no run, or the pool's limit was in the way; or
+ * -EDQUOT by the pool's user quota, under which the uid's other
+ * connections make room), after
  * the waits for the pool to settle and the evictions that a refusal goes
  * through anyway (dispatch_block.c), is held by its peer as a waiting
  * Lookup is: the connection's later requests wait behind it, nobody
@@ -11,7 +13,10 @@
  *
  * Room comes when the pool's clients free blocks, shrink them, move them
  * (the old place goes back), when a release's last step frees a big
- * block, or when the pool's limit changes.  The pool layer says so
+ * block, or when the pool's limit changes; under a user quota, also when
+ * a uid holds less without a block being freed (a reference let go of a
+ * block others hold, a persistent block's charge ended) and when the
+ * user quota changes.  The pool layer says so
  * (dpool_room) only while allocations wait in the pool, and only once
  * until they have tried again: it marks the pool and makes one event of
  * this file's active, whose callback, from the loop, makes the record of
@@ -220,8 +225,17 @@ room_wait_pool_gone(const struct session *s)
 /* Why the wait of an allocation of size bytes in p ran out. */
 static int
 refuse_timed_out(struct call *c, struct dpool *p, uint64_t size,
-		 uint32_t wait_ms)
+		 uint32_t wait_ms, int why)
 {
+	char bound[24];
+
+	if (why == -EDQUOT)
+		return refuse(c, -ETIMEDOUT, "uid %u stayed too near pool %s's "
+			      "quota of %s per user for %llu byte%s more in "
+			      "%u ms", (unsigned)c->s->uid, p->name,
+			      bytes_text(p->user_quota, bound, sizeof(bound)),
+			      (unsigned long long)size, log_plural(size),
+			      (unsigned)wait_ms);
 	if (p->limit_hit)
 		return refuse(c, -ETIMEDOUT, "pool %s stayed too near its "
 			      "limit for %llu byte%s more in %u ms", p->name,
@@ -237,19 +251,21 @@ refuse_timed_out(struct call *c, struct dpool *p, uint64_t size,
  * may wait wait_ms: WAITING with its deadline armed (the first time, a
  * record made), or why it cannot.  Every refusal leaves nothing behind
  * (dispatch.c ends the record of any request not held).  The engine (or
- * the limit) counted the refusal as a failed allocation: one the client
- * does not see (it waits, or asks again after a restart or after a part
- * of a longer wait) is taken back.
+ * the limit) counted a refusal for room as a failed allocation: one the
+ * client does not see (it waits, or asks again after a restart or after a
+ * part of a longer wait) is taken back.  A user quota's refusal was never
+ * counted: nothing to take back.
  */
 int
 room_wait(struct call *c, struct dpool *p, uint32_t wait_ms, bool part,
-	  uint64_t size)
+	  uint64_t size, int why)
 {
 	struct room_wait *rw = c->s->room_wait;
 	uint64_t now = dispatch_now_ns();
+	uint64_t uncount = why == -ENOMEM;
 
 	if (peer_reads_are_paused()) {
-		p->unseen_failures++;
+		p->unseen_failures += uncount;
 		return refuse(c, -EINTR, "the daemon restarts in place: ask "
 			      "again for the time left");
 	}
@@ -267,10 +283,10 @@ room_wait(struct call *c, struct dpool *p, uint32_t wait_ms, bool part,
 	}
 	if (now >= rw->deadline_ns) {
 		if (part)	/* the client asks again */
-			p->unseen_failures++;
-		return refuse_timed_out(c, p, size, wait_ms);
+			p->unseen_failures += uncount;
+		return refuse_timed_out(c, p, size, wait_ms, why);
 	}
-	p->unseen_failures++;
+	p->unseen_failures += uncount;
 	dispatch_arm(rw->ev, rw->deadline_ns, now);
 	return WAITING;
 }

@@ -494,7 +494,10 @@ dpool_apply_settings(struct dpool *p, const struct dpool_params *pp,
 	p->gid = pp->gid;
 	p->mode = mode;
 	p->quota = pp->quota;
-	p->user_quota = pp->user_quota;
+	if (pp->user_quota != p->user_quota) {
+		p->user_quota = pp->user_quota;
+		dpool_room(p);	/* allocations waiting under it try again */
+	}
 	if (pp->limit != p->limit) {
 		p->limit = pp->limit;
 		evict_over_limit(p, changed, len);

@@ -203,6 +203,8 @@ charge_add(struct dpool *p, uid_t uid, uint64_t n, uint64_t blocks)
 	c = &p->charges[i];
 	c->bytes += n;
 	c->blocks += blocks;
+	if ((int64_t)n < 0 && p->user_quota)
+		dpool_room(p);	/* under uid's user quota: see handle_set */
 	if (c->blocks == 0) {	/* none left */
 		p->ncharges--;
 		memmove(c, c + 1, (p->ncharges - i) * sizeof(*c));

@@ -432,6 +432,13 @@ handle_set(struct handle *h, uint64_t bytes, uint64_t cached)
 		h->pool->client_cached -= handle_cached(h);
 		h->account->bytes += bytes - h->bytes;
 		h->account->user->bytes += bytes - h->bytes;
+		/*
+		 * Less held by a uid is room under its user quota, which its
+		 * waiting allocations are told of as of a free (a block held
+		 * by another too is not freed when this handle lets go).
+		 */
+		if (bytes < h->bytes && h->pool->user_quota)
+			dpool_room(h->pool);
 	}
 	h->bytes = bytes;
 	h->cached_bytes = cached;

@@ -73,6 +73,14 @@
  *       does not answer it early: what it writes to its block then is
  *       still there once the steps are done; its pool destroyed by
  *       force meanwhile, it is told -ENOENT.
+ *   waits_under_the_user_quota  an allocation refused by the pool's user
+ *       quota waits (the pool has room; failed_allocs never moves): a
+ *       reference let go by another connection of the uid (the block
+ *       still held by another handle: no free in the pool) gives it its
+ *       block, as do a free and a user quota raised by pool_set; one
+ *       that runs out says
+ *       which quota, "per user"; the quota per connection is -EDQUOT at
+ *       once, as ever.
  */
 #include <errno.h>
 #include <poll.h>
@@ -1419,6 +1427,94 @@ producer_example_waits(void **state)
 	full_end(&f, true);
 }
 
+/* ---- waits_under_the_user_quota ---------------------------------------- */
+
+static void
+waits_under_the_user_quota(void **state)
+{
+	struct pool_create_opts o = {.max_size = 8 * MiB};
+	struct pool_set_opts uq = {.which = POOL_SET_USER_QUOTA,
+				   .user_quota = 4 * BLOCK};
+	struct want w = {.pool = "uq", .size = BLOCK,
+			 .timeout_ms = LONG_WAIT_MS};
+	struct pool_stats before, st;
+	pool_off_t off[4], x;
+	struct waiter k;
+	struct pool *p, *p2;
+	struct got g;
+	int i;
+
+	(void)state;
+	EXPECT_RC(pool_create_set(conn, "uq", &o, &uq), 0);
+	EXPECT_RC(pool_open(conn, "uq", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 0), 0);
+	for (i = 0; i < 4; i++)
+		EXPECT_RC(pool_alloc(p, BLOCK, &off[i]), 0);
+	EXPECT_RC(pool_alloc(p, BLOCK, &x), -EDQUOT);
+	before = harness_stats(p);
+
+	/*
+	 * Woken by a reference let go that frees no block: a second handle
+	 * of this connection, the uid's other, holds block 1 too.
+	 */
+	EXPECT_RC(pool_free(p, off[3]), 0);
+	EXPECT_RC(pool_open(conn, "uq", &p2), 0);
+	EXPECT_RC(pool_retain(p2, off[1]), 0);
+	waiting(&k, &w);
+	held_now("uq", 1);
+	unanswered(&k, "an allocation past the user quota");
+	EXPECT_RC(pool_free(p2, off[1]), 0);
+	g = served(&k);
+	/* By the room made, not by its deadline's last try. */
+	assert_true(g.elapsed_ms < LONG_WAIT_MS);
+	waiter_end(&k);
+	pool_close(p2);
+
+	/* Woken by a free, which gives it the block's place. */
+	EXPECT_RC(pool_alloc(p, BLOCK, &off[3]), 0);
+	waiting(&k, &w);
+	EXPECT_RC(pool_free(p, off[0]), 0);
+	g = served(&k);
+	assert_int_equal(g.off, off[0]);
+	waiter_end(&k);
+
+	/* Woken by the user quota raised. */
+	EXPECT_RC(pool_alloc(p, BLOCK, &off[0]), 0);
+	waiting(&k, &w);
+	uq.user_quota = 5 * BLOCK;
+	EXPECT_RC(pool_set(conn, "uq", &uq), 0);
+	g = served(&k);
+	assert_true(g.elapsed_ms < LONG_WAIT_MS);
+	waiter_end(&k);
+
+	/* Its time runs out, in the user quota's words. */
+	uq.user_quota = 4 * BLOCK;
+	EXPECT_RC(pool_set(conn, "uq", &uq), 0);
+	w.timeout_ms = SHORT_WAIT_MS;
+	waiter_start(&k, &w);
+	g = waiter_got(&k);
+	assert_int_equal(g.rc, -ETIMEDOUT);
+	if (!strstr(g.message, "per user"))
+		fail_msg("the wait's end says: %s", g.message);
+	waiter_end(&k);
+
+	/* None of it was the pool's failure: it had room all along. */
+	st = harness_stats(p);
+	assert_int_equal(st.failed_allocs, before.failed_allocs);
+	assert_int_equal(st.alloc_waits, 0);
+
+	/* The quota per connection: nobody else's free makes room. */
+	uq.which = POOL_SET_USER_QUOTA | POOL_SET_QUOTA;
+	uq.user_quota = 0;
+	uq.quota = 4 * BLOCK;
+	EXPECT_RC(pool_set(conn, "uq", &uq), 0);
+	EXPECT_RC(pool_alloc_wait(p, BLOCK, 0, 0, 20000, &x), -EDQUOT);
+	for (i = 0; i < 4; i++)
+		EXPECT_RC(pool_free(p, off[i]), 0);
+	pool_close(p);
+	EXPECT_RC(pool_destroy(conn, "uq"), 0);
+}
+
 int
 main(void)
 {
@@ -1439,6 +1535,7 @@ main(void)
 		cmocka_unit_test(room_for_the_gone),
 		cmocka_unit_test(producer_example_waits),
 		cmocka_unit_test(served_while_held),
+		cmocka_unit_test(waits_under_the_user_quota),
 		cmocka_unit_test_teardown(zeroed_in_steps, bound_restored),
 		cmocka_unit_test_teardown(zeroed_in_steps_destroyed,
 					  bound_restored),
