@@ -461,12 +461,20 @@ dpool_connection_bound(const struct dpool *p)
 }
 /*
  * What counts against uid's user quota in p: the bytes its sessions'
- * handles hold there and its persistent blocks'; 0 without a user quota
- * (not counted).  h, if not NULL, is an open handle of one of uid's
- * sessions: its running total is read instead of looking the uid up.
+ * handles hold there and its persistent blocks' (dpool_user_held); 0
+ * without a user quota (not counted).  h, if not NULL, is an open handle
+ * of one of uid's sessions: its running total is read instead of looking
+ * the uid up.
  */
-uint64_t dpool_user_used(const struct dpool *p, const struct handle *h,
+uint64_t dpool_user_held(const struct dpool *p, const struct handle *h,
 			 uid_t uid);
+
+static inline uint64_t
+dpool_user_used(const struct dpool *p, const struct handle *h, uid_t uid)
+{
+	/* Inline: every allocation asks, most pools have no user quota. */
+	return p->user_quota ? dpool_user_held(p, h, uid) : 0;
+}
 /* Does h hold a reference to b? */
 bool dpool_holds(struct block *b, struct handle *h);
 /*

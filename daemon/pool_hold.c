@@ -153,11 +153,10 @@ dpool_persisted_by(const struct dpool *p, uid_t uid)
 	       p->charges[i].bytes : 0;
 }
 
+/* dpool_user_used's count, with or without a user quota. */
 uint64_t
-dpool_user_used(const struct dpool *p, const struct handle *h, uid_t uid)
+dpool_user_held(const struct dpool *p, const struct handle *h, uid_t uid)
 {
-	if (!p->user_quota)
-		return 0;
 	assert(!h || h->session->uid == uid);
 	return (h ? handle_user_bytes(h) : session_user_bytes(p, uid)) +
 	       dpool_persisted_by(p, uid);

@@ -32,8 +32,10 @@
  * quota: the same with a quota on the pool, 1 then 1024 handles; 20,000
  * Alloc round trips of 64 B on the first handle opened, then 20,000 Frees
  * of those blocks.  An allocation in a pool with a quota counts what the
- * session holds there (quota_used).  Printed: the Allocs' median and 99th
- * percentile, and the daemon's CPU time per Alloc and per Free.
+ * session holds there (quota_used); with a user quota instead, what the
+ * uid's sessions hold and the blocks it persisted (dpool_user_used); with
+ * neither, nothing.  Printed: the Allocs' median and 99th percentile,
+ * and the daemon's CPU time per Alloc and per Free.
  *
  * records: one client allocates 1,003,520 blocks of 64 B with
  * pool_alloc_batch (its cache off) in a 1 GiB pool, then frees them all
@@ -567,12 +569,29 @@ ask_free(struct daemon *d, int fd, uint32_t h, const uint64_t *offs,
 	return 0;
 }
 
+/* The bound measure_quota's pool has. */
+enum bound { BOUND_NONE, BOUND_QUOTA, BOUND_USER_QUOTA };
+
+static const char *const bound_names[] = {"none", "quota",
+					  "user quota"};
+
+/* Give pool "p" a user quota of bytes. */
+static int
+set_user_quota(struct pool_conn *c, uint64_t bytes)
+{
+	struct pool_set_opts o = {.which = POOL_SET_USER_QUOTA,
+				  .user_quota = bytes};
+
+	return pool_set(c, "p", &o);
+}
+
 /*
- * One connection opens nhandles handles of a pool with a quota, each
+ * One connection opens nhandles handles of a pool with the bound, each
  * allocating a 64 B block, then allocates more on the first.
  */
 static int
-measure_quota(const char *bin, unsigned nhandles, bool apart)
+measure_quota(const char *bin, unsigned nhandles, bool apart,
+	      enum bound bound)
 {
 	struct rtts r = {.us = calloc(lookups, sizeof(uint32_t))};
 	uint64_t *offs = calloc(lookups, sizeof(uint64_t));
@@ -582,8 +601,11 @@ measure_quota(const char *bin, unsigned nhandles, bool apart)
 	double cpu, cpu_free;
 	int fd = -1, err = -1;
 
-	if (!r.us || !offs || start(&d, bin, "", 64 << 20, 32 << 20, &c))
+	if (!r.us || !offs || start(&d, bin, "", 64 << 20,
+				    bound == BOUND_QUOTA ? 32 << 20 : 0, &c))
 		goto out_free;
+	if (bound == BOUND_USER_QUOTA && set_user_quota(c, 32 << 20))
+		goto out;
 	if ((fd = raw_greeted(d.sock)) < 0)
 		goto out;
 	for (unsigned i = 0; i < nhandles; i++) {
@@ -595,9 +617,10 @@ measure_quota(const char *bin, unsigned nhandles, bool apart)
 	if (place(d.pid, apart) || ask_alloc(&d, fd, first, offs, &r, &cpu) ||
 	    ask_free(&d, fd, first, offs, &cpu_free))
 		goto out;
-	printf("| %u | %s | %u | %u us | %u us | %.0f ns | %.0f ns |\n",
-	       nhandles, apart ? "two" : "one", r.n, quantile(r.us, r.n, 0.5),
-	       quantile(r.us, r.n, 0.99), cpu, cpu_free);
+	printf("| %s | %u | %s | %u | %u us | %u us | %.0f ns | %.0f ns |\n",
+	       bound_names[bound], nhandles, apart ? "two" : "one", r.n,
+	       quantile(r.us, r.n, 0.5), quantile(r.us, r.n, 0.99), cpu,
+	       cpu_free);
 	err = 0;
 out:
 	unplace();
@@ -812,16 +835,18 @@ main(int argc, char **argv)
 	}
 	if (!only || !strcmp(only, "quota")) {
 		printf("\n64 B Alloc round trips on the first of N handles "
-		       "one connection opened on a pool with a quota, then "
-		       "Frees of those blocks; client and daemon on one CPU "
-		       "or two\n\n");
-		printf("| handles | CPUs | Allocs | median | 99 %% | daemon CPU "
-		       "per Alloc | per Free |\n");
-		printf("|---:|---|---:|---:|---:|---:|---:|\n");
+		       "one connection opened on a pool with a bound (none, "
+		       "a quota per connection, a user quota), then Frees of "
+		       "those blocks; client and daemon on one CPU or two\n\n");
+		printf("| bound | handles | CPUs | Allocs | median | 99 %% | "
+		       "daemon CPU per Alloc | per Free |\n");
+		printf("|---|---:|---|---:|---:|---:|---:|---:|\n");
 		for (int k = 0; k < (cpus_pin[1] < 0 ? 1 : 2); k++)
-			if (measure_quota(bin, 1, k) ||
-			    measure_quota(bin, HANDLES_PER_CONN, k))
-				failed = 1;
+			for (int b = BOUND_NONE; b <= BOUND_USER_QUOTA; b++)
+				if (measure_quota(bin, 1, k, b) ||
+				    measure_quota(bin, HANDLES_PER_CONN, k,
+						  b))
+					failed = 1;
 	}
 	if (!only || !strcmp(only, "records")) {
 		printf("\nThe daemon's VmRSS as one client allocates N blocks "
