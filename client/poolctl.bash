@@ -21,13 +21,13 @@
 
 # Every long option poolctl takes, for getopt_long's unique prefixes.
 _poolctl_long_opts=(--socket --json --help --version --force --size
-	--granularity --mode --quota --retain --page-size --numa-node
-	--numa-policy --format --timeout --owner --group --limit --pid
-	--handle --by-size --older-than --dry-run)
+	--granularity --mode --quota --user-quota --retain --page-size
+	--numa-node --numa-policy --format --timeout --owner --group --limit
+	--pid --handle --by-size --older-than --dry-run)
 # Those whose value is the next word when not given after '='.
-_poolctl_value_opts=' --socket --size --granularity --mode --quota --retain
-	--page-size --numa-node --numa-policy --format --timeout --owner
-	--group --limit --pid --handle --older-than '
+_poolctl_value_opts=' --socket --size --granularity --mode --quota
+	--user-quota --retain --page-size --numa-node --numa-policy --format
+	--timeout --owner --group --limit --pid --handle --older-than '
 _poolctl_commands=(list stats status create destroy set clients persisted
 	names wait unpublish blocks free sweep trim check help)
 _poolctl_global_opts=(-s --socket -j --json --json=pretty --json=short -h
@@ -41,11 +41,13 @@ _poolctl_cmd_opts()
 		opts=(--format) ;;
 	create)
 		opts=(--size --granularity --mode --owner --group --quota
-		    --limit --retain --page-size --numa-node --numa-policy) ;;
+		    --user-quota --limit --retain --page-size --numa-node
+		    --numa-policy) ;;
 	destroy)
 		opts=(-f --force) ;;
 	set)
-		opts=(--mode --owner --group --quota --retain --limit) ;;
+		opts=(--mode --owner --group --quota --user-quota --retain
+		    --limit) ;;
 	wait)
 		opts=(--timeout) ;;
 	blocks)

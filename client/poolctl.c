@@ -61,6 +61,7 @@
 #define O_BY_SIZE	0x10000
 #define O_OLDER_THAN	0x20000
 #define O_DRY_RUN	0x40000
+#define O_USER_QUOTA	0x80000
 
 /* getopt_long values of the long-only options. */
 enum {
@@ -82,6 +83,7 @@ enum {
 	OPT_HANDLE,
 	OPT_OLDER_THAN,
 	OPT_DRY_RUN,
+	OPT_USER_QUOTA,
 };
 
 struct cmd {
@@ -175,9 +177,11 @@ static const struct cmd cmds[] = {
 	  "                 the JSON keys, plain numbers)\n" },
 	{ "create", cmd_create, 1, 1,
 	  O_SIZE | O_GRANULARITY | O_MODE | O_QUOTA | O_RETAIN | O_PAGE_SIZE |
-	  O_NUMA_NODE | O_NUMA_POLICY | O_OWNER | O_GROUP | O_LIMIT,
+	  O_NUMA_NODE | O_NUMA_POLICY | O_OWNER | O_GROUP | O_LIMIT |
+	  O_USER_QUOTA,
 	  "NAME --size SIZE [--granularity N] [--mode MODE] [--owner USER]"
-	  " [--group GROUP] [--quota SIZE] [--limit SIZE] [--retain SIZE]"
+	  " [--group GROUP] [--quota SIZE] [--user-quota SIZE] [--limit SIZE]"
+	  " [--retain SIZE]"
 	  " [--page-size SIZE] [--numa-node NODE [--numa-policy POLICY]]",
 	  "create a pool",
 	  "Create the pool NAME (1-64 of [A-Za-z0-9._-], not starting with\n"
@@ -193,6 +197,10 @@ static const struct cmd cmds[] = {
 	  "  --group GROUP    the group: a group name or a gid (default: the\n"
 	  "                   caller's gid)\n"
 	  "  --quota SIZE     bytes each connection may hold (default: no quota)\n"
+	  "  --user-quota SIZE\n"
+	  "                   bytes all connections of one uid may hold\n"
+	  "                   together, with the blocks it made persistent\n"
+	  "                   (default, or 0: no user quota)\n"
 	  "  --limit SIZE     bytes the pool's live blocks may hold together\n"
 	  "                   (default, 0 or none: no limit, the size bounds\n"
 	  "                   it); `set --limit` raises or lowers it live\n"
@@ -223,17 +231,19 @@ static const struct cmd cmds[] = {
 	  "\n"
 	  "  -f, --force  destroy even a pool that is in use\n" },
 	{ "set", cmd_set, 1, 1,
-	  O_MODE | O_OWNER | O_GROUP | O_QUOTA | O_RETAIN | O_LIMIT,
+	  O_MODE | O_OWNER | O_GROUP | O_QUOTA | O_RETAIN | O_LIMIT |
+	  O_USER_QUOTA,
 	  "NAME [--mode MODE] [--owner USER] [--group GROUP] [--quota SIZE]"
-	  " [--retain SIZE] [--limit SIZE]",
-	  "change a live pool's mode, owner, group, quota, retain or limit",
+	  " [--user-quota SIZE] [--retain SIZE] [--limit SIZE]",
+	  "change a live pool's mode, owner, group, quotas, retain or limit",
 	  "Change the settings given of the live pool NAME, all or none;\n"
 	  "its blocks and handles stay.  Needs the daemon's uid, root or the\n"
 	  "admin group; the pool's owner may change its mode, and its group\n"
 	  "to one of its own.  A pool the daemon's configuration file\n"
 	  "defines is changed there (and the daemon reloaded): exit 1.\n"
 	  "Handles opened before keep the access they were opened with; a\n"
-	  "quota lowered below what a client holds takes nothing back; a\n"
+	  "quota or user quota lowered below what a client or a uid holds\n"
+	  "takes nothing back (what passes it is refused from then on); a\n"
 	  "limit lowered below what the pool holds takes no live block back\n"
 	  "but evicts unheld evictable names down to it.\n"
 	  "\n"
@@ -241,6 +251,10 @@ static const struct cmd cmds[] = {
 	  "  --owner USER     the owner: a user name or a uid\n"
 	  "  --group GROUP    the group: a group name or a gid\n"
 	  "  --quota SIZE     bytes each connection may hold; 0: no quota\n"
+	  "  --user-quota SIZE\n"
+	  "                   bytes all connections of one uid may hold\n"
+	  "                   together, with the blocks it made persistent\n"
+	  "                   (admins only); 0: no user quota\n"
 	  "  --retain SIZE    free memory of small blocks kept for reuse\n"
 	  "                   (as create's); 0: none; the word 'default':\n"
 	  "                   the daemon's default again\n"
@@ -264,10 +278,11 @@ static const struct cmd cmds[] = {
 	  "none is given), the most bytes first: the pool, the uid, its\n"
 	  "persistent blocks and their bytes, and those bytes as a share of\n"
 	  "the pool's quota, against which they count for each of the uid's\n"
-	  "connections (\"-\": no quota).  Persistent blocks outlive every\n"
-	  "handle: here is who leaves them.  At most 1000 uids per pool,\n"
-	  "those persisting most (a warning on stderr says when more were\n"
-	  "left out).\n"
+	  "connections, and of its user quota, against which they count\n"
+	  "with all that the uid's connections hold (\"-\": no such quota).\n"
+	  "Persistent blocks outlive every handle: here is who leaves them.\n"
+	  "At most 1000 uids per pool, those persisting most (a warning on\n"
+	  "stderr says when more were left out).\n"
 	  "\n"
 	  "  --format=FMT   text (default), json (as --json), prometheus\n"
 	  "                 (poolmgr_pool_persisted_bytes and _blocks, by pool\n"
@@ -479,6 +494,7 @@ static const struct option longopts[] = {
 	{ "owner",	 required_argument,	NULL, OPT_OWNER },
 	{ "group",	 required_argument,	NULL, OPT_GROUP },
 	{ "limit",	 required_argument,	NULL, OPT_LIMIT },
+	{ "user-quota",	 required_argument,	NULL, OPT_USER_QUOTA },
 	{ "pid",	 required_argument,	NULL, OPT_PID },
 	{ "handle",	 required_argument,	NULL, OPT_HANDLE },
 	{ "by-size",	 no_argument,		NULL, OPT_BY_SIZE },
@@ -499,6 +515,8 @@ opt_name(unsigned bit)
 		return "--mode";
 	case O_QUOTA:
 		return "--quota";
+	case O_USER_QUOTA:
+		return "--user-quota";
 	case O_FORCE:
 		return "--force";
 	case O_RETAIN:
@@ -611,6 +629,9 @@ parse_args(struct ctl *ctl, int argc, char **argv, char **pos, int *npos)
 			break;
 		case OPT_QUOTA:
 			take_value(ctl, O_QUOTA, &ctl->quota_arg);
+			break;
+		case OPT_USER_QUOTA:
+			take_value(ctl, O_USER_QUOTA, &ctl->user_quota_arg);
 			break;
 		case OPT_LIMIT:
 			take_value(ctl, O_LIMIT, &ctl->limit_arg);

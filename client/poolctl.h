@@ -55,6 +55,7 @@ struct ctl {
 	const char		*granularity_arg;
 	const char		*mode_arg;
 	const char		*quota_arg;
+	const char		*user_quota_arg;
 	const char		*limit_arg;
 	const char		*format_arg;
 	const char		*retain_arg;
@@ -99,10 +100,11 @@ struct why {
 	const char	*bare;
 };
 
-/* One uid's persistent blocks in one pool, and that pool's quota. */
+/* One uid's persistent blocks in one pool, and that pool's quotas. */
 struct persisted_row {
 	const char		*pool;
 	uint64_t		 quota;
+	uint64_t		 user_quota;
 	struct pool_persisted	 by;
 };
 

@@ -21,6 +21,27 @@
 #include "poolctl.h"
 
 /*
+ * What an older daemon lacks when the library refuses the settings s
+ * with -EOPNOTSUPP: it would skip a limit or user quota it does not
+ * know, and the pool would silently have none.  NULL: s gives neither.
+ */
+static const char *
+too_old_for(const struct pool_set_opts *s)
+{
+	bool	limit = (s->which & POOL_SET_LIMIT) != 0;
+	bool	user_quota = (s->which & POOL_SET_USER_QUOTA) != 0;
+
+	if (limit && user_quota)
+		return "not supported: the daemon is too old for a limit or "
+		    "a user quota";
+	if (user_quota)
+		return "not supported: the daemon is too old for a user quota";
+	if (limit)
+		return "not supported: the daemon is too old for a limit";
+	return NULL;
+}
+
+/*
  * What the daemon's refusal of a create means.  The name, mode, granularity,
  * a size of 0 or above the largest pool and a limit above the size were
  * checked here, so -EINVAL is what only the daemon knows: a page size the
@@ -29,7 +50,8 @@
  * of blocks and runs, or of block names.
  */
 static struct why
-create_why(int error, const struct pool_create_opts *o, uint64_t limit)
+create_why(int error, const struct pool_create_opts *o,
+    const struct pool_set_opts *s)
 {
 	struct why	w = { NULL, true, NULL };
 
@@ -66,10 +88,7 @@ create_why(int error, const struct pool_create_opts *o, uint64_t limit)
 		    "cpuset";
 		break;
 	case -EOPNOTSUPP:
-		if (limit != 0)
-			w.text = "not supported: the daemon is too old for a "
-			    "limit";
-		else
+		if ((w.text = too_old_for(s)) == NULL)
 			w.text = "not supported: the daemon's kernel has no "
 			    "NUMA policies, or its system-call filter refuses "
 			    "mbind";
@@ -224,6 +243,23 @@ limit_opt(const struct ctl *ctl, const char *cmd, uint64_t max,
 	return 0;
 }
 
+/*
+ * --user-quota into o: a size, read as --quota is; 0 for none.  cmd
+ * names the command in a usage error.
+ */
+static int
+user_quota_opt(const struct ctl *ctl, const char *cmd,
+    struct pool_set_opts *o)
+{
+	if (ctl->user_quota_arg == NULL)
+		return 0;
+	if (parse_size(ctl->user_quota_arg, UINT64_MAX, &o->user_quota) != 0)
+		return bad_size(cmd, "user quota", ctl->user_quota_arg,
+		    UINT64_MAX, SIZE_FORMS, MOST_BYTES);
+	o->which |= POOL_SET_USER_QUOTA;
+	return 0;
+}
+
 int
 cmd_create(struct ctl *ctl, int argc, char **argv)
 {
@@ -291,13 +327,14 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 	if ((rc = numa_opts(ctl, &o)) != 0 || (rc = owner_opts(ctl, &o)) != 0)
 		return rc;
 	memset(&s, 0, sizeof s);
-	if ((rc = limit_opt(ctl, "create", create_limit_most(&o), &s)) != 0)
+	if ((rc = limit_opt(ctl, "create", create_limit_most(&o), &s)) != 0 ||
+	    (rc = user_quota_opt(ctl, "create", &s)) != 0)
 		return rc;
 
 	if ((rc = ctl_connect(ctl)) != 0)
 		return rc;
 	if ((error = pool_create_set(ctl->conn, name, &o, &s)) != 0) {
-		why = create_why(error, &o, s.limit);
+		why = create_why(error, &o, &s);
 		return fail_refusal(error, "cannot create pool", name, &why);
 	}
 
@@ -347,7 +384,7 @@ cmd_destroy(struct ctl *ctl, int argc, char **argv)
  * permission the caller met; the lists are for a daemon that gives none.
  */
 static struct why
-set_why(int error)
+set_why(int error, const struct pool_set_opts *o)
 {
 	struct why	w = { NULL, true, NULL };
 
@@ -371,7 +408,8 @@ set_why(int error)
 		    "size)";
 		break;
 	case -EOPNOTSUPP:
-		w.text = "not supported: the daemon is too old for a limit";
+		if ((w.text = too_old_for(o)) == NULL)
+			w.whole = false;
 		break;
 	default:
 		w.whole = false;
@@ -443,16 +481,17 @@ cmd_set(struct ctl *ctl, int argc, char **argv)
 		return rc;
 	if ((rc = set_access_opts(ctl, &o)) != 0 ||
 	    (rc = set_room_opts(ctl, &o)) != 0 ||
-	    (rc = limit_opt(ctl, "set", POOL_MOST_BYTES, &o)) != 0)
+	    (rc = limit_opt(ctl, "set", POOL_MOST_BYTES, &o)) != 0 ||
+	    (rc = user_quota_opt(ctl, "set", &o)) != 0)
 		return rc;
 	if (o.which == 0)
 		return usage_error("set: nothing to change (--mode, --owner, "
-		    "--group, --quota, --retain or --limit)");
+		    "--group, --quota, --user-quota, --retain or --limit)");
 
 	if ((rc = ctl_connect(ctl)) != 0)
 		return rc;
 	if ((error = pool_set(ctl->conn, name, &o)) != 0) {
-		why = set_why(error);
+		why = set_why(error, &o);
 		return fail_refusal(error, "cannot set pool", name, &why);
 	}
 

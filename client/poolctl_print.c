@@ -290,6 +290,10 @@ static const struct stat_field stat_fields[] = {
 	SF(gid, "owner gid", K_NUM, false, NULL, NULL),
 	SF(quota, "quota per connection", K_BYTES_OR_NONE, false,
 	    "poolmgr_pool_quota_bytes", "Per-connection quota; 0 means none."),
+	SF(user_quota, "quota per user", K_BYTES_OR_NONE, false,
+	    "poolmgr_pool_user_quota_bytes",
+	    "Most bytes all connections of one uid may hold together, with "
+	    "the blocks it made persistent; 0 means none."),
 	SF(limit, "limit", K_BYTES_OR_NONE, false,
 	    "poolmgr_pool_limit_bytes",
 	    "Most bytes the pool's live blocks may hold together; 0 means "
@@ -787,13 +791,14 @@ print_persisted_text(const struct persisted_row *r, size_t n)
 		if (strlen(r[i].pool) > w)
 			w = strlen(r[i].pool);
 	}
-	printf("%-*s %10s %8s %10s %9s\n", (int)w, "POOL", "UID", "BLOCKS",
-	    "BYTES", "OF QUOTA");
+	printf("%-*s %10s %8s %10s %9s %14s\n", (int)w, "POOL", "UID",
+	    "BLOCKS", "BYTES", "OF QUOTA", "OF USER QUOTA");
 	for (i = 0; i < n; i++)
-		printf("%-*s %10" PRIu32 " %8" PRIu64 " %10s %9s\n", (int)w,
-		    safe(r[i].pool).s, r[i].by.uid, r[i].by.blocks,
+		printf("%-*s %10" PRIu32 " %8" PRIu64 " %10s %9s %14s\n",
+		    (int)w, safe(r[i].pool).s, r[i].by.uid, r[i].by.blocks,
 		    human(r[i].by.bytes).s,
-		    quota_share(r[i].by.bytes, r[i].quota).s);
+		    quota_share(r[i].by.bytes, r[i].quota).s,
+		    quota_share(r[i].by.bytes, r[i].user_quota).s);
 }
 
 static struct json_object *
@@ -807,6 +812,7 @@ json_persisted(const struct persisted_row *r)
 	json_object_object_add(o, "blocks", json_u64(r->by.blocks));
 	json_object_object_add(o, "bytes", json_u64(r->by.bytes));
 	json_object_object_add(o, "quota", json_u64(r->quota));
+	json_object_object_add(o, "user_quota", json_u64(r->user_quota));
 	return o;
 }
 
@@ -848,7 +854,8 @@ print_persisted(const struct ctl *ctl, enum format fmt,
 	case FMT_PROMETHEUS:
 		prom_persisted(r, n, "poolmgr_pool_persisted_bytes",
 		    "Bytes of persistent blocks a uid made so: they count "
-		    "against the quota of each of its sessions.", true);
+		    "against the quota of each of its sessions, and its user "
+		    "quota.", true);
 		prom_persisted(r, n, "poolmgr_pool_persisted_blocks",
 		    "Persistent blocks a uid made so.", false);
 		break;
@@ -886,6 +893,7 @@ print_create(const struct ctl *ctl, const char *name,
 	json_object_object_add(j, "mode", json_object_new_string(
 	    octal_mode(o->mode != 0 ? o->mode : 0600).s));
 	json_object_object_add(j, "quota", json_u64(o->quota));
+	json_object_object_add(j, "user_quota", json_u64(s->user_quota));
 	json_object_object_add(j, "limit", json_u64(s->limit));
 	if (o->retain != 0)
 		json_object_object_add(j, "retain", json_u64(
@@ -945,6 +953,9 @@ print_set(const struct ctl *ctl, const char *name,
 		json_object_object_add(j, "gid", json_u64(o->gid));
 	if (o->which & POOL_SET_QUOTA)
 		json_object_object_add(j, "quota", json_u64(o->quota));
+	if (o->which & POOL_SET_USER_QUOTA)
+		json_object_object_add(j, "user_quota",
+		    json_u64(o->user_quota));
 	if (o->which & POOL_SET_LIMIT)
 		json_object_object_add(j, "limit", json_u64(o->limit));
 	/* As create's: 0 is none; the default, "default". */

@@ -217,6 +217,7 @@ add_persisted(struct ctl *ctl, const struct pool_stats *ps,
 	for (i = 0; i < got; i++) {
 		(*rows)[*n].pool = ps->name;
 		(*rows)[*n].quota = ps->quota;
+		(*rows)[*n].user_quota = ps->user_quota;
 		(*rows)[(*n)++].by = pp[i];
 	}
 	free(pp);

@@ -116,8 +116,8 @@ ok "commands from an empty word and a prefix, and after help"
 
 line='poolctl create pool --'
 expect "$line" --socket --json --json=pretty --json=short --help --version \
-	--size --granularity --mode --owner --group --quota --limit --retain \
-	--page-size --numa-node --numa-policy
+	--size --granularity --mode --owner --group --quota --user-quota \
+	--limit --retain --page-size --numa-node --numa-policy
 line='poolctl create pool --size 1M --mode 0600 --gr'
 expect "$line" --granularity --group
 line='poolctl create pool --size 1M --mode 0600 --m'
