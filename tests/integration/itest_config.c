@@ -47,6 +47,11 @@
  * largest pool for size, the pool's size for limit, 2 GiB for page_size,
  * as past 2 GiB, 2^64 - 1 bytes for the others).
  *
+ * user_quota, a size as quota is: given the pool at start and changed by
+ * a reload, which logs it; a word that is no size stops a start, is
+ * refused by a reload, which keeps the running one, and by
+ * --check-config, each naming user_quota and its line.
+ *
  * The keys that take words or names: a bad socket_mode, hello_timeout or
  * numa_policy, an admin_group, owner or group that names nobody, a socket
  * path past sun_path and a 257th pool are each refused at their line, a
@@ -1514,7 +1519,7 @@ command_line_errors_say_what(void **state)
  * A size past 64 bits, by its multiplier ("99999999999T") or its digits,
  * says the most it may be, as a count does: the largest pool for size,
  * 2^64 - 1 bytes for the other size keys with no bound of their own, of
- * [daemon] (release_step) or of a pool (quota, retain).  They once said
+ * [daemon] (release_step) or of a pool (quota, user_quota, retain).  They once said
  * only "bad KEY 'V'".  A word of another form still says that alone.
  * (limit and page_size have bounds of their own:
  * limit_past_any_pool_says_its_size, page_size_past_the_largest_says_it.)
@@ -1523,7 +1528,7 @@ static void
 sizes_past_64_bits_say_the_most(void **state)
 {
 	static const char *const pool_keys[] = {
-		"quota", "retain",
+		"quota", "user_quota", "retain",
 	};
 	static const char *const past[] = {
 		"99999999999T", "16777216T", "99999999999999999999",
@@ -1742,6 +1747,64 @@ check_text_refuses(const struct daemon_proc *d, const char *text, int line,
 }
 
 /*
+ * user_quota = SIZE, read as quota is: the pool has it from the start, a
+ * reload changes it and logs it ("user_quota A -> B", 0 once the key is
+ * gone), and a word that is no size is refused at its line, naming the
+ * key: by a start, by a reload (the running user quota kept) and by
+ * --check-config.
+ */
+static void
+user_quota_read_or_refused(void **state)
+{
+	static const char *const bad[] = {"lots", "-1", "9 T", "1.5M",
+					  "64KiBB"};
+	struct daemon_proc d, check;
+	struct pool_conn *c;
+	struct pool_stats st;
+	char text[256], want[256];
+	size_t i;
+
+	(void)state;
+	refused_at_start("[pool u]\nsize = 1M\nuser_quota = lots\n",
+			 "5: bad user_quota 'lots' in [pool u]");
+	config_dir(&check);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "[pool u]\nsize = 1M\n"
+			 "user_quota = %s\n", bad[i]);
+		snprintf(want, sizeof(want), "bad user_quota '%s' in [pool u]",
+			 bad[i]);
+		check_text_refuses(&check, text, 5, want);
+	}
+	remove_dir(&check);
+
+	assert_int_equal(harness_start(&d, "[pool first]\nsize = 1M\n"
+				       "user_quota = 256K\n"), 0);
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	assert_int_equal(pool_stats_by_name(c, "first", &st), 0);
+	assert_int_equal(st.user_quota, 256 << 10);
+
+	refused_on_reload(&d, "[pool first]\nsize = 1M\nuser_quota = lots\n",
+			  "7: bad user_quota 'lots' in [pool first]");
+	assert_int_equal(pool_stats_by_name(c, "first", &st), 0);
+	assert_int_equal(st.user_quota, 256 << 10);
+
+	write_config(&d, "[pool first]\nsize = 1M\nuser_quota = 512K\n");
+	harness_reload(&d);
+	harness_expect_logged(&d, "pool first: user_quota 262144 -> 524288");
+	assert_int_equal(pool_stats_by_name(c, "first", &st), 0);
+	assert_int_equal(st.user_quota, 512 << 10);
+	assert_int_equal(st.quota, 0);
+
+	write_config(&d, "[pool first]\nsize = 1M\n");
+	harness_reload(&d);
+	harness_expect_logged(&d, "pool first: user_quota 524288 -> 0");
+	assert_int_equal(pool_stats_by_name(c, "first", &st), 0);
+	assert_int_equal(st.user_quota, 0);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
+/*
  * The [daemon] keys that take words, and the pool keys that take names:
  * a socket_mode that is not octal, a hello_timeout that is no number, an
  * admin_group or a pool's owner or group that names nobody (4294967295
@@ -1885,6 +1948,7 @@ main(void)
 		cmocka_unit_test(page_size_past_the_largest_says_it),
 		cmocka_unit_test(counts_out_of_range_with_byte_unit_say_the_bound),
 		cmocka_unit_test(named_keys_read_or_refused),
+		cmocka_unit_test(user_quota_read_or_refused),
 		cmocka_unit_test(config_size_bounded_alike),
 	};
 
