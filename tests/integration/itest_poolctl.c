@@ -41,6 +41,11 @@
  *   Usage errors of help, --socket, names, wait, unpublish and --mode
  *   (exit 2, nothing done); names and unpublish of no pool or no name
  *   (exit 1, in their words).
+ *   --user-quota of create and set: the daemon's books say it, it bounds
+ *   what the uid's connections hold together, stats shows it in every
+ *   format and persisted the share of it a uid's persistent bytes take;
+ *   bad values (exit 2, named, nothing changed); an owner who is no
+ *   admin refused (exit 77).
  *   free: the persistent blocks a program left (one persisted, one
  *   allocated persistent) ended by offset, in hexadecimal and decimal,
  *   beside offsets it refuses, each in its words (no block there, a
@@ -2016,7 +2021,8 @@ json_says_what_create_set_destroy_did(void **state)
 		    0, "--json create with an owner, a group and a retain");
 	snprintf(want, sizeof(want), "{\"pool\":\"rho\",\"created\":true,"
 		 "\"max_size\":1048576,\"granularity\":16,\"mode\":\"0640\","
-		 "\"quota\":0,\"limit\":0,\"retain\":65536,\"uid\":%u,"
+		 "\"quota\":0,\"user_quota\":0,\"limit\":0,"
+		 "\"retain\":65536,\"uid\":%u,"
 		 "\"gid\":%u}\n", (unsigned)pw->pw_uid, (unsigned)gr->gr_gid);
 	assert_string_equal(fx.out, want);
 	st = stats_of("rho");
@@ -2057,6 +2063,165 @@ json_says_what_create_set_destroy_did(void **state)
 	assert_string_equal(fx.out, "{\"pool\":\"beta\",\"destroyed\":true,"
 			    "\"force\":true}\n");
 	assert_false(pool_exists("beta"));
+	stop();
+}
+
+/* ---- the user quota ------------------------------------------------------ */
+
+/* Every format of stats shows uq's user quota as bytes, as a gauge. */
+static void
+expect_user_quota_shown(uint64_t bytes)
+{
+	char want[128];
+	const char *l;
+
+	expect_exit(ctl("stats uq --format=kv"), 0, "stats --format=kv");
+	snprintf(want, sizeof(want), "uq user_quota %" PRIu64 "\n", bytes);
+	expect(strstr(fx.out, want), "--format=kv: no 'uq user_quota N'");
+
+	expect_exit(ctl("--json=short stats uq"), 0, "stats --json");
+	snprintf(want, sizeof(want), "\"user_quota\":%" PRIu64 ",", bytes);
+	expect(strstr(fx.out, want), "--json: user_quota is not N");
+
+	expect_exit(ctl("stats uq --format=prometheus"), 0,
+		    "stats --format=prometheus");
+	expect(strstr(fx.out, "# TYPE poolmgr_pool_user_quota_bytes gauge\n"),
+	       "prometheus: poolmgr_pool_user_quota_bytes is not a gauge");
+	snprintf(want, sizeof(want), "\npoolmgr_pool_user_quota_bytes"
+		 "{pool=\"uq\"} %" PRIu64 "\n", bytes);
+	expect(strstr(fx.out, want), "prometheus: no user_quota sample of N");
+
+	expect_exit(ctl("stats uq"), 0, "stats uq");
+	l = line_starting(fx.out, "quota per user");
+	if (bytes == 0)
+		snprintf(want, sizeof(want), " none\n");
+	else
+		snprintf(want, sizeof(want), "  (%" PRIu64 ")\n", bytes);
+	expect(l && strncmp(strchr(l, '\n') + 1 - strlen(want), want,
+			    strlen(want)) == 0,
+	       "text: no 'quota per user' line of N");
+}
+
+/*
+ * --user-quota of create and set gives the pool the most all the
+ * connections of one uid may hold together: the daemon's books say it,
+ * a second connection of the uid is refused what would take the two
+ * past it though it holds nothing itself, and set --user-quota 0 lifts
+ * it.  stats shows it in every format; persisted the share of it the
+ * uid's persistent bytes take, beside the quota's; --json of create
+ * and set name it.
+ */
+static void
+user_quota_set_and_shown(void **state)
+{
+	struct pool_conn *other;
+	struct pool *p2;
+	pool_off_t off, off2;
+	const char *l;
+
+	(void)state;
+	start(TWO_POOLS);
+	expect_exit(ctl("--json=short create uq --size 1M --user-quota 64K"),
+		    0, "create --user-quota");
+	expect(strstr(fx.out, "\"quota\":0,\"user_quota\":65536,"),
+	       "--json create: user_quota is not 65536");
+	assert_int_equal(stats_of("uq").user_quota, 64 * KiB);
+	assert_int_equal(stats_of("uq").quota, 0);
+	expect_user_quota_shown(64 * KiB);
+
+	/* 16 KiB persisted: a quarter of the user quota; no quota: "-". */
+	assert_int_equal(pool_open(fx.conn, "uq", &fx.pool), 0);
+	off = alloc_ok(fx.pool, 16 * KiB);
+	assert_int_equal(pool_persist(fx.pool, off), 0);
+	expect_exit(ctl("persisted uq"), 0, "persisted uq");
+	expect(strstr(fx.out, "OF QUOTA  OF USER QUOTA\n"),
+	       "persisted: no OF USER QUOTA column");
+	l = line_starting(fx.out, "uq");
+	expect(l && strstr(l, " - ") && strstr(l, " 25.0%\n"),
+	       "persisted: not 25.0% of the user quota, no quota");
+	expect_exit(ctl("--json=short persisted uq"), 0, "persisted --json");
+	expect(strstr(fx.out, "\"quota\":0,\"user_quota\":65536}"),
+	       "persisted --json: user_quota is not 65536");
+
+	/* The uid holds 48 KiB: its other connection may not add 32. */
+	off2 = alloc_ok(fx.pool, 32 * KiB);
+	assert_int_equal(pool_flush(fx.pool), 0);
+	assert_int_equal(pool_connect(fx.d.sock, &other), 0);
+	assert_int_equal(pool_open(other, "uq", &p2), 0);
+	assert_int_equal(pool_alloc(p2, 32 * KiB, &off), -EDQUOT);
+
+	expect_exit(ctl("--json=short set uq --user-quota 0"), 0,
+		    "set --user-quota 0");
+	assert_string_equal(fx.out, "{\"pool\":\"uq\",\"set\":true,"
+			    "\"user_quota\":0}\n");
+	assert_int_equal(stats_of("uq").user_quota, 0);
+	expect_user_quota_shown(0);
+	assert_int_equal(pool_alloc(p2, 32 * KiB, &off), 0);
+	assert_int_equal(pool_free(p2, off), 0);
+
+	expect_exit(ctl("set uq --user-quota 1M"), 0, "set --user-quota 1M");
+	expect(fx.out[0] == '\0', "set prints nothing on success");
+	assert_int_equal(stats_of("uq").user_quota, 1 * MiB);
+	assert_int_equal(stats_of("uq").quota, 0);
+	expect_user_quota_shown(1 * MiB);
+	assert_int_equal(pool_free(fx.pool, off2), 0);
+	pool_close(p2);
+	pool_disconnect(other);
+	stop();
+}
+
+/*
+ * A --user-quota poolctl cannot read is a usage error naming the option
+ * and saying what to write, as --quota's (exit 2, nothing made or
+ * changed); so is one given twice, or to a command without it.  A
+ * pool's owner who is no admin may not change it (exit 77, the daemon's
+ * rule named), as the quota.
+ */
+static void
+user_quota_refused(void **state)
+{
+	(void)state;
+	start(TWO_POOLS);
+	expect_exit(ctl("create uq --size 1M --user-quota 1M"), 0, "create");
+
+	expect_refused_saying("create delta --size 1M --user-quota lots",
+			      "create: bad user quota 'lots' (" FORMS ")");
+	expect_refused_saying("create delta --size 1M --user-quota -1",
+			      "create: bad user quota '-1' (" FORMS ")");
+	expect_refused_saying("create delta --size 1M --user-quota 8KB",
+			      "create: bad user quota '8KB': " POWERS("KB")
+			      "write 8K or 8KiB");
+	expect_refused_saying("set uq --user-quota 4096B",
+			      "set: bad user quota '4096B': " NO_B
+			      "write 4096");
+	expect_refused_saying("set uq --user-quota 99999999999T",
+			      "set: bad user quota '99999999999T': "
+			      TOO_LARGE MOST_BYTES);
+	expect_refused_saying("set uq --user-quota 1.5M",
+			      "set: bad user quota '1.5M' (" FORMS ")");
+	expect_refused_saying("set uq --user-quota 1M --user-quota=2M",
+			      "set: option --user-quota given twice");
+	expect_refused_saying("stats uq --user-quota 1M",
+			      "stats: option --user-quota does not apply");
+	expect_refused_saying("set uq --user-quota",
+			      "option '--user-quota' needs an argument");
+	assert_false(pool_exists("delta"));
+	assert_int_equal(stats_of("uq").user_quota, 1 * MiB);
+
+	skip_unless_nobody_can_run_poolctl();
+	expect_exit(ctl("create mine --size 1M --owner %d --group %d", NOBODY,
+			NOBODY), 0, "create mine for nobody");
+	expect_exit(ctl_as_nobody("set", "mine", "--user-quota", "1M"),
+		    EXIT_NOPERM, "set --user-quota as the owner");
+	expect(strcmp(fx.err, "poolctl: cannot set pool mine: not permitted; "
+		      "poolmgrd says: the owner of pool mine may change its "
+		      "mode and group; its owner, quotas, limit and retain "
+		      "need admin rights\n") == 0,
+	       "set --user-quota as the owner: not the daemon's rule");
+	assert_int_equal(stats_of("mine").user_quota, 0);
+	expect_exit(ctl_as_nobody("create", "zz", "--size", "1M"), EXIT_NOPERM,
+		    "create as nobody");
+	assert_false(pool_exists("zz"));
 	stop();
 }
 
@@ -2495,6 +2660,8 @@ main(void)
 		    json_says_what_create_set_destroy_did, teardown),
 		cmocka_unit_test_teardown(refused_before_and_after_asking,
 					  teardown),
+		cmocka_unit_test_teardown(user_quota_set_and_shown, teardown),
+		cmocka_unit_test_teardown(user_quota_refused, teardown),
 		cmocka_unit_test_teardown(free_ends_what_was_left, teardown),
 		cmocka_unit_test_teardown(free_older_than_spares_a_new_block,
 					  teardown),
