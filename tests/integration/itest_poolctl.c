@@ -2106,10 +2106,11 @@ expect_user_quota_shown(uint64_t bytes)
  * --user-quota of create and set gives the pool the most all the
  * connections of one uid may hold together: the daemon's books say it,
  * a second connection of the uid is refused what would take the two
- * past it though it holds nothing itself, and set --user-quota 0 lifts
- * it.  stats shows it in every format; persisted the share of it the
- * uid's persistent bytes take, beside the quota's; --json of create
- * and set name it.
+ * past it though it holds nothing itself (the uid the test runs as, root
+ * too: the user quota exempts no one), and set --user-quota 0 lifts it.
+ * stats shows it in every format; persisted the share of it the uid's
+ * persistent bytes take, beside the quota's; --json of create and set
+ * name it.
  */
 static void
 user_quota_set_and_shown(void **state)
