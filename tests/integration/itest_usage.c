@@ -436,7 +436,8 @@ persisted_by_two_uids(void **state)
 	expect_out(want);
 	expect_exit(ctl("persisted --json=short"), 0);
 	snprintf(want, sizeof(want), "{\"pool\":\"p\",\"uid\":%d,\"blocks\":3,"
-		 "\"bytes\":%" PRIu64 ",\"quota\":1048576}", UID_A, bytes_a);
+		 "\"bytes\":%" PRIu64 ",\"quota\":1048576,\"user_quota\":0}",
+		 UID_A, bytes_a);
 	expect_out(want);
 	expect_exit(ctl("persisted p --format=kv"), 0);
 	snprintf(want, sizeof(want), "p persisted_bytes.%d %" PRIu64 "\n"
