@@ -1771,8 +1771,8 @@ user_quota_read_or_refused(void **state)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(text, sizeof(text), "[pool u]\nsize = 1M\n"
 			 "user_quota = %s\n", bad[i]);
-		snprintf(want, sizeof(want), "bad user_quota '%s' in [pool u]",
-			 bad[i]);
+		snprintf(want, sizeof(want), "bad user_quota '%s' in [pool u] "
+			 FORMS, bad[i]);
 		check_text_refuses(&check, text, 5, want);
 	}
 	remove_dir(&check);
@@ -1784,7 +1784,7 @@ user_quota_read_or_refused(void **state)
 	assert_int_equal(st.user_quota, 256 << 10);
 
 	refused_on_reload(&d, "[pool first]\nsize = 1M\nuser_quota = lots\n",
-			  "7: bad user_quota 'lots' in [pool first]");
+			  "7: bad user_quota 'lots' in [pool first] " FORMS);
 	assert_int_equal(pool_stats_by_name(c, "first", &st), 0);
 	assert_int_equal(st.user_quota, 256 << 10);
 
