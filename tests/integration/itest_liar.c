@@ -82,7 +82,8 @@
  * sent (the daemon would make or leave the pool without one), one
  * without a limit is sent as ever.  A user quota likewise (bit 8): the
  * fake from before allocations that wait (LIE_OLD_ALLOC) knows limits but
- * not user quotas, and is sent a limit but no user quota.
+ * not user quotas, and is sent a limit but no user quota.  `poolctl
+ * create` and `set` say which of the two the daemon is too old for.
  *
  * A pool opened under a limit (with a share map in use, so a cache) whose
  * limit is then removed: a daemon that says its batch replies carry the
@@ -3170,6 +3171,53 @@ poolctl_wait_old_daemon(void **state)
 	assert_null(strstr(log, "lookup "));
 }
 
+/*
+ * poolctl create and set against daemons from before user quotas (and
+ * limits): exit 1, nothing sent, the words naming what the daemon lacks.
+ */
+static void
+poolctl_user_quota_old_daemon(void **state)
+{
+	static const struct {
+		enum lie lie;
+		const char *args, *words;
+	} cases[] = {
+		{LIE_OLD_ALLOC, "set " FAKE_POOL " --user-quota 1M",
+		 "poolctl: cannot set pool " FAKE_POOL ": not supported: the "
+		 "daemon is too old for a user quota\n"},
+		{LIE_OLD_ALLOC, "create uq --size 1M --user-quota 1M",
+		 "poolctl: cannot create pool uq: not supported: the daemon "
+		 "is too old for a user quota\n"},
+		{LIE_OLD_LOOKUP, "set " FAKE_POOL " --limit 1M --user-quota 1M",
+		 "poolctl: cannot set pool " FAKE_POOL ": not supported: the "
+		 "daemon is too old for a limit or a user quota\n"},
+	};
+	struct daemon_proc dp;
+	char out[1024], err[1024], log[LOG_MAX];
+	struct fake f;
+	size_t i;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fake_start(&f, cases[i].lie);
+		memset(&dp, 0, sizeof(dp));
+		snprintf(dp.dir, sizeof(dp.dir), "%s", f.dir);
+		rc = harness_poolctl(&dp, NULL, out, sizeof(out), err,
+				     sizeof(err), "--socket %s %s", f.sock,
+				     cases[i].args);
+		unlink(strcat(dp.dir, "/poolctl.err"));
+		expect_fake_passed(fake_finish(&f, log, sizeof(log)),
+				   cases[i].args, log);
+		if (rc != 1 || out[0] != '\0' ||
+		    strcmp(err, cases[i].words) != 0)
+			fail_msg("poolctl %s against an old daemon: exit %d, "
+				 "\"%s\"; the fake saw:\n%s", cases[i].args, rc,
+				 err, log);
+		assert_int_equal(log_lines(log, "request "), 0);
+	}
+}
+
 int
 main(void)
 {
@@ -3196,6 +3244,7 @@ main(void)
 		cmocka_unit_test(list_pages_checked),
 		cmocka_unit_test(blocks_pages_checked),
 		cmocka_unit_test(poolctl_blocks_old_daemon),
+		cmocka_unit_test(poolctl_user_quota_old_daemon),
 	};
 
 	/* SIGPIPE keeps its default: a client that got one would show it. */
