@@ -510,7 +510,7 @@ do_open(struct call *c, const Poolmgr__OpenPool *m)
 	orep.granularity = (uint32_t)st.granularity;
 	orep.page_size = (uint32_t)st.page_size;
 	orep.read_only = m->read_only;
-	orep.quota = dpool_connection_bound(p);
+	orep.quota = handle_quota_share(h);
 	orep.limit = p->limit;
 	c->rep->body_case = POOLMGR__REPLY__BODY_OPEN;
 	c->rep->open = &orep;

@@ -810,7 +810,7 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 	alloc_batch_reply.limit = h->pool->limit;
 	alloc_batch_reply.pool_quota_case =
 	    POOLMGR__ALLOC_BATCH_REPLY__POOL_QUOTA_QUOTA;
-	alloc_batch_reply.quota = dpool_connection_bound(h->pool);
+	alloc_batch_reply.quota = handle_quota_share(h);
 	c->rep->body_case = POOLMGR__REPLY__BODY_ALLOC_BATCH;
 	c->rep->alloc_batch = &alloc_batch_reply;
 	return 0;
@@ -831,13 +831,13 @@ cmp_u64(const void *a, const void *b)
  * failed_index: the cache hears at its next batch that goes through.
  */
 static void
-free_batch_bounds(struct call *c, const struct dpool *p,
+free_batch_bounds(struct call *c, const struct handle *h,
 		  Poolmgr__FreeBatchReply *fbr)
 {
 	fbr->pool_limit_case = POOLMGR__FREE_BATCH_REPLY__POOL_LIMIT_LIMIT;
-	fbr->limit = p->limit;
+	fbr->limit = h->pool->limit;
 	fbr->pool_quota_case = POOLMGR__FREE_BATCH_REPLY__POOL_QUOTA_QUOTA;
-	fbr->quota = dpool_connection_bound(p);
+	fbr->quota = handle_quota_share(h);
 	c->rep->body_case = POOLMGR__REPLY__BODY_FREE_BATCH;
 	c->rep->free_batch = fbr;
 }
@@ -891,7 +891,7 @@ do_free_batch(struct call *c, const Poolmgr__FreeBatch *m)
 	for (i = 0; i < m->n_offsets; i++)
 		if (m->offsets[i] != OFF_NONE)
 			dpool_free(h->pool, h, m->offsets[i]);
-	free_batch_bounds(c, h->pool, &fbr);
+	free_batch_bounds(c, h, &fbr);
 	return 0;
 }
 

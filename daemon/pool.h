@@ -448,18 +448,6 @@ dpool_has_quota(const struct dpool *p)
 	return p->quota || p->user_quota;
 }
 /*
- * The most one connection may hold in p, as a client cache's budget reads
- * it (OpenReply.quota): the quota, or the user quota if smaller (all a
- * uid's connections together hold no more); 0: no bound.
- */
-static inline uint64_t
-dpool_connection_bound(const struct dpool *p)
-{
-	if (!p->quota || (p->user_quota && p->user_quota < p->quota))
-		return p->user_quota;
-	return p->quota;
-}
-/*
  * What counts against uid's user quota in p: the bytes its sessions'
  * handles hold there and its persistent blocks' (dpool_user_held); 0
  * without a user quota (not counted).  h, if not NULL, is an open handle

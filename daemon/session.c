@@ -539,6 +539,20 @@ handle_user_bytes(const struct handle *h)
 	return h->account->user->bytes;
 }
 
+uint64_t
+handle_quota_share(const struct handle *h)
+{
+	const struct dpool *p = h->pool;
+	uint64_t share;
+
+	if (!p->user_quota)
+		return p->quota;
+	share = p->user_quota / h->account->user->naccounts;
+	if (share == 0)
+		share = 1;	/* 0 would read as no bound */
+	return p->quota && p->quota < share ? p->quota : share;
+}
+
 /*
  * Recount each account with handles on p, and each uid's, from those
  * handles alone, and compare: a drift in the running totals would let a

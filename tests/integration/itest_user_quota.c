@@ -27,6 +27,12 @@
  *   cache_within_user_quota  a handle's cache keeps no more than 1/8 of
  *       the user quota when it is smaller than the connection's quota:
  *       the room it keeps is the uid's other connections' too.
+ *   caches_share_the_user_quota  eight connections of one uid, each with
+ *       a handle whose cache has taken and freed many blocks, keep no
+ *       more than 1/8 of the user quota cached all together (each a part
+ *       of its connection's share of it), so that a ninth connection of
+ *       the uid still gets half the quota, which other handles' caches
+ *       cannot give back.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -433,6 +439,55 @@ cache_within_user_quota(void **state)
 	pool_disconnect(c);
 }
 
+#define SHARERS 8
+
+static void
+caches_share_the_user_quota(void **state)
+{
+	struct pool_create_opts o = {.max_size = POOL_SIZE, .mode = 0666};
+	struct pool_set_opts s = {.which = POOL_SET_USER_QUOTA,
+				  .user_quota = 2 * MiB};
+	static pool_off_t offs[SMALL_BLOCKS];
+	struct pool_conn *c, *sharer[SHARERS];
+	struct pool *p[SHARERS], *last;
+	struct pool_stats ps;
+	pool_off_t big;
+	unsigned i, k;
+
+	(void)state;
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(pool_create_set(c, "uq", &o, &s), 0);
+	for (k = 0; k < SHARERS; k++) {
+		assert_int_equal(pool_connect(NULL, &sharer[k]), 0);
+		EXPECT_RC(pool_open(sharer[k], "uq", &p[k]), 0);
+		EXPECT_RC(pool_set_cache(p[k], 4 * MiB), 0);
+	}
+	/* Each takes and frees 512 KiB, in turn: its cache keeps some. */
+	for (k = 0; k < SHARERS; k++) {
+		for (i = 0; i < SMALL_BLOCKS; i++)
+			EXPECT_RC(pool_alloc(p[k], SMALL, &offs[i]), 0);
+		for (i = 0; i < SMALL_BLOCKS; i++)
+			EXPECT_RC(pool_free(p[k], offs[i]), 0);
+	}
+	ps = harness_stats_of(c, "uq");
+	printf("user_quota: %u connections of one uid keep %llu B cached "
+	       "under a user quota of %u B\n", SHARERS,
+	       (unsigned long long)ps.client_cached_bytes, 2 * MiB);
+	assert_true(ps.client_cached_bytes <= 2 * MiB / 8);
+	/* What they keep is not in the way of the uid's next connection. */
+	EXPECT_RC(pool_open(c, "uq", &last), 0);
+	EXPECT_RC(pool_alloc(last, 1 * MiB, &big), 0);
+	EXPECT_RC(pool_free(last, big), 0);
+	pool_close(last);
+	for (k = 0; k < SHARERS; k++) {
+		pool_close(p[k]);
+		pool_disconnect(sharer[k]);
+	}
+	harness_expect_checked(c, "uq");
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
@@ -445,6 +500,7 @@ main(void)
 		HARNESS_STORE_TEST(kept_across_crash, &st),
 		HARNESS_FIXTURE_TEST(file_pool_user_quota, &d),
 		HARNESS_FIXTURE_TEST(cache_within_user_quota, &d),
+		HARNESS_FIXTURE_TEST(caches_share_the_user_quota, &d),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
