@@ -117,7 +117,7 @@ CTL_SRCS := client/poolctl.c client/poolctl_parse.c client/poolctl_admin.c \
             client/poolctl_show.c client/poolctl_names.c \
             client/poolctl_print.c client/poolctl_fail.c \
             client/poolctl_status.c client/poolctl_blocks.c \
-            client/poolctl_free.c
+            client/poolctl_free.c client/poolctl_users.c
 CTL_OBJS := $(CTL_SRCS:%.c=$(BUILD)/%.o)
 CTL_LIBS := $(shell pkg-config --libs json-c 2>/dev/null)
 EXAMPLES := $(BUILD)/examples/producer $(BUILD)/examples/consumer

@@ -29,7 +29,7 @@ _poolctl_value_opts=' --socket --size --granularity --mode --quota
 	--user-quota --retain --page-size --numa-node --numa-policy --format
 	--timeout --owner --group --limit --pid --handle --older-than '
 _poolctl_commands=(list stats status create destroy set clients persisted
-	names wait unpublish blocks free sweep trim check help)
+	users names wait unpublish blocks free sweep trim check help)
 _poolctl_global_opts=(-s --socket -j --json --json=pretty --json=short -h
 	--help -V --version)
 
@@ -37,7 +37,7 @@ _poolctl_global_opts=(-s --socket -j --json --json=pretty --json=short -h
 _poolctl_cmd_opts()
 {
 	case $1 in
-	stats | persisted | status)
+	stats | persisted | users | status)
 		opts=(--format) ;;
 	create)
 		opts=(--size --granularity --mode --owner --group --quota
@@ -261,7 +261,8 @@ _poolctl_args()
 		_poolctl_add "${_poolctl_commands[@]}" ;;
 	help,1)
 		_poolctl_add "${_poolctl_commands[@]}" ;;
-	stats,1 | clients,1 | persisted,1 | destroy,1 | set,1 | names,1 | \
+	stats,1 | clients,1 | persisted,1 | users,1 | destroy,1 | set,1 | \
+	names,1 | \
 	wait,1 | unpublish,1 | blocks,1 | free,1 | sweep,1 | trim,1 | \
 	check,1)
 		_poolctl_pools ;;

@@ -288,6 +288,25 @@ static const struct cmd cmds[] = {
 	  "                 (poolmgr_pool_persisted_bytes and _blocks, by pool\n"
 	  "                 and uid) or kv ('POOL persisted_bytes.UID N' and\n"
 	  "                 'POOL persisted_blocks.UID N' lines)\n" },
+	{ "users", cmd_users, 0, 1, O_FORMAT,
+	  "[POOL] [--format=text|json|prometheus|kv]",
+	  "who holds what, per uid, against the user quota",
+	  "List the uids with handles open on POOL or persistent blocks\n"
+	  "there (in every pool if none is given), those holding most first:\n"
+	  "the pool, the uid, its connections with handles on the pool and\n"
+	  "those handles, the bytes of the blocks its handles hold (each once\n"
+	  "per holding handle, blocks their client caches keep too), its\n"
+	  "persistent blocks' bytes and their number, and the held and\n"
+	  "persistent bytes together as a share of the pool's user quota,\n"
+	  "which counts them (\"-\": no user quota).  When the user quota\n"
+	  "refuses, here is whose connections hold the room.  At most 1000\n"
+	  "uids per pool (a warning on stderr says when more were left out).\n"
+	  "\n"
+	  "  --format=FMT   text (default), json (as --json), prometheus\n"
+	  "                 (poolmgr_pool_user_held_bytes, _persisted_bytes,\n"
+	  "                 _persisted_blocks, _connections and _handles, by\n"
+	  "                 pool and uid) or kv ('POOL user_held_bytes.UID N'\n"
+	  "                 lines and the like)\n" },
 	{ "names", cmd_names, 1, 2, 0, "POOL [PREFIX]",
 	  "named blocks: name, offset, size, publisher, generation, evictable",
 	  "List the named blocks of POOL (those whose names begin with\n"

@@ -112,6 +112,19 @@ struct persisted_row {
 int	ctl_connect(struct ctl *);
 
 /*
+ * poolctl_show.c: --format=FMT (or --json) of stats, persisted, status
+ * and users; 0 or the exit code.
+ */
+int	parse_format(const struct ctl *, enum format *);
+/*
+ * The stats of the pool a command names (argv[0], in *one), or of every
+ * pool when it names none (*ps then malloc'd): connects first.  0 or the
+ * exit code.
+ */
+int	pools_asked(struct ctl *, const char *, int, char **,
+	    struct pool_stats *, struct pool_stats **, size_t *);
+
+/*
  * poolctl_parse.c: 0 and the value, or -1 for a refused word, errno
  * ERANGE when it is a size above the most given (or past 64 bits),
  * EINVAL otherwise (the caller words the usage error); check_pool_name:
@@ -140,6 +153,7 @@ int	cmd_list(struct ctl *, int, char **);
 int	cmd_stats(struct ctl *, int, char **);
 int	cmd_clients(struct ctl *, int, char **);
 int	cmd_persisted(struct ctl *, int, char **);
+int	cmd_users(struct ctl *, int, char **);
 int	cmd_trim(struct ctl *, int, char **);
 int	cmd_check(struct ctl *, int, char **);
 int	cmd_status(struct ctl *, int, char **);

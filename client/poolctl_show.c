@@ -90,11 +90,7 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
-/*
- * --format=FMT (or --json) of stats, persisted and status; 0 or the exit
- * code.
- */
-static int
+int
 parse_format(const struct ctl *ctl, enum format *fmt)
 {
 	*fmt = ctl->json ? FMT_JSON : FMT_TEXT;
@@ -118,11 +114,7 @@ parse_format(const struct ctl *ctl, enum format *fmt)
 	return 0;
 }
 
-/*
- * The stats of the pool a command names (argv[0], in *one), or of every
- * pool when it names none (*ps then malloc'd): connects first.
- */
-static int
+int
 pools_asked(struct ctl *ctl, const char *cmd, int argc, char **argv,
     struct pool_stats *one, struct pool_stats **ps, size_t *n)
 {

@@ -46,6 +46,9 @@
  *   format and persisted the share of it a uid's persistent bytes take;
  *   bad values (exit 2, named, nothing changed); an owner who is no
  *   admin refused (exit 77).
+ *   users: each uid's connections and handles on a pool, the bytes they
+ *   hold, its persistent blocks and bytes, and their share of the user
+ *   quota, in every format; of every pool; of no pool (exit 1).
  *   free: the persistent blocks a program left (one persisted, one
  *   allocated persistent) ended by offset, in hexadecimal and decimal,
  *   beside offsets it refuses, each in its words (no block there, a
@@ -2171,6 +2174,74 @@ user_quota_set_and_shown(void **state)
 	stop();
 }
 
+/* Two connections of this uid hold 8 KiB each; it persisted 16 KiB. */
+static void
+users_lists_who_holds_what(void **state)
+{
+	struct pool_conn *other;
+	struct pool *p2;
+	pool_off_t kept, held, held2;
+	const char *l;
+
+	(void)state;
+	start(TWO_POOLS);
+	expect_exit(ctl("create uq --size 1M --user-quota 64K"), 0, "create");
+	assert_int_equal(pool_open(fx.conn, "uq", &fx.pool), 0);
+	kept = alloc_ok(fx.pool, 16 * KiB);
+	assert_int_equal(pool_persist(fx.pool, kept), 0);
+	held = alloc_ok(fx.pool, 8 * KiB);
+	assert_int_equal(pool_flush(fx.pool), 0);
+	assert_int_equal(pool_connect(fx.d.sock, &other), 0);
+	assert_int_equal(pool_open(other, "uq", &p2), 0);
+	assert_int_equal(pool_set_cache(p2, 0), 0);
+	held2 = alloc_ok(p2, 8 * KiB);
+
+	expect_exit(ctl("users uq"), 0, "users uq");
+	expect(strstr(fx.out, " UID CONNS HANDLES       HELD PERSISTENT  "
+		      "BLOCKS  OF USER QUOTA\n") != NULL, "users: its header");
+	l = line_starting(fx.out, "uq");
+	expect(l && strstr(l, " 0     2       2   16.0 KiB   16.0 KiB       "
+			   "1          50.0%\n"),
+	       "users: not 2 connections, 2 handles, 16 KiB held, 16 KiB in "
+	       "1 persistent block, 50.0% of the user quota");
+	expect_exit(ctl("users uq --format=kv"), 0, "users kv");
+	expect(strstr(fx.out, "uq user_connections.0 2\n"
+			      "uq user_handles.0 2\n"
+			      "uq user_held_bytes.0 16384\n"
+			      "uq user_persisted_blocks.0 1\n"
+			      "uq user_persisted_bytes.0 16384\n") != NULL,
+	       "users kv");
+	expect_exit(ctl("--json=short users uq"), 0, "users --json");
+	assert_string_equal(fx.out, "[{\"pool\":\"uq\",\"uid\":0,"
+			    "\"connections\":2,\"handles\":2,"
+			    "\"held_bytes\":16384,\"persisted_blocks\":1,"
+			    "\"persisted_bytes\":16384,\"user_quota\":65536}]\n");
+	expect_exit(ctl("users uq --format=prometheus"), 0, "users prom");
+	expect(strstr(fx.out, "poolmgr_pool_user_held_bytes{pool=\"uq\","
+			      "uid=\"0\"} 16384\n") != NULL,
+	       "users prometheus");
+	/* Of every pool: the others have nobody. */
+	expect_exit(ctl("users"), 0, "users");
+	expect(line_starting(fx.out, "uq") != NULL, "users: uq not listed");
+	expect_exit(ctl("users nope"), 1, "users nope");
+	expect(strstr(fx.err, "nope") != NULL, "users nope: not named");
+
+	/* The other connection gone, and the persistent block ended. */
+	assert_int_equal(pool_free(p2, held2), 0);
+	pool_close(p2);
+	pool_disconnect(other);
+	assert_int_equal(pool_free(fx.pool, held), 0);
+	assert_int_equal(pool_free(fx.pool, kept), 0);
+	assert_int_equal(pool_free(fx.pool, kept), 0);
+	assert_int_equal(pool_flush(fx.pool), 0);
+	expect_exit(ctl("--json=short users uq"), 0, "users --json");
+	assert_string_equal(fx.out, "[{\"pool\":\"uq\",\"uid\":0,"
+			    "\"connections\":1,\"handles\":1,"
+			    "\"held_bytes\":0,\"persisted_blocks\":0,"
+			    "\"persisted_bytes\":0,\"user_quota\":65536}]\n");
+	stop();
+}
+
 /*
  * A --user-quota poolctl cannot read is a usage error naming the option
  * and saying what to write, as --quota's (exit 2, nothing made or
@@ -2663,6 +2734,8 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(user_quota_set_and_shown, teardown),
 		cmocka_unit_test_teardown(user_quota_refused, teardown),
+		cmocka_unit_test_teardown(users_lists_who_holds_what,
+					  teardown),
 		cmocka_unit_test_teardown(free_ends_what_was_left, teardown),
 		cmocka_unit_test_teardown(free_older_than_spares_a_new_block,
 					  teardown),
