@@ -439,7 +439,7 @@ cache_within_user_quota(void **state)
 	pool_disconnect(c);
 }
 
-#define SHARERS 8
+#define SHARERS 8u
 
 static void
 caches_share_the_user_quota(void **state)
