@@ -305,13 +305,43 @@ shrink_in_steps(struct dpool *p, struct block *b, uint64_t size)
 	return 0;
 }
 
+/*
+ * The quotas' check of b growing by more bytes, asked through h: each
+ * holder is charged the whole block (holders_add), so a session or a uid
+ * holding b through several open handles pays the growth once per hold.
+ * A persistent block's persister pays it once.
+ */
+static int
+growth_check(struct dpool *p, struct handle *h, struct block *b,
+	     uint64_t quota_used, uint64_t more)
+{
+	struct hold *hd;
+	uint64_t by_session = 0, by_uid = 0;
+	const struct session *s;
+
+	if (block_persistent(b))
+		return dpool_quota_check(p, dpool_persisted_by(p, b->persister),
+					 dpool_user_used(p, NULL, b->persister),
+					 more);
+	BLOCK_FOREACH_HOLD(hd, b) {
+		if (!(s = hold_handle(hd)->session))
+			continue;	/* closed: counted by nobody now */
+		by_session += s == h->session;
+		by_uid += s->uid == h->session->uid;
+	}
+	/* At most POOL_MAX_HOLDERS times a pool's size: no overflow. */
+	return dpool_quota_check_each(p, quota_used, by_session * more,
+				      dpool_user_used(p, h, h->session->uid),
+				      by_uid * more);
+}
+
 int
 dpool_realloc(struct dpool *p, struct handle *h, uint64_t off, uint64_t size,
 	      uint64_t quota_used, bool in_place, struct block **out,
 	      uint64_t *dst)
 {
 	struct block *b = dpool_block(p, off);
-	uint64_t want, noff, user_used;
+	uint64_t want, noff;
 	bool shared;
 	int rc;
 
@@ -322,14 +352,8 @@ dpool_realloc(struct dpool *p, struct handle *h, uint64_t off, uint64_t size,
 	if (size == 0)
 		return -EINVAL;	/* a free is the caller's to make */
 	want = heap_block_size(p->heap, size);
-	if (block_persistent(b)) {	/* its persister pays for it */
-		quota_used = dpool_persisted_by(p, b->persister);
-		user_used = dpool_user_used(p, NULL, b->persister);
-	} else
-		user_used = dpool_user_used(p, h, h->session->uid);
 	if (want > b->size &&
-	    (rc = dpool_quota_check(p, quota_used, user_used,
-				    want - b->size)))
+	    (rc = growth_check(p, h, b, quota_used, want - b->size)))
 		return rc;
 	/* Its growth: a move's old place goes with it, so is not counted. */
 	if ((p->limit_hit = want > b->size &&

@@ -43,21 +43,30 @@ over_quota(const struct dpool *p, uint64_t used, uint64_t more)
 
 /*
  * 0, or -EDQUOT if more bytes would take a session holding used past the
- * pool's quota, or its uid holding user_used (dpool_user_used) past the
- * user quota; p->user_quota_hit says which, for the refusal's words.
+ * pool's quota, or user_more would take its uid holding user_used
+ * (dpool_user_used) past the user quota; p->user_quota_hit says which,
+ * for the refusal's words.
  */
 static inline int
-dpool_quota_check(struct dpool *p, uint64_t used, uint64_t user_used,
-		  uint64_t more)
+dpool_quota_check_each(struct dpool *p, uint64_t used, uint64_t more,
+		       uint64_t user_used, uint64_t user_more)
 {
 	p->user_quota_hit = false;
 	if (over_quota(p, used, more))
 		return -EDQUOT;
-	if (over_bound(p->user_quota, user_used, more)) {
+	if (over_bound(p->user_quota, user_used, user_more)) {
 		p->user_quota_hit = true;
 		return -EDQUOT;
 	}
 	return 0;
+}
+
+/* dpool_quota_check_each of bytes both bounds count once. */
+static inline int
+dpool_quota_check(struct dpool *p, uint64_t used, uint64_t user_used,
+		  uint64_t more)
+{
+	return dpool_quota_check_each(p, used, more, user_used, more);
 }
 
 /* pool_share.c */

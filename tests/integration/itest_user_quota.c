@@ -24,6 +24,12 @@
  *       and one removed survive a crash under systemd's fd store, twice.
  *   file_pool_user_quota  `user_quota =` in a [pool] section, changed by
  *       a reload (logged old -> new), and gone with the key.
+ *   shared_growth_per_hold  a block two connections of one uid hold counts
+ *       twice against the uid's user quota, so growing it in place counts
+ *       its growth twice too: a resize the uid's holds would take past
+ *       the quota is refused, and the uid never holds more than it; the
+ *       same for one connection holding a block through two handles and
+ *       its quota per connection.
  *   cache_within_user_quota  a handle's cache keeps no more than 1/8 of
  *       the user quota when it is smaller than the connection's quota:
  *       the room it keeps is the uid's other connections' too.
@@ -299,6 +305,79 @@ persisted_counts_after_close(void **state)
 	pool_disconnect(c);
 }
 
+/*
+ * What ListUsers says the test's uid holds in pool name: its handles'
+ * bytes and its persistent ones.
+ */
+static uint64_t
+uid_holds(struct pool_conn *c, const char *name)
+{
+	struct pool_user *u;
+	size_t n, total, i;
+	uint64_t held = UINT64_MAX;
+
+	EXPECT_RC(pool_users(c, name, &u, &n, &total), 0);
+	for (i = 0; i < n; i++)
+		if (u[i].uid == geteuid())
+			held = u[i].held_bytes + u[i].persisted_bytes;
+	free(u);
+	assert_int_not_equal(held, UINT64_MAX);
+	return held;
+}
+
+static void
+shared_growth_per_hold(void **state)
+{
+	struct pool_create_opts o = {.max_size = POOL_SIZE, .mode = 0666,
+				     .quota = 1 * MiB};
+	struct pool_conn *c1, *c2;
+	struct pool *p1, *p2, *q1, *q2;
+	pool_off_t a, b, x;
+
+	(void)state;
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c1), 0);
+	assert_int_equal(pool_connect(NULL, &c2), 0);
+	EXPECT_RC(create_user_quota(c1, "g", 1 * MiB), 0);
+	EXPECT_RC(pool_open(c1, "g", &p1), 0);
+	EXPECT_RC(pool_open(c2, "g", &p2), 0);
+	EXPECT_RC(pool_alloc(p1, BIG, &a), 0);
+	EXPECT_RC(pool_retain(p2, a), 0);
+	assert_int_equal(uid_holds(c1, "g"), 2 * BIG);
+	/* 384 KiB more, twice: 1.25 MiB. */
+	EXPECT_RC(pool_realloc(p1, a, 640 * KiB, &x), -EDQUOT);
+	assert_non_null(strstr(pool_last_message(-EDQUOT), "per user"));
+	assert_int_equal(uid_holds(c1, "g"), 2 * BIG);
+	/* 192 KiB more, twice: 896 KiB, in place. */
+	EXPECT_RC(pool_realloc(p1, a, 448 * KiB, &x), 0);
+	assert_int_equal(x, a);
+	assert_int_equal(uid_holds(c1, "g"), 2 * 448 * KiB);
+	EXPECT_RC(pool_free(p2, a), 0);
+	EXPECT_RC(pool_free(p1, a), 0);
+	harness_expect_checked(c1, "g");
+
+	/* One connection, two handles: its quota counts the block twice. */
+	EXPECT_RC(pool_create(c1, "h", &o), 0);
+	EXPECT_RC(pool_open(c1, "h", &q1), 0);
+	EXPECT_RC(pool_open(c1, "h", &q2), 0);
+	EXPECT_RC(pool_alloc(q1, BIG, &b), 0);
+	EXPECT_RC(pool_retain(q2, b), 0);
+	EXPECT_RC(pool_realloc(q1, b, 640 * KiB, &x), -EDQUOT);
+	assert_non_null(strstr(pool_last_message(-EDQUOT),
+			       "per connection"));
+	EXPECT_RC(pool_realloc(q1, b, 448 * KiB, &x), 0);
+	assert_int_equal(x, b);
+	EXPECT_RC(pool_free(q2, b), 0);
+	EXPECT_RC(pool_free(q1, b), 0);
+	harness_expect_checked(c1, "h");
+	pool_close(q1);
+	pool_close(q2);
+	pool_close(p1);
+	pool_close(p2);
+	pool_disconnect(c1);
+	pool_disconnect(c2);
+}
+
 /* ---- restarts and crashes ----------------------------------------------- */
 
 static void
@@ -496,6 +575,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(owner_may_not_set, &d),
 		HARNESS_FIXTURE_TEST(shared_by_one_uid, &d),
 		HARNESS_FIXTURE_TEST(persisted_counts_after_close, &d),
+		HARNESS_FIXTURE_TEST(shared_growth_per_hold, &d),
 		HARNESS_FIXTURE_TEST(kept_across_restart, &d),
 		HARNESS_STORE_TEST(kept_across_crash, &st),
 		HARNESS_FIXTURE_TEST(file_pool_user_quota, &d),
