@@ -224,6 +224,16 @@ block_resized(struct dpool *p, struct block *b, uint64_t size)
 		journal_resize(p, b);
 }
 
+/* A move's new place at dst: by how much it is larger than b (or 0). */
+static uint64_t
+move_growth(struct dpool *p, const struct block *b, uint64_t dst)
+{
+	uint64_t usable;
+
+	heap_usable_size(p->heap, dst, &usable);
+	return usable > b->size ? usable - b->size : 0;
+}
+
 /* dpool_realloc's stepped move: a new block, and the copy queued. */
 static int
 move_begin(struct dpool *p, struct block *b, uint64_t size,
@@ -239,6 +249,13 @@ move_begin(struct dpool *p, struct block *b, uint64_t size,
 		len = b->size;
 	b->busy = true;
 	*out = b;
+	/*
+	 * Its holder is held until the copy is done, but the other
+	 * connections of its uid are not: the growth the quotas let through
+	 * is charged now, or they could take its room meanwhile and the
+	 * uid end past its user quota.  dpool_move_end takes it back.
+	 */
+	holders_add(b, move_growth(p, b, noff));
 	if (dpool_move_defer(p, b, noff, len)) {
 		*dst = noff;
 		return DPOOL_IN_STEPS;
@@ -258,7 +275,11 @@ dpool_move_end(struct dpool *p, struct block *b, uint64_t dst)
 	b->busy = false;
 	heap_usable_size(p->heap, dst, &usable);
 	if (!b->nrefs && !block_persistent(b)) {
-		/* Its holder let go meanwhile: nobody wants either copy. */
+		/*
+		 * Its holder let go meanwhile: nobody wants either copy.
+		 * Closed, it took move_begin's charge of the growth out of
+		 * its accounts with the rest of its bytes.
+		 */
 		if (!dpool_release_defer(p, dst, usable) &&
 		    heap_free(p->heap, dst))
 			fatalx("pool %s: engine refused to free moved block "
@@ -267,8 +288,12 @@ dpool_move_end(struct dpool *p, struct block *b, uint64_t dst)
 		block_maybe_free(p, b, true);
 		return;
 	}
-	/* Nobody could come to share it meanwhile: dpool_retain refuses. */
+	/*
+	 * Nobody could come to share it meanwhile: dpool_retain refuses.
+	 * move_begin's charge of the growth gives way to the new size's.
+	 */
 	assert(b->nrefs == 1 && !block_persistent(b));
+	holders_add(b, -move_growth(p, b, dst));
 	block_index_remove(&p->blocks, b);
 	b->off = dst;
 	block_index_insert(&p->blocks, b);

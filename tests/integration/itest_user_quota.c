@@ -30,6 +30,11 @@
  *       the quota is refused, and the uid never holds more than it; the
  *       same for one connection holding a block through two handles and
  *       its quota per connection.
+ *   growth_of_a_move_counts_from_its_start  a block the daemon moves in
+ *       steps (release_step 4K) holds its growth from the first step: a
+ *       connection of the same uid that allocates while it is copied
+ *       gets what the quota leaves beside the grown block, not a byte
+ *       more, and the uid holds no more than its quota once it is moved.
  *   cache_within_user_quota  a handle's cache keeps no more than 1/8 of
  *       the user quota when it is smaller than the connection's quota:
  *       the room it keeps is the uid's other connections' too.
@@ -461,6 +466,93 @@ file_pool_user_quota(void **state)
 	pool_disconnect(c);
 }
 
+/* ---- a block the daemon moves -------------------------------------------- */
+
+/*
+ * A child of the test's uid grows a written 128 MiB block, which a 1 MiB
+ * one keeps from growing in place, to 160 MiB under a 200 MiB user
+ * quota: old and new together would pass it, so the library leaves the
+ * move to the daemon, which copies release_step (4 KiB) a loop turn.
+ */
+#define MOVE_FROM (128 * MiB)
+#define MOVE_TO (160 * MiB)
+#define MOVE_USER_QUOTA (200 * MiB)
+
+static int
+mover_child(void *arg)
+{
+	int *to_parent = arg;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t a, after, out;
+
+	CHECK_RC(pool_connect(d.sock, &c), 0, 30);
+	CHECK_RC(pool_open(c, "mv", &p), 0, 31);
+	CHECK_RC(pool_alloc(p, MOVE_FROM, &a), 0, 32);
+	CHECK_RC(pool_alloc(p, 1 * MiB, &after), 0, 33);
+	CHECK(after == a + MOVE_FROM, 34);	/* a cannot grow in place */
+	memset(pool_ptr(p, a), 0x5a, MOVE_FROM);
+	CHECK(harness_write_full(to_parent[1], &a, sizeof(a)) == 0, 35);
+	CHECK_RC(pool_realloc(p, a, MOVE_TO, &out), 0, 36);
+	CHECK(out != a, 37);
+	/* Its pool stays open until the parent has looked. */
+	CHECK(harness_write_full(to_parent[1], &out, sizeof(out)) == 0, 38);
+	CHECK(harness_read_full(to_parent[0], &out, 1) == 0, 39);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+growth_of_a_move_counts_from_its_start(void **state)
+{
+	struct pool_create_opts o = {.max_size = 512 * MiB, .mode = 0666};
+	struct pool_set_opts s = {.which = POOL_SET_USER_QUOTA,
+				  .user_quota = MOVE_USER_QUOTA};
+	int to_parent[2], to_child[2], fds[2];
+	uint64_t room = MOVE_USER_QUOTA - (MOVE_TO + 1 * MiB);
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t a, out, x, y;
+	size_t pages = 0;
+	pid_t pid;
+	int i;
+
+	(void)state;
+	harness_fixture_start(&d, "release_step = 4K\n");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(pool_create_set(c, "mv", &o, &s), 0);
+	EXPECT_RC(pool_open(c, "mv", &p), 0);
+	assert_int_equal(pipe(to_parent), 0);
+	assert_int_equal(pipe(to_child), 0);
+	fds[0] = to_child[0];
+	fds[1] = to_parent[1];
+	pid = harness_spawn(mover_child, fds);
+	assert_true(pid > 0);
+	assert_int_equal(harness_read_full(to_parent[0], &a, sizeof(a)), 0);
+	/* The copy has begun: more pages resident than the old block's. */
+	for (i = 0; i < 2000 && pages <= MOVE_FROM / 4096 + 256; i++) {
+		pages = harness_resident_pages(pool_ptr(p, 0), 512 * MiB);
+		if (pages <= MOVE_FROM / 4096 + 256)
+			harness_sleep_ms(5);
+	}
+	assert_true(pages > MOVE_FROM / 4096 + 256);
+	/* Beside the block as it will be, this much and no more. */
+	EXPECT_RC(pool_alloc(p, room, &x), 0);
+	EXPECT_RC(pool_alloc(p, BIG, &y), -EDQUOT);
+	assert_non_null(strstr(pool_last_message(-EDQUOT), "per user"));
+	assert_int_equal(harness_read_full(to_parent[0], &out, sizeof(out)),
+			 0);
+	assert_true(uid_holds(c, "mv") <= MOVE_USER_QUOTA);
+	harness_expect_checked(c, "mv");
+	assert_int_equal(harness_write_full(to_child[1], "", 1), 0);
+	assert_int_equal(harness_wait(pid), 0);
+	EXPECT_RC(pool_free(p, x), 0);
+	assert_int_equal(uid_holds(c, "mv"), 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 /* ---- a client cache ----------------------------------------------------- */
 
 #define SMALL_BLOCKS 2048u
@@ -579,6 +671,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(kept_across_restart, &d),
 		HARNESS_STORE_TEST(kept_across_crash, &st),
 		HARNESS_FIXTURE_TEST(file_pool_user_quota, &d),
+		HARNESS_FIXTURE_TEST(growth_of_a_move_counts_from_its_start, &d),
 		HARNESS_FIXTURE_TEST(cache_within_user_quota, &d),
 		HARNESS_FIXTURE_TEST(caches_share_the_user_quota, &d),
 	};
