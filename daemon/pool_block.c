@@ -239,6 +239,7 @@ static int
 move_begin(struct dpool *p, struct block *b, uint64_t size,
 	   struct block **out, uint64_t *dst)
 {
+	struct handle *holder;
 	uint64_t noff, len;
 	int rc;
 
@@ -252,10 +253,11 @@ move_begin(struct dpool *p, struct block *b, uint64_t size,
 	/*
 	 * Its holder is held until the copy is done, but the other
 	 * connections of its uid are not: the growth the quotas let through
-	 * is charged now, or they could take its room meanwhile and the
-	 * uid end past its user quota.  dpool_move_end takes it back.
+	 * is counted now, or they could take its room meanwhile and the uid
+	 * end past its user quota.  dpool_move_end takes it back.
 	 */
-	holders_add(b, move_growth(p, b, noff));
+	holder = hold_handle(&b->first);
+	handle_set_moving(holder, holder->moving + move_growth(p, b, noff));
 	if (dpool_move_defer(p, b, noff, len)) {
 		*dst = noff;
 		return DPOOL_IN_STEPS;
@@ -270,6 +272,7 @@ void
 dpool_move_end(struct dpool *p, struct block *b, uint64_t dst)
 {
 	uint64_t src = b->off, len = b->size, usable;
+	struct handle *holder;
 
 	assert(b->busy);
 	b->busy = false;
@@ -277,8 +280,8 @@ dpool_move_end(struct dpool *p, struct block *b, uint64_t dst)
 	if (!b->nrefs && !block_persistent(b)) {
 		/*
 		 * Its holder let go meanwhile: nobody wants either copy.
-		 * Closed, it took move_begin's charge of the growth out of
-		 * its accounts with the rest of its bytes.
+		 * Closed, it took the growth move_begin counted out of its
+		 * accounts with the rest of its bytes.
 		 */
 		if (!dpool_release_defer(p, dst, usable) &&
 		    heap_free(p->heap, dst))
@@ -290,10 +293,11 @@ dpool_move_end(struct dpool *p, struct block *b, uint64_t dst)
 	}
 	/*
 	 * Nobody could come to share it meanwhile: dpool_retain refuses.
-	 * move_begin's charge of the growth gives way to the new size's.
+	 * The growth move_begin counted gives way to the new size.
 	 */
 	assert(b->nrefs == 1 && !block_persistent(b));
-	holders_add(b, -move_growth(p, b, dst));
+	holder = hold_handle(&b->first);
+	handle_set_moving(holder, holder->moving - move_growth(p, b, dst));
 	block_index_remove(&p->blocks, b);
 	b->off = dst;
 	block_index_insert(&p->blocks, b);

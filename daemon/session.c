@@ -317,8 +317,8 @@ account_leave(struct handle *h)
 	struct session_account *a = h->account;
 	struct user_account *u = a->user;
 
-	a->bytes -= h->bytes;
-	u->bytes -= h->bytes;
+	a->bytes -= h->bytes + h->moving;
+	u->bytes -= h->bytes + h->moving;
 	u->nhandles--;
 	if (--a->nhandles == 0) {
 		LIST_REMOVE(a, entry);
@@ -459,6 +459,16 @@ handle_set_cached(struct handle *h, uint64_t cached)
 }
 
 void
+handle_set_moving(struct handle *h, uint64_t moving)
+{
+	if (h->session) {
+		h->account->bytes += moving - h->moving;
+		h->account->user->bytes += moving - h->moving;
+	}
+	h->moving = moving;
+}
+
+void
 session_close(struct session *s, struct handle *h)
 {
 	h->pool->client_cached -= handle_cached(h);
@@ -589,9 +599,9 @@ session_check_pool(struct dpool *p, char *problem, size_t len)
 				 (unsigned)h->session->uid);
 			return -EFAULT;
 		}
-		h->account->check_bytes += h->bytes;
+		h->account->check_bytes += h->bytes + h->moving;
 		h->account->check_handles++;
-		h->account->user->check_bytes += h->bytes;
+		h->account->user->check_bytes += h->bytes + h->moving;
 		h->account->user->check_handles++;
 	}
 	LIST_FOREACH(h, &p->handles, in_pool) {

@@ -82,6 +82,12 @@ struct handle {
 	uint64_t bytes;		/* sizes of the blocks referenced */
 	uint64_t cached_bytes;	/* of bytes: in the client's cache, as it
 				 * last reported (docs/protocol.md) */
+	/*
+	 * The growth of a block it holds that the daemon is moving in
+	 * steps: its accounts count it with bytes from the move's start,
+	 * when the quotas let it through, not from its end (pool_block.c).
+	 */
+	uint64_t moving;
 };
 
 /* What a handle's cache holds, as reported, within what it can hold. */
@@ -180,6 +186,8 @@ void session_close(struct session *s, struct handle *h);
  */
 void handle_set_bytes(struct handle *h, uint64_t bytes);
 void handle_set_cached(struct handle *h, uint64_t cached);
+/* Set a handle's moving bytes: while it is open, its accounts follow. */
+void handle_set_moving(struct handle *h, uint64_t moving);
 /* Close every handle of every session on pool p (forced destroy). */
 void session_close_pool_handles(struct dpool *p);
 
