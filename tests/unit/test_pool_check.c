@@ -93,7 +93,7 @@ unnamed_evictable_block(void **state)
 	assert_int_equal(dpool_alloc(fx->p, fx->h, 4096, 0, false, 0, &b), 0);
 	assert_int_not_equal(b->off, 0);
 	check_ok(fx->p);
-	snprintf(where, sizeof(where), "%#llx", (unsigned long long)b->off);
+	snprintf(where, sizeof(where), "0x%llx", (unsigned long long)b->off);
 	check_fails_marked(fx->p, b, where);
 	check_fails_marked(fx->p, b, "evictable");
 	check_ok(fx->p);
@@ -148,7 +148,7 @@ counts_of_one_in_the_singular(void **state)
 	rc = dpool_check(p, problem, sizeof(problem));
 	b->shared = 1;
 	assert_int_equal(rc, -EFAULT);
-	snprintf(want, sizeof(want), "block %#llx of 1 holder, persistent: "
+	snprintf(want, sizeof(want), "block 0x%llx of 1 holder, persistent: "
 		 "its share bit is clear", (unsigned long long)off);
 	if (!strstr(problem, want))
 		fail_msg("no \"%s\" in: %s", want, problem);
