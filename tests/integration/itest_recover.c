@@ -890,8 +890,9 @@ broken_config_kept(void **state)
 	write_config(st, "[pool a]\nsize = 4Q\n");
 	start(st, STORE_FDS);
 	if (!log_has(st, "1 pool and 1 persistent block recovered") ||
-	    !log_has(st, "bad size '4Q' in [pool a]; kept the restored "
-		     "settings")) {
+	    !log_has(st, "bad size '4Q' in [pool a] (a number of bytes, "
+		     "optionally followed by K, M, G or T: 64M); kept the "
+		     "restored settings")) {
 		harness_store_print_log(st);
 		fail_msg("no recovery with a broken file");
 	}
