@@ -12,20 +12,20 @@
  * else's.  Its record here says in which pool and until when.
  *
  * Room comes when the pool's clients free blocks, shrink them, move them
- * (the old place goes back), when a release's last step frees a big
- * block, or when the pool's limit changes; under a user quota, also when
- * a uid holds less without a block being freed (a reference let go of a
- * block others hold, a persistent block's charge ended) and when the
- * user quota changes.  The pool layer says so
+ * (the old place goes back), when a release's last step frees a big block,
+ * or when the pool's limit changes; under a user quota, also when a uid
+ * holds less without a block being freed (a reference let go of a block
+ * others hold, by a free or by its handle's close, a persistent block's
+ * charge ended) and when the user quota changes.  The pool layer says so
  * (dpool_room) only while allocations wait in the pool, and only once
  * until they have tried again: it marks the pool and makes one event of
  * this file's active, whose callback, from the loop, makes the record of
  * every allocation waiting in a marked pool active in turn, in the order
  * they first came.  Each then has its peer dispatch the Alloc again, which
- * is answered, or waits once more with the deadline it had.  Never at
- * once: the free that made the room is another client's request being
- * carried out, and a replay would dispatch inside it.  So a FreeBatch of
- * 4096 blocks tries the waiting allocations once, not 4096 times.
+ * is answered, or waits once more with the deadline it had.  Never at once:
+ * the free that made the room is another client's request being carried
+ * out, and a replay would dispatch inside it.  So a FreeBatch of 4096
+ * blocks tries the waiting allocations once, not 4096 times.
  *
  * What is tried again is the whole request: a smaller one that came later
  * may get room an earlier, bigger one still cannot use.  First come is

@@ -319,6 +319,12 @@ account_leave(struct handle *h)
 
 	a->bytes -= h->bytes + h->moving;
 	u->bytes -= h->bytes + h->moving;
+	/*
+	 * Room under the user quota, as handle_set's: the blocks still
+	 * held by others are not freed when this handle's references go.
+	 */
+	if (h->bytes + h->moving && h->pool->user_quota)
+		dpool_room(h->pool);
 	u->nhandles--;
 	if (--a->nhandles == 0) {
 		LIST_REMOVE(a, entry);

@@ -81,6 +81,10 @@
  *       that runs out says
  *       which quota, "per user"; the quota per connection is -EDQUOT at
  *       once, as ever.
+ *   woken_by_a_close_under_the_user_quota  an allocation waiting under the
+ *       user quota is given its block when another handle of the uid is
+ *       closed holding a block still held by another (no free in the pool),
+ *       as when that handle's reference is let go.
  */
 #include <errno.h>
 #include <poll.h>
@@ -1515,6 +1519,45 @@ waits_under_the_user_quota(void **state)
 	EXPECT_RC(pool_destroy(conn, "uq"), 0);
 }
 
+/* ---- woken_by_a_close_under_the_user_quota ----------------------------- */
+
+static void
+woken_by_a_close_under_the_user_quota(void **state)
+{
+	struct pool_create_opts o = {.max_size = 8 * MiB};
+	struct pool_set_opts uq = {.which = POOL_SET_USER_QUOTA,
+				   .user_quota = 4 * BLOCK};
+	struct want w = {.pool = "uqc", .size = BLOCK,
+			 .timeout_ms = LONG_WAIT_MS};
+	pool_off_t off[3];
+	struct waiter k;
+	struct pool *p, *p2;
+	struct got g;
+	int i;
+
+	(void)state;
+	EXPECT_RC(pool_create_set(conn, "uqc", &o, &uq), 0);
+	EXPECT_RC(pool_open(conn, "uqc", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 0), 0);
+	for (i = 0; i < 3; i++)
+		EXPECT_RC(pool_alloc(p, BLOCK, &off[i]), 0);
+	/* The uid's fourth block's worth: a second hold of block 1. */
+	EXPECT_RC(pool_open(conn, "uqc", &p2), 0);
+	EXPECT_RC(pool_retain(p2, off[1]), 0);
+	waiting(&k, &w);
+	unanswered(&k, "an allocation past the user quota");
+	/* Its handle closed, the block still p's: nothing freed. */
+	pool_close(p2);
+	g = served(&k);
+	/* By the room made, not by its deadline's last try. */
+	assert_true(g.elapsed_ms < LONG_WAIT_MS);
+	waiter_end(&k);
+	for (i = 0; i < 3; i++)
+		EXPECT_RC(pool_free(p, off[i]), 0);
+	pool_close(p);
+	EXPECT_RC(pool_destroy(conn, "uqc"), 0);
+}
+
 int
 main(void)
 {
@@ -1536,6 +1579,7 @@ main(void)
 		cmocka_unit_test(producer_example_waits),
 		cmocka_unit_test(served_while_held),
 		cmocka_unit_test(waits_under_the_user_quota),
+		cmocka_unit_test(woken_by_a_close_under_the_user_quota),
 		cmocka_unit_test_teardown(zeroed_in_steps, bound_restored),
 		cmocka_unit_test_teardown(zeroed_in_steps_destroyed,
 					  bound_restored),
