@@ -724,7 +724,7 @@ poolctl_names(void **state)
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
 					 sizeof(err), "names %s", POOL), 0);
 	assert_non_null(strstr(out, "NAME"));
-	snprintf(want, sizeof(want), "%#llx", (unsigned long long)b);
+	snprintf(want, sizeof(want), "0x%llx", (unsigned long long)b);
 	assert_non_null(strstr(out, want));
 	assert_true(strstr(out, "cam/left") < strstr(out, "cam/right"));
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,

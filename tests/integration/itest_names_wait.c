@@ -794,7 +794,7 @@ poolctl_wait(void **state)
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
 					 sizeof(err), "wait %s k/late", POOL),
 			 0);
-	snprintf(want, sizeof(want), "k/late %#llx ",
+	snprintf(want, sizeof(want), "k/late 0x%llx ",
 		 (unsigned long long)off);
 	if (strncmp(out, want, strlen(want)) != 0)
 		fail_msg("poolctl wait printed \"%s\", not \"%s...\"", out,
