@@ -208,6 +208,21 @@ def _parts(ms):
         yield min(_PART_MS, part), part > _PART_MS
 
 
+def _whole_wait(said, what, ms, own_words):
+    """What did not come in a wait of ms, in the daemon's words for its
+    last part (said) when own_words: an allocation's are what held it
+    back (no room, the limit, the user quota), which what alone cannot
+    say; they end "in N ms" with the part's time, made the wait's.
+    Otherwise, or with no such words, the library's: what in ms.  (Not
+    pool_strerror's, which says nothing of the name or size.)"""
+    words = said.decode(errors="replace")
+    head, sep, tail = words.rpartition(" in ")
+    if own_words and sep and tail.endswith(" ms") and \
+            tail[:-3].isdigit():
+        return "%s in %d ms" % (head, ms)
+    return "%s in %d ms" % (what, ms)
+
+
 def _uint(v, what, bits=64, zero=True):
     """v, an integer of any type with __index__ (numpy's too) but bool,
     as the int of a C unsigned integer of bits bits, or -EINVAL."""
@@ -807,8 +822,10 @@ class Pool(_Closing):
         from a daemon without it.  wait (seconds; None: do
         not wait, -1: without end): when the pool has no room, wait for
         other clients to free some (or its limit to be raised), ENOMEM
-        only without it; ETIMEDOUT if none came in time, EOPNOTSUPP from
-        a daemon that cannot wait.  While it waits, this connection's
+        only without it; so under the pool's user quota, for this uid's
+        other connections to free some, EDQUOT only without it;
+        ETIMEDOUT if none came in time, in the daemon's words for what
+        held it back, EOPNOTSUPP from a daemon that cannot wait.  While it waits, this connection's
         other calls wait behind it (pool_alloc_wait(3)); it asks in parts
         of a quarter second at most, as lookup does, so that signal
         handlers run meanwhile and Ctrl-C stops it (KeyboardInterrupt,
@@ -1020,24 +1037,24 @@ class Pool(_Closing):
         wait with EBADF at the end of a part."""
         if ms == 0:
             return _check(ask(0, False))
-        more = False
+        more, said = False, b""
         for part, more in _parts(ms):
             rc = ask(part, more)
             if rc != -_errno.ETIMEDOUT:
                 return _check(rc)
+            said = _lib.pool_last_message(rc) or b""
             self._h.refuse_if_closing()
         if more and last_try:
             # The deadline came while a part that said another follows
             # was answered: one last try that does not wait is the
-            # wait's last word, and its one failure counted.
+            # wait's last word, and its one failure counted.  What the
+            # parts waited on refuses it as no room (ENOMEM) or as the
+            # user quota (EDQUOT): either is the wait running out.
             rc = ask(0, False)
-            if rc != -_errno.ENOMEM:
+            if rc not in (-_errno.ENOMEM, -_errno.EDQUOT):
                 return _check(rc)
-        # The daemon's words would give the last part's time, not the
-        # wait's: the text says the wait's, in the library's words.
-        # (Not pool_strerror's, which says nothing of the name or size.)
-        raise PoolError(-_errno.ETIMEDOUT,
-                        "the wait ran out: %s in %d ms" % (what, ms))
+        raise PoolError(-_errno.ETIMEDOUT, "the wait ran out: " +
+                        _whole_wait(said, what, ms, last_try))
 
     def unpublish(self, name):
         """Remove the name and its reference to its block."""

@@ -19,6 +19,7 @@ import ctypes.util
 import errno
 import gc
 import json
+import math
 import os
 import re
 import select
@@ -2302,10 +2303,49 @@ def alloc_waits_for_room_another_process_frees():
 
 
 @test
+def alloc_wait_under_the_user_quota():
+    """alloc(wait=...) refused by the user quota waits as for room: it
+    raises ETIMEDOUT, not EDQUOT, when its time passes, whatever its
+    length (one that ends just after a part of a quarter second ends
+    with a try that does not wait, and that try's EDQUOT is the wait
+    running out), in words that name the quota per user, not a pool
+    without room; a free by another connection of the uid wakes it."""
+    with poolclient.connect() as c, poolclient.connect() as c2:
+        c.create_pool("pyuqw", 8 << 20, user_quota=1 << 20)
+        try:
+            with c.open("pyuqw") as p, c2.open("pyuqw") as p2:
+                full = p.alloc(1 << 20)
+                p.flush()
+                for wait in (0.1, 0.2502, 0.2505, 0.251, 0.2515):
+                    e = expect_error(errno.ETIMEDOUT, p2.alloc, 4096,
+                                     wait=wait)
+                    assert "per user" in e.strerror, e.strerror
+                    assert "no room came" not in e.strerror, e.strerror
+                    assert e.strerror.endswith(
+                        " in %d ms" % math.ceil(wait * 1000)), e.strerror
+                got = []
+                waiter = threading.Thread(
+                    target=lambda: got.append(p2.alloc(4096, wait=60)))
+                waiter.start()
+                try:
+                    await_alloc_waits(c, "pyuqw", 1)
+                    p.free(full)
+                    p.flush()
+                finally:
+                    waiter.join(60)
+                assert not waiter.is_alive() and len(got) == 1, got
+                p2.free(got[0])
+        finally:
+            c.destroy_pool("pyuqw")
+
+
+@test
 def alloc_wait_times_out_and_bad_waits():
     """alloc(wait=...) in a full pool raises ETIMEDOUT once its time has
     passed, never before (a wait of more than one part too), naming the
-    size and the wait, with nothing allocated and nothing left waiting,
+    size, the wait and the limit that held it back (the daemon's words
+    for the last part, with the whole wait's time), with nothing
+    allocated and nothing left waiting,
     each counted once in failed_allocs however many parts it took (every
     part counted before: 3 for the 0.6 s wait); bad waits are refused before anything is asked; a wait with room
     there allocates at once, aligned and zeroed as asked."""
@@ -2323,8 +2363,9 @@ def alloc_wait_times_out_and_bad_waits():
                     took = time.monotonic() - t
                     assert took >= wait, "ETIMEDOUT after %.3f s of %s" % (
                         took, wait)
-                    assert e.strerror == "the wait ran out: no room came " \
-                        "for 4096 bytes in %d ms" % (wait * 1000), e
+                    assert e.strerror == "the wait ran out: pool pywait " \
+                        "stayed too near its limit for 4096 bytes more " \
+                        "in %d ms" % (wait * 1000), e
                 after = p.stats()
                 assert after.failed_allocs == before.failed_allocs + 2, (
                     before.failed_allocs, after.failed_allocs)
