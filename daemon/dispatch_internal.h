@@ -58,7 +58,7 @@ struct call {
 	const Poolmgr__Request *req;
 	Poolmgr__Reply *rep;
 	struct peer_fds fds;	/* descriptors to send with the reply */
-	char msg[160];
+	char msg[256];	/* as long as libpoolclient keeps (conn.c) */
 	/* A held request's progress, kept from one dispatch to the next. */
 	uint64_t waited_ns;	/* since it was first held */
 	uint64_t prior;		/* the work queued before it first came, as

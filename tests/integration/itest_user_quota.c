@@ -44,6 +44,9 @@
  *       of its connection's share of it), so that a ninth connection of
  *       the uid still gets half the quota, which other handles' caches
  *       cannot give back.
+ *   refusal_said_whole  in a pool whose name is as long as may be, the
+ *       daemon's words for a refusal by the user quota end whole, with
+ *       what the uid holds, and so do those of a wait that runs out.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -659,6 +662,44 @@ caches_share_the_user_quota(void **state)
 	pool_disconnect(c);
 }
 
+/*
+ * The longest name a pool may have: the daemon's words for a refusal
+ * name the pool, and must still say whole what the uid holds.
+ */
+#define LONG_NAME \
+	"user-quota-refusals-say-whole-what-the-uid-holds-in-a-long-named"
+
+static void
+refusal_said_whole(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t a, x;
+	const char *why, *end = "and its persistent and named ones)";
+
+	(void)state;
+	assert_int_equal(strlen(LONG_NAME), 64);
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_user_quota(c, LONG_NAME, 1 * MiB), 0);
+	EXPECT_RC(pool_open(c, LONG_NAME, &p), 0);
+	EXPECT_RC(pool_alloc(p, 1 * MiB, &a), 0);
+	EXPECT_RC(pool_alloc(p, BIG, &x), -EDQUOT);
+	why = pool_last_message(-EDQUOT);
+	printf("user_quota: refused: %s\n", why);
+	assert_non_null(strstr(why, "holds 1.0 MiB there"));
+	assert_true(strlen(why) > strlen(end));
+	assert_string_equal(why + strlen(why) - strlen(end), end);
+	EXPECT_RC(pool_alloc_wait(p, BIG, 0, 0, 50, &x), -ETIMEDOUT);
+	why = pool_last_message(-ETIMEDOUT);
+	printf("user_quota: wait ran out: %s\n", why);
+	assert_non_null(strstr(why, "per user for 262144 bytes more in"));
+	EXPECT_RC(pool_free(p, a), 0);
+	pool_close(p);
+	harness_expect_checked(c, LONG_NAME);
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
@@ -674,6 +715,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(growth_of_a_move_counts_from_its_start, &d),
 		HARNESS_FIXTURE_TEST(cache_within_user_quota, &d),
 		HARNESS_FIXTURE_TEST(caches_share_the_user_quota, &d),
+		HARNESS_FIXTURE_TEST(refusal_said_whole, &d),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
