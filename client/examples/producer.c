@@ -69,6 +69,26 @@ open_strerror(int error)
 	return pool_strerror(error);
 }
 
+/*
+ * Say why an allocation of len bytes failed.  The code alone leaves out
+ * which bound refused it: -EDQUOT is the quota per connection or the
+ * user quota (all this uid's processes together), -ENOMEM a full pool
+ * or its limit, and a wait that ran out waited for one of them.  The
+ * daemon's words (pool_last_message) say which, and how large it is.
+ */
+static void
+alloc_failed(size_t len, int error)
+{
+	const char	*words = pool_last_message(error);
+
+	fprintf(stderr, "producer: alloc %zu bytes: %s", len,
+	    error == -ETIMEDOUT ? "no room came in time" :
+	    pool_strerror(error));
+	if (*words != '\0' && pool_message_adds(error))
+		fprintf(stderr, "; poolmgrd says: %s", words);
+	fputc('\n', stderr);
+}
+
 /* -w's SECONDS into *ms; 0 on success. */
 static int
 parse_wait(const char *s, int *ms)
@@ -186,9 +206,7 @@ main(int argc, char **argv)
 		 */
 		if ((error = pool_alloc_wait(p, len, 0, 0, wait_ms, &off))
 		    != 0) {
-			fprintf(stderr, "producer: alloc %zu bytes: %s\n", len,
-			    error == -ETIMEDOUT ? "no room came in time" :
-			    pool_strerror(error));
+			alloc_failed(len, error);
 			break;
 		}
 

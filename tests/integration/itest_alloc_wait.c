@@ -1402,7 +1402,8 @@ producer_example_waits(void **state)
 		 "-w 1 example hello 2>&1", d.sock, b);
 	assert_int_equal(harness_run(cmd, out, sizeof(out)), 1);
 	assert_string_equal(out, "producer: alloc 6 bytes: no room came in "
-			    "time\n");
+			    "time; poolmgrd says: no room came for 6 bytes "
+			    "in pool example in 1000 ms\n");
 	snprintf(cmd, sizeof(cmd), "POOLMGRD_SOCKET=%s %s/examples/producer "
 		 "example hello 2>&1", d.sock, b);
 	assert_int_equal(harness_run(cmd, out, sizeof(out)), 1);

@@ -47,6 +47,9 @@
  *   refusal_said_whole  in a pool whose name is as long as may be, the
  *       daemon's words for a refusal by the user quota end whole, with
  *       what the uid holds, and so do those of a wait that runs out.
+ *   producer_says_which_bound  the producer example refused by the user
+ *       quota, at once or after its wait (-w), says so in the daemon's
+ *       words, not only "a quota" or "no room came in time".
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -700,6 +703,45 @@ refusal_said_whole(void **state)
 	pool_disconnect(c);
 }
 
+/* The producer example's output, run as this uid with args, and its exit. */
+static int
+run_producer(const char *args, char *out, size_t len)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "POOLMGRD_SOCKET=%s %s/examples/producer "
+		 "%s 2>&1", d.sock, harness_build(), args);
+	return harness_run(cmd, out, len);
+}
+
+static void
+producer_says_which_bound(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t a;
+	char out[512];
+
+	(void)state;
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_user_quota(c, "ex", 1 * MiB), 0);
+	EXPECT_RC(pool_open(c, "ex", &p), 0);
+	EXPECT_RC(pool_alloc(p, 1 * MiB, &a), 0);
+	assert_int_equal(run_producer("ex hello", out, sizeof(out)), 1);
+	printf("user_quota: producer: %s", out);
+	assert_non_null(strstr(out, "producer: alloc 6 bytes: "));
+	assert_non_null(strstr(out, "per user (uid "));
+	assert_int_equal(run_producer("-w 1 ex hello", out, sizeof(out)), 1);
+	printf("user_quota: producer -w 1: %s", out);
+	assert_non_null(strstr(out, "producer: alloc 6 bytes: "));
+	assert_non_null(strstr(out, "per user for 6 bytes more in 1000 ms"));
+	EXPECT_RC(pool_free(p, a), 0);
+	pool_close(p);
+	harness_expect_checked(c, "ex");
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
@@ -716,6 +758,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(cache_within_user_quota, &d),
 		HARNESS_FIXTURE_TEST(caches_share_the_user_quota, &d),
 		HARNESS_FIXTURE_TEST(refusal_said_whole, &d),
+		HARNESS_FIXTURE_TEST(producer_says_which_bound, &d),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
