@@ -563,7 +563,7 @@ handle_quota_share(const struct handle *h)
 
 	if (!p->user_quota)
 		return p->quota;
-	share = p->user_quota / h->account->user->naccounts;
+	share = p->user_quota / h->account->user->nhandles;
 	if (share == 0)
 		share = 1;	/* 0 would read as no bound */
 	return p->quota && p->quota < share ? p->quota : share;

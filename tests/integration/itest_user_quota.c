@@ -44,6 +44,8 @@
  *       of its connection's share of it), so that a ninth connection of
  *       the uid still gets half the quota, which other handles' caches
  *       cannot give back.
+ *   handles_share_the_user_quota  the same with eight handles of one
+ *       connection: the share is the user quota over the uid's handles.
  *   refusal_said_whole  in a pool whose name is as long as may be, the
  *       daemon's words for a refusal by the user quota end whole, with
  *       what the uid holds, and so do those of a wait that runs out.
@@ -666,6 +668,55 @@ caches_share_the_user_quota(void **state)
 }
 
 /*
+ * As caches_share_the_user_quota, with the eight handles on one
+ * connection: each handle's cache is its own, so the share each keeps a
+ * part of is the user quota over the uid's handles, not its connections.
+ */
+static void
+handles_share_the_user_quota(void **state)
+{
+	struct pool_create_opts o = {.max_size = POOL_SIZE, .mode = 0666};
+	struct pool_set_opts s = {.which = POOL_SET_USER_QUOTA,
+				  .user_quota = 2 * MiB};
+	static pool_off_t offs[SMALL_BLOCKS];
+	struct pool_conn *c, *one;
+	struct pool *p[SHARERS], *last;
+	struct pool_stats ps;
+	pool_off_t big;
+	unsigned i, k;
+
+	(void)state;
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	assert_int_equal(pool_connect(NULL, &one), 0);
+	EXPECT_RC(pool_create_set(c, "uh", &o, &s), 0);
+	for (k = 0; k < SHARERS; k++) {
+		EXPECT_RC(pool_open(one, "uh", &p[k]), 0);
+		EXPECT_RC(pool_set_cache(p[k], 4 * MiB), 0);
+	}
+	for (k = 0; k < SHARERS; k++) {
+		for (i = 0; i < SMALL_BLOCKS; i++)
+			EXPECT_RC(pool_alloc(p[k], SMALL, &offs[i]), 0);
+		for (i = 0; i < SMALL_BLOCKS; i++)
+			EXPECT_RC(pool_free(p[k], offs[i]), 0);
+	}
+	ps = harness_stats_of(c, "uh");
+	printf("user_quota: %u handles of one connection keep %llu B cached "
+	       "under a user quota of %u B\n", SHARERS,
+	       (unsigned long long)ps.client_cached_bytes, 2 * MiB);
+	assert_true(ps.client_cached_bytes <= 2 * MiB / 8);
+	EXPECT_RC(pool_open(c, "uh", &last), 0);
+	EXPECT_RC(pool_alloc(last, 1 * MiB, &big), 0);
+	EXPECT_RC(pool_free(last, big), 0);
+	pool_close(last);
+	for (k = 0; k < SHARERS; k++)
+		pool_close(p[k]);
+	pool_disconnect(one);
+	harness_expect_checked(c, "uh");
+	pool_disconnect(c);
+}
+
+/*
  * The longest name a pool may have: the daemon's words for a refusal
  * name the pool, and must still say whole what the uid holds.
  */
@@ -757,6 +808,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(growth_of_a_move_counts_from_its_start, &d),
 		HARNESS_FIXTURE_TEST(cache_within_user_quota, &d),
 		HARNESS_FIXTURE_TEST(caches_share_the_user_quota, &d),
+		HARNESS_FIXTURE_TEST(handles_share_the_user_quota, &d),
 		HARNESS_FIXTURE_TEST(refusal_said_whole, &d),
 		HARNESS_FIXTURE_TEST(producer_says_which_bound, &d),
 	};
