@@ -208,17 +208,18 @@ def _parts(ms):
         yield min(_PART_MS, part), part > _PART_MS
 
 
-def _whole_wait(said, what, ms, own_words):
-    """What did not come in a wait of ms, in the daemon's words for its
-    last part (said) when own_words: an allocation's are what held it
-    back (no room, the limit, the user quota), which what alone cannot
-    say; they end "in N ms" with the part's time, made the wait's.
-    Otherwise, or with no such words, the library's: what in ms.  (Not
-    pool_strerror's, which says nothing of the name or size.)"""
+def _whole_wait(said, what, ms, use_said):
+    """What did not come in a wait of ms: with use_said, the daemon's
+    words for its last part (said), which for an allocation say what held
+    it back (no room, the limit, the user quota), as what alone cannot;
+    they end "in N ms" with the part's time, made the wait's.  Otherwise,
+    or without such words (none, or the C library's own "the wait ran out
+    in N ms"), the library's: what in ms.  (Not pool_strerror's, which
+    says nothing of the name or size.)"""
     words = said.decode(errors="replace")
     head, sep, tail = words.rpartition(" in ")
-    if own_words and sep and tail.endswith(" ms") and \
-            tail[:-3].isdigit():
+    if use_said and sep and head != "the wait ran out" and \
+            tail.endswith(" ms") and tail[:-3].isdigit():
         return "%s in %d ms" % (head, ms)
     return "%s in %d ms" % (what, ms)
 
