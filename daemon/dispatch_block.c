@@ -759,6 +759,22 @@ batch_bytes(struct dpool *p, const Poolmgr__AllocBatch *m)
 	return sum;
 }
 
+/*
+ * A batch refused by a quota holds none of its blocks then: name them
+ * all, which together passed it, not the one that found it passed.
+ */
+static int
+refuse_batch_quota(struct call *c, struct dpool *p,
+		   const Poolmgr__AllocBatch *m)
+{
+	char what[80];
+
+	snprintf(what, sizeof(what), "a batch of %zu block%s (%llu bytes "
+		 "in all)", m->n_sizes, log_plural(m->n_sizes),
+		 (unsigned long long)batch_bytes(p, m));
+	return refuse_quota(c, p, c->s->uid, what);
+}
+
 /* Many allocations, all or nothing. */
 int
 do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
@@ -793,7 +809,9 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 		uncount_retried(h->pool, rc, m->retry_follows);
 		if (rc == -ENOMEM && h->pool->limit_hit)
 			return refuse_limit(c, h->pool);
-		if ((rc == -EDQUOT && dpool_has_quota(h->pool)) || rc == -EFBIG)
+		if (rc == -EDQUOT && dpool_has_quota(h->pool))
+			return refuse_batch_quota(c, h->pool, m);
+		if (rc == -EFBIG)
 			return refuse_bound(c, h->pool, rc, m->sizes[i]);
 		return refuse(c, rc, "allocation %zu of the batch (%llu "
 			      "byte%s) failed", i,

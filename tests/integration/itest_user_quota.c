@@ -49,6 +49,8 @@
  *   refusal_said_whole  in a pool whose name is as long as may be, the
  *       daemon's words for a refusal by the user quota end whole, with
  *       what the uid holds, and so do those of a wait that runs out.
+ *   batch_refusal_names_the_batch  a batch refused by the user quota
+ *       is named as the batch, its blocks and bytes, in the words.
  *   producer_says_which_bound  the producer example refused by the user
  *       quota, at once or after its wait (-w), says so in the daemon's
  *       words, not only "a quota" or "no room came in time".
@@ -754,6 +756,38 @@ refusal_said_whole(void **state)
 	pool_disconnect(c);
 }
 
+/*
+ * A batch is all or nothing: refused, it holds none of its blocks, so
+ * words that named one block's size against what the uid holds after
+ * ("allocating 300000 bytes ... holds 0 B") would not add up.
+ */
+static void
+batch_refusal_names_the_batch(void **state)
+{
+	static const size_t sizes[5] = {300000, 300000, 300000, 300000,
+					300000};
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t offs[5];
+	const char *why;
+
+	(void)state;
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_user_quota(c, "ub", 1 * MiB), 0);
+	EXPECT_RC(pool_open(c, "ub", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 0), 0);
+	EXPECT_RC(pool_alloc_batch(p, 5, sizes, offs), -EDQUOT);
+	why = pool_last_message(-EDQUOT);
+	printf("user_quota: batch refused: %s\n", why);
+	assert_non_null(strstr(why, "a batch of 5 blocks ("));
+	assert_non_null(strstr(why, "per user (uid "));
+	assert_int_equal(harness_stats_of(c, "ub").live_blocks, 0);
+	pool_close(p);
+	harness_expect_checked(c, "ub");
+	pool_disconnect(c);
+}
+
 /* The producer example's output, run as this uid with args, and its exit. */
 static int
 run_producer(const char *args, char *out, size_t len)
@@ -811,6 +845,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(handles_share_the_user_quota, &d),
 		HARNESS_FIXTURE_TEST(refusal_said_whole, &d),
 		HARNESS_FIXTURE_TEST(producer_says_which_bound, &d),
+		HARNESS_FIXTURE_TEST(batch_refusal_names_the_batch, &d),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
