@@ -244,18 +244,36 @@ limit_opt(const struct ctl *ctl, const char *cmd, uint64_t max,
 }
 
 /*
- * --user-quota into o: a size, read as --quota is; 0 for none.  cmd
- * names the command in a usage error.
+ * A --quota or --user-quota of cmd, arg, into *bytes: a size, 0 or
+ * "none" for none (stats prints a pool without one so).  what names it
+ * in a usage error.
  */
+static int
+quota_arg(const char *cmd, const char *what, const char *arg,
+    uint64_t *bytes)
+{
+	if (strcmp(arg, "none") == 0) {
+		*bytes = 0;
+		return 0;
+	}
+	if (parse_size(arg, UINT64_MAX, bytes) != 0)
+		return bad_size(cmd, what, arg, UINT64_MAX,
+		    "none, or " SIZE_FORMS, MOST_BYTES);
+	return 0;
+}
+
+/* --user-quota into o, read as --quota is.  cmd names the command. */
 static int
 user_quota_opt(const struct ctl *ctl, const char *cmd,
     struct pool_set_opts *o)
 {
+	int	rc;
+
 	if (ctl->user_quota_arg == NULL)
 		return 0;
-	if (parse_size(ctl->user_quota_arg, UINT64_MAX, &o->user_quota) != 0)
-		return bad_size(cmd, "user quota", ctl->user_quota_arg,
-		    UINT64_MAX, SIZE_FORMS, MOST_BYTES);
+	if ((rc = quota_arg(cmd, "user quota", ctl->user_quota_arg,
+	    &o->user_quota)) != 0)
+		return rc;
 	o->which |= POOL_SET_USER_QUOTA;
 	return 0;
 }
@@ -302,9 +320,8 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 			    "0001 to 0777)", ctl->mode_arg);
 	}
 	if (ctl->quota_arg != NULL &&
-	    parse_size(ctl->quota_arg, UINT64_MAX, &o.quota) != 0)
-		return bad_size("create", "quota", ctl->quota_arg,
-		    UINT64_MAX, SIZE_FORMS, MOST_BYTES);
+	    (rc = quota_arg("create", "quota", ctl->quota_arg, &o.quota)) != 0)
+		return rc;
 	if (ctl->retain_arg != NULL) {
 		if (parse_size(ctl->retain_arg, UINT64_MAX, &o.retain) != 0)
 			return bad_size("create", "retain", ctl->retain_arg,
@@ -447,10 +464,12 @@ set_access_opts(const struct ctl *ctl, struct pool_set_opts *o)
 static int
 set_room_opts(const struct ctl *ctl, struct pool_set_opts *o)
 {
+	int	rc;
+
 	if (ctl->quota_arg != NULL) {
-		if (parse_size(ctl->quota_arg, UINT64_MAX, &o->quota) != 0)
-			return bad_size("set", "quota", ctl->quota_arg,
-			    UINT64_MAX, SIZE_FORMS, MOST_BYTES);
+		if ((rc = quota_arg("set", "quota", ctl->quota_arg,
+		    &o->quota)) != 0)
+			return rc;
 		o->which |= POOL_SET_QUOTA;
 	}
 	if (ctl->retain_arg != NULL) {

@@ -1391,7 +1391,8 @@ size_with_byte_unit_says_what_to_write(void **state)
 	expect_refused_saying("create delta --size 0",
 			      "create: bad size '0' (not 0)");
 	expect_refused_saying("create delta --size 1M --quota lots",
-			      "create: bad quota 'lots' (" FORMS ")");
+			      "create: bad quota 'lots' (none, or "
+			      FORMS ")");
 	expect_refused_saying("set alpha --limit 12x",
 			      "set: bad limit '12x' (none, or " FORMS ")");
 	expect_refused_saying("set alpha --retain some",
@@ -2110,7 +2111,8 @@ expect_user_quota_shown(uint64_t bytes)
  * connections of one uid may hold together: the daemon's books say it,
  * a second connection of the uid is refused what would take the two
  * past it though it holds nothing itself (the uid the test runs as, root
- * too: the user quota exempts no one), and set --user-quota 0 lifts it.
+ * too: the user quota exempts no one), and set --user-quota 0 lifts it,
+ * as "none" does (--quota's too, at create and set).
  * stats shows it in every format; persisted the share of it the uid's
  * persistent bytes take, beside the quota's; --json of create and set
  * name it.
@@ -2168,6 +2170,21 @@ user_quota_set_and_shown(void **state)
 	assert_int_equal(stats_of("uq").user_quota, 1 * MiB);
 	assert_int_equal(stats_of("uq").quota, 0);
 	expect_user_quota_shown(1 * MiB);
+
+	/* "none", as stats prints no bound, lifts either quota. */
+	expect_exit(ctl("set uq --quota 1M"), 0, "set --quota 1M");
+	expect_exit(ctl("set uq --user-quota none --quota none"), 0,
+		    "set --user-quota none --quota none");
+	assert_int_equal(stats_of("uq").user_quota, 0);
+	assert_int_equal(stats_of("uq").quota, 0);
+	expect_exit(ctl("create uqn --size 1M --user-quota none --quota "
+			"none"), 0, "create --user-quota none --quota none");
+	assert_int_equal(stats_of("uqn").user_quota, 0);
+	expect_exit(ctl("set uq --user-quota nothing"), 2,
+		    "set --user-quota nothing");
+	expect(strstr(fx.err, "none, or "), "the forms do not name none");
+	expect_exit(ctl("destroy uqn"), 0, "destroy uqn");
+
 	assert_int_equal(pool_free(fx.pool, off2), 0);
 	pool_close(p2);
 	pool_disconnect(other);
@@ -2257,9 +2274,11 @@ user_quota_refused(void **state)
 	expect_exit(ctl("create uq --size 1M --user-quota 1M"), 0, "create");
 
 	expect_refused_saying("create delta --size 1M --user-quota lots",
-			      "create: bad user quota 'lots' (" FORMS ")");
+			      "create: bad user quota 'lots' (none, or "
+			      FORMS ")");
 	expect_refused_saying("create delta --size 1M --user-quota -1",
-			      "create: bad user quota '-1' (" FORMS ")");
+			      "create: bad user quota '-1' (none, or "
+			      FORMS ")");
 	expect_refused_saying("create delta --size 1M --user-quota 8KB",
 			      "create: bad user quota '8KB': " POWERS("KB")
 			      "write 8K or 8KiB");
@@ -2270,7 +2289,8 @@ user_quota_refused(void **state)
 			      "set: bad user quota '99999999999T': "
 			      TOO_LARGE MOST_BYTES);
 	expect_refused_saying("set uq --user-quota 1.5M",
-			      "set: bad user quota '1.5M' (" FORMS ")");
+			      "set: bad user quota '1.5M' (none, or "
+			      FORMS ")");
 	expect_refused_saying("set uq --user-quota 1M --user-quota=2M",
 			      "set: option --user-quota given twice");
 	expect_refused_saying("stats uq --user-quota 1M",
