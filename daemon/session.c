@@ -555,18 +555,25 @@ handle_user_bytes(const struct handle *h)
 	return h->account->user->bytes;
 }
 
+/* bound over n sharers; 0 (none) stays 0, and a share of none is 1. */
+static uint64_t
+bound_share(uint64_t bound, uint32_t n)
+{
+	if (!bound)
+		return 0;
+	return bound / n ? bound / n : 1;
+}
+
 uint64_t
 handle_quota_share(const struct handle *h)
 {
-	const struct dpool *p = h->pool;
-	uint64_t share;
+	uint64_t q = bound_share(h->pool->quota, h->account->nhandles);
+	uint64_t u = bound_share(h->pool->user_quota,
+				 h->account->user->nhandles);
 
-	if (!p->user_quota)
-		return p->quota;
-	share = p->user_quota / h->account->user->nhandles;
-	if (share == 0)
-		share = 1;	/* 0 would read as no bound */
-	return p->quota && p->quota < share ? p->quota : share;
+	if (!q || (u && u < q))
+		return u;
+	return q;
 }
 
 /*

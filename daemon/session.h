@@ -222,12 +222,13 @@ uint64_t session_user_bytes(const struct dpool *p, uid_t uid);
 uint64_t handle_user_bytes(const struct handle *h);
 /*
  * What a client cache of open handle h budgets against (OpenReply.quota,
- * the batch replies'): the pool's quota per connection, or h's share of
- * the user quota if that is smaller (the user quota over the uid's
- * handles on the pool, which share it: each handle's cache gives way only
- * to its own handle's refusals, so all of the uid's caches together keep
- * a small part of it, however its handles are spread over connections);
- * 0: no bound.
+ * the batch replies'): h's share of the pool's quota per connection (the
+ * quota over its connection's handles on the pool), or its share of the
+ * user quota if that is smaller (the user quota over the uid's handles on
+ * the pool).  The handles share each: each handle's cache gives way only
+ * to its own handle's refusals, so all the caches of a connection, or of
+ * a uid, together keep a small part of its quota, however many handles
+ * it opens; 0: no bound.
  */
 uint64_t handle_quota_share(const struct handle *h);
 /*

@@ -700,6 +700,57 @@ sibling_handles_share_the_quota(void **state)
 	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
+/*
+ * Eight sibling handles, each a cache that took and freed many blocks:
+ * each keeps a part of its share of the quota (the quota over the
+ * connection's handles on the pool), so together they keep an eighth of
+ * it, and a ninth handle of the connection gets half the quota, which
+ * the others' caches could not give back.
+ */
+#define SIBLINGS 8
+#define SIBLING_BLOCKS 2048
+
+static void
+many_sibling_handles_share_the_quota(void **state)
+{
+	struct pool_create_opts o = {.max_size = 64 << 20, .mode = 0600,
+				     .quota = 2 << 20};
+	static pool_off_t offs[SIBLING_BLOCKS];
+	struct pool *p[SIBLINGS], *last;
+	struct pool_conn *c;
+	pool_off_t big;
+	uint64_t cached;
+	int i, k;
+
+	(void)state;
+	start();
+	last = open_ok(&c, "c");
+	pool_close(last);
+	EXPECT_RC(pool_create(c, "q", &o), 0);
+	for (k = 0; k < SIBLINGS; k++) {
+		EXPECT_RC(pool_open(c, "q", &p[k]), 0);
+		EXPECT_RC(pool_set_cache(p[k], 4 << 20), 0);
+	}
+	for (k = 0; k < SIBLINGS; k++) {
+		for (i = 0; i < SIBLING_BLOCKS; i++)
+			EXPECT_RC(pool_alloc(p[k], 256, &offs[i]), 0);
+		for (i = 0; i < SIBLING_BLOCKS; i++)
+			EXPECT_RC(pool_free(p[k], offs[i]), 0);
+	}
+	cached = stats(p[0]).client_cached_bytes;
+	printf("cache: %d handles of one connection keep %" PRIu64 " B "
+	       "cached under a quota of 2 MiB\n", SIBLINGS, cached);
+	assert_true(cached <= (2 << 20) / 8);
+	EXPECT_RC(pool_open(c, "q", &last), 0);
+	EXPECT_RC(pool_alloc(last, 1 << 20, &big), 0);
+	EXPECT_RC(pool_free(last, big), 0);
+	pool_close(last);
+	for (k = 0; k < SIBLINGS; k++)
+		pool_close(p[k]);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
 /* ---- a shrink racing a free ---------------------------------------------- */
 
 #define SLACK_BLOCKS 2000
@@ -2656,6 +2707,8 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(
 			retain_flushes_the_cache_at_the_quota, teardown),
+		cmocka_unit_test_teardown(many_sibling_handles_share_the_quota,
+					  teardown),
 		cmocka_unit_test_teardown(sibling_handles_share_the_quota,
 					  teardown),
 		cmocka_unit_test_teardown(shrink_waits_for_nothing_freed,
