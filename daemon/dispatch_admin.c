@@ -220,6 +220,7 @@ int
 do_create(struct call *c, const Poolmgr__CreatePool *m)
 {
 	struct dpool_params pp = {0};
+	char bounds[96];
 	struct dpool *p;
 	int rc;
 
@@ -266,19 +267,21 @@ do_create(struct call *c, const Poolmgr__CreatePool *m)
 		return huge_refused(c, &pp);
 	if (rc)
 		return create_refused(c, rc, m->name);
+	dpool_bounds_text(p, bounds, sizeof(bounds));
 	if (pp.numa_policy != DPOOL_NUMA_NONE)
 		log_info("pool %s created by uid %u: %llu bytes, mode %04o, "
-			 "owner %u:%u, pages of %llu, NUMA %s:%u", p->name,
+			 "owner %u:%u, pages of %llu, NUMA %s:%u%s", p->name,
 			 (unsigned)c->s->uid, (unsigned long long)p->size,
 			 p->mode, (unsigned)p->uid, (unsigned)p->gid,
 			 (unsigned long long)p->page_size,
-			 dpool_numa_name(pp.numa_policy), pp.numa_node);
+			 dpool_numa_name(pp.numa_policy), pp.numa_node,
+			 bounds);
 	else
 		log_info("pool %s created by uid %u: %llu bytes, mode %04o, "
-			 "owner %u:%u, pages of %llu", p->name,
+			 "owner %u:%u, pages of %llu%s", p->name,
 			 (unsigned)c->s->uid, (unsigned long long)p->size,
 			 p->mode, (unsigned)p->uid, (unsigned)p->gid,
-			 (unsigned long long)p->page_size);
+			 (unsigned long long)p->page_size, bounds);
 	return 0;
 }
 

@@ -441,6 +441,24 @@ changed_add(char *buf, size_t len, const char *what, const char *fmt, ...)
 	va_end(ap);
 }
 
+const char *
+dpool_bounds_text(const struct dpool *p, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (p->quota && n < len)
+		n += (size_t)snprintf(buf + n, len - n, ", quota %llu",
+				      (unsigned long long)p->quota);
+	if (p->user_quota && n < len)
+		n += (size_t)snprintf(buf + n, len - n, ", user_quota %llu",
+				      (unsigned long long)p->user_quota);
+	if (p->limit && n < len)
+		snprintf(buf + n, len - n, ", limit %llu",
+			 (unsigned long long)p->limit);
+	return buf;
+}
+
 /*
  * A new limit below what the pool holds takes no held block back, but
  * the unheld evictable names are the pool's cache, which its operator

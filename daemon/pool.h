@@ -357,6 +357,12 @@ uint64_t dpool_failed_allocs(const struct dpool *p);
 void dpool_apply_settings(struct dpool *p, const struct dpool_params *params,
 			  char *changed, size_t len);
 /*
+ * p's bounds for the log line of its making, as a reload's or a set's
+ * line names them: ", quota N, user_quota N, limit N", each only if set;
+ * "" for none.  Into buf, which it returns.
+ */
+const char *dpool_bounds_text(const struct dpool *p, char *buf, size_t len);
+/*
  * Destroy a pool; its handles must be closed already.  unmapped: no
  * process maps it (it had no handles), so its pages may be punched out of
  * the memfd a step per loop turn before it is closed (pool_release.c);

@@ -490,7 +490,7 @@ warn_kept(const struct dpool *p, const struct config_pool *cp)
 static void
 apply_config(const struct config *cf)
 {
-	char changed[320];
+	char changed[320], bounds[96];
 	unsigned i;
 
 	for (i = 0; i < cf->npools; i++) {
@@ -547,9 +547,11 @@ apply_config(const struct config *cf)
 			log_warnx("pool %s: cannot create: %s", cp->name,
 				  strerror(-rc));
 		else
-			log_info("pool %s: %llu bytes, mode %04o, owner %u:%u",
-				 p->name, (unsigned long long)p->size, p->mode,
-				 (unsigned)p->uid, (unsigned)p->gid);
+			log_info("pool %s: %llu bytes, mode %04o, owner "
+				 "%u:%u%s", p->name,
+				 (unsigned long long)p->size, p->mode,
+				 (unsigned)p->uid, (unsigned)p->gid,
+				 dpool_bounds_text(p, bounds, sizeof(bounds)));
 	}
 }
 

@@ -119,6 +119,8 @@ pools_from_file_then_reload(void **state)
 	/* Modes in the log as in the file: octal, with the leading 0. */
 	harness_expect_logged(&d, "pool first: 2097152 bytes, mode 0640, "
 			      "owner ");
+	/* Its bounds beside them, as a reload's or a set's line names them. */
+	harness_expect_logged(&d, ", quota 1048576\n");
 	harness_expect_logged(&d, "listening on ");
 	harness_expect_logged(&d, " (mode 0666), 1 pool\n");
 

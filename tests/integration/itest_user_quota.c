@@ -9,7 +9,8 @@
  *       more through; lowered below what the uid holds, it takes no
  *       block back and refuses the next allocation with -EDQUOT, whose
  *       pool_last_message names the quota "per user"; removed, the
- *       allocation goes through.
+ *       allocation goes through.  The log line of the pool's making
+ *       names it.
  *   owner_may_not_set     the pool's owner, not an admin, gets -EPERM
  *       setting or removing it, and it stays as it was.
  *   shared_by_one_uid     two connections of one uid share the bound:
@@ -151,6 +152,9 @@ created_set_and_removed(void **state)
 	assert_int_equal(harness_stats_of(c, "none").user_quota, 0);
 	assert_int_equal(listed_user_quota(c, "u"), 1 * MiB);
 	assert_int_equal(listed_user_quota(c, "none"), 0);
+	/* The log line of its making names it; of a pool without, none. */
+	harness_expect_logged(&d, ", user_quota 1048576\n");
+	assert_int_equal(harness_log_count(&d, "user_quota 0"), 0);
 	EXPECT_RC(pool_open(c, "u", &p), 0);
 	EXPECT_RC(pool_stats(p, &ps), 0);
 	assert_int_equal(ps.user_quota, 1 * MiB);
