@@ -227,6 +227,27 @@ harness_raw_client(const char *path, const char *name)
 	return fd;
 }
 
+void
+harness_raw_check(int fd, const char *name)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Check m = POOLMGR__CHECK__INIT;
+	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
+	Poolmgr__Reply *rep;
+
+	ref.name = (char *)name;
+	m.pool = &ref;
+	req.body_case = POOLMGR__REQUEST__BODY_CHECK;
+	req.check = &m;
+	rep = harness_raw_expect(fd, &req, 0);
+	if (rep->body_case != POOLMGR__REPLY__BODY_CHECK)
+		fail_msg("pool %s: Check answered with body %d", name,
+			 (int)rep->body_case);
+	if (!rep->check->ok)
+		fail_msg("pool %s: check: %s", name, rep->check->problem);
+	poolmgr__reply__free_unpacked(rep, NULL);
+}
+
 uint32_t
 harness_raw_handle(int fd, const char *pool)
 {

@@ -69,6 +69,8 @@ Poolmgr__Reply *harness_raw_expect(int fd, Poolmgr__Request *req, int want);
 /* harness_raw_greeted and harness_raw_open, or the test fails. */
 int harness_raw_client(const char *path, const char *name);
 uint32_t harness_raw_handle(int fd, const char *pool);
+/* Pool name passes the daemon's Check over fd, or the test fails. */
+void harness_raw_check(int fd, const char *name);
 /*
  * Block x of p is retained by raw client fd's handle h: p's free of it
  * must not let p's cache hand it out again (the share map reads shared),

@@ -74,28 +74,6 @@ static struct {
 	unsigned refused, done;	/* over the run, for its summary */
 } fx;
 
-/* ---- the protocol, spoken directly (harness_raw.h) ------------------ */
-
-/* The pool passes the daemon's check of its books. */
-static void
-raw_check(int fd, const char *name)
-{
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__Check m = POOLMGR__CHECK__INIT;
-	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
-	Poolmgr__Reply *rep;
-
-	ref.name = (char *)name;
-	m.pool = &ref;
-	req.body_case = POOLMGR__REQUEST__BODY_CHECK;
-	req.check = &m;
-	rep = harness_raw_expect(fd, &req, 0);
-	assert_int_equal(rep->body_case, POOLMGR__REPLY__BODY_CHECK);
-	if (!rep->check->ok)
-		fail_msg("pool %s: check: %s", name, rep->check->problem);
-	poolmgr__reply__free_unpacked(rep, NULL);
-}
-
 /* ---- the model ------------------------------------------------------ */
 
 static int
@@ -329,7 +307,7 @@ static void
 check_pools(void)
 {
 	for (int p = 0; p < NPOOLS; p++)
-		raw_check(fx.fd, pool_name_of[p]);
+		harness_raw_check(fx.fd, pool_name_of[p]);
 }
 
 static void

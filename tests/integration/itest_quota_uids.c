@@ -497,25 +497,6 @@ step_free(const struct mhandle *h)
 
 /* ---- the run ---------------------------------------------------------- */
 
-static void
-raw_check(void)
-{
-	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
-	Poolmgr__Check m = POOLMGR__CHECK__INIT;
-	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
-	Poolmgr__Reply *rep;
-
-	ref.name = "u";
-	m.pool = &ref;
-	req.body_case = POOLMGR__REQUEST__BODY_CHECK;
-	req.check = &m;
-	rep = harness_raw_expect(fx.fd[0], &req, 0);
-	assert_int_equal(rep->body_case, POOLMGR__REPLY__BODY_CHECK);
-	if (!rep->check->ok)
-		fail_msg("pool u: check: %s", rep->check->problem);
-	poolmgr__reply__free_unpacked(rep, NULL);
-}
-
 /* Persistent blocks uid made so. */
 static uint64_t
 persisted_blocks_of(uid_t uid)
@@ -680,11 +661,11 @@ run_seed(unsigned seed)
 		else
 			step_free(h);
 		if (step % CHECK_EVERY == 0)
-			raw_check();
+			harness_raw_check(fx.fd[0], "u");
 		if (step % USERS_EVERY == 0)
 			users_listed(step);
 	}
-	raw_check();
+	harness_raw_check(fx.fd[0], "u");
 	users_listed(STEPS);
 	print_message("seed %u: %u handles and %u blocks at the end, %u "
 		      "requests granted, %u refused by a connection's quota, "

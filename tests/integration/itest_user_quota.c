@@ -59,6 +59,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -626,29 +627,36 @@ cache_within_user_quota(void **state)
 
 #define SHARERS 8u
 
+/*
+ * SHARERS handles of pool uq (2 MiB user quota), on SHARERS connections
+ * of this uid or on one: each takes and frees 512 KiB in turn, its cache
+ * keeping some; all together keep no more than an eighth of the user
+ * quota, and a new handle of the uid on c still gets half of it.
+ */
 static void
-caches_share_the_user_quota(void **state)
+caches_of_sharers(bool one_connection)
 {
 	struct pool_create_opts o = {.max_size = POOL_SIZE, .mode = 0666};
 	struct pool_set_opts s = {.which = POOL_SET_USER_QUOTA,
 				  .user_quota = 2 * MiB};
 	static pool_off_t offs[SMALL_BLOCKS];
-	struct pool_conn *c, *sharer[SHARERS];
+	struct pool_conn *c, *conn[SHARERS];
 	struct pool *p[SHARERS], *last;
 	struct pool_stats ps;
 	pool_off_t big;
 	unsigned i, k;
 
-	(void)state;
 	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	EXPECT_RC(pool_create_set(c, "uq", &o, &s), 0);
 	for (k = 0; k < SHARERS; k++) {
-		assert_int_equal(pool_connect(NULL, &sharer[k]), 0);
-		EXPECT_RC(pool_open(sharer[k], "uq", &p[k]), 0);
+		if (k == 0 || !one_connection)
+			assert_int_equal(pool_connect(NULL, &conn[k]), 0);
+		else
+			conn[k] = conn[0];
+		EXPECT_RC(pool_open(conn[k], "uq", &p[k]), 0);
 		EXPECT_RC(pool_set_cache(p[k], 4 * MiB), 0);
 	}
-	/* Each takes and frees 512 KiB, in turn: its cache keeps some. */
 	for (k = 0; k < SHARERS; k++) {
 		for (i = 0; i < SMALL_BLOCKS; i++)
 			EXPECT_RC(pool_alloc(p[k], SMALL, &offs[i]), 0);
@@ -656,21 +664,30 @@ caches_share_the_user_quota(void **state)
 			EXPECT_RC(pool_free(p[k], offs[i]), 0);
 	}
 	ps = harness_stats_of(c, "uq");
-	printf("user_quota: %u connections of one uid keep %llu B cached "
-	       "under a user quota of %u B\n", SHARERS,
+	printf("user_quota: %u handles of one uid on %u connection%s keep "
+	       "%llu B cached under a user quota of %u B\n", SHARERS,
+	       one_connection ? 1 : SHARERS, one_connection ? "" : "s",
 	       (unsigned long long)ps.client_cached_bytes, 2 * MiB);
 	assert_true(ps.client_cached_bytes <= 2 * MiB / 8);
-	/* What they keep is not in the way of the uid's next connection. */
+	/* What they keep is not in the way of the uid's next handle. */
 	EXPECT_RC(pool_open(c, "uq", &last), 0);
 	EXPECT_RC(pool_alloc(last, 1 * MiB, &big), 0);
 	EXPECT_RC(pool_free(last, big), 0);
 	pool_close(last);
 	for (k = 0; k < SHARERS; k++) {
 		pool_close(p[k]);
-		pool_disconnect(sharer[k]);
+		if (!one_connection || k == SHARERS - 1)
+			pool_disconnect(conn[k]);
 	}
 	harness_expect_checked(c, "uq");
 	pool_disconnect(c);
+}
+
+static void
+caches_share_the_user_quota(void **state)
+{
+	(void)state;
+	caches_of_sharers(false);
 }
 
 /*
@@ -681,45 +698,8 @@ caches_share_the_user_quota(void **state)
 static void
 handles_share_the_user_quota(void **state)
 {
-	struct pool_create_opts o = {.max_size = POOL_SIZE, .mode = 0666};
-	struct pool_set_opts s = {.which = POOL_SET_USER_QUOTA,
-				  .user_quota = 2 * MiB};
-	static pool_off_t offs[SMALL_BLOCKS];
-	struct pool_conn *c, *one;
-	struct pool *p[SHARERS], *last;
-	struct pool_stats ps;
-	pool_off_t big;
-	unsigned i, k;
-
 	(void)state;
-	harness_fixture_start(&d, "");
-	assert_int_equal(pool_connect(NULL, &c), 0);
-	assert_int_equal(pool_connect(NULL, &one), 0);
-	EXPECT_RC(pool_create_set(c, "uh", &o, &s), 0);
-	for (k = 0; k < SHARERS; k++) {
-		EXPECT_RC(pool_open(one, "uh", &p[k]), 0);
-		EXPECT_RC(pool_set_cache(p[k], 4 * MiB), 0);
-	}
-	for (k = 0; k < SHARERS; k++) {
-		for (i = 0; i < SMALL_BLOCKS; i++)
-			EXPECT_RC(pool_alloc(p[k], SMALL, &offs[i]), 0);
-		for (i = 0; i < SMALL_BLOCKS; i++)
-			EXPECT_RC(pool_free(p[k], offs[i]), 0);
-	}
-	ps = harness_stats_of(c, "uh");
-	printf("user_quota: %u handles of one connection keep %llu B cached "
-	       "under a user quota of %u B\n", SHARERS,
-	       (unsigned long long)ps.client_cached_bytes, 2 * MiB);
-	assert_true(ps.client_cached_bytes <= 2 * MiB / 8);
-	EXPECT_RC(pool_open(c, "uh", &last), 0);
-	EXPECT_RC(pool_alloc(last, 1 * MiB, &big), 0);
-	EXPECT_RC(pool_free(last, big), 0);
-	pool_close(last);
-	for (k = 0; k < SHARERS; k++)
-		pool_close(p[k]);
-	pool_disconnect(one);
-	harness_expect_checked(c, "uh");
-	pool_disconnect(c);
+	caches_of_sharers(true);
 }
 
 /*
