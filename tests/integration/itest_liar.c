@@ -3191,6 +3191,10 @@ poolctl_user_quota_old_daemon(void **state)
 		{LIE_OLD_LOOKUP, "set " FAKE_POOL " --limit 1M --user-quota 1M",
 		 "poolctl: cannot set pool " FAKE_POOL ": not supported: the "
 		 "daemon is too old for a limit or a user quota\n"},
+		/* Its pools listed, the first asked: nothing sent. */
+		{LIE_OLD_ALLOC, "users",
+		 "poolctl: users l0: this poolmgrd has no user quotas, and "
+		 "cannot list who holds what per uid\n"},
 	};
 	struct daemon_proc dp;
 	char out[1024], err[1024], log[LOG_MAX];
