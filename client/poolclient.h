@@ -269,7 +269,17 @@ struct pool_stats {
 	uint64_t limit;
 	/* The pool's user quota (pool_set_opts.user_quota); 0: none. */
 	uint64_t user_quota;
-	uint64_t reserved[7];		/* zero: room for later fields */
+	/*
+	 * Requests refused (-EDQUOT) by the quota per connection (its
+	 * persist bound too) and by the user quota, as the program saw
+	 * them: not a try the library made again after giving its cache
+	 * back, nor one that waited for room.  Since the pool was made (a
+	 * crash of the daemon starts them again from 0); 0 from a daemon
+	 * that does not count them.
+	 */
+	uint64_t quota_refusals;
+	uint64_t user_quota_refusals;
+	uint64_t reserved[5];		/* zero: room for later fields */
 };
 
 /*

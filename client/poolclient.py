@@ -307,6 +307,8 @@ class PoolStats:
     evicted_bytes: int
     limit: int
     user_quota: int
+    quota_refusals: int
+    user_quota_refusals: int
 
 
 @dataclasses.dataclass(frozen=True)

@@ -65,8 +65,9 @@ class _Stats(ctypes.Structure):
             "release_steps", "retain_steps")] + \
         [(f, _u32) for f in ("numa_policy", "numa_node")] + \
         [(f, _u64) for f in ("evictions", "evicted_bytes", "limit",
-                             "user_quota")] + \
-        [("reserved", _u64 * 7)]
+                             "user_quota", "quota_refusals",
+                             "user_quota_refusals")] + \
+        [("reserved", _u64 * 5)]
 
 
 class _ClientInfo(ctypes.Structure):

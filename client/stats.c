@@ -91,6 +91,8 @@ client_copy_stats(struct pool_stats *s, const Poolmgr__PoolStats *m)
 	s->evicted_bytes = m->evicted_bytes;
 	s->limit = m->limit;
 	s->user_quota = m->user_quota;
+	s->quota_refusals = m->quota_refusals;
+	s->user_quota_refusals = m->user_quota_refusals;
 	return 0;
 }
 

@@ -665,6 +665,8 @@ fill_stats(Poolmgr__PoolStats *ps, struct dpool *p)
 	ps->named_blocks = p->names.count;
 	ps->evictions = p->evict.evictions;
 	ps->evicted_bytes = p->evict.evicted_bytes;
+	ps->quota_refusals = p->quota_refusals;
+	ps->user_quota_refusals = p->user_quota_refusals;
 	ps->released_bytes = st.released_bytes + p->released_before;
 	ps->retain_bytes = st.retain_bytes;
 	ps->release_steps = p->release_steps;

@@ -219,16 +219,36 @@ refuse_limit(struct call *c, struct dpool *p)
 }
 
 /*
+ * A quota's refusal, counted for the operator, who otherwise sees a quiet
+ * pool (failed_allocs counts only the engine's and the limit's): once per
+ * request the client sees refused, so not one it said it will try again
+ * (retry_follows: its cache given back first), which its retry counts if
+ * refused too.
+ */
+static void
+count_quota_refusal(struct dpool *p, bool by_user_quota, bool retry_follows)
+{
+	if (retry_follows)
+		return;
+	if (by_user_quota)
+		p->user_quota_refusals++;
+	else
+		p->quota_refusals++;
+}
+
+/*
  * A refusal by a quota (dpool_quota_check: the connection's or, as
  * user_quota_hit says, uid's), or by the pool's size: say which bound, and
  * how large it is, since the code alone ("quota or block limit", "larger
  * than the pool") leaves the program's author to look both up.
  */
 static int
-refuse_quota(struct call *c, struct dpool *p, uid_t uid, const char *what)
+refuse_quota(struct call *c, struct dpool *p, uid_t uid, const char *what,
+	     bool retry_follows)
 {
 	char bound[24], held[24];
 
+	count_quota_refusal(p, p->user_quota_hit, retry_follows);
 	if (p->user_quota_hit)
 		return refuse(c, -EDQUOT, "%s would pass pool %s's quota of %s "
 			      "per user (uid %u holds %s there: the blocks of "
@@ -244,15 +264,29 @@ refuse_quota(struct call *c, struct dpool *p, uid_t uid, const char *what)
 		      bytes_text(p->quota, bound, sizeof(bound)));
 }
 
+/*
+ * A persist (Persist, Publish, Alloc.persist) past the bytes the uid may
+ * persist: those count against the quota per connection, so the refusal
+ * is that quota's.
+ */
+int
+refuse_persist_quota(struct call *c, struct dpool *p, bool retry_follows)
+{
+	count_quota_refusal(p, false, retry_follows);
+	return refuse(c, -EDQUOT, "uid %u would persist more than the pool's "
+		      "quota", (unsigned)c->s->uid);
+}
+
 static int
-refuse_bound(struct call *c, struct dpool *p, int rc, uint64_t size)
+refuse_bound(struct call *c, struct dpool *p, int rc, uint64_t size,
+	     bool retry_follows)
 {
 	char bound[24], what[48];
 
 	snprintf(what, sizeof(what), "allocating %llu byte%s",
 		 (unsigned long long)size, log_plural(size));
 	if (rc == -EDQUOT)
-		return refuse_quota(c, p, c->s->uid, what);
+		return refuse_quota(c, p, c->s->uid, what, retry_follows);
 	return refuse(c, rc, "%s: more than pool %s's size, %s", what,
 		      p->name, bytes_text(p->size, bound, sizeof(bound)));
 }
@@ -269,7 +303,7 @@ refuse_resize_quota(struct call *c, struct handle *h,
 		 (unsigned long long)m->offset, (unsigned long long)m->size,
 		 log_plural(m->size));
 	return refuse_quota(c, h->pool, b && block_persistent(b) ?
-			    b->persister : c->s->uid, what);
+			    b->persister : c->s->uid, what, m->retry_follows);
 }
 
 int
@@ -280,7 +314,7 @@ refuse_retain(struct call *c, struct dpool *p, int rc, uint64_t off)
 	snprintf(what, sizeof(what), "retaining 0x%llx",
 		 (unsigned long long)off);
 	if (rc == -EDQUOT && dpool_has_quota(p))
-		return refuse_quota(c, p, c->s->uid, what);
+		return refuse_quota(c, p, c->s->uid, what, false);
 	return refuse(c, rc, "cannot retain 0x%llx", (unsigned long long)off);
 }
 
@@ -301,7 +335,7 @@ refuse_alloc(struct call *c, struct dpool *p, int rc, bool retry_follows,
 	if (rc == -ENOMEM && p->limit_hit)
 		return refuse_limit(c, p);
 	if ((rc == -EDQUOT && dpool_has_quota(p)) || rc == -EFBIG)
-		return refuse_bound(c, p, rc, size);
+		return refuse_bound(c, p, rc, size, retry_follows);
 	return refuse(c, rc, "allocating %llu byte%s", (unsigned long long)size,
 		      log_plural(size));
 }
@@ -331,7 +365,8 @@ held_in_steps(struct call *c, uint64_t off)
  * engine, as if never made, and the refusal is the answer.
  */
 static int
-persist_new(struct call *c, struct handle *h, struct block *b)
+persist_new(struct call *c, struct handle *h, struct block *b,
+	    bool retry_follows)
 {
 	uint64_t off = b->off, size = b->size;
 	int rc;
@@ -339,8 +374,8 @@ persist_new(struct call *c, struct handle *h, struct block *b)
 	if ((rc = dpool_persist(h->pool, h, off, 0)) != 0) {
 		(void)dpool_unalloc(h->pool, h, off);
 		if (rc == -EDQUOT)
-			return refuse(c, rc, "uid %u would persist more than "
-				      "the pool's quota", (unsigned)c->s->uid);
+			return refuse_persist_quota(c, h->pool,
+						    retry_follows);
 		return refuse_no_memory(c);
 	}
 	/* Persistent now: dropping the maker's hold leaves it live. */
@@ -352,18 +387,22 @@ persist_new(struct call *c, struct handle *h, struct block *b)
 	return 0;
 }
 
-/* The block of a successful allocation goes to its client. */
+/*
+ * The block of a successful allocation goes to its client; persist: the
+ * Alloc that asked it persistent (persist_new), or NULL.
+ */
 static int
-alloc_done(struct call *c, struct handle *h, struct block *b, bool persist)
+alloc_done(struct call *c, struct handle *h, struct block *b,
+	   const Poolmgr__Alloc *persist)
 {
 	if (persist)
-		return persist_new(c, h, b);
+		return persist_new(c, h, b, persist->retry_follows);
 	reply_block(c, b->off, b->size);
 	return 0;
 }
 
 static int
-ready_in_steps(struct call *c, struct handle *h, bool persist)
+ready_in_steps(struct call *c, struct handle *h, const Poolmgr__Alloc *persist)
 {
 	struct block *b = dpool_block(h->pool, c->note);
 
@@ -371,6 +410,13 @@ ready_in_steps(struct call *c, struct handle *h, bool persist)
 		return refuse(c, -EIO, "block 0x%llx was lost on its way",
 			      (unsigned long long)c->note);
 	return alloc_done(c, h, b, persist);
+}
+
+/* The Alloc m, if its block is to persist (alloc_done). */
+static const Poolmgr__Alloc *
+persisting(const Poolmgr__Alloc *m)
+{
+	return m->persist ? m : NULL;
 }
 
 int
@@ -388,7 +434,7 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 	if (!(h = get_handle(c, m->handle, true, &rc)))
 		return rc;
 	if (c->stage == 1)	/* held while its block was zeroed */
-		return ready_in_steps(c, h, m->persist);
+		return ready_in_steps(c, h, persisting(m));
 	/* A block persistent from birth is no reference of the session's. */
 	if (!m->persist && (rc = check_block_cap(c)))
 		return rc;
@@ -424,7 +470,7 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 				 rc);
 	if (rc)
 		return refuse_alloc(c, h->pool, rc, m->retry_follows, size);
-	return alloc_done(c, h, b, m->persist);
+	return alloc_done(c, h, b, persisting(m));
 }
 
 /*
@@ -673,7 +719,7 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 		return 0;
 	}
 	if (c->stage == 1)	/* held while its block moved */
-		return ready_in_steps(c, h, false);
+		return ready_in_steps(c, h, NULL);
 	do {
 		rc = dpool_realloc(h->pool, h, m->offset, m->size,
 				   quota_used(c, h), m->in_place, &b, &dst);
@@ -772,7 +818,7 @@ refuse_batch_quota(struct call *c, struct dpool *p,
 	snprintf(what, sizeof(what), "a batch of %zu block%s (%llu bytes "
 		 "in all)", m->n_sizes, log_plural(m->n_sizes),
 		 (unsigned long long)batch_bytes(p, m));
-	return refuse_quota(c, p, c->s->uid, what);
+	return refuse_quota(c, p, c->s->uid, what, m->retry_follows);
 }
 
 /* Many allocations, all or nothing. */
@@ -812,7 +858,8 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 		if (rc == -EDQUOT && dpool_has_quota(h->pool))
 			return refuse_batch_quota(c, h->pool, m);
 		if (rc == -EFBIG)
-			return refuse_bound(c, h->pool, rc, m->sizes[i]);
+			return refuse_bound(c, h->pool, rc, m->sizes[i],
+					    m->retry_follows);
 		return refuse(c, rc, "allocation %zu of the batch (%llu "
 			      "byte%s) failed", i,
 			      (unsigned long long)m->sizes[i],
@@ -951,8 +998,7 @@ do_persist(struct call *c, const Poolmgr__Persist *m)
 	if (!dpool_holds(b, h))
 		return refuse(c, -EPERM, "only a holder may persist a block");
 	if ((rc = dpool_persist(h->pool, h, m->offset, 0)) == -EDQUOT)
-		return refuse(c, rc, "uid %u would persist more than the "
-			      "pool's quota", (unsigned)c->s->uid);
+		return refuse_persist_quota(c, h->pool, false);
 	if (rc == -ENOMEM)
 		return refuse_no_memory(c);
 	return rc;

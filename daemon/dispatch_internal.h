@@ -126,6 +126,8 @@ uint64_t quota_used(struct call *c, struct handle *h);
 const char *bytes_text(uint64_t n, char *buf, size_t len);
 /* A refused retain of off in p (dpool_retain's rc), its quota named. */
 int refuse_retain(struct call *c, struct dpool *p, int rc, uint64_t off);
+/* A persist refused by the quota (dpool_persist's -EDQUOT), counted. */
+int refuse_persist_quota(struct call *c, struct dpool *p, bool retry_follows);
 /* The reply is alloc{off, size}. */
 void reply_block(struct call *c, uint64_t off, uint64_t size);
 int do_alloc(struct call *c, const Poolmgr__Alloc *m);

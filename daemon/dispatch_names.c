@@ -63,8 +63,7 @@ do_publish(struct call *c, const Poolmgr__Publish *m)
 	case -EPERM:
 		return refuse(c, rc, "only a holder may publish a block");
 	case -EDQUOT:
-		return refuse(c, rc, "uid %u would persist more than the "
-			      "pool's quota", (unsigned)c->s->uid);
+		return refuse_persist_quota(c, h->pool, false);
 	default:
 		return refuse(c, rc, "cannot publish 0x%llx",
 			      (unsigned long long)m->offset);

@@ -261,6 +261,14 @@ struct dpool {
 				 * a settle) and a retry: the client sees
 				 * only the retry */
 	/*
+	 * -EDQUOT answers of the quota per connection and of the user
+	 * quota, since the pool was made: those failed_allocs never sees,
+	 * so that an operator can tell a quota is in the way
+	 * (dispatch_block.c's count_quota_refusal).
+	 */
+	uint64_t quota_refusals;
+	uint64_t user_quota_refusals;
+	/*
 	 * Counted by the engine of the image before a restart in place,
 	 * which the new engine starts from 0: `poolctl stats` adds them.
 	 */

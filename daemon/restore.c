@@ -175,6 +175,8 @@ build_pool(struct rebuild *rb, unsigned k)
 	p->trimmed_bytes = ps->trimmed_bytes;
 	p->evict.evictions = ps->evictions;
 	p->evict.evicted_bytes = ps->evicted_bytes;
+	p->quota_refusals = ps->quota_refusals;
+	p->user_quota_refusals = ps->user_quota_refusals;
 	return 0;
 }
 

@@ -234,6 +234,8 @@ save_pool(struct dpool *p, Poolmgrd__PoolState *ps)
 	ps->trimmed_bytes = p->trimmed_bytes;
 	ps->evictions = p->evict.evictions;
 	ps->evicted_bytes = p->evict.evicted_bytes;
+	ps->quota_refusals = p->quota_refusals;
+	ps->user_quota_refusals = p->user_quota_refusals;
 	if ((rc = save_blocks(p, ps)) != 0)
 		return rc;
 	return save_names(p, ps);

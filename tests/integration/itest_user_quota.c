@@ -55,6 +55,15 @@
  *   producer_says_which_bound  the producer example refused by the user
  *       quota, at once or after its wait (-w), says so in the daemon's
  *       words, not only "a quota" or "no room came in time".
+ *   refusals_counted  PoolStats' quota_refusals and user_quota_refusals
+ *       count each -EDQUOT of its quota once as the client sees it:
+ *       through the library with a cache (whose retry after giving the
+ *       cache back counts once), an Alloc, AllocBatch, Realloc and Retain
+ *       sent raw, a Persist and a Publish past what the uid may persist;
+ *       not a raw request with retry_follows, nor a refusal by the blocks
+ *       allowed per client, nor the tries of a waiting allocation (one
+ *       that runs out, one that gets its room).  Kept across a restart in
+ *       place, and shown by poolctl stats (text, kv, JSON, Prometheus).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -70,6 +79,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "harness_raw.h"
 #include "harness_store.h"
 #include "poolclient.h"
 
@@ -811,6 +821,284 @@ producer_says_which_bound(void **state)
 	pool_disconnect(c);
 }
 
+/* ---- refusals counted ----------------------------------------------------- */
+
+/*
+ * Few blocks per client, so that a refusal by that bound (-EDQUOT too,
+ * but not a quota's) is in reach.
+ */
+#define REFUSALS_CONFIG "max_blocks_per_session = 16\n"
+#define PERSISTED (768 * KiB)	/* two of them pass a quota of 1 MiB */
+
+/* Its two refusal counters, as pool_stats_by_name has them. */
+static void
+expect_refusals(struct pool_conn *c, const char *name, uint64_t quota,
+		uint64_t user_quota)
+{
+	struct pool_stats s = harness_stats_of(c, name);
+
+	assert_int_equal(s.quota_refusals, quota);
+	assert_int_equal(s.user_quota_refusals, user_quota);
+}
+
+/*
+ * An Alloc as a client may send it: retry (retry_follows: it will ask
+ * again), waiting up to wait_ms for room.
+ */
+static int
+raw_alloc_as(int fd, uint32_t h, uint64_t size, bool retry, uint32_t wait_ms)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Alloc m = POOLMGR__ALLOC__INIT;
+
+	m.handle = h;
+	m.size = size;
+	m.retry_follows = retry;
+	m.wait_ms = wait_ms;
+	req.body_case = POOLMGR__REQUEST__BODY_ALLOC;
+	req.alloc = &m;
+	return harness_raw_error(fd, &req, NULL);
+}
+
+static int
+raw_batch_as(int fd, uint32_t h, const uint64_t *sizes, size_t n, bool retry)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__AllocBatch m = POOLMGR__ALLOC_BATCH__INIT;
+
+	m.handle = h;
+	m.sizes = (uint64_t *)sizes;
+	m.n_sizes = n;
+	m.retry_follows = retry;
+	req.body_case = POOLMGR__REQUEST__BODY_ALLOC_BATCH;
+	req.alloc_batch = &m;
+	return harness_raw_error(fd, &req, NULL);
+}
+
+static int
+raw_realloc_as(int fd, uint32_t h, uint64_t off, uint64_t size, bool retry)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Realloc m = POOLMGR__REALLOC__INIT;
+
+	m.handle = h;
+	m.offset = off;
+	m.size = size;
+	m.retry_follows = retry;
+	req.body_case = POOLMGR__REQUEST__BODY_REALLOC;
+	req.realloc = &m;
+	return harness_raw_error(fd, &req, NULL);
+}
+
+static int
+raw_publish(int fd, uint32_t h, uint64_t off, const char *name)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Publish m = POOLMGR__PUBLISH__INIT;
+
+	m.handle = h;
+	m.offset = off;
+	m.name.data = (uint8_t *)name;
+	m.name.len = strlen(name);
+	req.body_case = POOLMGR__REQUEST__BODY_PUBLISH;
+	req.publish = &m;
+	return harness_raw_error(fd, &req, NULL);
+}
+
+/* Pool qc: a quota of 1 MiB per connection, no user quota. */
+static void
+refuse_per_connection(struct pool_conn *c)
+{
+	struct pool_create_opts o = {.max_size = POOL_SIZE, .mode = 0666,
+				     .quota = 1 * MiB};
+	static const size_t two[2] = {BIG, BIG};
+	static const uint64_t two_raw[2] = {BIG, BIG};
+	uint64_t tiny[17], held, x, y;
+	pool_off_t a, offs[2], moved;
+	struct pool *p;
+	uint32_t h1, h2;
+	int r1, r2, i;
+
+	EXPECT_RC(pool_create(c, "qc", &o), 0);
+	EXPECT_RC(pool_open(c, "qc", &p), 0);
+	/* A cache, whatever the run: its retry must count once. */
+	EXPECT_RC(pool_set_cache(p, 4 * MiB), 0);
+	EXPECT_RC(pool_alloc(p, 1 * MiB, &a), 0);
+	EXPECT_RC(pool_alloc(p, BIG, &x), -EDQUOT);
+	expect_refusals(c, "qc", 1, 0);
+	EXPECT_RC(pool_alloc_batch(p, 2, two, offs), -EDQUOT);
+	expect_refusals(c, "qc", 2, 0);
+	EXPECT_RC(pool_realloc(p, a, 1 * MiB + BIG, &moved), -EDQUOT);
+	expect_refusals(c, "qc", 3, 0);
+
+	/* Raw: told a retry follows, the daemon counts only the retry. */
+	r1 = harness_raw_client(d.sock, "refusals-1");
+	h1 = harness_raw_handle(r1, "qc");
+	EXPECT_RAW(harness_raw_alloc(r1, h1, 1 * MiB, &held, NULL), 0);
+	EXPECT_RAW(raw_alloc_as(r1, h1, BIG, true, 0), -EDQUOT);
+	EXPECT_RAW(raw_batch_as(r1, h1, two_raw, 2, true), -EDQUOT);
+	EXPECT_RAW(raw_realloc_as(r1, h1, held, 1 * MiB + BIG, true),
+		   -EDQUOT);
+	expect_refusals(c, "qc", 3, 0);
+	EXPECT_RAW(raw_alloc_as(r1, h1, BIG, false, 0), -EDQUOT);
+	EXPECT_RAW(raw_batch_as(r1, h1, two_raw, 2, false), -EDQUOT);
+	EXPECT_RAW(raw_realloc_as(r1, h1, held, 1 * MiB + BIG, false),
+		   -EDQUOT);
+	expect_refusals(c, "qc", 6, 0);
+	/* The library's block, a reference more for r1: past its quota. */
+	EXPECT_RAW(harness_raw_retain(r1, h1, a), -EDQUOT);
+	expect_refusals(c, "qc", 7, 0);
+	EXPECT_RAW(harness_raw_free(r1, h1, held), 0);
+
+	/* The blocks allowed per client refuse with -EDQUOT, no quota. */
+	for (i = 0; i < 17; i++)
+		tiny[i] = 16;
+	EXPECT_RAW(raw_batch_as(r1, h1, tiny, 17, false), -EDQUOT);
+	EXPECT_RAW(harness_raw_alloc_many(r1, h1, 16, 16), 0);
+	EXPECT_RAW(raw_alloc_as(r1, h1, 16, false, 0), -EDQUOT);
+	expect_refusals(c, "qc", 7, 0);
+	harness_close_fd(&r1);
+
+	/*
+	 * What a uid persists counts against each of its connections'
+	 * quotas: two connections' blocks, each within its own, are more
+	 * than the quota persisted together.
+	 */
+	r1 = harness_raw_client(d.sock, "refusals-1");
+	h1 = harness_raw_handle(r1, "qc");
+	r2 = harness_raw_client(d.sock, "refusals-2");
+	h2 = harness_raw_handle(r2, "qc");
+	EXPECT_RC(pool_free(p, a), 0);
+	EXPECT_RAW(harness_raw_alloc(r1, h1, PERSISTED, &x, NULL), 0);
+	EXPECT_RAW(harness_raw_alloc(r2, h2, PERSISTED, &y, NULL), 0);
+	EXPECT_RAW(harness_raw_block(r1, POOLMGR__REQUEST__BODY_PERSIST, h1,
+				     x), 0);
+	EXPECT_RAW(harness_raw_block(r2, POOLMGR__REQUEST__BODY_PERSIST, h2,
+				     y), -EDQUOT);
+	expect_refusals(c, "qc", 8, 0);
+	EXPECT_RAW(raw_publish(r2, h2, y, "y"), -EDQUOT);
+	expect_refusals(c, "qc", 9, 0);
+	EXPECT_RC(pool_free(p, x), 0);	/* ends its persistence */
+	harness_close_fd(&r1);
+	harness_close_fd(&r2);
+	pool_close(p);
+}
+
+/* Pool uq: a user quota of 1 MiB, no quota per connection. */
+static void
+refuse_per_user(struct pool_conn *c)
+{
+	static const size_t two[2] = {BIG, BIG};
+	pool_off_t b, offs[2], moved, x;
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Alloc m = POOLMGR__ALLOC__INIT;
+	Poolmgr__Reply *rep;
+	struct pool *p;
+	uint32_t h;
+	int r;
+
+	EXPECT_RC(create_user_quota(c, "uq", 1 * MiB), 0);
+	EXPECT_RC(pool_open(c, "uq", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 4 * MiB), 0);
+	EXPECT_RC(pool_alloc(p, 1 * MiB, &b), 0);
+	EXPECT_RC(pool_alloc(p, BIG, &x), -EDQUOT);
+	expect_refusals(c, "uq", 0, 1);
+	EXPECT_RC(pool_alloc_batch(p, 2, two, offs), -EDQUOT);
+	expect_refusals(c, "uq", 0, 2);
+	EXPECT_RC(pool_realloc(p, b, 1 * MiB + BIG, &moved), -EDQUOT);
+	expect_refusals(c, "uq", 0, 3);
+
+	r = harness_raw_client(d.sock, "refusals-uid");
+	h = harness_raw_handle(r, "uq");
+	EXPECT_RAW(raw_alloc_as(r, h, BIG, true, 0), -EDQUOT);
+	expect_refusals(c, "uq", 0, 3);
+	EXPECT_RAW(raw_alloc_as(r, h, BIG, false, 0), -EDQUOT);
+	expect_refusals(c, "uq", 0, 4);
+	EXPECT_RAW(harness_raw_retain(r, h, b), -EDQUOT);
+	expect_refusals(c, "uq", 0, 5);
+
+	/* A wait that runs out is -ETIMEDOUT, its tries not counted. */
+	EXPECT_RC(pool_alloc_wait(p, BIG, 0, 0, 50, &x), -ETIMEDOUT);
+	EXPECT_RAW(raw_alloc_as(r, h, BIG, false, 50), -ETIMEDOUT);
+	expect_refusals(c, "uq", 0, 5);
+	/* Nor those of one that waits until room comes. */
+	m.handle = h;
+	m.size = BIG;
+	m.wait_ms = 30000;
+	req.body_case = POOLMGR__REQUEST__BODY_ALLOC;
+	req.alloc = &m;
+	assert_int_equal(harness_raw_post(r, &req), 0);
+	while (harness_stats_of(c, "uq").alloc_waits == 0)
+		harness_sleep_ms(5);
+	EXPECT_RC(pool_free(p, b), 0);
+	rep = harness_raw_reply(r, req.id, 30000);
+	assert_non_null(rep);
+	assert_int_equal(rep->error, 0);
+	poolmgr__reply__free_unpacked(rep, NULL);
+	expect_refusals(c, "uq", 0, 5);
+	harness_close_fd(&r);
+	pool_close(p);
+}
+
+/* poolctl stats shows what pool_stats has, in each of its formats. */
+static void
+poolctl_shows_refusals(void)
+{
+	char out[16384], err[1024];
+
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "stats qc --format=kv"),
+			 0);
+	assert_non_null(strstr(out, "qc quota_refusals 9\n"));
+	assert_non_null(strstr(out, "qc user_quota_refusals 0\n"));
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "stats uq --format=kv"),
+			 0);
+	assert_non_null(strstr(out, "uq quota_refusals 0\n"));
+	assert_non_null(strstr(out, "uq user_quota_refusals 5\n"));
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "--json=short stats uq"),
+			 0);
+	assert_non_null(strstr(out, "\"quota_refusals\":0"));
+	assert_non_null(strstr(out, "\"user_quota_refusals\":5"));
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "stats qc"), 0);
+	assert_non_null(strstr(out, "quota refusals"));
+	assert_non_null(strstr(out, "user quota refusals"));
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "stats qc "
+					 "--format=prometheus"), 0);
+	assert_non_null(strstr(out, "# TYPE poolmgr_pool_quota_refusals_total "
+			       "counter\n"));
+	assert_non_null(strstr(out, "poolmgr_pool_quota_refusals_total"
+			       "{pool=\"qc\"} 9\n"));
+	assert_non_null(strstr(out, "poolmgr_pool_user_quota_refusals_total"
+			       "{pool=\"qc\"} 0\n"));
+}
+
+/*
+ * Refusals by each quota are counted, each kind of request once as its
+ * client sees it, and kept across a restart in place.
+ */
+static void
+refusals_counted(void **state)
+{
+	struct pool_conn *c;
+
+	(void)state;
+	harness_fixture_start(&d, REFUSALS_CONFIG);
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	refuse_per_connection(c);
+	refuse_per_user(c);
+	assert_int_equal(harness_restart_in_place(&d), 0);
+	expect_refusals(c, "qc", 9, 0);
+	expect_refusals(c, "uq", 0, 5);
+	poolctl_shows_refusals();
+	harness_expect_checked(c, "qc");
+	harness_expect_checked(c, "uq");
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
@@ -830,6 +1118,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(refusal_said_whole, &d),
 		HARNESS_FIXTURE_TEST(producer_says_which_bound, &d),
 		HARNESS_FIXTURE_TEST(batch_refusal_names_the_batch, &d),
+		HARNESS_FIXTURE_TEST(refusals_counted, &d),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

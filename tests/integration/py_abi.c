@@ -92,6 +92,8 @@ stats(void)
 	FIELD(pool_stats, evicted_bytes);
 	FIELD(pool_stats, limit);
 	FIELD(pool_stats, user_quota);
+	FIELD(pool_stats, quota_refusals);
+	FIELD(pool_stats, user_quota_refusals);
 	FIELD(pool_stats, reserved);
 }
 
