@@ -240,7 +240,13 @@ count_quota_refusal(struct dpool *p, bool by_user_quota, bool retry_follows)
  * A refusal by a quota (dpool_quota_check: the connection's or, as
  * user_quota_hit says, uid's), or by the pool's size: say which bound, and
  * how large it is, since the code alone ("quota or block limit", "larger
- * than the pool") leaves the program's author to look both up.
+ * than the pool") leaves the program's author to look both up.  The user
+ * quota's counts what the uid's other connections hold, which this one
+ * cannot see: the words point to where that is listed.  They name the
+ * pool once, in the command, to stay within the 255 bytes the library
+ * keeps: 251 at most, with a pool name of 64, the longest what (a batch
+ * of 4096 blocks past 2^64 bytes), a uid of 10 digits and byte counts of
+ * 10 characters.
  */
 static int
 refuse_quota(struct call *c, struct dpool *p, uid_t uid, const char *what,
@@ -250,14 +256,13 @@ refuse_quota(struct call *c, struct dpool *p, uid_t uid, const char *what,
 
 	count_quota_refusal(p, p->user_quota_hit, retry_follows);
 	if (p->user_quota_hit)
-		return refuse(c, -EDQUOT, "%s would pass pool %s's quota of %s "
-			      "per user (uid %u holds %s there: the blocks of "
-			      "all its connections, and its persistent and "
-			      "named ones)", what, p->name,
+		return refuse(c, -EDQUOT, "%s would pass the pool's quota of "
+			      "%s per user (uid %u holds %s); `poolctl users "
+			      "%s` lists what each uid holds", what,
 			      bytes_text(p->user_quota, bound, sizeof(bound)),
 			      (unsigned)uid,
 			      bytes_text(dpool_user_used(p, NULL, uid), held,
-					 sizeof(held)));
+					 sizeof(held)), p->name);
 	return refuse(c, -EDQUOT, "%s would pass pool %s's quota of %s per "
 		      "connection (its blocks and its uid's persistent and "
 		      "named ones count)", what, p->name,

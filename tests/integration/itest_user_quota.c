@@ -49,7 +49,9 @@
  *       connection: the share is the user quota over the uid's handles.
  *   refusal_said_whole  in a pool whose name is as long as may be, the
  *       daemon's words for a refusal by the user quota end whole, with
- *       what the uid holds, and so do those of a wait that runs out.
+ *       what the uid holds and the poolctl command that lists what each
+ *       uid holds, even for the longest (a raw batch of 4096 blocks past
+ *       2^64 bytes), and so do those of a wait that runs out.
  *   batch_refusal_names_the_batch  a batch refused by the user quota
  *       is named as the batch, its blocks and bytes, in the words.
  *   producer_says_which_bound  the producer example refused by the user
@@ -714,10 +716,72 @@ handles_share_the_user_quota(void **state)
 
 /*
  * The longest name a pool may have: the daemon's words for a refusal
- * name the pool, and must still say whole what the uid holds.
+ * name the pool, and must still say whole what the uid holds, and where
+ * to see what each uid holds.
  */
 #define LONG_NAME \
 	"user-quota-refusals-say-whole-what-the-uid-holds-in-a-long-named"
+#define POINTER "; `poolctl users " LONG_NAME "` lists what each uid holds"
+#define LONGEST_BATCH 4096
+
+/* words end with end, whole. */
+static void
+expect_ends_with(const char *words, const char *end)
+{
+	assert_true(strlen(words) > strlen(end));
+	assert_string_equal(words + strlen(words) - strlen(end), end);
+}
+
+/*
+ * What the words below lack of the longest: a uid of 10 digits, and the
+ * bound and what the uid holds ("1.0 MiB" each here) of 10 characters,
+ * as "1023.9 KiB".
+ */
+static size_t
+longest_slack(void)
+{
+	char uid[16];
+
+	snprintf(uid, sizeof(uid), "%u", (unsigned)getuid());
+	return (10 - strlen(uid)) + 2 * (10 - strlen("1.0 MiB"));
+}
+
+/*
+ * The longest words a refusal by the user quota can have: a batch of the
+ * most blocks, whose bytes in all pass what 64 bits hold, refused by a
+ * raw client; they come whole, within the 255 bytes the library keeps.
+ */
+static void
+longest_refusal_said_whole(void)
+{
+	static uint64_t sizes[LONGEST_BATCH];
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__AllocBatch m = POOLMGR__ALLOC_BATCH__INIT;
+	Poolmgr__Reply *rep;
+	uint32_t h;
+	size_t i;
+	int r;
+
+	sizes[0] = BIG;
+	for (i = 1; i < LONGEST_BATCH; i++)
+		sizes[i] = UINT64_MAX;
+	r = harness_raw_client(d.sock, "longest-refusal");
+	h = harness_raw_handle(r, LONG_NAME);
+	m.handle = h;
+	m.sizes = sizes;
+	m.n_sizes = LONGEST_BATCH;
+	req.body_case = POOLMGR__REQUEST__BODY_ALLOC_BATCH;
+	req.alloc_batch = &m;
+	rep = harness_raw_expect(r, &req, -EDQUOT);
+	printf("user_quota: longest refusal (%zu bytes): %s\n",
+	       strlen(rep->message), rep->message);
+	assert_true(strlen(rep->message) + longest_slack() <= 255);
+	assert_non_null(strstr(rep->message, "a batch of 4096 blocks "
+			       "(18446744073709551615 bytes in all)"));
+	expect_ends_with(rep->message, POINTER);
+	poolmgr__reply__free_unpacked(rep, NULL);
+	harness_close_fd(&r);
+}
 
 static void
 refusal_said_whole(void **state)
@@ -725,7 +789,7 @@ refusal_said_whole(void **state)
 	struct pool_conn *c;
 	struct pool *p;
 	pool_off_t a, x;
-	const char *why, *end = "and its persistent and named ones)";
+	const char *why;
 
 	(void)state;
 	assert_int_equal(strlen(LONG_NAME), 64);
@@ -737,9 +801,9 @@ refusal_said_whole(void **state)
 	EXPECT_RC(pool_alloc(p, BIG, &x), -EDQUOT);
 	why = pool_last_message(-EDQUOT);
 	printf("user_quota: refused: %s\n", why);
-	assert_non_null(strstr(why, "holds 1.0 MiB there"));
-	assert_true(strlen(why) > strlen(end));
-	assert_string_equal(why + strlen(why) - strlen(end), end);
+	assert_non_null(strstr(why, "holds 1.0 MiB)"));
+	expect_ends_with(why, POINTER);
+	longest_refusal_said_whole();
 	EXPECT_RC(pool_alloc_wait(p, BIG, 0, 0, 50, &x), -ETIMEDOUT);
 	why = pool_last_message(-ETIMEDOUT);
 	printf("user_quota: wait ran out: %s\n", why);
