@@ -232,6 +232,22 @@ check_limit(const struct rebuild *rb, unsigned k)
 		    (unsigned long long)rb->st->pools[k]->limit);
 }
 
+/* Pool k's quota refusals as saved: counted since the pool was made. */
+static void
+check_refusals(const struct rebuild *rb, unsigned k)
+{
+	const Poolmgrd__PoolState *ps = rb->st->pools[k];
+	const struct dpool *p = rb->pools[k];
+
+	if (p->quota_refusals != ps->quota_refusals ||
+	    p->user_quota_refusals != ps->user_quota_refusals)
+		die("pool %s: quota refusals %llu and %llu, saved %llu and "
+		    "%llu", p->name, (unsigned long long)p->quota_refusals,
+		    (unsigned long long)p->user_quota_refusals,
+		    (unsigned long long)ps->quota_refusals,
+		    (unsigned long long)ps->user_quota_refusals);
+}
+
 static void
 check_persisters(const struct rebuild *rb, unsigned k)
 {
@@ -591,6 +607,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (k = 0; k < rb.st->n_pools; k++) {
 			check_persisters(&rb, k);
 			check_limit(&rb, k);
+			check_refusals(&rb, k);
 			check_names(&rb, k);
 			check_evict_order(&rb, k);
 		}
