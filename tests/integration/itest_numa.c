@@ -60,7 +60,7 @@
 #define STORE_FDS	"1796"		/* the unit's FileDescriptorStoreMax= */
 
 static struct daemon_proc d;
-static char out[8192], err[2048];
+static char out[32768], err[2048];
 
 /* The node the pools use: the first with memory; -1: none has any. */
 static int node = -1;
