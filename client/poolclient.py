@@ -1034,8 +1034,8 @@ class Pool(_Closing):
         that found the name, or room, returns at once: it retained, or
         allocated, at most once).  what is what did not come in time.
         last_try: a part that runs out as the deadline passes is followed
-        by ask(0, False) (an alloc's try that does not wait, which a
-        lookup's would not be: it takes any generation).  A close of
+        by ask(1, False) (an alloc's last part, which a lookup's would
+        not be: it takes any generation).  A close of
         the pool or its connection, which waits for this call, ends the
         wait with EBADF at the end of a part."""
         if ms == 0:
@@ -1049,13 +1049,15 @@ class Pool(_Closing):
             self._h.refuse_if_closing()
         if more and last_try:
             # The deadline came while a part that said another follows
-            # was answered: one last try that does not wait is the
-            # wait's last word, and its one failure counted.  What the
-            # parts waited on refuses it as no room (ENOMEM) or as the
-            # user quota (EDQUOT): either is the wait running out.
-            rc = ask(0, False)
-            if rc not in (-_errno.ENOMEM, -_errno.EDQUOT):
+            # was answered: one last part, of the least wait, is the
+            # wait's last word, counted as the last part of a wait in C
+            # is: once in failed_allocs if no room came, in neither of
+            # the quotas' refusals if the user quota held it back.  A
+            # try that did not wait would be one refusal more there.
+            rc = ask(1, False)
+            if rc != -_errno.ETIMEDOUT:
                 return _check(rc)
+            said = _lib.pool_last_message(rc) or b""
         raise PoolError(-_errno.ETIMEDOUT, "the wait ran out: " +
                         _whole_wait(said, what, ms, last_try))
 

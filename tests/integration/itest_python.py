@@ -2309,20 +2309,25 @@ def alloc_wait_under_the_user_quota():
     length (one that ends just after a part of a quarter second ends
     with a try that does not wait, and that try's EDQUOT is the wait
     running out), in words that name the quota per user, not a pool
-    without room; a free by another connection of the uid wakes it."""
+    without room, and none counted in user_quota_refusals (that last
+    try was, once in 4 waits); a free by another connection of the uid
+    wakes it."""
     with poolclient.connect() as c, poolclient.connect() as c2:
         c.create_pool("pyuqw", 8 << 20, user_quota=1 << 20)
         try:
             with c.open("pyuqw") as p, c2.open("pyuqw") as p2:
                 full = p.alloc(1 << 20)
                 p.flush()
-                for wait in (0.1, 0.2502, 0.2505, 0.251, 0.2515):
+                for wait in (0.1,) + (0.2502, 0.2505, 0.251, 0.2515) * 2:
                     e = expect_error(errno.ETIMEDOUT, p2.alloc, 4096,
                                      wait=wait)
                     assert "per user" in e.strerror, e.strerror
                     assert "no room came" not in e.strerror, e.strerror
                     assert e.strerror.endswith(
                         " in %d ms" % math.ceil(wait * 1000)), e.strerror
+                s = c.stats("pyuqw")
+                assert s.user_quota_refusals == 0, s.user_quota_refusals
+                assert s.quota_refusals == 0, s.quota_refusals
                 got = []
                 waiter = threading.Thread(
                     target=lambda: got.append(p2.alloc(4096, wait=60)))
