@@ -87,10 +87,10 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/dispatch.c daemon/dispatch_admin.c \
                daemon/dispatch_block.c daemon/dispatch_names.c \
                daemon/dispatch_wait.c daemon/dispatch_room.c daemon/dispatch_status.c daemon/dispatch_blocks.c \
-               daemon/dispatch_users.c \
+               daemon/dispatch_users.c daemon/dispatch_acl.c \
                daemon/block_names.c daemon/persist_times.c \
                daemon/pool_names.c daemon/pool_evict.c \
-               daemon/pool_numa.c \
+               daemon/pool_numa.c daemon/pool_acl.c \
                daemon/config.c daemon/service.c \
                daemon/arena.c daemon/records.c daemon/block_index.c \
                daemon/memtrim.c daemon/restart.c daemon/state_save.c \

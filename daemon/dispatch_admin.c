@@ -252,6 +252,8 @@ do_create(struct call *c, const Poolmgr__CreatePool *m)
 		return rc;
 	if ((rc = create_limit(c, &pp)))
 		return rc;
+	if ((rc = dispatch_create_acl(c, m, &pp)))
+		return rc;
 	rc = dpool_create(m->name, &pp, &p);
 	if (rc == -EINVAL)
 		return refuse(c, rc, "granularity must be a power of two from "
@@ -349,9 +351,10 @@ do_destroy(struct call *c, const Poolmgr__DestroyPool *m)
 }
 
 /*
- * Admins may change every setting.  The owner may change the mode, and
- * the group to one it is in, as chmod and chgrp let a file's owner: who
- * may use the pool is the owner's to say.  The owner, quotas, limit and
+ * Admins may change every setting.  The owner may change the mode and the
+ * access control list, and the group to one it is in, as chmod, setfacl
+ * and chgrp let a file's owner: who may use the pool is the owner's to
+ * say.  The owner, quotas, limit and
  * retain spend or give away what is the daemon's: those stay the admins'.
  */
 static int
@@ -369,8 +372,9 @@ set_allowed(struct call *c, const Poolmgr__SetPool *m, const struct dpool *p)
 	    m->set_retain_case != POOLMGR__SET_POOL__SET_RETAIN__NOT_SET ||
 	    m->set_limit_case != POOLMGR__SET_POOL__SET_LIMIT__NOT_SET)
 		return refuse(c, -EPERM, "the owner of pool %s may change its "
-			      "mode and group; its owner, quotas, limit and "
-			      "retain need admin rights", p->name);
+			      "mode, access control list and group; its "
+			      "owner, quotas, limit and retain need admin "
+			      "rights", p->name);
 	if (m->set_gid_case == POOLMGR__SET_POOL__SET_GID_GID &&
 	    m->gid != p->gid && !session_in_group(c->s, m->gid))
 		return refuse(c, -EPERM, "uid %u is not in group %u",
@@ -431,7 +435,7 @@ set_params(struct call *c, const Poolmgr__SetPool *m, const struct dpool *p,
 				      "ever true");
 		pp->retain = 0;
 	}
-	return 0;
+	return dispatch_set_acl(c, m, p, pp);
 }
 
 /*
@@ -444,7 +448,7 @@ int
 do_set(struct call *c, const Poolmgr__SetPool *m)
 {
 	struct dpool_params pp = {0};
-	char changed[320];
+	char changed[1600];
 	struct dpool *p;
 	uint64_t limit, user_quota;
 	int rc;
@@ -629,7 +633,7 @@ books_bytes(const struct dpool *p, uint64_t metadata)
  * settle_wait_ms for it: a block still being released counts as allocated.)
  */
 static void
-fill_stats(Poolmgr__PoolStats *ps, struct dpool *p)
+fill_stats(Poolmgr__PoolStats *ps, struct dpool *p, struct stats_acl *acl)
 {
 	struct heap_stats st;
 
@@ -655,6 +659,7 @@ fill_stats(Poolmgr__PoolStats *ps, struct dpool *p)
 	ps->granularity = (uint32_t)st.granularity;
 	ps->page_size = (uint32_t)st.page_size;
 	ps->mode = p->mode;
+	dispatch_fill_acl(ps, p, acl);
 	ps->uid = p->uid;
 	ps->gid = p->gid;
 	ps->quota = p->quota;
@@ -682,6 +687,7 @@ fill_stats(Poolmgr__PoolStats *ps, struct dpool *p)
 }
 
 static Poolmgr__PoolStats one_stats;
+static struct stats_acl one_acl;
 
 int
 do_stats(struct call *c, const Poolmgr__PoolRef *m)
@@ -693,7 +699,7 @@ do_stats(struct call *c, const Poolmgr__PoolRef *m)
 		return rc;
 	if ((rc = wait_settled(c, p)))
 		return rc;
-	fill_stats(&one_stats, p);
+	fill_stats(&one_stats, p, &one_acl);
 	c->rep->body_case = POOLMGR__REPLY__BODY_STATS;
 	c->rep->stats = &one_stats;
 	return 0;
@@ -701,6 +707,7 @@ do_stats(struct call *c, const Poolmgr__PoolRef *m)
 
 static Poolmgr__ListPoolsReply list_reply;
 static Poolmgr__PoolStats list_stats[POOL_MAX_POOLS];
+static struct stats_acl list_acls[POOL_MAX_POOLS];
 static Poolmgr__PoolStats *list_ptrs[POOL_MAX_POOLS];
 static struct dpool *list_pools[POOL_MAX_POOLS];
 
@@ -753,7 +760,7 @@ do_list(struct call *c)
 		if ((rc = wait_settled(c, list_pools[i])))
 			return rc;
 	for (i = 0; i < cand && n < most; i++) {
-		fill_stats(&list_stats[n], list_pools[i]);
+		fill_stats(&list_stats[n], list_pools[i], &list_acls[n]);
 		bytes += poolmgr__pool_stats__get_packed_size(&list_stats[n]) +
 			 LIST_ENTRY_FRAME;
 		if (bytes > LIST_REPLY_MAX)

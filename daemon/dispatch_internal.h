@@ -24,6 +24,7 @@
 #include "poolmgr.pb-c.h"
 
 #include "peer.h"
+#include "pool_acl.h"
 
 #define HELD 1			/* a handler's answer: hold the request */
 #define WAITING 2		/* ... for a name or room (dispatch_wait.c,
@@ -40,11 +41,13 @@
 #define FEATURE_ALLOC_PERSIST	(1ULL << 6)
 #define FEATURE_FREE_PERSISTED	(1ULL << 7)
 #define FEATURE_USER_QUOTA	(1ULL << 8)
+#define FEATURE_ACL		(1ULL << 9)
 #define DISPATCH_FEATURES	(FEATURE_LOOKUP_WAIT | FEATURE_POOL_LIMIT | \
 				 FEATURE_BATCH_BOUNDS | FEATURE_DAEMON_STATS | \
 				 FEATURE_LIST_BLOCKS | FEATURE_ALLOC_WAIT | \
 				 FEATURE_ALLOC_PERSIST | \
-				 FEATURE_FREE_PERSISTED | FEATURE_USER_QUOTA)
+				 FEATURE_FREE_PERSISTED | FEATURE_USER_QUOTA | \
+				 FEATURE_ACL)
 
 struct config;
 struct dpool;
@@ -188,5 +191,25 @@ bool room_wait_pool_gone(const struct session *s);
 void room_wait_end(struct session *s, bool gone);
 /* p is being destroyed: its waiting allocations go on, to be told so. */
 void room_waits_pool_gone(struct dpool *p);
+
+/*
+ * Access control lists (dispatch_acl.c).  CreatePool's list into pp->acl,
+ * checked; SetPool's over p's into pp->acl (p's own if m changes none),
+ * checked; 0 or refused (the reply says why).  dispatch_fill_acl points
+ * ps->acl into room (NULL for an empty list): room lives as long as ps.
+ */
+struct dpool_params;
+struct stats_acl {
+	Poolmgr__Acl acl;
+	Poolmgr__AclEntry e[ACL_MAX];
+	Poolmgr__AclEntry *ptr[ACL_MAX];
+};
+int dispatch_create_acl(struct call *c, const Poolmgr__CreatePool *m,
+			struct dpool_params *pp);
+int dispatch_set_acl(struct call *c, const Poolmgr__SetPool *m,
+		     const struct dpool *p, struct dpool_params *pp);
+bool dispatch_sets_acl(const Poolmgr__SetPool *m);
+void dispatch_fill_acl(Poolmgr__PoolStats *ps, const struct dpool *p,
+		       struct stats_acl *room);
 
 #endif /* POOLMGRD_DISPATCH_INTERNAL_H */

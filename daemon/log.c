@@ -39,7 +39,7 @@ log_sanitize(char *s)
 static void
 log_vmsg(int pri, const char *fmt, va_list ap, const char *suffix)
 {
-	char line[1024];
+	char line[2048];	/* a reload's line of two full ACLs fits */
 
 	if (pri == LOG_PRI_DEBUG && !log_verbose)
 		return;

@@ -337,6 +337,7 @@ pool_make(const char *name, const struct dpool_params *pp, int memfd,
 	p->uid = pp->uid;
 	p->gid = pp->gid;
 	p->mode = pool_mode(pp->mode);
+	p->acl = pp->acl;
 	p->quota = pp->quota;
 	p->user_quota = pp->user_quota;
 	p->limit = pp->limit;
@@ -492,6 +493,19 @@ dpool_apply_settings(struct dpool *p, const struct dpool_params *pp,
 			    (unsigned)p->gid, (unsigned)pp->gid);
 	if (mode != p->mode)
 		changed_add(changed, len, "mode", "%04o -> %04o", p->mode, mode);
+	if (!acl_equal(&pp->acl, &p->acl)) {
+		char *was = malloc(ACL_TEXT_MAX), *now = malloc(ACL_TEXT_MAX);
+
+		/* Without memory the line says less, never the wrong thing. */
+		if (was && now)
+			changed_add(changed, len, "acl", "%s -> %s",
+				    acl_text(&p->acl, was, ACL_TEXT_MAX),
+				    acl_text(&pp->acl, now, ACL_TEXT_MAX));
+		else
+			changed_add(changed, len, "acl", "changed");
+		free(was);
+		free(now);
+	}
 	if (pp->quota != p->quota)
 		changed_add(changed, len, "quota", "%llu -> %llu",
 			    (unsigned long long)p->quota,
@@ -511,6 +525,7 @@ dpool_apply_settings(struct dpool *p, const struct dpool_params *pp,
 	p->uid = pp->uid;
 	p->gid = pp->gid;
 	p->mode = mode;
+	p->acl = pp->acl;
 	p->quota = pp->quota;
 	if (pp->user_quota != p->user_quota) {
 		p->user_quota = pp->user_quota;

@@ -22,6 +22,7 @@
 #include "block_names.h"
 #include "heap.h"
 #include "persist_times.h"
+#include "pool_acl.h"
 #include "pool_evict.h"
 
 #define POOL_MAX_SIZE (1ull << 46)	/* 64 TiB: fits any address space */
@@ -199,6 +200,8 @@ struct dpool {
 	uid_t uid;
 	gid_t gid;
 	uint32_t mode;
+	struct acl acl;		/* rights of named users and groups
+				 * (pool_acl.h; session_may_access) */
 	uint64_t quota;		/* bytes per session; 0 = none */
 	uint64_t user_quota;	/* bytes per uid, its sessions' and its
 				 * persistent blocks together; 0 = none */
@@ -288,6 +291,7 @@ struct dpool_params {
 	uid_t uid;
 	gid_t gid;
 	uint32_t mode;
+	struct acl acl;		/* checked (acl_build) */
 	uint64_t quota;
 	uint64_t user_quota;
 	uint64_t limit;		/* 0, or a granule to size (dpool_limit_valid) */
@@ -351,7 +355,7 @@ bool dpool_over_limit(const struct dpool *p, uint64_t more);
  */
 uint64_t dpool_failed_allocs(const struct dpool *p);
 /*
- * Give live pool p the owner, group, mode, quotas, limit and retain of
+ * Give live pool p the owner, group, mode, ACL, quotas, limit and retain of
  * params (a reload of the file; its size and granularity are not looked
  * at: a live pool's cannot change), and write what changed, "mode 0660 ->
  * 0640, quota ...", to changed ("" if nothing did).  Rights are checked

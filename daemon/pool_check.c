@@ -148,6 +148,10 @@ dpool_check(struct dpool *p, char *problem, size_t len)
 	uint32_t n = 0;
 	char why[192];
 
+	if (acl_check(&p->acl, why, sizeof(why)) != 0) {
+		snprintf(problem, len, "pool %s: %s", p->name, why);
+		return -EFAULT;
+	}
 	LIST_FOREACH(h, &p->handles, in_pool) {
 		cached += handle_cached(h);
 		n++;

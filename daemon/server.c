@@ -490,7 +490,7 @@ warn_kept(const struct dpool *p, const struct config_pool *cp)
 static void
 apply_config(const struct config *cf)
 {
-	char changed[320], bounds[96];
+	char changed[1600], bounds[96];
 	unsigned i;
 
 	for (i = 0; i < cf->npools; i++) {

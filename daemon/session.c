@@ -669,15 +669,12 @@ bool
 session_may_access(const struct session *s, const struct dpool *p,
 		   unsigned want)
 {
-	unsigned bits;
+	struct acl_caller who = {
+		.uid = s->uid, .gid = s->gid, .groups = s->groups,
+		.ngroups = s->ngroups,
+	};
 
 	if (session_trusted(s))
 		return true;
-	if (s->uid == p->uid)
-		bits = p->mode >> 6;
-	else if (session_in_group(s, p->gid))
-		bits = p->mode >> 3;
-	else
-		bits = p->mode;
-	return (bits & want) == want;
+	return acl_grants(&p->acl, p->uid, p->gid, p->mode, &who, want);
 }

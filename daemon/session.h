@@ -240,7 +240,11 @@ int session_check_pool(struct dpool *p, char *problem, size_t len);
 /* Authorization. */
 bool session_trusted(const struct session *s);
 bool session_in_group(const struct session *s, gid_t gid);
-/* want: 4 read, 2 write, as in file modes. */
+/*
+ * want: 4 read, 2 write, as in file modes: the pool's mode and access
+ * control list (pool_acl.h's rules) for the session's uid, gid and
+ * supplementary groups; root and the daemon's uid may do anything.
+ */
 bool session_may_access(const struct session *s, const struct dpool *p,
 			unsigned want);
 
