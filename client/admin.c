@@ -108,17 +108,23 @@ client_check_create(const struct pool_create_opts *o)
 
 #define CLIENT_SET_ALL	(POOL_SET_MODE | POOL_SET_OWNER | POOL_SET_GROUP | \
 			 POOL_SET_QUOTA | POOL_SET_RETAIN | POOL_SET_LIMIT | \
-			 POOL_SET_USER_QUOTA)
+			 POOL_SET_USER_QUOTA | POOL_SET_ACL)
+
+/*
+ * The list took the room of the reserved words programs built before it
+ * zeroed: the structure is the size it was wherever a pointer is 8 bytes.
+ */
+_Static_assert(sizeof(void *) != 8 || sizeof(struct pool_set_opts) == 64,
+    "struct pool_set_opts changed size");
 
 /* o's checks that need no daemon: those a later library may relax. */
 static int
 client_check_set(const struct pool_set_opts *o)
 {
-	if ((o->which & ~CLIENT_SET_ALL) != 0)
+	if ((o->which & ~CLIENT_SET_ALL) != 0 || o->reserved != 0)
 		return -EINVAL;
-	for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
-		if (o->reserved[i] != 0)
-			return -EINVAL;
+	if (o->which & POOL_SET_ACL)
+		return client_acl_check(o->acl, o->nacl, 1);
 	return 0;
 }
 
@@ -128,11 +134,13 @@ client_check_set(const struct pool_set_opts *o)
  * silently.
  */
 static int
-client_check_bounds(struct pool_conn *c, int limit, int user_quota)
+client_check_bounds(struct pool_conn *c, int limit, int user_quota, int acl)
 {
 	if (limit && (c->features & CONN_FEATURE_POOL_LIMIT) == 0)
 		return -EOPNOTSUPP;
 	if (user_quota && (c->features & CONN_FEATURE_USER_QUOTA) == 0)
+		return -EOPNOTSUPP;
+	if (acl && (c->features & CONN_FEATURE_ACL) == 0)
 		return -EOPNOTSUPP;
 	return 0;
 }
@@ -141,10 +149,14 @@ client_check_bounds(struct pool_conn *c, int limit, int user_quota)
  * The settings s gives, in SetPool's fields: the one encoding of what
  * they mean, which CreatePool takes too (client_create_take).  Each
  * overwrites what an earlier encoding into sp said of the same setting.
+ * A list goes into am, which must outlive the request.
  */
 static void
-client_encode_settings(Poolmgr__SetPool *sp, const struct pool_set_opts *s)
+client_encode_settings(Poolmgr__SetPool *sp, const struct pool_set_opts *s,
+    struct client_acl_msg *am)
 {
+	if (s->which & POOL_SET_ACL)
+		sp->acl = client_acl_encode(am, s->acl, s->nacl);
 	if (s->which & POOL_SET_MODE) {
 		sp->set_mode_case = POOLMGR__SET_POOL__SET_MODE_MODE;
 		sp->mode = s->mode;
@@ -230,6 +242,7 @@ client_create_take(Poolmgr__CreatePool *cp, const Poolmgr__SetPool *sp)
 	if (sp->set_user_quota_case ==
 	    POOLMGR__SET_POOL__SET_USER_QUOTA_USER_QUOTA)
 		cp->user_quota = sp->user_quota;
+	cp->acl = sp->acl;
 }
 
 /* A mode of 0 would read as 0600 in CreatePool: pool_set refuses it too. */
@@ -257,6 +270,7 @@ pool_create_set(struct pool_conn *c, const char *name,
 	Poolmgr__CreatePool	cp = POOLMGR__CREATE_POOL__INIT;
 	Poolmgr__SetPool	settings = POOLMGR__SET_POOL__INIT;
 	struct pool_set_opts	given;
+	struct client_acl_msg	am;
 	int			error;
 
 	conn_forget_refusal();
@@ -281,12 +295,12 @@ pool_create_set(struct pool_conn *c, const char *name,
 		cp.numa_policy = o->numa_policy;
 	}
 	given = client_create_given(o);
-	client_encode_settings(&settings, &given);
+	client_encode_settings(&settings, &given, &am);
 	if (s != NULL)
-		client_encode_settings(&settings, s);
+		client_encode_settings(&settings, s, &am);
 	client_create_take(&cp, &settings);
 	if ((error = client_check_bounds(c, cp.limit != 0,
-	    cp.user_quota != 0)) != 0)
+	    cp.user_quota != 0, cp.acl != NULL && cp.acl->n_entries != 0)) != 0)
 		return error;
 	req.body_case = POOLMGR__REQUEST__BODY_CREATE;
 	req.create = &cp;
@@ -298,6 +312,7 @@ pool_set(struct pool_conn *c, const char *name, const struct pool_set_opts *o)
 {
 	Poolmgr__Request	req = POOLMGR__REQUEST__INIT;
 	Poolmgr__SetPool	sp = POOLMGR__SET_POOL__INIT;
+	struct client_acl_msg	am;
 	int			error;
 
 	conn_forget_refusal();
@@ -307,12 +322,14 @@ pool_set(struct pool_conn *c, const char *name, const struct pool_set_opts *o)
 		return error;
 	if ((error = client_check_name(name)) != 0)
 		return error;
+	/* Emptying the list of a daemon without lists changes nothing. */
 	if ((error = client_check_bounds(c, o->which & POOL_SET_LIMIT,
-	    o->which & POOL_SET_USER_QUOTA)) != 0)
+	    o->which & POOL_SET_USER_QUOTA,
+	    (o->which & POOL_SET_ACL) && o->nacl != 0)) != 0)
 		return error;
 
 	sp.name = (char *)name;
-	client_encode_settings(&sp, o);
+	client_encode_settings(&sp, o, &am);
 	req.body_case = POOLMGR__REQUEST__BODY_SET;
 	req.set = &sp;
 	return conn_call(c, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL, NULL);

@@ -45,6 +45,8 @@
 #define CONN_FEATURE_USER_QUOTA		(1ULL << 8)	/* CreatePool and
 							 * SetPool's
 							 * user_quota */
+#define CONN_FEATURE_ACL		(1ULL << 9)	/* access control
+							 * lists */
 
 /*
  * Descriptors that came with a reply (OpenPool: the memfd, the share map;
@@ -222,6 +224,21 @@ void	conn_fds_close(struct conn_fds *);
 /* admin.c: a pool name given to a request (for open.c, stats.c, lists.c,
  * blocks.c) */
 int	client_check_name(const char *);
+
+/*
+ * Access control lists on the wire (acl.c).  client_acl_check: n entries
+ * a request may carry (0, -EINVAL, -ENOSPC); rights_matter 0 for a
+ * removal's, whose rights are not looked at.  client_acl_encode: them
+ * into m's message, which it returns (m must outlive the request).
+ */
+struct client_acl_msg {
+	Poolmgr__Acl		 acl;
+	Poolmgr__AclEntry	 e[POOL_ACL_MAX];
+	Poolmgr__AclEntry	*ptr[POOL_ACL_MAX];
+};
+int	client_acl_check(const struct pool_acl_entry *, size_t, int);
+Poolmgr__Acl *client_acl_encode(struct client_acl_msg *,
+	    const struct pool_acl_entry *, size_t);
 
 /*
  * open.c: a memfd's seals and size, before it is mapped (for share.c); a

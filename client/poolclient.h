@@ -139,6 +139,33 @@ struct pool_create_opts {
 #define POOL_SET_RETAIN	0x10u
 #define POOL_SET_LIMIT	0x20u
 #define POOL_SET_USER_QUOTA	0x40u
+#define POOL_SET_ACL		0x80u
+
+/*
+ * An entry of a pool's access control list: rights for one user or group
+ * beyond the mode's owner, group and other classes.  The rules, as for a
+ * file's POSIX ACL without a mask: the owner has the mode's owner bits; a
+ * user entry naming the caller's uid gives its rights; else the pool's
+ * group (the mode's group bits) and the group entries of the groups the
+ * caller is in (its primary or supplementary groups): one of them that
+ * grants what is asked grants it, and if the caller is in any of them
+ * and none grants it, it is refused; everyone else has the mode's other
+ * bits.  Root and the daemon's uid have every right.  Opening a pool
+ * read-write needs write, read-only and its statistics need read.
+ */
+struct pool_acl_entry {
+	uint32_t kind;		/* POOL_ACL_USER or POOL_ACL_GROUP */
+	uint32_t id;		/* a uid or a gid; not (uint32_t)-1 */
+	uint32_t rights;	/* POOL_ACL_READ | POOL_ACL_WRITE, or 0:
+				 * an entry that refuses */
+	uint32_t reserved;	/* zero */
+};
+
+#define POOL_ACL_USER	1u
+#define POOL_ACL_GROUP	2u
+#define POOL_ACL_READ	4u
+#define POOL_ACL_WRITE	2u
+#define POOL_ACL_MAX	32	/* entries a pool's list may hold */
 
 /*
  * The settings pool_set gives a live pool: only those whose POOL_SET_* bit
@@ -176,8 +203,18 @@ struct pool_set_opts {
 	 * -EDQUOT.  Lowered below what a uid holds, it takes nothing back.
 	 */
 	uint64_t user_quota;
+	/*
+	 * With POOL_SET_ACL: the pool's access control list, nacl entries
+	 * in any order (nacl 0: none; acl may be NULL then), which replaces
+	 * its list whole.  At most POOL_ACL_MAX (-ENOSPC), no kind and id
+	 * twice (-EINVAL).  To change some entries and keep the others, use
+	 * pool_acl_modify, which cannot lose another's change made between
+	 * a read and this write.
+	 */
+	const struct pool_acl_entry *acl;
+	uint32_t nacl;
 	/* Must be zero, as pool_create_opts.reserved. */
-	uint64_t reserved[2];
+	uint32_t reserved;
 };
 
 /* pool_create_opts.numa_policy, pool_stats.numa_policy. */
@@ -450,23 +487,23 @@ POOL_API int pool_create(struct pool_conn *c, const char *name,
 /*
  * pool_create_set - make a pool as pool_create does, with the settings s
  * names (its which bits: mode, owner, group, quota, retain, limit, user
- * quota) given from the start in the same request: all or nothing.  s's
- * settings stand over o's; s NULL is pool_create.  The same rights and
- * errors as pool_create and pool_set; -EOPNOTSUPP, nothing sent, for a
- * limit or a user quota (not 0) to a daemon that does not know them (it
- * would make a pool without one).
+ * quota, access control list) given from the start in the same request:
+ * all or nothing, so no process can open the pool before its list holds.
+ * s's settings stand over o's; s NULL is pool_create.  The same rights
+ * and errors as pool_create and pool_set; -EOPNOTSUPP, nothing sent, for
+ * a limit, a user quota (not 0) or a list (not empty) to a daemon that
+ * does not know them (it would make a pool without one).
  */
 POOL_API int pool_create_set(struct pool_conn *c, const char *name,
 			     const struct pool_create_opts *o,
 			     const struct pool_set_opts *s);
 
 /*
- * pool_set - change the mode, owner, group, quota, retain, limit or user
- * quota of the live pool name: those o->which names, all or nothing (a
- * refusal
- * changes nothing).  The daemon's uid, root and the admin group may change any;
- * the pool's owner its mode, and its group to one of its own groups
- * (-EPERM otherwise).  The change holds from the next open and the next
+ * pool_set - change the mode, owner, group, quota, retain, limit, user
+ * quota or access control list of the live pool name: those o->which
+ * names, all or nothing (a refusal changes nothing).  The daemon's uid,
+ * root and the admin group may change any; the pool's owner its mode and
+ * list, and its group to one of its own groups (-EPERM otherwise).  The change holds from the next open and the next
  * request by name: handles opened before keep the access they were opened
  * with, and a quota lowered below what a connection holds (a user quota,
  * below what a uid holds) takes nothing back but refuses it more
@@ -476,13 +513,81 @@ POOL_API int pool_create_set(struct pool_conn *c, const char *name,
  * Returns 0; -EINVAL for a bad o (an unknown which bit, reserved words not
  * zero, mode 0 or beyond 0777, uid or gid (uint32_t)-1); -ENOENT for no
  * such pool; -EROFS for a pool the daemon's configuration file defines
- * (edit the file and reload it instead); -EOPNOTSUPP, nothing sent, for
- * POOL_SET_LIMIT or POOL_SET_USER_QUOTA to a daemon that does not know
- * them; or a connection error.  A limit and a user quota are admin-only,
+ * (edit the file and reload it instead); -ENOSPC for a list of more
+ * than POOL_ACL_MAX entries; -EOPNOTSUPP, nothing sent, for
+ * POOL_SET_LIMIT, POOL_SET_USER_QUOTA or POOL_SET_ACL to a daemon that
+ * does not know them; or a connection error.  A limit and a user quota are admin-only,
  * as the owner and the quota are.
  */
 POOL_API int pool_set(struct pool_conn *c, const char *name,
 		      const struct pool_set_opts *o);
+
+/*
+ * pool_acl_get - the access control list of the pool name: up to max
+ * entries into out, sorted (users, then groups, each by id).  Returns how
+ * many the list has (more than max: call again with room for that many;
+ * out may be NULL when max is 0), or -ENOENT (no such pool), -EACCES (no
+ * read right on it), -EOPNOTSUPP (a daemon without lists: nothing sent),
+ * or a connection error.  Anyone who may read the pool's statistics may
+ * read its list.
+ */
+POOL_API int pool_acl_get(struct pool_conn *c, const char *name,
+			  struct pool_acl_entry *out, size_t max);
+
+/*
+ * pool_acl_modify - change some entries of the pool's list in one
+ * request, keeping the others: take out the entries of the kinds and ids
+ * of rm's nrm entries (their rights are not looked at; one the list does
+ * not have is no error), then set each of add's nadd entries (in place
+ * of the entry of its kind and id, or added).  All or nothing, and no
+ * other change to the list made meanwhile is lost, as a pool_acl_get then
+ * pool_set could lose it.  Who may: as for pool_set's POOL_SET_ACL (the
+ * pool's owner, or an admin).  Returns 0; -EINVAL (a kind that is
+ * neither, an id of (uint32_t)-1, rights beyond read and write, reserved
+ * not zero, add naming a kind and id twice); -ENOSPC (the list would hold
+ * more than POOL_ACL_MAX); -EPERM; -ENOENT; -EROFS (the configuration
+ * file defines the pool); -EOPNOTSUPP (nothing sent); or a connection
+ * error.
+ */
+POOL_API int pool_acl_modify(struct pool_conn *c, const char *name,
+			     const struct pool_acl_entry *add, size_t nadd,
+			     const struct pool_acl_entry *rm, size_t nrm);
+
+/* pool_acl_parse's flags. */
+#define POOL_ACL_PARSE_NO_RIGHTS 0x1	/* "user:alice" entries, rights
+					 * left out (0), as for rm */
+
+/*
+ * pool_acl_parse - a list in words, as poolctl and poolmgrd.conf(5) take
+ * it, into out (room for max entries): entries separated by commas or
+ * white space, each user:WHO:RIGHTS or group:WHO:RIGHTS (u: and g: too),
+ * WHO a name from the password or group database or a decimal id, RIGHTS
+ * rw, r, w or - (none: an entry that refuses), or rw-, r--, -w-, ---.
+ * "" and "none" are the empty list.  With POOL_ACL_PARSE_NO_RIGHTS the
+ * entries are user:WHO and group:WHO.  Returns the number of entries, or
+ * -EINVAL (what is wrong and where said into err, errlen bytes, if err is
+ * not NULL), -ENOENT (a name no user or group has, said the same way) or
+ * -ENOSPC (more than max).  Looks names up (getpwnam_r, getgrnam_r); sends
+ * nothing.
+ */
+POOL_API int pool_acl_parse(const char *text, int flags,
+			    struct pool_acl_entry *out, size_t max,
+			    char *err, size_t errlen);
+
+/* pool_acl_format's flags. */
+#define POOL_ACL_FORMAT_NAMES	0x1	/* a user's or group's name for
+					 * its id where the database has
+					 * one */
+
+/*
+ * pool_acl_format - n entries in words, as pool_acl_parse reads them:
+ * "user:1000:rw,group:20:r" ("none" for n 0), with names for ids under
+ * POOL_ACL_FORMAT_NAMES.  Writes at most len bytes, always terminated
+ * when len > 0, and returns the length the whole text needs (as
+ * snprintf), or -EINVAL for an entry of no kind.
+ */
+POOL_API int pool_acl_format(const struct pool_acl_entry *e, size_t n,
+			     int flags, char *buf, size_t len);
 
 /* pool_destroy - destroy an unused pool; -EBUSY while it is in use. */
 POOL_API int pool_destroy(struct pool_conn *c, const char *name);

@@ -45,7 +45,8 @@ class _SetOpts(ctypes.Structure):
     _fields_ = [("which", _u32), ("mode", _u32), ("uid", _u32),
                 ("gid", _u32), ("quota", _u64), ("retain", _u64),
                 ("limit", _u64), ("user_quota", _u64),
-                ("reserved", _u64 * 2)]
+                ("acl", ctypes.c_void_p), ("nacl", _u32),
+                ("reserved", _u32)]
 
 
 class _Stats(ctypes.Structure):

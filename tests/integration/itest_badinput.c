@@ -1448,7 +1448,7 @@ local_failures_leave_no_words(void **state)
 	expect_no_words("pool_set(NULL)");
 
 	refused_with_words(fx.conn, "lw");
-	so.reserved[0] = 1;
+	so.reserved = 1;
 	expect_rc(pool_set(fx.conn, "lw", &so), -EINVAL,
 		  "pool_set with a reserved word set");
 	expect_no_words("pool_set with a reserved word set");

@@ -400,11 +400,11 @@ bad_values_change_nothing(void **state)
 	EXPECT_RC(set_one(c, "b", POOL_SET_MODE, 04640), -EINVAL);
 	EXPECT_RC(set_one(c, "b", POOL_SET_OWNER, UINT32_MAX), -EINVAL);
 	EXPECT_RC(set_one(c, "b", POOL_SET_GROUP, UINT32_MAX), -EINVAL);
-	EXPECT_RC(set_one(c, "b", 0x80, 0600), -EINVAL);
+	EXPECT_RC(set_one(c, "b", 0x100, 0600), -EINVAL);
 	memset(&o, 0, sizeof(o));
 	o.which = POOL_SET_MODE;
 	o.mode = 0600;
-	o.reserved[1] = 1;
+	o.reserved = 1;
 	EXPECT_RC(pool_set(c, "b", &o), -EINVAL);
 	EXPECT_RC(pool_set(c, "b", NULL), -EINVAL);
 	/* A good quota and owner beside a bad mode: none of them. */

@@ -48,6 +48,8 @@ set_opts(void)
 	FIELD(pool_set_opts, retain);
 	FIELD(pool_set_opts, limit);
 	FIELD(pool_set_opts, user_quota);
+	FIELD(pool_set_opts, acl);
+	FIELD(pool_set_opts, nacl);
 	FIELD(pool_set_opts, reserved);
 }
 

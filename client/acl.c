@@ -1,0 +1,359 @@
+/*
+ * acl.c - pools' access control lists: reading one (pool_acl_get),
+ * changing some of its entries in one request (pool_acl_modify), the
+ * encoding pool_set and pool_create_set send (POOL_SET_ACL), and the
+ * words poolctl, the Python binding and programs read and print lists in
+ * (pool_acl_parse, pool_acl_format).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client_internal.h"
+
+int
+client_acl_check(const struct pool_acl_entry *e, size_t n, int rights_matter)
+{
+	size_t i;
+
+	if (n > POOL_ACL_MAX)
+		return -ENOSPC;
+	if (n > 0 && e == NULL)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (e[i].kind != POOL_ACL_USER && e[i].kind != POOL_ACL_GROUP)
+			return -EINVAL;
+		if (e[i].id == (uint32_t)-1 || e[i].reserved != 0)
+			return -EINVAL;
+		if (rights_matter && (e[i].rights &
+		    ~(POOL_ACL_READ | POOL_ACL_WRITE)) != 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+Poolmgr__Acl *
+client_acl_encode(struct client_acl_msg *m, const struct pool_acl_entry *e,
+    size_t n)
+{
+	size_t i;
+
+	poolmgr__acl__init(&m->acl);
+	for (i = 0; i < n && i < POOL_ACL_MAX; i++) {
+		poolmgr__acl_entry__init(&m->e[i]);
+		m->e[i].kind = e[i].kind;
+		m->e[i].id = e[i].id;
+		m->e[i].rights = e[i].rights;
+		m->ptr[i] = &m->e[i];
+	}
+	m->acl.n_entries = i;
+	m->acl.entries = m->ptr;
+	return &m->acl;
+}
+
+POOL_API int
+pool_acl_get(struct pool_conn *c, const char *name, struct pool_acl_entry *out,
+    size_t max)
+{
+	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
+	Poolmgr__PoolRef	 ref = POOLMGR__POOL_REF__INIT;
+	Poolmgr__Reply		*reply;
+	const Poolmgr__Acl	*acl;
+	size_t			 i, n;
+	int			 error;
+
+	conn_forget_refusal();
+	if (c == NULL || (out == NULL && max > 0))
+		return -EINVAL;
+	if ((error = client_check_name(name)) != 0)
+		return error;
+	if ((c->features & CONN_FEATURE_ACL) == 0)
+		return -EOPNOTSUPP;
+	ref.name = (char *)name;
+	req.body_case = POOLMGR__REQUEST__BODY_STATS;
+	req.stats = &ref;
+	error = conn_call(c, &req, POOLMGR__REPLY__BODY_STATS, &reply, NULL);
+	if (error != 0)
+		return error;
+	acl = reply->stats != NULL ? reply->stats->acl : NULL;
+	n = acl != NULL ? acl->n_entries : 0;
+	if (n > POOL_ACL_MAX) {
+		poolmgr__reply__free_unpacked(reply, NULL);
+		return -EPROTO;
+	}
+	for (i = 0; i < n && i < max; i++) {
+		memset(&out[i], 0, sizeof out[i]);
+		out[i].kind = acl->entries[i]->kind;
+		out[i].id = acl->entries[i]->id;
+		out[i].rights = acl->entries[i]->rights;
+	}
+	poolmgr__reply__free_unpacked(reply, NULL);
+	return (int)n;
+}
+
+POOL_API int
+pool_acl_modify(struct pool_conn *c, const char *name,
+    const struct pool_acl_entry *add, size_t nadd,
+    const struct pool_acl_entry *rm, size_t nrm)
+{
+	Poolmgr__Request	req = POOLMGR__REQUEST__INIT;
+	Poolmgr__SetPool	sp = POOLMGR__SET_POOL__INIT;
+	struct client_acl_msg	add_msg, rm_msg;
+	int			error;
+
+	conn_forget_refusal();
+	if (c == NULL)
+		return -EINVAL;
+	if ((error = client_acl_check(add, nadd, 1)) != 0 ||
+	    (error = client_acl_check(rm, nrm, 0)) != 0)
+		return error;
+	if ((error = client_check_name(name)) != 0)
+		return error;
+	if ((c->features & CONN_FEATURE_ACL) == 0)
+		return -EOPNOTSUPP;
+	sp.name = (char *)name;
+	/* Both present, even empty: the daemon then changes nothing. */
+	sp.acl_modify = client_acl_encode(&add_msg, add, nadd);
+	sp.acl_remove = client_acl_encode(&rm_msg, rm, nrm);
+	req.body_case = POOLMGR__REQUEST__BODY_SET;
+	req.set = &sp;
+	return conn_call(c, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL, NULL);
+}
+
+/* The words of a refusal into err, if the caller gave room for them. */
+static int
+acl_say(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
+acl_say(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+/* A decimal id, all digits, below (uint32_t)-1: 1 and *id, else 0. */
+static int
+acl_number(const char *s, uint32_t *id)
+{
+	unsigned long long v = 0;
+
+	if (*s == '\0')
+		return 0;
+	for (; *s; s++) {
+		if (!isdigit((unsigned char)*s))
+			return 0;
+		v = v * 10 + (unsigned)(*s - '0');
+		if (v >= UINT32_MAX)
+			return -1;
+	}
+	*id = (uint32_t)v;
+	return 1;
+}
+
+static int
+acl_lookup_id(unsigned kind, const char *who, uint32_t *id)
+{
+	char buf[16384];
+	struct passwd pw, *pwp = NULL;
+	struct group gr, *grp = NULL;
+
+	if (kind == POOL_ACL_USER) {
+		if (getpwnam_r(who, &pw, buf, sizeof buf, &pwp) != 0 ||
+		    pwp == NULL)
+			return -ENOENT;
+		*id = (uint32_t)pw.pw_uid;
+		return 0;
+	}
+	if (getgrnam_r(who, &gr, buf, sizeof buf, &grp) != 0 || grp == NULL)
+		return -ENOENT;
+	*id = (uint32_t)gr.gr_gid;
+	return 0;
+}
+
+/* rw, r, w, -, and getfacl's three-letter forms; x is no right a pool has. */
+static int
+acl_rights(const char *s, uint32_t *rights)
+{
+	static const struct {
+		const char *text;
+		uint32_t rights;
+	} forms[] = {
+		{ "rw", POOL_ACL_READ | POOL_ACL_WRITE },
+		{ "r", POOL_ACL_READ }, { "w", POOL_ACL_WRITE }, { "-", 0 },
+		{ "rw-", POOL_ACL_READ | POOL_ACL_WRITE },
+		{ "r--", POOL_ACL_READ }, { "-w-", POOL_ACL_WRITE },
+		{ "---", 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof forms / sizeof forms[0]; i++)
+		if (strcmp(s, forms[i].text) == 0) {
+			*rights = forms[i].rights;
+			return 0;
+		}
+	return strchr(s, 'x') != NULL ? -EDOM : -EINVAL;
+}
+
+static int
+acl_parse_one(char *word, int flags, struct pool_acl_entry *e, char *err,
+    size_t errlen)
+{
+	char *kind = word, *who, *rights = NULL;
+	int no_rights = (flags & POOL_ACL_PARSE_NO_RIGHTS) != 0;
+	int rc;
+
+	memset(e, 0, sizeof *e);
+	if ((who = strchr(word, ':')) == NULL)
+		return acl_say(err, errlen, -EINVAL, "'%s': an entry is "
+		    "user:WHO%s or group:WHO%s", word, no_rights ? "" :
+		    ":RIGHTS", no_rights ? "" : ":RIGHTS");
+	*who++ = '\0';
+	if (!no_rights && (rights = strrchr(who, ':')) != NULL)
+		*rights++ = '\0';
+	if (strcmp(kind, "user") == 0 || strcmp(kind, "u") == 0)
+		e->kind = POOL_ACL_USER;
+	else if (strcmp(kind, "group") == 0 || strcmp(kind, "g") == 0)
+		e->kind = POOL_ACL_GROUP;
+	else
+		return acl_say(err, errlen, -EINVAL, "'%s': an entry is of "
+		    "a user or a group (user:, group:, u:, g:)", kind);
+	if (!no_rights && rights == NULL)
+		return acl_say(err, errlen, -EINVAL, "%s:%s: no rights "
+		    "(rw, r, w or -)", kind, who);
+	if (no_rights && strchr(who, ':') != NULL)
+		return acl_say(err, errlen, -EINVAL, "%s:%s: a removal names "
+		    "the %s alone, without rights", kind, who, kind);
+	if (*who == '\0')
+		return acl_say(err, errlen, -EINVAL, "%s:: no %s named", kind,
+		    e->kind == POOL_ACL_USER ? "user" : "group");
+	rc = no_rights ? 0 : acl_rights(rights, &e->rights);
+	if (rc == -EDOM)
+		return acl_say(err, errlen, -EINVAL, "%s:%s:%s: x (execute) "
+		    "means nothing for a pool: rights are r and w", kind, who,
+		    rights);
+	if (rc != 0)
+		return acl_say(err, errlen, -EINVAL, "%s:%s:%s: rights are "
+		    "rw, r, w or - (or rw-, r--, -w-, ---)", kind, who,
+		    rights);
+	rc = acl_number(who, &e->id);
+	if (rc < 0)
+		return acl_say(err, errlen, -EINVAL, "%s:%s: an id must be "
+		    "below 4294967295", kind, who);
+	if (rc == 0 && acl_lookup_id(e->kind, who, &e->id) != 0)
+		return acl_say(err, errlen, -ENOENT, "%s:%s: no such %s", kind,
+		    who, e->kind == POOL_ACL_USER ? "user" : "group");
+	return 0;
+}
+
+POOL_API int
+pool_acl_parse(const char *text, int flags, struct pool_acl_entry *out,
+    size_t max, char *err, size_t errlen)
+{
+	char *copy, *word, *save = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	if (err != NULL && errlen > 0)
+		*err = '\0';
+	if (text == NULL || (out == NULL && max > 0) ||
+	    (flags & ~POOL_ACL_PARSE_NO_RIGHTS) != 0)
+		return -EINVAL;
+	if (strcmp(text, "none") == 0)
+		return 0;
+	if ((copy = strdup(text)) == NULL)
+		return -ENOMEM;
+	for (word = strtok_r(copy, ", \t\n", &save); word != NULL;
+	    word = strtok_r(NULL, ", \t\n", &save)) {
+		if (n == max) {
+			rc = acl_say(err, errlen, -ENOSPC, "more than %zu "
+			    "entries", max);
+			break;
+		}
+		if ((rc = acl_parse_one(word, flags, &out[n], err,
+		    errlen)) != 0)
+			break;
+		n++;
+	}
+	free(copy);
+	return rc != 0 ? rc : (int)n;
+}
+
+/* A name for e's id when asked and the database has one, else NULL. */
+static const char *
+acl_name(const struct pool_acl_entry *e, int flags, char *buf, size_t len)
+{
+	struct passwd pw, *pwp = NULL;
+	struct group gr, *grp = NULL;
+
+	if ((flags & POOL_ACL_FORMAT_NAMES) == 0)
+		return NULL;
+	if (e->kind == POOL_ACL_USER)
+		return getpwuid_r(e->id, &pw, buf, len, &pwp) == 0 &&
+		    pwp != NULL ? pw.pw_name : NULL;
+	return getgrgid_r(e->id, &gr, buf, len, &grp) == 0 && grp != NULL ?
+	    gr.gr_name : NULL;
+}
+
+static const char *
+acl_rights_text(uint32_t rights)
+{
+	switch (rights & (POOL_ACL_READ | POOL_ACL_WRITE)) {
+	case POOL_ACL_READ | POOL_ACL_WRITE:
+		return "rw";
+	case POOL_ACL_READ:
+		return "r";
+	case POOL_ACL_WRITE:
+		return "w";
+	default:
+		return "-";
+	}
+}
+
+POOL_API int
+pool_acl_format(const struct pool_acl_entry *e, size_t n, int flags,
+    char *buf, size_t len)
+{
+	char namebuf[16384], idbuf[16];
+	size_t i, need = 0;
+	const char *name;
+	int k;
+
+	if ((n > 0 && e == NULL) || (buf == NULL && len > 0) ||
+	    (flags & ~POOL_ACL_FORMAT_NAMES) != 0)
+		return -EINVAL;
+	if (len > 0)
+		*buf = '\0';
+	if (n == 0)
+		return snprintf(buf, len, "none");
+	for (i = 0; i < n; i++) {
+		if (e[i].kind != POOL_ACL_USER && e[i].kind != POOL_ACL_GROUP)
+			return -EINVAL;
+		name = acl_name(&e[i], flags, namebuf, sizeof namebuf);
+		if (name == NULL) {
+			snprintf(idbuf, sizeof idbuf, "%u", (unsigned)e[i].id);
+			name = idbuf;
+		}
+		k = snprintf(need < len ? buf + need : NULL,
+		    need < len ? len - need : 0, "%s%s:%s:%s", i ? "," : "",
+		    e[i].kind == POOL_ACL_USER ? "user" : "group", name,
+		    acl_rights_text(e[i].rights));
+		if (k < 0)
+			return -EINVAL;
+		need += (size_t)k;
+	}
+	return need > INT_MAX ? -EOVERFLOW : (int)need;
+}
