@@ -33,8 +33,9 @@ static const struct client_error client_errors[] = {
 	{ -EDQUOT,		"a quota for the pool would be exceeded: this "
 				"connection's, or its uid's (all its "
 				"connections together), or its block limit" },
-	{ -EACCES,		"not allowed by the pool's mode, a read-only "
-				"handle or the socket's permissions" },
+	{ -EACCES,		"not allowed by the pool's mode or access "
+				"control list, a read-only handle or the "
+				"socket's permissions" },
 	{ -EPERM,		"not permitted (admin only, or another handle's "
 				"private block)" },
 	{ -ENOENT,		"no such pool or block name (or no poolmgrd "

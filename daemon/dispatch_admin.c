@@ -118,14 +118,30 @@ create_refused(struct call *c, int rc, const char *name)
 
 /*
  * Every refusal by a pool's mode says the same: the pool, its mode, what
- * was missing and for whom, whatever the request.
+ * was missing and for whom, whatever the request.  A pool with an access
+ * control list says which of its rules decided, since the mode alone may
+ * seem to allow what an entry refuses.
  */
 static int
 refuse_access(struct call *c, const struct dpool *p, bool write)
 {
-	return refuse(c, -EACCES, "pool %s (mode 0%03o) is not %s for uid %u",
-		      p->name, p->mode, write ? "writable" : "readable",
-		      (unsigned)c->s->uid);
+	struct acl_caller who = {
+		.uid = c->s->uid, .gid = c->s->gid, .groups = c->s->groups,
+		.ngroups = c->s->ngroups,
+	};
+	char why[200];
+
+	if (p->acl.n == 0)
+		return refuse(c, -EACCES, "pool %s (mode 0%03o) is not %s "
+			      "for uid %u", p->name, p->mode,
+			      write ? "writable" : "readable",
+			      (unsigned)c->s->uid);
+	return refuse(c, -EACCES, "pool %s (mode 0%03o, with an access "
+		      "control list) is not %s for uid %u: %s", p->name,
+		      p->mode, write ? "writable" : "readable",
+		      (unsigned)c->s->uid,
+		      acl_decider(&p->acl, p->uid, p->gid, p->mode, &who, why,
+				  sizeof(why)));
 }
 
 /*

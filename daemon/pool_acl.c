@@ -301,3 +301,66 @@ acl_check(const struct acl *acl, char *why, size_t len)
 	}
 	return 0;
 }
+
+/* snprintf at buf[*at], never past len. */
+static void
+append(char *buf, size_t len, size_t *at, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void
+append(char *buf, size_t len, size_t *at, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	if (*at >= len)
+		return;
+	va_start(ap, fmt);
+	k = vsnprintf(buf + *at, len - *at, fmt, ap);
+	va_end(ap);
+	if (k > 0)
+		*at += (size_t)k;
+}
+
+const char *
+acl_decider(const struct acl *acl, uid_t owner, gid_t group, uint32_t mode,
+	    const struct acl_caller *who, char *buf, size_t len)
+{
+	bool matched = false;
+	size_t at = 0;
+	uint32_t i;
+
+	if (len == 0)
+		return buf;
+	*buf = '\0';
+	if (who->uid == owner) {
+		append(buf, len, &at, "uid %u owns it (mode %04o)",
+		       (unsigned)who->uid, mode);
+		return buf;
+	}
+	for (i = 0; i < acl->n && acl->e[i].kind == ACL_USER; i++)
+		if (acl->e[i].id == who->uid) {
+			append(buf, len, &at, "its entry user:%u:%s",
+			       (unsigned)who->uid,
+			       rights_text(acl->e[i].rights));
+			return buf;
+		}
+	append(buf, len, &at, "the group class:");
+	if (caller_in_group(who, group)) {
+		append(buf, len, &at, " group %u (mode %04o)",
+		       (unsigned)group, mode);
+		matched = true;
+	}
+	for (; i < acl->n; i++)
+		if (caller_in_group(who, acl->e[i].id)) {
+			append(buf, len, &at, "%sgroup:%u:%s",
+			       matched ? ", " : " ", (unsigned)acl->e[i].id,
+			       rights_text(acl->e[i].rights));
+			matched = true;
+		}
+	if (!matched) {
+		at = 0;
+		append(buf, len, &at, "the other bits (mode %04o)", mode);
+	}
+	return buf;
+}

@@ -78,6 +78,16 @@ bool acl_grants(const struct acl *acl, uid_t owner, gid_t group,
 		uint32_t mode, const struct acl_caller *who, unsigned want);
 
 /*
+ * Which rule decided acl_grants' answer for who, in words for a refusal:
+ * "uid 1000 owns it (mode 0400)", "its entry user:1000:r", "the group
+ * class: group 20 (mode 0640), group:27:-", "the other bits (mode
+ * 0640)".  Into buf (len bytes), which it returns.
+ */
+const char *acl_decider(const struct acl *acl, uid_t owner, gid_t group,
+			uint32_t mode, const struct acl_caller *who,
+			char *buf, size_t len);
+
+/*
  * Make *out the list of the n entries given, checked and sorted: 0, or
  * -EINVAL (a kind that is neither, an id of 4294967295, rights beyond
  * ACL_RIGHTS, a kind and id given twice) or -ENOSPC (more than ACL_MAX),
