@@ -37,6 +37,8 @@ struct load_state {
 	int line;		/* of the file: the one inih is on */
 	char section[80];	/* in effect, whole (pool names fit) */
 	int has_key;		/* a key since: an indented line continues it */
+	int continues;		/* the line inih is on is such a line */
+	int acl_none;		/* the acl being read said "none" */
 	int read_errno;		/* reading the file failed: why */
 	int long_line;		/* a line too long for inih, or 0 */
 	int max_line;		/* the most bytes inih takes in a line */
@@ -552,6 +554,174 @@ daemon_key(struct load_state *ls, const char *key, const char *value)
 	return 1;
 }
 
+/* What stands between the entries of an acl. */
+#define ACL_APART	", \t"
+/* Room for an entry: any that fits a line (inih's is 200 bytes). */
+#define ACL_WORD_MAX	256
+/* The most of an entry a problem repeats. */
+#define ACL_SAID	64
+/* What an acl entry is, for one that is not. */
+#define ACL_FORM	"user:USER:RIGHTS or group:GROUP:RIGHTS, RIGHTS r, " \
+			"w, rw or -"
+
+/*
+ * An entry's rights: setfacl's short forms and getfacl's three letters.
+ * 0, -1 for a word of neither, or -2 for one with an execute bit, which a
+ * pool has nothing to give to.
+ */
+static int
+parse_acl_rights(const char *s, uint8_t *out)
+{
+	static const struct {
+		const char *word;
+		uint8_t rights;
+	} forms[] = {
+		{"rw", ACL_READ | ACL_WRITE}, {"r", ACL_READ},
+		{"w", ACL_WRITE}, {"-", 0}, {"rw-", ACL_READ | ACL_WRITE},
+		{"r--", ACL_READ}, {"-w-", ACL_WRITE}, {"---", 0},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++)
+		if (strcmp(s, forms[i].word) == 0) {
+			*out = forms[i].rights;
+			return 0;
+		}
+	return strpbrk(s, "xX") ? -2 : -1;
+}
+
+/* "user" or "u", "group" or "g": the kind; else 0. */
+static uint8_t
+parse_acl_kind(const char *s)
+{
+	if (strcmp(s, "user") == 0 || strcmp(s, "u") == 0)
+		return ACL_USER;
+	if (strcmp(s, "group") == 0 || strcmp(s, "g") == 0)
+		return ACL_GROUP;
+	return 0;
+}
+
+/*
+ * One entry of an acl, as written (entry), into *e: 0, or -1 with the
+ * problem said, naming the entry.
+ */
+static int
+parse_acl_entry(struct load_state *ls, const struct config_pool *p,
+		const char *entry, struct acl_entry *e)
+{
+	char word[ACL_WORD_MAX], *id, *rights;
+	const char *why;
+	uid_t uid;
+	gid_t gid;
+	int rc;
+
+	snprintf(word, sizeof(word), "%s", entry);
+	id = strchr(word, ':');
+	rights = id ? strchr(id + 1, ':') : NULL;
+	if (!rights || strchr(rights + 1, ':')) {
+		why = ACL_FORM;
+		goto bad;
+	}
+	*id++ = '\0';
+	*rights++ = '\0';
+	if (!(e->kind = parse_acl_kind(word))) {
+		/* setfacl's other and mask entries have no place here. */
+		why = "an entry is user: or group: (u: or g:); the others' "
+		      "rights are the mode's, and there is no mask";
+		goto bad;
+	}
+	if (*id == '\0') {
+		why = e->kind == ACL_USER ?
+		      "no user named: the owner's rights are the mode's" :
+		      "no group named: the pool's group's are the mode's";
+		goto bad;
+	}
+	if (e->kind == ACL_USER ? parse_user(id, &uid) : parse_group(id, &gid)) {
+		why = e->kind == ACL_USER ? "no such user" : "no such group";
+		goto bad;
+	}
+	e->id = e->kind == ACL_USER ? (uint32_t)uid : (uint32_t)gid;
+	if ((rc = parse_acl_rights(rights, &e->rights)) == -2) {
+		why = "execute means nothing for a pool: r, w, rw or -";
+		goto bad;
+	}
+	if (rc) {
+		why = "rights are r, w, rw or - (none), or getfacl's rw-, "
+		      "r--, -w-, ---";
+		goto bad;
+	}
+	return 0;
+bad:
+	/* An entry past ACL_SAID is cut: its start tells which it is. */
+	snprintf(ls->problem, sizeof(ls->problem), "bad acl entry '%.*s' in "
+		 "[pool %s] (%s)", ACL_SAID, entry, p->name, why);
+	return -1;
+}
+
+/* "none" alone is the empty list; with entries, or continued, a mistake. */
+static int
+acl_none_mixed(struct load_state *ls, const struct config_pool *p)
+{
+	snprintf(ls->problem, sizeof(ls->problem), "bad acl in [pool %s] "
+		 "(none is the whole list: alone, with no entry before or "
+		 "after it)", p->name);
+	return -1;
+}
+
+/*
+ * acl = ENTRY[, ENTRY...], entries separated by commas, blanks or both;
+ * empty or "none": no list.  An indented line after it continues it (inih
+ * calls again with the same key), so that a list of 32 fits lines of
+ * inih's length: its entries join those before, checked as one list.  0,
+ * or -1 with the problem said; p->acl changes only when the line is good.
+ */
+static int
+parse_acl_key(struct load_state *ls, struct config_pool *p, const char *value)
+{
+	struct acl_entry e[ACL_MAX], one;
+	char word[ACL_WORD_MAX], why[160];
+	const char *at = value;
+	struct acl built;
+	size_t n = 0, len;
+
+	if (ls->continues && ls->acl_none)
+		return acl_none_mixed(ls, p);
+	if (!ls->continues && strcmp(value, "none") == 0) {
+		memset(&p->acl, 0, sizeof(p->acl));
+		ls->acl_none = 1;
+		return 0;
+	}
+	ls->acl_none = 0;
+	if (ls->continues) {
+		memcpy(e, p->acl.e, p->acl.n * sizeof(e[0]));
+		n = p->acl.n;
+	}
+	while (*(at += strspn(at, ACL_APART))) {
+		len = strcspn(at, ACL_APART);
+		/* Longer than a line may be only if inih's grew: cut. */
+		snprintf(word, sizeof(word), "%.*s", (int)len, at);
+		at += len;
+		if (strcmp(word, "none") == 0)
+			return acl_none_mixed(ls, p);
+		if (parse_acl_entry(ls, p, word, &one))
+			return -1;
+		/* Past the room, counted only: the count is the problem. */
+		if (n < ACL_MAX)
+			e[n] = one;
+		n++;
+	}
+	if (n > ACL_MAX)
+		return snprintf(ls->problem, sizeof(ls->problem), "bad acl in "
+				"[pool %s] (an access control list holds at "
+				"most %d entries, not %zu)", p->name, ACL_MAX,
+				n), -1;
+	if (acl_build(&built, e, n, why, sizeof(why)))
+		return snprintf(ls->problem, sizeof(ls->problem), "bad acl in "
+				"[pool %s] (%s)", p->name, why), -1;
+	p->acl = built;
+	return 0;
+}
+
 /* The pool entry for a section, made on first sight. */
 static struct config_pool *
 pool_entry(struct load_state *ls, const char *name)
@@ -627,6 +797,9 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 	} else if (strcmp(key, "mode") == 0) {
 		bad = parse_octal(value, &p->mode) ? "mode" : NULL;
 		why = " " MODE_RANGE;
+	} else if (strcmp(key, "acl") == 0) {
+		if (parse_acl_key(ls, p, value))
+			return 0;
 	}
 	else if (strcmp(key, "quota") == 0) {
 		rc = parse_size_key(ls, key, value, &p->quota);
@@ -801,6 +974,8 @@ read_line(char *str, int num, void *stream)
 		return NULL;
 	}
 	ls->line++;
+	/* As inih tells a continuation: a blank first, after a key. */
+	ls->continues = ls->has_key && isspace((unsigned char)str[0]);
 	n = strlen(str);
 	if (n > 0 && n + 1 == (size_t)num && str[n - 1] != '\n' &&
 	    (c = getc(ls->f)) != '\n' && c != EOF) {

@@ -35,6 +35,10 @@
  *   owner = USER-or-UID            ; default: the daemon's uid
  *   group = GROUP-or-GID           ; default: the daemon's gid
  *   mode = 0660                    ; default 0600
+ *   acl = user:USER:rw, group:GROUP:r ; rights beyond the mode for named
+ *                                  ; users and groups (pool_acl.h); r,
+ *                                  ; w, rw or - (refused); default none;
+ *                                  ; indented lines continue the list
  *   quota = 64M                    ; bytes per session; default none
  *   user_quota = 256M              ; bytes per uid, all its sessions and
  *                                  ; persistent blocks; default none
@@ -55,6 +59,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "pool_acl.h"
+
 #define CONFIG_MAX_POOLS 256
 #define CONFIG_MAX_POOL_SIZE (1ull << 46)	/* == POOL_MAX_SIZE, 64 TiB */
 
@@ -65,6 +71,8 @@ struct config_pool {
 	uid_t uid;
 	gid_t gid;
 	uint32_t mode;
+	struct acl acl;		/* checked and sorted (acl_build); n = 0:
+				 * none */
 	uint64_t quota;
 	uint64_t user_quota;
 	uint64_t limit;		/* bytes of its live blocks; 0 = none */

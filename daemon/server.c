@@ -482,15 +482,31 @@ warn_kept(const struct dpool *p, const struct config_pool *cp)
 }
 
 /*
+ * ", acl LIST" for a pool that has one, for the line of its making; ""
+ * for one without (the line as it always was).  Into buf, which it returns.
+ */
+static const char *
+made_acl_text(const struct dpool *p, char *buf, size_t len)
+{
+	int n;
+
+	buf[0] = '\0';
+	if (p->acl.n && (n = snprintf(buf, len, ", acl ")) > 0 &&
+	    (size_t)n < len)
+		acl_text(&p->acl, buf + n, len - (size_t)n);
+	return buf;
+}
+
+/*
  * Create the pools of the configuration that do not exist yet, and give
- * those that do the file's owner, group, mode, quotas, limit and retain:
+ * those that do the file's owner, group, mode, ACL, quotas, limit and retain:
  * the file describes the pool, whether the file or poolctl created it, as
  * a restart would make it.
  */
 static void
 apply_config(const struct config *cf)
 {
-	char changed[1600], bounds[96];
+	char changed[1600], bounds[96], acl[ACL_TEXT_MAX + 8];
 	unsigned i;
 
 	for (i = 0; i < cf->npools; i++) {
@@ -498,6 +514,7 @@ apply_config(const struct config *cf)
 		struct dpool_params pp = {
 			.size = cp->size, .granularity = cp->granularity,
 			.page_size = cp->page_size, .uid = cp->uid, .gid = cp->gid, .mode = cp->mode,
+			.acl = cp->acl,
 			.quota = cp->quota, .user_quota = cp->user_quota,
 			.limit = cp->limit,
 			.retain = cp->retain, .numa_policy = config_numa_policy(cp),
@@ -548,9 +565,10 @@ apply_config(const struct config *cf)
 				  strerror(-rc));
 		else
 			log_info("pool %s: %llu bytes, mode %04o, owner "
-				 "%u:%u%s", p->name,
+				 "%u:%u%s%s", p->name,
 				 (unsigned long long)p->size, p->mode,
 				 (unsigned)p->uid, (unsigned)p->gid,
+				 made_acl_text(p, acl, sizeof(acl)),
 				 dpool_bounds_text(p, bounds, sizeof(bounds)));
 	}
 }

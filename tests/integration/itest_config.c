@@ -58,6 +58,15 @@
  * directory given as the file as unreadable; existing names are read as
  * their ids, on the pool the daemon makes.
  *
+ * acl, the pool's access control list: user and group entries by name or
+ * id give the pool its list, sorted, which PoolStats says and the line of
+ * its making names (as a pool CreatePool makes with a list); indented
+ * lines continue it to 32 entries.  A kind that is neither, a name of
+ * nobody, an x, a rights word of neither form, a missing field, a kind
+ * and id twice, none beside entries and a 33rd entry are each refused at
+ * their line by --check-config, a start and a reload, which keeps the
+ * running list.
+ *
  * A command line poolmgrd cannot take (an unknown, ambiguous or
  * argument-less option, one given an argument it has none of, a word that
  * is no option) exits 2 saying which word, and where help is.
@@ -1919,6 +1928,193 @@ named_keys_read_or_refused(void **state)
 	assert_int_equal(harness_stop(&d), 0);
 }
 
+/*
+ * Pool name's access control list as PoolStats says it over a raw
+ * connection to sock: "KIND:ID:RIGHTS,..." in numbers, in the order
+ * given, or "none".
+ */
+static void
+raw_acl(const char *sock, const char *name, char *buf, size_t len)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
+	const Poolmgr__Acl *acl;
+	Poolmgr__Reply *r;
+	size_t at = 0, i;
+	int fd;
+
+	assert_true((fd = harness_raw_greeted(sock, "acl")) >= 0);
+	ref.name = (char *)name;
+	req.body_case = POOLMGR__REQUEST__BODY_STATS;
+	req.stats = &ref;
+	r = harness_raw_expect(fd, &req, 0);
+	assert_int_equal(r->body_case, POOLMGR__REPLY__BODY_STATS);
+	snprintf(buf, len, "none");
+	acl = r->stats->acl;
+	for (i = 0; acl && i < acl->n_entries && at < len; i++)
+		at += (size_t)snprintf(buf + at, len - at, "%s%u:%u:%u",
+				       i ? "," : "",
+				       (unsigned)acl->entries[i]->kind,
+				       (unsigned)acl->entries[i]->id,
+				       (unsigned)acl->entries[i]->rights);
+	poolmgr__reply__free_unpacked(r, NULL);
+	close(fd);
+}
+
+/* Raw CreatePool of a 1 MiB pool name whose list is user uid, rights. */
+static void
+raw_create_with_acl(const char *sock, const char *name, uint32_t uid,
+		    uint32_t rights)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__CreatePool cp = POOLMGR__CREATE_POOL__INIT;
+	Poolmgr__Acl acl = POOLMGR__ACL__INIT;
+	Poolmgr__AclEntry e = POOLMGR__ACL_ENTRY__INIT, *ep = &e;
+	int fd;
+
+	assert_true((fd = harness_raw_greeted(sock, "acl")) >= 0);
+	e.kind = 1;
+	e.id = uid;
+	e.rights = rights;
+	acl.n_entries = 1;
+	acl.entries = &ep;
+	cp.name = (char *)name;
+	cp.max_size = 1 << 20;
+	cp.mode = 0600;
+	cp.acl = &acl;
+	req.body_case = POOLMGR__REQUEST__BODY_CREATE;
+	req.create = &cp;
+	EXPECT_RAW(harness_raw_error(fd, &req, NULL), 0);
+	close(fd);
+}
+
+/*
+ * acl = ENTRY[, ENTRY...]: user and group entries by name or id (u: and
+ * g: too; setfacl's and getfacl's rights) give the pool its list, sorted,
+ * which PoolStats says and the line of the pool's making names; indented
+ * lines continue the list to its 32 entries.  Each kind of bad entry is
+ * refused at its line, naming the entry and what is wrong, by
+ * --check-config, by a start and by a reload (which keeps the running
+ * list); so is a list past 32 entries, at the line of the 33rd, and a
+ * kind and id given twice.  A pool made by CreatePool with a list names
+ * it on its line too.
+ */
+static void
+acl_read_or_refused(void **state)
+{
+	struct daemon_proc d, check;
+	struct passwd *pw;
+	struct group *gr;
+	char text[2048], want[512], got[1024], out[1024];
+	unsigned uid, gid;
+	size_t at, cut = 0;
+	int i;
+
+	(void)state;
+	/* nobody and its group: names every system has. */
+	pw = getpwnam("nobody");
+	gr = getgrgid(pw ? pw->pw_gid : 0);
+	if (!pw || !gr)
+		skip();
+	uid = (unsigned)pw->pw_uid;
+	gid = (unsigned)gr->gr_gid;
+
+	config_dir(&check);
+	check_text_refuses(&check, "[pool p]\nsize = 1M\n"
+			   "acl = user:1:rw, other::r\n", 5, "bad acl entry "
+			   "'other::r' in [pool p] (an entry is user: or "
+			   "group: (u: or g:); the others' rights are the "
+			   "mode's, and there is no mask)");
+	check_text_refuses(&check, "[pool p]\nsize = 1M\n"
+			   "acl = user:no-such-user-here:r\n", 5,
+			   "bad acl entry 'user:no-such-user-here:r' in "
+			   "[pool p] (no such user)");
+	check_text_refuses(&check, "[pool p]\nsize = 1M\n"
+			   "acl = g:no-such-group-here:r\n", 5,
+			   "bad acl entry 'g:no-such-group-here:r' in "
+			   "[pool p] (no such group)");
+	check_text_refuses(&check, "[pool p]\nsize = 1M\n"
+			   "acl = user:4294967295:r\n", 5, "bad acl entry "
+			   "'user:4294967295:r' in [pool p] (no such user)");
+	check_text_refuses(&check, "[pool p]\nsize = 1M\n"
+			   "acl = user:7:rwx\n", 5, "bad acl entry "
+			   "'user:7:rwx' in [pool p] (execute means nothing "
+			   "for a pool: r, w, rw or -)");
+	check_text_refuses(&check, "[pool p]\nsize = 1M\n"
+			   "acl = user:7:rq\n", 5, "bad acl entry 'user:7:rq' "
+			   "in [pool p] (rights are r, w, rw or - (none), or "
+			   "getfacl's rw-, r--, -w-, ---)");
+	check_text_refuses(&check, "[pool p]\nsize = 1M\n"
+			   "acl = user:7\n", 5, "bad acl entry 'user:7' in "
+			   "[pool p] (user:USER:RIGHTS or group:GROUP:RIGHTS, "
+			   "RIGHTS r, w, rw or -)");
+	check_text_refuses(&check, "[pool p]\nsize = 1M\n"
+			   "acl = user::rw\n", 5, "bad acl entry 'user::rw' in "
+			   "[pool p] (no user named: the owner's rights are "
+			   "the mode's)");
+	/* Twice: by id and by name, on a line that continues the list. */
+	snprintf(text, sizeof(text), "[pool p]\nsize = 1M\nacl = u:%u:r\n"
+		 "  user:nobody:w\n", uid);
+	snprintf(want, sizeof(want), "bad acl in [pool p] (user %u is given "
+		 "twice)", uid);
+	check_text_refuses(&check, text, 6, want);
+	check_text_refuses(&check, "[pool p]\nsize = 1M\n"
+			   "acl = none, user:7:r\n", 5, "bad acl in [pool p] "
+			   "(none is the whole list: alone, with no entry "
+			   "before or after it)");
+	/* 33 entries, four to a line: the 33rd is on the file's line 14. */
+	at = (size_t)snprintf(text, sizeof(text), "[pool p]\nsize = 1M\n"
+			      "acl =");
+	for (i = 0; i < 33; i++) {
+		cut = at;
+		at += (size_t)snprintf(text + at, sizeof(text) - at, "%s"
+				       "group:%d:r", i % 4 ? ", " : "\n  ",
+				       1000 + i);
+	}
+	snprintf(text + at, sizeof(text) - at, "\n");
+	check_text_refuses(&check, text, 14, "bad acl in [pool p] (an access "
+			   "control list holds at most 32 entries, not 33)");
+	/* 32 are taken: the file without the 33rd. */
+	snprintf(text + cut, sizeof(text) - cut, "\n");
+	write_config(&check, text);
+	assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s",
+				   check.sock, check.conf), 0);
+	remove_dir(&check);
+	refused_at_start("[pool p]\nsize = 1M\nacl = user:7:rwx\n",
+			 "5: bad acl entry 'user:7:rwx' in [pool p]");
+
+	/* The list, sorted: users, then groups, each by id. */
+	snprintf(text, sizeof(text), "[pool first]\nsize = 1M\n"
+		 "acl = g:%s:r--, user:nobody:rw-, u:4242:---\n"
+		 "[pool empty]\nsize = 1M\nacl = none\n", gr->gr_name);
+	assert_int_equal(harness_start(&d, text), 0);
+	raw_acl(d.sock, "first", got, sizeof(got));
+	snprintf(want, sizeof(want), "1:4242:0,1:%u:6,2:%u:4", uid, gid);
+	assert_string_equal(got, want);
+	raw_acl(d.sock, "empty", got, sizeof(got));
+	assert_string_equal(got, "none");
+	snprintf(want, sizeof(want), ", acl user:4242:-,user:%u:rw,group:%u:r"
+		 "\n", uid, gid);
+	harness_expect_logged(&d, want);
+	harness_expect_logged(&d, "pool empty: 1048576 bytes, mode 0600, "
+			      "owner ");
+	assert_int_equal(harness_log_count(&d, ", acl "), 1);
+
+	/* A bad list on SIGHUP: refused, the running one kept. */
+	refused_on_reload(&d, "[pool first]\nsize = 1M\nacl = user:7:x\n",
+			  "7: bad acl entry 'user:7:x' in [pool first] (execute "
+			  "means nothing for a pool: r, w, rw or -)");
+	raw_acl(d.sock, "first", got, sizeof(got));
+	snprintf(want, sizeof(want), "1:4242:0,1:%u:6,2:%u:4", uid, gid);
+	assert_string_equal(got, want);
+
+	/* A pool made with a list by CreatePool names it on its line. */
+	raw_create_with_acl(d.sock, "made", 7, 4);
+	harness_expect_logged(&d, "pool made created by uid ");
+	harness_expect_logged(&d, ", acl user:7:r, pages of ");
+	assert_int_equal(harness_stop(&d), 0);
+}
+
 int
 main(void)
 {
@@ -1951,6 +2147,7 @@ main(void)
 		cmocka_unit_test(counts_out_of_range_with_byte_unit_say_the_bound),
 		cmocka_unit_test(named_keys_read_or_refused),
 		cmocka_unit_test(user_quota_read_or_refused),
+		cmocka_unit_test(acl_read_or_refused),
 		cmocka_unit_test(config_size_bounded_alike),
 	};
 

@@ -1,7 +1,7 @@
 /*
  * itest_reload.c - a SIGHUP gives a live pool the owner, group, mode,
- * quota and retain its section in the file now says (poolmgrd.conf(5),
- * RELOADING):
+ * access control list, quota and retain its section in the file now says
+ * (poolmgrd.conf(5), RELOADING):
  *
  *   quota_follows_a_reload  lowered below what a client holds, nothing is
  *       taken back: its blocks stay readable and freeable, and the next
@@ -16,6 +16,12 @@
  *       keep their access (they are like open files), while a new open,
  *       read-write or read-only, and stats by name are -EACCES; 0644 lets
  *       it open read-only again; owner = its uid lets it open read-write;
+ *   acl_follows_a_reload  a reload that adds user:65534:rw lets a client
+ *       of that uid open a 0600 pool it could not; r lets it open
+ *       read-only only; a group entry for its group lets it in unless a
+ *       user entry of its own refuses; a reload that drops the list
+ *       leaves the handles opened under it their access and refuses the
+ *       next open (-EACCES); each change logged, old -> new;
  *   retain_lowered_gives_pages_back  4 MiB of free pages kept under
  *       retain = 8M go back down to a lowered retain, with no request
  *       freeing anything; retain = 0 gives back the rest;
@@ -345,6 +351,66 @@ mode_holds_for_new_opens(void **state)
 	pool_disconnect(c);
 }
 
+/* ---- access control list ------------------------------------------------ */
+
+/*
+ * The file's acl is the pool's: a reload that names OTHER_UID lets it
+ * open a 0600 pool it could not, with the rights its entry gives; a group
+ * entry for its group does too, unless a user entry of its own refuses;
+ * each change is logged, old -> new.  Dropped from the file, the list
+ * goes: a handle opened under it keeps its access (rights are checked at
+ * open), while a new open and stats by name are -EACCES.
+ */
+static void
+acl_follows_a_reload(void **state)
+{
+	struct pipes pp;
+	struct pool_conn *c;
+	char byte;
+	pid_t pid;
+
+	(void)state;
+	harness_skip_unless_root("drop a child to another uid");
+	start("[pool m]\nsize = 1M\n");
+	expect_opens(-EACCES, -EACCES);
+
+	reload("[pool m]\nsize = 1M\nacl = user:65534:rw\n");
+	expect_logged("pool m: acl none -> user:65534:rw");
+	expect_opens(0, 0);
+	reload("[pool m]\nsize = 1M\nacl = u:65534:r--\n");
+	expect_logged("pool m: acl user:65534:rw -> user:65534:r");
+	expect_opens(-EACCES, 0);
+	/* The group class: its group's entry, then its own refusing. */
+	reload("[pool m]\nsize = 1M\nacl = group:65534:rw\n");
+	expect_opens(0, 0);
+	reload("[pool m]\nsize = 1M\nacl = group:65534:rw, user:65534:-\n");
+	expect_logged("pool m: acl group:65534:rw -> "
+		      "user:65534:-,group:65534:rw");
+	expect_opens(-EACCES, -EACCES);
+
+	/* Opened under the list, kept after it goes. */
+	reload("[pool m]\nsize = 1M\nacl = user:65534:rw\n");
+	assert_int_equal(pipe(pp.ready), 0);
+	assert_int_equal(pipe(pp.go), 0);
+	pid = harness_spawn_as(OTHER_UID, OTHER_GID, opened_before_child, &pp);
+	assert_true(pid > 0);
+	close(pp.ready[1]);
+	close(pp.go[0]);
+	if (harness_read_full(pp.ready[0], &byte, 1) != 0)
+		fail_msg("the child did not open the pool: exit %d",
+			 harness_wait(pid));
+	reload("[pool m]\nsize = 1M\n");
+	expect_logged("pool m: acl user:65534:rw -> none");
+	assert_int_equal(harness_write_full(pp.go[1], &byte, 1), 0);
+	close(pp.ready[0]);
+	close(pp.go[1]);
+	assert_int_equal(harness_wait(pid), 0);
+	expect_opens(-EACCES, -EACCES);
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	assert_int_equal(stats_of(c, "m").mode, 0600);
+	pool_disconnect(c);
+}
+
 /* ---- retain ------------------------------------------------------------- */
 
 static void
@@ -510,6 +576,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(quota_follows_a_reload, teardown),
 		cmocka_unit_test_teardown(mode_holds_for_new_opens, teardown),
+		cmocka_unit_test_teardown(acl_follows_a_reload, teardown),
 		cmocka_unit_test_teardown(retain_lowered_gives_pages_back,
 					  teardown),
 		cmocka_unit_test_teardown(size_and_granularity_stay, teardown),
