@@ -232,22 +232,6 @@ create_limit(struct call *c, const struct dpool_params *pp)
 	return limit_refused(c, pp->limit, size, g);
 }
 
-/*
- * ", acl LIST" for a pool that has one, for the line of its making; ""
- * for one without (the line as it always was).  Into buf, which it returns.
- */
-static const char *
-made_acl_text(const struct dpool *p, char *buf, size_t len)
-{
-	int n;
-
-	buf[0] = '\0';
-	if (p->acl.n && (n = snprintf(buf, len, ", acl ")) > 0 &&
-	    (size_t)n < len)
-		acl_text(&p->acl, buf + n, len - (size_t)n);
-	return buf;
-}
-
 int
 do_create(struct call *c, const Poolmgr__CreatePool *m)
 {
@@ -302,7 +286,7 @@ do_create(struct call *c, const Poolmgr__CreatePool *m)
 	if (rc)
 		return create_refused(c, rc, m->name);
 	dpool_bounds_text(p, bounds, sizeof(bounds));
-	made_acl_text(p, acl, sizeof(acl));
+	dpool_acl_made_text(p, acl, sizeof(acl));
 	if (pp.numa_policy != DPOOL_NUMA_NONE)
 		log_info("pool %s created by uid %u: %llu bytes, mode %04o, "
 			 "owner %u:%u%s, pages of %llu, NUMA %s:%u%s", p->name,

@@ -443,6 +443,18 @@ changed_add(char *buf, size_t len, const char *what, const char *fmt, ...)
 }
 
 const char *
+dpool_acl_made_text(const struct dpool *p, char *buf, size_t len)
+{
+	int n;
+
+	buf[0] = '\0';
+	if (p->acl.n && (n = snprintf(buf, len, ", acl ")) > 0 &&
+	    (size_t)n < len)
+		acl_text(&p->acl, buf + n, len - (size_t)n);
+	return buf;
+}
+
+const char *
 dpool_bounds_text(const struct dpool *p, char *buf, size_t len)
 {
 	size_t n = 0;

@@ -375,6 +375,11 @@ void dpool_apply_settings(struct dpool *p, const struct dpool_params *params,
  */
 const char *dpool_bounds_text(const struct dpool *p, char *buf, size_t len);
 /*
+ * ", acl LIST" for a pool that has one, for the line of its making; ""
+ * for one without (the line as it always was).  Into buf, which it returns.
+ */
+const char *dpool_acl_made_text(const struct dpool *p, char *buf, size_t len);
+/*
  * Destroy a pool; its handles must be closed already.  unmapped: no
  * process maps it (it had no handles), so its pages may be punched out of
  * the memfd a step per loop turn before it is closed (pool_release.c);

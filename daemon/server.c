@@ -482,22 +482,6 @@ warn_kept(const struct dpool *p, const struct config_pool *cp)
 }
 
 /*
- * ", acl LIST" for a pool that has one, for the line of its making; ""
- * for one without (the line as it always was).  Into buf, which it returns.
- */
-static const char *
-made_acl_text(const struct dpool *p, char *buf, size_t len)
-{
-	int n;
-
-	buf[0] = '\0';
-	if (p->acl.n && (n = snprintf(buf, len, ", acl ")) > 0 &&
-	    (size_t)n < len)
-		acl_text(&p->acl, buf + n, len - (size_t)n);
-	return buf;
-}
-
-/*
  * Create the pools of the configuration that do not exist yet, and give
  * those that do the file's owner, group, mode, ACL, quotas, limit and retain:
  * the file describes the pool, whether the file or poolctl created it, as
@@ -568,7 +552,7 @@ apply_config(const struct config *cf)
 				 "%u:%u%s%s", p->name,
 				 (unsigned long long)p->size, p->mode,
 				 (unsigned)p->uid, (unsigned)p->gid,
-				 made_acl_text(p, acl, sizeof(acl)),
+				 dpool_acl_made_text(p, acl, sizeof(acl)),
 				 dpool_bounds_text(p, bounds, sizeof(bounds)));
 	}
 }
