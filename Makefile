@@ -126,7 +126,7 @@ UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta \
               test_heap_split test_heap_restore test_session test_records \
               test_block_index test_restart_names test_journal_compact \
               test_notify test_cache_lock test_poolctl_print \
-              test_pool_check test_recover test_heap_walk
+              test_pool_check test_recover test_heap_walk test_pool_acl
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_memory itest_badinput itest_poolctl itest_config \
@@ -313,6 +313,8 @@ $(BUILD)/tests/test_session $(BUILD)/tests/test_pool_check: \
   $(BUILD)/tests/unit/daemon_fixture.o
 # The names test runs the daemon's naming of the descriptors an exec passes.
 $(BUILD)/tests/test_restart_names: $(BUILD)/daemon/restart_names.o
+# The access control test runs a pool's list and its rules alone.
+$(BUILD)/tests/test_pool_acl: $(BUILD)/daemon/pool_acl.o
 # The compaction test runs the crash journal's live set of records.
 $(BUILD)/tests/test_journal_compact: $(BUILD)/daemon/journal_compact.o
 # The index test runs the daemon's own index of blocks.
