@@ -186,8 +186,10 @@ acl_modify(struct acl *out, const struct acl *cur,
 	for (i = 0; i < nadd; i++)
 		if (!entry_valid(&add[i]))
 			return entry_refused(&add[i], why, len);
-	/* What add names twice is a mistake, as in acl_build. */
-	memcpy(t, add, nadd * sizeof(*t));
+	/* What add names twice is a mistake, as in acl_build.  add may be
+	 * NULL with nadd 0, which memcpy must not be given. */
+	if (nadd)
+		memcpy(t, add, nadd * sizeof(*t));
 	if ((rc = sort_unique(t, nadd, why, len)))
 		return rc;
 	n = nadd;

@@ -99,8 +99,9 @@ int acl_build(struct acl *out, const struct acl_entry *e, size_t n,
 /*
  * *out = cur less the entries of the kinds and ids of rm (rights not
  * looked at; one not in cur is no error), then with each of add set (in
- * place of the entry of its kind and id, or added).  Errors as acl_build,
- * -ENOSPC when the result passes ACL_MAX; *out unchanged then.
+ * place of the entry of its kind and id, or added); add and rm may be
+ * NULL when their counts are 0.  Errors as acl_build, -ENOSPC when the
+ * result passes ACL_MAX; *out unchanged then.
  */
 int acl_modify(struct acl *out, const struct acl *cur,
 	       const struct acl_entry *add, size_t nadd,
