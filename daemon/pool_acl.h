@@ -113,7 +113,7 @@ bool acl_equal(const struct acl *a, const struct acl *b);
 #define ACL_TEXT_MAX	(ACL_MAX * 20 + 8)
 
 /*
- * The list in words, "user:1000:rw,group:20:r,user:7:-" order kept
+ * The list in words, "user:7:-,user:1000:rw,group:20:r" order kept
  * (sorted), or "none" for an empty one; cut at len if it must be.
  * Returns buf.
  */
