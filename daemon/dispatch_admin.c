@@ -34,10 +34,11 @@
 /* The clients listed in one reply: a datagram, less the reply's fields. */
 #define CLIENTS_REPLY_MAX (PEER_MAX_MESSAGE - 1024)
 /*
- * A ListPools page (ListPools.paged).  An entry packs to at most 420
- * bytes (every field at its largest and a 64-byte name), so 64 of them,
- * each with its tag and length, take 64 x 423 = 27,072 bytes, 27,094 in
- * a Reply (itest_list packs them): a page always fits LIST_REPLY_MAX.
+ * A ListPools page (ListPools.paged).  An entry packs to at most 851
+ * bytes (every field at its largest, a 64-byte name and a full access
+ * control list), so 64 of them, each with its tag and length, take 64 x
+ * 854 = 54,656 bytes, 54,678 in a Reply (itest_list packs them): a page
+ * always fits LIST_REPLY_MAX (64,512).
  */
 #define LIST_POOLS_PAGE 64
 /* The pools listed in one reply: a datagram, less the reply's fields. */

@@ -116,7 +116,36 @@ setup(void **state)
 
 /* ---- the largest page ---------------------------------------------------- */
 
-/* Every field of m at its largest: uint64, uint32 and a 64-byte name. */
+/*
+ * An access control list at its largest: 32 entries (the most a pool
+ * keeps), each at the largest the daemon sends (acl_build lets no other
+ * through): a group (kind 2), id 4294967294, read and write (6).
+ */
+static Poolmgr__Acl *
+acl_at_largest(void)
+{
+	static Poolmgr__AclEntry e[32];
+	static Poolmgr__AclEntry *ptrs[32];
+	static Poolmgr__Acl acl;
+	unsigned i;
+
+	poolmgr__acl__init(&acl);
+	for (i = 0; i < 32; i++) {
+		poolmgr__acl_entry__init(&e[i]);
+		e[i].kind = 2;
+		e[i].id = UINT32_MAX - 1;
+		e[i].rights = 6;
+		ptrs[i] = &e[i];
+	}
+	acl.n_entries = 32;
+	acl.entries = ptrs;
+	return &acl;
+}
+
+/*
+ * Every field of m at its largest: uint64, uint32, a 64-byte name and a
+ * full access control list.
+ */
 static void
 stats_at_largest(Poolmgr__PoolStats *m, char *name)
 {
@@ -138,6 +167,12 @@ stats_at_largest(Poolmgr__PoolStats *m, char *name)
 			break;
 		case PROTOBUF_C_TYPE_STRING:
 			*(char **)at = name;
+			break;
+		case PROTOBUF_C_TYPE_MESSAGE:
+			if (f->descriptor != &poolmgr__acl__descriptor)
+				fail_msg("PoolStats.%s: a message this test "
+					 "does not size", f->name);
+			*(Poolmgr__Acl **)at = acl_at_largest();
 			break;
 		default:
 			fail_msg("PoolStats.%s: a type this test does not "
