@@ -37,13 +37,15 @@ import time
 import typing
 import weakref
 
-from poolclient_lib import (ALLOC_PART, ALLOC_PERSIST, ALLOC_ZERO,
+from poolclient_lib import (ACL_FORMAT_NAMES, ACL_GROUP, ACL_MAX,
+                            ACL_PARSE_NO_RIGHTS, ACL_READ, ACL_USER,
+                            ACL_WRITE, ALLOC_PART, ALLOC_PERSIST, ALLOC_ZERO,
                             BLOCK_NAME_MAX, CREATE_GROUP,
                             CREATE_OWNER, LOOKUP_RETAIN,
                             NAME_MAX, PUBLISH_EVICTABLE,
                             PUBLISH_REPLACE, SET_GROUP, SET_MODE, SET_OWNER,
-                            SET_LIMIT, SET_QUOTA, SET_RETAIN,
-                            SET_USER_QUOTA, _BlockHolder,
+                            SET_ACL, SET_LIMIT, SET_QUOTA, SET_RETAIN,
+                            SET_USER_QUOTA, _AclEntry, _BlockHolder,
                             _BlockInfo,
                             _ClientInfo, _CreateOpts,
                             _DaemonStats, _Named, _Persisted, _SetOpts, _Stats,
@@ -55,6 +57,7 @@ from poolclient_handle import _Closing, _Handle, _take_all, _Views
 __all__ = ["PoolError", "Connection", "Pool", "PoolStats", "DaemonStats",
            "ClientInfo", "BlockInfo", "BlockHolder",
            "Persisted", "User", "NamedBlock", "NameList", "Lookup",
+           "AclEntry", "acl_parse", "acl_text", "ACL_MAX",
            "connect",
            "OFF_NONE", "NAME_MAX", "BLOCK_NAME_MAX", "BATCH_MAX",
            "RETAIN_NONE", "NUMA_NONE", "NUMA_PREFERRED", "NUMA_BIND",
@@ -454,6 +457,114 @@ class Lookup(_Pair):
             self.offset, self.usable_size, self.generation)
 
 
+_ACL_KINDS = {ACL_USER: "user", ACL_GROUP: "group"}
+_ACL_RIGHTS = {ACL_READ | ACL_WRITE: "rw", ACL_READ: "r", ACL_WRITE: "w",
+               0: "-"}
+
+
+class AclEntry(typing.NamedTuple):
+    """An entry of a pool's access control list (struct pool_acl_entry):
+    kind "user" or "group", id a uid or a gid (a number), rights "rw",
+    "r", "w" or "-" (an entry that refuses).  Lists come back sorted as
+    the daemon keeps them: users, then groups, each by id."""
+    kind: str
+    id: int
+    rights: str
+
+    def text(self, names=True):
+        """The entry in pool_acl_parse's words, "user:alice:rw"; with
+        names, a name for the id where the system's database has one."""
+        return acl_text([self], names)
+
+
+def _acl_entry(c):
+    """An AclEntry from a struct pool_acl_entry."""
+    return AclEntry(_ACL_KINDS.get(c.kind, str(c.kind)), c.id,
+                    _ACL_RIGHTS[c.rights & (ACL_READ | ACL_WRITE)])
+
+
+def _acl_from_text(text, flags):
+    """A list in words as a ctypes array of struct pool_acl_entry, and
+    its length, read by the C library (pool_acl_parse): the same words
+    poolctl and poolmgrd.conf take, names looked up alike."""
+    out = (_AclEntry * ACL_MAX)()
+    err = ctypes.create_string_buffer(256)
+    rc = _lib.pool_acl_parse(_name(text, "access control list"), flags, out,
+                             ACL_MAX, err, len(err))
+    if rc < 0 and err.value:
+        # The library's words for what is wrong and where.
+        raise PoolError(rc, "invalid access control list: " +
+                        _text(err.value))
+    return out, _check(rc)
+
+
+def _acl_from_list(entries, rights_matter):
+    """An iterable of AclEntry (or (kind, id, rights) tuples; for a
+    removal (kind, id) will do) as a ctypes array and its length."""
+    if isinstance(entries, (bytes, bytearray)) or \
+            not hasattr(entries, "__iter__"):
+        raise TypeError("an access control list is a str or a list of "
+                        "AclEntry, not %s" % type(entries).__name__)
+    items = list(entries)
+    if len(items) > ACL_MAX:
+        raise PoolError(_errno.ENOSPC, "an access control list holds at "
+                        "most %d entries, not %d" % (ACL_MAX, len(items)))
+    kinds = {v: k for k, v in _ACL_KINDS.items()}
+    rights = {v: k for k, v in _ACL_RIGHTS.items()}
+    out = (_AclEntry * max(len(items), 1))()
+    for i, e in enumerate(items):
+        if not isinstance(e, tuple) or \
+                len(e) not in ((2, 3) if not rights_matter else (3,)):
+            raise TypeError("access control list entry %r: an AclEntry "
+                            "(kind, id, rights)" % (e,))
+        if e[0] not in kinds:
+            raise _bad("access control list entry %r: kind is \"user\" "
+                       "or \"group\"" % (e,))
+        out[i].kind = kinds[e[0]]
+        out[i].id = _uint(e[1], "access control list id", 32)
+        if rights_matter:
+            if e[2] not in rights:
+                raise _bad("access control list entry %r: rights are "
+                           "\"rw\", \"r\", \"w\" or \"-\"" % (e,))
+            out[i].rights = rights[e[2]]
+    return out, len(items)
+
+
+def _acl_array(acl, rights_matter=True):
+    """acl, a str in pool_acl_parse's words ("" and "none": no entry) or
+    an iterable of AclEntry, as a ctypes array and its length."""
+    if isinstance(acl, (str, bytes, bytearray)):
+        return _acl_from_text(acl, 0 if rights_matter else
+                              ACL_PARSE_NO_RIGHTS)
+    return _acl_from_list(acl, rights_matter)
+
+
+def acl_parse(text, rights=True):
+    """A list in words, as poolctl and poolmgrd.conf take it, as a list
+    of AclEntry (pool_acl_parse): entries separated by commas or white
+    space, each user:WHO:RIGHTS or group:WHO:RIGHTS (u: and g: too), WHO
+    a name or a number, RIGHTS rw, r, w or - (or rw-, r--, -w-, ---); ""
+    and "none" are no entry.  rights=False reads user:WHO and group:WHO
+    (rights "-"), as a removal names entries.  PoolError EINVAL, ENOENT
+    (no such user or group) or ENOSPC (more than ACL_MAX), with the
+    library's words for what is wrong and where."""
+    out, n = _acl_from_text(text, 0 if rights else ACL_PARSE_NO_RIGHTS)
+    return [_acl_entry(out[i]) for i in range(n)]
+
+
+def acl_text(entries, names=True):
+    """entries (an iterable of AclEntry) in pool_acl_parse's words, by
+    pool_acl_format: "user:alice:rw,group:20:r", "none" for no entry;
+    with names, a user's or group's name for its id where the system's
+    database has one, else the number."""
+    arr, n = _acl_from_list(entries, True)
+    flags = ACL_FORMAT_NAMES if names else 0
+    need = _check(_lib.pool_acl_format(arr, n, flags, None, 0))
+    buf = ctypes.create_string_buffer(need + 1)
+    _check(_lib.pool_acl_format(arr, n, flags, buf, len(buf)))
+    return _text(buf.value)
+
+
 class NameList(list):
     """A list that may be cut (one message's worth): .total is how many
     there are, listed or not."""
@@ -562,7 +673,7 @@ class Connection(_Closing):
 
     def create_pool(self, name, max_size, granularity=0, mode=0, quota=0,
                     retain=0, page_size=0, numa_node=None, numa_policy=None,
-                    uid=None, gid=None, limit=0, user_quota=0):
+                    uid=None, gid=None, limit=0, user_quota=0, acl=None):
         """Create a pool (the daemon's uid, root or the admin group):
         max_size bytes; granularity 0 = 16; mode 0 = 0600; quota bytes
         per connection, 0 = none; retain 0 = the daemon's default,
@@ -575,7 +686,8 @@ class Connection(_Closing):
         0 = none (EOPNOTSUPP from a daemon without limits); user_quota
         the most bytes all the connections of one uid may hold in it
         together, with the blocks that uid made persistent, 0 = none
-        (EOPNOTSUPP from a daemon without user quotas)."""
+        (EOPNOTSUPP from a daemon without user quotas); acl its access
+        control list from the start, as set_pool's (None: none)."""
         if numa_node is None:
             if numa_policy not in (None, NUMA_NONE):
                 raise _bad("a NUMA policy needs numa_node")
@@ -601,12 +713,27 @@ class Connection(_Closing):
                      user_quota=_uint(user_quota, "user_quota"))
         s.which = (SET_LIMIT if s.limit else 0) | \
             (SET_USER_QUOTA if s.user_quota else 0)
+        keep = self._set_acl(s, acl)	# the entries, alive for the call
         with self._h as c:
             _check(_lib.pool_create_set(c, _name(name), ctypes.byref(o),
                                         ctypes.byref(s)))
+        del keep
+
+    @staticmethod
+    def _set_acl(s, acl):
+        """Put acl (None: no change) into _SetOpts s: POOL_SET_ACL, the
+        entries and their number.  Returns the ctypes array s points to,
+        which the caller keeps until its call returns."""
+        if acl is None:
+            return None
+        arr, n = _acl_array(acl)
+        s.which |= SET_ACL
+        s.acl = ctypes.addressof(arr) if n else None
+        s.nacl = n
+        return arr
 
     def set_pool(self, name, mode=None, uid=None, gid=None, quota=None,
-                 retain=None, limit=None, user_quota=None):
+                 retain=None, limit=None, user_quota=None, acl=None):
         """Change the settings given (not None) of live pool name, all or
         none: mode (1 to 0o777), uid and gid (numbers), quota (bytes per
         connection, 0 = none), retain (as create_pool's: 0 = the daemon's
@@ -614,11 +741,15 @@ class Connection(_Closing):
         blocks, 0 = none; admin only), user_quota (bytes all the
         connections of one uid may hold, with its persistent blocks, 0 =
         none; admin only; lowered below what a uid holds, it takes
-        nothing back).  The daemon's uid, root and the admin group may
-        change any, the pool's owner its mode and its group (to one of
-        its own): else EPERM.  EROFS for a pool the daemon's
-        configuration file defines; handles opened before keep their
-        access."""
+        nothing back), acl (the pool's access control list, replaced
+        whole: a str in acl_parse's words, "user:alice:rw,group:video:r",
+        "" or "none" for none, or a list of AclEntry; EINVAL for a kind
+        and id twice, ENOSPC past ACL_MAX; acl_modify changes some
+        entries without losing another's change).  The daemon's uid,
+        root and the admin group may change any, the pool's owner its
+        mode, its list and its group (to one of its own): else EPERM.
+        EROFS for a pool the daemon's configuration file defines;
+        handles opened before keep their access."""
         o = _SetOpts()
         for bit, field, value, bits in (
                 (SET_MODE, "mode", mode, 32), (SET_OWNER, "uid", uid, 32),
@@ -629,8 +760,37 @@ class Connection(_Closing):
             if value is not None:
                 setattr(o, field, _uint(value, field, bits))
                 o.which |= bit
+        keep = self._set_acl(o, acl)	# the entries, alive for the call
         with self._h as c:
             _check(_lib.pool_set(c, _name(name), ctypes.byref(o)))
+        del keep
+
+    def acl(self, name):
+        """The access control list of pool name (read permission), a
+        list of AclEntry sorted as the daemon keeps it: users, then
+        groups, each by id (pool_acl_get); EOPNOTSUPP from a daemon
+        without lists."""
+        out = (_AclEntry * ACL_MAX)()
+        with self._h as c:
+            n = _check(_lib.pool_acl_get(c, _name(name), out, ACL_MAX))
+        return [_acl_entry(out[i]) for i in range(min(n, ACL_MAX))]
+
+    def acl_modify(self, name, add=None, remove=None):
+        """Change some entries of pool name's list in one request and
+        keep the others (pool_acl_modify): the entries of the kinds and
+        ids remove names go (a str "user:alice,group:video" or a list of
+        AclEntry or (kind, id) pairs, rights not looked at; one the list
+        lacks is no error), then each entry of add is set, in place of
+        the entry of its kind and id or added (as set_pool's acl).  All
+        or nothing; no change another made meanwhile is lost.  Who may:
+        as set_pool's acl.  EINVAL for add naming a kind and id twice,
+        ENOSPC for a list past ACL_MAX."""
+        add_arr, nadd = _acl_array(add if add is not None else [])
+        rm_arr, nrm = _acl_array(remove if remove is not None else [],
+                                 rights_matter=False)
+        with self._h as c:
+            _check(_lib.pool_acl_modify(c, _name(name), add_arr, nadd,
+                                        rm_arr, nrm))
 
     def destroy_pool(self, name, force=False):
         """Destroy pool name; EBUSY while in use unless force."""

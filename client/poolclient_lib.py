@@ -20,6 +20,15 @@ LOOKUP_RETAIN = 0x1
 SET_MODE, SET_OWNER, SET_GROUP, SET_QUOTA, SET_RETAIN, SET_LIMIT = \
     0x1, 0x2, 0x4, 0x8, 0x10, 0x20
 SET_USER_QUOTA = 0x40
+SET_ACL = 0x80
+# Access control lists (client/poolclient.h): struct pool_acl_entry's
+# kinds and rights, the most entries a list holds, and the flags of
+# pool_acl_parse and pool_acl_format.
+ACL_USER, ACL_GROUP = 1, 2
+ACL_READ, ACL_WRITE = 4, 2
+ACL_MAX = 32
+ACL_PARSE_NO_RIGHTS = 0x1
+ACL_FORMAT_NAMES = 0x1
 CREATE_OWNER, CREATE_GROUP = 0x1, 0x2
 # pool_alloc_wait's flags (client/poolclient.h).
 ALLOC_ZERO, ALLOC_PART, ALLOC_PERSIST = 0x1, 0x2, 0x4
@@ -46,6 +55,12 @@ class _SetOpts(ctypes.Structure):
                 ("gid", _u32), ("quota", _u64), ("retain", _u64),
                 ("limit", _u64), ("user_quota", _u64),
                 ("acl", ctypes.c_void_p), ("nacl", _u32),
+                ("reserved", _u32)]
+
+
+class _AclEntry(ctypes.Structure):
+    """struct pool_acl_entry."""
+    _fields_ = [("kind", _u32), ("id", _u32), ("rights", _u32),
                 ("reserved", _u32)]
 
 
@@ -135,7 +150,8 @@ class _DaemonStats(ctypes.Structure):
 # The sizes client/admin.c and client/stats.c assert: a mismatch is a
 # wrong mirror above.  ctypes finds the default version of each function,
 # pool_stats's of the 384-byte structure (LIBPOOLCLIENT_1.13).
-for _t, _n in ((_CreateOpts, 64), (_SetOpts, 64), (_Stats, 384),
+for _t, _n in ((_CreateOpts, 64), (_SetOpts, 64), (_AclEntry, 16),
+               (_Stats, 384),
                (_ClientInfo, 208),
                (_Persisted, 40), (_User, 72), (_Named, 296),
                (_DaemonStats, 280)):
@@ -146,6 +162,7 @@ _PP = ctypes.POINTER(ctypes.c_void_p)
 _S = ctypes.c_char_p
 _OFFP = ctypes.POINTER(_u64)
 _SIZEP = ctypes.POINTER(_size)
+_ACLP = ctypes.POINTER(_AclEntry)
 
 # Every function used: (name, result, argument types).
 _PROTOS = (
@@ -156,6 +173,12 @@ _PROTOS = (
     ("pool_set", ctypes.c_int, [_P, _S, ctypes.POINTER(_SetOpts)]),
     ("pool_create_set", ctypes.c_int, [_P, _S, ctypes.POINTER(_CreateOpts),
                                        ctypes.POINTER(_SetOpts)]),
+    ("pool_acl_get", ctypes.c_int, [_P, _S, _ACLP, _size]),
+    ("pool_acl_modify", ctypes.c_int, [_P, _S, _ACLP, _size, _ACLP, _size]),
+    ("pool_acl_parse", ctypes.c_int,
+     [_S, ctypes.c_int, _ACLP, _size, _S, _size]),
+    ("pool_acl_format", ctypes.c_int,
+     [_ACLP, _size, ctypes.c_int, _S, _size]),
     ("pool_destroy", ctypes.c_int, [_P, _S]),
     ("pool_destroy_force", ctypes.c_int, [_P, _S]),
     ("pool_open", ctypes.c_int, [_P, _S, _PP]),

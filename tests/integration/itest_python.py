@@ -108,6 +108,8 @@ class Daemon:
 
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="poolmgr-py.")
+        # The socket's directory open to children of other uids.
+        os.chmod(self.dir, 0o755)
         self.sock = os.path.join(self.dir, "poolmgrd.sock")
         conf = os.path.join(self.dir, "poolmgrd.conf")
         self.log = os.path.join(self.dir, "poolmgrd.log")
@@ -205,6 +207,7 @@ def structs_match_the_c_layout():
     the compiler lays out poolclient.h's structures."""
     mirrors = {"pool_create_opts": poolclient._CreateOpts,
                "pool_set_opts": poolclient._SetOpts,
+               "pool_acl_entry": poolclient._AclEntry,
                "pool_stats": poolclient._Stats,
                "pool_client_info": poolclient._ClientInfo,
                "pool_persisted": poolclient._Persisted,
@@ -251,6 +254,12 @@ def constants_match_the_c_header():
         "POOL_SET_GROUP": lib.SET_GROUP, "POOL_SET_QUOTA": lib.SET_QUOTA,
         "POOL_SET_RETAIN": lib.SET_RETAIN, "POOL_SET_LIMIT": lib.SET_LIMIT,
         "POOL_SET_USER_QUOTA": lib.SET_USER_QUOTA,
+        "POOL_SET_ACL": lib.SET_ACL,
+        "POOL_ACL_USER": lib.ACL_USER, "POOL_ACL_GROUP": lib.ACL_GROUP,
+        "POOL_ACL_READ": lib.ACL_READ, "POOL_ACL_WRITE": lib.ACL_WRITE,
+        "POOL_ACL_MAX": pc.ACL_MAX,
+        "POOL_ACL_PARSE_NO_RIGHTS": lib.ACL_PARSE_NO_RIGHTS,
+        "POOL_ACL_FORMAT_NAMES": lib.ACL_FORMAT_NAMES,
         "POOL_NUMA_NONE": pc.NUMA_NONE,
         "POOL_NUMA_PREFERRED": pc.NUMA_PREFERRED,
         "POOL_NUMA_BIND": pc.NUMA_BIND, "POOL_NUMA_OTHER": pc.NUMA_OTHER,
@@ -305,7 +314,7 @@ def prototypes_match_the_c_header():
     parameter added or widened in C would otherwise be passed wrong with
     no error (ctypes trusts argtypes)."""
     mirrors = {"pool_create_opts": "_CreateOpts", "pool_set_opts": "_SetOpts",
-               "pool_stats": "_Stats", "pool_client_info": "_ClientInfo",
+               "pool_acl_entry": "_AclEntry", "pool_stats": "_Stats", "pool_client_info": "_ClientInfo",
                "pool_persisted": "_Persisted", "pool_user": "_User",
                "pool_named": "_Named",
                "pool_daemon_stats": "_DaemonStats",
@@ -2248,6 +2257,185 @@ def pool_user_quota():
             for q, o in ((p, last), (p, off), (p2, off2), (p2, more)):
                 q.free(o)
         c.destroy_pool("pyuq")
+
+
+NOBODY = 65534		# the uid and gid of the tests that drop to another
+
+
+def as_other_uid(fn):
+    """fn() in a forked child running as uid and gid NOBODY, with no
+    supplementary group: its exit status (0: fn returned 0; 99: it
+    raised, which it prints).  The test process must be root."""
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 99
+        try:
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            code = fn()
+        except BaseException:
+            traceback.print_exc(file=sys.stdout)
+        finally:
+            sys.stdout.flush()
+            os._exit(code)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+@test
+def pool_acl_set_read_and_modify():
+    """create_pool's acl (words, names and numbers) comes back sorted as
+    AclEntry (users, then groups, by id); acl_text prints it as acl_parse
+    reads it; acl_modify removes and adds in one request (an absent
+    removal is no error); set_pool replaces the list whole (from a list
+    of AclEntry too), keeps it when not given, and "none" or "" clears
+    it."""
+    A = poolclient.AclEntry
+    with poolclient.connect() as c:
+        c.create_pool("pyacl", 1 << 20,
+                      acl="group:root:r user:nobody:rw,u:4242:---")
+        got = c.acl("pyacl")
+        assert got == [A("user", 4242, "-"), A("user", NOBODY, "rw"),
+                       A("group", 0, "r")], got
+        assert poolclient.acl_text(got, names=False) == \
+            "user:4242:-,user:65534:rw,group:0:r"
+        assert got[1].text() == "user:nobody:rw"
+        assert got[2].text(names=False) == "group:0:r"
+        assert poolclient.acl_parse(poolclient.acl_text(got)) == got
+        assert poolclient.acl_text([]) == "none"
+        c.acl_modify("pyacl", add="user:4242:r,group:4343:rw",
+                     remove="user:nobody")
+        assert c.acl("pyacl") == [A("user", 4242, "r"), A("group", 0, "r"),
+                                  A("group", 4343, "rw")], c.acl("pyacl")
+        c.acl_modify("pyacl", remove=[A("group", 0, "rw"), ("group", 4343)])
+        assert c.acl("pyacl") == [A("user", 4242, "r")]
+        c.acl_modify("pyacl", remove="user:7")
+        c.acl_modify("pyacl")
+        assert c.acl("pyacl") == [A("user", 4242, "r")]
+        c.set_pool("pyacl", acl=[A("group", 5, "w"), A("user", 9, "rw")])
+        assert c.acl("pyacl") == [A("user", 9, "rw"), A("group", 5, "w")]
+        c.set_pool("pyacl", mode=0o640)
+        assert len(c.acl("pyacl")) == 2
+        c.set_pool("pyacl", acl="none")
+        assert c.acl("pyacl") == []
+        c.set_pool("pyacl", acl="user:9:r")
+        c.set_pool("pyacl", acl="")
+        assert c.acl("pyacl") == []
+        c.destroy_pool("pyacl")
+
+
+@test
+def pool_acl_refusals():
+    """Bad lists change nothing: words acl_parse refuses are EINVAL (an
+    unknown name ENOENT) in the library's words; a kind and id twice is
+    the daemon's EINVAL in its words; past ACL_MAX is ENOSPC, from the
+    library for a list too long and from the daemon for a modify that
+    would make one; bad AclEntry fields are EINVAL, a list of another
+    type TypeError; the file's pool is EROFS; no pool, ENOENT."""
+    A = poolclient.AclEntry
+    with poolclient.connect() as c:
+        c.create_pool("pyaclbad", 1 << 20, acl="user:7:r")
+        was = [A("user", 7, "r")]
+        e = expect_error(errno.EINVAL, c.set_pool, "pyaclbad",
+                         acl="user:7:rwx")
+        assert "user:7:rwx: x (execute) means nothing for a pool" in \
+            e.strerror, e.strerror
+        e = expect_error(errno.EINVAL, c.acl_modify, "pyaclbad",
+                         add="other:1:r")
+        assert "a user or a group" in e.strerror, e.strerror
+        e = expect_error(errno.ENOENT, c.acl_modify, "pyaclbad",
+                         add="user:no-such-user-here:r")
+        assert "no such user" in e.strerror, e.strerror
+        e = expect_error(errno.EINVAL, c.set_pool, "pyaclbad", mode=0o640,
+                         acl="user:8:r,user:8:w")
+        assert e.strerror.endswith("poolmgrd says: user 8 is given twice"), \
+            e.strerror
+        expect_error(errno.EINVAL, c.acl_modify, "pyaclbad",
+                     add=[A("group", 8, "r"), A("group", 8, "w")])
+        assert c.stats("pyaclbad").mode == 0o600
+        e = expect_error(errno.ENOSPC, c.set_pool, "pyaclbad",
+                         acl=[A("user", i, "r") for i in range(33)])
+        assert "at most 32" in e.strerror, e.strerror
+        e = expect_error(errno.ENOSPC, c.set_pool, "pyaclbad",
+                         acl=",".join("u:%d:r" % i for i in range(33)))
+        assert "more than 32 entries" in e.strerror, e.strerror
+        for bad in ([A("person", 1, "r")], [A("user", 1, "x")],
+                    [A("user", -1, "r")], [A("user", (1 << 32) - 1, "r")]):
+            expect_error(errno.EINVAL, c.set_pool, "pyaclbad", acl=bad)
+        for bad in (5, [("user", 1)], [A("user", "root", "r")]):
+            try:
+                c.set_pool("pyaclbad", acl=bad)
+            except TypeError:
+                pass
+            else:
+                raise AssertionError("acl=%r: no TypeError" % (bad,))
+        assert c.acl("pyaclbad") == was
+        c.acl_modify("pyaclbad",
+                     add=",".join("u:%d:r" % i for i in range(100, 131)))
+        assert len(c.acl("pyaclbad")) == 32
+        e = expect_error(errno.ENOSPC, c.acl_modify, "pyaclbad",
+                         add="group:1:r")
+        assert "poolmgrd says: an access control list holds at most 32" \
+            in e.strerror, e.strerror
+        c.acl_modify("pyaclbad", add="group:1:r", remove="user:7")
+        assert len(c.acl("pyaclbad")) == 32
+        expect_error(errno.EROFS, c.set_pool, "py", acl="user:7:r")
+        expect_error(errno.EROFS, c.acl_modify, "py", add="user:7:r")
+        assert c.acl("py") == []
+        expect_error(errno.ENOENT, c.acl, "pynone")
+        expect_error(errno.ENOENT, c.acl_modify, "pynone", add="user:7:r")
+        c.destroy_pool("pyaclbad")
+
+
+@test
+def pool_acl_decides_for_another_uid():
+    """A process of another uid: refused by an entry "user:UID:-" though
+    the other bits would let it in; with r it opens read-only and reads
+    the list, not read-write; with rw, read-write.  Not the owner, it may
+    change no list (EPERM); made the owner, it may."""
+    if os.geteuid() != 0:
+        print("pool_acl_decides_for_another_uid: not root: cannot drop "
+              "to another uid; skipping")
+        return
+    A = poolclient.AclEntry
+
+    def may(rw, ro):
+        def child():
+            with poolclient.connect() as c:
+                for read_only, want in ((False, rw), (True, ro)):
+                    if want:
+                        c.open("pyaclu", read_only=read_only).close()
+                    else:
+                        expect_error(errno.EACCES, c.open, "pyaclu",
+                                     read_only=read_only)
+                if ro:
+                    assert len(c.acl("pyaclu")) == 1
+                else:
+                    expect_error(errno.EACCES, c.acl, "pyaclu")
+                expect_error(errno.EPERM, c.acl_modify, "pyaclu",
+                             add="user:65534:rw")
+                expect_error(errno.EPERM, c.set_pool, "pyaclu", acl="none")
+            return 0
+        return child
+
+    with poolclient.connect() as c:
+        c.create_pool("pyaclu", 1 << 20, mode=0o606, acl="user:nobody:-")
+        assert as_other_uid(may(False, False)) == 0
+        c.acl_modify("pyaclu", add="user:nobody:r")
+        assert as_other_uid(may(False, True)) == 0
+        c.set_pool("pyaclu", mode=0o600, acl=[A("user", NOBODY, "rw")])
+        assert as_other_uid(may(True, True)) == 0
+        c.set_pool("pyaclu", uid=NOBODY)
+
+        def owner():
+            with poolclient.connect() as c:
+                c.acl_modify("pyaclu", add="group:4343:r")
+                c.set_pool("pyaclu", acl="user:4242:rw")
+            return 0
+        assert as_other_uid(owner) == 0
+        assert c.acl("pyaclu") == [A("user", 4242, "rw")]
+        c.destroy_pool("pyaclu")
 
 
 def await_alloc_waits(c, pool, n):

@@ -54,6 +54,16 @@ set_opts(void)
 }
 
 static void
+acl_entry(void)
+{
+	WHOLE(pool_acl_entry);
+	FIELD(pool_acl_entry, kind);
+	FIELD(pool_acl_entry, id);
+	FIELD(pool_acl_entry, rights);
+	FIELD(pool_acl_entry, reserved);
+}
+
+static void
 stats(void)
 {
 	WHOLE(pool_stats);
@@ -207,6 +217,14 @@ constants(void)
 	CONST(POOL_SET_RETAIN);
 	CONST(POOL_SET_LIMIT);
 	CONST(POOL_SET_USER_QUOTA);
+	CONST(POOL_SET_ACL);
+	CONST(POOL_ACL_USER);
+	CONST(POOL_ACL_GROUP);
+	CONST(POOL_ACL_READ);
+	CONST(POOL_ACL_WRITE);
+	CONST(POOL_ACL_MAX);
+	CONST(POOL_ACL_PARSE_NO_RIGHTS);
+	CONST(POOL_ACL_FORMAT_NAMES);
 	CONST(POOL_NUMA_NONE);
 	CONST(POOL_NUMA_PREFERRED);
 	CONST(POOL_NUMA_BIND);
@@ -229,6 +247,7 @@ main(void)
 {
 	create_opts();
 	set_opts();
+	acl_entry();
 	stats();
 	client_info();
 	persisted_named();
