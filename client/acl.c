@@ -236,7 +236,8 @@ acl_parse_one(char *word, int flags, struct pool_acl_entry *e, char *err,
 		    "(rw, r, w or -)", kind, who);
 	if (no_rights && strchr(who, ':') != NULL)
 		return acl_say(err, errlen, -EINVAL, "%s:%s: a removal names "
-		    "the %s alone, without rights", kind, who, kind);
+		    "the %s alone, without rights", kind, who,
+		    e->kind == POOL_ACL_USER ? "user" : "group");
 	if (*who == '\0')
 		return acl_say(err, errlen, -EINVAL, "%s:: no %s named", kind,
 		    e->kind == POOL_ACL_USER ? "user" : "group");

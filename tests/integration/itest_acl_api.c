@@ -521,7 +521,13 @@ parse_every_form(void **state)
 	acl_expect_entries(e, names, 3);
 	EXPECT_RC(pool_acl_parse("user:root:rw", POOL_ACL_PARSE_NO_RIGHTS, e,
 				 4, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "without rights"));
+	assert_string_equal(err, "user:root:rw: a removal names the user "
+			    "alone, without rights");
+	/* The words name the kind, not the letter it was written as. */
+	EXPECT_RC(pool_acl_parse("g:root:r", POOL_ACL_PARSE_NO_RIGHTS, e, 4,
+				 err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "g:root:r: a removal names the group "
+			    "alone, without rights");
 }
 
 static void
