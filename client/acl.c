@@ -273,12 +273,18 @@ pool_acl_parse(const char *text, int flags, struct pool_acl_entry *out,
 	if (text == NULL || (out == NULL && max > 0) ||
 	    (flags & ~POOL_ACL_PARSE_NO_RIGHTS) != 0)
 		return -EINVAL;
-	if (strcmp(text, "none") == 0)
-		return 0;
 	if ((copy = strdup(text)) == NULL)
 		return -ENOMEM;
 	for (word = strtok_r(copy, ", \t\n", &save); word != NULL;
 	    word = strtok_r(NULL, ", \t\n", &save)) {
+		/* "none" is the empty list, and only when said alone. */
+		if (strcmp(word, "none") == 0) {
+			if (n == 0 && strtok_r(NULL, ", \t\n", &save) == NULL)
+				break;
+			rc = acl_say(err, errlen, -EINVAL, "none stands alone: "
+			    "it is the list of no entries");
+			break;
+		}
 		if (n == max) {
 			rc = acl_say(err, errlen, -ENOSPC, "more than %zu "
 			    "entries", max);

@@ -464,6 +464,13 @@ parse_every_form(void **state)
 	acl_expect_entries(e, want, 8);
 	assert_string_equal(err, "");
 	EXPECT_RC(pool_acl_parse("none", 0, e, 4, err, sizeof(err)), 0);
+	EXPECT_RC(pool_acl_parse(" none\n", 0, e, 4, err, sizeof(err)), 0);
+	EXPECT_RC(pool_acl_parse("none,user:1:r", 0, e, 4, err, sizeof(err)),
+		  -EINVAL);
+	assert_non_null(strstr(err, "none stands alone"));
+	EXPECT_RC(pool_acl_parse("user:1:r none", 0, e, 4, err, sizeof(err)),
+		  -EINVAL);
+	assert_non_null(strstr(err, "none stands alone"));
 	EXPECT_RC(pool_acl_parse("", 0, NULL, 0, err, sizeof(err)), 0);
 	EXPECT_RC(pool_acl_parse(" , ,", 0, e, 4, NULL, 0), 0);
 	EXPECT_RC(pool_acl_parse("user:4294967294:r", 0, e, 1, NULL, 0), 1);
