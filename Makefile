@@ -316,7 +316,8 @@ $(BUILD)/tests/test_restart_names: $(BUILD)/daemon/restart_names.o
 # The access control test runs a pool's list and its rules alone.
 $(BUILD)/tests/test_pool_acl: $(BUILD)/daemon/pool_acl.o
 # The compaction test runs the crash journal's live set of records.
-$(BUILD)/tests/test_journal_compact: $(BUILD)/daemon/journal_compact.o
+$(BUILD)/tests/test_journal_compact: $(BUILD)/daemon/journal_compact.o \
+  $(BUILD)/daemon/pool_acl.o
 # The index test runs the daemon's own index of blocks.
 $(BUILD)/tests/test_block_index: $(BUILD)/daemon/block_index.o \
   $(BUILD)/daemon/log.o

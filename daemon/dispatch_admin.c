@@ -469,6 +469,7 @@ do_set(struct call *c, const Poolmgr__SetPool *m)
 	char changed[1600];
 	struct dpool *p;
 	uint64_t limit, user_quota;
+	struct acl acl_was;
 	int rc;
 
 	if ((rc = check_name_length(c, m->name)))
@@ -485,10 +486,12 @@ do_set(struct call *c, const Poolmgr__SetPool *m)
 		return rc;
 	limit = p->limit;
 	user_quota = p->user_quota;
+	acl_was = p->acl;
 	dpool_apply_settings(p, &pp, changed, sizeof(changed));
 	if (*changed) {
 		journal_pool_set(p, p->limit != limit ||
-				 p->user_quota != user_quota);
+				 p->user_quota != user_quota,
+				 !acl_equal(&p->acl, &acl_was));
 		log_info("pool %s set by uid %u: %s", p->name,
 			 (unsigned)c->s->uid, changed);
 	}

@@ -310,6 +310,25 @@ rec_bounds(struct jfile *f, const struct dpool *p, bool changed)
 	return append(f, JREC_BOUNDS, w, p->user_quota ? 4 : 3);
 }
 
+_Static_assert(JREC_ACL_MAX == ACL_MAX, "a JREC_ACL holds every list");
+
+/*
+ * p's access control list after its record and bounds (none while it is
+ * empty, unless changed: then a record of no entry says it was emptied).
+ */
+static int
+rec_acl(struct jfile *f, const struct dpool *p, bool changed)
+{
+	uint64_t w[JREC_MAX_WORDS] = {0, p->keep_id};
+	uint32_t i;
+
+	if (!p->acl.n && !changed)
+		return 0;
+	for (i = 0; i < p->acl.n; i++)
+		w[2 + i] = acl_word(&p->acl.e[i]);
+	return append(f, JREC_ACL, w, 2 + p->acl.n);
+}
+
 /* The daemon's own socket, last in every snapshot (none: systemd's). */
 static int
 rec_socket(struct jfile *f)
@@ -339,7 +358,8 @@ snapshot(struct jfile *f)
 		if (!p->keep_id)
 			continue;
 		if ((rc = rec_pool(f, p)) || (rc = rec_generations(f, p)) ||
-		    (rc = rec_bounds(f, p, false)))
+		    (rc = rec_bounds(f, p, false)) ||
+		    (rc = rec_acl(f, p, false)))
 			return rc;
 		live_pools++;
 		BLOCK_INDEX_FOREACH(b, &p->blocks, &it) {
@@ -1065,13 +1085,15 @@ journal_pool_made(struct dpool *p)
 	}
 	live_pools++;
 	names_env();
-	if ((rc = rec_pool(NULL, p)) == 0)
-		rc = rec_bounds(NULL, p, false);
+	if ((rc = rec_pool(NULL, p)) == 0 &&
+	    (rc = rec_bounds(NULL, p, false)) == 0)
+		rc = rec_acl(NULL, p, false);
 	done(rc);
 }
 
 void
-journal_pool_set(const struct dpool *p, bool bounds_changed)
+journal_pool_set(const struct dpool *p, bool bounds_changed,
+		 bool acl_changed)
 {
 	uint64_t w[8] = {0, p->keep_id, p->uid, p->gid, p->mode, p->quota,
 			 p->retain};
@@ -1082,6 +1104,8 @@ journal_pool_set(const struct dpool *p, bool bounds_changed)
 		return;
 	if ((rc = append(NULL, JREC_SET, w, 7)) == 0 && bounds_changed)
 		rc = rec_bounds(NULL, p, true);
+	if (rc == 0 && acl_changed)
+		rc = rec_acl(NULL, p, true);
 	done(rc);
 }
 

@@ -68,9 +68,11 @@ void journal_stop(bool forget);
 void journal_pool_made(struct dpool *p);
 /*
  * bounds_changed: the limit or the user quota changed, and a record of
- * them follows the settings' (JREC_BOUNDS).
+ * them follows the settings' (JREC_BOUNDS); acl_changed: the access
+ * control list changed, and a record of it follows those (JREC_ACL).
  */
-void journal_pool_set(const struct dpool *p, bool bounds_changed);
+void journal_pool_set(const struct dpool *p, bool bounds_changed,
+		      bool acl_changed);
 void journal_pool_gone(struct dpool *p);
 void journal_persist(const struct dpool *p, const struct block *b);
 void journal_resize(const struct dpool *p, const struct block *b);

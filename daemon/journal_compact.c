@@ -22,7 +22,10 @@
  * record, which is all recover.c asks: a name of a live block; and the
  * name's generation right after that, and the last generation a pool
  * gave right after its record, before any name's, as recover.c asks; its
- * limit and user quota, if either is not 0, after those.
+ * limit and user quota, if either is not 0, after those; its access
+ * control list, if not empty, after those, its entries checked and
+ * sorted as recover.c builds them (a list it would refuse gives the
+ * compaction up).
  * The records fed are held to recover.c's rules for where generations
  * go, so that a journal it would refuse is never made into one it takes:
  * among them, that a name record is followed by its generation's unless
@@ -43,6 +46,7 @@
 #include "block_names.h"
 #include "journal_compact.h"
 #include "journal_rec.h"
+#include "pool_acl.h"
 
 #define POOL_WORDS	(10 + JREC_NAME_MAX)	/* a pool's record, no sum */
 #define BLOCK_WORDS	7			/* a persist's, no sum */
@@ -56,6 +60,7 @@ struct cpool {
 	size_t nblocks;			/* live */
 	uint64_t limit;			/* JREC_BOUNDS's; 0: none */
 	uint64_t user_quota;		/* ... */
+	struct acl acl;			/* JREC_ACL's, built; n 0: none */
 	bool live;
 };
 
@@ -84,6 +89,7 @@ struct jcompact {
 	const struct cblock *gen_of;	/* ... its name's generation */
 	const struct cpool *gen_pool;	/* ... the pool's generations */
 	const struct cpool *bounds_pool;	/* ... the pool's bounds */
+	const struct cpool *acl_pool;	/* ... the pool's list */
 	/* The record fed before (type, keep, offset); past the snapshot? */
 	uint32_t prev_type;
 	uint64_t prev_keep, prev_off;
@@ -167,6 +173,7 @@ pool_add(struct jcompact *c, const uint64_t *w)
 	c->pools[c->npools].nblocks = 0;
 	c->pools[c->npools].limit = 0;
 	c->pools[c->npools].user_quota = 0;
+	c->pools[c->npools].acl.n = 0;
 	c->pools[c->npools++].live = true;
 	return 0;
 }
@@ -322,6 +329,28 @@ feed_generation(struct jcompact *c, enum jrec_type type, const uint64_t *w,
 	return 0;
 }
 
+/*
+ * A pool's access control list, n - 2 entries a word: each one acl_word
+ * could make, the whole one acl_build takes (at most ACL_MAX, no kind and
+ * id twice), as recover.c asks.  An emptied list is a record of none.
+ */
+static int
+feed_acl(struct jcompact *c, const uint64_t *w, unsigned n)
+{
+	struct acl_entry e[ACL_MAX];
+	ssize_t p;
+	unsigned i;
+
+	if (n < 2 || n - 2 > ACL_MAX || (p = pool_find(c, w[1])) < 0)
+		return -EINVAL;
+	for (i = 0; i < n - 2; i++)
+		if (!acl_unword(w[2 + i], &e[i]))
+			return -EINVAL;
+	if (acl_build(&c->pools[p].acl, e, n - 2, NULL, 0) != 0)
+		return -EINVAL;
+	return 0;
+}
+
 static int
 feed(struct jcompact *c, const uint64_t *w, unsigned n)
 {
@@ -340,6 +369,8 @@ feed(struct jcompact *c, const uint64_t *w, unsigned n)
 		c->pools[p].user_quota = n == 4 ? w[3] : 0;
 		return 0;
 	}
+	if (type == JREC_ACL)
+		return feed_acl(c, w, n);
 	if (type == JREC_NAME || type == JREC_UNNAME ||
 	    type == JREC_NAME_EVICTABLE)
 		return feed_name(c, type, w, n);
@@ -433,6 +464,21 @@ next_generation(struct jcompact *c, uint64_t *w, unsigned *n)
 	return JREC_GENERATION;
 }
 
+/* The list record that follows a pool's (and its bounds'). */
+static int
+next_acl(struct jcompact *c, uint64_t *w, unsigned *n)
+{
+	const struct cpool *p = c->acl_pool;
+	uint32_t i;
+
+	w[1] = p->w[1];
+	for (i = 0; i < p->acl.n; i++)
+		w[2 + i] = acl_word(&p->acl.e[i]);
+	*n = 2 + p->acl.n;
+	c->acl_pool = NULL;
+	return JREC_ACL;
+}
+
 int
 jcompact_next(struct jcompact *c, uint64_t *w, unsigned *n)
 {
@@ -450,6 +496,8 @@ jcompact_next(struct jcompact *c, uint64_t *w, unsigned *n)
 		c->bounds_pool = NULL;
 		return JREC_BOUNDS;
 	}
+	if (c->acl_pool)
+		return next_acl(c, w, n);
 	while (c->out_pool < c->npools) {
 		const struct cpool *p = &c->pools[c->out_pool++];
 
@@ -459,6 +507,8 @@ jcompact_next(struct jcompact *c, uint64_t *w, unsigned *n)
 			c->gen_pool = p;
 		if (p->limit || p->user_quota)
 			c->bounds_pool = p;
+		if (p->acl.n)
+			c->acl_pool = p;
 		memcpy(w, p->w, sizeof(p->w));
 		*n = POOL_WORDS;
 		return JREC_POOL;

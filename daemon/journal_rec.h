@@ -20,7 +20,10 @@
 #define JREC_HEADER	64			/* bytes; records follow */
 #define JREC_NAME_MAX	8			/* words of a pool's name */
 #define JREC_BNAME_MAX	32			/* ... of a block's (255 B) */
-/* Words of a record, all told: a JREC_NAME's, the longest. */
+/*
+ * Words of a record, all told: a JREC_NAME's, the longest; a JREC_ACL of
+ * JREC_ACL_MAX entries (its head, keep and sum besides) is 3 shorter.
+ */
 #define JREC_MAX_WORDS	(6 + JREC_BNAME_MAX)
 
 /* Header words. */
@@ -86,7 +89,24 @@ enum jrec_type {
 	 * with any, it refuses whole, as the names.
 	 */
 	JREC_BOUNDS = 13,	/* keep, limit[, user quota] */
+	/*
+	 * A pool's access control list (CreatePool.acl, SetPool.acl,
+	 * acl_modify, acl_remove), an entry a word (pool_acl.h's acl_word),
+	 * as many as the record's length says: after its record (in a
+	 * snapshot, after its JREC_BOUNDS if any) when the list is not
+	 * empty, and after a JREC_SET that changed it, with no entry when
+	 * the change emptied it.  Neither begins nor ends the snapshot.  A
+	 * journal of no list has none, and an older image reads it as ever;
+	 * one with any, it refuses whole, as the names, rather than let
+	 * whom the list names in or out by the mode alone.
+	 */
+	JREC_ACL = 14,		/* keep, entries... */
 };
+
+/* Entries a JREC_ACL holds at most: ACL_MAX (pool_acl.h), in its words. */
+#define JREC_ACL_MAX	32
+_Static_assert(3 + JREC_ACL_MAX <= JREC_MAX_WORDS,
+	       "a JREC_ACL of every entry fits a record");
 
 #define JREC_SOCKET_MAX	107	/* bytes of its path (sun_path less 1) */
 
@@ -148,7 +168,8 @@ jrec_leaves_name_bare(uint32_t prev_type, uint64_t prev_keep,
 
 /*
  * A record only a writer with generations writes, of their types or of
- * one after them (JREC_BOUNDS): its journal holds names to the rule.
+ * one after them (JREC_BOUNDS, JREC_ACL): its journal holds names to the
+ * rule.
  */
 static inline bool
 jrec_of_generations(uint32_t type)

@@ -8,7 +8,8 @@
  * a generation or socket record where journal.c writes one (journal_rec.h:
  * the snapshot's forms only before the first record of a change), and, in
  * a journal of a writer that has generations, a name record followed by
- * its generation's unless it is the last.
+ * its generation's unless it is the last; a pool's access control list
+ * whole and valid (pool_acl.h), never a part of it.
  * Anything wrong refuses the journal whole: a crash then starts fresh,
  * as a refused planned state does, rather than half a pool.  Blocks are
  * found by (pool, offset) in a table of their own; one unpersisted stays
@@ -436,6 +437,42 @@ do_bounds(struct replay *r, const uint64_t *w, unsigned n)
 	return 0;
 }
 
+/*
+ * A pool's access control list, replacing the one before (none: emptied):
+ * each word one acl_word could make, the whole a list acl_build takes,
+ * kept in the state as the words of what it built, for restore.c to
+ * check and build again as a planned restart's.
+ */
+static int
+do_acl(struct replay *r, const uint64_t *w, unsigned n)
+{
+	Poolmgrd__PoolState *ps;
+	struct rpool *rp;
+	struct acl acl;
+	uint64_t *words = NULL;
+	unsigned i;
+	int rc;
+
+	if (n < 3)
+		return state_why(r->why, r->len, "an access control record "
+				 "of %u word%s", n, log_plural(n));
+	if (!(rp = pool_of(r, w[1])))
+		return state_why(r->why, r->len, "an access control list of "
+				 "no live pool (keep.%llu)",
+				 (unsigned long long)w[1]);
+	ps = rp->ps;
+	if ((rc = state_acl(ps->name, &w[2], n - 3, &acl, r->why, r->len)))
+		return rc;
+	if (acl.n && !(words = calloc(acl.n, sizeof(*words))))
+		return state_why(r->why, r->len, "out of memory");
+	for (i = 0; i < acl.n; i++)
+		words[i] = acl_word(&acl.e[i]);
+	free(ps->acl);
+	ps->acl = words;
+	ps->n_acl = acl.n;
+	return 0;
+}
+
 static int
 do_record(struct replay *r, enum jrec_type type, const uint64_t *w,
 	  unsigned n)
@@ -454,6 +491,8 @@ do_record(struct replay *r, enum jrec_type type, const uint64_t *w,
 		return do_socket(r, w, n);
 	if (type == JREC_BOUNDS)
 		return do_bounds(r, w, n);
+	if (type == JREC_ACL)
+		return do_acl(r, w, n);
 	if (type == JREC_GENERATIONS || type == JREC_GENERATION)
 		return do_generation(r, type, w, n);
 	if (type < JREC_POOL || type > JREC_UNPERSIST || n != words[type])
@@ -513,7 +552,7 @@ name_left_bare(const struct replay *r, const uint64_t *w)
 /*
  * A name record with no generation after it, not the last: refused in a
  * journal of a writer with generations, which has a record of them or of
- * a type after them (JREC_BOUNDS) somewhere; those of an image before them
+ * a type after them (JREC_BOUNDS, JREC_ACL) somewhere; those of an image before them
  * have none, and every name of theirs is bare.
  */
 static int

@@ -133,6 +133,10 @@ build_pool(struct rebuild *rb, unsigned k)
 	size_t i;
 	int rc;
 
+	/* Checked already (state_check): the list as the old image had it. */
+	if ((rc = state_acl(ps->name, ps->acl, ps->n_acl, &pp.acl, rb->why,
+			    sizeof(rb->why))) != 0)
+		return rc;
 	if ((rc = dpool_adopt(ps->name, &pp, rb->fds[2 + k], &p)) != 0) {
 		snprintf(rb->why, sizeof(rb->why), "pool %s: %s", ps->name,
 			 strerror(-rc));

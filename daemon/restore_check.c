@@ -41,6 +41,30 @@ state_why(char *why, size_t len, const char *fmt, ...)
 	return -EINVAL;
 }
 
+int
+state_acl(const char *name, const uint64_t *w, size_t n, struct acl *out,
+	  char *why, size_t len)
+{
+	struct acl_entry e[ACL_MAX];
+	char because[160];
+	size_t i;
+
+	if (n > ACL_MAX)
+		return state_why(why, len, "pool %s: an access control list "
+				 "of %zu entries, more than %d", name, n,
+				 ACL_MAX);
+	for (i = 0; i < n; i++)
+		if (!acl_unword(w[i], &e[i]))
+			return state_why(why, len, "pool %s: access control "
+					 "entry %zu is %#llx, which no entry "
+					 "makes", name, i,
+					 (unsigned long long)w[i]);
+	if (acl_build(out, e, n, because, sizeof(because)) != 0)
+		return state_why(why, len, "pool %s: its access control list: "
+				 "%s", name, because);
+	return 0;
+}
+
 Poolmgrd__State *
 state_load(int fd, char *why, size_t len)
 {
@@ -331,6 +355,7 @@ check_pool(const Poolmgrd__State *st, size_t k, uint64_t page, char *why,
 	   size_t len)
 {
 	const Poolmgrd__PoolState *ps = st->pools[k];
+	struct acl acl;
 	size_t i;
 	int rc;
 
@@ -368,6 +393,9 @@ check_pool(const Poolmgrd__State *st, size_t k, uint64_t page, char *why,
 	if (!use_order_valid(ps))
 		return state_why(why, len, "pool %s: its names' order of "
 			       "eviction is not one per name", ps->name);
+	/* A list that would let in or keep out other than it says: none. */
+	if ((rc = state_acl(ps->name, ps->acl, ps->n_acl, &acl, why, len)))
+		return rc;
 	return check_blocks(ps, why, len);
 }
 

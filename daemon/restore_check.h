@@ -7,7 +7,9 @@
 #define POOLMGRD_RESTORE_CHECK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
+#include "pool_acl.h"
 #include "state.pb-c.h"
 
 /* The state in memfd fd, decoded; NULL with why. */
@@ -27,6 +29,15 @@ int state_replies(const Poolmgrd__State *st, unsigned *n);
  */
 int state_check(const Poolmgrd__State *st, const int *fds, unsigned n,
 		char *why, size_t len);
+
+/*
+ * Pool name's access control list from its n words (PoolState.acl, a
+ * JREC_ACL's entries): each one pool_acl.h's acl_word could make, the
+ * whole a list acl_build takes (at most ACL_MAX, no kind and id twice),
+ * built into *out, sorted.  0, or -EINVAL with why; *out unchanged then.
+ */
+int state_acl(const char *name, const uint64_t *w, size_t n, struct acl *out,
+	      char *why, size_t len);
 
 /* Write why (printf) and return -EINVAL: every refusal's reason. */
 int state_why(char *why, size_t len, const char *fmt, ...)

@@ -509,6 +509,7 @@ apply_config(const struct config *cf)
 
 		if ((p = dpool_find(cp->name))) {
 			uint64_t limit = p->limit, user_quota = p->user_quota;
+			struct acl acl_was = p->acl;
 
 			warn_kept(p, cp);
 			if (!dpool_limit_valid(pp.limit, p->size,
@@ -523,8 +524,9 @@ apply_config(const struct config *cf)
 			dpool_apply_settings(p, &pp, changed, sizeof(changed));
 			if (*changed) {
 				journal_pool_set(p, p->limit != limit ||
-						 p->user_quota !=
-						 user_quota);
+						 p->user_quota != user_quota,
+						 !acl_equal(&p->acl,
+							    &acl_was));
 				log_info("pool %s: %s", p->name, changed);
 			}
 			continue;

@@ -92,6 +92,7 @@ pool_state_free(Poolmgrd__PoolState *ps)
 	free(ps->named_flags);
 	free(ps->named_generation);
 	free(ps->named_use_order);
+	free(ps->acl);
 }
 
 /* The pool's names, by name, and the order of eviction; their bytes are
@@ -199,6 +200,22 @@ save_blocks(struct dpool *p, Poolmgrd__PoolState *ps)
 	return 0;
 }
 
+/* The access control list, an entry a word (none: an empty list). */
+static int
+save_acl(const struct dpool *p, Poolmgrd__PoolState *ps)
+{
+	uint32_t i;
+
+	if (!p->acl.n)
+		return 0;
+	if (!(ps->acl = calloc(p->acl.n, sizeof(*ps->acl))))
+		return -ENOMEM;
+	for (i = 0; i < p->acl.n; i++)
+		ps->acl[i] = acl_word(&p->acl.e[i]);
+	ps->n_acl = p->acl.n;
+	return 0;
+}
+
 static int
 save_pool(struct dpool *p, Poolmgrd__PoolState *ps)
 {
@@ -236,7 +253,7 @@ save_pool(struct dpool *p, Poolmgrd__PoolState *ps)
 	ps->evicted_bytes = p->evict.evicted_bytes;
 	ps->quota_refusals = p->quota_refusals;
 	ps->user_quota_refusals = p->user_quota_refusals;
-	if ((rc = save_blocks(p, ps)) != 0)
+	if ((rc = save_acl(p, ps)) != 0 || (rc = save_blocks(p, ps)) != 0)
 		return rc;
 	return save_names(p, ps);
 }

@@ -55,6 +55,16 @@
  *       read back with the limit in a record of four words, cleared by a
  *       later one of three; a pool with only a user quota gets its
  *       record; five words: -EINVAL.
+ *   acls_read_back         access control lists given out of order, one
+ *       changed after a settings change, one emptied by a record of no
+ *       entry, one of a pool then destroyed: each live pool's last list,
+ *       sorted, right after its record, its count of generations and its
+ *       bounds; none for an emptied list or a pool gone.
+ *   bad_acls_refused       a word no entry makes, an entry twice, 33
+ *       entries, a list of no live pool, a record without its pool:
+ *       -EINVAL, and the list before them read back unchanged; a name left
+ *       bare in a journal whose only record after generations is a list:
+ *       -EINVAL.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -67,6 +77,7 @@
 
 #include "journal_compact.h"
 #include "journal_rec.h"
+#include "pool_acl.h"
 
 #define POOL_N	(10 + JREC_NAME_MAX)
 
@@ -719,6 +730,130 @@ user_quotas_read_back(void **state)
 	jcompact_free(c);
 }
 
+/* An entry's word, spelt out as the journal keeps it (pool_acl.h). */
+#define ACL_U(id, r)	((uint64_t)ACL_USER << 40 | (uint64_t)(r) << 32 | (id))
+#define ACL_G(id, r)	((uint64_t)ACL_GROUP << 40 | (uint64_t)(r) << 32 | (id))
+
+/* Pool keep's list: n words as given. */
+static int
+acl(struct jcompact *c, uint64_t keep, const uint64_t *words, unsigned n)
+{
+	uint64_t w[JREC_MAX_WORDS + 8] = {JREC_ACL, keep};
+
+	assert_true(n + 2 <= JREC_MAX_WORDS + 8);
+	memcpy(&w[2], words, n * sizeof(*words));
+	return jcompact_feed(c, w, 2 + n);
+}
+
+/* The next record is pool keep's list, exactly the n words want. */
+static void
+expect_acl(struct jcompact *c, uint64_t keep, const uint64_t *want,
+	   unsigned n)
+{
+	uint64_t w[JREC_MAX_WORDS];
+	unsigned k, i;
+
+	assert_int_equal(jcompact_next(c, w, &k), JREC_ACL);
+	assert_int_equal(w[1], keep);
+	assert_int_equal(k, 2 + n);
+	for (i = 0; i < n; i++)
+		if (w[2 + i] != want[i])
+			fail_msg("keep.%llu: entry %u is %#llx, not %#llx",
+				 (unsigned long long)keep, i,
+				 (unsigned long long)w[2 + i],
+				 (unsigned long long)want[i]);
+}
+
+static void
+acls_read_back(void **state)
+{
+	const uint64_t given[] = {ACL_G(20, 4), ACL_U(1000, 6), ACL_U(7, 0)};
+	const uint64_t sorted[] = {ACL_U(7, 0), ACL_U(1000, 6), ACL_G(20, 4)};
+	const uint64_t one[] = {ACL_U(5, 4)};
+	const uint64_t then[] = {ACL_U(5, 6), ACL_G(30, 2)};
+	uint64_t w[JREC_MAX_WORDS], set[7] = {JREC_SET, 4, 7, 8, 0640, 0, 0};
+	struct jcompact *c = jcompact_new(1 << 20);
+	unsigned n;
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(pool(c, 1, 0600), 0);
+	assert_int_equal(acl(c, 1, given, 3), 0);
+	assert_int_equal(pool(c, 2, 0600), 0);
+	assert_int_equal(acl(c, 2, one, 1), 0);
+	assert_int_equal(pool(c, 3, 0600), 0);
+	assert_int_equal(acl(c, 3, one, 1), 0);
+	assert_int_equal(pool(c, 4, 0600), 0);
+	assert_int_equal(gens(c, 4, 9), 0);
+	assert_int_equal(limit(c, 4, 4096, 3), 0);
+	assert_int_equal(acl(c, 4, one, 1), 0);
+	assert_int_equal(rec(c, JREC_PERSIST, 4, 0, 64), 0);
+	/* The changes: 2 emptied, 3 gone, 4 changed after its settings. */
+	assert_int_equal(acl(c, 2, NULL, 0), 0);
+	assert_int_equal(rec(c, JREC_GONE, 3, 0, 0), 0);
+	assert_int_equal(jcompact_feed(c, set, 7), 0);
+	assert_int_equal(acl(c, 4, then, 2), 0);
+
+	assert_int_equal(jcompact_next(c, w, &n), JREC_POOL);
+	assert_int_equal(w[1], 1);
+	expect_acl(c, 1, sorted, 3);
+	assert_int_equal(jcompact_next(c, w, &n), JREC_POOL);
+	assert_int_equal(w[1], 2);
+	assert_int_equal(jcompact_next(c, w, &n), JREC_POOL);
+	assert_int_equal(w[1], 4);
+	assert_int_equal(w[7], 0640);
+	assert_int_equal(jcompact_next(c, w, &n), JREC_GENERATIONS);
+	assert_int_equal(jcompact_next(c, w, &n), JREC_BOUNDS);
+	expect_acl(c, 4, then, 2);
+	assert_int_equal(jcompact_next(c, w, &n), JREC_PERSIST);
+	assert_int_equal(w[1], 4);
+	assert_int_equal(jcompact_next(c, w, &n), 0);
+	jcompact_free(c);
+}
+
+static void
+bad_acls_refused(void **state)
+{
+	const uint64_t one[] = {ACL_U(5, 4)};
+	const uint64_t kind3[] = {ACL_U(6, 4), 3ull << 40 | 5};
+	const uint64_t high[] = {1ull << 48 | ACL_U(6, 4)};
+	const uint64_t nobody[] = {ACL_U(UINT32_MAX, 4)};
+	const uint64_t exec[] = {ACL_G(6, 1)};
+	const uint64_t twice[] = {ACL_G(6, 4), ACL_G(6, 0)};
+	uint64_t many[JREC_ACL_MAX + 1], w[JREC_MAX_WORDS];
+	struct jcompact *c = jcompact_new(1 << 20);
+	unsigned n, i;
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(pool(c, 1, 0600), 0);
+	assert_int_equal(acl(c, 1, one, 1), 0);
+	assert_int_equal(acl(c, 1, kind3, 2), -EINVAL);
+	assert_int_equal(acl(c, 1, high, 1), -EINVAL);
+	assert_int_equal(acl(c, 1, nobody, 1), -EINVAL);
+	assert_int_equal(acl(c, 1, exec, 1), -EINVAL);
+	assert_int_equal(acl(c, 1, twice, 2), -EINVAL);
+	for (i = 0; i <= JREC_ACL_MAX; i++)
+		many[i] = ACL_G(i, 4);
+	assert_int_equal(acl(c, 1, many, JREC_ACL_MAX + 1), -EINVAL);
+	assert_int_equal(acl(c, 2, one, 1), -EINVAL);
+	w[0] = JREC_ACL;
+	assert_int_equal(jcompact_feed(c, w, 1), -EINVAL);
+	assert_int_equal(jcompact_next(c, w, &n), JREC_POOL);
+	expect_acl(c, 1, one, 1);
+	assert_int_equal(jcompact_next(c, w, &n), 0);
+	jcompact_free(c);
+
+	/* A list is a record of a writer with generations: no bare name. */
+	c = jcompact_new(1 << 20);
+	assert_non_null(c);
+	assert_int_equal(pool(c, 1, 0600), 0);
+	assert_int_equal(rec(c, JREC_PERSIST, 1, 0, 64), 0);
+	assert_int_equal(name(c, 1, 0, "x", 1000), 0);
+	assert_int_equal(acl(c, 1, one, 1), -EINVAL);
+	jcompact_free(c);
+}
+
 int
 main(void)
 {
@@ -736,6 +871,8 @@ main(void)
 		cmocka_unit_test(misplaced_generations_refused),
 		cmocka_unit_test(bare_names_refused),
 		cmocka_unit_test(limits_read_back),
+		cmocka_unit_test(acls_read_back),
+		cmocka_unit_test(bad_acls_refused),
 	};
 
 	return cmocka_run_group_tests_name("journal_compact", tests, NULL,

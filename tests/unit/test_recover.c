@@ -39,6 +39,18 @@
  *       a change, another name, another block's generation, or one before
  *       the first generation record: refused; the same name as the
  *       journal's last record is taken and given the pool's next.
+ *   acl_replayed  a pool's access control list after its record (given
+ *       out of order: the state has it sorted), another pool with none,
+ *       a list changed after a settings change, one emptied by a record
+ *       of no entry, one of 32 entries: each pool's last list, in
+ *       acl_word's words.
+ *   acl_refused  a word of another kind, of bits above the kind, of
+ *       nobody's id or of rights beyond read and write, an entry twice,
+ *       33 entries, a list of no live pool, a record without its pool:
+ *       refused, saying which; so is a name record left bare in a
+ *       journal whose only record of a type after generations is a list.
+ *   acl_state_checked  a restart's state with a list: state_check takes
+ *       it, and refuses a word no entry makes, an entry twice, 33.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -57,6 +69,7 @@
 
 #include "block_names.h"
 #include "journal_rec.h"
+#include "pool_acl.h"
 #include "recover.h"
 #include "restore_check.h"
 
@@ -165,6 +178,41 @@ bounds(struct journal *j, uint64_t keep, uint64_t bytes, uint64_t user)
 	uint64_t p[3] = {keep, bytes, user};
 
 	rec(j, JREC_BOUNDS, p, 3);
+}
+
+/*
+ * An entry's word as the journal and the state keep it, spelt out here
+ * rather than made by acl_word, so that a change of the layout fails:
+ * the id in the low 32 bits, the rights in the next 8, the kind above.
+ */
+#define ACL_U(id, r)	((uint64_t)ACL_USER << 40 | (uint64_t)(r) << 32 | (id))
+#define ACL_G(id, r)	((uint64_t)ACL_GROUP << 40 | (uint64_t)(r) << 32 | (id))
+
+/* Pool keep's access control list: n entries, words as given. */
+static void
+acl(struct journal *j, uint64_t keep, const uint64_t *words, unsigned n)
+{
+	uint64_t p[1 + JREC_MAX_WORDS] = {keep};
+
+	assert_true(n < JREC_MAX_WORDS);
+	memcpy(&p[1], words, n * sizeof(*words));
+	rec(j, JREC_ACL, p, 1 + n);
+}
+
+/* Pool ps's list is exactly the n words want, in their order. */
+static void
+expect_acl(const Poolmgrd__PoolState *ps, const uint64_t *want, size_t n)
+{
+	size_t i;
+
+	if (ps->n_acl != n)
+		fail_msg("pool %s: %zu entries, not %zu", ps->name, ps->n_acl,
+			 n);
+	for (i = 0; i < n; i++)
+		if (ps->acl[i] != want[i])
+			fail_msg("pool %s: entry %zu is %#llx, not %#llx",
+				 ps->name, i, (unsigned long long)ps->acl[i],
+				 (unsigned long long)want[i]);
 }
 
 /* A settings change of pool keep: a record only a change writes. */
@@ -644,6 +692,186 @@ bare_name_not_last(void **state)
 	poolmgrd__state__free_unpacked(st, NULL);
 }
 
+static void
+acl_replayed(void **state)
+{
+	const uint64_t given[] = {ACL_G(20, 4), ACL_U(1000, 6), ACL_U(7, 0)};
+	const uint64_t sorted[] = {ACL_U(7, 0), ACL_U(1000, 6), ACL_G(20, 4)};
+	const uint64_t first[] = {ACL_U(1000, 6)};
+	const uint64_t then[] = {ACL_U(1000, 4), ACL_G(30, 2)};
+	uint64_t full[JREC_ACL_MAX];
+	Poolmgrd__State *st;
+	struct journal j;
+	unsigned i;
+
+	(void)state;
+	/* A snapshot's: after the pool's record; pool b has none. */
+	start(&j);
+	pool(&j, 1);
+	acl(&j, 1, given, 3);
+	pool(&j, 2);
+	st = expect_accepted(&j);
+	assert_int_equal(st->n_pools, 2);
+	expect_acl(st->pools[0], sorted, 3);
+	expect_acl(st->pools[1], NULL, 0);
+	poolmgrd__state__free_unpacked(st, NULL);
+
+	/* Changed after a settings change, then of pool b. */
+	start(&j);
+	pool(&j, 1);
+	acl(&j, 1, first, 1);
+	persist(&j, 1, 64 * KIB);
+	pool(&j, 2);
+	set(&j, 1);
+	acl(&j, 1, then, 2);
+	set(&j, 2);
+	acl(&j, 2, first, 1);
+	st = expect_accepted(&j);
+	expect_acl(st->pools[0], then, 2);
+	expect_acl(st->pools[1], first, 1);
+	assert_int_equal(st->pools[0]->mode, 0640);
+	poolmgrd__state__free_unpacked(st, NULL);
+
+	/* Emptied: a record of no entry after the change. */
+	start(&j);
+	pool(&j, 1);
+	acl(&j, 1, first, 1);
+	set(&j, 1);
+	acl(&j, 1, NULL, 0);
+	st = expect_accepted(&j);
+	expect_acl(st->pools[0], NULL, 0);
+	poolmgrd__state__free_unpacked(st, NULL);
+
+	/* As many as a list holds: the longest record of its type. */
+	for (i = 0; i < JREC_ACL_MAX; i++)
+		full[i] = i % 2 ? ACL_G(100 + i, 4) : ACL_U(100 + i, 6);
+	start(&j);
+	pool(&j, 1);
+	acl(&j, 1, full, JREC_ACL_MAX);
+	st = expect_accepted(&j);
+	assert_int_equal(st->pools[0]->n_acl, JREC_ACL_MAX);
+	assert_int_equal(st->pools[0]->acl[0], ACL_U(100, 6));
+	assert_int_equal(st->pools[0]->acl[JREC_ACL_MAX - 1],
+			 ACL_G(100 + JREC_ACL_MAX - 1, 4));
+	poolmgrd__state__free_unpacked(st, NULL);
+}
+
+/* Pool a (with a block) and then list words of n: refused for want. */
+static void
+acl_refused_for(const uint64_t *words, unsigned n, const char *want)
+{
+	struct journal j;
+
+	start(&j);
+	pool(&j, 1);
+	persist(&j, 1, 64 * KIB);
+	acl(&j, 1, words, n);
+	expect_refused(&j, want);
+}
+
+static void
+acl_refused(void **state)
+{
+	const uint64_t kind3[] = {ACL_U(5, 4), 3ull << 40 | 4ull << 32 | 5};
+	const uint64_t high[] = {1ull << 48 | ACL_U(5, 4)};
+	const uint64_t nobody[] = {ACL_G(UINT32_MAX, 4)};
+	const uint64_t exec[] = {ACL_U(5, 5)};
+	const uint64_t twice[] = {ACL_U(5, 4), ACL_G(5, 4), ACL_U(5, 2)};
+	const uint64_t one[] = {ACL_U(5, 4)};
+	uint64_t many[JREC_ACL_MAX + 1];
+	struct journal j;
+	unsigned i;
+
+	(void)state;
+	acl_refused_for(kind3, 2, "pool a: access control entry 1 is "
+			"0x30400000005, which no entry makes");
+	acl_refused_for(high, 1, "pool a: access control entry 0 is "
+			"0x1010400000005, which no entry makes");
+	acl_refused_for(nobody, 1, "access control entry 0 is "
+			"0x204ffffffff");
+	acl_refused_for(exec, 1, "access control entry 0 is 0x10500000005");
+	acl_refused_for(twice, 3, "pool a: its access control list: user 5 "
+			"is given twice");
+	for (i = 0; i <= JREC_ACL_MAX; i++)
+		many[i] = ACL_U(i, 4);
+	acl_refused_for(many, JREC_ACL_MAX + 1, "pool a: an access control "
+			"list of 33 entries, more than 32");
+
+	/* Of a pool destroyed, of one never made, without its pool. */
+	start(&j);
+	pool(&j, 1);
+	pool(&j, 2);
+	rec(&j, JREC_GONE, (uint64_t[]){2}, 1);
+	acl(&j, 2, one, 1);
+	expect_refused(&j, "an access control list of no live pool "
+		       "(keep.2)");
+	start(&j);
+	pool(&j, 1);
+	acl(&j, 3, one, 1);
+	expect_refused(&j, "an access control list of no live pool "
+		       "(keep.3)");
+	start(&j);
+	pool(&j, 1);
+	rec(&j, JREC_ACL, NULL, 0);
+	expect_refused(&j, "an access control record of 2 words");
+
+	/* A list is a record of a writer with generations: no bare name. */
+	start(&j);
+	pool(&j, 1);
+	acl(&j, 1, one, 1);
+	persist(&j, 1, 64 * KIB);
+	name(&j, 1, 64 * KIB, "x");
+	persist(&j, 1, 128 * KIB);
+	expect_refused(&j, "a name record with no generation after it");
+}
+
+static void
+acl_state_checked(void **state)
+{
+	Poolmgrd__State st = POOLMGRD__STATE__INIT;
+	Poolmgrd__PoolState ps = POOLMGRD__POOL_STATE__INIT, *pools[1] = {&ps};
+	uint64_t words[JREC_ACL_MAX + 1] = {ACL_U(7, 0), ACL_U(1000, 6),
+					    ACL_G(20, 4)};
+	int fds[3] = {-1, -1, memfd_of("keep", NULL, 0, POOL_SIZE)};
+	char why[WHY];
+	unsigned i;
+
+	(void)state;
+	assert_int_equal(fcntl(fds[2], F_ADD_SEALS, F_SEAL_SHRINK |
+			       F_SEAL_GROW), 0);
+	st.version = POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT;
+	st.n_pools = 1;
+	st.pools = pools;
+	ps.name = "a";
+	ps.size = POOL_SIZE;
+	ps.granularity = 16;
+	ps.page_size = (uint32_t)sysconf(_SC_PAGESIZE);
+	ps.mode = 0600;
+	ps.acl = words;
+	ps.n_acl = 3;
+	if (state_check(&st, fds, 3, why, sizeof(why)) != 0)
+		fail_msg("refused: %s", why);
+
+	words[1] = ACL_U(1000, 8);
+	assert_int_equal(state_check(&st, fds, 3, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "pool a: access control entry 1 is "
+			    "0x108000003e8, which no entry makes");
+	words[1] = ACL_U(7, 4);
+	assert_int_equal(state_check(&st, fds, 3, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "pool a: its access control list: user 7 "
+			    "is given twice");
+	for (i = 0; i <= JREC_ACL_MAX; i++)
+		words[i] = ACL_G(i, 2);
+	ps.n_acl = JREC_ACL_MAX + 1;
+	assert_int_equal(state_check(&st, fds, 3, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "pool a: an access control list of 33 "
+			    "entries, more than 32");
+	ps.n_acl = JREC_ACL_MAX;
+	if (state_check(&st, fds, 3, why, sizeof(why)) != 0)
+		fail_msg("refused: %s", why);
+	close(fds[2]);
+}
+
 int
 main(void)
 {
@@ -657,6 +885,9 @@ main(void)
 		cmocka_unit_test(socket_once),
 		cmocka_unit_test(names_numbered_in_journal_order),
 		cmocka_unit_test(bare_name_not_last),
+		cmocka_unit_test(acl_replayed),
+		cmocka_unit_test(acl_refused),
+		cmocka_unit_test(acl_state_checked),
 	};
 
 	return cmocka_run_group_tests_name("the crash journal's replay",
