@@ -60,6 +60,15 @@
  *                            journal is out of the store and while the
  *                            fresh one is built in steps: a crash after
  *                            its push recovers exactly them.
+ *   acl_kept_across_crashes  a pool made with an access control list,
+ *                            entries removed and set, its quota changed:
+ *                            after a crash PoolStats says the same list,
+ *                            and processes of other uids are let in and
+ *                            kept out as before; the list emptied, a
+ *                            crash: none, the mode alone decides;
+ *   acl_kept_across_restarts the same list across a restart in place,
+ *                            a planned stop and start through the store,
+ *                            then a crash of the restored daemon.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -83,6 +92,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "harness_raw.h"
 #include "harness_store.h"
 #include "journal_rec.h"
 #include "poolclient.h"
@@ -1573,6 +1583,269 @@ persisted_while_rebuilding(void **state)
 	free(offs);
 }
 
+/* An access control list on the wire, with room for its entries. */
+struct wire_acl {
+	Poolmgr__Acl acl;
+	Poolmgr__AclEntry e[8], *p[8];
+};
+
+/* Entries {kind, id, rights} of v, n of them, as a message in w. */
+static Poolmgr__Acl *
+wire_acl(struct wire_acl *w, const uint32_t (*v)[3], size_t n)
+{
+	size_t i;
+
+	assert_true(n <= 8);
+	poolmgr__acl__init(&w->acl);
+	for (i = 0; i < n; i++) {
+		poolmgr__acl_entry__init(&w->e[i]);
+		w->e[i].kind = v[i][0];
+		w->e[i].id = v[i][1];
+		w->e[i].rights = v[i][2];
+		w->p[i] = &w->e[i];
+	}
+	w->acl.n_entries = n;
+	w->acl.entries = w->p;
+	return &w->acl;
+}
+
+/*
+ * The pool of the access control tests: "c", 1 MiB, mode 0604 (others
+ * may read), made by a raw CreatePool with the list v of n entries.
+ */
+static void
+acl_pool_make(int fd, const uint32_t (*v)[3], size_t n)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__CreatePool m = POOLMGR__CREATE_POOL__INIT;
+	struct wire_acl w;
+
+	m.name = "c";
+	m.max_size = 1 << 20;
+	m.mode = 0604;
+	m.acl = wire_acl(&w, v, n);
+	req.body_case = POOLMGR__REQUEST__BODY_CREATE;
+	req.create = &m;
+	assert_int_equal(harness_raw_error(fd, &req, NULL), 0);
+}
+
+/* A SetPool of pool c: each of its lists NULL or set. */
+static void
+acl_pool_set(int fd, Poolmgr__Acl *acl, Poolmgr__Acl *modify,
+	     Poolmgr__Acl *remove)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__SetPool m = POOLMGR__SET_POOL__INIT;
+
+	m.name = "c";
+	m.acl = acl;
+	m.acl_modify = modify;
+	m.acl_remove = remove;
+	req.body_case = POOLMGR__REQUEST__BODY_SET;
+	req.set = &m;
+	assert_int_equal(harness_raw_error(fd, &req, NULL), 0);
+}
+
+/* Pool c's list as PoolStats says it: "user:ID:RIGHTS,..." or "none". */
+static void
+acl_said(int fd, char *buf, size_t len)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__PoolRef m = POOLMGR__POOL_REF__INIT;
+	Poolmgr__Reply *rep;
+	size_t i, at = 0;
+
+	m.name = "c";
+	req.body_case = POOLMGR__REQUEST__BODY_STATS;
+	req.stats = &m;
+	assert_int_equal(harness_raw_error(fd, &req, &rep), 0);
+	assert_int_equal(rep->body_case, POOLMGR__REPLY__BODY_STATS);
+	snprintf(buf, len, "none");
+	for (i = 0; rep->stats->acl && i < rep->stats->acl->n_entries; i++) {
+		const Poolmgr__AclEntry *e = rep->stats->acl->entries[i];
+
+		at += (size_t)snprintf(buf + at, len - at, "%s%s:%u:%u",
+				       i ? "," : "",
+				       e->kind == 1 ? "user" : "group",
+				       (unsigned)e->id, (unsigned)e->rights);
+		assert_true(at < len);
+	}
+	poolmgr__reply__free_unpacked(rep, NULL);
+}
+
+/* What a process of another uid tries: open pool c, so. */
+struct acl_try {
+	const char *sock;
+	bool read_only;
+};
+
+/* In the child: 0 if let in, 13 if refused EACCES, else 99. */
+static int
+acl_try_child(void *arg)
+{
+	const struct acl_try *t = arg;
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__OpenPool m = POOLMGR__OPEN_POOL__INIT;
+	int fd = harness_raw_greeted(t->sock, "acl"), rc;
+
+	if (fd < 0)
+		return 99;
+	m.name = "c";
+	m.read_only = t->read_only;
+	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
+	req.open = &m;
+	rc = harness_raw_error(fd, &req, NULL);
+	close(fd);
+	return rc == 0 ? 0 : rc == -EACCES ? 13 : 99;
+}
+
+/*
+ * Does a process of uid and gid (and no other group) open pool c, read-
+ * only or not: 0, or -EACCES.
+ */
+static int
+acl_open_as(struct harness_store *st, uid_t uid, gid_t gid, bool read_only)
+{
+	struct acl_try t = {.sock = st->sock, .read_only = read_only};
+	pid_t pid = harness_spawn_as(uid, gid, acl_try_child, &t);
+	int rc;
+
+	assert_true(pid > 0);
+	rc = harness_wait(pid);
+	if (rc != 0 && rc != 13)
+		fail_msg("uid %u opening pool c: exit %d, neither let in nor "
+			 "refused", (unsigned)uid, rc);
+	return rc ? -EACCES : 0;
+}
+
+#define ACL_LIST	"user:4242:6,user:4646:0,group:4545:4"
+
+/*
+ * Pool c under ACL_LIST and mode 0604: 4242 may write (the mode alone
+ * would let it read only), 4646 may not even read (its entry refuses,
+ * though others may and its group may), group 4545 may read, not write.
+ */
+static void
+acl_expect_rules(struct harness_store *st)
+{
+	char said[256];
+	int fd = harness_raw_greeted(st->sock, "admin");
+
+	assert_true(fd >= 0);
+	acl_said(fd, said, sizeof(said));
+	close(fd);
+	assert_string_equal(said, ACL_LIST);
+	assert_int_equal(acl_open_as(st, 4242, 4242, false), 0);
+	assert_int_equal(acl_open_as(st, 4646, 4545, true), -EACCES);
+	assert_int_equal(acl_open_as(st, 4747, 4545, true), 0);
+	assert_int_equal(acl_open_as(st, 4747, 4545, false), -EACCES);
+}
+
+/* The store's directory open to the test's other uids: they connect. */
+static void
+acl_start(struct harness_store *st)
+{
+	assert_int_equal(chmod(st->dir, 0755), 0);
+	start(st, STORE_FDS);
+}
+
+static void
+acl_recover(struct harness_store *st)
+{
+	crash(st);
+	start(st, STORE_FDS);
+	if (!log_has(st, "after a crash: 2 pools")) {
+		harness_store_print_log(st);
+		fail_msg("no recovery");
+	}
+}
+
+static void
+acl_kept_across_crashes(void **state)
+{
+	static const uint32_t made[][3] = {
+		{1, 4242, 6}, {1, 4343, 4}, {2, 4444, 4},
+	};
+	static const uint32_t set[][3] = {{1, 4646, 0}, {2, 4545, 4}};
+	static const uint32_t gone[][3] = {{1, 4343, 0}, {2, 4444, 0}};
+	struct harness_store *st = *state;
+	struct wire_acl w1, w2;
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__SetPool quota = POOLMGR__SET_POOL__INIT;
+	char said[256];
+	int fd;
+
+	acl_start(st);
+	assert_true((fd = harness_raw_greeted(st->sock, "admin")) >= 0);
+	acl_pool_make(fd, made, 3);
+	acl_pool_set(fd, NULL, wire_acl(&w1, set, 2), wire_acl(&w2, gone, 2));
+	/* A change of another setting leaves the list as it is. */
+	quota.name = "c";
+	quota.set_quota_case = POOLMGR__SET_POOL__SET_QUOTA_QUOTA;
+	quota.quota = 512 * 1024;
+	req.body_case = POOLMGR__REQUEST__BODY_SET;
+	req.set = &quota;
+	assert_int_equal(harness_raw_error(fd, &req, NULL), 0);
+	acl_said(fd, said, sizeof(said));
+	assert_string_equal(said, ACL_LIST);
+	acl_expect_rules(st);
+	close(fd);
+
+	acl_recover(st);
+	acl_expect_rules(st);
+
+	/* Emptied: a record of no entry; the mode alone decides then. */
+	assert_true((fd = harness_raw_greeted(st->sock, "admin")) >= 0);
+	acl_pool_set(fd, wire_acl(&w1, NULL, 0), NULL, NULL);
+	close(fd);
+	acl_recover(st);
+	assert_true((fd = harness_raw_greeted(st->sock, "admin")) >= 0);
+	acl_said(fd, said, sizeof(said));
+	close(fd);
+	assert_string_equal(said, "none");
+	assert_int_equal(acl_open_as(st, 4242, 4242, false), -EACCES);
+	assert_int_equal(acl_open_as(st, 4646, 4545, true), 0);
+}
+
+static void
+acl_kept_across_restarts(void **state)
+{
+	static const uint32_t made[][3] = {
+		{2, 4545, 4}, {1, 4646, 0}, {1, 4242, 6},
+	};
+	struct harness_store *st = *state;
+	char old[64];
+	long long end;
+	int fd, got = 0;
+
+	acl_start(st);
+	assert_true((fd = harness_raw_greeted(st->sock, "admin")) >= 0);
+	acl_pool_make(fd, made, 3);
+	close(fd);
+
+	/* In place: the state the new image reads, then its journal. */
+	store_drain(st);
+	snprintf(old, sizeof(old), "%s", journal_in(st));
+	assert_int_equal(kill(st->pid, SIGUSR2), 0);
+	for (end = now_ms() + WAIT_MS; got != 1 && now_ms() < end;)
+		got = store_recv(st, (int)(end - now_ms()), "READY=1");
+	assert_int_equal(got, 1);
+	wait_removed(st, old);
+	acl_expect_rules(st);
+
+	/* A planned stop's state in the store, and a start from it. */
+	stop(st);
+	assert_true(harness_store_find(st, "state") >= 0);
+	start(st, STORE_FDS);
+	assert_true(log_has(st, "restored from systemd's fd store: 2 pools"));
+	wait_removed(st, "state");
+	acl_expect_rules(st);
+
+	/* The restored daemon's own journal. */
+	acl_recover(st);
+	acl_expect_rules(st);
+}
+
 int
 main(void)
 {
@@ -1618,6 +1891,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(crash_while_rebuilding, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(persisted_while_rebuilding,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(acl_kept_across_crashes,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(acl_kept_across_restarts,
 						setup, teardown),
 	};
 
