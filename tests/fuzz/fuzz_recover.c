@@ -33,8 +33,11 @@
  * settings, blocks, names (bytes, publisher, flag, generation; names
  * whose generation record never came get the ones after the pool's
  * last, in the order of their name records; the order of eviction the
- * generations), the pool's last generation and limit, and the socket
- * record's path and mode unless a socket was passed.  A state in which two names
+ * generations), the pool's last generation and limit, its access control
+ * list (the last JREC_ACL's entries, each a word acl_word could make, at
+ * most 32, no kind and id twice, sorted users then groups by id; anything
+ * else refuses the journal), and the socket record's path and mode unless
+ * a socket was passed.  A state in which two names
  * of a pool have one generation must not be built.  Every keep memfd has
  * a marker word at the start and the end of every page.  A refusal must
  * say why, take no descriptor (when the replay refuses) or close what it
@@ -68,7 +71,11 @@
  * record or one after a change); and limit-*: a pool's limit after its
  * record, changed, removed, and limits that cannot be (past the size,
  * below a granule, of a dead pool or of none, a record of the wrong
- * length).
+ * length); and acl-*: a pool's list after its record, changed after a
+ * settings change, emptied, of 32 entries, and lists that cannot be (a
+ * word of no kind, of bits past the kind, of nobody's id or rights past
+ * read and write, an entry twice, 33 entries, of a dead pool, a record
+ * without its pool).  A rebuilt pool has exactly the list recovered.
  * With POOLMGR_FUZZ_WHY set, every refusal's reason is printed (to see
  * what a corpus reaches).
  *
@@ -124,6 +131,9 @@ struct mpool {
 	uint64_t w[11 + JREC_NAME_MAX];
 	uint64_t limit;		/* its last JREC_BOUNDS's; 0: none */
 	uint64_t user_quota;	/* ... */
+	/* Its last JREC_ACL's entries, sorted (kind, then id); 0: none. */
+	uint64_t acl[JREC_ACL_MAX];
+	unsigned nacl;
 	bool live;
 };
 
@@ -388,6 +398,45 @@ model_socket(struct model *md, const uint64_t *w, unsigned n)
 	return 0;
 }
 
+/* An entry word's kind and id: the order a list is kept in. */
+static uint64_t
+acl_key(uint64_t w)
+{
+	return (w >> 40 & 0xff) << 32 | (w & 0xffffffff);
+}
+
+/*
+ * A pool's access control list: a word per entry, each with nothing past
+ * its kind (bits 48 up), a user's (1) or a group's (2), an id that is not
+ * 2^32 - 1, rights of read (4) and write (2) only; at most 32, no kind
+ * and id twice.  Kept sorted by kind and id, in place of the one before.
+ */
+static int
+model_acl(struct model *md, const uint64_t *w, unsigned n)
+{
+	uint64_t v[JREC_ACL_MAX], t;
+	struct mpool *mp;
+	unsigned i, j, k = n - 3;
+
+	if (n < 3 || !(mp = model_pool(md, w[1], true)) || k > JREC_ACL_MAX)
+		return -1;
+	for (i = 0; i < k; i++) {
+		t = w[2 + i];
+		if (t >> 48 || ((t >> 40 & 0xff) != 1 && (t >> 40 & 0xff) != 2) ||
+		    (t & 0xffffffff) == 0xffffffff || (t >> 32 & 0xff & ~6u))
+			return -1;
+		/* Insertion by key: a handful of words. */
+		for (j = i; j > 0 && acl_key(v[j - 1]) > acl_key(t); j--)
+			v[j] = v[j - 1];
+		if (j > 0 && acl_key(v[j - 1]) == acl_key(t))
+			return -1;
+		v[j] = t;
+	}
+	memcpy(mp->acl, v, k * sizeof(*v));
+	mp->nacl = k;
+	return 0;
+}
+
 /* One whole record of n words: 0 if it says what can be. */
 static int
 model_record(struct model *md, const uint64_t *w, unsigned n)
@@ -399,6 +448,8 @@ model_record(struct model *md, const uint64_t *w, unsigned n)
 
 	if (type == JREC_SOCKET)
 		return model_socket(md, w, n);
+	if (type == JREC_ACL)
+		return model_acl(md, w, n);
 	if (type == JREC_BOUNDS) {	/* 0, or a granule to the size */
 		if ((n != 4 && n != 5) ||
 		    !(mp = model_pool(md, w[1], true)) ||
@@ -430,6 +481,7 @@ model_record(struct model *md, const uint64_t *w, unsigned n)
 		memcpy(mp->w, w, sizeof(mp->w));
 		mp->limit = 0;
 		mp->user_quota = 0;
+		mp->nacl = 0;
 		mp->live = true;
 		return 0;
 	}
@@ -677,6 +729,12 @@ model_same(const struct model *md, const Poolmgrd__State *st, bool listen)
 		    ps->retain != mp->w[9] || ps->limit != mp->limit ||
 		    ps->user_quota != mp->user_quota)
 			die("pool %s: not as its records say", ps->name);
+		if (ps->n_acl != mp->nacl ||
+		    (mp->nacl &&
+		     memcmp(ps->acl, mp->acl, mp->nacl * sizeof(*mp->acl))))
+			die("pool %s: an access control list of %zu entries, "
+			    "not as its records say (%u)", ps->name, ps->n_acl,
+			    mp->nacl);
 		nb = 0;
 		last = 0;
 		for (j = 0; j < ps->n_block_off; j++) {
@@ -757,6 +815,16 @@ check_built(const struct rebuild *rb)
 		if (heap_check(p->heap, problem, sizeof(problem)) != 0 ||
 		    dpool_check(p, problem, sizeof(problem)) != 0)
 			die("pool %s recovered, but: %s", p->name, problem);
+		/* The list the state says, entry for entry. */
+		if (p->acl.n != ps->n_acl)
+			die("pool %s: %u access control entries, %zu in the "
+			    "state", p->name, (unsigned)p->acl.n, ps->n_acl);
+		for (i = 0; i < ps->n_acl; i++)
+			if (((uint64_t)p->acl.e[i].kind << 40 |
+			     (uint64_t)p->acl.e[i].rights << 32 |
+			     p->acl.e[i].id) != ps->acl[i])
+				die("pool %s: access control entry %zu is not "
+				    "the state's", p->name, i);
 		for (i = 0; i < ps->n_block_off; i++) {
 			b = block_index_find(&p->blocks, ps->block_off[i]);
 			if (heap_block_info(p->heap, ps->block_off[i], &bi) ||

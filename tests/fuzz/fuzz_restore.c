@@ -54,7 +54,11 @@
  * eviction by their saved places (named_use_order; equal places, or
  * none saved, in the state's order); and its limit as saved, which
  * make_states.c's limit-* seeds give (0, below what the pool holds, the
- * whole size; refused: past the size, below a granule).
+ * whole size; refused: past the size, below a granule); and its access
+ * control list as saved, entry for entry, which only a list of at most
+ * 32 words, each one acl_word could make, no kind and id twice, may give
+ * (make_states.c's acl-* seeds: saved out of order, none, 32; refused: a
+ * word of no kind, of bits past the kind, an entry twice, 33).
  *
  * restore.c is included, not linked, to reach its static build and
  * teardown; the Makefile leaves it out of the daemon's sources here.
@@ -230,6 +234,41 @@ check_limit(const struct rebuild *rb, unsigned k)
 		die("pool %s: limit %llu, saved %llu", rb->pools[k]->name,
 		    (unsigned long long)rb->pools[k]->limit,
 		    (unsigned long long)rb->st->pools[k]->limit);
+}
+
+/*
+ * Pool k's access control list is the saved one, entry for entry: which
+ * must then have been a list (at most 32 words, each with a kind of user
+ * or group and nothing past it, an id not 2^32 - 1, rights of read and
+ * write only, no kind and id twice), in whatever order it was saved.
+ */
+static void
+check_acl(const struct rebuild *rb, unsigned k)
+{
+	const Poolmgrd__PoolState *ps = rb->st->pools[k];
+	const struct dpool *p = rb->pools[k];
+	uint64_t w, kind;
+	size_t i, j;
+
+	if (ps->n_acl > 32 || p->acl.n != ps->n_acl)
+		die("pool %s: %u access control entries rebuilt, %zu saved",
+		    p->name, (unsigned)p->acl.n, ps->n_acl);
+	for (i = 0; i < ps->n_acl; i++) {
+		w = ps->acl[i];
+		kind = w >> 40 & 0xff;
+		if (w >> 48 || (kind != 1 && kind != 2) ||
+		    (w & 0xffffffff) == 0xffffffff || (w >> 32 & 0xff & ~6u))
+			die("pool %s: access control word %#llx rebuilt",
+			    p->name, (unsigned long long)w);
+		for (j = 0; j < p->acl.n; j++)
+			if (((uint64_t)p->acl.e[j].kind << 40 |
+			     (uint64_t)p->acl.e[j].rights << 32 |
+			     p->acl.e[j].id) == w)
+				break;
+		if (j == p->acl.n)
+			die("pool %s: access control word %#llx saved, not "
+			    "rebuilt", p->name, (unsigned long long)w);
+	}
 }
 
 /* Pool k's quota refusals as saved: counted since the pool was made. */
@@ -607,6 +646,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (k = 0; k < rb.st->n_pools; k++) {
 			check_persisters(&rb, k);
 			check_limit(&rb, k);
+			check_acl(&rb, k);
 			check_refusals(&rb, k);
 			check_names(&rb, k);
 			check_evict_order(&rb, k);

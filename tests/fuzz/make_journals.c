@@ -1,11 +1,12 @@
 /*
  * make_journals.c - write seeds of fuzz_recover.c: crash journals with
- * the records of names, of the daemon's socket, of generations and of
- * pools' limits and user quotas, as journal.c writes them, and the ways a
- * journal can get these wrong.
+ * the records of names, of the daemon's socket, of generations, of
+ * pools' limits and user quotas and of their access control lists, as
+ * journal.c writes them, and the ways a journal can get these wrong.
  *
  *   tests/fuzz/corpus/fuzz_recover/named-*
  *   tests/fuzz/corpus/fuzz_recover/limit-*
+ *   tests/fuzz/corpus/fuzz_recover/acl-*
  *
  * Each seed is one keep memfd, keep.1 of 1 MiB (fuzz_recover.c's input
  * format: its number and size), and journal.2: pool "a" of 1 MiB on it,
@@ -33,6 +34,7 @@
 #include <string.h>
 
 #include "journal_rec.h"
+#include "pool_acl.h"
 
 #define KIB		1024u
 #define KEEP		1		/* keep.1 */
@@ -375,6 +377,116 @@ limit_journals(void)
 	prefix = "named";
 }
 
+/* An entry's word, as acl_word makes it (pool_acl.h). */
+static uint64_t
+acl_w(unsigned kind, uint64_t id, unsigned rights)
+{
+	return (uint64_t)kind << 40 | (uint64_t)rights << 32 | id;
+}
+
+/* Pool keep's access control list: n words as given. */
+static void
+rec_acl(struct journal *j, uint64_t keep, const uint64_t *words, unsigned n)
+{
+	uint64_t p[1 + JREC_MAX_WORDS] = {keep};
+
+	if (n)
+		memcpy(&p[1], words, n * sizeof(*words));
+	rec(j, JREC_ACL, p, 1 + n);
+}
+
+/* Pool a alone, its list of n words after its record, then its spans. */
+static void
+acl_start(struct journal *j, const uint64_t *words, unsigned n)
+{
+	start(j);
+	j->n -= 3 * 8;		/* the pool's record alone */
+	rec_acl(j, KEEP, words, n);
+	rec_persist(j, 64 * KIB);
+	rec_persist(j, 128 * KIB);
+}
+
+/*
+ * Pool a's access control list: after its record (given out of order:
+ * recovered sorted), changed after a settings change, emptied by a record
+ * of no entry, of 32 entries, in a snapshot after the count and limit;
+ * and those refused: a word of kind 3, of a bit past the kind, of
+ * nobody's id, of the execute bit, an entry twice, 33 entries, of a pool
+ * gone or never made, a record without its pool, and a name left bare in
+ * a journal whose only record after generations is a list.
+ */
+static void
+acl_journals(void)
+{
+	const uint64_t made[] = {
+		acl_w(ACL_GROUP, 100, ACL_READ),
+		acl_w(ACL_USER, 1000, ACL_READ | ACL_WRITE),
+		acl_w(ACL_USER, 7, 0),
+	};
+	const uint64_t changed[] = {acl_w(ACL_USER, 1000, ACL_READ)};
+	uint64_t set[6] = {KEEP, 0, 0, 0640, 0, 0}, gone[1] = {KEEP};
+	uint64_t many[JREC_ACL_MAX + 1], bad[2];
+	struct journal j;
+	unsigned i;
+
+	prefix = "acl";
+	acl_start(&j, made, 3);
+	write_journal("made", &j);
+	rec(&j, JREC_SET, set, 6);
+	rec_acl(&j, KEEP, changed, 1);
+	write_journal("changed", &j);
+	rec(&j, JREC_SET, set, 6);
+	rec_acl(&j, KEEP, NULL, 0);
+	write_journal("emptied", &j);
+	for (i = 0; i <= JREC_ACL_MAX; i++)
+		many[i] = acl_w(i % 2 ? ACL_GROUP : ACL_USER, 100 + i,
+				i % 3 ? ACL_READ : 0);
+	acl_start(&j, many, JREC_ACL_MAX);
+	write_journal("full", &j);
+	start(&j);
+	j.n -= 3 * 8;
+	rec_generations(&j, 4);
+	rec_limit(&j, KEEP, 256 * KIB);
+	rec_acl(&j, KEEP, made, 3);
+	rec_persist(&j, 64 * KIB);
+	publish(&j, 64 * KIB, "n1", true, 2);
+	write_journal("snapshot", &j);
+
+	bad[0] = made[0];
+	bad[1] = acl_w(3, 5, ACL_READ);
+	acl_start(&j, bad, 2);
+	write_journal("kind", &j);
+	bad[1] = 1ull << 48 | acl_w(ACL_USER, 5, ACL_READ);
+	acl_start(&j, bad, 2);
+	write_journal("high_bits", &j);
+	bad[1] = acl_w(ACL_USER, UINT32_MAX, ACL_READ);
+	acl_start(&j, bad, 2);
+	write_journal("nobody", &j);
+	bad[1] = acl_w(ACL_GROUP, 5, ACL_READ | 1);
+	acl_start(&j, bad, 2);
+	write_journal("execute", &j);
+	bad[1] = acl_w(ACL_GROUP, 100, 0);
+	acl_start(&j, bad, 2);
+	write_journal("twice", &j);
+	acl_start(&j, many, JREC_ACL_MAX + 1);
+	write_journal("too_many", &j);
+	start(&j);
+	rec(&j, JREC_GONE, gone, 1);
+	rec_acl(&j, KEEP, made, 3);
+	write_journal("dead_pool", &j);
+	start(&j);
+	rec_acl(&j, KEEP + 1, made, 3);
+	write_journal("no_pool", &j);
+	start(&j);
+	rec(&j, JREC_ACL, gone, 0);
+	write_journal("short", &j);
+	acl_start(&j, made, 3);
+	rec_name(&j, 128 * KIB, "n2", false);
+	rec_unpersist(&j, 64 * KIB);
+	write_journal("name_bare", &j);
+	prefix = "named";
+}
+
 /* Refused whole by the replay. */
 static void
 bad_journals(void)
@@ -518,6 +630,7 @@ main(int argc, char **argv)
 	good_journals();
 	bad_journals();
 	limit_journals();
+	acl_journals();
 	printf("make_journals: %u files\n", nfiles);
 	return 0;
 }

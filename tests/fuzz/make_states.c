@@ -11,6 +11,12 @@
  *
  *   tests/fuzz/corpus/fuzz_restore/limit-*
  *
+ * And the pool's access control list (PoolState.acl): rebuilt as saved,
+ * out of order too, none at all, or 32 entries; refused with a word no
+ * entry makes (a kind of 3, a bit past the kind), an entry twice, or 33.
+ *
+ *   tests/fuzz/corpus/fuzz_restore/acl-*
+ *
  * And when the persistent blocks became so (block_persisted_ns): long
  * ago, or none at all (0: since the restore), restored; a time after any
  * now, one for the block that is not persistent, or arrays of another
@@ -395,6 +401,41 @@ limit_states(void)
 	}
 }
 
+/* An entry's word, as acl_word makes it (pool_acl.h): kind 1 user, 2 group. */
+static uint64_t
+acl_w(unsigned kind, uint64_t id, unsigned rights)
+{
+	return (uint64_t)kind << 40 | (uint64_t)rights << 32 | id;
+}
+
+/* Pool a's access control list: rebuilt as saved, or the state refused. */
+static void
+acl_states(void)
+{
+	uint64_t w[33] = {
+		acl_w(2, 100, 4), acl_w(1, 1000, 6), acl_w(1, 7, 0),
+	};
+	struct named_state f;
+	unsigned i;
+
+	named_init(&f);
+	f.pool.acl = w;
+	f.pool.n_acl = 3;
+	write_state_as("acl-unsorted", &f);
+	w[1] = acl_w(3, 1000, 6);
+	write_state_as("acl-kind", &f);
+	w[1] = 1ull << 48 | acl_w(1, 1000, 6);
+	write_state_as("acl-high_bits", &f);
+	w[1] = acl_w(2, 100, 0);
+	write_state_as("acl-twice", &f);
+	for (i = 0; i < 33; i++)
+		w[i] = acl_w(i % 2 ? 2 : 1, 100 + i, i % 3 ? 4 : 6);
+	f.pool.n_acl = 32;
+	write_state_as("acl-full", &f);
+	f.pool.n_acl = 33;
+	write_state_as("acl-too_many", &f);
+}
+
 /* The spans' persist times: restored as saved, or the state refused. */
 static void
 persist_time_states(void)
@@ -438,6 +479,7 @@ main(int argc, char **argv)
 	wrapping_states();
 	oversized_states();
 	limit_states();
+	acl_states();
 	persist_time_states();
 	printf("make_states: %u files\n", nfiles);
 	return 0;
