@@ -741,7 +741,8 @@ acl(struct jcompact *c, uint64_t keep, const uint64_t *words, unsigned n)
 	uint64_t w[JREC_MAX_WORDS + 8] = {JREC_ACL, keep};
 
 	assert_true(n + 2 <= JREC_MAX_WORDS + 8);
-	memcpy(&w[2], words, n * sizeof(*words));
+	if (n)
+		memcpy(&w[2], words, n * sizeof(*words));
 	return jcompact_feed(c, w, 2 + n);
 }
 

@@ -195,7 +195,8 @@ acl(struct journal *j, uint64_t keep, const uint64_t *words, unsigned n)
 	uint64_t p[1 + JREC_MAX_WORDS] = {keep};
 
 	assert_true(n < JREC_MAX_WORDS);
-	memcpy(&p[1], words, n * sizeof(*words));
+	if (n)
+		memcpy(&p[1], words, n * sizeof(*words));
 	rec(j, JREC_ACL, p, 1 + n);
 }
 
@@ -812,7 +813,7 @@ acl_refused(void **state)
 		       "(keep.3)");
 	start(&j);
 	pool(&j, 1);
-	rec(&j, JREC_ACL, NULL, 0);
+	rec(&j, JREC_ACL, one, 0);
 	expect_refused(&j, "an access control record of 2 words");
 
 	/* A list is a record of a writer with generations: no bare name. */
