@@ -40,6 +40,12 @@
  *       (its memory still going back in steps) is gone after, its
  *       descriptors closed, its name free; 100 pools a client made keep
  *       their settings and blocks.
+ *   acl_kept                          a pool made with an access control
+ *       list has the same list after (PoolStats); a client its entry let
+ *       in before allocates in the same handle after; a new process of
+ *       that uid is let in to write, which the mode alone would not let
+ *       it, and one whose entry refuses is kept out even from reading,
+ *       which the mode gives everyone else.
  *
  * A daemon without SIGUSR2 handling dies of it: each test then fails at
  * once, saying so, and its client processes are killed.
@@ -58,6 +64,7 @@
 
 #include <cmocka.h>
 
+#include "harness_raw.h"
 #include "harness_restart.h"
 
 static void
@@ -614,6 +621,111 @@ destroyed_and_many_pools(void **state)
 	rfx_check("p");
 }
 
+/* Pool c's list as PoolStats says it: "user:ID:RIGHTS,..." or "none". */
+static void
+acl_said(char *buf, size_t len)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__PoolRef m = POOLMGR__POOL_REF__INIT;
+	Poolmgr__Reply *rep;
+	size_t i, at = 0;
+	int fd = harness_raw_greeted(rfx.d.sock, "admin");
+
+	assert_true(fd >= 0);
+	m.name = "c";
+	req.body_case = POOLMGR__REQUEST__BODY_STATS;
+	req.stats = &m;
+	assert_int_equal(harness_raw_error(fd, &req, &rep), 0);
+	snprintf(buf, len, "none");
+	for (i = 0; rep->stats->acl && i < rep->stats->acl->n_entries; i++) {
+		const Poolmgr__AclEntry *e = rep->stats->acl->entries[i];
+
+		at += (size_t)snprintf(buf + at, len - at, "%s%s:%u:%u",
+				       i ? "," : "",
+				       e->kind == 1 ? "user" : "group",
+				       (unsigned)e->id, (unsigned)e->rights);
+		assert_true(at < len);
+	}
+	poolmgr__reply__free_unpacked(rep, NULL);
+	close(fd);
+}
+
+/* In a process of another uid: 0 if pool c opens read-only, 13 if
+ * refused EACCES, else 99. */
+static int
+acl_read_child(void *arg)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__OpenPool m = POOLMGR__OPEN_POOL__INIT;
+	int fd = harness_raw_greeted(rfx.d.sock, "acl"), rc;
+
+	(void)arg;
+	if (fd < 0)
+		return 99;
+	m.name = "c";
+	m.read_only = true;
+	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
+	req.open = &m;
+	rc = harness_raw_error(fd, &req, NULL);
+	close(fd);
+	return rc == 0 ? 0 : rc == -EACCES ? 13 : 99;
+}
+
+static void
+acl_kept(void **state)
+{
+	static const uint32_t v[][3] = {
+		{1, 4242, 6}, {1, 4646, 0}, {2, 4545, 4},
+	};
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__CreatePool m = POOLMGR__CREATE_POOL__INIT;
+	Poolmgr__AclEntry e[3], *pe[3];
+	Poolmgr__Acl acl = POOLMGR__ACL__INIT;
+	char before[256], after[256];
+	struct remote *A, *B;
+	pid_t pid;
+	int fd, i;
+
+	(void)state;
+	rfx_start("[pool p]\nsize = 8M\n", "p");
+	for (i = 0; i < 3; i++) {
+		poolmgr__acl_entry__init(&e[i]);
+		e[i].kind = v[i][0];
+		e[i].id = v[i][1];
+		e[i].rights = v[i][2];
+		pe[i] = &e[i];
+	}
+	acl.n_entries = 3;
+	acl.entries = pe;
+	m.name = "c";
+	m.max_size = 4 * MiB;
+	m.mode = 0604;
+	m.acl = &acl;
+	req.body_case = POOLMGR__REQUEST__BODY_CREATE;
+	req.create = &m;
+	assert_true((fd = harness_raw_greeted(rfx.d.sock, "admin")) >= 0);
+	assert_int_equal(harness_raw_error(fd, &req, NULL), 0);
+	close(fd);
+	acl_said(before, sizeof(before));
+	assert_string_equal(before, "user:4242:6,user:4646:0,group:4545:4");
+	A = remote_start_as(0, "c", -1, false, 4242);
+	REMOTE_OK(A, OP_ALLOC, 0, 1000, 0);
+
+	rfx_restart();
+	acl_said(after, sizeof(after));
+	assert_string_equal(after, before);
+	REMOTE_OK(A, OP_ALLOC, 0, 2000, 0);
+	B = remote_start_as(1, "c", -1, false, 4242);
+	REMOTE_OK(B, OP_ALLOC, 0, 3000, 0);
+	/* Uid 4646 (primary group 4545): its own entry refuses it. */
+	pid = harness_spawn_as(4646, 4545, acl_read_child, NULL);
+	assert_true(pid > 0);
+	assert_int_equal(harness_wait(pid), 13);
+	remote_exit(A);
+	remote_exit(B);
+	rfx_check("c");
+}
+
 int
 main(void)
 {
@@ -630,6 +742,7 @@ main(void)
 		cmocka_unit_test_teardown(many_blocks, rfx_teardown),
 		cmocka_unit_test_teardown(destroyed_and_many_pools,
 					  rfx_teardown),
+		cmocka_unit_test_teardown(acl_kept, rfx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
