@@ -60,12 +60,13 @@
  *                            journal is out of the store and while the
  *                            fresh one is built in steps: a crash after
  *                            its push recovers exactly them.
- *   acl_kept_across_crashes  a pool made with an access control list,
- *                            entries removed and set, its quota changed:
- *                            after a crash PoolStats says the same list,
- *                            and processes of other uids are let in and
- *                            kept out as before; the list emptied, a
- *                            crash: none, the mode alone decides;
+ *   acl_kept_across_crashes  a pool made with an access control list
+ *                            (given out of order), a crash: PoolStats
+ *                            says it, sorted; entries removed and set,
+ *                            its quota changed, a crash: the same list,
+ *                            and processes of other uids let in and kept
+ *                            out as before; the list emptied, a crash:
+ *                            none, the mode alone decides;
  *   acl_kept_across_restarts the same list across a restart in place,
  *                            a planned stop and start through the store,
  *                            then a crash of the restored daemon.
@@ -1721,12 +1722,13 @@ acl_open_as(struct harness_store *st, uid_t uid, gid_t gid, bool read_only)
 #define ACL_LIST	"user:4242:6,user:4646:0,group:4545:4"
 
 /*
- * Pool c under ACL_LIST and mode 0604: 4242 may write (the mode alone
- * would let it read only), 4646 may not even read (its entry refuses,
- * though others may and its group may), group 4545 may read, not write.
+ * Pool c's list is list, which holds ACL_LIST's entries (and maybe others
+ * of other ids): under mode 0604, 4242 may write (the mode alone would
+ * let it read only), 4646 may not even read (its entry refuses, though
+ * others may and its group may), group 4545 may read, not write.
  */
 static void
-acl_expect_rules(struct harness_store *st)
+acl_expect_rules(struct harness_store *st, const char *list)
 {
 	char said[256];
 	int fd = harness_raw_greeted(st->sock, "admin");
@@ -1734,7 +1736,7 @@ acl_expect_rules(struct harness_store *st)
 	assert_true(fd >= 0);
 	acl_said(fd, said, sizeof(said));
 	close(fd);
-	assert_string_equal(said, ACL_LIST);
+	assert_string_equal(said, list);
 	assert_int_equal(acl_open_as(st, 4242, 4242, false), 0);
 	assert_int_equal(acl_open_as(st, 4646, 4545, true), -EACCES);
 	assert_int_equal(acl_open_as(st, 4747, 4545, true), 0);
@@ -1764,7 +1766,7 @@ static void
 acl_kept_across_crashes(void **state)
 {
 	static const uint32_t made[][3] = {
-		{1, 4242, 6}, {1, 4343, 4}, {2, 4444, 4},
+		{2, 4444, 4}, {1, 4242, 6}, {1, 4343, 4}, {1, 4646, 4},
 	};
 	static const uint32_t set[][3] = {{1, 4646, 0}, {2, 4545, 4}};
 	static const uint32_t gone[][3] = {{1, 4343, 0}, {2, 4444, 0}};
@@ -1775,24 +1777,30 @@ acl_kept_across_crashes(void **state)
 	char said[256];
 	int fd;
 
+	/* Made with a list: after the pool's record, sorted. */
 	acl_start(st);
 	assert_true((fd = harness_raw_greeted(st->sock, "admin")) >= 0);
-	acl_pool_make(fd, made, 3);
+	acl_pool_make(fd, made, 4);
+	close(fd);
+	acl_recover(st);
+	assert_true((fd = harness_raw_greeted(st->sock, "admin")) >= 0);
+	acl_said(fd, said, sizeof(said));
+	assert_string_equal(said, "user:4242:6,user:4343:4,user:4646:4,"
+			    "group:4444:4");
+	assert_int_equal(acl_open_as(st, 4242, 4242, false), 0);
+
+	/* Entries removed and set, then a change of another setting. */
 	acl_pool_set(fd, NULL, wire_acl(&w1, set, 2), wire_acl(&w2, gone, 2));
-	/* A change of another setting leaves the list as it is. */
 	quota.name = "c";
 	quota.set_quota_case = POOLMGR__SET_POOL__SET_QUOTA_QUOTA;
 	quota.quota = 512 * 1024;
 	req.body_case = POOLMGR__REQUEST__BODY_SET;
 	req.set = &quota;
 	assert_int_equal(harness_raw_error(fd, &req, NULL), 0);
-	acl_said(fd, said, sizeof(said));
-	assert_string_equal(said, ACL_LIST);
-	acl_expect_rules(st);
 	close(fd);
-
+	acl_expect_rules(st, ACL_LIST);
 	acl_recover(st);
-	acl_expect_rules(st);
+	acl_expect_rules(st, ACL_LIST);
 
 	/* Emptied: a record of no entry; the mode alone decides then. */
 	assert_true((fd = harness_raw_greeted(st->sock, "admin")) >= 0);
@@ -1831,7 +1839,7 @@ acl_kept_across_restarts(void **state)
 		got = store_recv(st, (int)(end - now_ms()), "READY=1");
 	assert_int_equal(got, 1);
 	wait_removed(st, old);
-	acl_expect_rules(st);
+	acl_expect_rules(st, ACL_LIST);
 
 	/* A planned stop's state in the store, and a start from it. */
 	stop(st);
@@ -1839,11 +1847,11 @@ acl_kept_across_restarts(void **state)
 	start(st, STORE_FDS);
 	assert_true(log_has(st, "restored from systemd's fd store: 2 pools"));
 	wait_removed(st, "state");
-	acl_expect_rules(st);
+	acl_expect_rules(st, ACL_LIST);
 
 	/* The restored daemon's own journal. */
 	acl_recover(st);
-	acl_expect_rules(st);
+	acl_expect_rules(st, ACL_LIST);
 }
 
 int
