@@ -97,8 +97,8 @@ enum jrec_type {
 	 * empty, and after a JREC_SET that changed it, with no entry when
 	 * the change emptied it.  Neither begins nor ends the snapshot.  A
 	 * journal of no list has none, and an older image reads it as ever;
-	 * one with any, it refuses whole, as the names, rather than let
-	 * whom the list names in or out by the mode alone.
+	 * one with any, it refuses whole, as the names, rather than leave
+	 * the users and groups a list names to the mode alone.
 	 */
 	JREC_ACL = 14,		/* keep, entries... */
 };

@@ -552,8 +552,8 @@ name_left_bare(const struct replay *r, const uint64_t *w)
 /*
  * A name record with no generation after it, not the last: refused in a
  * journal of a writer with generations, which has a record of them or of
- * a type after them (JREC_BOUNDS, JREC_ACL) somewhere; those of an image before them
- * have none, and every name of theirs is bare.
+ * a type after them (JREC_BOUNDS, JREC_ACL) somewhere; those of an image
+ * before them have none, and every name of theirs is bare.
  */
 static int
 bare_name(struct replay *r, uint64_t id)

@@ -414,7 +414,7 @@ acl_key(uint64_t w)
 static int
 model_acl(struct model *md, const uint64_t *w, unsigned n)
 {
-	uint64_t v[JREC_ACL_MAX], t;
+	uint64_t v[JREC_ACL_MAX], t, kind;
 	struct mpool *mp;
 	unsigned i, j, k = n - 3;
 
@@ -422,7 +422,8 @@ model_acl(struct model *md, const uint64_t *w, unsigned n)
 		return -1;
 	for (i = 0; i < k; i++) {
 		t = w[2 + i];
-		if (t >> 48 || ((t >> 40 & 0xff) != 1 && (t >> 40 & 0xff) != 2) ||
+		kind = t >> 40 & 0xff;
+		if (t >> 48 || (kind != 1 && kind != 2) ||
 		    (t & 0xffffffff) == 0xffffffff || (t >> 32 & 0xff & ~6u))
 			return -1;
 		/* Insertion by key: a handful of words. */
