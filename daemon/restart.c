@@ -327,6 +327,26 @@ config_ready(char *why, size_t len)
 	return true;
 }
 
+/*
+ * Does the binary probed still read the state as it would be written
+ * now?  Requests wait since the probe, but a reload meanwhile may have
+ * given a pool an access control list, which the version the binary
+ * reads would drop (state_version_needed): then say so under what.
+ */
+static bool
+still_readable(const char *what)
+{
+	const char *pool = "";
+	unsigned v = state_version_needed(&pool);
+
+	if (restart_probe_reads(v))
+		return true;
+	log_warnx("%s: pool %s has an access control list since %s was "
+		  "asked, and it reads no state version %u: it would drop "
+		  "the list", what, pool, exe_path, v);
+	return false;
+}
+
 /* The quiet moment: save, hand over, exec.  Returns if it failed. */
 static void
 restart_now(void)
@@ -339,6 +359,14 @@ restart_now(void)
 	int sfd, cfd = config_fd, rc;
 
 	config_fd = -1;	/* closed here whatever happens */
+	if (!still_readable("restart")) {
+		log_warnx("restart: %s not executed; going on as before",
+			  exe_path);
+		if (cfd >= 0)
+			close(cfd);
+		peer_pause_reads(false);
+		return;
+	}
 	/*
 	 * From here the signals wait in the kernel: a handler of this image
 	 * would only note them for a loop turn that never comes.
@@ -396,6 +424,12 @@ store_now(void)
 	int sfd, rc;
 
 	config_drop();	/* a restart it overtook checked it */
+	if (!still_readable("stop")) {
+		log_warnx("stop: nothing left in the fd store; every pool and "
+			  "client is freed");
+		event_base_loopbreak(loop_base);
+		return;
+	}
 	sfd = state_save(listen_activated, listen_path, true, now_ns(), &sf);
 	if (sfd < 0) {
 		log_warnx("stop: cannot save the state: %s; everything is "

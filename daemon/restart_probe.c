@@ -42,10 +42,18 @@
 #include "log.h"
 #include "restart_probe.h"
 #include "state.pb-c.h"
+#include "state_save.h"
 
 #define PROBE_PREFIX "poolmgrd state versions:"
 
 extern char **environ;
+
+/*
+ * The state versions below 64 the last binary that answered reads, a bit
+ * each: what the restart's quiet moment checks the version it must write
+ * against (restart_probe_reads).
+ */
+static uint64_t probe_read_versions;
 
 /* The probe running, if any: one at a time. */
 static struct {
@@ -84,29 +92,41 @@ restart_probe_answer(void)
 	fflush(stdout);
 }
 
-/* Does the answer list the current version? */
-static bool
-probe_accepts(const char *answer)
+/*
+ * The versions the answer lists, a bit each (those of 64 and above left
+ * out: none is needed); 0 for an answer that is not a list of versions.
+ */
+static uint64_t
+probe_versions(const char *answer)
 {
+	uint64_t set = 0;
 	const char *p;
 	char *end;
 	unsigned long v;
 
 	if (strncmp(answer, PROBE_PREFIX, strlen(PROBE_PREFIX)) != 0)
-		return false;
+		return 0;
 	p = answer + strlen(PROBE_PREFIX);
 	for (;;) {
 		while (*p == ' ')
 			p++;
+		if (*p == '\0')
+			return set;
 		if (*p < '0' || *p > '9')
-			return false;
+			return 0;
 		v = strtoul(p, &end, 10);
 		if (*end != ' ' && *end != '\0')	/* "1x" is no version */
-			return false;
-		if (v == POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT)
-			return true;
+			return 0;
+		if (v < 64)
+			set |= 1ull << v;
 		p = end;
 	}
+}
+
+bool
+restart_probe_reads(unsigned version)
+{
+	return version < 64 && (probe_read_versions >> version & 1);
 }
 
 static int
@@ -211,11 +231,14 @@ probe_finish(int rc)
 {
 	restart_probe_fn done = probe.done;
 	void *arg = probe.arg;
+	const char *pool = "";
+	unsigned needed = 0;
 	char why[512];
 	int status;
 
 	status = probe_end();
 	probe.answer[strcspn(probe.answer, "\n")] = '\0';
+	probe_read_versions = rc == 0 ? probe_versions(probe.answer) : 0;
 	if (rc == -ETIMEDOUT)
 		snprintf(why, sizeof(why), "%s did not answer --restart-probe "
 			 "within %u s (restart_probe_timeout)", probe.path,
@@ -223,12 +246,20 @@ probe_finish(int rc)
 	else if (rc != 0)
 		snprintf(why, sizeof(why), "reading the answer of %s "
 			 "--restart-probe: %s", probe.path, strerror(-rc));
-	else if (!probe_accepts(probe.answer)) {
-		snprintf(why, sizeof(why), "%s --restart-probe answered "
-			 "\"%.80s\" (exit %d), not state version %d: it cannot "
-			 "take the state over", probe.path, probe.answer,
-			 WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-			 POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT);
+	else if (!restart_probe_reads(needed = state_version_needed(&pool))) {
+		if (needed == POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT &&
+		    restart_probe_reads(needed - 1))
+			snprintf(why, sizeof(why), "%s --restart-probe answered "
+				 "\"%.80s\": it reads no state version %u, "
+				 "which carries the access control lists "
+				 "(pool %s has one): it would drop them",
+				 probe.path, probe.answer, needed, pool);
+		else
+			snprintf(why, sizeof(why), "%s --restart-probe answered "
+				 "\"%.80s\" (exit %d), not state version %u: it "
+				 "cannot take the state over", probe.path,
+				 probe.answer, WIFEXITED(status) ?
+				 WEXITSTATUS(status) : -1, needed);
 		rc = -EPROTO;
 	} else
 		why[0] = '\0';

@@ -12,7 +12,8 @@
 struct event_base;
 
 /*
- * The verdict: rc 0 if the binary reads the current state version, else
+ * The verdict: rc 0 if the binary reads the state version the daemon
+ * would write now (state_version_needed), else
  * -errno (-ETIMEDOUT: no answer in time, -EPROTO: another answer) with
  * why saying so.  Called from the loop, the probe reaped already.
  */
@@ -27,6 +28,13 @@ int restart_probe_start(struct event_base *base, const char *path,
 			restart_probe_fn done, void *arg, char *why,
 			size_t len);
 bool restart_probe_running(void);
+/*
+ * Does the binary the last probe asked read state version v?  False when
+ * none answered with a list of versions: the restart's quiet moment asks
+ * it again for the version it is about to write, which a change since
+ * the probe (an access control list set) may have raised.
+ */
+bool restart_probe_reads(unsigned version);
 /*
  * The seconds a probe started from now on has to answer in (the
  * configuration's restart_probe_timeout); until called, the default.

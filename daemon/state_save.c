@@ -654,6 +654,20 @@ save_totals(Poolmgrd__DaemonTotals *dt)
 	dt->log_lines_left_out = t.log_lines_left_out;
 }
 
+unsigned
+state_version_needed(const char **why)
+{
+	struct dpool *p;
+
+	for (p = dpool_first(); p; p = dpool_next(p))
+		if (p->acl.n) {
+			if (why)
+				*why = p->name;
+			return POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT;
+		}
+	return POOLMGRD__STATE_VERSION__STATE_VERSION_THIRD;
+}
+
 int
 state_save(bool socket_activated, const char *socket_path, bool from_store,
 	   uint64_t saved_at_ns, struct state_fds *fds)
@@ -667,7 +681,7 @@ state_save(bool socket_activated, const char *socket_path, bool from_store,
 	int rc = -ENOMEM;
 
 	memset(fds, 0, sizeof(*fds));
-	st.version = POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT;
+	st.version = state_version_needed(NULL);
 	st.socket_activated = socket_activated;
 	st.socket_path = (char *)socket_path;
 	st.saved_at_ns = saved_at_ns;

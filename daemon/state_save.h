@@ -25,6 +25,15 @@ struct state_fds {
  * state goes to systemd's fd store, not to an exec.  The state's memfd,
  * or -errno; fds is filled on success (state_fds_free).
  */
+/*
+ * The oldest state version that carries all there is to carry, which
+ * state_save writes: the current one while a pool has an access control
+ * list (its name to *why, when why is not NULL), else the one before,
+ * so that an image from before lists may take over a daemon that uses
+ * none.
+ */
+unsigned state_version_needed(const char **why);
+
 int state_save(bool socket_activated, const char *socket_path,
 	       bool from_store, uint64_t saved_at_ns, struct state_fds *fds);
 void state_fds_free(struct state_fds *fds);

@@ -13,6 +13,7 @@
  *       knows no --restart-probe, one that answers nothing, other
  *       state versions, only the version before names and unsent
  *       replies, only those before the descriptors of unsent replies,
+ *       only those before access control lists while a pool has one,
  *       or nothing in time, its limit set to 1 s so that the test does
  *       not wait for the default's 10): each restart is refused and
  *       logged, the daemon keeps serving the same client and its block;
@@ -313,6 +314,34 @@ refused(const char *what, struct pool *p, pool_off_t off, uint8_t seed)
 	assert_int_equal(pool_free(p, x), 0);
 }
 
+/*
+ * An image from before access control lists (it reads versions 1 to 3)
+ * may take over a daemon whose pools have none; with a pool that has one
+ * it would drop the list and let in whom an entry keeps out: refused,
+ * saying so.
+ */
+static void
+acl_pool_refused(struct pool_conn *c, const char *bin, struct pool *p,
+		 pool_off_t off)
+{
+	struct pool_acl_entry e = {
+		.kind = POOL_ACL_USER, .id = 4242, .rights = 0,
+	};
+	struct pool_create_opts co = {.max_size = 1 << 20, .mode = 0644};
+	struct pool_set_opts so = {.which = POOL_SET_ACL, .acl = &e,
+				   .nacl = 1};
+
+	assert_int_equal(pool_create_set(c, "kept-out", &co, &so), 0);
+	put_script(bin, "echo \"poolmgrd state versions: 1 2 3\"\n");
+	refused("one from before access control lists, a pool having one",
+		p, off, 7);
+	assert_int_equal(harness_log_count(&fx.d, "it reads no state version "
+					   "4, which carries the access "
+					   "control lists (pool kept-out has "
+					   "one): it would drop them"), 1);
+	assert_int_equal(pool_destroy(c, "kept-out"), 0);
+}
+
 static void
 foreign_binary_refused(void **state)
 {
@@ -341,6 +370,7 @@ foreign_binary_refused(void **state)
 	put_script(bin, "echo \"poolmgrd state versions: 1 2\"\n");
 	refused("one that reads only versions 1 and 2 (no descriptors of "
 		"unsent replies)", p, off, 7);
+	acl_pool_refused(c, bin, p, off);
 	put_script(bin, "echo \"poolmgrd state versions: 1x\"\n");
 	refused("one whose version is not a number", p, off, 7);
 	put_script(bin, "echo \"poolmgrd state versions: 1.5\"\n");
