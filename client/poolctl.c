@@ -17,8 +17,8 @@
  * and the connection every command makes once its arguments are good.  The
  * commands are in poolctl_admin.c (create, destroy, set), poolctl_show.c
  * (list, stats, clients, persisted, trim, check, status), poolctl_names.c
- * (names, wait, unpublish), poolctl_blocks.c (blocks) and poolctl_free.c
- * (free), the readers of
+ * (names, wait, unpublish), poolctl_blocks.c (blocks), poolctl_free.c
+ * (free) and poolctl_acl.c (acl), the readers of
  * their values in poolctl_parse.c:
  * a new command is a function in one of those, declared in poolctl.h, and
  * a row of cmds[] here.
@@ -62,6 +62,10 @@
 #define O_OLDER_THAN	0x20000
 #define O_DRY_RUN	0x40000
 #define O_USER_QUOTA	0x80000
+#define O_ACL		0x100000	/* create, set --acl */
+#define O_MODIFY	0x200000	/* acl -m */
+#define O_REMOVE	0x400000	/* acl -x */
+#define O_SET_ACL	0x800000	/* acl --set */
 
 /* getopt_long values of the long-only options. */
 enum {
@@ -84,6 +88,8 @@ enum {
 	OPT_OLDER_THAN,
 	OPT_DRY_RUN,
 	OPT_USER_QUOTA,
+	OPT_ACL,
+	OPT_SET_ACL,
 };
 
 struct cmd {
@@ -155,7 +161,12 @@ static const struct cmd cmds[] = {
 	  "  --format=FMT   text (default), json (as --json), prometheus\n"
 	  "                 (the text exposition format, for node_exporter's\n"
 	  "                 textfile collector) or kv (one 'POOL KEY VALUE'\n"
-	  "                 line per statistic: the JSON keys, plain numbers)\n" },
+	  "                 line per statistic: the JSON keys, plain numbers)\n"
+	  "\n"
+	  "Where the daemon has access control lists, the pool's list too\n"
+	  "(see acl): 'access control list' in words with names, kv's 'acl'\n"
+	  "with numbers (user:1001:r,group:27:rw, or none), JSON's \"acl\"\n"
+	  "an array.\n" },
 	{ "status", cmd_status, 0, 0, O_FORMAT,
 	  "[--format=text|json|prometheus|kv]",
 	  "the daemon's own statistics: uptime, connections, requests",
@@ -178,10 +189,10 @@ static const struct cmd cmds[] = {
 	{ "create", cmd_create, 1, 1,
 	  O_SIZE | O_GRANULARITY | O_MODE | O_QUOTA | O_RETAIN | O_PAGE_SIZE |
 	  O_NUMA_NODE | O_NUMA_POLICY | O_OWNER | O_GROUP | O_LIMIT |
-	  O_USER_QUOTA,
+	  O_USER_QUOTA | O_ACL,
 	  "NAME --size SIZE [--granularity N] [--mode MODE] [--owner USER]"
-	  " [--group GROUP] [--quota SIZE] [--user-quota SIZE] [--limit SIZE]"
-	  " [--retain SIZE]"
+	  " [--group GROUP] [--acl ENTRIES] [--quota SIZE] [--user-quota SIZE]"
+	  " [--limit SIZE] [--retain SIZE]"
 	  " [--page-size SIZE] [--numa-node NODE [--numa-policy POLICY]]",
 	  "create a pool",
 	  "Create the pool NAME (1-64 of [A-Za-z0-9._-], not starting with\n"
@@ -196,6 +207,9 @@ static const struct cmd cmds[] = {
 	  "                   caller's uid)\n"
 	  "  --group GROUP    the group: a group name or a gid (default: the\n"
 	  "                   caller's gid)\n"
+	  "  --acl ENTRIES    the pool's access control list from the start\n"
+	  "                   (see acl; default: none), so that no process\n"
+	  "                   opens it before its list holds\n"
 	  "  --quota SIZE     bytes each connection may hold (default, 0 or\n"
 	  "                   none: no quota)\n"
 	  "  --user-quota SIZE\n"
@@ -233,14 +247,14 @@ static const struct cmd cmds[] = {
 	  "  -f, --force  destroy even a pool that is in use\n" },
 	{ "set", cmd_set, 1, 1,
 	  O_MODE | O_OWNER | O_GROUP | O_QUOTA | O_RETAIN | O_LIMIT |
-	  O_USER_QUOTA,
-	  "NAME [--mode MODE] [--owner USER] [--group GROUP] [--quota SIZE]"
-	  " [--user-quota SIZE] [--retain SIZE] [--limit SIZE]",
+	  O_USER_QUOTA | O_ACL,
+	  "NAME [--mode MODE] [--owner USER] [--group GROUP] [--acl ENTRIES]"
+	  " [--quota SIZE] [--user-quota SIZE] [--retain SIZE] [--limit SIZE]",
 	  "change a live pool's mode, owner, group, quotas, retain or limit",
 	  "Change the settings given of the live pool NAME, all or none;\n"
 	  "its blocks and handles stay.  Needs the daemon's uid, root or the\n"
-	  "admin group; the pool's owner may change its mode, and its group\n"
-	  "to one of its own.  A pool the daemon's configuration file\n"
+	  "admin group; the pool's owner may change its mode and its access\n"
+	  "control list, and its group to one of its own.  A pool the daemon's configuration file\n"
 	  "defines is changed there (and the daemon reloaded): exit 1.\n"
 	  "Handles opened before keep the access they were opened with; a\n"
 	  "quota or user quota lowered below what a client or a uid holds\n"
@@ -251,6 +265,8 @@ static const struct cmd cmds[] = {
 	  "  --mode MODE      octal permission bits, 0001 to 0777\n"
 	  "  --owner USER     the owner: a user name or a uid\n"
 	  "  --group GROUP    the group: a group name or a gid\n"
+	  "  --acl ENTRIES    replace the access control list whole (see\n"
+	  "                   acl); none: no entries\n"
 	  "  --quota SIZE     bytes each connection may hold; 0 or none: no\n"
 	  "                   quota\n"
 	  "  --user-quota SIZE\n"
@@ -265,6 +281,49 @@ static const struct cmd cmds[] = {
 	  "\n"
 	  "SIZE is a number of bytes, optionally followed by K, M, G or T\n"
 	  "(or KiB, MiB, GiB, TiB): powers of 1024.\n" },
+	{ "acl", cmd_acl, 1, 1, O_FORMAT | O_MODIFY | O_REMOVE | O_SET_ACL,
+	  "POOL [--format=text|json|kv] [--modify ENTRIES] [--remove ENTRIES]"
+	  " [--set ENTRIES]",
+	  "a pool's access control list: list it, change it",
+	  "List the access control list of POOL as getfacl does (read\n"
+	  "permission): the owner, the group, the owner's rights from the\n"
+	  "mode (user::), each user entry, the group's rights (group::), each\n"
+	  "group entry and the others' (other::), names where the password\n"
+	  "and group databases have them.  Or change it (its owner, the\n"
+	  "daemon's uid, root and the admin group may): -m and -x together\n"
+	  "are one request, all or nothing.\n"
+	  "\n"
+	  "Who may what, the first rule that applies: the owner has the\n"
+	  "owner's bits; a user entry naming the caller, its rights; else the\n"
+	  "group's bits and the entries of the groups the caller is in (its\n"
+	  "primary and supplementary groups) grant if one of them grants\n"
+	  "all that is asked, and refuse if the caller is in any of them\n"
+	  "and none does; else the others' bits.  Root and the daemon's uid\n"
+	  "may do all.  Opening read-write needs w; read-only and stats, r.\n"
+	  "A pool's list holds at most 32 entries.\n"
+	  "\n"
+	  "ENTRIES: user:WHO:RIGHTS or group:WHO:RIGHTS (u: and g: too),\n"
+	  "separated by commas or blanks; WHO a name or a number; RIGHTS\n"
+	  "rw, r, w or - (none: an entry that refuses; rw-, r--, -w-, ---\n"
+	  "as getfacl writes them).\n"
+	  "\n"
+	  "  --format=FMT       text (default), json (as --json: the pool,\n"
+	  "                     owner, uid, group, gid, mode and an \"acl\"\n"
+	  "                     array of {kind, id, name, rights}) or kv\n"
+	  "                     ('POOL uid N', gid, mode, then 'POOL\n"
+	  "                     user.UID RIGHTS' and 'POOL group.GID RIGHTS'\n"
+	  "                     per entry)\n"
+	  "  -m, --modify ENTRIES\n"
+	  "                     set these entries, in place of those of the\n"
+	  "                     same user or group; the others stay\n"
+	  "  -x, --remove ENTRIES\n"
+	  "                     take out these entries: user:WHO or\n"
+	  "                     group:WHO, no rights (those not there: no\n"
+	  "                     error)\n"
+	  "  --set ENTRIES      replace the whole list; none: no entries\n"
+	  "\n"
+	  "A change prints nothing; --json prints the pool and what it gave\n"
+	  "(\"modified\" and \"removed\", or \"acl\" for --set).\n" },
 	{ "clients", cmd_clients, 0, 1, 0, "[POOL]",
 	  "open handles: who holds what",
 	  "List the open handles of POOL (of every pool if none is given):\n"
@@ -521,6 +580,10 @@ static const struct option longopts[] = {
 	{ "by-size",	 no_argument,		NULL, OPT_BY_SIZE },
 	{ "older-than",	 required_argument,	NULL, OPT_OLDER_THAN },
 	{ "dry-run",	 no_argument,		NULL, OPT_DRY_RUN },
+	{ "acl",	 required_argument,	NULL, OPT_ACL },
+	{ "modify",	 required_argument,	NULL, 'm' },
+	{ "remove",	 required_argument,	NULL, 'x' },
+	{ "set",	 required_argument,	NULL, OPT_SET_ACL },
 	{ NULL,		 0,			NULL, 0 }
 };
 
@@ -566,6 +629,14 @@ opt_name(unsigned bit)
 		return "--older-than";
 	case O_DRY_RUN:
 		return "--dry-run";
+	case O_ACL:
+		return "--acl";
+	case O_MODIFY:
+		return "--modify";
+	case O_REMOVE:
+		return "--remove";
+	case O_SET_ACL:
+		return "--set";
 	default:
 		return "--format";
 	}
@@ -609,7 +680,7 @@ parse_args(struct ctl *ctl, int argc, char **argv, char **pos, int *npos)
 
 	opterr = 0;
 	*npos = 0;
-	while ((ch = getopt_long(argc, argv, "-:s:j::hVf", longopts,
+	while ((ch = getopt_long(argc, argv, "-:s:j::hVfm:x:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 1:
@@ -697,6 +768,18 @@ parse_args(struct ctl *ctl, int argc, char **argv, char **pos, int *npos)
 			break;
 		case OPT_FORMAT:
 			take_value(ctl, O_FORMAT, &ctl->format_arg);
+			break;
+		case OPT_ACL:
+			take_value(ctl, O_ACL, &ctl->acl_arg);
+			break;
+		case 'm':
+			take_value(ctl, O_MODIFY, &ctl->modify_arg);
+			break;
+		case 'x':
+			take_value(ctl, O_REMOVE, &ctl->remove_arg);
+			break;
+		case OPT_SET_ACL:
+			take_value(ctl, O_SET_ACL, &ctl->set_acl_arg);
 			break;
 		case ':':
 			return usage_error("option '%s' needs an argument",

@@ -12,6 +12,9 @@
  *                      text, JSON or kv
  *   poolctl_free.c     free: end blocks by offset (what a crashed program
  *                      left persistent)
+ *   poolctl_acl.c      acl: a pool's access control list listed and
+ *                      changed; the lists of create, set and stats
+ *   poolctl_acl_text.c access control entries in words and JSON
  *   poolctl_print.c    what poolctl says: each command's result as text or
  *                      JSON (and the statistics and who persisted what as
  *                      kv and Prometheus too)
@@ -68,6 +71,10 @@ struct ctl {
 	const char		*pid_arg;
 	const char		*handle_arg;
 	const char		*older_than_arg;	/* free --older-than */
+	const char		*acl_arg;	/* create, set --acl */
+	const char		*modify_arg;	/* acl -m */
+	const char		*remove_arg;	/* acl -x */
+	const char		*set_acl_arg;	/* acl --set */
 	bool			 force;
 	bool			 by_size;	/* blocks --by-size */
 	bool			 dry_run;	/* sweep --dry-run */
@@ -106,6 +113,15 @@ struct persisted_row {
 	uint64_t		 quota;
 	uint64_t		 user_quota;
 	struct pool_persisted	 by;
+};
+
+/*
+ * A pool's access control list as stats shows it: n entries of e, or n
+ * -1 for a pool whose list could not be had (destroyed meanwhile).
+ */
+struct ctl_acl {
+	int			 n;
+	struct pool_acl_entry	 e[POOL_ACL_MAX];
 };
 
 /* poolctl.c: connect, once the arguments are good; 0 or the exit code */
@@ -167,6 +183,47 @@ int	cmd_blocks(struct ctl *, int, char **);
 int	cmd_free(struct ctl *, int, char **);
 int	cmd_sweep(struct ctl *, int, char **);
 
+/* poolctl_acl.c */
+int	cmd_acl(struct ctl *, int, char **);
+/*
+ * The ENTRIES of option opt of cmd (pool_acl_parse's flags; none_ok:
+ * "none", the empty list, may be given) into e, room for POOL_ACL_MAX,
+ * *n of them: 0, or the exit code of a usage error that says why.
+ */
+int	acl_parse_opt(const char *, const char *, const char *, int, bool,
+	    struct pool_acl_entry *, size_t *);
+/*
+ * The lists of the n pools ps, for stats: *out malloc'd, or NULL when
+ * the daemon has no lists.  0 or the exit code.
+ */
+int	acl_of_pools(struct ctl *, const struct pool_stats *, size_t,
+	    struct ctl_acl **);
+
+/* poolctl_acl_text.c: entries in words and JSON */
+/* The name of a uid (kind POOL_ACL_USER) or gid, or NULL: none known. */
+const char	*acl_id_name(uint32_t, uint32_t, char *, size_t);
+/* The name for a uid or gid, or its number: a getfacl line's. */
+struct acl_who {
+	char	s[256];
+};
+struct acl_who	 acl_who(uint32_t, uint32_t);
+/* An entry's rights as pool_acl_parse reads them: rw, r, w or -. */
+const char	*acl_rights_word(uint32_t);
+/*
+ * Rights in getfacl's three letters, "rw-".  A pool has no execute right:
+ * the third letter is always '-', so the line reads back as an entry.
+ */
+struct acl_perm {
+	char	s[4];
+};
+struct acl_perm	 acl_perm(uint32_t);
+/* n entries in words, "user:bob:r,group:27:rw" (names: where known). */
+void		 acl_words(const struct pool_acl_entry *, size_t, bool,
+		    char *, size_t);
+struct json_object;
+/* n entries as a JSON array of {kind, id, name, rights}. */
+struct json_object *acl_json(const struct pool_acl_entry *, size_t);
+
 /* poolctl_fail.c: diagnostics, "poolctl: WHAT: WHY" on stderr */
 void		ctl_warnx(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
@@ -210,7 +267,7 @@ struct json_object;
 void		json_print(const struct ctl *, struct json_object *);
 void	print_list(const struct ctl *, const struct pool_stats *, size_t);
 void	print_stats(const struct ctl *, enum format,
-	    const struct pool_stats *, size_t);
+	    const struct pool_stats *, const struct ctl_acl *, size_t);
 void	print_create(const struct ctl *, const char *,
 	    const struct pool_create_opts *, const struct pool_set_opts *);
 void	print_destroy(const struct ctl *, const char *);

@@ -22,8 +22,10 @@
 
 /*
  * What an older daemon lacks when the library refuses the settings s
- * with -EOPNOTSUPP: it would skip a limit or user quota it does not
- * know, and the pool would silently have none.  NULL: s gives neither.
+ * with -EOPNOTSUPP: it would skip a limit, user quota or access control
+ * list it does not know, and the pool would silently have none.  NULL: s
+ * gives none of them.  A list is named first: the daemon too old for the
+ * others is older still.
  */
 static const char *
 too_old_for(const struct pool_set_opts *s)
@@ -31,6 +33,9 @@ too_old_for(const struct pool_set_opts *s)
 	bool	limit = (s->which & POOL_SET_LIMIT) != 0;
 	bool	user_quota = (s->which & POOL_SET_USER_QUOTA) != 0;
 
+	if ((s->which & POOL_SET_ACL) != 0 && !limit && !user_quota)
+		return "not supported: the daemon is too old for access "
+		    "control lists";
 	if (limit && user_quota)
 		return "not supported: the daemon is too old for a limit or "
 		    "a user quota";
@@ -262,6 +267,28 @@ quota_arg(const char *cmd, const char *what, const char *arg,
 	return 0;
 }
 
+/*
+ * --acl ENTRIES into o, the entries into e (room for POOL_ACL_MAX), which
+ * o points to: "none" is no entries, as it replaces the list whole.
+ */
+static int
+acl_opt(const struct ctl *ctl, const char *cmd, struct pool_set_opts *o,
+    struct pool_acl_entry *e)
+{
+	size_t	n;
+	int	rc;
+
+	if (ctl->acl_arg == NULL)
+		return 0;
+	if ((rc = acl_parse_opt(cmd, "--acl", ctl->acl_arg, 0, true, e,
+	    &n)) != 0)
+		return rc;
+	o->acl = e;
+	o->nacl = (uint32_t)n;
+	o->which |= POOL_SET_ACL;
+	return 0;
+}
+
 /* --user-quota into o, read as --quota is.  cmd names the command. */
 static int
 user_quota_opt(const struct ctl *ctl, const char *cmd,
@@ -283,6 +310,7 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 {
 	struct pool_create_opts	 o;
 	struct pool_set_opts	 s;
+	struct pool_acl_entry	 acl[POOL_ACL_MAX];
 	struct why		 why;
 	const char		*name = argv[0];
 	uint64_t		 v, most;
@@ -345,7 +373,8 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 		return rc;
 	memset(&s, 0, sizeof s);
 	if ((rc = limit_opt(ctl, "create", create_limit_most(&o), &s)) != 0 ||
-	    (rc = user_quota_opt(ctl, "create", &s)) != 0)
+	    (rc = user_quota_opt(ctl, "create", &s)) != 0 ||
+	    (rc = acl_opt(ctl, "create", &s, acl)) != 0)
 		return rc;
 
 	if ((rc = ctl_connect(ctl)) != 0)
@@ -410,8 +439,9 @@ set_why(int error, const struct pool_set_opts *o)
 		w.text = "not permitted";
 		w.whole = false;
 		w.bare = "not permitted (the daemon's uid, root and its admin "
-		    "group may change a pool; its owner only its mode, and "
-		    "its group to one of the owner's)";
+		    "group may change a pool; its owner only its mode and "
+		    "access control list, and its group to one of the "
+		    "owner's)";
 		break;
 	case -EROFS:
 		w.text = "the daemon's configuration file defines it: change "
@@ -490,6 +520,7 @@ int
 cmd_set(struct ctl *ctl, int argc, char **argv)
 {
 	struct pool_set_opts	 o;
+	struct pool_acl_entry	 acl[POOL_ACL_MAX];
 	struct why		 why;
 	const char		*name = argv[0];
 	int			 rc, error;
@@ -499,13 +530,15 @@ cmd_set(struct ctl *ctl, int argc, char **argv)
 	if ((rc = check_pool_name("set", name)) != 0)
 		return rc;
 	if ((rc = set_access_opts(ctl, &o)) != 0 ||
+	    (rc = acl_opt(ctl, "set", &o, acl)) != 0 ||
 	    (rc = set_room_opts(ctl, &o)) != 0 ||
 	    (rc = limit_opt(ctl, "set", POOL_MOST_BYTES, &o)) != 0 ||
 	    (rc = user_quota_opt(ctl, "set", &o)) != 0)
 		return rc;
 	if (o.which == 0)
 		return usage_error("set: nothing to change (--mode, --owner, "
-		    "--group, --quota, --user-quota, --retain or --limit)");
+		    "--group, --acl, --quota, --user-quota, --retain or "
+		    "--limit)");
 
 	if ((rc = ctl_connect(ctl)) != 0)
 		return rc;

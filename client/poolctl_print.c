@@ -430,8 +430,27 @@ stats_text_width(const struct pool_stats *ps, size_t n)
 	return w;
 }
 
+/*
+ * The pool's access control list, last: in words with names, as long as
+ * 32 entries make it, so it is no stat_line (whose value would widen
+ * every pool's column); right-aligned as the others while it fits.
+ * Nothing when the daemon has no lists (acl NULL) or the pool's could
+ * not be had.
+ */
 static void
-print_stats_text(const struct pool_stats *ps, size_t w)
+print_stats_text_acl(const struct ctl_acl *acl, size_t w)
+{
+	char	words[POOL_ACL_MAX * 300];
+
+	if (acl == NULL || acl->n < 0)
+		return;
+	acl_words(acl->e, (size_t)acl->n, true, words, sizeof words);
+	printf("  %-20s %*s\n", "access control list", (int)w, words);
+}
+
+static void
+print_stats_text(const struct pool_stats *ps, const struct ctl_acl *acl,
+    size_t w)
 {
 	struct stat_line	 lines[STAT_LINES];
 	size_t			 i;
@@ -444,6 +463,7 @@ print_stats_text(const struct pool_stats *ps, size_t w)
 			printf("  (%" PRIu64 ")", lines[i].bytes);
 		putchar('\n');
 	}
+	print_stats_text_acl(acl, w);
 }
 
 static struct json_object *
@@ -463,7 +483,7 @@ json_pct(double v)
 }
 
 static struct json_object *
-json_stats(const struct pool_stats *ps)
+json_stats(const struct pool_stats *ps, const struct ctl_acl *acl)
 {
 	const struct stat_field	*f;
 	struct json_object	*o;
@@ -492,6 +512,10 @@ json_stats(const struct pool_stats *ps)
 	    json_pct(percent(ps->allocated_bytes, ps->max_size)));
 	json_object_object_add(o, "fragmentation_percent",
 	    json_pct(fragmentation(ps)));
+	/* Absent where the daemon has no lists: not an empty one. */
+	if (acl != NULL && acl->n >= 0)
+		json_object_object_add(o, "acl",
+		    acl_json(acl->e, (size_t)acl->n));
 	return o;
 }
 
@@ -502,8 +526,9 @@ json_stats(const struct pool_stats *ps)
  * Pool names hold no blanks (the daemon's rule).
  */
 static void
-print_stats_kv(const struct pool_stats *ps)
+print_stats_kv(const struct pool_stats *ps, const struct ctl_acl *acl)
 {
+	char			 words[POOL_ACL_MAX * 24];
 	const struct stat_field	*f;
 	uint64_t		 v;
 	size_t			 i;
@@ -525,6 +550,11 @@ print_stats_kv(const struct pool_stats *ps)
 	printf("%s used_percent %.2f\n", ps->name,
 	    percent(ps->allocated_bytes, ps->max_size));
 	printf("%s fragmentation_percent %.2f\n", ps->name, fragmentation(ps));
+	/* Numbers, not names: "acl user:1001:r,group:27:rw" or "acl none". */
+	if (acl != NULL && acl->n >= 0) {
+		acl_words(acl->e, (size_t)acl->n, false, words, sizeof words);
+		printf("%s acl %s\n", ps->name, words);
+	}
 }
 
 /* A Prometheus label value: escape backslash, quote and newline. */
@@ -718,7 +748,7 @@ print_list(const struct ctl *ctl, const struct pool_stats *ps, size_t n)
 	if (ctl->json) {
 		a = json_object_new_array();
 		for (i = 0; i < n; i++)
-			json_object_array_add(a, json_stats(&ps[i]));
+			json_object_array_add(a, json_stats(&ps[i], NULL));
 		json_print(ctl, a);
 		return;
 	}
@@ -738,9 +768,10 @@ print_list(const struct ctl *ctl, const struct pool_stats *ps, size_t n)
 	}
 }
 
+/* acls: the pools' lists, one per pool; NULL where the daemon has none. */
 void
 print_stats(const struct ctl *ctl, enum format fmt,
-    const struct pool_stats *ps, size_t n)
+    const struct pool_stats *ps, const struct ctl_acl *acls, size_t n)
 {
 	struct json_object	*a;
 	size_t			 i, w;
@@ -750,7 +781,8 @@ print_stats(const struct ctl *ctl, enum format fmt,
 		/* Always an array: scripts need not care if POOL was given. */
 		a = json_object_new_array();
 		for (i = 0; i < n; i++)
-			json_object_array_add(a, json_stats(&ps[i]));
+			json_object_array_add(a, json_stats(&ps[i],
+			    acls != NULL ? &acls[i] : NULL));
 		json_print(ctl, a);
 		break;
 	case FMT_PROMETHEUS:
@@ -758,14 +790,16 @@ print_stats(const struct ctl *ctl, enum format fmt,
 		break;
 	case FMT_KV:
 		for (i = 0; i < n; i++)
-			print_stats_kv(&ps[i]);
+			print_stats_kv(&ps[i], acls != NULL ? &acls[i] :
+			    NULL);
 		break;
 	case FMT_TEXT:
 		w = stats_text_width(ps, n);
 		for (i = 0; i < n; i++) {
 			if (i > 0)
 				putchar('\n');
-			print_stats_text(&ps[i], w);
+			print_stats_text(&ps[i], acls != NULL ? &acls[i] :
+			    NULL, w);
 		}
 		break;
 	}
@@ -917,6 +951,8 @@ print_create(const struct ctl *ctl, const char *name,
 		json_object_object_add(j, "numa_node",
 		    json_u64(o->numa_node));
 	}
+	if (s->which & POOL_SET_ACL)
+		json_object_object_add(j, "acl", acl_json(s->acl, s->nacl));
 	json_print(ctl, j);
 }
 
@@ -957,6 +993,8 @@ print_set(const struct ctl *ctl, const char *name,
 		json_object_object_add(j, "uid", json_u64(o->uid));
 	if (o->which & POOL_SET_GROUP)
 		json_object_object_add(j, "gid", json_u64(o->gid));
+	if (o->which & POOL_SET_ACL)
+		json_object_object_add(j, "acl", acl_json(o->acl, o->nacl));
 	if (o->which & POOL_SET_QUOTA)
 		json_object_object_add(j, "quota", json_u64(o->quota));
 	if (o->which & POOL_SET_USER_QUOTA)

@@ -137,6 +137,7 @@ int
 cmd_stats(struct ctl *ctl, int argc, char **argv)
 {
 	struct pool_stats	 one, *ps = NULL;
+	struct ctl_acl		*acls = NULL;
 	enum format		 fmt;
 	size_t			 n;
 	int			 rc;
@@ -144,10 +145,15 @@ cmd_stats(struct ctl *ctl, int argc, char **argv)
 	if ((rc = parse_format(ctl, &fmt)) != 0 ||
 	    (rc = pools_asked(ctl, "stats", argc, argv, &one, &ps, &n)) != 0)
 		return rc;
-	print_stats(ctl, fmt, ps, n);
+	/* Prometheus has no place for a list: not asked for. */
+	if (fmt != FMT_PROMETHEUS)
+		rc = acl_of_pools(ctl, ps, n, &acls);
+	if (rc == 0)
+		print_stats(ctl, fmt, ps, acls, n);
+	free(acls);
 	if (ps != &one)
 		free(ps);
-	return 0;
+	return rc;
 }
 
 int
