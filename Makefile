@@ -130,7 +130,7 @@ UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta \
               test_pool_check test_recover test_heap_walk test_pool_acl
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
-              itest_memory itest_badinput itest_poolctl itest_config \
+              itest_memory itest_badinput itest_poolctl itest_poolctl_acl itest_config \
               itest_systemd itest_stress itest_limits itest_batch \
               itest_cache itest_silent itest_liar itest_release itest_drop \
               itest_wait itest_fork itest_books itest_clients \

@@ -1,0 +1,570 @@
+/*
+ * itest_poolctl_acl.c - poolctl and pools' access control lists, against
+ * a real daemon (docs/poolctl.md, `acl`).
+ *
+ *   create --acl makes the pool with its list (the library reads it back);
+ *   `acl POOL` lists it getfacl's way, names where the databases have
+ *   them, numbers where not, and as --json and --format=kv;
+ *   -m and -x in one request; --set none and set --acl; --json of a
+ *   change and of create;
+ *   bad entries (no such user, no rights, x, a removal with rights, an
+ *   empty word, a user twice, --set with -m, prometheus): exit 2 before
+ *   connecting, in pool_acl_parse's words, the list unchanged;
+ *   no such pool (exit 1);
+ *   another uid: refused a change (exit 77, the daemon's words, nothing
+ *   changed) and a listing it may not read; the pool's owner, no admin,
+ *   may change its list;
+ *   stats: the "access control list" line (names), kv's acl (numbers),
+ *   JSON's array;
+ *   and that the list holds: a process of a uid an entry names opens the
+ *   pool as the entry allows (rw, r only, and "-" refusing what the
+ *   other bits would give), of a gid a group entry names likewise.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "poolclient.h"
+
+#define OUT_MAX 65536
+
+#define EXIT_FAILED	1
+#define EXIT_USAGE	2
+#define EXIT_NOPERM	77
+
+/* Uids and gids for the processes of other users: no account needed. */
+#define OTHER_UID	4242
+#define OTHER_GID	4243
+#define THIRD_UID	4244
+
+struct fixture {
+	struct daemon_proc d;
+	struct pool_conn *conn;
+	char out[OUT_MAX];
+	char err[4096];
+};
+
+static struct fixture fx;
+
+static void
+start(void)
+{
+	assert_int_equal(harness_start(&fx.d, NULL), 0);
+	assert_int_equal(pool_connect(fx.d.sock, &fx.conn), 0);
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	if (fx.conn)
+		pool_disconnect(fx.conn);
+	fx.conn = NULL;
+	if (fx.d.pid > 0)
+		assert_int_equal(harness_stop(&fx.d), 0);
+	return 0;
+}
+
+#define ctl(...) harness_poolctl(&fx.d, NULL, fx.out, sizeof(fx.out), \
+				 fx.err, sizeof(fx.err), __VA_ARGS__)
+
+#define expect(cond, what)						\
+	do {								\
+		if (!(cond))						\
+			fail_msg("%s\n--- stdout:\n%s--- stderr:\n%s", what, \
+				 fx.out, fx.err);			\
+	} while (0)
+
+static void
+expect_exit(int got, int want, const char *what)
+{
+	if (got != want)
+		fail_msg("%s: exit %d, want %d\n--- stdout:\n%s--- stderr:\n%s",
+			 what, got, want, fx.out, fx.err);
+}
+
+/* The pool's list, as the library reads it, in numbers ("none"). */
+static const char *
+acl_now(const char *pool)
+{
+	static char words[1024];
+	struct pool_acl_entry e[POOL_ACL_MAX];
+	int n = pool_acl_get(fx.conn, pool, e, POOL_ACL_MAX);
+
+	if (n < 0)
+		fail_msg("pool_acl_get(%s): %s", pool, pool_strerror(n));
+	assert_true(pool_acl_format(e, (size_t)n, 0, words, sizeof(words)) >
+		    0);
+	return words;
+}
+
+static void
+expect_acl(const char *pool, const char *want, const char *what)
+{
+	const char *got = acl_now(pool);
+
+	if (strcmp(got, want) != 0)
+		fail_msg("%s: the list of %s is %s, want %s\n--- stderr:\n%s",
+			 what, pool, got, want, fx.err);
+}
+
+/* A user's or group's name, or its number where the database has none. */
+static const char *
+who(bool user, uint32_t id)
+{
+	static char buf[4][64];	/* four may be in one printf */
+	static int k;
+	struct passwd *pw;
+	struct group *gr;
+	char *b = buf[k++ & 3];
+
+	if (user && (pw = getpwuid(id)) != NULL)
+		snprintf(b, sizeof(buf[0]), "%s", pw->pw_name);
+	else if (!user && (gr = getgrgid(id)) != NULL)
+		snprintf(b, sizeof(buf[0]), "%s", gr->gr_name);
+	else
+		snprintf(b, sizeof(buf[0]), "%u", (unsigned)id);
+	return b;
+}
+
+/* The name of uid 65534 ("nobody"), or the test is skipped. */
+static const char *
+nobody_name(void)
+{
+	static char name[64];
+	struct passwd *pw = getpwuid(65534);
+
+	if (pw == NULL) {
+		printf("acl: no user of uid 65534: names not tested\n");
+		skip();
+	}
+	/* getpwuid's answer is overwritten by the next look-up (who). */
+	snprintf(name, sizeof(name), "%s", pw->pw_name);
+	return name;
+}
+
+/* ---- poolctl as another uid ------------------------------------------- */
+
+struct as_other {
+	const char *args;	/* poolctl's arguments, a shell line */
+	int out, err;		/* the write ends of two pipes */
+};
+
+static int
+exec_poolctl(void *arg)
+{
+	struct as_other *a = arg;
+	char line[1024];
+
+	if (dup2(a->out, 1) == -1 || dup2(a->err, 2) == -1)
+		return 125;
+	snprintf(line, sizeof(line), "exec %s/poolctl %s", harness_build(),
+		 a->args);
+	execl("/bin/sh", "sh", "-c", line, (char *)NULL);
+	return 127;
+}
+
+static void
+read_all(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+	ssize_t r;
+
+	while (n < len - 1 && (r = read(fd, buf + n, len - 1 - n)) > 0)
+		n += (size_t)r;
+	buf[n] = '\0';
+	close(fd);
+}
+
+/* Run poolctl ARGS as uid:gid; output in fx.out and fx.err; exit code. */
+static int
+ctl_as(uid_t uid, gid_t gid, const char *args)
+{
+	struct as_other a = {.args = args};
+	int fds[2], efds[2], rc;
+	pid_t pid;
+
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(pipe(efds), 0);
+	a.out = fds[1];
+	a.err = efds[1];
+	pid = harness_spawn_as(uid, gid, exec_poolctl, &a);
+	close(fds[1]);
+	close(efds[1]);
+	assert_true(pid > 0);
+	read_all(fds[0], fx.out, sizeof(fx.out));
+	read_all(efds[0], fx.err, sizeof(fx.err));
+	rc = harness_wait(pid);
+	printf("poolctl: as uid %u: `poolctl %s` -> %d\n", (unsigned)uid, args,
+	       rc);
+	fflush(stdout);
+	return rc;
+}
+
+static void
+skip_unless_others_can_run_poolctl(void)
+{
+	harness_skip_unless_root("run poolctl as another uid");
+	if (ctl_as(OTHER_UID, OTHER_GID, "--version") != 0) {
+		printf("acl: uid %d cannot run %s/poolctl: skipping\n",
+		       OTHER_UID, harness_build());
+		skip();
+	}
+}
+
+/* ---- a process of another uid opens the pool --------------------------- */
+
+struct opener {
+	const char *sock, *pool;
+	bool read_only;
+};
+
+/* 0 opened; 1 refused (-EACCES); 2 anything else. */
+static int
+open_main(void *arg)
+{
+	struct opener *o = arg;
+	struct pool_conn *c;
+	struct pool *p;
+	int rc;
+
+	if (pool_connect(o->sock, &c) != 0)
+		return 2;
+	rc = o->read_only ? pool_open_readonly(c, o->pool, &p) :
+			    pool_open(c, o->pool, &p);
+	if (rc == 0)
+		pool_close(p);
+	pool_disconnect(c);
+	if (rc != 0 && rc != -EACCES)
+		fprintf(stderr, "open %s: %s\n", o->pool, pool_strerror(rc));
+	return rc == 0 ? 0 : rc == -EACCES ? 1 : 2;
+}
+
+/* Can uid:gid open pool (read-only or read-write)?  true or false. */
+static bool
+opens_as(uid_t uid, gid_t gid, const char *pool, bool read_only)
+{
+	struct opener o = {fx.d.sock, pool, read_only};
+	pid_t pid = harness_spawn_as(uid, gid, open_main, &o);
+	int rc;
+
+	assert_true(pid > 0);
+	rc = harness_wait(pid);
+	if (rc != 0 && rc != 1)
+		fail_msg("open %s as uid %u: exit %d", pool, (unsigned)uid, rc);
+	return rc == 0;
+}
+
+/* ---- the tests -------------------------------------------------------- */
+
+static void
+create_and_list_in_every_format(void **state)
+{
+	const char *nobody;
+	char want[1024], acl[256];
+
+	(void)state;
+	nobody = nobody_name();
+	start();
+	snprintf(acl, sizeof(acl), "user:%s:r,group:%d:rw,u:%d:-", nobody,
+		 OTHER_GID, OTHER_UID);
+	expect_exit(ctl("create cam --size 1M --mode 0640 --acl %s", acl), 0,
+		    "create --acl");
+	expect_acl("cam", "user:4242:-,user:65534:r,group:4243:rw",
+		   "create --acl");
+
+	expect_exit(ctl("acl cam"), 0, "acl");
+	snprintf(want, sizeof(want),
+		 "# pool: cam\n# owner: %s\n# group: %s\n"
+		 "user::rw-\nuser:%s:---\nuser:%s:r--\n"
+		 "group::r--\ngroup:%s:rw-\nother::---\n",
+		 who(true, 0), who(false, 0), who(true, OTHER_UID), nobody,
+		 who(false, OTHER_GID));
+	expect(strcmp(fx.out, want) == 0, "acl: not getfacl's layout");
+
+	expect_exit(ctl("acl cam --json=short"), 0, "acl --json");
+	snprintf(want, sizeof(want),
+		 "{\"kind\":\"user\",\"id\":65534,\"name\":\"%s\","
+		 "\"rights\":\"r\"}", nobody);
+	expect(strstr(fx.out, "{\"pool\":\"cam\",") == fx.out,
+	       "acl --json: not an object of the pool");
+	expect(strstr(fx.out, "\"mode\":\"0640\""), "acl --json: mode");
+	expect(strstr(fx.out, "\"uid\":0,") && strstr(fx.out, "\"gid\":0,"),
+	       "acl --json: uid and gid");
+	expect(strstr(fx.out, want), "acl --json: the entry of nobody");
+	expect(strstr(fx.out, "\"rights\":\"-\"}"),
+	       "acl --json: an entry that refuses");
+	expect(strstr(fx.out, "{\"kind\":\"group\",\"id\":4243,"),
+	       "acl --json: the group entry");
+
+	expect_exit(ctl("acl cam --format=kv"), 0, "acl --format=kv");
+	expect(strcmp(fx.out, "cam uid 0\ncam gid 0\ncam mode 0640\n"
+			      "cam user.4242 -\ncam user.65534 r\n"
+			      "cam group.4243 rw\n") == 0,
+	       "acl --format=kv: not the lines of numbers");
+
+	/* A create --json says the list it gave. */
+	expect_exit(ctl("--json=short create cam2 --size 1M --acl u:7:rw"), 0,
+		    "create --json --acl");
+	expect(strstr(fx.out, "\"acl\":[{\"kind\":\"user\",\"id\":7,"),
+	       "create --json: no acl");
+	expect_acl("cam2", "user:7:rw", "create --acl u:7:rw");
+
+	expect_exit(ctl("acl nope"), EXIT_FAILED, "acl of no pool");
+	expect(strstr(fx.err, "no such pool: nope"), "acl of no pool: words");
+}
+
+static void
+modify_remove_and_set(void **state)
+{
+	(void)state;
+	start();
+	expect_exit(ctl("create cam --size 1M --acl u:1001:r,u:1002:r,g:27:r"),
+		    0, "create --acl");
+	/* Both in one request: the rights of one changed, two out, one in. */
+	expect_exit(ctl("acl cam -m 'user:1001:rw group:44:r' -x u:1002,g:27"),
+		    0, "acl -m -x");
+	expect(fx.out[0] == '\0', "a change prints nothing");
+	expect_acl("cam", "user:1001:rw,group:44:r", "-m with -x");
+	/* Long forms; a removal of an entry not there is no error. */
+	expect_exit(ctl("acl cam --remove group:44,user:9 --modify u:1003:-"),
+		    0, "acl --remove --modify");
+	expect_acl("cam", "user:1001:rw,user:1003:-", "--remove --modify");
+
+	expect_exit(ctl("--json=short acl cam -m g:5:w -x u:1003"), 0,
+		    "acl --json -m -x");
+	expect(strstr(fx.out, "{\"pool\":\"cam\",") == fx.out &&
+	       strstr(fx.out, "\"modified\":[{\"kind\":\"group\",\"id\":5,") &&
+	       strstr(fx.out, "\"removed\":[{\"kind\":\"user\",\"id\":1003,"),
+	       "acl --json: not what the change gave");
+	expect_acl("cam", "user:1001:rw,group:5:w", "--json -m -x");
+
+	expect_exit(ctl("acl cam --set u:8:r,g:9:rw"), 0, "acl --set");
+	expect_acl("cam", "user:8:r,group:9:rw", "--set");
+	expect_exit(ctl("acl cam --set none"), 0, "acl --set none");
+	expect_acl("cam", "none", "--set none");
+
+	expect_exit(ctl("set cam --acl u:10:rw --mode 0660"), 0, "set --acl");
+	expect_acl("cam", "user:10:rw", "set --acl");
+	expect_exit(ctl("--json=short set cam --acl none"), 0,
+		    "set --acl none");
+	expect(strstr(fx.out, "\"acl\":[]"), "set --json: the empty list");
+	expect_acl("cam", "none", "set --acl none");
+}
+
+/* args refused before connecting: exit 2, words in stderr, list kept. */
+static void
+expect_refused(const char *args, const char *words)
+{
+	char what[300];
+
+	snprintf(what, sizeof(what), "poolctl %s", args);
+	expect_exit(ctl("%s", args), EXIT_USAGE, what);
+	if (!strstr(fx.err, words))
+		fail_msg("%s: stderr lacks \"%s\":\n%s", what, words, fx.err);
+	expect(fx.out[0] == '\0', "a refused change printed");
+	expect_acl("cam", "user:1001:r", what);
+}
+
+static void
+bad_entries_exit_2(void **state)
+{
+	struct pool_stats st;
+
+	(void)state;
+	start();
+	expect_exit(ctl("create cam --size 1M --acl u:1001:r"), 0, "create");
+	expect_refused("acl cam -m user:no-such-user-here:rw",
+		       "acl: --modify: user:no-such-user-here: no such user");
+	expect_refused("acl cam -m group:no-such-group-here:r",
+		       "no such group");
+	expect_refused("acl cam -m user:1002", "no rights (rw, r, w or -)");
+	expect_refused("acl cam -m user:1002:rwx",
+		       "x (execute) means nothing for a pool");
+	expect_refused("acl cam -m other:1:r", "an entry is of a user or a "
+		       "group");
+	expect_refused("acl cam -x user:1001:r", "acl: --remove: user:1001:r: "
+		       "a removal names the user alone, without rights");
+	expect_refused("acl cam -m ''", "acl: --modify: no entries");
+	expect_refused("acl cam -m none", "acl: --modify: no entries");
+	expect_refused("acl cam --set ''", "none for an empty list");
+	expect_refused("acl cam -m u:5:r,user:5:rw",
+		       "acl: --modify: user 5 given twice");
+	expect_refused("acl cam -m u:4294967295:r", "below 4294967295");
+	expect_refused("acl cam --set none -m u:5:r",
+		       "--set replaces the whole list");
+	expect_refused("acl cam -m u:5:r --format=kv",
+		       "--format is for listing");
+	expect_refused("acl cam --format=prometheus",
+		       "--format=prometheus does not apply");
+	expect_refused("acl cam -m u:5:r -m u:6:r", "--modify given twice");
+	expect_refused("set cam --acl u:5", "set: --acl: u:5: no rights");
+	expect_refused("acl cam --acl u:5:r", "option --acl does not apply");
+	expect_exit(ctl("create cam3 --size 1M --acl g:5:r,g:5:w"), EXIT_USAGE,
+		    "create --acl with a group twice");
+	expect(strstr(fx.err, "create: --acl: group 5 given twice"),
+	       "create --acl: twice");
+	expect(pool_stats_by_name(fx.conn, "cam3", &st) == -ENOENT,
+	       "a refused create made the pool");
+	/* 33 entries: more than a list holds, said before asking. */
+	{
+		char many[33 * 12 + 1] = "";
+		size_t i;
+
+		for (i = 0; i < 33; i++)
+			snprintf(many + strlen(many), sizeof(many) -
+				 strlen(many), "%su:%zu:r", i ? "," : "",
+				 i + 100);
+		expect_exit(ctl("acl cam --set %s", many), EXIT_USAGE,
+			    "acl --set of 33");
+		expect(strstr(fx.err, "more than 32 entries"),
+		       "acl --set of 33: words");
+	}
+	expect_acl("cam", "user:1001:r", "after the refusals");
+}
+
+static void
+other_uid_refused_owner_allowed(void **state)
+{
+	(void)state;
+	start();
+	skip_unless_others_can_run_poolctl();
+	expect_exit(ctl("create cam --size 1M --mode 0644 --acl u:1001:r"), 0,
+		    "create cam");
+	expect_exit(ctl_as(OTHER_UID, OTHER_GID, "acl cam -m u:4242:rw"),
+		    EXIT_NOPERM, "acl -m by another uid");
+	expect(strstr(fx.err, "poolctl: cannot change the list of pool cam: "
+			      "not permitted"),
+	       "acl -m by another uid: poolctl's words");
+	expect(strstr(fx.err, "poolmgrd says: "),
+	       "acl -m by another uid: the daemon's words");
+	expect_acl("cam", "user:1001:r", "a refused change");
+	expect_exit(ctl_as(OTHER_UID, OTHER_GID, "acl cam --set none"),
+		    EXIT_NOPERM, "acl --set by another uid");
+	expect_acl("cam", "user:1001:r", "a refused --set");
+	/* It may read the list of a pool it may read (0644). */
+	expect_exit(ctl_as(OTHER_UID, OTHER_GID, "acl cam --format=kv"), 0,
+		    "acl by another uid with read right");
+	expect(strstr(fx.out, "cam user.1001 r\n"), "acl as another uid");
+
+	/* Of a pool it may not read: refused, 77. */
+	expect_exit(ctl("create shut --size 1M --mode 0600"), 0, "create shut");
+	expect_exit(ctl_as(OTHER_UID, OTHER_GID, "acl shut"), EXIT_NOPERM,
+		    "acl of a 0600 pool by another uid");
+
+	/* The owner, no admin, changes its own pool's list. */
+	expect_exit(ctl("create mine --size 1M --owner %d --group %d",
+			OTHER_UID, OTHER_GID), 0, "create mine");
+	expect_exit(ctl_as(OTHER_UID, OTHER_GID,
+			   "acl mine -m u:4244:r,g:4243:rw"), 0,
+		    "acl -m by the owner");
+	expect_acl("mine", "user:4244:r,group:4243:rw", "the owner's change");
+	expect_exit(ctl_as(OTHER_UID, OTHER_GID, "set mine --acl none"), 0,
+		    "set --acl by the owner");
+	expect_acl("mine", "none", "the owner's set --acl");
+}
+
+static void
+stats_shows_the_list(void **state)
+{
+	char line[256];
+	const char *l;
+	const char *nobody;
+
+	(void)state;
+	nobody = nobody_name();
+	start();
+	expect_exit(ctl("create cam --size 1M --acl u:65534:r,g:4243:rw"), 0,
+		    "create");
+	expect_exit(ctl("create bare --size 1M"), 0, "create bare");
+
+	expect_exit(ctl("stats cam"), 0, "stats");
+	l = strstr(fx.out, "  access control list ");
+	expect(l, "stats: no access control list line");
+	snprintf(line, sizeof(line), "user:%s:r,group:%s:rw\n", nobody,
+		 who(false, OTHER_GID));
+	expect(strstr(l, line) && strchr(l, '\n') == l + strlen(l) - 1,
+	       "stats: not the list with names, last");
+	/* The lines before it as they were. */
+	expect(strstr(fx.out, "\n  fragmentation ") &&
+	       strstr(fx.out, "\n  mode ") && strstr(fx.out, " 0600\n"),
+	       "stats: the other lines changed");
+
+	expect_exit(ctl("stats --format=kv"), 0, "stats --format=kv");
+	expect(strstr(fx.out, "cam acl user:65534:r,group:4243:rw\n"),
+	       "stats kv: the list in numbers");
+	expect(strstr(fx.out, "bare acl none\n"), "stats kv: no list is none");
+
+	expect_exit(ctl("stats bare --json=short"), 0, "stats --json");
+	expect(strstr(fx.out, "\"acl\":[]"), "stats --json: an empty array");
+	expect_exit(ctl("stats cam --json=short"), 0, "stats --json");
+	expect(strstr(fx.out, "\"acl\":[{\"kind\":\"user\",\"id\":65534,"),
+	       "stats --json: the array");
+
+	expect_exit(ctl("stats --format=prometheus"), 0, "stats prometheus");
+	expect(!strstr(fx.out, "acl"), "stats prometheus: no list");
+}
+
+static void
+the_list_holds(void **state)
+{
+	(void)state;
+	start();
+	harness_skip_unless_root("open a pool as another uid");
+	expect_exit(ctl("create cam --size 1M --mode 0600"), 0, "create");
+	assert_false(opens_as(OTHER_UID, OTHER_GID, "cam", true));
+
+	expect_exit(ctl("acl cam -m user:%d:rw", OTHER_UID), 0, "acl -m rw");
+	assert_true(opens_as(OTHER_UID, OTHER_GID, "cam", false));
+	assert_true(opens_as(OTHER_UID, OTHER_GID, "cam", true));
+	/* Another uid is still out. */
+	assert_false(opens_as(THIRD_UID, THIRD_UID, "cam", true));
+
+	expect_exit(ctl("acl cam -m user:%d:r", OTHER_UID), 0, "acl -m r");
+	assert_false(opens_as(OTHER_UID, OTHER_GID, "cam", false));
+	assert_true(opens_as(OTHER_UID, OTHER_GID, "cam", true));
+
+	expect_exit(ctl("acl cam -x user:%d", OTHER_UID), 0, "acl -x");
+	assert_false(opens_as(OTHER_UID, OTHER_GID, "cam", true));
+
+	/* A group entry: a process of that primary gid. */
+	expect_exit(ctl("acl cam -m group:%d:rw", OTHER_GID), 0, "acl -m g");
+	assert_true(opens_as(THIRD_UID, OTHER_GID, "cam", false));
+	/* "-" refuses what the other bits of the mode would give. */
+	expect_exit(ctl("set cam --mode 0666"), 0, "set --mode 0666");
+	assert_true(opens_as(THIRD_UID, THIRD_UID, "cam", false));
+	expect_exit(ctl("acl cam -m u:%d:-", THIRD_UID), 0, "acl -m u:-");
+	assert_false(opens_as(THIRD_UID, THIRD_UID, "cam", true));
+	assert_true(opens_as(OTHER_UID, OTHER_UID, "cam", false));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(create_and_list_in_every_format,
+					  teardown),
+		cmocka_unit_test_teardown(modify_remove_and_set, teardown),
+		cmocka_unit_test_teardown(bad_entries_exit_2, teardown),
+		cmocka_unit_test_teardown(other_uid_refused_owner_allowed,
+					  teardown),
+		cmocka_unit_test_teardown(stats_shows_the_list, teardown),
+		cmocka_unit_test_teardown(the_list_holds, teardown),
+	};
+
+	return cmocka_run_group_tests_name("integration: poolctl acl", tests,
+					   NULL, NULL);
+}
