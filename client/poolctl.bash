@@ -10,7 +10,9 @@
 # anywhere on the line, each command's own options (those already given
 # are not offered again: poolctl refuses a value given twice), the values
 # of options whose set is known (--format, --numa-policy, --json=, users,
-# groups, the socket's file name), pool names and block names.
+# groups, the socket's file name), access control entries (user: and
+# group:, then a user's or group's name, then the rights), pool names
+# and block names.
 #
 # Pool and block names come from the daemon, by running poolctl itself
 # with the --socket/-s given earlier on the line (else poolctl reads
@@ -23,13 +25,15 @@
 _poolctl_long_opts=(--socket --json --help --version --force --size
 	--granularity --mode --quota --user-quota --retain --page-size
 	--numa-node --numa-policy --format --timeout --owner --group --limit
-	--pid --handle --by-size --older-than --dry-run)
+	--pid --handle --by-size --older-than --dry-run --acl --modify --remove
+	--set)
 # Those whose value is the next word when not given after '='.
 _poolctl_value_opts=' --socket --size --granularity --mode --quota
 	--user-quota --retain --page-size --numa-node --numa-policy --format
-	--timeout --owner --group --limit --pid --handle --older-than '
-_poolctl_commands=(list stats status create destroy set clients persisted
-	users names wait unpublish blocks free sweep trim check help)
+	--timeout --owner --group --limit --pid --handle --older-than --acl
+	--modify --remove --set '
+_poolctl_commands=(list stats status create destroy set acl clients
+	persisted users names wait unpublish blocks free sweep trim check help)
 _poolctl_global_opts=(-s --socket -j --json --json=pretty --json=short -h
 	--help -V --version)
 
@@ -40,14 +44,16 @@ _poolctl_cmd_opts()
 	stats | persisted | users | status)
 		opts=(--format) ;;
 	create)
-		opts=(--size --granularity --mode --owner --group --quota
+		opts=(--size --granularity --mode --owner --group --acl --quota
 		    --user-quota --limit --retain --page-size --numa-node
 		    --numa-policy) ;;
 	destroy)
 		opts=(-f --force) ;;
 	set)
-		opts=(--mode --owner --group --quota --user-quota --retain
+		opts=(--mode --owner --group --acl --quota --user-quota --retain
 		    --limit) ;;
+	acl)
+		opts=(--format -m --modify -x --remove --set) ;;
 	wait)
 		opts=(--timeout) ;;
 	blocks)
@@ -206,6 +212,50 @@ _poolctl_blocks()
 	done <<<"$out"
 }
 
+# The access control entries that complete the word typed: ENTRIES of
+# option $1, separated by commas, the last one completed as a kind
+# (user: or group:), then a name from the system's users or groups, then
+# the rights; --remove's entries have no rights.  The entries before the
+# last comma stay as they are.  Nothing but a whole entry ends the word.
+_poolctl_entries()
+{
+	local head='' e=$cur kind who c
+	local -a names=()
+
+	if [[ $cur == *,* ]]; then
+		head=${cur%,*},
+		e=${cur##*,}
+	fi
+	compopt -o nospace 2>/dev/null
+	if [[ $e != *:* ]]; then
+		[[ -z $head && ($1 == --set || $1 == --acl) ]] &&
+			_poolctl_add none
+		_poolctl_add "${head}user:" "${head}group:"
+		return
+	fi
+	kind=${e%%:*}
+	who=${e#*:}
+	if [[ $who != *:* ]]; then
+		case $kind in
+		user | u) mapfile -t names < <(compgen -u -- "$who") ;;
+		group | g) mapfile -t names < <(compgen -g -- "$who") ;;
+		*) return ;;
+		esac
+		for c in "${names[@]}"; do
+			if [[ $1 == --remove ]]; then
+				COMPREPLY+=("$head$kind:$c")
+			else
+				COMPREPLY+=("$head$kind:$c:")
+			fi
+		done
+		return
+	fi
+	[[ $1 == --remove ]] && return
+	who=${who%%:*}
+	_poolctl_add "$head$kind:$who:rw" "$head$kind:$who:r" \
+		"$head$kind:$who:w" "$head$kind:$who:-"
+}
+
 # The values of option $1 that begin with the word typed.
 _poolctl_values()
 {
@@ -214,8 +264,8 @@ _poolctl_values()
 		compopt -o filenames 2>/dev/null
 		_poolctl_compgen -f -- "$cur" ;;
 	--format)
-		# blocks streams its rows: no Prometheus gauges of them.
-		if [[ $cmd == blocks ]]; then
+		# blocks streams its rows, acl lists words: no Prometheus.
+		if [[ $cmd == blocks || $cmd == acl ]]; then
 			_poolctl_add text json kv
 		else
 			_poolctl_add text json prometheus kv
@@ -228,6 +278,8 @@ _poolctl_values()
 		_poolctl_compgen -u -- "$cur" ;;
 	--group)
 		_poolctl_compgen -g -- "$cur" ;;
+	--acl | --modify | --remove | --set)
+		_poolctl_entries "$1" ;;
 	esac
 }
 
@@ -246,6 +298,8 @@ _poolctl_options()
 		-h) long=--help ;;
 		-V) long=--version ;;
 		-f) long=--force ;;
+		-m) long=--modify ;;
+		-x) long=--remove ;;
 		*) long=$o ;;
 		esac
 		[[ $seen == *" $long "* ]] || offer+=("$o")
@@ -262,6 +316,7 @@ _poolctl_args()
 	help,1)
 		_poolctl_add "${_poolctl_commands[@]}" ;;
 	stats,1 | clients,1 | persisted,1 | users,1 | destroy,1 | set,1 | \
+	acl,1 | \
 	names,1 | \
 	wait,1 | unpublish,1 | blocks,1 | free,1 | sweep,1 | trim,1 | \
 	check,1)
@@ -330,6 +385,13 @@ _poolctl()
 					seen+='--socket '
 					socket=${w:c+1}
 					[[ -z $socket ]] && expect=--socket
+					break ;;
+				m | x)
+					# -mENTRIES, or the next word.
+					[[ ${w:c:1} == m ]] && long=--modify ||
+						long=--remove
+					seen+="$long "
+					[[ -z ${w:c+1} ]] && expect=$long
 					break ;;
 				j)
 					seen+='--json '

@@ -282,7 +282,7 @@ static const struct cmd cmds[] = {
 	  "SIZE is a number of bytes, optionally followed by K, M, G or T\n"
 	  "(or KiB, MiB, GiB, TiB): powers of 1024.\n" },
 	{ "acl", cmd_acl, 1, 1, O_FORMAT | O_MODIFY | O_REMOVE | O_SET_ACL,
-	  "POOL [--format=text|json|kv] [--modify ENTRIES] [--remove ENTRIES]"
+	  "POOL [--format=text|json|kv] [--modify ENTRIES] [--remove NAMES]"
 	  " [--set ENTRIES]",
 	  "a pool's access control list: list it, change it",
 	  "List the access control list of POOL as getfacl does (read\n"
@@ -304,8 +304,8 @@ static const struct cmd cmds[] = {
 	  "\n"
 	  "ENTRIES: user:WHO:RIGHTS or group:WHO:RIGHTS (u: and g: too),\n"
 	  "separated by commas or blanks; WHO a name or a number; RIGHTS\n"
-	  "rw, r, w or - (none: an entry that refuses; rw-, r--, -w-, ---\n"
-	  "as getfacl writes them).\n"
+	  "rw, r, w or - (none: an entry that refuses), or getfacl's\n"
+	  "three letters (rw-, r--, ---).\n"
 	  "\n"
 	  "  --format=FMT       text (default), json (as --json: the pool,\n"
 	  "                     owner, uid, group, gid, mode and an \"acl\"\n"
@@ -316,10 +316,10 @@ static const struct cmd cmds[] = {
 	  "  -m, --modify ENTRIES\n"
 	  "                     set these entries, in place of those of the\n"
 	  "                     same user or group; the others stay\n"
-	  "  -x, --remove ENTRIES\n"
-	  "                     take out these entries: user:WHO or\n"
-	  "                     group:WHO, no rights (those not there: no\n"
-	  "                     error)\n"
+	  "  -x, --remove NAMES\n"
+	  "                     take out the entries of these users and\n"
+	  "                     groups: user:WHO or group:WHO, no rights\n"
+	  "                     (one not there: no error)\n"
 	  "  --set ENTRIES      replace the whole list; none: no entries\n"
 	  "\n"
 	  "A change prints nothing; --json prints the pool and what it gave\n"

@@ -116,7 +116,7 @@ ok "commands from an empty word and a prefix, and after help"
 
 line='poolctl create pool --'
 expect "$line" --socket --json --json=pretty --json=short --help --version \
-	--size --granularity --mode --owner --group --quota --user-quota \
+	--size --granularity --mode --owner --group --acl --quota --user-quota \
 	--limit --retain --page-size --numa-node --numa-policy
 line='poolctl create pool --size 1M --mode 0600 --gr'
 expect "$line" --granularity --group
@@ -147,6 +147,28 @@ expect "$line" "$stage/sock-here"
 line="poolctl list --socket=$stage/sock-h"
 expect "$line" "$stage/sock-here"
 ok "values of --json=, --format, --numa-policy and --socket"
+
+line='poolctl acl pool --format='
+expect "$line" text json kv
+line='poolctl acl pool -m '
+expect "$line" user: group:
+line='poolctl acl pool --set '
+expect "$line" none user: group:
+# What follows the last ':' is what readline replaces.
+line='poolctl create pool --size 1M --acl=user:0:rw,g'
+expect "$line" rw,group:
+line='poolctl acl pool -m user:root:'
+expect "$line" rw r w -
+line='poolctl acl pool --modify u:0:r,user:0:r'
+expect "$line" r rw
+comp 'poolctl acl pool -m user:roo'
+[ "$got" = "root:" ] || fail "completing a user of -m gave '$got', not 'root:'"
+comp 'poolctl acl pool -x u:1,user:roo'
+[ "$got" = "root" ] || fail "completing a user of -x gave '$got', not 'root'"
+line='poolctl acl pool -m u:1:r -'
+expect "$line" -s --socket -j --json --json=pretty --json=short -h --help \
+	-V --version --format -x --remove --set
+ok "access control entries: kinds, names, rights; -m and -x as their long names"
 
 # --- Nothing, and silently, without a daemon ------------------------------
 for line in "poolctl --socket $nosock stats " "poolctl -s $nosock wait " \
@@ -248,6 +270,8 @@ sample() {
 	SECONDS) echo 1 ;;
 	PID | HANDLE) echo 1 ;;
 	OFFSET | OFFSET...) echo 0x10 ;;
+	ENTRIES) echo user:0:rw ;;
+	NAMES) echo user:0 ;;
 	*) echo x ;;
 	esac
 }
@@ -349,6 +373,8 @@ for cmd in $cmds; do
 		case $o in
 		-s | --socket) continue ;;
 		-f) name=--force ;;
+		-m) name=--modify ;;
+		-x) name=--remove ;;
 		*) name=$o ;;
 		esac
 		run=("$cmd" "${base[@]}")
@@ -363,10 +389,12 @@ for cmd in $cmds; do
 		fi
 		takes "${run[@]}"
 		nopts=$((nopts + 1))
-		# And every value it offers after '=' (but the socket's files and
-		# the system's users and groups).
+		# And every value it offers after '=' (but the socket's files,
+		# the system's users and groups, and access control entries,
+		# which it offers a part at a time).
 		case $o in
-		--owner | --group | --*=*) continue ;;
+		--owner | --group | --acl | --modify | --remove | --set | --*=*)
+			continue ;;
 		--*) ;;
 		*) continue ;;
 		esac
