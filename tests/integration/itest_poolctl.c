@@ -2307,8 +2307,8 @@ user_quota_refused(void **state)
 		    EXIT_NOPERM, "set --user-quota as the owner");
 	expect(strcmp(fx.err, "poolctl: cannot set pool mine: not permitted; "
 		      "poolmgrd says: the owner of pool mine may change its "
-		      "mode and group; its owner, quotas, limit and retain "
-		      "need admin rights\n") == 0,
+		      "mode, access control list and group; its owner, "
+		      "quotas, limit and retain need admin rights\n") == 0,
 	       "set --user-quota as the owner: not the daemon's rule");
 	assert_int_equal(stats_of("mine").user_quota, 0);
 	expect_exit(ctl_as_nobody("create", "zz", "--size", "1M"), EXIT_NOPERM,
