@@ -19,11 +19,16 @@
  *   and that the list holds: a process of a uid an entry names opens the
  *   pool as the entry allows (rw, r only, and "-" refusing what the
  *   other bits would give), of a gid a group entry names likewise.
+ *   A daemon older than lists (a fake here, whose HelloReply lacks
+ *   features bit 9): acl and its changes exit 1 saying so, with nothing
+ *   asked; create --acl is refused rather than make a pool without its
+ *   list; stats shows what it always did, and no list.
  */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -31,7 +36,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -55,6 +62,7 @@ struct fixture {
 	struct pool_conn *conn;
 	char out[OUT_MAX];
 	char err[4096];
+	pid_t fake;		/* a fake daemon, if running */
 };
 
 static struct fixture fx;
@@ -70,6 +78,11 @@ static int
 teardown(void **state)
 {
 	(void)state;
+	if (fx.fake > 0) {
+		kill(fx.fake, SIGKILL);
+		harness_wait(fx.fake);
+		fx.fake = 0;
+	}
 	if (fx.conn)
 		pool_disconnect(fx.conn);
 	fx.conn = NULL;
@@ -551,6 +564,166 @@ the_list_holds(void **state)
 	assert_true(opens_as(OTHER_UID, OTHER_UID, "cam", false));
 }
 
+/* ---- a daemon older than lists ----------------------------------------- */
+
+/*
+ * The fake's log of what it was asked, one request name a line, so that
+ * the test sees what poolctl sent: only Hello and Stats are answered,
+ * anything else is refused -EOPNOTSUPP (and logged as "other").
+ */
+static int
+old_reply(int cfd, const Poolmgr__Reply *rep)
+{
+	uint8_t buf[4096];
+	size_t len = poolmgr__reply__get_packed_size(rep);
+
+	if (len > sizeof(buf))
+		return -1;
+	poolmgr__reply__pack(rep, buf);
+	return send(cfd, buf, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+static void
+old_answer(int cfd, const Poolmgr__Request *req, FILE *log)
+{
+	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__HelloReply hr = POOLMGR__HELLO_REPLY__INIT;
+	Poolmgr__PoolStats ps = POOLMGR__POOL_STATS__INIT;
+
+	rep.id = req->id;
+	switch (req->body_case) {
+	case POOLMGR__REQUEST__BODY_HELLO:
+		hr.version = 1;
+		hr.max_message = 4096;
+		hr.server = "poolmgrd before lists";
+		hr.features = 0x1ff;	/* bits 0 to 8: all but lists */
+		rep.body_case = POOLMGR__REPLY__BODY_HELLO;
+		rep.hello = &hr;
+		break;
+	case POOLMGR__REQUEST__BODY_STATS:
+		fprintf(log, "stats\n");
+		ps.name = "old";
+		ps.max_size = ps.free_bytes = ps.largest_free = 1 << 20;
+		ps.granularity = 16;
+		ps.page_size = 4096;
+		ps.mode = 0660;
+		rep.body_case = POOLMGR__REPLY__BODY_STATS;
+		rep.stats = &ps;
+		break;
+	default:
+		fprintf(log, "other\n");
+		rep.error = -EOPNOTSUPP;
+		break;
+	}
+	fflush(log);
+	old_reply(cfd, &rep);
+}
+
+struct old_daemon {
+	int lfd;
+	const char *log;
+};
+
+/* The fake: one connection at a time until the test kills it. */
+static int
+old_main(void *arg)
+{
+	struct old_daemon *o = arg;
+	FILE *log = fopen(o->log, "a");
+	uint8_t buf[4096];
+	Poolmgr__Request *req;
+	ssize_t n;
+	int cfd;
+
+	if (!log)
+		return 3;
+	while ((cfd = accept(o->lfd, NULL, NULL)) != -1) {
+		while ((n = recv(cfd, buf, sizeof(buf), 0)) > 0) {
+			req = poolmgr__request__unpack(NULL, (size_t)n, buf);
+			if (!req)
+				break;
+			old_answer(cfd, req, log);
+			poolmgr__request__free_unpacked(req, NULL);
+		}
+		close(cfd);
+	}
+	return 0;
+}
+
+static void
+daemon_without_lists(void **state)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct old_daemon o;
+	char dir[] = "/tmp/poolctl-acl.XXXXXX", sock[64], logp[64], log[256];
+	pid_t pid;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/old.sock", dir);
+	snprintf(logp, sizeof(logp), "%s/old.log", dir);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
+	o.lfd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	o.log = logp;
+	assert_true(o.lfd >= 0);
+	assert_int_equal(bind(o.lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(o.lfd, 8), 0);
+	pid = harness_spawn(old_main, &o);
+	close(o.lfd);
+	assert_true(pid > 0);
+	fx.fake = pid;
+	/* harness_poolctl wants a daemon_proc: its socket is on the line. */
+	snprintf(fx.d.dir, sizeof(fx.d.dir), "%s", dir);
+
+	expect_exit(ctl("-s %s acl old", sock), EXIT_FAILED, "acl, old daemon");
+	expect(strcmp(fx.err, "poolctl: acl old: this poolmgrd has no access "
+			      "control lists (it is older than them)\n") == 0,
+	       "acl, old daemon: not said so");
+	expect(fx.out[0] == '\0', "acl, old daemon: printed");
+	expect_exit(ctl("-s %s acl old -m u:1:r -x u:2", sock), EXIT_FAILED,
+		    "acl -m, old daemon");
+	expect(strstr(fx.err, "cannot change the list of pool old: this "
+			      "poolmgrd has no access control lists"),
+	       "acl -m, old daemon: not said so");
+	expect_exit(ctl("-s %s create new --size 1M --acl u:1:r", sock),
+		    EXIT_FAILED, "create --acl, old daemon");
+	expect(strstr(fx.err, "cannot create pool new: not supported: the "
+			      "daemon is too old for access control lists"),
+	       "create --acl, old daemon: not said so");
+	expect_exit(ctl("-s %s set old --acl u:1:r", sock), EXIT_FAILED,
+		    "set --acl, old daemon");
+	expect(strstr(fx.err, "too old for access control lists"),
+	       "set --acl, old daemon: not said so");
+
+	/* Nothing of those was asked: the library knew from the Hello. */
+	harness_read_text(logp, log, sizeof(log));
+	if (log[0] != '\0')
+		fail_msg("the old daemon was asked: %s", log);
+
+	expect_exit(ctl("-s %s stats old", sock), 0, "stats, old daemon");
+	expect(strstr(fx.out, "pool old\n") && strstr(fx.out, "  mode ") &&
+	       !strstr(fx.out, "access control list"),
+	       "stats, old daemon: a list line, or no stats");
+	expect_exit(ctl("-s %s stats old --format=kv", sock), 0,
+		    "stats kv, old daemon");
+	expect(strstr(fx.out, "old mode 0660\n") && !strstr(fx.out, " acl "),
+	       "stats kv, old daemon");
+	expect_exit(ctl("-s %s stats old --json=short", sock), 0,
+		    "stats json, old daemon");
+	expect(strstr(fx.out, "\"name\":\"old\"") &&
+	       !strstr(fx.out, "\"acl\""), "stats json, old daemon");
+
+	kill(pid, SIGKILL);
+	harness_wait(pid);
+	fx.fake = 0;
+	unlink(sock);
+	unlink(logp);
+	snprintf(log, sizeof(log), "%s/poolctl.err", dir);
+	unlink(log);
+	rmdir(dir);
+	memset(&fx.d, 0, sizeof(fx.d));
+}
+
 int
 main(void)
 {
@@ -563,6 +736,7 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(stats_shows_the_list, teardown),
 		cmocka_unit_test_teardown(the_list_holds, teardown),
+		cmocka_unit_test_teardown(daemon_without_lists, teardown),
 	};
 
 	return cmocka_run_group_tests_name("integration: poolctl acl", tests,
