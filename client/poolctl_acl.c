@@ -66,10 +66,10 @@ acl_parse_opt(const char *cmd, const char *opt, const char *text, int flags,
 	*n = 0;
 	/* An empty word is an unset variable more often than a wish. */
 	if (acl_blank(text) || (!none_ok && strcmp(text, "none") == 0))
-		return usage_error("%s: %s: no entries (user:WHO:%s or "
-		    "group:WHO:%s, separated by commas%s)", cmd, opt,
-		    flags & POOL_ACL_PARSE_NO_RIGHTS ? "" : "RIGHTS",
-		    flags & POOL_ACL_PARSE_NO_RIGHTS ? "" : "RIGHTS",
+		return usage_error("%s: %s: no entries (user:WHO%s or "
+		    "group:WHO%s, separated by commas%s)", cmd, opt,
+		    flags & POOL_ACL_PARSE_NO_RIGHTS ? "" : ":RIGHTS",
+		    flags & POOL_ACL_PARSE_NO_RIGHTS ? "" : ":RIGHTS",
 		    none_ok ? "; none for an empty list" : "");
 	rc = pool_acl_parse(text, flags, e, POOL_ACL_MAX, why, sizeof why);
 	if (rc == -ENOMEM) {

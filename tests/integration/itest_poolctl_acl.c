@@ -413,6 +413,8 @@ bad_entries_exit_2(void **state)
 		       "a removal names the user alone, without rights");
 	expect_refused("acl cam -m ''", "acl: --modify: no entries");
 	expect_refused("acl cam -m none", "acl: --modify: no entries");
+	expect_refused("acl cam -x ,", "acl: --remove: no entries (user:WHO "
+		       "or group:WHO, separated by commas)");
 	expect_refused("acl cam --set ''", "none for an empty list");
 	expect_refused("acl cam -m u:5:r,user:5:rw",
 		       "acl: --modify: user 5 given twice");
