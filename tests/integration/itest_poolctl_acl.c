@@ -657,14 +657,16 @@ daemon_without_lists(void **state)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct old_daemon o;
-	char dir[] = "/tmp/poolctl-acl.XXXXXX", sock[64], logp[64], log[256];
+	char sock[200], logp[200], log[256];
 	pid_t pid;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(sock, sizeof(sock), "%s/old.sock", dir);
-	snprintf(logp, sizeof(logp), "%s/old.log", dir);
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
+	/* A real daemon's directory, for the fake's socket and its log. */
+	start();
+	snprintf(sock, sizeof(sock), "%s/old.sock", fx.d.dir);
+	snprintf(logp, sizeof(logp), "%s/old.log", fx.d.dir);
+	assert_true(strlen(sock) < sizeof(sun.sun_path));
+	memcpy(sun.sun_path, sock, strlen(sock) + 1);
 	o.lfd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
 	o.log = logp;
 	assert_true(o.lfd >= 0);
@@ -674,8 +676,6 @@ daemon_without_lists(void **state)
 	close(o.lfd);
 	assert_true(pid > 0);
 	fx.fake = pid;
-	/* harness_poolctl wants a daemon_proc: its socket is on the line. */
-	snprintf(fx.d.dir, sizeof(fx.d.dir), "%s", dir);
 
 	expect_exit(ctl("-s %s acl old", sock), EXIT_FAILED, "acl, old daemon");
 	expect(strcmp(fx.err, "poolctl: acl old: this poolmgrd has no access "
@@ -720,10 +720,6 @@ daemon_without_lists(void **state)
 	fx.fake = 0;
 	unlink(sock);
 	unlink(logp);
-	snprintf(log, sizeof(log), "%s/poolctl.err", dir);
-	unlink(log);
-	rmdir(dir);
-	memset(&fx.d, 0, sizeof(fx.d));
 }
 
 int
