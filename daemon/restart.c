@@ -328,23 +328,24 @@ config_ready(char *why, size_t len)
 }
 
 /*
- * Does the binary probed still read the state as it would be written
- * now?  Requests wait since the probe, but a reload meanwhile may have
- * given a pool an access control list, which the version the binary
- * reads would drop (state_version_needed): then say so under what.
+ * The state version to write for the binary probed, or 0 if it reads
+ * none that carries all there is now.  Requests wait since the probe,
+ * but a reload meanwhile may have given a pool an access control list,
+ * which the version the binary reads would drop (state_version_needed):
+ * then say so under what.
  */
-static bool
-still_readable(const char *what)
+static unsigned
+readable_version(const char *what)
 {
 	const char *pool = "";
-	unsigned v = state_version_needed(&pool);
+	unsigned needed = state_version_needed(&pool), v;
 
-	if (restart_probe_reads(v))
-		return true;
+	if ((v = restart_probe_version(needed)))
+		return v;
 	log_warnx("%s: pool %s has an access control list since %s was "
 		  "asked, and it reads no state version %u: it would drop "
-		  "the list", what, pool, exe_path, v);
-	return false;
+		  "the list", what, pool, exe_path, needed);
+	return 0;
 }
 
 /* The quiet moment: save, hand over, exec.  Returns if it failed. */
@@ -357,9 +358,10 @@ restart_now(void)
 	unsigned nfrozen = 0;
 	char *names = NULL;
 	int sfd, cfd = config_fd, rc;
+	unsigned version;
 
 	config_fd = -1;	/* closed here whatever happens */
-	if (!still_readable("restart")) {
+	if (!(version = readable_version("restart"))) {
 		log_warnx("restart: %s not executed; going on as before",
 			  exe_path);
 		if (cfd >= 0)
@@ -377,7 +379,8 @@ restart_now(void)
 	/* The new image starts with no counts: say this one's now. */
 	log_limits_flush_all();
 	log_info("restarting in place: executing %s", exe_path);
-	sfd = state_save(listen_activated, listen_path, false, now_ns(), &sf);
+	sfd = state_save(listen_activated, listen_path, false, now_ns(),
+			 version, &sf);
 	if (sfd < 0) {
 		log_warnx("restart: cannot save the state: %s; going on as "
 			  "before", strerror(-sfd));
@@ -420,17 +423,18 @@ store_now(void)
 {
 	struct passed ps = {0};
 	struct state_fds sf;
-	unsigned nfrozen = 0;
+	unsigned nfrozen = 0, version;
 	int sfd, rc;
 
 	config_drop();	/* a restart it overtook checked it */
-	if (!still_readable("stop")) {
+	if (!(version = readable_version("stop"))) {
 		log_warnx("stop: nothing left in the fd store; every pool and "
 			  "client is freed");
 		event_base_loopbreak(loop_base);
 		return;
 	}
-	sfd = state_save(listen_activated, listen_path, true, now_ns(), &sf);
+	sfd = state_save(listen_activated, listen_path, true, now_ns(),
+			 version, &sf);
 	if (sfd < 0) {
 		log_warnx("stop: cannot save the state: %s; everything is "
 			  "freed", strerror(-sfd));

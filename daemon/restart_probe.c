@@ -129,6 +129,18 @@ restart_probe_reads(unsigned version)
 	return version < 64 && (probe_read_versions >> version & 1);
 }
 
+unsigned
+restart_probe_version(unsigned needed)
+{
+	unsigned v;
+
+	for (v = needed; v <= POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT;
+	     v++)
+		if (restart_probe_reads(v))
+			return v;
+	return 0;
+}
+
 static int
 probe_spawn(const char *path, int out, pid_t *pid)
 {
@@ -246,7 +258,7 @@ probe_finish(int rc)
 	else if (rc != 0)
 		snprintf(why, sizeof(why), "reading the answer of %s "
 			 "--restart-probe: %s", probe.path, strerror(-rc));
-	else if (!restart_probe_reads(needed = state_version_needed(&pool))) {
+	else if (!restart_probe_version(needed = state_version_needed(&pool))) {
 		if (needed == POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT &&
 		    restart_probe_reads(needed - 1))
 			snprintf(why, sizeof(why), "%s --restart-probe answered "

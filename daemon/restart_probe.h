@@ -36,6 +36,13 @@ bool restart_probe_running(void);
  */
 bool restart_probe_reads(unsigned version);
 /*
+ * The state version to write for that binary, when the state needs at
+ * least needed (state_version_needed): the lowest from needed to the
+ * current one that it reads, since each version carries all that those
+ * before it carry; 0 if it reads none of them.
+ */
+unsigned restart_probe_version(unsigned needed);
+/*
  * The seconds a probe started from now on has to answer in (the
  * configuration's restart_probe_timeout); until called, the default.
  */

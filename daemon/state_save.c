@@ -670,7 +670,7 @@ state_version_needed(const char **why)
 
 int
 state_save(bool socket_activated, const char *socket_path, bool from_store,
-	   uint64_t saved_at_ns, struct state_fds *fds)
+	   uint64_t saved_at_ns, unsigned version, struct state_fds *fds)
 {
 	Poolmgrd__State st = POOLMGRD__STATE__INIT;
 	Poolmgrd__DaemonTotals dt = POOLMGRD__DAEMON_TOTALS__INIT;
@@ -681,7 +681,7 @@ state_save(bool socket_activated, const char *socket_path, bool from_store,
 	int rc = -ENOMEM;
 
 	memset(fds, 0, sizeof(*fds));
-	st.version = state_version_needed(NULL);
+	st.version = version;
 	st.socket_activated = socket_activated;
 	st.socket_path = (char *)socket_path;
 	st.saved_at_ns = saved_at_ns;

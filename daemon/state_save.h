@@ -21,21 +21,22 @@ struct state_fds {
 };
 
 /*
- * Save every pool and every session; change nothing.  from_store: the
- * state goes to systemd's fd store, not to an exec.  The state's memfd,
- * or -errno; fds is filled on success (state_fds_free).
- */
-/*
- * The oldest state version that carries all there is to carry, which
- * state_save writes: the current one while a pool has an access control
- * list (its name to *why, when why is not NULL), else the one before,
- * so that an image from before lists may take over a daemon that uses
- * none.
+ * The oldest state version that carries all there is to carry: the
+ * current one while a pool has an access control list (its name to *why,
+ * when why is not NULL), else the one before, so that an image from
+ * before lists may take over a daemon that uses none.
  */
 unsigned state_version_needed(const char **why);
 
+/*
+ * Save every pool and every session, as state version version (at least
+ * state_version_needed's, one the next image reads); change nothing.
+ * from_store: the state goes to systemd's fd store, not to an exec.  The
+ * state's memfd, or -errno; fds is filled on success (state_fds_free).
+ */
 int state_save(bool socket_activated, const char *socket_path,
-	       bool from_store, uint64_t saved_at_ns, struct state_fds *fds);
+	       bool from_store, uint64_t saved_at_ns, unsigned version,
+	       struct state_fds *fds);
 void state_fds_free(struct state_fds *fds);
 
 #endif /* POOLMGRD_STATE_SAVE_H */

@@ -19,6 +19,10 @@
  *       logged, the daemon keeps serving the same client and its block;
  *       the real binary put back (and the default limit by a reload),
  *       the next SIGUSR2 restarts.
+ *   newer_reader_restarts         a binary that reads only versions 4
+ *       and 5 (a later image that no longer reads 3), while no pool has
+ *       an access control list: the state is written as version 4, which
+ *       carries all that 3 would, and the restart happens.
  *   probe_signalled_too           SIGUSR2 and SIGHUP sent to the probe as
  *       well, while it answers, as `systemctl kill -s USR2` signals every
  *       process of the unit: the probe answers all the same and the
@@ -362,7 +366,7 @@ foreign_binary_refused(void **state)
 	refused("an older poolmgrd, no --restart-probe", p, off, 7);
 	put_script(bin, "exit 0\n");
 	refused("a program that answers nothing", p, off, 7);
-	put_script(bin, "echo \"poolmgrd state versions: 4 11\"\n");
+	put_script(bin, "echo \"poolmgrd state versions: 5 11\"\n");
 	refused("one that reads other state versions", p, off, 7);
 	put_script(bin, "echo \"poolmgrd state versions: 1\"\n");
 	refused("one that reads only version 1 (no names, no unsent "
@@ -435,6 +439,56 @@ put_slow_probe(const char *bin, const char *secs)
 	fputs(text, f);
 	assert_int_equal(fclose(f), 0);
 	assert_int_equal(chmod(bin, 0755), 0);
+}
+
+static bool restarted_or_refused(void);
+
+/*
+ * At bin: a binary whose probe answers versions, and which is otherwise
+ * the real one.
+ */
+static void
+put_probe_answer(const char *bin, const char *versions)
+{
+	char text[600];
+	FILE *f;
+
+	snprintf(text, sizeof(text), "#!/bin/bash\n"
+		 "if [ \"$1\" = --restart-probe ]; then\n"
+		 "\techo \"poolmgrd state versions: %s\"\n"
+		 "\texit 0\n"
+		 "fi\n"
+		 "exec %s/poolmgrd \"$@\"\n", versions, harness_build());
+	unlink(bin);
+	assert_non_null(f = fopen(bin, "w"));
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(bin, 0755), 0);
+}
+
+static void
+newer_reader_restarts(void **state)
+{
+	char bin[128];
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+	uint8_t *b;
+	int restarted;
+
+	(void)state;
+	b = start_copied(bin, sizeof(bin), &c, &p, &off, 5);
+	put_probe_answer(bin, "4 5");
+	restarted = harness_log_count(&fx.d, HARNESS_RESTARTED);
+	if (!restarted_or_refused())
+		fail_msg("an image reading versions 4 and 5 was refused");
+	assert_int_equal(harness_log_count(&fx.d, HARNESS_RESTARTED),
+			 restarted + 1);
+	for (size_t i = 0; i < 4096; i++)
+		assert_int_equal(b[i], (uint8_t)(5 + i));
+	assert_int_equal(pool_free(p, off), 0);
+	pool_close(p);
+	pool_disconnect(c);
 }
 
 static void
@@ -877,6 +931,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(busy_freer_not_dropped, teardown),
 		cmocka_unit_test_teardown(foreign_binary_refused, teardown),
+		cmocka_unit_test_teardown(newer_reader_restarts, teardown),
 		cmocka_unit_test_teardown(probe_signalled_too, teardown),
 		cmocka_unit_test_teardown(checked_text_applied, teardown),
 		cmocka_unit_test_teardown(many_clients_restart, teardown),
