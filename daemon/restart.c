@@ -332,7 +332,9 @@ config_ready(char *why, size_t len)
  * none that carries all there is now.  Requests wait since the probe,
  * but a reload meanwhile may have given a pool an access control list,
  * which the version the binary reads would drop (state_version_needed):
- * then say so under what.
+ * then say so under what.  A stop to the store of a daemon that does not
+ * know its binary asked none (restart_stop): the version needed, as
+ * before there was a probe.
  */
 static unsigned
 readable_version(const char *what)
@@ -340,6 +342,8 @@ readable_version(const char *what)
 	const char *pool = "";
 	unsigned needed = state_version_needed(&pool), v;
 
+	if (!exe_path[0])
+		return needed;
 	if ((v = restart_probe_version(needed)))
 		return v;
 	log_warnx("%s: pool %s has an access control list since %s was "

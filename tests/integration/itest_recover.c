@@ -25,6 +25,10 @@
  *                            do not come back, across compactions;
  *   planned_then_crash       SIGTERM (the store's planned path), then a
  *                            crash of the restored daemon;
+ *   planned_unknown_binary   the same from a binary whose path is too
+ *                            long for /proc/self/exe (so there is none
+ *                            to ask --restart-probe): the stop still
+ *                            leaves its state in the store;
  *   resized_persistent_kept  a persistent block grown in place;
  *   restart_in_place_then_crash  SIGUSR2: the new image's journal
  *                            replaces the old one, and a crash recovers;
@@ -746,6 +750,69 @@ planned_then_crash(void **state)
 	assert_int_equal(s.live_blocks, 2);
 	pool_close(a);
 	pool_disconnect(c);
+}
+
+/* Components of a directory whose path passes PATH_MAX, and their length. */
+#define DEEP_LEVELS	18
+#define DEEP_NAME	240
+
+/*
+ * Into a new directory under st's whose path is longer than PATH_MAX,
+ * made a component at a time (no path names it whole), with a copy of
+ * the daemon's binary in it: the working directory then.  top: where
+ * the test was, to go back to.
+ */
+static void
+deep_binary(const struct harness_store *st, char *top, size_t len)
+{
+	char name[DEEP_NAME + 1], bin[PATH_MAX], cmd[PATH_MAX + 32];
+	unsigned i;
+
+	assert_non_null(getcwd(top, len));
+	assert_non_null(realpath(harness_build(), bin));
+	assert_int_equal(chdir(st->dir), 0);
+	memset(name, 'd', DEEP_NAME);
+	name[DEEP_NAME] = '\0';
+	for (i = 0; i < DEEP_LEVELS; i++) {
+		assert_int_equal(mkdir(name, 0755), 0);
+		assert_int_equal(chdir(name), 0);
+	}
+	snprintf(cmd, sizeof(cmd), "cp %s/poolmgrd poolmgrd", bin);
+	assert_int_equal(harness_run(cmd, NULL, 0), 0);
+}
+
+/*
+ * A daemon that cannot know its binary (readlink of /proc/self/exe fails
+ * for a path past PATH_MAX) has nothing to probe: SIGTERM still leaves
+ * its state in the store, and the start after restores it.
+ */
+static void
+planned_unknown_binary(void **state)
+{
+	struct harness_store *st = *state;
+	const char *b = getenv("POOLMGR_BUILD");
+	char top[PATH_MAX], *was = b ? strdup(b) : NULL;
+	pool_off_t off;
+
+	deep_binary(st, top, sizeof(top));
+	setenv("POOLMGR_BUILD", ".", 1);
+	start(st, STORE_FDS);
+	if (was)
+		setenv("POOLMGR_BUILD", was, 1);
+	else
+		unsetenv("POOLMGR_BUILD");
+	free(was);
+	assert_int_equal(chdir(top), 0);
+	assert_true(log_has(st, "the daemon's binary is not known"));
+	persist_one(st, &off);
+	stop(st);
+	if (harness_store_find(st, "state") < 0) {
+		harness_store_print_log(st);
+		fail_msg("no state in the store after the stop");
+	}
+	start(st, STORE_FDS);
+	assert_true(log_has(st, "restored from systemd's fd store: 1 pool"));
+	expect_kept(st, off);
 }
 
 /* A persistent block grown in place comes back at its new size. */
@@ -1871,6 +1938,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(gone_stays_gone, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(planned_then_crash, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(planned_unknown_binary, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(resized_persistent_kept, setup,
 						teardown),
