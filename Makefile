@@ -174,6 +174,8 @@ FAIL_MBIND := $(BUILD)/tests/fail_mbind.so
 # build only: a sanitized daemon's allocator is ASan's own, which no
 # preloaded library can come before.
 FAIL_MALLOC := $(BUILD)/tests/fail_malloc.so
+# Preloaded to crash it as the crash journal grows (itest_recover).
+FAIL_GROW := $(BUILD)/tests/fail_grow.so
 
 BENCH_BINS := $(BUILD)/bench/bench_engine $(BUILD)/bench/bench_speed \
               $(BUILD)/bench/bench_boost $(BUILD)/bench/bench_release \
@@ -375,6 +377,11 @@ $(FAIL_MALLOC): tests/integration/fail_malloc.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -fPIC -shared -o $@ $< -ldl
 $(BUILD)/tests/itest_nomem: | $(FAIL_MALLOC)
+
+$(FAIL_GROW): tests/integration/fail_grow.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -fPIC -shared -o $@ $< -ldl
+$(BUILD)/tests/itest_recover: | $(FAIL_GROW)
 
 $(BUILD)/bench/bench_engine: $(BUILD)/tests/bench/bench_engine.o \
 		$(BUILD)/tests/bench/bench_util.o $(ENGINE_LIB)

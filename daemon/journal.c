@@ -4,7 +4,10 @@
  * The journal is a memfd the daemon maps and appends to; systemd's store
  * holds it, so what was written before a crash is there at the next
  * start.  A record is copied in first and the header's end moved over it
- * after, so a crash between the two leaves a record nobody reads.  It
+ * after, so a crash between the two leaves a record nobody reads; a
+ * change of several records (a pool's settings and its access control
+ * list) moves the end once, over them all, so that a crash between two
+ * of them leaves none read rather than half the change.  It
  * grows by doubling, at most GROW_MAX at a time (fallocate, mremap): an
  * append is a copy of a few words.  Once the records are much more than
  * the last snapshot (persists and frees cancel out), they are compacted
@@ -196,7 +199,7 @@ jfile_grow(struct jfile *f, size_t need)
 
 /* w[0] is left for the head, w[n] for the sum. */
 static int
-jfile_append(struct jfile *f, enum jrec_type type, uint64_t *w, unsigned n)
+jfile_put(struct jfile *f, enum jrec_type type, uint64_t *w, unsigned n)
 {
 	size_t len = (size_t)(n + 1) * 8;
 	int rc;
@@ -207,14 +210,31 @@ jfile_append(struct jfile *f, enum jrec_type type, uint64_t *w, unsigned n)
 	w[n] = jrec_sum(w, n);
 	memcpy((char *)f->map + f->end, w, len);
 	f->end += len;
-	__atomic_store_n(&f->map[JH_END], f->end, __ATOMIC_RELEASE);
 	return 0;
+}
+
+/* The records put so far are the journal's: the header's end over them. */
+static void
+jfile_publish(struct jfile *f)
+{
+	__atomic_store_n(&f->map[JH_END], f->end, __ATOMIC_RELEASE);
+}
+
+static int
+jfile_append(struct jfile *f, enum jrec_type type, uint64_t *w, unsigned n)
+{
+	int rc = jfile_put(f, type, w, n);
+
+	if (rc == 0)
+		jfile_publish(f);
+	return rc;
 }
 
 /*
  * A change's record (f NULL) or a snapshot's (into f).  A change goes to
- * cur while it is stored; when cur cannot take it, cur leaves the store
- * (broken) and it and the changes after it go to the spill.
+ * cur while it is stored, read only once the change is whole (published,
+ * by done); when cur cannot take it, cur leaves the store (broken) and it
+ * and the changes after it go to the spill.
  */
 static int
 append(struct jfile *f, enum jrec_type type, uint64_t *w, unsigned n)
@@ -223,7 +243,7 @@ append(struct jfile *f, enum jrec_type type, uint64_t *w, unsigned n)
 
 	if (f)
 		return jfile_append(f, type, w, n);
-	if (!out && (rc = jfile_append(&cur, type, w, n)) != 0)
+	if (!out && (rc = jfile_put(&cur, type, w, n)) != 0)
 		broken(rc);
 	if (out)
 		return jfile_append(&spill, type, w, n);
@@ -812,6 +832,14 @@ compact_step(void)
 		later(0);
 }
 
+/* The change's records in cur are read from now on (stored, not broken). */
+static void
+published(void)
+{
+	if (on && !out)
+		jfile_publish(&cur);
+}
+
 /*
  * The end of every change: its record, and a compaction if one is due.
  * Each hook is called once its change is made, so a snapshot taken here
@@ -822,8 +850,11 @@ done(int rc)
 {
 	if (rc != 0)
 		lose(rc);
-	else if (on && !out && cur.end > compact_at && phase == C_IDLE)
-		(void)compact_begin();
+	else if (on && !out) {
+		published();
+		if (cur.end > compact_at && phase == C_IDLE)
+			(void)compact_begin();
+	}
 }
 
 /*
@@ -1120,6 +1151,7 @@ journal_pool_gone(struct dpool *p)
 	live_pools--;
 	/* Its memfd leaves the store only once the journal says so. */
 	if ((rc = append(NULL, JREC_GONE, w, 2)) == 0) {
+		published();
 		if (!out)
 			unstore("keep", p->keep_id);
 		p->keep_id = 0;		/* no snapshot has it now */

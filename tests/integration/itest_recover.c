@@ -73,7 +73,12 @@
  *                            none, the mode alone decides;
  *   acl_kept_across_restarts the same list across a restart in place,
  *                            a planned stop and start through the store,
- *                            then a crash of the restored daemon.
+ *                            then a crash of the restored daemon;
+ *   acl_set_whole_or_none    a crash (fail_grow.so) between the records
+ *                            of one SetPool, its mode and its list: the
+ *                            pool recovers with both as they were, or
+ *                            both as set, never the new mode beside the
+ *                            old list.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1921,6 +1926,127 @@ acl_kept_across_restarts(void **state)
 	acl_expect_rules(st, ACL_LIST);
 }
 
+/* Pool c's mode and list (as acl_said), from PoolStats. */
+static uint32_t
+acl_mode_said(int fd, char *buf, size_t len)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__PoolRef m = POOLMGR__POOL_REF__INIT;
+	Poolmgr__Reply *rep;
+	uint32_t mode;
+
+	m.name = "c";
+	req.body_case = POOLMGR__REQUEST__BODY_STATS;
+	req.stats = &m;
+	assert_int_equal(harness_raw_error(fd, &req, &rep), 0);
+	assert_int_equal(rep->body_case, POOLMGR__REPLY__BODY_STATS);
+	mode = rep->stats->mode;
+	poolmgr__reply__free_unpacked(rep, NULL);
+	acl_said(fd, buf, len);
+	return mode;
+}
+
+/* The bytes the journal in the store has room for past its end. */
+static uint64_t
+journal_room(const struct harness_store *st)
+{
+	int i = harness_store_find(st, journal_in(st));
+	const uint64_t *h;
+	struct stat sb;
+	uint64_t end;
+
+	assert_true(i >= 0);
+	assert_int_equal(fstat(st->fd[i], &sb), 0);
+	h = mmap(NULL, JREC_HEADER, PROT_READ, MAP_SHARED, st->fd[i], 0);
+	assert_true(h != MAP_FAILED);
+	end = __atomic_load_n(&h[JH_END], __ATOMIC_ACQUIRE);
+	munmap((void *)h, JREC_HEADER);
+	return (uint64_t)sb.st_size - end;
+}
+
+/* SetPool c's quota: a record of the settings alone, 8 words. */
+static void
+acl_quota(int fd, uint64_t quota)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__SetPool m = POOLMGR__SET_POOL__INIT;
+
+	m.name = "c";
+	m.set_quota_case = POOLMGR__SET_POOL__SET_QUOTA_QUOTA;
+	m.quota = quota;
+	req.body_case = POOLMGR__REQUEST__BODY_SET;
+	req.set = &m;
+	assert_int_equal(harness_raw_error(fd, &req, NULL), 0);
+}
+
+#define SET_BYTES	64		/* a settings record */
+#define ACL8_BYTES	(11 * 8)	/* a list of 8 entries' record */
+
+static void
+acl_set_whole_or_none(void **state)
+{
+	static const uint32_t made[][3] = {{1, 4242, 6}};
+	static const uint32_t set[][3] = {
+		{1, 4242, 0}, {1, 4343, 4}, {1, 4444, 4}, {1, 4545, 4},
+		{2, 4646, 4}, {2, 4747, 4}, {2, 4848, 4}, {2, 4949, 4},
+	};
+	struct harness_store *st = *state;
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__SetPool m = POOLMGR__SET_POOL__INIT;
+	char flag[96], said[512], *saved;
+	struct wire_acl w;
+	uint32_t mode;
+	unsigned i;
+	int fd;
+
+	snprintf(flag, sizeof(flag), "%s/kill-on-grow", st->dir);
+	saved = harness_preload("fail_grow.so");
+	setenv("POOLMGR_KILL_ON_GROW", flag, 1);
+	acl_start(st);
+	unsetenv("POOLMGR_KILL_ON_GROW");
+	harness_preload_off(saved);
+	assert_true((fd = harness_raw_greeted(st->sock, "admin")) >= 0);
+	acl_pool_make(fd, made, 1);
+
+	/* Settings records until the list's would be the one that grows. */
+	for (i = 0; journal_room(st) >= SET_BYTES + ACL8_BYTES ||
+		    journal_room(st) < SET_BYTES; i++) {
+		assert_true(i < 100000);
+		acl_quota(fd, (i & 1) ? 1 << 20 : 2 << 20);
+		store_drain(st);
+	}
+
+	/* The mode opened to all and 4242 kept out, in one request. */
+	assert_int_equal(close(open(flag, O_CREAT | O_WRONLY, 0600)), 0);
+	m.name = "c";
+	m.set_mode_case = POOLMGR__SET_POOL__SET_MODE_MODE;
+	m.mode = 0666;
+	m.acl = wire_acl(&w, set, 8);
+	req.body_case = POOLMGR__REQUEST__BODY_SET;
+	req.set = &m;
+	(void)harness_raw_error(fd, &req, NULL);
+	close(fd);
+	unlink(flag);
+	crash(st);
+	start(st, STORE_FDS);
+	if (!log_has(st, "after a crash: 2 pools")) {
+		harness_store_print_log(st);
+		fail_msg("no recovery");
+	}
+	assert_true((fd = harness_raw_greeted(st->sock, "admin")) >= 0);
+	mode = acl_mode_said(fd, said, sizeof(said));
+	close(fd);
+	printf("recovered: mode %04o, list %s\n", mode, said);
+	if (mode == 0604)
+		assert_string_equal(said, "user:4242:6");
+	else if (mode == 0666)
+		assert_string_equal(said, "user:4242:0,user:4343:4,"
+				    "user:4444:4,user:4545:4,group:4646:4,"
+				    "group:4747:4,group:4848:4,group:4949:4");
+	else
+		fail_msg("recovered mode %04o", mode);
+}
+
 int
 main(void)
 {
@@ -1973,6 +2099,8 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(acl_kept_across_restarts,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(acl_set_whole_or_none, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests_name("a crash under systemd", tests,
