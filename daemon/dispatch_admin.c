@@ -121,26 +121,29 @@ create_refused(struct call *c, int rc, const char *name)
  * Every refusal by a pool's mode says the same: the pool, its mode, what
  * was missing and for whom, whatever the request.  A pool with an access
  * control list says which of its rules decided, since the mode alone may
- * seem to allow what an entry refuses.
+ * seem to allow what an entry refuses.  want: the rights asked for (4
+ * read, 2 write; a read-write open asks both, its mapping being readable).
  */
 static int
-refuse_access(struct call *c, const struct dpool *p, bool write)
+refuse_access(struct call *c, const struct dpool *p, unsigned want)
 {
 	struct acl_caller who = {
 		.uid = c->s->uid, .gid = c->s->gid, .groups = c->s->groups,
 		.ngroups = c->s->ngroups,
 	};
+	bool unwritable = (want & 2) && !session_may_access(c->s, p, 2);
+	const char *what = unwritable ? "writable" : "readable";
+	const char *rw = !unwritable && (want & 2) ? " (a read-write handle "
+						      "reads too)" : "";
 	char why[200];
 
 	if (p->acl.n == 0)
 		return refuse(c, -EACCES, "pool %s (mode 0%03o) is not %s "
-			      "for uid %u", p->name, p->mode,
-			      write ? "writable" : "readable",
-			      (unsigned)c->s->uid);
+			      "for uid %u%s", p->name, p->mode, what,
+			      (unsigned)c->s->uid, rw);
 	return refuse(c, -EACCES, "pool %s (mode 0%03o, with an access "
-		      "control list) is not %s for uid %u: %s", p->name,
-		      p->mode, write ? "writable" : "readable",
-		      (unsigned)c->s->uid,
+		      "control list) is not %s for uid %u%s: %s", p->name,
+		      p->mode, what, (unsigned)c->s->uid, rw,
 		      acl_decider(&p->acl, p->uid, p->gid, p->mode, &who, why,
 				  sizeof(why)));
 }
@@ -511,8 +514,13 @@ do_open(struct call *c, const Poolmgr__OpenPool *m)
 		return rc;
 	if (!m->name || !(p = dpool_find(m->name)))
 		return refuse(c, -ENOENT, "no pool %s", m->name ? m->name : "");
-	if (!session_may_access(c->s, p, m->read_only ? 4 : 2))
-		return refuse_access(c, p, !m->read_only);
+	/*
+	 * A read-write handle maps the pool readable too: it needs both
+	 * rights, as shm_open(O_RDWR) does, or a write right alone would
+	 * read every byte.
+	 */
+	if (!session_may_access(c->s, p, m->read_only ? 4 : 6))
+		return refuse_access(c, p, m->read_only ? 4 : 6);
 	if (m->read_only) {
 		char path[64];
 
@@ -617,7 +625,7 @@ get_pool(struct call *c, const Poolmgr__PoolRef *ref, bool write, int *err)
 		return NULL;
 	}
 	if (!session_may_access(c->s, p, write ? 2 : 4)) {
-		*err = refuse_access(c, p, write);
+		*err = refuse_access(c, p, write ? 2 : 4);
 		return NULL;
 	}
 	return p;
@@ -930,7 +938,7 @@ do_clients(struct call *c, const Poolmgr__ListClients *m)
 	if (want && !(p = dpool_find(want)))
 		return refuse(c, -ENOENT, "no pool %s", want);
 	if (want && !session_may_access(c->s, p, 4))
-		return refuse_access(c, p, false);
+		return refuse_access(c, p, 4);
 	for (p = dpool_first(); p; p = dpool_next(p)) {
 		if ((want && strcmp(p->name, want) != 0) ||
 		    !session_may_access(c->s, p, 4))

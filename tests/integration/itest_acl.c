@@ -470,8 +470,12 @@ static const struct row matrix[] = {
 	{&named, {"-", "rw", "r", "rw", "r", "rw"}},
 	/* The pool's group: its bits, none of them over other's rw. */
 	{&grouped, {"r", "-", "rw", "-", "r", "-"}},
-	/* r from group GA, w from GB; GA's - keeps other's r out. */
-	{&supp, {"-", "rw", "-", "rw", "-", "r"}},
+	/*
+	 * r from group GA, w from GB, neither both: read only (a read-write
+	 * open needs one entry of the class granting both); GA's - keeps
+	 * other's r out.
+	 */
+	{&supp, {"-", "rw", "-", "r", "-", "r"}},
 	{&stranger, {"-", "rw", "-", "rw", "r", "-"}},
 	/* In the pool's group, but user:2006:- refuses it. */
 	{&refused, {"r", "-", "-", "-", "r", "-"}},
