@@ -164,24 +164,78 @@ acl_number(const char *s, uint32_t *id)
 	return 1;
 }
 
+/* The most a look-up's buffer grows to: far past any real group. */
+#define ACL_DB_MOST	(64u << 20)
+
+/*
+ * One look-up in the password (kind POOL_ACL_USER) or group database, by
+ * the name who, or by *id when who is NULL, in buf's size bytes: 0 with
+ * *id and the name into name (len bytes, when name is not NULL), -ERANGE
+ * when the entry does not fit in buf, -ENOENT when there is none (or the
+ * name does not fit in name).
+ */
 static int
-acl_lookup_id(unsigned kind, const char *who, uint32_t *id)
+acl_db_once(unsigned kind, const char *who, uint32_t *id, char *name,
+    size_t len, char *buf, size_t size)
 {
-	char buf[16384];
 	struct passwd pw, *pwp = NULL;
 	struct group gr, *grp = NULL;
+	const char *found = NULL;
+	int rc;
 
 	if (kind == POOL_ACL_USER) {
-		if (getpwnam_r(who, &pw, buf, sizeof buf, &pwp) != 0 ||
-		    pwp == NULL)
-			return -ENOENT;
-		*id = (uint32_t)pw.pw_uid;
-		return 0;
+		rc = who != NULL ? getpwnam_r(who, &pw, buf, size, &pwp) :
+		    getpwuid_r(*id, &pw, buf, size, &pwp);
+		if (rc == 0 && pwp != NULL) {
+			*id = (uint32_t)pw.pw_uid;
+			found = pw.pw_name;
+		}
+	} else {
+		rc = who != NULL ? getgrnam_r(who, &gr, buf, size, &grp) :
+		    getgrgid_r(*id, &gr, buf, size, &grp);
+		if (rc == 0 && grp != NULL) {
+			*id = (uint32_t)gr.gr_gid;
+			found = gr.gr_name;
+		}
 	}
-	if (getgrnam_r(who, &gr, buf, sizeof buf, &grp) != 0 || grp == NULL)
+	if (rc == ERANGE)
+		return -ERANGE;
+	if (rc != 0 || found == NULL)
 		return -ENOENT;
-	*id = (uint32_t)gr.gr_gid;
+	if (name != NULL && (size_t)snprintf(name, len, "%s", found) >= len)
+		return -ENOENT;
 	return 0;
+}
+
+/*
+ * acl_db_once with a buffer grown while the entry does not fit: a group
+ * of thousands of members takes more than any fixed size would give.
+ * 0, -ENOENT or -ENOMEM.
+ */
+static int
+acl_db(unsigned kind, const char *who, uint32_t *id, char *name, size_t len)
+{
+	char *buf = NULL, *bigger;
+	size_t size = 4096;
+	int rc;
+
+	for (;;) {
+		if ((bigger = realloc(buf, size)) == NULL) {
+			free(buf);
+			return -ENOMEM;
+		}
+		buf = bigger;
+		rc = acl_db_once(kind, who, id, name, len, buf, size);
+		if (rc != -ERANGE)
+			break;
+		if (size >= ACL_DB_MOST) {
+			rc = -ENOENT;
+			break;
+		}
+		size *= 2;
+	}
+	free(buf);
+	return rc;
 }
 
 /* rw, r, w, -, and getfacl's three-letter forms; x is no right a pool has. */
@@ -254,7 +308,13 @@ acl_parse_one(char *word, int flags, struct pool_acl_entry *e, char *err,
 	if (rc < 0)
 		return acl_say(err, errlen, -EINVAL, "%s:%s: an id must be "
 		    "below 4294967295", kind, who);
-	if (rc == 0 && acl_lookup_id(e->kind, who, &e->id) != 0)
+	/* A number is the id itself; else a name to look up. */
+	rc = rc == 1 ? 0 : acl_db(e->kind, who, &e->id, NULL, 0);
+	if (rc == -ENOMEM)
+		return acl_say(err, errlen, -ENOMEM, "%s:%s: out of memory "
+		    "looking the %s up", kind, who, e->kind == POOL_ACL_USER ?
+		    "user" : "group");
+	if (rc != 0)
 		return acl_say(err, errlen, -ENOENT, "%s:%s: no such %s", kind,
 		    who, e->kind == POOL_ACL_USER ? "user" : "group");
 	return 0;
@@ -303,16 +363,11 @@ pool_acl_parse(const char *text, int flags, struct pool_acl_entry *out,
 static const char *
 acl_name(const struct pool_acl_entry *e, int flags, char *buf, size_t len)
 {
-	struct passwd pw, *pwp = NULL;
-	struct group gr, *grp = NULL;
+	uint32_t id = e->id;
 
 	if ((flags & POOL_ACL_FORMAT_NAMES) == 0)
 		return NULL;
-	if (e->kind == POOL_ACL_USER)
-		return getpwuid_r(e->id, &pw, buf, len, &pwp) == 0 &&
-		    pwp != NULL ? pw.pw_name : NULL;
-	return getgrgid_r(e->id, &gr, buf, len, &grp) == 0 && grp != NULL ?
-	    gr.gr_name : NULL;
+	return acl_db(e->kind, NULL, &id, buf, len) == 0 ? buf : NULL;
 }
 
 static const char *
@@ -334,7 +389,7 @@ POOL_API int
 pool_acl_format(const struct pool_acl_entry *e, size_t n, int flags,
     char *buf, size_t len)
 {
-	char namebuf[16384], idbuf[16];
+	char namebuf[256], idbuf[16];
 	size_t i, need = 0;
 	const char *name;
 	int k;

@@ -37,6 +37,10 @@
  *       POOL_ACL_FORMAT_NAMES (a number where none is known), "none",
  *       cut at a small len still terminated with the whole length
  *       returned, and what it prints parsed back the same.
+ *   names_of_a_big_group      a group whose members take more than
+ *       16 KiB in the group database (bound over /etc/group in a mount
+ *       namespace of a child's own): pool_acl_parse finds its gid by
+ *       name, pool_acl_format names it, as for any other group.
  *   entries_decide_access     a child of another uid, with a
  *       supplementary group: "user:UID:-" refuses it though the other
  *       bits would let it in; granted r, it opens read-only, not
@@ -56,7 +60,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -584,6 +591,93 @@ format_names_and_cuts(void **state)
 	EXPECT_RC(pool_acl_format(back, 1, 0, buf, sizeof(buf)), -EINVAL);
 }
 
+/* ---- a group too big for a small buffer ---------------------------------- */
+
+#define BIG_GID 43210
+#define BIG_MEMBERS 3000	/* "memberNNNN," each: some 33 KiB */
+
+/*
+ * In a child: /etc/group as it is plus the group "pmbig" of BIG_MEMBERS
+ * members, bound over /etc/group in a mount namespace of the child's
+ * own, so that nothing outside sees it.  0 when it holds, else 99.
+ */
+static int
+big_group_install(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char path[4096], line[64];
+	FILE *in, *out;
+	size_t n;
+	int fd, i, ok;
+
+	if (unshare(CLONE_NEWNS) != 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+		return 99;
+	snprintf(path, sizeof(path), "%s/poolmgr-group.XXXXXX",
+		 tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	if ((fd = mkstemp(path)) < 0 || (out = fdopen(fd, "w")) == NULL)
+		return 99;
+	if ((in = fopen("/etc/group", "r")) != NULL) {
+		while ((n = fread(line, 1, sizeof(line), in)) > 0)
+			fwrite(line, 1, n, out);
+		fclose(in);
+	}
+	fprintf(out, "pmbig:x:%d:", BIG_GID);
+	for (i = 0; i < BIG_MEMBERS; i++)
+		fprintf(out, "%smember%04d", i ? "," : "", i);
+	fputc('\n', out);
+	/* The mount keeps the file: its name may go at once. */
+	ok = fclose(out) == 0 &&
+	     mount(path, "/etc/group", NULL, MS_BIND, NULL) == 0;
+	unlink(path);
+	return ok && getgrnam("pmbig") != NULL ? 0 : 99;
+}
+
+/* The child's checks: 0, or the number of the first that failed. */
+static int
+big_group_child(void *arg)
+{
+	struct pool_acl_entry e[2];
+	char err[256], buf[128];
+	int rc;
+
+	(void)arg;
+	if ((rc = big_group_install()) != 0)
+		return rc;
+	if (pool_acl_parse("group:pmbig:r", 0, e, 2, err, sizeof(err)) != 1)
+		return 1;
+	if (e[0].kind != POOL_ACL_GROUP || e[0].id != BIG_GID)
+		return 2;
+	if (pool_acl_parse("g:pmbig", POOL_ACL_PARSE_NO_RIGHTS, e, 2, err,
+			   sizeof(err)) != 1 || e[0].id != BIG_GID)
+		return 3;
+	e[0].rights = POOL_ACL_READ;
+	if (pool_acl_format(e, 1, POOL_ACL_FORMAT_NAMES, buf, sizeof(buf)) < 0
+	    || strcmp(buf, "group:pmbig:r") != 0)
+		return 4;
+	return 0;
+}
+
+static void
+names_of_a_big_group(void **state)
+{
+	pid_t pid;
+	int rc;
+
+	(void)state;
+	harness_skip_unless_root("bind a group database of its own");
+	pid = harness_spawn(big_group_child, NULL);
+	assert_true(pid > 0);
+	rc = harness_wait(pid);
+	if (rc == 99)
+		skip();		/* no mount namespace here */
+	if (rc == 1 || rc == 3)
+		fail_msg("pool_acl_parse found no group pmbig by its name");
+	if (rc == 4)
+		fail_msg("pool_acl_format did not name the group pmbig");
+	assert_int_equal(rc, 0);
+}
+
 /* ---- what a list decides ------------------------------------------------- */
 
 /* What the child must get from opening pool "x" read-write and read-only. */
@@ -706,6 +800,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(daemon_refusals, &d),
 		cmocka_unit_test(parse_every_form),
 		cmocka_unit_test(format_names_and_cuts),
+		cmocka_unit_test(names_of_a_big_group),
 		HARNESS_FIXTURE_TEST(entries_decide_access, &d),
 	};
 
