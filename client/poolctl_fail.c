@@ -230,7 +230,8 @@ fail_refusal(int error, const char *what, const char *name,
 	}
 	/* Nor is -EACCES the socket's mode, or a handle of ours. */
 	if (error == -EACCES && text == NULL)
-		text = "permission denied by the pool's mode";
+		text = "permission denied by the pool's mode or access "
+		    "control list";
 	if (*words == '\0' && why->bare != NULL)
 		text = why->bare;
 	ctl_warnx("%s %s: %s%s", what, name,

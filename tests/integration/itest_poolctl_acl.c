@@ -479,6 +479,22 @@ other_uid_refused_owner_allowed(void **state)
 	expect_exit(ctl("create shut --size 1M --mode 0600"), 0, "create shut");
 	expect_exit(ctl_as(OTHER_UID, OTHER_GID, "acl shut"), EXIT_NOPERM,
 		    "acl of a 0600 pool by another uid");
+	/*
+	 * Refused by its entry, though the mode's other bits would let it
+	 * read: the words do not blame the mode alone.
+	 */
+	expect_exit(ctl("create barred --size 1M --mode 0606 --acl u:%d:-",
+			OTHER_UID), 0, "create barred");
+	expect_exit(ctl_as(OTHER_UID, OTHER_GID, "stats barred"), EXIT_NOPERM,
+		    "stats of a pool whose list refuses");
+	expect(strstr(fx.err, "poolctl: stats barred: permission denied by "
+			      "the pool's mode or access control list; "),
+	       "stats refused by a list: poolctl's words");
+	expect_exit(ctl_as(OTHER_UID, OTHER_GID, "acl barred"), EXIT_NOPERM,
+		    "acl of a pool whose list refuses");
+	expect(strstr(fx.err, "poolctl: acl barred: permission denied by "
+			      "the pool's mode or access control list; "),
+	       "acl refused by a list: poolctl's words");
 
 	/* The owner, no admin, changes its own pool's list. */
 	expect_exit(ctl("create mine --size 1M --owner %d --group %d",
