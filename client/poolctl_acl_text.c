@@ -15,18 +15,27 @@
 
 #include "poolctl.h"
 
-/* The name of uid or gid where the database has one, else NULL. */
+/*
+ * The name of uid or gid where the database has one (and it fits in
+ * len), copied into buf, else NULL.  poolctl is one thread: getpwuid and
+ * getgrgid may serve it, and their buffers grow to a group of any number
+ * of members, where a fixed one would say ERANGE.
+ */
 const char *
 acl_id_name(uint32_t kind, uint32_t id, char *buf, size_t len)
 {
-	struct passwd	pw, *pwp = NULL;
-	struct group	gr, *grp = NULL;
+	struct passwd	*pw;
+	struct group	*gr;
+	const char	*name = NULL;
 
-	if (kind == POOL_ACL_USER)
-		return getpwuid_r(id, &pw, buf, len, &pwp) == 0 &&
-		    pwp != NULL ? pw.pw_name : NULL;
-	return getgrgid_r(id, &gr, buf, len, &grp) == 0 && grp != NULL ?
-	    gr.gr_name : NULL;
+	if (kind == POOL_ACL_USER) {
+		if ((pw = getpwuid(id)) != NULL)
+			name = pw->pw_name;
+	} else if ((gr = getgrgid(id)) != NULL)
+		name = gr->gr_name;
+	if (name == NULL || (size_t)snprintf(buf, len, "%s", name) >= len)
+		return NULL;
+	return buf;
 }
 
 struct acl_who

@@ -16,6 +16,9 @@
  *   may change its list;
  *   stats: the "access control list" line (names), kv's acl (numbers),
  *   JSON's array;
+ *   a group whose members take more than 16 KiB in the group database
+ *   (bound over /etc/group in a mount namespace of poolctl's own) is
+ *   named in acl's text and JSON and in stats, as any other;
  *   and that the list holds: a process of a uid an entry names opens the
  *   pool as the entry allows (rw, r only, and "-" refusing what the
  *   other bits would give), of a gid a group entry names likewise.
@@ -36,6 +39,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/un.h>
@@ -236,6 +241,104 @@ skip_unless_others_can_run_poolctl(void)
 		       OTHER_UID, harness_build());
 		skip();
 	}
+}
+
+/* ---- a group too big for a small buffer -------------------------------- */
+
+#define BIG_GID 43210
+#define BIG_MEMBERS 3000	/* "memberNNNN," each: some 33 KiB */
+
+/*
+ * In a child: /etc/group as it is plus the group "pmbig" of BIG_MEMBERS
+ * members, bound over /etc/group in a mount namespace of the child's
+ * own, so that nothing outside sees it.  0 when it holds, else 99.
+ */
+static int
+big_group_install(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char path[4096], line[64];
+	FILE *in, *out;
+	size_t n;
+	int fd, i, ok;
+
+	if (unshare(CLONE_NEWNS) != 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+		return 99;
+	snprintf(path, sizeof(path), "%s/poolmgr-group.XXXXXX",
+		 tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	if ((fd = mkstemp(path)) < 0 || (out = fdopen(fd, "w")) == NULL)
+		return 99;
+	if ((in = fopen("/etc/group", "r")) != NULL) {
+		while ((n = fread(line, 1, sizeof(line), in)) > 0)
+			fwrite(line, 1, n, out);
+		fclose(in);
+	}
+	fprintf(out, "pmbig:x:%d:", BIG_GID);
+	for (i = 0; i < BIG_MEMBERS; i++)
+		fprintf(out, "%smember%04d", i ? "," : "", i);
+	fputc('\n', out);
+	/* The mount keeps the file: its name may go at once. */
+	ok = fclose(out) == 0 &&
+	     mount(path, "/etc/group", NULL, MS_BIND, NULL) == 0;
+	unlink(path);
+	return ok && getgrnam("pmbig") != NULL ? 0 : 99;
+}
+
+static int
+exec_poolctl_big_group(void *arg)
+{
+	int rc = big_group_install();
+
+	return rc != 0 ? rc : exec_poolctl(arg);
+}
+
+/*
+ * Run poolctl ARGS (as root) where the group database has pmbig; output
+ * in fx.out and fx.err; its exit code, or 99 where no such database can
+ * be had.
+ */
+static int
+ctl_big_group(const char *args)
+{
+	struct as_other a = {.args = args};
+	int fds[2], efds[2], rc;
+	pid_t pid;
+
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(pipe(efds), 0);
+	a.out = fds[1];
+	a.err = efds[1];
+	pid = harness_spawn(exec_poolctl_big_group, &a);
+	close(fds[1]);
+	close(efds[1]);
+	assert_true(pid > 0);
+	read_all(fds[0], fx.out, sizeof(fx.out));
+	read_all(efds[0], fx.err, sizeof(fx.err));
+	rc = harness_wait(pid);
+	printf("poolctl: with a big group: `poolctl %s` -> %d\n", args, rc);
+	fflush(stdout);
+	return rc;
+}
+
+static void
+a_big_group_is_named(void **state)
+{
+	(void)state;
+	start();
+	harness_skip_unless_root("bind a group database of its own");
+	expect_exit(ctl("create cam --size 1M --acl g:%d:r", BIG_GID), 0,
+		    "create cam");
+	if (ctl_big_group("acl cam") == 99)
+		skip();		/* no mount namespace here */
+	expect(strstr(fx.out, "\ngroup:pmbig:r--\n"),
+	       "acl: the big group not named");
+	expect_exit(ctl_big_group("acl cam --json=short"), 0, "acl --json");
+	expect(strstr(fx.out, "\"id\":43210,\"name\":\"pmbig\""),
+	       "acl --json: the big group not named");
+	expect_exit(ctl_big_group("stats cam"), 0, "stats");
+	expect(strstr(fx.out, " group:pmbig:r\n"),
+	       "stats: the big group not named");
 }
 
 /* ---- a process of another uid opens the pool --------------------------- */
@@ -749,6 +852,7 @@ main(void)
 		cmocka_unit_test_teardown(other_uid_refused_owner_allowed,
 					  teardown),
 		cmocka_unit_test_teardown(stats_shows_the_list, teardown),
+		cmocka_unit_test_teardown(a_big_group_is_named, teardown),
 		cmocka_unit_test_teardown(the_list_holds, teardown),
 		cmocka_unit_test_teardown(daemon_without_lists, teardown),
 	};
