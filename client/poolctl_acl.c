@@ -56,6 +56,16 @@ acl_twice(const char *cmd, const char *opt, const struct pool_acl_entry *e,
 	return 0;
 }
 
+static int
+acl_no_entries(const char *cmd, const char *opt, int flags, bool none_ok)
+{
+	return usage_error("%s: %s: no entries (user:WHO%s or group:WHO%s, "
+	    "separated by commas%s)", cmd, opt,
+	    flags & POOL_ACL_PARSE_NO_RIGHTS ? "" : ":RIGHTS",
+	    flags & POOL_ACL_PARSE_NO_RIGHTS ? "" : ":RIGHTS",
+	    none_ok ? "; none for an empty list" : "");
+}
+
 int
 acl_parse_opt(const char *cmd, const char *opt, const char *text, int flags,
     bool none_ok, struct pool_acl_entry *e, size_t *n)
@@ -65,13 +75,12 @@ acl_parse_opt(const char *cmd, const char *opt, const char *text, int flags,
 
 	*n = 0;
 	/* An empty word is an unset variable more often than a wish. */
-	if (acl_blank(text) || (!none_ok && strcmp(text, "none") == 0))
-		return usage_error("%s: %s: no entries (user:WHO%s or "
-		    "group:WHO%s, separated by commas%s)", cmd, opt,
-		    flags & POOL_ACL_PARSE_NO_RIGHTS ? "" : ":RIGHTS",
-		    flags & POOL_ACL_PARSE_NO_RIGHTS ? "" : ":RIGHTS",
-		    none_ok ? "; none for an empty list" : "");
+	if (acl_blank(text))
+		return acl_no_entries(cmd, opt, flags, none_ok);
 	rc = pool_acl_parse(text, flags, e, POOL_ACL_MAX, why, sizeof why);
+	/* "none", blanks around it or not, where entries must be given. */
+	if (rc == 0 && !none_ok)
+		return acl_no_entries(cmd, opt, flags, none_ok);
 	if (rc == -ENOMEM) {
 		ctl_warnx("out of memory");
 		return EXIT_FAILED;

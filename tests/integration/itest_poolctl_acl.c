@@ -516,6 +516,9 @@ bad_entries_exit_2(void **state)
 		       "a removal names the user alone, without rights");
 	expect_refused("acl cam -m ''", "acl: --modify: no entries");
 	expect_refused("acl cam -m none", "acl: --modify: no entries");
+	/* "none" with blanks around it is still no entries to change. */
+	expect_refused("acl cam -m ' none'", "acl: --modify: no entries");
+	expect_refused("acl cam -x 'none,'", "acl: --remove: no entries");
 	expect_refused("acl cam -x ,", "acl: --remove: no entries (user:WHO "
 		       "or group:WHO, separated by commas)");
 	expect_refused("acl cam --set ''", "none for an empty list");
