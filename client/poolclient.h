@@ -516,7 +516,9 @@ POOL_API int pool_create_set(struct pool_conn *c, const char *name,
  * (edit the file and reload it instead); -ENOSPC for a list of more
  * than POOL_ACL_MAX entries; -EOPNOTSUPP, nothing sent, for
  * POOL_SET_LIMIT, POOL_SET_USER_QUOTA or POOL_SET_ACL to a daemon that
- * does not know them; or a connection error.  A limit and a user quota are admin-only,
+ * does not know them (an empty list excepted: it is sent, and such a
+ * daemon, whose pools have no list, changes nothing for it); or a
+ * connection error.  A limit and a user quota are admin-only,
  * as the owner and the quota are.
  */
 POOL_API int pool_set(struct pool_conn *c, const char *name,
