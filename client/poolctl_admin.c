@@ -24,16 +24,19 @@
  * What an older daemon lacks when the library refuses the settings s
  * with -EOPNOTSUPP: it would skip a limit, user quota or access control
  * list it does not know, and the pool would silently have none.  NULL: s
- * gives none of them.  A list is named first: the daemon too old for the
- * others is older still.
+ * gives none of them.  A list of entries, which the library refuses to
+ * any daemon without lists, is named first and alone: lists came after
+ * limits and user quotas, so a daemon too old for those lacks lists too,
+ * and one that knows them may still lack lists.
  */
 static const char *
 too_old_for(const struct pool_set_opts *s)
 {
 	bool	limit = (s->which & POOL_SET_LIMIT) != 0;
 	bool	user_quota = (s->which & POOL_SET_USER_QUOTA) != 0;
+	bool	acl = (s->which & POOL_SET_ACL) != 0;
 
-	if ((s->which & POOL_SET_ACL) != 0 && !limit && !user_quota)
+	if (acl && (s->nacl > 0 || (!limit && !user_quota)))
 		return "not supported: the daemon is too old for access "
 		    "control lists";
 	if (limit && user_quota)

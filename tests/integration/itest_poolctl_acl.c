@@ -818,6 +818,18 @@ daemon_without_lists(void **state)
 		    "set --acl, old daemon");
 	expect(strstr(fx.err, "too old for access control lists"),
 	       "set --acl, old daemon: not said so");
+	/*
+	 * It knows limits and user quotas: given beside a list, they are
+	 * not what it lacks.
+	 */
+	expect_exit(ctl("-s %s create new --size 1M --limit 512K --acl u:1:r",
+			sock), EXIT_FAILED, "create --limit --acl, old daemon");
+	expect(strstr(fx.err, "too old for access control lists"),
+	       "create --limit --acl, old daemon: blames another setting");
+	expect_exit(ctl("-s %s set old --user-quota 1M --limit 1M --acl u:1:r",
+			sock), EXIT_FAILED, "set --user-quota --acl, old daemon");
+	expect(strstr(fx.err, "too old for access control lists"),
+	       "set --user-quota --acl, old daemon: blames another setting");
 
 	/* Nothing of those was asked: the library knew from the Hello. */
 	harness_read_text(logp, log, sizeof(log));
