@@ -59,9 +59,9 @@ static const struct client_error client_errors[] = {
 	{ -EOPNOTSUPP,		"not supported: a request poolmgrd does not "
 				"know, a lookup or an allocation that waits, "
 				"a block persistent from its allocation, a "
-				"free of persistent blocks by age, or a "
-				"pool's limit "
-				"(poolmgrd is older than them), a cache on "
+				"free of persistent blocks by age, a pool's "
+				"limit, a user quota or an access control "
+				"list (poolmgrd is older than them), a cache on "
 				"this handle, or NUMA policies where poolmgrd "
 				"runs" },
 	{ -EPROTO,		"malformed or unexpected reply from poolmgrd" },

@@ -37,6 +37,8 @@
  *       POOL_ACL_FORMAT_NAMES (a number where none is known), "none",
  *       cut at a small len still terminated with the whole length
  *       returned, and what it prints parsed back the same.
+ *   too_old_names_lists       pool_strerror(-EOPNOTSUPP), what every
+ *       entry point says of a daemon without lists, names them.
  *   names_of_a_big_group      a group whose members take more than
  *       16 KiB in the group database (bound over /etc/group in a mount
  *       namespace of a child's own): pool_acl_parse finds its gid by
@@ -591,6 +593,14 @@ format_names_and_cuts(void **state)
 	EXPECT_RC(pool_acl_format(back, 1, 0, buf, sizeof(buf)), -EINVAL);
 }
 
+static void
+too_old_names_lists(void **state)
+{
+	(void)state;
+	assert_non_null(strstr(pool_strerror(-EOPNOTSUPP),
+			       "an access control list"));
+}
+
 /* ---- a group too big for a small buffer ---------------------------------- */
 
 #define BIG_GID 43210
@@ -800,6 +810,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(daemon_refusals, &d),
 		cmocka_unit_test(parse_every_form),
 		cmocka_unit_test(format_names_and_cuts),
+		cmocka_unit_test(too_old_names_lists),
 		cmocka_unit_test(names_of_a_big_group),
 		HARNESS_FIXTURE_TEST(entries_decide_access, &d),
 	};
