@@ -285,6 +285,28 @@ _poolctl_values()
 
 # The options of the command (the global ones before one is given), but
 # not those on the line already.
+# Whether an option already on the line rules out the long option $1:
+# poolctl would refuse the two together (exit 2).  acl's --set replaces
+# the whole list, not with -m or -x; its --format is for a listing, not
+# with a change.
+_poolctl_ruled_out()
+{
+	local change=0
+
+	[[ $cmd == acl ]] || return 1
+	[[ $seen == *" --modify "* || $seen == *" --remove "* ]] && change=1
+	case $1 in
+	--set)
+		((change)) || [[ $seen == *" --format "* ]] ;;
+	--modify | --remove)
+		[[ $seen == *" --set "* || $seen == *" --format "* ]] ;;
+	--format)
+		((change)) || [[ $seen == *" --set "* ]] ;;
+	*)
+		return 1 ;;
+	esac
+}
+
 _poolctl_options()
 {
 	local o long
@@ -302,7 +324,8 @@ _poolctl_options()
 		-x) long=--remove ;;
 		*) long=$o ;;
 		esac
-		[[ $seen == *" $long "* ]] || offer+=("$o")
+		[[ $seen == *" $long "* ]] || _poolctl_ruled_out "$long" ||
+			offer+=("$o")
 	done
 	_poolctl_add "${offer[@]}"
 }

@@ -165,9 +165,17 @@ comp 'poolctl acl pool -m user:roo'
 [ "$got" = "root:" ] || fail "completing a user of -m gave '$got', not 'root:'"
 comp 'poolctl acl pool -x u:1,user:roo'
 [ "$got" = "root" ] || fail "completing a user of -x gave '$got', not 'root'"
+# What poolctl would refuse beside what is given is not offered: --set
+# with -m or -x, --format with a change.
 line='poolctl acl pool -m u:1:r -'
 expect "$line" -s --socket -j --json --json=pretty --json=short -h --help \
-	-V --version --format -x --remove --set
+	-V --version -x --remove
+line='poolctl acl pool --set none -'
+expect "$line" -s --socket -j --json --json=pretty --json=short -h --help \
+	-V --version
+line='poolctl acl pool --format=kv -'
+expect "$line" -s --socket -j --json --json=pretty --json=short -h --help \
+	-V --version
 ok "access control entries: kinds, names, rights; -m and -x as their long names"
 
 # --- Nothing, and silently, without a daemon ------------------------------
