@@ -2331,6 +2331,79 @@ def pool_acl_set_read_and_modify():
 
 
 @test
+def pool_acl_daemon_without_lists():
+    """A daemon whose HelloReply lacks features bit 9: acl, acl_modify,
+    create_pool and set_pool with entries raise EOPNOTSUPP, in words
+    that name access control lists, and nothing but the Hello is sent:
+    the library knew from the Hello."""
+    where = tempfile.mkdtemp(prefix="poolmgr-py-old.")
+    path = os.path.join(where, "old.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    srv.bind(path)
+    srv.listen(1)
+    asked = []
+
+    def varint(v):
+        out = b""
+        while v >= 0x80:
+            out += bytes([v & 0x7f | 0x80])
+            v >>= 7
+        return out + bytes([v])
+
+    def request_id(msg):
+        v, shift, i = 0, 0, 1
+        if not msg or msg[0] != 0x08:	# no id: 0
+            return 0
+        while msg[i] & 0x80:
+            v |= (msg[i] & 0x7f) << shift
+            shift += 7
+            i += 1
+        return v | msg[i] << shift
+
+    def answer():
+        conn, _ = srv.accept()
+        with conn:
+            msg = conn.recv(65536)	# its Hello
+            # HelloReply{version 1, max_message 4096, server, features
+            # bits 0 to 8: all but lists}
+            server = b"poolmgrd before lists"
+            hello = b"\x08\x01\x10" + varint(4096) + b"\x1a" + \
+                bytes([len(server)]) + server + b"\x20" + varint(0x1ff)
+            conn.send(b"\x08" + varint(request_id(msg)) + b"\x52" +
+                      bytes([len(hello)]) + hello)
+            while True:
+                msg = conn.recv(65536)
+                if not msg:
+                    break
+                asked.append(msg)
+                # Reply{id, error -EOPNOTSUPP (sint32, zigzag)}
+                conn.send(b"\x08" + varint(request_id(msg)) + b"\x10" +
+                          varint(2 * errno.EOPNOTSUPP - 1))
+
+    t = threading.Thread(target=answer)
+    t.start()
+    A = poolclient.AclEntry
+    try:
+        with poolclient.connect(path, 5) as c:
+            e = expect_error(errno.EOPNOTSUPP, c.acl, "old")
+            assert "access control list" in e.strerror, e.strerror
+            expect_error(errno.EOPNOTSUPP, c.acl_modify, "old",
+                         add="user:1:r")
+            expect_error(errno.EOPNOTSUPP, c.acl_modify, "old",
+                         remove=[("user", 1)])
+            expect_error(errno.EOPNOTSUPP, c.create_pool, "new", 1 << 20,
+                         acl="user:1:r")
+            expect_error(errno.EOPNOTSUPP, c.set_pool, "old", mode=0o640,
+                         acl=[A("user", 1, "r")])
+            assert asked == [], "the daemon without lists was asked " \
+                "%d requests" % len(asked)
+    finally:
+        t.join(10)
+        srv.close()
+        shutil.rmtree(where)
+
+
+@test
 def pool_acl_refusals():
     """Bad lists change nothing: words acl_parse refuses are EINVAL (an
     unknown name ENOENT) in the library's words; a kind and id twice is
