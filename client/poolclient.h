@@ -151,7 +151,8 @@ struct pool_create_opts {
  * grants what is asked grants it, and if the caller is in any of them
  * and none grants it, it is refused; everyone else has the mode's other
  * bits.  Root and the daemon's uid have every right.  Opening a pool
- * read-write needs write, read-only and its statistics need read.
+ * read-write needs read and write from one rule (a read-write handle maps
+ * the pool readable too), read-only and its statistics need read.
  */
 struct pool_acl_entry {
 	uint32_t kind;		/* POOL_ACL_USER or POOL_ACL_GROUP */

@@ -303,8 +303,16 @@ acl_print_change(const struct ctl *ctl, const char *name, bool whole,
 		json_object_object_add(o, "acl", acl_json(add, nadd));
 	if (!whole && nadd > 0)
 		json_object_object_add(o, "modified", acl_json(add, nadd));
-	if (!whole && nrm > 0)
-		json_object_object_add(o, "removed", acl_json(rm, nrm));
+	if (!whole && nrm > 0) {
+		struct json_object *a = acl_json(rm, nrm);
+		size_t i;
+
+		/* A removal names kind and id: "-" would read as a refusal. */
+		for (i = 0; i < nrm; i++)
+			json_object_object_del(json_object_array_get_idx(a,
+			    i), "rights");
+		json_object_object_add(o, "removed", a);
+	}
 	json_print(ctl, o);
 }
 
