@@ -40,8 +40,8 @@ kind_name(unsigned kind)
 	return kind == ACL_USER ? "user" : "group";
 }
 
-static bool
-caller_in_group(const struct acl_caller *who, gid_t gid)
+bool
+acl_caller_in_group(const struct acl_caller *who, gid_t gid)
 {
 	int i;
 
@@ -67,13 +67,13 @@ acl_grants(const struct acl *acl, uid_t owner, gid_t group, uint32_t mode,
 		if (acl->e[i].id == who->uid)
 			return (acl->e[i].rights & want) == want;
 	/* The group class: any of the caller's that grants it all. */
-	if (caller_in_group(who, group)) {
+	if (acl_caller_in_group(who, group)) {
 		if (((mode >> 3) & want) == want)
 			return true;
 		matched = true;
 	}
 	for (; i < acl->n; i++) {
-		if (!caller_in_group(who, acl->e[i].id))
+		if (!acl_caller_in_group(who, acl->e[i].id))
 			continue;
 		if ((acl->e[i].rights & want) == want)
 			return true;
@@ -348,13 +348,13 @@ acl_decider(const struct acl *acl, uid_t owner, gid_t group, uint32_t mode,
 			return buf;
 		}
 	append(buf, len, &at, "the group class:");
-	if (caller_in_group(who, group)) {
+	if (acl_caller_in_group(who, group)) {
 		append(buf, len, &at, " group %u (mode %04o)",
 		       (unsigned)group, mode);
 		matched = true;
 	}
 	for (; i < acl->n; i++)
-		if (caller_in_group(who, acl->e[i].id)) {
+		if (acl_caller_in_group(who, acl->e[i].id)) {
 			append(buf, len, &at, "%sgroup:%u:%s",
 			       matched ? ", " : " ", (unsigned)acl->e[i].id,
 			       rights_text(acl->e[i].rights));

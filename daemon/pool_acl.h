@@ -69,6 +69,9 @@ struct acl_caller {
 	int ngroups;
 };
 
+/* Is gid the caller's primary group or one of its supplementary ones? */
+bool acl_caller_in_group(const struct acl_caller *who, gid_t gid);
+
 /*
  * Does the list, with the pool's owner, group and mode, give the caller
  * every right of want (ACL_READ, ACL_WRITE or both)?  The rules above;

@@ -655,14 +655,12 @@ session_trusted(const struct session *s)
 bool
 session_in_group(const struct session *s, gid_t gid)
 {
-	int i;
+	struct acl_caller who = {
+		.uid = s->uid, .gid = s->gid, .groups = s->groups,
+		.ngroups = s->ngroups,
+	};
 
-	if (s->gid == gid)
-		return true;
-	for (i = 0; i < s->ngroups; i++)
-		if (s->groups[i] == gid)
-			return true;
-	return false;
+	return acl_caller_in_group(&who, gid);
 }
 
 bool
