@@ -444,7 +444,7 @@ parse_user(const char *s, uid_t *out)
 
 	if (parse_uint(s, &v) == 0) {
 		if (v == (uint32_t)-1)
-			return -1;
+			return -2;	/* nobody's: not "no such user" */
 		*out = v;
 		return 0;
 	}
@@ -463,7 +463,7 @@ parse_group(const char *s, gid_t *out)
 
 	if (parse_uint(s, &v) == 0) {
 		if (v == (uint32_t)-1)
-			return -1;
+			return -2;
 		*out = v;
 		return 0;
 	}
@@ -636,8 +636,10 @@ parse_acl_entry(struct load_state *ls, const struct config_pool *p,
 		      "no group named: the pool's group's are the mode's";
 		goto bad;
 	}
-	if (e->kind == ACL_USER ? parse_user(id, &uid) : parse_group(id, &gid)) {
-		why = e->kind == ACL_USER ? "no such user" : "no such group";
+	if ((rc = e->kind == ACL_USER ? parse_user(id, &uid) :
+		  parse_group(id, &gid))) {
+		why = rc == -2 ? "4294967295 is no id: it means none" :
+		      e->kind == ACL_USER ? "no such user" : "no such group";
 		goto bad;
 	}
 	e->id = e->kind == ACL_USER ? (uint32_t)uid : (uint32_t)gid;
@@ -789,11 +791,17 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 					sysconf(_SC_PAGESIZE)), 0;
 	}
 	else if (strcmp(key, "owner") == 0) {
-		bad = parse_user(value, &p->uid) ? "owner" : NULL;
-		why = " (no such user)";
+		int id_rc = parse_user(value, &p->uid);
+
+		bad = id_rc ? "owner" : NULL;
+		why = id_rc == -2 ? " (4294967295 is no uid: it means none)" :
+		      " (no such user)";
 	} else if (strcmp(key, "group") == 0) {
-		bad = parse_group(value, &p->gid) ? "group" : NULL;
-		why = " (no such group)";
+		int id_rc = parse_group(value, &p->gid);
+
+		bad = id_rc ? "group" : NULL;
+		why = id_rc == -2 ? " (4294967295 is no gid: it means none)" :
+		      " (no such group)";
 	} else if (strcmp(key, "mode") == 0) {
 		bad = parse_octal(value, &p->mode) ? "mode" : NULL;
 		why = " " MODE_RANGE;

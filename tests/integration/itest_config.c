@@ -1871,10 +1871,10 @@ named_keys_read_or_refused(void **state)
 	/* (uid_t)-1: no process's, and CreatePool and SetPool refuse it. */
 	check_text_refuses(&d, "[pool p]\nsize = 1M\nowner = 4294967295\n",
 			   5, "bad owner '4294967295' in [pool p] "
-			   "(no such user)");
+			   "(4294967295 is no uid: it means none)");
 	check_text_refuses(&d, "[pool p]\nsize = 1M\ngroup = 4294967295\n",
 			   5, "bad group '4294967295' in [pool p] "
-			   "(no such group)");
+			   "(4294967295 is no gid: it means none)");
 	check_refuses(&d, "admin_group", "4294967295",
 		      "unknown admin_group '4294967295'");
 	/* Not dropped to 0777: the file says what it means. */
@@ -2035,7 +2035,8 @@ acl_read_or_refused(void **state)
 			   "[pool p] (no such group)");
 	check_text_refuses(&check, "[pool p]\nsize = 1M\n"
 			   "acl = user:4294967295:r\n", 5, "bad acl entry "
-			   "'user:4294967295:r' in [pool p] (no such user)");
+			   "'user:4294967295:r' in [pool p] (4294967295 is no "
+			   "id: it means none)");
 	check_text_refuses(&check, "[pool p]\nsize = 1M\n"
 			   "acl = user:7:rwx\n", 5, "bad acl entry "
 			   "'user:7:rwx' in [pool p] (execute means nothing "
