@@ -2063,6 +2063,308 @@ user_quota_seeds(void)
 	write_seed("fuzz_dispatch", "user_quota", &s);
 }
 
+/* Entries' kinds and rights, as proto/poolmgr.proto numbers them. */
+#define ACE_USER 1
+#define ACE_GROUP 2
+#define ACE_R 4
+#define ACE_W 2
+#define ACE_RW 6
+
+/* An access control entry as a seed gives it: kind, id and rights. */
+struct seed_ace {
+	uint32_t kind, id, rights;
+};
+
+/* A list for a request: absent when NULL, else its n entries (0: empty). */
+struct seed_acl {
+	size_t n;
+	const struct seed_ace *e;
+};
+
+#define SEED_ACL_MAX 40		/* room past the daemon's 32, to refuse */
+
+struct acl_room {
+	Poolmgr__Acl acl;
+	Poolmgr__AclEntry e[SEED_ACL_MAX];
+	Poolmgr__AclEntry *ptr[SEED_ACL_MAX];
+};
+
+/* The Acl message of a, built in room; NULL (not sent) when a is. */
+static Poolmgr__Acl *
+d_acl_msg(struct acl_room *room, const struct seed_acl *a)
+{
+	size_t i;
+
+	if (!a)
+		return NULL;
+	if (a->n > SEED_ACL_MAX) {
+		fprintf(stderr, "make_corpus: list too long\n");
+		exit(1);
+	}
+	poolmgr__acl__init(&room->acl);
+	for (i = 0; i < a->n; i++) {
+		poolmgr__acl_entry__init(&room->e[i]);
+		room->e[i].kind = a->e[i].kind;
+		room->e[i].id = a->e[i].id;
+		room->e[i].rights = a->e[i].rights;
+		room->ptr[i] = &room->e[i];
+	}
+	room->acl.n_entries = a->n;
+	room->acl.entries = room->ptr;
+	return &room->acl;
+}
+
+/* A CreatePool of 1 MiB of mode with an access control list. */
+static void
+d_create_acl(struct seed *s, unsigned ctl, const char *name, uint32_t mode,
+	     const struct seed_acl *acl)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__CreatePool m = POOLMGR__CREATE_POOL__INIT;
+	struct acl_room room;
+
+	m.name = (char *)name;
+	m.max_size = 1 << 20;
+	m.mode = mode;
+	m.acl = d_acl_msg(&room, acl);
+	r.body_case = POOLMGR__REQUEST__BODY_CREATE;
+	r.create = &m;
+	d_req(s, ctl, &r);
+}
+
+/*
+ * A SetPool of name's access control list alone: replaced by acl,
+ * changed by modify and remove (each sent when not NULL).
+ */
+static void
+d_set_acl(struct seed *s, unsigned ctl, const char *name,
+	  const struct seed_acl *acl, const struct seed_acl *modify,
+	  const struct seed_acl *remove)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__SetPool m = POOLMGR__SET_POOL__INIT;
+	struct acl_room rooms[3];
+
+	m.name = (char *)name;
+	m.acl = d_acl_msg(&rooms[0], acl);
+	m.acl_modify = d_acl_msg(&rooms[1], modify);
+	m.acl_remove = d_acl_msg(&rooms[2], remove);
+	r.body_case = POOLMGR__REQUEST__BODY_SET;
+	r.set = &m;
+	d_req(s, ctl, &r);
+}
+
+/* n entries from id up, users and groups by turns, rights by turns. */
+static void
+acl_many(struct seed_ace *e, size_t n, uint32_t id)
+{
+	static const uint32_t rights[4] = {ACE_R, ACE_RW, 0, ACE_W};
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		e[i].kind = i % 2 ? ACE_GROUP : ACE_USER;
+		e[i].id = id + (uint32_t)(i / 2);
+		e[i].rights = rights[i % 4];
+	}
+}
+
+/*
+ * Is name readable and writable by what: Stats (read), Check (write; not
+ * Trim, which holds the connection's next datagram while it runs), Open
+ * both ways.
+ */
+static void
+d_acl_probe(struct seed *s, unsigned ctl, const char *name)
+{
+	d_poolref(s, ctl, P_STATS, 0, name);
+	d_poolref(s, ctl, P_CHECK, 0, name);
+	d_open(s, ctl, name, true);
+	d_open(s, ctl, name, false);
+}
+
+/*
+ * Access control lists at CreatePool: one valid (given unsorted, with an
+ * entry that refuses), then each way a list is refused: a kind and id
+ * twice, 33 entries, kind 3 and 0, rights 8, id 4294967295; 32 entries
+ * are the most.  Read back by Stats, ListPools and ListClients, by the
+ * trusted uid and by uid 4245, whom the entries name.
+ */
+static void
+acl_create_seeds(void)
+{
+	static const struct seed_ace valid[] = {
+		{ACE_GROUP, 4243, ACE_RW}, {ACE_USER, 4245, ACE_R},
+		{ACE_USER, 4242, 0}, {ACE_GROUP, 4245, ACE_W},
+	};
+	static const struct seed_ace twice[] = {
+		{ACE_USER, 4245, ACE_R}, {ACE_GROUP, 4245, ACE_R},
+		{ACE_USER, 4245, ACE_RW},
+	};
+	static const struct seed_ace kind3[] = {{3, 7, ACE_R}};
+	static const struct seed_ace kind0[] = {{0, 7, ACE_R}};
+	static const struct seed_ace rights8[] = {{ACE_USER, 7, 8}};
+	static const struct seed_ace nobody[] = {
+		{ACE_GROUP, 7, ACE_R}, {ACE_USER, UINT32_MAX, ACE_R},
+	};
+	struct seed_ace many[33];
+	struct seed s;
+
+	d_begin(&s, F_HELLO | F_ID1(ID_OTHER));
+	d_create_acl(&s, 0, "a", 0600, &(struct seed_acl){4, valid});
+	d_create_acl(&s, 0, "a1", 0600, &(struct seed_acl){3, twice});
+	acl_many(many, 33, 5000);
+	d_create_acl(&s, 0, "a2", 0600, &(struct seed_acl){33, many});
+	d_create_acl(&s, 0, "a3", 0600, &(struct seed_acl){1, kind3});
+	d_create_acl(&s, 0, "a4", 0600, &(struct seed_acl){1, kind0});
+	d_create_acl(&s, 0, "a5", 0600, &(struct seed_acl){1, rights8});
+	d_create_acl(&s, 0, "a6", 0600, &(struct seed_acl){2, nobody});
+	d_create_acl(&s, 0, "a7", 0644, &(struct seed_acl){32, many});
+	d_create_acl(&s, 0, "a8", 0644, &(struct seed_acl){0, NULL});
+	d_poolref(&s, 0, P_STATS, 0, "a");
+	d_poolref(&s, 0, P_STATS, 0, "a7");
+	d_list(&s, 0);
+	d_acl_probe(&s, CTL_CONN1, "a");
+	d_alloc(&s, CTL_CONN1, 1, 4096, 0, false, 0);
+	d_acl_probe(&s, CTL_CONN1, "a7");
+	d_acl_probe(&s, CTL_CONN1, "a8");
+	d_list(&s, CTL_CONN1);
+	d_clients(&s, CTL_CONN1, "a");
+	d_clients(&s, CTL_CONN1, NULL);
+	d_create_acl(&s, CTL_CONN1, "a9", 0600, &(struct seed_acl){4, valid});
+	d_destroy(&s, 0, "a7", false);
+	d_destroy(&s, 0, "a", true);
+	d_list(&s, 0);
+	write_seed("fuzz_dispatch", "acl_create", &s);
+}
+
+/*
+ * Access control lists changed live on "g" by its owner, uid 4242, and
+ * read by uid 4244, in "g"'s group 4243 (a supplementary group) with
+ * primary group 4244: a user entry refusing what the group grants, set,
+ * changed in place and taken out; a group entry granting beyond the
+ * group bits and one refusing beside them; a list replaced and changed
+ * in one request (refused), removed and added in one; each bad entry in
+ * a change; a change past 32 entries; changes by one who may not; the
+ * list emptied.
+ */
+static void
+acl_set_seeds(void)
+{
+	static const struct seed_ace refuse_user[] = {
+		{ACE_USER, 4244, 0}, {ACE_GROUP, 4243, ACE_RW},
+	};
+	static const struct seed_ace user_rw[] = {{ACE_USER, 4244, ACE_RW}};
+	static const struct seed_ace user_any[] = {{ACE_USER, 4244, 8}};
+	static const struct seed_ace group_none[] = {{ACE_GROUP, 4243, 0}};
+	static const struct seed_ace group_rm[] = {{ACE_GROUP, 4243, ACE_R}};
+	static const struct seed_ace primary[] = {
+		{ACE_USER, 4245, ACE_R}, {ACE_GROUP, 4244, ACE_W},
+	};
+	static const struct seed_ace kind3[] = {{3, 4244, ACE_R}};
+	static const struct seed_ace kind0[] = {{0, 4244, 0}};
+	static const struct seed_ace twice[] = {
+		{ACE_USER, 1, ACE_R}, {ACE_USER, 1, ACE_W},
+	};
+	static const struct seed_ace nobody[] = {
+		{ACE_GROUP, UINT32_MAX, ACE_R},
+	};
+	static const struct seed_ace rights8[] = {{ACE_GROUP, 4243, 8}};
+	struct seed_ace many[31];
+	struct seed s;
+
+	d_begin(&s, F_HELLO | F_ID0(ID_OWNER) | F_ID1(ID_GROUP));
+	d_acl_probe(&s, CTL_CONN1, "g");
+	d_set_acl(&s, 0, "g", &(struct seed_acl){2, refuse_user}, NULL,
+		  NULL);
+	d_acl_probe(&s, CTL_CONN1, "g");
+	d_poolref(&s, 0, P_STATS, 0, "g");
+	d_set_acl(&s, 0, "g", NULL, &(struct seed_acl){1, user_rw}, NULL);
+	d_acl_probe(&s, CTL_CONN1, "g");
+	d_set_acl(&s, 0, "g", NULL, NULL, &(struct seed_acl){1, user_any});
+	d_acl_probe(&s, CTL_CONN1, "g");
+	d_set_acl(&s, 0, "g", NULL, &(struct seed_acl){1, group_none}, NULL);
+	d_acl_probe(&s, CTL_CONN1, "g");
+	d_list(&s, CTL_CONN1);
+	d_set_acl(&s, 0, "g", &(struct seed_acl){1, user_rw},
+		  &(struct seed_acl){1, user_rw}, NULL);
+	d_set_acl(&s, 0, "g", &(struct seed_acl){0, NULL}, NULL,
+		  &(struct seed_acl){1, group_rm});
+	d_set_acl(&s, 0, "g", NULL, &(struct seed_acl){2, primary},
+		  &(struct seed_acl){1, group_rm});
+	d_acl_probe(&s, CTL_CONN1, "g");
+	d_set_acl(&s, 0, "g", NULL, &(struct seed_acl){1, kind3}, NULL);
+	d_set_acl(&s, 0, "g", NULL, NULL, &(struct seed_acl){1, kind0});
+	d_set_acl(&s, 0, "g", NULL, &(struct seed_acl){2, twice}, NULL);
+	d_set_acl(&s, 0, "g", NULL, &(struct seed_acl){1, nobody}, NULL);
+	d_set_acl(&s, 0, "g", NULL, &(struct seed_acl){1, rights8}, NULL);
+	acl_many(many, 31, 6000);
+	d_set_acl(&s, 0, "g", NULL, &(struct seed_acl){31, many}, NULL);
+	d_set_acl(&s, 0, "g", NULL, &(struct seed_acl){30, many},
+		  &(struct seed_acl){1, primary});
+	d_poolref(&s, 0, P_STATS, 0, "g");
+	d_set_acl(&s, CTL_CONN1, "g", &(struct seed_acl){0, NULL}, NULL,
+		  NULL);
+	d_set_acl(&s, 0, "f", &(struct seed_acl){1, user_rw}, NULL, NULL);
+	d_set_acl(&s, 0, "nosuch", &(struct seed_acl){1, user_rw}, NULL,
+		  NULL);
+	d_list(&s, 0);
+	d_set_acl(&s, 0, "g", &(struct seed_acl){0, NULL}, NULL, NULL);
+	d_acl_probe(&s, CTL_CONN1, "g");
+	d_poolref(&s, 0, P_STATS, 0, "g");
+	write_seed("fuzz_dispatch", "acl_set", &s);
+}
+
+/*
+ * Handles outlive the list they were opened under: uid 4245 opens "f"
+ * through its entry and allocates; the trusted uid then refuses it by
+ * entry, and the handle still allocates, frees and reads its pool while
+ * new opens are refused; write alone; a change naming an entry the list
+ * has not; a list and the mode set in one request.
+ */
+static void
+acl_handle_seeds(void)
+{
+	static const struct seed_ace rw[] = {{ACE_USER, 4245, ACE_RW}};
+	static const struct seed_ace none[] = {{ACE_USER, 4245, 0}};
+	static const struct seed_ace w[] = {{ACE_USER, 4245, ACE_W}};
+	static const struct seed_ace other[] = {{ACE_GROUP, 9, ACE_R}};
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__SetPool m = POOLMGR__SET_POOL__INIT;
+	struct acl_room room;
+	uint64_t a;
+	struct seed s;
+
+	mirror_reset();
+	d_begin(&s, F_HELLO | F_ID1(ID_OTHER));
+	d_set_acl(&s, 0, "f", &(struct seed_acl){1, rw}, NULL, NULL);
+	d_open(&s, CTL_CONN1, "f", false);
+	d_alloc(&s, CTL_CONN1, 1, 4096, 0, false, 0);
+	a = mirror_alloc(4096);
+	d_set_acl(&s, 0, "f", &(struct seed_acl){1, none}, NULL, NULL);
+	d_alloc(&s, CTL_CONN1, 1, 256, 0, false, 0);
+	mirror_alloc(256);
+	d_poolref(&s, CTL_CONN1, P_STATS, 1, NULL);
+	d_acl_probe(&s, CTL_CONN1, "f");
+	d_free(&s, CTL_CONN1, 1, a);
+	d_set_acl(&s, 0, "f", NULL, &(struct seed_acl){1, w}, NULL);
+	d_acl_probe(&s, CTL_CONN1, "f");
+	d_set_acl(&s, 0, "f", NULL, NULL, &(struct seed_acl){1, other});
+	d_set_acl(&s, 0, "f", NULL, &(struct seed_acl){0, NULL},
+		  &(struct seed_acl){0, NULL});
+	m.name = "f";
+	m.set_mode_case = POOLMGR__SET_POOL__SET_MODE_MODE;
+	m.mode = 0604;
+	m.acl = d_acl_msg(&room, &(struct seed_acl){1, none});
+	r.body_case = POOLMGR__REQUEST__BODY_SET;
+	r.set = &m;
+	d_req(&s, 0, &r);
+	d_acl_probe(&s, CTL_CONN1, "f");
+	d_list(&s, CTL_CONN1);
+	d_close(&s, CTL_CONN1, 1);
+	d_poolref(&s, 0, P_CHECK, 0, "f");
+	write_seed("fuzz_dispatch", "acl_handles", &s);
+}
+
 /* A CreatePool of size with a limit. */
 static void
 d_create_limited(struct seed *s, unsigned ctl, const char *name,
@@ -2345,6 +2647,9 @@ main(int argc, char **argv)
 	set_seeds();
 	limit_seeds();
 	user_quota_seeds();
+	acl_create_seeds();
+	acl_set_seeds();
+	acl_handle_seeds();
 	room_seeds();
 	persist_seeds();
 	heap_destroy(mirror);
