@@ -96,12 +96,6 @@ dispatch_set_acl(struct call *c, const Poolmgr__SetPool *m,
 	return 0;
 }
 
-bool
-dispatch_sets_acl(const Poolmgr__SetPool *m)
-{
-	return m->acl || m->acl_modify || m->acl_remove;
-}
-
 void
 dispatch_fill_acl(Poolmgr__PoolStats *ps, const struct dpool *p,
 		  struct stats_acl *room)

@@ -208,7 +208,6 @@ int dispatch_create_acl(struct call *c, const Poolmgr__CreatePool *m,
 			struct dpool_params *pp);
 int dispatch_set_acl(struct call *c, const Poolmgr__SetPool *m,
 		     const struct dpool *p, struct dpool_params *pp);
-bool dispatch_sets_acl(const Poolmgr__SetPool *m);
 void dispatch_fill_acl(Poolmgr__PoolStats *ps, const struct dpool *p,
 		       struct stats_acl *room);
 
