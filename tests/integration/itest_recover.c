@@ -1508,10 +1508,17 @@ fail_then_rebuild(struct harness_store *st, struct pool *a, pool_off_t *offs,
 	long long end;
 	char *s;
 
+	/*
+	 * Counted from now: the log holds the earlier tries' daemons too,
+	 * whose lines would end these waits before this daemon failed.
+	 */
+	unsigned taken = log_count(st, "taken out of the fd store");
+	unsigned failed = log_count(st, "a fresh one failed (File too large)");
+
 	daemon_fsize(st, REBUILD_LIMIT);
-	while (!log_has(st, "taken out of the fd store"))
+	while (log_count(st, "taken out of the fd store") == taken)
 		churn(a, offs, total, 0);
-	while (!log_has(st, "a fresh one failed (File too large)"))
+	while (log_count(st, "a fresh one failed (File too large)") == failed)
 		churn(a, offs, total, k++);
 	for (i = 0; i < REBUILD_SPILL; i++)
 		churn(a, offs, total, k++);
