@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -1063,4 +1065,36 @@ harness_poolctl(const struct daemon_proc *d, const char *env, char *out,
 	       env ? env : "", rc);
 	fflush(stdout);
 	return rc;
+}
+
+int
+harness_big_group(unsigned gid, int members)
+{
+	const char *tmp = getenv("TMPDIR");
+	char path[4096], line[64];
+	FILE *in, *out;
+	size_t n;
+	int fd, i, ok;
+
+	if (unshare(CLONE_NEWNS) != 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+		return 99;
+	snprintf(path, sizeof(path), "%s/poolmgr-group.XXXXXX",
+		 tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	if ((fd = mkstemp(path)) < 0 || (out = fdopen(fd, "w")) == NULL)
+		return 99;
+	if ((in = fopen("/etc/group", "r")) != NULL) {
+		while ((n = fread(line, 1, sizeof(line), in)) > 0)
+			fwrite(line, 1, n, out);
+		fclose(in);
+	}
+	fprintf(out, "pmbig:x:%u:", gid);
+	for (i = 0; i < members; i++)
+		fprintf(out, "%smember%04d", i ? "," : "", i);
+	fputc('\n', out);
+	/* The mount keeps the file: its name may go at once. */
+	ok = fclose(out) == 0 &&
+	     mount(path, "/etc/group", NULL, MS_BIND, NULL) == 0;
+	unlink(path);
+	return ok && getgrnam("pmbig") != NULL ? 0 : 99;
 }

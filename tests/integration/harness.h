@@ -361,4 +361,13 @@ int harness_poolctl(const struct daemon_proc *d, const char *env, char *out,
 		    size_t outlen, char *err, size_t errlen, const char *fmt,
 		    ...) __attribute__((format(printf, 7, 8)));
 
+/*
+ * In a child process (it changes the child's mounts): /etc/group as it is
+ * plus a group "pmbig" of gid and members members ("member0000", ...),
+ * bound over /etc/group in a mount namespace of the child's own, so that
+ * nothing outside sees it: a group whose entry passes the buffers that
+ * fit ordinary ones.  0 when it holds, else 99.
+ */
+int harness_big_group(unsigned gid, int members);
+
 #endif /* POOLMGR_HARNESS_H */

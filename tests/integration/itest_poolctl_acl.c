@@ -39,8 +39,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/un.h>
@@ -248,47 +246,10 @@ skip_unless_others_can_run_poolctl(void)
 #define BIG_GID 43210
 #define BIG_MEMBERS 3000	/* "memberNNNN," each: some 33 KiB */
 
-/*
- * In a child: /etc/group as it is plus the group "pmbig" of BIG_MEMBERS
- * members, bound over /etc/group in a mount namespace of the child's
- * own, so that nothing outside sees it.  0 when it holds, else 99.
- */
-static int
-big_group_install(void)
-{
-	const char *tmp = getenv("TMPDIR");
-	char path[4096], line[64];
-	FILE *in, *out;
-	size_t n;
-	int fd, i, ok;
-
-	if (unshare(CLONE_NEWNS) != 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
-		return 99;
-	snprintf(path, sizeof(path), "%s/poolmgr-group.XXXXXX",
-		 tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-	if ((fd = mkstemp(path)) < 0 || (out = fdopen(fd, "w")) == NULL)
-		return 99;
-	if ((in = fopen("/etc/group", "r")) != NULL) {
-		while ((n = fread(line, 1, sizeof(line), in)) > 0)
-			fwrite(line, 1, n, out);
-		fclose(in);
-	}
-	fprintf(out, "pmbig:x:%d:", BIG_GID);
-	for (i = 0; i < BIG_MEMBERS; i++)
-		fprintf(out, "%smember%04d", i ? "," : "", i);
-	fputc('\n', out);
-	/* The mount keeps the file: its name may go at once. */
-	ok = fclose(out) == 0 &&
-	     mount(path, "/etc/group", NULL, MS_BIND, NULL) == 0;
-	unlink(path);
-	return ok && getgrnam("pmbig") != NULL ? 0 : 99;
-}
-
 static int
 exec_poolctl_big_group(void *arg)
 {
-	int rc = big_group_install();
+	int rc = harness_big_group(BIG_GID, BIG_MEMBERS);
 
 	return rc != 0 ? rc : exec_poolctl(arg);
 }
