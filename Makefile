@@ -170,6 +170,8 @@ FAIL_MEMFD := $(BUILD)/tests/fail_memfd.so
 FAIL_PIPE_EVENT := $(BUILD)/tests/fail_pipe_event.so
 # Preloaded to refuse it mbind, as a system-call filter would (itest_numa).
 FAIL_MBIND := $(BUILD)/tests/fail_mbind.so
+# Preloaded to refuse it SO_PEERGROUPS, as an old kernel would (itest_acl).
+FAIL_PEERGROUPS := $(BUILD)/tests/fail_peergroups.so
 # Preloaded to fail its malloc, calloc and realloc (itest_nomem).  Plain
 # build only: a sanitized daemon's allocator is ASan's own, which no
 # preloaded library can come before.
@@ -372,6 +374,11 @@ $(FAIL_MBIND): tests/integration/fail_mbind.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -fPIC -shared -o $@ $< -ldl
 $(BUILD)/tests/itest_numa: | $(FAIL_MBIND)
+
+$(FAIL_PEERGROUPS): tests/integration/fail_peergroups.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -fPIC -shared -o $@ $< -ldl
+$(BUILD)/tests/itest_acl: | $(FAIL_PEERGROUPS)
 
 $(FAIL_MALLOC): tests/integration/fail_malloc.c
 	@mkdir -p $(dir $@)

@@ -127,10 +127,7 @@ create_refused(struct call *c, int rc, const char *name)
 static int
 refuse_access(struct call *c, const struct dpool *p, unsigned want)
 {
-	struct acl_caller who = {
-		.uid = c->s->uid, .gid = c->s->gid, .groups = c->s->groups,
-		.ngroups = c->s->ngroups,
-	};
+	struct acl_caller who = session_caller(c->s);
 	bool unwritable = (want & 2) && !session_may_access(c->s, p, 2);
 	const char *what = unwritable ? "writable" : "readable";
 	const char *rw = !unwritable && (want & 2) ? " (a read-write handle "

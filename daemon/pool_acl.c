@@ -57,7 +57,7 @@ bool
 acl_grants(const struct acl *acl, uid_t owner, gid_t group, uint32_t mode,
 	   const struct acl_caller *who, unsigned want)
 {
-	bool matched = false;
+	bool matched = false, maybe = false;
 	uint32_t i;
 
 	assert(acl->n <= ACL_MAX);
@@ -71,15 +71,21 @@ acl_grants(const struct acl *acl, uid_t owner, gid_t group, uint32_t mode,
 		if (((mode >> 3) & want) == want)
 			return true;
 		matched = true;
+	} else if (who->groups_unknown && ((mode >> 3) & want) != want) {
+		maybe = true;
 	}
 	for (; i < acl->n; i++) {
-		if (!acl_caller_in_group(who, acl->e[i].id))
+		bool grants = (acl->e[i].rights & want) == want;
+
+		if (!acl_caller_in_group(who, acl->e[i].id)) {
+			maybe |= who->groups_unknown && !grants;
 			continue;
-		if ((acl->e[i].rights & want) == want)
+		}
+		if (grants)
 			return true;
 		matched = true;
 	}
-	if (matched)
+	if (matched || maybe)
 		return false;
 	return (mode & want) == want;
 }
@@ -360,7 +366,13 @@ acl_decider(const struct acl *acl, uid_t owner, gid_t group, uint32_t mode,
 			       rights_text(acl->e[i].rights));
 			matched = true;
 		}
-	if (!matched) {
+	if (!matched && who->groups_unknown) {
+		/* A group it may be in, or the other bits: either refused. */
+		at = 0;
+		append(buf, len, &at, "its supplementary groups unknown "
+		       "(SO_PEERGROUPS failed), a group it may be in or the "
+		       "other bits (mode %04o)", mode);
+	} else if (!matched) {
 		at = 0;
 		append(buf, len, &at, "the other bits (mode %04o)", mode);
 	}

@@ -61,12 +61,20 @@ struct acl {
 	struct acl_entry e[ACL_MAX];
 };
 
-/* Who asks: its uid, primary gid and supplementary groups. */
+/*
+ * Who asks: its uid, primary gid and supplementary groups.  groups_unknown:
+ * the kernel would not say its supplementary groups (SO_PEERGROUPS
+ * failed), so it may be in any group: in the group class, a group it is
+ * not known to be in that would not grant what is asked refuses it, as it
+ * would a member, rather than leave it to the other bits (fail closed: a
+ * refusing group entry must not be passed over for want of knowing).
+ */
 struct acl_caller {
 	uid_t uid;
 	gid_t gid;
 	const gid_t *groups;
 	int ngroups;
+	bool groups_unknown;
 };
 
 /* Is gid the caller's primary group or one of its supplementary ones? */

@@ -116,8 +116,11 @@ session_get_groups(struct session *s, int fd)
 	}
 	/* A line per connection, which a client opens at will. */
 	log_limited(&lim, LOG_PRI_WARNING, "client pid %d uid %u: "
-		    "SO_PEERGROUPS: %s; its supplementary groups count for "
-		    "nothing", (int)s->pid, (unsigned)s->uid, strerror(errno));
+		    "SO_PEERGROUPS: %s; its supplementary groups are unknown: "
+		    "none grants it anything, and a pool's group or group "
+		    "entry it may be in refuses it what it does not grant",
+		    (int)s->pid, (unsigned)s->uid, strerror(errno));
+	s->groups_unknown = true;
 	return true;
 }
 
@@ -652,13 +655,21 @@ session_trusted(const struct session *s)
 	return s->uid == 0 || s->uid == geteuid();
 }
 
-bool
-session_in_group(const struct session *s, gid_t gid)
+struct acl_caller
+session_caller(const struct session *s)
 {
 	struct acl_caller who = {
 		.uid = s->uid, .gid = s->gid, .groups = s->groups,
-		.ngroups = s->ngroups,
+		.ngroups = s->ngroups, .groups_unknown = s->groups_unknown,
 	};
+
+	return who;
+}
+
+bool
+session_in_group(const struct session *s, gid_t gid)
+{
+	struct acl_caller who = session_caller(s);
 
 	return acl_caller_in_group(&who, gid);
 }
@@ -667,10 +678,7 @@ bool
 session_may_access(const struct session *s, const struct dpool *p,
 		   unsigned want)
 {
-	struct acl_caller who = {
-		.uid = s->uid, .gid = s->gid, .groups = s->groups,
-		.ngroups = s->ngroups,
-	};
+	struct acl_caller who = session_caller(s);
 
 	if (session_trusted(s))
 		return true;

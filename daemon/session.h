@@ -126,6 +126,8 @@ struct session {
 	gid_t *groups;		/* supplementary: group_room, or the heap
 				 * for more than SESSION_MAX_GROUPS */
 	int ngroups;
+	bool groups_unknown;	/* SO_PEERGROUPS failed: it may be in
+				 * groups not in groups (pool_acl.h) */
 	gid_t group_room[SESSION_MAX_GROUPS];
 	char name[64];
 	bool greeted;		/* Hello done */
@@ -239,6 +241,8 @@ int session_check_pool(struct dpool *p, char *problem, size_t len);
 
 /* Authorization. */
 bool session_trusted(const struct session *s);
+/* s's credentials, as the access control rules take them (pool_acl.h). */
+struct acl_caller session_caller(const struct session *s);
 bool session_in_group(const struct session *s, gid_t gid);
 /*
  * want: 4 read, 2 write, as in file modes: the pool's mode and access

@@ -868,12 +868,74 @@ open_handle_outlives_tightening(void **state)
 	close(fd);
 }
 
+/* ---- supplementary groups the kernel would not say -------------------- */
+
+/*
+ * Run as a stranger (uid 2005, in no group the pools name) whose
+ * connection's supplementary groups the daemon could not learn: each
+ * pool's open for reading, against what failing closed gives.
+ */
+static int
+child_unknown_groups(int fd, const void *arg)
+{
+	static const struct {
+		const char *pool;
+		int rc;
+	} want[] = {
+		/* The pool's group grants as much as other: it may read. */
+		{"plain-0644", 0},
+		/* A refusing group entry it may be in: refused. */
+		{"group-refuses", -EACCES},
+		/* The pool's group grants less than other: refused. */
+		{"group-less", -EACCES},
+	};
+	size_t i;
+	int rc, bad = 0;
+
+	(void)arg;
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if ((rc = open_rc(fd, want[i].pool, true)) != want[i].rc) {
+			print_error("unknown groups: %s read-only: %d, not %d\n",
+				    want[i].pool, rc, want[i].rc);
+			bad = 1;
+		}
+	return bad;
+}
+
+static void
+unknown_groups_fail_closed(void **state)
+{
+	char *saved;
+	int fd;
+
+	(void)state;
+	skip_unless_root();
+	saved = harness_preload("fail_peergroups.so");
+	setenv("POOLMGR_FAIL_PEERGROUPS", "1", 1);
+	harness_fixture_start(&d, "");
+	unsetenv("POOLMGR_FAIL_PEERGROUPS");
+	harness_preload_off(saved);
+	fd = root_fd();
+	EXPECT_RAW(create(fd, "plain-0644", 0644, NULL, 0, NULL, 0), 0);
+	EXPECT_RAW(create(fd, "group-refuses", 0644, group_refuses, 1, NULL,
+			  0), 0);
+	EXPECT_RAW(create(fd, "group-less", 0604, NULL, 0, NULL, 0), 0);
+	expect_as(&stranger, child_unknown_groups, NULL,
+		  "opens with its groups unknown");
+	close(fd);
+	assert_true(harness_log_count(&d, "SO_PEERGROUPS: Protocol not "
+				      "available; its supplementary groups "
+				      "are unknown") > 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(rights_follow_the_rules, teardown),
 		cmocka_unit_test_teardown(owner_changes_the_list, teardown),
+		cmocka_unit_test_teardown(unknown_groups_fail_closed,
+					  teardown),
 		cmocka_unit_test_teardown(open_handle_outlives_tightening,
 					  teardown),
 	};
