@@ -26,7 +26,7 @@ _poolctl_long_opts=(--socket --json --help --version --force --size
 	--granularity --mode --quota --user-quota --retain --page-size
 	--numa-node --numa-policy --format --timeout --owner --group --limit
 	--pid --handle --by-size --older-than --dry-run --acl --modify --remove
-	--set)
+	--set --numeric)
 # Those whose value is the next word when not given after '='.
 _poolctl_value_opts=' --socket --size --granularity --mode --quota
 	--user-quota --retain --page-size --numa-node --numa-policy --format
@@ -41,7 +41,9 @@ _poolctl_global_opts=(-s --socket -j --json --json=pretty --json=short -h
 _poolctl_cmd_opts()
 {
 	case $1 in
-	stats | persisted | users | status)
+	stats | persisted | users)
+		opts=(-n --numeric --format) ;;
+	status)
 		opts=(--format) ;;
 	create)
 		opts=(--size --granularity --mode --owner --group --acl --quota
@@ -53,11 +55,13 @@ _poolctl_cmd_opts()
 		opts=(--mode --owner --group --acl --quota --user-quota --retain
 		    --limit) ;;
 	acl)
-		opts=(--format -m --modify -x --remove --set) ;;
+		opts=(-n --numeric --format -m --modify -x --remove --set) ;;
+	clients | names)
+		opts=(-n --numeric) ;;
 	wait)
 		opts=(--timeout) ;;
 	blocks)
-		opts=(--pid --handle --by-size --format) ;;
+		opts=(-n --numeric --pid --handle --by-size --format) ;;
 	free)
 		opts=(--older-than) ;;
 	sweep)
@@ -287,8 +291,8 @@ _poolctl_values()
 # not those on the line already.
 # Whether an option already on the line rules out the long option $1:
 # poolctl would refuse the two together (exit 2).  acl's --set replaces
-# the whole list, not with -m or -x; its --format is for a listing, not
-# with a change.
+# the whole list, not with -m or -x; its --format and --numeric are for a
+# listing, not with a change.
 _poolctl_ruled_out()
 {
 	local change=0
@@ -297,10 +301,12 @@ _poolctl_ruled_out()
 	[[ $seen == *" --modify "* || $seen == *" --remove "* ]] && change=1
 	case $1 in
 	--set)
-		((change)) || [[ $seen == *" --format "* ]] ;;
+		((change)) || [[ $seen == *" --format "* ||
+		    $seen == *" --numeric "* ]] ;;
 	--modify | --remove)
-		[[ $seen == *" --set "* || $seen == *" --format "* ]] ;;
-	--format)
+		[[ $seen == *" --set "* || $seen == *" --format "* ||
+		    $seen == *" --numeric "* ]] ;;
+	--format | --numeric)
 		((change)) || [[ $seen == *" --set "* ]] ;;
 	*)
 		return 1 ;;
@@ -322,6 +328,7 @@ _poolctl_options()
 		-f) long=--force ;;
 		-m) long=--modify ;;
 		-x) long=--remove ;;
+		-n) long=--numeric ;;
 		*) long=$o ;;
 		esac
 		[[ $seen == *" $long "* ]] || _poolctl_ruled_out "$long" ||
@@ -422,6 +429,7 @@ _poolctl()
 				h) seen+='--help ' ;;
 				V) seen+='--version ' ;;
 				f) seen+='--force ' ;;
+				n) seen+='--numeric ' ;;
 				esac
 			done
 		fi

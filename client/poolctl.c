@@ -66,6 +66,7 @@
 #define O_MODIFY	0x200000	/* acl -m */
 #define O_REMOVE	0x400000	/* acl -x */
 #define O_SET_ACL	0x800000	/* acl --set */
+#define O_NUMERIC	0x1000000	/* -n: uids and gids as numbers */
 
 /* getopt_long values of the long-only options. */
 enum {
@@ -150,18 +151,23 @@ static const struct cmd cmds[] = {
 	  "List every pool the caller may read, one line each: name, size,\n"
 	  "bytes in live blocks, percent used, live blocks and open\n"
 	  "handles.\n" },
-	{ "stats", cmd_stats, 0, 1, O_FORMAT,
-	  "[POOL] [--format=text|json|prometheus|kv]",
+	{ "stats", cmd_stats, 0, 1, O_FORMAT | O_NUMERIC,
+	  "[POOL] [-n] [--format=text|json|prometheus|kv]",
 	  "every statistic of one pool, or of all",
 	  "Print every statistic of POOL (of every pool if none is given),\n"
 	  "with sizes in KiB/MiB/GiB, plus two derived figures:\n"
 	  "  used           allocated_bytes / size\n"
 	  "  fragmentation  1 - largest_free / free_bytes (0 if none free)\n"
+	  "The owner and group are named where the password and group\n"
+	  "databases have them, as ls -l names them, else numbered.\n"
 	  "\n"
-	  "  --format=FMT   text (default), json (as --json), prometheus\n"
-	  "                 (the text exposition format, for node_exporter's\n"
-	  "                 textfile collector) or kv (one 'POOL KEY VALUE'\n"
-	  "                 line per statistic: the JSON keys, plain numbers)\n"
+	  "  -n, --numeric  the owner and group as numbers (text), as ls -n\n"
+	  "  --format=FMT   text (default), json (as --json: \"uid\" and\n"
+	  "                 \"gid\", with \"user\" and \"group\" their names,\n"
+	  "                 null for none), prometheus (the text exposition\n"
+	  "                 format, for node_exporter's textfile collector)\n"
+	  "                 or kv (one 'POOL KEY VALUE' line per statistic:\n"
+	  "                 the JSON keys, plain numbers)\n"
 	  "\n"
 	  "Where the daemon has access control lists, the pool's list too\n"
 	  "(see acl): 'access control list' in words with names, kv's 'acl'\n"
@@ -281,9 +287,10 @@ static const struct cmd cmds[] = {
 	  "\n"
 	  "SIZE is a number of bytes, optionally followed by K, M, G or T\n"
 	  "(or KiB, MiB, GiB, TiB): powers of 1024.\n" },
-	{ "acl", cmd_acl, 1, 1, O_FORMAT | O_MODIFY | O_REMOVE | O_SET_ACL,
-	  "POOL [--format=text|json|kv] [--modify ENTRIES] [--remove NAMES]"
-	  " [--set ENTRIES]",
+	{ "acl", cmd_acl, 1, 1,
+	  O_FORMAT | O_NUMERIC | O_MODIFY | O_REMOVE | O_SET_ACL,
+	  "POOL [-n] [--format=text|json|kv] [--modify ENTRIES] "
+	  "[--remove NAMES] [--set ENTRIES]",
 	  "a pool's access control list: list it, change it",
 	  "List the access control list of POOL as getfacl does (read\n"
 	  "permission): the owner, the group, the owner's rights from the\n"
@@ -308,6 +315,7 @@ static const struct cmd cmds[] = {
 	  "rw, r, w or - (none: an entry that refuses), or getfacl's\n"
 	  "three letters (rw-, r--, ---).\n"
 	  "\n"
+	  "  -n, --numeric      users and groups as numbers, as getfacl -n\n"
 	  "  --format=FMT       text (default), json (as --json: the pool,\n"
 	  "                     owner, uid, group, gid, mode and an \"acl\"\n"
 	  "                     array of {kind, id, name, rights}) or kv\n"
@@ -325,19 +333,25 @@ static const struct cmd cmds[] = {
 	  "\n"
 	  "A change prints nothing; --json prints the pool and what it gave\n"
 	  "(\"modified\" and \"removed\", or \"acl\" for --set).\n" },
-	{ "clients", cmd_clients, 0, 1, 0, "[POOL]",
+	{ "clients", cmd_clients, 0, 1, O_NUMERIC, "[POOL] [-n]",
 	  "open handles: who holds what",
 	  "List the open handles of POOL (of every pool if none is given):\n"
-	  "pid, uid and gid of the process, the name it gave, the pool, the\n"
-	  "handle, read-only or read-write, the blocks it holds references\n"
-	  "to and their bytes (less persistent and named blocks': those\n"
-	  "count for the uid that persisted them, see persisted), and the\n"
-	  "bytes of those its client cache keeps.\n" },
-	{ "persisted", cmd_persisted, 0, 1, O_FORMAT,
-	  "[POOL] [--format=text|json|prometheus|kv]",
+	  "pid, user and group of the process (UID and GID: names where the\n"
+	  "password and group databases have them, else numbers), the name\n"
+	  "it gave, the pool, the handle, read-only or read-write, the\n"
+	  "blocks it holds references to and their bytes (less persistent\n"
+	  "and named blocks': those count for the uid that persisted them,\n"
+	  "see persisted), and the bytes of those its client cache keeps.\n"
+	  "--json gives \"uid\" and \"gid\", with \"user\" and \"group\" their\n"
+	  "names (null for none).\n"
+	  "\n"
+	  "  -n, --numeric  users and groups as numbers, as ls -n\n" },
+	{ "persisted", cmd_persisted, 0, 1, O_FORMAT | O_NUMERIC,
+	  "[POOL] [-n] [--format=text|json|prometheus|kv]",
 	  "persistent blocks by the uid that persisted them",
 	  "List the uids with persistent blocks in POOL (in every pool if\n"
-	  "none is given), the most bytes first: the pool, the uid, its\n"
+	  "none is given), the most bytes first: the pool, the uid (its\n"
+	  "name where the password database has one), its\n"
 	  "persistent blocks and their bytes, and those bytes as a share of\n"
 	  "the pool's quota, against which they count for each of the uid's\n"
 	  "connections, and of its user quota, against which they count\n"
@@ -346,16 +360,19 @@ static const struct cmd cmds[] = {
 	  "At most 1000 uids per pool, those persisting most (a warning on\n"
 	  "stderr says when more were left out).\n"
 	  "\n"
-	  "  --format=FMT   text (default), json (as --json), prometheus\n"
+	  "  -n, --numeric  uids as numbers (text), as ls -n\n"
+	  "  --format=FMT   text (default), json (as --json: \"uid\", and\n"
+	  "                 \"user\" its name or null), prometheus\n"
 	  "                 (poolmgr_pool_persisted_bytes and _blocks, by pool\n"
 	  "                 and uid) or kv ('POOL persisted_bytes.UID N' and\n"
 	  "                 'POOL persisted_blocks.UID N' lines)\n" },
-	{ "users", cmd_users, 0, 1, O_FORMAT,
-	  "[POOL] [--format=text|json|prometheus|kv]",
+	{ "users", cmd_users, 0, 1, O_FORMAT | O_NUMERIC,
+	  "[POOL] [-n] [--format=text|json|prometheus|kv]",
 	  "who holds what, per uid, against the user quota",
 	  "List the uids with handles open on POOL or persistent blocks\n"
 	  "there (in every pool if none is given), those holding most first:\n"
-	  "the pool, the uid, its connections with handles on the pool and\n"
+	  "the pool, the uid (its name where the password database has\n"
+	  "one), its connections with handles on the pool and\n"
 	  "those handles, the bytes of the blocks its handles hold (each once\n"
 	  "per holding handle, blocks their client caches keep too), its\n"
 	  "persistent blocks' bytes and their number, and the held and\n"
@@ -364,17 +381,20 @@ static const struct cmd cmds[] = {
 	  "refuses, here is whose connections hold the room.  At most 1000\n"
 	  "uids per pool (a warning on stderr says when more were left out).\n"
 	  "\n"
-	  "  --format=FMT   text (default), json (as --json), prometheus\n"
+	  "  -n, --numeric  uids as numbers (text), as ls -n\n"
+	  "  --format=FMT   text (default), json (as --json: \"uid\", and\n"
+	  "                 \"user\" its name or null), prometheus\n"
 	  "                 (poolmgr_pool_user_held_bytes, _persisted_bytes,\n"
 	  "                 _persisted_blocks, _connections and _handles, by\n"
 	  "                 pool and uid) or kv ('POOL user_held_bytes.UID N'\n"
 	  "                 lines and the like)\n" },
-	{ "names", cmd_names, 1, 2, 0, "POOL [PREFIX]",
+	{ "names", cmd_names, 1, 2, O_NUMERIC, "POOL [PREFIX] [-n]",
 	  "named blocks: name, offset, size, publisher, generation, evictable",
 	  "List the named blocks of POOL (those whose names begin with\n"
 	  "PREFIX, if given), in byte order of their names: the name, the\n"
 	  "block's offset (hexadecimal) and usable size, the uid that\n"
-	  "published it, the name's generation (the pool's count of\n"
+	  "published it (its name where the password database has one), the\n"
+	  "name's generation (the pool's count of\n"
 	  "publishes when it was last published or replaced), and whether\n"
 	  "it is evictable (EVICT: the daemon may unpublish it to make room\n"
 	  "while no handle holds its block).  Needs read permission.\n"
@@ -384,7 +404,10 @@ static const struct cmd cmds[] = {
 	  "left out).  A name is one field: a blank, a backslash and bytes\n"
 	  "that are not printable ASCII show as \\xHH (printf '%b' reads\n"
 	  "them back); --json gives a name that is UTF-8 as it is, else\n"
-	  "with U+FFFD and its bytes in name_hex.\n" },
+	  "with U+FFFD and its bytes in name_hex, and \"publisher\" with\n"
+	  "\"publisher_user\" its name (null for none).\n"
+	  "\n"
+	  "  -n, --numeric  the publisher as a number, as ls -n\n" },
 	{ "wait", cmd_wait, 2, 2, O_TIMEOUT, "POOL NAME [--timeout SECONDS]",
 	  "wait until a block has the name",
 	  "Wait until NAME is published in POOL (read permission), for at\n"
@@ -400,8 +423,9 @@ static const struct cmd cmds[] = {
 	  "Remove NAME from POOL and drop the reference it holds: the block\n"
 	  "is freed unless a handle still holds it.  Needs write permission\n"
 	  "on the pool.\n" },
-	{ "blocks", cmd_blocks, 1, 1, O_PID | O_HANDLE | O_FORMAT | O_BY_SIZE,
-	  "POOL [--pid PID [--handle HANDLE]] [--by-size] "
+	{ "blocks", cmd_blocks, 1, 1,
+	  O_PID | O_HANDLE | O_FORMAT | O_BY_SIZE | O_NUMERIC,
+	  "POOL [--pid PID [--handle HANDLE]] [--by-size] [-n] "
 	  "[--format=text|json|kv]",
 	  "live blocks: offset, size, holders, flags; by process or handle",
 	  "List the live blocks of POOL in address order (read permission),\n"
@@ -409,7 +433,9 @@ static const struct cmd cmds[] = {
 	  "nothing is gathered first).  Each block's offset (hexadecimal),\n"
 	  "usable size, the bytes asked for (REQUESTED), the references\n"
 	  "handles hold to it (HOLDERS), its flags, the uid whose quota a\n"
-	  "persistent block counts in (PERSISTER), for how long it has\n"
+	  "persistent block counts in (PERSISTER: its name where the password\n"
+	  "database has one that fits the column's 9, else the number, as\n"
+	  "ps names users), for how long it has\n"
 	  "been persistent (PERSISTED: 850ms, 42s, 3m05s, 2h10m, 4d03h;\n"
 	  "the age `free` and `sweep` go by), and its first\n"
 	  "holders (at most 4) as PID:HANDLE, \"+N\" for the others (\"-\":\n"
@@ -434,8 +460,11 @@ static const struct cmd cmds[] = {
 	  "                   kv: 'POOL REQUESTED blocks|bytes N' and\n"
 	  "                   'POOL total blocks|bytes N'; json: one object,\n"
 	  "                   the sizes in an array\n"
+	  "  -n, --numeric    the persister as a number, as ls -n\n"
 	  "  --format=FMT     text (default), json (as --json: an array of\n"
-	  "                   one object per block) or kv (one 'POOL OFFSET\n"
+	  "                   one object per block, \"persister_user\" and\n"
+	  "                   each holder's \"user\" the names of the uids\n"
+	  "                   or null) or kv (one 'POOL OFFSET\n"
 	  "                   KEY VALUE' line per field: the JSON keys, plain\n"
 	  "                   numbers, a 'holder PID:HANDLE' line per holder\n"
 	  "                   listed)\n" },
@@ -585,6 +614,7 @@ static const struct option longopts[] = {
 	{ "modify",	 required_argument,	NULL, 'm' },
 	{ "remove",	 required_argument,	NULL, 'x' },
 	{ "set",	 required_argument,	NULL, OPT_SET_ACL },
+	{ "numeric",	 no_argument,		NULL, 'n' },
 	{ NULL,		 0,			NULL, 0 }
 };
 
@@ -638,6 +668,8 @@ opt_name(unsigned bit)
 		return "--remove";
 	case O_SET_ACL:
 		return "--set";
+	case O_NUMERIC:
+		return "--numeric";
 	default:
 		return "--format";
 	}
@@ -681,7 +713,7 @@ parse_args(struct ctl *ctl, int argc, char **argv, char **pos, int *npos)
 
 	opterr = 0;
 	*npos = 0;
-	while ((ch = getopt_long(argc, argv, "-:s:j::hVfm:x:", longopts,
+	while ((ch = getopt_long(argc, argv, "-:s:j::hVfm:x:n", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 1:
@@ -710,6 +742,10 @@ parse_args(struct ctl *ctl, int argc, char **argv, char **pos, int *npos)
 		case 'f':
 			ctl->force = true;
 			ctl->opts |= O_FORCE;
+			break;
+		case 'n':
+			ctl->numeric = true;
+			ctl->opts |= O_NUMERIC;
 			break;
 		case OPT_SIZE:
 			take_value(ctl, O_SIZE, &ctl->size_arg);

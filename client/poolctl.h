@@ -78,6 +78,7 @@ struct ctl {
 	bool			 force;
 	bool			 by_size;	/* blocks --by-size */
 	bool			 dry_run;	/* sweep --dry-run */
+	bool			 numeric;	/* -n: uids, gids as numbers */
 	const char		*twice;		/* an option given twice */
 
 	struct pool_conn	*conn;
@@ -207,6 +208,14 @@ struct acl_who {
 	char	s[256];
 };
 struct acl_who	 acl_who(uint32_t, uint32_t);
+/*
+ * A uid or gid in a text table: acl_who's name or number, the number
+ * alone under -n (ctl->numeric), as ls -n.
+ */
+struct acl_who	 id_who(const struct ctl *, uint32_t, uint32_t);
+struct json_object;
+/* A uid's or gid's name as a JSON string, or null: none known. */
+struct json_object *id_json(uint32_t, uint32_t);
 /* An entry's rights as pool_acl_parse reads them: rw, r, w or -. */
 const char	*acl_rights_word(uint32_t);
 /*

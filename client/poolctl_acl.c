@@ -154,27 +154,29 @@ acl_class(uint32_t mode, int shift)
 /*
  * getfacl's layout: the pool and its owner and group as comments, the
  * owner's line, the user entries, the group's line, the group entries
- * and the others' line.  The list is sorted users first, so each part
- * is a run of it.
+ * and the others' line (numbers for names under -n, as getfacl -n).  The
+ * list is sorted users first, so each part is a run of it.
  */
 static void
-acl_print_text(const char *name, const struct pool_stats *st,
-    const struct pool_acl_entry *e, size_t n)
+acl_print_text(const struct ctl *ctl, const char *name,
+    const struct pool_stats *st, const struct pool_acl_entry *e, size_t n)
 {
 	size_t	i;
 
 	printf("# pool: %s\n", safe(name).s);
-	printf("# owner: %s\n", acl_who(POOL_ACL_USER, st->uid).s);
-	printf("# group: %s\n", acl_who(POOL_ACL_GROUP, st->gid).s);
+	printf("# owner: %s\n", id_who(ctl, POOL_ACL_USER, st->uid).s);
+	printf("# group: %s\n", id_who(ctl, POOL_ACL_GROUP, st->gid).s);
 	printf("user::%s\n", acl_perm(acl_class(st->mode, 6)).s);
 	for (i = 0; i < n; i++)
 		if (e[i].kind == POOL_ACL_USER)
-			printf("user:%s:%s\n", acl_who(e[i].kind, e[i].id).s,
+			printf("user:%s:%s\n", id_who(ctl, e[i].kind,
+			    e[i].id).s,
 			    acl_perm(e[i].rights).s);
 	printf("group::%s\n", acl_perm(acl_class(st->mode, 3)).s);
 	for (i = 0; i < n; i++)
 		if (e[i].kind == POOL_ACL_GROUP)
-			printf("group:%s:%s\n", acl_who(e[i].kind, e[i].id).s,
+			printf("group:%s:%s\n", id_who(ctl, e[i].kind,
+			    e[i].id).s,
 			    acl_perm(e[i].rights).s);
 	printf("other::%s\n", acl_perm(acl_class(st->mode, 0)).s);
 }
@@ -247,7 +249,7 @@ acl_list(struct ctl *ctl, const char *name, enum format fmt)
 		acl_print_kv(name, &st, e, (size_t)got);
 		break;
 	default:
-		acl_print_text(name, &st, e, (size_t)got);
+		acl_print_text(ctl, name, &st, e, (size_t)got);
 		break;
 	}
 	return 0;
@@ -377,6 +379,9 @@ cmd_acl(struct ctl *ctl, int argc, char **argv)
 		    "with --modify or --remove, which change some entries");
 	if (change && ctl->format_arg != NULL)
 		return usage_error("acl: --format is for listing: a change "
+		    "prints nothing (with --json, what it gave)");
+	if (change && ctl->numeric)
+		return usage_error("acl: --numeric is for listing: a change "
 		    "prints nothing (with --json, what it gave)");
 	if (change)
 		return acl_change(ctl, name);

@@ -38,18 +38,82 @@ acl_id_name(uint32_t kind, uint32_t id, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * The names looked up so far, the last 64: blocks may list millions of
+ * blocks of a handful of persisters, and each getpwuid may read the
+ * whole password database (or ask a directory server).  A name is cut at
+ * 255 bytes, as acl_who's copy cuts it; names are shorter (LOGIN_NAME_MAX).
+ */
+#define ID_SEEN_MAX	64
+
+struct id_seen {
+	uint32_t	kind, id;
+	bool		named;
+	char		name[256];
+};
+
+static struct id_seen	id_seen[ID_SEEN_MAX];
+static size_t		id_seen_n, id_seen_next;
+
+/*
+ * The name of uid or gid (kind POOL_ACL_USER or POOL_ACL_GROUP), or NULL:
+ * none known.  Good until the next call, which may reuse its slot.
+ */
+static const char *
+id_name(uint32_t kind, uint32_t id)
+{
+	struct id_seen	*s;
+	const char	*name;
+	char		 buf[16384];
+	size_t		 i;
+
+	for (i = 0; i < id_seen_n; i++)
+		if (id_seen[i].kind == kind && id_seen[i].id == id)
+			return id_seen[i].named ? id_seen[i].name : NULL;
+	if (id_seen_n < ID_SEEN_MAX)
+		s = &id_seen[id_seen_n++];
+	else
+		s = &id_seen[id_seen_next++ % ID_SEEN_MAX];
+	name = acl_id_name(kind, id, buf, sizeof buf);
+	s->kind = kind;
+	s->id = id;
+	s->named = name != NULL;
+	if (name != NULL)
+		snprintf(s->name, sizeof s->name, "%.*s",
+		    (int)sizeof s->name - 1, name);
+	return s->named ? s->name : NULL;
+}
+
 struct acl_who
 acl_who(uint32_t kind, uint32_t id)
 {
 	struct acl_who	 w;
-	char		 buf[16384];
-	const char	*name = acl_id_name(kind, id, buf, sizeof buf);
+	const char	*name = id_name(kind, id);
 
 	if (name != NULL)
 		snprintf(w.s, sizeof w.s, "%s", safe(name).s);
 	else
 		snprintf(w.s, sizeof w.s, "%" PRIu32, id);
 	return w;
+}
+
+struct acl_who
+id_who(const struct ctl *ctl, uint32_t kind, uint32_t id)
+{
+	struct acl_who	w;
+
+	if (!ctl->numeric)
+		return acl_who(kind, id);
+	snprintf(w.s, sizeof w.s, "%" PRIu32, id);
+	return w;
+}
+
+struct json_object *
+id_json(uint32_t kind, uint32_t id)
+{
+	const char	*name = id_name(kind, id);
+
+	return name != NULL ? json_object_new_string(name) : NULL;
 }
 
 /* An entry's rights in the words pool_acl_parse reads: rw, r, w or -. */

@@ -227,6 +227,9 @@ block_flags(uint32_t flags)
 	return f;
 }
 
+/* PERSISTER's column: its header's width. */
+#define BLOCKS_PERSISTER_WIDTH	9
+
 static void
 blocks_text_header(void)
 {
@@ -235,8 +238,24 @@ blocks_text_header(void)
 	    "PID:HANDLE");
 }
 
+/*
+ * The persister by name where one fits the column, else by number (-n:
+ * always): blocks come a page at a time, printed as they come, so the
+ * column cannot widen to its longest entry as the other tables' do; ps
+ * names users the same way.
+ */
+static struct acl_who
+blocks_persister(const struct ctl *ctl, uint32_t uid)
+{
+	struct acl_who	w = id_who(ctl, POOL_ACL_USER, uid);
+
+	if (strlen(w.s) > BLOCKS_PERSISTER_WIDTH)
+		snprintf(w.s, sizeof w.s, "%" PRIu32, uid);
+	return w;
+}
+
 static void
-blocks_text(const struct pool_block_info *b)
+blocks_text(const struct ctl *ctl, const struct pool_block_info *b)
 {
 	uint32_t	i;
 
@@ -244,7 +263,8 @@ blocks_text(const struct pool_block_info *b)
 	    human(b->usable_size).s, human(b->requested).s, b->holders,
 	    block_flags(b->flags).s);
 	if (b->flags & POOL_BLOCK_PERSISTENT)
-		printf("%9" PRIu32 " %9s", b->persister,
+		printf("%*s %9s", BLOCKS_PERSISTER_WIDTH,
+		    blocks_persister(ctl, b->persister).s,
 		    age_text(b->persisted_ms).s);
 	else
 		printf("%9s %9s", "-", "-");
@@ -317,6 +337,9 @@ json_block(const char *pool, const struct pool_block_info *b)
 	json_object_object_add(o, "persister",
 	    b->flags & POOL_BLOCK_PERSISTENT ?
 	    json_object_new_uint64(b->persister) : NULL);
+	json_object_object_add(o, "persister_user",
+	    b->flags & POOL_BLOCK_PERSISTENT ?
+	    id_json(POOL_ACL_USER, b->persister) : NULL);
 	json_object_object_add(o, "persisted_ms",
 	    b->flags & POOL_BLOCK_PERSISTENT ?
 	    json_object_new_uint64(b->persisted_ms) : NULL);
@@ -327,6 +350,8 @@ json_block(const char *pool, const struct pool_block_info *b)
 		    json_object_new_uint64(b->first_holders[i].pid));
 		json_object_object_add(h, "uid",
 		    json_object_new_uint64(b->first_holders[i].uid));
+		json_object_object_add(h, "user", id_json(POOL_ACL_USER,
+		    b->first_holders[i].uid));
 		json_object_object_add(h, "handle",
 		    json_object_new_uint64(b->first_holders[i].handle));
 		json_object_array_add(a, h);
@@ -377,7 +402,7 @@ blocks_print(struct blocks_out *bo, const struct pool_block_info *b,
 			blocks_kv(bo->pool, &b[i]);
 			break;
 		default:
-			blocks_text(&b[i]);
+			blocks_text(bo->ctl, &b[i]);
 			break;
 		}
 	}

@@ -197,6 +197,8 @@ enum field_kind {
 	K_NUM,		/* a plain number */
 	K_MODE,		/* permission bits: octal */
 	K_BYTES_OR_NONE, /* bytes, 0 meaning none (quota, retain) */
+	K_UID,		/* a uid: its name in text, beside it in JSON */
+	K_GID,		/* a gid: likewise */
 };
 
 struct stat_field {
@@ -292,8 +294,8 @@ static const struct stat_field stat_fields[] = {
 	SF(page_size, "page size", K_NUM, false,
 	    "poolmgr_pool_page_size_bytes", "Page size of the pool."),
 	SF(mode, "mode", K_MODE, false, NULL, NULL),
-	SF(uid, "owner uid", K_NUM, false, NULL, NULL),
-	SF(gid, "owner gid", K_NUM, false, NULL, NULL),
+	SF(uid, "owner", K_UID, false, NULL, NULL),
+	SF(gid, "group", K_GID, false, NULL, NULL),
 	SF(quota, "quota per connection", K_BYTES_OR_NONE, false,
 	    "poolmgr_pool_quota_bytes", "Per-connection quota; 0 means none."),
 	SF(user_quota, "quota per user", K_BYTES_OR_NONE, false,
@@ -339,7 +341,7 @@ field_value(const struct pool_stats *ps, const struct stat_field *f)
  */
 struct stat_line {
 	const char	*label;
-	char		 value[32];
+	char		 value[sizeof(struct acl_who)];	/* a name fits */
 	bool		 exact;
 	uint64_t	 bytes;
 };
@@ -348,8 +350,8 @@ struct stat_line {
 #define STAT_VALUE_WIDTH	10
 
 static void
-stat_line_field(struct stat_line *l, const struct pool_stats *ps,
-    const struct stat_field *f)
+stat_line_field(const struct ctl *ctl, struct stat_line *l,
+    const struct pool_stats *ps, const struct stat_field *f)
 {
 	uint64_t	v = field_value(ps, f);
 
@@ -374,6 +376,12 @@ stat_line_field(struct stat_line *l, const struct pool_stats *ps,
 	case K_NUM:
 		snprintf(l->value, sizeof l->value, "%" PRIu64, v);
 		break;
+	case K_UID:
+	case K_GID:
+		snprintf(l->value, sizeof l->value, "%s", id_who(ctl,
+		    f->kind == K_UID ? POOL_ACL_USER : POOL_ACL_GROUP,
+		    (uint32_t)v).s);
+		break;
 	}
 }
 
@@ -397,12 +405,13 @@ stat_line_percent(struct stat_line *l, const char *label, double v)
 #define STAT_LINES	(NFIELDS + 3)
 
 static void
-stat_lines(const struct pool_stats *ps, struct stat_line *lines)
+stat_lines(const struct ctl *ctl, const struct pool_stats *ps,
+    struct stat_line *lines)
 {
 	size_t	i, n = 0;
 
 	for (i = 0; i < NFIELDS; i++)
-		stat_line_field(&lines[n++], ps, &stat_fields[i]);
+		stat_line_field(ctl, &lines[n++], ps, &stat_fields[i]);
 	stat_line_text(&lines[n++], "NUMA policy", numa_word(ps).s);
 	stat_line_percent(&lines[n++], "used", percent(ps->allocated_bytes,
 	    ps->max_size));
@@ -415,13 +424,14 @@ stat_lines(const struct pool_stats *ps, struct stat_line *lines)
  * line out of step with the others.
  */
 static size_t
-stats_text_width(const struct pool_stats *ps, size_t n)
+stats_text_width(const struct ctl *ctl, const struct pool_stats *ps,
+    size_t n)
 {
 	struct stat_line	 lines[STAT_LINES];
 	size_t			 i, j, w = STAT_VALUE_WIDTH;
 
 	for (i = 0; i < n; i++) {
-		stat_lines(&ps[i], lines);
+		stat_lines(ctl, &ps[i], lines);
 		for (j = 0; j < STAT_LINES; j++) {
 			if (strlen(lines[j].value) > w)
 				w = strlen(lines[j].value);
@@ -431,31 +441,33 @@ stats_text_width(const struct pool_stats *ps, size_t n)
 }
 
 /*
- * The pool's access control list, last: in words with names, as long as
- * 32 entries make it, so it is no stat_line (whose value would widen
- * every pool's column); right-aligned as the others while it fits.
- * Nothing when the daemon has no lists (acl NULL) or the pool's could
- * not be had.
+ * The pool's access control list, last: in words with names (numbers
+ * under -n), as long as 32 entries make it, so it is no stat_line (whose
+ * value would widen every pool's column); right-aligned as the others
+ * while it fits.  Nothing when the daemon has no lists (acl NULL) or the
+ * pool's could not be had.
  */
 static void
-print_stats_text_acl(const struct ctl_acl *acl, size_t w)
+print_stats_text_acl(const struct ctl *ctl, const struct ctl_acl *acl,
+    size_t w)
 {
 	char	words[POOL_ACL_MAX * 300];
 
 	if (acl == NULL || acl->n < 0)
 		return;
-	acl_words(acl->e, (size_t)acl->n, true, words, sizeof words);
+	acl_words(acl->e, (size_t)acl->n, !ctl->numeric, words,
+	    sizeof words);
 	printf("  %-20s %*s\n", "access control list", (int)w, words);
 }
 
 static void
-print_stats_text(const struct pool_stats *ps, const struct ctl_acl *acl,
-    size_t w)
+print_stats_text(const struct ctl *ctl, const struct pool_stats *ps,
+    const struct ctl_acl *acl, size_t w)
 {
 	struct stat_line	 lines[STAT_LINES];
 	size_t			 i;
 
-	stat_lines(ps, lines);
+	stat_lines(ctl, ps, lines);
 	printf("pool %s\n", safe(ps->name).s);
 	for (i = 0; i < STAT_LINES; i++) {
 		printf("  %-20s %*s", lines[i].label, (int)w, lines[i].value);
@@ -463,7 +475,7 @@ print_stats_text(const struct pool_stats *ps, const struct ctl_acl *acl,
 			printf("  (%" PRIu64 ")", lines[i].bytes);
 		putchar('\n');
 	}
-	print_stats_text_acl(acl, w);
+	print_stats_text_acl(ctl, acl, w);
 }
 
 static struct json_object *
@@ -502,6 +514,13 @@ json_stats(const struct pool_stats *ps, const struct ctl_acl *acl)
 		} else
 			json_object_object_add(o, f->key,
 			    json_u64(field_value(ps, f)));
+		/* Beside the number, the name: a script may want either. */
+		if (f->kind == K_UID)
+			json_object_object_add(o, "user", id_json(
+			    POOL_ACL_USER, (uint32_t)field_value(ps, f)));
+		else if (f->kind == K_GID)
+			json_object_object_add(o, "group", id_json(
+			    POOL_ACL_GROUP, (uint32_t)field_value(ps, f)));
 	}
 	json_object_object_add(o, "numa_policy",
 	    json_object_new_string(numa_name(ps->numa_policy)));
@@ -724,7 +743,9 @@ json_client(const struct pool_client_info *ci)
 	o = json_object_new_object();
 	json_object_object_add(o, "pid", json_u64(ci->pid));
 	json_object_object_add(o, "uid", json_u64(ci->uid));
+	json_object_object_add(o, "user", id_json(POOL_ACL_USER, ci->uid));
 	json_object_object_add(o, "gid", json_u64(ci->gid));
+	json_object_object_add(o, "group", id_json(POOL_ACL_GROUP, ci->gid));
 	json_object_object_add(o, "name", json_object_new_string(ci->name));
 	json_object_object_add(o, "pool", json_object_new_string(ci->pool));
 	json_object_object_add(o, "handle", json_u64(ci->handle));
@@ -794,11 +815,11 @@ print_stats(const struct ctl *ctl, enum format fmt,
 			    NULL);
 		break;
 	case FMT_TEXT:
-		w = stats_text_width(ps, n);
+		w = stats_text_width(ctl, ps, n);
 		for (i = 0; i < n; i++) {
 			if (i > 0)
 				putchar('\n');
-			print_stats_text(&ps[i], acls != NULL ? &acls[i] :
+			print_stats_text(ctl, &ps[i], acls != NULL ? &acls[i] :
 			    NULL, w);
 		}
 		break;
@@ -822,20 +843,25 @@ quota_share(uint64_t bytes, uint64_t quota)
 	return q;
 }
 
+/* A uid column as wide as its widest name or number, 10 at least. */
 static void
-print_persisted_text(const struct persisted_row *r, size_t n)
+print_persisted_text(const struct ctl *ctl, const struct persisted_row *r,
+    size_t n)
 {
-	size_t	i, w = 4;
+	size_t	i, w = 4, wu = 10;
 
 	for (i = 0; i < n; i++) {
 		if (strlen(r[i].pool) > w)
 			w = strlen(r[i].pool);
+		if (strlen(id_who(ctl, POOL_ACL_USER, r[i].by.uid).s) > wu)
+			wu = strlen(id_who(ctl, POOL_ACL_USER, r[i].by.uid).s);
 	}
-	printf("%-*s %10s %8s %10s %9s %14s\n", (int)w, "POOL", "UID",
+	printf("%-*s %*s %8s %10s %9s %14s\n", (int)w, "POOL", (int)wu, "UID",
 	    "BLOCKS", "BYTES", "OF QUOTA", "OF USER QUOTA");
 	for (i = 0; i < n; i++)
-		printf("%-*s %10" PRIu32 " %8" PRIu64 " %10s %9s %14s\n",
-		    (int)w, safe(r[i].pool).s, r[i].by.uid, r[i].by.blocks,
+		printf("%-*s %*s %8" PRIu64 " %10s %9s %14s\n",
+		    (int)w, safe(r[i].pool).s, (int)wu,
+		    id_who(ctl, POOL_ACL_USER, r[i].by.uid).s, r[i].by.blocks,
 		    human(r[i].by.bytes).s,
 		    quota_share(r[i].by.bytes, r[i].quota).s,
 		    quota_share(r[i].by.bytes, r[i].user_quota).s);
@@ -849,6 +875,7 @@ json_persisted(const struct persisted_row *r)
 	o = json_object_new_object();
 	json_object_object_add(o, "pool", json_object_new_string(r->pool));
 	json_object_object_add(o, "uid", json_u64(r->by.uid));
+	json_object_object_add(o, "user", id_json(POOL_ACL_USER, r->by.uid));
 	json_object_object_add(o, "blocks", json_u64(r->by.blocks));
 	json_object_object_add(o, "bytes", json_u64(r->by.bytes));
 	json_object_object_add(o, "quota", json_u64(r->quota));
@@ -908,7 +935,7 @@ print_persisted(const struct ctl *ctl, enum format fmt,
 		}
 		break;
 	case FMT_TEXT:
-		print_persisted_text(r, n);
+		print_persisted_text(ctl, r, n);
 		break;
 	}
 }
@@ -1017,7 +1044,7 @@ print_clients(const struct ctl *ctl, const struct pool_client_info *ci,
     size_t n)
 {
 	struct json_object	*a;
-	size_t			 i, wn = 4, wp = 4;
+	size_t			 i, wn = 4, wp = 4, wu = 6, wg = 6;
 
 	if (ctl->json) {
 		a = json_object_new_array();
@@ -1032,14 +1059,20 @@ print_clients(const struct ctl *ctl, const struct pool_client_info *ci,
 			wn = strlen(field(ci[i].name).s);
 		if (strlen(ci[i].pool) > wp)
 			wp = strlen(ci[i].pool);
+		if (strlen(id_who(ctl, POOL_ACL_USER, ci[i].uid).s) > wu)
+			wu = strlen(id_who(ctl, POOL_ACL_USER, ci[i].uid).s);
+		if (strlen(id_who(ctl, POOL_ACL_GROUP, ci[i].gid).s) > wg)
+			wg = strlen(id_who(ctl, POOL_ACL_GROUP, ci[i].gid).s);
 	}
-	printf("%7s %6s %6s  %-*s  %-*s %6s %-6s %8s %10s %10s\n", "PID",
-	    "UID", "GID", (int)wn, "NAME", (int)wp, "POOL", "HANDLE", "ACCESS",
-	    "BLOCKS", "BYTES", "CACHED");
+	printf("%7s %*s %*s  %-*s  %-*s %6s %-6s %8s %10s %10s\n", "PID",
+	    (int)wu, "UID", (int)wg, "GID", (int)wn, "NAME", (int)wp, "POOL",
+	    "HANDLE", "ACCESS", "BLOCKS", "BYTES", "CACHED");
 	for (i = 0; i < n; i++) {
-		printf("%7" PRIu32 " %6" PRIu32 " %6" PRIu32 "  %-*s  %-*s "
+		printf("%7" PRIu32 " %*s %*s  %-*s  %-*s "
 		    "%6" PRIu32 " %-6s %8" PRIu64 " %10s %10s\n", ci[i].pid,
-		    ci[i].uid, ci[i].gid, (int)wn, field(ci[i].name).s,
+		    (int)wu, id_who(ctl, POOL_ACL_USER, ci[i].uid).s, (int)wg,
+		    id_who(ctl, POOL_ACL_GROUP, ci[i].gid).s, (int)wn,
+		    field(ci[i].name).s,
 		    (int)wp, safe(ci[i].pool).s, ci[i].handle,
 		    ci[i].read_only ? "ro" : "rw", ci[i].blocks,
 		    human(ci[i].bytes).s, human(ci[i].cached_bytes).s);
@@ -1051,7 +1084,7 @@ print_names(const struct ctl *ctl, const char *pool,
     const struct pool_named *pn, size_t n)
 {
 	struct json_object	*a, *o;
-	size_t			 i, w = 4;
+	size_t			 i, w = 4, pw = 10;
 	int			 gw = 12, len;
 	char			 gen[24];
 
@@ -1068,6 +1101,8 @@ print_names(const struct ctl *ctl, const char *pool,
 			    json_u64(pn[i].usable_size));
 			json_object_object_add(o, "publisher",
 			    json_u64(pn[i].publisher));
+			json_object_object_add(o, "publisher_user",
+			    id_json(POOL_ACL_USER, pn[i].publisher));
 			json_object_object_add(o, "evictable",
 			    json_object_new_boolean(pn[i].evictable != 0));
 			json_object_object_add(o, "generation",
@@ -1084,14 +1119,18 @@ print_names(const struct ctl *ctl, const char *pool,
 		len = snprintf(gen, sizeof gen, "%" PRIu64, pn[i].generation);
 		if (len > gw)
 			gw = len;
+		if (strlen(id_who(ctl, POOL_ACL_USER, pn[i].publisher).s) > pw)
+			pw = strlen(id_who(ctl, POOL_ACL_USER,
+			    pn[i].publisher).s);
 	}
-	printf("%-*s %18s %10s %10s %*s %s\n", (int)w, "NAME", "OFFSET",
-	    "SIZE", "PUBLISHER", gw, "GENERATION", "EVICT");
+	printf("%-*s %18s %10s %*s %*s %s\n", (int)w, "NAME", "OFFSET",
+	    "SIZE", (int)pw, "PUBLISHER", gw, "GENERATION", "EVICT");
 	for (i = 0; i < n; i++)
-		printf("%-*s %18s %10s %10" PRIu32 " %*" PRIu64
+		printf("%-*s %18s %10s %*s %*" PRIu64
 		    " %s\n", (int)w, field(pn[i].name).s,
 		    offset_text(pn[i].offset).s,
-		    human(pn[i].usable_size).s, pn[i].publisher, gw,
+		    human(pn[i].usable_size).s, (int)pw,
+		    id_who(ctl, POOL_ACL_USER, pn[i].publisher).s, gw,
 		    pn[i].generation, pn[i].evictable ? "yes" : "no");
 }
 

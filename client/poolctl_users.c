@@ -97,21 +97,26 @@ share_of(const struct user_row *r)
 	return sh;
 }
 
+/* The uid by name (-n: number), its column as wide as the widest. */
 static void
-print_users_text(const struct user_row *r, size_t n)
+print_users_text(const struct ctl *ctl, const struct user_row *r, size_t n)
 {
-	size_t	i, w = 4;
+	size_t	i, w = 4, wu = 10;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		if (strlen(r[i].pool) > w)
 			w = strlen(r[i].pool);
-	printf("%-*s %10s %5s %7s %10s %10s %7s %14s\n", (int)w, "POOL",
-	    "UID", "CONNS", "HANDLES", "HELD", "PERSISTENT", "BLOCKS",
-	    "OF USER QUOTA");
+		if (strlen(id_who(ctl, POOL_ACL_USER, r[i].u.uid).s) > wu)
+			wu = strlen(id_who(ctl, POOL_ACL_USER, r[i].u.uid).s);
+	}
+	printf("%-*s %*s %5s %7s %10s %10s %7s %14s\n", (int)w, "POOL",
+	    (int)wu, "UID", "CONNS", "HANDLES", "HELD", "PERSISTENT",
+	    "BLOCKS", "OF USER QUOTA");
 	for (i = 0; i < n; i++)
-		printf("%-*s %10" PRIu32 " %5" PRIu32 " %7" PRIu32 " %10s "
+		printf("%-*s %*s %5" PRIu32 " %7" PRIu32 " %10s "
 		    "%10s %7" PRIu64 " %14s\n", (int)w, safe(r[i].pool).s,
-		    r[i].u.uid, r[i].u.connections, r[i].u.handles,
+		    (int)wu, id_who(ctl, POOL_ACL_USER, r[i].u.uid).s,
+		    r[i].u.connections, r[i].u.handles,
 		    human(r[i].u.held_bytes).s,
 		    human(r[i].u.persisted_bytes).s, r[i].u.persisted_blocks,
 		    share_of(&r[i]).s);
@@ -124,6 +129,7 @@ json_user(const struct user_row *r)
 
 	json_object_object_add(o, "pool", json_object_new_string(r->pool));
 	json_object_object_add(o, "uid", json_object_new_uint64(r->u.uid));
+	json_object_object_add(o, "user", id_json(POOL_ACL_USER, r->u.uid));
 	json_object_object_add(o, "connections",
 	    json_object_new_uint64(r->u.connections));
 	json_object_object_add(o, "handles",
@@ -211,7 +217,7 @@ print_users(const struct ctl *ctl, enum format fmt,
 				    r[i].u.uid, figure(&r[i], f));
 		break;
 	case FMT_TEXT:
-		print_users_text(r, n);
+		print_users_text(ctl, r, n);
 		break;
 	}
 }

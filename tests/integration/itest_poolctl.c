@@ -58,6 +58,12 @@
  *   blocks" when it ended any, nothing when it ended none.
  *   Offset 0 printed as 0x0 wherever an offset is printed: blocks (text
  *   and kv), names, wait, free's refusals and sweep --dry-run.
+ *   Users and groups by name in the text tables, as ls -l names them:
+ *   the tests run as root, so uid and gid 0 are "root" in clients,
+ *   stats, names and blocks, and numbers under -n (--numeric); a uid
+ *   with no name (an owner given as a number) stays a number; --json
+ *   keeps the numbers and puts the names beside, null for none; kv
+ *   keeps the numbers.  -n is a usage error for a command it is not for.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -693,6 +699,18 @@ clients_shows_holder_pid(void **state)
 	/* The name from its Hello: the program's name. */
 	expect(strstr(line, program_invocation_short_name),
 	       "clients alpha: the holder's line lacks its Hello name");
+	/* The holder runs as root: by name, and by number under -n. */
+	expect(strncmp(line + strlen(pidkey), "   root   root  ", 16) == 0,
+	       "clients alpha: uid and gid 0 are not root and root");
+	expect_exit(ctl("clients alpha -n"), 0, "clients alpha -n");
+	line = line_starting(fx.out, pidkey);
+	expect(line && strncmp(line + strlen(pidkey), "      0      0  ",
+			       16) == 0,
+	       "clients -n: uid and gid 0 are not numbers");
+	expect_exit(ctl("--json=short clients alpha"), 0, "clients --json");
+	expect(strstr(fx.out, "\"uid\":0,\"user\":\"root\",\"gid\":0,"
+			      "\"group\":\"root\","),
+	       "clients --json: no user and group beside uid and gid");
 	expect_exit(ctl("clients beta"), 0, "clients beta");
 	expect(!out_has_pid_line(pid), "clients beta shows alpha's holder");
 	expect_exit(ctl("--json clients alpha"), 0, "--json clients alpha");
@@ -2214,14 +2232,20 @@ users_lists_who_holds_what(void **state)
 	assert_int_equal(pool_set_cache(p2, 0), 0);
 	held2 = alloc_ok(p2, 8 * KiB);
 
+	/* The tests run as root: uid 0 by its name, and by number (-n). */
 	expect_exit(ctl("users uq"), 0, "users uq");
 	expect(strstr(fx.out, " UID CONNS HANDLES       HELD PERSISTENT  "
 		      "BLOCKS  OF USER QUOTA\n") != NULL, "users: its header");
 	l = line_starting(fx.out, "uq");
-	expect(l && strstr(l, " 0     2       2   16.0 KiB   16.0 KiB       "
-			   "1          50.0%\n"),
-	       "users: not 2 connections, 2 handles, 16 KiB held, 16 KiB in "
-	       "1 persistent block, 50.0% of the user quota");
+	expect(l && strstr(l, "uq         root     2       2   16.0 KiB   "
+			   "16.0 KiB       1          50.0%\n"),
+	       "users: not root with 2 connections, 2 handles, 16 KiB held, "
+	       "16 KiB in 1 persistent block, 50.0% of the user quota");
+	expect_exit(ctl("users uq -n"), 0, "users uq -n");
+	l = line_starting(fx.out, "uq");
+	expect(l && strstr(l, "uq            0     2       2   16.0 KiB   "
+			   "16.0 KiB       1          50.0%\n"),
+	       "users -n: uid 0 not a number in its column");
 	expect_exit(ctl("users uq --format=kv"), 0, "users kv");
 	expect(strstr(fx.out, "uq user_connections.0 2\n"
 			      "uq user_handles.0 2\n"
@@ -2231,7 +2255,7 @@ users_lists_who_holds_what(void **state)
 	       "users kv");
 	expect_exit(ctl("--json=short users uq"), 0, "users --json");
 	assert_string_equal(fx.out, "[{\"pool\":\"uq\",\"uid\":0,"
-			    "\"connections\":2,\"handles\":2,"
+			    "\"user\":\"root\",\"connections\":2,\"handles\":2,"
 			    "\"held_bytes\":16384,\"persisted_blocks\":1,"
 			    "\"persisted_bytes\":16384,\"user_quota\":65536}]\n");
 	expect_exit(ctl("users uq --format=prometheus"), 0, "users prom");
@@ -2254,7 +2278,7 @@ users_lists_who_holds_what(void **state)
 	assert_int_equal(pool_flush(fx.pool), 0);
 	expect_exit(ctl("--json=short users uq"), 0, "users --json");
 	assert_string_equal(fx.out, "[{\"pool\":\"uq\",\"uid\":0,"
-			    "\"connections\":1,\"handles\":1,"
+			    "\"user\":\"root\",\"connections\":1,\"handles\":1,"
 			    "\"held_bytes\":0,\"persisted_blocks\":0,"
 			    "\"persisted_bytes\":0,\"user_quota\":65536}]\n");
 	stop();
@@ -2650,6 +2674,104 @@ sweep_ends_what_was_left(void **state)
 	stop();
 }
 
+/* ---- users and groups by name ------------------------------------------ */
+
+/* A uid the password database lacks, of a few unlikely ones; 0: none. */
+static uid_t
+unnamed_uid(void)
+{
+	uid_t uid;
+
+	for (uid = 4242; uid < 4342; uid++)
+		if (getpwuid(uid) == NULL)
+			return uid;
+	return 0;
+}
+
+static void
+ids_shown_by_name(void **state)
+{
+	uid_t nobody = unnamed_uid();
+	pool_off_t off;
+	struct pool *p;
+	const char *line;
+	char want[160];
+
+	(void)state;
+	if (nobody == 0 || getpwuid(0) == NULL || getgrgid(0) == NULL ||
+	    strcmp(getpwuid(0)->pw_name, "root") != 0 ||
+	    strcmp(getgrgid(0)->gr_name, "root") != 0)
+		skip();
+	start("[pool p]\nsize = 16M\n");
+	EXPECT_RC(pool_open(fx.conn, "p", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 0), 0);
+	EXPECT_RC(pool_alloc_wait(p, 4096, 0, POOL_ALLOC_PERSIST, 0, &off), 0);
+	EXPECT_RC(pool_publish(p, off, "kept"), 0);
+
+	expect_exit(ctl("stats p"), 0, "stats");
+	expect(strstr(fx.out, "\n  owner                      root\n"
+			      "  group                      root\n"),
+	       "stats: owner and group are not root");
+	expect_exit(ctl("stats p -n"), 0, "stats -n");
+	expect(strstr(fx.out, "\n  owner                         0\n"
+			      "  group                         0\n"),
+	       "stats -n: owner and group are not 0");
+	expect_exit(ctl("--json=short stats p"), 0, "stats --json");
+	expect(strstr(fx.out, "\"uid\":0,\"user\":\"root\",\"gid\":0,"
+			      "\"group\":\"root\","),
+	       "stats --json: no user and group beside uid and gid");
+	expect_exit(ctl("stats p --format=kv"), 0, "stats kv");
+	expect(strstr(fx.out, "p uid 0\np gid 0\n"), "stats kv: not numbers");
+
+	/* An owner with no name: its number, in JSON a null. */
+	expect_exit(ctl("create q --size 1M --owner %u", (unsigned)nobody), 0,
+		    "create --owner");
+	expect_exit(ctl("stats q"), 0, "stats");
+	snprintf(want, sizeof(want), "\n  owner                      %4u\n",
+		 (unsigned)nobody);
+	expect(strstr(fx.out, want), "stats: a uid without a name");
+	expect_exit(ctl("--json=short stats q"), 0, "stats --json");
+	snprintf(want, sizeof(want), "\"uid\":%u,\"user\":null,",
+		 (unsigned)nobody);
+	expect(strstr(fx.out, want), "stats --json: user not null");
+
+	expect_exit(ctl("names p"), 0, "names");
+	expect((line = line_starting(fx.out, "kept")) &&
+	       strstr(line, " 4.0 KiB       root "),
+	       "names: the publisher is not root");
+	expect_exit(ctl("names p -n"), 0, "names -n");
+	expect((line = line_starting(fx.out, "kept")) &&
+	       strstr(line, " 4.0 KiB          0 "),
+	       "names -n: the publisher is not 0");
+	expect_exit(ctl("--json=short names p"), 0, "names --json");
+	expect(strstr(fx.out, "\"publisher\":0,\"publisher_user\":\"root\","),
+	       "names --json: no publisher_user");
+
+	expect_exit(ctl("blocks p"), 0, "blocks");
+	expect((line = line_starting(fx.out, "0x0")) &&
+	       strstr(line, " NP         root "),
+	       "blocks: the persister is not root");
+	expect_exit(ctl("blocks p -n"), 0, "blocks -n");
+	expect((line = line_starting(fx.out, "0x0")) &&
+	       strstr(line, " NP            0 "),
+	       "blocks -n: the persister is not 0");
+	expect_exit(ctl("--json=short blocks p"), 0, "blocks --json");
+	expect(strstr(fx.out, "\"persister\":0,\"persister_user\":\"root\","),
+	       "blocks --json: no persister_user");
+	expect_exit(ctl("blocks p --format=kv"), 0, "blocks kv");
+	expect(strstr(fx.out, " persister 0\n"), "blocks kv: not a number");
+
+	expect_exit(ctl("persisted p --numeric"), 0, "persisted --numeric");
+	expect(strstr(fx.out, "\np             0 "), "persisted --numeric");
+	expect_exit(ctl("list -n"), EXIT_USAGE, "list -n");
+	expect(strstr(fx.err, "list: option --numeric does not apply"),
+	       "list -n: not refused in words");
+
+	EXPECT_RC(pool_unpublish(p, "kept"), 0);
+	pool_close(p);
+	stop();
+}
+
 /*
  * printf's "%#x" writes 0 for zero, without its 0x: the first block of a
  * pool, at offset 0, looked decimal beside every other.  Wherever poolctl
@@ -2763,6 +2885,7 @@ main(void)
 		cmocka_unit_test_teardown(sweep_ends_what_was_left,
 					  teardown),
 		cmocka_unit_test_teardown(offset_zero_says_0x0, teardown),
+		cmocka_unit_test_teardown(ids_shown_by_name, teardown),
 		cmocka_unit_test_teardown(socket_path_not_a_socket_says_so,
 					  teardown),
 		cmocka_unit_test_teardown(socket_without_daemon_says_so,

@@ -16,8 +16,9 @@
  *   persisted_by_two_uids   child processes of two uids persist blocks
  *       and exit: pool_persisted lists each uid's blocks and the bytes of
  *       their usable sizes, the larger first, and poolctl persisted prints
- *       them in text, JSON, kv and Prometheus; freed, they are gone from
- *       both.
+ *       them in text (a uid by its name where the password database has
+ *       one, else its number; -n numbers), JSON (the name beside), kv and
+ *       Prometheus; freed, they are gone from both.
  *   persisted_lists_the_1000_largest   1003 uids persist a block each,
  *       all of different sizes: pool_persisted lists the 1000 persisting
  *       most, largest first, and counts all 1003; poolctl leaves the same
@@ -36,6 +37,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -403,7 +405,8 @@ persisted_by_two_uids(void **state)
 	struct pool_persisted *pp;
 	uint64_t bytes_a, bytes_b;
 	size_t n, total;
-	char want[200];
+	char want[200], name_a[64];
+	struct passwd *pw;
 
 	(void)state;
 	if (geteuid() != 0)
@@ -430,14 +433,34 @@ persisted_by_two_uids(void **state)
 	assert_int_equal(pp[1].bytes, bytes_b);
 	free(pp);
 
+	/* UID_A is nobody on most systems; UID_B has no name. */
+	pw = getpwuid(UID_A);
+	snprintf(name_a, sizeof(name_a), "%s", pw ? pw->pw_name : "");
 	expect_exit(ctl("persisted p"), 0);
 	expect_out("OF QUOTA");
-	snprintf(want, sizeof(want), " %d        3 ", UID_A);
+	if (name_a[0] != '\0')
+		snprintf(want, sizeof(want), " %s        3 ", name_a);
+	else
+		snprintf(want, sizeof(want), " %d        3 ", UID_A);
+	expect_out(want);
+	if (getpwuid(UID_B) == NULL) {
+		snprintf(want, sizeof(want), " %d        5 ", UID_B);
+		expect_out(want);
+	}
+	expect_exit(ctl("persisted p -n"), 0);
+	snprintf(want, sizeof(want), "\np         %d        3 ", UID_A);
 	expect_out(want);
 	expect_exit(ctl("persisted --json=short"), 0);
-	snprintf(want, sizeof(want), "{\"pool\":\"p\",\"uid\":%d,\"blocks\":3,"
-		 "\"bytes\":%" PRIu64 ",\"quota\":1048576,\"user_quota\":0}",
-		 UID_A, bytes_a);
+	if (name_a[0] != '\0')
+		snprintf(want, sizeof(want), "{\"pool\":\"p\",\"uid\":%d,"
+			 "\"user\":\"%s\",\"blocks\":3,\"bytes\":%" PRIu64
+			 ",\"quota\":1048576,\"user_quota\":0}",
+			 UID_A, name_a, bytes_a);
+	else
+		snprintf(want, sizeof(want), "{\"pool\":\"p\",\"uid\":%d,"
+			 "\"user\":null,\"blocks\":3,\"bytes\":%" PRIu64
+			 ",\"quota\":1048576,\"user_quota\":0}",
+			 UID_A, bytes_a);
 	expect_out(want);
 	expect_exit(ctl("persisted p --format=kv"), 0);
 	snprintf(want, sizeof(want), "p persisted_bytes.%d %" PRIu64 "\n"

@@ -7,8 +7,12 @@
  *       every row's EVICT word starts in the header's column, and
  *       GENERATION's header ends where the numbers end.
  *   names_default_widths  with short names and generations, the table
- *       keeps its usual widths, byte for byte.
+ *       keeps its usual widths, byte for byte, under -n (numbers).
+ *   names_publisher_named  PUBLISHER names a uid the password database
+ *       has (0: root), numbers one it lacks, -n numbers both; --json
+ *       keeps "publisher" a number and puts the name (or null) beside.
  */
+#include <pwd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,7 +29,7 @@
 
 /* What print_names wrote to stdout, as one string (caller frees). */
 static char *
-names_print(const struct pool_named *pn, size_t n, int json)
+names_print_as(const struct pool_named *pn, size_t n, int json, bool numeric)
 {
 	struct ctl ctl = {0};
 	FILE *f = tmpfile();
@@ -39,6 +43,7 @@ names_print(const struct pool_named *pn, size_t n, int json)
 	assert_true(saved >= 0);
 	assert_true(dup2(fileno(f), STDOUT_FILENO) >= 0);
 	ctl.json = json;
+	ctl.numeric = numeric;
 	print_names(&ctl, "p", pn, n);
 	fflush(stdout);
 	assert_true(dup2(saved, STDOUT_FILENO) >= 0);
@@ -50,6 +55,12 @@ names_print(const struct pool_named *pn, size_t n, int json)
 	assert_int_equal(pread(fileno(f), buf, (size_t)len, 0), len);
 	fclose(f);
 	return buf;
+}
+
+static char *
+names_print(const struct pool_named *pn, size_t n, int json)
+{
+	return names_print_as(pn, n, json, false);
 }
 
 static char *
@@ -113,10 +124,63 @@ names_default_widths(void **state)
 	pn.usable_size = 64;
 	pn.publisher = 1000;
 	pn.generation = 7;
-	out = names_output(&pn, 1);
+	out = names_print_as(&pn, 1, 0, true);
 	assert_string_equal(out,
 	    "NAME             OFFSET       SIZE  PUBLISHER   GENERATION EVICT\n"
 	    "a                  0x40       64 B       1000            7 no\n");
+	free(out);
+}
+
+/* A uid the password database lacks, from a few unlikely ones; 0: none. */
+static uint32_t
+unnamed_uid(void)
+{
+	uint32_t uid;
+
+	for (uid = 4242; uid < 4342; uid++)
+		if (getpwuid(uid) == NULL)
+			return uid;
+	return 0;
+}
+
+static void
+names_publisher_named(void **state)
+{
+	struct pool_named pn[2];
+	char *out, want[128];
+	uint32_t nobody = unnamed_uid();
+
+	(void)state;
+	if (getpwuid(0) == NULL || strcmp(getpwuid(0)->pw_name, "root") != 0 ||
+	    nobody == 0)
+		skip();
+	memset(pn, 0, sizeof(pn));
+	strcpy(pn[0].name, "a");
+	strcpy(pn[1].name, "b");
+	pn[1].publisher = nobody;
+	out = names_output(pn, 2);
+	snprintf(want, sizeof(want),
+	    "a                   0x0        0 B       root            0 no\n"
+	    "b                   0x0        0 B       %4u            0 no\n",
+	    (unsigned)nobody);
+	if (!strstr(out, want))
+		fail_msg("PUBLISHER is not root and %u:\n%s", (unsigned)nobody,
+		    out);
+	free(out);
+	out = names_print_as(pn, 2, 0, true);
+	snprintf(want, sizeof(want),
+	    "a                   0x0        0 B          0            0 no\n"
+	    "b                   0x0        0 B       %4u            0 no\n",
+	    (unsigned)nobody);
+	if (!strstr(out, want))
+		fail_msg("-n: PUBLISHER is not 0 and %u:\n%s", (unsigned)nobody,
+		    out);
+	free(out);
+	out = names_print(pn, 2, 1);
+	snprintf(want, sizeof(want), "\"publisher\":%u,\"publisher_user\":null,", (unsigned)nobody);
+	if (!strstr(out, "\"publisher\":0,\"publisher_user\":\"root\",") ||
+	    !strstr(out, want))
+		fail_msg("--json: no publisher and publisher_user:\n%s", out);
 	free(out);
 }
 
@@ -165,6 +229,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(names_columns_line_up),
 		cmocka_unit_test(names_default_widths),
+		cmocka_unit_test(names_publisher_named),
 		cmocka_unit_test(longest_odd_name_whole),
 	};
 
