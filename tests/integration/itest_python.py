@@ -18,9 +18,11 @@ import ctypes
 import ctypes.util
 import errno
 import gc
+import grp
 import json
 import math
 import os
+import pwd
 import re
 import select
 import shutil
@@ -1324,6 +1326,15 @@ def stats_equal_poolctl_json():
         compared = 0
         for key, v in doc.items():
             if key in ("used_percent", "fragmentation_percent"):
+                continue
+            if key in ("user", "group"):    # the names beside the ids
+                try:
+                    want_name = (pwd.getpwuid(mine.uid).pw_name if key == "user"
+                              else grp.getgrgid(mine.gid).gr_name)
+                except KeyError:
+                    want_name = None
+                assert v == want_name, "%s: poolctl %r, %r" % (key, v, want_name)
+                compared += 1
                 continue
             if key == "acl":    # not in struct pool_stats: Connection.acl
                 got = [(e["kind"], e["id"], e["rights"]) for e in v]

@@ -166,7 +166,7 @@ comp 'poolctl acl pool -m user:roo'
 comp 'poolctl acl pool -x u:1,user:roo'
 [ "$got" = "root" ] || fail "completing a user of -x gave '$got', not 'root'"
 # What poolctl would refuse beside what is given is not offered: --set
-# with -m or -x, --format with a change.
+# with -m or -x, --format and -n with a change.
 line='poolctl acl pool -m u:1:r -'
 expect "$line" -s --socket -j --json --json=pretty --json=short -h --help \
 	-V --version -x --remove
@@ -175,7 +175,13 @@ expect "$line" -s --socket -j --json --json=pretty --json=short -h --help \
 	-V --version
 line='poolctl acl pool --format=kv -'
 expect "$line" -s --socket -j --json --json=pretty --json=short -h --help \
-	-V --version
+	-V --version -n --numeric
+line='poolctl acl pool -n -'
+expect "$line" -s --socket -j --json --json=pretty --json=short -h --help \
+	-V --version --format
+line='poolctl users -n -'
+expect "$line" -s --socket -j --json --json=pretty --json=short -h --help \
+	-V --version --format
 ok "access control entries: kinds, names, rights; -m and -x as their long names"
 
 # --- Nothing, and silently, without a daemon ------------------------------
