@@ -4,7 +4,8 @@
  *
  *   create --acl makes the pool with its list (the library reads it back);
  *   `acl POOL` lists it getfacl's way, names where the databases have
- *   them, numbers where not, and as --json and --format=kv;
+ *   them, numbers where not (numbers only under -n, as getfacl -n;
+ *   -n beside a change is a usage error), and as --json and --format=kv;
  *   -m and -x in one request; --set none and set --acl; --json of a
  *   change and of create;
  *   bad entries (no such user, no rights, x, a removal with rights, an
@@ -14,8 +15,8 @@
  *   another uid: refused a change (exit 77, the daemon's words, nothing
  *   changed) and a listing it may not read; the pool's owner, no admin,
  *   may change its list;
- *   stats: the "access control list" line (names), kv's acl (numbers),
- *   JSON's array;
+ *   stats: the "access control list" line (names; numbers under -n),
+ *   kv's acl (numbers), JSON's array;
  *   a group whose members take more than 16 KiB in the group database
  *   (bound over /etc/group in a mount namespace of poolctl's own) is
  *   named in acl's text and JSON and in stats, as any other;
@@ -371,6 +372,16 @@ create_and_list_in_every_format(void **state)
 		 who(true, 0), who(false, 0), who(true, OTHER_UID), nobody,
 		 who(false, OTHER_GID));
 	expect(strcmp(fx.out, want) == 0, "acl: not getfacl's layout");
+	expect_exit(ctl("acl cam -n"), 0, "acl -n");
+	expect(strcmp(fx.out, "# pool: cam\n# owner: 0\n# group: 0\n"
+			      "user::rw-\nuser:4242:---\nuser:65534:r--\n"
+			      "group::r--\ngroup:4243:rw-\nother::---\n") == 0,
+	       "acl -n: not getfacl -n's numbers");
+	expect_exit(ctl("acl cam -n -m u:7:r"), EXIT_USAGE, "acl -n -m");
+	expect(strstr(fx.err, "acl: --numeric is for listing"),
+	       "acl -n -m: not refused in words");
+	expect_acl("cam", "user:4242:-,user:65534:r,group:4243:rw",
+		   "acl -n -m changed the list");
 
 	expect_exit(ctl("acl cam --json=short"), 0, "acl --json");
 	snprintf(want, sizeof(want),
@@ -598,10 +609,16 @@ stats_shows_the_list(void **state)
 		 who(false, OTHER_GID));
 	expect(strstr(l, line) && strchr(l, '\n') == l + strlen(l) - 1,
 	       "stats: not the list with names, last");
-	/* The lines before it as they were. */
+	/* The lines before it as they were; the owner by name. */
+	expect(strstr(fx.out, "\n  owner                      root\n"),
+	       "stats: the owner not named");
 	expect(strstr(fx.out, "\n  fragmentation ") &&
 	       strstr(fx.out, "\n  mode ") && strstr(fx.out, " 0600\n"),
 	       "stats: the other lines changed");
+
+	expect_exit(ctl("stats cam -n"), 0, "stats -n");
+	expect(strstr(fx.out, "  access control list  user:65534:r,group:4243:rw\n"),
+	       "stats -n: the list not in numbers");
 
 	expect_exit(ctl("stats --format=kv"), 0, "stats --format=kv");
 	expect(strstr(fx.out, "cam acl user:65534:r,group:4243:rw\n"),

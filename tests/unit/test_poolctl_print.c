@@ -11,6 +11,11 @@
  *   names_publisher_named  PUBLISHER names a uid the password database
  *       has (0: root), numbers one it lacks, -n numbers both; --json
  *       keeps "publisher" a number and puts the name (or null) beside.
+ *   long_names_widen_columns  with a user and a group whose names pass
+ *       their columns (password and group databases bound over in a
+ *       mount namespace of a child's own), names, clients, persisted and
+ *       stats widen the column to the longest name: the header and every
+ *       row end where the name ends.
  */
 #include <pwd.h>
 #include <setjmp.h>
@@ -20,6 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* Before cmocka.h, whose fail() macro would rename poolctl's fail(). */
@@ -184,6 +192,166 @@ names_publisher_named(void **state)
 	free(out);
 }
 
+#define LONG_UID	4299
+#define LONG_USER	"pm-a-user-name-longer-than-ten"
+#define LONG_GROUP	"pm-a-group-name-longer-than-ten"
+
+/* A copy of the file at path with line added, bound over it; 0 or -1. */
+static int
+bind_with_line(const char *path, const char *line)
+{
+	char tmp[] = "/tmp/poolmgr-ids.XXXXXX", buf[4096];
+	FILE *in, *out;
+	size_t n;
+	int fd, ok;
+
+	if ((fd = mkstemp(tmp)) < 0 || (out = fdopen(fd, "w")) == NULL)
+		return -1;
+	if ((in = fopen(path, "r")) != NULL) {
+		while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+			fwrite(buf, 1, n, out);
+		fclose(in);
+	}
+	fputs(line, out);
+	ok = fclose(out) == 0 && mount(tmp, path, NULL, MS_BIND, NULL) == 0;
+	unlink(tmp);
+	return ok ? 0 : -1;
+}
+
+/*
+ * In the child: LONG_USER and LONG_GROUP of LONG_UID in the databases,
+ * then the four tables, each after a line "--", into fd; exit 0, or 99
+ * where no mount namespace can be had.
+ */
+static void
+long_names_child(int fd)
+{
+	struct ctl ctl = {0};
+	struct pool_named pn[2];
+	struct pool_client_info ci[2];
+	struct persisted_row pr[2];
+	struct pool_stats ps;
+
+	if (unshare(CLONE_NEWNS) != 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+	    bind_with_line("/etc/passwd", LONG_USER ":x:4299:4299::/:/bin/false\n")
+	    != 0 ||
+	    bind_with_line("/etc/group", LONG_GROUP ":x:4299:\n") != 0 ||
+	    getpwuid(LONG_UID) == NULL || getpwuid(0) == NULL ||
+	    dup2(fd, STDOUT_FILENO) < 0)
+		_exit(99);
+	memset(pn, 0, sizeof(pn));
+	strcpy(pn[0].name, "a");
+	pn[0].publisher = LONG_UID;
+	strcpy(pn[1].name, "b");
+	memset(ci, 0, sizeof(ci));
+	ci[0].pid = 1;
+	ci[0].uid = ci[0].gid = LONG_UID;
+	strcpy(ci[0].name, "x");
+	strcpy(ci[0].pool, "p");
+	ci[1] = ci[0];
+	ci[1].pid = 2;
+	ci[1].uid = ci[1].gid = 0;
+	memset(pr, 0, sizeof(pr));
+	pr[0].pool = pr[1].pool = "p";
+	pr[0].by.uid = LONG_UID;
+	memset(&ps, 0, sizeof(ps));
+	strcpy(ps.name, "p");
+	ps.uid = ps.gid = LONG_UID;
+	puts("--");
+	print_names(&ctl, "p", pn, 2);
+	puts("--");
+	print_clients(&ctl, ci, 2);
+	puts("--");
+	print_persisted(&ctl, FMT_TEXT, pr, 2);
+	puts("--");
+	print_stats(&ctl, FMT_TEXT, &ps, NULL, 1);
+	fflush(stdout);
+	_exit(0);
+}
+
+/* The column after the end of word in line, which must hold it. */
+static long
+end_of(const char *line, const char *word)
+{
+	return column_of(line, word) + (long)strlen(word);
+}
+
+/* The line of text that starts with prefix. */
+static const char *
+line_of(const char *text, const char *prefix)
+{
+	const char *l = text;
+
+	for (; l != NULL && *l != '\0'; l = strchr(l, '\n') + 1) {
+		if (strncmp(l, prefix, strlen(prefix)) == 0)
+			return l;
+		if (strchr(l, '\n') == NULL)
+			break;
+	}
+	fail_msg("no line starting \"%s\" in:\n%s", prefix, text);
+	return NULL;
+}
+
+static void
+long_names_widen_columns(void **state)
+{
+	FILE *f = tmpfile();
+	char out[8192], *t[5];
+	long len, col, uid_end;
+	pid_t pid;
+	int status, i;
+
+	(void)state;
+	assert_non_null(f);
+	fflush(stdout);
+	if ((pid = fork()) == 0)
+		long_names_child(fileno(f));
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 99)
+		skip();		/* no mount namespace here */
+	assert_int_equal(WEXITSTATUS(status), 0);
+	len = lseek(fileno(f), 0, SEEK_END);
+	assert_true(len > 0 && len < (long)sizeof(out));
+	assert_int_equal(pread(fileno(f), out, (size_t)len, 0), len);
+	out[len] = '\0';
+	fclose(f);
+	/* t[1..4]: names, clients, persisted, stats. */
+	t[0] = out;
+	for (i = 1; i < 5; i++) {
+		t[i] = strstr(t[i - 1], "--\n");
+		assert_non_null(t[i]);
+		*t[i] = '\0';
+		t[i] += 3;
+	}
+
+	col = end_of(line_of(t[1], "NAME"), "PUBLISHER");
+	assert_int_equal(end_of(line_of(t[1], "a "), LONG_USER), col);
+	assert_int_equal(end_of(line_of(t[1], "b "), "root"), col);
+	assert_int_equal(column_of(line_of(t[1], "NAME"), "GENERATION"),
+	    col + 3);
+
+	col = end_of(line_of(t[2], "    PID"), " UID");
+	assert_int_equal(end_of(line_of(t[2], "      1"), LONG_USER), col);
+	assert_int_equal(end_of(line_of(t[2], "      2"), "root"), col);
+	/* The group's root: the one after the user's. */
+	uid_end = col;
+	col = end_of(line_of(t[2], "    PID"), " GID");
+	assert_int_equal(end_of(line_of(t[2], "      1"), LONG_GROUP), col);
+	assert_int_equal(uid_end + end_of(line_of(t[2], "      2") + uid_end,
+	    "root"), col);
+
+	col = end_of(line_of(t[3], "POOL"), " UID");
+	assert_int_equal(end_of(line_of(t[3], "p "), LONG_USER), col);
+	assert_int_equal(column_of(line_of(t[3], "p "), LONG_USER), 5);
+
+	col = end_of(line_of(t[4], "  size"), "0 B");
+	assert_int_equal(end_of(line_of(t[4], "  owner"), LONG_USER), col);
+	assert_int_equal(end_of(line_of(t[4], "  group"), LONG_GROUP), col);
+}
+
 /*
  * The longest name, every byte of it not UTF-8: in JSON each byte is a
  * U+FFFD in "name" and two hex digits in "name_hex", none left out (the
@@ -230,6 +398,7 @@ main(void)
 		cmocka_unit_test(names_columns_line_up),
 		cmocka_unit_test(names_default_widths),
 		cmocka_unit_test(names_publisher_named),
+		cmocka_unit_test(long_names_widen_columns),
 		cmocka_unit_test(longest_odd_name_whole),
 	};
 
