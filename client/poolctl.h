@@ -14,7 +14,8 @@
  *                      left persistent)
  *   poolctl_acl.c      acl: a pool's access control list listed and
  *                      changed; the lists of create, set and stats
- *   poolctl_acl_text.c access control entries in words and JSON
+ *   poolctl_acl_text.c access control entries in words and JSON; users
+ *                      and groups by name in the tables
  *   poolctl_print.c    what poolctl says: each command's result as text or
  *                      JSON (and the statistics and who persisted what as
  *                      kv and Prometheus too)

@@ -1,7 +1,9 @@
 /*
  * poolctl_acl_text.c - access control entries in words and in JSON, as
  * acl, create, set and stats print them: names where the password and
- * group databases have them, rights in the words pool_acl_parse reads.
+ * group databases have them, rights in the words pool_acl_parse reads;
+ * and the uids and gids of every text table by the same names (id_who,
+ * -n for numbers), in JSON beside the numbers (id_json).
  * Apart from poolctl_acl.c so that the printing of stats
  * (poolctl_print.c) needs nothing of the command's.
  */
