@@ -342,8 +342,8 @@ static const struct cmd cmds[] = {
 	  "blocks it holds references to and their bytes (less persistent\n"
 	  "and named blocks': those count for the uid that persisted them,\n"
 	  "see persisted), and the bytes of those its client cache keeps.\n"
-	  "--json gives \"uid\" and \"gid\", with \"user\" and \"group\" their\n"
-	  "names (null for none).\n"
+	  "--json gives \"uid\" and \"gid\", with \"user\" and \"group\"\n"
+	  "their names (null for none).\n"
 	  "\n"
 	  "  -n, --numeric  users and groups as numbers, as ls -n\n" },
 	{ "persisted", cmd_persisted, 0, 1, O_FORMAT | O_NUMERIC,

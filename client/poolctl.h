@@ -79,7 +79,7 @@ struct ctl {
 	bool			 force;
 	bool			 by_size;	/* blocks --by-size */
 	bool			 dry_run;	/* sweep --dry-run */
-	bool			 numeric;	/* -n: uids, gids as numbers */
+	bool			 numeric;	/* -n: ids as numbers */
 	const char		*twice;		/* an option given twice */
 
 	struct pool_conn	*conn;

@@ -341,7 +341,7 @@ field_value(const struct pool_stats *ps, const struct stat_field *f)
  */
 struct stat_line {
 	const char	*label;
-	char		 value[sizeof(struct acl_who)];	/* a name fits */
+	char		 value[sizeof(struct acl_who)];	/* names fit */
 	bool		 exact;
 	uint64_t	 bytes;
 };

@@ -617,7 +617,8 @@ stats_shows_the_list(void **state)
 	       "stats: the other lines changed");
 
 	expect_exit(ctl("stats cam -n"), 0, "stats -n");
-	expect(strstr(fx.out, "  access control list  user:65534:r,group:4243:rw\n"),
+	expect(strstr(fx.out, "  access control list  "
+			      "user:65534:r,group:4243:rw\n"),
 	       "stats -n: the list not in numbers");
 
 	expect_exit(ctl("stats --format=kv"), 0, "stats --format=kv");

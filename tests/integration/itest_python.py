@@ -1333,7 +1333,7 @@ def stats_equal_poolctl_json():
                               else grp.getgrgid(mine.gid).gr_name)
                 except KeyError:
                     want_name = None
-                assert v == want_name, "%s: poolctl %r, %r" % (key, v, want_name)
+                assert v == want_name, (key, v, want_name)
                 compared += 1
                 continue
             if key == "acl":    # not in struct pool_stats: Connection.acl

@@ -185,7 +185,8 @@ names_publisher_named(void **state)
 		    out);
 	free(out);
 	out = names_print(pn, 2, 1);
-	snprintf(want, sizeof(want), "\"publisher\":%u,\"publisher_user\":null,", (unsigned)nobody);
+	snprintf(want, sizeof(want),
+	    "\"publisher\":%u,\"publisher_user\":null,", (unsigned)nobody);
 	if (!strstr(out, "\"publisher\":0,\"publisher_user\":\"root\",") ||
 	    !strstr(out, want))
 		fail_msg("--json: no publisher and publisher_user:\n%s", out);
@@ -234,8 +235,8 @@ long_names_child(int fd)
 
 	if (unshare(CLONE_NEWNS) != 0 ||
 	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-	    bind_with_line("/etc/passwd", LONG_USER ":x:4299:4299::/:/bin/false\n")
-	    != 0 ||
+	    bind_with_line("/etc/passwd",
+	    LONG_USER ":x:4299:4299::/:/bin/false\n") != 0 ||
 	    bind_with_line("/etc/group", LONG_GROUP ":x:4299:\n") != 0 ||
 	    getpwuid(LONG_UID) == NULL || getpwuid(0) == NULL ||
 	    dup2(fd, STDOUT_FILENO) < 0)
