@@ -201,11 +201,14 @@ names_publisher_named(void **state)
 static int
 bind_with_line(const char *path, const char *line)
 {
-	char tmp[] = "/tmp/poolmgr-ids.XXXXXX", buf[4096];
+	const char *dir = getenv("TMPDIR");
+	char tmp[4096], buf[4096];
 	FILE *in, *out;
 	size_t n;
 	int fd, ok;
 
+	snprintf(tmp, sizeof(tmp), "%s/poolmgr-ids.XXXXXX",
+	    dir != NULL && *dir != '\0' ? dir : "/tmp");
 	if ((fd = mkstemp(tmp)) < 0 || (out = fdopen(fd, "w")) == NULL)
 		return -1;
 	if ((in = fopen(path, "r")) != NULL) {
