@@ -132,17 +132,25 @@ refuse_access(struct call *c, const struct dpool *p, unsigned want)
 	const char *what = unwritable ? "writable" : "readable";
 	const char *rw = !unwritable && (want & 2) ? " (a read-write handle "
 						      "reads too)" : "";
-	char why[200];
+	size_t n;
 
 	if (p->acl.n == 0)
 		return refuse(c, -EACCES, "pool %s (mode 0%03o) is not %s "
 			      "for uid %u%s", p->name, p->mode, what,
 			      (unsigned)c->s->uid, rw);
-	return refuse(c, -EACCES, "pool %s (mode 0%03o, with an access "
-		      "control list) is not %s for uid %u%s: %s", p->name,
-		      p->mode, what, (unsigned)c->s->uid, rw,
-		      acl_decider(&p->acl, p->uid, p->gid, p->mode, &who, why,
-				  sizeof(why)));
+	/*
+	 * The rule in the room the message has left, so that acl_decider
+	 * rather than the message's end decides where its words stop: cut
+	 * there, an entry would read as another's.
+	 */
+	refuse(c, -EACCES, "pool %s (mode 0%03o, with an access control "
+	       "list) is not %s for uid %u%s: ", p->name, p->mode, what,
+	       (unsigned)c->s->uid, rw);
+	n = strlen(c->msg);
+	if (n + 1 < sizeof(c->msg))
+		acl_decider(&p->acl, p->uid, p->gid, p->mode, &who,
+			    c->msg + n, sizeof(c->msg) - n);
+	return -EACCES;
 }
 
 /*

@@ -330,11 +330,72 @@ append(char *buf, size_t len, size_t *at, const char *fmt, ...)
 		*at += (size_t)k;
 }
 
+/* Room the group class's tail, " and 33 more", takes with its NUL. */
+#define DECIDER_TAIL	16
+
+/*
+ * One piece of the group class's words, whole or not at all: a piece cut
+ * short would name a group the list does not have ("group:30" of
+ * group:3002:w) to the caller it refused.  Unless it is the last, it
+ * leaves room for the tail that counts what is left out.  False: no room.
+ */
+static bool
+decider_piece(char *buf, size_t len, size_t *at, unsigned shown, bool last,
+	      const char *piece)
+{
+	size_t need = strlen(piece) + 2 + (last ? 1 : DECIDER_TAIL);
+
+	if (*at + need > len)
+		return false;
+	append(buf, len, at, "%s%s", shown ? ", " : " ", piece);
+	return true;
+}
+
+/*
+ * The group class's pieces the caller is in: the pool's group and each
+ * group entry from i on, as many as fit whole, then how many did not.
+ * How many it is in.
+ */
+static unsigned
+decider_groups(const struct acl *acl, uint32_t i, gid_t group, uint32_t mode,
+	       const struct acl_caller *who, char *buf, size_t len,
+	       size_t *at)
+{
+	unsigned total, shown = 0;
+	bool full = false;
+	char piece[48];
+	uint32_t j;
+
+	total = acl_caller_in_group(who, group) ? 1 : 0;
+	for (j = i; j < acl->n; j++)
+		total += acl_caller_in_group(who, acl->e[j].id);
+	if (acl_caller_in_group(who, group)) {
+		snprintf(piece, sizeof(piece), "group %u (mode %04o)",
+			 (unsigned)group, mode);
+		full = !decider_piece(buf, len, at, shown, total == 1, piece);
+		shown += !full;
+	}
+	for (j = i; j < acl->n && !full; j++) {
+		if (!acl_caller_in_group(who, acl->e[j].id))
+			continue;
+		snprintf(piece, sizeof(piece), "group:%u:%s",
+			 (unsigned)acl->e[j].id,
+			 rights_text(acl->e[j].rights));
+		full = !decider_piece(buf, len, at, shown,
+				      shown + 1 == total, piece);
+		shown += !full;
+	}
+	if (shown < total)
+		append(buf, len, at, "%s%u more", shown ? " and " : " ",
+		       total - shown);
+	return total;
+}
+
 const char *
 acl_decider(const struct acl *acl, uid_t owner, gid_t group, uint32_t mode,
 	    const struct acl_caller *who, char *buf, size_t len)
 {
-	bool matched = false;
+	bool matched;
 	size_t at = 0;
 	uint32_t i;
 
@@ -354,18 +415,7 @@ acl_decider(const struct acl *acl, uid_t owner, gid_t group, uint32_t mode,
 			return buf;
 		}
 	append(buf, len, &at, "the group class:");
-	if (acl_caller_in_group(who, group)) {
-		append(buf, len, &at, " group %u (mode %04o)",
-		       (unsigned)group, mode);
-		matched = true;
-	}
-	for (; i < acl->n; i++)
-		if (acl_caller_in_group(who, acl->e[i].id)) {
-			append(buf, len, &at, "%sgroup:%u:%s",
-			       matched ? ", " : " ", (unsigned)acl->e[i].id,
-			       rights_text(acl->e[i].rights));
-			matched = true;
-		}
+	matched = decider_groups(acl, i, group, mode, who, buf, len, &at) > 0;
 	if (!matched && who->groups_unknown) {
 		/* A group it may be in, or the other bits: either refused. */
 		at = 0;

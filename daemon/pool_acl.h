@@ -92,7 +92,9 @@ bool acl_grants(const struct acl *acl, uid_t owner, gid_t group,
  * Which rule decided acl_grants' answer for who, in words for a refusal:
  * "uid 1000 owns it (mode 0400)", "its entry user:1000:r", "the group
  * class: group 20 (mode 0640), group:27:-", "the other bits (mode
- * 0640)".  Into buf (len bytes), which it returns.
+ * 0640)".  Into buf (len bytes), which it returns.  Where the group
+ * class's pieces do not all fit, those that fit whole are said and the
+ * rest counted ("... and 12 more"): none is cut into another's words.
  */
 const char *acl_decider(const struct acl *acl, uid_t owner, gid_t group,
 			uint32_t mode, const struct acl_caller *who,

@@ -33,6 +33,11 @@
  *       uid by a modification; the handle still allocates and writes the
  *       memory, a new open of either kind and the statistics are refused,
  *       and the daemon logs the list's change.
+ *   refusal_names_whole_entries   a caller in 16 groups, each with an
+ *       entry of no rights, is refused the statistics of a pool of a
+ *       64-character name: the words fit a reply, name the group class,
+ *       and each entry they name is whole (no "group:10" cut from
+ *       group:1000000012:-), those that do not fit counted.
  */
 #include <errno.h>
 #include <grp.h>
@@ -77,7 +82,7 @@ struct who {
 	const char *name;
 	uid_t uid;
 	gid_t gid;
-	gid_t groups[4];
+	gid_t groups[16];
 	int ngroups;
 };
 
@@ -868,6 +873,97 @@ open_handle_outlives_tightening(void **state)
 	close(fd);
 }
 
+/* ---- the words of a refusal --------------------------------------------- */
+
+#define CROWD_GID	1000000000u
+#define CROWD		16
+#define LONG_NAME	"refused-by-sixteen-groups-with-ids-of-ten-digits-" \
+			"each-0123456789"
+
+static const struct who crowd = {
+	"crowd", 2008, 2008,
+	{CROWD_GID, CROWD_GID + 1, CROWD_GID + 2, CROWD_GID + 3,
+	 CROWD_GID + 4, CROWD_GID + 5, CROWD_GID + 6, CROWD_GID + 7,
+	 CROWD_GID + 8, CROWD_GID + 9, CROWD_GID + 10, CROWD_GID + 11,
+	 CROWD_GID + 12, CROWD_GID + 13, CROWD_GID + 14, CROWD_GID + 15},
+	CROWD,
+};
+
+/* 0 if every "group:" in words is a whole entry of the crowd's list. */
+static int
+entries_whole(const char *words)
+{
+	const char *at = words;
+	unsigned long id;
+	char *end;
+
+	while ((at = strstr(at, "group:"))) {
+		at += strlen("group:");
+		id = strtoul(at, &end, 10);
+		if (id < CROWD_GID || id >= CROWD_GID + CROWD ||
+		    strncmp(end, ":-", 2) != 0 ||
+		    (end[2] != '\0' && end[2] != ',' && end[2] != ' ')) {
+			print_error("a cut entry at \"%s\" in \"%s\"\n",
+				    at - strlen("group:"), words);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int
+child_crowd(int fd, const void *arg)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
+	char why[1024];
+	size_t len;
+	int rc;
+
+	(void)arg;
+	ref.name = (char *)LONG_NAME;
+	req.body_case = POOLMGR__REQUEST__BODY_STATS;
+	req.stats = &ref;
+	if ((rc = ask(fd, &req, NULL, why, sizeof(why))) != -EACCES) {
+		print_error("stats of %s: %d, not -EACCES\n", LONG_NAME, rc);
+		return 1;
+	}
+	len = strlen(why);
+	if (len > 255 || !strstr(why, "the group class: group:")) {
+		print_error("the refusal (%zu bytes): \"%s\"\n", len, why);
+		return 1;
+	}
+	if (entries_whole(why))
+		return 1;
+	if (len < strlen(" more") ||
+	    strcmp(why + len - strlen(" more"), " more") != 0) {
+		print_error("no count of the entries left out: \"%s\"\n",
+			    why);
+		return 1;
+	}
+	return 0;
+}
+
+static void
+refusal_names_whole_entries(void **state)
+{
+	struct ent e[CROWD];
+	size_t i;
+	int fd;
+
+	(void)state;
+	skip_unless_root();
+	harness_fixture_start(&d, "");
+	fd = root_fd();
+	assert_int_equal(strlen(LONG_NAME), 64);
+	for (i = 0; i < CROWD; i++)
+		e[i] = (struct ent)G(CROWD_GID + (uint32_t)i, 0);
+	/* Other's r, which each refusing group entry keeps from it. */
+	EXPECT_RAW(create(fd, LONG_NAME, 0604, e, CROWD, NULL, 0), 0);
+	expect_as(&crowd, child_crowd, NULL, "the words of its refusal");
+	close(fd);
+}
+
 /* ---- supplementary groups the kernel would not say -------------------- */
 
 /*
@@ -937,6 +1033,8 @@ main(void)
 		cmocka_unit_test_teardown(unknown_groups_fail_closed,
 					  teardown),
 		cmocka_unit_test_teardown(open_handle_outlives_tightening,
+					  teardown),
+		cmocka_unit_test_teardown(refusal_names_whole_entries,
 					  teardown),
 	};
 

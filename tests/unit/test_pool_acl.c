@@ -30,6 +30,12 @@
  *       or 3, rights 8 or 1, id 4294967295: refused, the entry untouched.
  *   check_finds_faults        a good list passes; one too long, out of
  *       order, twice the same, with a bad entry: -EFAULT, saying which.
+ *   decider_names_the_rule    the owner, a user entry, the group class
+ *       (the pool's group and each group entry the caller is in), the
+ *       other bits and unknown groups, each in its words; a caller in 21
+ *       refusing groups, at every length of buffer, gets whole pieces and
+ *       a count of those left out, never an entry cut into another
+ *       ("group:10" of group:1000000000:-), and no byte past the buffer.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -51,7 +57,7 @@
 #define RW		(ACL_READ | ACL_WRITE)
 
 #define OWNER		1000
-#define GROUP		100
+#define GROUP		100u
 #define CALLER		2000
 
 /* A list built from entries, or the test fails. */
@@ -595,6 +601,112 @@ check_finds_faults(void **state)
 	expect_check_fault(&a, "entry 3 is not valid");
 }
 
+/* ---- which rule decided -------------------------------------------------- */
+
+static struct acl_caller
+caller_of(uid_t uid, gid_t gid, const gid_t *groups, int n)
+{
+	struct acl_caller who = {.uid = uid, .gid = gid, .groups = groups,
+				 .ngroups = n};
+
+	return who;
+}
+
+static void
+expect_decider(const struct acl *a, uint32_t mode, const struct acl_caller *w,
+	       const char *want)
+{
+	char buf[600];
+
+	assert_ptr_equal(acl_decider(a, OWNER, GROUP, mode, w, buf,
+				     sizeof(buf)), buf);
+	assert_string_equal(buf, want);
+}
+
+#define CROWD		20	/* group entries of the crowded caller */
+#define CROWD_GID	1000000000u
+
+/*
+ * The group class's words for the crowded caller (the pool's group and
+ * CROWD entries) when only the first k pieces are said.
+ */
+static void
+crowd_words(char *out, size_t len, unsigned k)
+{
+	size_t at;
+	unsigned i;
+
+	at = (size_t)snprintf(out, len, "the group class:");
+	for (i = 0; i < k; i++) {
+		if (i == 0)
+			at += (size_t)snprintf(out + at, len - at,
+					       " group %u (mode 0640)", GROUP);
+		else
+			at += (size_t)snprintf(out + at, len - at,
+					       ", group:%u:-",
+					       CROWD_GID + i - 1);
+	}
+	if (k < CROWD + 1)
+		snprintf(out + at, len - at, "%s%u more", k ? " and " : " ",
+			 CROWD + 1 - k);
+}
+
+static void
+decider_names_the_rule(void **state)
+{
+	const struct acl_entry e[] = {U(OWNER, RW), U(CALLER, R), G(3000, 0),
+				      G(3001, RW)};
+	const gid_t in_3000[] = {3000};
+	gid_t crowd_groups[CROWD];
+	struct acl_entry crowd_e[CROWD];
+	struct acl a = acl_of(e, 4), crowd;
+	struct acl_caller w;
+	char want[600];
+	size_t len, k;
+
+	(void)state;
+	w = caller_of(OWNER, 1, NULL, 0);
+	expect_decider(&a, 0640, &w, "uid 1000 owns it (mode 0640)");
+	w = caller_of(CALLER, 1, NULL, 0);
+	expect_decider(&a, 0640, &w, "its entry user:2000:r");
+	w = caller_of(CALLER + 1, GROUP, in_3000, 1);
+	expect_decider(&a, 0640, &w, "the group class: group 100 (mode "
+		       "0640), group:3000:-");
+	w = caller_of(CALLER + 1, 1, NULL, 0);
+	expect_decider(&a, 0640, &w, "the other bits (mode 0640)");
+	w.groups_unknown = true;
+	expect_decider(&a, 0640, &w, "its supplementary groups unknown "
+		       "(SO_PEERGROUPS failed), a group it may be in or the "
+		       "other bits (mode 0640)");
+
+	for (k = 0; k < CROWD; k++) {
+		crowd_groups[k] = CROWD_GID + (gid_t)k;
+		crowd_e[k] = (struct acl_entry)G(CROWD_GID + (uint32_t)k, 0);
+	}
+	crowd = acl_of(crowd_e, CROWD);
+	w = caller_of(CALLER + 1, GROUP, crowd_groups, CROWD);
+	crowd_words(want, sizeof(want), CROWD + 1);
+	expect_decider(&crowd, 0640, &w, want);
+
+	/* Cut short: whole pieces and how many were left out, or none. */
+	for (len = 32; len <= strlen(want) + 1; len++) {
+		char *b = malloc(len), cut[600];
+		bool seen = false;
+
+		assert_non_null(b);
+		acl_decider(&crowd, OWNER, GROUP, 0640, &w, b, len);
+		assert_true(strlen(b) < len);
+		for (k = 0; k <= CROWD + 1 && !seen; k++) {
+			crowd_words(cut, sizeof(cut), (unsigned)k);
+			seen = strcmp(b, cut) == 0;
+		}
+		if (!seen)
+			fail_msg("%zu bytes: \"%s\": a piece cut short", len,
+				 b);
+		free(b);
+	}
+}
+
 int
 main(void)
 {
@@ -606,6 +718,7 @@ main(void)
 		cmocka_unit_test(text_says_the_list),
 		cmocka_unit_test(words_round_trip),
 		cmocka_unit_test(check_finds_faults),
+		cmocka_unit_test(decider_names_the_rule),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
