@@ -44,6 +44,7 @@ struct load_state {
 	int max_line;		/* the most bytes inih takes in a line */
 	int pool_line[CONFIG_MAX_POOLS];	/* where each pool's section
 						 * first starts */
+	int acl_line[CONFIG_MAX_POOLS];		/* where its acl key is, or 0 */
 	int problem_line;	/* the line of problem, or 0 */
 	int admin_line;		/* the admin_group in force, or 0 */
 	char problem[256];
@@ -671,6 +672,28 @@ acl_none_mixed(struct load_state *ls, const struct config_pool *p)
 }
 
 /*
+ * A second acl key of a pool, where an indented line was meant (-1, the
+ * problem said), or the first (0, its line noted).  Where a later key
+ * replaces an earlier one, a list meant to go on would lose its first
+ * entries, and with them any refusal among them, without a word.
+ */
+static int
+acl_given_twice(struct load_state *ls, const struct config_pool *p)
+{
+	size_t i = (size_t)(p - ls->cf->pools);
+
+	if (ls->acl_line[i]) {
+		snprintf(ls->problem, sizeof(ls->problem), "acl given twice "
+			 "in [pool %s] (first on line %d): a list goes on "
+			 "over indented lines, or all on one", p->name,
+			 ls->acl_line[i]);
+		return -1;
+	}
+	ls->acl_line[i] = ls->line;
+	return 0;
+}
+
+/*
  * acl = ENTRY[, ENTRY...], entries separated by commas, blanks or both;
  * empty or "none": no list.  An indented line after it continues it (inih
  * calls again with the same key), so that a list of 32 fits lines of
@@ -688,6 +711,8 @@ parse_acl_key(struct load_state *ls, struct config_pool *p, const char *value)
 
 	if (ls->continues && ls->acl_none)
 		return acl_none_mixed(ls, p);
+	if (!ls->continues && acl_given_twice(ls, p))
+		return -1;
 	if (!ls->continues && strcmp(value, "none") == 0) {
 		memset(&p->acl, 0, sizeof(p->acl));
 		ls->acl_none = 1;

@@ -38,6 +38,10 @@
  *       64-character name: the words fit a reply, name the group class,
  *       and each entry they name is whole (no "group:10" cut from
  *       group:1000000012:-), those that do not fit counted.
+ *   second_acl_line_refused   a file whose pool says acl twice (a second
+ *       "acl =" rather than an indented line, which would have replaced
+ *       the first and let the uid it refused in) is refused by a reload
+ *       naming both lines; the running list still keeps that uid out.
  */
 #include <errno.h>
 #include <grp.h>
@@ -964,6 +968,44 @@ refusal_names_whole_entries(void **state)
 	close(fd);
 }
 
+/* ---- the file's list -------------------------------------------------- */
+
+/* A pool any uid may read, but for the one the file's list refuses. */
+#define GUARDED_CONF	"[pool guarded]\nsize = 1M\nmode = 0644\n" \
+			"acl = user:2006:-\n"
+
+static int
+child_guarded(int fd, const void *arg)
+{
+	int rc = open_rc(fd, "guarded", true);
+
+	(void)arg;
+	if (rc != -EACCES) {
+		print_error("uid 2006 opened guarded read-only: %d\n", rc);
+		return 1;
+	}
+	return 0;
+}
+
+static void
+second_acl_line_refused(void **state)
+{
+	(void)state;
+	skip_unless_root();
+	harness_fixture_start(&d, GUARDED_CONF);
+	expect_as(&refused, child_guarded, NULL, "the file's refusal");
+	/*
+	 * The operator means to add a group, and writes a second key where
+	 * an indented line would have added to the first.
+	 */
+	assert_int_equal(harness_reload_with(&d, GUARDED_CONF
+					     "acl = group:3001:r\n"), 0);
+	harness_expect_logged(&d, "acl given twice in [pool guarded] (first "
+			      "on line ");
+	harness_expect_logged(&d, "keeping the running configuration");
+	expect_as(&refused, child_guarded, NULL, "the file's refusal kept");
+}
+
 /* ---- supplementary groups the kernel would not say -------------------- */
 
 /*
@@ -1036,6 +1078,7 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(refusal_names_whole_entries,
 					  teardown),
+		cmocka_unit_test_teardown(second_acl_line_refused, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
