@@ -129,10 +129,21 @@ refuse_access(struct call *c, const struct dpool *p, unsigned want)
 {
 	struct acl_caller who = session_caller(c->s);
 	bool unwritable = (want & 2) && !session_may_access(c->s, p, 2);
+	bool unreadable = (want & 4) && !session_may_access(c->s, p, 4);
 	const char *what = unwritable ? "writable" : "readable";
 	const char *rw = !unwritable && (want & 2) ? " (a read-write handle "
 						      "reads too)" : "";
 	size_t n;
+
+	/*
+	 * Read by one group's entry and write by another's: each right
+	 * alone is granted, so "not readable" would be untrue.
+	 */
+	if (want == 6 && !unwritable && !unreadable) {
+		what = "readable and writable by one rule";
+		rw = " (a read-write open needs both from one entry or the "
+		     "group bits)";
+	}
 
 	if (p->acl.n == 0)
 		return refuse(c, -EACCES, "pool %s (mode 0%03o) is not %s "

@@ -38,6 +38,10 @@
  *       64-character name: the words fit a reply, name the group class,
  *       and each entry they name is whole (no "group:10" cut from
  *       group:1000000012:-), those that do not fit counted.
+ *   split_rights_refused_in_words   a caller that reads by one group's
+ *       entry and writes by another's opens read-only, but not
+ *       read-write, and the refusal says it lacks both from one rule,
+ *       not that the pool is unreadable to it.
  *   second_acl_line_refused   a file whose pool says acl twice (a second
  *       "acl =" rather than an indented line, which would have replaced
  *       the first and let the uid it refused in) is refused by a reload
@@ -968,6 +972,52 @@ refusal_names_whole_entries(void **state)
 	close(fd);
 }
 
+/* ---- read from one entry, write from another ----------------------------- */
+
+static int
+child_split(int fd, const void *arg)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__OpenPool m = POOLMGR__OPEN_POOL__INIT;
+	char why[1024];
+	int rc;
+
+	(void)arg;
+	if ((rc = open_rc(fd, "split", true)) != 0) {
+		print_error("split read-only: %d, not 0\n", rc);
+		return 1;
+	}
+	m.name = (char *)"split";
+	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
+	req.open = &m;
+	if ((rc = ask(fd, &req, NULL, why, sizeof(why))) != -EACCES) {
+		print_error("split read-write: %d, not -EACCES\n", rc);
+		return 1;
+	}
+	/* It may read: to say it may not would send it looking elsewhere. */
+	if (strstr(why, "not readable for") || strstr(why, "not writable for") ||
+	    !strstr(why, "readable and writable by one rule") ||
+	    !strstr(why, "group:3001:r, group:3002:w")) {
+		print_error("the refusal: \"%s\"\n", why);
+		return 1;
+	}
+	return 0;
+}
+
+static void
+split_rights_refused_in_words(void **state)
+{
+	int fd;
+
+	(void)state;
+	skip_unless_root();
+	harness_fixture_start(&d, "");
+	fd = root_fd();
+	EXPECT_RAW(create(fd, "split", 0600, group_entries, 2, NULL, 0), 0);
+	expect_as(&supp, child_split, NULL, "read from GA, write from GB");
+	close(fd);
+}
+
 /* ---- the file's list -------------------------------------------------- */
 
 /* A pool any uid may read, but for the one the file's list refuses. */
@@ -1079,6 +1129,8 @@ main(void)
 		cmocka_unit_test_teardown(refusal_names_whole_entries,
 					  teardown),
 		cmocka_unit_test_teardown(second_acl_line_refused, teardown),
+		cmocka_unit_test_teardown(split_rights_refused_in_words,
+					  teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
