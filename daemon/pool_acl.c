@@ -419,9 +419,8 @@ acl_decider(const struct acl *acl, uid_t owner, gid_t group, uint32_t mode,
 	if (!matched && who->groups_unknown) {
 		/* A group it may be in, or the other bits: either refused. */
 		at = 0;
-		append(buf, len, &at, "its supplementary groups unknown "
-		       "(SO_PEERGROUPS failed), a group it may be in or the "
-		       "other bits (mode %04o)", mode);
+		append(buf, len, &at, "its groups unknown: a group it may be "
+		       "in, or the other bits (mode %04o)", mode);
 	} else if (!matched) {
 		at = 0;
 		append(buf, len, &at, "the other bits (mode %04o)", mode);
