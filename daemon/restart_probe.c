@@ -123,7 +123,11 @@ probe_versions(const char *answer)
 	}
 }
 
-bool
+/*
+ * Does the binary the last probe asked read state version v?  False when
+ * none answered with a list of versions.
+ */
+static bool
 restart_probe_reads(unsigned version)
 {
 	return version < 64 && (probe_read_versions >> version & 1);

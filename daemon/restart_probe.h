@@ -29,13 +29,6 @@ int restart_probe_start(struct event_base *base, const char *path,
 			size_t len);
 bool restart_probe_running(void);
 /*
- * Does the binary the last probe asked read state version v?  False when
- * none answered with a list of versions: the restart's quiet moment asks
- * it again for the version it is about to write, which a change since
- * the probe (an access control list set) may have raised.
- */
-bool restart_probe_reads(unsigned version);
-/*
  * The state version to write for that binary, when the state needs at
  * least needed (state_version_needed): the lowest from needed to the
  * current one that it reads, since each version carries all that those
