@@ -29,8 +29,8 @@ int restart_probe_start(struct event_base *base, const char *path,
 			size_t len);
 bool restart_probe_running(void);
 /*
- * The state version to write for that binary, when the state needs at
- * least needed (state_version_needed): the lowest from needed to the
+ * The state version to write for the binary the last probe asked, when
+ * the state needs at least needed (state_version_needed): the lowest from needed to the
  * current one that it reads, since each version carries all that those
  * before it carry; 0 if it reads none of them.
  */
