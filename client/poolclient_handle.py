@@ -5,8 +5,8 @@ finalizers and fork.  Private to poolclient, which imports it.
 A call.  Every call of the binding on a handle runs inside `with handle
 as ptr:`.  __enter__ takes the handle's lock for a moment: it refuses a
 handle that is closed or that a close waits on (the EBADF error the
-handle was made with), records the calling frame and returns the C
-pointer.  The C call runs without the lock (and, through ctypes, without
+handle was made with), records the calling frame and thread and returns
+the C pointer.  The C call runs without the lock (and, through ctypes, without
 the GIL): calls of many threads on one connection are not held back by
 it.  __exit__ takes the lock again to let go of the frame, and wakes a
 close that waits.  A pool's handle shares its connection's lock and
@@ -15,8 +15,8 @@ and on all its pools at once.
 
 A close (_take_all; _Handle.take for a pool alone) marks its handles
 closing, so that new calls are EBADF and a wait in parts ends with EBADF
-at the end of its part, and waits on the condition until no other
-thread's stack holds the frame of a call on them (a connection's close:
+at the end of its part, and waits on the condition until no call of
+another thread on them still runs (a connection's close:
 the connection's calls first, then those of its pools, which a call of
 the connection may have opened meanwhile).  Then, with no call under
 way, refuse() may forbid the close (a pool's buffer still in use:
@@ -26,11 +26,18 @@ which no call can reach any more, for poolclient to free.
 Signals.  A call is known by its frame, not counted: a signal handler's
 exception (Ctrl-C) can come as __exit__ is entered, before it runs a
 line, and a count left up would hold every later close back for ever.
-The frame of such a broken call is on no stack: a close does not wait
-for it, looks at the stacks again every _RECHECK_S (the broken call sent
-no wakeup), and a handle's calls let go of such frames once _PRUNE_MIN
-or more pile up.  A close begun by a signal handler in a thread inside
-its own call on the connection cannot wait for that call, which goes on
+Such a broken call has left its frame (the exception went up through
+it), and a frame that has ended is told from one still running by
+frame.clear(), which refuses (RuntimeError) a frame that is executing:
+a close does not wait for a call whose frame has ended, looks at the
+calls again every _RECHECK_S (the broken call sent no wakeup), and a
+handle's calls let go of such frames once _PRUNE_MIN or more pile up.
+No thread ever walks another thread's stack (sys._current_frames and
+f_back): in CPython 3.11 making the frame object of another thread's
+frame can run the collector, whose finalizers let that thread run on
+and pop the frame being made, and the walker then read freed memory
+(SIGSEGV).  A close begun by a signal handler in a thread inside its
+own call on the connection cannot wait for that call, which goes on
 only once the handler returns: it waits for the other threads' calls,
 leaves the handles closing, and the end of that thread's call runs the
 close again (_deferred_of_this_thread).
@@ -65,21 +72,16 @@ import weakref
 _handles = weakref.WeakSet()
 
 
-def _stack(f):
-    """The ids of frame f and of every frame below it."""
-    ids = set()
-    while f is not None:
-        ids.add(id(f))
-        f = f.f_back
-    return ids
-
-
-def _running_frames():
-    """The ids of every frame on a thread's stack now."""
-    live = set()
-    for f in list(sys._current_frames().values()):
-        live |= _stack(f)
-    return live
+def _running(frame):
+    """Whether frame is still executing (on some thread's stack): only
+    frame.clear() says so without reaching into another thread's stack.
+    A frame that has ended is cleared by it: the frame of a call an
+    exception broke, whose locals nothing needs any more."""
+    try:
+        frame.clear()
+    except RuntimeError:
+        return True
+    return False
 
 
 # How often a close that waits looks at the stacks again unwoken: a call
@@ -103,14 +105,14 @@ class _Handle:
     A call is known by its frame, not counted: a signal handler's
     exception (Ctrl-C) can come as __exit__ is entered, before it runs a
     line, and a count left up would hold a close back for ever.  A close
-    waits for the calls whose frames are still on a thread's stack."""
+    waits for the calls of other threads whose frames still run."""
 
     def __init__(self, ptr, what, closed_error, conn=None):
         self._ptr, self._what = ptr, what
         # The binding's own error (closed_error(what)): a call on a
         # closed handle fails as the C library's calls do, with EBADF.
         self._closed_error = closed_error
-        self._calls = []	# the frame of each call under way
+        self._calls = []	# (frame, thread) of each call under way
         self._prune_at = _PRUNE_MIN
         self._closing = 0	# closes waiting for the calls to end
         self._conn = conn
@@ -137,20 +139,20 @@ class _Handle:
         self.cond = threading.Condition(self.lock)
 
     def __enter__(self):
-        frame = sys._getframe(1)
+        call = (sys._getframe(1), threading.get_ident())
         with self.lock:
             if self._ptr is None or self._closing:
                 raise self._closed_error(self._what)
             if len(self._calls) >= self._prune_at:
                 self._prune()
-            self._calls.append(frame)
+            self._calls.append(call)
             return self._ptr
 
     def __exit__(self, *exc):
-        frame = sys._getframe(1)
+        call = (sys._getframe(1), threading.get_ident())
         with self.lock:
             try:
-                self._calls.remove(frame)
+                self._calls.remove(call)
             except ValueError:	# one a close or a fork let go of
                 pass
             # Only a close waits for the calls to end: no wakeup else.
@@ -164,20 +166,29 @@ class _Handle:
 
     def _prune(self):
         """Let go of the frames of calls an exception broke as they
-        ended, gone from every stack: they and what they hold would pile
-        up until a close that a long-lived handle may never see."""
-        live = _running_frames()
-        self._calls = [f for f in self._calls if id(f) in live]
+        ended: they and what they hold would pile up until a close that
+        a long-lived handle may never see."""
+        self.drop_ended()
         self._prune_at = max(_PRUNE_MIN, 2 * len(self._calls))
+
+    def drop_ended(self):
+        """Forget the calls whose frames have ended (broken calls).
+        Clearing such a frame may run finalizers, which may make calls
+        on this handle: the list is changed only by removals."""
+        for call in [c for c in self._calls if not _running(c[0])]:
+            try:
+                self._calls.remove(call)
+            except ValueError:
+                pass
 
     @property
     def root(self):
         """The connection's handle (this one for a connection)."""
         return self if self._conn is None else self._conn
 
-    def in_use(self, live):
-        """Whether a call is under way (live: _running_frames())."""
-        return any(id(f) in live for f in self._calls)
+    def in_use_by_others(self, me):
+        """Whether a thread other than me has a call under way."""
+        return any(t != me and _running(f) for f, t in list(self._calls))
 
     @property
     def closed(self):
@@ -242,7 +253,7 @@ def _take_all(handles, refuse, first=(), again=None):
     again() (the close anew), which takes them."""
     h0 = (first or handles)[0]
     lock, cond = h0.lock, h0.cond
-    own = _stack(sys._getframe(1))
+    me = threading.get_ident()
     waiting = []
 
     def wait_for(hs):
@@ -250,17 +261,15 @@ def _take_all(handles, refuse, first=(), again=None):
             h._closing += 1
             waiting.append(h)
 
-        def idle():
-            live = _running_frames() - own
-            return not any(h.in_use(live) for h in hs)
-
-        while not idle():
+        while any(h.in_use_by_others(me) for h in hs):
             cond.wait(_RECHECK_S)
         for h in hs:
-            # Of the other threads' frames, those left are of calls an
+            # Of the other threads' calls, those left are ones an
             # exception broke out of as they ended: gone, and what they
-            # held with them.  This thread's are calls under way.
-            h._calls = [f for f in h._calls if id(f) in own]
+            # held with them.  This thread's that still run are calls
+            # under way below this close.
+            h._calls = [c for c in h._calls if c[1] == me]
+            h.drop_ended()
 
     with lock:
         deferred = False

@@ -1098,22 +1098,39 @@ def close_while_threads_open_pools():
 
 
 @test
-def close_while_a_thread_makes_buffers():
-    """A pool's close while another thread makes and writes buffers of it
-    either refuses (BufferError) or comes after the last buffer: a buffer
-    made as the close ran was once made over the mapping the close had
-    just unmapped, and its write killed the process (SIGSEGV).  Many
-    rounds in a child process, whose death fails the test."""
+def close_while_threads_make_buffers():
+    """A pool's close while two other threads make and write buffers of
+    it either refuses (BufferError) or comes after the last buffer: a
+    buffer made as the close ran was once made over the mapping the
+    close had just unmapped, and its write killed the process (SIGSEGV).
+    The collector runs often, with finalizers to run: the close once
+    walked the other threads' stacks (sys._current_frames, f_back), and
+    in CPython 3.11 making the frame object of another thread's frame
+    can collect, whose finalizers let that thread pop the frame being
+    made; the walk read freed memory (SIGSEGV, or "'int' object has no
+    attribute 'f_back'"), here in about one run in four.  Rounds for 3 s
+    in a child process, whose death fails the test."""
     out = run_py(
-        "import threading\n"
+        "import gc, threading, time\n"
         "sys.setswitchinterval(1e-6)\n"
+        "class Garbage:\n"
+        "    def __del__(self):\n"
+        "        sum(range(20))\n"
+        "def litter():\n"
+        "    for _ in range(4):\n"
+        "        g = Garbage()\n"
+        "        g.me = g\n"
         "c = poolclient.connect()\n"
-        "for _ in range(2000):\n"
+        "gc.set_threshold(20)\n"
+        "end = time.monotonic() + 3\n"
+        "rounds = 0\n"
+        "while rounds < 20 or time.monotonic() < end:\n"
         "    p = c.open('py')\n"
         "    off = p.alloc(64)\n"
         "    go = threading.Event()\n"
-        "    def write():\n"
+        "    def write(p=p, off=off):\n"
         "        while True:\n"
+        "            litter()\n"
         "            try:\n"
         "                mv = p.buffer(off, 64)\n"
         "            except poolclient.PoolError:\n"
@@ -1121,16 +1138,21 @@ def close_while_a_thread_makes_buffers():
         "            go.set()\n"
         "            mv[0] = 1\n"
         "            mv.release()\n"
-        "    t = threading.Thread(target=write)\n"
-        "    t.start()\n"
+        "    ts = [threading.Thread(target=write) for _ in range(2)]\n"
+        "    for t in ts:\n"
+        "        t.start()\n"
         "    go.wait()\n"
         "    while True:\n"
+        "        litter()\n"
         "        try:\n"
         "            p.close()\n"
         "            break\n"
         "        except BufferError:\n"
         "            pass\n"
-        "    t.join()\n"
+        "    for t in ts:\n"
+        "        t.join()\n"
+        "    rounds += 1\n"
+        "gc.set_threshold(700)\n"
         "c.close()\n"
         "print('done')\n")
     assert out == "done\n", out
