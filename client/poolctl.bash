@@ -44,7 +44,7 @@ _poolctl_cmd_opts()
 	stats | persisted | users)
 		opts=(-n --numeric --format) ;;
 	status)
-		opts=(--format) ;;
+		opts=(-n --numeric --format) ;;
 	create)
 		opts=(--size --granularity --mode --owner --group --acl --quota
 		    --user-quota --limit --retain --page-size --numa-node

@@ -173,10 +173,11 @@ static const struct cmd cmds[] = {
 	  "(see acl): 'access control list' in words with names, kv's 'acl'\n"
 	  "with numbers (user:1001:r,group:27:rw, or none), JSON's \"acl\"\n"
 	  "an array.\n" },
-	{ "status", cmd_status, 0, 0, O_FORMAT,
-	  "[--format=text|json|prometheus|kv]",
+	{ "status", cmd_status, 0, 0, O_FORMAT | O_NUMERIC,
+	  "[-n] [--format=text|json|prometheus|kv]",
 	  "the daemon's own statistics: uptime, connections, requests",
-	  "Print the daemon's own statistics: its version, pid, uid and gid,\n"
+	  "Print the daemon's own statistics: its version, pid, user and\n"
+	  "group (named where the password and group databases have them),\n"
 	  "when it started and how long it has run, its restarts in place,\n"
 	  "the connections open now (this one among them) and the setting,\n"
 	  "the connections accepted and refused, the Hello timeouts, the\n"
@@ -188,7 +189,10 @@ static const struct cmd cmds[] = {
 	  "restart in place keeps them, a start after a crash does not.\n"
 	  "Anyone who may connect may ask.\n"
 	  "\n"
-	  "  --format=FMT   text (default), json (as --json), prometheus\n"
+	  "  -n, --numeric  the user and group as numbers (text), as ls -n\n"
+	  "  --format=FMT   text (default), json (as --json: \"uid\" and\n"
+	  "                 \"gid\", with \"user\" and \"group\" their names,\n"
+	  "                 null for none), prometheus\n"
 	  "                 (poolmgr_daemon_* metrics, counters ending in\n"
 	  "                 _total) or kv (one 'KEY VALUE' line per figure:\n"
 	  "                 the JSON keys, plain numbers)\n" },

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include <json-c/json.h>
@@ -24,6 +25,8 @@ enum status_kind {
 	S_TIME,		/* seconds since the epoch: a UTC date */
 	S_MS,		/* a duration in ms: days, hours, minutes */
 	S_HEX,		/* bits: hexadecimal */
+	S_UID,		/* a uid: its name in text, as ls names it */
+	S_GID,		/* a gid: likewise */
 };
 
 struct status_field {
@@ -43,8 +46,8 @@ struct status_field {
 
 static const struct status_field status_fields[] = {
 	DF(pid, "pid", S_NUM, false, NULL, NULL),
-	DF(uid, "uid", S_NUM, false, NULL, NULL),
-	DF(gid, "gid", S_NUM, false, NULL, NULL),
+	DF(uid, "user", S_UID, false, NULL, NULL),
+	DF(gid, "group", S_GID, false, NULL, NULL),
 	DF(started, "started", S_TIME, false,
 	    "poolmgr_daemon_start_time_seconds",
 	    "When the daemon started, in seconds since the epoch (kept "
@@ -123,13 +126,20 @@ status_duration(char *buf, size_t len, uint64_t ms)
 
 /* One text line's value, and the exact number after it when it differs. */
 static bool
-status_text_value(const struct status_field *f, uint64_t v, char *buf,
-    size_t len)
+status_text_value(const struct ctl *ctl, const struct status_field *f,
+    uint64_t v, char *buf, size_t len)
 {
+	char		number[24];
 	time_t		t;
 	struct tm	tm;
 
 	switch (f->kind) {
+	case S_UID:
+	case S_GID:
+		snprintf(buf, len, "%s", id_who(ctl, f->kind == S_UID ?
+		    POOL_ACL_USER : POOL_ACL_GROUP, (uint32_t)v).s);
+		snprintf(number, sizeof number, "%" PRIu64, v);
+		return strcmp(buf, number) != 0;
 	case S_BYTES:
 		snprintf(buf, len, "%s", human(v).s);
 		return v >= 1024;
@@ -153,10 +163,10 @@ status_text_value(const struct status_field *f, uint64_t v, char *buf,
 }
 
 static void
-print_status_text(const struct pool_daemon_stats *ds)
+print_status_text(const struct ctl *ctl, const struct pool_daemon_stats *ds)
 {
 	const struct status_field	*f;
-	char				 value[64];
+	char				 value[272];
 	uint64_t			 v;
 	size_t				 i;
 
@@ -165,7 +175,7 @@ print_status_text(const struct pool_daemon_stats *ds)
 		f = &status_fields[i];
 		v = status_value(ds, f);
 		printf("  %-20s ", f->label);
-		if (status_text_value(f, v, value, sizeof value))
+		if (status_text_value(ctl, f, v, value, sizeof value))
 			printf("%s  (%" PRIu64 "%s)\n", value, v,
 			    f->kind == S_MS ? " ms" : "");
 		else
@@ -182,10 +192,18 @@ json_status(const struct pool_daemon_stats *ds)
 	o = json_object_new_object();
 	json_object_object_add(o, "server",
 	    json_object_new_string(ds->server));
-	for (i = 0; i < NSTATUS; i++)
+	for (i = 0; i < NSTATUS; i++) {
 		json_object_object_add(o, status_fields[i].key,
 		    json_object_new_uint64(status_value(ds,
 		    &status_fields[i])));
+		/* The names beside the numbers, as stats' JSON has them. */
+		if (status_fields[i].kind == S_GID) {
+			json_object_object_add(o, "user",
+			    id_json(POOL_ACL_USER, ds->uid));
+			json_object_object_add(o, "group",
+			    id_json(POOL_ACL_GROUP, ds->gid));
+		}
+	}
 	return o;
 }
 
@@ -256,7 +274,7 @@ print_status(const struct ctl *ctl, enum format fmt,
 		print_status_kv(ds);
 		break;
 	case FMT_TEXT:
-		print_status_text(ds);
+		print_status_text(ctl, ds);
 		break;
 	}
 }

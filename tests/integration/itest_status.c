@@ -31,7 +31,9 @@
  * answered the unknown request -EOPNOTSUPP.
  */
 #include <errno.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -556,6 +558,43 @@ kv_value(const char *out, const char *key)
 	return strtoull(l, NULL, 10);
 }
 
+static const char *
+user_name(uid_t uid)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	assert_non_null(pw);
+	return pw->pw_name;
+}
+
+static const char *
+group_name(gid_t gid)
+{
+	struct group *gr = getgrgid(gid);
+
+	assert_non_null(gr);
+	return gr->gr_name;
+}
+
+/*
+ * status's text line of the daemon's uid or gid: "user  NAME  (ID)" with
+ * a name, "user  ID" under -n (name NULL).
+ */
+static void
+status_names_line(const char *out, const char *label, unsigned id,
+		  const char *name)
+{
+	char want[256];
+
+	if (name)
+		snprintf(want, sizeof(want), "\n  %-20s %s  (%u)\n", label,
+			 name, id);
+	else
+		snprintf(want, sizeof(want), "\n  %-20s %u\n", label, id);
+	if (!strstr(out, want))
+		fail_msg("no line \"%s\" in:\n%s", want + 1, out);
+}
+
 static void
 poolctl_status(void **state)
 {
@@ -579,6 +618,13 @@ poolctl_status(void **state)
 	assert_non_null(strstr(out, "\n  resident memory      "));
 	assert_non_null(strstr(out, " UTC  ("));
 	assert_string_equal(err, "");
+	/* The daemon's uid and gid by name, as ls names them; -n numbers. */
+	status_names_line(out, "user", geteuid(), user_name(geteuid()));
+	status_names_line(out, "group", getegid(), group_name(getegid()));
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "status -n"), 0);
+	status_names_line(out, "user", geteuid(), NULL);
+	status_names_line(out, "group", getegid(), NULL);
 
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
 					 sizeof(err), "status --json=short"),
@@ -588,6 +634,12 @@ poolctl_status(void **state)
 	assert_non_null(strstr(out, "{\"server\":\"poolmgrd "));
 	assert_non_null(strstr(out, "\"bad_messages\":1,"));
 	assert_non_null(strstr(out, "\"features\":"));
+	snprintf(want, sizeof(want), "\"uid\":%u,\"gid\":%u,",
+		 (unsigned)geteuid(), (unsigned)getegid());
+	assert_non_null(strstr(out, want));
+	snprintf(want, sizeof(want), "\"user\":\"%s\",\"group\":\"%s\"",
+		 user_name(geteuid()), group_name(getegid()));
+	assert_non_null(strstr(out, want));
 
 	ds = status_of(c);
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
