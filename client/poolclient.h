@@ -317,7 +317,15 @@ struct pool_stats {
 	 */
 	uint64_t quota_refusals;
 	uint64_t user_quota_refusals;
-	uint64_t reserved[5];		/* zero: room for later fields */
+	/*
+	 * Entries on the pool's access control list (pool_acl_get reads
+	 * them), at most POOL_ACL_MAX; 0: the pool has none, or the daemon
+	 * has no lists.  (Taken from the reserved room: a program built
+	 * before it has the same structure, and the field reads as zero.)
+	 */
+	uint32_t acl_entries;
+	uint32_t reserved32;		/* zero */
+	uint64_t reserved[4];		/* zero: room for later fields */
 };
 
 /*

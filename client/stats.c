@@ -2,7 +2,9 @@
  * stats.c - the questions about one whole pool: its statistics (through a
  * handle or by name), a trim, and the daemon's invariant check; and the
  * copying of a pool's statistics from a reply, which pool_list
- * (lists.c) shares; and the daemon's own statistics.
+ * (lists.c) shares (the count of its access control list's entries
+ * too: the entries themselves are pool_acl_get's, acl.c); and the
+ * daemon's own statistics.
  *
  * It is apart from the listings because statistics and trims speak for
  * the caller's caches: a Stats carries a cache's report, so that the
@@ -93,6 +95,10 @@ client_copy_stats(struct pool_stats *s, const Poolmgr__PoolStats *m)
 	s->user_quota = m->user_quota;
 	s->quota_refusals = m->quota_refusals;
 	s->user_quota_refusals = m->user_quota_refusals;
+	/* No pool's list holds more: a count past it is no daemon's. */
+	if (m->acl != NULL && m->acl->n_entries > POOL_ACL_MAX)
+		return -EPROTO;
+	s->acl_entries = m->acl != NULL ? (uint32_t)m->acl->n_entries : 0;
 	return 0;
 }
 

@@ -12,6 +12,11 @@
  *   set_replaces_and_clears   POOL_SET_ACL replaces the list whole, beside
  *       another setting too; nacl 0 (acl NULL) clears it; a pool_set
  *       without the bit keeps it.
+ *   stats_count_entries       struct pool_stats' acl_entries, from
+ *       pool_stats, pool_stats_by_name and pool_list alike: 0 for a pool
+ *       without a list, 1 and 32 for those with, and what it is after
+ *       pool_set and pool_acl_modify change a list (the reserved room
+ *       around it stays zero).
  *   modify_changes_some       pool_acl_modify adds, replaces an entry's
  *       rights in place, takes out one (its rights not looked at), both
  *       in one request, and an absent removal or nothing at all is no
@@ -227,6 +232,108 @@ set_replaces_and_clears(void **state)
 
 	EXPECT_RC(acl_set(c, "s", NULL, 0), 0);
 	EXPECT_RC(pool_acl_get(c, "s", NULL, 0), 0);
+	pool_disconnect(c);
+}
+
+/* ---- the count in a pool's statistics ------------------------------------ */
+
+/* The reserved room beside acl_entries: zero, as the header promises. */
+static void
+acl_expect_reserved_zero(const struct pool_stats *s)
+{
+	size_t i;
+
+	assert_int_equal(s->reserved32, 0);
+	for (i = 0; i < sizeof(s->reserved) / sizeof(s->reserved[0]); i++)
+		assert_int_equal(s->reserved[i], 0);
+}
+
+/*
+ * Pool name's acl_entries must be want by every way of asking: by name,
+ * through a handle (when p is not NULL) and in the listing of every pool.
+ */
+static void
+acl_expect_count(struct pool_conn *c, struct pool *p, const char *name,
+		 uint32_t want)
+{
+	struct pool_stats s, *all = NULL;
+	size_t i, n = 0;
+	bool listed = false;
+
+	EXPECT_RC(pool_stats_by_name(c, name, &s), 0);
+	if (s.acl_entries != want)
+		fail_msg("pool_stats_by_name(%s): acl_entries %u, want %u",
+			 name, (unsigned)s.acl_entries, (unsigned)want);
+	acl_expect_reserved_zero(&s);
+	if (p != NULL) {
+		EXPECT_RC(pool_stats(p, &s), 0);
+		if (s.acl_entries != want)
+			fail_msg("pool_stats(%s): acl_entries %u, want %u",
+				 name, (unsigned)s.acl_entries,
+				 (unsigned)want);
+		acl_expect_reserved_zero(&s);
+	}
+	EXPECT_RC(pool_list(c, &all, &n), 0);
+	for (i = 0; i < n; i++) {
+		if (strcmp(all[i].name, name) != 0)
+			continue;
+		listed = true;
+		if (all[i].acl_entries != want)
+			fail_msg("pool_list: %s's acl_entries %u, want %u",
+				 name, (unsigned)all[i].acl_entries,
+				 (unsigned)want);
+		acl_expect_reserved_zero(&all[i]);
+	}
+	free(all);
+	if (!listed)
+		fail_msg("pool_list: %s not listed", name);
+}
+
+static void
+stats_count_entries(void **state)
+{
+	struct pool_acl_entry one[] = { acl_group(20, POOL_ACL_READ) };
+	struct pool_acl_entry full[POOL_ACL_MAX], more[] = {
+		acl_user(3000, RW),
+	};
+	struct pool_acl_entry rm[] = { acl_user(1000, 0) };
+	struct pool *p0, *p1, *p32;
+	struct pool_conn *c;
+	uint32_t i;
+
+	(void)state;
+	for (i = 0; i < POOL_ACL_MAX; i++)
+		full[i] = acl_user(1000 + i, i % 2 ? RW : POOL_ACL_READ);
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	acl_create(c, "none", 0600, NULL, 0);
+	acl_create(c, "one", 0600, one, 1);
+	acl_create(c, "full", 0600, full, POOL_ACL_MAX);
+	EXPECT_RC(pool_open(c, "none", &p0), 0);
+	EXPECT_RC(pool_open(c, "one", &p1), 0);
+	EXPECT_RC(pool_open(c, "full", &p32), 0);
+	acl_expect_count(c, p0, "none", 0);
+	acl_expect_count(c, p1, "one", 1);
+	acl_expect_count(c, p32, "full", POOL_ACL_MAX);
+
+	/* Changes show at the next request, through a handle too. */
+	EXPECT_RC(pool_acl_modify(c, "none", more, 1, NULL, 0), 0);
+	acl_expect_count(c, p0, "none", 1);
+	EXPECT_RC(pool_acl_modify(c, "one", more, 1, NULL, 0), 0);
+	acl_expect_count(c, p1, "one", 2);
+	EXPECT_RC(pool_acl_modify(c, "full", NULL, 0, rm, 1), 0);
+	acl_expect_count(c, p32, "full", POOL_ACL_MAX - 1);
+	/* A refused change (a 33rd entry) leaves the count as it was. */
+	EXPECT_RC(acl_set(c, "full", full, POOL_ACL_MAX), 0);
+	EXPECT_RC(pool_acl_modify(c, "full", more, 1, NULL, 0), -ENOSPC);
+	acl_expect_count(c, p32, "full", POOL_ACL_MAX);
+	EXPECT_RC(acl_set(c, "one", NULL, 0), 0);
+	acl_expect_count(c, p1, "one", 0);
+	acl_expect_count(c, NULL, "none", 1);
+
+	pool_close(p0);
+	pool_close(p1);
+	pool_close(p32);
 	pool_disconnect(c);
 }
 
@@ -766,6 +873,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		HARNESS_FIXTURE_TEST(created_with_a_list, &d),
 		HARNESS_FIXTURE_TEST(set_replaces_and_clears, &d),
+		HARNESS_FIXTURE_TEST(stats_count_entries, &d),
 		HARNESS_FIXTURE_TEST(modify_changes_some, &d),
 		HARNESS_FIXTURE_TEST(local_refusals_send_nothing, &d),
 		HARNESS_FIXTURE_TEST(daemon_refusals, &d),
