@@ -119,7 +119,8 @@ struct persisted_row {
 
 /*
  * A pool's access control list as stats shows it: n entries of e, or n
- * -1 for a pool whose list could not be had (destroyed meanwhile).
+ * -1 for a pool whose list could not be had (destroyed or made
+ * unreadable meanwhile).
  */
 struct ctl_acl {
 	int			 n;
@@ -195,8 +196,9 @@ int	cmd_acl(struct ctl *, int, char **);
 int	acl_parse_opt(const char *, const char *, const char *, int, bool,
 	    struct pool_acl_entry *, size_t *);
 /*
- * The lists of the n pools ps, for stats: *out malloc'd, or NULL when
- * the daemon has no lists.  0 or the exit code.
+ * The lists of the n pools ps, for stats, asked only of those whose
+ * acl_entries count some: *out malloc'd, or NULL when the daemon has no
+ * lists.  0 or the exit code.
  */
 int	acl_of_pools(struct ctl *, const struct pool_stats *, size_t,
 	    struct ctl_acl **);

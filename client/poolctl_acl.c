@@ -100,13 +100,39 @@ acl_parse_opt(const char *cmd, const char *opt, const char *text, int flags,
 /* ---------------------------------------------------------------------- */
 /* The lists of the pools stats shows. */
 
+/*
+ * The list of pool ps into *a.  A pool destroyed since it was listed
+ * (-ENOENT), or made unreadable since (-EACCES), keeps its figures
+ * without a list (n -1): the others are still worth showing.
+ */
+static int
+acl_of_pool(struct ctl *ctl, const struct pool_stats *ps, struct ctl_acl *a)
+{
+	int	got;
+
+	got = pool_acl_get(ctl->conn, ps->name, a->e, POOL_ACL_MAX);
+	if (got == -ENOENT || got == -EACCES)
+		got = -1;
+	a->n = got;
+	return got < -1 ? got : 0;
+}
+
+/*
+ * Only the pools whose statistics count entries are asked for their
+ * lists: the others have none, and a request each would cost a round
+ * trip per pool.  When none has any, the first is asked all the same:
+ * its answer says whether the daemon has lists at all ("none" to show),
+ * or not (-EOPNOTSUPP, said by the library without asking: no list
+ * shown, as before them).
+ */
 int
 acl_of_pools(struct ctl *ctl, const struct pool_stats *ps, size_t n,
     struct ctl_acl **out)
 {
 	struct ctl_acl	*acls;
 	size_t		 i;
-	int		 got;
+	bool		 any = false;
+	int		 error;
 
 	*out = NULL;
 	if (n == 0)
@@ -115,24 +141,20 @@ acl_of_pools(struct ctl *ctl, const struct pool_stats *ps, size_t n,
 		ctl_warnx("out of memory");
 		return EXIT_FAILED;
 	}
+	for (i = 0; i < n; i++)
+		any = any || ps[i].acl_entries > 0;
 	for (i = 0; i < n; i++) {
-		got = pool_acl_get(ctl->conn, ps[i].name, acls[i].e,
-		    POOL_ACL_MAX);
-		/* A daemon without lists: stats shows none, as before them. */
-		if (got == -EOPNOTSUPP) {
+		if (ps[i].acl_entries == 0 && (any || i > 0))
+			continue;	/* none: n stays 0 */
+		error = acl_of_pool(ctl, &ps[i], &acls[i]);
+		if (error == -EOPNOTSUPP) {
 			free(acls);
 			return 0;
 		}
-		/* Destroyed since it was listed: its figures stay, no list. */
-		if (got == -ENOENT) {
-			acls[i].n = -1;
-			continue;
-		}
-		if (got < 0) {
+		if (error != 0) {
 			free(acls);
-			return fail_pool(got, "stats", ps[i].name, NULL);
+			return fail_pool(error, "stats", ps[i].name, NULL);
 		}
-		acls[i].n = got;
 	}
 	*out = acls;
 	return 0;

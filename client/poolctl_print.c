@@ -4,8 +4,10 @@
  * Each command's result is printed by print_COMMAND, as text or, with
  * --json, as one JSON document.  The statistics of a pool are described
  * once, in stat_fields[]; the text table, JSON, kv and Prometheus output
- * are all generated from that one table so that they cannot drift.
- * Diagnostics on stderr, and the exit status each failure means, are
+ * are all generated from that one table so that they cannot drift.  The
+ * count of a pool's access control list's entries, no quantity of its
+ * use, is not in it: it goes beside the mode (list's "+", acl_entries in
+ * JSON and kv).  Diagnostics on stderr, and the exit status each failure means, are
  * poolctl_fail.c's.
  */
 #include <inttypes.h>
@@ -135,6 +137,20 @@ octal_mode(uint32_t mode)
 	struct omode	m;
 
 	snprintf(m.s, sizeof m.s, "%04" PRIo32, mode & 07777);
+	return m;
+}
+
+/*
+ * The mode as list shows it: "0660", and "0660+" for a pool with an
+ * access control list, as ls -l marks a file that has one.
+ */
+static struct omode
+list_mode(const struct pool_stats *ps)
+{
+	struct omode	m = octal_mode(ps->mode);
+
+	if (ps->acl_entries > 0)
+		strcat(m.s, "+");
 	return m;
 }
 
@@ -511,6 +527,9 @@ json_stats(const struct pool_stats *ps, const struct ctl_acl *acl)
 			mode = octal_mode((uint32_t)field_value(ps, f));
 			json_object_object_add(o, f->key,
 			    json_object_new_string(mode.s));
+			/* Beside the mode, as list's text marks it there. */
+			json_object_object_add(o, "acl_entries",
+			    json_u64(ps->acl_entries));
 		} else
 			json_object_object_add(o, f->key,
 			    json_u64(field_value(ps, f)));
@@ -555,10 +574,12 @@ print_stats_kv(const struct pool_stats *ps, const struct ctl_acl *acl)
 	for (i = 0; i < NFIELDS; i++) {
 		f = &stat_fields[i];
 		v = field_value(ps, f);
-		if (f->kind == K_MODE)
+		if (f->kind == K_MODE) {
 			printf("%s %s %s\n", ps->name, f->key,
 			    octal_mode((uint32_t)v).s);
-		else
+			printf("%s acl_entries %" PRIu32 "\n", ps->name,
+			    ps->acl_entries);
+		} else
 			printf("%s %s %" PRIu64 "\n", ps->name, f->key, v);
 	}
 	/* A word, as mode is octal; no node without a policy. */
@@ -778,11 +799,13 @@ print_list(const struct ctl *ctl, const struct pool_stats *ps, size_t n)
 		if (strlen(ps[i].name) > w)
 			w = strlen(ps[i].name);
 	}
-	printf("%-*s %10s %10s %6s %8s %7s\n", (int)w, "NAME", "SIZE",
-	    "USED", "USE%", "BLOCKS", "CLIENTS");
+	/* MODE is as wide as "0660+": the others stay in step. */
+	printf("%-*s %-5s %10s %10s %6s %8s %7s\n", (int)w, "NAME", "MODE",
+	    "SIZE", "USED", "USE%", "BLOCKS", "CLIENTS");
 	for (i = 0; i < n; i++) {
-		printf("%-*s %10s %10s %5.1f%% %8" PRIu64 " %7" PRIu64 "\n",
-		    (int)w, safe(ps[i].name).s, human(ps[i].max_size).s,
+		printf("%-*s %-5s %10s %10s %5.1f%% %8" PRIu64 " %7" PRIu64 "\n",
+		    (int)w, safe(ps[i].name).s, list_mode(&ps[i]).s,
+		    human(ps[i].max_size).s,
 		    human(ps[i].allocated_bytes).s,
 		    percent(ps[i].allocated_bytes, ps[i].max_size),
 		    ps[i].live_blocks, ps[i].clients);

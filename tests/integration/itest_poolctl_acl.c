@@ -17,6 +17,12 @@
  *   may change its list;
  *   stats: the "access control list" line (names; numbers under -n),
  *   kv's acl (numbers), JSON's array;
+ *   list: a "+" after the mode of a pool with a list, as ls -l marks a
+ *   file's, the columns still in step; acl_entries beside the mode in
+ *   list's JSON and stats' kv and JSON;
+ *   stats of every pool asks the list of each pool with one, and of no
+ *   other (the daemon's count of requests says so), each pool still
+ *   shown with its list or "none";
  *   a group whose members take more than 16 KiB in the group database
  *   (bound over /etc/group in a mount namespace of poolctl's own) is
  *   named in acl's text and JSON and in stats, as any other;
@@ -636,6 +642,162 @@ stats_shows_the_list(void **state)
 	expect(!strstr(fx.out, "acl"), "stats prometheus: no list");
 }
 
+/* The line of out that starts with word and a blank, or NULL. */
+static const char *
+line_of(const char *out, const char *word)
+{
+	size_t n = strlen(word);
+	const char *l;
+
+	for (l = out; l != NULL && *l != '\0'; l = strchr(l, '\n')) {
+		if (*l == '\n')
+			l++;
+		if (strncmp(l, word, n) == 0 && l[n] == ' ')
+			return l;
+	}
+	return NULL;
+}
+
+/* The column just past the word at field k (from 0) of line l. */
+static size_t
+field_end(const char *l, int k)
+{
+	size_t i = 0;
+
+	for (;;) {
+		i += strspn(l + i, " ");
+		i += strcspn(l + i, " \n");
+		if (k-- == 0)
+			return i;
+	}
+}
+
+static void
+list_marks_pools_with_lists(void **state)
+{
+	const char *head, *cam, *bare;
+
+	(void)state;
+	start();
+	expect_exit(ctl("create cam --size 1M --mode 0640 --acl "
+			"u:%d:r,g:%d:rw", OTHER_UID, OTHER_GID), 0, "create cam");
+	expect_exit(ctl("create bare --size 1M --mode 0600"), 0,
+		    "create bare");
+
+	expect_exit(ctl("list"), 0, "list");
+	head = line_of(fx.out, "NAME");
+	cam = line_of(fx.out, "cam");
+	bare = line_of(fx.out, "bare");
+	expect(head && cam && bare, "list: a line is missing");
+	expect(strncmp(head, "NAME MODE ", 10) == 0,
+	       "list: no MODE column after NAME");
+	expect(strncmp(cam, "cam  0640+ ", 11) == 0,
+	       "list: cam's mode without its +");
+	expect(strncmp(bare, "bare 0600  ", 11) == 0,
+	       "list: bare's mode not as it was, or marked");
+	/* Every column ends where its heading does: SIZE to CLIENTS. */
+	/* (Sizes are two words, "1.0 MiB" and "0 B".) */
+	expect(field_end(head, 2) == field_end(cam, 3) &&
+	       field_end(head, 2) == field_end(bare, 3) &&
+	       field_end(head, 6) == field_end(cam, 8) &&
+	       field_end(head, 6) == field_end(bare, 8),
+	       "list: the columns out of step");
+
+	expect_exit(ctl("list --json=short"), 0, "list --json");
+	expect(strstr(fx.out, "\"mode\":\"0640\",\"acl_entries\":2,"),
+	       "list --json: cam's acl_entries not beside its mode");
+	expect(strstr(fx.out, "\"mode\":\"0600\",\"acl_entries\":0,"),
+	       "list --json: bare's acl_entries not 0");
+
+	expect_exit(ctl("stats --format=kv"), 0, "stats kv");
+	expect(strstr(fx.out, "\ncam mode 0640\ncam acl_entries 2\n") &&
+	       strstr(fx.out, "\nbare mode 0600\nbare acl_entries 0\n"),
+	       "stats kv: acl_entries not beside the mode");
+	expect_exit(ctl("stats cam --json=short"), 0, "stats --json");
+	expect(strstr(fx.out, "\"mode\":\"0640\",\"acl_entries\":2,"),
+	       "stats --json: acl_entries not beside the mode");
+	expect_exit(ctl("stats --format=prometheus"), 0, "stats prometheus");
+	expect(!strstr(fx.out, "acl"), "stats prometheus: a list count");
+}
+
+/* The daemon's count of the requests it answered, asked on fx.conn. */
+static uint64_t
+requests_now(void)
+{
+	struct pool_daemon_stats ds;
+
+	assert_int_equal(pool_daemon_stats(fx.conn, &ds), 0);
+	return ds.requests_total;
+}
+
+/*
+ * Requests `poolctl ARGS` made beyond those of `poolctl list`: both
+ * connect and list the pools the same way.
+ */
+static uint64_t
+requests_beyond_list(const char *args)
+{
+	uint64_t r0, r1, r2;
+
+	r0 = requests_now();
+	expect_exit(ctl("list"), 0, "list");
+	r1 = requests_now();
+	expect_exit(ctl("%s", args), 0, args);
+	r2 = requests_now();
+	return (r2 - r1) - (r1 - r0);
+}
+
+static void
+stats_asks_only_lists(void **state)
+{
+	uint64_t extra;
+
+	(void)state;
+	start();
+	expect_exit(ctl("create a --size 1M --acl u:%d:r", OTHER_UID), 0,
+		    "create a");
+	expect_exit(ctl("create b --size 1M"), 0, "create b");
+	expect_exit(ctl("create c --size 1M"), 0, "create c");
+	expect_exit(ctl("create d --size 1M --acl g:%d:rw,u:%d:r", OTHER_GID,
+			THIRD_UID), 0, "create d");
+
+	/* b and c have no list: they are asked nothing. */
+	extra = requests_beyond_list("stats -n");
+	if (extra != 2)
+		fail_msg("stats: %llu requests beyond the listing, want 2 (the "
+			 "lists of a and d)", (unsigned long long)extra);
+	expect(strstr(fx.out, "pool a\n") && strstr(fx.out, "pool c\n"),
+	       "stats: a pool missing");
+	expect(strstr(fx.out, "  access control list  user:4242:r\n"),
+	       "stats: a's list");
+	expect(strstr(fx.out, "  access control list  "
+			      "user:4244:r,group:4243:rw\n"), "stats: d's list");
+	expect(strstr(fx.out, "pool b\n") &&
+	       strstr(strstr(fx.out, "pool b\n"), "list       none\n") <
+	       strstr(fx.out, "pool c\n"), "stats: b's list not none");
+
+	extra = requests_beyond_list("stats --format=kv");
+	if (extra != 2)
+		fail_msg("stats kv: %llu requests beyond the listing, want 2",
+			 (unsigned long long)extra);
+	expect(strstr(fx.out, "b acl none\n") && strstr(fx.out, "c acl none\n")
+	       && strstr(fx.out, "a acl user:4242:r\n"),
+	       "stats kv: the lists");
+
+	/* One pool with a list: its own request, as before. */
+	expect_exit(ctl("stats d -n"), 0, "stats d");
+	expect(strstr(fx.out, "user:4244:r,group:4243:rw\n"), "stats d");
+	/* With no list anywhere shown, one request says the daemon has them. */
+	expect_exit(ctl("acl a --set none"), 0, "acl a --set none");
+	expect_exit(ctl("acl d --set none"), 0, "acl d --set none");
+	extra = requests_beyond_list("stats --format=kv");
+	if (extra != 1)
+		fail_msg("stats kv without lists: %llu requests beyond the "
+			 "listing, want 1", (unsigned long long)extra);
+	expect(strstr(fx.out, "a acl none\n") && strstr(fx.out, "d acl none\n"),
+	       "stats kv without lists: none");
+}
+
 static void
 the_list_holds(void **state)
 {
@@ -848,6 +1010,9 @@ main(void)
 		cmocka_unit_test_teardown(other_uid_refused_owner_allowed,
 					  teardown),
 		cmocka_unit_test_teardown(stats_shows_the_list, teardown),
+		cmocka_unit_test_teardown(list_marks_pools_with_lists,
+					  teardown),
+		cmocka_unit_test_teardown(stats_asks_only_lists, teardown),
 		cmocka_unit_test_teardown(a_big_group_is_named, teardown),
 		cmocka_unit_test_teardown(the_list_holds, teardown),
 		cmocka_unit_test_teardown(daemon_without_lists, teardown),
