@@ -33,6 +33,11 @@
  *   features bit 9): acl and its changes exit 1 saying so, with nothing
  *   asked; create --acl is refused rather than make a pool without its
  *   list; stats shows what it always did, and no list.
+ *   A daemon with lists that refuses one pool's list after listing it
+ *   (a fake again: the real one lists only what the caller may read,
+ *   and a change between the listing and the request is a race):
+ *   stats of every pool shows that pool's figures without a list, the
+ *   other's with its list, and exits 0.
  */
 #include <errno.h>
 #include <grp.h>
@@ -850,13 +855,44 @@ old_reply(int cfd, const Poolmgr__Reply *rep)
 	return send(cfd, buf, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
 }
 
+/*
+ * A pool's statistics as the fakes send them; with lists, one entry.
+ * The fake with lists (old_daemon.lists) lists pools "open" and "shut"
+ * and refuses a Stats of "shut", as the real daemon refuses an
+ * unreadable pool's.
+ */
 static void
-old_answer(int cfd, const Poolmgr__Request *req, FILE *log)
+old_pool(Poolmgr__PoolStats *ps, Poolmgr__Acl *acl, Poolmgr__AclEntry **pe,
+	 const char *name, bool lists)
+{
+	ps->name = (char *)name;
+	ps->max_size = ps->free_bytes = ps->largest_free = 1 << 20;
+	ps->granularity = 16;
+	ps->page_size = 4096;
+	ps->mode = 0660;
+	if (lists) {
+		acl->n_entries = 1;
+		acl->entries = pe;
+		ps->acl = acl;
+	}
+}
+
+static void
+old_answer(int cfd, const Poolmgr__Request *req, FILE *log, bool lists)
 {
 	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
 	Poolmgr__HelloReply hr = POOLMGR__HELLO_REPLY__INIT;
 	Poolmgr__PoolStats ps = POOLMGR__POOL_STATS__INIT;
+	Poolmgr__PoolStats shut = POOLMGR__POOL_STATS__INIT;
+	Poolmgr__PoolStats *both[] = {&ps, &shut};
+	Poolmgr__ListPoolsReply lr = POOLMGR__LIST_POOLS_REPLY__INIT;
+	Poolmgr__Acl acl = POOLMGR__ACL__INIT;
+	Poolmgr__AclEntry e = POOLMGR__ACL_ENTRY__INIT, *pe = &e;
+	const char *name;
 
+	e.kind = POOL_ACL_USER;
+	e.id = OTHER_UID;
+	e.rights = POOL_ACL_READ;
 	rep.id = req->id;
 	switch (req->body_case) {
 	case POOLMGR__REQUEST__BODY_HELLO:
@@ -864,20 +900,42 @@ old_answer(int cfd, const Poolmgr__Request *req, FILE *log)
 		hr.max_message = 4096;
 		hr.server = "poolmgrd before lists";
 		hr.features = 0x1ff;	/* bits 0 to 8: all but lists */
+		if (lists) {
+			hr.server = "poolmgrd with lists";
+			hr.features = 0x3ff;
+		}
 		rep.body_case = POOLMGR__REPLY__BODY_HELLO;
 		rep.hello = &hr;
 		break;
+	case POOLMGR__REQUEST__BODY_LIST:
+		if (!lists)
+			goto other;
+		fprintf(log, "list\n");
+		old_pool(&ps, &acl, &pe, "open", true);
+		old_pool(&shut, &acl, &pe, "shut", true);
+		lr.n_pools = 2;
+		lr.pools = both;
+		rep.body_case = POOLMGR__REPLY__BODY_LIST;
+		rep.list = &lr;
+		break;
 	case POOLMGR__REQUEST__BODY_STATS:
-		fprintf(log, "stats\n");
-		ps.name = "old";
-		ps.max_size = ps.free_bytes = ps.largest_free = 1 << 20;
-		ps.granularity = 16;
-		ps.page_size = 4096;
-		ps.mode = 0660;
+		name = req->stats->name != NULL ? req->stats->name : "";
+		if (lists)
+			fprintf(log, "stats %s\n", name);
+		else
+			fprintf(log, "stats\n");
+		if (lists && strcmp(name, "shut") == 0) {
+			rep.error = -EACCES;
+			rep.message = "pool shut (mode 0600, with an access "
+				      "control list) is not readable";
+			break;
+		}
+		old_pool(&ps, &acl, &pe, lists ? name : "old", lists);
 		rep.body_case = POOLMGR__REPLY__BODY_STATS;
 		rep.stats = &ps;
 		break;
 	default:
+	other:
 		fprintf(log, "other\n");
 		rep.error = -EOPNOTSUPP;
 		break;
@@ -889,6 +947,7 @@ old_answer(int cfd, const Poolmgr__Request *req, FILE *log)
 struct old_daemon {
 	int lfd;
 	const char *log;
+	bool lists;		/* a daemon with lists (features bit 9) */
 };
 
 /* The fake: one connection at a time until the test kills it. */
@@ -909,7 +968,7 @@ old_main(void *arg)
 			req = poolmgr__request__unpack(NULL, (size_t)n, buf);
 			if (!req)
 				break;
-			old_answer(cfd, req, log);
+			old_answer(cfd, req, log, o->lists);
 			poolmgr__request__free_unpacked(req, NULL);
 		}
 		close(cfd);
@@ -917,19 +976,20 @@ old_main(void *arg)
 	return 0;
 }
 
-static void
-daemon_without_lists(void **state)
+/*
+ * Start a fake (with lists or not) on sock, logging to logp, both in a
+ * real daemon's directory; its pid, which the teardown kills too.
+ */
+static pid_t
+old_start(char *sock, size_t socklen, char *logp, size_t loglen, bool lists)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	struct old_daemon o;
-	char sock[200], logp[200], log[256];
+	struct old_daemon o = {.lists = lists};
 	pid_t pid;
 
-	(void)state;
-	/* A real daemon's directory, for the fake's socket and its log. */
 	start();
-	snprintf(sock, sizeof(sock), "%s/old.sock", fx.d.dir);
-	snprintf(logp, sizeof(logp), "%s/old.log", fx.d.dir);
+	snprintf(sock, socklen, "%s/old.sock", fx.d.dir);
+	snprintf(logp, loglen, "%s/old.log", fx.d.dir);
 	assert_true(strlen(sock) < sizeof(sun.sun_path));
 	memcpy(sun.sun_path, sock, strlen(sock) + 1);
 	o.lfd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
@@ -941,6 +1001,17 @@ daemon_without_lists(void **state)
 	close(o.lfd);
 	assert_true(pid > 0);
 	fx.fake = pid;
+	return pid;
+}
+
+static void
+daemon_without_lists(void **state)
+{
+	char sock[200], logp[200], log[256];
+	pid_t pid;
+
+	(void)state;
+	pid = old_start(sock, sizeof(sock), logp, sizeof(logp), false);
 
 	expect_exit(ctl("-s %s acl old", sock), EXIT_FAILED, "acl, old daemon");
 	expect(strcmp(fx.err, "poolctl: acl old: this poolmgrd has no access "
@@ -999,6 +1070,34 @@ daemon_without_lists(void **state)
 	unlink(logp);
 }
 
+static void
+a_list_refused_after_listing(void **state)
+{
+	char sock[200], logp[200], log[256];
+	const char *open, *shut;
+
+	(void)state;
+	old_start(sock, sizeof(sock), logp, sizeof(logp), true);
+	expect_exit(ctl("-s %s stats -n", sock), 0, "stats, shut refused");
+	open = strstr(fx.out, "pool open\n");
+	shut = strstr(fx.out, "pool shut\n");
+	expect(open && shut && open < shut, "stats: a pool's figures missing");
+	expect(strstr(open, "  access control list  user:4242:r\n") < shut,
+	       "stats: open's list missing");
+	expect(!strstr(shut, "access control list") &&
+	       strstr(shut, "\n  mode "), "stats: shut's figures, or a list");
+	expect(fx.err[0] == '\0', "stats: words on stderr");
+	expect_exit(ctl("-s %s stats --format=kv", sock), 0, "stats kv");
+	expect(strstr(fx.out, "open acl user:4242:r\n") &&
+	       strstr(fx.out, "shut acl_entries 1\n") &&
+	       !strstr(fx.out, "shut acl "), "stats kv: the lists");
+	/* Each pool's list asked once per run: nothing more. */
+	harness_read_text(logp, log, sizeof(log));
+	expect(strcmp(log, "list\nstats open\nstats shut\n"
+			   "list\nstats open\nstats shut\n") == 0,
+	       "stats: not what the fake was asked");
+}
+
 int
 main(void)
 {
@@ -1016,6 +1115,8 @@ main(void)
 		cmocka_unit_test_teardown(a_big_group_is_named, teardown),
 		cmocka_unit_test_teardown(the_list_holds, teardown),
 		cmocka_unit_test_teardown(daemon_without_lists, teardown),
+		cmocka_unit_test_teardown(a_list_refused_after_listing,
+					  teardown),
 	};
 
 	return cmocka_run_group_tests_name("integration: poolctl acl", tests,
