@@ -312,6 +312,7 @@ class PoolStats:
     user_quota: int
     quota_refusals: int
     user_quota_refusals: int
+    acl_entries: int
 
 
 @dataclasses.dataclass(frozen=True)

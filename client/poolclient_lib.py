@@ -83,7 +83,8 @@ class _Stats(ctypes.Structure):
         [(f, _u64) for f in ("evictions", "evicted_bytes", "limit",
                              "user_quota", "quota_refusals",
                              "user_quota_refusals")] + \
-        [("reserved", _u64 * 5)]
+        [("acl_entries", _u32), ("reserved32", _u32),
+         ("reserved", _u64 * 4)]
 
 
 class _ClientInfo(ctypes.Structure):

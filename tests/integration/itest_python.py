@@ -1332,7 +1332,8 @@ def handles_in_a_cycle_are_closed_once():
 def stats_equal_poolctl_json():
     """Every field poolctl stats --json prints equals PoolStats', and
     PoolStats has every field of struct pool_stats."""
-    fields = {f[0] for f in poolclient._Stats._fields_} - {"reserved"}
+    fields = {f[0] for f in poolclient._Stats._fields_} - {"reserved",
+                                                           "reserved32"}
     assert set(poolclient.PoolStats.__dataclass_fields__) == fields
     with poolclient.connect() as c, c.open("pystats") as p:
         offs = [p.alloc(n) for n in (16, 100, 5000, 70000)]
@@ -2361,6 +2362,35 @@ def pool_acl_set_read_and_modify():
         c.set_pool("pyacl", acl="")
         assert c.acl("pyacl") == []
         c.destroy_pool("pyacl")
+
+
+@test
+def pool_stats_count_acl_entries():
+    """PoolStats.acl_entries is how many entries the pool's list has, from
+    Connection.stats, Pool.stats and Connection.list_pools alike: 0
+    without a list, 1 and 32 with, and what it is after a change."""
+    A = poolclient.AclEntry
+    full = [A("user", 5000 + i, "r") for i in range(poolclient.ACL_MAX)]
+
+    def counts(c, p, name):
+        listed = [s.acl_entries for s in c.list_pools() if s.name == name]
+        return c.stats(name).acl_entries, p.stats().acl_entries, listed
+
+    with poolclient.connect() as c:
+        c.create_pool("pyacln0", 1 << 20)
+        c.create_pool("pyacln1", 1 << 20, acl="user:4242:r")
+        c.create_pool("pyacln32", 1 << 20, acl=full)
+        with c.open("pyacln0") as p0, c.open("pyacln1") as p1, \
+                c.open("pyacln32") as p32:
+            assert counts(c, p0, "pyacln0") == (0, 0, [0])
+            assert counts(c, p1, "pyacln1") == (1, 1, [1])
+            assert counts(c, p32, "pyacln32") == (32, 32, [32])
+            c.acl_modify("pyacln1", add="group:4343:rw")
+            assert counts(c, p1, "pyacln1") == (2, 2, [2])
+            c.set_pool("pyacln32", acl="none")
+            assert counts(c, p32, "pyacln32") == (0, 0, [0])
+        for name in ("pyacln0", "pyacln1", "pyacln32"):
+            c.destroy_pool(name)
 
 
 @test

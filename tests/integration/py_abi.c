@@ -106,6 +106,8 @@ stats(void)
 	FIELD(pool_stats, user_quota);
 	FIELD(pool_stats, quota_refusals);
 	FIELD(pool_stats, user_quota_refusals);
+	FIELD(pool_stats, acl_entries);
+	FIELD(pool_stats, reserved32);
 	FIELD(pool_stats, reserved);
 }
 
