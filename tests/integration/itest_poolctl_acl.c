@@ -37,7 +37,8 @@
  *   (a fake again: the real one lists only what the caller may read,
  *   and a change between the listing and the request is a race):
  *   stats of every pool shows that pool's figures without a list, the
- *   other's with its list, and exits 0.
+ *   other's with its list, and exits 0; statistics that count more
+ *   entries than a list may hold are -EPROTO to the library.
  */
 #include <errno.h>
 #include <grp.h>
@@ -857,9 +858,9 @@ old_reply(int cfd, const Poolmgr__Reply *rep)
 
 /*
  * A pool's statistics as the fakes send them; with lists, one entry.
- * The fake with lists (old_daemon.lists) lists pools "open" and "shut"
- * and refuses a Stats of "shut", as the real daemon refuses an
- * unreadable pool's.
+ * The fake with lists (old_daemon.lists) lists pools "open" and "shut",
+ * refuses a Stats of "shut", as the real daemon refuses an unreadable
+ * pool's, and answers one of "lie" with a list one entry too long.
  */
 static void
 old_pool(Poolmgr__PoolStats *ps, Poolmgr__Acl *acl, Poolmgr__AclEntry **pe,
@@ -888,7 +889,9 @@ old_answer(int cfd, const Poolmgr__Request *req, FILE *log, bool lists)
 	Poolmgr__ListPoolsReply lr = POOLMGR__LIST_POOLS_REPLY__INIT;
 	Poolmgr__Acl acl = POOLMGR__ACL__INIT;
 	Poolmgr__AclEntry e = POOLMGR__ACL_ENTRY__INIT, *pe = &e;
+	Poolmgr__AclEntry *too_many[POOL_ACL_MAX + 1];
 	const char *name;
+	size_t i;
 
 	e.kind = POOL_ACL_USER;
 	e.id = OTHER_UID;
@@ -931,6 +934,12 @@ old_answer(int cfd, const Poolmgr__Request *req, FILE *log, bool lists)
 			break;
 		}
 		old_pool(&ps, &acl, &pe, lists ? name : "old", lists);
+		if (lists && strcmp(name, "lie") == 0) {
+			for (i = 0; i <= POOL_ACL_MAX; i++)
+				too_many[i] = &e;
+			acl.n_entries = POOL_ACL_MAX + 1;
+			acl.entries = too_many;
+		}
 		rep.body_case = POOLMGR__REPLY__BODY_STATS;
 		rep.stats = &ps;
 		break;
@@ -1075,6 +1084,8 @@ a_list_refused_after_listing(void **state)
 {
 	char sock[200], logp[200], log[256];
 	const char *open, *shut;
+	struct pool_conn *c;
+	struct pool_stats st;
 
 	(void)state;
 	old_start(sock, sizeof(sock), logp, sizeof(logp), true);
@@ -1096,6 +1107,12 @@ a_list_refused_after_listing(void **state)
 	expect(strcmp(log, "list\nstats open\nstats shut\n"
 			   "list\nstats open\nstats shut\n") == 0,
 	       "stats: not what the fake was asked");
+
+	assert_int_equal(pool_connect(sock, &c), 0);
+	assert_int_equal(pool_stats_by_name(c, "open", &st), 0);
+	assert_int_equal(st.acl_entries, 1);
+	assert_int_equal(pool_stats_by_name(c, "lie", &st), -EPROTO);
+	pool_disconnect(c);
 }
 
 int
