@@ -148,9 +148,10 @@ check_socket(const struct ctl *ctl)
 static const struct cmd cmds[] = {
 	{ "list", cmd_list, 0, 0, 0, "",
 	  "one line per pool: size, use, blocks, clients",
-	  "List every pool the caller may read, one line each: name, size,\n"
-	  "bytes in live blocks, percent used, live blocks and open\n"
-	  "handles.\n" },
+	  "List every pool the caller may read, one line each: name, mode\n"
+	  "(a + after it: the pool has an access control list, as ls -l\n"
+	  "marks a file's), size, bytes in live blocks, percent used, live\n"
+	  "blocks and open handles.\n" },
 	{ "stats", cmd_stats, 0, 1, O_FORMAT | O_NUMERIC,
 	  "[POOL] [-n] [--format=text|json|prometheus|kv]",
 	  "every statistic of one pool, or of all",
