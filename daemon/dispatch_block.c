@@ -115,13 +115,48 @@ refused_unsettled(struct call *c, struct dpool *p, int rc)
  * 0: the refusal stands, nothing evicted: none is evictable, or the
  * evictable bytes are fewer than the request is short, or the client
  * will try again (retry_follows): it gives back the blocks its cache
- * keeps first, which may be room enough.  -EDQUOT evicts nothing: a
- * quota is the session's, and others' names are not its room.  A refusal
+ * keeps first, which may be room enough.  -EDQUOT of the user quota
+ * evicts the asking uid's own names alone (make_user_room), need being
+ * what the uid lacks under it; others' names are not its room.  A refusal
  * by the pool's limit is the pool's as a whole: an eviction gives bytes
  * back to the limit as to the engine, so the request evicts until it fits
  * under it.
  */
 #define TRY_AGAIN 2
+
+/*
+ * A refusal by the pool's user quota, which lacks lack bytes of the
+ * asking uid's (0: not the uid's quota that refused, nothing to evict):
+ * the uid's own unheld evictable names are its room, since each is
+ * charged to it (the persister of its block) and its eviction ends that
+ * charge at once.  So they go, its least recently used first, until
+ * their bytes reach lack, and the request is tried again (TRY_AGAIN); or
+ * none goes if all of them could not make it fit (dpool_evict_user_may_fit),
+ * and the refusal stands, as it does with retry_follows (the client's
+ * cache counts against the uid too, and goes first).  Another uid's names
+ * never go for it: they are charged to their own persister, and would
+ * give the asking uid nothing.  A user quota's refusal is counted only
+ * when answered (count_quota_refusal), and never in failed_allocs: one
+ * the evictions turn into a block has nothing to take back.  The pages
+ * of an evicted block may go back in steps: the user quota no longer
+ * counts it, but the engine does until they are back, and a try it
+ * refuses for room then waits for them (refused_unsettled).
+ *
+ * The quota per connection is left as it was (its -EDQUOT evicts
+ * nothing: docs/protocol.md, "Eviction"), though its count holds the
+ * uid's persistent bytes too (quota_used), which the same evictions
+ * would lower.
+ */
+static int
+make_user_room(struct call *c, struct dpool *p, bool retry_follows,
+	       uint64_t lack)
+{
+	if (lack == 0 || retry_follows ||
+	    !dpool_evict_user_may_fit(p, c->s->uid, lack) ||
+	    !dpool_evict_user(p, c->s->uid, lack))
+		return 0;
+	return TRY_AGAIN;
+}
 
 static int
 make_room(struct call *c, struct dpool *p, int rc, bool retry_follows,
@@ -131,6 +166,8 @@ make_room(struct call *c, struct dpool *p, int rc, bool retry_follows,
 	uint32_t releasing = p->releasing;
 	uint64_t lack;
 
+	if (rc == -EDQUOT)
+		return make_user_room(c, p, retry_follows, need);
 	if (rc != -ENOMEM || retry_follows || p->evict.unheld == 0)
 		return 0;
 	lack = dpool_evict_short(p, need, counted);
@@ -146,6 +183,18 @@ make_room(struct call *c, struct dpool *p, int rc, bool retry_follows,
 	c->settle = false;
 	c->prior_only = false;
 	return HELD;
+}
+
+/*
+ * What the asking uid lacks under p's user quota after the last -EDQUOT
+ * (dpool_quota_check: its own count), or 0 if that was not the user
+ * quota's, or not uid's (the persister's, for a persistent block grown
+ * by another): make_user_room's need.
+ */
+static uint64_t
+own_quota_lack(struct call *c, struct dpool *p, uid_t uid)
+{
+	return p->user_quota_hit && uid == c->s->uid ? p->user_quota_lack : 0;
 }
 
 /* The bytes of a block for size, the least its allocation takes. */
@@ -296,19 +345,30 @@ refuse_bound(struct call *c, struct dpool *p, int rc, uint64_t size,
 		      p->name, bytes_text(p->size, bound, sizeof(bound)));
 }
 
+/*
+ * Whose user quota a resize of the block at off counts against: the
+ * persister's, for a persistent block; else the asking uid's.
+ */
+static uid_t
+resize_payer(struct call *c, struct handle *h, uint64_t off)
+{
+	struct block *b = dpool_block(h->pool, off);
+
+	return b && block_persistent(b) ? b->persister : c->s->uid;
+}
+
 /* A resize refused by a quota: the persister's, for a persistent block. */
 static int
 refuse_resize_quota(struct call *c, struct handle *h,
 		    const Poolmgr__Realloc *m)
 {
-	struct block *b = dpool_block(h->pool, m->offset);
 	char what[80];
 
 	snprintf(what, sizeof(what), "resizing 0x%llx to %llu byte%s",
 		 (unsigned long long)m->offset, (unsigned long long)m->size,
 		 log_plural(m->size));
-	return refuse_quota(c, h->pool, b && block_persistent(b) ?
-			    b->persister : c->s->uid, what, m->retry_follows);
+	return refuse_quota(c, h->pool, resize_payer(c, h, m->offset), what,
+			    m->retry_follows);
 }
 
 int
@@ -457,6 +517,8 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 			return wait;
 		if (rc == -ENOMEM)
 			need = block_bytes(h->pool, size);
+		if (rc == -EDQUOT)
+			need = own_quota_lack(c, h->pool, c->s->uid);
 	} while ((wait = make_room(c, h->pool, rc, m->retry_follows, need,
 				   need)) == TRY_AGAIN);
 	if (wait)
@@ -706,6 +768,8 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 				return wait;
 			if (rc == -ENOMEM)
 				need = block_bytes(h->pool, m->size);
+			if (rc == -EDQUOT)
+				need = own_quota_lack(c, h->pool, c->s->uid);
 		} while ((wait = make_room(c, h->pool, rc, m->retry_follows,
 					   need, need)) == TRY_AGAIN);
 		if (wait)
@@ -736,6 +800,9 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 			if (soon)
 				return held_for_release(c, h->pool);
 		}
+		if (rc == -EDQUOT)
+			need = own_quota_lack(c, h->pool,
+					      resize_payer(c, h, m->offset));
 	} while ((wait = make_room(c, h->pool, rc, m->retry_follows, need,
 				   counted)) == TRY_AGAIN);
 	if (wait)
@@ -811,6 +878,27 @@ batch_bytes(struct dpool *p, const Poolmgr__AllocBatch *m)
 }
 
 /*
+ * What the asking uid lacks under the user quota for the whole of batch
+ * m, refused at block i: what that block's try lacked (own_quota_lack,
+ * the blocks before it held then) and the blocks after it.  0 if that
+ * was not the user quota's refusal.  UINT64_MAX past what 64 bits hold.
+ */
+static uint64_t
+batch_quota_lack(struct call *c, struct dpool *p,
+		 const Poolmgr__AllocBatch *m, size_t i)
+{
+	uint64_t lack = own_quota_lack(c, p, c->s->uid);
+
+	if (lack == 0)
+		return 0;
+	while (++i < m->n_sizes)
+		if (__builtin_add_overflow(lack, block_bytes(p, m->sizes[i]),
+					   &lack))
+			return UINT64_MAX;
+	return lack;
+}
+
+/*
  * A batch refused by a quota holds none of its blocks then: name them
  * all, which together passed it, not the one that found it passed.
  */
@@ -850,6 +938,8 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 			return wait;
 		if (rc == -ENOMEM)
 			need = batch_bytes(h->pool, m);
+		if (rc == -EDQUOT)
+			need = batch_quota_lack(c, h->pool, m, i);
 	} while ((wait = make_room(c, h->pool, rc, m->retry_follows, need,
 				   need)) == TRY_AGAIN);
 	if (wait)

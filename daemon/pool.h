@@ -147,11 +147,16 @@ block_persistent(const struct block *b)
 	return b->persister != NO_PERSISTER;
 }
 
-/* Persistent blocks charged to one uid, and their bytes (struct dpool). */
+/*
+ * Persistent blocks charged to one uid, and their bytes (struct dpool);
+ * and, of them, the uid's unheld evictable names (pool_evict.c's: its
+ * user quota's refusal may evict them).
+ */
 struct persist_charge {
 	uid_t uid;
 	uint64_t bytes;
 	uint64_t blocks;
+	struct evict_uid evict;
 };
 
 LIST_HEAD(handle_list, handle);
@@ -207,6 +212,8 @@ struct dpool {
 				 * persistent blocks together; 0 = none */
 	bool user_quota_hit;	/* the last -EDQUOT was the user quota's
 				 * (dpool_quota_check) */
+	uint64_t user_quota_lack; /* ... and the bytes its uid lacked under
+				 * it: held and asked, less the quota */
 	uint64_t limit;		/* bytes of the pool's live blocks; 0 =
 				 * none (dpool_over_limit) */
 	uint64_t retain;	/* as asked (dpool_params.retain): a reload
@@ -464,6 +471,9 @@ int dpool_free_persisted(struct dpool *p, uint64_t off, uint64_t min_ns,
  * count against the quota of each of its sessions in the pool.
  */
 uint64_t dpool_persisted_by(const struct dpool *p, uid_t uid);
+/* uid's persist charge in p, or NULL if it has none: O(log u).  Valid
+ * until the next charge comes or goes (they move in their array). */
+struct persist_charge *dpool_charge(struct dpool *p, uid_t uid);
 /* Has p a quota, per connection or per user? */
 static inline bool
 dpool_has_quota(const struct dpool *p)

@@ -7,6 +7,13 @@
  * puts it back at the newest end (that hold was a use).  Blocks that are
  * not evictable pay one bit's test per hold.  A block's name is not in
  * its record: a pointer there would make every block 64 bytes, not 56.
+ *
+ * The list's every change is made on the name's uid's list too (lru_put,
+ * lru_take), a look up of its charge each: that list is the pool's
+ * restricted to the uid, so a restart, which rebuilds the pool's list
+ * in its order (evict_rank), rebuilds the uid's in theirs, and a user
+ * quota's refusal evicts the uid's least recently used names first
+ * (dpool_evict_user), never a name of another uid's.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -62,22 +69,83 @@ evict_link_make(void)
 	return l;
 }
 
-static void
-lru_put(struct evict_books *e, struct evict_link *l)
+/*
+ * The books of l's uid: its block's persister's charge, which a named
+ * block has while it is named (pool_evict.h).
+ */
+static struct evict_uid *
+uid_books(struct dpool *p, const struct evict_link *l)
 {
+	struct persist_charge *c = dpool_charge(p, l->name->block->persister);
+
+	if (!c)
+		fatalx("pool %s: evictable name %.64s has no persister's "
+		       "charge", p->name, l->name->name);
+	return &c->evict;
+}
+
+/* l at the newest end of its uid's list. */
+static void
+uid_put(struct dpool *p, struct evict_link *l)
+{
+	struct evict_uid *u = uid_books(p, l);
+
+	l->uid_prev = u->newest;
+	l->uid_next = NULL;
+	if (u->newest)
+		u->newest->uid_next = l;
+	else
+		u->oldest = l;
+	u->newest = l;
+	u->unheld++;
+	u->unheld_bytes += l->name->block->size;
+}
+
+static void
+uid_take(struct dpool *p, struct evict_link *l)
+{
+	struct evict_uid *u = uid_books(p, l);
+
+	if (l->uid_prev)
+		l->uid_prev->uid_next = l->uid_next;
+	else
+		u->oldest = l->uid_next;
+	if (l->uid_next)
+		l->uid_next->uid_prev = l->uid_prev;
+	else
+		u->newest = l->uid_prev;
+	l->uid_prev = l->uid_next = NULL;
+	u->unheld--;
+	u->unheld_bytes -= l->name->block->size;
+}
+
+/*
+ * On the pool's list and its uid's, at their newest ends: each uid's
+ * list keeps the pool's order, so its oldest is the uid's least
+ * recently used name.
+ */
+static void
+lru_put(struct dpool *p, struct evict_link *l)
+{
+	struct evict_books *e = &p->evict;
+
 	TAILQ_INSERT_TAIL(&e->lru, l, lru);
 	l->on_lru = true;
 	e->unheld++;
 	e->unheld_bytes += l->name->block->size;
+	uid_put(p, l);
 }
 
 static void
-lru_take(struct evict_books *e, struct evict_link *l)
+lru_take(struct dpool *p, struct evict_link *l)
 {
+	struct evict_books *e = &p->evict;
+
 	TAILQ_REMOVE(&e->lru, l, lru);
 	l->on_lru = false;
 	e->unheld--;
 	e->unheld_bytes -= l->name->block->size;
+	uid_take(p, l);
 }
 
 /*
@@ -88,7 +156,7 @@ lru_take(struct evict_books *e, struct evict_link *l)
 static void
 lru_make_room(struct dpool *p, struct evict_link *l)
 {
-	lru_put(&p->evict, l);
+	lru_put(p, l);
 	dpool_room(p);
 }
 
@@ -110,7 +178,7 @@ evict_remove(struct dpool *p, struct block_name *n)
 	struct evict_link *l = n->evict;
 
 	if (l->on_lru)
-		lru_take(&p->evict, l);
+		lru_take(p, l);
 	RB_REMOVE(evict_tree, &p->evict.by_off, l);
 	p->evict.count--;
 	n->evict = NULL;
@@ -124,8 +192,8 @@ evict_touch(struct dpool *p, struct block_name *n)
 
 	if (!l->on_lru)
 		return;
-	TAILQ_REMOVE(&p->evict.lru, l, lru);
-	TAILQ_INSERT_TAIL(&p->evict.lru, l, lru);
+	lru_take(p, l);
+	lru_put(p, l);
 }
 
 /* The link of evictable block b's name. */
@@ -147,7 +215,7 @@ evict_held(struct dpool *p, struct block *b)
 	struct evict_link *l = link_of(p, b);
 
 	if (l->on_lru)
-		lru_take(&p->evict, l);
+		lru_take(p, l);
 }
 
 void
@@ -191,20 +259,57 @@ dpool_evict_may_fit(const struct dpool *p, uint64_t lack)
 	return p->evict.unheld > 0 && lack <= p->evict.unheld_bytes;
 }
 
+/*
+ * Evict l's name: unpublished as an Unpublish would (journalled, its
+ * block's charge ended, the block freed), and counted.  Its bytes.
+ */
+static uint64_t
+evict_one(struct dpool *p, struct evict_link *l)
+{
+	uint64_t size = l->name->block->size;
+
+	dpool_name_remove(p, l->name);
+	p->evict.evictions++;
+	p->evict.evicted_bytes += size;
+	return size;
+}
+
 uint32_t
 dpool_evict(struct dpool *p, uint64_t need, uint32_t names, uint64_t enough)
 {
 	struct evict_link *l;
-	uint64_t gone = 0, size;
+	uint64_t gone = 0;
 	uint32_t count = 0;
 
 	while ((gone < need || (count < names && gone < enough)) &&
 	       (l = TAILQ_FIRST(&p->evict.lru))) {
-		size = l->name->block->size;
-		dpool_name_remove(p, l->name);
-		p->evict.evictions++;
-		p->evict.evicted_bytes += size;
-		gone += size;
+		gone += evict_one(p, l);
+		count++;
+	}
+	return count;
+}
+
+bool
+dpool_evict_user_may_fit(struct dpool *p, uid_t uid, uint64_t lack)
+{
+	struct persist_charge *c = dpool_charge(p, uid);
+
+	return c && c->evict.unheld > 0 && lack <= c->evict.unheld_bytes;
+}
+
+/*
+ * The charge is looked up again for each name: the eviction of the
+ * uid's last persistent block takes its charge out of the array.
+ */
+uint32_t
+dpool_evict_user(struct dpool *p, uid_t uid, uint64_t need)
+{
+	struct persist_charge *c;
+	uint64_t gone = 0;
+	uint32_t count = 0;
+
+	while (gone < need && (c = dpool_charge(p, uid)) && c->evict.oldest) {
+		gone += evict_one(p, c->evict.oldest);
 		count++;
 	}
 	return count;
@@ -254,6 +359,8 @@ tree_link_wrong(struct dpool *p, const struct evict_link *l,
 	if (l->on_lru != (n->block->nrefs == 0))
 		return l->on_lru ? "on the list, its block held" :
 		    "off the list, its block unheld";
+	if (!l->on_lru && (l->uid_prev || l->uid_next))
+		return "off the list, but linked on its uid's";
 	return NULL;
 }
 
@@ -280,11 +387,97 @@ link_problem(struct dpool *p, const struct evict_link *l, const char *where,
 	return -EFAULT;
 }
 
+/* uids_check's walk of one uid's list: where it is, what it counted. */
+struct uid_walk {
+	const struct evict_link *next, *last;
+	uint32_t unheld;
+	uint64_t bytes;
+};
+
+/* Why link l, met on the pool's list, is wrong for its uid's, or NULL. */
+static const char *
+uid_link_wrong(struct dpool *p, const struct evict_link *l,
+	       struct uid_walk *w, struct uid_walk **at)
+{
+	struct persist_charge *c = dpool_charge(p, l->name->block->persister);
+
+	if (!c)
+		return "its persister has no charge";
+	*at = &w[c - p->charges];
+	if ((*at)->next != l)
+		return "not next on its uid's list";
+	if (l->uid_prev != (*at)->last)
+		return "not linked back to the one before it on its uid's list";
+	return NULL;
+}
+
+static int
+uid_books_problem(struct dpool *p, const struct persist_charge *c,
+		  const struct uid_walk *w, char *problem, size_t len)
+{
+	snprintf(problem, len, "pool %s: uid %u has %u unheld evictable "
+		 "name%s of %llu bytes on the pool's eviction list; its own "
+		 "%s, and says %u of %llu", p->name, (unsigned)c->uid,
+		 w->unheld, log_plural(w->unheld),
+		 (unsigned long long)w->bytes, w->next ? "goes on past them" :
+		 w->last != c->evict.newest ? "ends elsewhere" : "ends there",
+		 c->evict.unheld, (unsigned long long)c->evict.unheld_bytes);
+	return -EFAULT;
+}
+
+/*
+ * Each uid's list against the pool's, once the pool's is known to be
+ * sound (no loop, as long as the tree says): the pool's links of a uid
+ * come in the order of the uid's list, linked both ways, and the uid's
+ * books count them, the list ending with them.  So the uid's lists hold
+ * the unheld names and nothing else, each on its persister's.  A walk
+ * of the list, a look up of a charge per link; 0 also if there is no
+ * memory to walk in.
+ */
+static int
+uids_check(struct dpool *p, char *problem, size_t len)
+{
+	struct uid_walk *w, *at = NULL;
+	struct evict_link *l;
+	const char *why;
+	unsigned i;
+	int rc = 0;
+
+	if (!(w = calloc(p->ncharges ? p->ncharges : 1, sizeof(*w))))
+		return 0;
+	for (i = 0; i < p->ncharges; i++)
+		w[i].next = p->charges[i].evict.oldest;
+	TAILQ_FOREACH(l, &p->evict.lru, lru) {
+		if ((why = uid_link_wrong(p, l, w, &at))) {
+			rc = link_problem(p, l, "list", why, problem, len);
+			goto out;
+		}
+		at->last = l;
+		at->next = l->uid_next;
+		at->unheld++;
+		at->bytes += l->name->block->size;
+	}
+	for (i = 0; i < p->ncharges; i++) {
+		const struct evict_uid *u = &p->charges[i].evict;
+
+		if (w[i].next || w[i].last != u->newest ||
+		    w[i].unheld != u->unheld || w[i].bytes != u->unheld_bytes) {
+			rc = uid_books_problem(p, &p->charges[i], &w[i],
+					       problem, len);
+			break;
+		}
+	}
+out:
+	free(w);
+	return rc;
+}
+
 /*
  * Every evictable name once in the tree, by its block; nothing else; the
  * unheld ones once on the list, nothing else, as many and as many bytes
- * as the books say.  A list that loops or holds a link twice walks past
- * the tree's count, and is stopped there.
+ * as the books say; then each uid's list (uids_check).  A list that
+ * loops or holds a link twice walks past the tree's count, and is
+ * stopped there.
  */
 int
 evict_check(struct dpool *p, char *problem, size_t len)
@@ -335,7 +528,7 @@ evict_check(struct dpool *p, char *problem, size_t len)
 	if (count == evictable && count == p->evict.count &&
 	    listed == unheld && unheld == p->evict.unheld &&
 	    bytes == p->evict.unheld_bytes)
-		return 0;
+		return uids_check(p, problem, len);
 	snprintf(problem, len, "pool %s: %u evictable name%s, %u in the tree, "
 		 "%u of them unheld, %u on the list of %llu bytes; the books "
 		 "say %u, %u, %llu", p->name, evictable, log_plural(evictable),

@@ -11,6 +11,21 @@
  * whose blocks nobody holds, oldest use first (a list: a use and an
  * eviction are O(1) there).  A use is a publish, a lookup, or the end of
  * the last hold.
+ *
+ * And the unheld ones again per uid, on a list of each uid's own in the
+ * same order (struct evict_uid): the names a refusal by the pool's user
+ * quota may evict for that uid, its oldest first, without a walk past
+ * others' names.  A named block is persistent, the name being the pool's
+ * reference, and its persister stays until the name goes (only the
+ * name's removal ends its persistence, and a persist of a persistent
+ * block changes nothing): so each evictable name is charged to exactly
+ * one uid, which has a persist charge (pool.h's struct persist_charge)
+ * for as long as the name is there.  The uid's list lives in that
+ * charge, found by uid in O(log u) (the charges are sorted by uid):
+ * there is nothing to allocate as a name joins the list, which happens
+ * where nothing may fail (a hold's end).  The charges move in their
+ * array as uids come and go, so the list has no head a link points back
+ * to: its ends are NULL, and the charge keeps its oldest and newest.
  */
 #ifndef POOLMGRD_POOL_EVICT_H
 #define POOLMGRD_POOL_EVICT_H
@@ -20,6 +35,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct block;
 struct block_name;
@@ -30,11 +46,24 @@ struct evict_link {
 	RB_ENTRY(evict_link) by_off;
 	TAILQ_ENTRY(evict_link) lru;
 	struct block_name *name;
+	/* On its persister's list (struct evict_uid) exactly while on lru. */
+	struct evict_link *uid_prev, *uid_next;
 	bool on_lru;
 	uint32_t rank;		/* evict_rank's */
 };
 TAILQ_HEAD(evict_lru, evict_link);
 RB_HEAD(evict_tree, evict_link);
+
+/*
+ * One uid's unheld evictable names, oldest use first, and their bytes:
+ * the pool's list's links of names charged to the uid, in its order.
+ * Part of the uid's persist charge (pool.h), which is all zeros when made.
+ */
+struct evict_uid {
+	struct evict_link *oldest, *newest;
+	uint32_t unheld;
+	uint64_t unheld_bytes;
+};
 
 struct evict_books {
 	struct evict_lru lru;	/* evictable and unheld, oldest use first */
@@ -101,6 +130,20 @@ bool dpool_evict_may_fit(const struct dpool *p, uint64_t lack);
 uint32_t dpool_evict(struct dpool *p, uint64_t need, uint32_t names,
 		     uint64_t enough);
 /*
+ * A refusal by p's user quota lacks lack bytes of uid's (what the uid
+ * holds and the request would add, past the quota): could evicting every
+ * unheld evictable name charged to uid give them back?  Others' names
+ * are no room under uid's quota.  O(log u), u the uids with persistent
+ * blocks in p.
+ */
+bool dpool_evict_user_may_fit(struct dpool *p, uid_t uid, uint64_t lack);
+/*
+ * Evict the least recently used unheld evictable names charged to uid,
+ * as dpool_evict does, until their bytes reach need or none is left: how
+ * many went.  O(log u) per name.
+ */
+uint32_t dpool_evict_user(struct dpool *p, uid_t uid, uint64_t need);
+/*
  * Pool p holds more than its limit: evict its unheld evictable names,
  * least recently used first, until it holds no more or none is left
  * (what the next allocation would evict first).  How many went, their
@@ -117,7 +160,9 @@ void evict_rank(struct dpool *p);
 /*
  * Check: both structures against the names (each evictable name once in
  * the tree, each unheld one once on the list, nothing else, the counts
- * and bytes as the books say).  0, or -EFAULT with the problem.
+ * and bytes as the books say), and each uid's list against the pool's
+ * (the pool's links of that uid, in its order, as many and as many bytes
+ * as the uid's books say).  0, or -EFAULT with the problem.
  */
 int evict_check(struct dpool *p, char *problem, size_t len);
 

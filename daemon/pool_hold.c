@@ -20,7 +20,9 @@
  * persistent, a persistent block's bytes are charged to its persister
  * instead (p->charges, sorted by uid, one entry per uid with any); an
  * evictable block's name is off the eviction list exactly while it is
- * held (pool_evict.c).
+ * held (pool_evict.c), and on its persister's too, which is kept in the
+ * persister's charge: a charge goes only with the uid's last persistent
+ * block, so never while the uid has an evictable name.
  */
 #include <assert.h>
 #include <errno.h>
@@ -153,6 +155,15 @@ dpool_persisted_by(const struct dpool *p, uid_t uid)
 	       p->charges[i].bytes : 0;
 }
 
+struct persist_charge *
+dpool_charge(struct dpool *p, uid_t uid)
+{
+	unsigned i = charge_index(p, uid);
+
+	return i < p->ncharges && p->charges[i].uid == uid ?
+	       &p->charges[i] : NULL;
+}
+
 /* dpool_user_used's count, with or without a user quota. */
 uint64_t
 dpool_user_held(const struct dpool *p, const struct handle *h, uid_t uid)
@@ -196,7 +207,7 @@ charge_add(struct dpool *p, uid_t uid, uint64_t n, uint64_t blocks)
 			       "%u", p->name, (unsigned)uid);
 		memmove(&p->charges[i + 1], &p->charges[i],
 			(p->ncharges - i) * sizeof(*c));
-		p->charges[i] = (struct persist_charge){uid, 0, 0};
+		p->charges[i] = (struct persist_charge){.uid = uid};
 		p->ncharges++;
 	}
 	c = &p->charges[i];
@@ -205,6 +216,8 @@ charge_add(struct dpool *p, uid_t uid, uint64_t n, uint64_t blocks)
 	if ((int64_t)n < 0 && p->user_quota)
 		dpool_room(p);	/* under uid's user quota: see handle_set */
 	if (c->blocks == 0) {	/* none left */
+		/* An evictable name's block is charged while it is one. */
+		assert(c->evict.unheld == 0 && !c->evict.oldest);
 		p->ncharges--;
 		memmove(c, c + 1, (p->ncharges - i) * sizeof(*c));
 	}

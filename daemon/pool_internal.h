@@ -42,10 +42,26 @@ over_quota(const struct dpool *p, uint64_t used, uint64_t more)
 }
 
 /*
+ * What one holding used lacks for more bytes under quota (over_bound
+ * says it does): used + more - quota, UINT64_MAX past what 64 bits hold.
+ */
+static inline uint64_t
+bound_lack(uint64_t quota, uint64_t used, uint64_t more)
+{
+	uint64_t sum;
+
+	if (__builtin_add_overflow(used, more, &sum))
+		return UINT64_MAX;
+	return sum - quota;
+}
+
+/*
  * 0, or -EDQUOT if more bytes would take a session holding used past the
  * pool's quota, or user_more would take its uid holding user_used
  * (dpool_user_used) past the user quota; p->user_quota_hit says which,
- * for the refusal's words.
+ * for the refusal's words, and p->user_quota_lack, for the user quota,
+ * by how much (what the uid's own evictable names may give back,
+ * dispatch_block.c's make_room).
  */
 static inline int
 dpool_quota_check_each(struct dpool *p, uint64_t used, uint64_t more,
@@ -56,6 +72,8 @@ dpool_quota_check_each(struct dpool *p, uint64_t used, uint64_t more,
 		return -EDQUOT;
 	if (over_bound(p->user_quota, user_used, user_more)) {
 		p->user_quota_hit = true;
+		p->user_quota_lack = bound_lack(p->user_quota, user_used,
+						user_more);
 		return -EDQUOT;
 	}
 	return 0;

@@ -19,6 +19,16 @@
  *   persisted_counts_after_close  a block its uid made persistent counts
  *       against that uid's user quota after its connection is gone; the
  *       block ended, the room comes back.
+ *   own_evictable_names_make_room  a uid at its user quota whose own
+ *       evictable names nobody holds: an allocation, a growing realloc
+ *       and a batch each evict the uid's least recently used ones, as
+ *       many as the request lacks, and succeed, the evicted names gone;
+ *       a name another connection of the uid holds stays, so do another
+ *       uid's (older) names, also when only they could make room; a
+ *       request the uid's own unheld names cannot make fit evicts
+ *       nothing; the order survives a restart in place; the eviction
+ *       counters count the names, user_quota_refusals only the
+ *       refusals answered; `poolctl check` passes.
  *   kept_across_restart   it survives a restart in place and still
  *       refuses.
  *   kept_across_crash     a user quota given at creation, one set later
@@ -407,6 +417,168 @@ shared_growth_per_hold(void **state)
 	pool_close(p1);
 	pool_close(p2);
 	pool_disconnect(c1);
+	pool_disconnect(c2);
+}
+
+/* ---- the uid's own evictable names -------------------------------------- */
+
+/* Names of the test's uid (a0..a3) and of OTHER_UID's (b0, b1). */
+static const char *const own_names[] = {"a0", "a1", "a2", "a3"};
+static const char *const others_names[] = {"b0", "b1"};
+
+/*
+ * Publish n blocks of BIG evictable under names[], each let go at once:
+ * the pool's reference alone holds them, charged to the caller's uid.
+ * 0, or the first failure.
+ */
+static int
+publish_evictable(struct pool *p, const char *const *names, int n)
+{
+	pool_off_t o;
+	int i, rc;
+
+	for (i = 0; i < n; i++) {
+		if ((rc = pool_alloc(p, BIG, &o)) != 0 ||
+		    (rc = pool_publish_flags(p, o, names[i],
+					     POOL_PUBLISH_EVICTABLE)) != 0 ||
+		    (rc = pool_free(p, o)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* OTHER_UID's evictable names, published before the test's uid's. */
+static int
+others_names_child(void *arg)
+{
+	struct pool_conn *c;
+	struct pool *p;
+
+	(void)arg;
+	CHECK_RC(pool_connect(NULL, &c), 0, 30);
+	CHECK_RC(pool_open(c, "ue", &p), 0, 31);
+	CHECK_RC(publish_evictable(p, others_names, 2), 0, 32);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/* Bit i set: names[i] can be looked up. */
+static unsigned
+published(struct pool *p, const char *const *names, int n)
+{
+	unsigned bits = 0;
+	pool_off_t off;
+	int i, rc;
+
+	for (i = 0; i < n; i++) {
+		rc = pool_lookup(p, names[i], &off, NULL);
+		if (rc == -ENOENT)
+			continue;
+		EXPECT_RC(rc, 0);
+		bits |= 1u << i;
+	}
+	return bits;
+}
+
+/* The pool's eviction counters and user quota refusals are these. */
+static void
+expect_evicted(struct pool_conn *c, uint64_t names, uint64_t bytes,
+	       uint64_t refusals)
+{
+	struct pool_stats s = harness_stats_of(c, "ue");
+
+	assert_int_equal(s.evictions, names);
+	assert_int_equal(s.evicted_bytes, bytes);
+	assert_int_equal(s.user_quota_refusals, refusals);
+}
+
+/*
+ * A uid at its user quota with evictable names of its own: an
+ * allocation, a growing realloc and a batch each evict the uid's least
+ * recently used unheld ones, as many as the request lacks under the
+ * quota, and succeed; never a name another connection holds, never
+ * another uid's, older as they are; nothing when the uid's own unheld
+ * names could not make it fit.  Across a restart in place too.
+ */
+static void
+own_evictable_names_make_room(void **state)
+{
+	size_t two[2] = {BIG, BIG};
+	struct pool_conn *c, *c2;
+	struct pool *p, *p2;
+	pool_off_t x, y, z, batch[2], held0, held3;
+	pid_t pid;
+
+	(void)state;
+	harness_skip_unless_root("publish names as another uid");
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	assert_int_equal(pool_connect(NULL, &c2), 0);
+	EXPECT_RC(create_user_quota(c, "ue", 4 * BIG), 0);
+	pid = harness_spawn_as(OTHER_UID, OTHER_GID, others_names_child, NULL);
+	assert_true(pid > 0);
+	assert_int_equal(harness_wait(pid), 0);
+	EXPECT_RC(pool_open(c, "ue", &p), 0);
+	EXPECT_RC(pool_open(c2, "ue", &p2), 0);
+	/* The uid's quota, full of its names: b0 b1 a0 a1 a2 a3, oldest
+	 * first; another connection of the uid holds a0. */
+	EXPECT_RC(publish_evictable(p, own_names, 4), 0);
+	EXPECT_RC(pool_lookup_retain(p2, "a0", &held0, NULL), 0);
+	assert_int_equal(uid_holds(c, "ue"), 4 * BIG);
+	/* The order, the uid's own included, comes back whole. */
+	assert_int_equal(harness_restart_in_place(&d), 0);
+	harness_expect_checked(c, "ue");
+
+	/* a0 is held: a1, the uid's oldest unheld, goes, and no other. */
+	EXPECT_RC(pool_alloc(p, BIG, &x), 0);
+	assert_int_equal(published(p, own_names, 4), 0xd);
+	assert_int_equal(published(p, others_names, 2), 0x3);
+	EXPECT_RC(pool_lookup(p, "a1", &y, NULL), -ENOENT);
+	expect_evicted(c, 1, BIG, 0);
+	assert_int_equal(uid_holds(c, "ue"), 4 * BIG);
+
+	/* A realloc that grows x by BIG: a2 goes (b0, b1 were looked up
+	 * after it). */
+	EXPECT_RC(pool_realloc(p, x, 2 * BIG, &x), 0);
+	assert_int_equal(published(p, own_names, 4), 0x9);
+	expect_evicted(c, 2, 2 * BIG, 0);
+
+	/* 2 * BIG more, a3's BIG all the uid could evict: nothing goes. */
+	EXPECT_RC(pool_alloc(p, 2 * BIG, &y), -EDQUOT);
+	assert_non_null(strstr(pool_last_message(-EDQUOT), "per user"));
+	assert_int_equal(published(p, own_names, 4), 0x9);
+	assert_int_equal(published(p, others_names, 2), 0x3);
+	expect_evicted(c, 2, 2 * BIG, 1);
+
+	/* a3 held too: only the other uid's names could make room, and
+	 * they are not the uid's room. */
+	EXPECT_RC(pool_lookup_retain(p2, "a3", &held3, NULL), 0);
+	EXPECT_RC(pool_alloc(p, BIG, &y), -EDQUOT);
+	assert_int_equal(published(p, others_names, 2), 0x3);
+	assert_int_equal(published(p, own_names, 4), 0x9);
+	expect_evicted(c, 2, 2 * BIG, 2);
+	harness_expect_checked(c, "ue");
+
+	/* Let go, a0 and a3 are the uid's room again: a batch of two
+	 * blocks evicts both. */
+	EXPECT_RC(pool_free(p2, held0), 0);
+	EXPECT_RC(pool_free(p2, held3), 0);
+	EXPECT_RC(pool_alloc_batch(p, 2, two, batch), 0);
+	assert_int_equal(published(p, own_names, 4), 0);
+	assert_int_equal(published(p, others_names, 2), 0x3);
+	expect_evicted(c, 4, 4 * BIG, 2);
+	assert_int_equal(uid_holds(c, "ue"), 4 * BIG);
+	/* None of its names left: refused as ever. */
+	EXPECT_RC(pool_alloc(p, BIG, &z), -EDQUOT);
+	expect_evicted(c, 4, 4 * BIG, 3);
+	harness_expect_checked(c, "ue");
+	EXPECT_RC(pool_free(p, x), 0);
+	EXPECT_RC(pool_free(p, batch[0]), 0);
+	EXPECT_RC(pool_free(p, batch[1]), 0);
+	pool_close(p);
+	pool_close(p2);
+	pool_disconnect(c);
 	pool_disconnect(c2);
 }
 
@@ -1172,6 +1344,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(shared_by_one_uid, &d),
 		HARNESS_FIXTURE_TEST(persisted_counts_after_close, &d),
 		HARNESS_FIXTURE_TEST(shared_growth_per_hold, &d),
+		HARNESS_FIXTURE_TEST(own_evictable_names_make_room, &d),
 		HARNESS_FIXTURE_TEST(kept_across_restart, &d),
 		HARNESS_STORE_TEST(kept_across_crash, &st),
 		HARNESS_FIXTURE_TEST(file_pool_user_quota, &d),
