@@ -64,8 +64,10 @@ evict_link_make(void)
 {
 	struct evict_link *l = malloc(sizeof(*l));
 
-	if (l)
+	if (l) {
 		l->on_lru = false;
+		l->uid_prev = l->uid_next = NULL;
+	}
 	return l;
 }
 
@@ -166,6 +168,7 @@ evict_add(struct dpool *p, struct block_name *n, struct evict_link *l)
 	n->evict = l;
 	l->name = n;
 	l->on_lru = false;
+	l->uid_prev = l->uid_next = NULL;
 	RB_INSERT(evict_tree, &p->evict.by_off, l);
 	p->evict.count++;
 	if (n->block->nrefs == 0)

@@ -29,6 +29,10 @@
  *       nothing; the order survives a restart in place; the eviction
  *       counters count the names, user_quota_refusals only the
  *       refusals answered; `poolctl check` passes.
+ *   own_name_let_go_wakes_waiting_alloc  an allocation that waits under
+ *       the user quota while another connection of the uid holds all its
+ *       evictable names is answered when they are let go, by evicting
+ *       one, long before its wait ends.
  *   kept_across_restart   it survives a restart in place and still
  *       refuses.
  *   kept_across_crash     a user quota given at creation, one set later
@@ -580,6 +584,70 @@ own_evictable_names_make_room(void **state)
 	pool_close(p2);
 	pool_disconnect(c);
 	pool_disconnect(c2);
+}
+
+/*
+ * Another connection of the test's uid holds a0 and a1 of pool "uw", says
+ * so on the pipe arg points to, and lets them go by exiting 300 ms later.
+ */
+static int
+holder_child(void *arg)
+{
+	int fd = *(int *)arg;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+
+	CHECK_RC(pool_connect(NULL, &c), 0, 40);
+	CHECK_RC(pool_open(c, "uw", &p), 0, 41);
+	CHECK_RC(pool_lookup_retain(p, "a0", &off, NULL), 0, 42);
+	CHECK_RC(pool_lookup_retain(p, "a1", &off, NULL), 0, 43);
+	CHECK(write(fd, "h", 1) == 1, 44);
+	usleep(300 * 1000);
+	return 0;	/* the exit closes the connection: its holds go */
+}
+
+/*
+ * An allocation waiting under the user quota, the uid's names all held:
+ * their release is room it may evict, and it is answered then, not at
+ * the end of its wait.
+ */
+static void
+own_name_let_go_wakes_waiting_alloc(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t x;
+	uint64_t t0;
+	unsigned left;
+	int fds[2];
+	char ready;
+	pid_t pid;
+
+	(void)state;
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_user_quota(c, "uw", 2 * BIG), 0);
+	EXPECT_RC(pool_open(c, "uw", &p), 0);
+	EXPECT_RC(publish_evictable(p, own_names, 2), 0);
+	assert_int_equal(pipe(fds), 0);
+	pid = harness_spawn_as(geteuid(), getegid(), holder_child, &fds[1]);
+	assert_true(pid > 0);
+	assert_int_equal(read(fds[0], &ready, 1), 1);
+	close(fds[0]);
+	close(fds[1]);
+	t0 = harness_now_ms();
+	EXPECT_RC(pool_alloc_wait(p, BIG, 0, 0, 10000, &x), 0);
+	assert_true(harness_now_ms() - t0 < 5000);
+	assert_int_equal(harness_wait(pid), 0);
+	left = published(p, own_names, 2);
+	assert_true(left == 1 || left == 2);
+	assert_int_equal(harness_stats_of(c, "uw").evictions, 1);
+	assert_int_equal(harness_stats_of(c, "uw").user_quota_refusals, 0);
+	harness_expect_checked(c, "uw");
+	EXPECT_RC(pool_free(p, x), 0);
+	pool_close(p);
+	pool_disconnect(c);
 }
 
 /* ---- restarts and crashes ----------------------------------------------- */
@@ -1345,6 +1413,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(persisted_counts_after_close, &d),
 		HARNESS_FIXTURE_TEST(shared_growth_per_hold, &d),
 		HARNESS_FIXTURE_TEST(own_evictable_names_make_room, &d),
+		HARNESS_FIXTURE_TEST(own_name_let_go_wakes_waiting_alloc, &d),
 		HARNESS_FIXTURE_TEST(kept_across_restart, &d),
 		HARNESS_STORE_TEST(kept_across_crash, &st),
 		HARNESS_FIXTURE_TEST(file_pool_user_quota, &d),

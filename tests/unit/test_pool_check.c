@@ -15,6 +15,12 @@
  *       is 1 (one name, one evictable name, one holder): the problem
  *       says "1 name", "1 evictable name", "of 1 holder", and the count
  *       of 2 beside it is still plural; the books put back, it passes.
+ *   uid_books_checked  an evictable name's uid's list of unheld names:
+ *       its bytes one off, or its order not the pool's, fail the Check
+ *       with the uid named; the uid's own eviction (dpool_evict_user)
+ *       counts only its own bytes, takes its oldest name first and no
+ *       more than asked, none of another uid's, and its last name with
+ *       its charge, the Check passing after each.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -159,6 +165,88 @@ counts_of_one_in_the_singular(void **state)
 	check_ok(p);
 }
 
+/*
+ * Two evictable names of the fixture's uid, nobody holding their blocks:
+ * on the uid's list too, oldest first.  Faults planted in it are named
+ * by the Check; the uid's eviction takes its oldest, then the rest, and
+ * the books stay whole as its charge goes with its last block.
+ */
+static void
+uid_books_checked(void **state)
+{
+	struct daemon_fixture *fx = *state;
+	struct dpool *p = fx->p;
+	uid_t uid = fx->s->uid, other = uid + 1;
+	struct evict_link *l1, *l2;
+	struct persist_charge *c;
+	struct block *a, *b;
+	char problem[256], want[64];
+	int rc;
+
+	assert_int_equal(dpool_alloc(p, fx->h, 4096, 0, false, 0, &a), 0);
+	assert_int_equal(dpool_alloc(p, fx->h, 8192, 0, false, 0, &b), 0);
+	assert_int_equal(dpool_publish(p, fx->h, a->off, "one", 3, false,
+				       true), 0);
+	assert_int_equal(dpool_publish(p, fx->h, b->off, "two", 3, false,
+				       true), 0);
+	assert_int_equal(dpool_free(p, fx->h, a->off), 0);
+	assert_int_equal(dpool_free(p, fx->h, b->off), 0);
+	check_ok(p);
+	assert_non_null(c = dpool_charge(p, uid));
+	assert_int_equal(c->evict.unheld, 2);
+	assert_int_equal(c->evict.unheld_bytes, a->size + b->size);
+	l1 = c->evict.oldest;
+	l2 = c->evict.newest;
+	assert_ptr_equal(l1->name->block, a);
+	assert_ptr_equal(l2->name->block, b);
+
+	/* Its bytes one off. */
+	c->evict.unheld_bytes++;
+	rc = dpool_check(p, problem, sizeof(problem));
+	c->evict.unheld_bytes--;
+	assert_int_equal(rc, -EFAULT);
+	snprintf(want, sizeof(want), "uid %u has 2 unheld evictable names",
+		 (unsigned)uid);
+	if (!strstr(problem, want))
+		fail_msg("no \"%s\" in: %s", want, problem);
+
+	/* Its order other than the pool's. */
+	c->evict.oldest = l2;
+	c->evict.newest = l1;
+	l2->uid_prev = NULL;
+	l2->uid_next = l1;
+	l1->uid_prev = l2;
+	l1->uid_next = NULL;
+	rc = dpool_check(p, problem, sizeof(problem));
+	c->evict.oldest = l1;
+	c->evict.newest = l2;
+	l1->uid_prev = NULL;
+	l1->uid_next = l2;
+	l2->uid_prev = l1;
+	l2->uid_next = NULL;
+	assert_int_equal(rc, -EFAULT);
+	if (!strstr(problem, "not next on its uid's list"))
+		fail_msg("no order fault in: %s", problem);
+	check_ok(p);
+
+	/* Only the uid's own bytes count, and only while they suffice. */
+	assert_true(dpool_evict_user_may_fit(p, uid, a->size + b->size));
+	assert_false(dpool_evict_user_may_fit(p, uid, a->size + b->size + 1));
+	assert_false(dpool_evict_user_may_fit(p, other, 1));
+	assert_int_equal(dpool_evict_user(p, other, 1), 0);
+	/* Its oldest first, no more than asked. */
+	assert_int_equal(dpool_evict_user(p, uid, 1), 1);
+	assert_null(block_names_find(&p->names, "one", 3));
+	assert_non_null(block_names_find(&p->names, "two", 3));
+	assert_int_equal(p->evict.evictions, 1);
+	check_ok(p);
+	/* The last: its charge goes with it, looked up again each name. */
+	assert_int_equal(dpool_evict_user(p, uid, UINT64_MAX), 1);
+	assert_null(dpool_charge(p, uid));
+	assert_int_equal(p->evict.count, 0);
+	check_ok(p);
+}
+
 int
 main(void)
 {
@@ -168,6 +256,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(kept_name_on_evictable_block,
 			daemon_fixture_setup_open, daemon_fixture_teardown),
 		cmocka_unit_test_setup_teardown(counts_of_one_in_the_singular,
+			daemon_fixture_setup_open, daemon_fixture_teardown),
+		cmocka_unit_test_setup_teardown(uid_books_checked,
 			daemon_fixture_setup_open, daemon_fixture_teardown),
 	};
 
