@@ -10,7 +10,8 @@
  * still has work its clients let go of queued is not final
  * (refused_unsettled): the request is held until that work is done, and
  * tried again then; one that still finds no room evicts what it may
- * (make_room).
+ * (make_room), and one the user quota refuses evicts what its uid may
+ * of its own (make_user_room).
  */
 #include <assert.h>
 #include <errno.h>

@@ -7,7 +7,8 @@
  * -EDQUOT by the pool's user quota, under which the uid's other
  * connections make room), after
  * the waits for the pool to settle and the evictions that a refusal goes
- * through anyway (dispatch_block.c), is held by its peer as a waiting
+ * through anyway (dispatch_block.c: under the user quota, of the uid's
+ * own names alone), is held by its peer as a waiting
  * Lookup is: the connection's later requests wait behind it, nobody
  * else's.  Its record here says in which pool and until when.
  *
@@ -16,7 +17,10 @@
  * or when the pool's limit changes; under a user quota, also when a uid
  * holds less without a block being freed (a reference let go of a block
  * others hold, by a free or by its handle's close, a persistent block's
- * charge ended) and when the user quota changes.  The pool layer says so
+ * charge ended, an eviction's among them) and when the user quota
+ * changes.  An evictable name let go (pool_evict.c's lru_make_room) is
+ * room too, for a try may evict it: a wait under the user quota tries
+ * again then, and evicts it if it is its uid's.  The pool layer says so
  * (dpool_room) only while allocations wait in the pool, and only once
  * until they have tried again: it marks the pool and makes one event of
  * this file's active, whose callback, from the loop, makes the record of

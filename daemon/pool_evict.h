@@ -2,7 +2,8 @@
  * pool_evict.h - evictable names (docs/protocol.md, "Eviction"): a pool
  * that is full gives up the blocks of names published evictable that no
  * handle holds, least recently used first, rather than refuse an
- * allocation.
+ * allocation; a uid at its user quota gives up its own such names, and
+ * only those.
  *
  * Two structures per pool, over a link per evictable name (its own
  * allocation: a kept name pays only its pointer): every evictable name by
