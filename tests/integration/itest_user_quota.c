@@ -525,25 +525,29 @@ own_evictable_names_make_room(void **state)
 	assert_int_equal(harness_wait(pid), 0);
 	EXPECT_RC(pool_open(c, "ue", &p), 0);
 	EXPECT_RC(pool_open(c2, "ue", &p2), 0);
-	/* The uid's quota, full of its names: b0 b1 a0 a1 a2 a3, oldest
-	 * first; another connection of the uid holds a0. */
+	/*
+	 * The uid's quota, full of its names: b0 b1 a0 a1 a2 a3, oldest
+	 * first; another connection of the uid holds a0, and a lookup makes
+	 * a1 the newest: b0 b1 a2 a3 a1 unheld.
+	 */
 	EXPECT_RC(publish_evictable(p, own_names, 4), 0);
 	EXPECT_RC(pool_lookup_retain(p2, "a0", &held0, NULL), 0);
+	EXPECT_RC(pool_lookup(p, "a1", &y, NULL), 0);
 	assert_int_equal(uid_holds(c, "ue"), 4 * BIG);
 	/* The order, the uid's own included, comes back whole. */
 	assert_int_equal(harness_restart_in_place(&d), 0);
 	harness_expect_checked(c, "ue");
 
-	/* a0 is held: a1, the uid's oldest unheld, goes, and no other. */
+	/* a0 is held: a2, the uid's least recently used unheld, goes, and
+	 * no other: b0 and b1 are older, but not the uid's. */
 	EXPECT_RC(pool_alloc(p, BIG, &x), 0);
-	assert_int_equal(published(p, own_names, 4), 0xd);
+	assert_int_equal(published(p, own_names, 4), 0xb);
 	assert_int_equal(published(p, others_names, 2), 0x3);
-	EXPECT_RC(pool_lookup(p, "a1", &y, NULL), -ENOENT);
+	EXPECT_RC(pool_lookup(p, "a2", &y, NULL), -ENOENT);
 	expect_evicted(c, 1, BIG, 0);
 	assert_int_equal(uid_holds(c, "ue"), 4 * BIG);
 
-	/* A realloc that grows x by BIG: a2 goes (b0, b1 were looked up
-	 * after it). */
+	/* A realloc that grows x by BIG: a1 goes, looked up before a3. */
 	EXPECT_RC(pool_realloc(p, x, 2 * BIG, &x), 0);
 	assert_int_equal(published(p, own_names, 4), 0x9);
 	expect_evicted(c, 2, 2 * BIG, 0);
