@@ -10,8 +10,8 @@
  * still has work its clients let go of queued is not final
  * (refused_unsettled): the request is held until that work is done, and
  * tried again then; one that still finds no room evicts what it may
- * (make_room), and one the user quota refuses evicts what its uid may
- * of its own (make_user_room).
+ * (make_room), and one a quota refuses evicts what its uid may of its
+ * own (make_quota_room).
  */
 #include <assert.h>
 #include <errno.h>
@@ -116,9 +116,10 @@ refused_unsettled(struct call *c, struct dpool *p, int rc)
  * 0: the refusal stands, nothing evicted: none is evictable, or the
  * evictable bytes are fewer than the request is short, or the client
  * will try again (retry_follows): it gives back the blocks its cache
- * keeps first, which may be room enough.  -EDQUOT of the user quota
- * evicts the asking uid's own names alone (make_user_room), need being
- * what the uid lacks under it; others' names are not its room.  A refusal
+ * keeps first, which may be room enough.  -EDQUOT evicts the asking
+ * uid's own names alone (make_quota_room), need being what the session
+ * or the uid lacks under the quota that refused; others' names are not
+ * its room.  A refusal
  * by the pool's limit is the pool's as a whole: an eviction gives bytes
  * back to the limit as to the engine, so the request evicts until it fits
  * under it.
@@ -126,11 +127,13 @@ refused_unsettled(struct call *c, struct dpool *p, int rc)
 #define TRY_AGAIN 2
 
 /*
- * A refusal by the pool's user quota, which lacks lack bytes of the
- * asking uid's (0: not the uid's quota that refused, nothing to evict):
- * the uid's own unheld evictable names are its room, since each is
- * charged to it (the persister of its block) and its eviction ends that
- * charge at once.  So they go, its least recently used first, until
+ * A refusal by a quota, which lacks lack bytes of the asking session's or
+ * uid's (0: another uid's user quota refused, nothing to evict): the
+ * uid's own unheld evictable names are its room, since each is charged
+ * to it (the persister of its block), both quotas count what is charged
+ * to it (the quota per connection counts the uid's persistent blocks
+ * beside the session's, quota_used), and an eviction ends that charge at
+ * once.  So they go, its least recently used first, until
  * their bytes reach lack, and the request is tried again (TRY_AGAIN); or
  * none goes if all of them could not make it fit (dpool_evict_user_may_fit),
  * and the refusal stands, as it does with retry_follows (the client's
@@ -141,16 +144,13 @@ refused_unsettled(struct call *c, struct dpool *p, int rc)
  * the evictions turn into a block has nothing to take back.  The pages
  * of an evicted block may go back in steps: the user quota no longer
  * counts it, but the engine does until they are back, and a try it
- * refuses for room then waits for them (refused_unsettled).
- *
- * The quota per connection is left as it was (its -EDQUOT evicts
- * nothing: docs/protocol.md, "Eviction"), though its count holds the
- * uid's persistent bytes too (quota_used), which the same evictions
- * would lower.
+ * refuses for room then waits for them (refused_unsettled).  A try
+ * again that the other quota refuses evicts again, for that one: each
+ * round evicts a name at least, or ends.
  */
 static int
-make_user_room(struct call *c, struct dpool *p, bool retry_follows,
-	       uint64_t lack)
+make_quota_room(struct call *c, struct dpool *p, bool retry_follows,
+		uint64_t lack)
 {
 	if (lack == 0 || retry_follows ||
 	    !dpool_evict_user_may_fit(p, c->s->uid, lack) ||
@@ -168,7 +168,7 @@ make_room(struct call *c, struct dpool *p, int rc, bool retry_follows,
 	uint64_t lack;
 
 	if (rc == -EDQUOT)
-		return make_user_room(c, p, retry_follows, need);
+		return make_quota_room(c, p, retry_follows, need);
 	if (rc != -ENOMEM || retry_follows || p->evict.unheld == 0)
 		return 0;
 	lack = dpool_evict_short(p, need, counted);
@@ -187,15 +187,18 @@ make_room(struct call *c, struct dpool *p, int rc, bool retry_follows,
 }
 
 /*
- * What the asking uid lacks under p's user quota after the last -EDQUOT
- * (dpool_quota_check: its own count), or 0 if that was not the user
- * quota's, or not uid's (the persister's, for a persistent block grown
- * by another): make_user_room's need.
+ * What the last -EDQUOT (dpool_quota_check) lacked under the bound that
+ * refused, if the asking uid's own evictable names may give it back: the
+ * quota per connection's (the asking session's), or the user quota's of
+ * uid when uid asks; 0 for another uid's user quota (the persister's,
+ * for a persistent block grown by another): make_quota_room's need.
  */
 static uint64_t
 own_quota_lack(struct call *c, struct dpool *p, uid_t uid)
 {
-	return p->user_quota_hit && uid == c->s->uid ? p->user_quota_lack : 0;
+	if (p->user_quota_hit && uid != c->s->uid)
+		return 0;
+	return p->quota_lack;
 }
 
 /* The bytes of a block for size, the least its allocation takes. */

@@ -212,8 +212,10 @@ struct dpool {
 				 * persistent blocks together; 0 = none */
 	bool user_quota_hit;	/* the last -EDQUOT was the user quota's
 				 * (dpool_quota_check) */
-	uint64_t user_quota_lack; /* ... and the bytes its uid lacked under
-				 * it: held and asked, less the quota */
+	uint64_t quota_lack;	/* ... and the bytes the refused holding
+				 * (the session's or the uid's) lacked
+				 * under its bound: held and asked, less
+				 * the bound */
 	uint64_t limit;		/* bytes of the pool's live blocks; 0 =
 				 * none (dpool_over_limit) */
 	uint64_t retain;	/* as asked (dpool_params.retain): a reload

@@ -59,21 +59,24 @@ bound_lack(uint64_t quota, uint64_t used, uint64_t more)
  * 0, or -EDQUOT if more bytes would take a session holding used past the
  * pool's quota, or user_more would take its uid holding user_used
  * (dpool_user_used) past the user quota; p->user_quota_hit says which,
- * for the refusal's words, and p->user_quota_lack, for the user quota,
- * by how much (what the uid's own evictable names may give back,
- * dispatch_block.c's make_room).
+ * for the refusal's words, and p->quota_lack by how much (what the uid's
+ * own evictable names may give back: both counts hold its persistent
+ * blocks, dispatch_block.c's make_quota_room).
  */
 static inline int
 dpool_quota_check_each(struct dpool *p, uint64_t used, uint64_t more,
 		       uint64_t user_used, uint64_t user_more)
 {
 	p->user_quota_hit = false;
-	if (over_quota(p, used, more))
+	p->quota_lack = 0;
+	if (over_quota(p, used, more)) {
+		p->quota_lack = bound_lack(p->quota, used, more);
 		return -EDQUOT;
+	}
 	if (over_bound(p->user_quota, user_used, user_more)) {
 		p->user_quota_hit = true;
-		p->user_quota_lack = bound_lack(p->user_quota, user_used,
-						user_more);
+		p->quota_lack = bound_lack(p->user_quota, user_used,
+					   user_more);
 		return -EDQUOT;
 	}
 	return 0;

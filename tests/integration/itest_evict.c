@@ -14,7 +14,9 @@
  *       it the newest;
  *   kept_never_evicted  names published without the flag stay: once
  *       the evictable ones are gone the allocation is -ENOMEM;
- *   quota_evicts_nothing  -EDQUOT in a full pool evicts nothing;
+ *   quota_evicts_own_names  -EDQUOT of the quota per connection evicts
+ *       the uid's own least recently used unheld names, as few as make
+ *       it fit, and none when all of them would not;
  *   too_big             a request larger than the free and evictable
  *       bytes together is -ENOMEM with nothing evicted; one that fits in
  *       bytes but not in a run (evictable blocks between kept ones) is
@@ -342,21 +344,35 @@ kept_never_evicted(void **state)
 	pool_disconnect(c);
 }
 
-/* ---- quota_evicts_nothing ------------------------------------------- */
+/* ---- quota_evicts_own_names ---------------------------------------- */
+
+/* pool's names are n evictable ones, name_of(first) on. */
+static void
+expect_names_from(struct pool_conn *c, const char *pool, int first, int n)
+{
+	struct pool_named *pn;
+	size_t got, total, i;
+
+	EXPECT_RC(pool_names(c, pool, NULL, &pn, &got, &total), 0);
+	assert_int_equal(got, (size_t)n);
+	for (i = 0; i < got; i++) {
+		assert_string_equal(pn[i].name, name_of(first + (int)i));
+		assert_int_equal(pn[i].evictable, 1);
+	}
+	free(pn);
+}
 
 static void
-quota_evicts_nothing(void **state)
+quota_evicts_own_names(void **state)
 {
-	struct pool_conn *c, *c2;
-	struct pool *p, *q;
-	struct pool_named *pn;
-	pool_off_t o[NBLK], x;
-	size_t n, total;
+	struct pool_stats s;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t o[NBLK], x, y;
 	int i;
 
 	(void)state;
 	open_pool(d.sock, "evq", &c, &p);
-	open_pool(d.sock, "evq", &c2, &q);
 	/* 3 MiB published evictable, charged to the uid. */
 	for (i = 0; i < 6; i++) {
 		EXPECT_RC(pool_alloc(p, BLK, &o[i]), 0);
@@ -364,22 +380,35 @@ quota_evicts_nothing(void **state)
 					     POOL_PUBLISH_EVICTABLE), 0);
 		EXPECT_RC(pool_free(p, o[i]), 0);
 	}
-	/* Another session takes half the rest: its quota is then full. */
-	EXPECT_RC(pool_alloc(q, BLK, &x), 0);
 	/*
-	 * 1 MiB would pass this session's quota (3 MiB persisted by its uid,
-	 * 3.5 MiB allowed) and the pool's room: -EDQUOT, nothing evicted.
+	 * 1 MiB fits in the pool's free 1 MiB but would pass this session's
+	 * quota (3 MiB persisted by its uid, 3.5 MiB allowed) by 512 KiB:
+	 * the uid's least recently used name goes, that one alone, and the
+	 * allocation is served.
 	 */
-	EXPECT_RC(pool_alloc(p, 2 * BLK, &x), -EDQUOT);
-	EXPECT_RC(pool_names(c, "evq", NULL, &pn, &n, &total), 0);
-	assert_int_equal(n, 6);
-	for (i = 0; i < 6; i++)
-		assert_int_equal(pn[i].evictable, 1);
-	free(pn);
-	assert_int_equal(harness_stats(p).evictions, 0);
+	EXPECT_RC(pool_alloc(p, 2 * BLK, &x), 0);
+	expect_names_from(c, "evq", 1, 5);
+	s = harness_stats(p);
+	assert_int_equal(s.evictions, 1);
+	assert_int_equal(s.evicted_bytes, BLK);
+	assert_int_equal(s.quota_refusals, 0);
+	/*
+	 * 3 MiB more would pass it by 3 MiB with this session's 1 MiB held:
+	 * all the uid's names (2.5 MiB) would not do, so none goes.
+	 */
+	EXPECT_RC(pool_alloc(p, 6 * BLK, &y), -EDQUOT);
+	expect_names_from(c, "evq", 1, 5);
+	s = harness_stats(p);
+	assert_int_equal(s.evictions, 1);
+	assert_int_equal(s.quota_refusals, 1);
+	/* A held name is no room: the oldest, held, stays; the next goes. */
+	EXPECT_RC(pool_retain(p, o[1]), 0);
+	EXPECT_RC(pool_alloc(p, BLK, &y), 0);
+	assert_int_equal(harness_stats(p).evictions, 2);
+	EXPECT_RC(pool_lookup(p, name_of(1), &y, NULL), 0);
+	EXPECT_RC(pool_lookup(p, name_of(2), &y, NULL), -ENOENT);
+	EXPECT_RC(pool_free(p, o[1]), 0);
 	harness_expect_checked(c, "evq");
-	pool_close(q);
-	pool_disconnect(c2);
 	pool_close(p);
 	pool_disconnect(c);
 }
@@ -1434,7 +1463,7 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(kept_never_evicted, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(quota_evicts_nothing, setup,
+		cmocka_unit_test_setup_teardown(quota_evicts_own_names, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(too_big, setup, teardown),
 		cmocka_unit_test_setup_teardown(poolctl_shows, setup,
