@@ -45,6 +45,9 @@ SBINDIR      ?= $(PREFIX)/sbin
 LIBDIR       ?= $(PREFIX)/lib
 INCLUDEDIR   ?= $(PREFIX)/include
 MANDIR       ?= $(PREFIX)/share/man
+# The examples' sources and their Makefile, for a program's author.
+DOCDIR       ?= $(PREFIX)/share/doc/poolmgr
+EXAMPLEDIR   ?= $(DOCDIR)/examples
 # Where bash-completion loads a command's completion from on first use.
 BASHCOMPDIR  ?= $(PREFIX)/share/bash-completion/completions
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
@@ -710,7 +713,7 @@ install: $(INSTALL_FILES)
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
 	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(PYTHONDIR) \
-	  $(DESTDIR)$(BASHCOMPDIR)
+	  $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(EXAMPLEDIR)
 	install -m 0755 $(BUILD)/poolmgrd $(DESTDIR)$(SBINDIR)/poolmgrd
 	install -m 0755 $(BUILD)/poolctl $(DESTDIR)$(BINDIR)/poolctl
 	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libpoolclient.so.1.0.0
@@ -725,6 +728,8 @@ install: $(INSTALL_FILES)
 	install -m 0644 docs/poolmgrd.conf.5 $(DESTDIR)$(MANDIR)/man5/poolmgrd.conf.5
 	install -m 0644 docs/poolmgrd.8 $(DESTDIR)$(MANDIR)/man8/poolmgrd.8
 	install -m 0644 client/poolctl.bash $(DESTDIR)$(BASHCOMPDIR)/poolctl
+	install -m 0644 client/examples/producer.c client/examples/consumer.c \
+	  client/examples/Makefile $(DESTDIR)$(EXAMPLEDIR)/
 	install -m 0644 $(UNITS) $(DESTDIR)$(UNITDIR)/
 	install -m 0644 systemd/poolmgrd.sysusers $(DESTDIR)$(SYSUSERSDIR)/poolmgrd.conf
 	install -m 0644 client/poolclient.py client/poolclient_handle.py \
@@ -760,6 +765,8 @@ uninstall:
 	  $(DESTDIR)$(MANDIR)/man5/poolmgrd.conf.5 \
 	  $(DESTDIR)$(MANDIR)/man8/poolmgrd.8 \
 	  $(DESTDIR)$(BASHCOMPDIR)/poolctl \
+	  $(DESTDIR)$(EXAMPLEDIR)/producer.c $(DESTDIR)$(EXAMPLEDIR)/consumer.c \
+	  $(DESTDIR)$(EXAMPLEDIR)/Makefile \
 	  $(DESTDIR)$(UNITDIR)/poolmgrd.service \
 	  $(DESTDIR)$(UNITDIR)/poolmgrd.socket \
 	  $(DESTDIR)$(SYSUSERSDIR)/poolmgrd.conf \
@@ -769,6 +776,7 @@ uninstall:
 	  $(DESTDIR)$(PYTHONDIR)/__pycache__/poolclient.*.pyc \
 	  $(DESTDIR)$(PYTHONDIR)/__pycache__/poolclient_handle.*.pyc \
 	  $(DESTDIR)$(PYTHONDIR)/__pycache__/poolclient_lib.*.pyc
+	-rmdir $(DESTDIR)$(EXAMPLEDIR) $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 # Engine alone, then end to end; the plot is drawn from what was measured.
 bench: bench-deps

@@ -3,7 +3,8 @@
 # install: daemon, CLI, library with soname and only pool_* exported, header
 # free of protobuf-c, pkg-config file, man pages (libpoolclient(3) under
 # every function's name too), units, the Python binding, poolctl's bash
-# completion where bash-completion loads it; a program built
+# completion where bash-completion loads it, the examples with a Makefile
+# that builds them (share/doc/poolmgr/examples); a program built
 # against the installed copy with pkg-config, and a Python one, run against
 # the installed daemon; `make uninstall`
 # removes every file again.  And an install without DESTDIR runs ldconfig,
@@ -123,6 +124,20 @@ for prog in producer consumer; do
 done
 ok "examples build with: cc app.c \$(pkg-config --cflags --libs poolclient)"
 
+# The installed examples, with their Makefile, build as they are, in a
+# copy (the documentation directory is not the reader's to write in).
+ex=$pre/share/doc/poolmgr/examples
+for f in producer.c consumer.c Makefile; do
+	cmp -s "client/examples/$f" "$ex/$f" || fail "$ex/$f is not client/examples/$f"
+done
+cp -r "$ex" "$stage/examples"
+make --no-print-directory -s -C "$stage/examples" >"$stage/examples.log" 2>&1 ||
+	fail "make in a copy of $ex: $(cat "$stage/examples.log")"
+for prog in producer consumer; do
+	[ -x "$stage/examples/$prog" ] || fail "make in $ex made no $prog"
+done
+ok "the examples in share/doc/poolmgr/examples build with their Makefile"
+
 sock=$stage/poolmgrd.sock
 printf '[pool shared]\nsize = 1M\n' > "$stage/poolmgrd.conf"
 "$pre/sbin/poolmgrd" --socket "$sock" --config "$stage/poolmgrd.conf" \
@@ -138,6 +153,10 @@ ldd "$stage/producer" | grep -q "$pre/lib/libpoolclient.so.1" ||
 offs=$("$stage/producer" shared "installed and working")
 out=$(echo "$offs" | "$stage/consumer" shared)
 [ "$out" = "installed and working" ] || fail "consumer printed '$out'"
+out=$("$stage/examples/producer" shared "from the installed examples" |
+	"$stage/examples/consumer" shared)
+[ "$out" = "from the installed examples" ] ||
+	fail "the installed examples' consumer printed '$out'"
 # The binding where python3 looks under the prefix, naming the installed
 # library's directory; here (a stage) the loader finds the library.
 pyd=$(dirname "$(find "$pre/lib" -path '*/dist-packages/poolclient.py')")
