@@ -149,8 +149,8 @@ static const struct cmd cmds[] = {
 	{ "list", cmd_list, 0, 0, 0, "",
 	  "one line per pool: size, use, blocks, clients",
 	  "List every pool the caller may read, one line each: name, mode\n"
-	  "(a + after it: the pool has an access control list, as ls -l\n"
-	  "marks a file's), size, bytes in live blocks, percent used, live\n"
+	  "(a + after it: the pool has an access control list, as ls marks\n"
+	  "a file with one), size, bytes in live blocks, percent used, live\n"
 	  "blocks and open handles.\n" },
 	{ "stats", cmd_stats, 0, 1, O_FORMAT | O_NUMERIC,
 	  "[POOL] [-n] [--format=text|json|prometheus|kv]",
