@@ -128,7 +128,7 @@ refused_unsettled(struct call *c, struct dpool *p, int rc)
 
 /*
  * A refusal by a quota, which lacks lack bytes of the asking session's or
- * uid's (0: another uid's user quota refused, nothing to evict): the
+ * uid's (0: a quota refused another uid's bytes, nothing to evict): the
  * uid's own unheld evictable names are its room, since each is charged
  * to it (the persister of its block), both quotas count what is charged
  * to it (the quota per connection counts the uid's persistent blocks
@@ -188,15 +188,18 @@ make_room(struct call *c, struct dpool *p, int rc, bool retry_follows,
 
 /*
  * What the last -EDQUOT (dpool_quota_check) lacked under the bound that
- * refused, if the asking uid's own evictable names may give it back: the
- * quota per connection's (the asking session's), or the user quota's of
- * uid when uid asks; 0 for another uid's user quota (the persister's,
- * for a persistent block grown by another): make_quota_room's need.
+ * refused, if the asking uid's own evictable names may give it back:
+ * when uid, whose bytes the quotas counted, is the asking one.  0 when
+ * they counted another's: a persistent block grown by a uid not its
+ * persister is checked against the persister's persistent blocks, under
+ * the quota per connection as under the user quota (pool_block.c's
+ * growth_check), and the asking uid's names are no room there.
+ * make_quota_room's need.
  */
 static uint64_t
 own_quota_lack(struct call *c, struct dpool *p, uid_t uid)
 {
-	if (p->user_quota_hit && uid != c->s->uid)
+	if (uid != c->s->uid)
 		return 0;
 	return p->quota_lack;
 }

@@ -33,6 +33,10 @@
  *       the user quota while another connection of the uid holds all its
  *       evictable names is answered when they are let go, by evicting
  *       one, long before its wait ends.
+ *   others_persistent_growth_evicts_nothing  a uid growing another
+ *       uid's kept block, which the quota per connection refuses on the
+ *       persister's persistent blocks, is refused with its own evictable
+ *       names all there: they are no room under another's quota.
  *   kept_across_restart   it survives a restart in place and still
  *       refuses.
  *   kept_across_crash     a user quota given at creation, one set later
@@ -650,6 +654,68 @@ own_name_let_go_wakes_waiting_alloc(void **state)
 	assert_int_equal(harness_stats_of(c, "uw").user_quota_refusals, 0);
 	harness_expect_checked(c, "uw");
 	EXPECT_RC(pool_free(p, x), 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/*
+ * OTHER_UID, with two evictable names of its own (b0, b1) in pool "ug",
+ * retains "k", the test's uid's kept block, and grows it: the quota per
+ * connection counts that growth against the persister's persistent
+ * blocks, which its own names are no room under: refused.
+ */
+static int
+grower_child(void *arg)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t k, x;
+
+	(void)arg;
+	CHECK_RC(pool_connect(NULL, &c), 0, 50);
+	CHECK_RC(pool_open(c, "ug", &p), 0, 51);
+	CHECK_RC(publish_evictable(p, others_names, 2), 0, 52);
+	CHECK_RC(pool_lookup_retain(p, "k", &k, NULL), 0, 53);
+	CHECK_RC(pool_realloc(p, k, 5 * BIG, &x), -EDQUOT, 54);
+	CHECK(strstr(pool_last_message(-EDQUOT), "per connection") != NULL,
+	      55);
+	CHECK_RC(pool_free(p, k), 0, 56);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/*
+ * A growth of another uid's persistent block that the quota per
+ * connection refuses is the persister's lack: the asking uid's own
+ * names stay.
+ */
+static void
+others_persistent_growth_evicts_nothing(void **state)
+{
+	struct pool_create_opts o = {.max_size = POOL_SIZE, .mode = 0666,
+				     .quota = 4 * BIG};
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t k;
+	pid_t pid;
+
+	(void)state;
+	harness_skip_unless_root("grow a block as another uid");
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(pool_create(c, "ug", &o), 0);
+	EXPECT_RC(pool_open(c, "ug", &p), 0);
+	EXPECT_RC(pool_alloc(p, 3 * BIG, &k), 0);
+	EXPECT_RC(pool_publish(p, k, "k"), 0);
+	EXPECT_RC(pool_free(p, k), 0);
+	pid = harness_spawn_as(OTHER_UID, OTHER_GID, grower_child, NULL);
+	assert_true(pid > 0);
+	assert_int_equal(harness_wait(pid), 0);
+	/* Its names, which gave the persister nothing, are all there. */
+	assert_int_equal(published(p, others_names, 2), 0x3);
+	assert_int_equal(harness_stats_of(c, "ug").evictions, 0);
+	harness_expect_checked(c, "ug");
 	pool_close(p);
 	pool_disconnect(c);
 }
@@ -1418,6 +1484,8 @@ main(void)
 		HARNESS_FIXTURE_TEST(shared_growth_per_hold, &d),
 		HARNESS_FIXTURE_TEST(own_evictable_names_make_room, &d),
 		HARNESS_FIXTURE_TEST(own_name_let_go_wakes_waiting_alloc, &d),
+		HARNESS_FIXTURE_TEST(others_persistent_growth_evicts_nothing,
+				     &d),
 		HARNESS_FIXTURE_TEST(kept_across_restart, &d),
 		HARNESS_STORE_TEST(kept_across_crash, &st),
 		HARNESS_FIXTURE_TEST(file_pool_user_quota, &d),
