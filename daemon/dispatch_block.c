@@ -144,9 +144,11 @@ refused_unsettled(struct call *c, struct dpool *p, int rc)
  * the evictions turn into a block has nothing to take back.  The pages
  * of an evicted block may go back in steps: the user quota no longer
  * counts it, but the engine does until they are back, and a try it
- * refuses for room then waits for them (refused_unsettled).  A try
- * again that the other quota refuses evicts again, for that one: each
- * round evicts a name at least, or ends.
+ * refuses for room then waits for them (refused_unsettled).  lack is
+ * what both quotas lack, the larger of their lacks when both refuse
+ * (dpool_quota_check_each): names evicted for the one alone could leave
+ * the request refused by the other, their loss for nothing.  Each round
+ * evicts a name at least, or ends.
  */
 static int
 make_quota_room(struct call *c, struct dpool *p, bool retry_follows,

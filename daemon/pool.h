@@ -215,7 +215,7 @@ struct dpool {
 	uint64_t quota_lack;	/* ... and the bytes the refused holding
 				 * (the session's or the uid's) lacked
 				 * under its bound: held and asked, less
-				 * the bound */
+				 * the bound; the larger if both refused */
 	uint64_t limit;		/* bytes of the pool's live blocks; 0 =
 				 * none (dpool_over_limit) */
 	uint64_t retain;	/* as asked (dpool_params.retain): a reload

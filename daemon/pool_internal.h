@@ -59,27 +59,29 @@ bound_lack(uint64_t quota, uint64_t used, uint64_t more)
  * 0, or -EDQUOT if more bytes would take a session holding used past the
  * pool's quota, or user_more would take its uid holding user_used
  * (dpool_user_used) past the user quota; p->user_quota_hit says which,
- * for the refusal's words, and p->quota_lack by how much (what the uid's
- * own evictable names may give back: both counts hold its persistent
- * blocks, dispatch_block.c's make_quota_room).
+ * the quota per connection being looked at first, for the refusal's
+ * words.  p->quota_lack says by how much: what the uid's own evictable
+ * names must give back (dispatch_block.c's make_quota_room).  Both
+ * counts hold its persistent blocks, so an eviction gives back as much
+ * under each: the lack is the larger of the two bounds' lacks, or names
+ * evicted for the one would leave the request refused by the other.
  */
 static inline int
 dpool_quota_check_each(struct dpool *p, uint64_t used, uint64_t more,
 		       uint64_t user_used, uint64_t user_more)
 {
-	p->user_quota_hit = false;
-	p->quota_lack = 0;
-	if (over_quota(p, used, more)) {
-		p->quota_lack = bound_lack(p->quota, used, more);
-		return -EDQUOT;
+	bool by_quota = over_quota(p, used, more);
+	bool by_user = over_bound(p->user_quota, user_used, user_more);
+	uint64_t lack;
+
+	p->user_quota_hit = !by_quota && by_user;
+	p->quota_lack = by_quota ? bound_lack(p->quota, used, more) : 0;
+	if (by_user) {
+		lack = bound_lack(p->user_quota, user_used, user_more);
+		if (lack > p->quota_lack)
+			p->quota_lack = lack;
 	}
-	if (over_bound(p->user_quota, user_used, user_more)) {
-		p->user_quota_hit = true;
-		p->quota_lack = bound_lack(p->user_quota, user_used,
-					   user_more);
-		return -EDQUOT;
-	}
-	return 0;
+	return by_quota || by_user ? -EDQUOT : 0;
 }
 
 /* dpool_quota_check_each of bytes both bounds count once. */

@@ -33,6 +33,11 @@
  *       the user quota while another connection of the uid holds all its
  *       evictable names is answered when they are let go, by evicting
  *       one, long before its wait ends.
+ *   both_quotas_or_none  in a pool with a quota per connection and a
+ *       user quota, the uid's evictable names must make room under
+ *       both at once: none goes when they would do for the quota per
+ *       connection but are too few for the user quota; enough for both,
+ *       they go and the allocation is served.
  *   others_persistent_growth_evicts_nothing  a uid growing another
  *       uid's kept block, which the quota per connection refuses on the
  *       persister's persistent blocks, is refused with its own evictable
@@ -656,6 +661,60 @@ own_name_let_go_wakes_waiting_alloc(void **state)
 	EXPECT_RC(pool_free(p, x), 0);
 	pool_close(p);
 	pool_disconnect(c);
+}
+
+/*
+ * A pool with both quotas, each 4 * BIG: what the uid's names must give
+ * back is what the quota lacking the more lacks.  All of them too few for
+ * it, none goes, though they would have been enough for the other.
+ */
+static void
+both_quotas_or_none(void **state)
+{
+	struct pool_create_opts o = {.max_size = POOL_SIZE, .mode = 0666,
+				     .quota = 4 * BIG};
+	struct pool_set_opts u = {.which = POOL_SET_USER_QUOTA,
+				  .user_quota = 4 * BIG};
+	struct pool_conn *c, *c2;
+	struct pool *p, *p2;
+	pool_off_t x, y, z;
+
+	(void)state;
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	assert_int_equal(pool_connect(NULL, &c2), 0);
+	EXPECT_RC(pool_create_set(c, "uq2", &o, &u), 0);
+	EXPECT_RC(pool_open(c, "uq2", &p), 0);
+	EXPECT_RC(pool_open(c2, "uq2", &p2), 0);
+	/* a0 a1 charged to the uid, 2 * BIG held by its other connection. */
+	EXPECT_RC(publish_evictable(p, own_names, 2), 0);
+	EXPECT_RC(pool_alloc(p2, BIG, &x), 0);
+	EXPECT_RC(pool_alloc(p2, BIG, &y), 0);
+	/*
+	 * 3 * BIG more: the connection (2 * BIG persisted by its uid) lacks
+	 * BIG, which a0 would give; the uid (4 * BIG) lacks 3 * BIG, more
+	 * than both names: none goes.
+	 */
+	EXPECT_RC(pool_alloc(p, 3 * BIG, &z), -EDQUOT);
+	assert_int_equal(published(p, own_names, 2), 0x3);
+	assert_int_equal(harness_stats_of(c, "uq2").evictions, 0);
+	assert_int_equal(harness_stats_of(c, "uq2").quota_refusals, 1);
+	assert_int_equal(harness_stats_of(c, "uq2").user_quota_refusals, 0);
+	harness_expect_checked(c, "uq2");
+	/* BIG let go: the uid lacks 2 * BIG, both names, and gets it. */
+	EXPECT_RC(pool_free(p2, y), 0);
+	EXPECT_RC(pool_alloc(p, 3 * BIG, &z), 0);
+	assert_int_equal(published(p, own_names, 2), 0);
+	assert_int_equal(harness_stats_of(c, "uq2").evictions, 2);
+	assert_int_equal(harness_stats_of(c, "uq2").evicted_bytes, 2 * BIG);
+	assert_int_equal(uid_holds(c, "uq2"), 4 * BIG);
+	harness_expect_checked(c, "uq2");
+	EXPECT_RC(pool_free(p, z), 0);
+	EXPECT_RC(pool_free(p2, x), 0);
+	pool_close(p);
+	pool_close(p2);
+	pool_disconnect(c);
+	pool_disconnect(c2);
 }
 
 /*
@@ -1484,6 +1543,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(shared_growth_per_hold, &d),
 		HARNESS_FIXTURE_TEST(own_evictable_names_make_room, &d),
 		HARNESS_FIXTURE_TEST(own_name_let_go_wakes_waiting_alloc, &d),
+		HARNESS_FIXTURE_TEST(both_quotas_or_none, &d),
 		HARNESS_FIXTURE_TEST(others_persistent_growth_evicts_nothing,
 				     &d),
 		HARNESS_FIXTURE_TEST(kept_across_restart, &d),
