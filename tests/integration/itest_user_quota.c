@@ -42,6 +42,15 @@
  *       uid's kept block, which the quota per connection refuses on the
  *       persister's persistent blocks, is refused with its own evictable
  *       names all there: they are no room under another's quota.
+ *   names_books_under_churn  two uids, two connections each, at random
+ *       allocate, publish (kept, evictable, replacing), look up, retain,
+ *       grow, persist, unpublish and let go, evicting under both quotas
+ *       and for room, some exiting without a close: `poolctl check`
+ *       (each uid's eviction list among the books) passes after each
+ *       round, and after a restart in place between them.
+ *   names_books_across_crash  the same under systemd's fd store, the
+ *       daemon killed after each round: the books recovered from the
+ *       journal pass the check.
  *   kept_across_restart   it survives a restart in place and still
  *       refuses.
  *   kept_across_crash     a user quota given at creation, one set later
@@ -99,6 +108,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -777,6 +788,257 @@ others_persistent_growth_evicts_nothing(void **state)
 	harness_expect_checked(c, "ug");
 	pool_close(p);
 	pool_disconnect(c);
+}
+
+/* ---- the books under churn ---------------------------------------------- */
+
+#define CHURN_NAMES 12
+#define CHURN_HELD 5
+
+/* One worker's state: its pool, the blocks it holds, its random walk. */
+struct churn {
+	struct pool *p;
+	pool_off_t held[CHURN_HELD];
+	int nheld;
+	unsigned seed;
+};
+
+static unsigned
+churn_rand(struct churn *w, unsigned n)
+{
+	w->seed = w->seed * 1103515245u + 12345u;
+	return (w->seed >> 16) % n;
+}
+
+static void
+churn_name(struct churn *w, char *buf, size_t len)
+{
+	snprintf(buf, len, "c%u", churn_rand(w, CHURN_NAMES));
+}
+
+/* Keep off, if there is room in the worker's list; else let it go. */
+static void
+churn_keep(struct churn *w, pool_off_t off)
+{
+	if (w->nheld < CHURN_HELD)
+		w->held[w->nheld++] = off;
+	else
+		(void)pool_free(w->p, off);
+}
+
+/* A held block, taken off the list (-1 if none). */
+static int
+churn_pick(struct churn *w)
+{
+	return w->nheld ? (int)churn_rand(w, (unsigned)w->nheld) : -1;
+}
+
+/* One step: whatever it is refused, the daemon answers. */
+static void
+churn_step(struct churn *w)
+{
+	static const unsigned flags[] = {
+		0, POOL_PUBLISH_EVICTABLE, POOL_PUBLISH_REPLACE,
+		POOL_PUBLISH_REPLACE | POOL_PUBLISH_EVICTABLE,
+	};
+	char name[16];
+	pool_off_t off;
+	int i;
+
+	switch (churn_rand(w, 9)) {
+	case 0:
+	case 1:
+		if (pool_alloc(w->p, (1 + churn_rand(w, 6)) * 32 * KiB,
+			       &off) == 0)
+			churn_keep(w, off);
+		break;
+	case 2:
+		if ((i = churn_pick(w)) >= 0) {
+			churn_name(w, name, sizeof(name));
+			(void)pool_publish_flags(w->p, w->held[i], name,
+						 flags[churn_rand(w, 4)]);
+		}
+		break;
+	case 3:
+		if ((i = churn_pick(w)) >= 0) {
+			/* A persistent block without a name ends too. */
+			(void)pool_free_persisted(w->p, w->held[i], 0);
+			(void)pool_free(w->p, w->held[i]);
+			w->held[i] = w->held[--w->nheld];
+		}
+		break;
+	case 4:
+		churn_name(w, name, sizeof(name));
+		if (pool_lookup_retain(w->p, name, &off, NULL) == 0)
+			churn_keep(w, off);
+		break;
+	case 5:
+		churn_name(w, name, sizeof(name));
+		(void)pool_lookup(w->p, name, &off, NULL);
+		break;
+	case 6:
+		churn_name(w, name, sizeof(name));
+		(void)pool_unpublish(w->p, name);
+		break;
+	case 7:
+		if ((i = churn_pick(w)) >= 0 &&
+		    pool_realloc(w->p, w->held[i],
+				 (1 + churn_rand(w, 8)) * 32 * KiB, &off) == 0)
+			w->held[i] = off;
+		break;
+	default:
+		if ((i = churn_pick(w)) < 0)
+			break;
+		if (churn_rand(w, 2))
+			(void)pool_persist(w->p, w->held[i]);
+		else if (pool_free_persisted(w->p, w->held[i], 0) == 0)
+			w->held[i] = w->held[--w->nheld];
+		break;
+	}
+}
+
+/* What a worker is given: its seed, and the daemon's socket (or NULL). */
+struct churn_arg {
+	unsigned seed;
+	const char *sock;
+};
+
+/*
+ * A worker of pool "uc": steps from its seed, then its connection goes,
+ * its holds with it, half the time by a close and half by an exit
+ * without one.
+ */
+static int
+churn_child(void *arg)
+{
+	const struct churn_arg *a = arg;
+	struct churn w = {.seed = a->seed};
+	struct pool_conn *c;
+	int i;
+
+	CHECK_RC(pool_connect(a->sock, &c), 0, 60);
+	CHECK_RC(pool_open(c, "uc", &w.p), 0, 61);
+	for (i = 0; i < 400; i++)
+		churn_step(&w);
+	/* Its persistent blocks that no name keeps end with it. */
+	for (i = 0; i < w.nheld; i++)
+		(void)pool_free_persisted(w.p, w.held[i], 0);
+	if (w.seed & 1)
+		return 0;
+	pool_close(w.p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/*
+ * Four workers, two of each uid, from seed on, waited for; under the fd
+ * store, what the daemon sends meanwhile is applied as it comes,
+ * since the kernel queues only a few of its datagrams.
+ */
+static void
+churn_round(unsigned seed, struct harness_store *store)
+{
+	struct churn_arg args[4];
+	pid_t pids[4];
+	int i, left = 4, status;
+
+	for (i = 0; i < 4; i++) {
+		args[i] = (struct churn_arg){seed + (unsigned)i,
+					     store ? store->sock : NULL};
+		pids[i] = harness_spawn_as(i & 1 ? OTHER_UID : 0,
+					   i & 1 ? OTHER_GID : 0,
+					   churn_child, &args[i]);
+		assert_true(pids[i] > 0);
+	}
+	while (left) {
+		if (store)
+			harness_store_drain(store);
+		for (i = 0; i < 4; i++) {
+			if (!pids[i] || waitpid(pids[i], &status,
+						store ? WNOHANG : 0) <= 0)
+				continue;
+			assert_true(WIFEXITED(status));
+			assert_int_equal(WEXITSTATUS(status), 0);
+			pids[i] = 0;
+			left--;
+		}
+		if (store && left)
+			usleep(2000);
+	}
+	if (store)
+		harness_store_drain(store);
+}
+
+/*
+ * Two uids, two connections each, publishing, replacing, reflagging,
+ * retaining, growing and letting go of blocks and names at random in a
+ * small pool with both quotas, evicting under each and for room: the
+ * pool check passes after each round, across a restart in place too.
+ */
+static void
+names_books_under_churn(void **state)
+{
+	struct pool_create_opts o = {.max_size = 4 * MiB, .mode = 0666,
+				     .quota = 4 * BIG};
+	struct pool_set_opts u = {.which = POOL_SET_USER_QUOTA,
+				  .user_quota = 6 * BIG};
+	struct pool_stats s;
+	struct pool_conn *c;
+	unsigned round;
+
+	(void)state;
+	harness_skip_unless_root("churn as another uid");
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(pool_create_set(c, "uc", &o, &u), 0);
+	for (round = 0; round < 6; round++) {
+		churn_round(round * 16 + 1, NULL);
+		harness_expect_checked(c, "uc");
+		if (round == 2) {
+			assert_int_equal(harness_restart_in_place(&d), 0);
+			harness_expect_checked(c, "uc");
+		}
+	}
+	s = harness_stats_of(c, "uc");
+	printf("user_quota: churn: %llu evictions, %llu quota and %llu user "
+	       "quota refusals; %llu live, %llu persistent blocks\n",
+	       (unsigned long long)s.evictions,
+	       (unsigned long long)s.quota_refusals,
+	       (unsigned long long)s.user_quota_refusals,
+	       (unsigned long long)s.live_blocks,
+	       (unsigned long long)s.persistent_blocks);
+	pool_disconnect(c);
+}
+
+/*
+ * The same under the fd store, crashed after each round: the names and
+ * their uids' books the journal gives back pass the pool check.
+ */
+static void
+names_books_across_crash(void **state)
+{
+	struct pool_create_opts o = {.max_size = 4 * MiB, .mode = 0666,
+				     .quota = 4 * BIG};
+	struct pool_set_opts u = {.which = POOL_SET_USER_QUOTA,
+				  .user_quota = 6 * BIG};
+	struct pool_conn *c;
+	unsigned round;
+
+	(void)state;
+	harness_skip_unless_root("churn as another uid");
+	/* The store's directory is its creator's: OTHER_UID passes too. */
+	assert_int_equal(chmod(st.dir, 0711), 0);
+	assert_int_equal(harness_store_start(&st), 0);
+	EXPECT_RC(pool_connect(st.sock, &c), 0);
+	EXPECT_RC(pool_create_set(c, "uc", &o, &u), 0);
+	pool_disconnect(c);
+	for (round = 0; round < 3; round++) {
+		churn_round(round * 16 + 7, &st);
+		assert_int_equal(harness_store_recover(&st), 0);
+		EXPECT_RC(pool_connect(st.sock, &c), 0);
+		harness_expect_checked(c, "uc");
+		pool_disconnect(c);
+	}
 }
 
 /* ---- restarts and crashes ----------------------------------------------- */
@@ -1546,6 +1808,8 @@ main(void)
 		HARNESS_FIXTURE_TEST(both_quotas_or_none, &d),
 		HARNESS_FIXTURE_TEST(others_persistent_growth_evicts_nothing,
 				     &d),
+		HARNESS_FIXTURE_TEST(names_books_under_churn, &d),
+		HARNESS_STORE_TEST(names_books_across_crash, &st),
 		HARNESS_FIXTURE_TEST(kept_across_restart, &d),
 		HARNESS_STORE_TEST(kept_across_crash, &st),
 		HARNESS_FIXTURE_TEST(file_pool_user_quota, &d),
