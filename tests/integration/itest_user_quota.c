@@ -47,7 +47,9 @@
  *       grow, persist, unpublish and let go, evicting under both quotas
  *       and for room, some exiting without a close: `poolctl check`
  *       (each uid's eviction list among the books) passes after each
- *       round, and after a restart in place between them.
+ *       round, after a limit and quotas set between them (the limit
+ *       below what the pool holds, evicting), and after a restart in
+ *       place.
  *   names_books_across_crash  the same under systemd's fd store, the
  *       daemon killed after each round: the books recovered from the
  *       journal pass the check.
@@ -982,6 +984,8 @@ names_books_under_churn(void **state)
 				     .quota = 4 * BIG};
 	struct pool_set_opts u = {.which = POOL_SET_USER_QUOTA,
 				  .user_quota = 6 * BIG};
+	struct pool_set_opts lim = {.which = POOL_SET_LIMIT | POOL_SET_QUOTA |
+						POOL_SET_USER_QUOTA};
 	struct pool_stats s;
 	struct pool_conn *c;
 	unsigned round;
@@ -993,6 +997,12 @@ names_books_under_churn(void **state)
 	EXPECT_RC(pool_create_set(c, "uc", &o, &u), 0);
 	for (round = 0; round < 6; round++) {
 		churn_round(round * 16 + 1, NULL);
+		harness_expect_checked(c, "uc");
+		/* A limit below what the pool holds evicts across uids. */
+		lim.limit = round & 1 ? 3 * MiB : 2 * BIG;
+		lim.quota = round & 1 ? 4 * BIG : 5 * BIG;
+		lim.user_quota = round & 1 ? 6 * BIG : 5 * BIG;
+		EXPECT_RC(pool_set(c, "uc", &lim), 0);
 		harness_expect_checked(c, "uc");
 		if (round == 2) {
 			assert_int_equal(harness_restart_in_place(&d), 0);
