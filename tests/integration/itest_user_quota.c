@@ -42,7 +42,9 @@
  *       uid's kept block, which the quota per connection refuses on the
  *       persister's persistent blocks, is refused with its own evictable
  *       names all there: they are no room under another's quota.
- *   names_books_under_churn  two uids, two connections each, at random
+ *   names_books_under_churn  in a daemon that gives back freed and
+ *       evicted blocks' pages in steps of 64K, two uids, two
+ *       connections each, at random
  *       allocate, publish (kept, evictable, replacing), look up, retain,
  *       grow, persist, unpublish and let go, evicting under both quotas
  *       and for room, some exiting without a close: `poolctl check`
@@ -992,7 +994,7 @@ names_books_under_churn(void **state)
 
 	(void)state;
 	harness_skip_unless_root("churn as another uid");
-	harness_fixture_start(&d, "");
+	harness_fixture_start(&d, "release_step = 64K\n");
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	EXPECT_RC(pool_create_set(c, "uc", &o, &u), 0);
 	for (round = 0; round < 6; round++) {
