@@ -43,11 +43,11 @@
  *       persister's persistent blocks, is refused with its own evictable
  *       names all there: they are no room under another's quota.
  *   names_books_under_churn  in a daemon that gives back freed and
- *       evicted blocks' pages in steps of 64K, two uids, two
- *       connections each, at random
- *       allocate, publish (kept, evictable, replacing), look up, retain,
- *       grow, persist, unpublish and let go, evicting under both quotas
- *       and for room, some exiting without a close: `poolctl check`
+ *       evicted blocks' pages in steps of 64K, two uids, two connections
+ *       each, at random allocate, publish (kept, evictable, replacing),
+ *       look up, retain, grow, persist, unpublish and let go, evicting
+ *       under both quotas and for room, some exiting without a close:
+ *       `poolctl check`
  *       (each uid's eviction list among the books) passes after each
  *       round, after a limit and quotas set between them (the limit
  *       below what the pool holds, evicting), and after a restart in
