@@ -55,6 +55,9 @@
  *   names_books_across_crash  the same under systemd's fd store, the
  *       daemon killed after each round: the books recovered from the
  *       journal pass the check.
+ *   destroyed_with_names_held  a pool destroyed by force with two
+ *       uids' evictable names in it, some held by a connection of the
+ *       other uid: made again, it has none, and the check passes.
  *   kept_across_restart   it survives a restart in place and still
  *       refuses.
  *   kept_across_crash     a user quota given at creation, one set later
@@ -1023,6 +1026,80 @@ names_books_under_churn(void **state)
 }
 
 /*
+ * OTHER_UID publishes b0 and b1 in pool "ud", holds a0 and b1, says so on
+ * the pipe arg points to, and waits for the pool to be destroyed: then
+ * its handle is closed, and what it held gone with the pool.
+ */
+static int
+destroy_holder_child(void *arg)
+{
+	int fd = *(int *)arg;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+	int i;
+
+	CHECK_RC(pool_connect(NULL, &c), 0, 70);
+	CHECK_RC(pool_open(c, "ud", &p), 0, 71);
+	CHECK_RC(publish_evictable(p, others_names, 2), 0, 72);
+	CHECK_RC(pool_lookup_retain(p, "a0", &off, NULL), 0, 73);
+	CHECK_RC(pool_lookup_retain(p, "b1", &off, NULL), 0, 74);
+	CHECK(write(fd, "h", 1) == 1, 75);
+	for (i = 0; i < 500; i++) {
+		if (pool_lookup(p, "b0", &off, NULL) != 0)
+			break;
+		usleep(10 * 1000);
+	}
+	CHECK(i < 500, 76);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/*
+ * A pool destroyed by force while two uids' evictable names are in it,
+ * some held by a connection of the other uid: its eviction books go with
+ * it, and a pool made again under its name starts with none.
+ */
+static void
+destroyed_with_names_held(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t x;
+	int fds[2];
+	char ready;
+	pid_t pid;
+
+	(void)state;
+	harness_skip_unless_root("hold names as another uid");
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_user_quota(c, "ud", 2 * BIG), 0);
+	EXPECT_RC(pool_open(c, "ud", &p), 0);
+	EXPECT_RC(publish_evictable(p, own_names, 2), 0);
+	assert_int_equal(pipe(fds), 0);
+	pid = harness_spawn_as(OTHER_UID, OTHER_GID, destroy_holder_child,
+			       &fds[1]);
+	assert_true(pid > 0);
+	assert_int_equal(read(fds[0], &ready, 1), 1);
+	close(fds[0]);
+	close(fds[1]);
+	harness_expect_checked(c, "ud");
+	pool_close(p);
+	EXPECT_RC(pool_destroy_force(c, "ud"), 0);
+	assert_int_equal(harness_wait(pid), 0);
+	EXPECT_RC(create_user_quota(c, "ud", 2 * BIG), 0);
+	EXPECT_RC(pool_open(c, "ud", &p), 0);
+	EXPECT_RC(pool_alloc(p, 2 * BIG, &x), 0);
+	assert_int_equal(harness_stats_of(c, "ud").evictions, 0);
+	harness_expect_checked(c, "ud");
+	EXPECT_RC(pool_free(p, x), 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/*
  * The same under the fd store, crashed after each round: the names and
  * their uids' books the journal gives back pass the pool check.
  */
@@ -1822,6 +1899,7 @@ main(void)
 				     &d),
 		HARNESS_FIXTURE_TEST(names_books_under_churn, &d),
 		HARNESS_STORE_TEST(names_books_across_crash, &st),
+		HARNESS_FIXTURE_TEST(destroyed_with_names_held, &d),
 		HARNESS_FIXTURE_TEST(kept_across_restart, &d),
 		HARNESS_STORE_TEST(kept_across_crash, &st),
 		HARNESS_FIXTURE_TEST(file_pool_user_quota, &d),
