@@ -976,6 +976,12 @@ churn_round(unsigned seed, struct harness_store *store)
 		harness_store_drain(store);
 }
 
+/* The churn's pool: small, with a quota per connection and per user. */
+static const struct pool_create_opts churn_opts = {
+	.max_size = 4 * MiB, .mode = 0666, .quota = 4 * BIG};
+static const struct pool_set_opts churn_user_quota = {
+	.which = POOL_SET_USER_QUOTA, .user_quota = 6 * BIG};
+
 /*
  * Two uids, two connections each, publishing, replacing, reflagging,
  * retaining, growing and letting go of blocks and names at random in a
@@ -985,10 +991,6 @@ churn_round(unsigned seed, struct harness_store *store)
 static void
 names_books_under_churn(void **state)
 {
-	struct pool_create_opts o = {.max_size = 4 * MiB, .mode = 0666,
-				     .quota = 4 * BIG};
-	struct pool_set_opts u = {.which = POOL_SET_USER_QUOTA,
-				  .user_quota = 6 * BIG};
 	struct pool_set_opts lim = {.which = POOL_SET_LIMIT | POOL_SET_QUOTA |
 						POOL_SET_USER_QUOTA};
 	struct pool_stats s;
@@ -999,7 +1001,8 @@ names_books_under_churn(void **state)
 	harness_skip_unless_root("churn as another uid");
 	harness_fixture_start(&d, "release_step = 64K\n");
 	assert_int_equal(pool_connect(NULL, &c), 0);
-	EXPECT_RC(pool_create_set(c, "uc", &o, &u), 0);
+	EXPECT_RC(pool_create_set(c, "uc", &churn_opts, &churn_user_quota),
+		  0);
 	for (round = 0; round < 6; round++) {
 		churn_round(round * 16 + 1, NULL);
 		harness_expect_checked(c, "uc");
@@ -1106,10 +1109,6 @@ destroyed_with_names_held(void **state)
 static void
 names_books_across_crash(void **state)
 {
-	struct pool_create_opts o = {.max_size = 4 * MiB, .mode = 0666,
-				     .quota = 4 * BIG};
-	struct pool_set_opts u = {.which = POOL_SET_USER_QUOTA,
-				  .user_quota = 6 * BIG};
 	struct pool_conn *c;
 	unsigned round;
 
@@ -1119,7 +1118,8 @@ names_books_across_crash(void **state)
 	assert_int_equal(chmod(st.dir, 0711), 0);
 	assert_int_equal(harness_store_start(&st), 0);
 	EXPECT_RC(pool_connect(st.sock, &c), 0);
-	EXPECT_RC(pool_create_set(c, "uc", &o, &u), 0);
+	EXPECT_RC(pool_create_set(c, "uc", &churn_opts, &churn_user_quota),
+		  0);
 	pool_disconnect(c);
 	for (round = 0; round < 3; round++) {
 		churn_round(round * 16 + 7, &st);
