@@ -47,6 +47,7 @@
 							 * user_quota */
 #define CONN_FEATURE_ACL		(1ULL << 9)	/* access control
 							 * lists */
+#define CONN_FEATURE_BATCH_PERSIST	(1ULL << 10)	/* AllocBatch.persist */
 
 /*
  * Descriptors that came with a reply (OpenPool: the memfd, the share map;

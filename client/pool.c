@@ -308,9 +308,13 @@ client_batch_disjoint(const uint64_t *offs, const uint64_t *usable,
 	return 0;
 }
 
-int
-client_alloc_batch(struct pool *p, size_t n, const uint64_t *sizes,
-    int retry, uint64_t *out, uint64_t *usable)
+/*
+ * One AllocBatch; persist: every block persistent from its allocation
+ * (AllocBatch.persist), *persisted then what the reply says of it.
+ */
+static int
+client_alloc_batch_send(struct pool *p, size_t n, const uint64_t *sizes,
+    int retry, int persist, uint64_t *out, uint64_t *usable, int *persisted)
 {
 	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
 	Poolmgr__AllocBatch	 ab = POOLMGR__ALLOC_BATCH__INIT;
@@ -327,6 +331,7 @@ client_alloc_batch(struct pool *p, size_t n, const uint64_t *sizes,
 	ab.n_sizes = n;
 	ab.sizes = (uint64_t *)sizes;
 	ab.retry_follows = retry;
+	ab.persist = persist;
 	req.body_case = POOLMGR__REQUEST__BODY_ALLOC_BATCH;
 	req.alloc_batch = &ab;
 	error = client_call(p, &req, POOLMGR__REPLY__BODY_ALLOC_BATCH, &reply);
@@ -362,11 +367,23 @@ client_alloc_batch(struct pool *p, size_t n, const uint64_t *sizes,
 		    reply->alloc_batch->pool_quota_case ==
 		    POOLMGR__ALLOC_BATCH_REPLY__POOL_QUOTA_QUOTA,
 		    reply->alloc_batch->quota);
+	if (error == 0)
+		*persisted = reply->alloc_batch->persisted;
 	poolmgr__reply__free_unpacked(reply, NULL);
 out:
 	if (span != on_stack)
 		free(span);
 	return error;
+}
+
+int
+client_alloc_batch(struct pool *p, size_t n, const uint64_t *sizes,
+    int retry, uint64_t *out, uint64_t *usable)
+{
+	int	persisted;
+
+	return client_alloc_batch_send(p, n, sizes, retry, 0, out, usable,
+	    &persisted);
 }
 
 /*
@@ -824,15 +841,78 @@ pool_free(struct pool *p, pool_off_t off)
 	return client_block_op(p, POOLMGR__REQUEST__BODY_FREE, off);
 }
 
+/*
+ * The reply to a persist batch did not say its blocks are persistent: a
+ * restart in place replaced the daemon by an older binary, though its
+ * Hello said bit 10, and it ignored persist (no daemon honoured it without
+ * saying so: the field came with AllocBatchReply.persisted), so the
+ * handle holds every block.  Persist each and drop the handle's
+ * references, as the daemon would have.  All or nothing still: a Persist
+ * refused, every block goes back, those persisted by a second Free (the
+ * first drops the handle's reference, the second the pool's), and the
+ * refusal is the answer.
+ */
+static int
+client_batch_persist_late(struct pool *p, size_t n, const pool_off_t *offs)
+{
+	size_t	i, j;
+	int	error = 0;
+
+	for (i = 0; i < n; i++)
+		if ((error = client_block_op(p, POOLMGR__REQUEST__BODY_PERSIST,
+		    offs[i])) != 0)
+			break;
+	for (j = 0; j < n; j++)
+		(void)client_block_op(p, POOLMGR__REQUEST__BODY_FREE, offs[j]);
+	for (j = 0; error != 0 && j < i; j++)
+		(void)client_block_op(p, POOLMGR__REQUEST__BODY_FREE, offs[j]);
+	return error;
+}
+
+/*
+ * A batch of blocks persistent from their allocation: always the daemon's
+ * (the cache's blocks are the handle's own, and it tracks none of these),
+ * after the cache is given back if the first answer is a refusal for
+ * room.
+ */
+static int
+client_alloc_batch_persist(struct pool *p, size_t n, const uint64_t *wire,
+    pool_off_t *out, uint64_t *usable)
+{
+	int	error, retry, persisted = 0;
+
+	retry = client_will_retry(p);
+	error = client_alloc_batch_send(p, n, wire, retry, 1, out, usable,
+	    &persisted);
+	if (error != 0 && client_retry(p, error, retry))
+		error = client_alloc_batch_send(p, n, wire, 0, 1, out, usable,
+		    &persisted);
+	if (error == 0 && !persisted)
+		error = client_batch_persist_late(p, n, out);
+	return error;
+}
+
+/* pool_alloc_batch_flags's one flag. */
+#define CLIENT_BATCH_FLAGS	POOL_ALLOC_PERSIST
+
 POOL_API int
 pool_alloc_batch(struct pool *p, size_t n, const size_t *sizes,
     pool_off_t *out)
+{
+	return pool_alloc_batch_flags(p, n, sizes, 0, out);
+}
+
+POOL_API int
+pool_alloc_batch_flags(struct pool *p, size_t n, const size_t *sizes,
+    unsigned flags, pool_off_t *out)
 {
 	uint64_t	*wire, *usable;
 	size_t		 i;
 	int		 error, retry;
 
-	if (p == NULL || sizes == NULL || out == NULL || n == 0)
+	/* The daemon's batch zeroes nothing: POOL_ALLOC_ZERO is refused. */
+	if (p == NULL || sizes == NULL || out == NULL || n == 0 ||
+	    (flags & ~CLIENT_BATCH_FLAGS) != 0)
 		return conn_local_failure(-EINVAL);
 	if (n > POOL_BATCH_MAX)
 		return conn_local_failure(-E2BIG);
@@ -841,18 +921,30 @@ pool_alloc_batch(struct pool *p, size_t n, const size_t *sizes,
 	for (i = 0; i < n; i++)
 		if (sizes[i] == 0)
 			return conn_local_failure(-EINVAL);
+	/*
+	 * A daemon from before would ignore persist: its blocks would be
+	 * the handle's, gone when the program exits.  Say instead that it
+	 * cannot, and ask nothing.
+	 */
+	if ((flags & POOL_ALLOC_PERSIST) != 0 &&
+	    (p->conn->features & CONN_FEATURE_BATCH_PERSIST) == 0)
+		return conn_local_failure(-EOPNOTSUPP);
 	/* On the heap: 64 KiB at most, too much for a small thread stack. */
 	if ((wire = malloc(2 * n * sizeof *wire)) == NULL)
 		return conn_local_failure(-ENOMEM);
 	usable = wire + n;
 	for (i = 0; i < n; i++)
 		wire[i] = sizes[i];
-	retry = client_will_retry(p);
-	error = client_alloc_batch(p, n, wire, retry, out, usable);
-	if (error != 0 && client_retry(p, error, retry))
-		error = client_alloc_batch(p, n, wire, 0, out, usable);
-	for (i = 0; error == 0 && i < n; i++)
-		cache_track(p, out[i], usable[i]);
+	if ((flags & POOL_ALLOC_PERSIST) != 0)
+		error = client_alloc_batch_persist(p, n, wire, out, usable);
+	else {
+		retry = client_will_retry(p);
+		error = client_alloc_batch(p, n, wire, retry, out, usable);
+		if (error != 0 && client_retry(p, error, retry))
+			error = client_alloc_batch(p, n, wire, 0, out, usable);
+		for (i = 0; error == 0 && i < n; i++)
+			cache_track(p, out[i], usable[i]);
+	}
 	free(wire);
 	cache_settle(p);	/* the reply may have lowered the bounds */
 	return error;

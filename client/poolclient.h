@@ -774,6 +774,23 @@ POOL_API int pool_alloc_batch(struct pool *p, size_t n, const size_t *sizes,
 			      pool_off_t *out);
 
 /*
+ * pool_alloc_batch_flags - pool_alloc_batch, with flags of pool_alloc_wait.
+ * POOL_ALLOC_PERSIST makes every block of the batch persistent as it is
+ * made, and the handle holds no reference to any: as pool_alloc_wait's
+ * POOL_ALLOC_PERSIST does for one block, for up to POOL_BATCH_MAX blocks
+ * in one round trip.  All or nothing still: on failure no block is made
+ * and none is persistent.  The blocks count against the uid's quota in
+ * the pool as pool_persist's do, never against the handle's cache, which
+ * serves none of them; whoever frees a block ends it.  -EOPNOTSUPP from a
+ * daemon without it (nothing asked).  The daemon's batch zeroes nothing:
+ * POOL_ALLOC_ZERO, like any other flag, is -EINVAL.  flags 0 is
+ * pool_alloc_batch.
+ */
+POOL_API int pool_alloc_batch_flags(struct pool *p, size_t n,
+				    const size_t *sizes, unsigned flags,
+				    pool_off_t *out);
+
+/*
  * pool_free_batch - pool_free of n offsets in one round trip, all or
  * nothing: if any of them could not be freed (or appears twice), none is
  * freed and the error is returned.  POOL_OFF_NONE entries are skipped.

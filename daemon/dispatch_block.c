@@ -923,6 +923,59 @@ refuse_batch_quota(struct call *c, struct dpool *p,
 	return refuse_quota(c, p, c->s->uid, what, m->retry_follows);
 }
 
+/*
+ * A batch made whole is taken back: the persistence of its first done
+ * blocks ends (the handle still holds them, so none is freed by it), every
+ * block goes back to the engine, and the engine's counters are as before
+ * the batch (batch_events, saved by the try that made it).
+ */
+static void
+batch_undo(struct handle *h, size_t n, size_t done)
+{
+	size_t i;
+
+	for (i = 0; i < done; i++)
+		dpool_unpersist(h->pool, dpool_block(h->pool,
+						     batch_offsets[i]));
+	for (i = 0; i < n; i++)
+		(void)dpool_unalloc(h->pool, h, batch_offsets[i]);
+	heap_events_restore(h->pool->heap, &batch_events);
+}
+
+/*
+ * AllocBatch.persist: each block of the batch goes to the pool as
+ * Alloc.persist's does (persist_new), the journal recording each
+ * persistent.  The allocations' quota checks counted the batch against
+ * the session's blocks and the uid's persistent ones together, more than
+ * the persists count, so what can refuse one is the daemon's memory for
+ * the uid's charge: then the persists done end and the blocks go back
+ * (batch_undo), as if the batch was never made, and the refusal is the
+ * answer.  Only once all are persistent do the maker's holds go: until
+ * then, nothing is out of reach of the undo.
+ */
+static int
+batch_persist(struct call *c, struct handle *h, const Poolmgr__AllocBatch *m)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < m->n_sizes; i++)
+		if ((rc = dpool_persist(h->pool, h, batch_offsets[i], 0))) {
+			batch_undo(h, m->n_sizes, i);
+			if (rc == -EDQUOT)
+				return refuse_persist_quota(c, h->pool,
+							    m->retry_follows);
+			return refuse_no_memory(c);
+		}
+	/* Persistent now: dropping the maker's holds leaves them live. */
+	for (i = 0; i < m->n_sizes; i++) {
+		rc = dpool_free(h->pool, h, batch_offsets[i]);
+		assert(rc == 0);
+		(void)rc;
+	}
+	return 0;
+}
+
 /* Many allocations, all or nothing. */
 int
 do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
@@ -937,7 +990,8 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 	if (m->n_sizes == 0 || m->n_sizes > MAX_BATCH)
 		return refuse(c, m->n_sizes ? -E2BIG : -EINVAL, "a batch holds "
 			      "1 to %d sizes, not %zu", MAX_BATCH, m->n_sizes);
-	if (dispatch_cf && c->s->nrefs + m->n_sizes >
+	/* Blocks persistent from birth are no references of the session's. */
+	if (!m->persist && dispatch_cf && c->s->nrefs + m->n_sizes >
 	    dispatch_cf->max_blocks_per_session)
 		return refuse(c, -EDQUOT, "the batch would pass the blocks "
 			      "allowed per client");
@@ -969,7 +1023,10 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 			      (unsigned long long)m->sizes[i],
 			      log_plural(m->sizes[i]));
 	}
+	if (m->persist && (rc = batch_persist(c, h, m)))
+		return rc;
 	poolmgr__alloc_batch_reply__init(&alloc_batch_reply);
+	alloc_batch_reply.persisted = m->persist; /* the client need not */
 	alloc_batch_reply.n_offsets = m->n_sizes;
 	alloc_batch_reply.offsets = batch_offsets;
 	alloc_batch_reply.n_usable_sizes = m->n_sizes;

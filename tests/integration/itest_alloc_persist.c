@@ -79,6 +79,33 @@
  *       again: the two are back at their offsets with their bytes,
  *       persistent and charged to this uid, the plain one gone, and
  *       their frees end them.
+ *
+ * And a batch of them (pool_alloc_batch_flags's POOL_ALLOC_PERSIST,
+ * AllocBatch.persist):
+ *
+ *   batch_handed_on        a producer process makes 16 blocks so in one
+ *       batch (its handle's cache, if any, serving none) and writes
+ *       them: while it is connected its handle holds none, the pool and
+ *       `poolctl persisted` count 16 persistent blocks of its uid, their
+ *       bytes; its exit keeps them; a consumer process reads and frees
+ *       each, which ends it: nothing live, nothing persistent;
+ *   batch_not_a_reference  with max_blocks_per_session 4, one batch of
+ *       12 such blocks, where a plain batch of 5 is refused;
+ *   batch_quota            all or nothing under the quota, whose bound
+ *       counts the uid's persisted bytes (another connection's too): a
+ *       batch past it is -EDQUOT, nothing made, nothing persistent, the
+ *       statistics as they were; one within it is made;
+ *   batch_no_room          a batch the pool has no room for (its last
+ *       block): -ENOMEM, nothing made, nothing persistent;
+ *   batch_refusals         POOL_ALLOC_ZERO (the daemon's batch zeroes
+ *       nothing) and unknown flags are -EINVAL, a read-only handle is
+ *       refused, nothing made;
+ *   batch_restart          a closed handle and a restart in place keep
+ *       the batch persistent, bytes, charge and all;
+ *   batch_crash            under systemd's fd store, a batch of 4 such
+ *       blocks and a plain one; poolmgrd SIGKILLed and started again:
+ *       the 4 are back persistent, their bytes there, the plain one
+ *       gone.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -1287,6 +1314,440 @@ crash_keeps_them(void **state)
 	pool_disconnect(c);
 }
 
+/* ---- batches of them ---------------------------------------------------- */
+
+#define BATCH_MAX	16
+
+/* A process that makes one batch and reports it. */
+struct batcher {
+	const char *pool;
+	size_t n, size;
+	unsigned flags;
+	int report[2], go[2];
+};
+
+struct batch_made {
+	int rc;
+	uint64_t offs[BATCH_MAX];
+	uint64_t usable;	/* all told */
+};
+
+static int
+batcher_run(void *arg)
+{
+	struct batcher *m = arg;
+	struct batch_made r;
+	pool_off_t offs[BATCH_MAX];
+	size_t sizes[BATCH_MAX], i, usable;
+	struct pool_conn *c;
+	struct pool *p;
+	char go;
+
+	close(m->report[0]);
+	close(m->go[1]);
+	memset(&r, 0, sizeof(r));
+	for (i = 0; i < m->n; i++)
+		sizes[i] = m->size;
+	CHECK_RC(pool_connect(d.sock, &c), 0, 2);
+	CHECK_RC(pool_open(c, m->pool, &p), 0, 3);
+	r.rc = pool_alloc_batch_flags(p, m->n, sizes, m->flags, offs);
+	for (i = 0; r.rc == 0 && i < m->n; i++) {
+		r.offs[i] = offs[i];
+		memset(pool_ptr(p, offs[i]), 0x40 + (int)i, m->size);
+		CHECK_RC(pool_usable_size(p, offs[i], &usable), 0, 4);
+		r.usable += usable;
+	}
+	CHECK(harness_write_full(m->report[1], &r, sizeof(r)) == 0, 5);
+	/* Connected, its handle open, until the test says go. */
+	CHECK(harness_read_full(m->go[0], &go, 1) == 0, 6);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+static pid_t
+batcher_start(struct batcher *m)
+{
+	pid_t pid;
+
+	assert_int_equal(pipe(m->report), 0);
+	assert_int_equal(pipe(m->go), 0);
+	pid = harness_spawn(batcher_run, m);
+	assert_true(pid > 0);
+	close(m->report[1]);
+	close(m->go[0]);
+	return pid;
+}
+
+static struct batch_made
+batcher_made(struct batcher *m)
+{
+	struct batch_made r;
+
+	assert_int_equal(harness_read_full(m->report[0], &r, sizeof(r)), 0);
+	return r;
+}
+
+static void
+batcher_end(struct batcher *m, pid_t pid)
+{
+	assert_int_equal(harness_write_full(m->go[1], "g", 1), 0);
+	close(m->go[1]);
+	close(m->report[0]);
+	assert_int_equal(harness_wait(pid), 0);
+}
+
+/* A consumer: reads each block of the batch, then frees it. */
+struct consumer {
+	const char *pool;
+	const struct batch_made *made;
+	size_t n, size;
+};
+
+static int
+consumer_run(void *arg)
+{
+	const struct consumer *k = arg;
+	const unsigned char *b;
+	struct pool_conn *c;
+	struct pool *p;
+	size_t i, j;
+
+	CHECK_RC(pool_connect(d.sock, &c), 0, 20);
+	CHECK_RC(pool_open(c, k->pool, &p), 0, 21);
+	for (i = 0; i < k->n; i++) {
+		b = pool_ptr(p, k->made->offs[i]);
+		for (j = 0; j < k->size; j++)
+			CHECK(b[j] == 0x40 + i, 22);
+		CHECK_RC(pool_free(p, k->made->offs[i]), 0, 23);
+	}
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+batch_handed_on(void **state)
+{
+	struct batcher m = {.pool = "default", .n = BATCH_MAX, .size = 1000,
+			    .flags = POOL_ALLOC_PERSIST};
+	struct consumer k = {.pool = "default", .n = BATCH_MAX,
+			     .size = 1000};
+	struct pool_stats st;
+	struct batch_made r;
+	uint64_t blocks, bytes;
+	char out[4096], err[1024], want[64];
+	pid_t pid;
+
+	(void)state;
+	pid = batcher_start(&m);
+	r = batcher_made(&m);
+	assert_int_equal(r.rc, 0);
+	/* Made and persistent, its maker still connected, holding none. */
+	assert_int_equal(blocks_held_by("default", pid), 0);
+	persisted_by_me("default", &blocks, &bytes);
+	assert_int_equal(blocks, BATCH_MAX);
+	assert_int_equal(bytes, r.usable);
+	st = harness_stats_of(conn, "default");
+	assert_int_equal(st.persistent_blocks, BATCH_MAX);
+	assert_int_equal(st.live_blocks, BATCH_MAX);
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "--json=short persisted "
+					 "default"), 0);
+	snprintf(want, sizeof(want), "\"blocks\":%d", BATCH_MAX);
+	if (!strstr(out, want))
+		fail_msg("poolctl persisted: no %s in %s", want, out);
+	/* Its maker gone, handle closed, the blocks are still there. */
+	batcher_end(&m, pid);
+	st = harness_stats_of(conn, "default");
+	assert_int_equal(st.live_blocks, BATCH_MAX);
+	assert_int_equal(st.persistent_blocks, BATCH_MAX);
+	/* Another process reads them and frees them: that ends them. */
+	k.made = &r;
+	assert_int_equal(harness_wait(harness_spawn(consumer_run, &k)), 0);
+	st = harness_stats_of(conn, "default");
+	assert_int_equal(st.live_blocks, 0);
+	assert_int_equal(st.persistent_blocks, 0);
+	persisted_by_me("default", &blocks, &bytes);
+	assert_int_equal(blocks, 0);
+	harness_expect_checked(conn, "default");
+}
+
+static void
+batch_not_a_reference(void **state)
+{
+	size_t sizes[12] = {256, 256, 256, 256, 256, 256, 256, 256, 256, 256,
+			    256, 256};
+	struct pool_stats st;
+	pool_off_t offs[12], x[5];
+	struct pool *p;
+	uint64_t cached;
+	size_t i;
+
+	(void)state;
+	EXPECT_RC(pool_open(conn, "default", &p), 0);
+	/* A block freed into the cache, if the handle has one. */
+	EXPECT_RC(pool_alloc(p, 256, &x[0]), 0);
+	EXPECT_RC(pool_free(p, x[0]), 0);
+	cached = blocks_held_by("default", getpid());
+	assert_true(harness_client_cache() ? cached >= 1 : cached == 0);
+	EXPECT_RC(pool_alloc_batch_flags(p, 12, sizes, POOL_ALLOC_PERSIST,
+					 offs), 0);
+	/* None served by the cache, none held: the daemon's, the pool's. */
+	assert_int_equal(blocks_held_by("default", getpid()), cached);
+	st = harness_stats_of(conn, "default");
+	assert_int_equal(st.persistent_blocks, 12);
+	assert_int_equal(st.live_blocks, 12 + cached);
+	/* The session's own references stop at 4: a plain batch of 5. */
+	EXPECT_RC(pool_set_cache(p, 0), 0);
+	EXPECT_RC(pool_alloc_batch(p, 5, sizes, x), -EDQUOT);
+	/* Their frees go to the daemon and end them; the cache keeps none. */
+	for (i = 0; i < 12; i++)
+		EXPECT_RC(pool_free(p, offs[i]), 0);
+	st = harness_stats_of(conn, "default");
+	assert_int_equal(st.persistent_blocks, 0);
+	assert_int_equal(st.live_blocks, 0);
+	harness_expect_checked(conn, "default");
+	pool_close(p);
+}
+
+/* Nothing made, freed or persisted between before and after. */
+static void
+expect_unchanged(const struct pool_stats *before,
+		 const struct pool_stats *after)
+{
+	assert_int_equal(after->allocs, before->allocs);
+	assert_int_equal(after->frees, before->frees);
+	assert_int_equal(after->allocated_bytes, before->allocated_bytes);
+	assert_int_equal(after->live_blocks, before->live_blocks);
+	assert_int_equal(after->persistent_blocks, before->persistent_blocks);
+}
+
+static void
+batch_quota(void **state)
+{
+	struct pool_create_opts o = {.max_size = 4 * MiB, .quota = 64 * KiB};
+	size_t sizes[3] = {16 * KiB, 16 * KiB, 16 * KiB};
+	struct pool_stats before, after;
+	pool_off_t offs[3], more[3] = {1, 2, 3}, early;
+	struct pool_conn *c2;
+	struct pool *p, *p2;
+	uint64_t blocks, bytes;
+	size_t i;
+
+	(void)state;
+	EXPECT_RC(pool_create(conn, "quota", &o), 0);
+	EXPECT_RC(pool_open(conn, "quota", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 0), 0);
+	/* 16 KiB persisted by another connection of this uid. */
+	EXPECT_RC(pool_connect(d.sock, &c2), 0);
+	EXPECT_RC(pool_open(c2, "quota", &p2), 0);
+	EXPECT_RC(pool_alloc_wait(p2, 16 * KiB, 0, POOL_ALLOC_PERSIST, 0,
+				  &early), 0);
+	pool_close(p2);
+	pool_disconnect(c2);
+	/* 16 + 48: the quota, not past it. */
+	EXPECT_RC(pool_alloc_batch_flags(p, 3, sizes, POOL_ALLOC_PERSIST,
+					 offs), 0);
+	before = harness_stats_of(conn, "quota");
+	assert_int_equal(before.persistent_blocks, 4);
+	/* Any more is past it: refused whole, nothing changed. */
+	EXPECT_RC(pool_alloc_batch_flags(p, 1, sizes, POOL_ALLOC_PERSIST,
+					 more), -EDQUOT);
+	assert_non_null(strstr(pool_last_message(-EDQUOT), "quota"));
+	after = harness_stats_of(conn, "quota");
+	expect_unchanged(&before, &after);
+	assert_int_equal(after.quota_refusals, before.quota_refusals + 1);
+	assert_true(more[0] == 1 && more[1] == 2 && more[2] == 3);
+	/* Two freed: room for one batch of two, not of three. */
+	EXPECT_RC(pool_free(p, offs[0]), 0);
+	EXPECT_RC(pool_free(p, early), 0);
+	before = harness_stats_of(conn, "quota");
+	EXPECT_RC(pool_alloc_batch_flags(p, 3, sizes, POOL_ALLOC_PERSIST,
+					 more), -EDQUOT);
+	after = harness_stats_of(conn, "quota");
+	expect_unchanged(&before, &after);
+	persisted_by_me("quota", &blocks, &bytes);
+	assert_int_equal(blocks, 2);
+	assert_int_equal(bytes, 32 * KiB);
+	EXPECT_RC(pool_alloc_batch_flags(p, 2, sizes, POOL_ALLOC_PERSIST,
+					 more), 0);
+	persisted_by_me("quota", &blocks, &bytes);
+	assert_int_equal(blocks, 4);
+	assert_int_equal(bytes, 64 * KiB);
+	EXPECT_RC(pool_free(p, offs[1]), 0);
+	EXPECT_RC(pool_free(p, offs[2]), 0);
+	for (i = 0; i < 2; i++)
+		EXPECT_RC(pool_free(p, more[i]), 0);
+	after = harness_stats_of(conn, "quota");
+	assert_int_equal(after.live_blocks, 0);
+	assert_int_equal(after.persistent_blocks, 0);
+	harness_expect_checked(conn, "quota");
+	pool_close(p);
+	EXPECT_RC(pool_destroy(conn, "quota"), 0);
+}
+
+static void
+batch_no_room(void **state)
+{
+	size_t sizes[3] = {64 * KiB, 32 * KiB, 128 * KiB};
+	struct pool_stats before, after;
+	pool_off_t held, offs[3];
+	uint64_t blocks, bytes;
+	struct pool *p;
+
+	(void)state;
+	p = full_open();
+	EXPECT_RC(pool_alloc(p, 128 * KiB, &held), 0);
+	before = harness_stats_of(conn, "full");
+	/* The first two fit, the third does not: none is made. */
+	EXPECT_RC(pool_alloc_batch_flags(p, 3, sizes, POOL_ALLOC_PERSIST,
+					 offs), -ENOMEM);
+	after = harness_stats_of(conn, "full");
+	expect_unchanged(&before, &after);
+	assert_int_equal(after.persistent_blocks, 0);
+	persisted_by_me("full", &blocks, &bytes);
+	assert_int_equal(blocks, 0);
+	/* The two that fit are made, once asked alone. */
+	EXPECT_RC(pool_alloc_batch_flags(p, 2, sizes, POOL_ALLOC_PERSIST,
+					 offs), 0);
+	after = harness_stats_of(conn, "full");
+	assert_int_equal(after.persistent_blocks, 2);
+	EXPECT_RC(pool_free(p, offs[0]), 0);
+	EXPECT_RC(pool_free(p, offs[1]), 0);
+	EXPECT_RC(pool_free(p, held), 0);
+	harness_expect_checked(conn, "full");
+	pool_close(p);
+	EXPECT_RC(pool_destroy(conn, "full"), 0);
+}
+
+static void
+batch_refusals(void **state)
+{
+	size_t sizes[2] = {64, 64}, zero[2] = {64, 0};
+	struct pool_stats before, after;
+	pool_off_t offs[2] = {7, 7};
+	struct pool *ro, *p;
+
+	(void)state;
+	before = harness_stats_of(conn, "default");
+	EXPECT_RC(pool_open_readonly(conn, "default", &ro), 0);
+	assert_true(pool_alloc_batch_flags(ro, 2, sizes, POOL_ALLOC_PERSIST,
+					   offs) < 0);
+	pool_close(ro);
+	EXPECT_RC(pool_open(conn, "default", &p), 0);
+	EXPECT_RC(pool_alloc_batch_flags(p, 2, sizes, POOL_ALLOC_ZERO, offs),
+		  -EINVAL);
+	EXPECT_RC(pool_alloc_batch_flags(p, 2, sizes, POOL_ALLOC_PERSIST |
+					 POOL_ALLOC_ZERO, offs), -EINVAL);
+	EXPECT_RC(pool_alloc_batch_flags(p, 2, sizes, POOL_ALLOC_PERSIST |
+					 0x8, offs), -EINVAL);
+	EXPECT_RC(pool_alloc_batch_flags(p, 2, zero, POOL_ALLOC_PERSIST, offs),
+		  -EINVAL);
+	EXPECT_RC(pool_alloc_batch_flags(p, 0, sizes, POOL_ALLOC_PERSIST, offs),
+		  -EINVAL);
+	EXPECT_RC(pool_alloc_batch_flags(p, POOL_BATCH_MAX + 1, sizes,
+					 POOL_ALLOC_PERSIST, offs), -E2BIG);
+	assert_true(offs[0] == 7 && offs[1] == 7);
+	after = harness_stats_of(conn, "default");
+	expect_unchanged(&before, &after);
+	assert_int_equal(after.persistent_blocks, 0);
+	harness_expect_checked(conn, "default");
+	pool_close(p);
+}
+
+static void
+batch_restart(void **state)
+{
+	size_t sizes[8] = {100, 200, 300, 400, 500, 600, 700, 800};
+	uint64_t blocks, bytes, usable = 0;
+	struct pool_stats st;
+	pool_off_t offs[8];
+	struct pool *p;
+	size_t i, u;
+
+	(void)state;
+	EXPECT_RC(pool_open(conn, "default", &p), 0);
+	EXPECT_RC(pool_alloc_batch_flags(p, 8, sizes, POOL_ALLOC_PERSIST,
+					 offs), 0);
+	for (i = 0; i < 8; i++) {
+		memset(pool_ptr(p, offs[i]), 'a' + (int)i, sizes[i]);
+		EXPECT_RC(pool_usable_size(p, offs[i], &u), 0);
+		usable += u;
+	}
+	/* The handle that made them closed: they stay, the pool's. */
+	pool_close(p);
+	assert_int_equal(harness_restart_in_place(&d), 0);
+	st = harness_stats_of(conn, "default");
+	assert_int_equal(st.persistent_blocks, 8);
+	assert_int_equal(st.live_blocks, 8);
+	persisted_by_me("default", &blocks, &bytes);
+	assert_int_equal(blocks, 8);
+	assert_int_equal(bytes, usable);
+	EXPECT_RC(pool_open(conn, "default", &p), 0);
+	for (i = 0; i < 8; i++) {
+		expect_filled(p, offs[i], sizes[i], 'a' + (int)i);
+		EXPECT_RC(pool_free(p, offs[i]), 0);
+	}
+	st = harness_stats_of(conn, "default");
+	assert_int_equal(st.persistent_blocks, 0);
+	assert_int_equal(st.live_blocks, 0);
+	harness_expect_checked(conn, "default");
+	pool_close(p);
+}
+
+static void
+batch_crash(void **state)
+{
+	struct harness_store *st = *state;
+	struct pool_create_opts o = {.max_size = 4 * MiB};
+	size_t sizes[4] = {1000, 2000, 3000, 4000}, u, usable = 0, i;
+	struct pool_persisted *pp;
+	pool_off_t offs[4], plain;
+	struct pool_conn *c;
+	struct pool_stats s;
+	size_t n, total;
+	struct pool *p;
+
+	assert_int_equal(harness_store_start(st), 0);
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_create(c, "c", &o), 0);
+	EXPECT_RC(pool_open(c, "c", &p), 0);
+	EXPECT_RC(pool_alloc_batch_flags(p, 4, sizes, POOL_ALLOC_PERSIST,
+					 offs), 0);
+	EXPECT_RC(pool_alloc(p, 5000, &plain), 0);
+	for (i = 0; i < 4; i++) {
+		memset(pool_ptr(p, offs[i]), 'A' + (int)i, sizes[i]);
+		EXPECT_RC(pool_usable_size(p, offs[i], &u), 0);
+		usable += u;
+	}
+	assert_int_equal(harness_store_recover(st), 0);
+	assert_true(harness_store_logged(st, "after a crash: 1 pool and 4 "
+					 "persistent blocks recovered"));
+	pool_disconnect(c);	/* its connection died with the daemon */
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "c", &p), 0);
+	for (i = 0; i < 4; i++)
+		expect_filled(p, offs[i], sizes[i], 'A' + (int)i);
+	EXPECT_RC(pool_stats(p, &s), 0);
+	assert_int_equal(s.live_blocks, 4);
+	assert_int_equal(s.persistent_blocks, 4);
+	assert_int_equal(s.allocated_bytes, usable);
+	EXPECT_RC(pool_persisted(c, "c", &pp, &n, &total), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(pp[0].blocks, 4);
+	assert_int_equal(pp[0].bytes, usable);
+	free(pp);
+	for (i = 0; i < 4; i++)
+		EXPECT_RC(pool_free(p, offs[i]), 0);
+	EXPECT_RC(pool_stats(p, &s), 0);
+	assert_int_equal(s.live_blocks, 0);
+	assert_int_equal(s.persistent_blocks, 0);
+	harness_expect_checked(c, "c");
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
@@ -1320,6 +1781,19 @@ main(void)
 		cmocka_unit_test_setup_teardown(persist_times_follow_every_path,
 						setup_unbounded, teardown),
 		cmocka_unit_test_setup_teardown(crash_keeps_them, store_setup,
+						store_teardown),
+		cmocka_unit_test_setup_teardown(batch_handed_on, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(batch_not_a_reference, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(batch_quota, setup, teardown),
+		cmocka_unit_test_setup_teardown(batch_no_room, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(batch_refusals, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(batch_restart, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(batch_crash, store_setup,
 						store_teardown),
 	};
 
