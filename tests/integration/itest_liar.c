@@ -77,6 +77,11 @@
  * Alloc.persist (LIE_PERSIST_IGNORED: the library persists the block and
  * drops its reference), one honours it without saying so
  * (LIE_PERSIST_UNSAID: the library's Free must not end the block).
+ * A batch of such blocks (bit 10) likewise: a fake without the bit is
+ * never sent one (-EOPNOTSUPP), and one that says it but ignores
+ * AllocBatch.persist (LIE_BATCH_PERSIST_IGNORED) has the library persist
+ * each block and drop its references, or, a Persist refused, give every
+ * block back, those persisted by a second Free.
  * The fake announces pools' limits too (bit 1), and the daemon from before them
  * does not: a create or a set with a limit is then -EOPNOTSUPP and never
  * sent (the daemon would make or leave the pool without one), one
@@ -230,6 +235,13 @@ enum lie {
 	 */
 	LIE_PERSIST_UNSAID,
 	/*
+	 * Hello with bits 6 and 10, AllocBatch.persist ignored (no
+	 * AllocBatchReply.persisted), as after a restart in place onto an
+	 * older binary; Persist answered (-EDQUOT for the batch's block of
+	 * PERSIST_REFUSED_SIZE bytes).
+	 */
+	LIE_BATCH_PERSIST_IGNORED,
+	/*
 	 * A pool opened under FAKE_LIMIT, with a share map in use: the
 	 * limit since removed, as the batch replies tell it (features bit
 	 * 2), or as a daemon without the bit seems to tell it (limit and
@@ -302,6 +314,7 @@ enum lie {
 #define FEATURE_ALLOC_WAIT	((uint64_t)1 << 5)
 #define FEATURE_ALLOC_PERSIST	((uint64_t)1 << 6)
 #define FEATURE_USER_QUOTA	((uint64_t)1 << 8)
+#define FEATURE_BATCH_PERSIST	((uint64_t)1 << 10)
 #define PERSIST_REFUSED_SIZE	128
 
 /* The truthful fake's blocks: BLOCKS_TOTAL, BLOCKS_PAGE a page. */
@@ -433,6 +446,8 @@ struct fake_state {
 	uint64_t last_size;		/* the last Alloc's size */
 	uint64_t unheld_off;		/* LIE_PERSIST_UNSAID's block, */
 	bool unheld;			/* ... while the handle holds none */
+	uint64_t refused_off;		/* the batch's PERSIST_REFUSED_SIZE */
+	bool refused_set;		/* ... block, if it had one */
 	uint64_t first_wait_ms;		/* LIE_LOOKUP_EINTR's first, or 0 */
 	unsigned endless;		/* LIE_LIST_ENDLESS's pools so far */
 	unsigned interrupted;		/* and how many it interrupted */
@@ -449,6 +464,7 @@ lie_now(struct fake_state *fs, Poolmgr__Request__BodyCase body)
 	case LIE_NONE: case LIE_MAP_OLD_DAEMON: case LIE_MAP_UNSEALED:
 	case LIE_MAP_FROZEN_AGAIN: case LIE_OLD_LOOKUP: case LIE_LOOKUP_EINTR:
 	case LIE_OLD_ALLOC: case LIE_PERSIST_IGNORED: case LIE_PERSIST_UNSAID:
+	case LIE_BATCH_PERSIST_IGNORED:
 	case BOUNDS_SENT: case LIE_BOUNDS_WITHOUT_BIT: case LIE_BOUNDS_ABSENT:
 	case REFUSE_TWO_ALLOCS: case REFUSE_AFTER_OPEN:
 	case REFUSE_AMID_OTHERS: case LIST_NONE: case LIST_OLD:
@@ -892,6 +908,9 @@ fake_alloc_batch(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	int rc;
 
 	fprintf(fs->log, "alloc_batch %zu\n", m->n_sizes);
+	if (m->persist)
+		fprintf(fs->log, "alloc_batch_persist\n");
+	fs->refused_set = false;
 	rep.id = req->id;
 	if (m->n_sizes == 0 || m->n_sizes > 64) {
 		rep.error = -E2BIG;
@@ -902,6 +921,10 @@ fake_alloc_batch(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 				     &usable[i]))) {
 			rep.error = rc;
 			return fake_send(cfd, &rep, NULL, 0);
+		}
+		if (m->sizes[i] == PERSIST_REFUSED_SIZE) {
+			fs->refused_off = offs[i];
+			fs->refused_set = true;
 		}
 	}
 	br.n_offsets = br.n_usable_sizes = m->n_sizes;
@@ -1187,11 +1210,12 @@ fake_blocks(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 }
 
 /* One request: answer it (or lie).  0, 1 to hang up, or -1 to stop. */
-/* The fakes that say features bit 6. */
+/* The fakes that say features bit 6 (and answer Persist and Retain). */
 static bool
 persist_lie(enum lie lie)
 {
-	return lie == LIE_PERSIST_IGNORED || lie == LIE_PERSIST_UNSAID;
+	return lie == LIE_PERSIST_IGNORED || lie == LIE_PERSIST_UNSAID ||
+	       lie == LIE_BATCH_PERSIST_IGNORED;
 }
 
 /*
@@ -1231,6 +1255,9 @@ fake_persist_op(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	if (fs->lie == LIE_PERSIST_IGNORED &&
 	    fs->last_size == PERSIST_REFUSED_SIZE)
 		rep.error = -EDQUOT;
+	if (fs->lie == LIE_BATCH_PERSIST_IGNORED && fs->refused_set &&
+	    req->persist->offset == fs->refused_off)
+		rep.error = -EDQUOT;
 	return fake_send(cfd, &rep, NULL, 0);
 }
 
@@ -1260,6 +1287,8 @@ fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
 			hr.features |= FEATURE_ALLOC_WAIT | FEATURE_USER_QUOTA;
 		if (persist_lie(fs->lie))
 			hr.features |= FEATURE_ALLOC_PERSIST;
+		if (fs->lie == LIE_BATCH_PERSIST_IGNORED)
+			hr.features |= FEATURE_BATCH_PERSIST;
 		if (fs->lie == BOUNDS_SENT || fs->lie == LIE_BOUNDS_ABSENT)
 			hr.features |= FEATURE_BATCH_BOUNDS;
 		if (blocks_case(fs->lie))
@@ -2180,6 +2209,90 @@ client_persist_unsaid(void *arg)
 	pool_close(p);
 	pool_disconnect(c);
 	return 0;
+}
+
+/*
+ * A daemon that says bit 6 but not bit 10 is never sent a batch of
+ * persistent blocks: its blocks would be the handle's, gone when the
+ * program exits.  Bad flags are still told apart from its age.
+ */
+static int
+client_batch_persist_old(void *arg)
+{
+	const char *sock = arg;
+	size_t sizes[2] = {64, 64};
+	pool_off_t offs[2] = {1, 1};
+	struct pool_conn *c;
+	struct pool *p;
+
+	CHECK_RC(pool_connect(sock, &c), 0, 160);
+	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 161);
+	CHECK_RC(pool_alloc_batch_flags(p, 2, sizes, POOL_ALLOC_PERSIST, offs),
+		 -EOPNOTSUPP, 162);
+	CHECK(offs[0] == 1 && offs[1] == 1, 163);
+	CHECK_RC(pool_alloc_batch_flags(p, 2, sizes, POOL_ALLOC_ZERO, offs),
+		 -EINVAL, 164);
+	CHECK_RC(pool_alloc_batch_flags(p, 2, sizes, 0, offs), 0, 165);
+	CHECK(offs[0] < FAKE_SIZE && offs[1] < FAKE_SIZE, 166);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/*
+ * A daemon that said bit 10 at Hello but ignores AllocBatch.persist: the
+ * reply says nothing of persisted, so the library persists each block
+ * and drops its references itself.  A Persist refused, every block goes
+ * back (a second Free for those persisted) and the refusal is the answer.
+ */
+static int
+client_batch_persist_ignored(void *arg)
+{
+	const char *sock = arg;
+	size_t sizes[3] = {64, 64, 64};
+	size_t refused[3] = {64, PERSIST_REFUSED_SIZE, 64};
+	pool_off_t offs[3];
+	struct pool_conn *c;
+	struct pool *p;
+
+	CHECK_RC(pool_connect(sock, &c), 0, 170);
+	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 171);
+	CHECK_RC(pool_alloc_batch_flags(p, 3, sizes, POOL_ALLOC_PERSIST, offs),
+		 0, 172);
+	CHECK(offs[2] < FAKE_SIZE, 173);
+	CHECK_RC(pool_alloc_batch_flags(p, 3, refused, POOL_ALLOC_PERSIST,
+					offs), -EDQUOT, 174);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+batch_persist_needs_the_feature(void **state)
+{
+	char log[LOG_MAX];
+
+	(void)state;
+	run_lookup_client(LIE_PERSIST_IGNORED, client_batch_persist_old, log,
+			  sizeof(log));
+	printf("liar: a daemon without persistent batches: -EOPNOTSUPP, %d "
+	       "batches sent, %d of them persistent\n",
+	       log_lines(log, "alloc_batch "),
+	       log_lines(log, "alloc_batch_persist"));
+	assert_int_equal(log_lines(log, "alloc_batch "), 1);
+	assert_int_equal(log_lines(log, "alloc_batch_persist"), 0);
+
+	run_lookup_client(LIE_BATCH_PERSIST_IGNORED,
+			  client_batch_persist_ignored, log, sizeof(log));
+	printf("liar: a daemon that ignores AllocBatch.persist: %d persistent "
+	       "batches, %d persists and %d frees sent by the library\n",
+	       log_lines(log, "alloc_batch_persist"),
+	       log_lines(log, "persist "), log_lines(log, "free "));
+	assert_int_equal(log_lines(log, "alloc_batch_persist"), 2);
+	/* 3 persisted; then the first, and the second refused. */
+	assert_int_equal(log_lines(log, "persist "), 5);
+	/* 3 handles' references; then 3 of them and the one persisted. */
+	assert_int_equal(log_lines(log, "free "), 7);
 }
 
 /*
@@ -3239,6 +3352,7 @@ main(void)
 		cmocka_unit_test(lookup_wait_forever_timed_out_is_a_lie),
 		cmocka_unit_test(lookup_wait_interrupted_backs_off),
 		cmocka_unit_test(alloc_wait_needs_the_feature),
+		cmocka_unit_test(batch_persist_needs_the_feature),
 		cmocka_unit_test(limit_needs_the_feature),
 		cmocka_unit_test(user_quota_needs_the_feature),
 		cmocka_unit_test(bounds_need_the_feature),
