@@ -1075,23 +1075,32 @@ class Pool(_Closing):
                 ctypes.memset(_lib.pool_ptr(p, out.value), 0, size)
         return out.value
 
-    def alloc_batch(self, sizes):
+    def alloc_batch(self, sizes, persist=False):
         """Allocate len(sizes) blocks in one round trip, all or nothing:
         their offsets ([] for no sizes, without a round trip, as
-        free_batch([]) frees nothing; the C call takes 1 or more)."""
+        free_batch([]) frees nothing; the C call takes 1 or more).
+        persist: every block is persistent from the start and this handle
+        holds no reference to any, as alloc(persist=True) makes one
+        (POOL_ALLOC_PERSIST of pool_alloc_batch_flags): for blocks handed
+        to another process, whose free() ends each; EOPNOTSUPP from a
+        daemon without it."""
         n = len(sizes)
         if n == 0:
             return []
         cs = (_size * n)(*[_uint(s, "size") for s in sizes])
         offs = (_u64 * n)()
+        flags = ALLOC_PERSIST if persist else 0
         rc = -1
         with self._h as p:
             try:
-                rc = _lib.pool_alloc_batch(p, n, cs, offs)
+                rc = _lib.pool_alloc_batch_flags(p, n, cs, flags, offs)
                 _check(rc)
                 return list(offs[:n])
             except BaseException:
                 # As _new_block's: the caller never had the offsets.
+                # Persistent, they would outlive the program with nobody
+                # to free them: free_batch ends them (the pool's
+                # reference, the handle holding none).
                 if rc == 0:
                     _lib.pool_free_batch(p, n, offs)
                 raise

@@ -30,7 +30,8 @@ ACL_MAX = 32
 ACL_PARSE_NO_RIGHTS = 0x1
 ACL_FORMAT_NAMES = 0x1
 CREATE_OWNER, CREATE_GROUP = 0x1, 0x2
-# pool_alloc_wait's flags (client/poolclient.h).
+# pool_alloc_wait's flags (client/poolclient.h); pool_alloc_batch_flags
+# takes ALLOC_PERSIST.
 ALLOC_ZERO, ALLOC_PART, ALLOC_PERSIST = 0x1, 0x2, 0x4
 
 # `make install` writes its LIBDIR here in the installed copy.
@@ -195,6 +196,8 @@ _PROTOS = (
     ("pool_realloc", ctypes.c_int, [_P, _u64, _size, _OFFP]),
     ("pool_free", ctypes.c_int, [_P, _u64]),
     ("pool_alloc_batch", ctypes.c_int, [_P, _size, _SIZEP, _OFFP]),
+    ("pool_alloc_batch_flags", ctypes.c_int,
+     [_P, _size, _SIZEP, ctypes.c_uint, _OFFP]),
     ("pool_free_batch", ctypes.c_int, [_P, _size, _OFFP]),
     ("pool_retain", ctypes.c_int, [_P, _u64]),
     ("pool_persist", ctypes.c_int, [_P, _u64]),

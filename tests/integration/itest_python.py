@@ -460,6 +460,38 @@ def persistent_from_the_alloc_read_by_c():
 
 
 @test
+def persistent_batch_read_by_c():
+    """alloc_batch(persist=True) makes every block one the pool holds,
+    this handle none: the C consumer reads one and its free ends it, and
+    free_batch ends the rest.  All or nothing: a batch past the pool's
+    size makes none; bad sizes are refused before anything is asked."""
+    with poolclient.connect() as c, c.open("py") as p:
+        p.flush()
+        before = p.stats()
+        offs = p.alloc_batch([64, 128, 256], persist=True)
+        assert len(offs) == 3 and len(set(offs)) == 3, offs
+        p.buffer(offs[1], 19)[:] = b"persistent batched\0"
+        now = p.stats()
+        assert now.persistent_blocks == before.persistent_blocks + 3, now
+        mine = [k for k in c.clients("py") if k.pid == os.getpid()]
+        assert sum(k.blocks for k in mine) == 0, mine
+        rc, out, err = run_c("examples/consumer", "py", str(offs[1]))
+        assert rc == 0 and out == "persistent batched\n", (rc, out, err)
+        expect_error(errno.EINVAL, p.usable_size, offs[1])
+        p.free_batch([offs[0], offs[2]])
+        after = p.stats()
+        assert after.persistent_blocks == before.persistent_blocks, after
+        assert after.live_blocks == before.live_blocks, (before, after)
+        expect_error(errno.EFBIG, p.alloc_batch, [64, 1 << 40],
+                     persist=True)
+        expect_error(errno.EINVAL, p.alloc_batch, [64, 0], persist=True)
+        assert p.alloc_batch([], persist=True) == []
+        after = p.stats()
+        assert after.persistent_blocks == before.persistent_blocks, after
+        assert after.allocs == before.allocs + 3, (before, after)
+
+
+@test
 def a_daemons_einval_at_hello_is_labelled():
     """A daemon that turns a connection away with EINVAL (as a Reply of
     id 0, the connection's answer) is quoted as the daemon, not taken for
