@@ -853,9 +853,10 @@ d_usable(struct seed *s, unsigned ctl, uint32_t handle, uint64_t off)
 	d_req(s, ctl, &r);
 }
 
+/* An AllocBatch; persist: AllocBatch.persist. */
 static void
-d_alloc_batch(struct seed *s, unsigned ctl, uint32_t handle,
-	      const uint64_t *sizes, size_t n)
+d_alloc_batch_as(struct seed *s, unsigned ctl, uint32_t handle,
+		 const uint64_t *sizes, size_t n, bool persist)
 {
 	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
 	Poolmgr__AllocBatch m = POOLMGR__ALLOC_BATCH__INIT;
@@ -863,9 +864,17 @@ d_alloc_batch(struct seed *s, unsigned ctl, uint32_t handle,
 	m.handle = handle;
 	m.n_sizes = n;
 	m.sizes = (uint64_t *)sizes;
+	m.persist = persist;
 	r.body_case = POOLMGR__REQUEST__BODY_ALLOC_BATCH;
 	r.alloc_batch = &m;
 	d_req(s, ctl, &r);
+}
+
+static void
+d_alloc_batch(struct seed *s, unsigned ctl, uint32_t handle,
+	      const uint64_t *sizes, size_t n)
+{
+	d_alloc_batch_as(s, ctl, handle, sizes, n, false);
 }
 
 static void
@@ -2623,6 +2632,54 @@ persist_seeds(void)
 	write_seed("fuzz_dispatch", "free_persisted", &s);
 }
 
+/*
+ * Batches of blocks persistent from the start (AllocBatch.persist): one
+ * handed to the other connection, which frees each; one past the pool's
+ * room (none made); one past "g"'s quota; one past the blocks a session
+ * may hold, which it never holds.
+ */
+static void
+batch_persist_seeds(void)
+{
+	const uint64_t sizes[] = {100, 4096, 300, 16, 64};
+	const uint64_t toobig[] = {64, 64, 2u << 20};
+	const uint64_t quota[] = {32 << 10, 16 << 10};
+	uint64_t offs[3];
+	struct seed s;
+	unsigned i;
+
+	mirror_reset();
+	d_begin(&s, F_HELLO);
+	d_open(&s, 0, "f", false);
+	d_alloc_batch_as(&s, 0, 1, sizes, 3, true);
+	for (i = 0; i < 3; i++)
+		offs[i] = mirror_alloc(sizes[i]);
+	d_poolref(&s, 0, P_STATS, 1, NULL);
+	d_alloc_batch_as(&s, 0, 1, toobig, 3, true);	/* -ENOMEM: none */
+	d_open(&s, 1, "f", false);
+	for (i = 0; i < 3; i++)
+		d_free(&s, 1, 1, offs[i]);		/* ends each */
+	d_free(&s, 0, 1, offs[0]);			/* -EINVAL */
+	d_poolref(&s, 1, P_CHECK, 1, NULL);
+	write_seed("fuzz_dispatch", "batch_persist", &s);
+
+	d_begin(&s, F_HELLO | F_ID0(1));
+	d_open(&s, 0, "g", false);
+	d_alloc_batch_as(&s, 0, 1, quota, 2, true);
+	d_alloc_batch_as(&s, 0, 1, quota, 2, true);	/* -EDQUOT */
+	d_poolref(&s, 0, P_STATS, 1, NULL);
+	write_seed("fuzz_dispatch", "batch_persist_quota", &s);
+
+	mirror_reset();
+	d_begin_cap(&s, F_HELLO, CAP_2);
+	d_open(&s, 0, "f", false);
+	d_alloc_batch_as(&s, 0, 1, sizes, 5, true);	/* no references */
+	d_alloc_batch(&s, 0, 1, sizes, 5);		/* -EDQUOT */
+	d_close(&s, 0, 1);
+	d_poolref(&s, 0, P_CHECK, 0, "f");
+	write_seed("fuzz_dispatch", "batch_persist_cap", &s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2652,6 +2709,7 @@ main(int argc, char **argv)
 	acl_handle_seeds();
 	room_seeds();
 	persist_seeds();
+	batch_persist_seeds();
 	heap_destroy(mirror);
 	printf("make_corpus: %u files, %zu bytes\n", nfiles, nbytes);
 	return 0;
