@@ -73,6 +73,14 @@
  *                             block back in the engine, the connection
  *                             kept (nothing to drop it for); the
  *                             library may ask again and get one.
+ *   batch_persist_undone      only those mmaps fail, once the chunk of
+ *                             persist times (one record a persistent
+ *                             block) is full but for two records: a
+ *                             batch of four blocks persistent from the
+ *                             start persists two, and the third is
+ *                             refused -ENOMEM (logged): the two end,
+ *                             the four go back, nothing is left, the
+ *                             pool checks out; a batch of two then fits.
  *
  * A child that cannot connect in CONNECT_TRIES is done until failures
  * go off: trying on would only be refused again.
@@ -1271,6 +1279,109 @@ persist_refused_ready(void **state)
 	harness_fixture_stop(&d);
 }
 
+/* Blocks of 16 bytes made (or freed) by p in batches: n of them. */
+static void
+batch_all(struct pool *p, pool_off_t *offs, size_t n, bool alloc)
+{
+	static size_t sizes[POOL_BATCH_MAX];
+	size_t i, k;
+
+	for (i = 0; i < POOL_BATCH_MAX; i++)
+		sizes[i] = 16;
+	for (i = 0; i < n; i += k) {
+		k = n - i < POOL_BATCH_MAX ? n - i : POOL_BATCH_MAX;
+		if (alloc)
+			assert_int_equal(pool_alloc_batch(p, k, sizes,
+							  offs + i), 0);
+		else
+			assert_int_equal(pool_free_batch(p, k, offs + i), 0);
+	}
+}
+
+#define UNDO_PLAIN	12000	/* block records mapped before the failures */
+#define UNDO_FREED	7000	/* ... and free again, for the blocks to come */
+#define UNDO_MAX	65536	/* persist times in a chunk, at most */
+
+static void
+batch_persist_undone(void **state)
+{
+	static pool_off_t plain[UNDO_PLAIN], kept[UNDO_MAX];
+	size_t sizes[4] = {16, 16, 16, 16}, n = 0, i;
+	struct pool_stats before, after;
+	pool_off_t offs[4] = {1, 1, 1, 1};
+	struct daemon_proc d;
+	struct pool_conn *c;
+	struct pool *p;
+	char *saved, msg[256];
+	int rc;
+
+	(void)state;
+	setenv("POOLMGR_CLIENT_CACHE", "0", 1);
+	saved = harness_preload("fail_malloc.so");
+	setenv("POOLMGR_FAIL_MALLOC", "every=1,only=mmap", 1);
+	harness_fixture_start(&d, CONF);
+	harness_preload_off(saved);
+	unsetenv("POOLMGR_FAIL_MALLOC");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	assert_int_equal(pool_open(c, POOL, &p), 0);
+	/*
+	 * While mappings still work: block records and the index for many
+	 * more blocks than the persistent ones to come, and the first chunk
+	 * of persist times.  The index keeps its size (it shrinks at a
+	 * quarter full), so only the persist times run out below.
+	 */
+	batch_all(p, plain, UNDO_PLAIN, true);
+	batch_all(p, plain, UNDO_FREED, false);
+	assert_int_equal(pool_alloc_wait(p, 16, 0, POOL_ALLOC_PERSIST, 0,
+					 &kept[n++]), 0);
+
+	assert_int_equal(kill(d.pid, FAIL_ON_SIG), 0);
+	while ((rc = pool_alloc_wait(p, 16, 0, POOL_ALLOC_PERSIST, 0,
+				     &kept[n])) == 0)
+		assert_true(++n < UNDO_MAX);
+	expect_alive(&d);
+	assert_int_equal(rc, -ENOMEM);
+	harness_expect_logged(&d, "refused: poolmgrd is out of memory");
+	/* Two records free in the chunk: the batch's third finds none. */
+	assert_int_equal(pool_free(p, kept[--n]), 0);
+	assert_int_equal(pool_free(p, kept[--n]), 0);
+	assert_int_equal(pool_stats(p, &before), 0);
+	assert_int_equal(before.persistent_blocks, n);
+	assert_int_equal(pool_alloc_batch_flags(p, 4, sizes,
+						POOL_ALLOC_PERSIST, offs),
+			 -ENOMEM);
+	assert_true(offs[0] == 1 && offs[3] == 1);
+	assert_int_equal(pool_stats(p, &after), 0);
+	assert_int_equal(after.persistent_blocks, n);
+	assert_int_equal(after.live_blocks, before.live_blocks);
+	assert_int_equal(after.allocated_bytes, before.allocated_bytes);
+	assert_int_equal(after.allocs, before.allocs);
+	assert_int_equal(after.frees, before.frees);
+	assert_int_equal(pool_check_by_name(c, POOL, msg, sizeof(msg)), 0);
+	/* The two the batch had persisted are free again: two fit. */
+	assert_int_equal(pool_alloc_batch_flags(p, 2, sizes,
+						POOL_ALLOC_PERSIST, offs), 0);
+	kept[n++] = offs[0];
+	kept[n++] = offs[1];
+	assert_int_equal(pool_stats(p, &after), 0);
+	assert_int_equal(after.persistent_blocks, n);
+	printf("batch_persist_undone: %zu persistent blocks fill the chunk "
+	       "of persist times; a batch of 4 in its last 2 records undone\n",
+	       n);
+
+	assert_int_equal(kill(d.pid, FAIL_OFF_SIG), 0);
+	for (i = 0; i < n; i++)
+		assert_int_equal(pool_free(p, kept[i]), 0);
+	batch_all(p, plain + UNDO_FREED, UNDO_PLAIN - UNDO_FREED, false);
+	assert_int_equal(pool_stats(p, &after), 0);
+	assert_int_equal(after.live_blocks, 0);
+	assert_int_equal(pool_check_by_name(c, POOL, msg, sizeof(msg)), 0);
+	pool_close(p);
+	pool_disconnect(c);
+	expect_served();
+	harness_fixture_stop(&d);
+}
+
 int
 main(void)
 {
@@ -1286,6 +1397,7 @@ main(void)
 		cmocka_unit_test(share_map_not_redone),
 		cmocka_unit_test(held_in_steps),
 		cmocka_unit_test(persist_refused_ready),
+		cmocka_unit_test(batch_persist_undone),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
