@@ -97,6 +97,9 @@
  *       statistics as they were; one within it is made;
  *   batch_no_room          a batch the pool has no room for (its last
  *       block): -ENOMEM, nothing made, nothing persistent;
+ *   batch_evicts           a batch the pool has room for once an
+ *       evictable name nobody holds is evicted: the name goes, the
+ *       batch is made, persistent, held by nobody;
  *   batch_refusals         POOL_ALLOC_ZERO (the daemon's batch zeroes
  *       nothing) and unknown flags are -EINVAL, a read-only handle is
  *       refused, nothing made;
@@ -1622,6 +1625,40 @@ batch_no_room(void **state)
 }
 
 static void
+batch_evicts(void **state)
+{
+	size_t sizes[2] = {64 * KiB, 64 * KiB};
+	pool_off_t old, held, offs[2], x;
+	struct pool_stats st;
+	struct pool *p;
+
+	(void)state;
+	p = full_open();
+	EXPECT_RC(pool_alloc(p, 128 * KiB, &old), 0);
+	EXPECT_RC(pool_publish_flags(p, old, "old", POOL_PUBLISH_EVICTABLE),
+		  0);
+	EXPECT_RC(pool_free(p, old), 0);	/* the name's alone now */
+	EXPECT_RC(pool_alloc(p, 64 * KiB, &held), 0);
+	/* 64 KiB free, 128 asked: the name goes for the batch. */
+	EXPECT_RC(pool_alloc_batch_flags(p, 2, sizes, POOL_ALLOC_PERSIST,
+					 offs), 0);
+	EXPECT_RC(pool_lookup(p, "old", &x, NULL), -ENOENT);
+	st = harness_stats_of(conn, "full");
+	assert_int_equal(st.persistent_blocks, 2);
+	assert_int_equal(st.live_blocks, 3);
+	assert_int_equal(blocks_held_by("full", getpid()), 1);
+	EXPECT_RC(pool_free(p, offs[0]), 0);
+	EXPECT_RC(pool_free(p, offs[1]), 0);
+	EXPECT_RC(pool_free(p, held), 0);
+	st = harness_stats_of(conn, "full");
+	assert_int_equal(st.live_blocks, 0);
+	assert_int_equal(st.persistent_blocks, 0);
+	harness_expect_checked(conn, "full");
+	pool_close(p);
+	EXPECT_RC(pool_destroy(conn, "full"), 0);
+}
+
+static void
 batch_refusals(void **state)
 {
 	size_t sizes[2] = {64, 64}, zero[2] = {64, 0};
@@ -1788,6 +1825,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(batch_quota, setup, teardown),
 		cmocka_unit_test_setup_teardown(batch_no_room, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(batch_evicts, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(batch_refusals, setup,
 						teardown),
