@@ -924,10 +924,11 @@ refuse_batch_quota(struct call *c, struct dpool *p,
 }
 
 /*
- * A batch made whole is taken back: the persistence of its first done
- * blocks ends (the handle still holds them, so none is freed by it), every
- * block goes back to the engine, and the engine's counters are as before
- * the batch (batch_events, saved by the try that made it).
+ * A batch whose n blocks were all made is taken back: the persistence of
+ * its first done blocks ends (the handle still holds them, so none is
+ * freed by that), every block goes back to the engine, and the engine's
+ * counters are as before the batch (batch_events, saved by the try that
+ * made it).
  */
 static void
 batch_undo(struct handle *h, size_t n, size_t done)
@@ -947,11 +948,12 @@ batch_undo(struct handle *h, size_t n, size_t done)
  * Alloc.persist's does (persist_new), the journal recording each
  * persistent.  The allocations' quota checks counted the batch against
  * the session's blocks and the uid's persistent ones together, more than
- * the persists count, so what can refuse one is the daemon's memory for
- * the uid's charge: then the persists done end and the blocks go back
- * (batch_undo), as if the batch was never made, and the refusal is the
- * answer.  Only once all are persistent do the maker's holds go: until
- * then, nothing is out of reach of the undo.
+ * the persists count, so what can refuse one is the daemon's memory (for
+ * the uid's charge, or the block's persist time): then the persists done
+ * end and the blocks go back (batch_undo), as if the batch was never
+ * made, and the refusal is the answer; the journal's records of those
+ * persists are followed by their ends.  Only once all are persistent do
+ * the maker's holds go: until then, nothing is out of reach of the undo.
  */
 static int
 batch_persist(struct call *c, struct handle *h, const Poolmgr__AllocBatch *m)
