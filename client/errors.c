@@ -58,7 +58,8 @@ static const struct client_error client_errors[] = {
 	{ -EPROTONOSUPPORT,	"protocol version not supported by poolmgrd" },
 	{ -EOPNOTSUPP,		"not supported: a request poolmgrd does not "
 				"know, a lookup or an allocation that waits, "
-				"a block persistent from its allocation, a "
+				"blocks persistent from their allocation "
+				"(alone or in a batch), a "
 				"free of persistent blocks by age, a pool's "
 				"limit, a user quota or an access control "
 				"list (poolmgrd is older than them), a cache on "
