@@ -2146,8 +2146,8 @@ client_old_alloc(void *arg)
 	CHECK_RC(pool_alloc_wait(p, 64, 0, POOL_ALLOC_PERSIST, 200, &off),
 		 -EOPNOTSUPP, 130);
 	CHECK(off == POOL_OFF_NONE, 131);
-	CHECK(strstr(pool_strerror(-EOPNOTSUPP), "a block persistent from "
-		     "its allocation") != NULL, 132);
+	CHECK(strstr(pool_strerror(-EOPNOTSUPP), "blocks persistent from "
+		     "their allocation (alone or in a batch)") != NULL, 132);
 	/* Timeout 0 does not wait: the plain Alloc it always was. */
 	CHECK_RC(pool_alloc_wait(p, 64, 0, 0, 0, &off), 0, 127);
 	CHECK(off < FAKE_SIZE, 128);
