@@ -206,13 +206,45 @@ persisted_by_me(const char *name, uint64_t *blocks, uint64_t *bytes)
 
 /* ---- a process that makes one block and reports it ---------------------- */
 
+/*
+ * A child's two pipes: it reports what it made on report, then waits,
+ * connected and its handle open, until the test writes on go.
+ */
+struct child_line {
+	int report[2], go[2];
+};
+
+static pid_t
+line_start(struct child_line *l, int (*run)(void *), void *arg)
+{
+	pid_t pid;
+
+	assert_int_equal(pipe(l->report), 0);
+	assert_int_equal(pipe(l->go), 0);
+	pid = harness_spawn(run, arg);
+	assert_true(pid > 0);
+	close(l->report[1]);
+	close(l->go[0]);
+	return pid;
+}
+
+/* The child may go: it must close its handle and exit cleanly. */
+static void
+line_end(struct child_line *l, pid_t pid)
+{
+	assert_int_equal(harness_write_full(l->go[1], "g", 1), 0);
+	close(l->go[1]);
+	close(l->report[0]);
+	assert_int_equal(harness_wait(pid), 0);
+}
+
 struct maker {
 	const char *pool;
 	size_t size;
 	unsigned flags;
 	int timeout_ms;
 	unsigned char fill;
-	int report[2], go[2];
+	struct child_line line;
 };
 
 struct made {
@@ -234,8 +266,8 @@ maker_run(void *arg)
 	size_t i, usable = 0;
 	char go;
 
-	close(m->report[0]);
-	close(m->go[1]);
+	close(m->line.report[0]);
+	close(m->line.go[1]);
 	memset(&r, 0, sizeof(r));
 	CHECK_RC(pool_connect(d.sock, &c), 0, 2);
 	CHECK_RC(pool_open(c, m->pool, &p), 0, 3);
@@ -253,9 +285,9 @@ maker_run(void *arg)
 		CHECK_RC(pool_usable_size(p, off, &usable), 0, 4);
 		r.usable = usable;
 	}
-	CHECK(harness_write_full(m->report[1], &r, sizeof(r)) == 0, 5);
+	CHECK(harness_write_full(m->line.report[1], &r, sizeof(r)) == 0, 5);
 	/* Connected, its handle open, until the test says go. */
-	CHECK(harness_read_full(m->go[0], &go, 1) == 0, 6);
+	CHECK(harness_read_full(m->line.go[0], &go, 1) == 0, 6);
 	pool_close(p);
 	pool_disconnect(c);
 	return 0;
@@ -264,15 +296,7 @@ maker_run(void *arg)
 static pid_t
 maker_start(struct maker *m)
 {
-	pid_t pid;
-
-	assert_int_equal(pipe(m->report), 0);
-	assert_int_equal(pipe(m->go), 0);
-	pid = harness_spawn(maker_run, m);
-	assert_true(pid > 0);
-	close(m->report[1]);
-	close(m->go[0]);
-	return pid;
+	return line_start(&m->line, maker_run, m);
 }
 
 static struct made
@@ -280,7 +304,7 @@ maker_made(struct maker *m)
 {
 	struct made r;
 
-	assert_int_equal(harness_read_full(m->report[0], &r, sizeof(r)), 0);
+	assert_int_equal(harness_read_full(m->line.report[0], &r, sizeof(r)), 0);
 	return r;
 }
 
@@ -288,10 +312,7 @@ maker_made(struct maker *m)
 static void
 maker_end(struct maker *m, pid_t pid)
 {
-	assert_int_equal(harness_write_full(m->go[1], "g", 1), 0);
-	close(m->go[1]);
-	close(m->report[0]);
-	assert_int_equal(harness_wait(pid), 0);
+	line_end(&m->line, pid);
 }
 
 /* ---- the tests ---------------------------------------------------------- */
@@ -697,8 +718,8 @@ killed_while_zeroed(void **state)
 	wait_held();
 	assert_int_equal(kill(pid, SIGKILL), 0);
 	assert_int_equal(harness_wait(pid), 128 + SIGKILL);
-	close(m.go[1]);
-	close(m.report[0]);
+	close(m.line.go[1]);
+	close(m.line.report[0]);
 	st = wait_pool_empty("k");
 	assert_int_equal(st.live_blocks, 0);
 	assert_int_equal(st.clients, 0);
@@ -805,8 +826,8 @@ waiter_killed_or_pool_gone(void **state)
 	wait_alloc_waits("full", 1);
 	assert_int_equal(kill(pid, SIGKILL), 0);
 	assert_int_equal(harness_wait(pid), 128 + SIGKILL);
-	close(m.go[1]);
-	close(m.report[0]);
+	close(m.line.go[1]);
+	close(m.line.report[0]);
 	wait_alloc_waits("full", 0);
 	st = harness_stats_of(conn, "full");
 	assert_int_equal(st.persistent_blocks, 0);
@@ -1326,7 +1347,7 @@ struct batcher {
 	const char *pool;
 	size_t n, size;
 	unsigned flags;
-	int report[2], go[2];
+	struct child_line line;
 };
 
 struct batch_made {
@@ -1346,8 +1367,8 @@ batcher_run(void *arg)
 	struct pool *p;
 	char go;
 
-	close(m->report[0]);
-	close(m->go[1]);
+	close(m->line.report[0]);
+	close(m->line.go[1]);
 	memset(&r, 0, sizeof(r));
 	for (i = 0; i < m->n; i++)
 		sizes[i] = m->size;
@@ -1360,9 +1381,9 @@ batcher_run(void *arg)
 		CHECK_RC(pool_usable_size(p, offs[i], &usable), 0, 4);
 		r.usable += usable;
 	}
-	CHECK(harness_write_full(m->report[1], &r, sizeof(r)) == 0, 5);
+	CHECK(harness_write_full(m->line.report[1], &r, sizeof(r)) == 0, 5);
 	/* Connected, its handle open, until the test says go. */
-	CHECK(harness_read_full(m->go[0], &go, 1) == 0, 6);
+	CHECK(harness_read_full(m->line.go[0], &go, 1) == 0, 6);
 	pool_close(p);
 	pool_disconnect(c);
 	return 0;
@@ -1371,15 +1392,7 @@ batcher_run(void *arg)
 static pid_t
 batcher_start(struct batcher *m)
 {
-	pid_t pid;
-
-	assert_int_equal(pipe(m->report), 0);
-	assert_int_equal(pipe(m->go), 0);
-	pid = harness_spawn(batcher_run, m);
-	assert_true(pid > 0);
-	close(m->report[1]);
-	close(m->go[0]);
-	return pid;
+	return line_start(&m->line, batcher_run, m);
 }
 
 static struct batch_made
@@ -1387,17 +1400,14 @@ batcher_made(struct batcher *m)
 {
 	struct batch_made r;
 
-	assert_int_equal(harness_read_full(m->report[0], &r, sizeof(r)), 0);
+	assert_int_equal(harness_read_full(m->line.report[0], &r, sizeof(r)), 0);
 	return r;
 }
 
 static void
 batcher_end(struct batcher *m, pid_t pid)
 {
-	assert_int_equal(harness_write_full(m->go[1], "g", 1), 0);
-	close(m->go[1]);
-	close(m->report[0]);
-	assert_int_equal(harness_wait(pid), 0);
+	line_end(&m->line, pid);
 }
 
 /* A consumer: reads each block of the batch, then frees it. */
