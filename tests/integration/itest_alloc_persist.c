@@ -228,6 +228,18 @@ line_start(struct child_line *l, int (*run)(void *), void *arg)
 	return pid;
 }
 
+/* In the child: report r, then wait for the test's go (0), or -1. */
+static int
+line_report(struct child_line *l, const void *r, size_t len)
+{
+	char go;
+
+	if (harness_write_full(l->report[1], r, len) != 0 ||
+	    harness_read_full(l->go[0], &go, 1) != 0)
+		return -1;
+	return 0;
+}
+
 /* The child may go: it must close its handle and exit cleanly. */
 static void
 line_end(struct child_line *l, pid_t pid)
@@ -264,7 +276,6 @@ maker_run(void *arg)
 	pool_off_t off = POOL_OFF_NONE;
 	const unsigned char *b;
 	size_t i, usable = 0;
-	char go;
 
 	close(m->line.report[0]);
 	close(m->line.go[1]);
@@ -285,9 +296,8 @@ maker_run(void *arg)
 		CHECK_RC(pool_usable_size(p, off, &usable), 0, 4);
 		r.usable = usable;
 	}
-	CHECK(harness_write_full(m->line.report[1], &r, sizeof(r)) == 0, 5);
 	/* Connected, its handle open, until the test says go. */
-	CHECK(harness_read_full(m->line.go[0], &go, 1) == 0, 6);
+	CHECK(line_report(&m->line, &r, sizeof(r)) == 0, 5);
 	pool_close(p);
 	pool_disconnect(c);
 	return 0;
@@ -1365,7 +1375,6 @@ batcher_run(void *arg)
 	size_t sizes[BATCH_MAX], i, usable;
 	struct pool_conn *c;
 	struct pool *p;
-	char go;
 
 	close(m->line.report[0]);
 	close(m->line.go[1]);
@@ -1381,9 +1390,8 @@ batcher_run(void *arg)
 		CHECK_RC(pool_usable_size(p, offs[i], &usable), 0, 4);
 		r.usable += usable;
 	}
-	CHECK(harness_write_full(m->line.report[1], &r, sizeof(r)) == 0, 5);
 	/* Connected, its handle open, until the test says go. */
-	CHECK(harness_read_full(m->line.go[0], &go, 1) == 0, 6);
+	CHECK(line_report(&m->line, &r, sizeof(r)) == 0, 5);
 	pool_close(p);
 	pool_disconnect(c);
 	return 0;
