@@ -808,6 +808,23 @@ alloc_until_refused(struct pool *p, pool_off_t *offs, int *rc)
 	return n;
 }
 
+/*
+ * A daemon (with no client cache) whose every new mapping fails from its
+ * start: its malloc has only the room it mapped before (fail_malloc.so).
+ */
+static void
+start_without_new_mappings(struct daemon_proc *d)
+{
+	char *saved;
+
+	setenv("POOLMGR_CLIENT_CACHE", "0", 1);
+	saved = harness_preload("fail_malloc.so");
+	setenv("POOLMGR_FAIL_MALLOC", "every=1,only=mmap", 1);
+	harness_fixture_start(d, CONF);
+	harness_preload_off(saved);
+	unsetenv("POOLMGR_FAIL_MALLOC");
+}
+
 static void
 records_run_out(void **state)
 {
@@ -816,18 +833,13 @@ records_run_out(void **state)
 	struct pool_conn *c, *c2;
 	struct pool *p, *q, *r;
 	struct pool_stats st;
-	char *saved, msg[256];
+	char msg[256];
 	pool_off_t evictable, off;
 	size_t n, i, kept;
 	int rc = 0;
 
 	(void)state;
-	setenv("POOLMGR_CLIENT_CACHE", "0", 1);
-	saved = harness_preload("fail_malloc.so");
-	setenv("POOLMGR_FAIL_MALLOC", "every=1,only=mmap", 1);
-	harness_fixture_start(&d, CONF);
-	harness_preload_off(saved);
-	unsetenv("POOLMGR_FAIL_MALLOC");
+	start_without_new_mappings(&d);
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	assert_int_equal(pool_open(c, POOL, &p), 0);
 	assert_int_equal(pool_connect(NULL, &c2), 0);
@@ -1312,16 +1324,11 @@ batch_persist_undone(void **state)
 	struct daemon_proc d;
 	struct pool_conn *c;
 	struct pool *p;
-	char *saved, msg[256];
+	char msg[256];
 	int rc;
 
 	(void)state;
-	setenv("POOLMGR_CLIENT_CACHE", "0", 1);
-	saved = harness_preload("fail_malloc.so");
-	setenv("POOLMGR_FAIL_MALLOC", "every=1,only=mmap", 1);
-	harness_fixture_start(&d, CONF);
-	harness_preload_off(saved);
-	unsetenv("POOLMGR_FAIL_MALLOC");
+	start_without_new_mappings(&d);
 	assert_int_equal(pool_connect(NULL, &c), 0);
 	assert_int_equal(pool_open(c, POOL, &p), 0);
 	/*
