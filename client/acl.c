@@ -359,7 +359,47 @@ pool_acl_parse(const char *text, int flags, struct pool_acl_entry *out,
 	return rc != 0 ? rc : (int)n;
 }
 
-/* A name for e's id when asked and the database has one, else NULL. */
+/*
+ * Does name read as a number?  Digits, after a sign or not: pool_acl_parse
+ * takes digits for the id itself, and poolmgrd.conf(5)'s reader (strtoul)
+ * takes "+1000" for uid 1000 too.
+ */
+static int
+acl_name_numeric(const char *name)
+{
+	if (*name == '+' || *name == '-')
+		name++;
+	return *name != '\0' && strspn(name, "0123456789") == strlen(name);
+}
+
+/*
+ * Would pool_acl_parse, and poolmgrd.conf(5), read name back as the entry
+ * of kind and id?  Not when it holds what parts entries or their fields
+ * (a comma, a colon, a blank) or a control character (a tab, a newline;
+ * bytes, whatever the locale), nor when it reads as a number, nor when a
+ * look-up by the name finds another id (one name on two entries of a
+ * database: the first wins).  Such names come from NSS sources (LDAP,
+ * sssd) and /etc/group; the number says the same entry in every case.
+ */
+static int
+acl_name_reads_back(unsigned kind, const char *name, uint32_t id)
+{
+	const unsigned char *c;
+	uint32_t back;
+
+	for (c = (const unsigned char *)name; *c != '\0'; c++)
+		if (*c == ',' || *c == ':' || *c == ' ' || *c < 0x20 ||
+		    *c == 0x7f)
+			return 0;
+	if (*name == '\0' || acl_name_numeric(name))
+		return 0;
+	return acl_db(kind, name, &back, NULL, 0) == 0 && back == id;
+}
+
+/*
+ * A name for e's id when asked, the database has one and it reads back
+ * as e's id (acl_name_reads_back), else NULL: the number is written.
+ */
 static const char *
 acl_name(const struct pool_acl_entry *e, int flags, char *buf, size_t len)
 {
@@ -367,7 +407,9 @@ acl_name(const struct pool_acl_entry *e, int flags, char *buf, size_t len)
 
 	if ((flags & POOL_ACL_FORMAT_NAMES) == 0)
 		return NULL;
-	return acl_db(e->kind, NULL, &id, buf, len) == 0 ? buf : NULL;
+	if (acl_db(e->kind, NULL, &id, buf, len) != 0)
+		return NULL;
+	return acl_name_reads_back(e->kind, buf, e->id) ? buf : NULL;
 }
 
 static const char *

@@ -589,14 +589,18 @@ POOL_API int pool_acl_parse(const char *text, int flags,
 /* pool_acl_format's flags. */
 #define POOL_ACL_FORMAT_NAMES	0x1	/* a user's or group's name for
 					 * its id where the database has
-					 * one */
+					 * one that reads back as it */
 
 /*
  * pool_acl_format - n entries in words, as pool_acl_parse reads them:
  * "user:1000:rw,group:20:r" ("none" for n 0), with names for ids under
- * POOL_ACL_FORMAT_NAMES.  Writes at most len bytes, always terminated
- * when len > 0, and returns the length the whole text needs (as
- * snprintf), or -EINVAL for an entry of no kind.
+ * POOL_ACL_FORMAT_NAMES.  A name pool_acl_parse would not read back as
+ * its id is written as the number: one holding a comma, a colon, a blank
+ * or a control character, one of digits (with a sign or not), or one the
+ * database gives another id for by name; so the text always parses back
+ * to the same entries.  Writes at most len bytes, always terminated when
+ * len > 0, and returns the length the whole text needs (as snprintf), or
+ * -EINVAL for an entry of no kind.
  */
 POOL_API int pool_acl_format(const struct pool_acl_entry *e, size_t n,
 			     int flags, char *buf, size_t len);

@@ -42,6 +42,14 @@
  *       POOL_ACL_FORMAT_NAMES (a number where none is known), "none",
  *       cut at a small len still terminated with the whole length
  *       returned, and what it prints parsed back the same.
+ *   format_reads_back         pool_acl_format with POOL_ACL_FORMAT_NAMES,
+ *       where the databases (bound over in a mount namespace of a child's
+ *       own) hold names pool_acl_parse would not read back as their ids:
+ *       with a comma, a blank, a tab or an escape, of digits ("4313" of
+ *       uid 4314, "007"), one name on two uids, and a group's
+ *       the same; each such id is written as its number, a plain name
+ *       (and "none", which only stands alone as the empty list) as its
+ *       name, and the text parses back to the same entries.
  *   too_old_names_lists       pool_strerror(-EOPNOTSUPP), what every
  *       entry point says of a daemon without lists, names them.
  *   names_of_a_big_group      a group whose members take more than
@@ -74,6 +82,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "harness_ids.h"
 #include "poolclient.h"
 
 #define MiB (1024u * 1024u)
@@ -698,6 +707,92 @@ format_names_and_cuts(void **state)
 	EXPECT_RC(pool_acl_format(back, 1, 0, buf, sizeof(buf)), -EINVAL);
 }
 
+/* ---- names that would not read back ----------------------------------- */
+
+/* Users and groups whose names pool_acl_parse would misread, and two not. */
+#define ODD_PASSWD							\
+	"pm,comma:x:4311:4311::/:/bin/false\n"				\
+	"pm blank:x:4312:4312::/:/bin/false\n"				\
+	"4313:x:4314:4314::/:/bin/false\n"				\
+	"007:x:4316:4316::/:/bin/false\n"				\
+	"none:x:4317:4317::/:/bin/false\n"				\
+	"pmdup:x:4318:4318::/:/bin/false\n"				\
+	"pmdup:x:4319:4319::/:/bin/false\n"				\
+	"pm\ttab:x:4320:4320::/:/bin/false\n"				\
+	"pm\033esc:x:4321:4321::/:/bin/false\n"			\
+	"pmplain:x:4323:4323::/:/bin/false\n"
+#define ODD_GROUP							\
+	"pm blank:x:4331:\n"						\
+	"pm,comma:x:4332:\n"						\
+	"4333:x:4334:\n"						\
+	"pmgplain:x:4335:\n"
+
+/* The child's checks: 0, or the number of the first that failed. */
+static int
+format_reads_back_child(void *arg)
+{
+	static const uint32_t users[] = {
+		4311, 4312, 4314, 4316, 4317, 4318, 4319, 4320, 4321,
+	};
+	static const uint32_t groups[] = { 4331, 4332, 4334, 4335 };
+	const char *want = "user:4311:r,user:4312:r,user:4314:r,"
+			   "user:4316:r,user:none:r,"
+			   "user:pmdup:r,user:4319:r,user:4320:r,user:4321:r,"
+			   "user:pmplain:rw,group:4331:r,group:4332:r,"
+			   "group:4334:r,group:pmgplain:w";
+	struct pool_acl_entry e[16], back[16];
+	char buf[1024], err[256];
+	size_t i, n = 0;
+	int rc;
+
+	(void)arg;
+	if ((rc = harness_ids_bind(ODD_PASSWD, ODD_GROUP, "pmplain")) != 0)
+		return rc;
+	for (i = 0; i < sizeof(users) / sizeof(users[0]); i++)
+		e[n++] = acl_user(users[i], POOL_ACL_READ);
+	e[n++] = acl_user(4323, RW);
+	for (i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+		e[n++] = acl_group(groups[i], i == 3 ? POOL_ACL_WRITE :
+				   POOL_ACL_READ);
+	rc = pool_acl_format(e, n, POOL_ACL_FORMAT_NAMES, buf, sizeof(buf));
+	if (rc != (int)strlen(want) || strcmp(buf, want) != 0) {
+		fprintf(stderr, "pool_acl_format wrote \"%s\"\n", buf);
+		return 1;
+	}
+	if (pool_acl_parse(buf, 0, back, 16, err, sizeof(err)) != (int)n) {
+		fprintf(stderr, "pool_acl_parse: %s\n", err);
+		return 2;
+	}
+	for (i = 0; i < n; i++)
+		if (back[i].kind != e[i].kind || back[i].id != e[i].id ||
+		    back[i].rights != e[i].rights)
+			return 3;
+	return 0;
+}
+
+static void
+format_reads_back(void **state)
+{
+	pid_t pid;
+	int rc;
+
+	(void)state;
+	harness_skip_unless_root("bind password and group databases of its "
+				 "own");
+	pid = harness_spawn(format_reads_back_child, NULL);
+	assert_true(pid > 0);
+	rc = harness_wait(pid);
+	if (rc == 99)
+		skip();		/* no mount namespace, or NSS before files */
+	if (rc == 1)
+		fail_msg("pool_acl_format wrote a name that does not read "
+			 "back as its id (stderr has the text)");
+	if (rc == 2 || rc == 3)
+		fail_msg("what pool_acl_format wrote did not parse back to "
+			 "the same entries");
+	assert_int_equal(rc, 0);
+}
+
 static void
 too_old_names_lists(void **state)
 {
@@ -879,6 +974,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(daemon_refusals, &d),
 		cmocka_unit_test(parse_every_form),
 		cmocka_unit_test(format_names_and_cuts),
+		cmocka_unit_test(format_reads_back),
 		cmocka_unit_test(too_old_names_lists),
 		cmocka_unit_test(names_of_a_big_group),
 		HARNESS_FIXTURE_TEST(entries_decide_access, &d),
