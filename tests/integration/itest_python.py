@@ -2396,6 +2396,74 @@ def pool_acl_set_read_and_modify():
         c.destroy_pool("pyacl")
 
 
+# Names pool_acl_parse would not read back as their ids, and one it would.
+ODD_PASSWD = ("pm,comma:x:4311:4311::/:/bin/false\n"
+              "4313:x:4314:4314::/:/bin/false\n"
+              "pmplain:x:4323:4323::/:/bin/false\n")
+
+
+def with_odd_names(fn):
+    """fn() in a forked child whose own mount namespace has ODD_PASSWD
+    added to the password file (bound over it, seen by the child alone):
+    its exit status (0: fn returned; 1: it raised, which it prints; 99:
+    no such namespace could be had).  The test process must be root."""
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid != 0:
+        return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    code = 99
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        clone_newns, ms_bind, ms_rec, ms_private = 0x20000, 0x1000, \
+            0x4000, 0x40000
+        with tempfile.NamedTemporaryFile("w", prefix="poolmgr-ids.",
+                                         delete=False) as f:
+            with open("/etc/passwd") as orig:
+                f.write(orig.read())
+            f.write(ODD_PASSWD)
+        ok = libc.unshare(clone_newns) == 0 and \
+            libc.mount(None, b"/", None, ms_rec | ms_private, None) == 0 \
+            and libc.mount(f.name.encode(), b"/etc/passwd", None, ms_bind,
+                           None) == 0
+        os.unlink(f.name)
+        if ok and pwd.getpwnam("pmplain").pw_uid == 4323:
+            code = 1
+            fn()
+            code = 0
+    except BaseException:
+        traceback.print_exc(file=sys.stdout)
+    finally:
+        sys.stdout.flush()
+        os._exit(code)
+
+
+@test
+def acl_text_reads_back_odd_names():
+    """acl_text and AclEntry.text, through pool_acl_format, print as its
+    number an id whose name would not read back as it (a comma in it;
+    "4313", the name of uid 4314), a plain name as the name, and
+    acl_parse reads the text back as the same entries."""
+    if os.geteuid() != 0:
+        print("acl_text_reads_back_odd_names: not root: cannot bind a "
+              "password file of its own; skipping")
+        return
+    A = poolclient.AclEntry
+
+    def check():
+        entries = [A("user", 4311, "r"), A("user", 4314, "rw"),
+                   A("user", 4323, "-")]
+        text = poolclient.acl_text(entries)
+        assert text == "user:4311:r,user:4314:rw,user:pmplain:-", text
+        assert poolclient.acl_parse(text) == entries
+        assert entries[1].text() == "user:4314:rw", entries[1].text()
+
+    code = with_odd_names(check)
+    if code == 99:
+        print("acl_text_reads_back_odd_names: no mount namespace; skipping")
+        return
+    assert code == 0, "the child exited %d" % code
+
+
 @test
 def pool_stats_count_acl_entries():
     """PoolStats.acl_entries is how many entries the pool's list has, from
