@@ -65,7 +65,7 @@ _poolctl_cmd_opts()
 	free)
 		opts=(--older-than) ;;
 	sweep)
-		opts=(--older-than --dry-run) ;;
+		opts=(-n --numeric --older-than --dry-run) ;;
 	*)
 		opts=() ;;
 	esac

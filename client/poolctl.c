@@ -497,8 +497,8 @@ static const struct cmd cmds[] = {
 	  "See also sweep.\n"
 	  "  --older-than SECONDS  end only blocks persistent this long\n"
 	  "                        (whole seconds)\n" },
-	{ "sweep", cmd_sweep, 1, 1, O_OLDER_THAN | O_DRY_RUN,
-	  "POOL --older-than SECONDS [--dry-run]",
+	{ "sweep", cmd_sweep, 1, 1, O_OLDER_THAN | O_DRY_RUN | O_NUMERIC,
+	  "POOL --older-than SECONDS [--dry-run] [-n]",
 	  "end every block left persistent at least SECONDS ago",
 	  "End every persistent block of POOL, without a name and held by\n"
 	  "no handle, that has been persistent for at least SECONDS (what\n"
@@ -513,9 +513,12 @@ static const struct cmd cmds[] = {
 	  "  --older-than SECONDS  the age of what was left behind (whole\n"
 	  "                        seconds; required)\n"
 	  "  --dry-run             end nothing: list each block it would\n"
-	  "                        end (OFFSET SIZE uid PERSISTER AGE), then\n"
-	  "                        'would free N blocks (SIZE)' (JSON:\n"
-	  "                        \"would_free\"); read permission is enough\n" },
+	  "                        end (OFFSET SIZE user PERSISTER AGE, the\n"
+	  "                        persister by name where the password\n"
+	  "                        database has one), then 'would free N\n"
+	  "                        blocks (SIZE)' (JSON: \"would_free\");\n"
+	  "                        read permission is enough\n"
+	  "  -n, --numeric         the persister as a number, as ls -n\n" },
 	{ "trim", cmd_trim, 1, 1, 0, "POOL",
 	  "give a pool's free pages back to the OS",
 	  "Give every free page of POOL back to the OS now and print how many\n"

@@ -37,7 +37,6 @@
  * commands live here: each ends blocks by offset, for an operator.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,12 +246,27 @@ left_behind(const struct pool_block_info *b, uint64_t min_ms)
 }
 
 /*
+ * A dry run's line for block b: "OFFSET SIZE user PERSISTER AGE", the
+ * persister by name as the other tables name users (id_who: the number
+ * where the password database has no name, and under -n).
+ */
+static void
+sweep_dry_line(const struct ctl *ctl, const struct pool_block_info *b)
+{
+	printf("%s %s user %s %s\n", offset_text(b->offset).s,
+	    human(b->usable_size).s,
+	    id_who(ctl, POOL_ACL_USER, b->persister).s,
+	    age_text(b->persisted_ms).s);
+}
+
+/*
  * End the blocks of one page that were left behind: 0, or the error that
  * stops the sweep (a refusal that says the block changed does not).
  */
 static int
-sweep_page(struct pool *p, const struct pool_block_info *b, size_t n,
-    uint64_t min_ms, bool json, struct swept *sw)
+sweep_page(const struct ctl *ctl, struct pool *p,
+    const struct pool_block_info *b, size_t n, uint64_t min_ms,
+    struct swept *sw)
 {
 	size_t	i;
 	int	error;
@@ -261,12 +275,8 @@ sweep_page(struct pool *p, const struct pool_block_info *b, size_t n,
 		if (!left_behind(&b[i], min_ms))
 			continue;
 		if (sw->dry) {
-			if (!json)
-				printf("%s %s uid %" PRIu32 " %s\n",
-				    offset_text(b[i].offset).s,
-				    human(b[i].usable_size).s,
-				    b[i].persister,
-				    age_text(b[i].persisted_ms).s);
+			if (!ctl->json)
+				sweep_dry_line(ctl, &b[i]);
 			error = swept_add(sw, b[i].offset,
 			    b[i].usable_size);
 			if (error != 0)
@@ -339,8 +349,8 @@ cmd_sweep(struct ctl *ctl, int argc, char **argv)
 		error = pool_blocks(ctl->conn, pool, 0, 0, &from, &b, &n,
 		    &done);
 		if (error == 0) {
-			error = sweep_page(sw.dry ? NULL : p, b, n, min_ms,
-			    ctl->json, &sw);
+			error = sweep_page(ctl, sw.dry ? NULL : p, b, n,
+			    min_ms, &sw);
 			free(b);
 		}
 	}

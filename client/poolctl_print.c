@@ -990,11 +990,20 @@ print_create(const struct ctl *ctl, const char *name,
 		    o->retain == POOL_RETAIN_NONE ? 0 : o->retain));
 	if (o->page_size != 0)
 		json_object_object_add(j, "page_size", json_u64(o->page_size));
-	/* Absent: the creator's, which the daemon knows and poolctl not. */
-	if (o->flags & POOL_CREATE_OWNER)
+	/*
+	 * Absent: the creator's, which the daemon knows and poolctl not.
+	 * The name beside the number, as stats' JSON has them.
+	 */
+	if (o->flags & POOL_CREATE_OWNER) {
 		json_object_object_add(j, "uid", json_u64(o->uid));
-	if (o->flags & POOL_CREATE_GROUP)
+		json_object_object_add(j, "user", id_json(POOL_ACL_USER,
+		    o->uid));
+	}
+	if (o->flags & POOL_CREATE_GROUP) {
 		json_object_object_add(j, "gid", json_u64(o->gid));
+		json_object_object_add(j, "group", id_json(POOL_ACL_GROUP,
+		    o->gid));
+	}
 	if (o->numa_policy != POOL_NUMA_NONE) {
 		json_object_object_add(j, "numa_policy",
 		    json_object_new_string(numa_name(o->numa_policy)));
@@ -1039,10 +1048,16 @@ print_set(const struct ctl *ctl, const char *name,
 	if (o->which & POOL_SET_MODE)
 		json_object_object_add(j, "mode", json_object_new_string(
 		    octal_mode(o->mode).s));
-	if (o->which & POOL_SET_OWNER)
+	if (o->which & POOL_SET_OWNER) {
 		json_object_object_add(j, "uid", json_u64(o->uid));
-	if (o->which & POOL_SET_GROUP)
+		json_object_object_add(j, "user", id_json(POOL_ACL_USER,
+		    o->uid));
+	}
+	if (o->which & POOL_SET_GROUP) {
 		json_object_object_add(j, "gid", json_u64(o->gid));
+		json_object_object_add(j, "group", id_json(POOL_ACL_GROUP,
+		    o->gid));
+	}
 	if (o->which & POOL_SET_ACL)
 		json_object_object_add(j, "acl", acl_json(o->acl, o->nacl));
 	if (o->which & POOL_SET_QUOTA)

@@ -60,10 +60,11 @@
  *   and kv), names, wait, free's refusals and sweep --dry-run.
  *   Users and groups by name in the text tables, as ls -l names them:
  *   the tests run as root, so uid and gid 0 are "root" in clients,
- *   stats, names and blocks, and numbers under -n (--numeric); a uid
- *   with no name (an owner given as a number) stays a number; --json
- *   keeps the numbers and puts the names beside, null for none; kv
- *   keeps the numbers.  -n is a usage error for a command it is not for.
+ *   stats, names, blocks and sweep --dry-run, and numbers under -n
+ *   (--numeric); a uid with no name (an owner given as a number) stays
+ *   a number; --json keeps the numbers and puts the names beside, null
+ *   for none; kv keeps the numbers.  -n is a usage error for a command
+ *   it is not for.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -2020,9 +2021,10 @@ socket_without_daemon_says_so(void **state)
 /*
  * With --json, create, set and destroy each print one object saying what
  * was done (create its settings, the owner and group by the ids their
- * names stand for; set only what it was given, "default" for a retain
- * set back to the daemon's; destroy whether it was forced), and the
- * daemon's books agree.  A destroy that fails prints no object.
+ * names stand for, the names beside them; set only what it was given,
+ * "default" for a retain set back to the daemon's; destroy whether it
+ * was forced), and the daemon's books agree.  A destroy that fails
+ * prints no object.
  */
 static void
 json_says_what_create_set_destroy_did(void **state)
@@ -2045,8 +2047,9 @@ json_says_what_create_set_destroy_did(void **state)
 	snprintf(want, sizeof(want), "{\"pool\":\"rho\",\"created\":true,"
 		 "\"max_size\":1048576,\"granularity\":16,\"mode\":\"0640\","
 		 "\"quota\":0,\"user_quota\":0,\"limit\":0,"
-		 "\"retain\":65536,\"uid\":%u,"
-		 "\"gid\":%u}\n", (unsigned)pw->pw_uid, (unsigned)gr->gr_gid);
+		 "\"retain\":65536,\"uid\":%u,\"user\":\"%s\","
+		 "\"gid\":%u,\"group\":\"%s\"}\n", (unsigned)pw->pw_uid,
+		 pw->pw_name, (unsigned)gr->gr_gid, gr->gr_name);
 	assert_string_equal(fx.out, want);
 	st = stats_of("rho");
 	assert_int_equal(st.uid, pw->pw_uid);
@@ -2595,6 +2598,7 @@ sweep_ends_what_was_left(void **state)
 {
 	pool_off_t old1, old2, young, named, held;
 	struct pool_stats st;
+	struct passwd *pw;
 	struct pool *p;
 	char want[128];
 	size_t usable1, usable2;
@@ -2637,10 +2641,18 @@ sweep_ends_what_was_left(void **state)
 	/* A dry run lists what it would end, and ends nothing. */
 	rc = ctl("sweep p --older-than 1 --dry-run");
 	expect_exit(rc, 0, "dry run");
-	snprintf(want, sizeof(want), "0x%llx 112 B uid %u ",
-		 (unsigned long long)old1, (unsigned)getuid());
-	expect(strstr(fx.out, want) != NULL, "the first listed");
+	/* The persister by name, as blocks names it; -n: the number. */
+	pw = getpwuid(getuid());
+	snprintf(want, sizeof(want), "0x%llx 112 B user %s ",
+		 (unsigned long long)old1, pw != NULL ? pw->pw_name : "?");
+	if (pw != NULL)
+		expect(strstr(fx.out, want) != NULL, "the first listed");
 	expect(strstr(fx.out, "would free 2 blocks (") != NULL, "dry count");
+	rc = ctl("sweep p --older-than 1 --dry-run -n");
+	expect_exit(rc, 0, "dry run -n");
+	snprintf(want, sizeof(want), "0x%llx 112 B user %u ",
+		 (unsigned long long)old1, (unsigned)getuid());
+	expect(strstr(fx.out, want) != NULL, "-n: the first listed");
 	rc = ctl("--json=short sweep p --older-than 1 --dry-run");
 	expect_exit(rc, 0, "dry run, JSON");
 	snprintf(want, sizeof(want), "\"would_free\":[%llu,%llu]",
@@ -2817,7 +2829,7 @@ offset_zero_says_0x0(void **state)
 	expect(strstr(fx.out, "p 0x0 usable_size 4096\n") != NULL,
 	       "blocks kv: the offset");
 	expect_exit(ctl("sweep p --older-than 0 --dry-run"), 0, "dry sweep");
-	expect(strncmp(fx.out, "0x0 4.0 KiB uid ", 16) == 0,
+	expect(strncmp(fx.out, "0x0 4.0 KiB user ", 17) == 0,
 	       "sweep --dry-run: the offset");
 	expect_exit(ctl("free p 0x0"), 0, "free of the block at 0");
 	expect(strcmp(fx.out, "freed 1 block\n") == 0, "free: said");
