@@ -202,6 +202,14 @@ int	acl_parse_opt(const char *, const char *, const char *, int, bool,
  */
 int	acl_of_pools(struct ctl *, const struct pool_stats *, size_t,
 	    struct ctl_acl **);
+/*
+ * After a change the daemon made, a note on stderr for each of the n
+ * entries e given for pool that changes nothing (a user entry for root,
+ * the daemon's uid or the pool's owner), saying why.  Sent all the same:
+ * the daemon takes them, and the exit status stays the change's.
+ */
+void	acl_notes(const struct ctl *, const char *,
+	    const struct pool_acl_entry *, size_t);
 
 /* poolctl_acl_text.c: entries in words and JSON */
 /* The name of a uid (kind POOL_ACL_USER) or gid, or NULL: none known. */
@@ -229,7 +237,14 @@ struct acl_perm {
 	char	s[4];
 };
 struct acl_perm	 acl_perm(uint32_t);
-/* n entries in words, "user:bob:r,group:27:rw" (names: where known). */
+/*
+ * One entry in words, "user:bob:r" (names: where known, where they read
+ * back as the entry's id and the terminal sees them as they are; else
+ * the number): false when it does not fit.
+ */
+bool		 acl_entry_words(const struct pool_acl_entry *, bool, char *,
+		    size_t);
+/* n entries in words, "user:bob:r,group:27:rw", as acl_entry_words. */
 void		 acl_words(const struct pool_acl_entry *, size_t, bool,
 		    char *, size_t);
 struct json_object;

@@ -8,8 +8,13 @@
  * that one list is written one way wherever it is given; each refusal of
  * the words is a usage error (exit 2) said in its words, before poolctl
  * connects.  Names are shown where the password and group databases have
- * them, numbers where they do not; kv output keeps the numbers, for
- * scripts.
+ * them, numbers where they do not, and an entry's name only where it
+ * reads back as that entry; kv output keeps the numbers, for scripts.
+ *
+ * An entry that can change nothing (a user entry for root, the daemon's
+ * uid or the pool's owner) is sent all the same, as the daemon takes it
+ * and scripts may give it, with a note on stderr saying why (acl_notes,
+ * after create's, set's and acl's changes).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -174,6 +179,28 @@ acl_class(uint32_t mode, int shift)
 }
 
 /*
+ * The WHO of entry e as acl_entry_words writes it: its name where that
+ * reads back as e's id and the terminal sees it as it is, else its
+ * number; so that each entry's line reads back as that entry (`acl
+ * --set`, create --acl).  The number alone under -n.
+ */
+static struct acl_who
+acl_entry_who(const struct ctl *ctl, const struct pool_acl_entry *e)
+{
+	struct acl_who	 w;
+	char		 text[sizeof w.s + 16], *who;
+
+	snprintf(w.s, sizeof w.s, "%" PRIu32, e->id);
+	if (ctl->numeric || !acl_entry_words(e, true, text, sizeof text))
+		return w;
+	/* "user:WHO:r": WHO between the first colon and the last. */
+	who = strchr(text, ':') + 1;
+	*strrchr(text, ':') = '\0';
+	snprintf(w.s, sizeof w.s, "%s", who);
+	return w;
+}
+
+/*
  * getfacl's layout: the pool and its owner and group as comments, the
  * owner's line, the user entries, the group's line, the group entries
  * and the others' line (numbers for names under -n, as getfacl -n).  The
@@ -191,15 +218,13 @@ acl_print_text(const struct ctl *ctl, const char *name,
 	printf("user::%s\n", acl_perm(acl_class(st->mode, 6)).s);
 	for (i = 0; i < n; i++)
 		if (e[i].kind == POOL_ACL_USER)
-			printf("user:%s:%s\n", id_who(ctl, e[i].kind,
-			    e[i].id).s,
-			    acl_perm(e[i].rights).s);
+			printf("user:%s:%s\n", acl_entry_who(ctl,
+			    &e[i]).s, acl_perm(e[i].rights).s);
 	printf("group::%s\n", acl_perm(acl_class(st->mode, 3)).s);
 	for (i = 0; i < n; i++)
 		if (e[i].kind == POOL_ACL_GROUP)
-			printf("group:%s:%s\n", id_who(ctl, e[i].kind,
-			    e[i].id).s,
-			    acl_perm(e[i].rights).s);
+			printf("group:%s:%s\n", acl_entry_who(ctl,
+			    &e[i]).s, acl_perm(e[i].rights).s);
 	printf("other::%s\n", acl_perm(acl_class(st->mode, 0)).s);
 }
 
@@ -311,6 +336,106 @@ acl_why(int error)
 	return w;
 }
 
+/*
+ * What the notes of entries that change nothing need to know: the pool's
+ * owner and the daemon's uid, where they could be asked.
+ */
+struct acl_idle {
+	bool		owner_known, daemon_known;
+	uint32_t	owner, daemon_uid;
+};
+
+/* Does any user entry of e name a uid other than 0 and the owner? */
+static bool
+acl_idle_needs_daemon(const struct acl_idle *k,
+    const struct pool_acl_entry *e, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (e[i].kind == POOL_ACL_USER && e[i].id != 0 &&
+		    !(k->owner_known && e[i].id == k->owner))
+			return true;
+	return false;
+}
+
+/*
+ * The owner of pool and the daemon's uid, each only where some user
+ * entry could be one of them.  A question refused (an older daemon, a
+ * pool gone since) leaves its answer unknown and its note unsaid: the
+ * change is made, and the notes are only advice about it.
+ */
+static void
+acl_idle_ask(const struct ctl *ctl, const char *pool,
+    const struct pool_acl_entry *e, size_t n, struct acl_idle *k)
+{
+	struct pool_stats		st;
+	struct pool_daemon_stats	ds;
+
+	memset(k, 0, sizeof *k);
+	if (pool_stats_by_name(ctl->conn, pool, &st) == 0) {
+		k->owner_known = true;
+		k->owner = st.uid;
+	}
+	if (acl_idle_needs_daemon(k, e, n) &&
+	    pool_daemon_stats(ctl->conn, &ds) == 0) {
+		k->daemon_known = true;
+		k->daemon_uid = ds.uid;
+	}
+}
+
+/*
+ * A note for user entry e if it changes nothing.  Root and the daemon's
+ * uid have every right to every pool before any list is read
+ * (session_may_access in the daemon), and the owner's access is the
+ * mode's owner bits, before any entry (the first rule of pool_acl.h).
+ * A group entry gets none, the pool's own group's neither: the group
+ * class grants what any of the caller's groups there grants, so such an
+ * entry gives the group's members what the mode's group bits do not.
+ */
+static void
+acl_idle_note(const struct acl_idle *k, const char *pool,
+    const struct pool_acl_entry *e)
+{
+	char		words[sizeof(struct acl_who) + 16];
+	struct acl_who	w;
+	const char	*who = w.s;
+
+	if (e->kind != POOL_ACL_USER)
+		return;
+	acl_words(e, 1, true, words, sizeof words);
+	w = acl_who(POOL_ACL_USER, e->id);
+	if (e->id == 0)
+		ctl_warnx("note: %s changes nothing: %s (uid 0) has every "
+		    "right to every pool, whatever its list says", words,
+		    who);
+	else if (k->daemon_known && e->id == k->daemon_uid)
+		ctl_warnx("note: %s changes nothing: %s is the daemon's uid, "
+		    "which has every right to every pool, whatever its list "
+		    "says", words, who);
+	else if (k->owner_known && e->id == k->owner)
+		ctl_warnx("note: %s changes nothing: %s owns pool %s, whose "
+		    "mode decides the owner's access", words, who,
+		    safe(pool).s);
+}
+
+void
+acl_notes(const struct ctl *ctl, const char *pool,
+    const struct pool_acl_entry *e, size_t n)
+{
+	struct acl_idle	k;
+	size_t		i;
+	bool		users = false;
+
+	for (i = 0; i < n; i++)
+		users = users || e[i].kind == POOL_ACL_USER;
+	if (!users)
+		return;		/* nothing to ask for */
+	acl_idle_ask(ctl, pool, e, n, &k);
+	for (i = 0; i < n; i++)
+		acl_idle_note(&k, pool, &e[i]);
+}
+
 /* As JSON only, as set's: the pool and what the request gave. */
 static void
 acl_print_change(const struct ctl *ctl, const char *name, bool whole,
@@ -379,6 +504,7 @@ acl_change(struct ctl *ctl, const char *name)
 	}
 	acl_print_change(ctl, name, ctl->set_acl_arg != NULL, add, nadd, rm,
 	    nrm);
+	acl_notes(ctl, name, add, nadd);
 	return 0;
 }
 

@@ -1,7 +1,8 @@
 /*
  * poolctl_acl_text.c - access control entries in words and in JSON, as
  * acl, create, set and stats print them: names where the password and
- * group databases have them, rights in the words pool_acl_parse reads;
+ * group databases have them and they read back as their ids (numbers
+ * where not), rights in the words pool_acl_parse reads;
  * and the uids and gids of every text table by the same names (id_who,
  * -n for numbers), in JSON beside the numbers (id_json).
  * Apart from poolctl_acl.c so that the printing of stats
@@ -146,19 +147,57 @@ acl_perm(uint32_t rights)
 	return p;
 }
 
+/* Is every byte of s printable ASCII, as safe() leaves it? */
+static bool
+acl_printable(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s < 0x20 || *s >= 0x7f)
+			return false;
+	return true;
+}
+
+/*
+ * Entry e in words, as pool_acl_format writes it (names when asked: a
+ * name that reads back as e's id), into buf.  A name the terminal would
+ * not see as it is (a byte past printable ASCII, which safe() shows as
+ * '?') is the number instead: a '?' names no one, and the words must
+ * read back as the entry.  False when the words do not fit.
+ */
+bool
+acl_entry_words(const struct pool_acl_entry *e, bool names, char *buf,
+    size_t len)
+{
+	int	k;
+
+	k = pool_acl_format(e, 1, names ? POOL_ACL_FORMAT_NAMES : 0, buf,
+	    len);
+	if (k >= 0 && (size_t)k < len && !acl_printable(buf))
+		k = pool_acl_format(e, 1, 0, buf, len);
+	return k >= 0 && (size_t)k < len;
+}
+
 void
 acl_words(const struct pool_acl_entry *e, size_t n, bool names, char *buf,
     size_t len)
 {
-	char	*p;
+	char	one[sizeof(struct acl_who) + 16];
+	size_t	i, at = 0;
+	int	k;
 
-	if (pool_acl_format(e, n, names ? POOL_ACL_FORMAT_NAMES : 0, buf,
-	    len) < 0)
-		snprintf(buf, len, "?");
-	/* A name from the databases is said, not obeyed by the terminal. */
-	for (p = buf; *p != '\0'; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			*p = '?';
+	if (n == 0 || len == 0) {
+		snprintf(buf, len, "none");
+		return;
+	}
+	*buf = '\0';
+	for (i = 0; i < n && at < len; i++) {
+		if (!acl_entry_words(&e[i], names, one, sizeof one))
+			snprintf(one, sizeof one, "?");
+		k = snprintf(buf + at, len - at, "%s%s", i ? "," : "", one);
+		if (k < 0)
+			break;
+		at += (size_t)k;
+	}
 }
 
 struct json_object *

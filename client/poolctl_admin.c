@@ -388,6 +388,8 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 	}
 
 	print_create(ctl, name, &o, &s);
+	if (s.which & POOL_SET_ACL)
+		acl_notes(ctl, name, s.acl, s.nacl);
 	return 0;
 }
 
@@ -551,5 +553,7 @@ cmd_set(struct ctl *ctl, int argc, char **argv)
 	}
 
 	print_set(ctl, name, &o);
+	if (o.which & POOL_SET_ACL)
+		acl_notes(ctl, name, o.acl, o.nacl);
 	return 0;
 }

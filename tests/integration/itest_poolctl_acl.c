@@ -26,6 +26,19 @@
  *   a group whose members take more than 16 KiB in the group database
  *   (bound over /etc/group in a mount namespace of poolctl's own) is
  *   named in acl's text and JSON and in stats, as any other;
+ *   names the databases hold (bound over in a mount namespace of
+ *   poolctl's own) that would not read back as their ids (a comma, a
+ *   blank, digits, one name on two uids, a group's the same) are numbers
+ *   in acl's getfacl lines and in stats' list, and so is a name the
+ *   terminal would see changed (not ASCII); what acl prints, given back
+ *   to acl --set, makes the same list;
+ *   entries that change nothing (a user entry for uid 0 or the pool's
+ *   owner) are sent all the same, by create --acl, set --acl, acl -m
+ *   and acl --set, each with a note on stderr saying why, and exit 0; a
+ *   group entry for the pool's group and other users' entries get none;
+ *   create's and set's --json name the owner and group beside their
+ *   numbers; with a daemon of uid 4242 (setpriv), an entry for 4242 gets
+ *   the daemon's uid's note, one for root root's;
  *   and that the list holds: a process of a uid an entry names opens the
  *   pool as the entry allows (rw, r only, and "-" refusing what the
  *   other bits would give), of a gid a group entry names likewise.
@@ -53,6 +66,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -60,6 +74,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "harness_ids.h"
 #include "poolclient.h"
 
 #define OUT_MAX 65536
@@ -243,6 +258,23 @@ ctl_as(uid_t uid, gid_t gid, const char *args)
 	return rc;
 }
 
+/* Skip unless setpriv can run this build's daemon as uid OTHER_UID. */
+static void
+skip_unless_other_runs_the_daemon(void)
+{
+	char out[512];
+
+	harness_skip_unless_root("run the daemon as another uid");
+	snprintf(out, sizeof(out), "setpriv --reuid=%d --regid=%d "
+		 "--clear-groups %s/poolmgrd --version >/dev/null 2>&1",
+		 OTHER_UID, OTHER_GID, harness_build());
+	if (harness_run(out, NULL, 0) != 0) {
+		printf("acl: uid %d cannot run %s/poolmgrd: skipping\n",
+		       OTHER_UID, harness_build());
+		skip();
+	}
+}
+
 static void
 skip_unless_others_can_run_poolctl(void)
 {
@@ -313,6 +345,91 @@ a_big_group_is_named(void **state)
 	expect_exit(ctl_big_group("stats cam"), 0, "stats");
 	expect(strstr(fx.out, " group:pmbig:r\n"),
 	       "stats: the big group not named");
+}
+
+/* ---- names that would not read back ----------------------------------- */
+
+#define ODD_PASSWD							\
+	"pm,comma:x:4311:4311::/:/bin/false\n"				\
+	"pm blank:x:4312:4312::/:/bin/false\n"				\
+	"4313:x:4314:4314::/:/bin/false\n"				\
+	"pmdup:x:4318:4318::/:/bin/false\n"				\
+	"pmdup:x:4319:4319::/:/bin/false\n"				\
+	"pmplain:x:4323:4323::/:/bin/false\n"				\
+	"pmj\303\266rg:x:4324:4324::/:/bin/false\n"
+#define ODD_GROUP							\
+	"pm blank:x:4331:\n"						\
+	"pmgplain:x:4335:\n"
+
+static int
+exec_poolctl_odd_names(void *arg)
+{
+	int rc = harness_ids_bind(ODD_PASSWD, ODD_GROUP, "pmplain");
+
+	return rc != 0 ? rc : exec_poolctl(arg);
+}
+
+/*
+ * Run poolctl ARGS (as root, a shell line) where the databases hold the
+ * odd names; output in fx.out and fx.err; its exit code, or 99 where no
+ * such databases can be had.
+ */
+static int
+ctl_odd_names(const char *args)
+{
+	struct as_other a = {.args = args};
+	int fds[2], efds[2], rc;
+	pid_t pid;
+
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(pipe(efds), 0);
+	a.out = fds[1];
+	a.err = efds[1];
+	pid = harness_spawn(exec_poolctl_odd_names, &a);
+	close(fds[1]);
+	close(efds[1]);
+	assert_true(pid > 0);
+	read_all(fds[0], fx.out, sizeof(fx.out));
+	read_all(efds[0], fx.err, sizeof(fx.err));
+	rc = harness_wait(pid);
+	printf("poolctl: with odd names: `poolctl %s` -> %d\n", args, rc);
+	fflush(stdout);
+	return rc;
+}
+
+static void
+odd_names_read_back(void **state)
+{
+	char args[512], list[256];
+
+	(void)state;
+	start();
+	harness_skip_unless_root("bind password and group databases of its "
+				 "own");
+	expect_exit(ctl("create cam --size 1M --acl u:4311:r,u:4312:r,"
+			"u:4314:r,u:4318:r,u:4319:r,u:4323:rw,u:4324:r,"
+			"g:4331:r,g:4335:w"), 0, "create cam");
+	expect_exit(ctl("create cam2 --size 1M"), 0, "create cam2");
+	if (ctl_odd_names("acl cam") == 99)
+		skip();		/* no mount namespace, or NSS before files */
+	expect(strstr(fx.out, "\nuser::rw-\nuser:4311:r--\nuser:4312:r--\n"
+			      "user:4314:r--\nuser:pmdup:r--\nuser:4319:r--\n"
+			      "user:pmplain:rw-\nuser:4324:r--\ngroup::---\n"
+			      "group:4331:r--\ngroup:pmgplain:-w-\n"),
+	       "acl: not numbers for the names that would not read back");
+	expect_exit(ctl_odd_names("stats cam"), 0, "stats");
+	expect(strstr(fx.out, "  access control list  user:4311:r,user:4312:r,"
+			      "user:4314:r,user:pmdup:r,user:4319:r,"
+			      "user:pmplain:rw,user:4324:r,"
+			      "group:4331:r,group:pmgplain:w\n"),
+	       "stats: not numbers for the names that would not read back");
+
+	/* acl's entry lines, given back, make the same list. */
+	snprintf(args, sizeof(args), "acl cam2 --set \"$(%s/poolctl acl cam | "
+		 "grep -v -e '^#' -e '::')\"", harness_build());
+	expect_exit(ctl_odd_names(args), 0, "acl --set of what acl printed");
+	snprintf(list, sizeof(list), "%s", acl_now("cam"));
+	expect_acl("cam2", list, "acl --set of what acl printed");
 }
 
 /* ---- a process of another uid opens the pool --------------------------- */
@@ -598,6 +715,146 @@ other_uid_refused_owner_allowed(void **state)
 	expect_exit(ctl_as(OTHER_UID, OTHER_GID, "set mine --acl none"), 0,
 		    "set --acl by the owner");
 	expect_acl("mine", "none", "the owner's set --acl");
+}
+
+/* The note poolctl gives of entry (words) that changes nothing. */
+static void
+expect_note(const char *entry, const char *why, const char *what)
+{
+	char want[256];
+
+	snprintf(want, sizeof(want), "poolctl: note: %s changes nothing: %s",
+		 entry, why);
+	if (!strstr(fx.err, want))
+		fail_msg("%s: no note \"%s\"\n--- stderr:\n%s", what, want,
+			 fx.err);
+}
+
+static void
+idle_entries_noted(void **state)
+{
+	char root_why[128], owner_why[128], user[64], group[64];
+	char *notes;
+
+	(void)state;
+	start();
+	/* Root's entry and the owner's; the pool's group's and 4244's not. */
+	expect_exit(ctl("create cam --size 1M --owner %d --group 0 --mode 0600 "
+			"--acl u:0:r,u:%d:rw,g:0:rw,u:%d:r", OTHER_UID,
+			OTHER_UID, THIRD_UID), 0, "create --acl");
+	snprintf(root_why, sizeof(root_why), "%s (uid 0) has every right to "
+		 "every pool, whatever its list says", who(true, 0));
+	snprintf(owner_why, sizeof(owner_why), "%s owns pool cam, whose mode "
+		 "decides the owner's access", who(true, OTHER_UID));
+	snprintf(user, sizeof(user), "user:%s:r", who(true, 0));
+	expect_note(user, root_why, "create --acl");
+	snprintf(user, sizeof(user), "user:%s:rw", who(true, OTHER_UID));
+	expect_note(user, owner_why, "create --acl");
+	notes = fx.err;
+	expect(strstr(notes, "group:") == NULL && strstr(notes, "4244") ==
+	       NULL && strchr(strchr(strchr(notes, '\n') + 1, '\n') + 1,
+			      '\0') == strchr(notes, '\0') &&
+	       fx.out[0] == '\0',
+	       "create --acl: a note beside the two, or output");
+	expect_acl("cam", "user:0:r,user:4242:rw,user:4244:r,group:0:rw",
+		   "create --acl: not every entry sent");
+
+	expect_exit(ctl("acl cam -m u:%d:r", OTHER_UID), 0, "acl -m");
+	snprintf(user, sizeof(user), "user:%s:r", who(true, OTHER_UID));
+	expect_note(user, owner_why, "acl -m");
+	expect_acl("cam", "user:0:r,user:4242:r,user:4244:r,group:0:rw",
+		   "acl -m of the owner's entry: not sent");
+	expect_exit(ctl("acl cam --set u:0:-"), 0, "acl --set");
+	snprintf(user, sizeof(user), "user:%s:-", who(true, 0));
+	expect_note(user, root_why, "acl --set");
+	expect_acl("cam", "user:0:-", "acl --set of root's entry");
+	/* Another user's entry, the pool's group's, a removal: no note. */
+	expect_exit(ctl("acl cam -m u:%d:rw,g:0:r -x u:0", THIRD_UID), 0,
+		    "acl -m -x");
+	expect(fx.err[0] == '\0', "acl -m of entries that count: a note");
+
+	/* set --acl, in JSON: the notes on stderr, the JSON whole. */
+	expect_exit(ctl("--json=short set cam --acl u:%d:w --owner %d --group "
+			"0", THIRD_UID, THIRD_UID), 0, "set --acl --owner");
+	snprintf(owner_why, sizeof(owner_why), "%s owns pool cam, whose mode "
+		 "decides the owner's access", who(true, THIRD_UID));
+	snprintf(user, sizeof(user), "user:%s:w", who(true, THIRD_UID));
+	expect_note(user, owner_why, "set --acl of the new owner");
+	snprintf(group, sizeof(group), "\"gid\":0,\"group\":\"%s\"",
+		 who(false, 0));
+	expect(strstr(fx.out, "{\"pool\":\"cam\",\"set\":true,\"uid\":4244,"
+			      "\"user\":null,") && strstr(fx.out, group),
+	       "set --json: the owner and group not named beside numbers");
+	expect_exit(ctl("--json=short create cam2 --size 1M --owner 0 "
+			"--group 0"), 0, "create --json --owner");
+	snprintf(user, sizeof(user), "\"uid\":0,\"user\":\"%s\"",
+		 who(true, 0));
+	expect(strstr(fx.out, user) && strstr(fx.out, group),
+	       "create --json: the owner and group not named beside numbers");
+	expect(fx.err[0] == '\0', "create without a list: a note");
+}
+
+/*
+ * Start a daemon of uid OTHER_UID on fx.d: a script of the test's (in a
+ * directory of its own under the build's tests/, gone once the daemon
+ * runs) makes the socket's directory the daemon's, then runs it under
+ * setpriv.
+ */
+static void
+start_as_other(void)
+{
+	char dir[256], script[300], rm[300];
+	FILE *f;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/tests/poolmgrd-as-other.XXXXXX",
+		 harness_build());
+	assert_non_null(mkdtemp(dir));
+	snprintf(script, sizeof(script), "%s/poolmgrd", dir);
+	f = fopen(script, "w");
+	assert_non_null(f);
+	fprintf(f, "#!/bin/sh\n"
+		"# \"$3\" is the socket: its directory becomes the daemon's.\n"
+		"chown %d:%d \"${3%%/*}\" || exit 126\n"
+		"exec setpriv --reuid=%d --regid=%d --clear-groups "
+		"%s/poolmgrd \"$@\"\n", OTHER_UID, OTHER_GID, OTHER_UID,
+		OTHER_GID, harness_build());
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(script, 0755), 0);
+	rc = harness_start_from(&fx.d, script, NULL);
+	snprintf(rm, sizeof(rm), "rm -rf '%s'", dir);
+	harness_run(rm, NULL, 0);
+	assert_int_equal(rc, 0);
+	assert_int_equal(pool_connect(fx.d.sock, &fx.conn), 0);
+}
+
+static void
+daemon_uid_entry_noted(void **state)
+{
+	struct pool_daemon_stats ds;
+	char why[160], user[64];
+
+	(void)state;
+	skip_unless_other_runs_the_daemon();
+	start_as_other();
+	EXPECT_RC(pool_daemon_stats(fx.conn, &ds), 0);
+	assert_int_equal(ds.uid, OTHER_UID);
+
+	expect_exit(ctl("create cam --size 1M --acl u:%d:r,u:0:rw,u:%d:r",
+			OTHER_UID, THIRD_UID), 0, "create --acl");
+	snprintf(why, sizeof(why), "%s is the daemon's uid, which has every "
+		 "right to every pool, whatever its list says",
+		 who(true, OTHER_UID));
+	snprintf(user, sizeof(user), "user:%s:r", who(true, OTHER_UID));
+	expect_note(user, why, "create --acl");
+	snprintf(why, sizeof(why), "%s (uid 0) has every right to every "
+		 "pool, whatever its list says", who(true, 0));
+	snprintf(user, sizeof(user), "user:%s:rw", who(true, 0));
+	expect_note(user, why, "create --acl");
+	expect(strstr(fx.err, "4244") == NULL,
+	       "create --acl: a note of another user's entry");
+	expect_acl("cam", "user:0:rw,user:4242:r,user:4244:r",
+		   "create --acl: not every entry sent");
 }
 
 static void
@@ -1130,6 +1387,9 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(stats_asks_only_lists, teardown),
 		cmocka_unit_test_teardown(a_big_group_is_named, teardown),
+		cmocka_unit_test_teardown(odd_names_read_back, teardown),
+		cmocka_unit_test_teardown(idle_entries_noted, teardown),
+		cmocka_unit_test_teardown(daemon_uid_entry_noted, teardown),
 		cmocka_unit_test_teardown(the_list_holds, teardown),
 		cmocka_unit_test_teardown(daemon_without_lists, teardown),
 		cmocka_unit_test_teardown(a_list_refused_after_listing,
