@@ -93,7 +93,8 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/dispatch_users.c daemon/dispatch_acl.c \
                daemon/block_names.c daemon/persist_times.c \
                daemon/pool_names.c daemon/pool_evict.c \
-               daemon/pool_numa.c daemon/pool_acl.c \
+               daemon/pool_numa.c daemon/pool_acl.c daemon/pool_uquota.c \
+               daemon/dispatch_uquota.c \
                daemon/config.c daemon/service.c \
                daemon/arena.c daemon/records.c daemon/block_index.c \
                daemon/memtrim.c daemon/restart.c daemon/state_save.c \
@@ -148,7 +149,8 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_cache_threads \
               itest_numa \
               itest_huge itest_evict itest_names_wait itest_alloc_wait \
-              itest_set itest_limit itest_user_quota itest_stats_abi \
+              itest_set itest_limit itest_user_quota \
+              itest_user_quota_entries itest_stats_abi \
               itest_misuse itest_logs itest_list itest_connect \
               itest_status itest_blocks itest_acl itest_acl_api
 # Under a malloc of its own, which ASan's allocator leaves no room for.
@@ -329,7 +331,7 @@ $(BUILD)/tests/test_restart_names: $(BUILD)/daemon/restart_names.o
 $(BUILD)/tests/test_pool_acl: $(BUILD)/daemon/pool_acl.o
 # The compaction test runs the crash journal's live set of records.
 $(BUILD)/tests/test_journal_compact: $(BUILD)/daemon/journal_compact.o \
-  $(BUILD)/daemon/pool_acl.o
+  $(BUILD)/daemon/pool_acl.o $(BUILD)/daemon/pool_uquota.o
 # The index test runs the daemon's own index of blocks.
 $(BUILD)/tests/test_block_index: $(BUILD)/daemon/block_index.o \
   $(BUILD)/daemon/log.o

@@ -256,7 +256,7 @@ int
 do_create(struct call *c, const Poolmgr__CreatePool *m)
 {
 	struct dpool_params pp = {0};
-	char bounds[96], acl[ACL_TEXT_MAX + 8];
+	char bounds[DPOOL_BOUNDS_TEXT_MAX], acl[ACL_TEXT_MAX + 8];
 	struct dpool *p;
 	int rc;
 
@@ -289,6 +289,8 @@ do_create(struct call *c, const Poolmgr__CreatePool *m)
 	if ((rc = create_limit(c, &pp)))
 		return rc;
 	if ((rc = dispatch_create_acl(c, m, &pp)))
+		return rc;
+	if ((rc = dispatch_create_uquotas(c, m, &pp)))
 		return rc;
 	rc = dpool_create(m->name, &pp, &p);
 	if (rc == -EINVAL)
@@ -407,7 +409,8 @@ set_allowed(struct call *c, const Poolmgr__SetPool *m, const struct dpool *p)
 	    m->set_user_quota_case !=
 	    POOLMGR__SET_POOL__SET_USER_QUOTA__NOT_SET ||
 	    m->set_retain_case != POOLMGR__SET_POOL__SET_RETAIN__NOT_SET ||
-	    m->set_limit_case != POOLMGR__SET_POOL__SET_LIMIT__NOT_SET)
+	    m->set_limit_case != POOLMGR__SET_POOL__SET_LIMIT__NOT_SET ||
+	    m->n_user_quota_modify || m->n_user_quota_remove)
 		return refuse(c, -EPERM, "the owner of pool %s may change its "
 			      "mode, access control list and group; its "
 			      "owner, quotas, limit and retain need admin "
@@ -472,6 +475,8 @@ set_params(struct call *c, const Poolmgr__SetPool *m, const struct dpool *p,
 				      "ever true");
 		pp->retain = 0;
 	}
+	if ((rc = dispatch_set_uquotas(c, m, p, pp)))
+		return rc;
 	return dispatch_set_acl(c, m, p, pp);
 }
 
@@ -485,10 +490,11 @@ int
 do_set(struct call *c, const Poolmgr__SetPool *m)
 {
 	struct dpool_params pp = {0};
-	char changed[1600];
+	char changed[1600 + 2 * UQUOTA_TEXT_MAX];
 	struct dpool *p;
 	uint64_t limit, user_quota;
 	struct acl acl_was;
+	struct uquota uq_was;
 	int rc;
 
 	if ((rc = check_name_length(c, m->name)))
@@ -506,11 +512,13 @@ do_set(struct call *c, const Poolmgr__SetPool *m)
 	limit = p->limit;
 	user_quota = p->user_quota;
 	acl_was = p->acl;
+	uq_was = p->uquotas;
 	dpool_apply_settings(p, &pp, changed, sizeof(changed));
 	if (*changed) {
 		journal_pool_set(p, p->limit != limit ||
 				 p->user_quota != user_quota,
-				 !acl_equal(&p->acl, &acl_was));
+				 !acl_equal(&p->acl, &acl_was),
+				 !uquota_equal(&p->uquotas, &uq_was));
 		log_info("pool %s set by uid %u: %s", p->name,
 			 (unsigned)c->s->uid, changed);
 	}
@@ -733,6 +741,7 @@ fill_stats(Poolmgr__PoolStats *ps, struct dpool *p, struct stats_acl *acl)
 
 static Poolmgr__PoolStats one_stats;
 static struct stats_acl one_acl;
+static struct stats_uquotas one_uquotas;
 
 int
 do_stats(struct call *c, const Poolmgr__PoolRef *m)
@@ -745,6 +754,8 @@ do_stats(struct call *c, const Poolmgr__PoolRef *m)
 	if ((rc = wait_settled(c, p)))
 		return rc;
 	fill_stats(&one_stats, p, &one_acl);
+	/* Here alone: a ListPools page of them all would pass a datagram. */
+	dispatch_fill_uquotas(&one_stats, p, &one_uquotas);
 	c->rep->body_case = POOLMGR__REPLY__BODY_STATS;
 	c->rep->stats = &one_stats;
 	return 0;

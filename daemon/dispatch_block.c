@@ -304,15 +304,26 @@ count_quota_refusal(struct dpool *p, bool by_user_quota, bool retry_follows)
  * pool once, in the command, to stay within the 255 bytes the library
  * keeps: 251 at most, with a pool name of 64, the longest what (a batch
  * of 4096 blocks past 2^64 bytes), a uid of 10 digits and byte counts of
- * 10 characters.
+ * 10 characters.  A uid bound by its own entry (pool_uquota.h) is told
+ * so, in fewer words: raising the pool's user quota would not help it.
  */
 static int
 refuse_quota(struct call *c, struct dpool *p, uid_t uid, const char *what,
 	     bool retry_follows)
 {
 	char bound[24], held[24];
+	uint64_t ubound;
+	bool own;
 
 	count_quota_refusal(p, p->user_quota_hit, retry_follows);
+	ubound = dpool_user_bound(p, uid, &own);
+	if (p->user_quota_hit && own)
+		return refuse(c, -EDQUOT, "%s would pass uid %u's own user "
+			      "quota of %s (it holds %s); `poolctl users %s` "
+			      "lists what each uid holds", what, (unsigned)uid,
+			      bytes_text(ubound, bound, sizeof(bound)),
+			      bytes_text(dpool_user_used(p, NULL, uid), held,
+					 sizeof(held)), p->name);
 	if (p->user_quota_hit)
 		return refuse(c, -EDQUOT, "%s would pass the pool's quota of "
 			      "%s per user (uid %u holds %s); `poolctl users "

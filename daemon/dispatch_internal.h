@@ -25,6 +25,7 @@
 
 #include "peer.h"
 #include "pool_acl.h"
+#include "pool_uquota.h"
 
 #define HELD 1			/* a handler's answer: hold the request */
 #define WAITING 2		/* ... for a name or room (dispatch_wait.c,
@@ -43,12 +44,14 @@
 #define FEATURE_USER_QUOTA	(1ULL << 8)
 #define FEATURE_ACL		(1ULL << 9)
 #define FEATURE_BATCH_PERSIST	(1ULL << 10)
+#define FEATURE_USER_QUOTAS	(1ULL << 11)
 #define DISPATCH_FEATURES	(FEATURE_LOOKUP_WAIT | FEATURE_POOL_LIMIT | \
 				 FEATURE_BATCH_BOUNDS | FEATURE_DAEMON_STATS | \
 				 FEATURE_LIST_BLOCKS | FEATURE_ALLOC_WAIT | \
 				 FEATURE_ALLOC_PERSIST | \
 				 FEATURE_FREE_PERSISTED | FEATURE_USER_QUOTA | \
-				 FEATURE_ACL | FEATURE_BATCH_PERSIST)
+				 FEATURE_ACL | FEATURE_BATCH_PERSIST | \
+				 FEATURE_USER_QUOTAS)
 
 struct config;
 struct dpool;
@@ -211,5 +214,23 @@ int dispatch_set_acl(struct call *c, const Poolmgr__SetPool *m,
 		     const struct dpool *p, struct dpool_params *pp);
 void dispatch_fill_acl(Poolmgr__PoolStats *ps, const struct dpool *p,
 		       struct stats_acl *room);
+
+/*
+ * uids' own user quotas (dispatch_uquota.c), as the lists above:
+ * CreatePool's into pp->uquotas, SetPool's remove then modify over p's
+ * (p's own if m changes none), each checked; 0 or refused.
+ * dispatch_fill_uquotas points ps->user_quotas into room (none for an
+ * empty list): room lives as long as ps.
+ */
+struct stats_uquotas {
+	Poolmgr__UserQuota e[UQUOTA_MAX];
+	Poolmgr__UserQuota *ptr[UQUOTA_MAX];
+};
+int dispatch_create_uquotas(struct call *c, const Poolmgr__CreatePool *m,
+			    struct dpool_params *pp);
+int dispatch_set_uquotas(struct call *c, const Poolmgr__SetPool *m,
+			 const struct dpool *p, struct dpool_params *pp);
+void dispatch_fill_uquotas(Poolmgr__PoolStats *ps, const struct dpool *p,
+			   struct stats_uquotas *room);
 
 #endif /* POOLMGRD_DISPATCH_INTERNAL_H */

@@ -18,7 +18,7 @@
  * holds less without a block being freed (a reference let go of a block
  * others hold, by a free or by its handle's close, a persistent block's
  * charge ended, an eviction's among them) and when the user quota
- * changes.  An evictable name let go (pool_evict.c's lru_make_room) is
+ * or the uids' own entries change.  An evictable name let go (pool_evict.c's lru_make_room) is
  * room too, for a try may evict it: a wait under the user quota tries
  * again then, and evicts it if it is its uid's.  The pool layer says so
  * (dpool_room) only while allocations wait in the pool, and only once
@@ -232,7 +232,17 @@ refuse_timed_out(struct call *c, struct dpool *p, uint64_t size,
 		 uint32_t wait_ms, int why)
 {
 	char bound[24];
+	uint64_t ubound;
+	bool own;
 
+	ubound = dpool_user_bound(p, c->s->uid, &own);
+	if (why == -EDQUOT && own)
+		return refuse(c, -ETIMEDOUT, "uid %u stayed too near its own "
+			      "user quota of %s in pool %s for %llu byte%s "
+			      "more in %u ms", (unsigned)c->s->uid,
+			      bytes_text(ubound, bound, sizeof(bound)),
+			      p->name, (unsigned long long)size,
+			      log_plural(size), (unsigned)wait_ms);
 	if (why == -EDQUOT)
 		return refuse(c, -ETIMEDOUT, "uid %u stayed too near pool %s's "
 			      "quota of %s per user for %llu byte%s more in "

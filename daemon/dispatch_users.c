@@ -8,7 +8,9 @@
  * persistent blocks there (its charge, pool_hold.c, kept as blocks are
  * persisted, grown and freed); both are kept as they change, so a reply
  * walks one entry per uid and no block or handle.  The charges are sorted
- * by uid, so each account finds its uid's charge by a binary search.
+ * by uid, so each account finds its uid's charge by a binary search; each
+ * listed uid's user quota in force (its own entry's, or the pool's) is
+ * found by one more in the pool's entries (pool_uquota.h).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -21,6 +23,10 @@
 #include "session.h"
 
 #define MAX_LISTED_USERS 1000
+/* The entries listed in one reply: a datagram, less the reply's fields. */
+#define USERS_REPLY_MAX (PEER_MAX_MESSAGE - 1024)
+/* An entry's tag (1 byte) and length (1: an entry packs to under 128). */
+#define USERS_ENTRY_FRAME 2
 
 static Poolmgr__UserUsage users[MAX_LISTED_USERS];
 static Poolmgr__UserUsage *user_ptrs[MAX_LISTED_USERS];
@@ -97,12 +103,36 @@ usage_of_pool(const struct dpool *p, Poolmgr__UserUsage **out, size_t *n)
 	return 0;
 }
 
+/*
+ * The first of u (sorted) into the reply, each with its user quota in
+ * force: at most MAX_LISTED_USERS, and, since a uid's own quota makes an
+ * entry longer, no more than fit a datagram.  How many.
+ */
+static size_t
+users_listed(const struct dpool *p, const Poolmgr__UserUsage *u, size_t n)
+{
+	size_t i, bytes = 0;
+	bool own;
+
+	for (i = 0; i < n && i < MAX_LISTED_USERS; i++) {
+		users[i] = u[i];
+		users[i].quota = dpool_user_bound(p, u[i].uid, &own);
+		users[i].quota_own = own;
+		bytes += poolmgr__user_usage__get_packed_size(&users[i]) +
+			 USERS_ENTRY_FRAME;
+		if (bytes > USERS_REPLY_MAX)
+			break;
+		user_ptrs[i] = &users[i];
+	}
+	return i;
+}
+
 int
 do_users(struct call *c, const Poolmgr__ListUsers *m)
 {
 	Poolmgr__UserUsage *u;
 	struct dpool *p;
-	size_t i, n, listed;
+	size_t n, listed;
 	int rc;
 
 	if (!(p = get_pool(c, m->pool, false, &rc)))
@@ -112,11 +142,7 @@ do_users(struct call *c, const Poolmgr__ListUsers *m)
 	if (usage_of_pool(p, &u, &n))
 		return refuse(c, -ENOMEM, "out of memory");
 	qsort(u, n, sizeof(*u), cmp_usage);
-	listed = n < MAX_LISTED_USERS ? n : MAX_LISTED_USERS;
-	for (i = 0; i < listed; i++) {
-		users[i] = u[i];
-		user_ptrs[i] = &users[i];
-	}
+	listed = users_listed(p, u, n);
 	free(u);
 	poolmgr__list_users_reply__init(&users_reply);
 	users_reply.n_users = listed;

@@ -349,6 +349,29 @@ rec_acl(struct jfile *f, const struct dpool *p, bool changed)
 	return append(f, JREC_ACL, w, 2 + p->acl.n);
 }
 
+_Static_assert(JREC_UQ_MAX == UQUOTA_MAX,
+	       "a JREC_USER_QUOTAS holds every list");
+
+/*
+ * p's own user quotas of uids after its record, bounds and list (none
+ * while there is none, unless changed: then a record of no entry says
+ * the change emptied them).
+ */
+static int
+rec_user_quotas(struct jfile *f, const struct dpool *p, bool changed)
+{
+	uint64_t w[JREC_MAX_WORDS] = {0, p->keep_id};
+	uint32_t i;
+
+	if (!p->uquotas.n && !changed)
+		return 0;
+	for (i = 0; i < p->uquotas.n; i++) {
+		w[2 + 2 * i] = p->uquotas.e[i].uid;
+		w[3 + 2 * i] = p->uquotas.e[i].bytes;
+	}
+	return append(f, JREC_USER_QUOTAS, w, 2 + 2 * p->uquotas.n);
+}
+
 /* The daemon's own socket, last in every snapshot (none: systemd's). */
 static int
 rec_socket(struct jfile *f)
@@ -379,7 +402,8 @@ snapshot(struct jfile *f)
 			continue;
 		if ((rc = rec_pool(f, p)) || (rc = rec_generations(f, p)) ||
 		    (rc = rec_bounds(f, p, false)) ||
-		    (rc = rec_acl(f, p, false)))
+		    (rc = rec_acl(f, p, false)) ||
+		    (rc = rec_user_quotas(f, p, false)))
 			return rc;
 		live_pools++;
 		BLOCK_INDEX_FOREACH(b, &p->blocks, &it) {
@@ -1117,14 +1141,15 @@ journal_pool_made(struct dpool *p)
 	live_pools++;
 	names_env();
 	if ((rc = rec_pool(NULL, p)) == 0 &&
-	    (rc = rec_bounds(NULL, p, false)) == 0)
-		rc = rec_acl(NULL, p, false);
+	    (rc = rec_bounds(NULL, p, false)) == 0 &&
+	    (rc = rec_acl(NULL, p, false)) == 0)
+		rc = rec_user_quotas(NULL, p, false);
 	done(rc);
 }
 
 void
 journal_pool_set(const struct dpool *p, bool bounds_changed,
-		 bool acl_changed)
+		 bool acl_changed, bool uquotas_changed)
 {
 	uint64_t w[8] = {0, p->keep_id, p->uid, p->gid, p->mode, p->quota,
 			 p->retain};
@@ -1137,6 +1162,8 @@ journal_pool_set(const struct dpool *p, bool bounds_changed,
 		rc = rec_bounds(NULL, p, true);
 	if (rc == 0 && acl_changed)
 		rc = rec_acl(NULL, p, true);
+	if (rc == 0 && uquotas_changed)
+		rc = rec_user_quotas(NULL, p, true);
 	done(rc);
 }
 

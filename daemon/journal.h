@@ -69,10 +69,13 @@ void journal_pool_made(struct dpool *p);
 /*
  * bounds_changed: the limit or the user quota changed, and a record of
  * them follows the settings' (JREC_BOUNDS); acl_changed: the access
- * control list changed, and a record of it follows those (JREC_ACL).
+ * control list changed, and a record of it follows those (JREC_ACL);
+ * uquotas_changed: the uids' own user quotas changed, and a record of
+ * them comes last (JREC_USER_QUOTAS).  The journal's end moves once,
+ * over all of them.
  */
 void journal_pool_set(const struct dpool *p, bool bounds_changed,
-		      bool acl_changed);
+		      bool acl_changed, bool uquotas_changed);
 void journal_pool_gone(struct dpool *p);
 void journal_persist(const struct dpool *p, const struct block *b);
 void journal_resize(const struct dpool *p, const struct block *b);

@@ -25,7 +25,8 @@
  * limit and user quota, if either is not 0, after those; its access
  * control list, if not empty, after those, its entries checked and
  * sorted as recover.c builds them (a list it would refuse gives the
- * compaction up).
+ * compaction up); its user quotas of uids, if any, after those, the same
+ * way.
  * The records fed are held to recover.c's rules for where generations
  * go, so that a journal it would refuse is never made into one it takes:
  * among them, that a name record is followed by its generation's unless
@@ -47,6 +48,7 @@
 #include "journal_compact.h"
 #include "journal_rec.h"
 #include "pool_acl.h"
+#include "pool_uquota.h"
 
 #define POOL_WORDS	(10 + JREC_NAME_MAX)	/* a pool's record, no sum */
 #define BLOCK_WORDS	7			/* a persist's, no sum */
@@ -61,6 +63,7 @@ struct cpool {
 	uint64_t limit;			/* JREC_BOUNDS's; 0: none */
 	uint64_t user_quota;		/* ... */
 	struct acl acl;			/* JREC_ACL's, built; n 0: none */
+	struct uquota uquotas;		/* JREC_USER_QUOTAS', built */
 	bool live;
 };
 
@@ -90,6 +93,7 @@ struct jcompact {
 	const struct cpool *gen_pool;	/* ... the pool's generations */
 	const struct cpool *bounds_pool;	/* ... the pool's bounds */
 	const struct cpool *acl_pool;	/* ... the pool's list */
+	const struct cpool *uq_pool;	/* ... the pool's user quotas */
 	/* The record fed before (type, keep, offset); past the snapshot? */
 	uint32_t prev_type;
 	uint64_t prev_keep, prev_off;
@@ -174,6 +178,7 @@ pool_add(struct jcompact *c, const uint64_t *w)
 	c->pools[c->npools].limit = 0;
 	c->pools[c->npools].user_quota = 0;
 	c->pools[c->npools].acl.n = 0;
+	c->pools[c->npools].uquotas.n = 0;
 	c->pools[c->npools++].live = true;
 	return 0;
 }
@@ -351,6 +356,33 @@ feed_acl(struct jcompact *c, const uint64_t *w, unsigned n)
 	return 0;
 }
 
+/*
+ * A pool's user quotas of uids, (n - 2) / 2 entries of two words: each
+ * uid below 2^32, the whole a list uquota_build takes (at most
+ * UQUOTA_MAX, no uid twice, none of nobody's), as recover.c asks.
+ * Emptied: a record of none.
+ */
+static int
+feed_user_quotas(struct jcompact *c, const uint64_t *w, unsigned n)
+{
+	struct uquota_entry e[UQUOTA_MAX];
+	ssize_t p;
+	unsigned i;
+
+	if (n < 2 || (n - 2) % 2 || (n - 2) / 2 > UQUOTA_MAX ||
+	    (p = pool_find(c, w[1])) < 0)
+		return -EINVAL;
+	for (i = 0; i < (n - 2) / 2; i++) {
+		if (w[2 + 2 * i] > UINT32_MAX)
+			return -EINVAL;
+		e[i].uid = (uint32_t)w[2 + 2 * i];
+		e[i].bytes = w[3 + 2 * i];
+	}
+	if (uquota_build(&c->pools[p].uquotas, e, (n - 2) / 2, NULL, 0) != 0)
+		return -EINVAL;
+	return 0;
+}
+
 static int
 feed(struct jcompact *c, const uint64_t *w, unsigned n)
 {
@@ -371,6 +403,8 @@ feed(struct jcompact *c, const uint64_t *w, unsigned n)
 	}
 	if (type == JREC_ACL)
 		return feed_acl(c, w, n);
+	if (type == JREC_USER_QUOTAS)
+		return feed_user_quotas(c, w, n);
 	if (type == JREC_NAME || type == JREC_UNNAME ||
 	    type == JREC_NAME_EVICTABLE)
 		return feed_name(c, type, w, n);
@@ -479,6 +513,23 @@ next_acl(struct jcompact *c, uint64_t *w, unsigned *n)
 	return JREC_ACL;
 }
 
+/* The user quota record that follows a pool's (and its list's). */
+static int
+next_user_quotas(struct jcompact *c, uint64_t *w, unsigned *n)
+{
+	const struct cpool *p = c->uq_pool;
+	uint32_t i;
+
+	w[1] = p->w[1];
+	for (i = 0; i < p->uquotas.n; i++) {
+		w[2 + 2 * i] = p->uquotas.e[i].uid;
+		w[3 + 2 * i] = p->uquotas.e[i].bytes;
+	}
+	*n = 2 + 2 * p->uquotas.n;
+	c->uq_pool = NULL;
+	return JREC_USER_QUOTAS;
+}
+
 int
 jcompact_next(struct jcompact *c, uint64_t *w, unsigned *n)
 {
@@ -498,6 +549,8 @@ jcompact_next(struct jcompact *c, uint64_t *w, unsigned *n)
 	}
 	if (c->acl_pool)
 		return next_acl(c, w, n);
+	if (c->uq_pool)
+		return next_user_quotas(c, w, n);
 	while (c->out_pool < c->npools) {
 		const struct cpool *p = &c->pools[c->out_pool++];
 
@@ -509,6 +562,8 @@ jcompact_next(struct jcompact *c, uint64_t *w, unsigned *n)
 			c->bounds_pool = p;
 		if (p->acl.n)
 			c->acl_pool = p;
+		if (p->uquotas.n)
+			c->uq_pool = p;
 		memcpy(w, p->w, sizeof(p->w));
 		*n = POOL_WORDS;
 		return JREC_POOL;

@@ -21,10 +21,14 @@
 #define JREC_NAME_MAX	8			/* words of a pool's name */
 #define JREC_BNAME_MAX	32			/* ... of a block's (255 B) */
 /*
- * Words of a record, all told: a JREC_NAME's, the longest; a JREC_ACL of
- * JREC_ACL_MAX entries (its head, keep and sum besides) is 3 shorter.
+ * Words of a record, all told: a JREC_USER_QUOTAS of JREC_UQ_MAX entries,
+ * two words each, with its head, keep and sum, the longest; a JREC_NAME's
+ * (6 + JREC_BNAME_MAX) was, before it.  An image from before it refuses a
+ * longer record as torn, which it would refuse anyway as of a type it
+ * does not know.
  */
-#define JREC_MAX_WORDS	(6 + JREC_BNAME_MAX)
+#define JREC_UQ_MAX	32
+#define JREC_MAX_WORDS	(3 + 2 * JREC_UQ_MAX)
 
 /* Header words. */
 enum { JH_MAGIC, JH_ID, JH_END, JH_SUM };
@@ -101,12 +105,28 @@ enum jrec_type {
 	 * the users and groups a list names to the mode alone.
 	 */
 	JREC_ACL = 14,		/* keep, entries... */
+	/*
+	 * A pool's own user quotas of uids (CreatePool.user_quotas,
+	 * SetPool.user_quota_modify, user_quota_remove; pool_uquota.h), an
+	 * entry two words, its uid and its bytes, as many as the record's
+	 * length says (an odd count of words past keep refuses the
+	 * journal): after its record (in a snapshot, after its JREC_ACL if
+	 * any) when the list is not empty, and after a JREC_SET that changed
+	 * it (after its JREC_BOUNDS and JREC_ACL, if any), with no entry
+	 * when the change emptied it.  Neither begins nor ends the snapshot.
+	 * A journal of no entry has none, and an older image reads it as
+	 * ever; one with any, it refuses whole, as the names, rather than
+	 * leave the uids listed to the pool's user quota.
+	 */
+	JREC_USER_QUOTAS = 15,	/* keep, (uid, bytes)... */
 };
 
 /* Entries a JREC_ACL holds at most: ACL_MAX (pool_acl.h), in its words. */
 #define JREC_ACL_MAX	32
 _Static_assert(3 + JREC_ACL_MAX <= JREC_MAX_WORDS,
 	       "a JREC_ACL of every entry fits a record");
+_Static_assert(6 + JREC_BNAME_MAX <= JREC_MAX_WORDS,
+	       "a JREC_NAME of the longest name fits a record");
 
 #define JREC_SOCKET_MAX	107	/* bytes of its path (sun_path less 1) */
 
@@ -168,8 +188,8 @@ jrec_leaves_name_bare(uint32_t prev_type, uint64_t prev_keep,
 
 /*
  * A record only a writer with generations writes, of their types or of
- * one after them (JREC_BOUNDS, JREC_ACL): its journal holds names to the
- * rule.
+ * one after them (JREC_BOUNDS, JREC_ACL, JREC_USER_QUOTAS): its journal
+ * holds names to the rule.
  */
 static inline bool
 jrec_of_generations(uint32_t type)

@@ -340,6 +340,7 @@ pool_make(const char *name, const struct dpool_params *pp, int memfd,
 	p->acl = pp->acl;
 	p->quota = pp->quota;
 	p->user_quota = pp->user_quota;
+	p->uquotas = pp->uquotas;
 	p->limit = pp->limit;
 	p->retain = pp->retain;
 	block_index_init(&p->blocks);
@@ -467,9 +468,30 @@ dpool_bounds_text(const struct dpool *p, char *buf, size_t len)
 		n += (size_t)snprintf(buf + n, len - n, ", user_quota %llu",
 				      (unsigned long long)p->user_quota);
 	if (p->limit && n < len)
-		snprintf(buf + n, len - n, ", limit %llu",
-			 (unsigned long long)p->limit);
+		n += (size_t)snprintf(buf + n, len - n, ", limit %llu",
+				      (unsigned long long)p->limit);
+	if (p->uquotas.n && n < len &&
+	    (n += (size_t)snprintf(buf + n, len - n, ", user_quotas ")) < len)
+		uquota_text(&p->uquotas, buf + n, len - n);
 	return buf;
+}
+
+/* "user_quotas 1001:none -> 1001:none,1002:4096" into changed. */
+static void
+uquotas_changed(const struct dpool *p, const struct dpool_params *pp,
+		char *changed, size_t len)
+{
+	char *was = malloc(UQUOTA_TEXT_MAX), *now = malloc(UQUOTA_TEXT_MAX);
+
+	/* Without memory the line says less, never the wrong thing. */
+	if (was && now)
+		changed_add(changed, len, "user_quotas", "%s -> %s",
+			    uquota_text(&p->uquotas, was, UQUOTA_TEXT_MAX),
+			    uquota_text(&pp->uquotas, now, UQUOTA_TEXT_MAX));
+	else
+		changed_add(changed, len, "user_quotas", "changed");
+	free(was);
+	free(now);
 }
 
 /*
@@ -526,6 +548,8 @@ dpool_apply_settings(struct dpool *p, const struct dpool_params *pp,
 		changed_add(changed, len, "user_quota", "%llu -> %llu",
 			    (unsigned long long)p->user_quota,
 			    (unsigned long long)pp->user_quota);
+	if (!uquota_equal(&pp->uquotas, &p->uquotas))
+		uquotas_changed(p, pp, changed, len);
 	if (pp->retain != p->retain)
 		changed_add(changed, len, "retain", "%s -> %s",
 			    retain_text(p->retain, a, sizeof(a)),
@@ -542,6 +566,10 @@ dpool_apply_settings(struct dpool *p, const struct dpool_params *pp,
 	if (pp->user_quota != p->user_quota) {
 		p->user_quota = pp->user_quota;
 		dpool_room(p);	/* allocations waiting under it try again */
+	}
+	if (!uquota_equal(&pp->uquotas, &p->uquotas)) {
+		p->uquotas = pp->uquotas;
+		dpool_room(p);	/* ... and under the uids' own */
 	}
 	if (pp->limit != p->limit) {
 		p->limit = pp->limit;

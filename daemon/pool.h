@@ -24,6 +24,7 @@
 #include "persist_times.h"
 #include "pool_acl.h"
 #include "pool_evict.h"
+#include "pool_uquota.h"
 
 #define POOL_MAX_SIZE (1ull << 46)	/* 64 TiB: fits any address space */
 #define POOL_MAX_POOLS 256		/* ListPools pages through them */
@@ -210,6 +211,8 @@ struct dpool {
 	uint64_t quota;		/* bytes per session; 0 = none */
 	uint64_t user_quota;	/* bytes per uid, its sessions' and its
 				 * persistent blocks together; 0 = none */
+	struct uquota uquotas;	/* ... and uids' own, in place of it
+				 * (pool_uquota.h; dpool_user_bound) */
 	bool user_quota_hit;	/* the last -EDQUOT was the user quota's
 				 * (dpool_quota_check) */
 	uint64_t quota_lack;	/* ... and the bytes the refused holding
@@ -303,6 +306,7 @@ struct dpool_params {
 	struct acl acl;		/* checked (acl_build) */
 	uint64_t quota;
 	uint64_t user_quota;
+	struct uquota uquotas;	/* checked (uquota_build) */
 	uint64_t limit;		/* 0, or a granule to size (dpool_limit_valid) */
 	uint64_t retain;	/* bytes of free pages kept for reuse, rounded
 				 * up to pages; 0 = the engine's default,
@@ -379,9 +383,11 @@ void dpool_apply_settings(struct dpool *p, const struct dpool_params *params,
 			  char *changed, size_t len);
 /*
  * p's bounds for the log line of its making, as a reload's or a set's
- * line names them: ", quota N, user_quota N, limit N", each only if set;
- * "" for none.  Into buf, which it returns.
+ * line names them: ", quota N, user_quota N, limit N, user_quotas LIST",
+ * each only if set; "" for none.  Into buf (DPOOL_BOUNDS_TEXT_MAX holds
+ * the longest), which it returns.
  */
+#define DPOOL_BOUNDS_TEXT_MAX	(96 + UQUOTA_TEXT_MAX)
 const char *dpool_bounds_text(const struct dpool *p, char *buf, size_t len);
 /*
  * ", acl LIST" for a pool that has one, for the line of its making; ""
@@ -476,16 +482,36 @@ uint64_t dpool_persisted_by(const struct dpool *p, uid_t uid);
 /* uid's persist charge in p, or NULL if it has none: O(log u).  Valid
  * until the next charge comes or goes (they move in their array). */
 struct persist_charge *dpool_charge(struct dpool *p, uid_t uid);
+/*
+ * Has p a user quota for some uid: a default, or entries of uids' own?
+ * (An entry may be of none, 0 bytes: the uids are counted all the same,
+ * which costs a look at a running total, never a walk.)
+ */
+static inline bool
+dpool_has_user_quota(const struct dpool *p)
+{
+	return p->user_quota || p->uquotas.n;
+}
 /* Has p a quota, per connection or per user? */
 static inline bool
 dpool_has_quota(const struct dpool *p)
 {
-	return p->quota || p->user_quota;
+	return p->quota || dpool_has_user_quota(p);
+}
+/*
+ * uid's user quota in p: its own entry's bytes (*own true) or the pool's
+ * default (*own false); 0 is none.  A binary search of the entries, O(log
+ * n), none without any.  own may be NULL.
+ */
+static inline uint64_t
+dpool_user_bound(const struct dpool *p, uid_t uid, bool *own)
+{
+	return uquota_bound(&p->uquotas, p->user_quota, (uint32_t)uid, own);
 }
 /*
  * What counts against uid's user quota in p: the bytes its sessions'
  * handles hold there and its persistent blocks' (dpool_user_held); 0
- * without a user quota (not counted).  h, if not NULL, is an open handle
+ * when p has no user quota for any uid (not counted).  h, if not NULL, is an open handle
  * of one of uid's sessions: its running total is read instead of looking
  * the uid up.
  */
@@ -496,7 +522,7 @@ static inline uint64_t
 dpool_user_used(const struct dpool *p, const struct handle *h, uid_t uid)
 {
 	/* Inline: every allocation asks, most pools have no user quota. */
-	return p->user_quota ? dpool_user_held(p, h, uid) : 0;
+	return dpool_has_user_quota(p) ? dpool_user_held(p, h, uid) : 0;
 }
 /* Does h hold a reference to b? */
 bool dpool_holds(struct block *b, struct handle *h);

@@ -125,7 +125,7 @@ dpool_alloc(struct dpool *p, struct handle *h, uint64_t size, uint64_t align,
 
 	usable = heap_block_size(p->heap, size);
 	if (usable &&
-	    (rc = dpool_quota_check(p, quota_used,
+	    (rc = dpool_quota_check(p, h->session->uid, quota_used,
 				    dpool_user_used(p, h, h->session->uid),
 				    usable)))
 		return rc;
@@ -349,7 +349,8 @@ growth_check(struct dpool *p, struct handle *h, struct block *b,
 	const struct session *s;
 
 	if (block_persistent(b))
-		return dpool_quota_check(p, dpool_persisted_by(p, b->persister),
+		return dpool_quota_check(p, b->persister,
+					 dpool_persisted_by(p, b->persister),
 					 dpool_user_used(p, NULL, b->persister),
 					 more);
 	BLOCK_FOREACH_HOLD(hd, b) {
@@ -359,7 +360,8 @@ growth_check(struct dpool *p, struct handle *h, struct block *b,
 		by_uid += s->uid == h->session->uid;
 	}
 	/* At most POOL_MAX_HOLDERS times a pool's size: no overflow. */
-	return dpool_quota_check_each(p, quota_used, by_session * more,
+	return dpool_quota_check_each(p, h->session->uid, quota_used,
+				      by_session * more,
 				      dpool_user_used(p, h, h->session->uid),
 				      by_uid * more);
 }

@@ -148,7 +148,8 @@ dpool_check(struct dpool *p, char *problem, size_t len)
 	uint32_t n = 0;
 	char why[192];
 
-	if (acl_check(&p->acl, why, sizeof(why)) != 0) {
+	if (acl_check(&p->acl, why, sizeof(why)) != 0 ||
+	    uquota_check(&p->uquotas, why, sizeof(why)) != 0) {
 		snprintf(problem, len, "pool %s: %s", p->name, why);
 		return -EFAULT;
 	}

@@ -213,7 +213,7 @@ charge_add(struct dpool *p, uid_t uid, uint64_t n, uint64_t blocks)
 	c = &p->charges[i];
 	c->bytes += n;
 	c->blocks += blocks;
-	if ((int64_t)n < 0 && p->user_quota)
+	if ((int64_t)n < 0 && dpool_has_user_quota(p))
 		dpool_room(p);	/* under uid's user quota: see handle_set */
 	if (c->blocks == 0) {	/* none left */
 		/* An evictable name's block is charged while it is one. */
@@ -366,7 +366,7 @@ dpool_retain(struct dpool *p, struct handle *h, uint64_t off,
 	if (b->nrefs >= POOL_MAX_HOLDERS)
 		return -EMLINK;
 	if (!block_persistent(b) &&
-	    (rc = dpool_quota_check(p, quota_used,
+	    (rc = dpool_quota_check(p, h->session->uid, quota_used,
 				    dpool_user_used(p, h, h->session->uid),
 				    b->size)))
 		return rc;

@@ -57,8 +57,9 @@ bound_lack(uint64_t quota, uint64_t used, uint64_t more)
 
 /*
  * 0, or -EDQUOT if more bytes would take a session holding used past the
- * pool's quota, or user_more would take its uid holding user_used
- * (dpool_user_used) past the user quota; p->user_quota_hit says which,
+ * pool's quota, or user_more would take uid holding user_used
+ * (dpool_user_used) past its user quota (dpool_user_bound: its own
+ * entry's, or the pool's); p->user_quota_hit says which,
  * the quota per connection being looked at first, for the refusal's
  * words.  p->quota_lack says by how much: what the uid's own evictable
  * names must give back (dispatch_block.c's make_quota_room).  Both
@@ -67,17 +68,19 @@ bound_lack(uint64_t quota, uint64_t used, uint64_t more)
  * evicted for the one would leave the request refused by the other.
  */
 static inline int
-dpool_quota_check_each(struct dpool *p, uint64_t used, uint64_t more,
-		       uint64_t user_used, uint64_t user_more)
+dpool_quota_check_each(struct dpool *p, uid_t uid, uint64_t used,
+		       uint64_t more, uint64_t user_used, uint64_t user_more)
 {
+	uint64_t bound = dpool_has_user_quota(p) ?
+			 dpool_user_bound(p, uid, NULL) : 0;
 	bool by_quota = over_quota(p, used, more);
-	bool by_user = over_bound(p->user_quota, user_used, user_more);
+	bool by_user = over_bound(bound, user_used, user_more);
 	uint64_t lack;
 
 	p->user_quota_hit = !by_quota && by_user;
 	p->quota_lack = by_quota ? bound_lack(p->quota, used, more) : 0;
 	if (by_user) {
-		lack = bound_lack(p->user_quota, user_used, user_more);
+		lack = bound_lack(bound, user_used, user_more);
 		if (lack > p->quota_lack)
 			p->quota_lack = lack;
 	}
@@ -86,10 +89,10 @@ dpool_quota_check_each(struct dpool *p, uint64_t used, uint64_t more,
 
 /* dpool_quota_check_each of bytes both bounds count once. */
 static inline int
-dpool_quota_check(struct dpool *p, uint64_t used, uint64_t user_used,
-		  uint64_t more)
+dpool_quota_check(struct dpool *p, uid_t uid, uint64_t used,
+		  uint64_t user_used, uint64_t more)
 {
-	return dpool_quota_check_each(p, used, more, user_used, more);
+	return dpool_quota_check_each(p, uid, used, more, user_used, more);
 }
 
 /* pool_share.c */

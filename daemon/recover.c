@@ -9,7 +9,8 @@
  * the snapshot's forms only before the first record of a change), and, in
  * a journal of a writer that has generations, a name record followed by
  * its generation's unless it is the last; a pool's access control list
- * whole and valid (pool_acl.h), never a part of it.
+ * and its user quotas of uids each whole and valid (pool_acl.h,
+ * pool_uquota.h), never a part of either.
  * Anything wrong refuses the journal whole: a crash then starts fresh,
  * as a refused planned state does, rather than half a pool.  Blocks are
  * found by (pool, offset) in a table of their own; one unpersisted stays
@@ -473,6 +474,44 @@ do_acl(struct replay *r, const uint64_t *w, unsigned n)
 	return 0;
 }
 
+/*
+ * A pool's user quotas of uids, replacing those before (none: emptied):
+ * two words an entry, the whole a list uquota_build takes, kept in the
+ * state as the words of what it built, sorted, for restore.c to check and
+ * build again as a planned restart's.
+ */
+static int
+do_user_quotas(struct replay *r, const uint64_t *w, unsigned n)
+{
+	Poolmgrd__PoolState *ps;
+	struct rpool *rp;
+	struct uquota uq;
+	uint64_t *words = NULL;
+	unsigned i;
+	int rc;
+
+	if (n < 3)
+		return state_why(r->why, r->len, "a user quota record of %u "
+				 "word%s", n, log_plural(n));
+	if (!(rp = pool_of(r, w[1])))
+		return state_why(r->why, r->len, "user quotas of no live pool "
+				 "(keep.%llu)", (unsigned long long)w[1]);
+	ps = rp->ps;
+	if ((rc = state_uquotas(ps->name, &w[2], n - 3, &uq, r->why,
+				r->len)))
+		return rc;
+	if (uq.n && !(words = calloc(2 * uq.n, sizeof(*words))))
+		return state_why(r->why, r->len, "out of memory");
+	for (i = 0; i < uq.n; i++) {
+		words[2 * i] = uq.e[i].uid;
+		words[2 * i + 1] = uq.e[i].bytes;
+	}
+	free(ps->user_quotas);
+	ps->user_quotas = words;
+	ps->n_user_quotas = 2 * uq.n;
+	return 0;
+}
+
 static int
 do_record(struct replay *r, enum jrec_type type, const uint64_t *w,
 	  unsigned n)
@@ -493,6 +532,8 @@ do_record(struct replay *r, enum jrec_type type, const uint64_t *w,
 		return do_bounds(r, w, n);
 	if (type == JREC_ACL)
 		return do_acl(r, w, n);
+	if (type == JREC_USER_QUOTAS)
+		return do_user_quotas(r, w, n);
 	if (type == JREC_GENERATIONS || type == JREC_GENERATION)
 		return do_generation(r, type, w, n);
 	if (type < JREC_POOL || type > JREC_UNPERSIST || n != words[type])
@@ -552,7 +593,8 @@ name_left_bare(const struct replay *r, const uint64_t *w)
 /*
  * A name record with no generation after it, not the last: refused in a
  * journal of a writer with generations, which has a record of them or of
- * a type after them (JREC_BOUNDS, JREC_ACL) somewhere; those of an image
+ * a type after them (JREC_BOUNDS, JREC_ACL, JREC_USER_QUOTAS) somewhere;
+ * those of an image
  * before them have none, and every name of theirs is bare.
  */
 static int

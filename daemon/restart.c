@@ -330,8 +330,9 @@ config_ready(char *why, size_t len)
 /*
  * The state version to write for the binary probed, or 0 if it reads
  * none that carries all there is now.  Requests wait since the probe,
- * but a reload meanwhile may have given a pool an access control list,
- * which the version the binary reads would drop (state_version_needed):
+ * but a reload meanwhile may have given a pool an access control list or
+ * user quotas of uids, which the version the binary reads would drop
+ * (state_version_needed):
  * then say so under what.  A stop to the store of a daemon that does not
  * know its binary asked none (restart_stop): the version needed, as
  * before there was a probe.
@@ -346,9 +347,10 @@ readable_version(const char *what)
 		return needed;
 	if ((v = restart_probe_version(needed)))
 		return v;
-	log_warnx("%s: pool %s has an access control list since %s was "
-		  "asked, and it reads no state version %u: it would drop "
-		  "the list", what, pool, exe_path, needed);
+	log_warnx("%s: pool %s needs state version %u, which carries %s, "
+		  "since %s was asked, and it reads none such: it would drop "
+		  "them", what, pool, needed, state_version_carries(needed),
+		  exe_path);
 	return 0;
 }
 

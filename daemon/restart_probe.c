@@ -263,13 +263,15 @@ probe_finish(int rc)
 		snprintf(why, sizeof(why), "reading the answer of %s "
 			 "--restart-probe: %s", probe.path, strerror(-rc));
 	else if (!restart_probe_version(needed = state_version_needed(&pool))) {
-		if (needed == POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT &&
+		if (needed > POOLMGRD__STATE_VERSION__STATE_VERSION_THIRD &&
 		    restart_probe_reads(needed - 1))
 			snprintf(why, sizeof(why), "%s --restart-probe answered "
 				 "\"%.80s\": it reads no state version %u, "
-				 "which carries the access control lists "
-				 "(pool %s has one): it would drop them",
-				 probe.path, probe.answer, needed, pool);
+				 "which carries %s (pool %s has %s): it would "
+				 "drop them", probe.path, probe.answer, needed,
+				 state_version_carries(needed), pool,
+				 needed == POOLMGRD__STATE_VERSION__STATE_VERSION_FOURTH
+				 ? "one" : "some");
 		else
 			snprintf(why, sizeof(why), "%s --restart-probe answered "
 				 "\"%.80s\" (exit %d), not state version %u: it "

@@ -135,7 +135,10 @@ build_pool(struct rebuild *rb, unsigned k)
 
 	/* Checked already (state_check): the list as the old image had it. */
 	if ((rc = state_acl(ps->name, ps->acl, ps->n_acl, &pp.acl, rb->why,
-			    sizeof(rb->why))) != 0)
+			    sizeof(rb->why))) != 0 ||
+	    (rc = state_uquotas(ps->name, ps->user_quotas,
+				ps->n_user_quotas, &pp.uquotas, rb->why,
+				sizeof(rb->why))) != 0)
 		return rc;
 	if ((rc = dpool_adopt(ps->name, &pp, rb->fds[2 + k], &p)) != 0) {
 		snprintf(rb->why, sizeof(rb->why), "pool %s: %s", ps->name,

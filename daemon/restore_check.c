@@ -65,6 +65,35 @@ state_acl(const char *name, const uint64_t *w, size_t n, struct acl *out,
 	return 0;
 }
 
+int
+state_uquotas(const char *name, const uint64_t *w, size_t n,
+	      struct uquota *out, char *why, size_t len)
+{
+	struct uquota_entry e[UQUOTA_MAX];
+	char because[160];
+	size_t i;
+
+	if (n % 2)
+		return state_why(why, len, "pool %s: user quotas of uids in %zu "
+				 "words, not two an entry", name, n);
+	if (n / 2 > UQUOTA_MAX)
+		return state_why(why, len, "pool %s: %zu user quotas of uids, "
+				 "more than %d", name, n / 2, UQUOTA_MAX);
+	for (i = 0; i < n / 2; i++) {
+		if (w[2 * i] > UINT32_MAX)
+			return state_why(why, len, "pool %s: user quota entry "
+					 "%zu is of uid %#llx, which no uid "
+					 "is", name, i,
+					 (unsigned long long)w[2 * i]);
+		e[i].uid = (uint32_t)w[2 * i];
+		e[i].bytes = w[2 * i + 1];
+	}
+	if (uquota_build(out, e, n / 2, because, sizeof(because)) != 0)
+		return state_why(why, len, "pool %s: its user quotas of uids: "
+				 "%s", name, because);
+	return 0;
+}
+
 Poolmgrd__State *
 state_load(int fd, char *why, size_t len)
 {
@@ -355,6 +384,7 @@ check_pool(const Poolmgrd__State *st, size_t k, uint64_t page, char *why,
 	   size_t len)
 {
 	const Poolmgrd__PoolState *ps = st->pools[k];
+	struct uquota uq;
 	struct acl acl;
 	size_t i;
 	int rc;
@@ -395,6 +425,10 @@ check_pool(const Poolmgrd__State *st, size_t k, uint64_t page, char *why,
 			       "eviction is not one per name", ps->name);
 	/* A list that would let in or keep out other than it says: none. */
 	if ((rc = state_acl(ps->name, ps->acl, ps->n_acl, &acl, why, len)))
+		return rc;
+	/* ... and none that would bind a uid other than it says. */
+	if ((rc = state_uquotas(ps->name, ps->user_quotas, ps->n_user_quotas,
+				&uq, why, len)))
 		return rc;
 	return check_blocks(ps, why, len);
 }

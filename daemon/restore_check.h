@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "pool_acl.h"
+#include "pool_uquota.h"
 #include "state.pb-c.h"
 
 /* The state in memfd fd, decoded; NULL with why. */
@@ -38,6 +39,14 @@ int state_check(const Poolmgrd__State *st, const int *fds, unsigned n,
  */
 int state_acl(const char *name, const uint64_t *w, size_t n, struct acl *out,
 	      char *why, size_t len);
+/*
+ * Pool name's user quotas of uids from its n words (PoolState.user_quotas,
+ * a JREC_USER_QUOTAS's entries): two words an entry, a uid (below 2^32,
+ * not 4294967295) then its bytes, at most UQUOTA_MAX, no uid twice, built
+ * into *out, sorted.  0, or -EINVAL with why; *out unchanged then.
+ */
+int state_uquotas(const char *name, const uint64_t *w, size_t n,
+		  struct uquota *out, char *why, size_t len);
 
 /* Write why (printf) and return -EINVAL: every refusal's reason. */
 int state_why(char *why, size_t len, const char *fmt, ...)

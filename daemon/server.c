@@ -490,7 +490,8 @@ warn_kept(const struct dpool *p, const struct config_pool *cp)
 static void
 apply_config(const struct config *cf)
 {
-	char changed[1600], bounds[96], acl[ACL_TEXT_MAX + 8];
+	char changed[1600 + 2 * UQUOTA_TEXT_MAX], bounds[DPOOL_BOUNDS_TEXT_MAX];
+	char acl[ACL_TEXT_MAX + 8];
 	unsigned i;
 
 	for (i = 0; i < cf->npools; i++) {
@@ -510,6 +511,7 @@ apply_config(const struct config *cf)
 		if ((p = dpool_find(cp->name))) {
 			uint64_t limit = p->limit, user_quota = p->user_quota;
 			struct acl acl_was = p->acl;
+			struct uquota uq_was = p->uquotas;
 
 			warn_kept(p, cp);
 			if (!dpool_limit_valid(pp.limit, p->size,
@@ -526,7 +528,9 @@ apply_config(const struct config *cf)
 				journal_pool_set(p, p->limit != limit ||
 						 p->user_quota != user_quota,
 						 !acl_equal(&p->acl,
-							    &acl_was));
+							    &acl_was),
+						 !uquota_equal(&p->uquotas,
+							       &uq_was));
 				log_info("pool %s: %s", p->name, changed);
 			}
 			continue;

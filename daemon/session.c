@@ -326,7 +326,7 @@ account_leave(struct handle *h)
 	 * Room under the user quota, as handle_set's: the blocks still
 	 * held by others are not freed when this handle's references go.
 	 */
-	if (h->bytes + h->moving && h->pool->user_quota)
+	if (h->bytes + h->moving && dpool_has_user_quota(h->pool))
 		dpool_room(h->pool);
 	u->nhandles--;
 	if (--a->nhandles == 0) {
@@ -446,7 +446,7 @@ handle_set(struct handle *h, uint64_t bytes, uint64_t cached)
 		 * waiting allocations are told of as of a free (a block held
 		 * by another too is not freed when this handle lets go).
 		 */
-		if (bytes < h->bytes && h->pool->user_quota)
+		if (bytes < h->bytes && dpool_has_user_quota(h->pool))
 			dpool_room(h->pool);
 	}
 	h->bytes = bytes;
@@ -571,7 +571,8 @@ uint64_t
 handle_quota_share(const struct handle *h)
 {
 	uint64_t q = bound_share(h->pool->quota, h->account->nhandles);
-	uint64_t u = bound_share(h->pool->user_quota,
+	uint64_t u = bound_share(dpool_user_bound(h->pool,
+						  h->account->user->uid, NULL),
 				 h->account->user->nhandles);
 
 	if (!q || (u && u < q))

@@ -93,6 +93,7 @@ pool_state_free(Poolmgrd__PoolState *ps)
 	free(ps->named_generation);
 	free(ps->named_use_order);
 	free(ps->acl);
+	free(ps->user_quotas);
 }
 
 /* The pool's names, by name, and the order of eviction; their bytes are
@@ -216,6 +217,25 @@ save_acl(const struct dpool *p, Poolmgrd__PoolState *ps)
 	return 0;
 }
 
+/* The uids' own user quotas, two words an entry (none: an empty list). */
+static int
+save_uquotas(const struct dpool *p, Poolmgrd__PoolState *ps)
+{
+	uint32_t i;
+
+	if (!p->uquotas.n)
+		return 0;
+	if (!(ps->user_quotas = calloc(2 * p->uquotas.n,
+				       sizeof(*ps->user_quotas))))
+		return -ENOMEM;
+	for (i = 0; i < p->uquotas.n; i++) {
+		ps->user_quotas[2 * i] = p->uquotas.e[i].uid;
+		ps->user_quotas[2 * i + 1] = p->uquotas.e[i].bytes;
+	}
+	ps->n_user_quotas = 2 * p->uquotas.n;
+	return 0;
+}
+
 static int
 save_pool(struct dpool *p, Poolmgrd__PoolState *ps)
 {
@@ -253,7 +273,8 @@ save_pool(struct dpool *p, Poolmgrd__PoolState *ps)
 	ps->evicted_bytes = p->evict.evicted_bytes;
 	ps->quota_refusals = p->quota_refusals;
 	ps->user_quota_refusals = p->user_quota_refusals;
-	if ((rc = save_acl(p, ps)) != 0 || (rc = save_blocks(p, ps)) != 0)
+	if ((rc = save_acl(p, ps)) != 0 || (rc = save_uquotas(p, ps)) != 0 ||
+	    (rc = save_blocks(p, ps)) != 0)
 		return rc;
 	return save_names(p, ps);
 }
@@ -657,15 +678,32 @@ save_totals(Poolmgrd__DaemonTotals *dt)
 unsigned
 state_version_needed(const char **why)
 {
+	unsigned v = POOLMGRD__STATE_VERSION__STATE_VERSION_THIRD;
 	struct dpool *p;
 
-	for (p = dpool_first(); p; p = dpool_next(p))
-		if (p->acl.n) {
+	for (p = dpool_first(); p; p = dpool_next(p)) {
+		if (p->uquotas.n) {
 			if (why)
 				*why = p->name;
 			return POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT;
 		}
-	return POOLMGRD__STATE_VERSION__STATE_VERSION_THIRD;
+		if (p->acl.n && v < POOLMGRD__STATE_VERSION__STATE_VERSION_FOURTH) {
+			if (why)
+				*why = p->name;
+			v = POOLMGRD__STATE_VERSION__STATE_VERSION_FOURTH;
+		}
+	}
+	return v;
+}
+
+const char *
+state_version_carries(unsigned version)
+{
+	if (version == POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT)
+		return "the user quotas of uids";
+	if (version == POOLMGRD__STATE_VERSION__STATE_VERSION_FOURTH)
+		return "the access control lists";
+	return "what the pools have";
 }
 
 int

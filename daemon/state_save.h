@@ -22,11 +22,17 @@ struct state_fds {
 
 /*
  * The oldest state version that carries all there is to carry: the
- * current one while a pool has an access control list (its name to *why,
- * when why is not NULL), else the one before, so that an image from
- * before lists may take over a daemon that uses none.
+ * current one while a pool has user quotas of uids, the one before while
+ * a pool has an access control list (the pool's name to *why, when why
+ * is not NULL), else the one before that, so that an image from before
+ * either may take over a daemon that uses neither.
  */
 unsigned state_version_needed(const char **why);
+/*
+ * What state version version carries that the one before drops, in
+ * words for a refusal: "the access control lists".
+ */
+const char *state_version_carries(unsigned version);
 
 /*
  * Save every pool and every session, as state version version (at least

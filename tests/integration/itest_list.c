@@ -157,6 +157,9 @@ stats_at_largest(Poolmgr__PoolStats *m, char *name)
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
 		char *at = (char *)m + f->offset;
 
+		/* PoolStats alone says them: ListPools leaves them out. */
+		if (strcmp(f->name, "user_quotas") == 0)
+			continue;
 		assert_int_equal(f->label, PROTOBUF_C_LABEL_NONE);
 		switch (f->type) {
 		case PROTOBUF_C_TYPE_UINT64:

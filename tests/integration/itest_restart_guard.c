@@ -14,6 +14,7 @@
  *       state versions, only the version before names and unsent
  *       replies, only those before the descriptors of unsent replies,
  *       only those before access control lists while a pool has one,
+ *       only those before user quotas of uids while a pool has some,
  *       or nothing in time, its limit set to 1 s so that the test does
  *       not wait for the default's 10): each restart is refused and
  *       logged, the daemon keeps serving the same client and its block;
@@ -346,6 +347,45 @@ acl_pool_refused(struct pool_conn *c, const char *bin, struct pool *p,
 	assert_int_equal(pool_destroy(c, "kept-out"), 0);
 }
 
+/*
+ * An image from before user quotas of uids (it reads versions 1 to 4)
+ * may take over a daemon whose pools have none, or lists only; with a
+ * pool that has one it would bind that uid by the pool's user quota
+ * instead: refused, naming the pool.
+ */
+static void
+uquota_pool_refused(const char *bin, struct pool *p, pool_off_t off)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__CreatePool m = POOLMGR__CREATE_POOL__INIT;
+	Poolmgr__DestroyPool gone = POOLMGR__DESTROY_POOL__INIT;
+	Poolmgr__UserQuota e = POOLMGR__USER_QUOTA__INIT, *ep = &e;
+	int fd = harness_raw_greeted(fx.d.sock, "admin");
+
+	assert_true(fd >= 0);
+	e.uid = 4242;
+	e.bytes = 1 << 16;
+	m.name = "bound";
+	m.max_size = 1 << 20;
+	m.n_user_quotas = 1;
+	m.user_quotas = &ep;
+	req.body_case = POOLMGR__REQUEST__BODY_CREATE;
+	req.create = &m;
+	EXPECT_RAW(harness_raw_error(fd, &req, NULL), 0);
+	put_script(bin, "echo \"poolmgrd state versions: 1 2 3 4\"\n");
+	refused("one from before user quotas of uids, a pool having one", p,
+		off, 7);
+	assert_int_equal(harness_log_count(&fx.d, "it reads no state version "
+					   "5, which carries the user quotas "
+					   "of uids (pool bound has some): it "
+					   "would drop them"), 1);
+	gone.name = "bound";
+	req.body_case = POOLMGR__REQUEST__BODY_DESTROY;
+	req.destroy = &gone;
+	EXPECT_RAW(harness_raw_error(fd, &req, NULL), 0);
+	close(fd);
+}
+
 static void
 foreign_binary_refused(void **state)
 {
@@ -366,7 +406,7 @@ foreign_binary_refused(void **state)
 	refused("an older poolmgrd, no --restart-probe", p, off, 7);
 	put_script(bin, "exit 0\n");
 	refused("a program that answers nothing", p, off, 7);
-	put_script(bin, "echo \"poolmgrd state versions: 5 11\"\n");
+	put_script(bin, "echo \"poolmgrd state versions: 6 11\"\n");
 	refused("one that reads other state versions", p, off, 7);
 	put_script(bin, "echo \"poolmgrd state versions: 1\"\n");
 	refused("one that reads only version 1 (no names, no unsent "
@@ -375,6 +415,7 @@ foreign_binary_refused(void **state)
 	refused("one that reads only versions 1 and 2 (no descriptors of "
 		"unsent replies)", p, off, 7);
 	acl_pool_refused(c, bin, p, off);
+	uquota_pool_refused(bin, p, off);
 	put_script(bin, "echo \"poolmgrd state versions: 1x\"\n");
 	refused("one whose version is not a number", p, off, 7);
 	put_script(bin, "echo \"poolmgrd state versions: 1.5\"\n");
