@@ -39,12 +39,14 @@ struct load_state {
 	int has_key;		/* a key since: an indented line continues it */
 	int continues;		/* the line inih is on is such a line */
 	int acl_none;		/* the acl being read said "none" */
+	int uq_none;		/* ... the user_quotas being read */
 	int read_errno;		/* reading the file failed: why */
 	int long_line;		/* a line too long for inih, or 0 */
 	int max_line;		/* the most bytes inih takes in a line */
 	int pool_line[CONFIG_MAX_POOLS];	/* where each pool's section
 						 * first starts */
 	int acl_line[CONFIG_MAX_POOLS];		/* where its acl key is, or 0 */
+	int uq_line[CONFIG_MAX_POOLS];		/* ... its user_quotas, or 0 */
 	int problem_line;	/* the line of problem, or 0 */
 	int admin_line;		/* the admin_group in force, or 0 */
 	char problem[256];
@@ -749,6 +751,136 @@ parse_acl_key(struct load_state *ls, struct config_pool *p, const char *value)
 	return 0;
 }
 
+/* What a user_quotas entry is, for one that is not. */
+#define UQ_FORM		"USER:SIZE, USER a user name or uid, SIZE as the " \
+			"file's sizes (64M) or none"
+
+/*
+ * One entry of a user_quotas, as written (entry), into *e: 0, or -1 with
+ * the problem said, naming the entry.  "none" and "0" are no user quota
+ * for the uid, whatever the pool's user_quota.
+ */
+static int
+parse_uquota_entry(struct load_state *ls, const struct config_pool *p,
+		   const char *entry, struct uquota_entry *e)
+{
+	char word[ACL_WORD_MAX], *size;
+	const char *why = UQ_FORM;
+	uint64_t bytes = 0;
+	uid_t uid;
+	int rc;
+
+	snprintf(word, sizeof(word), "%s", entry);
+	if (!(size = strchr(word, ':')) || size == word || !size[1] ||
+	    strchr(size + 1, ':'))
+		goto bad;
+	*size++ = '\0';
+	if ((rc = parse_user(word, &uid))) {
+		why = rc == -2 ? "4294967295 is no uid: it means none" :
+		      "no such user";
+		goto bad;
+	}
+	if (strcmp(size, "none") != 0 && (rc = read_size(size, &bytes))) {
+		why = rc == SIZE_TOO_LARGE ? "a size of at most 2^64 - 1 "
+		      "bytes" : "a size is a number of bytes, optionally "
+		      "followed by K, M, G or T, or none";
+		goto bad;
+	}
+	if (strcmp(size, "none") != 0)
+		note_decimal_unit(ls, "user_quotas", size);
+	e->uid = (uint32_t)uid;
+	e->bytes = bytes;
+	return 0;
+bad:
+	snprintf(ls->problem, sizeof(ls->problem), "bad user_quotas entry "
+		 "'%.*s' in [pool %s] (%s)", ACL_SAID, entry, p->name, why);
+	return -1;
+}
+
+/* "none" alone is no entry; with entries, or continued, a mistake. */
+static int
+uq_none_mixed(struct load_state *ls, const struct config_pool *p)
+{
+	snprintf(ls->problem, sizeof(ls->problem), "bad user_quotas in "
+		 "[pool %s] (none alone is the whole value: no entry "
+		 "before or after it)", p->name);
+	return -1;
+}
+
+/* As acl_given_twice, for user_quotas. */
+static int
+uq_given_twice(struct load_state *ls, const struct config_pool *p)
+{
+	size_t i = (size_t)(p - ls->cf->pools);
+
+	if (ls->uq_line[i]) {
+		snprintf(ls->problem, sizeof(ls->problem), "user_quotas given "
+			 "twice in [pool %s] (first on line %d): a list goes "
+			 "on over indented lines, or all on one", p->name,
+			 ls->uq_line[i]);
+		return -1;
+	}
+	ls->uq_line[i] = ls->line;
+	return 0;
+}
+
+/*
+ * user_quotas = USER:SIZE[, USER:SIZE...] (pool_uquota.h): uids' own user
+ * quotas in place of user_quota; "none" alone: none.  Entries are
+ * separated as an acl's, and an indented line continues the list, so
+ * that 32 fit lines of inih's length; checked as one list (no uid twice,
+ * at most UQUOTA_MAX).  0, or -1 with the problem said; p->uquotas
+ * changes only when the line is good.
+ */
+static int
+parse_uquotas_key(struct load_state *ls, struct config_pool *p,
+		  const char *value)
+{
+	struct uquota_entry e[UQUOTA_MAX], one;
+	char word[ACL_WORD_MAX], why[160];
+	const char *at = value;
+	struct uquota built;
+	size_t n = 0, len;
+
+	if (ls->continues && ls->uq_none)
+		return uq_none_mixed(ls, p);
+	if (!ls->continues && uq_given_twice(ls, p))
+		return -1;
+	if (!ls->continues && strcmp(value, "none") == 0) {
+		memset(&p->uquotas, 0, sizeof(p->uquotas));
+		ls->uq_none = 1;
+		return 0;
+	}
+	ls->uq_none = 0;
+	if (ls->continues) {
+		memcpy(e, p->uquotas.e, p->uquotas.n * sizeof(e[0]));
+		n = p->uquotas.n;
+	}
+	while (*(at += strspn(at, ACL_APART))) {
+		len = strcspn(at, ACL_APART);
+		snprintf(word, sizeof(word), "%.*s", (int)len, at);
+		at += len;
+		if (strcmp(word, "none") == 0)
+			return uq_none_mixed(ls, p);
+		if (parse_uquota_entry(ls, p, word, &one))
+			return -1;
+		if (n < UQUOTA_MAX)
+			e[n] = one;
+		n++;
+	}
+	if (n > UQUOTA_MAX)
+		return snprintf(ls->problem, sizeof(ls->problem), "bad "
+				"user_quotas in [pool %s] (at most %d "
+				"entries, not %zu)", p->name, UQUOTA_MAX,
+				n), -1;
+	if (uquota_build(&built, e, n, why, sizeof(why)))
+		return snprintf(ls->problem, sizeof(ls->problem), "bad "
+				"user_quotas in [pool %s] (%s)", p->name,
+				why), -1;
+	p->uquotas = built;
+	return 0;
+}
+
 /* The pool entry for a section, made on first sight. */
 static struct config_pool *
 pool_entry(struct load_state *ls, const char *name)
@@ -842,6 +974,9 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 		rc = parse_size_key(ls, key, value, &p->user_quota);
 		bad = rc ? "user_quota" : NULL;
 		why = " " SIZE_FORMS;
+	} else if (strcmp(key, "user_quotas") == 0) {
+		if (parse_uquotas_key(ls, p, value))
+			return 0;
 	} else if (strcmp(key, "limit") == 0) {
 		rc = parse_size_key(ls, key, value, &p->limit);
 		bad = rc == -1 ? "limit" : NULL;

@@ -42,6 +42,11 @@
  *   quota = 64M                    ; bytes per session; default none
  *   user_quota = 256M              ; bytes per uid, all its sessions and
  *                                  ; persistent blocks; default none
+ *   user_quotas = alice:8G, 1001:64M, backup:none ; uids' own user
+ *                                  ; quotas in place of user_quota
+ *                                  ; (pool_uquota.h), none: no user
+ *                                  ; quota for that uid; default none;
+ *                                  ; indented lines continue the list
  *   limit = 1G                     ; bytes of the pool's live blocks;
  *                                  ; default none (0); a reload changes it
  *   retain = 1M                    ; free memory kept for reuse; 0: none
@@ -60,6 +65,7 @@
 #include <sys/types.h>
 
 #include "pool_acl.h"
+#include "pool_uquota.h"
 
 #define CONFIG_MAX_POOLS 256
 #define CONFIG_MAX_POOL_SIZE (1ull << 46)	/* == POOL_MAX_SIZE, 64 TiB */
@@ -75,6 +81,7 @@ struct config_pool {
 				 * none */
 	uint64_t quota;
 	uint64_t user_quota;
+	struct uquota uquotas;	/* checked and sorted (uquota_build) */
 	uint64_t limit;		/* bytes of its live blocks; 0 = none */
 	uint64_t retain;	/* bytes; 0 = default, CONFIG_RETAIN_NONE =
 				 * none (the file's "retain = 0") */

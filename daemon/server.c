@@ -501,6 +501,7 @@ apply_config(const struct config *cf)
 			.page_size = cp->page_size, .uid = cp->uid, .gid = cp->gid, .mode = cp->mode,
 			.acl = cp->acl,
 			.quota = cp->quota, .user_quota = cp->user_quota,
+			.uquotas = cp->uquotas,
 			.limit = cp->limit,
 			.retain = cp->retain, .numa_policy = config_numa_policy(cp),
 			.numa_node = cp->numa_node,

@@ -1816,6 +1816,173 @@ user_quota_read_or_refused(void **state)
 }
 
 /*
+ * Pool name's user quotas of uids as PoolStats says them over a raw
+ * connection to sock: "uid:bytes,..." or "none".
+ */
+static void
+uquotas_said(const char *sock, const char *name, char *buf, size_t len)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__PoolRef m = POOLMGR__POOL_REF__INIT;
+	Poolmgr__Reply *rep = NULL;
+	int fd = harness_raw_greeted(sock, "uq");
+	size_t i, at = 0;
+
+	assert_true(fd >= 0);
+	m.name = (char *)name;
+	req.body_case = POOLMGR__REQUEST__BODY_STATS;
+	req.stats = &m;
+	assert_int_equal(harness_raw_error(fd, &req, &rep), 0);
+	snprintf(buf, len, "none");
+	for (i = 0; i < rep->stats->n_user_quotas && at < len; i++)
+		at += (size_t)snprintf(buf + at, len - at, "%s%u:%llu",
+				       i ? "," : "",
+				       rep->stats->user_quotas[i]->uid,
+				       (unsigned long long)
+				       rep->stats->user_quotas[i]->bytes);
+	poolmgr__reply__free_unpacked(rep, NULL);
+	close(fd);
+}
+
+/* OpenReply.quota of a new handle of the test's (uid 0) on name. */
+static uint64_t
+uquota_share(const char *sock, const char *name)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__OpenPool m = POOLMGR__OPEN_POOL__INIT;
+	Poolmgr__Reply *rep = NULL;
+	int fd = harness_raw_greeted(sock, "uq");
+	uint64_t q;
+
+	assert_true(fd >= 0);
+	m.name = (char *)name;
+	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
+	req.open = &m;
+	assert_int_equal(harness_raw_error(fd, &req, &rep), 0);
+	q = rep->open->quota;
+	poolmgr__reply__free_unpacked(rep, NULL);
+	close(fd);
+	return q;
+}
+
+/*
+ * user_quotas = USER:SIZE, ...: uids' own user quotas, names or numbers,
+ * none or 0 for no user quota.  A bad entry is refused at its line with
+ * what it should be (no such user, nobody's uid, a size that is none, no
+ * colon), so are a uid twice (by number and by name, on a line that
+ * continues the list), none beside entries, a 33rd entry at its line and
+ * a second key; 32 are taken.  A daemon started on the file has the list
+ * (PoolStats, sorted by uid) and binds by it (OpenReply.quota of the
+ * test's uid 0); a reload that changes it is logged "user_quotas A -> B"
+ * and holds at once; one that is refused keeps it; the key gone, none.
+ */
+static void
+user_quotas_read_or_refused(void **state)
+{
+	struct daemon_proc d, check;
+	struct passwd *pw;
+	char text[2048], want[512], out[1024], got[512];
+	unsigned uid;
+	size_t at, cut = 0;
+	int i;
+
+	(void)state;
+	if (!(pw = getpwnam("nobody")))
+		skip();
+	uid = (unsigned)pw->pw_uid;
+	refused_at_start("[pool u]\nsize = 1M\nuser_quotas = 7:lots\n",
+			 "5: bad user_quotas entry '7:lots' in [pool u] (a "
+			 "size is a number of bytes, optionally followed by "
+			 "K, M, G or T, or none)");
+	config_dir(&check);
+	check_text_refuses(&check, "[pool p]\nsize = 1M\n"
+			   "user_quotas = no-such-user-here:1M\n", 5,
+			   "bad user_quotas entry 'no-such-user-here:1M' in "
+			   "[pool p] (no such user)");
+	check_text_refuses(&check, "[pool p]\nsize = 1M\n"
+			   "user_quotas = 4294967295:1M\n", 5,
+			   "bad user_quotas entry '4294967295:1M' in [pool p] "
+			   "(4294967295 is no uid: it means none)");
+	check_text_refuses(&check, "[pool p]\nsize = 1M\n"
+			   "user_quotas = 7\n", 5, "bad user_quotas entry '7' "
+			   "in [pool p] (USER:SIZE, USER a user name or uid, "
+			   "SIZE as the file's sizes (64M) or none)");
+	check_text_refuses(&check, "[pool p]\nsize = 1M\n"
+			   "user_quotas = 7:1M:2M\n", 5, "bad user_quotas "
+			   "entry '7:1M:2M' in [pool p] (USER:SIZE, USER a "
+			   "user name or uid, SIZE as the file's sizes (64M) "
+			   "or none)");
+	check_text_refuses(&check, "[pool p]\nsize = 1M\n"
+			   "user_quotas = 7:99999999999999999999\n", 5,
+			   "bad user_quotas entry '7:99999999999999999999' in "
+			   "[pool p] (a size of at most 2^64 - 1 bytes)");
+	snprintf(text, sizeof(text), "[pool p]\nsize = 1M\nuser_quotas = "
+		 "%u:1M\n  nobody:none\n", uid);
+	snprintf(want, sizeof(want), "bad user_quotas in [pool p] (uid %u's "
+		 "user quota entry is given twice)", uid);
+	check_text_refuses(&check, text, 6, want);
+	check_text_refuses(&check, "[pool p]\nsize = 1M\n"
+			   "user_quotas = none, 7:1M\n", 5, "bad user_quotas "
+			   "in [pool p] (none alone is the whole value: no "
+			   "entry before or after it)");
+	check_text_refuses(&check, "[pool p]\nsize = 1M\n"
+			   "user_quotas = 7:1M\nuser_quotas = 8:1M\n", 6,
+			   "user_quotas given twice in [pool p] (first on line "
+			   "5): a list goes on over indented lines, or all on "
+			   "one");
+	/* 33 entries, four to a line: the 33rd is on the file's line 14. */
+	at = (size_t)snprintf(text, sizeof(text), "[pool p]\nsize = 1M\n"
+			      "user_quotas =");
+	for (i = 0; i < 33; i++) {
+		cut = at;
+		at += (size_t)snprintf(text + at, sizeof(text) - at, "%s"
+				       "%d:64K", i % 4 ? ", " : "\n  ",
+				       1000 + i);
+	}
+	snprintf(text + at, sizeof(text) - at, "\n");
+	check_text_refuses(&check, text, 14, "bad user_quotas in [pool p] "
+			   "(at most 32 entries, not 33)");
+	snprintf(text + cut, sizeof(text) - cut, "\n");
+	write_config(&check, text);
+	assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s",
+				   check.sock, check.conf), 0);
+	remove_dir(&check);
+
+	assert_int_equal(harness_start(&d, "[pool first]\nsize = 1M\n"
+				       "user_quota = 256K\nuser_quotas = "
+				       "nobody:1M, 7:none 0:128K\n"), 0);
+	snprintf(want, sizeof(want), "0:131072,7:0,%u:1048576", uid);
+	uquotas_said(d.sock, "first", got, sizeof(got));
+	assert_string_equal(got, want);
+	assert_int_equal(uquota_share(d.sock, "first"), 128 << 10);
+
+	refused_on_reload(&d, "[pool first]\nsize = 1M\nuser_quotas = 0:x\n",
+			  "7: bad user_quotas entry '0:x' in [pool first] (a "
+			  "size is a number of bytes, optionally followed by "
+			  "K, M, G or T, or none)");
+	uquotas_said(d.sock, "first", got, sizeof(got));
+	assert_string_equal(got, want);
+
+	write_config(&d, "[pool first]\nsize = 1M\nuser_quota = 256K\n"
+		     "user_quotas = 0:512K\n");
+	harness_reload(&d);
+	snprintf(want, sizeof(want), "pool first: user_quotas 0:131072,7:none,"
+		 "%u:1048576 -> 0:524288", uid);
+	harness_expect_logged(&d, want);
+	uquotas_said(d.sock, "first", got, sizeof(got));
+	assert_string_equal(got, "0:524288");
+	assert_int_equal(uquota_share(d.sock, "first"), 512 << 10);
+
+	write_config(&d, "[pool first]\nsize = 1M\nuser_quota = 256K\n");
+	harness_reload(&d);
+	harness_expect_logged(&d, "pool first: user_quotas 0:524288 -> none");
+	uquotas_said(d.sock, "first", got, sizeof(got));
+	assert_string_equal(got, "none");
+	assert_int_equal(uquota_share(d.sock, "first"), 256 << 10);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
+/*
  * The [daemon] keys that take words, and the pool keys that take names:
  * a socket_mode that is not octal, a hello_timeout that is no number, an
  * admin_group or a pool's owner or group that names nobody (4294967295
@@ -2149,6 +2316,7 @@ main(void)
 		cmocka_unit_test(named_keys_read_or_refused),
 		cmocka_unit_test(user_quota_read_or_refused),
 		cmocka_unit_test(acl_read_or_refused),
+		cmocka_unit_test(user_quotas_read_or_refused),
 		cmocka_unit_test(config_size_bounded_alike),
 	};
 
