@@ -70,8 +70,9 @@ int uquota_build(struct uquota *out, const struct uquota_entry *e, size_t n,
  * error), then with each of add set (in place of its uid's entry, or
  * added); add and rm may be NULL when their counts are 0.  A uid given
  * twice, in either or across both, is -EINVAL (which was meant cannot be
- * told); otherwise errors as uquota_build, -ENOSPC when the result passes
- * UQUOTA_MAX; *out unchanged then.
+ * told), and so are more than UQUOTA_MAX uids to remove; otherwise errors
+ * as uquota_build, -ENOSPC when add or the result passes UQUOTA_MAX;
+ * *out unchanged then.
  */
 int uquota_modify(struct uquota *out, const struct uquota *cur,
 		  const struct uquota_entry *add, size_t nadd,

@@ -65,6 +65,14 @@
  *       -EINVAL, and the list before them read back unchanged; a name left
  *       bare in a journal whose only record after generations is a list:
  *       -EINVAL.
+ *   uid_quotas_read_back   user quotas of uids given out of order, one
+ *       pool's emptied, one's changed after a settings change, 32 entries
+ *       of the largest bytes: each live pool's last, sorted by uid, right
+ *       after its record, bounds and list; none for an emptied one.
+ *   bad_uid_quotas_refused  an odd count of words, a uid past 32 bits or
+ *       nobody's, a uid twice, 33 entries, a pool not live, a record
+ *       without its pool: -EINVAL, the entries before read back
+ *       unchanged; a name left bare before such a record: -EINVAL.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -855,6 +863,140 @@ bad_acls_refused(void **state)
 	jcompact_free(c);
 }
 
+/* Pool keep's user quotas of uids: n words (two an entry) as given. */
+static int
+uqs(struct jcompact *c, uint64_t keep, const uint64_t *words, unsigned n)
+{
+	uint64_t w[JREC_MAX_WORDS + 8] = {JREC_USER_QUOTAS, keep};
+
+	assert_true(n + 2 <= JREC_MAX_WORDS + 8);
+	if (n)
+		memcpy(&w[2], words, n * sizeof(*words));
+	return jcompact_feed(c, w, 2 + n);
+}
+
+/* The next record is pool keep's user quotas, exactly the n words want. */
+static void
+expect_uqs(struct jcompact *c, uint64_t keep, const uint64_t *want,
+	   unsigned n)
+{
+	uint64_t w[JREC_MAX_WORDS];
+	unsigned k, i;
+
+	assert_int_equal(jcompact_next(c, w, &k), JREC_USER_QUOTAS);
+	assert_int_equal(w[1], keep);
+	assert_int_equal(k, 2 + n);
+	for (i = 0; i < n; i++)
+		if (w[2 + i] != want[i])
+			fail_msg("keep.%llu: word %u is %#llx, not %#llx",
+				 (unsigned long long)keep, i,
+				 (unsigned long long)w[2 + i],
+				 (unsigned long long)want[i]);
+}
+
+/*
+ * Pools' user quotas of uids: sorted by uid after the pool's record and
+ * its list; one emptied has none; one changed after a settings change
+ * has the last; 32 entries fit a record.
+ */
+static void
+uid_quotas_read_back(void **state)
+{
+	const uint64_t given[] = {1001, 1 << 20, 7, 0, 500, 4096};
+	const uint64_t sorted[] = {7, 0, 500, 4096, 1001, 1 << 20};
+	const uint64_t one[] = {5, 65536};
+	const uint64_t then[] = {5, 0, 9, 8192};
+	const uint64_t list[] = {ACL_U(5, 4)};
+	uint64_t w[JREC_MAX_WORDS], set[7] = {JREC_SET, 3, 7, 8, 0640, 0, 0};
+	uint64_t many[2 * JREC_UQ_MAX];
+	struct jcompact *c = jcompact_new(1 << 20);
+	unsigned n, i;
+
+	(void)state;
+	assert_non_null(c);
+	for (i = 0; i < JREC_UQ_MAX; i++) {
+		many[2 * i] = 2000 + i;
+		many[2 * i + 1] = UINT64_MAX - i;
+	}
+	assert_int_equal(pool(c, 1, 0600), 0);
+	assert_int_equal(uqs(c, 1, given, 6), 0);
+	assert_int_equal(pool(c, 2, 0600), 0);
+	assert_int_equal(uqs(c, 2, one, 2), 0);
+	assert_int_equal(pool(c, 3, 0600), 0);
+	assert_int_equal(limit(c, 3, 4096, 3), 0);
+	assert_int_equal(acl(c, 3, list, 1), 0);
+	assert_int_equal(uqs(c, 3, one, 2), 0);
+	assert_int_equal(pool(c, 4, 0600), 0);
+	assert_int_equal(uqs(c, 4, many, 2 * JREC_UQ_MAX), 0);
+	/* The changes: 2 emptied, 3 changed after its settings. */
+	assert_int_equal(uqs(c, 2, NULL, 0), 0);
+	assert_int_equal(jcompact_feed(c, set, 7), 0);
+	assert_int_equal(uqs(c, 3, then, 4), 0);
+
+	assert_int_equal(jcompact_next(c, w, &n), JREC_POOL);
+	assert_int_equal(w[1], 1);
+	expect_uqs(c, 1, sorted, 6);
+	assert_int_equal(jcompact_next(c, w, &n), JREC_POOL);
+	assert_int_equal(w[1], 2);
+	assert_int_equal(jcompact_next(c, w, &n), JREC_POOL);
+	assert_int_equal(w[1], 3);
+	assert_int_equal(jcompact_next(c, w, &n), JREC_BOUNDS);
+	expect_acl(c, 3, list, 1);
+	expect_uqs(c, 3, then, 4);
+	assert_int_equal(jcompact_next(c, w, &n), JREC_POOL);
+	assert_int_equal(w[1], 4);
+	expect_uqs(c, 4, many, 2 * JREC_UQ_MAX);
+	assert_int_equal(jcompact_next(c, w, &n), 0);
+	jcompact_free(c);
+}
+
+/*
+ * What recover.c refuses, the compaction refuses: an odd word, a uid past
+ * 32 bits or nobody's, a uid twice, 33 entries, a pool not live; and a
+ * record of them leaves no name bare.
+ */
+static void
+bad_uid_quotas_refused(void **state)
+{
+	const uint64_t one[] = {5, 65536};
+	const uint64_t odd[] = {5, 65536, 6};
+	const uint64_t wide[] = {1ull << 32 | 5, 1};
+	const uint64_t nobody[] = {UINT32_MAX, 1};
+	const uint64_t twice[] = {6, 1, 6, 2};
+	uint64_t many[2 * (JREC_UQ_MAX + 1)], w[JREC_MAX_WORDS + 8];
+	struct jcompact *c = jcompact_new(1 << 20);
+	unsigned n, i;
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(pool(c, 1, 0600), 0);
+	assert_int_equal(uqs(c, 1, one, 2), 0);
+	assert_int_equal(uqs(c, 1, odd, 3), -EINVAL);
+	assert_int_equal(uqs(c, 1, wide, 2), -EINVAL);
+	assert_int_equal(uqs(c, 1, nobody, 2), -EINVAL);
+	assert_int_equal(uqs(c, 1, twice, 4), -EINVAL);
+	for (i = 0; i <= JREC_UQ_MAX; i++) {
+		many[2 * i] = i;
+		many[2 * i + 1] = 4096;
+	}
+	assert_int_equal(uqs(c, 1, many, 2 * (JREC_UQ_MAX + 1)), -EINVAL);
+	assert_int_equal(uqs(c, 2, one, 2), -EINVAL);
+	w[0] = JREC_USER_QUOTAS;
+	assert_int_equal(jcompact_feed(c, w, 1), -EINVAL);
+	assert_int_equal(jcompact_next(c, w, &n), JREC_POOL);
+	expect_uqs(c, 1, one, 2);
+	assert_int_equal(jcompact_next(c, w, &n), 0);
+	jcompact_free(c);
+
+	c = jcompact_new(1 << 20);
+	assert_non_null(c);
+	assert_int_equal(pool(c, 1, 0600), 0);
+	assert_int_equal(rec(c, JREC_PERSIST, 1, 0, 64), 0);
+	assert_int_equal(name(c, 1, 0, "x", 1000), 0);
+	assert_int_equal(uqs(c, 1, one, 2), -EINVAL);
+	jcompact_free(c);
+}
+
 int
 main(void)
 {
@@ -874,6 +1016,8 @@ main(void)
 		cmocka_unit_test(limits_read_back),
 		cmocka_unit_test(acls_read_back),
 		cmocka_unit_test(bad_acls_refused),
+		cmocka_unit_test(uid_quotas_read_back),
+		cmocka_unit_test(bad_uid_quotas_refused),
 	};
 
 	return cmocka_run_group_tests_name("journal_compact", tests, NULL,

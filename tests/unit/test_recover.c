@@ -51,6 +51,18 @@
  *       journal whose only record of a type after generations is a list.
  *   acl_state_checked  a restart's state with a list: state_check takes
  *       it, and refuses a word no entry makes, an entry twice, 33.
+ *   uid_quotas_replayed  a pool's user quotas of uids after its record
+ *       and list (given out of order: the state has them sorted), another
+ *       pool with none, changed after a settings change, emptied by a
+ *       record of no entry, 32 entries: each pool's last, two words an
+ *       entry.
+ *   uid_quotas_refused  an odd word, a uid past 32 bits or nobody's, a
+ *       uid twice, 33 entries (a record longer than any), of no live
+ *       pool, a record without its pool: refused, saying which; a name
+ *       left bare before one: refused.
+ *   uid_quotas_state_checked  a restart's state with user quotas of
+ *       uids: state_check takes it, and refuses an odd word, a uid past
+ *       32 bits, a uid twice, 33.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -70,6 +82,7 @@
 #include "block_names.h"
 #include "journal_rec.h"
 #include "pool_acl.h"
+#include "pool_uquota.h"
 #include "recover.h"
 #include "restore_check.h"
 
@@ -213,6 +226,35 @@ expect_acl(const Poolmgrd__PoolState *ps, const uint64_t *want, size_t n)
 		if (ps->acl[i] != want[i])
 			fail_msg("pool %s: entry %zu is %#llx, not %#llx",
 				 ps->name, i, (unsigned long long)ps->acl[i],
+				 (unsigned long long)want[i]);
+}
+
+/* Pool keep's user quotas of uids: n words (two an entry) as given. */
+static void
+uqs(struct journal *j, uint64_t keep, const uint64_t *words, unsigned n)
+{
+	uint64_t p[1 + JREC_MAX_WORDS] = {keep};
+
+	assert_true(n < JREC_MAX_WORDS);
+	if (n)
+		memcpy(&p[1], words, n * sizeof(*words));
+	rec(j, JREC_USER_QUOTAS, p, 1 + n);
+}
+
+/* Pool ps's user quotas of uids are exactly the n words want. */
+static void
+expect_uqs(const Poolmgrd__PoolState *ps, const uint64_t *want, size_t n)
+{
+	size_t i;
+
+	if (ps->n_user_quotas != n)
+		fail_msg("pool %s: %zu words, not %zu", ps->name,
+			 ps->n_user_quotas, n);
+	for (i = 0; i < n; i++)
+		if (ps->user_quotas[i] != want[i])
+			fail_msg("pool %s: word %zu is %#llx, not %#llx",
+				 ps->name, i,
+				 (unsigned long long)ps->user_quotas[i],
 				 (unsigned long long)want[i]);
 }
 
@@ -873,6 +915,185 @@ acl_state_checked(void **state)
 	close(fds[2]);
 }
 
+static void
+uid_quotas_replayed(void **state)
+{
+	const uint64_t given[] = {1001, 1 << 20, 7, 0, 500, 4096};
+	const uint64_t sorted[] = {7, 0, 500, 4096, 1001, 1 << 20};
+	const uint64_t first[] = {1000, 65536};
+	const uint64_t then[] = {1000, 0, 1002, 8192};
+	const uint64_t list[] = {ACL_U(1000, 6)};
+	uint64_t full[2 * JREC_UQ_MAX];
+	Poolmgrd__State *st;
+	struct journal j;
+	unsigned i;
+
+	(void)state;
+	/* A snapshot's: after the pool's record and list; b has none. */
+	start(&j);
+	pool(&j, 1);
+	acl(&j, 1, list, 1);
+	uqs(&j, 1, given, 6);
+	pool(&j, 2);
+	st = expect_accepted(&j);
+	assert_int_equal(st->n_pools, 2);
+	expect_uqs(st->pools[0], sorted, 6);
+	expect_acl(st->pools[0], list, 1);
+	expect_uqs(st->pools[1], NULL, 0);
+	poolmgrd__state__free_unpacked(st, NULL);
+
+	/* Changed after a settings change, then of pool b. */
+	start(&j);
+	pool(&j, 1);
+	uqs(&j, 1, first, 2);
+	persist(&j, 1, 64 * KIB);
+	pool(&j, 2);
+	set(&j, 1);
+	uqs(&j, 1, then, 4);
+	set(&j, 2);
+	uqs(&j, 2, first, 2);
+	st = expect_accepted(&j);
+	expect_uqs(st->pools[0], then, 4);
+	expect_uqs(st->pools[1], first, 2);
+	poolmgrd__state__free_unpacked(st, NULL);
+
+	/* Emptied: a record of no entry after the change. */
+	start(&j);
+	pool(&j, 1);
+	uqs(&j, 1, first, 2);
+	set(&j, 1);
+	uqs(&j, 1, NULL, 0);
+	st = expect_accepted(&j);
+	expect_uqs(st->pools[0], NULL, 0);
+	poolmgrd__state__free_unpacked(st, NULL);
+
+	/* As many as a pool holds: the longest record there is. */
+	for (i = 0; i < JREC_UQ_MAX; i++) {
+		full[2 * i] = 100 + i;
+		full[2 * i + 1] = UINT64_MAX - i;
+	}
+	start(&j);
+	pool(&j, 1);
+	uqs(&j, 1, full, 2 * JREC_UQ_MAX);
+	st = expect_accepted(&j);
+	expect_uqs(st->pools[0], full, 2 * JREC_UQ_MAX);
+	poolmgrd__state__free_unpacked(st, NULL);
+}
+
+/* Pool a (with a block) and then user quota words of n: refused. */
+static void
+uqs_refused_for(const uint64_t *words, unsigned n, const char *want)
+{
+	struct journal j;
+
+	start(&j);
+	pool(&j, 1);
+	persist(&j, 1, 64 * KIB);
+	uqs(&j, 1, words, n);
+	expect_refused(&j, want);
+}
+
+static void
+uid_quotas_refused(void **state)
+{
+	const uint64_t odd[] = {5, 4096, 6};
+	const uint64_t wide[] = {1ull << 32 | 5, 4096};
+	const uint64_t nobody[] = {UINT32_MAX, 4096};
+	const uint64_t twice[] = {5, 1, 6, 2, 5, 3};
+	const uint64_t one[] = {5, 4096};
+	uint64_t many[2 * (JREC_UQ_MAX + 1)];
+	struct journal j;
+	unsigned i;
+
+	(void)state;
+	uqs_refused_for(odd, 3, "pool a: user quotas of uids in 3 words, not "
+			"two an entry");
+	uqs_refused_for(wide, 2, "pool a: user quota entry 0 is of uid "
+			"0x100000005, which no uid is");
+	uqs_refused_for(nobody, 2, "pool a: its user quotas of uids: uid "
+			"4294967295 is nobody's");
+	uqs_refused_for(twice, 6, "pool a: its user quotas of uids: uid 5's "
+			"user quota entry is given twice");
+	for (i = 0; i <= JREC_UQ_MAX; i++) {
+		many[2 * i] = i;
+		many[2 * i + 1] = 4096;
+	}
+	/* One more than a record holds: refused as too long a record. */
+	uqs_refused_for(many, 2 * (JREC_UQ_MAX + 1), "is corrupt");
+
+	start(&j);
+	pool(&j, 1);
+	pool(&j, 2);
+	rec(&j, JREC_GONE, (uint64_t[]){2}, 1);
+	uqs(&j, 2, one, 2);
+	expect_refused(&j, "user quotas of no live pool (keep.2)");
+	start(&j);
+	pool(&j, 1);
+	rec(&j, JREC_USER_QUOTAS, one, 0);
+	expect_refused(&j, "a user quota record of 2 words");
+
+	start(&j);
+	pool(&j, 1);
+	uqs(&j, 1, one, 2);
+	persist(&j, 1, 64 * KIB);
+	name(&j, 1, 64 * KIB, "x");
+	persist(&j, 1, 128 * KIB);
+	expect_refused(&j, "a name record with no generation after it");
+}
+
+static void
+uid_quotas_state_checked(void **state)
+{
+	Poolmgrd__State st = POOLMGRD__STATE__INIT;
+	Poolmgrd__PoolState ps = POOLMGRD__POOL_STATE__INIT, *pools[1] = {&ps};
+	uint64_t words[2 * (UQUOTA_MAX + 1)] = {7, 0, 1000, 65536, 20, 1};
+	int fds[3] = {-1, -1, memfd_of("keep", NULL, 0, POOL_SIZE)};
+	char why[WHY];
+	unsigned i;
+
+	(void)state;
+	assert_int_equal(fcntl(fds[2], F_ADD_SEALS, F_SEAL_SHRINK |
+			       F_SEAL_GROW), 0);
+	st.version = POOLMGRD__STATE_VERSION__STATE_VERSION_CURRENT;
+	st.n_pools = 1;
+	st.pools = pools;
+	ps.name = "a";
+	ps.size = POOL_SIZE;
+	ps.granularity = 16;
+	ps.page_size = (uint32_t)sysconf(_SC_PAGESIZE);
+	ps.mode = 0600;
+	ps.user_quotas = words;
+	ps.n_user_quotas = 6;
+	if (state_check(&st, fds, 3, why, sizeof(why)) != 0)
+		fail_msg("refused: %s", why);
+
+	ps.n_user_quotas = 5;
+	assert_int_equal(state_check(&st, fds, 3, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "pool a: user quotas of uids in 5 words, not "
+			    "two an entry");
+	ps.n_user_quotas = 6;
+	words[2] = 1ull << 32;
+	assert_int_equal(state_check(&st, fds, 3, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "pool a: user quota entry 1 is of uid "
+			    "0x100000000, which no uid is");
+	words[2] = 7;
+	assert_int_equal(state_check(&st, fds, 3, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "pool a: its user quotas of uids: uid 7's "
+			    "user quota entry is given twice");
+	for (i = 0; i <= UQUOTA_MAX; i++) {
+		words[2 * i] = i;
+		words[2 * i + 1] = 1;
+	}
+	ps.n_user_quotas = 2 * (UQUOTA_MAX + 1);
+	assert_int_equal(state_check(&st, fds, 3, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "pool a: 33 user quotas of uids, more than "
+			    "32");
+	ps.n_user_quotas = 2 * UQUOTA_MAX;
+	if (state_check(&st, fds, 3, why, sizeof(why)) != 0)
+		fail_msg("refused: %s", why);
+	close(fds[2]);
+}
+
 int
 main(void)
 {
@@ -889,6 +1110,9 @@ main(void)
 		cmocka_unit_test(acl_replayed),
 		cmocka_unit_test(acl_refused),
 		cmocka_unit_test(acl_state_checked),
+		cmocka_unit_test(uid_quotas_replayed),
+		cmocka_unit_test(uid_quotas_refused),
+		cmocka_unit_test(uid_quotas_state_checked),
 	};
 
 	return cmocka_run_group_tests_name("the crash journal's replay",
