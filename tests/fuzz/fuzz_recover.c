@@ -36,7 +36,10 @@
  * generations), the pool's last generation and limit, its access control
  * list (the last JREC_ACL's entries, each a word acl_word could make, at
  * most 32, no kind and id twice, sorted users then groups by id; anything
- * else refuses the journal), and the socket record's path and mode unless
+ * else refuses the journal), its user quotas of uids (the last
+ * JREC_USER_QUOTAS's entries, two words each, a uid below 2^32 - 1 and
+ * its bytes, at most 32, no uid twice, sorted by uid; anything else
+ * refuses the journal), and the socket record's path and mode unless
  * a socket was passed.  A state in which two names
  * of a pool have one generation must not be built.  Every keep memfd has
  * a marker word at the start and the end of every page.  A refusal must
@@ -75,7 +78,11 @@
  * settings change, emptied, of 32 entries, and lists that cannot be (a
  * word of no kind, of bits past the kind, of nobody's id or rights past
  * read and write, an entry twice, 33 entries, of a dead pool, a record
- * without its pool).  A rebuilt pool has exactly the list recovered.
+ * without its pool); and uq-*: a pool's user quotas of uids after its
+ * record, changed after a settings change, emptied, of 32 entries, and
+ * ones that cannot be (an odd word, a uid past 32 bits or nobody's, a
+ * uid twice, of a dead pool).  A rebuilt pool has exactly the list and
+ * the user quotas of uids recovered.
  * With POOLMGR_FUZZ_WHY set, every refusal's reason is printed (to see
  * what a corpus reaches).
  *
@@ -134,6 +141,9 @@ struct mpool {
 	/* Its last JREC_ACL's entries, sorted (kind, then id); 0: none. */
 	uint64_t acl[JREC_ACL_MAX];
 	unsigned nacl;
+	/* Its last JREC_USER_QUOTAS's words, sorted by uid; 0: none. */
+	uint64_t uq[2 * JREC_UQ_MAX];
+	unsigned nuq;		/* words */
 	bool live;
 };
 
@@ -438,6 +448,42 @@ model_acl(struct model *md, const uint64_t *w, unsigned n)
 	return 0;
 }
 
+/*
+ * A pool's user quotas of uids: two words an entry, a uid below 2^32 - 1
+ * then any bytes; at most 32, no uid twice.  Kept sorted by uid, in place
+ * of those before.
+ */
+static int
+model_uq(struct model *md, const uint64_t *w, unsigned n)
+{
+	uint64_t v[2 * JREC_UQ_MAX];
+	struct mpool *mp;
+	unsigned i, j, k;
+
+	if (n < 3 || (n - 3) % 2 || !(mp = model_pool(md, w[1], true)))
+		return -1;
+	k = (n - 3) / 2;
+	if (k > JREC_UQ_MAX)
+		return -1;
+	for (i = 0; i < k; i++) {
+		uint64_t uid = w[2 + 2 * i], bytes = w[3 + 2 * i];
+
+		if (uid >= 0xffffffff)
+			return -1;
+		for (j = i; j > 0 && v[2 * (j - 1)] > uid; j--) {
+			v[2 * j] = v[2 * (j - 1)];
+			v[2 * j + 1] = v[2 * (j - 1) + 1];
+		}
+		if (j > 0 && v[2 * (j - 1)] == uid)
+			return -1;
+		v[2 * j] = uid;
+		v[2 * j + 1] = bytes;
+	}
+	memcpy(mp->uq, v, 2 * k * sizeof(*v));
+	mp->nuq = 2 * k;
+	return 0;
+}
+
 /* One whole record of n words: 0 if it says what can be. */
 static int
 model_record(struct model *md, const uint64_t *w, unsigned n)
@@ -451,6 +497,8 @@ model_record(struct model *md, const uint64_t *w, unsigned n)
 		return model_socket(md, w, n);
 	if (type == JREC_ACL)
 		return model_acl(md, w, n);
+	if (type == JREC_USER_QUOTAS)
+		return model_uq(md, w, n);
 	if (type == JREC_BOUNDS) {	/* 0, or a granule to the size */
 		if ((n != 4 && n != 5) ||
 		    !(mp = model_pool(md, w[1], true)) ||
@@ -483,6 +531,7 @@ model_record(struct model *md, const uint64_t *w, unsigned n)
 		mp->limit = 0;
 		mp->user_quota = 0;
 		mp->nacl = 0;
+		mp->nuq = 0;
 		mp->live = true;
 		return 0;
 	}
@@ -736,6 +785,12 @@ model_same(const struct model *md, const Poolmgrd__State *st, bool listen)
 			die("pool %s: an access control list of %zu entries, "
 			    "not as its records say (%u)", ps->name, ps->n_acl,
 			    mp->nacl);
+		if (ps->n_user_quotas != mp->nuq ||
+		    (mp->nuq && memcmp(ps->user_quotas, mp->uq,
+				       mp->nuq * sizeof(*mp->uq))))
+			die("pool %s: user quotas of uids in %zu words, not as "
+			    "its records say (%u)", ps->name,
+			    ps->n_user_quotas, mp->nuq);
 		nb = 0;
 		last = 0;
 		for (j = 0; j < ps->n_block_off; j++) {
@@ -826,6 +881,16 @@ check_built(const struct rebuild *rb)
 			     p->acl.e[i].id) != ps->acl[i])
 				die("pool %s: access control entry %zu is not "
 				    "the state's", p->name, i);
+		/* And the user quotas of uids, entry for entry. */
+		if (2 * p->uquotas.n != ps->n_user_quotas)
+			die("pool %s: %u user quotas of uids, %zu words in the "
+			    "state", p->name, (unsigned)p->uquotas.n,
+			    ps->n_user_quotas);
+		for (i = 0; i < p->uquotas.n; i++)
+			if (p->uquotas.e[i].uid != ps->user_quotas[2 * i] ||
+			    p->uquotas.e[i].bytes != ps->user_quotas[2 * i + 1])
+				die("pool %s: user quota entry %zu is not the "
+				    "state's", p->name, i);
 		for (i = 0; i < ps->n_block_off; i++) {
 			b = block_index_find(&p->blocks, ps->block_off[i]);
 			if (heap_block_info(p->heap, ps->block_off[i], &bi) ||

@@ -58,7 +58,11 @@
  * control list as saved, entry for entry, which only a list of at most
  * 32 words, each one acl_word could make, no kind and id twice, may give
  * (make_states.c's acl-* seeds: saved out of order, none, 32; refused: a
- * word of no kind, of bits past the kind, an entry twice, 33).
+ * word of no kind, of bits past the kind, an entry twice, 33); and its
+ * user quotas of uids as saved, entry for entry, which only an even count
+ * of at most 64 words may give, each entry a uid below 2^32 - 1, none
+ * twice (make_states.c's uq-* seeds: saved out of order, 32; refused: an
+ * odd word, a uid past 32 bits, nobody's, a uid twice, 33).
  *
  * restore.c is included, not linked, to reach its static build and
  * teardown; the Makefile leaves it out of the daemon's sources here.
@@ -268,6 +272,40 @@ check_acl(const struct rebuild *rb, unsigned k)
 		if (j == p->acl.n)
 			die("pool %s: access control word %#llx saved, not "
 			    "rebuilt", p->name, (unsigned long long)w);
+	}
+}
+
+/*
+ * Pool k's user quotas of uids are the saved ones, entry for entry: which
+ * must then have been a list (an even count of at most 64 words, each
+ * uid below 2^32 - 1, none twice), in whatever order it was saved.
+ */
+static void
+check_uquotas(const struct rebuild *rb, unsigned k)
+{
+	const Poolmgrd__PoolState *ps = rb->st->pools[k];
+	const struct dpool *p = rb->pools[k];
+	const struct uquota_entry *e;
+	size_t i;
+
+	if (ps->n_user_quotas % 2 || ps->n_user_quotas > 64 ||
+	    2 * p->uquotas.n != ps->n_user_quotas)
+		die("pool %s: %u user quotas of uids rebuilt, %zu words saved",
+		    p->name, (unsigned)p->uquotas.n, ps->n_user_quotas);
+	for (i = 0; i < p->uquotas.n; i++) {
+		if (ps->user_quotas[2 * i] >= 0xffffffff)
+			die("pool %s: a user quota of uid %#llx rebuilt",
+			    p->name,
+			    (unsigned long long)ps->user_quotas[2 * i]);
+		e = uquota_find(&p->uquotas,
+				(uint32_t)ps->user_quotas[2 * i]);
+		if (!e || e->bytes != ps->user_quotas[2 * i + 1])
+			die("pool %s: the user quota of uid %llu saved, not "
+			    "rebuilt", p->name,
+			    (unsigned long long)ps->user_quotas[2 * i]);
+		if (i && p->uquotas.e[i - 1].uid >= p->uquotas.e[i].uid)
+			die("pool %s: user quotas of uids rebuilt out of "
+			    "order", p->name);
 	}
 }
 
@@ -647,6 +685,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_persisters(&rb, k);
 			check_limit(&rb, k);
 			check_acl(&rb, k);
+			check_uquotas(&rb, k);
 			check_refusals(&rb, k);
 			check_names(&rb, k);
 			check_evict_order(&rb, k);

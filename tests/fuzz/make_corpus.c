@@ -2072,6 +2072,134 @@ user_quota_seeds(void)
 	write_seed("fuzz_dispatch", "user_quota", &s);
 }
 
+/* User quotas of uids for a request: n of {uid, bytes}. */
+struct seed_uq {
+	size_t n;
+	const uint64_t (*e)[2];
+};
+
+#define SEED_UQ_MAX 40		/* room past the daemon's 32, to refuse */
+
+struct uq_room {
+	Poolmgr__UserQuota e[SEED_UQ_MAX];
+	Poolmgr__UserQuota *ptr[SEED_UQ_MAX];
+};
+
+/* The UserQuota messages of u, built in room: the pointers. */
+static Poolmgr__UserQuota **
+d_uq_msg(struct uq_room *room, const struct seed_uq *u)
+{
+	size_t i;
+
+	if (u->n > SEED_UQ_MAX) {
+		fprintf(stderr, "make_corpus: user quotas too many\n");
+		exit(1);
+	}
+	for (i = 0; i < u->n; i++) {
+		poolmgr__user_quota__init(&room->e[i]);
+		room->e[i].uid = (uint32_t)u->e[i][0];
+		room->e[i].bytes = u->e[i][1];
+		room->ptr[i] = &room->e[i];
+	}
+	return room->ptr;
+}
+
+/* A CreatePool of 1 MiB, mode 0666, user quota dflt and entries u. */
+static void
+d_create_uq(struct seed *s, unsigned ctl, const char *name, uint64_t dflt,
+	    const struct seed_uq *u)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__CreatePool m = POOLMGR__CREATE_POOL__INIT;
+	struct uq_room room;
+
+	m.name = (char *)name;
+	m.max_size = 1 << 20;
+	m.mode = 0666;
+	m.user_quota = dflt;
+	m.n_user_quotas = u->n;
+	m.user_quotas = d_uq_msg(&room, u);
+	r.body_case = POOLMGR__REQUEST__BODY_CREATE;
+	r.create = &m;
+	d_req(s, ctl, &r);
+}
+
+/* A SetPool of name's user quotas of uids: rm taken out, then mod set. */
+static void
+d_set_uq(struct seed *s, unsigned ctl, const char *name,
+	 const struct seed_uq *mod, const uint32_t *rm, size_t nrm)
+{
+	Poolmgr__Request r = POOLMGR__REQUEST__INIT;
+	Poolmgr__SetPool m = POOLMGR__SET_POOL__INIT;
+	struct uq_room room;
+
+	m.name = (char *)name;
+	m.n_user_quota_modify = mod->n;
+	m.user_quota_modify = d_uq_msg(&room, mod);
+	m.n_user_quota_remove = nrm;
+	m.user_quota_remove = (uint32_t *)rm;
+	r.body_case = POOLMGR__REQUEST__BODY_SET;
+	r.set = &m;
+	d_req(s, ctl, &r);
+}
+
+/*
+ * User quotas of uids: pool "uq" made with a default of 4096 and uid
+ * 4245's own 8192 (and 4242's none); 4245 allocates until its own bound
+ * refuses, alone and in a batch; its entry raised, it allocates more;
+ * ListUsers and Stats read them; its entry removed, the default binds
+ * it; the ways a change is refused (a uid twice, in a part or across
+ * both, nobody's, 33 at creation and by a change) and by one who may not;
+ * a change emptying them; Check.
+ */
+static void
+uid_quota_seeds(void)
+{
+	static const uint64_t made[][2] = {{4245, 8192}, {4242, 0}};
+	static const uint64_t raised[][2] = {{4245, 16384}};
+	static const uint64_t twice[][2] = {{7, 1}, {7, 2}};
+	static const uint64_t nobody[][2] = {{UINT32_MAX, 1}};
+	static const uint32_t rm_4245[] = {4245};
+	static const uint32_t rm_all[] = {4242, 4245, 9};
+	const uint64_t two[2] = {4096, 4096};
+	uint64_t many[33][2];
+	struct seed s;
+	size_t i;
+
+	for (i = 0; i < 33; i++) {
+		many[i][0] = 6000 + i;
+		many[i][1] = 4096 * (i + 1);
+	}
+	mirror_reset();
+	d_begin(&s, F_HELLO | F_ID1(ID_OTHER));
+	d_create_uq(&s, 0, "uq", 4096, &(struct seed_uq){2, made});
+	d_create_uq(&s, 0, "uq2", 0, &(struct seed_uq){33, many});
+	d_create_uq(&s, 0, "uq3", 0, &(struct seed_uq){2, twice});
+	d_open(&s, CTL_CONN1, "uq", false);
+	d_alloc(&s, CTL_CONN1, 1, 4096, 0, false, 0);
+	d_alloc(&s, CTL_CONN1, 1, 4096, 0, false, 0);
+	d_alloc(&s, CTL_CONN1, 1, 4096, 0, false, 0);
+	d_alloc_batch(&s, CTL_CONN1, 1, two, 2);
+	d_set_uq(&s, 0, "uq", &(struct seed_uq){1, raised}, NULL, 0);
+	d_alloc_batch(&s, CTL_CONN1, 1, two, 2);
+	d_poolref(&s, 0, P_USERS, 0, "uq");
+	d_poolref(&s, 0, P_STATS, 0, "uq");
+	d_set_uq(&s, 0, "uq", &(struct seed_uq){0, NULL}, rm_4245, 1);
+	d_alloc(&s, CTL_CONN1, 1, 4096, 0, false, 0);
+	d_poolref(&s, CTL_CONN1, P_USERS, 1, NULL);
+	d_set_uq(&s, 0, "uq", &(struct seed_uq){2, twice}, NULL, 0);
+	d_set_uq(&s, 0, "uq", &(struct seed_uq){1, raised}, rm_4245, 1);
+	d_set_uq(&s, 0, "uq", &(struct seed_uq){1, nobody}, NULL, 0);
+	d_set_uq(&s, 0, "uq", &(struct seed_uq){33, many}, NULL, 0);
+	d_set_uq(&s, 0, "uq", &(struct seed_uq){31, many}, NULL, 0);
+	d_set_uq(&s, CTL_CONN1, "uq", &(struct seed_uq){1, raised}, NULL, 0);
+	d_poolref(&s, 0, P_STATS, 0, "uq");
+	d_set_uq(&s, 0, "uq", &(struct seed_uq){0, NULL}, rm_all, 3);
+	d_poolref(&s, 0, P_CHECK, 0, "uq");
+	d_list(&s, 0);
+	write_seed("fuzz_dispatch", "uid_quota", &s);
+}
+
 /* Entries' kinds and rights, as proto/poolmgr.proto numbers them. */
 #define ACE_USER 1
 #define ACE_GROUP 2
@@ -2704,6 +2832,7 @@ main(int argc, char **argv)
 	set_seeds();
 	limit_seeds();
 	user_quota_seeds();
+	uid_quota_seeds();
 	acl_create_seeds();
 	acl_set_seeds();
 	acl_handle_seeds();

@@ -1,12 +1,14 @@
 /*
  * make_journals.c - write seeds of fuzz_recover.c: crash journals with
  * the records of names, of the daemon's socket, of generations, of
- * pools' limits and user quotas and of their access control lists, as
- * journal.c writes them, and the ways a journal can get these wrong.
+ * pools' limits and user quotas, of their access control lists and of
+ * their user quotas of uids, as journal.c writes them, and the ways a
+ * journal can get these wrong.
  *
  *   tests/fuzz/corpus/fuzz_recover/named-*
  *   tests/fuzz/corpus/fuzz_recover/limit-*
  *   tests/fuzz/corpus/fuzz_recover/acl-*
+ *   tests/fuzz/corpus/fuzz_recover/uq-*
  *
  * Each seed is one keep memfd, keep.1 of 1 MiB (fuzz_recover.c's input
  * format: its number and size), and journal.2: pool "a" of 1 MiB on it,
@@ -487,6 +489,99 @@ acl_journals(void)
 	prefix = "named";
 }
 
+/* Pool keep's user quotas of uids: n words (two an entry) as given. */
+static void
+rec_uq(struct journal *j, uint64_t keep, const uint64_t *words, unsigned n)
+{
+	uint64_t p[1 + JREC_MAX_WORDS] = {keep};
+
+	if (n)
+		memcpy(&p[1], words, n * sizeof(*words));
+	rec(j, JREC_USER_QUOTAS, p, 1 + n);
+}
+
+/* Pool a alone, its user quotas of uids after its record, its spans. */
+static void
+uq_start(struct journal *j, const uint64_t *words, unsigned n)
+{
+	start(j);
+	j->n -= 3 * 8;		/* the pool's record alone */
+	rec_uq(j, KEEP, words, n);
+	rec_persist(j, 64 * KIB);
+	rec_persist(j, 128 * KIB);
+}
+
+/*
+ * Pool a's user quotas of uids: after its record (given out of order:
+ * recovered sorted), changed after a settings change, emptied by a record
+ * of no entry, of 32 entries, in a snapshot after the count, limit and
+ * list; and those refused: an odd word, a uid past 32 bits, nobody's, a
+ * uid twice, of a pool gone or never made, a record without its pool.
+ */
+static void
+uq_journals(void)
+{
+	const uint64_t made[] = {1001, 1024 * KIB, 7, 0, 500, 4096};
+	const uint64_t changed[] = {1001, 64 * KIB};
+	const uint64_t list[] = {acl_w(ACL_USER, 1000, ACL_READ)};
+	uint64_t set[6] = {KEEP, 0, 0, 0640, 0, 0}, gone[1] = {KEEP};
+	uint64_t many[2 * JREC_UQ_MAX], bad[4];
+	struct journal j;
+	unsigned i;
+
+	prefix = "uq";
+	uq_start(&j, made, 6);
+	write_journal("made", &j);
+	rec(&j, JREC_SET, set, 6);
+	rec_uq(&j, KEEP, changed, 2);
+	write_journal("changed", &j);
+	rec(&j, JREC_SET, set, 6);
+	rec_uq(&j, KEEP, NULL, 0);
+	write_journal("emptied", &j);
+	for (i = 0; i < JREC_UQ_MAX; i++) {
+		many[2 * i] = 100 + 3 * (JREC_UQ_MAX - i);
+		many[2 * i + 1] = i % 3 ? 4096 * i : 0;
+	}
+	uq_start(&j, many, 2 * JREC_UQ_MAX);
+	write_journal("full", &j);
+	start(&j);
+	j.n -= 3 * 8;
+	rec_generations(&j, 4);
+	rec_limit(&j, KEEP, 256 * KIB);
+	rec_acl(&j, KEEP, list, 1);
+	rec_uq(&j, KEEP, made, 6);
+	rec_persist(&j, 64 * KIB);
+	publish(&j, 64 * KIB, "n1", true, 2);
+	write_journal("snapshot", &j);
+
+	bad[0] = made[0];
+	bad[1] = made[1];
+	bad[2] = 5;
+	uq_start(&j, bad, 3);
+	write_journal("odd", &j);
+	bad[2] = 1ull << 32 | 5;
+	bad[3] = 4096;
+	uq_start(&j, bad, 4);
+	write_journal("wide", &j);
+	bad[2] = UINT32_MAX;
+	uq_start(&j, bad, 4);
+	write_journal("nobody", &j);
+	bad[2] = made[0];
+	uq_start(&j, bad, 4);
+	write_journal("twice", &j);
+	start(&j);
+	rec(&j, JREC_GONE, gone, 1);
+	rec_uq(&j, KEEP, made, 6);
+	write_journal("dead_pool", &j);
+	start(&j);
+	rec_uq(&j, KEEP + 1, made, 6);
+	write_journal("no_pool", &j);
+	start(&j);
+	rec(&j, JREC_USER_QUOTAS, gone, 0);
+	write_journal("short", &j);
+	prefix = "named";
+}
+
 /* Refused whole by the replay. */
 static void
 bad_journals(void)
@@ -631,6 +726,7 @@ main(int argc, char **argv)
 	bad_journals();
 	limit_journals();
 	acl_journals();
+	uq_journals();
 	printf("make_journals: %u files\n", nfiles);
 	return 0;
 }

@@ -17,6 +17,12 @@
  *
  *   tests/fuzz/corpus/fuzz_restore/acl-*
  *
+ * And the pool's user quotas of uids (PoolState.user_quotas): rebuilt as
+ * saved, out of order too, or 32 entries; refused with an odd word, a uid
+ * past 32 bits or nobody's, a uid twice, or 33.
+ *
+ *   tests/fuzz/corpus/fuzz_restore/uq-*
+ *
  * And when the persistent blocks became so (block_persisted_ns): long
  * ago, or none at all (0: since the restore), restored; a time after any
  * now, one for the block that is not persistent, or arrays of another
@@ -436,6 +442,37 @@ acl_states(void)
 	write_state_as("acl-too_many", &f);
 }
 
+/* Pool a's user quotas of uids: rebuilt as saved, or the state refused. */
+static void
+uq_states(void)
+{
+	uint64_t w[66] = {1001, 1 << 20, 7, 0, 500, 4096};
+	struct named_state f;
+	unsigned i;
+
+	named_init(&f);
+	f.pool.user_quotas = w;
+	f.pool.n_user_quotas = 6;
+	write_state_as("uq-unsorted", &f);
+	f.pool.n_user_quotas = 5;
+	write_state_as("uq-odd", &f);
+	f.pool.n_user_quotas = 6;
+	w[2] = 1ull << 32 | 7;
+	write_state_as("uq-wide", &f);
+	w[2] = UINT32_MAX;
+	write_state_as("uq-nobody", &f);
+	w[2] = 500;
+	write_state_as("uq-twice", &f);
+	for (i = 0; i < 33; i++) {
+		w[2 * i] = 100 + 7 * (33 - i);
+		w[2 * i + 1] = i % 3 ? 4096 * i : 0;
+	}
+	f.pool.n_user_quotas = 64;
+	write_state_as("uq-full", &f);
+	f.pool.n_user_quotas = 66;
+	write_state_as("uq-too_many", &f);
+}
+
 /* The spans' persist times: restored as saved, or the state refused. */
 static void
 persist_time_states(void)
@@ -480,6 +517,7 @@ main(int argc, char **argv)
 	oversized_states();
 	limit_states();
 	acl_states();
+	uq_states();
 	persist_time_states();
 	printf("make_states: %u files\n", nfiles);
 	return 0;
