@@ -137,7 +137,8 @@ modify_twice(const struct uquota_entry *add, size_t nadd, const uint32_t *rm,
 		if (uid_in(rm, nrm, add[i].uid))
 			return say(why, len, -EINVAL, "uid %u's user quota "
 				   "entry is both removed and set in one "
-				   "change", (unsigned)add[i].uid);
+				   "change (a set alone replaces it)",
+				   (unsigned)add[i].uid);
 	}
 	return 0;
 }
@@ -170,8 +171,8 @@ uquota_modify(struct uquota *out, const struct uquota *cur,
 			t[n++] = cur->e[i];
 	if (n > UQUOTA_MAX)
 		return say(why, len, -ENOSPC, "a pool holds at most %d user "
-			   "quota entries: this would make %zu", UQUOTA_MAX,
-			   n);
+			   "quota entries: this would make %zu (remove some "
+			   "in the same change)", UQUOTA_MAX, n);
 	return uquota_build(out, t, n, why, len);
 }
 

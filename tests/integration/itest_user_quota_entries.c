@@ -45,7 +45,8 @@
  *   kept_across_crash  a list made, changed and emptied survives a
  *       crash under systemd's fd store, each time as it was.
  *
- * `poolctl check` (Check, raw) passes after each.
+ * Check (raw, as `poolctl check` asks it) passes after each that holds
+ * blocks.
  */
 #include <errno.h>
 #include <setjmp.h>

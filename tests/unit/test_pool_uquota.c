@@ -140,7 +140,7 @@ modify_removes_then_sets(void **state)
 				       (const uint32_t[]){3}, 1, why,
 				       sizeof(why)), -EINVAL);
 	assert_string_equal(why, "uid 3's user quota entry is both removed "
-			    "and set in one change");
+			    "and set in one change (a set alone replaces it)");
 	assert_true(uquota_equal(&out, &was));
 
 	for (i = 0; i < UQUOTA_MAX; i++)
@@ -150,7 +150,8 @@ modify_removes_then_sets(void **state)
 	assert_int_equal(uquota_modify(&out, &cur, add, 1, NULL, 0, why,
 				       sizeof(why)), -ENOSPC);
 	assert_string_equal(why, "a pool holds at most 32 user quota entries: "
-			    "this would make 33");
+			    "this would make 33 (remove some in the same "
+			    "change)");
 	assert_int_equal(uquota_modify(&out, &cur, add, 1, rm_one, 1, why,
 				       sizeof(why)), 0);
 	assert_int_equal(out.n, UQUOTA_MAX);
