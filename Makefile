@@ -399,7 +399,8 @@ $(BUILD)/tests/itest_nomem: | $(FAIL_MALLOC)
 $(FAIL_GROW): tests/integration/fail_grow.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -fPIC -shared -o $@ $< -ldl
-$(BUILD)/tests/itest_recover: | $(FAIL_GROW)
+$(BUILD)/tests/itest_recover $(BUILD)/tests/itest_alloc_persist: | \
+  $(FAIL_GROW)
 
 $(BUILD)/bench/bench_engine: $(BUILD)/tests/bench/bench_engine.o \
 		$(BUILD)/tests/bench/bench_util.o $(ENGINE_LIB)

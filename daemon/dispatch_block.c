@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "dispatch_internal.h"
+#include "journal.h"
 #include "log.h"
 #include "pool.h"
 #include "session.h"
@@ -956,15 +957,17 @@ batch_undo(struct handle *h, size_t n, size_t done)
 
 /*
  * AllocBatch.persist: each block of the batch goes to the pool as
- * Alloc.persist's does (persist_new), the journal recording each
- * persistent.  The allocations' quota checks counted the batch against
- * the session's blocks and the uid's persistent ones together, more than
- * the persists count, so what can refuse one is the daemon's memory (for
- * the uid's charge, or the block's persist time): then the persists done
- * end and the blocks go back (batch_undo), as if the batch was never
- * made, and the refusal is the answer; the journal's records of those
- * persists are followed by their ends.  Only once all are persistent do
- * the maker's holds go: until then, nothing is out of reach of the undo.
+ * Alloc.persist's does (persist_new).  The allocations' quota checks
+ * counted the batch against the session's blocks and the uid's
+ * persistent ones together, more than the persists count, so what can
+ * refuse one is the daemon's memory (for the uid's charge, or the
+ * block's persist time): then the persists done end and the blocks go
+ * back (batch_undo), as if the batch was never made, and the refusal is
+ * the answer.  The crash journal takes the persists as one change
+ * (journal_group_begin): a crash before the last of them recovers none
+ * of the batch, which its client was never told of, and an undone batch
+ * leaves it nothing to read.  Only once all are persistent do the
+ * maker's holds go: until then, nothing is out of reach of the undo.
  */
 static int
 batch_persist(struct call *c, struct handle *h, const Poolmgr__AllocBatch *m)
@@ -972,14 +975,17 @@ batch_persist(struct call *c, struct handle *h, const Poolmgr__AllocBatch *m)
 	size_t i;
 	int rc;
 
+	journal_group_begin();
 	for (i = 0; i < m->n_sizes; i++)
 		if ((rc = dpool_persist(h->pool, h, batch_offsets[i], 0))) {
 			batch_undo(h, m->n_sizes, i);
+			journal_group_end(false);
 			if (rc == -EDQUOT)
 				return refuse_persist_quota(c, h->pool,
 							    m->retry_follows);
 			return refuse_no_memory(c);
 		}
+	journal_group_end(true);
 	/* Persistent now: dropping the maker's holds leaves them live. */
 	for (i = 0; i < m->n_sizes; i++) {
 		rc = dpool_free(h->pool, h, batch_offsets[i]);

@@ -6,8 +6,10 @@
  * start.  A record is copied in first and the header's end moved over it
  * after, so a crash between the two leaves a record nobody reads; a
  * change of several records (a pool's settings and its access control
- * list) moves the end once, over them all, so that a crash between two
- * of them leaves none read rather than half the change.  It
+ * list, a batch's persists: journal_group_begin) moves the end once, over
+ * them all, so that a crash between two of them leaves none read rather
+ * than half the change.  A batch undone before its end is rewound: the
+ * end stays where it was and the next record is written over it.  It
  * grows by doubling, at most GROW_MAX at a time (fallocate, mremap): an
  * append is a copy of a few words.  Once the records are much more than
  * the last snapshot (persists and frees cancel out), they are compacted
@@ -32,6 +34,7 @@
  * record is everything let go, and the fresh journal is a walk of every
  * pool in one go (begin).
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -87,6 +90,9 @@ static bool out;		/* cur out of the store, records to spill */
 static struct jfile spill = {.fd = -1};	/* what cur could not take */
 static uint64_t spill_mark;	/* spill.end a compaction feeds to */
 static unsigned retry_ms;	/* the wait before the next try of one */
+static bool grouped;		/* journal_group_begin: the end stays */
+static uint64_t group_at;	/* cur.end when the group began */
+static uint64_t group_id;	/* and cur.id */
 static void (*later)(unsigned);	/* journal_step in so many ms */
 static char sock_path[JREC_SOCKET_MAX + 1];	/* "": systemd's socket */
 static unsigned sock_mode;
@@ -867,14 +873,16 @@ published(void)
 /*
  * The end of every change: its record, and a compaction if one is due.
  * Each hook is called once its change is made, so a snapshot taken here
- * has it already.
+ * has it already.  Inside a group the change is the group's, whole only
+ * at its end (journal_group_end): a compaction begun before would take
+ * a snapshot with half of it in.
  */
 static void
 done(int rc)
 {
 	if (rc != 0)
 		lose(rc);
-	else if (on && !out) {
+	else if (on && !out && !grouped) {
 		published();
 		if (cur.end > compact_at && phase == C_IDLE)
 			(void)compact_begin();
@@ -1185,6 +1193,34 @@ journal_pool_gone(struct dpool *p)
 		names_env();
 	}
 	done(rc);
+}
+
+void
+journal_group_begin(void)
+{
+	assert(!grouped);
+	grouped = true;
+	group_at = cur.end;
+	group_id = cur.id;
+}
+
+/*
+ * Out of the store (broken, even within the group), the records went on
+ * to the spill as they came, and a compaction reads them all in order:
+ * an undone group's cancel out there, a kept one's are whole, with
+ * nothing to move.  Lost (lose), there is no journal to end.
+ */
+void
+journal_group_end(bool keep)
+{
+	assert(grouped);
+	grouped = false;
+	if (!on || out)
+		return;
+	if (keep)
+		done(0);
+	else if (cur.id == group_id)
+		cur.end = group_at;	/* never read: written over next */
 }
 
 void

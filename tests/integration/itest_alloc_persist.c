@@ -108,9 +108,16 @@
  *   batch_crash            under systemd's fd store, a batch of 4 such
  *       blocks and a plain one; poolmgrd SIGKILLed and started again:
  *       the 4 are back persistent, their bytes there, the plain one
- *       gone.
+ *       gone;
+ *   batch_crash_midway     under the store, poolmgrd killed (fail_grow.so)
+ *       as the crash journal grows in the middle of a batch of 4096
+ *       such blocks, a thousand of their records written: started again,
+ *       it recovers none of them (nothing live, nothing persistent, no
+ *       uid charged, the books checked); the same batch made whole, and
+ *       a crash, recovers all 4096, which one FreeBatch ends.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -1803,6 +1810,96 @@ batch_crash(void **state)
 	pool_disconnect(c);
 }
 
+/* A batch of POOL_BATCH_MAX persistent blocks of 64 B in p: 0 or why. */
+static int
+batch_of_all(struct pool *p, pool_off_t *offs)
+{
+	static size_t sizes[POOL_BATCH_MAX];
+	size_t i;
+
+	for (i = 0; i < POOL_BATCH_MAX; i++)
+		sizes[i] = 64;
+	return pool_alloc_batch_flags(p, POOL_BATCH_MAX, sizes,
+				      POOL_ALLOC_PERSIST, offs);
+}
+
+/* Pool c holds nothing, and nobody's persistent blocks. */
+static void
+expect_nothing_in(struct pool_conn *c, struct pool *p)
+{
+	struct pool_persisted *pp;
+	struct pool_stats s;
+	size_t n, total;
+
+	EXPECT_RC(pool_stats(p, &s), 0);
+	assert_int_equal(s.live_blocks, 0);
+	assert_int_equal(s.persistent_blocks, 0);
+	assert_int_equal(s.allocated_bytes, 0);
+	EXPECT_RC(pool_persisted(c, "c", &pp, &n, &total), 0);
+	assert_int_equal(n, 0);
+	free(pp);
+	harness_expect_checked(c, "c");
+}
+
+static void
+batch_crash_midway(void **state)
+{
+	struct harness_store *st = *state;
+	struct pool_create_opts o = {.max_size = 4 * MiB};
+	static pool_off_t offs[POOL_BATCH_MAX];
+	char flag[96], *saved;
+	struct pool_stats s;
+	struct pool_conn *c;
+	struct pool *p;
+	int fd;
+
+	snprintf(flag, sizeof(flag), "%s/kill-on-grow", st->dir);
+	saved = harness_preload("fail_grow.so");
+	setenv("POOLMGR_KILL_ON_GROW", flag, 1);
+	assert_int_equal(harness_store_start(st), 0);
+	unsetenv("POOLMGR_KILL_ON_GROW");
+	harness_preload_off(saved);
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_create(c, "c", &o), 0);
+	EXPECT_RC(pool_open(c, "c", &p), 0);
+
+	/*
+	 * The journal's first 64 KiB take about a thousand records of a
+	 * persist (64 B each) after the pool's: the grow, and the kill,
+	 * come in the middle of the batch's 4096.
+	 */
+	assert_true((fd = open(flag, O_CREAT | O_WRONLY, 0600)) >= 0);
+	close(fd);
+	assert_int_not_equal(batch_of_all(p, offs), 0);
+	unlink(flag);
+	pool_disconnect(c);	/* its connection died with the daemon */
+	assert_int_equal(harness_store_crash(st), 0);
+	assert_int_equal(harness_store_start(st), 0);
+	if (!harness_store_logged(st, "after a crash: 1 pool and 0 "
+				  "persistent blocks recovered")) {
+		harness_store_print_log(st);
+		fail_msg("not recovered without the batch");
+	}
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "c", &p), 0);
+	expect_nothing_in(c, p);
+
+	/* Whole, across the journal's grows: every block of it kept. */
+	EXPECT_RC(batch_of_all(p, offs), 0);
+	assert_int_equal(harness_store_recover(st), 0);
+	assert_true(harness_store_logged(st, "after a crash: 1 pool and 4096 "
+					 "persistent blocks recovered"));
+	pool_disconnect(c);
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_open(c, "c", &p), 0);
+	EXPECT_RC(pool_stats(p, &s), 0);
+	assert_int_equal(s.persistent_blocks, POOL_BATCH_MAX);
+	EXPECT_RC(pool_free_batch(p, POOL_BATCH_MAX, offs), 0);
+	expect_nothing_in(c, p);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
@@ -1851,6 +1948,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(batch_restart, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(batch_crash, store_setup,
+						store_teardown),
+		cmocka_unit_test_setup_teardown(batch_crash_midway, store_setup,
 						store_teardown),
 	};
 
