@@ -724,10 +724,13 @@ POOL_API int pool_calloc(struct pool *p, size_t nmemb, size_t size,
  *
  * -ETIMEDOUT if no room came in time (nothing allocated); -ENOENT if the
  * pool was destroyed meanwhile; -EAGAIN if as many allocations as the
- * daemon allows (max_alloc_waits) wait in the pool; -EDQUOT at once for
- * the quota per connection (nobody else's frees make room under it),
- * while a refusal by the user quota waits as one for room does (the
- * uid's other connections' frees make room under it);
+ * daemon allows (max_alloc_waits) wait in the pool.  A refusal by the
+ * user quota waits as one for room does (the uid's other connections'
+ * frees make room under it), and so does one by the quota per
+ * connection, which counts the uid's persistent blocks: another
+ * connection of the uid that ends one makes room under it.  That wait,
+ * run out, is -EDQUOT (a part's, POOL_ALLOC_PART, -ETIMEDOUT), and so is
+ * one whose connection holds its whole quota itself, at its time;
  * -EOPNOTSUPP if timeout_ms is not 0 and the daemon cannot wait (nothing
  * asked); -EINVAL for a size of 0, an unknown flag, a timeout below -1,
  * an align pool_alloc_aligned would refuse, or POOL_ALLOC_ZERO with an

@@ -11,7 +11,8 @@
  * (refused_unsettled): the request is held until that work is done, and
  * tried again then; one that still finds no room evicts what it may
  * (make_room), and one a quota refuses evicts what its uid may of its
- * own (make_quota_room).
+ * own (make_quota_room).  An Alloc with wait_ms that still finds no room,
+ * or is still over a quota, waits for room (dispatch_room.c).
  */
 #include <assert.h>
 #include <errno.h>
@@ -548,12 +549,12 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 		return held_in_steps(c, b->off);
 	/*
 	 * No room, none to be made now: wait for some (dispatch_room.c).
-	 * Under the user quota too: the uid's other connections make room
-	 * under it, as others' frees do in the pool; not under the quota
-	 * per connection, which only this connection's frees could.
+	 * Under either quota too: the uid's other connections make room
+	 * under the user quota, as others' frees do in the pool, and under
+	 * the quota per connection by ending the uid's persistent blocks,
+	 * which it counts beside this connection's own.
 	 */
-	if ((rc == -ENOMEM || (rc == -EDQUOT && h->pool->user_quota_hit)) &&
-	    m->wait_ms && !m->retry_follows)
+	if ((rc == -ENOMEM || rc == -EDQUOT) && m->wait_ms && !m->retry_follows)
 		return room_wait(c, h->pool, m->wait_ms, m->wait_part, size,
 				 rc);
 	if (rc)

@@ -5,9 +5,10 @@
  * An Alloc with wait_ms that the pool refuses for want of room (-ENOMEM:
  * the engine found no run, or the pool's limit was in the way; or
  * -EDQUOT by the pool's user quota, under which the uid's other
- * connections make room), after
+ * connections make room, or by its quota per connection, which counts
+ * the uid's persistent blocks beside the connection's own), after
  * the waits for the pool to settle and the evictions that a refusal goes
- * through anyway (dispatch_block.c: under the user quota, of the uid's
+ * through anyway (dispatch_block.c: under a quota, of the uid's
  * own names alone), is held by its peer as a waiting
  * Lookup is: the connection's later requests wait behind it, nobody
  * else's.  Its record here says in which pool and until when.
@@ -18,9 +19,12 @@
  * holds less without a block being freed (a reference let go of a block
  * others hold, by a free or by its handle's close, a persistent block's
  * charge ended, an eviction's among them) and when the user quota
- * or the uids' own entries change.  An evictable name let go (pool_evict.c's lru_make_room) is
- * room too, for a try may evict it: a wait under the user quota tries
- * again then, and evicts it if it is its uid's.  The pool layer says so
+ * or the uids' own entries change; under a quota per connection, when a
+ * persistent block's charge ends (another connection of the uid frees or
+ * unpersists it, a name of the uid's is evicted) and when the quota
+ * changes.  An evictable name let go (pool_evict.c's lru_make_room) is
+ * room too, for a try may evict it: a wait under a quota tries again
+ * then, and evicts it if it is its uid's.  The pool layer says so
  * (dpool_room) only while allocations wait in the pool, and only once
  * until they have tried again: it marks the pool and makes one event of
  * this file's active, whose callback, from the loop, makes the record of
@@ -34,7 +38,10 @@
  * What is tried again is the whole request: a smaller one that came later
  * may get room an earlier, bigger one still cannot use.  First come is
  * first tried, not first served; a request that needs more than the pool
- * will ever have free waits its whole wait_ms.
+ * will ever have free waits its whole wait_ms, and so does one refused by
+ * the quota per connection whose connection holds the quota itself (only
+ * its own frees, which wait behind it, could make it room): that wait
+ * ends -EDQUOT, as the refusal would have, not -ETIMEDOUT.
  *
  * The deadline, the pool's destruction and a restart in place (its state
  * carries no waiting request: -EINTR, and the client asks the new image
@@ -226,15 +233,45 @@ room_wait_pool_gone(const struct session *s)
 	return s->room_wait && !s->room_wait->pool;
 }
 
+/*
+ * A wait the quota per connection held back to its end: -EDQUOT, as that
+ * refusal is without a wait (the connection may hold the whole quota
+ * itself), counted once as the client sees it; a part of a longer wait
+ * is -ETIMEDOUT, for its client to ask again.
+ */
+static int
+refuse_quota_waited(struct call *c, struct dpool *p, uint64_t size,
+		    uint32_t wait_ms, bool part)
+{
+	char bound[24];
+
+	if (part)
+		return refuse(c, -ETIMEDOUT, "this connection stayed too near "
+			      "pool %s's quota of %s per connection for %llu "
+			      "byte%s more in %u ms", p->name,
+			      bytes_text(p->quota, bound, sizeof(bound)),
+			      (unsigned long long)size, log_plural(size),
+			      (unsigned)wait_ms);
+	p->quota_refusals++;
+	return refuse(c, -EDQUOT, "allocating %llu byte%s would pass pool %s's "
+		      "quota of %s per connection (its blocks and its uid's "
+		      "persistent and named ones count), still after %u ms",
+		      (unsigned long long)size, log_plural(size), p->name,
+		      bytes_text(p->quota, bound, sizeof(bound)),
+		      (unsigned)wait_ms);
+}
+
 /* Why the wait of an allocation of size bytes in p ran out. */
 static int
 refuse_timed_out(struct call *c, struct dpool *p, uint64_t size,
-		 uint32_t wait_ms, int why)
+		 uint32_t wait_ms, bool part, int why)
 {
 	char bound[24];
 	uint64_t ubound;
 	bool own;
 
+	if (why == -EDQUOT && !p->user_quota_hit)
+		return refuse_quota_waited(c, p, size, wait_ms, part);
 	ubound = dpool_user_bound(p, c->s->uid, &own);
 	if (why == -EDQUOT && own)
 		return refuse(c, -ETIMEDOUT, "uid %u stayed too near its own "
@@ -298,7 +335,7 @@ room_wait(struct call *c, struct dpool *p, uint32_t wait_ms, bool part,
 	if (now >= rw->deadline_ns) {
 		if (part)	/* the client asks again */
 			p->unseen_failures += uncount;
-		return refuse_timed_out(c, p, size, wait_ms, why);
+		return refuse_timed_out(c, p, size, wait_ms, part, why);
 	}
 	p->unseen_failures += uncount;
 	dispatch_arm(rw->ev, rw->deadline_ns, now);

@@ -562,7 +562,10 @@ dpool_apply_settings(struct dpool *p, const struct dpool_params *pp,
 	p->gid = pp->gid;
 	p->mode = mode;
 	p->acl = pp->acl;
-	p->quota = pp->quota;
+	if (pp->quota != p->quota) {
+		p->quota = pp->quota;
+		dpool_room(p);	/* allocations waiting under it try again */
+	}
 	if (pp->user_quota != p->user_quota) {
 		p->user_quota = pp->user_quota;
 		dpool_room(p);	/* allocations waiting under it try again */

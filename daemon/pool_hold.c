@@ -213,8 +213,10 @@ charge_add(struct dpool *p, uid_t uid, uint64_t n, uint64_t blocks)
 	c = &p->charges[i];
 	c->bytes += n;
 	c->blocks += blocks;
-	if ((int64_t)n < 0 && dpool_has_user_quota(p))
-		dpool_room(p);	/* under uid's user quota: see handle_set */
+	/* Room under both of uid's quotas (see handle_set), whoever ended
+	 * it: the quota per connection counts its persistent blocks too. */
+	if ((int64_t)n < 0 && dpool_has_quota(p))
+		dpool_room(p);
 	if (c->blocks == 0) {	/* none left */
 		/* An evictable name's block is charged while it is one. */
 		assert(c->evict.unheld == 0 && !c->evict.oldest);

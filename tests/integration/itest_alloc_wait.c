@@ -48,7 +48,8 @@
  *       POOL_ALLOC_ZERO with align above 1, size 0 and no out; timeout 0
  *       is pool_alloc (-ENOMEM at once, counted; a block if there is
  *       room); POOL_ALLOC_ZERO gets zeroes in a block freed dirty, where
- *       a waiter without it sees the dirt; a quota is -EDQUOT at once;
+ *       a waiter without it sees the dirt; a connection that holds its
+ *       whole quota waits its whole time, then is -EDQUOT;
  *   own_cache_first         blocks the waiter's own cache keeps go back
  *       before it waits: it gets the room they make, without a wait;
  *   waits_checked           the Check request (and `poolctl check`)
@@ -79,12 +80,21 @@
  *       still held by another handle: no free in the pool) gives it its
  *       block, as do a free and a user quota raised by pool_set; one
  *       that runs out says
- *       which quota, "per user"; the quota per connection is -EDQUOT at
- *       once, as ever.
+ *       which quota, "per user"; under the quota per connection, one
+ *       whose connection holds that quota itself runs out -EDQUOT.
  *   woken_by_a_close_under_the_user_quota  an allocation waiting under the
  *       user quota is given its block when another handle of the uid is
  *       closed holding a block still held by another (no free in the pool),
  *       as when that handle's reference is let go.
+ *   waits_under_the_quota_per_connection  an allocation refused by the
+ *       quota per connection, which counts the uid's persistent blocks,
+ *       waits (the pool has room; failed_allocs never moves): another
+ *       connection of the uid that ends a persistent block (still held by
+ *       a handle: no free in the pool) gives it its block, as does the
+ *       quota raised by pool_set; one that nothing helps runs out at its
+ *       time with -EDQUOT in that quota's words, counted once in
+ *       quota_refusals, and a part of a longer wait (POOL_ALLOC_PART)
+ *       with -ETIMEDOUT, counted in nothing.
  */
 #include <errno.h>
 #include <poll.h>
@@ -1018,13 +1028,18 @@ zeroed_when_asked(void)
 	full_end(&f, true);
 }
 
-/* A connection that has its quota is refused at once, not made to wait. */
+/*
+ * A connection that holds its whole quota itself, its uid nothing
+ * persistent: only its own frees, which would wait behind it, could make
+ * it room.  It waits its whole time all the same, then is -EDQUOT.
+ */
 static int
 over_quota(void *arg)
 {
 	struct pool_conn *c;
 	struct pool *p;
 	pool_off_t a, b, off;
+	uint64_t start;
 
 	(void)arg;
 	CHECK_RC(pool_connect(d.sock, &c), 0, 2);
@@ -1032,16 +1047,20 @@ over_quota(void *arg)
 	CHECK_RC(pool_set_cache(p, 0), 0, 4);
 	CHECK_RC(pool_alloc(p, BLOCK, &a), 0, 5);
 	CHECK_RC(pool_alloc(p, BLOCK, &b), 0, 6);
-	CHECK_RC(pool_alloc_wait(p, BLOCK, 0, 0, LONG_WAIT_MS, &off), -EDQUOT,
+	start = harness_now_ms();
+	CHECK_RC(pool_alloc_wait(p, BLOCK, 0, 0, SHORT_WAIT_MS, &off), -EDQUOT,
 		 7);
-	CHECK(off == POOL_OFF_NONE, 8);
+	CHECK(harness_now_ms() - start >= SHORT_WAIT_MS, 8);
+	CHECK(off == POOL_OFF_NONE, 9);
+	CHECK(strstr(pool_last_message(-EDQUOT), "per connection") != NULL,
+	      10);
 	pool_close(p);
 	pool_disconnect(c);
 	return 0;
 }
 
 static void
-quota_not_waited(void)
+quota_waited_out(void)
 {
 	struct pool_create_opts o = {.max_size = MiB, .quota = 2 * BLOCK};
 	pid_t pid;
@@ -1049,7 +1068,7 @@ quota_not_waited(void)
 	EXPECT_RC(pool_create(conn, "quota", &o), 0);
 	pid = harness_spawn(over_quota, NULL);
 	assert_int_equal(harness_wait(pid), 0);
-	assert_int_equal(waits_logged(pid), 0);
+	assert_int_equal(waits_logged(pid), 1);
 	EXPECT_RC(pool_destroy_force(conn, "quota"), 0);
 }
 
@@ -1064,7 +1083,7 @@ edge_arguments(void **state)
 	timeout_zero(&f);
 	full_end(&f, true);
 	zeroed_when_asked();
-	quota_not_waited();
+	quota_waited_out();
 }
 
 /* ---- own_cache_first ---------------------------------------------------- */
@@ -1508,12 +1527,15 @@ waits_under_the_user_quota(void **state)
 	assert_int_equal(st.failed_allocs, before.failed_allocs);
 	assert_int_equal(st.alloc_waits, 0);
 
-	/* The quota per connection: nobody else's free makes room. */
+	/*
+	 * The quota per connection, which this one holds itself: nobody
+	 * else's free makes room, and the wait runs out -EDQUOT.
+	 */
 	uq.which = POOL_SET_USER_QUOTA | POOL_SET_QUOTA;
 	uq.user_quota = 0;
 	uq.quota = 4 * BLOCK;
 	EXPECT_RC(pool_set(conn, "uq", &uq), 0);
-	EXPECT_RC(pool_alloc_wait(p, BLOCK, 0, 0, 20000, &x), -EDQUOT);
+	EXPECT_RC(pool_alloc_wait(p, BLOCK, 0, 0, SHORT_WAIT_MS, &x), -EDQUOT);
 	for (i = 0; i < 4; i++)
 		EXPECT_RC(pool_free(p, off[i]), 0);
 	pool_close(p);
@@ -1559,6 +1581,100 @@ woken_by_a_close_under_the_user_quota(void **state)
 	EXPECT_RC(pool_destroy(conn, "uqc"), 0);
 }
 
+/* ---- waits_under_the_quota_per_connection ------------------------------ */
+
+static void
+waits_under_the_quota_per_connection(void **state)
+{
+	struct pool_create_opts o = {.max_size = 8 * MiB, .quota = 4 * BLOCK};
+	struct pool_set_opts q = {.which = POOL_SET_QUOTA, .quota = 4 * BLOCK};
+	struct want w = {.pool = "qw", .size = 3 * BLOCK,
+			 .timeout_ms = LONG_WAIT_MS};
+	struct pool_stats before, st;
+	pool_off_t kept[2];
+	struct waiter k;
+	struct pool *p, *p2;
+	struct got g;
+	int i;
+
+	(void)state;
+	EXPECT_RC(pool_create(conn, "qw", &o), 0);
+	EXPECT_RC(pool_open(conn, "qw", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 0), 0);
+	/*
+	 * Two blocks of this uid persistent, held by p2 too: they count
+	 * against every connection of the uid, the waiter's among them,
+	 * which has 2 blocks of room under its quota, not 3.
+	 */
+	EXPECT_RC(pool_open(conn, "qw", &p2), 0);
+	EXPECT_RC(pool_set_cache(p2, 0), 0);
+	for (i = 0; i < 2; i++) {
+		EXPECT_RC(pool_alloc_wait(p, BLOCK, 0, POOL_ALLOC_PERSIST, 0,
+					  &kept[i]), 0);
+		EXPECT_RC(pool_retain(p2, kept[i]), 0);
+	}
+	before = harness_stats(p);
+
+	/* Woken by a persistent block ended that frees nothing. */
+	waiting(&k, &w);
+	held_now("qw", 1);
+	unanswered(&k, "an allocation past the quota per connection");
+	EXPECT_RC(pool_free(p, kept[0]), 0);
+	g = served(&k);
+	/* By the room made, not by its deadline's last try. */
+	assert_true(g.elapsed_ms < LONG_WAIT_MS);
+	waiter_end(&k);
+	st = harness_stats(p);
+	assert_int_equal(st.persistent_blocks, 1);
+	assert_int_equal(st.live_blocks, 2);
+
+	/* Woken by the quota raised. */
+	w.size = 4 * BLOCK;
+	waiting(&k, &w);
+	unanswered(&k, "an allocation past the quota per connection");
+	q.quota = 5 * BLOCK;
+	EXPECT_RC(pool_set(conn, "qw", &q), 0);
+	g = served(&k);
+	assert_true(g.elapsed_ms < LONG_WAIT_MS);
+	waiter_end(&k);
+
+	/* Nothing helps: -EDQUOT at its time, in that quota's words. */
+	w.size = 5 * BLOCK;
+	w.timeout_ms = SHORT_WAIT_MS;
+	waiter_start(&k, &w);
+	g = waiter_got(&k);
+	assert_int_equal(g.rc, -EDQUOT);
+	assert_true(g.elapsed_ms >= SHORT_WAIT_MS);
+	if (!strstr(g.message, "per connection") ||
+	    !strstr(g.message, "after 300 ms"))
+		fail_msg("the wait's end says: %s", g.message);
+	waiter_end(&k);
+	st = harness_stats(p);
+	assert_int_equal(st.quota_refusals, before.quota_refusals + 1);
+
+	/* A part of a longer wait: -ETIMEDOUT, its client asks again. */
+	w.flags = POOL_ALLOC_PART;
+	waiter_start(&k, &w);
+	g = waiter_got(&k);
+	assert_int_equal(g.rc, -ETIMEDOUT);
+	if (!strstr(g.message, "per connection"))
+		fail_msg("the part's end says: %s", g.message);
+	waiter_end(&k);
+
+	/* None of it was the pool's failure: it had room all along. */
+	st = harness_stats(p);
+	assert_int_equal(st.failed_allocs, before.failed_allocs);
+	assert_int_equal(st.quota_refusals, before.quota_refusals + 1);
+	assert_int_equal(st.alloc_waits, 0);
+	harness_expect_checked(conn, "qw");
+	EXPECT_RC(pool_free(p2, kept[0]), 0);
+	EXPECT_RC(pool_free(p, kept[1]), 0);
+	EXPECT_RC(pool_free(p2, kept[1]), 0);
+	pool_close(p2);
+	pool_close(p);
+	EXPECT_RC(pool_destroy(conn, "qw"), 0);
+}
+
 int
 main(void)
 {
@@ -1581,6 +1697,7 @@ main(void)
 		cmocka_unit_test(served_while_held),
 		cmocka_unit_test(waits_under_the_user_quota),
 		cmocka_unit_test(woken_by_a_close_under_the_user_quota),
+		cmocka_unit_test(waits_under_the_quota_per_connection),
 		cmocka_unit_test_teardown(zeroed_in_steps, bound_restored),
 		cmocka_unit_test_teardown(zeroed_in_steps_destroyed,
 					  bound_restored),
