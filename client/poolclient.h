@@ -728,9 +728,10 @@ POOL_API int pool_calloc(struct pool *p, size_t nmemb, size_t size,
  * user quota waits as one for room does (the uid's other connections'
  * frees make room under it), and so does one by the quota per
  * connection, which counts the uid's persistent blocks: another
- * connection of the uid that ends one makes room under it.  That wait,
- * run out, is -EDQUOT (a part's, POOL_ALLOC_PART, -ETIMEDOUT), and so is
- * one whose connection holds its whole quota itself, at its time;
+ * connection of the uid that ends one makes room under it.  A wait that
+ * quota holds back to its end is -EDQUOT (a part's, with POOL_ALLOC_PART,
+ * -ETIMEDOUT): so is one whose connection holds the whole quota itself,
+ * once its time has passed;
  * -EOPNOTSUPP if timeout_ms is not 0 and the daemon cannot wait (nothing
  * asked); -EINVAL for a size of 0, an unknown flag, a timeout below -1,
  * an align pool_alloc_aligned would refuse, or POOL_ALLOC_ZERO with an
