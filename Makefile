@@ -111,7 +111,8 @@ LIB_SRCS := client/conn.c client/open.c client/admin.c client/stats.c \
             client/cache_class.c client/cache_shard.c client/cache_budget.c \
             client/cache_flush.c client/cache_conn.c \
             client/cache_table.c client/cache_lock.c client/errors.c \
-            client/share.c client/names.c client/wait.c client/acl.c
+            client/share.c client/names.c client/wait.c client/acl.c \
+            client/uquota.c
 LIB_PIC  := $(LIB_SRCS:%.c=$(BUILD)/pic/%.o)
 LIB_SO   := $(BUILD)/libpoolclient.so.1.0.0
 LIB_A    := $(BUILD)/libpoolclient.a

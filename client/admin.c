@@ -39,6 +39,7 @@ _Static_assert(sizeof(struct pool_stats) == 384, "ABI: pool_stats");
 _Static_assert(sizeof(struct pool_client_info) == 208, "ABI: client info");
 _Static_assert(sizeof(struct pool_persisted) == 40, "ABI: persisted");
 _Static_assert(sizeof(struct pool_user) == 72, "ABI: user");
+_Static_assert(sizeof(struct pool_user_quota) == 16, "ABI: user quota");
 _Static_assert(sizeof(struct pool_named) == 296, "ABI: named");
 _Static_assert((int)POOL_NUMA_NONE == POOLMGR__NUMA_POLICY__NUMA_NONE &&
     (int)POOL_NUMA_PREFERRED == POOLMGR__NUMA_POLICY__NUMA_PREFERRED &&
@@ -266,11 +267,25 @@ POOL_API int
 pool_create_set(struct pool_conn *c, const char *name,
     const struct pool_create_opts *o, const struct pool_set_opts *s)
 {
+	return client_create(c, name, o, s, NULL, 0);
+}
+
+/*
+ * pool_create_set with the uids' own user quotas uq (nuq of them): the
+ * one making of a CreatePool, which pool_create_user_quotas (uquota.c)
+ * shares.
+ */
+int
+client_create(struct pool_conn *c, const char *name,
+    const struct pool_create_opts *o, const struct pool_set_opts *s,
+    const struct pool_user_quota *uq, size_t nuq)
+{
 	Poolmgr__Request	req = POOLMGR__REQUEST__INIT;
 	Poolmgr__CreatePool	cp = POOLMGR__CREATE_POOL__INIT;
 	Poolmgr__SetPool	settings = POOLMGR__SET_POOL__INIT;
 	struct pool_set_opts	given;
 	struct client_acl_msg	am;
+	struct client_uquota_msg um;
 	int			error;
 
 	conn_forget_refusal();
@@ -279,6 +294,8 @@ pool_create_set(struct pool_conn *c, const char *name,
 	if ((error = client_check_create(o)) != 0)
 		return error;
 	if (s != NULL && (error = client_check_set(s)) != 0)
+		return error;
+	if ((error = client_uquota_check(uq, nuq, NULL, 0)) != 0)
 		return error;
 	if ((error = client_check_name(name)) != 0)
 		return error;
@@ -302,6 +319,11 @@ pool_create_set(struct pool_conn *c, const char *name,
 	if ((error = client_check_bounds(c, cp.limit != 0,
 	    cp.user_quota != 0, cp.acl != NULL && cp.acl->n_entries != 0)) != 0)
 		return error;
+	/* An older daemon would make the pool without them, silently. */
+	if (nuq > 0 && (c->features & CONN_FEATURE_USER_QUOTAS) == 0)
+		return -EOPNOTSUPP;
+	cp.user_quotas = client_uquota_encode(&um, uq, nuq);
+	cp.n_user_quotas = nuq;
 	req.body_case = POOLMGR__REQUEST__BODY_CREATE;
 	req.create = &cp;
 	return conn_call(c, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL, NULL);

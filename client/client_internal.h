@@ -48,6 +48,8 @@
 #define CONN_FEATURE_ACL		(1ULL << 9)	/* access control
 							 * lists */
 #define CONN_FEATURE_BATCH_PERSIST	(1ULL << 10)	/* AllocBatch.persist */
+#define CONN_FEATURE_USER_QUOTAS	(1ULL << 11)	/* uids' own user
+							 * quotas */
 
 /*
  * Descriptors that came with a reply (OpenPool: the memfd, the share map;
@@ -240,6 +242,33 @@ struct client_acl_msg {
 int	client_acl_check(const struct pool_acl_entry *, size_t, int);
 Poolmgr__Acl *client_acl_encode(struct client_acl_msg *,
 	    const struct pool_acl_entry *, size_t);
+
+/*
+ * uids' own user quotas on the wire (uquota.c).  client_uquota_check: n
+ * entries a request may carry (0, -EINVAL, -ENOSPC), no uid twice nor
+ * any of the nrm uids of rm.  client_uquota_encode: them into m's
+ * messages, whose array it returns (m must outlive the request).
+ * client_uquota_reply: the entries of a PoolStats, as a daemon can have
+ * sent them (at most POOL_USER_QUOTA_MAX, sorted by uid, none twice): 0
+ * or -EPROTO.
+ */
+struct client_uquota_msg {
+	Poolmgr__UserQuota	 e[POOL_USER_QUOTA_MAX];
+	Poolmgr__UserQuota	*ptr[POOL_USER_QUOTA_MAX];
+};
+int	client_uquota_check(const struct pool_user_quota *, size_t,
+	    const uint32_t *, size_t);
+Poolmgr__UserQuota **client_uquota_encode(struct client_uquota_msg *,
+	    const struct pool_user_quota *, size_t);
+int	client_uquota_reply(const Poolmgr__PoolStats *);
+
+/*
+ * admin.c: pool_create_set with nuq entries of uids' own user quotas
+ * (for uquota.c's pool_create_user_quotas).
+ */
+int	client_create(struct pool_conn *, const char *,
+	    const struct pool_create_opts *, const struct pool_set_opts *,
+	    const struct pool_user_quota *, size_t);
 
 /*
  * open.c: a memfd's seals and size, before it is mapped (for share.c); a

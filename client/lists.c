@@ -366,6 +366,8 @@ users_copy(const Poolmgr__Reply *reply, size_t i, void *item)
 	pu->held_bytes = u->held_bytes;
 	pu->persisted_blocks = u->persisted_blocks;
 	pu->persisted_bytes = u->persisted_bytes;
+	pu->quota = u->quota;
+	pu->quota_own = u->quota_own ? 1 : 0;
 	return 0;
 }
 

@@ -169,6 +169,25 @@ struct pool_acl_entry {
 #define POOL_ACL_MAX	32	/* entries a pool's list may hold */
 
 /*
+ * A uid's own user quota in a pool: the most bytes all connections of uid
+ * may hold in the pool together, with the blocks it made persistent, in
+ * place of the pool's user quota (pool_set_opts.user_quota, the default)
+ * for that uid alone; bytes 0: no user quota for uid, whatever the
+ * default.  A uid without an entry is bound by the default.  So "every
+ * uid 512 MiB, the trainer 8 GiB, the backup service none" is a default
+ * of 512 MiB and two entries, and a default of 0 with entries binds only
+ * the uids listed.  A pool holds at most POOL_USER_QUOTA_MAX entries, one
+ * per uid, kept sorted by uid.
+ */
+struct pool_user_quota {
+	uint32_t uid;		/* not (uint32_t)-1 */
+	uint32_t reserved;	/* zero */
+	uint64_t bytes;		/* 0: no user quota for uid */
+};
+
+#define POOL_USER_QUOTA_MAX	32	/* entries a pool may hold */
+
+/*
  * The settings pool_set gives a live pool: only those whose POOL_SET_* bit
  * is in which change; the other fields are not looked at.
  */
@@ -324,7 +343,14 @@ struct pool_stats {
 	 * before it has the same structure, and the field reads as zero.)
 	 */
 	uint32_t acl_entries;
-	uint32_t reserved32;		/* zero */
+	/*
+	 * Entries of the pool's uids' own user quotas (pool_user_quota_get
+	 * reads them), at most POOL_USER_QUOTA_MAX; 0: the pool has none,
+	 * or the daemon has none.  pool_stats and pool_stats_by_name say
+	 * it; pool_list leaves it 0, as the daemon's list of pools leaves
+	 * the entries out.  (Taken from the reserved room, as acl_entries.)
+	 */
+	uint32_t user_quota_entries;
 	uint64_t reserved[4];		/* zero: room for later fields */
 };
 
@@ -397,7 +423,16 @@ struct pool_user {
 	uint64_t held_bytes;
 	uint64_t persisted_blocks;	/* persistent blocks it made so */
 	uint64_t persisted_bytes;	/* their usable sizes */
-	uint64_t reserved[4];		/* zero: room for later fields */
+	/*
+	 * Its user quota in force, 0: none; quota_own 1 when it is the
+	 * uid's own (an entry of the pool's, pool_user_quota_get), 0 when it
+	 * is the pool's (pool_set_opts.user_quota).  Both 0 from a daemon
+	 * without uids' own user quotas.  (Taken from the reserved room.)
+	 */
+	uint64_t quota;
+	uint32_t quota_own;
+	uint32_t reserved32;		/* zero */
+	uint64_t reserved[2];		/* zero: room for later fields */
 };
 
 /* Bytes of a block's name (pool_publish), the terminating NUL excluded. */
@@ -604,6 +639,57 @@ POOL_API int pool_acl_parse(const char *text, int flags,
  */
 POOL_API int pool_acl_format(const struct pool_acl_entry *e, size_t n,
 			     int flags, char *buf, size_t len);
+
+/*
+ * pool_create_user_quotas - make a pool as pool_create_set does, with the
+ * uids' own user quotas of the nuq entries uq (any order; nuq 0: none, uq
+ * may be NULL then) in the same request: all or nothing, so that no
+ * process of a listed uid allocates under the pool's default before its
+ * entry holds.  An entry point of its own because struct pool_set_opts
+ * has no room left for a list.  The same rights and errors as
+ * pool_create_set; -EINVAL, nothing sent, for an entry of uid
+ * (uint32_t)-1, a reserved word not zero or a uid twice; -ENOSPC for more
+ * than POOL_USER_QUOTA_MAX; -EOPNOTSUPP, nothing sent, for entries to a
+ * daemon without them (it would make the pool without them).
+ */
+POOL_API int pool_create_user_quotas(struct pool_conn *c, const char *name,
+				     const struct pool_create_opts *o,
+				     const struct pool_set_opts *s,
+				     const struct pool_user_quota *uq,
+				     size_t nuq);
+
+/*
+ * pool_user_quota_get - the uids' own user quotas of the pool name: up to
+ * max entries into out, sorted by uid.  Returns how many the pool has
+ * (more than max: call again with room for that many; out may be NULL
+ * when max is 0), or -ENOENT (no such pool), -EACCES (no read right on
+ * it), -EOPNOTSUPP (a daemon without them: nothing sent), -EPROTO (a reply
+ * of more than POOL_USER_QUOTA_MAX entries, or not sorted by uid with
+ * none twice), or a connection error.  Anyone who may read the pool's
+ * statistics may read them.
+ */
+POOL_API int pool_user_quota_get(struct pool_conn *c, const char *name,
+				 struct pool_user_quota *out, size_t max);
+
+/*
+ * pool_user_quota_modify - change some uids' own user quotas of the pool
+ * in one request, keeping the others: take out the entries of the nremove
+ * uids remove_uids (each then bound by the pool's user quota again; one
+ * without an entry is no error), then set each of set's nset entries (in
+ * place of its uid's, or added).  All or nothing, and no other change
+ * made meanwhile is lost.  Admin rights, as the user quota (the pool's
+ * owner may not).  Returns 0; -EINVAL, nothing sent (a uid of
+ * (uint32_t)-1, a reserved word not zero, a uid twice in set, in
+ * remove_uids or across both, more than POOL_USER_QUOTA_MAX uids to
+ * remove); -ENOSPC (set's more than POOL_USER_QUOTA_MAX, nothing sent,
+ * or the pool's entries would be); -EPERM; -ENOENT; -EROFS (the
+ * configuration file defines the pool); -EOPNOTSUPP (a daemon without
+ * them: nothing sent); or a connection error.
+ */
+POOL_API int pool_user_quota_modify(struct pool_conn *c, const char *name,
+				    const struct pool_user_quota *set,
+				    size_t nset, const uint32_t *remove_uids,
+				    size_t nremove);
 
 /* pool_destroy - destroy an unused pool; -EBUSY while it is in use. */
 POOL_API int pool_destroy(struct pool_conn *c, const char *name);

@@ -3,7 +3,8 @@
  * handle or by name), a trim, and the daemon's invariant check; and the
  * copying of a pool's statistics from a reply, which pool_list
  * (lists.c) shares (the count of its access control list's entries
- * too: the entries themselves are pool_acl_get's, acl.c); and the
+ * too, and of its uids' own user quotas: the entries themselves are
+ * pool_acl_get's, acl.c, and pool_user_quota_get's, uquota.c); and the
  * daemon's own statistics.
  *
  * It is apart from the listings because statistics and trims speak for
@@ -99,6 +100,9 @@ client_copy_stats(struct pool_stats *s, const Poolmgr__PoolStats *m)
 	if (m->acl != NULL && m->acl->n_entries > POOL_ACL_MAX)
 		return -EPROTO;
 	s->acl_entries = m->acl != NULL ? (uint32_t)m->acl->n_entries : 0;
+	if (client_uquota_reply(m) != 0)
+		return -EPROTO;
+	s->user_quota_entries = (uint32_t)m->n_user_quotas;
 	return 0;
 }
 

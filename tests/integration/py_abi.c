@@ -64,6 +64,15 @@ acl_entry(void)
 }
 
 static void
+user_quota(void)
+{
+	WHOLE(pool_user_quota);
+	FIELD(pool_user_quota, uid);
+	FIELD(pool_user_quota, reserved);
+	FIELD(pool_user_quota, bytes);
+}
+
+static void
 stats(void)
 {
 	WHOLE(pool_stats);
@@ -107,7 +116,7 @@ stats(void)
 	FIELD(pool_stats, quota_refusals);
 	FIELD(pool_stats, user_quota_refusals);
 	FIELD(pool_stats, acl_entries);
-	FIELD(pool_stats, reserved32);
+	FIELD(pool_stats, user_quota_entries);
 	FIELD(pool_stats, reserved);
 }
 
@@ -143,6 +152,9 @@ persisted_named(void)
 	FIELD(pool_user, held_bytes);
 	FIELD(pool_user, persisted_blocks);
 	FIELD(pool_user, persisted_bytes);
+	FIELD(pool_user, quota);
+	FIELD(pool_user, quota_own);
+	FIELD(pool_user, reserved32);
 	FIELD(pool_user, reserved);
 	WHOLE(pool_named);
 	FIELD(pool_named, name);
@@ -227,6 +239,7 @@ constants(void)
 	CONST(POOL_ACL_MAX);
 	CONST(POOL_ACL_PARSE_NO_RIGHTS);
 	CONST(POOL_ACL_FORMAT_NAMES);
+	CONST(POOL_USER_QUOTA_MAX);
 	CONST(POOL_NUMA_NONE);
 	CONST(POOL_NUMA_PREFERRED);
 	CONST(POOL_NUMA_BIND);
@@ -250,6 +263,7 @@ main(void)
 	create_opts();
 	set_opts();
 	acl_entry();
+	user_quota();
 	stats();
 	client_info();
 	persisted_named();
