@@ -154,7 +154,8 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_set itest_limit itest_user_quota \
               itest_user_quota_entries itest_stats_abi \
               itest_misuse itest_logs itest_list itest_connect \
-              itest_status itest_blocks itest_acl itest_acl_api
+              itest_status itest_blocks itest_acl itest_acl_api \
+              itest_user_quota_api
 # Under a malloc of its own, which ASan's allocator leaves no room for.
 ifneq ($(SAN),1)
 ITESTS     += itest_nomem
