@@ -89,6 +89,13 @@
  * fake from before allocations that wait (LIE_OLD_ALLOC) knows limits but
  * not user quotas, and is sent a limit but no user quota.  `poolctl
  * create` and `set` say which of the two the daemon is too old for.
+ * uids' own user quotas likewise (bit 11), which only the fakes of
+ * UQUOTA_NONE and its lies say: to the others, pool_user_quota_get,
+ * pool_user_quota_modify and pool_create_user_quotas with entries are
+ * -EOPNOTSUPP, unsent (a create without entries is sent).  The fakes
+ * that say it answer a Stats of the pool with three entries, or with
+ * 33, two out of order, a uid twice or nobody's uid: -EPROTO from
+ * pool_user_quota_get and pool_stats_by_name alike, each asked once.
  *
  * A pool opened under a limit (with a share map in use, so a cache) whose
  * limit is then removed: a daemon that says its batch replies carry the
@@ -291,6 +298,16 @@ enum lie {
 	LIE_BLOCKS_NEXT_BACK,
 	LIE_BLOCKS_5_HOLDERS,
 	LIE_BLOCKS_HOLDERS_OVER,
+	/*
+	 * uids' own user quotas (features bit 11): a Stats of the pool told
+	 * truthfully (UQUOTA_NONE: UQUOTA_TOLD's entries), or with 33
+	 * entries, two out of order, one uid twice, or one of nobody's uid.
+	 */
+	UQUOTA_NONE,
+	LIE_UQUOTA_33,
+	LIE_UQUOTA_UNSORTED,
+	LIE_UQUOTA_TWICE,
+	LIE_UQUOTA_NOBODY,
 };
 
 /* The truthful fake's pools, and its page. */
@@ -315,6 +332,7 @@ enum lie {
 #define FEATURE_ALLOC_PERSIST	((uint64_t)1 << 6)
 #define FEATURE_USER_QUOTA	((uint64_t)1 << 8)
 #define FEATURE_BATCH_PERSIST	((uint64_t)1 << 10)
+#define FEATURE_USER_QUOTAS	((uint64_t)1 << 11)
 #define PERSIST_REFUSED_SIZE	128
 
 /* The truthful fake's blocks: BLOCKS_TOTAL, BLOCKS_PAGE a page. */
@@ -473,6 +491,8 @@ lie_now(struct fake_state *fs, Poolmgr__Request__BodyCase body)
 	case BLOCKS_NONE: case LIE_BLOCKS_STUCK: case LIE_BLOCKS_DOWN:
 	case LIE_BLOCKS_129: case LIE_BLOCKS_BEHIND: case LIE_BLOCKS_NEXT_BACK:
 	case LIE_BLOCKS_5_HOLDERS: case LIE_BLOCKS_HOLDERS_OVER:
+	case UQUOTA_NONE: case LIE_UQUOTA_33: case LIE_UQUOTA_UNSORTED:
+	case LIE_UQUOTA_TWICE: case LIE_UQUOTA_NOBODY:
 		return false;
 	case LIE_OPEN_UNSEALED: case LIE_OPEN_NO_GROW_SEAL:
 	case LIE_OPEN_NO_SHRINK_SEAL: case LIE_OPEN_SMALLER:
@@ -1210,6 +1230,58 @@ fake_blocks(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 }
 
 /* One request: answer it (or lie).  0, 1 to hang up, or -1 to stop. */
+/* Is lie one of the user quota entries' (so the fake says bit 11)? */
+static bool
+uquota_case(enum lie lie)
+{
+	return lie >= UQUOTA_NONE && lie <= LIE_UQUOTA_NOBODY;
+}
+
+/* The truthful entries, uid and bytes: sorted by uid, as a daemon's. */
+#define UQUOTA_TOLD	3
+static const uint32_t uquota_told_uid[UQUOTA_TOLD] = {7, 1000, 1001};
+static const uint64_t uquota_told_bytes[UQUOTA_TOLD] = {0, 1 << 20, 1 << 16};
+
+/*
+ * A Stats of the pool, by name: its statistics with the entries the lie
+ * says (the truthful ones for every other fake that says bit 11).
+ */
+static int
+fake_stats(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
+{
+	static Poolmgr__UserQuota e[POOL_USER_QUOTA_MAX + 1];
+	static Poolmgr__UserQuota *ptrs[POOL_USER_QUOTA_MAX + 1];
+	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__PoolStats st = POOLMGR__POOL_STATS__INIT;
+	unsigned i, n = UQUOTA_TOLD;
+
+	fprintf(fs->log, "stats %s\n", req->stats->name ? req->stats->name :
+		"(by handle)");
+	if (fs->lie == LIE_UQUOTA_33)
+		n = POOL_USER_QUOTA_MAX + 1;
+	for (i = 0; i < n; i++) {
+		poolmgr__user_quota__init(&e[i]);
+		e[i].uid = i < UQUOTA_TOLD ? uquota_told_uid[i] : 2000 + i;
+		e[i].bytes = i < UQUOTA_TOLD ? uquota_told_bytes[i] : 4096;
+		ptrs[i] = &e[i];
+	}
+	if (fs->lie == LIE_UQUOTA_UNSORTED)
+		e[0].uid = 5000;
+	else if (fs->lie == LIE_UQUOTA_TWICE)
+		e[2].uid = e[1].uid;
+	else if (fs->lie == LIE_UQUOTA_NOBODY)
+		e[2].uid = UINT32_MAX;
+	st.name = FAKE_POOL;
+	st.max_size = FAKE_SIZE;
+	st.granularity = FAKE_G;
+	st.n_user_quotas = n;
+	st.user_quotas = ptrs;
+	rep.id = req->id;
+	rep.body_case = POOLMGR__REPLY__BODY_STATS;
+	rep.stats = &st;
+	return fake_send(cfd, &rep, NULL, 0);
+}
+
 /* The fakes that say features bit 6 (and answer Persist and Retain). */
 static bool
 persist_lie(enum lie lie)
@@ -1293,6 +1365,8 @@ fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
 			hr.features |= FEATURE_BATCH_BOUNDS;
 		if (blocks_case(fs->lie))
 			hr.features |= FEATURE_LIST_BLOCKS;
+		if (uquota_case(fs->lie))
+			hr.features |= FEATURE_USER_QUOTAS;
 		rep.body_case = POOLMGR__REPLY__BODY_HELLO;
 		rep.hello = &hr;
 		rc = fake_send(cfd, &rep, NULL, 0);
@@ -1331,6 +1405,15 @@ fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
 		break;
 	case POOLMGR__REQUEST__BODY_LIST_BLOCKS:
 		rc = fake_blocks(fs, cfd, req);
+		break;
+	case POOLMGR__REQUEST__BODY_STATS:
+		if (uquota_case(fs->lie)) {
+			rc = fake_stats(fs, cfd, req);
+			break;
+		}
+		fprintf(fs->log, "request %d\n", (int)req->body_case);
+		rep.error = -EOPNOTSUPP;
+		rc = fake_send(cfd, &rep, NULL, 0);
 		break;
 	case POOLMGR__REQUEST__BODY_PERSIST:
 	case POOLMGR__REQUEST__BODY_RETAIN:
@@ -2604,6 +2687,139 @@ user_quota_needs_the_feature(void **state)
 	assert_int_equal(log_lines(log, users), 1);
 }
 
+/*
+ * uids' own user quotas to a daemon without them (bit 11): reading,
+ * changing and a create with entries are -EOPNOTSUPP from the library,
+ * unsent, while a create without entries is sent as pool_create_set's;
+ * a bad argument is still -EINVAL first.  (The parent counts what was
+ * sent.)
+ */
+static int
+client_old_user_quotas(void *arg)
+{
+	struct pool_create_opts o = {.max_size = 1 << 20};
+	struct pool_user_quota e[1] = {{.uid = 1000, .bytes = 1 << 20}};
+	uint32_t rm[1] = {1001};
+	struct pool_user_quota out[4];
+	struct pool_conn *c;
+
+	CHECK_RC(pool_connect(arg, &c), 0, 150);
+	CHECK_RC(pool_user_quota_get(c, FAKE_POOL, out, 4), -EOPNOTSUPP,
+		 151);
+	CHECK_RC(pool_user_quota_modify(c, FAKE_POOL, e, 1, NULL, 0),
+		 -EOPNOTSUPP, 152);
+	CHECK_RC(pool_user_quota_modify(c, FAKE_POOL, NULL, 0, rm, 1),
+		 -EOPNOTSUPP, 153);
+	CHECK_RC(pool_create_user_quotas(c, "uq", &o, NULL, e, 1),
+		 -EOPNOTSUPP, 154);
+	CHECK(strcmp(pool_last_message(-EOPNOTSUPP), "") == 0, 155);
+	CHECK(strstr(pool_strerror(-EOPNOTSUPP), "uids' own user quotas") !=
+	      NULL, 159);
+	e[0].uid = UINT32_MAX;
+	CHECK_RC(pool_user_quota_modify(c, FAKE_POOL, e, 1, NULL, 0),
+		 -EINVAL, 156);
+	CHECK_RC(pool_create_user_quotas(c, "uq", &o, NULL, e, 1), -EINVAL,
+		 157);
+	/* No entries: the create the daemon always knew (it refuses). */
+	CHECK_RC(pool_create_user_quotas(c, "uq", &o, NULL, NULL, 0),
+		 -EOPNOTSUPP, 158);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+user_quotas_need_the_feature(void **state)
+{
+	char log[LOG_MAX], create[32], set[32];
+
+	(void)state;
+	snprintf(create, sizeof(create), "request %d\n",
+		 (int)POOLMGR__REQUEST__BODY_CREATE);
+	snprintf(set, sizeof(set), "request %d\n",
+		 (int)POOLMGR__REQUEST__BODY_SET);
+	run_lookup_client(LIE_NONE, client_old_user_quotas, log, sizeof(log));
+	printf("liar: a daemon without uids' own user quotas: %d creates, "
+	       "%d sets and %d stats sent\n", log_lines(log, create),
+	       log_lines(log, set), log_lines(log, "stats "));
+	assert_int_equal(log_lines(log, create), 1);
+	assert_int_equal(log_lines(log, set), 0);
+	assert_int_equal(log_lines(log, "stats "), 0);
+	assert_int_equal(log_lines(log, "request "), 1);
+}
+
+/*
+ * The entries as a daemon tells them (UQUOTA_NONE), or a lie: with a
+ * lie, pool_user_quota_get and pool_stats_by_name are -EPROTO, out[] and
+ * the statistics as they were; the truth reads back as told.
+ */
+struct uquota_client {
+	enum lie lie;
+	const char *sock;
+};
+
+static int
+client_uquota_replies(void *arg)
+{
+	const struct uquota_client *lc = arg;
+	struct pool_user_quota out[POOL_USER_QUOTA_MAX + 1];
+	struct pool_stats st;
+	struct pool_conn *c;
+	int i, want = lc->lie == UQUOTA_NONE ? UQUOTA_TOLD : -EPROTO;
+
+	CHECK_RC(pool_connect(lc->sock, &c), 0, 160);
+	memset(out, 0xa5, sizeof(out));
+	CHECK_RC(pool_user_quota_get(c, FAKE_POOL, out,
+				     POOL_USER_QUOTA_MAX + 1), want, 161);
+	for (i = 0; want > 0 && i < UQUOTA_TOLD; i++) {
+		CHECK(out[i].uid == uquota_told_uid[i], 162);
+		CHECK(out[i].bytes == uquota_told_bytes[i], 163);
+		CHECK(out[i].reserved == 0, 164);
+	}
+	if (want < 0)
+		CHECK(out[0].uid == 0xa5a5a5a5u, 165);
+	memset(&st, 0, sizeof(st));
+	CHECK_RC(pool_stats_by_name(c, FAKE_POOL, &st),
+		 want > 0 ? 0 : -EPROTO, 166);
+	CHECK(st.user_quota_entries == (want > 0 ? UQUOTA_TOLD : 0), 167);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+uquota_replies_checked(void **state)
+{
+	static const enum lie lies[] = {
+		UQUOTA_NONE, LIE_UQUOTA_33, LIE_UQUOTA_UNSORTED,
+		LIE_UQUOTA_TWICE, LIE_UQUOTA_NOBODY,
+	};
+	struct uquota_client lc;
+	struct child_end rc, frc;
+	struct fake f;
+	char log[LOG_MAX];
+	size_t i;
+	pid_t pid;
+
+	(void)state;
+	for (i = 0; i < sizeof(lies) / sizeof(lies[0]); i++) {
+		memset(&lc, 0, sizeof(lc));
+		lc.lie = lies[i];
+		fake_start(&f, lies[i]);
+		lc.sock = f.sock;
+		fflush(stdout);
+		fflush(stderr);
+		pid = harness_spawn(client_uquota_replies, &lc);
+		assert_true(pid > 0);
+		rc = wait_at_most(pid, CLIENT_TIMEOUT_MS);
+		frc = fake_finish(&f, log, sizeof(log));
+		expect_client_passed(rc, "the user quota entries' client",
+				     log);
+		expect_fake_passed(frc, "the user quota entries' client",
+				   log);
+		/* Asked once each: a lie is not asked again. */
+		assert_int_equal(log_lines(log, "stats "), 2);
+	}
+}
+
 #define BOUNDS_BLOCKS	100
 #define BOUNDS_BLOCK	1024
 
@@ -3355,6 +3571,8 @@ main(void)
 		cmocka_unit_test(batch_persist_needs_the_feature),
 		cmocka_unit_test(limit_needs_the_feature),
 		cmocka_unit_test(user_quota_needs_the_feature),
+		cmocka_unit_test(user_quotas_need_the_feature),
+		cmocka_unit_test(uquota_replies_checked),
 		cmocka_unit_test(bounds_need_the_feature),
 		cmocka_unit_test(poolctl_wait_old_daemon),
 		cmocka_unit_test(refusal_fails_both_threads_calls),
