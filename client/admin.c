@@ -332,26 +332,58 @@ client_create(struct pool_conn *c, const char *name,
 POOL_API int
 pool_set(struct pool_conn *c, const char *name, const struct pool_set_opts *o)
 {
+	if (o == NULL) {
+		conn_forget_refusal();
+		return -EINVAL;
+	}
+	return client_set(c, name, o, NULL, 0, NULL, 0, 0);
+}
+
+/*
+ * pool_set with changes to the uids' own user quotas (o NULL: those
+ * alone), in one SetPool: the one making of it, which
+ * pool_set_user_quotas and pool_user_quota_modify (uquota.c) share.
+ * uquota_feature: the entries need features bit 11 even when none are
+ * given (pool_user_quota_modify's rule, as pool_acl_modify's).
+ */
+int
+client_set(struct pool_conn *c, const char *name,
+    const struct pool_set_opts *o, const struct pool_user_quota *set,
+    size_t nset, const uint32_t *rm, size_t nrm, int uquota_feature)
+{
 	Poolmgr__Request	req = POOLMGR__REQUEST__INIT;
 	Poolmgr__SetPool	sp = POOLMGR__SET_POOL__INIT;
 	struct client_acl_msg	am;
+	struct client_uquota_msg um;
 	int			error;
 
 	conn_forget_refusal();
-	if (c == NULL || o == NULL)
+	if (c == NULL)
 		return -EINVAL;
-	if ((error = client_check_set(o)) != 0)
+	if (o != NULL && (error = client_check_set(o)) != 0)
+		return error;
+	if ((error = client_uquota_check(set, nset, rm, nrm)) != 0)
 		return error;
 	if ((error = client_check_name(name)) != 0)
 		return error;
 	/* Emptying the list of a daemon without lists changes nothing. */
-	if ((error = client_check_bounds(c, o->which & POOL_SET_LIMIT,
-	    o->which & POOL_SET_USER_QUOTA,
+	if (o != NULL && (error = client_check_bounds(c,
+	    o->which & POOL_SET_LIMIT, o->which & POOL_SET_USER_QUOTA,
 	    (o->which & POOL_SET_ACL) && o->nacl != 0)) != 0)
 		return error;
+	/* An older daemon would skip them unread and answer 0. */
+	if ((uquota_feature || nset > 0 || nrm > 0) &&
+	    (c->features & CONN_FEATURE_USER_QUOTAS) == 0)
+		return -EOPNOTSUPP;
 
 	sp.name = (char *)name;
-	client_encode_settings(&sp, o, &am);
+	if (o != NULL)
+		client_encode_settings(&sp, o, &am);
+	sp.user_quota_modify = client_uquota_encode(&um, set, nset);
+	sp.n_user_quota_modify = nset;
+	/* Read only, though the generated field is not const. */
+	sp.user_quota_remove = (uint32_t *)rm;
+	sp.n_user_quota_remove = nrm;
 	req.body_case = POOLMGR__REQUEST__BODY_SET;
 	req.set = &sp;
 	return conn_call(c, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL, NULL);

@@ -263,12 +263,18 @@ Poolmgr__UserQuota **client_uquota_encode(struct client_uquota_msg *,
 int	client_uquota_reply(const Poolmgr__PoolStats *);
 
 /*
- * admin.c: pool_create_set with nuq entries of uids' own user quotas
- * (for uquota.c's pool_create_user_quotas).
+ * admin.c: pool_create_set with nuq entries of uids' own user quotas, and
+ * pool_set (its settings NULL: none) with some set and some removed, the
+ * last argument 1 when they need the feature even if none are given (for
+ * uquota.c's pool_create_user_quotas, pool_set_user_quotas and
+ * pool_user_quota_modify).
  */
 int	client_create(struct pool_conn *, const char *,
 	    const struct pool_create_opts *, const struct pool_set_opts *,
 	    const struct pool_user_quota *, size_t);
+int	client_set(struct pool_conn *, const char *,
+	    const struct pool_set_opts *, const struct pool_user_quota *,
+	    size_t, const uint32_t *, size_t, int);
 
 /*
  * open.c: a memfd's seals and size, before it is mapped (for share.c); a

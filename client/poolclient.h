@@ -691,6 +691,20 @@ POOL_API int pool_user_quota_modify(struct pool_conn *c, const char *name,
 				    size_t nset, const uint32_t *remove_uids,
 				    size_t nremove);
 
+/*
+ * pool_set_user_quotas - pool_set of o's settings and
+ * pool_user_quota_modify of the entries in one request: all or nothing,
+ * so that a new default and the uids' own bounds beside it hold from the
+ * same moment.  o is required (its which may be 0: the entries alone);
+ * the errors of both, -EOPNOTSUPP, nothing sent, when entries are set or
+ * removed on a daemon without them.
+ */
+POOL_API int pool_set_user_quotas(struct pool_conn *c, const char *name,
+				  const struct pool_set_opts *o,
+				  const struct pool_user_quota *set,
+				  size_t nset, const uint32_t *remove_uids,
+				  size_t nremove);
+
 /* pool_destroy - destroy an unused pool; -EBUSY while it is in use. */
 POOL_API int pool_destroy(struct pool_conn *c, const char *name);
 

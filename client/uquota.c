@@ -1,8 +1,8 @@
 /*
  * uquota.c - uids' own user quotas: reading a pool's entries
- * (pool_user_quota_get), changing some in one request
- * (pool_user_quota_modify), making a pool with them
- * (pool_create_user_quotas), and the checks of the entries a request
+ * (pool_user_quota_get), changing some in one request, alone
+ * (pool_user_quota_modify) or with other settings (pool_set_user_quotas),
+ * making a pool with them (pool_create_user_quotas), and the checks of the entries a request
  * carries and a reply brings, which the statistics' copy shares
  * (stats.c).
  *
@@ -176,32 +176,21 @@ pool_user_quota_get(struct pool_conn *c, const char *name,
 }
 
 POOL_API int
+pool_set_user_quotas(struct pool_conn *c, const char *name,
+    const struct pool_set_opts *o, const struct pool_user_quota *set,
+    size_t nset, const uint32_t *remove_uids, size_t nremove)
+{
+	if (o == NULL) {
+		conn_forget_refusal();
+		return -EINVAL;
+	}
+	return client_set(c, name, o, set, nset, remove_uids, nremove, 0);
+}
+
+POOL_API int
 pool_user_quota_modify(struct pool_conn *c, const char *name,
     const struct pool_user_quota *set, size_t nset,
     const uint32_t *remove_uids, size_t nremove)
 {
-	Poolmgr__Request	req = POOLMGR__REQUEST__INIT;
-	Poolmgr__SetPool	sp = POOLMGR__SET_POOL__INIT;
-	struct client_uquota_msg um;
-	int			error;
-
-	conn_forget_refusal();
-	if (c == NULL)
-		return -EINVAL;
-	if ((error = client_uquota_check(set, nset, remove_uids,
-	    nremove)) != 0)
-		return error;
-	if ((error = client_check_name(name)) != 0)
-		return error;
-	if ((c->features & CONN_FEATURE_USER_QUOTAS) == 0)
-		return -EOPNOTSUPP;
-	sp.name = (char *)name;
-	sp.user_quota_modify = client_uquota_encode(&um, set, nset);
-	sp.n_user_quota_modify = nset;
-	/* Read only, though the generated field is not const. */
-	sp.user_quota_remove = (uint32_t *)remove_uids;
-	sp.n_user_quota_remove = nremove;
-	req.body_case = POOLMGR__REQUEST__BODY_SET;
-	req.set = &sp;
-	return conn_call(c, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL, NULL);
+	return client_set(c, name, NULL, set, nset, remove_uids, nremove, 1);
 }

@@ -91,8 +91,9 @@
  * create` and `set` say which of the two the daemon is too old for.
  * uids' own user quotas likewise (bit 11), which only the fakes of
  * UQUOTA_NONE and its lies say: to the others, pool_user_quota_get,
- * pool_user_quota_modify and pool_create_user_quotas with entries are
- * -EOPNOTSUPP, unsent (a create without entries is sent).  The fakes
+ * pool_user_quota_modify, pool_create_user_quotas and
+ * pool_set_user_quotas with entries are -EOPNOTSUPP, unsent (a create
+ * or a set without entries is sent).  The fakes
  * that say it answer a Stats of the pool with three entries, or with
  * 33, two out of order, a uid twice or nobody's uid: -EPROTO from
  * pool_user_quota_get and pool_stats_by_name alike, each asked once.
@@ -2689,8 +2690,8 @@ user_quota_needs_the_feature(void **state)
 
 /*
  * uids' own user quotas to a daemon without them (bit 11): reading,
- * changing and a create with entries are -EOPNOTSUPP from the library,
- * unsent, while a create without entries is sent as pool_create_set's;
+ * changing, a create and a set with entries are -EOPNOTSUPP from the
+ * library, unsent, while a create or a set without entries is sent;
  * a bad argument is still -EINVAL first.  (The parent counts what was
  * sent.)
  */
@@ -2699,6 +2700,7 @@ client_old_user_quotas(void *arg)
 {
 	struct pool_create_opts o = {.max_size = 1 << 20};
 	struct pool_user_quota e[1] = {{.uid = 1000, .bytes = 1 << 20}};
+	struct pool_set_opts so = {.which = POOL_SET_MODE, .mode = 0600};
 	uint32_t rm[1] = {1001};
 	struct pool_user_quota out[4];
 	struct pool_conn *c;
@@ -2715,6 +2717,13 @@ client_old_user_quotas(void *arg)
 	CHECK(strcmp(pool_last_message(-EOPNOTSUPP), "") == 0, 155);
 	CHECK(strstr(pool_strerror(-EOPNOTSUPP), "uids' own user quotas") !=
 	      NULL, 159);
+	CHECK_RC(pool_set_user_quotas(c, FAKE_POOL, &so, e, 1, NULL, 0),
+		 -EOPNOTSUPP, 170);
+	CHECK_RC(pool_set_user_quotas(c, FAKE_POOL, &so, NULL, 0, rm, 1),
+		 -EOPNOTSUPP, 171);
+	/* No entries: the set the daemon always knew (it refuses). */
+	CHECK_RC(pool_set_user_quotas(c, FAKE_POOL, &so, NULL, 0, NULL, 0),
+		 -EOPNOTSUPP, 172);
 	e[0].uid = UINT32_MAX;
 	CHECK_RC(pool_user_quota_modify(c, FAKE_POOL, e, 1, NULL, 0),
 		 -EINVAL, 156);
@@ -2742,9 +2751,9 @@ user_quotas_need_the_feature(void **state)
 	       "%d sets and %d stats sent\n", log_lines(log, create),
 	       log_lines(log, set), log_lines(log, "stats "));
 	assert_int_equal(log_lines(log, create), 1);
-	assert_int_equal(log_lines(log, set), 0);
+	assert_int_equal(log_lines(log, set), 1);
 	assert_int_equal(log_lines(log, "stats "), 0);
-	assert_int_equal(log_lines(log, "request "), 1);
+	assert_int_equal(log_lines(log, "request "), 2);
 }
 
 /*

@@ -1,7 +1,7 @@
 /*
  * itest_user_quota_api.c - uids' own user quotas through libpoolclient's
  * API (pool_create_user_quotas, pool_user_quota_get,
- * pool_user_quota_modify, struct pool_stats' user_quota_entries, struct
+ * pool_user_quota_modify, pool_set_user_quotas, struct pool_stats' user_quota_entries, struct
  * pool_user's quota and quota_own), against the real daemon, and what an
  * entry decides for a process of another uid.
  *
@@ -18,7 +18,9 @@
  *   modify_changes_some       set adds and replaces in place, remove
  *       takes out (a uid without an entry is no error), both in one
  *       request; nothing at all changes nothing; a default pool_set
- *       leaves the entries be.
+ *       leaves the entries be; pool_set_user_quotas sets the default
+ *       and the entries in one request, all or nothing (a bad limit
+ *       beside them changes neither), and needs its settings.
  *   local_refusals_send_nothing  NULL entries with a count, 33 entries
  *       (-ENOSPC), uid 4294967295, a reserved word, a uid twice in set,
  *       in remove or across both, 33 uids to remove (-EINVAL), through
@@ -214,6 +216,11 @@ modify_changes_some(void **state)
 	struct pool_user_quota want2[] = {
 		uq(10, 0), uq(30, 3 * MiB), uq(40, 4 * MiB),
 	};
+	struct pool_user_quota set3[] = { uq(50, 5 * MiB) };
+	uint32_t rm3[] = { 40 };
+	struct pool_user_quota want3[] = {
+		uq(10, 0), uq(30, 3 * MiB), uq(50, 5 * MiB),
+	};
 	struct pool_set_opts dflt = {.which = POOL_SET_USER_QUOTA,
 				     .user_quota = 5 * MiB};
 	struct pool_stats st;
@@ -236,6 +243,24 @@ modify_changes_some(void **state)
 	uq_expect(c, "m", want2, 3);
 	EXPECT_RC(pool_stats_by_name(c, "m", &st), 0);
 	assert_int_equal(st.user_quota, 5 * MiB);
+
+	/* With other settings, in one request: all of it... */
+	dflt.user_quota = 7 * MiB;
+	EXPECT_RC(pool_set_user_quotas(c, "m", &dflt, set3, 1, rm3, 1), 0);
+	uq_expect(c, "m", want3, 3);
+	EXPECT_RC(pool_stats_by_name(c, "m", &st), 0);
+	assert_int_equal(st.user_quota, 7 * MiB);
+	/* ... or none: a limit below a granule refuses the entries too. */
+	dflt.which |= POOL_SET_LIMIT;
+	dflt.limit = 1;
+	dflt.user_quota = 9 * MiB;
+	EXPECT_RC(pool_set_user_quotas(c, "m", &dflt, set2, 1, rm2, 1),
+		  -EINVAL);
+	uq_expect(c, "m", want3, 3);
+	EXPECT_RC(pool_stats_by_name(c, "m", &st), 0);
+	assert_int_equal(st.user_quota, 7 * MiB);
+	EXPECT_RC(pool_set_user_quotas(c, "m", NULL, set2, 1, NULL, 0),
+		  -EINVAL);
 	pool_disconnect(c);
 }
 
