@@ -123,7 +123,8 @@ CTL_SRCS := client/poolctl.c client/poolctl_parse.c client/poolctl_admin.c \
             client/poolctl_print.c client/poolctl_fail.c \
             client/poolctl_status.c client/poolctl_blocks.c \
             client/poolctl_free.c client/poolctl_users.c \
-            client/poolctl_acl.c client/poolctl_acl_text.c
+            client/poolctl_acl.c client/poolctl_acl_text.c \
+            client/poolctl_uquota.c client/poolctl_uquota_text.c
 CTL_OBJS := $(CTL_SRCS:%.c=$(BUILD)/%.o)
 CTL_LIBS := $(shell pkg-config --libs json-c 2>/dev/null)
 EXAMPLES := $(BUILD)/examples/producer $(BUILD)/examples/consumer
@@ -353,7 +354,7 @@ $(BUILD)/tests/test_cache_lock: $(BUILD)/tests/unit/test_cache_lock.o \
 # poolctl's tables, printed by its own printing code.
 $(BUILD)/tests/test_poolctl_print: $(BUILD)/tests/unit/test_poolctl_print.o \
   $(BUILD)/client/poolctl_print.o $(BUILD)/client/poolctl_acl_text.o \
-  $(LIB_A)
+  $(BUILD)/client/poolctl_uquota_text.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIB_LIBS) $(CTL_LIBS)
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(ENGINE_LIB)

@@ -173,7 +173,12 @@ static const struct cmd cmds[] = {
 	  "Where the daemon has access control lists, the pool's list too\n"
 	  "(see acl): 'access control list' in words with names, kv's 'acl'\n"
 	  "with numbers (user:1001:r,group:27:rw, or none), JSON's \"acl\"\n"
-	  "an array.\n" },
+	  "an array.  Of POOL named, where the daemon has uids' own user\n"
+	  "quotas (set --user-quota USER=SIZE), their entries: 'user\n"
+	  "quotas' in words with names (alice:8.0 GiB, backup:none), kv's\n"
+	  "'user_quotas' with numbers (1000:8589934592,1005:0), both only\n"
+	  "for a pool with entries; JSON's \"user_quotas\" an array of\n"
+	  "{uid, user, bytes}.\n" },
 	{ "status", cmd_status, 0, 0, O_FORMAT | O_NUMERIC,
 	  "[-n] [--format=text|json|prometheus|kv]",
 	  "the daemon's own statistics: uptime, connections, requests",
@@ -203,7 +208,7 @@ static const struct cmd cmds[] = {
 	  O_USER_QUOTA | O_ACL,
 	  "NAME --size SIZE [--granularity N] [--mode MODE] [--owner USER]"
 	  " [--group GROUP] [--acl ENTRIES] [--quota SIZE] [--user-quota SIZE]"
-	  " [--limit SIZE] [--retain SIZE]"
+	  " [--user-quota USER=SIZE ...] [--limit SIZE] [--retain SIZE]"
 	  " [--page-size SIZE] [--numa-node NODE [--numa-policy POLICY]]",
 	  "create a pool",
 	  "Create the pool NAME (1-64 of [A-Za-z0-9._-], not starting with\n"
@@ -227,6 +232,10 @@ static const struct cmd cmds[] = {
 	  "                   bytes all connections of one uid may hold\n"
 	  "                   together, with the blocks it made persistent\n"
 	  "                   (default, 0 or none: no user quota)\n"
+	  "  --user-quota USER=SIZE\n"
+	  "                   USER's own user quota, in place of the pool's\n"
+	  "                   (USER a name or a uid; SIZE 0 or none: no\n"
+	  "                   user quota for USER); repeatable, at most 32\n"
 	  "  --limit SIZE     bytes the pool's live blocks may hold together\n"
 	  "                   (default, 0 or none: no limit, the size bounds\n"
 	  "                   it); `set --limit` raises or lowers it live\n"
@@ -260,7 +269,8 @@ static const struct cmd cmds[] = {
 	  O_MODE | O_OWNER | O_GROUP | O_QUOTA | O_RETAIN | O_LIMIT |
 	  O_USER_QUOTA | O_ACL,
 	  "NAME [--mode MODE] [--owner USER] [--group GROUP] [--acl ENTRIES]"
-	  " [--quota SIZE] [--user-quota SIZE] [--retain SIZE] [--limit SIZE]",
+	  " [--quota SIZE] [--user-quota SIZE] [--user-quota USER=SIZE ...]"
+	  " [--retain SIZE] [--limit SIZE]",
 	  "change a live pool's mode, owner, group, quotas, retain or limit",
 	  "Change the settings given of the live pool NAME, all or none;\n"
 	  "its blocks and handles stay.  Needs the daemon's uid, root or the\n"
@@ -284,6 +294,15 @@ static const struct cmd cmds[] = {
 	  "                   bytes all connections of one uid may hold\n"
 	  "                   together, with the blocks it made persistent\n"
 	  "                   (admins only); 0 or none: no user quota\n"
+	  "  --user-quota USER=SIZE\n"
+	  "                   USER's own user quota, in place of the pool's\n"
+	  "                   (admins only; USER a name or a uid; SIZE 0 or\n"
+	  "                   none: no user quota for USER; the word\n"
+	  "                   'default': take the entry out, USER bound by\n"
+	  "                   the pool's again); repeatable: every entry and\n"
+	  "                   setting given is one change, all or none; the\n"
+	  "                   other entries stay; a pool holds at most 32\n"
+	  "                   entries\n"
 	  "  --retain SIZE    free memory of small blocks kept for reuse\n"
 	  "                   (as create's); 0: none; the word 'default':\n"
 	  "                   the daemon's default again\n"
@@ -383,19 +402,23 @@ static const struct cmd cmds[] = {
 	  "one), its connections with handles on the pool and those\n"
 	  "handles, the bytes of the blocks its handles hold (each once\n"
 	  "per holding handle, blocks their client caches keep too), its\n"
-	  "persistent blocks' bytes and their number, and the held and\n"
-	  "persistent bytes together as a share of the pool's user quota,\n"
-	  "which counts them (\"-\": no user quota).  When the user quota\n"
+	  "persistent blocks' bytes and their number, its user quota in\n"
+	  "force (QUOTA: a trailing * marks the uid's own, set with\n"
+	  "--user-quota USER=SIZE, in place of the pool's; \"-\": none) and\n"
+	  "the held and persistent bytes together as a share of it, which\n"
+	  "counts them (\"-\": no user quota).  When the user quota\n"
 	  "refuses, here is whose connections hold the room.  At most 1000\n"
 	  "uids per pool (a warning on stderr says when more were left out).\n"
 	  "\n"
 	  "  -n, --numeric  uids as numbers (text), as ls -n\n"
 	  "  --format=FMT   text (default), json (as --json: \"uid\", and\n"
-	  "                 \"user\" its name or null), prometheus\n"
+	  "                 \"user\" its name or null, \"quota\" and\n"
+	  "                 \"quota_own\"), prometheus\n"
 	  "                 (poolmgr_pool_user_held_bytes, _persisted_bytes,\n"
-	  "                 _persisted_blocks, _connections and _handles, by\n"
-	  "                 pool and uid) or kv ('POOL user_held_bytes.UID N'\n"
-	  "                 lines and the like)\n" },
+	  "                 _persisted_blocks, _connections, _handles,\n"
+	  "                 _quota_bytes and _quota_own, by pool and uid) or\n"
+	  "                 kv ('POOL user_held_bytes.UID N' lines and the\n"
+	  "                 like)\n" },
 	{ "names", cmd_names, 1, 2, O_NUMERIC, "POOL [PREFIX] [-n]",
 	  "named blocks: name, offset, size, publisher, generation, evictable",
 	  "List the named blocks of POOL (those whose names begin with\n"
@@ -710,6 +733,26 @@ take_value(struct ctl *ctl, unsigned bit, const char **arg)
 }
 
 /*
+ * --user-quota SIZE is the pool's user quota, once; --user-quota
+ * USER=SIZE an entry of a uid's own, as many as the command gives (the
+ * command reads them: poolctl_uquota.c).
+ */
+static void
+user_quota_word(struct ctl *ctl)
+{
+	ctl->opts |= O_USER_QUOTA;
+	if (strchr(optarg, '=') == NULL) {
+		note_twice(ctl, ctl->user_quota_arg != NULL, "--user-quota");
+		ctl->user_quota_arg = optarg;
+		return;
+	}
+	if (ctl->nuq_words == CTL_UQ_WORDS)
+		ctl->uq_too_many = true;
+	else
+		ctl->uq_words[ctl->nuq_words++] = optarg;
+}
+
+/*
  * One getopt_long pass over the whole line.  The leading '-' in optstring
  * hands back the words that are not options in order (as code 1), so the
  * options may come before or after the command without depending on
@@ -771,7 +814,7 @@ parse_args(struct ctl *ctl, int argc, char **argv, char **pos, int *npos)
 			take_value(ctl, O_QUOTA, &ctl->quota_arg);
 			break;
 		case OPT_USER_QUOTA:
-			take_value(ctl, O_USER_QUOTA, &ctl->user_quota_arg);
+			user_quota_word(ctl);
 			break;
 		case OPT_LIMIT:
 			take_value(ctl, O_LIMIT, &ctl->limit_arg);

@@ -16,6 +16,9 @@
  *                      changed; the lists of create, set and stats
  *   poolctl_acl_text.c access control entries in words and JSON; users
  *                      and groups by name in the tables
+ *   poolctl_uquota.c   uids' own user quotas: the USER=SIZE words of
+ *                      create and set, and the entries stats asks for
+ *   poolctl_uquota_text.c  ... and those entries in words and JSON
  *   poolctl_print.c    what poolctl says: each command's result as text or
  *                      JSON (and the statistics and who persisted what as
  *                      kv and Prometheus too)
@@ -45,6 +48,13 @@ enum format {
 	FMT_KV,
 };
 
+/*
+ * The --user-quota USER=SIZE words a command line may give: a pool's
+ * entries and as many removals, each uid once (more are refused before
+ * anything is asked, as the daemon would refuse them).
+ */
+#define CTL_UQ_WORDS	(2 * POOL_USER_QUOTA_MAX)
+
 /* The command line, as parsed, and the connection once made. */
 struct ctl {
 	const char		*socket;	/* resolved path */
@@ -59,7 +69,11 @@ struct ctl {
 	const char		*granularity_arg;
 	const char		*mode_arg;
 	const char		*quota_arg;
-	const char		*user_quota_arg;
+	const char		*user_quota_arg;	/* --user-quota SIZE */
+	/* --user-quota USER=SIZE, each given (at most CTL_UQ_WORDS) */
+	const char		*uq_words[CTL_UQ_WORDS];
+	size_t			 nuq_words;
+	bool			 uq_too_many;	/* more than CTL_UQ_WORDS */
 	const char		*limit_arg;
 	const char		*format_arg;
 	const char		*retain_arg;
@@ -211,6 +225,49 @@ int	acl_of_pools(struct ctl *, const struct pool_stats *, size_t,
 void	acl_notes(const struct ctl *, const char *,
 	    const struct pool_acl_entry *, size_t);
 
+/* poolctl_uquota.c */
+struct json_object;
+/*
+ * The --user-quota USER=SIZE words of cmd into set (room for
+ * POOL_USER_QUOTA_MAX, *nset) and, where removals_ok (set), the uids of
+ * USER=default into rm (*nrm): 0, or the exit code of a usage error that
+ * says which word is wrong and why.
+ */
+int	uquota_opts(const struct ctl *, const char *, bool,
+	    struct pool_user_quota *, size_t *, uint32_t *, size_t *);
+/*
+ * A pool's uids' own user quotas as stats shows them: n entries of e, or
+ * n -1 where they could not be had (a daemon without them, or a pool
+ * destroyed or made unreadable meanwhile).
+ */
+struct ctl_uquota {
+	int			 n;
+	struct pool_user_quota	 e[POOL_USER_QUOTA_MAX];
+};
+/*
+ * The entries of the n pools ps, for stats: asked of each pool, *out
+ * malloc'd, or NULL when the daemon has none.  0 or the exit code.
+ */
+int	uquota_of_pools(struct ctl *, const struct pool_stats *, size_t,
+	    struct ctl_uquota **);
+/* What a create or set gave of them: entries set, uids removed. */
+struct uq_given {
+	const struct pool_user_quota	*set;
+	size_t				 nset;
+	const uint32_t			*rm;
+	size_t				 nrm;
+};
+/* Them into create's or set's JSON object: nothing when none. */
+void	uquota_given_json(struct json_object *, const struct uq_given *);
+/*
+ * poolctl_uquota_text.c: stats' line, kv line (nothing for n < 1) and
+ * JSON array of them (NULL for n -1).
+ */
+void	uquota_print_text(const struct ctl *, const struct ctl_uquota *,
+	    size_t);
+void	uquota_print_kv(const char *, const struct ctl_uquota *);
+struct json_object *uquota_json(const struct ctl_uquota *);
+
 /* poolctl_acl_text.c: entries in words and JSON */
 /* The name of a uid (kind POOL_ACL_USER) or gid, or NULL: none known. */
 const char	*acl_id_name(uint32_t, uint32_t, char *, size_t);
@@ -294,12 +351,14 @@ struct json_object;
 void		json_print(const struct ctl *, struct json_object *);
 void	print_list(const struct ctl *, const struct pool_stats *, size_t);
 void	print_stats(const struct ctl *, enum format,
-	    const struct pool_stats *, const struct ctl_acl *, size_t);
+	    const struct pool_stats *, const struct ctl_acl *,
+	    const struct ctl_uquota *, size_t);
 void	print_create(const struct ctl *, const char *,
-	    const struct pool_create_opts *, const struct pool_set_opts *);
+	    const struct pool_create_opts *, const struct pool_set_opts *,
+	    const struct uq_given *);
 void	print_destroy(const struct ctl *, const char *);
 void	print_set(const struct ctl *, const char *,
-	    const struct pool_set_opts *);
+	    const struct pool_set_opts *, const struct uq_given *);
 void	print_clients(const struct ctl *, const struct pool_client_info *,
 	    size_t);
 void	print_persisted(const struct ctl *, enum format,

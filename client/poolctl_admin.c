@@ -1,6 +1,7 @@
 /*
  * poolctl_admin.c - the commands that make, unmake and change pools:
- * create, destroy and set.
+ * create, destroy and set (the uids' own user quotas they give are read
+ * in poolctl_uquota.c, and sent in the same request as the rest).
  *
  * Each needs more of the caller than the other commands do (the daemon's
  * uid, root or its admin group; a pool's owner may change its mode and
@@ -22,20 +23,25 @@
 
 /*
  * What an older daemon lacks when the library refuses the settings s
- * with -EOPNOTSUPP: it would skip a limit, user quota or access control
- * list it does not know, and the pool would silently have none.  NULL: s
- * gives none of them.  A list of entries, which the library refuses to
- * any daemon without lists, is named first and alone: lists came after
- * limits and user quotas, so a daemon too old for those lacks lists too,
- * and one that knows them may still lack lists.
+ * and the uids' own user quotas g with -EOPNOTSUPP: it would skip a
+ * limit, user quota, access control list or entry it does not know, and
+ * the pool would silently have none.  NULL: they give none of them.
+ * The uids' own user quotas, then a list of entries, which the library
+ * refuses to any daemon without them, are named first and alone: each
+ * came after the ones below it, so a daemon too old for those lacks it
+ * too, and one that knows them may still lack it.
  */
 static const char *
-too_old_for(const struct pool_set_opts *s)
+too_old_for(const struct pool_set_opts *s, const struct uq_given *g)
 {
 	bool	limit = (s->which & POOL_SET_LIMIT) != 0;
 	bool	user_quota = (s->which & POOL_SET_USER_QUOTA) != 0;
 	bool	acl = (s->which & POOL_SET_ACL) != 0;
 
+	/* The newest of them all: a daemon too old for any lacks these. */
+	if (g->nset > 0 || g->nrm > 0)
+		return "not supported: the daemon is too old for per-user "
+		    "quotas (--user-quota USER=SIZE)";
 	if (acl && (s->nacl > 0 || (!limit && !user_quota)))
 		return "not supported: the daemon is too old for access "
 		    "control lists";
@@ -59,7 +65,7 @@ too_old_for(const struct pool_set_opts *s)
  */
 static struct why
 create_why(int error, const struct pool_create_opts *o,
-    const struct pool_set_opts *s)
+    const struct pool_set_opts *s, const struct uq_given *g)
 {
 	struct why	w = { NULL, true, NULL };
 
@@ -96,7 +102,7 @@ create_why(int error, const struct pool_create_opts *o,
 		    "cpuset";
 		break;
 	case -EOPNOTSUPP:
-		if ((w.text = too_old_for(s)) == NULL)
+		if ((w.text = too_old_for(s, g)) == NULL)
 			w.text = "not supported: the daemon's kernel has no "
 			    "NUMA policies, or its system-call filter refuses "
 			    "mbind";
@@ -314,6 +320,9 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 	struct pool_create_opts	 o;
 	struct pool_set_opts	 s;
 	struct pool_acl_entry	 acl[POOL_ACL_MAX];
+	struct pool_user_quota	 uq[POOL_USER_QUOTA_MAX];
+	uint32_t		 no_rm[1];
+	struct uq_given		 g = { uq, 0, no_rm, 0 };
 	struct why		 why;
 	const char		*name = argv[0];
 	uint64_t		 v, most;
@@ -377,17 +386,21 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 	memset(&s, 0, sizeof s);
 	if ((rc = limit_opt(ctl, "create", create_limit_most(&o), &s)) != 0 ||
 	    (rc = user_quota_opt(ctl, "create", &s)) != 0 ||
-	    (rc = acl_opt(ctl, "create", &s, acl)) != 0)
+	    (rc = acl_opt(ctl, "create", &s, acl)) != 0 ||
+	    (rc = uquota_opts(ctl, "create", false, uq, &g.nset, no_rm,
+	    &g.nrm)) != 0)
 		return rc;
 
 	if ((rc = ctl_connect(ctl)) != 0)
 		return rc;
-	if ((error = pool_create_set(ctl->conn, name, &o, &s)) != 0) {
-		why = create_why(error, &o, &s);
+	/* The entries in the same request: no moment without them. */
+	if ((error = pool_create_user_quotas(ctl->conn, name, &o, &s, uq,
+	    g.nset)) != 0) {
+		why = create_why(error, &o, &s, &g);
 		return fail_refusal(error, "cannot create pool", name, &why);
 	}
 
-	print_create(ctl, name, &o, &s);
+	print_create(ctl, name, &o, &s, &g);
 	if (s.which & POOL_SET_ACL)
 		acl_notes(ctl, name, s.acl, s.nacl);
 	return 0;
@@ -435,7 +448,7 @@ cmd_destroy(struct ctl *ctl, int argc, char **argv)
  * permission the caller met; the lists are for a daemon that gives none.
  */
 static struct why
-set_why(int error, const struct pool_set_opts *o)
+set_why(int error, const struct pool_set_opts *o, const struct uq_given *g)
 {
 	struct why	w = { NULL, true, NULL };
 
@@ -460,8 +473,14 @@ set_why(int error, const struct pool_set_opts *o)
 		    "size)";
 		break;
 	case -EOPNOTSUPP:
-		if ((w.text = too_old_for(o)) == NULL)
+		if ((w.text = too_old_for(o, g)) == NULL)
 			w.whole = false;
+		break;
+	case -ENOSPC:
+		/* pool_strerror's text speaks of pools and block names. */
+		w.whole = false;
+		if (g->nset > 0)
+			w.text = "too many user quota entries";
 		break;
 	default:
 		w.whole = false;
@@ -526,6 +545,9 @@ cmd_set(struct ctl *ctl, int argc, char **argv)
 {
 	struct pool_set_opts	 o;
 	struct pool_acl_entry	 acl[POOL_ACL_MAX];
+	struct pool_user_quota	 uq[POOL_USER_QUOTA_MAX];
+	uint32_t		 rm[CTL_UQ_WORDS];
+	struct uq_given		 g = { uq, 0, rm, 0 };
 	struct why		 why;
 	const char		*name = argv[0];
 	int			 rc, error;
@@ -538,21 +560,25 @@ cmd_set(struct ctl *ctl, int argc, char **argv)
 	    (rc = acl_opt(ctl, "set", &o, acl)) != 0 ||
 	    (rc = set_room_opts(ctl, &o)) != 0 ||
 	    (rc = limit_opt(ctl, "set", POOL_MOST_BYTES, &o)) != 0 ||
-	    (rc = user_quota_opt(ctl, "set", &o)) != 0)
+	    (rc = user_quota_opt(ctl, "set", &o)) != 0 ||
+	    (rc = uquota_opts(ctl, "set", true, uq, &g.nset, rm,
+	    &g.nrm)) != 0)
 		return rc;
-	if (o.which == 0)
+	if (o.which == 0 && g.nset == 0 && g.nrm == 0)
 		return usage_error("set: nothing to change (--mode, --owner, "
 		    "--group, --acl, --quota, --user-quota, --retain or "
 		    "--limit)");
 
 	if ((rc = ctl_connect(ctl)) != 0)
 		return rc;
-	if ((error = pool_set(ctl->conn, name, &o)) != 0) {
-		why = set_why(error, &o);
+	/* The entries and the settings in one request, all or nothing. */
+	if ((error = pool_set_user_quotas(ctl->conn, name, &o, uq, g.nset, rm,
+	    g.nrm)) != 0) {
+		why = set_why(error, &o, &g);
 		return fail_refusal(error, "cannot set pool", name, &why);
 	}
 
-	print_set(ctl, name, &o);
+	print_set(ctl, name, &o, &g);
 	if (o.which & POOL_SET_ACL)
 		acl_notes(ctl, name, o.acl, o.nacl);
 	return 0;

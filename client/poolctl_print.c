@@ -478,7 +478,7 @@ print_stats_text_acl(const struct ctl *ctl, const struct ctl_acl *acl,
 
 static void
 print_stats_text(const struct ctl *ctl, const struct pool_stats *ps,
-    const struct ctl_acl *acl, size_t w)
+    const struct ctl_acl *acl, const struct ctl_uquota *uq, size_t w)
 {
 	struct stat_line	 lines[STAT_LINES];
 	size_t			 i;
@@ -492,6 +492,7 @@ print_stats_text(const struct ctl *ctl, const struct pool_stats *ps,
 		putchar('\n');
 	}
 	print_stats_text_acl(ctl, acl, w);
+	uquota_print_text(ctl, uq, w);
 }
 
 static struct json_object *
@@ -511,10 +512,11 @@ json_pct(double v)
 }
 
 static struct json_object *
-json_stats(const struct pool_stats *ps, const struct ctl_acl *acl)
+json_stats(const struct pool_stats *ps, const struct ctl_acl *acl,
+    const struct ctl_uquota *uq)
 {
 	const struct stat_field	*f;
-	struct json_object	*o;
+	struct json_object	*o, *uqj;
 	struct omode		 mode;
 	size_t			 i;
 
@@ -554,6 +556,9 @@ json_stats(const struct pool_stats *ps, const struct ctl_acl *acl)
 	if (acl != NULL && acl->n >= 0)
 		json_object_object_add(o, "acl",
 		    acl_json(acl->e, (size_t)acl->n));
+	/* Likewise absent where the daemon has no uids' own user quotas. */
+	if ((uqj = uquota_json(uq)) != NULL)
+		json_object_object_add(o, "user_quotas", uqj);
 	return o;
 }
 
@@ -564,7 +569,8 @@ json_stats(const struct pool_stats *ps, const struct ctl_acl *acl)
  * Pool names hold no blanks (the daemon's rule).
  */
 static void
-print_stats_kv(const struct pool_stats *ps, const struct ctl_acl *acl)
+print_stats_kv(const struct pool_stats *ps, const struct ctl_acl *acl,
+    const struct ctl_uquota *uq)
 {
 	char			 words[POOL_ACL_MAX * 24];
 	const struct stat_field	*f;
@@ -595,6 +601,7 @@ print_stats_kv(const struct pool_stats *ps, const struct ctl_acl *acl)
 		acl_words(acl->e, (size_t)acl->n, false, words, sizeof words);
 		printf("%s acl %s\n", ps->name, words);
 	}
+	uquota_print_kv(ps->name, uq);
 }
 
 /* A Prometheus label value: escape backslash, quote and newline. */
@@ -790,7 +797,8 @@ print_list(const struct ctl *ctl, const struct pool_stats *ps, size_t n)
 	if (ctl->json) {
 		a = json_object_new_array();
 		for (i = 0; i < n; i++)
-			json_object_array_add(a, json_stats(&ps[i], NULL));
+			json_object_array_add(a, json_stats(&ps[i], NULL,
+			    NULL));
 		json_print(ctl, a);
 		return;
 	}
@@ -812,10 +820,14 @@ print_list(const struct ctl *ctl, const struct pool_stats *ps, size_t n)
 	}
 }
 
-/* acls: the pools' lists, one per pool; NULL where the daemon has none. */
+/*
+ * acls: the pools' lists, one per pool; uqs: their uids' own user
+ * quotas; each NULL where the daemon has none.
+ */
 void
 print_stats(const struct ctl *ctl, enum format fmt,
-    const struct pool_stats *ps, const struct ctl_acl *acls, size_t n)
+    const struct pool_stats *ps, const struct ctl_acl *acls,
+    const struct ctl_uquota *uqs, size_t n)
 {
 	struct json_object	*a;
 	size_t			 i, w;
@@ -826,7 +838,8 @@ print_stats(const struct ctl *ctl, enum format fmt,
 		a = json_object_new_array();
 		for (i = 0; i < n; i++)
 			json_object_array_add(a, json_stats(&ps[i],
-			    acls != NULL ? &acls[i] : NULL));
+			    acls != NULL ? &acls[i] : NULL,
+			    uqs != NULL ? &uqs[i] : NULL));
 		json_print(ctl, a);
 		break;
 	case FMT_PROMETHEUS:
@@ -835,7 +848,7 @@ print_stats(const struct ctl *ctl, enum format fmt,
 	case FMT_KV:
 		for (i = 0; i < n; i++)
 			print_stats_kv(&ps[i], acls != NULL ? &acls[i] :
-			    NULL);
+			    NULL, uqs != NULL ? &uqs[i] : NULL);
 		break;
 	case FMT_TEXT:
 		w = stats_text_width(ctl, ps, n);
@@ -843,7 +856,7 @@ print_stats(const struct ctl *ctl, enum format fmt,
 			if (i > 0)
 				putchar('\n');
 			print_stats_text(ctl, &ps[i], acls != NULL ? &acls[i] :
-			    NULL, w);
+			    NULL, uqs != NULL ? &uqs[i] : NULL, w);
 		}
 		break;
 	}
@@ -966,7 +979,8 @@ print_persisted(const struct ctl *ctl, enum format fmt,
 /* As JSON only: the pool as made, with the daemon's defaults filled in. */
 void
 print_create(const struct ctl *ctl, const char *name,
-    const struct pool_create_opts *o, const struct pool_set_opts *s)
+    const struct pool_create_opts *o, const struct pool_set_opts *s,
+    const struct uq_given *g)
 {
 	struct json_object	*j;
 
@@ -1012,6 +1026,7 @@ print_create(const struct ctl *ctl, const char *name,
 	}
 	if (s->which & POOL_SET_ACL)
 		json_object_object_add(j, "acl", acl_json(s->acl, s->nacl));
+	uquota_given_json(j, g);
 	json_print(ctl, j);
 }
 
@@ -1036,7 +1051,7 @@ print_destroy(const struct ctl *ctl, const char *name)
 /* The settings a set gave, as it gave them; nothing without --json. */
 void
 print_set(const struct ctl *ctl, const char *name,
-    const struct pool_set_opts *o)
+    const struct pool_set_opts *o, const struct uq_given *g)
 {
 	struct json_object	*j;
 
@@ -1074,6 +1089,7 @@ print_set(const struct ctl *ctl, const char *name,
 	else if (o->which & POOL_SET_RETAIN)
 		json_object_object_add(j, "retain", json_u64(
 		    o->retain == POOL_RETAIN_NONE ? 0 : o->retain));
+	uquota_given_json(j, g);
 	json_print(ctl, j);
 }
 

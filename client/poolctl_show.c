@@ -138,6 +138,7 @@ cmd_stats(struct ctl *ctl, int argc, char **argv)
 {
 	struct pool_stats	 one, *ps = NULL;
 	struct ctl_acl		*acls = NULL;
+	struct ctl_uquota	*uqs = NULL;
 	enum format		 fmt;
 	size_t			 n;
 	int			 rc;
@@ -148,8 +149,16 @@ cmd_stats(struct ctl *ctl, int argc, char **argv)
 	/* Prometheus has no place for a list: not asked for. */
 	if (fmt != FMT_PROMETHEUS)
 		rc = acl_of_pools(ctl, ps, n, &acls);
+	/*
+	 * A pool's uids' own user quotas, when it is named: the list of
+	 * every pool carries neither them nor their count, and a request
+	 * per pool would make stats of many pools slow.
+	 */
+	if (fmt != FMT_PROMETHEUS && rc == 0 && argc == 1)
+		rc = uquota_of_pools(ctl, ps, n, &uqs);
 	if (rc == 0)
-		print_stats(ctl, fmt, ps, acls, n);
+		print_stats(ctl, fmt, ps, acls, uqs, n);
+	free(uqs);
 	free(acls);
 	if (ps != &one)
 		free(ps);

@@ -2,8 +2,9 @@
  * poolctl_users.c - `poolctl users [POOL]`: who holds what in a pool, per
  * uid (pool_users).  Each uid with a handle open on the pool or
  * persistent blocks there: its connections and handles on the pool, the
- * bytes its handles hold, its persistent blocks and their bytes, and the
- * two together as a share of the pool's user quota, which counts them.
+ * bytes its handles hold, its persistent blocks and their bytes, its user
+ * quota in force (the uid's own, an entry of the pool's, or the pool's),
+ * and the two together as a share of that quota, which counts them.
  * What an operator reads when a user quota refuses: whose connections
  * hold the room, and whether it is held or left behind.
  *
@@ -79,6 +80,34 @@ counted(const struct user_row *r)
 	return r->u.held_bytes + r->u.persisted_bytes;
 }
 
+/*
+ * The user quota that binds r's uid: its own, or the pool's.  A daemon
+ * from before uids' own user quotas says neither in the row: the pool's
+ * statistics then say the pool's, which binds every uid.
+ */
+static uint64_t
+bound(const struct user_row *r)
+{
+	if (r->u.quota_own || r->u.quota != 0)
+		return r->u.quota;
+	return r->user_quota;
+}
+
+/* QUOTA: "8.0 GiB", "-" for none; a trailing "*" for the uid's own. */
+struct quota_col {
+	char	s[40];
+};
+
+static struct quota_col
+quota_col(const struct user_row *r)
+{
+	struct quota_col	q;
+
+	snprintf(q.s, sizeof q.s, "%s%s", bound(r) == 0 ? "-" :
+	    human(bound(r)).s, r->u.quota_own ? "*" : "");
+	return q;
+}
+
 /* "12.5%" of the user quota, or "-" for none. */
 struct share {
 	char	s[16];
@@ -89,11 +118,11 @@ share_of(const struct user_row *r)
 {
 	struct share	sh;
 
-	if (r->user_quota == 0)
+	if (bound(r) == 0)
 		snprintf(sh.s, sizeof sh.s, "-");
 	else
 		snprintf(sh.s, sizeof sh.s, "%.1f%%",
-		    100.0 * (double)counted(r) / (double)r->user_quota);
+		    100.0 * (double)counted(r) / (double)bound(r));
 	return sh;
 }
 
@@ -109,17 +138,17 @@ print_users_text(const struct ctl *ctl, const struct user_row *r, size_t n)
 		if (strlen(id_who(ctl, POOL_ACL_USER, r[i].u.uid).s) > wu)
 			wu = strlen(id_who(ctl, POOL_ACL_USER, r[i].u.uid).s);
 	}
-	printf("%-*s %*s %5s %7s %10s %10s %7s %14s\n", (int)w, "POOL",
+	printf("%-*s %*s %5s %7s %10s %10s %7s %11s %14s\n", (int)w, "POOL",
 	    (int)wu, "UID", "CONNS", "HANDLES", "HELD", "PERSISTENT",
-	    "BLOCKS", "OF USER QUOTA");
+	    "BLOCKS", "QUOTA", "OF USER QUOTA");
 	for (i = 0; i < n; i++)
 		printf("%-*s %*s %5" PRIu32 " %7" PRIu32 " %10s "
-		    "%10s %7" PRIu64 " %14s\n", (int)w, safe(r[i].pool).s,
+		    "%10s %7" PRIu64 " %11s %14s\n", (int)w, safe(r[i].pool).s,
 		    (int)wu, id_who(ctl, POOL_ACL_USER, r[i].u.uid).s,
 		    r[i].u.connections, r[i].u.handles,
 		    human(r[i].u.held_bytes).s,
 		    human(r[i].u.persisted_bytes).s, r[i].u.persisted_blocks,
-		    share_of(&r[i]).s);
+		    quota_col(&r[i]).s, share_of(&r[i]).s);
 }
 
 static struct json_object *
@@ -142,6 +171,10 @@ json_user(const struct user_row *r)
 	    json_object_new_uint64(r->u.persisted_bytes));
 	json_object_object_add(o, "user_quota",
 	    json_object_new_uint64(r->user_quota));
+	/* The bound in force, and whether it is the uid's own. */
+	json_object_object_add(o, "quota", json_object_new_uint64(bound(r)));
+	json_object_object_add(o, "quota_own",
+	    json_object_new_boolean(r->u.quota_own != 0));
 	return o;
 }
 
@@ -162,6 +195,10 @@ static const struct user_figure {
 	  "Persistent blocks a uid made so." },
 	{ "user_persisted_bytes", "poolmgr_pool_user_persisted_bytes",
 	  "Bytes of the persistent blocks a uid made so." },
+	{ "user_quota", "poolmgr_pool_user_quota_bytes",
+	  "The user quota that binds a uid, its own or the pool's; 0: none." },
+	{ "user_quota_own", "poolmgr_pool_user_quota_own",
+	  "1 when a uid's user quota is its own, not the pool's." },
 };
 
 #define NFIGURES	(sizeof user_figures / sizeof user_figures[0])
@@ -178,8 +215,12 @@ figure(const struct user_row *r, size_t f)
 		return r->u.held_bytes;
 	case 3:
 		return r->u.persisted_blocks;
-	default:
+	case 4:
 		return r->u.persisted_bytes;
+	case 5:
+		return bound(r);
+	default:
+		return r->u.quota_own;
 	}
 }
 

@@ -3511,7 +3511,8 @@ poolctl_wait_old_daemon(void **state)
 
 /*
  * poolctl create and set against daemons from before user quotas (and
- * limits): exit 1, nothing sent, the words naming what the daemon lacks.
+ * limits), or uids' own user quotas: exit 1, nothing sent, the words
+ * naming what the daemon lacks.
  */
 static void
 poolctl_user_quota_old_daemon(void **state)
@@ -3529,6 +3530,19 @@ poolctl_user_quota_old_daemon(void **state)
 		{LIE_OLD_LOOKUP, "set " FAKE_POOL " --limit 1M --user-quota 1M",
 		 "poolctl: cannot set pool " FAKE_POOL ": not supported: the "
 		 "daemon is too old for a limit or a user quota\n"},
+		/* uids' own user quotas: the newest, named alone. */
+		{LIE_NONE, "set " FAKE_POOL " --user-quota root=1M",
+		 "poolctl: cannot set pool " FAKE_POOL ": not supported: the "
+		 "daemon is too old for per-user quotas (--user-quota "
+		 "USER=SIZE)\n"},
+		{LIE_NONE, "set " FAKE_POOL " --limit 1M --user-quota 0=default",
+		 "poolctl: cannot set pool " FAKE_POOL ": not supported: the "
+		 "daemon is too old for per-user quotas (--user-quota "
+		 "USER=SIZE)\n"},
+		{LIE_OLD_ALLOC, "create uq --size 1M --user-quota 1M "
+		 "--user-quota 0=2M",
+		 "poolctl: cannot create pool uq: not supported: the daemon "
+		 "is too old for per-user quotas (--user-quota USER=SIZE)\n"},
 		/* Its pools listed, the first asked: nothing sent. */
 		{LIE_OLD_ALLOC, "users",
 		 "poolctl: users l0: this poolmgrd has no user quotas, and "

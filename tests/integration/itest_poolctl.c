@@ -47,8 +47,15 @@
  *   bad values (exit 2, named, nothing changed); an owner who is no
  *   admin refused (exit 77).
  *   users: each uid's connections and handles on a pool, the bytes they
- *   hold, its persistent blocks and bytes, and their share of the user
- *   quota, in every format; of every pool; of no pool (exit 1).
+ *   hold, its persistent blocks and bytes, its user quota in force and
+ *   their share of it, in every format; of every pool; of no pool (exit
+ *   1).
+ *   --user-quota USER=SIZE of create and set: the uids' own user quotas
+ *   the daemon keeps, set's USER=default taking one out, all in one
+ *   request with the pool's default; stats POOL shows them (names, -n
+ *   numbers, kv numbers, a JSON array), users the bound a uid's own
+ *   marks with a '*'; bad words (exit 2, named, nothing changed), the
+ *   daemon's refusal of a 33rd entry and of a pool of the file (exit 1).
  *   free: the persistent blocks a program left (one persisted, one
  *   allocated persistent) ended by offset, in hexadecimal and decimal,
  *   beside offsets it refuses, each in its words (no block there, a
@@ -2238,29 +2245,33 @@ users_lists_who_holds_what(void **state)
 	/* The tests run as root: uid 0 by its name, and by number (-n). */
 	expect_exit(ctl("users uq"), 0, "users uq");
 	expect(strstr(fx.out, " UID CONNS HANDLES       HELD PERSISTENT  "
-		      "BLOCKS  OF USER QUOTA\n") != NULL, "users: its header");
+		      "BLOCKS       QUOTA  OF USER QUOTA\n") != NULL,
+	       "users: its header");
 	l = line_starting(fx.out, "uq");
 	expect(l && strstr(l, "uq         root     2       2   16.0 KiB   "
-			   "16.0 KiB       1          50.0%\n"),
+			   "16.0 KiB       1    64.0 KiB          50.0%\n"),
 	       "users: not root with 2 connections, 2 handles, 16 KiB held, "
 	       "16 KiB in 1 persistent block, 50.0% of the user quota");
 	expect_exit(ctl("users uq -n"), 0, "users uq -n");
 	l = line_starting(fx.out, "uq");
 	expect(l && strstr(l, "uq            0     2       2   16.0 KiB   "
-			   "16.0 KiB       1          50.0%\n"),
+			   "16.0 KiB       1    64.0 KiB          50.0%\n"),
 	       "users -n: uid 0 not a number in its column");
 	expect_exit(ctl("users uq --format=kv"), 0, "users kv");
 	expect(strstr(fx.out, "uq user_connections.0 2\n"
 			      "uq user_handles.0 2\n"
 			      "uq user_held_bytes.0 16384\n"
 			      "uq user_persisted_blocks.0 1\n"
-			      "uq user_persisted_bytes.0 16384\n") != NULL,
+			      "uq user_persisted_bytes.0 16384\n"
+			      "uq user_quota.0 65536\n"
+			      "uq user_quota_own.0 0\n") != NULL,
 	       "users kv");
 	expect_exit(ctl("--json=short users uq"), 0, "users --json");
 	assert_string_equal(fx.out, "[{\"pool\":\"uq\",\"uid\":0,"
 			    "\"user\":\"root\",\"connections\":2,\"handles\":2,"
 			    "\"held_bytes\":16384,\"persisted_blocks\":1,"
-			    "\"persisted_bytes\":16384,\"user_quota\":65536}]\n");
+			    "\"persisted_bytes\":16384,\"user_quota\":65536,"
+			    "\"quota\":65536,\"quota_own\":false}]\n");
 	expect_exit(ctl("users uq --format=prometheus"), 0, "users prom");
 	expect(strstr(fx.out, "poolmgr_pool_user_held_bytes{pool=\"uq\","
 			      "uid=\"0\"} 16384\n") != NULL,
@@ -2283,7 +2294,8 @@ users_lists_who_holds_what(void **state)
 	assert_string_equal(fx.out, "[{\"pool\":\"uq\",\"uid\":0,"
 			    "\"user\":\"root\",\"connections\":1,\"handles\":1,"
 			    "\"held_bytes\":0,\"persisted_blocks\":0,"
-			    "\"persisted_bytes\":0,\"user_quota\":65536}]\n");
+			    "\"persisted_bytes\":0,\"user_quota\":65536,"
+			    "\"quota\":65536,\"quota_own\":false}]\n");
 	stop();
 }
 
@@ -2342,6 +2354,212 @@ user_quota_refused(void **state)
 	expect_exit(ctl_as_nobody("create", "zz", "--size", "1M"), EXIT_NOPERM,
 		    "create as nobody");
 	assert_false(pool_exists("zz"));
+	stop();
+}
+
+/* ---- uids' own user quotas ------------------------------------------------- */
+
+/* Pool name's entries must be the n of want (uid, bytes), in order. */
+static void
+expect_entries(const char *name, const struct pool_user_quota *want,
+	       size_t n)
+{
+	struct pool_user_quota got[POOL_USER_QUOTA_MAX];
+	size_t i;
+
+	assert_int_equal(pool_user_quota_get(fx.conn, name, got,
+					     POOL_USER_QUOTA_MAX), (int)n);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(got[i].uid, want[i].uid);
+		assert_int_equal(got[i].bytes, want[i].bytes);
+	}
+}
+
+/*
+ * --user-quota USER=SIZE of create and set: the entries the daemon keeps
+ * (names and numbers, none), one request with the pool's default; set's
+ * USER=default takes one out; stats POOL shows them in every format but
+ * Prometheus (names where known, numbers under -n and in kv), and not
+ * for a pool without; users shows the bound in force, a uid's own
+ * marked, in every format; --json of create and set says what they gave.
+ */
+static void
+user_quota_entries_set_and_shown(void **state)
+{
+	const struct pool_user_quota made[] = {
+		{.uid = 0, .bytes = 2 * MiB}, {.uid = NOBODY, .bytes = 0},
+	};
+	const struct pool_user_quota changed[] = {
+		{.uid = 4242, .bytes = 3 * MiB}, {.uid = NOBODY, .bytes = 0},
+	};
+	const struct pool_user_quota own[] = {
+		{.uid = 0, .bytes = 1 * MiB}, {.uid = 4242, .bytes = 3 * MiB},
+		{.uid = NOBODY, .bytes = 0},
+	};
+	const char *l;
+
+	(void)state;
+	start(TWO_POOLS);
+	expect_exit(ctl("create e --size 4M --user-quota 1M --user-quota "
+			"root=2M --user-quota %d=none", NOBODY), 0, "create");
+	expect_entries("e", made, 2);
+	assert_int_equal(stats_of("e").user_quota, 1 * MiB);
+
+	expect_exit(ctl("stats e"), 0, "stats e");
+	expect(strstr(fx.out, "\n  user quotas          root:2.0 MiB, "
+		      "nobody:none\n") != NULL, "stats: the entries by name");
+	expect_exit(ctl("stats e -n"), 0, "stats e -n");
+	expect(strstr(fx.out, "\n  user quotas          0:2.0 MiB, "
+		      "65534:none\n") != NULL, "stats -n: by number");
+	expect_exit(ctl("stats e --format=kv"), 0, "stats kv");
+	expect(strstr(fx.out, "\ne user_quotas 0:2097152,65534:0\n") != NULL,
+	       "stats kv: numbers, 0 for none");
+	expect_exit(ctl("--json=short stats e"), 0, "stats --json");
+	expect(strstr(fx.out, "\"user_quotas\":[{\"uid\":0,\"user\":\"root\","
+		      "\"bytes\":2097152},{\"uid\":65534,\"user\":\"nobody\","
+		      "\"bytes\":0}]") != NULL, "stats --json: the array");
+	expect_exit(ctl("stats e --format=prometheus"), 0, "stats prom");
+	expect(strstr(fx.out, "user_quotas") == NULL, "stats prom: entries");
+	/* A pool without: no line, an empty array. */
+	expect_exit(ctl("stats alpha"), 0, "stats alpha");
+	expect(strstr(fx.out, "user quotas") == NULL, "stats alpha: a line");
+	expect_exit(ctl("--json=short stats alpha"), 0, "stats alpha json");
+	expect(strstr(fx.out, "\"user_quotas\":[]") != NULL,
+	       "stats alpha --json: no empty array");
+
+	/* One request: the default, an entry out, another in. */
+	expect_exit(ctl("--json=short set e --user-quota root=default "
+			"--user-quota 4242=3M --user-quota 512K"), 0, "set");
+	assert_string_equal(fx.out, "{\"pool\":\"e\",\"set\":true,"
+			    "\"user_quota\":524288,\"user_quotas\":[{\"uid\":"
+			    "4242,\"user\":null,\"bytes\":3145728}],"
+			    "\"user_quotas_removed\":[0]}\n");
+	expect_entries("e", changed, 2);
+	assert_int_equal(stats_of("e").user_quota, 512 * KiB);
+
+	/* users: the bound in force, the pool's, then root's own. */
+	assert_int_equal(pool_open(fx.conn, "e", &fx.pool), 0);
+	alloc_ok(fx.pool, 64 * KiB);
+	assert_int_equal(pool_flush(fx.pool), 0);
+	expect_exit(ctl("users e"), 0, "users e");
+	l = line_starting(fx.out, "e");
+	expect(l && strstr(l, "   512.0 KiB          12.5%\n"),
+	       "users: the pool's user quota, unmarked");
+	expect_exit(ctl("set e --user-quota root=1M"), 0, "set root=1M");
+	expect_entries("e", own, 3);
+	expect_exit(ctl("users e"), 0, "users e");
+	l = line_starting(fx.out, "e");
+	expect(l && strstr(l, "    1.0 MiB*           6.2%\n"),
+	       "users: root's own, marked");
+	expect_exit(ctl("users e --format=kv"), 0, "users kv");
+	expect(strstr(fx.out, "e user_quota.0 1048576\ne user_quota_own.0 1\n")
+	       != NULL, "users kv: the bound and its own");
+	expect_exit(ctl("--json=short users e"), 0, "users json");
+	expect(strstr(fx.out, "\"user_quota\":524288,\"quota\":1048576,"
+		      "\"quota_own\":true}") != NULL, "users json");
+	expect_exit(ctl("users e --format=prometheus"), 0, "users prom");
+	expect(strstr(fx.out, "poolmgr_pool_user_quota_bytes{pool=\"e\","
+		      "uid=\"0\"} 1048576\n") != NULL &&
+	       strstr(fx.out, "poolmgr_pool_user_quota_own{pool=\"e\","
+		      "uid=\"0\"} 1\n") != NULL, "users prometheus");
+	/* none: no user quota for root, whatever the pool's. */
+	expect_exit(ctl("set e --user-quota root=0"), 0, "set root=0");
+	expect_exit(ctl("users e"), 0, "users e");
+	l = line_starting(fx.out, "e");
+	expect(l && strstr(l, "          -*              -\n"),
+	       "users: root's own none, marked");
+
+	expect_exit(ctl("--json=short create f --size 1M --user-quota "
+			"nobody=64K"), 0, "create --json");
+	expect(strstr(fx.out, "\"user_quotas\":[{\"uid\":65534,\"user\":"
+		      "\"nobody\",\"bytes\":65536}]}\n") != NULL,
+	       "create --json: the entries");
+	stop();
+}
+
+/*
+ * What poolctl refuses of --user-quota USER=SIZE before asking (exit 2,
+ * the word named, nothing changed): a user no database knows, nobody's
+ * uid, no user, a bad size, a size too large, a uid given twice (by name
+ * and number too), default to create, more than 32; and what the daemon
+ * refuses (exit 1, its words): more than 32 entries in the pool, a pool
+ * the configuration file defines.
+ */
+static void
+user_quota_entries_refused(void **state)
+{
+	const struct pool_user_quota was[] = { {.uid = 0, .bytes = 1 * MiB} };
+	char many[4096];
+	size_t at = 0;
+	int i;
+
+	(void)state;
+	start(TWO_POOLS);
+	expect_exit(ctl("create r --size 1M --user-quota root=1M"), 0,
+		    "create");
+	expect_refused_saying("set r --user-quota nosuchuser=1M",
+			      "set: --user-quota nosuchuser=1M: no such user "
+			      "'nosuchuser' (a user name, or a uid below "
+			      "4294967295)");
+	expect_refused_saying("set r --user-quota 4294967295=1M",
+			      "set: --user-quota 4294967295=1M: no such user "
+			      "'4294967295' (a user name, or a uid below "
+			      "4294967295)");
+	expect_refused_saying("set r --user-quota =1M",
+			      "set: --user-quota =1M: no user before '=' "
+			      "(USER=SIZE: a user name or a uid)");
+	expect_refused_saying("set r --user-quota root=lots",
+			      "set: --user-quota root=lots: bad size 'lots' "
+			      "(none or 0 for no user quota, or " FORMS
+			      "; default takes the entry out)");
+	expect_refused_saying("create x --size 1M --user-quota root=",
+			      "create: --user-quota root=: bad size '' (none "
+			      "or 0 for no user quota, or " FORMS ")");
+	expect_refused_saying("set r --user-quota root=99999999999T",
+			      "set: --user-quota root=99999999999T: size too "
+			      "large (at most " MOST_BYTES);
+	expect_refused_saying("set r --user-quota root=2M --user-quota 0=3M",
+			      "set: --user-quota 0=3M: user root (uid 0) given "
+			      "twice (one entry each)");
+	expect_refused_saying("set r --user-quota root=2M --user-quota "
+			      "root=default", "set: --user-quota root=default: "
+			      "user root (uid 0) given twice (one entry each)");
+	expect_refused_saying("create x --size 1M --user-quota root=default",
+			      "create: --user-quota root=default: default is "
+			      "for set, which takes a pool's entry out (a new "
+			      "pool has none)");
+	expect_refused_saying("stats r --user-quota root=1M",
+			      "stats: option --user-quota does not apply");
+	/* --us: getopt's abbreviation keeps 33 within the harness's line. */
+	for (i = 0; i < POOL_USER_QUOTA_MAX + 1; i++)
+		at += (size_t)snprintf(many + at, sizeof(many) - at,
+				       " --us=%d=1M", 100 + i);
+	snprintf(many + at, sizeof(many) - at, " r");
+	expect_exit(ctl("set%s", many), EXIT_USAGE, "set 33 entries");
+	expect(strstr(fx.err, "set: --user-quota: more than 32 USER=SIZE "
+		      "entries (a pool holds at most 32)") != NULL,
+	       "set 33 entries: the words");
+	assert_false(pool_exists("x"));
+	expect_entries("r", was, 1);
+
+	/* 32 new ones beside root's: the daemon's -ENOSPC, nothing set. */
+	at = 0;
+	for (i = 0; i < POOL_USER_QUOTA_MAX; i++)
+		at += (size_t)snprintf(many + at, sizeof(many) - at,
+				       " --us=%d=1M", 100 + i);
+	snprintf(many + at, sizeof(many) - at, " --user-quota 2M r");
+	expect_exit(ctl("set%s", many), 1, "set to 33 entries");
+	expect(strcmp(fx.err, "poolctl: cannot set pool r: too many user "
+		      "quota entries; poolmgrd says: a pool holds at most 32 "
+		      "user quota entries: this would make 33\n") == 0,
+	       "set to 33 entries: the words");
+	expect_entries("r", was, 1);
+	assert_int_equal(stats_of("r").user_quota, 0);
+
+	expect_exit(ctl("set alpha --user-quota root=1M"), 1, "set alpha");
+	expect(strstr(fx.err, "poolctl: cannot set pool alpha: the daemon's "
+		      "configuration file defines it") != NULL,
+	       "set alpha: the file's pool");
 	stop();
 }
 
@@ -2889,6 +3107,10 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(user_quota_set_and_shown, teardown),
 		cmocka_unit_test_teardown(user_quota_refused, teardown),
+		cmocka_unit_test_teardown(user_quota_entries_set_and_shown,
+					  teardown),
+		cmocka_unit_test_teardown(user_quota_entries_refused,
+					  teardown),
 		cmocka_unit_test_teardown(users_lists_who_holds_what,
 					  teardown),
 		cmocka_unit_test_teardown(free_ends_what_was_left, teardown),

@@ -269,7 +269,7 @@ long_names_child(int fd)
 	puts("--");
 	print_persisted(&ctl, FMT_TEXT, pr, 2);
 	puts("--");
-	print_stats(&ctl, FMT_TEXT, &ps, NULL, 1);
+	print_stats(&ctl, FMT_TEXT, &ps, NULL, NULL, 1);
 	fflush(stdout);
 	_exit(0);
 }
