@@ -11,8 +11,10 @@
 # are not offered again: poolctl refuses a value given twice), the values
 # of options whose set is known (--format, --numa-policy, --json=, users,
 # groups, the socket's file name), access control entries (user: and
-# group:, then a user's or group's name, then the rights), pool names
-# and block names.
+# group:, then a user's or group's name, then the rights), the entries
+# of --user-quota (after USER=, none or default), pool names and block
+# names.  --user-quota is offered again: its USER=SIZE
+# form repeats.
 #
 # Pool and block names come from the daemon, by running poolctl itself
 # with the --socket/-s given earlier on the line (else poolctl reads
@@ -284,7 +286,26 @@ _poolctl_values()
 		_poolctl_compgen -g -- "$cur" ;;
 	--acl | --modify | --remove | --set)
 		_poolctl_entries "$1" ;;
+	--user-quota)
+		_poolctl_user_quota ;;
 	esac
+}
+
+# The value of --user-quota: the pool's (none, or a size typed), or a
+# uid's own entry, USER=SIZE, whose USER is typed and then completed with
+# none, and for set default (the entry taken out).  Every word offered is
+# one poolctl takes whole: a user's name with a bare '=' would not be.
+_poolctl_user_quota()
+{
+	local who
+
+	if [[ $cur != *=* ]]; then
+		_poolctl_add none
+		return
+	fi
+	who=${cur%%=*}
+	_poolctl_add "$who=none"
+	[[ $cmd == set ]] && _poolctl_add "$who=default"
 }
 
 # The options of the command (the global ones before one is given), but
@@ -331,8 +352,9 @@ _poolctl_options()
 		-n) long=--numeric ;;
 		*) long=$o ;;
 		esac
-		[[ $seen == *" $long "* ]] || _poolctl_ruled_out "$long" ||
-			offer+=("$o")
+		# --user-quota USER=SIZE repeats: always offered.
+		[[ $long != --user-quota && $seen == *" $long "* ]] ||
+			_poolctl_ruled_out "$long" || offer+=("$o")
 	done
 	_poolctl_add "${offer[@]}"
 }
