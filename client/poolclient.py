@@ -33,6 +33,7 @@ import math
 import numbers
 import operator
 import os
+import pwd
 import time
 import typing
 import weakref
@@ -45,11 +46,11 @@ from poolclient_lib import (ACL_FORMAT_NAMES, ACL_GROUP, ACL_MAX,
                             NAME_MAX, PUBLISH_EVICTABLE,
                             PUBLISH_REPLACE, SET_GROUP, SET_MODE, SET_OWNER,
                             SET_ACL, SET_LIMIT, SET_QUOTA, SET_RETAIN,
-                            SET_USER_QUOTA, _AclEntry, _BlockHolder,
-                            _BlockInfo,
+                            SET_USER_QUOTA, USER_QUOTA_MAX, _AclEntry,
+                            _BlockHolder, _BlockInfo,
                             _ClientInfo, _CreateOpts,
                             _DaemonStats, _Named, _Persisted, _SetOpts, _Stats,
-                            _User,
+                            _User, _UserQuota,
                             free as _free, lib as _lib)
 # How a handle is shared by threads and closed while calls run.
 from poolclient_handle import _Closing, _Handle, _take_all, _Views
@@ -58,7 +59,7 @@ __all__ = ["PoolError", "Connection", "Pool", "PoolStats", "DaemonStats",
            "ClientInfo", "BlockInfo", "BlockHolder",
            "Persisted", "User", "NamedBlock", "NameList", "Lookup",
            "AclEntry", "acl_parse", "acl_text", "ACL_MAX",
-           "connect",
+           "USER_QUOTA_MAX", "connect",
            "OFF_NONE", "NAME_MAX", "BLOCK_NAME_MAX", "BATCH_MAX",
            "RETAIN_NONE", "NUMA_NONE", "NUMA_PREFERRED", "NUMA_BIND",
            "NUMA_OTHER"]
@@ -313,6 +314,7 @@ class PoolStats:
     quota_refusals: int
     user_quota_refusals: int
     acl_entries: int
+    user_quota_entries: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -371,13 +373,17 @@ class Persisted:
 class User:
     """One uid's holdings in a pool (struct pool_user): its connections
     and handles there, the bytes its handles hold, its persistent blocks
-    and their bytes."""
+    and their bytes, and the user quota that binds it (0: none), which
+    quota_own says is its own (Connection.user_quotas) and not the
+    pool's (both 0 and False from a daemon without uids' own)."""
     uid: int
     connections: int
     handles: int
     held_bytes: int
     persisted_blocks: int
     persisted_bytes: int
+    quota: int
+    quota_own: bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -540,6 +546,53 @@ def _acl_array(acl, rights_matter=True):
     return _acl_from_list(acl, rights_matter)
 
 
+def _uquota_uid(who):
+    """The uid of a key of user_quotas: an int, or a user's name (str or
+    bytes) from the password database, as poolctl looks it up."""
+    if isinstance(who, (str, bytes, bytearray)):
+        name = bytes(who).decode(errors="replace") \
+            if not isinstance(who, str) else who
+        try:
+            return pwd.getpwnam(name).pw_uid
+        except (KeyError, ValueError):
+            raise PoolError(_errno.ENOENT, "user quota of %r: no such "
+                            "user" % (who,)) from None
+    return _uint(who, "user quota's uid", 32)
+
+
+def _uquota_arrays(quotas, removals):
+    """quotas, a mapping of uid or user name to bytes (None: the entry
+    taken out, where removals), as the ctypes arrays of the entries set
+    and the uids removed, and their lengths.  A uid given twice (by its
+    name and its number) is EINVAL: which was meant cannot be told."""
+    if not hasattr(quotas, "items"):
+        raise TypeError("user_quotas is a mapping of uid or user name to "
+                        "bytes, not %s" % type(quotas).__name__)
+    entries, rm, seen = [], [], {}
+    for who, nbytes in quotas.items():
+        uid = _uquota_uid(who)
+        if uid in seen:
+            raise _bad("user quota of %r: uid %d given twice (as %r)" %
+                       (who, uid, seen[uid]))
+        seen[uid] = who
+        if nbytes is None and removals:
+            rm.append(uid)
+        elif nbytes is None:
+            raise _bad("user quota of %r: None takes an entry out, and a "
+                       "new pool has none" % (who,))
+        else:
+            entries.append((uid, _uint(nbytes, "user quota of %r" %
+                                       (who,))))
+    if len(entries) > USER_QUOTA_MAX:
+        raise PoolError(_errno.ENOSPC, "a pool holds at most %d user quota "
+                        "entries, not %d" % (USER_QUOTA_MAX, len(entries)))
+    arr = (_UserQuota * max(len(entries), 1))()
+    for i, (uid, nbytes) in enumerate(entries):
+        arr[i].uid, arr[i].bytes = uid, nbytes
+    uids = (ctypes.c_uint32 * max(len(rm), 1))(*rm)
+    return arr, len(entries), uids, len(rm)
+
+
 def acl_parse(text, rights=True):
     """A list in words, as poolctl and poolmgrd.conf take it, as a list
     of AclEntry (pool_acl_parse): entries separated by commas or white
@@ -674,7 +727,8 @@ class Connection(_Closing):
 
     def create_pool(self, name, max_size, granularity=0, mode=0, quota=0,
                     retain=0, page_size=0, numa_node=None, numa_policy=None,
-                    uid=None, gid=None, limit=0, user_quota=0, acl=None):
+                    uid=None, gid=None, limit=0, user_quota=0, acl=None,
+                    user_quotas=None):
         """Create a pool (the daemon's uid, root or the admin group):
         max_size bytes; granularity 0 = 16; mode 0 = 0600; quota bytes
         per connection, 0 = none; retain 0 = the daemon's default,
@@ -688,7 +742,11 @@ class Connection(_Closing):
         the most bytes all the connections of one uid may hold in it
         together, with the blocks that uid made persistent, 0 = none
         (EOPNOTSUPP from a daemon without user quotas); acl its access
-        control list from the start, as set_pool's (None: none)."""
+        control list from the start, as set_pool's (None: none);
+        user_quotas the uids' own user quotas from the start, in the
+        same request: a mapping of uid (or user name) to bytes, each in
+        place of user_quota for that uid, 0 = none for it (None: none;
+        EOPNOTSUPP from a daemon without them; at most USER_QUOTA_MAX)."""
         if numa_node is None:
             if numa_policy not in (None, NUMA_NONE):
                 raise _bad("a NUMA policy needs numa_node")
@@ -715,9 +773,11 @@ class Connection(_Closing):
         s.which = (SET_LIMIT if s.limit else 0) | \
             (SET_USER_QUOTA if s.user_quota else 0)
         keep = self._set_acl(s, acl)	# the entries, alive for the call
+        uq, nuq, _, _ = _uquota_arrays(user_quotas or {}, False)
         with self._h as c:
-            _check(_lib.pool_create_set(c, _name(name), ctypes.byref(o),
-                                        ctypes.byref(s)))
+            _check(_lib.pool_create_user_quotas(c, _name(name),
+                                                ctypes.byref(o),
+                                                ctypes.byref(s), uq, nuq))
         del keep
 
     @staticmethod
@@ -734,7 +794,8 @@ class Connection(_Closing):
         return arr
 
     def set_pool(self, name, mode=None, uid=None, gid=None, quota=None,
-                 retain=None, limit=None, user_quota=None, acl=None):
+                 retain=None, limit=None, user_quota=None, acl=None,
+                 user_quotas=None):
         """Change the settings given (not None) of live pool name, all or
         none: mode (1 to 0o777), uid and gid (numbers), quota (bytes per
         connection, 0 = none), retain (as create_pool's: 0 = the daemon's
@@ -750,7 +811,12 @@ class Connection(_Closing):
         root and the admin group may change any, the pool's owner its
         mode, its list and its group (to one of its own): else EPERM.
         EROFS for a pool the daemon's configuration file defines;
-        handles opened before keep their access."""
+        handles opened before keep their access.  user_quotas changes
+        some uids' own user quotas in the same request, keeping the
+        others: a mapping of uid (or user name) to bytes (0 = no user
+        quota for that uid) or to None (its entry taken out: the pool's
+        user_quota binds it again); admin only; ENOSPC past
+        USER_QUOTA_MAX entries, EOPNOTSUPP from a daemon without them."""
         o = _SetOpts()
         for bit, field, value, bits in (
                 (SET_MODE, "mode", mode, 32), (SET_OWNER, "uid", uid, 32),
@@ -762,9 +828,23 @@ class Connection(_Closing):
                 setattr(o, field, _uint(value, field, bits))
                 o.which |= bit
         keep = self._set_acl(o, acl)	# the entries, alive for the call
+        uq, nuq, rm, nrm = _uquota_arrays(user_quotas or {}, True)
         with self._h as c:
-            _check(_lib.pool_set(c, _name(name), ctypes.byref(o)))
+            _check(_lib.pool_set_user_quotas(c, _name(name), ctypes.byref(o),
+                                             uq, nuq, rm, nrm))
         del keep
+
+    def user_quotas(self, name):
+        """The uids' own user quotas of pool name (read permission): a
+        dict of uid to bytes (0: no user quota for that uid), in uid
+        order (pool_user_quota_get); EOPNOTSUPP from a daemon without
+        them."""
+        out = (_UserQuota * USER_QUOTA_MAX)()
+        with self._h as c:
+            n = _check(_lib.pool_user_quota_get(c, _name(name), out,
+                                                USER_QUOTA_MAX))
+        return {out[i].uid: out[i].bytes
+                for i in range(min(n, USER_QUOTA_MAX))}
 
     def acl(self, name):
         """The access control list of pool name (read permission), a

@@ -29,6 +29,9 @@ ACL_READ, ACL_WRITE = 4, 2
 ACL_MAX = 32
 ACL_PARSE_NO_RIGHTS = 0x1
 ACL_FORMAT_NAMES = 0x1
+# The most entries of uids' own user quotas a pool holds
+# (POOL_USER_QUOTA_MAX).
+USER_QUOTA_MAX = 32
 CREATE_OWNER, CREATE_GROUP = 0x1, 0x2
 # pool_alloc_wait's flags (client/poolclient.h); pool_alloc_batch_flags
 # takes ALLOC_PERSIST.
@@ -65,6 +68,11 @@ class _AclEntry(ctypes.Structure):
                 ("reserved", _u32)]
 
 
+class _UserQuota(ctypes.Structure):
+    """struct pool_user_quota."""
+    _fields_ = [("uid", _u32), ("reserved", _u32), ("bytes", _u64)]
+
+
 class _Stats(ctypes.Structure):
     """struct pool_stats."""
     _fields_ = [("name", ctypes.c_char * (NAME_MAX + 1))] + \
@@ -84,7 +92,7 @@ class _Stats(ctypes.Structure):
         [(f, _u64) for f in ("evictions", "evicted_bytes", "limit",
                              "user_quota", "quota_refusals",
                              "user_quota_refusals")] + \
-        [("acl_entries", _u32), ("reserved32", _u32),
+        [("acl_entries", _u32), ("user_quota_entries", _u32),
          ("reserved", _u64 * 4)]
 
 
@@ -108,7 +116,9 @@ class _User(ctypes.Structure):
     """struct pool_user."""
     _fields_ = [("uid", _u32), ("connections", _u32), ("handles", _u32),
                 ("held_bytes", _u64), ("persisted_blocks", _u64),
-                ("persisted_bytes", _u64), ("reserved", _u64 * 4)]
+                ("persisted_bytes", _u64), ("quota", _u64),
+                ("quota_own", _u32), ("reserved32", _u32),
+                ("reserved", _u64 * 2)]
 
 
 class _Named(ctypes.Structure):
@@ -153,7 +163,7 @@ class _DaemonStats(ctypes.Structure):
 # wrong mirror above.  ctypes finds the default version of each function,
 # pool_stats's of the 384-byte structure (LIBPOOLCLIENT_1.13).
 for _t, _n in ((_CreateOpts, 64), (_SetOpts, 64), (_AclEntry, 16),
-               (_Stats, 384),
+               (_UserQuota, 16), (_Stats, 384),
                (_ClientInfo, 208),
                (_Persisted, 40), (_User, 72), (_Named, 296),
                (_DaemonStats, 280)):
@@ -165,6 +175,8 @@ _S = ctypes.c_char_p
 _OFFP = ctypes.POINTER(_u64)
 _SIZEP = ctypes.POINTER(_size)
 _ACLP = ctypes.POINTER(_AclEntry)
+_UQP = ctypes.POINTER(_UserQuota)
+_UIDP = ctypes.POINTER(_u32)
 
 # Every function used: (name, result, argument types).
 _PROTOS = (
@@ -181,6 +193,12 @@ _PROTOS = (
      [_S, ctypes.c_int, _ACLP, _size, _S, _size]),
     ("pool_acl_format", ctypes.c_int,
      [_ACLP, _size, ctypes.c_int, _S, _size]),
+    ("pool_create_user_quotas", ctypes.c_int,
+     [_P, _S, ctypes.POINTER(_CreateOpts), ctypes.POINTER(_SetOpts), _UQP,
+      _size]),
+    ("pool_set_user_quotas", ctypes.c_int,
+     [_P, _S, ctypes.POINTER(_SetOpts), _UQP, _size, _UIDP, _size]),
+    ("pool_user_quota_get", ctypes.c_int, [_P, _S, _UQP, _size]),
     ("pool_destroy", ctypes.c_int, [_P, _S]),
     ("pool_destroy_force", ctypes.c_int, [_P, _S]),
     ("pool_open", ctypes.c_int, [_P, _S, _PP]),

@@ -210,6 +210,7 @@ def structs_match_the_c_layout():
     mirrors = {"pool_create_opts": poolclient._CreateOpts,
                "pool_set_opts": poolclient._SetOpts,
                "pool_acl_entry": poolclient._AclEntry,
+               "pool_user_quota": poolclient._UserQuota,
                "pool_stats": poolclient._Stats,
                "pool_client_info": poolclient._ClientInfo,
                "pool_persisted": poolclient._Persisted,
@@ -262,6 +263,7 @@ def constants_match_the_c_header():
         "POOL_ACL_MAX": pc.ACL_MAX,
         "POOL_ACL_PARSE_NO_RIGHTS": lib.ACL_PARSE_NO_RIGHTS,
         "POOL_ACL_FORMAT_NAMES": lib.ACL_FORMAT_NAMES,
+        "POOL_USER_QUOTA_MAX": pc.USER_QUOTA_MAX,
         "POOL_NUMA_NONE": pc.NUMA_NONE,
         "POOL_NUMA_PREFERRED": pc.NUMA_PREFERRED,
         "POOL_NUMA_BIND": pc.NUMA_BIND, "POOL_NUMA_OTHER": pc.NUMA_OTHER,
@@ -317,6 +319,7 @@ def prototypes_match_the_c_header():
     no error (ctypes trusts argtypes)."""
     mirrors = {"pool_create_opts": "_CreateOpts", "pool_set_opts": "_SetOpts",
                "pool_acl_entry": "_AclEntry", "pool_stats": "_Stats", "pool_client_info": "_ClientInfo",
+               "pool_user_quota": "_UserQuota",
                "pool_persisted": "_Persisted", "pool_user": "_User",
                "pool_named": "_Named",
                "pool_daemon_stats": "_DaemonStats",
@@ -1394,6 +1397,11 @@ def stats_equal_poolctl_json():
             if key == "acl":    # not in struct pool_stats: Connection.acl
                 got = [(e["kind"], e["id"], e["rights"]) for e in v]
                 assert got == [tuple(e) for e in c.acl("pystats")], got
+                compared += 1
+                continue
+            if key == "user_quotas":    # nor these: Connection.user_quotas
+                got = {e["uid"]: e["bytes"] for e in v}
+                assert got == c.user_quotas("pystats"), got
                 compared += 1
                 continue
             want = getattr(mine, key)
@@ -2498,7 +2506,8 @@ def pool_acl_daemon_without_lists():
     """A daemon whose HelloReply lacks features bit 9: acl, acl_modify,
     create_pool and set_pool with entries raise EOPNOTSUPP, in words
     that name access control lists, and nothing but the Hello is sent:
-    the library knew from the Hello."""
+    the library knew from the Hello.  So do user_quotas, and create_pool
+    and set_pool with user_quotas (bit 11, which it lacks too)."""
     where = tempfile.mkdtemp(prefix="poolmgr-py-old.")
     path = os.path.join(where, "old.sock")
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -2558,6 +2567,13 @@ def pool_acl_daemon_without_lists():
                          acl="user:1:r")
             expect_error(errno.EOPNOTSUPP, c.set_pool, "old", mode=0o640,
                          acl=[A("user", 1, "r")])
+            # Nor uids' own user quotas (bit 11), newer still.
+            e = expect_error(errno.EOPNOTSUPP, c.user_quotas, "old")
+            assert "uids' own user quotas" in e.strerror, e.strerror
+            expect_error(errno.EOPNOTSUPP, c.create_pool, "new", 1 << 20,
+                         user_quotas={1: 1 << 20})
+            expect_error(errno.EOPNOTSUPP, c.set_pool, "old", mode=0o640,
+                         user_quotas={1: None})
             assert asked == [], "the daemon without lists was asked " \
                 "%d requests" % len(asked)
     finally:
@@ -2677,6 +2693,138 @@ def pool_acl_decides_for_another_uid():
         assert as_other_uid(owner) == 0
         assert c.acl("pyaclu") == [A("user", 4242, "rw")]
         c.destroy_pool("pyaclu")
+
+
+@test
+def user_quotas_set_read_and_modify():
+    """create_pool's user_quotas (numbers and names) come back as a dict
+    in uid order, counted in PoolStats.user_quota_entries; set_pool's
+    change some (None takes one out) in the same request as the other
+    settings, keeping the rest; the users' entries say the bound in
+    force and whether it is the uid's own."""
+    me = os.geteuid()
+    with poolclient.connect() as c:
+        c.create_pool("pyuq", 4 << 20, user_quota=1 << 20,
+                      user_quotas={4242: 8 << 20, "nobody": 0,
+                                   me: 2 << 20})
+        assert c.user_quotas("pyuq") == {me: 2 << 20, 4242: 8 << 20,
+                                         NOBODY: 0}
+        assert list(c.user_quotas("pyuq")) == sorted([me, 4242, NOBODY])
+        assert c.stats("pyuq").user_quota_entries == 3
+        assert [s.user_quota_entries for s in c.list_pools()
+                if s.name == "pyuq"] == [0]	# ListPools leaves them out
+        with c.open("pyuq") as p:
+            p.alloc(4096)
+            p.flush()
+            u = [u for u in c.users("pyuq") if u.uid == me][0]
+            assert (u.quota, u.quota_own) == (2 << 20, True), u
+            c.set_pool("pyuq", user_quota=3 << 20,
+                       user_quotas={me: None, 4243: 1 << 16})
+            assert c.user_quotas("pyuq") == {4242: 8 << 20, 4243: 1 << 16,
+                                             NOBODY: 0}
+            assert c.stats("pyuq").user_quota == 3 << 20
+            u = [u for u in c.users("pyuq") if u.uid == me][0]
+            assert (u.quota, u.quota_own) == (3 << 20, False), u
+            assert isinstance(u.quota_own, bool)
+        c.set_pool("pyuq", mode=0o640)
+        assert len(c.user_quotas("pyuq")) == 3
+        c.set_pool("pyuq", user_quotas={})
+        c.set_pool("pyuq", user_quotas={4242: None, 4243: None,
+                                        "nobody": None, 7: None})
+        assert c.user_quotas("pyuq") == {}
+        assert c.stats("pyuq").user_quota_entries == 0
+        c.destroy_pool("pyuq")
+
+
+@test
+def user_quotas_refusals():
+    """Bad entries change nothing: an unknown user name is ENOENT, a uid
+    given twice (by name and number) or nobody's uid EINVAL, None to
+    create_pool EINVAL, more than USER_QUOTA_MAX ENOSPC (from the
+    binding for a create, from the daemon for a set that would make
+    one, in its words); a mapping of another type is TypeError, and so
+    are bytes not an int; the file's pool is EROFS; no pool, ENOENT."""
+    with poolclient.connect() as c:
+        c.create_pool("pyuqbad", 1 << 20, user_quotas={7: 1 << 20})
+        was = {7: 1 << 20}
+        e = expect_error(errno.ENOENT, c.set_pool, "pyuqbad",
+                         user_quotas={"no-such-user-here": 1})
+        assert "no such user" in e.strerror, e.strerror
+        e = expect_error(errno.EINVAL, c.set_pool, "pyuqbad", mode=0o640,
+                         user_quotas={"root": 1, 0: 2})
+        assert "given twice" in e.strerror, e.strerror
+        expect_error(errno.EINVAL, c.set_pool, "pyuqbad",
+                     user_quotas={(1 << 32) - 1: 1})
+        expect_error(errno.EINVAL, c.set_pool, "pyuqbad",
+                     user_quotas={-1: 1})
+        expect_error(errno.EINVAL, c.create_pool, "pyuqnew", 1 << 20,
+                     user_quotas={7: None})
+        expect_error(errno.ENOSPC, c.create_pool, "pyuqnew", 1 << 20,
+                     user_quotas={i: 1 for i in range(33)})
+        for bad in ([(7, 1)], 5, {7: "1M"}, {7: 1.5}):
+            try:
+                c.set_pool("pyuqbad", user_quotas=bad)
+            except TypeError:
+                pass
+            else:
+                raise AssertionError("user_quotas=%r: no TypeError" %
+                                     (bad,))
+        assert c.user_quotas("pyuqbad") == was
+        assert c.stats("pyuqbad").mode == 0o600
+        c.set_pool("pyuqbad", user_quotas={i: 1 for i in range(100, 131)})
+        e = expect_error(errno.ENOSPC, c.set_pool, "pyuqbad",
+                         user_quotas={5: 1})
+        assert "poolmgrd says: a pool holds at most 32 user quota" in \
+            e.strerror, e.strerror
+        c.set_pool("pyuqbad", user_quotas={5: 1, 7: None})
+        assert len(c.user_quotas("pyuqbad")) == 32
+        expect_error(errno.EROFS, c.set_pool, "py", user_quotas={7: 1})
+        assert c.user_quotas("py") == {}
+        expect_error(errno.ENOENT, c.user_quotas, "pynone")
+        expect_error(errno.ENOENT, c.set_pool, "pynone", user_quotas={7: 1})
+        try:
+            expect_error(errno.ENOENT, c.stats, "pyuqnew")
+        finally:
+            c.destroy_pool("pyuqbad")
+
+
+@test
+def user_quota_entry_decides_for_another_uid():
+    """A process of another uid, under a pool's user quota of 1 MiB: its
+    own entry of 4 MiB lets 2 MiB through, one of 512 KiB refuses 1 MiB
+    (EDQUOT, the daemon's words naming its own quota), and with the
+    entry taken out the pool's refuses 2 MiB again.  Not an admin (the
+    pool's owner), it may change no entry (EPERM)."""
+    if os.geteuid() != 0:
+        print("user_quota_entry_decides_for_another_uid: not root: cannot "
+              "drop to another uid; skipping")
+        return
+
+    def alloc(size, code, words=None):
+        def child():
+            with poolclient.connect() as c, c.open("pyuqu") as p:
+                if code == 0:
+                    p.free(p.alloc(size))
+                else:
+                    e = expect_error(code, p.alloc, size)
+                    assert words in e.strerror, e.strerror
+                expect_error(errno.EPERM, c.set_pool, "pyuqu",
+                             user_quotas={NOBODY: 0})
+            return 0
+        return child
+
+    with poolclient.connect() as c:
+        c.create_pool("pyuqu", 8 << 20, mode=0o666, uid=NOBODY,
+                      user_quota=1 << 20, user_quotas={"nobody": 4 << 20})
+        assert as_other_uid(alloc(2 << 20, 0)) == 0
+        c.set_pool("pyuqu", user_quotas={NOBODY: 512 << 10})
+        assert as_other_uid(alloc(1 << 20, errno.EDQUOT,
+                                  "uid 65534's own user quota")) == 0
+        c.set_pool("pyuqu", user_quotas={NOBODY: None})
+        assert as_other_uid(alloc(2 << 20, errno.EDQUOT,
+                                  "per user")) == 0
+        assert c.user_quotas("pyuqu") == {}
+        c.destroy_pool("pyuqu")
 
 
 def await_alloc_waits(c, pool, n):
