@@ -416,9 +416,9 @@ static const struct cmd cmds[] = {
 	  "                 \"quota_own\"), prometheus\n"
 	  "                 (poolmgr_pool_user_held_bytes, _persisted_bytes,\n"
 	  "                 _persisted_blocks, _connections, _handles,\n"
-	  "                 _quota_bytes and _quota_own, by pool and uid) or\n"
-	  "                 kv ('POOL user_held_bytes.UID N' lines and the\n"
-	  "                 like)\n" },
+	  "                 _quota_bound_bytes and _quota_own, by pool and\n"
+	  "                 uid) or kv ('POOL user_held_bytes.UID N' lines\n"
+	  "                 and the like)\n" },
 	{ "names", cmd_names, 1, 2, O_NUMERIC, "POOL [PREFIX] [-n]",
 	  "named blocks: name, offset, size, publisher, generation, evictable",
 	  "List the named blocks of POOL (those whose names begin with\n"

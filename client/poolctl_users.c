@@ -195,7 +195,7 @@ static const struct user_figure {
 	  "Persistent blocks a uid made so." },
 	{ "user_persisted_bytes", "poolmgr_pool_user_persisted_bytes",
 	  "Bytes of the persistent blocks a uid made so." },
-	{ "user_quota", "poolmgr_pool_user_quota_bytes",
+	{ "user_quota_bound", "poolmgr_pool_user_quota_bound_bytes",
 	  "The user quota that binds a uid, its own or the pool's; 0: none." },
 	{ "user_quota_own", "poolmgr_pool_user_quota_own",
 	  "1 when a uid's user quota is its own, not the pool's." },

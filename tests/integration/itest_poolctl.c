@@ -2263,7 +2263,7 @@ users_lists_who_holds_what(void **state)
 			      "uq user_held_bytes.0 16384\n"
 			      "uq user_persisted_blocks.0 1\n"
 			      "uq user_persisted_bytes.0 16384\n"
-			      "uq user_quota.0 65536\n"
+			      "uq user_quota_bound.0 65536\n"
 			      "uq user_quota_own.0 0\n") != NULL,
 	       "users kv");
 	expect_exit(ctl("--json=short users uq"), 0, "users --json");
@@ -2452,13 +2452,14 @@ user_quota_entries_set_and_shown(void **state)
 	expect(l && strstr(l, "    1.0 MiB*           6.2%\n"),
 	       "users: root's own, marked");
 	expect_exit(ctl("users e --format=kv"), 0, "users kv");
-	expect(strstr(fx.out, "e user_quota.0 1048576\ne user_quota_own.0 1\n")
+	expect(strstr(fx.out, "e user_quota_bound.0 1048576\n"
+		      "e user_quota_own.0 1\n")
 	       != NULL, "users kv: the bound and its own");
 	expect_exit(ctl("--json=short users e"), 0, "users json");
 	expect(strstr(fx.out, "\"user_quota\":524288,\"quota\":1048576,"
 		      "\"quota_own\":true}") != NULL, "users json");
 	expect_exit(ctl("users e --format=prometheus"), 0, "users prom");
-	expect(strstr(fx.out, "poolmgr_pool_user_quota_bytes{pool=\"e\","
+	expect(strstr(fx.out, "poolmgr_pool_user_quota_bound_bytes{pool=\"e\","
 		      "uid=\"0\"} 1048576\n") != NULL &&
 	       strstr(fx.out, "poolmgr_pool_user_quota_own{pool=\"e\","
 		      "uid=\"0\"} 1\n") != NULL, "users prometheus");
