@@ -14,7 +14,10 @@
  *       of 320-byte entries: each pool's name and settings where the old
  *       program looks for them.
  *   new_is_the_default  a program built now (this one's plain calls)
- *       binds to the LIBPOOLCLIENT_1.13 versions and gets user_quota.
+ *       binds to the LIBPOOLCLIENT_1.13 versions and gets user_quota,
+ *       and user_quota_entries (LIBPOOLCLIENT_1.16, in the same 384
+ *       bytes) of a pool with uids' own user quotas, which the old
+ *       calls fill nothing of.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -67,7 +70,11 @@ __asm__(".symver old_pool_list, pool_list@LIBPOOLCLIENT_1");
 
 static struct daemon_proc d;
 
-/* Pools "a" and "b", each with a quota, a limit and a user quota. */
+/*
+ * Pools "a" and "b", each with a quota, a limit and a user quota; "a"
+ * with two uids' own user quotas too, which the old layout has no room
+ * for.
+ */
 static struct pool_conn *
 start_two_pools(void)
 {
@@ -76,11 +83,13 @@ start_two_pools(void)
 	struct pool_set_opts s = {.which = POOL_SET_LIMIT |
 				  POOL_SET_USER_QUOTA, .limit = 4 * MiB,
 				  .user_quota = 2 * MiB};
+	struct pool_user_quota own[2] = {{.uid = 1000, .bytes = 1 * MiB},
+					 {.uid = 1001, .bytes = 0}};
 	struct pool_conn *c;
 
 	harness_fixture_start(&d, "");
 	assert_int_equal(pool_connect(NULL, &c), 0);
-	EXPECT_RC(pool_create_set(c, "a", &o, &s), 0);
+	EXPECT_RC(pool_create_user_quotas(c, "a", &o, &s, own, 2), 0);
 	o.max_size = 16 * MiB;
 	o.mode = 0600;
 	s.limit = 5 * MiB;
@@ -187,6 +196,7 @@ new_is_the_default(void **state)
 	EXPECT_RC(pool_stats_by_name(c, "a", &ps), 0);
 	assert_int_equal(ps.limit, 4 * MiB);
 	assert_int_equal(ps.user_quota, 2 * MiB);
+	assert_int_equal(ps.user_quota_entries, 2);
 	EXPECT_RC(pool_list(c, &s, &n), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(s[1].name, "b");
