@@ -221,6 +221,8 @@ struct pool_set_opts {
 	 * together, with the blocks that uid made persistent; 0 = none.  An
 	 * allocation, a growing resize or a retain past it fails with
 	 * -EDQUOT.  Lowered below what a uid holds, it takes nothing back.
+	 * A uid with an entry of its own (struct pool_user_quota) is bound
+	 * by that instead.
 	 */
 	uint64_t user_quota;
 	/*
@@ -1137,9 +1139,10 @@ POOL_API int pool_persisted(struct pool_conn *c, const char *name,
  * pool_users - who holds what in pool name (read permission), per uid:
  * every uid with a handle open on it or persistent blocks there, the
  * most bytes (held and persistent together) first: at most 1000; *total
- * is how many uids there are, listed or not.  What an operator reads when
- * a user quota refuses.  -EOPNOTSUPP, nothing sent, from a daemon
- * without user quotas.  free *out with free().
+ * is how many uids there are, listed or not, each with the user quota
+ * that binds it (its own or the pool's: quota, quota_own).  What an
+ * operator reads when a user quota refuses.  -EOPNOTSUPP, nothing sent,
+ * from a daemon without user quotas.  free *out with free().
  */
 POOL_API int pool_users(struct pool_conn *c, const char *name,
 			struct pool_user **out, size_t *n, size_t *total);

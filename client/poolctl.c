@@ -174,11 +174,10 @@ static const struct cmd cmds[] = {
 	  "(see acl): 'access control list' in words with names, kv's 'acl'\n"
 	  "with numbers (user:1001:r,group:27:rw, or none), JSON's \"acl\"\n"
 	  "an array.  Of POOL named, where the daemon has uids' own user\n"
-	  "quotas (see set), their entries: 'user\n"
-	  "quotas' in words with names (alice:8.0 GiB, backup:none), kv's\n"
-	  "'user_quotas' with numbers (1000:8589934592,1005:0), both only\n"
-	  "for a pool with entries; JSON's \"user_quotas\" an array of\n"
-	  "{uid, user, bytes}.\n" },
+	  "quotas (see set), their entries: 'user quotas' in words with\n"
+	  "names (alice:8.0 GiB, backup:none), kv's 'user_quotas' with\n"
+	  "numbers (1000:8589934592,1005:0), both only for a pool with\n"
+	  "entries; JSON's \"user_quotas\" an array of {uid, user, bytes}.\n" },
 	{ "status", cmd_status, 0, 0, O_FORMAT | O_NUMERIC,
 	  "[-n] [--format=text|json|prometheus|kv]",
 	  "the daemon's own statistics: uptime, connections, requests",
