@@ -1,10 +1,12 @@
 /*
  * uquota.c - uids' own user quotas: reading a pool's entries
  * (pool_user_quota_get), changing some in one request, alone
- * (pool_user_quota_modify) or with other settings (pool_set_user_quotas),
- * making a pool with them (pool_create_user_quotas), and the checks of the entries a request
+ * (pool_user_quota_modify) or with other settings
+ * (pool_set_user_quotas), making a pool with them
+ * (pool_create_user_quotas), and the checks of the entries a request
  * carries and a reply brings, which the statistics' copy shares
- * (stats.c).
+ * (stats.c).  The requests themselves are made in admin.c, with the
+ * settings they go beside.
  *
  * The daemon is the authority on the rules, but the library refuses
  * here what it can tell alone (a uid of nobody, a uid twice, a reserved

@@ -1,9 +1,10 @@
 /*
  * itest_user_quota_api.c - uids' own user quotas through libpoolclient's
  * API (pool_create_user_quotas, pool_user_quota_get,
- * pool_user_quota_modify, pool_set_user_quotas, struct pool_stats' user_quota_entries, struct
- * pool_user's quota and quota_own), against the real daemon, and what an
- * entry decides for a process of another uid.
+ * pool_user_quota_modify, pool_set_user_quotas, struct pool_stats'
+ * user_quota_entries, struct pool_user's quota and quota_own), against
+ * the real daemon, and what an entry decides for a process of another
+ * uid.
  *
  *   created_with_entries      pool_create_user_quotas' entries come back
  *       sorted by uid, with the pool's other settings (s) too; less room
