@@ -39,7 +39,13 @@ log_sanitize(char *s)
 static void
 log_vmsg(int pri, const char *fmt, va_list ap, const char *suffix)
 {
-	char line[2048];	/* a reload's line of two full ACLs fits */
+	/*
+	 * A change's line fits whole: a reload's or a SetPool's, with two
+	 * full access control lists and two full lists of user quotas of
+	 * uids (pool.c's changed text, 1600 + 2 * UQUOTA_TEXT_MAX bytes,
+	 * and the pool's name and uid before it).
+	 */
+	char line[4096];
 
 	if (pri == LOG_PRI_DEBUG && !log_verbose)
 		return;

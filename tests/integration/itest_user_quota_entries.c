@@ -27,6 +27,9 @@
  *       change nothing, not even the mode sent along; the pool's owner
  *       who is no admin: -EPERM.  A CreatePool refused makes no pool.
  *       The log names each change, "user_quotas A -> B".
+ *   log_names_longest_change  a full list of the longest entries
+ *       changed whole in a pool of the longest name: the log line names
+ *       both lists, whole, to the new one's last entry.
  *   open_reply_shares_the_bound  OpenReply.quota is the uid's own bound
  *       over its handles, the pool's where it has no entry, and 0 with an
  *       entry of none.
@@ -598,6 +601,66 @@ set_semantics_and_refusals(void **state)
 	close(fd);
 }
 
+/*
+ * The longest list there is: 32 entries of 10-digit uids and 20-digit
+ * bytes, each uid's bytes 18446744073709551615 less k.
+ */
+static void
+longest_entries(uint64_t (*v)[2], uint64_t k)
+{
+	size_t i;
+
+	for (i = 0; i < 32; i++) {
+		v[i][0] = 4000000000u + i;
+		v[i][1] = UINT64_MAX - k;
+	}
+}
+
+/*
+ * A change of a full list of the longest entries into another in a pool
+ * of the longest name: the log line names both lists whole, the new
+ * one's last entry at its end (the line is longer than two full access
+ * control lists).
+ */
+static void
+log_names_longest_change(void **state)
+{
+	static const char name[] = "L1234567890123456789012345678901"
+				   "12345678901234567890123456789012";
+	static char log[256 * 1024];
+	uint64_t was[32][2], now[32][2];
+	const char *line, *end, *at;
+	struct uq_set s = {0};
+	char tail[64];
+	int fd;
+
+	(void)state;
+	assert_int_equal(strlen(name), 64);
+	start();
+	fd = greeted(d.sock);
+	longest_entries(was, 0);
+	longest_entries(now, 1);
+	assert_int_equal(make_pool(fd, name, 0600, 0, was, 32, NULL, 0), 0);
+	s = (struct uq_set){.mod = now, .nmod = 32};
+	set_ok(fd, name, &s);
+	snprintf(tail, sizeof(tail), ",4000000031:%llu\n",
+		 (unsigned long long)(UINT64_MAX - 1));
+	harness_read_text(d.log, log, sizeof(log));
+	/* The line of the change, whole: the new list's last entry ends it. */
+	assert_non_null(line = strstr(log, "user_quotas 4000000000:"
+				      "18446744073709551615,"));
+	assert_non_null(line = strstr(line, "-> 4000000000:"
+				      "18446744073709551614,"));
+	end = strchr(line, '\n');
+	assert_non_null(end);
+	printf("user_quota_entries: the line's end: %.60s\n",
+	       end - 60 > line ? end - 59 : line);
+	assert_non_null(at = strstr(line, tail));
+	assert_ptr_equal(at + strlen(tail) - 1, end);
+	harness_raw_check(fd, name);
+	close(fd);
+}
+
 /* OpenReply.quota of a new handle of the test's on name. */
 static uint64_t
 open_share(int fd, const char *name)
@@ -974,6 +1037,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(entries_bind_their_uids, &d),
 		HARNESS_FIXTURE_TEST(default_none_binds_only_listed, &d),
 		HARNESS_FIXTURE_TEST(set_semantics_and_refusals, &d),
+		HARNESS_FIXTURE_TEST(log_names_longest_change, &d),
 		HARNESS_FIXTURE_TEST(open_reply_shares_the_bound, &d),
 		HARNESS_FIXTURE_TEST(waiting_alloc_wakes_when_raised, &d),
 		HARNESS_FIXTURE_TEST(own_names_evicted_under_entry, &d),
