@@ -115,7 +115,8 @@ entry_in(const struct uquota_entry *add, size_t n, uint32_t uid)
 }
 
 /*
- * A uid given twice in one change, in rm, in add or in both: -EINVAL.
+ * A uid given twice in one change, in rm, in add or in both, or uid
+ * 4294967295 removed: -EINVAL.
  * At most UQUOTA_MAX of each (uquota_modify's bound), so this is
  * quadratic in 32 at worst.
  */
@@ -125,10 +126,16 @@ modify_twice(const struct uquota_entry *add, size_t nadd, const uint32_t *rm,
 {
 	size_t i;
 
-	for (i = 0; i < nrm; i++)
+	for (i = 0; i < nrm; i++) {
+		/* Never in a list: a removal of it is a mistake (-1?). */
+		if (rm[i] == UQUOTA_NOBODY)
+			return say(why, len, -EINVAL, "uid %u is nobody's: "
+				   "it has no user quota entry to remove",
+				   (unsigned)rm[i]);
 		if (uid_in(rm, i, rm[i]))
 			return say(why, len, -EINVAL, "uid %u is removed "
 				   "twice in one change", (unsigned)rm[i]);
+	}
 	for (i = 0; i < nadd; i++) {
 		if (entry_in(add, i, add[i].uid))
 			return say(why, len, -EINVAL, "uid %u's user quota "

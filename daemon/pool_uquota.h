@@ -70,7 +70,8 @@ int uquota_build(struct uquota *out, const struct uquota_entry *e, size_t n,
  * error), then with each of add set (in place of its uid's entry, or
  * added); add and rm may be NULL when their counts are 0.  A uid given
  * twice, in either or across both, is -EINVAL (which was meant cannot be
- * told), and so are more than UQUOTA_MAX uids to remove; otherwise errors
+ * told), and so are uid 4294967295 among them (no list has it) and more
+ * than UQUOTA_MAX uids to remove; otherwise errors
  * as uquota_build, -ENOSPC when add or the result passes UQUOTA_MAX;
  * *out unchanged then.
  */

@@ -23,8 +23,9 @@
  *       below what the uid holds takes nothing back and refuses the next
  *       allocation; 33 entries (-ENOSPC, made by CreatePool or by a
  *       SetPool), a uid twice in the modification, in the removal or in
- *       both, and uid 4294967295 (-EINVAL) are refused with words and
- *       change nothing, not even the mode sent along; the pool's owner
+ *       both, and uid 4294967295, set or removed (-EINVAL), are refused
+ *       with words and change nothing, not even the mode sent along;
+ *       the pool's owner
  *       who is no admin: -EPERM.  A CreatePool refused makes no pool.
  *       The log names each change, "user_quotas A -> B".
  *   log_names_longest_change  a full list of the longest entries
@@ -508,6 +509,7 @@ set_semantics_and_refusals(void **state)
 	static const uint32_t rm_twice[] = {UID_A, UID_A};
 	static const uint32_t rm_b[] = {UID_B};
 	static const uint32_t rm_a[] = {UID_A};
+	static const uint32_t rm_nobody[] = {NOBODY};
 	static const uint32_t rm_a_absent[] = {UID_A, UID_D};
 	static const uint64_t re_a[][2] = {{UID_A, 192 * KiB}};
 	uint64_t many[33][2];
@@ -560,6 +562,8 @@ set_semantics_and_refusals(void **state)
 			    .mode = 0600};
 	refused_unchanged(fd, &s, -EINVAL, "both removed and set", was);
 	s = (struct uq_set){.mod = nobody, .nmod = 1, .mode = 0600};
+	refused_unchanged(fd, &s, -EINVAL, "nobody", was);
+	s = (struct uq_set){.rm = rm_nobody, .nrm = 1, .mode = 0600};
 	refused_unchanged(fd, &s, -EINVAL, "nobody", was);
 	s = (struct uq_set){.mod = many, .nmod = 31, .mode = 0600};
 	refused_unchanged(fd, &s, -ENOSPC, "would make 33", was);
