@@ -12,7 +12,8 @@
  *       error; a set replaces its uid's entry or adds one; the count is
  *       the result's: a full list takes a removal and an addition in one
  *       change, not an addition alone; a uid twice in the change, in
- *       either part or across both, is -EINVAL; the list is unchanged
+ *       either part or across both, is -EINVAL, and so is a removal of
+ *       uid 4294967295; the list is unchanged
  *       after each refusal.
  *   text_and_check  the words of a list ("7:none,1001:4096", "none"),
  *       and uquota_check's faults: out of order, twice, nobody's, 33.
@@ -136,6 +137,11 @@ modify_removes_then_sets(void **state)
 	assert_int_equal(uquota_modify(&out, &was, NULL, 0, rm_twice, 2, why,
 				       sizeof(why)), -EINVAL);
 	assert_string_equal(why, "uid 2 is removed twice in one change");
+	assert_int_equal(uquota_modify(&out, &was, NULL, 0,
+				       (const uint32_t[]){UINT32_MAX}, 1, why,
+				       sizeof(why)), -EINVAL);
+	assert_string_equal(why, "uid 4294967295 is nobody's: it has no user "
+			    "quota entry to remove");
 	assert_int_equal(uquota_modify(&out, &was, set, 1,
 				       (const uint32_t[]){3}, 1, why,
 				       sizeof(why)), -EINVAL);
