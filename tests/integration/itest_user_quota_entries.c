@@ -28,6 +28,9 @@
  *       the pool's owner
  *       who is no admin: -EPERM.  A CreatePool refused makes no pool.
  *       The log names each change, "user_quotas A -> B".
+ *   set_refused_last_changes_nothing  a SetPool of a mode, a user
+ *       quota, entries removed and set and an access control list that
+ *       is refused last: none of it holds, and nothing is logged.
  *   log_names_longest_change  a full list of the longest entries
  *       changed whole in a pool of the longest name: the log line names
  *       both lists, whole, to the new one's last entry.
@@ -665,6 +668,66 @@ log_names_longest_change(void **state)
 	close(fd);
 }
 
+/*
+ * A SetPool of a mode, a user quota, entries removed and set, and an
+ * access control list, whose list it refuses last (an entry of
+ * rights past read and write): -EINVAL, and nothing of it holds,
+ * nothing is logged.
+ */
+static void
+set_refused_last_changes_nothing(void **state)
+{
+	static const uint64_t made[][2] = {{UID_A, 2 * MiB}};
+	static const uint64_t mod[][2] = {{UID_B, 1 * MiB}};
+	static uint32_t rm[] = {UID_A};
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__SetPool m = POOLMGR__SET_POOL__INIT;
+	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
+	Poolmgr__Acl acl = POOLMGR__ACL__INIT;
+	Poolmgr__AclEntry e = POOLMGR__ACL_ENTRY__INIT, *ep = &e;
+	Poolmgr__Reply *rep;
+	struct wire_uq w;
+	int fd;
+
+	(void)state;
+	start();
+	fd = greeted(d.sock);
+	assert_int_equal(make_pool(fd, "t", 0666, 1 * MiB, made, 1, NULL, 0),
+			 0);
+	m.name = (char *)"t";
+	m.set_mode_case = POOLMGR__SET_POOL__SET_MODE_MODE;
+	m.mode = 0600;
+	m.set_user_quota_case = POOLMGR__SET_POOL__SET_USER_QUOTA_USER_QUOTA;
+	m.user_quota = 5 * MiB;
+	m.n_user_quota_modify = 1;
+	m.user_quota_modify = wire_uq(&w, mod, 1);
+	m.n_user_quota_remove = 1;
+	m.user_quota_remove = rm;
+	e.kind = 1;
+	e.id = UID_C;
+	e.rights = 8;
+	acl.n_entries = 1;
+	acl.entries = &ep;
+	m.acl_modify = &acl;
+	req.body_case = POOLMGR__REQUEST__BODY_SET;
+	req.set = &m;
+	assert_int_equal(asked(fd, &req, &rep), -EINVAL);
+	printf("user_quota_entries: refused: %s\n", rep->message);
+	poolmgr__reply__free_unpacked(rep, NULL);
+
+	ref.name = (char *)"t";
+	req.body_case = POOLMGR__REQUEST__BODY_STATS;
+	req.stats = &ref;
+	assert_int_equal(asked(fd, &req, &rep), 0);
+	assert_int_equal(rep->stats->mode, 0666);
+	assert_int_equal(rep->stats->user_quota, 1 * MiB);
+	assert_null(rep->stats->acl);
+	poolmgr__reply__free_unpacked(rep, NULL);
+	expect_said(fd, "t", "4001:2097152");
+	assert_int_equal(harness_log_count(&d, "pool t set by"), 0);
+	close(fd);
+}
+
 /* OpenReply.quota of a new handle of the test's on name. */
 static uint64_t
 open_share(int fd, const char *name)
@@ -1042,6 +1105,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(default_none_binds_only_listed, &d),
 		HARNESS_FIXTURE_TEST(set_semantics_and_refusals, &d),
 		HARNESS_FIXTURE_TEST(log_names_longest_change, &d),
+		HARNESS_FIXTURE_TEST(set_refused_last_changes_nothing, &d),
 		HARNESS_FIXTURE_TEST(open_reply_shares_the_bound, &d),
 		HARNESS_FIXTURE_TEST(waiting_alloc_wakes_when_raised, &d),
 		HARNESS_FIXTURE_TEST(own_names_evicted_under_entry, &d),
