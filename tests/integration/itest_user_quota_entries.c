@@ -50,7 +50,8 @@
  *   kept_across_restart_in_place  the entries survive a restart in place
  *       and still bind.
  *   kept_across_crash  a list made, changed and emptied survives a
- *       crash under systemd's fd store, each time as it was.
+ *       crash under systemd's fd store, each time as it was; a pool
+ *       destroyed and made anew under its name has its new list alone.
  *
  * Check (raw, as `poolctl check` asks it) passes after each that holds
  * blocks.
@@ -1032,6 +1033,19 @@ kept_across_restart_in_place(void **state)
 	close(fd);
 }
 
+/* DestroyPool name, which holds no block. */
+static void
+destroyed(int fd, const char *name)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__DestroyPool m = POOLMGR__DESTROY_POOL__INIT;
+
+	m.name = (char *)name;
+	req.body_case = POOLMGR__REQUEST__BODY_DESTROY;
+	req.destroy = &m;
+	assert_int_equal(harness_raw_error(fd, &req, NULL), 0);
+}
+
 /* Crash the store's daemon and start it from its journal. */
 static void
 recovered(void)
@@ -1093,6 +1107,17 @@ kept_across_crash(void **state)
 	expect_said(fd, "c", "none");
 	assert_int_equal(filled(UID_B, st.sock, "c", 100, "per user"), 16);
 	harness_raw_check(fd, "c");
+
+	/* "plain" given entries, destroyed and made anew with others. */
+	s = (struct uq_set){.mod = made, .nmod = 3};
+	set_ok(fd, "plain", &s);
+	destroyed(fd, "plain");
+	assert_int_equal(make_pool(fd, "plain", 0666, 1 * MiB, mod, 1, NULL,
+				   0), 0);
+	close(fd);
+	recovered();
+	fd = greeted(st.sock);
+	expect_said(fd, "plain", "4004:131072");
 	close(fd);
 }
 
