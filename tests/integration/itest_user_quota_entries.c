@@ -52,6 +52,10 @@
  *   kept_across_crash  a list made, changed and emptied survives a
  *       crash under systemd's fd store, each time as it was; a pool
  *       destroyed and made anew under its name has its new list alone.
+ *   kept_across_compaction  a list changed after its pool's making,
+ *       and a pool with one destroyed: after the journal is compacted
+ *       and the daemon crashes, the list is as changed and the pool
+ *       destroyed stays so.
  *
  * Check (raw, as `poolctl check` asks it) passes after each that holds
  * blocks.
@@ -1121,6 +1125,66 @@ kept_across_crash(void **state)
 	close(fd);
 }
 
+/*
+ * Pool k's entries changed after its making, pool gone's made and
+ * destroyed; then enough persist and free rounds that the journal is
+ * compacted (a new journal.<n> in place of the old): after a crash, k
+ * has its list as changed, and gone stays gone.
+ */
+static void
+kept_across_compaction(void **state)
+{
+	static const uint64_t made[][2] = {
+		{UID_C, 0}, {UID_A, 2 * MiB}, {UID_B, 256 * KiB},
+	};
+	static const uint64_t mod[][2] = {{UID_D, 128 * KiB}};
+	static const uint32_t rm[] = {UID_C};
+	struct uq_set s = {.mod = mod, .nmod = 1, .rm = rm, .nrm = 1};
+	struct pool_conn *c;
+	struct pool *a;
+	pool_off_t x;
+	char first[64], said[64];
+	unsigned i;
+	int fd;
+
+	(void)state;
+	assert_int_equal(chmod(st.dir, 0755), 0);
+	assert_int_equal(harness_store_start(&st), 0);
+	fd = greeted(st.sock);
+	assert_int_equal(make_pool(fd, "k", 0666, 1 * MiB, made, 3, NULL, 0),
+			 0);
+	assert_int_equal(make_pool(fd, "gone", 0666, 0, made, 3, NULL, 0), 0);
+	destroyed(fd, "gone");
+	set_ok(fd, "k", &s);
+	harness_store_drain(&st);
+	assert_non_null(harness_store_journal(&st));
+	snprintf(first, sizeof(first), "%s", harness_store_journal(&st));
+	assert_int_equal(pool_connect(st.sock, &c), 0);
+	assert_int_equal(pool_open(c, "k", &a), 0);
+	for (i = 0; i < 12000; i++) {
+		assert_int_equal(pool_alloc(a, 64, &x), 0);
+		assert_int_equal(pool_persist(a, x), 0);
+		assert_int_equal(pool_free(a, x), 0);	/* the reference */
+		assert_int_equal(pool_free(a, x), 0);	/* the block */
+	}
+	pool_close(a);
+	pool_disconnect(c);
+	harness_store_drain(&st);
+	printf("user_quota_entries: journal %s, then %s\n", first,
+	       harness_store_journal(&st));
+	assert_int_equal(harness_store_find(&st, first), -1);
+	close(fd);
+	recovered();
+	fd = greeted(st.sock);
+	expect_said(fd, "k", "4001:2097152,4002:262144,4004:131072");
+	assert_int_equal(stats_said(fd, "gone", said, sizeof(said), NULL),
+			 -ENOENT);
+	assert_int_equal(filled(UID_D, st.sock, "k", 100, "own user quota"),
+			 2);
+	harness_raw_check(fd, "k");
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -1138,6 +1202,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(stats_gated_as_settings, &d),
 		HARNESS_FIXTURE_TEST(kept_across_restart_in_place, &d),
 		HARNESS_STORE_TEST(kept_across_crash, &st),
+		HARNESS_STORE_TEST(kept_across_compaction, &st),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
