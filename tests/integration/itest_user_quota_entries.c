@@ -39,6 +39,8 @@
  *       entry of none.
  *   waiting_alloc_wakes_when_raised  an Alloc waiting under its uid's
  *       entry (wait_ms 20 s) is answered as soon as the entry is raised.
+ *   wait_runs_out_in_its_words  such a wait that runs out says the
+ *       uid's own bound; after the entry's removal, the pool's.
  *   own_names_evicted_under_entry  a uid at its own bound with unheld
  *       evictable names of its own: an allocation evicts the oldest and
  *       is served; the count of evictions says one.
@@ -781,6 +783,57 @@ open_reply_shares_the_bound(void **state)
 
 /* ---- room ---------------------------------------------------------------- */
 
+/*
+ * An Alloc of h's that waits wait_ms under a user quota and runs out:
+ * -ETIMEDOUT, in words that say words.
+ */
+static void
+wait_runs_out(int fd, uint32_t h, uint32_t wait_ms, const char *words)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Alloc m = POOLMGR__ALLOC__INIT;
+	Poolmgr__Reply *rep;
+
+	m.handle = h;
+	m.size = BLOCK;
+	m.wait_ms = wait_ms;
+	req.body_case = POOLMGR__REQUEST__BODY_ALLOC;
+	req.alloc = &m;
+	assert_int_equal(asked(fd, &req, &rep), -ETIMEDOUT);
+	printf("user_quota_entries: ran out: %s\n", rep->message);
+	assert_non_null(strstr(rep->message, words));
+	poolmgr__reply__free_unpacked(rep, NULL);
+}
+
+/*
+ * A wait under the uid's own entry that runs out says its own bound; one
+ * under the pool's, after the entry is removed, the pool's.
+ */
+static void
+wait_runs_out_in_its_words(void **state)
+{
+	static const uint64_t made[][2] = {{0, 256 * KiB}};
+	static const uint32_t rm[] = {0};
+	struct uq_set s = {.rm = rm, .nrm = 1};
+	uint32_t h;
+	int fd;
+
+	(void)state;
+	start();
+	fd = greeted(d.sock);
+	assert_int_equal(make_pool(fd, "o", 0666, 128 * KiB, made, 1, NULL,
+				   0), 0);
+	h = harness_raw_handle(fd, "o");
+	assert_int_equal(raw_fill(fd, h, 100, "own user quota"), 4);
+	wait_runs_out(fd, h, 200, "uid 0 stayed too near its own user quota "
+		      "of 256.0 KiB in pool o");
+	set_ok(fd, "o", &s);
+	wait_runs_out(fd, h, 200, "uid 0 stayed too near pool o's quota of "
+		      "128.0 KiB per user");
+	harness_raw_check(fd, "o");
+	close(fd);
+}
+
 static void
 waiting_alloc_wakes_when_raised(void **state)
 {
@@ -1197,6 +1250,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(set_refused_last_changes_nothing, &d),
 		HARNESS_FIXTURE_TEST(open_reply_shares_the_bound, &d),
 		HARNESS_FIXTURE_TEST(waiting_alloc_wakes_when_raised, &d),
+		HARNESS_FIXTURE_TEST(wait_runs_out_in_its_words, &d),
 		HARNESS_FIXTURE_TEST(own_names_evicted_under_entry, &d),
 		HARNESS_FIXTURE_TEST(users_say_each_bound, &d),
 		HARNESS_FIXTURE_TEST(stats_gated_as_settings, &d),
