@@ -850,6 +850,7 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 }
 
 static uint64_t batch_offsets[MAX_BATCH], batch_sizes[MAX_BATCH];
+static struct block *batch_blocks[MAX_BATCH];	/* a FreeBatch's, to free */
 static Poolmgr__AllocBatchReply alloc_batch_reply;
 static struct heap_events batch_events;
 
@@ -1088,6 +1089,29 @@ free_batch_bounds(struct call *c, const struct handle *h,
 	c->rep->free_batch = fbr;
 }
 
+/*
+ * A checked batch's frees, in two rounds: every hold dropped and every
+ * persistence ended first, which the crash journal takes as one change
+ * (a crash in the middle recovers the batch's blocks all persistent, as
+ * they were), then the blocks nobody holds any more are freed, once the
+ * journal says none of them is persistent.
+ */
+static void
+free_batch_all(struct handle *h, const Poolmgr__FreeBatch *m)
+{
+	size_t i, n = 0;
+
+	journal_group_begin();
+	for (i = 0; i < m->n_offsets; i++)
+		if (m->offsets[i] != OFF_NONE &&
+		    dpool_free_begin(h->pool, h, m->offsets[i],
+				     &batch_blocks[n]) == 0)
+			n++;
+	journal_group_end(true);
+	for (i = 0; i < n; i++)
+		dpool_free_end(h->pool, batch_blocks[i]);
+}
+
 /* Many frees, all or nothing: every offset is checked before any goes. */
 int
 do_free_batch(struct call *c, const Poolmgr__FreeBatch *m)
@@ -1134,9 +1158,7 @@ do_free_batch(struct call *c, const Poolmgr__FreeBatch *m)
 				      (unsigned long long)m->offsets[i]);
 		}
 	}
-	for (i = 0; i < m->n_offsets; i++)
-		if (m->offsets[i] != OFF_NONE)
-			dpool_free(h->pool, h, m->offsets[i]);
+	free_batch_all(h, m);
 	free_batch_bounds(c, h, &fbr);
 	return 0;
 }

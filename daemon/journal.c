@@ -6,9 +6,10 @@
  * start.  A record is copied in first and the header's end moved over it
  * after, so a crash between the two leaves a record nobody reads; a
  * change of several records (a pool's settings and its access control
- * list, a batch's persists: journal_group_begin) moves the end once, over
- * them all, so that a crash between two of them leaves none read rather
- * than half the change.  A batch undone before its end is rewound: the
+ * list, a batch's persists, a name moved from one block to another:
+ * journal_group_begin) moves the end once, over them all, so that a
+ * crash between two of them leaves none read rather than half the
+ * change.  A batch undone before its end is rewound: the
  * end stays where it was and the next record is written over it.  It
  * grows by doubling, at most GROW_MAX at a time (fallocate, mremap): an
  * append is a copy of a few words.  Once the records are much more than
@@ -90,8 +91,8 @@ static bool out;		/* cur out of the store, records to spill */
 static struct jfile spill = {.fd = -1};	/* what cur could not take */
 static uint64_t spill_mark;	/* spill.end a compaction feeds to */
 static unsigned retry_ms;	/* the wait before the next try of one */
-static bool grouped;		/* journal_group_begin: the end stays */
-static uint64_t group_at;	/* cur.end when the group began */
+static unsigned grouped;	/* groups open (journal_group_begin) */
+static uint64_t group_at;	/* cur.end when the outermost began */
 static uint64_t group_id;	/* and cur.id */
 static void (*later)(unsigned);	/* journal_step in so many ms */
 static char sock_path[JREC_SOCKET_MAX + 1];	/* "": systemd's socket */
@@ -1198,24 +1199,26 @@ journal_pool_gone(struct dpool *p)
 void
 journal_group_begin(void)
 {
-	assert(!grouped);
-	grouped = true;
-	group_at = cur.end;
-	group_id = cur.id;
+	if (grouped++ == 0) {
+		group_at = cur.end;
+		group_id = cur.id;
+	}
 }
 
 /*
  * Out of the store (broken, even within the group), the records went on
  * to the spill as they came, and a compaction reads them all in order:
  * an undone group's cancel out there, a kept one's are whole, with
- * nothing to move.  Lost (lose), there is no journal to end.
+ * nothing to move.  Lost (lose), there is no journal to end.  A group
+ * inside another is part of the outer one's change: only the outermost
+ * moves the end, or rewinds it (an inner one undone has cancelled its
+ * records with records of their own, which the outer change takes).
  */
 void
 journal_group_end(bool keep)
 {
-	assert(grouped);
-	grouped = false;
-	if (!on || out)
+	assert(grouped > 0);
+	if (--grouped > 0 || !on || out)
 		return;
 	if (keep)
 		done(0);

@@ -78,15 +78,20 @@ void journal_pool_set(const struct dpool *p, bool bounds_changed,
 		      bool acl_changed, bool uquotas_changed);
 void journal_pool_gone(struct dpool *p);
 /*
- * A change of many records (AllocBatch.persist's persists): from
- * journal_group_begin to journal_group_end each hook's record is written
- * but not read, and journal_group_end(true) moves the journal's end once,
- * over them all, so that a crash between two of them recovers none of
- * the change.  journal_group_end(false): the change was undone whole
- * within the group, each of its records followed by one that cancels it;
- * the end never covers them (a journal out of the store has taken them
- * all, and they cancel out there).  No compaction begins inside a group.
- * Groups do not nest; one opens and closes within a request.
+ * A change of many records (AllocBatch.persist's persists, a FreeBatch's
+ * ends of persistence, a Publish's persist and name, a replace's name
+ * moved and old block's end, an Unpublish's or an eviction's name and
+ * block's end): from journal_group_begin to journal_group_end each
+ * hook's record is written but not read, and journal_group_end(true)
+ * moves the journal's end once, over them all, so that a crash between
+ * two of them recovers none of the change.  journal_group_end(false):
+ * the change was undone whole within the group, each of its records
+ * followed by one that cancels it; the end never covers them (a journal
+ * out of the store has taken them all, and they cancel out there).  No
+ * compaction begins inside a group.  A group opens and closes within a
+ * request; one inside another is part of the outer one's change, which
+ * the outermost's end ends.  The rule above holds for a group: a block
+ * whose persistence ends in one is freed only after journal_group_end.
  */
 void journal_group_begin(void);
 void journal_group_end(bool keep);

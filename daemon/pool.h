@@ -428,6 +428,16 @@ int dpool_alloc(struct dpool *p, struct handle *h, uint64_t size,
 		uint64_t align, bool zero, uint64_t quota_used,
 		struct block **out);
 int dpool_free(struct dpool *p, struct handle *h, uint64_t off);
+/*
+ * dpool_free in two halves, for a change of many frees that the crash
+ * journal takes as one (FreeBatch): dpool_free_begin drops h's hold or
+ * ends the block's persistence (journalled), and gives the block, which
+ * stays in the index; dpool_free_end frees it if nobody holds it, once
+ * the journal's group has ended.  Nothing else may come between.
+ */
+int dpool_free_begin(struct dpool *p, struct handle *h, uint64_t off,
+		     struct block **out);
+void dpool_free_end(struct dpool *p, struct block *b);
 /* Take back a block h was just given, at once: the undo of a refused
  * request, which must leave nothing behind. */
 int dpool_unalloc(struct dpool *p, struct handle *h, uint64_t off);

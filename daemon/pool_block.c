@@ -10,7 +10,9 @@
  * that is busy stays until the work that made it so ends and frees it.
  * Busy: copied to a new place or zeroed in steps, because that is more
  * than the release step; nobody else may retain it meanwhile, and its
- * client is answered when the work is done.
+ * client is answered when the work is done.  A free comes in two halves
+ * (dpool_free_begin, dpool_free_end) for a FreeBatch: every end of
+ * persistence is journalled, as one change, before any page goes back.
  */
 #include <assert.h>
 #include <errno.h>
@@ -174,7 +176,8 @@ dpool_may_free(struct dpool *p, struct handle *h, uint64_t off)
 }
 
 int
-dpool_free(struct dpool *p, struct handle *h, uint64_t off)
+dpool_free_begin(struct dpool *p, struct handle *h, uint64_t off,
+		 struct block **out)
 {
 	struct block *b = dpool_block(p, off);
 	struct hold *hd;
@@ -194,8 +197,25 @@ dpool_free(struct dpool *p, struct handle *h, uint64_t off)
 		p->invalid_frees++;
 		return -EPERM;
 	}
-	block_maybe_free(p, b, true);
+	*out = b;
 	return 0;
+}
+
+void
+dpool_free_end(struct dpool *p, struct block *b)
+{
+	block_maybe_free(p, b, true);
+}
+
+int
+dpool_free(struct dpool *p, struct handle *h, uint64_t off)
+{
+	struct block *b;
+	int rc;
+
+	if ((rc = dpool_free_begin(p, h, off, &b)) == 0)
+		block_maybe_free(p, b, true);
+	return rc;
 }
 
 int

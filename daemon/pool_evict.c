@@ -263,8 +263,12 @@ dpool_evict_may_fit(const struct dpool *p, uint64_t lack)
 }
 
 /*
- * Evict l's name: unpublished as an Unpublish would (journalled, its
- * block's charge ended, the block freed), and counted.  Its bytes.
+ * Evict l's name: unpublished as an Unpublish would (the name and its
+ * block's end journalled as one change, its block's charge ended, the
+ * block freed after), and counted.  Its bytes.  Each name is a change of
+ * its own, also when one request evicts several (dpool_evict): a crash
+ * between two leaves each name whole, and the pool as an eviction of
+ * fewer names would.
  */
 static uint64_t
 evict_one(struct dpool *p, struct evict_link *l)

@@ -10,10 +10,15 @@
  * block and a restart's; the journal also records each name (after its
  * block's persist, before its unpersist), which recovery checks the
  * same way.  Each record is written once its change is made, as every
- * journal hook is: the hook may write a snapshot of the pools as they
- * are then, which the records after it must follow on from.  So a
- * replace is two changes, each journalled: the name taken from the old
- * block, then given to the new one.
+ * journal hook is.  A request's records are one change of the journal's
+ * (journal_group_begin): a Publish's persist and name; a replace's name
+ * taken from the old block, given to the new one, and the old block's
+ * persistence ended; an Unpublish's or an eviction's name and its
+ * block's persistence.  A crash in the middle recovers none of it, never
+ * a name lost or a block persistent with no name to end it.  A block
+ * whose persistence ended is freed only once the group is over: the
+ * journal must say it is no longer persistent before its pages can be
+ * handed out again.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,6 +28,7 @@
 #include "log.h"
 #include "pool.h"
 #include "pool_evict.h"
+#include "pool_internal.h"
 #include "pool_names.h"
 #include "session.h"
 
@@ -39,7 +45,9 @@ name_flag(struct dpool *p, struct block_name *n, struct evict_link *l)
  * n published again on its own block (a new frame written in place): the
  * pool's next generation, and its newest use.  A change of its flag is
  * journalled as a replace, with the generation; none, the generation
- * alone.  Out of memory changes nothing, the generation neither.
+ * alone.  Out of memory changes nothing, the generation neither.  The
+ * replace's two records are one change: a crash between them would
+ * lose the name.
  */
 static int
 republish(struct dpool *p, struct block_name *n, bool evictable)
@@ -58,9 +66,11 @@ republish(struct dpool *p, struct block_name *n, bool evictable)
 	n->generation = ++p->name_generation;
 	if (n->evict)
 		evict_remove(p, n);
+	journal_group_begin();
 	journal_unname(p, n->block);
 	name_flag(p, n, l);
 	journal_name(p, n);
+	journal_group_end(true);
 	return 0;
 }
 
@@ -100,7 +110,10 @@ dpool_publish(struct dpool *p, struct handle *h, uint64_t off,
 	 */
 	if (n && n->block->persister == h->session->uid)
 		credit = n->block->size;
+	/* The persist (if b was not) and the name: one change. */
+	journal_group_begin();
 	if ((rc = dpool_persist(p, h, off, credit)) != 0) {
+		journal_group_end(false);	/* nothing written */
 		free(fresh);
 		free(l);
 		return rc;
@@ -111,6 +124,7 @@ dpool_publish(struct dpool *p, struct handle *h, uint64_t off,
 		block_names_insert(&p->names, fresh);
 		name_flag(p, fresh, l);
 		journal_name(p, fresh);
+		journal_group_end(true);
 		return 0;
 	}
 	/* One request: no client sees the name on neither block, or both. */
@@ -127,7 +141,9 @@ dpool_publish(struct dpool *p, struct handle *h, uint64_t off,
 	block_names_insert(&p->names, n);
 	name_flag(p, n, l);
 	journal_name(p, n);
-	dpool_unpersist(p, old);
+	unpersist(p, old);
+	journal_group_end(true);
+	block_maybe_free(p, old, true);
 	return 0;
 }
 
@@ -141,8 +157,11 @@ dpool_name_remove(struct dpool *p, struct block_name *n)
 	b->named = 0;
 	b->evictable = 0;
 	block_names_remove(&p->names, n);
+	journal_group_begin();
 	journal_unname(p, b);
-	dpool_unpersist(p, b);
+	unpersist(p, b);
+	journal_group_end(true);
+	block_maybe_free(p, b, true);
 }
 
 int

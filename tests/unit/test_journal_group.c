@@ -16,7 +16,14 @@
  *       group began, and the fresh journal built after holds the whole
  *       group, kept; or none of it, undone;
  *   one_outside_a_group       a persist outside any group moves the end
- *       at once, as ever.
+ *       at once, as ever;
+ *   nested_groups_end_once    a group inside another (a kept one, and an
+ *       undone one whose records cancel) moves nothing at its end: the
+ *       outermost's end covers the records of both;
+ *   free_in_two_halves        dpool_free_begin ends the persistence of
+ *       blocks inside a group, each still in the pool's index, the end
+ *       unmoved; once the group is over the journal has none persistent,
+ *       and only dpool_free_end takes them out.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -336,6 +343,68 @@ one_outside_a_group(void **state)
 	assert_int_equal(journal_persistent(), 0);
 }
 
+static void
+nested_groups_end_once(void **state)
+{
+	struct daemon_fixture *fx = *state;
+	uint64_t end = journal_end(), offs[3];
+
+	journal_group_begin();
+	offs[0] = persisted(fx);
+	journal_group_begin();
+	offs[1] = persisted(fx);
+	journal_group_end(true);
+	assert_int_equal(journal_end(), end);
+	journal_group_begin();
+	offs[2] = persisted(fx);
+	undo(fx, offs[2]);
+	journal_group_end(false);
+	assert_int_equal(journal_end(), end);
+	journal_group_end(true);
+	/* Three persists and the undone one's end, all read at once. */
+	assert_int_equal(journal_end(), end + 3 * PERSIST_BYTES + 32);
+	assert_int_equal(journal_persistent(), 2);
+	free_all(fx, offs, 2);
+	assert_int_equal(journal_persistent(), 0);
+}
+
+static void
+free_in_two_halves(void **state)
+{
+	struct daemon_fixture *fx = *state;
+	struct block *b[8];
+	uint64_t end, offs[8];
+	size_t i;
+
+	for (i = 0; i < 8; i++) {
+		offs[i] = persisted(fx);
+		/* The maker's hold goes: the pool's reference is left. */
+		assert_int_equal(dpool_free(fx->p, fx->h, offs[i]), 0);
+	}
+	end = journal_end();
+	assert_int_equal(journal_persistent(), 8);
+	journal_group_begin();
+	for (i = 0; i < 8; i++)
+		assert_int_equal(dpool_free_begin(fx->p, fx->h, offs[i],
+						  &b[i]), 0);
+	assert_int_equal(journal_end(), end);
+	assert_int_equal(fx->p->persistent_blocks, 0);
+	journal_group_end(true);
+	assert_int_equal(journal_end(), end + 8 * 32);
+	assert_int_equal(journal_persistent(), 0);
+	/* Not persistent, held by nobody, and still there: not yet free. */
+	for (i = 0; i < 8; i++)
+		assert_ptr_equal(block_index_find(&fx->p->blocks, offs[i]),
+				 b[i]);
+	for (i = 0; i < 8; i++) {
+		dpool_free_end(fx->p, b[i]);
+		assert_null(block_index_find(&fx->p->blocks, offs[i]));
+	}
+	/* A block that is not there, or not the handle's: nothing done. */
+	assert_int_equal(dpool_free_begin(fx->p, fx->h, offs[0], &b[0]),
+			 -EINVAL);
+}
+
 int
 main(void)
 {
@@ -347,6 +416,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(broken_inside_a_group, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(one_outside_a_group, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(nested_groups_end_once, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(free_in_two_halves, setup,
 						teardown),
 	};
 
