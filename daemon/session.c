@@ -442,11 +442,13 @@ handle_set(struct handle *h, uint64_t bytes, uint64_t cached)
 		h->account->bytes += bytes - h->bytes;
 		h->account->user->bytes += bytes - h->bytes;
 		/*
-		 * Less held by a uid is room under its user quota, which its
-		 * waiting allocations are told of as of a free (a block held
-		 * by another too is not freed when this handle lets go).
+		 * Less held by a connection is room under its quota per
+		 * connection, and under its uid's user quota, which its
+		 * waiting allocations are told of as of a free: nothing is
+		 * freed when this handle lets go of a block another holds
+		 * too, or when another uid persists a block it holds.
 		 */
-		if (bytes < h->bytes && dpool_has_user_quota(h->pool))
+		if (bytes < h->bytes && dpool_has_quota(h->pool))
 			dpool_room(h->pool);
 	}
 	h->bytes = bytes;

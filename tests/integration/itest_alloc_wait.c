@@ -94,7 +94,12 @@
  *       quota raised by pool_set; one that nothing helps runs out at its
  *       time with -EDQUOT in that quota's words, counted once in
  *       quota_refusals, and a part of a longer wait (POOL_ALLOC_PART)
- *       with -ETIMEDOUT, counted in nothing.
+ *       with -ETIMEDOUT, counted in nothing;
+ *   woken_by_a_charge_moved_under_the_quota_per_connection  a connection
+ *       that holds its whole quota per connection waits; another uid
+ *       retains one of its blocks and persists it: the block's bytes
+ *       leave the waiter's connection for that uid's charge, nothing
+ *       freed, and the waiter gets its block before its deadline.
  */
 #include <errno.h>
 #include <poll.h>
@@ -313,8 +318,9 @@ struct waiter {
 	int stop;		/* a byte: let go */
 };
 
+/* A child of fn (waiter, or another that reports as it does). */
 static void
-waiter_start(struct waiter *k, struct want *w)
+waiter_start_fn(struct waiter *k, struct want *w, int (*fn)(void *))
 {
 	int rep[2], stop[2];
 
@@ -324,12 +330,18 @@ waiter_start(struct waiter *k, struct want *w)
 	w->stop = stop[0];
 	w->parent_ends[0] = rep[0];
 	w->parent_ends[1] = stop[1];
-	k->pid = harness_spawn(waiter, w);
+	k->pid = harness_spawn(fn, w);
 	assert_true(k->pid > 0);
 	close(rep[1]);
 	close(stop[0]);
 	k->from = rep[0];
 	k->stop = stop[1];
+}
+
+static void
+waiter_start(struct waiter *k, struct want *w)
+{
+	waiter_start_fn(k, w, waiter);
 }
 
 static int
@@ -1675,6 +1687,109 @@ waits_under_the_quota_per_connection(void **state)
 	EXPECT_RC(pool_destroy(conn, "qw"), 0);
 }
 
+/* ---- woken_by_a_charge_moved_under_the_quota_per_connection ----------- */
+
+/*
+ * A waiter that holds its whole quota per connection itself: 4 blocks,
+ * the second's offset on its report pipe, then as waiter does.
+ */
+static int
+quota_holder(void *arg)
+{
+	struct want *w = arg;
+	pool_off_t off[4], x = POOL_OFF_NONE;
+	struct pool_conn *c;
+	struct pool *p;
+	struct got g;
+	uint64_t start;
+	int i;
+	char go;
+
+	close(w->parent_ends[0]);
+	close(w->parent_ends[1]);
+	memset(&g, 0, sizeof(g));
+	CHECK_RC(pool_connect(d.sock, &c), 0, 2);
+	CHECK_RC(pool_open(c, w->pool, &p), 0, 3);
+	CHECK_RC(pool_set_cache(p, 0), 0, 4);
+	for (i = 0; i < 4; i++)
+		CHECK_RC(pool_alloc(p, w->size, &off[i]), 0, 5);
+	CHECK(harness_write_full(w->report, &off[1], sizeof(off[1])) == 0, 6);
+	start = harness_now_ms();
+	g.rc = pool_alloc_wait(p, w->size, 0, 0, w->timeout_ms, &x);
+	g.elapsed_ms = harness_now_ms() - start;
+	g.off = x;
+	if (g.rc != 0)
+		snprintf(g.message, sizeof(g.message), "%s",
+			 pool_last_message(g.rc));
+	CHECK(harness_write_full(w->report, &g, sizeof(g)) == 0, 7);
+	CHECK(harness_read_full(w->stop, &go, 1) == 0, 8);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+static pool_off_t shared_off;
+
+/* Another uid holds the block at shared_off too, and persists it. */
+static int
+other_uid_persists(void *arg)
+{
+	struct pool_conn *c;
+	struct pool *p;
+
+	(void)arg;
+	CHECK_RC(pool_connect(d.sock, &c), 0, 2);
+	CHECK_RC(pool_open(c, "qm", &p), 0, 3);
+	CHECK_RC(pool_retain(p, shared_off), 0, 4);
+	CHECK_RC(pool_persist(p, shared_off), 0, 5);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+woken_by_a_charge_moved_under_the_quota_per_connection(void **state)
+{
+	struct pool_create_opts o = {.max_size = 8 * MiB, .quota = 4 * BLOCK,
+				     .mode = 0666};
+	struct want w = {.pool = "qm", .size = BLOCK,
+			 .timeout_ms = LONG_WAIT_MS};
+	struct pool_stats st;
+	struct waiter k;
+	struct pool *p;
+	struct got g;
+	pid_t pid;
+
+	(void)state;
+	EXPECT_RC(pool_create(conn, "qm", &o), 0);
+	waiter_start_fn(&k, &w, quota_holder);
+	assert_int_equal(harness_read_full(k.from, &shared_off,
+					   sizeof(shared_off)), 0);
+	wait_logged(k.pid, 0);
+	unanswered(&k, "an allocation past the quota per connection");
+	/*
+	 * Persisted by another uid: the block leaves the waiter's held
+	 * bytes for that uid's charge, nothing freed, and the waiter has a
+	 * block's room.
+	 */
+	pid = harness_spawn_as(65534, 65534, other_uid_persists, NULL);
+	if (pid == -1)
+		skip();
+	assert_int_equal(harness_wait(pid), 0);
+	g = served(&k);
+	/* By the room made, not by its deadline's last try. */
+	assert_true(g.elapsed_ms < LONG_WAIT_MS);
+	waiter_end(&k);
+
+	EXPECT_RC(pool_open(conn, "qm", &p), 0);
+	EXPECT_RC(pool_stats(p, &st), 0);
+	assert_int_equal(st.persistent_blocks, 1);
+	harness_expect_checked(conn, "qm");
+	EXPECT_RC(pool_free(p, shared_off), 0);
+	pool_close(p);
+	EXPECT_RC(pool_destroy(conn, "qm"), 0);
+}
+
 int
 main(void)
 {
@@ -1698,6 +1813,8 @@ main(void)
 		cmocka_unit_test(waits_under_the_user_quota),
 		cmocka_unit_test(woken_by_a_close_under_the_user_quota),
 		cmocka_unit_test(waits_under_the_quota_per_connection),
+		cmocka_unit_test(
+			woken_by_a_charge_moved_under_the_quota_per_connection),
 		cmocka_unit_test_teardown(zeroed_in_steps, bound_restored),
 		cmocka_unit_test_teardown(zeroed_in_steps_destroyed,
 					  bound_restored),
