@@ -8,8 +8,9 @@
  * words are read here before poolctl connects, each refusal a usage
  * error (exit 2) that names the word, as the other options' are: a user
  * no database knows, a size that is none, a uid given twice (which of
- * its bounds was meant only the caller knows).  Several words are one
- * request, all or nothing, with the command's other settings.
+ * its bounds was meant only the caller knows), more than 32 entries or
+ * 32 removals.  Several words are one request, all or nothing, with the
+ * command's other settings.
  *
  * How stats prints the entries is poolctl_uquota_text.c's.
  */
@@ -124,6 +125,12 @@ uq_word(const char *cmd, const char *word, bool removals_ok,
 			return usage_error("%s: --user-quota %s: default is "
 			    "for set, which takes a pool's entry out (a new "
 			    "pool has none)", cmd, safe(word).s);
+		/* More could name only uids without one (the daemon's rule). */
+		if (*nrm == POOL_USER_QUOTA_MAX)
+			return usage_error("%s: --user-quota %s: more than %d "
+			    "USER=default removals (a pool holds at most %d "
+			    "entries)", cmd, safe(word).s,
+			    POOL_USER_QUOTA_MAX, POOL_USER_QUOTA_MAX);
 		rm[(*nrm)++] = uid;
 		return 0;
 	}

@@ -2482,7 +2482,8 @@ user_quota_entries_set_and_shown(void **state)
  * What poolctl refuses of --user-quota USER=SIZE before asking (exit 2,
  * the word named, nothing changed): a user no database knows, nobody's
  * uid, no user, a bad size, a size too large, a uid given twice (by name
- * and number too), default to create, more than 32; and what the daemon
+ * and number too), default to create, more than 32 entries or 32
+ * removals; and what the daemon
  * refuses (exit 1, its words): more than 32 entries in the pool, a pool
  * the configuration file defines.
  */
@@ -2540,6 +2541,17 @@ user_quota_entries_refused(void **state)
 	expect(strstr(fx.err, "set: --user-quota: more than 32 USER=SIZE "
 		      "entries (a pool holds at most 32)") != NULL,
 	       "set 33 entries: the words");
+	/* As many removals: 32 at most, as the daemon takes (--u: 33 fit). */
+	at = 0;
+	for (i = 0; i < POOL_USER_QUOTA_MAX + 1; i++)
+		at += (size_t)snprintf(many + at, sizeof(many) - at,
+				       " --u=%d=default", i);
+	snprintf(many + at, sizeof(many) - at, " r");
+	expect_exit(ctl("set%s", many), EXIT_USAGE, "set 33 removals");
+	expect(strstr(fx.err, "set: --user-quota 32=default: more than 32 "
+		      "USER=default removals (a pool holds at most 32 "
+		      "entries)") != NULL,
+	       "set 33 removals: the words");
 	assert_false(pool_exists("x"));
 	expect_entries("r", was, 1);
 
