@@ -546,9 +546,14 @@ def _acl_array(acl, rights_matter=True):
     return _acl_from_list(acl, rights_matter)
 
 
+# Nobody's uid, (uint32_t)-1: no user quota entry may name it.
+_NOBODY = (1 << 32) - 1
+
+
 def _uquota_uid(who):
     """The uid of a key of user_quotas: an int, or a user's name (str or
-    bytes) from the password database, as poolctl looks it up."""
+    bytes) from the password database, as poolctl looks it up; not
+    nobody's (EINVAL in words, where the library's would say none)."""
     if isinstance(who, (str, bytes, bytearray)):
         name = bytes(who).decode(errors="replace") \
             if not isinstance(who, str) else who
@@ -557,7 +562,11 @@ def _uquota_uid(who):
         except (KeyError, ValueError):
             raise PoolError(_errno.ENOENT, "user quota of %r: no such "
                             "user" % (who,)) from None
-    return _uint(who, "user quota's uid", 32)
+    uid = _uint(who, "user quota's uid", 32)
+    if uid == _NOBODY:
+        raise _bad("user quota of %r: uid 4294967295 is nobody's: no "
+                   "entry may name it" % (who,))
+    return uid
 
 
 def _uquota_arrays(quotas, removals):
@@ -586,6 +595,11 @@ def _uquota_arrays(quotas, removals):
     if len(entries) > USER_QUOTA_MAX:
         raise PoolError(_errno.ENOSPC, "a pool holds at most %d user quota "
                         "entries, not %d" % (USER_QUOTA_MAX, len(entries)))
+    # More could name only uids without an entry (the daemon's rule).
+    if len(rm) > USER_QUOTA_MAX:
+        raise _bad("at most %d uids to remove, not %d (a pool holds at "
+                   "most %d user quota entries)" % (USER_QUOTA_MAX, len(rm),
+                                                    USER_QUOTA_MAX))
     arr = (_UserQuota * max(len(entries), 1))()
     for i, (uid, nbytes) in enumerate(entries):
         arr[i].uid, arr[i].bytes = uid, nbytes

@@ -2739,7 +2739,8 @@ def user_quotas_set_read_and_modify():
 @test
 def user_quotas_refusals():
     """Bad entries change nothing: an unknown user name is ENOENT, a uid
-    given twice (by name and number) or nobody's uid EINVAL, None to
+    given twice (by name and number), nobody's uid (set or removed) or
+    more than USER_QUOTA_MAX removals EINVAL in words that say so, None to
     create_pool EINVAL, more than USER_QUOTA_MAX ENOSPC (from the
     binding for a create, from the daemon for a set that would make
     one, in its words); a mapping of another type is TypeError, and so
@@ -2753,8 +2754,17 @@ def user_quotas_refusals():
         e = expect_error(errno.EINVAL, c.set_pool, "pyuqbad", mode=0o640,
                          user_quotas={"root": 1, 0: 2})
         assert "given twice" in e.strerror, e.strerror
-        expect_error(errno.EINVAL, c.set_pool, "pyuqbad",
-                     user_quotas={(1 << 32) - 1: 1})
+        # Refused by the binding in words that say what is wrong, not
+        # in the library's bare EINVAL.
+        for bad in ({(1 << 32) - 1: 1}, {(1 << 32) - 1: None},
+                    {"nobody": 1, (1 << 32) - 1: None}):
+            e = expect_error(errno.EINVAL, c.set_pool, "pyuqbad",
+                             user_quotas=bad)
+            assert "4294967295 is nobody's" in e.strerror, e.strerror
+        e = expect_error(errno.EINVAL, c.set_pool, "pyuqbad",
+                         user_quotas={i: None for i in range(33)})
+        assert "at most 32 uids to remove, not 33" in e.strerror, \
+            e.strerror
         expect_error(errno.EINVAL, c.set_pool, "pyuqbad",
                      user_quotas={-1: 1})
         expect_error(errno.EINVAL, c.create_pool, "pyuqnew", 1 << 20,
