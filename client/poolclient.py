@@ -552,17 +552,23 @@ _NOBODY = (1 << 32) - 1
 
 def _uquota_uid(who):
     """The uid of a key of user_quotas: an int, or a user's name (str or
-    bytes) from the password database, as poolctl looks it up; not
-    nobody's (EINVAL in words, where the library's would say none)."""
+    bytes) from the password database, as poolctl looks it up (digits
+    are the uid they spell, as poolctl reads them); not nobody's (EINVAL
+    in words, where the library's would say none)."""
+    uid = None
     if isinstance(who, (str, bytes, bytearray)):
         name = bytes(who).decode(errors="replace") \
             if not isinstance(who, str) else who
-        try:
-            return pwd.getpwnam(name).pw_uid
-        except (KeyError, ValueError):
-            raise PoolError(_errno.ENOENT, "user quota of %r: no such "
-                            "user" % (who,)) from None
-    uid = _uint(who, "user quota's uid", 32)
+        if name.isascii() and name.isdigit():
+            uid = _uint(int(name), "user quota's uid", 32)
+        else:
+            try:
+                return pwd.getpwnam(name).pw_uid
+            except (KeyError, ValueError):
+                raise PoolError(_errno.ENOENT, "user quota of %r: no "
+                                "such user" % (who,)) from None
+    if uid is None:
+        uid = _uint(who, "user quota's uid", 32)
     if uid == _NOBODY:
         raise _bad("user quota of %r: uid 4294967295 is nobody's: no "
                    "entry may name it" % (who,))

@@ -2737,6 +2737,33 @@ def user_quotas_set_read_and_modify():
 
 
 @test
+def user_quotas_digits_are_uids():
+    """A user given as digits (str or bytes) is that uid, as poolctl
+    reads USER: no password database need know it; nobody's and past it
+    are EINVAL in words, and the same uid as a number beside it is given
+    twice."""
+    with poolclient.connect() as c:
+        c.create_pool("pyuqd", 1 << 20, user_quotas={"4242": 1 << 20,
+                                                     b"4243": 0})
+        try:
+            assert c.user_quotas("pyuqd") == {4242: 1 << 20, 4243: 0}
+            c.set_pool("pyuqd", user_quotas={"4242": None, "0": 5})
+            assert c.user_quotas("pyuqd") == {0: 5, 4243: 0}
+            e = expect_error(errno.EINVAL, c.set_pool, "pyuqd",
+                             user_quotas={"4294967295": 1})
+            assert "nobody's" in e.strerror, e.strerror
+            e = expect_error(errno.EINVAL, c.set_pool, "pyuqd",
+                             user_quotas={"4294967296": 1})
+            assert "out of range" in e.strerror, e.strerror
+            e = expect_error(errno.EINVAL, c.set_pool, "pyuqd",
+                             user_quotas={"4243": 1, 4243: None})
+            assert "given twice" in e.strerror, e.strerror
+            assert c.user_quotas("pyuqd") == {0: 5, 4243: 0}
+        finally:
+            c.destroy_pool("pyuqd")
+
+
+@test
 def user_quotas_refusals():
     """Bad entries change nothing: an unknown user name is ENOENT, a uid
     given twice (by name and number), nobody's uid (set or removed) or
