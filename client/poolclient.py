@@ -793,7 +793,9 @@ class Connection(_Closing):
         s.which = (SET_LIMIT if s.limit else 0) | \
             (SET_USER_QUOTA if s.user_quota else 0)
         keep = self._set_acl(s, acl)	# the entries, alive for the call
-        uq, nuq, _, _ = _uquota_arrays(user_quotas or {}, False)
+        # None alone is none: an empty non-mapping is refused as any.
+        uq, nuq, _, _ = _uquota_arrays({} if user_quotas is None else
+                                       user_quotas, False)
         with self._h as c:
             _check(_lib.pool_create_user_quotas(c, _name(name),
                                                 ctypes.byref(o),
@@ -848,7 +850,8 @@ class Connection(_Closing):
                 setattr(o, field, _uint(value, field, bits))
                 o.which |= bit
         keep = self._set_acl(o, acl)	# the entries, alive for the call
-        uq, nuq, rm, nrm = _uquota_arrays(user_quotas or {}, True)
+        uq, nuq, rm, nrm = _uquota_arrays({} if user_quotas is None else
+                                          user_quotas, True)
         with self._h as c:
             _check(_lib.pool_set_user_quotas(c, _name(name), ctypes.byref(o),
                                              uq, nuq, rm, nrm))

@@ -2798,14 +2798,18 @@ def user_quotas_refusals():
                      user_quotas={7: None})
         expect_error(errno.ENOSPC, c.create_pool, "pyuqnew", 1 << 20,
                      user_quotas={i: 1 for i in range(33)})
-        for bad in ([(7, 1)], 5, {7: "1M"}, {7: 1.5}):
-            try:
-                c.set_pool("pyuqbad", user_quotas=bad)
-            except TypeError:
-                pass
-            else:
-                raise AssertionError("user_quotas=%r: no TypeError" %
-                                     (bad,))
+        # Empty ones too: [] or 0 is no mapping, whatever it holds.
+        for bad in ([(7, 1)], 5, {7: "1M"}, {7: 1.5}, [], 0, "", ()):
+            for call in (lambda: c.set_pool("pyuqbad", user_quotas=bad),
+                         lambda: c.create_pool("pyuqnew", 1 << 20,
+                                               user_quotas=bad)):
+                try:
+                    call()
+                except TypeError:
+                    pass
+                else:
+                    raise AssertionError("user_quotas=%r: no TypeError" %
+                                         (bad,))
         assert c.user_quotas("pyuqbad") == was
         assert c.stats("pyuqbad").mode == 0o600
         c.set_pool("pyuqbad", user_quotas={i: 1 for i in range(100, 131)})
