@@ -39,6 +39,9 @@
  *       refuses 1 MiB (-EDQUOT, words naming its own quota), one of 0
  *       lets 2 MiB through, and removed, the default refuses again (the
  *       words naming the pool's); the refusals are counted.
+ *   cache_within_own_entry    a handle's cache keeps within an eighth of
+ *       its uid's own user quota, from its open and once an entry is
+ *       set while it is open, and grows back when the entry goes.
  *
  * Tests that drop to another uid skip unless run as root.
  */
@@ -542,6 +545,79 @@ entry_decides_allocation(void **state)
 	pool_disconnect(c);
 }
 
+/* ---- a client cache ----------------------------------------------------- */
+
+#define SMALL_BLOCKS 2048u
+#define SMALL 256u
+
+/*
+ * Take 2048 blocks of size bytes on p and free them all: the bytes p's
+ * cache keeps then, as the daemon counts them.  A size the cache holds
+ * none of makes it refill, and so hear the bounds in force.
+ */
+static uint64_t
+uq_cached_after_cycle(struct pool *p, size_t size)
+{
+	static pool_off_t offs[SMALL_BLOCKS];
+	struct pool_stats ps;
+	unsigned i;
+
+	for (i = 0; i < SMALL_BLOCKS; i++)
+		EXPECT_RC(pool_alloc(p, size, &offs[i]), 0);
+	for (i = 0; i < SMALL_BLOCKS; i++)
+		EXPECT_RC(pool_free(p, offs[i]), 0);
+	EXPECT_RC(pool_stats(p, &ps), 0);	/* with the cache's report */
+	return ps.client_cached_bytes;
+}
+
+/*
+ * A handle's cache keeps within an eighth of its uid's own user quota
+ * as within the pool's: at its open, and on a handle already open once
+ * the entry changes (the next refill, of a size it holds none of,
+ * brings the new share), growing back when the entry is taken out and
+ * no default binds.
+ */
+static void
+cache_within_own_entry(void **state)
+{
+	struct pool_user_quota mine[] = { uq((uint32_t)geteuid(), 2 * MiB) };
+	uint32_t rm[] = { (uint32_t)geteuid() };
+	struct pool_conn *c;
+	struct pool *p;
+	uint64_t at_open, free_run, changed, removed;
+
+	(void)state;
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(uq_create(c, "k", 0, mine, 1), 0);
+	EXPECT_RC(pool_open(c, "k", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 4 * MiB), 0);
+	at_open = uq_cached_after_cycle(p, SMALL);
+	pool_close(p);
+
+	EXPECT_RC(pool_user_quota_modify(c, "k", NULL, 0, rm, 1), 0);
+	EXPECT_RC(pool_open(c, "k", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 4 * MiB), 0);
+	free_run = uq_cached_after_cycle(p, SMALL);
+	EXPECT_RC(pool_user_quota_modify(c, "k", mine, 1, NULL, 0), 0);
+	changed = uq_cached_after_cycle(p, 2 * SMALL);
+	EXPECT_RC(pool_user_quota_modify(c, "k", NULL, 0, rm, 1), 0);
+	removed = uq_cached_after_cycle(p, 4 * SMALL);
+	printf("user_quota_api: %u x %u B freed by one handle: %llu B cached "
+	       "under its own 2 MiB from the open, %llu B under none, %llu B "
+	       "once its own 2 MiB is set, %llu B once taken out\n",
+	       SMALL_BLOCKS, SMALL, (unsigned long long)at_open,
+	       (unsigned long long)free_run, (unsigned long long)changed,
+	       (unsigned long long)removed);
+	assert_true(at_open > 0 && at_open <= 2 * MiB / 8);
+	assert_true(free_run >= SMALL_BLOCKS * SMALL);
+	assert_true(changed > 0 && changed <= 2 * MiB / 8);
+	assert_true(removed >= SMALL_BLOCKS * SMALL);
+	pool_close(p);
+	harness_expect_checked(c, "k");
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
@@ -553,6 +629,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(daemon_refusals, &d),
 		HARNESS_FIXTURE_TEST(users_say_the_bound, &d),
 		HARNESS_FIXTURE_TEST(entry_decides_allocation, &d),
+		HARNESS_FIXTURE_TEST(cache_within_own_entry, &d),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
