@@ -650,9 +650,10 @@ POOL_API int pool_acl_format(const struct pool_acl_entry *e, size_t n,
  * entry holds.  An entry point of its own because struct pool_set_opts
  * has no room left for a list.  The same rights and errors as
  * pool_create_set; -EINVAL, nothing sent, for an entry of uid
- * (uint32_t)-1, a reserved word not zero or a uid twice; -ENOSPC for more
- * than POOL_USER_QUOTA_MAX; -EOPNOTSUPP, nothing sent, for entries to a
- * daemon without them (it would make the pool without them).
+ * (uint32_t)-1, a reserved word not zero, a uid twice, or uq NULL with
+ * nuq not 0; -ENOSPC for more than POOL_USER_QUOTA_MAX; -EOPNOTSUPP,
+ * nothing sent, for entries to a daemon without them (it would make the
+ * pool without them).
  */
 POOL_API int pool_create_user_quotas(struct pool_conn *c, const char *name,
 				     const struct pool_create_opts *o,
@@ -664,11 +665,12 @@ POOL_API int pool_create_user_quotas(struct pool_conn *c, const char *name,
  * pool_user_quota_get - the uids' own user quotas of the pool name: up to
  * max entries into out, sorted by uid.  Returns how many the pool has
  * (more than max: call again with room for that many; out may be NULL
- * when max is 0), or -ENOENT (no such pool), -EACCES (no read right on
- * it), -EOPNOTSUPP (a daemon without them: nothing sent), -EPROTO (a reply
- * of more than POOL_USER_QUOTA_MAX entries, or not sorted by uid with
- * none twice), or a connection error.  Anyone who may read the pool's
- * statistics may read them.
+ * when max is 0), or -EINVAL (c NULL, or out NULL with max not 0),
+ * -ENOENT (no such pool), -EACCES (no read right on it), -EOPNOTSUPP (a
+ * daemon without them: nothing sent), -EPROTO (a reply of more than
+ * POOL_USER_QUOTA_MAX entries, not sorted by uid with none twice, or
+ * with uid (uint32_t)-1), or a connection error.  Anyone who may read
+ * the pool's statistics may read them.
  */
 POOL_API int pool_user_quota_get(struct pool_conn *c, const char *name,
 				 struct pool_user_quota *out, size_t max);
@@ -683,10 +685,11 @@ POOL_API int pool_user_quota_get(struct pool_conn *c, const char *name,
  * owner may not).  Returns 0; -EINVAL, nothing sent (a uid of
  * (uint32_t)-1, a reserved word not zero, a uid twice in set, in
  * remove_uids or across both, more than POOL_USER_QUOTA_MAX uids to
- * remove); -ENOSPC (set's more than POOL_USER_QUOTA_MAX, nothing sent,
- * or the pool's entries would be); -EPERM; -ENOENT; -EROFS (the
- * configuration file defines the pool); -EOPNOTSUPP (a daemon without
- * them: nothing sent); or a connection error.
+ * remove, set or remove_uids NULL with its count not 0); -ENOSPC (set's
+ * more than POOL_USER_QUOTA_MAX, nothing sent, or the pool's entries
+ * would be); -EPERM; -ENOENT; -EROFS (the configuration file defines the
+ * pool); -EOPNOTSUPP (a daemon without them: nothing sent); or a
+ * connection error.
  */
 POOL_API int pool_user_quota_modify(struct pool_conn *c, const char *name,
 				    const struct pool_user_quota *set,
