@@ -101,7 +101,7 @@ uquota_json(const struct ctl_uquota *u)
 void
 uquota_given_json(struct json_object *j, const struct uq_given *g)
 {
-	struct json_object	*a;
+	struct json_object	*a, *o;
 	size_t			 i;
 
 	if (g == NULL)
@@ -110,10 +110,16 @@ uquota_given_json(struct json_object *j, const struct uq_given *g)
 		json_object_object_add(j, "user_quotas",
 		    uq_entries_json(g->set, g->nset));
 	if (g->nrm > 0) {
+		/* {uid, user}, as the entries set name theirs. */
 		a = json_object_new_array();
-		for (i = 0; i < g->nrm; i++)
-			json_object_array_add(a,
+		for (i = 0; i < g->nrm; i++) {
+			o = json_object_new_object();
+			json_object_object_add(o, "uid",
 			    json_object_new_uint64(g->rm[i]));
+			json_object_object_add(o, "user",
+			    id_json(POOL_ACL_USER, g->rm[i]));
+			json_object_array_add(a, o);
+		}
 		json_object_object_add(j, "user_quotas_removed", a);
 	}
 }

@@ -2433,7 +2433,8 @@ user_quota_entries_set_and_shown(void **state)
 	assert_string_equal(fx.out, "{\"pool\":\"e\",\"set\":true,"
 			    "\"user_quota\":524288,\"user_quotas\":[{\"uid\":"
 			    "4242,\"user\":null,\"bytes\":3145728}],"
-			    "\"user_quotas_removed\":[0]}\n");
+			    "\"user_quotas_removed\":[{\"uid\":0,"
+			    "\"user\":\"root\"}]}\n");
 	expect_entries("e", changed, 2);
 	assert_int_equal(stats_of("e").user_quota, 512 * KiB);
 
