@@ -147,6 +147,8 @@ parse_octal(const char *s, uint32_t *out)
 	char *end;
 	unsigned long v;
 
+	if (!isdigit((unsigned char)*s))	/* as parse_uint */
+		return -1;
 	errno = 0;
 	v = strtoul(s, &end, 8);
 	if (errno || *s == '\0' || *end != '\0' || v > 0777)
@@ -155,12 +157,18 @@ parse_octal(const char *s, uint32_t *out)
 	return 0;
 }
 
+/*
+ * Digits alone: strtoul would also take blanks and a sign before them,
+ * and wrap a minus around 2^64 ("-18446744073709551615" is 1).
+ */
 static int
 parse_uint(const char *s, uint32_t *out)
 {
 	char *end;
 	unsigned long v;
 
+	if (!isdigit((unsigned char)*s))
+		return -1;
 	errno = 0;
 	v = strtoul(s, &end, 10);
 	if (errno || *s == '\0' || *end != '\0' || v > UINT32_MAX)

@@ -17,6 +17,10 @@
  * restart_probe_timeout out of its bounds (0, 601, "10s") stops a start
  * and is refused by a reload.
  *
+ * A number is digits: one with a sign before it ("-18446744073709551615",
+ * which strtoul wraps to 1) is refused where a number is meant, and looked
+ * up as a name where a user or group may be named.
+ *
  * A section is checked even with no key in it: a pool section without a
  * size, an unknown section and a bad pool name stop the daemon at start,
  * and are refused on SIGHUP, with the file and line named.  So is a line
@@ -365,6 +369,49 @@ stop_with(struct daemon_proc *d, int sig, const char *logline)
 	assert_int_equal(errno, ENOENT);
 	assert_non_null(strstr(log, logline));
 	assert_non_null(strstr(log, "stopped"));
+}
+
+/*
+ * A number is digits: a sign before them (which strtoul would take, and
+ * wrap a minus around 2^64) is no number.  "-18446744073709551615" read
+ * as 1 made uid 1 the owner, and a granularity of 16 of
+ * "-18446744073709551600"; an owner or user of such a spelling is looked
+ * up as a name, as pool_acl_parse and poolctl look it up.
+ */
+static void
+signed_numbers_refused(void **state)
+{
+	static const struct {
+		const char *conf, *want;
+	} cases[] = {
+		{"idle_trim = -18446744073709551615\n",
+		 "bad idle_trim '-18446744073709551615'"},
+		{"[pool x]\nsize = 1M\ngranularity = -18446744073709551600\n",
+		 "bad granularity '-18446744073709551600'"},
+		{"[pool x]\nsize = 1M\nowner = -18446744073709551615\n",
+		 "-18446744073709551615"},
+		{"[pool x]\nsize = 1M\ngroup = +0\n", "+0"},
+		{"[pool x]\nsize = 1M\nuser_quotas = -18446744073709551615:1M\n",
+		 "-18446744073709551615"},
+		{"[pool x]\nsize = 1M\nacl = user:-18446744073709551615:r\n",
+		 "-18446744073709551615"},
+	};
+	struct daemon_proc d;
+	char cmd[512], log[2048];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (harness_start(&d, cases[i].conf) != -1) {
+			harness_stop(&d);
+			fail_msg("started with %s", cases[i].conf);
+		}
+		snprintf(cmd, sizeof(cmd), "cat %s; rm -rf %s", d.log, d.dir);
+		harness_run(cmd, log, sizeof(log));
+		if (!strstr(log, cases[i].want))
+			fail_msg("%s: '%s' not in the log: %s", cases[i].conf,
+				 cases[i].want, log);
+	}
 }
 
 static void
@@ -2296,6 +2343,7 @@ main(void)
 		cmocka_unit_test(bad_socket_paths_refused),
 		cmocka_unit_test(long_pool_names_whole),
 		cmocka_unit_test(bad_config_refused_at_start),
+		cmocka_unit_test(signed_numbers_refused),
 		cmocka_unit_test(keyless_sections_refused_at_start),
 		cmocka_unit_test(first_problem_named),
 		cmocka_unit_test(pool_values_checked_in_the_file),
