@@ -202,6 +202,13 @@ int	conn_request(struct pool_conn *, Poolmgr__Request *,
 	    Poolmgr__Reply **, struct conn_fds *);
 int	conn_call(struct pool_conn *, Poolmgr__Request *,
 	    Poolmgr__Reply__BodyCase, Poolmgr__Reply **, struct conn_fds *);
+/*
+ * The Stats reply of pool name, for what only a daemon with feature (a
+ * CONN_FEATURE_* bit) says in it: 0 with *reply, which the caller frees;
+ * or a bad name's error, -EOPNOTSUPP with nothing sent, or the call's.
+ */
+int	client_stats_reply(struct pool_conn *, const char *, uint64_t,
+	    Poolmgr__Reply **);
 int	conn_alive(struct pool_conn *, int);
 /*
  * Where the reply to the calling thread's last round trip came among all

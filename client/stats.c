@@ -208,6 +208,24 @@ client_cache_reports(struct pool_conn *c, const char *name,
 	return n;
 }
 
+int
+client_stats_reply(struct pool_conn *c, const char *name, uint64_t feature,
+    Poolmgr__Reply **reply)
+{
+	Poolmgr__Request	req = POOLMGR__REQUEST__INIT;
+	Poolmgr__PoolRef	ref = POOLMGR__POOL_REF__INIT;
+	int			error;
+
+	if ((error = client_check_name(name)) != 0)
+		return error;
+	if ((c->features & feature) == 0)
+		return -EOPNOTSUPP;
+	ref.name = (char *)name;
+	req.body_case = POOLMGR__REQUEST__BODY_STATS;
+	req.stats = &ref;
+	return conn_call(c, &req, POOLMGR__REPLY__BODY_STATS, reply, NULL);
+}
+
 POOL_API int
 pool_stats_by_name(struct pool_conn *c, const char *name,
     struct pool_stats *out)

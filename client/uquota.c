@@ -142,8 +142,6 @@ POOL_API int
 pool_user_quota_get(struct pool_conn *c, const char *name,
     struct pool_user_quota *out, size_t max)
 {
-	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
-	Poolmgr__PoolRef	 ref = POOLMGR__POOL_REF__INIT;
 	Poolmgr__Reply		*reply;
 	const Poolmgr__PoolStats *ps;
 	size_t			 i, n;
@@ -152,14 +150,7 @@ pool_user_quota_get(struct pool_conn *c, const char *name,
 	conn_forget_refusal();
 	if (c == NULL || (out == NULL && max > 0))
 		return -EINVAL;
-	if ((error = client_check_name(name)) != 0)
-		return error;
-	if ((c->features & CONN_FEATURE_USER_QUOTAS) == 0)
-		return -EOPNOTSUPP;
-	ref.name = (char *)name;
-	req.body_case = POOLMGR__REQUEST__BODY_STATS;
-	req.stats = &ref;
-	error = conn_call(c, &req, POOLMGR__REPLY__BODY_STATS, &reply, NULL);
+	error = client_stats_reply(c, name, CONN_FEATURE_USER_QUOTAS, &reply);
 	if (error != 0)
 		return error;
 	ps = reply->stats;
