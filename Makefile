@@ -528,10 +528,14 @@ $(BUILD)/bench/bench_boost: $(BENCH_DIR)/bench_boost.o $(BENCH_COMMON)
 # given -j itself; tests/run.sh runs the programs TEST_JOBS at a time (2,
 # or 1 on one CPU), TEST_ALONE's by themselves: they count what other
 # clients get done while the daemon works in steps, or time a real
-# systemd's watchdog; TEST_FIRST's, the longest, start before the rest
-# (itest_memory, mostly waiting for idle timers, beside the busiest).
-# itest_memory's bounds are the daemon's own memory and wakeups: it
-# passed beside two busy loops, plain and under ASan.
+# systemd's watchdog.  TEST_WAITING's mostly sleep (out the daemon's idle
+# timers, its status interval, its log's 10 s windows, connect bounds,
+# restarts' probes): they run in a lane of their own beside the two busy
+# ones (TEST_WAIT_JOBS, 1), which take them too once their own are done.
+# TEST_FIRST's, the longest, start before the rest of their lane, in the
+# list's order (itest_memory, mostly waiting for idle timers, beside the
+# busiest).  itest_memory's bounds are the daemon's own memory and
+# wakeups: it passed beside two busy loops, plain and under ASan.
 RESULTS := $(BUILD)/test-results.txt $(BUILD)/test-results-nocache.txt \
            $(BUILD)/asan/test-results.txt $(BUILD)/tsan/test-results.txt
 # Wall and CPU seconds of each build and run phase, for tests/summary.sh.
@@ -540,10 +544,15 @@ timed   = /usr/bin/time -a -o $(PHASES) -f '$(1) %e %U %S'
 jobs    = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc 2>/dev/null || echo 1))
 ASAN_FLAGS := BUILD=$(BUILD)/asan SAN=1 OPT=-O1
 TEST_ALONE ?= itest_release itest_wait itest_dropping systemd_real.sh
-TEST_FIRST ?= itest_memory test_fuzz_smoke.sh test_nosystemd.sh test_lint.sh \
-              test_cost_flat.sh itest_threads test_heap_random \
-              test_block_index itest_stress
-export TEST_ALONE TEST_FIRST
+TEST_WAITING ?= itest_memory itest_logs itest_notify itest_connect \
+                itest_silent itest_restart_guard itest_cache itest_poolctl \
+                itest_alloc_wait itest_restart_busy itest_restart_edges
+TEST_FIRST ?= test_lint.sh test_fuzz_smoke.sh test_heap_random \
+              test_block_index itest_python.py test_cost_flat.sh \
+              test_nosystemd.sh itest_threads itest_stress \
+              itest_memory itest_logs itest_notify itest_restart_guard \
+              itest_connect
+export TEST_ALONE TEST_FIRST TEST_WAITING
 test: deps
 	@rm -f $(RESULTS) $(PHASES)
 	@mkdir -p $(BUILD)

@@ -11,10 +11,14 @@
 # own.  Those named in $TEST_ALONE (file names, such as itest_release)
 # run by themselves, before the others: they count what other clients
 # get done while the daemon works in steps, or time a real systemd.
-# Then those named in $TEST_FIRST start first (the longest: the others
-# fill the second CPU meanwhile).  The outputs are printed, and the results
-# written, in the order given, as each program and all before it are
-# done.
+# Those named in $TEST_WAITING, which mostly sleep (out a daemon's
+# timers, a rate limit's window, a bound), run in $TEST_WAIT_JOBS lanes
+# of their own (default 1; 0 where TEST_JOBS is 1) beside the TEST_JOBS
+# busy ones, which take them too once none of their own are left.  In
+# each lane, those named in $TEST_FIRST start first, in its order (the
+# longest: the others fill the CPUs meanwhile).  The outputs are printed,
+# and the results written, in the order given, as each program and all
+# before it are done.
 #
 # Each program runs for at most $TEST_TIMEOUT seconds (default 900, far
 # above the slowest under ASan) and is then sent SIGTERM, and SIGKILL
@@ -78,6 +82,13 @@ case $jobs in
 	exit 2 ;;
 esac
 [ -n "${TEST_JOBS:-}" ] || [ "$jobs" -le 2 ] || jobs=2
+if [ "$jobs" -gt 1 ]; then wjobs=${TEST_WAIT_JOBS:-1}; else wjobs=${TEST_WAIT_JOBS:-0}; fi
+case $wjobs in
+''|*[!0-9]*|0?*)
+	echo "run.sh: TEST_WAIT_JOBS=$wjobs: a number of waiting programs" \
+	    "at once, 0 or more" >&2
+	exit 2 ;;
+esac
 mkdir -p "$build/logs"
 results="$build/test-results$tag.txt"
 : > "$results"
@@ -88,26 +99,76 @@ for prog in "$@"; do
 	rm -f "$log.res" "$log.rc" "$log.rc.new"
 done
 
-# The runner: the lone ones one by one, then the first and the others,
-# $jobs at a time.  Lone ones first, so that the outputs of the rest can
-# be printed as they come.
+# The lanes' queues, newline-separated: first those named in TEST_FIRST,
+# in its order, then the others in the order given.
+nl='
+'
+busyq= waitq=
+queue() {
+	named "${TEST_ALONE:-}" "$1" && return
+	if named "${TEST_WAITING:-}" "$1"; then
+		waitq=$waitq$1$nl
+	else
+		busyq=$busyq$1$nl
+	fi
+}
+for first in ${TEST_FIRST:-}; do
+	for prog in "$@"; do
+		[ "$first" = "$(basename "$prog")" ] && queue "$prog"
+	done
+done
+for prog in "$@"; do
+	named "${TEST_FIRST:-}" "$prog" || queue "$prog"
+done
+
+# Start the program $1 in the background; its lane, $2, is written to
+# the lanes' pipe (descriptor 3) when it ends.  The program does not
+# inherit the pipe: a daemon takes descriptors from 3 on as systemd's.
+start() {
+	{ sh "$0" "$build" --one "$1" 3>&-; echo "$2" >&3; } &
+}
+
+# The runner: the lone ones one by one, then the others, $jobs busy ones
+# and $wjobs waiting ones at a time.  Lone ones first, so that the
+# outputs of the rest can be printed as they come.  Each program's end
+# is a line in a pipe, which the runner reads to start the next.
+lanes="$build/logs/.lanes$tag"
+rm -f "$lanes"
+mkfifo "$lanes" || exit 2
 export TEST_TAG TEST_TIMEOUT
 (
 	for prog in "$@"; do
 		named "${TEST_ALONE:-}" "$prog" &&
 		    sh "$0" "$build" --one "$prog"
 	done
-	{
-		for prog in "$@"; do
-			named "${TEST_ALONE:-}" "$prog" ||
-			    ! named "${TEST_FIRST:-}" "$prog" ||
-			    printf '%s\n' "$prog"
+	# Read and written here: opening it so never blocks.
+	exec 3<>"$lanes"
+	busy=0 waiting=0
+	while :; do
+		while [ "$busy" -lt "$jobs" ] && [ -n "$busyq" ]; do
+			start "${busyq%%"$nl"*}" busy
+			busyq=${busyq#*"$nl"}
+			busy=$((busy + 1))
 		done
-		for prog in "$@"; do
-			named "${TEST_FIRST:-} ${TEST_ALONE:-}" "$prog" ||
-			    printf '%s\n' "$prog"
+		while [ "$waiting" -lt "$wjobs" ] && [ -n "$waitq" ]; do
+			start "${waitq%%"$nl"*}" waiting
+			waitq=${waitq#*"$nl"}
+			waiting=$((waiting + 1))
 		done
-	} | xargs -r -d '\n' -n 1 -P "$jobs" sh "$0" "$build" --one
+		# A busy lane with nothing of its own left takes a waiting one.
+		while [ "$busy" -lt "$jobs" ] && [ -n "$waitq" ]; do
+			start "${waitq%%"$nl"*}" busy
+			waitq=${waitq#*"$nl"}
+			busy=$((busy + 1))
+		done
+		[ $((busy + waiting)) -gt 0 ] || break
+		read -r lane <&3
+		case $lane in
+		busy) busy=$((busy - 1)) ;;
+		*) waiting=$((waiting - 1)) ;;
+		esac
+	done
+	exec 3>&-
 	touch "$done"
 ) &
 runner=$!
@@ -129,4 +190,5 @@ for prog in "$@"; do
 	[ "$(cat "$log.rc")" -ne 0 ] && status=1
 done
 wait "$runner"
+rm -f "$lanes"
 exit $status
