@@ -533,9 +533,10 @@ $(BUILD)/bench/bench_boost: $(BENCH_DIR)/bench_boost.o $(BENCH_COMMON)
 # restarts' probes): they run in a lane of their own beside the two busy
 # ones (TEST_WAIT_JOBS, 1), which take them too once their own are done.
 # TEST_FIRST's, the longest, start before the rest of their lane, in the
-# list's order (itest_memory, mostly waiting for idle timers, beside the
-# busiest).  itest_memory's bounds are the daemon's own memory and
-# wakeups: it passed beside two busy loops, plain and under ASan.
+# list's order: test_lint.sh and test_fuzz_smoke.sh, which keep both CPUs
+# busy, not side by side (itest_memory, mostly waiting for idle timers,
+# beside the busiest).  itest_memory's bounds are the daemon's own memory
+# and wakeups: it passed beside two busy loops, plain and under ASan.
 RESULTS := $(BUILD)/test-results.txt $(BUILD)/test-results-nocache.txt \
            $(BUILD)/asan/test-results.txt $(BUILD)/tsan/test-results.txt
 # Wall and CPU seconds of each build and run phase, for tests/summary.sh.
@@ -547,9 +548,9 @@ TEST_ALONE ?= itest_release itest_wait itest_dropping systemd_real.sh
 TEST_WAITING ?= itest_memory itest_logs itest_notify itest_connect \
                 itest_silent itest_restart_guard itest_cache itest_poolctl \
                 itest_alloc_wait itest_restart_busy itest_restart_edges
-TEST_FIRST ?= test_lint.sh test_fuzz_smoke.sh test_heap_random \
-              test_block_index itest_python.py test_cost_flat.sh \
-              test_nosystemd.sh itest_threads itest_stress \
+TEST_FIRST ?= test_lint.sh test_heap_random test_block_index itest_python.py \
+              test_fuzz_smoke.sh test_cost_flat.sh test_nosystemd.sh \
+              itest_threads itest_stress \
               itest_memory itest_logs itest_notify itest_restart_guard \
               itest_connect
 export TEST_ALONE TEST_FIRST TEST_WAITING
