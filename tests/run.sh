@@ -162,10 +162,11 @@ export TEST_TAG TEST_TIMEOUT
 			busy=$((busy + 1))
 		done
 		[ $((busy + waiting)) -gt 0 ] || break
+		lane=
 		read -r lane <&3
 		case $lane in
 		busy) busy=$((busy - 1)) ;;
-		*) waiting=$((waiting - 1)) ;;
+		waiting) waiting=$((waiting - 1)) ;;
 		esac
 	done
 	exec 3>&-
