@@ -70,7 +70,7 @@ fi
 # Whether the list $1 names the program $2.
 named() {
 	for a in $1; do
-		[ "$a" = "$(basename "$2")" ] && return 0
+		[ "$a" = "${2##*/}" ] && return 0
 	done
 	return 1
 }
@@ -82,7 +82,11 @@ case $jobs in
 	exit 2 ;;
 esac
 [ -n "${TEST_JOBS:-}" ] || [ "$jobs" -le 2 ] || jobs=2
-if [ "$jobs" -gt 1 ]; then wjobs=${TEST_WAIT_JOBS:-1}; else wjobs=${TEST_WAIT_JOBS:-0}; fi
+if [ "$jobs" -gt 1 ]; then
+	wjobs=${TEST_WAIT_JOBS:-1}
+else
+	wjobs=${TEST_WAIT_JOBS:-0}
+fi
 case $wjobs in
 ''|*[!0-9]*|0?*)
 	echo "run.sh: TEST_WAIT_JOBS=$wjobs: a number of waiting programs" \
@@ -114,7 +118,7 @@ queue() {
 }
 for first in ${TEST_FIRST:-}; do
 	for prog in "$@"; do
-		[ "$first" = "$(basename "$prog")" ] && queue "$prog"
+		[ "$first" = "${prog##*/}" ] && queue "$prog"
 	done
 done
 for prog in "$@"; do
