@@ -661,9 +661,19 @@ harness_log_count(const struct daemon_proc *d, const char *what)
 	return n;
 }
 
+/*
+ * A line the daemon writes in the turn of its loop that wrote the one
+ * waited for may not be in the file yet (a reload's "SIGHUP: reloading"
+ * comes before the pools' lines of that reload): wait for it, at most
+ * 10 s, so that a loaded machine cannot fail the test between the two.
+ */
 void
 harness_expect_logged(const struct daemon_proc *d, const char *what)
 {
+	int i;
+
+	for (i = 0; i < 2000 && harness_log_count(d, what) == 0; i++)
+		harness_sleep_ms(5);
 	if (harness_log_count(d, what) == 0)
 		fail_msg("no \"%s\" in the daemon's log", what);
 }

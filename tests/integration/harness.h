@@ -197,7 +197,10 @@ int harness_reload_with(struct daemon_proc *d, const char *extra_config);
 
 /* How many lines of the daemon's log hold what. */
 int harness_log_count(const struct daemon_proc *d, const char *what);
-/* Fail the test unless some line of the daemon's log holds what. */
+/*
+ * Fail the test unless some line of the daemon's log holds what, within
+ * 10 s (a line of the same turn of its loop may come a moment later).
+ */
 void harness_expect_logged(const struct daemon_proc *d, const char *what);
 /* The log's length now: where the lines of what comes next begin. */
 size_t harness_log_mark(const struct daemon_proc *d);
