@@ -348,9 +348,11 @@ struct pool_stats {
 	/*
 	 * Entries of the pool's uids' own user quotas (pool_user_quota_get
 	 * reads them), at most POOL_USER_QUOTA_MAX; 0: the pool has none,
-	 * or the daemon has none.  pool_stats and pool_stats_by_name say
-	 * it; pool_list leaves it 0, as the daemon's list of pools leaves
-	 * the entries out.  (Taken from the reserved room, as acl_entries.)
+	 * or the daemon has none.  pool_stats, pool_stats_by_name and
+	 * pool_list say it (the daemon's list of pools leaves the entries
+	 * out, not their count), so that a program that shows many pools
+	 * asks only those whose count is not 0.  (Taken from the reserved
+	 * room, as acl_entries.)
 	 */
 	uint32_t user_quota_entries;
 	uint64_t reserved[4];		/* zero: room for later fields */

@@ -713,6 +713,8 @@ fill_stats(Poolmgr__PoolStats *ps, struct dpool *p, struct stats_acl *acl)
 	ps->page_size = (uint32_t)st.page_size;
 	ps->mode = p->mode;
 	dispatch_fill_acl(ps, p, acl);
+	/* The count alone, on every path: do_stats adds the entries. */
+	ps->user_quota_entries = p->uquotas.n;
 	ps->uid = p->uid;
 	ps->gid = p->gid;
 	ps->quota = p->quota;

@@ -9,8 +9,11 @@
  *       datagram (docs/protocol.md): a page always fits.
  *   library_lists_every_pool   200 pools of 64-byte names, made in an
  *       order that is not their names': pool_list returns each once, in
- *       name order, with its own size and mode; a client of uid nobody,
- *       which may read a third of them, gets those alone, in order.
+ *       name order, with its own size and mode and the count of its
+ *       uids' own user quotas (every tenth pool has some, from 1 to 20:
+ *       ListPools says the count, not the entries); a client of uid
+ *       nobody, which may read a third of them, gets those alone, in
+ *       order.
  *       (The second part is skipped when not run as root.)
  *   poolctl_shows_every_pool   `poolctl list` and `poolctl --json stats`
  *       name each of the 200, once.
@@ -79,6 +82,13 @@ made_mode(int k)
 	return k % 3 == 0 ? 0644 : 0600;
 }
 
+/* Pool k's count of uids' own user quotas: every tenth has 1 to 20. */
+static uint32_t
+made_uquotas(int k)
+{
+	return k % 10 == 0 ? (uint32_t)(k / 10 + 1) : 0;
+}
+
 static int
 teardown(void **state)
 {
@@ -96,7 +106,9 @@ static int
 setup(void **state)
 {
 	struct pool_create_opts o;
+	struct pool_user_quota uq[POOL_USER_QUOTA_MAX];
 	char name[POOL_NAME_MAX + 1];
+	uint32_t j;
 	int i, k;
 
 	(void)state;
@@ -109,7 +121,13 @@ setup(void **state)
 		o.mode = made_mode(k);
 		made_name(name, sizeof(name), k);
 		assert_int_equal(strlen(name), POOL_NAME_MAX);
-		EXPECT_RC(pool_create(fx.conn, name, &o), 0);
+		memset(uq, 0, sizeof(uq));
+		for (j = 0; j < made_uquotas(k); j++) {
+			uq[j].uid = 1000 + j;
+			uq[j].bytes = (uint64_t)(j + 1) << 20;
+		}
+		EXPECT_RC(pool_create_user_quotas(fx.conn, name, &o, NULL, uq,
+						  made_uquotas(k)), 0);
 	}
 	return 0;
 }
@@ -232,7 +250,8 @@ wrong_entry(const struct pool_stats *ps, size_t n, int first, int step)
 		made_name(name, sizeof(name), k);
 		if (strcmp(ps[i].name, name) != 0 ||
 		    ps[i].max_size != made_size(k) ||
-		    ps[i].mode != made_mode(k) || ps[i].granularity != 16)
+		    ps[i].mode != made_mode(k) || ps[i].granularity != 16 ||
+		    ps[i].user_quota_entries != made_uquotas(k))
 			return i + 1;
 	}
 	return 0;
@@ -266,10 +285,11 @@ library_lists_every_pool(void **state)
 	EXPECT_RC(pool_list(fx.conn, &ps, &n), 0);
 	assert_int_equal(n, POOLS);
 	if ((wrong = wrong_entry(ps, n, 0, 1)))
-		fail_msg("pool_list's entry %zu is %s, size %llu, mode %o",
-			 wrong - 1, ps[wrong - 1].name,
+		fail_msg("pool_list's entry %zu is %s, size %llu, mode %o, "
+			 "%u user quota entries", wrong - 1, ps[wrong - 1].name,
 			 (unsigned long long)ps[wrong - 1].max_size,
-			 ps[wrong - 1].mode);
+			 ps[wrong - 1].mode,
+			 (unsigned)ps[wrong - 1].user_quota_entries);
 	free(ps);
 	printf("list: pool_list of %d pools: each once, in name order\n",
 	       POOLS);

@@ -2698,7 +2698,8 @@ def pool_acl_decides_for_another_uid():
 @test
 def user_quotas_set_read_and_modify():
     """create_pool's user_quotas (numbers and names) come back as a dict
-    in uid order, counted in PoolStats.user_quota_entries; set_pool's
+    in uid order, counted in PoolStats.user_quota_entries (list_pools'
+    too, which has the count but not the entries); set_pool's
     change some (None takes one out) in the same request as the other
     settings, keeping the rest; the users' entries say the bound in
     force and whether it is the uid's own."""
@@ -2712,7 +2713,7 @@ def user_quotas_set_read_and_modify():
         assert list(c.user_quotas("pyuq")) == sorted([me, 4242, NOBODY])
         assert c.stats("pyuq").user_quota_entries == 3
         assert [s.user_quota_entries for s in c.list_pools()
-                if s.name == "pyuq"] == [0]	# ListPools leaves them out
+                if s.name == "pyuq"] == [3]
         with c.open("pyuq") as p:
             p.alloc(4096)
             p.flush()

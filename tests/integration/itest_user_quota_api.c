@@ -14,8 +14,9 @@
  *       -ENOENT.
  *   stats_count_entries       user_quota_entries from pool_stats and
  *       pool_stats_by_name: the count, changing with the entries;
- *       pool_list's is 0 (ListPools leaves the entries out) and the
- *       reserved room stays zero.
+ *       pool_list's the same (ListPools leaves the entries out but says
+ *       their count), 0 for a pool without; the reserved room stays
+ *       zero.
  *   modify_changes_some       set adds and replaces in place, remove
  *       takes out (a uid without an entry is no error), both in one
  *       request; nothing at all changes nothing; a default pool_set
@@ -165,7 +166,7 @@ uq_expect_count(struct pool_conn *c, struct pool *p, const char *name,
 		uint32_t want)
 {
 	struct pool_stats st, *all = NULL;
-	size_t i, n = 0;
+	size_t i, n = 0, seen = 0;
 
 	EXPECT_RC(pool_stats_by_name(c, name, &st), 0);
 	assert_int_equal(st.user_quota_entries, want);
@@ -174,9 +175,18 @@ uq_expect_count(struct pool_conn *c, struct pool *p, const char *name,
 	EXPECT_RC(pool_stats(p, &st), 0);
 	assert_int_equal(st.user_quota_entries, want);
 	EXPECT_RC(pool_list(c, &all, &n), 0);
-	for (i = 0; i < n; i++)
-		assert_int_equal(all[i].user_quota_entries, 0);
+	for (i = 0; i < n; i++) {
+		bool ours = strcmp(all[i].name, name) == 0;
+
+		seen += ours;
+		if (all[i].user_quota_entries != (ours ? want : 0))
+			fail_msg("pool_list: %s has %u user quota entries, "
+				 "want %u", all[i].name,
+				 (unsigned)all[i].user_quota_entries,
+				 ours ? (unsigned)want : 0);
+	}
 	free(all);
+	assert_int_equal(seen, 1);
 }
 
 static void
@@ -196,6 +206,8 @@ stats_count_entries(void **state)
 	EXPECT_RC(uq_create(c, "s", 0, e, 1), 0);
 	EXPECT_RC(pool_open(c, "s", &p), 0);
 	uq_expect_count(c, p, "s", 1);
+	/* A pool without entries beside it lists 0. */
+	EXPECT_RC(uq_create(c, "t", 0, NULL, 0), 0);
 	EXPECT_RC(pool_user_quota_modify(c, "s", e, POOL_USER_QUOTA_MAX,
 					 NULL, 0), 0);
 	uq_expect_count(c, p, "s", POOL_USER_QUOTA_MAX);
