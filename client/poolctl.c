@@ -173,11 +173,13 @@ static const struct cmd cmds[] = {
 	  "Where the daemon has access control lists, the pool's list too\n"
 	  "(see acl): 'access control list' in words with names, kv's 'acl'\n"
 	  "with numbers (user:1001:r,group:27:rw, or none), JSON's \"acl\"\n"
-	  "an array.  Of POOL named, where the daemon has uids' own user\n"
-	  "quotas (see set), their entries: 'user quotas' in words with\n"
-	  "names (alice:8.0 GiB, backup:none), kv's 'user_quotas' with\n"
-	  "numbers (1000:8589934592,1005:0), both only for a pool with\n"
-	  "entries; JSON's \"user_quotas\" an array of {uid, user, bytes}.\n" },
+	  "an array.  Where the daemon has uids' own user quotas (see\n"
+	  "set), their entries: 'user quotas' in words with names\n"
+	  "(alice:8.0 GiB, backup:none), kv's 'user_quotas' with numbers\n"
+	  "(1000:8589934592,1005:0), both only for a pool with entries;\n"
+	  "JSON's \"user_quotas\" an array of {uid, user, bytes} (of every\n"
+	  "pool, only for those with some).  acl_entries and\n"
+	  "user_quota_entries count them (kv, JSON, and Prometheus gauges).\n" },
 	{ "status", cmd_status, 0, 0, O_FORMAT | O_NUMERIC,
 	  "[-n] [--format=text|json|prometheus|kv]",
 	  "the daemon's own statistics: uptime, connections, requests",

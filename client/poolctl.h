@@ -245,11 +245,13 @@ struct ctl_uquota {
 	struct pool_user_quota	 e[POOL_USER_QUOTA_MAX];
 };
 /*
- * The entries of the n pools ps, for stats: asked of each pool, *out
- * malloc'd, or NULL when the daemon has none.  0 or the exit code.
+ * The entries of the n pools ps, for stats: asked of each pool, or,
+ * of every pool (every), only of those whose user_quota_entries count
+ * some (the others n -1); *out malloc'd, or NULL when the daemon has
+ * none.  0 or the exit code.
  */
 int	uquota_of_pools(struct ctl *, const struct pool_stats *, size_t,
-	    struct ctl_uquota **);
+	    bool, struct ctl_uquota **);
 /* What a create or set gave of them: entries set, uids removed. */
 struct uq_given {
 	const struct pool_user_quota	*set;

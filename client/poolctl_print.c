@@ -7,7 +7,9 @@
  * are all generated from that one table so that they cannot drift.  The
  * count of a pool's access control list's entries, no quantity of its
  * use, is not in it: it goes beside the mode (list's "+", acl_entries in
- * JSON and kv).  Diagnostics on stderr, and the exit status each failure means, are
+ * JSON and kv), and the count of its uids' own user quotas after it
+ * (user_quota_entries); Prometheus has both as gauges of their own.
+ * Diagnostics on stderr, and the exit status each failure means, are
  * poolctl_fail.c's.
  */
 #include <inttypes.h>
@@ -532,6 +534,8 @@ json_stats(const struct pool_stats *ps, const struct ctl_acl *acl,
 			/* Beside the mode, as list's text marks it there. */
 			json_object_object_add(o, "acl_entries",
 			    json_u64(ps->acl_entries));
+			json_object_object_add(o, "user_quota_entries",
+			    json_u64(ps->user_quota_entries));
 		} else
 			json_object_object_add(o, f->key,
 			    json_u64(field_value(ps, f)));
@@ -585,6 +589,8 @@ print_stats_kv(const struct pool_stats *ps, const struct ctl_acl *acl,
 			    octal_mode((uint32_t)v).s);
 			printf("%s acl_entries %" PRIu32 "\n", ps->name,
 			    ps->acl_entries);
+			printf("%s user_quota_entries %" PRIu32 "\n",
+			    ps->name, ps->user_quota_entries);
 		} else
 			printf("%s %s %" PRIu64 "\n", ps->name, f->key, v);
 	}
@@ -626,6 +632,26 @@ prom_family(const char *name, const char *type, const char *mhelp)
 }
 
 /*
+ * A gauge of a count kept outside stat_fields (as uint32_t at offset off
+ * of struct pool_stats): HELP and TYPE, then a sample per pool.
+ */
+static void
+prom_count(const char *metric, const char *mhelp, size_t off,
+    const struct pool_stats *ps, size_t n)
+{
+	uint32_t	v;
+	size_t		j;
+
+	prom_family(metric, "gauge", mhelp);
+	for (j = 0; j < n; j++) {
+		memcpy(&v, (const char *)&ps[j] + off, sizeof v);
+		printf("%s{pool=\"", metric);
+		prom_label(ps[j].name);
+		printf("\"} %" PRIu32 "\n", v);
+	}
+}
+
+/*
  * The Prometheus text exposition format: each family's HELP and TYPE once,
  * then one sample per pool.  Mode and owner are not quantities, so they go
  * into the labels of a constant poolmgr_pool_info, as node_exporter does.
@@ -663,6 +689,12 @@ print_stats_prometheus(const struct pool_stats *ps, size_t n)
 		prom_label(ps[j].name);
 		printf("\"} %.6f\n", fragmentation(&ps[j]) / 100.0);
 	}
+	prom_count("poolmgr_pool_acl_entries", "Entries on the pool's "
+	    "access control list.", offsetof(struct pool_stats, acl_entries),
+	    ps, n);
+	prom_count("poolmgr_pool_user_quota_entries", "Uids with a user "
+	    "quota of their own on the pool.",
+	    offsetof(struct pool_stats, user_quota_entries), ps, n);
 	prom_family("poolmgr_pool_info", "gauge",
 	    "Mode, owner and NUMA policy of the pool (numa_node empty "
 	    "without one); the value is always 1.");

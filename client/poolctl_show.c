@@ -150,12 +150,11 @@ cmd_stats(struct ctl *ctl, int argc, char **argv)
 	if (fmt != FMT_PROMETHEUS)
 		rc = acl_of_pools(ctl, ps, n, &acls);
 	/*
-	 * A pool's uids' own user quotas, when it is named: the list of
-	 * every pool carries neither them nor their count, and a request
-	 * per pool would make stats of many pools slow.
+	 * The uids' own user quotas likewise: the list of every pool counts
+	 * them, so that only the pools with some are asked.
 	 */
-	if (fmt != FMT_PROMETHEUS && rc == 0 && argc == 1)
-		rc = uquota_of_pools(ctl, ps, n, &uqs);
+	if (fmt != FMT_PROMETHEUS && rc == 0)
+		rc = uquota_of_pools(ctl, ps, n, argc != 1, &uqs);
 	if (rc == 0)
 		print_stats(ctl, fmt, ps, acls, uqs, n);
 	free(uqs);

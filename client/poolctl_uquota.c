@@ -183,15 +183,18 @@ uq_of_pool(struct ctl *ctl, const struct pool_stats *ps, struct ctl_uquota *u)
 }
 
 /*
- * Each pool is asked, even one whose statistics count none: the count
- * is 0 from a daemon without them too, and JSON tells an empty list
- * from none known.  stats asks for the pool it names alone.  A daemon
- * without them answers the first without being asked (-EOPNOTSUPP,
- * said by the library): none shown, as before them.
+ * The pool stats names is asked even when its statistics count none:
+ * the count is 0 from a daemon without them too, and JSON tells an
+ * empty list from none known.  Of every pool (every), only those whose
+ * statistics count some are asked: the others have none to show, and a
+ * request each would cost a round trip per pool; they are left as not
+ * had (n -1: no line, no key).  A daemon without them answers the first
+ * asked without being asked (-EOPNOTSUPP, said by the library): none
+ * shown, as before them.
  */
 int
 uquota_of_pools(struct ctl *ctl, const struct pool_stats *ps, size_t n,
-    struct ctl_uquota **out)
+    bool every, struct ctl_uquota **out)
 {
 	struct ctl_uquota	*u;
 	size_t			 i;
@@ -205,6 +208,10 @@ uquota_of_pools(struct ctl *ctl, const struct pool_stats *ps, size_t n,
 		return EXIT_FAILED;
 	}
 	for (i = 0; i < n; i++) {
+		if (every && ps[i].user_quota_entries == 0) {
+			u[i].n = -1;
+			continue;
+		}
 		error = uq_of_pool(ctl, &ps[i], &u[i]);
 		if (error == -EOPNOTSUPP) {
 			free(u);

@@ -56,6 +56,10 @@
  *   numbers, kv numbers, a JSON array), users the bound a uid's own
  *   marks with a '*'; bad words (exit 2, named, nothing changed), the
  *   daemon's refusal of a 33rd entry and of a pool of the file (exit 1).
+ *   stats of every pool shows the entries of each pool that has some,
+ *   asking those pools alone (the daemon's count of requests says so),
+ *   and the count of them beside acl_entries in kv and JSON; Prometheus
+ *   has both counts as gauges, a sample a pool.
  *   free: the persistent blocks a program left (one persisted, one
  *   allocated persistent) ended by offset, in hexadecimal and decimal,
  *   beside offsets it refuses, each in its words (no block there, a
@@ -2479,6 +2483,120 @@ user_quota_entries_set_and_shown(void **state)
 	stop();
 }
 
+/* The daemon's count of the requests it answered, asked on fx.conn. */
+static uint64_t
+requests_now(void)
+{
+	struct pool_daemon_stats ds;
+
+	assert_int_equal(pool_daemon_stats(fx.conn, &ds), 0);
+	return ds.requests_total;
+}
+
+/*
+ * Requests `poolctl ARGS` made beyond those of `poolctl list`: both
+ * connect and list the pools the same way.
+ */
+static uint64_t
+requests_beyond_list(const char *args)
+{
+	uint64_t r0, r1, r2;
+
+	r0 = requests_now();
+	expect_exit(ctl("list"), 0, "list");
+	r1 = requests_now();
+	expect_exit(ctl("%s", args), 0, args);
+	r2 = requests_now();
+	return (r2 - r1) - (r1 - r0);
+}
+
+/*
+ * stats of every pool: the list says each pool's count of uids' own
+ * user quotas, so that only e and g, which have some, are asked for
+ * them (alpha and beta cost nothing); each shows its own, in every
+ * format but Prometheus, which has the counts as gauges beside those
+ * of the access control lists.
+ */
+static void
+user_quota_entries_of_every_pool(void **state)
+{
+	uint64_t extra;
+	const char *at;
+
+	(void)state;
+	start(TWO_POOLS);
+	extra = requests_beyond_list("stats");
+	if (extra != 1)
+		fail_msg("stats without entries: %llu requests beyond the "
+			 "listing, want 1 (the first pool's access control "
+			 "list alone)", (unsigned long long)extra);
+	expect(strstr(fx.out, "user quotas") == NULL,
+	       "stats without entries: a user quotas line");
+
+	expect_exit(ctl("create e --size 1M --user-quota root=2M "
+			"--user-quota %d=none", NOBODY), 0, "create e");
+	expect_exit(ctl("create g --size 1M --user-quota 4242=64K"), 0,
+		    "create g");
+	/* One for the first pool's list, one each for e's and g's entries. */
+	extra = requests_beyond_list("stats -n");
+	if (extra != 3)
+		fail_msg("stats: %llu requests beyond the listing, want 3",
+			 (unsigned long long)extra);
+	at = strstr(fx.out, "pool e\n");
+	expect(at && strstr(at, "\n  user quotas          0:2.0 MiB, "
+			    "65534:none\n") != NULL, "stats: e's entries");
+	at = strstr(fx.out, "pool g\n");
+	expect(at && strstr(at, "\n  user quotas          4242:64.0 KiB\n")
+	       != NULL, "stats: g's entries");
+	/* alpha and beta come first, with no such line. */
+	at = strstr(fx.out, "pool e\n");
+	expect(at && strstr(fx.out, "user quotas") > at,
+	       "stats: alpha or beta with a user quotas line");
+
+	expect_exit(ctl("stats --format=kv"), 0, "stats kv");
+	expect(strstr(fx.out, "\ne acl_entries 0\ne user_quota_entries 2\n")
+	       && strstr(fx.out, "\ng user_quota_entries 1\n")
+	       && strstr(fx.out, "\nalpha user_quota_entries 0\n"),
+	       "stats kv: user_quota_entries beside acl_entries");
+	expect(strstr(fx.out, "\ne user_quotas 0:2097152,65534:0\n") &&
+	       strstr(fx.out, "\ng user_quotas 4242:65536\n") &&
+	       !strstr(fx.out, "alpha user_quotas"),
+	       "stats kv: the entries of e and g alone");
+
+	expect_exit(ctl("--json=short stats"), 0, "stats --json");
+	expect(strstr(fx.out, "\"acl_entries\":0,\"user_quota_entries\":2,")
+	       && strstr(fx.out, "\"acl_entries\":0,\"user_quota_entries\""
+			 ":0,"), "stats --json: user_quota_entries");
+	expect(strstr(fx.out, "\"user_quotas\":[{\"uid\":4242,\"user\":"
+		      "null,\"bytes\":65536}]") != NULL,
+	       "stats --json: g's entries");
+	expect_exit(ctl("--json=short list"), 0, "list --json");
+	expect(strstr(fx.out, "\"acl_entries\":0,\"user_quota_entries\":1,")
+	       != NULL, "list --json: g's user_quota_entries");
+
+	/* Counts alone: Prometheus asks nothing beyond the listing. */
+	extra = requests_beyond_list("stats --format=prometheus");
+	if (extra != 0)
+		fail_msg("stats prom: %llu requests beyond the listing, "
+			 "want 0", (unsigned long long)extra);
+	expect(strstr(fx.out, "# HELP poolmgr_pool_user_quota_entries ") &&
+	       strstr(fx.out, "\n# TYPE poolmgr_pool_user_quota_entries "
+		      "gauge\n") &&
+	       strstr(fx.out, "\npoolmgr_pool_user_quota_entries{pool=\"e\"} "
+		      "2\n") &&
+	       strstr(fx.out, "\npoolmgr_pool_user_quota_entries{pool=\"g\"} "
+		      "1\n") &&
+	       strstr(fx.out, "\npoolmgr_pool_user_quota_entries{pool=\""
+		      "alpha\"} 0\n"), "stats prom: user_quota_entries");
+	expect(strstr(fx.out, "# HELP poolmgr_pool_acl_entries ") &&
+	       strstr(fx.out, "\n# TYPE poolmgr_pool_acl_entries gauge\n") &&
+	       strstr(fx.out, "\npoolmgr_pool_acl_entries{pool=\"beta\"} "
+		      "0\n"), "stats prom: acl_entries");
+	expect(strstr(fx.out, "user_quotas") == NULL,
+	       "stats prom: the entries themselves");
+	stop();
+}
+
 /*
  * What poolctl refuses of --user-quota USER=SIZE before asking (exit 2,
  * the word named, nothing changed): a user no database knows, nobody's
@@ -3130,6 +3248,8 @@ main(void)
 		cmocka_unit_test_teardown(user_quota_entries_set_and_shown,
 					  teardown),
 		cmocka_unit_test_teardown(user_quota_entries_refused,
+					  teardown),
+		cmocka_unit_test_teardown(user_quota_entries_of_every_pool,
 					  teardown),
 		cmocka_unit_test_teardown(users_lists_who_holds_what,
 					  teardown),
