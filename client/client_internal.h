@@ -255,9 +255,9 @@ Poolmgr__Acl *client_acl_encode(struct client_acl_msg *,
  * entries a request may carry (0, -EINVAL, -ENOSPC), no uid twice nor
  * any of the nrm uids of rm.  client_uquota_encode: them into m's
  * messages, whose array it returns (m must outlive the request).
- * client_uquota_reply: the entries of a PoolStats, as a daemon can have
- * sent them (at most POOL_USER_QUOTA_MAX, sorted by uid, none twice): 0
- * or -EPROTO.
+ * client_uquota_reply: the entries of a PoolStats and their count, as a
+ * daemon can have sent them (at most POOL_USER_QUOTA_MAX, sorted by uid,
+ * none twice, the count theirs when both are said): 0 or -EPROTO.
  */
 struct client_uquota_msg {
 	Poolmgr__UserQuota	 e[POOL_USER_QUOTA_MAX];

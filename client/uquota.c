@@ -119,6 +119,11 @@ client_uquota_reply(const Poolmgr__PoolStats *m)
 
 	if (m->n_user_quotas > POOL_USER_QUOTA_MAX)
 		return -EPROTO;
+	/* The count (a list's alone) is as far bounded, and the entries'. */
+	if (m->user_quota_entries > POOL_USER_QUOTA_MAX ||
+	    (m->n_user_quotas > 0 && m->user_quota_entries != 0 &&
+	    m->user_quota_entries != m->n_user_quotas))
+		return -EPROTO;
 	for (i = 0; i < m->n_user_quotas; i++) {
 		if (m->user_quotas[i] == NULL ||
 		    m->user_quotas[i]->uid == UQUOTA_NOBODY)

@@ -302,13 +302,16 @@ enum lie {
 	/*
 	 * uids' own user quotas (features bit 11): a Stats of the pool told
 	 * truthfully (UQUOTA_NONE: UQUOTA_TOLD's entries), or with 33
-	 * entries, two out of order, one uid twice, or one of nobody's uid.
+	 * entries, two out of order, one uid twice, one of nobody's uid, a
+	 * count of 33 or a count the entries beside it belie.
 	 */
 	UQUOTA_NONE,
 	LIE_UQUOTA_33,
 	LIE_UQUOTA_UNSORTED,
 	LIE_UQUOTA_TWICE,
 	LIE_UQUOTA_NOBODY,
+	LIE_UQUOTA_COUNT_33,
+	LIE_UQUOTA_COUNT_BELIED,
 };
 
 /* The truthful fake's pools, and its page. */
@@ -494,6 +497,7 @@ lie_now(struct fake_state *fs, Poolmgr__Request__BodyCase body)
 	case LIE_BLOCKS_5_HOLDERS: case LIE_BLOCKS_HOLDERS_OVER:
 	case UQUOTA_NONE: case LIE_UQUOTA_33: case LIE_UQUOTA_UNSORTED:
 	case LIE_UQUOTA_TWICE: case LIE_UQUOTA_NOBODY:
+	case LIE_UQUOTA_COUNT_33: case LIE_UQUOTA_COUNT_BELIED:
 		return false;
 	case LIE_OPEN_UNSEALED: case LIE_OPEN_NO_GROW_SEAL:
 	case LIE_OPEN_NO_SHRINK_SEAL: case LIE_OPEN_SMALLER:
@@ -1235,7 +1239,7 @@ fake_blocks(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 static bool
 uquota_case(enum lie lie)
 {
-	return lie >= UQUOTA_NONE && lie <= LIE_UQUOTA_NOBODY;
+	return lie >= UQUOTA_NONE && lie <= LIE_UQUOTA_COUNT_BELIED;
 }
 
 /* The truthful entries, uid and bytes: sorted by uid, as a daemon's. */
@@ -1272,6 +1276,10 @@ fake_stats(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 		e[2].uid = e[1].uid;
 	else if (fs->lie == LIE_UQUOTA_NOBODY)
 		e[2].uid = UINT32_MAX;
+	if (fs->lie == LIE_UQUOTA_COUNT_33)
+		st.user_quota_entries = POOL_USER_QUOTA_MAX + 1;
+	else if (fs->lie == LIE_UQUOTA_COUNT_BELIED)
+		st.user_quota_entries = n - 1;
 	st.name = FAKE_POOL;
 	st.max_size = FAKE_SIZE;
 	st.granularity = FAKE_G;
@@ -2799,7 +2807,8 @@ uquota_replies_checked(void **state)
 {
 	static const enum lie lies[] = {
 		UQUOTA_NONE, LIE_UQUOTA_33, LIE_UQUOTA_UNSORTED,
-		LIE_UQUOTA_TWICE, LIE_UQUOTA_NOBODY,
+		LIE_UQUOTA_TWICE, LIE_UQUOTA_NOBODY, LIE_UQUOTA_COUNT_33,
+		LIE_UQUOTA_COUNT_BELIED,
 	};
 	struct uquota_client lc;
 	struct child_end rc, frc;
