@@ -252,6 +252,20 @@ create_limit(struct call *c, const struct dpool_params *pp)
 	return limit_refused(c, pp->limit, size, g);
 }
 
+/* Is name a pool of the file in force?  Then the file owns its settings. */
+static bool
+file_pool(const char *name)
+{
+	unsigned i;
+
+	if (!dispatch_cf)
+		return false;
+	for (i = 0; i < dispatch_cf->npools; i++)
+		if (strcmp(dispatch_cf->pools[i].name, name) == 0)
+			return true;
+	return false;
+}
+
 int
 do_create(struct call *c, const Poolmgr__CreatePool *m)
 {
@@ -264,6 +278,15 @@ do_create(struct call *c, const Poolmgr__CreatePool *m)
 		return refuse(c, -EPERM, "creating pools needs admin rights");
 	if ((rc = check_name(c, m->name)))
 		return rc;
+	/*
+	 * A pool of the file that was destroyed: made here it would have the
+	 * request's settings, which SetPool could not change and the next
+	 * reload would replace with the file's.
+	 */
+	if (!dpool_find(m->name) && file_pool(m->name))
+		return refuse(c, -EROFS, "pool %s is defined in the "
+			      "configuration file: a reload makes it again",
+			      m->name);
 	if (m->mode & ~0777u)
 		return refuse(c, -EINVAL, "mode 0%03o has bits beyond 0777",
 			      m->mode);
@@ -333,20 +356,6 @@ live_blocks(struct dpool *p)
 
 	heap_get_stats(p->heap, &st);
 	return st.live_blocks;
-}
-
-/* Is name a pool of the file in force?  Then the file owns its settings. */
-static bool
-file_pool(const char *name)
-{
-	unsigned i;
-
-	if (!dispatch_cf)
-		return false;
-	for (i = 0; i < dispatch_cf->npools; i++)
-		if (strcmp(dispatch_cf->pools[i].name, name) == 0)
-			return true;
-	return false;
 }
 
 int

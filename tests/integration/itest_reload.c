@@ -555,6 +555,12 @@ destroyed_file_pool_comes_back(void **state)
 	expect_logged("pool f destroyed by uid ");
 	assert_int_equal(log_count(again), 1);
 	EXPECT_RC(pool_stats_by_name(c, "f", &st), -ENOENT);
+	/* Not made again with other settings than the file's. */
+	EXPECT_RC(pool_create(c, "f", &o), -EROFS);
+	assert_string_equal(pool_last_message(-EROFS), "pool f is defined "
+			    "in the configuration file: a reload makes it "
+			    "again");
+	EXPECT_RC(pool_stats_by_name(c, "f", &st), -ENOENT);
 
 	EXPECT_RC(pool_create(c, "made", &o), 0);
 	EXPECT_RC(pool_destroy(c, "made"), 0);
