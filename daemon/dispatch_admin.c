@@ -528,6 +528,8 @@ do_set(struct call *c, const Poolmgr__SetPool *m)
 				 p->user_quota != user_quota,
 				 !acl_equal(&p->acl, &acl_was),
 				 !uquota_equal(&p->uquotas, &uq_was));
+		if (p->limit != limit)
+			dpool_evict_to_limit(p, changed, sizeof(changed));
 		log_info("pool %s set by uid %u: %s", p->name,
 			 (unsigned)c->s->uid, changed);
 	}

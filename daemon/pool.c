@@ -500,8 +500,8 @@ uquotas_changed(const struct dpool *p, const struct dpool_params *pp,
  * has just shrunk: they go, least recently used first, until the pool
  * holds no more than the limit or none is left.
  */
-static void
-evict_over_limit(struct dpool *p, char *changed, size_t len)
+void
+dpool_evict_to_limit(struct dpool *p, char *changed, size_t len)
 {
 	uint64_t bytes;
 	uint32_t n;
@@ -576,7 +576,6 @@ dpool_apply_settings(struct dpool *p, const struct dpool_params *pp,
 	}
 	if (pp->limit != p->limit) {
 		p->limit = pp->limit;
-		evict_over_limit(p, changed, len);
 		dpool_room(p);
 	}
 	if (pp->retain == p->retain)

@@ -375,12 +375,22 @@ uint64_t dpool_failed_allocs(const struct dpool *p);
  * at each open and request by name, so the new ones hold from the next; a
  * handle keeps the access it was opened with.  A quota or a limit is
  * checked at each request that would hold more, so nothing held is taken
- * back (but for unheld evictable names, evicted down to a lowered limit).
+ * back (but for unheld evictable names: see dpool_evict_to_limit).
  * Free pages kept over a lowered retain go back a step per loop turn
  * (dpool_retain_check).
  */
 void dpool_apply_settings(struct dpool *p, const struct dpool_params *params,
 			  char *changed, size_t len);
+
+/*
+ * After dpool_apply_settings and the journal's record of them: evict the
+ * unheld evictable names over p's limit, least recently used first, and
+ * add "evicted N names of B bytes" to changed.  Each eviction is a change
+ * of the journal's after the settings': a crash between recovers the new
+ * limit with the names not yet evicted, which the limit never took back
+ * anyway, rather than the old limit with some of its cache gone.
+ */
+void dpool_evict_to_limit(struct dpool *p, char *changed, size_t len);
 /*
  * p's bounds for the log line of its making, as a reload's or a set's
  * line names them: ", quota N, user_quota N, limit N, user_quotas LIST",

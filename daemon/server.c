@@ -532,6 +532,9 @@ apply_config(const struct config *cf)
 							    &acl_was),
 						 !uquota_equal(&p->uquotas,
 							       &uq_was));
+				if (p->limit != limit)
+					dpool_evict_to_limit(p, changed,
+							     sizeof(changed));
 				log_info("pool %s: %s", p->name, changed);
 			}
 			continue;

@@ -28,6 +28,12 @@
  *   free_batch_crash_midway a FreeBatch of 8 persistent blocks (8 ends):
  *       a crash after 3 recovers all 8, with their bytes; after all 8,
  *       none.
+ *   limit_set_before_evictions  a SetPool that lowers a pool's limit
+ *       below its two evictable names: the settings' records come first,
+ *       then each eviction, so a crash in the middle of the settings
+ *       recovers the old limit and both names, and one after them the
+ *       new limit, down to which the recovery evicts, never the old
+ *       limit with a name gone.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -524,6 +530,86 @@ free_batch_crash_midway(void **state)
 	expect_counts(pa, "a", 0, 0, 0);
 }
 
+/* ---- limit_set_before_evictions --------------------------------------- */
+
+#define REC_SET		64
+#define REC_BOUNDS	32	/* a limit and no user quota */
+
+static void
+expect_limit_and_names(struct pool *p, uint64_t limit, const pool_off_t *x)
+{
+	struct pool_stats s;
+	pool_off_t off;
+
+	EXPECT_RC(pool_lookup(p, "ev1", &off, NULL), 0);
+	assert_int_equal(off, x[0]);
+	expect_bytes(p, off, 300 * 1024, '1');
+	EXPECT_RC(pool_lookup(p, "ev2", &off, NULL), 0);
+	assert_int_equal(off, x[1]);
+	expect_bytes(p, off, 300 * 1024, '2');
+	EXPECT_RC(pool_stats(p, &s), 0);
+	assert_int_equal(s.limit, limit);
+	assert_int_equal(s.named_blocks, 2);
+	harness_expect_checked(conn, "s");
+}
+
+static void
+limit_set_before_evictions(void **state)
+{
+	struct pool_create_opts o = {.max_size = 4 * 1024 * 1024};
+	struct pool_set_opts lim = {.which = POOL_SET_LIMIT,
+				    .limit = 1024 * 1024};
+	struct pool_stats s;
+	struct pool *ps;
+	pool_off_t x[2], off;
+
+	(void)state;
+	EXPECT_RC(pool_create_set(conn, "s", &o, &lim), 0);
+	EXPECT_RC(pool_open(conn, "s", &ps), 0);
+	EXPECT_RC(pool_set_cache(ps, 0), 0);
+	x[0] = filled(ps, 300 * 1024, '1');
+	EXPECT_RC(pool_publish_flags(ps, x[0], "ev1", POOL_PUBLISH_EVICTABLE),
+		  0);
+	EXPECT_RC(pool_free(ps, x[0]), 0);
+	x[1] = filled(ps, 300 * 1024, '2');
+	EXPECT_RC(pool_publish_flags(ps, x[1], "ev2", POOL_PUBLISH_EVICTABLE),
+		  0);
+	EXPECT_RC(pool_free(ps, x[1]), 0);
+
+	/* Killed in the middle of the settings: none of the change. */
+	lim.limit = 256 * 1024;
+	room_to(REC_SET);
+	arm();
+	assert_int_not_equal(pool_set(conn, "s", &lim), 0);
+	pool_close(ps);
+	recover_after_kill();
+	EXPECT_RC(pool_open(conn, "s", &ps), 0);
+	expect_limit_and_names(ps, 1024 * 1024, x);
+
+	/*
+	 * Killed at the first eviction: the new limit, which the recovery
+	 * then evicts down to as the SetPool would have.
+	 */
+	room_to(REC_SET + REC_BOUNDS);
+	arm();
+	assert_int_not_equal(pool_set(conn, "s", &lim), 0);
+	pool_close(ps);
+	recover_after_kill();
+	if (!harness_store_logged(&st, "pool s restored over its limit of "
+				  "262144: evicted 2 names of 614400 bytes")) {
+		harness_store_print_log(&st);
+		fail_msg("the recovery did not evict to the new limit");
+	}
+	EXPECT_RC(pool_open(conn, "s", &ps), 0);
+	EXPECT_RC(pool_stats(ps, &s), 0);
+	assert_int_equal(s.limit, 256 * 1024);
+	EXPECT_RC(pool_lookup(ps, "ev1", &off, NULL), -ENOENT);
+	EXPECT_RC(pool_lookup(ps, "ev2", &off, NULL), -ENOENT);
+	expect_counts(ps, "s", 0, 0, 0);
+	pool_close(ps);
+	EXPECT_RC(pool_destroy(conn, "s"), 0);
+}
+
 int
 main(void)
 {
@@ -540,6 +626,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(free_batch_crash_midway, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(limit_set_before_evictions,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("a change of several journal "
