@@ -26,31 +26,10 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_internal.h"
 #include "hugepage.h"
 #include "pool_numa.h"
 
-struct load_state {
-	struct config *cf;
-	const char *name;	/* of the file, for warnings */
-	unsigned warnings_left_out;	/* past cf->warnings' room */
-	FILE *f;
-	int line;		/* of the file: the one inih is on */
-	char section[80];	/* in effect, whole (pool names fit) */
-	int has_key;		/* a key since: an indented line continues it */
-	int continues;		/* the line inih is on is such a line */
-	int acl_none;		/* the acl being read said "none" */
-	int uq_none;		/* ... the user_quotas being read */
-	int read_errno;		/* reading the file failed: why */
-	int long_line;		/* a line too long for inih, or 0 */
-	int max_line;		/* the most bytes inih takes in a line */
-	int pool_line[CONFIG_MAX_POOLS];	/* where each pool's section
-						 * first starts */
-	int acl_line[CONFIG_MAX_POOLS];		/* where its acl key is, or 0 */
-	int uq_line[CONFIG_MAX_POOLS];		/* ... its user_quotas, or 0 */
-	int problem_line;	/* the line of problem, or 0 */
-	int admin_line;		/* the admin_group in force, or 0 */
-	char problem[256];
-};
 
 void
 config_defaults(struct config *cf)
@@ -72,13 +51,6 @@ config_defaults(struct config *cf)
 	cf->restart_probe_timeout = CONFIG_PROBE_DEFAULT;
 }
 
-/*
- * A size as config_parse_size reads it: 0, -1 for a word of another form,
- * or SIZE_TOO_LARGE for one of the form whose value passes 64 bits (digits
- * or multiplier), which a bounded value's problem words as its bound.
- */
-#define SIZE_TOO_LARGE 1
-
 /* The power of 2 that c (K, M, G or T, either case) multiplies by; else 0. */
 static unsigned
 multiplier_shift(char c)
@@ -91,8 +63,8 @@ multiplier_shift(char c)
 	return 10 * (unsigned)(at - multipliers + 1);
 }
 
-static int
-read_size(const char *s, uint64_t *out)
+int
+config_read_size(const char *s, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
@@ -119,7 +91,7 @@ read_size(const char *s, uint64_t *out)
 int
 config_parse_size(const char *s, uint64_t *out)
 {
-	return read_size(s, out) == 0 ? 0 : -1;
+	return config_read_size(s, out) == 0 ? 0 : -1;
 }
 
 int
@@ -189,10 +161,7 @@ good_granularity(uint32_t g)
  * A warning for the caller to log; past the room for them, counted (the
  * last room says how many, at the end of the load).
  */
-static void config_warn(struct load_state *, const char *, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
+void
 config_warn(struct load_state *ls, const char *fmt, ...)
 {
 	struct config *cf = ls->cf;
@@ -213,8 +182,8 @@ config_warn(struct load_state *ls, const char *fmt, ...)
  * keep loading; but poolctl refuses it, "MB" usually meaning powers of
  * 1000, so the file's reader is told how it was read, once per value.
  */
-static void
-note_decimal_unit(struct load_state *ls, const char *key, const char *value)
+void
+config_note_decimal_unit(struct load_state *ls, const char *key, const char *value)
 {
 	size_t n = strlen(value);
 	char unit;
@@ -242,7 +211,7 @@ parse_size_key(struct load_state *ls, const char *key, const char *value,
 	       uint64_t *out)
 {
 	bool in_pool = strcmp(ls->section, "daemon") != 0;
-	int rc = read_size(value, out);
+	int rc = config_read_size(value, out);
 
 	if (rc == SIZE_TOO_LARGE) {
 		snprintf(ls->problem, sizeof(ls->problem),
@@ -253,7 +222,7 @@ parse_size_key(struct load_state *ls, const char *key, const char *value,
 	}
 	if (rc != 0)
 		return -1;
-	note_decimal_unit(ls, key, value);
+	config_note_decimal_unit(ls, key, value);
 	return 0;
 }
 
@@ -360,7 +329,7 @@ parse_count_key(struct load_state *ls, const char *key, const char *what,
 	int at, rc, hint;
 
 	if (!byte_unit_count(value, &digits, &multiplier)) {
-		rc = read_size(value, &n);
+		rc = config_read_size(value, &n);
 		if (rc != 0 && rc != SIZE_TOO_LARGE) {
 			snprintf(ls->problem, sizeof(ls->problem),
 				 "bad %s '%s'", key, value);
@@ -447,8 +416,8 @@ parse_numa_policy(const char *s, uint32_t *out)
  * as "no change" and no process has: CreatePool and SetPool refuse it as
  * nobody's, and so does the file.
  */
-static int
-parse_user(const char *s, uid_t *out)
+int
+config_parse_user(const char *s, uid_t *out)
 {
 	struct passwd *pw;
 	uint32_t v;
@@ -466,8 +435,8 @@ parse_user(const char *s, uid_t *out)
 }
 
 /* A group name or a gid, not 4294967295 (as parse_user). */
-static int
-parse_group(const char *s, gid_t *out)
+int
+config_parse_group(const char *s, gid_t *out)
 {
 	struct group *gr;
 	uint32_t v;
@@ -553,7 +522,7 @@ daemon_key(struct load_state *ls, const char *key, const char *value)
 					"%d seconds)", value, CONFIG_PROBE_MIN,
 					CONFIG_PROBE_MAX), 0;
 	} else if (strcmp(key, "admin_group") == 0) {
-		if (parse_group(value, &cf->admin_gid))
+		if (config_parse_group(value, &cf->admin_gid))
 			return snprintf(ls->problem, sizeof(ls->problem),
 					"unknown admin_group '%s'", value), 0;
 		cf->has_admin_gid = 1;
@@ -563,330 +532,6 @@ daemon_key(struct load_state *ls, const char *key, const char *value)
 				"unknown key '%s' in [daemon]", key), 0;
 	}
 	return 1;
-}
-
-/* What stands between the entries of an acl. */
-#define ACL_APART	", \t"
-/* Room for an entry: any that fits a line (inih's is 200 bytes). */
-#define ACL_WORD_MAX	256
-/* The most of an entry a problem repeats. */
-#define ACL_SAID	64
-/* What an acl entry is, for one that is not. */
-#define ACL_FORM	"user:USER:RIGHTS or group:GROUP:RIGHTS, RIGHTS r, " \
-			"w, rw or -"
-
-/*
- * An entry's rights: setfacl's short forms and getfacl's three letters.
- * 0, -1 for a word of neither, or -2 for one with an execute bit, which a
- * pool has nothing to give to.
- */
-static int
-parse_acl_rights(const char *s, uint8_t *out)
-{
-	static const struct {
-		const char *word;
-		uint8_t rights;
-	} forms[] = {
-		{"rw", ACL_READ | ACL_WRITE}, {"r", ACL_READ},
-		{"w", ACL_WRITE}, {"-", 0}, {"rw-", ACL_READ | ACL_WRITE},
-		{"r--", ACL_READ}, {"-w-", ACL_WRITE}, {"---", 0},
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++)
-		if (strcmp(s, forms[i].word) == 0) {
-			*out = forms[i].rights;
-			return 0;
-		}
-	return strpbrk(s, "xX") ? -2 : -1;
-}
-
-/* "user" or "u", "group" or "g": the kind; else 0. */
-static uint8_t
-parse_acl_kind(const char *s)
-{
-	if (strcmp(s, "user") == 0 || strcmp(s, "u") == 0)
-		return ACL_USER;
-	if (strcmp(s, "group") == 0 || strcmp(s, "g") == 0)
-		return ACL_GROUP;
-	return 0;
-}
-
-/*
- * One entry of an acl, as written (entry), into *e: 0, or -1 with the
- * problem said, naming the entry.
- */
-static int
-parse_acl_entry(struct load_state *ls, const struct config_pool *p,
-		const char *entry, struct acl_entry *e)
-{
-	char word[ACL_WORD_MAX], *id, *rights;
-	const char *why;
-	uid_t uid;
-	gid_t gid;
-	int rc;
-
-	snprintf(word, sizeof(word), "%s", entry);
-	id = strchr(word, ':');
-	rights = id ? strchr(id + 1, ':') : NULL;
-	if (!rights || strchr(rights + 1, ':')) {
-		why = ACL_FORM;
-		goto bad;
-	}
-	*id++ = '\0';
-	*rights++ = '\0';
-	if (!(e->kind = parse_acl_kind(word))) {
-		/* setfacl's other and mask entries have no place here. */
-		why = "an entry is user: or group: (u: or g:); the others' "
-		      "rights are the mode's, and there is no mask";
-		goto bad;
-	}
-	if (*id == '\0') {
-		why = e->kind == ACL_USER ?
-		      "no user named: the owner's rights are the mode's" :
-		      "no group named: the pool's group's are the mode's";
-		goto bad;
-	}
-	if ((rc = e->kind == ACL_USER ? parse_user(id, &uid) :
-		  parse_group(id, &gid))) {
-		why = rc == -2 ? "4294967295 is no id: it means none" :
-		      e->kind == ACL_USER ? "no such user" : "no such group";
-		goto bad;
-	}
-	e->id = e->kind == ACL_USER ? (uint32_t)uid : (uint32_t)gid;
-	if ((rc = parse_acl_rights(rights, &e->rights)) == -2) {
-		why = "execute means nothing for a pool: r, w, rw or -";
-		goto bad;
-	}
-	if (rc) {
-		why = "rights are r, w, rw or - (none), or getfacl's rw-, "
-		      "r--, -w-, ---";
-		goto bad;
-	}
-	return 0;
-bad:
-	/* An entry past ACL_SAID is cut: its start tells which it is. */
-	snprintf(ls->problem, sizeof(ls->problem), "bad acl entry '%.*s' in "
-		 "[pool %s] (%s)", ACL_SAID, entry, p->name, why);
-	return -1;
-}
-
-/* "none" alone is the empty list; with entries, or continued, a mistake. */
-static int
-acl_none_mixed(struct load_state *ls, const struct config_pool *p)
-{
-	snprintf(ls->problem, sizeof(ls->problem), "bad acl in [pool %s] "
-		 "(none is the whole list: alone, with no entry before or "
-		 "after it)", p->name);
-	return -1;
-}
-
-/*
- * A second acl key of a pool, where an indented line was meant (-1, the
- * problem said), or the first (0, its line noted).  Where a later key
- * replaces an earlier one, a list meant to go on would lose its first
- * entries, and with them any refusal among them, without a word.
- */
-static int
-acl_given_twice(struct load_state *ls, const struct config_pool *p)
-{
-	size_t i = (size_t)(p - ls->cf->pools);
-
-	if (ls->acl_line[i]) {
-		snprintf(ls->problem, sizeof(ls->problem), "acl given twice "
-			 "in [pool %s] (first on line %d): a list goes on "
-			 "over indented lines, or all on one", p->name,
-			 ls->acl_line[i]);
-		return -1;
-	}
-	ls->acl_line[i] = ls->line;
-	return 0;
-}
-
-/*
- * acl = ENTRY[, ENTRY...], entries separated by commas, blanks or both;
- * empty or "none": no list.  An indented line after it continues it (inih
- * calls again with the same key), so that a list of 32 fits lines of
- * inih's length: its entries join those before, checked as one list.  0,
- * or -1 with the problem said; p->acl changes only when the line is good.
- */
-static int
-parse_acl_key(struct load_state *ls, struct config_pool *p, const char *value)
-{
-	struct acl_entry e[ACL_MAX], one;
-	char word[ACL_WORD_MAX], why[160];
-	const char *at = value;
-	struct acl built;
-	size_t n = 0, len;
-
-	if (ls->continues && ls->acl_none)
-		return acl_none_mixed(ls, p);
-	if (!ls->continues && acl_given_twice(ls, p))
-		return -1;
-	if (!ls->continues && strcmp(value, "none") == 0) {
-		memset(&p->acl, 0, sizeof(p->acl));
-		ls->acl_none = 1;
-		return 0;
-	}
-	ls->acl_none = 0;
-	if (ls->continues) {
-		memcpy(e, p->acl.e, p->acl.n * sizeof(e[0]));
-		n = p->acl.n;
-	}
-	while (*(at += strspn(at, ACL_APART))) {
-		len = strcspn(at, ACL_APART);
-		/* Longer than a line may be only if inih's grew: cut. */
-		snprintf(word, sizeof(word), "%.*s", (int)len, at);
-		at += len;
-		if (strcmp(word, "none") == 0)
-			return acl_none_mixed(ls, p);
-		if (parse_acl_entry(ls, p, word, &one))
-			return -1;
-		/* Past the room, counted only: the count is the problem. */
-		if (n < ACL_MAX)
-			e[n] = one;
-		n++;
-	}
-	if (n > ACL_MAX)
-		return snprintf(ls->problem, sizeof(ls->problem), "bad acl in "
-				"[pool %s] (an access control list holds at "
-				"most %d entries, not %zu)", p->name, ACL_MAX,
-				n), -1;
-	if (acl_build(&built, e, n, why, sizeof(why)))
-		return snprintf(ls->problem, sizeof(ls->problem), "bad acl in "
-				"[pool %s] (%s)", p->name, why), -1;
-	p->acl = built;
-	return 0;
-}
-
-/* What a user_quotas entry is, for one that is not. */
-#define UQ_FORM		"USER:SIZE, USER a user name or uid, SIZE as the " \
-			"file's sizes (64M) or none"
-
-/*
- * One entry of a user_quotas, as written (entry), into *e: 0, or -1 with
- * the problem said, naming the entry.  "none" and "0" are no user quota
- * for the uid, whatever the pool's user_quota.
- */
-static int
-parse_uquota_entry(struct load_state *ls, const struct config_pool *p,
-		   const char *entry, struct uquota_entry *e)
-{
-	char word[ACL_WORD_MAX], *size;
-	const char *why = UQ_FORM;
-	uint64_t bytes = 0;
-	uid_t uid;
-	int rc;
-
-	snprintf(word, sizeof(word), "%s", entry);
-	if (!(size = strchr(word, ':')) || size == word || !size[1] ||
-	    strchr(size + 1, ':'))
-		goto bad;
-	*size++ = '\0';
-	if ((rc = parse_user(word, &uid))) {
-		why = rc == -2 ? "4294967295 is no uid: it means none" :
-		      "no such user";
-		goto bad;
-	}
-	if (strcmp(size, "none") != 0 && (rc = read_size(size, &bytes))) {
-		why = rc == SIZE_TOO_LARGE ? "a size of at most 2^64 - 1 "
-		      "bytes" : "a size is a number of bytes, optionally "
-		      "followed by K, M, G or T, or none";
-		goto bad;
-	}
-	if (strcmp(size, "none") != 0)
-		note_decimal_unit(ls, "user_quotas", size);
-	e->uid = (uint32_t)uid;
-	e->bytes = bytes;
-	return 0;
-bad:
-	snprintf(ls->problem, sizeof(ls->problem), "bad user_quotas entry "
-		 "'%.*s' in [pool %s] (%s)", ACL_SAID, entry, p->name, why);
-	return -1;
-}
-
-/* "none" alone is no entry; with entries, or continued, a mistake. */
-static int
-uq_none_mixed(struct load_state *ls, const struct config_pool *p)
-{
-	snprintf(ls->problem, sizeof(ls->problem), "bad user_quotas in "
-		 "[pool %s] (none alone is the whole value: no entry "
-		 "before or after it)", p->name);
-	return -1;
-}
-
-/* As acl_given_twice, for user_quotas. */
-static int
-uq_given_twice(struct load_state *ls, const struct config_pool *p)
-{
-	size_t i = (size_t)(p - ls->cf->pools);
-
-	if (ls->uq_line[i]) {
-		snprintf(ls->problem, sizeof(ls->problem), "user_quotas given "
-			 "twice in [pool %s] (first on line %d): a list goes "
-			 "on over indented lines, or all on one", p->name,
-			 ls->uq_line[i]);
-		return -1;
-	}
-	ls->uq_line[i] = ls->line;
-	return 0;
-}
-
-/*
- * user_quotas = USER:SIZE[, USER:SIZE...] (pool_uquota.h): uids' own user
- * quotas in place of user_quota; "none" alone: none.  Entries are
- * separated as an acl's, and an indented line continues the list, so
- * that 32 fit lines of inih's length; checked as one list (no uid twice,
- * at most UQUOTA_MAX).  0, or -1 with the problem said; p->uquotas
- * changes only when the line is good.
- */
-static int
-parse_uquotas_key(struct load_state *ls, struct config_pool *p,
-		  const char *value)
-{
-	struct uquota_entry e[UQUOTA_MAX], one;
-	char word[ACL_WORD_MAX], why[160];
-	const char *at = value;
-	struct uquota built;
-	size_t n = 0, len;
-
-	if (ls->continues && ls->uq_none)
-		return uq_none_mixed(ls, p);
-	if (!ls->continues && uq_given_twice(ls, p))
-		return -1;
-	if (!ls->continues && strcmp(value, "none") == 0) {
-		memset(&p->uquotas, 0, sizeof(p->uquotas));
-		ls->uq_none = 1;
-		return 0;
-	}
-	ls->uq_none = 0;
-	if (ls->continues) {
-		memcpy(e, p->uquotas.e, p->uquotas.n * sizeof(e[0]));
-		n = p->uquotas.n;
-	}
-	while (*(at += strspn(at, ACL_APART))) {
-		len = strcspn(at, ACL_APART);
-		snprintf(word, sizeof(word), "%.*s", (int)len, at);
-		at += len;
-		if (strcmp(word, "none") == 0)
-			return uq_none_mixed(ls, p);
-		if (parse_uquota_entry(ls, p, word, &one))
-			return -1;
-		if (n < UQUOTA_MAX)
-			e[n] = one;
-		n++;
-	}
-	if (n > UQUOTA_MAX)
-		return snprintf(ls->problem, sizeof(ls->problem), "bad "
-				"user_quotas in [pool %s] (at most %d "
-				"entries, not %zu)", p->name, UQUOTA_MAX,
-				n), -1;
-	if (uquota_build(&built, e, n, why, sizeof(why)))
-		return snprintf(ls->problem, sizeof(ls->problem), "bad "
-				"user_quotas in [pool %s] (%s)", p->name,
-				why), -1;
-	p->uquotas = built;
-	return 0;
 }
 
 /* The pool entry for a section, made on first sight. */
@@ -956,13 +601,13 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 					sysconf(_SC_PAGESIZE)), 0;
 	}
 	else if (strcmp(key, "owner") == 0) {
-		int id_rc = parse_user(value, &p->uid);
+		int id_rc = config_parse_user(value, &p->uid);
 
 		bad = id_rc ? "owner" : NULL;
 		why = id_rc == -2 ? " (4294967295 is no uid: it means none)" :
 		      " (no such user)";
 	} else if (strcmp(key, "group") == 0) {
-		int id_rc = parse_group(value, &p->gid);
+		int id_rc = config_parse_group(value, &p->gid);
 
 		bad = id_rc ? "group" : NULL;
 		why = id_rc == -2 ? " (4294967295 is no gid: it means none)" :
@@ -971,7 +616,7 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 		bad = parse_octal(value, &p->mode) ? "mode" : NULL;
 		why = " " MODE_RANGE;
 	} else if (strcmp(key, "acl") == 0) {
-		if (parse_acl_key(ls, p, value))
+		if (config_acl_key(ls, p, value))
 			return 0;
 	}
 	else if (strcmp(key, "quota") == 0) {
@@ -983,7 +628,7 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 		bad = rc ? "user_quota" : NULL;
 		why = " " SIZE_FORMS;
 	} else if (strcmp(key, "user_quotas") == 0) {
-		if (parse_uquotas_key(ls, p, value))
+		if (config_uquotas_key(ls, p, value))
 			return 0;
 	} else if (strcmp(key, "limit") == 0) {
 		rc = parse_size_key(ls, key, value, &p->limit);
