@@ -224,7 +224,8 @@ UNITS     := $(BUILD)/systemd/poolmgrd.service $(BUILD)/systemd/poolmgrd.socket
 PROGRAMS := $(BUILD)/poolmgrd $(BUILD)/poolctl $(LIB_SO) $(LIB_A) $(EXAMPLES) \
             $(UNITS) $(BUILD)/poolclient.pc
 
-.PHONY: FORCE all build test check-build check-suite check-tsan \
+.PHONY: FORCE all build test check-build check-build-files check-suite \
+        check-tsan \
         check-tsan-build bench bench-instr run run-daemon deps clean install \
         uninstall fuzz fuzzers stress lint test-systemd
 
@@ -585,8 +586,14 @@ check-tsan: check-tsan-build
 	@POOLMGR_BUILD=$(BUILD)/tsan sh tests/run.sh $(BUILD)/tsan \
 	  $(TSAN_TESTS:%=$(BUILD)/tsan/tests/%)
 
-check-build: $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS) $(COST_DRIVER) \
-		$(SD_HOLDER) $(PY_ABI)
+# In a fresh make, as `all` builds, and after it when both are asked for
+# (`make all check-build`): two makes building the same files side by side
+# would each write what the other links.
+check-build: $(filter all,$(MAKECMDGOALS))
+	@$(MAKE) --no-print-directory check-build-files
+
+check-build-files: $(ENGINE_LIB) $(PROGRAMS) $(UNIT_BINS) $(ITEST_BINS) \
+		$(COST_DRIVER) $(SD_HOLDER) $(PY_ABI)
 
 # Programs the client cache changes nothing in, which mostly wait: the
 # daemon's notifications to systemd (its 10 s status interval), its log's
