@@ -279,6 +279,18 @@ acl_parse_one(char *word, int flags, struct pool_acl_entry *e, char *err,
 	if (!no_rights && rights == NULL)
 		return acl_say(err, errlen, -EINVAL, "%s:%s: no rights "
 		    "(rw, r, w or -)", kind, who);
+	/*
+	 * A colon parts the fields of /etc/passwd and /etc/group: no name
+	 * holds one, and poolmgrd.conf(5)'s reader refuses such an entry.
+	 * Read alike here, rather than look up a name no one can have.
+	 * One colon too many in a removal is more likely its rights.
+	 */
+	if (strchr(who, ':') != NULL && (!no_rights ||
+	    strchr(who, ':') != strrchr(who, ':')))
+		return acl_say(err, errlen, -EINVAL, "%s:%s%s%s: no %s name "
+		    "holds a colon", kind, who, no_rights ? "" : ":",
+		    no_rights ? "" : rights, e->kind == POOL_ACL_USER ?
+		    "user" : "group");
 	if (no_rights && strchr(who, ':') != NULL)
 		return acl_say(err, errlen, -EINVAL, "%s:%s: a removal names "
 		    "the %s alone, without rights", kind, who,

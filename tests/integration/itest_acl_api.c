@@ -34,10 +34,11 @@
  *   parse_every_form          pool_acl_parse: user:/group:/u:/g:, names
  *       (root, nobody, the group root) and numbers, rw r w - and rw- r--
  *       -w- ---, commas and white space, "none" and "": the entries; x,
- *       no rights, an unknown kind, an empty who, an id past the last:
- *       -EINVAL and words naming the entry; an unknown name: -ENOENT; more
- *       than max: -ENOSPC; POOL_ACL_PARSE_NO_RIGHTS reads user:WHO alone
- *       and refuses rights.
+ *       no rights, an unknown kind, an empty who, a who with a colon
+ *       (which no name holds), an id past the last: -EINVAL and words
+ *       naming the entry; an unknown name: -ENOENT; more than max:
+ *       -ENOSPC; POOL_ACL_PARSE_NO_RIGHTS reads user:WHO alone and
+ *       refuses rights, and a who with a colon.
  *   format_names_and_cuts     pool_acl_format: numbers, names with
  *       POOL_ACL_FORMAT_NAMES (a number where none is known), "none",
  *       cut at a small len still terminated with the whole length
@@ -621,6 +622,19 @@ parse_every_form(void **state)
 	EXPECT_RC(pool_acl_parse("group::r", 0, e, 4, err, sizeof(err)),
 		  -EINVAL);
 	assert_non_null(strstr(err, "no group named"));
+	/*
+	 * No name holds a colon, the fields' separator of /etc/passwd and
+	 * /etc/group: refused as poolmgrd.conf(5) refuses it, not looked up.
+	 */
+	EXPECT_RC(pool_acl_parse("user:a:b:rw", 0, e, 4, err, sizeof(err)),
+		  -EINVAL);
+	assert_string_equal(err, "user:a:b:rw: no user name holds a colon");
+	EXPECT_RC(pool_acl_parse("u:1:r,g:root:x:r", 0, e, 4, err,
+				 sizeof(err)), -EINVAL);
+	assert_string_equal(err, "g:root:x:r: no group name holds a colon");
+	EXPECT_RC(pool_acl_parse("user:::rw", 0, e, 4, err, sizeof(err)),
+		  -EINVAL);
+	assert_string_equal(err, "user:::rw: no user name holds a colon");
 	EXPECT_RC(pool_acl_parse("user:4294967295:r", 0, e, 4, err,
 				 sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "below 4294967295"));
@@ -661,6 +675,10 @@ parse_every_form(void **state)
 				 err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "g:root:r: a removal names the group "
 			    "alone, without rights");
+	/* Two colons past the kind: a name with a colon, rights or not. */
+	EXPECT_RC(pool_acl_parse("user:a:b:rw", POOL_ACL_PARSE_NO_RIGHTS, e,
+				 4, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "user:a:b:rw: no user name holds a colon");
 }
 
 static void

@@ -9,7 +9,8 @@
  *   -m and -x in one request; --set none and set --acl; --json of a
  *   change and of create;
  *   bad entries (no such user, no rights, x, a removal with rights, an
- *   empty word, a user twice, --set with -m, prometheus): exit 2 before
+ *   empty word, a user twice, a name with a colon, --set with -m,
+ *   prometheus): exit 2 before
  *   connecting, in pool_acl_parse's words, the list unchanged;
  *   no such pool (exit 1);
  *   another uid: refused a change (exit 77, the daemon's words, nothing
@@ -629,6 +630,11 @@ bad_entries_exit_2(void **state)
 	expect_refused("acl cam -m u:5:r,user:5:rw",
 		       "acl: --modify: user 5 given twice");
 	expect_refused("acl cam -m u:4294967295:r", "below 4294967295");
+	/* No name holds a colon: refused as the file refuses it. */
+	expect_refused("acl cam -m user:a:b:rw", "acl: --modify: user:a:b:rw: "
+		       "no user name holds a colon");
+	expect_refused("set cam --acl g:x:y:r", "set: --acl: g:x:y:r: no group "
+		       "name holds a colon");
 	expect_refused("acl cam --set none -m u:5:r",
 		       "--set replaces the whole list");
 	expect_refused("acl cam -m u:5:r --format=kv",

@@ -2585,11 +2585,12 @@ def pool_acl_daemon_without_lists():
 @test
 def pool_acl_refusals():
     """Bad lists change nothing: words acl_parse refuses are EINVAL (an
-    unknown name ENOENT) in the library's words; a kind and id twice is
-    the daemon's EINVAL in its words; past ACL_MAX is ENOSPC, from the
-    library for a list too long and from the daemon for a modify that
-    would make one; bad AclEntry fields are EINVAL, a list of another
-    type TypeError; the file's pool is EROFS; no pool, ENOENT."""
+    unknown name ENOENT; a name with a colon, which no name holds, EINVAL
+    as poolmgrd.conf refuses it) in the library's words; a kind and id
+    twice is the daemon's EINVAL in its words; past ACL_MAX is ENOSPC,
+    from the library for a list too long and from the daemon for a
+    modify that would make one; bad AclEntry fields are EINVAL, a list of
+    another type TypeError; the file's pool is EROFS; no pool, ENOENT."""
     A = poolclient.AclEntry
     with poolclient.connect() as c:
         c.create_pool("pyaclbad", 1 << 20, acl="user:7:r")
@@ -2604,6 +2605,19 @@ def pool_acl_refusals():
         e = expect_error(errno.ENOENT, c.acl_modify, "pyaclbad",
                          add="user:no-such-user-here:r")
         assert "no such user" in e.strerror, e.strerror
+        # No name holds a colon: the library's words, as poolctl's.
+        e = expect_error(errno.EINVAL, c.set_pool, "pyaclbad",
+                         acl="user:a:b:rw")
+        assert e.strerror == "invalid access control list: user:a:b:rw: " \
+            "no user name holds a colon", e.strerror
+        e = expect_error(errno.EINVAL, poolclient.acl_parse, "group:x:y",
+                         rights=False)
+        assert "group:x:y: a removal names the group alone" in \
+            e.strerror, e.strerror
+        e = expect_error(errno.EINVAL, c.acl_modify, "pyaclbad",
+                         remove="group:x:y:z")
+        assert "group:x:y:z: no group name holds a colon" in e.strerror, \
+            e.strerror
         e = expect_error(errno.EINVAL, c.set_pool, "pyaclbad", mode=0o640,
                          acl="user:8:r,user:8:w")
         assert e.strerror.endswith("poolmgrd says: user 8 is given twice"), \
