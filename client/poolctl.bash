@@ -12,8 +12,8 @@
 # of options whose set is known (--format, --numa-policy, --json=, users,
 # groups, the socket's file name), access control entries (user: and
 # group:, then a user's or group's name, then the rights), the entries
-# of --user-quota (after USER=, none or default), pool names and block
-# names.  --user-quota is offered again: its USER=SIZE
+# of --user-quota (a user's name and '=', then none or default), pool
+# names and block names.  --user-quota is offered again: its USER=SIZE
 # form repeats.
 #
 # Pool and block names come from the daemon, by running poolctl itself
@@ -292,15 +292,28 @@ _poolctl_values()
 }
 
 # The value of --user-quota: the pool's (none, or a size typed), or a
-# uid's own entry, USER=SIZE, whose USER is typed and then completed with
-# none, and for set default (the entry taken out).  Every word offered is
-# one poolctl takes whole: a user's name with a bare '=' would not be.
+# uid's own entry, USER=SIZE: a user of the system (compgen -u, as for
+# --owner) with its '=' and no space after, the size still to come; then
+# none, and for set default (the entry taken out).  poolctl reads USER up
+# to the first '=': a name that holds one could not be given, and is not
+# offered.
 _poolctl_user_quota()
 {
-	local who
+	local who c part=''
+	local -a names=()
 
 	if [[ $cur != *=* ]]; then
 		_poolctl_add none
+		mapfile -t names < <(compgen -u -- "$cur")
+		for c in "${names[@]}"; do
+			[[ $c == *=* ]] && continue
+			COMPREPLY+=("$c=")
+			part=1
+		done
+		# "none" alone is a whole word, and gets its space.
+		if [[ -n $part ]]; then
+			compopt -o nospace 2>/dev/null
+		fi
 		return
 	fi
 	who=${cur%%=*}

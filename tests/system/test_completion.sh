@@ -41,9 +41,14 @@ nosock=$stage/nosock
 # of their own, the cursor at the end), _poolctl called, COMPREPLY printed
 # one word a line, sorted, into got_lines; and as one line of words
 # separated by blanks into got.  poolctl is found in PATH, as a user's is.
-# Anything on stderr fails the test.
+# Anything on stderr fails the test.  compopt, which works only while
+# readline completes, is a function there that writes its arguments to
+# comp.opts: spaceless reads it.
 comp() {
+	: > "$stage/comp.opts"
 	PATH=$bindir:$PATH bash --norc --noprofile -c '
+		opts=$3
+		compopt() { printf "%s\n" "$*" >> "$opts"; }
 		. "$1" || exit 1
 		line=$2 w="" i=0 ch=""
 		COMP_WORDS=()
@@ -77,12 +82,18 @@ comp() {
 		COMP_POINT=${#line}
 		_poolctl
 		((${#COMPREPLY[@]} == 0)) || printf "%s\n" "${COMPREPLY[@]}"
-	' comp "$script" "$1" > "$stage/comp.out" 2> "$stage/comp.err" ||
+	' comp "$script" "$1" "$stage/comp.opts" > "$stage/comp.out" \
+		2> "$stage/comp.err" ||
 		fail "completing '$1' failed: $(cat "$stage/comp.err")"
 	[ ! -s "$stage/comp.err" ] ||
 		fail "completing '$1' wrote to stderr: $(cat "$stage/comp.err")"
 	got_lines=$(LC_ALL=C sort "$stage/comp.out")
 	got=$(echo "$got_lines" | tr '\n' ' ' | sed 's/ $//')
+}
+# Whether the last completion asked that no space follow its words
+# (compopt -o nospace): a word offered is then a part, more to come.
+spaceless() {
+	grep -qxF -- '-o nospace' "$stage/comp.opts"
 }
 # The words given, sorted, on one line.
 sorted() {
@@ -163,6 +174,11 @@ line='poolctl acl pool --modify u:0:r,user:0:r'
 expect "$line" r rw
 comp 'poolctl acl pool -m user:roo'
 [ "$got" = "root:" ] || fail "completing a user of -m gave '$got', not 'root:'"
+spaceless || fail "completing a user of -m: a space after 'root:'"
+comp 'poolctl create pool --size 1M --acl g:roo'
+[ "$got" = "root:" ] ||
+	fail "completing a group of --acl gave '$got', not 'root:'"
+spaceless || fail "completing a group of --acl: a space after 'root:'"
 comp 'poolctl acl pool -x u:1,user:roo'
 [ "$got" = "root" ] || fail "completing a user of -x gave '$got', not 'root'"
 # What poolctl would refuse beside what is given is not offered: --set
@@ -183,6 +199,37 @@ line='poolctl users -n -'
 expect "$line" -s --socket -j --json --json=pretty --json=short -h --help \
 	-V --version --format
 ok "access control entries: kinds, names, rights; -m and -x as their long names"
+
+# --user-quota: before '=', the pool's none or a uid's own entry, whose
+# USER is a user of the system (as compgen -u gives them; a name with a
+# '=' could not be given) offered with its '=' and no space after, the
+# size still to come; after it, none, and default for set.
+# shellcheck disable=SC2207
+users=($(compgen -u | grep -v = | sed 's/$/=/'))
+line='poolctl create pool --size 1M --user-quota '
+expect "$line" none "${users[@]}"
+spaceless || fail "completing '$line': a space after each user's '='"
+line='poolctl set pool --user-quota roo'
+expect "$line" root=
+spaceless || fail "completing '$line': a space after 'root='"
+line='poolctl set pool --user-quota=roo'
+expect "$line" root=
+spaceless || fail "completing '$line': a space after 'root='"
+line='poolctl create pool --size 1M --user-quota root='
+expect "$line" none
+line='poolctl set pool --user-quota=root='
+expect "$line" none default
+# A whole word, no user's name beginning so: the space after it.
+if [ -z "$(compgen -u -- none)" ]; then
+	line='poolctl set pool --user-quota no'
+	comp "$line"
+	[[ " $got " == *" none "* ]] ||
+		fail "completing '$line' gave '$got', without none"
+	line='poolctl set pool --user-quota none'
+	expect "$line" none
+	! spaceless || fail "completing '$line': no space after none"
+fi
+ok "--user-quota: the system's users before '=', without a space; none and default after it"
 
 # --- Nothing, and silently, without a daemon ------------------------------
 for line in "poolctl --socket $nosock stats " "poolctl -s $nosock wait " \
@@ -405,7 +452,11 @@ for cmd in $cmds; do
 		nopts=$((nopts + 1))
 		# And every value it offers after '=' (but the socket's files,
 		# the system's users and groups, and access control entries,
-		# which it offers a part at a time).
+		# which it offers a part at a time).  A word that ends in '='
+		# or ':' with no space after it (--user-quota's "root=") is a
+		# part: the words that complete it are taken instead, of its
+		# first four (the users' are all of one form, and a directory
+		# may list thousands).
 		case $o in
 		--owner | --group | --acl | --modify | --remove | --set | --*=*)
 			continue ;;
@@ -414,13 +465,26 @@ for cmd in $cmds; do
 		esac
 		[[ " ${base[*]} " != *" $o "* ]] || continue
 		comp "poolctl $cmd $o="
+		parts=0 nospace=''
+		spaceless && nospace=1
 		for v in $got; do
 			run=("$cmd" "${base[@]}")
 			if [[ -n ${needs[$o]-} ]]; then
 				run+=("${needs[$o]}" "${arg[${needs[$o]}]}")
 			fi
-			takes "${run[@]}" "$o=$v"
-			nopts=$((nopts + 1))
+			if [[ -z $nospace || $v != *[=:] ]]; then
+				takes "${run[@]}" "$o=$v"
+				nopts=$((nopts + 1))
+				continue
+			fi
+			parts=$((parts + 1))
+			((parts <= 4)) || continue
+			comp "poolctl $cmd $o=$v"
+			[ -n "$got" ] || fail "$cmd: $o=$v completes to nothing"
+			for w in $got; do
+				takes "${run[@]}" "$o=$v$w"
+				nopts=$((nopts + 1))
+			done
 		done
 	done
 	unset arg needs
