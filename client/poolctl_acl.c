@@ -125,10 +125,16 @@ acl_of_pool(struct ctl *ctl, const struct pool_stats *ps, struct ctl_acl *a)
 /*
  * Only the pools whose statistics count entries are asked for their
  * lists: the others have none, and a request each would cost a round
- * trip per pool.  When none has any, the first is asked all the same:
- * its answer says whether the daemon has lists at all ("none" to show),
- * or not (-EOPNOTSUPP, said by the library without asking: no list
- * shown, as before them).
+ * trip per pool.  When none has any, the first is asked all the same,
+ * and that is needed: it alone tells "none" to show from no list at all
+ * (a daemon older than lists, whose pools are shown as before them).
+ * acl_entries is 0 from both.  The library knows which from the
+ * daemon's Hello, but says it only through pool_acl_get, which answers
+ * -EOPNOTSUPP without asking where the daemon lacks lists and asks where
+ * it has them; poolclient.h has no call that tells the daemon's features
+ * without a request (pool_daemon_stats says them, in a request of its
+ * own).  So the request goes only to a daemon with lists, and once for
+ * all the pools shown.
  */
 int
 acl_of_pools(struct ctl *ctl, const struct pool_stats *ps, size_t n,
