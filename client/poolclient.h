@@ -616,7 +616,8 @@ POOL_API int pool_acl_modify(struct pool_conn *c, const char *name,
  * "" and "none" are the empty list.  With POOL_ACL_PARSE_NO_RIGHTS the
  * entries are user:WHO and group:WHO.  Returns the number of entries, or
  * -EINVAL (what is wrong and where said into err, errlen bytes, if err is
- * not NULL), -ENOENT (a name no user or group has, said the same way),
+ * not NULL; a name with a colon, which no user or group has, among
+ * them), -ENOENT (a name no user or group has, said the same way),
  * -ENOSPC (more than max) or -ENOMEM.  Looks names up (getpwnam_r,
  * getgrnam_r, with room for a group of any number of members); sends
  * nothing.
