@@ -122,36 +122,84 @@ bad:
 	return -1;
 }
 
+/* How a list key reads where the two keys differ. */
+struct list_key {
+	const char *key;	/* "acl", "user_quotas" */
+	const char *none_why;	/* why "none" may not be among entries */
+	int *line;		/* ls's: where each pool's key is, or 0 */
+	int *none;		/* ls's: the key being read said "none" */
+};
+
 /* "none" alone is the empty list; with entries, or continued, a mistake. */
 static int
-acl_none_mixed(struct load_state *ls, const struct config_pool *p)
+list_none_mixed(struct load_state *ls, const struct config_pool *p,
+		const struct list_key *k)
 {
-	snprintf(ls->problem, sizeof(ls->problem), "bad acl in [pool %s] "
-		 "(none is the whole list: alone, with no entry before or "
-		 "after it)", p->name);
+	snprintf(ls->problem, sizeof(ls->problem), "bad %s in [pool %s] (%s)",
+		 k->key, p->name, k->none_why);
 	return -1;
 }
 
 /*
- * A second acl key of a pool, where an indented line was meant (-1, the
+ * A second key of a pool, where an indented line was meant (-1, the
  * problem said), or the first (0, its line noted).  Where a later key
  * replaces an earlier one, a list meant to go on would lose its first
  * entries, and with them any refusal among them, without a word.
  */
 static int
-acl_given_twice(struct load_state *ls, const struct config_pool *p)
+list_given_twice(struct load_state *ls, const struct config_pool *p,
+		 const struct list_key *k)
 {
 	size_t i = (size_t)(p - ls->cf->pools);
 
-	if (ls->acl_line[i]) {
-		snprintf(ls->problem, sizeof(ls->problem), "acl given twice "
+	if (k->line[i]) {
+		snprintf(ls->problem, sizeof(ls->problem), "%s given twice "
 			 "in [pool %s] (first on line %d): a list goes on "
-			 "over indented lines, or all on one", p->name,
-			 ls->acl_line[i]);
+			 "over indented lines, or all on one", k->key, p->name,
+			 k->line[i]);
 		return -1;
 	}
-	ls->acl_line[i] = ls->line;
+	k->line[i] = ls->line;
 	return 0;
+}
+
+/*
+ * The start of a line of key k: 1 for "none" alone (the empty list), 0
+ * for entries to read, or -1 with the problem said.
+ */
+static int
+list_begin(struct load_state *ls, const struct config_pool *p,
+	   const struct list_key *k, const char *value)
+{
+	if (ls->continues && *k->none)
+		return list_none_mixed(ls, p, k);
+	if (!ls->continues && list_given_twice(ls, p, k))
+		return -1;
+	if (!ls->continues && strcmp(value, "none") == 0)
+		return *k->none = 1;
+	*k->none = 0;
+	return 0;
+}
+
+/*
+ * The next entry of a line from *at into word (ACL_WORD_MAX bytes): 1,
+ * 0 at the line's end, or -1 for a "none" among entries, said.
+ */
+static int
+list_word(struct load_state *ls, const struct config_pool *p,
+	  const struct list_key *k, const char **at, char *word)
+{
+	size_t len;
+
+	if (!*(*at += strspn(*at, ACL_APART)))
+		return 0;
+	len = strcspn(*at, ACL_APART);
+	/* Longer than a line may be only if inih's grew: cut. */
+	snprintf(word, ACL_WORD_MAX, "%.*s", (int)len, *at);
+	*at += len;
+	if (strcmp(word, "none") == 0)
+		return list_none_mixed(ls, p, k);
+	return 1;
 }
 
 /*
@@ -164,33 +212,25 @@ acl_given_twice(struct load_state *ls, const struct config_pool *p)
 int
 config_acl_key(struct load_state *ls, struct config_pool *p, const char *value)
 {
+	const struct list_key k = {"acl", "none is the whole list: alone, "
+				   "with no entry before or after it",
+				   ls->acl_line, &ls->acl_none};
 	struct acl_entry e[ACL_MAX], one;
 	char word[ACL_WORD_MAX], why[160];
 	const char *at = value;
 	struct acl built;
-	size_t n = 0, len;
+	size_t n = 0;
+	int rc;
 
-	if (ls->continues && ls->acl_none)
-		return acl_none_mixed(ls, p);
-	if (!ls->continues && acl_given_twice(ls, p))
-		return -1;
-	if (!ls->continues && strcmp(value, "none") == 0) {
+	if ((rc = list_begin(ls, p, &k, value)) > 0)
 		memset(&p->acl, 0, sizeof(p->acl));
-		ls->acl_none = 1;
-		return 0;
-	}
-	ls->acl_none = 0;
+	if (rc)
+		return rc < 0 ? -1 : 0;
 	if (ls->continues) {
 		memcpy(e, p->acl.e, p->acl.n * sizeof(e[0]));
 		n = p->acl.n;
 	}
-	while (*(at += strspn(at, ACL_APART))) {
-		len = strcspn(at, ACL_APART);
-		/* Longer than a line may be only if inih's grew: cut. */
-		snprintf(word, sizeof(word), "%.*s", (int)len, at);
-		at += len;
-		if (strcmp(word, "none") == 0)
-			return acl_none_mixed(ls, p);
+	while ((rc = list_word(ls, p, &k, &at, word)) > 0) {
 		if (parse_acl_entry(ls, p, word, &one))
 			return -1;
 		/* Past the room, counted only: the count is the problem. */
@@ -198,6 +238,8 @@ config_acl_key(struct load_state *ls, struct config_pool *p, const char *value)
 			e[n] = one;
 		n++;
 	}
+	if (rc < 0)
+		return -1;
 	if (n > ACL_MAX)
 		return snprintf(ls->problem, sizeof(ls->problem), "bad acl in "
 				"[pool %s] (an access control list holds at "
@@ -256,33 +298,6 @@ bad:
 	return -1;
 }
 
-/* "none" alone is no entry; with entries, or continued, a mistake. */
-static int
-uq_none_mixed(struct load_state *ls, const struct config_pool *p)
-{
-	snprintf(ls->problem, sizeof(ls->problem), "bad user_quotas in "
-		 "[pool %s] (none alone is the whole value: no entry "
-		 "before or after it)", p->name);
-	return -1;
-}
-
-/* As acl_given_twice, for user_quotas. */
-static int
-uq_given_twice(struct load_state *ls, const struct config_pool *p)
-{
-	size_t i = (size_t)(p - ls->cf->pools);
-
-	if (ls->uq_line[i]) {
-		snprintf(ls->problem, sizeof(ls->problem), "user_quotas given "
-			 "twice in [pool %s] (first on line %d): a list goes "
-			 "on over indented lines, or all on one", p->name,
-			 ls->uq_line[i]);
-		return -1;
-	}
-	ls->uq_line[i] = ls->line;
-	return 0;
-}
-
 /*
  * user_quotas = USER:SIZE[, USER:SIZE...] (pool_uquota.h): uids' own user
  * quotas in place of user_quota; "none" alone: none.  Entries are
@@ -293,40 +308,35 @@ uq_given_twice(struct load_state *ls, const struct config_pool *p)
  */
 int
 config_uquotas_key(struct load_state *ls, struct config_pool *p,
-		  const char *value)
+		   const char *value)
 {
+	const struct list_key k = {"user_quotas", "none alone is the whole "
+				   "value: no entry before or after it",
+				   ls->uq_line, &ls->uq_none};
 	struct uquota_entry e[UQUOTA_MAX], one;
 	char word[ACL_WORD_MAX], why[160];
 	const char *at = value;
 	struct uquota built;
-	size_t n = 0, len;
+	size_t n = 0;
+	int rc;
 
-	if (ls->continues && ls->uq_none)
-		return uq_none_mixed(ls, p);
-	if (!ls->continues && uq_given_twice(ls, p))
-		return -1;
-	if (!ls->continues && strcmp(value, "none") == 0) {
+	if ((rc = list_begin(ls, p, &k, value)) > 0)
 		memset(&p->uquotas, 0, sizeof(p->uquotas));
-		ls->uq_none = 1;
-		return 0;
-	}
-	ls->uq_none = 0;
+	if (rc)
+		return rc < 0 ? -1 : 0;
 	if (ls->continues) {
 		memcpy(e, p->uquotas.e, p->uquotas.n * sizeof(e[0]));
 		n = p->uquotas.n;
 	}
-	while (*(at += strspn(at, ACL_APART))) {
-		len = strcspn(at, ACL_APART);
-		snprintf(word, sizeof(word), "%.*s", (int)len, at);
-		at += len;
-		if (strcmp(word, "none") == 0)
-			return uq_none_mixed(ls, p);
+	while ((rc = list_word(ls, p, &k, &at, word)) > 0) {
 		if (parse_uquota_entry(ls, p, word, &one))
 			return -1;
 		if (n < UQUOTA_MAX)
 			e[n] = one;
 		n++;
 	}
+	if (rc < 0)
+		return -1;
 	if (n > UQUOTA_MAX)
 		return snprintf(ls->problem, sizeof(ls->problem), "bad "
 				"user_quotas in [pool %s] (at most %d "
