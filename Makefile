@@ -202,7 +202,7 @@ BENCH_DEB_PKGS := libboost-dev g++ gnuplot-nox
 
 # Shell tests of what is installed and shipped; run once, in the plain build.
 SYSTEM_TESTS := tests/system/test_units.sh tests/system/test_manpages.sh \
-                tests/system/test_nosystemd.sh \
+                tests/system/test_docs.sh tests/system/test_nosystemd.sh \
                 tests/system/test_install.sh tests/system/test_fuzz_smoke.sh \
                 tests/system/test_lint.sh tests/system/test_cost_flat.sh \
                 tests/system/test_completion.sh tests/system/test_header.sh \

@@ -192,8 +192,9 @@ awk '/^```ini/ { on = 1; next } /^```/ { on = 0 } on' "$root/README.md" \
     > "$conf"
 check_conf README.md
 
-# poolmgrd's options: the usage lines of --help, its option list, and
-# poolmgrd(8)'s SYNOPSIS and OPTIONS name the same ones.  Each is read as
+# poolmgrd's options: the ones getopt_long takes, the usage lines of
+# --help, its option list, and poolmgrd(8)'s SYNOPSIS and OPTIONS name the
+# same ones.  Each is read as
 # its long name, through the pairs ("-s, --socket") of the option list.
 opt_words() {
 	sed 's/\\-/-/g' | grep -Eo -- '(^|[^A-Za-z0-9-])--?[a-z][a-z-]*' |
@@ -227,7 +228,18 @@ if [ -x "$build/poolmgrd" ]; then
 	options=$(awk '/^\.SH / { sec = ($0 ~ /^\.SH OPTIONS/); next }
 		sec && /^\.TP/ { getline; print }' "$root/docs/poolmgrd.8" |
 	    opt_words | long_names)
+	# And the options getopt_long takes (opts[] of daemon/poolmgrd.c,
+	# and the letters of its string) are those --help lists.
+	src_c=$root/daemon/poolmgrd.c
+	getopt=$( {
+		sed -n '/struct option opts\[\] = {/,/};/s/^[^"]*{"\([a-z-]*\)",.*/--\1/p' \
+		    "$src_c"
+		sed -n 's/.*getopt_long(argc, argv, "\([^"]*\)".*/\1/p' "$src_c" |
+		    tr -d ':' | sed 's/./-& /g'
+	} | tr ' ' '\n' | grep . | long_names)
 	same_opts "--help's usage lines" "$usage" "its option list" "$table"
+	same_opts "getopt_long's options (daemon/poolmgrd.c)" "$getopt" \
+	    "--help's option list" "$table"
 	same_opts "--help's option list" "$table" \
 	    "docs/poolmgrd.8 SYNOPSIS" "$synopsis"
 	same_opts "--help's option list" "$table" \
