@@ -12,7 +12,9 @@
 #     take is "does not apply"); every option of longopts[] and every
 #     letter of the getopt string has its tag in poolctl(1)'s OPTIONS,
 #     whose "For ..." names the commands that take it, and nothing else;
-#     every --option poolctl(1) and poolctl.md name is one of longopts[].
+#     every --option poolctl(1) and poolctl.md name is one of longopts[];
+#     README.md's summary of poolctl lists every command, and no option
+#     poolctl lacks.
 #   - poolmgrd.conf(5): the keys daemon/config.c reads in [daemon]
 #     (daemon_key) and in [pool NAME] (pool_key) are the keys each section
 #     of the page describes.
@@ -251,14 +253,24 @@ for l in $(echo "$letters" | sed 's/./& /g'); do
 		r=1
 	fi
 done
-# And no page names an option poolctl lacks.
-for page in docs/poolctl.1 docs/poolctl.md; do
-	sed 's/\\-/-/g' "$src/$page" | grep -oE -- '(^|[^a-z-])--[a-z][a-z-]*' |
+# And no page names an option poolctl lacks; README.md's summary of
+# poolctl neither, and it lists every command.
+sed -n '/^## poolctl/,/^## /p' "$src/README.md" |
+    sed -n '/^```/,/^```/p' > "$tmp/readme_ctl"
+awk '/^  [a-z]/ { print $1 }' "$tmp/readme_ctl" | sort > "$tmp/cmds_readme"
+same "$tmp/cmds" "$tmp/cmds_readme" "cmds[]" "README.md's poolctl summary" ||
+    r=1
+for page in docs/poolctl.1 docs/poolctl.md README.md; do
+	if [ "$page" = README.md ]; then
+		cat "$tmp/readme_ctl"
+	else
+		sed 's/\\-/-/g' "$src/$page"
+	fi | grep -oE -- '(^|[^a-z-])--[a-z][a-z-]*' |
 	    sed 's/^[^-]*//' | sort -u > "$tmp/page_opts"
 	lacks "$tmp/page_opts" "$tmp/long_names" \
 	    "$page names options poolctl does not have" || r=1
 done
-[ $r = 1 ] || ok "every option of longopts[] and -$letters is in poolctl(1)'s OPTIONS, for the commands that take it; the pages name no other"
+[ $r = 1 ] || ok "every option of longopts[] and -$letters is in poolctl(1)'s OPTIONS, for the commands that take it; the pages and README.md name no other, and README.md every command"
 
 # --- poolmgrd.conf(5) ---------------------------------------------------
 r=0
