@@ -347,7 +347,9 @@ if ! cc -I"$src/client" -o "$tmp/words" "$tmp/words.c" "$lib" \
 	fail "codes of libpoolclient(3) ERRORS that are no errno names"
 	r=1
 else
-	LD_LIBRARY_PATH=$build "$tmp/words" > "$tmp/words.out"
+	# (A sanitizer's library, of an ASan tree, loads its runtime late.)
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+	    LD_LIBRARY_PATH=$build "$tmp/words" > "$tmp/words.out"
 	awk -F '\t' '$2 == "" || $2 == "unknown error" { print $1 }' \
 	    "$tmp/words.out" > "$tmp/wordless"
 	if [ -s "$tmp/wordless" ]; then
