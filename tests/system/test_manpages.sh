@@ -194,8 +194,8 @@ check_conf README.md
 
 # poolmgrd's options: the ones getopt_long takes, the usage lines of
 # --help, its option list, and poolmgrd(8)'s SYNOPSIS and OPTIONS name the
-# same ones.  Each is read as
-# its long name, through the pairs ("-s, --socket") of the option list.
+# same ones.  Each is read as its long name, through the pairs
+# ("-s, --socket") of the option list.
 opt_words() {
 	sed 's/\\-/-/g' | grep -Eo -- '(^|[^A-Za-z0-9-])--?[a-z][a-z-]*' |
 	    sed 's/^[^-]*//' | sort -u
