@@ -754,6 +754,32 @@ user_quota_word(struct ctl *ctl)
 }
 
 /*
+ * The words for what getopt_long refused (word, the argument it was on).
+ * A long option that takes no value given one ("--force=1") comes back
+ * with optopt its short letter, which it was not written as.
+ */
+static int
+unknown_option(const char *word)
+{
+	const struct option	*o;
+	size_t			 len;
+
+	if (strncmp(word, "--", 2) != 0 || word[2] == '\0') {
+		if (optopt != 0 && optopt < 256)
+			return usage_error("unknown option '-%c'", optopt);
+		return usage_error("unknown option '%s'", word);
+	}
+	len = strcspn(word + 2, "=");
+	for (o = longopts; o->name != NULL; o++)
+		if (word[2 + len] == '=' && o->has_arg == no_argument &&
+		    strlen(o->name) == len &&
+		    strncmp(o->name, word + 2, len) == 0)
+			return usage_error("option '--%s' takes no value",
+			    o->name);
+	return usage_error("unknown option '%.*s'", (int)(len + 2), word);
+}
+
+/*
  * One getopt_long pass over the whole line.  The leading '-' in optstring
  * hands back the words that are not options in order (as code 1), so the
  * options may come before or after the command without depending on
@@ -877,11 +903,7 @@ parse_args(struct ctl *ctl, int argc, char **argv, char **pos, int *npos)
 			return usage_error("option '%s' needs an argument",
 			    argv[optind - 1]);
 		default:
-			if (optopt != 0 && optopt < 256)
-				return usage_error("unknown option '-%c'",
-				    optopt);
-			return usage_error("unknown option '%s'",
-			    argv[optind - 1]);
+			return unknown_option(argv[optind - 1]);
 		}
 	}
 	while (optind < argc)

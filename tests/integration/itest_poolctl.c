@@ -853,6 +853,18 @@ help_version_and_usage_errors(void **state)
 	expect(strncmp(fx.err, "poolctl: ", 9) == 0,
 	       "unknown command: no diagnostic on stderr");
 	expect_exit(ctl("--frobnicate list"), EXIT_USAGE, "unknown option");
+	expect(strncmp(fx.err, "poolctl: unknown option '--frobnicate'\n",
+		       39) == 0, "unknown option: not named");
+	expect_exit(ctl("--frobnicate=3 list"), EXIT_USAGE, "unknown option=");
+	expect(strncmp(fx.err, "poolctl: unknown option '--frobnicate'\n",
+		       39) == 0, "unknown option with a value: not named alone");
+	/* Named as written, not by the short letter it also has. */
+	expect_exit(ctl("destroy x --force=1"), EXIT_USAGE, "--force=1");
+	expect(strncmp(fx.err, "poolctl: option '--force' takes no value\n",
+		       41) == 0, "--force=1: not said that it takes no value");
+	expect_exit(ctl("list -q"), EXIT_USAGE, "-q");
+	expect(strncmp(fx.err, "poolctl: unknown option '-q'\n", 29) == 0,
+	       "-q: not named");
 	expect_exit(ctl("list extra"), EXIT_USAGE, "extra argument");
 	expect_exit(ctl("%s", ""), EXIT_USAGE, "no command");
 	expect_exit(ctl("stats --format=xml"), EXIT_USAGE, "bad --format");
