@@ -79,7 +79,8 @@ static const struct client_error client_errors[] = {
 				"may use (or a pool without a share map)" },
 	{ -EROFS,		"the pool is defined in poolmgrd's "
 				"configuration file: change it there and "
-				"reload" },
+				"reload (which also makes it again if it "
+				"was destroyed)" },
 	{ -ESRCH,		"the process has no such handle open on the "
 				"pool" },
 	{ -EAGAIN,		"not now: as many lookups or allocations wait "
@@ -88,6 +89,11 @@ static const struct client_error client_errors[] = {
 	{ -ETIMEDOUT,		"timed out: poolmgrd did not answer a connect "
 				"in time, or no name (or room) came within "
 				"the wait" },
+	{ -ENOBUFS,		"no buffer space to send the request to "
+				"poolmgrd: nothing was sent, try again" },
+	{ -EIO,			"a block poolmgrd zeroed or moved in steps "
+				"was gone when the steps ended (its books "
+				"are wrong)" },
 	{ -ESTALE,		"the block has been persistent for less than "
 				"the age asked: perhaps a new block made at "
 				"that offset since it was listed" },
