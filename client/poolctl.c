@@ -754,6 +754,27 @@ user_quota_word(struct ctl *ctl)
 }
 
 /*
+ * The long option that name[0..len) stands for, whole or, as getopt_long
+ * takes it, abbreviated to a prefix of one option alone; else NULL.
+ */
+static const struct option *
+long_option(const char *name, size_t len)
+{
+	const struct option	*o, *found = NULL;
+
+	for (o = longopts; o->name != NULL; o++) {
+		if (strncmp(o->name, name, len) != 0)
+			continue;
+		if (o->name[len] == '\0')
+			return o;
+		if (found != NULL)
+			return NULL;	/* ambiguous */
+		found = o;
+	}
+	return found;
+}
+
+/*
  * The words for what getopt_long refused (word, the argument it was on).
  * A long option that takes no value given one ("--force=1") comes back
  * with optopt its short letter, which it was not written as.
@@ -770,12 +791,9 @@ unknown_option(const char *word)
 		return usage_error("unknown option '%s'", word);
 	}
 	len = strcspn(word + 2, "=");
-	for (o = longopts; o->name != NULL; o++)
-		if (word[2 + len] == '=' && o->has_arg == no_argument &&
-		    strlen(o->name) == len &&
-		    strncmp(o->name, word + 2, len) == 0)
-			return usage_error("option '--%s' takes no value",
-			    o->name);
+	if (word[2 + len] == '=' && (o = long_option(word + 2, len)) != NULL &&
+	    o->has_arg == no_argument)
+		return usage_error("option '--%s' takes no value", o->name);
 	return usage_error("unknown option '%.*s'", (int)(len + 2), word);
 }
 

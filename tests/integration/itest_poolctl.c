@@ -862,6 +862,9 @@ help_version_and_usage_errors(void **state)
 	expect_exit(ctl("destroy x --force=1"), EXIT_USAGE, "--force=1");
 	expect(strncmp(fx.err, "poolctl: option '--force' takes no value\n",
 		       41) == 0, "--force=1: not said that it takes no value");
+	expect_exit(ctl("destroy x --forc=1"), EXIT_USAGE, "--forc=1");
+	expect(strncmp(fx.err, "poolctl: option '--force' takes no value\n",
+		       41) == 0, "--forc=1: not read as --force's");
 	expect_exit(ctl("list -q"), EXIT_USAGE, "-q");
 	expect(strncmp(fx.err, "poolctl: unknown option '-q'\n", 29) == 0,
 	       "-q: not named");
