@@ -322,6 +322,8 @@ dpool_evict_user(struct dpool *p, uid_t uid, uint64_t need)
 	return count;
 }
 
+static bool over_limit_held;	/* dpool_evict_over_limit_hold */
+
 uint32_t
 dpool_evict_over_limit(struct dpool *p, uint64_t *bytes)
 {
@@ -329,10 +331,16 @@ dpool_evict_over_limit(struct dpool *p, uint64_t *bytes)
 	uint64_t before = p->evict.evicted_bytes;
 	uint32_t n = 0;
 
-	if (p->limit && held > p->limit)
+	if (p->limit && held > p->limit && !over_limit_held)
 		n = dpool_evict(p, held - p->limit, 0, 0);
 	*bytes = p->evict.evicted_bytes - before;
 	return n;
+}
+
+void
+dpool_evict_over_limit_hold(bool hold)
+{
+	over_limit_held = hold;
 }
 
 void

@@ -149,9 +149,19 @@ uint32_t dpool_evict_user(struct dpool *p, uid_t uid, uint64_t need);
  * least recently used first, until it holds no more or none is left
  * (what the next allocation would evict first).  How many went, their
  * bytes in *bytes; none if p is within its limit.  Held and kept blocks
- * stay: a limit takes nothing else back.
+ * stay: a limit takes nothing else back.  None while held back
+ * (dpool_evict_over_limit_hold).
  */
 uint32_t dpool_evict_over_limit(struct dpool *p, uint64_t *bytes);
+/*
+ * Hold back dpool_evict_over_limit (hold true), or let it evict again.
+ * A start holds it until its crash journal is in the fd store
+ * (server.c): the journal the store holds until then (the one the start
+ * recovered from, or the image's before a restart) still names what an
+ * eviction would take, whose pages go back as it goes, and a crash then
+ * would bring those names back on pages that read zero.
+ */
+void dpool_evict_over_limit_hold(bool hold);
 /*
  * Number the evictable names in the order of eviction, for a restart's
  * state: those on the list from 1, oldest first, then the held ones, as

@@ -368,29 +368,31 @@ build(struct rebuild *rb)
 
 /*
  * A pool restored holding more than its limit (lowered while what it
- * holds was held, let go of since; or its holders gone with a crash)
- * gives up its unheld evictable names down to it, as a SetPool lowering
- * it does: the next allocation would evict them first anyway, and until
- * then a Lookup would find names the limit no longer leaves room for.
- * Held and kept blocks stay.  After build, once nothing can fail: an
- * eviction cannot be undone by teardown.
+ * holds was held, let go of since; or its holders gone with a crash; or
+ * by the configuration file since) gives up its unheld evictable names
+ * down to it, as a SetPool lowering it does: the next allocation would
+ * evict them first anyway, and until then a Lookup would find names the
+ * limit no longer leaves room for.  Held and kept blocks stay.  Only
+ * once the start's crash journal is in the fd store, the state and the
+ * journal the start came from out of it (pool_evict.h's
+ * dpool_evict_over_limit_hold): an eviction gives its block's pages
+ * back, and a crash before would find the names again in what the store
+ * held, on pages that read zero.
  */
-static void
-evict_over_limits(struct rebuild *rb)
+void
+restore_evict_over_limits(void)
 {
 	struct dpool *p;
 	uint64_t bytes;
-	unsigned k;
 	uint32_t n;
 
-	for (k = 0; k < rb->st->n_pools; k++) {
-		p = rb->pools[k];
+	dpool_evict_over_limit_hold(false);
+	for (p = dpool_first(); p; p = dpool_next(p))
 		if ((n = dpool_evict_over_limit(p, &bytes)))
 			log_info("pool %s restored over its limit of %llu: "
 				 "evicted %u name%s of %llu bytes", p->name,
 				 (unsigned long long)p->limit, n, log_plural(n),
 				 (unsigned long long)bytes);
-	}
 }
 
 /*
@@ -661,7 +663,6 @@ restore_incoming(const struct restore_env *env, struct restored *out)
 	if ((rc = load(&rb, &pf)) == 0)
 		rc = build(&rb);
 	if (rc == 0) {
-		evict_over_limits(&rb);
 		publish(&rb, env);
 		out->socket_activated = rb.st->socket_activated;
 		snprintf(out->socket_path, sizeof(out->socket_path), "%s",

@@ -55,4 +55,13 @@ struct restored {
  */
 int restore_incoming(const struct restore_env *env, struct restored *out);
 
+/*
+ * Once the start's crash journal is in the fd store (journal_ready),
+ * before anything is served: evictions over limits, held back until then
+ * (restore_incoming and a start's configuration evict nothing), go on
+ * again, and every pool holding more than its limit evicts its unheld
+ * evictable names down to it, logged.
+ */
+void restore_evict_over_limits(void);
+
 #endif /* POOLMGRD_RESTORE_H */

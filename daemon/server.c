@@ -882,7 +882,12 @@ server_run(const struct server_opts *o, struct config *cf)
 		sigaddset(&usr2, SIGUSR2);
 		sigprocmask(SIG_BLOCK, &usr2, NULL);
 	}
-	/* Executed again by a restart in place: everything is handed over. */
+	/*
+	 * Executed again by a restart in place: everything is handed over.
+	 * Nothing it brings back, nor the file's limits, evicts a name until
+	 * this start's crash journal is in the store (restore.h).
+	 */
+	dpool_evict_over_limit_hold(true);
 	{
 		struct restore_env re = {base, peer_dispatch,
 					 cf->hello_timeout};
@@ -955,6 +960,7 @@ server_run(const struct server_opts *o, struct config *cf)
 		free(rs.stored);
 	}
 	journal_ready();
+	restore_evict_over_limits();
 
 	event_base_dispatch(base);
 

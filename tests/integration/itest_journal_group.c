@@ -34,6 +34,14 @@
  *       recovers the old limit and both names, and one after them the
  *       new limit, down to which the recovery evicts, never the old
  *       limit with a name gone.
+ *   evicted_at_a_start      a start after a crash, under a limit its
+ *       file lowered below what the pool holds, killed as its own
+ *       journal grows: the start after it recovers name ev from the
+ *       journal before, with its bytes (before, the killed start had
+ *       evicted ev and punched its pages, not yet in any journal: ev
+ *       came back reading zeroes); a start that lives evicts ev once its
+ *       journal is in the store, and a crash after it does not bring ev
+ *       back.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -595,19 +603,149 @@ limit_set_before_evictions(void **state)
 	assert_int_not_equal(pool_set(conn, "s", &lim), 0);
 	pool_close(ps);
 	recover_after_kill();
+	EXPECT_RC(pool_open(conn, "s", &ps), 0);
+	EXPECT_RC(pool_stats(ps, &s), 0);
+	/* Logged before the first request is served. */
 	if (!harness_store_logged(&st, "pool s restored over its limit of "
 				  "262144: evicted 2 names of 614400 bytes")) {
 		harness_store_print_log(&st);
 		fail_msg("the recovery did not evict to the new limit");
 	}
-	EXPECT_RC(pool_open(conn, "s", &ps), 0);
-	EXPECT_RC(pool_stats(ps, &s), 0);
 	assert_int_equal(s.limit, 256 * 1024);
 	EXPECT_RC(pool_lookup(ps, "ev1", &off, NULL), -ENOENT);
 	EXPECT_RC(pool_lookup(ps, "ev2", &off, NULL), -ENOENT);
 	expect_counts(ps, "s", 0, 0, 0);
 	pool_close(ps);
 	EXPECT_RC(pool_destroy(conn, "s"), 0);
+}
+
+/* ---- evicted_at_a_start ------------------------------------------------- */
+
+/*
+ * Pool v alone: its first block, at offset 0, is ev, and blocks of 64
+ * bytes fill the rest of it, so that a start punches no free page of it
+ * (fail_grow.so kills at a punch past offset 0 as at a grow) and its
+ * journal's snapshot is past what a new journal holds before it grows.
+ */
+#define CONFIG_V	"[daemon]\nsocket_mode = 0666\n" \
+			"[pool v]\nsize = 2M\n"
+#define CONFIG_V_LIMIT	CONFIG_V "limit = 1M\n"
+#define EV_SIZE		(256 * 1024)	/* large: its pages go at its free */
+
+static void
+write_config(const char *text)
+{
+	FILE *f = fopen(st.conf, "w");
+
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+static int
+setup_v(void **state)
+{
+	(void)state;
+	if (harness_store_open(&st, CONFIG_V) != 0)
+		return -1;
+	snprintf(flag, sizeof(flag), "%s/kill-on-grow", st.dir);
+	start();
+	EXPECT_RC(pool_connect(st.sock, &conn), 0);
+	return 0;
+}
+
+static int
+teardown_v(void **state)
+{
+	(void)state;
+	unlink(flag);
+	pool_disconnect(conn);
+	harness_store_close(&st);
+	return 0;
+}
+
+/* Started again after a crash, v reopened: ev's offset, or -ENOENT. */
+static int
+ev_after_start(struct pool **pv, pool_off_t *off)
+{
+	pool_disconnect(conn);
+	EXPECT_RC(pool_connect(st.sock, &conn), 0);
+	EXPECT_RC(pool_open(conn, "v", pv), 0);
+	return pool_lookup(*pv, "ev", off, NULL);
+}
+
+static void
+evicted_at_a_start(void **state)
+{
+	static size_t sizes[POOL_BATCH_MAX];
+	static pool_off_t offs[POOL_BATCH_MAX];
+	struct pool *pv;
+	pool_off_t ev, off;
+	size_t i, k;
+	int rc;
+
+	(void)state;
+	EXPECT_RC(pool_open(conn, "v", &pv), 0);
+	EXPECT_RC(pool_set_cache(pv, 0), 0);
+	EXPECT_RC(pool_alloc(pv, EV_SIZE, &ev), 0);
+	assert_int_equal(ev, 0);
+	memset(pool_ptr(pv, ev), 'e', EV_SIZE);
+	EXPECT_RC(pool_publish_flags(pv, ev, "ev", POOL_PUBLISH_EVICTABLE), 0);
+	/* Held while the rest fills: no allocation evicts it for room. */
+	for (i = 0; i < POOL_BATCH_MAX; i++)
+		sizes[i] = 64;
+	for (k = POOL_BATCH_MAX; k > 0;) {
+		if (pool_alloc_batch_flags(pv, k, sizes, POOL_ALLOC_PERSIST,
+					   offs) != 0)
+			k /= 2;
+		harness_store_drain(&st);
+	}
+	EXPECT_RC(pool_free(pv, ev), 0);
+	pool_close(pv);
+
+	/* Its file's limit lowered; the start killed as its journal grows. */
+	write_config(CONFIG_V_LIMIT);
+	assert_int_equal(harness_store_crash(&st), 0);
+	arm();
+	{
+		char *saved = harness_preload("fail_grow.so");
+
+		setenv("POOLMGR_KILL_ON_GROW", flag, 1);
+		rc = harness_store_start(&st);
+		unsetenv("POOLMGR_KILL_ON_GROW");
+		harness_preload_off(saved);
+	}
+	assert_int_not_equal(rc, 0);
+	unlink(flag);
+
+	/* Started from the journal before it, the file's limit gone: ev. */
+	write_config(CONFIG_V);
+	start();
+	EXPECT_RC(ev_after_start(&pv, &off), 0);
+	assert_int_equal(off, ev);
+	expect_bytes(pv, off, EV_SIZE, 'e');
+	harness_expect_checked(conn, "v");
+	pool_close(pv);
+
+	/*
+	 * A start that lives evicts it, once its journal is in the store
+	 * (after its ready: the lookup's answer comes after), and that
+	 * journal says so.
+	 */
+	write_config(CONFIG_V_LIMIT);
+	assert_int_equal(harness_store_crash(&st), 0);
+	start();
+	EXPECT_RC(ev_after_start(&pv, &off), -ENOENT);
+	pool_close(pv);
+	if (!harness_store_logged(&st, "pool v restored over its limit of "
+				  "1048576: evicted 1 name of 262144 bytes"))
+		fail_msg("no eviction logged by the start");
+	write_config(CONFIG_V);
+	assert_int_equal(harness_store_crash(&st), 0);
+	start();
+	EXPECT_RC(ev_after_start(&pv, &off), -ENOENT);
+	harness_expect_checked(conn, "v");
+	pool_close(pv);
 }
 
 int
@@ -628,6 +766,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(limit_set_before_evictions,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(evicted_at_a_start, setup_v,
+						teardown_v),
 	};
 
 	return cmocka_run_group_tests_name("a change of several journal "
