@@ -1226,6 +1226,12 @@ journal_group_end(bool keep)
 		cur.end = group_at;	/* never read: written over next */
 }
 
+bool
+journal_grouped(void)
+{
+	return grouped > 0;
+}
+
 void
 journal_persist(const struct dpool *p, const struct block *b)
 {

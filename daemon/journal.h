@@ -95,6 +95,8 @@ void journal_pool_gone(struct dpool *p);
  */
 void journal_group_begin(void);
 void journal_group_end(bool keep);
+/* Is a group open?  Where a block is freed, none may be (see above). */
+bool journal_grouped(void);
 void journal_persist(const struct dpool *p, const struct block *b);
 void journal_resize(const struct dpool *p, const struct block *b);
 void journal_unpersist(const struct dpool *p, const struct block *b);

@@ -204,6 +204,7 @@ dpool_free_begin(struct dpool *p, struct handle *h, uint64_t off,
 void
 dpool_free_end(struct dpool *p, struct block *b)
 {
+	assert(!journal_grouped());	/* the ends are in, as one change */
 	block_maybe_free(p, b, true);
 }
 

@@ -20,6 +20,7 @@
  * journal must say it is no longer persistent before its pages can be
  * handed out again.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,6 +144,7 @@ dpool_publish(struct dpool *p, struct handle *h, uint64_t off,
 	journal_name(p, n);
 	unpersist(p, old);
 	journal_group_end(true);
+	assert(!journal_grouped());	/* its end is committed: free it */
 	block_maybe_free(p, old, true);
 	return 0;
 }
@@ -161,6 +163,11 @@ dpool_name_remove(struct dpool *p, struct block_name *n)
 	journal_unname(p, b);
 	unpersist(p, b);
 	journal_group_end(true);
+	/*
+	 * Its pages may go back now, so its end must be in the journal:
+	 * within another group it would not be yet.
+	 */
+	assert(!journal_grouped());
 	block_maybe_free(p, b, true);
 }
 
