@@ -88,7 +88,8 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/pool_hold.c daemon/pool_block.c daemon/pool_check.c \
                daemon/pool_restore.c daemon/pool_release.c \
                daemon/dispatch.c daemon/dispatch_admin.c \
-               daemon/dispatch_block.c daemon/dispatch_names.c \
+               daemon/dispatch_block.c daemon/dispatch_batch.c \
+               daemon/dispatch_refuse.c daemon/dispatch_names.c \
                daemon/dispatch_wait.c daemon/dispatch_room.c daemon/dispatch_status.c daemon/dispatch_blocks.c \
                daemon/dispatch_users.c daemon/dispatch_acl.c \
                daemon/block_names.c daemon/persist_times.c \

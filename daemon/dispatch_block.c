@@ -1,6 +1,7 @@
 /*
- * dispatch_block.c - requests on the blocks of an open handle: alloc, free,
- * realloc, their batches, retain, persist and usable_size.
+ * dispatch_block.c - requests on one block of an open handle: alloc,
+ * free, realloc, retain, persist and usable_size (their batches:
+ * dispatch_batch.c).
  *
  * Each checks the handle (writable for anything that changes the pool) and
  * the session's limits (blocks held, the pool's quota) before the engine is
@@ -11,8 +12,9 @@
  * (refused_unsettled): the request is held until that work is done, and
  * tried again then; one that still finds no room evicts what it may
  * (make_room), and one a quota refuses evicts what its uid may of its
- * own (make_quota_room).  An Alloc with wait_ms that still finds no room,
- * or is still over a quota, waits for room (dispatch_room.c).
+ * own (dispatch_refuse.c, which also words the refusals that stand).  An
+ * Alloc with wait_ms that still finds no room, or is still over a quota,
+ * waits for room (dispatch_room.c).
  */
 #include <assert.h>
 #include <errno.h>
@@ -22,13 +24,9 @@
 
 #include "config.h"
 #include "dispatch_internal.h"
-#include "journal.h"
 #include "log.h"
 #include "pool.h"
 #include "session.h"
-
-#define OFF_NONE UINT64_MAX
-#define MAX_BATCH 4096
 
 /* A session may hold only so many references (each costs daemon memory). */
 int
@@ -70,146 +68,8 @@ reply_block(struct call *c, uint64_t off, uint64_t size)
 	c->rep->alloc = &alloc_reply;
 }
 
-/*
- * A refusal while the pool still holds freed blocks for their release, or
- * closed handles' blocks (pool_release.c), is not final: the request waits
- * for that work (HELD) and is tried again then.  The limit's refusals too
- * (-ENOMEM, limit_hit): a block held for its release is still allocated
- * in the engine, and counts against the limit until its last step.  Once
- * it has waited settle_wait_ms (others keep queueing work) and what was
- * queued before it is done, the refusal stands.  Only the last answer
- * reaches the client, so the engine's count of a refusal the client never
- * saw is taken back in the statistics.
- */
-static int
-refused_unsettled(struct call *c, struct dpool *p, int rc)
-{
-	/* Kept pages going hold no room: no wait for them alone. */
-	if ((rc != -ENOMEM && rc != -EBUSY && rc != -EAGAIN) ||
-	    !dpool_unsettled(p) || !wait_settled(c, p))
-		return 0;
-	if (rc == -ENOMEM)
-		p->unseen_failures++;
-	return HELD;
-}
-
-/*
- * The engine still has no room once the pool is settled: evict its least
- * recently used evictable names (pool_evict.h) and try the request again
- * (TRY_AGAIN); or, if their pages go back in steps, once those are done
- * (HELD: the wait's mark is the work queued by now, so what the evictions
- * queued, not the request's first mark).  need is the least the request
- * could do with, counted the bytes of it the pool's limit counts (all of
- * them but for a realloc that moves, see growth): a round evicts what the
- * request is short of either (dpool_evict_short), since no fewer can do;
- * when it is short of none (the room is there, but in pieces), one name,
- * which the next try may find was enough.  A round whose evictions go
- * back in steps waits for them: so that a request many names short does
- * not wait once a name, such a round takes as many names as those rounds
- * before it took all told (c->evict_names), one at least: 1, 1, 2, 4...
- * unless fewer of them already hold need, the request's own bytes: those
- * could be its run, and the next try tells.  So a request that, once the
- * bytes missing are evicted (a wait), still needs k names for a run, j
- * names holding its bytes, evicts fewer than k + min(j, k) names for it
- * (fewer than 2k), and waits for them 1 + ceil(log2 k) times at most
- * while j >= k, about log2 j + k / j times otherwise, each of those
- * waits being for the pages of at least its own bytes.
- * The refusal the client will not see is taken back in the statistics.
- * 0: the refusal stands, nothing evicted: none is evictable, or the
- * evictable bytes are fewer than the request is short, or the client
- * will try again (retry_follows): it gives back the blocks its cache
- * keeps first, which may be room enough.  -EDQUOT evicts the asking
- * uid's own names alone (make_quota_room), need being what the session
- * or the uid lacks under the quota that refused; others' names are not
- * its room.  A refusal
- * by the pool's limit is the pool's as a whole: an eviction gives bytes
- * back to the limit as to the engine, so the request evicts until it fits
- * under it.
- */
-#define TRY_AGAIN 2
-
-/*
- * A refusal by a quota, which lacks lack bytes of the asking session's or
- * uid's (0: a quota refused another uid's bytes, nothing to evict): the
- * uid's own unheld evictable names are its room, since each is charged
- * to it (the persister of its block), both quotas count what is charged
- * to it (the quota per connection counts the uid's persistent blocks
- * beside the session's, quota_used), and an eviction ends that charge at
- * once.  So they go, its least recently used first, until
- * their bytes reach lack, and the request is tried again (TRY_AGAIN); or
- * none goes if all of them could not make it fit (dpool_evict_user_may_fit),
- * and the refusal stands, as it does with retry_follows (the client's
- * cache counts against the uid too, and goes first).  Another uid's names
- * never go for it: they are charged to their own persister, and would
- * give the asking uid nothing.  A user quota's refusal is counted only
- * when answered (count_quota_refusal), and never in failed_allocs: one
- * the evictions turn into a block has nothing to take back.  The pages
- * of an evicted block may go back in steps: the user quota no longer
- * counts it, but the engine does until they are back, and a try it
- * refuses for room then waits for them (refused_unsettled).  lack is
- * what both quotas lack, the larger of their lacks when both refuse
- * (dpool_quota_check_each): names evicted for the one alone could leave
- * the request refused by the other, their loss for nothing.  Each round
- * evicts a name at least, or ends.
- */
-static int
-make_quota_room(struct call *c, struct dpool *p, bool retry_follows,
-		uint64_t lack)
-{
-	if (lack == 0 || retry_follows ||
-	    !dpool_evict_user_may_fit(p, c->s->uid, lack) ||
-	    !dpool_evict_user(p, c->s->uid, lack))
-		return 0;
-	return TRY_AGAIN;
-}
-
-static int
-make_room(struct call *c, struct dpool *p, int rc, bool retry_follows,
-	  uint64_t need, uint64_t counted)
-{
-	uint32_t names = c->evict_names ? c->evict_names : 1, gone;
-	uint32_t releasing = p->releasing;
-	uint64_t lack;
-
-	if (rc == -EDQUOT)
-		return make_quota_room(c, p, retry_follows, need);
-	if (rc != -ENOMEM || retry_follows || p->evict.unheld == 0)
-		return 0;
-	lack = dpool_evict_short(p, need, counted);
-	if (!dpool_evict_may_fit(p, lack) ||
-	    !(gone = dpool_evict(p, lack, names, need)))
-		return 0;
-	p->unseen_failures++;
-	if (!dpool_unsettled(p))
-		return TRY_AGAIN;
-	/* Names evicted are at most the pool's: no overflow. */
-	if (lack == 0 && p->releasing > releasing)
-		c->evict_names += gone;
-	c->settle = false;
-	c->prior_only = false;
-	return HELD;
-}
-
-/*
- * What the last -EDQUOT (dpool_quota_check) lacked under the bound that
- * refused, if the asking uid's own evictable names may give it back:
- * when uid, whose bytes the quotas counted, is the asking one.  0 when
- * they counted another's: a persistent block grown by a uid not its
- * persister is checked against the persister's persistent blocks, under
- * the quota per connection as under the user quota (pool_block.c's
- * growth_check), and the asking uid's names are no room there.
- * make_quota_room's need.
- */
-static uint64_t
-own_quota_lack(struct call *c, struct dpool *p, uid_t uid)
-{
-	if (uid != c->s->uid)
-		return 0;
-	return p->quota_lack;
-}
-
 /* The bytes of a block for size, the least its allocation takes. */
-static uint64_t
+uint64_t
 block_bytes(struct dpool *p, uint64_t size)
 {
 	uint64_t len = heap_block_size(p->heap, size);
@@ -229,142 +89,6 @@ quota_used(struct call *c, struct handle *h)
 		return 0;	/* nothing to count against: not counted */
 	return handle_session_bytes(h) + dpool_persisted_by(h->pool,
 							      c->s->uid);
-}
-
-/*
- * A final refusal of an allocation, realloc or batch: the engine counted
- * it in failed_allocs, which the statistics take back when the client said
- * it will try again (retry_follows): only its last answer reaches the
- * program.
- */
-static void
-uncount_retried(struct dpool *p, int rc, bool retry_follows)
-{
-	if (rc == -ENOMEM && retry_follows)
-		p->unseen_failures++;
-}
-
-const char *
-bytes_text(uint64_t n, char *buf, size_t len)
-{
-	static const char units[] = "KMGTPE";
-	unsigned i;
-
-	if (n < 1024) {
-		snprintf(buf, len, "%llu B", (unsigned long long)n);
-		return buf;
-	}
-	for (i = 0; i < sizeof(units) - 2 && n >= 1024ull << (10 * (i + 1));
-	     i++)
-		;
-	snprintf(buf, len, "%.1f %ciB", (double)n / (double)(1ull <<
-		 (10 * (i + 1))), units[i]);
-	return buf;
-}
-
-/*
- * The last refusal was the limit's (dpool's limit_hit), not the engine's:
- * say so, with what the pool holds, which is what the operator raises it
- * over.
- */
-static int
-refuse_limit(struct call *c, struct dpool *p)
-{
-	char held[24], limit[24];
-
-	return refuse(c, -ENOMEM, "pool %s holds %s of its %s limit",
-		      p->name, bytes_text(heap_allocated_bytes(p->heap), held,
-					  sizeof(held)),
-		      bytes_text(p->limit, limit, sizeof(limit)));
-}
-
-/*
- * A quota's refusal, counted for the operator, who otherwise sees a quiet
- * pool (failed_allocs counts only the engine's and the limit's): once per
- * request the client sees refused, so not one it said it will try again
- * (retry_follows: its cache given back first), which its retry counts if
- * refused too.
- */
-static void
-count_quota_refusal(struct dpool *p, bool by_user_quota, bool retry_follows)
-{
-	if (retry_follows)
-		return;
-	if (by_user_quota)
-		p->user_quota_refusals++;
-	else
-		p->quota_refusals++;
-}
-
-/*
- * A refusal by a quota (dpool_quota_check: the connection's or, as
- * user_quota_hit says, uid's), or by the pool's size: say which bound, and
- * how large it is, since the code alone ("quota or block limit", "larger
- * than the pool") leaves the program's author to look both up.  The user
- * quota's counts what the uid's other connections hold, which this one
- * cannot see: the words point to where that is listed.  They name the
- * pool once, in the command, to stay within the 255 bytes the library
- * keeps: 251 at most, with a pool name of 64, the longest what (a batch
- * of 4096 blocks past 2^64 bytes), a uid of 10 digits and byte counts of
- * 10 characters.  A uid bound by its own entry (pool_uquota.h) is told
- * so, in fewer words: raising the pool's user quota would not help it.
- */
-static int
-refuse_quota(struct call *c, struct dpool *p, uid_t uid, const char *what,
-	     bool retry_follows)
-{
-	char bound[24], held[24];
-	uint64_t ubound;
-	bool own;
-
-	count_quota_refusal(p, p->user_quota_hit, retry_follows);
-	ubound = dpool_user_bound(p, uid, &own);
-	if (p->user_quota_hit && own)
-		return refuse(c, -EDQUOT, "%s would pass uid %u's own user "
-			      "quota of %s (it holds %s); `poolctl users %s` "
-			      "lists what each uid holds", what, (unsigned)uid,
-			      bytes_text(ubound, bound, sizeof(bound)),
-			      bytes_text(dpool_user_used(p, NULL, uid), held,
-					 sizeof(held)), p->name);
-	if (p->user_quota_hit)
-		return refuse(c, -EDQUOT, "%s would pass the pool's quota of "
-			      "%s per user (uid %u holds %s); `poolctl users "
-			      "%s` lists what each uid holds", what,
-			      bytes_text(p->user_quota, bound, sizeof(bound)),
-			      (unsigned)uid,
-			      bytes_text(dpool_user_used(p, NULL, uid), held,
-					 sizeof(held)), p->name);
-	return refuse(c, -EDQUOT, "%s would pass pool %s's quota of %s per "
-		      "connection (its blocks and its uid's persistent and "
-		      "named ones count)", what, p->name,
-		      bytes_text(p->quota, bound, sizeof(bound)));
-}
-
-/*
- * A persist (Persist, Publish, Alloc.persist) past the bytes the uid may
- * persist: those count against the quota per connection, so the refusal
- * is that quota's.
- */
-int
-refuse_persist_quota(struct call *c, struct dpool *p, bool retry_follows)
-{
-	count_quota_refusal(p, false, retry_follows);
-	return refuse(c, -EDQUOT, "uid %u would persist more than the pool's "
-		      "quota", (unsigned)c->s->uid);
-}
-
-static int
-refuse_bound(struct call *c, struct dpool *p, int rc, uint64_t size,
-	     bool retry_follows)
-{
-	char bound[24], what[48];
-
-	snprintf(what, sizeof(what), "allocating %llu byte%s",
-		 (unsigned long long)size, log_plural(size));
-	if (rc == -EDQUOT)
-		return refuse_quota(c, p, c->s->uid, what, retry_follows);
-	return refuse(c, rc, "%s: more than pool %s's size, %s", what,
-		      p->name, bytes_text(p->size, bound, sizeof(bound)));
 }
 
 /*
@@ -391,40 +115,6 @@ refuse_resize_quota(struct call *c, struct handle *h,
 		 log_plural(m->size));
 	return refuse_quota(c, h->pool, resize_payer(c, h, m->offset), what,
 			    m->retry_follows);
-}
-
-int
-refuse_retain(struct call *c, struct dpool *p, int rc, uint64_t off)
-{
-	char what[48];
-
-	snprintf(what, sizeof(what), "retaining 0x%llx",
-		 (unsigned long long)off);
-	if (rc == -EDQUOT && dpool_has_quota(p))
-		return refuse_quota(c, p, c->s->uid, what, false);
-	return refuse(c, rc, "cannot retain 0x%llx", (unsigned long long)off);
-}
-
-/* dpool_alloc's DPOOL_NO_MEMORY: the daemon's, not the pool's. */
-static int
-refuse_no_memory(struct call *c)
-{
-	return refuse(c, -ENOMEM, "poolmgrd is out of memory");
-}
-
-static int
-refuse_alloc(struct call *c, struct dpool *p, int rc, bool retry_follows,
-	     uint64_t size)
-{
-	if (rc == DPOOL_NO_MEMORY)
-		return refuse_no_memory(c);
-	uncount_retried(p, rc, retry_follows);
-	if (rc == -ENOMEM && p->limit_hit)
-		return refuse_limit(c, p);
-	if ((rc == -EDQUOT && dpool_has_quota(p)) || rc == -EFBIG)
-		return refuse_bound(c, p, rc, size, retry_follows);
-	return refuse(c, rc, "allocating %llu byte%s", (unsigned long long)size,
-		      log_plural(size));
 }
 
 /*
@@ -567,7 +257,7 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
  * any other would end a block's persistence, or count as an invalid
  * free, which is writing.  0 for a handle that may write.
  */
-static int
+int
 reader_holds(struct handle *h, uint64_t off)
 {
 	struct block *b;
@@ -578,7 +268,7 @@ reader_holds(struct handle *h, uint64_t off)
 	return b && dpool_holds(b, h) ? 0 : -EACCES;
 }
 
-static int
+int
 refuse_reader_free(struct call *c, struct handle *h, uint64_t off)
 {
 	return refuse(c, -EACCES, "pool %s is open read-only: it frees only "
@@ -846,320 +536,6 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 			      (unsigned long long)m->size,
 			      log_plural(m->size));
 	reply_block(c, b->off, b->size);
-	return 0;
-}
-
-static uint64_t batch_offsets[MAX_BATCH], batch_sizes[MAX_BATCH];
-static struct block *batch_blocks[MAX_BATCH];	/* a FreeBatch's, to free */
-static Poolmgr__AllocBatchReply alloc_batch_reply;
-static struct heap_events batch_events;
-
-/*
- * The batch's allocations, or none: 0, or the first refusal, with its
- * index in *failed and everything before it undone, counters included.
- */
-static int
-alloc_batch_try(struct call *c, struct handle *h, const Poolmgr__AllocBatch *m,
-		size_t *failed)
-{
-	struct block *b;
-	uint64_t used;
-	size_t i, j;
-	int rc;
-
-	heap_events_save(h->pool->heap, &batch_events);
-	/* Counted once, then kept up as the batch allocates. */
-	used = quota_used(c, h);
-	for (i = 0; i < m->n_sizes; i++) {
-		rc = dpool_alloc(h->pool, h, m->sizes[i], 0, false, used, &b);
-		if (rc) {
-			for (j = 0; j < i; j++)
-				dpool_unalloc(h->pool, h, batch_offsets[j]);
-			heap_events_restore(h->pool->heap, &batch_events);
-			*failed = i;
-			return rc;
-		}
-		batch_offsets[i] = b->off;
-		batch_sizes[i] = b->size;
-		used += b->size;
-	}
-	return 0;
-}
-
-/* The bytes of a batch's blocks, all told (at most UINT64_MAX). */
-static uint64_t
-batch_bytes(struct dpool *p, const Poolmgr__AllocBatch *m)
-{
-	uint64_t sum = 0;
-	size_t i;
-
-	for (i = 0; i < m->n_sizes; i++)
-		if (__builtin_add_overflow(sum, block_bytes(p, m->sizes[i]),
-					   &sum))
-			return UINT64_MAX;
-	return sum;
-}
-
-/*
- * What the asking uid lacks under the user quota for the whole of batch
- * m, refused at block i: what that block's try lacked (own_quota_lack,
- * the blocks before it held then) and the blocks after it.  0 if that
- * was not the user quota's refusal.  UINT64_MAX past what 64 bits hold.
- */
-static uint64_t
-batch_quota_lack(struct call *c, struct dpool *p,
-		 const Poolmgr__AllocBatch *m, size_t i)
-{
-	uint64_t lack = own_quota_lack(c, p, c->s->uid);
-
-	if (lack == 0)
-		return 0;
-	while (++i < m->n_sizes)
-		if (__builtin_add_overflow(lack, block_bytes(p, m->sizes[i]),
-					   &lack))
-			return UINT64_MAX;
-	return lack;
-}
-
-/*
- * A batch refused by a quota holds none of its blocks then: name them
- * all, which together passed it, not the one that found it passed.
- */
-static int
-refuse_batch_quota(struct call *c, struct dpool *p,
-		   const Poolmgr__AllocBatch *m)
-{
-	char what[80];
-
-	snprintf(what, sizeof(what), "a batch of %zu block%s (%llu bytes "
-		 "in all)", m->n_sizes, log_plural(m->n_sizes),
-		 (unsigned long long)batch_bytes(p, m));
-	return refuse_quota(c, p, c->s->uid, what, m->retry_follows);
-}
-
-/*
- * A batch whose n blocks were all made is taken back: the persistence of
- * its first done blocks ends (the handle still holds them, so none is
- * freed by that), every block goes back to the engine, and the engine's
- * counters are as before the batch (batch_events, saved by the try that
- * made it).
- */
-static void
-batch_undo(struct handle *h, size_t n, size_t done)
-{
-	size_t i;
-
-	for (i = 0; i < done; i++)
-		dpool_unpersist(h->pool, dpool_block(h->pool,
-						     batch_offsets[i]));
-	for (i = 0; i < n; i++)
-		(void)dpool_unalloc(h->pool, h, batch_offsets[i]);
-	heap_events_restore(h->pool->heap, &batch_events);
-}
-
-/*
- * AllocBatch.persist: each block of the batch goes to the pool as
- * Alloc.persist's does (persist_new).  The allocations' quota checks
- * counted the batch against the session's blocks and the uid's
- * persistent ones together, more than the persists count, so what can
- * refuse one is the daemon's memory (for the uid's charge, or the
- * block's persist time): then the persists done end and the blocks go
- * back (batch_undo), as if the batch was never made, and the refusal is
- * the answer.  The crash journal takes the persists as one change
- * (journal_group_begin): a crash before the last of them recovers none
- * of the batch, which its client was never told of, and an undone batch
- * leaves it nothing to read.  Only once all are persistent do the
- * maker's holds go: until then, nothing is out of reach of the undo.
- */
-static int
-batch_persist(struct call *c, struct handle *h, const Poolmgr__AllocBatch *m)
-{
-	size_t i;
-	int rc;
-
-	journal_group_begin();
-	for (i = 0; i < m->n_sizes; i++)
-		if ((rc = dpool_persist(h->pool, h, batch_offsets[i], 0))) {
-			batch_undo(h, m->n_sizes, i);
-			journal_group_end(false);
-			if (rc == -EDQUOT)
-				return refuse_persist_quota(c, h->pool,
-							    m->retry_follows);
-			return refuse_no_memory(c);
-		}
-	journal_group_end(true);
-	/* Persistent now: dropping the maker's holds leaves them live. */
-	for (i = 0; i < m->n_sizes; i++) {
-		rc = dpool_free(h->pool, h, batch_offsets[i]);
-		assert(rc == 0);
-		(void)rc;
-	}
-	return 0;
-}
-
-/* Many allocations, all or nothing. */
-int
-do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
-{
-	struct handle *h;
-	size_t i = 0;
-	uint64_t need = 0;
-	int rc, wait;
-
-	if (!(h = get_handle(c, m->handle, true, &rc)))
-		return rc;
-	if (m->n_sizes == 0 || m->n_sizes > MAX_BATCH)
-		return refuse(c, m->n_sizes ? -E2BIG : -EINVAL, "a batch holds "
-			      "1 to %d sizes, not %zu", MAX_BATCH, m->n_sizes);
-	/* Blocks persistent from birth are no references of the session's. */
-	if (!m->persist && dispatch_cf && c->s->nrefs + m->n_sizes >
-	    dispatch_cf->max_blocks_per_session)
-		return refuse(c, -EDQUOT, "the batch would pass the blocks "
-			      "allowed per client");
-	do {
-		rc = alloc_batch_try(c, h, m, &i);
-		if ((wait = refused_unsettled(c, h->pool, rc)))
-			return wait;
-		if (rc == -ENOMEM)
-			need = batch_bytes(h->pool, m);
-		if (rc == -EDQUOT)
-			need = batch_quota_lack(c, h->pool, m, i);
-	} while ((wait = make_room(c, h->pool, rc, m->retry_follows, need,
-				   need)) == TRY_AGAIN);
-	if (wait)
-		return wait;
-	if (rc == DPOOL_NO_MEMORY)
-		return refuse_no_memory(c);
-	if (rc) {
-		uncount_retried(h->pool, rc, m->retry_follows);
-		if (rc == -ENOMEM && h->pool->limit_hit)
-			return refuse_limit(c, h->pool);
-		if (rc == -EDQUOT && dpool_has_quota(h->pool))
-			return refuse_batch_quota(c, h->pool, m);
-		if (rc == -EFBIG)
-			return refuse_bound(c, h->pool, rc, m->sizes[i],
-					    m->retry_follows);
-		return refuse(c, rc, "allocation %zu of the batch (%llu "
-			      "byte%s) failed", i,
-			      (unsigned long long)m->sizes[i],
-			      log_plural(m->sizes[i]));
-	}
-	if (m->persist && (rc = batch_persist(c, h, m)))
-		return rc;
-	poolmgr__alloc_batch_reply__init(&alloc_batch_reply);
-	alloc_batch_reply.persisted = m->persist; /* the client need not */
-	alloc_batch_reply.n_offsets = m->n_sizes;
-	alloc_batch_reply.offsets = batch_offsets;
-	alloc_batch_reply.n_usable_sizes = m->n_sizes;
-	alloc_batch_reply.usable_sizes = batch_sizes;
-	alloc_batch_reply.pool_limit_case =
-	    POOLMGR__ALLOC_BATCH_REPLY__POOL_LIMIT_LIMIT;
-	alloc_batch_reply.limit = h->pool->limit;
-	alloc_batch_reply.pool_quota_case =
-	    POOLMGR__ALLOC_BATCH_REPLY__POOL_QUOTA_QUOTA;
-	alloc_batch_reply.quota = handle_quota_share(h);
-	c->rep->body_case = POOLMGR__REPLY__BODY_ALLOC_BATCH;
-	c->rep->alloc_batch = &alloc_batch_reply;
-	return 0;
-}
-
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/*
- * A client cache sheds with FreeBatch: the pool's limit and quota as they
- * are now ride on the reply, so that a SetPool since the open reaches the
- * cache's budget (HelloReply.features bit 2).  Refusals carry only their
- * failed_index: the cache hears at its next batch that goes through.
- */
-static void
-free_batch_bounds(struct call *c, const struct handle *h,
-		  Poolmgr__FreeBatchReply *fbr)
-{
-	fbr->pool_limit_case = POOLMGR__FREE_BATCH_REPLY__POOL_LIMIT_LIMIT;
-	fbr->limit = h->pool->limit;
-	fbr->pool_quota_case = POOLMGR__FREE_BATCH_REPLY__POOL_QUOTA_QUOTA;
-	fbr->quota = handle_quota_share(h);
-	c->rep->body_case = POOLMGR__REPLY__BODY_FREE_BATCH;
-	c->rep->free_batch = fbr;
-}
-
-/*
- * A checked batch's frees, in two rounds: every hold dropped and every
- * persistence ended first, which the crash journal takes as one change
- * (a crash in the middle recovers the batch's blocks all persistent, as
- * they were), then the blocks nobody holds any more are freed, once the
- * journal says none of them is persistent.
- */
-static void
-free_batch_all(struct handle *h, const Poolmgr__FreeBatch *m)
-{
-	size_t i, n = 0;
-
-	journal_group_begin();
-	for (i = 0; i < m->n_offsets; i++)
-		if (m->offsets[i] != OFF_NONE &&
-		    dpool_free_begin(h->pool, h, m->offsets[i],
-				     &batch_blocks[n]) == 0)
-			n++;
-	journal_group_end(true);
-	for (i = 0; i < n; i++)
-		dpool_free_end(h->pool, batch_blocks[i]);
-}
-
-/* Many frees, all or nothing: every offset is checked before any goes. */
-int
-do_free_batch(struct call *c, const Poolmgr__FreeBatch *m)
-{
-	static Poolmgr__FreeBatchReply fbr;
-	struct handle *h;
-	size_t i;
-	int rc;
-
-	if (!(h = get_handle(c, m->handle, false, &rc)))
-		return rc;
-	if (m->n_offsets > MAX_BATCH)
-		return refuse(c, -E2BIG, "a batch holds at most %d offsets",
-			      MAX_BATCH);
-	if (m->n_offsets == 0)
-		return 0;	/* offsets is NULL then: nothing to copy or sort */
-	poolmgr__free_batch_reply__init(&fbr);
-	/*
-	 * The same block twice would be a double free halfway through; and
-	 * checked first, since each check below may walk a block's holders:
-	 * 4096 times the same block would walk them 4096 times.
-	 */
-	memcpy(batch_offsets, m->offsets, m->n_offsets * sizeof(uint64_t));
-	qsort(batch_offsets, m->n_offsets, sizeof(uint64_t), cmp_u64);
-	for (i = 1; i < m->n_offsets; i++)
-		if (batch_offsets[i] == batch_offsets[i - 1] &&
-		    batch_offsets[i] != OFF_NONE)
-			return refuse(c, -EINVAL, "offset 0x%llx appears twice",
-				      (unsigned long long)batch_offsets[i]);
-	for (i = 0; i < m->n_offsets; i++) {
-		if (m->offsets[i] == OFF_NONE)
-			continue;
-		if ((rc = reader_holds(h, m->offsets[i])) == 0)
-			rc = dpool_may_free(h->pool, h, m->offsets[i]);
-		if (rc) {
-			fbr.failed_index = (uint32_t)i;
-			c->rep->body_case = POOLMGR__REPLY__BODY_FREE_BATCH;
-			c->rep->free_batch = &fbr;
-			if (rc == -EACCES)
-				return refuse_reader_free(c, h,
-							  m->offsets[i]);
-			return refuse(c, rc, "offset %zu of the batch (0x%llx) "
-				      "cannot be freed", i,
-				      (unsigned long long)m->offsets[i]);
-		}
-	}
-	free_batch_all(h, m);
-	free_batch_bounds(c, h, &fbr);
 	return 0;
 }
 

@@ -2,7 +2,9 @@
  * dispatch_internal.h - what dispatch.c shares with the files that carry out
  * the requests: dispatch_admin.c (pools and handles: create, destroy, open,
  * close; stats, list, trim, check, clients), dispatch_block.c (blocks of
- * an open handle), dispatch_names.c (names of blocks), dispatch_blocks.c
+ * an open handle), dispatch_batch.c (their batches), dispatch_refuse.c
+ * (refusals of those, and the room they make), dispatch_names.c (names
+ * of blocks), dispatch_blocks.c
  * (a pool's blocks listed) and dispatch_status.c (the daemon's own
  * statistics).  Nothing here is seen
  * outside daemon/dispatch*.c.
@@ -122,6 +124,9 @@ int do_users(struct call *c, const Poolmgr__ListUsers *m);
 struct dpool *get_pool(struct call *c, const Poolmgr__PoolRef *ref,
 		       bool write, int *err);
 
+/* No block: an offset no request names (UINT64_MAX). */
+#define OFF_NONE UINT64_MAX
+
 /* dispatch_block.c */
 /* -EDQUOT if the session holds as many references as it may, else 0. */
 int check_block_cap(struct call *c);
@@ -129,23 +134,61 @@ int check_block_cap(struct call *c);
 int check_retain_cap(struct call *c, struct handle *h, uint64_t off);
 /* What counts against the quota of c's session in h's pool. */
 uint64_t quota_used(struct call *c, struct handle *h);
-/* n bytes for a message, in buf: "1.0 GiB", "512 B". */
-const char *bytes_text(uint64_t n, char *buf, size_t len);
-/* A refused retain of off in p (dpool_retain's rc), its quota named. */
-int refuse_retain(struct call *c, struct dpool *p, int rc, uint64_t off);
-/* A persist refused by the quota (dpool_persist's -EDQUOT), counted. */
-int refuse_persist_quota(struct call *c, struct dpool *p, bool retry_follows);
+/* The bytes of a block for size in p, the least its allocation takes. */
+uint64_t block_bytes(struct dpool *p, uint64_t size);
+/* A free of off by h: 0 if h may, -EACCES for a reader not holding it. */
+int reader_holds(struct handle *h, uint64_t off);
+/* A read-only handle's free of a block it does not hold: -EACCES. */
+int refuse_reader_free(struct call *c, struct handle *h, uint64_t off);
 /* The reply is alloc{off, size}. */
 void reply_block(struct call *c, uint64_t off, uint64_t size);
 int do_alloc(struct call *c, const Poolmgr__Alloc *m);
 int do_free(struct call *c, const Poolmgr__Free *m);
 int do_free_persisted(struct call *c, const Poolmgr__FreePersisted *m);
 int do_realloc(struct call *c, const Poolmgr__Realloc *m);
-int do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m);
-int do_free_batch(struct call *c, const Poolmgr__FreeBatch *m);
 int do_retain(struct call *c, const Poolmgr__Retain *m);
 int do_persist(struct call *c, const Poolmgr__Persist *m);
 int do_usable_size(struct call *c, const Poolmgr__UsableSize *m);
+
+/* dispatch_batch.c */
+int do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m);
+int do_free_batch(struct call *c, const Poolmgr__FreeBatch *m);
+
+/* dispatch_refuse.c: refusals of requests on blocks, and room they make */
+/* A handler's answer after make_room made room: try the request again. */
+#define TRY_AGAIN 2
+/* rc while p still has work queued: HELD until it is done, else 0. */
+int refused_unsettled(struct call *c, struct dpool *p, int rc);
+/*
+ * Evictions for a refusal rc (-ENOMEM: the pool's least recently used
+ * names; -EDQUOT: the asking uid's own, need being its lack): TRY_AGAIN,
+ * HELD for their pages going back in steps, or 0: the refusal stands.
+ */
+int make_room(struct call *c, struct dpool *p, int rc, bool retry_follows,
+	      uint64_t need, uint64_t counted);
+/* What the last -EDQUOT lacked that uid's own names may give back. */
+uint64_t own_quota_lack(struct call *c, struct dpool *p, uid_t uid);
+/* A final -ENOMEM the client will try again: not counted as seen. */
+void uncount_retried(struct dpool *p, int rc, bool retry_follows);
+/* n bytes for a message, in buf: "1.0 GiB", "512 B". */
+const char *bytes_text(uint64_t n, char *buf, size_t len);
+/* A quota's refusal of what, by uid's bound or the connection's. */
+int refuse_quota(struct call *c, struct dpool *p, uid_t uid, const char *what,
+		 bool retry_follows);
+/* A refused retain of off in p (dpool_retain's rc), its quota named. */
+int refuse_retain(struct call *c, struct dpool *p, int rc, uint64_t off);
+/* A persist refused by the quota (dpool_persist's -EDQUOT), counted. */
+int refuse_persist_quota(struct call *c, struct dpool *p, bool retry_follows);
+/* A refusal by p's limit (limit_hit): what the pool holds, and of what. */
+int refuse_limit(struct call *c, struct dpool *p);
+/* An allocation of size refused by a quota (-EDQUOT) or p's size. */
+int refuse_bound(struct call *c, struct dpool *p, int rc, uint64_t size,
+		 bool retry_follows);
+/* The daemon's own memory ran out (DPOOL_NO_MEMORY). */
+int refuse_no_memory(struct call *c);
+/* An allocation of size refused (rc): which bound, in words, counted. */
+int refuse_alloc(struct call *c, struct dpool *p, int rc, bool retry_follows,
+		 uint64_t size);
 
 /* dispatch_names.c */
 int do_publish(struct call *c, const Poolmgr__Publish *m);

@@ -8,7 +8,7 @@
  * connections make room, or by its quota per connection, which counts
  * the uid's persistent blocks beside the connection's own), after
  * the waits for the pool to settle and the evictions that a refusal goes
- * through anyway (dispatch_block.c: under a quota, of the uid's
+ * through anyway (dispatch_refuse.c: under a quota, of the uid's
  * own names alone), is held by its peer as a waiting
  * Lookup is: the connection's later requests wait behind it, nobody
  * else's.  Its record here says in which pool and until when.

@@ -279,7 +279,7 @@ struct dpool {
 	 * -EDQUOT answers of the quota per connection and of the user
 	 * quota, since the pool was made: those failed_allocs never sees,
 	 * so that an operator can tell a quota is in the way
-	 * (dispatch_block.c's count_quota_refusal).
+	 * (dispatch_refuse.c's count_quota_refusal).
 	 */
 	uint64_t quota_refusals;
 	uint64_t user_quota_refusals;

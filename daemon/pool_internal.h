@@ -62,7 +62,7 @@ bound_lack(uint64_t quota, uint64_t used, uint64_t more)
  * entry's, or the pool's); p->user_quota_hit says which,
  * the quota per connection being looked at first, for the refusal's
  * words.  p->quota_lack says by how much: what the uid's own evictable
- * names must give back (dispatch_block.c's make_quota_room).  Both
+ * names must give back (dispatch_refuse.c's make_quota_room).  Both
  * counts hold its persistent blocks, so an eviction gives back as much
  * under each: the lack is the larger of the two bounds' lacks, or names
  * evicted for the one would leave the request refused by the other.

@@ -1,0 +1,322 @@
+/*
+ * dispatch_refuse.c - why a request on blocks was refused, in words the
+ * client can act on, and counted for the operator; and the room a refusal
+ * may make before it stands: the pool's work still queued
+ * (refused_unsettled), its evictable names (make_room), the asking uid's
+ * own names under a quota (make_quota_room).  The handlers of
+ * dispatch_block.c and dispatch_batch.c decide; this file words and
+ * counts.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "dispatch_internal.h"
+#include "log.h"
+#include "pool.h"
+#include "session.h"
+
+/*
+ * A refusal while the pool still holds freed blocks for their release, or
+ * closed handles' blocks (pool_release.c), is not final: the request waits
+ * for that work (HELD) and is tried again then.  The limit's refusals too
+ * (-ENOMEM, limit_hit): a block held for its release is still allocated
+ * in the engine, and counts against the limit until its last step.  Once
+ * it has waited settle_wait_ms (others keep queueing work) and what was
+ * queued before it is done, the refusal stands.  Only the last answer
+ * reaches the client, so the engine's count of a refusal the client never
+ * saw is taken back in the statistics.
+ */
+int
+refused_unsettled(struct call *c, struct dpool *p, int rc)
+{
+	/* Kept pages going hold no room: no wait for them alone. */
+	if ((rc != -ENOMEM && rc != -EBUSY && rc != -EAGAIN) ||
+	    !dpool_unsettled(p) || !wait_settled(c, p))
+		return 0;
+	if (rc == -ENOMEM)
+		p->unseen_failures++;
+	return HELD;
+}
+
+/*
+ * A refusal by a quota, which lacks lack bytes of the asking session's or
+ * uid's (0: a quota refused another uid's bytes, nothing to evict): the
+ * uid's own unheld evictable names are its room, since each is charged
+ * to it (the persister of its block), both quotas count what is charged
+ * to it (the quota per connection counts the uid's persistent blocks
+ * beside the session's, quota_used), and an eviction ends that charge at
+ * once.  So they go, its least recently used first, until
+ * their bytes reach lack, and the request is tried again (TRY_AGAIN); or
+ * none goes if all of them could not make it fit (dpool_evict_user_may_fit),
+ * and the refusal stands, as it does with retry_follows (the client's
+ * cache counts against the uid too, and goes first).  Another uid's names
+ * never go for it: they are charged to their own persister, and would
+ * give the asking uid nothing.  A user quota's refusal is counted only
+ * when answered (count_quota_refusal), and never in failed_allocs: one
+ * the evictions turn into a block has nothing to take back.  The pages
+ * of an evicted block may go back in steps: the user quota no longer
+ * counts it, but the engine does until they are back, and a try it
+ * refuses for room then waits for them (refused_unsettled).  lack is
+ * what both quotas lack, the larger of their lacks when both refuse
+ * (dpool_quota_check_each): names evicted for the one alone could leave
+ * the request refused by the other, their loss for nothing.  Each round
+ * evicts a name at least, or ends.
+ */
+static int
+make_quota_room(struct call *c, struct dpool *p, bool retry_follows,
+		uint64_t lack)
+{
+	if (lack == 0 || retry_follows ||
+	    !dpool_evict_user_may_fit(p, c->s->uid, lack) ||
+	    !dpool_evict_user(p, c->s->uid, lack))
+		return 0;
+	return TRY_AGAIN;
+}
+
+/*
+ * The engine still has no room once the pool is settled: evict its least
+ * recently used evictable names (pool_evict.h) and try the request again
+ * (TRY_AGAIN); or, if their pages go back in steps, once those are done
+ * (HELD: the wait's mark is the work queued by now, so what the evictions
+ * queued, not the request's first mark).  need is the least the request
+ * could do with, counted the bytes of it the pool's limit counts (all of
+ * them but for a realloc that moves, see growth): a round evicts what the
+ * request is short of either (dpool_evict_short), since no fewer can do;
+ * when it is short of none (the room is there, but in pieces), one name,
+ * which the next try may find was enough.  A round whose evictions go
+ * back in steps waits for them: so that a request many names short does
+ * not wait once a name, such a round takes as many names as those rounds
+ * before it took all told (c->evict_names), one at least: 1, 1, 2, 4...
+ * unless fewer of them already hold need, the request's own bytes: those
+ * could be its run, and the next try tells.  So a request that, once the
+ * bytes missing are evicted (a wait), still needs k names for a run, j
+ * names holding its bytes, evicts fewer than k + min(j, k) names for it
+ * (fewer than 2k), and waits for them 1 + ceil(log2 k) times at most
+ * while j >= k, about log2 j + k / j times otherwise, each of those
+ * waits being for the pages of at least its own bytes.
+ * The refusal the client will not see is taken back in the statistics.
+ * 0: the refusal stands, nothing evicted: none is evictable, or the
+ * evictable bytes are fewer than the request is short, or the client
+ * will try again (retry_follows): it gives back the blocks its cache
+ * keeps first, which may be room enough.  -EDQUOT evicts the asking
+ * uid's own names alone (make_quota_room), need being what the session
+ * or the uid lacks under the quota that refused; others' names are not
+ * its room.  A refusal
+ * by the pool's limit is the pool's as a whole: an eviction gives bytes
+ * back to the limit as to the engine, so the request evicts until it fits
+ * under it.
+ */
+int
+make_room(struct call *c, struct dpool *p, int rc, bool retry_follows,
+	  uint64_t need, uint64_t counted)
+{
+	uint32_t names = c->evict_names ? c->evict_names : 1, gone;
+	uint32_t releasing = p->releasing;
+	uint64_t lack;
+
+	if (rc == -EDQUOT)
+		return make_quota_room(c, p, retry_follows, need);
+	if (rc != -ENOMEM || retry_follows || p->evict.unheld == 0)
+		return 0;
+	lack = dpool_evict_short(p, need, counted);
+	if (!dpool_evict_may_fit(p, lack) ||
+	    !(gone = dpool_evict(p, lack, names, need)))
+		return 0;
+	p->unseen_failures++;
+	if (!dpool_unsettled(p))
+		return TRY_AGAIN;
+	/* Names evicted are at most the pool's: no overflow. */
+	if (lack == 0 && p->releasing > releasing)
+		c->evict_names += gone;
+	c->settle = false;
+	c->prior_only = false;
+	return HELD;
+}
+
+/*
+ * What the last -EDQUOT (dpool_quota_check) lacked under the bound that
+ * refused, if the asking uid's own evictable names may give it back:
+ * when uid, whose bytes the quotas counted, is the asking one.  0 when
+ * they counted another's: a persistent block grown by a uid not its
+ * persister is checked against the persister's persistent blocks, under
+ * the quota per connection as under the user quota (pool_block.c's
+ * growth_check), and the asking uid's names are no room there.
+ * make_quota_room's need.
+ */
+uint64_t
+own_quota_lack(struct call *c, struct dpool *p, uid_t uid)
+{
+	if (uid != c->s->uid)
+		return 0;
+	return p->quota_lack;
+}
+
+/*
+ * A final refusal of an allocation, realloc or batch: the engine counted
+ * it in failed_allocs, which the statistics take back when the client said
+ * it will try again (retry_follows): only its last answer reaches the
+ * program.
+ */
+void
+uncount_retried(struct dpool *p, int rc, bool retry_follows)
+{
+	if (rc == -ENOMEM && retry_follows)
+		p->unseen_failures++;
+}
+
+const char *
+bytes_text(uint64_t n, char *buf, size_t len)
+{
+	static const char units[] = "KMGTPE";
+	unsigned i;
+
+	if (n < 1024) {
+		snprintf(buf, len, "%llu B", (unsigned long long)n);
+		return buf;
+	}
+	for (i = 0; i < sizeof(units) - 2 && n >= 1024ull << (10 * (i + 1));
+	     i++)
+		;
+	snprintf(buf, len, "%.1f %ciB", (double)n / (double)(1ull <<
+		 (10 * (i + 1))), units[i]);
+	return buf;
+}
+
+/*
+ * The last refusal was the limit's (dpool's limit_hit), not the engine's:
+ * say so, with what the pool holds, which is what the operator raises it
+ * over.
+ */
+int
+refuse_limit(struct call *c, struct dpool *p)
+{
+	char held[24], limit[24];
+
+	return refuse(c, -ENOMEM, "pool %s holds %s of its %s limit",
+		      p->name, bytes_text(heap_allocated_bytes(p->heap), held,
+					  sizeof(held)),
+		      bytes_text(p->limit, limit, sizeof(limit)));
+}
+
+/*
+ * A quota's refusal, counted for the operator, who otherwise sees a quiet
+ * pool (failed_allocs counts only the engine's and the limit's): once per
+ * request the client sees refused, so not one it said it will try again
+ * (retry_follows: its cache given back first), which its retry counts if
+ * refused too.
+ */
+static void
+count_quota_refusal(struct dpool *p, bool by_user_quota, bool retry_follows)
+{
+	if (retry_follows)
+		return;
+	if (by_user_quota)
+		p->user_quota_refusals++;
+	else
+		p->quota_refusals++;
+}
+
+/*
+ * A refusal by a quota (dpool_quota_check: the connection's or, as
+ * user_quota_hit says, uid's), or by the pool's size: say which bound, and
+ * how large it is, since the code alone ("quota or block limit", "larger
+ * than the pool") leaves the program's author to look both up.  The user
+ * quota's counts what the uid's other connections hold, which this one
+ * cannot see: the words point to where that is listed.  They name the
+ * pool once, in the command, to stay within the 255 bytes the library
+ * keeps: 251 at most, with a pool name of 64, the longest what (a batch
+ * of 4096 blocks past 2^64 bytes), a uid of 10 digits and byte counts of
+ * 10 characters.  A uid bound by its own entry (pool_uquota.h) is told
+ * so, in fewer words: raising the pool's user quota would not help it.
+ */
+int
+refuse_quota(struct call *c, struct dpool *p, uid_t uid, const char *what,
+	     bool retry_follows)
+{
+	char bound[24], held[24];
+	uint64_t ubound;
+	bool own;
+
+	count_quota_refusal(p, p->user_quota_hit, retry_follows);
+	ubound = dpool_user_bound(p, uid, &own);
+	if (p->user_quota_hit && own)
+		return refuse(c, -EDQUOT, "%s would pass uid %u's own user "
+			      "quota of %s (it holds %s); `poolctl users %s` "
+			      "lists what each uid holds", what, (unsigned)uid,
+			      bytes_text(ubound, bound, sizeof(bound)),
+			      bytes_text(dpool_user_used(p, NULL, uid), held,
+					 sizeof(held)), p->name);
+	if (p->user_quota_hit)
+		return refuse(c, -EDQUOT, "%s would pass the pool's quota of "
+			      "%s per user (uid %u holds %s); `poolctl users "
+			      "%s` lists what each uid holds", what,
+			      bytes_text(p->user_quota, bound, sizeof(bound)),
+			      (unsigned)uid,
+			      bytes_text(dpool_user_used(p, NULL, uid), held,
+					 sizeof(held)), p->name);
+	return refuse(c, -EDQUOT, "%s would pass pool %s's quota of %s per "
+		      "connection (its blocks and its uid's persistent and "
+		      "named ones count)", what, p->name,
+		      bytes_text(p->quota, bound, sizeof(bound)));
+}
+
+/*
+ * A persist (Persist, Publish, Alloc.persist) past the bytes the uid may
+ * persist: those count against the quota per connection, so the refusal
+ * is that quota's.
+ */
+int
+refuse_persist_quota(struct call *c, struct dpool *p, bool retry_follows)
+{
+	count_quota_refusal(p, false, retry_follows);
+	return refuse(c, -EDQUOT, "uid %u would persist more than the pool's "
+		      "quota", (unsigned)c->s->uid);
+}
+
+int
+refuse_bound(struct call *c, struct dpool *p, int rc, uint64_t size,
+	     bool retry_follows)
+{
+	char bound[24], what[48];
+
+	snprintf(what, sizeof(what), "allocating %llu byte%s",
+		 (unsigned long long)size, log_plural(size));
+	if (rc == -EDQUOT)
+		return refuse_quota(c, p, c->s->uid, what, retry_follows);
+	return refuse(c, rc, "%s: more than pool %s's size, %s", what,
+		      p->name, bytes_text(p->size, bound, sizeof(bound)));
+}
+
+int
+refuse_retain(struct call *c, struct dpool *p, int rc, uint64_t off)
+{
+	char what[48];
+
+	snprintf(what, sizeof(what), "retaining 0x%llx",
+		 (unsigned long long)off);
+	if (rc == -EDQUOT && dpool_has_quota(p))
+		return refuse_quota(c, p, c->s->uid, what, false);
+	return refuse(c, rc, "cannot retain 0x%llx", (unsigned long long)off);
+}
+
+/* dpool_alloc's DPOOL_NO_MEMORY: the daemon's, not the pool's. */
+int
+refuse_no_memory(struct call *c)
+{
+	return refuse(c, -ENOMEM, "poolmgrd is out of memory");
+}
+
+int
+refuse_alloc(struct call *c, struct dpool *p, int rc, bool retry_follows,
+	     uint64_t size)
+{
+	if (rc == DPOOL_NO_MEMORY)
+		return refuse_no_memory(c);
+	uncount_retried(p, rc, retry_follows);
+	if (rc == -ENOMEM && p->limit_hit)
+		return refuse_limit(c, p);
+	if ((rc == -EDQUOT && dpool_has_quota(p)) || rc == -EFBIG)
+		return refuse_bound(c, p, rc, size, retry_follows);
+	return refuse(c, rc, "allocating %llu byte%s", (unsigned long long)size,
+		      log_plural(size));
+}
