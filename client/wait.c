@@ -5,6 +5,7 @@
  * for, and what to do when the daemon restarts in place meanwhile.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -57,6 +58,87 @@ wait_sleep_ms(uint64_t ms)
 #define WAIT_PART_SLACK_MS	1000
 
 /*
+ * The wait of a try asked once more when the deadline has passed here,
+ * between two asks (below).  Not 0, which is the plain request, answered
+ * as if nobody had asked to wait: a lookup of any generation, after_
+ * generation not looked at; for an allocation, -ENOMEM where no room
+ * came, -EDQUOT where the user quota held it back, counted as refusals a
+ * wait's end is not (a part's in failed_allocs, the user quota's in
+ * user_quota_refusals).  A wait of the least time ends as any wait the
+ * daemon ran out does, in the same words, counted the same way.
+ */
+#define WAIT_LAST_MS	1
+
+/*
+ * The daemon's words for code, if they end "<word> N ms" with the time a
+ * wait asked more than once (after a restart in place) had left when it
+ * was last asked, or the last try's (above): they say the whole wait
+ * instead, as those of a wait asked once do.  Words not of that form are
+ * left as they are.
+ */
+static void
+wait_words_whole(int code, const char *word, int timeout_ms)
+{
+	char		 m[256], *n;
+	const char	*said = pool_last_message(code);
+	size_t		 len = strlen(said), wl = strlen(word);
+
+	if (len < 3 || strcmp(said + len - 3, " ms") != 0)
+		return;
+	snprintf(m, sizeof m, "%s", said);
+	m[len - 3] = '\0';
+	n = strrchr(m, ' ');
+	if (n == NULL || n[1] == '\0' ||
+	    strspn(n + 1, "0123456789") != strlen(n + 1) ||
+	    (size_t)(n - m) < wl + 1 || n[-(ptrdiff_t)wl - 1] != ' ' ||
+	    strncmp(n - wl, word, wl) != 0)
+		return;
+	snprintf(n + 1, sizeof m - (size_t)(n + 1 - m), "%d ms", timeout_ms);
+	conn_note_words(code, m);
+}
+
+/*
+ * A wait of timeout_ms ran out after it was asked more than once: the
+ * daemon's words for it ("... in N ms") say the whole wait; none at all
+ * (the last try interrupted too) get the wait's.
+ */
+static int
+wait_ran_out(int timeout_ms)
+{
+	char	m[64];
+
+	if (*pool_last_message(-ETIMEDOUT) == '\0') {
+		snprintf(m, sizeof m, "the wait ran out in %d ms", timeout_ms);
+		conn_note_words(-ETIMEDOUT, m);
+	} else
+		wait_words_whole(-ETIMEDOUT, "in", timeout_ms);
+	return -ETIMEDOUT;
+}
+
+/*
+ * The deadline passed here, between two asks (a restart in place answered
+ * -EINTR once it had passed, or while the loop paused): the daemon has not
+ * said how the wait ends, and only it knows.  A quota per connection that
+ * held an allocation back ends it -EDQUOT, counted in quota_refusals, and
+ * the room or the name may have come meanwhile (the block is then the
+ * caller's).  So ask once more, waiting the least, and take its answer as
+ * the wait's; -EINTR again (a daemon that restarts once more) is the end
+ * of the wait all the same.
+ */
+static int
+wait_last_try(struct pool *p, int timeout_ms, client_wait_try try, void *arg)
+{
+	int	error;
+
+	error = try(p, arg, WAIT_LAST_MS, 0);
+	if (error == -EINTR || error == -ETIMEDOUT)
+		return wait_ran_out(timeout_ms);
+	if (error == -EDQUOT)
+		wait_words_whole(-EDQUOT, "after", timeout_ms);
+	return error;
+}
+
+/*
  * The daemon answers -EINTR when it restarts in place while the request
  * waits (its state carries no waiting request): ask the new image again,
  * for the time left, at once if the request had waited, else after a
@@ -64,40 +146,9 @@ wait_sleep_ms(uint64_t ms)
  * thousands of times a second.  A wait longer than the wire's 32 bits of
  * milliseconds (or without end) is asked for in parts; a part said to
  * have run out long before its end is -EPROTO, not a cue to ask again
- * (and again, at once).  A finite wait ends at its time, pauses or not.
+ * (and again, at once).  A finite wait ends at its time, pauses or not,
+ * with a last try (wait_last_try) if the time ran out here.
  */
-/*
- * A wait of timeout_ms ran out after it was asked more than once (after a
- * restart in place): the daemon's words for it end "in N ms" with what was
- * left when it was last asked; they say the whole wait instead, as a wait
- * asked once does.  Words not of that form are left as they are; none at
- * all (the deadline passed here, between two asks) get the wait's.
- */
-static int
-wait_ran_out(int timeout_ms)
-{
-	char		 m[256], *in;
-	const char	*said = pool_last_message(-ETIMEDOUT);
-	size_t		 n;
-
-	snprintf(m, sizeof m, "%s", said);
-	n = strlen(m);
-	if (*said == '\0') {
-		snprintf(m, sizeof m, "the wait ran out in %d ms", timeout_ms);
-	} else if (n > 3 && strcmp(m + n - 3, " ms") == 0) {
-		m[n - 3] = '\0';
-		in = strrchr(m, ' ');
-		if (in != NULL && in > m + 3 && strncmp(in - 3, " in", 3) == 0 &&
-		    strspn(in + 1, "0123456789") == strlen(in + 1))
-			snprintf(in + 1, sizeof m - (size_t)(in + 1 - m),
-			    "%d ms", timeout_ms);
-		else
-			m[n - 3] = ' ';
-	}
-	conn_note_words(-ETIMEDOUT, m);
-	return -ETIMEDOUT;
-}
-
 int
 client_wait(struct pool *p, int timeout_ms, client_wait_try try, void *arg)
 {
@@ -110,10 +161,8 @@ client_wait(struct pool *p, int timeout_ms, client_wait_try try, void *arg)
 		part = UINT32_MAX;
 		now = wait_now_ms();
 		if (timeout_ms > 0) {
-			if (now >= deadline) {
-				conn_forget_refusal();
-				return wait_ran_out(timeout_ms);
-			}
+			if (now >= deadline)
+				return wait_last_try(p, timeout_ms, try, arg);
 			if (deadline - now < part)
 				part = deadline - now;
 		}
@@ -129,6 +178,8 @@ client_wait(struct pool *p, int timeout_ms, client_wait_try try, void *arg)
 		}
 		if (error == -ETIMEDOUT && asked > 1)
 			return wait_ran_out(timeout_ms);
+		if (error == -EDQUOT && asked > 1)
+			wait_words_whole(-EDQUOT, "after", timeout_ms);
 		if (error != -EINTR)
 			return error;
 		if (now - sent >= WAIT_PAUSE_LAST_MS)

@@ -62,7 +62,17 @@
  * a loop asking again.  Or (LIE_LOOKUP_EINTR) it answers -EINTR at once,
  * again and again for LOOKUP_EINTR_MS, as no daemon restarting in place
  * would: the library must ask again after a pause, not spin, and still
- * end a finite wait at its time.  Or it is a daemon from before them (LIE_OLD_LOOKUP): no feature
+ * end a finite wait at its time.  Or (RESTART_THEN_*) it holds a waiting
+ * Lookup or Alloc past its deadline and answers -EINTR, as a daemon that
+ * restarts in place then does, and answers the next one -EDQUOT, in the
+ * words of the quota per connection, -ETIMEDOUT, in those of a wait that
+ * ran out, or with a block: the library asks once more, not a part and
+ * waiting the least (a wait of 0 would be the plain request, a lookup of
+ * any generation), and that answer is the wait's: -EDQUOT or -ETIMEDOUT
+ * in the daemon's words, made to say the whole wait, or the block.  One
+ * held half its wait only is asked again for the time left, and the
+ * -EDQUOT that ends it says the whole wait too.  Or it is a daemon from
+ * before them (LIE_OLD_LOOKUP): no feature
  * bits, and every Lookup answered at once, wait_ms or not.  A lookup
  * that would wait is then -EOPNOTSUPP and never sent; one that would not
  * is the plain lookup it always was.  `poolctl wait` says so.  Likewise
@@ -230,6 +240,19 @@ enum lie {
 	/* Hello without bit 5; Alloc.wait_ms ignored */
 	LIE_OLD_ALLOC,
 	/*
+	 * A waiting Lookup or Alloc held past its deadline, then answered
+	 * -EINTR, as by a daemon that restarts in place meanwhile; the next
+	 * waiting one answered -EDQUOT in the words of the quota per
+	 * connection, -ETIMEDOUT in those of a wait that ran out, or with a
+	 * block (a Lookup's of generation 1).  Then again, by turns.  Or
+	 * held for half its wait only, then -EINTR, and the next answered
+	 * -EDQUOT as above.
+	 */
+	RESTART_THEN_EDQUOT,
+	RESTART_THEN_TIMEDOUT,
+	RESTART_THEN_BLOCK,
+	RESTART_EARLY_THEN_EDQUOT,
+	/*
 	 * Hello with bit 6, Alloc.persist ignored, as after a restart in
 	 * place onto an older binary; Persist answered (-EDQUOT for a block
 	 * of PERSIST_REFUSED_SIZE bytes).
@@ -365,6 +388,17 @@ refill_case(enum lie lie)
 /* How long LIE_LOOKUP_EINTR interrupts every waiting Lookup. */
 #define LOOKUP_EINTR_MS		200
 
+/* The waits the RESTART_THEN_* fakes hold past their deadline. */
+#define RESTART_WAIT_MS		100
+
+/* Does the fake hold waiting requests past their deadline, then -EINTR? */
+static bool
+restart_case(enum lie lie)
+{
+	return lie == RESTART_THEN_EDQUOT || lie == RESTART_THEN_TIMEDOUT ||
+	       lie == RESTART_THEN_BLOCK || lie == RESTART_EARLY_THEN_EDQUOT;
+}
+
 /* What the client does to meet the lie. */
 enum call {
 	CALL_OPEN,		/* pool_open: -EPROTO, then works */
@@ -471,6 +505,8 @@ struct fake_state {
 	uint64_t refused_off;		/* the batch's PERSIST_REFUSED_SIZE */
 	bool refused_set;		/* ... block, if it had one */
 	uint64_t first_wait_ms;		/* LIE_LOOKUP_EINTR's first, or 0 */
+	bool wait_held;			/* RESTART_THEN_*: the last waiting
+					 * request was held, then -EINTR */
 	unsigned endless;		/* LIE_LIST_ENDLESS's pools so far */
 	unsigned interrupted;		/* and how many it interrupted */
 	FILE *log;
@@ -486,6 +522,8 @@ lie_now(struct fake_state *fs, Poolmgr__Request__BodyCase body)
 	case LIE_NONE: case LIE_MAP_OLD_DAEMON: case LIE_MAP_UNSEALED:
 	case LIE_MAP_FROZEN_AGAIN: case LIE_OLD_LOOKUP: case LIE_LOOKUP_EINTR:
 	case LIE_OLD_ALLOC: case LIE_PERSIST_IGNORED: case LIE_PERSIST_UNSAID:
+	case RESTART_THEN_EDQUOT: case RESTART_THEN_TIMEDOUT:
+	case RESTART_THEN_BLOCK: case RESTART_EARLY_THEN_EDQUOT:
 	case LIE_BATCH_PERSIST_IGNORED:
 	case BOUNDS_SENT: case LIE_BOUNDS_WITHOUT_BIT: case LIE_BOUNDS_ABSENT:
 	case REFUSE_TWO_ALLOCS: case REFUSE_AFTER_OPEN:
@@ -789,6 +827,72 @@ fake_open(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	return rc;
 }
 
+/*
+ * RESTART_THEN_*: a waiting Lookup or Alloc (req, of size bytes, aligned
+ * to align; a Lookup's 64, 0) that follows none held is held past its
+ * deadline, a millisecond more than its wait_ms from now (the client read
+ * its clock before it sent it), then answered -EINTR, as by a daemon that
+ * restarts in place meanwhile; RESTART_EARLY_THEN_EDQUOT's for half its
+ * wait_ms only.  The next is answered as the lie says, in the daemon's
+ * words for a wait of its wait_ms, and logged with its wait and whether
+ * it is a part (a Lookup's never is).
+ */
+static int
+fake_restart_wait(struct fake_state *fs, int cfd, const Poolmgr__Request *req,
+		  uint32_t wait_ms, bool part, uint64_t size, uint64_t align)
+{
+	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__AllocReply ar = POOLMGR__ALLOC_REPLY__INIT;
+	bool lookup = req->body_case == POOLMGR__REQUEST__BODY_LOOKUP;
+	uint64_t until = harness_now_ms() +
+			 (fs->lie == RESTART_EARLY_THEN_EDQUOT ? wait_ms / 2
+							       : wait_ms + 1);
+	char words[256];
+
+	rep.id = req->id;
+	if (!fs->wait_held) {
+		fs->wait_held = true;
+		while (harness_now_ms() < until)
+			(void)poll(NULL, 0, 1);
+		fprintf(fs->log, "held %u\n", wait_ms);
+		rep.error = -EINTR;
+		rep.message = "the daemon restarts in place: ask again for the "
+			      "time left";
+		return fake_send(cfd, &rep, NULL, 0);
+	}
+	fs->wait_held = false;
+	fprintf(fs->log, "asked again wait_ms=%u part=%d\n", wait_ms,
+		(int)part);
+	if (fs->lie == RESTART_THEN_EDQUOT ||
+	    fs->lie == RESTART_EARLY_THEN_EDQUOT) {
+		snprintf(words, sizeof(words), "allocating %llu bytes would "
+			 "pass pool %s's quota of 4.0 KiB per connection (its "
+			 "blocks and its uid's persistent and named ones "
+			 "count), still after %u ms", (unsigned long long)size,
+			 FAKE_POOL, wait_ms);
+		rep.error = -EDQUOT;
+	} else if (fs->lie == RESTART_THEN_TIMEDOUT && lookup) {
+		snprintf(words, sizeof(words), "no newer name in %u ms",
+			 wait_ms);
+		rep.error = -ETIMEDOUT;
+	} else if (fs->lie == RESTART_THEN_TIMEDOUT) {
+		snprintf(words, sizeof(words), "no room came for %llu bytes in "
+			 "pool %s in %u ms", (unsigned long long)size,
+			 FAKE_POOL, wait_ms);
+		rep.error = -ETIMEDOUT;
+	} else if ((rep.error = fake_block(fs, size, align, &ar.offset,
+					   &ar.usable_size)) != 0) {
+		snprintf(words, sizeof(words), "no room in the fake");
+	} else {
+		ar.generation = lookup;
+		rep.body_case = POOLMGR__REPLY__BODY_ALLOC;
+		rep.alloc = &ar;
+	}
+	if (rep.error)
+		rep.message = words;
+	return fake_send(cfd, &rep, NULL, 0);
+}
+
 /* Alloc, and the lies told in reply to one. */
 static int
 fake_alloc(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
@@ -811,6 +915,9 @@ fake_alloc(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	if (m->persist)
 		fprintf(fs->log, "alloc_persist\n");
 	fs->last_size = m->size;
+	if (m->wait_ms && restart_case(fs->lie))
+		return fake_restart_wait(fs, cfd, req, m->wait_ms,
+					 m->wait_part, m->size, m->align);
 	/*
 	 * A daemon that can wait says the wait ran out, at once; one from
 	 * before waiting allocations ignores wait_ms.
@@ -1077,6 +1184,9 @@ fake_lookup(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	fprintf(fs->log, "lookup %.*s wait_ms=%u after=%llu retain=%d\n",
 		(int)m->name.len, (const char *)m->name.data, m->wait_ms,
 		(unsigned long long)m->after_generation, (int)m->retain);
+	if (m->wait_ms && restart_case(fs->lie))
+		return fake_restart_wait(fs, cfd, req, m->wait_ms, false, 64,
+					 0);
 	rep.id = req->id;
 	rep.error = m->wait_ms && fs->lie != LIE_OLD_LOOKUP ? -ETIMEDOUT
 							    : -ENOENT;
@@ -2595,6 +2705,146 @@ lookup_wait_interrupted_backs_off(void **state)
 }
 
 /*
+ * A wait whose deadline passes while the daemon restarts in place (the
+ * fake holds it, then says -EINTR): the library asks once more, and its
+ * answer is the wait's.  The -EDQUOT of the quota per connection that held
+ * an allocation back to its end, in the daemon's words, which say the
+ * whole wait; one that found no room, or no newer name, -ETIMEDOUT
+ * likewise; one that found them, the block, the caller's.  (The parent
+ * checks what was asked.)
+ */
+static int
+client_restart_then_edquot(void *arg)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off = 0;
+	char want[256];
+
+	CHECK_RC(pool_connect(arg, &c), 0, 180);
+	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 181);
+	CHECK_RC(pool_alloc_wait(p, 64, 0, 0, RESTART_WAIT_MS, &off), -EDQUOT,
+		 182);
+	CHECK(off == POOL_OFF_NONE, 183);
+	snprintf(want, sizeof(want), "allocating 64 bytes would pass pool %s's "
+		 "quota of 4.0 KiB per connection (its blocks and its uid's "
+		 "persistent and named ones count), still after %d ms",
+		 FAKE_POOL, RESTART_WAIT_MS);
+	CHECK(strcmp(pool_last_message(-EDQUOT), want) == 0, 184);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+static int
+client_restart_then_timedout(void *arg)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off = 0;
+	char want[128];
+
+	CHECK_RC(pool_connect(arg, &c), 0, 185);
+	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 186);
+	CHECK_RC(pool_alloc_wait(p, 64, 0, 0, RESTART_WAIT_MS, &off),
+		 -ETIMEDOUT, 187);
+	CHECK(off == POOL_OFF_NONE, 188);
+	snprintf(want, sizeof(want), "no room came for 64 bytes in pool %s "
+		 "in %d ms", FAKE_POOL, RESTART_WAIT_MS);
+	CHECK(strcmp(pool_last_message(-ETIMEDOUT), want) == 0, 189);
+	off = POOL_OFF_NONE;
+	CHECK_RC(pool_lookup_wait(p, "frame", 3, RESTART_WAIT_MS, 0, &off,
+				  NULL, NULL), -ETIMEDOUT, 190);
+	snprintf(want, sizeof(want), "no newer name in %d ms",
+		 RESTART_WAIT_MS);
+	CHECK(strcmp(pool_last_message(-ETIMEDOUT), want) == 0, 191);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+static int
+client_restart_then_block(void *arg)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off = POOL_OFF_NONE, named = POOL_OFF_NONE;
+	uint64_t gen = 0;
+	size_t us = 0;
+
+	CHECK_RC(pool_connect(arg, &c), 0, 192);
+	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 193);
+	CHECK_RC(pool_alloc_wait(p, 64, 0, 0, RESTART_WAIT_MS, &off), 0, 194);
+	CHECK(off < FAKE_SIZE, 195);
+	CHECK_RC(pool_usable_size(p, off, &us), 0, 196);
+	CHECK(us >= 64, 197);
+	CHECK_RC(pool_lookup_wait(p, "frame", 0, RESTART_WAIT_MS, 0, &named,
+				  NULL, &gen), 0, 198);
+	CHECK(named < FAKE_SIZE && named != off && gen == 1, 199);
+	CHECK_RC(pool_free(p, off), 0, 200);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/*
+ * Run client against the fake of lie, its log into log: waits requests
+ * held, each asked again as the last try of its wait, a wait of 1 ms
+ * that is not a part.
+ */
+static void
+restart_then(enum lie lie, int (*client)(void *), int waits,
+	     const char *what, char *log, size_t cap)
+{
+	run_lookup_client(lie, client, log, cap);
+	printf("liar: a wait outlived by a restart in place, then %s: %d "
+	       "held, %d asked again as a wait's last try\n", what,
+	       log_lines(log, "held "),
+	       log_lines(log, "asked again wait_ms=1 part=0\n"));
+	assert_int_equal(log_lines(log, "held "), waits);
+	assert_int_equal(log_lines(log, "asked again "), waits);
+	assert_int_equal(log_lines(log, "asked again wait_ms=1 part=0\n"),
+			 waits);
+}
+
+static void
+wait_outlived_by_a_restart_asks_once_more(void **state)
+{
+	char log[LOG_MAX];
+
+	(void)state;
+	restart_then(RESTART_THEN_EDQUOT, client_restart_then_edquot, 1,
+		     "-EDQUOT", log, sizeof(log));
+	restart_then(RESTART_THEN_TIMEDOUT, client_restart_then_timedout, 2,
+		     "-ETIMEDOUT", log, sizeof(log));
+	/* The lookup asked again still wants a newer generation. */
+	assert_non_null(strstr(log, "\nlookup frame wait_ms=1 after=3 "));
+	restart_then(RESTART_THEN_BLOCK, client_restart_then_block, 2,
+		     "a block", log, sizeof(log));
+}
+
+/*
+ * A restart in place half way through a wait that the quota per connection
+ * then holds back to its end: the library asks the new image for the time
+ * left, which answers -EDQUOT "still after" that time; the words say the
+ * whole wait, as those of -ETIMEDOUT do.
+ */
+static void
+wait_interrupted_ends_in_the_quota_words(void **state)
+{
+	char log[LOG_MAX];
+
+	(void)state;
+	run_lookup_client(RESTART_EARLY_THEN_EDQUOT, client_restart_then_edquot,
+			  log, sizeof(log));
+	printf("liar: a wait interrupted half way, then -EDQUOT: %d held, %d "
+	       "asked again\n", log_lines(log, "held "),
+	       log_lines(log, "asked again "));
+	assert_int_equal(log_lines(log, "held "), 1);
+	assert_int_equal(log_lines(log, "asked again "), 1);
+}
+
+/*
  * Creates and sets, with and without a limit: -EOPNOTSUPP either way (the
  * fake knows neither request), but from the library, unsent, for a limit
  * to a daemon without them.  (The parent counts what was sent.)
@@ -3599,6 +3849,8 @@ main(void)
 		cmocka_unit_test(daemon_stats_needs_the_feature),
 		cmocka_unit_test(lookup_wait_forever_timed_out_is_a_lie),
 		cmocka_unit_test(lookup_wait_interrupted_backs_off),
+		cmocka_unit_test(wait_outlived_by_a_restart_asks_once_more),
+		cmocka_unit_test(wait_interrupted_ends_in_the_quota_words),
 		cmocka_unit_test(alloc_wait_needs_the_feature),
 		cmocka_unit_test(batch_persist_needs_the_feature),
 		cmocka_unit_test(limit_needs_the_feature),
