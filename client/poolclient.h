@@ -839,12 +839,19 @@ POOL_API int pool_calloc(struct pool *p, size_t nmemb, size_t size,
  * connection of the uid that ends one makes room under it.  A wait that
  * quota holds back to its end is -EDQUOT (a part's, with POOL_ALLOC_PART,
  * -ETIMEDOUT): so is one whose connection holds the whole quota itself,
- * once its time has passed;
+ * once its time has passed; one the user quota (the pool's, or the uid's
+ * own) holds back to its end is -ETIMEDOUT, in that quota's words
+ * (pool_last_message);
  * -EOPNOTSUPP if timeout_ms is not 0 and the daemon cannot wait (nothing
  * asked); -EINVAL for a size of 0, an unknown flag, a timeout below -1,
  * an align pool_alloc_aligned would refuse, or POOL_ALLOC_ZERO with an
  * align above 1.  A restart of the daemon in place goes
- * unnoticed: the wait goes on for the time left.
+ * unnoticed: the wait goes on for the time left, and ends as it would
+ * have without it.  A wait whose time runs out while the daemon restarts
+ * is asked of it once more, waiting 1 ms (not as a part, unless
+ * POOL_ALLOC_PART says it is one), and that answer is the call's: the
+ * block if room came, -EDQUOT if the quota per connection held it back,
+ * -ETIMEDOUT if nothing came, in words that say the whole wait.
  *
  * The wait holds back the other requests made on the same connection
  * meanwhile, as replies come in order: a program whose other threads use
@@ -1036,9 +1043,12 @@ POOL_API int pool_lookup_retain(struct pool *p, const char *name,
  * lookups as the daemon allows (max_name_waits) wait in the pool;
  * -EINVAL for an unknown flag or a timeout below -1.  An unpublished name
  * is waited for until it is published again.  A restart of the daemon in
- * place goes unnoticed: the wait goes on for the time left.  A daemon
- * that answers -EINTR at once, again and again, is asked again after
- * pauses growing from 2 ms to 1 s (a finite wait still ends at its time);
+ * place goes unnoticed: the wait goes on for the time left, and one
+ * whose time runs out while the daemon restarts is asked of it once more,
+ * waiting 1 ms: a newer generation published meanwhile is the answer,
+ * else -ETIMEDOUT.  A daemon that answers -EINTR at once, again and
+ * again, is asked again after pauses growing from 2 ms to 1 s (a finite
+ * wait still ends at its time);
  * with timeout_ms -1, its -ETIMEDOUT long before the part of the wait it
  * was asked for (the most the wire carries, about 49 days) is -EPROTO.
  *

@@ -1089,11 +1089,15 @@ class Pool(_Closing):
         from a daemon without it.  wait (seconds; None: do
         not wait, -1: without end): when the pool has no room, wait for
         other clients to free some (or its limit to be raised), ENOMEM
-        only without it; so under the pool's user quota, for this uid's
-        other connections to free some, EDQUOT only without it;
-        ETIMEDOUT if none came in time, in the daemon's words for what
-        held it back, EOPNOTSUPP from a daemon that cannot wait.  While it waits, this connection's
-        other calls wait behind it (pool_alloc_wait(3)); it asks in parts
+        only without it; so under the pool's user quota (or the uid's
+        own), for this uid's other connections to free some, EDQUOT only
+        without it; ETIMEDOUT if none came in time, in the daemon's words
+        for what held it back, the user quota's too; EDQUOT at its
+        deadline if the quota per connection held it back, as without a
+        wait; EOPNOTSUPP from a daemon that cannot wait.  A restart of
+        the daemon in place goes unnoticed, its end the same.  While it
+        waits, this connection's other calls wait behind it
+        (pool_alloc_wait(3)); it asks in parts
         of a quarter second at most, as lookup does, so that signal
         handlers run meanwhile and Ctrl-C stops it (KeyboardInterrupt,
         nothing allocated).  Each part asks anew: among allocations that
