@@ -228,6 +228,24 @@ def _whole_wait(said, what, ms, use_said):
     return "%s in %d ms" % (what, ms)
 
 
+def _wait_ended(rc, ms):
+    """rc, the answer of a wait of ms's part (> 0) that did not run out:
+    rc itself if it is no error; else its PoolError.  An EDQUOT (the
+    quota per connection held the wait back to its end) says "still
+    after N ms" with its part's time: the whole wait's, as the C
+    library's words for a wait asked more than once say."""
+    if rc >= 0:
+        return rc
+    if rc == -_errno.EDQUOT and ms > 0:
+        said = (_lib.pool_last_message(rc) or b"").decode(errors="replace")
+        head, sep, tail = said.rpartition("still after ")
+        if sep and tail.endswith(" ms") and tail[:-3].isdigit():
+            raise PoolError(rc, "%s; poolmgrd says: %s%s%d ms" % (
+                _lib.pool_strerror(rc).decode(errors="replace"), head, sep,
+                ms))
+    raise PoolError(rc)
+
+
 def _uint(v, what, bits=64, zero=True):
     """v, an integer of any type with __index__ (numpy's too) but bool,
     as the int of a C unsigned integer of bits bits, or -EINVAL."""
@@ -1321,7 +1339,7 @@ class Pool(_Closing):
         for part, more in _parts(ms):
             rc = ask(part, more)
             if rc != -_errno.ETIMEDOUT:
-                return _check(rc)
+                return _wait_ended(rc, ms)
             said = _lib.pool_last_message(rc) or b""
             self._h.refuse_if_closing()
         if more and last_try:
@@ -1333,7 +1351,7 @@ class Pool(_Closing):
             # try that did not wait would be one refusal more there.
             rc = ask(1, False)
             if rc != -_errno.ETIMEDOUT:
-                return _check(rc)
+                return _wait_ended(rc, ms)
             said = _lib.pool_last_message(rc) or b""
         raise PoolError(-_errno.ETIMEDOUT, "the wait ran out: " +
                         _whole_wait(said, what, ms, last_try))

@@ -2991,6 +2991,33 @@ def alloc_wait_under_the_user_quota():
 
 
 @test
+def alloc_wait_under_the_quota_per_connection():
+    """alloc(wait=...) refused by the quota per connection waits too,
+    and raises EDQUOT at its end, in the daemon's words for that quota
+    with the whole wait's time (not its last part's, a quarter second at
+    most, nor the 1 ms of a last try), counted once in quota_refusals
+    whatever the number of parts."""
+    with poolclient.connect() as c:
+        c.create_pool("pyqcw", 8 << 20, quota=1 << 20)
+        try:
+            with c.open("pyqcw") as p:
+                full = p.alloc(1 << 20)
+                p.flush()
+                for wait in (0.1, 0.6, 0.2505):
+                    e = expect_error(errno.EDQUOT, p.alloc, 4096, wait=wait)
+                    assert "per connection" in e.strerror, e.strerror
+                    assert e.strerror.endswith(
+                        "still after %d ms" % math.ceil(wait * 1000)), \
+                        e.strerror
+                s = c.stats("pyqcw")
+                assert s.quota_refusals == 3, s.quota_refusals
+                assert s.alloc_waits == 0, s.alloc_waits
+                p.free(full)
+        finally:
+            c.destroy_pool("pyqcw")
+
+
+@test
 def alloc_wait_times_out_and_bad_waits():
     """alloc(wait=...) in a full pool raises ETIMEDOUT once its time has
     passed, never before (a wait of more than one part too), naming the
