@@ -81,10 +81,6 @@ create_why(int error, const struct pool_create_opts *o,
 	case -EEXIST:
 		w.text = "a pool with that name exists";
 		break;
-	case -EROFS:
-		w.text = "the daemon's configuration file defines it: reload "
-		    "the daemon to make it again";
-		break;
 	case -ENOMEM:
 		if (o->page_size == 0) {
 			w.text = "out of memory";

@@ -278,15 +278,6 @@ do_create(struct call *c, const Poolmgr__CreatePool *m)
 		return refuse(c, -EPERM, "creating pools needs admin rights");
 	if ((rc = check_name(c, m->name)))
 		return rc;
-	/*
-	 * A pool of the file that was destroyed: made here it would have the
-	 * request's settings, which SetPool could not change and the next
-	 * reload would replace with the file's.
-	 */
-	if (!dpool_find(m->name) && file_pool(m->name))
-		return refuse(c, -EROFS, "pool %s is defined in the "
-			      "configuration file: a reload makes it again",
-			      m->name);
 	if (m->mode & ~0777u)
 		return refuse(c, -EINVAL, "mode 0%03o has bits beyond 0777",
 			      m->mode);
@@ -330,6 +321,16 @@ do_create(struct call *c, const Poolmgr__CreatePool *m)
 		return huge_refused(c, &pp);
 	if (rc)
 		return create_refused(c, rc, m->name);
+	/*
+	 * A pool of the file, destroyed since and made again here: the file
+	 * owns its settings (SetPool is -EROFS) and the next reload gives
+	 * them back, as to any pool the file comes to define.  Made, rather
+	 * than refused, for the admins who may not reload the daemon.
+	 */
+	if (file_pool(p->name))
+		log_info("pool %s: the configuration file defines it: its "
+			 "settings are the file's again from the next reload",
+			 p->name);
 	dpool_bounds_text(p, bounds, sizeof(bounds));
 	dpool_acl_made_text(p, acl, sizeof(acl));
 	if (pp.numa_policy != DPOOL_NUMA_NONE)

@@ -1307,14 +1307,6 @@ daemon_words_only_when_they_add(void **state)
 		      "that name exists\n") == 0,
 	       "create of an existing pool: not said once, of a pool alone");
 	assert_int_equal(stats_of("alpha").max_size, 16 * MiB);
-	expect_exit(ctl("destroy open"), 0, "destroy of a pool of the file");
-	expect_exit(ctl("create open --size 1M"), EXIT_FAILED,
-		    "create of a destroyed pool of the file");
-	expect(strcmp(fx.err, "poolctl: cannot create pool open: the "
-		      "daemon's configuration file defines it: reload the "
-		      "daemon to make it again\n") == 0,
-	       "create of a destroyed pool of the file: not said once");
-	assert_false(pool_exists("open"));
 
 	/* -EINVAL has many cases: the daemon says which, with numbers. */
 	expect_exit(ctl("create gamma --size 1M"), 0, "create gamma");

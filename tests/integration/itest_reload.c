@@ -555,12 +555,6 @@ destroyed_file_pool_comes_back(void **state)
 	expect_logged("pool f destroyed by uid ");
 	assert_int_equal(log_count(again), 1);
 	EXPECT_RC(pool_stats_by_name(c, "f", &st), -ENOENT);
-	/* Not made again with other settings than the file's. */
-	EXPECT_RC(pool_create(c, "f", &o), -EROFS);
-	assert_string_equal(pool_last_message(-EROFS), "pool f is defined "
-			    "in the configuration file: a reload makes it "
-			    "again");
-	EXPECT_RC(pool_stats_by_name(c, "f", &st), -ENOENT);
 
 	EXPECT_RC(pool_create(c, "made", &o), 0);
 	EXPECT_RC(pool_destroy(c, "made"), 0);
@@ -573,6 +567,39 @@ destroyed_file_pool_comes_back(void **state)
 	assert_int_equal(st.mode, 0660);
 	assert_int_equal(st.quota, 512 * KiB);
 	EXPECT_RC(pool_stats_by_name(c, "made", &st), -ENOENT);
+	pool_disconnect(c);
+}
+
+/*
+ * A pool of the file destroyed and made again by an admin, who may not be
+ * able to reload the daemon: made with the request's settings, which the
+ * file owns (SetPool: -EROFS) and its next reload gives back, as the log
+ * says at the create.
+ */
+static void
+file_pool_made_again_follows_the_file(void **state)
+{
+	struct pool_create_opts o = {.max_size = MiB, .mode = 0666};
+	struct pool_set_opts mode = {.which = POOL_SET_MODE, .mode = 0644};
+	struct pool_conn *c;
+	struct pool_stats st;
+
+	(void)state;
+	start("[pool f]\nsize = 1M\nmode = 0660\nquota = 512K\n");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(pool_destroy(c, "f"), 0);
+	EXPECT_RC(pool_create(c, "f", &o), 0);
+	expect_logged("pool f: the configuration file defines it: its "
+		      "settings are the file's again from the next reload");
+	st = stats_of(c, "f");
+	assert_int_equal(st.mode, 0666);
+	assert_int_equal(st.quota, 0);
+	EXPECT_RC(pool_set(c, "f", &mode), -EROFS);
+	reload("[pool f]\nsize = 1M\nmode = 0660\nquota = 512K\n");
+	expect_logged("pool f: mode 0666 -> 0660");
+	st = stats_of(c, "f");
+	assert_int_equal(st.mode, 0660);
+	assert_int_equal(st.quota, 512 * KiB);
 	pool_disconnect(c);
 }
 
@@ -591,6 +618,8 @@ main(void)
 		cmocka_unit_test_teardown(invalid_file_changes_nothing,
 					  teardown),
 		cmocka_unit_test_teardown(destroyed_file_pool_comes_back,
+					  teardown),
+		cmocka_unit_test_teardown(file_pool_made_again_follows_the_file,
 					  teardown),
 	};
 
