@@ -491,6 +491,26 @@ set_params(struct call *c, const Poolmgr__SetPool *m, const struct dpool *p,
 }
 
 /*
+ * A change is said.  An admin's always: admins are trusted.  An owner's
+ * is a client's like any other, which may flip its pool's mode as often
+ * as it likes: rate-limited, as every line a client can cause at will,
+ * or it could flood the journal, whose own limit would then drop the
+ * daemon's other lines.
+ */
+static void
+log_set(struct call *c, const struct dpool *p, const char *changed)
+{
+	static struct log_limit lim;
+
+	if (may_admin(c->s))
+		log_info("pool %s set by uid %u: %s", p->name,
+			 (unsigned)c->s->uid, changed);
+	else
+		log_limited(&lim, LOG_PRI_INFO, "pool %s set by uid %u: %s",
+			    p->name, (unsigned)c->s->uid, changed);
+}
+
+/*
  * Through the reload's own path: the journal and a restart in place carry
  * the change as they carry the file's, and it holds as a reload's does
  * (handles keep the access they were opened with; a lowered quota takes
@@ -531,8 +551,7 @@ do_set(struct call *c, const Poolmgr__SetPool *m)
 				 !uquota_equal(&p->uquotas, &uq_was));
 		if (p->limit != limit)
 			dpool_evict_to_limit(p, changed, sizeof(changed));
-		log_info("pool %s set by uid %u: %s", p->name,
-			 (unsigned)c->s->uid, changed);
+		log_set(c, p, changed);
 	}
 	return 0;
 }

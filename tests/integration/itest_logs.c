@@ -4,7 +4,8 @@
  *
  * A client cannot flood the log: whatever it does 10,000 times over
  * (connect and hang up, send garbage, ask before Hello, send requests
- * that are refused, be refused for a connection limit), the lines the
+ * that are refused, be refused for a connection limit, change the mode
+ * of a pool it owns and does not administer), the lines the
  * daemon logs above debug priority stay within the rate limit's bound of
  * 10 every 10 s per kind of line, each possibly led by a line that counts
  * what was left out.  Debug lines (the harness runs the daemon with
@@ -217,6 +218,64 @@ bad_requests(void **state)
 	    !strstr(at, " refused: no pool no-such-pool\n"))
 		fail_msg("no \"%s... refused\" in the log:\n%.2000s", want,
 			 log_text + mark);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
+/*
+ * The owner of a pool that is not an admin (uid 65534 here) is a client
+ * like any other: its changes of its pool's mode are said, but no more
+ * of them than any kind of line a client can cause at will.
+ */
+#define OWNER_UID 65534
+#define OWNER_GID 65534
+
+static int
+owner_flips_the_mode(void *arg)
+{
+	struct pool_set_opts o = {.which = POOL_SET_MODE};
+	struct pool_conn *c;
+	int i;
+
+	(void)arg;
+	CHECK_RC(pool_connect(NULL, &c), 0, 10);
+	for (i = 0; i < FLOOD / 10; i++) {
+		o.mode = i % 2 ? 0600 : 0640;
+		CHECK_RC(pool_set(c, "o", &o), 0, 11);
+	}
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+an_owners_changes(void **state)
+{
+	struct pool_create_opts o = {
+		.max_size = 1024 * 1024, .mode = 0600,
+		.flags = POOL_CREATE_OWNER | POOL_CREATE_GROUP,
+		.uid = OWNER_UID, .gid = OWNER_GID,
+	};
+	struct pool_conn *c;
+	uint64_t t0;
+	size_t mark;
+	pid_t pid;
+
+	(void)state;
+	harness_skip_unless_root("drop a child to another uid");
+	assert_int_equal(harness_start(&daemon_proc, ""), 0);
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(pool_create(c, "o", &o), 0);
+	t0 = harness_now_ms();
+	mark = log_mark();
+	pid = harness_spawn_as(OWNER_UID, OWNER_GID, owner_flips_the_mode,
+			       NULL);
+	assert_true(pid > 0);
+	assert_int_equal(harness_wait(pid), 0);
+	/* Each change was made, the last to 0600. */
+	assert_int_equal(harness_stats_of(c, "o").mode, 0600);
+	pool_disconnect(c);
+	expect_bounded("an owner's change of its pool", mark, t0, 1);
+	harness_expect_logged(&daemon_proc, "pool o set by uid 65534: mode "
+			      "0600 -> 0640");
 	assert_int_equal(harness_stop(&daemon_proc), 0);
 }
 
@@ -502,6 +561,7 @@ main(void)
 		cmocka_unit_test_teardown(garbage_and_early_requests,
 					  teardown),
 		cmocka_unit_test_teardown(refused_for_a_limit, teardown),
+		cmocka_unit_test_teardown(an_owners_changes, teardown),
 		cmocka_unit_test_teardown(left_out_said_when_the_window_ends,
 					  teardown),
 		cmocka_unit_test_teardown(left_out_said_at_stop, teardown),
