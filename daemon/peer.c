@@ -14,8 +14,10 @@
  * reading is dropped once its queue costs PEER_MAX_QUEUED bytes of the
  * daemon's memory (each reply counted with its record, so that empty ones
  * count too) or holds PEER_MAX_QUEUED_FDS descriptors, or once the queues
- * of all hold a quarter of the daemon's descriptors: so it cannot grow the
- * daemon, nor use up its descriptors.  A queued reply owns its
+ * of all hold a quarter of the daemon's descriptors, or once the queues of
+ * all the connections of its uid would cost PEER_MAX_QUEUED_UID: so it
+ * cannot grow the daemon, nor use up its descriptors, however many
+ * connections its uid opens.  A queued reply owns its
  * descriptors: one the caller lent (a pool's memfd) is duplicated when
  * the reply is made, for the caller's may be closed (the pool destroyed)
  * and its number reused before the reply leaves.
@@ -114,11 +116,13 @@ struct peer {
 	size_t queued;		/* cost of the queued replies */
 	unsigned queued_fds;	/* and their descriptors */
 	STAILQ_HEAD(, held) held;
+	uid_t uid;		/* the client's, for PEER_MAX_QUEUED_UID */
 };
 
 static LIST_HEAD(, peer) peers = LIST_HEAD_INITIALIZER(peers);
 static bool reads_paused;	/* a restart waits: nobody reads */
 static uint64_t queued_fds_all;	/* over every peer's queue */
+static uint64_t queued_all;	/* the cost of every peer's queue */
 /* One slot per datagram of a batch; pages are touched only where used. */
 static uint8_t inbuf[PEER_READ_BATCH][PEER_MAX_MESSAGE + 1]
     __attribute__((aligned(MEMTRIM_ALIGN)));
@@ -143,6 +147,21 @@ peer_new_undo(struct peer *p)
 	free(p);
 }
 
+/*
+ * The uid of the client on fd, as the kernel says; one no uid has if it
+ * will not say, so that such clients share one bound.
+ */
+static uid_t
+peer_uid(int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1)
+		return (uid_t)-1;
+	return cr.uid;
+}
+
 struct peer *
 peer_new(struct event_base *base, int fd, peer_dispatch_fn fn, void *arg)
 {
@@ -153,6 +172,7 @@ peer_new(struct event_base *base, int fd, peer_dispatch_fn fn, void *arg)
 	p->fd = fd;
 	p->dispatch = fn;
 	p->arg = arg;
+	p->uid = peer_uid(fd);
 	STAILQ_INIT(&p->out);
 	STAILQ_INIT(&p->held);
 	p->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, peer_on_read, p);
@@ -197,6 +217,7 @@ static void
 outmsg_free(struct peer *p, struct outmsg *m)
 {
 	p->queued -= m->cost;
+	queued_all -= m->cost;
 	p->queued_fds -= (unsigned)m->fds.n;
 	queued_fds_all -= (uint64_t)m->fds.n;
 	fds_close(&m->fds);
@@ -217,6 +238,26 @@ queued_fds_budget(void)
 		budget = rl.rlim_cur / 4 ? rl.rlim_cur / 4 : 1;
 	}
 	return budget;
+}
+
+/*
+ * Would a reply costing more, queued for p, make the queues of p's uid
+ * pass PEER_MAX_QUEUED_UID?  They are summed only when all the queues
+ * together could pass it: a walk of the peers, for a reply to a client
+ * that does not read, once all the queues cost that much between them.
+ */
+static bool
+uid_queue_over(const struct peer *p, size_t more)
+{
+	const struct peer *q;
+	uint64_t queued = more;
+
+	if (queued_all + more <= PEER_MAX_QUEUED_UID)
+		return false;
+	LIST_FOREACH(q, &peers, entry)
+		if (q->uid == p->uid)
+			queued += q->queued;
+	return queued > PEER_MAX_QUEUED_UID;
 }
 
 static void
@@ -543,7 +584,8 @@ queue_msg(struct peer *p, const void *buf, size_t len,
 
 	if (p->queued + cost > PEER_MAX_QUEUED ||
 	    p->queued_fds + nfds > PEER_MAX_QUEUED_FDS ||
-	    queued_fds_all + nfds > queued_fds_budget()) {
+	    queued_fds_all + nfds > queued_fds_budget() ||
+	    uid_queue_over(p, cost)) {
 		static struct log_limit lim;
 
 		log_limited(&lim, LOG_PRI_WARNING, "client %s does not read "
@@ -571,6 +613,7 @@ queue_msg(struct peer *p, const void *buf, size_t len,
 		memcpy(m->data, buf, len);
 	STAILQ_INSERT_TAIL(&p->out, m, entry);
 	p->queued += cost;
+	queued_all += cost;
 	p->queued_fds += nfds;
 	queued_fds_all += nfds;
 	event_add(p->ev_write, NULL);

@@ -19,6 +19,13 @@ struct peer;
 #define PEER_MAX_QUEUED (4u * 1024 * 1024)
 /* The descriptors those replies may pass, likewise. */
 #define PEER_MAX_QUEUED_FDS 8
+/*
+ * The replies queued for all the connections of one uid, before the one
+ * whose reply would pass it is dropped: a uid may open
+ * max_connections_per_uid connections (256), and PEER_MAX_QUEUED for each
+ * would be a gigabyte.
+ */
+#define PEER_MAX_QUEUED_UID (64u * 1024 * 1024)
 
 /*
  * Called for each datagram; buf NULL means the peer is gone (EOF, error,

@@ -2,7 +2,8 @@
  * itest_limits.c - the daemon's bounds hold and every refusal is clean:
  * connections in all and per uid (-EUSERS at Hello), references per session
  * (-EDQUOT), a client that never reads its replies (dropped once its queue
- * passes the bound; the daemon does not grow), and running out of file
+ * passes the bound; the daemon does not grow), a uid's connections that
+ * never read (those past the uid's bound are dropped), and running out of file
  * descriptors (the daemon refuses the excess and keeps serving; a client
  * with none free to receive the pool's memfd gets -EMFILE from pool_open,
  * not -EPROTO, and the daemon is not left holding its handle).
@@ -305,6 +306,129 @@ client_that_never_reads_is_dropped(void **state)
 	       rc ? strerror(-rc) : "ok");
 	dropped_for_not_reading(&d, c, rc);
 	close(fd);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
+/*
+ * One uid's connections that do not read, each queueing less than its own
+ * bound: together they are bounded too (64 MiB), or a uid of 256
+ * connections held 893 MB of the daemon's memory, for as long as it
+ * liked.  The child, of uid 65534, opens UNREAD_CONNS connections and on
+ * each asks UNREAD_LISTINGS listings of pool n's names (a datagram each,
+ * some 63 KiB), reads none, and waits until the daemon has answered them
+ * all or closed that connection.  The first connections stay (their
+ * replies wait); those past the uid's bound are closed.
+ */
+#define UNREAD_CONNS 40
+#define UNREAD_LISTINGS 56
+#define UNREAD_UID 65534
+
+/* DaemonStats on fd: its requests_total, or -1. */
+static int64_t
+requests_total(int fd)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__DaemonStats ds = POOLMGR__DAEMON_STATS__INIT;
+	Poolmgr__Reply *r = NULL;
+	int64_t n = -1;
+
+	req.body_case = POOLMGR__REQUEST__BODY_DAEMON_STATS;
+	req.daemon_stats = &ds;
+	if (harness_raw_error(fd, &req, &r) == 0 && r->daemon_stats)
+		n = (int64_t)r->daemon_stats->requests_total;
+	if (r)
+		poolmgr__reply__free_unpacked(r, NULL);
+	return n;
+}
+
+/* Has the daemon closed fd (its replies, if any, left unread)? */
+static bool
+closed_by_daemon(int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP);
+}
+
+static int
+unread_listings_child(void *arg)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__ListNames ln = POOLMGR__LIST_NAMES__INIT;
+	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
+	const char *sock = arg;
+	int fds[UNREAD_CONNS], ctl, k, i, open_now = 0;
+	int64_t before, now, asked;
+
+	CHECK((ctl = harness_raw_greeted(sock, "control")) >= 0, 10);
+	ref.name = "n";
+	ln.pool = &ref;
+	req.body_case = POOLMGR__REQUEST__BODY_NAMES;
+	req.names = &ln;
+	for (k = 0; k < UNREAD_CONNS; k++) {
+		CHECK((fds[k] = harness_raw_greeted(sock, "unread")) >= 0, 11);
+		CHECK((before = requests_total(ctl)) >= 0, 12);
+		for (i = 0; i < UNREAD_LISTINGS; i++) {
+			req.id = 100 + (uint64_t)i;
+			CHECK(harness_raw_send(fds[k], &req) == 0, 13);
+		}
+		/* Each poll's own DaemonStats counts once it is answered. */
+		for (asked = 1;; asked++) {
+			CHECK((now = requests_total(ctl)) >= 0, 14);
+			if (now - before - asked >= UNREAD_LISTINGS ||
+			    closed_by_daemon(fds[k]))
+				break;
+			CHECK(asked < 100000, 17);
+			harness_sleep_ms(1);
+		}
+	}
+	for (k = 0; k < UNREAD_CONNS; k++) {
+		open_now += !closed_by_daemon(fds[k]);
+		close(fds[k]);
+	}
+	fprintf(stderr, "uid %u: %d of %d connections that read none of %d "
+		"listings each are still open\n", (unsigned)getuid(),
+		open_now, UNREAD_CONNS, UNREAD_LISTINGS);
+	/*
+	 * 64 MiB is some 18 connections' worth, a few more as the kernel's
+	 * socket buffers hold some replies too; the daemon still serves.
+	 */
+	CHECK(open_now >= 10 && open_now <= 24, 15);
+	CHECK(requests_total(ctl) > 0, 16);
+	close(ctl);
+	return 0;
+}
+
+static void
+a_uids_unread_replies_are_bounded(void **state)
+{
+	struct pool_conn *c;
+	struct daemon_proc d;
+	struct pool *p;
+	pool_off_t off;
+	char name[80];
+	pid_t pid;
+	int i;
+
+	(void)state;
+	harness_skip_unless_root("drop a child to another uid");
+	assert_int_equal(harness_start(&d, "[pool n]\nsize = 1M\n"
+				       "mode = 0644\n"), 0);
+	EXPECT_RC(pool_connect(NULL, &c), 0);
+	EXPECT_RC(pool_open(c, "n", &p), 0);
+	for (i = 0; i < 1000; i++) {
+		snprintf(name, sizeof(name), "%060d", i);
+		EXPECT_RC(pool_alloc(p, 16, &off), 0);
+		EXPECT_RC(pool_publish(p, off, name), 0);
+		EXPECT_RC(pool_free(p, off), 0);
+	}
+	pid = harness_spawn_as(UNREAD_UID, UNREAD_UID, unread_listings_child,
+			       d.sock);
+	assert_true(pid > 0);
+	assert_int_equal(harness_wait(pid), 0);
+	assert_true(harness_alive(&d));
+	pool_close(p);
 	pool_disconnect(c);
 	assert_int_equal(harness_stop(&d), 0);
 }
@@ -995,6 +1119,7 @@ main(void)
 		cmocka_unit_test(blocks_per_session),
 		cmocka_unit_test(client_that_never_reads_is_dropped),
 		cmocka_unit_test(client_of_empty_replies_is_dropped),
+		cmocka_unit_test(a_uids_unread_replies_are_bounded),
 		cmocka_unit_test(client_of_unread_descriptors_is_dropped),
 		cmocka_unit_test(queued_open_reply_keeps_its_pool),
 		cmocka_unit_test(block_holders_are_bounded),
