@@ -18,10 +18,33 @@ name_cmp(const struct block_name *a, const struct block_name *b)
 	return strcmp(a->name, b->name);
 }
 
+static uint32_t
+subtree_of(const struct block_name *n)
+{
+	return n ? n->subtree : 0;
+}
+
+/*
+ * n's count from its children's, and so on up to the root.  The tree
+ * calls it for each record whose children a link or a rotation changed
+ * (RB_AUGMENT), the parent of a new record among them; going up to the
+ * root, a record's count is right once its last such call is made,
+ * whatever the order: O(log n) a call, a few calls a change.
+ */
+static void
+subtree_fix(struct block_name *n)
+{
+	for (; n; n = RB_PARENT(n, entry))
+		n->subtree = 1 + subtree_of(RB_LEFT(n, entry)) +
+			     subtree_of(RB_RIGHT(n, entry));
+}
+
 /*
  * Not RB_GENERATE_STATIC: libbsd marks those __unused, which glibc's
  * headers leave undefined.  The tree's functions are this file's alone.
  */
+#undef RB_AUGMENT
+#define RB_AUGMENT(x) subtree_fix(x)
 RB_PROTOTYPE(block_name_tree, block_name, entry, name_cmp)
 RB_GENERATE(block_name_tree, block_name, entry, name_cmp)
 
@@ -108,6 +131,7 @@ block_name_make(const void *name, size_t len, struct block *b,
 void
 block_names_insert(struct block_names *x, struct block_name *n)
 {
+	n->subtree = 1;
 	RB_INSERT(block_name_tree, &x->tree, n);
 	x->count++;
 	x->bytes += record_size(n->len);
@@ -152,4 +176,65 @@ block_name_has_prefix(const struct block_name *n, const void *prefix,
 		      size_t len)
 {
 	return len == 0 || (n->len >= len && memcmp(n->name, prefix, len) == 0);
+}
+
+/* The names before key (a NUL-terminated string) in byte order. */
+static uint32_t
+names_before(struct block_names *x, const char *key)
+{
+	struct block_name *n = RB_ROOT(&x->tree);
+	uint32_t before = 0;
+
+	while (n) {
+		if (strcmp(n->name, key) < 0) {
+			before += 1 + subtree_of(RB_LEFT(n, entry));
+			n = RB_RIGHT(n, entry);
+		} else {
+			n = RB_LEFT(n, entry);
+		}
+	}
+	return before;
+}
+
+/*
+ * The names of a prefix are those from it (inclusive) to the first
+ * string past all of them (exclusive): the prefix with its trailing
+ * 0xff bytes dropped and its last byte then one more.  A prefix of
+ * 0xff bytes alone has no such string: its names run to the end.
+ */
+uint32_t
+block_names_count(struct block_names *x, const void *prefix, size_t len)
+{
+	char from[BLOCK_NAME_MAX + 1], past[BLOCK_NAME_MAX + 1];
+	uint32_t first;
+
+	if (len == 0)
+		return x->count;
+	if (len > BLOCK_NAME_MAX)
+		return 0;	/* no name is that long */
+	memcpy(from, prefix, len);
+	from[len] = '\0';
+	first = names_before(x, from);
+	memcpy(past, from, len + 1);
+	while (len > 0 && (unsigned char)past[len - 1] == 0xff)
+		past[--len] = '\0';
+	if (len == 0)
+		return x->count - first;
+	past[len - 1] = (char)((unsigned char)past[len - 1] + 1);
+	return names_before(x, past) - first;
+}
+
+static int
+counts_ok(const struct block_name *n)
+{
+	return !n || (n->subtree == 1 + subtree_of(RB_LEFT(n, entry)) +
+		      subtree_of(RB_RIGHT(n, entry)) &&
+		      counts_ok(RB_LEFT(n, entry)) &&
+		      counts_ok(RB_RIGHT(n, entry)));
+}
+
+int
+block_names_counts_ok(struct block_names *x)
+{
+	return counts_ok(RB_ROOT(&x->tree));
 }

@@ -23,14 +23,19 @@ struct evict_link;
 /*
  * One name: its bytes follow the record, NUL-terminated.  An evictable
  * one has a link on its pool's books of eviction (pool_evict.c), its own
- * allocation, so that a kept name pays one pointer for them.
+ * allocation, so that a kept name pays one pointer for them.  Each record
+ * counts the names of its subtree (itself among them), kept as the tree
+ * changes, so that the names of a prefix are counted without a walk
+ * (block_names_count): in the bits its length leaves, so that a record
+ * takes no more room.
  */
 struct block_name {
 	RB_ENTRY(block_name) entry;
 	struct block *block;
 	struct evict_link *evict;	/* NULL: not evictable */
 	const char *name;	/* the bytes after the record (a key: any) */
-	uint32_t len;
+	uint32_t len : 8;	/* 1 to BLOCK_NAME_MAX */
+	uint32_t subtree : 24;	/* names under it: POOL_MAX_NAMES at most */
 	uid_t publisher;
 	uint64_t generation;	/* the pool's name_generation it was given */
 };
@@ -70,5 +75,16 @@ struct block_name *block_names_next(struct block_names *x,
 /* Does n begin with prefix? */
 int block_name_has_prefix(const struct block_name *n, const void *prefix,
 			  size_t len);
+/*
+ * How many names begin with prefix (len bytes; 0: all of them), in
+ * O(log n) steps, whatever their number.
+ */
+uint32_t block_names_count(struct block_names *x, const void *prefix,
+			   size_t len);
+/*
+ * Does every record count its subtree right?  (A walk of them all; the
+ * tree's count against the records is the pool's check's.)
+ */
+int block_names_counts_ok(struct block_names *x);
 
 #endif /* POOLMGRD_BLOCK_NAMES_H */

