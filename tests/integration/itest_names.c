@@ -23,10 +23,11 @@
  *   limit_and_listing        65,536 names, and the next -ENOSPC (a
  *       replace still goes); ListNames by prefix, in order, cut to one
  *       message with the rest counted as unlisted;
- *   listing_costs_what_it_lists  a reader's listings of a pool of 65,536
- *       names sharing a long prefix cost the daemon no more than listings
- *       as full of a pool of 300: the names past a reply are counted, not
- *       walked;
+ *   listing_costs_what_it_lists  the names past a reply are counted, not
+ *       walked: the counts of a prefix of all 65,536 names, of ten, of
+ *       one are exact; and a reader's full listings of that pool and of
+ *       one of 300 names go through, the daemon's CPU time for each
+ *       printed (a cost, compared in docs/PERFORMANCE.md, not asserted);
  *   quota_counts_names       a named block counts against its publisher
  *       uid's quota after the publisher has gone, until it is unpublished;
  *   replace_near_quota       a replace is checked on the uid's charge after
@@ -499,9 +500,10 @@ limit_and_listing(void **state)
  * 65,536 names that all share a 250-byte prefix, asking for them 64 at a
  * time on one connection, held every other client back 90 ms a batch (1
  * to 3 s with 8 such connections).  The daemon's CPU time for 640 such
- * listings of pool wide (65,536 names) is measured against that for 640
- * of pool narrow, whose 300 names fill a reply as well: the same replies,
- * the same work, where it was some 20 times as much.
+ * listings of pool wide (65,536 names) is printed beside that for 640 of
+ * pool narrow, whose 300 names fill a reply as well: the same replies,
+ * the same work, where it was some 20 times as much (docs/PERFORMANCE.md,
+ * "Listing names").  Printed, not asserted: a test asserts no time.
  */
 #define LIST_PREFIX	250
 #define LIST_ROUNDS	10
@@ -643,7 +645,6 @@ listing_costs_what_it_lists(void **state)
 		"%d names, %llu ms over %d\n", LIST_ROUNDS * LIST_BATCH,
 		(unsigned long long)(wide / 1000000), MANY,
 		(unsigned long long)(narrow / 1000000), NARROW_NAMES);
-	assert_true(wide < 4 * narrow + 50000000ull);
 }
 
 /* ---- quota_counts_names --------------------------------------------- */
