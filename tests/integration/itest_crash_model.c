@@ -80,7 +80,14 @@ static const uint64_t limits[] = {192 << 10, 256 << 10, 384 << 10,
 
 struct mblock {
 	pool_off_t off;
-	uint32_t tag, len;
+	uint32_t tag, len;	/* len: the bytes of the tag's pattern */
+	/*
+	 * Its sizes as the daemon lists them (a handle's cache may give a
+	 * block of its class for a smaller request); 0 until the daemon is
+	 * asked, after each operation that makes one, but the requested
+	 * size of a grow.
+	 */
+	uint64_t requested, usable;
 };
 
 struct mname {
@@ -264,7 +271,7 @@ add_block(struct mpool *mp, pool_off_t off, uint32_t tag, uint32_t len)
 	if (block_at(mp, off) >= 0)
 		failed("block %#" PRIx64 " made persistent twice", off);
 	assert_true(mp->nb < MAXB);
-	mp->b[mp->nb++] = (struct mblock){off, tag, len};
+	mp->b[mp->nb++] = (struct mblock){off, tag, len, 0, 0};
 }
 
 static void
@@ -349,6 +356,15 @@ drop_hold(unsigned i)
 	holds[i] = holds[--nholds];
 }
 
+/* The bytes a block of the model takes, as far as the model knows. */
+static uint64_t
+extent(const struct mblock *b)
+{
+	if (b->usable)
+		return b->usable;
+	return b->requested > b->len ? b->requested : b->len;
+}
+
 /*
  * A new block at off: a block of the model it overlaps must be an
  * evictable name's that nothing held, which its allocation evicted.
@@ -362,7 +378,7 @@ evicted_for(int pool, pool_off_t off, uint32_t len)
 
 	for (i = mp->nb; i-- > 0;) {
 		if (mp->b[i].off >= off + len ||
-		    off >= mp->b[i].off + mp->b[i].len)
+		    off >= mp->b[i].off + extent(&mp->b[i]))
 			continue;
 		n = name_at(mp, mp->b[i].off);
 		if (n < 0 || !mp->n[n].evictable ||
@@ -783,6 +799,48 @@ op_free_persisted(int c, int pool)
 	outcome(rc, "free persisted", -ESTALE, -ESTALE);
 }
 
+/*
+ * A persistent block grown in place (Realloc by a holder: retained first
+ * if need be); -EBUSY when the run after it is taken.
+ */
+static void
+op_grow(int c, int pool)
+{
+	struct mpool *mp = &m.p[pool];
+	struct mblock *b;
+	pool_off_t off, out = POOL_OFF_NONE;
+	uint64_t size;
+	int i, rc;
+
+	if (!mp->nb)
+		return;
+	i = (int)rnd(mp->nb);
+	off = mp->b[i].off;
+	size = mp->b[i].requested + 1 + rnd((unsigned)mp->b[i].requested);
+	note("grow %d %s %#" PRIx64 " to %" PRIu64, c, pool_name[pool], off,
+	     size);
+	if (hold_of(c, pool, off) < 0) {
+		if (nholds >= MAXH)
+			return;
+		begin();
+		rc = pool_retain(ph[c][pool], off);
+		if (died(rc) || outcome(rc, "retain", 0, 0))
+			return;
+		add_hold(c, pool, off, mp->b[i].tag, mp->b[i].len);
+	}
+	begin();
+	b = &mp->b[block_at(mp, off)];
+	b->requested = size;
+	b->usable = 0;
+	rc = pool_realloc(ph[c][pool], off, size, &out);
+	if (died(rc) || outcome(rc, "grow", -EBUSY, -ENOMEM))
+		return;
+	if (out != off)
+		failed("a persistent block moved from %#" PRIx64 " to %#"
+		       PRIx64, off, out);
+	maybe_release(c, pool, off);
+}
+
 static void
 op_retain(int c, int pool)
 {
@@ -1014,6 +1072,28 @@ look(int pool, struct seen *d)
 }
 
 /*
+ * The sizes of block b as listed (i): its requested size the model's,
+ * its usable size the one the model last learnt, or learnt now.
+ */
+static bool
+sizes_agree(int pool, struct mblock *b, const struct pool_block_info *i,
+	    char *why, size_t len)
+{
+	if ((!b->requested || i->requested == b->requested) &&
+	    i->usable_size >= i->requested && i->requested >= b->len &&
+	    (!b->usable || i->usable_size == b->usable)) {
+		b->requested = i->requested;
+		b->usable = i->usable_size;
+		return true;
+	}
+	snprintf(why, len, "pool %s: block %#" PRIx64 " of %" PRIu64 " bytes "
+		 "(%" PRIu64 " usable), the model %" PRIu64 " (%" PRIu64 ")",
+		 pool_name[pool], b->off, i->requested, i->usable_size,
+		 b->requested, b->usable);
+	return false;
+}
+
+/*
  * Does what the daemon shows of pool (d) agree with mp?  If so, mp is
  * made what it shows (evicted names dropped, the request's blocks that
  * were made unseen taken in as extra) and true is returned; else why in
@@ -1060,8 +1140,12 @@ agrees(int pool, struct mpool *mp, const struct seen *d, bool may_evict,
 		drop_name(&out, i);
 	}
 	for (j = 0; j < d->nblocks; j++) {
-		if (block_at(&out, d->blocks[j].offset) >= 0)
+		if ((n = block_at(&out, d->blocks[j].offset)) >= 0) {
+			if (!sizes_agree(pool, &out.b[n], &d->blocks[j], why,
+					 len))
+				return false;
 			continue;
+		}
 		if (*nextra >= out.unknown) {
 			snprintf(why, len, "pool %s: block %#" PRIx64 " (%s) "
 				 "is no persistent block of the model",
@@ -1276,6 +1360,38 @@ learn_evictions(void)
 	}
 }
 
+/* The sizes of the model's blocks that it has not asked yet. */
+static void
+learn_sizes(void)
+{
+	struct pool_block_info *bi;
+	struct mblock *b;
+	uint64_t from;
+	size_t n;
+	unsigned i;
+	int pool, done, rc;
+
+	for (pool = 0; pool < NPOOL; pool++)
+		for (i = 0; i < m.p[pool].nb && !dead; i++) {
+			b = &m.p[pool].b[i];
+			if (b->usable)
+				continue;
+			from = b->off;
+			begin();
+			rc = pool_blocks(conn[0], pool_name[pool], 0, 0, &from,
+					 &bi, &n, &done);
+			if (died(rc))
+				return;
+			outcome(rc, "blocks", 0, 0);
+			if (!n || bi[0].offset != b->off)
+				failed("pool %s: no block at %#" PRIx64,
+				       pool_name[pool], b->off);
+			b->requested = bi[0].requested;
+			b->usable = bi[0].usable_size;
+			free(bi);
+		}
+}
+
 /* One operation, drawn at random. */
 static void
 random_op(void)
@@ -1305,8 +1421,10 @@ random_op(void)
 		op_free_batch(c, pool);
 	else if (r < 80)
 		op_free_persisted(c, pool);
-	else if (r < 85)
+	else if (r < 83)
 		op_retain(c, pool);
+	else if (r < 86)
+		op_grow(c, pool);
 	else if (r < 90)
 		op_release();
 	else if (r < 93)
@@ -1369,6 +1487,8 @@ random_crashes_against_model(void **state)
 			random_op();
 		if (!dead)
 			learn_evictions();
+		if (!dead)
+			learn_sizes();
 		if (!dead && armed && ++armed > ARMED_MAX) {
 			unlink(flag);	/* no record grew it: never mind */
 			armed = 0;
