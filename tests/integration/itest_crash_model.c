@@ -77,6 +77,7 @@
 static const char *const pool_name[NPOOL + 1] = {"a", "e", "f"};
 static const uint64_t limits[] = {192 << 10, 256 << 10, 384 << 10,
 				  512 << 10, 768 << 10};
+#define NLIMITS	(sizeof(limits) / sizeof(limits[0]))
 
 struct mblock {
 	pool_off_t off;
@@ -101,6 +102,8 @@ struct mpool {
 	struct mblock b[MAXB];
 	struct mname n[MAXN];
 	uint64_t limit;
+	uint64_t size;		/* e's, made by the test; 0: not looked at */
+	bool gone;		/* e destroyed, not made again */
 	/* Persistent blocks made by the request in flight, not told where. */
 	unsigned unknown;
 };
@@ -134,8 +137,10 @@ static size_t f_n, f_cap;
 static uint64_t rng, seed;
 static uint32_t next_tag = 1;
 static unsigned round_no, crashes, kills, as_before, as_after;
+static unsigned recreated, found_gone, again;
 static char trace[TRACE][96];
 static bool churned;		/* this round made f's records */
+static bool no_cache;		/* the handles' caches off, in this run */
 static unsigned ntrace;
 
 /* ---- randomness, the trace ---------------------------------------------- */
@@ -878,13 +883,69 @@ op_set_limit(int c)
 	struct pool_set_opts o = {.which = POOL_SET_LIMIT};
 	int rc;
 
-	o.limit = limits[rnd(sizeof(limits) / sizeof(limits[0]))];
+	o.limit = limits[rnd(NLIMITS)];
 	note("set %d e limit %" PRIu64, c, o.limit);
 	begin();
 	m.p[1].limit = o.limit;
 	rc = pool_set(conn[c], "e", &o);
 	if (!died(rc))
 		outcome(rc, "set limit", 0, 0);
+}
+
+static int open_pool(int c, int i);
+
+/*
+ * Pool e made (again) on connection c, of a random size and limit, and
+ * opened on every connection.
+ */
+static void
+create_e(int c)
+{
+	struct pool_create_opts o = {.max_size = (1 + rnd(2)) << 20};
+	struct pool_set_opts lim = {.which = POOL_SET_LIMIT};
+	int k, rc;
+
+	lim.limit = limits[rnd(NLIMITS)];
+	note("create %d e of %" PRIu64 " bytes, limit %" PRIu64, c,
+	     o.max_size, lim.limit);
+	begin();
+	m.p[1] = (struct mpool){.limit = lim.limit, .size = o.max_size};
+	rc = pool_create_set(conn[c], "e", &o, &lim);
+	if (died(rc) || outcome(rc, "create", 0, 0))
+		return;
+	for (k = 0; k < NCONN; k++) {
+		begin();
+		rc = open_pool(k, 1);
+		if (died(rc) || outcome(rc, "open", 0, 0))
+			return;
+	}
+}
+
+/*
+ * Pool e destroyed with its blocks and names (its handles closed first),
+ * and made again: a crash between recovers no e.
+ */
+static void
+op_recreate(int c)
+{
+	unsigned i;
+	int k, rc;
+
+	note("destroy %d e", c);
+	for (k = 0; k < NCONN; k++) {
+		pool_close(ph[k][1]);
+		ph[k][1] = NULL;
+	}
+	for (i = nholds; i-- > 0;)
+		if (holds[i].pool == 1)
+			drop_hold(i);
+	begin();
+	m.p[1] = (struct mpool){.gone = true};
+	rc = pool_destroy_force(conn[c], "e");
+	if (died(rc) || outcome(rc, "destroy", 0, 0))
+		return;
+	recreated++;
+	create_e(c);
 }
 
 /* ---- pool f: the journal's filler --------------------------------------- */
@@ -1009,6 +1070,25 @@ start(void)
 	harness_preload_off(saved);
 }
 
+/*
+ * Handle c on pool i, its cache off in a run without; e may be gone
+ * (destroyed by a request a crash may have let through): NULL.  Else
+ * the request's outcome.
+ */
+static int
+open_pool(int c, int i)
+{
+	int rc;
+
+	ph[c][i] = NULL;
+	rc = pool_open(conn[c], pool_name[i], &ph[c][i]);
+	if (rc == -ENOENT && i == 1)
+		return 0;
+	if (rc == 0 && no_cache)
+		rc = pool_set_cache(ph[c][i], 0);
+	return rc;
+}
+
 static void
 open_all(void)
 {
@@ -1017,8 +1097,7 @@ open_all(void)
 	for (c = 0; c < NCONN; c++) {
 		EXPECT_RC(pool_connect(st.sock, &conn[c]), 0);
 		for (i = 0; i <= NPOOL; i++)
-			EXPECT_RC(pool_open(conn[c], pool_name[i], &ph[c][i]),
-				  0);
+			EXPECT_RC(open_pool(c, i), 0);
 	}
 }
 
@@ -1028,8 +1107,10 @@ close_all(void)
 	int c, i;
 
 	for (c = 0; c < NCONN; c++) {
-		for (i = 0; i <= NPOOL; i++)
+		for (i = 0; i <= NPOOL; i++) {
 			pool_close(ph[c][i]);
+			ph[c][i] = NULL;
+		}
 		pool_disconnect(conn[c]);
 	}
 }
@@ -1037,6 +1118,7 @@ close_all(void)
 /* ---- the check after a recovery ----------------------------------------- */
 
 struct seen {
+	bool missing;		/* no such pool */
 	struct pool_named *names;
 	size_t nnames;
 	struct pool_block_info *blocks;
@@ -1052,11 +1134,18 @@ look(int pool, struct seen *d)
 	uint64_t from = 0;
 	int done = 0;
 
-	EXPECT_RC(pool_names(conn[0], pool_name[pool], NULL, &d->names,
-			     &d->nnames, &total), 0);
-	assert_int_equal(d->nnames, total);
+	int rc;
+
 	d->blocks = NULL;
 	d->nblocks = 0;
+	d->names = NULL;
+	d->nnames = 0;
+	rc = pool_names(conn[0], pool_name[pool], NULL, &d->names, &d->nnames,
+			&total);
+	if ((d->missing = rc == -ENOENT && pool == 1))
+		return;
+	EXPECT_RC(rc, 0);
+	assert_int_equal(d->nnames, total);
 	while (!done) {
 		EXPECT_RC(pool_blocks(conn[0], pool_name[pool], 0, 0, &from,
 				      &b, &n, &done), 0);
@@ -1068,7 +1157,7 @@ look(int pool, struct seen *d)
 		d->nblocks += n;
 		free(b);
 	}
-	EXPECT_RC(pool_stats(ph[0][pool], &d->s), 0);
+	EXPECT_RC(pool_stats_by_name(conn[0], pool_name[pool], &d->s), 0);
 }
 
 /*
@@ -1111,6 +1200,12 @@ agrees(int pool, struct mpool *mp, const struct seen *d, bool may_evict,
 	int n;
 
 	*nextra = 0;
+	if (mp->gone || d->missing) {
+		snprintf(why, len, "pool %s is %s, the model's %s",
+			 pool_name[pool], d->missing ? "gone" : "there",
+			 mp->gone ? "gone" : "there");
+		return mp->gone == d->missing;
+	}
 	for (j = 0; j < d->nnames; j++) {
 		n = name_called(mp, d->names[j].name);
 		if (n < 0 || mp->n[n].off != d->names[j].offset ||
@@ -1199,9 +1294,12 @@ agrees(int pool, struct mpool *mp, const struct seen *d, bool may_evict,
 			 d->s.named_blocks, d->nblocks, d->nnames, out.nn);
 		return false;
 	}
-	if (d->s.limit != out.limit) {
-		snprintf(why, len, "pool %s: limit %" PRIu64 ", the model %"
-			 PRIu64, pool_name[pool], d->s.limit, out.limit);
+	if (d->s.limit != out.limit ||
+	    (out.size && d->s.max_size != out.size)) {
+		snprintf(why, len, "pool %s: limit %" PRIu64 " of %" PRIu64
+			 " bytes, the model %" PRIu64 " of %" PRIu64,
+			 pool_name[pool], d->s.limit, d->s.max_size,
+			 out.limit, out.size);
 		return false;
 	}
 	out.unknown = 0;
@@ -1276,6 +1374,15 @@ recover_and_check(void)
 	if (harness_store_crash(&st) != 0)
 		failed("the daemon could not be killed and waited for");
 	start();
+	if (rnd(5) == 0) {
+		/* Again, from the snapshot that start wrote. */
+		note("  crash again");
+		again++;
+		if (harness_store_crash(&st) != 0)
+			failed("the daemon could not be killed again");
+		start();
+		recovered++;
+	}
 	if (harness_store_log_count(&st, " recovered") != recovered + 1 ||
 	    harness_store_log_count(&st, "journal is refused"))
 		failed("no recovery");
@@ -1308,13 +1415,18 @@ recover_and_check(void)
 	for (i = 0; i < NPOOL; i++) {
 		free(d[i].names);
 		free(d[i].blocks);
-		harness_expect_checked(conn[0], pool_name[i]);
+		if (!m.p[i].gone)
+			harness_expect_checked(conn[0], pool_name[i]);
 	}
 	harness_expect_checked(conn[0], "f");
 	/* Blocks made by the request whose reply was lost: ended. */
 	for (i = 0; i < NPOOL; i++)
 		for (k = 0; k < nextra[i]; k++)
 			EXPECT_RC(pool_free(ph[0][i], extra[i][k]), 0);
+	if (m.p[1].gone) {
+		found_gone++;
+		create_e(0);
+	}
 }
 
 /* After each request: the names each pool lists tell the evictions. */
@@ -1427,8 +1539,10 @@ random_op(void)
 		op_grow(c, pool);
 	else if (r < 90)
 		op_release();
-	else if (r < 93)
+	else if (r < 92)
 		op_set_limit(c);
+	else if (r < 93)
+		op_recreate(c);
 	else
 		op_churn();
 }
@@ -1444,11 +1558,7 @@ env_number(const char *name, uint64_t dflt)
 static void
 random_crashes_against_model(void **state)
 {
-	struct pool_create_opts o = {.max_size = 2 << 20};
-	struct pool_set_opts lim = {.which = POOL_SET_LIMIT,
-				    .limit = 384 << 10};
 	unsigned rounds, armed = 0;
-	int c, i;
 
 	(void)state;
 	seed = env_number("POOLMGR_MODEL_SEED",
@@ -1459,17 +1569,13 @@ random_crashes_against_model(void **state)
 	fflush(stdout);
 	rng = seed * 0x9e3779b97f4a7c15ull | 1;
 
-	start();
-	EXPECT_RC(pool_connect(st.sock, &conn[0]), 0);
-	EXPECT_RC(pool_create_set(conn[0], "e", &o, &lim), 0);
-	pool_disconnect(conn[0]);
-	m.p[1].limit = lim.limit;
-	open_all();
 	/* Half the runs with the handles' caches, half without. */
-	if (rnd(2))
-		for (c = 0; c < NCONN; c++)
-			for (i = 0; i <= NPOOL; i++)
-				EXPECT_RC(pool_set_cache(ph[c][i], 0), 0);
+	no_cache = rnd(2);
+	start();
+	open_all();
+	create_e(0);
+	if (dead)
+		failed("the daemon died making pool e");
 
 	for (round_no = 0; round_no < rounds; round_no++) {
 		if (!armed && rnd(40) == 0) {
@@ -1505,11 +1611,14 @@ random_crashes_against_model(void **state)
 	recover_and_check();
 	printf("%u rounds, %u crashes between requests, %u kills at a "
 	       "record (%u recovered as before the request in flight, %u as "
-	       "after it), %u compactions begun, %u done, %u evictions at a "
-	       "recovery\n", rounds, crashes, kills, as_before, as_after,
+	       "after it), %u crashes right after a start, %u compactions "
+	       "begun, %u done, %u evictions at a recovery; e destroyed %u "
+	       "times, found gone %u\n", rounds, crashes, kills, as_before,
+	       as_after, again,
 	       harness_store_log_count(&st, "crash journal: compacting"),
 	       harness_store_log_count(&st, "compacted into"),
-	       harness_store_log_count(&st, "restored over its limit"));
+	       harness_store_log_count(&st, "restored over its limit"),
+	       recreated, found_gone);
 	close_all();
 }
 
