@@ -95,6 +95,7 @@ struct mname {
 	char name[8];
 	pool_off_t off;
 	bool evictable;
+	uint64_t gen;		/* its generation; 0 until listed */
 };
 
 struct mpool {
@@ -103,6 +104,7 @@ struct mpool {
 	struct mname n[MAXN];
 	uint64_t limit;
 	uint64_t size;		/* e's, made by the test; 0: not looked at */
+	uint64_t max_gen;	/* the highest generation listed */
 	bool gone;		/* e destroyed, not made again */
 	/* Persistent blocks made by the request in flight, not told where. */
 	unsigned unknown;
@@ -175,7 +177,7 @@ note(const char *fmt, ...)
 static void __attribute__((format(printf, 1, 2), noreturn))
 failed(const char *fmt, ...)
 {
-	char msg[512];
+	char msg[1536];
 	va_list ap;
 	unsigned i;
 
@@ -298,6 +300,7 @@ add_name(struct mpool *mp, const char *name, pool_off_t off, bool evictable)
 	snprintf(n->name, sizeof(n->name), "%s", name);
 	n->off = off;
 	n->evictable = evictable;
+	n->gen = 0;
 }
 
 static void
@@ -415,6 +418,21 @@ pick_unnamed(const struct mpool *mp, int pool, int c)
 			return (int)i;
 	}
 	return -1;
+}
+
+/*
+ * Name i of mp listed with generation gen: the one it had, or, after a
+ * publish, a higher one than any listed in the pool before.
+ */
+static bool
+gen_agrees(struct mpool *mp, unsigned i, uint64_t gen)
+{
+	if (mp->n[i].gen)
+		return gen == mp->n[i].gen;
+	if (gen <= mp->max_gen)
+		return false;
+	mp->n[i].gen = mp->max_gen = gen;
+	return true;
 }
 
 /* ---- requests ----------------------------------------------------------- */
@@ -683,6 +701,7 @@ op_replace(int c, int pool)
 		add_block(mp, off, tag, len);
 	mp->n[n].off = off;
 	mp->n[n].evictable = evictable;
+	mp->n[n].gen = 0;
 	rc = pool_publish_flags(ph[c][pool], off, mp->n[n].name,
 				POOL_PUBLISH_REPLACE |
 				(evictable ? POOL_PUBLISH_EVICTABLE : 0));
@@ -705,6 +724,7 @@ op_reflag(int c, int pool)
 	     n->evictable ? "kept" : "evictable");
 	begin();
 	n->evictable = !n->evictable;
+	n->gen = 0;
 	rc = pool_publish_flags(ph[c][pool], n->off, n->name,
 				POOL_PUBLISH_REPLACE |
 				(n->evictable ? POOL_PUBLISH_EVICTABLE : 0));
@@ -1043,9 +1063,15 @@ journal_room(void)
 static void
 arm(void)
 {
-	uint64_t room = journal_room(), want = rnd(400);
+	uint64_t room, want = rnd(400);
 	int fd;
 
+	/* f's blocks of the arms before first: f and the snapshots small. */
+	if (f_n > CHURN)
+		clear_f();
+	if (dead)
+		return;
+	room = journal_room();
 	if (room > want)
 		persist_in_f((size_t)((room - want) / REC_PERSIST));
 	if (dead)
@@ -1119,6 +1145,7 @@ close_all(void)
 
 struct seen {
 	bool missing;		/* no such pool */
+	uint64_t pers_blocks, pers_bytes;	/* pool_persisted's sums */
 	struct pool_named *names;
 	size_t nnames;
 	struct pool_block_info *blocks;
@@ -1130,6 +1157,8 @@ static void
 look(int pool, struct seen *d)
 {
 	struct pool_block_info *b, *more;
+	struct pool_persisted *pp;
+	size_t i;
 	size_t n, total;
 	uint64_t from = 0;
 	int done = 0;
@@ -1158,6 +1187,15 @@ look(int pool, struct seen *d)
 		free(b);
 	}
 	EXPECT_RC(pool_stats_by_name(conn[0], pool_name[pool], &d->s), 0);
+	EXPECT_RC(pool_persisted(conn[0], pool_name[pool], &pp, &n, &total),
+		  0);
+	assert_int_equal(n, total);
+	d->pers_blocks = d->pers_bytes = 0;
+	for (i = 0; i < n; i++) {
+		d->pers_blocks += pp[i].blocks;
+		d->pers_bytes += pp[i].bytes;
+	}
+	free(pp);
 }
 
 /*
@@ -1193,6 +1231,7 @@ agrees(int pool, struct mpool *mp, const struct seen *d, bool may_evict,
        pool_off_t *extra, unsigned *nextra, char *why, size_t len)
 {
 	struct mpool out = *mp;
+	uint64_t usable = 0, requested = 0;
 	unsigned i, k;
 	uint32_t f;
 	size_t j;
@@ -1207,14 +1246,17 @@ agrees(int pool, struct mpool *mp, const struct seen *d, bool may_evict,
 		return mp->gone == d->missing;
 	}
 	for (j = 0; j < d->nnames; j++) {
-		n = name_called(mp, d->names[j].name);
-		if (n < 0 || mp->n[n].off != d->names[j].offset ||
-		    mp->n[n].evictable != (d->names[j].evictable != 0)) {
+		n = name_called(&out, d->names[j].name);
+		if (n < 0 || out.n[n].off != d->names[j].offset ||
+		    out.n[n].evictable != (d->names[j].evictable != 0) ||
+		    d->names[j].publisher != getuid() ||
+		    !gen_agrees(&out, (unsigned)n, d->names[j].generation)) {
 			snprintf(why, len, "pool %s: name %s on %#" PRIx64
-				 "%s, not as the model has it",
-				 pool_name[pool], d->names[j].name,
-				 d->names[j].offset, d->names[j].evictable ?
-				 " evictable" : "");
+				 "%s, generation %" PRIu64 ", not as the "
+				 "model has it", pool_name[pool],
+				 d->names[j].name, d->names[j].offset,
+				 d->names[j].evictable ? " evictable" : "",
+				 d->names[j].generation);
 			return false;
 		}
 	}
@@ -1274,7 +1316,10 @@ agrees(int pool, struct mpool *mp, const struct seen *d, bool may_evict,
 	/* No handle is left after a crash: each block is the pool's. */
 	for (j = 0; j < d->nblocks; j++) {
 		f = d->blocks[j].flags;
+		usable += d->blocks[j].usable_size;
+		requested += d->blocks[j].requested;
 		if (!(f & POOL_BLOCK_PERSISTENT) || d->blocks[j].holders ||
+		    d->blocks[j].persister != getuid() ||
 		    !(f & POOL_BLOCK_NAMED) !=
 		    (name_at(&out, d->blocks[j].offset) < 0)) {
 			snprintf(why, len, "pool %s: block %#" PRIx64 " has "
@@ -1292,6 +1337,17 @@ agrees(int pool, struct mpool *mp, const struct seen *d, bool may_evict,
 			 "and %zu names, the model %u names", pool_name[pool],
 			 d->s.live_blocks, d->s.persistent_blocks,
 			 d->s.named_blocks, d->nblocks, d->nnames, out.nn);
+		return false;
+	}
+	if (d->s.allocated_bytes != usable ||
+	    d->s.requested_bytes != requested ||
+	    d->pers_blocks != d->nblocks || d->pers_bytes != usable) {
+		snprintf(why, len, "pool %s: %" PRIu64 " bytes allocated, %"
+			 PRIu64 " requested, %" PRIu64 " blocks of %" PRIu64
+			 " bytes persisted; the blocks listed are %" PRIu64
+			 " bytes, %" PRIu64 " requested", pool_name[pool],
+			 d->s.allocated_bytes, d->s.requested_bytes,
+			 d->pers_blocks, d->pers_bytes, usable, requested);
 		return false;
 	}
 	if (d->s.limit != out.limit ||
@@ -1361,7 +1417,7 @@ recover_and_check(void)
 	struct seen d[NPOOL];
 	pool_off_t extra[NPOOL][8];
 	unsigned nextra[NPOOL], recovered, over;
-	char why_after[256] = "", why_before[256] = "";
+	char why_after[640] = "", why_before[640] = "";
 	uint64_t in_f;
 	bool may_evict;
 	int i;
@@ -1455,6 +1511,13 @@ learn_evictions(void)
 				if (pn[j].offset != mp->n[i].off)
 					failed("%s moved to %#" PRIx64,
 					       mp->n[i].name, pn[j].offset);
+				if (!gen_agrees(mp, i, pn[j].generation))
+					failed("%s has generation %" PRIu64
+					       ", the model %" PRIu64 " (the "
+					       "pool's highest %" PRIu64 ")",
+					       mp->n[i].name,
+					       pn[j].generation, mp->n[i].gen,
+					       mp->max_gen);
 				continue;
 			}
 			if (!mp->n[i].evictable ||
