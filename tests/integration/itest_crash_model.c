@@ -11,25 +11,31 @@
  *       held block), publish them (kept or evictable, on a new name, over
  *       a name in use, in place with the other flag), unpublish, end
  *       persistent blocks (Free by a handle that holds none, FreeBatch,
- *       FreePersisted), retain and release named blocks, and set e's
- *       limit; pool f's batches of persistent blocks, made and ended,
- *       bring the journal to its compactions.  Every block's bytes are a
- *       pattern of its tag, written once, before it is published.  The
- *       model holds each pool's persistent blocks (offset, tag) and names
- *       (offset, evictable) and e's limit; the names each pool lists
- *       after each operation tell it which the daemon evicted.  Now and
- *       then the daemon is killed between two operations (SIGKILL), or,
- *       with fail_grow.so, at whichever record next grows the journal,
- *       the room left in it brought to a random few hundred bytes: then
- *       the request in flight may or may not have happened, and the
- *       model keeps its state before and after.  After each recovery
- *       the pools must be one of the two, whole: every name listed in
- *       the model on its offset with its flag and its block's bytes,
- *       every live block one of the model's persistent blocks with its
- *       bytes, none of them missing but names the daemon may have
- *       evicted (those of the request in flight, or of a pool restored
- *       over its limit), the counts of the statistics and e's limit as
- *       the model says, and each pool's check clean.
+ *       FreePersisted), grow them in place, retain and release named
+ *       blocks, set e's limit, destroy e and make it again, and restart
+ *       the daemon in place; pool f's batches of persistent blocks, made
+ *       and ended, bring the journal to its compactions.  Every block's
+ *       bytes are a pattern of its tag, written once, before it is
+ *       published.  The model holds each pool's persistent blocks
+ *       (offset, tag, sizes) and names (offset, evictable, generation)
+ *       and e's size and limit; what the daemon lists after each
+ *       operation tells it which names the daemon evicted, the sizes of
+ *       new blocks and the generations of new names.  Now and then the
+ *       daemon is killed between two operations (SIGKILL), or, with
+ *       fail_grow.so, at whichever record next grows the journal, the
+ *       room left in it brought to a random few hundred bytes (often
+ *       right after f's records have begun a compaction): then the
+ *       request in flight may or may not have happened, and the model
+ *       keeps its state before and after.  One start in five is killed
+ *       again as soon as it is ready.  After each recovery the pools
+ *       must be one of the two states, whole: every name listed in the
+ *       model with its offset, flag, generation and publisher, every
+ *       live block one of the model's persistent blocks with its sizes,
+ *       persister and bytes, none of them missing but names the daemon
+ *       may have evicted (by the request in flight, or in a pool
+ *       restored over its limit), the counts and bytes of the
+ *       statistics and of pool_persisted the blocks', e's size and limit
+ *       the model's, and each pool's check clean.
  *
  * $POOLMGR_MODEL_SEED replays a run (its seed is printed first), and
  * $POOLMGR_MODEL_ROUNDS lengthens it (ROUNDS operations by default).
@@ -139,7 +145,7 @@ static size_t f_n, f_cap;
 static uint64_t rng, seed;
 static uint32_t next_tag = 1;
 static unsigned round_no, crashes, kills, as_before, as_after;
-static unsigned recreated, found_gone, again;
+static unsigned recreated, found_gone, again, restarts;
 static char trace[TRACE][96];
 static bool churned;		/* this round made f's records */
 static bool no_cache;		/* the handles' caches off, in this run */
@@ -968,6 +974,22 @@ op_recreate(int c)
 	create_e(c);
 }
 
+/*
+ * A restart in place (SIGUSR2): the connections and what they hold go
+ * on, and the new image starts a journal of its own, which the next
+ * crash recovers from.
+ */
+static void
+op_restart(void)
+{
+	note("restart in place");
+	restarts++;
+	harness_store_drain(&st);
+	if (kill(st.pid, SIGUSR2) != 0 ||
+	    harness_store_wait(&st, "READY=1", HARNESS_RESTART_WAIT_MS) != 0)
+		failed("no restart in place");
+}
+
 /* ---- pool f: the journal's filler --------------------------------------- */
 
 /* Room in f_offs for n offsets more. */
@@ -1569,7 +1591,7 @@ learn_sizes(void)
 
 /* One operation, drawn at random. */
 static void
-random_op(void)
+random_op(bool armed)
 {
 	int c = (int)rnd(NCONN), pool = (int)rnd(NPOOL);
 	unsigned r = rnd(100);
@@ -1606,6 +1628,8 @@ random_op(void)
 		op_set_limit(c);
 	else if (r < 93)
 		op_recreate(c);
+	else if (r < 94 && !armed)
+		op_restart();
 	else
 		op_churn();
 }
@@ -1653,7 +1677,7 @@ random_crashes_against_model(void **state)
 		}
 		churned = false;
 		if (!dead)
-			random_op();
+			random_op(armed);
 		if (!dead)
 			learn_evictions();
 		if (!dead)
@@ -1676,12 +1700,16 @@ random_crashes_against_model(void **state)
 	       "record (%u recovered as before the request in flight, %u as "
 	       "after it), %u crashes right after a start, %u compactions "
 	       "begun, %u done, %u evictions at a recovery; e destroyed %u "
-	       "times, found gone %u\n", rounds, crashes, kills, as_before,
-	       as_after, again,
+	       "times, found gone %u; %u restarts in place\n", rounds,
+	       crashes, kills, as_before, as_after, again,
 	       harness_store_log_count(&st, "crash journal: compacting"),
 	       harness_store_log_count(&st, "compacted into"),
 	       harness_store_log_count(&st, "restored over its limit"),
-	       recreated, found_gone);
+	       recreated, found_gone, restarts);
+	/* The sanitizers' reports of a daemon that goes on, or was killed. */
+	if (harness_store_log_count(&st, "Sanitizer") ||
+	    harness_store_log_count(&st, "runtime error"))
+		failed("the daemon's log has a sanitizer's report");
 	close_all();
 }
 
