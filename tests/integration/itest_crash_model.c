@@ -108,7 +108,8 @@ struct mpool {
 	unsigned nb, nn;
 	struct mblock b[MAXB];
 	struct mname n[MAXN];
-	uint64_t limit;
+	uint64_t limit, user_quota;
+	uint32_t mode;
 	uint64_t size;		/* e's, made by the test; 0: not looked at */
 	uint64_t max_gen;	/* the highest generation listed */
 	bool gone;		/* e destroyed, not made again */
@@ -903,19 +904,37 @@ op_release(void)
 		release(rnd(nholds));
 }
 
+/* A SetPool of e: its limit (lowering it evicts), its mode, its user quota. */
 static void
-op_set_limit(int c)
+op_set(int c)
 {
+	static const uint32_t modes[] = {0600, 0640, 0660};
 	struct pool_set_opts o = {.which = POOL_SET_LIMIT};
+	struct mpool *mp = &m.p[1];
 	int rc;
 
 	o.limit = limits[rnd(NLIMITS)];
-	note("set %d e limit %" PRIu64, c, o.limit);
+	if (rnd(2)) {
+		o.which |= POOL_SET_MODE;
+		o.mode = modes[rnd(3)];
+	}
+	if (rnd(3) == 0) {
+		o.which |= POOL_SET_USER_QUOTA;
+		o.user_quota = rnd(2) ? 16 << 20 : 0;
+	}
+	note("set %d e limit %" PRIu64 "%s %o, user quota %s %" PRIu64, c,
+	     o.limit, o.which & POOL_SET_MODE ? ", mode" : ", mode kept",
+	     o.mode, o.which & POOL_SET_USER_QUOTA ? "" : "kept",
+	     o.user_quota);
 	begin();
-	m.p[1].limit = o.limit;
+	mp->limit = o.limit;
+	if (o.which & POOL_SET_MODE)
+		mp->mode = o.mode;
+	if (o.which & POOL_SET_USER_QUOTA)
+		mp->user_quota = o.user_quota;
 	rc = pool_set(conn[c], "e", &o);
 	if (!died(rc))
-		outcome(rc, "set limit", 0, 0);
+		outcome(rc, "set", 0, 0);
 }
 
 static int open_pool(int c, int i);
@@ -935,7 +954,8 @@ create_e(int c)
 	note("create %d e of %" PRIu64 " bytes, limit %" PRIu64, c,
 	     o.max_size, lim.limit);
 	begin();
-	m.p[1] = (struct mpool){.limit = lim.limit, .size = o.max_size};
+	m.p[1] = (struct mpool){.limit = lim.limit, .mode = 0600,
+				.size = o.max_size};
 	rc = pool_create_set(conn[c], "e", &o, &lim);
 	if (died(rc) || outcome(rc, "create", 0, 0))
 		return;
@@ -1372,12 +1392,15 @@ agrees(int pool, struct mpool *mp, const struct seen *d, bool may_evict,
 			 d->pers_blocks, d->pers_bytes, usable, requested);
 		return false;
 	}
-	if (d->s.limit != out.limit ||
+	if (d->s.limit != out.limit || d->s.user_quota != out.user_quota ||
+	    (d->s.mode & 07777) != out.mode ||
 	    (out.size && d->s.max_size != out.size)) {
-		snprintf(why, len, "pool %s: limit %" PRIu64 " of %" PRIu64
-			 " bytes, the model %" PRIu64 " of %" PRIu64,
-			 pool_name[pool], d->s.limit, d->s.max_size,
-			 out.limit, out.size);
+		snprintf(why, len, "pool %s: limit %" PRIu64 ", user quota %"
+			 PRIu64 ", mode %o, %" PRIu64 " bytes; the model %"
+			 PRIu64 ", %" PRIu64 ", %o, %" PRIu64,
+			 pool_name[pool], d->s.limit, d->s.user_quota,
+			 d->s.mode, d->s.max_size, out.limit, out.user_quota,
+			 out.mode, out.size);
 		return false;
 	}
 	out.unknown = 0;
@@ -1625,7 +1648,7 @@ random_op(bool armed)
 	else if (r < 90)
 		op_release();
 	else if (r < 92)
-		op_set_limit(c);
+		op_set(c);
 	else if (r < 93)
 		op_recreate(c);
 	else if (r < 94 && !armed)
@@ -1658,6 +1681,7 @@ random_crashes_against_model(void **state)
 
 	/* Half the runs with the handles' caches, half without. */
 	no_cache = rnd(2);
+	m.p[0].mode = 0600;
 	start();
 	open_all();
 	create_e(0);
