@@ -37,7 +37,9 @@
  *       statistics and of pool_persisted the blocks', e's size and limit
  *       the model's, and each pool's check clean.
  *
- * $POOLMGR_MODEL_SEED replays a run (its seed is printed first), and
+ * $POOLMGR_MODEL_SEED replays a run (its seed is printed first: the same
+ * choices, though a kill may fall on another record where a compaction's
+ * steps, which go by the daemon's clock, fall otherwise), and
  * $POOLMGR_MODEL_ROUNDS lengthens it (ROUNDS operations by default).
  */
 #include <errno.h>
@@ -206,11 +208,14 @@ failed(const char *fmt, ...)
 
 /* ---- bytes -------------------------------------------------------------- */
 
+/* Byte i of tag's pattern: each word of it depends on all of the tag. */
 static unsigned char
 pattern(uint32_t tag, size_t i)
 {
-	return (unsigned char)((tag * 2654435761u >> 24) ^ (i * 31) ^
-			       (i >> 8));
+	uint32_t h = (tag ^ (uint32_t)(i / 4) * 0x9e3779b1u) * 0x85ebca6bu;
+
+	h ^= h >> 13;
+	return (unsigned char)(h >> (i % 4 * 8));
 }
 
 static void
