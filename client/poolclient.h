@@ -922,8 +922,9 @@ POOL_API int pool_free_batch(struct pool *p, size_t n, const pool_off_t *offs);
 
 /*
  * pool_retain - take a reference: the block lives while this handle does.
- * It counts against this connection's quota (-EDQUOT past it); a block has
- * at most 65536 holders (-EMLINK past them).
+ * A handle holds a block once: retaining one it holds already does nothing
+ * (0).  It counts against this connection's quota (-EDQUOT past it); a
+ * block has at most 65536 holders (-EMLINK past them).
  */
 POOL_API int pool_retain(struct pool *p, pool_off_t off);
 
