@@ -832,7 +832,8 @@ POOL_API int pool_calloc(struct pool *p, size_t nmemb, size_t size,
  *
  * -ETIMEDOUT if no room came in time (nothing allocated); -ENOENT if the
  * pool was destroyed meanwhile; -EAGAIN if as many allocations as the
- * daemon allows (max_alloc_waits) wait in the pool.  A refusal by the
+ * daemon allows (max_alloc_waits) wait in the pool, or three quarters of
+ * them of the caller's uid.  A refusal by the
  * user quota waits as one for room does (the uid's other connections'
  * frees make room under it), and so does one by the quota per
  * connection, which counts the uid's persistent blocks: another
@@ -1041,7 +1042,8 @@ POOL_API int pool_lookup_retain(struct pool *p, const char *name,
  *
  * -ETIMEDOUT if no newer generation came in time (nothing changed);
  * -ENOENT if the pool was destroyed meanwhile; -EAGAIN if as many
- * lookups as the daemon allows (max_name_waits) wait in the pool;
+ * lookups as the daemon allows (max_name_waits) wait in the pool, or
+ * three quarters of them of the caller's uid;
  * -EINVAL for an unknown flag or a timeout below -1.  An unpublished name
  * is waited for until it is published again.  A restart of the daemon in
  * place goes unnoticed: the wait goes on for the time left, and one

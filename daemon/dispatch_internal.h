@@ -207,10 +207,13 @@ int do_daemon_stats(struct call *c, const Poolmgr__DaemonStats *m);
 unsigned lookup_waits_held(void);
 /*
  * Lookup m must wait for its name in p: WAITING, or -EINTR (a restart in
- * place is under way), -EAGAIN (max_name_waits wait in p), -ETIMEDOUT
+ * place is under way), -EAGAIN (max_name_waits wait in p, or
+ * dispatch_uid_waits_max of them are of c's uid), -ETIMEDOUT
  * (its wait_ms has passed since it first came), -ENOMEM.
  */
 int lookup_wait(struct call *c, struct dpool *p, const Poolmgr__Lookup *m);
+/* Of a pool's max waits (lookups, allocations), the most one uid holds. */
+unsigned dispatch_uid_waits_max(unsigned max);
 /* Was the pool that s's lookup waits in destroyed meanwhile? */
 bool lookup_wait_pool_gone(const struct session *s);
 /* s's lookup is answered (or s is gone): forget what it waited for. */
@@ -227,7 +230,7 @@ unsigned room_waits_held(void);
  * The Alloc of c for size bytes was refused (why: -ENOMEM for want of
  * room in p, -EDQUOT by p's user quota) and may wait wait_ms: WAITING, or
  * -EINTR (a restart in place is under way), -EAGAIN (max_alloc_waits
- * wait in p), -ETIMEDOUT (wait_ms has passed since it first waited; not
+ * wait in p, or dispatch_uid_waits_max of them are c's uid's), -ETIMEDOUT (wait_ms has passed since it first waited; not
  * counted as a failure if part), -ENOMEM.
  */
 int room_wait(struct call *c, struct dpool *p, uint32_t wait_ms, bool part,

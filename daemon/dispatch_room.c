@@ -307,6 +307,21 @@ refuse_timed_out(struct call *c, struct dpool *p, uint64_t size,
  * part of a longer wait) is taken back.  A user quota's refusal was never
  * counted: nothing to take back.
  */
+/* Does uid hold its share of p's waiting allocations (waiting in all)? */
+static bool
+room_uid_full(const struct dpool *p, uid_t uid, unsigned waiting,
+	      unsigned share)
+{
+	const struct room_wait *rw;
+	unsigned n = 0;
+
+	if (waiting < share)
+		return false;	/* no walk while it cannot be */
+	TAILQ_FOREACH(rw, &room_waits, entry)
+		n += rw->pool == p && rw->s->uid == uid;
+	return n >= share;
+}
+
 int
 room_wait(struct call *c, struct dpool *p, uint32_t wait_ms, bool part,
 	  uint64_t size, int why)
@@ -329,6 +344,15 @@ room_wait(struct call *c, struct dpool *p, uint32_t wait_ms, bool part,
 				      p->name, p->alloc_waits,
 				      log_plural(p->alloc_waits),
 				      alloc_waits_max());
+		if (room_uid_full(p, c->s->uid, p->alloc_waits,
+				  dispatch_uid_waits_max(alloc_waits_max())))
+			return refuse(c, -EAGAIN, "uid %u has %u of pool %s's "
+				      "allocations waiting for room, the most "
+				      "one uid may (three quarters of "
+				      "max_alloc_waits, %u)",
+				      (unsigned)c->s->uid,
+				      dispatch_uid_waits_max(alloc_waits_max()),
+				      p->name, alloc_waits_max());
 		if (!(rw = room_wait_new(c, p, wait_ms, now)))
 			return refuse(c, -ENOMEM, "poolmgrd is out of memory");
 	}

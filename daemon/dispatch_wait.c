@@ -140,6 +140,32 @@ lookup_wait_pool_gone(const struct session *s)
  * leaves nothing behind (dispatch.c ends the record of any request not
  * held).
  */
+/*
+ * The most of a pool's max waits one uid may hold: three quarters, so
+ * that one uid that may wait there (a reader may) cannot leave the
+ * others none.  All of them when max is 1.
+ */
+unsigned
+dispatch_uid_waits_max(unsigned max)
+{
+	return max - max / 4;
+}
+
+/* Does uid hold its share of p's waiting lookups (waiting in all)? */
+static bool
+lookup_uid_full(const struct dpool *p, uid_t uid, unsigned waiting,
+		unsigned share)
+{
+	const struct lookup_wait *lw;
+	unsigned n = 0;
+
+	if (waiting < share)
+		return false;	/* no walk while it cannot be */
+	TAILQ_FOREACH(lw, &lookup_waits, entry)
+		n += lw->pool == p && lw->s->uid == uid;
+	return n >= share;
+}
+
 int
 lookup_wait(struct call *c, struct dpool *p, const Poolmgr__Lookup *m)
 {
@@ -158,6 +184,14 @@ lookup_wait(struct call *c, struct dpool *p, const Poolmgr__Lookup *m)
 				      "lookup%s; max_name_waits is %u", p->name,
 				      p->name_waits, log_plural(p->name_waits),
 				      name_waits_max());
+		if (lookup_uid_full(p, c->s->uid, p->name_waits,
+				    dispatch_uid_waits_max(name_waits_max())))
+			return refuse(c, -EAGAIN, "uid %u has %u of pool %s's "
+				      "waiting lookups, the most one uid may "
+				      "(three quarters of max_name_waits, %u)",
+				      (unsigned)c->s->uid,
+				      dispatch_uid_waits_max(name_waits_max()),
+				      p->name, name_waits_max());
 		if (!(lw = lookup_wait_new(c, p, m, now)))
 			return refuse(c, -ENOMEM, "out of memory");
 	}

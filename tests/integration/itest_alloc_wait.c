@@ -32,6 +32,9 @@
  *   bound                   max_alloc_waits = 2: a third waiter is -EAGAIN
  *       at once (an allocation that does not wait is not bounded); a
  *       waiter killed gives its place back, and the next one waits;
+ *   bound_per_uid           max_alloc_waits = 4: one uid waits three times
+ *       at most (root's fourth is -EAGAIN, naming the share), and another
+ *       uid's waiter still waits; all four are served;
  *   bound_lowered           max_alloc_waits lowered by a reload below the
  *       allocations waiting (2 wait, the bound 1), then 0: the next is
  *       -EAGAIN, and its message names the bound, not the waits' count
@@ -249,6 +252,7 @@ struct want {
 	unsigned flags;
 	int timeout_ms;
 	bool scribble;		/* writes its last byte, then reads it back */
+	uid_t uid;		/* the child's, if not 0 (and its gid) */
 	int report, stop;	/* the child's ends of its pipes */
 	int parent_ends[2];	/* closed in the child */
 };
@@ -330,7 +334,8 @@ waiter_start_fn(struct waiter *k, struct want *w, int (*fn)(void *))
 	w->stop = stop[0];
 	w->parent_ends[0] = rep[0];
 	w->parent_ends[1] = stop[1];
-	k->pid = harness_spawn(fn, w);
+	k->pid = w->uid ? harness_spawn_as(w->uid, w->uid, fn, w) :
+			  harness_spawn(fn, w);
 	assert_true(k->pid > 0);
 	close(rep[1]);
 	close(stop[0]);
@@ -812,6 +817,60 @@ bound(void **state)
 	held_now("bound", 0);
 	waiter_end(&b);
 	waiter_end(&e);
+	full_end(&f, true);
+	assert_int_equal(harness_reload_with(&d, CONF), 0);
+}
+
+/* ---- bound_per_uid ------------------------------------------------------ */
+
+/*
+ * max_alloc_waits = 4: one uid holds three at most, so that another uid
+ * may still wait: root's fourth is -EAGAIN, in words that name the share;
+ * nobody's first waits, and all four are served.
+ */
+static void
+bound_per_uid(void **state)
+{
+	static struct full f;
+	struct pool_set_opts open_to_all = {.which = POOL_SET_MODE,
+					    .mode = 0666};
+	struct want w = {.pool = "share", .size = BLOCK,
+			 .timeout_ms = LONG_WAIT_MS};
+	struct want other = w;
+	struct waiter k[3], extra, theirs;
+	struct got g;
+	int i;
+
+	(void)state;
+	harness_skip_unless_root("run a waiter as another uid");
+	assert_int_equal(harness_reload_with(&d, "max_alloc_waits = 4\n"
+					     POOLS_CONF), 0);
+	full_make(&f, "share", MiB, BLOCK);
+	EXPECT_RC(pool_set(conn, "share", &open_to_all), 0);
+	for (i = 0; i < 3; i++)
+		waiting(&k[i], &w);
+	held_now("share", 3);
+	waiter_start(&extra, &w);
+	g = waiter_got(&extra);
+	if (g.rc != -EAGAIN)
+		fail_msg("root's fourth waiter: %d (%s)", g.rc, g.message);
+	assert_non_null(strstr(g.message, "uid 0 has 3 of pool share's "
+			       "allocations waiting for room, the most one "
+			       "uid may (three quarters of max_alloc_waits, "
+			       "4)"));
+	waiter_end(&extra);
+	other.uid = 65534;
+	waiting(&theirs, &other);
+	held_now("share", 4);
+	for (i = 0; i < 4; i++)
+		(void)full_free(&f, (size_t)i);
+	for (i = 0; i < 3; i++)
+		(void)served(&k[i]);
+	(void)served(&theirs);
+	held_now("share", 0);
+	for (i = 0; i < 3; i++)
+		waiter_end(&k[i]);
+	waiter_end(&theirs);
 	full_end(&f, true);
 	assert_int_equal(harness_reload_with(&d, CONF), 0);
 }
@@ -1799,6 +1858,7 @@ main(void)
 		cmocka_unit_test(woken_by_each_kind_of_room),
 		cmocka_unit_test(order_and_partial),
 		cmocka_unit_test(bound),
+		cmocka_unit_test(bound_per_uid),
 		cmocka_unit_test_teardown(bound_lowered, bound_restored),
 		cmocka_unit_test(pool_destroyed),
 		cmocka_unit_test(restart_in_place),

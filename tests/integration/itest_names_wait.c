@@ -27,6 +27,9 @@
  *   retain_taken_when_answered  a waiting lookup with retain: once
  *       answered its handle holds the block, which the name's removal
  *       then does not free;
+ *   bound_per_uid            max_name_waits = 4: one uid waits three
+ *       times at most in a pool (root's fourth is -EAGAIN, naming the
+ *       share), and another uid's lookup still waits;
  *   bound_and_closed_waiter  max_name_waits = 2: a third waiter in the
  *       pool is -EAGAIN; a waiter whose connection closes is dropped
  *       (logged, its place free again), and the third then waits;
@@ -494,6 +497,76 @@ retain_taken_when_answered(void **state)
 	close(fd);
 }
 
+/* ---- bound_per_uid ------------------------------------------------------ */
+
+#define SHARED		"shared"
+#define CONF_SHARE	"max_name_waits = 4\n" \
+			"[pool names]\nsize = 16M\n" \
+			"[pool bounded]\nsize = 4M\n" \
+			"[pool shared]\nsize = 1M\nmode = 0666\n"
+#define OTHER_WAIT_MS	300
+
+/* As uid 65534: a lookup of a name not there waits, and runs out. */
+static int
+other_uid_waits(void *arg)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+
+	(void)arg;
+	CHECK_RC(pool_connect(d.sock, &c), 0, 2);
+	CHECK_RC(pool_open(c, SHARED, &p), 0, 3);
+	CHECK_RC(pool_lookup_wait(p, "s/frame", 0, OTHER_WAIT_MS, 0, &off,
+				  NULL, NULL), -ETIMEDOUT, 4);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/*
+ * max_name_waits = 4: one uid waits three times at most in a pool, so that
+ * another uid may still wait there: root's fourth is -EAGAIN, in words
+ * that name the share, and nobody's lookup waits (its time runs out).
+ */
+static void
+bound_per_uid(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+	uint32_t h[4];
+	int fd[4], i;
+
+	(void)state;
+	harness_skip_unless_root("run a waiter as another uid");
+	assert_int_equal(harness_reload_with(&d, CONF_SHARE), 0);
+	for (i = 0; i < 4; i++)
+		fd[i] = raw_client(SHARED, &h[i]);
+	for (i = 0; i < 3; i++) {
+		raw_lookup(fd[i], 2, h[i], "s/frame", LONG_WAIT_MS, 0, false);
+		unanswered(fd[i], "one of root's three waiters");
+	}
+	raw_lookup(fd[3], 2, h[3], "s/frame", LONG_WAIT_MS, 0, false);
+	raw_refused(fd[3], 2, -EAGAIN);
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	EXPECT_RC(pool_open(c, SHARED, &p), 0);
+	EXPECT_RC(pool_lookup_wait(p, "s/frame", 0, LONG_WAIT_MS, 0, &off,
+				   NULL, NULL), -EAGAIN);
+	assert_non_null(strstr(pool_last_message(-EAGAIN), "uid 0 has 3 of "
+			       "pool " SHARED "'s waiting lookups, the most "
+			       "one uid may (three quarters of "
+			       "max_name_waits, 4)"));
+	pool_close(p);
+	pool_disconnect(c);
+	assert_int_equal(harness_wait(harness_spawn_as(65534, 65534,
+						       other_uid_waits, NULL)),
+			 0);
+	for (i = 0; i < 4; i++)
+		close(fd[i]);
+	assert_int_equal(harness_reload_with(&d, CONF), 0);
+}
+
 /* ---- bound_and_closed_waiter ------------------------------------------- */
 
 static void
@@ -864,6 +937,7 @@ main(void)
 		cmocka_unit_test(timeout_changes_nothing),
 		cmocka_unit_test(retain_taken_when_answered),
 		cmocka_unit_test(bound_and_closed_waiter),
+		cmocka_unit_test(bound_per_uid),
 		cmocka_unit_test(pool_destroyed),
 		cmocka_unit_test(restart_in_place),
 		cmocka_unit_test(poolctl_shows_generation),
