@@ -298,6 +298,26 @@ refuse_timed_out(struct call *c, struct dpool *p, uint64_t size,
 }
 
 /*
+ * How many of p's allocations waiting for room (waiting in all) are of
+ * uid's sessions, once they may be share or more; 0 before, without a
+ * walk.  The count, not the share, is what a refusal says: a reload may
+ * have lowered the share below what the uid holds.
+ */
+static unsigned
+room_uid_waits(const struct dpool *p, uid_t uid, unsigned waiting,
+	       unsigned share)
+{
+	const struct room_wait *rw;
+	unsigned n = 0;
+
+	if (waiting < share)
+		return 0;
+	TAILQ_FOREACH(rw, &room_waits, entry)
+		n += rw->pool == p && rw->s->uid == uid;
+	return n;
+}
+
+/*
  * The Alloc of c, for size bytes in p, was refused for want of room and
  * may wait wait_ms: WAITING with its deadline armed (the first time, a
  * record made), or why it cannot.  Every refusal leaves nothing behind
@@ -307,21 +327,6 @@ refuse_timed_out(struct call *c, struct dpool *p, uint64_t size,
  * part of a longer wait) is taken back.  A user quota's refusal was never
  * counted: nothing to take back.
  */
-/* Does uid hold its share of p's waiting allocations (waiting in all)? */
-static bool
-room_uid_full(const struct dpool *p, uid_t uid, unsigned waiting,
-	      unsigned share)
-{
-	const struct room_wait *rw;
-	unsigned n = 0;
-
-	if (waiting < share)
-		return false;	/* no walk while it cannot be */
-	TAILQ_FOREACH(rw, &room_waits, entry)
-		n += rw->pool == p && rw->s->uid == uid;
-	return n >= share;
-}
-
 int
 room_wait(struct call *c, struct dpool *p, uint32_t wait_ms, bool part,
 	  uint64_t size, int why)
@@ -329,6 +334,7 @@ room_wait(struct call *c, struct dpool *p, uint32_t wait_ms, bool part,
 	struct room_wait *rw = c->s->room_wait;
 	uint64_t now = dispatch_now_ns();
 	uint64_t uncount = why == -ENOMEM;
+	unsigned share, mine;
 
 	if (peer_reads_are_paused()) {
 		p->unseen_failures += uncount;
@@ -344,15 +350,15 @@ room_wait(struct call *c, struct dpool *p, uint32_t wait_ms, bool part,
 				      p->name, p->alloc_waits,
 				      log_plural(p->alloc_waits),
 				      alloc_waits_max());
-		if (room_uid_full(p, c->s->uid, p->alloc_waits,
-				  dispatch_uid_waits_max(alloc_waits_max())))
+		share = dispatch_uid_waits_max(alloc_waits_max());
+		if ((mine = room_uid_waits(p, c->s->uid, p->alloc_waits,
+					   share)) >= share)
 			return refuse(c, -EAGAIN, "uid %u has %u of pool %s's "
-				      "allocations waiting for room, the most "
-				      "one uid may (three quarters of "
+				      "allocations waiting for room; one uid "
+				      "may have %u (three quarters of "
 				      "max_alloc_waits, %u)",
-				      (unsigned)c->s->uid,
-				      dispatch_uid_waits_max(alloc_waits_max()),
-				      p->name, alloc_waits_max());
+				      (unsigned)c->s->uid, mine, p->name,
+				      share, alloc_waits_max());
 		if (!(rw = room_wait_new(c, p, wait_ms, now)))
 			return refuse(c, -ENOMEM, "poolmgrd is out of memory");
 	}

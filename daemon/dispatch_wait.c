@@ -135,12 +135,6 @@ lookup_wait_pool_gone(const struct session *s)
 }
 
 /*
- * The lookup m of c, in pool p, must wait: WAITING with its deadline
- * armed (the first time, a record made), or why it cannot.  Every refusal
- * leaves nothing behind (dispatch.c ends the record of any request not
- * held).
- */
-/*
  * The most of a pool's max waits one uid may hold: three quarters, so
  * that one uid that may wait there (a reader may) cannot leave the
  * others none.  All of them when max is 1.
@@ -151,26 +145,38 @@ dispatch_uid_waits_max(unsigned max)
 	return max - max / 4;
 }
 
-/* Does uid hold its share of p's waiting lookups (waiting in all)? */
-static bool
-lookup_uid_full(const struct dpool *p, uid_t uid, unsigned waiting,
-		unsigned share)
+/*
+ * How many of p's waiting lookups (waiting in all) are of uid's
+ * sessions, once they may be share or more; 0 before, without a walk.
+ * The count, not the share, is what a refusal says: a reload may have
+ * lowered the share below what the uid holds.
+ */
+static unsigned
+lookup_uid_waits(const struct dpool *p, uid_t uid, unsigned waiting,
+		 unsigned share)
 {
 	const struct lookup_wait *lw;
 	unsigned n = 0;
 
 	if (waiting < share)
-		return false;	/* no walk while it cannot be */
+		return 0;
 	TAILQ_FOREACH(lw, &lookup_waits, entry)
 		n += lw->pool == p && lw->s->uid == uid;
-	return n >= share;
+	return n;
 }
 
+/*
+ * The lookup m of c, in pool p, must wait: WAITING with its deadline
+ * armed (the first time, a record made), or why it cannot.  Every refusal
+ * leaves nothing behind (dispatch.c ends the record of any request not
+ * held).
+ */
 int
 lookup_wait(struct call *c, struct dpool *p, const Poolmgr__Lookup *m)
 {
 	struct lookup_wait *lw = c->s->lookup_wait;
 	uint64_t now = dispatch_now_ns();
+	unsigned share, mine;
 
 	/* The state carries no waiting lookup: the client asks again. */
 	if (peer_reads_are_paused())
@@ -184,14 +190,14 @@ lookup_wait(struct call *c, struct dpool *p, const Poolmgr__Lookup *m)
 				      "lookup%s; max_name_waits is %u", p->name,
 				      p->name_waits, log_plural(p->name_waits),
 				      name_waits_max());
-		if (lookup_uid_full(p, c->s->uid, p->name_waits,
-				    dispatch_uid_waits_max(name_waits_max())))
+		share = dispatch_uid_waits_max(name_waits_max());
+		if ((mine = lookup_uid_waits(p, c->s->uid, p->name_waits,
+					     share)) >= share)
 			return refuse(c, -EAGAIN, "uid %u has %u of pool %s's "
-				      "waiting lookups, the most one uid may "
+				      "waiting lookups; one uid may have %u "
 				      "(three quarters of max_name_waits, %u)",
-				      (unsigned)c->s->uid,
-				      dispatch_uid_waits_max(name_waits_max()),
-				      p->name, name_waits_max());
+				      (unsigned)c->s->uid, mine, p->name,
+				      share, name_waits_max());
 		if (!(lw = lookup_wait_new(c, p, m, now)))
 			return refuse(c, -ENOMEM, "out of memory");
 	}

@@ -35,6 +35,9 @@
  *   bound_per_uid           max_alloc_waits = 4: one uid waits three times
  *       at most (root's fourth is -EAGAIN, naming the share), and another
  *       uid's waiter still waits; all four are served;
+ *   bound_per_uid_lowered   max_alloc_waits 12, root's 9 allocations
+ *       wait, then a reload to 10 (one uid's share 8): root's next is
+ *       -EAGAIN, in words that say root has 9 of them and may have 8;
  *   bound_lowered           max_alloc_waits lowered by a reload below the
  *       allocations waiting (2 wait, the bound 1), then 0: the next is
  *       -EAGAIN, and its message names the bound, not the waits' count
@@ -855,8 +858,8 @@ bound_per_uid(void **state)
 	if (g.rc != -EAGAIN)
 		fail_msg("root's fourth waiter: %d (%s)", g.rc, g.message);
 	assert_non_null(strstr(g.message, "uid 0 has 3 of pool share's "
-			       "allocations waiting for room, the most one "
-			       "uid may (three quarters of max_alloc_waits, "
+			       "allocations waiting for room; one uid may "
+			       "have 3 (three quarters of max_alloc_waits, "
 			       "4)"));
 	waiter_end(&extra);
 	other.uid = 65534;
@@ -928,6 +931,47 @@ bound_lowered(void **state)
 	(void)served(&b);
 	waiter_end(&a);
 	waiter_end(&b);
+	full_end(&f, true);
+}
+
+/* ---- bound_per_uid_lowered ---------------------------------------------- */
+
+#define ROOT_WAITS	9	/* three quarters of 12 */
+
+/*
+ * A reload lowers max_alloc_waits from 12 to 10 under root's 9 waiting
+ * allocations: one uid's share is 8 now, and root's next is -EAGAIN in
+ * words that count root's 9, not the share's 8.  The 9 are served.
+ */
+static void
+bound_per_uid_lowered(void **state)
+{
+	static struct full f;
+	struct want w = {.pool = "shrunk", .size = BLOCK,
+			 .timeout_ms = LONG_WAIT_MS};
+	struct waiter k[ROOT_WAITS];
+	int i;
+
+	(void)state;
+	harness_skip_unless_root("count root's waits as uid 0's");
+	assert_int_equal(harness_reload_with(&d, "max_alloc_waits = 12\n"
+					     POOLS_CONF), 0);
+	full_make(&f, "shrunk", MiB, BLOCK);
+	assert_true(f.n >= ROOT_WAITS);
+	for (i = 0; i < ROOT_WAITS; i++)
+		waiting(&k[i], &w);
+	assert_int_equal(harness_reload_with(&d, "max_alloc_waits = 10\n"
+					     POOLS_CONF), 0);
+	held_now("shrunk", ROOT_WAITS);
+	refused_by_bound(&w, "uid 0 has 9 of pool shrunk's allocations "
+			 "waiting for room; one uid may have 8 (three "
+			 "quarters of max_alloc_waits, 10)");
+	for (i = 0; i < ROOT_WAITS; i++)
+		(void)full_free(&f, (size_t)i);
+	for (i = 0; i < ROOT_WAITS; i++) {
+		(void)served(&k[i]);
+		waiter_end(&k[i]);
+	}
 	full_end(&f, true);
 }
 
@@ -1860,6 +1904,8 @@ main(void)
 		cmocka_unit_test(bound),
 		cmocka_unit_test(bound_per_uid),
 		cmocka_unit_test_teardown(bound_lowered, bound_restored),
+		cmocka_unit_test_teardown(bound_per_uid_lowered,
+					  bound_restored),
 		cmocka_unit_test(pool_destroyed),
 		cmocka_unit_test(restart_in_place),
 		cmocka_unit_test(restart_timeout_words),

@@ -30,6 +30,9 @@
  *   bound_per_uid            max_name_waits = 4: one uid waits three
  *       times at most in a pool (root's fourth is -EAGAIN, naming the
  *       share), and another uid's lookup still waits;
+ *   bound_per_uid_lowered    max_name_waits 12, root's 9 lookups wait,
+ *       then a reload to 10 (one uid's share 8): root's next is -EAGAIN,
+ *       in words that say root has 9 of them and may have 8;
  *   bound_and_closed_waiter  max_name_waits = 2: a third waiter in the
  *       pool is -EAGAIN; a waiter whose connection closes is dropped
  *       (logged, its place free again), and the third then waits;
@@ -554,8 +557,8 @@ bound_per_uid(void **state)
 	EXPECT_RC(pool_lookup_wait(p, "s/frame", 0, LONG_WAIT_MS, 0, &off,
 				   NULL, NULL), -EAGAIN);
 	assert_non_null(strstr(pool_last_message(-EAGAIN), "uid 0 has 3 of "
-			       "pool " SHARED "'s waiting lookups, the most "
-			       "one uid may (three quarters of "
+			       "pool " SHARED "'s waiting lookups; one uid "
+			       "may have 3 (three quarters of "
 			       "max_name_waits, 4)"));
 	pool_close(p);
 	pool_disconnect(c);
@@ -563,6 +566,53 @@ bound_per_uid(void **state)
 						       other_uid_waits, NULL)),
 			 0);
 	for (i = 0; i < 4; i++)
+		close(fd[i]);
+	assert_int_equal(harness_reload_with(&d, CONF), 0);
+}
+
+/* ---- bound_per_uid_lowered --------------------------------------------- */
+
+#define CONF_SHARE_N(n)	"max_name_waits = " #n "\n" \
+			"[pool names]\nsize = 16M\n" \
+			"[pool bounded]\nsize = 4M\n" \
+			"[pool shared]\nsize = 1M\nmode = 0666\n"
+#define ROOT_WAITS	9	/* three quarters of 12 */
+
+/*
+ * A reload lowers max_name_waits from 12 to 10 under root's 9 waiting
+ * lookups: one uid's share is 8 now, and root's next is -EAGAIN in words
+ * that count root's 9, not the share's 8.
+ */
+static void
+bound_per_uid_lowered(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+	uint32_t h[ROOT_WAITS];
+	int fd[ROOT_WAITS], i;
+
+	(void)state;
+	harness_skip_unless_root("count root's waits as uid 0's");
+	assert_int_equal(harness_reload_with(&d, CONF_SHARE_N(12)), 0);
+	for (i = 0; i < ROOT_WAITS; i++) {
+		fd[i] = raw_client(SHARED, &h[i]);
+		raw_lookup(fd[i], 2, h[i], "s/frame", LONG_WAIT_MS, 0, false);
+		unanswered(fd[i], "one of root's nine waiters");
+	}
+	assert_int_equal(harness_reload_with(&d, CONF_SHARE_N(10)), 0);
+	unanswered(fd[0], "a waiter of before the reload");
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	EXPECT_RC(pool_open(c, SHARED, &p), 0);
+	EXPECT_RC(pool_lookup_wait(p, "s/frame", 0, LONG_WAIT_MS, 0, &off,
+				   NULL, NULL), -EAGAIN);
+	if (!strstr(pool_last_message(-EAGAIN), "uid 0 has 9 of pool "
+		    SHARED "'s waiting lookups; one uid may have 8 (three "
+		    "quarters of max_name_waits, 10)"))
+		fail_msg("root's tenth: %s", pool_last_message(-EAGAIN));
+	pool_close(p);
+	pool_disconnect(c);
+	for (i = 0; i < ROOT_WAITS; i++)
 		close(fd[i]);
 	assert_int_equal(harness_reload_with(&d, CONF), 0);
 }
@@ -938,6 +988,7 @@ main(void)
 		cmocka_unit_test(retain_taken_when_answered),
 		cmocka_unit_test(bound_and_closed_waiter),
 		cmocka_unit_test(bound_per_uid),
+		cmocka_unit_test(bound_per_uid_lowered),
 		cmocka_unit_test(pool_destroyed),
 		cmocka_unit_test(restart_in_place),
 		cmocka_unit_test(poolctl_shows_generation),
