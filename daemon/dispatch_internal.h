@@ -230,8 +230,9 @@ unsigned room_waits_held(void);
  * The Alloc of c for size bytes was refused (why: -ENOMEM for want of
  * room in p, -EDQUOT by p's user quota) and may wait wait_ms: WAITING, or
  * -EINTR (a restart in place is under way), -EAGAIN (max_alloc_waits
- * wait in p, or dispatch_uid_waits_max of them are c's uid's), -ETIMEDOUT (wait_ms has passed since it first waited; not
- * counted as a failure if part), -ENOMEM.
+ * wait in p, or dispatch_uid_waits_max of them are c's uid's),
+ * -ETIMEDOUT (wait_ms has passed since it first waited; not counted as a
+ * failure if part), -ENOMEM.
  */
 int room_wait(struct call *c, struct dpool *p, uint32_t wait_ms, bool part,
 	      uint64_t size, int why);

@@ -137,7 +137,7 @@ lookup_wait_pool_gone(const struct session *s)
 /*
  * The most of a pool's max waits one uid may hold: three quarters, so
  * that one uid that may wait there (a reader may) cannot leave the
- * others none.  All of them when max is 1.
+ * others none.  All of them when max is below 4.
  */
 unsigned
 dispatch_uid_waits_max(unsigned max)

@@ -2,9 +2,10 @@
  * peer.c - datagram transport for one client connection.
  *
  * Reads drain up to PEER_READ_BATCH datagrams per wakeup with one recvmmsg,
- * and no more, so one busy client cannot starve the others.  A datagram longer than PEER_MAX_MESSAGE (seen
- * with MSG_TRUNC) or carrying descriptors we did not ask for is a protocol
- * violation: the descriptors are closed and the peer is dropped.
+ * and no more, so one busy client cannot starve the others.  A datagram
+ * longer than PEER_MAX_MESSAGE (seen with MSG_TRUNC) or carrying
+ * descriptors we did not ask for is a protocol violation: the descriptors
+ * are closed and the peer is dropped.
  *
  * Writes: the replies to one read batch are staged in a static buffer and
  * go out together with one sendmmsg when the batch ends, so a client that
