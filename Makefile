@@ -684,12 +684,17 @@ fuzz: fuzzers
 	done
 
 # Long stress: many processes, random kills, a daemon restart.
+# Then the crash model at STRESS_MODEL_ROUNDS rounds (1000 in make test).
 STRESS_PROCS ?= 8
 STRESS_OPS   ?= 1000000
+STRESS_MODEL_ROUNDS ?= 30000
 stress: deps
-	@$(MAKE) --no-print-directory $(BUILD)/tests/itest_stress $(BUILD)/poolmgrd
+	@$(MAKE) --no-print-directory $(BUILD)/tests/itest_stress \
+	  $(BUILD)/tests/itest_crash_model $(BUILD)/poolmgrd $(FAIL_GROW)
 	POOLMGR_BUILD=$(BUILD) POOLMGR_STRESS_PROCS=$(STRESS_PROCS) \
 	  POOLMGR_STRESS_OPS=$(STRESS_OPS) $(BUILD)/tests/itest_stress
+	POOLMGR_BUILD=$(BUILD) POOLMGR_MODEL_ROUNDS=$(STRESS_MODEL_ROUNDS) \
+	  $(BUILD)/tests/itest_crash_model
 
 # poolmgrd under a real systemd, booted in a throwaway container (as root;
 # skips where that cannot be done).  Not part of `make test`.
