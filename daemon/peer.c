@@ -585,12 +585,22 @@ queue_msg(struct peer *p, const void *buf, size_t len,
 
 	if (p->queued + cost > PEER_MAX_QUEUED ||
 	    p->queued_fds + nfds > PEER_MAX_QUEUED_FDS ||
-	    queued_fds_all + nfds > queued_fds_budget() ||
-	    uid_queue_over(p, cost)) {
+	    queued_fds_all + nfds > queued_fds_budget()) {
 		static struct log_limit lim;
 
 		log_limited(&lim, LOG_PRI_WARNING, "client %s does not read "
 			    "its replies; dropping it", peer_who(p));
+		peer_drop(p);
+		return false;
+	}
+	if (uid_queue_over(p, cost)) {
+		static struct log_limit lim;
+
+		/* It may read: the uid's others may be those that do not. */
+		log_limited(&lim, LOG_PRI_WARNING, "client %s: the connections "
+			    "of uid %u hold %u MiB of replies not yet read; "
+			    "dropping it", peer_who(p), (unsigned)p->uid,
+			    PEER_MAX_QUEUED_UID >> 20);
 		peer_drop(p);
 		return false;
 	}

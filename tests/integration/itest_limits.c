@@ -428,6 +428,10 @@ a_uids_unread_replies_are_bounded(void **state)
 	assert_true(pid > 0);
 	assert_int_equal(harness_wait(pid), 0);
 	assert_true(harness_alive(&d));
+	/* The words name the uid's bound, not one connection's. */
+	snprintf(name, sizeof(name), "the connections of uid %d hold 64 MiB "
+		 "of replies not yet read; dropping it", UNREAD_UID);
+	assert_int_equal(harness_log_wait(&d, name, 0, 10000), 0);
 	pool_close(p);
 	pool_disconnect(c);
 	assert_int_equal(harness_stop(&d), 0);
