@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -344,6 +345,27 @@ harness_store_journal(const struct harness_store *st)
 			name = st->name[i];
 		}
 	return name;
+}
+
+/* Where a journal's header keeps its committed end (daemon/journal.c). */
+#define JOURNAL_END_AT	16
+
+int64_t
+harness_store_journal_room(struct harness_store *st)
+{
+	const char *name;
+	struct stat sb;
+	uint64_t end;
+	int i;
+
+	harness_store_drain(st);
+	if (!(name = harness_store_journal(st)) ||
+	    (i = harness_store_find(st, name)) < 0 ||
+	    fstat(st->fd[i], &sb) != 0 ||
+	    pread(st->fd[i], &end, 8, JOURNAL_END_AT) != 8 ||
+	    end > (uint64_t)sb.st_size)
+		return -1;
+	return (int64_t)((uint64_t)sb.st_size - end);
 }
 
 bool

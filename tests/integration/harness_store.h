@@ -12,6 +12,7 @@
 #define POOLMGR_HARNESS_STORE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define HARNESS_STORE_MAX 64
@@ -71,6 +72,12 @@ int harness_store_prefix(const struct harness_store *st, const char *prefix);
 void harness_store_drop(struct harness_store *st, unsigned i);
 /* The newest journal the store holds ("journal.<n>"), or NULL. */
 const char *harness_store_journal(const struct harness_store *st);
+/*
+ * The bytes the newest journal in the store has left past its committed
+ * end before it must grow, what the daemon sent drained first; -1 if the
+ * store holds no journal or it cannot be read.
+ */
+int64_t harness_store_journal_room(struct harness_store *st);
 /* The daemon's whole log (every start's), on stderr. */
 void harness_store_print_log(const struct harness_store *st);
 /* Does the daemon's log hold what? */
