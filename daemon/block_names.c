@@ -24,19 +24,31 @@ subtree_of(const struct block_name *n)
 	return n ? n->subtree : 0;
 }
 
+/* n's count from its children's. */
+static void
+subtree_set(struct block_name *n)
+{
+	n->subtree = 1 + subtree_of(RB_LEFT(n, entry)) +
+		     subtree_of(RB_RIGHT(n, entry));
+}
+
 /*
- * n's count from its children's, and so on up to the root.  The tree
- * calls it for each record whose children a link or a rotation changed
- * (RB_AUGMENT), the parent of a new record among them; going up to the
- * root, a record's count is right once its last such call is made,
- * whatever the order: O(log n) a call, a few calls a change.
+ * The counts of a change: a record inserted or removed changes the count
+ * of each record on its way to the root, and the tree's rotations move
+ * records on and next to that way.  The tree sets the count of each
+ * record a link or a rotation moves from its children's (RB_AUGMENT: the
+ * record alone), and after the change the way from its deepest record
+ * (the new record; a removed one's parent, or its successor's) is set
+ * once more, bottom up (subtree_fix_up): a record off that way that a
+ * rotation moved has children whose counts were right then (off the way
+ * too), and every record whose count the change alters ends on it.
+ * O(log n) a change.  block_names_counts_ok checks the result.
  */
 static void
-subtree_fix(struct block_name *n)
+subtree_fix_up(struct block_name *n)
 {
 	for (; n; n = RB_PARENT(n, entry))
-		n->subtree = 1 + subtree_of(RB_LEFT(n, entry)) +
-			     subtree_of(RB_RIGHT(n, entry));
+		subtree_set(n);
 }
 
 /*
@@ -44,7 +56,7 @@ subtree_fix(struct block_name *n)
  * headers leave undefined.  The tree's functions are this file's alone.
  */
 #undef RB_AUGMENT
-#define RB_AUGMENT(x) subtree_fix(x)
+#define RB_AUGMENT(x) subtree_set(x)
 RB_PROTOTYPE(block_name_tree, block_name, entry, name_cmp)
 RB_GENERATE(block_name_tree, block_name, entry, name_cmp)
 
@@ -133,14 +145,35 @@ block_names_insert(struct block_names *x, struct block_name *n)
 {
 	n->subtree = 1;
 	RB_INSERT(block_name_tree, &x->tree, n);
+	subtree_fix_up(n);
 	x->count++;
 	x->bytes += record_size(n->len);
+}
+
+/*
+ * Where removing n changes the tree's links deepest: its parent, if it
+ * has a child at most; else where its successor is taken from (the
+ * successor itself, when it is n's right child).  That record stays.
+ */
+static struct block_name *
+removal_point(struct block_name *n)
+{
+	struct block_name *s, *left;
+
+	if (!RB_LEFT(n, entry) || !RB_RIGHT(n, entry))
+		return RB_PARENT(n, entry);
+	for (s = RB_RIGHT(n, entry); (left = RB_LEFT(s, entry)); s = left)
+		;
+	return RB_PARENT(s, entry) == n ? s : RB_PARENT(s, entry);
 }
 
 void
 block_names_unlink(struct block_names *x, struct block_name *n)
 {
+	struct block_name *at = removal_point(n);
+
 	RB_REMOVE(block_name_tree, &x->tree, n);
+	subtree_fix_up(at);
 	x->count--;
 	x->bytes -= record_size(n->len);
 }
