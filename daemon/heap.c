@@ -757,6 +757,25 @@ heap_block_size(const struct heap *h, uint64_t size)
 				    : round_up(size, h->g);
 }
 
+bool
+heap_fits(const struct heap *h, uint64_t size, uint64_t align,
+	  uint64_t start, uint64_t end)
+{
+	uint64_t len = heap_block_size(h, size), at;
+
+	if (len == 0 || (align != 0 && !is_pow2(align)))
+		return false;
+	if (align < h->g)
+		align = h->g;
+	if (size >= h->threshold && align < h->page)
+		align = h->page;
+	/* An align beyond the pool fits nowhere but at 0. */
+	if (align > h->max_size)
+		return start == 0 && len <= end;
+	at = round_up(start, align);
+	return at >= start && at < end && len <= end - at;
+}
+
 int
 heap_usable_size(struct heap *h, uint64_t off, uint64_t *out)
 {

@@ -27,6 +27,7 @@
 #ifndef POOLMGR_HEAP_H
 #define POOLMGR_HEAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -246,6 +247,30 @@ int heap_block_info(struct heap *h, uint64_t off, struct heap_block_info *out);
  * (heap_walk.c).
  */
 int heap_next_block(struct heap *h, uint64_t *at, unsigned *steps);
+
+/*
+ * heap_free_around - the free space around the live block at off: *start,
+ * where the free runs and cached blocks right before it begin (the end of
+ * the live block before it, or 0), and *end, where those right after it
+ * end (the start of the live block after it, or the pool's end).  Were
+ * the block freed, [*start, *end) would be free, one run once the caches
+ * are merged.  -EINVAL when off is not the start of a live block.  A look
+ * only: O(log n) a step, and the steps at most twice the cached blocks
+ * around the block, plus four (heap_walk.c).
+ */
+int heap_free_around(struct heap *h, uint64_t off, uint64_t *start,
+		     uint64_t *end);
+
+/*
+ * heap_fits - whether heap_alloc(size, align) would fit in [start, end)
+ * were it one free run: the size rounded and the start aligned as the
+ * engine would (whole pages on a page for sizes at or above the large
+ * threshold).  false for size 0, a size beyond the pool or an align not
+ * a power of two, as heap_alloc would refuse them.  The owner weighs what
+ * freeing some blocks would make room for.
+ */
+bool heap_fits(const struct heap *h, uint64_t size, uint64_t align,
+	       uint64_t start, uint64_t end);
 
 /*
  * heap_reserve - make [off, off + bi->size) a live block of that kind,

@@ -472,6 +472,7 @@ heap_count_out(struct heap *h, uint64_t len, uint64_t requested)
 bool runs_is_short(const struct heap *h, uint64_t len);
 bool runs_at(struct heap *h, uint64_t start, struct fit *f);
 bool runs_cover_before(struct heap *h, uint64_t off);
+bool runs_ending_at(struct heap *h, uint64_t off, struct fit *f);
 bool runs_containing(struct heap *h, uint64_t off, struct fit *f);
 bool runs_best_fit(struct heap *h, uint64_t len, uint64_t align,
 		   bool sure_only, struct fit *f);

@@ -925,6 +925,13 @@ run_ending_at(struct heap *h, uint64_t off, struct fit *f)
 	       fit_short(f, p, off - p);
 }
 
+/* run_ending_at, for the look back of heap_walk.c (heap_free_around). */
+bool
+runs_ending_at(struct heap *h, uint64_t off, struct fit *f)
+{
+	return run_ending_at(h, off, f);
+}
+
 /* Where the free run ending at the pool's end starts, or max_size. */
 uint64_t
 runs_tail(struct heap *h)

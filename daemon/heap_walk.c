@@ -29,6 +29,14 @@
  * (its steps), so that a walk over a pool of many cached blocks still answers
  * in bounded time and says where to go on.
  *
+ * heap_free_around looks both ways from a live block over the free space
+ * next to it: forward as above; back, a run ending where it is (a run's
+ * start from its record or the block map, heap_runs.c) or a cached block
+ * (its start the last start bit before, at most a cache's largest block
+ * away), until a live extent or the pool's start.  Runs are maximal, so
+ * runs and cached blocks alternate: the steps each way are at most twice
+ * the cached blocks met, plus two.
+ *
  * A look only: nothing changes, no statistic moves.
  */
 #include <errno.h>
@@ -99,5 +107,60 @@ heap_next_block(struct heap *h, uint64_t *at, unsigned *steps)
 		assert(len > 0);
 		p += len;
 	}
+	return 0;
+}
+
+/* Where the free space ending at off begins: runs and cached blocks. */
+static uint64_t
+free_back_from(struct heap *h, uint64_t off)
+{
+	uint64_t reach = (uint64_t)CACHE_GRANULES << h->gshift, q;
+	struct fit f;
+	bool live;
+
+	while (off > 0) {
+		if (runs_ending_at(h, off, &f)) {
+			off = f.start;
+			continue;
+		}
+		q = bm_prev_start(h, off, off > reach ? off - reach : 0, &live);
+		if (q == HEAP_OFF_NONE || live || !bm_cached(h, q))
+			break;	/* a live block or span ends at off */
+		assert(q + cache_len(h, q) == off);
+		off = q;
+	}
+	return off;
+}
+
+/* Where the free space starting at off ends: the next live extent. */
+static uint64_t
+free_on_from(struct heap *h, uint64_t off)
+{
+	uint64_t len;
+
+	while (off < h->top) {
+		if (bm_is_live(h, off) || span_start(h, off))
+			return off;
+		if (!step_over(h, off, &len)) {
+			assert(!"an extent neither live, cached, a run nor a span");
+			return off;
+		}
+		assert(len > 0);
+		off += len;
+	}
+	return h->max_size;	/* nothing above top is live (invariant 8) */
+}
+
+int
+heap_free_around(struct heap *h, uint64_t off, uint64_t *start,
+		 uint64_t *end)
+{
+	struct heap_block_info bi;
+	int rc;
+
+	if ((rc = heap_block_info(h, off, &bi)))
+		return rc;
+	*start = free_back_from(h, off);
+	*end = free_on_from(h, off + bi.size);
 	return 0;
 }
