@@ -75,6 +75,24 @@ batch_bytes(struct dpool *p, const Poolmgr__AllocBatch *m)
 }
 
 /*
+ * A refused batch's need: its bytes, and its largest block whole, which
+ * a run must hold if the batch is to be had at all (the others need runs
+ * too, but no one of them a larger one).
+ */
+static struct room_need
+batch_need(struct dpool *p, const Poolmgr__AllocBatch *m)
+{
+	struct room_need need = {.bytes = batch_bytes(p, m)};
+	size_t i;
+
+	need.counted = need.bytes;
+	for (i = 0; i < m->n_sizes; i++)
+		if (m->sizes[i] > need.run)
+			need.run = m->sizes[i];
+	return need;
+}
+
+/*
  * What the asking uid lacks under the user quota for the whole of batch
  * m, refused at block i: what that block's try lacked (own_quota_lack,
  * the blocks before it held then) and the blocks after it.  0 if that
@@ -177,7 +195,7 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 {
 	struct handle *h;
 	size_t i = 0;
-	uint64_t need = 0;
+	struct room_need need = {0};
 	int rc, wait;
 
 	if (!(h = get_handle(c, m->handle, true, &rc)))
@@ -195,11 +213,14 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 		if ((wait = refused_unsettled(c, h->pool, rc)))
 			return wait;
 		if (rc == -ENOMEM)
-			need = batch_bytes(h->pool, m);
-		if (rc == -EDQUOT)
-			need = batch_quota_lack(c, h->pool, m, i);
-	} while ((wait = make_room(c, h->pool, rc, m->retry_follows, need,
-				   need)) == TRY_AGAIN);
+			need = batch_need(h->pool, m);
+		if (rc == -EDQUOT) {
+			need = (struct room_need){0};
+			need.bytes = need.counted =
+				batch_quota_lack(c, h->pool, m, i);
+		}
+	} while ((wait = make_room(c, h->pool, rc, m->retry_follows,
+				   &need)) == TRY_AGAIN);
 	if (wait)
 		return wait;
 	if (rc == DPOOL_NO_MEMORY)

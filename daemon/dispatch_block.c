@@ -77,6 +77,23 @@ block_bytes(struct dpool *p, uint64_t size)
 	return len ? len : size;
 }
 
+/* A refused allocation's need: one block of size, aligned to align. */
+static struct room_need
+block_need(struct dpool *p, uint64_t size, uint64_t align)
+{
+	uint64_t n = block_bytes(p, size);
+
+	return (struct room_need){.bytes = n, .counted = n, .run = size,
+				  .align = align};
+}
+
+/* A quota's refusal: lack bytes of the asking uid's (own_quota_lack). */
+static struct room_need
+quota_need(uint64_t lack)
+{
+	return (struct room_need){.bytes = lack, .counted = lack};
+}
+
 /*
  * What counts against the quota of the asking session in h's pool: the
  * blocks its handles there hold (their running total, session.h), and the
@@ -199,7 +216,8 @@ persisting(const Poolmgr__Alloc *m)
 int
 do_alloc(struct call *c, const Poolmgr__Alloc *m)
 {
-	uint64_t size = m->size, need = 0;
+	struct room_need need = {0};
+	uint64_t size = m->size;
 	struct block *b;
 	struct handle *h;
 	int rc, wait;
@@ -228,11 +246,13 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 		if ((wait = refused_unsettled(c, h->pool, rc)))
 			return wait;
 		if (rc == -ENOMEM)
-			need = block_bytes(h->pool, size);
+			need = block_need(h->pool, size,
+					  m->zero ? 0 : m->align);
 		if (rc == -EDQUOT)
-			need = own_quota_lack(c, h->pool, c->s->uid);
-	} while ((wait = make_room(c, h->pool, rc, m->retry_follows, need,
-				   need)) == TRY_AGAIN);
+			need = quota_need(own_quota_lack(c, h->pool,
+							 c->s->uid));
+	} while ((wait = make_room(c, h->pool, rc, m->retry_follows,
+				   &need)) == TRY_AGAIN);
 	if (wait)
 		return wait;
 	if (rc == DPOOL_IN_STEPS)
@@ -393,10 +413,11 @@ limit_takes_once_back(struct dpool *p, uint64_t back, uint64_t more)
  * must be had, or nothing is evicted.  A refusal by the limit (limit_hit)
  * asked the engine nothing: a run long enough may still take the growth
  * in place.  A small block grown to the large threshold can only move
- * whatever follows it (becomes_span).  *counted is what the limit counts:
- * the growth alone, however the block grows (dpool_realloc), since a move
- * gives the old place back.  A look at the run and one block, bounded by
- * the growth.
+ * whatever follows it (becomes_span).  What the limit counts is the
+ * growth alone, however the block grows (dpool_realloc), since a move
+ * gives the old place back; a move needs a run of the whole size (the
+ * need's run), a growth in place none but the one after the block.  A
+ * look at the run and one block, bounded by the growth.
  *
  * The block ending the run may be one the pool is giving back in steps
  * (a request meets one only once it has stopped waiting for work queued
@@ -409,39 +430,38 @@ limit_takes_once_back(struct dpool *p, uint64_t back, uint64_t more)
  * sure then.  When the limit would lack bytes even then, an eviction may
  * give them: no wait.
  */
-static uint64_t
-growth(struct dpool *p, uint64_t off, uint64_t size, uint64_t *counted,
-       bool *soon)
+static struct room_need
+growth(struct dpool *p, uint64_t off, uint64_t size, bool *soon)
 {
 	struct block *b = dpool_block(p, off), *next;
 	uint64_t want = heap_block_size(p->heap, size), more, gap, back;
+	struct room_need in_place = {0}, move;
 
-	if (!b || want == 0) {
-		*counted = size;
-		return size;
-	}
-	if (want <= b->size) {
-		*counted = 0;
-		return 0;
-	}
-	more = *counted = want - b->size;
+	if (!b || want == 0)
+		return (struct room_need){.bytes = size, .counted = size};
+	if (want <= b->size)
+		return in_place;
+	more = want - b->size;
+	in_place.bytes = in_place.counted = more;
+	move = (struct room_need){.bytes = want, .counted = more,
+				  .run = size};
 	if (becomes_span(p, b, size))
-		return want;
+		return move;
 	if (heap_free_after(p->heap, off, more, &gap))
-		return want;
+		return move;
 	if (gap >= more)
-		return p->limit_hit ? more : want;
+		return p->limit_hit ? in_place : move;
 	next = dpool_block(p, b->off + b->size + gap);
 	back = next ? 0 : dpool_releasing_at(p, b->off + b->size + gap);
 	if (back && gap + back >= more &&
 	    (!p->limit_hit || limit_takes_once_back(p, back, more))) {
 		*soon = true;
-		return more;
+		return in_place;
 	}
 	if (!next || !(next->evictable && next->nrefs == 0) ||
 	    gap + next->size < more)
-		return want;
-	return more;
+		return move;
+	return in_place;
 }
 
 /*
@@ -464,7 +484,8 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 {
 	struct block *b;
 	struct handle *h;
-	uint64_t dst, need = 0, counted = 0;
+	struct room_need need = {0};
+	uint64_t dst;
 	bool soon = false;
 	int rc, wait;
 
@@ -479,11 +500,12 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 			if ((wait = refused_unsettled(c, h->pool, rc)))
 				return wait;
 			if (rc == -ENOMEM)
-				need = block_bytes(h->pool, m->size);
+				need = block_need(h->pool, m->size, 0);
 			if (rc == -EDQUOT)
-				need = own_quota_lack(c, h->pool, c->s->uid);
+				need = quota_need(own_quota_lack(c, h->pool,
+								 c->s->uid));
 		} while ((wait = make_room(c, h->pool, rc, m->retry_follows,
-					   need, need)) == TRY_AGAIN);
+					   &need)) == TRY_AGAIN);
 		if (wait)
 			return wait;
 		if (rc)
@@ -507,16 +529,15 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 		if ((wait = refused_unsettled(c, h->pool, rc)))
 			return wait;
 		if (rc == -ENOMEM) {
-			need = growth(h->pool, m->offset, m->size, &counted,
-				      &soon);
+			need = growth(h->pool, m->offset, m->size, &soon);
 			if (soon)
 				return held_for_release(c, h->pool);
 		}
 		if (rc == -EDQUOT)
-			need = own_quota_lack(c, h->pool,
-					      resize_payer(c, h, m->offset));
-	} while ((wait = make_room(c, h->pool, rc, m->retry_follows, need,
-				   counted)) == TRY_AGAIN);
+			need = quota_need(own_quota_lack(c, h->pool,
+					  resize_payer(c, h, m->offset)));
+	} while ((wait = make_room(c, h->pool, rc, m->retry_follows,
+				   &need)) == TRY_AGAIN);
 	if (wait)
 		return wait;
 	if (rc == DPOOL_IN_STEPS)

@@ -160,12 +160,23 @@ int do_free_batch(struct call *c, const Poolmgr__FreeBatch *m);
 /* rc while p still has work queued: HELD until it is done, else 0. */
 int refused_unsettled(struct call *c, struct dpool *p, int rc);
 /*
+ * What a refused request needs of its pool (make_room): bytes, the least
+ * it could do with (under -EDQUOT: what the asking uid lacks); counted,
+ * of them what the pool's limit counts; run and align, heap_alloc's
+ * arguments for the largest block it must have whole, run 0 when there
+ * is none (a growth in place).
+ */
+struct room_need {
+	uint64_t bytes, counted;
+	uint64_t run, align;
+};
+/*
  * Evictions for a refusal rc (-ENOMEM: the pool's least recently used
- * names; -EDQUOT: the asking uid's own, need being its lack): TRY_AGAIN,
- * HELD for their pages going back in steps, or 0: the refusal stands.
+ * names; -EDQUOT: the asking uid's own): TRY_AGAIN, HELD for their pages
+ * going back in steps, or 0: the refusal stands.
  */
 int make_room(struct call *c, struct dpool *p, int rc, bool retry_follows,
-	      uint64_t need, uint64_t counted);
+	      const struct room_need *need);
 /* What the last -EDQUOT lacked that uid's own names may give back. */
 uint64_t own_quota_lack(struct call *c, struct dpool *p, uid_t uid);
 /* A final -ENOMEM the client will try again: not counted as seen. */

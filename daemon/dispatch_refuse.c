@@ -96,9 +96,12 @@ make_quota_room(struct call *c, struct dpool *p, bool retry_follows,
  * waits being for the pages of at least its own bytes.
  * The refusal the client will not see is taken back in the statistics.
  * 0: the refusal stands, nothing evicted: none is evictable, or the
- * evictable bytes are fewer than the request is short, or the client
- * will try again (retry_follows): it gives back the blocks its cache
- * keeps first, which may be room enough.  -EDQUOT evicts the asking
+ * evictable bytes are fewer than the request is short, or the engine
+ * refused it and no stretch the evictions could free would hold the
+ * block it needs whole (need->run, dpool_evict_may_make_run: evicting
+ * every name would leave it refused, the cache emptied for nothing), or
+ * the client will try again (retry_follows): it gives back the blocks
+ * its cache keeps first, which may be room enough.  -EDQUOT evicts the asking
  * uid's own names alone (make_quota_room), need being what the session
  * or the uid lacks under the quota that refused; others' names are not
  * its room.  A refusal
@@ -108,19 +111,21 @@ make_quota_room(struct call *c, struct dpool *p, bool retry_follows,
  */
 int
 make_room(struct call *c, struct dpool *p, int rc, bool retry_follows,
-	  uint64_t need, uint64_t counted)
+	  const struct room_need *need)
 {
 	uint32_t names = c->evict_names ? c->evict_names : 1, gone;
 	uint32_t releasing = p->releasing;
 	uint64_t lack;
 
 	if (rc == -EDQUOT)
-		return make_quota_room(c, p, retry_follows, need);
+		return make_quota_room(c, p, retry_follows, need->bytes);
 	if (rc != -ENOMEM || retry_follows || p->evict.unheld == 0)
 		return 0;
-	lack = dpool_evict_short(p, need, counted);
+	lack = dpool_evict_short(p, need->bytes, need->counted);
 	if (!dpool_evict_may_fit(p, lack) ||
-	    !(gone = dpool_evict(p, lack, names, need)))
+	    (!p->limit_hit && need->run &&
+	     !dpool_evict_may_make_run(p, need->run, need->align)) ||
+	    !(gone = dpool_evict(p, lack, names, need->bytes)))
 		return 0;
 	p->unseen_failures++;
 	if (!dpool_unsettled(p))

@@ -230,6 +230,7 @@ struct dpool {
 	uint32_t name_waits;	/* Lookups waiting (dispatch_wait.c) */
 	uint32_t alloc_waits;	/* Allocs waiting for room (dispatch_room.c) */
 	bool room_made;		/* ... and room came since they last tried */
+	uint64_t room_count;	/* times room was made, ever (dpool_room) */
 	uint64_t persistent_blocks;
 	struct persist_times persist_times;	/* since when (pool_hold.c) */
 	/*
@@ -609,6 +610,7 @@ void dpool_room_tell(struct dpool *p);
 static inline void
 dpool_room(struct dpool *p)
 {
+	p->room_count++;
 	if (p->alloc_waits && !p->room_made)
 		dpool_room_tell(p);
 }

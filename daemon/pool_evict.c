@@ -44,6 +44,7 @@ evict_init(struct evict_books *e)
 	RB_INIT(&e->by_off);
 	e->count = e->unheld = 0;
 	e->unheld_bytes = 0;
+	e->no_run = false;
 }
 
 void
@@ -260,6 +261,46 @@ bool
 dpool_evict_may_fit(const struct dpool *p, uint64_t lack)
 {
 	return p->evict.unheld > 0 && lack <= p->evict.unheld_bytes;
+}
+
+/* Does the last "no" of dpool_evict_may_make_run still answer? */
+static bool
+no_run_known(const struct dpool *p, uint64_t size, uint64_t align)
+{
+	const struct evict_books *e = &p->evict;
+
+	return e->no_run && e->no_run_at == p->room_count &&
+	       size >= e->no_run_size && align >= e->no_run_align;
+}
+
+bool
+dpool_evict_may_make_run(struct dpool *p, uint64_t size, uint64_t align)
+{
+	uint64_t start = 0, end = UINT64_MAX, s, e, off;
+	struct evict_link *l;
+
+	if (no_run_known(p, size, align))
+		return false;
+	RB_FOREACH(l, evict_tree, &p->evict.by_off) {
+		if (!l->on_lru)
+			continue;	/* held: a live block like any */
+		off = l->name->block->off;
+		if (heap_free_around(p->heap, off, &s, &e))
+			fatalx("pool %s: evictable name %.64s at 0x%llx has "
+			       "no live block", p->name, l->name->name,
+			       (unsigned long long)off);
+		/* Free space alone since the last one: the same stretch. */
+		if (end != off)
+			start = s;
+		end = e;
+		if (heap_fits(p->heap, size, align, start, end))
+			return true;
+	}
+	p->evict.no_run = true;
+	p->evict.no_run_size = size;
+	p->evict.no_run_align = align;
+	p->evict.no_run_at = p->room_count;
+	return false;
 }
 
 /*

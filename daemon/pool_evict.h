@@ -75,6 +75,13 @@ struct evict_books {
 	uint64_t unheld_bytes;	/* their blocks' usable sizes */
 	uint64_t evictions;	/* names evicted, ever (PoolStats) */
 	uint64_t evicted_bytes;	/* ... their blocks' usable sizes */
+	/*
+	 * The least request (size, align) dpool_evict_may_make_run last
+	 * found no stretch for, and the pool's room_count then: until room
+	 * is made again no request at least as large and as aligned has one.
+	 */
+	uint64_t no_run_size, no_run_align, no_run_at;
+	bool no_run;
 };
 
 void evict_init(struct evict_books *e);
@@ -122,6 +129,24 @@ uint64_t dpool_evict_short(struct dpool *p, uint64_t need, uint64_t counted);
  * once.
  */
 bool dpool_evict_may_fit(const struct dpool *p, uint64_t lack);
+/*
+ * Could evicting unheld evictable names give the engine one free run for
+ * heap_alloc(size, align), which it refused?  Their blocks, each with
+ * the free space around it, those with only free space between them
+ * together: the stretches their evictions would make free.  If none
+ * would hold the request, no eviction can make it fit, and none is made
+ * (a refused request changes nothing).  Free runs with no such block
+ * beside them are not looked at: the engine, which flushes its caches
+ * before it refuses, found none of them long enough.  Stops at the first
+ * stretch long enough; at most a walk of the unheld names, O(log n) each
+ * (heap_free_around), about 33 ns a name (docs/PERFORMANCE.md), once
+ * until room is made in the pool: a "no" is remembered for requests at
+ * least as large and as aligned until then (dpool_room counts every
+ * free, shrink, release and name let go, each of which could lengthen a
+ * stretch; allocations only shorten them).
+ */
+bool dpool_evict_may_make_run(struct dpool *p, uint64_t size,
+			      uint64_t align);
 /*
  * Evict the least recently used unheld evictable names, unpublishing
  * them and freeing their blocks, until their bytes reach need and they

@@ -14,12 +14,16 @@
  * record, and the block's persistence).
  *
  * Then eviction (pool_evict.c): N blocks again, each published kept and
- * one more evictable (2 N names at most 65,536: N halves), let go; L
- * retain and free pairs on kept named blocks, then on evictable ones
- * (whose first hold takes the name off the list of eviction, found by
- * offset, and whose last release puts it back); then every evictable
- * name evicted, one per dpool_evict call, oldest first.  Printed: the
- * wall time per pair of each kind and per eviction.
+ * one more evictable (2 N names at most 65,536: N halves), kept and
+ * evictable in turns by offset, let go; L retain and free pairs on kept
+ * named blocks, then on evictable ones (whose first hold takes the name
+ * off the list of eviction, found by offset, and whose last release puts
+ * it back); then the look a refused allocation makes before it evicts
+ * (dpool_evict_may_make_run), for the whole pool, which no stretch holds:
+ * a walk of every evictable name (room counted as made before each, so
+ * that none is answered by the last); then every evictable name evicted, one
+ * per dpool_evict call, oldest first.  Printed: the wall time per pair of
+ * each kind, per look and per eviction.
  *
  * Instructions are counted, not timed, by running it under callgrind with
  * only the lookup collected:
@@ -112,21 +116,31 @@ evict_bench(struct dpool *p, struct handle *h, size_t n, size_t l,
 {
 	char name[NAME_LEN + 1];
 	struct block *b;
-	double kept, evictable;
+	double kept, evictable, look;
 	uint64_t t0, t1;
-	size_t i;
+	size_t i, k, looks = 20;
+	bool ev;
 
 	for (i = 0; i < 2 * n; i++) {
+		ev = i & 1;	/* kept and evictable in turns */
+		k = ev ? n + i / 2 : i / 2;
 		if (dpool_alloc(p, h, 64, 0, false, 0, &b) != 0)
 			die("alloc refused");
-		offs[i] = b->off;
-		name_of(name, i, i >= n);
+		offs[k] = b->off;
+		name_of(name, k, ev);
 		if (dpool_publish(p, h, b->off, name, NAME_LEN, false,
-				  i >= n) != 0 || dpool_free(p, h, b->off))
+				  ev) != 0 || dpool_free(p, h, b->off))
 			die("publish refused");
 	}
 	kept = hold_pairs(p, h, offs, n, l);
 	evictable = hold_pairs(p, h, offs + n, n, l);
+	t0 = now_ns();
+	for (i = 0; i < looks; i++) {
+		p->room_count++;	/* as if room came: the look walks */
+		if (dpool_evict_may_make_run(p, p->size, 0))
+			die("a stretch holds the whole pool");
+	}
+	look = (double)(now_ns() - t0) / (double)looks;
 	t0 = now_ns();
 	for (i = 0; i < n; i++)
 		if (dpool_evict(p, 64, 1, 64) != 1)
@@ -137,6 +151,8 @@ evict_bench(struct dpool *p, struct handle *h, size_t n, size_t l,
 	printf("evict: %zu kept and %zu evictable names\n", n, n);
 	printf("hold kept      %.1f ns (retain and free)\n", kept);
 	printf("hold evictable %.1f ns\n", evictable);
+	printf("look for a run %.1f us (a walk of %zu names)\n", look / 1000,
+	       n);
 	printf("evict          %.1f ns (each frees its block)\n",
 	       (double)(t1 - t0) / (double)n);
 	for (i = 0; i < n; i++) {

@@ -18,9 +18,14 @@
  *       the uid's own least recently used unheld names, as few as make
  *       it fit, and none when all of them would not;
  *   too_big             a request larger than the free and evictable
- *       bytes together is -ENOMEM with nothing evicted; one that fits in
- *       bytes but not in a run (evictable blocks between kept ones) is
- *       -ENOMEM after evicting them all, which stands;
+ *       bytes together is -ENOMEM with nothing evicted; so is one that
+ *       fits in bytes but not in a run (evictable blocks between kept
+ *       ones): an allocation, a calloc, a batch, a realloc that must
+ *       move, and an alignment only a held block's place meets; one
+ *       aligned where an evictable block lies evicts it;
+ *   room_after_a_refusal  such a refusal is not remembered past a free
+ *       that lengthens the stretch, nor past the evictable block's last
+ *       holder letting it go: each then evicts the one name, and fits;
  *   poolctl_shows       `poolctl names` (text and --json) shows the flag,
  *       `poolctl stats` (text, --json, kv, Prometheus) the counters;
  *   restart_keeps_flag  SIGUSR2: the flags and counters come back, and
@@ -440,16 +445,52 @@ too_big(void **state)
 
 	/*
 	 * 1 MiB: the evictable bytes are 2 MiB, but no two of the blocks are
-	 * side by side.  All four go, and still no run fits: -ENOMEM, the
-	 * evictions stand.
+	 * side by side, and evicting all four would leave no run for it:
+	 * -ENOMEM, nothing evicted.  The same for a calloc and a batch
+	 * whose largest block is 1 MiB.
 	 */
 	EXPECT_RC(pool_alloc(p, 2 * BLK, &x), -ENOMEM);
-	assert_int_equal(names_left(p, offs), 0xaa);
+	EXPECT_RC(pool_calloc(p, 2, BLK, &x), -ENOMEM);
+	{
+		size_t sizes[2] = {BLK / 2, 2 * BLK};
+		pool_off_t got[2];
+
+		EXPECT_RC(pool_alloc_batch(p, 2, sizes, got), -ENOMEM);
+	}
+	assert_int_equal(names_left(p, offs), 0xff);
 	s = harness_stats(p);
-	assert_int_equal(s.evictions, 4);
-	assert_int_equal(s.evicted_bytes, 4 * BLK);
-	assert_int_equal(s.free_bytes + s.cached_bytes, 4 * BLK);
-	assert_int_equal(s.named_blocks, 4);
+	assert_int_equal(s.evictions, 0);
+	assert_int_equal(s.free_bytes + s.cached_bytes, 0);
+	assert_int_equal(s.named_blocks, 8);
+
+	/*
+	 * n0's block, at 0, held: one block aligned to the pool's size
+	 * fits only there, and no eviction can give it: nothing evicted.
+	 * Aligned to 1 MiB it fits where n2's block is, the least recently
+	 * used: n2 goes, and no other.
+	 */
+	EXPECT_RC(pool_lookup_retain(q, "n0", &off, NULL), 0);
+	assert_int_equal(off, 0);
+	EXPECT_RC(pool_alloc_aligned(p, BLK, NBLK * BLK, &x), -ENOMEM);
+	assert_int_equal(harness_stats(p).evictions, 0);
+	EXPECT_RC(pool_alloc_aligned(p, BLK, 2 * BLK, &x), 0);
+	assert_int_equal(x, offs[2]);
+	assert_int_equal(harness_stats(p).evictions, 1);
+	assert_int_equal(names_left(p, offs), 0xfb);
+	EXPECT_RC(pool_free(p, x), 0);
+	EXPECT_RC(pool_free(q, off), 0);
+
+	/*
+	 * n1's block held by q alone, its name gone: grown to 1.5 MiB it
+	 * would have to move (n2's block, after it, too short to grow
+	 * into), and no stretch the evictions could free holds that.
+	 */
+	EXPECT_RC(pool_lookup_retain(q, "n1", &off, NULL), 0);
+	EXPECT_RC(pool_unpublish(q, "n1"), 0);
+	EXPECT_RC(pool_realloc(q, off, 3 * BLK, &x), -ENOMEM);
+	assert_int_equal(harness_stats(p).evictions, 1);
+	assert_int_equal(names_left(p, offs), 0xf9);
+	EXPECT_RC(pool_free(q, off), 0);
 	harness_expect_checked(c, POOL);
 	pool_close(q);
 	pool_disconnect(c2);
@@ -1039,6 +1080,57 @@ round_stops_at_request_bytes(void **state)
 }
 
 /*
+ * A refusal with no stretch for it is remembered until room is made.
+ * n2 and n4 evictable, n1's block free: 1.5 MiB is 1 MiB short, and the
+ * two names have it, but apart: refused, none evicted.  n3's block
+ * freed: n2's eviction makes the run, and it is made.  Then n0 and n4
+ * evictable, n3's and n5's blocks free, n4 held: refused again, none
+ * evicted; let go, n4 lies in a stretch that holds the request: it goes
+ * for it (n0, least recently used, may go first), and the request fits.
+ */
+static void
+room_after_a_refusal(void **state)
+{
+	struct pool_conn *c, *c2;
+	struct pool *p, *q;
+	pool_off_t offs[NBLK], x, off;
+	unsigned left;
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	open_pool(d.sock, POOL, &c2, &q);
+	fill(p, 0x14, true, offs);
+	unpublish(p, 0x02);
+	EXPECT_RC(pool_alloc(p, 3 * BLK, &x), -ENOMEM);
+	assert_int_equal(harness_stats(p).evictions, 0);
+	unpublish(p, 0x08);
+	EXPECT_RC(pool_alloc(p, 3 * BLK, &x), 0);
+	assert_int_equal(x, offs[1]);
+	assert_int_equal(harness_stats(p).evictions, 1);
+	assert_int_equal(names_left(p, offs), 0xf1);
+	EXPECT_RC(pool_free(p, x), 0);
+	unpublish(p, 0xf1);
+
+	fill(p, 0x11, true, offs);
+	unpublish(p, 0x28);
+	EXPECT_RC(pool_lookup_retain(q, "n4", &off, NULL), 0);
+	EXPECT_RC(pool_alloc(p, 3 * BLK, &x), -ENOMEM);
+	assert_int_equal(harness_stats(p).evictions, 1);
+	assert_int_equal(names_left(p, offs), 0xd7);
+	EXPECT_RC(pool_free(q, off), 0);
+	EXPECT_RC(pool_alloc(p, 3 * BLK, &x), 0);
+	assert_int_equal(x, offs[3]);
+	left = names_left(p, offs);
+	assert_int_equal(left & ~0x01u, 0xc6);
+	harness_expect_checked(c, POOL);
+	EXPECT_RC(pool_free(p, x), 0);
+	pool_close(q);
+	pool_disconnect(c2);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/*
  * A free gap of half a block after o[0], then a kept block: o[0] cannot
  * grow in place, and the gap and n2's block (the only evictable one,
  * apart) are too few bytes for a move.  Counting the gap as room to grow
@@ -1468,6 +1560,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(quota_evicts_own_names, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(too_big, setup, teardown),
+		cmocka_unit_test_setup_teardown(room_after_a_refusal, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(poolctl_shows, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(restart_keeps_flag, setup,
