@@ -16,9 +16,10 @@
  * daemon's memory (each reply counted with its record, so that empty ones
  * count too) or holds PEER_MAX_QUEUED_FDS descriptors, or once the queues
  * of all hold a quarter of the daemon's descriptors, or once the queues of
- * all the connections of its uid would cost PEER_MAX_QUEUED_UID: so it
- * cannot grow the daemon, nor use up its descriptors, however many
- * connections its uid opens.  A queued reply owns its
+ * all the connections of its uid would cost PEER_MAX_QUEUED_UID (then the
+ * one of them whose queue costs the most goes, which need not be the one
+ * the reply is for): so it cannot grow the daemon, nor use up its
+ * descriptors, however many connections its uid opens.  A queued reply owns its
  * descriptors: one the caller lent (a pool's memfd) is duplicated when
  * the reply is made, for the caller's may be closed (the pool destroyed)
  * and its number reused before the reply leaves.
@@ -259,6 +260,29 @@ uid_queue_over(const struct peer *p, size_t more)
 		if (q->uid == p->uid)
 			queued += q->queued;
 	return queued > PEER_MAX_QUEUED_UID;
+}
+
+/*
+ * The connection of p's uid whose queue costs the most, p's counted with
+ * more: the one to drop when the uid's queues would pass
+ * PEER_MAX_QUEUED_UID.  Not p unless it is that one: a client that reads
+ * may meet the bound with a reply or two queued (a burst it has not read
+ * yet) while others of its uid hold megabytes they never read, and those
+ * would stay, and every connection of the uid that ever queued a reply
+ * would go.  p on a tie.  A walk of the peers, as uid_queue_over's.
+ */
+static struct peer *
+uid_fullest(struct peer *p, size_t more)
+{
+	struct peer *q, *most = p;
+	size_t cost = p->queued + more;
+
+	LIST_FOREACH(q, &peers, entry)
+		if (q->uid == p->uid && q->queued > cost) {
+			most = q;
+			cost = q->queued;
+		}
+	return most;
 }
 
 static void
@@ -593,16 +617,18 @@ queue_msg(struct peer *p, const void *buf, size_t len,
 		peer_drop(p);
 		return false;
 	}
-	if (uid_queue_over(p, cost)) {
+	while (uid_queue_over(p, cost)) {
 		static struct log_limit lim;
+		struct peer *q = uid_fullest(p, cost);
 
-		/* It may read: the uid's others may be those that do not. */
-		log_limited(&lim, LOG_PRI_WARNING, "client %s: the connections "
-			    "of uid %u hold %u MiB of replies not yet read; "
-			    "dropping it", peer_who(p), (unsigned)p->uid,
-			    PEER_MAX_QUEUED_UID >> 20);
-		peer_drop(p);
-		return false;
+		/* Each drop frees more than the reply costs: it ends. */
+		log_limited(&lim, LOG_PRI_WARNING, "the connections of uid %u "
+			    "hold %u MiB of replies not yet read; dropping "
+			    "client %s, whose are the most", (unsigned)p->uid,
+			    PEER_MAX_QUEUED_UID >> 20, peer_who(q));
+		peer_drop(q);
+		if (q == p)
+			return false;
 	}
 	if (!(m = malloc(sizeof(*m) + len))) {
 		static struct log_limit lim;

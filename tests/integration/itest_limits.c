@@ -317,8 +317,8 @@ client_that_never_reads_is_dropped(void **state)
  * liked.  The child, of uid 65534, opens UNREAD_CONNS connections and on
  * each asks UNREAD_LISTINGS listings of pool n's names (a datagram each,
  * some 63 KiB), reads none, and waits until the daemon has answered them
- * all or closed that connection.  The first connections stay (their
- * replies wait); those past the uid's bound are closed.
+ * all or closed that connection.  The uid's connections past its bound
+ * are closed, those whose queues are the longest first.
  */
 #define UNREAD_CONNS 40
 #define UNREAD_LISTINGS 56
@@ -351,6 +351,43 @@ closed_by_daemon(int fd)
 	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP);
 }
 
+/*
+ * UNREAD_LISTINGS listings asked on fd, none read: back once the daemon
+ * has answered them all or closed fd (0), or a CHECK's code.  Each of
+ * ctl's polls of DaemonStats counts once it is answered.
+ */
+static int
+listings_unread(int ctl, int fd, Poolmgr__Request *req)
+{
+	int64_t before, now, asked;
+	int i;
+
+	CHECK((before = requests_total(ctl)) >= 0, 12);
+	for (i = 0; i < UNREAD_LISTINGS; i++) {
+		req->id = 100 + (uint64_t)i;
+		CHECK(harness_raw_send(fd, req) == 0, 13);
+	}
+	for (asked = 1;; asked++) {
+		CHECK((now = requests_total(ctl)) >= 0, 14);
+		if (now - before - asked >= UNREAD_LISTINGS ||
+		    closed_by_daemon(fd))
+			return 0;
+		CHECK(asked < 100000, 17);
+		harness_sleep_ms(1);
+	}
+}
+
+/* The ListNames of pool n, in req. */
+static void
+listing_request(Poolmgr__Request *req, Poolmgr__ListNames *ln,
+		Poolmgr__PoolRef *ref)
+{
+	ref->name = "n";
+	ln->pool = ref;
+	req->body_case = POOLMGR__REQUEST__BODY_NAMES;
+	req->names = ln;
+}
+
 static int
 unread_listings_child(void *arg)
 {
@@ -358,30 +395,14 @@ unread_listings_child(void *arg)
 	Poolmgr__ListNames ln = POOLMGR__LIST_NAMES__INIT;
 	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
 	const char *sock = arg;
-	int fds[UNREAD_CONNS], ctl, k, i, open_now = 0;
-	int64_t before, now, asked;
+	int fds[UNREAD_CONNS], ctl, k, rc, open_now = 0;
 
 	CHECK((ctl = harness_raw_greeted(sock, "control")) >= 0, 10);
-	ref.name = "n";
-	ln.pool = &ref;
-	req.body_case = POOLMGR__REQUEST__BODY_NAMES;
-	req.names = &ln;
+	listing_request(&req, &ln, &ref);
 	for (k = 0; k < UNREAD_CONNS; k++) {
 		CHECK((fds[k] = harness_raw_greeted(sock, "unread")) >= 0, 11);
-		CHECK((before = requests_total(ctl)) >= 0, 12);
-		for (i = 0; i < UNREAD_LISTINGS; i++) {
-			req.id = 100 + (uint64_t)i;
-			CHECK(harness_raw_send(fds[k], &req) == 0, 13);
-		}
-		/* Each poll's own DaemonStats counts once it is answered. */
-		for (asked = 1;; asked++) {
-			CHECK((now = requests_total(ctl)) >= 0, 14);
-			if (now - before - asked >= UNREAD_LISTINGS ||
-			    closed_by_daemon(fds[k]))
-				break;
-			CHECK(asked < 100000, 17);
-			harness_sleep_ms(1);
-		}
+		if ((rc = listings_unread(ctl, fds[k], &req)))
+			return rc;
 	}
 	for (k = 0; k < UNREAD_CONNS; k++) {
 		open_now += !closed_by_daemon(fds[k]);
@@ -400,16 +421,80 @@ unread_listings_child(void *arg)
 	return 0;
 }
 
+/*
+ * As unread_listings_child, then one more connection of the uid asks its
+ * listings in one burst before it reads any: its queue passes the uid's
+ * bound while it is the shortest, so a full one goes, not it, and it
+ * reads every reply.
+ */
+static int
+burst_reader_child(void *arg)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__ListNames ln = POOLMGR__LIST_NAMES__INIT;
+	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
+	const char *sock = arg;
+	int fds[UNREAD_CONNS], ctl, reader, k, i, rc, open_before = 0;
+	int open_after = 0;
+	Poolmgr__Reply *r;
+
+	CHECK((ctl = harness_raw_greeted(sock, "control")) >= 0, 10);
+	listing_request(&req, &ln, &ref);
+	for (k = 0; k < UNREAD_CONNS; k++) {
+		CHECK((fds[k] = harness_raw_greeted(sock, "unread")) >= 0, 11);
+		if ((rc = listings_unread(ctl, fds[k], &req)))
+			return rc;
+	}
+	for (k = 0; k < UNREAD_CONNS; k++)
+		open_before += !closed_by_daemon(fds[k]);
+	CHECK((reader = harness_raw_greeted(sock, "burst")) >= 0, 20);
+	if ((rc = listings_unread(ctl, reader, &req)))
+		return rc;
+	CHECK(!closed_by_daemon(reader), 21);
+	for (i = 0; i < UNREAD_LISTINGS; i++) {
+		CHECK((r = harness_raw_reply(reader, 100 + (uint64_t)i,
+					     10000)) != NULL, 22);
+		CHECK(r->error == 0 && r->names, 23);
+		poolmgr__reply__free_unpacked(r, NULL);
+	}
+	for (k = 0; k < UNREAD_CONNS; k++) {
+		open_after += !closed_by_daemon(fds[k]);
+		close(fds[k]);
+	}
+	fprintf(stderr, "uid %u: %d connections that read nothing were open, "
+		"%d after a burst of %d listings on another that read them "
+		"all\n", (unsigned)getuid(), open_before, open_after,
+		UNREAD_LISTINGS);
+	CHECK(open_after < open_before, 24);
+	close(reader);
+	close(ctl);
+	return 0;
+}
+
+/* n names of 60 digits in p, so that a listing fills a datagram. */
+static void
+publish_long_names(struct pool *p, int n)
+{
+	pool_off_t off;
+	char name[80];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%060d", i);
+		EXPECT_RC(pool_alloc(p, 16, &off), 0);
+		EXPECT_RC(pool_publish(p, off, name), 0);
+		EXPECT_RC(pool_free(p, off), 0);
+	}
+}
+
 static void
 a_uids_unread_replies_are_bounded(void **state)
 {
 	struct pool_conn *c;
 	struct daemon_proc d;
 	struct pool *p;
-	pool_off_t off;
-	char name[80];
+	char name[128];
 	pid_t pid;
-	int i;
 
 	(void)state;
 	harness_skip_unless_root("drop a child to another uid");
@@ -417,12 +502,7 @@ a_uids_unread_replies_are_bounded(void **state)
 				       "mode = 0644\n"), 0);
 	EXPECT_RC(pool_connect(NULL, &c), 0);
 	EXPECT_RC(pool_open(c, "n", &p), 0);
-	for (i = 0; i < 1000; i++) {
-		snprintf(name, sizeof(name), "%060d", i);
-		EXPECT_RC(pool_alloc(p, 16, &off), 0);
-		EXPECT_RC(pool_publish(p, off, name), 0);
-		EXPECT_RC(pool_free(p, off), 0);
-	}
+	publish_long_names(p, 1000);
 	pid = harness_spawn_as(UNREAD_UID, UNREAD_UID, unread_listings_child,
 			       d.sock);
 	assert_true(pid > 0);
@@ -430,8 +510,39 @@ a_uids_unread_replies_are_bounded(void **state)
 	assert_true(harness_alive(&d));
 	/* The words name the uid's bound, not one connection's. */
 	snprintf(name, sizeof(name), "the connections of uid %d hold 64 MiB "
-		 "of replies not yet read; dropping it", UNREAD_UID);
+		 "of replies not yet read; dropping client pid ", UNREAD_UID);
 	assert_int_equal(harness_log_wait(&d, name, 0, 10000), 0);
+	pool_close(p);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
+/*
+ * The uid's connections full up to its bound of unread replies, and one
+ * more of the uid that reads, but after a burst: the bound drops the
+ * connection whose queue is the longest, one that never reads, not the
+ * reader whose reply passed it (it was dropped, and the others stayed).
+ */
+static void
+a_reader_outlasts_its_uids_unread(void **state)
+{
+	struct pool_conn *c;
+	struct daemon_proc d;
+	struct pool *p;
+	pid_t pid;
+
+	(void)state;
+	harness_skip_unless_root("drop a child to another uid");
+	assert_int_equal(harness_start(&d, "[pool n]\nsize = 1M\n"
+				       "mode = 0644\n"), 0);
+	EXPECT_RC(pool_connect(NULL, &c), 0);
+	EXPECT_RC(pool_open(c, "n", &p), 0);
+	publish_long_names(p, 1000);
+	pid = harness_spawn_as(UNREAD_UID, UNREAD_UID, burst_reader_child,
+			       d.sock);
+	assert_true(pid > 0);
+	assert_int_equal(harness_wait(pid), 0);
+	assert_true(harness_alive(&d));
 	pool_close(p);
 	pool_disconnect(c);
 	assert_int_equal(harness_stop(&d), 0);
@@ -1124,6 +1235,7 @@ main(void)
 		cmocka_unit_test(client_that_never_reads_is_dropped),
 		cmocka_unit_test(client_of_empty_replies_is_dropped),
 		cmocka_unit_test(a_uids_unread_replies_are_bounded),
+		cmocka_unit_test(a_reader_outlasts_its_uids_unread),
 		cmocka_unit_test(client_of_unread_descriptors_is_dropped),
 		cmocka_unit_test(queued_open_reply_keeps_its_pool),
 		cmocka_unit_test(block_holders_are_bounded),
