@@ -77,7 +77,7 @@ batch_bytes(struct dpool *p, const Poolmgr__AllocBatch *m)
 /*
  * A refused batch's need: its bytes, and its largest block whole, which
  * a run must hold if the batch is to be had at all (the others need runs
- * too, but no one of them a larger one).
+ * too, but no one of them a larger one); all it needs if it is the one.
  */
 static struct room_need
 batch_need(struct dpool *p, const Poolmgr__AllocBatch *m)
@@ -89,6 +89,7 @@ batch_need(struct dpool *p, const Poolmgr__AllocBatch *m)
 	for (i = 0; i < m->n_sizes; i++)
 		if (m->sizes[i] > need.run)
 			need.run = m->sizes[i];
+	need.whole = m->n_sizes == 1;
 	return need;
 }
 

@@ -84,7 +84,7 @@ block_need(struct dpool *p, uint64_t size, uint64_t align)
 	uint64_t n = block_bytes(p, size);
 
 	return (struct room_need){.bytes = n, .counted = n, .run = size,
-				  .align = align};
+				  .align = align, .whole = true};
 }
 
 /* A quota's refusal: lack bytes of the asking uid's (own_quota_lack). */
@@ -444,7 +444,7 @@ growth(struct dpool *p, uint64_t off, uint64_t size, bool *soon)
 	more = want - b->size;
 	in_place.bytes = in_place.counted = more;
 	move = (struct room_need){.bytes = want, .counted = more,
-				  .run = size};
+				  .run = size, .whole = true};
 	if (becomes_span(p, b, size))
 		return move;
 	if (heap_free_after(p->heap, off, more, &gap))

@@ -164,11 +164,13 @@ int refused_unsettled(struct call *c, struct dpool *p, int rc);
  * it could do with (under -EDQUOT: what the asking uid lacks); counted,
  * of them what the pool's limit counts; run and align, heap_alloc's
  * arguments for the largest block it must have whole, run 0 when there
- * is none (a growth in place).
+ * is none (a growth in place); whole, that block is all it needs (an
+ * allocation, a move; not a batch of several).
  */
 struct room_need {
 	uint64_t bytes, counted;
 	uint64_t run, align;
+	bool whole;
 };
 /*
  * Evictions for a refusal rc (-ENOMEM: the pool's least recently used

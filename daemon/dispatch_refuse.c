@@ -109,12 +109,36 @@ make_quota_room(struct call *c, struct dpool *p, bool retry_follows,
  * back to the limit as to the engine, so the request evicts until it fits
  * under it.
  */
+/*
+ * make_room's evictions for an -ENOMEM, lack bytes short: a window
+ * (dpool_evict_run) for a request the engine refused that needs one run
+ * and nothing more; else, if the engine refused a request whose largest
+ * block no window could hold, none; else the least recently used names,
+ * by rounds.  How many went, and in *by_rounds whether by rounds.
+ */
+static uint32_t
+evict_for(struct call *c, struct dpool *p, const struct room_need *need,
+	  uint64_t lack, bool *by_rounds)
+{
+	uint32_t names = c->evict_names ? c->evict_names : 1;
+
+	*by_rounds = false;
+	if (!p->limit_hit && need->run) {
+		if (need->whole)
+			return dpool_evict_run(p, need->run, need->align);
+		if (!dpool_evict_may_make_run(p, need->run, need->align))
+			return 0;
+	}
+	*by_rounds = true;
+	return dpool_evict(p, lack, names, need->bytes);
+}
+
 int
 make_room(struct call *c, struct dpool *p, int rc, bool retry_follows,
 	  const struct room_need *need)
 {
-	uint32_t names = c->evict_names ? c->evict_names : 1, gone;
-	uint32_t releasing = p->releasing;
+	uint32_t releasing = p->releasing, gone;
+	bool by_rounds;
 	uint64_t lack;
 
 	if (rc == -EDQUOT)
@@ -123,15 +147,13 @@ make_room(struct call *c, struct dpool *p, int rc, bool retry_follows,
 		return 0;
 	lack = dpool_evict_short(p, need->bytes, need->counted);
 	if (!dpool_evict_may_fit(p, lack) ||
-	    (!p->limit_hit && need->run &&
-	     !dpool_evict_may_make_run(p, need->run, need->align)) ||
-	    !(gone = dpool_evict(p, lack, names, need->bytes)))
+	    !(gone = evict_for(c, p, need, lack, &by_rounds)))
 		return 0;
 	p->unseen_failures++;
 	if (!dpool_unsettled(p))
 		return TRY_AGAIN;
 	/* Names evicted are at most the pool's: no overflow. */
-	if (lack == 0 && p->releasing > releasing)
+	if (by_rounds && lack == 0 && p->releasing > releasing)
 		c->evict_names += gone;
 	c->settle = false;
 	c->prior_only = false;

@@ -15,6 +15,7 @@
  * quota's refusal evicts the uid's least recently used names first
  * (dpool_evict_user), never a name of another uid's.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,8 @@ evict_init(struct evict_books *e)
 	e->count = e->unheld = 0;
 	e->unheld_bytes = 0;
 	e->no_run = false;
+	e->walk = 0;
+	e->clock = 0;
 }
 
 void
@@ -68,6 +71,8 @@ evict_link_make(void)
 	if (l) {
 		l->on_lru = false;
 		l->uid_prev = l->uid_next = NULL;
+		l->seen = 0;	/* no walk's: they count from 1 */
+		l->used = 0;
 	}
 	return l;
 }
@@ -134,6 +139,7 @@ lru_put(struct dpool *p, struct evict_link *l)
 
 	TAILQ_INSERT_TAIL(&e->lru, l, lru);
 	l->on_lru = true;
+	l->used = ++e->clock;
 	e->unheld++;
 	e->unheld_bytes += l->name->block->size;
 	uid_put(p, l);
@@ -273,34 +279,139 @@ no_run_known(const struct dpool *p, uint64_t size, uint64_t align)
 	       size >= e->no_run_size && align >= e->no_run_align;
 }
 
-bool
-dpool_evict_may_make_run(struct dpool *p, uint64_t size, uint64_t align)
+/* The free space around l's block, which is live: [*start, *end). */
+static void
+link_around(struct dpool *p, const struct evict_link *l, uint64_t *start,
+	    uint64_t *end)
 {
-	uint64_t start = 0, end = UINT64_MAX, s, e, off;
+	uint64_t off = l->name->block->off;
+
+	if (heap_free_around(p->heap, off, start, end))
+		fatalx("pool %s: evictable name %.64s at 0x%llx has no live "
+		       "block", p->name, l->name->name,
+		       (unsigned long long)off);
+}
+
+/*
+ * A window: unheld evictable names lo .. hi, by offset, with only free
+ * space between their blocks; [start, end) the stretch their evictions
+ * would free, the free space on both sides included.
+ */
+struct window {
+	struct evict_link *lo, *hi;
+	uint64_t start, end;
+};
+
+/* The unheld name whose block ends where w's stretch begins, or NULL. */
+static struct evict_link *
+left_of(const struct window *w)
+{
+	struct evict_link *l = evict_tree_RB_PREV(w->lo);
+	const struct block *b;
+
+	if (!l || !l->on_lru)
+		return NULL;
+	b = l->name->block;
+	return b->off + b->size == w->start ? l : NULL;
+}
+
+/* The unheld name whose block begins where w's stretch ends, or NULL. */
+static struct evict_link *
+right_of(const struct window *w)
+{
+	struct evict_link *l = evict_tree_RB_NEXT(w->hi);
+
+	if (!l || !l->on_lru)
+		return NULL;
+	return l->name->block->off == w->end ? l : NULL;
+}
+
+/* This search's mark; the links' marks cleared when it comes round. */
+static uint16_t
+next_walk(struct dpool *p)
+{
 	struct evict_link *l;
+
+	if (++p->evict.walk == 0) {
+		RB_FOREACH(l, evict_tree, &p->evict.by_off)
+			l->seen = 0;
+		p->evict.walk = 1;
+	}
+	return p->evict.walk;
+}
+
+/*
+ * Grow a window from seed, its neighbours taken in, the less recently
+ * used of the two sides first, until its stretch holds heap_alloc(size,
+ * align): true; false once no neighbour is left, every name of the
+ * seed's stretch then marked with this search's walk, as is every name
+ * taken in.
+ */
+static bool
+grow_window(struct dpool *p, struct evict_link *seed, uint64_t size,
+	    uint64_t align, uint16_t walk, struct window *w)
+{
+	struct evict_link *left, *right;
+	uint64_t s, e;
+
+	w->lo = w->hi = seed;
+	link_around(p, seed, &w->start, &w->end);
+	seed->seen = walk;
+	while (!heap_fits(p->heap, size, align, w->start, w->end)) {
+		left = left_of(w);
+		right = right_of(w);
+		if (left && right && right->used < left->used)
+			left = NULL;
+		if (left) {
+			link_around(p, left, &s, &e);
+			w->lo = left;
+			w->start = s;
+			left->seen = walk;
+		} else if (right) {
+			link_around(p, right, &s, &e);
+			w->hi = right;
+			w->end = e;
+			right->seen = walk;
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * The window for heap_alloc(size, align): from the least recently used
+ * unheld name whose stretch could hold it, grown as grow_window does.
+ * Names of a stretch already found too short are no seeds: each name is
+ * looked at once, at most, and its free space once (heap_free_around).
+ * A "no" is kept (no_run_known).
+ */
+static bool
+find_window(struct dpool *p, uint64_t size, uint64_t align, struct window *w)
+{
+	struct evict_books *e = &p->evict;
+	struct evict_link *l;
+	uint16_t walk;
 
 	if (no_run_known(p, size, align))
 		return false;
-	RB_FOREACH(l, evict_tree, &p->evict.by_off) {
-		if (!l->on_lru)
-			continue;	/* held: a live block like any */
-		off = l->name->block->off;
-		if (heap_free_around(p->heap, off, &s, &e))
-			fatalx("pool %s: evictable name %.64s at 0x%llx has "
-			       "no live block", p->name, l->name->name,
-			       (unsigned long long)off);
-		/* Free space alone since the last one: the same stretch. */
-		if (end != off)
-			start = s;
-		end = e;
-		if (heap_fits(p->heap, size, align, start, end))
+	walk = next_walk(p);
+	TAILQ_FOREACH(l, &e->lru, lru)
+		if (l->seen != walk && grow_window(p, l, size, align, walk, w))
 			return true;
-	}
-	p->evict.no_run = true;
-	p->evict.no_run_size = size;
-	p->evict.no_run_align = align;
-	p->evict.no_run_at = p->room_count;
+	e->no_run = true;
+	e->no_run_size = size;
+	e->no_run_align = align;
+	e->no_run_at = p->room_count;
 	return false;
+}
+
+bool
+dpool_evict_may_make_run(struct dpool *p, uint64_t size, uint64_t align)
+{
+	struct window w;
+
+	return find_window(p, size, align, &w);
 }
 
 /*
@@ -332,6 +443,25 @@ dpool_evict(struct dpool *p, uint64_t need, uint32_t names, uint64_t enough)
 	while ((gone < need || (count < names && gone < enough)) &&
 	       (l = TAILQ_FIRST(&p->evict.lru))) {
 		gone += evict_one(p, l);
+		count++;
+	}
+	return count;
+}
+
+uint32_t
+dpool_evict_run(struct dpool *p, uint64_t size, uint64_t align)
+{
+	struct evict_link *l, *next, *end;
+	struct window w;
+	uint32_t count = 0;
+
+	if (!find_window(p, size, align, &w))
+		return 0;
+	end = RB_NEXT(evict_tree, &p->evict.by_off, w.hi);
+	for (l = w.lo; l != end; l = next) {
+		next = RB_NEXT(evict_tree, &p->evict.by_off, l);
+		assert(l->on_lru);
+		evict_one(p, l);
 		count++;
 	}
 	return count;

@@ -50,7 +50,10 @@ struct evict_link {
 	/* On its persister's list (struct evict_uid) exactly while on lru. */
 	struct evict_link *uid_prev, *uid_next;
 	bool on_lru;
+	uint16_t seen;		/* the books' walk that last met it */
 	uint32_t rank;		/* evict_rank's */
+	uint64_t used;		/* the books' clock when it last went on
+				 * lru: lower, less recently used */
 };
 TAILQ_HEAD(evict_lru, evict_link);
 RB_HEAD(evict_tree, evict_link);
@@ -76,12 +79,15 @@ struct evict_books {
 	uint64_t evictions;	/* names evicted, ever (PoolStats) */
 	uint64_t evicted_bytes;	/* ... their blocks' usable sizes */
 	/*
-	 * The least request (size, align) dpool_evict_may_make_run last
+	 * The least request (size, align) dpool_evict_run's search last
 	 * found no stretch for, and the pool's room_count then: until room
 	 * is made again no request at least as large and as aligned has one.
 	 */
 	uint64_t no_run_size, no_run_align, no_run_at;
 	bool no_run;
+	uint16_t walk;		/* searches for a window, mod 2^16 (links'
+				 * seen) */
+	uint64_t clock;		/* names put on lru, ever (links' used) */
 };
 
 void evict_init(struct evict_books *e);
@@ -130,20 +136,29 @@ uint64_t dpool_evict_short(struct dpool *p, uint64_t need, uint64_t counted);
  */
 bool dpool_evict_may_fit(const struct dpool *p, uint64_t lack);
 /*
- * Could evicting unheld evictable names give the engine one free run for
- * heap_alloc(size, align), which it refused?  Their blocks, each with
- * the free space around it, those with only free space between them
- * together: the stretches their evictions would make free.  If none
- * would hold the request, no eviction can make it fit, and none is made
- * (a refused request changes nothing).  Free runs with no such block
- * beside them are not looked at: the engine, which flushes its caches
- * before it refuses, found none of them long enough.  Stops at the first
- * stretch long enough; at most a walk of the unheld names, O(log n) each
- * (heap_free_around), about 33 ns a name (docs/PERFORMANCE.md), once
- * until room is made in the pool: a "no" is remembered for requests at
- * least as large and as aligned until then (dpool_room counts every
+ * Room for heap_alloc(size, align), which the engine refused, made by
+ * evicting a window: the least recently used unheld evictable name whose
+ * stretch could hold it - the free space around its block, and around
+ * its unheld evictable neighbours with only free space between, which
+ * their evictions would make one run - with as few of those neighbours
+ * as make the room, the less recently used of the two sides first.  How
+ * many names went; 0 if no stretch could hold the request: no eviction
+ * can make it fit, and none is made (a refused request changes nothing).
+ * Free runs with no such block beside them are not looked at: the
+ * engine, which flushes its caches before it refuses, found none of them
+ * long enough.  The search takes the unheld names oldest first and
+ * stops at the first that does; each name is looked at once at most
+ * (those of a stretch found too short are no seeds), its free space
+ * looked up once (heap_free_around, O(log n)): about 33 ns a name
+ * (docs/PERFORMANCE.md).  A "no" is kept for requests at least as large
+ * and as aligned until room is made in the pool (dpool_room counts every
  * free, shrink, release and name let go, each of which could lengthen a
  * stretch; allocations only shorten them).
+ */
+uint32_t dpool_evict_run(struct dpool *p, uint64_t size, uint64_t align);
+/*
+ * Would dpool_evict_run find a window?  Evicts nothing.  A batch asks
+ * it of its largest block: if none, no eviction can give it that block.
  */
 bool dpool_evict_may_make_run(struct dpool *p, uint64_t size,
 			      uint64_t align);

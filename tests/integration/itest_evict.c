@@ -56,13 +56,17 @@
  *       but not in a run: two blocks' room evicts the oldest name, next
  *       to one of them, and tries again, nothing more;
  *   evictions_in_steps_wait_few_times  every eviction's pages going
- *       back in steps: three blocks' room, one block's bytes and then a
- *       run missing, waits for the bytes, then for rounds of 1, 1 and 2
- *       names, and evicts those five, not every name;
- *   round_stops_at_request_bytes  the same in blocks half as big, a
+ *       back in steps: a batch of three blocks' room, one block's bytes
+ *       and then a run missing, waits for the bytes, then for rounds of
+ *       1, 1 and 2 names, and evicts those five, not every name;
+ *   window_from_the_oldest  the same pool, one allocation of three
+ *       blocks' room: the oldest name and its older neighbours that make
+ *       the run go in one round, three names, one wait;
+ *   round_stops_at_request_bytes  the batch in blocks half as big, a
  *       run five names away: the round that would take four names
  *       stops at two, whose bytes are the request's, and six names go,
- *       not eight;
+ *       not eight; one allocation instead evicts the oldest and its
+ *       older neighbour, two;
  *   realloc_gap_then_kept_evicts_nothing  a free gap after the block,
  *       then a kept block, and too few free and evictable bytes for a
  *       move: the gap does not count as room to grow, nothing is
@@ -977,35 +981,78 @@ evicts_one_name_a_round(void **state)
 
 /*
  * n1's and n6's blocks free, every eviction's pages going back in steps
- * (release_step below a block), and three blocks' room asked for: one
- * block's bytes are missing, then a run.  The names, oldest first: n3,
- * n7, n0, n4, n2, n5.  The first round evicts n3 for the bytes, and
- * waits for its pages; then n7 alone, and waits (no run yet); then as
- * many as the rounds that waited took, one: n0, and waits; then two, n4
- * and n2, which make the run.  Two blocks' room a round, as much as was
- * asked for, takes every name.
+ * (release_step below a block); the names, oldest first: n3, n7, n0, n4,
+ * n2, n5.
  */
 static void
-evictions_in_steps_wait_few_times(void **state)
+oldest_first_in_steps(struct pool *p, pool_off_t *offs)
 {
 	static const int newer[] = {7, 0, 4, 2, 5};
-	struct pool_conn *c;
-	struct pool *p;
-	pool_off_t offs[NBLK], a, off;
-	struct pool_stats s;
+	pool_off_t off;
 	size_t k;
 
-	(void)state;
-	open_pool(d.sock, POOL, &c, &p);
 	fill(p, 0xff, true, offs);
 	unpublish(p, 0x42);
 	for (k = 0; k < sizeof(newer) / sizeof(newer[0]); k++)
 		EXPECT_RC(pool_lookup(p, name_of(newer[k]), &off, NULL), 0);
-	EXPECT_RC(pool_alloc(p, 3 * BLK, &a), 0);
-	assert_int_equal(a, offs[0]);
+}
+
+/*
+ * That pool, and a batch of 1.25 MiB and 256 KiB (three blocks' room):
+ * one block's bytes are missing, then a run for the first block, which
+ * no window of one name gives, so the batch evicts by rounds.  The
+ * first round evicts n3 for the bytes, and waits for its pages; then n7
+ * alone, and waits (no run yet); then as many as the rounds that waited
+ * took, one: n0, and waits; then two, n4 and n2, which make the run.
+ * Two blocks' room a round, as much as was asked for, takes every name.
+ */
+static void
+evictions_in_steps_wait_few_times(void **state)
+{
+	const size_t sizes[2] = {5 * BLK / 2, BLK / 2};
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t offs[NBLK], got[2];
+	struct pool_stats s;
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	oldest_first_in_steps(p, offs);
+	EXPECT_RC(pool_alloc_batch(p, 2, sizes, got), 0);
+	assert_int_equal(got[0], offs[0]);
 	s = harness_stats(p);
 	assert_int_equal(s.evictions, 5);
 	assert_int_equal(names_left(p, offs), 0x20);
+	harness_expect_checked(c, POOL);
+	EXPECT_RC(pool_free(p, got[0]), 0);
+	EXPECT_RC(pool_free(p, got[1]), 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/*
+ * That pool, and one allocation of three blocks' room: the oldest name,
+ * n3, and as few neighbours as make the run, the older side first: n4
+ * (older than n2), then n2, whose block ends n1's free one.  Three names
+ * in one round, one wait for their pages, not five names in four.
+ */
+static void
+window_from_the_oldest(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t offs[NBLK], a;
+	struct pool_stats s;
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	oldest_first_in_steps(p, offs);
+	EXPECT_RC(pool_alloc(p, 3 * BLK, &a), 0);
+	assert_int_equal(a, offs[1]);
+	s = harness_stats(p);
+	assert_int_equal(s.evictions, 3);
+	assert_int_equal(s.evicted_bytes, 3 * BLK);
+	assert_int_equal(names_left(p, offs), 0xa1);
 	harness_expect_checked(c, POOL);
 	EXPECT_RC(pool_free(p, a), 0);
 	pool_close(p);
@@ -1020,26 +1067,24 @@ evictions_in_steps_wait_few_times(void **state)
  * pages going back in steps; q0's and q15's blocks free, at the ends:
  * two blocks' room in bytes, not in a run.  The names, oldest first: q3,
  * q5, q7, q9, none next to a free block or to another of them, then q1,
- * next to q0's, then q11, q13, q2...  The run comes with the fifth.  The
- * rounds, each waiting for its pages: q3; q5; q7 and q9; then as many as
- * the rounds before took, four, but the round stops once its names hold
- * the request's own bytes, two: q1 and q11.  Six names, not eight.
+ * next to q0's, then q11, q13, q2...  A batch of 384 KiB and 128 KiB
+ * (two blocks' room) evicts by rounds; the run for its first comes with
+ * the fifth name.  The rounds, each waiting for its pages: q3; q5; q7
+ * and q9; then as many as the rounds before took, four, but the round
+ * stops once its names hold the request's own bytes, two: q1 and q11.
+ * Six names, not eight.  One allocation of 384 KiB instead evicts a
+ * window: q3 and its older neighbour q2, in one round.
  */
 static void
-round_stops_at_request_bytes(void **state)
+sixteen_names(struct pool *p, pool_off_t *o)
 {
 	static const int order[] = {3, 5, 7, 9, 1, 11, 13, 2, 4, 6, 8, 10,
 				    12, 14};
-	struct pool_conn *c;
-	struct pool *p;
-	pool_off_t o[NQBLK], a, t;
 	char name[16];
-	unsigned left = 0;
+	pool_off_t t;
 	size_t k;
 	int i, j;
 
-	(void)state;
-	open_pool(d.sock, POOL, &c, &p);
 	for (i = 0; i < NQBLK; i++)
 		EXPECT_RC(pool_alloc(p, QBLK, &o[i]), 0);
 	for (i = 0; i < NQBLK; i++)
@@ -1062,17 +1107,56 @@ round_stops_at_request_bytes(void **state)
 		snprintf(name, sizeof(name), "q%d", order[k]);
 		EXPECT_RC(pool_lookup(p, name, &t, NULL), 0);
 	}
+}
 
-	EXPECT_RC(pool_alloc(p, 2 * QBLK, &a), 0);
-	assert_int_equal(a, o[0]);
-	assert_int_equal(harness_stats(p).evictions, 6);
+/* Bit i: q<i> is still published; with drop, unpublished now. */
+static unsigned
+sixteen_left(struct pool *p, bool drop)
+{
+	unsigned left = 0;
+	char name[16];
+	pool_off_t t;
+	int i;
+
 	for (i = 1; i < NQBLK - 1; i++) {
 		snprintf(name, sizeof(name), "q%d", i);
-		if (pool_lookup(p, name, &t, NULL) == 0)
-			left |= 1u << i;
+		if (pool_lookup(p, name, &t, NULL) != 0)
+			continue;
+		left |= 1u << i;
+		if (drop)
+			EXPECT_RC(pool_unpublish(p, name), 0);
 	}
+	return left;
+}
+
+static void
+round_stops_at_request_bytes(void **state)
+{
+	const size_t sizes[2] = {3 * QBLK / 2, QBLK / 2};
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t o[NQBLK], got[2], a;
+	uint64_t before;
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	sixteen_names(p, o);
+	EXPECT_RC(pool_alloc_batch(p, 2, sizes, got), 0);
+	assert_int_equal(got[0], o[0]);
+	assert_int_equal(harness_stats(p).evictions, 6);
 	/* q1, q3, q5, q7, q9 and q11 gone. */
-	assert_int_equal(left, 0x7ffe & ~0x0aaau);
+	assert_int_equal(sixteen_left(p, false), 0x7ffe & ~0x0aaau);
+	harness_expect_checked(c, POOL);
+	EXPECT_RC(pool_free(p, got[0]), 0);
+	EXPECT_RC(pool_free(p, got[1]), 0);
+	sixteen_left(p, true);
+
+	sixteen_names(p, o);
+	before = harness_stats(p).evictions;
+	EXPECT_RC(pool_alloc(p, 3 * QBLK / 2, &a), 0);
+	assert_int_equal(a, o[2]);
+	assert_int_equal(harness_stats(p).evictions - before, 2);
+	assert_int_equal(sixteen_left(p, false), 0x7ffe & ~0x000cu);
 	harness_expect_checked(c, POOL);
 	EXPECT_RC(pool_free(p, a), 0);
 	pool_close(p);
@@ -1588,6 +1672,8 @@ main(void)
 		    evictions_in_steps_wait_few_times, setup_steps, teardown),
 		cmocka_unit_test_setup_teardown(
 		    round_stops_at_request_bytes, setup_steps, teardown),
+		cmocka_unit_test_setup_teardown(window_from_the_oldest,
+						setup_steps, teardown),
 		cmocka_unit_test_setup_teardown(
 		    realloc_gap_then_kept_evicts_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(

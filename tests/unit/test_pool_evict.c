@@ -1,0 +1,374 @@
+/*
+ * test_pool_evict.c - the window an allocation the engine refused evicts
+ * (dpool_evict_run), on the daemon's own pool code: a real session over a
+ * socketpair, a real pool of 1 MiB, no event loop (release steps off).
+ *
+ *   random_windows  seeded rounds: blocks of random sizes fill the pool,
+ *       each then a hole, a kept name, or an evictable name (held by the
+ *       handle or let go), the names touched in a random order; then a
+ *       request the engine refuses (random size and alignment).  Either
+ *       the window's eviction makes room, and the allocation fits, having
+ *       evicted only the names counted; or nothing is evicted, asking
+ *       again says no at once, and evicting every unheld evictable name
+ *       still leaves the request refused: no eviction could have made
+ *       it.  The pool's Check passes after each.  The seed is printed;
+ *       POOLMGR_EVICT_SEED replays one.
+ *   oldest_name_first  names in a row, looked up out of order: the
+ *       window grows from the least recently used name, and takes in
+ *       the older of its two neighbours first.
+ *   aligned_window  a window grows until it holds the request where
+ *       its alignment lets it start.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "daemon_fixture.h"
+#include "heap.h"
+#include "pool.h"
+#include "pool_evict.h"
+#include "pool_names.h"
+#include "session.h"
+
+#define KiB 1024ull
+#define MAX_BLOCKS 96
+#define ROUNDS 400u
+
+enum fate { HOLE, KEPT, EVICTABLE, HELD };
+
+struct slot {
+	uint64_t off;
+	enum fate fate;
+	char name[24];
+};
+
+static uint64_t rng_state;
+
+static uint64_t
+rnd(uint64_t n)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state % n;
+}
+
+static void
+check_ok(struct dpool *p)
+{
+	char problem[256];
+
+	if (dpool_check(p, problem, sizeof(problem)) != 0)
+		fail_msg("%s", problem);
+}
+
+static uint64_t
+block_size(void)
+{
+	uint64_t r = rnd(100);
+
+	if (r < 50)
+		return 16 + rnd(2 * KiB);
+	if (r < 90)
+		return 2 * KiB + rnd(30 * KiB);
+	return 128 * KiB + rnd(96 * KiB);	/* a page span */
+}
+
+/* Fill the pool with blocks and give each its fate: how many. */
+static size_t
+fill(struct daemon_fixture *fx, struct slot *sl)
+{
+	struct block *b;
+	size_t n = 0, i;
+
+	while (n < MAX_BLOCKS &&
+	       dpool_alloc(fx->p, fx->h, block_size(), 0, false, 0, &b) == 0)
+		sl[n++].off = b->off;
+	for (i = 0; i < n; i++) {
+		uint64_t r = rnd(10);
+
+		sl[i].fate = r < 3 ? HOLE : r < 5 ? KEPT : r < 8 ? EVICTABLE
+							       : HELD;
+		snprintf(sl[i].name, sizeof(sl[i].name), "b%zu", i);
+		if (sl[i].fate == HOLE) {
+			assert_int_equal(dpool_free(fx->p, fx->h, sl[i].off),
+					 0);
+			continue;
+		}
+		assert_int_equal(dpool_publish(fx->p, fx->h, sl[i].off,
+					       sl[i].name, strlen(sl[i].name),
+					       false, sl[i].fate != KEPT), 0);
+		if (sl[i].fate != HELD)	/* the name's reference alone */
+			assert_int_equal(dpool_free(fx->p, fx->h, sl[i].off),
+					 0);
+	}
+	return n;
+}
+
+/* Look the names up in a random order: the order of use changes. */
+static void
+touch(struct dpool *p, struct slot *sl, size_t n)
+{
+	struct block_name *bn;
+	size_t k, i;
+
+	for (k = 0; k < n; k++) {
+		i = rnd(n);
+		if (sl[i].fate != EVICTABLE)
+			continue;
+		bn = block_names_find(&p->names, sl[i].name,
+				      strlen(sl[i].name));
+		if (bn)
+			evict_touch(p, bn);
+	}
+}
+
+/* Everything of the round gone: the pool empty again. */
+static void
+empty(struct daemon_fixture *fx, struct slot *sl, size_t n)
+{
+	struct heap_stats st;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		if (sl[i].fate == HOLE)
+			continue;
+		if (sl[i].fate == HELD)
+			assert_int_equal(dpool_free(fx->p, fx->h, sl[i].off),
+					 0);
+		rc = dpool_unpublish(fx->p, sl[i].name, strlen(sl[i].name));
+		if (rc != 0 && !(rc == -ENOENT && sl[i].fate == EVICTABLE))
+			fail_msg("unpublish %s: %d", sl[i].name, rc);
+	}
+	heap_get_stats(fx->p->heap, &st);
+	assert_int_equal(st.live_blocks, 0);
+}
+
+/* A request the engine refuses now, in *size and *align; false if none. */
+static bool
+refused_request(struct daemon_fixture *fx, uint64_t *size, uint64_t *align)
+{
+	static const uint64_t aligns[] = {0, 0, 0, 16, 4096, 64 * KiB, 64 * KiB,
+					  256 * KiB};
+	struct block *b;
+	int tries, rc;
+
+	for (tries = 0; tries < 50; tries++) {
+		*size = 16 + rnd(rnd(4) ? 64 * KiB : 512 * KiB);
+		*align = aligns[rnd(sizeof(aligns) / sizeof(aligns[0]))];
+		rc = dpool_alloc(fx->p, fx->h, *size, *align, false, 0, &b);
+		if (rc == -ENOMEM)
+			return true;
+		assert_int_equal(rc, 0);
+		assert_int_equal(dpool_free(fx->p, fx->h, b->off), 0);
+	}
+	return false;
+}
+
+static void
+random_windows(void **state)
+{
+	struct daemon_fixture *fx = *state;
+	struct dpool *p = fx->p;
+	struct slot sl[MAX_BLOCKS];
+	const char *env = getenv("POOLMGR_EVICT_SEED");
+	uint64_t seed = env ? strtoull(env, NULL, 0) : 0x9e3779b97f4a7c15ull;
+	uint64_t size, align, before;
+	unsigned round, yes = 0, no = 0;
+	struct block *b;
+	uint32_t n;
+	size_t count;
+
+	printf("seed %#llx (POOLMGR_EVICT_SEED replays it)\n",
+	       (unsigned long long)seed);
+	rng_state = seed ? seed : 1;
+	dpool_release_setup(0, DPOOL_DROP_STEP_DEFAULT, NULL);
+	for (round = 0; round < ROUNDS; round++) {
+		count = fill(fx, sl);
+		touch(p, sl, count);
+		check_ok(p);
+		if (!refused_request(fx, &size, &align)) {
+			empty(fx, sl, count);
+			continue;
+		}
+		before = p->evict.evictions;
+		n = dpool_evict_run(p, size, align);
+		assert_int_equal(p->evict.evictions - before, n);
+		check_ok(p);
+		if (n) {
+			yes++;
+			if (dpool_alloc(p, fx->h, size, align, false, 0, &b))
+				fail_msg("round %u: %u names evicted for %llu "
+					 "bytes aligned to %llu, still refused",
+					 round, n, (unsigned long long)size,
+					 (unsigned long long)align);
+			assert_int_equal(dpool_free(p, fx->h, b->off), 0);
+		} else {
+			no++;
+			assert_int_equal(dpool_evict_run(p, size, align), 0);
+			dpool_evict(p, UINT64_MAX, UINT32_MAX, UINT64_MAX);
+			assert_int_equal(p->evict.unheld, 0);
+			if (dpool_alloc(p, fx->h, size, align, false, 0, &b) !=
+			    -ENOMEM)
+				fail_msg("round %u: no window for %llu bytes "
+					 "aligned to %llu, but evicting every "
+					 "name made room", round,
+					 (unsigned long long)size,
+					 (unsigned long long)align);
+		}
+		check_ok(p);
+		empty(fx, sl, count);
+	}
+	printf("%u rounds: %u windows evicted and fitted, %u refusals "
+	       "that no eviction could help\n", ROUNDS, yes, no);
+	assert_true(yes > ROUNDS / 10 && no > ROUNDS / 10);
+}
+
+/*
+ * Eight evictable names n0..n7 of 64 KiB in a row from 0, then a kept
+ * block and the rest of the pool taken, so that only evictions make
+ * room; looked up in order[], the first of it the least recently used.
+ * The kept block's offset and the rest's, for the end.
+ */
+static void
+names_in_a_row(struct daemon_fixture *fx, const int *order, uint64_t *kept,
+	       uint64_t *rest)
+{
+	struct dpool *p = fx->p;
+	struct block_name *bn;
+	struct block *b;
+	char name[16];
+	int i;
+
+	dpool_release_setup(0, DPOOL_DROP_STEP_DEFAULT, NULL);
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(dpool_alloc(p, fx->h, 64 * KiB, 0, false, 0,
+					     &b), 0);
+		assert_int_equal(b->off, (uint64_t)i * 64 * KiB);
+		snprintf(name, sizeof(name), "n%d", i);
+		assert_int_equal(dpool_publish(p, fx->h, b->off, name, 2,
+					       false, true), 0);
+		assert_int_equal(dpool_free(p, fx->h, b->off), 0);
+	}
+	assert_int_equal(dpool_alloc(p, fx->h, 64 * KiB, 0, false, 0, &b), 0);
+	*kept = b->off;
+	assert_int_equal(dpool_alloc(p, fx->h, 1024 * KiB - 9 * 64 * KiB, 0,
+				     false, 0, &b), 0);
+	*rest = b->off;
+	for (i = 0; i < 8; i++) {
+		snprintf(name, sizeof(name), "n%d", order[i]);
+		assert_non_null(bn = block_names_find(&p->names, name, 2));
+		evict_touch(p, bn);
+	}
+}
+
+/* Bit i: n<i> is still a name. */
+static unsigned
+names_left(struct dpool *p)
+{
+	unsigned left = 0;
+	char name[16];
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		snprintf(name, sizeof(name), "n%d", i);
+		if (block_names_find(&p->names, name, 2))
+			left |= 1u << i;
+	}
+	return left;
+}
+
+/* The names left, the kept block and the rest gone: the pool empty. */
+static void
+names_in_a_row_end(struct daemon_fixture *fx, uint64_t kept, uint64_t rest)
+{
+	char name[16];
+	int i;
+
+	assert_int_equal(dpool_free(fx->p, fx->h, kept), 0);
+	assert_int_equal(dpool_free(fx->p, fx->h, rest), 0);
+	for (i = 0; i < 8; i++) {
+		snprintf(name, sizeof(name), "n%d", i);
+		if (block_names_find(&fx->p->names, name, 2))
+			assert_int_equal(dpool_unpublish(fx->p, name, 2), 0);
+	}
+	check_ok(fx->p);
+}
+
+/*
+ * The order of use 5, 2, 6, 4, 7, 3, 0, 1.  128 KiB: 5 and the older of
+ * 4 and 6, which is 6.  Then 192 KiB: 2 (the oldest left), then 3 (older
+ * than 1), then 4 (older than 1): 1, the newest, stays.
+ */
+static void
+oldest_name_first(void **state)
+{
+	static const int order[] = {5, 2, 6, 4, 7, 3, 0, 1};
+	struct daemon_fixture *fx = *state;
+	struct dpool *p = fx->p;
+	uint64_t kept, rest;
+	struct block *b;
+
+	names_in_a_row(fx, order, &kept, &rest);
+	assert_int_equal(dpool_evict_run(p, 128 * KiB, 0), 2);
+	assert_int_equal(names_left(p), 0x9f);
+	assert_int_equal(dpool_alloc(p, fx->h, 128 * KiB, 0, false, 0, &b),
+			 0);
+	assert_int_equal(b->off, 5 * 64 * KiB);
+	assert_int_equal(dpool_evict_run(p, 192 * KiB, 0), 3);
+	assert_int_equal(names_left(p), 0x83);
+	check_ok(p);
+	assert_int_equal(dpool_free(p, fx->h, b->off), 0);
+	names_in_a_row_end(fx, kept, rest);
+}
+
+/*
+ * 64 KiB aligned to 256 KiB, the order of use 5, 6, 4...: n5's block
+ * holds 64 KiB but not on 256 KiB, nor do n5's and n6's; with n4's the
+ * window starts at 256 KiB.  Three names, and the block there.
+ */
+static void
+aligned_window(void **state)
+{
+	static const int order[] = {5, 6, 4, 2, 7, 3, 0, 1};
+	struct daemon_fixture *fx = *state;
+	struct dpool *p = fx->p;
+	uint64_t kept, rest;
+	struct block *b;
+
+	names_in_a_row(fx, order, &kept, &rest);
+	assert_int_equal(dpool_evict_run(p, 64 * KiB, 256 * KiB), 3);
+	assert_int_equal(names_left(p), 0x8f);
+	assert_int_equal(dpool_alloc(p, fx->h, 64 * KiB, 256 * KiB, false, 0,
+				     &b), 0);
+	assert_int_equal(b->off, 256 * KiB);
+	assert_int_equal(dpool_free(p, fx->h, b->off), 0);
+	names_in_a_row_end(fx, kept, rest);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(random_windows,
+						daemon_fixture_setup_open,
+						daemon_fixture_teardown),
+		cmocka_unit_test_setup_teardown(oldest_name_first,
+						daemon_fixture_setup_open,
+						daemon_fixture_teardown),
+		cmocka_unit_test_setup_teardown(aligned_window,
+						daemon_fixture_setup_open,
+						daemon_fixture_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
