@@ -74,12 +74,15 @@ make_quota_room(struct call *c, struct dpool *p, bool retry_follows,
 }
 
 /*
- * The engine still has no room once the pool is settled: evict its least
- * recently used evictable names (pool_evict.h) and try the request again
- * (TRY_AGAIN); or, if their pages go back in steps, once those are done
- * (HELD: the wait's mark is the work queued by now, so what the evictions
- * queued, not the request's first mark).  need is the least the request
- * could do with, counted the bytes of it the pool's limit counts (all of
+ * The engine still has no room once the pool is settled: evict its
+ * evictable names (pool_evict.h) and try the request again (TRY_AGAIN);
+ * or, if their pages go back in steps, once those are done (HELD: the
+ * wait's mark is the work queued by now, so what the evictions queued,
+ * not the request's first mark).  A request that needs one run and
+ * nothing more, refused by the engine, evicts a window in one round
+ * (evict_for, dpool_evict_run); the others evict the least recently used
+ * names by rounds, as follows.  need is the least the request could do
+ * with, counted the bytes of it the pool's limit counts (all of
  * them but for a realloc that moves, see growth): a round evicts what the
  * request is short of either (dpool_evict_short), since no fewer can do;
  * when it is short of none (the room is there, but in pieces), one name,
@@ -98,10 +101,10 @@ make_quota_room(struct call *c, struct dpool *p, bool retry_follows,
  * 0: the refusal stands, nothing evicted: none is evictable, or the
  * evictable bytes are fewer than the request is short, or the engine
  * refused it and no stretch the evictions could free would hold the
- * block it needs whole (need->run, dpool_evict_may_make_run: evicting
- * every name would leave it refused, the cache emptied for nothing), or
- * the client will try again (retry_follows): it gives back the blocks
- * its cache keeps first, which may be room enough.  -EDQUOT evicts the asking
+ * block it needs whole (need->run, no window: evicting every name would
+ * leave it refused, the cache emptied for nothing), or the client will
+ * try again (retry_follows): it gives back the blocks its cache keeps
+ * first, which may be room enough.  -EDQUOT evicts the asking
  * uid's own names alone (make_quota_room), need being what the session
  * or the uid lacks under the quota that refused; others' names are not
  * its room.  A refusal
