@@ -993,8 +993,10 @@ POOL_API int pool_publish_replace(struct pool *p, pool_off_t off,
  * be evicted - unpublished, its block freed - when an allocation in the
  * pool (pool_alloc, pool_calloc, pool_alloc_batch, a pool_realloc that
  * must grow or move) finds no room, while no handle holds the block: the
- * least recently used such names go first, a use being the publish, a
- * pool_lookup or pool_lookup_retain, or the end of the last hold.  One a
+ * least recently used such name where room can be made, with as few of
+ * its neighbours as make it, a use being the publish, a pool_lookup or
+ * pool_lookup_retain, or the end of the last hold.  Nothing is evicted
+ * when no eviction could make the room (-ENOMEM).  One a
  * quota of the pool refuses (-EDQUOT) evicts its own uid's names alone,
  * as few as make it fit (none if all would not).  A
  * lookup of an evicted name is -ENOENT.  Hold the block (it was
