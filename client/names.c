@@ -14,6 +14,10 @@
 #include "cache.h"
 #include "client_internal.h"
 
+/*
+ * A name a request may carry: 0, or the library's own failure, which
+ * leaves no earlier refusal's words (pool_last_message) for its code.
+ */
 static int
 names_check(const char *name)
 {
@@ -24,7 +28,9 @@ names_check(const char *name)
 	len = strnlen(name, POOL_BLOCK_NAME_MAX + 1);
 	if (len == 0)
 		return conn_local_failure(-EINVAL);
-	return len > POOL_BLOCK_NAME_MAX ? -ENAMETOOLONG : 0;
+	if (len > POOL_BLOCK_NAME_MAX)
+		return conn_local_failure(-ENAMETOOLONG);
+	return 0;
 }
 
 static ProtobufCBinaryData

@@ -33,6 +33,9 @@
  * socket has the library's words naming the path (the one given, or
  * $POOLMGRD_SOCKET's), the daemon's name the missing pool or block name;
  * the next request that succeeds clears them.
+ * A name too long, which the library refuses itself (-ENAMETOOLONG) on
+ * every call that takes one, has no words, not even right after a
+ * connect whose socket path was too long left words for that code.
  *
  * A second Hello is refused and keeps the first one's name (its bytes
  * that are not printable as '?'); a pool of no bytes or past 64 TiB, a
@@ -1648,6 +1651,99 @@ missing_things_are_named(void **state)
 	stop_daemon();
 }
 
+/* ---- long_names_leave_no_words -------------------------------------------- */
+
+/*
+ * Words of the library's own for -ENAMETOOLONG, as a connect to a socket
+ * path longer than a socket address holds leaves them: the test fails if
+ * they are not there.
+ */
+static void
+said_too_long(void)
+{
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
+	struct pool_conn *c = fx.conn;	/* to see it set to NULL */
+
+	memset(path, 'x', sizeof(path) - 1);
+	path[0] = '/';
+	path[sizeof(path) - 1] = '\0';
+	expect_rc(pool_connect(path, &c), -ENAMETOOLONG,
+		  "pool_connect to a path too long for a socket address");
+	assert_null(c);
+	if (*pool_last_message(-ENAMETOOLONG) == '\0')
+		fail_msg("pool_connect to a path too long left no words");
+}
+
+/* call, refused -ENAMETOOLONG by the library itself, has no words. */
+static void
+too_long_without_words(int rc, const char *call)
+{
+	expect_rc(rc, -ENAMETOOLONG, call);
+	expect_words(-ENAMETOOLONG, "", call);
+}
+
+/*
+ * A block name or a prefix of 256 bytes, a pool name of 65: -ENAMETOOLONG
+ * from the library, which asks the daemon nothing, so the call has no
+ * words; not those an earlier failure of the same code left (here, the
+ * library's own for a socket path too long), which would say the wrong
+ * thing was too long.
+ */
+static void
+long_names_leave_no_words(void **state)
+{
+	char block[POOL_BLOCK_NAME_MAX + 2], pool[POOL_NAME_MAX + 2];
+	struct pool_named *named = NULL;
+	struct pool_stats st;
+	struct pool *p = NULL;
+	pool_off_t off, got;
+	size_t n, total;
+
+	(void)state;
+	memset(block, 'b', sizeof(block) - 1);
+	block[sizeof(block) - 1] = '\0';
+	memset(pool, 'p', sizeof(pool) - 1);
+	pool[sizeof(pool) - 1] = '\0';
+	assert_int_equal(pool_alloc(fx.pool, 64, &off), 0);
+
+	said_too_long();
+	too_long_without_words(pool_publish(fx.pool, off, block),
+			       "pool_publish of a 256-byte name");
+	said_too_long();
+	too_long_without_words(pool_publish_flags(fx.pool, off, block,
+						  POOL_PUBLISH_EVICTABLE),
+			       "pool_publish_flags of a 256-byte name");
+	said_too_long();
+	too_long_without_words(pool_lookup(fx.pool, block, &got, NULL),
+			       "pool_lookup of a 256-byte name");
+	said_too_long();
+	too_long_without_words(pool_lookup_retain(fx.pool, block, &got, NULL),
+			       "pool_lookup_retain of a 256-byte name");
+	said_too_long();
+	too_long_without_words(pool_lookup_wait(fx.pool, block, 0, 100, 0,
+						&got, NULL, NULL),
+			       "pool_lookup_wait of a 256-byte name");
+	said_too_long();
+	too_long_without_words(pool_unpublish(fx.pool, block),
+			       "pool_unpublish of a 256-byte name");
+	said_too_long();
+	too_long_without_words(pool_open(fx.conn, pool, &p),
+			       "pool_open of a 65-byte name");
+	assert_null(p);
+	said_too_long();
+	too_long_without_words(pool_stats_by_name(fx.conn, pool, &st),
+			       "pool_stats_by_name of a 65-byte name");
+	said_too_long();
+	too_long_without_words(pool_names(fx.conn, POOL_NAME, block, &named,
+					  &n, &total),
+			       "pool_names with a 256-byte prefix");
+
+	assert_int_equal(pool_free(fx.pool, off), 0);
+	client_still_works(fx.pool);
+	check_pool(fx.conn);
+	stop_daemon();
+}
+
 int
 main(void)
 {
@@ -1690,6 +1786,8 @@ main(void)
 			refusals_say_what_they_mean, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			missing_things_are_named, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			long_names_leave_no_words, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("integration: bad input", tests,

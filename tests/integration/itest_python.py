@@ -944,6 +944,31 @@ def daemon_words_only_when_they_add():
 
 
 @test
+def a_name_too_long_has_no_words():
+    """A block name too long is the library's own ENAMETOOLONG, asked of
+    no daemon: its PoolError is pool_strerror's text alone, without the
+    words an earlier failure of the same code left (here the library's
+    for a socket path too long), which would say that poolmgrd said so,
+    and of another name."""
+    long_path = "/" + "x" * 200
+    name = "n" * (poolclient.BLOCK_NAME_MAX + 1)
+    with poolclient.connect() as c, c.open("py") as p:
+        off = p.alloc(64)
+        for fn, args, kw in ((p.publish, (name, off), {}),
+                             (p.lookup, (name,), {}),
+                             (p.lookup, (name,), {"retain": True}),
+                             (p.lookup, (name,), {"wait": 0.1}),
+                             (p.unpublish, (name,), {})):
+            e = expect_error(errno.ENAMETOOLONG, poolclient.connect,
+                             long_path)
+            assert "socket path" in e.strerror, e.strerror
+            e = expect_error(errno.ENAMETOOLONG, fn, *args, **kw)
+            assert e.strerror == poolclient._lib.pool_strerror(
+                -errno.ENAMETOOLONG).decode(), (fn.__name__, kw, e.strerror)
+        p.free(off)
+
+
+@test
 def read_only_handle():
     """A read-only handle's buffer is not writable (its mapping is
     PROT_READ), and it may not allocate."""
