@@ -149,8 +149,8 @@ wait_last_try(struct pool *p, int timeout_ms, client_wait_try try, void *arg)
  * (and again, at once).  A finite wait ends at its time, pauses or not,
  * with a last try (wait_last_try) if the time ran out here.
  */
-int
-client_wait(struct pool *p, int timeout_ms, client_wait_try try, void *arg)
+static int
+wait_asking(struct pool *p, int timeout_ms, client_wait_try try, void *arg)
 {
 	uint64_t	deadline = 0, now, part, sent, pause = 0, nap;
 	int		error, asked = 0;
@@ -194,4 +194,19 @@ client_wait(struct pool *p, int timeout_ms, client_wait_try try, void *arg)
 		if (nap > 0)
 			wait_sleep_ms(nap);
 	}
+}
+
+/*
+ * wait_asking, never cancelled halfway (see client_nocancel): the pause's
+ * nanosleep is a cancellation point, and a thread cancelled there would
+ * end in the middle of a call the header says runs to its end.
+ */
+int
+client_wait(struct pool *p, int timeout_ms, client_wait_try try, void *arg)
+{
+	int	cancel = client_nocancel(), error;
+
+	error = wait_asking(p, timeout_ms, try, arg);
+	client_cancel_restore(cancel);
+	return error;
 }

@@ -19,7 +19,8 @@
  *
  * And a thread cancelled while it waits for a reply, or while its free
  * waits for another thread's flush, leaves the connection and the cache
- * working for the others.
+ * working for the others; one cancelled while its lookup waits across a
+ * restart in place of the daemon finishes the call first.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -826,6 +827,76 @@ cancelled_free_waiting_for_a_flush(void **state)
 	assert_int_equal(harness_stop(&fx.d), 0);
 }
 
+struct waiter {
+	struct pool *p;
+	int rc;			/* the call's answer, once it returned */
+	int asked;		/* atomic */
+};
+
+/* Waits for a name nobody publishes, then acts on a pending cancel. */
+static void *
+lookup_waiter(void *arg)
+{
+	struct waiter *w = arg;
+	pool_off_t off;
+
+	__atomic_store_n(&w->asked, 1, __ATOMIC_RELEASE);
+	w->rc = pool_lookup_wait(w->p, "never", 0, 2000, 0, &off, NULL,
+				 NULL);
+	pthread_testcancel();
+	return NULL;
+}
+
+/*
+ * A thread cancelled while its pool_lookup_wait waits, across a restart
+ * in place: the daemon answers the wait -EINTR, and the library asks the
+ * new image again after a short pause.  The call is no cancellation point
+ * there either (it once was, at that pause's nanosleep): it goes on for
+ * the time left and ends -ETIMEDOUT, and only then is the thread
+ * cancelled.
+ */
+static void
+pending_cancel_does_not_cut_a_wait_across_a_restart(void **state)
+{
+	struct waiter w = {.rc = 1};
+	struct pool_stats st;
+	pthread_t t;
+	void *ret;
+
+	(void)state;
+	assert_int_equal(harness_start(&fx.d, POOL_CONFIG), 0);
+	assert_int_equal(pool_connect(fx.d.sock, &fx.conn), 0);
+	assert_int_equal(pool_open(fx.conn, POOL_NAME, &fx.pool), 0);
+	w.p = fx.pool;
+	assert_int_equal(pthread_create(&t, NULL, lookup_waiter, &w), 0);
+	while (!__atomic_load_n(&w.asked, __ATOMIC_ACQUIRE))
+		harness_sleep_ms(1);
+	harness_sleep_ms(100);		/* the wait is with the daemon */
+	assert_int_equal(pthread_cancel(t), 0);
+	assert_int_equal(harness_restart_in_place(&fx.d), 0);
+	alarm(20);	/* a hang kills the test, and says so */
+	assert_int_equal(pthread_join(t, &ret), 0);
+	alarm(0);
+	if (w.rc == 1)
+		printf("threads: a lookup wait cancelled across a restart in "
+		       "place: the thread %s inside the call\n",
+		       ret == PTHREAD_CANCELED ? "cancelled" : "ended");
+	else
+		printf("threads: a lookup wait cancelled across a restart in "
+		       "place: %d (%s), the thread %s\n", w.rc,
+		       pool_strerror(w.rc), ret == PTHREAD_CANCELED ?
+		       "cancelled after" : "not cancelled");
+	assert_true(ret == PTHREAD_CANCELED);
+	EXPECT_RC(w.rc, -ETIMEDOUT);
+	EXPECT_RC(pool_stats(fx.pool, &st), 0);
+	assert_int_equal(st.clients, 1);
+	pool_close(fx.pool);
+	fx.pool = NULL;
+	pool_disconnect(fx.conn);
+	fx.conn = NULL;
+	assert_int_equal(harness_stop(&fx.d), 0);
+}
+
 int
 main(void)
 {
@@ -842,6 +913,9 @@ main(void)
 			pending_cancel_does_not_cut_pool_open, teardown),
 		cmocka_unit_test_teardown(
 			cancelled_free_waiting_for_a_flush, teardown),
+		cmocka_unit_test_teardown(
+			pending_cancel_does_not_cut_a_wait_across_a_restart,
+			teardown),
 	};
 
 	return cmocka_run_group_tests_name("integration: threads", tests,
