@@ -204,7 +204,8 @@ acl_db_once(unsigned kind, const char *who, uint32_t *id, char *name,
  * 0, -ENOENT or -ENOMEM.
  */
 static int
-acl_db(unsigned kind, const char *who, uint32_t *id, char *name, size_t len)
+acl_db_grown(unsigned kind, const char *who, uint32_t *id, char *name,
+    size_t len)
 {
 	char *buf = NULL, *bigger;
 	size_t size = 4096;
@@ -226,6 +227,22 @@ acl_db(unsigned kind, const char *who, uint32_t *id, char *name, size_t len)
 		size *= 2;
 	}
 	free(buf);
+	return rc;
+}
+
+/*
+ * acl_db_grown, never cancelled halfway (see client_nocancel): the
+ * look-ups open the databases' files, cancellation points, and a thread
+ * cancelled there would leave its buffer, and pool_acl_parse's copy of
+ * the text, behind.
+ */
+static int
+acl_db(unsigned kind, const char *who, uint32_t *id, char *name, size_t len)
+{
+	int cancel = client_nocancel(), rc;
+
+	rc = acl_db_grown(kind, who, id, name, len);
+	client_cancel_restore(cancel);
 	return rc;
 }
 

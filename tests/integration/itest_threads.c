@@ -20,7 +20,8 @@
  * And a thread cancelled while it waits for a reply, or while its free
  * waits for another thread's flush, leaves the connection and the cache
  * working for the others; one cancelled while its lookup waits across a
- * restart in place of the daemon finishes the call first.
+ * restart in place of the daemon finishes the call first, and so does
+ * one whose cancel is pending as it reads or writes a list with names.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -897,6 +898,57 @@ pending_cancel_does_not_cut_a_wait_across_a_restart(void **state)
 	assert_int_equal(harness_stop(&fx.d), 0);
 }
 
+struct acl_words {
+	int parsed;		/* pool_acl_parse's answer, once it returned */
+	int formatted;		/* pool_acl_format's, likewise */
+};
+
+/*
+ * Cancels itself (pending: deferred), then reads and writes a list with
+ * names, which look the password and group databases up, and only then
+ * acts on the cancel.
+ */
+static void *
+acl_words_caller(void *arg)
+{
+	struct acl_words *a = arg;
+	struct pool_acl_entry e[4];
+	char err[128], text[256];
+
+	pthread_cancel(pthread_self());
+	a->parsed = pool_acl_parse("user:root:rw,group:root:r", 0, e, 4, err,
+				   sizeof(err));
+	a->formatted = pool_acl_format(e, 2, POOL_ACL_FORMAT_NAMES, text,
+				       sizeof(text));
+	pthread_testcancel();
+	return NULL;
+}
+
+/*
+ * pool_acl_parse and pool_acl_format look names up (getpwnam_r and the
+ * like, which open the databases' files: cancellation points).  A cancel
+ * pending when they are called must not end the thread inside them,
+ * where it would leave their buffers behind: both return, and the thread
+ * is cancelled after.
+ */
+static void
+pending_cancel_does_not_cut_acl_words(void **state)
+{
+	struct acl_words a = {1, 1};
+	pthread_t t;
+	void *ret;
+
+	(void)state;
+	assert_int_equal(pthread_create(&t, NULL, acl_words_caller, &a), 0);
+	assert_int_equal(pthread_join(t, &ret), 0);
+	printf("threads: a list read and written with a cancel pending: "
+	       "parse %d, format %d, the thread %s\n", a.parsed, a.formatted,
+	       ret == PTHREAD_CANCELED ? "cancelled" : "not cancelled");
+	assert_true(ret == PTHREAD_CANCELED);
+	assert_int_equal(a.parsed, 2);
+	assert_int_equal(a.formatted, (int)strlen("user:root:rw,group:root:r"));
+}
+
 int
 main(void)
 {
@@ -916,6 +968,8 @@ main(void)
 		cmocka_unit_test_teardown(
 			pending_cancel_does_not_cut_a_wait_across_a_restart,
 			teardown),
+		cmocka_unit_test_teardown(
+			pending_cancel_does_not_cut_acl_words, teardown),
 	};
 
 	return cmocka_run_group_tests_name("integration: threads", tests,
