@@ -312,6 +312,10 @@ do_free(struct call *c, const Poolmgr__Free *m)
 	if (rc == -EPERM)
 		return refuse(c, rc, "block 0x%llx belongs to another handle",
 			      (unsigned long long)m->offset);
+	/* Live, and the pool's reference is its name's: Unpublish drops it. */
+	if (rc == -EBUSY)
+		return refuse(c, rc, "block 0x%llx is named: unpublish its "
+			      "name", (unsigned long long)m->offset);
 	if (rc)
 		return refuse(c, rc, "0x%llx is not a live block",
 			      (unsigned long long)m->offset);

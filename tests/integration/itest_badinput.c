@@ -27,7 +27,8 @@
  * that the library fails itself with that same code (a NULL argument, a
  * reserved word set, an unknown flag) has no words.  The words read as
  * sentences: an existing pool exists, "1 open handle and 1 live block",
- * a mode such as 01000 in octal with its leading 0.
+ * a mode such as 01000 in octal with its leading 0; a free of a named
+ * block by a handle that holds none says the block is named.
  *
  * -ENOENT says which thing was not found: a connect to a path with no
  * socket has the library's words naming the path (the one given, or
@@ -1588,6 +1589,40 @@ refusals_say_what_they_mean(void **state)
 	stop_daemon();
 }
 
+/* ---- free_of_a_named_block_says_so ---------------------------------------- */
+
+/*
+ * A free of a named block by a handle that holds none of it is -EBUSY,
+ * and the words say why: the block is live, its name holds it (they once
+ * said it was no live block, as for an offset of nothing).  The block
+ * stays, found by its name, until it is unpublished.
+ */
+static void
+free_of_a_named_block_says_so(void **state)
+{
+	char want[128];
+	pool_off_t off, found;
+
+	(void)state;
+	assert_int_equal(pool_alloc(fx.pool, 64, &off), 0);
+	assert_int_equal(pool_publish(fx.pool, off, "kept"), 0);
+	assert_int_equal(pool_free(fx.pool, off), 0);	/* its own */
+	expect_rc(pool_free(fx.pool, off), -EBUSY,
+		  "pool_free of a named block the handle holds none of");
+	snprintf(want, sizeof(want), "block 0x%llx is named: unpublish its "
+		 "name", (unsigned long long)off);
+	expect_words(-EBUSY, want,
+		     "pool_free of a named block the handle holds none of");
+	assert_int_equal(pool_lookup(fx.pool, "kept", &found, NULL), 0);
+	assert_int_equal(found, off);
+	assert_int_equal(pool_unpublish(fx.pool, "kept"), 0);
+	expect_rc(pool_free(fx.pool, off), -EINVAL,
+		  "pool_free of a block its name's unpublish freed");
+	client_still_works(fx.pool);
+	check_pool(fx.conn);
+	stop_daemon();
+}
+
 /* ---- missing_things_are_named ------------------------------------------- */
 
 /*
@@ -1784,6 +1819,8 @@ main(void)
 			local_failures_leave_no_words, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			refusals_say_what_they_mean, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			free_of_a_named_block_says_so, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			missing_things_are_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(
