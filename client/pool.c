@@ -451,8 +451,9 @@ pool_set_cache(struct pool *p, size_t budget)
 		return conn_local_failure(-EINVAL);
 	if (conn_forked(p->conn))
 		return conn_local_failure(-ECHILD);
+	/* No request: the library's own answer, with no earlier words. */
 	if (p->cache == NULL)
-		return budget == 0 ? 0 : -EOPNOTSUPP;
+		return budget == 0 ? 0 : conn_local_failure(-EOPNOTSUPP);
 	return client_flushed(p, cache_set_budget(p, budget));
 }
 

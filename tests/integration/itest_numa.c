@@ -22,6 +22,9 @@
  *       filter does; fail_mbind.so): -EOPNOTSUPP, not the -EPERM of
  *       admin rights, no pool made; a pool without a policy is made; the
  *       file's pool with a node is not made, and the log says why;
+ *   cache_refusal_has_no_policy_words  pool_set_cache on a read-only
+ *       handle right after such a refusal: -EOPNOTSUPP from the library,
+ *       without the policy's words;
  *   kept_across_restart      SIGUSR2: the statistics still say it, and a
  *       client process that maps the pool after the restart gets the
  *       policy; the one that mapped it before still has it;
@@ -386,6 +389,50 @@ mbind_refused(void **state)
 	pool_disconnect(c);
 }
 
+/*
+ * pool_set_cache of a budget on a handle that cannot cache (read-only) is
+ * the library's own -EOPNOTSUPP, asked of no daemon: it has no words, not
+ * those of the thread's refusal just before it, the daemon's -EOPNOTSUPP
+ * for a policy it could not set, which would say the cache was refused
+ * for NUMA.
+ */
+static void
+cache_refusal_has_no_policy_words(void **state)
+{
+	struct pool_create_opts plain = {.max_size = 1 << 20};
+	struct pool_create_opts o = {.max_size = 1 << 20,
+				     .numa_policy = POOL_NUMA_PREFERRED};
+	struct pool_conn *c;
+	struct pool *r;
+	char *saved;
+	int rc;
+
+	(void)state;
+	skip_without_node();
+	o.numa_node = (uint32_t)node;
+	saved = harness_preload("fail_mbind.so");
+	setenv("POOLMGR_FAIL_MBIND", "1", 1);
+	rc = harness_start(&d, "admin_group = 0\n");
+	unsetenv("POOLMGR_FAIL_MBIND");
+	harness_preload_off(saved);
+	assert_int_equal(rc, 0);
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	EXPECT_RC(pool_create(c, "plain", &plain), 0);
+	EXPECT_RC(pool_open_readonly(c, "plain", &r), 0);
+	EXPECT_RC(pool_create(c, "filtered", &o), -EOPNOTSUPP);
+	if (!strstr(pool_last_message(-EOPNOTSUPP), "no NUMA policies"))
+		fail_msg("the refused policy's words: \"%s\"",
+			 pool_last_message(-EOPNOTSUPP));
+	EXPECT_RC(pool_set_cache(r, 4096), -EOPNOTSUPP);
+	if (*pool_last_message(-EOPNOTSUPP) != '\0')
+		fail_msg("pool_set_cache on a read-only handle, refused "
+			 "without asking poolmgrd, has an earlier refusal's "
+			 "words: \"%s\"", pool_last_message(-EOPNOTSUPP));
+	EXPECT_RC(pool_set_cache(r, 0), 0);
+	pool_close(r);
+	pool_disconnect(c);
+}
+
 static void
 kept_across_restart(void **state)
 {
@@ -667,6 +714,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(mbind_refused, NULL,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			cache_refusal_has_no_policy_words, NULL, teardown),
 		cmocka_unit_test_setup_teardown(kept_across_restart, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(kept_across_crash,
