@@ -63,8 +63,9 @@ cache_conn_check_slow(struct pool *p, int64_t now)
 {
 	int	probe, error;
 
+	/* Found here, not asked: no earlier refusal's words (another pool's). */
 	if (__atomic_load_n(p->cache->state, __ATOMIC_ACQUIRE) != 0)
-		return -EBADF;
+		return conn_local_failure(-EBADF);
 
 	probe = now != cache_thread_probed;
 	cache_thread_probed = now;

@@ -21,7 +21,8 @@
  *     counts only the refusals the program saw;
  *   - the share map the daemon sends cannot be made writable;
  *   - a read-only handle has no cache; a dead daemon stops the cache, and
- *     so does a pool destroyed by force under the handle, at once;
+ *     so does a pool destroyed by force under the handle, at once, with
+ *     no words of another pool's refusal;
  *   - threads started after others ended reuse their shard and its blocks;
  *   - a block freed while the cache gives its slack back is freed only
  *     after the shrink, never shrinking the block that next takes its
@@ -609,6 +610,45 @@ forced_destroy_stops_the_cache(void **state)
 	EXPECT_RC(pool_open(c, "tight", &p), 0);
 	EXPECT_RC(pool_alloc(p, 64, &x), 0);
 	EXPECT_RC(pool_free(p, x), 0);
+	pool_close(p);
+	pool_disconnect(admin);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&daemon_proc), 0);
+}
+
+/*
+ * Two pools destroyed by force under their handles: a request on one
+ * asks the daemon, whose words name that pool; the other handle's cache
+ * then refuses an allocation itself (-EBADF, from the state word), and
+ * must not pass those words off as its own: they name another pool.
+ */
+static void
+forced_destroy_words_are_not_another_pools(void **state)
+{
+	struct pool_conn *c, *admin;
+	struct pool *p, *q;
+	pool_off_t x;
+
+	(void)state;
+	start();
+	p = open_ok(&c, "c");
+	EXPECT_RC(pool_open(c, "tight", &q), 0);
+	EXPECT_RC(pool_set_cache(q, 1 << 20), 0);
+	EXPECT_RC(pool_alloc(q, 64, &x), 0);
+	EXPECT_RC(pool_free(q, x), 0);
+	EXPECT_RC(pool_connect(daemon_proc.sock, &admin), 0);
+	EXPECT_RC(pool_destroy_force(admin, "c"), 0);
+	EXPECT_RC(pool_destroy_force(admin, "tight"), 0);
+	/* Too large to cache: the daemon answers, and says why. */
+	EXPECT_RC(pool_alloc(p, 1 << 20, &x), -EBADF);
+	if (!strstr(pool_last_message(-EBADF), "pool c was destroyed by "
+		    "force"))
+		fail_msg("-EBADF: %s", pool_last_message(-EBADF));
+	EXPECT_RC(pool_alloc(q, 64, &x), -EBADF);
+	if (strstr(pool_last_message(-EBADF), "pool c "))
+		fail_msg("pool tight's -EBADF has pool c's words: %s",
+			 pool_last_message(-EBADF));
+	pool_close(q);
 	pool_close(p);
 	pool_disconnect(admin);
 	pool_disconnect(c);
@@ -2705,6 +2745,8 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(forced_destroy_stops_the_cache,
 					  teardown),
+		cmocka_unit_test_teardown(
+			forced_destroy_words_are_not_another_pools, teardown),
 		cmocka_unit_test_teardown(
 			retain_flushes_the_cache_at_the_quota, teardown),
 		cmocka_unit_test_teardown(many_sibling_handles_share_the_quota,
