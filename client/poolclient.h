@@ -1038,8 +1038,8 @@ POOL_API int pool_lookup_retain(struct pool *p, const char *name,
  * consumer passes the generation of the block it has and is answered
  * with the next one published (the latest, if several were meanwhile);
  * 0 takes any.  With POOL_LOOKUP_RETAIN the handle holds the block, taken
- * in the same step as the answer (as pool_lookup_retain; read-write
- * handles only).  timeout_ms 0 does not wait: pool_lookup with the
+ * in the same step as the answer (as pool_lookup_retain; read-only
+ * handles too).  timeout_ms 0 does not wait: pool_lookup with the
  * generation, after_generation not looked at.
  *
  * -ETIMEDOUT if no newer generation came in time (nothing changed);

@@ -483,6 +483,22 @@ held_for_release(struct call *c, struct dpool *p)
 	return HELD;
 }
 
+/*
+ * A shared block's resize, refused (dpool_realloc's -EBUSY): it neither
+ * shrinks (others were told they may use all its bytes) nor moves (from
+ * under their mappings), and the words say which of the two it was.
+ */
+static int
+refuse_shared_resize(struct call *c, struct dpool *p,
+		     const Poolmgr__Realloc *m)
+{
+	struct block *b = dpool_block(p, m->offset);
+	bool shrink = b && heap_block_size(p->heap, m->size) < b->size;
+
+	return refuse(c, -EBUSY, "block 0x%llx is shared and cannot %s",
+		      (unsigned long long)m->offset, shrink ? "shrink" : "move");
+}
+
 int
 do_realloc(struct call *c, const Poolmgr__Realloc *m)
 {
@@ -547,7 +563,7 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 	if (rc == DPOOL_IN_STEPS)
 		return held_in_steps(c, dst);
 	if (rc == -EBUSY)
-		return refuse(c, rc, "block is shared and cannot move");
+		return refuse_shared_resize(c, h->pool, m);
 	if (rc == -EAGAIN)
 		return refuse(c, rc, "block cannot change size in place");
 	uncount_retried(h->pool, rc, m->retry_follows);

@@ -1623,6 +1623,44 @@ free_of_a_named_block_says_so(void **state)
 	stop_daemon();
 }
 
+/* ---- shared_resize_says_which ------------------------------------------- */
+
+/*
+ * A shared block (named: persistent) neither shrinks nor moves, -EBUSY
+ * both, and the words say which: a shrink was refused with words about
+ * moving, though nothing would have moved.
+ */
+static void
+shared_resize_says_which(void **state)
+{
+	char want[128];
+	pool_off_t off, next, out;
+
+	(void)state;
+	assert_int_equal(pool_alloc(fx.pool, 4096, &off), 0);
+	assert_int_equal(pool_alloc(fx.pool, 4096, &next), 0);
+	assert_int_equal(pool_publish(fx.pool, off, "shared"), 0);
+	expect_rc(pool_realloc(fx.pool, off, 64, &out), -EBUSY,
+		  "pool_realloc shrinking a shared block");
+	snprintf(want, sizeof(want), "block 0x%llx is shared and cannot "
+		 "shrink", (unsigned long long)off);
+	expect_words(-EBUSY, want, "pool_realloc shrinking a shared block");
+	if (next == off + 4096) {	/* no room to grow in place */
+		expect_rc(pool_realloc(fx.pool, off, 8192, &out), -EBUSY,
+			  "pool_realloc moving a shared block");
+		snprintf(want, sizeof(want), "block 0x%llx is shared and "
+			 "cannot move", (unsigned long long)off);
+		expect_words(-EBUSY, want, "pool_realloc moving a shared "
+			     "block");
+	}
+	assert_int_equal(pool_free(fx.pool, off), 0);
+	assert_int_equal(pool_unpublish(fx.pool, "shared"), 0);
+	assert_int_equal(pool_free(fx.pool, next), 0);
+	client_still_works(fx.pool);
+	check_pool(fx.conn);
+	stop_daemon();
+}
+
 /* ---- missing_things_are_named ------------------------------------------- */
 
 /*
@@ -1821,6 +1859,8 @@ main(void)
 			refusals_say_what_they_mean, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			free_of_a_named_block_says_so, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			shared_resize_says_which, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			missing_things_are_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(

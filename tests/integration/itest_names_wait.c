@@ -474,6 +474,32 @@ timeout_changes_nothing(void **state)
 
 /* ---- retain_taken_when_answered ---------------------------------------- */
 
+/*
+ * A read-only handle's wait with POOL_LOOKUP_RETAIN holds the block too
+ * (poolclient.h): the name goes, the block stays until it lets go.
+ */
+static void
+retain_read_only(void)
+{
+	struct pool_conn *c;
+	struct pool *ro;
+	pool_off_t off, found = POOL_OFF_NONE;
+
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	EXPECT_RC(pool_open_readonly(c, POOL, &ro), 0);
+	off = published("e/ro", 100, 'r', false);
+	EXPECT_RC(pool_lookup_wait(ro, "e/ro", 0, 1000, POOL_LOOKUP_RETAIN,
+				   &found, NULL, NULL), 0);
+	assert_int_equal(found, off);
+	EXPECT_RC(pool_unpublish(pool, "e/ro"), 0);
+	assert_int_equal(harness_stats(pool).live_blocks, 1);
+	assert_memory_equal(pool_ptr(ro, off), "rrrr", 4);
+	EXPECT_RC(pool_free(ro, off), 0);
+	assert_int_equal(harness_stats(pool).live_blocks, 0);
+	pool_close(ro);
+	pool_disconnect(c);
+}
+
 static void
 retain_taken_when_answered(void **state)
 {
@@ -498,6 +524,7 @@ retain_taken_when_answered(void **state)
 	st = harness_stats(pool);
 	assert_int_equal(st.live_blocks, 0);
 	close(fd);
+	retain_read_only();
 }
 
 /* ---- bound_per_uid ------------------------------------------------------ */
