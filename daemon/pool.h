@@ -721,7 +721,7 @@ bool dpool_release_stopped(void);
  * dpool_restore_done: every block must be held or persistent (-EINVAL,
  * with why in problem), and its share bit is set as its holders say.
  * dpool_punch punches [off, off + len), whole pages: 0 or -errno; on huge
- * pages it writes zeros there instead (they are kept for life).
+ * pages (kept for life) it leaves them as they are, and answers 0.
  */
 int dpool_restore_block(struct dpool *p, uint64_t off,
 			const struct heap_block_info *bi, uid_t persister,

@@ -122,7 +122,7 @@ dpool_alloc(struct dpool *p, struct handle *h, uint64_t size, uint64_t align,
 {
 	uint64_t off, usable;
 	struct block *b;
-	bool steps;
+	bool steps, whole;
 	int rc;
 
 	usable = heap_block_size(p->heap, size);
@@ -144,8 +144,14 @@ dpool_alloc(struct dpool *p, struct handle *h, uint64_t size, uint64_t align,
 	    !(b = records_take(&block_records)))
 		return DPOOL_NO_MEMORY;
 	steps = zero && in_steps(size);
-	rc = zero && !steps ? heap_calloc(p->heap, 1, size, &off)
-			    : heap_alloc(p->heap, size, align, &off);
+	/*
+	 * A pool on huge pages zeroes the whole block: a restore leaves its
+	 * free pages as they were (dpool_punch), which the engine takes for
+	 * never touched, so it zeroes none of them.
+	 */
+	whole = zero && !steps && p->huge;
+	rc = zero && !steps && !whole ? heap_calloc(p->heap, 1, size, &off)
+				      : heap_alloc(p->heap, size, align, &off);
 	if (rc) {
 		records_give(&block_records, b);
 		return rc;
@@ -158,6 +164,8 @@ dpool_alloc(struct dpool *p, struct handle *h, uint64_t size, uint64_t align,
 	block_index_insert(&p->blocks, b);
 	(void)ref_add(b, h);	/* its first holder: no record to take */
 	*out = b;
+	if (whole)
+		dpool_zero(p, off, usable);
 	return steps ? zero_begin(p, b) : 0;
 }
 

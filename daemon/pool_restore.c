@@ -9,12 +9,12 @@
  * overlaps another, a hold twice) fails the whole restore, which then
  * starts the daemon fresh: nothing is undone one block at a time.
  * The engine takes every free page for never touched, so zero:
- * dpool_punch makes it so (a hole; zeros on huge pages, kept for life).
+ * dpool_punch makes it so (a hole), but on huge pages, kept for life and
+ * left as they are: a calloc there zeroes its whole block (pool_block.c).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "pool.h"
 #include "pool_internal.h"
@@ -78,13 +78,14 @@ int
 dpool_punch(struct dpool *p, uint64_t off, uint64_t len)
 {
 	/*
-	 * Huge pages are kept for life (a hole would lose its reservation):
-	 * zeroed instead, as the engine takes them for never touched.
+	 * Huge pages are kept for life (a hole would lose its reservation),
+	 * and left as they are: writing zeros over the free ones faulted in
+	 * every page never touched, the whole pool (11.6 s for 4 GiB, every
+	 * client waiting).  The engine takes them for never touched all the
+	 * same; dpool_alloc zeroes a huge-page pool's calloc whole.
 	 */
-	if (p->huge) {
-		memset(p->map + off, 0, len);
+	if (p->huge)
 		return 0;
-	}
 	if (fallocate(p->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 		      (off_t)off, (off_t)len) == -1)
 		return -errno;
