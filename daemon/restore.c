@@ -297,7 +297,9 @@ order_handles(struct rebuild *rb)
 
 /*
  * Punch every whole page of p that no block touches: the engine takes
- * them for never touched, so zero, and not resident.
+ * them for never touched, so zero, and not resident.  What leaves the
+ * memfd (the free pages the pool kept for reuse, mostly) went back to
+ * the kernel as a trim's pages do: released_bytes counts it.
  */
 static int
 punch_free(struct rebuild *rb, unsigned k)
@@ -305,6 +307,7 @@ punch_free(struct rebuild *rb, unsigned k)
 	const Poolmgrd__PoolState *ps = rb->st->pools[k];
 	struct dpool *p = rb->pools[k];
 	uint64_t page = ps->page_size, from = 0, to, a, b;
+	uint64_t resident = dpool_committed(p), now;
 	size_t i;
 	int rc;
 
@@ -320,6 +323,9 @@ punch_free(struct rebuild *rb, unsigned k)
 		if (i < ps->n_block_off)
 			from = ps->block_off[i] + ps->block_size[i];
 	}
+	/* (Clients may write meanwhile: never more than what left.) */
+	if ((now = dpool_committed(p)) < resident)
+		p->released_before += resident - now;
 	return 0;
 }
 

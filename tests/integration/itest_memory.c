@@ -17,6 +17,10 @@
  *       trim, the first gives back all but the pages of the few blocks its
  *       cache holds (< 64 KiB committed), the second keeps about 4 MiB
  *       (3 to 4 MiB + 64 KiB), the default about 1 MiB.
+ *   restart_counts_the_pages_it_gives_back  the same 16 MiB freed, then
+ *       a restart in place: the kept pages it punches out of the memfd
+ *       are counted in released_bytes, byte for byte what left the
+ *       memfd (they were not counted at all).
  *   idle_pool_gives_kept_pages_back    the same blocks in a daemon with
  *       idle_trim = 1: the 1 MiB of free pages kept for reuse goes back
  *       within 4 s once nothing is allocated or freed (committed 0, no
@@ -456,6 +460,35 @@ retain_setting_bounds_kept_pages(void **state)
 	retain_round(NULL, 1 * MiB, 512 * KiB, 1 * MiB + 64 * KiB);
 	/* More than the pool: all of it, and the stats say the pool's size. */
 	retain_round("99T", 64 * MiB, 15 * MiB, 16 * MiB + 64 * KiB);
+}
+
+/*
+ * A restart in place punches out the free pages the pool kept for reuse
+ * (the new engine takes every free page for never touched): they go back
+ * to the kernel as a trim's do, and released_bytes says so.  It said
+ * nothing: 1 MiB left the memfd and the count stayed where it was.
+ */
+static void
+restart_counts_the_pages_it_gives_back(void **state)
+{
+	struct pool_stats before, after;
+
+	(void)state;
+	start_with_pool("r", "64M");
+	before = write_and_free("restart", 16 * MiB, 1 * KiB);
+	assert_true(before.free_resident_bytes >= 512 * KiB);
+	assert_int_equal(harness_restart_in_place(&fx.d), 0);
+	after = stats_now();
+	printf("restart: committed %" PRIu64 " -> %" PRIu64 " B, released %"
+	       PRIu64 " -> %" PRIu64 " B\n", before.committed_bytes,
+	       after.committed_bytes, before.released_bytes,
+	       after.released_bytes);
+	assert_true(after.committed_bytes < before.committed_bytes);
+	assert_int_equal(after.free_resident_bytes, 0);
+	assert_int_equal(after.released_bytes - before.released_bytes,
+			 before.committed_bytes - after.committed_bytes);
+	check_pool("r");
+	stop_all();
 }
 
 /* The pool's stats as the daemon has them, without flushing our cache. */
@@ -1033,6 +1066,8 @@ main(void)
 		cmocka_unit_test_teardown(small_blocks_return_memory_on_trim,
 					  teardown),
 		cmocka_unit_test_teardown(retain_setting_bounds_kept_pages,
+					  teardown),
+		cmocka_unit_test_teardown(restart_counts_the_pages_it_gives_back,
 					  teardown),
 		cmocka_unit_test_teardown(idle_pool_gives_kept_pages_back,
 					  teardown),
