@@ -341,10 +341,28 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 	if (o.max_size == 0)
 		return usage_error("create: bad size '%s' (not 0)",
 		    ctl->size_arg);
-	if (ctl->granularity_arg != NULL) {
-		/* The daemon checks too; refusing here makes it exit 2. */
+	if (ctl->page_size_arg != NULL) {
+		/* Which huge pages there are, only the daemon's kernel says. */
 		pagesize = sysconf(_SC_PAGESIZE);
-		most = pagesize > 0 ? (uint64_t)pagesize : UINT64_MAX;
+		if (parse_size(ctl->page_size_arg, UINT64_MAX,
+		    &o.page_size) != 0 || o.page_size == 0 ||
+		    (o.page_size & (o.page_size - 1)) ||
+		    (pagesize > 0 && o.page_size < (uint64_t)pagesize))
+			return bad_size("create", "page size",
+			    ctl->page_size_arg, UINT64_MAX, "the system page, "
+			    "or a huge page size such as 2M or 1G",
+			    "the largest huge page size");
+	}
+	if (ctl->granularity_arg != NULL) {
+		/*
+		 * The daemon checks too; refusing here makes it exit 2.  The
+		 * pool's page bounds it, a huge one if --page-size names it:
+		 * the system page's bound refused --granularity 2M with
+		 * --page-size 2M, which the daemon takes.
+		 */
+		pagesize = sysconf(_SC_PAGESIZE);
+		most = o.page_size != 0 ? o.page_size : pagesize > 0 ?
+		    (uint64_t)pagesize : UINT64_MAX;
 		if (parse_size(ctl->granularity_arg, most, &v) != 0 ||
 		    v < 8 || (v & (v - 1)) != 0)
 			return bad_size("create", "granularity",
@@ -368,18 +386,6 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 			    UINT64_MAX, SIZE_FORMS, MOST_BYTES);
 		if (o.retain == 0)
 			o.retain = POOL_RETAIN_NONE;
-	}
-	if (ctl->page_size_arg != NULL) {
-		/* Which huge pages there are, only the daemon's kernel says. */
-		pagesize = sysconf(_SC_PAGESIZE);
-		if (parse_size(ctl->page_size_arg, UINT64_MAX,
-		    &o.page_size) != 0 || o.page_size == 0 ||
-		    (o.page_size & (o.page_size - 1)) ||
-		    (pagesize > 0 && o.page_size < (uint64_t)pagesize))
-			return bad_size("create", "page size",
-			    ctl->page_size_arg, UINT64_MAX, "the system page, "
-			    "or a huge page size such as 2M or 1G",
-			    "the largest huge page size");
 	}
 	if ((rc = numa_opts(ctl, &o)) != 0 || (rc = owner_opts(ctl, &o)) != 0)
 		return rc;

@@ -982,7 +982,11 @@ expect_exit(int got, int want, const char *what)
 			 what, got, want, out, err);
 }
 
-/* poolctl create --page-size, its usage errors and its refusals. */
+/*
+ * poolctl create --page-size, its usage errors and its refusals; and
+ * --granularity up to the huge page (it was refused above the system
+ * page, whatever --page-size said).
+ */
 static void
 poolctl_page_size(void **state)
 {
@@ -1016,6 +1020,15 @@ poolctl_page_size(void **state)
 		    "--page-size on stats");
 	expect_exit(ctl("create u5 --size 1M --page-size 1K"), EXIT_USAGE,
 		    "--page-size below the system page");
+	/* A granularity up to the pool's page, a huge one too. */
+	expect_exit(ctl("create g2 --size 3M --granularity 2M --page-size 2M"),
+		    0, "--granularity 2M --page-size 2M");
+	st = stats_of(c, "g2");
+	assert_int_equal(st.granularity, HUGE);
+	expect_exit(ctl("create g4 --size 3M --page-size 2M --granularity 4M"),
+		    EXIT_USAGE, "--granularity 4M --page-size 2M");
+	assert_non_null(strstr(err, "bad granularity '4M': too large (at most "
+				    "the page size)"));
 	/* A power of two the kernel offers no huge pages of. */
 	expect_exit(ctl("create u6 --size 1M --page-size 32M"), 1,
 		    "--page-size 32M");
