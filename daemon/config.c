@@ -149,12 +149,23 @@ parse_uint(const char *s, uint32_t *out)
 	return 0;
 }
 
-/* 0 (the default, 16) or a power of two from 8 to the page size. */
+/*
+ * 0 (the default, 16) or a power of two from 8 to the largest page a
+ * pool may have; whether it passes the pool's own page is seen once the
+ * section is read, page_size being perhaps after it (granularity_fits).
+ */
 static int
 good_granularity(uint32_t g)
 {
-	return g == 0 || (g >= 8 && (g & (g - 1)) == 0 &&
-			  g <= (uint64_t)sysconf(_SC_PAGESIZE));
+	return g == 0 || (g >= 8 && (g & (g - 1)) == 0 && g <= HUGEPAGE_MAX);
+}
+
+/* The granularity at most the pool's page, a huge one too, as the engine
+ * takes it: the system page's bound refused 2 MiB on 2 MiB pages. */
+static bool
+granularity_fits(const struct config_pool *p)
+{
+	return p->granularity <= hugepage_valid(p->page_size);
 }
 
 /*
@@ -596,9 +607,8 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 		if (!bad && !good_granularity(p->granularity))
 			return snprintf(ls->problem, sizeof(ls->problem),
 					"granularity %s in [pool %s] is not a "
-					"power of two from 8 to the page size "
-					"(%ld)", value, p->name,
-					sysconf(_SC_PAGESIZE)), 0;
+					"power of two from 8 to the page size",
+					value, p->name), 0;
 	}
 	else if (strcmp(key, "owner") == 0) {
 		int id_rc = config_parse_user(value, &p->uid);
@@ -869,6 +879,15 @@ load_stream(struct load_state *ls, const char *name, char *err,
 		if (cf->pools[i].size == 0) {
 			snprintf(err, errlen, "%s:%d: [pool %s] needs a size",
 				 name, ls->pool_line[i], cf->pools[i].name);
+			return -1;
+		}
+		if (!granularity_fits(&cf->pools[i])) {
+			snprintf(err, errlen, "%s:%d: [pool %s] has a "
+				 "granularity above its page size (%u above "
+				 "%llu)", name, ls->pool_line[i],
+				 cf->pools[i].name, cf->pools[i].granularity,
+				 (unsigned long long)hugepage_valid(
+					 cf->pools[i].page_size));
 			return -1;
 		}
 		if (!limit_fits(&cf->pools[i])) {

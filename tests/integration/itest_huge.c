@@ -1045,7 +1045,11 @@ poolctl_page_size(void **state)
 	pool_disconnect(c);
 }
 
-/* The configuration file's page_size; a bad one is refused. */
+/*
+ * The configuration file's page_size; a bad one is refused.  A
+ * granularity up to the huge page, given before page_size or after (the
+ * file refused any above the system page, which CreatePool takes).
+ */
 static void
 config_page_size(void **state)
 {
@@ -1054,11 +1058,14 @@ config_page_size(void **state)
 	char cmd[512];
 
 	(void)state;
-	start("[pool cf]\nsize = 3M\npage_size = 2M\n");
+	start("[pool cf]\nsize = 3M\npage_size = 2M\n"
+	      "[pool cg]\nsize = 3M\ngranularity = 2097152\npage_size = 2M\n");
 	EXPECT_RC(pool_connect(d.sock, &c), 0);
 	st = stats_of(c, "cf");
 	assert_int_equal(st.page_size, HUGE);
 	assert_int_equal(st.max_size, 4 * MiB);
+	st = stats_of(c, "cg");
+	assert_int_equal(st.granularity, HUGE);
 	/* A live pool keeps its pages whatever the file says now. */
 	assert_int_equal(harness_reload_with(&d, "[pool cf]\nsize = 3M\n"), 0);
 	assert_int_equal(harness_log_count(&d, "page size 2097152 -> 4096"),
@@ -1073,6 +1080,21 @@ config_page_size(void **state)
 		 harness_build(), d.dir);
 	assert_int_not_equal(harness_run(cmd, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "page_size 3M"));
+	/* Above the pool's page: refused, the huge page's as the system's. */
+	snprintf(cmd, sizeof(cmd), "printf '[pool x]\\nsize = 3M\\n"
+		 "granularity = 4194304\\npage_size = 2M\\n' > %s/bad.conf && "
+		 "%s/poolmgrd --check-config --config %s/bad.conf 2>&1", d.dir,
+		 harness_build(), d.dir);
+	assert_int_not_equal(harness_run(cmd, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "[pool x] has a granularity above its "
+				    "page size (4194304 above 2097152)"));
+	snprintf(cmd, sizeof(cmd), "printf '[pool x]\\nsize = 3M\\n"
+		 "granularity = %ld\\n' > %s/bad.conf && %s/poolmgrd "
+		 "--check-config --config %s/bad.conf 2>&1",
+		 2 * sysconf(_SC_PAGESIZE), d.dir, harness_build(), d.dir);
+	assert_int_not_equal(harness_run(cmd, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "[pool x] has a granularity above its "
+				    "page size"));
 }
 
 int
