@@ -89,13 +89,16 @@ huge_refused(struct call *c, const struct dpool_params *pp)
 {
 	uint64_t page = pp->page_size;
 	uint64_t need = (pp->size + page - 1) / page;
-	char text[24];
+	char text[24], knob[128];
 
+	/* vm.nr_hugepages counts the default size's only: 1 GiB pages are
+	 * set in their own file. */
 	return refuse(c, -ENOMEM, "not enough huge pages: the pool needs "
 		      "%llu huge page%s of %s; the system has %llu free "
-		      "(vm.nr_hugepages)", (unsigned long long)need,
+		      "(%s)", (unsigned long long)need,
 		      log_plural(need), hugepage_text(page, text, sizeof(text)),
-		      (unsigned long long)hugepage_available(page));
+		      (unsigned long long)hugepage_available(page),
+		      hugepage_knob(page, knob, sizeof(knob)));
 }
 
 /*

@@ -102,6 +102,33 @@ hugepage_available(uint64_t page)
 	return free > resv ? free - resv : 0;
 }
 
+/* The kernel's default huge page (Hugepagesize in /proc/meminfo), or 0. */
+static uint64_t
+default_huge(void)
+{
+	unsigned long long kb = 0;
+	char line[128];
+	FILE *f;
+
+	if ((f = fopen("/proc/meminfo", "re")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Hugepagesize: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kb << 10;
+}
+
+const char *
+hugepage_knob(uint64_t page, char *buf, unsigned len)
+{
+	if (page == default_huge())
+		snprintf(buf, len, "vm.nr_hugepages");
+	else
+		sysfs_dir(page, "nr_hugepages", buf, len);
+	return buf;
+}
+
 const char *
 hugepage_text(uint64_t page, char *buf, unsigned len)
 {

@@ -37,6 +37,12 @@ unsigned hugepage_memfd_flags(uint64_t page);
 uint64_t hugepage_of_fd(int fd);
 /* Huge pages of page bytes free and not reserved now (for messages). */
 uint64_t hugepage_available(uint64_t page);
+/*
+ * Where an operator sets how many huge pages of page bytes the kernel
+ * keeps, for a message, in buf: "vm.nr_hugepages" for the default huge
+ * page, which that sysctl counts, else the size's own nr_hugepages file.
+ */
+const char *hugepage_knob(uint64_t page, char *buf, unsigned len);
 /* "2 MiB", "1 GiB", "4 KiB": page for a message, in buf. */
 const char *hugepage_text(uint64_t page, char *buf, unsigned len);
 

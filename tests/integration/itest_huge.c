@@ -404,7 +404,11 @@ small_blocks_share_a_huge_page(void **state)
 	pool_disconnect(c);
 }
 
-/* More than the kernel has free: refused, nothing made or reserved. */
+/*
+ * More than the kernel has free: refused, nothing made or reserved; the
+ * words say where to reserve more (they named vm.nr_hugepages for 1 GiB
+ * pages, which it does not count).
+ */
 static void
 too_few_pages_refused(void **state)
 {
@@ -443,6 +447,16 @@ too_few_pages_refused(void **state)
 
 		EXPECT_RC(pool_create(c, "giant", &o), -ENOMEM);
 		EXPECT_RC(pool_stats_by_name(c, "giant", &st), -ENOENT);
+		/*
+		 * The words name where 1 GiB pages are set: vm.nr_hugepages
+		 * sets the default size's (2 MiB) alone.
+		 */
+		assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out),
+						 err, sizeof(err), "create giant "
+						 "--size 1 --page-size 1G"), 1);
+		if (!strstr(err, "the system has 0 free (" GIANT_DIR
+			    "nr_hugepages)"))
+			fail_msg("words of too few 1 GiB pages: %s", err);
 	}
 	/* The daemon serves on: what fits is made. */
 	create_huge(c, "fits", (uint64_t)before * HUGE);
