@@ -449,6 +449,29 @@ numa_kept(const struct dpool *p, const struct config_pool *cp, char *what,
 }
 
 /*
+ * ", pages of 2097152, NUMA bind:0" for a pool made on huge pages or
+ * with a policy (pp's), as CreatePool's line says them: the file's line
+ * said neither, so its log did not tell what the pool was made with.
+ */
+static const char *
+placed_text(const struct dpool *p, const struct dpool_params *pp, char *buf,
+	    size_t len)
+{
+	char numa[32];
+	int n = 0;
+
+	buf[0] = '\0';
+	if (p->huge)
+		n = snprintf(buf, len, ", pages of %llu",
+			     (unsigned long long)p->page_size);
+	if (pp->numa_policy != DPOOL_NUMA_NONE && n >= 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, ", NUMA %s",
+			 numa_text(pp->numa_policy, pp->numa_node, numa,
+				   sizeof(numa)));
+	return buf;
+}
+
+/*
  * The size, granularity and NUMA policy of a live pool cannot change (its
  * memfd is sealed, the engine's granularity fixed, the pages already
  * placed): say so if the file changed them, so that an operator does not
@@ -491,7 +514,7 @@ static void
 apply_config(const struct config *cf)
 {
 	char changed[1600 + 2 * UQUOTA_TEXT_MAX], bounds[DPOOL_BOUNDS_TEXT_MAX];
-	char acl[ACL_TEXT_MAX + 8];
+	char acl[ACL_TEXT_MAX + 8], placed[80];
 	unsigned i;
 
 	for (i = 0; i < cf->npools; i++) {
@@ -559,10 +582,11 @@ apply_config(const struct config *cf)
 				  strerror(-rc));
 		else
 			log_info("pool %s: %llu bytes, mode %04o, owner "
-				 "%u:%u%s%s", p->name,
+				 "%u:%u%s%s%s", p->name,
 				 (unsigned long long)p->size, p->mode,
 				 (unsigned)p->uid, (unsigned)p->gid,
 				 dpool_acl_made_text(p, acl, sizeof(acl)),
+				 placed_text(p, &pp, placed, sizeof(placed)),
 				 dpool_bounds_text(p, bounds, sizeof(bounds)));
 	}
 }

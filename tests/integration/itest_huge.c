@@ -1080,6 +1080,8 @@ config_page_size(void **state)
 	assert_int_equal(st.max_size, 4 * MiB);
 	st = stats_of(c, "cg");
 	assert_int_equal(st.granularity, HUGE);
+	/* The log's line of each says its pages, as a CreatePool's does. */
+	assert_int_equal(harness_log_count(&d, ", pages of 2097152\n"), 2);
 	/* A live pool keeps its pages whatever the file says now. */
 	assert_int_equal(harness_reload_with(&d, "[pool cf]\nsize = 3M\n"), 0);
 	assert_int_equal(harness_log_count(&d, "page size 2097152 -> 4096"),

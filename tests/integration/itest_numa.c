@@ -30,8 +30,9 @@
  *       policy; the one that mapped it before still has it;
  *   kept_across_crash        SIGKILL under the fd store (the crash
  *       journal): the recovered pool reads back the policy from its memfd;
- *   from_the_file            [pool NAME] numa_node and numa_policy; a
- *       reload that changes them says they are not applied; a numa_policy
+ *   from_the_file            [pool NAME] numa_node and numa_policy (the
+ *       log's line of each pool made says its policy); a reload that
+ *       changes them says they are not applied; a numa_policy
  *       without a numa_node refuses the file;
  *   huge_pages_refused       a policy with huge pages (hugetlbfs keeps no
  *       shared policy): -EINVAL from the daemon, a usage error in poolctl,
@@ -526,6 +527,11 @@ from_the_file(void **state)
 	EXPECT_RC(pool_connect(d.sock, &c), 0);
 	expect_policy(c, "f", POOL_NUMA_BIND, node);
 	expect_policy(c, "g", POOL_NUMA_PREFERRED, node);
+	/* Their lines in the log say so, as a CreatePool's does. */
+	snprintf(conf, sizeof(conf), ", NUMA bind:%d\n", node);
+	assert_int_equal(harness_log_count(&d, conf), 1);
+	snprintf(conf, sizeof(conf), ", NUMA preferred:%d\n", node);
+	assert_int_equal(harness_log_count(&d, conf), 1);
 	/* A live pool keeps the policy its pages were placed by. */
 	snprintf(conf, sizeof(conf), "admin_group = 0\n"
 		 "[pool f]\nsize = 1M\n"
