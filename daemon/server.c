@@ -529,6 +529,8 @@ apply_config(const struct config *cf)
 			.retain = cp->retain, .numa_policy = config_numa_policy(cp),
 			.numa_node = cp->numa_node,
 		};
+		uint64_t page = hugepage_valid(cp->page_size);
+		char knob[128];
 		struct dpool *p;
 		int rc;
 
@@ -564,11 +566,11 @@ apply_config(const struct config *cf)
 		}
 		/* Size and granularity were checked with the file. */
 		rc = dpool_create(cp->name, &pp, &p);
-		if (rc == -ENOMEM && cp->page_size)
+		if (rc == -ENOMEM && hugepage_is_huge(page))
 			log_warnx("pool %s: cannot create: not enough free huge "
-				  "pages to reserve (%llu free)", cp->name,
-				  (unsigned long long)hugepage_available(
-					  hugepage_valid(cp->page_size)));
+				  "pages to reserve (%llu free; %s)", cp->name,
+				  (unsigned long long)hugepage_available(page),
+				  hugepage_knob(page, knob, sizeof(knob)));
 		else if (rc == -ENODEV)
 			log_warnx("pool %s: cannot create: NUMA node %u does "
 				  "not exist, has no memory or is outside the "

@@ -457,6 +457,15 @@ too_few_pages_refused(void **state)
 		if (!strstr(err, "the system has 0 free (" GIANT_DIR
 			    "nr_hugepages)"))
 			fail_msg("words of too few 1 GiB pages: %s", err);
+		/* And the log's, for a pool of the file. */
+		assert_int_equal(harness_reload_with(&d, "[pool giant]\n"
+						     "size = 1\n"
+						     "page_size = 1G\n"), 0);
+		assert_int_equal(harness_log_count(&d, "pool giant: cannot "
+						   "create: not enough free "
+						   "huge pages to reserve (0 "
+						   "free; " GIANT_DIR
+						   "nr_hugepages)"), 1);
 	}
 	/* The daemon serves on: what fits is made. */
 	create_huge(c, "fits", (uint64_t)before * HUGE);
