@@ -575,13 +575,20 @@ pool_entry(struct load_state *ls, const char *name)
 	return p;
 }
 
-/* As dpool_limit_valid: 0, or a granule (16 if not given) to the size. */
+/*
+ * As dpool_limit_valid: 0, or a granule (16 if not given) to the size
+ * rounded up to the pool's pages, as the pool has it (and CreatePool and
+ * poolctl compare): the size as written refused a limit of all of a
+ * pool of 3M on pages of 2M, which is 4M.
+ */
 static bool
 limit_fits(const struct config_pool *p)
 {
 	uint64_t g = p->granularity ? p->granularity : 16;
+	uint64_t page = hugepage_valid(p->page_size);
+	uint64_t size = page ? (p->size + page - 1) / page * page : p->size;
 
-	return p->limit == 0 || (p->limit >= g && p->limit <= p->size);
+	return p->limit == 0 || (p->limit >= g && p->limit <= size);
 }
 
 static int

@@ -716,6 +716,38 @@ pool_values_checked_in_the_file(void **state)
 			 "5: bad limit 'lots' in [pool l]");
 }
 
+/*
+ * A pool's size rounds up to its pages, and its limit may be all of that,
+ * as CreatePool and poolctl take it: the file compared the limit with the
+ * size as written and refused a pool of a page and a byte with a limit of
+ * two pages.  One byte past that is refused still.
+ */
+static void
+limit_up_to_the_rounded_size(void **state)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct daemon_proc d;
+	struct pool_conn *c;
+	struct pool_stats st;
+	char conf[128], want[128];
+
+	(void)state;
+	snprintf(conf, sizeof(conf), "[pool r]\nsize = %ld\nlimit = %ld\n",
+		 page + 1, 2 * page);
+	assert_int_equal(harness_start(&d, conf), 0);
+	assert_int_equal(pool_connect(d.sock, &c), 0);
+	assert_int_equal(pool_stats_by_name(c, "r", &st), 0);
+	assert_int_equal(st.max_size, 2 * page);
+	assert_int_equal(st.limit, 2 * page);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&d), 0);
+	snprintf(conf, sizeof(conf), "[pool r]\nsize = %ld\nlimit = %ld\n",
+		 page + 1, 2 * page + 1);
+	snprintf(want, sizeof(want), "3: [pool r] has a limit below a granule "
+		 "or above its size");
+	refused_at_start(conf, want);
+}
+
 static void
 first_problem_named(void **state)
 {
@@ -2347,6 +2379,7 @@ main(void)
 		cmocka_unit_test(keyless_sections_refused_at_start),
 		cmocka_unit_test(first_problem_named),
 		cmocka_unit_test(pool_values_checked_in_the_file),
+		cmocka_unit_test(limit_up_to_the_rounded_size),
 		cmocka_unit_test(long_line_named_at_start),
 		cmocka_unit_test(keyless_sections_refused_on_reload),
 		cmocka_unit_test(probe_timeout_bounded),

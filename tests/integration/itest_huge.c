@@ -1071,7 +1071,9 @@ poolctl_page_size(void **state)
 /*
  * The configuration file's page_size; a bad one is refused.  A
  * granularity up to the huge page, given before page_size or after (the
- * file refused any above the system page, which CreatePool takes).
+ * file refused any above the system page, which CreatePool takes); a
+ * limit up to the size rounded up to huge pages (it was refused above
+ * the size as written).
  */
 static void
 config_page_size(void **state)
@@ -1081,16 +1083,17 @@ config_page_size(void **state)
 	char cmd[512];
 
 	(void)state;
-	start("[pool cf]\nsize = 3M\npage_size = 2M\n"
+	start("[pool cf]\nsize = 3M\npage_size = 2M\nlimit = 4M\n"
 	      "[pool cg]\nsize = 3M\ngranularity = 2097152\npage_size = 2M\n");
 	EXPECT_RC(pool_connect(d.sock, &c), 0);
 	st = stats_of(c, "cf");
 	assert_int_equal(st.page_size, HUGE);
 	assert_int_equal(st.max_size, 4 * MiB);
+	assert_int_equal(st.limit, 4 * MiB);	/* all of its two pages */
 	st = stats_of(c, "cg");
 	assert_int_equal(st.granularity, HUGE);
 	/* The log's line of each says its pages, as a CreatePool's does. */
-	assert_int_equal(harness_log_count(&d, ", pages of 2097152\n"), 2);
+	assert_int_equal(harness_log_count(&d, ", pages of 2097152"), 2);
 	/* A live pool keeps its pages whatever the file says now. */
 	assert_int_equal(harness_reload_with(&d, "[pool cf]\nsize = 3M\n"), 0);
 	assert_int_equal(harness_log_count(&d, "page size 2097152 -> 4096"),
