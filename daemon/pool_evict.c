@@ -73,6 +73,7 @@ evict_link_make(void)
 		l->uid_prev = l->uid_next = NULL;
 		l->seen = 0;	/* no walk's: they count from 1 */
 		l->used = 0;
+		l->run_end = NULL;
 	}
 	return l;
 }
@@ -302,26 +303,29 @@ struct window {
 	uint64_t start, end;
 };
 
-/* The unheld name whose block ends where w's stretch begins, or NULL. */
+/*
+ * The name whose block ends where w's stretch begins, or NULL: one this
+ * search has taken in (seen == walk), so unheld.
+ */
 static struct evict_link *
-left_of(const struct window *w)
+left_of(const struct window *w, uint16_t walk)
 {
 	struct evict_link *l = evict_tree_RB_PREV(w->lo);
 	const struct block *b;
 
-	if (!l || !l->on_lru)
+	if (!l || l->seen != walk)
 		return NULL;
 	b = l->name->block;
 	return b->off + b->size == w->start ? l : NULL;
 }
 
-/* The unheld name whose block begins where w's stretch ends, or NULL. */
+/* The name taken in whose block begins where w's stretch ends, or NULL. */
 static struct evict_link *
-right_of(const struct window *w)
+right_of(const struct window *w, uint16_t walk)
 {
 	struct evict_link *l = evict_tree_RB_NEXT(w->hi);
 
-	if (!l || !l->on_lru)
+	if (!l || l->seen != walk)
 		return NULL;
 	return l->name->block->off == w->end ? l : NULL;
 }
@@ -341,50 +345,76 @@ next_walk(struct dpool *p)
 }
 
 /*
- * Grow a window from seed, its neighbours taken in, the less recently
- * used of the two sides first, until its stretch holds heap_alloc(size,
- * align): true; false once no neighbour is left, every name of the
- * seed's stretch then marked with this search's walk, as is every name
- * taken in.
+ * Take l in: its run, the names taken in beside it with only free space
+ * between their blocks, joined with those on its left and right (a run's
+ * two ends point at each other, run_end), in *w with its stretch.
  */
-static bool
-grow_window(struct dpool *p, struct evict_link *seed, uint64_t size,
-	    uint64_t align, uint16_t walk, struct window *w)
+static void
+take_in(struct dpool *p, struct evict_link *l, uint16_t walk,
+	struct window *w)
 {
 	struct evict_link *left, *right;
 	uint64_t s, e;
 
-	w->lo = w->hi = seed;
-	link_around(p, seed, &w->start, &w->end);
-	seed->seen = walk;
+	l->seen = walk;
+	l->run_end = l;
+	w->lo = w->hi = l;
+	link_around(p, l, &w->start, &w->end);
+	left = left_of(w, walk);
+	right = right_of(w, walk);
+	if (left) {
+		w->lo = left->run_end;
+		link_around(p, w->lo, &w->start, &e);
+	}
+	if (right) {
+		w->hi = right->run_end;
+		link_around(p, w->hi, &s, &w->end);
+	}
+	w->lo->run_end = w->hi;
+	w->hi->run_end = w->lo;
+}
+
+/*
+ * The fewest names around l, within its run (all taken in), that hold
+ * heap_alloc(size, align), which the run does: grown from l, the less
+ * recently used of the two sides first.  Any window of the run that
+ * holds it has l in it: the run's parts on either side of l did not.
+ */
+static void
+shrink_to(struct dpool *p, struct evict_link *l, uint64_t size,
+	  uint64_t align, uint16_t walk, struct window *w)
+{
+	struct evict_link *left, *right;
+	uint64_t s, e;
+
+	w->lo = w->hi = l;
+	link_around(p, l, &w->start, &w->end);
 	while (!heap_fits(p->heap, size, align, w->start, w->end)) {
-		left = left_of(w);
-		right = right_of(w);
+		left = left_of(w, walk);
+		right = right_of(w, walk);
+		assert(left || right);
 		if (left && right && right->used < left->used)
 			left = NULL;
 		if (left) {
 			link_around(p, left, &s, &e);
 			w->lo = left;
 			w->start = s;
-			left->seen = walk;
-		} else if (right) {
+		} else {
 			link_around(p, right, &s, &e);
 			w->hi = right;
 			w->end = e;
-			right->seen = walk;
-		} else {
-			return false;
 		}
 	}
-	return true;
 }
 
 /*
- * The window for heap_alloc(size, align): from the least recently used
- * unheld name whose stretch could hold it, grown as grow_window does.
- * Names of a stretch already found too short are no seeds: each name is
- * looked at once, at most, and its free space once (heap_free_around).
- * A "no" is kept (no_run_known).
+ * The window for heap_alloc(size, align), such that no name in it was
+ * used more recently than need be: the unheld names are taken in oldest
+ * first (take_in), and once a run of them holds the request, the name
+ * just taken in is the newest any window needs (none held it before),
+ * and the fewest names around it that hold it are the window.  Each name
+ * is taken in once, with a look at the free space around it and its
+ * run's ends (heap_free_around).  A "no" is kept (no_run_known).
  */
 static bool
 find_window(struct dpool *p, uint64_t size, uint64_t align, struct window *w)
@@ -396,9 +426,13 @@ find_window(struct dpool *p, uint64_t size, uint64_t align, struct window *w)
 	if (no_run_known(p, size, align))
 		return false;
 	walk = next_walk(p);
-	TAILQ_FOREACH(l, &e->lru, lru)
-		if (l->seen != walk && grow_window(p, l, size, align, walk, w))
+	TAILQ_FOREACH(l, &e->lru, lru) {
+		take_in(p, l, walk, w);
+		if (heap_fits(p->heap, size, align, w->start, w->end)) {
+			shrink_to(p, l, size, align, walk, w);
 			return true;
+		}
+	}
 	e->no_run = true;
 	e->no_run_size = size;
 	e->no_run_align = align;

@@ -50,10 +50,12 @@ struct evict_link {
 	/* On its persister's list (struct evict_uid) exactly while on lru. */
 	struct evict_link *uid_prev, *uid_next;
 	bool on_lru;
-	uint16_t seen;		/* the books' walk that last met it */
+	uint16_t seen;		/* the books' walk that last took it in */
 	uint32_t rank;		/* evict_rank's */
 	uint64_t used;		/* the books' clock when it last went on
 				 * lru: lower, less recently used */
+	/* In a search, at either end of a run taken in: its other end. */
+	struct evict_link *run_end;
 };
 TAILQ_HEAD(evict_lru, evict_link);
 RB_HEAD(evict_tree, evict_link);
@@ -137,20 +139,21 @@ uint64_t dpool_evict_short(struct dpool *p, uint64_t need, uint64_t counted);
 bool dpool_evict_may_fit(const struct dpool *p, uint64_t lack);
 /*
  * Room for heap_alloc(size, align), which the engine refused, made by
- * evicting a window: the least recently used unheld evictable name whose
- * stretch could hold it - the free space around its block, and around
- * its unheld evictable neighbours with only free space between, which
- * their evictions would make one run - with as few of those neighbours
- * as make the room, the less recently used of the two sides first.  How
- * many names went; 0 if no stretch could hold the request: no eviction
- * can make it fit, and none is made (a refused request changes nothing).
- * Free runs with no such block beside them are not looked at: the
- * engine, which flushes its caches before it refuses, found none of them
- * long enough.  The search takes the unheld names oldest first and
- * stops at the first that does; each name is looked at once at most
- * (those of a stretch found too short are no seeds), its free space
- * looked up once (heap_free_around, O(log n)): about 33 ns a name
- * (docs/PERFORMANCE.md).  A "no" is kept for requests at least as large
+ * evicting a window: unheld evictable names side by side, with only free
+ * space between their blocks, whose evictions would make one run, with
+ * the free space around it, that holds the request - the window whose
+ * most recently used name is the least recently used it can be, and of
+ * those the fewest names around that one, the less recently used of the
+ * two sides first.  So no name goes that was used after one that could
+ * have gone instead.  How many names went; 0 if no window could hold the
+ * request: no eviction can make it fit, and none is made (a refused
+ * request changes nothing).  Free runs with no such block beside them
+ * are not looked at: the engine, which flushes its caches before it
+ * refuses, found none of them long enough.  The search takes the unheld
+ * names in, oldest first, and stops at the first that completes a
+ * window; each name is taken in once at most, with a look at the free
+ * space around it and its run's ends (heap_free_around, O(log n)):
+ * about 33 ns a name (docs/PERFORMANCE.md).  A "no" is kept for requests at least as large
  * and as aligned until room is made in the pool (dpool_room counts every
  * free, shrink, release and name let go, each of which could lengthen a
  * stretch; allocations only shorten them).
