@@ -941,6 +941,20 @@ parse_args(struct ctl *ctl, int argc, char **argv, char **pos, int *npos)
 	return 0;
 }
 
+/*
+ * A usage error found as the line was read comes after the command when
+ * the first word that is no option was read before it and names one:
+ * the hint then points at that command's help, which lists its options.
+ */
+static void
+note_cmd(struct ctl *ctl, char **pos, int npos)
+{
+	const struct cmd	*cmd;
+
+	if (npos > 0 && (cmd = find_cmd(pos[0])) != NULL)
+		ctl->cmd = cmd->name;
+}
+
 /* Flush stdout and turn a failed write (a full disk, a closed pipe) into
  * exit 1 rather than a silent success. */
 static int
@@ -1052,6 +1066,8 @@ main(int argc, char **argv)
 		return EXIT_FAILED;
 	}
 	rc = parse_args(&ctl, argc, argv, pos, &npos);
+	if (rc == EXIT_USAGE)
+		note_cmd(&ctl, pos, npos);
 	if (rc == 0) {
 		if (ctl.socket == NULL) {
 			env = getenv("POOLMGRD_SOCKET");

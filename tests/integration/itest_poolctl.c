@@ -868,6 +868,24 @@ help_version_and_usage_errors(void **state)
 	expect_exit(ctl("list -q"), EXIT_USAGE, "-q");
 	expect(strncmp(fx.err, "poolctl: unknown option '-q'\n", 29) == 0,
 	       "-q: not named");
+	/* An option refused as the line is read, after its command: that
+	 * command's help is the one that lists its options and values. */
+	expect(strstr(fx.err, "\nTry 'poolctl help list' for its arguments "
+		      "and options.\n"),
+	       "list -q: not pointed at 'poolctl help list'");
+	expect_exit(ctl("stats --format"), EXIT_USAGE, "--format without FMT");
+	expect(strstr(fx.err, "poolctl: option '--format' needs an argument\n"
+		      "Try 'poolctl help stats' for its arguments and "
+		      "options.\n"),
+	       "stats --format: not pointed at 'poolctl help stats'");
+	expect_exit(ctl("destroy x --force=1"), EXIT_USAGE, "--force=1 again");
+	expect(strstr(fx.err, "\nTry 'poolctl help destroy' for its "
+		      "arguments and options.\n"),
+	       "destroy --force=1: not pointed at 'poolctl help destroy'");
+	/* Before the command is read, the general help. */
+	expect_exit(ctl("--frobnicate list"), EXIT_USAGE, "unknown option first");
+	expect(strstr(fx.err, "\nTry 'poolctl --help' for more information.\n"),
+	       "--frobnicate list: not pointed at 'poolctl --help'");
 	expect_exit(ctl("list extra"), EXIT_USAGE, "extra argument");
 	expect_exit(ctl("%s", ""), EXIT_USAGE, "no command");
 	expect_exit(ctl("stats --format=xml"), EXIT_USAGE, "bad --format");
