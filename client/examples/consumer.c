@@ -273,10 +273,14 @@ main(int argc, char **argv)
 		return 0;
 	}
 	while ((ch = getopt(argc, argv, "+w:")) != -1) {
-		if (ch != 'w' || parse_wait(optarg) != 0) {
-			fprintf(stderr, USAGE);
-			return 2;
-		}
+		if (ch == 'w' && parse_wait(optarg) == 0)
+			continue;
+		if (ch == 'w')
+			fprintf(stderr, "consumer: -w: bad SECONDS '%s' (a "
+			    "whole number from 0 to %d)\n", optarg,
+			    INT_MAX / 1000);
+		fprintf(stderr, USAGE);
+		return 2;
 	}
 	/* Options before POOL only: a name may begin with a dash. */
 	argc -= optind - 1;

@@ -161,8 +161,15 @@ main(int argc, char **argv)
 		return 0;
 	}
 	while ((ch = getopt(argc, argv, "n:w:")) != -1) {
-		if (ch == 'w' && parse_wait(optarg, &wait_ms) == 0)
-			continue;
+		if (ch == 'w') {
+			if (parse_wait(optarg, &wait_ms) == 0)
+				continue;
+			fprintf(stderr, "producer: -w: bad SECONDS '%s' (a "
+			    "whole number from 0 to %d)\n", optarg,
+			    INT_MAX / 1000);
+			usage(stderr);
+			return 2;
+		}
 		if (ch != 'n') {
 			usage(stderr);
 			return 2;

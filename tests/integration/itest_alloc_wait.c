@@ -1546,7 +1546,9 @@ producer_example_waits(void **state)
 	snprintf(cmd, sizeof(cmd), "POOLMGRD_SOCKET=%s %s/examples/producer "
 		 "-w -1 example hello 2>&1", d.sock, b);
 	assert_int_equal(harness_run(cmd, out, sizeof(out)), 2);
-	assert_non_null(strstr(out, "usage: producer"));
+	assert_string_equal(out, "producer: -w: bad SECONDS '-1' (a whole "
+			    "number from 0 to 2147483)\nusage: producer [-n "
+			    "NAME] [-w SECONDS] POOL TEXT...\n");
 
 	before = harness_log_count(&d, WAITS_LINE);
 	snprintf(cmd, sizeof(cmd), "POOLMGRD_SOCKET=%s %s/examples/producer "

@@ -848,6 +848,7 @@ static void
 consumer_example_waits(void **state)
 {
 	const char *line = WAITS_LINE ": pool " POOL " has 1 waiting lookup\n";
+	char cmd[512], out[512];
 	pool_off_t off;
 	pid_t pid;
 	int before;
@@ -864,6 +865,14 @@ consumer_example_waits(void **state)
 	/* The consumer unpublished it, and with it the block went. */
 	EXPECT_RC(pool_lookup(pool, "j/late", &off, NULL), -ENOENT);
 	assert_int_equal(harness_stats(pool).live_blocks, 0);
+
+	/* SECONDS that are none: said, with what they may be. */
+	snprintf(cmd, sizeof(cmd), "%s/examples/consumer -w 1.5 %s j/late "
+		 "2>&1", harness_build(), POOL);
+	assert_int_equal(harness_run(cmd, out, sizeof(out)), 2);
+	assert_string_equal(out, "consumer: -w: bad SECONDS '1.5' (a whole "
+			    "number from 0 to 2147483)\nusage: consumer [-w "
+			    "SECONDS] POOL [OFFSET|NAME...]\n");
 }
 
 /* ---- consumer_example_pool_gone ------------------------------------------ */
