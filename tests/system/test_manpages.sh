@@ -6,6 +6,7 @@
 #
 # And they agree with the programs: poolmgrd(8) and poolctl(1) show what
 # --version prints (when $POOLMGR_BUILD, default build, has the programs),
+# poolmgrd(8) what its --restart-probe prints,
 # and poolctl(1) lists every JSON key and Prometheus metric that
 # poolctl prints (client/poolctl_print.c, and poolctl_status.c for
 # `status`), under the command that prints it.
@@ -260,6 +261,15 @@ for pair in poolmgrd:docs/poolmgrd.8 poolctl:docs/poolctl.1; do
 		ok=0
 	fi
 done
+# And the state versions --restart-probe prints, which poolmgrd(8) quotes.
+if [ -x "$build/poolmgrd" ]; then
+	probe=$("$build/poolmgrd" --restart-probe)
+	if ! grep -qxF ".I \"$probe\"" "$root/docs/poolmgrd.8"; then
+		echo "test_manpages: FAIL: docs/poolmgrd.8 does not show" \
+		    "\"$probe\", what poolmgrd --restart-probe prints"
+		ok=0
+	fi
+fi
 if [ "$ok" = 1 ]; then
 	echo "test_manpages: ok: the pages agree with the programs"
 else
