@@ -375,10 +375,59 @@ take_in(struct dpool *p, struct evict_link *l, uint16_t walk,
 }
 
 /*
+ * Can w do without its end name l (w->lo or w->hi, not the only one)?
+ * Kept, l's block bounds the stretch the others free.
+ */
+static bool
+end_spared(struct dpool *p, const struct window *w,
+	   const struct evict_link *l, uint64_t size, uint64_t align)
+{
+	const struct block *b = l->name->block;
+
+	if (l == w->lo)
+		return heap_fits(p->heap, size, align, b->off + b->size,
+				 w->end);
+	return heap_fits(p->heap, size, align, w->start, b->off);
+}
+
+/*
+ * Give back the names at w's ends, never key, that the others make the
+ * room without: the side grown first may have been the one that did not
+ * help (an aligned request fitting the other way), and its names would
+ * go for nothing.  The more recently used end first.
+ */
+static void
+trim_window(struct dpool *p, const struct evict_link *key, uint64_t size,
+	    uint64_t align, struct window *w)
+{
+	struct evict_link *lo, *hi;
+	bool lo_spared, hi_spared;
+
+	for (;;) {
+		lo = w->lo;
+		hi = w->hi;
+		lo_spared = lo != key && end_spared(p, w, lo, size, align);
+		hi_spared = hi != key && end_spared(p, w, hi, size, align);
+		if (lo_spared && hi_spared && lo->used < hi->used)
+			lo_spared = false;
+		if (lo_spared) {
+			w->start = lo->name->block->off + lo->name->block->size;
+			w->lo = evict_tree_RB_NEXT(lo);
+		} else if (hi_spared) {
+			w->end = hi->name->block->off;
+			w->hi = evict_tree_RB_PREV(hi);
+		} else {
+			return;
+		}
+	}
+}
+
+/*
  * The fewest names around l, within its run (all taken in), that hold
  * heap_alloc(size, align), which the run does: grown from l, the less
- * recently used of the two sides first.  Any window of the run that
- * holds it has l in it: the run's parts on either side of l did not.
+ * recently used of the two sides first, then the ends it can do without
+ * given back (trim_window).  Any window of the run that holds it has l
+ * in it: the run's parts on either side of l did not.
  */
 static void
 shrink_to(struct dpool *p, struct evict_link *l, uint64_t size,
@@ -405,6 +454,7 @@ shrink_to(struct dpool *p, struct evict_link *l, uint64_t size,
 			w->end = e;
 		}
 	}
+	trim_window(p, l, size, align, w);
 }
 
 /*

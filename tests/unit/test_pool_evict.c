@@ -11,7 +11,9 @@
  *       evicted only the names counted; or nothing is evicted, asking
  *       again says no at once, and evicting every unheld evictable name
  *       still leaves the request refused: no eviction could have made
- *       it.  The pool's Check passes after each.  The seed is printed;
+ *       it.  Neither end of a window but its most recently used name
+ *       (the one it needs) is a name the others make the room without.
+ *       The pool's Check passes after each.  The seed is printed;
  *       POOLMGR_EVICT_SEED replays one.
  *   oldest_name_first  names in a row, looked up out of order: the
  *       window is the one whose newest name is the oldest it can be,
@@ -174,6 +176,82 @@ refused_request(struct daemon_fixture *fx, uint64_t *size, uint64_t *align)
 	return false;
 }
 
+/*
+ * What each unheld evictable name was before an eviction: its block, the
+ * free space around it, its recency; and whether it went.
+ */
+struct before {
+	bool unheld, gone;
+	uint64_t off, end, start, stop, used;
+};
+
+static struct before was[MAX_BLOCKS];
+
+static void
+unheld_before(struct dpool *p, const struct slot *sl, size_t n)
+{
+	struct block_name *bn;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		memset(&was[i], 0, sizeof(was[i]));
+		if (sl[i].fate != EVICTABLE)
+			continue;
+		bn = block_names_find(&p->names, sl[i].name,
+				      strlen(sl[i].name));
+		if (!bn || !bn->evict || !bn->evict->on_lru)
+			continue;
+		was[i].unheld = true;
+		was[i].off = bn->block->off;
+		was[i].end = bn->block->off + bn->block->size;
+		was[i].used = bn->evict->used;
+		assert_int_equal(heap_free_around(p->heap, was[i].off,
+						  &was[i].start,
+						  &was[i].stop), 0);
+	}
+}
+
+/*
+ * The names a window's eviction took: none used after a name left that
+ * a window could have taken instead is not checked here (the oracle is
+ * the search itself); but neither end, unless it is the most recently
+ * used name of the window (the one the window needs), is one the rest
+ * could do without (the stretch the others free, that end's block kept,
+ * would hold the request): no name evicted for nothing.
+ */
+static void
+no_end_for_nothing(struct dpool *p, const struct slot *sl, size_t n,
+		   uint64_t size, uint64_t align, unsigned round)
+{
+	size_t i, lo = n, hi = n, key = n;
+
+	for (i = 0; i < n; i++) {
+		if (!was[i].unheld)
+			continue;
+		was[i].gone = !block_names_find(&p->names, sl[i].name,
+						strlen(sl[i].name));
+		if (!was[i].gone)
+			continue;
+		if (lo == n || was[i].off < was[lo].off)
+			lo = i;
+		if (hi == n || was[i].off > was[hi].off)
+			hi = i;
+		if (key == n || was[i].used > was[key].used)
+			key = i;
+	}
+	assert_true(lo < n && hi < n);
+	if (lo != key && heap_fits(p->heap, size, align, was[lo].end,
+				   was[hi].stop))
+		fail_msg("round %u: %s evicted for nothing (%llu bytes aligned "
+			 "to %llu)", round, sl[lo].name,
+			 (unsigned long long)size, (unsigned long long)align);
+	if (hi != key && heap_fits(p->heap, size, align, was[lo].start,
+				   was[hi].off))
+		fail_msg("round %u: %s evicted for nothing (%llu bytes aligned "
+			 "to %llu)", round, sl[hi].name,
+			 (unsigned long long)size, (unsigned long long)align);
+}
+
 static void
 random_windows(void **state)
 {
@@ -201,11 +279,13 @@ random_windows(void **state)
 			continue;
 		}
 		before = p->evict.evictions;
+		unheld_before(p, sl, count);
 		n = dpool_evict_run(p, size, align);
 		assert_int_equal(p->evict.evictions - before, n);
 		check_ok(p);
 		if (n) {
 			yes++;
+			no_end_for_nothing(p, sl, count, size, align, round);
 			if (dpool_alloc(p, fx->h, size, align, false, 0, &b))
 				fail_msg("round %u: %u names evicted for %llu "
 					 "bytes aligned to %llu, still refused",
