@@ -407,21 +407,22 @@ limit_takes_once_back(struct dpool *p, uint64_t back, uint64_t more)
  * The bytes a realloc of the block at off to size needs beyond its own:
  * growing in place takes no more, and if not even they can be had, a move
  * (the whole size) cannot be either.  So a realloc evicts only when they
- * can, a round at a time (make_room), and tries again after each: it
- * stops at the first eviction that lets it grow in place, or move, and
- * never evicts for the whole size what the bytes after the block would
- * have done.  Those are the free run right after it (heap_free_after) and
- * the block that ends the run, if eviction may free it: when the two
- * together are too short, or the run already was long enough and what
- * failed was a move, the block can only move, and then the whole size
- * must be had, or nothing is evicted.  A refusal by the limit (limit_hit)
+ * can (make_room), and tries again after: it never evicts for the whole
+ * size what the bytes after the block would have done.  Those are the
+ * free run right after it (heap_free_after) and the unheld evictable
+ * blocks after that, each with only free space before it: a growth in
+ * place evicts those it needs and no other name (dpool_evict_grow), for
+ * a name elsewhere gives it nothing.  When they all are too short, or
+ * the run already was long enough and what failed was a move, the block
+ * can only move, and then the whole size must be had, or nothing is
+ * evicted.  A refusal by the limit (limit_hit)
  * asked the engine nothing: a run long enough may still take the growth
  * in place.  A small block grown to the large threshold can only move
  * whatever follows it (becomes_span).  What the limit counts is the
  * growth alone, however the block grows (dpool_realloc), since a move
  * gives the old place back; a move needs a run of the whole size (the
  * need's run), a growth in place none but the one after the block.  A
- * look at the run and one block, bounded by the growth.
+ * look at the run and the names after it, bounded by the growth.
  *
  * The block ending the run may be one the pool is giving back in steps
  * (a request meets one only once it has stopped waiting for work queued
@@ -447,6 +448,8 @@ growth(struct dpool *p, uint64_t off, uint64_t size, bool *soon)
 		return in_place;
 	more = want - b->size;
 	in_place.bytes = in_place.counted = more;
+	in_place.grow = true;
+	in_place.at = off;
 	move = (struct room_need){.bytes = want, .counted = more,
 				  .run = size, .whole = true};
 	if (becomes_span(p, b, size))
@@ -462,8 +465,7 @@ growth(struct dpool *p, uint64_t off, uint64_t size, bool *soon)
 		*soon = true;
 		return in_place;
 	}
-	if (!next || !(next->evictable && next->nrefs == 0) ||
-	    gap + next->size < more)
+	if (!next || !dpool_evict_may_grow(p, b, more))
 		return move;
 	return in_place;
 }

@@ -165,12 +165,16 @@ int refused_unsettled(struct call *c, struct dpool *p, int rc);
  * of them what the pool's limit counts; run and align, heap_alloc's
  * arguments for the largest block it must have whole, run 0 when there
  * is none (a growth in place); whole, that block is all it needs (an
- * allocation, a move; not a batch of several).
+ * allocation, a move; not a batch of several); grow, a growth in place
+ * of the block at at by bytes, which only the names right after it can
+ * give (dpool_evict_grow).
  */
 struct room_need {
 	uint64_t bytes, counted;
 	uint64_t run, align;
 	bool whole;
+	bool grow;
+	uint64_t at;
 };
 /*
  * Evictions for a refusal rc (-ENOMEM: the pool's least recently used

@@ -80,8 +80,9 @@ make_quota_room(struct call *c, struct dpool *p, bool retry_follows,
  * wait's mark is the work queued by now, so what the evictions queued,
  * not the request's first mark).  A request that needs one run and
  * nothing more, refused by the engine, evicts a window in one round
- * (evict_for, dpool_evict_run); the others evict the least recently used
- * names by rounds, as follows.  need is the least the request could do
+ * (evict_for, dpool_evict_run), and a growth in place the names right
+ * after its block (dpool_evict_grow); the others evict the least
+ * recently used names by rounds, as follows.  need is the least the request could do
  * with, counted the bytes of it the pool's limit counts (all of
  * them but for a realloc that moves, see growth): a round evicts what the
  * request is short of either (dpool_evict_short), since no fewer can do;
@@ -113,11 +114,13 @@ make_quota_room(struct call *c, struct dpool *p, bool retry_follows,
  * under it.
  */
 /*
- * make_room's evictions for an -ENOMEM, lack bytes short: a window
- * (dpool_evict_run) for a request the engine refused that needs one run
- * and nothing more; else, if the engine refused a request whose largest
- * block no window could hold, none; else the least recently used names,
- * by rounds.  How many went, and in *by_rounds whether by rounds.
+ * make_room's evictions for an -ENOMEM, lack bytes short: the names
+ * right after the block for a growth in place the engine refused
+ * (dpool_evict_grow); a window (dpool_evict_run) for a request the
+ * engine refused that needs one run and nothing more; else, if the
+ * engine refused a request whose largest block no window could hold,
+ * none; else the least recently used names, by rounds.  How many went,
+ * and in *by_rounds whether by rounds.
  */
 static uint32_t
 evict_for(struct call *c, struct dpool *p, const struct room_need *need,
@@ -126,6 +129,8 @@ evict_for(struct call *c, struct dpool *p, const struct room_need *need,
 	uint32_t names = c->evict_names ? c->evict_names : 1;
 
 	*by_rounds = false;
+	if (!p->limit_hit && need->grow)
+		return dpool_evict_grow(p, need->at, need->bytes);
 	if (!p->limit_hit && need->run) {
 		if (need->whole)
 			return dpool_evict_run(p, need->run, need->align);

@@ -551,6 +551,66 @@ dpool_evict_run(struct dpool *p, uint64_t size, uint64_t align)
 	return count;
 }
 
+/*
+ * The unheld evictable names right after live block b, each with only
+ * free space before it, that b's growth in place by more bytes needs
+ * gone: the first and the last of them (NULL: none, the free space is
+ * there).  false if all of them together would not give it: the block
+ * after them kept or held, or the pool's end.  The free space after b
+ * looked up once, and once after each name (heap_free_around).
+ */
+static bool
+names_after(struct dpool *p, const struct block *b, uint64_t more,
+	    struct evict_link **first, struct evict_link **last)
+{
+	struct block key_block = {.off = 0};
+	struct block_name key_name = {.block = &key_block};
+	struct evict_link key = {.name = &key_name}, *l;
+	uint64_t end = b->off + b->size, start, stop;
+
+	*first = *last = NULL;
+	if (heap_free_around(p->heap, b->off, &start, &stop))
+		fatalx("pool %s: block 0x%llx has no live block", p->name,
+		       (unsigned long long)b->off);
+	while (stop - end < more) {
+		key_block.off = stop;
+		l = RB_FIND(evict_tree, &p->evict.by_off, &key);
+		if (!l || !l->on_lru)
+			return false;
+		link_around(p, l, &start, &stop);
+		if (!*first)
+			*first = l;
+		*last = l;
+	}
+	return true;
+}
+
+bool
+dpool_evict_may_grow(struct dpool *p, const struct block *b, uint64_t more)
+{
+	struct evict_link *first, *last;
+
+	return names_after(p, b, more, &first, &last);
+}
+
+uint32_t
+dpool_evict_grow(struct dpool *p, uint64_t off, uint64_t more)
+{
+	struct block *b = dpool_block(p, off);
+	struct evict_link *l, *next, *first, *last, *end;
+	uint32_t count = 0;
+
+	if (!b || !names_after(p, b, more, &first, &last) || !first)
+		return 0;
+	end = RB_NEXT(evict_tree, &p->evict.by_off, last);
+	for (l = first; l != end; l = next) {
+		next = RB_NEXT(evict_tree, &p->evict.by_off, l);
+		evict_one(p, l);
+		count++;
+	}
+	return count;
+}
+
 bool
 dpool_evict_user_may_fit(struct dpool *p, uid_t uid, uint64_t lack)
 {

@@ -160,6 +160,19 @@ bool dpool_evict_may_fit(const struct dpool *p, uint64_t lack);
  */
 uint32_t dpool_evict_run(struct dpool *p, uint64_t size, uint64_t align);
 /*
+ * Room for the live block at off to grow in place by more bytes, which
+ * the engine refused: the unheld evictable names right after it, each
+ * with only free space before it, evicted in offset order, as many as
+ * make the free space after it hold more, and no other (those elsewhere
+ * give a growth in place nothing).  How many went; 0, none evicted, if
+ * all of them would not do (dpool_evict_may_grow).  A look at the free
+ * space after the block and after each name, O(log n) each.
+ */
+uint32_t dpool_evict_grow(struct dpool *p, uint64_t off, uint64_t more);
+/* Would dpool_evict_grow make room for live block b?  Evicts nothing. */
+bool dpool_evict_may_grow(struct dpool *p, const struct block *b,
+			  uint64_t more);
+/*
  * Would dpool_evict_run find a window?  Evicts nothing.  A batch asks
  * it of its largest block: if none, no eviction can give it that block.
  */

@@ -39,6 +39,10 @@
  *       grow that must move evicts as many as the move takes, no more;
  *   realloc_evicts_nothing_it_cannot_use  a kept block after it and too
  *       few free and evictable bytes for a move: nothing is evicted;
+ *   realloc_in_place_evicts_its_neighbour_alone  the evictable block
+ *       after it the newest, older ones between kept blocks elsewhere:
+ *       the grow evicts its neighbour, and none of the older ones,
+ *       which give a growth in place nothing;
  *   restart_keeps_order  names looked up out of their order, SIGUSR2:
  *       an allocation of one block's room evicts the least recently
  *       used, not the first by name;
@@ -71,6 +75,10 @@
  *       then a kept block, and too few free and evictable bytes for a
  *       move: the gap does not count as room to grow, nothing is
  *       evicted.
+ *   realloc_in_place_evicts_the_names_after_it  the two evictable
+ *       blocks after it hold its growth, no run elsewhere its new size:
+ *       the two go, no other, and it grows in place, where looking at
+ *       the first alone refused it;
  *   realloc_past_threshold_evicts_nothing  a small block grown past the
  *       large threshold can only move: a free gap and an evictable
  *       block after it, together its growth but too few for a move, do
@@ -773,6 +781,54 @@ realloc_evicts_nothing_it_cannot_use(void **state)
 	pool_disconnect(c);
 }
 
+/*
+ * o[0] held, n1 after it, the newest evictable name, then kept blocks
+ * with the older evictable names n3 and n5 between them: the grow of
+ * o[0] to two blocks' room takes n1's block in place; n3's and n5's
+ * evictions, which give it no run for a move, are for nothing.
+ */
+static void
+realloc_in_place_evicts_its_neighbour_alone(void **state)
+{
+	static const int kept[] = {2, 4, 6, 7};
+	static const int freed[] = {3, 5, 1};	/* the order of use */
+	struct pool_conn *c;
+	struct pool *p;
+	struct pool_stats s;
+	pool_off_t o[NBLK], r;
+	size_t k;
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	alloc_all(p, true, o);
+	for (k = 0; k < sizeof(kept) / sizeof(kept[0]); k++) {
+		memset(pool_ptr(p, o[kept[k]]), '0' + kept[k], BLK);
+		EXPECT_RC(pool_publish(p, o[kept[k]], name_of(kept[k])), 0);
+		EXPECT_RC(pool_free(p, o[kept[k]]), 0);
+	}
+	for (k = 0; k < sizeof(freed) / sizeof(freed[0]); k++) {
+		memset(pool_ptr(p, o[freed[k]]), '0' + freed[k], BLK);
+		EXPECT_RC(pool_publish_flags(p, o[freed[k]], name_of(freed[k]),
+					     POOL_PUBLISH_EVICTABLE), 0);
+	}
+	for (k = 0; k < sizeof(freed) / sizeof(freed[0]); k++)
+		EXPECT_RC(pool_free(p, o[freed[k]]), 0);
+	assert_int_equal(harness_stats(p).free_bytes +
+			 harness_stats(p).cached_bytes, 0);
+	/* Under 1 MiB, so the daemon's own Realloc, not the library's move. */
+	EXPECT_RC(pool_realloc(p, o[0], 2 * BLK - 4096, &r), 0);
+	assert_int_equal(r, o[0]);
+	s = harness_stats(p);
+	assert_int_equal(s.evictions, 1);
+	assert_int_equal(names_left(p, o), 0xfc);
+	EXPECT_RC(pool_free(p, r), 0);
+	for (k = 0; k < sizeof(kept) / sizeof(kept[0]); k++)
+		EXPECT_RC(pool_unpublish(p, name_of(kept[k])), 0);
+	harness_expect_checked(c, POOL);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 /* ---- restart_keeps_order / crash_keeps_order ------------------------- */
 
 static void
@@ -1251,6 +1307,62 @@ realloc_gap_then_kept_evicts_nothing(void **state)
 	pool_disconnect(c);
 }
 
+/*
+ * Sixteen blocks of QBLK: o[0] held, q1 and q2 after it the newest
+ * evictable names, then kept blocks with the older evictable names q4,
+ * q6 ... q14 between them.  o[0] grown to three QBLKs can only take q1's
+ * and q2's blocks in place, no run elsewhere holding it: the two go, and
+ * no other.  Looking at q1's block alone, the grow was taken for a move
+ * that no window could give, and refused with nothing evicted.
+ */
+static void
+realloc_in_place_evicts_the_names_after_it(void **state)
+{
+	static const int order[] = {4, 6, 8, 10, 12, 14, 1, 2};
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t o[NQBLK], r, t;
+	char name[16];
+	bool kept;
+	size_t k;
+	int i, j;
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	for (i = 0; i < NQBLK; i++)
+		EXPECT_RC(pool_alloc(p, QBLK, &o[i]), 0);
+	for (i = 0; i < NQBLK; i++)
+		for (j = i + 1; j < NQBLK; j++)
+			if (o[j] < o[i]) {
+				t = o[i];
+				o[i] = o[j];
+				o[j] = t;
+			}
+	for (i = 1; i < NQBLK; i++) {
+		snprintf(name, sizeof(name), "q%d", i);
+		kept = i >= 3 && i % 2;
+		EXPECT_RC(pool_publish_flags(p, o[i], name, kept ? 0 :
+					     POOL_PUBLISH_EVICTABLE), 0);
+		if (kept)
+			EXPECT_RC(pool_free(p, o[i]), 0);
+	}
+	for (k = 0; k < sizeof(order) / sizeof(order[0]); k++)
+		EXPECT_RC(pool_free(p, o[order[k]]), 0);
+	assert_int_equal(harness_stats(p).free_bytes +
+			 harness_stats(p).cached_bytes, 0);
+	/* Under 1 MiB, so the daemon's own Realloc, not the library's move. */
+	EXPECT_RC(pool_realloc(p, o[0], 3 * QBLK - 4096, &r), 0);
+	assert_int_equal(r, o[0]);
+	assert_int_equal(harness_stats(p).evictions, 2);
+	assert_int_equal(sixteen_left(p, false), 0x7ff8);
+	EXPECT_RC(pool_free(p, r), 0);
+	assert_int_equal(sixteen_left(p, true), 0x7ff8);
+	EXPECT_RC(pool_unpublish(p, "q15"), 0);
+	harness_expect_checked(c, POOL);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 /* ---- a small block grown past the large threshold ------------------- */
 
 #define SMALL		(64u << 10)	/* below the large threshold */
@@ -1661,6 +1773,12 @@ main(void)
 		    realloc_moves_by_evicting_enough, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    realloc_evicts_nothing_it_cannot_use, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			realloc_in_place_evicts_its_neighbour_alone, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			realloc_in_place_evicts_the_names_after_it, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(restart_keeps_order, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(crash_keeps_order, store_setup,
