@@ -79,6 +79,10 @@
  *       blocks after it hold its growth, no run elsewhere its new size:
  *       the two go, no other, and it grows in place, where looking at
  *       the first alone refused it;
+ *   realloc_in_place_into_a_small_neighbour  the evictable block after
+ *       it small, and no room elsewhere: its eviction puts it in the
+ *       engine's cache, and the grow takes it back, in place (it was
+ *       refused, the name evicted for nothing);
  *   realloc_past_threshold_evicts_nothing  a small block grown past the
  *       large threshold can only move: a free gap and an evictable
  *       block after it, together its growth but too few for a move, do
@@ -824,6 +828,47 @@ realloc_in_place_evicts_its_neighbour_alone(void **state)
 	EXPECT_RC(pool_free(p, r), 0);
 	for (k = 0; k < sizeof(kept) / sizeof(kept[0]); k++)
 		EXPECT_RC(pool_unpublish(p, name_of(kept[k])), 0);
+	harness_expect_checked(c, POOL);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+#define TINY		512u		/* a size the engine caches */
+#define NTINY		8		/* of TINY: the pool's first page */
+
+/*
+ * Small blocks in the pool's first page, all held but o[1], which only
+ * its evictable name holds, and one span over the rest: o[0] grown by a
+ * TINY evicts n and grows into its place.  n's block goes to the
+ * engine's cache of its size, which a growth in place must take back.
+ */
+static void
+realloc_in_place_into_a_small_neighbour(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t o[NTINY], rest, r;
+	int i;
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	EXPECT_RC(pool_set_cache(p, 0), 0);	/* every free to the daemon */
+	for (i = 0; i < NTINY; i++) {
+		EXPECT_RC(pool_alloc(p, TINY, &o[i]), 0);
+		assert_int_equal(o[i], (pool_off_t)i * TINY);
+	}
+	EXPECT_RC(pool_alloc(p, NBLK * BLK - NTINY * TINY, &rest), 0);
+	assert_int_equal(harness_stats(p).free_bytes, 0);
+	EXPECT_RC(pool_publish_flags(p, o[1], "n", POOL_PUBLISH_EVICTABLE),
+		  0);
+	EXPECT_RC(pool_free(p, o[1]), 0);	/* the name's alone */
+	EXPECT_RC(pool_realloc(p, o[0], 2 * TINY, &r), 0);
+	assert_int_equal(r, o[0]);
+	assert_int_equal(harness_stats(p).evictions, 1);
+	for (i = 0; i < NTINY; i++)
+		if (i != 1)
+			EXPECT_RC(pool_free(p, o[i]), 0);
+	EXPECT_RC(pool_free(p, rest), 0);
 	harness_expect_checked(c, POOL);
 	pool_close(p);
 	pool_disconnect(c);
@@ -1778,6 +1823,9 @@ main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			realloc_in_place_evicts_the_names_after_it, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			realloc_in_place_into_a_small_neighbour, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(restart_keeps_order, setup,
 						teardown),

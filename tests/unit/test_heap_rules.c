@@ -1603,6 +1603,42 @@ realloc_grows_in_place_over_cached_blocks(void **state)
 }
 
 /*
+ * A realloc that can neither move nor grow over the runs after it, but
+ * can over a cached block there: it grows in place, and no refusal is
+ * counted.  Refused, it left the pool with the room it asked for (the
+ * daemon then evicted names for it in vain).
+ */
+static void
+realloc_takes_cached_blocks_before_it_refuses(void **state)
+{
+	struct heap *h = make(PAGE, 0, 0, 0);
+	struct heap_stats st;
+	uint64_t a, b, n;
+
+	(void)state;
+	a = alloc_ok(h, 256);
+	b = alloc_ok(h, 64);
+	alloc_ok(h, PAGE - 320);	/* the rest of the pool */
+	assert_int_equal(heap_free(h, b), 0);
+	heap_get_stats(h, &st);
+	assert_int_equal(st.cached_blocks, 1);
+	assert_int_equal(st.free_bytes, 0);
+	assert_int_equal(heap_realloc(h, a, 320, &n), 0);
+	assert_int_equal(n, a);
+	assert_int_equal(usable(h, a), 320);
+	assert_int_equal(own.ncopy, 0);
+	heap_get_stats(h, &st);
+	assert_int_equal(st.cached_blocks, 0);
+	assert_int_equal(st.failed_allocs, 0);
+	/* Past it, the refusal stands, counted once. */
+	assert_int_equal(heap_realloc(h, a, 336, &n), -ENOMEM);
+	assert_int_equal(stats(h).failed_allocs, 1);
+	assert_int_equal(usable(h, a), 320);
+	check_ok(h);
+	heap_destroy(h);
+}
+
+/*
  * A live block right after the one growing, whatever its slack (whose
  * bits can look like a cached block's mark): it is a wall, never taken
  * for a cached block (that once failed an assertion in the daemon).
@@ -1982,6 +2018,7 @@ main(void)
 		cmocka_unit_test(realloc_grows_in_place_over_cached_blocks),
 		cmocka_unit_test(realloc_stops_at_live_blocks_of_any_slack),
 		cmocka_unit_test(resize_over_a_cached_block_at_the_pool_end),
+		cmocka_unit_test(realloc_takes_cached_blocks_before_it_refuses),
 		cmocka_unit_test(realloc_moves_when_it_must),
 		cmocka_unit_test(realloc_edge_cases),
 		cmocka_unit_test(realloc_of_spans),
