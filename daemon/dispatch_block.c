@@ -240,6 +240,13 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 	if (m->zero && m->align > 1)
 		return refuse(c, -EINVAL, "a zeroed allocation takes no "
 			      "alignment");
+	/*
+	 * The engine refuses it too, but after the quotas and the limit,
+	 * whose refusals evict names first: for a request that cannot be.
+	 */
+	if (m->align & (m->align - 1))
+		return refuse(c, -EINVAL, "an alignment of %llu is no power "
+			      "of two", (unsigned long long)m->align);
 	do {
 		rc = dpool_alloc(h->pool, h, size, m->align, m->zero,
 				 quota_used(c, h), &b);

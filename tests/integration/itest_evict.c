@@ -83,6 +83,9 @@
  *       it small, and no room elsewhere: its eviction puts it in the
  *       engine's cache, and the grow takes it back, in place (it was
  *       refused, the name evicted for nothing);
+ *   bad_alignment_evicts_nothing  a pool at its limit, a raw Alloc
+ *       aligned to no power of two: -EINVAL, and no name evicted for
+ *       the limit's refusal that came before the engine's;
  *   realloc_past_threshold_evicts_nothing  a small block grown past the
  *       large threshold can only move: a free gap and an evictable
  *       block after it, together its growth but too few for a move, do
@@ -124,7 +127,8 @@
 #define BLK		(512u << 10)
 #define NBLK		8		/* of BLK: the whole pool */
 #define CONF		"[pool ev]\nsize = 4M\n" \
-			"[pool evq]\nsize = 4M\nquota = 3584K\n"
+			"[pool evq]\nsize = 4M\nquota = 3584K\n" \
+			"[pool eva]\nsize = 4M\nlimit = 2M\n"
 #define STORE_CONF	"[daemon]\nsocket_mode = 0666\n[pool ev]\nsize = 4M\n"
 /* Every block's pages go back in steps, evicted ones too. */
 #define STEPS_CONF	"release_step = 64K\n[pool ev]\nsize = 4M\n"
@@ -1481,6 +1485,55 @@ published_of(struct pool *p, int n)
 	return bits;
 }
 
+/*
+ * Pool eva at its limit, 2 MiB of evictable names; a raw client's Alloc
+ * of one block's room with an alignment no power of two: the engine can
+ * never give it, so it is -EINVAL, and nothing is evicted (the limit's
+ * refusal came first, and evicted a name before the engine said so).
+ */
+static void
+bad_alignment_evicts_nothing(void **state)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Alloc m = POOLMGR__ALLOC__INIT;
+	Poolmgr__Reply *r;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t o[4];
+	uint32_t rh;
+	int fd, i;
+
+	(void)state;
+	open_pool(d.sock, "eva", &c, &p);
+	for (i = 0; i < 4; i++) {
+		EXPECT_RC(pool_alloc(p, BLK, &o[i]), 0);
+		EXPECT_RC(pool_publish_flags(p, o[i], name_of(i),
+					     POOL_PUBLISH_EVICTABLE), 0);
+		EXPECT_RC(pool_free(p, o[i]), 0);
+	}
+	assert_true((fd = harness_raw_greeted(d.sock, "raw")) >= 0);
+	EXPECT_RC(harness_raw_open(fd, "eva", &rh), 0);
+	m.handle = rh;
+	m.size = BLK;
+	m.align = 3 * 4096;
+	req.id = 9;
+	req.body_case = POOLMGR__REQUEST__BODY_ALLOC;
+	req.alloc = &m;
+	assert_int_equal(harness_raw_post(fd, &req), 0);
+	r = harness_raw_reply(fd, req.id, HARNESS_RAW_WAIT_MS);
+	assert_non_null(r);
+	assert_int_equal(r->error, -EINVAL);
+	poolmgr__reply__free_unpacked(r, NULL);
+	assert_int_equal(harness_stats(p).evictions, 0);
+	assert_int_equal(published_of(p, 4), 0xf);
+	close(fd);
+	for (i = 0; i < 4; i++)
+		EXPECT_RC(pool_unpublish(p, name_of(i)), 0);
+	harness_expect_checked(c, "eva");
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 /* ---- a realloc next to a block going back in steps -------------------- */
 
 #define MiB		(1024u * 1024u)
@@ -1827,6 +1880,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			realloc_in_place_into_a_small_neighbour, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(bad_alignment_evicts_nothing,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(restart_keeps_order, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(crash_keeps_order, store_setup,
