@@ -29,6 +29,23 @@ static Poolmgr__AllocBatchReply alloc_batch_reply;
 static struct heap_events batch_events;
 
 /*
+ * Has m a block the engine could never give (no bytes, or more than the
+ * pool)?  Such a batch evicts nothing: the quotas and the limit, asked
+ * before the engine, refuse its blocks before that one, and names went
+ * for them first.  It is refused as before, by the first block refused.
+ */
+static bool
+batch_impossible(struct dpool *p, const Poolmgr__AllocBatch *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->n_sizes; i++)
+		if (heap_block_size(p->heap, m->sizes[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
  * The batch's allocations, or none: 0, or the first refusal, with its
  * index in *failed and everything before it undone, counters included.
  */
@@ -197,7 +214,8 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 	struct handle *h;
 	size_t i = 0;
 	struct room_need need = {0};
-	int rc, wait;
+	bool impossible;
+	int rc, wait = 0;
 
 	if (!(h = get_handle(c, m->handle, true, &rc)))
 		return rc;
@@ -209,6 +227,7 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 	    dispatch_cf->max_blocks_per_session)
 		return refuse(c, -EDQUOT, "the batch would pass the blocks "
 			      "allowed per client");
+	impossible = batch_impossible(h->pool, m);
 	do {
 		rc = alloc_batch_try(c, h, m, &i);
 		if ((wait = refused_unsettled(c, h->pool, rc)))
@@ -220,8 +239,9 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 			need.bytes = need.counted =
 				batch_quota_lack(c, h->pool, m, i);
 		}
-	} while ((wait = make_room(c, h->pool, rc, m->retry_follows,
-				   &need)) == TRY_AGAIN);
+	} while (!impossible && (wait = make_room(c, h->pool, rc,
+						  m->retry_follows, &need)) ==
+		 TRY_AGAIN);
 	if (wait)
 		return wait;
 	if (rc == DPOOL_NO_MEMORY)

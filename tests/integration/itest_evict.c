@@ -83,9 +83,10 @@
  *       it small, and no room elsewhere: its eviction puts it in the
  *       engine's cache, and the grow takes it back, in place (it was
  *       refused, the name evicted for nothing);
- *   bad_alignment_evicts_nothing  a pool at its limit, a raw Alloc
- *       aligned to no power of two: -EINVAL, and no name evicted for
- *       the limit's refusal that came before the engine's;
+ *   impossible_requests_evict_nothing  a pool at its limit, a raw Alloc
+ *       aligned to no power of two: -EINVAL; a raw AllocBatch with a
+ *       block of no bytes after one the limit refuses: that refusal;
+ *       and no name evicted for the limit's refusal, neither time;
  *   realloc_past_threshold_evicts_nothing  a small block grown past the
  *       large threshold can only move: a free gap and an evictable
  *       block after it, together its growth but too few for a move, do
@@ -1490,12 +1491,16 @@ published_of(struct pool *p, int n)
  * of one block's room with an alignment no power of two: the engine can
  * never give it, so it is -EINVAL, and nothing is evicted (the limit's
  * refusal came first, and evicted a name before the engine said so).
+ * A batch of one block's room and one of no bytes, which can never be
+ * had, is refused by the limit, as it was, but evicts nothing for it.
  */
 static void
-bad_alignment_evicts_nothing(void **state)
+impossible_requests_evict_nothing(void **state)
 {
 	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
 	Poolmgr__Alloc m = POOLMGR__ALLOC__INIT;
+	Poolmgr__AllocBatch b = POOLMGR__ALLOC_BATCH__INIT;
+	uint64_t sizes[2] = {BLK, 0};
 	Poolmgr__Reply *r;
 	struct pool_conn *c;
 	struct pool *p;
@@ -1523,6 +1528,19 @@ bad_alignment_evicts_nothing(void **state)
 	r = harness_raw_reply(fd, req.id, HARNESS_RAW_WAIT_MS);
 	assert_non_null(r);
 	assert_int_equal(r->error, -EINVAL);
+	poolmgr__reply__free_unpacked(r, NULL);
+	assert_int_equal(harness_stats(p).evictions, 0);
+	/* A batch with a block of no bytes, after one the limit refuses. */
+	b.handle = rh;
+	b.n_sizes = 2;
+	b.sizes = sizes;
+	req.id = 10;
+	req.body_case = POOLMGR__REQUEST__BODY_ALLOC_BATCH;
+	req.alloc_batch = &b;
+	assert_int_equal(harness_raw_post(fd, &req), 0);
+	r = harness_raw_reply(fd, req.id, HARNESS_RAW_WAIT_MS);
+	assert_non_null(r);
+	assert_int_equal(r->error, -ENOMEM);	/* the limit's, as before */
 	poolmgr__reply__free_unpacked(r, NULL);
 	assert_int_equal(harness_stats(p).evictions, 0);
 	assert_int_equal(published_of(p, 4), 0xf);
@@ -1880,7 +1898,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			realloc_in_place_into_a_small_neighbour, setup,
 			teardown),
-		cmocka_unit_test_setup_teardown(bad_alignment_evicts_nothing,
+		cmocka_unit_test_setup_teardown(impossible_requests_evict_nothing,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(restart_keeps_order, setup,
 						teardown),
