@@ -270,14 +270,22 @@ dpool_evict_may_fit(const struct dpool *p, uint64_t lack)
 	return p->evict.unheld > 0 && lack <= p->evict.unheld_bytes;
 }
 
-/* Does the last "no" of dpool_evict_may_make_run still answer? */
+/*
+ * Does the last "no" of dpool_evict_may_make_run still answer?  For a
+ * request at least as large and as aligned, and for any whose block is
+ * longer than every stretch: waiting allocations of many sizes, each
+ * tried again when room is made, would otherwise walk the names one
+ * after another.
+ */
 static bool
 no_run_known(const struct dpool *p, uint64_t size, uint64_t align)
 {
 	const struct evict_books *e = &p->evict;
+	uint64_t len = heap_block_size(p->heap, size);
 
 	return e->no_run && e->no_run_at == p->room_count &&
-	       size >= e->no_run_size && align >= e->no_run_align;
+	       ((size >= e->no_run_size && align >= e->no_run_align) ||
+		len == 0 || len > e->no_run_longest);
 }
 
 /* The free space around l's block, which is live: [*start, *end). */
@@ -471,6 +479,7 @@ find_window(struct dpool *p, uint64_t size, uint64_t align, struct window *w)
 {
 	struct evict_books *e = &p->evict;
 	struct evict_link *l;
+	uint64_t longest = 0;
 	uint16_t walk;
 
 	if (no_run_known(p, size, align))
@@ -482,11 +491,14 @@ find_window(struct dpool *p, uint64_t size, uint64_t align, struct window *w)
 			shrink_to(p, l, size, align, walk, w);
 			return true;
 		}
+		if (w->end - w->start > longest)	/* runs only grow */
+			longest = w->end - w->start;
 	}
 	e->no_run = true;
 	e->no_run_size = size;
 	e->no_run_align = align;
 	e->no_run_at = p->room_count;
+	e->no_run_longest = longest;
 	return false;
 }
 

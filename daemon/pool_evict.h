@@ -83,9 +83,11 @@ struct evict_books {
 	/*
 	 * The least request (size, align) dpool_evict_run's search last
 	 * found no stretch for, and the pool's room_count then: until room
-	 * is made again no request at least as large and as aligned has one.
+	 * is made again no request at least as large and as aligned has one,
+	 * nor one whose block is longer than no_run_longest, the longest
+	 * stretch that search met (it met them all).
 	 */
-	uint64_t no_run_size, no_run_align, no_run_at;
+	uint64_t no_run_size, no_run_align, no_run_at, no_run_longest;
 	bool no_run;
 	uint16_t walk;		/* searches for a window, mod 2^16 (links'
 				 * seen) */
@@ -153,8 +155,9 @@ bool dpool_evict_may_fit(const struct dpool *p, uint64_t lack);
  * names in, oldest first, and stops at the first that completes a
  * window; each name is taken in once at most, with a look at the free
  * space around it and its run's ends (heap_free_around, O(log n)):
- * about 33 ns a name (docs/PERFORMANCE.md).  A "no" is kept for requests at least as large
- * and as aligned until room is made in the pool (dpool_room counts every
+ * about 33 ns a name (docs/PERFORMANCE.md).  A "no" is kept for requests
+ * at least as large and as aligned, and for those longer than every
+ * stretch it met, until room is made in the pool (dpool_room counts every
  * free, shrink, release and name let go, each of which could lengthen a
  * stretch; allocations only shorten them).
  */

@@ -11,13 +11,17 @@
  *       evicted only the names counted; or nothing is evicted, asking
  *       again says no at once, and evicting every unheld evictable name
  *       still leaves the request refused: no eviction could have made
- *       it.  Neither end of a window but its most recently used name
+ *       it; nor do other requests the "no" kept answers without a
+ *       search.  Neither end of a window but its most recently used name
  *       (the one it needs) is a name the others make the room without.
  *       The pool's Check passes after each.  The seed is printed;
  *       POOLMGR_EVICT_SEED replays one.
  *   oldest_name_first  names in a row, looked up out of order: the
  *       window is the one whose newest name is the oldest it can be,
  *       grown from that name, the older of its two neighbours first.
+ *   longer_than_every_stretch  after a refusal, no request longer than
+ *       every stretch searches again until room is made, whatever its
+ *       size and alignment; one that fits in length does.
  *   aligned_window  a window holds the request where its alignment
  *       lets it start, and older names that would not are kept.
  */
@@ -252,6 +256,36 @@ no_end_for_nothing(struct dpool *p, const struct slot *sl, size_t n,
 			 (unsigned long long)size, (unsigned long long)align);
 }
 
+/*
+ * After a search found no window: other requests the kept "no" answers
+ * without a search (the walk unchanged) have none either when searched
+ * for anew (room_count moved on, as room made would).
+ */
+static void
+no_kept_is_no(struct dpool *p, unsigned round)
+{
+	static const uint64_t aligns[] = {0, 16, 4096, 64 * KiB, 256 * KiB};
+	uint64_t size, align;
+	uint16_t walk;
+	int k;
+
+	for (k = 0; k < 8; k++) {
+		size = 16 + rnd(rnd(2) ? 64 * KiB : 768 * KiB);
+		align = aligns[rnd(sizeof(aligns) / sizeof(aligns[0]))];
+		walk = p->evict.walk;
+		if (dpool_evict_may_make_run(p, size, align) ||
+		    p->evict.walk != walk)
+			continue;	/* searched: not the kept answer */
+		p->room_count++;
+		if (dpool_evict_may_make_run(p, size, align))
+			fail_msg("round %u: no window kept for %llu bytes "
+				 "aligned to %llu, but a search finds one",
+				 round, (unsigned long long)size,
+				 (unsigned long long)align);
+		p->room_count--;	/* the kept "no" again */
+	}
+}
+
 static void
 random_windows(void **state)
 {
@@ -295,6 +329,7 @@ random_windows(void **state)
 		} else {
 			no++;
 			assert_int_equal(dpool_evict_run(p, size, align), 0);
+			no_kept_is_no(p, round);
 			dpool_evict(p, UINT64_MAX, UINT32_MAX, UINT64_MAX);
 			assert_int_equal(p->evict.unheld, 0);
 			if (dpool_alloc(p, fx->h, size, align, false, 0, &b) !=
@@ -437,6 +472,39 @@ aligned_window(void **state)
 	names_in_a_row_end(fx, kept, rest);
 }
 
+/*
+ * Eight names in a row: a stretch of 512 KiB, the pool's only one.  A
+ * refusal of 1 MiB walks the names; until room is made no request
+ * longer than 512 KiB walks them again, smaller or aligned otherwise
+ * than the one refused (each walk was the whole names' again, and
+ * waiting allocations of other sizes, tried again for every room made,
+ * walked them one after another).  512 KiB is looked for, and found.
+ */
+static void
+longer_than_every_stretch(void **state)
+{
+	static const int order[] = {0, 1, 2, 3, 4, 5, 6, 7};
+	struct daemon_fixture *fx = *state;
+	struct dpool *p = fx->p;
+	uint64_t kept, rest;
+	struct block *b;
+	uint16_t walk;
+
+	names_in_a_row(fx, order, &kept, &rest);
+	assert_int_equal(dpool_evict_run(p, 1024 * KiB, 0), 0);
+	walk = p->evict.walk;
+	assert_int_equal(dpool_evict_run(p, 768 * KiB, 0), 0);
+	assert_int_equal(dpool_evict_run(p, 600 * KiB, 4096), 0);
+	assert_false(dpool_evict_may_make_run(p, 513 * KiB, 0));
+	assert_int_equal(p->evict.walk, walk);
+	assert_int_equal(dpool_evict_run(p, 512 * KiB, 0), 8);
+	assert_int_equal(p->evict.walk, (uint16_t)(walk + 1));
+	assert_int_equal(dpool_alloc(p, fx->h, 512 * KiB, 0, false, 0, &b), 0);
+	assert_int_equal(b->off, 0);
+	assert_int_equal(dpool_free(p, fx->h, b->off), 0);
+	names_in_a_row_end(fx, kept, rest);
+}
+
 int
 main(void)
 {
@@ -445,6 +513,9 @@ main(void)
 						daemon_fixture_setup_open,
 						daemon_fixture_teardown),
 		cmocka_unit_test_setup_teardown(oldest_name_first,
+						daemon_fixture_setup_open,
+						daemon_fixture_teardown),
+		cmocka_unit_test_setup_teardown(longer_than_every_stretch,
 						daemon_fixture_setup_open,
 						daemon_fixture_teardown),
 		cmocka_unit_test_setup_teardown(aligned_window,
