@@ -78,6 +78,8 @@ struct call {
 	bool prior_only;	/* held by wait_settled for prior alone */
 	uint32_t evict_names;	/* names its eviction rounds that waited
 				 * for pages took, all told (make_room) */
+	bool window;		/* this dispatch's rounds found its largest
+				 * block a window (evict_for) */
 };
 
 /* dispatch.c */

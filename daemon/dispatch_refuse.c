@@ -120,7 +120,14 @@ make_quota_room(struct call *c, struct dpool *p, bool retry_follows,
  * engine refused that needs one run and nothing more; else, if the
  * engine refused a request whose largest block no window could hold,
  * none; else the least recently used names, by rounds.  How many went,
- * and in *by_rounds whether by rounds.
+ * and in *by_rounds whether by rounds.  A window found for the largest
+ * block stays found for the rounds of the same dispatch (c->window):
+ * an eviction never shortens a stretch (the names left and the space
+ * freed make the same one, or a free run), and nothing else runs
+ * between them; each round searching again walked the names a round,
+ * their square for a request that evicts them all.  A round whose
+ * pages go back in steps ends the dispatch (HELD), and the next one
+ * searches again.
  */
 static uint32_t
 evict_for(struct call *c, struct dpool *p, const struct room_need *need,
@@ -134,8 +141,10 @@ evict_for(struct call *c, struct dpool *p, const struct room_need *need,
 	if (!p->limit_hit && need->run) {
 		if (need->whole)
 			return dpool_evict_run(p, need->run, need->align);
-		if (!dpool_evict_may_make_run(p, need->run, need->align))
+		if (!c->window &&
+		    !dpool_evict_may_make_run(p, need->run, need->align))
 			return 0;
+		c->window = true;
 	}
 	*by_rounds = true;
 	return dpool_evict(p, lack, names, need->bytes);

@@ -22,6 +22,9 @@
  *   longer_than_every_stretch  after a refusal, no request longer than
  *       every stretch searches again until room is made, whatever its
  *       size and alignment; one that fits in length does.
+ *   batch_rounds_search_once  a batch evicting by rounds, a hundred of
+ *       them in one dispatch, searches for its largest block's window
+ *       once, not once a round.
  *   aligned_window  a window holds the request where its alignment
  *       lets it start, and older names that would not are kept.
  */
@@ -38,6 +41,7 @@
 #include <cmocka.h>
 
 #include "daemon_fixture.h"
+#include "dispatch_internal.h"
 #include "heap.h"
 #include "pool.h"
 #include "pool_evict.h"
@@ -48,7 +52,7 @@
 #define MAX_BLOCKS 96
 #define ROUNDS 400u
 
-enum fate { HOLE, KEPT, EVICTABLE, HELD };
+enum fate { HOLE, KEPT, EVICTABLE, RETAINED };
 
 struct slot {
 	uint64_t off;
@@ -102,7 +106,7 @@ fill(struct daemon_fixture *fx, struct slot *sl)
 		uint64_t r = rnd(10);
 
 		sl[i].fate = r < 3 ? HOLE : r < 5 ? KEPT : r < 8 ? EVICTABLE
-							       : HELD;
+							       : RETAINED;
 		snprintf(sl[i].name, sizeof(sl[i].name), "b%zu", i);
 		if (sl[i].fate == HOLE) {
 			assert_int_equal(dpool_free(fx->p, fx->h, sl[i].off),
@@ -112,7 +116,7 @@ fill(struct daemon_fixture *fx, struct slot *sl)
 		assert_int_equal(dpool_publish(fx->p, fx->h, sl[i].off,
 					       sl[i].name, strlen(sl[i].name),
 					       false, sl[i].fate != KEPT), 0);
-		if (sl[i].fate != HELD)	/* the name's reference alone */
+		if (sl[i].fate != RETAINED)	/* the name's reference alone */
 			assert_int_equal(dpool_free(fx->p, fx->h, sl[i].off),
 					 0);
 	}
@@ -148,7 +152,7 @@ empty(struct daemon_fixture *fx, struct slot *sl, size_t n)
 	for (i = 0; i < n; i++) {
 		if (sl[i].fate == HOLE)
 			continue;
-		if (sl[i].fate == HELD)
+		if (sl[i].fate == RETAINED)
 			assert_int_equal(dpool_free(fx->p, fx->h, sl[i].off),
 					 0);
 		rc = dpool_unpublish(fx->p, sl[i].name, strlen(sl[i].name));
@@ -505,6 +509,68 @@ longer_than_every_stretch(void **state)
 	names_in_a_row_end(fx, kept, rest);
 }
 
+#define SMALL_BLK (4 * KiB)
+#define NSMALL ((int)(1024 * KiB / SMALL_BLK))
+#define NEWEST 224	/* from here on, the newest names, side by side */
+
+/*
+ * 4 KiB blocks filling the pool: below NEWEST an evictable name, the
+ * least recently used, between each two kept ones; from NEWEST on the
+ * newest names, side by side, 128 KiB.  A batch of 100 KiB and 4 KiB,
+ * refused, evicts by rounds, one name a round once the bytes are there,
+ * the isolated names first, until the newest make its run: a hundred
+ * rounds, and one search for a window of 100 KiB, the first (evictions
+ * never shorten a stretch, and nothing else runs between the rounds of
+ * one dispatch).  Each round searched anew, walking the isolated names
+ * left: the rounds' walks were the square of the names.
+ */
+static void
+batch_rounds_search_once(void **state)
+{
+	struct daemon_fixture *fx = *state;
+	struct dpool *p = fx->p;
+	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__AllocBatch m = POOLMGR__ALLOC_BATCH__INIT;
+	uint64_t off[NSMALL], sizes[2] = {100 * KiB, SMALL_BLK};
+	struct call c = {.s = fx->s, .rep = &rep};
+	struct block *b;
+	char name[16];
+	uint16_t walk;
+	size_t k;
+	int i;
+
+	dpool_release_setup(0, DPOOL_DROP_STEP_DEFAULT, NULL);
+	for (i = 0; i < NSMALL; i++) {
+		assert_int_equal(dpool_alloc(p, fx->h, SMALL_BLK, 0, false, 0,
+					     &b), 0);
+		off[i] = b->off;
+		assert_int_equal(off[i], (uint64_t)i * SMALL_BLK);
+	}
+	for (i = 0; i < NSMALL; i++) {
+		snprintf(name, sizeof(name), "s%d", i);
+		assert_int_equal(dpool_publish(p, fx->h, off[i], name,
+					       strlen(name), false,
+					       i >= NEWEST || i % 2 == 0), 0);
+		assert_int_equal(dpool_free(p, fx->h, off[i]), 0);
+	}
+	m.handle = fx->h->id;
+	m.n_sizes = 2;
+	m.sizes = sizes;
+	walk = p->evict.walk;
+	assert_int_equal(do_alloc_batch(&c, &m), 0);
+	assert_int_equal(p->evict.walk, (uint16_t)(walk + 1));
+	assert_int_equal(p->evict.evictions, NEWEST / 2 + 25);
+	check_ok(p);
+	for (k = 0; k < rep.alloc_batch->n_offsets; k++)
+		assert_int_equal(dpool_free(p, fx->h,
+					    rep.alloc_batch->offsets[k]), 0);
+	for (i = 0; i < NSMALL; i++) {
+		snprintf(name, sizeof(name), "s%d", i);
+		(void)dpool_unpublish(p, name, strlen(name));
+	}
+	check_ok(p);
+}
+
 int
 main(void)
 {
@@ -516,6 +582,9 @@ main(void)
 						daemon_fixture_setup_open,
 						daemon_fixture_teardown),
 		cmocka_unit_test_setup_teardown(longer_than_every_stretch,
+						daemon_fixture_setup_open,
+						daemon_fixture_teardown),
+		cmocka_unit_test_setup_teardown(batch_rounds_search_once,
 						daemon_fixture_setup_open,
 						daemon_fixture_teardown),
 		cmocka_unit_test_setup_teardown(aligned_window,
