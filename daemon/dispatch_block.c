@@ -422,14 +422,14 @@ limit_takes_once_back(struct dpool *p, uint64_t back, uint64_t more)
  * a name elsewhere gives it nothing.  When they all are too short, or
  * the run already was long enough and what failed was a move, the block
  * can only move, and then the whole size must be had, or nothing is
- * evicted.  A refusal by the limit (limit_hit)
- * asked the engine nothing: a run long enough may still take the growth
- * in place.  A small block grown to the large threshold can only move
- * whatever follows it (becomes_span).  What the limit counts is the
- * growth alone, however the block grows (dpool_realloc), since a move
- * gives the old place back; a move needs a run of the whole size (the
- * need's run), a growth in place none but the one after the block.  A
- * look at the run and the names after it, bounded by the growth.
+ * evicted.  A refusal by the limit (limit_hit) asked the engine nothing:
+ * a run long enough may still take the growth in place.  A small block
+ * grown to the large threshold can only move whatever follows it
+ * (becomes_span).  What the limit counts is the growth alone, however
+ * the block grows (dpool_realloc), since a move gives the old place
+ * back; a move needs a run of the whole size (the need's run), a growth
+ * in place none but the one after the block.  A look at the run and the
+ * names after it, bounded by the growth.
  *
  * The block ending the run may be one the pool is giving back in steps
  * (a request meets one only once it has stopped waiting for work queued

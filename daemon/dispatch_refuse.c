@@ -82,12 +82,12 @@ make_quota_room(struct call *c, struct dpool *p, bool retry_follows,
  * nothing more, refused by the engine, evicts a window in one round
  * (evict_for, dpool_evict_run), and a growth in place the names right
  * after its block (dpool_evict_grow); the others evict the least
- * recently used names by rounds, as follows.  need is the least the request could do
- * with, counted the bytes of it the pool's limit counts (all of
- * them but for a realloc that moves, see growth): a round evicts what the
- * request is short of either (dpool_evict_short), since no fewer can do;
- * when it is short of none (the room is there, but in pieces), one name,
- * which the next try may find was enough.  A round whose evictions go
+ * recently used names by rounds, as follows.  need is the least the
+ * request could do with, counted the bytes of it the pool's limit
+ * counts (all of them but for a realloc that moves, see growth): a round
+ * evicts what the request is short of either (dpool_evict_short), since
+ * no fewer can do; when it is short of none (the room is there, but in
+ * pieces), one name, which the next try may find was enough.  A round whose evictions go
  * back in steps waits for them: so that a request many names short does
  * not wait once a name, such a round takes as many names as those rounds
  * before it took all told (c->evict_names), one at least: 1, 1, 2, 4...

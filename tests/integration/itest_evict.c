@@ -839,7 +839,7 @@ realloc_in_place_evicts_its_neighbour_alone(void **state)
 }
 
 #define TINY		512u		/* a size the engine caches */
-#define NTINY		8		/* of TINY: the pool's first page */
+#define NTINY		8	/* of TINY: the pool's first page */
 
 /*
  * Small blocks in the pool's first page, all held but o[1], which only
@@ -857,7 +857,7 @@ realloc_in_place_into_a_small_neighbour(void **state)
 
 	(void)state;
 	open_pool(d.sock, POOL, &c, &p);
-	EXPECT_RC(pool_set_cache(p, 0), 0);	/* every free to the daemon */
+	EXPECT_RC(pool_set_cache(p, 0), 0);	/* frees to the daemon */
 	for (i = 0; i < NTINY; i++) {
 		EXPECT_RC(pool_alloc(p, TINY, &o[i]), 0);
 		assert_int_equal(o[i], (pool_off_t)i * TINY);
@@ -1898,8 +1898,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			realloc_in_place_into_a_small_neighbour, setup,
 			teardown),
-		cmocka_unit_test_setup_teardown(impossible_requests_evict_nothing,
-						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			impossible_requests_evict_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(restart_keeps_order, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(crash_keeps_order, store_setup,

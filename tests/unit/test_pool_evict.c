@@ -116,7 +116,7 @@ fill(struct daemon_fixture *fx, struct slot *sl)
 		assert_int_equal(dpool_publish(fx->p, fx->h, sl[i].off,
 					       sl[i].name, strlen(sl[i].name),
 					       false, sl[i].fate != KEPT), 0);
-		if (sl[i].fate != RETAINED)	/* the name's reference alone */
+		if (sl[i].fate != RETAINED)	/* only the name holds it */
 			assert_int_equal(dpool_free(fx->p, fx->h, sl[i].off),
 					 0);
 	}
