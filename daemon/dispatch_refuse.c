@@ -87,12 +87,12 @@ make_quota_room(struct call *c, struct dpool *p, bool retry_follows,
  * counts (all of them but for a realloc that moves, see growth): a round
  * evicts what the request is short of either (dpool_evict_short), since
  * no fewer can do; when it is short of none (the room is there, but in
- * pieces), one name, which the next try may find was enough.  A round whose evictions go
- * back in steps waits for them: so that a request many names short does
- * not wait once a name, such a round takes as many names as those rounds
- * before it took all told (c->evict_names), one at least: 1, 1, 2, 4...
- * unless fewer of them already hold need, the request's own bytes: those
- * could be its run, and the next try tells.  So a request that, once the
+ * pieces), one name, which the next try may find was enough.  A round
+ * whose evictions go back in steps waits for them: so that a request
+ * many names short does not wait once a name, such a round takes as many
+ * names as those rounds before it took all told (c->evict_names), one at
+ * least: 1, 1, 2, 4... unless fewer of them already hold need, the
+ * request's own bytes: those could be its run, and the next try tells.  So a request that, once the
  * bytes missing are evicted (a wait), still needs k names for a run, j
  * names holding its bytes, evicts fewer than k + min(j, k) names for it
  * (fewer than 2k), and waits for them 1 + ceil(log2 k) times at most
