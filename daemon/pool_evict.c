@@ -24,6 +24,8 @@
 #include "log.h"
 #include "pool.h"
 #include "pool_evict.h"
+#include "journal.h"
+#include "pool_internal.h"
 #include "pool_names.h"
 
 static int
@@ -511,19 +513,52 @@ dpool_evict_may_make_run(struct dpool *p, uint64_t size, uint64_t align)
 }
 
 /*
- * Evict l's name: unpublished as an Unpublish would (the name and its
- * block's end journalled as one change, its block's charge ended, the
- * block freed after), and counted.  Its bytes.  Each name is a change of
- * its own, also when one request evicts several (dpool_evict): a crash
- * between two leaves each name whole, and the pool as an eviction of
- * fewer names would.
+ * The names one call evicts are one change of the journal (the first
+ * evict_one opens it, group_end commits it): a crash in the middle
+ * recovers all of them, a window as it was.  Their blocks are freed once
+ * the change is committed, as an Unpublish's is (pool_names.c: a block's
+ * pages may go back only then); up to EVICT_GROUP of them, after which
+ * the change so far is committed and another begins, so that no call
+ * needs memory for its blocks.
+ */
+#define EVICT_GROUP 256
+static struct block *group_blocks[EVICT_GROUP];
+static uint32_t group_n;
+static bool group_open;
+
+/* The call's change so far committed, its blocks freed; none: nothing. */
+static void
+group_end(struct dpool *p)
+{
+	uint32_t i, n = group_n;
+
+	if (!group_open)
+		return;
+	journal_group_end(true);
+	assert(!journal_grouped());
+	group_open = false;
+	group_n = 0;
+	for (i = 0; i < n; i++)
+		block_maybe_free(p, group_blocks[i], true);
+}
+
+/*
+ * Evict l's name, within the call's group: unpublished as an Unpublish
+ * would (the name and its block's end journalled, its block's charge
+ * ended, the block freed at the group's end), and counted.  Its bytes.
  */
 static uint64_t
 evict_one(struct dpool *p, struct evict_link *l)
 {
 	uint64_t size = l->name->block->size;
 
-	dpool_name_remove(p, l->name);
+	if (group_n == EVICT_GROUP)
+		group_end(p);
+	if (!group_open) {
+		journal_group_begin();
+		group_open = true;
+	}
+	group_blocks[group_n++] = dpool_name_unlink(p, l->name);
 	p->evict.evictions++;
 	p->evict.evicted_bytes += size;
 	return size;
@@ -541,6 +576,7 @@ dpool_evict(struct dpool *p, uint64_t need, uint32_t names, uint64_t enough)
 		gone += evict_one(p, l);
 		count++;
 	}
+	group_end(p);
 	return count;
 }
 
@@ -560,6 +596,7 @@ dpool_evict_run(struct dpool *p, uint64_t size, uint64_t align)
 		evict_one(p, l);
 		count++;
 	}
+	group_end(p);
 	return count;
 }
 
@@ -620,6 +657,7 @@ dpool_evict_grow(struct dpool *p, uint64_t off, uint64_t more)
 		evict_one(p, l);
 		count++;
 	}
+	group_end(p);
 	return count;
 }
 
@@ -646,6 +684,7 @@ dpool_evict_user(struct dpool *p, uid_t uid, uint64_t need)
 		gone += evict_one(p, c->evict.oldest);
 		count++;
 	}
+	group_end(p);
 	return count;
 }
 

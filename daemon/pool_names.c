@@ -149,19 +149,29 @@ dpool_publish(struct dpool *p, struct handle *h, uint64_t off,
 	return 0;
 }
 
-void
-dpool_name_remove(struct dpool *p, struct block_name *n)
+struct block *
+dpool_name_unlink(struct dpool *p, struct block_name *n)
 {
 	struct block *b = n->block;
 
+	assert(journal_grouped());
 	if (n->evict)
 		evict_remove(p, n);
 	b->named = 0;
 	b->evictable = 0;
 	block_names_remove(&p->names, n);
-	journal_group_begin();
 	journal_unname(p, b);
 	unpersist(p, b);
+	return b;
+}
+
+void
+dpool_name_remove(struct dpool *p, struct block_name *n)
+{
+	struct block *b;
+
+	journal_group_begin();
+	b = dpool_name_unlink(p, n);
 	journal_group_end(true);
 	/*
 	 * Its pages may go back now, so its end must be in the journal:

@@ -39,6 +39,13 @@ int dpool_publish(struct dpool *p, struct handle *h, uint64_t off,
 int dpool_unpublish(struct dpool *p, const void *name, size_t len);
 /* The same, of the pool's name n (an eviction). */
 void dpool_name_remove(struct dpool *p, struct block_name *n);
+/*
+ * dpool_name_remove's first half, within the caller's journal group: the
+ * name gone, its unname and its block's end journalled.  The block, for
+ * block_maybe_free once the group is committed (its pages may go back
+ * then, not before).
+ */
+struct block *dpool_name_unlink(struct dpool *p, struct block_name *n);
 
 /*
  * A restart: name the restored block at off, with its generation (0: the

@@ -25,6 +25,10 @@
  *   evict_crash_midway      an Alloc over the pool's limit that evicts
  *       name ev (ev off, its block's end): a crash between them recovers
  *       ev, evictable, on its block with its bytes;
+ *   window_crash_midway     an Alloc that evicts a window of two names
+ *       (each an unname and its block's end): a crash after three of the
+ *       four records recovers both names with their bytes; after all
+ *       four, neither;
  *   free_batch_crash_midway a FreeBatch of 8 persistent blocks (8 ends):
  *       a crash after 3 recovers all 8, with their bytes; after all 8,
  *       none.
@@ -497,6 +501,53 @@ evict_crash_midway(void **state)
 	pool_close(pe);
 }
 
+/* ---- window_crash_midway ----------------------------------------------- */
+
+#define WBLK	(512 * 1024)
+
+/*
+ * Pool a full: w1 and w2 evictable side by side at its start, six kept
+ * names after them.  An allocation of 1 MiB evicts the window w1, w2
+ * (each an unname and its block's end): a crash after three of the four
+ * records recovers both names with their bytes, not w1 gone and w2 kept;
+ * after all four, neither.
+ */
+static void
+window_crash_midway(void **state)
+{
+	pool_off_t o[8], y, off;
+	char name[8];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 8; i++)
+		o[i] = filled(pa, WBLK, '0' + i);
+	for (i = 1; i < 8; i++)
+		assert_true(o[i] > o[i - 1]);
+	for (i = 0; i < 8; i++) {
+		snprintf(name, sizeof(name), i < 2 ? "w%d" : "k%d", i + 1);
+		EXPECT_RC(pool_publish_flags(pa, o[i], name, i < 2 ?
+					     POOL_PUBLISH_EVICTABLE : 0), 0);
+		EXPECT_RC(pool_free(pa, o[i]), 0);
+	}
+	room_to(2 * REC_UNNAME + REC_UNPERSIST);
+	arm();
+	assert_int_not_equal(pool_alloc(pa, 2 * WBLK, &y), 0);
+	recover_after_kill();
+	expect_named(pa, "w1", o[0], WBLK, '0', true);
+	expect_named(pa, "w2", o[1], WBLK, '1', true);
+	expect_counts(pa, "a", 8, 8, 8);
+
+	room_to(2 * (REC_UNNAME + REC_UNPERSIST));
+	EXPECT_RC(pool_alloc(pa, 2 * WBLK, &y), 0);
+	assert_int_equal(y, o[0]);
+	EXPECT_RC(pool_free(pa, y), 0);
+	recover_after_crash();
+	EXPECT_RC(pool_lookup(pa, "w1", &off, NULL), -ENOENT);
+	EXPECT_RC(pool_lookup(pa, "w2", &off, NULL), -ENOENT);
+	expect_counts(pa, "a", 6, 6, 6);
+}
+
 /* ---- free_batch_crash_midway ------------------------------------------- */
 
 static void
@@ -751,6 +802,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(unpublish_crash_midway, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(evict_crash_midway, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(window_crash_midway, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(free_batch_crash_midway, setup,
 						teardown),
