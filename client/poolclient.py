@@ -1281,8 +1281,10 @@ class Pool(_Closing):
         reference).  replace moves a name in use to this block in one
         step; without it, a name in use is EEXIST.  evictable: the pool
         may evict the name (unpublish it, free its block) to make room
-        for an allocation while no handle holds the block, least
-        recently used first (pool_publish_flags)."""
+        for an allocation while no handle holds the block: the least
+        recently used where room can be made, with the neighbours the
+        new block needs, and none that could not make it
+        (pool_publish_flags)."""
         flags = (PUBLISH_REPLACE if replace else 0) | \
             (PUBLISH_EVICTABLE if evictable else 0)
         self._call(_lib.pool_publish_flags, _uint(offset, "offset"),
