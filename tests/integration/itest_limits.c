@@ -487,34 +487,51 @@ publish_long_names(struct pool *p, int n)
 	}
 }
 
+/*
+ * A daemon with pool n of 1000 long names, child run as UNREAD_UID
+ * against it and passing; then check(d) while it still runs.
+ */
 static void
-a_uids_unread_replies_are_bounded(void **state)
+run_unread_child(int (*child)(void *), void (*check)(struct daemon_proc *))
 {
 	struct pool_conn *c;
 	struct daemon_proc d;
 	struct pool *p;
-	char name[128];
 	pid_t pid;
 
-	(void)state;
 	harness_skip_unless_root("drop a child to another uid");
 	assert_int_equal(harness_start(&d, "[pool n]\nsize = 1M\n"
 				       "mode = 0644\n"), 0);
 	EXPECT_RC(pool_connect(NULL, &c), 0);
 	EXPECT_RC(pool_open(c, "n", &p), 0);
 	publish_long_names(p, 1000);
-	pid = harness_spawn_as(UNREAD_UID, UNREAD_UID, unread_listings_child,
-			       d.sock);
+	pid = harness_spawn_as(UNREAD_UID, UNREAD_UID, child, d.sock);
 	assert_true(pid > 0);
 	assert_int_equal(harness_wait(pid), 0);
 	assert_true(harness_alive(&d));
-	/* The words name the uid's bound, not one connection's. */
-	snprintf(name, sizeof(name), "the connections of uid %d hold 64 MiB "
-		 "of replies not yet read; dropping client pid ", UNREAD_UID);
-	assert_int_equal(harness_log_wait(&d, name, 0, 10000), 0);
+	if (check)
+		check(&d);
 	pool_close(p);
 	pool_disconnect(c);
 	assert_int_equal(harness_stop(&d), 0);
+}
+
+/* The words name the uid's bound, not one connection's. */
+static void
+logged_the_uids_bound(struct daemon_proc *d)
+{
+	char words[128];
+
+	snprintf(words, sizeof(words), "the connections of uid %d hold 64 MiB "
+		 "of replies not yet read; dropping client pid ", UNREAD_UID);
+	assert_int_equal(harness_log_wait(d, words, 0, 10000), 0);
+}
+
+static void
+a_uids_unread_replies_are_bounded(void **state)
+{
+	(void)state;
+	run_unread_child(unread_listings_child, logged_the_uids_bound);
 }
 
 /*
@@ -526,26 +543,8 @@ a_uids_unread_replies_are_bounded(void **state)
 static void
 a_reader_outlasts_its_uids_unread(void **state)
 {
-	struct pool_conn *c;
-	struct daemon_proc d;
-	struct pool *p;
-	pid_t pid;
-
 	(void)state;
-	harness_skip_unless_root("drop a child to another uid");
-	assert_int_equal(harness_start(&d, "[pool n]\nsize = 1M\n"
-				       "mode = 0644\n"), 0);
-	EXPECT_RC(pool_connect(NULL, &c), 0);
-	EXPECT_RC(pool_open(c, "n", &p), 0);
-	publish_long_names(p, 1000);
-	pid = harness_spawn_as(UNREAD_UID, UNREAD_UID, burst_reader_child,
-			       d.sock);
-	assert_true(pid > 0);
-	assert_int_equal(harness_wait(pid), 0);
-	assert_true(harness_alive(&d));
-	pool_close(p);
-	pool_disconnect(c);
-	assert_int_equal(harness_stop(&d), 0);
+	run_unread_child(burst_reader_child, NULL);
 }
 
 /*
