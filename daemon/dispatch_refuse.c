@@ -114,14 +114,39 @@ make_quota_room(struct call *c, struct dpool *p, bool retry_follows,
  * under it.
  */
 /*
+ * Has the engine a run for heap_alloc(size, align) now, evicting nothing?
+ * Tried and taken back, its counters as before, a refusal taken back in
+ * the statistics.  A batch is refused for any of its blocks: its largest
+ * may lie in a free run no name is beside while a smaller one found no
+ * room, which an eviction gives.
+ */
+static bool
+engine_has_run(struct dpool *p, uint64_t size, uint64_t align)
+{
+	struct heap_events ev;
+	uint64_t off;
+	int rc;
+
+	heap_events_save(p->heap, &ev);
+	if ((rc = heap_alloc(p->heap, size, align, &off)) == 0)
+		(void)heap_free(p->heap, off);
+	else
+		p->unseen_failures++;
+	heap_events_restore(p->heap, &ev);
+	return rc == 0;
+}
+
+/*
  * make_room's evictions for an -ENOMEM, lack bytes short: the names
  * right after the block for a growth in place the engine refused
  * (dpool_evict_grow); a window (dpool_evict_run) for a request the
  * engine refused that needs one run and nothing more; else, if the
- * engine refused a request whose largest block no window could hold,
- * none; else the least recently used names, by rounds.  How many went,
- * and in *by_rounds whether by rounds.  A window found for the largest
- * block stays found for the rounds of the same dispatch (c->window):
+ * engine refused a request whose largest block neither a window nor a
+ * free run could hold (engine_has_run, asked only then), none; else the
+ * least recently used names, by rounds.  How many went, and in
+ * *by_rounds whether by rounds.  A window or free run found for the
+ * largest block stays found for the rounds of the same dispatch
+ * (c->window):
  * an eviction never shortens a stretch (the names left and the space
  * freed make the same one, or a free run), and nothing else runs
  * between them; each round searching again walked the names a round,
@@ -142,7 +167,8 @@ evict_for(struct call *c, struct dpool *p, const struct room_need *need,
 		if (need->whole)
 			return dpool_evict_run(p, need->run, need->align);
 		if (!c->window &&
-		    !dpool_evict_may_make_run(p, need->run, need->align))
+		    !dpool_evict_may_make_run(p, need->run, need->align) &&
+		    !engine_has_run(p, need->run, need->align))
 			return 0;
 		c->window = true;
 	}

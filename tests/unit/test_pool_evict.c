@@ -27,6 +27,9 @@
  *       once, not once a round.
  *   aligned_window  a window holds the request where its alignment
  *       lets it start, and older names that would not are kept.
+ *   batch_largest_in_free_run  a batch whose largest block a free run
+ *       holds, no name beside it, evicts for its others though no window
+ *       holds the largest.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -571,6 +574,56 @@ batch_rounds_search_once(void **state)
 	check_ok(p);
 }
 
+#define ISOLATED 100	/* the one evictable name, between kept blocks */
+
+/*
+ * 4 KiB blocks filling the pool, held, but for a free run of 64 KiB
+ * between two of them that no name is beside, and one evictable name
+ * let go, ISOLATED, between two others.  A batch of 64 KiB and 4 KiB is
+ * refused by the engine: the free run holds its largest block, and the
+ * name's eviction gives the other.  No window holds 64 KiB, but none is
+ * needed: the batch evicts the name and is had.
+ */
+static void
+batch_largest_in_free_run(void **state)
+{
+	struct daemon_fixture *fx = *state;
+	struct dpool *p = fx->p;
+	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__AllocBatch m = POOLMGR__ALLOC_BATCH__INIT;
+	uint64_t off[NSMALL], sizes[2] = {64 * KiB, SMALL_BLK};
+	struct call c = {.s = fx->s, .rep = &rep};
+	struct block *b;
+	size_t k;
+	int i;
+
+	dpool_release_setup(0, DPOOL_DROP_STEP_DEFAULT, NULL);
+	for (i = 0; i < NSMALL; i++) {
+		assert_int_equal(dpool_alloc(p, fx->h, SMALL_BLK, 0, false, 0,
+					     &b), 0);
+		off[i] = b->off;
+	}
+	for (i = 16; i < 32; i++)
+		assert_int_equal(dpool_free(p, fx->h, off[i]), 0);
+	assert_int_equal(dpool_publish(p, fx->h, off[ISOLATED], "n", 1,
+				       false, true), 0);
+	assert_int_equal(dpool_free(p, fx->h, off[ISOLATED]), 0);
+	m.handle = fx->h->id;
+	m.n_sizes = 2;
+	m.sizes = sizes;
+	assert_int_equal(do_alloc_batch(&c, &m), 0);
+	assert_int_equal(rep.body_case, POOLMGR__REPLY__BODY_ALLOC_BATCH);
+	assert_int_equal(p->evict.evictions, 1);
+	check_ok(p);
+	for (k = 0; k < rep.alloc_batch->n_offsets; k++)
+		assert_int_equal(dpool_free(p, fx->h,
+					    rep.alloc_batch->offsets[k]), 0);
+	for (i = 0; i < NSMALL; i++)
+		if ((i < 16 || i >= 32) && i != ISOLATED)
+			assert_int_equal(dpool_free(p, fx->h, off[i]), 0);
+	check_ok(p);
+}
+
 int
 main(void)
 {
@@ -588,6 +641,9 @@ main(void)
 						daemon_fixture_setup_open,
 						daemon_fixture_teardown),
 		cmocka_unit_test_setup_teardown(aligned_window,
+						daemon_fixture_setup_open,
+						daemon_fixture_teardown),
+		cmocka_unit_test_setup_teardown(batch_largest_in_free_run,
 						daemon_fixture_setup_open,
 						daemon_fixture_teardown),
 	};
