@@ -432,12 +432,71 @@ trim_window(struct dpool *p, const struct evict_link *key, uint64_t size,
 	}
 }
 
+/* The names of window w, lo to hi. */
+static uint32_t
+names_in(const struct window *w)
+{
+	struct evict_link *l;
+	uint32_t n = 1;
+
+	for (l = w->lo; l != w->hi; l = evict_tree_RB_NEXT(l))
+		n++;
+	return n;
+}
+
+/*
+ * A window around l of fewer names than w, in *w, if one holds
+ * heap_alloc(size, align): growing from one side first may take many
+ * small names there where one large one on the other side would do.
+ * For each count of names on l's left, the fewest on its right that then
+ * hold it, which are no more as the left grows: each side walked once,
+ * no further than w's count of names allows.  Of the fewest, the one
+ * with the fewest names on the left.
+ */
+static void
+fewer_names(struct dpool *p, struct evict_link *l, uint64_t size,
+	    uint64_t align, uint16_t walk, struct window *w)
+{
+	struct evict_link *next;
+	struct window c;
+	uint32_t best = names_in(w), left = 0, right = 0;
+	uint64_t s, e;
+
+	c.lo = c.hi = l;
+	link_around(p, l, &c.start, &c.end);
+	for (;;) {
+		while (!heap_fits(p->heap, size, align, c.start, c.end) &&
+		       left + right + 2 < best && (next = right_of(&c, walk))) {
+			link_around(p, next, &s, &c.end);
+			c.hi = next;
+			right++;
+		}
+		if (left + right + 1 < best &&
+		    heap_fits(p->heap, size, align, c.start, c.end)) {
+			best = left + right + 1;
+			*w = c;
+		}
+		if (left + 2 >= best || !(next = left_of(&c, walk)))
+			return;
+		link_around(p, next, &c.start, &e);
+		c.lo = next;
+		left++;
+		while (right > 0 && heap_fits(p->heap, size, align, c.start,
+					      c.hi->name->block->off)) {
+			c.end = c.hi->name->block->off;
+			c.hi = evict_tree_RB_PREV(c.hi);
+			right--;
+		}
+	}
+}
+
 /*
  * The fewest names around l, within its run (all taken in), that hold
  * heap_alloc(size, align), which the run does: grown from l, the less
  * recently used of the two sides first, then the ends it can do without
- * given back (trim_window).  Any window of the run that holds it has l
- * in it: the run's parts on either side of l did not.
+ * given back (trim_window); then a window of fewer names, if there is
+ * one (fewer_names).  Any window of the run that holds it has l in it:
+ * the run's parts on either side of l did not.
  */
 static void
 shrink_to(struct dpool *p, struct evict_link *l, uint64_t size,
@@ -465,6 +524,7 @@ shrink_to(struct dpool *p, struct evict_link *l, uint64_t size,
 		}
 	}
 	trim_window(p, l, size, align, w);
+	fewer_names(p, l, size, align, walk, w);
 }
 
 /*

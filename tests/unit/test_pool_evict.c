@@ -16,6 +16,13 @@
  *       (the one it needs) is a name the others make the room without.
  *       The pool's Check passes after each.  The seed is printed;
  *       POOLMGR_EVICT_SEED replays one.
+ *   every_window  random pools as random_windows makes them, each
+ *       window evicted against an oracle that looks at every window of
+ *       the unheld names: one is evicted exactly when one holds the
+ *       request, its newest name the oldest any window's can be, and
+ *       none with that name has fewer names.  Seed 2 by default (round
+ *       275: five names evicted where four held it), POOLMGR_EVICT_SEED
+ *       another.
  *   oldest_name_first  names in a row, looked up out of order: the
  *       window is the one whose newest name is the oldest it can be,
  *       grown from that name, the older of its two neighbours first.
@@ -27,6 +34,9 @@
  *       once, not once a round.
  *   aligned_window  a window holds the request where its alignment
  *       lets it start, and older names that would not are kept.
+ *   fewest_names_around  a window grown on the older side first over
+ *       many small names gives way to one of fewer names, a large one
+ *       on the other side.
  *   batch_largest_in_free_run  a batch whose largest block a free run
  *       holds, no name beside it, evicts for its others though no window
  *       holds the largest.
@@ -356,6 +366,125 @@ random_windows(void **state)
 }
 
 /*
+ * The oracle: every window of the names unheld before (was[]), each run
+ * of them side by side by offset with only free space between their
+ * blocks, whose stretch holds the request.  Of those, in *used the least
+ * most recent use, and in *fewest the fewest names of a window with it;
+ * false if none holds it.
+ */
+static bool
+best_window(size_t n, struct dpool *p, uint64_t size, uint64_t align,
+	    uint64_t *used, size_t *fewest)
+{
+	size_t by_off[MAX_BLOCKS], k = 0, i, j, t;
+	uint64_t newest;
+	bool any = false;
+
+	for (i = 0; i < n; i++) {
+		if (!was[i].unheld)
+			continue;
+		for (j = k; j > 0 && was[by_off[j - 1]].off > was[i].off; j--)
+			by_off[j] = by_off[j - 1];
+		by_off[j] = i;
+		k++;
+	}
+	for (i = 0; i < k; i++) {
+		newest = 0;
+		for (j = i; j < k; j++) {
+			t = by_off[j];
+			if (j > i && was[by_off[j - 1]].stop != was[t].off)
+				break;	/* a live block between */
+			if (was[t].used > newest)
+				newest = was[t].used;
+			if (!heap_fits(p->heap, size, align,
+				       was[by_off[i]].start, was[t].stop))
+				continue;
+			if (!any || newest < *used ||
+			    (newest == *used && j - i + 1 < *fewest)) {
+				*used = newest;
+				*fewest = j - i + 1;
+			}
+			any = true;
+			break;	/* longer ones from i: no better */
+		}
+	}
+	return any;
+}
+
+/*
+ * Random pools as random_windows makes them, each refusal's eviction
+ * against the oracle (best_window): a window is evicted exactly when one
+ * holds the request, its newest name the oldest that any window's can
+ * be, and no window with that one has fewer names.
+ */
+static void
+every_window(void **state)
+{
+	struct daemon_fixture *fx = *state;
+	struct dpool *p = fx->p;
+	struct slot sl[MAX_BLOCKS];
+	uint64_t size, align, best_used = 0, newest;
+	size_t count, fewest = 0, i, gone;
+	unsigned round, yes = 0;
+	uint32_t n;
+	bool any;
+
+	const char *env = getenv("POOLMGR_EVICT_SEED");
+	uint64_t seed = env ? strtoull(env, NULL, 0) : 2;
+
+	printf("seed %#llx (POOLMGR_EVICT_SEED replays it)\n",
+	       (unsigned long long)seed);
+	rng_state = seed ? seed : 1;
+	dpool_release_setup(0, DPOOL_DROP_STEP_DEFAULT, NULL);
+	for (round = 0; round < ROUNDS; round++) {
+		count = fill(fx, sl);
+		touch(p, sl, count);
+		if (!refused_request(fx, &size, &align)) {
+			empty(fx, sl, count);
+			continue;
+		}
+		unheld_before(p, sl, count);
+		any = best_window(count, p, size, align, &best_used, &fewest);
+		n = dpool_evict_run(p, size, align);
+		if (!any && n)
+			fail_msg("round %u: no window holds %llu bytes aligned "
+				 "to %llu, %u names evicted", round,
+				 (unsigned long long)size,
+				 (unsigned long long)align, n);
+		if (any && !n)
+			fail_msg("round %u: a window holds %llu bytes aligned "
+				 "to %llu, none evicted", round,
+				 (unsigned long long)size,
+				 (unsigned long long)align);
+		newest = 0;
+		gone = 0;
+		for (i = 0; i < count; i++) {
+			if (!was[i].unheld || block_names_find(&p->names,
+			    sl[i].name, strlen(sl[i].name)))
+				continue;
+			gone++;
+			if (was[i].used > newest)
+				newest = was[i].used;
+		}
+		if (any && newest != best_used)
+			fail_msg("round %u: the window's newest name was used "
+				 "at %llu, a window's could be at %llu", round,
+				 (unsigned long long)newest,
+				 (unsigned long long)best_used);
+		if (any && gone != fewest)
+			fail_msg("round %u: %zu names evicted for %llu bytes "
+				 "aligned to %llu, a window of %zu holds it",
+				 round, gone, (unsigned long long)size,
+				 (unsigned long long)align, fewest);
+		yes += any;
+		check_ok(p);
+		empty(fx, sl, count);
+	}
+	printf("%u rounds, %u windows as the oracle's\n", ROUNDS, yes);
+	assert_true(yes > ROUNDS / 10);
+}
+
+/*
  * Eight evictable names n0..n7 of 64 KiB in a row from 0, then a kept
  * block and the rest of the pool taken, so that only evictions make
  * room; looked up in order[], the first of it the least recently used.
@@ -452,6 +581,68 @@ oldest_name_first(void **state)
 	check_ok(p);
 	assert_int_equal(dpool_free(p, fx->h, b->off), 0);
 	names_in_a_row_end(fx, kept, rest);
+}
+
+/*
+ * From 0: a held block of 64 KiB, names l3, l2, l1 of 32 KiB, k of 96
+ * KiB, r of 128 KiB, a held block of 64 KiB and the rest held; used in
+ * the order l1, l2, l3, r, k.  192 KiB: k completes the window, and with
+ * it r alone holds it (224 KiB), while its older side takes all three
+ * small names (192 KiB): k and r go, two names, not four.
+ */
+static void
+fewest_names_around(void **state)
+{
+	static const char *const names[] = {"l3", "l2", "l1", "k", "r"};
+	static const uint64_t sizes[] = {32 * KiB, 32 * KiB, 32 * KiB,
+					 96 * KiB, 128 * KiB};
+	static const int order[] = {2, 1, 0, 4, 3};
+	struct daemon_fixture *fx = *state;
+	struct dpool *p = fx->p;
+	struct block_name *bn;
+	uint64_t held[3], at = 64 * KiB;
+	struct block *b;
+	int i;
+
+	dpool_release_setup(0, DPOOL_DROP_STEP_DEFAULT, NULL);
+	assert_int_equal(dpool_alloc(p, fx->h, 64 * KiB, 0, false, 0, &b), 0);
+	assert_int_equal(b->off, 0);
+	held[0] = b->off;
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(dpool_alloc(p, fx->h, sizes[i], 0, false, 0,
+					     &b), 0);
+		assert_int_equal(b->off, at);
+		at += sizes[i];
+		assert_int_equal(dpool_publish(p, fx->h, b->off, names[i],
+					       strlen(names[i]), false, true),
+				 0);
+		assert_int_equal(dpool_free(p, fx->h, b->off), 0);
+	}
+	assert_int_equal(dpool_alloc(p, fx->h, 64 * KiB, 0, false, 0, &b), 0);
+	held[1] = b->off;
+	assert_int_equal(dpool_alloc(p, fx->h, 1024 * KiB - at - 64 * KiB, 0,
+				     false, 0, &b), 0);
+	held[2] = b->off;
+	for (i = 0; i < 5; i++) {
+		bn = block_names_find(&p->names, names[order[i]],
+				      strlen(names[order[i]]));
+		assert_non_null(bn);
+		evict_touch(p, bn);
+	}
+	assert_int_equal(dpool_evict_run(p, 192 * KiB, 0), 2);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(block_names_find(&p->names, names[i],
+						  strlen(names[i])) != NULL,
+				 i < 3);
+	assert_int_equal(dpool_alloc(p, fx->h, 192 * KiB, 0, false, 0, &b), 0);
+	assert_int_equal(b->off, 160 * KiB);
+	assert_int_equal(dpool_free(p, fx->h, b->off), 0);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(dpool_free(p, fx->h, held[i]), 0);
+		assert_int_equal(dpool_unpublish(p, names[i],
+						 strlen(names[i])), 0);
+	}
+	check_ok(p);
 }
 
 /*
@@ -631,6 +822,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(random_windows,
 						daemon_fixture_setup_open,
 						daemon_fixture_teardown),
+		cmocka_unit_test_setup_teardown(every_window,
+						daemon_fixture_setup_open,
+						daemon_fixture_teardown),
 		cmocka_unit_test_setup_teardown(oldest_name_first,
 						daemon_fixture_setup_open,
 						daemon_fixture_teardown),
@@ -641,6 +835,9 @@ main(void)
 						daemon_fixture_setup_open,
 						daemon_fixture_teardown),
 		cmocka_unit_test_setup_teardown(aligned_window,
+						daemon_fixture_setup_open,
+						daemon_fixture_teardown),
+		cmocka_unit_test_setup_teardown(fewest_names_around,
 						daemon_fixture_setup_open,
 						daemon_fixture_teardown),
 		cmocka_unit_test_setup_teardown(batch_largest_in_free_run,
