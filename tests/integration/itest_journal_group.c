@@ -29,6 +29,10 @@
  *       (each an unname and its block's end): a crash after three of the
  *       four records recovers both names with their bytes; after all
  *       four, neither;
+ *   window_past_a_group     an Alloc that evicts a window of 300 names,
+ *       256 a change: a crash in the second change recovers the last 44
+ *       with their bytes, the first 256 gone, the counts and the check
+ *       as they say;
  *   free_batch_crash_midway a FreeBatch of 8 persistent blocks (8 ends):
  *       a crash after 3 recovers all 8, with their bytes; after all 8,
  *       none.
@@ -548,6 +552,56 @@ window_crash_midway(void **state)
 	expect_counts(pa, "a", 6, 6, 6);
 }
 
+/* ---- window_past_a_group ----------------------------------------------- */
+
+#define GROUP		256	/* names a change of evictions holds, at most */
+#define NWIN		300
+#define SBLK		4096
+
+/*
+ * Pool a: NWIN evictable names of a page side by side at its start, the
+ * rest of it kept.  An allocation of all their bytes evicts the window,
+ * by offset: its first GROUP names are a change, committed and freed
+ * before the rest begins.  A crash in the second change recovers the
+ * names after the first GROUP with their bytes, the pool's counts and
+ * check as they say; the first GROUP stay gone.
+ */
+static void
+window_past_a_group(void **state)
+{
+	static pool_off_t o[NWIN];
+	pool_off_t k, y, off;
+	char name[16];
+	int i;
+
+	(void)state;
+	for (i = 0; i < NWIN; i++) {
+		o[i] = filled(pa, SBLK, 'a' + i % 26);
+		assert_true(i == 0 || o[i] == o[i - 1] + SBLK);
+		snprintf(name, sizeof(name), "n%03d", i);
+		EXPECT_RC(pool_publish_flags(pa, o[i], name,
+					     POOL_PUBLISH_EVICTABLE), 0);
+		EXPECT_RC(pool_free(pa, o[i]), 0);
+	}
+	k = filled(pa, 4 * 1024 * 1024 - NWIN * SBLK, 'k');
+	EXPECT_RC(pool_publish(pa, k, "k"), 0);
+	EXPECT_RC(pool_free(pa, k), 0);
+	room_to(GROUP * (REC_UNNAME + REC_UNPERSIST) + REC_UNNAME);
+	arm();
+	assert_int_not_equal(pool_alloc(pa, NWIN * SBLK, &y), 0);
+	recover_after_kill();
+	for (i = 0; i < NWIN; i++) {
+		snprintf(name, sizeof(name), "n%03d", i);
+		if (i < GROUP)
+			EXPECT_RC(pool_lookup(pa, name, &off, NULL), -ENOENT);
+		else
+			expect_named(pa, name, o[i], SBLK, 'a' + i % 26,
+				     true);
+	}
+	expect_counts(pa, "a", NWIN - GROUP + 1, NWIN - GROUP + 1,
+		      NWIN - GROUP + 1);
+}
+
 /* ---- free_batch_crash_midway ------------------------------------------- */
 
 static void
@@ -804,6 +858,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(evict_crash_midway, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(window_crash_midway, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(window_past_a_group, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(free_batch_crash_midway, setup,
 						teardown),
