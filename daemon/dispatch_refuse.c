@@ -114,26 +114,18 @@ make_quota_room(struct call *c, struct dpool *p, bool retry_follows,
  * under it.
  */
 /*
- * Has the engine a run for heap_alloc(size, align) now, evicting nothing?
- * Tried and taken back, its counters as before, a refusal taken back in
- * the statistics.  A batch is refused for any of its blocks: its largest
- * may lie in a free run no name is beside while a smaller one found no
- * room, which an eviction gives.
+ * Might the engine have a run for heap_alloc(size, align) now, evicting
+ * nothing?  A batch is refused for any of its blocks: its largest may lie
+ * in a free run no name is beside while a smaller one found no room,
+ * which an eviction gives.  A look at the longest free run, which the
+ * engine's refusal left with its caches merged; its alignment not
+ * weighed, so a yes may be wrong, and the batch then evicts by rounds as
+ * it did before windows; a no is sure.
  */
 static bool
-engine_has_run(struct dpool *p, uint64_t size, uint64_t align)
+engine_has_run(struct dpool *p, uint64_t size)
 {
-	struct heap_events ev;
-	uint64_t off;
-	int rc;
-
-	heap_events_save(p->heap, &ev);
-	if ((rc = heap_alloc(p->heap, size, align, &off)) == 0)
-		(void)heap_free(p->heap, off);
-	else
-		p->unseen_failures++;
-	heap_events_restore(p->heap, &ev);
-	return rc == 0;
+	return heap_largest_free(p->heap) >= heap_block_size(p->heap, size);
 }
 
 /*
@@ -168,7 +160,7 @@ evict_for(struct call *c, struct dpool *p, const struct room_need *need,
 			return dpool_evict_run(p, need->run, need->align);
 		if (!c->window &&
 		    !dpool_evict_may_make_run(p, need->run, need->align) &&
-		    !engine_has_run(p, need->run, need->align))
+		    !engine_has_run(p, need->run))
 			return 0;
 		c->window = true;
 	}

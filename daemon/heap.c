@@ -1293,8 +1293,6 @@ heap_allocated_bytes(const struct heap *h)
 void
 heap_get_stats(struct heap *h, struct heap_stats *out)
 {
-	unsigned w;
-
 	memset(out, 0, sizeof(*out));
 	out->max_size = h->max_size;
 	out->page_size = h->page;
@@ -1318,19 +1316,22 @@ heap_get_stats(struct heap *h, struct heap_stats *out)
 	out->spans = h->st.spans;
 	out->retain_bytes = h->retain_limit << h->pshift;
 	out->retain_excess_bytes = dirty_retain_excess(h) << h->pshift;
-	out->largest_free = 0;
-	if (h->nlong) {
-		out->largest_free = RB_MAX(lrun_size_tree, &h->lsize)->len;
-		return;
-	}
-	for (w = SHORT_WORDS; w-- > 0;) {
-		if (h->sbin_nonempty[w]) {
-			out->largest_free = (uint64_t)(w * 64 + 63 -
-				(unsigned)__builtin_clzll(h->sbin_nonempty[w]))
-				<< h->gshift;
-			break;
-		}
-	}
+	out->largest_free = heap_largest_free(h);
+}
+
+uint64_t
+heap_largest_free(struct heap *h)
+{
+	unsigned w;
+
+	if (h->nlong)
+		return RB_MAX(lrun_size_tree, &h->lsize)->len;
+	for (w = SHORT_WORDS; w-- > 0;)
+		if (h->sbin_nonempty[w])
+			return (uint64_t)(w * 64 + 63 -
+			    (unsigned)__builtin_clzll(h->sbin_nonempty[w]))
+			    << h->gshift;
+	return 0;
 }
 
 void

@@ -377,6 +377,11 @@ int heap_check(struct heap *h, char *msg, size_t msglen);
 void heap_get_stats(struct heap *h, struct heap_stats *out);
 /* heap_allocated_bytes - the stats' allocated_bytes alone, in O(1). */
 uint64_t heap_allocated_bytes(const struct heap *h);
+/*
+ * heap_largest_free - the longest free run's bytes (heap_stats'
+ * largest_free; cached blocks not counted): O(log n), a look only.
+ */
+uint64_t heap_largest_free(struct heap *h);
 
 /*
  * The event counters (allocs, frees, cache hits, allocations per class), for
