@@ -179,22 +179,29 @@ name_of(int i)
 	return buf[i];
 }
 
-/* NBLK blocks of BLK into o, by ascending offset with by_off. */
+/* n blocks of size into o, by ascending offset with by_off. */
 static void
-alloc_all(struct pool *p, bool by_off, pool_off_t *o)
+alloc_blocks(struct pool *p, int n, size_t size, bool by_off, pool_off_t *o)
 {
 	pool_off_t t;
 	int i, j;
 
-	for (i = 0; i < NBLK; i++)
-		EXPECT_RC(pool_alloc(p, BLK, &o[i]), 0);
-	for (i = 0; by_off && i < NBLK; i++)
-		for (j = i + 1; j < NBLK; j++)
+	for (i = 0; i < n; i++)
+		EXPECT_RC(pool_alloc(p, size, &o[i]), 0);
+	for (i = 0; by_off && i < n; i++)
+		for (j = i + 1; j < n; j++)
 			if (o[j] < o[i]) {
 				t = o[i];
 				o[i] = o[j];
 				o[j] = t;
 			}
+}
+
+/* NBLK blocks of BLK into o, by ascending offset with by_off. */
+static void
+alloc_all(struct pool *p, bool by_off, pool_off_t *o)
+{
+	alloc_blocks(p, NBLK, BLK, by_off, o);
 }
 
 /*
@@ -1192,17 +1199,9 @@ sixteen_names(struct pool *p, pool_off_t *o)
 	char name[16];
 	pool_off_t t;
 	size_t k;
-	int i, j;
+	int i;
 
-	for (i = 0; i < NQBLK; i++)
-		EXPECT_RC(pool_alloc(p, QBLK, &o[i]), 0);
-	for (i = 0; i < NQBLK; i++)
-		for (j = i + 1; j < NQBLK; j++)
-			if (o[j] < o[i]) {
-				t = o[i];
-				o[i] = o[j];
-				o[j] = t;
-			}
+	alloc_blocks(p, NQBLK, QBLK, true, o);
 	for (i = 0; i < NQBLK; i++) {
 		assert_int_equal(o[i], i * QBLK);
 		snprintf(name, sizeof(name), "q%d", i);
@@ -1371,23 +1370,15 @@ realloc_in_place_evicts_the_names_after_it(void **state)
 	static const int order[] = {4, 6, 8, 10, 12, 14, 1, 2};
 	struct pool_conn *c;
 	struct pool *p;
-	pool_off_t o[NQBLK], r, t;
+	pool_off_t o[NQBLK], r;
 	char name[16];
 	bool kept;
 	size_t k;
-	int i, j;
+	int i;
 
 	(void)state;
 	open_pool(d.sock, POOL, &c, &p);
-	for (i = 0; i < NQBLK; i++)
-		EXPECT_RC(pool_alloc(p, QBLK, &o[i]), 0);
-	for (i = 0; i < NQBLK; i++)
-		for (j = i + 1; j < NQBLK; j++)
-			if (o[j] < o[i]) {
-				t = o[i];
-				o[i] = o[j];
-				o[j] = t;
-			}
+	alloc_blocks(p, NQBLK, QBLK, true, o);
 	for (i = 1; i < NQBLK; i++) {
 		snprintf(name, sizeof(name), "q%d", i);
 		kept = i >= 3 && i % 2;
