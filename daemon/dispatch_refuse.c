@@ -368,6 +368,39 @@ refuse_no_memory(struct call *c)
 	return refuse(c, -ENOMEM, "poolmgrd is out of memory");
 }
 
+/*
+ * The engine's own refusal of an allocation: what room the pool has, its
+ * longest free run and its free bytes (the engine merged its caches
+ * before it refused), and, when it has evictable names nobody holds and
+ * made no room of them (make_room: none of their windows holds the
+ * request, or all of them are too few bytes), that evicting them would
+ * not have done.  Not said of a request the client will try again
+ * (retry_follows): it evicted nothing, without looking.
+ */
+static int
+refuse_no_run(struct call *c, struct dpool *p, uint64_t size,
+	      bool retry_follows)
+{
+	char run[24], all[24], ev[24];
+	struct heap_stats st;
+
+	heap_get_stats(p->heap, &st);
+	bytes_text(st.largest_free, run, sizeof(run));
+	bytes_text(st.free_bytes + st.cached_bytes, all, sizeof(all));
+	if (retry_follows || p->evict.unheld == 0)
+		return refuse(c, -ENOMEM, "allocating %llu byte%s: pool %s's "
+			      "longest free run is %s (%s free in all)",
+			      (unsigned long long)size, log_plural(size),
+			      p->name, run, all);
+	return refuse(c, -ENOMEM, "allocating %llu byte%s: pool %s's longest "
+		      "free run is %s (%s free in all), and evicting its %u "
+		      "evictable name%s nobody holds (%s) would make no room "
+		      "for it", (unsigned long long)size, log_plural(size),
+		      p->name, run, all, p->evict.unheld,
+		      log_plural(p->evict.unheld),
+		      bytes_text(p->evict.unheld_bytes, ev, sizeof(ev)));
+}
+
 int
 refuse_alloc(struct call *c, struct dpool *p, int rc, bool retry_follows,
 	     uint64_t size)
@@ -379,6 +412,8 @@ refuse_alloc(struct call *c, struct dpool *p, int rc, bool retry_follows,
 		return refuse_limit(c, p);
 	if ((rc == -EDQUOT && dpool_has_quota(p)) || rc == -EFBIG)
 		return refuse_bound(c, p, rc, size, retry_follows);
+	if (rc == -ENOMEM)
+		return refuse_no_run(c, p, size, retry_follows);
 	return refuse(c, rc, "allocating %llu byte%s", (unsigned long long)size,
 		      log_plural(size));
 }

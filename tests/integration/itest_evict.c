@@ -455,6 +455,7 @@ too_big(void **state)
 	struct pool *p, *q;
 	struct pool_stats s;
 	pool_off_t offs[NBLK], x, off;
+	char want[256];
 
 	(void)state;
 	open_pool(d.sock, POOL, &c, &p);
@@ -478,6 +479,14 @@ too_big(void **state)
 	 * whose largest block is 1 MiB.
 	 */
 	EXPECT_RC(pool_alloc(p, 2 * BLK, &x), -ENOMEM);
+	/* The words say what room there is, and that evictions give none. */
+	snprintf(want, sizeof(want), "allocating %u bytes: pool ev's longest "
+		 "free run is 0 B (0 B free in all), and evicting its 4 "
+		 "evictable names nobody holds (2.0 MiB) would make no room "
+		 "for it", 2 * BLK);
+	if (strcmp(pool_last_message(-ENOMEM), want))
+		fail_msg("words \"%s\", not \"%s\"",
+			 pool_last_message(-ENOMEM), want);
 	EXPECT_RC(pool_calloc(p, 2, BLK, &x), -ENOMEM);
 	{
 		size_t sizes[2] = {BLK / 2, 2 * BLK};
