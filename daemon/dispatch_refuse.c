@@ -74,46 +74,6 @@ make_quota_room(struct call *c, struct dpool *p, bool retry_follows,
 }
 
 /*
- * The engine still has no room once the pool is settled: evict its
- * evictable names (pool_evict.h) and try the request again (TRY_AGAIN);
- * or, if their pages go back in steps, once those are done (HELD: the
- * wait's mark is the work queued by now, so what the evictions queued,
- * not the request's first mark).  A request that needs one run and
- * nothing more, refused by the engine, evicts a window in one round
- * (evict_for, dpool_evict_run), and a growth in place the names right
- * after its block (dpool_evict_grow); the others evict the least
- * recently used names by rounds, as follows.  need is the least the
- * request could do with, counted the bytes of it the pool's limit
- * counts (all of them but for a realloc that moves, see growth): a round
- * evicts what the request is short of either (dpool_evict_short), since
- * no fewer can do; when it is short of none (the room is there, but in
- * pieces), one name, which the next try may find was enough.  A round
- * whose evictions go back in steps waits for them: so that a request
- * many names short does not wait once a name, such a round takes as many
- * names as those rounds before it took all told (c->evict_names), one at
- * least: 1, 1, 2, 4... unless fewer of them already hold need, the
- * request's own bytes: those could be its run, and the next try tells.  So a request that, once the
- * bytes missing are evicted (a wait), still needs k names for a run, j
- * names holding its bytes, evicts fewer than k + min(j, k) names for it
- * (fewer than 2k), and waits for them 1 + ceil(log2 k) times at most
- * while j >= k, about log2 j + k / j times otherwise, each of those
- * waits being for the pages of at least its own bytes.
- * The refusal the client will not see is taken back in the statistics.
- * 0: the refusal stands, nothing evicted: none is evictable, or the
- * evictable bytes are fewer than the request is short, or the engine
- * refused it and no stretch the evictions could free would hold the
- * block it needs whole (need->run, no window: evicting every name would
- * leave it refused, the cache emptied for nothing), or the client will
- * try again (retry_follows): it gives back the blocks its cache keeps
- * first, which may be room enough.  -EDQUOT evicts the asking
- * uid's own names alone (make_quota_room), need being what the session
- * or the uid lacks under the quota that refused; others' names are not
- * its room.  A refusal
- * by the pool's limit is the pool's as a whole: an eviction gives bytes
- * back to the limit as to the engine, so the request evicts until it fits
- * under it.
- */
-/*
  * Might the engine have a run for heap_alloc(size, align) now, evicting
  * nothing?  A batch is refused for any of its blocks: its largest may lie
  * in a free run no name is beside while a smaller one found no room,
@@ -138,10 +98,9 @@ engine_has_run(struct dpool *p, uint64_t size)
  * least recently used names, by rounds.  How many went, and in
  * *by_rounds whether by rounds.  A window or free run found for the
  * largest block stays found for the rounds of the same dispatch
- * (c->window):
- * an eviction never shortens a stretch (the names left and the space
- * freed make the same one, or a free run), and nothing else runs
- * between them; each round searching again walked the names a round,
+ * (c->window): an eviction never shortens a stretch (the names left and
+ * the space freed make the same one, or a free run), and nothing else
+ * runs between them; each round searching again walked the names a round,
  * their square for a request that evicts them all.  A round whose
  * pages go back in steps ends the dispatch (HELD), and the next one
  * searches again.
@@ -168,6 +127,46 @@ evict_for(struct call *c, struct dpool *p, const struct room_need *need,
 	return dpool_evict(p, lack, names, need->bytes);
 }
 
+/*
+ * The engine still has no room once the pool is settled: evict its
+ * evictable names (pool_evict.h) and try the request again (TRY_AGAIN);
+ * or, if their pages go back in steps, once those are done (HELD: the
+ * wait's mark is the work queued by now, so what the evictions queued,
+ * not the request's first mark).  A request that needs one run and
+ * nothing more, refused by the engine, evicts a window in one round
+ * (evict_for, dpool_evict_run), and a growth in place the names right
+ * after its block (dpool_evict_grow); the others evict the least
+ * recently used names by rounds, as follows.  need is the least the
+ * request could do with, counted the bytes of it the pool's limit
+ * counts (all of them but for a realloc that moves, see growth): a round
+ * evicts what the request is short of either (dpool_evict_short), since
+ * no fewer can do; when it is short of none (the room is there, but in
+ * pieces), one name, which the next try may find was enough.  A round
+ * whose evictions go back in steps waits for them: so that a request
+ * many names short does not wait once a name, such a round takes as many
+ * names as those rounds before it took all told (c->evict_names), one at
+ * least: 1, 1, 2, 4... unless fewer of them already hold need, the
+ * request's own bytes: those could be its run, and the next try tells.
+ * So a request that, once the bytes missing are evicted (a wait), still
+ * needs k names for a run, j names holding its bytes, evicts fewer than
+ * k + min(j, k) names for it (fewer than 2k), and waits for them
+ * 1 + ceil(log2 k) times at most while j >= k, about log2 j + k / j times
+ * otherwise, each of those waits being for the pages of at least its own
+ * bytes.
+ * The refusal the client will not see is taken back in the statistics.
+ * 0: the refusal stands, nothing evicted: none is evictable, or the
+ * evictable bytes are fewer than the request is short, or the engine
+ * refused it and no stretch the evictions could free would hold the
+ * block it needs whole (need->run, no window: evicting every name would
+ * leave it refused, the cache emptied for nothing), or the client will
+ * try again (retry_follows): it gives back the blocks its cache keeps
+ * first, which may be room enough.  -EDQUOT evicts the asking uid's own
+ * names alone (make_quota_room), need being what the session or the uid
+ * lacks under the quota that refused; others' names are not its room.
+ * A refusal by the pool's limit is the pool's as a whole: an eviction
+ * gives bytes back to the limit as to the engine, so the request evicts
+ * until it fits under it.
+ */
 int
 make_room(struct call *c, struct dpool *p, int rc, bool retry_follows,
 	  const struct room_need *need)
