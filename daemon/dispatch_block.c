@@ -480,13 +480,50 @@ growth(struct dpool *p, uint64_t off, uint64_t size, bool *soon)
 /*
  * What the realloc lacks comes back with work the pool has queued
  * (growth's soon): held until the work queued by now is done, then tried
- * again, nothing evicted.  The refusal the client will not see is taken
- * back in the statistics.
+ * again, nothing evicted.  The engine's refusal the client will not see
+ * is taken back in the statistics (a shared block's -EBUSY counted none).
  */
 static int
-held_for_release(struct call *c, struct dpool *p)
+held_for_release(struct call *c, struct dpool *p, int rc)
 {
-	p->unseen_failures++;
+	if (rc == -ENOMEM)
+		p->unseen_failures++;
+	c->settle = false;
+	c->prior_only = false;
+	return HELD;
+}
+
+/*
+ * Was rc a shared block's growth refused in place (dpool_realloc's
+ * -EBUSY for a block others hold or the pool persists, which cannot
+ * move)?  Not a shrink: nothing gives that room.
+ */
+static bool
+shared_growth_refused(struct dpool *p, const Poolmgr__Realloc *m, int rc)
+{
+	struct block *b = dpool_block(p, m->offset);
+
+	return rc == -EBUSY && b &&
+	       heap_block_size(p->heap, m->size) > b->size;
+}
+
+/*
+ * A shared block's growth refused in place: its only room is the space
+ * right after it, so the unheld evictable names there go when, with the
+ * free space between, they make it (growth, dpool_evict_grow), as for any
+ * growth in place, and the realloc is tried again (TRY_AGAIN), or once
+ * their pages are back (HELD).  retry_follows is not asked: the library
+ * tries again only after -ENOMEM or -EDQUOT, so an eviction left to its
+ * retry would never come.  0: none would make the room, nothing evicted.
+ */
+static int
+make_shared_room(struct call *c, struct dpool *p, const struct room_need *need)
+{
+	if (!need->grow || p->limit_hit || p->evict.unheld == 0 ||
+	    !dpool_evict_grow(p, need->at, need->bytes))
+		return 0;
+	if (!dpool_unsettled(p))
+		return TRY_AGAIN;
 	c->settle = false;
 	c->prior_only = false;
 	return HELD;
@@ -515,7 +552,7 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 	struct handle *h;
 	struct room_need need = {0};
 	uint64_t dst;
-	bool soon = false;
+	bool soon = false, shared;
 	int rc, wait;
 
 	if (!(h = get_handle(c, m->handle, true, &rc)))
@@ -557,16 +594,21 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 				   quota_used(c, h), m->in_place, &b, &dst);
 		if ((wait = refused_unsettled(c, h->pool, rc)))
 			return wait;
-		if (rc == -ENOMEM) {
+		shared = shared_growth_refused(h->pool, m, rc);
+		if (rc == -ENOMEM || shared) {
 			need = growth(h->pool, m->offset, m->size, &soon);
 			if (soon)
-				return held_for_release(c, h->pool);
+				return held_for_release(c, h->pool, rc);
 		}
 		if (rc == -EDQUOT)
 			need = quota_need(own_quota_lack(c, h->pool,
 					  resize_payer(c, h, m->offset)));
-	} while ((wait = make_room(c, h->pool, rc, m->retry_follows,
-				   &need)) == TRY_AGAIN);
+		if (rc == -EBUSY)
+			wait = shared ? make_shared_room(c, h->pool, &need) : 0;
+		else
+			wait = make_room(c, h->pool, rc, m->retry_follows,
+					 &need);
+	} while (wait == TRY_AGAIN);
 	if (wait)
 		return wait;
 	if (rc == DPOOL_IN_STEPS)

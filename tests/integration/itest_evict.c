@@ -79,6 +79,10 @@
  *       blocks after it hold its growth, no run elsewhere its new size:
  *       the two go, no other, and it grows in place, where looking at
  *       the first alone refused it;
+ *   shared_block_grows_by_evicting_the_names_after_it  a block another
+ *       handle holds, which cannot move: its growth evicts the name
+ *       after it and grows in place, where it was -EBUSY; one a kept
+ *       block after the names stops is -EBUSY, nothing evicted;
  *   realloc_in_place_into_a_small_neighbour  the evictable block after
  *       it small, and no room elsewhere: its eviction puts it in the
  *       engine's cache, and the grow takes it back, in place (it was
@@ -850,6 +854,52 @@ realloc_in_place_evicts_its_neighbour_alone(void **state)
 	for (k = 0; k < sizeof(kept) / sizeof(kept[0]); k++)
 		EXPECT_RC(pool_unpublish(p, name_of(kept[k])), 0);
 	harness_expect_checked(c, POOL);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/*
+ * o[0] held by another handle too, so shared: it cannot move, and grows
+ * in place or not at all.  o[1] free and n2's block after it hold its
+ * growth to three blocks: n2 goes, no other, and it grows in place.  A
+ * growth past n2 to n3, a kept block after them, is -EBUSY with nothing
+ * evicted: the names after it could not make the room.
+ */
+static void
+shared_block_grows_by_evicting_the_names_after_it(void **state)
+{
+	struct pool_conn *c, *c2;
+	struct pool *p, *p2;
+	struct pool_stats s;
+	pool_off_t o[NBLK], r;
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	open_pool(d.sock, POOL, &c2, &p2);
+	fill_after_free(p, 0xf4, o);	/* n3 kept, the others evictable */
+	EXPECT_RC(pool_retain(p2, o[0]), 0);
+	/* Under 1 MiB, so the daemon's own Realloc, not the library's move. */
+	EXPECT_RC(pool_realloc(p, o[0], 2 * BLK - 4096, &r), 0);
+	assert_int_equal(r, o[0]);
+	s = harness_stats(p);
+	assert_int_equal(s.evictions, 0);	/* o[1] was enough */
+	EXPECT_RC(pool_realloc(p, o[0], 3 * BLK, &r), 0);
+	assert_int_equal(r, o[0]);
+	s = harness_stats(p);
+	assert_int_equal(s.evictions, 1);
+	assert_int_equal(s.evicted_bytes, BLK);
+	assert_int_equal(names_left(p, o), 0xf8);
+	/* n3 kept right after it now: no name could give it room. */
+	EXPECT_RC(pool_realloc(p, o[0], 4 * BLK, &r), -EBUSY);
+	expect_in(pool_last_message(-EBUSY), "is shared and cannot move");
+	assert_int_equal(harness_stats(p).evictions, 1);
+	assert_int_equal(names_left(p, o), 0xf8);
+	EXPECT_RC(pool_free(p, o[0]), 0);
+	EXPECT_RC(pool_free(p2, o[0]), 0);
+	EXPECT_RC(pool_unpublish(p, name_of(3)), 0);
+	harness_expect_checked(c, POOL);
+	pool_close(p2);
+	pool_disconnect(c2);
 	pool_close(p);
 	pool_disconnect(c);
 }
@@ -1897,6 +1947,9 @@ main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			realloc_in_place_into_a_small_neighbour, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			shared_block_grows_by_evicting_the_names_after_it, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			impossible_requests_evict_nothing, setup, teardown),
