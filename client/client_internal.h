@@ -228,6 +228,19 @@ void	conn_forget_refusal(void);
 int	conn_local_failure(int err);
 /* The calling thread's words for code (pool_last_message) are m. */
 void	conn_note_words(int code, const char *m);
+/*
+ * The calling thread's words (pool_last_message), kept across a call
+ * that returns nothing (pool_close, pool_disconnect): no caller could ask
+ * for words of its own, and one that closes what it opened before it
+ * reports a failure (or a collector closing a dropped handle meanwhile)
+ * would find them gone.
+ */
+struct conn_words {
+	int	code;
+	char	message[256];
+};
+void	conn_words_save(struct conn_words *);
+void	conn_words_restore(const struct conn_words *);
 void	conn_fds_init(struct conn_fds *);
 void	conn_fds_close(struct conn_fds *);
 

@@ -565,7 +565,7 @@ conn_wait(struct pool_conn *c, struct conn_call *call)
  * leave words of its own there too, where its code alone cannot say
  * which case it was (conn_note_missing_socket).
  */
-static __thread char	last_message[256];
+static __thread char	last_message[sizeof(((struct conn_words *)0)->message)];
 static __thread int	last_code;
 
 /*
@@ -642,6 +642,20 @@ conn_local_failure(int err)
 {
 	conn_forget_refusal();
 	return err;
+}
+
+void
+conn_words_save(struct conn_words *w)
+{
+	w->code = last_code;
+	memcpy(w->message, last_message, sizeof w->message);
+}
+
+void
+conn_words_restore(const struct conn_words *w)
+{
+	last_code = w->code;
+	memcpy(last_message, w->message, sizeof last_message);
 }
 
 const char *

@@ -348,12 +348,14 @@ pool_connect_timeout(const char *socket_path, int timeout_ms,
 POOL_API void
 pool_disconnect(struct pool_conn *c)
 {
-	struct pool	*p;
-	int		 cancel;
+	struct conn_words	 words;
+	struct pool		*p;
+	int			 cancel;
 
 	if (c == NULL)
 		return;
 	cancel = client_nocancel();
+	conn_words_save(&words);
 
 	/*
 	 * Close each pool with a round trip rather than leaving it to the
@@ -369,6 +371,7 @@ pool_disconnect(struct pool_conn *c)
 		pool_close(p);
 	}
 	conn_free(c);
+	conn_words_restore(&words);
 	client_cancel_restore(cancel);
 }
 
@@ -387,11 +390,13 @@ pool_open_readonly(struct pool_conn *c, const char *name, struct pool **out)
 POOL_API void
 pool_close(struct pool *p)
 {
+	struct conn_words	 words;
 	struct pool_conn	*c;
 
 	if (p == NULL)
 		return;
 	c = p->conn;
+	conn_words_save(&words);
 
 	pthread_mutex_lock(&c->lock);
 	TAILQ_REMOVE(&c->pools, p, entry);
@@ -407,4 +412,5 @@ pool_close(struct pool *p)
 		munmap((void *)p->share_map, p->share_size);
 	munmap(p->base, p->size);
 	free(p);
+	conn_words_restore(&words);
 }

@@ -525,7 +525,10 @@ POOL_API int pool_connect(const char *socket_path, struct pool_conn **out);
 POOL_API int pool_connect_timeout(const char *socket_path, int timeout_ms,
 				  struct pool_conn **out);
 
-/* pool_disconnect - close the connection; pools still open are closed. */
+/*
+ * pool_disconnect - close the connection; pools still open are closed.
+ * The thread's pool_last_message stays as it was, as for pool_close.
+ */
 POOL_API void pool_disconnect(struct pool_conn *c);
 
 /* pool_create - create a pool (the daemon's uid, root or the admin group). */
@@ -727,7 +730,11 @@ POOL_API int pool_open(struct pool_conn *c, const char *name,
 POOL_API int pool_open_readonly(struct pool_conn *c, const char *name,
 				struct pool **out);
 
-/* pool_close - drop this handle's references and unmap.  NULL: no-op. */
+/*
+ * pool_close - drop this handle's references and unmap.  NULL: no-op.
+ * The thread's pool_last_message stays as it was: a program may close
+ * what it opened before it reports the failure that made it stop.
+ */
 POOL_API void pool_close(struct pool *p);
 
 /*
@@ -1218,7 +1225,8 @@ POOL_API const char *pool_strerror(int err);
  * say which case of pool_strerror(err) it was, and with what numbers.
  * "" when the last request was not refused with err, or refused without
  * words, or when this thread sent none.  Call it right after the call
- * that returned err: the next request of the thread replaces it, and a
+ * that returned err: the next request of the thread replaces it (but
+ * pool_close's and pool_disconnect's, which return nothing), and a
  * call that fails before asking the daemon (an argument the library
  * refuses itself, a feature the daemon lacks, a connection already lost)
  * clears it, so that an older refusal's words never pass for a failure

@@ -1817,6 +1817,43 @@ long_names_leave_no_words(void **state)
 	stop_daemon();
 }
 
+/* ---- closing_keeps_the_words -------------------------------------------- */
+
+/*
+ * pool_close and pool_disconnect return nothing, so no words of theirs
+ * could be asked for: they leave the thread's last refusal's words as
+ * they were.  A program that closes what it opened before it reports a
+ * failure (and Python's collector, which may close a dropped pool between
+ * a failed call and the PoolError it raises) reports the failure's words.
+ */
+static void
+closing_keeps_the_words(void **state)
+{
+	struct pool_conn *c2 = NULL;
+	struct pool *p2 = NULL, *p3 = NULL;
+	pool_off_t off;
+	char want[256];
+
+	(void)state;
+	assert_int_equal(pool_connect(fx.d.sock, &c2), 0);
+	assert_int_equal(pool_open(c2, POOL_NAME, &p2), 0);
+	assert_int_equal(pool_open(fx.conn, POOL_NAME, &p3), 0);
+	expect_rc(pool_alloc(fx.pool, (size_t)1 << 40, &off), -EFBIG,
+		  "pool_alloc(1 TiB)");
+	snprintf(want, sizeof(want), "%s", pool_last_message(-EFBIG));
+	if (!strstr(want, "more than pool " POOL_NAME "'s size"))
+		fail_msg("the refusal's words: \"%s\"", want);
+	pool_close(p3);
+	expect_words(-EFBIG, want, "pool_close after pool_alloc(1 TiB)");
+	pool_close(p2);
+	pool_disconnect(c2);
+	expect_words(-EFBIG, want, "pool_disconnect after pool_alloc(1 TiB)");
+	/* A request replaces them, as ever. */
+	client_still_works(fx.pool);
+	assert_string_equal(pool_last_message(-EFBIG), "");
+	stop_daemon();
+}
+
 int
 main(void)
 {
@@ -1865,6 +1902,8 @@ main(void)
 			missing_things_are_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			long_names_leave_no_words, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			closing_keeps_the_words, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("integration: bad input", tests,
