@@ -103,9 +103,12 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/restart_exec.c daemon/restore_fds.c \
                daemon/restart_probe.c daemon/restart_names.c \
                daemon/journal.c daemon/journal_compact.c \
-               daemon/recover.c daemon/notify.c daemon/hugepage.c
+               daemon/recover.c daemon/notify.c daemon/hugepage.c \
+               daemon/closer.c
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o) $(STATE_OBJ)
-DAEMON_LIBS := $(shell pkg-config --libs libevent libprotobuf-c inih 2>/dev/null) $(SD_LIBS)
+# -pthread: destroyed pools' memfds are closed on a thread (closer.c).
+DAEMON_LIBS := $(shell pkg-config --libs libevent libprotobuf-c inih 2>/dev/null) $(SD_LIBS) \
+               -pthread
 
 LIB_SRCS := client/conn.c client/open.c client/admin.c client/stats.c \
             client/lists.c client/blocks.c client/pool.c client/cache.c \
@@ -157,7 +160,7 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_user_quota_entries itest_stats_abi \
               itest_misuse itest_logs itest_list itest_connect \
               itest_status itest_blocks itest_acl itest_acl_api \
-              itest_user_quota_api
+              itest_user_quota_api itest_destroy_fork
 # Under a malloc of its own, which ASan's allocator leaves no room for.
 ifneq ($(SAN),1)
 ITESTS     += itest_nomem
@@ -576,10 +579,11 @@ test: deps
 # itest_limit: two threads set the cache's bounds from their replies, the
 # later reply's winning; itest_limits: a refused connection's words, kept
 # under the connection's lock; itest_liar: two threads' calls failed by
-# one refusal, read by either.  poolctl is built too: tests run it.
+# one refusal, read by either; itest_destroy_fork: the daemon's closer
+# thread.  poolctl is built too: tests run it.
 TSAN_TESTS := itest_threads itest_cache itest_sharemap_renew \
               itest_cache_threads test_cache_lock itest_limit itest_limits \
-              itest_liar
+              itest_liar itest_destroy_fork
 TSAN_FLAGS := BUILD=$(BUILD)/tsan OPT=-O1 CFLAGS_EXTRA=-fsanitize=thread \
               LDFLAGS=-fsanitize=thread
 check-tsan-build:

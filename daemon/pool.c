@@ -608,7 +608,7 @@ dpool_destroy(struct dpool *p, bool unmapped)
 	npools--;
 	munmap(p->map, p->size);
 	if (unmapped)	/* else closing frees nothing: others map it */
-		dpool_release_file(p->memfd, p->size);
+		dpool_release_file(p->memfd);
 	else
 		close(p->memfd);
 	if (p->share_map) {

@@ -407,10 +407,12 @@ const char *dpool_bounds_text(const struct dpool *p, char *buf, size_t len);
 const char *dpool_acl_made_text(const struct dpool *p, char *buf, size_t len);
 /*
  * Destroy a pool; its handles must be closed already.  unmapped: no
- * process maps it (it had no handles), so its pages may be punched out of
- * the memfd a step per loop turn before it is closed (pool_release.c);
- * otherwise the memfd is closed at once and the pages stay with the other
- * processes' mappings, whose last unmap frees them.
+ * process is known to map it (it had no handles), so the close of its
+ * memfd may free its pages, which takes long: it is closed off the loop
+ * (dpool_release_file); otherwise it is closed at once and the pages stay
+ * with the other processes' mappings, whose last unmap frees them.  Its
+ * pages are never punched: a process the daemon does not know of (a
+ * client's child forked after the open) may still map them.
  */
 void dpool_destroy(struct dpool *p, bool unmapped);
 /*
@@ -580,7 +582,7 @@ uint64_t dpool_share_resident(const struct dpool *p);
  * The daemon is stopping: free pages are no longer punched out, so clients
  * that still map a pool keep seeing their bytes until they notice the
  * connection is gone (the memfd itself goes with the last mapping); the
- * memfds of destroyed pools still being punched are closed now.
+ * memfds of destroyed pools still queued for their close are closed now.
  */
 void dpool_stop_releasing(void);
 
@@ -704,8 +706,12 @@ bool dpool_release_passed(uint64_t mark);
 /* Drop the pool's queue unfinished, freeing no block: it is being
  * destroyed. */
 void dpool_release_forget(struct dpool *p);
-/* Punch the destroyed pool's memfd out in steps, then close it; takes fd. */
-void dpool_release_file(int fd, uint64_t size);
+/*
+ * Close a destroyed pool's memfd, whose last close may free gigabytes:
+ * on the closer's thread (closer.c), or at once with release_step 0 or
+ * once the daemon is stopping.  Takes fd.
+ */
+void dpool_release_file(int fd);
 /* Has dpool_stop_releasing been called? */
 bool dpool_release_stopped(void);
 

@@ -1,8 +1,8 @@
 /*
  * pool_release.c - what clients let go of, given back a step at a time.
  *
- * Each of these would otherwise hold the daemon's only thread, and every
- * other client of every pool, for as long as they take:
+ * Each of these would otherwise hold the daemon's thread, the one that
+ * serves every other client of every pool, for as long as they take:
  *
  * - Punching a hole costs the kernel about a quarter of a millisecond per
  *   MiB of resident memory, so a client freeing a 1 GiB block would stop
@@ -32,14 +32,10 @@
  *   release_step and one block's pages because of frees.  A step starts
  *   the count anew; a turn with nothing queued asks for a step at its
  *   end to do so.  Blocks deferred so go a step's worth per turn, one
- *   after the other, not one per turn.
+ *   after the other, not one per turn.  Every step of a punch ends on a
+ *   page boundary (step_to_page): a punch of part of a page only zeroes
+ *   that part.
  *
- * - Closing the memfd of a destroyed pool that no process maps frees its
- *   pages just as a punch would (about 0.2 s per GiB): it is punched out
- *   release_step bytes per loop turn first, from one data extent to the
- *   next (SEEK_DATA), then closed.  The pool itself is gone at once.
- *   Every step here ends on a page boundary (step_to_page), a huge page
- *   for a hugetlb memfd: that is all a punch frees.
  * - A trim, when a pool has been idle (dpool_idle_tick) or when a client
  *   asks (dispatch.c), punches out every free page the pool kept for
  *   reuse, which can be gigabytes: it goes through heap_trim_step,
@@ -82,7 +78,15 @@
  *   call itself, and the rest goes heap_retain_step by step
  *   (dpool_retain_check), where 2 GiB once went in one call (0.7 s).
  *
- * One queue holds all seven kinds, first in, first out, so the blocks a
+ * A destroyed pool's memfd is not punched: whoever still maps it (a
+ * child forked after its parent opened the pool, which the daemon cannot
+ * see) would lose its bytes, and on huge pages the pages themselves.  Its
+ * last close, which frees its pages as a punch would (about 0.2 s per
+ * GiB), happens on a thread of its own (closer.c) instead, and takes
+ * nothing from a process that maps it; with release_step = 0 it happens
+ * at once, on the daemon's thread, as everything else here does.
+ *
+ * One queue holds all six kinds, first in, first out, so the blocks a
  * closed handle drops join it behind the handle: right behind it, with
  * its sequence number, as do a move's old place and a zeroed block let
  * go of (heir_of), since they are that work's last part.  What the
@@ -110,7 +114,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hugepage.h"
+#include "closer.h"
 #include "log.h"
 #include "pool.h"
 #include "session.h"
@@ -119,7 +123,6 @@ enum release_kind {
 	RELEASE_BLOCK,		/* a freed block whose pages go back */
 	RELEASE_HANDLE,		/* a closed handle dropping its references */
 	RELEASE_TRIM,		/* a pool's kept free pages going back */
-	RELEASE_FILE,		/* a destroyed pool's memfd: pool is NULL */
 	RELEASE_MOVE,		/* a block's contents copied to its new place */
 	RELEASE_ZERO,		/* a calloc's new block zeroed */
 	RELEASE_RETAIN,		/* kept free pages over their bound going */
@@ -132,12 +135,9 @@ struct releasing {
 	struct handle *handle;	/* RELEASE_HANDLE */
 	struct block *block;	/* RELEASE_MOVE: the block, still at off;
 				 * RELEASE_ZERO: the block, at off */
-	uint64_t off, len, done; /* RELEASE_BLOCK; RELEASE_FILE: size, offset
-				  * punched up to; RELEASE_MOVE: bytes to
+	uint64_t off, len, done; /* RELEASE_BLOCK; RELEASE_MOVE: bytes to
 				  * copy, copied */
 	uint64_t dst;		/* RELEASE_MOVE: the block's new place */
-	int fd;			/* RELEASE_FILE */
-	uint64_t page;		/* RELEASE_FILE: the memfd's page size */
 	bool failed;		/* a punch failed: the engine tries again */
 	uint64_t released;	/* RELEASE_TRIM: trimmed_bytes at its start */
 	bool again;		/* RELEASE_TRIM: go over the pool once more
@@ -225,19 +225,11 @@ queue_remove(struct releasing *r)
 	free(r);
 }
 
-static void file_close(struct releasing *r);
-
 void
 dpool_stop_releasing(void)
 {
-	struct releasing *r, *next;
-
 	releasing_off = true;
-	for (r = TAILQ_FIRST(&queue); r; r = next) {
-		next = TAILQ_NEXT(r, entry);
-		if (r->kind == RELEASE_FILE)
-			file_close(r);
-	}
+	closer_stop();	/* destroyed pools' memfds queued there closed */
 }
 
 bool
@@ -677,58 +669,12 @@ retain_some(struct releasing *r)
 }
 
 void
-dpool_release_file(int fd, uint64_t size)
+dpool_release_file(int fd)
 {
-	struct releasing *r;
-
-	if (release_step == 0 || releasing_off || !(r = calloc(1, sizeof(*r)))) {
-		close(fd);
-		return;
-	}
-	r->kind = RELEASE_FILE;
-	r->fd = fd;
-	r->len = size;
-	if (!(r->page = hugepage_of_fd(fd)))
-		r->page = hugepage_system();
-	queue_add(r);
-}
-
-static void
-file_close(struct releasing *r)
-{
-	close(r->fd);
-	queue_remove(r);
-}
-
-/*
- * Punch max bytes from the next byte of data on; close when none is left.
- * (Not up to the next hole: SEEK_HOLE walks the whole data extent, which
- * would make every step cost as much as the close it replaces.)
- */
-static void
-file_some(struct releasing *r, uint64_t max)
-{
-	off_t data = lseek(r->fd, (off_t)r->done, SEEK_DATA);
-	uint64_t n;
-
-	if (data == -1 || (uint64_t)data >= r->len) {	/* ENXIO: no more */
-		file_close(r);
-		return;
-	}
-	/* Whole pages: on a huge-page pool, a 1 MiB step freed nothing. */
-	data &= ~(off_t)(r->page - 1);
-	n = step_to_page((uint64_t)data, max, r->page);
-	if (n > r->len - (uint64_t)data)
-		n = r->len - (uint64_t)data;
-	if (fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, data,
-		      (off_t)n) == -1) {
-		log_warnx("punching a destroyed pool's memory: %s; its file "
-			  "closed at once, which frees it all the same",
-			  strerror(errno));
-		file_close(r);
-		return;
-	}
-	r->done = (uint64_t)data + n;
+	if (release_step == 0 || releasing_off)
+		close(fd);	/* at once, as the step says */
+	else
+		closer_close(fd);
 }
 
 bool
@@ -741,11 +687,9 @@ dpool_release_step(void)
 		freed_at_once = 0;
 		return false;
 	}
-	if (r->pool) {		/* a destroyed pool's memfd has none */
-		r->pool->release_steps++;
-		if (r->kind == RELEASE_RETAIN)
-			r->pool->retain_steps++;
-	}
+	r->pool->release_steps++;
+	if (r->kind == RELEASE_RETAIN)
+		r->pool->retain_steps++;
 	switch (r->kind) {
 	case RELEASE_BLOCK:
 		release_blocks(release_step ? release_step : UINT64_MAX);
@@ -755,9 +699,6 @@ dpool_release_step(void)
 		break;
 	case RELEASE_TRIM:
 		trim_some(r);
-		break;
-	case RELEASE_FILE:
-		file_some(r, release_step ? release_step : UINT64_MAX);
 		break;
 	case RELEASE_MOVE:
 		/*
@@ -802,8 +743,6 @@ dpool_release_forget(struct dpool *p)
 			break;
 		case RELEASE_TRIM:
 			p->trimming = false;
-			break;
-		case RELEASE_FILE:	/* pool is NULL: never p */
 			break;
 		case RELEASE_MOVE:	/* the engine goes with the pool */
 			r->block->busy = false;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "closer.h"
 #include "log.h"
 #include "notify.h"
 #include "restart_exec.h"
@@ -143,6 +144,12 @@ handover_exec(struct handover *ho, const char *path, char **argv,
 	 * it, and the moves below may put others at notify.c's descriptors.
 	 */
 	notify_flush();
+	/*
+	 * A destroyed pool's memfd still queued for its close may sit at a
+	 * target: once dup2 put a passed descriptor there, the closer's
+	 * thread would close that one instead.
+	 */
+	closer_drain();
 	if ((rc = handover_prepare(ho)) != 0) {
 		log_warnx("restart: cannot duplicate the descriptors to pass "
 			  "(%u): %s", ho->n, strerror(-rc));
