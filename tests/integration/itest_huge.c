@@ -10,10 +10,11 @@
  * not to whole huge pages; freeing and trimming give no page back, so a client
  * that touches every page of the pool never faults for want of one even
  * when another program has taken every free huge page since; calloc
- * still zeroes what was written before; a destroyed pool nobody maps is
- * punched out a whole huge page at a time; a restart in place keeps the
- * pool, its bytes and its page size, and writes nothing over its free
- * pages (a calloc there is zeroed all the same), and so does a crash
+ * still zeroes what was written before; a destroyed pool gives its pages
+ * back once nobody maps it, and keeps them while a child its client forked
+ * still does, though the daemon knows of no mapping; a restart in place
+ * keeps the pool, its bytes and its page size, and writes nothing over
+ * its free pages (a calloc there is zeroed all the same), and so does a crash
  * under systemd (a memfd not of the page size the journal says is
  * refused); poolctl and the configuration file make such pools.
  *
@@ -65,6 +66,10 @@ static struct harness_store *store;	/* crash_recovers_huge_pool's */
  * open: its mapping would keep the pool's huge pages from the tests after. */
 static struct pool_conn *held_conn;
 static struct pool *held_pool;
+/* destroyed_pool_kept_for_forked_child's hog, let go of by teardown too. */
+static void *held_hog;
+static size_t held_hog_len;
+static int held_hog_fd = -1;
 static char out[16384], err[4096];
 
 /* A count of dir's, or -1. */
@@ -223,6 +228,18 @@ start(const char *config)
 	assert_int_equal(harness_start(&d, config), 0);
 }
 
+/* Let go of the hog's pages (held_hog), if a test took them. */
+static void
+hog_release(void)
+{
+	if (held_hog)
+		munmap(held_hog, held_hog_len);
+	if (held_hog_fd >= 0)
+		close(held_hog_fd);
+	held_hog = NULL;
+	held_hog_fd = -1;
+}
+
 /*
  * Stop what a test started, also when it failed half way: a daemon left
  * behind would keep its huge pages from going back to the kernel.
@@ -239,6 +256,7 @@ teardown(void **state)
 		pool_disconnect(held_conn);
 	held_pool = NULL;
 	held_conn = NULL;
+	hog_release();
 	if (store) {
 		harness_store_close(store);
 		free(store);
@@ -364,7 +382,7 @@ huge_pool_shared(void **state)
 	}
 	pool_close(p);
 	EXPECT_RC(pool_destroy(c, "hp"), 0);
-	/* Its memfd is punched out and closed a step per loop turn. */
+	/* Its memfd is closed off the daemon's loop: the pages go soon. */
 	assert_int_equal(huge_wait_available(before), before);
 	pool_disconnect(c);
 }
@@ -647,55 +665,142 @@ daemon_has_inode(ino_t ino)
 }
 
 /*
- * A destroyed pool that no process maps is punched out a release step
- * at a time before its memfd is closed.  On huge pages a step must be
- * whole huge pages: hugetlbfs frees only those, and writes zeros over a
- * part of one instead.  Steps of the default 1 MiB freed nothing of a
- * pool of 2 MiB pages (and zeroed all of it); its pages went back only
- * with the close.  Here the memfd is held open through /proc, so only
- * the steps can give its pages back: all three written ones go.
+ * A persisted block of 3 huge pages written in pool hp (4 huge pages); the
+ * daemon's memfd's inode in *ino.  The handle stays open.
+ */
+static pool_off_t
+pool_with_block(struct pool_conn *c, struct pool **p, ino_t *ino)
+{
+	pool_off_t off;
+	int fd;
+
+	create_huge(c, "hp", 4 * HUGE);
+	EXPECT_RC(pool_open(c, "hp", p), 0);
+	EXPECT_RC(pool_alloc(*p, 3 * HUGE, &off), 0);
+	memset(pool_ptr(*p, off), 0x4e, 3 * HUGE);
+	EXPECT_RC(pool_persist(*p, off), 0);
+	fd = daemon_memfd_open("hp", ino);
+	assert_true(fd >= 0);
+	close(fd);
+	return off;
+}
+
+/* Wait until the daemon has let go of the memfd of inode ino. */
+static void
+wait_daemon_let_go(ino_t ino)
+{
+	int i;
+
+	for (i = 0; i < 1000 && daemon_has_inode(ino); i++)
+		harness_sleep_ms(10);
+	assert_false(daemon_has_inode(ino));
+}
+
+/*
+ * A destroyed pool that no process maps gives all its huge pages back,
+ * written or only reserved, once the daemon has closed its memfd.
  */
 static void
-destroyed_pool_punched_in_huge_pages(void **state)
+destroyed_pool_gives_pages_back(void **state)
 {
 	struct pool_conn *c;
 	struct pool *p;
-	struct stat sb;
-	pool_off_t off;
 	long before, free_before;
 	ino_t ino = 0;
-	int fd, i;
 
 	(void)state;
 	start(NULL);
 	before = huge_available();
 	free_before = huge_read("free_hugepages");
 	EXPECT_RC(pool_connect(d.sock, &c), 0);
-	create_huge(c, "hp", 4 * HUGE);
-	EXPECT_RC(pool_open(c, "hp", &p), 0);
-	EXPECT_RC(pool_alloc(p, 3 * HUGE, &off), 0);
-	memset(pool_ptr(p, off), 0x4e, 3 * HUGE);
-	EXPECT_RC(pool_persist(p, off), 0);
+	pool_with_block(c, &p, &ino);
 	pool_close(p);
-	fd = daemon_memfd_open("hp", &ino);
-	assert_true(fd >= 0);
-	assert_int_equal(fstat(fd, &sb), 0);
-	assert_int_equal(sb.st_blocks * 512, 3 * HUGE);
-
+	assert_int_equal(huge_available(), before - 4);
 	EXPECT_RC(pool_destroy_force(c, "hp"), 0);
-	for (i = 0; i < 1000 && daemon_has_inode(ino); i++)
-		harness_sleep_ms(10);
-	assert_false(daemon_has_inode(ino));
-	assert_int_equal(fstat(fd, &sb), 0);
-	printf("destroyed: %lld KiB of the memfd left once the daemon "
-	       "closed it\n", (long long)sb.st_blocks / 2);
-	assert_int_equal(sb.st_blocks, 0);
-	/*
-	 * The pages are the kernel's free ones again; the file we hold
-	 * keeps only the reservation of the page never touched.
-	 */
+	wait_daemon_let_go(ino);
+	assert_int_equal(huge_wait_available(before), before);
 	assert_int_equal(huge_read("free_hugepages"), free_before);
-	close(fd);
+	pool_disconnect(c);
+}
+
+/* The forked child: the pool as it maps it, and a pipe. */
+struct keeper {
+	volatile unsigned char *base;
+	size_t size;
+	pool_off_t off;		/* the block: 3 huge pages of 0x4e */
+	int go[2];		/* a byte (or its end): look now */
+};
+
+/*
+ * Once told, read the block back and write every page of the pool: a
+ * page given back, with every free huge page taken since, ends the child
+ * with SIGBUS.
+ */
+static int
+keeper(void *arg)
+{
+	struct keeper *k = arg;
+	char byte;
+	size_t i;
+
+	alarm(60);
+	/* cmocka's handler, inherited, would run the next tests here. */
+	signal(SIGBUS, SIG_DFL);
+	signal(SIGSEGV, SIG_DFL);
+	close(k->go[1]);
+	CHECK(harness_read_full(k->go[0], &byte, 1) == 0, 10);
+	for (i = 0; i < 3 * HUGE; i++)
+		CHECK(k->base[k->off + i] == 0x4e, 11);
+	for (i = 0; i < k->size; i += 4096)
+		k->base[i] = 0x5a;
+	return 0;
+}
+
+/*
+ * A client forks after writing its block, then closes its handle, and the
+ * pool is destroyed: the daemon knows of no mapping, but the child still
+ * maps the pool.  Once the daemon has let go of the memfd and another
+ * program has taken every free huge page, the child reads its block and
+ * touches every page of the pool.  The daemon that punched such a memfd
+ * out before its close gave the pages and their reservation back, and
+ * the child died of SIGBUS; now its pages go only when it exits.
+ */
+static void
+destroyed_pool_kept_for_forked_child(void **state)
+{
+	struct keeper k;
+	struct pool_conn *c;
+	struct pool *p;
+	long before, free_now;
+	ino_t ino = 0;
+	pid_t pid;
+
+	(void)state;
+	start(NULL);
+	before = huge_available();
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	k.off = pool_with_block(c, &p, &ino);
+	k.base = pool_ptr(p, 0);
+	k.size = pool_size(p);
+	assert_int_equal(pipe(k.go), 0);
+	pid = harness_spawn(keeper, &k);
+	assert_true(pid > 0);
+	close(k.go[0]);
+
+	pool_close(p);
+	EXPECT_RC(pool_destroy_force(c, "hp"), 0);
+	wait_daemon_let_go(ino);
+	/* Another program takes every free huge page there is. */
+	if ((free_now = huge_available()) > 0) {
+		held_hog_len = (size_t)free_now * HUGE;
+		held_hog = hog(free_now, &held_hog_fd);
+	}
+	assert_int_equal(huge_available(), 0);
+	assert_int_equal(harness_write_full(k.go[1], "x", 1), 0);
+	close(k.go[1]);
+	assert_int_equal(harness_wait(pid), 0);
+	hog_release();
+	/* The child gone, nobody maps the pool: its pages are free again. */
 	assert_int_equal(huge_wait_available(before), before);
 	pool_disconnect(c);
 }
@@ -1135,7 +1240,9 @@ main(void)
 		cmocka_unit_test_teardown(too_few_pages_refused, teardown),
 		cmocka_unit_test_teardown(bad_page_size_refused, teardown),
 		cmocka_unit_test_teardown(freed_pages_stay, teardown),
-		cmocka_unit_test_teardown(destroyed_pool_punched_in_huge_pages,
+		cmocka_unit_test_teardown(destroyed_pool_gives_pages_back,
+					  teardown),
+		cmocka_unit_test_teardown(destroyed_pool_kept_for_forked_child,
 					  teardown),
 		cmocka_unit_test_teardown(restart_keeps_huge_pool, teardown),
 		cmocka_unit_test_teardown(restart_leaves_free_pages_alone,
