@@ -45,9 +45,9 @@
  *
  * And the destroy of a pool nobody maps, holding BIG written bytes in a
  * persisted block, ROUNDS times, release_step = 0 (the memfd closed at
- * once, which frees its pages) against the default (punched out in steps
- * first); the prober's round trips kept from just before each destroy to
- * a second after.
+ * once on the daemon's thread, which frees its pages there) against the
+ * default (closed on a thread of its own, daemon/closer.c); the prober's
+ * round trips kept from just before each destroy to a second after.
  *
  * And a move the daemon makes itself, release_step = 0 (the whole copy
  * inside the request) against the default (release_step bytes copied per
