@@ -885,13 +885,30 @@ harness_finish(struct daemon_proc *d)
 	return 0;
 }
 
+/*
+ * A child's faults end it, as they would any program: cmocka's handlers,
+ * inherited through fork, would otherwise jump back into the test runner
+ * and run the tests that follow inside the child.
+ */
+static void
+child_faults_default(void)
+{
+	static const int sigs[] = {SIGBUS, SIGSEGV, SIGFPE, SIGILL, SIGSYS};
+	size_t i;
+
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		signal(sigs[i], SIG_DFL);
+}
+
 pid_t
 harness_spawn(int (*fn)(void *), void *arg)
 {
 	pid_t pid = fork();
 
-	if (pid == 0)
+	if (pid == 0) {
+		child_faults_default();
 		_exit(fn(arg));
+	}
 	return pid;
 }
 
@@ -994,6 +1011,7 @@ harness_spawn_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg)
 		return -1;
 	pid = fork();
 	if (pid == 0) {
+		child_faults_default();
 		if (setgroups(0, NULL) == -1 || setgid(gid) == -1 ||
 		    setuid(uid) == -1)
 			_exit(126);

@@ -266,7 +266,8 @@ int harness_finish(struct daemon_proc *d);
 
 /*
  * Run fn(arg) in a child process and return its pid.  The child exits with
- * fn's return value; a child that crashes is seen through harness_wait.
+ * fn's return value; a child that crashes (its faults have their default
+ * action, not cmocka's handlers) is seen through harness_wait.
  */
 pid_t harness_spawn(int (*fn)(void *), void *arg);
 
