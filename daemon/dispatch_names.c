@@ -102,8 +102,6 @@ do_lookup(struct call *c, const Poolmgr__Lookup *m)
 	if (!n)
 		return refuse(c, -ENOENT, "no such name in pool %s",
 			      h->pool->name);
-	if (n->evict)	/* a use, even if the retain fails */
-		evict_touch(h->pool, n);
 	if (m->retain) {
 		if ((rc = check_retain_cap(c, h, n->block->off)))
 			return rc;
@@ -112,6 +110,12 @@ do_lookup(struct call *c, const Poolmgr__Lookup *m)
 		if (rc)
 			return refuse_retain(c, h->pool, rc, n->block->off);
 	}
+	/*
+	 * A use once answered: a refused retain told the client nothing of
+	 * the name, and must not keep it from the eviction it was next for.
+	 */
+	if (n->evict)
+		evict_touch(h->pool, n);
 	reply_block(c, n->block->off, n->block->size);
 	c->rep->alloc->generation = n->generation;
 	return 0;

@@ -52,6 +52,9 @@
  *   republish_in_place_is_a_use  the oldest evictable name republished
  *       on its own block (a new frame written in place) is the newest:
  *       the next eviction takes the one after it.
+ *   refused_lookup_is_no_use  a Lookup with retain of the oldest name,
+ *       refused (a client at its blocks allowed), leaves it the oldest:
+ *       the next eviction still takes it, not the one after it;
  *   evicts_only_what_is_missing  a block free next to the oldest name's:
  *       an alloc, a calloc, a batch and a Realloc of no block, each of
  *       two blocks' room, evict the one name the free block lacks, not
@@ -1034,6 +1037,70 @@ republish_in_place_is_a_use(void **state)
 	pool_disconnect(c);
 }
 
+/*
+ * Only an answered Lookup is a use.  A retain refused (here by the
+ * blocks a client may hold, max_blocks_per_session) answers nothing
+ * about the name: it must not move the name away from the eviction it
+ * was next for, which a client at its bound could otherwise do for ever
+ * with requests that all fail.
+ */
+#define CAP_BLOCKS	8	/* max_blocks_per_session: fill takes NBLK */
+
+static int
+setup_cap(void **state)
+{
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	return harness_start(&d, "max_blocks_per_session = 8\n" CONF) == 0 ?
+	       0 : -1;
+}
+
+/* A raw Lookup with retain of name through h: the reply's error. */
+static int
+raw_lookup_retain(int fd, uint32_t h, const char *name)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Lookup lu = POOLMGR__LOOKUP__INIT;
+
+	lu.handle = h;
+	lu.name.data = (uint8_t *)name;
+	lu.name.len = strlen(name);
+	lu.retain = true;
+	req.body_case = POOLMGR__REQUEST__BODY_LOOKUP;
+	req.lookup = &lu;
+	return harness_raw_error(fd, &req, NULL);
+}
+
+static void
+refused_lookup_is_no_use(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t offs[NBLK], a;
+	uint32_t other, rh;
+	int fd;
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	fill(p, 0xff, false, offs);
+	/* A client holding as many blocks as it may, in another pool. */
+	assert_true((fd = harness_raw_greeted(d.sock, "raw")) >= 0);
+	EXPECT_RAW(harness_raw_open(fd, "eva", &other), 0);
+	EXPECT_RAW(harness_raw_alloc_many(fd, other, 4096, CAP_BLOCKS), 0);
+	EXPECT_RAW(harness_raw_open(fd, POOL, &rh), 0);
+	EXPECT_RAW(raw_lookup_retain(fd, rh, "n0"), -EDQUOT);
+	EXPECT_RAW(raw_lookup_retain(fd, rh, "n0"), -EDQUOT);
+
+	EXPECT_RC(pool_alloc(p, BLK, &a), 0);
+	assert_int_equal(a, offs[0]);
+	assert_int_equal(harness_stats(p).evictions, 1);
+	harness_expect_checked(c, POOL);
+	close(fd);
+	EXPECT_RC(pool_free(p, a), 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 /* ---- evicting no more than needed ------------------------------------ */
 
 enum two_blocks { BY_ALLOC, BY_CALLOC, BY_BATCH, BY_REALLOC, BY_ALL };
@@ -1959,6 +2026,8 @@ main(void)
 						store_teardown),
 		cmocka_unit_test_setup_teardown(republish_in_place_is_a_use,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(refused_lookup_is_no_use,
+						setup_cap, teardown),
 		cmocka_unit_test_setup_teardown(evicts_only_what_is_missing,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(evicts_one_name_a_round, setup,
