@@ -545,6 +545,19 @@ refuse_shared_resize(struct call *c, struct dpool *p,
 		      (unsigned long long)m->offset, shrink ? "shrink" : "move");
 }
 
+/* A resize past the pool's size, which no block may have (-EFBIG). */
+static int
+refuse_resize_past_pool(struct call *c, struct dpool *p,
+			const Poolmgr__Realloc *m)
+{
+	char bound[24];
+
+	return refuse(c, -EFBIG, "resizing 0x%llx to %llu byte%s: more than "
+		      "pool %s's size, %s", (unsigned long long)m->offset,
+		      (unsigned long long)m->size, log_plural(m->size),
+		      p->name, bytes_text(p->size, bound, sizeof(bound)));
+}
+
 int
 do_realloc(struct call *c, const Poolmgr__Realloc *m)
 {
@@ -622,6 +635,8 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 		return refuse_limit(c, h->pool);
 	if (rc == -EDQUOT)
 		return refuse_resize_quota(c, h, m);
+	if (rc == -EFBIG)
+		return refuse_resize_past_pool(c, h->pool, m);
 	if (rc)
 		return refuse(c, rc, "cannot resize 0x%llx to %llu byte%s",
 			      (unsigned long long)m->offset,

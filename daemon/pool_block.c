@@ -411,7 +411,9 @@ dpool_realloc(struct dpool *p, struct handle *h, uint64_t off, uint64_t size,
 		return -EPERM;
 	if (size == 0)
 		return -EINVAL;	/* a free is the caller's to make */
-	want = heap_block_size(p->heap, size);
+	/* Past the pool: no block may have it, shared or not. */
+	if ((want = heap_block_size(p->heap, size)) == 0)
+		return -EFBIG;
 	if (want > b->size &&
 	    (rc = growth_check(p, h, b, quota_used, want - b->size)))
 		return rc;

@@ -1628,7 +1628,9 @@ free_of_a_named_block_says_so(void **state)
 /*
  * A shared block (named: persistent) neither shrinks nor moves, -EBUSY
  * both, and the words say which: a shrink was refused with words about
- * moving, though nothing would have moved.
+ * moving, though nothing would have moved.  Grown past the pool's size,
+ * a block is -EFBIG, shared or not, with words naming that size: a
+ * shared one was -EBUSY, "cannot shrink", for a size no block may have.
  */
 static void
 shared_resize_says_which(void **state)
@@ -1653,6 +1655,20 @@ shared_resize_says_which(void **state)
 		expect_words(-EBUSY, want, "pool_realloc moving a shared "
 			     "block");
 	}
+	expect_rc(pool_realloc(fx.pool, off, 32 * MiB, &out), -EFBIG,
+		  "pool_realloc of a shared block past the pool's size");
+	snprintf(want, sizeof(want), "resizing 0x%llx to %llu bytes: more "
+		 "than pool " POOL_NAME "'s size, 16.0 MiB",
+		 (unsigned long long)off, 32 * MiB);
+	expect_words(-EFBIG, want, "pool_realloc of a shared block past the "
+		     "pool's size");
+	expect_rc(pool_realloc(fx.pool, next, 32 * MiB, &out), -EFBIG,
+		  "pool_realloc of a block past the pool's size");
+	snprintf(want, sizeof(want), "resizing 0x%llx to %llu bytes: more "
+		 "than pool " POOL_NAME "'s size, 16.0 MiB",
+		 (unsigned long long)next, 32 * MiB);
+	expect_words(-EFBIG, want, "pool_realloc of a block past the pool's "
+		     "size");
 	assert_int_equal(pool_free(fx.pool, off), 0);
 	assert_int_equal(pool_unpublish(fx.pool, "shared"), 0);
 	assert_int_equal(pool_free(fx.pool, next), 0);
