@@ -530,6 +530,22 @@ make_shared_room(struct call *c, struct dpool *p, const struct room_need *need)
 }
 
 /*
+ * A realloc with in_place that only a move could give (growth's need has
+ * a run), refused for room (by the pool's limit, which is looked at
+ * before the engine): -EAGAIN, as the engine's own answer would have
+ * been, and nothing evicted, for no eviction lets the block grow where
+ * it is.  Evicting for the limit first took names, and then the block
+ * still could not move.  -EAGAIN is not a refusal for room: the
+ * limit's count of it is taken back.
+ */
+static int
+must_move(struct dpool *p)
+{
+	p->unseen_failures++;
+	return -EAGAIN;
+}
+
+/*
  * A shared block's resize, refused (dpool_realloc's -EBUSY): it neither
  * shrinks (others were told they may use all its bytes) nor moves (from
  * under their mappings), and the words say which of the two it was.
@@ -612,6 +628,8 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 			need = growth(h->pool, m->offset, m->size, &soon);
 			if (soon)
 				return held_for_release(c, h->pool, rc);
+			if (rc == -ENOMEM && m->in_place && need.run)
+				rc = must_move(h->pool);
 		}
 		if (rc == -EDQUOT)
 			need = quota_need(own_quota_lack(c, h->pool,

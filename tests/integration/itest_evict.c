@@ -86,6 +86,11 @@
  *       handle holds, which cannot move: its growth evicts the name
  *       after it and grows in place, where it was -EBUSY; one a kept
  *       block after the names stops is -EBUSY, nothing evicted;
+ *   in_place_that_must_move_evicts_nothing  a pool at its limit, a
+ *       block with a held one right after it: a Realloc with in_place
+ *       that would have to move is -EAGAIN with no name evicted (the
+ *       limit's refusal evicted one, then the block could not move);
+ *       one that may grow into a free run evicts what the limit lacks;
  *   realloc_in_place_into_a_small_neighbour  the evictable block after
  *       it small, and no room elsewhere: its eviction puts it in the
  *       engine's cache, and the grow takes it back, in place (it was
@@ -903,6 +908,58 @@ shared_block_grows_by_evicting_the_names_after_it(void **state)
 	harness_expect_checked(c, POOL);
 	pool_close(p2);
 	pool_disconnect(c2);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/*
+ * In pool eva (limit 2M): raw x and k, one after the other, both held,
+ * then n0 and n1, evictable, only their names holding them: the pool at
+ * its limit.  A Realloc of x with in_place can only grow into k's place,
+ * which k keeps: nothing evicted could let it, and it would have to move,
+ * which in_place forbids.  The limit refused it first, and a name went
+ * for the limit before the engine said so.  Once k is freed, a run
+ * follows x, and the same request evicts the one name the limit lacks
+ * and grows in place.
+ */
+static void
+in_place_that_must_move_evicts_nothing(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t o[2];
+	uint64_t x, k, r;
+	uint32_t rh;
+	int fd, i;
+
+	(void)state;
+	open_pool(d.sock, "eva", &c, &p);
+	assert_true((fd = harness_raw_greeted(d.sock, "raw")) >= 0);
+	EXPECT_RAW(harness_raw_open(fd, "eva", &rh), 0);
+	EXPECT_RAW(harness_raw_alloc(fd, rh, BLK, &x, NULL), 0);
+	EXPECT_RAW(harness_raw_alloc(fd, rh, BLK, &k, NULL), 0);
+	assert_int_equal(k, x + BLK);
+	for (i = 0; i < 2; i++) {
+		EXPECT_RC(pool_alloc(p, BLK, &o[i]), 0);
+		EXPECT_RC(pool_publish_flags(p, o[i], name_of(i),
+					     POOL_PUBLISH_EVICTABLE), 0);
+		EXPECT_RC(pool_free(p, o[i]), 0);
+	}
+	r = x;
+	EXPECT_RAW(harness_raw_realloc(fd, rh, &r, 2 * BLK, true), -EAGAIN);
+	assert_int_equal(harness_stats(p).evictions, 0);
+	assert_int_equal(harness_stats(p).failed_allocs, 0);
+	assert_int_equal(harness_stats(p).named_blocks, 2);
+
+	EXPECT_RAW(harness_raw_free(fd, rh, k), 0);
+	EXPECT_RAW(harness_raw_realloc(fd, rh, &r, 3 * BLK, true), 0);
+	assert_int_equal(r, x);
+	assert_int_equal(harness_stats(p).evictions, 1);
+	assert_int_equal(harness_stats(p).named_blocks, 1);
+	harness_expect_checked(c, "eva");
+	close(fd);
+	for (i = 0; i < 2; i++)
+		(void)pool_unpublish(p, name_of(i));
 	pool_close(p);
 	pool_disconnect(c);
 }
@@ -2017,6 +2074,9 @@ main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			shared_block_grows_by_evicting_the_names_after_it, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			in_place_that_must_move_evicts_nothing, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			impossible_requests_evict_nothing, setup, teardown),
