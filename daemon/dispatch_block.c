@@ -530,19 +530,26 @@ make_shared_room(struct call *c, struct dpool *p, const struct room_need *need)
 }
 
 /*
- * A realloc with in_place that only a move could give (growth's need has
- * a run), refused for room (by the pool's limit, which is looked at
- * before the engine): -EAGAIN, as the engine's own answer would have
- * been, and nothing evicted, for no eviction lets the block grow where
- * it is.  Evicting for the limit first took names, and then the block
- * still could not move.  -EAGAIN is not a refusal for room: the
- * limit's count of it is taken back.
+ * A realloc that may only grow where the block is - with in_place, or of
+ * a shared block, which never moves (dpool_realloc) - refused for room
+ * by the pool's limit, which is looked at before the engine, when only a
+ * move could give the growth (growth's need has a run): the engine's own
+ * answer at once, -EBUSY for a shared block, -EAGAIN for in_place, and
+ * nothing evicted, for no eviction lets the block grow where it is.
+ * Evicting for the limit first took names, and then the block still
+ * could not move.  Neither answer is a refusal for room: the limit's
+ * count of it is taken back.  rc (-ENOMEM) for a block that may move.
  */
 static int
-must_move(struct dpool *p)
+refuse_unmovable(struct dpool *p, const Poolmgr__Realloc *m, int rc)
 {
+	struct block *b = dpool_block(p, m->offset);
+	bool shared = b && (b->nrefs > 1 || block_persistent(b));
+
+	if (!shared && !m->in_place)
+		return rc;
 	p->unseen_failures++;
-	return -EAGAIN;
+	return shared ? -EBUSY : -EAGAIN;
 }
 
 /*
@@ -628,8 +635,8 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 			need = growth(h->pool, m->offset, m->size, &soon);
 			if (soon)
 				return held_for_release(c, h->pool, rc);
-			if (rc == -ENOMEM && m->in_place && need.run)
-				rc = must_move(h->pool);
+			if (rc == -ENOMEM && need.run)
+				rc = refuse_unmovable(h->pool, m, rc);
 		}
 		if (rc == -EDQUOT)
 			need = quota_need(own_quota_lack(c, h->pool,

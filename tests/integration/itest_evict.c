@@ -89,7 +89,8 @@
  *   in_place_that_must_move_evicts_nothing  a pool at its limit, a
  *       block with a held one right after it: a Realloc with in_place
  *       that would have to move is -EAGAIN with no name evicted (the
- *       limit's refusal evicted one, then the block could not move);
+ *       limit's refusal evicted one, then the block could not move),
+ *       and so is one of the block retained by another handle, -EBUSY;
  *       one that may grow into a free run evicts what the limit lacks;
  *   realloc_in_place_into_a_small_neighbour  the evictable block after
  *       it small, and no room elsewhere: its eviction puts it in the
@@ -918,7 +919,8 @@ shared_block_grows_by_evicting_the_names_after_it(void **state)
  * its limit.  A Realloc of x with in_place can only grow into k's place,
  * which k keeps: nothing evicted could let it, and it would have to move,
  * which in_place forbids.  The limit refused it first, and a name went
- * for the limit before the engine said so.  Once k is freed, a run
+ * for the limit before the engine said so.  A block another handle holds
+ * too never moves, in_place or not: the same.  Once k is freed, a run
  * follows x, and the same request evicts the one name the limit lacks
  * and grows in place.
  */
@@ -950,6 +952,12 @@ in_place_that_must_move_evicts_nothing(void **state)
 	assert_int_equal(harness_stats(p).evictions, 0);
 	assert_int_equal(harness_stats(p).failed_allocs, 0);
 	assert_int_equal(harness_stats(p).named_blocks, 2);
+	/* Shared, it never moves: -EBUSY, again with nothing evicted. */
+	EXPECT_RC(pool_retain(p, x), 0);
+	EXPECT_RAW(harness_raw_realloc(fd, rh, &r, 2 * BLK, false), -EBUSY);
+	assert_int_equal(harness_stats(p).evictions, 0);
+	assert_int_equal(harness_stats(p).failed_allocs, 0);
+	EXPECT_RC(pool_free(p, x), 0);
 
 	EXPECT_RAW(harness_raw_free(fd, rh, k), 0);
 	EXPECT_RAW(harness_raw_realloc(fd, rh, &r, 3 * BLK, true), 0);
