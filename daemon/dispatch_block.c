@@ -529,6 +529,39 @@ make_shared_room(struct call *c, struct dpool *p, const struct room_need *need)
 	return HELD;
 }
 
+/* Is b shared: held by others too, or persistent (it never moves)? */
+static bool
+block_shared(const struct block *b)
+{
+	return b->nrefs > 1 || block_persistent(b);
+}
+
+/*
+ * A resize a quota refused: what the asking uid's own names may give back
+ * (own_quota_lack), unless the block may only grow where it is (with
+ * in_place, or shared) and the free run after it cannot take the growth
+ * (or the new size makes it a page span, which is never made in place):
+ * names evicted elsewhere would leave it refused all the same, -EAGAIN or
+ * -EBUSY, so none goes, and the quota's refusal stands.
+ */
+static struct room_need
+resize_quota_need(struct call *c, struct handle *h,
+		  const Poolmgr__Realloc *m)
+{
+	struct dpool *p = h->pool;
+	struct block *b = dpool_block(p, m->offset);
+	uint64_t want = heap_block_size(p->heap, m->size), more, gap;
+
+	if (b && want > b->size && (m->in_place || block_shared(b))) {
+		more = want - b->size;
+		if (becomes_span(p, b, m->size) ||
+		    heap_free_after(p->heap, b->off, more, &gap) || gap < more)
+			return quota_need(0);
+	}
+	return quota_need(own_quota_lack(c, p, resize_payer(c, h,
+							    m->offset)));
+}
+
 /*
  * A realloc that may only grow where the block is - with in_place, or of
  * a shared block, which never moves (dpool_realloc) - refused for room
@@ -544,7 +577,7 @@ static int
 refuse_unmovable(struct dpool *p, const Poolmgr__Realloc *m, int rc)
 {
 	struct block *b = dpool_block(p, m->offset);
-	bool shared = b && (b->nrefs > 1 || block_persistent(b));
+	bool shared = b && block_shared(b);
 
 	if (!shared && !m->in_place)
 		return rc;
@@ -639,8 +672,7 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 				rc = refuse_unmovable(h->pool, m, rc);
 		}
 		if (rc == -EDQUOT)
-			need = quota_need(own_quota_lack(c, h->pool,
-					  resize_payer(c, h, m->offset)));
+			need = resize_quota_need(c, h, m);
 		if (rc == -EBUSY)
 			wait = shared ? make_shared_room(c, h->pool, &need) : 0;
 		else

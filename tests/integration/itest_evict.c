@@ -17,6 +17,9 @@
  *   quota_evicts_own_names  -EDQUOT of the quota per connection evicts
  *       the uid's own least recently used unheld names, as few as make
  *       it fit, and none when all of them would not;
+ *   shared_resize_past_quota_evicts_nothing  a shared block grown past
+ *       its connection's quota, with a held block right after it: the
+ *       uid's own names elsewhere could not let it grow, and none goes;
  *   too_big             a request larger than the free and evictable
  *       bytes together is -ENOMEM with nothing evicted; so is one that
  *       fits in bytes but not in a run (evictable blocks between kept
@@ -455,6 +458,52 @@ quota_evicts_own_names(void **state)
 	EXPECT_RC(pool_lookup(p, name_of(2), &y, NULL), -ENOENT);
 	EXPECT_RC(pool_free(p, o[1]), 0);
 	harness_expect_checked(c, "evq");
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/*
+ * A block that may only grow where it is, refused by the quota: the
+ * uid's own names evicted elsewhere make it no room beside the block.
+ * In evq (3.5 MiB per connection): raw x and k, one after the other,
+ * held (1 MiB), x retained by another connection too (shared: it never
+ * moves), and n0, the uid's evictable name (512 KiB persisted).  x grown
+ * to 3 MiB would pass the raw connection's quota by 512 KiB, which n0
+ * gives back; but k keeps the room x would grow into.  It evicted n0,
+ * and was then -EBUSY: now the quota's -EDQUOT stands, n0 kept.
+ */
+static void
+shared_resize_past_quota_evicts_nothing(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t o;
+	uint64_t x, k, r;
+	uint32_t rh;
+	int fd;
+
+	(void)state;
+	open_pool(d.sock, "evq", &c, &p);
+	assert_true((fd = harness_raw_greeted(d.sock, "raw")) >= 0);
+	EXPECT_RAW(harness_raw_open(fd, "evq", &rh), 0);
+	EXPECT_RAW(harness_raw_alloc(fd, rh, BLK, &x, NULL), 0);
+	EXPECT_RAW(harness_raw_alloc(fd, rh, BLK, &k, NULL), 0);
+	assert_int_equal(k, x + BLK);
+	EXPECT_RC(pool_alloc(p, BLK, &o), 0);
+	EXPECT_RC(pool_publish_flags(p, o, name_of(0), POOL_PUBLISH_EVICTABLE),
+		  0);
+	EXPECT_RC(pool_free(p, o), 0);
+	EXPECT_RC(pool_retain(p, x), 0);
+
+	r = x;
+	EXPECT_RAW(harness_raw_realloc(fd, rh, &r, 6 * BLK, false), -EDQUOT);
+	assert_int_equal(harness_stats(p).evictions, 0);
+	EXPECT_RC(pool_lookup(p, name_of(0), &r, NULL), 0);
+	assert_int_equal(r, o);
+	harness_expect_checked(c, "evq");
+	close(fd);
+	EXPECT_RC(pool_free(p, x), 0);
+	EXPECT_RC(pool_unpublish(p, name_of(0)), 0);
 	pool_close(p);
 	pool_disconnect(c);
 }
@@ -2085,6 +2134,9 @@ main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			in_place_that_must_move_evicts_nothing, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			shared_resize_past_quota_evicts_nothing, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			impossible_requests_evict_nothing, setup, teardown),
