@@ -717,6 +717,12 @@ on_key(struct load_state *ls, const char *section, const char *key,
 			return 0;
 		return pool_key(ls, p, key, value);
 	}
+	/* A header "[]" is refused where it stands: no header came yet. */
+	if (section[0] == '\0')
+		return snprintf(ls->problem, sizeof(ls->problem),
+				"key '%s' before any section: the daemon's "
+				"keys go under [daemon], a pool's under "
+				"[pool NAME]", key), 0;
 	snprintf(ls->problem, sizeof(ls->problem), "unknown section [%s]",
 		 section);
 	return 0;

@@ -1069,6 +1069,42 @@ check_config_option(void **state)
 	assert_int_equal(harness_stop(&d), 0);
 }
 
+/*
+ * A key above every section header, as a file written without its
+ * [daemon] line has it, is named as such, with its line, by
+ * --check-config and by a start (which it stops): there is no section
+ * "[]" to be unknown.
+ */
+static void
+key_before_any_section_named(void **state)
+{
+	struct daemon_proc d;
+	char out[1024], want[512], log[8192];
+	pid_t pid;
+	FILE *f;
+
+	(void)state;
+	config_dir(&d);
+	assert_non_null(f = fopen(d.conf, "w"));
+	fprintf(f, "; no header yet\nmax_connections = 10\n[daemon]\n");
+	assert_int_equal(fclose(f), 0);
+	snprintf(want, sizeof(want), "poolmgrd: %s:2: key 'max_connections' "
+		 "before any section: the daemon's keys go under [daemon], a "
+		 "pool's under [pool NAME]\n", d.conf);
+	assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s", d.sock,
+				   d.conf), 1);
+	assert_string_equal(out, want);
+
+	pid = harness_exec_daemon(&d, d.log);
+	assert_true(pid > 0);
+	assert_int_equal(wait_exit(pid, 3000), 1);
+	harness_read_text(d.log, log, sizeof(log));
+	remove_dir(&d);
+	/* The log's line is the same words, behind its priority. */
+	if (!strstr(log, want + strlen("poolmgrd: ")))
+		fail_msg("no \"%s\" in the log:\n%s", want, log);
+}
+
 /* The most a configuration file may hold (poolmgrd.conf(5)). */
 #define CONFIG_BOUND (16u * 1024 * 1024)
 #define CONFIG_PREFIX "[daemon]\nsocket_mode = 0666\n"
@@ -2384,6 +2420,7 @@ main(void)
 		cmocka_unit_test(keyless_sections_refused_on_reload),
 		cmocka_unit_test(probe_timeout_bounded),
 		cmocka_unit_test(check_config_option),
+		cmocka_unit_test(key_before_any_section_named),
 		cmocka_unit_test(command_line_errors_say_what),
 		cmocka_unit_test(sizes_with_b_are_read_as_binary_and_said),
 		cmocka_unit_test(admin_group_of_the_socket_warned),
