@@ -379,7 +379,8 @@ struct pool_daemon_stats {
 	uint64_t requests_refused;	/* of those, with an error */
 	uint64_t bad_messages;		/* datagrams that did not decode */
 	uint64_t held;			/* requests waiting now: for a pool
-					 * to settle, or for a name */
+					 * to settle, for a name, or for
+					 * room */
 	uint64_t pools;
 	uint64_t live_blocks;		/* over the pools counted */
 	uint64_t allocated_bytes;	/* over the pools counted */

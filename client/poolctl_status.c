@@ -85,7 +85,8 @@ static const struct status_field status_fields[] = {
 	    "Datagrams that did not decode (each closed its connection)."),
 	DF(held, "held requests", S_NUM, false,
 	    "poolmgr_daemon_held_requests",
-	    "Requests waiting now: for a pool to settle, or for a name."),
+	    "Requests waiting now: for a pool to settle, for a name, or "
+	    "for room."),
 	DF(pools, "pools", S_NUM, false, "poolmgr_daemon_pools",
 	    "Pools the caller may read."),
 	DF(live_blocks, "live blocks", S_NUM, false,

@@ -14,7 +14,8 @@
  *       answered and one refused; each DaemonStats counts the requests
  *       answered before it.
  *   a Lookup waiting for a name is one request held, none once the name
- *   is published; so is a Stats waiting for its pool to settle.
+ *   is published; so is a Stats waiting for its pool to settle, and an
+ *   allocation waiting for room, until a free makes it.
  *   pools, live blocks and allocated bytes are the sums of every pool's
  *       statistics, and a user who may read one pool of two sees that
  *       one's only; uptime grows; the resident memory is what
@@ -395,6 +396,61 @@ held(void **state)
 	stop();
 }
 
+/* An allocation of 1 MiB in POOL_B that waits for room. */
+static int
+waiting_alloc(void *arg)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+
+	(void)arg;
+	CHECK_RC(pool_connect(d.sock, &c), 0, 10);
+	CHECK_RC(pool_open(c, POOL_B, &p), 0, 11);
+	CHECK_RC(pool_alloc_wait(p, 1 << 20, 0, 0, WAIT_MS, &off), 0, 12);
+	CHECK_RC(pool_free(p, off), 0, 13);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/*
+ * An allocation waiting for room is one request held, none once a free
+ * makes the room; poolctl's Prometheus family of it says so in its HELP
+ * (which once named only a pool settling and a name).
+ */
+static void
+held_for_room(void **state)
+{
+	char out[16384], err[4096];
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+	pid_t pid;
+
+	start(state);
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	EXPECT_RC(pool_open(c, POOL_B, &p), 0);
+	EXPECT_RC(pool_alloc(p, 3 << 19, &off), 0);
+	assert_true((pid = harness_spawn(waiting_alloc, NULL)) > 0);
+	held_becomes(c, 1);
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err),
+					 "status --format=prometheus"), 0);
+	assert_non_null(strstr(out, "\npoolmgr_daemon_held_requests 1\n"));
+	if (!strstr(out, "# HELP poolmgr_daemon_held_requests Requests "
+		    "waiting now: for a pool to settle, for a name, or for "
+		    "room.\n"))
+		fail_msg("held_requests' HELP names no wait for room:\n%s",
+			 out);
+	EXPECT_RC(pool_free(p, off), 0);
+	assert_int_equal(harness_wait(pid), 0);
+	held_becomes(c, 0);
+	pool_close(p);
+	pool_disconnect(c);
+	stop();
+}
+
 /* Stats of pool "big", which wait for its release in steps to end. */
 static int
 stats_of_big(void *arg)
@@ -765,6 +821,7 @@ main(void)
 		cmocka_unit_test(connections),
 		cmocka_unit_test(requests),
 		cmocka_unit_test(held),
+		cmocka_unit_test(held_for_room),
 		cmocka_unit_test(held_for_settling),
 		cmocka_unit_test(reload_and_restart),
 		cmocka_unit_test(flood_left_out),
