@@ -362,9 +362,36 @@ live_blocks(struct dpool *p)
 	return st.live_blocks;
 }
 
+/*
+ * What a destroy takes from under the pool's holders, for its log line:
+ * " by force: 2 open handles closed, 9 live blocks ended", or "" for a
+ * pool that had neither.
+ */
+static const char *
+forced_text(struct dpool *p, char *buf, size_t len)
+{
+	uint64_t live = live_blocks(p);
+	size_t n;
+
+	buf[0] = '\0';
+	if (!p->nhandles && !live)
+		return buf;
+	n = (size_t)snprintf(buf, len, " by force:");
+	if (p->nhandles && n < len)
+		n += (size_t)snprintf(buf + n, len - n, " %u open handle%s "
+				      "closed%s", p->nhandles,
+				      log_plural(p->nhandles),
+				      live ? "," : "");
+	if (live && n < len)
+		snprintf(buf + n, len - n, " %llu live block%s ended",
+			 (unsigned long long)live, log_plural(live));
+	return buf;
+}
+
 int
 do_destroy(struct call *c, const Poolmgr__DestroyPool *m)
 {
+	char forced[96];
 	struct dpool *p;
 	bool unmapped;
 	int rc;
@@ -386,9 +413,12 @@ do_destroy(struct call *c, const Poolmgr__DestroyPool *m)
 			      log_plural(live_blocks(p)));
 	/*
 	 * A reload makes the file's pools again: the operator reading the
-	 * log then should see why the pool came back, empty.
+	 * log then should see why the pool came back, empty.  A forced
+	 * destroy says what it took from under its holders, whose programs
+	 * now fail with EBADF.
 	 */
-	log_info("pool %s destroyed by uid %u%s", p->name, (unsigned)c->s->uid,
+	log_info("pool %s destroyed by uid %u%s%s", p->name,
+		 (unsigned)c->s->uid, forced_text(p, forced, sizeof(forced)),
 		 file_pool(p->name) ? " (the configuration file defines it: "
 		 "a reload or start makes it again, empty)" : "");
 	unmapped = p->nhandles == 0;

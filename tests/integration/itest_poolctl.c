@@ -556,6 +556,9 @@ create_and_bad_sizes(void **state)
 static void
 destroy_idle_busy_and_forced(void **state)
 {
+	char forced[160];
+	uint64_t live;
+
 	(void)state;
 	start(TWO_POOLS);
 
@@ -576,12 +579,31 @@ destroy_idle_busy_and_forced(void **state)
 	expect_exit(ctl("destroy alpha"), 0, "destroy after the close");
 	assert_false(pool_exists("alpha"));
 
-	/* --force takes it away from under a holder. */
+	/*
+	 * --force takes it away from under a holder, and the log says what
+	 * it took: the operator reading it when that program complains sees
+	 * why, not a destroy like any other.
+	 */
 	assert_int_equal(pool_open(fx.conn, "beta", &fx.pool), 0);
 	alloc_ok(fx.pool, 64);
 	expect_exit(ctl("destroy beta"), EXIT_FAILED, "destroy of a busy pool");
+	/* The client cache may have fetched more than the one asked for. */
+	live = stats_of("beta").live_blocks;
 	expect_exit(ctl("destroy beta --force"), 0, "destroy --force");
 	assert_false(pool_exists("beta"));
+	snprintf(forced, sizeof(forced), "pool beta destroyed by uid %u by "
+		 "force: 1 open handle closed, %llu live block%s ended (the "
+		 "configuration file defines it",
+		 (unsigned)geteuid(), (unsigned long long)live,
+		 live == 1 ? "" : "s");
+	harness_expect_logged(&fx.d, forced);
+	/* A destroy that took nothing says nothing of force. */
+	expect_exit(ctl("destroy gamma2 --force"), EXIT_FAILED, "no gamma2");
+	expect_exit(ctl("create gamma --size 1M"), 0, "create gamma again");
+	expect_exit(ctl("destroy gamma --force"), 0, "destroy idle --force");
+	snprintf(forced, sizeof(forced), "pool gamma destroyed by uid %u\n",
+		 (unsigned)geteuid());
+	assert_int_equal(harness_log_count(&fx.d, forced), 2);
 	stop();
 }
 
