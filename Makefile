@@ -96,7 +96,8 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/pool_names.c daemon/pool_evict.c \
                daemon/pool_numa.c daemon/pool_acl.c daemon/pool_uquota.c \
                daemon/dispatch_uquota.c \
-               daemon/config.c daemon/config_lists.c daemon/service.c \
+               daemon/config.c daemon/config_lists.c \
+               daemon/config_changes.c daemon/service.c \
                daemon/arena.c daemon/records.c daemon/block_index.c \
                daemon/memtrim.c daemon/restart.c daemon/state_save.c \
                daemon/restore.c daemon/restore_check.c daemon/fdstore.c \

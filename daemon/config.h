@@ -136,6 +136,15 @@ struct config {
 void config_defaults(struct config *cf);
 
 /*
+ * The daemon-wide settings that differ from was to now, for a reload's
+ * log line: "max_connections 1024 -> 64, admin_group none -> 27" (gids),
+ * or "" when none does.  socket and socket_mode are not among them: a
+ * reload does not apply them.
+ */
+const char *config_changes(const struct config *was, const struct config *now,
+			   char *buf, size_t len);
+
+/*
  * Read path into cf (on top of what is there).  Returns 0, or -1 with a
  * message naming the file, line and problem in err.  What loaded but the
  * reader should know is in cf->warnings, for the caller to say.

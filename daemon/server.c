@@ -46,6 +46,8 @@ static const char *server_config_path;
 static char server_socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static int reserve_fd = -1;
 static bool socket_activated;
+/* --socket named the socket: the file's socket key is not used. */
+static bool socket_given;
 static struct event *status_ev, *idle_ev;
 static struct event *ev_accept, *ev_accept_again;
 
@@ -610,6 +612,37 @@ forgotten_pools(const struct config *old, const struct config *cf)
 	}
 }
 
+/*
+ * The daemon's own settings a reload changes, on one line as a pool's
+ * are.  socket and socket_mode wait for a start with nothing to restore:
+ * where the file's differ from the socket's, a warning says so at each
+ * reload, as for a pool's size (systemd's socket has the unit's).
+ */
+static unsigned socket_mode_now(const struct config *cf);
+
+static void
+daemon_changes(const struct config *cf)
+{
+	char changed[512], kept[sizeof(server_socket) * 2 + 64] = "";
+	unsigned mode;
+
+	if (*config_changes(server_cf, cf, changed, sizeof(changed)))
+		log_info("daemon: %s", changed);
+	if (socket_activated)
+		return;
+	if (!socket_given && strcmp(cf->socket, server_socket) != 0)
+		snprintf(kept, sizeof(kept), ", socket %s -> %s",
+			 server_socket, cf->socket);
+	mode = socket_mode_now(server_cf);
+	if (cf->socket_mode != mode)
+		snprintf(kept + strlen(kept), sizeof(kept) - strlen(kept),
+			 ", socket_mode %04o -> %04o", mode, cf->socket_mode);
+	if (*kept)
+		log_warnx("daemon: %s in the file, not applied: the socket "
+			  "and its mode change only at a start with nothing "
+			  "to restore", kept + 2);
+}
+
 static void
 on_reload(evutil_socket_t sig, short what, void *arg)
 {
@@ -646,6 +679,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	restart_probe_setup(cf->restart_probe_timeout);
 	apply_config(cf);
 	forgotten_pools(server_cf, cf);
+	daemon_changes(cf);
 	/* Socket settings apply at the next start; the rest takes effect. */
 	memcpy(server_cf->pools, cf->pools, sizeof(cf->pools));
 	server_cf->npools = cf->npools;
@@ -851,6 +885,7 @@ server_run(const struct server_opts *o, struct config *cf)
 
 	server_cf = cf;
 	server_config_path = o->config_path;
+	socket_given = o->socket_path != NULL;
 	dispatch_set_config(cf);
 	path = o->socket_path ? o->socket_path : cf->socket;
 	/* An empty path would bind an abstract address nobody can chmod. */

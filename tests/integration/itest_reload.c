@@ -34,7 +34,11 @@
  *       leaves the settings it applied as they are;
  *   destroyed_file_pool_comes_back  a pool of the file destroyed by force
  *       is logged as one a reload makes again, and the reload does, empty
- *       and with the file's settings; a pool poolctl made is not.
+ *       and with the file's settings; a pool poolctl made is not;
+ *   daemon_settings_logged  the daemon's own settings a reload changes are
+ *       logged on one line, old -> new, and a changed socket_mode is
+ *       logged as not applied, at each reload, the socket keeping its
+ *       mode.
  *
  * A reload is waited for as harness_reload does: in the daemon's log.
  */
@@ -603,6 +607,48 @@ file_pool_made_again_follows_the_file(void **state)
 	pool_disconnect(c);
 }
 
+/*
+ * The daemon's own settings a reload changes are said on one line, old ->
+ * new, as a pool's are; a reload that changes none says nothing of them.
+ * socket_mode changed in the file is not applied (the socket keeps its
+ * mode until a start with nothing to restore): a warning says so, at
+ * each reload while the file and the socket differ.
+ */
+static void
+daemon_settings_logged(void **state)
+{
+	const char *changes = "daemon: max_connections 1024 -> 64, "
+			      "max_alloc_waits 256 -> 8\n";
+	const char *kept = "daemon: socket_mode 0666 -> 0640 in the file, "
+			   "not applied: the socket and its mode change only "
+			   "at a start with nothing to restore\n";
+	struct pool_daemon_stats ds;
+	struct pool_conn *c;
+	struct stat sb;
+
+	(void)state;
+	start("");
+	reload("max_connections = 64\nmax_alloc_waits = 8\n"
+	       "socket_mode = 0640\n");
+	harness_expect_logged(&d, changes);
+	harness_expect_logged(&d, kept);
+	assert_int_equal(stat(d.sock, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0666);
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(pool_daemon_stats(c, &ds), 0);
+	assert_int_equal(ds.max_connections, 64);
+	pool_disconnect(c);
+
+	/* The same file again: nothing changes, the socket still differs. */
+	reload("max_connections = 64\nmax_alloc_waits = 8\n"
+	       "socket_mode = 0640\n");
+	for (int i = 0; i < 2000 && log_count(kept) < 2; i++)
+		harness_sleep_ms(5);
+	assert_int_equal(log_count(kept), 2);
+	assert_int_equal(log_count(changes), 1);
+	assert_int_equal(log_count("daemon: max_connections"), 1);
+}
+
 int
 main(void)
 {
@@ -619,6 +665,7 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(destroyed_file_pool_comes_back,
 					  teardown),
+		cmocka_unit_test_teardown(daemon_settings_logged, teardown),
 		cmocka_unit_test_teardown(file_pool_made_again_follows_the_file,
 					  teardown),
 	};
