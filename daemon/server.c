@@ -83,9 +83,10 @@ status_line(char *buf, size_t len)
 		clients += p->nhandles;
 	}
 	snprintf(buf, len, "%u pool%s, %llu of %llu bytes in use, %llu open "
-		 "handles", dpool_count(), dpool_count() == 1 ? "" : "s",
+		 "handle%s", dpool_count(), dpool_count() == 1 ? "" : "s",
 		 (unsigned long long)used,
-		 (unsigned long long)size, (unsigned long long)clients);
+		 (unsigned long long)size, (unsigned long long)clients,
+		 log_plural(clients));
 }
 
 /*
