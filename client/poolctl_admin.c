@@ -277,6 +277,26 @@ quota_arg(const char *cmd, const char *what, const char *arg,
 }
 
 /*
+ * A --retain of cmd, arg, into *bytes: a size, 0 or "none" for none
+ * (stats prints a pool that keeps no free page so), which the protocol
+ * says as POOL_RETAIN_NONE (its 0 is the default).  forms are those cmd
+ * takes, for a usage error.
+ */
+static int
+retain_arg(const char *cmd, const char *arg, const char *forms,
+    uint64_t *bytes)
+{
+	if (strcmp(arg, "none") == 0)
+		*bytes = 0;
+	else if (parse_size(arg, UINT64_MAX, bytes) != 0)
+		return bad_size(cmd, "retain", arg, UINT64_MAX, forms,
+		    MOST_BYTES);
+	if (*bytes == 0)
+		*bytes = POOL_RETAIN_NONE;
+	return 0;
+}
+
+/*
  * --acl ENTRIES into o, the entries into e (room for POOL_ACL_MAX), which
  * o points to: "none" is no entries, as it replaces the list whole.
  */
@@ -380,13 +400,10 @@ cmd_create(struct ctl *ctl, int argc, char **argv)
 	if (ctl->quota_arg != NULL &&
 	    (rc = quota_arg("create", "quota", ctl->quota_arg, &o.quota)) != 0)
 		return rc;
-	if (ctl->retain_arg != NULL) {
-		if (parse_size(ctl->retain_arg, UINT64_MAX, &o.retain) != 0)
-			return bad_size("create", "retain", ctl->retain_arg,
-			    UINT64_MAX, SIZE_FORMS, MOST_BYTES);
-		if (o.retain == 0)
-			o.retain = POOL_RETAIN_NONE;
-	}
+	if (ctl->retain_arg != NULL &&
+	    (rc = retain_arg("create", ctl->retain_arg,
+	    "none, or " SIZE_FORMS, &o.retain)) != 0)
+		return rc;
 	if ((rc = numa_opts(ctl, &o)) != 0 || (rc = owner_opts(ctl, &o)) != 0)
 		return rc;
 	memset(&s, 0, sizeof s);
@@ -535,12 +552,9 @@ set_room_opts(const struct ctl *ctl, struct pool_set_opts *o)
 	if (ctl->retain_arg != NULL) {
 		if (strcmp(ctl->retain_arg, "default") == 0)
 			o->retain = 0;
-		else if (parse_size(ctl->retain_arg, UINT64_MAX,
-		    &o->retain) != 0)
-			return bad_size("set", "retain", ctl->retain_arg,
-			    UINT64_MAX, "default, or " SIZE_FORMS, MOST_BYTES);
-		else if (o->retain == 0)
-			o->retain = POOL_RETAIN_NONE;
+		else if ((rc = retain_arg("set", ctl->retain_arg,
+		    "default, none, or " SIZE_FORMS, &o->retain)) != 0)
+			return rc;
 		o->which |= POOL_SET_RETAIN;
 	}
 	return 0;

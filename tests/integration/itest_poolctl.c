@@ -543,6 +543,10 @@ create_and_bad_sizes(void **state)
 	line = line_starting(fx.out, "retain");
 	expect(line && strncmp(line + 6 + strspn(line + 6, " "), "none", 4) == 0,
 	       "stats: retain 0 is not shown as none");
+	/* What stats shows is taken back, as for the quota and the limit. */
+	expect_exit(ctl("create theta --size 1M --retain none"), 0,
+		    "create theta --retain none");
+	assert_int_equal(stats_of("theta").retain_bytes, 0);
 
 	expect_exit(ctl("--json=short create eps --size 2MiB"), 0,
 		    "--json create");
@@ -1482,7 +1486,8 @@ size_with_byte_unit_says_what_to_write(void **state)
 	expect_refused_saying("set alpha --limit 12x",
 			      "set: bad limit '12x' (none, or " FORMS ")");
 	expect_refused_saying("set alpha --retain some",
-			      "set: bad retain 'some' (default, or " FORMS ")");
+			      "set: bad retain 'some' (default, none, or " FORMS
+			      ")");
 	expect_refused_saying("create delta --size 4M --page-size 3M",
 			      "create: bad page size '3M' (the system page, or "
 			      "a huge page size such as 2M or 1G)");
@@ -2137,6 +2142,12 @@ json_says_what_create_set_destroy_did(void **state)
 	assert_string_equal(fx.out, "{\"pool\":\"rho\",\"set\":true,"
 			    "\"retain\":\"default\"}\n");
 	assert_true(stats_of("rho").retain_bytes > 0);
+	/* stats shows a retain of 0 as none: set takes the word back. */
+	expect_exit(ctl("--json=short set rho --retain none"), 0,
+		    "--json set --retain none");
+	assert_string_equal(fx.out, "{\"pool\":\"rho\",\"set\":true,"
+			    "\"retain\":0}\n");
+	assert_int_equal(stats_of("rho").retain_bytes, 0);
 
 	expect_exit(ctl("--json=short destroy rho"), 0, "--json destroy");
 	assert_string_equal(fx.out, "{\"pool\":\"rho\",\"destroyed\":true,"
