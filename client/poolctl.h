@@ -127,7 +127,9 @@ struct why {
 struct persisted_row {
 	const char		*pool;
 	uint64_t		 quota;
-	uint64_t		 user_quota;
+	uint64_t		 user_quota;	/* the pool's */
+	uint64_t		 user_quota_bound; /* the uid's: its own, or
+						    * the pool's; 0: none */
 	struct pool_persisted	 by;
 };
 

@@ -932,7 +932,7 @@ print_persisted_text(const struct ctl *ctl, const struct persisted_row *r,
 		    id_who(ctl, POOL_ACL_USER, r[i].by.uid).s, r[i].by.blocks,
 		    human(r[i].by.bytes).s,
 		    quota_share(r[i].by.bytes, r[i].quota).s,
-		    quota_share(r[i].by.bytes, r[i].user_quota).s);
+		    quota_share(r[i].by.bytes, r[i].user_quota_bound).s);
 }
 
 static struct json_object *
@@ -948,6 +948,8 @@ json_persisted(const struct persisted_row *r)
 	json_object_object_add(o, "bytes", json_u64(r->by.bytes));
 	json_object_object_add(o, "quota", json_u64(r->quota));
 	json_object_object_add(o, "user_quota", json_u64(r->user_quota));
+	json_object_object_add(o, "user_quota_bound",
+	    json_u64(r->user_quota_bound));
 	return o;
 }
 

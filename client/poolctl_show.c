@@ -194,6 +194,42 @@ cmd_clients(struct ctl *ctl, int argc, char **argv)
 }
 
 /*
+ * The user quota that binds uid in pool ps: its own entry of uq (nuq of
+ * them; 0 its own "none") or else the pool's, as ListUsers' quota says.
+ */
+static uint64_t
+user_quota_bound(const struct pool_stats *ps, uint32_t uid,
+    const struct pool_user_quota *uq, int nuq)
+{
+	int	i;
+
+	for (i = 0; i < nuq; i++)
+		if (uq[i].uid == uid)
+			return uq[i].bytes;
+	return ps->user_quota;
+}
+
+/*
+ * The uids' own user quotas of pool ps into uq (room for
+ * POOL_USER_QUOTA_MAX): their count, 0 for a pool whose statistics count
+ * none (no round trip) or whose entries cannot be had now (destroyed,
+ * made unreadable, a daemon without them: the pool's bound then stands
+ * for every uid, as before entries).
+ */
+static int
+own_user_quotas(struct ctl *ctl, const struct pool_stats *ps,
+    struct pool_user_quota *uq)
+{
+	int	got;
+
+	if (ps->user_quota_entries == 0)
+		return 0;
+	got = pool_user_quota_get(ctl->conn, ps->name, uq,
+	    POOL_USER_QUOTA_MAX);
+	return got > 0 ? got : 0;
+}
+
+/*
  * Append pool ps's persisting uids to *rows (*n of them, room for *cap).
  * A pool destroyed since it was listed has none.  0 or the exit code.
  */
@@ -201,10 +237,11 @@ static int
 add_persisted(struct ctl *ctl, const struct pool_stats *ps,
     struct persisted_row **rows, size_t *n, size_t *cap)
 {
+	struct pool_user_quota	 uq[POOL_USER_QUOTA_MAX];
 	struct pool_persisted	*pp = NULL;
 	struct persisted_row	*r;
 	size_t			 i, got, total;
-	int			 error;
+	int			 error, nuq;
 
 	error = pool_persisted(ctl->conn, ps->name, &pp, &got, &total);
 	if (error == -ENOENT)
@@ -220,10 +257,13 @@ add_persisted(struct ctl *ctl, const struct pool_stats *ps,
 		}
 		*rows = r;
 	}
+	nuq = got > 0 ? own_user_quotas(ctl, ps, uq) : 0;
 	for (i = 0; i < got; i++) {
 		(*rows)[*n].pool = ps->name;
 		(*rows)[*n].quota = ps->quota;
 		(*rows)[*n].user_quota = ps->user_quota;
+		(*rows)[*n].user_quota_bound = user_quota_bound(ps, pp[i].uid,
+		    uq, nuq);
 		(*rows)[(*n)++].by = pp[i];
 	}
 	free(pp);

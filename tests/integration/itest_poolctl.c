@@ -2245,7 +2245,8 @@ user_quota_set_and_shown(void **state)
 	expect(l && strstr(l, " - ") && strstr(l, " 25.0%\n"),
 	       "persisted: not 25.0% of the user quota, no quota");
 	expect_exit(ctl("--json=short persisted uq"), 0, "persisted --json");
-	expect(strstr(fx.out, "\"quota\":0,\"user_quota\":65536}"),
+	expect(strstr(fx.out, "\"quota\":0,\"user_quota\":65536,"
+		      "\"user_quota_bound\":65536}"),
 	       "persisted --json: user_quota is not 65536");
 
 	/* The uid holds 48 KiB: its other connection may not add 32. */

@@ -19,6 +19,9 @@
  *       them in text (a uid by its name where the password database has
  *       one, else its number; -n numbers), JSON (the name beside), kv and
  *       Prometheus; freed, they are gone from both.
+ *   persisted_share_of_own_user_quota   OF USER QUOTA of a uid with a
+ *       user quota of its own is the share of that one ("-" for none), as
+ *       `poolctl users` counts it; JSON adds the bound in force.
  *   persisted_lists_the_1000_largest   1003 uids persist a block each,
  *       all of different sizes: pool_persisted lists the 1000 persisting
  *       most, largest first, and counts all 1003; poolctl leaves the same
@@ -454,12 +457,14 @@ persisted_by_two_uids(void **state)
 	if (name_a[0] != '\0')
 		snprintf(want, sizeof(want), "{\"pool\":\"p\",\"uid\":%d,"
 			 "\"user\":\"%s\",\"blocks\":3,\"bytes\":%" PRIu64
-			 ",\"quota\":1048576,\"user_quota\":0}",
+			 ",\"quota\":1048576,\"user_quota\":0,"
+			 "\"user_quota_bound\":0}",
 			 UID_A, name_a, bytes_a);
 	else
 		snprintf(want, sizeof(want), "{\"pool\":\"p\",\"uid\":%d,"
 			 "\"user\":null,\"blocks\":3,\"bytes\":%" PRIu64
-			 ",\"quota\":1048576,\"user_quota\":0}",
+			 ",\"quota\":1048576,\"user_quota\":0,"
+			 "\"user_quota_bound\":0}",
 			 UID_A, bytes_a);
 	expect_out(want);
 	expect_exit(ctl("persisted p --format=kv"), 0);
@@ -490,6 +495,52 @@ persisted_by_two_uids(void **state)
 	assert_int_equal(stats().persistent_blocks, 0);
 	expect_exit(ctl("persisted p --format=kv"), 0);
 	assert_string_equal(fx.out, "");
+}
+
+/*
+ * A uid's own user quota is its user quota: OF USER QUOTA is the share of
+ * the bound in force, as `poolctl users` counts it, not of the pool's.
+ * UID_A's own is none ("-", where the pool's 1 MiB made it 58.6%), UID_B's
+ * 4 MiB (4.9%, not 19.5%); JSON says the bound beside the pool's.
+ */
+static void
+persisted_share_of_own_user_quota(void **state)
+{
+	pool_off_t offs_a[3], offs_b[1];
+	uint64_t bytes_a, bytes_b;
+	char want[200];
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	start();
+	assert_int_equal(harness_reload_with(&fx.d, "[pool p]\nsize = 64M\n"
+		"mode = 0666\nquota = 1M\nuser_quota = 1M\nuser_quotas = "
+		"65534:none, 65533:4M\n[pool private]\nsize = 1M\n"
+		"mode = 0600\n"), 0);
+	assert_int_equal(stats().user_quota_entries, 2);
+	bytes_a = persist_as(UID_A, 200 * 1024, 3, offs_a);
+	bytes_b = persist_as(UID_B, 200 * 1024, 1, offs_b);
+	assert_int_equal(bytes_a, 3 * 200 * 1024);
+	assert_int_equal(bytes_b, 200 * 1024);
+
+	expect_exit(ctl("persisted p -n"), 0);
+	snprintf(want, sizeof(want), "\np         %d        3  600.0 KiB     "
+		 "58.6%%              -\n", UID_A);
+	expect_out(want);
+	snprintf(want, sizeof(want), "\np         %d        1  200.0 KiB     "
+		 "19.5%%           4.9%%\n", UID_B);
+	expect_out(want);
+	expect_exit(ctl("persisted p --json=short"), 0);
+	snprintf(want, sizeof(want), "\"uid\":%d,", UID_A);
+	expect_out(want);
+	expect_out("\"quota\":1048576,\"user_quota\":1048576,"
+		   "\"user_quota_bound\":0}");
+	expect_out("\"quota\":1048576,\"user_quota\":1048576,"
+		   "\"user_quota_bound\":4194304}");
+
+	assert_int_equal(pool_free_batch(fx.pool, 3, offs_a), 0);
+	assert_int_equal(pool_free_batch(fx.pool, 1, offs_b), 0);
 }
 
 /*
@@ -726,6 +777,8 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(stats_formats_show_books, teardown),
 		cmocka_unit_test_teardown(persisted_by_two_uids, teardown),
+		cmocka_unit_test_teardown(persisted_share_of_own_user_quota,
+					  teardown),
 		cmocka_unit_test_teardown(persisted_lists_the_1000_largest,
 					  teardown),
 		cmocka_unit_test_teardown(bad_pools_are_refused, teardown),
