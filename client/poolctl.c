@@ -565,7 +565,7 @@ static const char exit_status_help[] =
     "  1   the operation failed (no such pool, pool busy, check failed...)\n"
     "  2   usage error\n"
     "  69  the daemon is unreachable (no socket, connection refused or\n"
-    "      lost)\n"
+    "      lost), or at a connection limit (max_connections...)\n"
     "  77  permission denied (by the daemon, or on the socket)\n";
 
 static void
