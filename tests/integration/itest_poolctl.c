@@ -2482,6 +2482,10 @@ user_quota_entries_set_and_shown(void **state)
 	expect_exit(ctl("stats e -n"), 0, "stats e -n");
 	expect(strstr(fx.out, "\n  user quotas          0:2.0 MiB, "
 		      "65534:none\n") != NULL, "stats -n: by number");
+	/* Of every pool too, for those with entries (one asks each). */
+	expect_exit(ctl("stats"), 0, "stats");
+	expect(strstr(fx.out, "\n  user quotas          root:2.0 MiB, "
+		      "nobody:none\n") != NULL, "stats: no entries of e");
 	expect_exit(ctl("stats e --format=kv"), 0, "stats kv");
 	expect(strstr(fx.out, "\ne user_quotas 0:2097152,65534:0\n") != NULL,
 	       "stats kv: numbers, 0 for none");
