@@ -237,6 +237,21 @@ parse_size_key(struct load_state *ls, const char *key, const char *value,
 	return 0;
 }
 
+/*
+ * A bound (quota, user_quota, limit, retain): a size as parse_size_key
+ * reads one, or "none", 0, as poolctl takes it and its stats show it.
+ */
+static int
+parse_bound_key(struct load_state *ls, const char *key, const char *value,
+		uint64_t *out)
+{
+	if (strcmp(value, "none") == 0) {
+		*out = 0;
+		return 0;
+	}
+	return parse_size_key(ls, key, value, out);
+}
+
 /* The length of s[0..n) without the blanks that end it, leaving s[0]. */
 static size_t
 trim_blanks(const char *s, size_t n)
@@ -394,7 +409,7 @@ static int
 parse_retain(struct load_state *ls, const char *s, uint64_t *out)
 {
 	uint64_t v;
-	int rc = parse_size_key(ls, "retain", s, &v);
+	int rc = parse_bound_key(ls, "retain", s, &v);
 
 	if (rc)
 		return rc;
@@ -637,18 +652,18 @@ pool_key(struct load_state *ls, struct config_pool *p, const char *key,
 			return 0;
 	}
 	else if (strcmp(key, "quota") == 0) {
-		rc = parse_size_key(ls, key, value, &p->quota);
+		rc = parse_bound_key(ls, key, value, &p->quota);
 		bad = rc ? "quota" : NULL;
 		why = " " SIZE_FORMS;
 	} else if (strcmp(key, "user_quota") == 0) {
-		rc = parse_size_key(ls, key, value, &p->user_quota);
+		rc = parse_bound_key(ls, key, value, &p->user_quota);
 		bad = rc ? "user_quota" : NULL;
 		why = " " SIZE_FORMS;
 	} else if (strcmp(key, "user_quotas") == 0) {
 		if (config_uquotas_key(ls, p, value))
 			return 0;
 	} else if (strcmp(key, "limit") == 0) {
-		rc = parse_size_key(ls, key, value, &p->limit);
+		rc = parse_bound_key(ls, key, value, &p->limit);
 		bad = rc == -1 ? "limit" : NULL;
 		why = " " SIZE_FORMS;
 		/*

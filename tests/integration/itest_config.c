@@ -748,6 +748,33 @@ limit_up_to_the_rounded_size(void **state)
 	refused_at_start(conf, want);
 }
 
+/*
+ * "none" for a bound, as poolctl takes it and stats shows it: no quota,
+ * no user quota, no limit, keep no pages (retain 0).  Not for a size
+ * that must be one (the pool's).
+ */
+static void
+bounds_of_none(void **state)
+{
+	struct daemon_proc d;
+	struct pool_conn *c;
+	struct pool_stats st;
+
+	(void)state;
+	assert_int_equal(harness_start(&d, "[pool n]\nsize = 2M\n"
+				       "quota = none\nuser_quota = none\n"
+				       "limit = none\nretain = none\n"), 0);
+	assert_int_equal(pool_connect(d.sock, &c), 0);
+	assert_int_equal(pool_stats_by_name(c, "n", &st), 0);
+	assert_int_equal(st.quota, 0);
+	assert_int_equal(st.user_quota, 0);
+	assert_int_equal(st.limit, 0);
+	assert_int_equal(st.retain_bytes, 0);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&d), 0);
+	refused_at_start("[pool n]\nsize = none\n", "4: bad size 'none'");
+}
+
 static void
 first_problem_named(void **state)
 {
@@ -2416,6 +2443,7 @@ main(void)
 		cmocka_unit_test(first_problem_named),
 		cmocka_unit_test(pool_values_checked_in_the_file),
 		cmocka_unit_test(limit_up_to_the_rounded_size),
+		cmocka_unit_test(bounds_of_none),
 		cmocka_unit_test(long_line_named_at_start),
 		cmocka_unit_test(keyless_sections_refused_on_reload),
 		cmocka_unit_test(probe_timeout_bounded),
