@@ -303,7 +303,7 @@ static const struct stat_field stat_fields[] = {
 	    "Blocks with a name; each name holds the pool's reference."),
 	SF(evictions, "evictions", K_NUM, true,
 	    "poolmgr_pool_evictions_total",
-	    "Evictable named blocks evicted to make room for allocations."),
+	    "Evictable named blocks evicted: for room, a quota or the limit."),
 	SF(evicted_bytes, "evicted", K_BYTES, true,
 	    "poolmgr_pool_evicted_bytes_total",
 	    "Bytes of the named blocks evicted."),
