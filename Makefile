@@ -139,7 +139,8 @@ UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta \
               test_block_index test_restart_names test_journal_compact \
               test_notify test_cache_lock test_poolctl_print \
               test_pool_check test_recover test_heap_walk test_pool_acl \
-              test_pool_uquota test_journal_group test_pool_evict
+              test_pool_uquota test_journal_group test_pool_evict \
+              test_pool_numa
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_memory itest_badinput itest_poolctl itest_poolctl_acl itest_config \
@@ -342,6 +343,8 @@ $(BUILD)/tests/test_restart_names: $(BUILD)/daemon/restart_names.o
 # The access control test runs a pool's list and its rules alone.
 $(BUILD)/tests/test_pool_acl: $(BUILD)/daemon/pool_acl.o
 $(BUILD)/tests/test_pool_uquota: $(BUILD)/daemon/pool_uquota.o
+# The NUMA test reads the node lists alone.
+$(BUILD)/tests/test_pool_numa: $(BUILD)/daemon/pool_numa.o
 # The compaction test runs the crash journal's live set of records.
 $(BUILD)/tests/test_journal_compact: $(BUILD)/daemon/journal_compact.o \
   $(BUILD)/daemon/pool_acl.o $(BUILD)/daemon/pool_uquota.o

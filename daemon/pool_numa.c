@@ -16,8 +16,10 @@
  * The raw system calls: libnuma would add a library for two calls.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/mempolicy.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -89,6 +91,34 @@ dpool_numa_get(const void *map, uint32_t *policy, uint32_t *node)
 		*policy = DPOOL_NUMA_BIND;
 	else
 		*policy = DPOOL_NUMA_OTHER;
+}
+
+/* sysfs's node lists are ranges: "0", "0-3", "0,2-5". */
+int
+dpool_numa_has_memory(const char *path, uint32_t node)
+{
+	char list[4096], *s, *end;
+	unsigned long lo, hi;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, list, sizeof(list) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	list[n] = '\0';
+	for (s = list; *s >= '0' && *s <= '9'; s = end + 1) {
+		lo = hi = strtoul(s, &end, 10);
+		if (*end == '-')
+			hi = strtoul(end + 1, &end, 10);
+		if (node >= lo && node <= hi)
+			return 1;
+		if (*end != ',')
+			break;
+	}
+	return 0;
 }
 
 const char *

@@ -32,6 +32,15 @@ int dpool_numa_set(void *map, uint64_t size, uint32_t policy, uint32_t node);
  */
 void dpool_numa_get(const void *map, uint32_t *policy, uint32_t *node);
 
+/*
+ * Does node have memory, as sysfs lists the nodes that have (the file
+ * path, normally DPOOL_NUMA_HAS_MEMORY)?  1, 0, or -1 when the list cannot
+ * be read (no NUMA in the kernel, no sysfs): a look for poolmgrd -t,
+ * which does not map a pool to ask mbind.  The cpuset is not looked at.
+ */
+#define DPOOL_NUMA_HAS_MEMORY	"/sys/devices/system/node/has_memory"
+int dpool_numa_has_memory(const char *path, uint32_t node);
+
 /* "default", "preferred", "bind" or "other", for the log. */
 const char *dpool_numa_name(uint32_t policy);
 

@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "pool_numa.h"
 #include "restart_probe.h"
 #include "restore_fds.h"
 #include "server.h"
@@ -195,6 +196,26 @@ check_socket_path(const char *path)
 }
 
 /*
+ * A pool placed on a NUMA node with no memory here is not made by a start
+ * (server.c logs that it cannot create it): said as the start would, as
+ * a warning, for the file is right and another machine may have the node.
+ */
+static void
+check_numa_nodes(const struct config *cf)
+{
+	unsigned i;
+
+	for (i = 0; i < cf->npools; i++)
+		if (cf->pools[i].has_numa_node &&
+		    dpool_numa_has_memory(DPOOL_NUMA_HAS_MEMORY,
+					  cf->pools[i].numa_node) == 0)
+			fprintf(stderr, "poolmgrd: [pool %s]: NUMA node %u has "
+				"no memory here: a start would not make the "
+				"pool\n", cf->pools[i].name,
+				cf->pools[i].numa_node);
+}
+
+/*
  * --check-config: what a start would refuse in the file, and the socket
  * path it would bind; nothing else is touched (no socket, no daemon
  * asked).  0, 1 with the problem on stderr, or 2 without a file.
@@ -223,6 +244,7 @@ check_config(const struct server_opts *so, struct config *cf)
 	}
 	if (check_socket_path(path))
 		return 1;
+	check_numa_nodes(cf);
 	printf("poolmgrd: %s: ok, %u pool%s\n", so->config_path, cf->npools,
 	       cf->npools == 1 ? "" : "s");
 	return 0;

@@ -1002,7 +1002,8 @@ check_run(char *out, size_t len, const char *fmt, ...)
  * --check-config beside a live daemon on the same socket (a start there
  * would be refused): a good file is ok (0), a broken one is named with
  * its line and problem (1), so is an empty socket path; without --config
- * it is a usage error (2).  The daemon is never asked: it serves on with
+ * it is a usage error (2).  A pool on a NUMA node with no memory here is
+ * warned of, the file ok.  The daemon is never asked: it serves on with
  * the file it read, the checked pool q never made.
  */
 static void
@@ -1087,6 +1088,23 @@ check_config_option(void **state)
 		 "directory %s is a symlink to nothing\n", path, path);
 	assert_string_equal(out, want);
 	assert_int_equal(unlink(path), 0);
+
+	/*
+	 * A pool on a NUMA node without memory here, which a start would
+	 * not make: a warning, the file still ok.  Where sysfs lists the
+	 * nodes with memory (node 0 among them on any machine that has).
+	 */
+	write_config(&d, "[pool p]\nsize = 1M\n[pool q]\nsize = 2M\n"
+			 "numa_node = 1023\n[pool r]\nsize = 1M\n"
+			 "numa_node = 0\n");
+	assert_int_equal(check_run(out, sizeof(out), "-t -s %s -c %s", d.sock,
+				   d.conf), 0);
+	if (access("/sys/devices/system/node/has_memory", R_OK) == 0) {
+		snprintf(want, sizeof(want), "poolmgrd: [pool q]: NUMA node "
+			 "1023 has no memory here: a start would not make the "
+			 "pool\npoolmgrd: %s: ok, 3 pools\n", d.conf);
+		assert_string_equal(out, want);
+	}
 
 	assert_true(harness_alive(&d));
 	EXPECT_RC(pool_stats_by_name(c, "p", &st), 0);
