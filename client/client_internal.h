@@ -361,11 +361,13 @@ int	client_share_renew(struct pool *);
 int	client_call(struct pool *, Poolmgr__Request *,
 	    Poolmgr__Reply__BodyCase, Poolmgr__Reply **);
 
-/* pool.c: a block's reply checked; the cache given back for room (for
- * names.c) */
+/* pool.c: a block's reply checked; the cache given back for room, and
+ * whether a refused request will be asked again so (for names.c) */
 int	client_check_block(struct pool *, const Poolmgr__AllocReply *,
 	    uint64_t, uint64_t);
 int	client_flush_for(struct pool *, int);
+int	client_will_retry(struct pool *);
+int	client_retry(struct pool *, int, int);
 
 /*
  * wait.c: ask try(p, arg, wait_ms, more) until it answers, in parts of at

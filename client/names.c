@@ -96,7 +96,7 @@ struct names_query {
 
 static int
 names_lookup_once(struct pool *p, const struct names_query *q,
-    uint32_t wait_ms)
+    uint32_t wait_ms, int retry)
 {
 	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
 	Poolmgr__Lookup		 lu = POOLMGR__LOOKUP__INIT;
@@ -108,6 +108,7 @@ names_lookup_once(struct pool *p, const struct names_query *q,
 	lu.retain = q->retain;
 	lu.wait_ms = wait_ms;
 	lu.after_generation = q->after;
+	lu.retry_follows = retry;
 	req.body_case = POOLMGR__REQUEST__BODY_LOOKUP;
 	req.lookup = &lu;
 	error = client_call(p, &req, POOLMGR__REPLY__BODY_ALLOC, &reply);
@@ -128,12 +129,13 @@ static int
 names_lookup_try(struct pool *p, const struct names_query *q,
     uint32_t wait_ms)
 {
-	int	error;
+	int	error, retry;
 
-	error = names_lookup_once(p, q, wait_ms);
 	/* A retain counts against the quota: the cache gives way first. */
-	if (q->retain && error != 0 && client_flush_for(p, error))
-		error = names_lookup_once(p, q, wait_ms);
+	retry = q->retain && client_will_retry(p);
+	error = names_lookup_once(p, q, wait_ms, retry);
+	if (error != 0 && client_retry(p, error, retry))
+		error = names_lookup_once(p, q, wait_ms, 0);
 	return error;
 }
 

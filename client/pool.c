@@ -168,14 +168,14 @@ client_flush_for(struct pool *p, int error)
  * anyway.  The request then says so (retry_follows), so that the daemon
  * does not count a refusal the program never sees.
  */
-static int
+int
 client_will_retry(struct pool *p)
 {
 	return p->cache != NULL;
 }
 
 /* After a refusal: give the cache back, and whether to try again. */
-static int
+int
 client_retry(struct pool *p, int error, int promised)
 {
 	return promised && client_flush_for(p, error);
@@ -982,11 +982,26 @@ pool_free_batch(struct pool *p, size_t n, const pool_off_t *offs)
 	return error;
 }
 
+/* A Retain that says whether the library will ask again (retry_follows). */
+static int
+client_retain_once(struct pool *p, pool_off_t off, int retry)
+{
+	Poolmgr__Request	req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Retain		rt = POOLMGR__RETAIN__INIT;
+
+	rt.handle = p->handle;
+	rt.offset = off;
+	rt.retry_follows = retry;
+	req.body_case = POOLMGR__REQUEST__BODY_RETAIN;
+	req.retain = &rt;
+	return client_call(p, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL);
+}
+
 POOL_API int
 pool_retain(struct pool *p, pool_off_t off)
 {
 	uint64_t	usable;
-	int		error;
+	int		error, retry;
 
 	if (p == NULL || off == POOL_OFF_NONE)
 		return conn_local_failure(-EINVAL);
@@ -995,9 +1010,10 @@ pool_retain(struct pool *p, pool_off_t off)
 	if ((error = cache_known(p, off, &usable)) != 0)
 		return error;
 	/* A retain counts against the quota: the cache gives way first. */
-	error = client_block_op(p, POOLMGR__REQUEST__BODY_RETAIN, off);
-	if (error != 0 && client_flush_for(p, error))
-		error = client_block_op(p, POOLMGR__REQUEST__BODY_RETAIN, off);
+	retry = client_will_retry(p);
+	error = client_retain_once(p, off, retry);
+	if (error != 0 && client_retry(p, error, retry))
+		error = client_retain_once(p, off, 0);
 	return error;
 }
 

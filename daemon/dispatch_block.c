@@ -721,7 +721,8 @@ do_retain(struct call *c, const Poolmgr__Retain *m)
 		return rc;
 	rc = dpool_retain(h->pool, h, m->offset,
 			  quota_used(c, h));
-	return rc ? refuse_retain(c, h->pool, rc, m->offset) : 0;
+	return rc ? refuse_retain(c, h->pool, rc, m->offset,
+				  m->retry_follows) : 0;
 }
 
 int

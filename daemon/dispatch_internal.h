@@ -195,7 +195,8 @@ const char *bytes_text(uint64_t n, char *buf, size_t len);
 int refuse_quota(struct call *c, struct dpool *p, uid_t uid, const char *what,
 		 bool retry_follows);
 /* A refused retain of off in p (dpool_retain's rc), its quota named. */
-int refuse_retain(struct call *c, struct dpool *p, int rc, uint64_t off);
+int refuse_retain(struct call *c, struct dpool *p, int rc, uint64_t off,
+		  bool retry_follows);
 /* A persist refused by the quota (dpool_persist's -EDQUOT), counted. */
 int refuse_persist_quota(struct call *c, struct dpool *p, bool retry_follows);
 /* A refusal by p's limit (limit_hit): what the pool holds, and of what. */

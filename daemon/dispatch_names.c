@@ -108,7 +108,8 @@ do_lookup(struct call *c, const Poolmgr__Lookup *m)
 		rc = dpool_retain(h->pool, h, n->block->off,
 				  quota_used(c, h));
 		if (rc)
-			return refuse_retain(c, h->pool, rc, n->block->off);
+			return refuse_retain(c, h->pool, rc, n->block->off,
+					     m->retry_follows);
 	}
 	/*
 	 * A use once answered: a refused retain told the client nothing of

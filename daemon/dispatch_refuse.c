@@ -348,15 +348,21 @@ refuse_bound(struct call *c, struct dpool *p, int rc, uint64_t size,
 		      p->name, bytes_text(p->size, bound, sizeof(bound)));
 }
 
+/*
+ * A refused retain (Retain, Lookup with retain); a quota's refusal the
+ * client will try again after giving back its cache (retry_follows) is
+ * not counted: only its retry's answer reaches the program.
+ */
 int
-refuse_retain(struct call *c, struct dpool *p, int rc, uint64_t off)
+refuse_retain(struct call *c, struct dpool *p, int rc, uint64_t off,
+	      bool retry_follows)
 {
 	char what[48];
 
 	snprintf(what, sizeof(what), "retaining 0x%llx",
 		 (unsigned long long)off);
 	if (rc == -EDQUOT && dpool_has_quota(p))
-		return refuse_quota(c, p, c->s->uid, what, false);
+		return refuse_quota(c, p, c->s->uid, what, retry_follows);
 	return refuse(c, rc, "cannot retain 0x%llx", (unsigned long long)off);
 }
 

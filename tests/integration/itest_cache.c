@@ -659,7 +659,9 @@ forced_destroy_words_are_not_another_pools(void **state)
  * A retain counts against the quota like an allocation, so the cache gives
  * way to it the same way: 30000 bytes live and a few KB cached under a 64
  * KiB quota, and a retain of another session's 32 KiB block still succeeds
- * (as it would with no cache); with the cache flushed it fits.
+ * (as it would with no cache); with the cache flushed it fits.  So does
+ * a lookup that retains.  Neither first refusal, which the library takes
+ * back with its flush, counts in quota_refusals.
  */
 static void
 retain_flushes_the_cache_at_the_quota(void **state)
@@ -668,7 +670,7 @@ retain_flushes_the_cache_at_the_quota(void **state)
 				     .quota = 64 << 10};
 	struct pool_conn *c, *c2;
 	struct pool *a, *b;
-	pool_off_t blocks[8], theirs, mine;
+	pool_off_t blocks[8], theirs, mine, off;
 	int i;
 
 	(void)state;
@@ -686,7 +688,21 @@ retain_flushes_the_cache_at_the_quota(void **state)
 	/* 30000 live + 32768 retained fit; with 3000 more cached, not. */
 	assert_true(stats(a).client_cached_bytes >= 3000);
 	EXPECT_RC(pool_retain(a, theirs), 0);
+	/* The refusal before the flush was the library's to take back. */
+	assert_int_equal(stats(a).quota_refusals, 0);
 	EXPECT_RC(pool_free(a, theirs), 0);
+	/* The same for a lookup that retains. */
+	for (i = 0; i < 8; i++)
+		EXPECT_RC(pool_alloc(a, 1000, &blocks[i]), 0);
+	for (i = 0; i < 8; i++)
+		EXPECT_RC(pool_free(a, blocks[i]), 0);
+	assert_true(stats(a).client_cached_bytes >= 3000);
+	EXPECT_RC(pool_publish(b, theirs, "theirs"), 0);
+	EXPECT_RC(pool_lookup_retain(a, "theirs", &off, NULL), 0);
+	assert_int_equal(off, theirs);
+	assert_int_equal(stats(a).quota_refusals, 0);
+	EXPECT_RC(pool_free(a, theirs), 0);
+	EXPECT_RC(pool_unpublish(b, "theirs"), 0);
 	EXPECT_RC(pool_free(b, theirs), 0);
 	EXPECT_RC(pool_free(a, mine), 0);
 	pool_close(a);
