@@ -94,6 +94,7 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/dispatch_users.c daemon/dispatch_acl.c \
                daemon/block_names.c daemon/persist_times.c \
                daemon/pool_names.c daemon/pool_evict.c \
+               daemon/pool_evict_batch.c \
                daemon/pool_numa.c daemon/pool_acl.c daemon/pool_uquota.c \
                daemon/dispatch_uquota.c \
                daemon/config.c daemon/config_lists.c \

@@ -94,7 +94,9 @@ batch_bytes(struct dpool *p, const Poolmgr__AllocBatch *m)
 /*
  * A refused batch's need: its bytes, and its largest block whole, which
  * a run must hold if the batch is to be had at all (the others need runs
- * too, but no one of them a larger one); all it needs if it is the one.
+ * too, but no one of them a larger one); all it needs if it is the one,
+ * else its sizes, which a trial in the engine allocates in its order
+ * (dpool_evict_batch).
  */
 static struct room_need
 batch_need(struct dpool *p, const Poolmgr__AllocBatch *m)
@@ -107,7 +109,39 @@ batch_need(struct dpool *p, const Poolmgr__AllocBatch *m)
 		if (m->sizes[i] > need.run)
 			need.run = m->sizes[i];
 	need.whole = m->n_sizes == 1;
+	if (!need.whole) {
+		need.sizes = m->sizes;
+		need.n = m->n_sizes;
+	}
 	return need;
+}
+
+/*
+ * The engine's refusal of block i of batch m: and, when the pool has
+ * evictable names nobody holds and made no room of them (make_room: no
+ * eviction of them would make room for the whole batch, or they are too
+ * few bytes), that evicting them would not have done, as
+ * refuse_no_run's words say it of one block.  Not said of a batch the
+ * client will try again (retry_follows): it evicted nothing, without
+ * looking.
+ */
+static int
+refuse_batch_room(struct call *c, struct dpool *p,
+		  const Poolmgr__AllocBatch *m, size_t i)
+{
+	char ev[24];
+
+	if (m->retry_follows || p->evict.unheld == 0)
+		return refuse(c, -ENOMEM, "allocation %zu of the batch (%llu "
+			      "byte%s) failed", i,
+			      (unsigned long long)m->sizes[i],
+			      log_plural(m->sizes[i]));
+	return refuse(c, -ENOMEM, "allocation %zu of the batch (%llu byte%s) "
+		      "failed, and evicting pool %s's %u evictable name%s "
+		      "nobody holds (%s) would make no room for the batch", i,
+		      (unsigned long long)m->sizes[i], log_plural(m->sizes[i]),
+		      p->name, p->evict.unheld, log_plural(p->evict.unheld),
+		      bytes_text(p->evict.unheld_bytes, ev, sizeof(ev)));
 }
 
 /*
@@ -255,6 +289,8 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 		if (rc == -EFBIG)
 			return refuse_bound(c, h->pool, rc, m->sizes[i],
 					    m->retry_follows);
+		if (rc == -ENOMEM)
+			return refuse_batch_room(c, h->pool, m, i);
 		return refuse(c, rc, "allocation %zu of the batch (%llu "
 			      "byte%s) failed", i,
 			      (unsigned long long)m->sizes[i],

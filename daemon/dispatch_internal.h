@@ -80,6 +80,8 @@ struct call {
 				 * for pages took, all told (make_room) */
 	bool window;		/* this dispatch's rounds found its largest
 				 * block a window (evict_for) */
+	bool tried;		/* ... and a batch's trials were made in
+				 * this dispatch (evict_for) */
 };
 
 /* dispatch.c */
@@ -169,7 +171,8 @@ int refused_unsettled(struct call *c, struct dpool *p, int rc);
  * is none (a growth in place); whole, that block is all it needs (an
  * allocation, a move; not a batch of several); grow, a growth in place
  * of the block at at by bytes, which only the names right after it can
- * give (dpool_evict_grow).
+ * give (dpool_evict_grow); sizes, the n sizes of a batch of several,
+ * which a trial in the engine allocates (dpool_evict_batch), else NULL.
  */
 struct room_need {
 	uint64_t bytes, counted;
@@ -177,6 +180,8 @@ struct room_need {
 	bool whole;
 	bool grow;
 	uint64_t at;
+	const uint64_t *sizes;
+	size_t n;
 };
 /*
  * Evictions for a refusal rc (-ENOMEM: the pool's least recently used

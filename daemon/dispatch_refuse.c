@@ -94,22 +94,31 @@ engine_has_run(struct dpool *p, uint64_t size)
  * (dpool_evict_grow); a window (dpool_evict_run) for a request the
  * engine refused that needs one run and nothing more; else, if the
  * engine refused a request whose largest block neither a window nor a
- * free run could hold (engine_has_run, asked only then), none; else the
- * least recently used names, by rounds.  How many went, and in
- * *by_rounds whether by rounds.  A window or free run found for the
- * largest block stays found for the rounds of the same dispatch
- * (c->window): an eviction never shortens a stretch (the names left and
- * the space freed make the same one, or a free run), and nothing else
- * runs between them; each round searching again walked the names a round,
- * their square for a request that evicts them all.  A round whose
- * pages go back in steps ends the dispatch (HELD), and the next one
- * searches again.
+ * free run could hold (engine_has_run, asked only then), none; else, for
+ * a batch of several the engine refused, the fewest least recently used
+ * names whose eviction trials in the engine say make room for all of
+ * its blocks, or none if even all of them would not
+ * (dpool_evict_batch): a batch's largest block may have a window while
+ * its others find no run however many names go, and rounds then evicted
+ * name after name, all of them perhaps, for a batch refused all the
+ * same.  The trials are made once a dispatch (c->tried): a batch refused
+ * again after their names went (the engine may place it otherwise than
+ * a trial did), or one with no memory for them, goes on by rounds.  Else
+ * (a refusal by the limit) the least recently used names, by rounds.
+ * How many went, and in *by_rounds whether by rounds.  A window or free
+ * run found for the largest block stays found for the rounds of the
+ * same dispatch (c->window): an eviction never shortens a stretch (the
+ * names left and the space freed make the same one, or a free run), and
+ * nothing else runs between them; each round searching again walked the
+ * names a round, their square for a request that evicts them all.  A
+ * round whose pages go back in steps ends the dispatch (HELD), and the
+ * next one searches again.
  */
 static uint32_t
 evict_for(struct call *c, struct dpool *p, const struct room_need *need,
 	  uint64_t lack, bool *by_rounds)
 {
-	uint32_t names = c->evict_names ? c->evict_names : 1;
+	uint32_t names = c->evict_names ? c->evict_names : 1, gone;
 
 	*by_rounds = false;
 	if (!p->limit_hit && need->grow)
@@ -122,6 +131,12 @@ evict_for(struct call *c, struct dpool *p, const struct room_need *need,
 		    !engine_has_run(p, need->run))
 			return 0;
 		c->window = true;
+		if (need->sizes && !c->tried) {
+			c->tried = true;
+			if (dpool_evict_batch(p, need->sizes, need->n, lack,
+					      &gone) == 0)
+				return gone;
+		}
 	}
 	*by_rounds = true;
 	return dpool_evict(p, lack, names, need->bytes);
@@ -134,14 +149,17 @@ evict_for(struct call *c, struct dpool *p, const struct room_need *need,
  * wait's mark is the work queued by now, so what the evictions queued,
  * not the request's first mark).  A request that needs one run and
  * nothing more, refused by the engine, evicts a window in one round
- * (evict_for, dpool_evict_run), and a growth in place the names right
- * after its block (dpool_evict_grow); the others evict the least
- * recently used names by rounds, as follows.  need is the least the
- * request could do with, counted the bytes of it the pool's limit
- * counts (all of them but for a realloc that moves, see growth): a round
- * evicts what the request is short of either (dpool_evict_short), since
- * no fewer can do; when it is short of none (the room is there, but in
- * pieces), one name, which the next try may find was enough.  A round
+ * (evict_for, dpool_evict_run), a growth in place the names right
+ * after its block (dpool_evict_grow), and a batch of several the names
+ * trials in the engine found it needs, in one round
+ * (dpool_evict_batch); the others, and a batch its trials' names left
+ * refused, evict the least recently used names by rounds, as follows.
+ * need is the least the request could do with, counted the bytes of it
+ * the pool's limit counts (all of them but for a realloc that moves, see
+ * growth): a round evicts what the request is short of either
+ * (dpool_evict_short), since no fewer can do; when it is short of none
+ * (the room is there, but in pieces), one name, which the next try may
+ * find was enough.  A round
  * whose evictions go back in steps waits for them: so that a request
  * many names short does not wait once a name, such a round takes as many
  * names as those rounds before it took all told (c->evict_names), one at
@@ -158,8 +176,10 @@ evict_for(struct call *c, struct dpool *p, const struct room_need *need,
  * evictable bytes are fewer than the request is short, or the engine
  * refused it and no stretch the evictions could free would hold the
  * block it needs whole (need->run, no window: evicting every name would
- * leave it refused, the cache emptied for nothing), or the client will
- * try again (retry_follows): it gives back the blocks its cache keeps
+ * leave it refused, the cache emptied for nothing), or it is a batch of
+ * several that trials in the engine found refused even with every name
+ * evicted (dpool_evict_batch), or the client will try again
+ * (retry_follows): it gives back the blocks its cache keeps
  * first, which may be room enough.  -EDQUOT evicts the asking uid's own
  * names alone (make_quota_room), need being what the session or the uid
  * lacks under the quota that refused; others' names are not its room.

@@ -125,6 +125,8 @@ pool_release(void *ctx, uint64_t off, uint64_t len)
 
 	if (p->huge)
 		return -EOPNOTSUPP;	/* kept for life: they stay dirty */
+	if (p->trial)
+		return -EAGAIN;		/* a trial's frees are undone: kept */
 	if (dpool_release_stopped())
 		return 0;
 	if (fallocate(p->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,

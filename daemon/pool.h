@@ -180,6 +180,12 @@ struct dpool {
 	uint64_t page_size;
 	bool huge;
 	/*
+	 * A batch's trial is under way in its engine (pool_evict_batch.c):
+	 * blocks freed there are reserved again, so none of their pages may
+	 * go back meanwhile.
+	 */
+	bool trial;
+	/*
 	 * The engine's large threshold (heap_config, rounded up to granules
 	 * as the engine does): a request at or above it is a page span, and
 	 * a small block grown to it can only move.

@@ -50,6 +50,9 @@ evict_init(struct evict_books *e)
 	e->no_run = false;
 	e->walk = 0;
 	e->clock = 0;
+	e->no_batch = NULL;
+	e->no_batch_n = 0;
+	e->trials = 0;
 }
 
 void
@@ -62,6 +65,7 @@ evict_free(struct evict_books *e)
 		l->name->evict = NULL;
 		free(l);
 	}
+	free(e->no_batch);
 	evict_init(e);
 }
 

@@ -92,6 +92,16 @@ struct evict_books {
 	uint16_t walk;		/* searches for a window, mod 2^16 (links'
 				 * seen) */
 	uint64_t clock;		/* names put on lru, ever (links' used) */
+	/*
+	 * The last batch whose trial with every unheld name evicted did not
+	 * fit (dpool_evict_batch): its blocks' sizes as the engine rounds
+	 * them (malloc'd, no_batch_n of them, or NULL), and the pool's
+	 * room_count and the engine's allocations then.
+	 */
+	uint64_t *no_batch;
+	size_t no_batch_n;
+	uint64_t no_batch_at, no_batch_allocs;
+	uint64_t trials;	/* a batch's trials in the engine, ever */
 };
 
 void evict_init(struct evict_books *e);
@@ -181,6 +191,26 @@ bool dpool_evict_may_grow(struct dpool *p, const struct block *b,
  */
 bool dpool_evict_may_make_run(struct dpool *p, uint64_t size,
 			      uint64_t align);
+/*
+ * Room for an AllocBatch of n blocks of sizes (n > 1), which the engine
+ * refused, lack bytes short (dpool_evict_short): the fewest least
+ * recently used unheld evictable names whose eviction lets the engine
+ * allocate every block, heap_alloc(size, 0) in the batch's order, are
+ * evicted in one call (one change of the crash journal), *gone of them.
+ * Found by trials in the engine itself, each undone: a trial frees the
+ * names' blocks there (no page given back: the pool's trial), allocates
+ * the batch and frees it, and reserves the names' blocks again; the
+ * pool's books are not touched (pool_evict_batch.c says what of the
+ * engine's a trial leaves changed).  *gone is 0, nothing evicted, when
+ * even every unheld name's eviction would leave the batch refused (a
+ * refused request changes nothing); that "no" is kept for the same
+ * batch until room is made in the pool or a block allocated there.
+ * At most 3N frees and reservations of names' blocks for N unheld names
+ * (3k for the k evicted), and 2 log2 N + 2 trials of the batch's
+ * allocations.  0, or -ENOMEM, nothing evicted: no memory for a trial.
+ */
+int dpool_evict_batch(struct dpool *p, const uint64_t *sizes, size_t n,
+		      uint64_t lack, uint32_t *gone);
 /*
  * Evict the least recently used unheld evictable names, unpublishing
  * them and freeing their blocks, until their bytes reach need and they

@@ -29,6 +29,14 @@
  *   room_after_a_refusal  such a refusal is not remembered past a free
  *       that lengthens the stretch, nor past the evictable block's last
  *       holder letting it go: each then evicts the one name, and fits;
+ *   batch_no_room_evicts_nothing  a batch of two and one of three
+ *       blocks, the largest with a window, the others with no run even
+ *       were every name evicted: -ENOMEM, no name evicted, in words
+ *       that say so, the names' bytes intact, the Check passing, only
+ *       the refusals counted;
+ *   batch_evicts_the_names_it_needs  a batch that evicting names can
+ *       make evicts the least recently used that make it, in one
+ *       round, and no newer one;
  *   poolctl_shows       `poolctl names` (text and --json) shows the flag,
  *       `poolctl stats` (text, --json, kv, Prometheus) the counters;
  *   restart_keeps_flag  SIGUSR2: the flags and counters come back, and
@@ -67,16 +75,15 @@
  *       to one of them, and tries again, nothing more;
  *   evictions_in_steps_wait_few_times  every eviction's pages going
  *       back in steps: a batch of three blocks' room, one block's bytes
- *       and then a run missing, waits for the bytes, then for rounds of
- *       1, 1 and 2 names, and evicts those five, not every name;
+ *       and then a run missing, evicts the five least recently used
+ *       names that make it, not every name, in one round: one wait;
  *   window_from_the_oldest  the same pool, one allocation of three
  *       blocks' room: the names that make the run, none used after one
  *       that could have gone instead, in one round: two names, one wait;
- *   round_stops_at_request_bytes  the batch in blocks half as big, a
- *       run five names away: the round that would take four names
- *       stops at two, whose bytes are the request's, and six names go,
- *       not eight; one allocation instead evicts the one name that
- *       makes the run with a free block beside it;
+ *   batch_in_steps_evicts_in_one_round  the batch in blocks half as
+ *       big, a run five names away: the five go in one round (rounds
+ *       took six, waiting for each); one allocation instead evicts the
+ *       one name that makes the run with a free block beside it;
  *   realloc_gap_then_kept_evicts_nothing  a free gap after the block,
  *       then a kept block, and too few free and evictable bytes for a
  *       move: the gap does not count as room to grow, nothing is
@@ -1353,11 +1360,12 @@ oldest_first_in_steps(struct pool *p, pool_off_t *offs)
 /*
  * That pool, and a batch of 1.25 MiB and 256 KiB (three blocks' room):
  * one block's bytes are missing, then a run for the first block, which
- * no window of one name gives, so the batch evicts by rounds.  The
- * first round evicts n3 for the bytes, and waits for its pages; then n7
- * alone, and waits (no run yet); then as many as the rounds that waited
- * took, one: n0, and waits; then two, n4 and n2, which make the run.
- * Two blocks' room a round, as much as was asked for, takes every name.
+ * no window of one name gives.  Trials in the engine find the fewest
+ * least recently used names that make the whole batch: n3, n7, n0, n4
+ * and n2, which make the run; they go in one round, and the batch waits
+ * once, for their pages.  By rounds it waited four times (n3 for the
+ * bytes; n7; n0; n4 and n2); two blocks' room a round, as much as was
+ * asked for, took every name.
  */
 static void
 evictions_in_steps_wait_few_times(void **state)
@@ -1423,11 +1431,12 @@ window_from_the_oldest(void **state)
  * two blocks' room in bytes, not in a run.  The names, oldest first: q3,
  * q5, q7, q9, none next to a free block or to another of them, then q1,
  * next to q0's, then q11, q13, q2...  A batch of 384 KiB and 128 KiB
- * (two blocks' room) evicts by rounds; the run for its first comes with
- * the fifth name.  The rounds, each waiting for its pages: q3; q5; q7
- * and q9; then as many as the rounds before took, four, but the round
- * stops once its names hold the request's own bytes, two: q1 and q11.
- * Six names, not eight.  One allocation of 384 KiB instead evicts a
+ * (two blocks' room): the run for its first comes with the fifth name,
+ * and trials in the engine find those five, which go in one round, one
+ * wait for their pages.  By rounds, each waiting for its pages, it
+ * evicted q3; q5; q7 and q9; then q1 and q11 (as many as the rounds
+ * before took, four, but stopped once its names held the request's own
+ * bytes): six names.  One allocation of 384 KiB instead evicts a
  * window, in one round: q1 alone, with q0's free block, the oldest name
  * that makes one (q3, q5, q7 and q9 alone do not, and are kept).
  */
@@ -1478,7 +1487,7 @@ sixteen_left(struct pool *p, bool drop)
 }
 
 static void
-round_stops_at_request_bytes(void **state)
+batch_in_steps_evicts_in_one_round(void **state)
 {
 	const size_t sizes[2] = {3 * QBLK / 2, QBLK / 2};
 	struct pool_conn *c;
@@ -1491,9 +1500,9 @@ round_stops_at_request_bytes(void **state)
 	sixteen_names(p, o);
 	EXPECT_RC(pool_alloc_batch(p, 2, sizes, got), 0);
 	assert_int_equal(got[0], o[0]);
-	assert_int_equal(harness_stats(p).evictions, 6);
-	/* q1, q3, q5, q7, q9 and q11 gone. */
-	assert_int_equal(sixteen_left(p, false), 0x7ffe & ~0x0aaau);
+	assert_int_equal(harness_stats(p).evictions, 5);
+	/* q1, q3, q5, q7 and q9 gone. */
+	assert_int_equal(sixteen_left(p, false), 0x7ffe & ~0x02aau);
 	harness_expect_checked(c, POOL);
 	EXPECT_RC(pool_free(p, got[0]), 0);
 	EXPECT_RC(pool_free(p, got[1]), 0);
@@ -1558,6 +1567,93 @@ room_after_a_refusal(void **state)
 	EXPECT_RC(pool_free(p, x), 0);
 	pool_close(q);
 	pool_disconnect(c2);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/*
+ * n0, n1, n3, n5 and n7 evictable, n2, n4 and n6 kept, by offset: the
+ * one stretch of 1 MiB the evictions could free is n0's and n1's.  A
+ * batch of two 1 MiB blocks, and one of those and 512 KiB more, has a
+ * window for its largest block and as many evictable bytes as it needs,
+ * but its second 1 MiB no run however many names go: each is refused,
+ * no name evicted (rounds evicted every one of them, for nothing), in
+ * words that say so; the names' bytes are intact (their blocks were
+ * freed and reserved again in the engine's trials, no page given
+ * back), the pool's Check passes, and the statistics count the two
+ * refusals alone.
+ */
+static void
+batch_no_room_evicts_nothing(void **state)
+{
+	const size_t two[2] = {2 * BLK, 2 * BLK};
+	const size_t three[3] = {2 * BLK, 2 * BLK, BLK};
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t offs[NBLK], got[3];
+	struct pool_stats s;
+	uint64_t failed;
+	char want[256], words[256];
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	fill(p, 0xab, true, offs);
+	failed = harness_stats(p).failed_allocs;
+	EXPECT_RC(pool_alloc_batch(p, 2, two, got), -ENOMEM);
+	snprintf(words, sizeof(words), "%s", pool_last_message(-ENOMEM));
+	assert_int_equal(harness_stats(p).evictions, 0);
+	snprintf(want, sizeof(want), "allocation 0 of the batch (%u bytes) "
+		 "failed, and evicting pool ev's 5 evictable names nobody "
+		 "holds (2.5 MiB) would make no room for the batch", 2 * BLK);
+	if (strcmp(words, want))
+		fail_msg("words \"%s\", not \"%s\"", words, want);
+	EXPECT_RC(pool_alloc_batch(p, 3, three, got), -ENOMEM);
+	s = harness_stats(p);
+	assert_int_equal(s.evictions, 0);
+	assert_int_equal(s.failed_allocs - failed, 2);
+	assert_int_equal(s.free_bytes + s.cached_bytes, 0);
+	assert_int_equal(s.named_blocks, NBLK);
+	assert_int_equal(names_left(p, offs), 0xff);
+	harness_expect_checked(c, POOL);
+	unpublish(p, 0xff);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/*
+ * n0, n1, n3, n5, n6 and n7 evictable, n2 and n4 kept, by offset; used
+ * in the order n5, n3, n0, n6, n1, n7.  A batch of 1 MiB and 512 KiB
+ * lacks 1.5 MiB: n5, n3 and n0 hold it but give no run of 1 MiB; n6
+ * with n5 does.  Those four go, in one round, and the batch is had
+ * where they were; n1 and n7, the newer, stay.
+ */
+static void
+batch_evicts_the_names_it_needs(void **state)
+{
+	static const int later[] = {3, 0, 6, 1, 7};
+	const size_t sizes[2] = {2 * BLK, BLK};
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t offs[NBLK], got[2], off;
+	struct pool_stats s;
+	size_t k;
+
+	(void)state;
+	open_pool(d.sock, POOL, &c, &p);
+	fill(p, 0xeb, true, offs);
+	for (k = 0; k < sizeof(later) / sizeof(later[0]); k++)
+		EXPECT_RC(pool_lookup(p, name_of(later[k]), &off, NULL), 0);
+	EXPECT_RC(pool_alloc_batch(p, 2, sizes, got), 0);
+	assert_int_equal(got[0], offs[5]);
+	assert_true(got[1] == offs[0] || got[1] == offs[3]);
+	s = harness_stats(p);
+	assert_int_equal(s.evictions, 4);
+	assert_int_equal(s.evicted_bytes, 4 * BLK);
+	assert_int_equal(names_left(p, offs), 0x96);
+	harness_expect_checked(c, POOL);
+	EXPECT_RC(pool_free(p, got[0]), 0);
+	EXPECT_RC(pool_free(p, got[1]), 0);
+	unpublish(p, 0x96);
 	pool_close(p);
 	pool_disconnect(c);
 }
@@ -2108,6 +2204,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(too_big, setup, teardown),
 		cmocka_unit_test_setup_teardown(room_after_a_refusal, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(batch_no_room_evicts_nothing,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    batch_evicts_the_names_it_needs, setup, teardown),
 		cmocka_unit_test_setup_teardown(poolctl_shows, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(restart_keeps_flag, setup,
@@ -2155,7 +2255,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    evictions_in_steps_wait_few_times, setup_steps, teardown),
 		cmocka_unit_test_setup_teardown(
-		    round_stops_at_request_bytes, setup_steps, teardown),
+		    batch_in_steps_evicts_in_one_round, setup_steps,
+		    teardown),
 		cmocka_unit_test_setup_teardown(window_from_the_oldest,
 						setup_steps, teardown),
 		cmocka_unit_test_setup_teardown(
