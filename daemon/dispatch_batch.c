@@ -48,11 +48,15 @@ batch_impossible(struct dpool *p, const Poolmgr__AllocBatch *m)
 /*
  * The batch's allocations, or none: 0, or the first refusal, with its
  * index in *failed and everything before it undone, counters included.
+ * The undo gives back the room the try took and no more: the pool's
+ * count of room made is put back too, or every refused batch would void
+ * the "no"s kept until room is made (a window's, a batch's trials').
  */
 static int
 alloc_batch_try(struct call *c, struct handle *h, const Poolmgr__AllocBatch *m,
 		size_t *failed)
 {
+	uint64_t room_count = h->pool->room_count;
 	struct block *b;
 	uint64_t used;
 	size_t i, j;
@@ -67,6 +71,7 @@ alloc_batch_try(struct call *c, struct handle *h, const Poolmgr__AllocBatch *m,
 			for (j = 0; j < i; j++)
 				dpool_unalloc(h->pool, h, batch_offsets[j]);
 			heap_events_restore(h->pool->heap, &batch_events);
+			h->pool->room_count = room_count;
 			*failed = i;
 			return rc;
 		}

@@ -40,6 +40,16 @@
  *   batch_largest_in_free_run  a batch whose largest block a free run
  *       holds, no name beside it, evicts for its others though no window
  *       holds the largest.
+ *   random_batches  seeded rounds as random_windows makes them, and a
+ *       batch of two or three blocks the engine refuses, asked for as a
+ *       client would: refused, no name is gone, the engine holds what
+ *       it held, every name's bytes as they were (its block freed and
+ *       reserved again by trials), the one refusal counted, the words
+ *       saying evicting
+ *       would make no room, the "no" kept until room is made, and
+ *       evicting every name for real leaves it refused; made, its
+ *       blocks are had and the names gone are the least recently used.
+ *       The Check passes after each.  POOLMGR_EVICT_SEED replays one.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -68,7 +78,7 @@
 enum fate { HOLE, KEPT, EVICTABLE, RETAINED };
 
 struct slot {
-	uint64_t off;
+	uint64_t off, size;
 	enum fate fate;
 	char name[24];
 };
@@ -113,8 +123,13 @@ fill(struct daemon_fixture *fx, struct slot *sl)
 	size_t n = 0, i;
 
 	while (n < MAX_BLOCKS &&
-	       dpool_alloc(fx->p, fx->h, block_size(), 0, false, 0, &b) == 0)
-		sl[n++].off = b->off;
+	       dpool_alloc(fx->p, fx->h, block_size(), 0, false, 0, &b) == 0) {
+		sl[n].off = b->off;
+		sl[n].size = b->size;
+		/* Its bytes, which no trial may lose (bytes_kept). */
+		memset(fx->p->map + b->off, (int)(n + 1), b->size);
+		n++;
+	}
 	for (i = 0; i < n; i++) {
 		uint64_t r = rnd(10);
 
@@ -815,6 +830,237 @@ batch_largest_in_free_run(void **state)
 	check_ok(p);
 }
 
+/* Sizes of a batch of 2 or 3 blocks the engine refuses now: how many. */
+static size_t
+refused_batch(struct daemon_fixture *fx, uint64_t *sizes)
+{
+	struct block *b;
+	uint64_t offs[3];
+	size_t n, i, k;
+	int tries, rc = 0;
+
+	for (tries = 0; tries < 50; tries++) {
+		n = 2 + rnd(2);
+		for (i = 0; i < n; i++)
+			sizes[i] = block_size();
+		for (i = 0; i < n; i++) {
+			rc = dpool_alloc(fx->p, fx->h, sizes[i], 0, false, 0,
+					 &b);
+			if (rc)
+				break;
+			offs[i] = b->off;
+		}
+		for (k = 0; k < i; k++)
+			assert_int_equal(dpool_free(fx->p, fx->h, offs[k]), 0);
+		if (rc == -ENOMEM)
+			return n;
+		assert_int_equal(rc, 0);
+	}
+	return 0;
+}
+
+/* The unheld evictable names, least recently used first, into order. */
+static size_t
+lru_names(struct dpool *p, char (*order)[24])
+{
+	struct evict_link *l;
+	size_t n = 0;
+
+	TAILQ_FOREACH(l, &p->evict.lru, lru)
+		snprintf(order[n++], sizeof(order[0]), "%.*s",
+			 (int)l->name->len, l->name->name);
+	return n;
+}
+
+static bool
+named(struct dpool *p, const char *name)
+{
+	return block_names_find(&p->names, name, strlen(name)) != NULL;
+}
+
+/* The engine's counts a trial must leave as they were. */
+static void
+expect_engine_as(struct dpool *p, const struct heap_stats *then,
+		 unsigned round)
+{
+	struct heap_stats st;
+
+	heap_get_stats(p->heap, &st);
+	if (st.allocated_bytes != then->allocated_bytes ||
+	    st.requested_bytes != then->requested_bytes ||
+	    st.live_blocks != then->live_blocks ||
+	    st.allocs != then->allocs || st.frees != then->frees ||
+	    st.cache_hits != then->cache_hits)
+		fail_msg("round %u: the engine's counts moved under a refused "
+			 "batch: allocated %llu, was %llu; requested %llu, was "
+			 "%llu; live %llu, was %llu; allocs %llu, was %llu; "
+			 "frees %llu, was %llu; cache hits %llu, was %llu",
+			 round,
+			 (unsigned long long)st.allocated_bytes,
+			 (unsigned long long)then->allocated_bytes,
+			 (unsigned long long)st.requested_bytes,
+			 (unsigned long long)then->requested_bytes,
+			 (unsigned long long)st.live_blocks,
+			 (unsigned long long)then->live_blocks,
+			 (unsigned long long)st.allocs,
+			 (unsigned long long)then->allocs,
+			 (unsigned long long)st.frees,
+			 (unsigned long long)then->frees,
+			 (unsigned long long)st.cache_hits,
+			 (unsigned long long)then->cache_hits);
+}
+
+/*
+ * Every name left holds the bytes fill wrote: a trial freed and reserved
+ * its block again, no page of it given back.
+ */
+static void
+bytes_kept(struct dpool *p, const struct slot *sl, size_t n, unsigned round)
+{
+	size_t i;
+	uint64_t k;
+
+	for (i = 0; i < n; i++) {
+		if (sl[i].fate == HOLE || !named(p, sl[i].name))
+			continue;
+		for (k = 0; k < sl[i].size; k++)
+			if (p->map[sl[i].off + k] != (uint8_t)(i + 1))
+				fail_msg("round %u: %s's byte %llu reads %u, "
+					 "not %u", round, sl[i].name,
+					 (unsigned long long)k,
+					 p->map[sl[i].off + k],
+					 (unsigned)(uint8_t)(i + 1));
+	}
+}
+
+/*
+ * A refused batch, evicting nothing: if trials said so (tried), asking
+ * again makes none (the "no" kept), and once room is counted as made it
+ * tries again, and it is still no.  With every unheld name evicted for
+ * real the batch is still refused.
+ */
+static void
+no_is_no(struct daemon_fixture *fx, const Poolmgr__AllocBatch *m,
+	 bool tried, unsigned round)
+{
+	struct dpool *p = fx->p;
+	uint64_t trials = p->evict.trials, offs[3];
+	struct block *b;
+	size_t i, k;
+	int rc = 0;
+
+	if (tried) {
+		Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+		struct call c = {.s = fx->s, .rep = &rep};
+		struct call c2 = {.s = fx->s, .rep = &rep};
+
+		assert_int_equal(do_alloc_batch(&c, m), -ENOMEM);
+		assert_int_equal(p->evict.trials, trials);
+		p->room_count++;
+		assert_int_equal(do_alloc_batch(&c2, m), -ENOMEM);
+		assert_true(p->evict.trials > trials);
+	}
+	dpool_evict(p, UINT64_MAX, UINT32_MAX, UINT64_MAX);
+	for (i = 0; i < m->n_sizes; i++) {
+		if ((rc = dpool_alloc(p, fx->h, m->sizes[i], 0, false, 0, &b)))
+			break;
+		offs[i] = b->off;
+	}
+	for (k = 0; k < i; k++)
+		assert_int_equal(dpool_free(p, fx->h, offs[k]), 0);
+	if (rc != -ENOMEM)
+		fail_msg("round %u: a batch refused with no eviction, but "
+			 "evicting every name made room", round);
+}
+
+/*
+ * Random pools as random_windows makes them, and a batch of two or three
+ * blocks the engine refuses, asked for as a client would
+ * (do_alloc_batch).  Refused: no name is gone, the engine holds what it
+ * held, the pool's failed allocations count the one refusal, the words
+ * say that evicting would make no room, and no_is_no.  Made: its blocks
+ * are the handle's, the names gone are the least recently used, as many
+ * as were evicted, and the refusal before it is not counted.  The
+ * pool's Check passes after each (the trials' reservations with it).
+ */
+static void
+random_batches(void **state)
+{
+	struct daemon_fixture *fx = *state;
+	struct dpool *p = fx->p;
+	struct slot sl[MAX_BLOCKS];
+	char order[MAX_BLOCKS][24];
+	const char *env = getenv("POOLMGR_EVICT_SEED");
+	uint64_t seed = env ? strtoull(env, NULL, 0) : 0x2545f4914f6cdd1dull;
+	Poolmgr__AllocBatch m = POOLMGR__ALLOC_BATCH__INIT;
+	uint64_t sizes[3], before, failed, trials;
+	struct heap_stats then;
+	unsigned round, yes = 0, no = 0;
+	size_t count, n, k, gone;
+	int rc;
+
+	printf("seed %#llx (POOLMGR_EVICT_SEED replays it)\n",
+	       (unsigned long long)seed);
+	rng_state = seed ? seed : 1;
+	dpool_release_setup(0, DPOOL_DROP_STEP_DEFAULT, NULL);
+	m.handle = fx->h->id;
+	m.sizes = sizes;
+	for (round = 0; round < ROUNDS; round++) {
+		Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+		struct call c = {.s = fx->s, .rep = &rep};
+
+		count = fill(fx, sl);
+		touch(p, sl, count);
+		if (!(m.n_sizes = refused_batch(fx, sizes))) {
+			empty(fx, sl, count);
+			continue;
+		}
+		n = lru_names(p, order);
+		before = p->evict.evictions;
+		failed = dpool_failed_allocs(p);
+		trials = p->evict.trials;
+		heap_get_stats(p->heap, &then);
+		rc = do_alloc_batch(&c, &m);
+		check_ok(p);
+		bytes_kept(p, sl, count, round);
+		gone = p->evict.evictions - before;
+		if (rc == -ENOMEM) {
+			no++;
+			assert_int_equal(gone, 0);
+			expect_engine_as(p, &then, round);
+			assert_int_equal(dpool_failed_allocs(p) - failed, 1);
+			if (n && !strstr(c.msg, "would make no room for the "
+					 "batch"))
+				fail_msg("round %u: words \"%s\"", round,
+					 c.msg);
+			for (k = 0; k < n; k++)
+				assert_true(named(p, order[k]));
+			no_is_no(fx, &m, p->evict.trials > trials, round);
+		} else {
+			yes++;
+			assert_int_equal(rc, 0);
+			assert_true(gone > 0 && gone <= n);
+			assert_int_equal(dpool_failed_allocs(p), failed);
+			for (k = 0; k < n; k++)
+				if (named(p, order[k]) == (k < gone))
+					fail_msg("round %u: name %zu of %zu by "
+						 "use %s, %zu evicted", round,
+						 k, n, k < gone ? "kept" :
+						 "gone", gone);
+			assert_int_equal(rep.alloc_batch->n_offsets,
+					 m.n_sizes);
+			for (k = 0; k < m.n_sizes; k++)
+				assert_int_equal(dpool_free(p, fx->h,
+				    rep.alloc_batch->offsets[k]), 0);
+		}
+		check_ok(p);
+		empty(fx, sl, count);
+	}
+	printf("%u rounds: %u batches made by evictions, %u refused with "
+	       "none\n", ROUNDS, yes, no);
+	assert_true(yes > ROUNDS / 10 && no > ROUNDS / 10);
+}
+
 int
 main(void)
 {
@@ -841,6 +1087,9 @@ main(void)
 						daemon_fixture_setup_open,
 						daemon_fixture_teardown),
 		cmocka_unit_test_setup_teardown(batch_largest_in_free_run,
+						daemon_fixture_setup_open,
+						daemon_fixture_teardown),
+		cmocka_unit_test_setup_teardown(random_batches,
 						daemon_fixture_setup_open,
 						daemon_fixture_teardown),
 	};
