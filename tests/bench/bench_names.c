@@ -27,6 +27,16 @@
  * window).  Printed: the wall time per pair of each kind, per look and per
  * eviction of each way.
  *
+ * Then a batch's trials (pool_evict_batch.c): the same names again, and
+ * the rest of the pool one held block, so that only evictions make room.
+ * A batch of 128 B and 64 B that no eviction helps (no two names' blocks
+ * side by side), its trials run to every name, room counted as made
+ * before each so that no kept "no" answers it; then batches of two 64 B
+ * blocks, each evicting the two names its trials find, then allocated,
+ * against as many evicting two names by dpool_evict and allocated.
+ * Printed: the wall time per refused batch's trials, and per name, with
+ * the trials made; per batch made either way.
+ *
  * Instructions are counted, not timed, by running it under callgrind with
  * only the lookup collected:
  *
@@ -170,6 +180,105 @@ evict_bench(struct dpool *p, struct handle *h, size_t n, size_t l,
 	}
 }
 
+/*
+ * The third part (see the top): n kept and n evictable names of 64 B in
+ * turns, the rest of the pool one held block.  20 refused batches of
+ * 128 B and 64 B, which no eviction makes room for (the names' blocks
+ * lie between kept ones), room counted as made before each so that none
+ * is answered by the last; then rounds batches of two 64 B blocks (at
+ * most n / 4), each evicting the two names its trials find and
+ * allocated, against as many evicting two names by dpool_evict alone
+ * and allocated.
+ */
+static void
+trial_bench(struct dpool *p, struct handle *h, size_t n, size_t rounds,
+	    uint64_t *offs)
+{
+	const uint64_t no[2] = {128, 64}, yes[2] = {64, 64};
+	char name[NAME_LEN + 1];
+	struct block *b;
+	uint64_t t0, t1, t2, rest, trials, *made;
+	uint32_t gone;
+	size_t i, k, m = 0, nos = 20;
+	bool ev;
+
+	/* The caches merged: the blocks go one after another by offset. */
+	(void)heap_trim(p->heap);
+	for (i = 0; i < 2 * n; i++) {
+		ev = i & 1;
+		k = ev ? n + i / 2 : i / 2;
+		if (dpool_alloc(p, h, 64, 0, false, 0, &b) != 0)
+			die("alloc refused");
+		offs[k] = b->off;
+		name_of(name, k, ev);
+		if (dpool_publish(p, h, b->off, name, NAME_LEN, false,
+				  ev) != 0 || dpool_free(p, h, b->off))
+			die("publish refused");
+	}
+	if (dpool_alloc(p, h, heap_largest_free(p->heap), 0, false, 0,
+			&b) != 0 || heap_largest_free(p->heap) != 0)
+		die("the rest of the pool not held");
+	rest = b->off;
+	if (rounds > n / 4)
+		rounds = n / 4;
+	if (!(made = calloc(4 * rounds, sizeof(*made))))
+		die("out of memory");
+	trials = p->evict.trials;
+	t0 = now_ns();
+	for (i = 0; i < nos; i++) {
+		p->room_count++;	/* as if room came: no "no" kept */
+		if (dpool_evict_batch(p, no, 2, dpool_evict_short(p, 192, 192),
+				      &gone) != 0 || gone != 0)
+			die("a trial made room");
+	}
+	t1 = now_ns();
+	printf("trial no       %.1f us (%zu names; %.1f trials a batch)\n",
+	       (double)(t1 - t0) / (double)nos / 1000, n,
+	       (double)(p->evict.trials - trials) / (double)nos);
+	printf("trial no       %.1f ns per name\n",
+	       (double)(t1 - t0) / (double)nos / (double)n);
+	trials = p->evict.trials;
+	t0 = now_ns();
+	for (i = 0; i < rounds; i++) {
+		if (dpool_evict_batch(p, yes, 2, dpool_evict_short(p, 128, 128),
+				      &gone) != 0 || gone != 2)
+			die("the trials did not find two names");
+		for (k = 0; k < 2; k++) {
+			if (dpool_alloc(p, h, 64, 0, false, 0, &b) != 0)
+				die("batch refused after its trials");
+			made[m++] = b->off;
+		}
+	}
+	t1 = now_ns();
+	for (i = 0; i < rounds; i++) {
+		if (dpool_evict(p, 128, 2, 128) != 2)
+			die("nothing evicted");
+		for (k = 0; k < 2; k++) {
+			if (dpool_alloc(p, h, 64, 0, false, 0, &b) != 0)
+				die("batch refused after its evictions");
+			made[m++] = b->off;
+		}
+	}
+	t2 = now_ns();
+	printf("trial yes      %.1f ns (two names evicted, %.1f trials)\n",
+	       (double)(t1 - t0) / (double)rounds,
+	       (double)(p->evict.trials - trials) / (double)rounds);
+	printf("rounds         %.1f ns (two names evicted by dpool_evict)\n",
+	       (double)(t2 - t1) / (double)rounds);
+	(void)dpool_evict(p, UINT64_MAX, UINT32_MAX, UINT64_MAX);
+	for (i = 0; i < m; i++)
+		if (dpool_free(p, h, made[i]) != 0)
+			die("free refused");
+	if (dpool_free(p, h, rest) != 0)
+		die("free refused");
+	free(made);
+	for (i = 0; i < n; i++) {
+		name_of(name, i, false);
+		if (dpool_unpublish(p, name, NAME_LEN) != 0)
+			die("unpublish refused");
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -254,6 +363,7 @@ main(int argc, char **argv)
 	if (block_index_count(&p->blocks) != 0)
 		die("blocks left");
 	evict_bench(p, h, n / 2, l, offs);
+	trial_bench(p, h, n / 2, 1000, offs);
 	if (getloadavg(load, 3) == -1)
 		load[0] = -1;
 	printf("load      %.2f\n", load[0]);
