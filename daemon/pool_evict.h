@@ -96,11 +96,12 @@ struct evict_books {
 	 * The last batch whose trial with every unheld name evicted did not
 	 * fit (dpool_evict_batch): its blocks' sizes as the engine rounds
 	 * them (malloc'd, no_batch_n of them, or NULL), and the pool's
-	 * room_count and the engine's allocations then.
+	 * room_count, the engine's allocations and the unheld names then.
 	 */
 	uint64_t *no_batch;
 	size_t no_batch_n;
 	uint64_t no_batch_at, no_batch_allocs;
+	uint32_t no_batch_unheld;
 	uint64_t trials;	/* a batch's trials in the engine, ever */
 };
 
@@ -204,7 +205,8 @@ bool dpool_evict_may_make_run(struct dpool *p, uint64_t size,
  * engine's a trial leaves changed).  *gone is 0, nothing evicted, when
  * even every unheld name's eviction would leave the batch refused (a
  * refused request changes nothing); that "no" is kept for the same
- * batch until room is made in the pool or a block allocated there.
+ * batch until room is made in the pool, or a block allocated or a name
+ * held there.
  * At most 3N frees and reservations of names' blocks for N unheld names
  * (3k for the k evicted), and 2 log2 N + 2 trials of the batch's
  * allocations.  0, or -ENOMEM, nothing evicted: no memory for a trial.
