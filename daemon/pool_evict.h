@@ -197,7 +197,8 @@ bool dpool_evict_may_make_run(struct dpool *p, uint64_t size,
  * refused, lack bytes short (dpool_evict_short): the fewest least
  * recently used unheld evictable names whose eviction lets the engine
  * allocate every block, heap_alloc(size, 0) in the batch's order, are
- * evicted in one call (one change of the crash journal), *gone of them.
+ * evicted in one call (one change of the crash journal per 256, as a
+ * window's), *gone of them.
  * Found by trials in the engine itself, each undone: a trial frees the
  * names' blocks there (no page given back: the pool's trial), allocates
  * the batch and frees it, and reserves the names' blocks again; the
@@ -208,8 +209,9 @@ bool dpool_evict_may_make_run(struct dpool *p, uint64_t size,
  * batch until room is made in the pool, or a block allocated or a name
  * held there.
  * At most 3N frees and reservations of names' blocks for N unheld names
- * (3k for the k evicted), and 2 log2 N + 2 trials of the batch's
- * allocations.  0, or -ENOMEM, nothing evicted: no memory for a trial.
+ * (three times the most one trial freed), and 2 log2 N + 2 trials of the
+ * batch's allocations.  0, or -ENOMEM, nothing evicted: no memory for a
+ * trial.
  */
 int dpool_evict_batch(struct dpool *p, const uint64_t *sizes, size_t n,
 		      uint64_t lack, uint32_t *gone);

@@ -49,9 +49,12 @@
  * binary search between the last k that did not fit and the first that
  * did.  The names freed move from one trial to the next (the k oldest
  * are a prefix of the order of use: more are freed, or the newest of
- * them reserved again), so for N unheld names and a final k, at most
- * 3k <= 3N frees and reservations of names' blocks are made in all,
- * with at most 2 log2 N + 2 trials of the batch's n allocations.
+ * them reserved again), so the frees and reservations of names' blocks
+ * are at most three times the most names one trial freed, all told: 3N
+ * for N unheld names, under 6k for the k evicted (the first k that fit
+ * when doubling is under twice those, where more names never fit
+ * worse); and the trials of the batch's n allocations 2 log2 N + 2 at
+ * most.
  */
 #include <assert.h>
 #include <errno.h>
