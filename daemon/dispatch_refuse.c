@@ -90,8 +90,8 @@ engine_has_run(struct dpool *p, uint64_t size)
 
 /*
  * make_room's evictions for an -ENOMEM, lack bytes short: the names
- * right after the block for a growth in place the engine refused
- * (dpool_evict_grow); a window (dpool_evict_run) for a request the
+ * right after the block for a growth in place the engine or the limit
+ * refused (dpool_evict_grow); a window (dpool_evict_run) for a request the
  * engine refused that needs one run and nothing more; else, if the
  * engine refused a request whose largest block neither a window nor a
  * free run could hold (engine_has_run, asked only then), none; else, for
@@ -121,8 +121,17 @@ evict_for(struct call *c, struct dpool *p, const struct room_need *need,
 	uint32_t names = c->evict_names ? c->evict_names : 1, gone;
 
 	*by_rounds = false;
-	if (!p->limit_hit && need->grow)
-		return dpool_evict_grow(p, need->at, need->bytes);
+	/*
+	 * Under the limit too: the names a growth in place needs give the
+	 * limit their bytes as well, where the least recently used names
+	 * elsewhere gave it the bytes and the block no room (an in_place or
+	 * shared block was then refused, names gone for nothing).  Once the
+	 * room is there, what the limit still lacks goes by rounds.
+	 */
+	if (need->grow && ((gone = dpool_evict_grow(p, need->at,
+						    need->bytes)) ||
+			   !p->limit_hit))
+		return gone;
 	if (!p->limit_hit && need->run) {
 		if (need->whole)
 			return dpool_evict_run(p, need->run, need->align);

@@ -102,6 +102,12 @@
  *       limit's refusal evicted one, then the block could not move),
  *       and so is one of the block retained by another handle, -EBUSY;
  *       one that may grow into a free run evicts what the limit lacks;
+ *   limit_and_room_from_the_name_after  a pool at its limit, an older
+ *       evictable name elsewhere: a Realloc with in_place, and one of a
+ *       shared block, each evict the name right after the block, which
+ *       gives both the limit and the room, and grow in place; the
+ *       limit's rounds took the older one, then the block could not
+ *       grow;
  *   realloc_in_place_into_a_small_neighbour  the evictable block after
  *       it small, and no room elsewhere: its eviction puts it in the
  *       engine's cache, and the grow takes it back, in place (it was
@@ -1024,6 +1030,63 @@ in_place_that_must_move_evicts_nothing(void **state)
 	close(fd);
 	for (i = 0; i < 2; i++)
 		(void)pool_unpublish(p, name_of(i));
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/*
+ * In pool eva (limit 2M): raw x, then n0 and n1, evictable, n1 the
+ * older, then raw k, kept: the pool at its limit.  A Realloc of x with
+ * in_place to two blocks is refused by the limit first; n0, right after
+ * x, is the one name whose eviction gives both the limit its bytes and x
+ * its room, so it goes and x grows in place.  The limit's rounds took
+ * n1, the least recently used, then the engine's -EAGAIN stood: a name
+ * gone for a refusal.  The same for a shared x (-EBUSY before).
+ */
+static void
+limit_and_room_from_the_name_after(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t o[2];
+	uint64_t x, k, r;
+	uint32_t rh;
+	int fd, i, shared;
+
+	(void)state;
+	open_pool(d.sock, "eva", &c, &p);
+	assert_true((fd = harness_raw_greeted(d.sock, "raw")) >= 0);
+	EXPECT_RAW(harness_raw_open(fd, "eva", &rh), 0);
+	for (shared = 0; shared < 2; shared++) {
+		EXPECT_RAW(harness_raw_alloc(fd, rh, BLK, &x, NULL), 0);
+		for (i = 0; i < 2; i++)
+			EXPECT_RC(pool_alloc(p, BLK, &o[i]), 0);
+		EXPECT_RAW(harness_raw_alloc(fd, rh, BLK, &k, NULL), 0);
+		assert_true(o[0] == x + BLK && o[1] == x + 2 * BLK &&
+			    k == x + 3 * BLK);
+		for (i = 1; i >= 0; i--) {	/* n1 the older */
+			EXPECT_RC(pool_publish_flags(p, o[i], name_of(i),
+						     POOL_PUBLISH_EVICTABLE),
+				  0);
+			EXPECT_RC(pool_free(p, o[i]), 0);
+		}
+		if (shared)
+			EXPECT_RC(pool_retain(p, x), 0);
+		r = x;
+		EXPECT_RAW(harness_raw_realloc(fd, rh, &r, 2 * BLK, !shared),
+			   0);
+		assert_int_equal(r, x);
+		assert_int_equal(harness_stats(p).evictions, shared + 1);
+		EXPECT_RC(pool_lookup(p, name_of(1), &r, NULL), 0);
+		EXPECT_RC(pool_lookup(p, name_of(0), &r, NULL), -ENOENT);
+		harness_expect_checked(c, "eva");
+		if (shared)
+			EXPECT_RC(pool_free(p, x), 0);
+		EXPECT_RAW(harness_raw_free(fd, rh, x), 0);
+		EXPECT_RAW(harness_raw_free(fd, rh, k), 0);
+		EXPECT_RC(pool_unpublish(p, name_of(1)), 0);
+	}
+	close(fd);
 	pool_close(p);
 	pool_disconnect(c);
 }
@@ -2235,6 +2298,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			in_place_that_must_move_evicts_nothing, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			limit_and_room_from_the_name_after, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			shared_resize_past_quota_evicts_nothing, setup,
 			teardown),
