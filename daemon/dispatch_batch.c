@@ -395,15 +395,20 @@ do_free_batch(struct call *c, const Poolmgr__FreeBatch *m)
 	qsort(batch_offsets, m->n_offsets, sizeof(uint64_t), cmp_u64);
 	for (i = 1; i < m->n_offsets; i++)
 		if (batch_offsets[i] == batch_offsets[i - 1] &&
-		    batch_offsets[i] != OFF_NONE)
+		    batch_offsets[i] != OFF_NONE) {
+			h->pool->invalid_frees++;	/* a double free */
 			return refuse(c, -EINVAL, "offset 0x%llx appears twice",
 				      (unsigned long long)batch_offsets[i]);
+		}
 	for (i = 0; i < m->n_offsets; i++) {
 		if (m->offsets[i] == OFF_NONE)
 			continue;
 		if ((rc = reader_holds(h, m->offsets[i])) == 0)
 			rc = dpool_may_free(h->pool, h, m->offsets[i]);
 		if (rc) {
+			/* One refused free, as a Free of it would count. */
+			if (rc == -EINVAL || rc == -EPERM)
+				h->pool->invalid_frees++;
 			fbr.failed_index = (uint32_t)i;
 			c->rep->body_case = POOLMGR__REPLY__BODY_FREE_BATCH;
 			c->rep->free_batch = &fbr;

@@ -1258,7 +1258,7 @@ static void
 invalid_frees_are_counted(void **state)
 {
 	struct pool_stats before, after;
-	pool_off_t a = POOL_OFF_NONE;
+	pool_off_t a = POOL_OFF_NONE, batch[2];
 	struct pool *p = fx.pool;
 	int refused = 0;
 
@@ -1280,6 +1280,22 @@ invalid_frees_are_counted(void **state)
 	fflush(stdout);
 	assert_int_equal(after.frees - before.frees, 1);
 	assert_int_equal(after.invalid_frees - before.invalid_frees, 3);
+	/*
+	 * A FreeBatch refused for an offset no live block starts at, or for
+	 * a block twice (a double free in one request), is one refused free
+	 * too, and frees nothing.
+	 */
+	assert_int_equal(pool_alloc(p, 256, &batch[0]), 0);
+	assert_int_equal(pool_flush(p), 0);
+	assert_int_equal(pool_stats(p, &before), 0);
+	batch[1] = batch[0] + 16;
+	assert_int_equal(pool_free_batch(p, 2, batch), -EINVAL);
+	batch[1] = batch[0];
+	assert_int_equal(pool_free_batch(p, 2, batch), -EINVAL);
+	assert_int_equal(pool_stats(p, &after), 0);
+	assert_int_equal(after.invalid_frees - before.invalid_frees, 2);
+	assert_int_equal(after.frees, before.frees);
+	assert_int_equal(pool_free_batch(p, 1, batch), 0);
 	check_pool(fx.conn);
 	stop_daemon();
 }
