@@ -5,7 +5,12 @@
  * and no more, so one busy client cannot starve the others.  A datagram
  * longer than PEER_MAX_MESSAGE (seen with MSG_TRUNC) or carrying
  * descriptors we did not ask for is a protocol violation: the descriptors
- * are closed and the peer is dropped.
+ * are closed and the peer is dropped.  Where the kernel can (Linux 6.16),
+ * no descriptor gets that far: the daemon's sockets refuse them
+ * (peer_refuse_fds), for the close of one a client passed, and closed its
+ * own copy of, would be the daemon's to wait out (a TCP socket lingering
+ * over bytes its peer never reads: up to its SO_LINGER, on the only
+ * thread).
  *
  * Writes: the replies to one read batch are staged in a static buffer and
  * go out together with one sendmmsg when the batch ends, so a client that
@@ -164,6 +169,19 @@ peer_uid(int fd)
 	return cr.uid;
 }
 
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83	/* Linux 6.16; libc headers may lack it */
+#endif
+
+void
+peer_refuse_fds(int fd)
+{
+	int off = 0;
+
+	/* ENOPROTOOPT before 6.16: drop_passed_fds is all there is then. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_PASSRIGHTS, &off, sizeof(off));
+}
+
 struct peer *
 peer_new(struct event_base *base, int fd, peer_dispatch_fn fn, void *arg)
 {
@@ -171,6 +189,9 @@ peer_new(struct event_base *base, int fd, peer_dispatch_fn fn, void *arg)
 
 	if (!p)
 		return NULL;
+	/* The listener's refusal came with it; a carried connection may be
+	 * an older image's, accepted without one. */
+	peer_refuse_fds(fd);
 	p->fd = fd;
 	p->dispatch = fn;
 	p->arg = arg;

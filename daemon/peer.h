@@ -34,6 +34,12 @@ struct peer;
 typedef void (*peer_dispatch_fn)(struct peer *p, const uint8_t *buf,
 				 size_t len, void *arg);
 
+/*
+ * Make socket fd refuse descriptors sent to it (the sender's sendmsg
+ * fails with EPERM); a listener's connections inherit it at connect.
+ * Kernels before Linux 6.16 take them all the same (peer.c).
+ */
+void peer_refuse_fds(int fd);
 /* A peer on fd; NULL, nothing kept and fd left open, if out of memory. */
 struct peer *peer_new(struct event_base *base, int fd, peer_dispatch_fn fn,
 		      void *arg);

@@ -974,6 +974,8 @@ server_run(const struct server_opts *o, struct config *cf)
 	}
 	if (!socket_activated)
 		journal_socket(server_socket, socket_mode_now(cf));
+	/* Connections made from now on take it over at connect. */
+	peer_refuse_fds(lfd);
 	reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	apply_config(cf);
 	journal_start(restarted >= 0 ? rs.stored : NULL);

@@ -44,7 +44,10 @@
  * daemon's words, a mode of 0 or past 0777 by pool_create_set in the
  * library's, and nothing is made.  A client that passes the daemon
  * descriptors (1, or 20: more than it has room for) is dropped and the
- * descriptors closed.
+ * descriptors closed; where the kernel lets the daemon's sockets refuse
+ * them (Linux 6.16), its sendmsg fails instead, so that a socket lingering
+ * an hour over bytes nobody reads, passed and closed by its sender,
+ * holds up no one.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -52,6 +55,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -59,6 +63,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -76,6 +82,9 @@
 #define CLOSE_TIMEOUT_MS 3000
 #define REPLY_TIMEOUT_MS 3000
 #define KiB (1024ull)
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83	/* Linux 6.16; libc headers may lack it */
+#endif
 #define MiB (1024ull * KiB)
 
 struct fixture {
@@ -83,10 +92,11 @@ struct fixture {
 	struct pool_conn *conn;		/* a normal client, opened first */
 	struct pool *pool;
 	int bystander;			/* a raw connection, greeted */
+	int listener;			/* lingering_socket's, or -1 */
 	uint64_t next_id;
 };
 
-static struct fixture fx = {.bystander = -1};
+static struct fixture fx = {.bystander = -1, .listener = -1};
 static bool quiet;		/* only_sender_dropped prints nothing */
 
 /* ---- raw connections ------------------------------------------------------ */
@@ -409,6 +419,8 @@ static int
 teardown(void **state)
 {
 	(void)state;
+	/* A daemon stuck in a lingering close goes on once it is reset. */
+	harness_close_fd(&fx.listener);
 	release_clients();
 	if (fx.d.pid > 0)
 		harness_stop(&fx.d);
@@ -421,6 +433,7 @@ setup(void **state)
 	(void)state;
 	memset(&fx, 0, sizeof(fx));
 	fx.bystander = -1;
+	fx.listener = -1;
 	quiet = false;
 	if (harness_start(&fx.d, POOL_CONFIG) != 0) {
 		fprintf(stderr, "harness_start failed\n");
@@ -864,8 +877,11 @@ hello_twice_refused_connection_kept(void **state)
 
 /* ---- descriptors sent to the daemon ---------------------------------------- */
 
-/* req packed and sent on fd with the n descriptors of fds beside it. */
-static void
+/*
+ * req packed and sent on fd with the n descriptors of fds beside it: 0,
+ * or -EPERM if the daemon's socket refuses descriptors (SO_PASSRIGHTS).
+ */
+static int
 raw_send_with_fds(int fd, const Poolmgr__Request *req, const int *fds,
 		  size_t n)
 {
@@ -886,9 +902,15 @@ raw_send_with_fds(int fd, const Poolmgr__Request *req, const int *fds,
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(n * sizeof(int));
 	memcpy(CMSG_DATA(c), fds, n * sizeof(int));
-	if (sendmsg(fd, &msg, MSG_NOSIGNAL) != (ssize_t)len)
+	if (sendmsg(fd, &msg, MSG_NOSIGNAL) != (ssize_t)len) {
+		if (errno == EPERM) {
+			free(control);
+			return -EPERM;
+		}
 		fail_msg("sendmsg with %zu descriptors: %s", n, strerror(errno));
+	}
 	free(control);
+	return 0;
 }
 
 /*
@@ -930,14 +952,17 @@ daemon_fds(void)
  * room for them: the kernel cuts them short).  The write ends of pipes
  * go, so the read ends here see their end of file once the daemon's
  * copies are closed too.  The daemon's descriptor count is what it was,
- * the log says why the client went, and the others carry on.
+ * the log says why the client went, and the others carry on.  Where the
+ * kernel lets the daemon's sockets refuse descriptors (Linux 6.16), the
+ * sendmsg fails with EPERM instead, nothing reaches the daemon and the
+ * sender is served as before.
  */
 static void
 passed_descriptors_closed_sender_dropped(void **state)
 {
 	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
 	Poolmgr__ListPools lp = POOLMGR__LIST_POOLS__INIT;
-	int rd[20], wr[20], fd, i, before, k;
+	int rd[20], wr[20], fd, i, before, k, refused = 0;
 	size_t counts[] = {1, 20};
 
 	(void)state;
@@ -957,7 +982,16 @@ passed_descriptors_closed_sender_dropped(void **state)
 		req.id = 300 + (uint64_t)k;
 		req.body_case = POOLMGR__REQUEST__BODY_LIST;
 		req.list = &lp;
-		raw_send_with_fds(fd, &req, wr, n);
+		if (raw_send_with_fds(fd, &req, wr, n) == -EPERM) {
+			raw_list_ok(fd);
+			close(fd);
+			for (i = 0; i < (int)n; i++) {
+				close(wr[i]);
+				close(rd[i]);
+			}
+			refused++;
+			continue;
+		}
 		for (i = 0; i < (int)n; i++)
 			close(wr[i]);
 		only_sender_dropped(fd, n == 1 ? "a descriptor passed" :
@@ -971,7 +1005,130 @@ passed_descriptors_closed_sender_dropped(void **state)
 	}
 	assert_int_equal(daemon_fds(), before);
 	assert_int_equal(harness_log_count(&fx.d, "sent descriptors; "
-					   "dropping it"), 2);
+					   "dropping it"), 2 - refused);
+	stop_daemon();
+}
+
+/*
+ * Does this kernel let a socket refuse descriptors (SO_PASSRIGHTS, Linux
+ * 6.16)?  Asked of a socket pair of its own.
+ */
+static bool
+kernel_refuses_descriptors(void)
+{
+	int sv[2], off = 0;
+	bool can;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+				    sv), 0);
+	can = setsockopt(sv[1], SOL_SOCKET, SO_PASSRIGHTS, &off,
+			 sizeof(off)) == 0;
+	close(sv[0]);
+	close(sv[1]);
+	return can;
+}
+
+/*
+ * A TCP connection over the loopback whose peer reads nothing, with bytes
+ * it cannot send and SO_LINGER of an hour: the last close of it waits
+ * for them, an hour at most.  Its peer is still in the backlog of the
+ * listener in *lfd; closing that resets the connection.
+ */
+static int
+lingering_socket(int *lfd)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	struct linger lg = {.l_onoff = 1, .l_linger = 3600};
+	struct pollfd pfd = {.events = POLLOUT};
+	socklen_t alen = sizeof(a);
+	static char junk[64 * 1024];
+	int fd, small = 4096;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true((*lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC,
+				   0)) >= 0);
+	setsockopt(*lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	assert_int_equal(bind(*lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(*lfd, 1), 0);
+	assert_int_equal(getsockname(*lfd, (struct sockaddr *)&a, &alen), 0);
+	assert_true((fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
+				 SOCK_CLOEXEC, 0)) >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == -1)
+		assert_int_equal(errno, EINPROGRESS);
+	pfd.fd = fd;
+	assert_int_equal(poll(&pfd, 1, REPLY_TIMEOUT_MS), 1);
+	while (send(fd, junk, sizeof(junk), MSG_NOSIGNAL) > 0)
+		;
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg,
+				    sizeof(lg)), 0);
+	return fd;
+}
+
+/*
+ * A client that passes the daemon a socket whose close waits (a TCP
+ * connection whose peer reads nothing, lingering an hour) and closes its
+ * own copy must not hold the daemon's only thread in that close.  The
+ * daemon is stopped while the client sends and closes, so that what the
+ * daemon takes in is the last copy.  Its sockets refuse descriptors: the
+ * sendmsg fails with EPERM, the daemon never holds the socket, and its
+ * sender is still served, as is everyone else.  (The old daemon took it,
+ * dropped its sender and closed it: every other client waited until the
+ * connection was reset here.)
+ */
+static void
+lingering_socket_passed_stalls_nobody(void **state)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__ListPools lp = POOLMGR__LIST_POOLS__INIT;
+	uint8_t buf[256];
+	struct iovec iov = {.iov_base = buf};
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cm.buf,
+			     .msg_controllen = sizeof(cm.buf)};
+	struct cmsghdr *c;
+	int sock, fd, sent;
+
+	(void)state;
+	if (!kernel_refuses_descriptors()) {
+		fprintf(stderr, "skipped: the kernel has no SO_PASSRIGHTS\n");
+		skip();
+	}
+	fx.bystander = raw_greeted("bystander");
+	sock = lingering_socket(&fx.listener);
+	fd = raw_greeted("passes-a-socket");
+	req.id = 400;
+	req.body_case = POOLMGR__REQUEST__BODY_LIST;
+	req.list = &lp;
+	iov.iov_len = poolmgr__request__pack(&req, buf);
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &sock, sizeof(int));
+	assert_int_equal(kill(fx.d.pid, SIGSTOP), 0);
+	sent = sendmsg(fd, &msg, MSG_NOSIGNAL) == (ssize_t)iov.iov_len ?
+	       0 : -errno;
+	if (sent) {
+		/* Nothing went: this copy is the last one, not to linger. */
+		struct linger off = {.l_onoff = 0};
+
+		setsockopt(sock, SOL_SOCKET, SO_LINGER, &off, sizeof(off));
+	}
+	close(sock);
+	assert_int_equal(kill(fx.d.pid, SIGCONT), 0);
+	/* Answered at once, whatever became of the socket passed. */
+	raw_list_ok(fx.bystander);
+	client_still_works(fx.pool);
+	assert_int_equal(sent, -EPERM);
+	raw_list_ok(fd);
+	close(fd);
+	check_pool(fx.conn);
 	stop_daemon();
 }
 
@@ -1909,6 +2066,9 @@ main(void)
 			pool_requests_refused_make_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			passed_descriptors_closed_sender_dropped, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			lingering_socket_passed_stalls_nobody, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(bad_api_input_gets_its_code,
 						setup, teardown),
