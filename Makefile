@@ -106,7 +106,7 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/restart_probe.c daemon/restart_names.c \
                daemon/journal.c daemon/journal_compact.c \
                daemon/recover.c daemon/notify.c daemon/hugepage.c \
-               daemon/closer.c
+               daemon/closer.c daemon/socket_dir.c
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o) $(STATE_OBJ)
 # -pthread: destroyed pools' memfds are closed on a thread (closer.c).
 DAEMON_LIBS := $(shell pkg-config --libs libevent libprotobuf-c inih 2>/dev/null) $(SD_LIBS) \

@@ -11,6 +11,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@
 #include "server.h"
 #include "service.h"
 #include "session.h"
+#include "socket_dir.h"
 
 static struct event_base *base;
 static struct config *server_cf;
@@ -733,7 +735,7 @@ static int
 listen_on(const char *path, unsigned mode)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	char dir[sizeof(sun.sun_path)];
+	char dir[sizeof(sun.sun_path)], why[PATH_MAX + 128], *up;
 	struct stat sb;
 	mode_t old;
 	int fd;
@@ -749,18 +751,23 @@ listen_on(const char *path, unsigned mode)
 	if (unlink(path) == -1 && errno != ENOENT)
 		fatal("removing stale socket %s", path);
 	snprintf(dir, sizeof(dir), "%s", path);
-	if (mkdir(dirname(dir), 0755) == -1 && errno != EEXIST)
-		fatal("creating the socket's directory %s", dir);
+	if (mkdir(up = dirname(dir), 0755) == -1 && errno != EEXIST)
+		fatal("creating the socket's directory %s", up);
+	if (socket_dir_check(up, why, sizeof(why)))
+		fatalx("the socket's directory %s is not the daemon's alone: "
+		       "%s", up, why);
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		fatal("socket");
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	old = umask(0177);	/* never a moment with a wider mode */
+	/*
+	 * Made with its mode, never a moment with a wider one, and no chmod
+	 * after: a chmod by the path would follow whatever took its place.
+	 */
+	old = umask(~mode & 0777);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
 		fatal("bind %s", path);
 	umask(old);
-	if (chmod(path, mode) == -1)
-		fatal("chmod %s", path);
 	if (listen(fd, 128) == -1)
 		fatal("listen");
 	return fd;

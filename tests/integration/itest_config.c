@@ -12,7 +12,9 @@
  * the first one, its socket, its clients and their blocks untouched; and a
  * stale socket file - left by a daemon killed with SIGKILL, a socket bound
  * by a process that does not listen, or a plain file - is replaced and the
- * daemon starts.
+ * daemon starts.  A socket's directory that another uid may change (its
+ * own, group-writable, under one of its, or reached through its symbolic
+ * link) stops a start.
  *
  * restart_probe_timeout out of its bounds (0, 601, "10s") stops a start
  * and is refused by a reload.
@@ -948,6 +950,87 @@ bad_socket_paths_refused(void **state)
 	socket_refused("/nonexistent-poolmgr/run/poolmgrd.sock",
 		       "creating the socket's directory "
 		       "/nonexistent-poolmgr/run: No such file or directory");
+}
+
+/* A daemon on the socket at path listens, with the file's mode. */
+static void
+socket_listens(const char *path)
+{
+	struct daemon_proc d;
+
+	memset(&d, 0, sizeof(d));
+	snprintf(d.dir, sizeof(d.dir), "/tmp/poolmgr-test.XXXXXX");
+	assert_non_null(mkdtemp(d.dir));
+	snprintf(d.sock, sizeof(d.sock), "%s", path);
+	snprintf(d.conf, sizeof(d.conf), "%s/poolmgrd.conf", d.dir);
+	snprintf(d.log, sizeof(d.log), "%s/poolmgrd.log", d.dir);
+	write_config(&d, "[pool p]\nsize = 1M\n");
+	if (harness_restart(&d) != 0)
+		fail_msg("poolmgrd --socket '%s' does not listen", path);
+	assert_int_equal(socket_mode(&d), 0666);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
+/*
+ * A directory on the way to the socket that another uid may change: that
+ * uid could take the daemon's socket away and bind its own in its place,
+ * and be the daemon to every client that connects after.  The daemon
+ * refuses to listen there (exit 1, naming the directory and why): the
+ * socket's directory owned by uid 65534, or by root but group-writable,
+ * one above it owned by uid 65534 (the socket's made there anew by the
+ * daemon), and a symbolic link of uid 65534's on the way, though it
+ * leads to a directory of root's.  (The old daemon listened in each.)
+ */
+static void
+socket_dir_of_others_refused(void **state)
+{
+	char top[64], at[160], want[512], link[96];
+
+	(void)state;
+	harness_skip_unless_root("chown directories to another uid");
+	snprintf(top, sizeof(top), "/tmp/poolmgr-test.XXXXXX");
+	assert_non_null(mkdtemp(top));
+	assert_int_equal(chmod(top, 0755), 0);
+
+	snprintf(at, sizeof(at), "%s/theirs", top);
+	assert_int_equal(mkdir(at, 0755), 0);
+	assert_int_equal(chown(at, 65534, 65534), 0);
+	snprintf(want, sizeof(want), "the socket's directory %s is not the "
+		 "daemon's alone: %s is owned by uid 65534, neither root nor "
+		 "the daemon's", at, at);
+	strcat(at, "/poolmgrd.sock");
+	socket_refused(at, want);
+
+	snprintf(at, sizeof(at), "%s/group", top);
+	assert_int_equal(mkdir(at, 0755), 0);
+	assert_int_equal(chmod(at, 0775), 0);
+	snprintf(want, sizeof(want), "%s is writable by others than its "
+		 "owner (mode 0775) and not sticky", at);
+	strcat(at, "/poolmgrd.sock");
+	socket_refused(at, want);
+
+	/* The daemon makes run, under a directory another uid may change. */
+	snprintf(at, sizeof(at), "%s/theirs/run", top);
+	snprintf(want, sizeof(want), "the socket's directory %s is not the "
+		 "daemon's alone: %s/theirs is owned by uid 65534", at, top);
+	strcat(at, "/poolmgrd.sock");
+	socket_refused(at, want);
+
+	snprintf(at, sizeof(at), "%s/ours", top);
+	assert_int_equal(mkdir(at, 0755), 0);
+	snprintf(link, sizeof(link), "%s/link", top);
+	assert_int_equal(symlink(at, link), 0);
+	assert_int_equal(lchown(link, 65534, 65534), 0);
+	snprintf(want, sizeof(want), "%s is owned by uid 65534", link);
+	snprintf(at, sizeof(at), "%s/poolmgrd.sock", link);
+	socket_refused(at, want);
+
+	/* Where nobody else may change a thing, the daemon listens. */
+	snprintf(at, sizeof(at), "%s/ours/poolmgrd.sock", top);
+	socket_listens(at);
+	assert_int_equal(unlink(link), 0);
+	snprintf(at, sizeof(at), "rm -rf '%s'", top);
+	assert_int_equal(system(at), 0);
 }
 
 static void
@@ -2454,6 +2537,7 @@ main(void)
 		cmocka_unit_test(refuses_to_start_beside_live_daemon),
 		cmocka_unit_test(stale_socket_is_replaced),
 		cmocka_unit_test(bad_socket_paths_refused),
+		cmocka_unit_test(socket_dir_of_others_refused),
 		cmocka_unit_test(long_pool_names_whole),
 		cmocka_unit_test(bad_config_refused_at_start),
 		cmocka_unit_test(signed_numbers_refused),
