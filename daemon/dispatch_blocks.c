@@ -55,8 +55,10 @@ static Poolmgr__ListBlocksReply blocks_reply;
  * Which blocks a request keeps: pid 0, all; else those held by that
  * process's handles (of that number).  Its handles on the pool are found
  * once a request (FILTER_HANDLES of them at most; a process with more is
- * asked of each holder's session instead), from the sessions, not the
- * pool's handles, of which there may be a million; and judging a holder
+ * asked of each holder's session instead), from the pool's accounts of
+ * its connections (session_pid_handles), not from the pool's handles, of
+ * which there may be a million, nor the process's, of which there may be
+ * 262,144 on other pools; and judging a holder
  * then compares a pointer and reads neither its handle nor its session:
  * with 10^6 blocks each of those reads is a cache miss, and they took most
  * of a page's time.

@@ -37,6 +37,14 @@ struct session_account {
 	LIST_ENTRY(session_account) entry;
 	struct dpool *pool;
 	struct user_account *user;	/* its uid's on pool */
+	/*
+	 * Its connection's, on its uid's list, and the connection's open
+	 * handles on pool: what session_pid_handles walks, rather than
+	 * every handle of a process that may hold 256 connections of 1024.
+	 */
+	struct session *session;
+	LIST_ENTRY(session_account) by_user;
+	struct handle_list handles;
 	uint64_t bytes;		/* of its open handles */
 	uint32_t nhandles;	/* open on pool */
 	uint64_t check_bytes;	/* session_check_pool's recount */
@@ -53,6 +61,7 @@ struct session_account {
 struct user_account {
 	LIST_ENTRY(user_account) entry;
 	uid_t uid;
+	LIST_HEAD(, session_account) accounts;	/* its connections' there */
 	uint32_t naccounts;	/* sessions' accounts on it */
 	uint32_t nhandles;	/* their open handles on the pool */
 	uint64_t bytes;		/* of those handles */
@@ -63,6 +72,7 @@ struct user_account {
 struct handle {
 	LIST_ENTRY(handle) in_pool;
 	LIST_ENTRY(handle) in_session;
+	LIST_ENTRY(handle) in_account;	/* while open */
 	uint32_t id;
 	struct session *session; /* NULL once closed, while its references
 				  * are dropped (pool_release.c) */
@@ -202,9 +212,10 @@ unsigned session_count_uid(uid_t uid);
 /*
  * The open handles on p of process pid's sessions (numbered id, if id is
  * not 0): the first max of them in out[], and how many there are, max + 1
- * for more.  Linear in the sessions (at most max_connections) and in the
- * handles of pid's sessions it looks at, not in p's handles: a pool open
- * a million times over costs the question nothing more.
+ * for more.  Linear in the connections with handles on p (at most
+ * max_connections), and in the handles on p of pid's that it looks at:
+ * not in p's handles, so a pool open a million times over costs the
+ * question nothing more, nor in pid's handles on other pools.
  */
 unsigned session_pid_handles(const struct dpool *p, pid_t pid, uint32_t id,
 			     const struct handle **out, unsigned max);

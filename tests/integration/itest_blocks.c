@@ -34,6 +34,11 @@
  *   many_handles_of_one_process   20 handles of the test's on a pool,
  *       a block each: by pid, the 20 (more handles than the daemon
  *       compares by pointer); by pid and each handle's number, its one.
+ *   pid_filter_walks_the_pools_handles   64 connections of the test's,
+ *       each with handle 1 on a pool and a block there, and 1023 handles
+ *       on p: by pid, and by pid and handle 1, the 64 blocks, and 32 once
+ *       half the connections are gone; the pools check.  The daemon's
+ *       CPU for 640 such listings is printed.
  *   poolctl_blocks   the table, kv and JSON (pretty and short) of p, a
  *       --pid listing, --by-size (text, kv and JSON, its counts and
  *       sums against the listing's), and the exit codes: 1 with the
@@ -1110,6 +1115,143 @@ many_handles_of_one_process(void **state)
 	       "handle's number\n", HANDS);
 }
 
+#define SPREAD_CONNS 64	/* connections of the test's process */
+#define SPREAD_ROUNDS 10	/* of 64 filtered listings each */
+
+/* n read-write opens of pool on raw connection fd, 8 at a time. */
+static void
+raw_open_many(int fd, const char *pool, int n)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__OpenPool m = POOLMGR__OPEN_POOL__INIT;
+	int i, j, k;
+
+	m.name = (char *)pool;
+	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
+	req.open = &m;
+	for (i = 0; i < n; i += k) {
+		k = n - i < 8 ? n - i : 8;
+		for (j = 0; j < k; j++) {
+			req.id = 100 + (uint64_t)j;
+			assert_int_equal(harness_raw_send(fd, &req), 0);
+		}
+		for (j = 0; j < k; j++) {
+			Poolmgr__Reply *r = harness_raw_reply(fd, 100 + j,
+							      30000);
+
+			assert_non_null(r);
+			assert_int_equal(r->error, 0);
+			poolmgr__reply__free_unpacked(r, NULL);
+		}
+	}
+}
+
+/* The nanoseconds the daemon has run on a CPU (/proc/PID/schedstat). */
+static uint64_t
+daemon_cpu_ns(void)
+{
+	char path[64], text[128];
+	unsigned long long ns = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)fx.d.pid);
+	harness_read_text(path, text, sizeof(text));
+	assert_int_equal(sscanf(text, "%llu", &ns), 1);
+	return ns;
+}
+
+/*
+ * The daemon's CPU for SPREAD_ROUNDS batches of 64 listings of pool by
+ * pid, on raw connection fd: each must be answered.
+ */
+static uint64_t
+filtered_listings_cpu(int fd, const char *pool)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__ListBlocks lb = POOLMGR__LIST_BLOCKS__INIT;
+	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
+	uint64_t before = daemon_cpu_ns();
+	int round, i;
+
+	ref.name = (char *)pool;
+	lb.pool = &ref;
+	lb.pid = (uint32_t)getpid();
+	req.body_case = POOLMGR__REQUEST__BODY_LIST_BLOCKS;
+	req.list_blocks = &lb;
+	for (round = 0; round < SPREAD_ROUNDS; round++) {
+		for (i = 0; i < 64; i++) {
+			req.id = 500 + (uint64_t)i;
+			assert_int_equal(harness_raw_send(fd, &req), 0);
+		}
+		for (i = 0; i < 64; i++) {
+			Poolmgr__Reply *r = harness_raw_reply(fd, 500 + i,
+							      30000);
+
+			assert_non_null(r);
+			assert_int_equal(r->error, 0);
+			poolmgr__reply__free_unpacked(r, NULL);
+		}
+	}
+	return daemon_cpu_ns() - before;
+}
+
+/*
+ * A process with SPREAD_CONNS connections, each with one handle on pool
+ * "few" (opened first: handle 1 on each) holding a block, and 1023 more
+ * on pool p: by its pid, "few" lists the SPREAD_CONNS blocks, and by its
+ * pid and handle 1 the same (a handle 1 on each connection); with half
+ * the connections closed, half of them; the pools check throughout
+ * (their accounts' lists of handles included).  The daemon finds the
+ * process's handles on "few" by the pool's accounts, not by walking each
+ * of the process's 65,536 handles, most of them on p, at every request:
+ * the CPU that 640 such listings cost it is printed (the old daemon's
+ * walk made each of them cost as much as 64 handles per connection
+ * times the connections; measured, not asserted).
+ */
+static void
+pid_filter_walks_the_pools_handles(void **state)
+{
+	int fd[SPREAD_CONNS], i;
+	uint32_t h;
+	uint64_t off, cpu;
+	struct listing l;
+
+	(void)state;
+	make_pool("few", 1 << 20, 0666);
+	for (i = 0; i < SPREAD_CONNS; i++) {
+		assert_true((fd[i] = harness_raw_greeted(fx.d.sock,
+							 "spread")) >= 0);
+		EXPECT_RAW(harness_raw_open(fd[i], "few", &h), 0);
+		assert_int_equal(h, 1);
+		EXPECT_RAW(harness_raw_alloc(fd[i], h, 64, &off, NULL), 0);
+		raw_open_many(fd[i], "p", 1023);
+	}
+	harness_raw_check(fd[0], "few");
+	harness_raw_check(fd[0], "p");
+	list_all("few", (uint32_t)getpid(), 0, &l);
+	assert_int_equal(l.n, SPREAD_CONNS);
+	free(l.b);
+	list_all("few", (uint32_t)getpid(), 1, &l);
+	assert_int_equal(l.n, SPREAD_CONNS);
+	free(l.b);
+	cpu = filtered_listings_cpu(fd[0], "few");
+	for (i = 0; i < SPREAD_CONNS / 2; i++)
+		close(fd[i]);
+	harness_raw_check(fd[SPREAD_CONNS / 2], "few");
+	harness_raw_check(fd[SPREAD_CONNS / 2], "p");
+	list_all("few", (uint32_t)getpid(), 0, &l);
+	assert_int_equal(l.n, SPREAD_CONNS / 2);
+	free(l.b);
+	list_all("few", (uint32_t)getpid(), 1, &l);
+	assert_int_equal(l.n, SPREAD_CONNS / 2);
+	free(l.b);
+	for (i = SPREAD_CONNS / 2; i < SPREAD_CONNS; i++)
+		close(fd[i]);
+	printf("blocks: %d listings by pid of a process with %d handles on "
+	       "another pool: %llu ms of the daemon's CPU\n",
+	       SPREAD_ROUNDS * 64, SPREAD_CONNS * 1023,
+	       (unsigned long long)(cpu / 1000000));
+}
+
 int
 main(void)
 {
@@ -1125,6 +1267,8 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(listing_across_a_restart,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			pid_filter_walks_the_pools_handles, setup, teardown),
 		cmocka_unit_test_setup_teardown(many_handles_of_one_process,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(poolctl_blocks, setup_held,
