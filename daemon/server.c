@@ -738,7 +738,7 @@ listen_on(const char *path, unsigned mode)
 	char dir[sizeof(sun.sun_path)], why[PATH_MAX + 128], *up;
 	struct stat sb;
 	mode_t old;
-	int fd;
+	int fd, rc;
 
 	if (socket_alive(path))
 		fatalx("another poolmgrd answers on %s", path);
@@ -753,9 +753,13 @@ listen_on(const char *path, unsigned mode)
 	snprintf(dir, sizeof(dir), "%s", path);
 	if (mkdir(up = dirname(dir), 0755) == -1 && errno != EEXIST)
 		fatal("creating the socket's directory %s", up);
-	if (socket_dir_check(up, why, sizeof(why)))
+	if ((rc = socket_dir_check(up, why, sizeof(why))) < 0)
 		fatalx("the socket's directory %s is not the daemon's alone: "
 		       "%s", up, why);
+	if (rc > 0)
+		log_warnx("the socket's directory %s is not the daemon's "
+			  "alone: %s, who could put a socket of their own in "
+			  "its place", up, why);
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		fatal("socket");

@@ -9,9 +9,13 @@
 /*
  * 0 if nobody but root and the daemon's uid can replace what is in dir,
  * the socket's directory, or in any directory above it (or point a
- * symbolic link on the way elsewhere); else -1 with why (such as
- * "/tmp/x is owned by uid 1000, neither root nor the daemon's") in why.
- * A directory that does not exist yet is not looked at.
+ * symbolic link on the way elsewhere).  -1 if every user could (a
+ * directory on the way writable by all and not sticky), or one is no
+ * directory: why says which ("/tmp/x is writable by every user (mode
+ * 0777) and not sticky").  1 if another uid or a group could, to be
+ * warned of: why names the first ("/home/a is owned by uid 1000, neither
+ * root nor the daemon's").  A directory that does not exist yet is not
+ * looked at.
  */
 int socket_dir_check(const char *dir, char *why, size_t len);
 

@@ -953,10 +953,16 @@ bad_socket_paths_refused(void **state)
 }
 
 /* A daemon on the socket at path listens, with the file's mode. */
+/*
+ * The daemon listens on path, with the file's mode; its log warns that
+ * the socket's directory is not its alone with want (NULL: no warning).
+ */
 static void
-socket_listens(const char *path)
+socket_listens(const char *path, const char *want)
 {
 	struct daemon_proc d;
+	char log[8192];
+	const char *w;
 
 	memset(&d, 0, sizeof(d));
 	snprintf(d.dir, sizeof(d.dir), "/tmp/poolmgr-test.XXXXXX");
@@ -968,18 +974,27 @@ socket_listens(const char *path)
 	if (harness_restart(&d) != 0)
 		fail_msg("poolmgrd --socket '%s' does not listen", path);
 	assert_int_equal(socket_mode(&d), 0666);
+	harness_read_text(d.log, log, sizeof(log));
+	w = strstr(log, "is not the daemon's alone");
+	if (want ? !strstr(log, want) || !w : w != NULL)
+		fail_msg("poolmgrd --socket '%s': want %s%s%s in its log:\n%s",
+			 path, want ? "\"" : "no warning", want ? want : "",
+			 want ? "\"" : "", log);
 	assert_int_equal(harness_stop(&d), 0);
 }
 
 /*
- * A directory on the way to the socket that another uid may change: that
- * uid could take the daemon's socket away and bind its own in its place,
- * and be the daemon to every client that connects after.  The daemon
- * refuses to listen there (exit 1, naming the directory and why): the
- * socket's directory owned by uid 65534, or by root but group-writable,
- * one above it owned by uid 65534 (the socket's made there anew by the
- * daemon), and a symbolic link of uid 65534's on the way, though it
- * leads to a directory of root's.  (The old daemon listened in each.)
+ * A directory on the way to the socket that others may change: they
+ * could take the daemon's socket away and bind their own in its place,
+ * and be the daemon to every client that connects after.  One every user
+ * may write (not sticky) is refused (exit 1, naming it and why), where
+ * the old daemon listened.  One another uid may change is warned of in
+ * the log, naming it, the daemon listening all the same (a checkout of a
+ * user's that root runs, a user's private group's directory): the
+ * socket's directory of uid 65534, or root's but group-writable, one
+ * above it of uid 65534 (the socket's made there anew by the daemon),
+ * and a symbolic link of uid 65534's on the way, though it leads to a
+ * directory of root's.  The old daemon said nothing of them.
  */
 static void
 socket_dir_of_others_refused(void **state)
@@ -992,29 +1007,39 @@ socket_dir_of_others_refused(void **state)
 	assert_non_null(mkdtemp(top));
 	assert_int_equal(chmod(top, 0755), 0);
 
+	snprintf(at, sizeof(at), "%s/all", top);
+	assert_int_equal(mkdir(at, 0755), 0);
+	assert_int_equal(chmod(at, 0777), 0);
+	snprintf(want, sizeof(want), "the socket's directory %s is not the "
+		 "daemon's alone: %s is writable by every user (mode 0777) and "
+		 "not sticky", at, at);
+	strcat(at, "/poolmgrd.sock");
+	socket_refused(at, want);
+
 	snprintf(at, sizeof(at), "%s/theirs", top);
 	assert_int_equal(mkdir(at, 0755), 0);
 	assert_int_equal(chown(at, 65534, 65534), 0);
 	snprintf(want, sizeof(want), "the socket's directory %s is not the "
 		 "daemon's alone: %s is owned by uid 65534, neither root nor "
-		 "the daemon's", at, at);
+		 "the daemon's, who could put a socket of their own in its "
+		 "place", at, at);
 	strcat(at, "/poolmgrd.sock");
-	socket_refused(at, want);
+	socket_listens(at, want);
 
 	snprintf(at, sizeof(at), "%s/group", top);
 	assert_int_equal(mkdir(at, 0755), 0);
 	assert_int_equal(chmod(at, 0775), 0);
-	snprintf(want, sizeof(want), "%s is writable by others than its "
-		 "owner (mode 0775) and not sticky", at);
+	snprintf(want, sizeof(want), "%s is writable by group 0 (mode 0775) "
+		 "and not sticky", at);
 	strcat(at, "/poolmgrd.sock");
-	socket_refused(at, want);
+	socket_listens(at, want);
 
 	/* The daemon makes run, under a directory another uid may change. */
 	snprintf(at, sizeof(at), "%s/theirs/run", top);
 	snprintf(want, sizeof(want), "the socket's directory %s is not the "
 		 "daemon's alone: %s/theirs is owned by uid 65534", at, top);
 	strcat(at, "/poolmgrd.sock");
-	socket_refused(at, want);
+	socket_listens(at, want);
 
 	snprintf(at, sizeof(at), "%s/ours", top);
 	assert_int_equal(mkdir(at, 0755), 0);
@@ -1023,11 +1048,11 @@ socket_dir_of_others_refused(void **state)
 	assert_int_equal(lchown(link, 65534, 65534), 0);
 	snprintf(want, sizeof(want), "%s is owned by uid 65534", link);
 	snprintf(at, sizeof(at), "%s/poolmgrd.sock", link);
-	socket_refused(at, want);
+	socket_listens(at, want);
 
-	/* Where nobody else may change a thing, the daemon listens. */
+	/* Where nobody else may change a thing, the daemon listens, quiet. */
 	snprintf(at, sizeof(at), "%s/ours/poolmgrd.sock", top);
-	socket_listens(at);
+	socket_listens(at, NULL);
 	assert_int_equal(unlink(link), 0);
 	snprintf(at, sizeof(at), "rm -rf '%s'", top);
 	assert_int_equal(system(at), 0);
