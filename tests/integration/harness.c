@@ -678,6 +678,34 @@ harness_expect_logged(const struct daemon_proc *d, const char *what)
 		fail_msg("no \"%s\" in the daemon's log", what);
 }
 
+/* Does d's daemon still have a descriptor of the file with inode ino? */
+static bool
+daemon_has_inode(const struct daemon_proc *d, ino_t ino)
+{
+	char path[64];
+	struct stat sb;
+
+	for (int fd = 0; fd < 1024; fd++) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)d->pid, fd);
+		if (stat(path, &sb) == 0 && sb.st_ino == ino &&
+		    S_ISREG(sb.st_mode))
+			return true;
+	}
+	return false;
+}
+
+void
+harness_wait_let_go(const struct daemon_proc *d, ino_t ino)
+{
+	int i;
+
+	for (i = 0; i < 1000 && daemon_has_inode(d, ino); i++)
+		harness_sleep_ms(10);
+	if (daemon_has_inode(d, ino))
+		fail_msg("the daemon still has the file of inode %llu open",
+			 (unsigned long long)ino);
+}
+
 size_t
 harness_log_mark(const struct daemon_proc *d)
 {

@@ -197,6 +197,13 @@ int harness_reload_with(struct daemon_proc *d, const char *extra_config);
 
 /* How many lines of the daemon's log hold what. */
 int harness_log_count(const struct daemon_proc *d, const char *what);
+
+/*
+ * Wait (up to 10 s) until d's daemon has no descriptor of the file with
+ * inode ino, as a destroyed pool's memfd it closes; fail the test if it
+ * still has one then.
+ */
+void harness_wait_let_go(const struct daemon_proc *d, ino_t ino);
 /*
  * Fail the test unless some line of the daemon's log holds what, within
  * 10 s (a line of the same turn of its loop may come a moment later).

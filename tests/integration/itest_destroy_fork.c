@@ -90,36 +90,6 @@ daemon_inode(const char *name)
 	return 0;
 }
 
-/* Does the daemon still have a descriptor of the file with inode ino? */
-static bool
-daemon_has_inode(ino_t ino)
-{
-	char path[64];
-	struct stat sb;
-
-	for (int fd = 0; fd < 1024; fd++) {
-		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)d.pid, fd);
-		if (stat(path, &sb) == 0 && sb.st_ino == ino &&
-		    S_ISREG(sb.st_mode))
-			return true;
-	}
-	return false;
-}
-
-/*
- * Wait until the daemon has let go of the memfd of inode ino: whatever it
- * did to the file before (a punch, step by step, once) is done then.
- */
-static void
-wait_daemon_let_go(ino_t ino)
-{
-	int i;
-
-	for (i = 0; i < WAIT_TRIES && daemon_has_inode(ino); i++)
-		harness_sleep_ms(10);
-	assert_false(daemon_has_inode(ino));
-}
-
 /* A pool of size bytes holding one persisted block of len written bytes. */
 static void
 pool_with_block(struct pool_conn *c, const char *name, uint64_t size,
@@ -213,7 +183,7 @@ forked_child_keeps_destroyed_pool(void **state)
 	pool_disconnect(c);
 	EXPECT_RC(pool_connect(d.sock, &admin), 0);
 	EXPECT_RC(pool_destroy_force(admin, "kept"), 0);
-	wait_daemon_let_go(ino);
+	harness_wait_let_go(&d, ino);
 	assert_int_equal(harness_write_full(k.go[1], "x", 1), 0);
 	close(k.go[1]);
 	assert_int_equal(harness_wait(pid), 0);
@@ -240,7 +210,7 @@ frees_its_memory(const char *config)
 	pool_close(p);
 	before = shmem_bytes();
 	EXPECT_RC(pool_destroy_force(c, "freed"), 0);
-	wait_daemon_let_go(ino);
+	harness_wait_let_go(&d, ino);
 	/*
 	 * The close frees the pages after the descriptor is gone; others
 	 * on the machine may add shared memory meanwhile, so a margin.

@@ -648,22 +648,6 @@ daemon_memfd_open(const char *name, ino_t *ino)
 	return -1;
 }
 
-/* Does the daemon still have a descriptor of the file with inode ino? */
-static bool
-daemon_has_inode(ino_t ino)
-{
-	char path[64];
-	struct stat sb;
-
-	for (int fd = 0; fd < 1024; fd++) {
-		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)d.pid, fd);
-		if (stat(path, &sb) == 0 && sb.st_ino == ino &&
-		    S_ISREG(sb.st_mode))
-			return true;
-	}
-	return false;
-}
-
 /*
  * A persisted block of 3 huge pages written in pool hp (4 huge pages); the
  * daemon's memfd's inode in *ino.  The handle stays open.
@@ -683,17 +667,6 @@ pool_with_block(struct pool_conn *c, struct pool **p, ino_t *ino)
 	assert_true(fd >= 0);
 	close(fd);
 	return off;
-}
-
-/* Wait until the daemon has let go of the memfd of inode ino. */
-static void
-wait_daemon_let_go(ino_t ino)
-{
-	int i;
-
-	for (i = 0; i < 1000 && daemon_has_inode(ino); i++)
-		harness_sleep_ms(10);
-	assert_false(daemon_has_inode(ino));
 }
 
 /*
@@ -717,7 +690,7 @@ destroyed_pool_gives_pages_back(void **state)
 	pool_close(p);
 	assert_int_equal(huge_available(), before - 4);
 	EXPECT_RC(pool_destroy_force(c, "hp"), 0);
-	wait_daemon_let_go(ino);
+	harness_wait_let_go(&d, ino);
 	assert_int_equal(huge_wait_available(before), before);
 	assert_int_equal(huge_read("free_hugepages"), free_before);
 	pool_disconnect(c);
@@ -789,7 +762,7 @@ destroyed_pool_kept_for_forked_child(void **state)
 
 	pool_close(p);
 	EXPECT_RC(pool_destroy_force(c, "hp"), 0);
-	wait_daemon_let_go(ino);
+	harness_wait_let_go(&d, ino);
 	/* Another program takes every free huge page there is. */
 	if ((free_now = huge_available()) > 0) {
 		held_hog_len = (size_t)free_now * HUGE;
