@@ -911,6 +911,19 @@ probe_timeout_bounded(void **state)
 	assert_int_equal(harness_stop(&d), 0);
 }
 
+/* A daemon to start on the socket at path, with a good file of its own. */
+static void
+socket_proc(struct daemon_proc *d, const char *path)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->dir, sizeof(d->dir), "/tmp/poolmgr-test.XXXXXX");
+	assert_non_null(mkdtemp(d->dir));
+	snprintf(d->sock, sizeof(d->sock), "%s", path);
+	snprintf(d->conf, sizeof(d->conf), "%s/poolmgrd.conf", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/poolmgrd.log", d->dir);
+	write_config(d, "[pool p]\nsize = 1M\n");
+}
+
 /* poolmgrd --socket path (with a good file) exits 1 with want in its log. */
 static void
 socket_refused(const char *path, const char *want)
@@ -919,13 +932,7 @@ socket_refused(const char *path, const char *want)
 	char log[8192];
 	int rc;
 
-	memset(&d, 0, sizeof(d));
-	snprintf(d.dir, sizeof(d.dir), "/tmp/poolmgr-test.XXXXXX");
-	assert_non_null(mkdtemp(d.dir));
-	snprintf(d.sock, sizeof(d.sock), "%s", path);
-	snprintf(d.conf, sizeof(d.conf), "%s/poolmgrd.conf", d.dir);
-	snprintf(d.log, sizeof(d.log), "%s/poolmgrd.log", d.dir);
-	write_config(&d, "[pool p]\nsize = 1M\n");
+	socket_proc(&d, path);
 	rc = wait_exit(harness_exec_daemon(&d, d.log), 3000);
 	harness_read_text(d.log, log, sizeof(log));
 	remove_dir(&d);
@@ -952,7 +959,6 @@ bad_socket_paths_refused(void **state)
 		       "/nonexistent-poolmgr/run: No such file or directory");
 }
 
-/* A daemon on the socket at path listens, with the file's mode. */
 /*
  * The daemon listens on path, with the file's mode; its log warns that
  * the socket's directory is not its alone with want (NULL: no warning).
@@ -964,13 +970,7 @@ socket_listens(const char *path, const char *want)
 	char log[8192];
 	const char *w;
 
-	memset(&d, 0, sizeof(d));
-	snprintf(d.dir, sizeof(d.dir), "/tmp/poolmgr-test.XXXXXX");
-	assert_non_null(mkdtemp(d.dir));
-	snprintf(d.sock, sizeof(d.sock), "%s", path);
-	snprintf(d.conf, sizeof(d.conf), "%s/poolmgrd.conf", d.dir);
-	snprintf(d.log, sizeof(d.log), "%s/poolmgrd.log", d.dir);
-	write_config(&d, "[pool p]\nsize = 1M\n");
+	socket_proc(&d, path);
 	if (harness_restart(&d) != 0)
 		fail_msg("poolmgrd --socket '%s' does not listen", path);
 	assert_int_equal(socket_mode(&d), 0666);
