@@ -539,10 +539,13 @@ block_shared(const struct block *b)
 /*
  * A resize a quota refused: what the asking uid's own names may give back
  * (own_quota_lack), unless the block may only grow where it is (with
- * in_place, or shared) and the free run after it cannot take the growth
- * (or the new size makes it a page span, which is never made in place):
- * names evicted elsewhere would leave it refused all the same, -EAGAIN or
- * -EBUSY, so none goes, and the quota's refusal stands.
+ * in_place, or shared) and cannot grow there: the new size makes it a
+ * page span, which is never made in place, or the free run after it
+ * cannot take the growth and, for a shared block, neither can the unheld
+ * evictable names after it with it (a shared block's growth refused in
+ * place evicts those, make_shared_room; an in_place one's -EAGAIN evicts
+ * nothing).  Names evicted elsewhere would then leave it refused all the
+ * same, -EAGAIN or -EBUSY, so none goes, and the quota's refusal stands.
  */
 static struct room_need
 resize_quota_need(struct call *c, struct handle *h,
@@ -555,7 +558,9 @@ resize_quota_need(struct call *c, struct handle *h,
 	if (b && want > b->size && (m->in_place || block_shared(b))) {
 		more = want - b->size;
 		if (becomes_span(p, b, m->size) ||
-		    heap_free_after(p->heap, b->off, more, &gap) || gap < more)
+		    heap_free_after(p->heap, b->off, more, &gap) ||
+		    (gap < more && !(block_shared(b) &&
+				     dpool_evict_may_grow(p, b, more))))
 			return quota_need(0);
 	}
 	return quota_need(own_quota_lack(c, p, resize_payer(c, h,

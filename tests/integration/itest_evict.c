@@ -20,6 +20,10 @@
  *   shared_resize_past_quota_evicts_nothing  a shared block grown past
  *       its connection's quota, with a held block right after it: the
  *       uid's own names elsewhere could not let it grow, and none goes;
+ *   shared_growth_past_quota_evicts_the_name_after_it  a shared block
+ *       grown past its connection's quota, the uid's evictable name
+ *       right after it: that name's eviction gives the quota its bytes
+ *       and the block its room, and it grows in place;
  *   too_big             a request larger than the free and evictable
  *       bytes together is -ENOMEM with nothing evicted; so is one that
  *       fits in bytes but not in a run (evictable blocks between kept
@@ -517,6 +521,57 @@ shared_resize_past_quota_evicts_nothing(void **state)
 	close(fd);
 	EXPECT_RC(pool_free(p, x), 0);
 	EXPECT_RC(pool_unpublish(p, name_of(0)), 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/*
+ * The same quota, but the room is the uid's own name right after the
+ * block.  In evq (3.5 MiB per connection): raw x, then n0's block right
+ * after it (the uid's evictable name, 512 KiB persisted), then raw y of
+ * 2.5 MiB, all three together the raw connection's 3.5 MiB; x retained
+ * by another connection too (shared).  x grown to 1 MiB passes the quota
+ * by 512 KiB, which n0 gives back, and n0's block is the room x grows
+ * into: n0 goes, and x grows in place.  It was -EDQUOT, n0 kept: the
+ * free run after x alone was taken for all the room it could have,
+ * where a shared block's growth evicts the names after it.
+ */
+static void
+shared_growth_past_quota_evicts_the_name_after_it(void **state)
+{
+	struct pool_stats s;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t o;
+	uint64_t x, y, r;
+	uint32_t rh;
+	int fd;
+
+	(void)state;
+	open_pool(d.sock, "evq", &c, &p);
+	assert_true((fd = harness_raw_greeted(d.sock, "raw")) >= 0);
+	EXPECT_RAW(harness_raw_open(fd, "evq", &rh), 0);
+	EXPECT_RAW(harness_raw_alloc(fd, rh, BLK, &x, NULL), 0);
+	EXPECT_RC(pool_alloc(p, BLK, &o), 0);
+	assert_int_equal(o, x + BLK);
+	EXPECT_RC(pool_publish_flags(p, o, name_of(0), POOL_PUBLISH_EVICTABLE),
+		  0);
+	EXPECT_RC(pool_free(p, o), 0);
+	EXPECT_RAW(harness_raw_alloc(fd, rh, 5 * BLK, &y, NULL), 0);
+	assert_int_equal(y, o + BLK);
+	EXPECT_RC(pool_retain(p, x), 0);
+
+	r = x;
+	EXPECT_RAW(harness_raw_realloc(fd, rh, &r, 2 * BLK, false), 0);
+	assert_int_equal(r, x);
+	s = harness_stats(p);
+	assert_int_equal(s.evictions, 1);
+	assert_int_equal(s.evicted_bytes, BLK);
+	assert_int_equal(s.quota_refusals, 0);
+	EXPECT_RC(pool_lookup(p, name_of(0), &r, NULL), -ENOENT);
+	harness_expect_checked(c, "evq");
+	close(fd);
+	EXPECT_RC(pool_free(p, x), 0);
 	pool_close(p);
 	pool_disconnect(c);
 }
@@ -2303,6 +2358,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			shared_resize_past_quota_evicts_nothing, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			shared_growth_past_quota_evicts_the_name_after_it,
+			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			impossible_requests_evict_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(restart_keeps_order, setup,
