@@ -213,7 +213,7 @@ SYSTEM_TESTS := tests/system/test_units.sh tests/system/test_manpages.sh \
                 tests/system/test_install.sh tests/system/test_fuzz_smoke.sh \
                 tests/system/test_lint.sh tests/system/test_cost_flat.sh \
                 tests/system/test_completion.sh tests/system/test_header.sh \
-                tests/system/systemd_real.sh
+                tests/system/test_make_run.sh tests/system/systemd_real.sh
 ifeq ($(SAN),1)
 SYSTEM_TESTS :=
 endif
@@ -858,8 +858,23 @@ bench-deps: deps
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(BENCH_DEB_PKGS)"
 
 RUN_DIR := $(CURDIR)/run
+# `sudo make run` in one's own checkout: root installs what is missing, and
+# the build and the daemon are the caller's, as `make run` makes them once
+# the packages are there.  A daemon of root's would keep the caller's
+# clients out of its socket and pool, listen in a directory the caller owns
+# (which it warns of), and leave build/ and run/ root's, for the caller's
+# next make to be refused.  RUN_USER= keeps root.
+RUN_USER ?= $(if $(SUDO_UID),$(shell [ "$$(id -u)" = 0 ] && \
+            [ "$(SUDO_UID)" != 0 ] && \
+            [ "$$(stat -c %u $(CURDIR))" = "$(SUDO_UID)" ] && \
+            echo "$(SUDO_USER)"))
 run: deps
+ifneq ($(RUN_USER),)
+	@echo "make run: packages as root; the build and poolmgrd as $(RUN_USER), whose checkout this is"
+	@runuser -u $(RUN_USER) -- $(MAKE) --no-print-directory run-daemon
+else
 	@$(MAKE) --no-print-directory run-daemon
+endif
 
 run-daemon: $(PROGRAMS)
 	@mkdir -p $(RUN_DIR)

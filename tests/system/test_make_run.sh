@@ -1,0 +1,99 @@
+#!/bin/sh
+# test_make_run.sh - `sudo make run` in a user's own checkout: root installs
+# what is missing, and the build and the daemon are the user's, as `make run`
+# makes them once the packages are there.  So the quick start's clients, run
+# as that user, reach the daemon and its pool; nothing in the checkout is
+# left root's, for the user's next `make` to be refused; and the daemon does
+# not warn of a socket's directory that its own user owns.  Run as root,
+# with the variables sudo sets for its caller (nobody here, whose copy of
+# the checkout it is); says SKIP: where it is not root.  The copy takes the
+# build's programs along, so that only what is stale is made again.
+set -eu
+
+build=${POOLMGR_BUILD:-build}
+user=nobody
+stage=
+make_pid=
+daemon_pid=
+cleanup() {
+	[ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null || true
+	[ -n "$make_pid" ] && wait "$make_pid" 2>/dev/null || true
+	[ -n "$stage" ] && rm -rf "$stage"
+}
+trap cleanup EXIT
+fail() {
+	echo "test_make_run: FAIL: $*"
+	[ -n "$stage" ] && [ -f "$stage/log" ] && sed 's/^/  /' "$stage/log"
+	exit 1
+}
+ok() {
+	echo "test_make_run: ok: $*"
+}
+
+if [ "$(id -u)" != 0 ]; then
+	echo "test_make_run: SKIP: sudo's caller is tried only as root"
+	exit 0
+fi
+uid=$(id -u "$user") || fail "no user $user"
+gid=$(id -g "$user")
+
+stage=$(mktemp -d /tmp/poolmgr-run.XXXXXX)
+chmod 0755 "$stage"
+co=$stage/checkout
+mkdir "$co"
+# The sources as a clone has them, and the build's programs with their
+# times, so that make finds them up to date.
+tar -cf - --exclude=./.git --exclude=./build --exclude='./build-*' \
+	--exclude=./run . | tar -C "$co" -xf -
+case $build in
+/*) cobuild=build ;;
+*)
+	cobuild=$build
+	mkdir -p "$co/$build"
+	tar -C "$build" -cf - --exclude=./tests --exclude=./bench \
+		--exclude=./logs --exclude=./asan --exclude=./tsan \
+		--exclude=./fuzz . | tar -C "$co/$build" -xf -
+	;;
+esac
+chown -R "$uid:$gid" "$co"
+
+(cd "$co" && SUDO_USER=$user SUDO_UID=$uid SUDO_GID=$gid \
+	exec make --no-print-directory run BUILD="$cobuild") \
+	> "$stage/log" 2>&1 &
+make_pid=$!
+sock=$co/run/poolmgrd.sock
+# As long as it builds: what is stale is made first.
+while [ ! -S "$sock" ] && kill -0 "$make_pid" 2>/dev/null; do
+	sleep 0.1
+done
+[ -S "$sock" ] || fail "make run did not start the daemon"
+
+status=$(POOLMGRD_SOCKET=$sock "$co/$cobuild/poolctl" status --format=kv) ||
+	fail "poolctl status as root"
+daemon_pid=$(echo "$status" | awk '$1 == "pid" { print $2 }')
+daemon_uid=$(echo "$status" | awk '$1 == "uid" { print $2 }')
+[ -n "$daemon_pid" ] || fail "no pid in poolctl status: $status"
+[ "$daemon_uid" = "$uid" ] ||
+	fail "the daemon's uid is $daemon_uid, not $user's ($uid)"
+ok "sudo make run starts the daemon as its caller, $user"
+
+rc=0
+runuser -u "$user" -- env POOLMGRD_SOCKET="$sock" \
+	"$co/$cobuild/poolctl" stats default > "$stage/stats" 2>&1 || rc=$?
+[ $rc = 0 ] || fail "poolctl stats default as $user: exit $rc: $(cat "$stage/stats")"
+ok "the quick start's poolctl, run as $user, reaches the pool"
+
+if grep -q "not the daemon's alone" "$stage/log"; then
+	fail "the daemon warned of its socket's directory"
+fi
+ok "no warning of the socket's directory, $user's own"
+
+kill "$daemon_pid"
+daemon_pid=
+rc=0
+wait "$make_pid" || rc=$?
+make_pid=
+[ $rc = 0 ] || fail "make run exited $rc after the daemon's SIGTERM"
+left=$(find "$co" ! -user "$uid" | head -5)
+[ -z "$left" ] || fail "left in the checkout, not $user's: $left"
+ok "nothing in the checkout is root's after"
