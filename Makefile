@@ -863,13 +863,25 @@ RUN_DIR := $(CURDIR)/run
 # the packages are there.  A daemon of root's would keep the caller's
 # clients out of its socket and pool, listen in a directory the caller owns
 # (which it warns of), and leave build/ and run/ root's, for the caller's
-# next make to be refused.  RUN_USER= keeps root.
+# next make to be refused.  RUN_USER= keeps root.  What an earlier make as
+# root left in build/ or run/ is named, and nothing started: the caller's
+# build would be refused there half way.
 RUN_USER ?= $(if $(SUDO_UID),$(shell [ "$$(id -u)" = 0 ] && \
             [ "$(SUDO_UID)" != 0 ] && \
             [ "$$(stat -c %u $(CURDIR))" = "$(SUDO_UID)" ] && \
             echo "$(SUDO_USER)"))
 run: deps
 ifneq ($(RUN_USER),)
+	@left=$$(find $(abspath $(BUILD)) $(RUN_DIR) ! -user $(RUN_USER) \
+	  -print -quit 2>/dev/null); \
+	if [ -n "$$left" ]; then \
+	  echo "make run: $$left is not $(RUN_USER)'s (a make as root made it?)," \
+	    "so $(RUN_USER) cannot build and run here:"; \
+	  echo "  remove what root made" \
+	    "(sudo rm -rf $(abspath $(BUILD)) $(RUN_DIR)), or run poolmgrd" \
+	    "as root (sudo make run RUN_USER=)"; \
+	  exit 1; \
+	fi
 	@echo "make run: packages as root; the build and poolmgrd as $(RUN_USER), whose checkout this is"
 	@runuser -u $(RUN_USER) -- $(MAKE) --no-print-directory run-daemon
 else

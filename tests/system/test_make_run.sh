@@ -57,15 +57,21 @@ case $build in
 esac
 chown -R "$uid:$gid" "$co"
 
-(cd "$co" && SUDO_USER=$user SUDO_UID=$uid SUDO_GID=$gid \
-	exec make --no-print-directory run BUILD="$cobuild") \
-	> "$stage/log" 2>&1 &
-make_pid=$!
 sock=$co/run/poolmgrd.sock
-# As long as it builds: what is stale is made first.
-while [ ! -S "$sock" ] && kill -0 "$make_pid" 2>/dev/null; do
-	sleep 0.1
-done
+# `sudo make run` in the copy, in the background; back once the daemon
+# listens or make has exited (as long as it builds: what is stale is made
+# first).
+sudo_make_run() {
+	(cd "$co" && SUDO_USER=$user SUDO_UID=$uid SUDO_GID=$gid \
+		exec make --no-print-directory run BUILD="$cobuild") \
+		> "$stage/log" 2>&1 &
+	make_pid=$!
+	while [ ! -S "$sock" ] && kill -0 "$make_pid" 2>/dev/null; do
+		sleep 0.1
+	done
+}
+
+sudo_make_run
 [ -S "$sock" ] || fail "make run did not start the daemon"
 
 status=$(POOLMGRD_SOCKET=$sock "$co/$cobuild/poolctl" status --format=kv) ||
@@ -97,3 +103,20 @@ make_pid=
 left=$(find "$co" ! -user "$uid" | head -5)
 [ -z "$left" ] || fail "left in the checkout, not $user's: $left"
 ok "nothing in the checkout is root's after"
+
+# A build of root's in the way (an earlier `sudo make`): said, and nothing
+# started, rather than a build refused half way or a daemon of root's.
+mkdir "$co/$cobuild/made-by-root"
+sudo_make_run
+if [ -S "$sock" ]; then
+	status=$(POOLMGRD_SOCKET=$sock "$co/$cobuild/poolctl" status --format=kv)
+	daemon_pid=$(echo "$status" | awk '$1 == "pid" { print $2 }')
+	fail "make run started a daemon over a build of root's"
+fi
+rc=0
+wait "$make_pid" || rc=$?
+make_pid=
+[ $rc != 0 ] || fail "make run over a build of root's exited 0"
+grep -q "made-by-root is not $user's" "$stage/log" ||
+	fail "make run did not name what is root's"
+ok "a build of root's in the way is named, and nothing started"
