@@ -41,8 +41,9 @@ stage=$(mktemp -d /tmp/poolmgr-run.XXXXXX)
 chmod 0755 "$stage"
 co=$stage/checkout
 mkdir "$co"
-# The sources as a clone has them, and the build's programs with their
-# times, so that make finds them up to date.
+# The sources as a clone has them, and what make run builds with their
+# times, so that make finds them up to date (only that: the suite's other
+# programs write their logs and trees beside it meanwhile).
 tar -cf - --exclude=./.git --exclude=./build --exclude='./build-*' \
 	--exclude=./run . | tar -C "$co" -xf -
 case $build in
@@ -50,9 +51,15 @@ case $build in
 *)
 	cobuild=$build
 	mkdir -p "$co/$build"
-	tar -C "$build" -cf - --exclude=./tests --exclude=./bench \
-		--exclude=./logs --exclude=./asan --exclude=./tsan \
-		--exclude=./fuzz . | tar -C "$co/$build" -xf -
+	made=
+	for f in "$build"/poolmgrd "$build"/poolctl "$build"/lib* \
+		"$build"/paths.stamp "$build"/poolclient.pc "$build"/daemon \
+		"$build"/client "$build"/proto "$build"/pic "$build"/examples \
+		"$build"/systemd; do
+		[ -e "$f" ] && made="$made ${f#"$build"/}"
+	done
+	# shellcheck disable=SC2086 # the names have no blanks
+	[ -z "$made" ] || tar -C "$build" -cf - $made | tar -C "$co/$build" -xf -
 	;;
 esac
 chown -R "$uid:$gid" "$co"
