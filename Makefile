@@ -882,7 +882,8 @@ ifneq ($(RUN_USER),)
 	    "as root (sudo make run RUN_USER=)"; \
 	  exit 1; \
 	fi
-	@echo "make run: packages as root; the build and poolmgrd as $(RUN_USER), whose checkout this is"
+	@echo "make run: building and running poolmgrd as $(RUN_USER), whose" \
+	  "checkout this is (root only installs packages)"
 	@runuser -u $(RUN_USER) -- $(MAKE) --no-print-directory run-daemon
 else
 	@$(MAKE) --no-print-directory run-daemon
