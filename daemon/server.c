@@ -754,12 +754,13 @@ listen_on(const char *path, unsigned mode)
 	if (mkdir(up = dirname(dir), 0755) == -1 && errno != EEXIST)
 		fatal("creating the socket's directory %s", up);
 	if ((rc = socket_dir_check(up, why, sizeof(why))) < 0)
-		fatalx("the socket's directory %s is not the daemon's alone: "
-		       "%s", up, why);
+		fatalx("not listening on %s: %s", path, why);
 	if (rc > 0)
-		log_warnx("the socket's directory %s is not the daemon's "
-			  "alone: %s, who could put a socket of their own in "
-			  "its place", up, why);
+		log_warnx("listening on %s, though %s: they could put a "
+			  "socket of their own in its place and be poolmgrd "
+			  "to clients that connect after (where only root or "
+			  "poolmgrd's user may change a directory on the way, "
+			  "as in /run/poolmgrd, nobody could)", path, why);
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		fatal("socket");

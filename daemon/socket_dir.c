@@ -12,14 +12,17 @@
  * what is not theirs there), is refused: anyone could be the daemon.
  * One of another uid than root's and the daemon's, or that a group may
  * write (not sticky), is warned of, naming who could: a developer's
- * checkout run by root (`sudo make run`), or a user's private group's
- * directory, is such a place, and its owner is who started the daemon
- * there.  Where the directory does not exist yet the daemon makes it,
+ * checkout run by root is such a place (`sudo make run RUN_USER=`), and
+ * its owner is who started the daemon there.  A group that is its
+ * owner's private one (Debian makes one for each user, and a umask of
+ * 002 lets it write every directory the user makes) is its owner alone.  Where the directory does not exist yet the daemon makes it,
  * its own.
  */
 #include <errno.h>
+#include <grp.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +31,53 @@
 #include <unistd.h>
 
 #include "socket_dir.h"
+
+/* "user NAME (uid N)", or "uid N" for a uid nobody is. */
+static const char *
+user_text(uid_t uid, char *buf, size_t len)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	if (pw)
+		snprintf(buf, len, "user %s (uid %u)", pw->pw_name,
+			 (unsigned)uid);
+	else
+		snprintf(buf, len, "uid %u", (unsigned)uid);
+	return buf;
+}
+
+/* "group NAME (gid N)", or "gid N" for a gid no group is. */
+static const char *
+group_text(gid_t gid, char *buf, size_t len)
+{
+	struct group *gr = getgrgid(gid);
+
+	if (gr)
+		snprintf(buf, len, "group %s (gid %u)", gr->gr_name,
+			 (unsigned)gid);
+	else
+		snprintf(buf, len, "gid %u", (unsigned)gid);
+	return buf;
+}
+
+/*
+ * Is gid the private group of uid, as Debian makes one for each user
+ * (useradd's USERGROUPS_ENAB): its primary group, of its name, with no
+ * other member listed?  A directory such a group may write is its
+ * owner's alone, as a umask of 002 leaves every directory it makes.
+ */
+static bool
+private_group(uid_t uid, gid_t gid)
+{
+	struct passwd *pw = getpwuid(uid);
+	struct group *gr;
+
+	if (!pw || pw->pw_gid != gid || !(gr = getgrgid(gid)))
+		return false;
+	return strcmp(gr->gr_name, pw->pw_name) == 0 &&
+	       (!gr->gr_mem[0] || (strcmp(gr->gr_mem[0], pw->pw_name) == 0 &&
+				   !gr->gr_mem[1]));
+}
 
 /*
  * Is the entry at path (lstat's st) safe to lead to the socket?  0; 1
@@ -38,6 +88,7 @@ static int
 entry_check(const char *path, const struct stat *st, char *why, size_t len)
 {
 	bool sticky = st->st_mode & S_ISVTX;
+	char who[300];
 
 	if (!S_ISLNK(st->st_mode) && !S_ISDIR(st->st_mode)) {
 		snprintf(why, len, "%s is not a directory", path);
@@ -45,20 +96,22 @@ entry_check(const char *path, const struct stat *st, char *why, size_t len)
 	}
 	if (S_ISDIR(st->st_mode) && (st->st_mode & S_IWOTH) && !sticky) {
 		snprintf(why, len, "%s is writable by every user (mode %04o) "
-			 "and not sticky", path,
+			 "and not sticky: any of them could put a socket of "
+			 "their own in the daemon's place", path,
 			 (unsigned)(st->st_mode & 07777));
 		return -1;
 	}
 	if (*why)
 		return 1;
 	if (st->st_uid != 0 && st->st_uid != geteuid()) {
-		snprintf(why, len, "%s is owned by uid %u, neither root nor "
-			 "the daemon's", path, (unsigned)st->st_uid);
+		snprintf(why, len, "%s is owned by %s", path,
+			 user_text(st->st_uid, who, sizeof(who)));
 		return 1;
 	}
-	if (S_ISDIR(st->st_mode) && (st->st_mode & S_IWGRP) && !sticky) {
-		snprintf(why, len, "%s is writable by group %u (mode %04o) and "
-			 "not sticky", path, (unsigned)st->st_gid,
+	if (S_ISDIR(st->st_mode) && (st->st_mode & S_IWGRP) && !sticky &&
+	    !private_group(st->st_uid, st->st_gid)) {
+		snprintf(why, len, "%s is writable by %s (mode %04o)", path,
+			 group_text(st->st_gid, who, sizeof(who)),
 			 (unsigned)(st->st_mode & 07777));
 		return 1;
 	}

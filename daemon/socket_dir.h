@@ -12,10 +12,10 @@
  * symbolic link on the way elsewhere).  -1 if every user could (a
  * directory on the way writable by all and not sticky), or one is no
  * directory: why says which ("/tmp/x is writable by every user (mode
- * 0777) and not sticky").  1 if another uid or a group could, to be
- * warned of: why names the first ("/home/a is owned by uid 1000, neither
- * root nor the daemon's").  A directory that does not exist yet is not
- * looked at.
+ * 0777) and not sticky").  1 if another uid or a group (not its owner's
+ * private one) could, to be warned of: why names the first ("/home/a is
+ * owned by user a (uid 1000)").  A directory that does not exist yet is
+ * not looked at.
  */
 int socket_dir_check(const char *dir, char *why, size_t len);
 

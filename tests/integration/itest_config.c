@@ -975,12 +975,25 @@ socket_listens(const char *path, const char *want)
 		fail_msg("poolmgrd --socket '%s' does not listen", path);
 	assert_int_equal(socket_mode(&d), 0666);
 	harness_read_text(d.log, log, sizeof(log));
-	w = strstr(log, "is not the daemon's alone");
+	w = strstr(log, "they could put a socket of their own in its place");
 	if (want ? !strstr(log, want) || !w : w != NULL)
 		fail_msg("poolmgrd --socket '%s': want %s%s%s in its log:\n%s",
 			 path, want ? "\"" : "no warning", want ? want : "",
 			 want ? "\"" : "", log);
 	assert_int_equal(harness_stop(&d), 0);
+}
+
+/* Is group root root's private group: its primary one, no other member? */
+static bool
+private_root(void)
+{
+	struct group *gr = getgrgid(0);
+	struct passwd *pw = getpwuid(0);
+
+	return pw && gr && pw->pw_gid == 0 &&
+	       strcmp(gr->gr_name, pw->pw_name) == 0 &&
+	       (!gr->gr_mem[0] || (strcmp(gr->gr_mem[0], "root") == 0 &&
+				   !gr->gr_mem[1]));
 }
 
 /*
@@ -991,18 +1004,32 @@ socket_listens(const char *path, const char *want)
  * the old daemon listened.  One another uid may change is warned of in
  * the log, naming it, the daemon listening all the same (a checkout of a
  * user's that root runs, a user's private group's directory): the
- * socket's directory of uid 65534, or root's but group-writable, one
- * above it of uid 65534 (the socket's made there anew by the daemon),
- * and a symbolic link of uid 65534's on the way, though it leads to a
- * directory of root's.  The old daemon said nothing of them.
+ * socket's directory of uid 65534, or root's but writable by group
+ * 65534, one above it of uid 65534 (the socket's made there anew by the
+ * daemon), and a symbolic link of uid 65534's on the way, though it
+ * leads to a directory of root's.  The old daemon said nothing of them.
+ * One writable by its owner's private group (root's, here) is its
+ * owner's alone: no warning.
  */
 static void
 socket_dir_of_others_refused(void **state)
 {
-	char top[64], at[160], want[512], link[96];
+	char top[64], at[160], want[512], link[96], nobody[64], nogroup[64];
+	struct passwd *pw = getpwuid(65534);
+	struct group *gr = getgrgid(65534);
 
 	(void)state;
 	harness_skip_unless_root("chown directories to another uid");
+	if (pw)
+		snprintf(nobody, sizeof(nobody), "user %s (uid 65534)",
+			 pw->pw_name);
+	else
+		snprintf(nobody, sizeof(nobody), "uid 65534");
+	if (gr)
+		snprintf(nogroup, sizeof(nogroup), "group %s (gid 65534)",
+			 gr->gr_name);
+	else
+		snprintf(nogroup, sizeof(nogroup), "gid 65534");
 	snprintf(top, sizeof(top), "/tmp/poolmgr-test.XXXXXX");
 	assert_non_null(mkdtemp(top));
 	assert_int_equal(chmod(top, 0755), 0);
@@ -1010,34 +1037,36 @@ socket_dir_of_others_refused(void **state)
 	snprintf(at, sizeof(at), "%s/all", top);
 	assert_int_equal(mkdir(at, 0755), 0);
 	assert_int_equal(chmod(at, 0777), 0);
-	snprintf(want, sizeof(want), "the socket's directory %s is not the "
-		 "daemon's alone: %s is writable by every user (mode 0777) and "
-		 "not sticky", at, at);
+	snprintf(want, sizeof(want), "not listening on %s/poolmgrd.sock: %s is "
+		 "writable by every user (mode 0777) and not sticky: any of "
+		 "them could put a socket of their own in the daemon's place",
+		 at, at);
 	strcat(at, "/poolmgrd.sock");
 	socket_refused(at, want);
 
 	snprintf(at, sizeof(at), "%s/theirs", top);
 	assert_int_equal(mkdir(at, 0755), 0);
 	assert_int_equal(chown(at, 65534, 65534), 0);
-	snprintf(want, sizeof(want), "the socket's directory %s is not the "
-		 "daemon's alone: %s is owned by uid 65534, neither root nor "
-		 "the daemon's, who could put a socket of their own in its "
-		 "place", at, at);
+	snprintf(want, sizeof(want), "listening on %s/poolmgrd.sock, though %s "
+		 "is owned by %s: they could put a socket of their own in its "
+		 "place", at, at, nobody);
 	strcat(at, "/poolmgrd.sock");
 	socket_listens(at, want);
 
+	/* A group's: nogroup's, not root's own (see private_root below). */
 	snprintf(at, sizeof(at), "%s/group", top);
 	assert_int_equal(mkdir(at, 0755), 0);
+	assert_int_equal(chown(at, 0, 65534), 0);
 	assert_int_equal(chmod(at, 0775), 0);
-	snprintf(want, sizeof(want), "%s is writable by group 0 (mode 0775) "
-		 "and not sticky", at);
+	snprintf(want, sizeof(want), "%s is writable by %s (mode 0775)", at,
+		 nogroup);
 	strcat(at, "/poolmgrd.sock");
 	socket_listens(at, want);
 
 	/* The daemon makes run, under a directory another uid may change. */
 	snprintf(at, sizeof(at), "%s/theirs/run", top);
-	snprintf(want, sizeof(want), "the socket's directory %s is not the "
-		 "daemon's alone: %s/theirs is owned by uid 65534", at, top);
+	snprintf(want, sizeof(want), "listening on %s/poolmgrd.sock, though "
+		 "%s/theirs is owned by %s", at, top, nobody);
 	strcat(at, "/poolmgrd.sock");
 	socket_listens(at, want);
 
@@ -1046,9 +1075,22 @@ socket_dir_of_others_refused(void **state)
 	snprintf(link, sizeof(link), "%s/link", top);
 	assert_int_equal(symlink(at, link), 0);
 	assert_int_equal(lchown(link, 65534, 65534), 0);
-	snprintf(want, sizeof(want), "%s is owned by uid 65534", link);
+	snprintf(want, sizeof(want), "%s is owned by %s", link, nobody);
 	snprintf(at, sizeof(at), "%s/poolmgrd.sock", link);
 	socket_listens(at, want);
+
+	/*
+	 * Group-writable by root's private group (group root, whose only
+	 * user is root, as a umask of 002 leaves a user's directories): the
+	 * owner's alone, no warning.
+	 */
+	if (private_root()) {
+		snprintf(at, sizeof(at), "%s/private", top);
+		assert_int_equal(mkdir(at, 0755), 0);
+		assert_int_equal(chmod(at, 0775), 0);
+		strcat(at, "/poolmgrd.sock");
+		socket_listens(at, NULL);
+	}
 
 	/* Where nobody else may change a thing, the daemon listens, quiet. */
 	snprintf(at, sizeof(at), "%s/ours/poolmgrd.sock", top);
