@@ -39,6 +39,7 @@ config_defaults(struct config *cf)
 		 "/run/poolmgrd/poolmgrd.sock");
 	cf->socket_mode = 0660;
 	cf->max_connections = 1024;
+	cf->admin_connections = CONFIG_ADMIN_CONNECTIONS;
 	cf->max_connections_per_uid = 256;
 	cf->max_blocks_per_session = 4194304;
 	cf->hello_timeout = 10;
@@ -499,6 +500,14 @@ daemon_key(struct load_state *ls, const char *key, const char *value)
 		if (parse_count32_key(ls, key, "connections", value, 1,
 				      &cf->max_connections))
 			return 0;
+	} else if (strcmp(key, "admin_connections") == 0) {
+		if (parse_count32_key(ls, key, "connections", value, 0,
+				      &cf->admin_connections))
+			return 0;
+		/* Checked against max_connections once both are read. */
+		ls->admin_conns_line = ls->line;
+		snprintf(ls->admin_conns_value, sizeof(ls->admin_conns_value),
+			 "%s", value);
 	} else if (strcmp(key, "max_connections_per_uid") == 0) {
 		if (parse_count32_key(ls, key, "connections", value, 1,
 				      &cf->max_connections_per_uid))
@@ -868,6 +877,31 @@ note_admin_group(struct load_state *ls)
 		    (unsigned)cf->admin_gid);
 }
 
+/*
+ * The admins' places are of max_connections, so that it stays the most
+ * connections, and descriptors for them, the daemon has: they must
+ * leave others one at least.  Not set, the default yields to a small
+ * max_connections (CONFIG_ADMIN_CONNECTIONS).  0, or -1 with why in err.
+ */
+static int
+fit_admin_connections(struct load_state *ls, const char *name, char *err,
+		      size_t errlen)
+{
+	struct config *cf = ls->cf;
+
+	if (!ls->admin_conns_line) {
+		if (cf->admin_connections > cf->max_connections / 2)
+			cf->admin_connections = cf->max_connections / 2;
+		return 0;
+	}
+	if (cf->admin_connections < cf->max_connections)
+		return 0;
+	snprintf(err, errlen, "%s:%d: bad admin_connections '%s' (at most %u, "
+		 "below max_connections)", name, ls->admin_conns_line,
+		 ls->admin_conns_value, cf->max_connections - 1);
+	return -1;
+}
+
 /* Parse what ls->f holds, named name in messages, into ls->cf. */
 static int
 load_stream(struct load_state *ls, const char *name, char *err,
@@ -903,6 +937,8 @@ load_stream(struct load_state *ls, const char *name, char *err,
 			 name, ls->long_line, ls->max_line);
 		return -1;
 	}
+	if (fit_admin_connections(ls, name, err, errlen))
+		return -1;
 	for (i = 0; i < cf->npools; i++) {
 		if (cf->pools[i].size == 0) {
 			snprintf(err, errlen, "%s:%d: [pool %s] needs a size",

@@ -8,6 +8,11 @@
  *   max_connections = 1024         ; clients at once, in all; this
  *                                  ; and the other counts take K, M,
  *                                  ; G, T (of 1024), not a byte unit
+ *   admin_connections = 8          ; of max_connections, kept for root,
+ *                                  ; the daemon's uid and admin_group:
+ *                                  ; others may hold the rest; below
+ *                                  ; max_connections; unset, at most
+ *                                  ; half of it
  *   max_connections_per_uid = 256  ; clients at once, per uid
  *   max_blocks_per_session = 4194304 ; references one client may hold
  *   hello_timeout = 10             ; seconds a new client has to say Hello
@@ -105,6 +110,14 @@ struct config_pool {
 #define CONFIG_PROBE_MIN 1
 #define CONFIG_PROBE_MAX 600
 
+/*
+ * admin_connections when the file does not set it, or half of
+ * max_connections if that is fewer: a file written before the key
+ * existed (max_connections = 4, say) loads still, and leaves others most
+ * of the places.
+ */
+#define CONFIG_ADMIN_CONNECTIONS 8
+
 /* What a load read but would have the reader know (see config.c). */
 #define CONFIG_MAX_WARNINGS 8
 #define CONFIG_WARNING_LEN 320
@@ -115,6 +128,8 @@ struct config {
 	int has_admin_gid;
 	gid_t admin_gid;
 	uint32_t max_connections;
+	uint32_t admin_connections;	/* of max_connections, kept for the
+					 * admins; below it */
 	uint32_t max_connections_per_uid;
 	uint64_t max_blocks_per_session;
 	uint32_t hello_timeout;		/* seconds; 0: none */

@@ -63,6 +63,8 @@ config_changes(const struct config *was, const struct config *now,
 	admin_change(buf, len, was, now);
 	count_change(buf, len, "max_connections", was->max_connections,
 		     now->max_connections);
+	count_change(buf, len, "admin_connections", was->admin_connections,
+		     now->admin_connections);
 	count_change(buf, len, "max_connections_per_uid",
 		     was->max_connections_per_uid,
 		     now->max_connections_per_uid);

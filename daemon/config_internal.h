@@ -33,6 +33,8 @@ struct load_state {
 	int uq_line[CONFIG_MAX_POOLS];		/* ... its user_quotas, or 0 */
 	int problem_line;	/* the line of problem, or 0 */
 	int admin_line;		/* the admin_group in force, or 0 */
+	int admin_conns_line;	/* the admin_connections in force, or 0 */
+	char admin_conns_value[200];	/* as written there (a line's most) */
 	char problem[256];
 };
 

@@ -55,9 +55,7 @@ _Static_assert(DPOOL_NUMA_NONE == POOLMGR__NUMA_POLICY__NUMA_NONE &&
 static bool
 may_admin(const struct session *s)
 {
-	return session_trusted(s) ||
-	       (dispatch_cf && dispatch_cf->has_admin_gid &&
-		session_in_group(s, dispatch_cf->admin_gid));
+	return session_admin(s, dispatch_cf);
 }
 
 /* A name to look up: too long is its own error, else any is looked up. */

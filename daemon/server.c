@@ -283,7 +283,8 @@ accept_one(int fd)
 {
 	struct session *s = session_new(fd);
 	const char *why = NULL, *limit = NULL;
-	unsigned max = 0;
+	unsigned max = 0, kept;
+	char also[48] = "";
 	struct peer *p;
 
 	served();
@@ -306,12 +307,20 @@ accept_one(int fd)
 		  (unsigned)s->uid);
 	/*
 	 * Counted with s itself: the one that goes over is told why and
-	 * closed at once, so refused clients never hold a descriptor.
+	 * closed at once, so refused clients never hold a descriptor.  The
+	 * last admin_connections places (below max_connections, config.c)
+	 * are the admins': however many others connect, root and poolctl
+	 * still get in to look.  Of max_connections, not past it, so that
+	 * it stays the most descriptors connections take (raise_nofile).
 	 */
-	if (session_count() > server_cf->max_connections) {
+	kept = session_admin(s, server_cf) ? 0 : server_cf->admin_connections;
+	if (session_count() > server_cf->max_connections - kept) {
 		why = "too many clients connected";
 		limit = "max_connections";
 		max = server_cf->max_connections;
+		if (kept)
+			snprintf(also, sizeof(also), ", admin_connections %u",
+				 kept);
 	} else if (session_count_uid(s->uid) >
 		   server_cf->max_connections_per_uid) {
 		why = "too many clients of this uid connected";
@@ -321,10 +330,10 @@ accept_one(int fd)
 	if (why) {
 		static struct log_limit lim;
 
-		/* The setting named: the operator's to raise, or not. */
+		/* The settings named: the operator's to change, or not. */
 		log_limited(&lim, LOG_PRI_WARNING, "client pid %d uid %u: %s; "
-			    "refusing it (%s %u)", (int)s->pid,
-			    (unsigned)s->uid, why, limit, max);
+			    "refusing it (%s %u%s)", (int)s->pid,
+			    (unsigned)s->uid, why, limit, max, also);
 		dispatch_refuse_connection(fd, -EUSERS, why);
 		conns_refused++;
 		session_free(s);
@@ -689,6 +698,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	server_cf->has_admin_gid = cf->has_admin_gid;
 	server_cf->admin_gid = cf->admin_gid;
 	server_cf->max_connections = cf->max_connections;
+	server_cf->admin_connections = cf->admin_connections;
 	server_cf->max_connections_per_uid = cf->max_connections_per_uid;
 	server_cf->max_blocks_per_session = cf->max_blocks_per_session;
 	server_cf->hello_timeout = cf->hello_timeout;

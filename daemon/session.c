@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "log.h"
 #include "session.h"
 
@@ -742,6 +743,13 @@ session_in_group(const struct session *s, gid_t gid)
 	struct acl_caller who = session_caller(s);
 
 	return acl_caller_in_group(&who, gid);
+}
+
+bool
+session_admin(const struct session *s, const struct config *cf)
+{
+	return session_trusted(s) ||
+	       (cf && cf->has_admin_gid && session_in_group(s, cf->admin_gid));
 }
 
 bool

@@ -22,6 +22,7 @@
 #define SESSION_MAX_HANDLES 1024
 #define SESSION_GONE 4		/* handles of destroyed pools remembered */
 
+struct config;
 struct session;
 struct peer;
 struct lookup_wait;
@@ -255,6 +256,12 @@ bool session_trusted(const struct session *s);
 /* s's credentials, as the access control rules take them (pool_acl.h). */
 struct acl_caller session_caller(const struct session *s);
 bool session_in_group(const struct session *s, gid_t gid);
+/*
+ * An admin of the daemon: trusted, or of cf's admin_group (cf NULL: none).
+ * It may create, destroy and set any pool, and connect into the places
+ * kept for the admins (admin_connections).
+ */
+bool session_admin(const struct session *s, const struct config *cf);
 /*
  * want: 4 read, 2 write, as in file modes: the pool's mode and access
  * control list (pool_acl.h's rules) for the session's uid, gid and

@@ -17,7 +17,9 @@
  * link) stops a start.
  *
  * restart_probe_timeout out of its bounds (0, 601, "10s") stops a start
- * and is refused by a reload.
+ * and is refused by a reload.  admin_connections must be below
+ * max_connections, wherever either is written, and is refused at its own
+ * line; not set, it yields to a small max_connections.
  *
  * A number is digits: one with a sign before it ("-18446744073709551615",
  * which strtoul wraps to 1) is refused where a number is meant, and looked
@@ -2067,6 +2069,67 @@ check_text_refuses(const struct daemon_proc *d, const char *text, int line,
 	assert_string_equal(out, expect);
 }
 
+/* What --check-config says of "[daemon]" and text: ok (exit 0). */
+static void
+check_text_loads(const struct daemon_proc *d, const char *text)
+{
+	char out[1024], want[512];
+
+	write_config(d, text);
+	if (check_run(out, sizeof(out), "-t -s %s -c %s", d->sock,
+		      d->conf) != 0)
+		fail_msg("--check-config of\n%ssaid:\n%s", text, out);
+	snprintf(want, sizeof(want), "poolmgrd: %s: ok, 0 pools\n", d->conf);
+	assert_string_equal(out, want);
+}
+
+#define BELOW_MAX "below max_connections)"
+
+/*
+ * admin_connections, the places of max_connections kept for the admins:
+ * a count as the others are (0 keeps none, "4K" is 4096, "4KB" is told
+ * what to write), and below max_connections, wherever that is written
+ * (1023 of the default 1024 loads, "1K" does not, nor 8 before
+ * max_connections = 8), refused at its own line by --check-config and
+ * at start.  Not set, it is never more than half of max_connections: a
+ * file of max_connections = 1 loads as it always has.
+ */
+static void
+admin_connections_bounds(void **state)
+{
+	struct daemon_proc d;
+
+	(void)state;
+	config_dir(&d);
+	check_text_loads(&d, "admin_connections = 0\n");
+	check_text_loads(&d, "admin_connections = 1023\n");
+	check_text_loads(&d, "admin_connections = 4095\n"
+			 "max_connections = 4K\n");
+	check_text_loads(&d, "max_connections = 1\n");
+	check_refuses(&d, "admin_connections", "1024", "bad admin_connections "
+		      "'1024' (at most 1023, " BELOW_MAX);
+	check_refuses(&d, "admin_connections", "1K", "bad admin_connections "
+		      "'1K' (at most 1023, " BELOW_MAX);
+	check_refuses(&d, "admin_connections", "4KB", "admin_connections "
+		      "'4KB' is a count of connections, not a size: write 4K "
+		      "or 4096");
+	check_refuses(&d, "admin_connections", "-1",
+		      "bad admin_connections '-1'");
+	check_refuses(&d, "admin_connections", "eight",
+		      "bad admin_connections 'eight'");
+	check_refuses(&d, "admin_connections", "16777216T", "bad "
+		      "admin_connections '16777216T' (at most 4294967295)");
+	check_text_refuses(&d, "admin_connections = 8\nmax_connections = 8\n",
+			   3, "bad admin_connections '8' (at most 7, "
+			   BELOW_MAX);
+	check_text_refuses(&d, "max_connections = 1\nadmin_connections = 1\n",
+			   4, "bad admin_connections '1' (at most 0, "
+			   BELOW_MAX);
+	refused_at_start("admin_connections = 2K\n", "3: bad "
+			 "admin_connections '2K' (at most 1023, " BELOW_MAX);
+	remove_dir(&d);
+}
+
 /*
  * user_quota = SIZE, read as quota is: the pool has it from the start, a
  * reload changes it and logs it ("user_quota A -> B", 0 once the key is
@@ -2623,6 +2686,7 @@ main(void)
 		cmocka_unit_test(admin_group_of_the_socket_warned),
 		cmocka_unit_test(counts_with_byte_units_refused),
 		cmocka_unit_test(every_count_reads_alike),
+		cmocka_unit_test(admin_connections_bounds),
 		cmocka_unit_test(count_multiplier_bounds_connections),
 		cmocka_unit_test(sizes_past_64_bits_say_the_most),
 		cmocka_unit_test(limit_past_any_pool_says_its_size),

@@ -1,6 +1,8 @@
 /*
  * itest_limits.c - the daemon's bounds hold and every refusal is clean:
- * connections in all and per uid (-EUSERS at Hello), references per session
+ * connections in all and per uid (-EUSERS at Hello), the last places in
+ * all kept for the admins (root and poolctl get in past another uid that
+ * took every other; a reload moves them), references per session
  * (-EDQUOT), a client that never reads its replies (dropped once its queue
  * passes the bound; the daemon does not grow), a uid's connections that
  * never read (those past the uid's bound are dropped), and running out of file
@@ -168,6 +170,227 @@ connections_per_uid_and_in_all(void **state)
 	assert_string_equal(pool_last_message(-ECONNRESET), "");
 	pool_disconnect(c[0]);
 	pool_disconnect(c[1]);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
+/*
+ * A child of another uid that connects when the test says: 'c' connects
+ * once more and answers pool_connect's code with, for a refusal, the
+ * daemon's words; 'q' closes its connections and ends it.  The test so
+ * holds that uid's connections, and counts them, from its own process.
+ */
+#define FILLER_MAX 64
+
+struct filler {
+	const char *sock;
+	int cmd[2];
+	int ans[2];
+	pid_t pid;
+};
+
+struct filler_answer {
+	int rc;
+	char words[124];
+};
+
+static int
+filler_child(void *arg)
+{
+	static struct pool_conn *c[FILLER_MAX];
+	struct filler *f = arg;
+	struct filler_answer a;
+	int n = 0, i;
+	char op;
+
+	close(f->cmd[1]);
+	close(f->ans[0]);
+	while (harness_read_full(f->cmd[0], &op, 1) == 0 && op == 'c') {
+		memset(&a, 0, sizeof(a));
+		a.rc = n < FILLER_MAX ? pool_connect(f->sock, &c[n]) : -ENOSPC;
+		if (a.rc == 0)
+			n++;
+		else
+			snprintf(a.words, sizeof(a.words), "%s",
+				 pool_last_message(a.rc));
+		CHECK(harness_write_full(f->ans[1], &a, sizeof(a)) == 0, 10);
+	}
+	for (i = 0; i < n; i++)
+		pool_disconnect(c[i]);
+	return 0;
+}
+
+static void
+filler_start(struct filler *f, const char *sock, uid_t uid, gid_t gid)
+{
+	f->sock = sock;
+	assert_int_equal(pipe(f->cmd), 0);
+	assert_int_equal(pipe(f->ans), 0);
+	fflush(NULL);
+	f->pid = harness_spawn_as(uid, gid, filler_child, f);
+	assert_true(f->pid > 0);
+	close(f->cmd[0]);
+	close(f->ans[1]);
+}
+
+/* One more connection of f's uid: pool_connect's code (words in a). */
+static int
+filler_connect(struct filler *f, struct filler_answer *a)
+{
+	assert_int_equal(harness_write_full(f->cmd[1], "c", 1), 0);
+	assert_int_equal(harness_read_full(f->ans[0], a, sizeof(*a)), 0);
+	return a->rc;
+}
+
+/* f's uid connects until refused (a): how many it was let in. */
+static int
+filler_fill(struct filler *f, struct filler_answer *a)
+{
+	int n = 0;
+
+	while (filler_connect(f, a) == 0)
+		n++;
+	return n;
+}
+
+static void
+filler_stop(struct filler *f)
+{
+	assert_int_equal(harness_write_full(f->cmd[1], "q", 1), 0);
+	close(f->cmd[1]);
+	close(f->ans[0]);
+	assert_int_equal(harness_wait(f->pid), 0);
+}
+
+/* Until the daemon counts n connections, c's among them (at most 10 s). */
+static void
+wait_connections(struct pool_conn *c, uint64_t n)
+{
+	struct pool_daemon_stats ds;
+	int i;
+
+	for (i = 0; i < 2000; i++) {
+		EXPECT_RC(pool_daemon_stats(c, &ds), 0);
+		if (ds.connections == n)
+			return;
+		harness_sleep_ms(5);
+	}
+	fail_msg("the daemon counts %llu connections, not %llu",
+		 (unsigned long long)ds.connections, (unsigned long long)n);
+}
+
+#define FILL_UID 65534
+#define ADMIN_GID 4242
+#define LIMITS_20 "max_connections = 20\nmax_connections_per_uid = 100\n"
+
+/*
+ * Of max_connections (20), admin_connections (8 unless set) are kept for
+ * the daemon's admins: uid 65534 takes the rest (12, root's first one
+ * among them) and its next is refused in the words of the bound in all;
+ * root connects past it and `poolctl stats` runs, a member of admin_group
+ * (by its primary group) takes a kept place too, and at max_connections
+ * everyone is refused.  (Without the kept places, uid 65534 took all 20
+ * and root was refused.)
+ */
+static void
+admins_connect_past_a_full_daemon(void **state)
+{
+	struct pool_conn *c0, *root[7], *extra;
+	struct filler others, member;
+	struct filler_answer a;
+	struct daemon_proc d;
+	char out[8192], err[1024];
+	int i, n;
+
+	(void)state;
+	harness_skip_unless_root("drop children to other uids");
+	assert_int_equal(harness_start(&d, LIMITS_20 "admin_group = 4242\n"
+				       "[pool s]\nsize = 1M\n"), 0);
+	EXPECT_RC(pool_connect(d.sock, &c0), 0);
+	/* The start's probe gone: c0 is the only one. */
+	wait_connections(c0, 1);
+	filler_start(&others, d.sock, FILL_UID, FILL_UID);
+	n = filler_fill(&others, &a);
+	printf("uid %d: %d connections let in, the next refused: %d (%s)\n",
+	       FILL_UID, n, a.rc, a.words);
+	EXPECT_RC(pool_connect(d.sock, &root[0]), 0);
+	assert_int_equal(n, 20 - 8 - 1);
+	assert_int_equal(a.rc, -EUSERS);
+	assert_string_equal(a.words, "too many clients connected");
+	/* The log names both settings: the operator's to change. */
+	harness_expect_logged(&d, "uid 65534: too many clients connected; "
+			      "refusing it (max_connections 20, "
+			      "admin_connections 8)");
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "stats s"), 0);
+	assert_non_null(strstr(out, "s"));
+	/* poolctl's gone: c0, the 11 of uid 65534 and root[0]. */
+	wait_connections(c0, 13);
+	filler_start(&member, d.sock, FILL_UID - 1, ADMIN_GID);
+	EXPECT_RC(filler_connect(&member, &a), 0);
+	for (i = 1; i < 7; i++)
+		EXPECT_RC(pool_connect(d.sock, &root[i]), 0);
+	EXPECT_RC(pool_connect(d.sock, &extra), -EUSERS);
+	assert_string_equal(pool_last_message(-EUSERS),
+			    "too many clients connected");
+	harness_expect_logged(&d, "uid 0: too many clients connected; "
+			      "refusing it (max_connections 20)");
+	EXPECT_RC(filler_connect(&member, &a), -EUSERS);
+	EXPECT_RC(filler_connect(&others, &a), -EUSERS);
+	filler_stop(&member);
+	filler_stop(&others);
+	for (i = 0; i < 7; i++)
+		pool_disconnect(root[i]);
+	pool_disconnect(c0);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
+/*
+ * A reload moves the kept places as it does max_connections, and logs
+ * it: from 8 of 20 to 2, uid 65534 takes 6 more; admin_connections = 20
+ * is refused at its line and the 2 stay; a file that no longer sets it,
+ * with max_connections = 10, keeps 5, half of them (the default, 8, is
+ * never more than half), and uid 65534's 17 stay connected.
+ */
+static void
+a_reload_moves_the_admins_places(void **state)
+{
+	struct filler_answer a;
+	struct filler others;
+	struct daemon_proc d;
+	struct pool_conn *c0;
+	char want[512];
+
+	(void)state;
+	harness_skip_unless_root("drop a child to another uid");
+	assert_int_equal(harness_start(&d, LIMITS_20), 0);
+	EXPECT_RC(pool_connect(d.sock, &c0), 0);
+	wait_connections(c0, 1);
+	filler_start(&others, d.sock, FILL_UID, FILL_UID);
+	assert_int_equal(filler_fill(&others, &a), 11);
+
+	assert_int_equal(harness_reload_with(&d, LIMITS_20
+					     "admin_connections = 2\n"), 0);
+	harness_expect_logged(&d, "daemon: admin_connections 8 -> 2");
+	assert_int_equal(filler_fill(&others, &a), 6);
+	assert_string_equal(a.words, "too many clients connected");
+
+	assert_int_equal(harness_reload_with(&d, LIMITS_20
+					     "admin_connections = 20\n"), 0);
+	snprintf(want, sizeof(want), "SIGHUP: %s:5: bad admin_connections "
+		 "'20' (at most 19, below max_connections); keeping the "
+		 "running configuration", d.conf);
+	harness_expect_logged(&d, want);
+	EXPECT_RC(filler_connect(&others, &a), -EUSERS);
+
+	assert_int_equal(harness_reload_with(&d, "max_connections = 10\n"
+					     "max_connections_per_uid = 100\n"),
+			 0);
+	harness_expect_logged(&d, "daemon: max_connections 20 -> 10, "
+			      "admin_connections 2 -> 5");
+	EXPECT_RC(filler_connect(&others, &a), -EUSERS);
+	wait_connections(c0, 18);
+	filler_stop(&others);
+	pool_disconnect(c0);
 	assert_int_equal(harness_stop(&d), 0);
 }
 
@@ -1230,6 +1453,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(connections_per_uid_and_in_all),
+		cmocka_unit_test(admins_connect_past_a_full_daemon),
+		cmocka_unit_test(a_reload_moves_the_admins_places),
 		cmocka_unit_test(blocks_per_session),
 		cmocka_unit_test(client_that_never_reads_is_dropped),
 		cmocka_unit_test(client_of_empty_replies_is_dropped),
