@@ -27,6 +27,12 @@
 
 /* The version of the protocol this library speaks. */
 #define CONN_VERSION		1
+/*
+ * The room for a refusal's words (pool_last_message): the library's own
+ * for a connect the socket refused name the path, its owner, group and
+ * mode, and what lets a client in.
+ */
+#define CONN_WORDS_MAX		512
 
 /*
  * HelloReply.features: the daemon's optional capabilities, a bit each
@@ -229,6 +235,12 @@ int	conn_local_failure(int err);
 /* The calling thread's words for code (pool_last_message) are m. */
 void	conn_note_words(int code, const char *m);
 /*
+ * conn_denied.c: connect(2) to path said EACCES; the words name what
+ * refused (the socket, by its owner, group and mode, or a directory on
+ * the way) and what lets a client in.
+ */
+void	conn_note_denied(const char *path);
+/*
  * The calling thread's words (pool_last_message), kept across a call
  * that returns nothing (pool_close, pool_disconnect): no caller could ask
  * for words of its own, and one that closes what it opened before it
@@ -237,7 +249,7 @@ void	conn_note_words(int code, const char *m);
  */
 struct conn_words {
 	int	code;
-	char	message[256];
+	char	message[CONN_WORDS_MAX];
 };
 void	conn_words_save(struct conn_words *);
 void	conn_words_restore(const struct conn_words *);

@@ -979,9 +979,10 @@ conn_env_timeout(void)
 /*
  * Connect to the daemon at path and say hello, within timeout_ms (-1: no
  * bound).  A daemon that is not there is the errno of connect, negated
- * (-ENOENT, -ECONNREFUSED, ...); for -ENOENT, pool_last_message says it
- * was the socket.  One that did not take the connection or answer the
- * Hello in time is -ETIMEDOUT, and pool_last_message says where and
+ * (-ENOENT, -EACCES, -ECONNREFUSED, ...); for -ENOENT, pool_last_message
+ * says it was the socket, for -EACCES what refused and what lets a client
+ * in (conn_note_denied).  One that did not take the connection or answer
+ * the Hello in time is -ETIMEDOUT, and pool_last_message says where and
  * which bound.  Nothing is left behind: the socket is closed, and no
  * thread was started.
  */
@@ -1045,6 +1046,8 @@ conn_open(const char *path, int timeout_ms, struct pool_conn **out)
 		error = conn_connect(c->fd, &sun, deadline);
 	if (error == -ENOENT)
 		conn_note_missing_socket(path);
+	if (error == -EACCES)
+		conn_note_denied(path);
 	if (error == 0) {
 		/* Set and cleared before any other thread sees c. */
 		c->deadline = deadline;

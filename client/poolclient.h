@@ -501,7 +501,11 @@ struct pool_block_info {
  * pool_connect - connect to poolmgrd at socket_path (NULL: $POOLMGRD_SOCKET,
  * else POOL_DEFAULT_SOCKET) and say hello.  -ENOENT when there is no
  * socket there; pool_last_message(-ENOENT) then names the path, as
- * pool_strerror cannot.  -EUSERS when the daemon refuses the connection;
+ * pool_strerror cannot.  -EACCES when this process may not connect to
+ * the socket; pool_last_message(-EACCES) then names the socket, its
+ * owner, group and mode, and what lets a client in (or the directory on
+ * the way that it may not search).  -EUSERS when the daemon refuses the
+ * connection;
  * pool_last_message(-EUSERS) then says which limit ("too many clients of
  * this uid connected").  -ETIMEDOUT when the daemon did not take the
  * connection and answer the hello within $POOLMGR_CONNECT_TIMEOUT seconds
@@ -1237,8 +1241,11 @@ POOL_API const char *pool_strerror(int err);
  * The library leaves words of its own where its code alone cannot say
  * which case it was: pool_connect's -ENOENT, "no poolmgrd socket at PATH
  * (is poolmgrd running? $POOLMGRD_SOCKET names its socket)", PATH being
- * where it looked, and its -ETIMEDOUT, "poolmgrd at PATH did not answer
- * within 30 s".
+ * where it looked; its -EACCES, "permission denied by the socket PATH
+ * (owner poolmgr, group poolmgr, mode 0660): run as a member of group
+ * poolmgr (...)", or, where the socket's group is root's or may not
+ * connect, who may and the settings that let clients in; and its
+ * -ETIMEDOUT, "poolmgrd at PATH did not answer within 30 s".
  */
 POOL_API const char *pool_last_message(int err);
 

@@ -26,6 +26,13 @@
  * - a 0604 pool of group 65534: uid 65534 in that group only as a
  *   supplementary one gets the group's bits, none (open, stats, clients:
  *   -EACCES, unlisted), while uid 65534 in no group of it reads.
+ * - a socket whose mode keeps uid 65534 out: pool_connect is -EACCES and
+ *   pool_last_message names the socket, its owner, group and mode, and
+ *   what lets a client in: membership of a group of clients that may
+ *   connect, never group root, which the daemon run by root gives its
+ *   socket; else the administrator's settings, when only the owner may;
+ *   a directory on the way that uid 65534 may not search is named as
+ *   the bar instead.
  * The uid parts are skipped, with a reason, when not running as root.
  *
  * Children report through their exit codes (each failed check has its own
@@ -43,6 +50,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -836,6 +845,118 @@ group_bits_rule_a_supplementary_member(void **state)
 	stop_daemon();
 }
 
+/* ---- refused by the socket ---------------------------------------------- */
+
+/* What lets clients in where the socket's group is none of theirs. */
+#define SOCKET_SETTINGS "to let clients in, an administrator gives the " \
+	"socket a group of theirs with mode 0660 (SocketGroup= and " \
+	"SocketMode= in poolmgrd.socket, or, where poolmgrd binds the " \
+	"socket itself, the group it runs as and socket_mode in " \
+	"poolmgrd.conf)"
+
+/* The name of a uid (or of a gid: group), else its number, into buf. */
+static const char *
+id_name(bool group, unsigned id, char *buf, size_t len)
+{
+	const struct passwd *pw = group ? NULL : getpwuid(id);
+	const struct group *gr = group ? getgrgid(id) : NULL;
+
+	if (pw)
+		snprintf(buf, len, "%s", pw->pw_name);
+	else if (gr)
+		snprintf(buf, len, "%s", gr->gr_name);
+	else
+		snprintf(buf, len, "%u", id);
+	return buf;
+}
+
+/* Kept out by the socket: -EACCES, and the words arg. */
+static int
+refused_by_socket(void *arg)
+{
+	struct pool_conn *c = (struct pool_conn *)&c;
+
+	alarm(CHILD_ALARM);
+	CHECK_RC(pool_connect(NULL, &c), -EACCES, 140);
+	CHECK(c == NULL, 141);
+	CHECK(said(-EACCES, arg), 142);
+	return 0;
+}
+
+/* Let in by the socket: the words' remedy works. */
+static int
+let_in_by_socket(void *arg)
+{
+	struct pool_conn *c = NULL;
+
+	(void)arg;
+	alarm(CHILD_ALARM);
+	CHECK_RC(pool_connect(NULL, &c), 0, 145);
+	pool_disconnect(c);
+	return 0;
+}
+
+/*
+ * The socket keeps uid 65534 out.  The daemon, root's, binds it root's
+ * with group root, mode 0660: nobody is to join group root, so the
+ * words say who may connect and the settings that let clients in.  A
+ * socket of group 65534 names that group, to run as a member of (and
+ * one is let in).  Mode 0600 lets only the owner in: the settings
+ * again.  A socket that may be written but lies in a directory uid
+ * 65534 may not search names the directory, not the socket's mode.
+ * Before, each was -EACCES with no words: pool_strerror's text names
+ * pools and handles first, the socket's permissions last.
+ */
+static void
+socket_refusal_says_what_lets_in(void **state)
+{
+	const char *sock = daemon_proc.sock;
+	char want[1024], root[64], rootgrp[64], others[64];
+
+	(void)state;
+	harness_skip_unless_root("drop a child to another uid");
+	/* Appended to [daemon]: the later socket_mode wins. */
+	start_daemon("socket_mode = 0660\n");
+	id_name(false, 0, root, sizeof(root));
+	id_name(true, 0, rootgrp, sizeof(rootgrp));
+	id_name(true, OTHER_GID, others, sizeof(others));
+
+	snprintf(want, sizeof(want), "permission denied by the socket %s "
+		 "(owner %s, group %s, mode 0660): only its owner and group %s "
+		 "may connect; " SOCKET_SETTINGS, sock, root, rootgrp, rootgrp);
+	run_as(OTHER_UID, OTHER_GID, refused_by_socket, want,
+	       "uid 65534 on root's 0660 socket of group root");
+
+	assert_int_equal(chown(sock, 0, OTHER_GID), 0);
+	snprintf(want, sizeof(want), "permission denied by the socket %s "
+		 "(owner %s, group %s, mode 0660): run as a member of group %s "
+		 "(an administrator adds a user with usermod -aG %s NAME; it "
+		 "takes a new login)", sock, root, others, others, others);
+	run_as(OTHER_UID, STRANGER_GID, refused_by_socket, want,
+	       "uid 65534 outside the socket's group 65534");
+	run_as(OTHER_UID, OTHER_GID, let_in_by_socket, NULL,
+	       "uid 65534 in the socket's group 65534");
+
+	assert_int_equal(chmod(sock, 0600), 0);
+	snprintf(want, sizeof(want), "permission denied by the socket %s "
+		 "(owner %s, group %s, mode 0600): only its owner may "
+		 "connect; " SOCKET_SETTINGS, sock, root, others);
+	run_as(OTHER_UID, OTHER_GID, refused_by_socket, want,
+	       "uid 65534 in the group of a 0600 socket");
+
+	assert_int_equal(chmod(sock, 0666), 0);
+	assert_int_equal(chmod(daemon_proc.dir, 0700), 0);
+	snprintf(want, sizeof(want), "permission denied on the way to the "
+		 "socket %s: a directory on it is not searchable by uid 65534",
+		 sock);
+	run_as(OTHER_UID, OTHER_GID, refused_by_socket, want,
+	       "uid 65534 before a directory it may not search");
+	assert_int_equal(chmod(daemon_proc.dir, 0755), 0);
+	run_as(OTHER_UID, OTHER_GID, let_in_by_socket, NULL,
+	       "uid 65534 on a 0666 socket");
+	stop_daemon();
+}
+
 int
 main(void)
 {
@@ -858,6 +979,8 @@ main(void)
 			stranger_cannot_touch_anothers_block, teardown),
 		cmocka_unit_test_teardown(
 			group_bits_rule_a_supplementary_member, teardown),
+		cmocka_unit_test_teardown(socket_refusal_says_what_lets_in,
+					  teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
