@@ -694,6 +694,39 @@ def a_refused_connect_is_not_said_a_stopped_daemon():
 
 
 @test
+def a_socket_that_refuses_says_what_lets_in():
+    """A socket whose mode keeps the caller out (the test's daemon is
+    root's: at mode 0660 its socket lets root and group root in) is
+    PoolError EACCES, its text the library's own words, which name the
+    socket, its owner, group and mode and what lets a client in, alone
+    and not as the daemon's: no daemon was reached.  They once followed
+    pool_strerror's text as "poolmgrd says"; before that there were
+    none."""
+    if os.geteuid() != 0:
+        print("a_socket_that_refuses_says_what_lets_in: not root: cannot "
+              "drop to another uid; skipping")
+        return
+    sock = os.environ["POOLMGRD_SOCKET"]
+
+    def child():
+        e = expect_error(errno.EACCES, poolclient.connect)
+        lib = poolclient._lib
+        words = lib.pool_last_message(-errno.EACCES).decode()
+        assert e.strerror == words, (e.strerror, words)
+        assert e.strerror.startswith(
+            "permission denied by the socket %s (owner root, group root, "
+            "mode 0660): only its owner and group root may connect; "
+            % sock), e.strerror
+        assert "poolmgrd says" not in e.strerror, e.strerror
+        return 0
+    os.chmod(sock, 0o660)
+    try:
+        assert as_other_uid(child) == 0
+    finally:
+        os.chmod(sock, 0o666)
+
+
+@test
 def connect_timeout_ends_an_unanswered_connect():
     """Connection(timeout=0.3) to a socket whose listener never answers
     (it never accepts: the hello waits in the backlog) is PoolError
