@@ -9,8 +9,6 @@
  * code's text as "poolmgrd says: ...".
  */
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -123,57 +121,25 @@ is_socket(const char *path)
 }
 
 /*
- * connect(2) refused by the socket's mode: who may connect is the socket
- * file's owner, group and mode, which the C library's "Permission denied"
- * does not name.  Said whole, the admin sees the group a client must
- * join (a group joined takes a new login), not a chmod of a socket that
- * systemd makes anew at each start.
- */
-static void
-fail_socket_mode(const char *socket)
-{
-	const struct passwd	*pw;
-	const struct group	*gr;
-	char			 uid[16], gid[16];
-	struct stat		 st;
-
-	if (stat(socket, &st) != 0) {
-		ctl_warnx("cannot connect to %s: %s", socket, strerror(EACCES));
-		return;
-	}
-	pw = getpwuid(st.st_uid);
-	gr = getgrgid(st.st_gid);
-	snprintf(uid, sizeof uid, "%u", (unsigned)st.st_uid);
-	snprintf(gid, sizeof gid, "%u", (unsigned)st.st_gid);
-	ctl_warnx("cannot connect to %s: permission denied by the socket "
-	    "(owner %s, group %s, mode 0%03o)%s%s%s", socket,
-	    pw ? pw->pw_name : uid, gr ? gr->gr_name : gid,
-	    (unsigned)(st.st_mode & 0777),
-	    st.st_mode & S_IWGRP ? "; clients join the group " : "",
-	    st.st_mode & S_IWGRP ? (gr ? gr->gr_name : gid) : "",
-	    st.st_mode & S_IWGRP ? " and log in again" : "");
-}
-
-/*
- * Report a failed pool_connect to socket.  A socket that is not there, and
- * a daemon that did not answer in time, are the failures the library
- * words itself (its -ENOENT would read as a pool in pool_strerror's text,
- * its -ETIMEDOUT would not say which bound): no daemon answered, so those
- * words, which name the path and what to check or the bound, are said
- * alone, not as the daemon's.  The daemon's refusals of a connection
- * (too many clients, a reply that makes no sense) read best as the client
- * library words them, with the daemon's own (which limit it was).  A
- * socket nobody listens on, or one of another type, is said as what it
- * likely is, since the C library's "Connection refused" or "Protocol
- * wrong type for socket" leaves the admin to guess; a socket whose mode
- * keeps the caller out with its owner, group and mode; the socket's other
- * errors as the C library says them.
+ * Report a failed pool_connect to socket.  A socket that is not there, one
+ * that keeps the caller out, and a daemon that did not answer in time,
+ * are the failures the library words itself (its -ENOENT would read as a
+ * pool in pool_strerror's text, its -EACCES as a pool's mode first, its
+ * -ETIMEDOUT would not say which bound): no daemon answered, so those
+ * words, which name the path and what to check, what lets a client in
+ * or the bound, are said alone, not as the daemon's.  The daemon's
+ * refusals of a connection (too many clients, a reply that makes no
+ * sense) read best as the client library words them, with the daemon's
+ * own (which limit it was).  A socket nobody listens on, or one of
+ * another type, is said as what it likely is, since the C library's
+ * "Connection refused" or "Protocol wrong type for socket" leaves the
+ * admin to guess; the socket's other errors as the C library says them.
  */
 void
 fail_connect(int error, const char *socket)
 {
-	const char	*own = error == -ENOENT || error == -ETIMEDOUT ?
-			    pool_last_message(error) : "";
+	const char	*own = error == -ENOENT || error == -EACCES ||
+			    error == -ETIMEDOUT ? pool_last_message(error) : "";
 
 	if (*own != '\0')
 		ctl_warnx("cannot connect: %s", own);
@@ -188,8 +154,6 @@ fail_connect(int error, const char *socket)
 	else if (error == -EPROTOTYPE)
 		ctl_warnx("cannot connect to %s: a socket of another type, "
 		    "not poolmgrd's", socket);
-	else if (error == -EACCES)
-		fail_socket_mode(socket);
 	else
 		ctl_warnx("cannot connect to %s: %s", socket,
 		    error < 0 ? strerror(-error) : "unknown error");

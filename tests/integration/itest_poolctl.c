@@ -1286,18 +1286,30 @@ other_uid_refused_exits_77(void **state)
 	stop();
 }
 
+/* What lets clients in where the socket's group is none of theirs. */
+#define SOCKET_SETTINGS "to let clients in, an administrator gives the " \
+	"socket a group of theirs with mode 0660 (SocketGroup= and " \
+	"SocketMode= in poolmgrd.socket, or, where poolmgrd binds the " \
+	"socket itself, the group it runs as and socket_mode in " \
+	"poolmgrd.conf)"
+
 /*
- * The socket's mode keeps nobody out: exit 77, and the words name the
- * socket's owner, group and mode, where the C library's "Permission
- * denied" left the admin to look; a socket the group may write names the
- * group to join.
+ * The socket's mode keeps nobody out: exit 77, and the library's words
+ * (pool_last_message) name the socket's owner, group and mode, and what
+ * lets a client in, where the C library's "Permission denied" left the
+ * admin to look.  The daemon, root's, binds its socket with group root:
+ * nobody is to join group root (poolctl once said to), so the words say
+ * who may connect and the settings that let clients in, at 0600 and at
+ * 0660 alike.  A socket of another group that may connect names the
+ * group to run as a member of.
  */
 static void
 socket_mode_refuses_other_uid_exits_77(void **state)
 {
 	const struct passwd *pw = getpwuid(geteuid());
 	const struct group *gr = getgrgid(getegid());
-	char want[512];
+	const struct group *other;
+	char want[1024], owner[64], group[64], others[64];
 
 	(void)state;
 	/* Appended to [daemon]: the later socket_mode wins. */
@@ -1305,21 +1317,39 @@ socket_mode_refuses_other_uid_exits_77(void **state)
 	skip_unless_nobody_can_run_poolctl();
 	assert_non_null(pw);
 	assert_non_null(gr);
+	snprintf(owner, sizeof(owner), "%s", pw->pw_name);
+	snprintf(group, sizeof(group), "%s", gr->gr_name);
 	expect_exit(ctl_as_nobody("list", NULL, NULL, NULL), EXIT_NOPERM,
 		    "list as nobody on a 0600 socket");
-	snprintf(want, sizeof(want), "poolctl: cannot connect to %s: "
-		 "permission denied by the socket (owner %s, group %s, mode "
-		 "0600)\n", fx.d.sock, pw->pw_name, gr->gr_name);
+	snprintf(want, sizeof(want), "poolctl: cannot connect: permission "
+		 "denied by the socket %s (owner %s, group %s, mode 0600): "
+		 "only its owner may connect; " SOCKET_SETTINGS "\n",
+		 fx.d.sock, owner, group);
 	assert_string_equal(fx.err, want);
 	stop();
 
 	start("socket_mode = 0660\n" PERM_POOLS);
 	expect_exit(ctl_as_nobody("list", NULL, NULL, NULL), EXIT_NOPERM,
-		    "list as nobody on a 0660 socket");
-	snprintf(want, sizeof(want), "poolctl: cannot connect to %s: "
-		 "permission denied by the socket (owner %s, group %s, mode "
-		 "0660); clients join the group %s and log in again\n",
-		 fx.d.sock, pw->pw_name, gr->gr_name, gr->gr_name);
+		    "list as nobody on a 0660 socket of group root");
+	snprintf(want, sizeof(want), "poolctl: cannot connect: permission "
+		 "denied by the socket %s (owner %s, group %s, mode 0660): "
+		 "only its owner and group %s may connect; " SOCKET_SETTINGS
+		 "\n", fx.d.sock, owner, group, group);
+	assert_string_equal(fx.err, want);
+
+	/* Group 1, of which nobody is no member, is one to join. */
+	assert_int_equal(chown(fx.d.sock, geteuid(), 1), 0);
+	if ((other = getgrgid(1)) != NULL)
+		snprintf(others, sizeof(others), "%s", other->gr_name);
+	else
+		snprintf(others, sizeof(others), "1");
+	expect_exit(ctl_as_nobody("list", NULL, NULL, NULL), EXIT_NOPERM,
+		    "list as nobody on a 0660 socket of group 1");
+	snprintf(want, sizeof(want), "poolctl: cannot connect: permission "
+		 "denied by the socket %s (owner %s, group %s, mode 0660): run "
+		 "as a member of group %s (an administrator adds a user with "
+		 "usermod -aG %s NAME; it takes a new login)\n", fx.d.sock,
+		 owner, others, others, others);
 	assert_string_equal(fx.err, want);
 	stop();
 }
