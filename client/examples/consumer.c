@@ -43,18 +43,20 @@ socket_path(void)
 
 /*
  * Say why the connection failed.  A socket that is not there is -ENOENT,
- * which pool_strerror's text reads as a pool or a block name first, and a
- * daemon that did not answer in time is -ETIMEDOUT: for both the library
- * leaves words of its own (pool_last_message) that name the path it tried
- * and what to check, or the bound.  Any other failure: the path, then the
- * code's text.
+ * which pool_strerror's text reads as a pool or a block name first, one
+ * whose mode keeps us out is -EACCES, which it reads as a pool's mode
+ * first, and a daemon that did not answer in time is -ETIMEDOUT: for
+ * each the library leaves words of its own (pool_last_message) that name
+ * the path it tried and what to check, what lets a client in, or the
+ * bound.  Any other failure: the path, then the code's text.
  */
 static void
 connect_failed(int error)
 {
 	const char	*words = pool_last_message(error);
 
-	if ((error == -ENOENT || error == -ETIMEDOUT) && *words != '\0')
+	if ((error == -ENOENT || error == -EACCES || error == -ETIMEDOUT) &&
+	    *words != '\0')
 		fprintf(stderr, "consumer: cannot connect: %s\n", words);
 	else
 		fprintf(stderr, "consumer: cannot connect to %s: %s\n",
@@ -62,15 +64,23 @@ connect_failed(int error)
 }
 
 /*
- * Why a pool would not open.  We are connected, so -ENOENT is the pool,
- * where pool_strerror's text names block names and sockets too.
+ * Say why the pool name would not open.  We are connected, so -ENOENT is
+ * the pool, and -EACCES the pool's mode or access control list, where
+ * pool_strerror's texts name block names, handles and sockets too.  The
+ * daemon's words (pool_last_message) say which right was missing, and
+ * for whom.
  */
-static const char *
-open_strerror(int error)
+static void
+open_failed(const char *name, int error)
 {
-	if (error == -ENOENT)
-		return "no such pool";
-	return pool_strerror(error);
+	const char	*words = pool_last_message(error);
+
+	fprintf(stderr, "consumer: %s: %s", name, error == -ENOENT ?
+	    "no such pool" : error == -EACCES ? "permission denied by the "
+	    "pool's mode or access control list" : pool_strerror(error));
+	if (error != -ENOENT && *words != '\0' && pool_message_adds(error))
+		fprintf(stderr, "; poolmgrd says: %s", words);
+	fputc('\n', stderr);
 }
 
 /* Parse one offset, decimal or 0x and hexadecimal; 0 on success. */
@@ -301,8 +311,7 @@ main(int argc, char **argv)
 
 	/* Reading needs only a read-only handle. */
 	if ((error = pool_open_readonly(c, argv[1], &p)) != 0) {
-		fprintf(stderr, "consumer: %s: %s\n", argv[1],
-		    open_strerror(error));
+		open_failed(argv[1], error);
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
@@ -318,8 +327,7 @@ main(int argc, char **argv)
 
 	/* Freeing is writing: that needs a read-write handle. */
 	if ((error = pool_open(c, argv[1], &p)) != 0) {
-		fprintf(stderr, "consumer: %s: %s\n", argv[1],
-		    open_strerror(error));
+		open_failed(argv[1], error);
 		goto out;
 	}
 	for (i = 0; i < n; i++) {

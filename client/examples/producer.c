@@ -39,18 +39,20 @@ socket_path(void)
 
 /*
  * Say why the connection failed.  A socket that is not there is -ENOENT,
- * which pool_strerror's text reads as a pool or a block name first, and a
- * daemon that did not answer in time is -ETIMEDOUT: for both the library
- * leaves words of its own (pool_last_message) that name the path it tried
- * and what to check, or the bound.  Any other failure: the path, then the
- * code's text.
+ * which pool_strerror's text reads as a pool or a block name first, one
+ * whose mode keeps us out is -EACCES, which it reads as a pool's mode
+ * first, and a daemon that did not answer in time is -ETIMEDOUT: for
+ * each the library leaves words of its own (pool_last_message) that name
+ * the path it tried and what to check, what lets a client in, or the
+ * bound.  Any other failure: the path, then the code's text.
  */
 static void
 connect_failed(int error)
 {
 	const char	*words = pool_last_message(error);
 
-	if ((error == -ENOENT || error == -ETIMEDOUT) && *words != '\0')
+	if ((error == -ENOENT || error == -EACCES || error == -ETIMEDOUT) &&
+	    *words != '\0')
 		fprintf(stderr, "producer: cannot connect: %s\n", words);
 	else
 		fprintf(stderr, "producer: cannot connect to %s: %s\n",
@@ -58,15 +60,23 @@ connect_failed(int error)
 }
 
 /*
- * Why a pool would not open.  We are connected, so -ENOENT is the pool,
- * where pool_strerror's text names block names and sockets too.
+ * Say why the pool name would not open.  We are connected, so -ENOENT is
+ * the pool, and -EACCES the pool's mode or access control list, where
+ * pool_strerror's texts name block names, handles and sockets too.  The
+ * daemon's words (pool_last_message) say which right was missing, and
+ * for whom.
  */
-static const char *
-open_strerror(int error)
+static void
+open_failed(const char *name, int error)
 {
-	if (error == -ENOENT)
-		return "no such pool";
-	return pool_strerror(error);
+	const char	*words = pool_last_message(error);
+
+	fprintf(stderr, "producer: %s: %s", name, error == -ENOENT ?
+	    "no such pool" : error == -EACCES ? "permission denied by the "
+	    "pool's mode or access control list" : pool_strerror(error));
+	if (error != -ENOENT && *words != '\0' && pool_message_adds(error))
+		fprintf(stderr, "; poolmgrd says: %s", words);
+	fputc('\n', stderr);
 }
 
 /*
@@ -198,8 +208,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if ((error = pool_open(c, argv[0], &p)) != 0) {
-		fprintf(stderr, "producer: %s: %s\n", argv[0],
-		    open_strerror(error));
+		open_failed(argv[0], error);
 		pool_disconnect(c);
 		return 1;
 	}

@@ -32,7 +32,8 @@
  *   connect, never group root, which the daemon run by root gives its
  *   socket; else the administrator's settings, when only the owner may;
  *   a directory on the way that uid 65534 may not search is named as
- *   the bar instead.
+ *   the bar instead.  The example programs say those words, and of a
+ *   pool whose mode refuses them, the daemon's.
  * The uid parts are skipped, with a reason, when not running as root.
  *
  * Children report through their exit codes (each failed check has its own
@@ -957,6 +958,100 @@ socket_refusal_says_what_lets_in(void **state)
 	stop_daemon();
 }
 
+/* An example program, its arguments, and where its stderr goes. */
+struct example {
+	const char *argv[4];
+	int err;		/* the write end of a pipe */
+};
+
+/* In the child, already uid 65534: run the example, stderr to the pipe. */
+static int
+exec_example(void *arg)
+{
+	struct example *e = arg;
+
+	if (dup2(e->err, 2) == -1 || !freopen("/dev/null", "r", stdin) ||
+	    !freopen("/dev/null", "w", stdout))
+		return 125;
+	execv(e->argv[0], (char *const *)e->argv);
+	return 127;
+}
+
+/*
+ * Run this build's example prog with a1 and a2 as uid 65534: its stderr
+ * into err (of len bytes); returns its exit status.
+ */
+static int
+example_as_other(const char *prog, const char *a1, const char *a2, char *err,
+		 size_t len)
+{
+	struct example e = {.err = -1};
+	char bin[256];
+	size_t n = 0;
+	ssize_t r;
+	int fds[2];
+	pid_t pid;
+
+	snprintf(bin, sizeof(bin), "%s/examples/%s", harness_build(), prog);
+	e.argv[0] = bin;
+	e.argv[1] = a1;
+	e.argv[2] = a2;
+	assert_int_equal(pipe(fds), 0);
+	e.err = fds[1];
+	pid = harness_spawn_as(OTHER_UID, OTHER_GID, exec_example, &e);
+	close(fds[1]);
+	assert_true(pid > 0);
+	while (n < len - 1 && (r = read(fds[0], err + n, len - 1 - n)) > 0)
+		n += (size_t)r;
+	err[n] = '\0';
+	close(fds[0]);
+	return harness_wait(pid);
+}
+
+/*
+ * The example programs, as uid 65534: kept out by the socket, each says
+ * the library's words (pool_last_message), as poolctl does, where it
+ * said pool_strerror's text, which names pools, handles and the socket's
+ * permissions alike; refused a pool by its mode, the pool's mode and
+ * the daemon's words, which name the right it lacks.  Exit status 1.
+ */
+static void
+examples_say_what_refused(void **state)
+{
+	static const char *const progs[] = {"producer", "consumer"};
+	static const char *const lacks[] = {"writable", "readable"};
+	char err[2048], want[1024], root[64], rootgrp[64];
+	size_t i;
+
+	(void)state;
+	harness_skip_unless_root("drop a child to another uid");
+	start_daemon("socket_mode = 0660\n[pool private]\nsize = 1M\n"
+		     "mode = 0600\n");
+	id_name(false, 0, root, sizeof(root));
+	id_name(true, 0, rootgrp, sizeof(rootgrp));
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(example_as_other(progs[i], "private", "0x0",
+						  err, sizeof(err)), 1);
+		snprintf(want, sizeof(want), "%s: cannot connect: permission "
+			 "denied by the socket %s (owner %s, group %s, mode "
+			 "0660): only its owner and group %s may connect; "
+			 SOCKET_SETTINGS "\n", progs[i], daemon_proc.sock,
+			 root, rootgrp, rootgrp);
+		assert_string_equal(err, want);
+	}
+	assert_int_equal(chmod(daemon_proc.sock, 0666), 0);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(example_as_other(progs[i], "private", "0x0",
+						  err, sizeof(err)), 1);
+		snprintf(want, sizeof(want), "%s: private: permission denied "
+			 "by the pool's mode or access control list; poolmgrd "
+			 "says: pool private (mode 0600) is not %s for uid "
+			 "65534\n", progs[i], lacks[i]);
+		assert_string_equal(err, want);
+	}
+	stop_daemon();
+}
+
 int
 main(void)
 {
@@ -981,6 +1076,7 @@ main(void)
 			group_bits_rule_a_supplementary_member, teardown),
 		cmocka_unit_test_teardown(socket_refusal_says_what_lets_in,
 					  teardown),
+		cmocka_unit_test_teardown(examples_say_what_refused, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
