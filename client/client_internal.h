@@ -33,6 +33,8 @@
  * mode, and what lets a client in.
  */
 #define CONN_WORDS_MAX		512
+/* The most of a daemon's reply's words kept, with the NUL (conn.c). */
+#define CONN_DAEMON_WORDS_MAX	256
 
 /*
  * HelloReply.features: the daemon's optional capabilities, a bit each
@@ -137,7 +139,7 @@ struct pool_conn {
 	 * reply: too many clients), for every call that fails of it.
 	 */
 	int			 refusal_code;
-	char			 refusal_words[256];
+	char			 refusal_words[CONN_DAEMON_WORDS_MAX];
 
 	/*
 	 * Nanoseconds of CLOCK_MONOTONIC by which the Hello must be answered

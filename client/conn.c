@@ -591,13 +591,21 @@ conn_note_words(int code, const char *m)
 	client_copy_words(last_message, sizeof last_message, m);
 }
 
+/*
+ * A reply's words: the daemon keeps its own within CONN_DAEMON_WORDS_MAX
+ * bytes (a refusal says one thing), so a longer text, which only another
+ * program could send, is cut there; the library's own words may take the
+ * whole buffer (a socket's path and names, and what to do).
+ */
 static void
 conn_note_refusal(const Poolmgr__Reply *reply)
 {
+	char	m[CONN_DAEMON_WORDS_MAX];
 	int	code = reply != NULL ? reply->error : 0;
 
-	conn_note_words(code, code != 0 && reply->message != NULL ?
+	client_copy_words(m, sizeof m, code != 0 && reply->message != NULL ?
 	    reply->message : "");
+	conn_note_words(code, m);
 }
 
 /*
