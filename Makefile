@@ -312,7 +312,8 @@ $(BUILD)/tests/itest_restart $(BUILD)/tests/itest_restart_busy \
   $(BUILD)/tests/itest_restart_edges: $(BUILD)/tests/integration/harness_restart.o
 
 # Users and groups of the tests' own, in a mount namespace.
-$(BUILD)/tests/itest_acl_api $(BUILD)/tests/itest_poolctl_acl: \
+$(BUILD)/tests/itest_acl_api $(BUILD)/tests/itest_poolctl_acl \
+  $(BUILD)/tests/itest_perm: \
   $(BUILD)/tests/integration/harness_ids.o
 
 # Restores from states made by hand, in the daemon's own format.

@@ -27,6 +27,24 @@
 
 /* The most a look-up's buffer grows to: far past any real group. */
 #define DENIED_DB_MOST	(64u << 20)
+/* The room for a user's or a group's name in the words, with its NUL. */
+#define DENIED_NAME	64
+/* What an administrator sets to let clients in (denied_remedy). */
+#define DENIED_SETTINGS	"to let clients in, an administrator gives the " \
+	"socket a group of theirs with mode 0660 (SocketGroup= and " \
+	"SocketMode= in poolmgrd.socket, or, where poolmgrd binds the " \
+	"socket itself, the group it runs as and socket_mode in " \
+	"poolmgrd.conf)"
+
+/*
+ * The longest words fit whole: a path of 107 bytes (a socket address's
+ * most), an owner's and a group's name of 63, and the group's name
+ * again where group root may connect and the settings follow.
+ */
+_Static_assert(sizeof("permission denied by the socket  (owner , group , "
+    "mode 0777): only its owner and group  may connect; " DENIED_SETTINGS)
+    + 107 + 3 * (DENIED_NAME - 1) <= CONN_WORDS_MAX,
+    "CONN_WORDS_MAX holds the longest words of a refused connect");
 
 /*
  * The name of uid (group false) or gid (group true) into name (len
@@ -113,19 +131,16 @@ denied_remedy(const struct stat *st, const char *group, char *m, size_t len)
 		    "administrator adds a user with usermod -aG %s NAME; it "
 		    "takes a new login)", group, group);
 	else
-		snprintf(m, len, "only its owner%s%s may connect; to let "
-		    "clients in, an administrator gives the socket a group of "
-		    "theirs with mode 0660 (SocketGroup= and SocketMode= in "
-		    "poolmgrd.socket, or, where poolmgrd binds the socket "
-		    "itself, the group it runs as and socket_mode in "
-		    "poolmgrd.conf)", group_may ? " and group " : "",
+		snprintf(m, len, "only its owner%s%s may connect; "
+		    DENIED_SETTINGS, group_may ? " and group " : "",
 		    group_may ? group : "");
 }
 
 void
 conn_note_denied(const char *path)
 {
-	char		m[CONN_WORDS_MAX], owner[64], group[64];
+	char		m[CONN_WORDS_MAX], owner[DENIED_NAME];
+	char		group[DENIED_NAME];
 	struct stat	st;
 	bool		mode_lets_in;
 	int		n;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /*
@@ -30,6 +31,13 @@ ids_bind_one(const char *path, const char *lines)
 		 dir != NULL && *dir != '\0' ? dir : "/tmp");
 	if ((fd = mkstemp(tmp)) < 0)
 		return -1;
+	/* As readable as the files it stands for, for a child that drops
+	 * root to look a name up. */
+	if (fchmod(fd, 0644) != 0) {
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
 	if ((out = fdopen(fd, "w")) == NULL) {
 		close(fd);
 		unlink(tmp);

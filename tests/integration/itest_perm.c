@@ -32,8 +32,10 @@
  *   connect, never group root, which the daemon run by root gives its
  *   socket; else the administrator's settings, when only the owner may;
  *   a directory on the way that uid 65534 may not search is named as
- *   the bar instead.  The example programs say those words, and of a
- *   pool whose mode refuses them, the daemon's.
+ *   the bar instead.  The longest such words, a path of 107 bytes and
+ *   names of 63 (a user and a group of the test's own), are whole.  The
+ *   example programs say those words, and of a pool whose mode refuses
+ *   them, the daemon's.
  * The uid parts are skipped, with a reason, when not running as root.
  *
  * Children report through their exit codes (each failed check has its own
@@ -56,6 +58,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "harness_ids.h"
 #include "poolclient.h"
 
 #define OTHER_UID	65534
@@ -958,6 +961,115 @@ socket_refusal_says_what_lets_in(void **state)
 	stop_daemon();
 }
 
+/* A socket path to connect to and the words its refusal is to have. */
+struct refusal {
+	const char *path;
+	const char *want;
+};
+
+/* Kept out by the socket at r->path: -EACCES, and the words r->want. */
+static int
+refused_at_path(void *arg)
+{
+	const struct refusal *r = arg;
+	struct pool_conn *c = (struct pool_conn *)&c;
+
+	alarm(CHILD_ALARM);
+	CHECK_RC(pool_connect(r->path, &c), -EACCES, 150);
+	CHECK(c == NULL, 151);
+	CHECK(said(-EACCES, r->want), 152);
+	return 0;
+}
+
+/*
+ * A user and a group of the test's own whose names are 63 bytes, the
+ * most the words hold of a name (harness_ids.h).
+ */
+#define LONG_UID	4390
+#define LONG_GID	4391
+/* 51 bytes: with "pmlonguser-" and "u", or "pmlonggroup-", 63. */
+#define LONG_PAD	"012345678901234567890123456789012345678901234567890"
+#define LONG_USER	"pmlonguser-" LONG_PAD "u"
+#define LONG_GROUP	"pmlonggroup-" LONG_PAD
+
+/* Root, where the databases name LONG_UID and LONG_GID: as uid 65534. */
+static int
+refused_with_long_names(void *arg)
+{
+	gid_t gid = OTHER_GID;
+	int rc;
+
+	rc = harness_ids_bind(LONG_USER ":x:4390:4390::/:/bin/false\n",
+			      LONG_GROUP ":x:4391:\n", LONG_USER);
+	if (rc != 0)
+		return rc;
+	if (setgroups(1, &gid) == -1 || setgid(OTHER_GID) == -1 ||
+	    setuid(OTHER_UID) == -1)
+		return 126;
+	return refused_at_path(arg);
+}
+
+/* Run refused_with_long_names(r) in a child; false: it cannot be run. */
+static bool
+run_with_long_names(const struct refusal *r, const char *what)
+{
+	pid_t pid;
+	int rc;
+
+	fflush(NULL);
+	pid = harness_spawn(refused_with_long_names, (void *)r);
+	assert_true(pid > 0);
+	kids[nkids++] = pid;
+	rc = harness_wait(pid);
+	nkids--;
+	if (rc == 99)
+		return false;	/* no mount namespace, or NSS before files */
+	if (rc != 0)
+		fail_msg("%s exited with %d", what, rc);
+	return true;
+}
+
+/*
+ * The longest words: the longest socket path, 107 bytes (a link to the
+ * daemon's socket), and an owner and a group of names of 63 bytes.  The
+ * words name them whole and end with what lets a client in, whether the
+ * group may connect (be a member) or only the owner may (the settings).
+ * In a room of 512 bytes they were cut short of their end.
+ */
+static void
+socket_refusal_of_long_names_is_whole(void **state)
+{
+	char path[108], want[1024];
+	struct refusal r = {path, want};
+	size_t n;
+
+	(void)state;
+	harness_skip_unless_root("bind password and group databases of its "
+				 "own");
+	start_daemon("socket_mode = 0660\n");
+	n = (size_t)snprintf(path, sizeof(path), "%s/", daemon_proc.dir);
+	assert_true(n < sizeof(path) - 1);
+	memset(path + n, 's', sizeof(path) - 1 - n);
+	path[sizeof(path) - 1] = '\0';
+	assert_int_equal(symlink(daemon_proc.sock, path), 0);
+	assert_int_equal(chown(daemon_proc.sock, LONG_UID, LONG_GID), 0);
+
+	snprintf(want, sizeof(want), "permission denied by the socket %s "
+		 "(owner " LONG_USER ", group " LONG_GROUP ", mode 0660): run "
+		 "as a member of group " LONG_GROUP " (an administrator adds "
+		 "a user with usermod -aG " LONG_GROUP " NAME; it takes a new "
+		 "login)", path);
+	if (!run_with_long_names(&r, "uid 65534 outside a long group"))
+		skip();
+
+	assert_int_equal(chmod(daemon_proc.sock, 0600), 0);
+	snprintf(want, sizeof(want), "permission denied by the socket %s "
+		 "(owner " LONG_USER ", group " LONG_GROUP ", mode 0600): only "
+		 "its owner may connect; " SOCKET_SETTINGS, path);
+	run_with_long_names(&r, "uid 65534 on a 0600 socket of long names");
+	stop_daemon();
+}
+
 /* An example program, its arguments, and where its stderr goes. */
 struct example {
 	const char *argv[4];
@@ -1076,6 +1188,8 @@ main(void)
 			group_bits_rule_a_supplementary_member, teardown),
 		cmocka_unit_test_teardown(socket_refusal_says_what_lets_in,
 					  teardown),
+		cmocka_unit_test_teardown(
+			socket_refusal_of_long_names_is_whole, teardown),
 		cmocka_unit_test_teardown(examples_say_what_refused, teardown),
 	};
 
