@@ -30,10 +30,10 @@
 /*
  * The room for a refusal's words (pool_last_message): the library's own
  * for a connect the socket refused name the path, its owner, group and
- * mode, and what lets a client in, 631 bytes at the most (conn_denied.c
- * checks it).
+ * mode, and what lets a client in: conn_denied.c checks that its
+ * longest fit.
  */
-#define CONN_WORDS_MAX		640
+#define CONN_WORDS_MAX		768
 /* The most of a daemon's reply's words kept, with the NUL (conn.c). */
 #define CONN_DAEMON_WORDS_MAX	256
 

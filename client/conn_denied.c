@@ -38,13 +38,17 @@
 
 /*
  * The longest words fit whole: a path of 107 bytes (a socket address's
- * most), an owner's and a group's name of 63, and the group's name
- * again where group root may connect and the settings follow.
+ * most), an owner's and a group's name of 63, the group's name again in
+ * what lets a client in, and a uid of 10 digits.
  */
-_Static_assert(sizeof("permission denied by the socket  (owner , group , "
-    "mode 0777): only its owner and group  may connect; " DENIED_SETTINGS)
-    + 107 + 3 * (DENIED_NAME - 1) <= CONN_WORDS_MAX,
-    "CONN_WORDS_MAX holds the longest words of a refused connect");
+#define DENIED_FITS(words)						\
+	(sizeof("permission denied by the socket  (owner , group , mode "	\
+	    "0777): " words) + 107 + 3 * (DENIED_NAME - 1) <= CONN_WORDS_MAX)
+_Static_assert(DENIED_FITS("only its owner and group  may connect; "
+    DENIED_SETTINGS), "CONN_WORDS_MAX holds the settings' words");
+_Static_assert(DENIED_FITS("uid 4294967295 is of group , whose bits keep "
+    "it out, though others may connect; " DENIED_SETTINGS),
+    "CONN_WORDS_MAX holds the words of a class that keeps its own out");
 
 /*
  * The name of uid (group false) or gid (group true) into name (len
@@ -119,14 +123,27 @@ denied_mode_lets_in(const struct stat *st)
  * the administrator gives the socket a group of clients and a mode that
  * lets that group write: in the socket unit where systemd makes the
  * socket, or by the daemon's group and socket_mode where it binds the
- * socket itself (the daemon binds it with its own group).
+ * socket itself (the daemon binds it with its own group).  The kernel
+ * takes the first class the caller is of, owner or group, and looks no
+ * further: a mode such as 0606 keeps the group's members out while
+ * everyone else may connect, which is said as it is.
  */
 static void
 denied_remedy(const struct stat *st, const char *group, char *m, size_t len)
 {
 	bool	group_may = (st->st_mode & S_IWGRP) != 0;
+	bool	owner = geteuid() == st->st_uid;
+	bool	member = !owner && denied_in_group(st->st_gid);
 
-	if (group_may && st->st_gid != 0)
+	if (owner && (st->st_mode & (S_IWGRP | S_IWOTH)))
+		snprintf(m, len, "uid %u is its owner, whose bits keep it out, "
+		    "though others may connect; " DENIED_SETTINGS,
+		    (unsigned)geteuid());
+	else if (member && (st->st_mode & S_IWOTH))
+		snprintf(m, len, "uid %u is of group %s, whose bits keep it "
+		    "out, though others may connect; " DENIED_SETTINGS,
+		    (unsigned)geteuid(), group);
+	else if (group_may && st->st_gid != 0)
 		snprintf(m, len, "run as a member of group %s (an "
 		    "administrator adds a user with usermod -aG %s NAME; it "
 		    "takes a new login)", group, group);

@@ -32,7 +32,8 @@
  *   connect, never group root, which the daemon run by root gives its
  *   socket; else the administrator's settings, when only the owner may;
  *   a directory on the way that uid 65534 may not search is named as
- *   the bar instead.  The longest such words, a path of 107 bytes and
+ *   the bar instead.  A socket of mode 0606 keeps its group's members
+ *   out and lets others in, and the words say so.  The longest such words, a path of 107 bytes and
  *   names of 63 (a user and a group of the test's own), are whole.  The
  *   example programs say those words, and of a pool whose mode refuses
  *   them, the daemon's.
@@ -961,6 +962,38 @@ socket_refusal_says_what_lets_in(void **state)
 	stop_daemon();
 }
 
+/*
+ * A socket of mode 0606 keeps the members of its group out and lets
+ * everyone else in: the kernel takes the group's bits for a member and
+ * looks no further.  The words say so of uid 65534 in group 65534, and
+ * uid 65534 in another group connects.  They said "only its owner may
+ * connect" before.
+ */
+static void
+socket_refusal_of_a_group_kept_out(void **state)
+{
+	const char *sock = daemon_proc.sock;
+	char want[1024], root[64], others[64];
+
+	(void)state;
+	harness_skip_unless_root("drop a child to another uid");
+	start_daemon("socket_mode = 0660\n");
+	id_name(false, 0, root, sizeof(root));
+	id_name(true, OTHER_GID, others, sizeof(others));
+	assert_int_equal(chown(sock, 0, OTHER_GID), 0);
+	assert_int_equal(chmod(sock, 0606), 0);
+
+	snprintf(want, sizeof(want), "permission denied by the socket %s "
+		 "(owner %s, group %s, mode 0606): uid 65534 is of group %s, "
+		 "whose bits keep it out, though others may connect; "
+		 SOCKET_SETTINGS, sock, root, others, others);
+	run_as(OTHER_UID, OTHER_GID, refused_by_socket, want,
+	       "uid 65534 in the group of a 0606 socket");
+	run_as(OTHER_UID, STRANGER_GID, let_in_by_socket, NULL,
+	       "uid 65534 outside the group of a 0606 socket");
+	stop_daemon();
+}
+
 /* A socket path to connect to and the words its refusal is to have. */
 struct refusal {
 	const char *path;
@@ -1187,6 +1220,8 @@ main(void)
 		cmocka_unit_test_teardown(
 			group_bits_rule_a_supplementary_member, teardown),
 		cmocka_unit_test_teardown(socket_refusal_says_what_lets_in,
+					  teardown),
+		cmocka_unit_test_teardown(socket_refusal_of_a_group_kept_out,
 					  teardown),
 		cmocka_unit_test_teardown(
 			socket_refusal_of_long_names_is_whole, teardown),
