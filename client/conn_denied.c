@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdbool.h>
@@ -101,15 +102,18 @@ denied_in_group(gid_t gid)
 }
 
 /*
- * Whether st's mode lets this process write the socket, as the kernel
- * decides: the owner's bits for its owner, else the group's for a
- * member, else the others'.  Root passes any mode.
+ * Whether st's mode lets this process write the socket at path, as the
+ * kernel decides: the owner's bits for its owner, else the group's for a
+ * member, else the others'.  Root passes any mode with CAP_DAC_OVERRIDE
+ * only, which a unit or a container may have taken from it: the kernel
+ * is asked for the effective rights (faccessat2; where there is none,
+ * the C library takes root to pass, as before).
  */
 static bool
-denied_mode_lets_in(const struct stat *st)
+denied_mode_lets_in(const char *path, const struct stat *st)
 {
 	if (geteuid() == 0)
-		return true;
+		return faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) == 0;
 	if (geteuid() == st->st_uid)
 		return (st->st_mode & S_IWUSR) != 0;
 	if (denied_in_group(st->st_gid))
@@ -176,7 +180,7 @@ conn_note_denied(const char *path)
 	}
 	denied_name(false, st.st_uid, owner, sizeof owner);
 	denied_name(true, st.st_gid, group, sizeof group);
-	mode_lets_in = denied_mode_lets_in(&st);
+	mode_lets_in = denied_mode_lets_in(path, &st);
 	n = snprintf(m, sizeof m, "permission denied %s the socket %s (owner "
 	    "%s, group %s, mode 0%03o): ", mode_lets_in ? "connecting to" :
 	    "by", path, owner, group, (unsigned)(st.st_mode & 0777));

@@ -33,7 +33,8 @@
  *   socket; else the administrator's settings, when only the owner may;
  *   a directory on the way that uid 65534 may not search is named as
  *   the bar instead.  A socket of mode 0606 keeps its group's members
- *   out and lets others in, and the words say so.  The longest such words, a path of 107 bytes and
+ *   out and lets others in, and the words say so; root without
+ *   CAP_DAC_OVERRIDE is held to the mode, and told it as anyone is.  The longest such words, a path of 107 bytes and
  *   names of 63 (a user and a group of the test's own), are whole.  The
  *   example programs say those words, and of a pool whose mode refuses
  *   them, the daemon's.
@@ -55,7 +56,9 @@
 #include <string.h>
 #include <grp.h>
 #include <pwd.h>
+#include <linux/capability.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -994,6 +997,66 @@ socket_refusal_of_a_group_kept_out(void **state)
 	stop_daemon();
 }
 
+/*
+ * Root without CAP_DAC_OVERRIDE (its effective set only: as a unit's
+ * CapabilityBoundingSet= or a container may leave it) is held to the
+ * socket's mode like anyone else: -EACCES, and the words of the mode.
+ */
+static int
+root_without_dac_override(void *arg)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &hdr, data) != 0)
+		return 126;
+	data[CAP_TO_INDEX(CAP_DAC_OVERRIDE)].effective &=
+		~CAP_TO_MASK(CAP_DAC_OVERRIDE);
+	if (syscall(SYS_capset, &hdr, data) != 0)
+		return 126;
+	return refused_by_socket(arg);
+}
+
+/*
+ * A socket of uid 65534's, mode 0600, keeps out root that lacks
+ * CAP_DAC_OVERRIDE: the words say who may connect, as to anyone the mode
+ * keeps out.  They said the mode let uid 0 in and something else refused,
+ * as if any root passed any mode.
+ */
+static void
+socket_refusal_of_root_without_override(void **state)
+{
+	const char *sock = daemon_proc.sock;
+	char want[1024], other[64], others[64];
+	pid_t pid;
+	int rc;
+
+	(void)state;
+	harness_skip_unless_root("drop a capability of root's");
+	start_daemon("socket_mode = 0660\n");
+	id_name(false, OTHER_UID, other, sizeof(other));
+	id_name(true, OTHER_GID, others, sizeof(others));
+	assert_int_equal(chown(sock, OTHER_UID, OTHER_GID), 0);
+	assert_int_equal(chmod(sock, 0600), 0);
+
+	snprintf(want, sizeof(want), "permission denied by the socket %s "
+		 "(owner %s, group %s, mode 0600): only its owner may "
+		 "connect; " SOCKET_SETTINGS, sock, other, others);
+	fflush(NULL);
+	pid = harness_spawn(root_without_dac_override, want);
+	assert_true(pid > 0);
+	kids[nkids++] = pid;
+	rc = harness_wait(pid);
+	nkids--;
+	if (rc == 126)
+		skip();		/* no capabilities to drop here */
+	if (rc != 0)
+		fail_msg("root without CAP_DAC_OVERRIDE exited with %d", rc);
+	stop_daemon();
+}
+
 /* A socket path to connect to and the words its refusal is to have. */
 struct refusal {
 	const char *path;
@@ -1223,6 +1286,8 @@ main(void)
 					  teardown),
 		cmocka_unit_test_teardown(socket_refusal_of_a_group_kept_out,
 					  teardown),
+		cmocka_unit_test_teardown(
+			socket_refusal_of_root_without_override, teardown),
 		cmocka_unit_test_teardown(
 			socket_refusal_of_long_names_is_whole, teardown),
 		cmocka_unit_test_teardown(examples_say_what_refused, teardown),
