@@ -488,9 +488,7 @@ held_for_release(struct call *c, struct dpool *p, int rc)
 {
 	if (rc == -ENOMEM)
 		p->unseen_failures++;
-	c->settle = false;
-	c->prior_only = false;
-	return HELD;
+	return held_for_work(c);
 }
 
 /*
@@ -522,11 +520,7 @@ make_shared_room(struct call *c, struct dpool *p, const struct room_need *need)
 	if (!need->grow || p->limit_hit || p->evict.unheld == 0 ||
 	    !dpool_evict_grow(p, need->at, need->bytes))
 		return 0;
-	if (!dpool_unsettled(p))
-		return TRY_AGAIN;
-	c->settle = false;
-	c->prior_only = false;
-	return HELD;
+	return dpool_unsettled(p) ? held_for_work(c) : TRY_AGAIN;
 }
 
 /* Is b shared: held by others too, or persistent (it never moves)? */

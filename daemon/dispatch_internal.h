@@ -163,6 +163,8 @@ int do_free_batch(struct call *c, const Poolmgr__FreeBatch *m);
 #define TRY_AGAIN 2
 /* rc while p still has work queued: HELD until it is done, else 0. */
 int refused_unsettled(struct call *c, struct dpool *p, int rc);
+/* Held (HELD) until the work its pool has queued by now is done. */
+int held_for_work(struct call *c);
 /*
  * What a refused request needs of its pool (make_room): bytes, the least
  * it could do with (under -EDQUOT: what the asking uid lacks); counted,

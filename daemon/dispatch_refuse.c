@@ -218,6 +218,17 @@ make_room(struct call *c, struct dpool *p, int rc, bool retry_follows,
 	/* Names evicted are at most the pool's: no overflow. */
 	if (by_rounds && lack == 0 && p->releasing > releasing)
 		c->evict_names += gone;
+	return held_for_work(c);
+}
+
+/*
+ * The request waits for the work its pool has queued by now (the pages
+ * of what was just evicted or freed), then is tried again: the wait's
+ * mark is that work, not the request's first mark.
+ */
+int
+held_for_work(struct call *c)
+{
 	c->settle = false;
 	c->prior_only = false;
 	return HELD;
