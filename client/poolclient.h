@@ -387,7 +387,16 @@ struct pool_daemon_stats {
 	uint64_t rss_bytes;		/* the daemon's resident memory */
 	uint64_t log_lines_left_out;	/* by the log's rate limits */
 	uint64_t features;		/* the daemon's feature bits */
-	uint64_t reserved[8];		/* zero: room for later fields */
+	/*
+	 * The other connection limits in force: of max_connections, the
+	 * places kept for root, the daemon's uid and its admin group
+	 * (admin_connections), and the most of one uid; both 0 from a
+	 * daemon older than them.  (Taken from the reserved room: a program
+	 * built before them has the same structure.)
+	 */
+	uint32_t admin_connections;
+	uint32_t max_connections_per_uid;
+	uint64_t reserved[7];		/* zero: room for later fields */
 };
 
 /* One open handle, as `poolctl clients` shows it. */

@@ -365,6 +365,8 @@ class DaemonStats:
     rss_bytes: int
     log_lines_left_out: int
     features: int
+    admin_connections: int
+    max_connections_per_uid: int
 
 
 @dataclasses.dataclass(frozen=True)

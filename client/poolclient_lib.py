@@ -156,7 +156,8 @@ class _DaemonStats(ctypes.Structure):
             "requests_total", "requests_refused", "bad_messages", "held",
             "pools", "live_blocks", "allocated_bytes", "rss_bytes",
             "log_lines_left_out", "features")] + \
-        [("reserved", _u64 * 8)]
+        [("admin_connections", _u32), ("max_connections_per_uid", _u32),
+         ("reserved", _u64 * 7)]
 
 
 # The sizes client/admin.c and client/stats.c assert: a mismatch is a

@@ -63,6 +63,13 @@ static const struct status_field status_fields[] = {
 	DF(max_connections, "max connections", S_NUM, false,
 	    "poolmgr_daemon_max_connections",
 	    "The max_connections setting in force."),
+	DF(admin_connections, "kept for admins", S_NUM, false,
+	    "poolmgr_daemon_admin_connections",
+	    "The admin_connections setting in force: of max_connections, "
+	    "the places kept for root, the daemon's uid and admin_group."),
+	DF(max_connections_per_uid, "max per uid", S_NUM, false,
+	    "poolmgr_daemon_max_connections_per_uid",
+	    "The max_connections_per_uid setting in force."),
 	DF(connections_total, "connections accepted", S_NUM, true,
 	    "poolmgr_daemon_connections_accepted_total",
 	    "Connections accepted since the daemon started, refused ones "
@@ -70,7 +77,7 @@ static const struct status_field status_fields[] = {
 	DF(connections_refused, "connections refused", S_NUM, true,
 	    "poolmgr_daemon_connections_refused_total",
 	    "Connections closed at once for a limit (max_connections, "
-	    "max_connections_per_uid, descriptors)."),
+	    "admin_connections, max_connections_per_uid, descriptors)."),
 	DF(hello_timeouts, "hello timeouts", S_NUM, true,
 	    "poolmgr_daemon_hello_timeouts_total",
 	    "Connections dropped for saying no Hello in time."),

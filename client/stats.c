@@ -428,6 +428,8 @@ client_copy_daemon_stats(struct pool_daemon_stats *s,
 	s->rss_bytes = m->rss_bytes;
 	s->log_lines_left_out = m->log_lines_left_out;
 	s->features = m->features;
+	s->admin_connections = m->admin_connections;
+	s->max_connections_per_uid = m->max_connections_per_uid;
 }
 
 POOL_API int

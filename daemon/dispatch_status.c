@@ -114,6 +114,9 @@ do_daemon_stats(struct call *c, const Poolmgr__DaemonStats *m)
 	r.restarts = t.restarts;
 	r.connections = session_count();
 	r.max_connections = dispatch_cf ? dispatch_cf->max_connections : 0;
+	r.admin_connections = dispatch_cf ? dispatch_cf->admin_connections : 0;
+	r.max_connections_per_uid = dispatch_cf ?
+				    dispatch_cf->max_connections_per_uid : 0;
 	r.connections_total = t.connections;
 	r.connections_refused = t.connections_refused;
 	r.hello_timeouts = t.hello_timeouts;

@@ -1517,7 +1517,8 @@ def daemon_stats_count_what_happens():
         kv = dict(line.split(" ", 1) for line in out.splitlines())
         assert kv["server"] == b.server
         for key in ("pid", "uid", "gid", "started", "restarts", "pools",
-                    "max_connections", "features", "bad_messages"):
+                    "max_connections", "admin_connections",
+                    "max_connections_per_uid", "features", "bad_messages"):
             assert int(kv[key]) == getattr(b, key), (key, kv[key], b)
         # b's own request, and poolctl's Hello.
         assert int(kv["requests_total"]) == b.requests_total + 2

@@ -27,6 +27,8 @@
  *   100 connections sending garbage, at the log's 10 lines a window, leave
  *       90 lines out, and are 100 bad messages.
  *   poolctl status as text, JSON, kv and Prometheus, and its usage errors.
+ *   the connection limits in force (admin_connections,
+ *       max_connections_per_uid) in each, a reload's new ones too.
  *
  * Before DaemonStats existed the first call already failed: the daemon
  * answered the unknown request -EOPNOTSUPP.
@@ -204,7 +206,7 @@ identity_and_memory(void **state)
 	assert_int_equal(ds.max_connections, MAX_CONNS);
 	assert_int_equal(ds.restarts, 0);
 	assert_true(ds.features & (1u << 3));
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < 7; i++)
 		assert_int_equal(ds.reserved[i], 0);
 
 	/* The sums of every pool's own statistics. */
@@ -751,6 +753,64 @@ poolctl_status(void **state)
 	stop();
 }
 
+/*
+ * The connection limits in force, that an operator reads to tell why a
+ * client was refused -EUSERS below max_connections: admin_connections (at
+ * its default, half of a small max_connections, then as set) and
+ * max_connections_per_uid, from the library, poolctl's text, kv and
+ * Prometheus, and after a reload that changes them.
+ */
+static void
+connection_limits(void **state)
+{
+	char out[16384], err[4096];
+	struct pool_daemon_stats ds;
+	struct pool_conn *c;
+
+	start(state);
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	ds = status_of(c);
+	assert_int_equal(ds.admin_connections, 8);
+	assert_int_equal(ds.max_connections_per_uid, PER_UID);
+	for (size_t i = 0; i < 7; i++)
+		assert_int_equal(ds.reserved[i], 0);
+
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "status"), 0);
+	assert_non_null(strstr(out, "\n  max connections      64\n"
+			       "  kept for admins      8\n"
+			       "  max per uid          4\n"));
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "status --format=kv"),
+			 0);
+	assert_int_equal(kv_value(out, "admin_connections"), 8);
+	assert_int_equal(kv_value(out, "max_connections_per_uid"), PER_UID);
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err),
+					 "status --format=prometheus"), 0);
+	assert_non_null(strstr(out, "# TYPE poolmgr_daemon_admin_connections "
+			       "gauge\npoolmgr_daemon_admin_connections 8\n"));
+	assert_non_null(strstr(out, "\npoolmgr_daemon_max_connections_per_uid "
+			       "4\n"));
+
+	assert_int_equal(harness_reload_with(&d, "max_connections = 10\n"
+					     "admin_connections = 3\n"
+					     "max_connections_per_uid = 7\n"),
+			 0);
+	ds = status_of(c);
+	assert_int_equal(ds.max_connections, 10);
+	assert_int_equal(ds.admin_connections, 3);
+	assert_int_equal(ds.max_connections_per_uid, 7);
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "status --json=short"),
+			 0);
+	assert_non_null(strstr(out, "\"max_connections\":10,"
+			       "\"admin_connections\":3,"
+			       "\"max_connections_per_uid\":7,"));
+	pool_disconnect(c);
+	stop();
+}
+
 /* The fd store of store_stop_start_and_crash, closed however it ends. */
 static struct harness_store store;
 
@@ -826,6 +886,7 @@ main(void)
 		cmocka_unit_test(reload_and_restart),
 		cmocka_unit_test(flood_left_out),
 		cmocka_unit_test(poolctl_status),
+		cmocka_unit_test(connection_limits),
 		HARNESS_STORE_TEST(store_stop_start_and_crash, &store),
 	};
 

@@ -191,6 +191,8 @@ daemon_stats(void)
 	FIELD(pool_daemon_stats, rss_bytes);
 	FIELD(pool_daemon_stats, log_lines_left_out);
 	FIELD(pool_daemon_stats, features);
+	FIELD(pool_daemon_stats, admin_connections);
+	FIELD(pool_daemon_stats, max_connections_per_uid);
 	FIELD(pool_daemon_stats, reserved);
 }
 
