@@ -291,6 +291,30 @@ for pair in "daemon_key:THE [daemon] SECTION" "pool_key:THE [pool NAME] SECTION"
 done
 [ $r = 1 ] || ok "the keys config.c reads are the keys poolmgrd.conf(5) describes, section by section"
 
+# The [daemon] keys a reload applies are those whose changes its log line
+# names (daemon/config_changes.c), and the page's paragraph of the keys
+# that take effect on SIGHUP names those and no other: one left out reads
+# as needing a restart.
+r=0
+awk '$0 ~ "^daemon_key\\(" { on = 1 } on && /^}/ { on = 0 } on' \
+    "$src/daemon/config.c" | grep -o 'strcmp(key, "[a-z_]*")' |
+    sed 's/.*"\(.*\)")/\1/' | sort > "$tmp/daemon_keys"
+render "$src/docs/poolmgrd.conf.5" | { grep 'takes effect on SIGHUP too' || :; } \
+    > "$tmp/reload_para"
+[ "$(wc -l < "$tmp/reload_para")" = 1 ] ||
+	{ fail "poolmgrd.conf(5) has no one paragraph of the [daemon] keys that 'takes effect on SIGHUP too'"; r=1; }
+: > "$tmp/reload_src"
+: > "$tmp/reload_man"
+while read -r key; do
+	grep -qw "$key" "$src/daemon/config_changes.c" && echo "$key" >> "$tmp/reload_src"
+	grep -qw "$key" "$tmp/reload_para" && echo "$key" >> "$tmp/reload_man"
+done < "$tmp/daemon_keys"
+[ "$(wc -l < "$tmp/reload_src")" -gt 5 ] ||
+	{ fail "found only $(wc -l < "$tmp/reload_src") keys in daemon/config_changes.c"; r=1; }
+same "$tmp/reload_src" "$tmp/reload_man" "daemon/config_changes.c (a reload's changes)" \
+    "poolmgrd.conf(5)'s keys that take effect on SIGHUP" || r=1
+[ $r = 1 ] || ok "the [daemon] keys a reload applies are those poolmgrd.conf(5) says take effect on SIGHUP"
+
 # --- poolctl status -------------------------------------------------------
 # Its figures are status_fields[] (client/poolctl_status.c), server aside:
 # every member of struct pool_daemon_stats but the reserved room, the keys
