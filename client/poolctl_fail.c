@@ -121,6 +121,28 @@ is_socket(const char *path)
 }
 
 /*
+ * The setting behind a refusal of the connection (-EUSERS), after the
+ * daemon's words, which say only which count was full: of this uid, or
+ * in all.  The latter comes at max_connections for an admin, and sooner
+ * for anyone else, at the places admin_connections keeps: with fewer
+ * connections open than max_connections, the words alone read as a
+ * daemon past no bound at all.  "" when the daemon said nothing.
+ */
+static const char *
+users_setting(void)
+{
+	const char	*m = pool_last_message(-EUSERS);
+
+	if (*m == '\0')
+		return "";
+	if (strstr(m, "uid") != NULL)
+		return " (max_connections_per_uid in poolmgrd.conf)";
+	return " (max_connections in poolmgrd.conf, of which "
+	    "admin_connections are kept for root, the daemon's uid and "
+	    "admin_group)";
+}
+
+/*
  * Report a failed pool_connect to socket.  A socket that is not there, one
  * that keeps the caller out, and a daemon that did not answer in time,
  * are the failures the library words itself (its -ENOENT would read as a
@@ -130,7 +152,7 @@ is_socket(const char *path)
  * or the bound, are said alone, not as the daemon's.  The daemon's
  * refusals of a connection (too many clients, a reply that makes no
  * sense) read best as the client library words them, with the daemon's
- * own (which limit it was).  A socket nobody listens on, or one of
+ * own (which limit it was) and, for too many clients, the setting.  A socket nobody listens on, or one of
  * another type, is said as what it likely is, since the C library's
  * "Connection refused" or "Protocol wrong type for socket" leaves the
  * admin to guess; the socket's other errors as the C library says them.
@@ -143,7 +165,10 @@ fail_connect(int error, const char *socket)
 
 	if (*own != '\0')
 		ctl_warnx("cannot connect: %s", own);
-	else if (error == -EUSERS || error == -EPROTO)
+	else if (error == -EUSERS)
+		ctl_warnx("cannot connect to %s: %s%s%s", socket,
+		    pool_strerror(error), daemon_words(error), users_setting());
+	else if (error == -EPROTO)
 		ctl_warnx("cannot connect to %s: %s%s", socket,
 		    pool_strerror(error), daemon_words(error));
 	else if (error == -ECONNREFUSED && !is_socket(socket))

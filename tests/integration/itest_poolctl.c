@@ -1074,10 +1074,16 @@ busy_destroy_says_why(void **state)
 
 /* ---- unreachable ---------------------------------------------------------- */
 
-/* A daemon that refuses the connection says which limit: poolctl tells. */
+/*
+ * A daemon that refuses the connection says which count was full, of the
+ * uid or in all: poolctl tells, and names the setting to look at, the
+ * places kept for the admins beside max_connections (a client that is no
+ * admin is refused there below max_connections).
+ */
 static void
 refused_connection_says_which_limit(void **state)
 {
+	struct pool_conn *second;
 	int i, rc;
 
 	(void)state;
@@ -1093,8 +1099,22 @@ refused_connection_says_which_limit(void **state)
 	expect(strstr(fx.err, "poolctl: cannot connect to ") == fx.err &&
 	       strstr(fx.err, ": too many clients connected to poolmgrd; "
 			      "poolmgrd says: too many clients of this uid "
-			      "connected\n"),
+			      "connected (max_connections_per_uid in "
+			      "poolmgrd.conf)\n"),
 	       "a refused connection: the limit not named");
+
+	/* Two in all, one of them kept for the admins: ours and one more. */
+	assert_int_equal(harness_reload_with(&fx.d, "max_connections = 2\n"
+					     TWO_POOLS), 0);
+	EXPECT_RC(pool_connect(fx.d.sock, &second), 0);
+	expect_exit(ctl("list"), EXIT_UNAVAILABLE, "list past max_connections");
+	expect(strstr(fx.err, ": too many clients connected to poolmgrd; "
+		      "poolmgrd says: too many clients connected "
+		      "(max_connections in poolmgrd.conf, of which "
+		      "admin_connections are kept for root, the daemon's uid "
+		      "and admin_group)\n") != NULL,
+	       "a refused connection: the settings not named");
+	pool_disconnect(second);
 }
 
 static void
