@@ -13,8 +13,8 @@
 #     letter of the getopt string has its tag in poolctl(1)'s OPTIONS,
 #     whose "For ..." names the commands that take it, and nothing else;
 #     every --option poolctl(1) and poolctl.md name is one of longopts[];
-#     README.md's summary of poolctl lists every command, and no option
-#     poolctl lacks.
+#     README.md's summary of poolctl lists every command, with every
+#     option of its synopsis, and no option poolctl lacks.
 #   - poolmgrd.conf(5): the keys daemon/config.c reads in [daemon]
 #     (daemon_key) and in [pool NAME] (pool_key) are the keys each section
 #     of the page describes.
@@ -262,6 +262,17 @@ sed -n '/^## poolctl/,/^## /p' "$src/README.md" |
 awk '/^  [a-z]/ { print $1 }' "$tmp/readme_ctl" | sort > "$tmp/cmds_readme"
 same "$tmp/cmds" "$tmp/cmds_readme" "cmds[]" "README.md's poolctl summary" ||
     r=1
+# And each command's lines there name every option its synopsis in
+# `poolctl help COMMAND` does: a summary that leaves one out reads as a
+# command without it.
+for cmd in $(cat "$tmp/cmds_src"); do
+	"$poolctl" help "$cmd" | sed -n '1s/^usage: poolctl \[--socket PATH\] \[--json\] //p' |
+	    opts_named > "$tmp/syn_opts"
+	awk -v c="$cmd" '/^  [a-z]/ { on = ($1 == c) } on' "$tmp/readme_ctl" |
+	    opts_named > "$tmp/readme_opts"
+	lacks "$tmp/syn_opts" "$tmp/readme_opts" \
+	    "README.md's poolctl summary of $cmd lacks options of its synopsis" || r=1
+done
 for page in docs/poolctl.1 docs/poolctl.md README.md; do
 	if [ "$page" = README.md ]; then
 		cat "$tmp/readme_ctl"
@@ -272,7 +283,7 @@ for page in docs/poolctl.1 docs/poolctl.md README.md; do
 	lacks "$tmp/page_opts" "$tmp/long_names" \
 	    "$page names options poolctl does not have" || r=1
 done
-[ $r = 1 ] || ok "every option of longopts[] and -$letters is in poolctl(1)'s OPTIONS, for the commands that take it; the pages and README.md name no other, and README.md every command"
+[ $r = 1 ] || ok "every option of longopts[] and -$letters is in poolctl(1)'s OPTIONS, for the commands that take it; the pages and README.md name no other, and README.md every command with its synopsis' options"
 
 # --- poolmgrd.conf(5) ---------------------------------------------------
 r=0
