@@ -17,7 +17,11 @@
 #     option of its synopsis, and no option poolctl lacks.
 #   - poolmgrd.conf(5): the keys daemon/config.c reads in [daemon]
 #     (daemon_key) and in [pool NAME] (pool_key) are the keys each section
-#     of the page describes.
+#     of the page describes; each [daemon] key's Default: is
+#     config_defaults()'s, and the keys the page says take effect on
+#     SIGHUP are those a reload's log line names (config_changes.c).
+#   - poolctl status: status_fields[] is every member of struct
+#     pool_daemon_stats, and poolctl.md names its JSON keys and metrics.
 #   - libpoolclient(3): every function client/poolclient.h declares
 #     (POOL_API) is in NAME, has the header's prototype in SYNOPSIS and a
 #     tag in DESCRIPTION, and the page has no other.
@@ -325,6 +329,44 @@ done < "$tmp/daemon_keys"
 same "$tmp/reload_src" "$tmp/reload_man" "daemon/config_changes.c (a reload's changes)" \
     "poolmgrd.conf(5)'s keys that take effect on SIGHUP" || r=1
 [ $r = 1 ] || ok "the [daemon] keys a reload applies are those poolmgrd.conf(5) says take effect on SIGHUP"
+
+# Each [daemon] key's "Default:" in the page is what config_defaults()
+# gives it (a number, a size with its suffix, an octal mode, the socket's
+# path), a constant of daemon/config.h read through its #define.
+r=0
+awk '/^config_defaults\(/ { on = 1 } on && /^}/ { on = 0 }
+	on && /^\tcf->[a-z_]* = / { k = $1; sub(/^cf->/, "", k); v = $0
+	    sub(/^[^=]*= /, "", v); sub(/;.*/, "", v); print k, v }
+	on && /"\/[^"]*"\);/ { match($0, /"\/[^"]*"/)
+	    print "socket", substr($0, RSTART + 1, RLENGTH - 2) }' \
+    "$src/daemon/config.c" |
+    while read -r k v; do
+	case $v in
+	CONFIG_*) v=$(sed -n "s/^#define $v \([0-9]*\).*/\1/p" \
+		"$src/daemon/config.h") ;;
+	"1ull << "*) v=$((1 << ${v#1ull << })) ;;
+	esac
+	echo "$k $v"
+    done > "$tmp/defaults_src0"
+# admin_group has no value to set: none, as the memset leaves it.
+{ cat "$tmp/defaults_src0"; echo "admin_group none"; } | sort > "$tmp/defaults_src"
+[ "$(wc -l < "$tmp/defaults_src")" -gt 10 ] ||
+	{ fail "found only $(wc -l < "$tmp/defaults_src") defaults in config_defaults()"; r=1; }
+render "$src/docs/poolmgrd.conf.5" | section 'THE [daemon] SECTION' |
+    awk '/^       [a-z_]+ = / { k = $1; next }
+	k != "" && /Default: / { v = $0; sub(/.*Default: /, "", v)
+	    sub(/[.,;]? .*/, "", v); sub(/[.,;]$/, "", v); print k, v; k = "" }' |
+    while read -r k v; do
+	case $v in
+	*[0-9]K) v=$((${v%K} << 10)) ;;
+	*[0-9]M) v=$((${v%M} << 20)) ;;
+	*[0-9]G) v=$((${v%G} << 30)) ;;
+	esac
+	echo "$k $v"
+    done | sort > "$tmp/defaults_man"
+same "$tmp/defaults_src" "$tmp/defaults_man" "config_defaults() of daemon/config.c" \
+    "poolmgrd.conf(5)'s Default: of the [daemon] keys" || r=1
+[ $r = 1 ] || ok "each [daemon] key's default in poolmgrd.conf(5) is config_defaults()'s"
 
 # --- poolctl status -------------------------------------------------------
 # Its figures are status_fields[] (client/poolctl_status.c), server aside:
