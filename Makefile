@@ -9,6 +9,7 @@
 
 BUILD    ?= build
 CC       ?= cc
+OBJCOPY  ?= objcopy
 SAN      ?=
 OPT      ?= -O2
 
@@ -123,6 +124,14 @@ LIB_SRCS := client/conn.c client/conn_denied.c client/open.c \
 LIB_PIC  := $(LIB_SRCS:%.c=$(BUILD)/pic/%.o)
 LIB_SO   := $(BUILD)/libpoolclient.so.1.0.0
 LIB_A    := $(BUILD)/libpoolclient.a
+# The archive `make install` installs: the library's objects linked into
+# one, in which only pool_* stays global, as the shared library exports
+# only pool_*.  A program linked with it statically may name its own
+# functions as the library names its internal ones (conn_open,
+# cache_create) without a clash, or either replacing the other.  $(LIB_A),
+# every object as it is, is what the tree's programs and tests link: the
+# tests reach the protocol's code through it.
+LIB_A_PUBLIC := $(BUILD)/install/libpoolclient.a
 LIB_LIBS := $(shell pkg-config --libs libprotobuf-c 2>/dev/null) -lpthread
 
 CTL_SRCS := client/poolctl.c client/poolctl_parse.c client/poolctl_admin.c \
@@ -229,7 +238,8 @@ MAN3_ALIASES := $(filter-out libpoolclient,$(shell sed -n \
 MAN3_ALIAS_PAGES := $(MAN3_ALIASES:%=$(BUILD)/man/man3/%.3)
 UNITS     := $(BUILD)/systemd/poolmgrd.service $(BUILD)/systemd/poolmgrd.socket
 
-PROGRAMS := $(BUILD)/poolmgrd $(BUILD)/poolctl $(LIB_SO) $(LIB_A) $(EXAMPLES) \
+PROGRAMS := $(BUILD)/poolmgrd $(BUILD)/poolctl $(LIB_SO) $(LIB_A) \
+            $(LIB_A_PUBLIC) $(EXAMPLES) \
             $(UNITS) $(BUILD)/poolclient.pc
 
 .PHONY: FORCE all build test check-build check-build-files check-suite \
@@ -282,6 +292,13 @@ $(LIB_SO): $(LIB_PIC) $(PROTO_PIC) client/libpoolclient.sym
 
 $(LIB_A): $(LIB_PIC) $(PROTO_PIC)
 	$(AR) rcs $@ $^
+
+$(LIB_A_PUBLIC): $(LIB_PIC) $(PROTO_PIC)
+	@mkdir -p $(dir $@)
+	$(CC) -nostdlib -r -o $(@:.a=.o) $^
+	$(OBJCOPY) --wildcard --keep-global-symbol='pool_*' $(@:.a=.o)
+	rm -f $@
+	$(AR) rcs $@ $(@:.a=.o)
 
 $(BUILD)/poolctl: $(CTL_OBJS) $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS) $(CTL_LIBS)
@@ -748,7 +765,7 @@ $(BUILD)/python/poolclient_lib.py: client/poolclient_lib.py $(PATHS_STAMP)
 	sed -e 's|^_LIBDIR = None$$|_LIBDIR = "$(LIBDIR)"|' $< > $@
 
 # What install copies and nothing more: `sudo make install` builds no test.
-INSTALL_FILES := $(BUILD)/poolmgrd $(BUILD)/poolctl $(LIB_SO) $(LIB_A) \
+INSTALL_FILES := $(BUILD)/poolmgrd $(BUILD)/poolctl $(LIB_SO) $(LIB_A_PUBLIC) \
                  $(BUILD)/poolclient.pc $(UNITS) $(MAN3_ALIAS_PAGES) \
                  $(BUILD)/python/poolclient_lib.py client/poolctl.bash
 
@@ -768,7 +785,7 @@ install: $(INSTALL_FILES)
 	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libpoolclient.so.1.0.0
 	ln -sf libpoolclient.so.1.0.0 $(DESTDIR)$(LIBDIR)/libpoolclient.so.1
 	ln -sf libpoolclient.so.1 $(DESTDIR)$(LIBDIR)/libpoolclient.so
-	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libpoolclient.a
+	install -m 0644 $(LIB_A_PUBLIC) $(DESTDIR)$(LIBDIR)/libpoolclient.a
 	install -m 0644 client/poolclient.h $(DESTDIR)$(INCLUDEDIR)/poolclient.h
 	install -m 0644 $(BUILD)/poolclient.pc $(DESTDIR)$(PKGCONFIGDIR)/poolclient.pc
 	install -m 0644 docs/poolctl.1 $(DESTDIR)$(MANDIR)/man1/poolctl.1

@@ -5,8 +5,9 @@
 # every function's name too), units, the Python binding, poolctl's bash
 # completion where bash-completion loads it, the examples with a Makefile
 # that builds them (share/doc/poolmgr/examples); a program built
-# against the installed copy with pkg-config, and a Python one, run against
-# the installed daemon; `make uninstall`
+# against the installed copy with pkg-config, one linked statically with
+# pkg-config --static (the archive keeps only pool_* global), and a
+# Python one, run against the installed daemon; `make uninstall`
 # removes every file again.  And an install without DESTDIR runs ldconfig,
 # a staged one does not (a stand-in ldconfig, which only says it ran).
 set -eu
@@ -138,6 +139,60 @@ for prog in producer consumer; do
 done
 ok "the examples in share/doc/poolmgr/examples build with their Makefile"
 
+# Statically, as libpoolclient(3) says (pkg-config --static), a program
+# whose own functions are named as the library's internal ones are: the
+# installed archive keeps only pool_* global, as the shared library
+# exports only pool_*, so neither clashes nor replaces the other.
+bad=$(nm -g --defined-only "$pre/lib/libpoolclient.a" |
+	awk 'NF == 3 && $3 !~ /^pool_/ { print $3 }')
+[ -z "$bad" ] || fail "libpoolclient.a defines beyond pool_*:" \
+	"$(echo "$bad" | head -n 5 | tr '\n' ' ')..."
+cat > "$stage/own.c" <<'EOF'
+#include <poolclient.h>
+#include <stdio.h>
+#include <string.h>
+
+/* The program's own, named as libpoolclient names internal ones. */
+int conn_open(const char *path);
+int cache_create(void);
+
+int conn_open(const char *path) { return path != NULL ? 7 : 0; }
+int cache_create(void) { return 11; }
+
+int main(int argc, char **argv)
+{
+	static const char text[] = "statically linked";
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+
+	if (argc != 2 || conn_open(argv[1]) != 7 || cache_create() != 11 ||
+	    pool_connect(NULL, &c) != 0)
+		return 1;
+	if (pool_open(c, argv[1], &p) != 0 ||
+	    pool_alloc(p, sizeof text, &off) != 0)
+		return 2;
+	memcpy(pool_ptr(p, off), text, sizeof text);
+	if (pool_persist(p, off) != 0)
+		return 3;
+	printf("0x%llx\n", (unsigned long long)off);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+EOF
+# glibc warns of getpwnam_r and the like in a static program: not errors.
+# shellcheck disable=SC2046
+cc -static -std=c11 -Wall -Wextra -Werror -pedantic -o "$stage/own" \
+	"$stage/own.c" $(pkg-config --static --cflags --libs poolclient) \
+	> "$stage/own.log" 2>&1 ||
+	fail "cc -static with pkg-config --static:" \
+		"$(grep -v 'statically linked' "$stage/own.log")"
+! readelf -d "$stage/own" | grep -q 'NEEDED.*libpoolclient' ||
+	fail "the static program needs libpoolclient.so"
+ok "cc -static app.c \$(pkg-config --static --cflags --libs poolclient)," \
+	"with only pool_* global in libpoolclient.a"
+
 sock=$stage/poolmgrd.sock
 printf '[pool shared]\nsize = 1M\n' > "$stage/poolmgrd.conf"
 "$pre/sbin/poolmgrd" --socket "$sock" --config "$stage/poolmgrd.conf" \
@@ -157,6 +212,9 @@ out=$("$stage/examples/producer" shared "from the installed examples" |
 	"$stage/examples/consumer" shared)
 [ "$out" = "from the installed examples" ] ||
 	fail "the installed examples' consumer printed '$out'"
+out=$("$stage/own" shared | "$stage/consumer" shared)
+[ "$out" = "statically linked" ] ||
+	fail "consumer printed '$out' of the static program's block"
 # The binding where python3 looks under the prefix, naming the installed
 # library's directory; here (a stage) the loader finds the library.
 pyd=$(dirname "$(find "$pre/lib" -path '*/dist-packages/poolclient.py')")
@@ -179,7 +237,7 @@ out=$(echo "$offs" | "$stage/consumer" shared)
 kill "$daemon_pid"
 wait "$daemon_pid" || fail "installed daemon did not stop cleanly"
 daemon_pid=
-ok "installed daemon, library, poolctl, examples and Python binding work together"
+ok "installed daemon, library, poolctl, examples, a static program and the Python binding work together"
 
 # The staging pkg-config settings would move the unit directory: drop them.
 unset PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
