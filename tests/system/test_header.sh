@@ -6,7 +6,8 @@
 #     exported by libpoolclient.so, and nothing else is: a function added
 #     to the header but missing from libpoolclient.sym, or exported by
 #     mistake, fails here rather than at a user's link;
-#   - every exported function has a version node;
+#   - every exported function has a version node, the one that names it
+#     in libpoolclient.sym (no pattern catches a forgotten one);
 #   - a program that includes the header (first, and twice) and takes the
 #     address of every declared function compiles without a warning and
 #     links against the library: as C99 and C11 with -pedantic, and as
@@ -57,6 +58,22 @@ unversioned=$(grep -v '@@*LIBPOOLCLIENT_' "$tmp/versioned" || true)
 [ -z "$unversioned" ] ||
 	fail "exported without a version node: $unversioned"
 ok "every export has a LIBPOOLCLIENT_ version node"
+
+# The node a function is exported at (name@@NODE) is the one that names
+# it in libpoolclient.sym, by its name: no pattern puts a function the
+# script forgot into LIBPOOLCLIENT_1.
+awk '/^[A-Za-z_][A-Za-z0-9_.]* *[{]/ { node = $1 }
+	/^[ \t]+[a-z_][a-z0-9_]*;[ \t]*$/ {
+		sub(/^[ \t]+/, ""); sub(/;.*/, ""); print $0 "@@" node
+	}' "$src/client/libpoolclient.sym" | sort > "$tmp/named"
+grep '@@' "$tmp/versioned" | sort > "$tmp/defaults"
+if ! cmp -s "$tmp/named" "$tmp/defaults"; then
+	echo "named in libpoolclient.sym (<) against exported at (>):"
+	diff "$tmp/named" "$tmp/defaults" || true
+	fail "a function is exported at a node that does not name it"
+fi
+ok "each of the $(wc -l < "$tmp/defaults") functions is exported at the node" \
+	"that names it in libpoolclient.sym"
 
 # A program that names every declared function.  Casts between function
 # pointer types are valid C and C++; object pointers would not be.
