@@ -8,8 +8,12 @@
 # against the installed copy with pkg-config, one linked statically with
 # pkg-config --static (the archive keeps only pool_* global), and a
 # Python one, run against the installed daemon; `make uninstall`
-# removes every file again.  And an install without DESTDIR runs ldconfig,
-# a staged one does not (a stand-in ldconfig, which only says it ran).
+# removes every file again.  A stage as a Debian package makes it
+# (PREFIX=/usr, the multiarch LIBDIR) puts the library and poolclient.pc
+# there, and they, the binding and the units name the installed paths.
+# And an install without DESTDIR runs ldconfig, a staged one does not (a
+# stand-in ldconfig, which only says it ran); the binding it installs
+# loads LIBDIR's library with no LD_LIBRARY_PATH.
 set -eu
 
 build=${POOLMGR_BUILD:-build}
@@ -247,6 +251,42 @@ left=$(find "$root" -type f -o -type l)
 [ -z "$left" ] || fail "uninstall left: $left"
 ok "uninstall removes every file"
 
+# As a Debian package is staged: PREFIX=/usr and the multiarch LIBDIR.
+# The libraries and poolclient.pc go to LIBDIR, and the .pc and the
+# binding name it; the binding goes where Debian's python3 looks.
+ma=$(cc -print-multiarch 2>/dev/null || true)
+ma=${ma:-x86_64-linux-gnu}
+deb=$stage/deb
+usr="PREFIX=/usr LIBDIR=/usr/lib/$ma"
+# shellcheck disable=SC2086
+make --no-print-directory -s install BUILD="$build" DESTDIR="$deb" $usr \
+	>/dev/null
+for f in "lib/$ma/libpoolclient.so.1.0.0" "lib/$ma/libpoolclient.so" \
+	"lib/$ma/libpoolclient.a" "lib/$ma/pkgconfig/poolclient.pc" \
+	include/poolclient.h sbin/poolmgrd bin/poolctl \
+	lib/python3/dist-packages/poolclient.py; do
+	[ -e "$deb/usr/$f" ] || fail "$usr: missing usr/$f"
+done
+v=$(PKG_CONFIG_PATH=$deb/usr/lib/$ma/pkgconfig pkg-config \
+	--variable=libdir poolclient)
+[ "$v" = "/usr/lib/$ma" ] || fail "$usr: poolclient.pc's libdir is '$v'"
+v=$(PKG_CONFIG_PATH=$deb/usr/lib/$ma/pkgconfig pkg-config \
+	--variable=includedir poolclient)
+[ "$v" = /usr/include ] || fail "$usr: poolclient.pc's includedir is '$v'"
+grep -qx "_LIBDIR = \"/usr/lib/$ma\"" \
+	"$deb/usr/lib/python3/dist-packages/poolclient_lib.py" ||
+	fail "$usr: poolclient_lib.py does not name /usr/lib/$ma"
+unit=$(find "$deb" -name poolmgrd.service)
+grep -qx 'ExecStart=/usr/sbin/poolmgrd --config /etc/poolmgrd.conf' "$unit" ||
+	fail "$usr: $unit: $(grep '^ExecStart=' "$unit")"
+# shellcheck disable=SC2086
+make --no-print-directory -s uninstall BUILD="$build" DESTDIR="$deb" $usr \
+	>/dev/null
+left=$(find "$deb" -type f -o -type l)
+[ -z "$left" ] || fail "$usr: uninstall left: $left"
+ok "$usr: the library, poolclient.pc, the binding and the units" \
+	"name the paths installed to; uninstall removes them"
+
 # Without DESTDIR, as `sudo make install` does, but into the stage: every
 # directory given, so that nothing lands outside it.  The units and the
 # pkg-config file (made by the install above) are not made again here, or
@@ -263,9 +303,20 @@ make --no-print-directory -s install BUILD="$build" $dirs $keep \
 [ -f "$ldconfig_log" ] || fail "install without DESTDIR did not run ldconfig"
 [ "$(head -n 1 "$ldconfig_log")" = "" ] ||
 	fail "install ran 'ldconfig $(head -n 1 "$ldconfig_log")', not 'ldconfig'"
+# Installed so, the binding loads the library from LIBDIR by itself: no
+# LD_LIBRARY_PATH, no POOLCLIENT_LIB, run outside the source tree.
+pyd=$(dirname "$(find "$sys/usr/local/lib" -path '*/dist-packages/poolclient.py')")
+loaded=$(cd "$stage" && env -u LD_LIBRARY_PATH -u POOLCLIENT_LIB \
+	PYTHONPATH="$pyd" python3 -c '
+import poolclient
+print(*[l.split()[-1] for l in open("/proc/self/maps") if "libpoolclient" in l][:1])
+') || fail "the binding installed without DESTDIR does not import"
+[ "$loaded" = "$sys/usr/local/lib/libpoolclient.so.1.0.0" ] ||
+	fail "the binding installed without DESTDIR loaded '$loaded'"
 # shellcheck disable=SC2086
 make --no-print-directory -s uninstall BUILD="$build" $dirs >/dev/null
 left=$(find "$sys" -type f -o -type l)
 [ -z "$left" ] || fail "uninstall left: $left"
-ok "an install without DESTDIR runs ldconfig"
+ok "an install without DESTDIR runs ldconfig; its Python binding loads" \
+	"LIBDIR's library without LD_LIBRARY_PATH"
 echo "test_install: all passed"
