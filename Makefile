@@ -238,9 +238,12 @@ MAN3_ALIASES := $(filter-out libpoolclient,$(shell sed -n \
 MAN3_ALIAS_PAGES := $(MAN3_ALIASES:%=$(BUILD)/man/man3/%.3)
 UNITS     := $(BUILD)/systemd/poolmgrd.service $(BUILD)/systemd/poolmgrd.socket
 
+# With what only `make install` copies: after `make`, `sudo make install`
+# writes nothing in $(BUILD) that its owner could not replace or remove.
 PROGRAMS := $(BUILD)/poolmgrd $(BUILD)/poolctl $(LIB_SO) $(LIB_A) \
             $(LIB_A_PUBLIC) $(EXAMPLES) \
-            $(UNITS) $(BUILD)/poolclient.pc
+            $(UNITS) $(BUILD)/poolclient.pc $(MAN3_ALIAS_PAGES) \
+            $(BUILD)/python/poolclient_lib.py
 
 .PHONY: FORCE all build test check-build check-build-files check-suite \
         check-tsan \

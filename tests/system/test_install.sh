@@ -39,9 +39,30 @@ printf '#!/bin/sh\necho "$*" >> "%s"\n' "$ldconfig_log" > "$stage/ldconfig"
 chmod +x "$stage/ldconfig"
 
 root=$stage/root
+pre=$root/usr/local
+# Other packages' files beside where ours go, which uninstall must leave.
+pyv=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+others="lib/libother.so.1 lib/pkgconfig/other.pc include/other.h
+	share/man/man3/other.3 share/doc/poolmgr/changelog.gz
+	share/bash-completion/completions/other
+	lib/python$pyv/dist-packages/other.py
+	lib/python$pyv/dist-packages/__pycache__/other.cpython-0.pyc"
+for f in $others; do
+	mkdir -p "$(dirname "$pre/$f")"
+	echo other > "$pre/$f"
+done
+
+# `make` and then `sudo make install`: the install finds all it copies
+# made, and writes nothing in $build, where what root wrote would be
+# root's, and the next make, or make clean, of the build's owner refused.
+make --no-print-directory -s BUILD="$build" build >/dev/null
+touch "$stage/built"
 make --no-print-directory -s install BUILD="$build" DESTDIR="$root" \
 	PREFIX=/usr/local LDCONFIG="$stage/ldconfig" >/dev/null
-pre=$root/usr/local
+made=$(find "$build" -newer "$stage/built" \( -type f -o -type l \))
+[ -z "$made" ] ||
+	fail "make install made what make did not: $(echo "$made" | tr '\n' ' ')"
+ok "after make, make install writes nothing in $build"
 [ ! -e "$ldconfig_log" ] || fail "install with DESTDIR ran ldconfig"
 ok "a staged install (DESTDIR) does not run ldconfig"
 
@@ -247,9 +268,14 @@ ok "installed daemon, library, poolctl, examples, a static program and the Pytho
 unset PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
 make --no-print-directory -s uninstall BUILD="$build" DESTDIR="$root" \
 	PREFIX=/usr/local >/dev/null
-left=$(find "$root" -type f -o -type l)
-[ -z "$left" ] || fail "uninstall left: $left"
-ok "uninstall removes every file"
+left=$(cd "$pre" && find . -type f -o -type l | sed 's|^\./||' | sort)
+want=$(for f in $others; do echo "$f"; done | sort)
+[ "$left" = "$want" ] ||
+	fail "after uninstall, under the prefix: $(echo "$left" | tr '\n' ' ')" \
+		"(others' only: $(echo "$want" | tr '\n' ' '))"
+[ -z "$(cd "$root" && find . ! -path './usr/local/*' \( -type f -o -type l \))" ] ||
+	fail "uninstall left files outside the prefix"
+ok "uninstall removes every file it installed and no other"
 
 # As a Debian package is staged: PREFIX=/usr and the multiarch LIBDIR.
 # The libraries and poolclient.pc go to LIBDIR, and the .pc and the
