@@ -236,13 +236,15 @@ MAN3_ALIASES := $(filter-out libpoolclient,$(shell sed -n \
                 '/^\.SH NAME/,/^\\-/{/^\.SH/d;/^\\-/d;s/,/ /g;p;}' \
                 docs/libpoolclient.3))
 MAN3_ALIAS_PAGES := $(MAN3_ALIASES:%=$(BUILD)/man/man3/%.3)
+# The pages that name directories of the install, as installed.
+MAN_PATHS := $(BUILD)/man/man1/poolctl.1 $(BUILD)/man/man3/libpoolclient.3
 UNITS     := $(BUILD)/systemd/poolmgrd.service $(BUILD)/systemd/poolmgrd.socket
 
 # With what only `make install` copies: after `make`, `sudo make install`
 # writes nothing in $(BUILD) that its owner could not replace or remove.
 PROGRAMS := $(BUILD)/poolmgrd $(BUILD)/poolctl $(LIB_SO) $(LIB_A) \
             $(LIB_A_PUBLIC) $(EXAMPLES) \
-            $(UNITS) $(BUILD)/poolclient.pc $(MAN3_ALIAS_PAGES) \
+            $(UNITS) $(BUILD)/poolclient.pc $(MAN3_ALIAS_PAGES) $(MAN_PATHS) \
             $(BUILD)/python/poolclient_lib.py
 
 .PHONY: FORCE all build test check-build check-build-files check-suite \
@@ -745,7 +747,7 @@ PATHS_STAMP := $(BUILD)/paths.stamp
 $(PATHS_STAMP): FORCE
 	@mkdir -p $(dir $@)
 	@echo '$(PREFIX) $(LIBDIR) $(INCLUDEDIR) $(SBINDIR) $(SYSCONFDIR)' \
-	  > $@.new; \
+	  '$(EXAMPLEDIR) $(BASHCOMPDIR)' > $@.new; \
 	cmp -s $@.new $@ && rm -f $@.new || mv -f $@.new $@
 
 FORCE:
@@ -762,6 +764,18 @@ $(BUILD)/man/man3/%.3:
 	@mkdir -p $(dir $@)
 	echo '.so man3/libpoolclient.3' > $@
 
+# The pages' FILES name where the examples and the completion are under
+# /usr/local: as installed, they name this install's directories (its
+# hyphens escaped as the pages write them).
+roffpath = $(subst -,\\-,$(1))
+$(BUILD)/man/man1/poolctl.1: docs/poolctl.1
+$(BUILD)/man/man3/libpoolclient.3: docs/libpoolclient.3
+$(MAN_PATHS): $(PATHS_STAMP)
+	@mkdir -p $(dir $@)
+	sed -e 's|/usr/local/share/doc/poolmgr/examples|$(call roffpath,$(EXAMPLEDIR))|g' \
+	    -e 's|/usr/local/share/bash\\-completion/completions|$(call roffpath,$(BASHCOMPDIR))|g' \
+	    $(filter docs/%,$^) > $@
+
 # The binding as installed: it loads the library from LIBDIR first.
 $(BUILD)/python/poolclient_lib.py: client/poolclient_lib.py $(PATHS_STAMP)
 	@mkdir -p $(dir $@)
@@ -770,7 +784,8 @@ $(BUILD)/python/poolclient_lib.py: client/poolclient_lib.py $(PATHS_STAMP)
 # What install copies and nothing more: `sudo make install` builds no test.
 INSTALL_FILES := $(BUILD)/poolmgrd $(BUILD)/poolctl $(LIB_SO) $(LIB_A_PUBLIC) \
                  $(BUILD)/poolclient.pc $(UNITS) $(MAN3_ALIAS_PAGES) \
-                 $(BUILD)/python/poolclient_lib.py client/poolctl.bash
+                 $(MAN_PATHS) $(BUILD)/python/poolclient_lib.py \
+                 client/poolctl.bash
 
 # An install into the system (no DESTDIR) refreshes the dynamic loader's
 # cache, as installs of libtool libraries do, so that programs linked with
@@ -791,8 +806,9 @@ install: $(INSTALL_FILES)
 	install -m 0644 $(LIB_A_PUBLIC) $(DESTDIR)$(LIBDIR)/libpoolclient.a
 	install -m 0644 client/poolclient.h $(DESTDIR)$(INCLUDEDIR)/poolclient.h
 	install -m 0644 $(BUILD)/poolclient.pc $(DESTDIR)$(PKGCONFIGDIR)/poolclient.pc
-	install -m 0644 docs/poolctl.1 $(DESTDIR)$(MANDIR)/man1/poolctl.1
-	install -m 0644 docs/libpoolclient.3 $(DESTDIR)$(MANDIR)/man3/libpoolclient.3
+	install -m 0644 $(BUILD)/man/man1/poolctl.1 $(DESTDIR)$(MANDIR)/man1/poolctl.1
+	install -m 0644 $(BUILD)/man/man3/libpoolclient.3 \
+	  $(DESTDIR)$(MANDIR)/man3/libpoolclient.3
 	install -m 0644 $(MAN3_ALIAS_PAGES) $(DESTDIR)$(MANDIR)/man3/
 	install -m 0644 docs/poolmgrd.conf.5 $(DESTDIR)$(MANDIR)/man5/poolmgrd.conf.5
 	install -m 0644 docs/poolmgrd.8 $(DESTDIR)$(MANDIR)/man8/poolmgrd.8

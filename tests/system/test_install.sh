@@ -10,7 +10,8 @@
 # Python one, run against the installed daemon; `make uninstall`
 # removes every file again.  A stage as a Debian package makes it
 # (PREFIX=/usr, the multiarch LIBDIR) puts the library and poolclient.pc
-# there, and they, the binding and the units name the installed paths.
+# there, and they, the binding, the man pages and the units name the
+# installed paths.
 # And an install without DESTDIR runs ldconfig, a staged one does not (a
 # stand-in ldconfig, which only says it ran); the binding it installs
 # loads LIBDIR's library with no LD_LIBRARY_PATH.
@@ -85,6 +86,13 @@ reg=$(bash --norc --noprofile -c '. "$1" && complete -p poolctl' sh "$comp") ||
 [ "$reg" = "complete -F _poolctl poolctl" ] ||
 	fail "$comp registers '$reg'"
 ok "bash completion of poolctl in share/bash-completion/completions"
+
+# Under /usr/local, the directories the pages name: the pages as written.
+for page in man1/poolctl.1 man3/libpoolclient.3 man5/poolmgrd.conf.5 \
+	man8/poolmgrd.8; do
+	cmp -s "docs/${page#*/}" "$pre/share/man/$page" ||
+		fail "$page is not docs/${page#*/}"
+done
 
 # Every function libpoolclient(3) names has a page that sources it.
 names=$(sed -n '/^\.SH NAME/,/^\\-/p' "$pre/share/man/man3/libpoolclient.3" |
@@ -302,6 +310,14 @@ v=$(PKG_CONFIG_PATH=$deb/usr/lib/$ma/pkgconfig pkg-config \
 grep -qx "_LIBDIR = \"/usr/lib/$ma\"" \
 	"$deb/usr/lib/python3/dist-packages/poolclient_lib.py" ||
 	fail "$usr: poolclient_lib.py does not name /usr/lib/$ma"
+# The pages' FILES name the directories of this install, not /usr/local's.
+man=$deb/usr/share/man
+! grep -n /usr/local "$man/man1/poolctl.1" "$man/man3/libpoolclient.3" ||
+	fail "$usr: man pages name /usr/local (above)"
+grep -qxF '.I /usr/share/bash\-completion/completions/poolctl' \
+	"$man/man1/poolctl.1" || fail "$usr: poolctl(1) names no completion"
+grep -qxF '.I /usr/share/doc/poolmgr/examples' "$man/man3/libpoolclient.3" ||
+	fail "$usr: libpoolclient(3) does not name the examples' directory"
 unit=$(find "$deb" -name poolmgrd.service)
 grep -qx 'ExecStart=/usr/sbin/poolmgrd --config /etc/poolmgrd.conf' "$unit" ||
 	fail "$usr: $unit: $(grep '^ExecStart=' "$unit")"
@@ -310,8 +326,8 @@ make --no-print-directory -s uninstall BUILD="$build" DESTDIR="$deb" $usr \
 	>/dev/null
 left=$(find "$deb" -type f -o -type l)
 [ -z "$left" ] || fail "$usr: uninstall left: $left"
-ok "$usr: the library, poolclient.pc, the binding and the units" \
-	"name the paths installed to; uninstall removes them"
+ok "$usr: the library, poolclient.pc, the binding, the man pages and" \
+	"the units name the paths installed to; uninstall removes them"
 
 # Without DESTDIR, as `sudo make install` does, but into the stage: every
 # directory given, so that nothing lands outside it.  The units and the
