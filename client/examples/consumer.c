@@ -22,6 +22,9 @@
  * each (pool_lookup_wait), so the consumer may start before the
  * producer: it reads the block as soon as the name is published.
  */
+/* getopt and strndup are POSIX's: declared under -std=c99 or -std=c11 too. */
+#define _POSIX_C_SOURCE 200809L
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>

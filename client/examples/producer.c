@@ -19,6 +19,9 @@
  *	producer demo hello world | consumer demo
  *	producer -n greeting demo hello && consumer demo greeting
  */
+/* getopt is POSIX's: declared under -std=c99 or -std=c11 too. */
+#define _POSIX_C_SOURCE 200809L
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>

@@ -171,6 +171,15 @@ for prog in producer consumer; do
 	[ -x "$stage/examples/$prog" ] || fail "make in $ex made no $prog"
 done
 ok "the examples in share/doc/poolmgr/examples build with their Makefile"
+# And with a reader's strict flags: the examples ask for POSIX themselves.
+for std in c99 c11; do
+	make --no-print-directory -s -C "$stage/examples" clean all \
+		CFLAGS="-std=$std -pedantic -Wall -Wextra -Werror" \
+		>"$stage/examples.log" 2>&1 ||
+		fail "make CFLAGS='-std=$std -pedantic ...' in a copy of $ex:" \
+			"$(cat "$stage/examples.log")"
+done
+ok "the examples build as C99 and C11 with -pedantic -Wall -Wextra -Werror"
 
 # Statically, as libpoolclient(3) says (pkg-config --static), a program
 # whose own functions are named as the library's internal ones are: the
