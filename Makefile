@@ -740,9 +740,10 @@ test-systemd: deps
 lint: deps
 	@sh tests/system/test_lint.sh
 
-# Units and the pkg-config file name the installed paths, so they are made
-# again whenever those change (`make` then `make install PREFIX=/usr`): the
-# stamp is rewritten only when its text differs.
+# Units, the pkg-config file, the installed binding and two man pages name
+# the installed paths, so they are made again whenever those change (`make`
+# then `make install PREFIX=/usr`): the stamp is rewritten only when its
+# text differs.
 PATHS_STAMP := $(BUILD)/paths.stamp
 $(PATHS_STAMP): FORCE
 	@mkdir -p $(dir $@)
