@@ -348,6 +348,8 @@ pool_acl_parse(const char *text, int flags, struct pool_acl_entry *out,
 	size_t n = 0;
 	int rc = 0;
 
+	/* Nothing is asked: a failure here has no refusal's words. */
+	conn_forget_refusal();
 	if (err != NULL && errlen > 0)
 		*err = '\0';
 	if (text == NULL || (out == NULL && max > 0) ||
@@ -456,6 +458,8 @@ pool_acl_format(const struct pool_acl_entry *e, size_t n, int flags,
 	const char *name;
 	int k;
 
+	/* As pool_acl_parse: nothing is asked, so no words are left. */
+	conn_forget_refusal();
 	if ((n > 0 && e == NULL) || (buf == NULL && len > 0) ||
 	    (flags & ~POOL_ACL_FORMAT_NAMES) != 0)
 		return -EINVAL;

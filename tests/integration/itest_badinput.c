@@ -1657,6 +1657,32 @@ local_failures_leave_no_words(void **state)
 		  "pool_connect(NULL)");
 	expect_no_words("pool_connect(NULL)");
 
+	/*
+	 * The lists in words ask the daemon nothing: what is wrong with
+	 * the text is in err, never the last refusal's words.
+	 */
+	{
+		struct pool_acl_entry e = {.kind = 9, .id = 1};
+		char err[128], text[64];
+
+		refused_with_words(fx.conn, "lw");
+		expect_rc(pool_acl_parse("user:1:rwx", 0, &e, 1, err,
+					 sizeof(err)), -EINVAL,
+			  "pool_acl_parse of rights it cannot read");
+		expect_no_words("pool_acl_parse of rights it cannot read");
+
+		refused_with_words(fx.conn, "lw");
+		expect_rc(pool_acl_parse(NULL, 0, &e, 1, err, sizeof(err)),
+			  -EINVAL, "pool_acl_parse(NULL)");
+		expect_no_words("pool_acl_parse(NULL)");
+
+		e.kind = 9;	/* the parse may have begun to fill it */
+		refused_with_words(fx.conn, "lw");
+		expect_rc(pool_acl_format(&e, 1, 0, text, sizeof(text)),
+			  -EINVAL, "pool_acl_format of an entry of no kind");
+		expect_no_words("pool_acl_format of an entry of no kind");
+	}
+
 	/* The calls on an open pool's blocks and names. */
 	assert_int_equal(pool_open(fx.conn, "lw", &p), 0);
 	{
