@@ -49,7 +49,10 @@ static const struct client_error client_errors[] = {
 	{ -EUSERS,		"too many clients connected to poolmgrd" },
 	{ -E2BIG,		"batch larger than POOL_BATCH_MAX" },
 	{ -ENOSPC,		"poolmgrd already has the most pools it "
-				"allows, or the pool the most block names" },
+				"allows, or the pool the most block names; "
+				"or a list has more entries than it may "
+				"hold (an access control list, uids' own "
+				"user quotas) or than the room given" },
 	{ -EMFILE,		"too many open files, or pool handles on this "
 				"connection" },
 	{ -EMLINK,		"the block has the most holders it may have" },

@@ -25,7 +25,7 @@
  *       (-ENOSPC), kind 3, id 4294967295, rights 8, reserved not zero
  *       (-EINVAL), through pool_set, pool_create_set and pool_acl_modify
  *       (its add and its rm): the daemon counts no request, no words are
- *       left, nothing changes.
+ *       left (pool_strerror's text names the list), nothing changes.
  *   daemon_refusals           a kind and id twice: -EINVAL with the
  *       daemon's words (pool_last_message); a modify that would pass 32
  *       entries: -ENOSPC with its words; a pool the configuration file
@@ -451,6 +451,8 @@ local_refusals_send_nothing(void **state)
 	for (i = 0; i < POOL_ACL_MAX + 1; i++)
 		many[i] = acl_user(100 + i, POOL_ACL_READ);
 	acl_expect_local_refusal(c, "l", many, POOL_ACL_MAX + 1, -ENOSPC, was);
+	/* No words: the code's text alone must say what was too long. */
+	assert_non_null(strstr(pool_strerror(-ENOSPC), "access control list"));
 	bad = acl_user(1, POOL_ACL_READ);
 	bad.kind = 3;
 	acl_expect_local_refusal(c, "l", &bad, 1, -EINVAL, was);

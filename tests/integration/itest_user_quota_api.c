@@ -27,7 +27,8 @@
  *       (-ENOSPC), uid 4294967295, a reserved word, a uid twice in set,
  *       in remove or across both, 33 uids to remove (-EINVAL), through
  *       pool_create_user_quotas and pool_user_quota_modify: the daemon
- *       counts no request, no words are left, nothing changes.
+ *       counts no request, no words are left (pool_strerror's text
+ *       names the entries), nothing changes.
  *   daemon_refusals           a modify that would pass 32 entries:
  *       -ENOSPC with the daemon's words, nothing changed; room made in
  *       the same request: no refusal; a pool the configuration file
@@ -327,6 +328,8 @@ local_refusals_send_nothing(void **state)
 	}
 	uq_expect_local_refusal(c, "l", many, POOL_USER_QUOTA_MAX + 1, NULL,
 				0, -ENOSPC, was);
+	/* No words: the code's text alone must say what was too long. */
+	assert_non_null(strstr(pool_strerror(-ENOSPC), "user quotas"));
 	bad[0] = uq(UINT32_MAX, MiB);
 	uq_expect_local_refusal(c, "l", bad, 1, NULL, 0, -EINVAL, was);
 	bad[0] = uq(5, MiB);
