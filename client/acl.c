@@ -468,7 +468,15 @@ pool_acl_format(const struct pool_acl_entry *e, size_t n, int flags,
 	if (n == 0)
 		return snprintf(buf, len, "none");
 	for (i = 0; i < n; i++) {
-		if (e[i].kind != POOL_ACL_USER && e[i].kind != POOL_ACL_GROUP)
+		/*
+		 * Words that would read back as another entry, or as none
+		 * (rights 8 as "-", id 4294967295, which pool_acl_parse
+		 * refuses), would break the promise that they read back.
+		 */
+		if ((e[i].kind != POOL_ACL_USER &&
+		    e[i].kind != POOL_ACL_GROUP) || e[i].id == UINT32_MAX ||
+		    (e[i].rights & ~(uint32_t)(POOL_ACL_READ |
+		    POOL_ACL_WRITE)) != 0)
 			return -EINVAL;
 		name = acl_name(&e[i], flags, namebuf, sizeof namebuf);
 		if (name == NULL) {

@@ -657,7 +657,9 @@ POOL_API int pool_acl_parse(const char *text, int flags,
  * database gives another id for by name; so the text always parses back
  * to the same entries.  Writes at most len bytes, always terminated when
  * len > 0, and returns the length the whole text needs (as snprintf), or
- * -EINVAL for an entry of no kind.
+ * -EINVAL for an entry whose words would not read back as it (of no
+ * kind, an id of (uint32_t)-1, rights beyond read and write), or
+ * -EOVERFLOW for a text longer than an int counts.
  */
 POOL_API int pool_acl_format(const struct pool_acl_entry *e, size_t n,
 			     int flags, char *buf, size_t len);

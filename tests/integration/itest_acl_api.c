@@ -42,7 +42,9 @@
  *   format_names_and_cuts     pool_acl_format: numbers, names with
  *       POOL_ACL_FORMAT_NAMES (a number where none is known), "none",
  *       cut at a small len still terminated with the whole length
- *       returned, and what it prints parsed back the same.
+ *       returned, and what it prints parsed back the same; an entry
+ *       whose words would not (rights beyond rw, id 4294967295) is
+ *       -EINVAL.
  *   format_reads_back         pool_acl_format with POOL_ACL_FORMAT_NAMES,
  *       where the databases (bound over in a mount namespace of a child's
  *       own) hold names pool_acl_parse would not read back as their ids:
@@ -727,6 +729,16 @@ format_names_and_cuts(void **state)
 	EXPECT_RC(pool_acl_format(e, 1, 0x2, buf, sizeof(buf)), -EINVAL);
 	back[0] = e[0];
 	back[0].kind = 3;
+	EXPECT_RC(pool_acl_format(back, 1, 0, buf, sizeof(buf)), -EINVAL);
+	/*
+	 * Nor an entry whose words would read back as another, or not at
+	 * all: rights beyond read and write, the id no one has.
+	 */
+	back[0] = acl_user(5, POOL_ACL_READ | 8);
+	EXPECT_RC(pool_acl_format(back, 1, 0, buf, sizeof(buf)), -EINVAL);
+	back[0] = acl_user(5, 8);
+	EXPECT_RC(pool_acl_format(back, 1, 0, buf, sizeof(buf)), -EINVAL);
+	back[0] = acl_group(UINT32_MAX, POOL_ACL_READ);
 	EXPECT_RC(pool_acl_format(back, 1, 0, buf, sizeof(buf)), -EINVAL);
 }
 
