@@ -173,7 +173,7 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_user_quota_entries itest_stats_abi \
               itest_misuse itest_logs itest_list itest_connect \
               itest_status itest_blocks itest_acl itest_acl_api \
-              itest_user_quota_api itest_destroy_fork
+              itest_user_quota_api itest_destroy_fork itest_dlclose
 # Under a malloc of its own, which ASan's allocator leaves no room for.
 ifneq ($(SAN),1)
 ITESTS     += itest_nomem
@@ -327,6 +327,9 @@ $(BUILD)/tests/itest_stats_abi: $(BUILD)/tests/integration/itest_stats_abi.o \
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) -L$(BUILD) -lpoolclient \
 	  -Wl,-rpath,'$$ORIGIN/..' $(CMOCKA_LIBS) $(LIB_LIBS)
+
+# Loads the shared library itself (dlopen), beside the static one.
+$(BUILD)/tests/itest_dlclose: | $(LIB_SO)
 
 # The restart tests' fixture and client processes.
 $(BUILD)/tests/itest_restart $(BUILD)/tests/itest_restart_busy \

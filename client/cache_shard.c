@@ -62,7 +62,22 @@ slot_release(void *arg)
 static void
 slot_init(void)
 {
-	slot_key_ok = pthread_key_create(&slot_key, slot_release) == 0;
+	__atomic_store_n(&slot_key_ok, pthread_key_create(&slot_key,
+	    slot_release) == 0, __ATOMIC_RELEASE);
+}
+
+/*
+ * The library unloaded (dlclose, of a plugin that used it) or the process
+ * ending: the key goes first.  A thread that took a slot and exits after
+ * the unload would otherwise have slot_release called, in code no longer
+ * mapped.  A slot taken afterwards (a thread still calling in as the
+ * process ends) is never given back: still correct.
+ */
+static void __attribute__((destructor))
+slot_fini(void)
+{
+	if (__atomic_exchange_n(&slot_key_ok, 0, __ATOMIC_ACQ_REL))
+		(void)pthread_key_delete(slot_key);
 }
 
 /*
@@ -95,7 +110,7 @@ cache_thread_slot_take(void)
 	if (cache_slot_hook != NULL)
 		cache_slot_hook(best, 1);
 	/* Without the key the slot is never given back: still correct. */
-	if (slot_key_ok)
+	if (__atomic_load_n(&slot_key_ok, __ATOMIC_ACQUIRE))
 		(void)pthread_setspecific(slot_key, (void *)(uintptr_t)(best + 1));
 	cache_thread_slot = best + 1;
 	return best;
