@@ -27,7 +27,9 @@ static const struct client_error client_errors[] = {
 	{ -ENOMEM,		"the pool is full: no free run can hold the "
 				"request, or it would pass the pool's limit; "
 				"from pool_create, too few huge pages are "
-				"free to reserve the pool" },
+				"free to reserve the pool; from what the "
+				"library does alone (a flush, a list, a "
+				"parse), this process is out of memory" },
 	{ -EFBIG,		"the request is larger than the whole pool" },
 	{ -EOVERFLOW,		"size overflow (nmemb * size)" },
 	{ -EDQUOT,		"a quota for the pool would be exceeded: this "
