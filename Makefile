@@ -166,6 +166,7 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_names itest_names_crash itest_restart_edges \
               itest_names_readers itest_notify itest_probe_exit \
               itest_alloc_persist itest_journal_group itest_crash_model \
+              itest_crash_load \
               itest_cache_threads \
               itest_numa \
               itest_huge itest_evict itest_names_wait itest_alloc_wait \
@@ -442,8 +443,8 @@ $(FAIL_GROW): tests/integration/fail_grow.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -fPIC -shared -o $@ $< -ldl
 $(BUILD)/tests/itest_recover $(BUILD)/tests/itest_alloc_persist \
-  $(BUILD)/tests/itest_journal_group $(BUILD)/tests/itest_crash_model: \
-  | $(FAIL_GROW)
+  $(BUILD)/tests/itest_journal_group $(BUILD)/tests/itest_crash_model \
+  $(BUILD)/tests/itest_crash_load: | $(FAIL_GROW)
 
 $(BUILD)/bench/bench_engine: $(BUILD)/tests/bench/bench_engine.o \
 		$(BUILD)/tests/bench/bench_util.o $(ENGINE_LIB)
