@@ -177,7 +177,7 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_user_quota_api itest_destroy_fork itest_dlclose
 # Under a malloc of its own, which ASan's allocator leaves no room for.
 ifneq ($(SAN),1)
-ITESTS     += itest_nomem
+ITESTS     += itest_nomem itest_journal_env
 endif
 ITEST_BINS := $(ITESTS:%=$(BUILD)/tests/%)
 ITEST_COMMON := $(BUILD)/tests/integration/harness.o \
@@ -437,7 +437,7 @@ $(BUILD)/tests/itest_acl: | $(FAIL_PEERGROUPS)
 $(FAIL_MALLOC): tests/integration/fail_malloc.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -fPIC -shared -o $@ $< -ldl
-$(BUILD)/tests/itest_nomem: | $(FAIL_MALLOC)
+$(BUILD)/tests/itest_nomem $(BUILD)/tests/itest_journal_env: | $(FAIL_MALLOC)
 
 $(FAIL_GROW): tests/integration/fail_grow.c
 	@mkdir -p $(dir $@)

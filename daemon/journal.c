@@ -453,8 +453,11 @@ unstore(const char *prefix, uint64_t id)
 /*
  * Our names in the store, for the image a restart in place executes.
  * Taken out first and the buffer static: a setenv that fails (memory
- * short) leaves no name, which the next image can only leave behind in
- * the store, never an old journal's, which it would take for ours.
+ * short) leaves no name rather than an old journal's, which the next
+ * image would take for ours.  No name is no image's to execute either:
+ * it would leave our journal and keeps in the store, beside its own and
+ * under the same numbers, and a crash would take ours, which lacks every
+ * change since (journal_exec_names).
  */
 static void
 names_env(void)
@@ -475,8 +478,15 @@ names_env(void)
 					      (unsigned long long)p->keep_id);
 	if (n >= sizeof(s) || setenv(ENV_NAMES, s, 1) == -1)
 		log_warnx("crash journal: its names are not in the "
-			  "environment: a restart in place leaves them in the "
-			  "fd store");
+			  "environment: a restart in place sets them again "
+			  "first, or is not made");
+}
+
+int
+journal_exec_names(void)
+{
+	names_env();
+	return on && !out && !getenv(ENV_NAMES) ? -ENOMEM : 0;
 }
 
 /*

@@ -54,6 +54,16 @@ void journal_setup(void (*step_in)(unsigned ms));
  */
 void journal_step(void);
 
+/*
+ * Just before a restart in place's exec: our names in the store set in
+ * the environment again (POOLMGRD_JOURNAL), for the new image to take
+ * out once ready.  -ENOMEM if they could not be: the exec must not be
+ * made, or the new image, knowing none of them, would leave this image's
+ * journal in the store beside its own, and a crash would recover from
+ * either.
+ */
+int journal_exec_names(void);
+
 /* The store's descriptors the journal holds: a planned stop needs room. */
 unsigned journal_slots(void);
 

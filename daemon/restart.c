@@ -400,6 +400,7 @@ restart_now(void)
 	rc = -ENOMEM;
 	if (passed_build(&ps, sfd, cfd, &sf, true) == 0 &&
 	    (names = restart_names_join(ps.n, ps.name)) &&
+	    (rc = journal_exec_names()) == 0 &&
 	    (rc = freeze_all(&nfrozen)) == 0) {
 		rc = restart_exec(exe_path, exe_argv, ps.n, ps.fd, names);
 		freeze_undo(&nfrozen);

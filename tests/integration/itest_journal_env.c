@@ -1,0 +1,160 @@
+/*
+ * itest_journal_env.c - the crash journal's names across a restart in
+ * place (docs/design.md, "The crash journal"): the image executed learns
+ * from POOLMGRD_JOURNAL which journal and keeps in systemd's fd store are
+ * the old image's, and takes them out once ready.  Under fail_malloc.so
+ * (plain build only: see the Makefile).
+ *
+ *   names_set_again_for_exec  the one allocation of a DestroyPool that
+ *       the environment's new value needs fails (found by failing the
+ *       first, the second, ... in a fresh daemon each), so the daemon
+ *       runs on with no names in its environment, as it logs.  A restart
+ *       in place then must still leave one journal in the store, the new
+ *       image's, and a block made persistent after it, with its bytes,
+ *       must be there after a crash.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "harness_store.h"
+#include "poolclient.h"
+
+#define CONFIG		"[daemon]\nsocket_mode = 0666\n[pool a]\nsize = 4M\n"
+#define FAIL_ON_SIG	(SIGRTMIN + 5)	/* fail_malloc.c's */
+#define FAIL_OFF_SIG	(SIGRTMIN + 6)
+#define TRIES		400	/* allocations of a DestroyPool, at most */
+#define LOST		"its names are not in the environment"
+#define WAIT_MS		30000
+
+static struct harness_store st;
+
+/* A daemon whose (m+1)th allocation once failures are on alone fails. */
+static void
+start_failing(unsigned m)
+{
+	char rule[64], *saved = harness_preload("fail_malloc.so");
+	int rc;
+
+	snprintf(rule, sizeof(rule), "every=1,after=%u,times=1", m);
+	setenv("POOLMGR_FAIL_MALLOC", rule, 1);
+	assert_int_equal(harness_store_open(&st, CONFIG), 0);
+	rc = harness_store_start(&st);
+	unsetenv("POOLMGR_FAIL_MALLOC");
+	harness_preload_off(saved);
+	assert_int_equal(rc, 0);
+}
+
+/*
+ * Pool x made, then destroyed with the (m+1)th allocation failing: true,
+ * the daemon left running, if that was the environment's.
+ */
+static bool
+names_lost_at(unsigned m)
+{
+	struct pool_create_opts o = {.max_size = 1 << 20};
+	struct pool_conn *c;
+
+	start_failing(m);
+	EXPECT_RC(pool_connect(st.sock, &c), 0);
+	EXPECT_RC(pool_create(c, "x", &o), 0);
+	assert_int_equal(kill(st.pid, FAIL_ON_SIG), 0);
+	(void)pool_destroy(c, "x");	/* done, refused or dropped */
+	assert_int_equal(kill(st.pid, FAIL_OFF_SIG), 0);
+	pool_disconnect(c);
+	harness_store_drain(&st);
+	if (harness_store_logged(&st, LOST))
+		return true;
+	harness_store_close(&st);
+	return false;
+}
+
+/* The journals the store holds. */
+static unsigned
+journals(void)
+{
+	unsigned i, n = 0;
+
+	harness_store_drain(&st);
+	for (i = 0; i < st.n; i++)
+		n += strncmp(st.name[i], "journal.", 8) == 0;
+	return n;
+}
+
+static void
+names_set_again_for_exec(void **state)
+{
+	struct pool_conn *c;
+	struct pool *a;
+	pool_off_t off;
+	unsigned m, after_restart;
+	uint8_t *p;
+	size_t i;
+
+	(void)state;
+	for (m = 0; m < TRIES && !names_lost_at(m); m++)
+		;
+	if (m == TRIES)
+		fail_msg("no allocation of a DestroyPool was the "
+			 "environment's");
+	assert_int_equal(journals(), 1);
+
+	if (kill(st.pid, SIGUSR2) != 0 ||
+	    harness_store_wait(&st, "READY=1", WAIT_MS) != 0)
+		fail_msg("no restart in place");
+
+	/*
+	 * Told persistent, after the restart: a crash must keep it.  Its
+	 * answers come after what the new image sent the store once ready.
+	 */
+	EXPECT_RC(pool_connect(st.sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	EXPECT_RC(pool_set_cache(a, 0), 0);
+	EXPECT_RC(pool_alloc(a, 4096, &off), 0);
+	memset(pool_ptr(a, off), 0x5a, 4096);
+	EXPECT_RC(pool_persist(a, off), 0);
+	EXPECT_RC(pool_free(a, off), 0);
+	pool_close(a);
+	pool_disconnect(c);
+	if ((after_restart = journals()) != 1) {
+		harness_store_print_log(&st);
+		fail_msg("%u journals in the store after the restart in place: "
+			 "the old image's left beside the new one's",
+			 after_restart);
+	}
+
+	if (harness_store_recover(&st) != 0)
+		fail_msg("no recovery");
+	EXPECT_RC(pool_connect(st.sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	assert_int_equal(harness_stats(a).persistent_blocks, 1);
+	p = pool_ptr(a, off);
+	for (i = 0; i < 4096; i++)
+		if (p[i] != 0x5a)
+			fail_msg("byte %zu of the persistent block is %#x", i,
+				 p[i]);
+	pool_close(a);
+	pool_disconnect(c);
+	harness_store_close(&st);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(names_set_again_for_exec),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
