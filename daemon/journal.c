@@ -440,6 +440,25 @@ push(const char *prefix, uint64_t id, int fd)
 	return fdstore_push(1, &fd, names);
 }
 
+/*
+ * cur no longer in the store's stead: its magic changed first, then it is
+ * taken out.  A removal can fail (the daemon's memory short, as it often
+ * is when a write fails; systemd reading none of our messages), and a
+ * journal left in the store that lacks a change would be recovered as if
+ * whole: blocks ended since would come back over whatever their pages
+ * hold now.  Its pages are there, so the store cannot fail.
+ */
+static void unstore(const char *prefix, uint64_t id);
+
+static void
+withdraw(void)
+{
+	if (cur.fd >= 0)
+		__atomic_store_n(&cur.map[JH_MAGIC], JREC_WITHDRAWN,
+				 __ATOMIC_RELEASE);
+	unstore("journal", cur.id);
+}
+
 static void
 unstore(const char *prefix, uint64_t id)
 {
@@ -528,7 +547,7 @@ lose(int rc)
 			  strerror(-rc));
 	compact_drop();
 	if (!out)
-		unstore("journal", cur.id);
+		withdraw();
 	for (p = dpool_first(); p; p = dpool_next(p))
 		if (p->keep_id) {
 			if (!out)
@@ -562,7 +581,7 @@ broken(int rc)
 	log_warnx("crash journal: %s; taken out of the fd store, a crash "
 		  "loses every pool until a fresh one is in", strerror(-rc));
 	compact_drop();
-	unstore("journal", cur.id);
+	withdraw();
 	for (p = dpool_first(); p; p = dpool_next(p))
 		if (p->keep_id)
 			unstore("keep", p->keep_id);
@@ -1126,7 +1145,7 @@ journal_stop(bool forget)
 	on = false;
 	if (!forget)
 		return;
-	unstore("journal", cur.id);
+	withdraw();
 	for (p = dpool_first(); p; p = dpool_next(p))
 		if (p->keep_id)
 			unstore("keep", p->keep_id);

@@ -17,6 +17,13 @@
 #include <stdint.h>
 
 #define JREC_MAGIC	0x314c4e524a4d50ull	/* "PMJRNL1" */
+/*
+ * The magic of a journal taken out of the store (journal.c's withdraw):
+ * a write to it failed, so it lacks a change, or the daemon stopped and
+ * freed its pools.  Written before the store is asked to let it go, so
+ * that a crash that finds it there all the same starts fresh.
+ */
+#define JREC_WITHDRAWN	0x3157444d4a4d50ull	/* "PMJMDW1" */
 #define JREC_HEADER	64			/* bytes; records follow */
 #define JREC_NAME_MAX	8			/* words of a pool's name */
 #define JREC_BNAME_MAX	32			/* ... of a block's (255 B) */

@@ -622,6 +622,11 @@ replay(struct replay *r, const uint64_t *m, uint64_t size, uint64_t id)
 	uint64_t end, at;
 	int rc;
 
+	if (size >= JREC_HEADER && m[JH_MAGIC] == JREC_WITHDRAWN)
+		return state_why(r->why, r->len, "journal.%llu was taken out "
+				 "of the fd store (a write to it failed, or "
+				 "the daemon stopped), though systemd kept it",
+				 (unsigned long long)id);
 	if (size < JREC_HEADER || m[JH_MAGIC] != JREC_MAGIC ||
 	    m[JH_ID] != id || m[JH_SUM] != jrec_sum(m, 2))
 		return state_why(r->why, r->len, "journal.%llu: a bad header",

@@ -1,8 +1,10 @@
 /*
- * itest_journal_env.c - the crash journal's names across a restart in
- * place (docs/design.md, "The crash journal"): the image executed learns
- * from POOLMGRD_JOURNAL which journal and keeps in systemd's fd store are
- * the old image's, and takes them out once ready.  Under fail_malloc.so
+ * itest_journal_env.c - the crash journal when the daemon's memory runs
+ * short at the wrong moment (docs/design.md, "The crash journal"): its
+ * names in the environment, from which the image a restart in place
+ * executes learns which journal and keeps in systemd's fd store are the
+ * old image's, to take them out once ready; and a journal the daemon
+ * lets go of that the store keeps all the same.  Under fail_malloc.so
  * (plain build only: see the Makefile).
  *
  *   names_set_again_for_exec  the one allocation of a DestroyPool that
@@ -12,6 +14,14 @@
  *       in place then must still leave one journal in the store, the new
  *       image's, and a block made persistent after it, with its bytes,
  *       must be there after a crash.
+ *   withdrawn_when_not_removed  the journal cannot grow (RLIMIT_FSIZE of
+ *       the daemon) at a persist during which every allocation from the
+ *       first on fails, then the second on, ... (a fresh daemon each):
+ *       the daemon lets the journal go, but its requests to the store to
+ *       take it and the keeps out may fail too, and the store keep a
+ *       journal that lacks the persist and all after it.  A block ended
+ *       after, a crash: a start must never bring the block back (the
+ *       journal it let go of refused, the pools fresh).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -23,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -37,17 +48,24 @@
 #define TRIES		400	/* allocations of a DestroyPool, at most */
 #define LOST		"its names are not in the environment"
 #define WAIT_MS		30000
+#define JOURNAL_CAP	(64 * 1024)	/* journal.c's first size */
+#define PERSIST_REC	64		/* a persist record's bytes */
+#define SWEEP		48	/* allocations of a persist, and more */
 
 static struct harness_store st;
 
-/* A daemon whose (m+1)th allocation once failures are on alone fails. */
+/*
+ * A daemon whose (m+1)th allocation once failures are on fails, alone
+ * (once) or with every one after it.
+ */
 static void
-start_failing(unsigned m)
+start_failing(unsigned m, bool once)
 {
 	char rule[64], *saved = harness_preload("fail_malloc.so");
 	int rc;
 
-	snprintf(rule, sizeof(rule), "every=1,after=%u,times=1", m);
+	snprintf(rule, sizeof(rule), "every=1,after=%u%s", m,
+		 once ? ",times=1" : "");
 	setenv("POOLMGR_FAIL_MALLOC", rule, 1);
 	assert_int_equal(harness_store_open(&st, CONFIG), 0);
 	rc = harness_store_start(&st);
@@ -66,7 +84,7 @@ names_lost_at(unsigned m)
 	struct pool_create_opts o = {.max_size = 1 << 20};
 	struct pool_conn *c;
 
-	start_failing(m);
+	start_failing(m, true);
 	EXPECT_RC(pool_connect(st.sock, &c), 0);
 	EXPECT_RC(pool_create(c, "x", &o), 0);
 	assert_int_equal(kill(st.pid, FAIL_ON_SIG), 0);
@@ -90,6 +108,83 @@ journals(void)
 	for (i = 0; i < st.n; i++)
 		n += strncmp(st.name[i], "journal.", 8) == 0;
 	return n;
+}
+
+/* A block of 64 B persisted in a, filled with c: its offset. */
+static pool_off_t
+persist_small(struct pool *a, int c)
+{
+	pool_off_t off;
+
+	EXPECT_RC(pool_alloc(a, 64, &off), 0);
+	memset(pool_ptr(a, off), c, 64);
+	EXPECT_RC(pool_persist(a, off), 0);
+	return off;
+}
+
+/*
+ * Blocks persisted in a until the next one's record grows the journal,
+ * which RLIMIT_FSIZE keeps from growing: that persist with every
+ * allocation from the (m+1)th on failing, then the first block ended
+ * and the daemon killed.  A start after must not bring that block back,
+ * whatever the failures let the daemon do: recover a journal that has
+ * its end, or start fresh.
+ */
+static void
+ended_stays_ended(unsigned m)
+{
+	struct rlimit rl = {.rlim_cur = JOURNAL_CAP,
+			    .rlim_max = RLIM_INFINITY};
+	struct pool_conn *c;
+	struct pool *a;
+	pool_off_t first, off;
+	uint64_t left;
+
+	start_failing(m, false);
+	EXPECT_RC(pool_connect(st.sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	EXPECT_RC(pool_set_cache(a, 0), 0);
+	assert_int_equal(prlimit(st.pid, RLIMIT_FSIZE, &rl, NULL), 0);
+	first = persist_small(a, 'f');
+	while (harness_store_journal_room(&st) >= PERSIST_REC)
+		(void)persist_small(a, 'f');
+	EXPECT_RC(pool_alloc(a, 64, &off), 0);
+	assert_int_equal(kill(st.pid, FAIL_ON_SIG), 0);
+	(void)pool_persist(a, off);	/* done, refused or dropped */
+	assert_int_equal(kill(st.pid, FAIL_OFF_SIG), 0);
+	pool_close(a);
+	pool_disconnect(c);
+	/* Ended, as a client is told: no crash may bring it back. */
+	EXPECT_RC(pool_connect(st.sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	EXPECT_RC(pool_free(a, first), 0);
+	pool_close(a);
+	pool_disconnect(c);
+	harness_store_drain(&st);
+	if (harness_store_crash(&st) != 0 || harness_store_start(&st) != 0)
+		fail_msg("m %u: no start after the crash", m);
+	EXPECT_RC(pool_connect(st.sock, &c), 0);
+	EXPECT_RC(pool_open(c, "a", &a), 0);
+	left = harness_stats(a).persistent_blocks;
+	if (left && *(const char *)pool_ptr(a, first) == 'f' &&
+	    pool_free(a, first) == 0) {
+		harness_store_print_log(&st);
+		fail_msg("m %u: a block ended before the crash is back, from "
+			 "a journal the daemon had let go of", m);
+	}
+	pool_close(a);
+	pool_disconnect(c);
+	harness_store_close(&st);
+}
+
+static void
+withdrawn_when_not_removed(void **state)
+{
+	unsigned m;
+
+	(void)state;
+	for (m = 0; m < SWEEP; m++)
+		ended_stays_ended(m);
 }
 
 static void
@@ -154,6 +249,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(names_set_again_for_exec),
+		cmocka_unit_test(withdrawn_when_not_removed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
