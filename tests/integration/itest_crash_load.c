@@ -897,6 +897,12 @@ kills_under_load(void **state)
 	pool_disconnect(c);
 	for (r = 0; r < rounds; r++)
 		round_of_kills(r);
+	/* A sanitized daemon's report goes to its log, which goes with st. */
+	if (harness_store_logged(&st, "Sanitizer") ||
+	    harness_store_logged(&st, "runtime error")) {
+		harness_store_print_log(&st);
+		fail_msg("the daemon's log has a sanitizer's report");
+	}
 	compactions = harness_store_log_count(&st, "compacted into journal.");
 	printf("%u rounds: %u restarts in place before the kill, %u killed "
 	       "in the middle of one, %u at a journal's grow, %u killed again "
