@@ -10,7 +10,8 @@
  *       hold dropped), name them (kept or evictable), move a name to
  *       another of their blocks, unpublish, end persistent blocks one at
  *       a time and in batches; one of them also sets pool q's mode,
- *       quota, limit, user quota and access control list, and another
+ *       quota, limit, user quota, access control list and uids' own
+ *       user quotas (one request), and another
  *       makes and ends batches of 512 persistent blocks in pool f, which
  *       brings the journal to its compactions.  Each writes what it is
  *       about to ask and, once answered, what it was told, to a file of
@@ -159,6 +160,48 @@ q_settings(uint64_t s, struct pool_acl_entry *acl)
 	return o;
 }
 
+/*
+ * q's uids' own user quotas of sequence number s: uids UQ_UID + i, for i
+ * below s % UQ_UIDS, set to bytes that say s; the others of the range
+ * taken out.  Both in the settings' request (pool_set_user_quotas).
+ */
+#define UQ_UID	4000
+#define UQ_UIDS	6
+
+static size_t
+q_uquotas(uint64_t s, struct pool_user_quota *set, uint32_t *rm, size_t *nrm)
+{
+	size_t i, n = (size_t)(s % UQ_UIDS);
+
+	*nrm = 0;
+	for (i = 0; i < UQ_UIDS; i++)
+		if (i < n)
+			set[i] = (struct pool_user_quota){
+				.uid = UQ_UID + (uint32_t)i,
+				.bytes = (s % 13 + i + 1) << 20,
+			};
+		else
+			rm[(*nrm)++] = UQ_UID + (uint32_t)i;
+	return n;
+}
+
+/* Are q's uids' own user quotas now those of sequence number s? */
+static bool
+q_uquotas_are(struct pool_conn *c, uint64_t s)
+{
+	struct pool_user_quota want[UQ_UIDS], got[UQ_UIDS + 1];
+	uint32_t rm[UQ_UIDS];
+	size_t nrm, n = q_uquotas(s, want, rm, &nrm), i;
+	int k = pool_user_quota_get(c, "q", got, UQ_UIDS + 1);
+
+	if (k < 0 || (size_t)k != n)
+		return false;
+	for (i = 0; i < n; i++)	/* both sorted by uid */
+		if (got[i].uid != want[i].uid || got[i].bytes != want[i].bytes)
+			return false;
+	return true;
+}
+
 /* Are q's settings now those of sequence number s? */
 static bool
 q_is(struct pool_conn *c, uint64_t s)
@@ -184,7 +227,7 @@ q_is(struct pool_conn *c, uint64_t s)
 		if (j == o.nacl)
 			return false;
 	}
-	return true;
+	return q_uquotas_are(c, s);
 }
 
 /* ---- a kid ---------------------------------------------------------------- */
@@ -370,10 +413,13 @@ kid_set(uint64_t seq)
 {
 	struct pool_acl_entry acl[4];
 	struct pool_set_opts o = q_settings(seq, acl);
+	struct pool_user_quota uq[UQ_UIDS];
+	uint32_t rm[UQ_UIDS];
+	size_t nrm, n = q_uquotas(seq, uq, rm, &nrm);
 	struct rec r = {.op = OP_SET, .seq = seq};
 
 	say(&r);
-	answered(&r, pool_set(kid_q, "q", &o));
+	answered(&r, pool_set_user_quotas(kid_q, "q", &o, uq, n, rm, nrm));
 }
 
 static void
@@ -702,10 +748,13 @@ check_q_f(struct pool_conn *c)
 {
 	struct pool_stats f = harness_stats_of(c, "f");
 
-	if (!q_is(c, q_seq) && !(q_has_alt && q_is(c, q_alt)))
-		fail_msg("q: settings neither of set %" PRIu64 " nor %s%"
-			 PRIu64, q_seq, q_has_alt ? "of set " : "none in flight",
-			 q_has_alt ? q_alt : 0);
+	if (!q_is(c, q_seq) && !(q_has_alt && q_is(c, q_alt))) {
+		if (q_has_alt)
+			fail_msg("q: settings neither of set %" PRIu64 " nor of "
+				 "set %" PRIu64 ", in flight", q_seq, q_alt);
+		fail_msg("q: settings not of set %" PRIu64 " (none in "
+			 "flight)", q_seq);
+	}
 	if (f.persistent_blocks % CHURN ||
 	    f.persistent_blocks / CHURN < f_lo ||
 	    f.persistent_blocks / CHURN > f_hi)
@@ -893,7 +942,7 @@ kills_under_load(void **state)
 	if (start() != 0)
 		fail_msg("poolmgrd did not start");
 	EXPECT_RC(pool_connect(st.sock, &c), 0);
-	EXPECT_RC(pool_create_set(c, "q", &co, &o), 0);
+	EXPECT_RC(pool_create_set(c, "q", &co, &o), 0);	/* s 0: no uid's own */
 	pool_disconnect(c);
 	for (r = 0; r < rounds; r++)
 		round_of_kills(r);
