@@ -1018,14 +1018,21 @@ begin(void)
 	return rc;
 }
 
+/*
+ * The start's journal, or the waits of a failed write's (retry) until
+ * one is in: memory short or RLIMIT_FSIZE at the start may not last, and
+ * a daemon that gave up here would run unprotected to its end.
+ */
 static void
 begin_or_warn(void)
 {
 	int rc = begin();
 
-	if (rc != 0)
-		log_warnx("crash journal: %s; a crash loses every pool",
-			  strerror(-rc));
+	if (rc == 0)
+		return;
+	log_warnx("crash journal: %s; a crash loses every pool until a fresh "
+		  "one is in", strerror(-rc));
+	retry();
 }
 
 void

@@ -48,6 +48,12 @@
  *                            leaves the store, requests go on, and once
  *                            it can a fresh one goes in and a crash
  *                            recovers every block persisted;
+ *   start_journal_retried    an image whose own journal cannot be made
+ *                            at its start (SIGUSR2's, under RLIMIT_FSIZE)
+ *                            tries again as after a failed write: once it
+ *                            can, its journal goes in, and a crash
+ *                            recovers the blocks persisted before the
+ *                            restart and after;
  *   recovered_without_store  the journal passed without FDSTORE=: the
  *                            pools are recovered, nothing is pushed;
  *   crash_while_compacting   SIGKILL between a compaction's first step
@@ -1229,6 +1235,48 @@ failed_write_resumes(void **state)
 }
 
 /*
+ * A restart in place under an RLIMIT_FSIZE below the journal's first size
+ * (exec keeps it): the executed image cannot make its own journal and
+ * says a crash loses every pool; the old image's leaves the store once
+ * it is ready.  It tries again, as after a failed write, and once the
+ * limit is lifted its journal goes in: a crash then recovers the block
+ * persisted before the restart and the one after.
+ */
+#define START_LIMIT	(32 * 1024)	/* bytes: under the journal's first */
+
+static void
+start_journal_retried(void **state)
+{
+	struct harness_store *st = *state;
+	pool_off_t before, after;
+	long long end;
+	int got = 0;
+
+	start(st, STORE_FDS);
+	persist_one(st, &before);
+	store_drain(st);
+	daemon_fsize(st, START_LIMIT);
+	assert_int_equal(kill(st->pid, SIGUSR2), 0);
+	for (end = now_ms() + WAIT_MS; got != 1 && now_ms() < end;)
+		got = store_recv(st, (int)(end - now_ms()), "READY=1");
+	assert_int_equal(got, 1);
+	wait_log(st, "File too large; a crash loses every pool");
+	daemon_fsize(st, RLIM_INFINITY);
+	wait_log(st, "a crash keeps every pool again");
+	persist_one(st, &after);
+	store_drain(st);
+	(void)journal_in(st);
+	crash(st);
+	start(st, STORE_FDS);
+	if (!log_has(st, "1 pool and 2 persistent blocks recovered")) {
+		harness_store_print_log(st);
+		fail_msg("not both blocks recovered");
+	}
+	expect_kept(st, before);
+	expect_kept(st, after);
+}
+
+/*
  * The store's journal and keeps passed by hand, FDSTORE= unset: the pools
  * are recovered (they are all there), and nothing goes to a store that
  * is not there to keep it.
@@ -2119,6 +2167,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(small_store_planned, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(failed_write_resumes, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(start_journal_retried, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(recovered_without_store, setup,
 						teardown),
