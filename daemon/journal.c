@@ -440,25 +440,6 @@ push(const char *prefix, uint64_t id, int fd)
 	return fdstore_push(1, &fd, names);
 }
 
-/*
- * cur no longer in the store's stead: its magic changed first, then it is
- * taken out.  A removal can fail (the daemon's memory short, as it often
- * is when a write fails; systemd reading none of our messages), and a
- * journal left in the store that lacks a change would be recovered as if
- * whole: blocks ended since would come back over whatever their pages
- * hold now.  Its pages are there, so the store cannot fail.
- */
-static void unstore(const char *prefix, uint64_t id);
-
-static void
-withdraw(void)
-{
-	if (cur.fd >= 0)
-		__atomic_store_n(&cur.map[JH_MAGIC], JREC_WITHDRAWN,
-				 __ATOMIC_RELEASE);
-	unstore("journal", cur.id);
-}
-
 static void
 unstore(const char *prefix, uint64_t id)
 {
@@ -467,6 +448,24 @@ unstore(const char *prefix, uint64_t id)
 	snprintf(name, sizeof(name), "%s.%llu", prefix,
 		 (unsigned long long)id);
 	fdstore_remove(name);
+}
+
+/*
+ * cur taken out of the store: its magic changed first, then the store
+ * asked to drop it.  That request can fail (the daemon's memory short,
+ * as it often is when a write fails; systemd reading none of our
+ * messages), and a journal left in the store that lacks a change would
+ * be recovered as if whole: blocks ended since would come back over
+ * whatever their pages hold now.  The magic is in pages the journal
+ * has, so changing it cannot fail.
+ */
+static void
+withdraw(void)
+{
+	if (cur.fd >= 0)
+		__atomic_store_n(&cur.map[JH_MAGIC], JREC_WITHDRAWN,
+				 __ATOMIC_RELEASE);
+	unstore("journal", cur.id);
 }
 
 /*
