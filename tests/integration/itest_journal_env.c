@@ -244,12 +244,21 @@ names_set_again_for_exec(void **state)
 	harness_store_close(&st);
 }
 
+/* A failed check leaves its daemon running: killed here, its files gone. */
+static int
+teardown(void **state)
+{
+	(void)state;
+	harness_store_close(&st);
+	return 0;
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(names_set_again_for_exec),
-		cmocka_unit_test(withdrawn_when_not_removed),
+		cmocka_unit_test_teardown(names_set_again_for_exec, teardown),
+		cmocka_unit_test_teardown(withdrawn_when_not_removed, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
