@@ -587,6 +587,43 @@ do_set(struct call *c, const Poolmgr__SetPool *m)
 	return 0;
 }
 
+/*
+ * A descriptor of fd for a reply to pass, its own: taken here, before the
+ * request changes anything, so that a daemon out of descriptors refuses
+ * the one request that needs one.  peer_send, left to take it, could only
+ * drop the connection.  read_only: a new open file description that only
+ * allows reading, not a duplicate.
+ */
+static int
+reply_fd(struct call *c, int fd, bool read_only, int *out)
+{
+	char path[64];
+
+	if (read_only) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		*out = open(path, O_RDONLY | O_CLOEXEC);
+	} else {
+		*out = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	}
+	if (*out >= 0)
+		return 0;
+	if (errno == EMFILE || errno == ENFILE)
+		return refuse(c, -errno, "the daemon is out of descriptors");
+	return refuse(c, -errno, read_only ? "cannot reopen pool read-only" :
+		      "cannot pass the pool's memory");
+}
+
+/* The descriptors of c's reply, closed: the request was refused. */
+static void
+reply_fds_close(struct call *c)
+{
+	int i;
+
+	for (i = 0; i < c->fds.n; i++)
+		close(c->fds.fd[i]);
+	c->fds.n = 0;
+}
+
 int
 do_open(struct call *c, const Poolmgr__OpenPool *m)
 {
@@ -594,7 +631,8 @@ do_open(struct call *c, const Poolmgr__OpenPool *m)
 	struct heap_stats st;
 	struct dpool *p;
 	struct handle *h;
-	int fd = -1, rc;
+	bool share;
+	int rc;
 
 	if ((rc = check_name_length(c, m->name)))
 		return rc;
@@ -607,20 +645,24 @@ do_open(struct call *c, const Poolmgr__OpenPool *m)
 	 */
 	if (!session_may_access(c->s, p, m->read_only ? 4 : 6))
 		return refuse_access(c, p, m->read_only ? 4 : 6);
-	if (m->read_only) {
-		char path[64];
-
-		/* A new open file description that only allows reading. */
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", p->memfd);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd == -1)
-			return refuse(c, -errno, "cannot reopen pool read-only");
+	/* The share map is for clients that cache, so for writers only. */
+	share = m->want_share_map && !m->read_only && p->share_fd >= 0;
+	if ((rc = reply_fd(c, p->memfd, m->read_only, &c->fds.fd[0])))
+		return rc;
+	c->fds.close[0] = true;
+	c->fds.n = 1;
+	if (share) {
+		if ((rc = reply_fd(c, p->share_fd, false, &c->fds.fd[1]))) {
+			reply_fds_close(c);
+			return rc;
+		}
+		c->fds.close[1] = true;
+		c->fds.n = 2;
 	}
 	if (!(h = session_open(c->s, p, m->read_only))) {
 		int err = errno;
 
-		if (fd >= 0)
-			close(fd);
+		reply_fds_close(c);
 		if (err == ENOMEM)
 			return refuse(c, -ENOMEM, "out of memory");
 		return refuse(c, -EMFILE, "too many open pools");
@@ -634,18 +676,10 @@ do_open(struct call *c, const Poolmgr__OpenPool *m)
 	orep.read_only = m->read_only;
 	orep.quota = handle_quota_share(h);
 	orep.limit = p->limit;
+	if (share)
+		orep.share_map_size = p->share_size;
 	c->rep->body_case = POOLMGR__REPLY__BODY_OPEN;
 	c->rep->open = &orep;
-	c->fds.fd[0] = m->read_only ? fd : p->memfd;
-	c->fds.close[0] = m->read_only;
-	c->fds.n = 1;
-	/* The share map is for clients that cache, so for writers only. */
-	if (m->want_share_map && !m->read_only && p->share_fd >= 0) {
-		orep.share_map_size = p->share_size;
-		c->fds.fd[1] = p->share_fd;
-		c->fds.close[1] = false;
-		c->fds.n = 2;
-	}
 	return 0;
 }
 
@@ -679,13 +713,14 @@ do_share_map(struct call *c, const Poolmgr__ShareMap *m)
 	if (h->pool->share_fd < 0)
 		return refuse(c, -ENODEV, "pool %s has no share map",
 			      h->pool->name);
+	if ((err = reply_fd(c, h->pool->share_fd, false, &c->fds.fd[0])))
+		return err;
+	c->fds.close[0] = true;
+	c->fds.n = 1;
 	poolmgr__share_map_reply__init(&srep);
 	srep.share_map_size = h->pool->share_size;
 	c->rep->body_case = POOLMGR__REPLY__BODY_SHARE_MAP;
 	c->rep->share_map = &srep;
-	c->fds.fd[0] = h->pool->share_fd;
-	c->fds.close[0] = false;
-	c->fds.n = 1;
 	return 0;
 }
 

@@ -8,7 +8,9 @@
  * never read (those past the uid's bound are dropped), and running out of file
  * descriptors (the daemon refuses the excess and keeps serving; a client
  * with none free to receive the pool's memfd gets -EMFILE from pool_open,
- * not -EPROTO, and the daemon is not left holding its handle).
+ * not -EPROTO, and the daemon is not left holding its handle; a daemon
+ * with none free to pass it refuses OpenPool and ShareMap with -EMFILE
+ * and keeps the connection).
  *
  * Also the fixed bounds of docs/protocol.md: 256 pools (the 257th create is
  * -ENOSPC, the listing of all 256 fits one message, a destroy makes room
@@ -1032,6 +1034,91 @@ out_of_descriptors(void **state)
 	assert_int_equal(harness_stop(&d), 0);
 }
 
+/*
+ * Greeted raw connections until the daemon refuses one for want of
+ * descriptors: then it has none free (it keeps its spare for the next
+ * refusal).  Their sockets in fds[]; how many of them it serves.
+ */
+static int
+fill_descriptors(const struct daemon_proc *d, int *fds, int n)
+{
+	int i, served = 0, refused = 0;
+
+	for (i = 0; i < n; i++)
+		if ((fds[i] = raw_connect(d->sock)) >= 0)
+			raw_hello(fds[i]);
+	for (i = 0; i < n; i++) {
+		if (fds[i] >= 0 && raw_reply(fds[i], 2000) == 0) {
+			served++;
+		} else {
+			refused++;
+			harness_close_fd(&fds[i]);
+		}
+	}
+	assert_true(refused > 0);
+	return served;
+}
+
+/* A ShareMap of handle h on raw connection fd: the reply's error. */
+static int
+raw_share_map(int fd, uint32_t h)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__ShareMap m = POOLMGR__SHARE_MAP__INIT;
+
+	m.handle = h;
+	req.body_case = POOLMGR__REQUEST__BODY_SHARE_MAP;
+	req.share_map = &m;
+	return harness_raw_error(fd, &req, NULL);
+}
+
+/*
+ * A daemon with no descriptor left to pass a pool's memory refuses the
+ * one request that needs one (OpenPool, ShareMap) with -EMFILE and says
+ * so; the connection stays, and once descriptors are free again the same
+ * requests pass on it.
+ */
+static void
+open_without_daemon_descriptors_is_emfile(void **state)
+{
+	struct pool_conn *c;
+	struct pool_stats st;
+	struct daemon_proc d;
+	struct pool *p;
+	int fds[80], i, raw;
+	uint32_t h;
+
+	(void)state;
+	setenv("HARNESS_NOFILE", "40", 1);
+	assert_int_equal(harness_start(&d, "[pool f]\nsize = 1M\n"), 0);
+	unsetenv("HARNESS_NOFILE");
+	EXPECT_RC(pool_connect(NULL, &c), 0);
+	assert_true((raw = raw_greeted(d.sock)) >= 0);
+	EXPECT_RAW(harness_raw_open(raw, "f", &h), 0);
+	fill_descriptors(&d, fds, 80);
+
+	EXPECT_RC(pool_open(c, "f", &p), -EMFILE);
+	assert_non_null(strstr(pool_last_message(-EMFILE),
+			       "out of descriptors"));
+	EXPECT_RAW(raw_share_map(raw, h), -EMFILE);
+	/* Refused, not dropped: both are served on, and hold no handle. */
+	EXPECT_RC(pool_stats_by_name(c, "f", &st), 0);
+	assert_int_equal(st.clients, 1);
+	assert_int_equal(harness_log_count(&d, "out of descriptors for a "
+					   "reply"), 0);
+
+	for (i = 0; i < 80; i++)
+		harness_close_fd(&fds[i]);
+	wait_connections(c, 2);
+	EXPECT_RC(pool_open(c, "f", &p), 0);
+	EXPECT_RAW(raw_share_map(raw, h), 0);
+	pool_close(p);
+	close(raw);
+	pool_disconnect(c);
+	assert_true(harness_alive(&d));
+	assert_int_equal(harness_stop(&d), 0);
+}
+
 /* Pool i of many: a name of the form "p017". */
 static void
 pool_name(char *buf, size_t len, unsigned i)
@@ -1465,6 +1552,7 @@ main(void)
 		cmocka_unit_test(block_holders_are_bounded),
 		cmocka_unit_test(client_without_descriptors_gets_emfile),
 		cmocka_unit_test(out_of_descriptors),
+		cmocka_unit_test(open_without_daemon_descriptors_is_emfile),
 		cmocka_unit_test(pools_past_256_are_enospc),
 		cmocka_unit_test(handles_past_1024_are_emfile),
 		cmocka_unit_test(raw_batch_past_4096_is_e2big),
