@@ -112,6 +112,10 @@ create_refused(struct call *c, int rc, const char *name)
 	case -ENOSPC:
 		return refuse(c, rc, "the daemon has %d pools, the most it "
 			      "keeps", POOL_MAX_POOLS);
+	case -EMFILE:
+	case -ENFILE:
+		return refuse(c, rc, "cannot make pool %s: the daemon is out "
+			      "of descriptors", name);
 	default:
 		return refuse(c, rc, "cannot make pool %s: %s", name,
 			      strerror(-rc));

@@ -333,7 +333,18 @@ pool_make(const char *name, const struct dpool_params *pp, int memfd,
 		goto fail;
 	}
 	p->share_fd = -1;
-	if ((rc = make_share_map(p)) < 0)
+	/*
+	 * A new pool is refused for want of descriptors rather than made for
+	 * life without a map, its clients without a cache: a later create
+	 * makes it whole.  One adopted keeps its memory, map or none.
+	 */
+	if ((rc = make_share_map(p)) < 0 && memfd == -1 &&
+	    (rc == -EMFILE || rc == -ENFILE)) {
+		munmap(p->map, p->size);
+		close(p->memfd);
+		goto fail;
+	}
+	if (rc < 0)
 		log_warnx("pool %s: no share map (%s): clients will not cache "
 			  "freed blocks", p->name, strerror(-rc));
 	p->uid = pp->uid;

@@ -10,7 +10,8 @@
  * with none free to receive the pool's memfd gets -EMFILE from pool_open,
  * not -EPROTO, and the daemon is not left holding its handle; a daemon
  * with none free to pass it refuses OpenPool and ShareMap with -EMFILE
- * and keeps the connection).
+ * and keeps the connection, and one with a descriptor for a new pool's
+ * memfd but none for its share map refuses the create, nothing made).
  *
  * Also the fixed bounds of docs/protocol.md: 256 pools (the 257th create is
  * -ENOSPC, the listing of all 256 fits one message, a destroy makes room
@@ -1119,6 +1120,51 @@ open_without_daemon_descriptors_is_emfile(void **state)
 	assert_int_equal(harness_stop(&d), 0);
 }
 
+/*
+ * A pool made with one descriptor left to the daemon: its memfd takes it,
+ * and its share map would find none.  The create is refused (-EMFILE),
+ * nothing made, rather than the pool made for life without a share map
+ * (its clients without a cache); once descriptors are free the same
+ * create makes it whole.
+ */
+static void
+create_with_one_descriptor_left(void **state)
+{
+	struct pool_create_opts o = {.max_size = 1 << 20};
+	struct pool_conn *c;
+	struct pool_stats st;
+	struct daemon_proc d;
+	int fds[80], i, served;
+
+	(void)state;
+	setenv("HARNESS_NOFILE", "40", 1);
+	assert_int_equal(harness_start(&d, NULL), 0);
+	unsetenv("HARNESS_NOFILE");
+	EXPECT_RC(pool_connect(NULL, &c), 0);
+	served = fill_descriptors(&d, fds, 80);
+	assert_true(served > 0);
+	for (i = 0; fds[i] < 0; i++)
+		;
+	harness_close_fd(&fds[i]);
+	wait_connections(c, (uint64_t)served);
+
+	EXPECT_RC(pool_create(c, "p", &o), -EMFILE);
+	assert_non_null(strstr(pool_last_message(-EMFILE),
+			       "out of descriptors"));
+	EXPECT_RC(pool_stats_by_name(c, "p", &st), -ENOENT);
+	assert_int_equal(harness_log_count(&d, "no share map"), 0);
+
+	for (i = 0; i < 80; i++)
+		harness_close_fd(&fds[i]);
+	wait_connections(c, 1);
+	EXPECT_RC(pool_create(c, "p", &o), 0);
+	EXPECT_RC(pool_stats_by_name(c, "p", &st), 0);
+	assert_int_equal(harness_log_count(&d, "no share map"), 0);
+	pool_disconnect(c);
+	assert_true(harness_alive(&d));
+	assert_int_equal(harness_stop(&d), 0);
+}
+
 /* Pool i of many: a name of the form "p017". */
 static void
 pool_name(char *buf, size_t len, unsigned i)
@@ -1553,6 +1599,7 @@ main(void)
 		cmocka_unit_test(client_without_descriptors_gets_emfile),
 		cmocka_unit_test(out_of_descriptors),
 		cmocka_unit_test(open_without_daemon_descriptors_is_emfile),
+		cmocka_unit_test(create_with_one_descriptor_left),
 		cmocka_unit_test(pools_past_256_are_enospc),
 		cmocka_unit_test(handles_past_1024_are_emfile),
 		cmocka_unit_test(raw_batch_past_4096_is_e2big),
