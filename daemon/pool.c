@@ -6,7 +6,9 @@
  * any client sees it, so no client can truncate it and make another
  * process's mapping fault with SIGBUS.  The engine never touches memory; it
  * asks this file to punch holes (pages given back), zero (calloc) and copy
- * (a moving realloc), which we do through the daemon's own mapping.
+ * (a moving realloc), which we do through the daemon's own mapping.  A
+ * copy skips the holes of what it copies: reading one through the mapping
+ * would give it a page, charged to the daemon, whoever wrote nothing there.
  *
  * The rest of a pool is in files of their own (pool_internal.h): the share
  * map (pool_share.c), who holds which block (pool_hold.c), a block's
@@ -164,12 +166,54 @@ pool_zero(void *ctx, uint64_t off, uint64_t len)
 	dpool_zero(ctx, off, len);
 }
 
+/*
+ * A copy looks for holes once per COPY_CHUNK of data, with SEEK_DATA
+ * alone: at data, that answers at once, where SEEK_HOLE would walk all
+ * the data after it, every step of a big move again.  A hole inside a
+ * chunk of data is read as data: at most a chunk's pages per such chunk.
+ */
+#define COPY_CHUNK (64 * 1024)
+
+/* Where data starts in [at, end) of p's memfd: end if none, at if the
+ * kernel cannot say.  Pages swapped out are data. */
+static uint64_t
+data_from(const struct dpool *p, uint64_t at, uint64_t end)
+{
+	off_t d = lseek(p->memfd, (off_t)at, SEEK_DATA);
+
+	if (d == -1)
+		return errno == ENXIO ? end : at;
+	return (uint64_t)d < end ? (uint64_t)d : end;
+}
+
+void
+dpool_copy(struct dpool *p, uint64_t dst, uint64_t src, uint64_t len)
+{
+	uint64_t at = src, end = src + len, next;
+
+	/* Every page of a pool on huge pages is its own already. */
+	if (p->huge) {
+		memmove(p->map + dst, p->map + src, len);
+		return;
+	}
+	while (at < end) {
+		if ((next = data_from(p, at, end)) > at) {
+			dpool_zero(p, dst + (at - src), next - at);
+		} else {
+			next = (at & ~(uint64_t)(COPY_CHUNK - 1)) + COPY_CHUNK;
+			if (next > end)
+				next = end;
+			memmove(p->map + dst + (at - src), p->map + at,
+				next - at);
+		}
+		at = next;
+	}
+}
+
 static void
 pool_copy(void *ctx, uint64_t dst, uint64_t src, uint64_t len)
 {
-	struct dpool *p = ctx;
-
-	memmove(p->map + dst, p->map + src, len);
+	dpool_copy(ctx, dst, src, len);
 }
 
 /*

@@ -653,6 +653,13 @@ bool dpool_turn_spent(void);
 /* Make [off, off + len) of the pool read zero: whole pages punched. */
 void dpool_zero(struct dpool *p, uint64_t off, uint64_t len);
 /*
+ * Copy [src, src + len) of the pool to dst, which it does not overlap.
+ * Its holes (but small ones between data) are not read, which would give
+ * each page a page, charged to the daemon, and the copy one more: dst
+ * reads zero there (dpool_zero).
+ */
+void dpool_copy(struct dpool *p, uint64_t dst, uint64_t src, uint64_t len);
+/*
  * A big block was freed or shrunk, so the bound on the free pages the
  * engine keeps fell: give back what it keeps over it, a step per turn.
  */

@@ -292,7 +292,7 @@ move_begin(struct dpool *p, struct block *b, uint64_t size,
 		return DPOOL_IN_STEPS;
 	}
 	/* No memory for the queue's record: at once, as before. */
-	memmove(p->map + noff, p->map + b->off, len);
+	dpool_copy(p, noff, b->off, len);
 	dpool_move_end(p, b, noff);
 	return 0;
 }

@@ -395,8 +395,7 @@ busy_some(struct releasing *r, uint64_t max)
 	if (n > max)
 		n = max;
 	if (r->kind == RELEASE_MOVE)
-		memmove(p->map + r->dst + r->done, p->map + r->off + r->done,
-			n);
+		dpool_copy(p, r->dst + r->done, r->off + r->done, n);
 	else
 		dpool_zero(p, r->off + r->done, n);
 	r->done += n;

@@ -63,6 +63,11 @@
  *       pages back when the daemon is quiet: they once kept 4.5 MiB).
  *       Skipped if the socket cannot queue the whole burst; under
  *       AddressSanitizer the bound is not checked, as above.
+ *   daemon_move_commits_only_written_pages  a raw Realloc of an 8 MiB
+ *       block that cannot grow in place, one page of it written: the
+ *       daemon's move leaves at most 64 KiB committed (it read every
+ *       page and committed all 8 MiB), the page written at its place in
+ *       the new block and the rest reading zero.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -1055,6 +1060,84 @@ daemon_gives_back_request_buffers(void **state)
 	stop_all();
 }
 
+/* ---- a move by the daemon ---------------------------------------------- */
+
+/*
+ * A raw connection's handle on pool name, and the pool's memory mapped
+ * here from the memfd the OpenPool reply passed.
+ */
+static uint32_t
+raw_open_mapped(int fd, const char *name, uint64_t size, uint8_t **map)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__OpenPool m = POOLMGR__OPEN_POOL__INIT;
+	Poolmgr__Reply *rep;
+	uint32_t h;
+	int fds[2], n;
+
+	m.name = (char *)name;
+	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
+	req.open = &m;
+	assert_int_equal(harness_raw_post(fd, &req), 0);
+	rep = harness_raw_reply_fds(fd, req.id, 10000, fds, 2, &n);
+	assert_non_null(rep);
+	assert_int_equal(rep->error, 0);
+	assert_int_equal(n, 1);
+	h = rep->open->handle;
+	poolmgr__reply__free_unpacked(rep, NULL);
+	*map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+	assert_true(*map != MAP_FAILED);
+	close(fds[0]);
+	return h;
+}
+
+/*
+ * A block the daemon moves (a Realloc it cannot grow in place, sent raw:
+ * the library moves blocks of 1 MiB or more itself) costs the pool only
+ * the pages its client wrote: 8 MiB of which one page was written come
+ * out of the move as that page, at its place, and zeroes.  The daemon
+ * read every page of it, which gave each hole a page and the copy one
+ * more: the pool committed all 8 MiB, for bytes that read as zero.
+ */
+static void
+daemon_move_commits_only_written_pages(void **state)
+{
+	const uint64_t size = 8 * MiB, at = 4 * MiB + 100;
+	uint64_t a, b, moved;
+	struct pool_stats st;
+	uint8_t *map;
+	uint32_t h;
+	int fd;
+
+	(void)state;
+	start_with_pool("mv", "64M");
+	assert_true((fd = harness_raw_greeted(fx.d.sock, "itest_memory")) >= 0);
+	h = raw_open_mapped(fd, "mv", 64 * MiB, &map);
+	EXPECT_RAW(harness_raw_alloc(fd, h, size, &a, NULL), 0);
+	/* Right after it: the block cannot grow in place. */
+	EXPECT_RAW(harness_raw_alloc(fd, h, size, &b, NULL), 0);
+	assert_int_equal(b, a + size);
+	memset(map + a + at, 0x5a, 4096);
+	moved = a;
+	EXPECT_RAW(harness_raw_realloc(fd, h, &moved, size + 64 * KiB, false),
+		   0);
+	assert_int_not_equal(moved, a);
+	EXPECT_RC(pool_stats_by_name(fx.conn, "mv", &st), 0);
+	printf("a move of 8 MiB with one page written: %.2f MiB committed\n",
+	       mib(st.committed_bytes));
+	assert_true(st.committed_bytes <= 64 * KiB);
+	/* What was written is there; the rest reads as zero. */
+	assert_int_equal(first_nonzero(map + moved, at), at);
+	assert_int_equal(map[moved + at], 0x5a);
+	assert_int_equal(map[moved + at + 4095], 0x5a);
+	assert_int_equal(first_nonzero(map + moved + at + 4096,
+				       size - at - 4096), size - at - 4096);
+	munmap(map, 64 * MiB);
+	close(fd);
+	check_pool("mv");
+	stop_all();
+}
+
 int
 main(void)
 {
@@ -1081,6 +1164,8 @@ main(void)
 		cmocka_unit_test_teardown(daemon_gives_back_what_clients_left,
 					  teardown),
 		cmocka_unit_test_teardown(daemon_gives_back_request_buffers,
+					  teardown),
+		cmocka_unit_test_teardown(daemon_move_commits_only_written_pages,
 					  teardown),
 	};
 
