@@ -4,8 +4,8 @@
  * Startup refuses to run beside a live daemon (a connect to the socket
  * succeeds), removes a stale socket file, and creates the socket with the
  * configured mode.  One spare descriptor is kept so that when accept fails
- * for lack of descriptors the daemon can still accept and close the
- * connection instead of spinning on it.
+ * for lack of descriptors the daemon can still accept the connection, tell
+ * it why (-EUSERS) and close it, instead of spinning on it.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -389,8 +389,14 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 				    "descriptors; refusing a client");
 			if (reserve_fd >= 0) {
 				close(reserve_fd);
-				fd = accept(lfd, NULL, NULL);
+				fd = accept4(lfd, NULL, NULL,
+					     SOCK_NONBLOCK | SOCK_CLOEXEC);
 				if (fd >= 0) {
+					/* Told why, as a client past
+					 * max_connections is. */
+					dispatch_refuse_connection(fd, -EUSERS,
+						"the daemon is out of "
+						"descriptors");
 					conns_accepted++;
 					conns_refused++;
 					close(fd);

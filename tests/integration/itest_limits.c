@@ -6,7 +6,8 @@
  * (-EDQUOT), a client that never reads its replies (dropped once its queue
  * passes the bound; the daemon does not grow), a uid's connections that
  * never read (those past the uid's bound are dropped), and running out of file
- * descriptors (the daemon refuses the excess and keeps serving; a client
+ * descriptors (the daemon refuses the excess, -EUSERS in words that say
+ * it is out of descriptors, and keeps serving; a client
  * with none free to receive the pool's memfd gets -EMFILE from pool_open,
  * not -EPROTO, and the daemon is not left holding its handle; a daemon
  * with none free to pass it refuses OpenPool and ShareMap with -EMFILE
@@ -1121,6 +1122,41 @@ open_without_daemon_descriptors_is_emfile(void **state)
 }
 
 /*
+ * A client the daemon accepts with its spare descriptor, only to close it,
+ * is told why first: pool_connect is -EUSERS, in words that say the daemon
+ * is out of descriptors, where it was a bare -ECONNRESET.
+ */
+static void
+connect_without_daemon_descriptors_is_told(void **state)
+{
+	struct pool_conn *c, *late;
+	struct daemon_proc d;
+	int fds[80], i;
+
+	(void)state;
+	setenv("HARNESS_NOFILE", "40", 1);
+	assert_int_equal(harness_start(&d, NULL), 0);
+	unsetenv("HARNESS_NOFILE");
+	EXPECT_RC(pool_connect(NULL, &c), 0);
+	fill_descriptors(&d, fds, 80);
+
+	EXPECT_RC(pool_connect(NULL, &late), -EUSERS);
+	assert_non_null(strstr(pool_last_message(-EUSERS),
+			       "out of descriptors"));
+	assert_true(harness_log_count(&d, "out of file descriptors; "
+				      "refusing a client") > 0);
+
+	for (i = 0; i < 80; i++)
+		harness_close_fd(&fds[i]);
+	wait_connections(c, 1);
+	EXPECT_RC(pool_connect(NULL, &late), 0);
+	pool_disconnect(late);
+	pool_disconnect(c);
+	assert_true(harness_alive(&d));
+	assert_int_equal(harness_stop(&d), 0);
+}
+
+/*
  * A pool made with one descriptor left to the daemon: its memfd takes it,
  * and its share map would find none.  The create is refused (-EMFILE),
  * nothing made, rather than the pool made for life without a share map
@@ -1600,6 +1636,7 @@ main(void)
 		cmocka_unit_test(out_of_descriptors),
 		cmocka_unit_test(open_without_daemon_descriptors_is_emfile),
 		cmocka_unit_test(create_with_one_descriptor_left),
+		cmocka_unit_test(connect_without_daemon_descriptors_is_told),
 		cmocka_unit_test(pools_past_256_are_enospc),
 		cmocka_unit_test(handles_past_1024_are_emfile),
 		cmocka_unit_test(raw_batch_past_4096_is_e2big),
