@@ -16,7 +16,9 @@
  *
  * Also the fixed bounds of docs/protocol.md: 256 pools (the 257th create is
  * -ENOSPC, the listing of all 256 fits one message, a destroy makes room
- * again), 1024 handles per connection (the 1025th open is -EMFILE, another
+ * again), 65536 block names per pool (the next new name is -ENOSPC in
+ * words that name the bound; a name there moves, an unpublish makes room
+ * for one), 1024 handles per connection (the 1025th open is -EMFILE, another
  * connection is not affected, a close makes room again), and, sent as raw
  * requests because the library refuses them before they leave, a batch of
  * 4097 (-E2BIG for AllocBatch and FreeBatch, while 4096 passes) and a pool
@@ -1244,6 +1246,57 @@ pools_past_256_are_enospc(void **state)
 	assert_int_equal(harness_stop(&d), 0);
 }
 
+#define NAMES_MAX 65536
+
+/*
+ * A pool holds 65536 block names: the next Publish of a new name is
+ * -ENOSPC in words that name the bound, while a name already there can
+ * still be given to another block; an unpublish makes room for one.
+ */
+static void
+names_past_65536_are_enospc(void **state)
+{
+	static size_t sizes[4096];
+	static pool_off_t offs[NAMES_MAX + 1];
+	struct pool_stats st;
+	struct pool_conn *c;
+	struct daemon_proc d;
+	struct pool *p;
+	char name[16];
+	unsigned i;
+
+	(void)state;
+	assert_int_equal(harness_start(&d, "[pool n]\nsize = 64M\n"), 0);
+	EXPECT_RC(pool_connect(NULL, &c), 0);
+	EXPECT_RC(pool_open(c, "n", &p), 0);
+	for (i = 0; i < 4096; i++)
+		sizes[i] = 16;
+	for (i = 0; i < NAMES_MAX; i += 4096)
+		EXPECT_RC(pool_alloc_batch(p, 4096, sizes, offs + i), 0);
+	EXPECT_RC(pool_alloc(p, 16, &offs[NAMES_MAX]), 0);
+	for (i = 0; i < NAMES_MAX; i++) {
+		snprintf(name, sizeof(name), "n%05u", i);
+		EXPECT_RC(pool_publish(p, offs[i], name), 0);
+	}
+	EXPECT_RC(pool_publish(p, offs[NAMES_MAX], "one-too-many"), -ENOSPC);
+	assert_non_null(strstr(pool_last_message(-ENOSPC),
+			       "pool n has 65536 names, the most allowed"));
+	EXPECT_RC(pool_stats_by_name(c, "n", &st), 0);
+	assert_int_equal(st.named_blocks, NAMES_MAX);
+	/* A name there already moves to another block. */
+	EXPECT_RC(pool_publish_replace(p, offs[NAMES_MAX], "n00007"), 0);
+	EXPECT_RC(pool_unpublish(p, "n00008"), 0);
+	EXPECT_RC(pool_publish(p, offs[8], "one-too-many"), 0);
+	EXPECT_RC(pool_publish(p, offs[7], "two-too-many"), -ENOSPC);
+	printf("limits: %d names published, the next refused with -ENOSPC\n",
+	       NAMES_MAX);
+	harness_expect_checked(c, "n");
+	pool_close(p);
+	pool_disconnect(c);
+	assert_true(harness_alive(&d));
+	assert_int_equal(harness_stop(&d), 0);
+}
+
 #define HANDLES_MAX 1024
 
 /*
@@ -1638,6 +1691,7 @@ main(void)
 		cmocka_unit_test(create_with_one_descriptor_left),
 		cmocka_unit_test(connect_without_daemon_descriptors_is_told),
 		cmocka_unit_test(pools_past_256_are_enospc),
+		cmocka_unit_test(names_past_65536_are_enospc),
 		cmocka_unit_test(handles_past_1024_are_emfile),
 		cmocka_unit_test(raw_batch_past_4096_is_e2big),
 		cmocka_unit_test(raw_long_pool_name_is_enametoolong),
