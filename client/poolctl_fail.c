@@ -126,7 +126,8 @@ is_socket(const char *path)
  * in all.  The latter comes at max_connections for an admin, and sooner
  * for anyone else, at the places admin_connections keeps: with fewer
  * connections open than max_connections, the words alone read as a
- * daemon past no bound at all.  "" when the daemon said nothing.
+ * daemon past no bound at all.  A daemon out of descriptors says so:
+ * its limit of open files is behind it.  "" when the daemon said nothing.
  */
 static const char *
 users_setting(void)
@@ -135,6 +136,9 @@ users_setting(void)
 
 	if (*m == '\0')
 		return "";
+	if (strstr(m, "descriptors") != NULL)
+		return " (its limit of open files: LimitNOFILE= in its "
+		    "unit, or ulimit -n where it was started)";
 	if (strstr(m, "uid") != NULL)
 		return " (max_connections_per_uid in poolmgrd.conf)";
 	return " (max_connections in poolmgrd.conf, of which "

@@ -1126,13 +1126,15 @@ open_without_daemon_descriptors_is_emfile(void **state)
 /*
  * A client the daemon accepts with its spare descriptor, only to close it,
  * is told why first: pool_connect is -EUSERS, in words that say the daemon
- * is out of descriptors, where it was a bare -ECONNRESET.
+ * is out of descriptors, where it was a bare -ECONNRESET; poolctl names the
+ * limit behind it (the daemon's open files, not max_connections).
  */
 static void
 connect_without_daemon_descriptors_is_told(void **state)
 {
 	struct pool_conn *c, *late;
 	struct daemon_proc d;
+	char out[256], err[1024];
 	int fds[80], i;
 
 	(void)state;
@@ -1147,6 +1149,12 @@ connect_without_daemon_descriptors_is_told(void **state)
 			       "out of descriptors"));
 	assert_true(harness_log_count(&d, "out of file descriptors; "
 				      "refusing a client") > 0);
+	/* poolctl names the limit behind it: not max_connections. */
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "stats"), 69);
+	assert_non_null(strstr(err, "out of descriptors"));
+	assert_non_null(strstr(err, "LimitNOFILE"));
+	assert_null(strstr(err, "max_connections"));
 
 	for (i = 0; i < 80; i++)
 		harness_close_fd(&fds[i]);
