@@ -972,7 +972,7 @@ POOL_API int pool_free_persisted(struct pool *p, pool_off_t off,
  * pool_persist - give the pool a reference: the block outlives all handles
  * (but not the daemon).  The handle must hold a reference (-EPERM); -EDQUOT
  * if the blocks the caller's uid persisted in the pool would pass its
- * quota.
+ * quota, or their count the daemon's max_persistent_blocks_per_uid.
  */
 POOL_API int pool_persist(struct pool *p, pool_off_t off);
 

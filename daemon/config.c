@@ -42,6 +42,7 @@ config_defaults(struct config *cf)
 	cf->admin_connections = CONFIG_ADMIN_CONNECTIONS;
 	cf->max_connections_per_uid = 256;
 	cf->max_blocks_per_session = 4194304;
+	cf->max_persistent_blocks_per_uid = 4194304;
 	cf->hello_timeout = 10;
 	cf->idle_trim = 10;
 	cf->release_step = 1ull << 20;
@@ -515,6 +516,10 @@ daemon_key(struct load_state *ls, const char *key, const char *value)
 	} else if (strcmp(key, "max_blocks_per_session") == 0) {
 		if (parse_count_key(ls, key, "blocks", value, 1, UINT64_MAX,
 				    &cf->max_blocks_per_session))
+			return 0;
+	} else if (strcmp(key, "max_persistent_blocks_per_uid") == 0) {
+		if (parse_count_key(ls, key, "blocks", value, 1, UINT64_MAX,
+				    &cf->max_persistent_blocks_per_uid))
 			return 0;
 	} else if (strcmp(key, "hello_timeout") == 0) {
 		if (parse_uint(value, &cf->hello_timeout))

@@ -15,6 +15,8 @@
  *                                  ; half of it
  *   max_connections_per_uid = 256  ; clients at once, per uid
  *   max_blocks_per_session = 4194304 ; references one client may hold
+ *   max_persistent_blocks_per_uid = 4194304 ; persistent blocks one uid
+ *                                  ; may have in each pool
  *   hello_timeout = 10             ; seconds a new client has to say Hello
  *   idle_trim = 10                 ; seconds idle before a pool's kept free
  *                                  ; pages go back; 0: never
@@ -132,6 +134,7 @@ struct config {
 					 * admins; below it */
 	uint32_t max_connections_per_uid;
 	uint64_t max_blocks_per_session;
+	uint64_t max_persistent_blocks_per_uid;	/* in each pool */
 	uint32_t hello_timeout;		/* seconds; 0: none */
 	uint32_t idle_trim;		/* seconds; 0: never */
 	uint64_t release_step;		/* bytes; 0: a free releases at once */

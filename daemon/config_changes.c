@@ -71,6 +71,9 @@ config_changes(const struct config *was, const struct config *now,
 	count_change(buf, len, "max_blocks_per_session",
 		     was->max_blocks_per_session,
 		     now->max_blocks_per_session);
+	count_change(buf, len, "max_persistent_blocks_per_uid",
+		     was->max_persistent_blocks_per_uid,
+		     now->max_persistent_blocks_per_uid);
 	count_change(buf, len, "hello_timeout", was->hello_timeout,
 		     now->hello_timeout);
 	count_change(buf, len, "idle_trim", was->idle_trim, now->idle_trim);

@@ -364,12 +364,20 @@ refuse_quota(struct call *c, struct dpool *p, uid_t uid, const char *what,
 /*
  * A persist (Persist, Publish, Alloc.persist) past the bytes the uid may
  * persist: those count against the quota per connection, so the refusal
- * is that quota's.
+ * is that quota's; or past the persistent blocks a uid may have in a pool
+ * (p->persist_cap_hit), a daemon setting.
  */
 int
 refuse_persist_quota(struct call *c, struct dpool *p, bool retry_follows)
 {
 	count_quota_refusal(p, false, retry_follows);
+	if (p->persist_cap_hit)
+		return refuse(c, -EDQUOT, "uid %u has %llu persistent blocks "
+			      "in pool %s, the most allowed "
+			      "(max_persistent_blocks_per_uid)",
+			      (unsigned)c->s->uid,
+			      (unsigned long long)dpool_persist_cap(),
+			      p->name);
 	return refuse(c, -EDQUOT, "uid %u would persist more than the pool's "
 		      "quota", (unsigned)c->s->uid);
 }

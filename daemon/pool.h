@@ -221,6 +221,8 @@ struct dpool {
 				 * (pool_uquota.h; dpool_user_bound) */
 	bool user_quota_hit;	/* the last -EDQUOT was the user quota's
 				 * (dpool_quota_check) */
+	bool persist_cap_hit;	/* dpool_persist's last -EDQUOT was the
+				 * uid's count of persistent blocks */
 	uint64_t quota_lack;	/* ... and the bytes the refused holding
 				 * (the session's or the uid's) lacked
 				 * under its bound: held and asked, less
@@ -480,7 +482,9 @@ int dpool_retain(struct dpool *p, struct handle *h, uint64_t off,
  * Make the block at off persistent, charged to h's uid.  credit: bytes of
  * that uid's charge the same request takes away once this is done (the
  * old block of a replace, pool_names.c), which the quota's check counts
- * as gone already; at most what the uid has persisted.
+ * as gone already; at most what the uid has persisted.  -EDQUOT past the
+ * quota, or past the uid's count of persistent blocks (dpool_persist_cap;
+ * p->persist_cap_hit), which a replace (credit) does not grow.
  */
 int dpool_persist(struct dpool *p, struct handle *h, uint64_t off,
 		  uint64_t credit);
@@ -605,6 +609,16 @@ void dpool_stop_releasing(void);
 #define DPOOL_DROP_STEP_DEFAULT 4096
 void dpool_release_setup(uint64_t step, uint32_t drop_step,
 			 void (*queued)(void));
+
+/*
+ * pool_hold.c: how many persistent blocks one uid may have in a pool
+ * (max_persistent_blocks_per_uid; 0: no bound).  Each costs the daemon
+ * memory and outlives every connection, so no connection's bound holds
+ * them; past it dpool_persist is -EDQUOT (p->persist_cap_hit).  A reload
+ * lowering it ends none: only new persists are refused.
+ */
+void dpool_persist_setup(uint64_t cap);
+uint64_t dpool_persist_cap(void);
 
 /*
  * Room was made in p: bytes went back to the engine (a free, a shrink, a

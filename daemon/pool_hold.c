@@ -378,6 +378,31 @@ dpool_retain(struct dpool *p, struct handle *h, uint64_t off,
 	return 0;
 }
 
+/* max_persistent_blocks_per_uid; 0: none. */
+static uint64_t persist_cap;
+
+void
+dpool_persist_setup(uint64_t cap)
+{
+	persist_cap = cap;
+}
+
+uint64_t
+dpool_persist_cap(void)
+{
+	return persist_cap;
+}
+
+/* Would one more persistent block of uid pass persist_cap? */
+static bool
+over_persist_cap(const struct dpool *p, uid_t uid)
+{
+	unsigned i = charge_index(p, uid);
+
+	return persist_cap && i < p->ncharges && p->charges[i].uid == uid &&
+	       p->charges[i].blocks >= persist_cap;
+}
+
 int
 dpool_persist(struct dpool *p, struct handle *h, uint64_t off,
 	      uint64_t credit)
@@ -385,10 +410,20 @@ dpool_persist(struct dpool *p, struct handle *h, uint64_t off,
 	struct block *b = dpool_block(p, off);
 	uint64_t persisted;
 
+	p->persist_cap_hit = false;
 	if (!b)
 		return -EINVAL;
 	if (block_persistent(b))
 		return 0;
+	/*
+	 * Persistent blocks outlive their connections, so no connection's
+	 * bound on references holds them: each uid's are counted in the
+	 * pool.  A replace (credit: the uid's own old block goes) adds none.
+	 */
+	if (credit == 0 && over_persist_cap(p, h->session->uid)) {
+		p->persist_cap_hit = true;
+		return -EDQUOT;
+	}
 	/*
 	 * The charge moves from the holders to the persister, who holds it
 	 * (dispatch checks).  What a uid persists stays charged to it after

@@ -694,6 +694,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 		log_warnx("%s", cf->warnings[i]);
 	/* First: a lowered retain gives pages back by the new step. */
 	dpool_release_setup(cf->release_step, cf->drop_step, release_queued);
+	dpool_persist_setup(cf->max_persistent_blocks_per_uid);
 	restart_probe_setup(cf->restart_probe_timeout);
 	apply_config(cf);
 	forgotten_pools(server_cf, cf);
@@ -707,6 +708,8 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	server_cf->admin_connections = cf->admin_connections;
 	server_cf->max_connections_per_uid = cf->max_connections_per_uid;
 	server_cf->max_blocks_per_session = cf->max_blocks_per_session;
+	server_cf->max_persistent_blocks_per_uid =
+		cf->max_persistent_blocks_per_uid;
 	server_cf->hello_timeout = cf->hello_timeout;
 	server_cf->idle_trim = cf->idle_trim;
 	idle_arm();	/* a shorter idle_trim may make a trim due */
@@ -945,6 +948,7 @@ server_run(const struct server_opts *o, struct config *cf)
 	log_limits_set_due_in(log_limits_due_in);
 	journal_setup(journal_step_in);
 	dpool_release_setup(cf->release_step, cf->drop_step, release_queued);
+	dpool_persist_setup(cf->max_persistent_blocks_per_uid);
 	restart_probe_setup(cf->restart_probe_timeout);
 	/*
 	 * Signals are caught before the socket exists: once a client (or a

@@ -3,7 +3,8 @@
  * connections in all and per uid (-EUSERS at Hello), the last places in
  * all kept for the admins (root and poolctl get in past another uid that
  * took every other; a reload moves them), references per session
- * (-EDQUOT), a client that never reads its replies (dropped once its queue
+ * (-EDQUOT), a uid's persistent blocks in a pool (-EDQUOT, whichever
+ * way they are persisted), a client that never reads its replies (dropped once its queue
  * passes the bound; the daemon does not grow), a uid's connections that
  * never read (those past the uid's bound are dropped), and running out of file
  * descriptors (the daemon refuses the excess, -EUSERS in words that say
@@ -437,6 +438,81 @@ blocks_per_session(void **state)
 	EXPECT_RC(pool_open(other, "b", &q), 0);
 	EXPECT_RC(pool_alloc(q, 32, &extra), 0);
 	pool_disconnect(other);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
+/*
+ * Persistent blocks outlive their connections, so no connection's bound
+ * holds them: a uid's in a pool are counted against
+ * max_persistent_blocks_per_uid.  At the bound every way of persisting a
+ * new block (Persist, Alloc.persist, a batch persistent from birth,
+ * Publish of a block not yet persistent) is -EDQUOT in words that name
+ * the setting, and leaves nothing behind; a replace under the uid's own
+ * name adds none and passes; a free makes room; the count is the uid's,
+ * not the connection's; a reload raises it.
+ */
+static void
+persistent_blocks_per_uid(void **state)
+{
+	struct pool_conn *c, *again;
+	struct pool *p, *q;
+	struct daemon_proc d;
+	struct pool_stats st;
+	pool_off_t off[4], extra, two[2];
+	size_t sizes[2] = {32, 32};
+	int i;
+
+	(void)state;
+	assert_int_equal(harness_start(&d, "max_persistent_blocks_per_uid = 3\n"
+				       "[pool b]\nsize = 1M\n"), 0);
+	EXPECT_RC(pool_connect(NULL, &c), 0);
+	EXPECT_RC(pool_open(c, "b", &p), 0);
+	for (i = 0; i < 3; i++) {
+		EXPECT_RC(pool_alloc(p, 32, &off[i]), 0);
+		EXPECT_RC(pool_persist(p, off[i]), 0);
+	}
+	EXPECT_RC(pool_alloc(p, 32, &off[3]), 0);
+	EXPECT_RC(pool_persist(p, off[3]), -EDQUOT);
+	assert_non_null(strstr(pool_last_message(-EDQUOT),
+			       "max_persistent_blocks_per_uid"));
+	EXPECT_RC(pool_alloc_wait(p, 32, 0, POOL_ALLOC_PERSIST, 0, &extra),
+		  -EDQUOT);
+	EXPECT_RC(pool_alloc_batch_flags(p, 2, sizes, POOL_ALLOC_PERSIST,
+					 two), -EDQUOT);
+	EXPECT_RC(pool_publish(p, off[3], "new"), -EDQUOT);
+	assert_non_null(strstr(pool_last_message(-EDQUOT),
+			       "max_persistent_blocks_per_uid"));
+	/* Nothing left behind: the three persistent and the one held. */
+	EXPECT_RC(pool_stats(p, &st), 0);
+	assert_int_equal(st.live_blocks, 4);
+	assert_int_equal(st.persistent_blocks, 3);
+	assert_int_equal(st.named_blocks, 0);
+	/* A replace of the uid's own persistent block adds none. */
+	EXPECT_RC(pool_publish(p, off[0], "frame"), 0);
+	EXPECT_RC(pool_publish_replace(p, off[3], "frame"), 0);
+	EXPECT_RC(pool_stats(p, &st), 0);
+	assert_int_equal(st.persistent_blocks, 3);
+	/* The count is the uid's: a new connection meets it too. */
+	EXPECT_RC(pool_connect(NULL, &again), 0);
+	EXPECT_RC(pool_open(again, "b", &q), 0);
+	EXPECT_RC(pool_alloc_wait(q, 32, 0, POOL_ALLOC_PERSIST, 0, &extra),
+		  -EDQUOT);
+	/* Its end makes room for one. */
+	EXPECT_RC(pool_free_persisted(p, off[1], 0), 0);
+	EXPECT_RC(pool_alloc_wait(q, 32, 0, POOL_ALLOC_PERSIST, 0, &extra),
+		  0);
+	EXPECT_RC(pool_alloc_wait(q, 32, 0, POOL_ALLOC_PERSIST, 0, &off[1]),
+		  -EDQUOT);
+	/* A reload raises the bound for the persists after it. */
+	assert_int_equal(harness_reload_with(&d, "max_persistent_blocks_per_uid"
+					     " = 5\n[pool b]\nsize = 1M\n"), 0);
+	harness_expect_logged(&d, "max_persistent_blocks_per_uid 3 -> 5");
+	EXPECT_RC(pool_alloc_batch_flags(q, 2, sizes, POOL_ALLOC_PERSIST,
+					 two), 0);
+	EXPECT_RC(pool_stats(p, &st), 0);
+	assert_int_equal(st.persistent_blocks, 5);
+	pool_disconnect(again);
 	pool_disconnect(c);
 	assert_int_equal(harness_stop(&d), 0);
 }
@@ -1700,6 +1776,7 @@ main(void)
 		cmocka_unit_test(connect_without_daemon_descriptors_is_told),
 		cmocka_unit_test(pools_past_256_are_enospc),
 		cmocka_unit_test(names_past_65536_are_enospc),
+		cmocka_unit_test(persistent_blocks_per_uid),
 		cmocka_unit_test(handles_past_1024_are_emfile),
 		cmocka_unit_test(raw_batch_past_4096_is_e2big),
 		cmocka_unit_test(raw_long_pool_name_is_enametoolong),
