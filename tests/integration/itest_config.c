@@ -1608,6 +1608,8 @@ static const struct count_key {
 	{"max_connections", "connections", 1, "4294967295"},
 	{"max_connections_per_uid", "connections", 1, "4294967295"},
 	{"max_blocks_per_session", "blocks", 1, "18446744073709551615"},
+	{"max_persistent_blocks_per_uid", "blocks", 1,
+	 "18446744073709551615"},
 	{"drop_step", "references", 0, "4294967295"},
 	{"max_name_waits", "lookups", 0, "4294967295"},
 	{"max_alloc_waits", "allocations", 0, "4294967295"},
