@@ -82,8 +82,12 @@ fdstore_remove(const char *list)
 {
 	char *copy = strdup(list), *tok, *save = NULL;
 
-	if (!copy)
+	if (!copy) {
+		/* Left in the store: said, as a failed removal is. */
+		log_warnx("the fd store: out of memory; cannot remove %s",
+			  list);
 		return;
+	}
 	for (tok = strtok_r(copy, ":", &save); tok;
 	     tok = strtok_r(NULL, ":", &save))
 		if (remove_one(tok) < 0)
