@@ -191,7 +191,7 @@ heap_create(const struct heap_config *cfg, struct heap **out)
 	uint64_t page = cfg->page_size ? cfg->page_size : (uint64_t)sys_page;
 	uint64_t g = cfg->granularity ? cfg->granularity
 				      : HEAP_DEFAULT_GRANULARITY;
-	uint64_t pf, pe, min_span;
+	uint64_t pf, pe, min_span, threshold;
 	struct heap *h;
 	unsigned k, top;
 
@@ -214,10 +214,16 @@ heap_create(const struct heap_config *cfg, struct heap **out)
 	h->npages = h->max_size >> h->pshift;
 	/* A whole number of granules, the default too: a granule may be
 	 * larger than 128 KiB when the page is, and a small block's end is
-	 * looked for within threshold + g bytes, in granules. */
-	h->threshold = round_up(cfg->large_threshold ? cfg->large_threshold
-						     : HEAP_DEFAULT_LARGE_THRESHOLD,
-				g);
+	 * looked for within threshold + g bytes, in granules.  Above the
+	 * largest pool no request is large, whatever the threshold: there
+	 * it is held one granule past that pool, so that neither its
+	 * rounding nor the end looked for past a block wraps past 2^64
+	 * (a threshold of UINT64_MAX rounded to 0: every request a span). */
+	threshold = cfg->large_threshold ? cfg->large_threshold
+					 : HEAP_DEFAULT_LARGE_THRESHOLD;
+	if (threshold > 1ull << MAX_POOL_SHIFT)
+		threshold = (1ull << MAX_POOL_SHIFT) + g;
+	h->threshold = round_up(threshold, g);
 	heap_set_retain_pages(h, cfg->retain_pages);
 	heap_set_retain_cut(h, cfg->retain_cut);
 	/* The smallest span, in pages, sets the smallest buddy order used. */

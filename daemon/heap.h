@@ -45,7 +45,8 @@ struct heap_config {
 	uint32_t granularity;	  /* power of two >= 8; 0 = 16 */
 	uint32_t page_size;	  /* power of two; 0 = sysconf(_SC_PAGESIZE) */
 	uint64_t large_threshold; /* bytes, rounded up to granules; 0 =
-				   * 128 KiB */
+				   * 128 KiB; above 2^48 (any pool's
+				   * size): no request is large */
 	uint32_t retain_pages;	  /* dirty free pages of small blocks kept
 				   * before giving them back, or 1/4 of the
 				   * live pages if more; 0 = 256,

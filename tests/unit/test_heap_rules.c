@@ -210,6 +210,44 @@ granule_above_the_default_threshold(void **state)
 	heap_destroy(h);
 }
 
+/*
+ * A threshold above the pool makes every request small, however far above
+ * it is: near 2^64 its rounding to granules wrapped to 0 (every request a
+ * page span), or a small block's end was looked for past 2^64 (lengths
+ * near 2^64).
+ */
+static void
+threshold_above_the_pool_makes_no_spans(void **state)
+{
+	const uint64_t thresholds[] = {UINT64_MAX, UINT64_MAX - 64 * KiB,
+				       2 * MiB};
+	uint64_t off[40], whole;
+	unsigned i, k;
+
+	(void)state;
+	for (k = 0; k < sizeof(thresholds) / sizeof(thresholds[0]); k++) {
+		struct heap *h = make(1 * MiB, 0, thresholds[k], 0);
+
+		assert_int_equal(heap_block_size(h, 200000), 200000);
+		for (i = 0; i < 40; i++) {
+			off[i] = alloc_ok(h, 4000);
+			assert_int_equal(usable(h, off[i]), 4000);
+		}
+		assert_true(off[39] > 64 * KiB);
+		assert_int_equal(stats(h).spans, 0);
+		check_ok(h);
+		for (i = 0; i < 40; i++)
+			assert_int_equal(heap_free(h, off[i]), 0);
+		whole = alloc_ok(h, 1 * MiB);
+		assert_int_equal(usable(h, whole), 1 * MiB);
+		assert_int_equal(stats(h).spans, 0);
+		check_ok(h);
+		assert_int_equal(heap_free(h, whole), 0);
+		check_ok(h);
+		heap_destroy(h);
+	}
+}
+
 static void
 bad_granularity_refused(void **state)
 {
@@ -1977,6 +2015,7 @@ main(void)
 		cmocka_unit_test(metadata_of_huge_pool_follows_use),
 		cmocka_unit_test(granularity_rounds_and_aligns),
 		cmocka_unit_test(granule_above_the_default_threshold),
+		cmocka_unit_test(threshold_above_the_pool_makes_no_spans),
 		cmocka_unit_test(bad_granularity_refused),
 		cmocka_unit_test(aligned_allocations),
 		cmocka_unit_test(aligned_request_uses_only_run_that_fits),
