@@ -859,14 +859,23 @@ grow_into_next(struct heap *h, uint64_t off, uint64_t len, uint64_t extra,
 {
 	uint64_t next = off + len;
 	struct fit f;
-	bool run = runs_at(h, next, &f);
+	bool run = runs_at(h, next, &f), hold = h->retain_hold, merged = false;
 
 	if (!run || f.len < extra) {
 		if (!uncache || !room_from(h, next, extra))
 			return false;
+		/*
+		 * Held meanwhile, as heap_reserve does: the pages a merge
+		 * makes wholly free are about to be live again, and giving
+		 * them back first punched a hole for nothing (at once when
+		 * the pool keeps no free page).
+		 */
+		h->retain_hold = true;
 		do
 			cache_release(h, run ? next + f.len : next);
 		while (!(run = runs_at(h, next, &f)) || f.len < extra);
+		h->retain_hold = hold;
+		merged = true;
 	}
 	runs_take(h, &f, next, extra);
 	bm_clear_start(h, next);	/* the piece joins the extent at off */
@@ -875,6 +884,10 @@ grow_into_next(struct heap *h, uint64_t off, uint64_t len, uint64_t extra,
 	/* The page of the extent's last byte is dirty already (it is live). */
 	if ((next + extra - 1) >> h->pshift != (next - 1) >> h->pshift)
 		dirty_mark(h, next, extra);
+	/* The merged blocks' pages past the growth may have joined what the
+	 * pool keeps: one cut, as a cache flush makes. */
+	if (merged)
+		dirty_retain_fit(h);
 	return true;
 }
 

@@ -1731,6 +1731,46 @@ resize_over_a_cached_block_at_the_pool_end(void **state)
 	heap_destroy(h);
 }
 
+/*
+ * A block growing over a cached block takes the pages the merge makes
+ * wholly free: none of them is given back on the way, even where the pool
+ * keeps no free page (a hole punched, then faulted in again at once).
+ */
+static void
+resize_over_a_cached_block_punches_no_page_it_takes(void **state)
+{
+	struct heap_config cfg = {
+		.max_size = MiB, .page_size = PAGE, .release = on_release,
+		.ctx = &own, .retain_pages = HEAP_RETAIN_NONE,
+	};
+	struct heap_stats st;
+	struct heap *h;
+	uint64_t a, b;
+
+	(void)state;
+	memset(&own, 0, sizeof(own));
+	assert_int_equal(heap_create(&cfg, &h), 0);
+	a = alloc_ok(h, 4000);
+	b = alloc_ok(h, 1008);	/* into the second page */
+	assert_int_equal(b, 4000);
+	assert_int_equal(heap_free(h, b), 0);
+	heap_get_stats(h, &st);
+	assert_int_equal(st.cached_blocks, 1);
+	assert_int_equal(own.nrelease, 0);
+	/* Over b and the run after it, to the end of the third page. */
+	assert_int_equal(heap_resize(h, a, 3 * PAGE), 0);
+	assert_int_equal(usable(h, a), 3 * PAGE);
+	assert_int_equal(own.nrelease, 0);
+	heap_get_stats(h, &st);
+	assert_int_equal(st.resident_bytes, 3 * PAGE);
+	check_ok(h);
+	/* Shrunk back, the two pages it took are dirty and go back. */
+	assert_int_equal(heap_resize(h, a, 4000), 0);
+	assert_int_equal(own.released, 2 * PAGE);
+	check_ok(h);
+	heap_destroy(h);
+}
+
 static void
 realloc_moves_when_it_must(void **state)
 {
@@ -2058,6 +2098,7 @@ main(void)
 		cmocka_unit_test(realloc_stops_at_live_blocks_of_any_slack),
 		cmocka_unit_test(resize_over_a_cached_block_at_the_pool_end),
 		cmocka_unit_test(realloc_takes_cached_blocks_before_it_refuses),
+		cmocka_unit_test(resize_over_a_cached_block_punches_no_page_it_takes),
 		cmocka_unit_test(realloc_moves_when_it_must),
 		cmocka_unit_test(realloc_edge_cases),
 		cmocka_unit_test(realloc_of_spans),
