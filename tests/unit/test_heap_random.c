@@ -13,8 +13,13 @@
  *   - every new block lies in the pool, is aligned as asked, has the rounded
  *     size heap.h promises and overlaps no live block;
  *   - every -ENOMEM from an allocation is honest: no gap between live blocks
- *     could hold the request (rule 4: cached blocks count as free, since the
- *     engine flushes its caches before refusing);
+ *     could hold the request at its alignment, up to beyond the pool's size
+ *     (rule 4: cached blocks count as free, since the engine flushes its
+ *     caches before refusing), and it moved no counter but failed_allocs
+ *     and no byte between the live set and the free space;
+ *   - a realloc is refused, or moves the block, only when the gap after
+ *     the block could not hold it grown in place (rule 7), and heap_resize
+ *     grows a block exactly when that gap holds the growth;
  *   - a small allocation raises the high-water mark only when best fit
  *     with the caches merged would (rule 5: no gap below the mark that
  *     holds it is shorter than the run above the last live block);
@@ -26,8 +31,12 @@
  *   - release() never covers a byte of a live block, and never drops data a
  *     moving realloc still has to copy;
  *   - calloc asks for zeroing of every part of the block that lies on a page
- *     handed out since its last release (a shadow page bitmap);
- *   - heap_check and the statistics agree with the model.
+ *     handed out since its last release (a shadow page bitmap), and of
+ *     nothing on a page that was not (rule 6: only what may be dirty);
+ *   - heap_check and the statistics agree with the model: the resident
+ *     estimate is the shadow's dirty pages, the free ones among them are
+ *     free_resident_bytes, and they stay within the retention bound but
+ *     for what retain_excess_bytes reports.
  *
  * The run alternates fill phases (allocation-heavy, until a random number
  * of requests has been refused) and drain phases (down to a random level),
@@ -356,6 +365,7 @@ enum op_kind {
 	OP_FREENONE,
 	OP_SPLIT,
 	OP_RETAIN,
+	OP_RESIZE,
 	OP_FINAL_FREE,
 	OP_NKINDS
 };
@@ -369,17 +379,17 @@ enum op_kind {
 static const unsigned op_weight[2][OP_NKINDS] = {
 	{	/* fill */
 		[OP_ALLOC] = 330,  [OP_ALIGNED] = 80,	[OP_CALLOC] = 110,
-		[OP_REALLOC] = 100, [OP_FREE] = 280,	[OP_BADFREE] = 30,
+		[OP_REALLOC] = 80, [OP_FREE] = 280,	[OP_BADFREE] = 30,
 		[OP_USABLE] = 30,  [OP_BADUSABLE] = 10, [OP_BADARGS] = 5,
 		[OP_TRIM] = 1,	   [OP_FREENONE] = 2,	[OP_SPLIT] = 20,
-		[OP_RETAIN] = 2,
+		[OP_RETAIN] = 2,   [OP_RESIZE] = 20,
 	},
 	{	/* drain */
 		[OP_ALLOC] = 160,  [OP_ALIGNED] = 40,	[OP_CALLOC] = 50,
-		[OP_REALLOC] = 100, [OP_FREE] = 550,	[OP_BADFREE] = 30,
+		[OP_REALLOC] = 80, [OP_FREE] = 550,	[OP_BADFREE] = 30,
 		[OP_USABLE] = 30,  [OP_BADUSABLE] = 10, [OP_BADARGS] = 5,
 		[OP_TRIM] = 1,	   [OP_FREENONE] = 2,	[OP_SPLIT] = 20,
-		[OP_RETAIN] = 2,
+		[OP_RETAIN] = 2,   [OP_RESIZE] = 20,
 	},
 };
 
@@ -390,7 +400,8 @@ static const char *const op_name[OP_NKINDS] = {
 	[OP_USABLE] = "usable",	  [OP_BADUSABLE] = "invalid-usable",
 	[OP_BADARGS] = "bad-args", [OP_TRIM] = "trim",
 	[OP_FREENONE] = "free-none", [OP_SPLIT] = "split",
-	[OP_RETAIN] = "retain-step", [OP_FINAL_FREE] = "final-free",
+	[OP_RETAIN] = "retain-step", [OP_RESIZE] = "resize",
+	[OP_FINAL_FREE] = "final-free",
 };
 
 /* One operation as issued, for the failure report and the trace. */
@@ -425,6 +436,7 @@ struct counters {
 	uint64_t zero_calls, zero_bytes, calloc_bytes;
 	uint64_t releases, released_bytes;
 	uint64_t splits, retain_steps, retain_step_bytes;
+	uint64_t resizes, resizes_refused;
 	uint64_t max_live;
 };
 
@@ -486,6 +498,7 @@ describe_op(const struct oprec *r, char *buf, size_t n)
 			      r->a, r->b);
 		break;
 	case OP_REALLOC:
+	case OP_RESIZE:
 		k += snprintf(buf + k, n - k, " off=%#" PRIx64 " size=%" PRIu64,
 			      r->a, r->b);
 		break;
@@ -831,6 +844,56 @@ check_refusal(struct tctx *t, uint64_t req, uint64_t align, const char *what)
 		      t->m.n);
 }
 
+/*
+ * A refused allocation moved no counter but failed_allocs, and no byte
+ * between the live blocks and the free space: on the way its cached
+ * blocks may have been merged into the runs (rule 4) and pages given
+ * back, so only free plus cached bytes stay as they were.
+ */
+static void
+check_refusal_stats(struct tctx *t, const struct heap_stats *a,
+		    const struct heap_stats *b, const char *what)
+{
+	if (b->failed_allocs != a->failed_allocs + 1 ||
+	    b->allocs != a->allocs || b->frees != a->frees ||
+	    b->cache_hits != a->cache_hits ||
+	    b->invalid_frees != a->invalid_frees ||
+	    b->live_blocks != a->live_blocks || b->spans != a->spans ||
+	    b->allocated_bytes != a->allocated_bytes ||
+	    b->requested_bytes != a->requested_bytes ||
+	    b->free_bytes + b->cached_bytes != a->free_bytes + a->cached_bytes)
+		tfail(t, "%s refused with -ENOMEM changed the stats: failed "
+			 "%" PRIu64 " -> %" PRIu64 ", allocs %" PRIu64 " -> %"
+			 PRIu64 ", frees %" PRIu64 " -> %" PRIu64 ", hits %"
+			 PRIu64 " -> %" PRIu64 ", live %" PRIu64 " -> %" PRIu64
+			 ", allocated %" PRIu64 " -> %" PRIu64 ", requested %"
+			 PRIu64 " -> %" PRIu64 ", free+cached %" PRIu64 " -> %"
+			 PRIu64, what, a->failed_allocs, b->failed_allocs,
+		      a->allocs, b->allocs, a->frees, b->frees,
+		      a->cache_hits, b->cache_hits, a->live_blocks,
+		      b->live_blocks, a->allocated_bytes, b->allocated_bytes,
+		      a->requested_bytes, b->requested_bytes,
+		      a->free_bytes + a->cached_bytes,
+		      b->free_bytes + b->cached_bytes);
+}
+
+/*
+ * Could live block i hold size bytes in place, grown over the gap after
+ * it (cached blocks there are free space)?  A span stays whole pages
+ * whatever the size; a small block cannot become a span.
+ */
+static bool
+grows_in_place(const struct tctx *t, size_t i, uint64_t size)
+{
+	const struct blk *b = &t->m.v[i];
+	uint64_t end = i + 1 < t->m.n ? t->m.v[i + 1].off : t->cfg.max_size;
+	uint64_t len = b->span ? round_up(size, t->page) : round_up(size, t->g);
+
+	if (!b->span && is_large(t, size))
+		return false;
+	return len <= end - b->off;
+}
+
 /* The engine's usable size for a block it just handed out. */
 static uint64_t
 usable_of(struct tctx *t, uint64_t off)
@@ -967,6 +1030,17 @@ check_zeroing(struct tctx *t, uint64_t off, uint64_t usable, uint64_t req)
 				 "): zero [%#" PRIx64 ", +%" PRIu64
 				 ") lies outside it", off, usable, z[i].a,
 			      z[i].len);
+	/* Rule 6's "only": a page never handed out, or released since,
+	 * reads as zero already. */
+	for (i = 0; i < n; i++)
+		for (p = z[i].a / t->page;
+		     p < (z[i].a + z[i].len + t->page - 1) / t->page; p++)
+			if (!dirty_test(t, p))
+				tfail(t, "calloc block [%#" PRIx64 ", +%" PRIu64
+					 "): zero [%#" PRIx64 ", +%" PRIu64
+					 ") covers page %" PRIu64 ", which "
+					 "holds no data", off, usable, z[i].a,
+				      z[i].len, p);
 	if (n)	/* z is NULL before the first zero call */
 		qsort(z, n, sizeof(*z), event_cmp);
 	/* Merge touching calls so one need is inside one merged range. */
@@ -1009,9 +1083,11 @@ do_alloc_common(struct tctx *t, enum op_kind kind, uint64_t req,
 {
 	struct oprec *r;
 	uint64_t off = HEAP_OFF_NONE, usable;
+	struct heap_stats before, after;
 	int ret;
 
 	t->c.attempts++;
+	heap_get_stats(t->h, &before);
 	if (kind == OP_CALLOC) {
 		r = op_start(t, kind, nmemb, size);
 		call_begin(t, HEAP_OFF_NONE);
@@ -1035,6 +1111,8 @@ do_alloc_common(struct tctx *t, enum op_kind kind, uint64_t req,
 			tfail(t, "refused calloc made %zu zero calls",
 			      t->zero.n);
 		check_refusal(t, req, align, op_name[kind]);
+		heap_get_stats(t->h, &after);
+		check_refusal_stats(t, &before, &after, op_name[kind]);
 		return;
 	}
 	if (ret != 0)
@@ -1062,7 +1140,9 @@ op_alloc(struct tctx *t)
 static void
 op_aligned(struct tctx *t)
 {
-	uint64_t align = 1ull << rng_range(&t->rng, 4, 16);
+	/* Now and then far beyond the page, up to past the pool's size. */
+	unsigned most = rng_below(&t->rng, 4) ? 16 : ilog2(t->cfg.max_size) + 1;
+	uint64_t align = 1ull << rng_range(&t->rng, 4, most);
 
 	do_alloc_common(t, OP_ALIGNED, random_size(t), align, 0, 0);
 }
@@ -1211,12 +1291,14 @@ op_realloc(struct tctx *t)
 	struct blk old = t->m.v[i];
 	uint64_t size = realloc_size(t, &old), noff = HEAP_OFF_NONE;
 	bool to_zero = rng_below(&t->rng, 50) == 0;
+	struct heap_stats before, after;
 	struct oprec *r;
 	int ret;
 
 	if (to_zero)
 		size = 0;
 	t->c.reallocs++;
+	heap_get_stats(t->h, &before);
 	r = op_start(t, OP_REALLOC, old.off, size);
 	call_begin(t, old.off);
 	t->in_realloc = true;
@@ -1258,13 +1340,28 @@ op_realloc(struct tctx *t)
 				tfail(t, "refused realloc released [%#" PRIx64
 					 ", +%#" PRIx64 ") of its live block",
 				      t->rel.v[k].a, t->rel.v[k].len);
+		/* Rule 7: growing in place comes first, over cached blocks
+		 * too before a refusal. */
+		if (grows_in_place(t, i, size))
+			tfail(t, "realloc of [%#" PRIx64 ", +%" PRIu64 ") to %"
+				 PRIu64 " refused, but the gap after it holds "
+				 "it in place", old.off, old.len, size);
 		/* The engine would have had to move it: rule 4 applies. */
 		check_refusal(t, size, 0, "realloc");
+		heap_get_stats(t->h, &after);
+		check_refusal_stats(t, &before, &after, "realloc");
 		return;
 	}
 	if (ret != 0)
 		tfail(t, "realloc(%#" PRIx64 ", %" PRIu64 ") failed: %d (%s)",
 		      old.off, size, ret, heap_strerror(ret));
+	/* With nothing cached the gap after the block is one run, which a
+	 * realloc grows into before it thinks of moving. */
+	if (noff != old.off && before.cached_bytes == 0 &&
+	    grows_in_place(t, i, size))
+		tfail(t, "realloc of [%#" PRIx64 ", +%" PRIu64 ") to %" PRIu64
+			 " moved to %#" PRIx64 ", but the run after it holds "
+			 "it in place", old.off, old.len, size, noff);
 	realloc_success(t, i, size, noff);
 }
 
@@ -1602,6 +1699,70 @@ op_split(struct tctx *t)
 }
 
 /*
+ * heap_resize: the block stays where it is or the call is refused with
+ * -EAGAIN.  It grows exactly when the gap after it holds the growth
+ * (cached blocks there are merged: the owner cannot move the block) and
+ * shrinks always, but a small block never becomes a span; its only
+ * callbacks are releases of pages the shrink left free, none of them
+ * under the kept bytes.  A refusal changes nothing.
+ */
+static void
+op_resize(struct tctx *t)
+{
+	size_t i = rng_below(&t->rng, t->m.n), k;
+	struct blk old = t->m.v[i];
+	uint64_t size = realloc_size(t, &old), nlen, unit;
+	struct heap_stats before, after;
+	struct oprec *r;
+	int ret, want;
+
+	unit = old.span ? t->page : t->g;
+	want = size > t->cfg.max_size	 ? -EFBIG
+	       : grows_in_place(t, i, size) ? 0
+					    : -EAGAIN;
+	heap_get_stats(t->h, &before);
+	r = op_start(t, OP_RESIZE, old.off, size);
+	call_begin(t, old.off);
+	ret = heap_resize(t->h, old.off, size);
+	op_done(r, ret, old.off);
+	call_end(t);
+	heap_get_stats(t->h, &after);
+	t->c.resizes++;
+	if (t->zero.n || t->copy.n)
+		tfail(t, "resize made zero or copy calls");
+	if (ret != want)
+		tfail(t, "resize of [%#" PRIx64 ", +%" PRIu64 ") (%s) to %"
+			 PRIu64 " returned %d, expected %d", old.off, old.len,
+		      old.span ? "span" : "small", size, ret, want);
+	if (ret) {
+		t->c.resizes_refused++;
+		expect_no_callbacks(t, "refused resize");
+		expect_stats_unchanged(t, &before, &after, 0, "refused resize");
+		return;
+	}
+	nlen = usable_of(t, old.off);
+	if (nlen != round_up(size, unit))
+		tfail(t, "resize of [%#" PRIx64 ", +%" PRIu64 ") to %" PRIu64
+			 ": usable size %" PRIu64, old.off, old.len, size,
+		      nlen);
+	for (k = 0; k < t->rel.n; k++)
+		if (ranges_meet(t->rel.v[k].a, t->rel.v[k].len, old.off, nlen))
+			tfail(t, "resize of %#" PRIx64 ": release [%#" PRIx64
+				 ", +%#" PRIx64 ") of the resized block", old.off,
+			      t->rel.v[k].a, t->rel.v[k].len);
+	if (after.live_blocks != before.live_blocks ||
+	    after.allocs != before.allocs || after.frees != before.frees ||
+	    after.spans != before.spans ||
+	    after.allocated_bytes != before.allocated_bytes + nlen - old.len)
+		tfail(t, "resize of [%#" PRIx64 ", +%" PRIu64 ") to %" PRIu64
+			 " bytes changed more than its size", old.off, old.len,
+		      nlen);
+	model_remove(&t->m, i);
+	t->c.allocs--;	/* add_block counts it; a resize is not an alloc */
+	add_block(t, old.off, nlen, size, old.span);
+}
+
+/*
  * One step of heap_retain_step: at most its pages, rounded up, and one
  * queued range (a small block's pages and the two it shares) released,
  * no live byte touched (cb_release), nothing else called back, and its
@@ -1659,6 +1820,57 @@ run_heap_check(struct tctx *t)
 		tfail(t, "heap_check returned %d: %s", ret, msg);
 }
 
+/* The shadow's dirty pages wholly inside gaps between live blocks. */
+static uint64_t
+model_free_dirty(const struct tctx *t)
+{
+	uint64_t prev = 0, p, n = 0;
+	size_t i;
+
+	for (i = 0; i <= t->m.n; i++) {
+		uint64_t end = i < t->m.n ? t->m.v[i].off : t->cfg.max_size;
+
+		for (p = (prev + t->page - 1) / t->page; p < end / t->page; p++)
+			n += dirty_test(t, p);
+		if (i < t->m.n)
+			prev = t->m.v[i].off + t->m.v[i].len;
+	}
+	return n;
+}
+
+/*
+ * The pages the statistics say hold data: resident_bytes is the shadow's
+ * dirty pages exactly; free_resident_bytes those of them wholly free (in
+ * runs: cached blocks are not, so with any cached it may be fewer); and
+ * these stay within the retention bound, the larger of retain_pages and a
+ * quarter of the live pages, but for what retain_excess_bytes owns up to
+ * (rule 5: small bounded retention).
+ */
+static void
+check_resident(struct tctx *t, const struct heap_stats *s)
+{
+	uint64_t free_dirty = model_free_dirty(t) * t->page;
+	uint64_t share = s->allocated_bytes / t->page / 4 * t->page, bound;
+
+	if (s->resident_bytes != dirty_count(t) * t->page)
+		tfail(t, "stats.resident_bytes %" PRIu64 ", the shadow has %"
+			 PRIu64 " dirty pages", s->resident_bytes,
+		      dirty_count(t));
+	if (s->free_resident_bytes > free_dirty ||
+	    (s->cached_blocks == 0 && s->free_resident_bytes != free_dirty))
+		tfail(t, "stats.free_resident_bytes %" PRIu64 ", the shadow "
+			 "has %" PRIu64 " dirty bytes in gaps (%" PRIu64
+			 " cached blocks)", s->free_resident_bytes, free_dirty,
+		      s->cached_blocks);
+	bound = s->retain_bytes == 0	   ? 0
+		: share > s->retain_bytes ? share
+					  : s->retain_bytes;
+	if (s->free_resident_bytes > bound + s->retain_excess_bytes)
+		tfail(t, "%" PRIu64 " free bytes kept dirty, over the bound "
+			 "of %" PRIu64 " by more than the %" PRIu64 " reported",
+		      s->free_resident_bytes, bound, s->retain_excess_bytes);
+}
+
 /* The statistics against the model. */
 static void
 check_stats(struct tctx *t)
@@ -1711,6 +1923,7 @@ check_stats(struct tctx *t)
 	if (s.cached_blocks == 0 && s.cached_bytes != 0)
 		tfail(t, "stats: 0 cached blocks but %" PRIu64 " bytes",
 		      s.cached_bytes);
+	check_resident(t, &s);
 }
 
 static void
@@ -1788,7 +2001,7 @@ pick_op(struct tctx *t)
 	}
 	/* Operations on live blocks need one; allocate instead. */
 	if (t->m.n == 0 && (k == OP_REALLOC || k == OP_FREE ||
-			    k == OP_USABLE || k == OP_SPLIT))
+			    k == OP_USABLE || k == OP_SPLIT || k == OP_RESIZE))
 		k = OP_ALLOC;
 	return k;
 }
@@ -1832,6 +2045,9 @@ run_op(struct tctx *t, enum op_kind k)
 		break;
 	case OP_RETAIN:
 		op_retain_step(t);
+		break;
+	case OP_RESIZE:
+		op_resize(t);
 		break;
 	default:
 		op_freenone(t);
@@ -1914,8 +2130,9 @@ print_summary(const struct tctx *t, double secs)
 	       c->calloc_bytes >> 20, c->zero_bytes >> 20, c->zero_calls,
 	       c->checks, c->trims, c->top_raises_checked);
 	printf("[%s] %" PRIu64 " splits; %" PRIu64 " retention steps "
-	       "released %" PRIu64 " KiB\n", t->p->name, c->splits,
-	       c->retain_steps, c->retain_step_bytes >> 10);
+	       "released %" PRIu64 " KiB; %" PRIu64 " resizes (%" PRIu64
+	       " refused)\n", t->p->name, c->splits, c->retain_steps,
+	       c->retain_step_bytes >> 10, c->resizes, c->resizes_refused);
 	fflush(stdout);
 }
 
