@@ -301,14 +301,17 @@ flush_may_help(const struct heap *h, uint64_t len, uint64_t align,
  * before giving up and also before a block would raise the footprint's
  * high-water mark: blocks parked for speed must not make the pool touch
  * memory it did not need (rule 5), so the caches cost speed there, never
- * space.
+ * space.  The retention is held while they merge: the block may go on
+ * the pages the merge frees, and giving them back first punched a hole
+ * for nothing.  *cut says that the merge freed pages: the caller cuts
+ * once the block is live, or refused.
  */
 static bool
 find_run(struct heap *h, uint64_t len, uint64_t align, bool span,
-	 struct fit *f, uint64_t *at)
+	 struct fit *f, uint64_t *at, bool *cut)
 {
 	uint64_t page;
-	bool found, popped;
+	bool found, popped, hold = h->retain_hold;
 
 	for (;;) {
 		found = popped = false;
@@ -333,7 +336,9 @@ find_run(struct heap *h, uint64_t len, uint64_t align, bool span,
 		 */
 		if (popped)
 			runs_unpick(h, f);
-		cache_flush(h);
+		h->retain_hold = true;
+		*cut = cache_flush(h);
+		h->retain_hold = hold;
 	}
 }
 
@@ -383,14 +388,29 @@ alloc_block(struct heap *h, uint64_t size, uint64_t align, bool none_cached,
 	if (!span && align == h->g &&
 	    runs_alloc(h, len, h->st.cached_bytes ? h->top : UINT64_MAX, &at))
 		goto small;	/* the common case, in one call */
-	if (!find_run(h, len, align, span, &f, &at)) {
-		h->st.failed_allocs++;
-		return -ENOMEM;
-	}
-	runs_take(h, &f, at, len);
-	if (span) {
-		spans_insert(h, at, len, size);
-		requested = size;
+	{
+		/* A scope of its own: the common paths above (a cached
+		 * block, the best run at the granule) pay nothing for it. */
+		bool cut = false;
+
+		if (!find_run(h, len, align, span, &f, &at, &cut)) {
+			if (cut)
+				dirty_retain_fit(h);
+			h->st.failed_allocs++;
+			return -ENOMEM;
+		}
+		runs_take(h, &f, at, len);
+		if (span) {
+			spans_insert(h, at, len, size);
+			requested = size;
+		} else {
+			bm_set_live(h, at, len, len - size);
+			requested = len - bm_stored_slack(h, len, len - size);
+		}
+		/* The pages the merge freed that the block left free: one
+		 * cut, as a flush makes, once the block is live. */
+		if (cut)
+			dirty_retain_fit(h);
 		goto done;
 	}
 small:

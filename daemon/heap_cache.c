@@ -65,9 +65,10 @@ cache_stack(struct heap *h, struct block_cache *bc)
 /*
  * Merge every cached block into the runs.  Each gives back at most the
  * pages it frees: the flush, one call however many blocks it merges, then
- * cuts what the pool keeps over its bound once.
+ * cuts what the pool keeps over its bound once.  True when some page came
+ * wholly free (while the retention is held, a cut is then due).
  */
-void
+bool
 cache_flush(struct heap *h)
 {
 	bool freed = false;
@@ -89,6 +90,7 @@ cache_flush(struct heap *h)
 	}
 	if (freed)	/* else nothing changed what the pool keeps */
 		dirty_retain_fit(h);
+	return freed;
 }
 
 /*

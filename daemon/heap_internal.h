@@ -768,7 +768,7 @@ void dirty_destroy(struct heap *h);
 
 /* heap_cache.c: freed small blocks kept for fast reuse. */
 int cache_init(struct heap *h);
-void cache_flush(struct heap *h);
+bool cache_flush(struct heap *h);
 void cache_release(struct heap *h, uint64_t off);
 bool cache_holds(struct heap *h, uint64_t off, uint64_t len);
 void cache_destroy(struct heap *h);

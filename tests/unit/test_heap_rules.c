@@ -482,6 +482,42 @@ caches_merged_before_the_footprint_grows(void **state)
  * must go above the high-water mark in a pool of small blocks, and a
  * request that must fail, leave the cached blocks where they are.
  */
+/*
+ * The caches merged for a request that would raise the mark free a page
+ * the request then takes: it is not given back on the way, even where the
+ * pool keeps no free page (a hole punched, then faulted in again at once).
+ */
+static void
+caches_merged_for_a_request_punch_no_page_it_takes(void **state)
+{
+	struct heap_config cfg = {
+		.max_size = MiB, .page_size = PAGE, .release = on_release,
+		.ctx = &own, .retain_pages = HEAP_RETAIN_NONE,
+	};
+	struct heap *h;
+	uint64_t b, f, x;
+
+	(void)state;
+	memset(&own, 0, sizeof(own));
+	assert_int_equal(heap_create(&cfg, &h), 0);
+	alloc_ok(h, PAGE);
+	b = alloc_ok(h, 1024);		/* the second page: b, then f */
+	f = alloc_ok(h, PAGE - 1024);
+	alloc_ok(h, 64);		/* the mark, in the third page */
+	assert_int_equal(heap_free(h, f), 0);
+	assert_int_equal(heap_free(h, b), 0);
+	assert_int_equal(stats(h).cached_blocks, 1);
+	assert_int_equal(own.nrelease, 0);
+	/* Only the second page, b merged, holds a page below the mark. */
+	x = alloc_ok(h, PAGE);
+	assert_int_equal(x, PAGE);
+	assert_int_equal(stats(h).cached_blocks, 0);
+	assert_int_equal(own.nrelease, 0);
+	assert_int_equal(stats(h).resident_bytes, 3 * PAGE);
+	check_ok(h);
+	heap_destroy(h);
+}
+
 static void
 caches_kept_when_merging_cannot_help(void **state)
 {
@@ -2067,6 +2103,7 @@ main(void)
 		cmocka_unit_test(lab_adjacent_free_blocks_merge),
 		cmocka_unit_test(lab_caches_flushed_before_refusing),
 		cmocka_unit_test(caches_merged_before_the_footprint_grows),
+		cmocka_unit_test(caches_merged_for_a_request_punch_no_page_it_takes),
 		cmocka_unit_test(caches_kept_when_merging_cannot_help),
 		cmocka_unit_test(event_counters_restore_after_an_undo),
 		cmocka_unit_test(lab_refusal_only_when_nothing_fits),
