@@ -28,8 +28,9 @@
  *     when no tail is left, and calls back nothing;
  *   - a retention step releases at most its pages and one queued range,
  *     and says what the statistics say (pages kept over the bound or not);
- *   - release() never covers a byte of a live block, and never drops data a
- *     moving realloc still has to copy;
+ *   - release() never covers a byte of a live block, never drops data a
+ *     moving realloc still has to copy, and never a page under the block
+ *     the call hands out (punched out to be faulted in again at once);
  *   - calloc asks for zeroing of every part of the block that lies on a page
  *     handed out since its last release (a shadow page bitmap), and of
  *     nothing on a page that was not (rule 6: only what may be dirty);
@@ -894,6 +895,24 @@ grows_in_place(const struct tctx *t, size_t i, uint64_t size)
 	return len <= end - b->off;
 }
 
+/*
+ * No page the call gave back lies under the block it handed out: such a
+ * page was punched out only to be faulted in again at once (a merge of
+ * cached blocks on the way must not give back what the block takes).
+ */
+static void
+check_no_release_under(struct tctx *t, uint64_t off, uint64_t len,
+		       const char *what)
+{
+	size_t k;
+
+	for (k = 0; k < t->rel.n; k++)
+		if (ranges_meet(t->rel.v[k].a, t->rel.v[k].len, off, len))
+			tfail(t, "%s of [%#" PRIx64 ", +%" PRIu64 ") released [%#"
+				 PRIx64 ", +%#" PRIx64 ") under it", what, off,
+			      len, t->rel.v[k].a, t->rel.v[k].len);
+}
+
 /* The engine's usable size for a block it just handed out. */
 static uint64_t
 usable_of(struct tctx *t, uint64_t off)
@@ -1122,6 +1141,7 @@ do_alloc_common(struct tctx *t, enum op_kind kind, uint64_t req,
 	usable = usable_of(t, off);
 	check_new_block(t, off, usable, req, align, HEAP_OFF_NONE);
 	check_fresh_size(t, off, usable, req);
+	check_no_release_under(t, off, usable, op_name[kind]);
 	if (align == 0 && !is_large(t, req))
 		check_footprint(t, off, usable, t->top);
 	if (kind == OP_CALLOC) {
@@ -1254,6 +1274,7 @@ realloc_success(struct tctx *t, size_t i, uint64_t size, uint64_t noff)
 	/* A moved block is allocated while the old one is still live. */
 	check_new_block(t, noff, nlen, size, 0,
 			noff == old.off ? old.off : HEAP_OFF_NONE);
+	check_no_release_under(t, noff, nlen, "realloc");
 	if (noff == old.off) {
 		/* In place: a shrinking span may stay whole pages. */
 		if (old.span && !is_large(t, size) &&
@@ -1709,7 +1730,7 @@ op_split(struct tctx *t)
 static void
 op_resize(struct tctx *t)
 {
-	size_t i = rng_below(&t->rng, t->m.n), k;
+	size_t i = rng_below(&t->rng, t->m.n);
 	struct blk old = t->m.v[i];
 	uint64_t size = realloc_size(t, &old), nlen, unit;
 	struct heap_stats before, after;
@@ -1745,11 +1766,7 @@ op_resize(struct tctx *t)
 		tfail(t, "resize of [%#" PRIx64 ", +%" PRIu64 ") to %" PRIu64
 			 ": usable size %" PRIu64, old.off, old.len, size,
 		      nlen);
-	for (k = 0; k < t->rel.n; k++)
-		if (ranges_meet(t->rel.v[k].a, t->rel.v[k].len, old.off, nlen))
-			tfail(t, "resize of %#" PRIx64 ": release [%#" PRIx64
-				 ", +%#" PRIx64 ") of the resized block", old.off,
-			      t->rel.v[k].a, t->rel.v[k].len);
+	check_no_release_under(t, old.off, nlen, "resize");
 	if (after.live_blocks != before.live_blocks ||
 	    after.allocs != before.allocs || after.frees != before.frees ||
 	    after.spans != before.spans ||
