@@ -244,8 +244,10 @@ check_extent(struct checker *c, uint64_t off, bool *was_run, uint64_t *len,
 		if (!check_run(c, off, r->len, true, t))
 			return false;
 	} else if ((off & (h->page - 1)) == 0 && (s = spans_find(h, off))) {
+		/* Whole pages, asking more than all but the last: the
+		 * request rounded up (heap_split relies on it). */
 		if ((s->len & (h->page - 1)) || s->requested > s->len ||
-		    s->requested == 0)
+		    s->requested + h->page <= s->len)
 			return fail(c, "span 0x%" PRIx64 " malformed", off);
 		*len = s->len;
 		t->live += s->len;
@@ -309,6 +311,8 @@ check_totals(struct checker *c, const struct tally *t)
 	struct heap *h = c->h;
 	struct heap_stats st;
 	struct heap_class_stats cs;
+	struct span *s;
+	uint64_t records = 0;
 	unsigned k;
 
 	heap_get_stats(h, &st);
@@ -331,6 +335,12 @@ check_totals(struct checker *c, const struct tally *t)
 	if (t->spans != st.spans)
 		return fail(c, "spans %" PRIu64 " counted %" PRIu64, st.spans,
 			    t->spans);
+	/* The walk met each span it counted; no other record may be. */
+	RB_FOREACH(s, span_tree, &h->spans)
+		records++;
+	if (records != t->spans)
+		return fail(c, "%" PRIu64 " span records for %" PRIu64 " spans",
+			    records, t->spans);
 	if (t->free + t->live + t->cached != h->max_size)
 		return fail(c, "free + allocated + cached != max_size");
 	for (k = 1; k <= CACHE_GRANULES; k++)

@@ -2038,6 +2038,7 @@ check_catches_corruption(void **state)
 	struct heap *h = make(MiB, 0, 0, 0);
 	char msg[256];
 	struct lrun *r, *hint, fake;
+	struct span *s, orphan;
 	struct slot front;
 
 	(void)state;
@@ -2075,6 +2076,23 @@ check_catches_corruption(void **state)
 	h->lhint = &fake;
 	assert_int_equal(heap_check(h, msg, sizeof(msg)), -EFAULT);
 	h->lhint = hint;
+	check_ok(h);
+	/* A span asking a page less than it holds: heap_split asserts it
+	 * asks more, and heap_reserve refuses such a block. */
+	s = spans_find(h, alloc_ok(h, 256 * KiB));
+	assert_non_null(s);
+	s->requested -= PAGE;
+	h->st.requested_bytes -= PAGE;	/* the books agree with it */
+	assert_int_equal(heap_check(h, msg, sizeof(msg)), -EFAULT);
+	s->requested += PAGE;
+	h->st.requested_bytes += PAGE;
+	check_ok(h);
+	/* A span record where no extent starts, in a free run. */
+	orphan = (struct span){.start = 768 * KiB, .len = PAGE,
+			       .requested = PAGE};
+	RB_INSERT(span_tree, &h->spans, &orphan);
+	assert_int_equal(heap_check(h, msg, sizeof(msg)), -EFAULT);
+	RB_REMOVE(span_tree, &h->spans, &orphan);
 	check_ok(h);
 	heap_destroy(h);
 }
