@@ -1104,6 +1104,7 @@ int
 heap_realloc(struct heap *h, uint64_t off, uint64_t size, uint64_t *out)
 {
 	uint64_t len, noff;
+	bool hold, cached, grown;
 	struct span *s;
 	int rc;
 
@@ -1127,14 +1128,28 @@ heap_realloc(struct heap *h, uint64_t off, uint64_t size, uint64_t *out)
 	}
 	if (rc != -EAGAIN)
 		return rc;
+	/*
+	 * The retention is held while the move is tried and, refused, the
+	 * growth in place: the move may merge the caches, and the growth
+	 * take the pages that freed, which a refusal's cut gave back first.
+	 * One cut after, when cached blocks were merged: all of them (a
+	 * flush empties the caches), or those the growth went over.
+	 */
+	hold = h->retain_hold;
+	cached = h->st.cached_bytes != 0;
+	h->retain_hold = true;
 	rc = heap_alloc(h, size, 0, &noff);
 	/*
 	 * No run to move to: the cached blocks after it may be the room to
 	 * grow in place, merged now (only here, where it costs nothing to
 	 * the realloc that moves).  The refusal counted was not the answer.
 	 */
-	if (rc == -ENOMEM && (s ? resize_span(h, s, size, true)
-				: resize_small(h, off, len, size, true)) == 0) {
+	grown = rc == -ENOMEM && (s ? resize_span(h, s, size, true)
+				    : resize_small(h, off, len, size, true)) == 0;
+	h->retain_hold = hold;
+	if (grown || (cached && h->st.cached_bytes == 0))
+		dirty_retain_fit(h);
+	if (grown) {
 		h->st.failed_allocs--;
 		*out = off;
 		return 0;

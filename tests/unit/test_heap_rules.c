@@ -1807,6 +1807,47 @@ resize_over_a_cached_block_punches_no_page_it_takes(void **state)
 	heap_destroy(h);
 }
 
+/*
+ * A realloc whose move is refused after the caches merged, and which then
+ * grows in place over the pages the merge freed: none of them is given
+ * back on the way (the refusal's cut came before the growth took them).
+ */
+static void
+realloc_growing_after_a_refused_move_punches_no_page_it_takes(void **state)
+{
+	struct heap_config cfg = {
+		.max_size = 8 * PAGE, .page_size = PAGE, .release = on_release,
+		.ctx = &own, .retain_pages = HEAP_RETAIN_NONE,
+	};
+	struct heap_stats st;
+	struct heap *h;
+	uint64_t a, c, n;
+
+	(void)state;
+	memset(&own, 0, sizeof(own));
+	assert_int_equal(heap_create(&cfg, &h), 0);
+	a = alloc_ok(h, 4000);
+	c = alloc_ok(h, 1008);		/* into the second page */
+	assert_int_equal(alloc_ok(h, 4 * PAGE - 5008), 5008);
+	assert_int_equal(alloc_ok(h, 3 * PAGE), 4 * PAGE);	/* a wall */
+	assert_int_equal(heap_free(h, 5008), 0);
+	assert_int_equal(heap_free(h, c), 0);
+	heap_get_stats(h, &st);
+	assert_int_equal(st.cached_blocks, 1);
+	memset(&own, 0, sizeof(own));	/* the free gave back pages 2-3 */
+	/* Free and cached bytes would hold 13000, no run does, even merged:
+	 * the move is refused, and a grows over c and the run after it. */
+	assert_int_equal(heap_realloc(h, a, 13000, &n), 0);
+	assert_int_equal(n, a);
+	assert_int_equal(usable(h, a), 13008);
+	heap_get_stats(h, &st);
+	assert_int_equal(st.failed_allocs, 0);
+	assert_int_equal(own.ncopy, 0);
+	assert_int_equal(own.nrelease, 0);
+	check_ok(h);
+	heap_destroy(h);
+}
+
 static void
 realloc_moves_when_it_must(void **state)
 {
@@ -2154,6 +2195,7 @@ main(void)
 		cmocka_unit_test(resize_over_a_cached_block_at_the_pool_end),
 		cmocka_unit_test(realloc_takes_cached_blocks_before_it_refuses),
 		cmocka_unit_test(resize_over_a_cached_block_punches_no_page_it_takes),
+		cmocka_unit_test(realloc_growing_after_a_refused_move_punches_no_page_it_takes),
 		cmocka_unit_test(realloc_moves_when_it_must),
 		cmocka_unit_test(realloc_edge_cases),
 		cmocka_unit_test(realloc_of_spans),
