@@ -11,7 +11,12 @@
  * thread at a time (the daemon owns each heap from its event loop).
  *
  * Every function returns 0 or a positive count on success and a negative
- * errno-style code on failure; a failed call changes nothing.
+ * errno-style code on failure; a failed call changes nothing but the
+ * count of its failure.  One kind of change is left even so: a request
+ * refused with -ENOMEM may first have merged the reuse caches into the
+ * free runs, as it must before refusing (no live block changes, and
+ * free plus cached bytes stay as they were), and given back pages that
+ * merge freed.
  *
  *   -EINVAL     bad argument: size 0, alignment not a power of two, or an
  *               offset that is not the start of a live block (never
