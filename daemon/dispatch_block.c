@@ -14,7 +14,8 @@
  * (make_room), and one a quota refuses evicts what its uid may of its
  * own (dispatch_refuse.c, which also words the refusals that stand).  An
  * Alloc with wait_ms that still finds no room, or is still over a quota,
- * waits for room (dispatch_room.c).
+ * waits for room (dispatch_room.c); one that comes while those waiting
+ * have room to try waits behind them before it tries.
  */
 #include <assert.h>
 #include <errno.h>
@@ -247,6 +248,11 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 	if (m->align & (m->align - 1))
 		return refuse(c, -EINVAL, "an alignment of %llu is no power "
 			      "of two", (unsigned long long)m->align);
+	/* Room made for those waiting is theirs to try first. */
+	if (m->wait_ms && !m->retry_follows &&
+	    (wait = room_wait_behind(c, h->pool, m->wait_ms, m->wait_part,
+				     size)))
+		return wait;
 	do {
 		rc = dpool_alloc(h->pool, h, size, m->align, m->zero,
 				 quota_used(c, h), &b);

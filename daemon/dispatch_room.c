@@ -35,6 +35,14 @@
  * out, and a replay would dispatch inside it.  So a FreeBatch of 4096
  * blocks tries the waiting allocations once, not 4096 times.
  *
+ * A new Alloc that may wait, coming while a pool's waiting allocations
+ * have room they have not tried yet (the pool marked, or their records
+ * made active and not yet run), goes behind them untried
+ * (room_wait_behind): else a request read in the same turn as the free
+ * would take the room before the allocation that waited for it, and a
+ * producer that waits could lose every frame freed to one that asks as
+ * the frees come.
+ *
  * What is tried again is the whole request: a smaller one that came later
  * may get room an earlier, bigger one still cannot use.  First come is
  * first tried, not first served; a request that needs more than the pool
@@ -82,6 +90,7 @@ struct room_wait {
 	struct dpool *pool;	/* NULL once the pool is destroyed */
 	struct event *ev;	/* the deadline, or made active to go on */
 	uint64_t deadline_ns;	/* CLOCK_MONOTONIC */
+	bool trying;		/* made active for room, not yet run */
 };
 
 static TAILQ_HEAD(, room_wait) room_waits = TAILQ_HEAD_INITIALIZER(room_waits);
@@ -120,6 +129,7 @@ on_room_wait(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	rw->trying = false;
 	peer_resume(rw->peer);	/* may free rw */
 }
 
@@ -139,8 +149,10 @@ on_room(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	TAILQ_FOREACH(rw, &room_waits, entry)
-		if (rw->pool && rw->pool->room_made)
+		if (rw->pool && rw->pool->room_made) {
+			rw->trying = true;
 			event_active(rw->ev, EV_TIMEOUT, 1);
+		}
 	TAILQ_FOREACH(rw, &room_waits, entry)
 		if (rw->pool)
 			rw->pool->room_made = false;
@@ -369,6 +381,59 @@ room_wait(struct call *c, struct dpool *p, uint32_t wait_ms, bool part,
 	}
 	p->unseen_failures += uncount;
 	dispatch_arm(rw->ev, rw->deadline_ns, now);
+	return WAITING;
+}
+
+/*
+ * Has p room its waiting allocations have not tried yet?  Marked, or some
+ * of them made active for it and not yet run.  A walk of those waiting,
+ * only while some wait in p.
+ */
+static bool
+room_untried(const struct dpool *p)
+{
+	const struct room_wait *rw;
+
+	if (!p->alloc_waits)
+		return false;
+	if (p->room_made)
+		return true;
+	TAILQ_FOREACH(rw, &room_waits, entry)
+		if (rw->pool == p && rw->trying)
+			return true;
+	return false;
+}
+
+int
+room_wait_behind(struct call *c, struct dpool *p, uint32_t wait_ms,
+		 bool part, uint64_t size)
+{
+	unsigned share = dispatch_uid_waits_max(alloc_waits_max());
+	struct room_wait *rw;
+	int rc;
+
+	if (c->s->room_wait || !room_untried(p))
+		return 0;
+	/*
+	 * Only one that would wait if refused goes behind: none past the
+	 * bounds (its own try says so, if it comes to that), none while a
+	 * restart in place is under way (it asks the new image).
+	 */
+	if (peer_reads_are_paused() || p->alloc_waits >= alloc_waits_max() ||
+	    room_uid_waits(p, c->s->uid, p->alloc_waits, share) >= share)
+		return 0;
+	/* Never refused, so no failure counted to take back (why 0). */
+	if ((rc = room_wait(c, p, wait_ms, part, size, 0)) != WAITING)
+		return rc;
+	/*
+	 * Marked, on_room makes it active after those before it; else they
+	 * are active already, and it goes after them.
+	 */
+	rw = c->s->room_wait;
+	if (!p->room_made) {
+		rw->trying = true;
+		event_active(rw->ev, EV_TIMEOUT, 1);
+	}
 	return WAITING;
 }
 

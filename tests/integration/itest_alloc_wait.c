@@ -61,6 +61,11 @@
  *   waits_checked           the Check request (and `poolctl check`)
  *       passes with waits held in two pools, after a waiter is killed,
  *       after a pool is destroyed under its waiter, and once served;
+ *   later_one_behind        the daemon stopped, a free sent, then the
+ *       first request of a second waiter: the daemon reads both in one
+ *       turn, and the room goes to the allocation that waited for it,
+ *       not to the later one, which waits behind it and is served by the
+ *       next free (before, it took the room, the first waiting on);
  *   room_for_the_gone       the daemon stopped, a free sent and the only
  *       waiter killed, then the daemon goes on: it takes the free (room,
  *       the pool marked for its waiter) before the waiter's end.  A new
@@ -255,6 +260,7 @@ struct want {
 	unsigned flags;
 	int timeout_ms;
 	bool scribble;		/* writes its last byte, then reads it back */
+	bool gated;		/* its pool open, asks only at a first byte */
 	uid_t uid;		/* the child's, if not 0 (and its gid) */
 	int report, stop;	/* the child's ends of its pipes */
 	int parent_ends[2];	/* closed in the child */
@@ -290,6 +296,7 @@ waiter(void *arg)
 	CHECK_RC(pool_open(c, w->pool, &p), 0, 3);
 	/* Its frees (none) aside, no cache of its own to give back. */
 	CHECK_RC(pool_set_cache(p, 0), 0, 4);
+	CHECK(!w->gated || harness_read_full(w->stop, &go, 1) == 0, 8);
 	start = harness_now_ms();
 	g.rc = pool_alloc_wait(p, w->size, w->align, w->flags, w->timeout_ms,
 			       &off);
@@ -1378,6 +1385,80 @@ room_for_the_gone(void **state)
 	full_end(&f, true);
 }
 
+/* ---- later_one_behind --------------------------------------------------- */
+
+/* Handles open on pool p's pool, as its statistics count them, are n. */
+static void
+clients_are(struct pool *p, uint64_t n)
+{
+	uint64_t until = harness_now_ms() + LOG_WAIT_MS;
+
+	while (harness_stats(p).clients != n) {
+		if (harness_now_ms() > until)
+			fail_msg("the pool never had %llu handles open",
+				 (unsigned long long)n);
+		harness_sleep_ms(10);
+	}
+}
+
+static void
+later_one_behind(void **state)
+{
+	static struct full f;
+	struct want w = {.pool = "behind", .size = BLOCK,
+			 .timeout_ms = LONG_WAIT_MS};
+	struct want w2 = {.pool = "behind", .size = BLOCK,
+			  .timeout_ms = LONG_WAIT_MS, .gated = true};
+	struct freeing fr;
+	struct waiter k, k2;
+	struct pollfd pf[2] = {{.events = POLLIN}, {.events = POLLIN}};
+	pthread_t t;
+	pool_off_t x, y;
+	struct got g;
+
+	(void)state;
+	full_make(&f, "behind", MiB, BLOCK);
+	waiting(&k, &w);
+	waiter_start(&k2, &w2);
+	clients_are(f.p, 3);
+	pf[0].fd = k.from;
+	pf[1].fd = k2.from;
+	/* The free and the later request reach the daemon in one turn. */
+	assert_int_equal(kill(d.pid, SIGSTOP), 0);
+	fr.p = f.p;
+	fr.off = x = f.off[0];
+	assert_int_equal(pthread_create(&t, NULL, free_in_thread, &fr), 0);
+	harness_sleep_ms(100);	/* its datagram sent: it waits for a reply */
+	assert_int_equal(harness_write_full(k2.stop, "g", 1), 0);
+	harness_sleep_ms(100);	/* the later one's too */
+	assert_int_equal(kill(d.pid, SIGCONT), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	EXPECT_RC(fr.rc, 0);
+	f.off[0] = POOL_OFF_NONE;
+	/* The one answered first is the one the room went to. */
+	if (poll(pf, 2, LOG_WAIT_MS) < 1 || !(pf[0].revents & POLLIN)) {
+		g = waiter_got(&k2);
+		fail_msg("the later allocation was answered first: %d, at "
+			 "0x%llx; the free was at 0x%llx", g.rc,
+			 (unsigned long long)g.off, (unsigned long long)x);
+	}
+	g = served(&k);
+	if (!inside(g.off, x, BLOCK))
+		fail_msg("the first waiter got 0x%llx, not the room freed at "
+			 "0x%llx", (unsigned long long)g.off,
+			 (unsigned long long)x);
+	/* The later one waits, behind it, and the next free is its. */
+	wait_logged(k2.pid, 0);
+	unanswered(&k2, "the later allocation");
+	harness_expect_checked(conn, "behind");
+	y = full_free(&f, 1);
+	g = served(&k2);
+	assert_true(inside(g.off, y, BLOCK));
+	waiter_end(&k);
+	waiter_end(&k2);
+	full_end(&f, true);
+}
+
 /* ---- served_while_held -------------------------------------------------- */
 
 /*
@@ -1915,6 +1996,7 @@ main(void)
 		cmocka_unit_test(own_cache_first),
 		/* Review of the waiting allocations' books. */
 		cmocka_unit_test(waits_checked),
+		cmocka_unit_test(later_one_behind),
 		cmocka_unit_test(room_for_the_gone),
 		cmocka_unit_test(producer_example_waits),
 		cmocka_unit_test(served_while_held),
