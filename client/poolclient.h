@@ -845,7 +845,9 @@ POOL_API int pool_calloc(struct pool *p, size_t nmemb, size_t size,
  *
  * Requests that wait are tried again in the order they first waited, but
  * each as a whole: a smaller one may get room that an earlier, bigger
- * one cannot use yet.
+ * one cannot use yet.  One that comes as room is made for those waiting
+ * goes behind them, and gets what they leave (an allocation that does
+ * not wait is tried at once).
  *
  * A caller that waits in parts, asking again each time a part runs out
  * (a binding that must run signal handlers meanwhile), passes
