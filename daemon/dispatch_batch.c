@@ -266,6 +266,10 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 	    dispatch_cf->max_blocks_per_session)
 		return refuse(c, -EDQUOT, "the batch would pass the blocks "
 			      "allowed per client");
+	/* ... but the uid's in the pool: none made room for in vain. */
+	if (m->persist &&
+	    dpool_persist_check(h->pool, c->s->uid, m->n_sizes))
+		return refuse_persist_quota(c, h->pool, m->retry_follows);
 	impossible = batch_impossible(h->pool, m);
 	do {
 		rc = alloc_batch_try(c, h, m, &i);

@@ -234,6 +234,9 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 	/* A block persistent from birth is no reference of the session's. */
 	if (!m->persist && (rc = check_block_cap(c)))
 		return rc;
+	/* ... but one of its uid's in the pool: none made room for in vain. */
+	if (m->persist && dpool_persist_check(h->pool, c->s->uid, 1))
+		return refuse_persist_quota(c, h->pool, m->retry_follows);
 	if (m->zero && m->nmemb > 1 &&
 	    __builtin_mul_overflow(m->size, m->nmemb, &size))
 		return refuse(c, -EOVERFLOW, "nmemb * size overflows");

@@ -621,6 +621,14 @@ void dpool_persist_setup(uint64_t cap);
 uint64_t dpool_persist_cap(void);
 
 /*
+ * -EDQUOT (p->persist_cap_hit) if n more persistent blocks of uid would
+ * pass the bound, else 0: asked by a request that makes its blocks
+ * persistent from birth before it allocates them, so that one refused
+ * makes no room (evicts no name) for blocks it could not keep.
+ */
+int dpool_persist_check(struct dpool *p, uid_t uid, uint64_t n);
+
+/*
  * Room was made in p: bytes went back to the engine (a free, a shrink, a
  * move's old place, a release's last step) or its limit changed.  While
  * allocations wait for room in p (p->alloc_waits), made(p) is called

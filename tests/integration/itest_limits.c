@@ -4,7 +4,7 @@
  * all kept for the admins (root and poolctl get in past another uid that
  * took every other; a reload moves them), references per session
  * (-EDQUOT), a uid's persistent blocks in a pool (-EDQUOT, whichever
- * way they are persisted), a client that never reads its replies (dropped once its queue
+ * way they are persisted; before any name is evicted), a client that never reads its replies (dropped once its queue
  * passes the bound; the daemon does not grow), a uid's connections that
  * never read (those past the uid's bound are dropped), and running out of file
  * descriptors (the daemon refuses the excess, -EUSERS in words that say
@@ -513,6 +513,104 @@ persistent_blocks_per_uid(void **state)
 	EXPECT_RC(pool_stats(p, &st), 0);
 	assert_int_equal(st.persistent_blocks, 5);
 	pool_disconnect(again);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
+#define CAP_UID 65534
+#define CAP_BLK (512u << 10)
+
+/*
+ * As uid CAP_UID (a child): sock's pool e, fill persists two small
+ * blocks, the bound; else an Alloc.persist of CAP_BLK, or with batch an
+ * AllocBatch.persist of one, must be refused -EDQUOT in the bound's
+ * words.  Exit 0 when it went so.
+ */
+struct cap_child {
+	const char *sock;
+	bool fill, batch;
+};
+
+static int
+persist_cap_child(void *arg)
+{
+	const struct cap_child *a = arg;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+	size_t size = CAP_BLK;
+	int i;
+
+	if (pool_connect(a->sock, &c) || pool_open(c, "e", &p))
+		return 1;
+	for (i = 0; a->fill && i < 2; i++)
+		if (pool_alloc(p, 32, &off) || pool_persist(p, off))
+			return 2;
+	if (!a->fill &&
+	    ((a->batch ? pool_alloc_batch_flags(p, 1, &size,
+						POOL_ALLOC_PERSIST, &off) :
+	      pool_alloc_wait(p, CAP_BLK, 0, POOL_ALLOC_PERSIST, 0, &off)) !=
+	     -EDQUOT ||
+	     !strstr(pool_last_message(-EDQUOT),
+		     "max_persistent_blocks_per_uid")))
+		return 3;
+	pool_disconnect(c);
+	return 0;
+}
+
+/*
+ * An Alloc.persist or AllocBatch.persist the uid's count of persistent
+ * blocks refuses is refused before it is allocated: it evicts no other
+ * uid's evictable name to make room for a block it cannot keep.  (Each
+ * was allocated, evicting one of root's two names in the full pool,
+ * then refused.)
+ */
+static void
+persist_cap_refusal_evicts_nothing(void **state)
+{
+	struct cap_child fill, ask, ask_batch;
+	struct pool_conn *c;
+	struct pool *p;
+	struct daemon_proc d;
+	struct pool_stats st;
+	pool_off_t off[8], extra;
+	int n, i;
+
+	(void)state;
+	harness_skip_unless_root("drop a child to another uid");
+	assert_int_equal(harness_start(&d, "max_persistent_blocks_per_uid = 2\n"
+				       "[pool e]\nsize = 4M\nmode = 0666\n"),
+			 0);
+	fill = (struct cap_child){d.sock, true, false};
+	ask = (struct cap_child){d.sock, false, false};
+	ask_batch = (struct cap_child){d.sock, false, true};
+	assert_int_equal(harness_wait(harness_spawn_as(CAP_UID, CAP_UID,
+						       persist_cap_child,
+						       &fill)), 0);
+	EXPECT_RC(pool_connect(d.sock, &c), 0);
+	EXPECT_RC(pool_open(c, "e", &p), 0);
+	for (n = 0; n < 8 && pool_alloc(p, CAP_BLK, &off[n]) == 0; n++)
+		;
+	assert_true(n >= 2);
+	EXPECT_RC(pool_alloc(p, CAP_BLK, &extra), -ENOMEM);
+	/* Two of root's blocks become evictable names nobody holds. */
+	for (i = 0; i < 2; i++) {
+		EXPECT_RC(pool_publish_flags(p, off[i], i ? "e1" : "e0",
+					     POOL_PUBLISH_EVICTABLE), 0);
+		EXPECT_RC(pool_free(p, off[i]), 0);
+	}
+	assert_int_equal(harness_wait(harness_spawn_as(CAP_UID, CAP_UID,
+						       persist_cap_child,
+						       &ask)), 0);
+	EXPECT_RC(pool_stats(p, &st), 0);
+	assert_int_equal(st.named_blocks, 2);
+	assert_int_equal(harness_wait(harness_spawn_as(CAP_UID, CAP_UID,
+						       persist_cap_child,
+						       &ask_batch)), 0);
+	EXPECT_RC(pool_stats(p, &st), 0);
+	assert_int_equal(st.named_blocks, 2);
+	assert_int_equal(st.persistent_blocks, 4);
+	assert_int_equal(st.live_blocks, (uint64_t)n + 2);
 	pool_disconnect(c);
 	assert_int_equal(harness_stop(&d), 0);
 }
@@ -1777,6 +1875,7 @@ main(void)
 		cmocka_unit_test(pools_past_256_are_enospc),
 		cmocka_unit_test(names_past_65536_are_enospc),
 		cmocka_unit_test(persistent_blocks_per_uid),
+		cmocka_unit_test(persist_cap_refusal_evicts_nothing),
 		cmocka_unit_test(handles_past_1024_are_emfile),
 		cmocka_unit_test(raw_batch_past_4096_is_e2big),
 		cmocka_unit_test(raw_long_pool_name_is_enametoolong),
