@@ -167,7 +167,7 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_names_readers itest_notify itest_probe_exit \
               itest_alloc_persist itest_journal_group itest_crash_model \
               itest_crash_load \
-              itest_cache_threads \
+              itest_cache_threads itest_cache_app \
               itest_numa \
               itest_huge itest_evict itest_names_wait itest_alloc_wait \
               itest_set itest_limit itest_user_quota \
