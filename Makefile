@@ -163,7 +163,8 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_usage itest_restart itest_restart_busy \
               itest_restart_fds itest_restart_admin itest_restore \
               itest_sharemap_renew itest_restart_guard itest_recover \
-              itest_names itest_names_crash itest_restart_edges \
+              itest_names itest_names_crash itest_names_pages \
+              itest_restart_edges \
               itest_names_readers itest_notify itest_probe_exit \
               itest_alloc_persist itest_journal_group itest_crash_model \
               itest_crash_load \

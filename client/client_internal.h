@@ -59,6 +59,7 @@
 #define CONN_FEATURE_BATCH_PERSIST	(1ULL << 10)	/* AllocBatch.persist */
 #define CONN_FEATURE_USER_QUOTAS	(1ULL << 11)	/* uids' own user
 							 * quotas */
+#define CONN_FEATURE_NAMES_AFTER	(1ULL << 12)	/* ListNames.after */
 
 /*
  * Descriptors that came with a reply (OpenPool: the memfd, the share map;

@@ -66,9 +66,9 @@ static const struct client_error client_errors[] = {
 				"blocks persistent from their allocation "
 				"(alone or in a batch), a "
 				"free of persistent blocks by age, a pool's "
-				"limit, a user quota, uids' own user quotas "
-				"or an access control list (poolmgrd is older "
-				"than them), a cache on "
+				"limit, a user quota, uids' own user quotas, "
+				"names listed in pages or an access control "
+				"list (poolmgrd is older than them), a cache on "
 				"this handle, or NUMA policies where poolmgrd "
 				"runs" },
 	{ -EPROTO,		"malformed or unexpected reply from poolmgrd" },

@@ -2,7 +2,8 @@
  * lists.c - the listings: the pools (pool_list), the clients that hold
  * them (pool_clients), the uids that persisted blocks in a pool
  * (pool_persisted), who holds what in one, per uid (pool_users), and the
- * names published in one (pool_names).
+ * names published in one (pool_names, and a page at a time,
+ * pool_names_after).
  *
  * Each answer is an array the caller frees.  All but pool_list share one
  * shape (client_list), made from one reply: the daemon leaves out what
@@ -435,9 +436,34 @@ static const struct client_listing names_listing = {
 	sizeof(struct pool_named), names_count, names_copy
 };
 
-POOL_API int
-pool_names(struct pool_conn *c, const char *name, const char *prefix,
-    struct pool_named **out, size_t *n, size_t *total)
+/*
+ * A page's names, each after the one before and the first after after
+ * (NULL: the first page): else a caller paging on from the last would
+ * not advance, or would be given a name twice.  0 or -EPROTO.
+ */
+static int
+names_in_order(const struct pool_named *pn, size_t n, const char *after)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		if (after != NULL && strcmp(pn[i].name, after) <= 0)
+			return -EPROTO;
+		after = pn[i].name;
+	}
+	return 0;
+}
+
+/*
+ * pool_names and pool_names_after: after NULL sends none, as a daemon
+ * from before paging takes it; paged, the page is checked as one of a
+ * walk (names_in_order), and one that says more are left but lists none
+ * is a lie that would keep its caller asking.
+ */
+static int
+client_names(struct pool_conn *c, const char *name, const char *prefix,
+    const char *after, int paged, struct pool_named **out, size_t *n,
+    size_t *total)
 {
 	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
 	Poolmgr__ListNames	 ln = POOLMGR__LIST_NAMES__INIT;
@@ -454,6 +480,11 @@ pool_names(struct pool_conn *c, const char *name, const char *prefix,
 	if (prefix != NULL &&
 	    strnlen(prefix, POOL_BLOCK_NAME_MAX + 1) > POOL_BLOCK_NAME_MAX)
 		return -ENAMETOOLONG;
+	if (after != NULL &&
+	    strnlen(after, POOL_BLOCK_NAME_MAX + 1) > POOL_BLOCK_NAME_MAX)
+		return -ENAMETOOLONG;
+	if (paged && (c->features & CONN_FEATURE_NAMES_AFTER) == 0)
+		return -EOPNOTSUPP;
 
 	ref.name = (char *)name;
 	ln.pool = &ref;
@@ -461,10 +492,37 @@ pool_names(struct pool_conn *c, const char *name, const char *prefix,
 		ln.prefix.data = (uint8_t *)prefix;
 		ln.prefix.len = strlen(prefix);
 	}
+	if (after != NULL && after[0] != '\0') {
+		ln.after.data = (uint8_t *)after;
+		ln.after.len = strlen(after);
+	} else
+		after = NULL;
 	req.body_case = POOLMGR__REQUEST__BODY_NAMES;
 	req.names = &ln;
 	if ((error = client_list(c, &req, POOLMGR__REPLY__BODY_NAMES,
-	    &names_listing, &items, n, total)) == 0)
-		*out = items;
-	return error;
+	    &names_listing, &items, n, total)) != 0)
+		return error;
+	if (paged && ((*n == 0 && *total > 0) ||
+	    names_in_order(items, *n, after) != 0)) {
+		free(items);
+		*n = 0;
+		*total = 0;
+		return -EPROTO;
+	}
+	*out = items;
+	return 0;
+}
+
+POOL_API int
+pool_names(struct pool_conn *c, const char *name, const char *prefix,
+    struct pool_named **out, size_t *n, size_t *total)
+{
+	return client_names(c, name, prefix, NULL, 0, out, n, total);
+}
+
+POOL_API int
+pool_names_after(struct pool_conn *c, const char *name, const char *prefix,
+    const char *after, struct pool_named **out, size_t *n, size_t *total)
+{
+	return client_names(c, name, prefix, after, 1, out, n, total);
 }

@@ -1204,6 +1204,29 @@ POOL_API int pool_names(struct pool_conn *c, const char *name,
 			size_t *n, size_t *total);
 
 /*
+ * pool_names_after - a page of pool_names: the names with prefix that
+ * sort strictly after after (NULL or "": from the first), in byte order,
+ * as many as one message holds.  *total is *n and how many of the
+ * prefix's names sort after the page's last; when the two are equal the
+ * listing is done, else ask again with after the last name of *out.
+ * after need not still be a name: one unpublished since its page was
+ * listed still says where the next starts.  A name published or
+ * removed between pages is listed, or not, by where it sorts; no name is
+ * listed twice, none before after.  free *out with free().
+ *
+ * Errors: -EINVAL (c, out, n or total NULL, or a bad pool name),
+ * -ENAMETOOLONG (a pool name, prefix or after longer than its most),
+ * -EOPNOTSUPP (a daemon without paging by name: nothing sent), -ENOENT
+ * (no such pool), -EACCES (no read permission), -EPROTO (a page out of
+ * order, or one that says more are left but lists none), -ENOMEM, or a
+ * connection error.
+ */
+POOL_API int pool_names_after(struct pool_conn *c, const char *name,
+			      const char *prefix, const char *after,
+			      struct pool_named **out, size_t *n,
+			      size_t *total);
+
+/*
  * pool_blocks - one page of the live blocks of pool name (read
  * permission), in address order from *from on: start with *from 0.  pid
  * (0: any) keeps only the blocks a handle of that process holds, and

@@ -197,6 +197,32 @@ block_names_from(struct block_names *x, const void *prefix, size_t len)
 			name_key(&key, buf, prefix, len));
 }
 
+/*
+ * A page from after: the first name not before after, itself passed over
+ * (strictly after), unless prefix sorts later: then the prefix's first.
+ * A name before prefix may not start a page, for the walk stops at the
+ * first name without it.
+ */
+struct block_name *
+block_names_page(struct block_names *x, const void *prefix, size_t plen,
+		 const void *after, size_t alen)
+{
+	char pbuf[BLOCK_NAME_MAX + 1], abuf[BLOCK_NAME_MAX + 1];
+	struct block_name key, *n;
+
+	if (plen > BLOCK_NAME_MAX || alen > BLOCK_NAME_MAX)
+		return NULL;	/* no name is that long */
+	name_key(&key, pbuf, prefix, plen);
+	if (alen == 0 || strcmp(name_key(&key, abuf, after, alen)->name,
+				pbuf) < 0)
+		return RB_NFIND(block_name_tree, &x->tree,
+				name_key(&key, pbuf, prefix, plen));
+	n = RB_NFIND(block_name_tree, &x->tree, &key);
+	if (n && strcmp(n->name, abuf) == 0)
+		n = RB_NEXT(block_name_tree, &x->tree, n);
+	return n;
+}
+
 struct block_name *
 block_names_next(struct block_names *x, struct block_name *n)
 {
@@ -234,27 +260,34 @@ names_before(struct block_names *x, const char *key)
  * string past all of them (exclusive): the prefix with its trailing
  * 0xff bytes dropped and its last byte then one more.  A prefix of
  * 0xff bytes alone has no such string: its names run to the end.
+ * names_to_end counts the names before that string: those before the
+ * prefix's and the prefix's own.
  */
-uint32_t
-block_names_count(struct block_names *x, const void *prefix, size_t len)
+static uint32_t
+names_to_end(struct block_names *x, const void *prefix, size_t len)
 {
-	char from[BLOCK_NAME_MAX + 1], past[BLOCK_NAME_MAX + 1];
-	uint32_t first;
+	char past[BLOCK_NAME_MAX + 1];
 
 	if (len == 0)
 		return x->count;
-	if (len > BLOCK_NAME_MAX)
-		return 0;	/* no name is that long */
-	memcpy(from, prefix, len);
-	from[len] = '\0';
-	first = names_before(x, from);
-	memcpy(past, from, len + 1);
+	memcpy(past, prefix, len);
+	past[len] = '\0';
 	while (len > 0 && (unsigned char)past[len - 1] == 0xff)
 		past[--len] = '\0';
 	if (len == 0)
-		return x->count - first;
+		return x->count;
 	past[len - 1] = (char)((unsigned char)past[len - 1] + 1);
-	return names_before(x, past) - first;
+	return names_before(x, past);
+}
+
+/* The names of the prefix from n on: those to its end but n's before. */
+uint32_t
+block_names_count_from(struct block_names *x, const struct block_name *n,
+		       const void *prefix, size_t len)
+{
+	if (len > BLOCK_NAME_MAX)
+		return 0;	/* no name is that long */
+	return names_to_end(x, prefix, len) - names_before(x, n->name);
 }
 
 static int

@@ -26,7 +26,7 @@ struct evict_link;
  * allocation, so that a kept name pays one pointer for them.  Each record
  * counts the names of its subtree (itself among them), kept as the tree
  * changes, so that the names of a prefix are counted without a walk
- * (block_names_count): in the bits its length leaves, so that a record
+ * (block_names_count_from): in the bits its length leaves, so that a record
  * takes no more room.
  */
 struct block_name {
@@ -69,6 +69,14 @@ void block_names_unlink(struct block_names *x, struct block_name *n);
 /* The first name not before prefix (len bytes; may be 0), or NULL. */
 struct block_name *block_names_from(struct block_names *x,
 				    const void *prefix, size_t len);
+/*
+ * Where a page of the names of prefix (plen bytes; may be 0) starts: the
+ * first of them strictly after after (alen bytes; 0: none), or NULL if
+ * there is none.  O(log n): the names before after are not walked.
+ */
+struct block_name *block_names_page(struct block_names *x,
+				    const void *prefix, size_t plen,
+				    const void *after, size_t alen);
 /* The name after n, or NULL. */
 struct block_name *block_names_next(struct block_names *x,
 				    struct block_name *n);
@@ -76,11 +84,13 @@ struct block_name *block_names_next(struct block_names *x,
 int block_name_has_prefix(const struct block_name *n, const void *prefix,
 			  size_t len);
 /*
- * How many names begin with prefix (len bytes; 0: all of them), in
- * O(log n) steps, whatever their number.
+ * How many names begin with prefix (len bytes; 0: all of them) from n on,
+ * n among them (n must begin with it), in O(log n) steps, whatever their
+ * number.
  */
-uint32_t block_names_count(struct block_names *x, const void *prefix,
-			   size_t len);
+uint32_t block_names_count_from(struct block_names *x,
+				const struct block_name *n,
+				const void *prefix, size_t len);
 /*
  * Does every record count its subtree right?  (A walk of them all; the
  * tree's count against the records is the pool's check's.)

@@ -107,6 +107,9 @@
  * that say it answer a Stats of the pool with three entries, or with
  * 33, two out of order, a uid twice or nobody's uid: -EPROTO from
  * pool_user_quota_get and pool_stats_by_name alike, each asked once.
+ * Names in pages likewise (bit 12), which no fake says: pool_names_after
+ * is -EOPNOTSUPP, unsent, with an after or without, while pool_names is
+ * sent.
  *
  * A pool opened under a limit (with a share map in use, so a cache) whose
  * limit is then removed: a daemon that says its batch replies carry the
@@ -3015,6 +3018,58 @@ user_quotas_need_the_feature(void **state)
 }
 
 /*
+ * Names in pages to a daemon without them (bit 12): pool_names_after is
+ * -EOPNOTSUPP from the library, unsent, from the first page on, while
+ * pool_names is sent (the fake knows no ListNames: -EOPNOTSUPP in its
+ * words); a bad argument is still -EINVAL, an after too long
+ * -ENAMETOOLONG, first.  (The parent counts what was sent.)
+ */
+static int
+client_old_names(void *arg)
+{
+	char too_long[POOL_BLOCK_NAME_MAX + 2];
+	struct pool_named *pn = NULL;
+	struct pool_conn *c;
+	size_t n = 1, total = 1;
+
+	memset(too_long, 'z', sizeof(too_long) - 1);
+	too_long[sizeof(too_long) - 1] = '\0';
+	CHECK_RC(pool_connect(arg, &c), 0, 180);
+	CHECK_RC(pool_names_after(c, FAKE_POOL, NULL, NULL, &pn, &n, &total),
+		 -EOPNOTSUPP, 181);
+	CHECK(pn == NULL && n == 0 && total == 0, 182);
+	CHECK(strcmp(pool_last_message(-EOPNOTSUPP), "") == 0, 183);
+	CHECK(strstr(pool_strerror(-EOPNOTSUPP), "names listed in pages") !=
+	      NULL, 188);
+	CHECK_RC(pool_names_after(c, FAKE_POOL, "cam/", "cam/left", &pn, &n,
+				  &total), -EOPNOTSUPP, 184);
+	CHECK_RC(pool_names_after(c, FAKE_POOL, NULL, too_long, &pn, &n,
+				  &total), -ENAMETOOLONG, 185);
+	CHECK_RC(pool_names_after(c, FAKE_POOL, NULL, NULL, NULL, &n,
+				  &total), -EINVAL, 186);
+	CHECK_RC(pool_names(c, FAKE_POOL, NULL, &pn, &n, &total),
+		 -EOPNOTSUPP, 187);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+names_after_needs_the_feature(void **state)
+{
+	char log[LOG_MAX], names[32];
+
+	(void)state;
+	snprintf(names, sizeof(names), "request %d\n",
+		 (int)POOLMGR__REQUEST__BODY_NAMES);
+	run_lookup_client(LIE_NONE, client_old_names, log, sizeof(log));
+	printf("liar: a daemon without names in pages: %d listings sent\n",
+	       log_lines(log, names));
+	/* pool_names alone. */
+	assert_int_equal(log_lines(log, names), 1);
+	assert_int_equal(log_lines(log, "request "), 1);
+}
+
+/*
  * The entries as a daemon tells them (UQUOTA_NONE), or a lie: with a
  * lie, pool_user_quota_get and pool_stats_by_name are -EPROTO, out[] and
  * the statistics as they were; the truth reads back as told.
@@ -3856,6 +3911,7 @@ main(void)
 		cmocka_unit_test(limit_needs_the_feature),
 		cmocka_unit_test(user_quota_needs_the_feature),
 		cmocka_unit_test(user_quotas_need_the_feature),
+		cmocka_unit_test(names_after_needs_the_feature),
 		cmocka_unit_test(uquota_replies_checked),
 		cmocka_unit_test(bounds_need_the_feature),
 		cmocka_unit_test(poolctl_wait_old_daemon),
