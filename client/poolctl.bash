@@ -191,8 +191,8 @@ _poolctl_pools()
 # is offered as a\ b and a name holding $ or ; stays one word.  It matches
 # the word typed either as that quoted text or, when the word holds no
 # quoting, as the name itself.  The word typed goes to the daemon as the
-# prefix when it is the name's own bytes, so that the 1000 names of one
-# reply are the ones that match.
+# prefix when it is the name's own bytes, so that only the names that
+# match are asked for, not every name of the pool.
 _poolctl_blocks()
 {
 	local pool=$1 prefix='' out name dec q first=1

@@ -30,6 +30,40 @@ check_block_name(const char *cmd, const char *name)
 	return 0;
 }
 
+/*
+ * Every name of pool with prefix, into *all (*n of them), page after page
+ * from the last name of the one before, until a page says none is left.
+ * A name published or removed meanwhile is listed or not by where it
+ * sorts; the library sees to it that none comes twice.
+ */
+static int
+names_every(struct ctl *ctl, const char *pool, const char *prefix,
+    struct pool_named **all, size_t *n)
+{
+	struct pool_named	*page, *grown;
+	size_t			 got, total;
+	int			 error;
+
+	*all = NULL;
+	*n = 0;
+	do {
+		error = pool_names_after(ctl->conn, pool, prefix,
+		    *n ? (*all)[*n - 1].name : NULL, &page, &got, &total);
+		if (error != 0)
+			return error;
+		grown = realloc(*all, (*n + got ? *n + got : 1) * sizeof **all);
+		if (grown == NULL) {
+			free(page);
+			return -ENOMEM;
+		}
+		*all = grown;
+		memcpy(*all + *n, page, got * sizeof *page);
+		*n += got;
+		free(page);
+	} while (total > got);
+	return 0;
+}
+
 int
 cmd_names(struct ctl *ctl, int argc, char **argv)
 {
@@ -46,16 +80,26 @@ cmd_names(struct ctl *ctl, int argc, char **argv)
 		    POOL_BLOCK_NAME_MAX);
 	if ((rc = ctl_connect(ctl)) != 0)
 		return rc;
-	if ((error = pool_names(ctl->conn, pool, prefix, &pn, &n, &total)) != 0)
+	error = names_every(ctl, pool, prefix, &pn, &n);
+	total = n;
+	/* A daemon from before paging by name: the one reply it has. */
+	if (error == -EOPNOTSUPP) {
+		free(pn);
+		pn = NULL;
+		error = pool_names(ctl->conn, pool, prefix, &pn, &n, &total);
+	}
+	if (error != 0) {
+		free(pn);
 		return fail_pool(error, "names", pool, NULL);
+	}
 
 	print_names(ctl, pool, pn, n);
 	free(pn);
 	/* On stderr: stdout stays the table, or a JSON array, of those listed. */
 	if (total > n)
-		ctl_warnx("names: %zu of %zu names listed: one reply holds at "
-		    "most 1000, fewer with long names (give a prefix)", n,
-		    total);
+		ctl_warnx("names: %zu of %zu names listed: poolmgrd is older "
+		    "than paging by name, and one reply holds at most 1000, "
+		    "fewer with long names (give a prefix)", n, total);
 	return 0;
 }
 

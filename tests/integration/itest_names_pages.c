@@ -1,6 +1,6 @@
 /*
  * itest_names_pages.c - every name of a pool, a page at a time
- * (pool_names_after, ListNames.after).
+ * (pool_names_after, ListNames.after, `poolctl names`).
  *
  * A pool holds NAMES names of LONG bytes each, in three families
  * ("page/a/", "page/b/", "page/c/"), so that one reply holds a small part
@@ -22,7 +22,10 @@
  *   bad_after                an after longer than a name is -ENAMETOOLONG
  *       from the library (nothing sent) and from the daemon, in its
  *       words; one holding a NUL is -EINVAL from the daemon; 255 bytes
- *       go; a prefix too long is still -ENAMETOOLONG.
+ *       go; a prefix too long is still -ENAMETOOLONG;
+ *   poolctl_lists_every_name `poolctl names` lists all of them, as a
+ *       table and as JSON, with nothing on stderr, and a family by its
+ *       prefix.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -425,6 +428,70 @@ bad_after(void **state)
 	pool_disconnect(c);
 }
 
+/* ---- poolctl_lists_every_name ------------------------------------- */
+
+/* Lines of a table (after its header): the first word of each, in order. */
+static size_t
+table_names_in_order(const char *out, int f)
+{
+	const char *line = strchr(out, '\n');
+	name_t want;
+	size_t k = 0;
+
+	assert_non_null(line);
+	for (line++; *line != '\0'; k++) {
+		sorted_name(f, k, want);
+		assert_memory_equal(line, want, LONG);
+		assert_true(line[LONG] == ' ');
+		if ((line = strchr(line, '\n')) == NULL)
+			break;
+		line++;
+	}
+	return k;
+}
+
+static size_t
+count_of(const char *s, const char *what)
+{
+	size_t n = 0;
+
+	for (; (s = strstr(s, what)) != NULL; s++)
+		n++;
+	return n;
+}
+
+static void
+poolctl_lists_every_name(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	size_t cap = 4 << 20;
+	char *out, err[1024];
+
+	(void)state;
+	publish_all(&c, &p);
+	assert_non_null(out = malloc(cap));
+	assert_int_equal(harness_poolctl(&d, NULL, out, cap, err, sizeof(err),
+					 "names %s", POOL), 0);
+	assert_string_equal(err, "");
+	assert_int_equal(table_names_in_order(out, -1), NAMES);
+
+	assert_int_equal(harness_poolctl(&d, NULL, out, cap, err, sizeof(err),
+					 "--json names %s", POOL), 0);
+	assert_string_equal(err, "");
+	assert_int_equal(count_of(out, "\"generation\""), NAMES);
+	/* Each name ends in x: json-c may escape its slashes. */
+	assert_int_equal(count_of(out, "xxxx\""), NAMES);
+
+	assert_int_equal(harness_poolctl(&d, NULL, out, cap, err, sizeof(err),
+					 "names %s page/c/", POOL), 0);
+	assert_string_equal(err, "");
+	assert_int_equal(table_names_in_order(out, 2), NAMES / FAMILIES);
+	free(out);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 int
 main(void)
 {
@@ -434,6 +501,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(changes_between_pages, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(bad_after, setup, teardown),
+		cmocka_unit_test_setup_teardown(poolctl_lists_every_name,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
