@@ -685,6 +685,22 @@ def _array(fn, cls, *args):
     return items, (total.value if cls[2] else n.value)
 
 
+def _names_page(c, pool, prefix, after):
+    """One pool_names_after page: its NamedBlocks, the total, and the
+    bytes of its last name (where the next page starts: a name that is
+    not UTF-8 would not survive its str)."""
+    out = ctypes.POINTER(_Named)()
+    n, total = _size(), _size()
+    _check(_lib.pool_names_after(c, pool, prefix, after, ctypes.byref(out),
+                                 ctypes.byref(n), ctypes.byref(total)))
+    try:
+        items = [_record(NamedBlock, out[i]) for i in range(n.value)]
+        last = out[n.value - 1].name if n.value else after
+    finally:
+        _free(out)
+    return items, total.value, last
+
+
 class Connection(_Closing):
     """A connection to poolmgrd (pool_connect).  A context manager: close
     at exit.  Usable from many threads at once."""
@@ -999,6 +1015,34 @@ class Connection(_Closing):
                                   (_Named, NamedBlock, True), c,
                                   _name(pool), _name(prefix, "prefix"))
         return NameList(items, total)
+
+    def names_after(self, pool, prefix="", after=""):
+        """A page of names: those of pool that begin with prefix and
+        sort after after ("": from the first), in byte order, as many
+        as one message holds (pool_names_after): a NameList of
+        NamedBlock, .total the page's and those after it; the listing is
+        done when it equals len().  EOPNOTSUPP from a daemon without
+        paging by name."""
+        with self._h as c:
+            items, total, _ = _names_page(c, _name(pool),
+                                          _name(prefix, "prefix"),
+                                          _name(after, "after"))
+        return NameList(items, total)
+
+    def all_names(self, pool, prefix=""):
+        """Every name of pool that begins with prefix, in byte order: a
+        list of NamedBlock, asked page after page (names_after), each
+        from the last name of the one before.  A name published or
+        removed meanwhile is listed or not by where it sorts; none comes
+        twice.  EOPNOTSUPP from a daemon without paging by name."""
+        names, after = [], b""
+        while True:
+            with self._h as c:
+                items, total, after = _names_page(
+                    c, _name(pool), _name(prefix, "prefix"), after)
+            names.extend(items)
+            if total == len(items):
+                return names
 
     def blocks(self, pool, pid=0, handle=0, start=0):
         """The live blocks of pool (read permission) in address order,
@@ -1371,6 +1415,14 @@ class Pool(_Closing):
         """The names of this pool that begin with prefix: a NameList of
         NamedBlock."""
         return self._conn.names(self.name, prefix)
+
+    def names_after(self, prefix="", after=""):
+        """A page of this pool's names: Connection.names_after."""
+        return self._conn.names_after(self.name, prefix, after)
+
+    def all_names(self, prefix=""):
+        """Every name of this pool with prefix: Connection.all_names."""
+        return self._conn.all_names(self.name, prefix)
 
     def blocks(self, pid=0, handle=0, start=0):
         """This pool's live blocks: Connection.blocks."""

@@ -1647,6 +1647,37 @@ def blocks_and_names():
 
 
 @test
+def names_in_pages():
+    """all_names lists every name of a pool, however few one reply holds,
+    page after page, a name that is not UTF-8 among them; names_after is
+    one page, its .total the page and what is left after it; a page from
+    past the last name is empty; an after too long is ENAMETOOLONG."""
+    pad = "x" * 180
+    names = ["pypage/%04d/%s" % (i, pad) for i in range(3000)]
+    odd = b"pypage/\xff"
+    with poolclient.connect() as c, c.open("py") as p:
+        for n in reversed(names):
+            p.publish(n, p.alloc(16))
+        p.publish(odd, p.alloc(16))
+        first = p.names_after("pypage/")
+        assert 0 < len(first) < 3000 and first.total == 3001, first.total
+        listed = p.all_names("pypage/")
+        assert [n.name for n in listed[:-1]] == names
+        assert listed[-1].name == odd.decode(errors="replace")
+        assert len(c.all_names("py", "pypage/0")) == 1000
+        rest = c.names_after("py", "pypage/", first[-1].name)
+        assert rest.total == 3001 - len(first)
+        assert rest[0].name == names[len(first)]
+        assert c.names_after("py", "pypage/", odd) == []
+        assert c.names_after("py", "pypage/", odd).total == 0
+        expect_error(errno.ENAMETOOLONG, p.names_after, "", "z" * 256)
+        for n in names + [odd]:
+            p.unpublish(n)
+        assert p.all_names("pypage/") == []
+        p.check()
+
+
+@test
 def lookup_waits_for_a_newer_generation():
     """lookup(wait=...) in a child process is answered by a publish
     here, with the name's generation (as names() lists it); a lookup after
