@@ -1349,7 +1349,15 @@ class Pool(_Closing):
         connection's other calls wait behind it (pool_lookup_wait(3)),
         for a quarter second at most: it asks in parts that long, so
         that signal handlers run meanwhile and Ctrl-C stops it
-        (KeyboardInterrupt, nothing retained)."""
+        (KeyboardInterrupt).  A part that runs out retains nothing; an
+        exception that comes as a part that retained returns (a signal
+        handler's) leaves the reference on the handle: a handle holds a
+        block once, and the binding cannot tell a reference this lookup
+        took from one the handle held before, which a free would drop.
+        It goes with the handle's next free of the block, or its close.
+        With retain, threads that share a handle share its one reference
+        to a block: the first free drops it for all of them (give each
+        thread that holds blocks its own Pool, or count the holds)."""
         ms = _wait_ms(wait)
         bname = _name(name)
         after = _uint(after_generation, "after_generation")
@@ -1360,16 +1368,17 @@ class Pool(_Closing):
                 return _lib.pool_lookup_wait(
                     p, bname, after, part, flags, ctypes.byref(out),
                     ctypes.byref(usable), ctypes.byref(gen))
-            try:
-                self._wait_parts(ask, ms, "no newer name")
-            except BaseException:
-                # A signal's exception can come as a part that retained
-                # returns, before its answer is ours: the caller never
-                # sees the offset, so the reference goes back now.  The
-                # C library sets the offset only on success.
-                if retain and out.value != OFF_NONE:
-                    _lib.pool_free(p, out.value)
-                raise
+            # No cleanup: a signal's exception can come as a part that
+            # retained returns, before its answer is ours, and the
+            # reference stays.  A handle holds a block once, and neither
+            # the reply nor anything here says whether this retain took
+            # the reference or found it held (a frame the caller still
+            # reads, written again in place; another thread's lookup on
+            # the same handle): a free would drop that one, and the
+            # block could be evicted or reused under its reader.  Kept,
+            # it goes with the caller's next free of the block, or the
+            # handle's close.
+            self._wait_parts(ask, ms, "no newer name")
         return Lookup(out.value, usable.value, gen.value)
 
     def _wait_parts(self, ask, ms, what, last_try=False):

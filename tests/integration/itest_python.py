@@ -1804,12 +1804,15 @@ def ctrl_c_stops_a_wait_without_end():
 
 
 @test
-def an_exception_as_a_retaining_wait_ends_retains_nothing():
+def an_exception_as_a_retaining_wait_ends_leaves_one_hold_at_most():
     """A signal handler that raises, run as a lookup(retain=True) returns
     with the block (the signal came while it waited, the publish right
-    after), leaves the handle holding nothing: the caller never got the
-    offset to free.  Should the part end between the two, the handler
-    runs before the next part is asked: nothing held either way."""
+    after), leaves the handle holding it (the binding cannot tell a
+    reference the lookup took from one held before); should the part end
+    between the two, the handler runs before the next part is asked and
+    nothing is held.  Either way it is one reference at most: a lookup
+    of the name with retain and one free leave the handle holding
+    nothing, the second free EBUSY."""
     with poolclient.connect() as c, c.open("py") as p:
         old = p.alloc(64)
         p.publish("py/grab", old)
@@ -1833,7 +1836,8 @@ def an_exception_as_a_retaining_wait_ends_retains_nothing():
              "        print('not stopped')\n"
              "    except Stop:\n"
              "        pass\n"
-             "    f = p.lookup('py/grab')\n"
+             "    f = p.lookup('py/grab', retain=True)\n"
+             "    p.free(f.offset)\n"
              "    try:\n"
              "        p.free(f.offset)\n"
              "        print('held', f.offset)\n"
@@ -1862,6 +1866,62 @@ def an_exception_as_a_retaining_wait_ends_retains_nothing():
         # EBUSY: a named block this handle holds no reference to.
         assert out.split() == ["EBUSY", str(off)], out
         p.unpublish("py/grab")
+
+
+@test
+def an_exception_as_a_retaining_lookup_ends_keeps_the_hold_before():
+    """A consumer holds the frame it read (lookup(retain=True)); the
+    producer writes the next frame in place and publishes it again, on
+    the same block.  The consumer's next lookup(retain=True), with or
+    without a wait, is answered with that block, which its handle holds
+    already (the retain does nothing), and an exception that comes as it
+    returns (raised by a profile hook at the binding's first call after
+    the library's, where a signal handler's would be) leaves the handle
+    holding it: the binding cannot tell whether the lookup added the
+    reference, and giving it back dropped the one the consumer still
+    reads its frame by (its free was EBUSY: a named block it holds no
+    reference to).  A consumer that had freed its frame first is left
+    the reference the lookup took, one: its next free drops it."""
+    out = run_py(
+        "import errno\n"
+        "class Stop(Exception):\n"
+        "    pass\n"
+        "armed = None\n"
+        "def hook(frame, event, arg):\n"
+        "    global armed\n"
+        "    if event == 'call' and frame.f_code.co_name == armed:\n"
+        "        armed = None\n"
+        "        raise Stop\n"
+        "def free(p, off):\n"
+        "    try:\n"
+        "        p.free(off)\n"
+        "        print('held')\n"
+        "    except poolclient.PoolError as e:\n"
+        "        print(errno.errorcode[e.errno])\n"
+        "with poolclient.connect() as c, c.open('py') as prod, \\\n"
+        "        poolclient.connect() as d, d.open('py') as p:\n"
+        "    off = prod.alloc(64)\n"
+        "    prod.publish('py/inplace', off)\n"
+        "    prod.free(off)\n"
+        "    for wait, first, kept in ((None, '_check', True),\n"
+        "                              (5, '_wait_ended', True),\n"
+        "                              (5, '_wait_ended', False)):\n"
+        "        g = p.lookup('py/inplace', retain=True).generation\n"
+        "        if not kept:\n"
+        "            p.free(off)\n"
+        "        prod.publish('py/inplace', off, replace=True)\n"
+        "        armed = first\n"
+        "        sys.setprofile(hook)\n"
+        "        try:\n"
+        "            print('not stopped', p.lookup('py/inplace', "
+        "retain=True, wait=wait, after_generation=g))\n"
+        "        except Stop:\n"
+        "            print('stopped')\n"
+        "        sys.setprofile(None)\n"
+        "        free(p, off)\n"
+        "        free(p, off)\n"
+        "    prod.unpublish('py/inplace')\n")
+    assert out.split() == ["stopped", "held", "EBUSY"] * 3, out
 
 
 @test
