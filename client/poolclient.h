@@ -1047,6 +1047,15 @@ POOL_API int pool_lookup(struct pool *p, const char *name, pool_off_t *off,
  * when done.  Read-only handles too: a reader keeps the block it reads
  * this way, and drops it with pool_free.  -EDQUOT and -EMLINK as
  * pool_retain.
+ *
+ * A handle holds a block once (pool_retain): a lookup of a block the
+ * handle holds already takes no second reference, and one pool_free
+ * drops it, however many lookups found it.  So threads that share a
+ * handle share its one reference: when one frees the block, another that
+ * looked it up too may have it evicted, or freed and reused, under it.
+ * Give each thread that holds blocks a handle of its own (pool_open of
+ * the same pool again), or count the holds in the program and free a
+ * block once its count is back to 0.
  */
 POOL_API int pool_lookup_retain(struct pool *p, const char *name,
 				pool_off_t *off, size_t *usable);

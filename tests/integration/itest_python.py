@@ -1869,6 +1869,44 @@ def an_exception_as_a_retaining_wait_ends_leaves_one_hold_at_most():
 
 
 @test
+def threads_that_share_a_pool_share_its_hold():
+    """Two threads that look the same name up with retain=True through
+    one Pool are answered with the handle's one reference: the first
+    free drops it for both, and the second is EBUSY (a named block the
+    handle holds no reference to), as python.md and libpoolclient(3)
+    warn.  Through a Pool each, each free drops its own."""
+    with poolclient.connect() as c, c.open("py") as prod:
+        off = prod.alloc(64)
+        prod.publish("py/shared", off)
+        prod.free(off)
+        try:
+            for pools in (1, 2):
+                ps = [c.open("py") for _ in range(pools)]
+                found = []
+
+                def look(p):
+                    found.append(p.lookup("py/shared", retain=True).offset)
+
+                ts = [threading.Thread(target=look, args=(ps[i % pools],))
+                      for i in range(2)]
+                for t in ts:
+                    t.start()
+                for t in ts:
+                    t.join()
+                assert found == [off, off], (found, off)
+                ps[0].free(off)
+                if pools == 1:
+                    expect_error(errno.EBUSY, ps[0].free, off)
+                else:
+                    ps[1].free(off)
+                    expect_error(errno.EBUSY, ps[1].free, off)
+                for p in ps:
+                    p.close()
+        finally:
+            prod.unpublish("py/shared")
+
+
+@test
 def an_exception_as_a_retaining_lookup_ends_keeps_the_hold_before():
     """A consumer holds the frame it read (lookup(retain=True)); the
     producer writes the next frame in place and publishes it again, on
