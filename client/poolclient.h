@@ -984,7 +984,8 @@ POOL_API int pool_persist(struct pool *p, pool_off_t off);
  * holds the pool's reference of its block, as pool_persist does: the
  * block outlives every handle (and, under systemd's fd store, a restart
  * or crash of the daemon) until the name is removed, and counts against
- * the quota of the publisher's uid.  A name and its block are found by
+ * the quota of the uid that persisted it: the publisher's, unless the
+ * block was persistent before.  A name and its block are found by
  * any handle of the pool, read-only ones too.
  *
  * pool_publish - give the block at off the name.  The handle must hold
@@ -1022,8 +1023,10 @@ POOL_API int pool_publish_replace(struct pool *p, pool_off_t off,
  * its neighbours as make it, a use being the publish, a pool_lookup or
  * pool_lookup_retain, or the end of the last hold.  Nothing is evicted
  * when no eviction could make the room (-ENOMEM).  One a
- * quota of the pool refuses (-EDQUOT) evicts its own uid's names alone,
- * as few as make it fit (none if all would not).  A
+ * quota of the pool refuses (-EDQUOT) evicts only names whose blocks are
+ * charged to its uid (the uid that persisted each: its publisher, unless
+ * the block was persistent before), whoever published them, as few as
+ * make it fit (none if all would not).  A
  * lookup of an evicted name is -ENOENT.  Hold the block (it was
  * allocated, or pool_lookup_retain) for as long as its bytes are read.
  */

@@ -33,6 +33,10 @@
  *       the user quota while another connection of the uid holds all its
  *       evictable names is answered when they are let go, by evicting
  *       one, long before its wait ends.
+ *   names_go_with_their_charge  a name another uid published on a block
+ *       the test's uid had made persistent is charged to the test's uid:
+ *       its publisher, at its user quota, is refused with the name kept;
+ *       the persister's allocation at its own evicts it.
  *   both_quotas_or_none  in a pool with a quota per connection and a
  *       user quota, the uid's evictable names must make room under
  *       both at once: none goes when they would do for the quota per
@@ -677,6 +681,79 @@ own_name_let_go_wakes_waiting_alloc(void **state)
 	assert_int_equal(harness_stats_of(c, "uw").user_quota_refusals, 0);
 	harness_expect_checked(c, "uw");
 	EXPECT_RC(pool_free(p, x), 0);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
+/*
+ * OTHER_UID publishes, evictable, the block at *arg that the test's uid
+ * made persistent (one persistent already needs no hold to publish),
+ * then fills its own user quota: its next allocation is refused, and the
+ * name stays, charged to the persister, not to its publisher.
+ */
+static int
+publish_persisted_child(void *arg)
+{
+	const pool_off_t *x = arg;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t o[4], y;
+	int i;
+
+	CHECK_RC(pool_connect(NULL, &c), 0, 40);
+	CHECK_RC(pool_open(c, "uc", &p), 0, 41);
+	CHECK_RC(pool_publish_flags(p, *x, "charged", POOL_PUBLISH_EVICTABLE),
+		 0, 42);
+	for (i = 0; i < 4; i++)
+		CHECK_RC(pool_alloc(p, BIG, &o[i]), 0, 43);
+	CHECK_RC(pool_alloc(p, BIG, &y), -EDQUOT, 44);
+	CHECK_RC(pool_lookup(p, "charged", &y, NULL), 0, 45);
+	for (i = 0; i < 4; i++)
+		CHECK_RC(pool_free(p, o[i]), 0, 46);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/*
+ * A name is evicted under the quota of the uid its block is charged to,
+ * the uid that made it persistent, whoever published it: the test's
+ * uid, at its user quota, evicts the name OTHER_UID gave its block.
+ */
+static void
+names_go_with_their_charge(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t x, o[4];
+	int i;
+	pid_t pid;
+
+	(void)state;
+	harness_skip_unless_root("publish a name as another uid");
+	harness_fixture_start(&d, "");
+	assert_int_equal(pool_connect(NULL, &c), 0);
+	EXPECT_RC(create_user_quota(c, "uc", 4 * BIG), 0);
+	EXPECT_RC(pool_open(c, "uc", &p), 0);
+	EXPECT_RC(pool_alloc(p, BIG, &x), 0);
+	EXPECT_RC(pool_persist(p, x), 0);
+	EXPECT_RC(pool_free(p, x), 0);
+	pid = harness_spawn_as(OTHER_UID, OTHER_GID, publish_persisted_child,
+			       &x);
+	assert_true(pid > 0);
+	assert_int_equal(harness_wait(pid), 0);
+	assert_int_equal(harness_stats_of(c, "uc").evictions, 0);
+	assert_int_equal(uid_holds(c, "uc"), BIG);
+
+	/* Three fit beside it; the fourth is made room for by the name. */
+	for (i = 0; i < 4; i++)
+		EXPECT_RC(pool_alloc(p, BIG, &o[i]), 0);
+	EXPECT_RC(pool_lookup(p, "charged", &x, NULL), -ENOENT);
+	assert_int_equal(harness_stats_of(c, "uc").evictions, 1);
+	assert_int_equal(uid_holds(c, "uc"), 4 * BIG);
+	harness_expect_checked(c, "uc");
+	for (i = 0; i < 4; i++)
+		EXPECT_RC(pool_free(p, o[i]), 0);
 	pool_close(p);
 	pool_disconnect(c);
 }
@@ -1894,6 +1971,7 @@ main(void)
 		HARNESS_FIXTURE_TEST(shared_growth_per_hold, &d),
 		HARNESS_FIXTURE_TEST(own_evictable_names_make_room, &d),
 		HARNESS_FIXTURE_TEST(own_name_let_go_wakes_waiting_alloc, &d),
+		HARNESS_FIXTURE_TEST(names_go_with_their_charge, &d),
 		HARNESS_FIXTURE_TEST(both_quotas_or_none, &d),
 		HARNESS_FIXTURE_TEST(others_persistent_growth_evicts_nothing,
 				     &d),
