@@ -1004,6 +1004,15 @@ POOL_API int pool_publish(struct pool *p, pool_off_t off, const char *name);
  * reference: freed if nobody else holds it, kept for those who retained
  * it (double buffering: readers that looked the name up with
  * pool_lookup_retain keep the old block until they free it).
+ *
+ * Under a quota of the pool (the user quota, or the quota per connection,
+ * which counts the uid's persistent blocks) the new value is allocated
+ * before the replace, so old and new count together until it: a uid whose
+ * kept values fill its quota cannot allocate the next one (-EDQUOT), even
+ * of the same size.  Leave room of one value under the quota, or publish
+ * the values evictable (POOL_PUBLISH_EVICTABLE): the allocation then
+ * evicts the uid's least recently used unheld one (not always the one to
+ * be replaced), and the replace gives the old value's charge back.
  */
 POOL_API int pool_publish_replace(struct pool *p, pool_off_t off,
 				  const char *name);

@@ -2539,6 +2539,51 @@ def pool_user_quota():
         c.destroy_pool("pyuq")
 
 
+@test
+def replace_at_the_user_quota():
+    """A uid at its user quota with kept (not evictable) values cannot
+    replace one by a new value of the same size: the new block is
+    allocated before the replace, and old and new count at once (EDQUOT,
+    nothing changed).  The two ways out docs/python.md gives: with room
+    of one value left under the quota the replace goes through and gives
+    the room back; with evictable values the allocation evicts the uid's
+    least recently used one, and the replace then frees the old value."""
+    big = 256 << 10
+    with poolclient.connect() as c:
+        c.create_pool("pyrq", 8 << 20, user_quota=4 * big)
+        try:
+            with c.open("pyrq") as p:
+                for evictable in (False, True):
+                    names = ["pyrq/%d" % i for i in range(4)]
+                    for n in names:
+                        o = p.alloc(big)
+                        p.publish(n, o, evictable=evictable)
+                        p.free(o)
+                    was = p.lookup(names[0]).offset
+                    if not evictable:
+                        expect_error(errno.EDQUOT, p.alloc, big)
+                        assert p.lookup(names[0]).offset == was
+                        p.unpublish(names[3])
+                        names.pop()
+                    new = p.alloc(big)
+                    p.publish(names[0], new, replace=True)
+                    p.free(new)
+                    assert p.lookup(names[0]).offset == new
+                    # The old value went with the replace: three values,
+                    # room of one again (the name unpublished, or the
+                    # one evicted, names[1], used least recently).
+                    if evictable:
+                        expect_error(errno.ENOENT, p.lookup, names[1])
+                        names.remove(names[1])
+                    used = c.users("pyrq")[0].persisted_bytes
+                    assert used == 3 * big, (evictable, used)
+                    assert c.stats("pyrq").evictions == int(evictable)
+                    for n in names:
+                        p.unpublish(n)
+        finally:
+            c.destroy_pool("pyrq", force=True)
+
+
 NOBODY = 65534		# the uid and gid of the tests that drop to another
 
 
