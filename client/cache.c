@@ -350,11 +350,12 @@ cache_set_budget(struct pool *p, size_t budget)
 
 /*
  * cache_alloc past the top of its class's stack: a few larger classes,
- * then a refill.  Entered with sh locked; 1 served (*out set), 0 not.
+ * then a refill, if may_refill.  Entered with sh locked; 1 served (*out
+ * set), 0 not.
  */
 static int
 alloc_reach(struct pool *p, struct shard *sh, int c, size_t size,
-    uint64_t *out)
+    int may_refill, uint64_t *out)
 {
 	struct cache	*k = p->cache;
 	uint64_t	 sheds[CACHE_SHED_MAX], shed_usable[CACHE_SHED_MAX];
@@ -377,14 +378,15 @@ alloc_reach(struct pool *p, struct shard *sh, int c, size_t size,
 	/* Retained by someone after it was freed here: not ours to reuse. */
 	shed(p, sh, &flight, sheds, shed_usable, nshed);
 
-	if (off == NO_OFF && !refill(p, sh, c, size, &off))
+	if (off == NO_OFF && (!may_refill || !refill(p, sh, c, size, &off)))
 		return 0;
 	*out = off;
 	return 1;
 }
 
-int
-cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
+static int
+cache_alloc_as(struct pool *p, size_t size, int zero, int may_refill,
+    pool_off_t *out)
 {
 	struct cache	*k = p->cache;
 	struct shard	*sh;
@@ -413,7 +415,7 @@ cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 		set_live(sh, off, b->b[b->n].slot, round_g(k, size));
 		cache_unlock(&sh->lock);
 	} else {
-		served = alloc_reach(p, sh, c, size, &off);
+		served = alloc_reach(p, sh, c, size, may_refill, &off);
 		/* The refill's reply may have brought lower bounds. */
 		bounds_settle(p);
 		if (!served)
@@ -423,6 +425,18 @@ cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 		memset(p->base + off, 0, size);
 	*out = off;
 	return 1;
+}
+
+int
+cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
+{
+	return cache_alloc_as(p, size, zero, 1, out);
+}
+
+int
+cache_alloc_kept(struct pool *p, size_t size, int zero, pool_off_t *out)
+{
+	return cache_alloc_as(p, size, zero, 0, out);
 }
 
 /*

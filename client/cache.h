@@ -58,6 +58,13 @@ size_t	cache_env_budget(void);
  */
 int	cache_alloc(struct pool *, size_t size, int zero, pool_off_t *out);
 /*
+ * As cache_alloc, from the blocks the cache keeps alone: no refill, whose
+ * batch is tried at once (an allocation that waits goes behind those
+ * waiting, docs/protocol.md, "Waiting for room").
+ */
+int	cache_alloc_kept(struct pool *, size_t size, int zero,
+	    pool_off_t *out);
+/*
  * Take a freed block into the cache.  1 taken, 0 not one to keep (send the
  * free to the daemon), -ECONNRESET the daemon is gone.  A block already
  * in the cache (a double free) flushes the cache and gets 0: the daemon

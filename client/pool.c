@@ -557,7 +557,9 @@ client_persist_late(struct pool *p, pool_off_t *out)
 
 /*
  * One Alloc of pool_alloc_wait's, waiting up to wait_ms for room (0: not
- * at all); retry: the client will ask again after a refusal for room.
+ * at all); retry: the client will ask again after a refusal for room, and
+ * the request waits for none, though with wait_ms it goes behind those
+ * waiting as a wait would (docs/protocol.md, "Waiting for room").
  * The handle holds the block it gets, and its cache may keep it once
  * freed, unless it was made persistent: the pool holds that one, and
  * whoever frees it ends it.
@@ -615,14 +617,16 @@ client_alloc_persist(struct pool *p, const struct client_alloc_wait *aw)
 
 /*
  * As client_alloc, but the last request to the daemon waits: the cache
- * serves it if it can, else its blocks go back first (they may be the
- * room), and only then is the daemon asked to wait, so that a refusal
- * the program never sees is not counted among the pool's failures.  An
- * empty cache has only the slack of blocks it served from larger ones to
- * give back (no request if there is none): the wait is asked at once,
- * not after a refusal, a round trip and a refused request in the
- * daemon's counts each time the pool is full.  Blocks other threads free
- * into the cache meanwhile are not room the daemon sees in either case.
+ * serves it from what it keeps if it can (not from a refill: a batch,
+ * tried at once, would take room made for those waiting before they try
+ * it), else its blocks go back first (they may be the room), and only
+ * then is the daemon asked to wait, so that a refusal the program never
+ * sees is not counted among the pool's failures.  An empty cache has only
+ * the slack of blocks it served from larger ones to give back (no request
+ * if there is none): the wait is asked at once, not after a refusal, a
+ * round trip and a refused request in the daemon's counts each time the
+ * pool is full.  Blocks other threads free into the cache meanwhile are
+ * not room the daemon sees in either case.
  */
 static int
 client_alloc_waiting(struct pool *p, struct client_alloc_wait *aw,
@@ -631,12 +635,14 @@ client_alloc_waiting(struct pool *p, struct client_alloc_wait *aw,
 	int	error;
 
 	if (!aw->persist && aw->align <= p->granularity &&
-	    (error = cache_alloc(p, aw->size, aw->zero, aw->out)) != 0)
+	    (error = cache_alloc_kept(p, aw->size, aw->zero, aw->out)) != 0)
 		return error > 0 ? 0 : error;
 	if (client_will_retry(p) && cache_bytes(p) == 0)
 		(void)cache_give_slack(p);
 	else if (client_will_retry(p)) {
-		error = client_alloc_wait_once(p, aw, 0, 0, 1);
+		/* Its wait said: the room made for others is not its. */
+		error = client_alloc_wait_once(p, aw, timeout_ms < 0 ?
+		    UINT32_MAX : (uint32_t)timeout_ms, 0, 1);
 		if (error == 0 || !client_retry(p, error, 1))
 			return error;
 	}

@@ -251,8 +251,12 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 	if (m->align & (m->align - 1))
 		return refuse(c, -EINVAL, "an alignment of %llu is no power "
 			      "of two", (unsigned long long)m->align);
-	/* Room made for those waiting is theirs to try first. */
-	if (m->wait_ms && !m->retry_follows &&
+	/*
+	 * Room made for those waiting is theirs to try first: also a try
+	 * with retry_follows that says wait_ms, a client's before it gives
+	 * its cache back and waits, or it would take the room at once.
+	 */
+	if (m->wait_ms &&
 	    (wait = room_wait_behind(c, h->pool, m->wait_ms, m->wait_part,
 				     size)))
 		return wait;

@@ -35,13 +35,14 @@
  * out, and a replay would dispatch inside it.  So a FreeBatch of 4096
  * blocks tries the waiting allocations once, not 4096 times.
  *
- * A new Alloc that may wait, coming while a pool's waiting allocations
- * have room they have not tried yet (the pool marked, or their records
- * made active and not yet run), goes behind them untried
- * (room_wait_behind): else a request read in the same turn as the free
- * would take the room before the allocation that waited for it, and a
- * producer that waits could lose every frame freed to one that asks as
- * the frees come.
+ * A new Alloc that may wait (or says wait_ms with retry_follows: its
+ * client's try before it gives its cache back and waits), coming while a
+ * pool's waiting allocations have room they have not tried yet (the pool
+ * marked, or their records made active and not yet run), goes behind
+ * them untried (room_wait_behind): else a request read in the same turn
+ * as the free would take the room before the allocation that waited for
+ * it, and a producer that waits could lose every frame freed to one that
+ * asks as the frees come.
  *
  * What is tried again is the whole request: a smaller one that came later
  * may get room an earlier, bigger one still cannot use.  First come is
@@ -415,9 +416,10 @@ room_wait_behind(struct call *c, struct dpool *p, uint32_t wait_ms,
 	if (c->s->room_wait || !room_untried(p))
 		return 0;
 	/*
-	 * Only one that would wait if refused goes behind: none past the
-	 * bounds (its own try says so, if it comes to that), none while a
-	 * restart in place is under way (it asks the new image).
+	 * Only one that could wait goes behind (a try with retry_follows
+	 * too, whose client waits once it has given its cache back): none
+	 * past the bounds (its own try says so, if it comes to that), none
+	 * while a restart in place is under way (it asks the new image).
 	 */
 	if (peer_reads_are_paused() || p->alloc_waits >= alloc_waits_max() ||
 	    room_uid_waits(p, c->s->uid, p->alloc_waits, share) >= share)

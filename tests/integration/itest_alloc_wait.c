@@ -66,6 +66,11 @@
  *       turn, and the room goes to the allocation that waited for it,
  *       not to the later one, which waits behind it and is served by the
  *       next free (before, it took the room, the first waiting on);
+ *   cached_one_behind       so too when the second waiter keeps a cache
+ *       with a small block in it, for a size its cache has a class for
+ *       and one above them: it asks no refill (a batch, tried at once),
+ *       and its first try (retry_follows, before it gives its cache
+ *       back) goes behind the first waiter (before, each took the room);
  *   room_for_the_gone       the daemon stopped, a free sent and the only
  *       waiter killed, then the daemon goes on: it takes the free (room,
  *       the pool marked for its waiter) before the waiter's end.  A new
@@ -134,6 +139,7 @@
 #define KiB		((size_t)1 << 10)
 #define MiB		((size_t)1 << 20)
 #define BLOCK		(64 * KiB)	/* the blocks pools are made full of */
+#define SMALL		64		/* what a waiter's cache keeps */
 #define BIG		(8 * MiB)	/* freed in steps of RELEASE_STEP */
 #define POOLS_CONF	"release_step = 256K\n" \
 			"[pool steps]\nsize = 16M\n"
@@ -261,6 +267,7 @@ struct want {
 	int timeout_ms;
 	bool scribble;		/* writes its last byte, then reads it back */
 	bool gated;		/* its pool open, asks only at a first byte */
+	bool cached;		/* its cache kept, a small block freed into it */
 	uid_t uid;		/* the child's, if not 0 (and its gid) */
 	int report, stop;	/* the child's ends of its pipes */
 	int parent_ends[2];	/* closed in the child */
@@ -283,7 +290,7 @@ waiter(void *arg)
 	struct pool *p;
 	struct got g;
 	struct pool_stats st;
-	pool_off_t off = POOL_OFF_NONE;
+	pool_off_t off = POOL_OFF_NONE, small;
 	unsigned char *b;
 	uint64_t start;
 	size_t i;
@@ -295,7 +302,9 @@ waiter(void *arg)
 	CHECK_RC(pool_connect(d.sock, &c), 0, 2);
 	CHECK_RC(pool_open(c, w->pool, &p), 0, 3);
 	/* Its frees (none) aside, no cache of its own to give back. */
-	CHECK_RC(pool_set_cache(p, 0), 0, 4);
+	CHECK_RC(w->cached ? 0 : pool_set_cache(p, 0), 0, 4);
+	CHECK(!w->cached || (pool_alloc(p, SMALL, &small) == 0 &&
+			     pool_free(p, small) == 0), 9);
 	CHECK(!w->gated || harness_read_full(w->stop, &go, 1) == 0, 8);
 	start = harness_now_ms();
 	g.rc = pool_alloc_wait(p, w->size, w->align, w->flags, w->timeout_ms,
@@ -1401,6 +1410,58 @@ clients_are(struct pool *p, uint64_t n)
 	}
 }
 
+/*
+ * k waits in f's pool, and k2, gated, is ready to ask for as much: the
+ * daemon stopped, a free and then k2's first request are sent, and the
+ * daemon let go reads both in one turn.  The room must go to k: it gets
+ * a block inside it, and k2, if answered before it, got other room (a
+ * cache it gave back).  Whether k2's answer was read.
+ */
+static bool
+room_to_the_first(struct full *f, size_t i, struct waiter *k,
+		  struct waiter *k2)
+{
+	struct pollfd pf[2] = {{.events = POLLIN}, {.events = POLLIN}};
+	bool read = false;
+	struct freeing fr;
+	pthread_t t;
+	pool_off_t x;
+	struct got g;
+
+	clients_are(f->p, 3);
+	pf[0].fd = k->from;
+	pf[1].fd = k2->from;
+	assert_int_equal(kill(d.pid, SIGSTOP), 0);
+	fr.p = f->p;
+	fr.off = x = f->off[i];
+	assert_int_equal(pthread_create(&t, NULL, free_in_thread, &fr), 0);
+	harness_sleep_ms(100);	/* its datagram sent: it waits for a reply */
+	assert_int_equal(harness_write_full(k2->stop, "g", 1), 0);
+	harness_sleep_ms(100);	/* the later one's too */
+	assert_int_equal(kill(d.pid, SIGCONT), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	EXPECT_RC(fr.rc, 0);
+	f->off[i] = POOL_OFF_NONE;
+	if (poll(pf, 2, LOG_WAIT_MS) < 1)
+		fail_msg("pool %s: neither allocation was answered", f->name);
+	if (!(pf[0].revents & POLLIN)) {
+		g = waiter_got(k2);
+		read = true;
+		if (g.rc != 0 || inside(g.off, x, f->each))
+			fail_msg("pool %s: the later allocation was answered "
+				 "first: %d, at 0x%llx; the free was at "
+				 "0x%llx", f->name, g.rc,
+				 (unsigned long long)g.off,
+				 (unsigned long long)x);
+	}
+	g = served(k);
+	if (!inside(g.off, x, f->each))
+		fail_msg("the first waiter got 0x%llx, not the room freed at "
+			 "0x%llx", (unsigned long long)g.off,
+			 (unsigned long long)x);
+	return read;
+}
+
 static void
 later_one_behind(void **state)
 {
@@ -1409,44 +1470,15 @@ later_one_behind(void **state)
 			 .timeout_ms = LONG_WAIT_MS};
 	struct want w2 = {.pool = "behind", .size = BLOCK,
 			  .timeout_ms = LONG_WAIT_MS, .gated = true};
-	struct freeing fr;
 	struct waiter k, k2;
-	struct pollfd pf[2] = {{.events = POLLIN}, {.events = POLLIN}};
-	pthread_t t;
-	pool_off_t x, y;
+	pool_off_t y;
 	struct got g;
 
 	(void)state;
 	full_make(&f, "behind", MiB, BLOCK);
 	waiting(&k, &w);
 	waiter_start(&k2, &w2);
-	clients_are(f.p, 3);
-	pf[0].fd = k.from;
-	pf[1].fd = k2.from;
-	/* The free and the later request reach the daemon in one turn. */
-	assert_int_equal(kill(d.pid, SIGSTOP), 0);
-	fr.p = f.p;
-	fr.off = x = f.off[0];
-	assert_int_equal(pthread_create(&t, NULL, free_in_thread, &fr), 0);
-	harness_sleep_ms(100);	/* its datagram sent: it waits for a reply */
-	assert_int_equal(harness_write_full(k2.stop, "g", 1), 0);
-	harness_sleep_ms(100);	/* the later one's too */
-	assert_int_equal(kill(d.pid, SIGCONT), 0);
-	assert_int_equal(pthread_join(t, NULL), 0);
-	EXPECT_RC(fr.rc, 0);
-	f.off[0] = POOL_OFF_NONE;
-	/* The one answered first is the one the room went to. */
-	if (poll(pf, 2, LOG_WAIT_MS) < 1 || !(pf[0].revents & POLLIN)) {
-		g = waiter_got(&k2);
-		fail_msg("the later allocation was answered first: %d, at "
-			 "0x%llx; the free was at 0x%llx", g.rc,
-			 (unsigned long long)g.off, (unsigned long long)x);
-	}
-	g = served(&k);
-	if (!inside(g.off, x, BLOCK))
-		fail_msg("the first waiter got 0x%llx, not the room freed at "
-			 "0x%llx", (unsigned long long)g.off,
-			 (unsigned long long)x);
+	assert_false(room_to_the_first(&f, 0, &k, &k2));
 	/* The later one waits, behind it, and the next free is its. */
 	wait_logged(k2.pid, 0);
 	unanswered(&k2, "the later allocation");
@@ -1457,6 +1489,62 @@ later_one_behind(void **state)
 	waiter_end(&k);
 	waiter_end(&k2);
 	full_end(&f, true);
+}
+
+/* ---- cached_one_behind -------------------------------------------------- */
+
+/*
+ * As later_one_behind, the later waiter (of pool name, made full of
+ * blocks of size) keeping a cache, a small block freed into it.  Its
+ * library then asked the daemon first what does not wait: for a size
+ * its cache has a class for, a refill (an AllocBatch), else a plain try
+ * with retry_follows before it gives its cache back and waits.  Each
+ * came as the room was made for the first waiter, and took it.
+ */
+static void
+cached_behind(const char *name, size_t size)
+{
+	static struct full f;
+	struct pool_create_opts o = {.max_size = MiB};
+	struct want w = {.pool = name, .size = size,
+			 .timeout_ms = LONG_WAIT_MS};
+	struct want w2 = {.pool = name, .size = size,
+			  .timeout_ms = LONG_WAIT_MS, .gated = true,
+			  .cached = true};
+	uint64_t until = harness_now_ms() + LOG_WAIT_MS;
+	struct waiter k, k2;
+	bool read;
+
+	EXPECT_RC(pool_create(conn, name, &o), 0);
+	waiter_start(&k2, &w2);
+	/*
+	 * Its small block (and the rest of its cache's refill) is live
+	 * before the pool is made full; the free into its cache is its own.
+	 */
+	while (harness_stats_of(conn, name).live_blocks == 0) {
+		if (harness_now_ms() > until)
+			fail_msg("the cached waiter's block never came");
+		harness_sleep_ms(10);
+	}
+	full_make(&f, name, 0, size);
+	waiting(&k, &w);
+	read = room_to_the_first(&f, 0, &k, &k2);
+	/* Its cache given back, it is served: by that room, or a free's. */
+	(void)full_free(&f, 1);
+	if (!read)
+		(void)served(&k2);
+	harness_expect_checked(conn, name);
+	waiter_end(&k);
+	waiter_end(&k2);
+	full_end(&f, true);
+}
+
+static void
+cached_one_behind(void **state)
+{
+	(void)state;
+	cached_behind("cached", BLOCK);		/* a class of its cache */
+	cached_behind("cached2", 2 * BLOCK);	/* above them all */
 }
 
 /* ---- served_while_held -------------------------------------------------- */
@@ -1997,6 +2085,7 @@ main(void)
 		/* Review of the waiting allocations' books. */
 		cmocka_unit_test(waits_checked),
 		cmocka_unit_test(later_one_behind),
+		cmocka_unit_test(cached_one_behind),
 		cmocka_unit_test(room_for_the_gone),
 		cmocka_unit_test(producer_example_waits),
 		cmocka_unit_test(served_while_held),
