@@ -256,9 +256,7 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 	 * with retry_follows that says wait_ms, a client's before it gives
 	 * its cache back and waits, or it would take the room at once.
 	 */
-	if (m->wait_ms &&
-	    (wait = room_wait_behind(c, h->pool, m->wait_ms, m->wait_part,
-				     size)))
+	if (m->wait_ms && (wait = room_wait_behind(c, h->pool, m->wait_ms)))
 		return wait;
 	do {
 		rc = dpool_alloc(h->pool, h, size, m->align, m->zero,

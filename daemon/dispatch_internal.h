@@ -265,13 +265,13 @@ unsigned room_waits_held(void);
 int room_wait(struct call *c, struct dpool *p, uint32_t wait_ms, bool part,
 	      uint64_t size, int why);
 /*
- * A new Alloc of c for size bytes in p that may wait wait_ms, while p's
- * waiting allocations have room they have not tried yet: WAITING behind
- * them, untried, so that the room goes to them first; 0 when it is to be
- * tried now (none such, or it could not wait).
+ * A new Alloc of c in p that says wait_ms, while p's waiting allocations
+ * have room they have not tried yet: WAITING behind them, untried, so
+ * that the room goes to them first (past the bounds too: they are met if
+ * its try is refused); 0 when it is to be tried now (none such, or a
+ * restart in place is under way).
  */
-int room_wait_behind(struct call *c, struct dpool *p, uint32_t wait_ms,
-		     bool part, uint64_t size);
+int room_wait_behind(struct call *c, struct dpool *p, uint32_t wait_ms);
 /* Was the pool that s's allocation waits in destroyed meanwhile? */
 bool room_wait_pool_gone(const struct session *s);
 /* s's allocation is answered (or s is gone): forget its wait. */

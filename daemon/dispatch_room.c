@@ -92,6 +92,7 @@ struct room_wait {
 	struct event *ev;	/* the deadline, or made active to go on */
 	uint64_t deadline_ns;	/* CLOCK_MONOTONIC */
 	bool trying;		/* made active for room, not yet run */
+	bool unbounded;		/* behind, its bounds asked at its try */
 };
 
 static TAILQ_HEAD(, room_wait) room_waits = TAILQ_HEAD_INITIALIZER(room_waits);
@@ -311,14 +312,14 @@ refuse_timed_out(struct call *c, struct dpool *p, uint64_t size,
 }
 
 /*
- * How many of p's allocations waiting for room (waiting in all) are of
- * uid's sessions, once they may be share or more; 0 before, without a
- * walk.  The count, not the share, is what a refusal says: a reload may
- * have lowered the share below what the uid holds.
+ * How many of p's allocations waiting for room (waiting in all, self
+ * not counted) are of uid's connections, once they may be share or more;
+ * 0 before, without a walk.  The count, not the share, is what a refusal
+ * says: a reload may have lowered the share below what the uid holds.
  */
 static unsigned
 room_uid_waits(const struct dpool *p, uid_t uid, unsigned waiting,
-	       unsigned share)
+	       unsigned share, const struct room_wait *self)
 {
 	const struct room_wait *rw;
 	unsigned n = 0;
@@ -326,8 +327,35 @@ room_uid_waits(const struct dpool *p, uid_t uid, unsigned waiting,
 	if (waiting < share)
 		return 0;
 	TAILQ_FOREACH(rw, &room_waits, entry)
-		n += rw->pool == p && rw->s->uid == uid;
+		n += rw->pool == p && rw->s->uid == uid && rw != self;
 	return n;
+}
+
+/*
+ * May the Alloc of c wait in p, beside those waiting there (but rw, its
+ * own record if it went behind them untried)?  0, or the bound's -EAGAIN.
+ */
+static int
+room_wait_bounds(struct call *c, struct dpool *p, const struct room_wait *rw)
+{
+	unsigned waiting = p->alloc_waits - (rw != NULL), share, mine;
+
+	/* The bound named: a reload may have put it below those waiting,
+	 * or at 0. */
+	if (waiting >= alloc_waits_max())
+		return refuse(c, -EAGAIN, "pool %s has %u allocation%s "
+			      "waiting for room; max_alloc_waits is %u",
+			      p->name, waiting, log_plural(waiting),
+			      alloc_waits_max());
+	share = dispatch_uid_waits_max(alloc_waits_max());
+	if ((mine = room_uid_waits(p, c->s->uid, waiting, share, rw)) >=
+	    share)
+		return refuse(c, -EAGAIN, "uid %u has %u of pool %s's "
+			      "allocations waiting for room; one uid may "
+			      "have %u (three quarters of max_alloc_waits, "
+			      "%u)", (unsigned)c->s->uid, mine, p->name,
+			      share, alloc_waits_max());
+	return 0;
 }
 
 /*
@@ -347,34 +375,19 @@ room_wait(struct call *c, struct dpool *p, uint32_t wait_ms, bool part,
 	struct room_wait *rw = c->s->room_wait;
 	uint64_t now = dispatch_now_ns();
 	uint64_t uncount = why == -ENOMEM;
-	unsigned share, mine;
+	int rc;
 
 	if (peer_reads_are_paused()) {
 		p->unseen_failures += uncount;
 		return refuse(c, -EINTR, "the daemon restarts in place: ask "
 			      "again for the time left");
 	}
-	if (!rw) {
-		/* The bound named: a reload may have put it below those
-		 * waiting, or at 0. */
-		if (p->alloc_waits >= alloc_waits_max())
-			return refuse(c, -EAGAIN, "pool %s has %u allocation%s "
-				      "waiting for room; max_alloc_waits is %u",
-				      p->name, p->alloc_waits,
-				      log_plural(p->alloc_waits),
-				      alloc_waits_max());
-		share = dispatch_uid_waits_max(alloc_waits_max());
-		if ((mine = room_uid_waits(p, c->s->uid, p->alloc_waits,
-					   share)) >= share)
-			return refuse(c, -EAGAIN, "uid %u has %u of pool %s's "
-				      "allocations waiting for room; one uid "
-				      "may have %u (three quarters of "
-				      "max_alloc_waits, %u)",
-				      (unsigned)c->s->uid, mine, p->name,
-				      share, alloc_waits_max());
-		if (!(rw = room_wait_new(c, p, wait_ms, now)))
-			return refuse(c, -ENOMEM, "poolmgrd is out of memory");
-	}
+	if ((!rw || rw->unbounded) && (rc = room_wait_bounds(c, p, rw)))
+		return rc;
+	if (rw)
+		rw->unbounded = false;
+	else if (!(rw = room_wait_new(c, p, wait_ms, now)))
+		return refuse(c, -ENOMEM, "poolmgrd is out of memory");
 	if (now >= rw->deadline_ns) {
 		if (part)	/* the client asks again */
 			p->unseen_failures += uncount;
@@ -406,32 +419,30 @@ room_untried(const struct dpool *p)
 }
 
 int
-room_wait_behind(struct call *c, struct dpool *p, uint32_t wait_ms,
-		 bool part, uint64_t size)
+room_wait_behind(struct call *c, struct dpool *p, uint32_t wait_ms)
 {
-	unsigned share = dispatch_uid_waits_max(alloc_waits_max());
+	uint64_t now = dispatch_now_ns();
 	struct room_wait *rw;
-	int rc;
 
-	if (c->s->room_wait || !room_untried(p))
-		return 0;
 	/*
-	 * Only one that could wait goes behind (a try with retry_follows
-	 * too, whose client waits once it has given its cache back): none
-	 * past the bounds (its own try says so, if it comes to that), none
-	 * while a restart in place is under way (it asks the new image).
+	 * None goes behind while a restart in place is under way (it asks
+	 * the new image).  One past the bounds goes behind all the same,
+	 * for one turn, or the uid with the most waiting would go before
+	 * them all: its try, if refused, meets the bounds then (unbounded).
+	 * A try with retry_follows goes behind too: its client waits once
+	 * it has given its cache back.  Never refused, so no failure is
+	 * counted to take back.
 	 */
-	if (peer_reads_are_paused() || p->alloc_waits >= alloc_waits_max() ||
-	    room_uid_waits(p, c->s->uid, p->alloc_waits, share) >= share)
+	if (c->s->room_wait || !room_untried(p) || peer_reads_are_paused())
 		return 0;
-	/* Never refused, so no failure counted to take back (why 0). */
-	if ((rc = room_wait(c, p, wait_ms, part, size, 0)) != WAITING)
-		return rc;
+	if (!(rw = room_wait_new(c, p, wait_ms, now)))
+		return refuse(c, -ENOMEM, "poolmgrd is out of memory");
+	rw->unbounded = true;
+	dispatch_arm(rw->ev, rw->deadline_ns, now);
 	/*
 	 * Marked, on_room makes it active after those before it; else they
 	 * are active already, and it goes after them.
 	 */
-	rw = c->s->room_wait;
 	if (!p->room_made) {
 		rw->trying = true;
 		event_active(rw->ev, EV_TIMEOUT, 1);

@@ -71,6 +71,11 @@
  *       and one above them: it asks no refill (a batch, tried at once),
  *       and its first try (retry_follows, before it gives its cache
  *       back) goes behind the first waiter (before, each took the room);
+ *   share_one_behind        max_alloc_waits 4: another uid's waiter
+ *       came first, root's three after, and root's fourth (past its
+ *       share) asks as a free comes: the room goes to the first, and the
+ *       fourth, tried after those waiting, is -EAGAIN naming the share
+ *       (before, it was tried at once and took the room);
  *   room_for_the_gone       the daemon stopped, a free sent and the only
  *       waiter killed, then the daemon goes on: it takes the free (room,
  *       the pool marked for its waiter) before the waiter's end.  A new
@@ -1414,12 +1419,12 @@ clients_are(struct pool *p, uint64_t n)
  * k waits in f's pool, and k2, gated, is ready to ask for as much: the
  * daemon stopped, a free and then k2's first request are sent, and the
  * daemon let go reads both in one turn.  The room must go to k: it gets
- * a block inside it, and k2, if answered before it, got other room (a
- * cache it gave back).  Whether k2's answer was read.
+ * a block inside it, and k2, if answered before it, got no block there.
+ * Whether k2's answer was read (into *g2).
  */
 static bool
 room_to_the_first(struct full *f, size_t i, struct waiter *k,
-		  struct waiter *k2)
+		  struct waiter *k2, struct got *g2)
 {
 	struct pollfd pf[2] = {{.events = POLLIN}, {.events = POLLIN}};
 	bool read = false;
@@ -1428,7 +1433,6 @@ room_to_the_first(struct full *f, size_t i, struct waiter *k,
 	pool_off_t x;
 	struct got g;
 
-	clients_are(f->p, 3);
 	pf[0].fd = k->from;
 	pf[1].fd = k2->from;
 	assert_int_equal(kill(d.pid, SIGSTOP), 0);
@@ -1445,13 +1449,12 @@ room_to_the_first(struct full *f, size_t i, struct waiter *k,
 	if (poll(pf, 2, LOG_WAIT_MS) < 1)
 		fail_msg("pool %s: neither allocation was answered", f->name);
 	if (!(pf[0].revents & POLLIN)) {
-		g = waiter_got(k2);
+		*g2 = waiter_got(k2);
 		read = true;
-		if (g.rc != 0 || inside(g.off, x, f->each))
+		if (g2->rc == 0 && inside(g2->off, x, f->each))
 			fail_msg("pool %s: the later allocation was answered "
-				 "first: %d, at 0x%llx; the free was at "
-				 "0x%llx", f->name, g.rc,
-				 (unsigned long long)g.off,
+				 "first, at 0x%llx; the free was at 0x%llx",
+				 f->name, (unsigned long long)g2->off,
 				 (unsigned long long)x);
 	}
 	g = served(k);
@@ -1478,7 +1481,10 @@ later_one_behind(void **state)
 	full_make(&f, "behind", MiB, BLOCK);
 	waiting(&k, &w);
 	waiter_start(&k2, &w2);
-	assert_false(room_to_the_first(&f, 0, &k, &k2));
+	clients_are(f.p, 3);
+	if (room_to_the_first(&f, 0, &k, &k2, &g))
+		fail_msg("the later allocation was answered before the "
+			 "first: %d (%s)", g.rc, g.message);
 	/* The later one waits, behind it, and the next free is its. */
 	wait_logged(k2.pid, 0);
 	unanswered(&k2, "the later allocation");
@@ -1513,7 +1519,7 @@ cached_behind(const char *name, size_t size)
 			  .cached = true};
 	uint64_t until = harness_now_ms() + LOG_WAIT_MS;
 	struct waiter k, k2;
-	bool read;
+	struct got g2 = {.rc = 1};	/* not read */
 
 	EXPECT_RC(pool_create(conn, name, &o), 0);
 	waiter_start(&k2, &w2);
@@ -1528,11 +1534,15 @@ cached_behind(const char *name, size_t size)
 	}
 	full_make(&f, name, 0, size);
 	waiting(&k, &w);
-	read = room_to_the_first(&f, 0, &k, &k2);
+	clients_are(f.p, 3);
 	/* Its cache given back, it is served: by that room, or a free's. */
-	(void)full_free(&f, 1);
-	if (!read)
+	if (room_to_the_first(&f, 0, &k, &k2, &g2) && g2.rc != 0)
+		fail_msg("pool %s: the later allocation: %d (%s)", name,
+			 g2.rc, g2.message);
+	else if (g2.rc != 0) {
+		(void)full_free(&f, 1);
 		(void)served(&k2);
+	}
 	harness_expect_checked(conn, name);
 	waiter_end(&k);
 	waiter_end(&k2);
@@ -1545,6 +1555,63 @@ cached_one_behind(void **state)
 	(void)state;
 	cached_behind("cached", BLOCK);		/* a class of its cache */
 	cached_behind("cached2", 2 * BLOCK);	/* above them all */
+}
+
+/* ---- share_one_behind --------------------------------------------------- */
+
+/*
+ * max_alloc_waits 4 (a uid's share 3): another uid's waiter came first,
+ * then root's three, and root's fourth asks as room is made.  The room
+ * goes to the first; root's fourth, which may not wait, tries after those
+ * waiting and is -EAGAIN in the share's words, and root's three are
+ * served by the frees after.  (Before, the fourth, past its uid's share,
+ * was tried at once and took the room: the uid with the most waiting
+ * went ahead of them all.)
+ */
+static void
+share_one_behind(void **state)
+{
+	static struct full f;
+	struct pool_set_opts open_to_all = {.which = POOL_SET_MODE,
+					    .mode = 0666};
+	struct want w = {.pool = "sharebehind", .size = BLOCK,
+			 .timeout_ms = LONG_WAIT_MS};
+	struct want other = w, fourth = w;
+	struct waiter k[3], extra, theirs;
+	struct got g;
+	int i;
+
+	(void)state;
+	harness_skip_unless_root("run a waiter as another uid");
+	assert_int_equal(harness_reload_with(&d, "max_alloc_waits = 4\n"
+					     POOLS_CONF), 0);
+	full_make(&f, "sharebehind", MiB, BLOCK);
+	EXPECT_RC(pool_set(conn, "sharebehind", &open_to_all), 0);
+	other.uid = 65534;
+	waiting(&theirs, &other);
+	for (i = 0; i < 3; i++)
+		waiting(&k[i], &w);
+	fourth.gated = true;
+	waiter_start(&extra, &fourth);
+	clients_are(f.p, 6);
+	if (!room_to_the_first(&f, 0, &theirs, &extra, &g))
+		g = waiter_got(&extra);
+	if (g.rc != -EAGAIN ||
+	    !strstr(g.message, "uid 0 has 3 of pool sharebehind's "
+		    "allocations waiting for room; one uid may have 3"))
+		fail_msg("root's fourth: %d (%s)", g.rc, g.message);
+	waiter_end(&extra);
+	held_now("sharebehind", 3);
+	for (i = 0; i < 3; i++) {
+		(void)full_free(&f, (size_t)i + 1);
+		(void)served(&k[i]);
+	}
+	harness_expect_checked(conn, "sharebehind");
+	for (i = 0; i < 3; i++)
+		waiter_end(&k[i]);
+	waiter_end(&theirs);
+	full_end(&f, true);
+	assert_int_equal(harness_reload_with(&d, CONF), 0);
 }
 
 /* ---- served_while_held -------------------------------------------------- */
@@ -2086,6 +2153,7 @@ main(void)
 		cmocka_unit_test(waits_checked),
 		cmocka_unit_test(later_one_behind),
 		cmocka_unit_test(cached_one_behind),
+		cmocka_unit_test(share_one_behind),
 		cmocka_unit_test(room_for_the_gone),
 		cmocka_unit_test(producer_example_waits),
 		cmocka_unit_test(served_while_held),
