@@ -394,6 +394,12 @@ room_wait(struct call *c, struct dpool *p, uint32_t wait_ms, bool part,
 		return refuse_timed_out(c, p, size, wait_ms, part, why);
 	}
 	p->unseen_failures += uncount;
+	/*
+	 * Re-armed, a record made active for room (on_room) and resumed
+	 * another way first leaves libevent's active list: it is no longer
+	 * trying, or newcomers would go behind it for nothing.
+	 */
+	rw->trying = false;
 	dispatch_arm(rw->ev, rw->deadline_ns, now);
 	return WAITING;
 }
