@@ -63,9 +63,10 @@
  *
  * Invariants (dispatch_room_check): a pool's alloc_waits is the number of
  * records here in it, each its session's one, on a handle the session has
- * open on the pool; a pool is marked (room_made) only while some wait in
- * it: the last to go takes the mark with it, or later frees would see the
- * pool as marked already and tell nobody.
+ * open on the pool; nunbounded is the number of records unbounded; a pool
+ * is marked (room_made) only while some wait in it: the last to go takes
+ * the mark with it, or later frees would see the pool as marked already
+ * and tell nobody.
  */
 #include <assert.h>
 #include <errno.h>
@@ -97,6 +98,7 @@ struct room_wait {
 
 static TAILQ_HEAD(, room_wait) room_waits = TAILQ_HEAD_INITIALIZER(room_waits);
 static unsigned nroom_waits;
+static unsigned nunbounded;	/* records unbounded, in every pool */
 static struct event_base *room_base;
 static struct event *room_ev;	/* made active by room_made */
 
@@ -212,6 +214,7 @@ room_wait_end(struct session *s, bool gone)
 	}
 	TAILQ_REMOVE(&room_waits, rw, entry);
 	nroom_waits--;
+	nunbounded -= rw->unbounded;
 	event_free(rw->ev);
 	free(rw);
 }
@@ -312,10 +315,32 @@ refuse_timed_out(struct call *c, struct dpool *p, uint64_t size,
 }
 
 /*
+ * How many allocations wait for room in p, self not counted, as the
+ * bounds count them: those gone behind them untried (unbounded) are not
+ * waiting yet, and meet the bounds at their own tries, in the order they
+ * came; counted, the first of them to try would be refused for those
+ * after it, which may be served or refused in turn.  p's count, without
+ * a walk, while no record is unbounded.
+ */
+static unsigned
+room_bounded_waits(const struct dpool *p, const struct room_wait *self)
+{
+	const struct room_wait *rw;
+	unsigned n = 0;
+
+	if (!nunbounded)
+		return p->alloc_waits - (self != NULL);
+	TAILQ_FOREACH(rw, &room_waits, entry)
+		n += rw->pool == p && !rw->unbounded && rw != self;
+	return n;
+}
+
+/*
  * How many of p's allocations waiting for room (waiting in all, self
- * not counted) are of uid's connections, once they may be share or more;
- * 0 before, without a walk.  The count, not the share, is what a refusal
- * says: a reload may have lowered the share below what the uid holds.
+ * and the unbounded not counted) are of uid's connections, once they may
+ * be share or more; 0 before, without a walk.  The count, not the share,
+ * is what a refusal says: a reload may have lowered the share below what
+ * the uid holds.
  */
 static unsigned
 room_uid_waits(const struct dpool *p, uid_t uid, unsigned waiting,
@@ -327,7 +352,8 @@ room_uid_waits(const struct dpool *p, uid_t uid, unsigned waiting,
 	if (waiting < share)
 		return 0;
 	TAILQ_FOREACH(rw, &room_waits, entry)
-		n += rw->pool == p && rw->s->uid == uid && rw != self;
+		n += rw->pool == p && rw->s->uid == uid && rw != self &&
+		     !rw->unbounded;
 	return n;
 }
 
@@ -338,7 +364,7 @@ room_uid_waits(const struct dpool *p, uid_t uid, unsigned waiting,
 static int
 room_wait_bounds(struct call *c, struct dpool *p, const struct room_wait *rw)
 {
-	unsigned waiting = p->alloc_waits - (rw != NULL), share, mine;
+	unsigned waiting = room_bounded_waits(p, rw), share, mine;
 
 	/* The bound named: a reload may have put it below those waiting,
 	 * or at 0. */
@@ -384,9 +410,11 @@ room_wait(struct call *c, struct dpool *p, uint32_t wait_ms, bool part,
 	}
 	if ((!rw || rw->unbounded) && (rc = room_wait_bounds(c, p, rw)))
 		return rc;
-	if (rw)
+	if (rw && rw->unbounded) {
 		rw->unbounded = false;
-	else if (!(rw = room_wait_new(c, p, wait_ms, now)))
+		nunbounded--;
+	}
+	if (!rw && !(rw = room_wait_new(c, p, wait_ms, now)))
 		return refuse(c, -ENOMEM, "poolmgrd is out of memory");
 	if (now >= rw->deadline_ns) {
 		if (part)	/* the client asks again */
@@ -444,6 +472,7 @@ room_wait_behind(struct call *c, struct dpool *p, uint32_t wait_ms)
 	if (!(rw = room_wait_new(c, p, wait_ms, now)))
 		return refuse(c, -ENOMEM, "poolmgrd is out of memory");
 	rw->unbounded = true;
+	nunbounded++;
 	dispatch_arm(rw->ev, rw->deadline_ns, now);
 	/*
 	 * Marked, on_room makes it active after those before it; else they
@@ -486,8 +515,10 @@ dispatch_room_check(const struct dpool *p, char *problem, size_t len)
 {
 	const struct room_wait *rw;
 	uint32_t n = 0;
+	unsigned unbounded = 0;
 
 	TAILQ_FOREACH(rw, &room_waits, entry) {
+		unbounded += rw->unbounded;
 		if (rw->s->room_wait != rw) {
 			snprintf(problem, len, "pid %d: its allocation waiting "
 				 "for room is not the one its session names",
@@ -503,6 +534,13 @@ dispatch_room_check(const struct dpool *p, char *problem, size_t len)
 			return -EFAULT;
 		}
 		n++;
+	}
+	/* Else the bounds would count, or skip, records they should not. */
+	if (unbounded != nunbounded) {
+		snprintf(problem, len, "%u allocation%s behind those waiting, "
+			 "untried; the books say %u", unbounded,
+			 log_plural(unbounded), nunbounded);
+		return -EFAULT;
 	}
 	if (n == 0 && p->room_made) {
 		snprintf(problem, len, "pool %s: marked as having room for "

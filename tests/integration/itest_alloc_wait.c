@@ -76,6 +76,12 @@
  *       share) asks as a free comes: the room goes to the first, and the
  *       fourth, tried after those waiting, is -EAGAIN naming the share
  *       (before, it was tried at once and took the room);
+ *   behind_in_their_order   max_alloc_waits 4: two of this uid's
+ *       allocations wait, and three more of it ask in turn as room is
+ *       made for the first: they are tried behind those waiting in the
+ *       order they came, the first two wait, and the third, past the
+ *       uid's share, is -EAGAIN (before, the first of them was, the two
+ *       behind it counted as waiting before they had tried);
  *   room_for_the_gone       the daemon stopped, a free sent and the only
  *       waiter killed, then the daemon goes on: it takes the free (room,
  *       the pool marked for its waiter) before the waiter's end.  A new
@@ -1618,6 +1624,99 @@ share_one_behind(void **state)
 	assert_int_equal(harness_reload_with(&d, CONF), 0);
 }
 
+/* ---- behind_in_their_order --------------------------------------------- */
+
+/*
+ * max_alloc_waits 4 (a uid's share 3): two of this uid's allocations
+ * wait, and three more of it ask, one after the other, as room is made
+ * for the first.  The three go behind those waiting, untried, and are
+ * tried in the order they came: the first two of them begin to wait (the
+ * uid then has 3 waiting, its share), and the third is the one refused,
+ * -EAGAIN in the share's words.  (Before, the first of the three was
+ * refused: the two behind it, not yet tried, were counted as waiting,
+ * and it was told the uid had 3 waiting when it had 1.)
+ */
+static void
+behind_in_their_order(void **state)
+{
+	static struct full f;
+	struct want w = {.pool = "behindorder", .size = BLOCK,
+			 .timeout_ms = LONG_WAIT_MS};
+	struct want later = w;
+	struct pollfd pf[3];
+	struct waiter first, second, k[3];
+	struct freeing fr;
+	char words[128];
+	pthread_t t;
+	struct got g;
+	int i;
+
+	(void)state;
+	assert_int_equal(harness_reload_with(&d, "max_alloc_waits = 4\n"
+					     POOLS_CONF), 0);
+	full_make(&f, "behindorder", MiB, BLOCK);
+	waiting(&first, &w);
+	waiting(&second, &w);
+	later.gated = true;
+	for (i = 0; i < 3; i++) {
+		waiter_start(&k[i], &later);
+		pf[i].fd = k[i].from;
+		pf[i].events = POLLIN;
+	}
+	clients_are(f.p, 6);
+	/* The free, then the three in turn: the daemon reads all in one. */
+	assert_int_equal(kill(d.pid, SIGSTOP), 0);
+	fr.p = f.p;
+	fr.off = f.off[0];
+	assert_int_equal(pthread_create(&t, NULL, free_in_thread, &fr), 0);
+	harness_sleep_ms(100);	/* its datagram sent: it waits for a reply */
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(harness_write_full(k[i].stop, "g", 1), 0);
+		harness_sleep_ms(100);
+	}
+	assert_int_equal(kill(d.pid, SIGCONT), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	EXPECT_RC(fr.rc, 0);
+	g = served(&first);
+	assert_true(inside(g.off, fr.off, BLOCK));
+	f.off[0] = POOL_OFF_NONE;
+	/* One of the three is answered: the last to come. */
+	if (poll(pf, 3, LOG_WAIT_MS) < 1)
+		fail_msg("none of the three later allocations was answered");
+	for (i = 0; i < 2; i++)
+		if (pf[i].revents & POLLIN) {
+			g = waiter_got(&k[i]);
+			fail_msg("later allocation %d of 3 was answered before "
+				 "the third: %d (%s)", i + 1, g.rc, g.message);
+		}
+	g = waiter_got(&k[2]);
+	snprintf(words, sizeof(words), "uid %u has 3 of pool behindorder's "
+		 "allocations waiting for room; one uid may have 3",
+		 (unsigned)getuid());
+	if (g.rc != -EAGAIN || !strstr(g.message, words))
+		fail_msg("the third later allocation: %d (%s)", g.rc,
+			 g.message);
+	waiter_end(&k[2]);
+	unanswered(&second, "the second waiter");
+	unanswered(&k[0], "the first later allocation");
+	unanswered(&k[1], "the second later allocation");
+	held_now("behindorder", 3);
+	harness_expect_checked(conn, "behindorder");
+	/* In the order they waited, a free each. */
+	(void)full_free(&f, 1);
+	(void)served(&second);
+	for (i = 0; i < 2; i++) {
+		(void)full_free(&f, (size_t)i + 2);
+		(void)served(&k[i]);
+	}
+	waiter_end(&first);
+	waiter_end(&second);
+	for (i = 0; i < 2; i++)
+		waiter_end(&k[i]);
+	full_end(&f, true);
+	assert_int_equal(harness_reload_with(&d, CONF), 0);
+}
+
 /* ---- served_while_held -------------------------------------------------- */
 
 /*
@@ -2158,6 +2257,7 @@ main(void)
 		cmocka_unit_test(later_one_behind),
 		cmocka_unit_test(cached_one_behind),
 		cmocka_unit_test(share_one_behind),
+		cmocka_unit_test(behind_in_their_order),
 		cmocka_unit_test(room_for_the_gone),
 		cmocka_unit_test(producer_example_waits),
 		cmocka_unit_test(served_while_held),
