@@ -1021,13 +1021,19 @@ class Connection(_Closing):
         sort after after ("": from the first), in byte order, as many
         as one message holds (pool_names_after): a NameList of
         NamedBlock, .total the page's and those after it; the listing is
-        done when it equals len().  EOPNOTSUPP from a daemon without
-        paging by name."""
+        done when it equals len().  .last is the bytes of the page's
+        last name (after, if it lists none): the next page's after.  Not
+        the last NamedBlock's .name: a name that is not UTF-8 reads with
+        U+FFFD there, which sorts elsewhere, and a page from it would
+        list names again, or skip some.  EOPNOTSUPP from a daemon
+        without paging by name."""
         with self._h as c:
-            items, total, _ = _names_page(c, _name(pool),
-                                          _name(prefix, "prefix"),
-                                          _name(after, "after"))
-        return NameList(items, total)
+            items, total, last = _names_page(c, _name(pool),
+                                             _name(prefix, "prefix"),
+                                             _name(after, "after"))
+        page = NameList(items, total)
+        page.last = last
+        return page
 
     def all_names(self, pool, prefix=""):
         """Every name of pool that begins with prefix, in byte order: a

@@ -1678,6 +1678,41 @@ def names_in_pages():
 
 
 @test
+def names_after_pages_on_from_last():
+    """names_after asked page after page, each from the .last of the one
+    before, lists every name once and ends, with names that are not
+    UTF-8 at the pages' bounds; the last .name would not do: it reads
+    with U+FFFD, which sorts before them, and a page from it lists them
+    again from the first."""
+    pad = b"y" * 190
+    names = [b"pyodd/\xff%04d/" % i + pad for i in range(1000)]
+    with poolclient.connect() as c, c.open("py") as p:
+        for n in names:
+            p.publish(n, p.alloc(16))
+        first = p.names_after(b"pyodd/")
+        assert 0 < len(first) < len(names), len(first)
+        assert first.last == names[len(first) - 1]
+        assert p.names_after(b"pyodd/", first[-1].name)[0] == first[0]
+        listed, after, pages = [], b"", 0
+        while True:
+            page = p.names_after(b"pyodd/", after)
+            pages += 1
+            assert pages <= len(names), "the pages never end"
+            listed += [n.name for n in page]
+            if page.total == len(page):
+                break
+            after = page.last
+        assert pages > 1, pages
+        assert listed == [n.decode(errors="replace") for n in names]
+        empty = c.names_after("py", b"pyodd/", names[-1])
+        assert empty == [] and empty.total == 0
+        assert empty.last == names[-1]
+        for n in names:
+            p.unpublish(n)
+        p.check()
+
+
+@test
 def lookup_waits_for_a_newer_generation():
     """lookup(wait=...) in a child process is answered by a publish
     here, with the name's generation (as names() lists it); a lookup after
