@@ -20,6 +20,7 @@
 #include "config.h"
 #include "log.h"
 #include "pool_numa.h"
+#include "restart.h"
 #include "restart_probe.h"
 #include "restore_fds.h"
 #include "server.h"
@@ -269,6 +270,7 @@ main(int argc, char **argv)
 	bool check = false;
 	int ch;
 
+	restart_note_binary();
 	/* The leading ':' and opterr: the errors are said in our words. */
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":s:c:vth", opts, NULL)) != -1) {

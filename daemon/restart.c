@@ -676,20 +676,33 @@ restart_stored(void)
 	return stored;
 }
 
+/* Why exe_path is empty, for restart_setup to say ("" while unread). */
+static char exe_unknown[64];
+
+void
+restart_note_binary(void)
+{
+	ssize_t n = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
+
+	if (n <= 0 || (size_t)n >= sizeof(exe_path) - 1) {
+		snprintf(exe_unknown, sizeof(exe_unknown), "%s",
+			 n <= 0 ? strerror(errno) : "too long");
+		exe_path[0] = '\0';
+	} else
+		exe_path[n] = '\0';
+}
+
 void
 restart_setup(struct event_base *base, char **argv, int lfd,
 	      bool socket_activated, const char *socket_path,
 	      const char *config_file)
 {
-	ssize_t n = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
-
-	if (n <= 0 || (size_t)n >= sizeof(exe_path) - 1) {
+	if (!exe_path[0] && !exe_unknown[0])
+		restart_note_binary();
+	if (!exe_path[0])
 		log_warnx("the daemon's binary is not known (readlink "
 			  "/proc/self/exe: %s); SIGUSR2 cannot restart in "
-			  "place", n <= 0 ? strerror(errno) : "too long");
-		exe_path[0] = '\0';
-	} else
-		exe_path[n] = '\0';
+			  "place", exe_unknown);
 	exe_argv = argv;
 	config_path = config_file;
 	loop_base = base;

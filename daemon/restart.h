@@ -13,8 +13,16 @@
 struct event_base;
 
 /*
- * At start: remember the binary this process runs (taken now: after an
- * upgrade replaced it, /proc/self/exe names the old, deleted file), its
+ * First thing in main: remember the binary this process runs.  Taken
+ * before anything else, since once it is replaced (an upgrade, or a test
+ * that puts another program there) /proc/self/exe names the old, deleted
+ * file: the socket listens before restart_setup runs, and a client that
+ * connected may already have replaced it.
+ */
+void restart_note_binary(void);
+
+/*
+ * At start: remember the binary (restart_note_binary, if main did not), its
  * arguments and the listening socket, and catch SIGUSR2 on base.  Called
  * once the daemon catches its other signals too: the signals a restart
  * blocked across its exec are unblocked here.
