@@ -60,6 +60,7 @@
 #define CONN_FEATURE_USER_QUOTAS	(1ULL << 11)	/* uids' own user
 							 * quotas */
 #define CONN_FEATURE_NAMES_AFTER	(1ULL << 12)	/* ListNames.after */
+#define CONN_FEATURE_RETAINED_NOW	(1ULL << 13)	/* Lookup's retained_now */
 
 /*
  * Descriptors that came with a reply (OpenPool: the memfd, the share map;

@@ -92,7 +92,22 @@ struct names_query {
 	pool_off_t	*off;
 	size_t		*usable;
 	uint64_t	*generation;
+	int		*took;		/* pool_lookup_wait_took's, or NULL */
 };
+
+/*
+ * Did this lookup's retain give the handle its reference?  Only a daemon
+ * of the feature says so; from any other 0, which frees nothing: a free
+ * of a block the handle held before would drop that hold.
+ */
+static int
+names_took(const struct pool *p, const struct names_query *q,
+    const Poolmgr__AllocReply *a)
+{
+	if (!q->retain || (p->conn->features & CONN_FEATURE_RETAINED_NOW) == 0)
+		return 0;
+	return a->retained_now ? 1 : 0;
+}
 
 static int
 names_lookup_once(struct pool *p, const struct names_query *q,
@@ -120,6 +135,8 @@ names_lookup_once(struct pool *p, const struct names_query *q,
 			*q->usable = (size_t)reply->alloc->usable_size;
 		if (q->generation != NULL)
 			*q->generation = reply->alloc->generation;
+		if (q->took != NULL)
+			*q->took = names_took(p, q, reply->alloc);
 	}
 	poolmgr__reply__free_unpacked(reply, NULL);
 	return error;
@@ -157,7 +174,7 @@ POOL_API int
 pool_lookup(struct pool *p, const char *name, pool_off_t *off,
     size_t *usable)
 {
-	struct names_query	q = { name, 0, 0, off, usable, NULL };
+	struct names_query	q = { name, 0, 0, off, usable, NULL, NULL };
 
 	return names_lookup(p, &q);
 }
@@ -166,7 +183,7 @@ POOL_API int
 pool_lookup_retain(struct pool *p, const char *name, pool_off_t *off,
     size_t *usable)
 {
-	struct names_query	q = { name, 1, 0, off, usable, NULL };
+	struct names_query	q = { name, 1, 0, off, usable, NULL, NULL };
 
 	return names_lookup(p, &q);
 }
@@ -184,8 +201,18 @@ pool_lookup_wait(struct pool *p, const char *name, uint64_t after_generation,
     int timeout_ms, unsigned flags, pool_off_t *off, size_t *usable,
     uint64_t *generation)
 {
+	return pool_lookup_wait_took(p, name, after_generation, timeout_ms,
+	    flags, off, usable, generation, NULL);
+}
+
+POOL_API int
+pool_lookup_wait_took(struct pool *p, const char *name,
+    uint64_t after_generation, int timeout_ms, unsigned flags,
+    pool_off_t *off, size_t *usable, uint64_t *generation, int *took)
+{
 	struct names_query	q = { name, (flags & POOL_LOOKUP_RETAIN) != 0,
-				    after_generation, off, usable, generation };
+				    after_generation, off, usable, generation,
+				    took };
 	int			error;
 
 	if (p == NULL || off == NULL || timeout_ms < -1 ||

@@ -1114,6 +1114,23 @@ POOL_API int pool_lookup_wait(struct pool *p, const char *name,
 			      uint64_t *generation);
 
 /*
+ * pool_lookup_wait_took - pool_lookup_wait, and in *took (may be NULL)
+ * whether its POOL_LOOKUP_RETAIN gave the handle its reference to the
+ * block: 1 if the handle held none of it before, so that a pool_free
+ * gives back exactly what this lookup took (a caller interrupted as the
+ * answer came, that will not use the block, frees it then only); 0 if
+ * the handle held it already (a handle holds a block once, and a free
+ * would drop that hold too), without POOL_LOOKUP_RETAIN, or from a
+ * daemon that does not say (one from before it did, HelloReply.features
+ * bit 13): free nothing then.  *took is set with *off, on success only.
+ */
+POOL_API int pool_lookup_wait_took(struct pool *p, const char *name,
+				   uint64_t after_generation, int timeout_ms,
+				   unsigned flags, pool_off_t *off,
+				   size_t *usable, uint64_t *generation,
+				   int *took);
+
+/*
  * pool_unpublish - remove the name and its reference: the block is freed
  * if nobody else holds it.  -ENOENT if no such name; read-write only.
  */

@@ -80,12 +80,15 @@ do_publish(struct call *c, const Poolmgr__Publish *m)
  * With wait_ms, a name not there or not newer than after_generation is
  * waited for (dispatch_wait.c); each time the lookup is dispatched again
  * it is checked anew, so the retain is taken when it is answered.
+ * retained_now says whether the retain gave the handle its reference:
+ * a client interrupted as the answer came frees the block only then.
  */
 int
 do_lookup(struct call *c, const Poolmgr__Lookup *m)
 {
 	struct block_name *n;
 	struct handle *h;
+	bool took = false;
 	int rc;
 
 	/* Its handle was closed with the pool: say why, not -EBADF. */
@@ -105,6 +108,8 @@ do_lookup(struct call *c, const Poolmgr__Lookup *m)
 	if (m->retain) {
 		if ((rc = check_retain_cap(c, h, n->block->off)))
 			return rc;
+		/* A handle holds a block once: a retain of it adds nothing. */
+		took = !dpool_holds(n->block, h);
 		rc = dpool_retain(h->pool, h, n->block->off,
 				  quota_used(c, h));
 		if (rc)
@@ -119,6 +124,7 @@ do_lookup(struct call *c, const Poolmgr__Lookup *m)
 		evict_touch(h->pool, n);
 	reply_block(c, n->block->off, n->block->size);
 	c->rep->alloc->generation = n->generation;
+	c->rep->alloc->retained_now = took;
 	return 0;
 }
 

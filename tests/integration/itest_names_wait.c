@@ -27,6 +27,11 @@
  *   retain_taken_when_answered  a waiting lookup with retain: once
  *       answered its handle holds the block, which the name's removal
  *       then does not free;
+ *   took_says_whose_hold     pool_lookup_wait_took says 1 when its
+ *       retain gave the handle its reference, 0 when the handle held the
+ *       block already or nothing was retained, and leaves *took alone on
+ *       -ETIMEDOUT; a waiting Lookup's reply says retained_now of the
+ *       retain taken as its wait ends, both ways;
  *   bound_per_uid            max_name_waits = 4: one uid waits three
  *       times at most in a pool (root's fourth is -EAGAIN, naming the
  *       share), and another uid's lookup still waits;
@@ -527,6 +532,93 @@ retain_taken_when_answered(void **state)
 	retain_read_only();
 }
 
+/* ---- took_says_whose_hold ---------------------------------------------- */
+
+/* The waiting lookup id's reply: the block at off; its retained_now. */
+static bool
+raw_found_took(int fd, uint64_t id, pool_off_t off)
+{
+	Poolmgr__Reply *r = raw_reply(fd, id);
+	bool took;
+
+	assert_int_equal(r->error, 0);
+	assert_int_equal(r->body_case, POOLMGR__REPLY__BODY_ALLOC);
+	assert_int_equal(r->alloc->offset, off);
+	took = r->alloc->retained_now;
+	poolmgr__reply__free_unpacked(r, NULL);
+	return took;
+}
+
+/* pool_lookup_wait_took of name after g, waiting up to ms: its *took. */
+static int
+took_of(const char *name, uint64_t g, int ms, unsigned flags,
+	pool_off_t want)
+{
+	pool_off_t off = POOL_OFF_NONE;
+	int took = -1;
+
+	EXPECT_RC(pool_lookup_wait_took(pool, name, g, ms, flags, &off, NULL,
+					NULL, &took), 0);
+	assert_int_equal(off, want);
+	return took;
+}
+
+/*
+ * A handle holds a block once, so a retain of one it holds adds nothing:
+ * the answer says whether this lookup's retain took the reference, so
+ * that a caller that gives back what it took frees exactly that.
+ */
+static void
+took_says_whose_hold(void **state)
+{
+	pool_off_t off, none = POOL_OFF_NONE;
+	uint64_t g;
+	uint32_t h;
+	int fd, took = 7;
+
+	(void)state;
+	off = published("t/frame", 100, 't', false);
+	g = generation_of("t/frame");
+	assert_int_equal(took_of("t/frame", 0, 0, 0, off), 0);
+	assert_int_equal(took_of("t/frame", 0, 0, POOL_LOOKUP_RETAIN, off),
+			 1);
+	/* Held now: the same lookup takes nothing, waiting or not. */
+	assert_int_equal(took_of("t/frame", 0, 0, POOL_LOOKUP_RETAIN, off),
+			 0);
+	assert_int_equal(took_of("t/frame", 0, 1000, POOL_LOOKUP_RETAIN,
+				 off), 0);
+	EXPECT_RC(pool_free(pool, off), 0);
+	EXPECT_RC(pool_free(pool, off), -EBUSY);
+	/* Kept: only a holder may publish the block again, below. */
+	assert_int_equal(took_of("t/frame", g - 1, 1000, POOL_LOOKUP_RETAIN,
+				 off), 1);
+	/* A wait that runs out retained nothing: *took is left alone. */
+	EXPECT_RC(pool_lookup_wait_took(pool, "t/frame", g, 100,
+					POOL_LOOKUP_RETAIN, &none, NULL, NULL,
+					&took), -ETIMEDOUT);
+	assert_int_equal(took, 7);
+	assert_int_equal(none, POOL_OFF_NONE);
+
+	/* The retain taken as a wait ends says it too. */
+	fd = raw_client(POOL, &h);
+	raw_lookup(fd, 2, h, "t/frame", LONG_WAIT_MS, g, true);
+	unanswered(fd, "a lookup after the name's generation");
+	EXPECT_RC(pool_publish_replace(pool, off, "t/frame"), 0);
+	assert_true(raw_found_took(fd, 2, off));
+	g = generation_of("t/frame");
+	raw_lookup(fd, 3, h, "t/frame", LONG_WAIT_MS, g, true);
+	unanswered(fd, "a lookup after the name's generation");
+	EXPECT_RC(pool_publish_replace(pool, off, "t/frame"), 0);
+	assert_false(raw_found_took(fd, 3, off));
+	/* One reference, the first lookup's: one free drops it. */
+	EXPECT_RAW(harness_raw_free(fd, h, off), 0);
+	EXPECT_RAW(harness_raw_free(fd, h, off), -EBUSY);
+	close(fd);
+	EXPECT_RC(pool_free(pool, off), 0);
+	EXPECT_RC(pool_unpublish(pool, "t/frame"), 0);
+	assert_int_equal(harness_stats(pool).live_blocks, 0);
+}
+
 /* ---- bound_per_uid ------------------------------------------------------ */
 
 #define SHARED		"shared"
@@ -1022,6 +1114,7 @@ main(void)
 		cmocka_unit_test(replace_wakes_newer),
 		cmocka_unit_test(timeout_changes_nothing),
 		cmocka_unit_test(retain_taken_when_answered),
+		cmocka_unit_test(took_says_whose_hold),
 		cmocka_unit_test(bound_and_closed_waiter),
 		cmocka_unit_test(bound_per_uid),
 		cmocka_unit_test(bound_per_uid_lowered),
