@@ -1357,11 +1357,11 @@ class Pool(_Closing):
         that signal handlers run meanwhile and Ctrl-C stops it
         (KeyboardInterrupt).  A part that runs out retains nothing; an
         exception that comes as a part that retained returns (a signal
-        handler's) leaves the reference on the handle: a handle holds a
-        block once, and the binding cannot tell a reference this lookup
-        took from one the handle held before, which a free would drop.
-        It goes with the handle's next free of the block, or its close.
-        With retain, threads that share a handle share its one reference
+        handler's) gives back the reference that part took, and leaves
+        one the handle held before (a handle holds a block once, and the
+        daemon says which it was); a daemon from before it said leaves
+        the reference either way, until the handle's next free of the
+        block or its close.  With retain, threads that share a handle share its one reference
         to a block: the first free drops it for all of them (give each
         thread that holds blocks its own Pool, or count the holds)."""
         ms = _wait_ms(wait)
@@ -1369,22 +1369,30 @@ class Pool(_Closing):
         after = _uint(after_generation, "after_generation")
         flags = LOOKUP_RETAIN if retain else 0
         out, usable, gen = _u64(OFF_NONE), _size(), _u64()
+        took = ctypes.c_int(0)
         with self._h as p:
             def ask(part, more):
-                return _lib.pool_lookup_wait(
+                return _lib.pool_lookup_wait_took(
                     p, bname, after, part, flags, ctypes.byref(out),
-                    ctypes.byref(usable), ctypes.byref(gen))
-            # No cleanup: a signal's exception can come as a part that
-            # retained returns, before its answer is ours, and the
-            # reference stays.  A handle holds a block once, and neither
-            # the reply nor anything here says whether this retain took
-            # the reference or found it held (a frame the caller still
-            # reads, written again in place; another thread's lookup on
-            # the same handle): a free would drop that one, and the
-            # block could be evicted or reused under its reader.  Kept,
-            # it goes with the caller's next free of the block, or the
-            # handle's close.
-            self._wait_parts(ask, ms, "no newer name")
+                    ctypes.byref(usable), ctypes.byref(gen),
+                    ctypes.byref(took))
+            try:
+                self._wait_parts(ask, ms, "no newer name")
+            except BaseException:
+                # A signal's exception can come as a part that retained
+                # returns, before its answer is ours: the reference goes
+                # back if that retain took it.  One the handle held
+                # before (a frame the caller still reads, written again
+                # in place; another thread's lookup on the same handle)
+                # stays: a handle holds a block once, and a free would
+                # drop it, the block evicted or reused under its reader.
+                # took is 0 there, and from a daemon that does not say:
+                # the reference then stays until the caller's next free
+                # of the block, or the handle's close.  The C library
+                # sets both only on success.
+                if out.value != OFF_NONE and took.value == 1:
+                    _lib.pool_free(p, out.value)
+                raise
         return Lookup(out.value, usable.value, gen.value)
 
     def _wait_parts(self, ask, ms, what, last_try=False):

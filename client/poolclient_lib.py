@@ -14,7 +14,7 @@ BLOCK_NAME_MAX = 255
 """Longest block name in bytes (POOL_BLOCK_NAME_MAX)."""
 # pool_publish_flags' flags (client/poolclient.h).
 PUBLISH_REPLACE, PUBLISH_EVICTABLE = 0x1, 0x2
-# pool_lookup_wait's flag (client/poolclient.h).
+# pool_lookup_wait_took's flag (client/poolclient.h).
 LOOKUP_RETAIN = 0x1
 # pool_set_opts.which's bits (client/poolclient.h).
 SET_MODE, SET_OWNER, SET_GROUP, SET_QUOTA, SET_RETAIN, SET_LIMIT = \
@@ -224,9 +224,9 @@ _PROTOS = (
     ("pool_publish", ctypes.c_int, [_P, _u64, _S]),
     ("pool_publish_replace", ctypes.c_int, [_P, _u64, _S]),
     ("pool_publish_flags", ctypes.c_int, [_P, _u64, _S, ctypes.c_uint]),
-    ("pool_lookup_wait", ctypes.c_int,
+    ("pool_lookup_wait_took", ctypes.c_int,
      [_P, _S, _u64, ctypes.c_int, ctypes.c_uint, _OFFP, _SIZEP,
-      ctypes.POINTER(_u64)]),
+      ctypes.POINTER(_u64), ctypes.POINTER(ctypes.c_int)]),
     ("pool_unpublish", ctypes.c_int, [_P, _S]),
     ("pool_usable_size", ctypes.c_int, [_P, _u64, _SIZEP]),
     ("pool_ptr", _P, [_P, _u64]),

@@ -1839,15 +1839,14 @@ def ctrl_c_stops_a_wait_without_end():
 
 
 @test
-def an_exception_as_a_retaining_wait_ends_leaves_one_hold_at_most():
+def an_exception_as_a_retaining_wait_ends_leaves_no_hold():
     """A signal handler that raises, run as a lookup(retain=True) returns
     with the block (the signal came while it waited, the publish right
-    after), leaves the handle holding it (the binding cannot tell a
-    reference the lookup took from one held before); should the part end
+    after), gives back the reference the lookup took (the daemon says it
+    took it: the handle held nothing before); should the part end
     between the two, the handler runs before the next part is asked and
-    nothing is held.  Either way it is one reference at most: a lookup
-    of the name with retain and one free leave the handle holding
-    nothing, the second free EBUSY."""
+    nothing is held.  Either way the handle holds nothing after: its
+    free of the block is EBUSY."""
     with poolclient.connect() as c, c.open("py") as p:
         old = p.alloc(64)
         p.publish("py/grab", old)
@@ -1871,8 +1870,7 @@ def an_exception_as_a_retaining_wait_ends_leaves_one_hold_at_most():
              "        print('not stopped')\n"
              "    except Stop:\n"
              "        pass\n"
-             "    f = p.lookup('py/grab', retain=True)\n"
-             "    p.free(f.offset)\n"
+             "    f = p.lookup('py/grab')\n"
              "    try:\n"
              "        p.free(f.offset)\n"
              "        print('held', f.offset)\n"
@@ -1950,11 +1948,11 @@ def an_exception_as_a_retaining_lookup_ends_keeps_the_hold_before():
     already (the retain does nothing), and an exception that comes as it
     returns (raised by a profile hook at the binding's first call after
     the library's, where a signal handler's would be) leaves the handle
-    holding it: the binding cannot tell whether the lookup added the
-    reference, and giving it back dropped the one the consumer still
-    reads its frame by (its free was EBUSY: a named block it holds no
-    reference to).  A consumer that had freed its frame first is left
-    the reference the lookup took, one: its next free drops it."""
+    holding it: the daemon says the lookup did not add the reference,
+    and giving it back dropped the one the consumer still reads its
+    frame by (its free was EBUSY: a named block it holds no reference
+    to).  A consumer that had freed its frame first gets back the
+    reference the lookup took: it holds nothing, its free is EBUSY."""
     out = run_py(
         "import errno\n"
         "class Stop(Exception):\n"
@@ -1978,6 +1976,7 @@ def an_exception_as_a_retaining_lookup_ends_keeps_the_hold_before():
         "    prod.free(off)\n"
         "    for wait, first, kept in ((None, '_check', True),\n"
         "                              (5, '_wait_ended', True),\n"
+        "                              (None, '_check', False),\n"
         "                              (5, '_wait_ended', False)):\n"
         "        g = p.lookup('py/inplace', retain=True).generation\n"
         "        if not kept:\n"
@@ -1994,7 +1993,8 @@ def an_exception_as_a_retaining_lookup_ends_keeps_the_hold_before():
         "        free(p, off)\n"
         "        free(p, off)\n"
         "    prod.unpublish('py/inplace')\n")
-    assert out.split() == ["stopped", "held", "EBUSY"] * 3, out
+    assert out.split() == ["stopped", "held", "EBUSY"] * 2 + \
+        ["stopped", "EBUSY", "EBUSY"] * 2, out
 
 
 @test
