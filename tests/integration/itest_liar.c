@@ -87,6 +87,10 @@
  * Alloc.persist (LIE_PERSIST_IGNORED: the library persists the block and
  * drops its reference), one honours it without saying so
  * (LIE_PERSIST_UNSAID: the library's Free must not end the block).
+ * A retaining Lookup answered with retained_now (bit 13) by a fake that
+ * says the bit (TOOK_SAID) has pool_lookup_wait_took say 1; by one that
+ * does not (LIE_TOOK_WITHOUT_BIT), as no daemon without it would, 0: a
+ * caller freeing on its word could drop a hold it had before.
  * A batch of such blocks (bit 10) likewise: a fake without the bit is
  * never sent one (-EOPNOTSUPP), and one that says it but ignores
  * AllocBatch.persist (LIE_BATCH_PERSIST_IGNORED) has the library persist
@@ -338,6 +342,12 @@ enum lie {
 	LIE_UQUOTA_NOBODY,
 	LIE_UQUOTA_COUNT_33,
 	LIE_UQUOTA_COUNT_BELIED,
+	/*
+	 * A Lookup with retain answered with a block and retained_now, by a
+	 * fake whose Hello says bit 13, or one whose Hello does not.
+	 */
+	TOOK_SAID,
+	LIE_TOOK_WITHOUT_BIT,
 };
 
 /* The truthful fake's pools, and its page. */
@@ -363,6 +373,7 @@ enum lie {
 #define FEATURE_USER_QUOTA	((uint64_t)1 << 8)
 #define FEATURE_BATCH_PERSIST	((uint64_t)1 << 10)
 #define FEATURE_USER_QUOTAS	((uint64_t)1 << 11)
+#define FEATURE_RETAINED_NOW	((uint64_t)1 << 13)
 #define PERSIST_REFUSED_SIZE	128
 
 /* The truthful fake's blocks: BLOCKS_TOTAL, BLOCKS_PAGE a page. */
@@ -539,6 +550,7 @@ lie_now(struct fake_state *fs, Poolmgr__Request__BodyCase body)
 	case UQUOTA_NONE: case LIE_UQUOTA_33: case LIE_UQUOTA_UNSORTED:
 	case LIE_UQUOTA_TWICE: case LIE_UQUOTA_NOBODY:
 	case LIE_UQUOTA_COUNT_33: case LIE_UQUOTA_COUNT_BELIED:
+	case TOOK_SAID: case LIE_TOOK_WITHOUT_BIT:
 		return false;
 	case LIE_OPEN_UNSEALED: case LIE_OPEN_NO_GROW_SEAL:
 	case LIE_OPEN_NO_SHRINK_SEAL: case LIE_OPEN_SMALLER:
@@ -1173,6 +1185,28 @@ fake_lookup_interrupted(struct fake_state *fs, int cfd,
 }
 
 /*
+ * TOOK_SAID, LIE_TOOK_WITHOUT_BIT: a Lookup with retain is answered at
+ * once, waiting or not, with a new block of generation 1 whose retain
+ * the reply says gave the handle its reference.
+ */
+static int
+fake_lookup_took(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
+{
+	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__AllocReply ar = POOLMGR__ALLOC_REPLY__INIT;
+
+	rep.id = req->id;
+	if ((rep.error = fake_block(fs, 64, 0, &ar.offset,
+				    &ar.usable_size)) != 0)
+		return fake_send(cfd, &rep, NULL, 0);
+	ar.generation = 1;
+	ar.retained_now = true;
+	rep.body_case = POOLMGR__REPLY__BODY_ALLOC;
+	rep.alloc = &ar;
+	return fake_send(cfd, &rep, NULL, 0);
+}
+
+/*
  * Lookup: no name is ever published here.  A daemon that can wait says the
  * wait ran out; one from before waiting lookups says -ENOENT at once.
  */
@@ -1190,6 +1224,9 @@ fake_lookup(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	if (m->wait_ms && restart_case(fs->lie))
 		return fake_restart_wait(fs, cfd, req, m->wait_ms, false, 64,
 					 0);
+	if (m->retain && (fs->lie == TOOK_SAID ||
+			  fs->lie == LIE_TOOK_WITHOUT_BIT))
+		return fake_lookup_took(fs, cfd, req);
 	rep.id = req->id;
 	rep.error = m->wait_ms && fs->lie != LIE_OLD_LOOKUP ? -ETIMEDOUT
 							    : -ENOENT;
@@ -1489,6 +1526,8 @@ fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
 			hr.features |= FEATURE_LIST_BLOCKS;
 		if (uquota_case(fs->lie))
 			hr.features |= FEATURE_USER_QUOTAS;
+		if (fs->lie == TOOK_SAID)
+			hr.features |= FEATURE_RETAINED_NOW;
 		rep.body_case = POOLMGR__REPLY__BODY_HELLO;
 		rep.hello = &hr;
 		rc = fake_send(cfd, &rep, NULL, 0);
@@ -3070,6 +3109,85 @@ names_after_needs_the_feature(void **state)
 }
 
 /*
+ * A retaining lookup of the fake's (TOOK_SAID, LIE_TOOK_WITHOUT_BIT), not
+ * waiting and waiting: its block, and *took 1 only from the fake that
+ * says bit 13.  Without the flag nothing is retained: 0 either way.
+ */
+struct took_client {
+	enum lie lie;
+	const char *sock;
+};
+
+static int
+client_took(void *arg)
+{
+	const struct took_client *tc = arg;
+	int want = tc->lie == TOOK_SAID, took, i;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+	uint64_t gen;
+
+	CHECK_RC(pool_connect(tc->sock, &c), 0, 210);
+	CHECK_RC(pool_open(c, FAKE_POOL, &p), 0, 211);
+	for (i = 0; i < 2; i++) {
+		off = POOL_OFF_NONE;
+		gen = 0;
+		took = -1;
+		CHECK_RC(pool_lookup_wait_took(p, "frame", 0, i ? 200 : 0,
+					       POOL_LOOKUP_RETAIN, &off, NULL,
+					       &gen, &took), 0, 212);
+		CHECK(off < FAKE_SIZE && gen == 1, 213);
+		CHECK(took == want, 214);
+	}
+	took = -1;
+	CHECK_RC(pool_lookup_wait_took(p, "frame", 0, 0, 0, &off, NULL, NULL,
+				       &took), -ENOENT, 215);
+	CHECK(took == -1, 216);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+run_took_client(enum lie lie, char *log, size_t cap)
+{
+	struct took_client tc = {lie, NULL};
+	struct child_end rc, frc;
+	struct fake f;
+	pid_t pid;
+
+	fake_start(&f, lie);
+	tc.sock = f.sock;
+	fflush(stdout);
+	fflush(stderr);
+	pid = harness_spawn(client_took, &tc);
+	assert_true(pid > 0);
+	rc = wait_at_most(pid, CLIENT_TIMEOUT_MS);
+	frc = fake_finish(&f, log, cap);
+	expect_client_passed(rc, "the took client", log);
+	expect_fake_passed(frc, "the took client", log);
+}
+
+static void
+took_needs_the_feature(void **state)
+{
+	char log[LOG_MAX];
+
+	(void)state;
+	run_took_client(TOOK_SAID, log, sizeof(log));
+	assert_int_equal(log_lines(log, "lookup frame wait_ms=0 after=0 "
+				   "retain=1"), 1);
+	printf("liar: a daemon with bit 13 said its lookups took the "
+	       "reference\n");
+	run_took_client(LIE_TOOK_WITHOUT_BIT, log, sizeof(log));
+	assert_int_equal(log_lines(log, "lookup frame wait_ms=0 after=0 "
+				   "retain=1"), 1);
+	printf("liar: a daemon without bit 13 that said so was not "
+	       "believed\n");
+}
+
+/*
  * The entries as a daemon tells them (UQUOTA_NONE), or a lie: with a
  * lie, pool_user_quota_get and pool_stats_by_name are -EPROTO, out[] and
  * the statistics as they were; the truth reads back as told.
@@ -3912,6 +4030,7 @@ main(void)
 		cmocka_unit_test(user_quota_needs_the_feature),
 		cmocka_unit_test(user_quotas_need_the_feature),
 		cmocka_unit_test(names_after_needs_the_feature),
+		cmocka_unit_test(took_needs_the_feature),
 		cmocka_unit_test(uquota_replies_checked),
 		cmocka_unit_test(bounds_need_the_feature),
 		cmocka_unit_test(poolctl_wait_old_daemon),
