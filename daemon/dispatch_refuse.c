@@ -365,19 +365,27 @@ refuse_quota(struct call *c, struct dpool *p, uid_t uid, const char *what,
  * A persist (Persist, Publish, Alloc.persist) past the bytes the uid may
  * persist: those count against the quota per connection, so the refusal
  * is that quota's; or past the persistent blocks a uid may have in a pool
- * (p->persist_cap_hit), a daemon setting.
+ * (p->persist_cap_hit), a daemon setting.  That one says the uid's count
+ * and the bound apart: a batch is refused below the bound, and a reload
+ * may have put the bound below the count.
  */
 int
 refuse_persist_quota(struct call *c, struct dpool *p, bool retry_follows)
 {
+	const struct persist_charge *pc;
+	uint64_t has;
+
 	count_quota_refusal(p, false, retry_follows);
-	if (p->persist_cap_hit)
-		return refuse(c, -EDQUOT, "uid %u has %llu persistent blocks "
-			      "in pool %s, the most allowed "
-			      "(max_persistent_blocks_per_uid)",
-			      (unsigned)c->s->uid,
-			      (unsigned long long)dpool_persist_cap(),
-			      p->name);
+	if (p->persist_cap_hit) {
+		pc = dpool_charge(p, c->s->uid);
+		has = pc ? pc->blocks : 0;
+		return refuse(c, -EDQUOT, "uid %u has %llu persistent block%s "
+			      "in pool %s; max_persistent_blocks_per_uid is "
+			      "%llu", (unsigned)c->s->uid,
+			      (unsigned long long)has, log_plural(has),
+			      p->name,
+			      (unsigned long long)dpool_persist_cap());
+	}
 	return refuse(c, -EDQUOT, "uid %u would persist more than the pool's "
 		      "quota", (unsigned)c->s->uid);
 }

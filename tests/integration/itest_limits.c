@@ -4,7 +4,8 @@
  * all kept for the admins (root and poolctl get in past another uid that
  * took every other; a reload moves them), references per session
  * (-EDQUOT), a uid's persistent blocks in a pool (-EDQUOT, whichever
- * way they are persisted; before any name is evicted), a client that never reads its replies (dropped once its queue
+ * way they are persisted; before any name is evicted; in words that say
+ * the uid's count and the bound apart), a client that never reads its replies (dropped once its queue
  * passes the bound; the daemon does not grow), a uid's connections that
  * never read (those past the uid's bound are dropped), and running out of file
  * descriptors (the daemon refuses the excess, -EUSERS in words that say
@@ -513,6 +514,56 @@ persistent_blocks_per_uid(void **state)
 	EXPECT_RC(pool_stats(p, &st), 0);
 	assert_int_equal(st.persistent_blocks, 5);
 	pool_disconnect(again);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
+/*
+ * The refusal at max_persistent_blocks_per_uid says how many persistent
+ * blocks the uid has, and the bound apart: a batch of two with two of
+ * three is refused with two, and after a reload lowers the bound under
+ * the uid's three, the next Persist with three.  (Both said the bound as
+ * the count: "has 3 ..., the most allowed", with two, then "has 2" with
+ * three.)
+ */
+static void
+persistent_blocks_words_count(void **state)
+{
+	struct pool_conn *c;
+	struct pool *p;
+	struct daemon_proc d;
+	pool_off_t off[4], two[2];
+	size_t sizes[2] = {32, 32};
+	char words[160];
+	int i;
+
+	(void)state;
+	assert_int_equal(harness_start(&d, "max_persistent_blocks_per_uid = 3\n"
+				       "[pool b]\nsize = 1M\n"), 0);
+	EXPECT_RC(pool_connect(NULL, &c), 0);
+	EXPECT_RC(pool_open(c, "b", &p), 0);
+	for (i = 0; i < 2; i++)
+		EXPECT_RC(pool_alloc_wait(p, 32, 0, POOL_ALLOC_PERSIST, 0,
+					  &off[i]), 0);
+	EXPECT_RC(pool_alloc_batch_flags(p, 2, sizes, POOL_ALLOC_PERSIST,
+					 two), -EDQUOT);
+	snprintf(words, sizeof(words), "uid %u has 2 persistent blocks in "
+		 "pool b; max_persistent_blocks_per_uid is 3",
+		 (unsigned)getuid());
+	if (!strstr(pool_last_message(-EDQUOT), words))
+		fail_msg("the batch's refusal: %s", pool_last_message(-EDQUOT));
+	EXPECT_RC(pool_alloc(p, 32, &off[2]), 0);
+	EXPECT_RC(pool_persist(p, off[2]), 0);
+	assert_int_equal(harness_reload_with(&d, "max_persistent_blocks_per_uid"
+					     " = 2\n[pool b]\nsize = 1M\n"), 0);
+	EXPECT_RC(pool_alloc(p, 32, &off[3]), 0);
+	EXPECT_RC(pool_persist(p, off[3]), -EDQUOT);
+	snprintf(words, sizeof(words), "uid %u has 3 persistent blocks in "
+		 "pool b; max_persistent_blocks_per_uid is 2",
+		 (unsigned)getuid());
+	if (!strstr(pool_last_message(-EDQUOT), words))
+		fail_msg("the refusal under a lowered bound: %s",
+			 pool_last_message(-EDQUOT));
 	pool_disconnect(c);
 	assert_int_equal(harness_stop(&d), 0);
 }
@@ -1876,6 +1927,7 @@ main(void)
 		cmocka_unit_test(names_past_65536_are_enospc),
 		cmocka_unit_test(persistent_blocks_per_uid),
 		cmocka_unit_test(persist_cap_refusal_evicts_nothing),
+		cmocka_unit_test(persistent_blocks_words_count),
 		cmocka_unit_test(handles_past_1024_are_emfile),
 		cmocka_unit_test(raw_batch_past_4096_is_e2big),
 		cmocka_unit_test(raw_long_pool_name_is_enametoolong),
