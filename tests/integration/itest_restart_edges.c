@@ -22,8 +22,13 @@
  *       a connection, while the daemon still makes its 200 configured
  *       pools: held until the daemon catches it, then a restart in place,
  *       every pool kept; never the default action's death.
+ *   binary_replaced_while_starting  the daemon's binary replaced by
+ *       another copy while the daemon reads its configuration (a FIFO),
+ *       before its socket listens: SIGUSR2 then restarts it in place
+ *       from the copy; never "(deleted)", "going on as before".
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -33,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -506,6 +512,77 @@ usr2_as_soon_as_it_answers(void **state)
 	free(conf);
 }
 
+/*
+ * The daemon's binary is replaced by an upgrade, or a test, as soon as
+ * the daemon runs: once it is, /proc/self/exe names the old file,
+ * deleted, and a restart in place would execute nothing.  The daemon
+ * reads it first thing.  Here its configuration is a FIFO, which holds
+ * it at its start, after main began and before its socket listens; the
+ * binary is replaced then, and a SIGUSR2 must restart the daemon from
+ * the new copy.  (When restart_setup read it, after the configuration,
+ * the daemon named "poolmgrd (deleted)" and went on as before.)
+ */
+static void
+binary_replaced_while_starting(void **state)
+{
+	char dir[64], bin[128], fresh[160], cmd[512], conf[4096], tmp[192];
+	struct daemon_proc d;
+	struct pool_conn *c;
+	int fd, i, status;
+	FILE *f;
+
+	(void)state;
+	harness_copy_binary(dir, sizeof(dir), bin, sizeof(bin));
+	assert_int_equal(harness_start_from(&d, bin, "[pool r]\nsize = 1M\n"),
+			 0);
+	assert_int_equal(kill(d.pid, SIGTERM), 0);
+	assert_int_equal(waitpid(d.pid, &status, 0), d.pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	harness_read_text(d.conf, conf, sizeof(conf));
+	assert_int_equal(unlink(d.conf), 0);
+	assert_int_equal(mkfifo(d.conf, 0600), 0);
+	fflush(stdout);
+	fflush(stderr);
+	assert_true((d.pid = fork()) >= 0);
+	if (d.pid == 0) {
+		fd = open(d.log, O_WRONLY | O_APPEND | O_CLOEXEC);
+		if (fd >= 0)
+			dup2(fd, 2);
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		execl(bin, "poolmgrd", "--verbose", "--socket", d.sock,
+		      "--config", d.conf, (char *)NULL);
+		_exit(127);
+	}
+	/* Open once the daemon opens it: main has begun. */
+	assert_true((fd = open(d.conf, O_WRONLY | O_CLOEXEC)) >= 0);
+	snprintf(fresh, sizeof(fresh), "%s.new", bin);
+	snprintf(cmd, sizeof(cmd), "cp %s/poolmgrd %s", harness_build(),
+		 fresh);
+	assert_int_equal(harness_run(cmd, NULL, 0), 0);
+	assert_int_equal(rename(fresh, bin), 0);
+	/* The new image reads a file; the daemon has the FIFO open. */
+	snprintf(tmp, sizeof(tmp), "%s.file", d.conf);
+	assert_non_null(f = fopen(tmp, "w"));
+	assert_int_equal(fputs(conf, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(rename(tmp, d.conf), 0);
+	assert_int_equal(harness_write_full(fd, conf, strlen(conf)), 0);
+	close(fd);
+	for (i = 0; i < 1000 && pool_connect(d.sock, &c) != 0; i++)
+		harness_sleep_ms(10);
+	assert_true(i < 1000);
+	pool_disconnect(c);
+	if (harness_restart_in_place(&d) != 0)
+		fail_msg("no restart in place from the replaced binary (%d "
+			 "lines saying it was deleted)",
+			 harness_log_count(&d, "(deleted)"));
+	assert_int_equal(harness_log_count(&d, "(deleted)"), 0);
+	assert_int_equal(pool_connect(d.sock, &c), 0);
+	pool_disconnect(c);
+	assert_int_equal(harness_stop(&d), 0);
+	harness_remove_binary(dir);
+}
+
 int
 main(void)
 {
@@ -516,6 +593,7 @@ main(void)
 		cmocka_unit_test(crash_keeps_socket_broken),
 		cmocka_unit_test_teardown(share_map_enodev, enodev_teardown),
 		cmocka_unit_test(usr2_as_soon_as_it_answers),
+		cmocka_unit_test(binary_replaced_while_starting),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
