@@ -393,24 +393,16 @@ dpool_persist_cap(void)
 	return persist_cap;
 }
 
-/*
- * Would n more persistent blocks of uid pass persist_cap?  A reload may
- * have lowered it under what uid has already.
- */
-static bool
-over_persist_cap(const struct dpool *p, uid_t uid, uint64_t n)
-{
-	unsigned i = charge_index(p, uid);
-	uint64_t has = i < p->ncharges && p->charges[i].uid == uid ?
-		       p->charges[i].blocks : 0;
-
-	return persist_cap && (has >= persist_cap || n > persist_cap - has);
-}
-
+/* n more persistent blocks of uid: a reload may have lowered the cap
+ * under what uid has already. */
 int
 dpool_persist_check(struct dpool *p, uid_t uid, uint64_t n)
 {
-	p->persist_cap_hit = over_persist_cap(p, uid, n);
+	const struct persist_charge *c = dpool_charge(p, uid);
+	uint64_t has = c ? c->blocks : 0;
+
+	p->persist_cap_hit = persist_cap && (has >= persist_cap ||
+					     n > persist_cap - has);
 	return p->persist_cap_hit ? -EDQUOT : 0;
 }
 
@@ -431,10 +423,8 @@ dpool_persist(struct dpool *p, struct handle *h, uint64_t off,
 	 * bound on references holds them: each uid's are counted in the
 	 * pool.  A replace (credit: the uid's own old block goes) adds none.
 	 */
-	if (credit == 0 && over_persist_cap(p, h->session->uid, 1)) {
-		p->persist_cap_hit = true;
+	if (credit == 0 && dpool_persist_check(p, h->session->uid, 1))
 		return -EDQUOT;
-	}
 	/*
 	 * The charge moves from the holders to the persister, who holds it
 	 * (dispatch checks).  What a uid persists stays charged to it after
