@@ -686,19 +686,34 @@ def _array(fn, cls, *args):
 
 
 def _names_page(c, pool, prefix, after):
-    """One pool_names_after page: its NamedBlocks, the total, and the
-    bytes of its last name (where the next page starts: a name that is
-    not UTF-8 would not survive its str)."""
+    """One page of names: pool_names_after's from after, or pool_names'
+    (after None: the one reply, from the first): its NamedBlocks, the
+    total, and the bytes of its last name (where the next page starts: a
+    name that is not UTF-8 would not survive its str; after, or b"", if
+    it lists none)."""
     out = ctypes.POINTER(_Named)()
     n, total = _size(), _size()
-    _check(_lib.pool_names_after(c, pool, prefix, after, ctypes.byref(out),
-                                 ctypes.byref(n), ctypes.byref(total)))
+    if after is None:
+        after = b""
+        _check(_lib.pool_names(c, pool, prefix, ctypes.byref(out),
+                               ctypes.byref(n), ctypes.byref(total)))
+    else:
+        _check(_lib.pool_names_after(c, pool, prefix, after,
+                                     ctypes.byref(out), ctypes.byref(n),
+                                     ctypes.byref(total)))
     try:
         items = [_record(NamedBlock, out[i]) for i in range(n.value)]
         last = out[n.value - 1].name if n.value else after
     finally:
         _free(out)
     return items, total.value, last
+
+
+def _name_page(items, total, last):
+    """A NameList of names, with .last (the bytes of its last name)."""
+    page = NameList(items, total)
+    page.last = last
+    return page
 
 
 class Connection(_Closing):
@@ -1008,13 +1023,14 @@ class Connection(_Closing):
         return NameList(items, total)
 
     def names(self, pool, prefix=""):
-        """The names in pool that begin with prefix, in byte order: a
-        NameList of NamedBlock, .total how many have the prefix."""
+        """The names in pool that begin with prefix, in byte order, as
+        many as one message holds (pool_names): a NameList of
+        NamedBlock, .total how many have the prefix, .last the bytes of
+        the last name listed (b"" for none), as a page of names_after
+        has them: names_after(pool, prefix, .last) goes on from it."""
         with self._h as c:
-            items, total = _array(_lib.pool_names,
-                                  (_Named, NamedBlock, True), c,
-                                  _name(pool), _name(prefix, "prefix"))
-        return NameList(items, total)
+            return _name_page(*_names_page(c, _name(pool),
+                                           _name(prefix, "prefix"), None))
 
     def names_after(self, pool, prefix="", after=""):
         """A page of names: those of pool that begin with prefix and
@@ -1028,12 +1044,9 @@ class Connection(_Closing):
         list names again, or skip some.  EOPNOTSUPP from a daemon
         without paging by name."""
         with self._h as c:
-            items, total, last = _names_page(c, _name(pool),
-                                             _name(prefix, "prefix"),
-                                             _name(after, "after"))
-        page = NameList(items, total)
-        page.last = last
-        return page
+            return _name_page(*_names_page(c, _name(pool),
+                                           _name(prefix, "prefix"),
+                                           _name(after, "after")))
 
     def all_names(self, pool, prefix=""):
         """Every name of pool that begins with prefix, in byte order: a
@@ -1435,8 +1448,8 @@ class Pool(_Closing):
         self._call(_lib.pool_unpublish, _name(name))
 
     def names(self, prefix=""):
-        """The names of this pool that begin with prefix: a NameList of
-        NamedBlock."""
+        """The names of this pool that begin with prefix, one message's
+        worth: Connection.names."""
         return self._conn.names(self.name, prefix)
 
     def names_after(self, prefix="", after=""):

@@ -1713,6 +1713,35 @@ def names_after_pages_on_from_last():
 
 
 @test
+def every_page_of_names_has_last():
+    """names() is a page as names_after's are, with .total and .last: the
+    bytes of its last name, one that is not UTF-8 too, where the next
+    page starts (from .name, which reads with U+FFFD, it would list the
+    page again); b"" for a page of none, and after for names_after's."""
+    pad = b"z" * 190
+    names = [b"pylast/\xfe%04d/" % i + pad for i in range(1000)]
+    with poolclient.connect() as c, c.open("py") as p:
+        for n in names:
+            p.publish(n, p.alloc(16))
+        for page in (p.names(b"pylast/"), c.names("py", b"pylast/"),
+                     p.names_after(b"pylast/")):
+            assert 0 < len(page) < len(names), len(page)
+            assert page.total == len(names), page.total
+            assert page.last == names[len(page) - 1], page.last
+            rest = p.names_after(b"pylast/", page.last)
+            assert rest[0].name == names[len(page)].decode(errors="replace")
+            assert rest.total == len(names) - len(page)
+        whole = p.names(names[-1])
+        assert len(whole) == 1 and whole.total == 1
+        assert whole.last == names[-1]
+        none = p.names(b"pylast/none")
+        assert none == [] and none.total == 0 and none.last == b""
+        for n in names:
+            p.unpublish(n)
+        p.check()
+
+
+@test
 def lookup_waits_for_a_newer_generation():
     """lookup(wait=...) in a child process is answered by a publish
     here, with the name's generation (as names() lists it); a lookup after
