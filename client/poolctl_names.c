@@ -95,12 +95,19 @@ cmd_names(struct ctl *ctl, int argc, char **argv)
 
 	print_names(ctl, pool, pn, n);
 	free(pn);
-	/* On stderr: stdout stays the table, or a JSON array, of those listed. */
-	if (total > n)
-		ctl_warnx("names: %zu of %zu names listed: poolmgrd is older "
-		    "than paging by name, and one reply holds at most 1000, "
-		    "fewer with long names (give a prefix)", n, total);
-	return 0;
+	if (total <= n)
+		return 0;
+	/*
+	 * On stderr: stdout stays the table, or a JSON array, of those
+	 * listed.  And not 0: names promises every name, and a script that
+	 * took these for all of them (to unpublish each, or to look for one)
+	 * would go on wrong, where a warning alone it does not read.
+	 */
+	ctl_warnx("names %s: %zu of %zu names listed: poolmgrd is older than "
+	    "paging by name, and one reply holds at most 1000, fewer with "
+	    "long names (a longer prefix lists the rest)", safe(pool).s, n,
+	    total);
+	return EXIT_FAILED;
 }
 
 /*

@@ -113,7 +113,9 @@
  * pool_user_quota_get and pool_stats_by_name alike, each asked once.
  * Names in pages likewise (bit 12), which no fake says: pool_names_after
  * is -EOPNOTSUPP, unsent, with an after or without, while pool_names is
- * sent.
+ * sent.  `poolctl names` then asks the one reply (NAMES_OLD answers it as
+ * such a daemon did: from the first name, some left out): a reply that
+ * leaves names out is printed, said on stderr, and exit 1.
  *
  * A pool opened under a limit (with a share map in use, so a cache) whose
  * limit is then removed: a daemon that says its batch replies carry the
@@ -348,6 +350,12 @@ enum lie {
 	 */
 	TOOK_SAID,
 	LIE_TOOK_WITHOUT_BIT,
+	/*
+	 * ListNames answered as by a daemon from before paging by name (no
+	 * bit 12): one reply from the prefix's first name, whatever after
+	 * says, of at most NAMES_OLD_REPLY names, unlisted the rest.
+	 */
+	NAMES_OLD,
 };
 
 /* The truthful fake's pools, and its page. */
@@ -1297,6 +1305,53 @@ fake_list(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	return fake_send(cfd, &rep, NULL, 0);
 }
 
+/* NAMES_OLD's names, in byte order, and the most its one reply lists. */
+static const char *const old_names[] = {"a/0", "a/1", "b/0", "b/1", "b/2"};
+#define NAMES_OLD_REPLY	3
+
+/*
+ * A ListNames, as NAMES_OLD answers it: logged with its prefix and the
+ * bytes of its after, which no client may send to such a daemon.
+ */
+static int
+fake_names(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
+{
+	static Poolmgr__NamedBlock nb[NAMES_OLD_REPLY];
+	static Poolmgr__NamedBlock *ptrs[NAMES_OLD_REPLY];
+	const Poolmgr__ListNames *m = req->names;
+	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__ListNamesReply lr = POOLMGR__LIST_NAMES_REPLY__INIT;
+	size_t i, k = 0;
+
+	fprintf(fs->log, "names pool=%s prefix=%.*s after=%zu\n",
+		m->pool && m->pool->name ? m->pool->name : "",
+		(int)m->prefix.len, m->prefix.len ? (char *)m->prefix.data : "",
+		m->after.len);
+	for (i = 0; i < sizeof(old_names) / sizeof(old_names[0]); i++) {
+		if (m->prefix.len && strncmp(old_names[i],
+		    (const char *)m->prefix.data, m->prefix.len) != 0)
+			continue;
+		if (k == NAMES_OLD_REPLY) {
+			lr.unlisted++;
+			continue;
+		}
+		poolmgr__named_block__init(&nb[k]);
+		nb[k].name.data = (uint8_t *)old_names[i];
+		nb[k].name.len = strlen(old_names[i]);
+		nb[k].offset = (i + 1) * BLOCKS_STEP;
+		nb[k].usable_size = 64;
+		nb[k].generation = i + 1;
+		ptrs[k] = &nb[k];
+		k++;
+	}
+	lr.n_names = k;
+	lr.names = ptrs;
+	rep.id = req->id;
+	rep.body_case = POOLMGR__REPLY__BODY_NAMES;
+	rep.names = &lr;
+	return fake_send(cfd, &rep, NULL, 0);
+}
+
 /* Is lie one of ListBlocks' (so the fake announces the request)? */
 static bool
 blocks_case(enum lie lie)
@@ -1570,6 +1625,15 @@ fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
 	case POOLMGR__REQUEST__BODY_STATS:
 		if (uquota_case(fs->lie)) {
 			rc = fake_stats(fs, cfd, req);
+			break;
+		}
+		fprintf(fs->log, "request %d\n", (int)req->body_case);
+		rep.error = -EOPNOTSUPP;
+		rc = fake_send(cfd, &rep, NULL, 0);
+		break;
+	case POOLMGR__REQUEST__BODY_NAMES:
+		if (fs->lie == NAMES_OLD) {
+			rc = fake_names(fs, cfd, req);
 			break;
 		}
 		fprintf(fs->log, "request %d\n", (int)req->body_case);
@@ -3931,6 +3995,68 @@ poolctl_wait_old_daemon(void **state)
 }
 
 /*
+ * poolctl names against a daemon from before paging by name: no page is
+ * asked for, one ListNames is sent, without an after.  A prefix whose
+ * names fit the one reply lists them all, exit 0, nothing on stderr.
+ * A reply that leaves names out prints those listed, as a table or a
+ * JSON array, says on stderr how many of how many, and exits 1: a script
+ * that took the output for every name (to unpublish each, or to look
+ * for one) would go on wrong, and a warning alone it does not read.
+ */
+static void
+poolctl_names_old_daemon(void **state)
+{
+	static const char cut[] =
+		"poolctl: names " FAKE_POOL ": 3 of 5 names listed: poolmgrd "
+		"is older than paging by name, and one reply holds at most "
+		"1000, fewer with long names (a longer prefix lists the "
+		"rest)\n";
+	static const struct {
+		const char *args, *prefix;
+		int rc;
+		const char *listed, *unlisted, *words;
+	} cases[] = {
+		{"names " FAKE_POOL " a/", "a/", 0, "a/1", "b/0", ""},
+		{"names " FAKE_POOL, "", 1, "b/0", "b/1", cut},
+		{"--json names " FAKE_POOL, "", 1, "\"b/0\"", "\"b/1\"", cut},
+	};
+	struct daemon_proc dp;
+	char out[4096], err[1024], log[LOG_MAX], asked[64];
+	struct fake f;
+	size_t i;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fake_start(&f, NAMES_OLD);
+		memset(&dp, 0, sizeof(dp));
+		snprintf(dp.dir, sizeof(dp.dir), "%s", f.dir);
+		rc = harness_poolctl(&dp, NULL, out, sizeof(out), err,
+				     sizeof(err), "--socket %s -n %s", f.sock,
+				     cases[i].args);
+		unlink(strcat(dp.dir, "/poolctl.err"));
+		expect_fake_passed(fake_finish(&f, log, sizeof(log)),
+				   cases[i].args, log);
+		printf("liar: poolctl %s against a daemon from before paging "
+		       "by name: exit %d, stderr \"%s\"\n", cases[i].args, rc,
+		       err);
+		if (rc != cases[i].rc || !strstr(out, "a/0") ||
+		    !strstr(out, cases[i].listed) ||
+		    strstr(out, cases[i].unlisted) ||
+		    strcmp(err, cases[i].words) != 0)
+			fail_msg("poolctl %s against an old daemon: exit %d, "
+				 "stdout:\n%s\nstderr \"%s\"; the fake saw:\n%s",
+				 cases[i].args, rc, out, err, log);
+		snprintf(asked, sizeof(asked), "names pool=" FAKE_POOL
+			 " prefix=%s after=0\n", cases[i].prefix);
+		if (log_lines(log, "names ") != 1 || !strstr(log, asked))
+			fail_msg("poolctl %s: not one ListNames without an "
+				 "after; the fake saw:\n%s", cases[i].args, log);
+		assert_int_equal(log_lines(log, "request "), 0);
+	}
+}
+
+/*
  * poolctl create and set against daemons from before user quotas (and
  * limits), or uids' own user quotas: exit 1, nothing sent, the words
  * naming what the daemon lacks.
@@ -4029,6 +4155,7 @@ main(void)
 		cmocka_unit_test(blocks_pages_checked),
 		cmocka_unit_test(poolctl_blocks_old_daemon),
 		cmocka_unit_test(poolctl_user_quota_old_daemon),
+		cmocka_unit_test(poolctl_names_old_daemon),
 	};
 
 	/* SIGPIPE keeps its default: a client that got one would show it. */
