@@ -1053,7 +1053,9 @@ class Connection(_Closing):
         list of NamedBlock, asked page after page (names_after), each
         from the last name of the one before.  A name published or
         removed meanwhile is listed or not by where it sorts; none comes
-        twice.  EOPNOTSUPP from a daemon without paging by name."""
+        twice.  It ends at the last name, one published ahead of it
+        meanwhile too (pool_names_after(3) says why that ends).
+        EOPNOTSUPP from a daemon without paging by name."""
         names, after = [], b""
         while True:
             with self._h as c:

@@ -34,7 +34,11 @@ check_block_name(const char *cmd, const char *name)
  * Every name of pool with prefix, into *all (*n of them), page after page
  * from the last name of the one before, until a page says none is left.
  * A name published or removed meanwhile is listed or not by where it
- * sorts; the library sees to it that none comes twice.
+ * sorts; the library sees to it that none comes twice.  No bound at the
+ * first page's total: names published ahead of the walk would push names
+ * there all along past it.  The walk ends anyway: a page short of the
+ * last is full and a pool holds 65536 names at most, so only a program
+ * publishing a page's worth ahead of each page keeps it going.
  */
 static int
 names_every(struct ctl *ctl, const char *pool, const char *prefix,
