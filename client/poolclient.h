@@ -1252,12 +1252,12 @@ POOL_API int pool_names(struct pool_conn *c, const char *name,
  * removed between pages is listed, or not, by where it sorts; no name is
  * listed twice, none before after.  free *out with free().
  *
- * Errors: -EINVAL (c, out, n or total NULL, or a bad pool name),
- * -ENAMETOOLONG (a pool name, prefix or after longer than its most),
- * -EOPNOTSUPP (a daemon without paging by name: nothing sent), -ENOENT
- * (no such pool), -EACCES (no read permission), -EPROTO (a page out of
- * order, or one that says more are left but lists none), -ENOMEM, or a
- * connection error.
+ * Errors: -EINVAL (c, name, out, n or total NULL), -ENAMETOOLONG (a
+ * pool name, prefix or after longer than its most), -EOPNOTSUPP (a
+ * daemon without paging by name: nothing sent), -ENOENT (no such pool,
+ * a name no pool can have too), -EACCES (no read permission), -EPROTO
+ * (a page out of order, or one that says more are left but lists none),
+ * -ENOMEM, or a connection error.
  */
 POOL_API int pool_names_after(struct pool_conn *c, const char *name,
 			      const char *prefix, const char *after,

@@ -149,23 +149,25 @@ static Poolmgr__NamedBlock *named_ptrs[MAX_LISTED_NAMES];
 static Poolmgr__ListNamesReply names_reply;
 
 /*
- * A page's after, checked as a name: empty is none (from the first).  It
- * need not be a name in the pool: one removed since the page before it
- * was listed still says where the next page starts.
+ * A listing's prefix or a page's after (what: "a prefix", "an after
+ * name"), checked as a name: empty is none (all names; from the first).
+ * The words name the field, not "a block name": the request has none.
+ * An after need not be a name in the pool: one removed since the page
+ * before it was listed still says where the next page starts.
  */
 static int
-check_after(struct call *c, const ProtobufCBinaryData *after)
+check_listed(struct call *c, const char *what, const ProtobufCBinaryData *b)
 {
 	int rc;
 
-	if (!after->len)
+	if (!b->len)
 		return 0;
-	rc = block_name_valid(after->data, after->len);
+	rc = block_name_valid(b->data, b->len);
 	if (rc == -ENAMETOOLONG)
-		return refuse(c, rc, "an after name of %zu bytes: at most %d",
-			      after->len, BLOCK_NAME_MAX);
+		return refuse(c, rc, "%s of %zu bytes: at most %d", what,
+			      b->len, BLOCK_NAME_MAX);
 	if (rc)
-		return refuse(c, rc, "an after name is 0 to %d bytes, no NUL",
+		return refuse(c, rc, "%s is 0 to %d bytes, no NUL", what,
 			      BLOCK_NAME_MAX);
 	return 0;
 }
@@ -190,9 +192,9 @@ do_list_names(struct call *c, const Poolmgr__ListNames *m)
 
 	if (!(p = get_pool(c, m->pool, false, &rc)))
 		return rc;
-	if (pre->len && (rc = check_block_name(c, pre)))
+	if ((rc = check_listed(c, "a prefix", pre)))
 		return rc;
-	if ((rc = check_after(c, &m->after)))
+	if ((rc = check_listed(c, "an after name", &m->after)))
 		return rc;
 	for (n = block_names_page(&p->names, pre->data, pre->len,
 				  m->after.data, m->after.len);

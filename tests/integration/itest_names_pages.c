@@ -22,7 +22,10 @@
  *   bad_after                an after longer than a name is -ENAMETOOLONG
  *       from the library (nothing sent) and from the daemon, in its
  *       words; one holding a NUL is -EINVAL from the daemon; 255 bytes
- *       go; a prefix too long is still -ENAMETOOLONG;
+ *       go; a prefix too long is still -ENAMETOOLONG, and the daemon
+ *       refuses a prefix as an after, in words that say "a prefix"; a
+ *       pool name no pool can have ("", ".hidden") is -ENOENT, none
+ *       (NULL) -EINVAL;
  *   poolctl_lists_every_name `poolctl names` lists all of them, as a
  *       table and as JSON, with nothing on stderr, and a family by its
  *       prefix.
@@ -357,19 +360,21 @@ changes_between_pages(void **state)
 
 /* ---- bad_after ------------------------------------------------------ */
 
+/* A ListNames of len bytes as its after, or as its prefix. */
 static void
-raw_list_refused(int fd, const void *after, size_t len, int want,
-		 const char *words)
+raw_list_refused(int fd, bool prefix, const void *bytes, size_t len,
+		 int want, const char *words)
 {
 	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
 	Poolmgr__ListNames ln = POOLMGR__LIST_NAMES__INIT;
 	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
+	ProtobufCBinaryData *b = prefix ? &ln.prefix : &ln.after;
 	Poolmgr__Reply *r;
 
 	ref.name = (char *)POOL;
 	ln.pool = &ref;
-	ln.after.data = (uint8_t *)after;
-	ln.after.len = len;
+	b->data = (uint8_t *)bytes;
+	b->len = len;
 	req.body_case = POOLMGR__REQUEST__BODY_NAMES;
 	req.names = &ln;
 	r = harness_raw_expect(fd, &req, want);
@@ -407,6 +412,13 @@ bad_after(void **state)
 		  -EINVAL);
 	EXPECT_RC(pool_names_after(c, "nosuchpool", NULL, "page/b", &pn, &n,
 				   &total), -ENOENT);
+	/* A name no pool can have is no such pool; none at all, -EINVAL. */
+	EXPECT_RC(pool_names_after(c, "", NULL, NULL, &pn, &n, &total),
+		  -ENOENT);
+	EXPECT_RC(pool_names_after(c, ".hidden", NULL, NULL, &pn, &n, &total),
+		  -ENOENT);
+	EXPECT_RC(pool_names_after(c, NULL, NULL, NULL, &pn, &n, &total),
+		  -EINVAL);
 	/* 255 bytes: a name's most, past every name here. */
 	too_long[POOL_BLOCK_NAME_MAX] = '\0';
 	EXPECT_RC(pool_names_after(c, POOL, NULL, too_long, &pn, &n, &total),
@@ -417,11 +429,17 @@ bad_after(void **state)
 
 	fd = harness_raw_client(d.sock, "bad_after");
 	too_long[POOL_BLOCK_NAME_MAX] = 'z';
-	raw_list_refused(fd, too_long, POOL_BLOCK_NAME_MAX + 1, -ENAMETOOLONG,
-			 "an after name of 256 bytes: at most 255");
-	raw_list_refused(fd, "page\0b", 6, -EINVAL,
+	raw_list_refused(fd, false, too_long, POOL_BLOCK_NAME_MAX + 1,
+			 -ENAMETOOLONG, "an after name of 256 bytes: at most 255");
+	raw_list_refused(fd, false, "page\0b", 6, -EINVAL,
 			 "an after name is 0 to 255 bytes, no NUL");
-	raw_list_refused(fd, too_long, POOL_BLOCK_NAME_MAX, 0, NULL);
+	raw_list_refused(fd, false, too_long, POOL_BLOCK_NAME_MAX, 0, NULL);
+	/* A prefix likewise, in words that name it. */
+	raw_list_refused(fd, true, too_long, POOL_BLOCK_NAME_MAX + 1,
+			 -ENAMETOOLONG, "a prefix of 256 bytes: at most 255");
+	raw_list_refused(fd, true, "page\0b", 6, -EINVAL,
+			 "a prefix is 0 to 255 bytes, no NUL");
+	raw_list_refused(fd, true, too_long, POOL_BLOCK_NAME_MAX, 0, NULL);
 	close(fd);
 	harness_expect_checked(c, POOL);
 	pool_close(p);
