@@ -143,7 +143,8 @@ CTL_SRCS := client/poolctl.c client/poolctl_parse.c client/poolctl_admin.c \
             client/poolctl_uquota.c client/poolctl_uquota_text.c
 CTL_OBJS := $(CTL_SRCS:%.c=$(BUILD)/%.o)
 CTL_LIBS := $(shell pkg-config --libs json-c 2>/dev/null)
-EXAMPLES := $(BUILD)/examples/producer $(BUILD)/examples/consumer
+EXAMPLES := $(BUILD)/examples/producer $(BUILD)/examples/consumer \
+            $(BUILD)/examples/frames
 
 UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta \
               test_heap_split test_heap_restore test_session test_records \
@@ -175,7 +176,8 @@ ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_user_quota_entries itest_stats_abi \
               itest_misuse itest_logs itest_list itest_connect \
               itest_status itest_blocks itest_acl itest_acl_api \
-              itest_user_quota_api itest_destroy_fork itest_dlclose
+              itest_user_quota_api itest_destroy_fork itest_dlclose \
+              itest_frames
 # Under a malloc of its own, which ASan's allocator leaves no room for.
 ifneq ($(SAN),1)
 ITESTS     += itest_nomem itest_journal_env
@@ -820,7 +822,8 @@ install: $(INSTALL_FILES)
 	install -m 0644 docs/poolmgrd.8 $(DESTDIR)$(MANDIR)/man8/poolmgrd.8
 	install -m 0644 client/poolctl.bash $(DESTDIR)$(BASHCOMPDIR)/poolctl
 	install -m 0644 client/examples/producer.c client/examples/consumer.c \
-	  client/examples/Makefile $(DESTDIR)$(EXAMPLEDIR)/
+	  client/examples/frames.c client/examples/Makefile \
+	  $(DESTDIR)$(EXAMPLEDIR)/
 	install -m 0644 $(UNITS) $(DESTDIR)$(UNITDIR)/
 	install -m 0644 systemd/poolmgrd.sysusers $(DESTDIR)$(SYSUSERSDIR)/poolmgrd.conf
 	install -m 0644 client/poolclient.py client/poolclient_handle.py \
@@ -857,6 +860,7 @@ uninstall:
 	  $(DESTDIR)$(MANDIR)/man8/poolmgrd.8 \
 	  $(DESTDIR)$(BASHCOMPDIR)/poolctl \
 	  $(DESTDIR)$(EXAMPLEDIR)/producer.c $(DESTDIR)$(EXAMPLEDIR)/consumer.c \
+	  $(DESTDIR)$(EXAMPLEDIR)/frames.c \
 	  $(DESTDIR)$(EXAMPLEDIR)/Makefile \
 	  $(DESTDIR)$(UNITDIR)/poolmgrd.service \
 	  $(DESTDIR)$(UNITDIR)/poolmgrd.socket \

@@ -165,13 +165,13 @@ ok "examples build with: cc app.c \$(pkg-config --cflags --libs poolclient)"
 # The installed examples, with their Makefile, build as they are, in a
 # copy (the documentation directory is not the reader's to write in).
 ex=$pre/share/doc/poolmgr/examples
-for f in producer.c consumer.c Makefile; do
+for f in producer.c consumer.c frames.c Makefile; do
 	cmp -s "client/examples/$f" "$ex/$f" || fail "$ex/$f is not client/examples/$f"
 done
 cp -r "$ex" "$stage/examples"
 make --no-print-directory -s -C "$stage/examples" >"$stage/examples.log" 2>&1 ||
 	fail "make in a copy of $ex: $(cat "$stage/examples.log")"
-for prog in producer consumer; do
+for prog in producer consumer frames; do
 	[ -x "$stage/examples/$prog" ] || fail "make in $ex made no $prog"
 done
 ok "the examples in share/doc/poolmgr/examples build with their Makefile"
