@@ -822,8 +822,8 @@ install: $(INSTALL_FILES)
 	install -m 0644 docs/poolmgrd.8 $(DESTDIR)$(MANDIR)/man8/poolmgrd.8
 	install -m 0644 client/poolctl.bash $(DESTDIR)$(BASHCOMPDIR)/poolctl
 	install -m 0644 client/examples/producer.c client/examples/consumer.c \
-	  client/examples/frames.c client/examples/Makefile \
-	  $(DESTDIR)$(EXAMPLEDIR)/
+	  client/examples/frames.c client/examples/workers.py \
+	  client/examples/Makefile $(DESTDIR)$(EXAMPLEDIR)/
 	install -m 0644 $(UNITS) $(DESTDIR)$(UNITDIR)/
 	install -m 0644 systemd/poolmgrd.sysusers $(DESTDIR)$(SYSUSERSDIR)/poolmgrd.conf
 	install -m 0644 client/poolclient.py client/poolclient_handle.py \
@@ -860,7 +860,7 @@ uninstall:
 	  $(DESTDIR)$(MANDIR)/man8/poolmgrd.8 \
 	  $(DESTDIR)$(BASHCOMPDIR)/poolctl \
 	  $(DESTDIR)$(EXAMPLEDIR)/producer.c $(DESTDIR)$(EXAMPLEDIR)/consumer.c \
-	  $(DESTDIR)$(EXAMPLEDIR)/frames.c \
+	  $(DESTDIR)$(EXAMPLEDIR)/frames.c $(DESTDIR)$(EXAMPLEDIR)/workers.py \
 	  $(DESTDIR)$(EXAMPLEDIR)/Makefile \
 	  $(DESTDIR)$(UNITDIR)/poolmgrd.service \
 	  $(DESTDIR)$(UNITDIR)/poolmgrd.socket \

@@ -508,6 +508,43 @@ def persistent_batch_read_by_c():
 
 
 @test
+def example_workers_share_one_array():
+    """client/examples/workers.py: the parent loads an 8 MiB array once
+    into a pool whose user quota is 12 MiB, three workers read it whole
+    in place (the one that crashed halfway, started again, too), and
+    their holds cost the uid nothing: it persists 8 MiB and holds none.
+    Run again, the parent finds the array and loads nothing."""
+    prog = os.path.join(SRC, "client", "examples", "workers.py")
+    env = dict(os.environ, PYTHONPATH=os.path.join(SRC, "client"))
+    with poolclient.connect() as c:
+        c.create_pool("pyml", 64 << 20, user_quota=12 << 20)
+        try:
+            for first in (True, False):
+                r = subprocess.run([sys.executable, prog, "pyml", "3", "8"],
+                                   capture_output=True, text=True, env=env,
+                                   timeout=60, check=False)
+                assert r.returncode == 0 and r.stderr == "", \
+                    (r.returncode, r.stdout, r.stderr)
+                out = r.stdout.splitlines()
+                assert out[0] == "parent: %s 8 MiB at 0x0" % (
+                    "loaded" if first else "found"), out
+                assert "worker 1: crashing halfway" in out, out
+                assert "parent: worker 1 died (signal 9); starting it " \
+                    "again" in out, out
+                for i in (1, 2, 3):
+                    assert "worker %d: 1048576 doubles at 0x0, sum right" \
+                        % i in out, out
+                assert out[-1] == "parent: uid %d holds 0 MiB, persists " \
+                    "8 MiB, user quota 12 MiB" % os.getuid(), out
+            st = c.stats("pyml")
+            assert (st.live_blocks, st.named_blocks, st.clients) == \
+                (1, 1, 0), st
+            assert st.user_quota_refusals == 0, st
+        finally:
+            c.destroy_pool("pyml", force=True)
+
+
+@test
 def a_daemons_einval_at_hello_is_labelled():
     """A daemon that turns a connection away with EINVAL (as a Reply of
     id 0, the connection's answer) is quoted as the daemon, not taken for

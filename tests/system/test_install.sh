@@ -165,7 +165,7 @@ ok "examples build with: cc app.c \$(pkg-config --cflags --libs poolclient)"
 # The installed examples, with their Makefile, build as they are, in a
 # copy (the documentation directory is not the reader's to write in).
 ex=$pre/share/doc/poolmgr/examples
-for f in producer.c consumer.c frames.c Makefile; do
+for f in producer.c consumer.c frames.c workers.py Makefile; do
 	cmp -s "client/examples/$f" "$ex/$f" || fail "$ex/$f is not client/examples/$f"
 done
 cp -r "$ex" "$stage/examples"
