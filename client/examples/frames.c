@@ -15,11 +15,11 @@
  * producer until one of them frees a frame (up to -w SECONDS, 10).  Its
  * last frame says it is the last, and stays published when it exits.
  *
- * A consumer waits for each newer generation of NAME (pool_lookup_wait
- * with POOL_LOOKUP_RETAIN: the frame is the consumer's before the answer
- * comes, so it cannot be freed and reused under it), checks every byte,
- * and keeps the last HELD frames it read (1; a filter over time keeps
- * more) before it frees the oldest.  One that falls behind skips frames:
+ * A consumer opens the pool read-only and waits for each newer
+ * generation of NAME (pool_lookup_wait with POOL_LOOKUP_RETAIN: the frame
+ * is the consumer's before the answer comes, so it cannot be freed and
+ * reused under it), checks every byte, and keeps the last HELD frames it
+ * read (1; a filter over time keeps more) before it frees the oldest.  One that falls behind skips frames:
  * it is given the newest.  It ends after the producer's last frame, or
  * after FRAMES frames of its own, if -n says so, where it stops and
  * holds its frames until a signal ends it: a consumer stuck in the middle
@@ -307,7 +307,10 @@ main(int argc, char **argv)
 		failed("connect", error);
 		return 1;
 	}
-	if ((error = pool_open(c, argv[optind], &p)) != 0) {
+	/* A consumer maps the pool read-only: it cannot scribble on frames. */
+	error = producer ? pool_open(c, argv[optind], &p) :
+	    pool_open_readonly(c, argv[optind], &p);
+	if (error != 0) {
 		failed(argv[optind], error);
 		pool_disconnect(c);
 		return 1;
