@@ -12,8 +12,11 @@
  * name to the new frame: the frame before loses the name's reference and
  * is freed at once, unless a consumer still holds it.  When consumers lag
  * and hold old frames the pool fills, and pool_alloc_wait holds the
- * producer until one of them frees a frame (up to -w SECONDS, 10).  Its
- * last frame says it is the last, and stays published when it exits.
+ * producer until one of them frees a frame (up to -w SECONDS, 10).  So
+ * the pool needs room for two frames at the least, the published one and
+ * the next, and one more for each frame its consumers hold.  The
+ * producer's last frame says it is the last, and stays published when it
+ * exits.
  *
  * A consumer opens the pool read-only and waits for each newer
  * generation of NAME (pool_lookup_wait with POOL_LOOKUP_RETAIN: the frame
@@ -304,7 +307,12 @@ main(int argc, char **argv)
 
 	/* NULL: the socket named by $POOLMGRD_SOCKET, else the default. */
 	if ((error = pool_connect(NULL, &c)) != 0) {
-		failed("connect", error);
+		/* The library's own words name the socket and what to check. */
+		if (*pool_last_message(error) != '\0')
+			fprintf(stderr, "frames: cannot connect: %s\n",
+			    pool_last_message(error));
+		else
+			failed("connect", error);
 		return 1;
 	}
 	/* A consumer maps the pool read-only: it cannot scribble on frames. */
