@@ -53,8 +53,12 @@ EXAMPLEDIR   ?= $(DOCDIR)/examples
 BASHCOMPDIR  ?= $(PREFIX)/share/bash-completion/completions
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 SYSCONFDIR   ?= /etc
-UNITDIR      ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system)
-SYSUSERSDIR  ?= $(or $(shell pkg-config --variable=sysusersdir systemd 2>/dev/null),/usr/lib/sysusers.d)
+# systemd's own directories for the system prefixes; under any other
+# PREFIX (a user's own, without root) the units and the sysusers entry go
+# under it too, as everything else does, rather than failing half way.
+SYSTEM_PREFIX := $(filter /usr /usr/local,$(PREFIX))
+UNITDIR      ?= $(if $(SYSTEM_PREFIX),$(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system),$(PREFIX)/lib/systemd/system)
+SYSUSERSDIR  ?= $(if $(SYSTEM_PREFIX),$(or $(shell pkg-config --variable=sysusersdir systemd 2>/dev/null),/usr/lib/sysusers.d),$(PREFIX)/lib/sysusers.d)
 # The Python binding: where Debian's python3 looks (PREFIX=/usr: the
 # packages' directory; /usr/local: the local one of this python3).
 PYTHON_VERSION := $(shell python3 -c \

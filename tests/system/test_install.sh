@@ -355,16 +355,22 @@ left=$(find "$deb" -type f -o -type l)
 ok "$usr: the library, poolclient.pc, the binding, the man pages and" \
 	"the units name the paths installed to; uninstall removes them"
 
-# Without DESTDIR, as `sudo make install` does, but into the stage: every
-# directory given, so that nothing lands outside it.
+# Without DESTDIR, as `sudo make install` does, but into the stage: a
+# prefix of one's own, with no unit or sysusers directory given, puts
+# those under it too, so that nothing lands outside it.
 sys=$stage/sys
-dirs="PREFIX=$sys/usr/local UNITDIR=$sys/units SYSUSERSDIR=$sys/sysusers"
+dirs="PREFIX=$sys/usr/local"
 # shellcheck disable=SC2086
 make --no-print-directory -s install $as_built $dirs \
 	LDCONFIG="$stage/ldconfig" >/dev/null
 [ -f "$sys/usr/local/lib/libpoolclient.so.1.0.0" ] ||
 	fail "install without DESTDIR did not install the library"
 [ -f "$ldconfig_log" ] || fail "install without DESTDIR did not run ldconfig"
+for f in lib/systemd/system/poolmgrd.service lib/systemd/system/poolmgrd.socket \
+	lib/sysusers.d/poolmgrd.conf; do
+	[ -f "$sys/usr/local/$f" ] ||
+		fail "an install to a prefix of one's own did not put $f under it"
+done
 [ "$(head -n 1 "$ldconfig_log")" = "" ] ||
 	fail "install ran 'ldconfig $(head -n 1 "$ldconfig_log")', not 'ldconfig'"
 # Installed so, the binding loads the library from LIBDIR by itself: no
