@@ -91,9 +91,9 @@ static const struct client_error client_errors[] = {
 	{ -EAGAIN,		"not now: as many lookups or allocations wait "
 				"in the pool as poolmgrd allows "
 				"(max_name_waits, max_alloc_waits)" },
-	{ -ETIMEDOUT,		"timed out: poolmgrd did not answer a connect "
-				"in time, or no name (or room) came within "
-				"the wait" },
+	{ -ETIMEDOUT,		"timed out: no name (or room) came within "
+				"the wait, or poolmgrd did not answer a "
+				"connect in time" },
 	{ -ENOBUFS,		"no buffer space to send the request to "
 				"poolmgrd: nothing was sent, try again" },
 	{ -EIO,			"a block poolmgrd zeroed or moved in steps "
