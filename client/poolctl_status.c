@@ -29,6 +29,18 @@ enum status_kind {
 	S_GID,		/* a gid: likewise */
 };
 
+/*
+ * When a 0 says the daemon did not tell: the figure is then printed as
+ * "unknown" (null in JSON) and left out of kv and Prometheus, where a 0
+ * would read as a value.
+ */
+enum status_known {
+	K_ALWAYS,	/* every value is one */
+	K_NONZERO,	/* 0: the daemon could not read it (rss_bytes) */
+	K_LIMITS,	/* a daemon before fields 23 and 24 sends neither:
+			 * max_connections_per_uid, at least 1, is 0 */
+};
+
 struct status_field {
 	const char	*key;		/* pool_daemon_stats member, JSON key */
 	const char	*label;		/* text */
@@ -37,12 +49,15 @@ struct status_field {
 	bool		 counter;	/* only grows (Prometheus counter) */
 	const char	*metric;	/* Prometheus name; NULL: in _info */
 	const char	*mhelp;		/* Prometheus HELP */
+	enum status_known known;
 };
 
 #define DF(f, label, kind, counter, metric, mhelp)			\
+	DFK(f, label, kind, counter, metric, mhelp, K_ALWAYS)
+#define DFK(f, label, kind, counter, metric, mhelp, known)		\
 	{ #f, label, offsetof(struct pool_daemon_stats, f),		\
 	  sizeof(((struct pool_daemon_stats *)0)->f), kind, counter,	\
-	  metric, mhelp }
+	  metric, mhelp, known }
 
 static const struct status_field status_fields[] = {
 	DF(pid, "pid", S_NUM, false, NULL, NULL),
@@ -63,13 +78,14 @@ static const struct status_field status_fields[] = {
 	DF(max_connections, "max connections", S_NUM, false,
 	    "poolmgr_daemon_max_connections",
 	    "The max_connections setting in force."),
-	DF(admin_connections, "kept for admins", S_NUM, false,
+	DFK(admin_connections, "kept for admins", S_NUM, false,
 	    "poolmgr_daemon_admin_connections",
 	    "The admin_connections setting in force: of max_connections, "
-	    "the places kept for root, the daemon's uid and admin_group."),
-	DF(max_connections_per_uid, "max per uid", S_NUM, false,
+	    "the places kept for root, the daemon's uid and admin_group.",
+	    K_LIMITS),
+	DFK(max_connections_per_uid, "max per uid", S_NUM, false,
 	    "poolmgr_daemon_max_connections_per_uid",
-	    "The max_connections_per_uid setting in force."),
+	    "The max_connections_per_uid setting in force.", K_LIMITS),
 	DF(connections_total, "connections accepted", S_NUM, true,
 	    "poolmgr_daemon_connections_accepted_total",
 	    "Connections accepted since the daemon started, refused ones "
@@ -101,9 +117,9 @@ static const struct status_field status_fields[] = {
 	DF(allocated_bytes, "allocated", S_BYTES, false,
 	    "poolmgr_daemon_allocated_bytes",
 	    "Bytes in live blocks, over the pools the caller may read."),
-	DF(rss_bytes, "resident memory", S_BYTES, false,
+	DFK(rss_bytes, "resident memory", S_BYTES, false,
 	    "poolmgr_daemon_resident_memory_bytes",
-	    "The daemon's resident memory."),
+	    "The daemon's resident memory.", K_NONZERO),
 	DF(log_lines_left_out, "log lines left out", S_NUM, true,
 	    "poolmgr_daemon_log_lines_left_out_total",
 	    "Log lines the daemon's rate limits left out."),
@@ -115,6 +131,21 @@ static uint64_t
 status_value(const struct pool_daemon_stats *ds, const struct status_field *f)
 {
 	return member_value(ds, f->off, f->size);
+}
+
+/* Whether the daemon told f: else its 0 is no value (enum status_known). */
+static bool
+status_known(const struct pool_daemon_stats *ds, const struct status_field *f)
+{
+	switch (f->known) {
+	case K_NONZERO:
+		return status_value(ds, f) != 0;
+	case K_LIMITS:
+		return ds->max_connections_per_uid != 0;
+	case K_ALWAYS:
+		break;
+	}
+	return true;
 }
 
 /* A duration: "3d 04:05:06", or "04:05:06" under a day. */
@@ -183,7 +214,9 @@ print_status_text(const struct ctl *ctl, const struct pool_daemon_stats *ds)
 		f = &status_fields[i];
 		v = status_value(ds, f);
 		printf("  %-20s ", f->label);
-		if (status_text_value(ctl, f, v, value, sizeof value))
+		if (!status_known(ds, f))
+			printf("unknown\n");
+		else if (status_text_value(ctl, f, v, value, sizeof value))
 			printf("%s  (%" PRIu64 "%s)\n", value, v,
 			    f->kind == S_MS ? " ms" : "");
 		else
@@ -202,6 +235,7 @@ json_status(const struct pool_daemon_stats *ds)
 	    json_object_new_string(ds->server));
 	for (i = 0; i < NSTATUS; i++) {
 		json_object_object_add(o, status_fields[i].key,
+		    !status_known(ds, &status_fields[i]) ? NULL :
 		    json_object_new_uint64(status_value(ds,
 		    &status_fields[i])));
 		/* The names beside the numbers, as stats' JSON has them. */
@@ -218,7 +252,7 @@ json_status(const struct pool_daemon_stats *ds)
 /*
  * One "KEY VALUE" line per figure, the JSON keys and plain numbers, as
  * stats' kv has them without the pool: the server's words are the rest
- * of their line.
+ * of their line.  A figure the daemon did not tell has no line.
  */
 static void
 print_status_kv(const struct pool_daemon_stats *ds)
@@ -227,8 +261,9 @@ print_status_kv(const struct pool_daemon_stats *ds)
 
 	printf("server %s\n", safe(ds->server).s);
 	for (i = 0; i < NSTATUS; i++)
-		printf("%s %" PRIu64 "\n", status_fields[i].key,
-		    status_value(ds, &status_fields[i]));
+		if (status_known(ds, &status_fields[i]))
+			printf("%s %" PRIu64 "\n", status_fields[i].key,
+			    status_value(ds, &status_fields[i]));
 }
 
 /*
@@ -246,7 +281,7 @@ print_status_prometheus(const struct pool_daemon_stats *ds)
 
 	for (i = 0; i < NSTATUS; i++) {
 		f = &status_fields[i];
-		if (f->metric == NULL)
+		if (f->metric == NULL || !status_known(ds, f))
 			continue;
 		prom_family(f->metric, f->counter ? "counter" : "gauge",
 		    f->mhelp);

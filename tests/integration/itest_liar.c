@@ -147,6 +147,11 @@
  * are not in order, more left out but no entry, and pages that go on
  * without end, each after the last, always one more left out.
  *
+ * `poolctl status` against a daemon of DaemonStats from before its fields
+ * 23 and 24 (STATUS_OLD), that could not read its resident memory either:
+ * the three are "unknown" in the text, null in JSON, and have no kv line
+ * or metric, where they once read 0.
+ *
  * Every client runs in a child process that reports through its exit code
  * (each failed check its own code, up to 255, and a line on stderr).  The
  * parent fails the test if the child crashes (a signal, told from an exit
@@ -356,6 +361,12 @@ enum lie {
 	 * says, of at most NAMES_OLD_REPLY names, unlisted the rest.
 	 */
 	NAMES_OLD,
+	/*
+	 * A daemon of DaemonStats (bit 3) from before its fields 23 and 24,
+	 * which also could not read its resident memory: it sends none of
+	 * the three.
+	 */
+	STATUS_OLD,
 };
 
 /* The truthful fake's pools, and its page. */
@@ -375,6 +386,7 @@ enum lie {
 #define FEATURE_LOOKUP_WAIT	((uint64_t)1 << 0)
 #define FEATURE_POOL_LIMIT	((uint64_t)1 << 1)
 #define FEATURE_BATCH_BOUNDS	((uint64_t)1 << 2)
+#define FEATURE_DAEMON_STATS	((uint64_t)1 << 3)
 #define FEATURE_LIST_BLOCKS	((uint64_t)1 << 4)
 #define FEATURE_ALLOC_WAIT	((uint64_t)1 << 5)
 #define FEATURE_ALLOC_PERSIST	((uint64_t)1 << 6)
@@ -558,7 +570,7 @@ lie_now(struct fake_state *fs, Poolmgr__Request__BodyCase body)
 	case UQUOTA_NONE: case LIE_UQUOTA_33: case LIE_UQUOTA_UNSORTED:
 	case LIE_UQUOTA_TWICE: case LIE_UQUOTA_NOBODY:
 	case LIE_UQUOTA_COUNT_33: case LIE_UQUOTA_COUNT_BELIED:
-	case TOOK_SAID: case LIE_TOOK_WITHOUT_BIT:
+	case TOOK_SAID: case LIE_TOOK_WITHOUT_BIT: case STATUS_OLD:
 		return false;
 	case LIE_OPEN_UNSEALED: case LIE_OPEN_NO_GROW_SEAL:
 	case LIE_OPEN_NO_SHRINK_SEAL: case LIE_OPEN_SMALLER:
@@ -1547,6 +1559,27 @@ fake_persist_op(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
 	return fake_send(cfd, &rep, NULL, 0);
 }
 
+/* STATUS_OLD: the figures of a daemon before fields 23 and 24, no
+ * resident memory read. */
+static int
+fake_daemon_stats(struct fake_state *fs, int cfd, const Poolmgr__Request *req)
+{
+	Poolmgr__Reply rep = POOLMGR__REPLY__INIT;
+	Poolmgr__DaemonStatsReply r = POOLMGR__DAEMON_STATS_REPLY__INIT;
+
+	fprintf(fs->log, "daemon stats\n");
+	rep.id = req->id;
+	r.server = "a liar";
+	r.pid = 4242;
+	r.max_connections = 1024;
+	r.connections = 1;
+	r.requests_total = 7;
+	r.features = FEATURE_DAEMON_STATS;
+	rep.body_case = POOLMGR__REPLY__BODY_DAEMON_STATS;
+	rep.daemon_stats = &r;
+	return fake_send(cfd, &rep, NULL, 0);
+}
+
 static int
 fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
 	       size_t len)
@@ -1583,6 +1616,8 @@ fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
 			hr.features |= FEATURE_USER_QUOTAS;
 		if (fs->lie == TOOK_SAID)
 			hr.features |= FEATURE_RETAINED_NOW;
+		if (fs->lie == STATUS_OLD)
+			hr.features |= FEATURE_DAEMON_STATS;
 		rep.body_case = POOLMGR__REPLY__BODY_HELLO;
 		rep.hello = &hr;
 		rc = fake_send(cfd, &rep, NULL, 0);
@@ -1634,6 +1669,15 @@ fake_serve_one(struct fake_state *fs, int cfd, const uint8_t *buf,
 	case POOLMGR__REQUEST__BODY_NAMES:
 		if (fs->lie == NAMES_OLD) {
 			rc = fake_names(fs, cfd, req);
+			break;
+		}
+		fprintf(fs->log, "request %d\n", (int)req->body_case);
+		rep.error = -EOPNOTSUPP;
+		rc = fake_send(cfd, &rep, NULL, 0);
+		break;
+	case POOLMGR__REQUEST__BODY_DAEMON_STATS:
+		if (fs->lie == STATUS_OLD) {
+			rc = fake_daemon_stats(fs, cfd, req);
 			break;
 		}
 		fprintf(fs->log, "request %d\n", (int)req->body_case);
@@ -3967,6 +4011,70 @@ poolctl_blocks_old_daemon(void **state)
 	assert_int_equal(log_lines(log, "request "), 0);
 }
 
+/* poolctl status in each format against a daemon that sends neither. */
+static void
+poolctl_status_old_daemon_run(const char *format, char *out, size_t len)
+{
+	struct daemon_proc dp;
+	char err[1024], log[LOG_MAX];
+	struct fake f;
+	int rc;
+
+	fake_start(&f, STATUS_OLD);
+	memset(&dp, 0, sizeof(dp));
+	snprintf(dp.dir, sizeof(dp.dir), "%s", f.dir);
+	rc = harness_poolctl(&dp, NULL, out, len, err, sizeof(err),
+			     "--socket %s status -n %s", f.sock, format);
+	unlink(strcat(dp.dir, "/poolctl.err"));
+	expect_fake_passed(fake_finish(&f, log, sizeof(log)),
+			   "poolctl status against an old daemon", log);
+	if (rc != 0 || log_lines(log, "daemon stats") != 1)
+		fail_msg("poolctl status %s against an old daemon: exit %d, "
+			 "\"%s\"; the fake saw:\n%s", format, rc, err, log);
+}
+
+/*
+ * poolctl status against a daemon from before admin_connections and
+ * max_connections_per_uid, that could not read its resident memory
+ * either: each is "unknown" in the text, null in JSON and left out of kv
+ * and Prometheus, not a 0 that reads as a setting (no place kept for
+ * the admins) or as a daemon of no memory.  What it did send is there.
+ */
+static void
+poolctl_status_old_daemon(void **state)
+{
+	char out[8192];
+
+	(void)state;
+	poolctl_status_old_daemon_run("", out, sizeof(out));
+	if (!strstr(out, "\n  kept for admins      unknown\n") ||
+	    !strstr(out, "\n  max per uid          unknown\n") ||
+	    !strstr(out, "\n  resident memory      unknown\n") ||
+	    !strstr(out, "\n  max connections      1024\n") ||
+	    !strstr(out, "\n  requests answered    7\n"))
+		fail_msg("poolctl status against an old daemon:\n%s", out);
+	poolctl_status_old_daemon_run("--json", out, sizeof(out));
+	if (!strstr(out, "\"admin_connections\": null") ||
+	    !strstr(out, "\"max_connections_per_uid\": null") ||
+	    !strstr(out, "\"rss_bytes\": null") ||
+	    !strstr(out, "\"max_connections\": 1024"))
+		fail_msg("poolctl status --json against an old daemon:\n%s",
+			 out);
+	poolctl_status_old_daemon_run("--format kv", out, sizeof(out));
+	if (strstr(out, "admin_connections") ||
+	    strstr(out, "max_connections_per_uid") || strstr(out, "rss_") ||
+	    !strstr(out, "\nmax_connections 1024\n"))
+		fail_msg("poolctl status --kv against an old daemon:\n%s",
+			 out);
+	poolctl_status_old_daemon_run("--format prometheus", out, sizeof(out));
+	if (strstr(out, "poolmgr_daemon_admin_connections") ||
+	    strstr(out, "poolmgr_daemon_max_connections_per_uid") ||
+	    strstr(out, "poolmgr_daemon_resident_memory_bytes") ||
+	    !strstr(out, "\npoolmgr_daemon_max_connections 1024\n"))
+		fail_msg("poolctl status --prometheus against an old "
+			 "daemon:\n%s", out);
+}
+
 /* poolctl wait against a daemon from before waiting lookups. */
 static void
 poolctl_wait_old_daemon(void **state)
@@ -4154,6 +4262,7 @@ main(void)
 		cmocka_unit_test(list_pages_checked),
 		cmocka_unit_test(blocks_pages_checked),
 		cmocka_unit_test(poolctl_blocks_old_daemon),
+		cmocka_unit_test(poolctl_status_old_daemon),
 		cmocka_unit_test(poolctl_user_quota_old_daemon),
 		cmocka_unit_test(poolctl_names_old_daemon),
 	};
