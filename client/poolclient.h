@@ -384,7 +384,8 @@ struct pool_daemon_stats {
 	uint64_t pools;
 	uint64_t live_blocks;		/* over the pools counted */
 	uint64_t allocated_bytes;	/* over the pools counted */
-	uint64_t rss_bytes;		/* the daemon's resident memory */
+	uint64_t rss_bytes;		/* the daemon's resident memory; 0 if
+					 * it could not read it */
 	uint64_t log_lines_left_out;	/* by the log's rate limits */
 	uint64_t features;		/* the daemon's feature bits */
 	/*

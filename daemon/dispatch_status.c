@@ -15,7 +15,9 @@
  * read (docs/security.md).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +33,23 @@
 /* The images before this one: their totals, as the state carried them. */
 static struct daemon_totals carried;
 
+/*
+ * /proc/self/statm, open for the daemon's life (-1: not yet).  Opened at
+ * each request, it could not be when the daemon is at its open files
+ * limit, as it is when an operator most wants its status; read from the
+ * start each time, it needs no descriptor more.  getrusage has only the
+ * peak (ru_maxrss), not what is resident now.
+ */
+static int statm_fd = -1;
+
+static int
+status_statm(void)
+{
+	if (statm_fd < 0)
+		statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	return statm_fd;
+}
+
 static uint64_t
 status_clock_ns(clockid_t clock)
 {
@@ -45,6 +64,9 @@ dispatch_status_start(const struct daemon_totals *from)
 {
 	uint64_t now_ns = status_clock_ns(CLOCK_MONOTONIC);
 
+	/* While descriptors are to be had (a failure is tried again at the
+	 * next request). */
+	(void)status_statm();
 	/* A start the monotonic clock has not reached is no start of ours
 	 * (a state from before a reboot, or a lie): count afresh. */
 	if (from && from->started != 0 && from->started_ns != 0 &&
@@ -75,20 +97,29 @@ dispatch_status_totals(struct daemon_totals *out)
 	out->log_lines_left_out += log_lines_left_out();
 }
 
-/* Resident bytes, from /proc/self/statm's second field; 0 if unread. */
+/*
+ * Resident bytes, from /proc/self/statm's second field; 0 if unread (no
+ * running process has none resident: DaemonStatsReply.rss_bytes says 0
+ * for unknown).
+ */
 static uint64_t
 status_rss(void)
 {
-	unsigned long long size, resident;
+	char buf[128], *at, *end;
+	unsigned long long resident;
 	long page = sysconf(_SC_PAGESIZE);
-	FILE *f = fopen("/proc/self/statm", "re");
-	int n;
+	int fd = status_statm();
+	ssize_t n;
 
-	if (!f)
+	if (fd < 0 || page <= 0)
 		return 0;
-	n = fscanf(f, "%llu %llu", &size, &resident);
-	fclose(f);
-	if (n != 2 || page <= 0)
+	if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) <= 0)
+		return 0;
+	buf[n] = '\0';
+	errno = 0;
+	(void)strtoull(buf, &at, 10);		/* size */
+	resident = strtoull(at, &end, 10);
+	if (errno || end == at)
 		return 0;
 	return (uint64_t)resident * (uint64_t)page;
 }

@@ -14,7 +14,8 @@
  * not -EPROTO, and the daemon is not left holding its handle; a daemon
  * with none free to pass it refuses OpenPool and ShareMap with -EMFILE
  * and keeps the connection, and one with a descriptor for a new pool's
- * memfd but none for its share map refuses the create, nothing made).
+ * memfd but none for its share map refuses the create, nothing made; one
+ * with none left still reads its resident memory for DaemonStats).
  *
  * Also the fixed bounds of docs/protocol.md: 256 pools (the 257th create is
  * -ENOSPC, the listing of all 256 fits one message, a destroy makes room
@@ -1349,6 +1350,45 @@ open_without_daemon_descriptors_is_emfile(void **state)
 }
 
 /*
+ * A daemon with no descriptor left still reads its resident memory for
+ * DaemonStats, the status an operator asks for just then: it opened
+ * /proc/self/statm per request, and at the limit said 0.  poolctl status
+ * shows a size, not "unknown".
+ */
+static void
+status_without_daemon_descriptors_reads_memory(void **state)
+{
+	struct pool_daemon_stats ds;
+	struct pool_conn *c;
+	struct daemon_proc d;
+	char out[4096], err[1024];
+	int fds[80], i;
+
+	(void)state;
+	setenv("HARNESS_NOFILE", "40", 1);
+	assert_int_equal(harness_start(&d, "[pool f]\nsize = 1M\n"), 0);
+	unsetenv("HARNESS_NOFILE");
+	EXPECT_RC(pool_connect(NULL, &c), 0);
+	fill_descriptors(&d, fds, 80);
+
+	EXPECT_RC(pool_daemon_stats(c, &ds), 0);
+	printf("resident at the descriptor limit: %llu bytes\n",
+	       (unsigned long long)ds.rss_bytes);
+	assert_true(ds.rss_bytes > 0);
+	assert_true(ds.connections > 1);
+	for (i = 0; i < 80; i++)
+		harness_close_fd(&fds[i]);
+	wait_connections(c, 1);
+	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
+					 sizeof(err), "status"), 0);
+	assert_non_null(strstr(out, "resident memory"));
+	assert_null(strstr(out, "unknown"));
+	pool_disconnect(c);
+	assert_true(harness_alive(&d));
+	assert_int_equal(harness_stop(&d), 0);
+}
+
+/*
  * A client the daemon accepts with its spare descriptor, only to close it,
  * is told why first: pool_connect is -EUSERS, in words that say the daemon
  * is out of descriptors, where it was a bare -ECONNRESET; poolctl names the
@@ -1923,6 +1963,7 @@ main(void)
 		cmocka_unit_test(open_without_daemon_descriptors_is_emfile),
 		cmocka_unit_test(create_with_one_descriptor_left),
 		cmocka_unit_test(connect_without_daemon_descriptors_is_told),
+		cmocka_unit_test(status_without_daemon_descriptors_reads_memory),
 		cmocka_unit_test(pools_past_256_are_enospc),
 		cmocka_unit_test(names_past_65536_are_enospc),
 		cmocka_unit_test(persistent_blocks_per_uid),
