@@ -174,12 +174,38 @@ pool_zero(void *ctx, uint64_t off, uint64_t len)
  */
 #define COPY_CHUNK (64 * 1024)
 
-/* Where data starts in [at, end) of p's memfd: end if none, at if the
- * kernel cannot say.  Pages swapped out are data. */
-static uint64_t
-data_from(const struct dpool *p, uint64_t at, uint64_t end)
+/*
+ * A descriptor of p's memfd on an open file description of the daemon's
+ * own, for SEEK_DATA: lseek moves the file offset of the description, and
+ * p->memfd's is shared with every client that received it, which would
+ * see its offset jump at each move.  Opened at the first copy (a pool
+ * whose blocks never move costs no descriptor) and kept with the pool;
+ * -1 while the daemon has no descriptor to spare.
+ */
+static int
+copy_fd(struct dpool *p)
 {
-	off_t d = lseek(p->memfd, (off_t)at, SEEK_DATA);
+	char path[64];
+
+	if (p->copy_fd >= 0)
+		return p->copy_fd;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", p->memfd);
+	p->copy_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (p->copy_fd < 0 && !p->copy_fd_said) {
+		p->copy_fd_said = true;
+		log_warn("pool %s: no descriptor to look for holes through: "
+			 "a block moved is copied whole, holes and all, until "
+			 "one is free", p->name);
+	}
+	return p->copy_fd;
+}
+
+/* Where data starts in [at, end) of the memfd fd is of: end if none, at
+ * if the kernel cannot say.  Pages swapped out are data. */
+static uint64_t
+data_from(int fd, uint64_t at, uint64_t end)
+{
+	off_t d = lseek(fd, (off_t)at, SEEK_DATA);
 
 	if (d == -1)
 		return errno == ENXIO ? end : at;
@@ -190,14 +216,17 @@ void
 dpool_copy(struct dpool *p, uint64_t dst, uint64_t src, uint64_t len)
 {
 	uint64_t at = src, end = src + len, next;
+	int fd;
 
-	/* Every page of a pool on huge pages is its own already. */
-	if (p->huge) {
+	/* Every page of a pool on huge pages is its own already; with no
+	 * descriptor to find holes by, every page is copied, as a read
+	 * would have it. */
+	if (p->huge || (fd = copy_fd(p)) < 0) {
 		memmove(p->map + dst, p->map + src, len);
 		return;
 	}
 	while (at < end) {
-		if ((next = data_from(p, at, end)) > at) {
+		if ((next = data_from(fd, at, end)) > at) {
 			dpool_zero(p, dst + (at - src), next - at);
 		} else {
 			next = (at & ~(uint64_t)(COPY_CHUNK - 1)) + COPY_CHUNK;
@@ -377,6 +406,7 @@ pool_make(const char *name, const struct dpool_params *pp, int memfd,
 		goto fail;
 	}
 	p->share_fd = -1;
+	p->copy_fd = -1;
 	/*
 	 * A new pool is refused for want of descriptors rather than made for
 	 * life without a map, its clients without a cache: a later create
@@ -663,6 +693,9 @@ dpool_destroy(struct dpool *p, bool unmapped)
 	persist_times_free(&p->persist_times);
 	TAILQ_REMOVE(&pools, p, entry);
 	npools--;
+	/* Before the memfd: its release may be the file's last close. */
+	if (p->copy_fd >= 0)
+		close(p->copy_fd);
 	munmap(p->map, p->size);
 	if (unmapped)	/* else closing frees nothing: others map it */
 		dpool_release_file(p->memfd);

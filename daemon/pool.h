@@ -168,6 +168,11 @@ struct dpool {
 	char name[65];
 	int memfd;
 	uint8_t *map;		/* the daemon's own mapping: zeroing, copying */
+	/* The memfd again, on a description of the daemon's own: a copy's
+	 * SEEK_DATA moves no client's file offset (dpool_copy); -1: not
+	 * open yet.  Whether its failure to open was logged. */
+	int copy_fd;
+	bool copy_fd_said;
 	uint64_t size;
 	/*
 	 * The page its memory comes in.  A pool on huge pages (hugetlbfs)

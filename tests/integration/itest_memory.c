@@ -68,6 +68,10 @@
  *       daemon's move leaves at most 64 KiB committed (it read every
  *       page and committed all 8 MiB), the page written at its place in
  *       the new block and the rest reading zero.
+ *   daemon_move_leaves_the_file_offset  the same move leaves the file
+ *       offset of the client's memfd where the client set it (the
+ *       daemon's SEEK_DATA moved it: they share the open file
+ *       description).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -1062,12 +1066,10 @@ daemon_gives_back_request_buffers(void **state)
 
 /* ---- a move by the daemon ---------------------------------------------- */
 
-/*
- * A raw connection's handle on pool name, and the pool's memory mapped
- * here from the memfd the OpenPool reply passed.
- */
+/* A raw connection's handle on pool name, and the memfd the OpenPool reply
+ * passed. */
 static uint32_t
-raw_open_mapped(int fd, const char *name, uint64_t size, uint8_t **map)
+raw_open_memfd(int fd, const char *name, int *memfd)
 {
 	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
 	Poolmgr__OpenPool m = POOLMGR__OPEN_POOL__INIT;
@@ -1085,9 +1087,22 @@ raw_open_mapped(int fd, const char *name, uint64_t size, uint8_t **map)
 	assert_int_equal(n, 1);
 	h = rep->open->handle;
 	poolmgr__reply__free_unpacked(rep, NULL);
-	*map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+	*memfd = fds[0];
+	return h;
+}
+
+/* A raw connection's handle on pool name, and the pool's memory mapped
+ * here (size bytes) from the memfd the reply passed. */
+static uint32_t
+raw_open_mapped(int fd, const char *name, uint64_t size, uint8_t **map)
+{
+	uint32_t h;
+	int memfd;
+
+	h = raw_open_memfd(fd, name, &memfd);
+	*map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
 	assert_true(*map != MAP_FAILED);
-	close(fds[0]);
+	close(memfd);
 	return h;
 }
 
@@ -1138,6 +1153,49 @@ daemon_move_commits_only_written_pages(void **state)
 	stop_all();
 }
 
+/*
+ * The memfd a client received shares its open file description, and so
+ * its file offset, with the daemon's: a move looked for holes with
+ * SEEK_DATA on the daemon's descriptor, and the client's offset, set
+ * here to 12345, was then wherever the written page began.  The daemon
+ * looks through a description of its own: the offset stays.
+ */
+static void
+daemon_move_leaves_the_file_offset(void **state)
+{
+	const uint64_t size = 8 * MiB, at = 4 * MiB + 100;
+	uint64_t a, b, moved;
+	uint8_t *map;
+	uint32_t h;
+	int fd, memfd;
+
+	(void)state;
+	start_with_pool("mv", "64M");
+	assert_true((fd = harness_raw_greeted(fx.d.sock, "itest_memory")) >= 0);
+	h = raw_open_memfd(fd, "mv", &memfd);
+	map = mmap(NULL, 64 * MiB, PROT_READ | PROT_WRITE, MAP_SHARED, memfd,
+		   0);
+	assert_true(map != MAP_FAILED);
+	EXPECT_RAW(harness_raw_alloc(fd, h, size, &a, NULL), 0);
+	EXPECT_RAW(harness_raw_alloc(fd, h, size, &b, NULL), 0);
+	assert_int_equal(b, a + size);
+	memset(map + a + at, 0x5a, 4096);
+	assert_int_equal(lseek(memfd, 12345, SEEK_SET), 12345);
+	moved = a;
+	EXPECT_RAW(harness_raw_realloc(fd, h, &moved, size + 64 * KiB, false),
+		   0);
+	assert_int_not_equal(moved, a);
+	assert_int_equal(lseek(memfd, 0, SEEK_CUR), 12345);
+	/* And the move still skipped the holes. */
+	assert_int_equal(map[moved + at], 0x5a);
+	assert_int_equal(first_nonzero(map + moved, at), at);
+	munmap(map, 64 * MiB);
+	close(memfd);
+	close(fd);
+	check_pool("mv");
+	stop_all();
+}
+
 int
 main(void)
 {
@@ -1166,6 +1224,8 @@ main(void)
 		cmocka_unit_test_teardown(daemon_gives_back_request_buffers,
 					  teardown),
 		cmocka_unit_test_teardown(daemon_move_commits_only_written_pages,
+					  teardown),
+		cmocka_unit_test_teardown(daemon_move_leaves_the_file_offset,
 					  teardown),
 	};
 
