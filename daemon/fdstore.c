@@ -77,22 +77,28 @@ fdstore_push(unsigned n, const int *fd, char *const *name)
 	return rc;
 }
 
-void
+int
 fdstore_remove(const char *list)
 {
 	char *copy = strdup(list), *tok, *save = NULL;
+	int rc, first = 0;
 
 	if (!copy) {
 		/* Left in the store: said, as a failed removal is. */
 		log_warnx("the fd store: out of memory; cannot remove %s",
 			  list);
-		return;
+		return -ENOMEM;
 	}
 	for (tok = strtok_r(copy, ":", &save); tok;
 	     tok = strtok_r(NULL, ":", &save))
-		if (remove_one(tok) < 0)
-			log_warnx("the fd store: cannot remove %s", tok);
+		if ((rc = remove_one(tok)) < 0) {
+			log_warnx("the fd store: cannot remove %s (%s)", tok,
+				  strerror(-rc));
+			if (first == 0)
+				first = rc;
+		}
 	free(copy);
+	return first;
 }
 
 #else /* !HAVE_SYSTEMD */
@@ -112,10 +118,11 @@ fdstore_push(unsigned n, const int *fd, char *const *name)
 	return -ENOTSUP;
 }
 
-void
+int
 fdstore_remove(const char *list)
 {
 	(void)list;
+	return 0;
 }
 
 #endif /* HAVE_SYSTEMD */

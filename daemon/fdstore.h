@@ -19,7 +19,10 @@ unsigned fdstore_max(void);
  */
 int fdstore_push(unsigned n, const int *fd, char *const *name);
 
-/* Take every name of list (':'-separated) out of the store. */
-void fdstore_remove(const char *list);
+/*
+ * Take every name of list (':'-separated) out of the store: 0, or the
+ * first refusal's -errno (each is logged; the others are still asked).
+ */
+int fdstore_remove(const char *list);
 
 #endif /* POOLMGRD_FDSTORE_H */

@@ -34,6 +34,14 @@
  * their names just before it.  Only when the spill too cannot take a
  * record is everything let go, and the fresh journal is a walk of every
  * pool in one go (begin).
+ *
+ * A pool's keep.<n> that the store refuses for a passing reason (its
+ * socket full, memory or descriptors short) is tried again, with the
+ * waits of a fresh journal's tries (keeps_retry); until then a crash
+ * loses that pool alone.  A destroyed pool's keep.<n> that the store
+ * could not be asked to drop is asked again the same way: its journal
+ * says the pool is gone, so no recovery takes it, but the store holds
+ * the pool's memory as long as it holds the descriptor.
  */
 #include <assert.h>
 #include <errno.h>
@@ -91,6 +99,14 @@ static bool out;		/* cur out of the store, records to spill */
 static struct jfile spill = {.fd = -1};	/* what cur could not take */
 static uint64_t spill_mark;	/* spill.end a compaction feeds to */
 static unsigned retry_ms;	/* the wait before the next try of one */
+static uint64_t rebuild_at;	/* ... when that try is due (mono_ns) */
+static unsigned keep_ms;	/* likewise, of the keeps' next try */
+static uint64_t keep_at;	/* ... when it is due (mono_ns) */
+static bool keeps_due;		/* pools keep_due, or unremoved keeps */
+/* The keep.<n> of pools gone that the store was not told to drop. */
+static uint64_t unremoved[POOL_MAX_POOLS];
+static unsigned nunremoved;
+static uint64_t armed_at;	/* when journal_step runs next; 0: none */
 static unsigned grouped;	/* groups open (journal_group_begin) */
 static uint64_t group_at;	/* cur.end when the outermost began */
 static uint64_t group_id;	/* and cur.id */
@@ -110,6 +126,7 @@ static unsigned steps;
 
 static void compact_drop(void);
 static void broken(int rc);
+static uint64_t mono_ns(void);
 
 static int
 jfile_open(struct jfile *f, uint64_t id)
@@ -391,15 +408,41 @@ rec_socket(struct jfile *f)
 	return jfile_append(f, JREC_SOCKET, w, 3 + (unsigned)(w[2] + 7) / 8);
 }
 
-/* Every pool kept, its persistent blocks and their names; when the next
- * is due. */
+/*
+ * Pool p as a snapshot has it: the pool, its settings, its persistent
+ * blocks and their names; *walked counts the blocks looked at.
+ */
 static int
-snapshot(struct jfile *f)
+rec_pool_whole(struct jfile *f, struct dpool *p, uint64_t *walked)
 {
 	struct block_index_iter it;
 	struct block_name *n;
-	struct dpool *p;
 	struct block *b;
+	int rc;
+
+	if ((rc = rec_pool(f, p)) || (rc = rec_generations(f, p)) ||
+	    (rc = rec_bounds(f, p, false)) ||
+	    (rc = rec_acl(f, p, false)) ||
+	    (rc = rec_user_quotas(f, p, false)))
+		return rc;
+	BLOCK_INDEX_FOREACH(b, &p->blocks, &it) {
+		(*walked)++;
+		if (block_persistent(b) &&
+		    (rc = rec_block(f, JREC_PERSIST, p, b)))
+			return rc;
+	}
+	for (n = block_names_from(&p->names, "", 0); n;
+	     n = block_names_next(&p->names, n))
+		if ((rc = rec_name(f, p, n)))
+			return rc;
+	return 0;
+}
+
+/* Every pool kept, whole; when the next is due. */
+static int
+snapshot(struct jfile *f)
+{
+	struct dpool *p;
 	uint64_t walked = 0;
 	int rc;
 
@@ -407,22 +450,9 @@ snapshot(struct jfile *f)
 	for (p = dpool_first(); p; p = dpool_next(p)) {
 		if (!p->keep_id)
 			continue;
-		if ((rc = rec_pool(f, p)) || (rc = rec_generations(f, p)) ||
-		    (rc = rec_bounds(f, p, false)) ||
-		    (rc = rec_acl(f, p, false)) ||
-		    (rc = rec_user_quotas(f, p, false)))
+		if ((rc = rec_pool_whole(f, p, &walked)))
 			return rc;
 		live_pools++;
-		BLOCK_INDEX_FOREACH(b, &p->blocks, &it) {
-			walked++;
-			if (block_persistent(b) &&
-			    (rc = rec_block(f, JREC_PERSIST, p, b)))
-				return rc;
-		}
-		for (n = block_names_from(&p->names, "", 0); n;
-		     n = block_names_next(&p->names, n))
-			if ((rc = rec_name(f, p, n)))
-				return rc;
 	}
 	if ((rc = rec_socket(f)))
 		return rc;
@@ -440,14 +470,14 @@ push(const char *prefix, uint64_t id, int fd)
 	return fdstore_push(1, &fd, names);
 }
 
-static void
+static int
 unstore(const char *prefix, uint64_t id)
 {
 	char name[48];
 
 	snprintf(name, sizeof(name), "%s.%llu", prefix,
 		 (unsigned long long)id);
-	fdstore_remove(name);
+	return fdstore_remove(name);
 }
 
 /*
@@ -480,9 +510,10 @@ withdraw(void)
 static void
 names_env(void)
 {
-	static char s[32 * (POOL_MAX_POOLS + 1)];
+	static char s[32 * (2 * POOL_MAX_POOLS + 1)];
 	size_t n;
 	struct dpool *p;
+	unsigned i;
 
 	unsetenv(ENV_NAMES);
 	if (!on || out)
@@ -494,6 +525,10 @@ names_env(void)
 			n += (size_t)snprintf(s + n, sizeof(s) - n,
 					      ":keep.%llu",
 					      (unsigned long long)p->keep_id);
+	/* The next image drops them once ready, as the others. */
+	for (i = 0; i < nunremoved && n < sizeof(s); i++)
+		n += (size_t)snprintf(s + n, sizeof(s) - n, ":keep.%llu",
+				      (unsigned long long)unremoved[i]);
 	if (n >= sizeof(s) || setenv(ENV_NAMES, s, 1) == -1)
 		log_warnx("crash journal: its names are not in the "
 			  "environment: a restart in place sets them again "
@@ -508,22 +543,67 @@ journal_exec_names(void)
 }
 
 /*
- * A fresh journal once more, after ms: on the next turn of the loop the
- * first time, then waits that double while tries fail (a limit that
- * stays, memory that stays short), so that the daemon does not spend
- * itself on snapshots that cannot be written.  A compaction that goes
- * through ends the waits.
+ * journal_step in ms, unless it runs sooner already: a fresh journal's
+ * try, a compaction's next step and the keeps' next try share the one
+ * timer, and none may put off another.
  */
+static void
+step_after(unsigned ms)
+{
+	uint64_t due = mono_ns() + (uint64_t)ms * 1000000;
+
+	if (!later || (armed_at != 0 && armed_at <= due))
+		return;
+	armed_at = due;
+	later(ms);
+}
+
+/*
+ * The wait before a try that *ms counts for: on the next turn of the
+ * loop the first time, then waits that double while tries fail (a limit
+ * that stays, memory that stays short), so that the daemon does not
+ * spend itself on what cannot be done.  Success sets *ms to 0.
+ */
+static unsigned
+backoff(unsigned *ms)
+{
+	unsigned now = *ms;
+
+	*ms = *ms == 0 ? RETRY_MIN_MS :
+	    *ms >= RETRY_MAX_MS / 2 ? RETRY_MAX_MS : 2 * *ms;
+	return now;
+}
+
+/* A fresh journal once more, after backoff's wait.  A compaction that
+ * goes through ends the waits. */
 static void
 retry(void)
 {
-	unsigned ms = retry_ms;
+	unsigned ms = backoff(&retry_ms);
 
 	rebuild = true;
-	retry_ms = retry_ms == 0 ? RETRY_MIN_MS :
-	    retry_ms >= RETRY_MAX_MS / 2 ? RETRY_MAX_MS : 2 * retry_ms;
-	if (later)
-		later(ms);
+	rebuild_at = mono_ns() + (uint64_t)ms * 1000000;
+	step_after(ms);
+}
+
+/* journal_step by when, in mono_ns (now, if past). */
+static void
+step_by(uint64_t when)
+{
+	uint64_t now = mono_ns();
+
+	step_after(when > now ? (unsigned)((when - now) / 1000000) + 1 : 0);
+}
+
+/* The keeps due (keeps_retry) once more, after backoff's wait. */
+static void
+keeps_later(void)
+{
+	unsigned ms = backoff(&keep_ms);
+
+	keeps_due = true;
+	keep_at = mono_ns() + (uint64_t)ms * 1000000;
+	step_after(ms);
 }
 
 /*
@@ -665,7 +745,7 @@ compact_begin(void)
 		  "into journal.%llu", (unsigned long long)cur.id,
 		  (unsigned long long)bytes, out ? " with the spill" : "",
 		  (unsigned long long)fresh.id);
-	later(0);
+	step_after(0);
 	return 0;
 }
 
@@ -888,7 +968,7 @@ compact_step(void)
 		compact_drop();
 		compact_at = cur.end + COMPACT_SLACK;
 	} else if (phase != C_IDLE)
-		later(0);
+		step_after(0);
 }
 
 /* The change's records in cur are read from now on (stored, not broken). */
@@ -949,6 +1029,120 @@ keep_push(struct dpool *p)
 	if ((rc = keep_push_as(p, next_id)) == 0)
 		p->keep_id = next_id++;
 	return rc;
+}
+
+/*
+ * A refusal that may not last: systemd's socket full (its queue in the
+ * daemon too), memory or descriptors short.  Any other (the store too
+ * small, no store) stays for the daemon's life.
+ */
+static bool
+keep_passing(int rc)
+{
+	return rc == -EAGAIN || rc == -ENOBUFS || rc == -ENOMEM ||
+	       rc == -EMFILE || rc == -ENFILE || rc == -EINTR;
+}
+
+/*
+ * p's keep.<n>, for a pool new or one whose keep was refused: 0, or why
+ * not.  As journal_start asks: room for every keep.<n> and the journal
+ * twice.  A compaction pushes its journal before the old one leaves, and
+ * a store that is full drops it without telling us; the next image (a
+ * restart, a recovery) pushes its own beside ours.
+ */
+static int
+keep_new(struct dpool *p)
+{
+	if (2 * (live_pools + 2) > fdstore_max())
+		return -ENOSPC;
+	if (out) {		/* stored with the others (keeps_back) */
+		p->keep_id = next_id++;
+		return 0;
+	}
+	return keep_push(p);
+}
+
+/* p not kept, for rc: tried again if it may pass. */
+static void
+keep_refused(struct dpool *p, int rc)
+{
+	if (!keep_passing(rc)) {
+		log_warnx("pool %s: not kept in the fd store (%s): a crash "
+			  "loses it", p->name, strerror(-rc));
+		return;
+	}
+	log_warnx("pool %s: not kept in the fd store (%s): a crash loses it "
+		  "until a later try keeps it", p->name, strerror(-rc));
+	p->keep_due = true;
+	keeps_later();
+}
+
+/* A destroyed pool's keep.<n> out of the store, or tried again later. */
+static void
+keep_remove(uint64_t id)
+{
+	if (unstore("keep", id) == 0)
+		return;
+	if (nunremoved == sizeof(unremoved) / sizeof(unremoved[0])) {
+		log_warnx("the fd store holds keep.%llu, a pool gone, until "
+			  "the next start", (unsigned long long)id);
+		return;
+	}
+	unremoved[nunremoved++] = id;
+	names_env();
+	keeps_later();
+}
+
+/*
+ * The keeps refused for a passing reason, and the removals that failed,
+ * tried again.  A pool kept now has its records as a snapshot would
+ * (persistent blocks and names may have come since it was made), read
+ * all at once.  A pool that lost its journal meanwhile is kept by the
+ * fresh one (begin), with every other.
+ */
+static void
+keeps_retry(void)
+{
+	struct dpool *p;
+	uint64_t walked = 0;
+	unsigned i, n;
+	int rc;
+
+	keeps_due = false;
+	for (i = n = 0; i < nunremoved; i++)
+		if (unstore("keep", unremoved[i]) != 0)
+			unremoved[n++] = unremoved[i];
+	if (n != nunremoved) {
+		nunremoved = n;
+		names_env();
+	}
+	for (p = dpool_first(); p; p = dpool_next(p)) {
+		if (!p->keep_due)
+			continue;
+		if (!on || p->keep_id) {
+			p->keep_due = false;
+			continue;
+		}
+		if ((rc = keep_new(p)) != 0) {
+			if (keep_passing(rc)) {
+				keeps_due = true;
+				continue;
+			}
+			p->keep_due = false;
+			log_warnx("pool %s: not kept in the fd store (%s): a "
+				  "crash loses it", p->name, strerror(-rc));
+			continue;
+		}
+		p->keep_due = false;
+		log_info("pool %s: kept in the fd store at last", p->name);
+		live_pools++;
+		names_env();
+		done(rec_pool_whole(NULL, p, &walked));
+	}
+	if (keeps_due || nunremoved > 0)
+		keeps_later();
+	else
+		keep_ms = 0;
 }
 
 /* The highest n of "journal.<n>" or "keep.<n>" in list. */
@@ -1106,12 +1300,23 @@ journal_step(void)
 {
 	int rc;
 
+	armed_at = 0;		/* the timer has run */
+	if (keeps_due) {
+		if (mono_ns() >= keep_at)
+			keeps_retry();
+		else
+			step_by(keep_at);
+	}
 	if (phase != C_IDLE) {
 		compact_step();
 		return;
 	}
 	if (!rebuild)
 		return;
+	if (mono_ns() < rebuild_at) {	/* woken for the keeps: not yet */
+		step_by(rebuild_at);
+		return;
+	}
 	rebuild = false;
 	/* The room journal_start asks for; pools made meanwhile count. */
 	if (2 * (dpool_count() + 1) > fdstore_max())
@@ -1141,11 +1346,17 @@ void
 journal_stop(bool forget)
 {
 	struct dpool *p;
+	unsigned i;
 
 	rebuild = false;
 	later = NULL;
+	keeps_due = false;
 	compact_drop();
 	jfile_close(&spill);
+	/* A stop that frees everything asks once more; else the next image
+	 * has their names (names_env). */
+	for (i = 0; forget && i < nunremoved; i++)
+		(void)unstore("keep", unremoved[i]);
 	if (!on || out)
 		return;
 	on = false;
@@ -1164,22 +1375,8 @@ journal_pool_made(struct dpool *p)
 
 	if (!on)
 		return;
-	/*
-	 * As journal_start asks: room for every keep.<n> and the journal
-	 * twice.  A compaction pushes its journal before the old one leaves,
-	 * and a store that is full drops it without telling us; the next
-	 * image (a restart, a recovery) pushes its own beside ours.
-	 */
-	if (2 * (live_pools + 2) > fdstore_max())
-		rc = -ENOSPC;
-	else if (out) {		/* stored with the others (keeps_back) */
-		p->keep_id = next_id++;
-		rc = 0;
-	} else
-		rc = keep_push(p);
-	if (rc != 0) {
-		log_warnx("pool %s: not kept in the fd store (%s): a crash "
-			  "loses it", p->name, strerror(-rc));
+	if ((rc = keep_new(p)) != 0) {
+		keep_refused(p, rc);
 		return;
 	}
 	live_pools++;
@@ -1224,7 +1421,7 @@ journal_pool_gone(struct dpool *p)
 	if ((rc = append(NULL, JREC_GONE, w, 2)) == 0) {
 		published();
 		if (!out)
-			unstore("keep", p->keep_id);
+			keep_remove(p->keep_id);
 		p->keep_id = 0;		/* no snapshot has it now */
 		names_env();
 	}

@@ -307,6 +307,8 @@ struct dpool {
 	uint64_t idle_since;	/* ... and when (monotonic seconds) */
 	uint64_t keep_id;	/* its memfd is "keep.<n>" in systemd's
 				 * store (journal.c); 0: not kept */
+	bool keep_due;		/* not kept for a passing reason: tried
+				 * again (journal.c) */
 };
 
 struct dpool_params {

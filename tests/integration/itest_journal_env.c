@@ -22,6 +22,11 @@
  *       journal that lacks the persist and all after it.  A block ended
  *       after, a crash: a start must never bring the block back (the
  *       journal it let go of refused, the pools fresh).
+ *   keep_removed_when_refused  the one allocation of a DestroyPool that
+ *       the request to the store to drop the pool's keep needs fails
+ *       (found as above): the request is made again later, and the
+ *       store drops the keep, where it held it, and with it the pool's
+ *       memory, until the next start.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -93,6 +98,44 @@ names_lost_at(unsigned m)
 	pool_disconnect(c);
 	harness_store_drain(&st);
 	if (harness_store_logged(&st, LOST))
+		return true;
+	harness_store_close(&st);
+	return false;
+}
+
+/* The keeps the store holds. */
+static unsigned
+keeps(void)
+{
+	unsigned i, n = 0;
+
+	harness_store_drain(&st);
+	for (i = 0; i < st.n; i++)
+		n += strncmp(st.name[i], "keep.", 5) == 0;
+	return n;
+}
+
+/*
+ * Pool x made, then destroyed with the (m+1)th allocation failing: true,
+ * the daemon left running, if that was the one the removal of x's keep
+ * from the store needed.
+ */
+static bool
+keep_unremoved_at(unsigned m)
+{
+	struct pool_create_opts o = {.max_size = 1 << 20};
+	struct pool_conn *c;
+
+	start_failing(m, true);
+	EXPECT_RC(pool_connect(st.sock, &c), 0);
+	EXPECT_RC(pool_create(c, "x", &o), 0);
+	assert_int_equal(keeps(), 2);
+	assert_int_equal(kill(st.pid, FAIL_ON_SIG), 0);
+	(void)pool_destroy(c, "x");	/* done, refused or dropped */
+	assert_int_equal(kill(st.pid, FAIL_OFF_SIG), 0);
+	pool_disconnect(c);
+	harness_store_drain(&st);
+	if (harness_store_logged(&st, "cannot remove keep."))
 		return true;
 	harness_store_close(&st);
 	return false;
@@ -253,12 +296,38 @@ teardown(void **state)
 	return 0;
 }
 
+static void
+keep_removed_when_refused(void **state)
+{
+	unsigned m;
+
+	(void)state;
+	for (m = 0; m < TRIES && !keep_unremoved_at(m); m++)
+		;
+	if (m == TRIES)
+		fail_msg("no allocation of a DestroyPool was the keep's "
+			 "removal");
+	printf("allocation %u of a DestroyPool failed: its keep's removal\n",
+	       m + 1);
+	/* Asked again: the store drops it, pool a's alone left. */
+	while (keeps() != 1 &&
+	       harness_store_receive(&st, WAIT_MS, "FDSTOREREMOVE=1") >= 0)
+		;
+	if (keeps() != 1) {
+		harness_store_print_log(&st);
+		fail_msg("the store still holds %u keeps, the destroyed "
+			 "pool's among them", keeps());
+	}
+	assert_int_equal(kill(st.pid, 0), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(names_set_again_for_exec, teardown),
 		cmocka_unit_test_teardown(withdrawn_when_not_removed, teardown),
+		cmocka_unit_test_teardown(keep_removed_when_refused, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

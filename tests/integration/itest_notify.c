@@ -15,8 +15,10 @@
  *   full_queue_refuses_push  the store still reads nothing while pools are
  *       made and destroyed until the daemon's own queue is full: the
  *       next pool is made all the same but not pushed, and says so in
- *       the log (a crash loses it); once the store reads, it holds the
- *       pushes that went, none for that pool;
+ *       the log (a crash loses it until then), and a block is persisted
+ *       in it; once the store reads, the push is tried again and goes
+ *       (it was given up for the daemon's life): the store holds that
+ *       pool's keep too, and a crash recovers the pool with its block;
  *   abstract_notify_socket  NOTIFY_SOCKET="@name" is a socket of Linux's
  *       abstract namespace: READY=1 arrives there.
  *   status_only_when_changed  an allocation changes the status line:
@@ -211,21 +213,35 @@ full_queue_refuses_push(void **state)
 	printf("pool b not pushed in cycle %d of its making and destroying\n",
 	       i + 1);
 	assert_true(i < 1000);
-	/* Made all the same, and served. */
+	/* Made all the same, and served; a block persisted meanwhile. */
 	EXPECT_RC(pool_connect(st.sock, &c2), 0);
 	EXPECT_RC(pool_open(c2, "b", &p), 0);
 	EXPECT_RC(pool_alloc(p, 4096, &off), 0);
 	EXPECT_RC(pool_free(p, off), 0);
+	EXPECT_RC(pool_alloc(p, 4096, &off), 0);
+	memset(pool_ptr(p, off), 0x6b, 4096);
+	EXPECT_RC(pool_persist(p, off), 0);
 	pool_close(p);
 	pool_disconnect(c2);
 
 	assert_int_equal(kill(st.pid, SIGHUP), 0);
 	assert_int_equal(harness_store_wait(&st, "READY=1", WAIT_MS), 0);
+	/* Tried again once the queue has gone out: the keep goes. */
+	assert_true(store_logged_soon("pool b: kept in the fd store at last"));
+	harness_store_drain(&st);
 	printf("the store holds %u descriptors: %u journal, %u keep\n", st.n,
 	       held("journal."), held("keep."));
 	assert_int_equal(held("journal."), 1);
-	assert_int_equal(held("keep."), 1);	/* pool a's, none of b */
+	assert_int_equal(held("keep."), 2);	/* pool a's and b's */
 	assert_int_equal(harness_store_log_count(&st, refused), 1);
+	pool_disconnect(c);
+
+	assert_int_equal(harness_store_recover(&st), 0);
+	EXPECT_RC(pool_connect(st.sock, &c), 0);
+	EXPECT_RC(pool_open(c, "b", &p), 0);
+	assert_int_equal(((unsigned char *)pool_ptr(p, off))[0], 0x6b);
+	assert_int_equal(((unsigned char *)pool_ptr(p, off))[4095], 0x6b);
+	pool_close(p);
 	pool_disconnect(c);
 	alarm(0);
 }
