@@ -15,7 +15,8 @@
  * with none free to pass it refuses OpenPool and ShareMap with -EMFILE
  * and keeps the connection, and one with a descriptor for a new pool's
  * memfd but none for its share map refuses the create, nothing made; one
- * with none left still reads its resident memory for DaemonStats).
+ * with none left still reads its resident memory for DaemonStats, and
+ * moves a block by copying all of it).
  *
  * Also the fixed bounds of docs/protocol.md: 256 pools (the 257th create is
  * -ENOSPC, the listing of all 256 fits one message, a destroy makes room
@@ -1350,6 +1351,59 @@ open_without_daemon_descriptors_is_emfile(void **state)
 }
 
 /*
+ * A block the daemon moves when it has no descriptor left for the copy's
+ * own view of the pool's memfd (opened at a pool's first move): the move
+ * is made all the same, every page copied, what was written at its place
+ * in the new block, and the daemon says so.
+ */
+static void
+move_without_daemon_descriptors_copies_all(void **state)
+{
+	const uint64_t size = 8ull << 20, at = 4ull << 20;
+	struct pool_conn *c;
+	struct daemon_proc d;
+	struct pool *p;
+	uint64_t a, b, moved;
+	uint8_t *mem;
+	int fds[80], i, raw;
+	uint32_t h;
+
+	(void)state;
+	setenv("HARNESS_NOFILE", "40", 1);
+	assert_int_equal(harness_start(&d, "[pool m]\nsize = 32M\n"), 0);
+	unsetenv("HARNESS_NOFILE");
+	EXPECT_RC(pool_connect(NULL, &c), 0);
+	EXPECT_RC(pool_open(c, "m", &p), 0);
+	assert_true((raw = raw_greeted(d.sock)) >= 0);
+	EXPECT_RAW(harness_raw_open(raw, "m", &h), 0);
+	EXPECT_RAW(harness_raw_alloc(raw, h, size, &a, NULL), 0);
+	/* Right after it: the block cannot grow in place. */
+	EXPECT_RAW(harness_raw_alloc(raw, h, size, &b, NULL), 0);
+	assert_int_equal(b, a + size);
+	mem = pool_ptr(p, 0);
+	memset(mem + a + at, 0x5a, 4096);
+	fill_descriptors(&d, fds, 80);
+
+	moved = a;
+	EXPECT_RAW(harness_raw_realloc(raw, h, &moved, size + (64 << 10),
+				       false), 0);
+	assert_int_not_equal(moved, a);
+	assert_int_equal(mem[moved + at - 1], 0);
+	assert_int_equal(mem[moved + at], 0x5a);
+	assert_int_equal(mem[moved + at + 4095], 0x5a);
+	assert_int_equal(mem[moved + at + 4096], 0);
+	assert_int_equal(harness_log_count(&d, "no descriptor to look for "
+					   "holes through"), 1);
+	for (i = 0; i < 80; i++)
+		harness_close_fd(&fds[i]);
+	close(raw);
+	pool_close(p);
+	pool_disconnect(c);
+	assert_true(harness_alive(&d));
+	assert_int_equal(harness_stop(&d), 0);
+}
+
+/*
  * A daemon with no descriptor left still reads its resident memory for
  * DaemonStats, the status an operator asks for just then: it opened
  * /proc/self/statm per request, and at the limit said 0.  poolctl status
@@ -1964,6 +2018,7 @@ main(void)
 		cmocka_unit_test(create_with_one_descriptor_left),
 		cmocka_unit_test(connect_without_daemon_descriptors_is_told),
 		cmocka_unit_test(status_without_daemon_descriptors_reads_memory),
+		cmocka_unit_test(move_without_daemon_descriptors_copies_all),
 		cmocka_unit_test(pools_past_256_are_enospc),
 		cmocka_unit_test(names_past_65536_are_enospc),
 		cmocka_unit_test(persistent_blocks_per_uid),
