@@ -695,6 +695,7 @@ do_close(struct call *c, const Poolmgr__ClosePool *m)
 
 	if (!h)
 		return err;
+	room_kept_closed(c->s, h->id);
 	session_close(c->s, h);
 	return 0;
 }

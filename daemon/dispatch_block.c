@@ -190,6 +190,7 @@ static int
 alloc_done(struct call *c, struct handle *h, struct block *b,
 	   const Poolmgr__Alloc *persist)
 {
+	room_kept_served(c->s);
 	if (persist)
 		return persist_new(c, h, b, persist->retry_follows);
 	reply_block(c, b->off, b->size);
@@ -256,7 +257,7 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 	 * with retry_follows that says wait_ms, a client's before it gives
 	 * its cache back and waits, or it would take the room at once.
 	 */
-	if (m->wait_ms && (wait = room_wait_behind(c, h->pool, m->wait_ms)))
+	if (m->wait_ms && (wait = room_wait_behind(c, h->pool, m)))
 		return wait;
 	do {
 		rc = dpool_alloc(h->pool, h, size, m->align, m->zero,
@@ -283,8 +284,7 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 	 * which it counts beside this connection's own.
 	 */
 	if ((rc == -ENOMEM || rc == -EDQUOT) && m->wait_ms && !m->retry_follows)
-		return room_wait(c, h->pool, m->wait_ms, m->wait_part, size,
-				 rc);
+		return room_wait(c, h->pool, m, size, rc);
 	if (rc)
 		return refuse_alloc(c, h->pool, rc, m->retry_follows, size);
 	return alloc_done(c, h, b, persisting(m));

@@ -257,23 +257,27 @@ void lookup_waits_pool_gone(struct dpool *p);
 /* Allocs waiting for room now (not held for their pool to settle). */
 unsigned room_waits_held(void);
 /*
- * The Alloc of c for size bytes was refused (why: -ENOMEM for want of
- * room in p, -EDQUOT by p's user quota) and may wait wait_ms: WAITING, or
+ * The Alloc m of c for size bytes was refused (why: -ENOMEM for want of
+ * room in p, -EDQUOT by p's user quota) and may wait m->wait_ms: WAITING, or
  * -EINTR (a restart in place is under way), -EAGAIN (max_alloc_waits
  * wait in p, or dispatch_uid_waits_max of them are c's uid's),
  * -ETIMEDOUT (wait_ms has passed since it first waited; not counted as a
  * failure if part), -ENOMEM.
  */
-int room_wait(struct call *c, struct dpool *p, uint32_t wait_ms, bool part,
+int room_wait(struct call *c, struct dpool *p, const Poolmgr__Alloc *m,
 	      uint64_t size, int why);
 /*
- * A new Alloc of c in p that says wait_ms, while p's waiting allocations
+ * A new Alloc m of c in p that says wait_ms, while p's waiting allocations
  * have room they have not tried yet: WAITING behind them, untried, so
  * that the room goes to them first (past the bounds too: they are met if
  * its try is refused); 0 when it is to be tried now (none such, or a
  * restart in place is under way).
  */
-int room_wait_behind(struct call *c, struct dpool *p, uint32_t wait_ms);
+int room_wait_behind(struct call *c, struct dpool *p, const Poolmgr__Alloc *m);
+/* s got a block: the place its last wait part kept is let go. */
+void room_kept_served(struct session *s);
+/* s closes its handle: the place a wait part on it kept is let go. */
+void room_kept_closed(struct session *s, uint32_t handle);
 /* Was the pool that s's allocation waits in destroyed meanwhile? */
 bool room_wait_pool_gone(const struct session *s);
 /* s's allocation is answered (or s is gone): forget its wait. */

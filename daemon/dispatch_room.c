@@ -44,6 +44,17 @@
  * it, and a producer that waits could lose every frame freed to one that
  * asks as the frees come.
  *
+ * A wait asked in parts (wait_part: a binding's, so that its signal
+ * handlers run) would go to the back at each part, and a producer asking
+ * so lose every free to one asking once.  So a part that runs out keeps
+ * its record in its place for ROOM_KEPT_MS (kept: no longer waiting, not
+ * counted, not tried, its connection's room_wait no longer naming it),
+ * and the connection's next waiting Alloc of the same request takes it
+ * back (room_kept_take).  One per connection; let go of at the grace's
+ * end, at a block served to the connection, another wait of it, the
+ * handle's close, the connection's end, the pool's destruction or a
+ * restart in place.
+ *
  * What is tried again is the whole request: a smaller one that came later
  * may get room an earlier, bigger one still cannot use.  First come is
  * first tried, not first served; a request that needs more than the pool
@@ -84,21 +95,39 @@
 #include "session.h"
 
 #define ALLOC_WAITS_DEFAULT 256	/* without a configuration */
+/*
+ * How long the place of a wait part that ran out is kept for the part
+ * that follows it: a binding asks its parts one after the other, a round
+ * trip and a check for signals apart, so a second is plenty.
+ */
+#define ROOM_KEPT_MS 1000
+
+/* What an Alloc asks: a part that follows one is the same request. */
+struct room_ask {
+	uint32_t handle;
+	uint64_t size, nmemb, align;
+	bool zero, persist;
+};
 
 struct room_wait {
 	TAILQ_ENTRY(room_wait) entry;
 	struct session *s;
 	struct peer *peer;
 	struct dpool *pool;	/* NULL once the pool is destroyed */
-	struct event *ev;	/* the deadline, or made active to go on */
+	struct event *ev;	/* the deadline, or made active to go on;
+				 * kept: the end of its grace */
 	uint64_t deadline_ns;	/* CLOCK_MONOTONIC */
+	struct room_ask ask;
 	bool trying;		/* made active for room, not yet run */
 	bool unbounded;		/* behind, its bounds asked at its try */
+	bool part_ran_out;	/* answered -ETIMEDOUT, another part follows */
+	bool kept;		/* no longer waiting: a place kept (above) */
 };
 
 static TAILQ_HEAD(, room_wait) room_waits = TAILQ_HEAD_INITIALIZER(room_waits);
-static unsigned nroom_waits;
+static unsigned nroom_waits;	/* kept places not counted */
 static unsigned nunbounded;	/* records unbounded, in every pool */
+static unsigned nkept;		/* places kept, one per connection at most */
 static struct event_base *room_base;
 static struct event *room_ev;	/* made active by room_made */
 
@@ -114,7 +143,7 @@ room_waits_held(void)
 	unsigned n = 0;
 
 	TAILQ_FOREACH(rw, &room_waits, entry)
-		if (!rw->s->waiter.held)
+		if (!rw->kept && !rw->s->waiter.held)
 			n++;
 	return n;
 }
@@ -125,7 +154,13 @@ alloc_waits_max(void)
 	return dispatch_cf ? dispatch_cf->max_alloc_waits : ALLOC_WAITS_DEFAULT;
 }
 
-/* From the loop: the peer dispatches its held Alloc again. */
+static void room_kept_drop(struct room_wait *rw);
+
+/*
+ * From the loop: the peer dispatches its held Alloc again; or a place
+ * kept has seen its grace end (or its pool go, or a restart in place
+ * begin) unclaimed, and goes.
+ */
 static void
 on_room_wait(evutil_socket_t fd, short what, void *arg)
 {
@@ -133,6 +168,10 @@ on_room_wait(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (rw->kept) {
+		room_kept_drop(rw);
+		return;
+	}
 	rw->trying = false;
 	peer_resume(rw->peer);	/* may free rw */
 }
@@ -153,7 +192,7 @@ on_room(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	TAILQ_FOREACH(rw, &room_waits, entry)
-		if (rw->pool && rw->pool->room_made) {
+		if (!rw->kept && rw->pool && rw->pool->room_made) {
 			rw->trying = true;
 			event_active(rw->ev, EV_TIMEOUT, 1);
 		}
@@ -190,11 +229,66 @@ dispatch_room_teardown(void)
 	room_ev = NULL;
 }
 
+static void
+room_wait_free(struct room_wait *rw)
+{
+	TAILQ_REMOVE(&room_waits, rw, entry);
+	event_free(rw->ev);
+	free(rw);
+}
+
+static void
+room_kept_drop(struct room_wait *rw)
+{
+	nkept--;
+	room_wait_free(rw);
+}
+
+/* The place s keeps, or NULL: a walk only while some place is kept. */
+static struct room_wait *
+room_kept_of(const struct session *s)
+{
+	struct room_wait *rw;
+
+	if (!nkept)
+		return NULL;
+	TAILQ_FOREACH(rw, &room_waits, entry)
+		if (rw->kept && rw->s == s)
+			return rw;
+	return NULL;
+}
+
+/*
+ * A part that ran out keeps its place for the part after it, until its
+ * grace ends: no longer waiting, it is neither counted nor tried, and the
+ * bounds do not see it.  One per connection: a newer one replaces it.  Off
+ * libevent's active list first (a record answered the settle way may be
+ * on it), or its callback would take the place for an ended grace.
+ */
+static void
+room_keep(struct room_wait *rw)
+{
+	struct room_wait *old = room_kept_of(rw->s);
+	uint64_t now = dispatch_now_ns();
+
+	if (old)
+		room_kept_drop(old);
+	event_del(rw->ev);
+	rw->kept = true;
+	rw->unbounded = false;
+	rw->part_ran_out = false;
+	rw->trying = false;
+	nkept++;
+	dispatch_arm(rw->ev, now + (uint64_t)ROOM_KEPT_MS * 1000000u, now);
+}
+
 void
 room_wait_end(struct session *s, bool gone)
 {
-	struct room_wait *rw = s->room_wait;
+	struct room_wait *rw = s->room_wait, *kept;
 
+	if (gone && (kept = room_kept_of(s)))
+		room_kept_drop(kept);
 	if (!rw)
 		return;
 	s->room_wait = NULL;
@@ -212,34 +306,104 @@ room_wait_end(struct session *s, bool gone)
 			  rw->pool->alloc_waits,
 			  log_plural(rw->pool->alloc_waits));
 	}
-	TAILQ_REMOVE(&room_waits, rw, entry);
 	nroom_waits--;
 	nunbounded -= rw->unbounded;
-	event_free(rw->ev);
-	free(rw);
+	if (rw->part_ran_out && !gone && rw->pool)
+		room_keep(rw);
+	else
+		room_wait_free(rw);
+}
+
+void
+room_kept_closed(struct session *s, uint32_t handle)
+{
+	struct room_wait *rw = room_kept_of(s);
+
+	if (rw && rw->ask.handle == handle)
+		room_kept_drop(rw);
+}
+
+void
+room_kept_served(struct session *s)
+{
+	struct room_wait *rw = room_kept_of(s);
+
+	if (rw)
+		room_kept_drop(rw);
+}
+
+static struct room_ask
+room_ask_of(const Poolmgr__Alloc *m)
+{
+	struct room_ask a = {.handle = m->handle, .size = m->size,
+			     .nmemb = m->nmemb, .align = m->align,
+			     .zero = m->zero, .persist = m->persist};
+
+	return a;
+}
+
+static bool
+room_ask_same(const struct room_ask *a, const struct room_ask *b)
+{
+	return a->handle == b->handle && a->size == b->size &&
+	       a->nmemb == b->nmemb && a->align == b->align &&
+	       a->zero == b->zero && a->persist == b->persist;
+}
+
+/*
+ * The place kept for the Alloc m of c in p, taken back, or NULL.  Only
+ * the same request on the same handle takes it: else a client could keep
+ * a place with a request that never fits, and spend it on another that
+ * does, before those that came after it to ask what they need.  Another
+ * wait of the connection's lets it go; a try with retry_follows, its
+ * client's before it waits, and one that does not wait leave it be.
+ */
+static struct room_wait *
+room_kept_take(struct call *c, struct dpool *p, const Poolmgr__Alloc *m)
+{
+	struct room_wait *rw = room_kept_of(c->s);
+	struct room_ask ask = room_ask_of(m);
+
+	if (!rw || m->retry_follows || !m->wait_ms)
+		return NULL;
+	if (rw->pool != p || !room_ask_same(&rw->ask, &ask)) {
+		room_kept_drop(rw);
+		return NULL;
+	}
+	event_del(rw->ev);
+	rw->kept = false;
+	nkept--;
+	return rw;
 }
 
 static struct room_wait *
-room_wait_new(struct call *c, struct dpool *p, uint32_t wait_ms, uint64_t now)
+room_wait_new(struct call *c, struct dpool *p, const Poolmgr__Alloc *m,
+	      uint64_t now)
 {
 	struct room_wait *rw;
+	bool again = false;
 
-	if (!(rw = calloc(1, sizeof(*rw))))
+	if ((rw = room_kept_take(c, p, m))) {
+		again = true;
+	} else if (!(rw = calloc(1, sizeof(*rw)))) {
 		return NULL;
-	if (!(rw->ev = evtimer_new(room_base, on_room_wait, rw))) {
+	} else if (!(rw->ev = evtimer_new(room_base, on_room_wait, rw))) {
 		free(rw);
 		return NULL;
+	} else {
+		TAILQ_INSERT_TAIL(&room_waits, rw, entry);
 	}
 	rw->s = c->s;
 	rw->peer = c->peer;
 	rw->pool = p;
-	rw->deadline_ns = now + (uint64_t)wait_ms * 1000000u;
-	TAILQ_INSERT_TAIL(&room_waits, rw, entry);
+	rw->ask = room_ask_of(m);
+	rw->deadline_ns = now + (uint64_t)m->wait_ms * 1000000u;
 	nroom_waits++;
 	p->alloc_waits++;
 	c->s->room_wait = rw;
-	log_debug("pid %d waits for room: pool %s has %u allocation%s "
-		  "waiting", (int)c->s->pid, p->name, p->alloc_waits,
+	log_debug("pid %d waits for room%s: pool %s has %u allocation%s "
+		  "waiting", (int)c->s->pid, again ? " again, in the place "
+		  "its last part kept" : "", p->name, p->alloc_waits,
 		  log_plural(p->alloc_waits));
 	return rw;
 }
@@ -331,7 +495,8 @@ room_bounded_waits(const struct dpool *p, const struct room_wait *self)
 	if (!nunbounded)
 		return p->alloc_waits - (self != NULL);
 	TAILQ_FOREACH(rw, &room_waits, entry)
-		n += rw->pool == p && !rw->unbounded && rw != self;
+		n += rw->pool == p && !rw->kept && !rw->unbounded &&
+		     rw != self;
 	return n;
 }
 
@@ -353,7 +518,7 @@ room_uid_waits(const struct dpool *p, uid_t uid, unsigned waiting,
 		return 0;
 	TAILQ_FOREACH(rw, &room_waits, entry)
 		n += rw->pool == p && rw->s->uid == uid && rw != self &&
-		     !rw->unbounded;
+		     !rw->kept && !rw->unbounded;
 	return n;
 }
 
@@ -395,10 +560,12 @@ room_wait_bounds(struct call *c, struct dpool *p, const struct room_wait *rw)
  * counted: nothing to take back.
  */
 int
-room_wait(struct call *c, struct dpool *p, uint32_t wait_ms, bool part,
+room_wait(struct call *c, struct dpool *p, const Poolmgr__Alloc *m,
 	  uint64_t size, int why)
 {
 	struct room_wait *rw = c->s->room_wait;
+	uint32_t wait_ms = m->wait_ms;
+	bool part = m->wait_part;
 	uint64_t now = dispatch_now_ns();
 	uint64_t uncount = why == -ENOMEM;
 	int rc;
@@ -414,11 +581,14 @@ room_wait(struct call *c, struct dpool *p, uint32_t wait_ms, bool part,
 		rw->unbounded = false;
 		nunbounded--;
 	}
-	if (!rw && !(rw = room_wait_new(c, p, wait_ms, now)))
+	if (!rw && !(rw = room_wait_new(c, p, m, now)))
 		return refuse(c, -ENOMEM, "poolmgrd is out of memory");
 	if (now >= rw->deadline_ns) {
-		if (part)	/* the client asks again */
+		/* The client asks again: its next part takes this place. */
+		if (part) {
 			p->unseen_failures += uncount;
+			rw->part_ran_out = true;
+		}
 		return refuse_timed_out(c, p, size, wait_ms, part, why);
 	}
 	p->unseen_failures += uncount;
@@ -453,7 +623,7 @@ room_untried(const struct dpool *p)
 }
 
 int
-room_wait_behind(struct call *c, struct dpool *p, uint32_t wait_ms)
+room_wait_behind(struct call *c, struct dpool *p, const Poolmgr__Alloc *m)
 {
 	uint64_t now = dispatch_now_ns();
 	struct room_wait *rw;
@@ -469,7 +639,7 @@ room_wait_behind(struct call *c, struct dpool *p, uint32_t wait_ms)
 	 */
 	if (c->s->room_wait || !room_untried(p) || peer_reads_are_paused())
 		return 0;
-	if (!(rw = room_wait_new(c, p, wait_ms, now)))
+	if (!(rw = room_wait_new(c, p, m, now)))
 		return refuse(c, -ENOMEM, "poolmgrd is out of memory");
 	rw->unbounded = true;
 	nunbounded++;
@@ -490,7 +660,8 @@ room_waits_pool_gone(struct dpool *p)
 {
 	struct room_wait *rw;
 
-	if (!p->alloc_waits)
+	/* A place kept in p goes too, from the loop (on_room_wait). */
+	if (!p->alloc_waits && !nkept)
 		return;
 	TAILQ_FOREACH(rw, &room_waits, entry)
 		if (rw->pool == p) {
@@ -515,11 +686,13 @@ dispatch_room_check(const struct dpool *p, char *problem, size_t len)
 {
 	const struct room_wait *rw;
 	uint32_t n = 0;
-	unsigned unbounded = 0;
+	unsigned unbounded = 0, kept = 0;
 
 	TAILQ_FOREACH(rw, &room_waits, entry) {
 		unbounded += rw->unbounded;
-		if (rw->s->room_wait != rw) {
+		kept += rw->kept;
+		if (rw->kept ? rw->s->room_wait == rw :
+		    rw->s->room_wait != rw) {
 			snprintf(problem, len, "pid %d: its allocation waiting "
 				 "for room is not the one its session names",
 				 (int)rw->s->pid);
@@ -528,12 +701,20 @@ dispatch_room_check(const struct dpool *p, char *problem, size_t len)
 		if (rw->pool != p)
 			continue;
 		if (!session_has_pool(rw->s, p)) {
-			snprintf(problem, len, "pool %s: pid %d waits for room "
-				 "without a handle on it", p->name,
-				 (int)rw->s->pid);
+			snprintf(problem, len, "pool %s: pid %d %s without a "
+				 "handle on it", p->name, (int)rw->s->pid,
+				 rw->kept ? "keeps a place among those waiting "
+				 "for room" : "waits for room");
 			return -EFAULT;
 		}
-		n++;
+		n += !rw->kept;
+	}
+	/* Else a connection could keep more than its one place. */
+	if (kept != nkept) {
+		snprintf(problem, len, "%u place%s kept for a wait's next "
+			 "part; the books say %u", kept, log_plural(kept),
+			 nkept);
+		return -EFAULT;
 	}
 	/* Else the bounds would count, or skip, records they should not. */
 	if (unbounded != nunbounded) {

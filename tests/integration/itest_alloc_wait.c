@@ -127,6 +127,15 @@
  *       retains one of its blocks and persists it: the block's bytes
  *       leave the waiter's connection for that uid's charge, nothing
  *       freed, and the waiter gets its block before its deadline.
+ *   parts_keep_their_place  a wait asked in parts (POOL_ALLOC_PART, as
+ *       the Python binding asks its quarter seconds) begins, another
+ *       waits after it, and its first part runs out: its next part takes
+ *       the place the first had, and the next free is its, the other's
+ *       the free after (before, each part went to the back, behind the
+ *       other: a producer asking in parts lost every frame to one that
+ *       asked once).  A next part that asks for another size takes no
+ *       kept place: a wait that never fits cannot hold a place for a
+ *       request that does.
  */
 #include <errno.h>
 #include <poll.h>
@@ -279,6 +288,7 @@ struct want {
 	bool scribble;		/* writes its last byte, then reads it back */
 	bool gated;		/* its pool open, asks only at a first byte */
 	bool cached;		/* its cache kept, a small block freed into it */
+	size_t size_then;	/* parted: the size of its second part */
 	uid_t uid;		/* the child's, if not 0 (and its gid) */
 	int report, stop;	/* the child's ends of its pipes */
 	int parent_ends[2];	/* closed in the child */
@@ -2234,6 +2244,111 @@ woken_by_a_charge_moved_under_the_quota_per_connection(void **state)
 	EXPECT_RC(pool_destroy(conn, "qm"), 0);
 }
 
+/* ---- parts_keep_their_place ------------------------------------------- */
+
+#define FIRST_PART_MS	500	/* meant to run out, the other waiting */
+
+/*
+ * A waiter that asks in parts, as a binding does: a first part of
+ * w->size for timeout_ms, which must run out, then at once another (of
+ * w->size_then) for the rest of a long wait; it reports what came of that.
+ */
+static int
+parted(void *arg)
+{
+	struct want *w = arg;
+	pool_off_t off = POOL_OFF_NONE;
+	struct pool_conn *c;
+	struct pool *p;
+	struct got g;
+	char go;
+
+	close(w->parent_ends[0]);
+	close(w->parent_ends[1]);
+	memset(&g, 0, sizeof(g));
+	CHECK_RC(pool_connect(d.sock, &c), 0, 2);
+	CHECK_RC(pool_open(c, w->pool, &p), 0, 3);
+	CHECK_RC(pool_set_cache(p, 0), 0, 4);
+	CHECK_RC(pool_alloc_wait(p, w->size, 0, POOL_ALLOC_PART,
+				 w->timeout_ms, &off), -ETIMEDOUT, 5);
+	g.rc = pool_alloc_wait(p, w->size_then, 0, POOL_ALLOC_PART,
+			       LONG_WAIT_MS, &off);
+	g.off = off;
+	if (g.rc != 0)
+		snprintf(g.message, sizeof(g.message), "%s",
+			 pool_last_message(g.rc));
+	CHECK(harness_write_full(w->report, &g, sizeof(g)) == 0, 6);
+	CHECK(harness_read_full(w->stop, &go, 1) == 0, 7);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/*
+ * In f's pool, a waiter in parts (its first of first bytes, its next of
+ * BLOCK), then another of BLOCK waiting once, after its first part began
+ * and before it ran out; once the next part waits, a block is freed.
+ * Whether the parted waiter got it (the other is then still waiting);
+ * both are let go of.
+ */
+static bool
+parted_first(struct full *f, size_t first)
+{
+	struct want wp = {.pool = f->name, .size = first,
+			  .size_then = BLOCK, .timeout_ms = FIRST_PART_MS};
+	struct want wq = {.pool = f->name, .size = BLOCK,
+			  .timeout_ms = LONG_WAIT_MS};
+	struct pollfd pf[2] = {{.events = POLLIN}, {.events = POLLIN}};
+	struct waiter kp, kq, *second;
+	struct got g;
+	pool_off_t x;
+	bool first_served;
+
+	waiter_start_fn(&kp, &wp, parted);
+	wait_logged(kp.pid, 0);
+	waiting(&kq, &wq);
+	wait_logged(kp.pid, 1);	/* its next part asks */
+	x = full_free(f, 0);
+	/* The one served is the first answered: the other still waits. */
+	pf[0].fd = kp.from;
+	pf[1].fd = kq.from;
+	if (poll(pf, 2, LOG_WAIT_MS) < 1)
+		fail_msg("pool %s: neither waiter was served", f->name);
+	first_served = pf[0].revents & POLLIN;
+	g = served(first_served ? &kp : &kq);
+	assert_true(inside(g.off, x, BLOCK));
+	second = first_served ? &kq : &kp;
+	unanswered(second, "the other waiter");
+	x = full_free(f, 1);
+	g = served(second);
+	assert_true(inside(g.off, x, BLOCK));
+	harness_expect_checked(conn, f->name);
+	waiter_end(&kp);
+	waiter_end(&kq);
+	return first_served;
+}
+
+static void
+parts_keep_their_place(void **state)
+{
+	static struct full f;
+
+	(void)state;
+	full_make(&f, "parts", MiB, BLOCK);
+	if (!parted_first(&f, BLOCK))
+		fail_msg("the part that followed one run out went behind the "
+			 "allocation that came after it");
+	/* Full again (the waiters' blocks went with them). */
+	EXPECT_RC(pool_alloc(f.p, BLOCK, &f.off[0]), 0);
+	EXPECT_RC(pool_alloc(f.p, BLOCK, &f.off[1]), 0);
+	/* A first part that never fits keeps no place for one that does. */
+	if (parted_first(&f, 2 * BLOCK))
+		fail_msg("a part of another size took the place of the one "
+			 "before it");
+	harness_expect_checked(conn, "parts");
+	full_end(&f, true);
+}
+
 int
 main(void)
 {
@@ -2269,6 +2384,7 @@ main(void)
 		cmocka_unit_test_teardown(zeroed_in_steps, bound_restored),
 		cmocka_unit_test_teardown(zeroed_in_steps_destroyed,
 					  bound_restored),
+		cmocka_unit_test(parts_keep_their_place),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
