@@ -3411,6 +3411,81 @@ def alloc_wait_times_out_and_bad_waits():
             c.destroy_pool("pywait")
 
 
+@test
+def alloc_wait_parts_keep_their_place():
+    """alloc(wait=...) asks in parts (pool_alloc_wait with ALLOC_PART),
+    and a part that runs out keeps its place for the next: a waiter in
+    parts that began first gets the first free, though another (one
+    wait in C, asked once) began waiting while its first part waited.
+    Before, each part went to the back, behind the other, which took
+    every free.  The parts' lengths are the test's (a first that runs
+    out, then long ones), so that the free comes while a part waits."""
+    half = 512 << 10
+    with poolclient.connect() as c, poolclient.connect() as c2, \
+            poolclient.connect() as c3:
+        c.create_pool("pyparts", 8 << 20, limit=1 << 20)
+        try:
+            with c.open("pyparts") as p, c2.open("pyparts") as p2, \
+                    c3.open("pyparts") as p3:
+                p.set_cache(0)
+                a, b = p.alloc(half), p.alloc(half)
+                second_part = threading.Event()
+                got = []
+                done = threading.Condition()
+
+                def parts(ms):
+                    yield 300, True
+                    second_part.set()
+                    while True:
+                        yield 60000, True
+
+                def served(who, fn):
+                    off = fn()
+                    with done:
+                        got.append((who, off))
+                        done.notify_all()
+
+                def once():
+                    out = ctypes.c_uint64(poolclient.OFF_NONE)
+                    with p3._h as h:
+                        rc = poolclient._lib.pool_alloc_wait(
+                            h, half, 0, 0, 60000, ctypes.byref(out))
+                    assert rc == 0, rc
+                    return out.value
+
+                saved, poolclient._parts = poolclient._parts, parts
+                try:
+                    w = threading.Thread(target=served, args=(
+                        "parts", lambda: p2.alloc(half, wait=60)))
+                    w.start()
+                    await_alloc_waits(c, "pyparts", 1)
+                    q = threading.Thread(target=served, args=("once", once))
+                    q.start()
+                    await_alloc_waits(c, "pyparts", 2)
+                    assert second_part.wait(30), "no second part"
+                    # Ran out, the first part left one waiting: two again
+                    # once the second part waits.
+                    await_alloc_waits(c, "pyparts", 2)
+                    p.free(a)
+                    with done:
+                        assert done.wait_for(lambda: got, 30), "none served"
+                        first = got[0]
+                    assert first[0] == "parts", \
+                        "the one asked once got the free first: %r" % (got,)
+                    assert a <= first[1] < a + half, (first, a)
+                    p.free(b)
+                    w.join(30)
+                    q.join(30)
+                finally:
+                    poolclient._parts = saved
+                assert [who for who, _ in got] == ["parts", "once"], got
+                assert b <= got[1][1] < b + half, (got, b)
+                p2.free(got[0][1])
+                p3.free(got[1][1])
+        finally:
+            c.destroy_pool("pyparts")
+
+
 def main():
     daemon = Daemon()
     passed = failed = 0
