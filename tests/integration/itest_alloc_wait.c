@@ -147,6 +147,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <string.h>
 #include <unistd.h>
@@ -1362,6 +1364,7 @@ struct freeing {
 	struct pool *p;
 	pool_off_t off;
 	int rc;
+	pid_t tid;		/* its thread's, once it runs */
 };
 
 static void *
@@ -1369,8 +1372,63 @@ free_in_thread(void *arg)
 {
 	struct freeing *fr = arg;
 
+	__atomic_store_n(&fr->tid, (pid_t)syscall(SYS_gettid),
+			 __ATOMIC_RELEASE);
 	fr->rc = pool_free(fr->p, fr->off);
 	return NULL;
+}
+
+/*
+ * Until thread tid of process pid waits in the kernel for an answer
+ * (libpoolclient's poll, or its recvmsg without a deadline): its request
+ * is sent, and with the daemon stopped it stays unread, in line behind
+ * those sent before it.  Not a sleep that guesses: under load a child
+ * may take any time to get there.
+ */
+static void
+asking(pid_t pid, pid_t tid)
+{
+	uint64_t until = harness_now_ms() + LOG_WAIT_MS;
+	char path[64], text[64], *end;
+	long nr;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)pid,
+		 (int)tid);
+	for (;;) {
+		harness_read_text(path, text, sizeof(text));
+		nr = strtol(text, &end, 10);
+		if (end != text && (nr == SYS_recvmsg || nr == SYS_ppoll
+#ifdef SYS_poll
+				    || nr == SYS_poll
+#endif
+				    ))
+			return;
+		if (harness_now_ms() > until)
+			fail_msg("pid %d thread %d never waited for an answer "
+				 "(%s: %s)", (int)pid, (int)tid, path, text);
+		harness_sleep_ms(1);
+	}
+}
+
+/* fr's free, from a thread of its own: sent once this returns. */
+static void
+free_sent(struct freeing *fr, pthread_t *t)
+{
+	pid_t tid;
+
+	fr->tid = 0;
+	assert_int_equal(pthread_create(t, NULL, free_in_thread, fr), 0);
+	while (!(tid = __atomic_load_n(&fr->tid, __ATOMIC_ACQUIRE)))
+		harness_sleep_ms(1);
+	asking(getpid(), tid);
+}
+
+/* The gated waiter k asks: its request sent once this returns. */
+static void
+ungate(struct waiter *k)
+{
+	assert_int_equal(harness_write_full(k->stop, "g", 1), 0);
+	asking(k->pid, k->pid);
 }
 
 static void
@@ -1393,8 +1451,7 @@ room_for_the_gone(void **state)
 	assert_int_equal(kill(d.pid, SIGSTOP), 0);
 	fr.p = f.p;
 	fr.off = f.off[0];
-	assert_int_equal(pthread_create(&t, NULL, free_in_thread, &fr), 0);
-	harness_sleep_ms(100);	/* its datagram sent: it waits for a reply */
+	free_sent(&fr, &t);
 	assert_int_equal(kill(k.pid, SIGKILL), 0);
 	assert_int_equal(harness_wait(k.pid), 128 + SIGKILL);
 	assert_int_equal(kill(d.pid, SIGCONT), 0);
@@ -1458,10 +1515,8 @@ room_to_the_first(struct full *f, size_t i, struct waiter *k,
 	assert_int_equal(kill(d.pid, SIGSTOP), 0);
 	fr.p = f->p;
 	fr.off = x = f->off[i];
-	assert_int_equal(pthread_create(&t, NULL, free_in_thread, &fr), 0);
-	harness_sleep_ms(100);	/* its datagram sent: it waits for a reply */
-	assert_int_equal(harness_write_full(k2->stop, "g", 1), 0);
-	harness_sleep_ms(100);	/* the later one's too */
+	free_sent(&fr, &t);
+	ungate(k2);
 	assert_int_equal(kill(d.pid, SIGCONT), 0);
 	assert_int_equal(pthread_join(t, NULL), 0);
 	EXPECT_RC(fr.rc, 0);
@@ -1636,12 +1691,52 @@ share_one_behind(void **state)
 
 /* ---- behind_in_their_order --------------------------------------------- */
 
+/* The log's length now: the lines logged from here on begin past it. */
+static long
+log_end(void)
+{
+	struct stat st;
+
+	assert_int_equal(stat(d.log, &st), 0);
+	return (long)st.st_size;
+}
+
+/*
+ * Where, past from, the daemon logged that pid waits for room (first,
+ * behind those waiting or not); -1 if it has not.  The daemon logs it as
+ * it reads the request: the order of these lines is the order it read
+ * the requests in, whatever order epoll gave it their sockets in.
+ */
+static long
+wait_logged_at(long from, pid_t pid)
+{
+	char line[512], what[64];
+	long at = -1, pos = from;
+	FILE *f;
+
+	snprintf(what, sizeof(what), "pid %d " WAITS_LINE, (int)pid);
+	if (!(f = fopen(d.log, "r")))
+		return -1;
+	if (fseek(f, from, SEEK_SET) == 0)
+		for (; fgets(line, sizeof(line), f); pos = ftell(f))
+			if (strstr(line, what)) {
+				at = pos;
+				break;
+			}
+	fclose(f);
+	return at;
+}
+
 /*
  * max_alloc_waits 4 (a uid's share 3): two of this uid's allocations
- * wait, and three more of it ask, one after the other, as room is made
- * for the first.  The three go behind those waiting, untried, and are
- * tried in the order they came: the first two of them begin to wait (the
- * uid then has 3 waiting, its share), and the third is the one refused,
+ * wait, and three more of it ask as room is made for the first: the
+ * daemon, stopped, is sent the free and then the three, each once the
+ * one before it is sent (the thread or child waits for its answer), and
+ * let go reads them in one turn.  The three go behind those waiting,
+ * untried, and are tried in the order the daemon read them (its log
+ * says which: not necessarily the order they were sent in, which is
+ * epoll's to keep): the first two of them begin to wait (the uid then
+ * has 3 waiting, its share), and the last read is the one refused,
  * -EAGAIN in the share's words.  (Before, the first of the three was
  * refused: the two behind it, not yet tried, were counted as waiting,
  * and it was told the uid had 3 waiting when it had 1.)
@@ -1653,13 +1748,15 @@ behind_in_their_order(void **state)
 	struct want w = {.pool = "behindorder", .size = BLOCK,
 			 .timeout_ms = LONG_WAIT_MS};
 	struct want later = w;
-	struct pollfd pf[3];
 	struct waiter first, second, k[3];
+	struct pollfd pf[3];
 	struct freeing fr;
 	char words[128];
+	long mark, at[3];
+	size_t order[3], tmp;
 	pthread_t t;
 	struct got g;
-	int i;
+	int i, j;
 
 	(void)state;
 	assert_int_equal(harness_reload_with(&d, "max_alloc_waits = 4\n"
@@ -1674,42 +1771,55 @@ behind_in_their_order(void **state)
 		pf[i].events = POLLIN;
 	}
 	clients_are(f.p, 6);
+	mark = log_end();
 	/* The free, then the three in turn: the daemon reads all in one. */
 	assert_int_equal(kill(d.pid, SIGSTOP), 0);
 	fr.p = f.p;
 	fr.off = f.off[0];
-	assert_int_equal(pthread_create(&t, NULL, free_in_thread, &fr), 0);
-	harness_sleep_ms(100);	/* its datagram sent: it waits for a reply */
-	for (i = 0; i < 3; i++) {
-		assert_int_equal(harness_write_full(k[i].stop, "g", 1), 0);
-		harness_sleep_ms(100);
-	}
+	free_sent(&fr, &t);
+	for (i = 0; i < 3; i++)
+		ungate(&k[i]);
 	assert_int_equal(kill(d.pid, SIGCONT), 0);
 	assert_int_equal(pthread_join(t, NULL), 0);
 	EXPECT_RC(fr.rc, 0);
 	g = served(&first);
 	assert_true(inside(g.off, fr.off, BLOCK));
 	f.off[0] = POOL_OFF_NONE;
-	/* One of the three is answered: the last to come. */
+	/* The order the daemon read the three in. */
+	for (i = 0; i < 3; i++) {
+		wait_logged(k[i].pid, 0);
+		at[i] = wait_logged_at(mark, k[i].pid);
+		assert_true(at[i] >= 0);
+		order[i] = (size_t)i;
+	}
+	for (i = 0; i < 3; i++)
+		for (j = i + 1; j < 3; j++)
+			if (at[order[j]] < at[order[i]]) {
+				tmp = order[i];
+				order[i] = order[j];
+				order[j] = tmp;
+			}
+	/* One of the three is answered: the last read. */
 	if (poll(pf, 3, LOG_WAIT_MS) < 1)
 		fail_msg("none of the three later allocations was answered");
 	for (i = 0; i < 2; i++)
-		if (pf[i].revents & POLLIN) {
-			g = waiter_got(&k[i]);
-			fail_msg("later allocation %d of 3 was answered before "
-				 "the third: %d (%s)", i + 1, g.rc, g.message);
+		if (pf[order[i]].revents & POLLIN) {
+			g = waiter_got(&k[order[i]]);
+			fail_msg("later allocation %d of 3 read was answered "
+				 "before the last: %d (%s)", i + 1, g.rc,
+				 g.message);
 		}
-	g = waiter_got(&k[2]);
+	g = waiter_got(&k[order[2]]);
 	snprintf(words, sizeof(words), "uid %u has 3 of pool behindorder's "
 		 "allocations waiting for room; one uid may have 3",
 		 (unsigned)getuid());
 	if (g.rc != -EAGAIN || !strstr(g.message, words))
-		fail_msg("the third later allocation: %d (%s)", g.rc,
+		fail_msg("the last later allocation read: %d (%s)", g.rc,
 			 g.message);
-	waiter_end(&k[2]);
+	waiter_end(&k[order[2]]);
 	unanswered(&second, "the second waiter");
-	unanswered(&k[0], "the first later allocation");
-	unanswered(&k[1], "the second later allocation");
+	unanswered(&k[order[0]], "the first later allocation read");
+	unanswered(&k[order[1]], "the second later allocation read");
 	held_now("behindorder", 3);
 	harness_expect_checked(conn, "behindorder");
 	/* In the order they waited, a free each. */
@@ -1717,12 +1827,12 @@ behind_in_their_order(void **state)
 	(void)served(&second);
 	for (i = 0; i < 2; i++) {
 		(void)full_free(&f, (size_t)i + 2);
-		(void)served(&k[i]);
+		(void)served(&k[order[i]]);
 	}
 	waiter_end(&first);
 	waiter_end(&second);
 	for (i = 0; i < 2; i++)
-		waiter_end(&k[i]);
+		waiter_end(&k[order[i]]);
 	full_end(&f, true);
 	assert_int_equal(harness_reload_with(&d, CONF), 0);
 }
