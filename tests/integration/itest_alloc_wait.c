@@ -1378,15 +1378,24 @@ free_in_thread(void *arg)
 	return NULL;
 }
 
+/* Is nr a call libpoolclient waits for an answer in? */
+static bool
+answer_call(long nr)
+{
+#ifdef SYS_poll
+	if (nr == SYS_poll)
+		return true;
+#endif
+	return nr == SYS_recvmsg || nr == SYS_ppoll;
+}
+
 /*
- * Until thread tid of process pid waits in the kernel for an answer
- * (libpoolclient's poll, or its recvmsg without a deadline): its request
- * is sent, and with the daemon stopped it stays unread, in line behind
- * those sent before it.  Not a sleep that guesses: under load a child
- * may take any time to get there.
+ * Until thread tid of process pid waits in the kernel in a call that
+ * answer says is the one (on the call's number, from /proc): no sleep
+ * that guesses, for under load a child may take any time to get there.
  */
 static void
-asking(pid_t pid, pid_t tid)
+in_call(pid_t pid, pid_t tid, bool (*answer)(long), const char *what)
 {
 	uint64_t until = harness_now_ms() + LOG_WAIT_MS;
 	char path[64], text[64], *end;
@@ -1397,15 +1406,52 @@ asking(pid_t pid, pid_t tid)
 	for (;;) {
 		harness_read_text(path, text, sizeof(text));
 		nr = strtol(text, &end, 10);
-		if (end != text && (nr == SYS_recvmsg || nr == SYS_ppoll
-#ifdef SYS_poll
-				    || nr == SYS_poll
-#endif
-				    ))
+		if (end != text && answer(nr))
 			return;
 		if (harness_now_ms() > until)
-			fail_msg("pid %d thread %d never waited for an answer "
-				 "(%s: %s)", (int)pid, (int)tid, path, text);
+			fail_msg("pid %d thread %d never %s (%s: %s)", (int)pid,
+				 (int)tid, what, path, text);
+		harness_sleep_ms(1);
+	}
+}
+
+/*
+ * Thread tid of pid waits for an answer: its request is sent, and with
+ * the daemon stopped it stays unread, in line behind those sent before.
+ */
+static void
+asking(pid_t pid, pid_t tid)
+{
+	in_call(pid, tid, answer_call, "waited for an answer");
+}
+
+static bool
+gate_call(long nr)
+{
+	return nr == SYS_read;
+}
+
+/*
+ * SIGSTOP the daemon, and wait until it is stopped: kill returns before
+ * the signal is taken, and a daemon still running would read the next
+ * request alone, not in one turn with those after it.
+ */
+static void
+daemon_stop(void)
+{
+	uint64_t until = harness_now_ms() + LOG_WAIT_MS;
+	char path[64], text[512], *state;
+
+	assert_int_equal(kill(d.pid, SIGSTOP), 0);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)d.pid);
+	for (;;) {
+		harness_read_text(path, text, sizeof(text));
+		/* The state follows the name, which may hold anything. */
+		state = strrchr(text, ')');
+		if (state && state[1] == ' ' && state[2] == 'T')
+			return;
+		if (harness_now_ms() > until)
+			fail_msg("the daemon never stopped (%s)", text);
 		harness_sleep_ms(1);
 	}
 }
@@ -1423,7 +1469,18 @@ free_sent(struct freeing *fr, pthread_t *t)
 	asking(getpid(), tid);
 }
 
-/* The gated waiter k asks: its request sent once this returns. */
+/*
+ * The gated waiter k waits at its gate: every request before its
+ * allocation answered (its open, its cache set), so that the next it
+ * waits for an answer to is the allocation.  Before the daemon stops.
+ */
+static void
+at_gate(struct waiter *k)
+{
+	in_call(k->pid, k->pid, gate_call, "came to its gate");
+}
+
+/* The gated waiter k (at_gate) asks: its request sent once this returns. */
 static void
 ungate(struct waiter *k)
 {
@@ -1448,7 +1505,7 @@ room_for_the_gone(void **state)
 	full_make(&f, "gone", MiB, BLOCK);
 	waiting(&k, &w);
 	/* The free and the waiter's end reach the daemon in one turn. */
-	assert_int_equal(kill(d.pid, SIGSTOP), 0);
+	daemon_stop();
 	fr.p = f.p;
 	fr.off = f.off[0];
 	free_sent(&fr, &t);
@@ -1512,7 +1569,8 @@ room_to_the_first(struct full *f, size_t i, struct waiter *k,
 
 	pf[0].fd = k->from;
 	pf[1].fd = k2->from;
-	assert_int_equal(kill(d.pid, SIGSTOP), 0);
+	at_gate(k2);
+	daemon_stop();
 	fr.p = f->p;
 	fr.off = x = f->off[i];
 	free_sent(&fr, &t);
@@ -1771,9 +1829,11 @@ behind_in_their_order(void **state)
 		pf[i].events = POLLIN;
 	}
 	clients_are(f.p, 6);
+	for (i = 0; i < 3; i++)
+		at_gate(&k[i]);
 	mark = log_end();
 	/* The free, then the three in turn: the daemon reads all in one. */
-	assert_int_equal(kill(d.pid, SIGSTOP), 0);
+	daemon_stop();
 	fr.p = f.p;
 	fr.off = f.off[0];
 	free_sent(&fr, &t);
