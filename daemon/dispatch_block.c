@@ -254,10 +254,11 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 			      "of two", (unsigned long long)m->align);
 	/*
 	 * Room made for those waiting is theirs to try first: also a try
-	 * with retry_follows that says wait_ms, a client's before it gives
-	 * its cache back and waits, or it would take the room at once.
+	 * with retry_follows, a client's before it gives its cache back
+	 * (and waits), and one that would not wait, or either would take
+	 * the room at once.
 	 */
-	if (m->wait_ms && (wait = room_wait_behind(c, h->pool, m)))
+	if ((wait = room_wait_behind(c, h->pool, m)))
 		return wait;
 	do {
 		rc = dpool_alloc(h->pool, h, size, m->align, m->zero,

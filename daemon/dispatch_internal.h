@@ -267,7 +267,7 @@ unsigned room_waits_held(void);
 int room_wait(struct call *c, struct dpool *p, const Poolmgr__Alloc *m,
 	      uint64_t size, int why);
 /*
- * A new Alloc m of c in p that says wait_ms, while p's waiting allocations
+ * A new Alloc m of c in p (waiting or not), while p's waiting allocations
  * have room they have not tried yet: WAITING behind them, untried, so
  * that the room goes to them first (past the bounds too: they are met if
  * its try is refused); 0 when it is to be tried now (none such, or a

@@ -35,14 +35,17 @@
  * out, and a replay would dispatch inside it.  So a FreeBatch of 4096
  * blocks tries the waiting allocations once, not 4096 times.
  *
- * A new Alloc that may wait (or says wait_ms with retry_follows: its
- * client's try before it gives its cache back and waits), coming while a
+ * A new Alloc, waiting or not (with retry_follows too: its client's try
+ * before it gives its cache back and perhaps waits), coming while a
  * pool's waiting allocations have room they have not tried yet (the pool
  * marked, or their records made active and not yet run), goes behind
  * them untried (room_wait_behind): else a request read in the same turn
  * as the free would take the room before the allocation that waited for
  * it, and a producer that waits could lose every frame freed to one that
- * asks as the frees come.
+ * asks as the frees come.  One without wait_ms is tried once at its
+ * turn, and answered then, served or refused as it would have been: a
+ * turn later, not refused for room it fits (an AllocBatch, a cache's
+ * refill, is tried at once still).
  *
  * A wait asked in parts (wait_part: a binding's, so that its signal
  * handlers run) would go to the back at each part, and a producer asking
@@ -634,8 +637,10 @@ room_wait_behind(struct call *c, struct dpool *p, const Poolmgr__Alloc *m)
 	 * for one turn, or the uid with the most waiting would go before
 	 * them all: its try, if refused, meets the bounds then (unbounded).
 	 * A try with retry_follows goes behind too: its client waits once
-	 * it has given its cache back.  Never refused, so no failure is
-	 * counted to take back.
+	 * it has given its cache back, and so does one without wait_ms,
+	 * tried then once, as it would have been now (refused, it is
+	 * answered then, and counted as any refusal).  Never refused here,
+	 * so no failure is counted to take back.
 	 */
 	if (c->s->room_wait || !room_untried(p) || peer_reads_are_paused())
 		return 0;

@@ -71,6 +71,9 @@
  *       and one above them: it asks no refill (a batch, tried at once),
  *       and its first try (retry_follows, before it gives its cache
  *       back) goes behind the first waiter (before, each took the room);
+ *   plain_one_behind        so too when the later allocation is a plain
+ *       one (no wait): tried after the waiter, it is -ENOMEM, counted
+ *       once in failed_allocs (before, it took the room);
  *   share_one_behind        max_alloc_waits 4: another uid's waiter
  *       came first, root's three after, and root's fourth (past its
  *       share) asks as a free comes: the room goes to the first, and the
@@ -1690,6 +1693,44 @@ cached_one_behind(void **state)
 	cached_behind("cached2", 2 * BLOCK);	/* above them all */
 }
 
+/* ---- plain_one_behind --------------------------------------------------- */
+
+/*
+ * As later_one_behind, the later allocation a plain one (no wait_ms):
+ * read in the same turn as the free, it is tried after the waiter, and
+ * refused for want of room, counted once in failed_allocs, as it would
+ * have been a moment later.  Before, it took the room.
+ */
+static void
+plain_one_behind(void **state)
+{
+	static struct full f;
+	struct want w = {.pool = "plain", .size = BLOCK,
+			 .timeout_ms = LONG_WAIT_MS};
+	struct want w2 = {.pool = "plain", .size = BLOCK, .gated = true};
+	struct pool_stats before;
+	struct waiter k, k2;
+	struct got g;
+
+	(void)state;
+	full_make(&f, "plain", MiB, BLOCK);
+	waiting(&k, &w);
+	waiter_start(&k2, &w2);
+	clients_are(f.p, 3);
+	before = harness_stats(f.p);
+	if (!room_to_the_first(&f, 0, &k, &k2, &g))
+		g = waiter_got(&k2);
+	if (g.rc != -ENOMEM)
+		fail_msg("the plain allocation: %d (%s)", g.rc, g.message);
+	assert_int_equal(harness_stats(f.p).failed_allocs,
+			 before.failed_allocs + 1);
+	assert_int_equal(harness_stats(f.p).alloc_waits, 0);
+	harness_expect_checked(conn, "plain");
+	waiter_end(&k);
+	waiter_end(&k2);
+	full_end(&f, true);
+}
+
 /* ---- share_one_behind --------------------------------------------------- */
 
 /*
@@ -2541,6 +2582,7 @@ main(void)
 		cmocka_unit_test(waits_checked),
 		cmocka_unit_test(later_one_behind),
 		cmocka_unit_test(cached_one_behind),
+		cmocka_unit_test(plain_one_behind),
 		cmocka_unit_test(share_one_behind),
 		cmocka_unit_test(behind_in_their_order),
 		cmocka_unit_test(room_for_the_gone),
