@@ -822,7 +822,7 @@ fill_stats(Poolmgr__PoolStats *ps, struct dpool *p, struct stats_acl *acl)
 	ps->quota = p->quota;
 	ps->user_quota = p->user_quota;
 	ps->limit = p->limit;
-	ps->alloc_waits = p->alloc_waits;
+	ps->alloc_waits = room_waits_in(p);
 	ps->persistent_blocks = p->persistent_blocks;
 	ps->named_blocks = p->names.count;
 	ps->evictions = p->evict.evictions;

@@ -274,6 +274,11 @@ int room_wait(struct call *c, struct dpool *p, const Poolmgr__Alloc *m,
  * restart in place is under way).
  */
 int room_wait_behind(struct call *c, struct dpool *p, const Poolmgr__Alloc *m);
+/*
+ * Allocations waiting for room in p as max_alloc_waits bounds them
+ * (PoolStats.alloc_waits): those gone behind them untried not counted.
+ */
+unsigned room_waits_in(const struct dpool *p);
 /* s got a block: the place its last wait part kept is let go. */
 void room_kept_served(struct session *s);
 /* s closes its handle: the place a wait part on it kept is let go. */

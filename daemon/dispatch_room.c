@@ -504,6 +504,18 @@ room_bounded_waits(const struct dpool *p, const struct room_wait *self)
 }
 
 /*
+ * What PoolStats.alloc_waits says: those waiting as the bounds count
+ * them, so that it never reads above max_alloc_waits (but after a reload
+ * that lowered it).  Those gone behind them for a turn, untried, are
+ * held (DaemonStats.held counts them) but not waiting yet.
+ */
+unsigned
+room_waits_in(const struct dpool *p)
+{
+	return room_bounded_waits(p, NULL);
+}
+
+/*
  * How many of p's allocations waiting for room (waiting in all, self
  * and the unbounded not counted) are of uid's connections, once they may
  * be share or more; 0 before, without a walk.  The count, not the share,

@@ -85,6 +85,10 @@
  *       order they came, the first two wait, and the third, past the
  *       uid's share, is -EAGAIN (before, the first of them was, the two
  *       behind it counted as waiting before they had tried);
+ *   counted_within_the_bound  max_alloc_waits 2, two waiting: a third
+ *       that comes with room (the limit raised), behind them for a turn,
+ *       is not counted in alloc_waits, which reads 2, not 3 (before, 3,
+ *       above the bound);
  *   room_for_the_gone       the daemon stopped, a free sent and the only
  *       waiter killed, then the daemon goes on: it takes the free (room,
  *       the pool marked for its waiter) before the waiter's end.  A new
@@ -1938,6 +1942,126 @@ behind_in_their_order(void **state)
 	assert_int_equal(harness_reload_with(&d, CONF), 0);
 }
 
+/* ---- counted_within_the_bound ------------------------------------------ */
+
+struct stating {
+	struct pool *p;
+	struct pool_stats st;
+	int rc;
+	pid_t tid;		/* its thread's, once it runs */
+};
+
+static void *
+stats_in_thread(void *arg)
+{
+	struct stating *sg = arg;
+
+	__atomic_store_n(&sg->tid, (pid_t)syscall(SYS_gettid),
+			 __ATOMIC_RELEASE);
+	sg->rc = pool_stats(sg->p, &sg->st);
+	return NULL;
+}
+
+struct setting {
+	const char *pool;
+	struct pool_set_opts o;
+	int rc;
+	pid_t tid;		/* its thread's, once it runs */
+};
+
+static void *
+set_in_thread(void *arg)
+{
+	struct setting *st = arg;
+
+	__atomic_store_n(&st->tid, (pid_t)syscall(SYS_gettid),
+			 __ATOMIC_RELEASE);
+	st->rc = pool_set(conn, st->pool, &st->o);
+	return NULL;
+}
+
+/* The thread whose id *tid says once it runs: sent once this returns. */
+static void
+thread_asking(pid_t *tid)
+{
+	pid_t id;
+
+	while (!(id = __atomic_load_n(tid, __ATOMIC_ACQUIRE)))
+		harness_sleep_ms(1);
+	asking(getpid(), id);
+}
+
+/*
+ * max_alloc_waits 2: two allocations wait in a pool full by its limit,
+ * and the daemon, stopped, is sent the limit raised by a block, a third
+ * allocation and then a stats request, each once the one before is sent,
+ * and let go reads them in one turn.  The third goes behind the two,
+ * untried, and the stats read meanwhile say 2 waiting, not 3 above the
+ * bound (before, they said 3).  Then the first is served, and the third,
+ * tried, waits: 2 again.  Room made by a raised limit, not a free: the
+ * pages a free lets go of are work queued, which the stats would wait
+ * for, past the tries.
+ */
+static void
+counted_within_the_bound(void **state)
+{
+	static struct full f;
+	struct pool_create_opts co = {.max_size = MiB};
+	struct setting raise = {.pool = "counted",
+				.o = {.which = POOL_SET_LIMIT,
+				      .limit = 256 * KiB}};
+	struct want w = {.pool = "counted", .size = BLOCK,
+			 .timeout_ms = LONG_WAIT_MS};
+	struct want later = w;
+	struct waiter first, second, k;
+	struct stating sg = {0};
+	struct pool_conn *c2;
+	pthread_t t, ts;
+
+	(void)state;
+	assert_int_equal(harness_reload_with(&d, CONF_BOUND), 0);
+	EXPECT_RC(pool_create_set(conn, "counted", &co, &raise.o), 0);
+	full_make(&f, "counted", 0, BLOCK);
+	waiting(&first, &w);
+	waiting(&second, &w);
+	later.gated = true;
+	waiter_start(&k, &later);
+	clients_are(f.p, 4);
+	EXPECT_RC(pool_connect(d.sock, &c2), 0);
+	EXPECT_RC(pool_open(c2, "counted", &sg.p), 0);
+	at_gate(&k);
+	daemon_stop();
+	raise.o.limit += BLOCK;
+	assert_int_equal(pthread_create(&t, NULL, set_in_thread, &raise), 0);
+	thread_asking(&raise.tid);
+	ungate(&k);
+	assert_int_equal(pthread_create(&ts, NULL, stats_in_thread, &sg), 0);
+	thread_asking(&sg.tid);
+	assert_int_equal(kill(d.pid, SIGCONT), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(pthread_join(ts, NULL), 0);
+	EXPECT_RC(raise.rc, 0);
+	EXPECT_RC(sg.rc, 0);
+	if (sg.st.alloc_waits != 2)
+		fail_msg("alloc_waits read %u with one behind those waiting; "
+			 "max_alloc_waits is 2", sg.st.alloc_waits);
+	(void)served(&first);
+	harness_expect_checked(conn, "counted");
+	unanswered(&k, "the third allocation");
+	held_now("counted", 2);
+	(void)full_free(&f, 0);
+	(void)served(&second);
+	(void)full_free(&f, 1);
+	(void)served(&k);
+	pool_close(sg.p);
+	pool_disconnect(c2);
+	waiter_end(&first);
+	waiter_end(&second);
+	waiter_end(&k);
+	full_end(&f, true);
+	assert_int_equal(harness_reload_with(&d, CONF), 0);
+}
+
 /* ---- served_while_held -------------------------------------------------- */
 
 /*
@@ -2585,6 +2709,7 @@ main(void)
 		cmocka_unit_test(plain_one_behind),
 		cmocka_unit_test(share_one_behind),
 		cmocka_unit_test(behind_in_their_order),
+		cmocka_unit_test(counted_within_the_bound),
 		cmocka_unit_test(room_for_the_gone),
 		cmocka_unit_test(producer_example_waits),
 		cmocka_unit_test(served_while_held),
