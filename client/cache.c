@@ -157,13 +157,36 @@ void	cache_bytes_hook(unsigned shard)
 	    __attribute__((weak, visibility("hidden")));
 
 /*
+ * A refill for an allocation that waits (behind) was refused, most
+ * likely for want of room, and the allocation then waits alone: in a pool
+ * kept full, each would cost a refused batch and the wait, two round
+ * trips where the wait alone is one.  So the next waiting allocations of
+ * the class go without one, twice as many after each refusal in a row (up
+ * to CACHE_BEHIND_SKIP_MAX), and the class's next refill asks for the
+ * fewest blocks, which room trickling back fits first.  Locked.
+ */
+static void
+refill_behind_refused(struct bin *b)
+{
+	b->behind_backoff = b->behind_backoff == 0 ? 1 :
+	    b->behind_backoff * 2 > CACHE_BEHIND_SKIP_MAX ?
+	    CACHE_BEHIND_SKIP_MAX : b->behind_backoff * 2;
+	b->behind_skip = b->behind_backoff;
+	b->refill = CACHE_REFILL_MIN;
+}
+
+/*
  * Fill class c with one batch and serve a request of size bytes from it.
  * The block for the request is asked for at its own size (rounded to the
  * granularity only), the others at the class size, so a refill never gives
- * the program a larger block than it asked for.  1 served, 0 not.
+ * the program a larger block than it asked for.  behind: the refill is for
+ * an allocation that waits, and goes behind those waiting in the pool
+ * (AllocBatch.behind_waits), or not at all while the class skips them
+ * (refill_behind_refused).  1 served, 0 not.
  */
 static int
-refill(struct pool *p, struct shard *sh, int c, uint64_t size, uint64_t *out)
+refill(struct pool *p, struct shard *sh, int c, uint64_t size, int behind,
+    uint64_t *out)
 {
 	struct cache	*k = p->cache;
 	uint64_t	 sizes[CACHE_REFILL_MAX], offs[CACHE_REFILL_MAX];
@@ -173,6 +196,11 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, uint64_t *out)
 	size_t		 cap, budget;
 
 	cache_lock(&sh->lock);
+	if (behind && sh->bin[c].behind_skip > 0) {
+		sh->bin[c].behind_skip--;
+		cache_unlock(&sh->lock);
+		return 0;
+	}
 	n = sh->bin[c].refill;
 	if (n < CACHE_REFILL_MIN)
 		n = CACHE_REFILL_MIN;
@@ -207,11 +235,17 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, uint64_t *out)
 	for (i = 1; i < n; i++)
 		sizes[i] = k->size[c];
 	/* Refused, the caller asks for its one block alone: a retry. */
-	if (client_alloc_batch(p, n, sizes, 1, offs, usable) != 0) {
+	if (client_alloc_batch(p, n, sizes, 1, behind, offs, usable) != 0) {
 		out_add(k, -(int64_t)asked);
+		if (behind) {
+			cache_lock(&sh->lock);
+			refill_behind_refused(&sh->bin[c]);
+			cache_unlock(&sh->lock);
+		}
 		return 0;
 	}
 	cache_lock(&sh->lock);
+	sh->bin[c].behind_backoff = 0;
 	cache_track_locked(k, sh, offs[0], usable[0], (uint32_t)usable[0]);
 	/*
 	 * Frees and other threads' refills may have used the room while this
@@ -348,14 +382,21 @@ cache_set_budget(struct pool *p, size_t budget)
 	return error;
 }
 
+/* How an allocation the cache cannot serve from its stacks refills. */
+enum refill_how {
+	REFILL_NONE,		/* it does not: the daemon is asked alone */
+	REFILL_NOW,		/* a batch, tried at once */
+	REFILL_BEHIND,		/* a batch behind those waiting for room */
+};
+
 /*
  * cache_alloc past the top of its class's stack: a few larger classes,
- * then a refill, if may_refill.  Entered with sh locked; 1 served (*out
+ * then a refill, as how says.  Entered with sh locked; 1 served (*out
  * set), 0 not.
  */
 static int
 alloc_reach(struct pool *p, struct shard *sh, int c, size_t size,
-    int may_refill, uint64_t *out)
+    enum refill_how how, uint64_t *out)
 {
 	struct cache	*k = p->cache;
 	uint64_t	 sheds[CACHE_SHED_MAX], shed_usable[CACHE_SHED_MAX];
@@ -378,14 +419,15 @@ alloc_reach(struct pool *p, struct shard *sh, int c, size_t size,
 	/* Retained by someone after it was freed here: not ours to reuse. */
 	shed(p, sh, &flight, sheds, shed_usable, nshed);
 
-	if (off == NO_OFF && (!may_refill || !refill(p, sh, c, size, &off)))
+	if (off == NO_OFF && (how == REFILL_NONE ||
+	    !refill(p, sh, c, size, how == REFILL_BEHIND, &off)))
 		return 0;
 	*out = off;
 	return 1;
 }
 
 static int
-cache_alloc_as(struct pool *p, size_t size, int zero, int may_refill,
+cache_alloc_as(struct pool *p, size_t size, int zero, enum refill_how how,
     pool_off_t *out)
 {
 	struct cache	*k = p->cache;
@@ -415,7 +457,7 @@ cache_alloc_as(struct pool *p, size_t size, int zero, int may_refill,
 		set_live(sh, off, b->b[b->n].slot, round_g(k, size));
 		cache_unlock(&sh->lock);
 	} else {
-		served = alloc_reach(p, sh, c, size, may_refill, &off);
+		served = alloc_reach(p, sh, c, size, how, &off);
 		/* The refill's reply may have brought lower bounds. */
 		bounds_settle(p);
 		if (!served)
@@ -430,13 +472,19 @@ cache_alloc_as(struct pool *p, size_t size, int zero, int may_refill,
 int
 cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 {
-	return cache_alloc_as(p, size, zero, 1, out);
+	return cache_alloc_as(p, size, zero, REFILL_NOW, out);
 }
 
+/*
+ * A daemon without features bit 14 would try the refill at once, ahead
+ * of those waiting: the cache then serves from what it keeps alone.
+ */
 int
-cache_alloc_kept(struct pool *p, size_t size, int zero, pool_off_t *out)
+cache_alloc_waiting(struct pool *p, size_t size, int zero, pool_off_t *out)
 {
-	return cache_alloc_as(p, size, zero, 0, out);
+	return cache_alloc_as(p, size, zero,
+	    (p->conn->features & CONN_FEATURE_BATCH_BEHIND) != 0 ?
+	    REFILL_BEHIND : REFILL_NONE, out);
 }
 
 /*

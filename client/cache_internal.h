@@ -52,6 +52,9 @@
 #define CACHE_SHED_MAX		16
 #define CACHE_REACH		4	/* larger classes an alloc may use */
 #define CACHE_SLACK_BATCH	256
+/* Waiting allocations of a class with no refill, at most, after its
+ * refills for them were refused (refill_behind_refused, cache.c). */
+#define CACHE_BEHIND_SKIP_MAX	32
 
 /* A replaced share map's renewal (7). */
 #define RENEW_IDLE		0
@@ -113,6 +116,9 @@ struct bin {
 	struct cblock	*b;		/* a stack: the newest on top */
 	uint32_t	 n, cap;
 	uint32_t	 refill;	/* blocks the next refill asks for */
+	uint32_t	 behind_skip;	/* waiting allocations to go without
+					 * a refill (cache.c) */
+	uint32_t	 behind_backoff; /* what the last refusal set it to */
 };
 
 struct shard {

@@ -61,6 +61,8 @@
 							 * quotas */
 #define CONN_FEATURE_NAMES_AFTER	(1ULL << 12)	/* ListNames.after */
 #define CONN_FEATURE_RETAINED_NOW	(1ULL << 13)	/* Lookup's retained_now */
+#define CONN_FEATURE_BATCH_BEHIND	(1ULL << 14)	/* AllocBatch.
+							 * behind_waits */
 
 /*
  * Descriptors that came with a reply (OpenPool: the memfd, the share map;
@@ -396,7 +398,7 @@ typedef int (*client_wait_try)(struct pool *, void *, uint32_t, int);
 int	client_wait(struct pool *, int, client_wait_try, void *);
 
 /* pool.c: batches straight to the daemon, past the cache (for cache.c) */
-int	client_alloc_batch(struct pool *, size_t, const uint64_t *, int,
+int	client_alloc_batch(struct pool *, size_t, const uint64_t *, int, int,
 	    uint64_t *, uint64_t *);
 int	client_free_batch(struct pool *, size_t, const uint64_t *, size_t *);
 int	client_shrink(struct pool *, uint64_t, uint64_t, uint64_t *);

@@ -310,11 +310,15 @@ client_batch_disjoint(const uint64_t *offs, const uint64_t *usable,
 
 /*
  * One AllocBatch; persist: every block persistent from its allocation
- * (AllocBatch.persist), *persisted then what the reply says of it.
+ * (AllocBatch.persist), *persisted then what the reply says of it;
+ * behind: a refill for an allocation that waits, which goes behind those
+ * waiting in the pool (AllocBatch.behind_waits, only to a daemon of
+ * features bit 14).
  */
 static int
 client_alloc_batch_send(struct pool *p, size_t n, const uint64_t *sizes,
-    int retry, int persist, uint64_t *out, uint64_t *usable, int *persisted)
+    int retry, int persist, int behind, uint64_t *out, uint64_t *usable,
+    int *persisted)
 {
 	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
 	Poolmgr__AllocBatch	 ab = POOLMGR__ALLOC_BATCH__INIT;
@@ -332,6 +336,7 @@ client_alloc_batch_send(struct pool *p, size_t n, const uint64_t *sizes,
 	ab.sizes = (uint64_t *)sizes;
 	ab.retry_follows = retry;
 	ab.persist = persist;
+	ab.behind_waits = behind;
 	req.body_case = POOLMGR__REQUEST__BODY_ALLOC_BATCH;
 	req.alloc_batch = &ab;
 	error = client_call(p, &req, POOLMGR__REPLY__BODY_ALLOC_BATCH, &reply);
@@ -378,12 +383,12 @@ out:
 
 int
 client_alloc_batch(struct pool *p, size_t n, const uint64_t *sizes,
-    int retry, uint64_t *out, uint64_t *usable)
+    int retry, int behind, uint64_t *out, uint64_t *usable)
 {
 	int	persisted;
 
-	return client_alloc_batch_send(p, n, sizes, retry, 0, out, usable,
-	    &persisted);
+	return client_alloc_batch_send(p, n, sizes, retry, 0, behind, out,
+	    usable, &persisted);
 }
 
 /*
@@ -617,16 +622,19 @@ client_alloc_persist(struct pool *p, const struct client_alloc_wait *aw)
 
 /*
  * As client_alloc, but the last request to the daemon waits: the cache
- * serves it from what it keeps if it can (not from a refill: a batch,
- * tried at once, would take room made for those waiting before they try
- * it), else its blocks go back first (they may be the room), and only
- * then is the daemon asked to wait, so that a refusal the program never
- * sees is not counted among the pool's failures.  An empty cache has only
- * the slack of blocks it served from larger ones to give back (no request
- * if there is none): the wait is asked at once, not after a refusal, a
- * round trip and a refused request in the daemon's counts each time the
- * pool is full.  Blocks other threads free into the cache meanwhile are
- * not room the daemon sees in either case.
+ * serves it if it can, from what it keeps or from a refill that goes
+ * behind those waiting for room as the wait would (a batch tried at once
+ * would take room made for them before they try it: a daemon without
+ * features bit 14 is asked none), else its blocks go back first (they may
+ * be the room), and only then is the daemon asked to wait, so that a
+ * refusal the program never sees is not counted among the pool's
+ * failures.  So a producer whose blocks another process frees makes a
+ * round trip per refill, not per block, while the pool has room.  An
+ * empty cache has only the slack of blocks it served from larger ones to
+ * give back (no request if there is none): the wait is asked at once, not
+ * after a refusal, a round trip and a refused request in the daemon's
+ * counts each time the pool is full.  Blocks other threads free into the
+ * cache meanwhile are not room the daemon sees in either case.
  */
 static int
 client_alloc_waiting(struct pool *p, struct client_alloc_wait *aw,
@@ -635,7 +643,8 @@ client_alloc_waiting(struct pool *p, struct client_alloc_wait *aw,
 	int	error;
 
 	if (!aw->persist && aw->align <= p->granularity &&
-	    (error = cache_alloc_kept(p, aw->size, aw->zero, aw->out)) != 0)
+	    (error = cache_alloc_waiting(p, aw->size, aw->zero,
+	    aw->out)) != 0)
 		return error > 0 ? 0 : error;
 	if (client_will_retry(p) && cache_bytes(p) == 0)
 		(void)cache_give_slack(p);
@@ -889,11 +898,11 @@ client_alloc_batch_persist(struct pool *p, size_t n, const uint64_t *wire,
 	int	error, retry, persisted = 0;
 
 	retry = client_will_retry(p);
-	error = client_alloc_batch_send(p, n, wire, retry, 1, out, usable,
+	error = client_alloc_batch_send(p, n, wire, retry, 1, 0, out, usable,
 	    &persisted);
 	if (error != 0 && client_retry(p, error, retry))
-		error = client_alloc_batch_send(p, n, wire, 0, 1, out, usable,
-		    &persisted);
+		error = client_alloc_batch_send(p, n, wire, 0, 1, 0, out,
+		    usable, &persisted);
 	if (error == 0 && !persisted)
 		error = client_batch_persist_late(p, n, out);
 	return error;
@@ -946,9 +955,10 @@ pool_alloc_batch_flags(struct pool *p, size_t n, const size_t *sizes,
 		error = client_alloc_batch_persist(p, n, wire, out, usable);
 	else {
 		retry = client_will_retry(p);
-		error = client_alloc_batch(p, n, wire, retry, out, usable);
+		error = client_alloc_batch(p, n, wire, retry, 0, out, usable);
 		if (error != 0 && client_retry(p, error, retry))
-			error = client_alloc_batch(p, n, wire, 0, out, usable);
+			error = client_alloc_batch(p, n, wire, 0, 0, out,
+			    usable);
 		for (i = 0; error == 0 && i < n; i++)
 			cache_track(p, out[i], usable[i]);
 	}

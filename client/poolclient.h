@@ -848,7 +848,9 @@ POOL_API int pool_calloc(struct pool *p, size_t nmemb, size_t size,
  * each as a whole: a smaller one may get room that an earlier, bigger
  * one cannot use yet.  One that comes as room is made for those waiting
  * goes behind them, and gets what they leave (an allocation that does
- * not wait is tried at once).
+ * not wait is tried at once); so does the refill of this handle's cache
+ * that serves it (one request for many small blocks), from a daemon that
+ * can put it behind them (else the cache serves only what it keeps).
  *
  * A caller that waits in parts, asking again each time a part runs out
  * (a binding that must run signal handlers meanwhile), passes

@@ -6,10 +6,14 @@
  * counters are as before), and with persist its persists are one change
  * of the crash journal.  A FreeBatch checks every offset before it frees
  * any; the ends of persistence it makes are journalled as one change
- * before any page goes back (dpool_free_begin, dpool_free_end).
+ * before any page goes back (dpool_free_begin, dpool_free_end).  A
+ * client cache's refill for an allocation that waits (behind_waits) goes
+ * behind the allocations waiting in its pool as an Alloc with wait_ms
+ * does (dispatch_room.c), and is tried after them; it never waits itself.
  */
 #include <assert.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +31,14 @@ static uint64_t batch_offsets[MAX_BATCH], batch_sizes[MAX_BATCH];
 static struct block *batch_blocks[MAX_BATCH];	/* a FreeBatch's, to free */
 static Poolmgr__AllocBatchReply alloc_batch_reply;
 static struct heap_events batch_events;
+
+/*
+ * The wait a batch gone behind those waiting (behind_waits) is armed
+ * with.  Never reached: room made for them makes it active after them,
+ * the pool's end or a restart in place at once, and its client's end
+ * takes it away.  A shorter one could make it try before them.
+ */
+#define BATCH_BEHIND_MS UINT32_MAX
 
 /*
  * Has m a block the engine could never give (no bytes, or more than the
@@ -256,6 +268,10 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 	bool impossible;
 	int rc, wait = 0;
 
+	/* Gone behind those waiting, its handle closed with the pool. */
+	if (room_wait_pool_gone(c->s))
+		return refuse(c, -ENOENT, "the pool was destroyed while the "
+			      "batch waited behind its waiting allocations");
 	if (!(h = get_handle(c, m->handle, true, &rc)))
 		return rc;
 	if (m->n_sizes == 0 || m->n_sizes > MAX_BATCH)
@@ -270,6 +286,14 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 	if (m->persist &&
 	    dpool_persist_check(h->pool, c->s->uid, m->n_sizes))
 		return refuse_persist_quota(c, h->pool, m->retry_follows);
+	/*
+	 * A refill for an allocation that waits: room made for those
+	 * waiting is theirs to try first, as it is for the Alloc it stands
+	 * for, or every refill read in the same turn as a free would take it.
+	 */
+	if (m->behind_waits &&
+	    (wait = room_wait_behind(c, h->pool, NULL, BATCH_BEHIND_MS)))
+		return wait;
 	impossible = batch_impossible(h->pool, m);
 	do {
 		rc = alloc_batch_try(c, h, m, &i);

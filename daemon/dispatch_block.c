@@ -258,7 +258,7 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 	 * (and waits), and one that would not wait, or either would take
 	 * the room at once.
 	 */
-	if ((wait = room_wait_behind(c, h->pool, m)))
+	if ((wait = room_wait_behind(c, h->pool, m, m->wait_ms)))
 		return wait;
 	do {
 		rc = dpool_alloc(h->pool, h, size, m->align, m->zero,

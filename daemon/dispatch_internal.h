@@ -49,6 +49,7 @@
 #define FEATURE_USER_QUOTAS	(1ULL << 11)
 #define FEATURE_NAMES_AFTER	(1ULL << 12)
 #define FEATURE_RETAINED_NOW	(1ULL << 13)
+#define FEATURE_BATCH_BEHIND	(1ULL << 14)
 #define DISPATCH_FEATURES	(FEATURE_LOOKUP_WAIT | FEATURE_POOL_LIMIT | \
 				 FEATURE_BATCH_BOUNDS | FEATURE_DAEMON_STATS | \
 				 FEATURE_LIST_BLOCKS | FEATURE_ALLOC_WAIT | \
@@ -56,7 +57,7 @@
 				 FEATURE_FREE_PERSISTED | FEATURE_USER_QUOTA | \
 				 FEATURE_ACL | FEATURE_BATCH_PERSIST | \
 				 FEATURE_USER_QUOTAS | FEATURE_NAMES_AFTER | \
-				 FEATURE_RETAINED_NOW)
+				 FEATURE_RETAINED_NOW | FEATURE_BATCH_BEHIND)
 
 struct config;
 struct dpool;
@@ -267,13 +268,15 @@ unsigned room_waits_held(void);
 int room_wait(struct call *c, struct dpool *p, const Poolmgr__Alloc *m,
 	      uint64_t size, int why);
 /*
- * A new Alloc m of c in p (waiting or not), while p's waiting allocations
+ * A new Alloc m of c in p (waiting or not, up to wait_ms, its own), or,
+ * m NULL, an AllocBatch with behind_waits, while p's waiting allocations
  * have room they have not tried yet: WAITING behind them, untried, so
  * that the room goes to them first (past the bounds too: they are met if
  * its try is refused); 0 when it is to be tried now (none such, or a
  * restart in place is under way).
  */
-int room_wait_behind(struct call *c, struct dpool *p, const Poolmgr__Alloc *m);
+int room_wait_behind(struct call *c, struct dpool *p, const Poolmgr__Alloc *m,
+		     uint32_t wait_ms);
 /*
  * Allocations waiting for room in p as max_alloc_waits bounds them
  * (PoolStats.alloc_waits): those gone behind them untried not counted.

@@ -379,14 +379,19 @@ room_kept_take(struct call *c, struct dpool *p, const Poolmgr__Alloc *m)
 	return rw;
 }
 
+/*
+ * A record for c's request in p, waiting up to wait_ms: the Alloc m's
+ * (in the place its last part kept, if it kept one), or, m NULL, a
+ * batch's, which keeps no place and takes none.
+ */
 static struct room_wait *
 room_wait_new(struct call *c, struct dpool *p, const Poolmgr__Alloc *m,
-	      uint64_t now)
+	      uint32_t wait_ms, uint64_t now)
 {
 	struct room_wait *rw;
 	bool again = false;
 
-	if ((rw = room_kept_take(c, p, m))) {
+	if (m && (rw = room_kept_take(c, p, m))) {
 		again = true;
 	} else if (!(rw = calloc(1, sizeof(*rw)))) {
 		return NULL;
@@ -399,8 +404,8 @@ room_wait_new(struct call *c, struct dpool *p, const Poolmgr__Alloc *m,
 	rw->s = c->s;
 	rw->peer = c->peer;
 	rw->pool = p;
-	rw->ask = room_ask_of(m);
-	rw->deadline_ns = now + (uint64_t)m->wait_ms * 1000000u;
+	rw->ask = m ? room_ask_of(m) : (struct room_ask){0};
+	rw->deadline_ns = now + (uint64_t)wait_ms * 1000000u;
 	nroom_waits++;
 	p->alloc_waits++;
 	c->s->room_wait = rw;
@@ -596,7 +601,7 @@ room_wait(struct call *c, struct dpool *p, const Poolmgr__Alloc *m,
 		rw->unbounded = false;
 		nunbounded--;
 	}
-	if (!rw && !(rw = room_wait_new(c, p, m, now)))
+	if (!rw && !(rw = room_wait_new(c, p, m, m->wait_ms, now)))
 		return refuse(c, -ENOMEM, "poolmgrd is out of memory");
 	if (now >= rw->deadline_ns) {
 		/* The client asks again: its next part takes this place. */
@@ -638,7 +643,8 @@ room_untried(const struct dpool *p)
 }
 
 int
-room_wait_behind(struct call *c, struct dpool *p, const Poolmgr__Alloc *m)
+room_wait_behind(struct call *c, struct dpool *p, const Poolmgr__Alloc *m,
+		 uint32_t wait_ms)
 {
 	uint64_t now = dispatch_now_ns();
 	struct room_wait *rw;
@@ -656,7 +662,7 @@ room_wait_behind(struct call *c, struct dpool *p, const Poolmgr__Alloc *m)
 	 */
 	if (c->s->room_wait || !room_untried(p) || peer_reads_are_paused())
 		return 0;
-	if (!(rw = room_wait_new(c, p, m, now)))
+	if (!(rw = room_wait_new(c, p, m, wait_ms, now)))
 		return refuse(c, -ENOMEM, "poolmgrd is out of memory");
 	rw->unbounded = true;
 	nunbounded++;

@@ -68,12 +68,17 @@
  *       next free (before, it took the room, the first waiting on);
  *   cached_one_behind       so too when the second waiter keeps a cache
  *       with a small block in it, for a size its cache has a class for
- *       and one above them: it asks no refill (a batch, tried at once),
- *       and its first try (retry_follows, before it gives its cache
- *       back) goes behind the first waiter (before, each took the room);
+ *       and one above them: its refill (a batch) and its first try
+ *       (retry_follows, before it gives its cache back) go behind the
+ *       first waiter (before, each took the room); and for a small size
+ *       whose refill is one block, which the room freed would hold;
  *   plain_one_behind        so too when the later allocation is a plain
  *       one (no wait): tried after the waiter, it is -ENOMEM, counted
  *       once in failed_allocs (before, it took the room);
+ *   refills_while_waiting   a caching handle waits for 256 bytes in a
+ *       full pool; once every block is freed, its next 256 waiting
+ *       allocations take a few requests (refills that go behind those
+ *       waiting), not one each (before: 256 Allocs);
  *   share_one_behind        max_alloc_waits 4: another uid's waiter
  *       came first, root's three after, and root's fourth (past its
  *       share) asks as a free comes: the room goes to the first, and the
@@ -179,6 +184,9 @@
 #define SHORT_WAIT_MS	300	/* a wait meant to run out */
 #define WAITS_LINE	"waits for room"
 #define FILL_MAX	1100
+#define REFILLED	256	/* a size a waiting cache refills */
+#define REFILLS		256	/* allocations of it, counted */
+#define REFILL_POOL	(256 * KiB)	/* refills of one REFILLED block */
 
 static struct daemon_proc d;
 static struct pool_conn *conn;
@@ -1640,18 +1648,19 @@ later_one_behind(void **state)
 /* ---- cached_one_behind -------------------------------------------------- */
 
 /*
- * As later_one_behind, the later waiter (of pool name, made full of
- * blocks of size) keeping a cache, a small block freed into it.  Its
- * library then asked the daemon first what does not wait: for a size
- * its cache has a class for, a refill (an AllocBatch), else a plain try
- * with retry_follows before it gives its cache back and waits.  Each
- * came as the room was made for the first waiter, and took it.
+ * As later_one_behind, the later waiter (of pool name, of max_size
+ * bytes, made full of blocks of size) keeping a cache, a small block
+ * freed into it.  Its library then asks the daemon first what does not
+ * wait: for a size its cache has a class for, a refill (an AllocBatch
+ * with behind_waits), then a plain try with retry_follows before it
+ * gives its cache back and waits.  Each came as the room was made for
+ * the first waiter, and took it, until they went behind those waiting.
  */
 static void
-cached_behind(const char *name, size_t size)
+cached_behind(const char *name, size_t max_size, size_t size)
 {
 	static struct full f;
-	struct pool_create_opts o = {.max_size = MiB};
+	struct pool_create_opts o = {.max_size = max_size};
 	struct want w = {.pool = name, .size = size,
 			 .timeout_ms = LONG_WAIT_MS};
 	struct want w2 = {.pool = name, .size = size,
@@ -1693,8 +1702,100 @@ static void
 cached_one_behind(void **state)
 {
 	(void)state;
-	cached_behind("cached", BLOCK);		/* a class of its cache */
-	cached_behind("cached2", 2 * BLOCK);	/* above them all */
+	cached_behind("cached", MiB, BLOCK);	/* a class of its cache */
+	cached_behind("cached2", MiB, 2 * BLOCK);	/* above them all */
+	/* A refill of one block, which the room freed would hold. */
+	cached_behind("cached3", REFILL_POOL, REFILLED);
+}
+
+/* ---- refills_while_waiting ---------------------------------------------- */
+
+struct refilling {
+	int report;		/* the requests its allocations took */
+	int go;			/* a byte: the room is all made */
+};
+
+/*
+ * In a child: a caching handle waits for REFILLED bytes in the full pool
+ * "refills", then, once served, allocates REFILLS more with pool_alloc_
+ * wait, counting the daemon's requests meanwhile (DaemonStats, its own
+ * first one not counted), and reports them.  No other client asks
+ * anything meanwhile.
+ */
+static int
+refilling(void *arg)
+{
+	struct refilling *r = arg;
+	struct pool_daemon_stats ds0, ds1;
+	struct pool_conn *c;
+	struct pool *p;
+	pool_off_t off;
+	uint64_t requests;
+	char go;
+	int i;
+
+	CHECK_RC(pool_connect(d.sock, &c), 0, 2);
+	CHECK_RC(pool_open(c, "refills", &p), 0, 3);
+	CHECK_RC(pool_set_cache(p, 4 * MiB), 0, 4);
+	CHECK_RC(pool_alloc_wait(p, REFILLED, 0, 0, LONG_WAIT_MS, &off), 0,
+		 5);
+	CHECK(harness_read_full(r->go, &go, 1) == 0, 10);
+	CHECK_RC(pool_daemon_stats(c, &ds0), 0, 6);
+	for (i = 0; i < REFILLS; i++)
+		CHECK_RC(pool_alloc_wait(p, REFILLED, 0, 0, LONG_WAIT_MS,
+					 &off), 0, 7);
+	CHECK_RC(pool_daemon_stats(c, &ds1), 0, 8);
+	requests = ds1.requests_total - ds0.requests_total - 1;
+	CHECK(harness_write_full(r->report, &requests, sizeof(requests)) ==
+	      0, 9);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/*
+ * A caching handle's pool_alloc_wait of a small size waits in a full
+ * pool; room comes (every block freed), and its next REFILLS allocations
+ * take a few requests, refills of up to 64 blocks that go behind those
+ * waiting (none wait now), not one request each.  (Before, its cache
+ * asked no refill for an allocation that waits: each was an Alloc.)
+ */
+static void
+refills_while_waiting(void **state)
+{
+	static struct full f;
+	struct refilling r;
+	uint64_t requests;
+	int fds[2], go[2];
+	size_t i;
+	pid_t pid;
+
+	(void)state;
+	full_make(&f, "refills", 16 * MiB, BLOCK);
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(pipe(go), 0);
+	r.report = fds[1];
+	r.go = go[0];
+	pid = harness_spawn(refilling, &r);
+	assert_true(pid > 0);
+	close(fds[1]);
+	close(go[0]);
+	wait_logged(pid, 0);
+	for (i = 0; i < f.n; i++)
+		(void)full_free(&f, i);
+	/* Our frees done: its count is of its own requests. */
+	assert_int_equal(harness_write_full(go[1], "g", 1), 0);
+	assert_int_equal(harness_read_full(fds[0], &requests,
+					   sizeof(requests)), 0);
+	close(fds[0]);
+	close(go[1]);
+	assert_int_equal(harness_wait(pid), 0);
+	if (requests > REFILLS / 16)
+		fail_msg("%d allocations of %d bytes that waited took %llu "
+			 "requests", REFILLS, REFILLED,
+			 (unsigned long long)requests);
+	harness_expect_checked(conn, "refills");
+	full_end(&f, true);
 }
 
 /* ---- plain_one_behind --------------------------------------------------- */
@@ -2707,6 +2808,7 @@ main(void)
 		cmocka_unit_test(later_one_behind),
 		cmocka_unit_test(cached_one_behind),
 		cmocka_unit_test(plain_one_behind),
+		cmocka_unit_test(refills_while_waiting),
 		cmocka_unit_test(share_one_behind),
 		cmocka_unit_test(behind_in_their_order),
 		cmocka_unit_test(counted_within_the_bound),
