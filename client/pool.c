@@ -174,11 +174,36 @@ client_will_retry(struct pool *p)
 	return p->cache != NULL;
 }
 
+/*
+ * The daemon's words for a refusal at the uid's bound of persistent
+ * blocks in the pool (max_persistent_blocks_per_uid), an -EDQUOT as a
+ * quota's is, of a persist (Alloc.persist, AllocBatch.persist).
+ */
+#define CLIENT_PERSIST_BOUND_WORDS	"; max_persistent_blocks_per_uid is "
+
+/*
+ * Can giving the cache back help a request refused with error?  Room
+ * (-ENOMEM) and the quotas (-EDQUOT): the cache's blocks count in the
+ * pool and against them.  Not the bound of persistent blocks: it counts
+ * blocks the uid made persistent, none of which a cache keeps, and a
+ * flush would only empty the cache (the daemon counts that refusal, as
+ * the program sees it, whatever retry_follows said).
+ */
+static int
+client_flush_helps(int error)
+{
+	if (error == -EDQUOT)
+		return strstr(pool_last_message(error),
+		    CLIENT_PERSIST_BOUND_WORDS) == NULL;
+	return error == -ENOMEM;
+}
+
 /* After a refusal: give the cache back, and whether to try again. */
 int
 client_retry(struct pool *p, int error, int promised)
 {
-	return promised && client_flush_for(p, error);
+	return promised && client_flush_helps(error) &&
+	    client_flush_for(p, error);
 }
 
 /*

@@ -375,7 +375,13 @@ refuse_persist_quota(struct call *c, struct dpool *p, bool retry_follows)
 	const struct persist_charge *pc;
 	uint64_t has;
 
-	count_quota_refusal(p, false, retry_follows);
+	/*
+	 * No flush of a client's cache makes room under the uid's bound of
+	 * persistent blocks (a cache keeps none): libpoolclient does not ask
+	 * again, whatever retry_follows said, so this is the refusal its
+	 * program sees.
+	 */
+	count_quota_refusal(p, false, retry_follows && !p->persist_cap_hit);
 	if (p->persist_cap_hit) {
 		pc = dpool_charge(p, c->s->uid);
 		has = pc ? pc->blocks : 0;

@@ -61,6 +61,11 @@
  *       allocation of 32 KiB is refused by the daemon once (logged), the
  *       library gives the cache back and the second ask gets it (without
  *       a cache there is nothing to give back: the test skips);
+ *   bound_keeps_the_cache  max_persistent_blocks_per_uid 2, reached: a
+ *       persistent allocation (at once, waiting) and batch of a caching
+ *       handle are -EDQUOT in the bound's words, each counted once in
+ *       quota_refusals, and the handle's cache keeps its block (before,
+ *       the library gave it back and asked again, for nothing);
  *   ended_by_age           pool_free_persisted: a block persistent for
  *       less than the age asked is -ESTALE and stays (listed with its
  *       age by pool_blocks, which grows, and a restart in place keeps);
@@ -1132,6 +1137,63 @@ setup_unbounded(void **state)
 	return start_with("[pool default]\nsize = 16M\n");
 }
 
+static int
+setup_persist_bound(void **state)
+{
+	(void)state;
+	return start_with("max_persistent_blocks_per_uid = 2\n"
+			  "[pool default]\nsize = 16M\n");
+}
+
+#define BOUND_WORDS	"; max_persistent_blocks_per_uid is 2"
+
+/*
+ * The uid at its bound of persistent blocks, which a flush of the cache
+ * cannot help: each persistent request is refused once, in the bound's
+ * words, and the cache keeps what it had.
+ */
+static void
+bound_keeps_the_cache(void **state)
+{
+	struct pool_create_opts o = {.max_size = 4 * MiB};
+	struct pool_stats before, after;
+	size_t size = 64;
+	pool_off_t off, kept;
+	struct pool *p;
+	int i;
+
+	(void)state;
+	EXPECT_RC(pool_create(conn, "pb", &o), 0);
+	EXPECT_RC(pool_open(conn, "pb", &p), 0);
+	EXPECT_RC(pool_set_cache(p, 4 * MiB), 0);
+	for (i = 0; i < 2; i++)
+		EXPECT_RC(pool_alloc_wait(p, 64, 0, POOL_ALLOC_PERSIST, 0,
+					  &off), 0);
+	EXPECT_RC(pool_alloc(p, 64, &kept), 0);
+	EXPECT_RC(pool_free(p, kept), 0);
+	before = harness_stats(p);
+	assert_true(before.client_cached_bytes > 0);
+	EXPECT_RC(pool_alloc_wait(p, 64, 0, POOL_ALLOC_PERSIST, 0, &off),
+		  -EDQUOT);
+	assert_non_null(strstr(pool_last_message(-EDQUOT), BOUND_WORDS));
+	EXPECT_RC(pool_alloc_wait(p, 64, 0, POOL_ALLOC_PERSIST, LONG_WAIT_MS,
+				  &off), -EDQUOT);
+	assert_non_null(strstr(pool_last_message(-EDQUOT), BOUND_WORDS));
+	EXPECT_RC(pool_alloc_batch_flags(p, 1, &size, POOL_ALLOC_PERSIST,
+					 &off), -EDQUOT);
+	assert_non_null(strstr(pool_last_message(-EDQUOT), BOUND_WORDS));
+	after = harness_stats(p);
+	assert_int_equal(after.client_cached_bytes, before.client_cached_bytes);
+	assert_int_equal(after.live_blocks, before.live_blocks);
+	assert_int_equal(after.quota_refusals, before.quota_refusals + 3);
+	/* The kept block is the cache's still: served without a request. */
+	EXPECT_RC(pool_alloc(p, 64, &off), 0);
+	assert_int_equal(off, kept);
+	harness_expect_checked(conn, "pb");
+	pool_close(p);
+	EXPECT_RC(pool_destroy_force(conn, "pb"), 0);
+}
+
 /* A block of size made and persisted by p, which keeps its reference. */
 static pool_off_t
 persisted_block(struct pool *p, size_t size)
@@ -1927,6 +1989,8 @@ main(void)
 						setup_small_steps, teardown),
 		cmocka_unit_test_setup_teardown(threads_share_a_handle,
 						setup_small_steps, teardown),
+		cmocka_unit_test_setup_teardown(bound_keeps_the_cache,
+						setup_persist_bound, teardown),
 		cmocka_unit_test_setup_teardown(quota_with_a_cache, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(ended_by_age, setup, teardown),
