@@ -37,6 +37,19 @@
  * while the producer wanted it.  "stalled" is the share of frames whose
  * room came only after the producer began to ask.
  *
+ * A second table is of small frames (256 B), the consumer working
+ * --cached-work-us microseconds a frame (default 0): in a pool of 16 MiB
+ * that the frames in the pipe never fill, and in one of 512 KiB (2048
+ * frames, refills of 2) that they keep full, the consumer working 20 us
+ * more.  The producer gets each with pool_alloc_wait, its cache off, or
+ * on (the library's default budget) as against a daemon without
+ * features bit 14 (no refill for an allocation that waits: an Alloc
+ * each, as before AllocBatch.behind_waits), or on as it is (a refill
+ * behind those waiting, of up to 64 frames).  Printed: frames a second,
+ * the producer's requests per frame (its connection's, counted in the
+ * library) and, of them, its allocations' (all but its Persist and
+ * Free), the daemon's refusals per frame, and CPU.
+ *
  * Printed per row (SECONDS each, default 3): frames a second, room to
  * frame median, 99th percentile, worst and how many took over 1 ms, the
  * daemon's CPU time (/proc/PID/stat) as a share of the row's time and per
@@ -45,7 +58,7 @@
  * and how many of them it refused per frame.
  *
  * Usage: bench_alloc_wait [--poolmgrd PATH] [--frames N] [--work-us U]
- *                         [--seconds S]
+ *                         [--seconds S] [--cached-work-us U]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -63,6 +76,7 @@
 
 #include "bench_daemon.h"
 #include "bench_util.h"
+#include "client_internal.h"	/* the "before" rows' features */
 #include "poolclient.h"
 
 /* Frames a row may count; a row that gets this far ends early. */
@@ -71,20 +85,45 @@
 #define BACKOFF_FIRST_NS 50000ull
 #define BACKOFF_LAST_NS 10000000ull
 
-enum how { WAIT, SLEEP_1MS, YIELD, BACKOFF, WAIT_PERSIST, HOW_COUNT };
+enum how { WAIT, SLEEP_1MS, YIELD, BACKOFF, WAIT_PERSIST, HOW_COUNT,
+	   /* the small frames' rows, after the others */
+	   WAIT_CACHED_BEFORE = HOW_COUNT, WAIT_CACHED, HOW_ALL };
 
-static const char *const how_name[HOW_COUNT] = {
+static const char *const how_name[HOW_ALL] = {
 	"wait (pool_alloc_wait, -1)",
 	"poll, sleep 1 ms",
 	"poll, sched_yield",
 	"poll, backoff 50 us..10 ms",
 	"wait, persistent from the start",
+	"wait, cache on, before (no refill)",
+	"wait, cache on (refills behind waits)",
 };
+
+/*
+ * The small frames' pools: refills of up to 64 frames (1/1024 of it) in
+ * one the pipe never fills, of 2 in one it keeps full.
+ */
+#define SMALL_FRAME 256
+#define SMALL_CACHE ((size_t)4 << 20)	/* the library's default budget */
+#define SMALL_FULL_WORK 20	/* us more a frame: the pool stays full */
+
+static const struct small_pool {
+	const char *name, *what;
+	uint64_t size;
+	unsigned work_more;
+} small_pools[] = {
+	{ "f256", "16 MiB, never full", (uint64_t)16 << 20, 0 },
+	{ "f256full", "512 KiB, kept full", (uint64_t)512 << 10,
+	  SMALL_FULL_WORK },
+};
+#define SMALL_POOLS (sizeof small_pools / sizeof small_pools[0])
+#define SMALL_HOWS 3
 
 /* What the parent and one row's two children share. */
 struct shared {
 	volatile int ready, go, stop, failed;
 	uint64_t frames;		/* the producer's, while !stop */
+	uint64_t producer_requests;	/* its connection's, go to stop */
 	uint64_t stalled;
 	double producer_cpu, consumer_cpu;	/* seconds, go to stop */
 	uint64_t free_ns[MAX_FRAMES];	/* consumer: just before each free */
@@ -102,12 +141,16 @@ struct row {
 	enum how how;
 	double secs, fps, p50_us, p99_us, worst_us, stalled;
 	double daemon_cpu, producer_cpu, consumer_cpu;
-	uint64_t requests, refused, over_1ms;
+	uint64_t requests, refused, over_1ms, producer_requests;
+	unsigned work_more;	/* us a frame the consumer works more */
+	const char *pool_what;
 	bool ok;
 };
 
 static unsigned nframes = 4;
 static unsigned work_us = 200;
+static unsigned cached_work_us = 0;
+static unsigned row_work_us;	/* the consumer's, this row */
 static double seconds = 3;
 
 static double
@@ -151,7 +194,7 @@ get_frame(struct pool *p, size_t size, enum how how, uint64_t *backoff,
 {
 	int rc;
 
-	if (how == WAIT)
+	if (how == WAIT || how == WAIT_CACHED || how == WAIT_CACHED_BEFORE)
 		return pool_alloc_wait(p, size, 0, 0, -1, off);
 	if (how == WAIT_PERSIST)
 		return pool_alloc_wait(p, size, 0, POOL_ALLOC_PERSIST, -1,
@@ -184,21 +227,27 @@ static void
 producer_run(const char *sock, const char *pool, size_t size, enum how how,
 	     struct shared *sh, int out_fd)
 {
-	uint64_t i, ask, ok, room, backoff = BACKOFF_FIRST_NS;
+	uint64_t i, ask, ok, room, backoff = BACKOFF_FIRST_NS, id0;
 	struct pool_conn *c;
 	struct pool *p;
 	struct handed h;
 	double cpu0;
 	int rc;
 
-	if (open_frames(sock, pool, &c, &p) != 0) {
+	if (open_frames(sock, pool, &c, &p) != 0 ||
+	    ((how == WAIT_CACHED || how == WAIT_CACHED_BEFORE) &&
+	    pool_set_cache(p, SMALL_CACHE) != 0)) {
 		sh->failed = 1;
 		_exit(1);
 	}
+	/* The library as against a daemon that cannot put refills behind. */
+	if (how == WAIT_CACHED_BEFORE)
+		c->features &= ~CONN_FEATURE_BATCH_BEHIND;
 	__atomic_add_fetch(&sh->ready, 1, __ATOMIC_SEQ_CST);
 	while (!sh->go)
 		usleep(100);
 	cpu0 = cpu_self_sec();
+	id0 = c->next_id;	/* a request each */
 	for (i = 0; !sh->stop && i < MAX_FRAMES; i++) {
 		ask = now_ns();
 		if ((rc = get_frame(p, size, how, &backoff, &h.off)) != 0) {
@@ -232,6 +281,7 @@ producer_run(const char *sock, const char *pool, size_t size, enum how how,
 		}
 	}
 	sh->frames = i;
+	sh->producer_requests = c->next_id - id0;
 	sh->producer_cpu = cpu_self_sec() - cpu0;
 	close(out_fd);
 	pool_close(p);
@@ -270,7 +320,7 @@ consumer_run(const char *sock, const char *pool, struct shared *sh,
 			cpu0 = cpu_self_sec();
 			timing = true;
 		}
-		spin_us(work_us);
+		spin_us(row_work_us);
 		if (h.seq < MAX_FRAMES)
 			__atomic_store_n(&sh->free_ns[h.seq], now_ns(),
 					 __ATOMIC_RELEASE);
@@ -337,6 +387,8 @@ run_row(const struct daemon *d, struct pool_conn *c, const char *pool,
 	uint64_t n, i;
 
 	memset(sh, 0, offsetof(struct shared, free_ns));
+	row_work_us = (r->frame == SMALL_FRAME ? cached_work_us : work_us) +
+	    r->work_more;
 	if (pipe(fds) != 0)
 		return -1;
 	fflush(NULL);
@@ -388,6 +440,7 @@ run_row(const struct daemon *d, struct pool_conn *c, const char *pool,
 	r->consumer_cpu = sh->consumer_cpu / r->secs;
 	/* Less the DaemonStats request that read the first count. */
 	r->requests = req1 - req0 - 1;
+	r->producer_requests = sh->producer_requests;
 	r->refused = ref1 - ref0;
 	r->ok = true;
 	return 0;
@@ -465,6 +518,38 @@ print_rows(const struct row *rows, size_t n)
 	}
 }
 
+/* The small frames: their own table, the allocations' requests apart. */
+static void
+print_small_rows(const struct row *rows, size_t n)
+{
+	size_t i;
+
+	printf("\n%u B frames; the consumer works %u us a frame (%u more in "
+	       "the pool kept full); %.0f s a row\n", SMALL_FRAME,
+	       cached_work_us, SMALL_FULL_WORK, seconds);
+	printf("| pool | producer | frames/s | producer requests/frame | "
+	       "allocation requests/frame | refused/frame | daemon CPU | "
+	       "producer CPU | consumer CPU |\n");
+	printf("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+	for (i = 0; i < n; i++) {
+		const struct row *r = &rows[i];
+		double frames = r->fps * r->secs, per;
+
+		if (!r->ok) {
+			printf("| %s | %s | failed |||||||\n", r->pool_what,
+			       how_name[r->how]);
+			continue;
+		}
+		per = (double)r->producer_requests / frames;
+		/* All but its Persist and Free of each frame. */
+		printf("| %s | %s | %.0f | %.2f | %.3f | %.3f | %.0f %% | "
+		       "%.0f %% | %.0f %% |\n", r->pool_what, how_name[r->how],
+		       r->fps, per, per - 2,
+		       (double)r->refused / frames, r->daemon_cpu * 100,
+		       r->producer_cpu * 100, r->consumer_cpu * 100);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -473,13 +558,18 @@ main(int argc, char **argv)
 		{ "frames", required_argument, NULL, 'n' },
 		{ "work-us", required_argument, NULL, 'w' },
 		{ "seconds", required_argument, NULL, 's' },
+		{ "cached-work-us", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const struct {
 		const char *pool;
 		size_t size;
 	} kinds[] = { { "f64k", 64u << 10 }, { "f1m", 1u << 20 } };
-	struct row rows[2 * HOW_COUNT];
+	static const enum how small_hows[SMALL_HOWS] = {
+		WAIT, WAIT_CACHED_BEFORE, WAIT_CACHED };
+	struct pool_create_opts small = { .retain = POOL_RETAIN_NONE };
+	struct row rows[2 * HOW_COUNT], small_rows[SMALL_POOLS * SMALL_HOWS];
+	size_t m = 0, j;
 	const char *bin = "build/poolmgrd";
 	struct pool_conn *c = NULL;
 	struct shared *sh;
@@ -497,10 +587,12 @@ main(int argc, char **argv)
 			work_us = (unsigned)strtoul(optarg, NULL, 0);
 		else if (opt == 's')
 			seconds = strtod(optarg, NULL);
+		else if (opt == 'c')
+			cached_work_us = (unsigned)strtoul(optarg, NULL, 0);
 		else {
 			fprintf(stderr, "usage: bench_alloc_wait [--poolmgrd "
 				"PATH] [--frames N] [--work-us U] "
-				"[--seconds S]\n");
+				"[--seconds S] [--cached-work-us U]\n");
 			return 2;
 		}
 	}
@@ -532,9 +624,33 @@ main(int argc, char **argv)
 					"failed\n", kinds[k].pool, how_name[h]);
 		}
 	}
+	for (k = 0; k < SMALL_POOLS; k++) {
+		const struct small_pool *sp = &small_pools[k];
+
+		small.max_size = sp->size;
+		if (pool_create(c, sp->name, &small) != 0) {
+			fprintf(stderr, "bench_alloc_wait: pool %s not made\n",
+				sp->name);
+			goto out;
+		}
+		for (j = 0; j < SMALL_HOWS; j++, m++) {
+			small_rows[m] = (struct row){
+				.frame = SMALL_FRAME, .how = small_hows[j],
+				.work_more = sp->work_more,
+				.pool_what = sp->what };
+			if (run_row(&d, c, sp->name, sh, &small_rows[m]) != 0)
+				fprintf(stderr, "bench_alloc_wait: %s, %s "
+					"failed\n", sp->name,
+					how_name[small_hows[j]]);
+		}
+	}
 	print_rows(rows, n);
+	print_small_rows(small_rows, m);
 	for (i = 0; i < n; i++)
 		if (!rows[i].ok)
+			goto out;
+	for (i = 0; i < m; i++)
+		if (!small_rows[i].ok)
 			goto out;
 	rc = 0;
 out:
