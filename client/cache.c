@@ -162,8 +162,9 @@ void	cache_bytes_hook(unsigned shard)
  * kept full, each would cost a refused batch and the wait, two round
  * trips where the wait alone is one.  So the next waiting allocations of
  * the class go without one, twice as many after each refusal in a row (up
- * to CACHE_BEHIND_SKIP_MAX), and the class's next refill asks for the
- * fewest blocks, which room trickling back fits first.  Locked.
+ * to CACHE_BEHIND_SKIP_MAX; a refill of the class had meanwhile ends
+ * that), and the class's next refill asks for the fewest blocks, which
+ * room trickling back fits first.  Locked.
  */
 static void
 refill_behind_refused(struct bin *b)
@@ -245,6 +246,8 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, int behind,
 		return 0;
 	}
 	cache_lock(&sh->lock);
+	/* The pool had room for a batch: waiting allocations refill again. */
+	sh->bin[c].behind_skip = 0;
 	sh->bin[c].behind_backoff = 0;
 	cache_track_locked(k, sh, offs[0], usable[0], (uint32_t)usable[0]);
 	/*
