@@ -451,11 +451,33 @@ refuse_quota_waited(struct call *c, struct dpool *p, uint64_t size,
 }
 
 /* Why the wait of an allocation of size bytes in p ran out. */
+/*
+ * " (this client holds X of its Y)" when c's own blocks are half the
+ * pool or more, else "": a producer that keeps every block it made (a
+ * reference not freed after a publish, say) waits for room only it could
+ * free, and the words should say so.  Before "in N ms", which the
+ * libraries read the time from.
+ */
+static const char *
+own_share_text(const struct call *c, const struct dpool *p, char *buf,
+	       size_t len)
+{
+	uint64_t held = session_pool_bytes(c->s, p);
+	char a[24], b[24];
+
+	if (!held || held < p->size / 2)
+		return "";
+	snprintf(buf, len, " (this client holds %s of its %s)",
+		 bytes_text(held, a, sizeof(a)),
+		 bytes_text(p->size, b, sizeof(b)));
+	return buf;
+}
+
 static int
 refuse_timed_out(struct call *c, struct dpool *p, uint64_t size,
 		 uint32_t wait_ms, bool part, int why)
 {
-	char bound[24];
+	char bound[24], held[64];
 	uint64_t ubound;
 	bool own;
 
@@ -482,8 +504,10 @@ refuse_timed_out(struct call *c, struct dpool *p, uint64_t size,
 			      (unsigned long long)size, log_plural(size),
 			      (unsigned)wait_ms);
 	return refuse(c, -ETIMEDOUT, "no room came for %llu byte%s in pool "
-		      "%s in %u ms", (unsigned long long)size,
-		      log_plural(size), p->name, (unsigned)wait_ms);
+		      "%s%s in %u ms", (unsigned long long)size,
+		      log_plural(size), p->name,
+		      own_share_text(c, p, held, sizeof(held)),
+		      (unsigned)wait_ms);
 }
 
 /*

@@ -19,7 +19,8 @@
  *   timeout                 a wait that runs out: -ETIMEDOUT, not before
  *       its time, nothing allocated, failed_allocs one more exactly, and
  *       pool_last_message names the pool; one with POOL_ALLOC_PART (a
- *       part of a longer wait) runs out counted in nothing;
+ *       part of a longer wait) runs out counted in nothing, and, asked
+ *       by the client that holds the whole pool, its words say so;
  *   woken_by_each_kind_of_room  a FreeBatch, a shrink by pool_realloc, a
  *       holder SIGKILLed (its blocks reclaimed), a big block released in
  *       steps (release_step below its size: the steps counted), and the
@@ -593,6 +594,16 @@ timeout(void **state)
 	EXPECT_RC(pool_alloc_wait(f.p, BLOCK, 0, POOL_ALLOC_PART, 50, &off),
 		  -ETIMEDOUT);
 	assert_int_equal(off, POOL_OFF_NONE);
+	/*
+	 * This client holds the whole pool: its words say so, for it waits
+	 * for room only it could free (the waiter above, holding none, was
+	 * told only that no room came).
+	 */
+	if (!strstr(pool_last_message(-ETIMEDOUT), "no room came for 65536 "
+		    "bytes in pool timeout (this client holds 1.0 MiB of its "
+		    "1.0 MiB) in 50 ms"))
+		fail_msg("the holder's wait: \"%s\"",
+			 pool_last_message(-ETIMEDOUT));
 	st = harness_stats(f.p);
 	assert_int_equal(st.failed_allocs, before.failed_allocs + 1);
 	assert_int_equal(st.alloc_waits, 0);
