@@ -369,12 +369,13 @@ same "$tmp/defaults_src" "$tmp/defaults_man" "config_defaults() of daemon/config
 [ $r = 1 ] || ok "each [daemon] key's default in poolmgrd.conf(5) is config_defaults()'s"
 
 # --- poolctl status -------------------------------------------------------
-# Its figures are status_fields[] (client/poolctl_status.c), server aside:
+# Its figures are status_fields[] (client/poolctl_status.c: DF and DFK
+# lines, the DF macro's own body aside), server aside:
 # every member of struct pool_daemon_stats but the reserved room, the keys
 # poolctl.md gives its JSON, and each metric among the Prometheus families
 # it lists (poolctl(1)'s: test_manpages.sh).
 r=0
-sed -n 's/^[ \t]*DF(\([a-z_]*\),.*/\1/p' "$src/client/poolctl_status.c" |
+sed -n '/^#define DF(/,/K_ALWAYS)$/d; s/^[ \t]*DFK\{0,1\}(\([a-z_]*\),.*/\1/p' "$src/client/poolctl_status.c" |
     sort > "$tmp/status_src"
 [ "$(wc -l < "$tmp/status_src")" -gt 10 ] ||
 	{ fail "found only $(wc -l < "$tmp/status_src") figures in status_fields[]"; r=1; }
