@@ -29,6 +29,23 @@
  * the reply is made, for the caller's may be closed (the pool destroyed)
  * and its number reused before the reply leaves.
  *
+ * Descriptors sent are in flight until the client reads them, and the
+ * kernel counts all the daemon's in flight against its uid: past its
+ * RLIMIT_NOFILE, every sendmsg that passes one fails (root alone is
+ * exempt), and every client's open with it.  A client that never reads
+ * would otherwise leave a socket's worth of them (a hundred opens) on
+ * each connection, and they stay in flight after the daemon closes its
+ * end, as long as the client keeps its own: a uid reconnecting could
+ * pile them up without end.  So a peer passes at most PEER_MAX_UNREAD_FDS
+ * descriptors while its socket has unread datagrams (SIOCOUTQ, which
+ * reads 0 once the client has read all), and one that would pass more is
+ * dropped as any that does not read; and a peer let go of while its
+ * client still has descriptors unread keeps its socket (shut down both
+ * ways, so the client reads what came and then its end) until the client
+ * reads them or closes: such kept connections count as their uid's
+ * (peer_kept), so a uid's descriptors in flight stay below
+ * max_connections_per_uid times PEER_MAX_UNREAD_FDS.
+ *
  * Held requests: a request that must wait (for its pool to settle,
  * dispatch.c) is kept with peer_hold, with every datagram of its batch
  * after it, and the peer stops reading; peer_resume hands them to dispatch
@@ -65,6 +82,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -124,7 +143,20 @@ struct peer {
 	unsigned queued_fds;	/* and their descriptors */
 	STAILQ_HEAD(, held) held;
 	uid_t uid;		/* the client's, for PEER_MAX_QUEUED_UID */
+	unsigned unread_fds;	/* passed since its socket was last drained */
 };
+
+/* A connection let go of while its client had descriptors unread. */
+struct kept {
+	LIST_ENTRY(kept) entry;
+	int fd;
+	uid_t uid;
+};
+
+static LIST_HEAD(, kept) kept = LIST_HEAD_INITIALIZER(kept);
+/* A stop: no connection is kept, and none shut down, for systemd's
+ * store may hold them for the next start. */
+static bool closing_all;
 
 static LIST_HEAD(, peer) peers = LIST_HEAD_INITIALIZER(peers);
 static bool reads_paused;	/* a restart waits: nobody reads */
@@ -317,6 +349,58 @@ held_drop(struct peer *p)
 	}
 }
 
+/* Bytes of datagrams sent on fd that its client has not read yet. */
+static int
+unread_bytes(int fd)
+{
+	int n;
+
+	/* Unknown reads as unread: the socket is kept, never wrongly let go. */
+	return ioctl(fd, SIOCOUTQ, &n) == -1 ? 1 : n;
+}
+
+/*
+ * Keep p's socket if its client has descriptors unread: closing our end
+ * would not take them out of flight.  Shut down, so that the client
+ * reads what came and then its end, as after a close.  True if kept.
+ */
+static bool
+peer_keep(struct peer *p)
+{
+	struct kept *k;
+
+	if (closing_all || p->unread_fds == 0 || unread_bytes(p->fd) == 0 ||
+	    !(k = malloc(sizeof(*k))))
+		return false;
+	(void)shutdown(p->fd, SHUT_RDWR);
+	k->fd = p->fd;
+	k->uid = p->uid;
+	LIST_INSERT_HEAD(&kept, k, entry);
+	return true;
+}
+
+unsigned
+peer_kept(uid_t uid, unsigned *of_uid)
+{
+	struct kept *k, *next;
+	unsigned n = 0;
+
+	*of_uid = 0;
+	for (k = LIST_FIRST(&kept); k; k = next) {
+		next = LIST_NEXT(k, entry);
+		/* Read, or closed by the client, which drops what it had. */
+		if (unread_bytes(k->fd) == 0) {
+			LIST_REMOVE(k, entry);
+			close(k->fd);
+			free(k);
+			continue;
+		}
+		n++;
+		*of_uid += k->uid == uid;
+	}
+	return n;
+}
+
 static void
 peer_free(struct peer *p)
 {
@@ -334,7 +418,8 @@ peer_free(struct peer *p)
 		STAILQ_REMOVE_HEAD(&p->out, entry);
 		outmsg_free(p, m);
 	}
-	close(p->fd);
+	if (!peer_keep(p))
+		close(p->fd);
 	free(p);
 }
 
@@ -558,9 +643,16 @@ void
 peer_close_all(void)
 {
 	struct peer *p;
+	struct kept *k;
 
+	closing_all = true;
 	while ((p = LIST_FIRST(&peers)))
 		peer_free(p);
+	while ((k = LIST_FIRST(&kept))) {
+		LIST_REMOVE(k, entry);
+		close(k->fd);
+		free(k);
+	}
 }
 
 /* Room for the SCM_RIGHTS of one datagram. */
@@ -775,6 +867,35 @@ fds_own(struct peer_fds *fds)
 	return true;
 }
 
+/* The descriptors of the replies staged (for the peer being read). */
+static unsigned
+stage_fds(void)
+{
+	unsigned n = 0;
+	int i;
+
+	for (i = 0; i < stage.n; i++)
+		n += (unsigned)stage.msg[i].fds.n;
+	return n;
+}
+
+/*
+ * May p be passed n more descriptors (see the top)?  Counted from when
+ * its socket was last seen drained: those since may all wait unread.
+ */
+static bool
+unread_fds_room(struct peer *p, unsigned n)
+{
+	if (p->unread_fds + n > PEER_MAX_UNREAD_FDS &&
+	    unread_bytes(p->fd) == 0)
+		p->unread_fds = p->queued_fds +
+				(p->in_callback ? stage_fds() : 0);
+	if (p->unread_fds + n > PEER_MAX_UNREAD_FDS)
+		return false;
+	p->unread_fds += n;
+	return true;
+}
+
 void
 peer_send(struct peer *p, const void *buf, size_t len,
 	  const struct peer_fds *lent)
@@ -782,6 +903,15 @@ peer_send(struct peer *p, const void *buf, size_t len,
 	struct peer_fds own, *fds = NULL;
 	int rc;
 
+	if (lent && lent->n > 0 && !unread_fds_room(p, (unsigned)lent->n)) {
+		static struct log_limit lim;
+
+		log_limited(&lim, LOG_PRI_WARNING, "client %s does not read "
+			    "its replies (%u descriptors unread); dropping it",
+			    peer_who(p), p->unread_fds);
+		peer_drop(p);
+		return;
+	}
 	if (lent && lent->n > 0) {
 		own = *lent;
 		if (!fds_own(&own)) {

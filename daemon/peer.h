@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct event_base;
 struct peer;
@@ -26,6 +27,13 @@ struct peer;
  * would be a gigabyte.
  */
 #define PEER_MAX_QUEUED_UID (64u * 1024 * 1024)
+/*
+ * The descriptors passed to a client that may still wait unread in its
+ * socket (in flight: the kernel counts them against the daemon's uid, up
+ * to its RLIMIT_NOFILE, then refuses every descriptor the daemon would
+ * pass).  One read batch's replies may all pass one.
+ */
+#define PEER_MAX_UNREAD_FDS 64
 
 /*
  * Called for each datagram; buf NULL means the peer is gone (EOF, error,
@@ -95,8 +103,16 @@ void peer_clear_deadline(struct peer *p);
  */
 uint64_t peer_deadline_drops(void);
 
-/* Close every peer now (shutdown). */
+/* Close every peer now (shutdown), and every connection kept below. */
 void peer_close_all(void);
+
+/*
+ * The connections let go of while their clients had descriptors unread,
+ * kept until each client reads them or closes (peer.c): how many, and
+ * how many of them are uid's.  Those the clients are done with are
+ * closed first.  They count as connections (server.c).
+ */
+unsigned peer_kept(uid_t uid, unsigned *of_uid);
 
 /*
  * A restart in place (restart.c).  Every peer, in no particular order.

@@ -283,7 +283,7 @@ accept_one(int fd)
 {
 	struct session *s = session_new(fd);
 	const char *why = NULL, *limit = NULL;
-	unsigned max = 0, kept;
+	unsigned max = 0, kept, held, held_uid = 0;
 	char also[48] = "";
 	struct peer *p;
 
@@ -312,16 +312,19 @@ accept_one(int fd)
 	 * are the admins': however many others connect, root and poolctl
 	 * still get in to look.  Of max_connections, not past it, so that
 	 * it stays the most descriptors connections take (raise_nofile).
+	 * The connections kept for the descriptors their clients have not
+	 * read (peer.c) are still theirs: else a uid could pile those up.
 	 */
 	kept = session_admin(s, server_cf) ? 0 : server_cf->admin_connections;
-	if (session_count() > server_cf->max_connections - kept) {
+	held = peer_kept(s->uid, &held_uid);
+	if (session_count() + held > server_cf->max_connections - kept) {
 		why = "too many clients connected";
 		limit = "max_connections";
 		max = server_cf->max_connections;
 		if (kept)
 			snprintf(also, sizeof(also), ", admin_connections %u",
 				 kept);
-	} else if (session_count_uid(s->uid) >
+	} else if (session_count_uid(s->uid) + held_uid >
 		   server_cf->max_connections_per_uid) {
 		why = "too many clients of this uid connected";
 		limit = "max_connections_per_uid";

@@ -394,6 +394,10 @@ int
 harness_start_from(struct daemon_proc *d, const char *path,
 		   const char *extra_config)
 {
+	/* $HARNESS_DAEMON_UID: the daemon runs as that uid, as under its
+	 * unit, where the kernel bounds what it may have in flight. */
+	const char *as = getenv("HARNESS_DAEMON_UID");
+	uid_t daemon_uid = as ? (uid_t)strtoul(as, NULL, 10) : 0;
 	char bin[256];
 	FILE *f;
 	int i;
@@ -403,6 +407,9 @@ harness_start_from(struct daemon_proc *d, const char *path,
 	if (!mkdtemp(d->dir))
 		return -1;
 	chmod(d->dir, 0755);	/* tests that drop privileges must reach it */
+	/* A daemon of another uid than root's binds its socket there. */
+	if (daemon_uid && chown(d->dir, daemon_uid, daemon_uid) == -1)
+		return -1;
 	snprintf(d->sock, sizeof(d->sock), "%s/poolmgrd.sock", d->dir);
 	snprintf(d->conf, sizeof(d->conf), "%s/poolmgrd.conf", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/poolmgrd.log", d->dir);
@@ -429,6 +436,10 @@ harness_start_from(struct daemon_proc *d, const char *path,
 			rl.rlim_cur = rl.rlim_max = strtoul(nofile, NULL, 10);
 			setrlimit(RLIMIT_NOFILE, &rl);
 		}
+		if (daemon_uid && (setgroups(0, NULL) == -1 ||
+				   setgid(daemon_uid) == -1 ||
+				   setuid(daemon_uid) == -1))
+			_exit(126);
 
 		dup2(fd, 2);
 		die_with_test(3);

@@ -138,7 +138,8 @@ bool harness_client_cache(void);
 
 /*
  * Start build/poolmgrd on a fresh socket (with $HARNESS_NOFILE set, the
- * daemon's descriptor limit is set to it) with extra_config (INI text that
+ * daemon's descriptor limit is set to it; with $HARNESS_DAEMON_UID, it
+ * runs as that uid and group, as under its unit) with extra_config (INI text that
  * is appended to a [daemon] section setting socket_mode 0666; may be NULL)
  * and wait until it accepts connections.  Sets $POOLMGRD_SOCKET.
  * Returns 0, or -1 (the test should fail).

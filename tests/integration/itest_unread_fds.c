@@ -1,0 +1,205 @@
+/*
+ * itest_unread_fds.c - the descriptors the daemon passes to a client that
+ * does not read them.
+ *
+ * A descriptor sent over a Unix socket is in flight until its datagram
+ * is read, and the kernel counts every one in flight against the uid
+ * that sent it: past that uid's RLIMIT_NOFILE, each sendmsg that passes
+ * one fails (ETOOMANYREFS; root alone is exempt).  The daemon runs as its
+ * own unprivileged uid, so the descriptors left unread in clients'
+ * sockets are its own to bound: else one user that sends opens and never
+ * reads their replies, and keeps the sockets the daemon dropped it on,
+ * makes every other user's open fail.  Here the daemon runs as uid 65533
+ * with 256 descriptors, the flooder as 65534, another client as 65532.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "poolmgr.pb-c.h"
+#include "poolclient.h"
+
+#define DAEMON_UID 65533
+#define FLOODER_UID 65534
+#define OTHER_UID 65532
+#define DAEMON_NOFILE "256"
+#define FLOOD_CONNS 12	/* each leaves its unread descriptors behind */
+
+/* Send req now; 0, or -errno (EAGAIN when the socket is full). */
+static int
+send_now(int fd, Poolmgr__Request *req)
+{
+	uint8_t buf[256];
+	size_t len = poolmgr__request__get_packed_size(req);
+
+	if (len > sizeof(buf))
+		return -EMSGSIZE;
+	poolmgr__request__pack(req, buf);
+	return send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT) == -1 ? -errno
+								     : 0;
+}
+
+/*
+ * One connection of the flooder: Hello, then read-only opens and closes
+ * of pool s, none of whose replies it reads, until the daemon drops it or
+ * stops reading it.  The socket stays open, its replies unread.  How many
+ * opens went.
+ */
+static int
+flood_one(const char *sock)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Hello hello = POOLMGR__HELLO__INIT;
+	Poolmgr__OpenPool o = POOLMGR__OPEN_POOL__INIT;
+	Poolmgr__ClosePool cl = POOLMGR__CLOSE_POOL__INIT;
+	int fd = harness_raw_connect(sock), opens = 0, rc;
+
+	if (fd < 0)
+		return 0;
+	hello.version = 1;
+	req.id = 1;
+	req.body_case = POOLMGR__REQUEST__BODY_HELLO;
+	req.hello = &hello;
+	if (send_now(fd, &req))
+		return 0;
+	o.name = "s";
+	o.read_only = true;
+	for (int i = 0; i < 20000; i++) {
+		if (i % 2 == 0) {
+			req.body_case = POOLMGR__REQUEST__BODY_OPEN;
+			req.open = &o;
+		} else {
+			cl.handle = (uint32_t)(i / 2 + 1);
+			req.body_case = POOLMGR__REQUEST__BODY_CLOSE;
+			req.close = &cl;
+		}
+		req.id = (uint64_t)i + 2;
+		rc = send_now(fd, &req);
+		if (rc == -EAGAIN) {
+			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+
+			if (poll(&pfd, 1, 1000) != 1)
+				break;	/* the daemon reads us no more */
+			i--;
+			continue;
+		}
+		if (rc)
+			break;		/* dropped */
+		opens += i % 2 == 0;
+	}
+	return opens;
+}
+
+struct flooder {
+	const char *sock;
+	int ready[2];		/* a byte once its connections are made */
+	int stop[2];		/* a byte: close them and end */
+};
+
+static int
+flooder_main(void *arg)
+{
+	struct flooder *f = arg;
+	int opens = 0;
+	char b = 0;
+
+	close(f->ready[0]);
+	close(f->stop[1]);
+	for (int i = 0; i < FLOOD_CONNS; i++)
+		opens += flood_one(f->sock);
+	fprintf(stderr, "flooder: %d opens sent unread on %d connections\n",
+		opens, FLOOD_CONNS);
+	CHECK(write(f->ready[1], &b, 1) == 1, 2);
+	CHECK(read(f->stop[0], &b, 1) == 1, 3);
+	return 0;	/* its sockets close as it exits */
+}
+
+/* Another user opens pool s, read-only and read-write, as any client. */
+static int
+other_main(void *arg)
+{
+	const char *sock = arg;
+	struct pool_conn *c;
+	struct pool *p;
+
+	CHECK_RC(pool_connect(sock, &c), 0, 2);
+	CHECK_RC(pool_open_readonly(c, "s", &p), 0, 3);
+	pool_close(p);
+	CHECK_RC(pool_open(c, "s", &p), 0, 4);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+/*
+ * The flooder's dropped connections, their replies unread, once left the
+ * daemon's uid with more descriptors in flight than it may have: every
+ * open of another user then lost its connection.  Now the flooder holds
+ * few, whatever it does, and the other user opens the pool both ways;
+ * once the flooder is gone, its uid connects again.
+ */
+static void
+unread_descriptors_starve_nobody(void **state)
+{
+	struct daemon_proc d;
+	struct flooder f;
+	pid_t flooder, other;
+	char b = 0;
+
+	(void)state;
+	harness_skip_unless_root("run the daemon and clients as other uids");
+	setenv("HARNESS_NOFILE", DAEMON_NOFILE, 1);
+	setenv("HARNESS_DAEMON_UID", "65533", 1);
+	assert_int_equal(harness_start(&d, "max_connections = 64\n"
+				       "admin_connections = 2\n"
+				       "max_connections_per_uid = 2\n"
+				       "[pool s]\nsize = 1M\nmode = 0666\n"),
+			 0);
+	unsetenv("HARNESS_NOFILE");
+	unsetenv("HARNESS_DAEMON_UID");
+	f.sock = d.sock;
+	assert_int_equal(pipe(f.ready), 0);
+	assert_int_equal(pipe(f.stop), 0);
+	flooder = harness_spawn_as(FLOODER_UID, FLOODER_UID, flooder_main,
+				   &f);
+	assert_true(flooder > 0);
+	close(f.ready[1]);
+	close(f.stop[0]);
+	assert_int_equal(read(f.ready[0], &b, 1), 1);
+
+	other = harness_spawn_as(OTHER_UID, OTHER_UID, other_main, d.sock);
+	assert_true(other > 0);
+	assert_int_equal(harness_wait(other), 0);
+
+	assert_int_equal(write(f.stop[1], &b, 1), 1);
+	assert_int_equal(harness_wait(flooder), 0);
+	close(f.ready[0]);
+	close(f.stop[1]);
+	harness_expect_logged(&d, "does not read its replies");
+	/* Its sockets closed, the places the daemon kept for them are free. */
+	other = harness_spawn_as(FLOODER_UID, FLOODER_UID, other_main, d.sock);
+	assert_true(other > 0);
+	assert_int_equal(harness_wait(other), 0);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(unread_descriptors_starve_nobody),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
