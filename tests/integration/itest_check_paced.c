@@ -1,0 +1,127 @@
+/*
+ * itest_check_paced.c - a writer's Check of a large pool, asked again and
+ * again, does not take the daemon's thread from everyone else.
+ *
+ * A check walks every block of the pool on the daemon's only thread, and
+ * a writer may pipeline as many as it likes: 64 checks of a pool of a
+ * million blocks held every other client for 34 s.  The checks that are
+ * not an admin's, of pools of 4096 blocks or more, now take at most a
+ * tenth of the daemon's time: one that comes too soon after the last is
+ * refused with -EAGAIN.  An admin's, and a small pool's, always run.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "poolmgr.pb-c.h"
+#include "poolclient.h"
+
+#define WRITER_UID 65534
+#define BIG_BLOCKS 100000	/* a check of some 50 ms */
+
+/* Post a Check of pool name on fd; its reply is awaited by id. */
+static int
+post_check(int fd, const char *name, uint64_t *id)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__PoolRef ref = POOLMGR__POOL_REF__INIT;
+	Poolmgr__Check m = POOLMGR__CHECK__INIT;
+
+	ref.name = (char *)name;
+	m.pool = &ref;
+	req.body_case = POOLMGR__REQUEST__BODY_CHECK;
+	req.check = &m;
+	if (harness_raw_post(fd, &req))
+		return -1;
+	*id = req.id;
+	return 0;
+}
+
+/* The error of the reply to request id; HARNESS_RAW_LOST if none came. */
+static int
+reply_error(int fd, uint64_t id)
+{
+	Poolmgr__Reply *rep = harness_raw_reply(fd, id, HARNESS_RAW_WAIT_MS);
+	int err;
+
+	if (!rep)
+		return HARNESS_RAW_LOST;
+	err = rep->error;
+	if (err == 0 && !(rep->check && rep->check->ok))
+		err = HARNESS_RAW_LOST;	/* a check that found a problem */
+	poolmgr__reply__free_unpacked(rep, NULL);
+	return err;
+}
+
+/*
+ * The writer: fills pool big with blocks, then sends two checks of it at
+ * once, as one read batch, and one of pool small.
+ */
+static int
+writer_main(void *arg)
+{
+	const char *sock = arg;
+	uint64_t first, second, small;
+	uint32_t h;
+	int fd = harness_raw_greeted(sock, "checker");
+
+	CHECK(fd >= 0, 2);
+	CHECK_RC(harness_raw_open(fd, "big", &h), 0, 3);
+	CHECK_RC(harness_raw_alloc_many(fd, h, 64, BIG_BLOCKS), 0, 4);
+	CHECK(post_check(fd, "big", &first) == 0, 5);
+	CHECK(post_check(fd, "big", &second) == 0, 6);
+	CHECK(post_check(fd, "small", &small) == 0, 7);
+	CHECK_RC(reply_error(fd, first), 0, 8);
+	CHECK_RC(reply_error(fd, second), -EAGAIN, 9);
+	CHECK_RC(reply_error(fd, small), 0, 10);
+	close(fd);
+	return 0;
+}
+
+/*
+ * Before, the second check of big ran as the first did, and so would the
+ * next 62 of a batch; now it is refused, the small pool's is not, and
+ * root's check of big right after runs.
+ */
+static void
+writers_checks_are_paced(void **state)
+{
+	struct daemon_proc d;
+	pid_t writer;
+	int fd;
+
+	(void)state;
+	harness_skip_unless_root("run a writer as another uid");
+	assert_int_equal(harness_start(&d, "[pool big]\nsize = 64M\n"
+				       "mode = 0666\n"
+				       "[pool small]\nsize = 1M\n"
+				       "mode = 0666\n"), 0);
+	writer = harness_spawn_as(WRITER_UID, WRITER_UID, writer_main,
+				  d.sock);
+	assert_true(writer > 0);
+	assert_int_equal(harness_wait(writer), 0);
+
+	fd = harness_raw_client(d.sock, "root");
+	harness_raw_check(fd, "big");
+	close(fd);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(writers_checks_are_paced),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
