@@ -380,7 +380,7 @@ peer_keep(struct peer *p)
 }
 
 unsigned
-peer_kept(uid_t uid, unsigned *of_uid)
+peer_kept(uid_t uid, unsigned *of_uid, bool sweep)
 {
 	struct kept *k, *next;
 	unsigned n = 0;
@@ -389,7 +389,7 @@ peer_kept(uid_t uid, unsigned *of_uid)
 	for (k = LIST_FIRST(&kept); k; k = next) {
 		next = LIST_NEXT(k, entry);
 		/* Read, or closed by the client, which drops what it had. */
-		if (unread_bytes(k->fd) == 0) {
+		if (sweep && unread_bytes(k->fd) == 0) {
 			LIST_REMOVE(k, entry);
 			close(k->fd);
 			free(k);

@@ -316,7 +316,11 @@ accept_one(int fd)
 	 * read (peer.c) are still theirs: else a uid could pile those up.
 	 */
 	kept = session_admin(s, server_cf) ? 0 : server_cf->admin_connections;
-	held = peer_kept(s->uid, &held_uid);
+	held = peer_kept(s->uid, &held_uid, false);
+	if (held && (session_count() + held > server_cf->max_connections -
+		     kept || session_count_uid(s->uid) + held_uid >
+		     server_cf->max_connections_per_uid))
+		held = peer_kept(s->uid, &held_uid, true);
 	if (session_count() + held > server_cf->max_connections - kept) {
 		why = "too many clients connected";
 		limit = "max_connections";
