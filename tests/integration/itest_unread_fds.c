@@ -194,11 +194,49 @@ unread_descriptors_starve_nobody(void **state)
 	assert_int_equal(harness_stop(&d), 0);
 }
 
+/*
+ * A stop while the connections kept for unread descriptors are still
+ * there: the daemon closes them with the rest and exits cleanly (under
+ * ASan: nothing of them leaks).
+ */
+static void
+kept_connections_closed_at_stop(void **state)
+{
+	struct daemon_proc d;
+	struct flooder f;
+	pid_t flooder;
+	char b = 0;
+
+	(void)state;
+	harness_skip_unless_root("run the daemon and clients as other uids");
+	setenv("HARNESS_DAEMON_UID", "65533", 1);
+	assert_int_equal(harness_start(&d, "max_connections_per_uid = 2\n"
+				       "[pool s]\nsize = 1M\nmode = 0666\n"),
+			 0);
+	unsetenv("HARNESS_DAEMON_UID");
+	f.sock = d.sock;
+	assert_int_equal(pipe(f.ready), 0);
+	assert_int_equal(pipe(f.stop), 0);
+	flooder = harness_spawn_as(FLOODER_UID, FLOODER_UID, flooder_main,
+				   &f);
+	assert_true(flooder > 0);
+	close(f.ready[1]);
+	close(f.stop[0]);
+	assert_int_equal(read(f.ready[0], &b, 1), 1);
+	harness_expect_logged(&d, "does not read its replies");
+	assert_int_equal(harness_stop(&d), 0);
+	assert_int_equal(write(f.stop[1], &b, 1), 1);
+	assert_int_equal(harness_wait(flooder), 0);
+	close(f.ready[0]);
+	close(f.stop[1]);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(unread_descriptors_starve_nobody),
+		cmocka_unit_test(kept_connections_closed_at_stop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
