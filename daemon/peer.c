@@ -32,19 +32,17 @@
  * Descriptors sent are in flight until the client reads them, and the
  * kernel counts all the daemon's in flight against its uid: past its
  * RLIMIT_NOFILE, every sendmsg that passes one fails (root alone is
- * exempt), and every client's open with it.  A client that never reads
- * would otherwise leave a socket's worth of them (a hundred opens) on
- * each connection, and they stay in flight after the daemon closes its
- * end, as long as the client keeps its own: a uid reconnecting could
- * pile them up without end.  So a peer passes at most PEER_MAX_UNREAD_FDS
- * descriptors while its socket has unread datagrams (SIOCOUTQ, which
- * reads 0 once the client has read all), and one that would pass more is
- * dropped as any that does not read; and a peer let go of while its
- * client still has descriptors unread keeps its socket (shut down both
- * ways, so the client reads what came and then its end) until the client
- * reads them or closes: such kept connections count as their uid's
- * (peer_kept), so a uid's descriptors in flight stay below
- * max_connections_per_uid times PEER_MAX_UNREAD_FDS.
+ * exempt), and every client's open with it.  A connection holds at most
+ * its socket's buffer of them (some 270 replies that pass one, 8 more
+ * queued here), but they stay in flight after the daemon closes its end,
+ * as long as the client keeps its own: a uid dropped for not reading and
+ * connecting again could pile them up without end.  So a peer let go of
+ * while its client has not read all it was sent, descriptors among them,
+ * keeps its socket (shut down both ways, so that the client reads what
+ * came and then its end) until the client reads it all or closes
+ * (SIOCOUTQ reads 0 then): such kept connections count as their uid's
+ * (peer_kept), so that a uid's descriptors in flight stay below
+ * max_connections_per_uid socket buffers.
  *
  * Held requests: a request that must wait (for its pool to settle,
  * dispatch.c) is kept with peer_hold, with every datagram of its batch
@@ -143,7 +141,7 @@ struct peer {
 	unsigned queued_fds;	/* and their descriptors */
 	STAILQ_HEAD(, held) held;
 	uid_t uid;		/* the client's, for PEER_MAX_QUEUED_UID */
-	unsigned unread_fds;	/* passed since its socket was last drained */
+	bool passed_fds;	/* a reply passed it descriptors */
 };
 
 /* A connection let go of while its client had descriptors unread. */
@@ -369,7 +367,7 @@ peer_keep(struct peer *p)
 {
 	struct kept *k;
 
-	if (closing_all || p->unread_fds == 0 || unread_bytes(p->fd) == 0 ||
+	if (closing_all || !p->passed_fds || unread_bytes(p->fd) == 0 ||
 	    !(k = malloc(sizeof(*k))))
 		return false;
 	(void)shutdown(p->fd, SHUT_RDWR);
@@ -867,35 +865,6 @@ fds_own(struct peer_fds *fds)
 	return true;
 }
 
-/* The descriptors of the replies staged (for the peer being read). */
-static unsigned
-stage_fds(void)
-{
-	unsigned n = 0;
-	int i;
-
-	for (i = 0; i < stage.n; i++)
-		n += (unsigned)stage.msg[i].fds.n;
-	return n;
-}
-
-/*
- * May p be passed n more descriptors (see the top)?  Counted from when
- * its socket was last seen drained: those since may all wait unread.
- */
-static bool
-unread_fds_room(struct peer *p, unsigned n)
-{
-	if (p->unread_fds + n > PEER_MAX_UNREAD_FDS &&
-	    unread_bytes(p->fd) == 0)
-		p->unread_fds = p->queued_fds +
-				(p->in_callback ? stage_fds() : 0);
-	if (p->unread_fds + n > PEER_MAX_UNREAD_FDS)
-		return false;
-	p->unread_fds += n;
-	return true;
-}
-
 void
 peer_send(struct peer *p, const void *buf, size_t len,
 	  const struct peer_fds *lent)
@@ -903,16 +872,8 @@ peer_send(struct peer *p, const void *buf, size_t len,
 	struct peer_fds own, *fds = NULL;
 	int rc;
 
-	if (lent && lent->n > 0 && !unread_fds_room(p, (unsigned)lent->n)) {
-		static struct log_limit lim;
-
-		log_limited(&lim, LOG_PRI_WARNING, "client %s does not read "
-			    "its replies (%u descriptors unread); dropping it",
-			    peer_who(p), p->unread_fds);
-		peer_drop(p);
-		return;
-	}
 	if (lent && lent->n > 0) {
+		p->passed_fds = true;
 		own = *lent;
 		if (!fds_own(&own)) {
 			static struct log_limit lim;

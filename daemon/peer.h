@@ -27,13 +27,6 @@ struct peer;
  * would be a gigabyte.
  */
 #define PEER_MAX_QUEUED_UID (64u * 1024 * 1024)
-/*
- * The descriptors passed to a client that may still wait unread in its
- * socket (in flight: the kernel counts them against the daemon's uid, up
- * to its RLIMIT_NOFILE, then refuses every descriptor the daemon would
- * pass).  One read batch's replies may all pass one.
- */
-#define PEER_MAX_UNREAD_FDS 64
 
 /*
  * Called for each datagram; buf NULL means the peer is gone (EOF, error,
@@ -107,8 +100,9 @@ uint64_t peer_deadline_drops(void);
 void peer_close_all(void);
 
 /*
- * The connections let go of while their clients had descriptors unread,
- * kept until each client reads them or closes (peer.c): how many, and
+ * The connections let go of while their clients had replies unread, and
+ * descriptors among them, kept until each client reads them or closes
+ * (peer.c): how many, and
  * how many of them are uid's.  With sweep, those the clients are done
  * with are closed first: a system call each, so only when the count
  * matters.  They count as connections (server.c).

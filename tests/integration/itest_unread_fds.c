@@ -10,7 +10,9 @@
  * sockets are its own to bound: else one user that sends opens and never
  * reads their replies, and keeps the sockets the daemon dropped it on,
  * makes every other user's open fail.  Here the daemon runs as uid 65533
- * with 256 descriptors, the flooder as 65534, another client as 65532.
+ * with 1024 descriptors, the flooder as 65534 (two connections at once,
+ * each holding a socket's buffer of replies at most: some 140 opens, with
+ * their closes), another client as 65532.
  */
 #include <errno.h>
 #include <poll.h>
@@ -33,8 +35,8 @@
 #define DAEMON_UID 65533
 #define FLOODER_UID 65534
 #define OTHER_UID 65532
-#define DAEMON_NOFILE "256"
-#define FLOOD_CONNS 12	/* each leaves its unread descriptors behind */
+#define DAEMON_NOFILE "1024"
+#define FLOOD_CONNS 24	/* each leaves its unread descriptors behind */
 
 /* Send req now; 0, or -errno (EAGAIN when the socket is full). */
 static int
