@@ -60,8 +60,11 @@
  *     it passes over counted too).
  *   - No call gives back more pages than it freed itself and retain_cut
  *     bytes of kept ones (and one queued range), however far the
- *     retention bound fell; heap_retain_step gives back the rest.  While
- *     held (heap_set_retain_hold), frees give back only a span's own.
+ *     retention bound fell; heap_retain_step gives back the rest.  The
+ *     pages a merge of the caches freed while held for a call are that
+ *     call's own: its cut gives them back too, so a pool within its bound
+ *     is within it after the call.  While held (heap_set_retain_hold),
+ *     frees give back only a span's own.
  *   - heap_split releases nothing: a big span's tail can be punched out
  *     by its owner in slices before heap_free_released frees it.
  *
@@ -1235,6 +1238,9 @@ int
 heap_set_retain_hold(struct heap *h, int on)
 {
 	h->retain_hold = on != 0;
+	/* What merges freed under the owner's hold is its excess, which
+	 * heap_retain_step gives back, not a later call's to cut. */
+	h->merged_pages = h->merged_ranges = 0;
 	return dirty_retain_excess(h) != 0;
 }
 

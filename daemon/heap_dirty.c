@@ -402,15 +402,15 @@ retain_make_room(struct heap *h, uint64_t first, uint64_t end)
 /*
  * Release the oldest queued ranges while the pool is over its bound, until
  * max_pages have gone back (the last range may take it past them by its
- * own pages) or RETAIN_LOOKS ranges were looked at: the bound may have
- * fallen by gigabytes, and one call must not give all of them back.  A
- * ring three quarters empty is halved, so that its size follows the live
- * set down as well as up.  True while the pool is over its bound with
- * ranges queued: a later cut has work.  Inline: every free of a page of
- * small blocks comes here.
+ * own pages) or RETAIN_LOOKS ranges, and more_looks, were looked at: the
+ * bound may have fallen by gigabytes, and one call must not give all of
+ * them back.  A ring three quarters empty is halved, so that its size
+ * follows the live set down as well as up.  True while the pool is over
+ * its bound with ranges queued: a later cut has work.  Inline: every free
+ * of a page of small blocks comes here.
  */
 static inline bool
-retain_cut(struct heap *h, uint64_t max_pages)
+retain_cut(struct heap *h, uint64_t max_pages, uint64_t more_looks)
 {
 	uint64_t bound = retain_bound(h), before = h->free_dirty;
 	/*
@@ -418,8 +418,9 @@ retain_cut(struct heap *h, uint64_t max_pages)
 	 * limit": the owner wants it all at once) is not bounded in ranges
 	 * either.
 	 */
-	unsigned looks = 0, max_looks = max_pages >= h->npages ? UINT_MAX
-							       : RETAIN_LOOKS;
+	uint64_t looks = 0, max_looks = max_pages >= h->npages
+						? UINT64_MAX
+						: RETAIN_LOOKS + more_looks;
 
 	assert(max_pages > 0);
 	/* Releases only lower free_dirty: before - free_dirty is given back. */
@@ -434,15 +435,26 @@ retain_cut(struct heap *h, uint64_t max_pages)
 bool
 dirty_retain_cut(struct heap *h, uint64_t max_pages)
 {
-	return retain_cut(h, max_pages);
+	return retain_cut(h, max_pages, 0);
 }
 
-/* A cut of what one call may give back beyond what it freed itself. */
+/*
+ * A cut of what one call may give back beyond what it freed itself, and
+ * of what a merge of cached blocks freed while the retention was held for
+ * it: those pages are the call's own, and the pool is within its bound
+ * again once they are back (a merge takes no page off the bound: cached
+ * blocks are not live).  The looks grow with the ranges the merge queued,
+ * so the work stays what queueing them cost.
+ */
 void
 dirty_retain_fit(struct heap *h)
 {
-	if (!h->retain_hold)
-		retain_cut(h, h->cut_pages);
+	uint64_t pages = h->merged_pages, ranges = h->merged_ranges;
+
+	if (h->retain_hold)
+		return;
+	h->merged_pages = h->merged_ranges = 0;
+	retain_cut(h, h->cut_pages + pages, ranges);
 }
 
 /* Pages kept over the bound (heap_get_stats); 0 when none is queued. */
@@ -500,7 +512,7 @@ dirty_retain(struct heap *h, uint64_t first, uint64_t end)
 		h->retain_count++;
 	}
 	if (!h->retain_hold)
-		retain_cut(h, end - first + h->cut_pages);
+		retain_cut(h, end - first + h->cut_pages, 0);
 }
 
 /*
@@ -518,6 +530,10 @@ dirty_retain_own(struct heap *h, uint64_t first, uint64_t end)
 	h->cut_pages = 0;
 	dirty_retain(h, first, end);
 	h->cut_pages = cut;
+	if (h->retain_hold) {	/* for the cut after the hold */
+		h->merged_pages += end - first;
+		h->merged_ranges++;
+	}
 }
 
 /* heap_trim, for each run: release its dirty whole pages; go on while any

@@ -311,6 +311,9 @@ struct heap {
 	uint64_t retain_limit;
 	uint64_t cut_pages;	/* retain_cut: pages one cut may give back */
 	bool retain_hold;	/* heap_set_retain_hold: frees give none back */
+	/* Pages (and ranges) that merges of cached blocks queued while
+	 * held: the cut after the hold gives them back too. */
+	uint64_t merged_pages, merged_ranges;
 	/* A trim in steps (heap_trim_step): where the next step looks, and
 	 * what the current one may still do. */
 	bool trimming;

@@ -1848,6 +1848,116 @@ realloc_growing_after_a_refused_move_punches_no_page_it_takes(void **state)
 	heap_destroy(h);
 }
 
+/*
+ * The setting of the test below: no page kept (HEAP_RETAIN_NONE), a cut
+ * of one page, caches deep enough for 64 blocks of 1 KiB.  A 4 MiB span
+ * at 0, then 16 pages of 1 KiB blocks and a block of 64 bytes after them,
+ * the high-water mark: no free byte below it.  The 64 blocks freed go to
+ * their cache, so their pages stay dirty and none is given back.
+ */
+static struct heap *
+make_held_merge_case(uint64_t *a)
+{
+	struct heap_config cfg = {
+		.max_size = 16 * MiB, .page_size = PAGE, .release = on_release,
+		.ctx = &own, .retain_pages = HEAP_RETAIN_NONE,
+		.retain_cut = PAGE, .cache_blocks = 1024,
+	};
+	struct heap *h;
+	int i;
+
+	memset(&own, 0, sizeof(own));
+	assert_int_equal(heap_create(&cfg, &h), 0);
+	assert_int_equal(alloc_ok(h, 4 * MiB), 0);
+	for (i = 0; i < 64; i++)
+		a[i] = alloc_ok(h, KiB);
+	assert_int_equal(a[0], 4 * MiB);
+	assert_int_equal(alloc_ok(h, 64), 4 * MiB + 16 * PAGE);
+	for (i = 0; i < 64; i++)
+		assert_int_equal(heap_free(h, a[i]), 0);
+	assert_int_equal(stats(h).cached_blocks, 64);
+	assert_int_equal(own.nrelease, 0);
+	return h;
+}
+
+/*
+ * A call that merges the caches holds the retention meanwhile and cuts
+ * once after: that cut gives back the pages the merge freed, not only
+ * retain_cut of them, so the pool is within its bound when the call
+ * returns; the pages under the block the call hands out stay.  A cut of
+ * retain_cut alone left 14 of the 16 pages kept past a bound of none,
+ * until the next free or a trim.
+ */
+static void
+held_merge_ends_within_the_bound(void **state)
+{
+	struct heap_stats st;
+	struct heap *h;
+	uint64_t a[64], x;
+
+	(void)state;
+	/* 2 KiB, no cached size: the lowest fit is above the mark, so the
+	 * caches merge, and the block takes the first of their pages. */
+	h = make_held_merge_case(a);
+	x = alloc_ok(h, 2 * KiB);
+	assert_int_equal(x, 4 * MiB);
+	heap_get_stats(h, &st);
+	assert_int_equal(st.cached_blocks, 0);
+	assert_int_equal(st.retain_excess_bytes, 0);
+	assert_int_equal(st.free_resident_bytes, 0);
+	assert_int_equal(own.released, 15 * PAGE);
+	assert_true(own.last_release_off >= x + PAGE);
+	check_ok(h);
+	heap_destroy(h);
+
+	/*
+	 * A realloc whose move the merge cannot make room for, and which
+	 * then grows in place: the 16 MiB pool is a span but for its last
+	 * 128 KiB, there 32 blocks of 1 KiB (8 pages), a, a block of 1 KiB
+	 * and 23 KiB, all but a freed, and a wall.  Merged, the 1 KiB blocks
+	 * free 8 pages that no move of 48 KiB fits in; a grows over the
+	 * other two, and the 8 pages go back.
+	 */
+	memset(&own, 0, sizeof(own));
+	{
+		struct heap_config cfg = {
+			.max_size = 16 * MiB, .page_size = PAGE,
+			.release = on_release, .ctx = &own,
+			.retain_pages = HEAP_RETAIN_NONE, .retain_cut = PAGE,
+			.cache_blocks = 1024,
+		};
+		uint64_t base = 16 * MiB - 128 * KiB, b, c, d, n;
+		int i;
+
+		assert_int_equal(heap_create(&cfg, &h), 0);
+		assert_int_equal(alloc_ok(h, base), 0);
+		for (i = 0; i < 32; i++)
+			a[i] = alloc_ok(h, KiB);
+		assert_int_equal(a[0], base);
+		b = alloc_ok(h, 24 * KiB);
+		c = alloc_ok(h, KiB);
+		d = alloc_ok(h, 23 * KiB);
+		assert_int_equal(alloc_ok(h, 48 * KiB), base + 80 * KiB);
+		assert_int_equal(heap_free(h, d), 0);
+		assert_int_equal(heap_free(h, c), 0);
+		for (i = 0; i < 32; i++)
+			assert_int_equal(heap_free(h, a[i]), 0);
+		assert_int_equal(stats(h).cached_blocks, 33);
+		assert_int_equal(stats(h).free_resident_bytes, 0);
+		memset(&own, 0, sizeof(own));
+		assert_int_equal(heap_realloc(h, b, 48 * KiB, &n), 0);
+		assert_int_equal(n, b);
+		heap_get_stats(h, &st);
+		assert_int_equal(st.cached_blocks, 0);
+		assert_int_equal(st.retain_excess_bytes, 0);
+		assert_int_equal(st.free_resident_bytes, 0);
+		assert_int_equal(own.released, 8 * PAGE);
+		assert_true(own.last_release_off < b);
+		check_ok(h);
+		heap_destroy(h);
+	}
+}
+
 static void
 realloc_moves_when_it_must(void **state)
 {
@@ -2196,6 +2306,7 @@ main(void)
 		cmocka_unit_test(realloc_takes_cached_blocks_before_it_refuses),
 		cmocka_unit_test(resize_over_a_cached_block_punches_no_page_it_takes),
 		cmocka_unit_test(realloc_growing_after_a_refused_move_punches_no_page_it_takes),
+		cmocka_unit_test(held_merge_ends_within_the_bound),
 		cmocka_unit_test(realloc_moves_when_it_must),
 		cmocka_unit_test(realloc_edge_cases),
 		cmocka_unit_test(realloc_of_spans),
