@@ -1121,8 +1121,10 @@ heap_realloc(struct heap *h, uint64_t off, uint64_t size, uint64_t *out)
 	}
 	if (size > h->max_size)
 		return -EFBIG;
-	if ((rc = live_block(h, off, &len, &s)))
+	if ((rc = live_block(h, off, &len, &s))) {
+		h->st.invalid_frees++;	/* as heap_free counts it */
 		return rc;
+	}
 	rc = s ? resize_span(h, s, size, false)
 	       : resize_small(h, off, len, size, false);
 	if (rc == 0) {

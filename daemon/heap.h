@@ -110,7 +110,8 @@ struct heap_stats {
 	uint64_t allocs;	  /* successful allocations (all kinds) */
 	uint64_t frees;		  /* successful frees */
 	uint64_t failed_allocs;	  /* allocations refused with -ENOMEM */
-	uint64_t invalid_frees;	  /* frees refused with -EINVAL */
+	uint64_t invalid_frees;	  /* frees and reallocs refused with -EINVAL:
+				   * off no live block's start */
 	uint64_t cache_hits;	  /* allocations served from a cache */
 	uint64_t spans;		  /* live page spans (large blocks) */
 	uint64_t retain_bytes;	  /* the least free memory of small blocks
@@ -213,7 +214,9 @@ int heap_split(struct heap *h, uint64_t off, uint64_t keep,
  * heap_realloc - realloc semantics: off == HEAP_OFF_NONE allocates; size 0
  * frees and stores HEAP_OFF_NONE; otherwise resizes in place when it can,
  * else allocates a new block, calls cfg->copy for the old contents and frees
- * the old block.  On failure the old block is untouched.
+ * the old block.  On failure the old block is untouched.  An off that is
+ * not the start of a live block is -EINVAL, counted in invalid_frees as
+ * heap_free counts it: the caller's mistake is the same.
  */
 int heap_realloc(struct heap *h, uint64_t off, uint64_t size, uint64_t *out);
 

@@ -2113,6 +2113,43 @@ bad_frees_change_nothing(void **state)
 	heap_destroy(h);
 }
 
+/*
+ * A realloc of an offset that is no live block's start is refused as a
+ * free of it is, and counted the same: in invalid_frees, nothing else
+ * changed.  It was refused uncounted.
+ */
+static void
+bad_reallocs_count_as_invalid_frees(void **state)
+{
+	struct heap *h = make(MiB, 0, 0, 0);
+	uint64_t a, b, s, n = 7;
+	struct heap_stats before, after;
+
+	(void)state;
+	a = alloc_ok(h, 100);
+	b = alloc_ok(h, 100);
+	s = alloc_ok(h, 200 * KiB);
+	assert_int_equal(heap_free(h, b), 0);	/* b sits in a cache now */
+	before = stats(h);
+	assert_int_equal(heap_realloc(h, b, 50, &n), -EINVAL);	/* cached */
+	assert_int_equal(heap_realloc(h, a + 16, 50, &n), -EINVAL);
+	assert_int_equal(heap_realloc(h, a + 1, 50, &n), -EINVAL);
+	assert_int_equal(heap_realloc(h, 500 * KiB, 50, &n), -EINVAL);
+	assert_int_equal(heap_realloc(h, s + PAGE, 50, &n), -EINVAL);
+	assert_int_equal(heap_realloc(h, MiB, 50, &n), -EINVAL);
+	assert_int_equal(heap_realloc(h, b, 0, &n), -EINVAL);	/* a free */
+	assert_int_equal(n, 7);
+	after = stats(h);
+	assert_int_equal(after.invalid_frees, before.invalid_frees + 7);
+	after.invalid_frees = before.invalid_frees;
+	assert_memory_equal(&before, &after, sizeof(before));
+	/* Refusals of a size are the caller's mistake about the size. */
+	assert_int_equal(heap_realloc(h, a, 2 * MiB, &n), -EFBIG);
+	assert_int_equal(stats(h).invalid_frees, before.invalid_frees + 7);
+	check_ok(h);
+	heap_destroy(h);
+}
+
 static void
 bad_sizes_are_clear_errors(void **state)
 {
@@ -2312,6 +2349,7 @@ main(void)
 		cmocka_unit_test(realloc_of_spans),
 		cmocka_unit_test(free_after_a_block),
 		cmocka_unit_test(bad_frees_change_nothing),
+		cmocka_unit_test(bad_reallocs_count_as_invalid_frees),
 		cmocka_unit_test(bad_sizes_are_clear_errors),
 		cmocka_unit_test(stats_report_what_happened),
 		cmocka_unit_test(check_catches_corruption),
