@@ -1359,6 +1359,7 @@ heap_get_stats(struct heap *h, struct heap_stats *out)
 	out->max_size = h->max_size;
 	out->page_size = h->page;
 	out->granularity = h->g;
+	out->large_threshold = h->threshold;
 	out->allocated_bytes = heap_allocated(h);
 	out->requested_bytes = h->st.requested_bytes;
 	out->live_blocks = live_blocks(h);

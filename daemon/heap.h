@@ -93,6 +93,10 @@ struct heap_stats {
 	uint64_t max_size;	  /* bytes managed */
 	uint64_t page_size;
 	uint64_t granularity;
+	uint64_t large_threshold; /* requests of this many bytes or more are
+				   * page spans: cfg's rounded up to granules
+				   * (above the largest pool, one granule past
+				   * it) */
 	uint64_t allocated_bytes; /* bytes in live blocks (rounded sizes) */
 	uint64_t requested_bytes; /* bytes the callers asked for */
 	uint64_t live_blocks;

@@ -365,10 +365,9 @@ pool_make(const char *name, const struct dpool_params *pp, int memfd,
 		p->page_size = st.page_size;
 		p->huge = hugepage_is_huge(page);
 		p->granule_shift = (unsigned)__builtin_ctzll(st.granularity);
-		p->large_threshold = hc.large_threshold ? hc.large_threshold :
-		    HEAP_DEFAULT_LARGE_THRESHOLD;
-		p->large_threshold = (p->large_threshold + st.granularity - 1) &
-		    ~(st.granularity - 1);
+		/* The engine's, rounded as it rounds it (a threshold near
+		 * 2^64 rounded here wrapped to 0). */
+		p->large_threshold = st.large_threshold;
 	}
 	if (memfd == -1) {
 		if ((rc = make_memfd(name, p->size, page)) < 0)

@@ -248,6 +248,39 @@ threshold_above_the_pool_makes_no_spans(void **state)
 	}
 }
 
+/*
+ * The threshold the engine works with, in the stats, is what its owner
+ * takes for its own (the daemon's pool did the rounding itself, and would
+ * have wrapped a threshold near 2^64 to 0): the configured one rounded up
+ * to granules, the default for 0, and one granule past the largest pool
+ * for anything above it.  A request of it is a span where the pool can
+ * hold one, a granule less is not.
+ */
+static void
+threshold_reported_as_used(void **state)
+{
+	const uint64_t in[] = {0, 100, 128 * KiB + 1, 2 * MiB, UINT64_MAX,
+			       UINT64_MAX - 64 * KiB, (1ull << 48) + 1};
+	const uint64_t out[] = {128 * KiB, 112, 128 * KiB + 16, 2 * MiB,
+				(1ull << 48) + 16, (1ull << 48) + 16,
+				(1ull << 48) + 16};
+	unsigned k;
+
+	(void)state;
+	for (k = 0; k < sizeof(in) / sizeof(in[0]); k++) {
+		struct heap *h = make(4 * MiB, 16, in[k], 0);
+		uint64_t t = stats(h).large_threshold;
+
+		assert_int_equal(t, out[k]);
+		if (t <= 4 * MiB) {
+			assert_int_equal(heap_block_size(h, t),
+					 (t + PAGE - 1) / PAGE * PAGE);
+			assert_int_equal(heap_block_size(h, t - 16), t - 16);
+		}
+		heap_destroy(h);
+	}
+}
+
 static void
 bad_granularity_refused(void **state)
 {
@@ -2298,6 +2331,7 @@ main(void)
 		cmocka_unit_test(granularity_rounds_and_aligns),
 		cmocka_unit_test(granule_above_the_default_threshold),
 		cmocka_unit_test(threshold_above_the_pool_makes_no_spans),
+		cmocka_unit_test(threshold_reported_as_used),
 		cmocka_unit_test(bad_granularity_refused),
 		cmocka_unit_test(aligned_allocations),
 		cmocka_unit_test(aligned_request_uses_only_run_that_fits),
