@@ -445,6 +445,8 @@ $(FAIL_MALLOC): tests/integration/fail_malloc.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -fPIC -shared -o $@ $< -ldl
 $(BUILD)/tests/itest_nomem $(BUILD)/tests/itest_journal_env: | $(FAIL_MALLOC)
+# Its reservations out of memory run under it (the plain build).
+$(BUILD)/tests/test_heap_restore: | $(FAIL_MALLOC)
 
 $(FAIL_GROW): tests/integration/fail_grow.c
 	@mkdir -p $(dir $@)

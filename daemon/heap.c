@@ -70,6 +70,8 @@
  *
  * Metadata allocation failure in the daemon is fatal (abort), as in most
  * daemons: the engine would otherwise have to unwind half-made changes.
+ * heap_reserve alone makes what it may need first (heap_reserve.c): the
+ * owner rebuilding a heap after a restart can start fresh instead.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -155,6 +157,21 @@ heap_node_free(struct heap *h, void *p, size_t size)
 	sp->next = h->spare[k];
 	h->spare[k] = sp;
 	h->nspare[k]++;
+}
+
+/*
+ * A node of kind made ahead (heap_reserve.c) joins the spares, however
+ * many there are: the call that made it is about to take it.
+ */
+void
+heap_node_keep(struct heap *h, void *p, unsigned kind)
+{
+	struct spare *sp = p;
+
+	assert(kind < NODE_KINDS);
+	sp->next = h->spare[kind];
+	h->spare[kind] = sp;
+	h->nspare[kind]++;
 }
 
 static void

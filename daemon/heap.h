@@ -303,6 +303,10 @@ bool heap_fits(const struct heap *h, uint64_t size, uint64_t align,
  *            requested 0, above size, or a page (span) or a granule
  *            (small block) or more below it
  *   -EBUSY   some byte of it is live (nothing changed)
+ *   -ENOMEM  no daemon memory for the block's books: no block made, the
+ *            free space as it was (the cached blocks it covers may have
+ *            been merged), and the call can be made again.  Any other
+ *            call takes running out of that memory as fatal.
  */
 int heap_reserve(struct heap *h, uint64_t off,
 		 const struct heap_block_info *bi);

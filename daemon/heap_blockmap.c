@@ -29,6 +29,7 @@
  * Strided indices that collide in it just fall through to the hash table,
  * whose multiplicative hash keeps probes short whatever the pattern.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,19 +120,24 @@ map_place(struct chunk_map *m, struct chunk *c)
 	m->slot[i].c = c;
 }
 
-/* Rehash into cap slots: twice as many when full, half when sparse. */
+/* Rehash into cap slots, the tables slot and front (both of cap). */
 static void
-map_resize(struct heap *h, uint64_t cap)
+map_rehash(struct heap *h, uint64_t cap, struct slot *slot,
+	   struct slot *front)
 {
 	struct chunk_map *m = &h->chunks;
 	struct slot *old = m->slot;
 	uint64_t oldcap = m->cap, i;
 
 	m->cap = cap;
-	m->slot = heap_meta_alloc(h, m->cap * sizeof(struct slot));
+	m->slot = slot;
 	memset(m->slot, 0, m->cap * sizeof(struct slot));
 	heap_meta_free(h, m->front, oldcap * sizeof(struct slot));
-	m->front = front_new(h, m->cap);
+	m->front = front;
+	for (i = 0; i < cap; i++) {
+		front[i].index = NO_CHUNK;
+		front[i].c = NULL;
+	}
 	m->mask = m->cap - 1;
 	for (i = 0; i < oldcap; i++) {
 		if (old[i].c) {
@@ -140,6 +146,61 @@ map_resize(struct heap *h, uint64_t cap)
 		}
 	}
 	heap_meta_free(h, old, oldcap * sizeof(struct slot));
+}
+
+/* Rehash into cap slots: twice as many when full, half when sparse. */
+static void
+map_resize(struct heap *h, uint64_t cap)
+{
+	map_rehash(h, cap, heap_meta_alloc(h, cap * sizeof(struct slot)),
+		   heap_meta_alloc(h, cap * sizeof(struct slot)));
+}
+
+/*
+ * The chunks with the given offsets' granules that do not exist yet, made
+ * ahead with allocations that may fail, and room in the map for them
+ * (heap_reserve): chunk_get takes them before it would make one.  n is at
+ * most 3; -ENOMEM when an allocation fails, the map grown and the chunks
+ * made so far kept for later.
+ */
+int
+bm_stock(struct heap *h, const uint64_t *offs, unsigned n)
+{
+	struct chunk_map *m = &h->chunks;
+	uint64_t want[3];
+	unsigned i, j, k = 0;
+
+	assert(n <= 3);
+	for (i = 0; i < n; i++) {
+		uint64_t idx = (offs[i] >> h->gshift) >> CHUNK_SHIFT;
+
+		for (j = 0; j < k && want[j] != idx; j++)
+			;
+		if (j == k && !bm_chunk(h, idx))
+			want[k++] = idx;
+	}
+	if ((m->count + k) * 4 > m->cap * 3) {
+		struct slot *slot, *front;
+
+		slot = meta_try_alloc(h, m->cap * 2 * sizeof(struct slot));
+		front = slot ? meta_try_alloc(h, m->cap * 2 *
+						   sizeof(struct slot)) : NULL;
+		if (!front) {
+			if (slot)
+				heap_meta_free(h, slot,
+					       m->cap * 2 * sizeof(struct slot));
+			return -ENOMEM;
+		}
+		map_rehash(h, m->cap * 2, slot, front);
+	}
+	while (m->nstock < k) {
+		struct chunk *c = meta_try_alloc(h, sizeof(*c));
+
+		if (!c)
+			return -ENOMEM;
+		m->stock[m->nstock++] = c;
+	}
+	return 0;
 }
 
 static struct chunk *
@@ -151,7 +212,8 @@ chunk_get(struct heap *h, uint64_t index)
 		return c;
 	if ((h->chunks.count + 1) * 4 > h->chunks.cap * 3)
 		map_resize(h, h->chunks.cap * 2);
-	c = heap_meta_alloc(h, sizeof(*c));
+	c = h->chunks.nstock ? h->chunks.stock[--h->chunks.nstock]
+			     : heap_meta_alloc(h, sizeof(*c));
 	memset(c, 0, sizeof(*c));
 	c->index = index;
 	map_place(&h->chunks, c);
@@ -431,6 +493,9 @@ bm_destroy(struct heap *h)
 
 	for (i = 0; i < h->chunks.cap; i++)
 		heap_meta_free(h, h->chunks.slot[i].c, sizeof(struct chunk));
+	while (h->chunks.nstock)
+		heap_meta_free(h, h->chunks.stock[--h->chunks.nstock],
+			       sizeof(struct chunk));
 	heap_meta_free(h, h->chunks.slot, h->chunks.cap * sizeof(struct slot));
 	heap_meta_free(h, h->chunks.front, h->chunks.cap * sizeof(struct slot));
 }

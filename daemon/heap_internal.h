@@ -52,6 +52,7 @@
 #define RETAIN_LOOKS 1024	/* queued ranges one cut may look at */
 #define MAX_POOL_SHIFT 48
 #define NODE_KINDS 6		/* tree nodes of up to 96 bytes */
+#define NODE_KIND(size) ((unsigned)((size) - 1) / 16)	/* of a node's size */
 #define CLASS_MIN 3		/* log2 of the least granularity */
 #define CLASSES_USED (MAX_POOL_SHIFT + 1 - CLASS_MIN)
 /* The least class of a block longer than CACHE_GRANULES granules: such a
@@ -270,6 +271,9 @@ struct chunk_map {
 	struct slot *slot;	/* open addressing, linear probing */
 	uint64_t cap;		/* power of two, both tables */
 	uint64_t count;
+	/* Chunks made ahead by bm_stock, taken before any new one. */
+	struct chunk *stock[3];
+	unsigned nstock;
 };
 
 struct heap {
@@ -343,6 +347,7 @@ struct heap {
 };
 
 /* heap.c */
+void heap_node_keep(struct heap *h, void *p, unsigned kind);
 void *heap_meta_alloc(struct heap *h, size_t size);
 void *heap_meta_realloc(struct heap *h, void *p, size_t old, size_t size);
 void heap_meta_free(struct heap *h, void *p, size_t size);
@@ -471,6 +476,13 @@ heap_count_out(struct heap *h, uint64_t len, uint64_t requested)
 	heap_held_out(h, len);
 }
 
+/*
+ * heap_reserve.c: allocations that may fail, for what heap_reserve makes
+ * ahead (they count in metadata_bytes as heap_meta_alloc's do).
+ */
+void *meta_try_alloc(struct heap *h, size_t size);
+void *meta_try_realloc(struct heap *h, void *p, size_t old, size_t size);
+
 /* heap_runs.c: free runs, bins, split and coalesce. */
 bool runs_is_short(const struct heap *h, uint64_t len);
 bool runs_at(struct heap *h, uint64_t start, struct fit *f);
@@ -482,6 +494,8 @@ bool runs_best_fit(struct heap *h, uint64_t len, uint64_t align,
 bool runs_alloc(struct heap *h, uint64_t len, uint64_t limit, uint64_t *off);
 void runs_unpick(struct heap *h, const struct fit *f);
 uint64_t runs_tail(struct heap *h);
+int runs_take_stock(struct heap *h, const struct fit *f, uint64_t off,
+		    uint64_t len, unsigned need[NODE_KINDS]);
 void runs_take(struct heap *h, const struct fit *f, uint64_t off,
 	       uint64_t len);
 void runs_give(struct heap *h, uint64_t off, uint64_t len,
@@ -503,6 +517,7 @@ bool buddy_has(struct heap *h, uint64_t page, unsigned order);
 void buddy_destroy(struct heap *h);
 
 /* heap_blockmap.c: start and live bits, chunk directory. */
+int bm_stock(struct heap *h, const uint64_t *offs, unsigned n);
 int bm_init(struct heap *h);
 struct chunk *bm_chunk_find(const struct heap *h, uint64_t index);
 struct chunk *bm_chunk_probe(struct heap *h, uint64_t index);

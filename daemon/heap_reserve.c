@@ -15,11 +15,92 @@
  * or a live field with its slack, the high-water mark, the counts, and its
  * pages marked dirty, so that a calloc reusing them after a free zeroes
  * them.  Only the event counters are left alone: the owner restores them.
+ *
+ * The owner rebuilding a heap after a restart starts fresh when memory
+ * runs out, rather than die (pool_restore.c), so a reservation makes what
+ * its block's books may need first, with allocations that may fail: the
+ * chunks of the block map its start bits and live field go in, room in
+ * the map and on the bins' stacks for the pieces of the run left, and the
+ * tree nodes (a span's record, a dirty stretch, a long run's record and
+ * the buddy blocks taking the block out leaves).  Any of them refused,
+ * the call is -ENOMEM with no block made and the free space as it was;
+ * what was made stays for later calls.  Merging cached blocks first, and
+ * the cut after, are as fatal out of memory as in any other call: the
+ * daemon's restore reserves into a fresh heap, which has no cached block.
  */
 #include <errno.h>
 #include <stdlib.h>
 
 #include "heap_internal.h"
+
+/* malloc for a book made ahead: NULL when there is no memory. */
+__attribute__((noinline)) void *
+meta_try_alloc(struct heap *h, size_t size)
+{
+	void *p = malloc(size);
+
+	if (p)
+		h->st.metadata_bytes += size;
+	return p;
+}
+
+__attribute__((noinline)) void *
+meta_try_realloc(struct heap *h, void *p, size_t old, size_t size)
+{
+	void *q = realloc(p, size);
+
+	if (q)
+		h->st.metadata_bytes += size - old;
+	return q;
+}
+
+/* Up to need[k] spare nodes of each kind k, made now. */
+static __attribute__((noinline)) int
+stock_nodes(struct heap *h, const unsigned need[NODE_KINDS])
+{
+	unsigned k;
+
+	for (k = 0; k < NODE_KINDS; k++) {
+		while (h->nspare[k] < need[k]) {
+			void *p = meta_try_alloc(h, 16 * (k + 1));
+
+			if (!p)
+				return -ENOMEM;
+			heap_node_keep(h, p, k);
+		}
+	}
+	return 0;
+}
+
+/*
+ * What making the block [off, off + size) out of run f may allocate, made
+ * now (the header comment): its chunks, the run's books, and the nodes.
+ */
+static int
+reserve_stock(struct heap *h, const struct fit *f, uint64_t off,
+	      uint64_t size, bool span)
+{
+	unsigned need[NODE_KINDS] = {0}, n = 0;
+	uint64_t at[3];
+	int rc;
+
+	/* The block's start bit and live field (slack_bits after it, within
+	 * the block), and the start bit of the run left after it. */
+	at[n++] = off;
+	if (!span)
+		at[n++] = off + (size - h->g < (uint64_t)h->slack_bits * h->g
+					 ? size - h->g
+					 : (uint64_t)h->slack_bits * h->g);
+	if (off + size < f->start + f->len)
+		at[n++] = off + size;
+	if ((rc = bm_stock(h, at, n)) ||
+	    (rc = runs_take_stock(h, f, off, size, need)))
+		return rc;
+	if (span)
+		need[NODE_KIND(sizeof(struct span))]++;
+	need[NODE_KIND(sizeof(struct dirty))]++;
+	return stock_nodes(h, need);
+}
 
 /*
  * Could the engine have made a block of this kind, size and request?  A
@@ -144,6 +225,11 @@ heap_reserve(struct heap *h, uint64_t off, const struct heap_block_info *bi)
 		return -EBUSY;
 	if (cached)
 		reserve_uncache(h, off, end, &f);
+	if (reserve_stock(h, &f, off, size, bi->span)) {
+		if (cached)	/* the merge's cut, as after a block */
+			dirty_retain_fit(h);
+		return -ENOMEM;
+	}
 	runs_take(h, &f, off, size);
 	if (bi->span) {
 		spans_insert(h, off, size, req);

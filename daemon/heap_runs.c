@@ -52,6 +52,7 @@
  * Whenever the whole buddy units of a run change, the buddy view is told
  * (buddy_add/buddy_remove), so it always equals the union of W(run).
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -859,6 +860,72 @@ runs_take(struct heap *h, const struct fit *f, uint64_t off, uint64_t len)
 		run_file(h, off + len, y - off - len, &spare);
 	if (spare)
 		lrun_delete(h, spare);
+}
+
+/*
+ * Room on the stack of bin n for k more entries, made with an allocation
+ * that may fail (runs_take_stock).
+ */
+static __attribute__((noinline)) int
+sbin_room(struct heap *h, unsigned n, uint32_t k)
+{
+	struct sbin *sb = &h->sbin[n];
+	uint32_t old = sbin_cap(sb), cap = old;
+	uint64_t *base = sb->v ? sb->v - 1 : NULL;
+
+	if (sb->len + k <= old)
+		return 0;
+	if (sb->len >= UINT32_MAX / 2)
+		return -ENOMEM;
+	while (cap < sb->len + k)
+		cap = cap ? cap * 2 : SBIN_MIN;
+	base = meta_try_realloc(h, base, base ? (old + 1) * sizeof(*base) : 0,
+				(cap + 1) * sizeof(*base));
+	if (!base)
+		return -ENOMEM;
+	base[0] = cap;
+	sb->v = base + 1;
+	return 0;
+}
+
+/*
+ * What runs_take of [off, off + len) from run f may allocate, made now
+ * (heap_reserve): room on the stacks of the bins its pieces go to, and in
+ * need[] the tree nodes it may take: a long-run record when both pieces
+ * are long, and the buddy blocks left of the ones it takes apart.  A block
+ * of order k taken apart at page p leaves the pieces of [start, p), as
+ * many as the bits of p mod 2^k, and those of [p, end), the bits of -p
+ * mod 2^k; only the first and the last block taken have such pieces.
+ * -ENOMEM, the bins' room made so far kept, when an allocation fails.
+ */
+int
+runs_take_stock(struct heap *h, const struct fit *f, uint64_t off,
+		uint64_t len, unsigned need[NODE_KINDS])
+{
+	uint64_t x = f->start, y = f->start + f->len, uf, ue;
+	uint64_t m = (1ull << (BUDDY_ORDERS - 1)) - 1;
+	uint64_t piece[2] = {off - x, y - off - len};
+	unsigned i, n[2] = {0, 0};
+	int rc;
+
+	for (i = 0; i < 2; i++)
+		if (piece[i] && runs_is_short(h, piece[i]))
+			n[i] = (unsigned)(piece[i] >> h->gshift);
+	if (n[0] && n[0] == n[1])
+		rc = sbin_room(h, n[0], 2);
+	else
+		rc = (n[0] ? sbin_room(h, n[0], 1) : 0) ||
+		     (n[1] ? sbin_room(h, n[1], 1) : 0) ? -ENOMEM : 0;
+	if (rc)
+		return rc;
+	if (f->lr && piece[0] && piece[1] && !n[0] && !n[1])
+		need[NODE_KIND(sizeof(struct lrun))]++;
+	units_touched(h, x, y, off, off + len, &uf, &ue);
+	if (ue > uf)
+		need[NODE_KIND(sizeof(struct bblock))] +=
+			(unsigned)(__builtin_popcountll(uf & m) +
+				   __builtin_popcountll(-ue & m));
+	return 0;
 }
 
 /*

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -763,8 +766,181 @@ events_checked(void **state)
 	heap_destroy(h);
 }
 
+/*
+ * Out of memory, a reservation is refused and the heap is as it was.
+ * Each child runs the reservations below into a fresh heap under
+ * fail_malloc.so (tests/integration/fail_malloc.c), its (m+1)th
+ * allocation failing, the first, the second, ... until none fails: the
+ * engine's own metadata allocations, fatal by design, are spared, and
+ * what heap_reserve makes ahead is not.  The blocks need new chunks of
+ * the block map and its growth, room in a bin for a short run left, a
+ * long run's record and buddy blocks left on both sides of a span.  The
+ * refused reservation must leave every statistic as it was (the daemon
+ * memory counted aside: what was made ahead stays), heap_check clean, and
+ * succeed once memory is back; the heap in the end is the one the same
+ * reservations made with no failure.  Without memory made ahead nothing
+ * could be refused: the engine's allocations aborted.
+ */
+#define OOM_FLAG "--reserve-oom"
+
+static const struct {
+	uint64_t off, size, req;
+	int span;
+} oom_blocks[] = {
+	{1 * MiB + 64, 1008, 1000, 0},		/* chunks made */
+	{1 * MiB + 1104, 32, 20, 0},		/* a short run before it */
+	{2 * MiB + 512 * KiB, 64, 64, 0},
+	{3 * MiB + 16, 2000, 1990, 0},
+	{4 * MiB + 48 * KiB, 128 * KiB, 128 * KiB, 0},
+	{6 * MiB + 99 * 16, 16, 1, 0},
+	{8 * MiB + 3 * PAGE, 256 * KiB, 255 * KiB, 1},	/* buddy pieces */
+	{12 * MiB + 7 * PAGE, 3 * PAGE, 3 * PAGE, 1},
+	{20 * MiB + 8 * 16, 512, 500, 0},	/* the map grows */
+	{24 * MiB + 32, 48, 40, 0},
+	{28 * MiB + 5 * PAGE, 64, 60, 0},
+	{40 * MiB + 999 * 16, 4000, 4000, 0},
+	{60 * MiB + 11 * PAGE, 2 * MiB, 2 * MiB, 1},
+};
+#define OOM_BLOCKS (sizeof(oom_blocks) / sizeof(oom_blocks[0]))
+
+static int
+oom_reserve(struct heap *h, unsigned i)
+{
+	struct heap_block_info bi = {oom_blocks[i].size, oom_blocks[i].req,
+				     oom_blocks[i].span};
+
+	return heap_reserve(h, oom_blocks[i].off, &bi);
+}
+
+/*
+ * The child: 0 when one reservation was refused and all went as it must,
+ * 2 when none was refused, anything else a failure (said on stderr).
+ */
+static int
+reserve_oom_child(void)
+{
+	struct heap_config cfg = {.max_size = 64 * MiB, .page_size = PAGE};
+	struct heap_stats a, b;
+	struct heap *h, *ref;
+	unsigned i, refused = 0;
+	char msg[256];
+	int rc;
+
+	if (heap_create(&cfg, &h) || heap_create(&cfg, &ref))
+		return 3;
+	for (i = 0; i < OOM_BLOCKS; i++)
+		if (oom_reserve(ref, i))
+			return 4;
+	raise(SIGRTMIN + 5);		/* fail_malloc.so: failures on */
+	for (i = 0; i < OOM_BLOCKS; i++) {
+		heap_get_stats(h, &a);
+		rc = oom_reserve(h, i);
+		if (rc == 0)
+			continue;
+		raise(SIGRTMIN + 6);	/* off */
+		if (rc != -ENOMEM) {
+			fprintf(stderr, "block %u: %s\n", i, heap_strerror(rc));
+			return 5;
+		}
+		heap_get_stats(h, &b);
+		a.metadata_bytes = b.metadata_bytes;
+		if (memcmp(&a, &b, sizeof(a))) {
+			fprintf(stderr, "block %u: refused, stats changed\n", i);
+			return 6;
+		}
+		if (heap_check(h, msg, sizeof(msg))) {
+			fprintf(stderr, "block %u: refused: %s\n", i, msg);
+			return 7;
+		}
+		if ((rc = oom_reserve(h, i))) {
+			fprintf(stderr, "block %u again: %s\n", i,
+				heap_strerror(rc));
+			return 8;
+		}
+		refused++;
+	}
+	raise(SIGRTMIN + 6);
+	heap_get_stats(h, &a);
+	heap_get_stats(ref, &b);
+	a.metadata_bytes = b.metadata_bytes;
+	if (memcmp(&a, &b, sizeof(a)) || heap_check(h, msg, sizeof(msg))) {
+		fprintf(stderr, "the heap is not the one made without failures\n");
+		return 9;
+	}
+	heap_destroy(h);
+	heap_destroy(ref);
+	return refused ? 0 : 2;
+}
+
+/* ASan's allocator comes before any preloaded one: no failures there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+#ifndef UNDER_ASAN
+/* The child's exit status with the (m+1)th allocation failing. */
+static int
+reserve_oom_run(const char *self, const char *so, unsigned m)
+{
+	char rule[64];
+	pid_t pid;
+	int status;
+
+	snprintf(rule, sizeof(rule), "every=1,after=%u,times=1", m);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		setenv("LD_PRELOAD", so, 1);
+		setenv("POOLMGR_FAIL_MALLOC", rule, 1);
+		execl(self, self, OOM_FLAG, (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status))
+		fail_msg("%s: the child died of signal %d", rule,
+			 WTERMSIG(status));
+	return WEXITSTATUS(status);
+}
+#endif
+
+static void
+reserve_out_of_memory_changes_nothing(void **state)
+{
+#ifdef UNDER_ASAN
+	(void)state;
+	skip();
+#else
+	char self[4096], so[4200], *slash;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	unsigned m;
+	int rc;
+
+	(void)state;
+	assert_true(n > 0);
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	assert_non_null(slash);
+	snprintf(so, sizeof(so), "%.*s/fail_malloc.so", (int)(slash - self),
+		 self);
+	assert_int_equal(access(so, R_OK), 0);
+	for (m = 0; (rc = reserve_oom_run(self, so, m)) == 0; m++)
+		;
+	if (rc != 2)
+		fail_msg("allocation %u failing: the child said %d", m + 1, rc);
+	/* The chunks, the map, a bin, a long run, the buddy pieces: more
+	 * than a few of the allocations can fail, each on its own. */
+	if (m < 8)
+		fail_msg("only %u allocations of heap_reserve could fail", m);
+	printf("reserve_out_of_memory_changes_nothing: %u refusals\n", m);
+#endif
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(reserve_into_a_fresh_heap),
@@ -778,7 +954,11 @@ main(void)
 		cmocka_unit_test(restore_random_page_granule),
 		cmocka_unit_test(restore_random_huge_granule),
 		cmocka_unit_test(events_checked),
+		cmocka_unit_test(reserve_out_of_memory_changes_nothing),
 	};
+
+	if (argc == 2 && strcmp(argv[1], OOM_FLAG) == 0)
+		return reserve_oom_child();
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
