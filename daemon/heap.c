@@ -415,7 +415,7 @@ alloc_block(struct heap *h, uint64_t size, uint64_t align, bool none_cached,
 
 		if (!find_run(h, len, align, span, &f, &at, &cut)) {
 			if (cut)
-				dirty_retain_fit(h);
+				dirty_retain_fit_merged(h);
 			h->st.failed_allocs++;
 			return -ENOMEM;
 		}
@@ -430,7 +430,7 @@ alloc_block(struct heap *h, uint64_t size, uint64_t align, bool none_cached,
 		/* The pages the merge freed that the block left free: one
 		 * cut, as a flush makes, once the block is live. */
 		if (cut)
-			dirty_retain_fit(h);
+			dirty_retain_fit_merged(h);
 		goto done;
 	}
 small:
@@ -927,7 +927,7 @@ grow_into_next(struct heap *h, uint64_t off, uint64_t len, uint64_t extra,
 	/* The merged blocks' pages past the growth may have joined what the
 	 * pool keeps: one cut, as a cache flush makes. */
 	if (merged)
-		dirty_retain_fit(h);
+		dirty_retain_fit_merged(h);
 	return true;
 }
 
@@ -1170,7 +1170,7 @@ heap_realloc(struct heap *h, uint64_t off, uint64_t size, uint64_t *out)
 				    : resize_small(h, off, len, size, true)) == 0;
 	h->retain_hold = hold;
 	if (grown || (cached && h->st.cached_bytes == 0))
-		dirty_retain_fit(h);
+		dirty_retain_fit_merged(h);
 	if (grown) {
 		h->st.failed_allocs--;
 		*out = off;
@@ -1259,7 +1259,8 @@ heap_set_retain_hold(struct heap *h, int on)
 	h->retain_hold = on != 0;
 	/* What merges freed under the owner's hold is its excess, which
 	 * heap_retain_step gives back, not a later call's to cut. */
-	h->merged_pages = h->merged_ranges = 0;
+	h->merged_pages = 0;
+	h->merged_ranges = 0;
 	return dirty_retain_excess(h) != 0;
 }
 

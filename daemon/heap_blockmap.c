@@ -120,24 +120,19 @@ map_place(struct chunk_map *m, struct chunk *c)
 	m->slot[i].c = c;
 }
 
-/* Rehash into cap slots, the tables slot and front (both of cap). */
+/* Rehash into cap slots: twice as many when full, half when sparse. */
 static void
-map_rehash(struct heap *h, uint64_t cap, struct slot *slot,
-	   struct slot *front)
+map_resize(struct heap *h, uint64_t cap)
 {
 	struct chunk_map *m = &h->chunks;
 	struct slot *old = m->slot;
 	uint64_t oldcap = m->cap, i;
 
 	m->cap = cap;
-	m->slot = slot;
+	m->slot = heap_meta_alloc(h, m->cap * sizeof(struct slot));
 	memset(m->slot, 0, m->cap * sizeof(struct slot));
 	heap_meta_free(h, m->front, oldcap * sizeof(struct slot));
-	m->front = front;
-	for (i = 0; i < cap; i++) {
-		front[i].index = NO_CHUNK;
-		front[i].c = NULL;
-	}
+	m->front = front_new(h, m->cap);
 	m->mask = m->cap - 1;
 	for (i = 0; i < oldcap; i++) {
 		if (old[i].c) {
@@ -148,29 +143,64 @@ map_rehash(struct heap *h, uint64_t cap, struct slot *slot,
 	heap_meta_free(h, old, oldcap * sizeof(struct slot));
 }
 
-/* Rehash into cap slots: twice as many when full, half when sparse. */
-static void
-map_resize(struct heap *h, uint64_t cap)
+/*
+ * map_resize to twice the slots with allocations that may fail (bm_make):
+ * -ENOMEM, the map as it was, when one does.  Apart from map_resize, on
+ * every chunk's way in: sharing its body cost the allocations' steady
+ * loops instructions.
+ */
+static int
+map_grow_try(struct heap *h)
 {
-	map_rehash(h, cap, heap_meta_alloc(h, cap * sizeof(struct slot)),
-		   heap_meta_alloc(h, cap * sizeof(struct slot)));
+	struct chunk_map *m = &h->chunks;
+	uint64_t oldcap = m->cap, cap = 2 * oldcap, i;
+	struct slot *old = m->slot, *slot, *front;
+
+	slot = meta_try_alloc(h, cap * sizeof(struct slot));
+	front = slot ? meta_try_alloc(h, cap * sizeof(struct slot)) : NULL;
+	if (!front) {
+		if (slot)
+			heap_meta_free(h, slot, cap * sizeof(struct slot));
+		return -ENOMEM;
+	}
+	memset(slot, 0, cap * sizeof(struct slot));
+	for (i = 0; i < cap; i++) {
+		front[i].index = NO_CHUNK;
+		front[i].c = NULL;
+	}
+	heap_meta_free(h, m->front, oldcap * sizeof(struct slot));
+	m->cap = cap;
+	m->slot = slot;
+	m->front = front;
+	m->mask = cap - 1;
+	for (i = 0; i < oldcap; i++) {
+		if (old[i].c) {
+			map_place(m, old[i].c);
+			front_put(m, old[i].c);
+		}
+	}
+	heap_meta_free(h, old, oldcap * sizeof(struct slot));
+	return 0;
 }
 
 /*
- * The chunks with the given offsets' granules that do not exist yet, made
- * ahead with allocations that may fail, and room in the map for them
- * (heap_reserve): chunk_get takes them before it would make one.  n is at
- * most 3; -ENOMEM when an allocation fails, the map grown and the chunks
- * made so far kept for later.
+ * The chunks of the given offsets' granules that do not exist yet, made
+ * now, empty, with allocations that may fail, the map grown first if it
+ * must (heap_reserve, before its block's bits go in): their pointers in
+ * made[], *nmade of them.  n is at most 3.  -ENOMEM when an allocation
+ * fails, nothing made (the map may have grown).  The caller drops those
+ * left empty (bm_drop_if_empty).
  */
 int
-bm_stock(struct heap *h, const uint64_t *offs, unsigned n)
+bm_make(struct heap *h, const uint64_t *offs, unsigned n, struct chunk **made,
+	unsigned *nmade)
 {
 	struct chunk_map *m = &h->chunks;
 	uint64_t want[3];
 	unsigned i, j, k = 0;
 
 	assert(n <= 3);
+	*nmade = 0;
 	for (i = 0; i < n; i++) {
 		uint64_t idx = (offs[i] >> h->gshift) >> CHUNK_SHIFT;
 
@@ -179,27 +209,24 @@ bm_stock(struct heap *h, const uint64_t *offs, unsigned n)
 		if (j == k && !bm_chunk(h, idx))
 			want[k++] = idx;
 	}
-	if ((m->count + k) * 4 > m->cap * 3) {
-		struct slot *slot, *front;
-
-		slot = meta_try_alloc(h, m->cap * 2 * sizeof(struct slot));
-		front = slot ? meta_try_alloc(h, m->cap * 2 *
-						   sizeof(struct slot)) : NULL;
-		if (!front) {
-			if (slot)
-				heap_meta_free(h, slot,
-					       m->cap * 2 * sizeof(struct slot));
+	if (k && (m->count + k) * 4 > m->cap * 3 && map_grow_try(h))
+		return -ENOMEM;
+	for (i = 0; i < k; i++) {
+		if (!(made[i] = meta_try_alloc(h, sizeof(struct chunk)))) {
+			while (i-- > 0)
+				heap_meta_free(h, made[i], sizeof(struct chunk));
 			return -ENOMEM;
 		}
-		map_rehash(h, m->cap * 2, slot, front);
 	}
-	while (m->nstock < k) {
-		struct chunk *c = meta_try_alloc(h, sizeof(*c));
-
-		if (!c)
-			return -ENOMEM;
-		m->stock[m->nstock++] = c;
+	/* All or none: the map has room for them all. */
+	for (i = 0; i < k; i++) {
+		memset(made[i], 0, sizeof(*made[i]));
+		made[i]->index = want[i];
+		map_place(m, made[i]);
+		front_put(m, made[i]);
+		m->count++;
 	}
+	*nmade = k;
 	return 0;
 }
 
@@ -212,8 +239,7 @@ chunk_get(struct heap *h, uint64_t index)
 		return c;
 	if ((h->chunks.count + 1) * 4 > h->chunks.cap * 3)
 		map_resize(h, h->chunks.cap * 2);
-	c = h->chunks.nstock ? h->chunks.stock[--h->chunks.nstock]
-			     : heap_meta_alloc(h, sizeof(*c));
+	c = heap_meta_alloc(h, sizeof(*c));
 	memset(c, 0, sizeof(*c));
 	c->index = index;
 	map_place(&h->chunks, c);
@@ -493,9 +519,6 @@ bm_destroy(struct heap *h)
 
 	for (i = 0; i < h->chunks.cap; i++)
 		heap_meta_free(h, h->chunks.slot[i].c, sizeof(struct chunk));
-	while (h->chunks.nstock)
-		heap_meta_free(h, h->chunks.stock[--h->chunks.nstock],
-			       sizeof(struct chunk));
 	heap_meta_free(h, h->chunks.slot, h->chunks.cap * sizeof(struct slot));
 	heap_meta_free(h, h->chunks.front, h->chunks.cap * sizeof(struct slot));
 }

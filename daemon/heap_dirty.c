@@ -410,7 +410,7 @@ retain_make_room(struct heap *h, uint64_t first, uint64_t end)
  * of a page of small blocks comes here.
  */
 static inline bool
-retain_cut(struct heap *h, uint64_t max_pages, uint64_t more_looks)
+retain_cut(struct heap *h, uint64_t max_pages, unsigned more_looks)
 {
 	uint64_t bound = retain_bound(h), before = h->free_dirty;
 	/*
@@ -418,8 +418,8 @@ retain_cut(struct heap *h, uint64_t max_pages, uint64_t more_looks)
 	 * limit": the owner wants it all at once) is not bounded in ranges
 	 * either.
 	 */
-	uint64_t looks = 0, max_looks = max_pages >= h->npages
-						? UINT64_MAX
+	unsigned looks = 0, max_looks = max_pages >= h->npages
+						? UINT_MAX
 						: RETAIN_LOOKS + more_looks;
 
 	assert(max_pages > 0);
@@ -438,22 +438,32 @@ dirty_retain_cut(struct heap *h, uint64_t max_pages)
 	return retain_cut(h, max_pages, 0);
 }
 
-/*
- * A cut of what one call may give back beyond what it freed itself, and
- * of what a merge of cached blocks freed while the retention was held for
- * it: those pages are the call's own, and the pool is within its bound
- * again once they are back (a merge takes no page off the bound: cached
- * blocks are not live).  The looks grow with the ranges the merge queued,
- * so the work stays what queueing them cost.
- */
+/* A cut of what one call may give back beyond what it freed itself. */
 void
 dirty_retain_fit(struct heap *h)
 {
-	uint64_t pages = h->merged_pages, ranges = h->merged_ranges;
+	if (!h->retain_hold)
+		retain_cut(h, h->cut_pages, 0);
+}
+
+/*
+ * dirty_retain_fit once a hold over a merge of cached blocks is over: the
+ * pages the merge freed meanwhile are the call's own, so they go back too,
+ * and the pool is within its bound again when they have (a merge takes
+ * nothing off the bound: cached blocks are not live).  The looks grow
+ * with the ranges the merge queued, so the work stays what queueing them
+ * cost.  Apart from dirty_retain_fit, which every span's free makes.
+ */
+void
+dirty_retain_fit_merged(struct heap *h)
+{
+	uint64_t pages = h->merged_pages;
+	unsigned ranges = h->merged_ranges;
 
 	if (h->retain_hold)
 		return;
-	h->merged_pages = h->merged_ranges = 0;
+	h->merged_pages = 0;
+	h->merged_ranges = 0;
 	retain_cut(h, h->cut_pages + pages, ranges);
 }
 

@@ -271,9 +271,6 @@ struct chunk_map {
 	struct slot *slot;	/* open addressing, linear probing */
 	uint64_t cap;		/* power of two, both tables */
 	uint64_t count;
-	/* Chunks made ahead by bm_stock, taken before any new one. */
-	struct chunk *stock[3];
-	unsigned nstock;
 };
 
 struct heap {
@@ -317,7 +314,8 @@ struct heap {
 	bool retain_hold;	/* heap_set_retain_hold: frees give none back */
 	/* Pages (and ranges) that merges of cached blocks queued while
 	 * held: the cut after the hold gives them back too. */
-	uint64_t merged_pages, merged_ranges;
+	uint64_t merged_pages;
+	unsigned merged_ranges;	/* at most the blocks the caches hold */
 	/* A trim in steps (heap_trim_step): where the next step looks, and
 	 * what the current one may still do. */
 	bool trimming;
@@ -517,7 +515,8 @@ bool buddy_has(struct heap *h, uint64_t page, unsigned order);
 void buddy_destroy(struct heap *h);
 
 /* heap_blockmap.c: start and live bits, chunk directory. */
-int bm_stock(struct heap *h, const uint64_t *offs, unsigned n);
+int bm_make(struct heap *h, const uint64_t *offs, unsigned n,
+	    struct chunk **made, unsigned *nmade);
 int bm_init(struct heap *h);
 struct chunk *bm_chunk_find(const struct heap *h, uint64_t index);
 struct chunk *bm_chunk_probe(struct heap *h, uint64_t index);
@@ -776,6 +775,7 @@ uint64_t dirty_pages_in(struct heap *h, uint64_t first, uint64_t end);
 void dirty_retain(struct heap *h, uint64_t first, uint64_t end);
 void dirty_retain_own(struct heap *h, uint64_t first, uint64_t end);
 void dirty_retain_fit(struct heap *h);
+void dirty_retain_fit_merged(struct heap *h);
 bool dirty_retain_cut(struct heap *h, uint64_t max_pages);
 uint64_t dirty_retain_excess(const struct heap *h);
 uint64_t dirty_release_all_free(struct heap *h);

@@ -18,11 +18,11 @@
  *
  * The owner rebuilding a heap after a restart starts fresh when memory
  * runs out, rather than die (pool_restore.c), so a reservation makes what
- * its block's books may need first, with allocations that may fail: the
- * chunks of the block map its start bits and live field go in, room in
- * the map and on the bins' stacks for the pieces of the run left, and the
- * tree nodes (a span's record, a dirty stretch, a long run's record and
- * the buddy blocks taking the block out leaves).  Any of them refused,
+ * its block's books may need first, with allocations that may fail: room
+ * on the bins' stacks for the pieces of the run left, the tree nodes (a
+ * span's record, a dirty stretch, a long run's record and the buddy
+ * blocks taking the block out leaves), and the chunks of the block map
+ * its start bits and live field go in, with room in the map.  Any of them refused,
  * the call is -ENOMEM with no block made and the free space as it was;
  * what was made stays for later calls.  Merging cached blocks first, and
  * the cut after, are as fatal out of memory as in any other call: the
@@ -74,16 +74,27 @@ stock_nodes(struct heap *h, const unsigned need[NODE_KINDS])
 
 /*
  * What making the block [off, off + size) out of run f may allocate, made
- * now (the header comment): its chunks, the run's books, and the nodes.
+ * now (the header comment): the run's books and the nodes, then the
+ * chunks its bits go in, made empty (made[], *nmade: the caller drops
+ * those its block left empty).  Made in that order, a refusal leaves no
+ * empty chunk behind.
  */
 static int
 reserve_stock(struct heap *h, const struct fit *f, uint64_t off,
-	      uint64_t size, bool span)
+	      uint64_t size, bool span, struct chunk **made, unsigned *nmade)
 {
 	unsigned need[NODE_KINDS] = {0}, n = 0;
 	uint64_t at[3];
 	int rc;
 
+	*nmade = 0;
+	if ((rc = runs_take_stock(h, f, off, size, need)))
+		return rc;
+	if (span)
+		need[NODE_KIND(sizeof(struct span))]++;
+	need[NODE_KIND(sizeof(struct dirty))]++;
+	if ((rc = stock_nodes(h, need)))
+		return rc;
 	/* The block's start bit and live field (slack_bits after it, within
 	 * the block), and the start bit of the run left after it. */
 	at[n++] = off;
@@ -93,13 +104,7 @@ reserve_stock(struct heap *h, const struct fit *f, uint64_t off,
 					 : (uint64_t)h->slack_bits * h->g);
 	if (off + size < f->start + f->len)
 		at[n++] = off + size;
-	if ((rc = bm_stock(h, at, n)) ||
-	    (rc = runs_take_stock(h, f, off, size, need)))
-		return rc;
-	if (span)
-		need[NODE_KIND(sizeof(struct span))]++;
-	need[NODE_KIND(sizeof(struct dirty))]++;
-	return stock_nodes(h, need);
+	return bm_make(h, at, n, made, nmade);
 }
 
 /*
@@ -216,6 +221,8 @@ int
 heap_reserve(struct heap *h, uint64_t off, const struct heap_block_info *bi)
 {
 	uint64_t size = bi->size, end = off + size, req = bi->requested;
+	struct chunk *made[3];
+	unsigned nmade;
 	bool cached;
 	struct fit f;
 
@@ -225,9 +232,9 @@ heap_reserve(struct heap *h, uint64_t off, const struct heap_block_info *bi)
 		return -EBUSY;
 	if (cached)
 		reserve_uncache(h, off, end, &f);
-	if (reserve_stock(h, &f, off, size, bi->span)) {
+	if (reserve_stock(h, &f, off, size, bi->span, made, &nmade)) {
 		if (cached)	/* the merge's cut, as after a block */
-			dirty_retain_fit(h);
+			dirty_retain_fit_merged(h);
 		return -ENOMEM;
 	}
 	runs_take(h, &f, off, size);
@@ -241,9 +248,12 @@ heap_reserve(struct heap *h, uint64_t off, const struct heap_block_info *bi)
 		h->top = end;
 	heap_count_in(h, size, req);
 	dirty_mark(h, off, size);
+	/* A chunk under a live field whose bits there are all 0. */
+	while (nmade)
+		bm_drop_if_empty(h, made[--nmade]);
 	/* The merged blocks' pages around the block may have joined what the
 	 * pool keeps: one cut, as a cache flush makes. */
 	if (cached)
-		dirty_retain_fit(h);
+		dirty_retain_fit_merged(h);
 	return 0;
 }
