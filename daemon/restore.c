@@ -162,7 +162,8 @@ build_pool(struct rebuild *rb, unsigned k)
 			snprintf(rb->why, sizeof(rb->why), "pool %s: block "
 				 "0x%llx: %s", p->name,
 				 (unsigned long long)ps->block_off[i],
-				 heap_strerror(rc));
+				 rc == -ENOMEM ? "poolmgrd is out of memory "
+				 "for its books" : heap_strerror(rc));
 			return rc;
 		}
 	}
