@@ -53,7 +53,8 @@
  * its record in its place for ROOM_KEPT_MS (kept: no longer waiting, not
  * counted, not tried, its connection's room_wait no longer naming it),
  * and the connection's next waiting Alloc of the same request takes it
- * back (room_kept_take).  One per connection; let go of at the grace's
+ * back (room_kept_take), tried after those waiting if room came between
+ * the parts (on_room).  One per connection; let go of at the grace's
  * end, at a block served to the connection, another wait of it, the
  * handle's close, the connection's end, the pool's destruction or a
  * restart in place.
@@ -180,11 +181,32 @@ on_room_wait(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
+ * Those of the records in a marked pool that are unbounded (behind) or
+ * not, made active in the order they came.
+ */
+static void
+room_try_marked(bool behind)
+{
+	struct room_wait *rw;
+
+	TAILQ_FOREACH(rw, &room_waits, entry)
+		if (!rw->kept && rw->unbounded == behind && rw->pool &&
+		    rw->pool->room_made) {
+			rw->trying = true;
+			event_active(rw->ev, EV_TIMEOUT, 1);
+		}
+}
+
+/*
  * From the loop, once per turn that made room: every allocation waiting in
  * a pool marked tries again, in the order they came (libevent runs active
- * events first in, first out).  Nothing is dispatched here, so the list
- * stays as it is while it is walked; the marks are cleared after, so that
- * room made by the tries themselves marks the pool anew.
+ * events first in, first out), and then those gone behind them this turn.
+ * Most of these are last in the list anyway, but a part that took its
+ * kept place back is where that place was: the room came while it was
+ * between two parts, and is the others' to try first.  Nothing is
+ * dispatched here, so the list stays as it is while it is walked; the
+ * marks are cleared after, so that room made by the tries themselves
+ * marks the pool anew.
  */
 static void
 on_room(evutil_socket_t fd, short what, void *arg)
@@ -194,11 +216,8 @@ on_room(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	TAILQ_FOREACH(rw, &room_waits, entry)
-		if (!rw->kept && rw->pool && rw->pool->room_made) {
-			rw->trying = true;
-			event_active(rw->ev, EV_TIMEOUT, 1);
-		}
+	room_try_marked(false);
+	room_try_marked(true);
 	TAILQ_FOREACH(rw, &room_waits, entry)
 		if (rw->pool)
 			rw->pool->room_made = false;

@@ -149,6 +149,12 @@
  *       asked once).  A next part that asks for another size takes no
  *       kept place: a wait that never fits cannot hold a place for a
  *       request that does.
+ *   kept_place_after_room  as parts_keep_their_place, the daemon stopped
+ *       once the first part ran out: a free and then the next part are
+ *       read in one turn.  The room came between the parts: it goes to
+ *       the other, waiting, and the next part waits in its kept place for
+ *       the next free (before, it took its place back ahead of the room's
+ *       turn, and the room).
  */
 #include <errno.h>
 #include <poll.h>
@@ -2697,8 +2703,9 @@ woken_by_a_charge_moved_under_the_quota_per_connection(void **state)
 
 /*
  * A waiter that asks in parts, as a binding does: a first part of
- * w->size for timeout_ms, which must run out, then at once another (of
- * w->size_then) for the rest of a long wait; it reports what came of that.
+ * w->size for timeout_ms, which must run out, then at once (gated: at a
+ * first byte) another (of w->size_then) for the rest of a long wait; it
+ * reports what came of that.
  */
 static int
 parted(void *arg)
@@ -2718,6 +2725,7 @@ parted(void *arg)
 	CHECK_RC(pool_set_cache(p, 0), 0, 4);
 	CHECK_RC(pool_alloc_wait(p, w->size, 0, POOL_ALLOC_PART,
 				 w->timeout_ms, &off), -ETIMEDOUT, 5);
+	CHECK(!w->gated || harness_read_full(w->stop, &go, 1) == 0, 8);
 	g.rc = pool_alloc_wait(p, w->size_then, 0, POOL_ALLOC_PART,
 			       LONG_WAIT_MS, &off);
 	g.off = off;
@@ -2796,6 +2804,58 @@ parts_keep_their_place(void **state)
 	full_end(&f, true);
 }
 
+/* ---- kept_place_after_room ------------------------------------------- */
+
+/*
+ * A waiter in parts came first, another waits once after it, and its
+ * first part runs out: its place is kept.  The daemon stopped, a free is
+ * sent and then its next part, and the daemon let go reads both in one
+ * turn.  The room came while the parted waiter was between its parts: it
+ * is the other's, who was waiting (its next part takes its place back,
+ * and waits in it, behind those that had room to try).  Before, the part
+ * took its place back ahead of the room's turn and was tried first.
+ */
+static void
+kept_place_after_room(void **state)
+{
+	static struct full f;
+	struct want wp = {.pool = "between", .size = BLOCK,
+			  .size_then = BLOCK, .timeout_ms = FIRST_PART_MS,
+			  .gated = true};
+	struct want wq = {.pool = "between", .size = BLOCK,
+			  .timeout_ms = LONG_WAIT_MS};
+	struct waiter kp, kq;
+	struct got g;
+	char what[96];
+	pool_off_t x;
+	int again;
+
+	(void)state;
+	full_make(&f, "between", MiB, BLOCK);
+	waiter_start_fn(&kp, &wp, parted);
+	wait_logged(kp.pid, 0);
+	waiting(&kq, &wq);
+	snprintf(what, sizeof(what), "pid %d " WAITS_LINE " again",
+		 (int)kp.pid);
+	again = harness_log_count(&d, what);
+	/* Its first part runs out (its place kept) as it comes to its gate. */
+	if (room_to_the_first(&f, 0, &kq, &kp, &g))
+		fail_msg("the part that followed was answered before the "
+			 "waiter the room was made for: %d (%s)", g.rc,
+			 g.message);
+	/* Its next part took its kept place back (within the second). */
+	if (harness_log_wait(&d, what, again, LOG_WAIT_MS) != 0)
+		fail_msg("the next part did not take its kept place back");
+	unanswered(&kp, "the next part");
+	harness_expect_checked(conn, "between");
+	x = full_free(&f, 1);
+	g = served(&kp);
+	assert_true(inside(g.off, x, BLOCK));
+	waiter_end(&kp);
+	waiter_end(&kq);
+	full_end(&f, true);
+}
+
 int
 main(void)
 {
@@ -2835,6 +2895,7 @@ main(void)
 		cmocka_unit_test_teardown(zeroed_in_steps_destroyed,
 					  bound_restored),
 		cmocka_unit_test(parts_keep_their_place),
+		cmocka_unit_test(kept_place_after_room),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
