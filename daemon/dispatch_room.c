@@ -78,7 +78,9 @@
  *
  * Invariants (dispatch_room_check): a pool's alloc_waits is the number of
  * records here in it, each its session's one, on a handle the session has
- * open on the pool; nunbounded is the number of records unbounded; a pool
+ * open on the pool (places kept not counted: no connection's room_wait
+ * names one, each is on a handle open too, and nkept counts them);
+ * nunbounded is the number of records unbounded; a pool
  * is marked (room_made) only while some wait in it: the last to go takes
  * the mark with it, or later frees would see the pool as marked already
  * and tell nobody.
