@@ -331,6 +331,12 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 	}
 	if (m->persist && (rc = batch_persist(c, h, m)))
 		return rc;
+	/*
+	 * Blocks got, as an Alloc's: a wait part's place kept goes, or the
+	 * connection's next wait of that size, a new allocation, would take
+	 * it back ahead of those that came before it.
+	 */
+	room_kept_served(c->s);
 	poolmgr__alloc_batch_reply__init(&alloc_batch_reply);
 	alloc_batch_reply.persisted = m->persist; /* the client need not */
 	alloc_batch_reply.n_offsets = m->n_sizes;

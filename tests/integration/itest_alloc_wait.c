@@ -155,6 +155,13 @@
  *       the other, waiting, and the next part waits in its kept place for
  *       the next free (before, it took its place back ahead of the room's
  *       turn, and the room).
+ *   kept_place_let_go_by_a_batch  a raw connection's wait part runs out,
+ *       its place kept, another waiter (of two blocks) after it; the
+ *       connection then gets a block by an AllocBatch, and asks a new
+ *       wait of the same size: two blocks side by side freed go to the
+ *       other, which came first (before, the batch left the place kept,
+ *       and the new wait took it back, ahead of the other, and split its
+ *       run).
  */
 #include <errno.h>
 #include <poll.h>
@@ -2856,6 +2863,116 @@ kept_place_after_room(void **state)
 	full_end(&f, true);
 }
 
+/* ---- kept_place_let_go_by_a_batch ------------------------------------ */
+
+#define KEPT_PART_MS	500	/* meant to run out, another waiting after */
+
+/* The Alloc of raw client fd's handle h for size bytes, waiting wait_ms. */
+static uint64_t
+raw_alloc_wait_post(int fd, uint32_t h, uint64_t size, uint32_t wait_ms,
+		    bool part)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Alloc m = POOLMGR__ALLOC__INIT;
+
+	m.handle = h;
+	m.size = size;
+	m.wait_ms = wait_ms;
+	m.wait_part = part;
+	req.body_case = POOLMGR__REQUEST__BODY_ALLOC;
+	req.alloc = &m;
+	assert_int_equal(harness_raw_post(fd, &req), 0);
+	return req.id;
+}
+
+/* The error the reply to request id of raw client fd says. */
+static int
+raw_answer(int fd, uint64_t id)
+{
+	Poolmgr__Reply *r = harness_raw_reply(fd, id, LONG_WAIT_MS);
+	int rc;
+
+	if (!r)
+		fail_msg("request %llu was not answered",
+			 (unsigned long long)id);
+	rc = r->error;
+	poolmgr__reply__free_unpacked(r, NULL);
+	return rc;
+}
+
+/* Indexes i of f's blocks with the block at i + 1 right after it. */
+static size_t
+adjacent_pair(const struct full *f, size_t from)
+{
+	size_t i;
+
+	for (i = from; i + 1 < f->n; i++)
+		if (f->off[i + 1] == f->off[i] + f->each)
+			return i;
+	fail_msg("pool %s has no two blocks side by side", f->name);
+	return 0;
+}
+
+/*
+ * A raw connection's wait part for a block runs out, another waiter (of
+ * two blocks side by side) having come after it began: its place is
+ * kept.  Then the connection gets a block by an AllocBatch (room only it
+ * fits), and, within the second, asks a new wait of the same size: a new
+ * allocation, which comes after the other.  Two blocks side by side
+ * freed, the other is tried first and gets them; the new wait waits on.
+ * Before, the batch's block left the place kept, the new wait took it
+ * back, ahead of the other, and split the run the other needed.
+ */
+static void
+kept_place_let_go_by_a_batch(void **state)
+{
+	static struct full f;
+	struct want w = {.pool = "letgo", .size = 2 * BLOCK,
+			 .timeout_ms = LONG_WAIT_MS};
+	struct pollfd pf[2] = {{.events = POLLIN}, {.events = POLLIN}};
+	struct waiter k;
+	uint64_t one = BLOCK, got, id;
+	pool_off_t two[2];
+	size_t i;
+	uint32_t h;
+	struct got g;
+	int fd, before;
+
+	(void)state;
+	full_make(&f, "letgo", MiB, BLOCK);
+	i = adjacent_pair(&f, 0);
+	fd = harness_raw_client(d.sock, "parts");
+	h = harness_raw_handle(fd, "letgo");
+	before = waits_logged(getpid());
+	id = raw_alloc_wait_post(fd, h, BLOCK, KEPT_PART_MS, true);
+	wait_logged(getpid(), before);
+	waiting(&k, &w);
+	assert_int_equal(raw_answer(fd, id), -ETIMEDOUT);
+	/* Room for one block alone, which the other cannot use: the batch's. */
+	(void)full_free(&f, i > 0 ? 0 : i + 2);
+	EXPECT_RAW(harness_raw_alloc_batch(fd, h, &one, 1, &got), 0);
+	id = raw_alloc_wait_post(fd, h, BLOCK, LONG_WAIT_MS, false);
+	wait_logged(getpid(), before + 1);
+	two[0] = f.off[i];
+	two[1] = f.off[i + 1];
+	EXPECT_RC(pool_free_batch(f.p, 2, two), 0);
+	f.off[i] = f.off[i + 1] = POOL_OFF_NONE;
+	/* The first answered is the one tried first: the other waits on. */
+	pf[0].fd = k.from;
+	pf[1].fd = fd;
+	if (poll(pf, 2, LOG_WAIT_MS) < 1)
+		fail_msg("pool letgo: neither allocation was answered");
+	if (pf[1].revents & POLLIN)
+		fail_msg("the new wait was tried before the waiter that came "
+			 "before it: %d", raw_answer(fd, id));
+	g = served(&k);
+	assert_int_equal(g.off, two[0]);
+	harness_expect_checked(conn, "letgo");
+	close(fd);	/* its wait and its blocks go with it */
+	waiter_end(&k);
+	full_end(&f, true);
+}
+
 int
 main(void)
 {
@@ -2896,6 +3013,7 @@ main(void)
 					  bound_restored),
 		cmocka_unit_test(parts_keep_their_place),
 		cmocka_unit_test(kept_place_after_room),
+		cmocka_unit_test(kept_place_let_go_by_a_batch),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
