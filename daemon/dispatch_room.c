@@ -713,8 +713,9 @@ room_wait_behind(struct call *c, struct dpool *p, const Poolmgr__Alloc *m,
 	nunbounded++;
 	dispatch_arm(rw->ev, rw->deadline_ns, now);
 	/*
-	 * Marked, on_room makes it active after those before it; else they
-	 * are active already, and it goes after them.
+	 * Marked, on_room makes it active after those waiting, and after
+	 * those gone behind before it in the list; else they are active
+	 * already, and it goes after them.
 	 */
 	if (!p->room_made) {
 		rw->trying = true;
