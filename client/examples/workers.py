@@ -31,6 +31,13 @@ NAME = "model/weights"
 PATTERN = 1 << 16       # the array is 0.0, 1.0, ... 65535.0, again and again
 
 
+def say(line):
+    """line on stdout in one write: the workers share the parent's
+    stdout, and a line written in pieces could be cut by another's."""
+    sys.stdout.flush()
+    os.write(sys.stdout.fileno(), (line + "\n").encode())
+
+
 def expected_sum(n):
     """The sum of the first n doubles of the array."""
     whole, rest = divmod(n, PATTERN)
@@ -56,8 +63,7 @@ def load(pool, mib):
     try:
         found = pool.lookup(NAME)
         if found.usable_size >= mib << 20:
-            print("parent: found %d MiB at %#x" % (mib, found.offset),
-                  flush=True)
+            say("parent: found %d MiB at %#x" % (mib, found.offset))
             return found.offset
     except poolclient.PoolError as e:
         if e.errno != errno.ENOENT:
@@ -71,7 +77,7 @@ def load(pool, mib):
         buf[at:at + len(chunk)] = chunk[:len(buf) - at]
     del buf                         # a live view keeps the pool open
     pool.publish(NAME, off, replace=True)
-    print("parent: loaded %d MiB at %#x" % (mib, off), flush=True)
+    say("parent: loaded %d MiB at %#x" % (mib, off))
     return off
 
 
@@ -87,13 +93,12 @@ def worker(pool_name, index, mib, crash):
         half = len(a) // 2
         got = total(a[:half])
         if crash:
-            print("worker %d: crashing halfway" % index, flush=True)
+            say("worker %d: crashing halfway" % index)
             os.kill(os.getpid(), signal.SIGKILL)
         got += total(a[half:])
         ok = got == expected_sum(len(a))
-        print("worker %d: %d doubles at %#x, sum %s" %
-              (index, len(a), found.offset, "right" if ok else "WRONG"),
-              flush=True)
+        say("worker %d: %d doubles at %#x, sum %s" %
+            (index, len(a), found.offset, "right" if ok else "WRONG"))
         del a
         pool.free(found.offset)
     return 0 if ok else 1
@@ -121,18 +126,18 @@ def parent(pool_name, workers, mib):
             if i in started_again:
                 failed += 1
                 continue
-            print("parent: worker %d died (%s); starting it again" %
-                  (i, "signal %d" % os.WTERMSIG(status)
-                   if os.WIFSIGNALED(status) else
-                   "exit %d" % os.WEXITSTATUS(status)), flush=True)
+            say("parent: worker %d died (%s); starting it again" %
+                (i, "signal %d" % os.WTERMSIG(status)
+                 if os.WIFSIGNALED(status) else
+                 "exit %d" % os.WEXITSTATUS(status)))
             started_again.add(i)
             running[i] = start(pool_name, i, mib, False)
         for u in conn.users(pool_name):
             if u.uid == os.getuid():
-                print("parent: uid %d holds %d MiB, persists %d MiB, "
-                      "user quota %d MiB" %
-                      (u.uid, u.held_bytes >> 20, u.persisted_bytes >> 20,
-                       u.quota >> 20), flush=True)
+                say("parent: uid %d holds %d MiB, persists %d MiB, "
+                    "user quota %d MiB" %
+                    (u.uid, u.held_bytes >> 20, u.persisted_bytes >> 20,
+                     u.quota >> 20))
         return 1 if failed else 0
 
 
