@@ -265,21 +265,15 @@ static void
 room_kept_drop(struct room_wait *rw)
 {
 	nkept--;
+	rw->s->room_kept = NULL;
 	room_wait_free(rw);
 }
 
-/* The place s keeps, or NULL: a walk only while some place is kept. */
+/* The place s keeps, or NULL: named by s, so no served Alloc walks. */
 static struct room_wait *
 room_kept_of(const struct session *s)
 {
-	struct room_wait *rw;
-
-	if (!nkept)
-		return NULL;
-	TAILQ_FOREACH(rw, &room_waits, entry)
-		if (rw->kept && rw->s == s)
-			return rw;
-	return NULL;
+	return s->room_kept;
 }
 
 /*
@@ -299,6 +293,7 @@ room_keep(struct room_wait *rw)
 		room_kept_drop(old);
 	event_del(rw->ev);
 	rw->kept = true;
+	rw->s->room_kept = rw;
 	rw->unbounded = false;
 	rw->part_ran_out = false;
 	rw->trying = false;
@@ -396,6 +391,7 @@ room_kept_take(struct call *c, struct dpool *p, const Poolmgr__Alloc *m)
 	}
 	event_del(rw->ev);
 	rw->kept = false;
+	c->s->room_kept = NULL;
 	nkept--;
 	return rw;
 }
@@ -760,8 +756,9 @@ dispatch_room_check(const struct dpool *p, char *problem, size_t len)
 	TAILQ_FOREACH(rw, &room_waits, entry) {
 		unbounded += rw->unbounded;
 		kept += rw->kept;
-		if (rw->kept ? rw->s->room_wait == rw :
-		    rw->s->room_wait != rw) {
+		if (rw->kept ? rw->s->room_wait == rw ||
+		    rw->s->room_kept != rw : rw->s->room_wait != rw ||
+		    rw->s->room_kept == rw) {
 			snprintf(problem, len, "pid %d: its allocation waiting "
 				 "for room is not the one its session names",
 				 (int)rw->s->pid);

@@ -163,6 +163,8 @@ struct session {
 	struct lookup_wait *lookup_wait;
 	/* dispatch_room.c's: the room its held Alloc waits for, or NULL */
 	struct room_wait *room_wait;
+	/* dispatch_room.c's: the place its last wait part kept, or NULL */
+	struct room_wait *room_kept;
 	/*
 	 * The last handles a forced destroy of their pool closed, so that
 	 * the -EBADF its client meets next says why: a program told only
