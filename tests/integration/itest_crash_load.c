@@ -442,6 +442,26 @@ kid_churn(void)
 	answered(&r, pool_free_batch(kid_f, CHURN, offs));
 }
 
+/*
+ * The kid's connection and handles.  A kid slow to start (a sanitized
+ * one on a busy machine) may find the daemon killed already, the round's
+ * load over: it has done nothing, and ends as the others do.  Any other
+ * failure says what failed.
+ */
+static void
+kid_setup(struct pool_conn **c)
+{
+	int rc;
+
+	if ((rc = pool_connect(st.sock, c)) == -ECONNREFUSED || rc == -ENOENT)
+		_exit(0);
+	if (rc || (rc = pool_open(*c, "a", &kid_a)) ||
+	    (rc = pool_set_cache(kid_a, 0)) ||
+	    (rc = pool_open(*c, "f", &kid_f)) ||
+	    (rc = pool_set_cache(kid_f, 0)))
+		gone(rc);
+}
+
 static void
 kid_main(unsigned kid, const char *path, uint64_t kseed)
 {
@@ -453,11 +473,9 @@ kid_main(unsigned kid, const char *path, uint64_t kseed)
 	alarm(KID_ALARM);
 	rng = kseed | 1;
 	if ((kid_log = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-			    0600)) < 0 ||
-	    pool_connect(st.sock, &c) != 0 || pool_open(c, "a", &kid_a) != 0 ||
-	    pool_set_cache(kid_a, 0) != 0 || pool_open(c, "f", &kid_f) != 0 ||
-	    pool_set_cache(kid_f, 0) != 0)
+			    0600)) < 0)
 		_exit(2);
+	kid_setup(&c);
 	kid_q = c;
 	for (;;) {
 		r = rnd(100);
