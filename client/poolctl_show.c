@@ -318,6 +318,15 @@ cmd_trim(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * A check's -EAGAIN is the daemon's pacing of a large pool's checks by a
+ * user who is no admin, not the waits of a pool that pool_strerror names;
+ * the daemon's words follow with when to ask again.
+ */
+static const struct why paced = {
+	"not now: the checks of large pools are paced", false, NULL
+};
+
 int
 cmd_check(struct ctl *ctl, int argc, char **argv)
 {
@@ -332,6 +341,8 @@ cmd_check(struct ctl *ctl, int argc, char **argv)
 		return rc;
 	msg[0] = '\0';
 	error = pool_check_by_name(ctl->conn, name, msg, sizeof msg);
+	if (error == -EAGAIN)
+		return fail_refusal(error, "check", name, &paced);
 	if (error != 0 && error != -EFAULT)
 		return fail_pool(error, "check", name, NULL);
 	if (error == -EFAULT && msg[0] == '\0')

@@ -27,6 +27,8 @@
 
 #define WRITER_UID 65534
 #define BIG_BLOCKS 100000	/* a check of some 50 ms */
+/* A check of some 0.2 s: the next is refused for 2 s, room for poolctl. */
+#define POOLCTL_BLOCKS 500000
 
 /* Post a Check of pool name on fd; its reply is awaited by id. */
 static int
@@ -116,11 +118,62 @@ writers_checks_are_paced(void **state)
 	assert_int_equal(harness_stop(&d), 0);
 }
 
+/*
+ * The writer again, with poolctl: its check right after one of its own
+ * is refused, and poolctl says it is paced and when to ask again, not
+ * -EAGAIN's words for the waits of a pool (max_alloc_waits), and exits
+ * 1 with nothing on stdout (where a check's problem would be).
+ */
+static int
+poolctl_main(void *arg)
+{
+	const char *sock = arg;
+	char cmd[512], out[1024];
+	uint64_t id;
+	uint32_t h;
+	int fd = harness_raw_greeted(sock, "checker"), rc;
+
+	CHECK(fd >= 0, 2);
+	CHECK_RC(harness_raw_open(fd, "big", &h), 0, 3);
+	CHECK_RC(harness_raw_alloc_many(fd, h, 64, POOLCTL_BLOCKS), 0, 4);
+	CHECK(post_check(fd, "big", &id) == 0, 5);
+	CHECK_RC(reply_error(fd, id), 0, 6);
+	snprintf(cmd, sizeof(cmd), "POOLMGRD_SOCKET=%s %s/poolctl check big "
+		 "2>&1 >/dev/null", sock, harness_build());
+	rc = harness_run(cmd, out, sizeof(out));
+	fprintf(stderr, "poolctl check big -> %d: %s", rc, out);
+	CHECK_RC(rc, 1, 7);
+	CHECK(strstr(out, "poolctl: check big: not now: ") == out, 8);
+	CHECK(strstr(out, "checks of large pools") != NULL, 9);
+	CHECK(strstr(out, "again in ") != NULL, 10);
+	CHECK(strstr(out, "max_alloc_waits") == NULL, 11);
+	close(fd);
+	return 0;
+}
+
+static void
+poolctl_says_a_check_is_paced(void **state)
+{
+	struct daemon_proc d;
+	pid_t writer;
+
+	(void)state;
+	harness_skip_unless_root("run a writer as another uid");
+	assert_int_equal(harness_start(&d, "[pool big]\nsize = 64M\n"
+				       "mode = 0666\n"), 0);
+	writer = harness_spawn_as(WRITER_UID, WRITER_UID, poolctl_main,
+				  d.sock);
+	assert_true(writer > 0);
+	assert_int_equal(harness_wait(writer), 0);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(writers_checks_are_paced),
+		cmocka_unit_test(poolctl_says_a_check_is_paced),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
