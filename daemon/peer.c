@@ -170,6 +170,7 @@ static void peer_on_closed(evutil_socket_t, short, void *);
 static bool queue_msg(struct peer *, const void *, size_t,
 		      const struct peer_fds *);
 static bool fds_own(struct peer_fds *);
+static int unread_bytes(int);
 
 /* A peer_new that could not make its events: nothing of it is kept. */
 static void
@@ -226,6 +227,9 @@ peer_new(struct event_base *base, int fd, peer_dispatch_fn fn, void *arg)
 	p->dispatch = fn;
 	p->arg = arg;
 	p->uid = peer_uid(fd);
+	/* A carried connection may hold an older image's replies unread,
+	 * descriptors among them for all this one knows (peer_keep). */
+	p->passed_fds = unread_bytes(fd) != 0;
 	STAILQ_INIT(&p->out);
 	STAILQ_INIT(&p->held);
 	p->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, peer_on_read, p);

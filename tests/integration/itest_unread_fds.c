@@ -233,12 +233,111 @@ kept_connections_closed_at_stop(void **state)
 	close(f.stop[1]);
 }
 
+/* A client of the flooder's uid: its connection is refused for the kept. */
+static int
+refused_main(void *arg)
+{
+	const char *sock = arg;
+	struct pool_conn *c;
+
+	CHECK_RC(pool_connect(sock, &c), -EUSERS, 2);
+	return 0;
+}
+
+struct holder {
+	const char *sock;
+	int ready[2];		/* a byte once its open's reply came */
+	int go[2];		/* a byte: send what does not decode */
+	int dropped[2];		/* a byte once the daemon let it go */
+	int stop[2];		/* a byte: close and end */
+};
+
+/*
+ * A client whose open's reply, a descriptor in it, is in its socket,
+ * unread, as the daemon restarts in place; then it sends bytes that do
+ * not decode, so that the new image drops it, and keeps its socket.
+ */
+static int
+holder_main(void *arg)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__OpenPool o = POOLMGR__OPEN_POOL__INIT;
+	struct holder *h = arg;
+	struct pollfd pfd;
+	int fd = harness_raw_greeted(h->sock, "holder");
+	char b = 0;
+
+	CHECK(fd >= 0, 2);
+	o.name = "s";
+	o.read_only = true;
+	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
+	req.open = &o;
+	CHECK(harness_raw_post(fd, &req) == 0, 3);
+	pfd = (struct pollfd){.fd = fd, .events = POLLIN};
+	CHECK(poll(&pfd, 1, 10000) == 1, 4);	/* came; left unread */
+	CHECK(write(h->ready[1], &b, 1) == 1, 5);
+	CHECK(read(h->go[0], &b, 1) == 1, 6);
+	CHECK(send(fd, "\xff\xff\xff", 3, MSG_NOSIGNAL) == 3, 7);
+	pfd = (struct pollfd){.fd = fd, .events = POLLRDHUP};
+	CHECK(poll(&pfd, 1, 10000) == 1, 8);	/* let go of */
+	CHECK(write(h->dropped[1], &b, 1) == 1, 9);
+	CHECK(read(h->stop[0], &b, 1) == 1, 10);
+	close(fd);
+	return 0;
+}
+
+/*
+ * A connection the new image took over with a reply unread that passed a
+ * descriptor (sent by the old image): when the new image lets it go, it
+ * is kept as the old one would have kept it, and counts as its uid's.
+ */
+static void
+taken_over_unread_reply_kept(void **state)
+{
+	struct daemon_proc d;
+	struct holder h;
+	pid_t holder, other;
+	char b = 0;
+
+	(void)state;
+	harness_skip_unless_root("run the daemon and clients as other uids");
+	setenv("HARNESS_DAEMON_UID", "65533", 1);
+	assert_int_equal(harness_start(&d, "max_connections_per_uid = 1\n"
+				       "[pool s]\nsize = 1M\nmode = 0666\n"),
+			 0);
+	unsetenv("HARNESS_DAEMON_UID");
+	h.sock = d.sock;
+	assert_int_equal(pipe(h.ready), 0);
+	assert_int_equal(pipe(h.go), 0);
+	assert_int_equal(pipe(h.dropped), 0);
+	assert_int_equal(pipe(h.stop), 0);
+	holder = harness_spawn_as(FLOODER_UID, FLOODER_UID, holder_main, &h);
+	assert_true(holder > 0);
+	assert_int_equal(read(h.ready[0], &b, 1), 1);
+	assert_int_equal(harness_restart_in_place(&d), 0);
+	assert_int_equal(write(h.go[1], &b, 1), 1);
+	assert_int_equal(read(h.dropped[0], &b, 1), 1);
+	harness_expect_logged(&d, "does not decode");
+
+	other = harness_spawn_as(FLOODER_UID, FLOODER_UID, refused_main,
+				 d.sock);
+	assert_true(other > 0);
+	assert_int_equal(harness_wait(other), 0);
+	assert_int_equal(write(h.stop[1], &b, 1), 1);
+	assert_int_equal(harness_wait(holder), 0);
+	other = harness_spawn_as(FLOODER_UID, FLOODER_UID, other_main, d.sock);
+	assert_true(other > 0);
+	assert_int_equal(harness_wait(other), 0);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(unread_descriptors_starve_nobody),
 		cmocka_unit_test(kept_connections_closed_at_stop),
+		cmocka_unit_test(taken_over_unread_reply_kept),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
