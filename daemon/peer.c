@@ -403,6 +403,35 @@ peer_kept(uid_t uid, unsigned *of_uid, bool sweep)
 	return n;
 }
 
+unsigned
+peer_kept_fds(int *fd)
+{
+	struct kept *k;
+	unsigned n = 0;
+
+	LIST_FOREACH(k, &kept, entry) {
+		if (fd)
+			fd[n] = k->fd;
+		n++;
+	}
+	return n;
+}
+
+void
+peer_keep_taken(int fd)
+{
+	struct kept *k = malloc(sizeof(*k));
+
+	/* Closed, as the older image would have had to without memory. */
+	if (!k) {
+		close(fd);
+		return;
+	}
+	k->fd = fd;
+	k->uid = peer_uid(fd);
+	LIST_INSERT_HEAD(&kept, k, entry);
+}
+
 static void
 peer_free(struct peer *p)
 {

@@ -110,6 +110,16 @@ void peer_close_all(void);
 unsigned peer_kept(uid_t uid, unsigned *of_uid, bool sweep);
 
 /*
+ * A restart in place: the kept connections go to the new image with the
+ * rest ("unread.<i>", restart.c), else it would count none of them while
+ * their descriptors stay in flight.  peer_kept_fds puts their descriptors
+ * in fd (if not NULL) and says how many; the new image takes each back
+ * with peer_keep_taken.
+ */
+unsigned peer_kept_fds(int *fd);
+void peer_keep_taken(int fd);
+
+/*
  * A restart in place (restart.c).  Every peer, in no particular order.
  * peer_all_quiet: no peer holds a request or is being closed.
  * peer_drop_closing drops those being closed at once, and says how many

@@ -112,8 +112,9 @@ now_ns(void)
  * The descriptors a restart passes, each with a name that says exactly
  * which it is: "listen", "state", "pool.<i>", "conn.<i>", "reply.<i>", i
  * the pool's, session's or unsent replies' descriptor's index in the
- * state.  The exec keeps their order, systemd's
- * store does not: the new image goes by the names (restore.c).
+ * state, and "unread.<i>", the connections kept for the descriptors their
+ * clients have not read (peer_kept_fds).  The exec keeps their order,
+ * systemd's store does not: the new image goes by the names (restore.c).
  */
 #define PASSED_NAME RESTART_NAME_MAX
 
@@ -152,9 +153,11 @@ static int
 passed_build(struct passed *ps, int sfd, int cfd, const struct state_fds *sf,
 	     bool with_listen)
 {
+	unsigned nkept = peer_kept_fds(NULL);
 	unsigned n = (with_listen ? 2 : 1) + (cfd >= 0) + sf->npools +
-	    sf->nsessions + sf->nreplies, i;
+	    sf->nsessions + sf->nreplies + nkept, i;
 	char *text;
+	int *kept;
 
 	ps->n = 0;
 	ps->fd = malloc(n * sizeof(int));
@@ -177,6 +180,10 @@ passed_build(struct passed *ps, int sfd, int cfd, const struct state_fds *sf,
 		passed_add(ps, sf->conn[i], "conn", i);
 	for (i = 0; i < sf->nreplies; i++)
 		passed_add(ps, sf->reply[i], "reply", i);
+	kept = ps->fd + ps->n;
+	peer_kept_fds(kept);
+	for (i = 0; i < nkept; i++)
+		passed_add(ps, kept[i], "unread", i);
 	return 0;
 }
 

@@ -7,8 +7,8 @@
  * failed, and so did every restart.  The names come in runs ("pool.0" to
  * "pool.<p>", "conn.0" to "conn.<c>"), so a run of two or more is written
  * as one "first-last" entry, "conn.0-29999", and the list stays about as
- * long as its few kinds whatever the count.  Only "pool", "conn" and
- * "reply" runs are written so, and read so: a systemd socket's name with a '-' in it
+ * long as its few kinds whatever the count.  Only "pool", "conn",
+ * "reply" and "unread" runs are written so, and read so: a systemd socket's name with a '-' in it
  * stays a name.  systemd's store still gets one name per descriptor
  * (fdstore.c): it needs them.
  */
@@ -21,7 +21,8 @@
 
 #define INDEX_MAX (1L << 24)	/* as restore_fds.c takes (FDS_MAX) */
 
-static const char *const run_kinds[] = {"pool.", "conn.", "reply.", NULL};
+static const char *const run_kinds[] = {"pool.", "conn.", "reply.",
+					     "unread.", NULL};
 
 /* Digits d[0 .. len), no leading zero, below INDEX_MAX: 0, else -1. */
 static int

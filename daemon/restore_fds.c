@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "peer.h"
 #include "restore_check.h"
 #include "restart_names.h"
 #include "restore_fds.h"
@@ -30,7 +31,7 @@
 
 enum fd_kind {
 	FD_OTHER, FD_LISTEN, FD_STATE, FD_CONFIG, FD_POOL, FD_CONN, FD_REPLY,
-	FD_KEPT
+	FD_KEPT, FD_UNREAD
 };
 
 /* "pool.<i>": the index, or -1 (digits only, no leading zero). */
@@ -65,6 +66,8 @@ name_kind(const char *name, long *index)
 		return FD_CONN;
 	if ((*index = name_index(name, "reply.")) >= 0)
 		return FD_REPLY;
+	if ((*index = name_index(name, "unread.")) >= 0)
+		return FD_UNREAD;
 	/* The crash journal's (journal.h): recover.c takes them. */
 	if (strncmp(name, "keep.", 5) == 0 || strncmp(name, "journal.", 8) == 0)
 		return FD_KEPT;
@@ -123,6 +126,11 @@ restore_fds_take(struct passed_fds *pf)
 			break;
 		case FD_LISTEN:
 			pf->listen = pf->fd[i];
+			break;
+		case FD_UNREAD:
+			/* Kept by the older image: still counted. */
+			peer_keep_taken(pf->fd[i]);
+			pf->fd[i] = -1;
 			break;
 		default:
 			break;

@@ -244,6 +244,58 @@ refused_main(void *arg)
 	return 0;
 }
 
+/*
+ * A restart in place while the daemon keeps the flooder's connections:
+ * the new image counts them as the old one did, so the flooder's uid is
+ * still refused a connection while it holds its sockets, and gets one
+ * once it lets them go.
+ */
+static void
+kept_connections_counted_after_restart(void **state)
+{
+	struct daemon_proc d;
+	struct flooder f;
+	pid_t flooder, other;
+	char b = 0;
+
+	(void)state;
+	harness_skip_unless_root("run the daemon and clients as other uids");
+	setenv("HARNESS_DAEMON_UID", "65533", 1);
+	assert_int_equal(harness_start(&d, "max_connections_per_uid = 2\n"
+				       "[pool s]\nsize = 1M\nmode = 0666\n"),
+			 0);
+	unsetenv("HARNESS_DAEMON_UID");
+	f.sock = d.sock;
+	assert_int_equal(pipe(f.ready), 0);
+	assert_int_equal(pipe(f.stop), 0);
+	flooder = harness_spawn_as(FLOODER_UID, FLOODER_UID, flooder_main,
+				   &f);
+	assert_true(flooder > 0);
+	close(f.ready[1]);
+	close(f.stop[0]);
+	assert_int_equal(read(f.ready[0], &b, 1), 1);
+	harness_expect_logged(&d, "does not read its replies");
+	other = harness_spawn_as(FLOODER_UID, FLOODER_UID, refused_main,
+				 d.sock);
+	assert_true(other > 0);
+	assert_int_equal(harness_wait(other), 0);
+
+	assert_int_equal(harness_restart_in_place(&d), 0);
+	other = harness_spawn_as(FLOODER_UID, FLOODER_UID, refused_main,
+				 d.sock);
+	assert_true(other > 0);
+	assert_int_equal(harness_wait(other), 0);
+
+	assert_int_equal(write(f.stop[1], &b, 1), 1);
+	assert_int_equal(harness_wait(flooder), 0);
+	close(f.ready[0]);
+	close(f.stop[1]);
+	other = harness_spawn_as(FLOODER_UID, FLOODER_UID, other_main, d.sock);
+	assert_true(other > 0);
+	assert_int_equal(harness_wait(other), 0);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
 struct holder {
 	const char *sock;
 	int ready[2];		/* a byte once its open's reply came */
@@ -337,6 +389,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(unread_descriptors_starve_nobody),
 		cmocka_unit_test(kept_connections_closed_at_stop),
+		cmocka_unit_test(kept_connections_counted_after_restart),
 		cmocka_unit_test(taken_over_unread_reply_kept),
 	};
 
