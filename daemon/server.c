@@ -283,8 +283,8 @@ accept_one(int fd)
 {
 	struct session *s = session_new(fd);
 	const char *why = NULL, *limit = NULL;
-	unsigned max = 0, kept, held, held_uid = 0;
-	char also[48] = "";
+	unsigned max = 0, kept, held, held_uid = 0, unread = 0;
+	char also[96] = "";
 	struct peer *p;
 
 	served();
@@ -325,6 +325,7 @@ accept_one(int fd)
 		why = "too many clients connected";
 		limit = "max_connections";
 		max = server_cf->max_connections;
+		unread = held;
 		if (kept)
 			snprintf(also, sizeof(also), ", admin_connections %u",
 				 kept);
@@ -333,7 +334,13 @@ accept_one(int fd)
 		why = "too many clients of this uid connected";
 		limit = "max_connections_per_uid";
 		max = server_cf->max_connections_per_uid;
+		unread = held_uid;
 	}
+	/* No listing shows the kept ones: said, else the count puzzles. */
+	if (why && unread)
+		snprintf(also + strlen(also), sizeof(also) - strlen(also),
+			 "; %u of them kept until their clients read or close "
+			 "them", unread);
 	if (why) {
 		static struct log_limit lim;
 

@@ -279,6 +279,9 @@ kept_connections_counted_after_restart(void **state)
 				 d.sock);
 	assert_true(other > 0);
 	assert_int_equal(harness_wait(other), 0);
+	/* No listing shows the kept: the refusal counts them. */
+	harness_expect_logged(&d, "(max_connections_per_uid 2; 2 of them "
+			      "kept until their clients read or close them)");
 
 	assert_int_equal(harness_restart_in_place(&d), 0);
 	other = harness_spawn_as(FLOODER_UID, FLOODER_UID, refused_main,
