@@ -90,7 +90,8 @@ static const struct client_error client_errors[] = {
 				"pool" },
 	{ -EAGAIN,		"not now: as many lookups or allocations wait "
 				"in the pool as poolmgrd allows "
-				"(max_name_waits, max_alloc_waits)" },
+				"(max_name_waits, max_alloc_waits), or checks "
+				"of large pools are paced" },
 	{ -ETIMEDOUT,		"timed out: no name (or room) came within "
 				"the wait, or poolmgrd did not answer a "
 				"connect in time" },
