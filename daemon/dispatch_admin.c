@@ -973,25 +973,33 @@ do_trim(struct call *c, const Poolmgr__Trim *m)
 }
 
 /*
- * The checks that are not an admin's, of pools of CHECK_FREE_BLOCKS or
- * more, take at most a tenth of the daemon's time: each walks every block
- * on its only thread (0.6 s for a million), and a writer sent 64 in one
- * read batch, served one after another while nobody else was (34 s), as
- * often as it liked.  So such a check within nine times the last one's
- * length after its end is refused (-EAGAIN); a small pool's costs little
- * and is never refused.
+ * The checks that are not an admin's, of pools whose check is costly,
+ * take at most a tenth of the daemon's time: each walks every block on
+ * its only thread (0.6 s for a million), and a writer sent 64 in one read
+ * batch, served one after another while nobody else was (34 s), as often
+ * as it liked.  So such a check within nine times the last one's length
+ * after its end is refused (-EAGAIN).  Costly: CHECK_FREE_BLOCKS blocks
+ * or more, or a last check of the pool that took CHECK_FREE_NS or more
+ * (a check's cost grows with the blocks' sizes too: 4000 blocks of 1 GiB
+ * took 20 ms).  A cheap pool's check is never refused.
  */
 #define CHECK_FREE_BLOCKS 4096
+#define CHECK_FREE_NS	  1000000u
 static uint64_t checks_free_at;	/* dispatch_now_ns */
+
+static bool
+check_costly(const struct dpool *p)
+{
+	return block_index_count(&p->blocks) >= CHECK_FREE_BLOCKS ||
+	       p->check_ns >= CHECK_FREE_NS;
+}
 
 static int
 check_paced(struct call *c, const struct dpool *p)
 {
 	uint64_t now = dispatch_now_ns();
 
-	if (may_admin(c->s) ||
-	    block_index_count(&p->blocks) < CHECK_FREE_BLOCKS ||
-	    now >= checks_free_at)
+	if (may_admin(c->s) || !check_costly(p) || now >= checks_free_at)
 		return 0;
 	return refuse(c, -EAGAIN, "pool %s: checks of large pools take at "
 		      "most a tenth of the daemon's time: again in %llu ms",
@@ -1000,12 +1008,12 @@ check_paced(struct call *c, const struct dpool *p)
 }
 
 static void
-check_done(struct call *c, const struct dpool *p, uint64_t began)
+check_done(struct call *c, struct dpool *p, uint64_t began)
 {
 	uint64_t now = dispatch_now_ns();
 
-	if (!may_admin(c->s) &&
-	    block_index_count(&p->blocks) >= CHECK_FREE_BLOCKS)
+	p->check_ns = now - began;
+	if (!may_admin(c->s) && check_costly(p))
 		checks_free_at = now + 9 * (now - began);
 }
 

@@ -5,9 +5,10 @@
  * A check walks every block of the pool on the daemon's only thread, and
  * a writer may pipeline as many as it likes: 64 checks of a pool of a
  * million blocks held every other client for 34 s.  The checks that are
- * not an admin's, of pools of 4096 blocks or more, now take at most a
- * tenth of the daemon's time: one that comes too soon after the last is
- * refused with -EAGAIN.  An admin's, and a small pool's, always run.
+ * not an admin's, of pools of 4096 blocks or more or whose last check took
+ * a millisecond or more, now take at most a tenth of the daemon's time:
+ * one that comes too soon after the last is refused with -EAGAIN.  An
+ * admin's, and a cheap pool's, always run.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -29,6 +30,9 @@
 #define BIG_BLOCKS 100000	/* a check of some 50 ms */
 /* A check of some 0.2 s: the next is refused for 2 s, room for poolctl. */
 #define POOLCTL_BLOCKS 500000
+/* Under 4096 blocks, but a check of some 20 ms. */
+#define HUGE_BLOCK	(1ull << 30)
+#define HUGE_BLOCKS	4000
 
 /* Post a Check of pool name on fd; its reply is awaited by id. */
 static int
@@ -119,6 +123,49 @@ writers_checks_are_paced(void **state)
 }
 
 /*
+ * A pool of few blocks whose check is costly all the same: 4000 blocks of
+ * 1 GiB (a check of some 20 ms, the blocks' sizes counting too).  Its
+ * first check runs, and the next, sent with it, is refused; before, a
+ * pool under 4096 blocks was never paced, and 64 such checks held
+ * everyone else for over a second.
+ */
+static int
+few_blocks_main(void *arg)
+{
+	const char *sock = arg;
+	uint64_t first, second;
+	uint32_t h;
+	int fd = harness_raw_greeted(sock, "checker");
+
+	CHECK(fd >= 0, 2);
+	CHECK_RC(harness_raw_open(fd, "huge", &h), 0, 3);
+	CHECK_RC(harness_raw_alloc_many(fd, h, HUGE_BLOCK, HUGE_BLOCKS), 0, 4);
+	CHECK(post_check(fd, "huge", &first) == 0, 5);
+	CHECK(post_check(fd, "huge", &second) == 0, 6);
+	CHECK_RC(reply_error(fd, first), 0, 7);
+	CHECK_RC(reply_error(fd, second), -EAGAIN, 8);
+	close(fd);
+	return 0;
+}
+
+static void
+costly_pool_of_few_blocks_paced(void **state)
+{
+	struct daemon_proc d;
+	pid_t writer;
+
+	(void)state;
+	harness_skip_unless_root("run a writer as another uid");
+	assert_int_equal(harness_start(&d, "[pool huge]\nsize = 4T\n"
+				       "mode = 0666\n"), 0);
+	writer = harness_spawn_as(WRITER_UID, WRITER_UID, few_blocks_main,
+				  d.sock);
+	assert_true(writer > 0);
+	assert_int_equal(harness_wait(writer), 0);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
+/*
  * The writer again, with poolctl: its check right after one of its own
  * is refused, and poolctl says it is paced and when to ask again, not
  * -EAGAIN's words for the waits of a pool (max_alloc_waits), and exits
@@ -174,6 +221,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(writers_checks_are_paced),
 		cmocka_unit_test(poolctl_says_a_check_is_paced),
+		cmocka_unit_test(costly_pool_of_few_blocks_paced),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
