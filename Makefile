@@ -156,7 +156,7 @@ UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta \
               test_notify test_cache_lock test_poolctl_print \
               test_pool_check test_recover test_heap_walk test_pool_acl \
               test_pool_uquota test_journal_group test_pool_evict \
-              test_pool_numa
+              test_pool_numa test_heap_reserve
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_memory itest_badinput itest_poolctl itest_poolctl_acl itest_config \
