@@ -428,9 +428,10 @@ alloc_block(struct heap *h, uint64_t size, uint64_t align, bool none_cached,
 			requested = len - bm_stored_slack(h, len, len - size);
 		}
 		/* The pages the merge freed that the block left free: one
-		 * cut, as a flush makes, once the block is live. */
+		 * cut, as a flush makes, once the block is live, its pages
+		 * counted as the caller's marking will count them. */
 		if (cut)
-			dirty_retain_fit_merged(h);
+			dirty_retain_fit_unmarked(h, at, len);
 		goto done;
 	}
 small:

@@ -201,7 +201,10 @@ dirty_zero(struct heap *h, uint64_t off, uint64_t len)
 	}
 }
 
-/* Debug: how many of the pages [first, end) are dirty.  For heap_check. */
+/*
+ * How many of the pages [first, end) are dirty.  For heap_check, and for
+ * the cut after a merge before a block's pages are marked.
+ */
 uint64_t
 dirty_pages_in(struct heap *h, uint64_t first, uint64_t end)
 {
@@ -465,6 +468,26 @@ dirty_retain_fit_merged(struct heap *h)
 	h->merged_pages = 0;
 	h->merged_ranges = 0;
 	retain_cut(h, h->cut_pages + pages, ranges);
+}
+
+/*
+ * dirty_retain_fit_merged for an allocation whose block [off, off + len)
+ * is live but not marked yet (calloc zeroes what was dirty first): until
+ * the marking, free_dirty counts the block's clean pages as dirty ones
+ * taken out (free_dirty_take), and a cut then saw the pool keep that many
+ * pages fewer than it does, and left as many kept past the bound.  They
+ * count for the cut as the marking counts them back.
+ */
+void
+dirty_retain_fit_unmarked(struct heap *h, uint64_t off, uint64_t len)
+{
+	uint64_t first = off >> h->pshift;
+	uint64_t end = round_up(off + len, h->page) >> h->pshift;
+	uint64_t clean = end - first - dirty_pages_in(h, first, end);
+
+	h->free_dirty += clean;
+	dirty_retain_fit_merged(h);
+	h->free_dirty -= clean;
 }
 
 /* Pages kept over the bound (heap_get_stats); 0 when none is queued. */

@@ -776,6 +776,7 @@ void dirty_retain(struct heap *h, uint64_t first, uint64_t end);
 void dirty_retain_own(struct heap *h, uint64_t first, uint64_t end);
 void dirty_retain_fit(struct heap *h);
 void dirty_retain_fit_merged(struct heap *h);
+void dirty_retain_fit_unmarked(struct heap *h, uint64_t off, uint64_t len);
 bool dirty_retain_cut(struct heap *h, uint64_t max_pages);
 uint64_t dirty_retain_excess(const struct heap *h);
 uint64_t dirty_release_all_free(struct heap *h);

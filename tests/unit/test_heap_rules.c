@@ -1991,6 +1991,37 @@ held_merge_ends_within_the_bound(void **state)
 	}
 }
 
+/*
+ * An allocation's merged cut counts what the pool keeps as it is once the
+ * block's pages are marked: until then, taking the block from its run
+ * counts its clean pages as dirty ones it took out (heap_runs.c's
+ * free_dirty_take), and a cut that took free_dirty as it stood saw the
+ * pool keep that many pages fewer than it does.  A block of 32 KiB aligned
+ * to 8 MiB, on clean pages above the mark: the caches merge on its way, 16
+ * pages, and all 16 go back.  So counted, 8 stayed kept past a bound of
+ * none.
+ */
+static void
+held_merge_cut_sees_the_block_marked(void **state)
+{
+	struct heap_stats st;
+	struct heap *h;
+	uint64_t a[64], x;
+
+	(void)state;
+	h = make_held_merge_case(a);
+	assert_int_equal(heap_alloc(h, 32 * KiB, 8 * MiB, &x), 0);
+	assert_int_equal(x, 8 * MiB);
+	heap_get_stats(h, &st);
+	assert_int_equal(st.cached_blocks, 0);
+	assert_int_equal(st.retain_excess_bytes, 0);
+	assert_int_equal(st.free_resident_bytes, 0);
+	assert_int_equal(own.released, 16 * PAGE);
+	assert_true(own.last_release_off < 4 * MiB + 16 * PAGE);
+	check_ok(h);
+	heap_destroy(h);
+}
+
 static void
 realloc_moves_when_it_must(void **state)
 {
@@ -2378,6 +2409,7 @@ main(void)
 		cmocka_unit_test(resize_over_a_cached_block_punches_no_page_it_takes),
 		cmocka_unit_test(realloc_growing_after_a_refused_move_punches_no_page_it_takes),
 		cmocka_unit_test(held_merge_ends_within_the_bound),
+		cmocka_unit_test(held_merge_cut_sees_the_block_marked),
 		cmocka_unit_test(realloc_moves_when_it_must),
 		cmocka_unit_test(realloc_edge_cases),
 		cmocka_unit_test(realloc_of_spans),
