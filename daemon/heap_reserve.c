@@ -22,10 +22,10 @@
  * on the bins' stacks for the pieces of the run left, the tree nodes (a
  * span's record, a dirty stretch, a long run's record and the buddy
  * blocks taking the block out leaves), and the chunks of the block map
- * its start bits and live field go in, with room in the map.  Any of them refused,
- * the call is -ENOMEM with no block made and the free space as it was;
- * what was made stays for later calls.  Merging cached blocks first, and
- * the cut after, are as fatal out of memory as in any other call: the
+ * its start bits and live field go in, with room in the map.  Any of them
+ * refused, the call is -ENOMEM with no block made and the free space as it
+ * was; what was made stays for later calls.  Merging cached blocks first,
+ * and the cut after, are as fatal out of memory as in any other call: the
  * daemon's restore reserves into a fresh heap, which has no cached block.
  */
 #include <errno.h>
