@@ -405,10 +405,15 @@ dpool_realloc(struct dpool *p, struct handle *h, uint64_t off, uint64_t size,
 	bool shared;
 	int rc;
 
-	if (!b)
+	/* A realloc frees its old block: a bad one counts as a bad free. */
+	if (!b) {
+		p->invalid_frees++;
 		return -EINVAL;
-	if (!ref_of(b, h))
+	}
+	if (!ref_of(b, h)) {
+		p->invalid_frees++;
 		return -EPERM;
+	}
 	if (size == 0)
 		return -EINVAL;	/* a free is the caller's to make */
 	/* Past the pool: no block may have it, shared or not. */
