@@ -155,8 +155,8 @@ UNIT_TESTS := test_heap_rules test_heap_random test_heap_meta \
               test_block_index test_restart_names test_journal_compact \
               test_notify test_cache_lock test_poolctl_print \
               test_pool_check test_recover test_heap_walk test_pool_acl \
-              test_pool_uquota test_journal_group test_pool_evict \
-              test_pool_numa test_heap_reserve
+               test_pool_uquota test_journal_group test_journal_keeps \
+               test_pool_evict test_pool_numa test_heap_reserve
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ITESTS     := itest_share itest_crash itest_perm itest_lab itest_threads \
               itest_memory itest_badinput itest_poolctl itest_poolctl_acl itest_config \
@@ -363,7 +363,7 @@ $(BUILD)/tests/test_records: $(BUILD)/daemon/records.o
 # state checks (test_recover).
 DAEMON_UNIT_BINS := $(BUILD)/tests/test_session $(BUILD)/tests/test_pool_check \
 		    $(BUILD)/tests/test_recover $(BUILD)/tests/test_journal_group \
-		    $(BUILD)/tests/test_pool_evict
+		    $(BUILD)/tests/test_journal_keeps $(BUILD)/tests/test_pool_evict
 $(DAEMON_UNIT_BINS): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o \
 		$(filter-out $(BUILD)/daemon/poolmgrd.o,$(DAEMON_OBJS)) \
 		$(PROTO_OBJ) $(ENGINE_LIB)
@@ -372,7 +372,8 @@ $(DAEMON_UNIT_BINS): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o \
 	  $(DAEMON_LIBS)
 # Those that set up a session and a pool share that setup.
 $(BUILD)/tests/test_session $(BUILD)/tests/test_pool_check \
-  $(BUILD)/tests/test_journal_group $(BUILD)/tests/test_pool_evict: \
+  $(BUILD)/tests/test_journal_group $(BUILD)/tests/test_journal_keeps \
+  $(BUILD)/tests/test_pool_evict: \
   $(BUILD)/tests/unit/daemon_fixture.o
 # The names test runs the daemon's naming of the descriptors an exec passes.
 $(BUILD)/tests/test_restart_names: $(BUILD)/daemon/restart_names.o

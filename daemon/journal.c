@@ -607,6 +607,19 @@ keeps_later(void)
 }
 
 /*
+ * A keep refused or a removal failed: the keeps' try, unless one is due
+ * already.  That one stands, neither put off nor its wait doubled: only
+ * a try that fails waits longer (keeps_retry), and a burst of pools made
+ * while systemd reads nothing would otherwise push the try a minute on.
+ */
+static void
+keeps_ask(void)
+{
+	if (!keeps_due)
+		keeps_later();
+}
+
+/*
  * Nothing kept to build on (the spill cannot take a record, or cur and
  * the pools disagree): the journal and the keeps out of the store if they
  * are still in, and a fresh journal walks the pools (begin).
@@ -1074,7 +1087,7 @@ keep_refused(struct dpool *p, int rc)
 	log_warnx("pool %s: not kept in the fd store (%s): a crash loses it "
 		  "until a later try keeps it", p->name, strerror(-rc));
 	p->keep_due = true;
-	keeps_later();
+	keeps_ask();
 }
 
 /* A destroyed pool's keep.<n> out of the store, or tried again later. */
@@ -1090,7 +1103,7 @@ keep_remove(uint64_t id)
 	}
 	unremoved[nunremoved++] = id;
 	names_env();
-	keeps_later();
+	keeps_ask();
 }
 
 /*

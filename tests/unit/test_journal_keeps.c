@@ -1,0 +1,280 @@
+/*
+ * test_journal_keeps.c - the pools' keep.<n> in systemd's fd store and the
+ * names a restart in place hands over (journal.c), on the daemon's own
+ * pool and journal code, with this process playing systemd's store as in
+ * test_journal_group.c: NOTIFY_SOCKET is a datagram socket of the test's,
+ * FDSTORE is set, and the store reads only when the test drains it.
+ *
+ *   refusals_keep_their_try  the store reads nothing until the daemon's
+ *       queue of notifications is full and a new pool's keep is refused,
+ *       and its try again fails too; then a dozen pools more are made,
+ *       each refused.  Once the store reads again, the try that was due
+ *       keeps every one of them: a refusal does not put off a try asked
+ *       for already, nor double its wait (a dozen pushed it a minute on,
+ *       and a crash meanwhile lost every one of those pools).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "daemon_fixture.h"
+#include "journal.h"
+#include "notify.h"
+
+#define MORE_REFUSED	12	/* pools refused after the first */
+#define CYCLES_MAX	500	/* makings and destroyings to fill the queue */
+
+/* The store this process plays. */
+static struct {
+	char dir[40], path[64];
+	int fd;			/* the notify socket */
+	unsigned keeps;		/* keep.<n> pushes received */
+	bool keep0;		/* one of them named keep.0 */
+	bool foreign;		/* a line the daemon never writes came */
+	unsigned step_ms;	/* the wait the journal last asked for */
+} store;
+
+static void
+step_in(unsigned ms)
+{
+	store.step_ms = ms;
+}
+
+/* What the loop's timer does for the wait the journal asked for. */
+static void
+sleep_ms(unsigned ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+/* Does each line of the notification buf start as one of ours? */
+static bool
+lines_ours(const char *buf)
+{
+	static const char *const ours[] = {
+		"FDSTORE=1", "FDSTOREREMOVE=1", "FDNAME=journal.",
+		"FDNAME=keep.", "STATUS=",
+	};
+	const char *line = buf;
+	size_t i;
+
+	while (line) {
+		for (i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
+			if (strncmp(line, ours[i], strlen(ours[i])) == 0)
+				break;
+		if (i == sizeof(ours) / sizeof(ours[0]))
+			return false;
+		if ((line = strchr(line, '\n')))
+			line++;
+	}
+	return true;
+}
+
+/* The n of the keep.<n> that buf pushes. */
+static unsigned long long
+keep_number(const char *buf)
+{
+	return strtoull(strstr(buf, "FDNAME=keep.") + 12, NULL, 10);
+}
+
+/* What the daemon's code sent meanwhile, read. */
+static void
+store_drain(void)
+{
+	char buf[512], ctl[CMSG_SPACE(4 * sizeof(int))];
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf) - 1};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1,
+			   .msg_control = ctl, .msg_controllen = sizeof(ctl)};
+	struct cmsghdr *cm;
+	ssize_t n;
+	int f;
+
+	while ((n = recvmsg(store.fd, &m, MSG_DONTWAIT)) >= 0) {
+		buf[n] = '\0';
+		for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
+			if (cm->cmsg_type != SCM_RIGHTS)
+				continue;
+			memcpy(&f, CMSG_DATA(cm), sizeof(f));
+			close(f);
+			if (strstr(buf, "FDNAME=keep.")) {
+				store.keeps++;
+				store.keep0 |= keep_number(buf) == 0;
+			}
+		}
+		if (!lines_ours(buf)) {
+			printf("the store got \"%s\"\n", buf);
+			store.foreign = true;
+		}
+		m.msg_controllen = sizeof(ctl);
+	}
+}
+
+/*
+ * The store reads again: what waits in the daemon's queue is sent on as
+ * the store drains, at least until descriptors may be queued again.  With
+ * no loop, a notification sends what waits ahead of it first.
+ */
+static void
+store_reads_again(unsigned rounds)
+{
+	unsigned i;
+
+	for (i = 0; i < rounds || !notify_room(); i++) {
+		assert_true(i < 1000);
+		store_drain();
+		assert_int_equal(notify_send("STATUS=reading again", -1,
+					     NOTIFY_STATUS), 0);
+	}
+	store_drain();
+}
+
+/* Pool name made, as CreatePool makes one. */
+static struct dpool *
+made(const char *name)
+{
+	struct dpool_params pp = {.size = 1 << 20, .granularity = 16,
+				  .mode = 0600, .uid = getuid(),
+				  .gid = getgid()};
+	struct dpool *p;
+
+	assert_int_equal(dpool_create(name, &pp, &p), 0);
+	return p;
+}
+
+/* p destroyed, as DestroyPool destroys one no client holds. */
+static void
+destroyed(struct dpool *p)
+{
+	journal_pool_gone(p);
+	dpool_destroy(p, false);
+}
+
+/* Started with POOLMGRD_JOURNAL set to handed (NULL: unset), and ready. */
+static int
+setup_handed(void **state, const char *handed)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+
+	memset(&store, 0, sizeof(store));
+	snprintf(store.dir, sizeof(store.dir), "/tmp/test_journal.XXXXXX");
+	assert_non_null(mkdtemp(store.dir));
+	snprintf(store.path, sizeof(store.path), "%s/notify", store.dir);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", store.path);
+	store.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(store.fd >= 0);
+	assert_int_equal(bind(store.fd, (struct sockaddr *)&sun, sizeof(sun)),
+			 0);
+	assert_int_equal(setenv("NOTIFY_SOCKET", store.path, 1), 0);
+	assert_int_equal(setenv("FDSTORE", "64", 1), 0);
+	if (handed)
+		assert_int_equal(setenv("POOLMGRD_JOURNAL", handed, 1), 0);
+	else
+		unsetenv("POOLMGRD_JOURNAL");
+	daemon_fixture_setup(state);
+	journal_setup(step_in);
+	journal_start(NULL);
+	journal_ready();
+	assert_int_not_equal(journal_slots(), 0);
+	store_drain();
+	return 0;
+}
+
+static int
+setup(void **state)
+{
+	return setup_handed(state, NULL);
+}
+
+static int
+teardown(void **state)
+{
+	struct daemon_fixture *fx = *state;
+	struct dpool *p, *next;
+
+	/* The pools a test made, if it failed before destroying them. */
+	for (p = dpool_first(); p; p = next) {
+		next = dpool_next(p);
+		if (p != fx->p)
+			destroyed(p);
+	}
+	journal_stop(true);
+	daemon_fixture_teardown(state);
+	/* Nothing of this test's waits for the next one's store. */
+	store_reads_again(200);
+	(void)notify_teardown();
+	close(store.fd);
+	unlink(store.path);
+	rmdir(store.dir);
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("FDSTORE");
+	unsetenv("POOLMGRD_JOURNAL");
+	return 0;
+}
+
+static void
+refusals_keep_their_try(void **state)
+{
+	struct dpool *first, *more[MORE_REFUSED];
+	char name[16];
+	unsigned i;
+
+	(void)state;
+	/* The store reads nothing: a pool made and destroyed is a push and a
+	 * removal each, until pushes are refused. */
+	for (i = 0; i < CYCLES_MAX; i++) {
+		first = made("first");
+		if (first->keep_id == 0)
+			break;
+		destroyed(first);
+	}
+	printf("the first keep refused in cycle %u\n", i + 1);
+	assert_true(i < CYCLES_MAX);
+	journal_step();		/* the try asked for: refused again */
+	assert_int_equal(first->keep_id, 0);
+	for (i = 0; i < MORE_REFUSED; i++) {
+		snprintf(name, sizeof(name), "more%u", i);
+		more[i] = made(name);
+		assert_int_equal(more[i]->keep_id, 0);
+	}
+
+	/*
+	 * The loop's step: the try is due after at most the wait one failed
+	 * try earns (100 ms), not where each refusal since pushed it.
+	 */
+	store_reads_again(0);
+	journal_step();
+	printf("the keeps' try in %u ms\n", store.step_ms);
+	assert_true(store.step_ms < 1000);
+	sleep_ms(store.step_ms);
+	journal_step();
+	store_drain();
+	assert_int_not_equal(first->keep_id, 0);
+	for (i = 0; i < MORE_REFUSED; i++)
+		assert_int_not_equal(more[i]->keep_id, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(refusals_keep_their_try, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
