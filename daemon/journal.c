@@ -77,6 +77,7 @@
 #define STEP_RETIRE	(8 * 1024 * 1024)	/* bytes of pages it frees */
 #define RETRY_MIN_MS	100		/* a fresh journal's second try */
 #define RETRY_MAX_MS	60000		/* and the longest wait for one */
+#define ID_MAX		(UINT64_MAX / 2)	/* a name's n, at most */
 
 /* A journal; fd -1: a spill, in memory (malloc'd map). */
 struct jfile {
@@ -1158,30 +1159,66 @@ keeps_retry(void)
 		keep_ms = 0;
 }
 
+/*
+ * The n of the name at s, "journal.<n>" or "keep.<n>" as this daemon
+ * writes them (digits alone, no 0 first, n from 1 to ID_MAX) and ended
+ * by ':' or the list's end; 0 if it is no such name.  A number near
+ * 2^64 would wrap next_id round to 0, which says "not kept", and on to
+ * names the store holds already.  *next: the next name, or NULL after
+ * the last.
+ */
+static uint64_t
+name_id(const char *s, const char **next)
+{
+	const char *d = NULL, *e;
+	uint64_t v = 0;
+
+	if (strncmp(s, "keep.", 5) == 0)
+		d = s + 5;
+	else if (strncmp(s, "journal.", 8) == 0)
+		d = s + 8;
+	e = strchr(s, ':');
+	*next = e ? e + 1 : NULL;
+	if (!d || *d == '0')
+		return 0;
+	for (e = d; *e >= '0' && *e <= '9'; e++) {
+		if (v > (ID_MAX - (uint64_t)(*e - '0')) / 10)
+			return 0;
+		v = 10 * v + (uint64_t)(*e - '0');
+	}
+	return *e == ':' || *e == '\0' ? v : 0;
+}
+
 /* The highest n of "journal.<n>" or "keep.<n>" in list. */
 static uint64_t
 max_id(const char *list)
 {
 	const char *s = list;
 	uint64_t best = 0, v;
-	char *end;
 
-	while (s && *s) {
-		const char *d = NULL;
-
-		if (strncmp(s, "keep.", 5) == 0)
-			d = s + 5;
-		else if (strncmp(s, "journal.", 8) == 0)
-			d = s + 8;
-		if (d && *d >= '0' && *d <= '9') {
-			v = strtoull(d, &end, 10);
-			if ((*end == ':' || *end == '\0') && v > best)
-				best = v;
-		}
-		s = strchr(s, ':');
-		s = s ? s + 1 : NULL;
-	}
+	while (s && *s)
+		if ((v = name_id(s, &s)) > best)
+			best = v;
 	return best;
+}
+
+/*
+ * Is list, POOLMGRD_JOURNAL as the process found it, one an image of
+ * ours set (names_env)?  Any other value (set by hand, truncated, a
+ * name with a newline that would be a line of its own in the store's
+ * notification) is not ours to take out of the store nor to number
+ * from.
+ */
+static bool
+names_ours(const char *list)
+{
+	const char *s = list;
+	unsigned n = 0;
+
+	while (s)
+		if (++n > 2 * POOL_MAX_POOLS + 1 || name_id(s, &s) == 0)
+			return false;
+	return true;
 }
 
 /* How many names a ':'-separated list holds (NULL: none). */
@@ -1248,6 +1285,11 @@ journal_start(const char *stored)
 	uint64_t a = max_id(stored), b;
 	unsigned held;
 
+	if (env && !names_ours(env)) {
+		log_warnx("crash journal: " ENV_NAMES " in the environment "
+			  "is no list of an image of ours: ignored");
+		env = NULL;
+	}
 	if (env && !(old_names = strdup(env)))
 		fatalx("crash journal: out of memory for the names passed "
 		       "in the environment");

@@ -12,6 +12,15 @@
  *       keeps every one of them: a refusal does not put off a try asked
  *       for already, nor double its wait (a dozen pushed it a minute on,
  *       and a crash meanwhile lost every one of those pools).
+ *   handed_id_out_of_range  POOLMGRD_JOURNAL names journal.<2^64 - 1>,
+ *       which no image of ours has pushed: the value is not the list of
+ *       an image of ours and is ignored.  The pool is kept under a number
+ *       of its own (the next number was 0, "not kept": the pool's keep
+ *       went to the store, but the journal had nothing of it).
+ *   handed_names_with_odd_bytes  POOLMGRD_JOURNAL holds a name with a
+ *       newline: ignored as well, and no notification the daemon sends
+ *       holds a line of the value's (its removal once ready sent
+ *       "READY=1" to the store as a line of its own).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -201,6 +210,18 @@ setup(void **state)
 }
 
 static int
+setup_out_of_range(void **state)
+{
+	return setup_handed(state, "journal.18446744073709551615");
+}
+
+static int
+setup_odd_bytes(void **state)
+{
+	return setup_handed(state, "journal.3:keep.4\nREADY=1");
+}
+
+static int
 teardown(void **state)
 {
 	struct daemon_fixture *fx = *state;
@@ -268,12 +289,39 @@ refusals_keep_their_try(void **state)
 		assert_int_not_equal(more[i]->keep_id, 0);
 }
 
+static void
+handed_id_out_of_range(void **state)
+{
+	struct daemon_fixture *fx = *state;
+	struct dpool *b = made("b");
+
+	store_reads_again(200);
+	assert_int_not_equal(fx->p->keep_id, 0);
+	assert_int_not_equal(b->keep_id, 0);
+	assert_false(store.keep0);
+	assert_int_equal(store.keeps, 2);
+}
+
+static void
+handed_names_with_odd_bytes(void **state)
+{
+	struct daemon_fixture *fx = *state;
+
+	store_reads_again(200);
+	assert_int_not_equal(fx->p->keep_id, 0);
+	assert_false(store.foreign);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(refusals_keep_their_try, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(handed_id_out_of_range,
+						setup_out_of_range, teardown),
+		cmocka_unit_test_setup_teardown(handed_names_with_odd_bytes,
+						setup_odd_bytes, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
