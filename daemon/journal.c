@@ -499,6 +499,17 @@ withdraw(void)
 	unstore("journal", cur.id);
 }
 
+/* "name.<id>" at s + *n, after a ':' unless first; *n counts on past len
+ * as snprintf's length does, and nothing more is written then. */
+static void
+name_add(char *s, size_t len, size_t *n, const char *name, uint64_t id)
+{
+	if (*n < len)
+		*n += (size_t)snprintf(s + *n, len - *n, "%s%s.%llu",
+				       *n ? ":" : "", name,
+				       (unsigned long long)id);
+}
+
 /*
  * Our names in the store, for the image a restart in place executes.
  * Taken out first and the buffer static: a setenv that fails (memory
@@ -507,29 +518,33 @@ withdraw(void)
  * it would leave our journal and keeps in the store, beside its own and
  * under the same numbers, and a crash would take ours, which lacks every
  * change since (journal_exec_names).
+ *
+ * Out of the store (broken) or let go of (lose), the journal and keeps
+ * may be in it all the same, their removal refused like any other: they
+ * are named too, for the next image to drop once ready and to number its
+ * own above them, as are the destroyed pools' keeps whose removal failed.
+ * A keep.<n> of the new image's beside one of ours would be either pool
+ * to a crash's recovery.
  */
 static void
 names_env(void)
 {
 	static char s[32 * (2 * POOL_MAX_POOLS + 1)];
-	size_t n;
+	size_t n = 0;
 	struct dpool *p;
 	unsigned i;
 
 	unsetenv(ENV_NAMES);
-	if (!on || out)
-		return;
-	n = (size_t)snprintf(s, sizeof(s), "journal.%llu",
-			     (unsigned long long)cur.id);
-	for (p = dpool_first(); p && n < sizeof(s); p = dpool_next(p))
+	if (cur.id)
+		name_add(s, sizeof(s), &n, "journal", cur.id);
+	for (p = dpool_first(); p; p = dpool_next(p))
 		if (p->keep_id)
-			n += (size_t)snprintf(s + n, sizeof(s) - n,
-					      ":keep.%llu",
-					      (unsigned long long)p->keep_id);
+			name_add(s, sizeof(s), &n, "keep", p->keep_id);
 	/* The next image drops them once ready, as the others. */
-	for (i = 0; i < nunremoved && n < sizeof(s); i++)
-		n += (size_t)snprintf(s + n, sizeof(s) - n, ":keep.%llu",
-				      (unsigned long long)unremoved[i]);
+	for (i = 0; i < nunremoved; i++)
+		name_add(s, sizeof(s), &n, "keep", unremoved[i]);
+	if (n == 0)
+		return;
 	if (n >= sizeof(s) || setenv(ENV_NAMES, s, 1) == -1)
 		log_warnx("crash journal: its names are not in the "
 			  "environment: a restart in place sets them again "

@@ -12,6 +12,14 @@
  *       keeps every one of them: a refusal does not put off a try asked
  *       for already, nor double its wait (a dozen pushed it a minute on,
  *       and a crash meanwhile lost every one of those pools).
+ *   unremoved_handed_when_out  the daemon's queue of notifications so
+ *       full that a destroyed pool's keep.<n> cannot be asked out of the
+ *       store, and then the journal out of the store (it cannot grow,
+ *       RLIMIT_FSIZE): POOLMGRD_JOURNAL, set for a restart in place, still
+ *       names that keep.<n>, and the journal and keeps of the pools, whose
+ *       removals failed too.  (Out of the store it named nothing: the new
+ *       image, numbering from 1, could push a keep.<n> of its own beside
+ *       the destroyed pool's, and a crash recover a pool from either.)
  *   handed_id_out_of_range  POOLMGRD_JOURNAL names journal.<2^64 - 1>,
  *       which no image of ours has pushed: the value is not the list of
  *       an image of ours and is ignored.  The pool is kept under a number
@@ -24,6 +32,7 @@
  */
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -31,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -44,6 +54,7 @@
 
 #define MORE_REFUSED	12	/* pools refused after the first */
 #define CYCLES_MAX	500	/* makings and destroyings to fill the queue */
+#define QUEUE_FILL	1100	/* notifications: past the daemon's queue */
 
 /* The store this process plays. */
 static struct {
@@ -173,9 +184,12 @@ destroyed(struct dpool *p)
 	dpool_destroy(p, false);
 }
 
-/* Started with POOLMGRD_JOURNAL set to handed (NULL: unset), and ready. */
+/*
+ * Started with POOLMGRD_JOURNAL set to handed (NULL: unset), and ready;
+ * with the fixture's handle of its pool open if opened.
+ */
 static int
-setup_handed(void **state, const char *handed)
+setup_with(void **state, const char *handed, bool opened)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 
@@ -194,7 +208,10 @@ setup_handed(void **state, const char *handed)
 		assert_int_equal(setenv("POOLMGRD_JOURNAL", handed, 1), 0);
 	else
 		unsetenv("POOLMGRD_JOURNAL");
-	daemon_fixture_setup(state);
+	if (opened)
+		daemon_fixture_setup_open(state);
+	else
+		daemon_fixture_setup(state);
 	journal_setup(step_in);
 	journal_start(NULL);
 	journal_ready();
@@ -206,19 +223,26 @@ setup_handed(void **state, const char *handed)
 static int
 setup(void **state)
 {
-	return setup_handed(state, NULL);
+	return setup_with(state, NULL, false);
+}
+
+/* The same, the fixture's handle of its pool open. */
+static int
+setup_open(void **state)
+{
+	return setup_with(state, NULL, true);
 }
 
 static int
 setup_out_of_range(void **state)
 {
-	return setup_handed(state, "journal.18446744073709551615");
+	return setup_with(state, "journal.18446744073709551615", false);
 }
 
 static int
 setup_odd_bytes(void **state)
 {
-	return setup_handed(state, "journal.3:keep.4\nREADY=1");
+	return setup_with(state, "journal.3:keep.4\nREADY=1", false);
 }
 
 static int
@@ -226,7 +250,15 @@ teardown(void **state)
 {
 	struct daemon_fixture *fx = *state;
 	struct dpool *p, *next;
+	unsigned i;
 
+	/* A journal out of the store is made again first, as the loop would
+	 * make it: the next test starts with one in. */
+	store_reads_again(200);
+	for (i = 0; i < 100000 && journal_slots() == 0; i++) {
+		journal_step();
+		store_drain();
+	}
 	/* The pools a test made, if it failed before destroying them. */
 	for (p = dpool_first(); p; p = next) {
 		next = dpool_next(p);
@@ -289,6 +321,75 @@ refusals_keep_their_try(void **state)
 		assert_int_not_equal(more[i]->keep_id, 0);
 }
 
+/* Does the list of names list hold name? */
+static bool
+names_hold(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	const char *s;
+
+	for (s = list; s; s = strchr(s, ':') ? strchr(s, ':') + 1 : NULL)
+		if (strncmp(s, name, n) == 0 && (s[n] == ':' || !s[n]))
+			return true;
+	return false;
+}
+
+static void
+unremoved_handed_when_out(void **state)
+{
+	struct daemon_fixture *fx = *state;
+	struct dpool *b = made("b");
+	struct block *blk;
+	struct rlimit rl, was;
+	char keep_b[32], keep_p[32];
+	const char *names;
+	unsigned i;
+
+	snprintf(keep_b, sizeof(keep_b), "keep.%llu",
+		 (unsigned long long)b->keep_id);
+	snprintf(keep_p, sizeof(keep_p), "keep.%llu",
+		 (unsigned long long)fx->p->keep_id);
+	/*
+	 * The store reads nothing, and notifications wait until the next is
+	 * dropped: the removal of b's keep is one.  A status waits among
+	 * them, which the next replaces (store_reads_again): it is not
+	 * dropped, and sends what waits.
+	 */
+	for (i = 0; i < QUEUE_FILL; i++) {
+		if (i == 20)	/* the socket's queue full (10) */
+			assert_int_equal(notify_send("STATUS=filling", -1,
+						     NOTIFY_STATUS), 0);
+		if (notify_send("STATUS=filler", -1, NOTIFY_EVERY) == -ENOBUFS)
+			break;
+	}
+	assert_true(i < QUEUE_FILL);
+	destroyed(b);
+	assert_int_equal(journal_exec_names(), 0);
+	assert_true(names_hold(getenv("POOLMGRD_JOURNAL"), keep_b));
+
+	/* The journal cannot grow: out of the store. */
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &was), 0);
+	rl = was;
+	rl.rlim_cur = 64 * 1024;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	for (i = 0; i < 100000 && journal_slots() != 0; i++) {
+		assert_int_equal(dpool_alloc(fx->p, fx->h, 16, 0, false, 0,
+					     &blk), 0);
+		assert_int_equal(dpool_persist(fx->p, fx->h, blk->off, 0), 0);
+	}
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
+	assert_int_equal(journal_slots(), 0);
+
+	assert_int_equal(journal_exec_names(), 0);
+	names = getenv("POOLMGRD_JOURNAL");
+	printf("handed over: %s\n", names ? names : "(nothing)");
+	assert_non_null(names);
+	assert_true(names_hold(names, keep_b));
+	assert_true(names_hold(names, keep_p));
+	assert_true(strncmp(names, "journal.", 8) == 0);
+}
+
 static void
 handed_id_out_of_range(void **state)
 {
@@ -318,6 +419,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(refusals_keep_their_try, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(unremoved_handed_when_out,
+						setup_open, teardown),
 		cmocka_unit_test_setup_teardown(handed_id_out_of_range,
 						setup_out_of_range, teardown),
 		cmocka_unit_test_setup_teardown(handed_names_with_odd_bytes,
