@@ -145,6 +145,64 @@ other_main(void *arg)
 }
 
 /*
+ * The daemon as the unprivileged uid its unit runs it as (as root it may
+ * have descriptors in flight past any limit), with nofile descriptors if
+ * not NULL, and the configuration conf.
+ */
+static void
+start_unprivileged(struct daemon_proc *d, const char *nofile,
+		   const char *conf)
+{
+	harness_skip_unless_root("run the daemon and clients as other uids");
+	if (nofile)
+		setenv("HARNESS_NOFILE", nofile, 1);
+	setenv("HARNESS_DAEMON_UID", "65533", 1);
+	assert_int_equal(harness_start(d, conf), 0);
+	unsetenv("HARNESS_NOFILE");
+	unsetenv("HARNESS_DAEMON_UID");
+}
+
+/* The flooder, started on sock, once its connections are made. */
+static pid_t
+flooder_start(struct flooder *f, const char *sock)
+{
+	pid_t pid;
+	char b = 0;
+
+	f->sock = sock;
+	assert_int_equal(pipe(f->ready), 0);
+	assert_int_equal(pipe(f->stop), 0);
+	pid = harness_spawn_as(FLOODER_UID, FLOODER_UID, flooder_main, f);
+	assert_true(pid > 0);
+	close(f->ready[1]);
+	close(f->stop[0]);
+	assert_int_equal(read(f->ready[0], &b, 1), 1);
+	return pid;
+}
+
+/* The flooder told to close its sockets, and ended. */
+static void
+flooder_end(struct flooder *f, pid_t pid)
+{
+	char b = 0;
+
+	assert_int_equal(write(f->stop[1], &b, 1), 1);
+	assert_int_equal(harness_wait(pid), 0);
+	close(f->ready[0]);
+	close(f->stop[1]);
+}
+
+/* fn run on sock as uid, in a process of its own, to its success. */
+static void
+client_as(uid_t uid, int (*fn)(void *), const char *sock)
+{
+	pid_t pid = harness_spawn_as(uid, uid, fn, (void *)sock);
+
+	assert_true(pid > 0);
+	assert_int_equal(harness_wait(pid), 0);
+}
+
+/*
  * The flooder's dropped connections, their replies unread, once left the
  * daemon's uid with more descriptors in flight than it may have: every
  * open of another user then lost its connection.  Now the flooder holds
@@ -156,43 +214,19 @@ unread_descriptors_starve_nobody(void **state)
 {
 	struct daemon_proc d;
 	struct flooder f;
-	pid_t flooder, other;
-	char b = 0;
+	pid_t flooder;
 
 	(void)state;
-	harness_skip_unless_root("run the daemon and clients as other uids");
-	setenv("HARNESS_NOFILE", DAEMON_NOFILE, 1);
-	setenv("HARNESS_DAEMON_UID", "65533", 1);
-	assert_int_equal(harness_start(&d, "max_connections = 64\n"
-				       "admin_connections = 2\n"
-				       "max_connections_per_uid = 2\n"
-				       "[pool s]\nsize = 1M\nmode = 0666\n"),
-			 0);
-	unsetenv("HARNESS_NOFILE");
-	unsetenv("HARNESS_DAEMON_UID");
-	f.sock = d.sock;
-	assert_int_equal(pipe(f.ready), 0);
-	assert_int_equal(pipe(f.stop), 0);
-	flooder = harness_spawn_as(FLOODER_UID, FLOODER_UID, flooder_main,
-				   &f);
-	assert_true(flooder > 0);
-	close(f.ready[1]);
-	close(f.stop[0]);
-	assert_int_equal(read(f.ready[0], &b, 1), 1);
-
-	other = harness_spawn_as(OTHER_UID, OTHER_UID, other_main, d.sock);
-	assert_true(other > 0);
-	assert_int_equal(harness_wait(other), 0);
-
-	assert_int_equal(write(f.stop[1], &b, 1), 1);
-	assert_int_equal(harness_wait(flooder), 0);
-	close(f.ready[0]);
-	close(f.stop[1]);
+	start_unprivileged(&d, DAEMON_NOFILE, "max_connections = 64\n"
+			   "admin_connections = 2\n"
+			   "max_connections_per_uid = 2\n"
+			   "[pool s]\nsize = 1M\nmode = 0666\n");
+	flooder = flooder_start(&f, d.sock);
+	client_as(OTHER_UID, other_main, d.sock);
+	flooder_end(&f, flooder);
 	harness_expect_logged(&d, "does not read its replies");
 	/* Its sockets closed, the places the daemon kept for them are free. */
-	other = harness_spawn_as(FLOODER_UID, FLOODER_UID, other_main, d.sock);
-	assert_true(other > 0);
-	assert_int_equal(harness_wait(other), 0);
+	client_as(FLOODER_UID, other_main, d.sock);
 	assert_int_equal(harness_stop(&d), 0);
 }
 
@@ -207,30 +241,14 @@ kept_connections_closed_at_stop(void **state)
 	struct daemon_proc d;
 	struct flooder f;
 	pid_t flooder;
-	char b = 0;
 
 	(void)state;
-	harness_skip_unless_root("run the daemon and clients as other uids");
-	setenv("HARNESS_DAEMON_UID", "65533", 1);
-	assert_int_equal(harness_start(&d, "max_connections_per_uid = 2\n"
-				       "[pool s]\nsize = 1M\nmode = 0666\n"),
-			 0);
-	unsetenv("HARNESS_DAEMON_UID");
-	f.sock = d.sock;
-	assert_int_equal(pipe(f.ready), 0);
-	assert_int_equal(pipe(f.stop), 0);
-	flooder = harness_spawn_as(FLOODER_UID, FLOODER_UID, flooder_main,
-				   &f);
-	assert_true(flooder > 0);
-	close(f.ready[1]);
-	close(f.stop[0]);
-	assert_int_equal(read(f.ready[0], &b, 1), 1);
+	start_unprivileged(&d, NULL, "max_connections_per_uid = 2\n"
+			   "[pool s]\nsize = 1M\nmode = 0666\n");
+	flooder = flooder_start(&f, d.sock);
 	harness_expect_logged(&d, "does not read its replies");
 	assert_int_equal(harness_stop(&d), 0);
-	assert_int_equal(write(f.stop[1], &b, 1), 1);
-	assert_int_equal(harness_wait(flooder), 0);
-	close(f.ready[0]);
-	close(f.stop[1]);
+	flooder_end(&f, flooder);
 }
 
 /* A client of the flooder's uid: its connection is refused for the kept. */
@@ -255,47 +273,23 @@ kept_connections_counted_after_restart(void **state)
 {
 	struct daemon_proc d;
 	struct flooder f;
-	pid_t flooder, other;
-	char b = 0;
+	pid_t flooder;
 
 	(void)state;
-	harness_skip_unless_root("run the daemon and clients as other uids");
-	setenv("HARNESS_DAEMON_UID", "65533", 1);
-	assert_int_equal(harness_start(&d, "max_connections_per_uid = 2\n"
-				       "[pool s]\nsize = 1M\nmode = 0666\n"),
-			 0);
-	unsetenv("HARNESS_DAEMON_UID");
-	f.sock = d.sock;
-	assert_int_equal(pipe(f.ready), 0);
-	assert_int_equal(pipe(f.stop), 0);
-	flooder = harness_spawn_as(FLOODER_UID, FLOODER_UID, flooder_main,
-				   &f);
-	assert_true(flooder > 0);
-	close(f.ready[1]);
-	close(f.stop[0]);
-	assert_int_equal(read(f.ready[0], &b, 1), 1);
+	start_unprivileged(&d, NULL, "max_connections_per_uid = 2\n"
+			   "[pool s]\nsize = 1M\nmode = 0666\n");
+	flooder = flooder_start(&f, d.sock);
 	harness_expect_logged(&d, "does not read its replies");
-	other = harness_spawn_as(FLOODER_UID, FLOODER_UID, refused_main,
-				 d.sock);
-	assert_true(other > 0);
-	assert_int_equal(harness_wait(other), 0);
+	client_as(FLOODER_UID, refused_main, d.sock);
 	/* No listing shows the kept: the refusal counts them. */
 	harness_expect_logged(&d, "(max_connections_per_uid 2; 2 of them "
 			      "kept until their clients read or close them)");
 
 	assert_int_equal(harness_restart_in_place(&d), 0);
-	other = harness_spawn_as(FLOODER_UID, FLOODER_UID, refused_main,
-				 d.sock);
-	assert_true(other > 0);
-	assert_int_equal(harness_wait(other), 0);
+	client_as(FLOODER_UID, refused_main, d.sock);
 
-	assert_int_equal(write(f.stop[1], &b, 1), 1);
-	assert_int_equal(harness_wait(flooder), 0);
-	close(f.ready[0]);
-	close(f.stop[1]);
-	other = harness_spawn_as(FLOODER_UID, FLOODER_UID, other_main, d.sock);
-	assert_true(other > 0);
-	assert_int_equal(harness_wait(other), 0);
+	flooder_end(&f, flooder);
+	client_as(FLOODER_UID, other_main, d.sock);
 	assert_int_equal(harness_stop(&d), 0);
 }
 
@@ -351,16 +345,12 @@ taken_over_unread_reply_kept(void **state)
 {
 	struct daemon_proc d;
 	struct holder h;
-	pid_t holder, other;
+	pid_t holder;
 	char b = 0;
 
 	(void)state;
-	harness_skip_unless_root("run the daemon and clients as other uids");
-	setenv("HARNESS_DAEMON_UID", "65533", 1);
-	assert_int_equal(harness_start(&d, "max_connections_per_uid = 1\n"
-				       "[pool s]\nsize = 1M\nmode = 0666\n"),
-			 0);
-	unsetenv("HARNESS_DAEMON_UID");
+	start_unprivileged(&d, NULL, "max_connections_per_uid = 1\n"
+			   "[pool s]\nsize = 1M\nmode = 0666\n");
 	h.sock = d.sock;
 	assert_int_equal(pipe(h.ready), 0);
 	assert_int_equal(pipe(h.go), 0);
@@ -374,15 +364,10 @@ taken_over_unread_reply_kept(void **state)
 	assert_int_equal(read(h.dropped[0], &b, 1), 1);
 	harness_expect_logged(&d, "does not decode");
 
-	other = harness_spawn_as(FLOODER_UID, FLOODER_UID, refused_main,
-				 d.sock);
-	assert_true(other > 0);
-	assert_int_equal(harness_wait(other), 0);
+	client_as(FLOODER_UID, refused_main, d.sock);
 	assert_int_equal(write(h.stop[1], &b, 1), 1);
 	assert_int_equal(harness_wait(holder), 0);
-	other = harness_spawn_as(FLOODER_UID, FLOODER_UID, other_main, d.sock);
-	assert_true(other > 0);
-	assert_int_equal(harness_wait(other), 0);
+	client_as(FLOODER_UID, other_main, d.sock);
 	assert_int_equal(harness_stop(&d), 0);
 }
 
