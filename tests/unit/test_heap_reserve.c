@@ -371,43 +371,45 @@ static const struct shape shapes[] = {
 #define SHAPES (sizeof(shapes) / sizeof(shapes[0]))
 #endif /* !UNDER_ASAN */
 
+#ifndef UNDER_ASAN
+/* rounds of each shape reserved by each (fresh or used heaps), counted. */
+static void
+reserve_rounds(const char *what, unsigned rounds,
+	       void (*each)(const struct shape *))
+{
+	unsigned i, round;
+
+	nreserved = nrefused = 0;
+	seed(what);
+	for (round = 0; round < rounds; round++)
+		for (i = 0; i < SHAPES; i++)
+			each(&shapes[i]);
+	printf("%s: %lu blocks reserved, %lu refusals\n", what, nreserved,
+	       nrefused);
+}
+#endif
+
 static void
 fresh_heaps_reserve_only_what_was_made(void **state)
 {
-#ifdef UNDER_ASAN
 	(void)state;
+#ifdef UNDER_ASAN
 	skip();
 #else
-	unsigned i, round;
-
-	(void)state;
-	nreserved = nrefused = 0;
-	seed("fresh_heaps_reserve_only_what_was_made");
-	for (round = 0; round < 3; round++)
-		for (i = 0; i < SHAPES; i++)
-			reserve_fresh(&shapes[i]);
-	printf("fresh heaps: %lu blocks reserved, %lu refusals\n",
-	       nreserved, nrefused);
+	reserve_rounds("fresh_heaps_reserve_only_what_was_made", 3,
+		       reserve_fresh);
 #endif
 }
 
 static void
 used_heaps_reserve_only_what_was_made(void **state)
 {
-#ifdef UNDER_ASAN
 	(void)state;
+#ifdef UNDER_ASAN
 	skip();
 #else
-	unsigned i, round;
-
-	(void)state;
-	nreserved = nrefused = 0;
-	seed("used_heaps_reserve_only_what_was_made");
-	for (round = 0; round < 2; round++)
-		for (i = 0; i < SHAPES; i++)
-			reserve_used(&shapes[i]);
-	printf("used heaps: %lu blocks reserved, %lu refusals\n",
-	       nreserved, nrefused);
+	reserve_rounds("used_heaps_reserve_only_what_was_made", 2,
+		       reserve_used);
 #endif
 }
 
