@@ -148,21 +148,26 @@ few_blocks_main(void *arg)
 	return 0;
 }
 
+/* A daemon of conf, and fn run on its socket as the writer, to success. */
 static void
-costly_pool_of_few_blocks_paced(void **state)
+writer_runs(const char *conf, int (*fn)(void *))
 {
 	struct daemon_proc d;
 	pid_t writer;
 
-	(void)state;
 	harness_skip_unless_root("run a writer as another uid");
-	assert_int_equal(harness_start(&d, "[pool huge]\nsize = 4T\n"
-				       "mode = 0666\n"), 0);
-	writer = harness_spawn_as(WRITER_UID, WRITER_UID, few_blocks_main,
-				  d.sock);
+	assert_int_equal(harness_start(&d, conf), 0);
+	writer = harness_spawn_as(WRITER_UID, WRITER_UID, fn, d.sock);
 	assert_true(writer > 0);
 	assert_int_equal(harness_wait(writer), 0);
 	assert_int_equal(harness_stop(&d), 0);
+}
+
+static void
+costly_pool_of_few_blocks_paced(void **state)
+{
+	(void)state;
+	writer_runs("[pool huge]\nsize = 4T\nmode = 0666\n", few_blocks_main);
 }
 
 /*
@@ -201,18 +206,8 @@ poolctl_main(void *arg)
 static void
 poolctl_says_a_check_is_paced(void **state)
 {
-	struct daemon_proc d;
-	pid_t writer;
-
 	(void)state;
-	harness_skip_unless_root("run a writer as another uid");
-	assert_int_equal(harness_start(&d, "[pool big]\nsize = 64M\n"
-				       "mode = 0666\n"), 0);
-	writer = harness_spawn_as(WRITER_UID, WRITER_UID, poolctl_main,
-				  d.sock);
-	assert_true(writer > 0);
-	assert_int_equal(harness_wait(writer), 0);
-	assert_int_equal(harness_stop(&d), 0);
+	writer_runs("[pool big]\nsize = 64M\nmode = 0666\n", poolctl_main);
 }
 
 int
