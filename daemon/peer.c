@@ -33,16 +33,22 @@
  * kernel counts all the daemon's in flight against its uid: past its
  * RLIMIT_NOFILE, every sendmsg that passes one fails (root alone is
  * exempt), and every client's open with it.  A connection holds at most
- * its socket's buffer of them (some 270 replies that pass one, 8 more
- * queued here), but they stay in flight after the daemon closes its end,
- * as long as the client keeps its own: a uid dropped for not reading and
- * connecting again could pile them up without end.  So a peer let go of
- * while its client has not read all it was sent, descriptors among them,
- * keeps its socket (shut down both ways, so that the client reads what
- * came and then its end) until the client reads it all or closes
- * (SIOCOUTQ reads 0 then): such kept connections count as their uid's
- * (peer_kept), so that a uid's descriptors in flight stay below
- * max_connections_per_uid socket buffers.
+ * its socket's send buffer of them, and 8 more queued here.  That buffer
+ * is the daemon's own, PEER_SNDBUF (some 170 small replies), set on each
+ * connection (peer_bound_sndbuf): the kernel's default is
+ * net.core.wmem_default, which an administrator may raise (common
+ * tuning), and each connection would then hold that many more (some 270
+ * replies at the kernel's default of 208 KiB, ten times that at 2 MiB),
+ * max_connections of them past the unit's LimitNOFILE.  They stay in
+ * flight after the daemon closes its end, as long as the client keeps
+ * its own: a uid dropped for not reading and connecting again could pile
+ * them up without end.  So a peer let go of while its client has not
+ * read all it was sent, descriptors among them, keeps its socket (shut
+ * down both ways, so that the client reads what came and then its end)
+ * until the client reads it all or closes (SIOCOUTQ reads 0 then): such
+ * kept connections count as their uid's (peer_kept), so that a uid's
+ * descriptors in flight stay below max_connections_per_uid socket
+ * buffers.
  *
  * Held requests: a request that must wait (for its pool to settle,
  * dispatch.c) is kept with peer_hold, with every datagram of its batch
@@ -200,6 +206,25 @@ peer_uid(int fd)
 	return cr.uid;
 }
 
+/*
+ * Make fd's send buffer PEER_SNDBUF, if the machine's default is larger;
+ * a smaller one (a lowered wmem_default) bounds it already.  Whatever the
+ * buffer will not take is queued here, as for any client that reads
+ * slowly.  (The kernel caps SO_SNDBUF at net.core.wmem_max: under 32 KiB,
+ * a sixth of its default, the largest replies would not fit.)
+ */
+static void
+peer_bound_sndbuf(int fd)
+{
+	int now, want = PEER_SNDBUF / 2;
+	socklen_t len = sizeof(now);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &now, &len) == 0 &&
+	    now > PEER_SNDBUF)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want,
+				 sizeof(want));
+}
+
 #ifndef SO_PASSRIGHTS
 #define SO_PASSRIGHTS 83	/* Linux 6.16; libc headers may lack it */
 #endif
@@ -223,6 +248,7 @@ peer_new(struct event_base *base, int fd, peer_dispatch_fn fn, void *arg)
 	/* The listener's refusal came with it; a carried connection may be
 	 * an older image's, accepted without one. */
 	peer_refuse_fds(fd);
+	peer_bound_sndbuf(fd);
 	p->fd = fd;
 	p->dispatch = fn;
 	p->arg = arg;

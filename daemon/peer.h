@@ -16,6 +16,14 @@ struct peer;
 
 /* The largest datagram either side may send (docs/protocol.md). */
 #define PEER_MAX_MESSAGE 65536
+/*
+ * The send buffer of every connection, as the kernel counts it (skbs'
+ * truesize; SO_SNDBUF asks for half): room for the largest reply (the
+ * kernel refuses a datagram over the buffer less 32 bytes) and for a
+ * read batch of small ones (64 of some 800 bytes each), and what bounds
+ * the descriptors one connection holds in flight (peer.c).
+ */
+#define PEER_SNDBUF (2 * PEER_MAX_MESSAGE)
 /* Replies queued for a client that does not read, before it is dropped. */
 #define PEER_MAX_QUEUED (4u * 1024 * 1024)
 /* The descriptors those replies may pass, likewise. */

@@ -11,10 +11,11 @@
  * reads their replies, and keeps the sockets the daemon dropped it on,
  * makes every other user's open fail.  Here the daemon runs as uid 65533
  * with 1024 descriptors, the flooder as 65534 (two connections at once,
- * each holding a socket's buffer of replies at most: some 140 opens, with
- * their closes), another client as 65532.
+ * each holding a socket's buffer of replies at most, the daemon's 128 KiB:
+ * some 85 opens, with their closes), another client as 65532.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -37,6 +38,10 @@
 #define OTHER_UID 65532
 #define DAEMON_NOFILE "1024"
 #define FLOOD_CONNS 24	/* each leaves its unread descriptors behind */
+/* The send buffer the daemon gives each connection, as SO_SNDBUF is
+ * asked for it (the kernel keeps twice that): docs/security.md. */
+#define DAEMON_SNDBUF 65536
+#define MAX_UNREAD 4096	/* datagrams one connection's socket may hold */
 
 /* Send req now; 0, or -errno (EAGAIN when the socket is full). */
 static int
@@ -53,22 +58,19 @@ send_now(int fd, Poolmgr__Request *req)
 }
 
 /*
- * One connection of the flooder: Hello, then read-only opens and closes
- * of pool s, none of whose replies it reads, until the daemon drops it or
- * stops reading it.  The socket stays open, its replies unread.  How many
- * opens went.
+ * The flooder's words on connection fd: Hello, then read-only opens and
+ * closes of pool s, none of whose replies it reads, until the daemon
+ * drops it or stops reading it.  How many opens went.
  */
 static int
-flood_one(const char *sock)
+flood(int fd)
 {
 	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
 	Poolmgr__Hello hello = POOLMGR__HELLO__INIT;
 	Poolmgr__OpenPool o = POOLMGR__OPEN_POOL__INIT;
 	Poolmgr__ClosePool cl = POOLMGR__CLOSE_POOL__INIT;
-	int fd = harness_raw_connect(sock), opens = 0, rc;
+	int opens = 0, rc;
 
-	if (fd < 0)
-		return 0;
 	hello.version = 1;
 	req.id = 1;
 	req.body_case = POOLMGR__REQUEST__BODY_HELLO;
@@ -101,6 +103,16 @@ flood_one(const char *sock)
 		opens += i % 2 == 0;
 	}
 	return opens;
+}
+
+/* One connection of the flooder; its socket stays open, its replies
+ * unread.  How many opens went. */
+static int
+flood_one(const char *sock)
+{
+	int fd = harness_raw_connect(sock);
+
+	return fd < 0 ? 0 : flood(fd);
 }
 
 struct flooder {
@@ -371,6 +383,160 @@ taken_over_unread_reply_kept(void **state)
 	assert_int_equal(harness_stop(&d), 0);
 }
 
+/* A datagram the daemon sent: its length and the descriptors it passed. */
+struct dgram {
+	size_t len;
+	int nfds;
+};
+
+/*
+ * Everything in connection fd's socket, read to its end (the daemon shut
+ * down its side): each datagram's length and descriptors in got[], the
+ * descriptors closed.  How many datagrams, or -1 if no end came.
+ */
+static int
+read_to_end(int fd, struct dgram *got)
+{
+	static uint8_t buf[65536];
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(8 * sizeof(int))];
+	} cm;
+
+	for (int n = 0; n < MAX_UNREAD; n++) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = cm.buf,
+				     .msg_controllen = sizeof(cm.buf)};
+		struct cmsghdr *c;
+		ssize_t len;
+
+		if (poll(&pfd, 1, 10000) != 1)
+			return -1;
+		if ((len = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC)) <= 0)
+			return len == 0 ? n : -1;
+		got[n].len = (size_t)len;
+		got[n].nfds = 0;
+		for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+			int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+
+			for (int i = 0; i < k; i++) {
+				int passed;
+
+				memcpy(&passed, CMSG_DATA(c) + i * sizeof(int),
+				       sizeof(int));
+				close(passed);
+			}
+			got[n].nfds += k;
+		}
+	}
+	return -1;
+}
+
+/*
+ * How many of the n datagrams of got[], sent again in order (from the
+ * first again after the last, up to max in all), each as long and passing
+ * as many descriptors, a socket takes before it is full, none of them
+ * read, with a send buffer of sndbuf as SO_SNDBUF asks for it (0: the
+ * machine's default, net.core.wmem_default).
+ */
+static int
+buffer_holds(const struct dgram *got, int n, int max, int sndbuf)
+{
+	static uint8_t buf[65536];
+	int sv[2], passed, fd[8], i;
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(fd))];
+	} cm;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1 ||
+	    (passed = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	if (sndbuf)
+		(void)setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf,
+				 sizeof(sndbuf));
+	for (i = 0; i < 8; i++)
+		fd[i] = passed;
+	for (i = 0; i < max; i++) {
+		const struct dgram *g = &got[i % n];
+		struct iovec iov = {.iov_base = buf, .iov_len = g->len};
+		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+
+		if (g->nfds > 0) {
+			struct cmsghdr *c;
+
+			memset(&cm, 0, sizeof(cm));
+			msg.msg_control = cm.buf;
+			msg.msg_controllen = CMSG_SPACE((size_t)g->nfds *
+							sizeof(int));
+			c = CMSG_FIRSTHDR(&msg);
+			c->cmsg_level = SOL_SOCKET;
+			c->cmsg_type = SCM_RIGHTS;
+			c->cmsg_len = CMSG_LEN((size_t)g->nfds * sizeof(int));
+			memcpy(CMSG_DATA(c), fd, (size_t)g->nfds * sizeof(int));
+		}
+		if (sendmsg(sv[0], &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == -1)
+			break;
+	}
+	close(sv[0]);
+	close(sv[1]);
+	close(passed);
+	return i;
+}
+
+/*
+ * One connection that floods until the daemon lets it go, then reads
+ * what it was left: no more than a socket with the daemon's send buffer
+ * holds of the same datagrams.
+ */
+static int
+one_buffer_main(void *arg)
+{
+	static struct dgram got[MAX_UNREAD];
+	const char *sock = arg;
+	int fd = harness_raw_connect(sock), n, fds = 0, fixed, machine;
+
+	CHECK(fd >= 0, 2);
+	CHECK(flood(fd) > 0, 3);
+	CHECK((n = read_to_end(fd, got)) > 0, 4);
+	for (int i = 0; i < n; i++)
+		fds += got[i].nfds;
+	fixed = buffer_holds(got, n, n, DAEMON_SNDBUF);
+	machine = buffer_holds(got, n, MAX_UNREAD, 0);
+	fprintf(stderr, "one connection held %d replies unread, %d "
+		"descriptors among them; a send buffer of %d bytes (SO_SNDBUF) "
+		"holds %d of them, the machine's default %d such replies\n",
+		n, fds, DAEMON_SNDBUF, fixed, machine);
+	CHECK(fds > 0, 5);
+	CHECK(fixed == n, 6);
+	close(fd);
+	return 0;
+}
+
+/*
+ * A connection's descriptors in flight are bounded by the send buffer
+ * the daemon gives it, not by net.core.wmem_default: an administrator
+ * who raised that (common tuning) multiplied what each connection held,
+ * and max_connections of them could pass the unit's LimitNOFILE.  The
+ * flooder's connection, read to its end once the daemon let it go, held
+ * as many replies as a socket of the machine's default buffer takes
+ * (some 270 at the kernel's 212992 bytes), where a buffer of the
+ * daemon's takes fewer; now it holds no more than that.
+ */
+static void
+connection_holds_the_daemons_buffer(void **state)
+{
+	struct daemon_proc d;
+
+	(void)state;
+	start_unprivileged(&d, NULL, "[pool s]\nsize = 1M\nmode = 0666\n");
+	client_as(FLOODER_UID, one_buffer_main, d.sock);
+	harness_expect_logged(&d, "does not read its replies");
+	assert_int_equal(harness_stop(&d), 0);
+}
+
 int
 main(void)
 {
@@ -379,6 +545,7 @@ main(void)
 		cmocka_unit_test(kept_connections_closed_at_stop),
 		cmocka_unit_test(kept_connections_counted_after_restart),
 		cmocka_unit_test(taken_over_unread_reply_kept),
+		cmocka_unit_test(connection_holds_the_daemons_buffer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
