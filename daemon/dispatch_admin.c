@@ -974,18 +974,36 @@ do_trim(struct call *c, const Poolmgr__Trim *m)
 
 /*
  * The checks that are not an admin's, of pools whose check is costly,
- * take at most a tenth of the daemon's time: each walks every block on
- * its only thread (0.6 s for a million), and a writer sent 64 in one read
- * batch, served one after another while nobody else was (34 s), as often
- * as it liked.  So such a check within nine times the last one's length
- * after its end is refused (-EAGAIN).  Costly: CHECK_FREE_BLOCKS blocks
- * or more, or a last check of the pool that took CHECK_FREE_NS or more
- * (a check's cost grows with the blocks' sizes too: 4000 blocks of 1 GiB
- * took 20 ms).  A cheap pool's check is never refused.
+ * take at most a tenth of the daemon's time per uid: each walks every
+ * block on its only thread (0.6 s for a million), and a writer sent 64 in
+ * one read batch, served one after another while nobody else was (34 s),
+ * as often as it liked.  So such a check within nine times the length of
+ * its uid's last one after its end is refused (-EAGAIN).  Costly:
+ * CHECK_FREE_BLOCKS blocks or more, or a last check of the pool that took
+ * CHECK_FREE_NS or more (a check's cost grows with the blocks' sizes too:
+ * 4000 blocks of 1 GiB took 20 ms).  A cheap pool's check is never
+ * refused.
+ *
+ * The window is each uid's: one shared by all let one writer's checks
+ * keep every other user's refused.  So n uids' checks may take n tenths
+ * of the daemon's time together.  A window is kept only while it is open
+ * (check_windows_prune), one per uid, also after the uid's connections
+ * close, or closing one would let it check again at once.  A window
+ * there is no memory for is kept in checks_free_at, which every uid's
+ * checks wait out, as all did once.
  */
 #define CHECK_FREE_BLOCKS 4096
 #define CHECK_FREE_NS	  1000000u
-static uint64_t checks_free_at;	/* dispatch_now_ns */
+
+struct check_window {
+	LIST_ENTRY(check_window) entry;
+	uid_t uid;
+	uint64_t free_at;	/* dispatch_now_ns */
+};
+
+static LIST_HEAD(, check_window) check_windows =
+    LIST_HEAD_INITIALIZER(check_windows);
+static uint64_t checks_free_at;	/* the windows without memory of their own */
 
 static bool
 check_costly(const struct dpool *p)
@@ -994,27 +1012,61 @@ check_costly(const struct dpool *p)
 	       p->check_ns >= CHECK_FREE_NS;
 }
 
+/* Drop the windows closed by now; uid's open one, if it has one. */
+static struct check_window *
+check_windows_prune(uid_t uid, uint64_t now)
+{
+	struct check_window *w, *next, *found = NULL;
+
+	for (w = LIST_FIRST(&check_windows); w; w = next) {
+		next = LIST_NEXT(w, entry);
+		if (w->free_at <= now) {
+			LIST_REMOVE(w, entry);
+			free(w);
+		} else if (w->uid == uid) {
+			found = w;
+		}
+	}
+	return found;
+}
+
 static int
 check_paced(struct call *c, const struct dpool *p)
 {
-	uint64_t now = dispatch_now_ns();
+	uint64_t now = dispatch_now_ns(), free_at = checks_free_at;
+	struct check_window *w;
 
-	if (may_admin(c->s) || !check_costly(p) || now >= checks_free_at)
+	if (may_admin(c->s) || !check_costly(p))
+		return 0;
+	if ((w = check_windows_prune(c->s->uid, now)) && w->free_at > free_at)
+		free_at = w->free_at;
+	if (now >= free_at)
 		return 0;
 	return refuse(c, -EAGAIN, "pool %s: checks of large pools take at "
-		      "most a tenth of the daemon's time: again in %llu ms",
-		      p->name, (unsigned long long)((checks_free_at - now) /
-						    1000000 + 1));
+		      "most a tenth of the daemon's time per user: again in "
+		      "%llu ms", p->name,
+		      (unsigned long long)((free_at - now) / 1000000 + 1));
 }
 
 static void
 check_done(struct call *c, struct dpool *p, uint64_t began)
 {
-	uint64_t now = dispatch_now_ns();
+	uint64_t now = dispatch_now_ns(), free_at;
+	struct check_window *w;
 
 	p->check_ns = now - began;
-	if (!may_admin(c->s) && check_costly(p))
-		checks_free_at = now + 9 * (now - began);
+	if (may_admin(c->s) || !check_costly(p))
+		return;
+	free_at = now + 9 * (now - began);
+	if (!(w = check_windows_prune(c->s->uid, now)) &&
+	    (w = malloc(sizeof(*w)))) {
+		w->uid = c->s->uid;
+		LIST_INSERT_HEAD(&check_windows, w, entry);
+	}
+	if (w)
+		w->free_at = free_at;
+	else if (free_at > checks_free_at)
+		checks_free_at = free_at;
 }
 
 int

@@ -6,9 +6,10 @@
  * a writer may pipeline as many as it likes: 64 checks of a pool of a
  * million blocks held every other client for 34 s.  The checks that are
  * not an admin's, of pools of 4096 blocks or more or whose last check took
- * a millisecond or more, now take at most a tenth of the daemon's time:
- * one that comes too soon after the last is refused with -EAGAIN.  An
- * admin's, and a cheap pool's, always run.
+ * a millisecond or more, now take at most a tenth of the daemon's time per
+ * uid: one that comes too soon after its uid's last is refused with
+ * -EAGAIN, another uid's is not.  An admin's, and a cheap pool's, always
+ * run.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -27,6 +28,7 @@
 #include "poolclient.h"
 
 #define WRITER_UID 65534
+#define OTHER_UID 65533	/* another writer, whose checks are its own */
 #define BIG_BLOCKS 100000	/* a check of some 50 ms */
 /* A check of some 0.2 s: the next is refused for 2 s, room for poolctl. */
 #define POOLCTL_BLOCKS 500000
@@ -170,6 +172,92 @@ costly_pool_of_few_blocks_paced(void **state)
 	writer_runs("[pool huge]\nsize = 4T\nmode = 0666\n", few_blocks_main);
 }
 
+struct turns {
+	const char *sock;
+	int ready[2];		/* a byte once its window is open */
+	int go[2];		/* a byte: the other has checked */
+};
+
+/*
+ * The first writer: its check of big runs, and opens its window; once
+ * the other uid has checked, its own next check is refused, so the
+ * window was open all through the other's.
+ */
+static int
+first_main(void *arg)
+{
+	struct turns *t = arg;
+	uint64_t id;
+	uint32_t h;
+	int fd = harness_raw_greeted(t->sock, "checker");
+	char b = 0;
+
+	close(t->ready[0]);
+	close(t->go[1]);	/* the test's end: gone, if it fails */
+	CHECK(fd >= 0, 2);
+	CHECK_RC(harness_raw_open(fd, "big", &h), 0, 3);
+	CHECK_RC(harness_raw_alloc_many(fd, h, 64, POOLCTL_BLOCKS), 0, 4);
+	CHECK(post_check(fd, "big", &id) == 0, 5);
+	CHECK_RC(reply_error(fd, id), 0, 6);
+	CHECK(write(t->ready[1], &b, 1) == 1, 7);
+	CHECK(read(t->go[0], &b, 1) == 1, 8);
+	CHECK(post_check(fd, "big", &id) == 0, 9);
+	CHECK_RC(reply_error(fd, id), -EAGAIN, 10);
+	close(fd);
+	return 0;
+}
+
+/* The other writer: its check of big runs, whoever else checked. */
+static int
+second_main(void *arg)
+{
+	struct turns *t = arg;
+	uint64_t id;
+	int fd = harness_raw_greeted(t->sock, "other");
+
+	CHECK(fd >= 0, 2);
+	CHECK(post_check(fd, "big", &id) == 0, 3);
+	CHECK_RC(reply_error(fd, id), 0, 4);
+	close(fd);
+	return 0;
+}
+
+/*
+ * Each uid's checks are paced on their own: another writer's check of
+ * the large pool runs while the first's window is open, where the one
+ * window shared by every user refused it (-EAGAIN) for as long as the
+ * first kept checking.
+ */
+static void
+other_users_check_runs(void **state)
+{
+	struct daemon_proc d;
+	struct turns t;
+	pid_t first, second;
+	char b = 0;
+
+	(void)state;
+	harness_skip_unless_root("run writers as other uids");
+	assert_int_equal(harness_start(&d, "[pool big]\nsize = 64M\n"
+				       "mode = 0666\n"), 0);
+	t.sock = d.sock;
+	assert_int_equal(pipe(t.ready), 0);
+	assert_int_equal(pipe(t.go), 0);
+	first = harness_spawn_as(WRITER_UID, WRITER_UID, first_main, &t);
+	assert_true(first > 0);
+	close(t.ready[1]);
+	close(t.go[0]);
+	assert_int_equal(read(t.ready[0], &b, 1), 1);
+	second = harness_spawn_as(OTHER_UID, OTHER_UID, second_main, &t);
+	assert_true(second > 0);
+	assert_int_equal(harness_wait(second), 0);
+	assert_int_equal(write(t.go[1], &b, 1), 1);
+	assert_int_equal(harness_wait(first), 0);
+	close(t.ready[0]);
+	close(t.go[1]);
+	assert_int_equal(harness_stop(&d), 0);
+}
+
 /*
  * The writer again, with poolctl: its check right after one of its own
  * is refused, and poolctl says it is paced and when to ask again, not
@@ -217,6 +305,7 @@ main(void)
 		cmocka_unit_test(writers_checks_are_paced),
 		cmocka_unit_test(poolctl_says_a_check_is_paced),
 		cmocka_unit_test(costly_pool_of_few_blocks_paced),
+		cmocka_unit_test(other_users_check_runs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
