@@ -9,8 +9,9 @@
  *
  * Data goes to stdout, diagnostics to stderr as "poolctl: WHAT: WHY".
  * Exit status: 0 success, 1 the operation failed, 2 usage error, 69
- * (EX_UNAVAILABLE) the daemon is unreachable, 77 (EX_NOPERM) permission
- * denied.  See docs/poolctl.md.
+ * (EX_UNAVAILABLE) the daemon is unreachable, 75 (EX_TEMPFAIL) a check
+ * paced, to ask again later, 77 (EX_NOPERM) permission denied.  See
+ * docs/poolctl.md.
  *
  * This file owns the command line as a whole: the options, the table of
  * commands and their help, matching the words given against that table,
@@ -557,7 +558,8 @@ static const struct cmd cmds[] = {
 	  "run the daemon's invariant check on a pool",
 	  "Run the daemon's invariant check on POOL.  Prints \"ok\", or the\n"
 	  "problem found and exits 1.  Needs write permission on the pool\n"
-	  "(the check holds up the daemon: about 15 ms per million blocks).\n" },
+	  "(the check holds up the daemon: about 15 ms per million blocks).\n"
+	  "A user who is no admin may be told to ask again later: exit 75.\n" },
 };
 #define NCMDS (sizeof cmds / sizeof cmds[0])
 
@@ -568,6 +570,7 @@ static const char exit_status_help[] =
     "  2   usage error\n"
     "  69  the daemon is unreachable (no socket, connection refused or\n"
     "      lost), or at a connection limit (max_connections...)\n"
+    "  75  try again later: a check of a large pool is paced\n"
     "  77  permission denied (by the daemon, or on the socket)\n";
 
 static void

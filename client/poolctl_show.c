@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 
 #include "poolctl.h"
 
@@ -321,7 +322,9 @@ cmd_trim(struct ctl *ctl, int argc, char **argv)
 /*
  * A check's -EAGAIN is the daemon's pacing of a large pool's checks by a
  * user who is no admin, not the waits of a pool that pool_strerror names;
- * the daemon's words follow with when to ask again.
+ * the daemon's words follow with when to ask again.  It exits
+ * EX_TEMPFAIL, not 1: a script can tell "ask again later" from a check
+ * that found a problem.
  */
 static const struct why paced = {
 	"not now: the checks of large pools are paced", false, NULL
@@ -341,8 +344,10 @@ cmd_check(struct ctl *ctl, int argc, char **argv)
 		return rc;
 	msg[0] = '\0';
 	error = pool_check_by_name(ctl->conn, name, msg, sizeof msg);
-	if (error == -EAGAIN)
-		return fail_refusal(error, "check", name, &paced);
+	if (error == -EAGAIN) {
+		(void)fail_refusal(error, "check", name, &paced);
+		return EX_TEMPFAIL;
+	}
 	if (error != 0 && error != -EFAULT)
 		return fail_pool(error, "check", name, NULL);
 	if (error == -EFAULT && msg[0] == '\0')

@@ -262,7 +262,8 @@ other_users_check_runs(void **state)
  * The writer again, with poolctl: its check right after one of its own
  * is refused, and poolctl says it is paced and when to ask again, not
  * -EAGAIN's words for the waits of a pool (max_alloc_waits), and exits
- * 1 with nothing on stdout (where a check's problem would be).
+ * 75 (EX_TEMPFAIL), to ask again later, with nothing on stdout: a check
+ * that found a problem prints it there and exits 1, as this did.
  */
 static int
 poolctl_main(void *arg)
@@ -282,7 +283,7 @@ poolctl_main(void *arg)
 		 "2>&1 >/dev/null", sock, harness_build());
 	rc = harness_run(cmd, out, sizeof(out));
 	fprintf(stderr, "poolctl check big -> %d: %s", rc, out);
-	CHECK_RC(rc, 1, 7);
+	CHECK_RC(rc, 75, 7);
 	CHECK(strstr(out, "poolctl: check big: not now: ") == out, 8);
 	CHECK(strstr(out, "checks of large pools") != NULL, 9);
 	CHECK(strstr(out, "again in ") != NULL, 10);
