@@ -41,7 +41,9 @@
  * loses that pool alone.  A destroyed pool's keep.<n> that the store
  * could not be asked to drop is asked again the same way: its journal
  * says the pool is gone, so no recovery takes it, but the store holds
- * the pool's memory as long as it holds the descriptor.
+ * the pool's memory as long as it holds the descriptor.  So is each
+ * keep.<n> of a journal let go of (lose), whose numbers the pools give
+ * up: until it is out, it is named for the next image (names_env).
  */
 #include <assert.h>
 #include <errno.h>
@@ -635,6 +637,8 @@ keeps_ask(void)
 		keeps_later();
 }
 
+static void keep_remove(uint64_t id);
+
 /*
  * Nothing kept to build on (the spill cannot take a record, or cur and
  * the pools disagree): the journal and the keeps out of the store if they
@@ -656,10 +660,17 @@ lose(int rc)
 	compact_drop();
 	if (!out)
 		withdraw();
+	/*
+	 * Out of the store already, each keep was asked out when the journal
+	 * left (broken), and that request may have failed as any can: asked
+	 * again.  A removal that fails is remembered (keep_remove): the
+	 * number leaves the pool, and otherwise nothing would name it for
+	 * the next image, which numbers its own from the journal's on and
+	 * could push a keep.<n> of another pool beside it.
+	 */
 	for (p = dpool_first(); p; p = dpool_next(p))
 		if (p->keep_id) {
-			if (!out)
-				unstore("keep", p->keep_id);
+			keep_remove(p->keep_id);
 			p->keep_id = 0;
 		}
 	jfile_close(&cur);
@@ -1106,15 +1117,18 @@ keep_refused(struct dpool *p, int rc)
 	keeps_ask();
 }
 
-/* A destroyed pool's keep.<n> out of the store, or tried again later. */
+/*
+ * A keep.<n> no journal names any more (its pool destroyed, or the
+ * journal let go of) out of the store, or tried again later.
+ */
 static void
 keep_remove(uint64_t id)
 {
 	if (unstore("keep", id) == 0)
 		return;
 	if (nunremoved == sizeof(unremoved) / sizeof(unremoved[0])) {
-		log_warnx("the fd store holds keep.%llu, a pool gone, until "
-			  "the next start", (unsigned long long)id);
+		log_warnx("the fd store holds keep.%llu, which no journal "
+			  "names, until the next start", (unsigned long long)id);
 		return;
 	}
 	unremoved[nunremoved++] = id;
@@ -1267,9 +1281,10 @@ begin(void)
 		names_env();
 		return 0;
 	}
+	/* Their numbers are above the journal's: remembered as lose's. */
 	for (p = dpool_first(); p; p = dpool_next(p))
 		if (p->keep_id) {
-			unstore("keep", p->keep_id);
+			keep_remove(p->keep_id);
 			p->keep_id = 0;
 		}
 	jfile_close(&cur);

@@ -20,6 +20,14 @@
  *       removals failed too.  (Out of the store it named nothing: the new
  *       image, numbering from 1, could push a keep.<n> of its own beside
  *       the destroyed pool's, and a crash recover a pool from either.)
+ *   lost_keeps_handed  a pool made after the journal (its keep.<n>
+ *       numbered above it), the daemon's queue of notifications full,
+ *       and a compaction whose journal the store refuses: the journal is
+ *       let go of, and the keeps' removals fail.  POOLMGRD_JOURNAL still
+ *       names both keeps.  (It named the lost journal alone: the new
+ *       image numbered its own from just above it, pushed a keep.<n> of
+ *       another pool beside the one left, and a crash could recover a
+ *       pool from the other's memory.)
  *   handed_id_out_of_range  POOLMGRD_JOURNAL names journal.<2^64 - 1>,
  *       which no image of ours has pushed: the value is not the list of
  *       an image of ours and is ignored.  The pool is kept under a number
@@ -321,6 +329,27 @@ refusals_keep_their_try(void **state)
 		assert_int_not_equal(more[i]->keep_id, 0);
 }
 
+/*
+ * The store reads nothing, and notifications wait until the next is
+ * dropped: a removal then is, let alone a push.  A status waits among
+ * them, which the next replaces (store_reads_again): it is not dropped,
+ * and sends what waits.
+ */
+static void
+queue_filled(void)
+{
+	unsigned i;
+
+	for (i = 0; i < QUEUE_FILL; i++) {
+		if (i == 20)	/* the socket's queue full (10) */
+			assert_int_equal(notify_send("STATUS=filling", -1,
+						     NOTIFY_STATUS), 0);
+		if (notify_send("STATUS=filler", -1, NOTIFY_EVERY) == -ENOBUFS)
+			break;
+	}
+	assert_true(i < QUEUE_FILL);
+}
+
 /* Does the list of names list hold name? */
 static bool
 names_hold(const char *list, const char *name)
@@ -349,20 +378,7 @@ unremoved_handed_when_out(void **state)
 		 (unsigned long long)b->keep_id);
 	snprintf(keep_p, sizeof(keep_p), "keep.%llu",
 		 (unsigned long long)fx->p->keep_id);
-	/*
-	 * The store reads nothing, and notifications wait until the next is
-	 * dropped: the removal of b's keep is one.  A status waits among
-	 * them, which the next replaces (store_reads_again): it is not
-	 * dropped, and sends what waits.
-	 */
-	for (i = 0; i < QUEUE_FILL; i++) {
-		if (i == 20)	/* the socket's queue full (10) */
-			assert_int_equal(notify_send("STATUS=filling", -1,
-						     NOTIFY_STATUS), 0);
-		if (notify_send("STATUS=filler", -1, NOTIFY_EVERY) == -ENOBUFS)
-			break;
-	}
-	assert_true(i < QUEUE_FILL);
+	queue_filled();		/* the removal of b's keep is dropped */
 	destroyed(b);
 	assert_int_equal(journal_exec_names(), 0);
 	assert_true(names_hold(getenv("POOLMGRD_JOURNAL"), keep_b));
@@ -388,6 +404,36 @@ unremoved_handed_when_out(void **state)
 	assert_true(names_hold(names, keep_b));
 	assert_true(names_hold(names, keep_p));
 	assert_true(strncmp(names, "journal.", 8) == 0);
+}
+
+static void
+lost_keeps_handed(void **state)
+{
+	struct daemon_fixture *fx = *state;
+	struct dpool *b = made("b");
+	char keep_b[32], keep_p[32];
+	const char *names;
+	unsigned i;
+
+	snprintf(keep_b, sizeof(keep_b), "keep.%llu",
+		 (unsigned long long)b->keep_id);
+	snprintf(keep_p, sizeof(keep_p), "keep.%llu",
+		 (unsigned long long)fx->p->keep_id);
+	queue_filled();
+	/* No loop: the compaction is made at once, and its push refused. */
+	journal_setup(NULL);
+	for (i = 0; i < 100000 && fx->p->keep_id != 0; i++)
+		journal_pool_set(fx->p, false, false, false);
+	journal_setup(step_in);
+	assert_int_equal(fx->p->keep_id, 0);
+	assert_int_equal(b->keep_id, 0);
+
+	assert_int_equal(journal_exec_names(), 0);
+	names = getenv("POOLMGRD_JOURNAL");
+	printf("handed over: %s\n", names ? names : "(nothing)");
+	assert_non_null(names);
+	assert_true(names_hold(names, keep_b));
+	assert_true(names_hold(names, keep_p));
 }
 
 static void
@@ -421,6 +467,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(unremoved_handed_when_out,
 						setup_open, teardown),
+		cmocka_unit_test_setup_teardown(lost_keeps_handed, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(handed_id_out_of_range,
 						setup_out_of_range, teardown),
 		cmocka_unit_test_setup_teardown(handed_names_with_odd_bytes,
