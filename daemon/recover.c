@@ -17,6 +17,7 @@
  * in it, dead, so that a persist at the same offset later finds it again.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -887,15 +888,59 @@ newest(const struct passed_fds *pf, uint64_t *id)
 	return best;
 }
 
-static int
-kept_fd(const struct passed_fds *pf, uint64_t keep)
+/* Could fd be a pool's memory of size bytes: sealed as pool.c seals one? */
+static bool
+fits(int fd, uint64_t size)
 {
-	unsigned i;
+	int seals = fcntl(fd, F_GET_SEALS), need = F_SEAL_SHRINK | F_SEAL_GROW;
+	struct stat sb;
 
-	for (i = 0; i < pf->n; i++)
-		if (pf->fd[i] >= 0 && name_id(pf->name[i], "keep.") == keep)
-			return (int)i;
-	return -1;
+	return seals != -1 && (seals & need) == need && fstat(fd, &sb) == 0 &&
+	       S_ISREG(sb.st_mode) && (uint64_t)sb.st_size == size;
+}
+
+/*
+ * The index in pf of keep.<keep>, pool ps's memory, or -EINVAL with why.
+ * The store may hold the name twice: a keep whose removal failed when a
+ * journal was let go of, which no image named for the next, beside a
+ * keep of the next image's under the same number (journal.c numbers its
+ * keeps above the names it knows).  The memory of another pool taken for
+ * this one's would come back as its blocks.  A pool's memfd is sealed at
+ * its size, so of several only one of that size can be its own: that one
+ * is taken, and logged.  Several of its size, or none, cannot be told
+ * apart: the journal is refused, as a keep missing refuses it.
+ */
+static int
+kept_fd(const struct passed_fds *pf, const struct replay *r, uint64_t keep,
+	const Poolmgrd__PoolState *ps)
+{
+	unsigned i, named = 0, sized = 0;
+	int first = -1, at = -1;
+
+	for (i = 0; i < pf->n; i++) {
+		if (pf->fd[i] < 0 || name_id(pf->name[i], "keep.") != keep)
+			continue;
+		if (named++ == 0)
+			first = (int)i;
+		if (fits(pf->fd[i], ps->size) && sized++ == 0)
+			at = (int)i;
+	}
+	if (named == 1)
+		return first;	/* restore_check checks it as any */
+	if (named == 0)
+		return state_why(r->why, r->len, "pool %s: no keep.%llu",
+				 ps->name, (unsigned long long)keep);
+	if (sized != 1)
+		return state_why(r->why, r->len, "pool %s: keep.%llu twice in "
+				 "the fd store (%u of them, %u of its %llu "
+				 "bytes): which is its memory is not known",
+				 ps->name, (unsigned long long)keep, named,
+				 sized, (unsigned long long)ps->size);
+	log_warnx("after a crash: pool %s: keep.%llu twice in the fd store "
+		  "(%u of them); the one of its %llu bytes taken", ps->name,
+		  (unsigned long long)keep, named,
+		  (unsigned long long)ps->size);
+	return at;
 }
 
 /* The descriptors in the state's order, taken from pf. */
@@ -913,11 +958,10 @@ place(struct passed_fds *pf, const Poolmgrd__State *st,
 	for (i = 0; i < r->npools; i++) {
 		if (!r->pools[i].live)
 			continue;
-		if ((at[k] = kept_fd(pf, r->pools[i].keep)) < 0) {
+		if ((at[k] = kept_fd(pf, r, r->pools[i].keep,
+				     st->pools[k])) < 0) {
 			free(f);
-			return state_why(r->why, r->len, "pool %s: no keep.%llu",
-					 st->pools[k]->name,
-					 (unsigned long long)r->pools[i].keep);
+			return at[k];
 		}
 		k++;
 	}

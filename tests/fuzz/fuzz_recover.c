@@ -29,7 +29,8 @@
  * says; in a journal with a record of generations or of a type after
  * them, a name record followed by its generation's unless it is the
  * last): recover.c must accept exactly the whole journals whose live
- * pools all have their keep.<n>, and make of them the model's pools,
+ * pools all have their keep.<n> (of several of one number, exactly one
+ * sealed at the pool's size), and make of them the model's pools,
  * settings, blocks, names (bytes, publisher, flag, generation; names
  * whose generation record never came get the ones after the pool's
  * last, in the order of their name records; the order of eviction the
@@ -82,7 +83,9 @@
  * record, changed after a settings change, emptied, of 32 entries, and
  * ones that cannot be (an odd word, a uid past 32 bits or nobody's, a
  * uid twice, of a dead pool).  A rebuilt pool has exactly the list and
- * the user quotas of uids recovered.
+ * the user quotas of uids recovered.  keep-twice_*: a seed of one pool
+ * with a second keep.<n> of its number ahead of its own, of another size
+ * (sized: recovered from its own) or of its size (unknown: refused).
  * With POOLMGR_FUZZ_WHY set, every refusal's reason is printed (to see
  * what a corpus reaches).
  *
@@ -618,20 +621,29 @@ model_read(struct model *md, const uint64_t *m, size_t len, uint64_t id)
 	return md->bare && md->gen_writer ? -1 : 0;
 }
 
-/* Has every live pool of the model its keep.<n> among the keeps? */
+/*
+ * Has every live pool of the model its keep.<n> among the keeps: the one
+ * of its number, or of several exactly one sealed at its size?
+ */
 static bool
 all_kept(const struct model *md, const uint8_t *keeps, unsigned nkeeps)
 {
 	size_t i, live = 0;
-	unsigned k;
+	unsigned k, named, sized;
 
 	for (i = 0; i < md->npools; i++) {
 		if (!md->pools[i].live)
 			continue;
 		live++;
-		for (k = 0; k < nkeeps && keeps[2 * k] != md->pools[i].w[1]; k++)
-			;
-		if (k == nkeeps)
+		for (k = named = sized = 0; k < nkeeps; k++) {
+			if (keeps[2 * k] != md->pools[i].w[1])
+				continue;
+			named++;
+			sized += !(keeps[2 * k + 1] & KEEP_UNSEALED) &&
+				 sizes[keeps[2 * k + 1] & 7] ==
+				 md->pools[i].w[2];
+		}
+		if (named == 0 || (named > 1 && sized != 1))
 			return false;
 	}
 	return live <= POOL_MAX_POOLS;

@@ -80,6 +80,14 @@
  *   acl_kept_across_restarts the same list across a restart in place,
  *                            a planned stop and start through the store,
  *                            then a crash of the restored daemon;
+ *   keep_twice_by_size       pool a's keep.<n> twice in the store (the
+ *                            other a memfd of another pool's, as one
+ *                            left by a lost journal beside the next
+ *                            image's, found first): the one of the
+ *                            size the journal records is taken, and the
+ *                            block comes back with its bytes; both of
+ *                            that size, neither can be told for its
+ *                            memory, and the journal is refused whole;
  *   acl_set_whole_or_none    a crash (fail_grow.so) between the records
  *                            of one SetPool, its mode and its list: the
  *                            pool recovers with both as they were, or
@@ -584,6 +592,75 @@ expect_refused(struct harness_store *st, const char *why)
 		fail_msg("not refused for '%s'", why);
 	}
 	expect_live_blocks(st, 0);
+}
+
+/*
+ * A memfd of size bytes, sealed as a pool's, every byte c: the memory of
+ * another pool, kept under a number pool a's keep has too.
+ */
+static int
+other_pools_memfd(size_t size, int c)
+{
+	int fd = memfd_create("poolmgr:other", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	void *m;
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(m != MAP_FAILED);
+	memset(m, c, size);
+	munmap(m, size);
+	assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW),
+			 0);
+	return fd;
+}
+
+/*
+ * fd in the store under the name of pool a's keep.<n>, ahead of it: the
+ * store passes them in its order, and the recovery looked no further
+ * than the first.
+ */
+static void
+keep_ahead(struct harness_store *st, int fd)
+{
+	int k = harness_store_prefix(st, "keep.");
+
+	assert_true(k >= 0);
+	assert_true(st->n < HARNESS_STORE_MAX);
+	st->fd[st->n] = st->fd[k];
+	memcpy(st->name[st->n], st->name[k], sizeof(st->name[0]));
+	st->n++;
+	st->fd[k] = fd;
+}
+
+static void
+keep_twice_by_size(void **state)
+{
+	struct harness_store *st = *state;
+	char name[64];
+	pool_off_t off;
+	int k;
+
+	start(st, STORE_FDS);
+	persist_one(st, &off);
+	crash(st);
+	keep_ahead(st, other_pools_memfd(1 << 20, 'x'));
+	k = harness_store_prefix(st, "keep.");
+	snprintf(name, sizeof(name), "%s", st->name[k]);
+	start(st, STORE_FDS);
+	if (!log_has(st, "after a crash: 1 pool") ||
+	    !log_has(st, "twice in the fd store")) {
+		harness_store_print_log(st);
+		fail_msg("not recovered from the keep of its size");
+	}
+	expect_kept(st, off);
+	/* The name out once ready, both descriptors with it. */
+	wait_removed(st, name);
+	assert_true(harness_store_prefix(st, "keep.") >= 0);
+
+	crash(st);
+	keep_ahead(st, other_pools_memfd(4 << 20, 'x'));
+	expect_refused(st, "twice in the fd store");
 }
 
 /*
@@ -2184,6 +2261,8 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(acl_kept_across_restarts,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(keep_twice_by_size, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(acl_set_whole_or_none, setup,
 						teardown),
 	};
