@@ -37,11 +37,13 @@
  *
  * A pool's keep.<n> that the store refuses for a passing reason (its
  * socket full, memory or descriptors short) is tried again, with the
- * waits of a fresh journal's tries (keeps_retry); until then a crash
+ * waits of a fresh journal's tries (pushes_retry); until then a crash
  * loses that pool alone.  A destroyed pool's keep.<n> that the store
- * could not be asked to drop is asked again the same way: its journal
- * says the pool is gone, so no recovery takes it, but the store holds
- * the pool's memory as long as it holds the descriptor.  So is each
+ * could not be asked to drop is asked again the same way, on waits of
+ * its own (removals_retry), which never hold back a refused pool's try:
+ * its journal says the pool is gone, so no recovery takes it, but the
+ * store holds the pool's memory as long as it holds the descriptor.
+ * So is each
  * keep.<n> of a journal let go of (lose), whose numbers the pools give
  * up: until it is out, it is named for the next image (names_env).
  */
@@ -103,9 +105,18 @@ static struct jfile spill = {.fd = -1};	/* what cur could not take */
 static uint64_t spill_mark;	/* spill.end a compaction feeds to */
 static unsigned retry_ms;	/* the wait before the next try of one */
 static uint64_t rebuild_at;	/* ... when that try is due (mono_ns) */
-static unsigned keep_ms;	/* likewise, of the keeps' next try */
-static uint64_t keep_at;	/* ... when it is due (mono_ns) */
-static bool keeps_due;		/* pools keep_due, or unremoved keeps */
+/*
+ * Tries again after backoff's waits, each kind on its own: the keeps'
+ * pushes (pools keep_due) and the removals of unremoved keeps.  A
+ * removal that keeps failing must not hold back a pool's keep, which
+ * until it is in leaves the pool to a crash.
+ */
+struct again {
+	bool due;
+	unsigned ms;		/* the wait before the next try after it */
+	uint64_t at;		/* when it is due (mono_ns) */
+};
+static struct again pushes, removals;
 /* The keep.<n> of pools gone that the store was not told to drop. */
 static uint64_t unremoved[POOL_MAX_POOLS];
 static unsigned nunremoved;
@@ -613,28 +624,41 @@ step_by(uint64_t when)
 	step_after(when > now ? (unsigned)((when - now) / 1000000) + 1 : 0);
 }
 
-/* The keeps due (keeps_retry) once more, after backoff's wait. */
+/* a's try once more, after backoff's wait. */
 static void
-keeps_later(void)
+again_later(struct again *a)
 {
-	unsigned ms = backoff(&keep_ms);
+	unsigned ms = backoff(&a->ms);
 
-	keeps_due = true;
-	keep_at = mono_ns() + (uint64_t)ms * 1000000;
+	a->due = true;
+	a->at = mono_ns() + (uint64_t)ms * 1000000;
 	step_after(ms);
 }
 
 /*
- * A keep refused or a removal failed: the keeps' try, unless one is due
- * already.  That one stands, neither put off nor its wait doubled: only
- * a try that fails waits longer (keeps_retry), and a burst of pools made
- * while systemd reads nothing would otherwise push the try a minute on.
+ * A keep refused or a removal failed: a try of its kind, unless one is
+ * due already.  That one stands, neither put off nor its wait doubled:
+ * only a try that fails waits longer (pushes_retry, removals_retry), and
+ * a burst of pools made while systemd reads nothing would otherwise push
+ * the try a minute on.
  */
 static void
-keeps_ask(void)
+again_ask(struct again *a)
 {
-	if (!keeps_due)
-		keeps_later();
+	if (!a->due)
+		again_later(a);
+}
+
+/* journal_step: a's try if it is due, else the step by its time. */
+static bool
+again_now(const struct again *a)
+{
+	if (!a->due)
+		return false;
+	if (mono_ns() >= a->at)
+		return true;
+	step_by(a->at);
+	return false;
 }
 
 static void keep_remove(uint64_t id);
@@ -1114,7 +1138,7 @@ keep_refused(struct dpool *p, int rc)
 	log_warnx("pool %s: not kept in the fd store (%s): a crash loses it "
 		  "until a later try keeps it", p->name, strerror(-rc));
 	p->keep_due = true;
-	keeps_ask();
+	again_ask(&pushes);
 }
 
 /*
@@ -1133,25 +1157,16 @@ keep_remove(uint64_t id)
 	}
 	unremoved[nunremoved++] = id;
 	names_env();
-	keeps_ask();
+	again_ask(&removals);
 }
 
-/*
- * The keeps refused for a passing reason, and the removals that failed,
- * tried again.  A pool kept now has its records as a snapshot would
- * (persistent blocks and names may have come since it was made), read
- * all at once.  A pool that lost its journal meanwhile is kept by the
- * fresh one (begin), with every other.
- */
+/* The removals that failed, tried again. */
 static void
-keeps_retry(void)
+removals_retry(void)
 {
-	struct dpool *p;
-	uint64_t walked = 0;
 	unsigned i, n;
-	int rc;
 
-	keeps_due = false;
+	removals.due = false;
 	for (i = n = 0; i < nunremoved; i++)
 		if (unstore("keep", unremoved[i]) != 0)
 			unremoved[n++] = unremoved[i];
@@ -1159,6 +1174,26 @@ keeps_retry(void)
 		nunremoved = n;
 		names_env();
 	}
+	if (nunremoved > 0)
+		again_later(&removals);
+	else
+		removals.ms = 0;
+}
+
+/*
+ * The keeps refused for a passing reason, tried again.  A pool kept now
+ * has its records as a snapshot would (persistent blocks and names may
+ * have come since it was made), read all at once.  A pool that lost its
+ * journal meanwhile is kept by the fresh one (begin), with every other.
+ */
+static void
+pushes_retry(void)
+{
+	struct dpool *p;
+	uint64_t walked = 0;
+	int rc;
+
+	pushes.due = false;
 	for (p = dpool_first(); p; p = dpool_next(p)) {
 		if (!p->keep_due)
 			continue;
@@ -1168,7 +1203,7 @@ keeps_retry(void)
 		}
 		if ((rc = keep_new(p)) != 0) {
 			if (keep_passing(rc)) {
-				keeps_due = true;
+				pushes.due = true;
 				continue;
 			}
 			p->keep_due = false;
@@ -1182,10 +1217,10 @@ keeps_retry(void)
 		names_env();
 		done(rec_pool_whole(NULL, p, &walked));
 	}
-	if (keeps_due || nunremoved > 0)
-		keeps_later();
+	if (pushes.due)
+		again_later(&pushes);
 	else
-		keep_ms = 0;
+		pushes.ms = 0;
 }
 
 /*
@@ -1386,12 +1421,10 @@ journal_step(void)
 	int rc;
 
 	armed_at = 0;		/* the timer has run */
-	if (keeps_due) {
-		if (mono_ns() >= keep_at)
-			keeps_retry();
-		else
-			step_by(keep_at);
-	}
+	if (again_now(&removals))
+		removals_retry();
+	if (again_now(&pushes))
+		pushes_retry();
 	if (phase != C_IDLE) {
 		compact_step();
 		return;
@@ -1435,7 +1468,7 @@ journal_stop(bool forget)
 
 	rebuild = false;
 	later = NULL;
-	keeps_due = false;
+	pushes.due = removals.due = false;
 	compact_drop();
 	jfile_close(&spill);
 	/* A stop that frees everything asks once more; else the next image

@@ -12,6 +12,14 @@
  *       keeps every one of them: a refusal does not put off a try asked
  *       for already, nor double its wait (a dozen pushed it a minute on,
  *       and a crash meanwhile lost every one of those pools).
+ *   refusal_not_behind_removals  a destroyed pool's removal dropped
+ *       (the daemon's queue of notifications full) and tried again until
+ *       its wait is 1.6 s; then a new pool's keep is refused.  Once the
+ *       store reads again, the loop's next step keeps the pool, or its
+ *       try is due after at most the wait one failed push earns: the
+ *       removals' waits are not the pushes'.  (The refusal waited for
+ *       the removal's try, up to a minute, and a crash meanwhile lost the
+ *       pool's blocks.)
  *   unremoved_handed_when_out  the daemon's queue of notifications so
  *       full that a destroyed pool's keep.<n> cannot be asked out of the
  *       store, and then the journal out of the store (it cannot grow,
@@ -350,6 +358,37 @@ queue_filled(void)
 	assert_true(i < QUEUE_FILL);
 }
 
+static void
+refusal_not_behind_removals(void **state)
+{
+	struct dpool *b = made("b"), *c;
+	unsigned i;
+
+	(void)state;
+	queue_filled();
+	destroyed(b);		/* its removal dropped: tried again */
+	/* Each try fails too: the waits 0, 100, 200, 400, 800 ms, then 1.6 s. */
+	for (i = 0; i < 5; i++) {
+		sleep_ms(store.step_ms);
+		journal_step();
+	}
+	printf("the removal's next try in %u ms\n", store.step_ms);
+	assert_true(store.step_ms >= 1000);
+	c = made("c");		/* refused: notifications wait */
+	assert_int_equal(c->keep_id, 0);
+
+	store_reads_again(0);
+	journal_step();
+	if (c->keep_id == 0) {
+		printf("c's try in %u ms\n", store.step_ms);
+		assert_true(store.step_ms < 1000);
+		sleep_ms(store.step_ms);
+		journal_step();
+	}
+	store_drain();
+	assert_int_not_equal(c->keep_id, 0);
+}
+
 /* Does the list of names list hold name? */
 static bool
 names_hold(const char *list, const char *name)
@@ -465,6 +504,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(refusals_keep_their_try, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(refusal_not_behind_removals,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(unremoved_handed_when_out,
 						setup_open, teardown),
 		cmocka_unit_test_setup_teardown(lost_keeps_handed, setup,
