@@ -888,17 +888,6 @@ newest(const struct passed_fds *pf, uint64_t *id)
 	return best;
 }
 
-/* Could fd be a pool's memory of size bytes: sealed as pool.c seals one? */
-static bool
-fits(int fd, uint64_t size)
-{
-	int seals = fcntl(fd, F_GET_SEALS), need = F_SEAL_SHRINK | F_SEAL_GROW;
-	struct stat sb;
-
-	return seals != -1 && (seals & need) == need && fstat(fd, &sb) == 0 &&
-	       S_ISREG(sb.st_mode) && (uint64_t)sb.st_size == size;
-}
-
 /*
  * The index in pf of keep.<keep>, pool ps's memory, or -EINVAL with why.
  * The store may hold the name twice: a keep whose removal failed when a
@@ -922,7 +911,7 @@ kept_fd(const struct passed_fds *pf, const struct replay *r, uint64_t keep,
 			continue;
 		if (named++ == 0)
 			first = (int)i;
-		if (fits(pf->fd[i], ps->size) && sized++ == 0)
+		if (is_pool_memfd(pf->fd[i], ps->size) && sized++ == 0)
 			at = (int)i;
 	}
 	if (named == 1)

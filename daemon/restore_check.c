@@ -151,8 +151,7 @@ is_connection(int fd)
 	       getpeername(fd, (struct sockaddr *)&sun, &len) == 0;
 }
 
-/* A memfd of size bytes, sealed as pool.c seals a pool's. */
-static int
+int
 is_pool_memfd(int fd, uint64_t size)
 {
 	int seals = fcntl(fd, F_GET_SEALS);

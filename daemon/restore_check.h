@@ -13,6 +13,13 @@
 #include "pool_uquota.h"
 #include "state.pb-c.h"
 
+/*
+ * Whether fd is a memfd of size bytes, sealed as pool.c seals a pool's
+ * and open for writing: a pool's memory handed over (restore.c), or kept
+ * in the fd store (recover.c).
+ */
+int is_pool_memfd(int fd, uint64_t size);
+
 /* The state in memfd fd, decoded; NULL with why. */
 Poolmgrd__State *state_load(int fd, char *why, size_t len);
 
