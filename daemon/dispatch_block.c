@@ -15,7 +15,9 @@
  * own (dispatch_refuse.c, which also words the refusals that stand).  An
  * Alloc with wait_ms that still finds no room, or is still over a quota,
  * waits for room (dispatch_room.c); one that comes while those waiting
- * have room to try waits behind them before it tries.
+ * have room to try waits behind them before it tries, and so does a
+ * Realloc that would take room (an allocation, a growth), which never
+ * waits itself.
  */
 #include <assert.h>
 #include <errno.h>
@@ -625,6 +627,61 @@ refuse_resize_past_pool(struct call *c, struct dpool *p,
 		      p->name, bytes_text(p->size, bound, sizeof(bound)));
 }
 
+/*
+ * Does the Realloc m take room: an allocation (no block), or a growth of
+ * its block, in place or by a move?  A growth in place takes the free
+ * run after the block, which a free may have just made, and the bytes
+ * the pool's limit and the quotas count, as a move's new place does.  A
+ * shrink, a resize within the block's bytes and a free take none, nor
+ * does a request the engine refuses whatever the room (no live block, a
+ * size past the pool's).
+ */
+static bool
+realloc_takes_room(struct dpool *p, const Poolmgr__Realloc *m)
+{
+	struct block *b;
+
+	if (m->offset == OFF_NONE)
+		return true;
+	if (m->size == 0 || !(b = dpool_block(p, m->offset)))
+		return false;
+	return heap_block_size(p->heap, m->size) > b->size;
+}
+
+/*
+ * The wait a Realloc gone behind those waiting is armed with: as a
+ * batch's (dispatch_batch.c), never reached, for it never waits itself;
+ * room made for them makes it active after them.
+ */
+#define REALLOC_BEHIND_MS UINT32_MAX
+
+/* A Realloc of no block: an allocation of m->size, unaligned. */
+static int
+realloc_none(struct call *c, struct handle *h, const Poolmgr__Realloc *m)
+{
+	struct room_need need = {0};
+	struct block *b;
+	int rc, wait;
+
+	do {
+		rc = dpool_alloc(h->pool, h, m->size, 0, false,
+				 quota_used(c, h), &b);
+		if ((wait = refused_unsettled(c, h->pool, rc)))
+			return wait;
+		if (rc == -ENOMEM)
+			need = block_need(h->pool, m->size, 0);
+		if (rc == -EDQUOT)
+			need = quota_need(own_quota_lack(c, h->pool,
+							 c->s->uid));
+	} while ((wait = make_room(c, h->pool, rc, m->retry_follows,
+				   &need)) == TRY_AGAIN);
+	if (wait)
+		return wait;
+	if (rc)
+		return refuse_alloc(c, h->pool, rc, m->retry_follows, m->size);
+	return alloc_done(c, h, b, NULL);
+}
+
 int
 do_realloc(struct call *c, const Poolmgr__Realloc *m)
 {
@@ -632,34 +689,31 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 	struct handle *h;
 	struct room_need need = {0};
 	uint64_t dst;
-	bool soon = false, shared;
+	bool soon = false, shared, takes;
 	int rc, wait;
 
+	/* Gone behind those waiting, its handle closed with the pool. */
+	if (room_wait_pool_gone(c->s))
+		return refuse(c, -ENOENT, "the pool was destroyed while the "
+			      "resize waited behind its waiting allocations");
 	if (!(h = get_handle(c, m->handle, true, &rc)))
 		return rc;
-	if (m->offset == OFF_NONE) {
-		if ((rc = check_block_cap(c)))
-			return rc;
-		do {
-			rc = dpool_alloc(h->pool, h, m->size, 0, false,
-					 quota_used(c, h), &b);
-			if ((wait = refused_unsettled(c, h->pool, rc)))
-				return wait;
-			if (rc == -ENOMEM)
-				need = block_need(h->pool, m->size, 0);
-			if (rc == -EDQUOT)
-				need = quota_need(own_quota_lack(c, h->pool,
-								 c->s->uid));
-		} while ((wait = make_room(c, h->pool, rc, m->retry_follows,
-					   &need)) == TRY_AGAIN);
-		if (wait)
-			return wait;
-		if (rc)
-			return refuse_alloc(c, h->pool, rc,
-					    m->retry_follows, m->size);
-		reply_block(c, b->off, b->size);
-		return 0;
-	}
+	if (c->stage == 1)	/* held while its block moved */
+		return ready_in_steps(c, h, NULL);
+	if (m->offset == OFF_NONE && (rc = check_block_cap(c)))
+		return rc;
+	/*
+	 * Room made for those waiting is theirs to try first: an
+	 * allocation by Realloc, or a growth, read in the same turn as the
+	 * free would take it, as an Alloc would (dispatch_room.c).  Tried
+	 * once behind them, and answered then, served or refused.
+	 */
+	takes = realloc_takes_room(h->pool, m);
+	if (takes && (wait = room_wait_behind(c, h->pool, NULL,
+					      REALLOC_BEHIND_MS)))
+		return wait;
+	if (m->offset == OFF_NONE)
+		return realloc_none(c, h, m);
 	if (m->size == 0) {
 		if ((rc = dpool_free(h->pool, h, m->offset)))
 			return refuse(c, rc, "cannot free 0x%llx",
@@ -667,8 +721,6 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 		reply_block(c, OFF_NONE, 0);
 		return 0;
 	}
-	if (c->stage == 1)	/* held while its block moved */
-		return ready_in_steps(c, h, NULL);
 	do {
 		rc = dpool_realloc(h->pool, h, m->offset, m->size,
 				   quota_used(c, h), m->in_place, &b, &dst);
@@ -692,7 +744,7 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 	} while (wait == TRY_AGAIN);
 	if (wait)
 		return wait;
-	if (rc == DPOOL_IN_STEPS)
+	if (rc == DPOOL_IN_STEPS)	/* moved: alloc_done once there */
 		return held_in_steps(c, dst);
 	if (rc == -EBUSY)
 		return refuse_shared_resize(c, h->pool, m);
@@ -710,6 +762,14 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 			      (unsigned long long)m->offset,
 			      (unsigned long long)m->size,
 			      log_plural(m->size));
+	/*
+	 * Grown, in place or moved: room got, as an Alloc's block is, so a
+	 * wait part's place kept goes, or the connection's next wait of
+	 * that size, a new allocation, would take it back ahead of those
+	 * that came before it.
+	 */
+	if (takes)
+		room_kept_served(c->s);
 	reply_block(c, b->off, b->size);
 	return 0;
 }

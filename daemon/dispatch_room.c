@@ -44,8 +44,11 @@
  * it, and a producer that waits could lose every frame freed to one that
  * asks as the frees come.  One without wait_ms is tried once at its
  * turn, and answered then, served or refused as it would have been: a
- * turn later, not refused for room it fits (an AllocBatch, a cache's
- * refill, is tried at once still).
+ * turn later, not refused for room it fits.  So is an AllocBatch with
+ * behind_waits (a cache's refill for a waiting allocation) and a
+ * Realloc that takes room (of no block, or a growth, in place or
+ * moved): neither ever waits itself (dispatch_block.c,
+ * dispatch_batch.c).  Any other AllocBatch is tried at once still.
  *
  * A wait asked in parts (wait_part: a binding's, so that its signal
  * handlers run) would go to the back at each part, and a producer asking
@@ -55,9 +58,10 @@
  * and the connection's next waiting Alloc of the same request takes it
  * back (room_kept_take), tried after those waiting if room came between
  * the parts (on_room).  One per connection; let go of at the grace's
- * end, at a block served to the connection, another wait of it, the
- * handle's close, the connection's end, the pool's destruction or a
- * restart in place.
+ * end, at room served to the connection (a block by an Alloc, an
+ * AllocBatch or a Realloc, or one a Realloc grew: room_kept_served),
+ * another wait of it, the handle's close, the connection's end, the
+ * pool's destruction or a restart in place.
  *
  * What is tried again is the whole request: a smaller one that came later
  * may get room an earlier, bigger one still cannot use.  First come is

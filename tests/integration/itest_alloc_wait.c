@@ -162,6 +162,19 @@
  *       other, which came first (before, the batch left the place kept,
  *       and the new wait took it back, ahead of the other, and split its
  *       run).
+ *   kept_place_let_go_by_a_realloc  so too when the block comes by a
+ *       Realloc of no block, and by a Realloc that moves a small block of
+ *       the connection's (before, either left the place kept).
+ *   realloc_none_behind     the daemon stopped, a free sent, then a raw
+ *       client's Realloc of no block (an allocation, which does not
+ *       wait): read in one turn, the room goes to the allocation that
+ *       waited for it, and the Realloc, tried after it, is -ENOMEM,
+ *       counted once in failed_allocs (before, it took the room);
+ *   realloc_moved_behind    so too for a Realloc that moves a small block
+ *       to a size only the room fits;
+ *   realloc_grown_behind    so too for a Realloc that grows a block into
+ *       the room freed right after it.  The raw client's blocks are
+ *       where they were, their sizes too.
  */
 #include <errno.h>
 #include <poll.h>
@@ -2866,6 +2879,12 @@ kept_place_after_room(void **state)
 /* ---- kept_place_let_go_by_a_batch ------------------------------------ */
 
 #define KEPT_PART_MS	500	/* meant to run out, another waiting after */
+/*
+ * A raw client's small block, made first in its pool: a page, so that
+ * the blocks after it keep to pages, and two side by side hold a block
+ * of twice their size (a page span).
+ */
+#define RAW_SMALL	4096
 
 /* The Alloc of raw client fd's handle h for size bytes, waiting wait_ms. */
 static uint64_t
@@ -2913,44 +2932,77 @@ adjacent_pair(const struct full *f, size_t from)
 	return 0;
 }
 
+/* How a raw connection gets a block of its own between two waits. */
+enum got_by { BY_BATCH, BY_REALLOC_NONE, BY_REALLOC_MOVED };
+
+/* Raw client fd's block of BLOCK bytes through h, got by how. */
+static void
+raw_got_block(int fd, uint32_t h, enum got_by how, uint64_t small)
+{
+	uint64_t one = BLOCK, got = POOL_OFF_NONE;
+
+	switch (how) {
+	case BY_BATCH:
+		EXPECT_RAW(harness_raw_alloc_batch(fd, h, &one, 1, &got), 0);
+		break;
+	case BY_REALLOC_NONE:
+		EXPECT_RAW(harness_raw_realloc(fd, h, &got, BLOCK, false), 0);
+		break;
+	case BY_REALLOC_MOVED:
+		got = small;
+		EXPECT_RAW(harness_raw_realloc(fd, h, &got, BLOCK, false), 0);
+		assert_true(got != small);
+		break;
+	}
+}
+
 /*
  * A raw connection's wait part for a block runs out, another waiter (of
  * two blocks side by side) having come after it began: its place is
- * kept.  Then the connection gets a block by an AllocBatch (room only it
- * fits), and, within the second, asks a new wait of the same size: a new
- * allocation, which comes after the other.  Two blocks side by side
- * freed, the other is tried first and gets them; the new wait waits on.
- * Before, the batch's block left the place kept, the new wait took it
- * back, ahead of the other, and split the run the other needed.
+ * kept.  Then the connection gets a block (room only it fits) by how:
+ * an AllocBatch, a Realloc of no block, or a Realloc that moves a small
+ * block of its own, made before the pool was full.  Within the second it
+ * asks a new wait of the same size: a new allocation, which comes after
+ * the other.  Two blocks side by side freed, the other is tried first
+ * and gets them; the new wait waits on.  Before, the block got left the
+ * place kept, the new wait took it back, ahead of the other, and split
+ * the run the other needed (by a batch, and by either Realloc).
  */
 static void
-kept_place_let_go_by_a_batch(void **state)
+kept_place_let_go(const char *name, enum got_by how)
 {
 	static struct full f;
-	struct want w = {.pool = "letgo", .size = 2 * BLOCK,
+	struct pool_create_opts o = {.max_size = MiB};
+	struct want w = {.pool = name, .size = 2 * BLOCK,
 			 .timeout_ms = LONG_WAIT_MS};
 	struct pollfd pf[2] = {{.events = POLLIN}, {.events = POLLIN}};
 	struct waiter k;
-	uint64_t one = BLOCK, got, id;
+	uint64_t small, id;
 	pool_off_t two[2];
 	size_t i;
 	uint32_t h;
 	struct got g;
 	int fd, before;
 
-	(void)state;
-	full_make(&f, "letgo", MiB, BLOCK);
-	i = adjacent_pair(&f, 0);
+	EXPECT_RC(pool_create(conn, name, &o), 0);
 	fd = harness_raw_client(d.sock, "parts");
-	h = harness_raw_handle(fd, "letgo");
+	h = harness_raw_handle(fd, name);
+	EXPECT_RAW(harness_raw_alloc(fd, h, RAW_SMALL, &small, NULL), 0);
+	full_make(&f, name, 0, BLOCK);
+	/* Not next to the small block, which may move. */
+	i = adjacent_pair(&f, 1);
+	assert_true(i + 2 < f.n);
 	before = waits_logged(getpid());
 	id = raw_alloc_wait_post(fd, h, BLOCK, KEPT_PART_MS, true);
 	wait_logged(getpid(), before);
 	waiting(&k, &w);
 	assert_int_equal(raw_answer(fd, id), -ETIMEDOUT);
-	/* Room for one block alone, which the other cannot use: the batch's. */
-	(void)full_free(&f, i > 0 ? 0 : i + 2);
-	EXPECT_RAW(harness_raw_alloc_batch(fd, h, &one, 1, &got), 0);
+	/*
+	 * Room for one block alone, which the other cannot use: the raw's.
+	 * Not right after the small block, which would grow in place.
+	 */
+	(void)full_free(&f, i + 2);
+	raw_got_block(fd, h, how, small);
 	id = raw_alloc_wait_post(fd, h, BLOCK, LONG_WAIT_MS, false);
 	wait_logged(getpid(), before + 1);
 	two[0] = f.off[i];
@@ -2961,16 +3013,214 @@ kept_place_let_go_by_a_batch(void **state)
 	pf[0].fd = k.from;
 	pf[1].fd = fd;
 	if (poll(pf, 2, LOG_WAIT_MS) < 1)
-		fail_msg("pool letgo: neither allocation was answered");
+		fail_msg("pool %s: neither allocation was answered", name);
 	if (pf[1].revents & POLLIN)
-		fail_msg("the new wait was tried before the waiter that came "
-			 "before it: %d", raw_answer(fd, id));
+		fail_msg("pool %s: the new wait was tried before the waiter "
+			 "that came before it: %d", name, raw_answer(fd, id));
 	g = served(&k);
 	assert_int_equal(g.off, two[0]);
-	harness_expect_checked(conn, "letgo");
+	harness_expect_checked(conn, name);
 	close(fd);	/* its wait and its blocks go with it */
 	waiter_end(&k);
 	full_end(&f, true);
+}
+
+static void
+kept_place_let_go_by_a_batch(void **state)
+{
+	(void)state;
+	kept_place_let_go("letgo", BY_BATCH);
+}
+
+static void
+kept_place_let_go_by_a_realloc(void **state)
+{
+	(void)state;
+	kept_place_let_go("letgo2", BY_REALLOC_NONE);
+	kept_place_let_go("letgo3", BY_REALLOC_MOVED);
+}
+
+/* ---- realloc_none_behind, and others sent raw ------------------------ */
+
+/*
+ * k waits in f's pool.  The daemon stopped, block i of f is freed and
+ * then raw client fd's req sent (one that takes room and does not wait),
+ * and the daemon let go reads both in one turn.  The room must go to k,
+ * which waited for it: req, tried after it, finds none, and its error is
+ * what this returns.  Before, req took the room, and k waited on.
+ */
+static int
+raw_room_to_the_first(struct full *f, size_t i, struct waiter *k, int fd,
+		      Poolmgr__Request *req)
+{
+	struct freeing fr;
+	Poolmgr__Reply *r;
+	pthread_t t;
+	pool_off_t x;
+	struct got g;
+	int rc;
+
+	daemon_stop();
+	fr.p = f->p;
+	fr.off = x = f->off[i];
+	free_sent(&fr, &t);
+	assert_int_equal(harness_raw_post(fd, req), 0);
+	assert_int_equal(kill(d.pid, SIGCONT), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	EXPECT_RC(fr.rc, 0);
+	f->off[i] = POOL_OFF_NONE;
+	if (!(r = harness_raw_reply(fd, req->id, LONG_WAIT_MS)))
+		fail_msg("pool %s: the %s was not answered", f->name,
+			 harness_raw_name(req));
+	rc = r->error;
+	poolmgr__reply__free_unpacked(r, NULL);
+	if (rc == 0)
+		fail_msg("pool %s: the %s read with the free was served, the "
+			 "allocation that waited for the room waiting on",
+			 f->name, harness_raw_name(req));
+	g = served(k);
+	if (!inside(g.off, x, f->each))
+		fail_msg("the waiter got 0x%llx, not the room freed at 0x%llx",
+			 (unsigned long long)g.off, (unsigned long long)x);
+	return rc;
+}
+
+/*
+ * A waiter of f's pool waits, and raw client fd's req comes in the turn
+ * of the free of block i (raw_room_to_the_first): -ENOMEM, as it would
+ * have been a moment later, counted once in failed_allocs.
+ */
+static void
+raw_one_behind(struct full *f, size_t i, int fd, Poolmgr__Request *req)
+{
+	struct want w = {.pool = f->name, .size = BLOCK,
+			 .timeout_ms = LONG_WAIT_MS};
+	struct pool_stats before;
+	struct waiter k;
+
+	waiting(&k, &w);
+	before = harness_stats(f->p);
+	assert_int_equal(raw_room_to_the_first(f, i, &k, fd, req), -ENOMEM);
+	assert_int_equal(harness_stats(f->p).failed_allocs,
+			 before.failed_allocs + 1);
+	assert_int_equal(harness_stats(f->p).alloc_waits, 0);
+	harness_expect_checked(conn, f->name);
+	waiter_end(&k);
+}
+
+/*
+ * A pool full of f's blocks but for two of a raw client's: one small,
+ * made first, and one of BLOCK (mine) with one of f's (next) right after
+ * it.  The raw client's requests come in the turn of a free of next, or
+ * of other, another block of f's.
+ */
+struct raw_full {
+	struct full f;
+	int fd;
+	uint32_t h;
+	uint64_t small, mine;
+	size_t next, other;
+};
+
+static void
+raw_full_make(struct raw_full *r, const char *name)
+{
+	struct pool_create_opts o = {.max_size = MiB};
+	size_t i;
+
+	EXPECT_RC(pool_create(conn, name, &o), 0);
+	r->fd = harness_raw_client(d.sock, "raw");
+	r->h = harness_raw_handle(r->fd, name);
+	EXPECT_RAW(harness_raw_alloc(r->fd, r->h, RAW_SMALL, &r->small,
+				     NULL), 0);
+	full_make(&r->f, name, 0, BLOCK);
+	i = adjacent_pair(&r->f, 0);
+	r->mine = full_free(&r->f, i);
+	EXPECT_RAW(harness_raw_alloc(r->fd, r->h, BLOCK, &r->mine, NULL), 0);
+	assert_int_equal(r->mine, r->f.off[i + 1] - BLOCK);
+	r->next = i + 1;
+	r->other = i + 2 < r->f.n ? i + 2 : 0;
+	assert_true(r->other != i && r->other != i + 1);
+}
+
+/* Its raw client's blocks as they were (nothing moved, nothing grew). */
+static void
+raw_full_end(struct raw_full *r)
+{
+	uint64_t off = r->small;
+
+	EXPECT_RAW(harness_raw_realloc(r->fd, r->h, &off, RAW_SMALL, true),
+		   0);
+	assert_int_equal(off, r->small);
+	off = r->mine;
+	EXPECT_RAW(harness_raw_realloc(r->fd, r->h, &off, BLOCK, true), 0);
+	assert_int_equal(off, r->mine);
+	close(r->fd);
+	full_end(&r->f, true);
+}
+
+/* A Realloc of raw client r's handle, of off to size, in *req. */
+static void
+raw_realloc_req(Poolmgr__Request *req, Poolmgr__Realloc *m,
+		const struct raw_full *r, uint64_t off, uint64_t size)
+{
+	m->handle = r->h;
+	m->offset = off;
+	m->size = size;
+	req->body_case = POOLMGR__REQUEST__BODY_REALLOC;
+	req->realloc = m;
+}
+
+/*
+ * What takes room and does not wait, read in the turn of a free, goes
+ * behind the allocations waiting for that room, as an Alloc without
+ * wait_ms does, and is -ENOMEM, the waiter served by the room (before,
+ * each took it).  A raw client sends them: libpoolclient allocates with
+ * Alloc.  A Realloc of no block (an allocation):
+ */
+static void
+realloc_none_behind(void **state)
+{
+	static struct raw_full r;
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Realloc m = POOLMGR__REALLOC__INIT;
+
+	(void)state;
+	raw_full_make(&r, "reallocnone");
+	raw_realloc_req(&req, &m, &r, POOL_OFF_NONE, BLOCK);
+	raw_one_behind(&r.f, r.other, r.fd, &req);
+	raw_full_end(&r);
+}
+
+/* A Realloc that moves a small block to a size only the room fits: */
+static void
+realloc_moved_behind(void **state)
+{
+	static struct raw_full r;
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Realloc m = POOLMGR__REALLOC__INIT;
+
+	(void)state;
+	raw_full_make(&r, "reallocmoved");
+	raw_realloc_req(&req, &m, &r, r.small, BLOCK);
+	raw_one_behind(&r.f, r.other, r.fd, &req);
+	raw_full_end(&r);
+}
+
+/* A Realloc that grows a block into the room right after it: */
+static void
+realloc_grown_behind(void **state)
+{
+	static struct raw_full r;
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__Realloc m = POOLMGR__REALLOC__INIT;
+
+	(void)state;
+	raw_full_make(&r, "reallocgrown");
+	/* Below the large threshold (128 KiB): grown in place, not moved. */
+	raw_realloc_req(&req, &m, &r, r.mine, BLOCK + BLOCK / 2);
+	raw_one_behind(&r.f, r.next, r.fd, &req);
+	raw_full_end(&r);
 }
 
 int
@@ -3014,6 +3264,10 @@ main(void)
 		cmocka_unit_test(parts_keep_their_place),
 		cmocka_unit_test(kept_place_after_room),
 		cmocka_unit_test(kept_place_let_go_by_a_batch),
+		cmocka_unit_test(kept_place_let_go_by_a_realloc),
+		cmocka_unit_test(realloc_none_behind),
+		cmocka_unit_test(realloc_moved_behind),
+		cmocka_unit_test(realloc_grown_behind),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
