@@ -6,9 +6,8 @@
  * counters are as before), and with persist its persists are one change
  * of the crash journal.  A FreeBatch checks every offset before it frees
  * any; the ends of persistence it makes are journalled as one change
- * before any page goes back (dpool_free_begin, dpool_free_end).  A
- * client cache's refill for an allocation that waits (behind_waits) goes
- * behind the allocations waiting in its pool as an Alloc with wait_ms
+ * before any page goes back (dpool_free_begin, dpool_free_end).  An
+ * AllocBatch goes behind the allocations waiting in its pool as an Alloc
  * does (dispatch_room.c), and is tried after them; it never waits itself.
  */
 #include <assert.h>
@@ -33,10 +32,10 @@ static Poolmgr__AllocBatchReply alloc_batch_reply;
 static struct heap_events batch_events;
 
 /*
- * The wait a batch gone behind those waiting (behind_waits) is armed
- * with.  Never reached: room made for them makes it active after them,
- * the pool's end or a restart in place at once, and its client's end
- * takes it away.  A shorter one could make it try before them.
+ * The wait a batch gone behind those waiting is armed with.  Never
+ * reached: room made for them makes it active after them, the pool's end
+ * or a restart in place at once, and its client's end takes it away.  A
+ * shorter one could make it try before them.
  */
 #define BATCH_BEHIND_MS UINT32_MAX
 
@@ -287,12 +286,15 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 	    dpool_persist_check(h->pool, c->s->uid, m->n_sizes))
 		return refuse_persist_quota(c, h->pool, m->retry_follows);
 	/*
-	 * A refill for an allocation that waits: room made for those
-	 * waiting is theirs to try first, as it is for the Alloc it stands
-	 * for, or every refill read in the same turn as a free would take it.
+	 * Room made for those waiting is theirs to try first, or every
+	 * batch read in the same turn as a free would take it: a refill for
+	 * an allocation that waits (behind_waits), as for the Alloc it
+	 * stands for, and any other too, a cache's refill on the fast path
+	 * among them, as an Alloc that does not wait goes behind.  A turn
+	 * later only while room is untried; when nobody waits in the pool
+	 * this is a look at its count of waits (room_untried).
 	 */
-	if (m->behind_waits &&
-	    (wait = room_wait_behind(c, h->pool, NULL, BATCH_BEHIND_MS)))
+	if ((wait = room_wait_behind(c, h->pool, NULL, BATCH_BEHIND_MS)))
 		return wait;
 	impossible = batch_impossible(h->pool, m);
 	do {

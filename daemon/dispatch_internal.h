@@ -269,12 +269,12 @@ int room_wait(struct call *c, struct dpool *p, const Poolmgr__Alloc *m,
 	      uint64_t size, int why);
 /*
  * A new Alloc m of c in p (waiting or not, up to wait_ms, its own), or,
- * m NULL, an AllocBatch with behind_waits or a Realloc that takes room
- * (neither waits itself: wait_ms is never reached), while p's waiting
- * allocations have room they have not tried yet: WAITING behind them,
- * untried, so that the room goes to them first (past the bounds too:
- * they are met if its try is refused); 0 when it is to be tried now
- * (none such, or a restart in place is under way).
+ * m NULL, an AllocBatch or a Realloc that takes room (neither waits
+ * itself: wait_ms is never reached), while p's waiting allocations
+ * have room they have not tried yet: WAITING behind them, untried, so
+ * that the room goes to them first (past the bounds too: they are met if
+ * its try is refused); 0 when it is to be tried now (none such, or a
+ * restart in place is under way).
  */
 int room_wait_behind(struct call *c, struct dpool *p, const Poolmgr__Alloc *m,
 		     uint32_t wait_ms);

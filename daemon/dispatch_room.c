@@ -44,11 +44,10 @@
  * it, and a producer that waits could lose every frame freed to one that
  * asks as the frees come.  One without wait_ms is tried once at its
  * turn, and answered then, served or refused as it would have been: a
- * turn later, not refused for room it fits.  So is an AllocBatch with
- * behind_waits (a cache's refill for a waiting allocation) and a
- * Realloc that takes room (of no block, or a growth, in place or
- * moved): neither ever waits itself (dispatch_block.c,
- * dispatch_batch.c).  Any other AllocBatch is tried at once still.
+ * turn later, not refused for room it fits.  So is an AllocBatch (a
+ * cache's refill, for a waiting allocation or not) and a Realloc that
+ * takes room (of no block, or a growth, in place or moved): neither
+ * ever waits itself (dispatch_block.c, dispatch_batch.c).
  *
  * A wait asked in parts (wait_part: a binding's, so that its signal
  * handlers run) would go to the back at each part, and a producer asking
@@ -691,8 +690,8 @@ int
 room_wait_behind(struct call *c, struct dpool *p, const Poolmgr__Alloc *m,
 		 uint32_t wait_ms)
 {
-	uint64_t now = dispatch_now_ns();
 	struct room_wait *rw;
+	uint64_t now;
 
 	/*
 	 * None goes behind while a restart in place is under way (it asks
@@ -707,6 +706,8 @@ room_wait_behind(struct call *c, struct dpool *p, const Poolmgr__Alloc *m,
 	 */
 	if (c->s->room_wait || !room_untried(p) || peer_reads_are_paused())
 		return 0;
+	/* Read only now: every Alloc and AllocBatch comes this way. */
+	now = dispatch_now_ns();
 	if (!(rw = room_wait_new(c, p, m, wait_ms, now)))
 		return refuse(c, -ENOMEM, "poolmgrd is out of memory");
 	rw->unbounded = true;

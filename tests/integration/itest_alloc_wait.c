@@ -173,8 +173,10 @@
  *   realloc_moved_behind    so too for a Realloc that moves a small block
  *       to a size only the room fits;
  *   realloc_grown_behind    so too for a Realloc that grows a block into
- *       the room freed right after it.  The raw client's blocks are
- *       where they were, their sizes too.
+ *       the room freed right after it;
+ *   batch_behind            so too for a plain AllocBatch (no
+ *       behind_waits: a cache's refill not for a waiting allocation).
+ *       The raw client's blocks are where they were, their sizes too.
  */
 #include <errno.h>
 #include <poll.h>
@@ -3223,6 +3225,26 @@ realloc_grown_behind(void **state)
 	raw_full_end(&r);
 }
 
+/* A plain AllocBatch (a cache's refill not for a waiting allocation): */
+static void
+batch_behind(void **state)
+{
+	static struct raw_full r;
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__AllocBatch m = POOLMGR__ALLOC_BATCH__INIT;
+	uint64_t one = BLOCK;
+
+	(void)state;
+	raw_full_make(&r, "batchbehind");
+	m.handle = r.h;
+	m.n_sizes = 1;
+	m.sizes = &one;
+	req.body_case = POOLMGR__REQUEST__BODY_ALLOC_BATCH;
+	req.alloc_batch = &m;
+	raw_one_behind(&r.f, r.other, r.fd, &req);
+	raw_full_end(&r);
+}
+
 int
 main(void)
 {
@@ -3268,6 +3290,7 @@ main(void)
 		cmocka_unit_test(realloc_none_behind),
 		cmocka_unit_test(realloc_moved_behind),
 		cmocka_unit_test(realloc_grown_behind),
+		cmocka_unit_test(batch_behind),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
