@@ -770,11 +770,10 @@ class Connection(_Closing):
                 if not p._h.closed:
                     p._refuse_if_exported()
 
-        if self._h.closed:
-            return
-        ptr = _take_all(pools, refuse, first=[self._h], again=self.close)[0]
-        if ptr is not None:
-            _lib.pool_disconnect(ptr)	# closes the pools still open
+        if not self._h.closed:
+            _take_all(pools, refuse, first=[self._h], again=self.close)
+        # Also what a close that an exception broke left pending.
+        self._h.finish(_lib.pool_disconnect)	# closes the pools still open
 
     def open(self, name, read_only=False):
         """Open pool name and map it: a Pool.  read_only maps it
@@ -1143,8 +1142,10 @@ class Pool(_Closing):
         """Drop this handle's references and unmap; again is a no-op.
         BufferError, and the pool stays open, while a buffer of it is
         still in use (release() it or drop it first)."""
-        ptr = self._h.take(self._refuse_if_exported, self.close)
-        if ptr is None:
+        if not self._h.closed:
+            self._h.take(self._refuse_if_exported, self.close)
+        # Also what a close that an exception broke left pending.
+        if not self._h._pending:
             return
         # Holding the connection keeps its close (pool_disconnect, which
         # frees its pools) from running under us.  A connection closed
@@ -1153,9 +1154,9 @@ class Pool(_Closing):
         # finalizers run, so its close may not have seen this one.
         try:
             with self._conn._h:
-                _lib.pool_close(ptr)
+                self._h.finish(_lib.pool_close)
         except PoolError:
-            pass
+            self._h.forget()
 
     def _off(self, fn, *args):
         """Call fn(handle, *args, &offset): the new offset."""

@@ -21,7 +21,12 @@ the connection's calls first, then those of its pools, which a call of
 the connection may have opened meanwhile).  Then, with no call under
 way, refuse() may forbid the close (a pool's buffer still in use:
 BufferError, the handles stay open); else the close takes the pointers,
-which no call can reach any more, for poolclient to free.
+which no call can reach any more, for poolclient to free.  Each taken
+pointer that its close must free is kept in the handle's _pending until
+finish() hands it to the C library's close, in one step with its taking
+off: a signal handler's exception between the take and the C close
+leaves it there for the close run again (or the collector's), instead of
+open for good behind an object that reads closed.
 
 Signals.  A call is known by its frame, not counted: a signal handler's
 exception (Ctrl-C) can come as __exit__ is entered, before it runs a
@@ -61,6 +66,8 @@ for the handles the child inherited, and closing them frees only the
 child's memory.
 """
 
+import collections
+import functools
 import itertools
 import os
 import sys
@@ -115,6 +122,8 @@ class _Handle:
         self._calls = []	# (frame, thread) of each call under way
         self._prune_at = _PRUNE_MIN
         self._closing = 0	# closes waiting for the calls to end
+        # {"ptr": pointer} once a close took it, until finish() frees it.
+        self._pending = {}
         self._conn = conn
         if conn is None:
             # Closes that a thread began inside its own calls on the
@@ -194,6 +203,28 @@ class _Handle:
     def closed(self):
         return self._ptr is None
 
+    @property
+    def unfinished(self):
+        """Whether a close has something left to do: the handle is open,
+        or a close took its pointer and has not freed it."""
+        return self._ptr is not None or bool(self._pending)
+
+    def finish(self, close):
+        """close(pointer) for the pointer a close took (see _take_all),
+        if it is still pending, once, even with threads at it at once.
+        It comes off _pending and goes to close inside one C call
+        (deque's, which runs the map): Python runs a signal handler only
+        between the bytecodes of a frame, so an exception comes before
+        the pointer is taken off (and the next close frees it) or after
+        close has run (and nothing is left), never between the two."""
+        take = functools.partial(self._pending.pop, "ptr", None)
+        collections.deque(map(close, iter(take, None)), 0)
+
+    def forget(self):
+        """Drop the pending pointer unfreed: another close (the
+        connection's) freed it."""
+        self._pending.pop("ptr", None)
+
     def refuse_if_closing(self):
         """EBADF once a close waits for the calls under way: for a call
         that waits in parts, which would hold the close back as long."""
@@ -205,7 +236,8 @@ class _Handle:
         not raised, which it is called to do with no call under way;
         None if closed before, or if the close waits for calls of this
         thread (see _take_all; again() closes then).  Calls meanwhile
-        are EBADF; a refusal leaves the handle open."""
+        are EBADF; a refusal leaves the handle open.  The pointer taken
+        is pending (finish() frees it)."""
         return _take_all([self], lambda: refuse and refuse(), again=again)[0]
 
 
@@ -250,7 +282,13 @@ def _take_all(handles, refuse, first=(), again=None):
     for the other threads' calls, refuses or not, and then leaves the
     handles closing (calls EBADF, waits ended at a part's end) and
     returns None for each; the end of that thread's last such call runs
-    again() (the close anew), which takes them."""
+    again() (the close anew), which takes them.
+
+    The pointers of first (of handles if first is empty), which the
+    caller's close frees, are left pending in their handles, taken off
+    them in the same step (no call between, where a signal handler's
+    exception could come): the caller's finish() frees them.  Those of
+    the others (a connection's pools) are freed with the first ones."""
     h0 = (first or handles)[0]
     lock, cond = h0.lock, h0.cond
     me = threading.get_ident()
@@ -294,10 +332,15 @@ def _take_all(handles, refuse, first=(), again=None):
                     h._closing -= 1
             # A close that refused may have held back another's wakeup.
             cond.notify_all()
-        taken = []
-        for h in list(first) + hs:
-            taken.append(h._ptr)
+        taken = [h._ptr for h in list(first) + hs]
+        # The others first (a connection's pools, freed with it): an
+        # exception between leaves the first ones open, for the close
+        # run again.  Then each of the first ones, pending in one step.
+        for h in hs if first else ():
             h._ptr = None
+        for h in first or hs:
+            if h._ptr is not None:
+                h._pending["ptr"], h._ptr = h._ptr, None
         return taken
 
 
@@ -362,7 +405,8 @@ class _Closing:
             pass
 
     def __del__(self):
-        if getattr(self, "_h", None) is not None and not self._h.closed:
+        # A close that an exception broke may have left a pointer pending.
+        if getattr(self, "_h", None) is not None and self._h.unfinished:
             try:
                 self.close()
             except (BufferError, AttributeError, TypeError):
