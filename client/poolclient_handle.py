@@ -392,6 +392,12 @@ class _Closing:
     def __enter__(self):
         return self
 
+    def __reduce_ex__(self, protocol):
+        # Nor copy: a copy would share the handle, and its collection
+        # close it under the original.  Each process connects on its own.
+        raise TypeError("cannot pickle or copy a %s: open another (a "
+                        "process connects on its own)" % type(self).__name__)
+
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:
             self.close()

@@ -14,6 +14,7 @@ in the daemon or the C programs.
 
     POOLMGR_BUILD=build tests/integration/itest_python.py
 """
+import copy
 import ctypes
 import ctypes.util
 import errno
@@ -22,6 +23,7 @@ import grp
 import json
 import math
 import os
+import pickle
 import pwd
 import re
 import select
@@ -1140,6 +1142,29 @@ def an_error_in_a_with_block_is_not_hidden_by_a_buffer():
         mv.release()
         p.close()
         c.close()
+
+
+@test
+def handles_are_not_copied_or_pickled():
+    """copy.copy, copy.deepcopy and pickle refuse a Pool or a Connection
+    with a TypeError that names it, as they refuse a socket: a shallow
+    copy shared the original's handle, and once dropped closed the
+    original under its user; a deep copy and a pickle (an argument to a
+    process that multiprocessing starts) failed on a lock inside."""
+    with poolclient.connect() as c, c.open("py") as p:
+        for obj in (p, c):
+            for fn in (copy.copy, copy.deepcopy, pickle.dumps):
+                try:
+                    dup = fn(obj)
+                except TypeError as e:
+                    assert type(obj).__name__ in str(e), e
+                else:
+                    del dup
+                    gc.collect()
+                    raise AssertionError("%s of a %s went through" % (
+                        fn.__name__, type(obj).__name__))
+                assert not p.closed and not c.closed
+        p.free(p.alloc(64))
 
 
 @test
