@@ -1205,23 +1205,37 @@ class Pool(_Closing):
         return self._new_block(size if zero else 0, _lib.pool_alloc_aligned,
                                size, align)
 
+    def _give_back(self, fn, *args):
+        """fn(handle, *args): give back what a call made (a block, a
+        batch, a lookup's reference) that an exception kept from its
+        caller.  Asked as a call of its own, after the one that made it,
+        whose with block the exception may have come out of (a signal
+        handler's, as __exit__ was entered).  A handle that a close took
+        meanwhile let go of its references with it."""
+        try:
+            with self._h as p:
+                fn(p, *args)
+        except PoolError:
+            pass
+
     def _new_block(self, zero, fn, *args):
         """fn(handle, *args, &offset): the new block's offset, its first
         zero bytes zeroed here.  An exception that comes as it returns
         (a signal handler's, which runs at the first Python call after
-        the library's), before the caller has the offset, gives the
-        block back: the handle would hold it until its close."""
+        the library's, up to the end of the call's with block), before
+        the caller has the offset, gives the block back: the handle
+        would hold it until its close."""
         out = _u64(OFF_NONE)
-        with self._h as p:
-            try:
+        try:
+            with self._h as p:
                 _check(fn(p, *args, ctypes.byref(out)))
                 if zero:
                     ctypes.memset(_lib.pool_ptr(p, out.value), 0, zero)
-            except BaseException:
-                # The C library sets the offset only on success.
-                if out.value != OFF_NONE:
-                    _lib.pool_free(p, out.value)
-                raise
+        except BaseException:
+            # The C library sets the offset only on success.
+            if out.value != OFF_NONE:
+                self._give_back(_lib.pool_free, out.value)
+            raise
         return out.value
 
     def _alloc_wait(self, size, align, zero, ms, persist):
@@ -1233,42 +1247,28 @@ class Pool(_Closing):
         if persist:
             flags |= ALLOC_PERSIST
         out = _u64(OFF_NONE)
-        if ms == 0:
+        try:
             with self._h as p:
-                try:
-                    _check(_lib.pool_alloc_wait(p, size, align, flags, 0,
-                                                ctypes.byref(out)))
-                    if zero and align > 1:
-                        ctypes.memset(_lib.pool_ptr(p, out.value), 0, size)
-                except BaseException:
-                    # A signal's exception as the block comes (see
-                    # below): persistent, it would outlive the program
-                    # with nobody to free it.
-                    if out.value != OFF_NONE:
-                        _lib.pool_free(p, out.value)
-                    raise
-            return out.value
-        with self._h as p:
-            def ask(part, more):
-                # A part that another follows is not a failed allocation
-                # when it runs out: only the wait's end is.
-                return _lib.pool_alloc_wait(p, size, align,
-                                            flags | (ALLOC_PART if more
-                                                     else 0), part,
-                                            ctypes.byref(out))
-            try:
+                def ask(part, more):
+                    # A part that another follows is not a failed
+                    # allocation when it runs out: only the wait's end is.
+                    return _lib.pool_alloc_wait(p, size, align,
+                                                flags | (ALLOC_PART if more
+                                                         else 0), part,
+                                                ctypes.byref(out))
                 self._wait_parts(ask, ms, "no room came for %d bytes" % size,
                                  last_try=True)
-            except BaseException:
-                # A signal's exception can come as a part returns with
-                # the block, before its offset is ours: the caller never
-                # sees it, so it goes back now.  The C library sets the
-                # offset only on success.
-                if out.value != OFF_NONE:
-                    _lib.pool_free(p, out.value)
-                raise
-            if zero and align > 1:
-                ctypes.memset(_lib.pool_ptr(p, out.value), 0, size)
+                if zero and align > 1:
+                    ctypes.memset(_lib.pool_ptr(p, out.value), 0, size)
+        except BaseException:
+            # A signal's exception can come as a part returns with the
+            # block, before its offset is ours (up to the end of the with
+            # block): the caller never sees it, so it goes back now;
+            # persistent, it would outlive the program with nobody to
+            # free it.  The C library sets the offset only on success.
+            if out.value != OFF_NONE:
+                self._give_back(_lib.pool_free, out.value)
+            raise
         return out.value
 
     def alloc_batch(self, sizes, persist=False):
@@ -1286,20 +1286,26 @@ class Pool(_Closing):
         cs = (_size * n)(*[_uint(s, "size") for s in sizes])
         offs = (_u64 * n)()
         flags = ALLOC_PERSIST if persist else 0
-        rc = -1
-        with self._h as p:
-            try:
-                rc = _lib.pool_alloc_batch_flags(p, n, cs, flags, offs)
-                _check(rc)
-                return list(offs[:n])
-            except BaseException:
-                # As _new_block's: the caller never had the offsets.
-                # Persistent, they would outlive the program with nobody
-                # to free them: free_batch ends them (the pool's
-                # reference, the handle holding none).
-                if rc == 0:
-                    _lib.pool_free_batch(p, n, offs)
-                raise
+        rc = []
+        try:
+            with self._h as p:
+                # The answer is kept inside the C call that gives it
+                # (list.extend of a map): a signal handler's exception,
+                # which comes first as that call returns, once found the
+                # blocks made and their code not yet stored.
+                rc.extend(map(_lib.pool_alloc_batch_flags, (p,), (n,),
+                              (cs,), (flags,), (offs,)))
+                _check(rc[0])
+            got = list(offs[:n])
+        except BaseException:
+            # As _new_block's: the caller never had the offsets.
+            # Persistent, they would outlive the program with nobody to
+            # free them: free_batch ends them (the pool's reference, the
+            # handle holding none).
+            if rc == [0]:
+                self._give_back(_lib.pool_free_batch, n, offs)
+            raise
+        return got
 
     def free(self, offset):
         """Drop this handle's reference to the block at offset; OFF_NONE
@@ -1386,30 +1392,31 @@ class Pool(_Closing):
         flags = LOOKUP_RETAIN if retain else 0
         out, usable, gen = _u64(OFF_NONE), _size(), _u64()
         took = ctypes.c_int(0)
-        with self._h as p:
-            def ask(part, more):
-                return _lib.pool_lookup_wait_took(
-                    p, bname, after, part, flags, ctypes.byref(out),
-                    ctypes.byref(usable), ctypes.byref(gen),
-                    ctypes.byref(took))
-            try:
+        try:
+            with self._h as p:
+                def ask(part, more):
+                    return _lib.pool_lookup_wait_took(
+                        p, bname, after, part, flags, ctypes.byref(out),
+                        ctypes.byref(usable), ctypes.byref(gen),
+                        ctypes.byref(took))
                 self._wait_parts(ask, ms, "no newer name")
-            except BaseException:
-                # A signal's exception can come as a part that retained
-                # returns, before its answer is ours: the reference goes
-                # back if that retain took it.  One the handle held
-                # before (a frame the caller still reads, written again
-                # in place; another thread's lookup on the same handle)
-                # stays: a handle holds a block once, and a free would
-                # drop it, the block evicted or reused under its reader.
-                # took is 0 there, and from a daemon that does not say:
-                # the reference then stays until the caller's next free
-                # of the block, or the handle's close.  The C library
-                # sets both only on success.
-                if out.value != OFF_NONE and took.value == 1:
-                    _lib.pool_free(p, out.value)
-                raise
-        return Lookup(out.value, usable.value, gen.value)
+            found = Lookup(out.value, usable.value, gen.value)
+        except BaseException:
+            # A signal's exception can come as a part that retained
+            # returns, before its answer is ours (up to the end of the
+            # with block, and the answer made): the reference goes back
+            # if that retain took it.  One the handle held before (a
+            # frame the caller still reads, written again in place;
+            # another thread's lookup on the same handle) stays: a handle
+            # holds a block once, and a free would drop it, the block
+            # evicted or reused under its reader.  took is 0 there, and
+            # from a daemon that does not say: the reference then stays
+            # until the caller's next free of the block, or the handle's
+            # close.  The C library sets both only on success.
+            if out.value != OFF_NONE and took.value == 1:
+                self._give_back(_lib.pool_free, out.value)
+            raise
+        return found
 
     def _wait_parts(self, ask, ms, what, last_try=False):
         """ask(timeout_ms, more) for the parts of a wait of ms, the same

@@ -2161,6 +2161,57 @@ def an_exception_as_an_alloc_returns_leaves_nothing():
 
 
 @test
+def an_exception_as_a_call_that_made_a_block_ends_leaves_nothing():
+    """An exception that comes as the call's with block ends, after the
+    library made the block (raised by a profile hook as the handle's
+    __exit__ is entered, where a signal handler's would be: SIGALRM
+    every few us left one block in twenty so), gives it back as one
+    that comes earlier does: the caller never had the offset, and the
+    handle held the block until its close, or the pool for good for a
+    persistent one.  A retaining lookup gives back the reference it
+    took."""
+    out = run_py(
+        "class Stop(Exception):\n"
+        "    pass\n"
+        "armed = False\n"
+        "def hook(frame, event, arg):\n"
+        "    global armed\n"
+        "    if armed and event == 'call' and \\\n"
+        "            qualname(frame) == '_Handle.__exit__':\n"
+        "        armed = False\n"
+        "        raise Stop\n"
+        "with poolclient.connect() as w, poolclient.connect() as c, \\\n"
+        "        c.open('py') as p:\n"
+        "    p.set_cache(0)\n"
+        "    off = p.alloc(64)\n"
+        "    p.publish('py/ends', off)\n"
+        "    p.free(off)\n"
+        "    before = w.stats('py').live_blocks\n"
+        "    def held():\n"
+        "        return sum(b.holders for b in w.blocks('py'))\n"
+        "    holds = held()\n"
+        "    for call in (lambda: p.alloc(64),\n"
+        "                 lambda: p.alloc(64, zero=True),\n"
+        "                 lambda: p.alloc(8192, align=4096, zero=True),\n"
+        "                 lambda: p.alloc(64, persist=True),\n"
+        "                 lambda: p.alloc(64, wait=5),\n"
+        "                 lambda: p.alloc(64, wait=5, persist=True),\n"
+        "                 lambda: p.alloc_batch([16, 32, 64]),\n"
+        "                 lambda: p.alloc_batch([16, 32], persist=True),\n"
+        "                 lambda: p.lookup('py/ends', retain=True)):\n"
+        "        armed = True\n"
+        "        sys.setprofile(hook)\n"
+        "        try:\n"
+        "            print('not stopped', call())\n"
+        "        except Stop:\n"
+        "            print('stopped')\n"
+        "        sys.setprofile(None)\n"
+        "    print(w.stats('py').live_blocks - before, held() - holds)\n"
+        "    p.unpublish('py/ends')\n")
+    assert out.split() == ["stopped"] * 9 + ["0", "0"], out
+
+
+@test
 def an_exception_as_a_connect_or_open_returns_leaves_nothing_open():
     """An exception that comes as connect or open returns with the new
     connection or handle, before the caller has it (raised by a profile
