@@ -732,21 +732,26 @@ class Connection(_Closing):
         # or argv gave, not UTF-8, is escaped in str (os.fsencode).
         path = None if socket is None else _name(os.fsencode(socket),
                                                    "socket path")
-        if timeout is None:
-            rc = _lib.pool_connect(path, ctypes.byref(ptr))
-        else:
-            rc = _lib.pool_connect_timeout(path, _connect_ms(timeout),
-                                           ctypes.byref(ptr))
-        if rc < 0:
-            raise _connect_failure(rc, path)
+        ms = None if timeout is None else _connect_ms(timeout)
+        self._pools = weakref.WeakSet()
+        # Closed until the connection is stored in it, in a step where no
+        # exception can come: then it is this object's, closed when
+        # collected.
+        self._h = _Handle(None, "connection", _closed)
         try:
-            self._pools = weakref.WeakSet()
-            # The last step.
-            self._h = _Handle(ptr.value, "connection", _closed)
+            if ms is None:
+                rc = _lib.pool_connect(path, ctypes.byref(ptr))
+            else:
+                rc = _lib.pool_connect_timeout(path, ms, ctypes.byref(ptr))
+            if rc < 0:
+                raise _connect_failure(rc, path)
+            self._h._ptr = ptr.value
         except BaseException:
-            # A signal's exception as the connection comes, before the
-            # caller has it: nobody else could close it.
-            _lib.pool_disconnect(ptr)
+            # A signal's exception as the connection comes (as the C
+            # call returns), before it is stored: nobody else could close
+            # it.  The C library sets it only on success.
+            if self._h._ptr is None and ptr.value:
+                _lib.pool_disconnect(ptr)
             raise
 
     @property
@@ -782,18 +787,21 @@ class Connection(_Closing):
         out = ctypes.c_void_p()
         bname = _name(name, "pool name")
         with self._h as c:
-            rc, p = fn(c, bname, ctypes.byref(out)), None
+            # The Pool first, closed: the handle is its own from the
+            # step that stores it there, where no exception can come.
+            p = Pool(self, bname.decode(errors="replace"), read_only)
             try:
-                _check(rc)
+                _check(fn(c, bname, ctypes.byref(out)))
+                p._h._ptr = out.value
+                p._size = _lib.pool_size(out.value)
                 # Listed before the call ends: a close that waits for it
                 # then sees the pool it must mark closed.
-                p = Pool(self, out.value, bname.decode(errors="replace"),
-                         read_only)
                 self._pools.add(p)
             except BaseException:
                 # A signal's exception as the handle comes, before the
-                # caller has it (a Pool made closes when collected).
-                if rc == 0 and p is None:
+                # Pool has it (one that has it closes when collected).
+                # The C library sets it only on success.
+                if p._h._ptr is None and out.value:
                     _lib.pool_close(out.value)
                 raise
         return p
@@ -1113,14 +1121,15 @@ class Pool(_Closing):
     reaches their bytes.  A context manager: close at exit.  Made by
     Connection.open."""
 
-    def __init__(self, conn, ptr, name, read_only):
+    def __init__(self, conn, name, read_only):
         self._conn = conn	# the connection outlives its pools
-        self._h = _Handle(ptr, "pool " + name, _closed, conn._h)
+        # Closed until Connection.open stores the C library's handle.
+        self._h = _Handle(None, "pool " + name, _closed, conn._h)
         self.name = name
         """The pool's name."""
         self.read_only = read_only
         """True for a handle opened read-only."""
-        self._size = _lib.pool_size(ptr)
+        self._size = 0
         self._views = _Views()
 
     @property

@@ -2215,10 +2215,11 @@ def an_exception_as_a_call_that_made_a_block_ends_leaves_nothing():
 def an_exception_as_a_connect_or_open_returns_leaves_nothing_open():
     """An exception that comes as connect or open returns with the new
     connection or handle, before the caller has it (raised by a profile
-    hook at the binding's first call after the library's, where a
-    signal handler's would be), closes it: the connection stayed open
-    until the process ended (the daemon counts connections per uid),
-    the handle until its connection's close."""
+    hook at the binding's first call after the library's, or as the
+    Connection is made, where a signal handler's would be), closes it:
+    the connection stayed open until the process ended (the daemon
+    counts connections per uid), the handle until its connection's
+    close."""
     with poolclient.connect() as w:
         conns = w.daemon_stats().connections
         handles = w.stats("py").clients
@@ -2231,13 +2232,14 @@ def an_exception_as_a_connect_or_open_returns_leaves_nothing_open():
              "armed = None\n"
              "def hook(frame, event, arg):\n"
              "    global armed\n"
-             "    if event == 'call' and "
-             "qualname(frame) == armed:\n"
+             "    if (event, qualname(frame)) == armed:\n"
              "        armed = None\n"
              "        raise Stop\n"
              "c = poolclient.connect()\n"
-             "for what, call in (('_Handle.__init__', poolclient.connect),\n"
-             "                   ('_check', lambda: c.open('py'))):\n"
+             "for what, call in ((('return', 'Connection.__init__'),\n"
+             "                    poolclient.connect),\n"
+             "                   (('call', '_check'),\n"
+             "                    lambda: c.open('py'))):\n"
              "    armed = what\n"
              "    sys.setprofile(hook)\n"
              "    try:\n"
@@ -2324,6 +2326,41 @@ def an_exception_as_a_close_takes_the_handle_leaves_nothing_open():
         "        print(left() == base, left(), base)\n")
     said = [line.split(" (")[0] for line in out.splitlines()]
     assert said == ["stopped True", "True"] * 4, out
+
+
+@test
+def an_exception_as_a_pool_is_made_closes_its_handle_once():
+    """An exception that comes as open has made the Pool, before the
+    caller has it (raised by a profile hook as Pool.__init__ returns,
+    where a signal handler's would be), closes the handle once: open
+    closed it, and the Pool made closed it again when collected, a
+    double free that aborted the process."""
+    with poolclient.connect() as w:
+        base = w.stats("py").clients
+        out = run_py(
+            "import gc\n"
+            "class Stop(Exception):\n"
+            "    pass\n"
+            "armed = True\n"
+            "def hook(frame, event, arg):\n"
+            "    global armed\n"
+            "    if armed and event == 'return' and \\\n"
+            "            qualname(frame) == 'Pool.__init__':\n"
+            "        armed = False\n"
+            "        raise Stop\n"
+            "with poolclient.connect() as c:\n"
+            "    sys.setprofile(hook)\n"
+            "    try:\n"
+            "        c.open('py')\n"
+            "        print('not stopped')\n"
+            "    except Stop:\n"
+            "        print('stopped')\n"
+            "    sys.setprofile(None)\n"
+            "    gc.collect()\n"
+            "    print(c.stats('py').clients)\n"
+            "    with c.open('py') as p:\n"
+            "        p.free(p.alloc(64))\n")
+        assert out.split() == ["stopped", str(base)], out
 
 
 @test
