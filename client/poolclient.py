@@ -677,8 +677,10 @@ def _array(fn, cls, *args):
     out = ctypes.POINTER(cls[0])()
     n, total = _size(), _size()
     extra = (ctypes.byref(total),) if cls[2] else ()
-    _check(fn(*args, ctypes.byref(out), ctypes.byref(n), *extra))
+    # The call inside: an exception as it returns (a signal handler's)
+    # frees the array too (free(NULL) if it made none).
     try:
+        _check(fn(*args, ctypes.byref(out), ctypes.byref(n), *extra))
         items = [_record(cls[1], out[i]) for i in range(n.value)]
     finally:
         _free(out)
@@ -693,15 +695,16 @@ def _names_page(c, pool, prefix, after):
     it lists none)."""
     out = ctypes.POINTER(_Named)()
     n, total = _size(), _size()
-    if after is None:
-        after = b""
-        _check(_lib.pool_names(c, pool, prefix, ctypes.byref(out),
-                               ctypes.byref(n), ctypes.byref(total)))
-    else:
-        _check(_lib.pool_names_after(c, pool, prefix, after,
-                                     ctypes.byref(out), ctypes.byref(n),
-                                     ctypes.byref(total)))
     try:
+        # The call inside, as _array's.
+        if after is None:
+            after = b""
+            _check(_lib.pool_names(c, pool, prefix, ctypes.byref(out),
+                                   ctypes.byref(n), ctypes.byref(total)))
+        else:
+            _check(_lib.pool_names_after(c, pool, prefix, after,
+                                         ctypes.byref(out), ctypes.byref(n),
+                                         ctypes.byref(total)))
         items = [_record(NamedBlock, out[i]) for i in range(n.value)]
         last = out[n.value - 1].name if n.value else after
     finally:
@@ -1093,11 +1096,13 @@ class Connection(_Closing):
     def _blocks_page(self, ask):
         """One page of blocks for ask (name, pid, handle, where, done)."""
         out, n = ctypes.POINTER(_BlockInfo)(), _size()
-        with self._h as c:
-            _check(_lib.pool_blocks(c, ask[0], ask[1], ask[2],
-                                    ctypes.byref(ask[3]), ctypes.byref(out),
-                                    ctypes.byref(n), ctypes.byref(ask[4])))
         try:
+            # The call inside, as _array's.
+            with self._h as c:
+                _check(_lib.pool_blocks(c, ask[0], ask[1], ask[2],
+                                        ctypes.byref(ask[3]),
+                                        ctypes.byref(out), ctypes.byref(n),
+                                        ctypes.byref(ask[4])))
             return [_block_info(out[i]) for i in range(n.value)]
         finally:
             _free(out)
