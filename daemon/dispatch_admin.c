@@ -978,7 +978,9 @@ do_trim(struct call *c, const Poolmgr__Trim *m)
  * block on its only thread (0.6 s for a million), and a writer sent 64 in
  * one read batch, served one after another while nobody else was (34 s),
  * as often as it liked.  So such a check within nine times the length of
- * its uid's last one after its end is refused (-EAGAIN).  Costly:
+ * its uid's last costly one after its end is refused (-EAGAIN), or of an
+ * earlier one whose window ends later (check_done: a check that ran as
+ * cheap and was found costly shortens no window).  Costly:
  * CHECK_FREE_BLOCKS blocks or more, or a last check of the pool that took
  * CHECK_FREE_NS or more (a check's cost grows with the blocks' sizes too:
  * 4000 blocks of 1 GiB took 20 ms).  A cheap pool's check is never
@@ -987,10 +989,14 @@ do_trim(struct call *c, const Poolmgr__Trim *m)
  * The window is each uid's: one shared by all let one writer's checks
  * keep every other user's refused.  So n uids' checks may take n tenths
  * of the daemon's time together.  A window is kept only while it is open
- * (check_windows_prune), one per uid, also after the uid's connections
- * close, or closing one would let it check again at once.  A window
- * there is no memory for is kept in checks_free_at, which every uid's
- * checks wait out, as all did once.
+ * (check_windows_prune, at the next costly check), one per uid, also
+ * after the uid's connections close, or closing one would let it check
+ * again at once.  However many uids check, few are open at once: the
+ * checks run one after another, so an open window's check took more than
+ * a ninth of all those that ended after it; of checks of one length, at
+ * most nine windows are open, and some 200 if they range from 10 us to
+ * an hour.  A window there is no memory for is kept in checks_free_at,
+ * which every uid's checks wait out, as all did once.
  */
 #define CHECK_FREE_BLOCKS 4096
 #define CHECK_FREE_NS	  1000000u
@@ -1061,11 +1067,17 @@ check_done(struct call *c, struct dpool *p, uint64_t began)
 	if (!(w = check_windows_prune(c->s->uid, now)) &&
 	    (w = malloc(sizeof(*w)))) {
 		w->uid = c->s->uid;
+		w->free_at = 0;
 		LIST_INSERT_HEAD(&check_windows, w, entry);
 	}
-	if (w)
+	/*
+	 * The later end: a check that ran as cheap (under CHECK_FREE_BLOCKS,
+	 * its last one quick) and was found costly was not paced, and its
+	 * uid may have a longer window open.
+	 */
+	if (w && free_at > w->free_at)
 		w->free_at = free_at;
-	else if (free_at > checks_free_at)
+	else if (!w && free_at > checks_free_at)
 		checks_free_at = free_at;
 }
 

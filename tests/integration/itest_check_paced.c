@@ -299,6 +299,82 @@ poolctl_says_a_check_is_paced(void **state)
 	writer_runs("[pool big]\nsize = 64M\nmode = 0666\n", poolctl_main);
 }
 
+/*
+ * The wait a check of pool name on fd is refused for, in ms, by the
+ * daemon's words ("again in N ms"); -1 if it was not refused.
+ */
+static long
+refused_for_ms(int fd, const char *name)
+{
+	Poolmgr__Reply *rep;
+	const char *at;
+	uint64_t id;
+	long ms = -1;
+
+	if (post_check(fd, name, &id) ||
+	    !(rep = harness_raw_reply(fd, id, HARNESS_RAW_WAIT_MS)))
+		return -1;
+	if (rep->error == -EAGAIN && rep->message &&
+	    (at = strstr(rep->message, "again in ")))
+		ms = strtol(at + strlen("again in "), NULL, 10);
+	poolmgr__reply__free_unpacked(rep, NULL);
+	return ms;
+}
+
+/*
+ * The writer checks big, and its next check of big is refused for a
+ * while; then it checks huge for the first time: cheap as far as the
+ * daemon knows (under 4096 blocks, never checked), so it runs, and is
+ * found costly (some 20 ms).  Its window must not end sooner for it than
+ * big's left it: the next refusal of big names the same end, less the
+ * time that passed between the two.
+ */
+static int
+window_kept_main(void *arg)
+{
+	const char *sock = arg;
+	long before, after;
+	uint64_t id, t0, t1;
+	uint32_t h;
+	int fd = harness_raw_greeted(sock, "checker");
+
+	CHECK(fd >= 0, 2);
+	CHECK_RC(harness_raw_open(fd, "big", &h), 0, 3);
+	CHECK_RC(harness_raw_alloc_many(fd, h, 64, POOLCTL_BLOCKS), 0, 4);
+	CHECK_RC(harness_raw_open(fd, "huge", &h), 0, 5);
+	CHECK_RC(harness_raw_alloc_many(fd, h, HUGE_BLOCK, HUGE_BLOCKS), 0, 6);
+	CHECK(post_check(fd, "big", &id) == 0, 7);
+	CHECK_RC(reply_error(fd, id), 0, 8);
+	t0 = harness_now_ms();
+	CHECK((before = refused_for_ms(fd, "big")) > 0, 9);
+	CHECK(post_check(fd, "huge", &id) == 0, 10);
+	CHECK_RC(reply_error(fd, id), 0, 11);
+	CHECK((after = refused_for_ms(fd, "big")) > 0, 12);
+	t1 = harness_now_ms();
+	fprintf(stderr, "big refused for %ld ms, then after huge's check for "
+		"%ld ms, %llu ms later\n", before, after,
+		(unsigned long long)(t1 - t0));
+	CHECK(after + (long)(t1 - t0) + 1 >= before, 13);
+	close(fd);
+	return 0;
+}
+
+/*
+ * Before, a check that ran as cheap and was found costly put its own
+ * window in place of the one its uid had open: the writer's window after
+ * huge's check of some 20 ms was some 160 ms, where big's had 800 ms to
+ * go, and a writer that alternated the two checked big five times as
+ * often as a tenth of the daemon's time allows.
+ */
+static void
+cheap_then_costly_check_keeps_the_window(void **state)
+{
+	(void)state;
+	writer_runs("[pool big]\nsize = 64M\nmode = 0666\n"
+		    "[pool huge]\nsize = 4T\nmode = 0666\n",
+		    window_kept_main);
+}
+
 int
 main(void)
 {
@@ -307,6 +383,7 @@ main(void)
 		cmocka_unit_test(poolctl_says_a_check_is_paced),
 		cmocka_unit_test(costly_pool_of_few_blocks_paced),
 		cmocka_unit_test(other_users_check_runs),
+		cmocka_unit_test(cheap_then_costly_check_keeps_the_window),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
