@@ -206,6 +206,9 @@ FAIL_PIPE_EVENT := $(BUILD)/tests/fail_pipe_event.so
 FAIL_MBIND := $(BUILD)/tests/fail_mbind.so
 # Preloaded to refuse it SO_PEERGROUPS, as an old kernel would (itest_acl).
 FAIL_PEERGROUPS := $(BUILD)/tests/fail_peergroups.so
+# Preloaded to cap its SO_SNDBUF, as a small net.core.wmem_max would
+# (itest_unread_fds).
+FAIL_WMEM_MAX := $(BUILD)/tests/fail_wmem_max.so
 # Preloaded to fail its malloc, calloc and realloc (itest_nomem).  Plain
 # build only: a sanitized daemon's allocator is ASan's own, which no
 # preloaded library can come before.
@@ -441,6 +444,11 @@ $(FAIL_PEERGROUPS): tests/integration/fail_peergroups.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -fPIC -shared -o $@ $< -ldl
 $(BUILD)/tests/itest_acl: | $(FAIL_PEERGROUPS)
+
+$(FAIL_WMEM_MAX): tests/integration/fail_wmem_max.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -fPIC -shared -o $@ $< -ldl
+$(BUILD)/tests/itest_unread_fds: | $(FAIL_WMEM_MAX)
 
 $(FAIL_MALLOC): tests/integration/fail_malloc.c
 	@mkdir -p $(dir $@)

@@ -35,7 +35,8 @@
  * exempt), and every client's open with it.  A connection holds at most
  * its socket's send buffer of them, and 8 more queued here.  That buffer
  * is the daemon's own, PEER_SNDBUF (some 170 small replies), set on each
- * connection (peer_bound_sndbuf): the kernel's default is
+ * connection (peer_bound_sndbuf, unless net.core.wmem_max would keep it
+ * under the largest reply): the kernel's default is
  * net.core.wmem_default, which an administrator may raise (common
  * tuning), and each connection would then hold that many more (some 270
  * replies at the kernel's default of 208 KiB, ten times that at 2 MiB),
@@ -207,20 +208,59 @@ peer_uid(int fd)
 }
 
 /*
- * Make fd's send buffer PEER_SNDBUF, if the machine's default is larger;
- * a smaller one (a lowered wmem_default) bounds it already.  Whatever the
- * buffer will not take is queued here, as for any client that reads
- * slowly.  (The kernel caps SO_SNDBUF at net.core.wmem_max: under 32 KiB,
- * a sixth of its default, the largest replies would not fit.)
+ * Does the buffer SO_SNDBUF gives for PEER_SNDBUF take the largest reply?
+ * The kernel caps what it asks for at net.core.wmem_max, and refuses a
+ * datagram over the buffer less 32 bytes (EMSGSIZE: the client would be
+ * dropped): under 32 KiB of cap, a sixth of the kernel's default, it
+ * would not, where the machine's default buffer may.  Asked of a socket
+ * of our own: 1 yes, 0 no (said once), -1 unknown (no descriptor to ask
+ * with: asked again at the next connection).
+ */
+static int
+sndbuf_cap_fits(void)
+{
+	int sv[2], want = PEER_SNDBUF / 2, got = 0;
+	socklen_t len = sizeof(got);
+	bool asked;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
+		return -1;
+	asked = setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &want,
+			   sizeof(want)) == 0 &&
+		getsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &got, &len) == 0;
+	close(sv[0]);
+	close(sv[1]);
+	if (!asked)
+		return -1;
+	if (got >= PEER_MAX_MESSAGE + 32)
+		return 1;
+	log_warnx("net.core.wmem_max caps a connection's send buffer at %d "
+		  "bytes, under the largest reply: connections keep the "
+		  "machine's default (net.core.wmem_default), and may hold as "
+		  "many descriptors in flight as it takes", got);
+	return 0;
+}
+
+/*
+ * Make fd's send buffer PEER_SNDBUF, if the machine's default is larger
+ * and the cap on it leaves room for the largest reply (sndbuf_cap_fits,
+ * asked once: a restart in place asks again); a smaller one (a lowered
+ * wmem_default) bounds it already.  Whatever the buffer will not take is
+ * queued here, as for any client that reads slowly.
  */
 static void
 peer_bound_sndbuf(int fd)
 {
+	static int fits = -1;
 	int now, want = PEER_SNDBUF / 2;
 	socklen_t len = sizeof(now);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &now, &len) == 0 &&
-	    now > PEER_SNDBUF)
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &now, &len) != 0 ||
+	    now <= PEER_SNDBUF)
+		return;
+	if (fits < 0)
+		fits = sndbuf_cap_fits();
+	if (fits > 0)
 		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want,
 				 sizeof(want));
 }

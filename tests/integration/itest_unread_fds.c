@@ -42,6 +42,9 @@
  * asked for it (the kernel keeps twice that): docs/security.md. */
 #define DAEMON_SNDBUF 65536
 #define MAX_UNREAD 4096	/* datagrams one connection's socket may hold */
+/* Names enough for a listing as long as a reply may be, some 64 KiB. */
+#define LONG_NAMES 400
+#define LONG_NAME 200
 
 /* Send req now; 0, or -errno (EAGAIN when the socket is full). */
 static int
@@ -537,6 +540,59 @@ connection_holds_the_daemons_buffer(void **state)
 	assert_int_equal(harness_stop(&d), 0);
 }
 
+/*
+ * A daemon whose SO_SNDBUF is capped at 16 KiB, as net.core.wmem_max of
+ * 16384 caps it (fail_wmem_max.so; the machine's own is every process's
+ * to share): a listing of names as long as a reply may be, some 64 KiB,
+ * comes whole.  Before, the daemon asked for its 128 KiB on every
+ * connection and got 32 KiB, which the kernel refuses a datagram over:
+ * the listing's send failed (EMSGSIZE) and the client lost its
+ * connection, where the machine's default buffer had held it.  Now the
+ * daemon leaves the default where the cap would put the largest reply
+ * out of reach, and says so.
+ */
+static void
+largest_reply_fits_under_a_small_wmem_max(void **state)
+{
+	struct daemon_proc d;
+	struct pool_conn *c;
+	struct pool_named *names;
+	struct pool *p;
+	char *saved, name[LONG_NAME + 1];
+	size_t n, total;
+	pool_off_t off;
+	int rc;
+
+	(void)state;
+	saved = harness_preload("fail_wmem_max.so");
+	setenv("POOLMGR_WMEM_MAX", "16384", 1);
+	rc = harness_start(&d, "[pool s]\nsize = 4M\n");
+	unsetenv("POOLMGR_WMEM_MAX");
+	harness_preload_off(saved);
+	assert_int_equal(rc, 0);
+	assert_int_equal(pool_connect(d.sock, &c), 0);
+	assert_int_equal(pool_open(c, "s", &p), 0);
+	for (int i = 0; i < LONG_NAMES; i++) {
+		int len = snprintf(name, sizeof(name), "long/%05d/", i);
+
+		memset(name + len, 'x', LONG_NAME - (size_t)len);
+		name[LONG_NAME] = '\0';
+		assert_int_equal(pool_alloc(p, 16, &off), 0);
+		assert_int_equal(pool_publish(p, off, name), 0);
+	}
+	rc = pool_names(c, "s", NULL, &names, &n, &total);
+	fprintf(stderr, "a listing of %zu names of %d bytes under a send "
+		"buffer capped at 16 KiB: %d\n", rc ? 0 : n, LONG_NAME, rc);
+	assert_int_equal(rc, 0);
+	/* Over the 32 KiB the capped buffer takes. */
+	assert_true(n * LONG_NAME > 32768);
+	free(names);
+	pool_close(p);
+	pool_disconnect(c);
+	harness_expect_logged(&d, "net.core.wmem_max");
+	assert_int_equal(harness_stop(&d), 0);
+}
+
 int
 main(void)
 {
@@ -546,6 +602,7 @@ main(void)
 		cmocka_unit_test(kept_connections_counted_after_restart),
 		cmocka_unit_test(taken_over_unread_reply_kept),
 		cmocka_unit_test(connection_holds_the_daemons_buffer),
+		cmocka_unit_test(largest_reply_fits_under_a_small_wmem_max),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
