@@ -110,10 +110,9 @@ void peer_close_all(void);
 /*
  * The connections let go of while their clients had replies unread, and
  * descriptors among them, kept until each client reads them or closes
- * (peer.c): how many, and
- * how many of them are uid's.  With sweep, those the clients are done
- * with are closed first: a system call each, so only when the count
- * matters.  They count as connections (server.c).
+ * (peer.c): how many, and how many of them are uid's.  With sweep, those
+ * the clients are done with are closed first: a system call each, so
+ * only when the count matters.  They count as connections (server.c).
  */
 unsigned peer_kept(uid_t uid, unsigned *of_uid, bool sweep);
 

@@ -34,10 +34,11 @@
  *
  * Then, without changing anything, state_save.c writes the state, and the
  * descriptors go to the new image as systemd passes sockets, named (listen,
- * state, config, pool.<i>, conn.<i>, reply.<j>) in LISTEN_FDNAMES
- * (restart_exec.c), runs of them as one ("conn.0-999", restart_names.c).  If the exec
- * fails, every descriptor is put back: the daemon logs why and goes on
- * serving, nothing changed.
+ * state, config, pool.<i>, conn.<i>, reply.<j>, unread.<k>: the
+ * connections kept for descriptors their clients have not read, peer.c)
+ * in LISTEN_FDNAMES (restart_exec.c), runs of them as one ("conn.0-999",
+ * restart_names.c).  If the exec fails, every descriptor is put back: the
+ * daemon logs why and goes on serving, nothing changed.
  *
  * A stop (SIGTERM, SIGINT) under systemd with its fd store configured
  * asks the same binary (systemd's likely ExecStart=), serving meanwhile,

@@ -8,8 +8,8 @@
  * "pool.<p>", "conn.0" to "conn.<c>"), so a run of two or more is written
  * as one "first-last" entry, "conn.0-29999", and the list stays about as
  * long as its few kinds whatever the count.  Only "pool", "conn",
- * "reply" and "unread" runs are written so, and read so: a systemd socket's name with a '-' in it
- * stays a name.  systemd's store still gets one name per descriptor
+ * "reply" and "unread" runs are written so, and read so: a systemd
+ * socket's name with a '-' in it stays a name.  systemd's store still gets one name per descriptor
  * (fdstore.c): it needs them.
  */
 #include <errno.h>

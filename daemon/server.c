@@ -283,7 +283,7 @@ accept_one(int fd)
 {
 	struct session *s = session_new(fd);
 	const char *why = NULL, *limit = NULL;
-	unsigned max = 0, kept, held, held_uid = 0, unread = 0;
+	unsigned max = 0, reserved, kept, kept_uid = 0, unread = 0;
 	char also[96] = "";
 	struct peer *p;
 
@@ -314,27 +314,29 @@ accept_one(int fd)
 	 * it stays the most descriptors connections take (raise_nofile).
 	 * The connections kept for the descriptors their clients have not
 	 * read (peer.c) are still theirs: else a uid could pile those up.
+	 * They are swept (a system call each) only when they would refuse.
 	 */
-	kept = session_admin(s, server_cf) ? 0 : server_cf->admin_connections;
-	held = peer_kept(s->uid, &held_uid, false);
-	if (held && (session_count() + held > server_cf->max_connections -
-		     kept || session_count_uid(s->uid) + held_uid >
+	reserved = session_admin(s, server_cf) ? 0 :
+	    server_cf->admin_connections;
+	kept = peer_kept(s->uid, &kept_uid, false);
+	if (kept && (session_count() + kept > server_cf->max_connections -
+		     reserved || session_count_uid(s->uid) + kept_uid >
 		     server_cf->max_connections_per_uid))
-		held = peer_kept(s->uid, &held_uid, true);
-	if (session_count() + held > server_cf->max_connections - kept) {
+		kept = peer_kept(s->uid, &kept_uid, true);
+	if (session_count() + kept > server_cf->max_connections - reserved) {
 		why = "too many clients connected";
 		limit = "max_connections";
 		max = server_cf->max_connections;
-		unread = held;
-		if (kept)
+		unread = kept;
+		if (reserved)
 			snprintf(also, sizeof(also), ", admin_connections %u",
-				 kept);
-	} else if (session_count_uid(s->uid) + held_uid >
+				 reserved);
+	} else if (session_count_uid(s->uid) + kept_uid >
 		   server_cf->max_connections_per_uid) {
 		why = "too many clients of this uid connected";
 		limit = "max_connections_per_uid";
 		max = server_cf->max_connections_per_uid;
-		unread = held_uid;
+		unread = kept_uid;
 	}
 	/* No listing shows the kept ones: said, else the count puzzles. */
 	if (why && unread)
