@@ -1106,6 +1106,25 @@ client_of_unread_descriptors_is_dropped(void **state)
 	assert_int_equal(harness_stop(&d), 0);
 }
 
+/* The daemon of conf (NULL: none) with 40 descriptors. */
+static void
+start_short_of_descriptors(struct daemon_proc *d, const char *conf)
+{
+	setenv("HARNESS_NOFILE", "40", 1);
+	assert_int_equal(harness_start(d, conf), 0);
+	unsetenv("HARNESS_NOFILE");
+}
+
+/* fds[0 .. n) closed (those already closed, -1, left). */
+static void
+close_descriptors(int *fds, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		harness_close_fd(&fds[i]);
+}
+
 /*
  * An OpenPool reply queued behind 3000 unread ones, its pool destroyed by
  * force and another created meanwhile: the descriptor that reaches the
@@ -1233,9 +1252,7 @@ out_of_descriptors(void **state)
 	int fds[80], i, served = 0, refused = 0;
 
 	(void)state;
-	setenv("HARNESS_NOFILE", "40", 1);
-	assert_int_equal(harness_start(&d, "[pool f]\nsize = 1M\n"), 0);
-	unsetenv("HARNESS_NOFILE");
+	start_short_of_descriptors(&d, "[pool f]\nsize = 1M\n");
 	for (i = 0; i < 80; i++) {
 		fds[i] = raw_connect(d.sock);
 		if (fds[i] >= 0)
@@ -1316,13 +1333,11 @@ open_without_daemon_descriptors_is_emfile(void **state)
 	struct pool_stats st;
 	struct daemon_proc d;
 	struct pool *p;
-	int fds[80], i, raw;
+	int fds[80], raw;
 	uint32_t h;
 
 	(void)state;
-	setenv("HARNESS_NOFILE", "40", 1);
-	assert_int_equal(harness_start(&d, "[pool f]\nsize = 1M\n"), 0);
-	unsetenv("HARNESS_NOFILE");
+	start_short_of_descriptors(&d, "[pool f]\nsize = 1M\n");
 	EXPECT_RC(pool_connect(NULL, &c), 0);
 	assert_true((raw = raw_greeted(d.sock)) >= 0);
 	EXPECT_RAW(harness_raw_open(raw, "f", &h), 0);
@@ -1338,8 +1353,7 @@ open_without_daemon_descriptors_is_emfile(void **state)
 	assert_int_equal(harness_log_count(&d, "out of descriptors for a "
 					   "reply"), 0);
 
-	for (i = 0; i < 80; i++)
-		harness_close_fd(&fds[i]);
+	close_descriptors(fds, 80);
 	wait_connections(c, 2);
 	EXPECT_RC(pool_open(c, "f", &p), 0);
 	EXPECT_RAW(raw_share_map(raw, h), 0);
@@ -1365,13 +1379,11 @@ move_without_daemon_descriptors_copies_all(void **state)
 	struct pool *p;
 	uint64_t a, b, moved;
 	uint8_t *mem;
-	int fds[80], i, raw;
+	int fds[80], raw;
 	uint32_t h;
 
 	(void)state;
-	setenv("HARNESS_NOFILE", "40", 1);
-	assert_int_equal(harness_start(&d, "[pool m]\nsize = 32M\n"), 0);
-	unsetenv("HARNESS_NOFILE");
+	start_short_of_descriptors(&d, "[pool m]\nsize = 32M\n");
 	EXPECT_RC(pool_connect(NULL, &c), 0);
 	EXPECT_RC(pool_open(c, "m", &p), 0);
 	assert_true((raw = raw_greeted(d.sock)) >= 0);
@@ -1394,8 +1406,7 @@ move_without_daemon_descriptors_copies_all(void **state)
 	assert_int_equal(mem[moved + at + 4096], 0);
 	assert_int_equal(harness_log_count(&d, "no descriptor to look for "
 					   "holes through"), 1);
-	for (i = 0; i < 80; i++)
-		harness_close_fd(&fds[i]);
+	close_descriptors(fds, 80);
 	close(raw);
 	pool_close(p);
 	pool_disconnect(c);
@@ -1416,12 +1427,10 @@ status_without_daemon_descriptors_reads_memory(void **state)
 	struct pool_conn *c;
 	struct daemon_proc d;
 	char out[4096], err[1024];
-	int fds[80], i;
+	int fds[80];
 
 	(void)state;
-	setenv("HARNESS_NOFILE", "40", 1);
-	assert_int_equal(harness_start(&d, "[pool f]\nsize = 1M\n"), 0);
-	unsetenv("HARNESS_NOFILE");
+	start_short_of_descriptors(&d, "[pool f]\nsize = 1M\n");
 	EXPECT_RC(pool_connect(NULL, &c), 0);
 	fill_descriptors(&d, fds, 80);
 
@@ -1430,8 +1439,7 @@ status_without_daemon_descriptors_reads_memory(void **state)
 	       (unsigned long long)ds.rss_bytes);
 	assert_true(ds.rss_bytes > 0);
 	assert_true(ds.connections > 1);
-	for (i = 0; i < 80; i++)
-		harness_close_fd(&fds[i]);
+	close_descriptors(fds, 80);
 	wait_connections(c, 1);
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,
 					 sizeof(err), "status"), 0);
@@ -1454,12 +1462,10 @@ connect_without_daemon_descriptors_is_told(void **state)
 	struct pool_conn *c, *late;
 	struct daemon_proc d;
 	char out[256], err[1024];
-	int fds[80], i;
+	int fds[80];
 
 	(void)state;
-	setenv("HARNESS_NOFILE", "40", 1);
-	assert_int_equal(harness_start(&d, NULL), 0);
-	unsetenv("HARNESS_NOFILE");
+	start_short_of_descriptors(&d, NULL);
 	EXPECT_RC(pool_connect(NULL, &c), 0);
 	fill_descriptors(&d, fds, 80);
 
@@ -1475,8 +1481,7 @@ connect_without_daemon_descriptors_is_told(void **state)
 	assert_non_null(strstr(err, "LimitNOFILE"));
 	assert_null(strstr(err, "max_connections"));
 
-	for (i = 0; i < 80; i++)
-		harness_close_fd(&fds[i]);
+	close_descriptors(fds, 80);
 	wait_connections(c, 1);
 	EXPECT_RC(pool_connect(NULL, &late), 0);
 	pool_disconnect(late);
@@ -1502,9 +1507,7 @@ create_with_one_descriptor_left(void **state)
 	int fds[80], i, served;
 
 	(void)state;
-	setenv("HARNESS_NOFILE", "40", 1);
-	assert_int_equal(harness_start(&d, NULL), 0);
-	unsetenv("HARNESS_NOFILE");
+	start_short_of_descriptors(&d, NULL);
 	EXPECT_RC(pool_connect(NULL, &c), 0);
 	served = fill_descriptors(&d, fds, 80);
 	assert_true(served > 0);
@@ -1519,8 +1522,7 @@ create_with_one_descriptor_left(void **state)
 	EXPECT_RC(pool_stats_by_name(c, "p", &st), -ENOENT);
 	assert_int_equal(harness_log_count(&d, "no share map"), 0);
 
-	for (i = 0; i < 80; i++)
-		harness_close_fd(&fds[i]);
+	close_descriptors(fds, 80);
 	wait_connections(c, 1);
 	EXPECT_RC(pool_create(c, "p", &o), 0);
 	EXPECT_RC(pool_stats_by_name(c, "p", &st), 0);
