@@ -197,6 +197,21 @@ def run_py(code):
     return r.stdout
 
 
+def stop_hook(event, name):
+    """A child's lines that define Stop and hook, a profile hook that,
+    once the child sets armed, raises Stop at the next event ('call' or
+    'return') of a function called name, once."""
+    return ("class Stop(Exception):\n"
+            "    pass\n"
+            "armed = False\n"
+            "def hook(frame, event, arg):\n"
+            "    global armed\n"
+            "    if armed and event == %r and \\\n"
+            "            frame.f_code.co_name == %r:\n"
+            "        armed = False\n"
+            "        raise Stop\n" % (event, name))
+
+
 def expect_error(code, fn, *args, **kw):
     """fn(*args) must raise PoolError code; returns it."""
     try:
@@ -2100,15 +2115,7 @@ def an_exception_as_a_persistent_alloc_returns_leaves_nothing():
     with poolclient.connect() as c:
         before = c.stats("py").persistent_blocks
         out = run_py(
-            "class Stop(Exception):\n"
-            "    pass\n"
-            "armed = False\n"
-            "def hook(frame, event, arg):\n"
-            "    global armed\n"
-            "    if armed and event == 'call' and \\\n"
-            "            frame.f_code.co_name == '_check':\n"
-            "        armed = False\n"
-            "        raise Stop\n"
+            stop_hook('call', '_check') +
             "with poolclient.connect() as c, c.open('py') as p:\n"
             "    for kw in ({}, {'zero': True, 'align': 4096}):\n"
             "        armed = True\n"
@@ -2133,15 +2140,7 @@ def an_exception_as_an_alloc_returns_leaves_nothing():
     close, a leak in a process that lives on (a service whose SIGALRM
     handler ends a slow request).  Plain, zeroed, aligned and zeroed."""
     out = run_py(
-        "class Stop(Exception):\n"
-        "    pass\n"
-        "armed = False\n"
-        "def hook(frame, event, arg):\n"
-        "    global armed\n"
-        "    if armed and event == 'call' and \\\n"
-        "            frame.f_code.co_name == '_check':\n"
-        "        armed = False\n"
-        "        raise Stop\n"
+        stop_hook('call', '_check') +
         "with poolclient.connect() as c, c.open('py') as p:\n"
         "    p.set_cache(0)\n"
         "    before = p.stats().live_blocks\n"
@@ -2277,15 +2276,7 @@ def an_exception_as_a_close_takes_the_handle_leaves_nothing_open():
     collector's, ends it."""
     out = run_py(
         "import gc\n"
-        "class Stop(Exception):\n"
-        "    pass\n"
-        "armed = False\n"
-        "def hook(frame, event, arg):\n"
-        "    global armed\n"
-        "    if armed and event == 'return' and \\\n"
-        "            frame.f_code.co_name == '_take_all':\n"
-        "        armed = False\n"
-        "        raise Stop\n"
+        + stop_hook('return', '_take_all') +
         "def broken_close(obj):\n"
         "    global armed\n"
         "    armed = True\n"
@@ -2382,15 +2373,7 @@ def an_exception_as_a_list_comes_frees_it():
         "        'keepcost')]\n"
         "libc = ctypes.CDLL(None)\n"
         "libc.mallinfo2.restype = Mallinfo2\n"
-        "class Stop(Exception):\n"
-        "    pass\n"
-        "armed = False\n"
-        "def hook(frame, event, arg):\n"
-        "    global armed\n"
-        "    if armed and event == 'call' and \\\n"
-        "            frame.f_code.co_name == '_check':\n"
-        "        armed = False\n"
-        "        raise Stop\n"
+        + stop_hook('call', '_check') +
         "with poolclient.connect() as c, c.open('py') as p:\n"
         "    offs = p.alloc_batch([64] * 64)\n"
         "    for i, off in enumerate(offs):\n"
