@@ -1471,10 +1471,12 @@ journal_stop(bool forget)
 	pushes.due = removals.due = false;
 	compact_drop();
 	jfile_close(&spill);
-	/* A stop that frees everything asks once more; else the next image
-	 * has their names (names_env). */
+	/* A stop that frees everything asks once more, and is the last
+	 * word on them; else the next image has their names (names_env). */
 	for (i = 0; forget && i < nunremoved; i++)
 		(void)unstore("keep", unremoved[i]);
+	if (forget)
+		nunremoved = 0;
 	if (!on || out)
 		return;
 	on = false;
@@ -1535,11 +1537,16 @@ journal_pool_gone(struct dpool *p)
 	if (!on || !p->keep_id)
 		return;
 	live_pools--;
-	/* Its memfd leaves the store only once the journal says so. */
+	/*
+	 * Its memfd leaves the store only once the journal says so.  Out of
+	 * the store, its keep was asked out when the journal left (broken),
+	 * and that request may have failed: asked again, and remembered if
+	 * it fails, since the number leaves the pool here and nothing else
+	 * would name it for the next image.
+	 */
 	if ((rc = append(NULL, JREC_GONE, w, 2)) == 0) {
 		published();
-		if (!out)
-			keep_remove(p->keep_id);
+		keep_remove(p->keep_id);
 		p->keep_id = 0;		/* no snapshot has it now */
 		names_env();
 	}

@@ -28,6 +28,11 @@
  *       removals failed too.  (Out of the store it named nothing: the new
  *       image, numbering from 1, could push a keep.<n> of its own beside
  *       the destroyed pool's, and a crash recover a pool from either.)
+ *   gone_when_out_handed  the same queue full, the journal out of the
+ *       store first (the keeps' removals dropped), and then a pool
+ *       destroyed: its keep.<n>, still in the store, is named for the
+ *       next image.  (Its number left the pool with nothing to remember
+ *       it: the next image could push a keep.<n> of its own beside it.)
  *   lost_keeps_handed  a pool made after the journal (its keep.<n>
  *       numbered above it), the daemon's queue of notifications full,
  *       and a compaction whose journal the store refuses: the journal is
@@ -402,27 +407,17 @@ names_hold(const char *list, const char *name)
 	return false;
 }
 
+/*
+ * The journal cannot grow (RLIMIT_FSIZE), and leaves the store: the
+ * fixture's pool's persists until a write fails.
+ */
 static void
-unremoved_handed_when_out(void **state)
+journal_taken_out(struct daemon_fixture *fx)
 {
-	struct daemon_fixture *fx = *state;
-	struct dpool *b = made("b");
 	struct block *blk;
 	struct rlimit rl, was;
-	char keep_b[32], keep_p[32];
-	const char *names;
 	unsigned i;
 
-	snprintf(keep_b, sizeof(keep_b), "keep.%llu",
-		 (unsigned long long)b->keep_id);
-	snprintf(keep_p, sizeof(keep_p), "keep.%llu",
-		 (unsigned long long)fx->p->keep_id);
-	queue_filled();		/* the removal of b's keep is dropped */
-	destroyed(b);
-	assert_int_equal(journal_exec_names(), 0);
-	assert_true(names_hold(getenv("POOLMGRD_JOURNAL"), keep_b));
-
-	/* The journal cannot grow: out of the store. */
 	signal(SIGXFSZ, SIG_IGN);
 	assert_int_equal(getrlimit(RLIMIT_FSIZE, &was), 0);
 	rl = was;
@@ -435,7 +430,26 @@ unremoved_handed_when_out(void **state)
 	}
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
 	assert_int_equal(journal_slots(), 0);
+}
 
+static void
+unremoved_handed_when_out(void **state)
+{
+	struct daemon_fixture *fx = *state;
+	struct dpool *b = made("b");
+	char keep_b[32], keep_p[32];
+	const char *names;
+
+	snprintf(keep_b, sizeof(keep_b), "keep.%llu",
+		 (unsigned long long)b->keep_id);
+	snprintf(keep_p, sizeof(keep_p), "keep.%llu",
+		 (unsigned long long)fx->p->keep_id);
+	queue_filled();		/* the removal of b's keep is dropped */
+	destroyed(b);
+	assert_int_equal(journal_exec_names(), 0);
+	assert_true(names_hold(getenv("POOLMGRD_JOURNAL"), keep_b));
+
+	journal_taken_out(fx);
 	assert_int_equal(journal_exec_names(), 0);
 	names = getenv("POOLMGRD_JOURNAL");
 	printf("handed over: %s\n", names ? names : "(nothing)");
@@ -443,6 +457,27 @@ unremoved_handed_when_out(void **state)
 	assert_true(names_hold(names, keep_b));
 	assert_true(names_hold(names, keep_p));
 	assert_true(strncmp(names, "journal.", 8) == 0);
+}
+
+static void
+gone_when_out_handed(void **state)
+{
+	struct daemon_fixture *fx = *state;
+	struct dpool *b = made("b");
+	char keep_b[32];
+	const char *names;
+
+	snprintf(keep_b, sizeof(keep_b), "keep.%llu",
+		 (unsigned long long)b->keep_id);
+	queue_filled();		/* the keeps' removals are dropped */
+	journal_taken_out(fx);
+	destroyed(b);
+
+	assert_int_equal(journal_exec_names(), 0);
+	names = getenv("POOLMGRD_JOURNAL");
+	printf("handed over: %s\n", names ? names : "(nothing)");
+	assert_non_null(names);
+	assert_true(names_hold(names, keep_b));
 }
 
 static void
@@ -507,6 +542,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(refusal_not_behind_removals,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(unremoved_handed_when_out,
+						setup_open, teardown),
+		cmocka_unit_test_setup_teardown(gone_when_out_handed,
 						setup_open, teardown),
 		cmocka_unit_test_setup_teardown(lost_keeps_handed, setup,
 						teardown),
