@@ -36,16 +36,16 @@
  * pool in one go (begin).
  *
  * A pool's keep.<n> that the store refuses for a passing reason (its
- * socket full, memory or descriptors short) is tried again, with the
- * waits of a fresh journal's tries (pushes_retry); until then a crash
+ * socket full, memory or descriptors short) is tried again after waits
+ * that double as a fresh journal's do (pushes_retry); until then a crash
  * loses that pool alone.  A destroyed pool's keep.<n> that the store
  * could not be asked to drop is asked again the same way, on waits of
  * its own (removals_retry), which never hold back a refused pool's try:
  * its journal says the pool is gone, so no recovery takes it, but the
- * store holds the pool's memory as long as it holds the descriptor.
- * So is each
- * keep.<n> of a journal let go of (lose), whose numbers the pools give
- * up: until it is out, it is named for the next image (names_env).
+ * store holds the pool's memory as long as it holds the descriptor.  So
+ * is each keep.<n> of a journal let go of (lose), whose numbers the
+ * pools give up, and each of the old image's names (journal_ready):
+ * until it is out, it is named for the next image (names_env).
  */
 #include <assert.h>
 #include <errno.h>
@@ -117,8 +117,15 @@ struct again {
 	uint64_t at;		/* when it is due (mono_ns) */
 };
 static struct again pushes, removals;
-/* The keep.<n> of pools gone that the store was not told to drop. */
-static uint64_t unremoved[POOL_MAX_POOLS];
+/*
+ * The names no journal of ours holds any more that the store was not
+ * told to drop: the keep.<n> of pools gone or of a journal let go of,
+ * and the old image's names (journal_ready).
+ */
+static struct unremoved {
+	bool journal;		/* journal.<id>, else keep.<id> */
+	uint64_t id;
+} unremoved[POOL_MAX_POOLS];
 static unsigned nunremoved;
 static uint64_t armed_at;	/* when journal_step runs next; 0: none */
 static unsigned grouped;	/* groups open (journal_group_begin) */
@@ -555,7 +562,8 @@ names_env(void)
 			name_add(s, sizeof(s), &n, "keep", p->keep_id);
 	/* The next image drops them once ready, as the others. */
 	for (i = 0; i < nunremoved; i++)
-		name_add(s, sizeof(s), &n, "keep", unremoved[i]);
+		name_add(s, sizeof(s), &n, unremoved[i].journal ? "journal" :
+			 "keep", unremoved[i].id);
 	if (n == 0)
 		return;
 	if (n >= sizeof(s) || setenv(ENV_NAMES, s, 1) == -1)
@@ -1141,23 +1149,40 @@ keep_refused(struct dpool *p, int rc)
 	again_ask(&pushes);
 }
 
+static const char *
+unremoved_prefix(const struct unremoved *u)
+{
+	return u->journal ? "journal" : "keep";
+}
+
 /*
- * A keep.<n> no journal names any more (its pool destroyed, or the
- * journal let go of) out of the store, or tried again later.
+ * A name no journal of ours holds any more out of the store, or tried
+ * again later and named for the next image until it is out.
  */
+static void
+name_remove(bool journal, uint64_t id)
+{
+	struct unremoved u = {journal, id};
+
+	if (unstore(unremoved_prefix(&u), id) == 0)
+		return;
+	if (nunremoved == sizeof(unremoved) / sizeof(unremoved[0])) {
+		log_warnx("the fd store holds %s.%llu, which no journal "
+			  "names, until the next start", unremoved_prefix(&u),
+			  (unsigned long long)id);
+		return;
+	}
+	unremoved[nunremoved++] = u;
+	names_env();
+	again_ask(&removals);
+}
+
+/* A keep.<n> no journal names any more (its pool destroyed, or the
+ * journal let go of). */
 static void
 keep_remove(uint64_t id)
 {
-	if (unstore("keep", id) == 0)
-		return;
-	if (nunremoved == sizeof(unremoved) / sizeof(unremoved[0])) {
-		log_warnx("the fd store holds keep.%llu, which no journal "
-			  "names, until the next start", (unsigned long long)id);
-		return;
-	}
-	unremoved[nunremoved++] = id;
-	names_env();
-	again_ask(&removals);
+	name_remove(false, id);
 }
 
 /* The removals that failed, tried again. */
@@ -1168,7 +1193,8 @@ removals_retry(void)
 
 	removals.due = false;
 	for (i = n = 0; i < nunremoved; i++)
-		if (unstore("keep", unremoved[i]) != 0)
+		if (unstore(unremoved_prefix(&unremoved[i]),
+			    unremoved[i].id) != 0)
 			unremoved[n++] = unremoved[i];
 	if (n != nunremoved) {
 		nunremoved = n;
@@ -1396,11 +1422,32 @@ journal_socket(const char *path, unsigned mode)
 	sock_mode = mode;
 }
 
+/*
+ * The old image's names out of the store, each on its own: one whose
+ * removal fails is remembered as a destroyed pool's keep is.  Its
+ * journal is whole, and a crash once ours has left the store (broken)
+ * would recover from it, with blocks ended since over whatever their
+ * pages hold now; and the image after this one must number above it.
+ */
+static void
+old_names_out(const char *list)
+{
+	const char *s = list;
+	bool journal;
+	uint64_t id;
+
+	while (s) {
+		journal = strncmp(s, "journal.", 8) == 0;
+		if ((id = name_id(s, &s)) != 0)
+			name_remove(journal, id);
+	}
+}
+
 void
 journal_ready(void)
 {
 	if (old_names)
-		fdstore_remove(old_names);
+		old_names_out(old_names);
 	free(old_names);
 	old_names = NULL;
 	if (deferred) {
@@ -1468,13 +1515,14 @@ journal_stop(bool forget)
 
 	rebuild = false;
 	later = NULL;
-	pushes.due = removals.due = false;
+	pushes = removals = (struct again){0};
 	compact_drop();
 	jfile_close(&spill);
 	/* A stop that frees everything asks once more, and is the last
 	 * word on them; else the next image has their names (names_env). */
 	for (i = 0; forget && i < nunremoved; i++)
-		(void)unstore("keep", unremoved[i]);
+		(void)unstore(unremoved_prefix(&unremoved[i]),
+			      unremoved[i].id);
 	if (forget)
 		nunremoved = 0;
 	if (!on || out)

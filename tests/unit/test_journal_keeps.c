@@ -41,6 +41,13 @@
  *       image numbered its own from just above it, pushed a keep.<n> of
  *       another pool beside the one left, and a crash could recover a
  *       pool from the other's memory.)
+ *   handed_unremoved_handed  POOLMGRD_JOURNAL names an old image's
+ *       journal.3 and keep.4, and the daemon's queue of notifications is
+ *       full when the new one is ready, so that their removal fails:
+ *       they are named for the next image, and asked out again later.
+ *       (They were forgotten: the old image's journal, whole and stored,
+ *       is the one a crash recovers from once the new one's journal has
+ *       left the store, and the image after knew none of them.)
  *   handed_id_out_of_range  POOLMGRD_JOURNAL names journal.<2^64 - 1>,
  *       which no image of ours has pushed: the value is not the list of
  *       an image of ours and is ignored.  The pool is kept under a number
@@ -205,12 +212,15 @@ destroyed(struct dpool *p)
 	dpool_destroy(p, false);
 }
 
+static void queue_filled(void);
+
 /*
  * Started with POOLMGRD_JOURNAL set to handed (NULL: unset), and ready;
- * with the fixture's handle of its pool open if opened.
+ * with the fixture's handle of its pool open if opened, and the daemon's
+ * queue of notifications full when it is ready if unread.
  */
 static int
-setup_with(void **state, const char *handed, bool opened)
+setup_with(void **state, const char *handed, bool opened, bool unread)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 
@@ -235,6 +245,10 @@ setup_with(void **state, const char *handed, bool opened)
 		daemon_fixture_setup(state);
 	journal_setup(step_in);
 	journal_start(NULL);
+	if (unread) {
+		store_drain();
+		queue_filled();
+	}
 	journal_ready();
 	assert_int_not_equal(journal_slots(), 0);
 	store_drain();
@@ -244,26 +258,34 @@ setup_with(void **state, const char *handed, bool opened)
 static int
 setup(void **state)
 {
-	return setup_with(state, NULL, false);
+	return setup_with(state, NULL, false, false);
 }
 
 /* The same, the fixture's handle of its pool open. */
 static int
 setup_open(void **state)
 {
-	return setup_with(state, NULL, true);
+	return setup_with(state, NULL, true, false);
 }
 
 static int
 setup_out_of_range(void **state)
 {
-	return setup_with(state, "journal.18446744073709551615", false);
+	return setup_with(state, "journal.18446744073709551615", false,
+			  false);
 }
 
 static int
 setup_odd_bytes(void **state)
 {
-	return setup_with(state, "journal.3:keep.4\nREADY=1", false);
+	return setup_with(state, "journal.3:keep.4\nREADY=1", false, false);
+}
+
+/* Handed an old image's names, which the store does not read once ready. */
+static int
+setup_handed_unread(void **state)
+{
+	return setup_with(state, "journal.3:keep.4", false, true);
 }
 
 static int
@@ -511,6 +533,31 @@ lost_keeps_handed(void **state)
 }
 
 static void
+handed_unremoved_handed(void **state)
+{
+	const char *names;
+
+	(void)state;
+	assert_int_equal(journal_exec_names(), 0);
+	names = getenv("POOLMGRD_JOURNAL");
+	printf("handed over: %s\n", names ? names : "(nothing)");
+	assert_non_null(names);
+	assert_true(names_hold(names, "journal.3"));
+	assert_true(names_hold(names, "keep.4"));
+
+	/* The store reads again: the removals' try takes them out. */
+	store_reads_again(0);
+	sleep_ms(store.step_ms);
+	journal_step();
+	store_drain();
+	assert_int_equal(journal_exec_names(), 0);
+	names = getenv("POOLMGRD_JOURNAL");
+	printf("then: %s\n", names ? names : "(nothing)");
+	assert_false(names_hold(names, "journal.3"));
+	assert_false(names_hold(names, "keep.4"));
+}
+
+static void
 handed_id_out_of_range(void **state)
 {
 	struct daemon_fixture *fx = *state;
@@ -547,6 +594,8 @@ main(void)
 						setup_open, teardown),
 		cmocka_unit_test_setup_teardown(lost_keeps_handed, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(handed_unremoved_handed,
+						setup_handed_unread, teardown),
 		cmocka_unit_test_setup_teardown(handed_id_out_of_range,
 						setup_out_of_range, teardown),
 		cmocka_unit_test_setup_teardown(handed_names_with_odd_bytes,
