@@ -99,15 +99,13 @@ static uint64_t live_pools;
 static uint64_t compact_at;	/* cur.end that calls for a snapshot */
 static char *old_names;		/* the executing image's, to take out */
 static bool deferred;		/* journal_start left it to journal_ready */
-static bool rebuild;		/* broken: a fresh journal is due */
 static bool out;		/* cur out of the store, records to spill */
 static struct jfile spill = {.fd = -1};	/* what cur could not take */
 static uint64_t spill_mark;	/* spill.end a compaction feeds to */
-static unsigned retry_ms;	/* the wait before the next try of one */
-static uint64_t rebuild_at;	/* ... when that try is due (mono_ns) */
 /*
- * Tries again after backoff's waits, each kind on its own: the keeps'
- * pushes (pools keep_due) and the removals of unremoved keeps.  A
+ * Tries again after backoff's waits, each kind on its own: a fresh
+ * journal's (rebuilds: broken, lost, or none made at the start), the
+ * keeps' pushes (pools keep_due) and the removals of unremoved names.  A
  * removal that keeps failing must not hold back a pool's keep, which
  * until it is in leaves the pool to a crash.
  */
@@ -116,7 +114,7 @@ struct again {
 	unsigned ms;		/* the wait before the next try after it */
 	uint64_t at;		/* when it is due (mono_ns) */
 };
-static struct again pushes, removals;
+static struct again rebuilds, pushes, removals;
 /*
  * The names no journal of ours holds any more that the store was not
  * told to drop: the keep.<n> of pools gone or of a journal let go of,
@@ -611,18 +609,6 @@ backoff(unsigned *ms)
 	return now;
 }
 
-/* A fresh journal once more, after backoff's wait.  A compaction that
- * goes through ends the waits. */
-static void
-retry(void)
-{
-	unsigned ms = backoff(&retry_ms);
-
-	rebuild = true;
-	rebuild_at = mono_ns() + (uint64_t)ms * 1000000;
-	step_after(ms);
-}
-
 /* journal_step by when, in mono_ns (now, if past). */
 static void
 step_by(uint64_t when)
@@ -641,6 +627,14 @@ again_later(struct again *a)
 	a->due = true;
 	a->at = mono_ns() + (uint64_t)ms * 1000000;
 	step_after(ms);
+}
+
+/* A fresh journal once more, after backoff's wait.  A compaction that
+ * goes through ends the waits. */
+static void
+retry(void)
+{
+	again_later(&rebuilds);
 }
 
 /*
@@ -713,6 +707,17 @@ lose(int rc)
 	retry();
 }
 
+/* Every keep.<n> out of the store, the pools keeping their numbers. */
+static void
+keeps_out(void)
+{
+	struct dpool *p;
+
+	for (p = dpool_first(); p; p = dpool_next(p))
+		if (p->keep_id)
+			unstore("keep", p->keep_id);
+}
+
 /*
  * A write to cur failed: a crash must start fresh rather than miss a
  * change, so the journal and the keeps leave the store.  cur stays, whole
@@ -723,8 +728,6 @@ lose(int rc)
 static void
 broken(int rc)
 {
-	struct dpool *p;
-
 	if (spill_open() != 0) {
 		lose(rc);
 		return;
@@ -733,9 +736,7 @@ broken(int rc)
 		  "loses every pool until a fresh one is in", strerror(-rc));
 	compact_drop();
 	withdraw();
-	for (p = dpool_first(); p; p = dpool_next(p))
-		if (p->keep_id)
-			unstore("keep", p->keep_id);
+	keeps_out();
 	out = true;
 	names_env();
 	retry();
@@ -755,7 +756,7 @@ compact(void)
 		jfile_close(&cur);
 		cur = f;
 		names_env();
-		retry_ms = 0;
+		rebuilds.ms = 0;
 		return;
 	}
 	jfile_close(&f);
@@ -895,17 +896,6 @@ write_step(uint64_t t0)
 
 static int keep_push_as(struct dpool *p, uint64_t id);
 
-/* Every keep.<n> out of the store, the pools keeping their numbers. */
-static void
-keeps_out(void)
-{
-	struct dpool *p;
-
-	for (p = dpool_first(); p; p = dpool_next(p))
-		if (p->keep_id)
-			unstore("keep", p->keep_id);
-}
-
 /*
  * Out of the store: every pool's memfd back under its keep.<n>, before
  * the journal that names them (a crash between finds keeps and no
@@ -974,7 +964,7 @@ copy_step(void)
 	phase = C_RETIRE;
 	compact_at = 2 * cur.end + COMPACT_SLACK;
 	names_env();
-	retry_ms = 0;
+	rebuilds.ms = 0;
 	return 0;
 }
 
@@ -1022,7 +1012,7 @@ compact_step(void)
 			return;
 		}
 		log_warnx("crash journal: a fresh one failed (%s); next try "
-			  "in %u ms", strerror(-rc), retry_ms);
+			  "in %u ms", strerror(-rc), rebuilds.ms);
 		retry();
 	} else if (rc == -EINVAL) {
 		/* A record live does not know (or cur is not what journal.c
@@ -1476,13 +1466,9 @@ journal_step(void)
 		compact_step();
 		return;
 	}
-	if (!rebuild)
+	if (!again_now(&rebuilds))	/* none, or not yet */
 		return;
-	if (mono_ns() < rebuild_at) {	/* woken for the keeps: not yet */
-		step_by(rebuild_at);
-		return;
-	}
-	rebuild = false;
+	rebuilds.due = false;
 	/* The room journal_start asks for; pools made meanwhile count. */
 	if (2 * (dpool_count() + 1) > fdstore_max())
 		rc = -ENOSPC;
@@ -1497,7 +1483,7 @@ journal_step(void)
 		return;
 	}
 	log_warnx("crash journal: a fresh one failed (%s); next try in "
-		  "%u ms", strerror(-rc), retry_ms);
+		  "%u ms", strerror(-rc), rebuilds.ms);
 	retry();
 }
 
@@ -1513,9 +1499,8 @@ journal_stop(bool forget)
 	struct dpool *p;
 	unsigned i;
 
-	rebuild = false;
+	rebuilds = pushes = removals = (struct again){0};
 	later = NULL;
-	pushes = removals = (struct again){0};
 	compact_drop();
 	jfile_close(&spill);
 	/* A stop that frees everything asks once more, and is the last

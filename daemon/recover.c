@@ -17,7 +17,6 @@
  * in it, dead, so that a persist at the same offset later finds it again.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -890,10 +889,11 @@ newest(const struct passed_fds *pf, uint64_t *id)
 
 /*
  * The index in pf of keep.<keep>, pool ps's memory, or -EINVAL with why.
- * The store may hold the name twice: a keep whose removal failed when a
- * journal was let go of, which no image named for the next, beside a
- * keep of the next image's under the same number (journal.c numbers its
- * keeps above the names it knows).  The memory of another pool taken for
+ * The store may hold the name twice: a keep whose removal failed and
+ * that no image named for the next (journal.c remembers 256 such names
+ * at most; an image older than that remembered none), beside a keep of
+ * the next image's under the same number (journal.c numbers its keeps
+ * above the names it knows).  The memory of another pool taken for
  * this one's would come back as its blocks.  A pool's memfd is sealed at
  * its size, so of several only one of that size can be its own: that one
  * is taken, and logged.  Several of its size, or none, cannot be told
