@@ -110,6 +110,7 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/restart_exec.c daemon/restore_fds.c \
                daemon/restart_probe.c daemon/restart_names.c \
                daemon/journal.c daemon/journal_compact.c \
+               daemon/journal_names.c \
                daemon/recover.c daemon/notify.c daemon/hugepage.c \
                daemon/closer.c daemon/socket_dir.c
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o) $(STATE_OBJ)

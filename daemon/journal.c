@@ -40,10 +40,10 @@
  * that double as a fresh journal's do (pushes_retry); until then a crash
  * loses that pool alone.  A destroyed pool's keep.<n> that the store
  * could not be asked to drop is asked again the same way, on waits of
- * its own (removals_retry), which never hold back a refused pool's try:
- * its journal says the pool is gone, so no recovery takes it, but the
- * store holds the pool's memory as long as it holds the descriptor.  So
- * is each keep.<n> of a journal let go of (lose), whose numbers the
+ * its own (journal_names.c), which never hold back a refused pool's
+ * try: its journal says the pool is gone, so no recovery takes it, but
+ * the store holds the pool's memory as long as it holds the descriptor.
+ * So is each keep.<n> of a journal let go of (lose), whose numbers the
  * pools give up, and each of the old image's names (journal_ready):
  * until it is out, it is named for the next image (names_env).
  */
@@ -62,6 +62,7 @@
 #include "fdstore.h"
 #include "journal.h"
 #include "journal_compact.h"
+#include "journal_internal.h"
 #include "journal_rec.h"
 #include "log.h"
 #include "pool.h"
@@ -73,7 +74,6 @@
 #define JOURNAL_START	(64 * 1024)	/* bytes, allocated at once */
 #define COMPACT_SLACK	(1024 * 1024)	/* records beyond twice a snapshot */
 #define COMPACT_WALKED	16		/* and bytes per block it walked */
-#define ENV_NAMES	"POOLMGRD_JOURNAL"
 #define GROW_MAX	(4 * 1024 * 1024)	/* bytes a grow adds at most */
 #define STEP_NS		1000000		/* a compaction step's time, about */
 #define STEP_CHECK	256		/* records between looks at the clock */
@@ -81,7 +81,6 @@
 #define STEP_RETIRE	(8 * 1024 * 1024)	/* bytes of pages it frees */
 #define RETRY_MIN_MS	100		/* a fresh journal's second try */
 #define RETRY_MAX_MS	60000		/* and the longest wait for one */
-#define ID_MAX		(UINT64_MAX / 2)	/* a name's n, at most */
 
 /* A journal; fd -1: a spill, in memory (malloc'd map). */
 struct jfile {
@@ -102,29 +101,9 @@ static bool deferred;		/* journal_start left it to journal_ready */
 static bool out;		/* cur out of the store, records to spill */
 static struct jfile spill = {.fd = -1};	/* what cur could not take */
 static uint64_t spill_mark;	/* spill.end a compaction feeds to */
-/*
- * Tries again after backoff's waits, each kind on its own: a fresh
- * journal's (rebuilds: broken, lost, or none made at the start), the
- * keeps' pushes (pools keep_due) and the removals of unremoved names.  A
- * removal that keeps failing must not hold back a pool's keep, which
- * until it is in leaves the pool to a crash.
- */
-struct again {
-	bool due;
-	unsigned ms;		/* the wait before the next try after it */
-	uint64_t at;		/* when it is due (mono_ns) */
-};
-static struct again rebuilds, pushes, removals;
-/*
- * The names no journal of ours holds any more that the store was not
- * told to drop: the keep.<n> of pools gone or of a journal let go of,
- * and the old image's names (journal_ready).
- */
-static struct unremoved {
-	bool journal;		/* journal.<id>, else keep.<id> */
-	uint64_t id;
-} unremoved[POOL_MAX_POOLS];
-static unsigned nunremoved;
+/* Tries again (journal_internal.h): a fresh journal's (broken, lost,
+ * or none made at the start) and the refused keeps' pushes. */
+static struct again rebuilds, pushes;
 static uint64_t armed_at;	/* when journal_step runs next; 0: none */
 static unsigned grouped;	/* groups open (journal_group_begin) */
 static uint64_t group_at;	/* cur.end when the outermost began */
@@ -489,16 +468,6 @@ push(const char *prefix, uint64_t id, int fd)
 	return fdstore_push(1, &fd, names);
 }
 
-static int
-unstore(const char *prefix, uint64_t id)
-{
-	char name[48];
-
-	snprintf(name, sizeof(name), "%s.%llu", prefix,
-		 (unsigned long long)id);
-	return fdstore_remove(name);
-}
-
 /*
  * cur taken out of the store: its magic changed first, then the store
  * asked to drop it.  That request can fail (the daemon's memory short,
@@ -517,57 +486,10 @@ withdraw(void)
 	unstore("journal", cur.id);
 }
 
-/* "name.<id>" at s + *n, after a ':' unless first; *n counts on past len
- * as snprintf's length does, and nothing more is written then. */
-static void
-name_add(char *s, size_t len, size_t *n, const char *name, uint64_t id)
+uint64_t
+journal_id(void)
 {
-	if (*n < len)
-		*n += (size_t)snprintf(s + *n, len - *n, "%s%s.%llu",
-				       *n ? ":" : "", name,
-				       (unsigned long long)id);
-}
-
-/*
- * Our names in the store, for the image a restart in place executes.
- * Taken out first and the buffer static: a setenv that fails (memory
- * short) leaves no name rather than an old journal's, which the next
- * image would take for ours.  No name is no image's to execute either:
- * it would leave our journal and keeps in the store, beside its own and
- * under the same numbers, and a crash would take ours, which lacks every
- * change since (journal_exec_names).
- *
- * Out of the store (broken) or let go of (lose), the journal and keeps
- * may be in it all the same, their removal refused like any other: they
- * are named too, for the next image to drop once ready and to number its
- * own above them, as are the destroyed pools' keeps whose removal failed.
- * A keep.<n> of the new image's beside one of ours would be either pool
- * to a crash's recovery.
- */
-static void
-names_env(void)
-{
-	static char s[32 * (2 * POOL_MAX_POOLS + 1)];
-	size_t n = 0;
-	struct dpool *p;
-	unsigned i;
-
-	unsetenv(ENV_NAMES);
-	if (cur.id)
-		name_add(s, sizeof(s), &n, "journal", cur.id);
-	for (p = dpool_first(); p; p = dpool_next(p))
-		if (p->keep_id)
-			name_add(s, sizeof(s), &n, "keep", p->keep_id);
-	/* The next image drops them once ready, as the others. */
-	for (i = 0; i < nunremoved; i++)
-		name_add(s, sizeof(s), &n, unremoved[i].journal ? "journal" :
-			 "keep", unremoved[i].id);
-	if (n == 0)
-		return;
-	if (n >= sizeof(s) || setenv(ENV_NAMES, s, 1) == -1)
-		log_warnx("crash journal: its names are not in the "
-			  "environment: a restart in place sets them again "
-			  "first, or is not made");
+	return cur.id;
 }
 
 int
@@ -618,8 +540,7 @@ step_by(uint64_t when)
 	step_after(when > now ? (unsigned)((when - now) / 1000000) + 1 : 0);
 }
 
-/* a's try once more, after backoff's wait. */
-static void
+void
 again_later(struct again *a)
 {
 	unsigned ms = backoff(&a->ms);
@@ -637,22 +558,14 @@ retry(void)
 	again_later(&rebuilds);
 }
 
-/*
- * A keep refused or a removal failed: a try of its kind, unless one is
- * due already.  That one stands, neither put off nor its wait doubled:
- * only a try that fails waits longer (pushes_retry, removals_retry), and
- * a burst of pools made while systemd reads nothing would otherwise push
- * the try a minute on.
- */
-static void
+void
 again_ask(struct again *a)
 {
 	if (!a->due)
 		again_later(a);
 }
 
-/* journal_step: a's try if it is due, else the step by its time. */
-static bool
+bool
 again_now(const struct again *a)
 {
 	if (!a->due)
@@ -662,8 +575,6 @@ again_now(const struct again *a)
 	step_by(a->at);
 	return false;
 }
-
-static void keep_remove(uint64_t id);
 
 /*
  * Nothing kept to build on (the spill cannot take a record, or cur and
@@ -1139,63 +1050,6 @@ keep_refused(struct dpool *p, int rc)
 	again_ask(&pushes);
 }
 
-static const char *
-unremoved_prefix(const struct unremoved *u)
-{
-	return u->journal ? "journal" : "keep";
-}
-
-/*
- * A name no journal of ours holds any more out of the store, or tried
- * again later and named for the next image until it is out.
- */
-static void
-name_remove(bool journal, uint64_t id)
-{
-	struct unremoved u = {journal, id};
-
-	if (unstore(unremoved_prefix(&u), id) == 0)
-		return;
-	if (nunremoved == sizeof(unremoved) / sizeof(unremoved[0])) {
-		log_warnx("the fd store holds %s.%llu, which no journal "
-			  "names, until the next start", unremoved_prefix(&u),
-			  (unsigned long long)id);
-		return;
-	}
-	unremoved[nunremoved++] = u;
-	names_env();
-	again_ask(&removals);
-}
-
-/* A keep.<n> no journal names any more (its pool destroyed, or the
- * journal let go of). */
-static void
-keep_remove(uint64_t id)
-{
-	name_remove(false, id);
-}
-
-/* The removals that failed, tried again. */
-static void
-removals_retry(void)
-{
-	unsigned i, n;
-
-	removals.due = false;
-	for (i = n = 0; i < nunremoved; i++)
-		if (unstore(unremoved_prefix(&unremoved[i]),
-			    unremoved[i].id) != 0)
-			unremoved[n++] = unremoved[i];
-	if (n != nunremoved) {
-		nunremoved = n;
-		names_env();
-	}
-	if (nunremoved > 0)
-		again_later(&removals);
-	else
-		removals.ms = 0;
-}
-
 /*
  * The keeps refused for a passing reason, tried again.  A pool kept now
  * has its records as a snapshot would (persistent blocks and names may
@@ -1237,82 +1091,6 @@ pushes_retry(void)
 		again_later(&pushes);
 	else
 		pushes.ms = 0;
-}
-
-/*
- * The n of the name at s, "journal.<n>" or "keep.<n>" as this daemon
- * writes them (digits alone, no 0 first, n from 1 to ID_MAX) and ended
- * by ':' or the list's end; 0 if it is no such name.  A number near
- * 2^64 would wrap next_id round to 0, which says "not kept", and on to
- * names the store holds already.  *next: the next name, or NULL after
- * the last.
- */
-static uint64_t
-name_id(const char *s, const char **next)
-{
-	const char *d = NULL, *e;
-	uint64_t v = 0;
-
-	if (strncmp(s, "keep.", 5) == 0)
-		d = s + 5;
-	else if (strncmp(s, "journal.", 8) == 0)
-		d = s + 8;
-	e = strchr(s, ':');
-	*next = e ? e + 1 : NULL;
-	if (!d || *d == '0')
-		return 0;
-	for (e = d; *e >= '0' && *e <= '9'; e++) {
-		if (v > (ID_MAX - (uint64_t)(*e - '0')) / 10)
-			return 0;
-		v = 10 * v + (uint64_t)(*e - '0');
-	}
-	return *e == ':' || *e == '\0' ? v : 0;
-}
-
-/* The highest n of "journal.<n>" or "keep.<n>" in list. */
-static uint64_t
-max_id(const char *list)
-{
-	const char *s = list;
-	uint64_t best = 0, v;
-
-	while (s && *s)
-		if ((v = name_id(s, &s)) > best)
-			best = v;
-	return best;
-}
-
-/*
- * Is list, POOLMGRD_JOURNAL as the process found it, one an image of
- * ours set (names_env)?  Any other value (set by hand, truncated, a
- * name with a newline that would be a line of its own in the store's
- * notification) is not ours to take out of the store nor to number
- * from.
- */
-static bool
-names_ours(const char *list)
-{
-	const char *s = list;
-	unsigned n = 0;
-
-	while (s)
-		if (++n > 2 * POOL_MAX_POOLS + 1 || name_id(s, &s) == 0)
-			return false;
-	return true;
-}
-
-/* How many names a ':'-separated list holds (NULL: none). */
-static unsigned
-names_count(const char *list)
-{
-	unsigned n;
-
-	if (!list || !*list)
-		return 0;
-	for (n = 1; *list; list++)
-		if (*list == ':')
-			n++;
-	return n;
 }
 
 /* A keep.<n> for every pool, then a journal of them all: 0 or why not. */
@@ -1412,27 +1190,6 @@ journal_socket(const char *path, unsigned mode)
 	sock_mode = mode;
 }
 
-/*
- * The old image's names out of the store, each on its own: one whose
- * removal fails is remembered as a destroyed pool's keep is.  Its
- * journal is whole, and a crash once ours has left the store (broken)
- * would recover from it, with blocks ended since over whatever their
- * pages hold now; and the image after this one must number above it.
- */
-static void
-old_names_out(const char *list)
-{
-	const char *s = list;
-	bool journal;
-	uint64_t id;
-
-	while (s) {
-		journal = strncmp(s, "journal.", 8) == 0;
-		if ((id = name_id(s, &s)) != 0)
-			name_remove(journal, id);
-	}
-}
-
 void
 journal_ready(void)
 {
@@ -1458,8 +1215,7 @@ journal_step(void)
 	int rc;
 
 	armed_at = 0;		/* the timer has run */
-	if (again_now(&removals))
-		removals_retry();
+	names_step();
 	if (again_now(&pushes))
 		pushes_retry();
 	if (phase != C_IDLE) {
@@ -1497,19 +1253,12 @@ void
 journal_stop(bool forget)
 {
 	struct dpool *p;
-	unsigned i;
 
-	rebuilds = pushes = removals = (struct again){0};
+	rebuilds = pushes = (struct again){0};
 	later = NULL;
 	compact_drop();
 	jfile_close(&spill);
-	/* A stop that frees everything asks once more, and is the last
-	 * word on them; else the next image has their names (names_env). */
-	for (i = 0; forget && i < nunremoved; i++)
-		(void)unstore(unremoved_prefix(&unremoved[i]),
-			      unremoved[i].id);
-	if (forget)
-		nunremoved = 0;
+	names_stop(forget);
 	if (!on || out)
 		return;
 	on = false;
