@@ -475,7 +475,9 @@ push(const char *prefix, uint64_t id, int fd)
  * messages), and a journal left in the store that lacks a change would
  * be recovered as if whole: blocks ended since would come back over
  * whatever their pages hold now.  The magic is in pages the journal
- * has, so changing it cannot fail.
+ * has, so changing it cannot fail.  A removal that fails is remembered
+ * (old_journal_remove): once a fresh journal takes cur's place, nothing
+ * else would name it.
  */
 static void
 withdraw(void)
@@ -483,7 +485,7 @@ withdraw(void)
 	if (cur.fd >= 0)
 		__atomic_store_n(&cur.map[JH_MAGIC], JREC_WITHDRAWN,
 				 __ATOMIC_RELEASE);
-	unstore("journal", cur.id);
+	old_journal_remove(cur.id);
 }
 
 uint64_t
@@ -663,7 +665,7 @@ compact(void)
 	if ((rc = jfile_open(&f, next_id++)) == 0 &&
 	    (rc = snapshot(&f)) == 0 &&
 	    (rc = push("journal", f.id, f.fd)) == 0) {
-		unstore("journal", cur.id);
+		old_journal_remove(cur.id);
 		jfile_close(&cur);
 		cur = f;
 		names_env();
@@ -866,7 +868,7 @@ copy_step(void)
 		jfile_close(&spill);
 		out = false;
 	} else
-		unstore("journal", cur.id);
+		old_journal_remove(cur.id);
 	retiring = cur;
 	cur = fresh;
 	fresh.fd = -1;
@@ -1252,22 +1254,18 @@ journal_slots(void)
 void
 journal_stop(bool forget)
 {
-	struct dpool *p;
-
 	rebuilds = pushes = (struct again){0};
 	later = NULL;
 	compact_drop();
 	jfile_close(&spill);
-	names_stop(forget);
-	if (!on || out)
-		return;
-	on = false;
-	if (!forget)
-		return;
-	withdraw();
-	for (p = dpool_first(); p; p = dpool_next(p))
-		if (p->keep_id)
-			unstore("keep", p->keep_id);
+	if (on && !out) {
+		on = false;
+		if (forget) {
+			withdraw();
+			keeps_out();
+		}
+	}
+	names_stop(forget);	/* after withdraw, which may add to them */
 }
 
 void

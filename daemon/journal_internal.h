@@ -60,6 +60,13 @@ int unstore(const char *prefix, uint64_t id);
  */
 void keep_remove(uint64_t id);
 /*
+ * A journal.<n> of ours that is no longer the journal (compacted into a
+ * newer one, or withdrawn) out of the store, or tried again later as a
+ * keep is.  Left there, a journal whole up to its end would be the one
+ * a crash recovers from once the newer one has left the store.
+ */
+void old_journal_remove(uint64_t id);
+/*
  * The old image's names, handed over in POOLMGRD_JOURNAL (list, as
  * names_ours took it), out of the store once this one is ready.
  */

@@ -38,6 +38,8 @@ static struct unremoved {
 static unsigned nunremoved;
 static struct again removals;
 
+static const char *unremoved_prefix(const struct unremoved *u);
+
 int
 unstore(const char *prefix, uint64_t id)
 {
@@ -91,10 +93,13 @@ names_env(void)
 	for (p = dpool_first(); p; p = dpool_next(p))
 		if (p->keep_id)
 			name_add(s, sizeof(s), &n, "keep", p->keep_id);
-	/* The next image drops them once ready, as the others. */
+	/* The next image drops them once ready, as the others; a journal
+	 * withdrawn while it is still ours is named once. */
 	for (i = 0; i < nunremoved; i++)
-		name_add(s, sizeof(s), &n, unremoved[i].journal ? "journal" :
-			 "keep", unremoved[i].id);
+		if (!unremoved[i].journal || unremoved[i].id != journal)
+			name_add(s, sizeof(s), &n,
+				 unremoved_prefix(&unremoved[i]),
+				 unremoved[i].id);
 	if (n == 0)
 		return;
 	if (n >= sizeof(s) || setenv(ENV_NAMES, s, 1) == -1)
@@ -135,6 +140,12 @@ void
 keep_remove(uint64_t id)
 {
 	name_remove(false, id);
+}
+
+void
+old_journal_remove(uint64_t id)
+{
+	name_remove(true, id);
 }
 
 /* The removals that failed, tried again. */

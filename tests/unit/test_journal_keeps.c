@@ -33,6 +33,11 @@
  *       destroyed: its keep.<n>, still in the store, is named for the
  *       next image.  (Its number left the pool with nothing to remember
  *       it: the next image could push a keep.<n> of its own beside it.)
+ *   withdrawn_journal_removed  the same queue full, the journal out of
+ *       the store, its removal dropped; once the store reads again and
+ *       the fresh journal is in, the old one is asked out again.  (It
+ *       was forgotten once the fresh one took its place: the store held
+ *       it, a slot of its room, until the next start.)
  *   lost_keeps_handed  a pool made after the journal (its keep.<n>
  *       numbered above it), the daemon's queue of notifications full,
  *       and a compaction whose journal the store refuses: the journal is
@@ -92,6 +97,7 @@ static struct {
 	bool keep0;		/* one of them named keep.0 */
 	bool foreign;		/* a line the daemon never writes came */
 	unsigned step_ms;	/* the wait the journal last asked for */
+	char removed[4096];	/* the names asked out, ':'-separated */
 } store;
 
 static void
@@ -163,6 +169,13 @@ store_drain(void)
 				store.keeps++;
 				store.keep0 |= keep_number(buf) == 0;
 			}
+		}
+		if (strncmp(buf, "FDSTOREREMOVE=1\nFDNAME=", 23) == 0 &&
+		    strlen(store.removed) + strlen(buf + 23) + 2 <
+		    sizeof(store.removed)) {
+			if (store.removed[0])
+				strcat(store.removed, ":");
+			strcat(store.removed, buf + 23);
 		}
 		if (!lines_ours(buf)) {
 			printf("the store got \"%s\"\n", buf);
@@ -503,6 +516,36 @@ gone_when_out_handed(void **state)
 }
 
 static void
+withdrawn_journal_removed(void **state)
+{
+	struct daemon_fixture *fx = *state;
+	char journal[32];
+	unsigned i;
+
+	assert_int_equal(journal_exec_names(), 0);
+	snprintf(journal, sizeof(journal), "%s", getenv("POOLMGRD_JOURNAL"));
+	*strchrnul(journal, ':') = '\0';
+	queue_filled();		/* the journal's removal is dropped */
+	journal_taken_out(fx);
+
+	/* The store reads again, and the fresh journal is in. */
+	store_reads_again(200);
+	for (i = 0; i < 100000 && journal_slots() == 0; i++) {
+		journal_step();
+		store_drain();
+	}
+	assert_int_not_equal(journal_slots(), 0);
+	/* The removals' tries, if any is left. */
+	for (i = 0; i < 3 && !names_hold(store.removed, journal); i++) {
+		sleep_ms(store.step_ms);
+		journal_step();
+		store_drain();
+	}
+	printf("asked out: %s\n", store.removed);
+	assert_true(names_hold(store.removed, journal));
+}
+
+static void
 lost_keeps_handed(void **state)
 {
 	struct daemon_fixture *fx = *state;
@@ -591,6 +634,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(unremoved_handed_when_out,
 						setup_open, teardown),
 		cmocka_unit_test_setup_teardown(gone_when_out_handed,
+						setup_open, teardown),
+		cmocka_unit_test_setup_teardown(withdrawn_journal_removed,
 						setup_open, teardown),
 		cmocka_unit_test_setup_teardown(lost_keeps_handed, setup,
 						teardown),
