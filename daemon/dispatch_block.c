@@ -185,6 +185,35 @@ persist_new(struct call *c, struct handle *h, struct block *b,
 }
 
 /*
+ * dpool_alloc of size (align, zero) for c on h, room made and tried again
+ * while making it may help (eviction, make_room): a wait to return as the
+ * request's answer, or 0 with the allocation's own result in *rc and its
+ * block in *b.
+ */
+static int
+alloc_making_room(struct call *c, struct handle *h, uint64_t size,
+		  uint64_t align, bool zero, bool retry_follows,
+		  struct block **b, int *rc)
+{
+	struct room_need need = {0};
+	int wait;
+
+	do {
+		*rc = dpool_alloc(h->pool, h, size, align, zero,
+				  quota_used(c, h), b);
+		if ((wait = refused_unsettled(c, h->pool, *rc)))
+			return wait;
+		if (*rc == -ENOMEM)
+			need = block_need(h->pool, size, zero ? 0 : align);
+		if (*rc == -EDQUOT)
+			need = quota_need(own_quota_lack(c, h->pool,
+							 c->s->uid));
+	} while ((wait = make_room(c, h->pool, *rc, retry_follows,
+				   &need)) == TRY_AGAIN);
+	return wait;
+}
+
+/*
  * The block of a successful allocation goes to its client; persist: the
  * Alloc that asked it persistent (persist_new), or NULL.
  */
@@ -220,7 +249,6 @@ persisting(const Poolmgr__Alloc *m)
 int
 do_alloc(struct call *c, const Poolmgr__Alloc *m)
 {
-	struct room_need need = {0};
 	uint64_t size = m->size;
 	struct block *b;
 	struct handle *h;
@@ -262,20 +290,8 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 	 */
 	if ((wait = room_wait_behind(c, h->pool, m, m->wait_ms)))
 		return wait;
-	do {
-		rc = dpool_alloc(h->pool, h, size, m->align, m->zero,
-				 quota_used(c, h), &b);
-		if ((wait = refused_unsettled(c, h->pool, rc)))
-			return wait;
-		if (rc == -ENOMEM)
-			need = block_need(h->pool, size,
-					  m->zero ? 0 : m->align);
-		if (rc == -EDQUOT)
-			need = quota_need(own_quota_lack(c, h->pool,
-							 c->s->uid));
-	} while ((wait = make_room(c, h->pool, rc, m->retry_follows,
-				   &need)) == TRY_AGAIN);
-	if (wait)
+	if ((wait = alloc_making_room(c, h, size, m->align, m->zero,
+				      m->retry_follows, &b, &rc)))
 		return wait;
 	if (rc == DPOOL_IN_STEPS)
 		return held_in_steps(c, b->off);
@@ -659,23 +675,11 @@ realloc_takes_room(struct dpool *p, const Poolmgr__Realloc *m)
 static int
 realloc_none(struct call *c, struct handle *h, const Poolmgr__Realloc *m)
 {
-	struct room_need need = {0};
 	struct block *b;
 	int rc, wait;
 
-	do {
-		rc = dpool_alloc(h->pool, h, m->size, 0, false,
-				 quota_used(c, h), &b);
-		if ((wait = refused_unsettled(c, h->pool, rc)))
-			return wait;
-		if (rc == -ENOMEM)
-			need = block_need(h->pool, m->size, 0);
-		if (rc == -EDQUOT)
-			need = quota_need(own_quota_lack(c, h->pool,
-							 c->s->uid));
-	} while ((wait = make_room(c, h->pool, rc, m->retry_follows,
-				   &need)) == TRY_AGAIN);
-	if (wait)
+	if ((wait = alloc_making_room(c, h, m->size, 0, false,
+				      m->retry_follows, &b, &rc)))
 		return wait;
 	if (rc)
 		return refuse_alloc(c, h->pool, rc, m->retry_follows, m->size);
