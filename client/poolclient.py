@@ -792,7 +792,7 @@ class Connection(_Closing):
         with self._h as c:
             # The Pool first, closed: the handle is its own from the
             # step that stores it there, where no exception can come.
-            p = Pool(self, bname.decode(errors="replace"), read_only)
+            p = Pool(self, bname.decode(errors="replace"), bool(read_only))
             try:
                 _check(fn(c, bname, ctypes.byref(out)))
                 p._h._ptr = out.value

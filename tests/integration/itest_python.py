@@ -1062,8 +1062,9 @@ def read_only_handle():
     with poolclient.connect() as c, c.open("pyro") as w:
         off = w.alloc(128)
         w.buffer(off, 4)[:] = b"ro!!"
-        with c.open("pyro", read_only=True) as r:
-            assert r.read_only
+        assert w.read_only is False
+        with c.open("pyro", read_only=1) as r:
+            assert r.read_only is True     # a bool, whatever truth was given
             mv = r.buffer(off, 128)
             assert mv.readonly and mv.format == "B" and len(mv) == 128
             assert bytes(mv[:4]) == b"ro!!"
