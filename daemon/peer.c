@@ -435,11 +435,19 @@ unread_bytes(int fd)
 static bool
 peer_keep(struct peer *p)
 {
+	static struct log_limit lim;
 	struct kept *k;
 
-	if (closing_all || !p->passed_fds || unread_bytes(p->fd) == 0 ||
-	    !(k = malloc(sizeof(*k))))
+	if (closing_all || !p->passed_fds || unread_bytes(p->fd) == 0)
 		return false;
+	if (!(k = malloc(sizeof(*k)))) {
+		/* Closed: its descriptors stay in flight, counted nowhere. */
+		log_limited(&lim, LOG_PRI_WARNING, "uid %u: out of memory to "
+			    "keep a connection whose client has descriptors "
+			    "unread: closed, and not counted",
+			    (unsigned)p->uid);
+		return false;
+	}
 	(void)shutdown(p->fd, SHUT_RDWR);
 	k->fd = p->fd;
 	k->uid = p->uid;
