@@ -57,3 +57,28 @@ daemon_fixture_teardown(void **state)
 	close(fx->sv[1]);
 	return 0;
 }
+
+void
+daemon_fixture_store_read(int fd,
+			  void (*each)(const char *text, int passed,
+				       void *arg),
+			  void *arg)
+{
+	char buf[512], ctl[CMSG_SPACE(4 * sizeof(int))];
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf) - 1};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1,
+			   .msg_control = ctl, .msg_controllen = sizeof(ctl)};
+	struct cmsghdr *cm;
+	ssize_t n;
+	int f;
+
+	while ((n = recvmsg(fd, &m, MSG_DONTWAIT)) >= 0) {
+		buf[n] = '\0';
+		f = -1;
+		for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm))
+			if (cm->cmsg_type == SCM_RIGHTS)
+				memcpy(&f, CMSG_DATA(cm), sizeof(f));
+		each(buf, f, arg);
+		m.msg_controllen = sizeof(ctl);
+	}
+}

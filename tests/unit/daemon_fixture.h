@@ -32,4 +32,15 @@ int daemon_fixture_setup_open(void **state);
  */
 int daemon_fixture_teardown(void **state);
 
+/*
+ * Every datagram waiting on fd (the service manager's socket a test plays
+ * the fd store on), read without blocking: each(text, passed, arg), with
+ * passed the descriptor the datagram carries (the callback's to keep or
+ * close), or -1 if it carries none.
+ */
+void daemon_fixture_store_read(int fd,
+			       void (*each)(const char *text, int passed,
+					    void *arg),
+			       void *arg);
+
 #endif /* DAEMON_FIXTURE_H */

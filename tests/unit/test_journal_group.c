@@ -69,37 +69,28 @@ step_in(unsigned ms)
 	store.step_due = true;
 }
 
+/* One datagram the daemon's code sent: the newest journal kept. */
+static void
+store_took(const char *buf, int f, void *arg)
+{
+	(void)arg;
+	if (f >= 0 && strstr(buf, "FDNAME=journal.")) {
+		if (store.journal >= 0)
+			close(store.journal);
+		store.journal = f;
+		store.journal_removed = false;
+	} else if (f >= 0) {
+		close(f);
+	}
+	if (strstr(buf, "FDSTOREREMOVE=1") && strstr(buf, "FDNAME=journal."))
+		store.journal_removed = true;
+}
+
 /* What the daemon's code sent meanwhile: the newest journal kept. */
 static void
 store_drain(void)
 {
-	char buf[512], ctl[CMSG_SPACE(4 * sizeof(int))];
-	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf) - 1};
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1,
-			   .msg_control = ctl, .msg_controllen = sizeof(ctl)};
-	struct cmsghdr *cm;
-	ssize_t n;
-	int f;
-
-	while ((n = recvmsg(store.fd, &m, MSG_DONTWAIT)) >= 0) {
-		buf[n] = '\0';
-		for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
-			if (cm->cmsg_type != SCM_RIGHTS)
-				continue;
-			memcpy(&f, CMSG_DATA(cm), sizeof(f));
-			if (strstr(buf, "FDNAME=journal.")) {
-				if (store.journal >= 0)
-					close(store.journal);
-				store.journal = f;
-				store.journal_removed = false;
-			} else
-				close(f);
-		}
-		if (strstr(buf, "FDSTOREREMOVE=1") &&
-		    strstr(buf, "FDNAME=journal."))
-			store.journal_removed = true;
-		m.msg_controllen = sizeof(ctl);
-	}
+	daemon_fixture_store_read(store.fd, store_took, NULL);
 }
 
 /* The committed end of the journal the store holds. */

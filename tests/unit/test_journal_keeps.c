@@ -146,43 +146,36 @@ keep_number(const char *buf)
 	return strtoull(strstr(buf, "FDNAME=keep.") + 12, NULL, 10);
 }
 
+/* One datagram the daemon's code sent, and the descriptor it passed. */
+static void
+store_took(const char *buf, int f, void *arg)
+{
+	(void)arg;
+	if (f >= 0) {
+		close(f);
+		if (strstr(buf, "FDNAME=keep.")) {
+			store.keeps++;
+			store.keep0 |= keep_number(buf) == 0;
+		}
+	}
+	if (strncmp(buf, "FDSTOREREMOVE=1\nFDNAME=", 23) == 0 &&
+	    strlen(store.removed) + strlen(buf + 23) + 2 <
+	    sizeof(store.removed)) {
+		if (store.removed[0])
+			strcat(store.removed, ":");
+		strcat(store.removed, buf + 23);
+	}
+	if (!lines_ours(buf)) {
+		printf("the store got \"%s\"\n", buf);
+		store.foreign = true;
+	}
+}
+
 /* What the daemon's code sent meanwhile, read. */
 static void
 store_drain(void)
 {
-	char buf[512], ctl[CMSG_SPACE(4 * sizeof(int))];
-	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf) - 1};
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1,
-			   .msg_control = ctl, .msg_controllen = sizeof(ctl)};
-	struct cmsghdr *cm;
-	ssize_t n;
-	int f;
-
-	while ((n = recvmsg(store.fd, &m, MSG_DONTWAIT)) >= 0) {
-		buf[n] = '\0';
-		for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
-			if (cm->cmsg_type != SCM_RIGHTS)
-				continue;
-			memcpy(&f, CMSG_DATA(cm), sizeof(f));
-			close(f);
-			if (strstr(buf, "FDNAME=keep.")) {
-				store.keeps++;
-				store.keep0 |= keep_number(buf) == 0;
-			}
-		}
-		if (strncmp(buf, "FDSTOREREMOVE=1\nFDNAME=", 23) == 0 &&
-		    strlen(store.removed) + strlen(buf + 23) + 2 <
-		    sizeof(store.removed)) {
-			if (store.removed[0])
-				strcat(store.removed, ":");
-			strcat(store.removed, buf + 23);
-		}
-		if (!lines_ours(buf)) {
-			printf("the store got \"%s\"\n", buf);
-			store.foreign = true;
-		}
-		m.msg_controllen = sizeof(ctl);
-	}
+	daemon_fixture_store_read(store.fd, store_took, NULL);
 }
 
 /*
