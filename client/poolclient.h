@@ -397,7 +397,16 @@ struct pool_daemon_stats {
 	 */
 	uint32_t admin_connections;
 	uint32_t max_connections_per_uid;
-	uint64_t reserved[7];		/* zero: room for later fields */
+	/*
+	 * Connections let go of while their clients had replies unread,
+	 * descriptors among them: kept open, shut down, until each client
+	 * reads them or closes, and counted in max_connections and
+	 * max_connections_per_uid beside connections.  0 from a daemon
+	 * older than it.  (Taken from the reserved room, as those above.)
+	 */
+	uint32_t kept_connections;
+	uint32_t reserved32;		/* zero */
+	uint64_t reserved[6];		/* zero: room for later fields */
 };
 
 /* One open handle, as `poolctl clients` shows it. */

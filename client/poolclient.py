@@ -367,6 +367,7 @@ class DaemonStats:
     features: int
     admin_connections: int
     max_connections_per_uid: int
+    kept_connections: int
 
 
 @dataclasses.dataclass(frozen=True)

@@ -157,7 +157,8 @@ class _DaemonStats(ctypes.Structure):
             "pools", "live_blocks", "allocated_bytes", "rss_bytes",
             "log_lines_left_out", "features")] + \
         [("admin_connections", _u32), ("max_connections_per_uid", _u32),
-         ("reserved", _u64 * 7)]
+         ("kept_connections", _u32), ("reserved32", _u32),
+         ("reserved", _u64 * 6)]
 
 
 # The sizes client/admin.c and client/stats.c assert: a mismatch is a

@@ -86,6 +86,11 @@ static const struct status_field status_fields[] = {
 	DFK(max_connections_per_uid, "max per uid", S_NUM, false,
 	    "poolmgr_daemon_max_connections_per_uid",
 	    "The max_connections_per_uid setting in force.", K_LIMITS),
+	DF(kept_connections, "kept connections", S_NUM, false,
+	    "poolmgr_daemon_kept_connections",
+	    "Connections let go of while their clients had descriptors "
+	    "unread, kept until they read or close: counted in "
+	    "max_connections and max_connections_per_uid."),
 	DF(connections_total, "connections accepted", S_NUM, true,
 	    "poolmgr_daemon_connections_accepted_total",
 	    "Connections accepted since the daemon started, refused ones "

@@ -430,6 +430,7 @@ client_copy_daemon_stats(struct pool_daemon_stats *s,
 	s->features = m->features;
 	s->admin_connections = m->admin_connections;
 	s->max_connections_per_uid = m->max_connections_per_uid;
+	s->kept_connections = m->kept_connections;
 }
 
 POOL_API int

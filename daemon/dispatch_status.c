@@ -4,7 +4,8 @@
  *
  * Each count belongs to the code that sees its event and that alone
  * writes it: server.c the connections accepted and refused, peer.c the
- * Hello timeouts, dispatch.c the requests and undecodable datagrams,
+ * Hello timeouts and the kept connections (swept of those done with
+ * before they are counted, as a refusal sweeps them), dispatch.c the requests and undecodable datagrams,
  * dispatch_wait.c the waiting lookups, log.c the lines left out.  This
  * file only reads them, and keeps what the images before this one had
  * counted (a restart in place hands their totals over in the state), so
@@ -131,6 +132,7 @@ do_daemon_stats(struct call *c, const Poolmgr__DaemonStats *m)
 	struct daemon_totals t;
 	struct heap_stats st;
 	struct dpool *p;
+	unsigned of_uid;
 
 	(void)m;
 	poolmgr__daemon_stats_reply__init(&r);
@@ -148,6 +150,12 @@ do_daemon_stats(struct call *c, const Poolmgr__DaemonStats *m)
 	r.admin_connections = dispatch_cf ? dispatch_cf->admin_connections : 0;
 	r.max_connections_per_uid = dispatch_cf ?
 				    dispatch_cf->max_connections_per_uid : 0;
+	/*
+	 * Swept first, as a refusal sweeps them: those whose clients have
+	 * read all or closed are no longer counted, and an operator who
+	 * reads the figure sees what a connection would meet.
+	 */
+	r.kept_connections = peer_kept((uid_t)-1, &of_uid, true);
 	r.connections_total = t.connections;
 	r.connections_refused = t.connections_refused;
 	r.hello_timeouts = t.hello_timeouts;

@@ -1577,7 +1577,8 @@ def daemon_stats_count_what_happens():
     """Connection.daemon_stats has every field of struct
     pool_daemon_stats, counts a refused request, and says what poolctl
     status --format=kv says."""
-    fields = {f[0] for f in poolclient._DaemonStats._fields_} - {"reserved"}
+    fields = {f[0] for f in poolclient._DaemonStats._fields_} - {"reserved",
+                                                                 "reserved32"}
     assert set(poolclient.DaemonStats.__dataclass_fields__) == fields
     with poolclient.connect() as c:
         a = c.daemon_stats()
@@ -1596,7 +1597,8 @@ def daemon_stats_count_what_happens():
         assert kv["server"] == b.server
         for key in ("pid", "uid", "gid", "started", "restarts", "pools",
                     "max_connections", "admin_connections",
-                    "max_connections_per_uid", "features", "bad_messages"):
+                    "max_connections_per_uid", "kept_connections",
+                    "features", "bad_messages"):
             assert int(kv[key]) == getattr(b, key), (key, kv[key], b)
         # b's own request, and poolctl's Hello.
         assert int(kv["requests_total"]) == b.requests_total + 2

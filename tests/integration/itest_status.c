@@ -206,7 +206,9 @@ identity_and_memory(void **state)
 	assert_int_equal(ds.max_connections, MAX_CONNS);
 	assert_int_equal(ds.restarts, 0);
 	assert_true(ds.features & (1u << 3));
-	for (i = 0; i < 7; i++)
+	assert_int_equal(ds.kept_connections, 0);
+	assert_int_equal(ds.reserved32, 0);
+	for (i = 0; i < 6; i++)
 		assert_int_equal(ds.reserved[i], 0);
 
 	/* The sums of every pool's own statistics. */
@@ -772,7 +774,8 @@ connection_limits(void **state)
 	ds = status_of(c);
 	assert_int_equal(ds.admin_connections, 8);
 	assert_int_equal(ds.max_connections_per_uid, PER_UID);
-	for (size_t i = 0; i < 7; i++)
+	assert_int_equal(ds.reserved32, 0);
+	for (size_t i = 0; i < 6; i++)
 		assert_int_equal(ds.reserved[i], 0);
 
 	assert_int_equal(harness_poolctl(&d, NULL, out, sizeof(out), err,

@@ -193,6 +193,8 @@ daemon_stats(void)
 	FIELD(pool_daemon_stats, features);
 	FIELD(pool_daemon_stats, admin_connections);
 	FIELD(pool_daemon_stats, max_connections_per_uid);
+	FIELD(pool_daemon_stats, kept_connections);
+	FIELD(pool_daemon_stats, reserved32);
 	FIELD(pool_daemon_stats, reserved);
 }
 

@@ -383,7 +383,7 @@ awk '/^struct pool_daemon_stats \{/ { on = 1; next } on && /^};/ { on = 0 }
 	on && /^\t[a-z]/ { sub(/;.*/, ""); sub(/^\t[a-z0-9_]+ /, "")
 	    n = split($0, m, /, */); for (i = 1; i <= n; i++) print m[i] }' \
     "$src/client/poolclient.h" | sed 's/\[.*//' |
-    grep -v -e '^server$' -e '^reserved$' | sort > "$tmp/status_struct"
+    grep -v -e '^server$' -e '^reserved$' -e '^reserved32$' | sort > "$tmp/status_struct"
 same "$tmp/status_struct" "$tmp/status_src" "struct pool_daemon_stats" \
     "status_fields[] of poolctl_status.c" || r=1
 awk '/^- \*\*`status`\*\*/ { on = 1 } on && /^- \*\*`/ && !/`status`/ { on = 0 }
