@@ -8,8 +8,18 @@
  * finds its socket full waits in the daemon's queue, and an exit sends
  * what waits first.  Once on the socket, systemd reads it before it
  * reaps the process that sent it, so the daemon may exit right after.
+ *
+ * systemd polls what it stores and drops a descriptor that reads POLLHUP
+ * or POLLERR (a connection whose client hung up: restore_fds.c makes up
+ * for it).  A connection kept for the descriptors its client has not
+ * read ("unread.<i>", peer.c) reads POLLHUP from the moment the daemon
+ * shut it down, so it would leave the store as soon as it went in, and
+ * the next image count none of them while their descriptors stay in
+ * flight: those go with FDPOLL=0, and the start that takes them takes
+ * them out of the store itself.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +44,13 @@ fdstore_max(void)
 	if (errno || *end || n > 1u << 24)
 		return 0;
 	return (unsigned)n;
+}
+
+/* Pushed with FDPOLL=0: see above. */
+static bool
+unpolled(const char *name)
+{
+	return strncmp(name, "unread.", strlen("unread.")) == 0;
 }
 
 static int
@@ -65,7 +82,8 @@ fdstore_push(unsigned n, const int *fd, char *const *name)
 		return -ENOBUFS;
 	}
 	for (i = 0; i < n; i++) {
-		snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name[i]);
+		snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s%s", name[i],
+			 unpolled(name[i]) ? "\nFDPOLL=0" : "");
 		if ((rc = notify_send(msg, fd[i], NOTIFY_EVERY)) != 0)
 			break;
 	}

@@ -23,7 +23,11 @@
  *                      reads every one, in order, after the start, the
  *                      replies that pass descriptors too (a destroyed
  *                      pool's memory stored as reply.<i>, the pools'
- *                      not twice); a store without a pool is refused
+ *                      not twice); a connection kept for descriptors
+ *                      its client has not read stays in the store
+ *                      though it reads POLLHUP (FDPOLL=0; the store
+ *                      drops what does, as systemd's) and the next
+ *                      start counts it; a store without a pool is refused
  *                      whole; a holder's share map from before the stop
  *                      still reads shared for a block another retains,
  *                      and is replaced by the new start's on the handle's
@@ -713,6 +717,7 @@ struct store {
 	int lfd;		/* "poolmgrd.socket" */
 	int fd[STORE_MAX];
 	char name[STORE_MAX][256];
+	bool unpolled[STORE_MAX];	/* pushed with FDPOLL=0 */
 	unsigned nfds;
 	unsigned removed;	/* FDSTOREREMOVE=1 received */
 	char removed_names[1024];
@@ -775,6 +780,7 @@ store_recv(struct store *st, int timeout_ms, char *buf, size_t len)
 		assert_int_equal(strchr(name, ':'), NULL);
 		snprintf(st->name[st->nfds], sizeof(st->name[0]), "%.*s",
 			 (int)strcspn(name, "\n"), name);
+		st->unpolled[st->nfds] = notify_line(buf, "FDPOLL=0") != NULL;
 		st->fd[st->nfds++] = fd;
 	} else if (fd >= 0)
 		fail_msg("a descriptor with '%s'", buf);
@@ -876,6 +882,35 @@ store_start(struct store *st, const char *fdstore)
 	assert_int_equal(st->removed, 0);
 }
 
+/*
+ * As systemd polls what it stores: a descriptor that reads POLLHUP or
+ * POLLERR leaves the store, unless it was pushed with FDPOLL=0.  How
+ * many left.
+ */
+static unsigned
+store_hangups(struct store *st)
+{
+	unsigned i = 0, gone = 0;
+
+	while (i < st->nfds) {
+		struct pollfd pfd = {.fd = st->fd[i], .events = 0};
+
+		if (st->unpolled[i] || poll(&pfd, 1, 0) != 1 ||
+		    !(pfd.revents & (POLLHUP | POLLERR))) {
+			i++;
+			continue;
+		}
+		print_message("systemd would drop %s (POLLHUP)\n", st->name[i]);
+		close(st->fd[i]);
+		st->nfds--;
+		st->fd[i] = st->fd[st->nfds];
+		st->unpolled[i] = st->unpolled[st->nfds];
+		memcpy(st->name[i], st->name[st->nfds], sizeof(st->name[0]));
+		gone++;
+	}
+	return gone;
+}
+
 /* SIGTERM: STOPPING=1, exit 0, then whatever is still queued. */
 static void
 store_stop(struct store *st)
@@ -895,6 +930,7 @@ store_stop(struct store *st)
 	}
 	while (store_recv(st, 0, msg, sizeof(msg)) == 0)
 		;
+	(void)store_hangups(st);
 }
 
 /*
@@ -1228,6 +1264,75 @@ fdstore_unread_descriptors_kept(void **state)
 	store_stop(st);
 }
 
+/* The daemon's kept connections, as its statistics say them. */
+static uint32_t
+kept_now(const char *sock)
+{
+	struct pool_daemon_stats ds;
+	struct pool_conn *c;
+
+	EXPECT_RC(pool_connect(sock, &c), 0);
+	EXPECT_RC(pool_daemon_stats(c, &ds), 0);
+	pool_disconnect(c);
+	return ds.kept_connections;
+}
+
+/*
+ * A connection let go of while its open's reply, a memfd in it, is
+ * unread is kept (peer.c): its descriptors stay in flight, counted
+ * against the daemon's uid, until the client reads them or closes.  A
+ * stop pushes it as "unread.0", and the next start counts it still.  It
+ * went to the store as systemd polls it, and the daemon had shut it down
+ * both ways: POLLHUP at once, and systemd dropped it, so the next start
+ * counted none.  Now it is pushed with FDPOLL=0, and counted until its
+ * client closes; the start takes it out of the store with the rest.
+ */
+static void
+fdstore_kept_connection_counted(void **state)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__OpenPool o = POOLMGR__OPEN_POOL__INIT;
+	struct store *st = *state;
+	struct pool_conn *c;
+	struct pool *p;
+	struct pollfd pfd;
+	char val[16], msg[1024];
+	int held;
+
+	store_init(st, STORE_CONFIG);
+	store_first_start(st, val, sizeof(val), &c, &p);
+	held = harness_raw_greeted(st->n.sock, "held");
+	assert_true(held >= 0);
+	o.name = "s";
+	o.read_only = true;
+	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
+	req.open = &o;
+	assert_int_equal(harness_raw_post(held, &req), 0);
+	pfd = (struct pollfd){.fd = held, .events = POLLIN};
+	assert_int_equal(poll(&pfd, 1, EVENT_TIMEOUT_MS), 1);	/* unread */
+	assert_int_equal(send(held, "\xff\xff\xff", 3, MSG_NOSIGNAL), 3);
+	pfd = (struct pollfd){.fd = held, .events = POLLRDHUP};
+	assert_int_equal(poll(&pfd, 1, EVENT_TIMEOUT_MS), 1);	/* let go */
+	assert_int_equal(kept_now(st->n.sock), 1);
+
+	store_stop(st);
+	assert_true(stored_name(st, "unread.0"));
+	store_start(st, val);
+	assert_true(file_contains(st->n.log, STORE_RESTORED "1 pool"));
+	assert_int_equal(kept_now(st->n.sock), 1);
+	/* Out of the store once ready, as every name the start took. */
+	assert_int_equal(store_wait(st, "FDNAME=unread.0", EVENT_TIMEOUT_MS,
+				    msg, sizeof(msg)), 0);
+	assert_non_null(strstr(st->removed_names, "unread.0:"));
+
+	close(held);
+	assert_int_equal(kept_now(st->n.sock), 0);
+	pool_close(p);
+	pool_disconnect(c);
+	store_stop(st);
+	assert_false(stored_name(st, "unread.0"));
+}
+
 /*
  * Without poolmgrd.socket the daemon binds its own socket: that one goes
  * to the store too (as "listen"), its file stays, and the next start
@@ -1384,6 +1489,7 @@ store_drop(struct store *st, const char *name)
 			continue;
 		close(st->fd[i]);
 		st->fd[i] = st->fd[st->nfds - 1];
+		st->unpolled[i] = st->unpolled[st->nfds - 1];
 		memcpy(st->name[i], st->name[st->nfds - 1], sizeof(st->name[0]));
 		st->nfds--;
 		return true;
@@ -1654,6 +1760,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(fdstore_stop_waits_as_a_stop,
 						store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(fdstore_unread_replies_kept,
+						store_setup, store_teardown),
+		cmocka_unit_test_setup_teardown(fdstore_kept_connection_counted,
 						store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(fdstore_unread_descriptors_kept,
 						store_setup, store_teardown),
