@@ -49,7 +49,9 @@
  * until the client reads it all or closes (SIOCOUTQ reads 0 then): such
  * kept connections count as their uid's (peer_kept), so that a uid's
  * descriptors in flight stay below max_connections_per_uid socket
- * buffers.
+ * buffers.  Under systemd's fd store each is also in the store from the
+ * moment it is kept (peer_store.c), so that a crash loses none of them:
+ * the next image takes them back and counts them on.
  *
  * Held requests: a request that must wait (for its pool to settle,
  * dispatch.c) is kept with peer_hold, with every datagram of its batch
@@ -95,9 +97,11 @@
 
 #include <bsd/sys/queue.h>
 
+#include "fdstore.h"
 #include "log.h"
 #include "memtrim.h"
 #include "peer.h"
+#include "peer_store.h"
 
 #define PEER_READ_BATCH 64
 #define OUTMSG_OVERHEAD 32	/* the allocator's share of a queued reply */
@@ -156,9 +160,13 @@ struct kept {
 	LIST_ENTRY(kept) entry;
 	int fd;
 	uid_t uid;
+	unsigned id;		/* its name: "unread.<id>" */
+	bool stored;		/* in systemd's fd store under it */
 };
 
+/* In the order of their ids, each id once. */
 static LIST_HEAD(, kept) kept = LIST_HEAD_INITIALIZER(kept);
+static unsigned kept_in_store;	/* those stored */
 /* A stop: no connection is kept, and none shut down, for systemd's
  * store may hold them for the next start. */
 static bool closing_all;
@@ -427,6 +435,62 @@ unread_bytes(int fd)
 	return ioctl(fd, SIOCOUTQ, &n) == -1 ? 1 : n;
 }
 
+/* The lowest id no kept connection has; *after, the one it goes after. */
+static unsigned
+kept_free_id(struct kept **after)
+{
+	struct kept *k;
+	unsigned id = 0;
+
+	*after = NULL;
+	LIST_FOREACH(k, &kept, entry) {
+		if (k->id != id)
+			break;
+		id++;
+		*after = k;
+	}
+	return id;
+}
+
+/* The kept connection with id, or the one it would go after (NULL: first). */
+static struct kept *
+kept_at(unsigned id, bool *has)
+{
+	struct kept *k, *after = NULL;
+
+	*has = false;
+	LIST_FOREACH(k, &kept, entry) {
+		if (k->id >= id) {
+			*has = k->id == id;
+			break;
+		}
+		after = k;
+	}
+	return *has ? k : after;
+}
+
+static void
+kept_insert(struct kept *k, struct kept *after)
+{
+	if (after)
+		LIST_INSERT_AFTER(after, k, entry);
+	else
+		LIST_INSERT_HEAD(&kept, k, entry);
+}
+
+/* Its client is done with it: closed, and out of the store. */
+static void
+kept_close(struct kept *k)
+{
+	LIST_REMOVE(k, entry);
+	if (k->stored) {
+		peer_store_remove(k->id);
+		kept_in_store--;
+	}
+	close(k->fd);
+	free(k);
+}
+
 /*
  * Keep p's socket if its client has descriptors unread: closing our end
  * would not take them out of flight.  Shut down, so that the client
@@ -436,7 +500,7 @@ static bool
 peer_keep(struct peer *p)
 {
 	static struct log_limit lim;
-	struct kept *k;
+	struct kept *k, *after;
 
 	if (closing_all || !p->passed_fds || unread_bytes(p->fd) == 0)
 		return false;
@@ -451,7 +515,16 @@ peer_keep(struct peer *p)
 	(void)shutdown(p->fd, SHUT_RDWR);
 	k->fd = p->fd;
 	k->uid = p->uid;
-	LIST_INSERT_HEAD(&kept, k, entry);
+	/* Those done with leave first: a system call each, so only now. */
+	if (kept_in_store > 0 && kept_in_store >= peer_store_room()) {
+		unsigned of_uid;
+
+		(void)peer_kept(p->uid, &of_uid, true);
+	}
+	k->id = kept_free_id(&after);
+	k->stored = peer_store_push(k->id, k->fd, kept_in_store) == 0;
+	kept_in_store += k->stored;
+	kept_insert(k, after);
 	return true;
 }
 
@@ -466,9 +539,7 @@ peer_kept(uid_t uid, unsigned *of_uid, bool sweep)
 		next = LIST_NEXT(k, entry);
 		/* Read, or closed by the client, which drops what it had. */
 		if (sweep && unread_bytes(k->fd) == 0) {
-			LIST_REMOVE(k, entry);
-			close(k->fd);
-			free(k);
+			kept_close(k);
 			continue;
 		}
 		n++;
@@ -478,32 +549,71 @@ peer_kept(uid_t uid, unsigned *of_uid, bool sweep)
 }
 
 unsigned
-peer_kept_fds(int *fd)
+peer_kept_fds(int *fd, unsigned *id, bool unstored)
 {
 	struct kept *k;
 	unsigned n = 0;
 
 	LIST_FOREACH(k, &kept, entry) {
+		if (unstored && k->stored)
+			continue;
 		if (fd)
 			fd[n] = k->fd;
+		if (id)
+			id[n] = k->id;
 		n++;
 	}
 	return n;
 }
 
 void
-peer_keep_taken(int fd)
+peer_keep_taken(int fd, unsigned id)
 {
-	struct kept *k = malloc(sizeof(*k));
+	struct kept *k = malloc(sizeof(*k)), *after;
+	bool has;
 
-	/* Closed, as the older image would have had to without memory. */
+	/*
+	 * Closed, as the older image would have had to without memory, and
+	 * out of the store: nothing would name it again.
+	 */
 	if (!k) {
 		close(fd);
+		if (fdstore_max() > 0)
+			peer_store_remove(id);
 		return;
 	}
 	k->fd = fd;
 	k->uid = peer_uid(fd);
-	LIST_INSERT_HEAD(&kept, k, entry);
+	after = kept_at(id, &has);
+	if (!has) {
+		/*
+		 * Under the store, it is there under its name: a start from
+		 * the store took it out of it, an exec's image had pushed it
+		 * (one the store refused is taken for stored: the older
+		 * image said so in its log).
+		 */
+		k->id = id;
+		k->stored = fdstore_max() > 0;
+	} else {
+		/* The name twice (not ours): another, pushed anew. */
+		k->id = kept_free_id(&after);
+		k->stored = peer_store_push(k->id, fd, kept_in_store) == 0;
+	}
+	kept_in_store += k->stored;
+	kept_insert(k, after);
+}
+
+void
+peer_kept_forget(void)
+{
+	struct kept *k;
+
+	LIST_FOREACH(k, &kept, entry)
+		if (k->stored) {
+			peer_store_remove(k->id);
+			k->stored = false;
+		}
+	kept_in_store = 0;
 }
 
 static void
@@ -753,11 +863,13 @@ peer_close_all(void)
 	closing_all = true;
 	while ((p = LIST_FIRST(&peers)))
 		peer_free(p);
+	/* Left in the store, if there: the next start may take them. */
 	while ((k = LIST_FIRST(&kept))) {
 		LIST_REMOVE(k, entry);
 		close(k->fd);
 		free(k);
 	}
+	kept_in_store = 0;
 }
 
 /* Room for the SCM_RIGHTS of one datagram. */

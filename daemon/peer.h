@@ -118,13 +118,22 @@ unsigned peer_kept(uid_t uid, unsigned *of_uid, bool sweep);
 
 /*
  * A restart in place: the kept connections go to the new image with the
- * rest ("unread.<i>", restart.c), else it would count none of them while
- * their descriptors stay in flight.  peer_kept_fds puts their descriptors
- * in fd (if not NULL) and says how many; the new image takes each back
- * with peer_keep_taken.
+ * rest ("unread.<id>", restart.c), else it would count none of them while
+ * their descriptors stay in flight.  Under systemd's fd store they are in
+ * it already, under the same names (peer_store.c), and a crash keeps
+ * them too.  peer_kept_fds puts their descriptors in fd and their ids in
+ * id (each if not NULL), in the order of the ids, and says how many; with
+ * unstored, only those not in the store.  The new image takes each back
+ * with peer_keep_taken, under its id, and leaves it in the store.
  */
-unsigned peer_kept_fds(int *fd);
-void peer_keep_taken(int fd);
+unsigned peer_kept_fds(int *fd, unsigned *id, bool unstored);
+void peer_keep_taken(int fd, unsigned id);
+/*
+ * The daemon exits freeing everything (no stop to the store): the kept
+ * connections leave the store, as the crash journal does, so that a
+ * start after it starts fresh.
+ */
+void peer_kept_forget(void);
 
 /*
  * A restart in place (restart.c).  Every peer, in no particular order.

@@ -35,7 +35,8 @@
  * Then, without changing anything, state_save.c writes the state, and the
  * descriptors go to the new image as systemd passes sockets, named (listen,
  * state, config, pool.<i>, conn.<i>, reply.<j>, unread.<k>: the
- * connections kept for descriptors their clients have not read, peer.c)
+ * connections kept for descriptors their clients have not read, peer.c,
+ * by the names systemd's store has them under)
  * in LISTEN_FDNAMES (restart_exec.c), runs of them as one ("conn.0-999",
  * restart_names.c).  If the exec fails, every descriptor is put back: the
  * daemon logs why and goes on serving, nothing changed.
@@ -113,9 +114,11 @@ now_ns(void)
  * The descriptors a restart passes, each with a name that says exactly
  * which it is: "listen", "state", "pool.<i>", "conn.<i>", "reply.<i>", i
  * the pool's, session's or unsent replies' descriptor's index in the
- * state, and "unread.<i>", the connections kept for the descriptors their
- * clients have not read (peer_kept_fds).  The exec keeps their order,
- * systemd's store does not: the new image goes by the names (restore.c).
+ * state, and "unread.<id>", the connections kept for the descriptors
+ * their clients have not read (peer_kept_fds), under the names they have
+ * in systemd's store (peer_store.c), where a stop leaves those already in
+ * it.  The exec keeps their order, systemd's store does not: the new
+ * image goes by the names (restore.c).
  */
 #define PASSED_NAME RESTART_NAME_MAX
 
@@ -148,23 +151,26 @@ passed_add(struct passed *ps, int fd, const char *what, long index)
 
 /*
  * The listening socket (unless with_listen is false), the state, the
- * configuration's text (if cfd is not -1), the rest.
+ * configuration's text (if cfd is not -1), the rest; for_store, the kept
+ * connections the store holds already are not among them.
  */
 static int
 passed_build(struct passed *ps, int sfd, int cfd, const struct state_fds *sf,
-	     bool with_listen)
+	     bool with_listen, bool for_store)
 {
-	unsigned nkept = peer_kept_fds(NULL);
+	unsigned nkept = peer_kept_fds(NULL, NULL, for_store);
 	unsigned n = (with_listen ? 2 : 1) + (cfd >= 0) + sf->npools +
 	    sf->nsessions + sf->nreplies + nkept, i;
+	unsigned *id = malloc((nkept ? nkept : 1) * sizeof(*id));
 	char *text;
 	int *kept;
 
 	ps->n = 0;
 	ps->fd = malloc(n * sizeof(int));
 	ps->name = malloc(n * (sizeof(char *) + PASSED_NAME));
-	if (!ps->fd || !ps->name) {
+	if (!ps->fd || !ps->name || !id) {
 		passed_free(ps);
+		free(id);
 		return -ENOMEM;
 	}
 	text = (char *)(ps->name + n);
@@ -182,9 +188,10 @@ passed_build(struct passed *ps, int sfd, int cfd, const struct state_fds *sf,
 	for (i = 0; i < sf->nreplies; i++)
 		passed_add(ps, sf->reply[i], "reply", i);
 	kept = ps->fd + ps->n;
-	peer_kept_fds(kept);
+	peer_kept_fds(kept, id, for_store);
 	for (i = 0; i < nkept; i++)
-		passed_add(ps, kept[i], "unread", i);
+		passed_add(ps, kept[i], "unread", id[i]);
+	free(id);
 	return 0;
 }
 
@@ -406,7 +413,7 @@ restart_now(void)
 		return;
 	}
 	rc = -ENOMEM;
-	if (passed_build(&ps, sfd, cfd, &sf, true) == 0 &&
+	if (passed_build(&ps, sfd, cfd, &sf, true, false) == 0 &&
 	    (names = restart_names_join(ps.n, ps.name)) &&
 	    (rc = journal_exec_names()) == 0 &&
 	    (rc = freeze_all(&nfrozen)) == 0) {
@@ -438,7 +445,7 @@ store_now(void)
 {
 	struct passed ps = {0};
 	struct state_fds sf;
-	unsigned nfrozen = 0, version;
+	unsigned nfrozen = 0, version, in_store;
 	int sfd, rc;
 
 	config_drop();	/* a restart it overtook checked it */
@@ -456,12 +463,17 @@ store_now(void)
 		event_base_loopbreak(loop_base);
 		return;
 	}
-	if ((rc = passed_build(&ps, sfd, -1, &sf, !listen_activated)) != 0)
+	/* The kept connections in the store already stay there. */
+	in_store = peer_kept_fds(NULL, NULL, false) -
+	    peer_kept_fds(NULL, NULL, true);
+	if ((rc = passed_build(&ps, sfd, -1, &sf, !listen_activated,
+			       true)) != 0)
 		log_warnx("stop: out of memory");
-	else if (ps.n + journal_slots() > fdstore_max()) {
+	else if (ps.n + in_store + journal_slots() > fdstore_max()) {
 		log_warnx("stop: %u descriptor%s to keep, the fd store takes "
-			  "%u (FileDescriptorStoreMax=, FDSTORE=)", ps.n,
-			  log_plural(ps.n), fdstore_max());
+			  "%u (FileDescriptorStoreMax=, FDSTORE=)",
+			  ps.n + in_store, log_plural(ps.n + in_store),
+			  fdstore_max());
 		rc = -ENOSPC;
 	} else if ((rc = freeze_all(&nfrozen)) == 0 &&
 		   (rc = fdstore_push(ps.n, ps.fd, ps.name)) != 0)

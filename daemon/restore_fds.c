@@ -129,7 +129,7 @@ restore_fds_take(struct passed_fds *pf)
 			break;
 		case FD_UNREAD:
 			/* Kept by the older image: still counted. */
-			peer_keep_taken(pf->fd[i]);
+			peer_keep_taken(pf->fd[i], (unsigned)index);
 			pf->fd[i] = -1;
 			break;
 		default:
@@ -301,7 +301,9 @@ restore_fds_ours(const struct passed_fds *pf)
 		return NULL;
 	*s = '\0';
 	for (i = 0; i < pf->n; i++) {
-		if (name_kind(pf->name[i], &index) == FD_OTHER)
+		/* A kept connection stays in the store (peer_store.c). */
+		if (name_kind(pf->name[i], &index) == FD_OTHER ||
+		    name_kind(pf->name[i], &index) == FD_UNREAD)
 			continue;
 		if (*s)
 			strcat(s, ":");

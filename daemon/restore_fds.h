@@ -3,7 +3,8 @@
  * after an exec (restart_exec.c) in the order they were passed, from
  * systemd's fd store (fdstore.c) in any order and beside the sockets of
  * poolmgrd.socket.  Names say which each is: "listen", "state",
- * "config", "pool.<i>", "conn.<i>", "reply.<i>", and the crash journal's
+ * "config", "pool.<i>", "conn.<i>", "reply.<i>", "unread.<id>" (a kept
+ * connection, taken back at any start, peer_store.c), and the crash journal's
  * "journal.<n>" and "keep.<n>" (journal.h, recover.h); any other name is
  * a socket systemd passed.
  */
@@ -52,7 +53,10 @@ int restore_fds_place(struct passed_fds *pf, unsigned npools,
 		      unsigned nsessions, unsigned nreplies, int *fds,
 		      char *why, size_t len);
 
-/* The names a restart passes, ':'-separated (to take out of the store). */
+/*
+ * The names a restart passes, ':'-separated (to take out of the store),
+ * but the kept connections': they stay in it under those names.
+ */
 char *restore_fds_ours(const struct passed_fds *pf);
 
 /* Close every descriptor not placed, but the listening socket; free. */

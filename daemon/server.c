@@ -1084,6 +1084,8 @@ server_run(const struct server_opts *o, struct config *cf)
 	event_free(status_ev);
 	event_free(idle_ev);
 	dpool_stop_releasing();
+	if (!restart_stored())
+		peer_kept_forget();
 	peer_close_all();
 	dispatch_room_teardown();
 	while ((p = dpool_first()))

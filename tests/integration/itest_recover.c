@@ -92,10 +92,17 @@
  *                            of one SetPool, its mode and its list: the
  *                            pool recovers with both as they were, or
  *                            both as set, never the new mode beside the
- *                            old list.
+ *                            old list;
+ *   kept_connection_survives_crashes  a connection kept for a memfd its
+ *                            client has not read is in the store as
+ *                            unread.0 (FDPOLL=0), counted by the image
+ *                            after each of two crashes, after a restart
+ *                            in place and after a planned stop; once its
+ *                            client closes, it leaves the store.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -2207,6 +2214,109 @@ acl_set_whole_or_none(void **state)
 		fail_msg("recovered mode %04o", mode);
 }
 
+/* The daemon's kept connections, as its statistics say them. */
+static uint32_t
+kept_now(const struct harness_store *st)
+{
+	struct pool_daemon_stats ds;
+	struct pool_conn *c;
+
+	EXPECT_RC(pool_connect(st->sock, &c), 0);
+	EXPECT_RC(pool_daemon_stats(c, &ds), 0);
+	pool_disconnect(c);
+	return ds.kept_connections;
+}
+
+/*
+ * A connection that opens pool a, reads none of the reply (its memfd in
+ * flight) and sends what does not decode: the daemon lets it go, and
+ * keeps it.  Its socket, which the caller closes.
+ */
+static int
+kept_connection(const struct harness_store *st)
+{
+	Poolmgr__Request req = POOLMGR__REQUEST__INIT;
+	Poolmgr__OpenPool o = POOLMGR__OPEN_POOL__INIT;
+	struct pollfd pfd;
+	int fd = harness_raw_greeted(st->sock, "held");
+
+	assert_true(fd >= 0);
+	o.name = "a";
+	o.read_only = true;
+	req.body_case = POOLMGR__REQUEST__BODY_OPEN;
+	req.open = &o;
+	assert_int_equal(harness_raw_post(fd, &req), 0);
+	pfd = (struct pollfd){.fd = fd, .events = POLLIN};
+	assert_int_equal(poll(&pfd, 1, WAIT_MS), 1);	/* left unread */
+	assert_int_equal(send(fd, "\xff\xff\xff", 3, MSG_NOSIGNAL), 3);
+	pfd = (struct pollfd){.fd = fd, .events = POLLRDHUP};
+	assert_int_equal(poll(&pfd, 1, WAIT_MS), 1);	/* let go of */
+	return fd;
+}
+
+/*
+ * Is the kept connection in the store, once what the daemon sent is
+ * applied?  A round trip first: the daemon has sent what came before.
+ */
+static bool
+kept_in_store(struct harness_store *st, uint32_t *kept)
+{
+	*kept = kept_now(st);
+	store_drain(st);
+	return harness_store_find(st, "unread.0") >= 0;
+}
+
+/*
+ * A connection let go of while its client had a descriptor unread is
+ * kept, counted as its uid's, for the kernel counts the descriptor
+ * against the daemon's uid until it is read.  A crash closed it, and the
+ * next image counted nothing while the descriptor stayed in flight: its
+ * client could connect again and leave as many more.  Now it is in the
+ * store from the moment it is kept, and every image after takes it back
+ * and leaves it there: after a crash, another crash, a restart in place
+ * and a planned stop.  When its client closes, it leaves the store.
+ */
+static void
+kept_connection_survives_crashes(void **state)
+{
+	struct harness_store *st = *state;
+	uint32_t kept;
+	int fd;
+
+	start(st, STORE_FDS);
+	fd = kept_connection(st);
+	assert_true(kept_in_store(st, &kept));
+	assert_int_equal(kept, 1);
+
+	for (int i = 0; i < 2; i++) {
+		crash(st);
+		start(st, STORE_FDS);
+		assert_true(kept_in_store(st, &kept));
+		assert_int_equal(kept, 1);
+	}
+
+	assert_int_equal(kill(st->pid, SIGUSR2), 0);
+	assert_int_equal(harness_store_wait(st, "READY=1", WAIT_MS), 0);
+	assert_true(kept_in_store(st, &kept));
+	assert_int_equal(kept, 1);
+
+	stop(st);
+	assert_true(harness_store_find(st, "state") >= 0);
+	assert_true(harness_store_find(st, "unread.0") >= 0);
+	start(st, STORE_FDS);
+	assert_true(log_has(st, "restored from systemd's fd store: 1 pool"));
+	wait_removed(st, "state");
+	assert_true(kept_in_store(st, &kept));
+	assert_int_equal(kept, 1);
+
+	close(fd);
+	assert_false(kept_in_store(st, &kept));
+	assert_int_equal(kept, 0);
+	crash(st);
+	start(st, STORE_FDS);
+	assert_int_equal(kept_now(st), 0);
+}
+
 int
 main(void)
 {
@@ -2265,6 +2375,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(acl_set_whole_or_none, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(kept_connection_survives_crashes,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("a crash under systemd", tests,
