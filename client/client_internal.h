@@ -63,6 +63,7 @@
 #define CONN_FEATURE_RETAINED_NOW	(1ULL << 13)	/* Lookup's retained_now */
 #define CONN_FEATURE_BATCH_BEHIND	(1ULL << 14)	/* AllocBatch.
 							 * behind_waits */
+#define CONN_FEATURE_WAIT_OVER		(1ULL << 15)	/* WaitOver */
 
 /*
  * Descriptors that came with a reply (OpenPool: the memfd, the share map;
@@ -116,6 +117,10 @@ struct pool {
 	const uint8_t		*share_map;	/* NULL: none */
 	uint64_t		 share_size;
 	struct cache		*cache;		/* NULL: none */
+	int			 part_kept;	/* a wait part of this handle
+						 * ran out, and the daemon
+						 * keeps its place for the
+						 * next (pool.c); atomic */
 
 	TAILQ_ENTRY(pool)	 entry;
 };

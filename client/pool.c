@@ -608,6 +608,13 @@ client_alloc_wait_once(struct pool *p, const struct client_alloc_wait *aw,
 	al.persist = aw->persist;
 	error = client_alloc_send(p, &al, aw->size, aw->align, aw->zero, 1,
 	    aw->out, &usable, &persisted);
+	/*
+	 * A wait answered: the daemon took back, or let go of, the place an
+	 * earlier part kept, and keeps one now only if this part ran out.
+	 */
+	if (wait_ms != 0 && !retry)
+		__atomic_store_n(&p->part_kept, part && error == -ETIMEDOUT,
+		    __ATOMIC_RELAXED);
 	if (error == 0 && !aw->persist)
 		cache_track(p, *aw->out, usable);
 	else if (error == 0 && !persisted)
@@ -646,6 +653,32 @@ client_alloc_persist(struct pool *p, const struct client_alloc_wait *aw)
 }
 
 /*
+ * A part of this handle's wait ran out, its place kept by the daemon, and
+ * the next was served by the cache, which the daemon may never hear of:
+ * tell it the wait is over (WaitOver, features bit 15).  Else, for up to
+ * a second, the handle's next wait of the same size, a new allocation,
+ * would take that place back, ahead of those that came after the part.
+ * Only then: a cache hit otherwise costs one load.  A refill that served
+ * the part let the place go already, and this finds none.  The answer
+ * changes nothing for the caller, whose block it is either way.
+ */
+static void
+client_wait_over(struct pool *p)
+{
+	Poolmgr__Request	req = POOLMGR__REQUEST__INIT;
+	Poolmgr__WaitOver	wo = POOLMGR__WAIT_OVER__INIT;
+
+	if (!__atomic_load_n(&p->part_kept, __ATOMIC_RELAXED) ||
+	    !__atomic_exchange_n(&p->part_kept, 0, __ATOMIC_RELAXED) ||
+	    (p->conn->features & CONN_FEATURE_WAIT_OVER) == 0)
+		return;
+	wo.handle = p->handle;
+	req.body_case = POOLMGR__REQUEST__BODY_WAIT_OVER;
+	req.wait_over = &wo;
+	(void)client_call(p, &req, POOLMGR__REPLY__BODY__NOT_SET, NULL);
+}
+
+/*
  * As client_alloc, but the last request to the daemon waits: the cache
  * serves it if it can, from what it keeps or from a refill that goes
  * behind those waiting for room as the wait would (a batch tried at once
@@ -669,8 +702,11 @@ client_alloc_waiting(struct pool *p, struct client_alloc_wait *aw,
 
 	if (!aw->persist && aw->align <= p->granularity &&
 	    (error = cache_alloc_waiting(p, aw->size, aw->zero,
-	    aw->out)) != 0)
+	    aw->out)) != 0) {
+		if (error > 0)
+			client_wait_over(p);
 		return error > 0 ? 0 : error;
+	}
 	if (client_will_retry(p) && cache_bytes(p) == 0)
 		(void)cache_give_slack(p);
 	else if (client_will_retry(p)) {

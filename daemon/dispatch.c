@@ -295,6 +295,8 @@ dispatch_body(struct call *c)
 		return do_daemon_stats(c, r->daemon_stats);
 	case POOLMGR__REQUEST__BODY_LIST_BLOCKS:
 		return do_list_blocks(c, r->list_blocks);
+	case POOLMGR__REQUEST__BODY_WAIT_OVER:
+		return do_wait_over(c, r->wait_over);
 	default:
 		return refuse(c, -EOPNOTSUPP, "unknown request type");
 	}

@@ -50,6 +50,7 @@
 #define FEATURE_NAMES_AFTER	(1ULL << 12)
 #define FEATURE_RETAINED_NOW	(1ULL << 13)
 #define FEATURE_BATCH_BEHIND	(1ULL << 14)
+#define FEATURE_WAIT_OVER	(1ULL << 15)
 #define DISPATCH_FEATURES	(FEATURE_LOOKUP_WAIT | FEATURE_POOL_LIMIT | \
 				 FEATURE_BATCH_BOUNDS | FEATURE_DAEMON_STATS | \
 				 FEATURE_LIST_BLOCKS | FEATURE_ALLOC_WAIT | \
@@ -57,7 +58,8 @@
 				 FEATURE_FREE_PERSISTED | FEATURE_USER_QUOTA | \
 				 FEATURE_ACL | FEATURE_BATCH_PERSIST | \
 				 FEATURE_USER_QUOTAS | FEATURE_NAMES_AFTER | \
-				 FEATURE_RETAINED_NOW | FEATURE_BATCH_BEHIND)
+				 FEATURE_RETAINED_NOW | FEATURE_BATCH_BEHIND | \
+				 FEATURE_WAIT_OVER)
 
 struct config;
 struct dpool;
@@ -285,8 +287,12 @@ int room_wait_behind(struct call *c, struct dpool *p, const Poolmgr__Alloc *m,
 unsigned room_waits_in(const struct dpool *p);
 /* s got a block: the place its last wait part kept is let go. */
 void room_kept_served(struct session *s);
-/* s closes its handle: the place a wait part on it kept is let go. */
+/*
+ * s closes its handle, or says its wait there is over (WaitOver): the
+ * place a wait part on it kept is let go.
+ */
 void room_kept_closed(struct session *s, uint32_t handle);
+int do_wait_over(struct call *c, const Poolmgr__WaitOver *m);
 /* Was the pool that s's allocation waits in destroyed meanwhile? */
 bool room_wait_pool_gone(const struct session *s);
 /* s's allocation is answered (or s is gone): forget its wait. */

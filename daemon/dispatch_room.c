@@ -59,8 +59,9 @@
  * the parts (on_room).  One per connection; let go of at the grace's
  * end, at room served to the connection (a block by an Alloc, an
  * AllocBatch or a Realloc, or one a Realloc grew: room_kept_served),
- * another wait of it, the handle's close, the connection's end, the
- * pool's destruction or a restart in place.
+ * another wait of it, the handle's close, a WaitOver (the next part
+ * served from its client's cache, which the daemon never sees), the
+ * connection's end, the pool's destruction or a restart in place.
  *
  * What is tried again is the whole request: a smaller one that came later
  * may get room an earlier, bigger one still cannot use.  First come is
@@ -352,6 +353,25 @@ room_kept_served(struct session *s)
 
 	if (rw)
 		room_kept_drop(rw);
+}
+
+/*
+ * WaitOver: the wait on handle m->handle whose part ran out is over, its
+ * client having served the next part itself, from its cache.  The place
+ * kept for that part goes now: else, for up to ROOM_KEPT_MS, the
+ * connection's next wait of the same request, a new allocation, would
+ * take it back ahead of those that came after the part.  Answered alike
+ * whether a place was kept or not (a refill served let it go already).
+ */
+int
+do_wait_over(struct call *c, const Poolmgr__WaitOver *m)
+{
+	int rc;
+
+	if (!get_handle(c, m->handle, false, &rc))
+		return rc;
+	room_kept_closed(c->s, m->handle);
+	return 0;
 }
 
 static struct room_ask

@@ -3245,6 +3245,131 @@ batch_behind(void **state)
 	raw_full_end(&r);
 }
 
+/* ---- kept_place_let_go_by_the_cache ----------------------------------- */
+
+/*
+ *   kept_place_let_go_by_the_cache  as kept_place_let_go_by_a_batch, the
+ *       connection a caching handle's: its first part runs out, its place
+ *       kept, another waiter (of two blocks side by side) after it; a
+ *       block of its own freed into its cache then serves its next part,
+ *       which the daemon never sees, and its new wait of the same size
+ *       comes after the other: two blocks side by side freed go to the
+ *       other (before, the place stayed kept for its second, the new wait
+ *       took it back, ahead of the other, and split its run).
+ */
+
+#define CACHE_PARTS_POOL	(2 * MiB)	/* its cache keeps a BLOCK */
+
+/*
+ * In a child: a caching handle makes a block of w->size (a refill of that
+ * block alone: the pool is too small for more) and, once the pool is full
+ * (a first byte), asks a part of w->timeout_ms, which runs out, and
+ * reports it.  At a second byte it frees its block into its cache, asks
+ * its next part, which the cache serves with that block, then a new wait
+ * of the same size, and reports what came of that.
+ */
+static int
+cached_parts(void *arg)
+{
+	struct want *w = arg;
+	pool_off_t mine = POOL_OFF_NONE, off = POOL_OFF_NONE;
+	struct pool_conn *c;
+	struct pool_stats st;
+	struct pool *p;
+	struct got g;
+	char go;
+
+	close(w->parent_ends[0]);
+	close(w->parent_ends[1]);
+	memset(&g, 0, sizeof(g));
+	CHECK_RC(pool_connect(d.sock, &c), 0, 2);
+	CHECK_RC(pool_open(c, w->pool, &p), 0, 3);
+	CHECK_RC(pool_set_cache(p, 4 * MiB), 0, 4);
+	CHECK_RC(pool_alloc(p, w->size, &mine), 0, 5);
+	CHECK(harness_read_full(w->stop, &go, 1) == 0, 6);
+	g.rc = pool_alloc_wait(p, w->size, 0, POOL_ALLOC_PART, w->timeout_ms,
+			       &off);
+	CHECK(harness_write_full(w->report, &g, sizeof(g)) == 0, 7);
+	CHECK(harness_read_full(w->stop, &go, 1) == 0, 8);
+	CHECK_RC(pool_free(p, mine), 0, 9);
+	CHECK_RC(pool_stats(p, &st), 0, 10);
+	CHECK(st.client_cached_bytes >= w->size, 11);
+	CHECK_RC(pool_alloc_wait(p, w->size, 0, POOL_ALLOC_PART, LONG_WAIT_MS,
+				 &off), 0, 12);
+	CHECK(off == mine, 13);
+	g.rc = pool_alloc_wait(p, w->size, 0, 0, LONG_WAIT_MS, &off);
+	g.off = off;
+	if (g.rc != 0)
+		snprintf(g.message, sizeof(g.message), "%s",
+			 pool_last_message(g.rc));
+	CHECK(harness_write_full(w->report, &g, sizeof(g)) == 0, 14);
+	CHECK(harness_read_full(w->stop, &go, 1) == 0, 15);
+	pool_close(p);
+	pool_disconnect(c);
+	return 0;
+}
+
+static void
+kept_place_let_go_by_the_cache(void **state)
+{
+	static struct full f;
+	struct pool_create_opts o = {.max_size = CACHE_PARTS_POOL};
+	struct want wp = {.pool = "letgocache", .size = BLOCK,
+			  .timeout_ms = KEPT_PART_MS};
+	struct want wq = {.pool = "letgocache", .size = 2 * BLOCK,
+			  .timeout_ms = LONG_WAIT_MS};
+	struct pollfd pf[2] = {{.events = POLLIN}, {.events = POLLIN}};
+	uint64_t until = harness_now_ms() + LOG_WAIT_MS;
+	struct waiter kp, kq;
+	pool_off_t two[2];
+	struct got g;
+	size_t i;
+
+	(void)state;
+	EXPECT_RC(pool_create(conn, "letgocache", &o), 0);
+	waiter_start_fn(&kp, &wp, cached_parts);
+	while (harness_stats_of(conn, "letgocache").live_blocks == 0) {
+		if (harness_now_ms() > until)
+			fail_msg("the caching waiter's block never came");
+		harness_sleep_ms(10);
+	}
+	full_make(&f, "letgocache", 0, BLOCK);
+	i = adjacent_pair(&f, 0);
+	assert_int_equal(harness_write_full(kp.stop, "g", 1), 0);
+	wait_logged(kp.pid, 0);
+	waiting(&kq, &wq);
+	g = waiter_got(&kp);
+	if (g.rc != -ETIMEDOUT)
+		fail_msg("the first part: %d (%s)", g.rc, pool_strerror(g.rc));
+	/* Its next part from its cache, then a new wait: within the second. */
+	assert_int_equal(harness_write_full(kp.stop, "g", 1), 0);
+	wait_logged(kp.pid, 1);
+	two[0] = f.off[i];
+	two[1] = f.off[i + 1];
+	EXPECT_RC(pool_free_batch(f.p, 2, two), 0);
+	f.off[i] = f.off[i + 1] = POOL_OFF_NONE;
+	/* The first answered is the one tried first: the other waits on. */
+	pf[0].fd = kq.from;
+	pf[1].fd = kp.from;
+	if (poll(pf, 2, LOG_WAIT_MS) < 1)
+		fail_msg("neither allocation was answered");
+	if (pf[1].revents & POLLIN) {
+		g = waiter_got(&kp);
+		fail_msg("the new wait was tried before the waiter that came "
+			 "before it: %d, at 0x%llx", g.rc,
+			 (unsigned long long)g.off);
+	}
+	g = served(&kq);
+	assert_int_equal(g.off, two[0]);
+	unanswered(&kp, "the new wait");
+	harness_expect_checked(conn, "letgocache");
+	(void)full_free(&f, i + 2 < f.n ? i + 2 : 0);
+	(void)served(&kp);
+	waiter_end(&kp);
+	waiter_end(&kq);
+	full_end(&f, true);
+}
+
 int
 main(void)
 {
@@ -3291,6 +3416,7 @@ main(void)
 		cmocka_unit_test(realloc_moved_behind),
 		cmocka_unit_test(realloc_grown_behind),
 		cmocka_unit_test(batch_behind),
+		cmocka_unit_test(kept_place_let_go_by_the_cache),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
