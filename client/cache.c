@@ -157,7 +157,7 @@ void	cache_bytes_hook(unsigned shard)
 	    __attribute__((weak, visibility("hidden")));
 
 /*
- * A refill for an allocation that waits (behind) was refused, most
+ * A refill for an allocation that waits (behind_ms) was refused, most
  * likely for want of room, and the allocation then waits alone: in a pool
  * kept full, each would cost a refused batch and the wait, two round
  * trips where the wait alone is one.  So the next waiting allocations of
@@ -180,14 +180,15 @@ refill_behind_refused(struct bin *b)
  * Fill class c with one batch and serve a request of size bytes from it.
  * The block for the request is asked for at its own size (rounded to the
  * granularity only), the others at the class size, so a refill never gives
- * the program a larger block than it asked for.  behind: the refill is for
- * an allocation that waits, and goes behind those waiting in the pool
- * (AllocBatch.behind_waits), or not at all while the class skips them
+ * the program a larger block than it asked for.  behind_ms, unless 0: the
+ * refill is for an allocation that waits that long at most, and goes
+ * behind those waiting in the pool (AllocBatch.behind_waits) for no
+ * longer (AllocBatch.wait_ms), or not at all while the class skips them
  * (refill_behind_refused).  1 served, 0 not.
  */
 static int
-refill(struct pool *p, struct shard *sh, int c, uint64_t size, int behind,
-    uint64_t *out)
+refill(struct pool *p, struct shard *sh, int c, uint64_t size,
+    uint32_t behind_ms, uint64_t *out)
 {
 	struct cache	*k = p->cache;
 	uint64_t	 sizes[CACHE_REFILL_MAX], offs[CACHE_REFILL_MAX];
@@ -197,7 +198,7 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, int behind,
 	size_t		 cap, budget;
 
 	cache_lock(&sh->lock);
-	if (behind && sh->bin[c].behind_skip > 0) {
+	if (behind_ms != 0 && sh->bin[c].behind_skip > 0) {
 		sh->bin[c].behind_skip--;
 		cache_unlock(&sh->lock);
 		return 0;
@@ -236,9 +237,9 @@ refill(struct pool *p, struct shard *sh, int c, uint64_t size, int behind,
 	for (i = 1; i < n; i++)
 		sizes[i] = k->size[c];
 	/* Refused, the caller asks for its one block alone: a retry. */
-	if (client_alloc_batch(p, n, sizes, 1, behind, offs, usable) != 0) {
+	if (client_alloc_batch(p, n, sizes, 1, behind_ms, offs, usable) != 0) {
 		out_add(k, -(int64_t)asked);
-		if (behind) {
+		if (behind_ms != 0) {
 			cache_lock(&sh->lock);
 			refill_behind_refused(&sh->bin[c]);
 			cache_unlock(&sh->lock);
@@ -394,12 +395,12 @@ enum refill_how {
 
 /*
  * cache_alloc past the top of its class's stack: a few larger classes,
- * then a refill, as how says.  Entered with sh locked; 1 served (*out
- * set), 0 not.
+ * then a refill, as how says (behind those waiting: for wait_ms at most).
+ * Entered with sh locked; 1 served (*out set), 0 not.
  */
 static int
 alloc_reach(struct pool *p, struct shard *sh, int c, size_t size,
-    enum refill_how how, uint64_t *out)
+    enum refill_how how, uint32_t wait_ms, uint64_t *out)
 {
 	struct cache	*k = p->cache;
 	uint64_t	 sheds[CACHE_SHED_MAX], shed_usable[CACHE_SHED_MAX];
@@ -423,7 +424,7 @@ alloc_reach(struct pool *p, struct shard *sh, int c, size_t size,
 	shed(p, sh, &flight, sheds, shed_usable, nshed);
 
 	if (off == NO_OFF && (how == REFILL_NONE ||
-	    !refill(p, sh, c, size, how == REFILL_BEHIND, &off)))
+	    !refill(p, sh, c, size, how == REFILL_BEHIND ? wait_ms : 0, &off)))
 		return 0;
 	*out = off;
 	return 1;
@@ -431,7 +432,7 @@ alloc_reach(struct pool *p, struct shard *sh, int c, size_t size,
 
 static int
 cache_alloc_as(struct pool *p, size_t size, int zero, enum refill_how how,
-    pool_off_t *out)
+    uint32_t wait_ms, pool_off_t *out)
 {
 	struct cache	*k = p->cache;
 	struct shard	*sh;
@@ -460,7 +461,7 @@ cache_alloc_as(struct pool *p, size_t size, int zero, enum refill_how how,
 		set_live(sh, off, b->b[b->n].slot, round_g(k, size));
 		cache_unlock(&sh->lock);
 	} else {
-		served = alloc_reach(p, sh, c, size, how, &off);
+		served = alloc_reach(p, sh, c, size, how, wait_ms, &off);
 		/* The refill's reply may have brought lower bounds. */
 		bounds_settle(p);
 		if (!served)
@@ -475,19 +476,22 @@ cache_alloc_as(struct pool *p, size_t size, int zero, enum refill_how how,
 int
 cache_alloc(struct pool *p, size_t size, int zero, pool_off_t *out)
 {
-	return cache_alloc_as(p, size, zero, REFILL_NOW, out);
+	return cache_alloc_as(p, size, zero, REFILL_NOW, 0, out);
 }
 
 /*
  * A daemon without features bit 14 would try the refill at once, ahead
- * of those waiting: the cache then serves from what it keeps alone.
+ * of those waiting: the cache then serves from what it keeps alone.  A
+ * wait_ms of 0 would read as a refill tried at once (refill's behind_ms):
+ * the least wait, 1 ms, is asked instead.
  */
 int
-cache_alloc_waiting(struct pool *p, size_t size, int zero, pool_off_t *out)
+cache_alloc_waiting(struct pool *p, size_t size, int zero, uint32_t wait_ms,
+    pool_off_t *out)
 {
 	return cache_alloc_as(p, size, zero,
 	    (p->conn->features & CONN_FEATURE_BATCH_BEHIND) != 0 ?
-	    REFILL_BEHIND : REFILL_NONE, out);
+	    REFILL_BEHIND : REFILL_NONE, wait_ms > 0 ? wait_ms : 1, out);
 }
 
 /*

@@ -58,14 +58,15 @@ size_t	cache_env_budget(void);
  */
 int	cache_alloc(struct pool *, size_t size, int zero, pool_off_t *out);
 /*
- * As cache_alloc, for an allocation that waits (pool_alloc_wait): its
- * refill goes behind the allocations waiting in the pool, as the wait
- * would (docs/protocol.md, "Waiting for room"); a daemon that cannot
- * (features bit 14) is asked none, and the cache serves from the blocks
- * it keeps alone.
+ * As cache_alloc, for an allocation that waits (pool_alloc_wait) up to
+ * wait_ms (UINT32_MAX: without end): its refill goes behind the
+ * allocations waiting in the pool, as the wait would, for wait_ms at most
+ * (docs/protocol.md, "Waiting for room"); a daemon that cannot (features
+ * bit 14) is asked none, and the cache serves from the blocks it keeps
+ * alone.
  */
 int	cache_alloc_waiting(struct pool *, size_t size, int zero,
-	    pool_off_t *out);
+	    uint32_t wait_ms, pool_off_t *out);
 /*
  * Take a freed block into the cache.  1 taken, 0 not one to keep (send the
  * free to the daemon), -ECONNRESET the daemon is gone.  A block already

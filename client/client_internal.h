@@ -402,9 +402,13 @@ int	client_retry(struct pool *, int, int);
 typedef int (*client_wait_try)(struct pool *, void *, uint32_t, int);
 int	client_wait(struct pool *, int, client_wait_try, void *);
 
-/* pool.c: batches straight to the daemon, past the cache (for cache.c) */
-int	client_alloc_batch(struct pool *, size_t, const uint64_t *, int, int,
-	    uint64_t *, uint64_t *);
+/*
+ * pool.c: batches straight to the daemon, past the cache (for cache.c).
+ * client_alloc_batch's behind_ms: 0, tried at once; else a refill for an
+ * allocation that waits, behind those waiting for at most that long.
+ */
+int	client_alloc_batch(struct pool *, size_t, const uint64_t *, int,
+	    uint32_t, uint64_t *, uint64_t *);
 int	client_free_batch(struct pool *, size_t, const uint64_t *, size_t *);
 int	client_shrink(struct pool *, uint64_t, uint64_t, uint64_t *);
 

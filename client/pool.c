@@ -336,14 +336,15 @@ client_batch_disjoint(const uint64_t *offs, const uint64_t *usable,
 /*
  * One AllocBatch; persist: every block persistent from its allocation
  * (AllocBatch.persist), *persisted then what the reply says of it;
- * behind: a refill for an allocation that waits, which goes behind those
- * waiting in the pool (AllocBatch.behind_waits, only to a daemon of
- * features bit 14).
+ * behind_ms, unless 0: a refill for an allocation that waits that long
+ * at most, which goes behind those waiting in the pool
+ * (AllocBatch.behind_waits, only to a daemon of features bit 14) for no
+ * longer (AllocBatch.wait_ms).
  */
 static int
 client_alloc_batch_send(struct pool *p, size_t n, const uint64_t *sizes,
-    int retry, int persist, int behind, uint64_t *out, uint64_t *usable,
-    int *persisted)
+    int retry, int persist, uint32_t behind_ms, uint64_t *out,
+    uint64_t *usable, int *persisted)
 {
 	Poolmgr__Request	 req = POOLMGR__REQUEST__INIT;
 	Poolmgr__AllocBatch	 ab = POOLMGR__ALLOC_BATCH__INIT;
@@ -361,7 +362,8 @@ client_alloc_batch_send(struct pool *p, size_t n, const uint64_t *sizes,
 	ab.sizes = (uint64_t *)sizes;
 	ab.retry_follows = retry;
 	ab.persist = persist;
-	ab.behind_waits = behind;
+	ab.behind_waits = behind_ms != 0;
+	ab.wait_ms = behind_ms;
 	req.body_case = POOLMGR__REQUEST__BODY_ALLOC_BATCH;
 	req.alloc_batch = &ab;
 	error = client_call(p, &req, POOLMGR__REPLY__BODY_ALLOC_BATCH, &reply);
@@ -408,11 +410,11 @@ out:
 
 int
 client_alloc_batch(struct pool *p, size_t n, const uint64_t *sizes,
-    int retry, int behind, uint64_t *out, uint64_t *usable)
+    int retry, uint32_t behind_ms, uint64_t *out, uint64_t *usable)
 {
 	int	persisted;
 
-	return client_alloc_batch_send(p, n, sizes, retry, 0, behind, out,
+	return client_alloc_batch_send(p, n, sizes, retry, 0, behind_ms, out,
 	    usable, &persisted);
 }
 
@@ -692,7 +694,8 @@ client_wait_over(struct pool *p)
  * give back (no request if there is none): the wait is asked at once, not
  * after a refusal, a round trip and a refused request in the daemon's
  * counts each time the pool is full.  Blocks other threads free into the
- * cache meanwhile are not room the daemon sees in either case.
+ * cache meanwhile are not room the daemon sees in either case.  The
+ * refill stands behind those waiting no longer than the caller waits.
  */
 static int
 client_alloc_waiting(struct pool *p, struct client_alloc_wait *aw,
@@ -702,6 +705,7 @@ client_alloc_waiting(struct pool *p, struct client_alloc_wait *aw,
 
 	if (!aw->persist && aw->align <= p->granularity &&
 	    (error = cache_alloc_waiting(p, aw->size, aw->zero,
+	    timeout_ms < 0 ? UINT32_MAX : (uint32_t)timeout_ms,
 	    aw->out)) != 0) {
 		if (error > 0)
 			client_wait_over(p);

@@ -32,12 +32,22 @@ static Poolmgr__AllocBatchReply alloc_batch_reply;
 static struct heap_events batch_events;
 
 /*
- * The wait a batch gone behind those waiting is armed with.  Never
- * reached: room made for them makes it active after them, the pool's end
- * or a restart in place at once, and its client's end takes it away.  A
- * shorter one could make it try before them.
+ * The wait a batch gone behind those waiting is armed with when it says
+ * none of its own (AllocBatch.wait_ms 0).  Not reached as things are:
+ * room made for them makes it active after them, in the same turn, the
+ * pool's end or a restart in place at once, and its client's end takes
+ * it away.  A refill for an allocation that waits says the time that
+ * allocation has left, and is armed with that instead: it stands behind
+ * them no longer than its caller waits.
  */
 #define BATCH_BEHIND_MS UINT32_MAX
+
+/* How long the batch m may stand behind those waiting, at most. */
+static uint32_t
+batch_behind_ms(const Poolmgr__AllocBatch *m)
+{
+	return m->wait_ms ? m->wait_ms : BATCH_BEHIND_MS;
+}
 
 /*
  * Has m a block the engine could never give (no bytes, or more than the
@@ -294,7 +304,13 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 	 * later only while room is untried; when nobody waits in the pool
 	 * this is a look at its count of waits (room_untried).
 	 */
-	if ((wait = room_wait_behind(c, h->pool, NULL, BATCH_BEHIND_MS)))
+	wait = room_wait_behind(c, h->pool, NULL, batch_behind_ms(m));
+	if (wait == WAITING)
+		log_debug("pid %d's batch of %zu goes behind the allocations "
+			  "waiting in pool %s, for %u ms at most",
+			  (int)c->s->pid, m->n_sizes, h->pool->name,
+			  (unsigned)batch_behind_ms(m));
+	if (wait)
 		return wait;
 	impossible = batch_impossible(h->pool, m);
 	do {

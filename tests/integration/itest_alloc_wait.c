@@ -3256,6 +3256,10 @@ batch_behind(void **state)
  *       comes after the other: two blocks side by side freed go to the
  *       other (before, the place stayed kept for its second, the new wait
  *       took it back, ahead of the other, and split its run).
+ *   refill_behind_bounded  a caching handle's refill for a wait of
+ *       BEHIND_BOUND_MS, read with the free that made room for a waiter,
+ *       goes behind it for that long at most, as the daemon logs (before,
+ *       for UINT32_MAX ms, whatever its caller had left).
  */
 
 #define CACHE_PARTS_POOL	(2 * MiB)	/* its cache keeps a BLOCK */
@@ -3370,6 +3374,88 @@ kept_place_let_go_by_the_cache(void **state)
 	full_end(&f, true);
 }
 
+/* ---- refill_behind_bounded -------------------------------------------- */
+
+#define BEHIND_BOUND_MS	45000	/* a caching waiter's: not meant to end */
+
+/*
+ * The bound the daemon logged, past mark, for the batch of pid gone
+ * behind those waiting (in ms; UINT32_MAX said so); fails the test if it
+ * logged none.
+ */
+static unsigned long
+batch_behind_logged(long mark, pid_t pid)
+{
+	char line[512], what[64], *at;
+	unsigned long ms = 0;
+	bool found = false;
+	FILE *f;
+
+	snprintf(what, sizeof(what), "pid %d's batch of ", (int)pid);
+	assert_int_equal(harness_log_wait(&d, what, 0, LOG_WAIT_MS), 0);
+	assert_non_null(f = fopen(d.log, "r"));
+	assert_int_equal(fseek(f, mark, SEEK_SET), 0);
+	while (!found && fgets(line, sizeof(line), f))
+		if (strstr(line, what) && (at = strstr(line, " for ")))
+			found = sscanf(at, " for %lu ms at most", &ms) == 1;
+	fclose(f);
+	if (!found)
+		fail_msg("pid %d's batch behind those waiting: no bound logged",
+			 (int)pid);
+	return ms;
+}
+
+/*
+ * As cached_one_behind, the later waiter's wait BEHIND_BOUND_MS: its
+ * refill, read with the free, goes behind the first waiter for that long
+ * at most, the time its caller waits.  Before, the daemon armed it for
+ * UINT32_MAX ms: a refill that could stand there longer than the
+ * allocation it stood for was to wait.
+ */
+static void
+refill_behind_bounded(void **state)
+{
+	static struct full f;
+	struct pool_create_opts o = {.max_size = MiB};
+	struct want w = {.pool = "refillbound", .size = BLOCK,
+			 .timeout_ms = LONG_WAIT_MS};
+	struct want w2 = {.pool = "refillbound", .size = BLOCK,
+			  .timeout_ms = BEHIND_BOUND_MS, .gated = true,
+			  .cached = true};
+	uint64_t until = harness_now_ms() + LOG_WAIT_MS;
+	struct got g2 = {.rc = 1};	/* not read */
+	struct waiter k, k2;
+	unsigned long ms;
+	long mark;
+
+	(void)state;
+	EXPECT_RC(pool_create(conn, "refillbound", &o), 0);
+	waiter_start(&k2, &w2);
+	while (harness_stats_of(conn, "refillbound").live_blocks == 0) {
+		if (harness_now_ms() > until)
+			fail_msg("the cached waiter's block never came");
+		harness_sleep_ms(10);
+	}
+	full_make(&f, "refillbound", 0, BLOCK);
+	waiting(&k, &w);
+	clients_are(f.p, 3);
+	mark = log_end();
+	if (room_to_the_first(&f, 0, &k, &k2, &g2) && g2.rc != 0)
+		fail_msg("the later allocation: %d (%s)", g2.rc, g2.message);
+	ms = batch_behind_logged(mark, k2.pid);
+	if (ms == 0 || ms > BEHIND_BOUND_MS)
+		fail_msg("a refill for a wait of %d ms went behind those "
+			 "waiting for %lu ms at most", BEHIND_BOUND_MS, ms);
+	if (g2.rc != 0) {
+		(void)full_free(&f, 1);
+		(void)served(&k2);
+	}
+	harness_expect_checked(conn, "refillbound");
+	waiter_end(&k);
+	waiter_end(&k2);
+	full_end(&f, true);
+}
+
 int
 main(void)
 {
@@ -3417,6 +3503,7 @@ main(void)
 		cmocka_unit_test(realloc_grown_behind),
 		cmocka_unit_test(batch_behind),
 		cmocka_unit_test(kept_place_let_go_by_the_cache),
+		cmocka_unit_test(refill_behind_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
