@@ -52,8 +52,17 @@
 #define CACHE_SHED_MAX		16
 #define CACHE_REACH		4	/* larger classes an alloc may use */
 #define CACHE_SLACK_BATCH	256
-/* Waiting allocations of a class with no refill, at most, after its
- * refills for them were refused (refill_behind_refused, cache.c). */
+/*
+ * After a refused refill for an allocation that waits, the waiting
+ * allocations of its class that ask none: 1, then twice as many after
+ * each refusal in a row, up to this (refill_behind_refused, cache.c).  In
+ * a pool kept full a refused refill then costs at most one round trip in
+ * this many waiting allocations beyond their waits; once the pool has
+ * room again, at most this many of them are asked one block at a time
+ * before the class refills (fewer if a refill of the class, a pool_
+ * alloc's, is had meanwhile).  The number is the one docs/protocol.md,
+ * docs/design.md and libpoolclient(3) give: change them with it.
+ */
 #define CACHE_BEHIND_SKIP_MAX	32
 
 /* A replaced share map's renewal (7). */
