@@ -18,6 +18,52 @@
 /* Room for the entries: the rest of the datagram is the reply's own. */
 #define NAMES_REPLY_MAX (PEER_MAX_MESSAGE - 1024)
 
+/*
+ * A name the client gave, as a refusal shows it: quoted, printable ASCII
+ * as it is, and the quote, the backslash and every other byte as \xHH,
+ * which printf '%b' reads back (poolctl names shows a name so too): a
+ * name may hold any byte but NUL, and the words go to terminals and logs,
+ * in the protocol's string field, as ASCII.  At most NAME_SHOWN_MAX
+ * characters of it, never half an escape; a name cut short has "..."
+ * after its quote.  The longest words that show one, "the name '...'...
+ * is in use in pool " and a pool name of 64, are then 225 bytes, within
+ * the 255 that libpoolclient keeps (struct call's msg).
+ */
+#define NAME_SHOWN_MAX 128
+struct name_shown {
+	char s[NAME_SHOWN_MAX + sizeof("''...")];
+};
+
+static struct name_shown
+name_shown(const ProtobufCBinaryData *name)
+{
+	static const char hex[] = "0123456789abcdef";
+	struct name_shown o;
+	size_t at = 0, i;
+
+	o.s[at++] = '\'';
+	for (i = 0; i < name->len; i++) {
+		unsigned char b = name->data[i];
+		bool plain = b >= 0x20 && b < 0x7f && b != '\'' && b != '\\';
+
+		if (at - 1 + (plain ? 1 : 4) > NAME_SHOWN_MAX)
+			break;
+		if (plain) {
+			o.s[at++] = (char)b;
+			continue;
+		}
+		o.s[at++] = '\\';
+		o.s[at++] = 'x';
+		o.s[at++] = hex[b >> 4];
+		o.s[at++] = hex[b & 0xf];
+	}
+	o.s[at++] = '\'';
+	o.s[at] = '\0';
+	if (i < name->len)
+		memcpy(o.s + at, "...", sizeof("..."));
+	return o;
+}
+
 static int
 check_block_name(struct call *c, const ProtobufCBinaryData *name)
 {
@@ -52,8 +98,8 @@ do_publish(struct call *c, const Poolmgr__Publish *m)
 		return refuse(c, rc, "0x%llx is not a live block",
 			      (unsigned long long)m->offset);
 	case -EEXIST:
-		return refuse(c, rc, "the name is in use in pool %s",
-			      h->pool->name);
+		return refuse(c, rc, "the name %s is in use in pool %s",
+			      name_shown(&m->name).s, h->pool->name);
 	case -EBUSY:
 		return refuse(c, rc, "block 0x%llx has another name",
 			      (unsigned long long)m->offset);
@@ -103,8 +149,8 @@ do_lookup(struct call *c, const Poolmgr__Lookup *m)
 	if (m->wait_ms && (!n || n->generation <= m->after_generation))
 		return lookup_wait(c, h->pool, m);
 	if (!n)
-		return refuse(c, -ENOENT, "no such name in pool %s",
-			      h->pool->name);
+		return refuse(c, -ENOENT, "no such name %s in pool %s",
+			      name_shown(&m->name).s, h->pool->name);
 	if (m->retain) {
 		if ((rc = check_retain_cap(c, h, n->block->off)))
 			return rc;
@@ -139,8 +185,8 @@ do_unpublish(struct call *c, const Poolmgr__Unpublish *m)
 	if ((rc = check_block_name(c, &m->name)))
 		return rc;
 	if (dpool_unpublish(h->pool, m->name.data, m->name.len))
-		return refuse(c, -ENOENT, "no such name in pool %s",
-			      h->pool->name);
+		return refuse(c, -ENOENT, "no such name %s in pool %s",
+			      name_shown(&m->name).s, h->pool->name);
 	return 0;
 }
 

@@ -33,7 +33,9 @@
  * -ENOENT says which thing was not found: a connect to a path with no
  * socket has the library's words naming the path (the one given, or
  * $POOLMGRD_SOCKET's), the daemon's name the missing pool or block name;
- * the next request that succeeds clears them.
+ * the next request that succeeds clears them.  A block name's refusals
+ * (no such name, a name in use) quote it, its odd bytes as \xHH, a long
+ * one cut after 128 characters.
  * A name too long, which the library refuses itself (-ENAMETOOLONG) on
  * every call that takes one, has no words, not even right after a
  * connect whose socket path was too long left words for that code.
@@ -1937,8 +1939,72 @@ missing_things_are_named(void **state)
 		     "pool_stats_by_name of no such pool");
 	expect_rc(pool_lookup(fx.pool, "nosuch", &off, NULL), -ENOENT,
 		  "pool_lookup of no such name");
-	expect_words(-ENOENT, "no such name in pool " POOL_NAME,
+	expect_words(-ENOENT, "no such name 'nosuch' in pool " POOL_NAME,
 		     "pool_lookup of no such name");
+	client_still_works(fx.pool);
+	check_pool(fx.conn);
+	stop_daemon();
+}
+
+/* ---- block_names_are_named ---------------------------------------------- */
+
+/*
+ * Each refusal of a block name names it: a lookup and an unpublish of
+ * no such name, a publish of a name in use.  A name's bytes that are not
+ * printable ASCII, its quote and its backslash show as \xHH; a long name
+ * shows its first 128 characters, never half an escape, and "..." after
+ * the quote, so that the words, the pool's name with them, fit.
+ */
+static void
+block_names_are_named(void **state)
+{
+	char name[256], want[256];
+	pool_off_t a, b, off;
+	size_t i;
+
+	(void)state;
+	expect_rc(pool_unpublish(fx.pool, "cam/left"), -ENOENT,
+		  "pool_unpublish of no such name");
+	expect_words(-ENOENT, "no such name 'cam/left' in pool " POOL_NAME,
+		     "pool_unpublish of no such name");
+
+	assert_int_equal(pool_alloc(fx.pool, 64, &a), 0);
+	assert_int_equal(pool_alloc(fx.pool, 64, &b), 0);
+	assert_int_equal(pool_publish(fx.pool, a, "taken"), 0);
+	expect_rc(pool_publish(fx.pool, b, "taken"), -EEXIST,
+		  "pool_publish of a name in use");
+	expect_words(-EEXIST, "the name 'taken' is in use in pool " POOL_NAME,
+		     "pool_publish of a name in use");
+
+	expect_rc(pool_lookup(fx.pool, "it's a \\ \x1b[2J\xc3\xa9\x7f", &off,
+			      NULL), -ENOENT,
+		  "pool_lookup of a name of odd bytes");
+	expect_words(-ENOENT, "no such name 'it\\x27s a \\x5c "
+		     "\\x1b[2J\\xc3\\xa9\\x7f' in pool " POOL_NAME,
+		     "pool_lookup of a name of odd bytes");
+
+	memset(name, 'n', 255);
+	name[255] = '\0';
+	expect_rc(pool_lookup(fx.pool, name, &off, NULL), -ENOENT,
+		  "pool_lookup of a name of 255 bytes");
+	snprintf(want, sizeof(want), "no such name '%.128s'... in pool "
+		 POOL_NAME, name);
+	expect_words(-ENOENT, want, "pool_lookup of a name of 255 bytes");
+	/* A letter and 31 escapes: a 32nd would pass 128 characters. */
+	memset(name, 0xff, 255);
+	name[0] = 'n';
+	expect_rc(pool_unpublish(fx.pool, name), -ENOENT,
+		  "pool_unpublish of a name of 255 bytes to escape");
+	strcpy(want, "no such name 'n");
+	for (i = 0; i < 31; i++)
+		strcat(want, "\\xff");
+	strcat(want, "'... in pool " POOL_NAME);
+	expect_words(-ENOENT, want,
+		     "pool_unpublish of a name of 255 bytes to escape");
+
+	assert_int_equal(pool_free(fx.pool, a), 0);
+	assert_int_equal(pool_unpublish(fx.pool, "taken"), 0);
+	assert_int_equal(pool_free(fx.pool, b), 0);
 	client_still_works(fx.pool);
 	check_pool(fx.conn);
 	stop_daemon();
@@ -2123,6 +2189,8 @@ main(void)
 			shared_resize_says_which, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			missing_things_are_named, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			block_names_are_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			long_names_leave_no_words, setup, teardown),
 		cmocka_unit_test_setup_teardown(

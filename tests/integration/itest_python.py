@@ -854,7 +854,16 @@ def errors_map_to_pool_error():
         expect_error(errno.EFBIG, p.alloc, 2 * p.size)
         expect_error(errno.EINVAL, p.buffer, p.size - 8, 16)
         expect_error(errno.EINVAL, p.buffer, p.size, 0)
-        expect_error(errno.ENOENT, p.lookup, "no such name")
+        e = expect_error(errno.ENOENT, p.lookup, "no such name")
+        # The name once, in the daemon's words; escaped where not ASCII.
+        assert e.strerror == poolclient._lib.pool_strerror(
+            -errno.ENOENT).decode() + \
+            "; poolmgrd says: no such name 'no such name' in pool py", \
+            e.strerror
+        e = expect_error(errno.ENOENT, p.unpublish, "caf\u00e9")
+        assert e.strerror.endswith(
+            "; poolmgrd says: no such name 'caf\\xc3\\xa9' in pool py"), \
+            e.strerror
         expect_error(errno.EINVAL, p.publish, "", off)
         expect_error(errno.EINVAL, p.publish, "a\0b", off)
         expect_error(errno.ENAMETOOLONG, p.publish, "n" * 256, off)
