@@ -44,8 +44,9 @@ static const struct client_error client_errors[] = {
 				"socket at that path)" },
 	{ -EEXIST,		"a pool (or block name) with that name exists" },
 	{ -EBUSY,		"in use: the pool has live blocks or open "
-				"handles, the shared block cannot move, or "
-				"the block has a name" },
+				"handles, the shared block cannot move, "
+				"the block has a name, or it is being moved "
+				"or zeroed for its holder" },
 	{ -EBADF,		"no such pool handle on this connection (closed, "
 				"or its pool destroyed by force)" },
 	{ -EUSERS,		"too many clients connected to poolmgrd" },

@@ -617,6 +617,22 @@ reply_fd(struct call *c, int fd, bool read_only, int *out)
 		      "cannot pass the pool's memory");
 }
 
+/*
+ * An open refused -EMFILE: which of its two bounds was reached, since the
+ * code alone reads as the daemon's descriptors (reply_fd says those in
+ * words of their own), and only the first goes away with a close.
+ */
+static int
+refuse_handles(struct call *c)
+{
+	if (c->s->next_handle == 0)
+		return refuse(c, -EMFILE, "this connection has opened %u pool "
+			      "handles, as many as there are numbers for: "
+			      "connect again", UINT32_MAX);
+	return refuse(c, -EMFILE, "this connection has %u pool handles open, "
+		      "the most it may: close one first", c->s->nhandles);
+}
+
 /* The descriptors of c's reply, closed: the request was refused. */
 static void
 reply_fds_close(struct call *c)
@@ -669,7 +685,7 @@ do_open(struct call *c, const Poolmgr__OpenPool *m)
 		reply_fds_close(c);
 		if (err == ENOMEM)
 			return refuse(c, -ENOMEM, "out of memory");
-		return refuse(c, -EMFILE, "too many open pools");
+		return refuse_handles(c);
 	}
 	heap_get_stats(p->heap, &st);
 	poolmgr__open_reply__init(&orep);

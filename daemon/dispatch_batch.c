@@ -289,8 +289,12 @@ do_alloc_batch(struct call *c, const Poolmgr__AllocBatch *m)
 	/* Blocks persistent from birth are no references of the session's. */
 	if (!m->persist && dispatch_cf && c->s->nrefs + m->n_sizes >
 	    dispatch_cf->max_blocks_per_session)
-		return refuse(c, -EDQUOT, "the batch would pass the blocks "
-			      "allowed per client");
+		return refuse(c, -EDQUOT, "a batch of %zu block%s would pass "
+			      "the %llu blocks allowed per client: this "
+			      "client holds %llu", m->n_sizes,
+			      log_plural(m->n_sizes), (unsigned long long)
+			      dispatch_cf->max_blocks_per_session,
+			      (unsigned long long)c->s->nrefs);
 	/* ... but the uid's in the pool: none made room for in vain. */
 	if (m->persist &&
 	    dpool_persist_check(h->pool, c->s->uid, m->n_sizes))
@@ -421,6 +425,26 @@ free_batch_all(struct handle *h, const Poolmgr__FreeBatch *m)
 		dpool_free_end(h->pool, batch_blocks[i]);
 }
 
+/*
+ * Why offset i of a FreeBatch cannot be freed (dpool_may_free's rc), as a
+ * Free of it would say: the code alone left a program to guess which of
+ * the checks refused it.
+ */
+static int
+refuse_batch_free(struct call *c, size_t i, uint64_t off, int rc)
+{
+	const char *why = "";
+
+	if (rc == -EINVAL)
+		why = ": no live block starts there";
+	else if (rc == -EPERM)
+		why = ": the block belongs to another handle";
+	else if (rc == -EBUSY)
+		why = ": the block is named; unpublish its name first";
+	return refuse(c, rc, "offset %zu of the batch (0x%llx) cannot be "
+		      "freed%s", i, (unsigned long long)off, why);
+}
+
 /* Many frees, all or nothing: every offset is checked before any goes. */
 int
 do_free_batch(struct call *c, const Poolmgr__FreeBatch *m)
@@ -467,9 +491,7 @@ do_free_batch(struct call *c, const Poolmgr__FreeBatch *m)
 			if (rc == -EACCES)
 				return refuse_reader_free(c, h,
 							  m->offsets[i]);
-			return refuse(c, rc, "offset %zu of the batch (0x%llx) "
-				      "cannot be freed", i,
-				      (unsigned long long)m->offsets[i]);
+			return refuse_batch_free(c, i, m->offsets[i], rc);
 		}
 	}
 	free_batch_all(h, m);

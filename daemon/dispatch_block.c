@@ -815,7 +815,9 @@ do_persist(struct call *c, const Poolmgr__Persist *m)
 	if (block_persistent(b))
 		return 0;	/* the pool holds it already */
 	if (!dpool_holds(b, h))
-		return refuse(c, -EPERM, "only a holder may persist a block");
+		return refuse(c, -EPERM, "only a holder may persist a block, "
+			      "and this handle holds no reference to 0x%llx",
+			      (unsigned long long)m->offset);
 	if ((rc = dpool_persist(h->pool, h, m->offset, 0)) == -EDQUOT)
 		return refuse_persist_quota(c, h->pool, false);
 	if (rc == -ENOMEM)

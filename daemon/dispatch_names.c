@@ -107,7 +107,9 @@ do_publish(struct call *c, const Poolmgr__Publish *m)
 		return refuse(c, rc, "pool %s has %d names, the most allowed",
 			      h->pool->name, POOL_MAX_NAMES);
 	case -EPERM:
-		return refuse(c, rc, "only a holder may publish a block");
+		return refuse(c, rc, "only a holder may publish a block, and "
+			      "this handle holds no reference to 0x%llx",
+			      (unsigned long long)m->offset);
 	case -EDQUOT:
 		return refuse_persist_quota(c, h->pool, false);
 	default:

@@ -413,19 +413,37 @@ refuse_bound(struct call *c, struct dpool *p, int rc, uint64_t size,
 /*
  * A refused retain (Retain, Lookup with retain); a quota's refusal the
  * client will try again after giving back its cache (retry_follows) is
- * not counted: only its retry's answer reaches the program.
+ * not counted: only its retry's answer reaches the program.  Each of
+ * dpool_retain's refusals says which it was: -EBUSY's text in
+ * pool_strerror speaks of other requests' cases, and "cannot retain"
+ * alone left a program to guess between a block gone, one with every
+ * holder it may have, and one on its way.
  */
 int
 refuse_retain(struct call *c, struct dpool *p, int rc, uint64_t off,
 	      bool retry_follows)
 {
+	unsigned long long o = (unsigned long long)off;
 	char what[48];
 
-	snprintf(what, sizeof(what), "retaining 0x%llx",
-		 (unsigned long long)off);
+	snprintf(what, sizeof(what), "retaining 0x%llx", o);
 	if (rc == -EDQUOT && dpool_has_quota(p))
 		return refuse_quota(c, p, c->s->uid, what, retry_follows);
-	return refuse(c, rc, "cannot retain 0x%llx", (unsigned long long)off);
+	switch (rc) {
+	case -EINVAL:
+		return refuse(c, rc, "0x%llx is not a live block", o);
+	case -EMLINK:
+		return refuse(c, rc, "block 0x%llx has %d holders, the most "
+			      "it may have", o, POOL_MAX_HOLDERS);
+	case -EBUSY:
+		return refuse(c, rc, "block 0x%llx is being zeroed or moved "
+			      "for its holder: ask again once that is done",
+			      o);
+	case -ENOMEM:
+		return refuse_no_memory(c);
+	default:
+		return refuse(c, rc, "cannot retain 0x%llx", o);
+	}
 }
 
 /* dpool_alloc's DPOOL_NO_MEMORY: the daemon's, not the pool's. */

@@ -28,7 +28,9 @@
  * reserved word set, an unknown flag) has no words.  The words read as
  * sentences: an existing pool exists, "1 open handle and 1 live block",
  * a mode such as 01000 in octal with its leading 0; a free of a named
- * block by a handle that holds none says the block is named.
+ * block by a handle that holds none says the block is named.  A retain
+ * of no block, a publish and a persist by a handle that holds none, and a
+ * batch of frees each name the block and say which check refused it.
  *
  * -ENOENT says which thing was not found: a connect to a path with no
  * socket has the library's words naming the path (the one given, or
@@ -2010,6 +2012,88 @@ block_names_are_named(void **state)
 	stop_daemon();
 }
 
+/* ---- block_refusals_say_why ---------------------------------------------- */
+
+/*
+ * Refusals about a block name it and say which check refused it: a
+ * retain of no block (it said "cannot retain"), a publish and a persist
+ * by a handle that holds no reference (they named no block), and each
+ * offset a batch of frees cannot free: no block, another handle's, a
+ * named one (it said "cannot be freed" of each).  Nothing changes.
+ */
+static void
+block_refusals_say_why(void **state)
+{
+	struct pool_conn *c2;
+	struct pool *p2;
+	pool_off_t mine, theirs, named, batch[2];
+	char want[160];
+
+	(void)state;
+	assert_int_equal(pool_connect(fx.d.sock, &c2), 0);
+	assert_int_equal(pool_open(c2, POOL_NAME, &p2), 0);
+	assert_int_equal(pool_alloc(p2, 64, &theirs), 0);
+	assert_int_equal(pool_alloc(fx.pool, 64, &mine), 0);
+	assert_int_equal(pool_alloc(fx.pool, 64, &named), 0);
+	assert_int_equal(pool_publish(fx.pool, named, "named"), 0);
+	assert_int_equal(pool_free(fx.pool, named), 0);
+
+	expect_rc(pool_retain(fx.pool, mine + 16), -EINVAL,
+		  "pool_retain inside a block");
+	snprintf(want, sizeof(want), "0x%llx is not a live block",
+		 (unsigned long long)(mine + 16));
+	expect_words(-EINVAL, want, "pool_retain inside a block");
+
+	expect_rc(pool_publish(fx.pool, theirs, "theirs"), -EPERM,
+		  "pool_publish of another handle's block");
+	snprintf(want, sizeof(want), "only a holder may publish a block, "
+		 "and this handle holds no reference to 0x%llx",
+		 (unsigned long long)theirs);
+	expect_words(-EPERM, want, "pool_publish of another handle's block");
+	expect_rc(pool_persist(fx.pool, theirs), -EPERM,
+		  "pool_persist of another handle's block");
+	snprintf(want, sizeof(want), "only a holder may persist a block, "
+		 "and this handle holds no reference to 0x%llx",
+		 (unsigned long long)theirs);
+	expect_words(-EPERM, want, "pool_persist of another handle's block");
+
+	batch[0] = mine;
+	batch[1] = mine + 16;
+	expect_rc(pool_free_batch(fx.pool, 2, batch), -EINVAL,
+		  "pool_free_batch with no block at its second offset");
+	snprintf(want, sizeof(want), "offset 1 of the batch (0x%llx) cannot "
+		 "be freed: no live block starts there",
+		 (unsigned long long)(mine + 16));
+	expect_words(-EINVAL, want, "pool_free_batch with no block at its "
+		     "second offset");
+	batch[1] = theirs;
+	expect_rc(pool_free_batch(fx.pool, 2, batch), -EPERM,
+		  "pool_free_batch of another handle's block");
+	snprintf(want, sizeof(want), "offset 1 of the batch (0x%llx) cannot "
+		 "be freed: the block belongs to another handle",
+		 (unsigned long long)theirs);
+	expect_words(-EPERM, want, "pool_free_batch of another handle's "
+		     "block");
+	batch[0] = named;
+	batch[1] = mine;
+	expect_rc(pool_free_batch(fx.pool, 2, batch), -EBUSY,
+		  "pool_free_batch of a named block held by none");
+	snprintf(want, sizeof(want), "offset 0 of the batch (0x%llx) cannot "
+		 "be freed: the block is named; unpublish its name first",
+		 (unsigned long long)named);
+	expect_words(-EBUSY, want, "pool_free_batch of a named block held "
+		     "by none");
+
+	assert_int_equal(pool_free(fx.pool, mine), 0);
+	assert_int_equal(pool_unpublish(fx.pool, "named"), 0);
+	assert_int_equal(pool_free(p2, theirs), 0);
+	pool_close(p2);
+	pool_disconnect(c2);
+	client_still_works(fx.pool);
+	check_pool(fx.conn);
+	stop_daemon();
+}
+
 /* ---- long_names_leave_no_words -------------------------------------------- */
 
 /*
@@ -2191,6 +2275,8 @@ main(void)
 			missing_things_are_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			block_names_are_named, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			block_refusals_say_why, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			long_names_leave_no_words, setup, teardown),
 		cmocka_unit_test_setup_teardown(

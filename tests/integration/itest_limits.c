@@ -3,7 +3,8 @@
  * connections in all and per uid (-EUSERS at Hello), the last places in
  * all kept for the admins (root and poolctl get in past another uid that
  * took every other; a reload moves them), references per session
- * (-EDQUOT), a uid's persistent blocks in a pool (-EDQUOT, whichever
+ * (-EDQUOT; a batch's refusal says what the client holds and the bound),
+ * a uid's persistent blocks in a pool (-EDQUOT, whichever
  * way they are persisted; before any name is evicted; in words that say
  * the uid's count and the bound apart), a client that never reads its replies (dropped once its queue
  * passes the bound; the daemon does not grow), a uid's connections that
@@ -22,8 +23,10 @@
  * -ENOSPC, the listing of all 256 fits one message, a destroy makes room
  * again), 65536 block names per pool (the next new name is -ENOSPC in
  * words that name the bound; a name there moves, an unpublish makes room
- * for one), 1024 handles per connection (the 1025th open is -EMFILE, another
- * connection is not affected, a close makes room again), and, sent as raw
+ * for one), 1024 handles per connection (the 1025th open is -EMFILE in
+ * words that name that bound, another connection is not affected, a close
+ * makes room again), 65536 holders of a block (-EMLINK, in words that
+ * name the block and the bound), and, sent as raw
  * requests because the library refuses them before they leave, a batch of
  * 4097 (-E2BIG for AllocBatch and FreeBatch, while 4096 passes) and a pool
  * name of 65 bytes or more (-ENAMETOOLONG for CreatePool, while 64 bytes
@@ -410,7 +413,8 @@ blocks_per_session(void **state)
 	struct pool_conn *c, *other;
 	struct pool *p, *q;
 	struct daemon_proc d;
-	pool_off_t off[10], extra;
+	pool_off_t off[10], extra, pair[2];
+	const size_t two[2] = {32, 32};
 	size_t usable;
 	int i;
 
@@ -431,11 +435,18 @@ blocks_per_session(void **state)
 	 */
 	EXPECT_RC(pool_retain(p, off[1]), 0);
 	EXPECT_RC(pool_retain(p, 512 * 1024), -EINVAL);
+	assert_string_equal(pool_last_message(-EINVAL),
+			    "0x80000 is not a live block");
 	EXPECT_RC(pool_publish(p, off[2], "held"), 0);
 	EXPECT_RC(pool_lookup_retain(p, "held", &extra, &usable), 0);
 	assert_int_equal(extra, off[2]);
 	EXPECT_RC(pool_unpublish(p, "held"), 0);
 	EXPECT_RC(pool_alloc(p, 32, &extra), -EDQUOT);
+	/* A batch's refusal says how many it holds, and of what bound. */
+	EXPECT_RC(pool_alloc_batch(p, 2, two, pair), -EDQUOT);
+	assert_string_equal(pool_last_message(-EDQUOT), "a batch of 2 blocks "
+			    "would pass the 10 blocks allowed per client: "
+			    "this client holds 10");
 	/* Another client has its own allowance. */
 	EXPECT_RC(pool_connect(NULL, &other), 0);
 	EXPECT_RC(pool_open(other, "b", &q), 0);
@@ -1692,7 +1703,8 @@ static void
 block_holders_are_bounded(void **state)
 {
 	struct pool_conn *c;
-	struct pool *p;
+	struct pool *p, *q;
+	char want[96];
 	struct pool_stats st;
 	struct daemon_proc d;
 	static int fds[64];
@@ -1716,6 +1728,13 @@ block_holders_are_bounded(void **state)
 	assert_int_equal(opened, 64 * 1024);
 	assert_int_equal(ok, 65535);
 	assert_int_equal(refused, 1);
+	/* The refusal says it is the holders' bound, and the block's. */
+	EXPECT_RC(pool_open(c, "h", &q), 0);
+	EXPECT_RC(pool_retain(q, off), -EMLINK);
+	snprintf(want, sizeof(want), "block 0x%llx has 65536 holders, the "
+		 "most it may have", (unsigned long long)off);
+	assert_string_equal(pool_last_message(-EMLINK), want);
+	pool_close(q);
 	EXPECT_RC(pool_stats(p, &st), 0);
 	assert_int_equal(st.live_blocks, 1);
 	for (i = 0; i < 64; i++)
@@ -1749,6 +1768,10 @@ handles_past_1024_are_emfile(void **state)
 	}
 	EXPECT_RC(pool_open(c, "h", &extra), -EMFILE);
 	assert_null(extra);
+	/* Which bound: not the daemon's descriptors, nor the numbers. */
+	assert_string_equal(pool_last_message(-EMFILE), "this connection has "
+			    "1024 pool handles open, the most it may: close "
+			    "one first");
 	EXPECT_RC(pool_open_readonly(c, "h", &extra), -EMFILE);
 	assert_null(extra);
 	/* The connection still works through the handles it has... */

@@ -43,7 +43,9 @@
  *                             room for another block's record or index
  *                             slot, and a second handle retains those
  *                             blocks until no further holder's record can
- *                             be made: -ENOMEM each time, nothing changed.
+ *                             be made: -ENOMEM each time (the retain's in
+ *                             words that say it is the daemon's memory),
+ *                             nothing changed.
  *   share_map_not_redone      only those mmaps fail, from just before a
  *                             restart in place whose exec fails: the
  *                             share map the restart set all shared cannot
@@ -877,6 +879,9 @@ records_run_out(void **state)
 		;
 	expect_alive(&d);
 	assert_int_equal(rc, -ENOMEM);
+	/* The daemon's memory, not the pool's room, which -ENOMEM reads as. */
+	assert_string_equal(pool_last_message(-ENOMEM),
+			    "poolmgrd is out of memory");
 	kept = i;
 	assert_true(kept < 2 * n);
 	assert_int_equal(pool_check_by_name(c, POOL, msg, sizeof(msg)), 0);

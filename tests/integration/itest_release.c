@@ -42,7 +42,8 @@
  *   big_move_goes_in_steps            a 256 MiB block the daemon itself
  *       moves (the quota cannot hold both) is copied 4 KiB per loop turn
  *       (a step each, counted by the pool) and meanwhile nobody may
- *       retain the block (-EBUSY); the moved bytes are intact.
+ *       retain the block (-EBUSY, in words that say it is on its way);
+ *       the moved bytes are intact.
  *   mover_dies_mid_move               the mover killed during the copy:
  *       both places are freed, nothing is left allocated or resident.
  *   big_calloc_goes_in_steps          a 256 MiB calloc over 256 MiB of
@@ -784,6 +785,7 @@ big_move_goes_in_steps(void **state)
 	struct mover m = {.old_taken = false};
 	pool_off_t a, out;
 	uint64_t before, steps;
+	char want[128];
 	pid_t pid;
 
 	(void)state;
@@ -793,6 +795,13 @@ big_move_goes_in_steps(void **state)
 	wait_copy_begun();
 	/* Under way: nobody may come to share the block that is moving. */
 	EXPECT_RC(pool_retain(fx.pool, a), -EBUSY);
+	/* Said so: -EBUSY's other cases are of other calls. */
+	snprintf(want, sizeof(want), "block 0x%llx is being zeroed or moved "
+		 "for its holder: ask again once that is done",
+		 (unsigned long long)a);
+	assert_string_equal(pool_last_message(-EBUSY), want);
+	assert_non_null(strstr(pool_strerror(-EBUSY), "being moved or "
+			       "zeroed for its holder"));
 	assert_int_equal(harness_read_full(m.to_parent[0], &out, sizeof(out)),
 			 0);
 	close(m.to_parent[0]);
