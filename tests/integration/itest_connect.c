@@ -30,7 +30,10 @@
  * bound (-1, $POOLMGR_CONNECT_TIMEOUT=0), works; the requests made on the
  * connection have no bound (a daemon stopped for longer than the connect's
  * bound answers them once it goes on); a stopped daemon is -ETIMEDOUT,
- * and once continued the next connect works.
+ * and once continued the next connect works.  A lookup's wait that ran
+ * out and a connect nobody answered, both -ETIMEDOUT, leave words that
+ * say which: the daemon's, naming the pool, and the library's, naming
+ * the path, each replacing the other.
  *
  * Before the bound, every case that expects -ETIMEDOUT hung: each test
  * runs under an alarm (GUARD_S) that ends the program with a message
@@ -582,6 +585,45 @@ real_daemon(void **state)
 	pool_disconnect(c);
 }
 
+/*
+ * A lookup's wait that ran out is the daemon's -ETIMEDOUT, a connect
+ * nobody answered the library's: pool_strerror's one text covers both,
+ * and the words after each say which, and where, one replacing the
+ * other on the same thread.
+ */
+static void
+wait_and_connect_timeouts_say_which(void **state)
+{
+	struct daemon_proc *d = *state;
+	struct pool_conn *c = NULL;
+	struct pool *p = NULL;
+	struct attempt a;
+	struct peer silent;
+	pool_off_t off;
+	const char *m;
+	int round;
+
+	EXPECT_RC(pool_connect_timeout(d->sock, BOUND_MS, &c), 0);
+	EXPECT_RC(pool_open(c, POOL, &p), 0);
+	peer_accepting(&silent);
+	for (round = 0; round < 2; round++) {
+		EXPECT_RC(pool_lookup_wait(p, "never", 0, 100, 0, &off, NULL,
+					   NULL), -ETIMEDOUT);
+		m = pool_last_message(-ETIMEDOUT);
+		printf("connect: a lookup's wait ran out: %s\n", m);
+		if (strncmp(m, "no newer name", 13) != 0 ||
+		    strstr(m, "pool " POOL) == NULL)
+			fail_msg("round %d: a lookup's wait said \"%s\"",
+				 round, m);
+		ATTEMPT(a, pool_connect_timeout(silent.sock, BOUND_MS, &a.c));
+		expect_timeout(a, silent.sock, BOUND_MS, BOUND_WORDS,
+			       "silent peer after a wait", __LINE__);
+	}
+	peer_end(&silent);
+	pool_close(p);
+	pool_disconnect(c);
+}
+
 static int
 daemon_up(void **state)
 {
@@ -666,6 +708,9 @@ main(void)
 		T(poolctl_unanswered),
 		cmocka_unit_test_prestate_setup_teardown(real_daemon,
 			daemon_up, daemon_down, &daemon_proc),
+		cmocka_unit_test_prestate_setup_teardown(
+			wait_and_connect_timeouts_say_which, daemon_up,
+			daemon_down, &daemon_proc),
 	};
 
 	unsetenv("POOLMGR_CONNECT_TIMEOUT");
