@@ -1324,14 +1324,26 @@ POOL_API const char *pool_strerror(int err);
  * of the same code that had none.  The string is the thread's own, valid
  * until its next call.
  *
- * The library leaves words of its own where its code alone cannot say
- * which case it was: pool_connect's -ENOENT, "no poolmgrd socket at PATH
- * (is poolmgrd running? $POOLMGRD_SOCKET names its socket)", PATH being
- * where it looked; its -EACCES, "permission denied by the socket PATH
- * (owner poolmgr, group poolmgr, mode 0660): run as a member of group
- * poolmgr (...)", or, where the socket's group is root's or may not
- * connect, who may and the settings that let clients in; and its
- * -ETIMEDOUT, "poolmgrd at PATH did not answer within 30 s".
+ * The words are the daemon's but for a connect's that no daemon answered,
+ * which the library words itself where its code alone cannot say which
+ * case it was: pool_connect's (and pool_connect_timeout's) -ENOENT, "no
+ * poolmgrd socket at PATH (is poolmgrd running? $POOLMGRD_SOCKET names
+ * its socket)", PATH being where it looked; its -EACCES, "permission
+ * denied by the socket PATH (owner poolmgr, group poolmgr, mode 0660):
+ * run as a member of group poolmgr (...)", or, where the socket's group
+ * is root's or may not connect, who may and the settings that let
+ * clients in; its -ETIMEDOUT, "poolmgrd at PATH did not answer within
+ * 30 s"; and, for a path it cannot try, its -EINVAL, "the socket path is
+ * empty", and -ENAMETOOLONG, "the socket path is longer than a socket
+ * address holds (107 bytes)".  pool_connect's other words (-EUSERS: which
+ * limit) are the daemon's.  A wait asked in several parts (a restart in
+ * place came meanwhile) that runs out, -ETIMEDOUT from pool_lookup_wait
+ * or pool_alloc_wait, has the daemon's words with the whole wait's time
+ * put in them, or "the wait ran out in N ms" where the daemon's last
+ * answer had none.  So the call and the code tell whose words they are,
+ * and no other call is needed for it: a program that shows them as the
+ * daemon's ("poolmgrd says: ...", as poolctl and the Python binding do)
+ * shows a failed connect's as its own text instead.
  */
 POOL_API const char *pool_last_message(int err);
 
