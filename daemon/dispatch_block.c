@@ -123,6 +123,21 @@ resize_payer(struct call *c, struct handle *h, uint64_t off)
 	return b && block_persistent(b) ? b->persister : c->s->uid;
 }
 
+/*
+ * Which of dpool_realloc's checks refused a resize, where its code alone
+ * could be several: no block at the offset, or one the handle does not
+ * hold (-EPERM's text speaks of admins too).  "" for the others.
+ */
+static const char *
+resize_why(int rc)
+{
+	if (rc == -EINVAL)
+		return ": no live block starts there";
+	if (rc == -EPERM)
+		return ": this handle holds no reference to it";
+	return "";
+}
+
 /* A resize refused by a quota: the persister's, for a persistent block. */
 static int
 refuse_resize_quota(struct call *c, struct handle *h,
@@ -333,6 +348,26 @@ refuse_reader_free(struct call *c, struct handle *h, uint64_t off)
 		      h->pool->name, (unsigned long long)off);
 }
 
+/*
+ * dpool_free's refusal of off, in words that say which check it was: for
+ * a Free, and for a Realloc to size 0, which frees (it said "cannot free"
+ * alone).
+ */
+static int
+refuse_free(struct call *c, uint64_t off, int rc)
+{
+	unsigned long long o = (unsigned long long)off;
+
+	if (rc == -EPERM)
+		return refuse(c, rc, "block 0x%llx belongs to another handle",
+			      o);
+	/* Live, and the pool's reference is its name's: Unpublish drops it. */
+	if (rc == -EBUSY)
+		return refuse(c, rc, "block 0x%llx is named: unpublish its "
+			      "name", o);
+	return refuse(c, rc, "0x%llx is not a live block", o);
+}
+
 int
 do_free(struct call *c, const Poolmgr__Free *m)
 {
@@ -346,17 +381,7 @@ do_free(struct call *c, const Poolmgr__Free *m)
 	if (reader_holds(h, m->offset))
 		return refuse_reader_free(c, h, m->offset);
 	rc = dpool_free(h->pool, h, m->offset);
-	if (rc == -EPERM)
-		return refuse(c, rc, "block 0x%llx belongs to another handle",
-			      (unsigned long long)m->offset);
-	/* Live, and the pool's reference is its name's: Unpublish drops it. */
-	if (rc == -EBUSY)
-		return refuse(c, rc, "block 0x%llx is named: unpublish its "
-			      "name", (unsigned long long)m->offset);
-	if (rc)
-		return refuse(c, rc, "0x%llx is not a live block",
-			      (unsigned long long)m->offset);
-	return 0;
+	return rc ? refuse_free(c, m->offset, rc) : 0;
 }
 
 /* Milliseconds as nanoseconds, UINT64_MAX past what 64 bits hold. */
@@ -720,8 +745,7 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 		return realloc_none(c, h, m);
 	if (m->size == 0) {
 		if ((rc = dpool_free(h->pool, h, m->offset)))
-			return refuse(c, rc, "cannot free 0x%llx",
-				      (unsigned long long)m->offset);
+			return refuse_free(c, m->offset, rc);
 		reply_block(c, OFF_NONE, 0);
 		return 0;
 	}
@@ -762,10 +786,10 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 	if (rc == -EFBIG)
 		return refuse_resize_past_pool(c, h->pool, m);
 	if (rc)
-		return refuse(c, rc, "cannot resize 0x%llx to %llu byte%s",
+		return refuse(c, rc, "cannot resize 0x%llx to %llu byte%s%s",
 			      (unsigned long long)m->offset,
 			      (unsigned long long)m->size,
-			      log_plural(m->size));
+			      log_plural(m->size), resize_why(rc));
 	/*
 	 * Grown, in place or moved: room got, as an Alloc's block is, so a
 	 * wait part's place kept goes, or the connection's next wait of

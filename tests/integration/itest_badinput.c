@@ -2017,16 +2017,18 @@ block_names_are_named(void **state)
 /*
  * Refusals about a block name it and say which check refused it: a
  * retain of no block (it said "cannot retain"), a publish and a persist
- * by a handle that holds no reference (they named no block), and each
- * offset a batch of frees cannot free: no block, another handle's, a
- * named one (it said "cannot be freed" of each).  Nothing changes.
+ * by a handle that holds no reference (they named no block), a realloc
+ * to 0 (it said "cannot free") and one to 128 bytes of another handle's
+ * block or of none ("cannot resize" alone), and each offset a batch of
+ * frees cannot free: no block, another handle's, a named one (it said
+ * "cannot be freed" of each).  Nothing changes.
  */
 static void
 block_refusals_say_why(void **state)
 {
 	struct pool_conn *c2;
 	struct pool *p2;
-	pool_off_t mine, theirs, named, batch[2];
+	pool_off_t mine, theirs, named, batch[2], out;
 	char want[160];
 
 	(void)state;
@@ -2056,6 +2058,23 @@ block_refusals_say_why(void **state)
 		 "and this handle holds no reference to 0x%llx",
 		 (unsigned long long)theirs);
 	expect_words(-EPERM, want, "pool_persist of another handle's block");
+
+	expect_rc(pool_realloc(fx.pool, theirs, 0, &out), -EPERM,
+		  "pool_realloc to 0 of another handle's block");
+	snprintf(want, sizeof(want), "block 0x%llx belongs to another handle",
+		 (unsigned long long)theirs);
+	expect_words(-EPERM, want, "pool_realloc to 0 of another handle's "
+		     "block");
+	expect_rc(pool_realloc(fx.pool, theirs, 128, &out), -EPERM,
+		  "pool_realloc of another handle's block");
+	snprintf(want, sizeof(want), "cannot resize 0x%llx to 128 bytes: this "
+		 "handle holds no reference to it", (unsigned long long)theirs);
+	expect_words(-EPERM, want, "pool_realloc of another handle's block");
+	expect_rc(pool_realloc(fx.pool, mine + 16, 128, &out), -EINVAL,
+		  "pool_realloc inside a block");
+	snprintf(want, sizeof(want), "cannot resize 0x%llx to 128 bytes: no "
+		 "live block starts there", (unsigned long long)(mine + 16));
+	expect_words(-EINVAL, want, "pool_realloc inside a block");
 
 	batch[0] = mine;
 	batch[1] = mine + 16;
