@@ -364,7 +364,9 @@ refuse_quota(struct call *c, struct dpool *p, uid_t uid, const char *what,
 /*
  * A persist (Persist, Publish, Alloc.persist) past the bytes the uid may
  * persist: those count against the quota per connection, so the refusal
- * is that quota's; or past the persistent blocks a uid may have in a pool
+ * is that quota's, named with its size and what the uid persists (which
+ * other connections of its may have made: this one cannot see it); or
+ * past the persistent blocks a uid may have in a pool
  * (p->persist_cap_hit), a daemon setting.  That one says the uid's count
  * and the bound apart: a batch is refused below the bound, and a reload
  * may have put the bound below the count.
@@ -373,6 +375,7 @@ int
 refuse_persist_quota(struct call *c, struct dpool *p, bool retry_follows)
 {
 	const struct persist_charge *pc;
+	char bound[24], held[24];
 	uint64_t has;
 
 	/*
@@ -393,7 +396,11 @@ refuse_persist_quota(struct call *c, struct dpool *p, bool retry_follows)
 			      (unsigned long long)dpool_persist_cap());
 	}
 	return refuse(c, -EDQUOT, "uid %u would persist more than the pool's "
-		      "quota", (unsigned)c->s->uid);
+		      "quota: pool %s's is %s per connection, and the uid's "
+		      "persistent blocks there hold %s", (unsigned)c->s->uid,
+		      p->name, bytes_text(p->quota, bound, sizeof(bound)),
+		      bytes_text(dpool_persisted_by(p, c->s->uid), held,
+				 sizeof(held)));
 }
 
 int

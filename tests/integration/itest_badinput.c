@@ -1546,15 +1546,18 @@ refusals_carry_the_daemons_words(void **state)
 /*
  * An allocation past the connection's quota, or larger than the whole
  * pool, is refused in words that name the pool and the bound with its
- * size, which the code's text alone does not give.
+ * size, which the code's text alone does not give; so is a persist past
+ * what the uid may persist under that quota.
  */
 static void
 bounds_are_named_in_the_words(void **state)
 {
 	struct pool_create_opts co = {.max_size = MiB, .mode = 0600,
 				      .quota = 256 * KiB};
-	struct pool *p = NULL;
+	struct pool *p = NULL, *p2 = NULL;
+	struct pool_conn *c2 = NULL;
 	pool_off_t a, b;
+	char want[256];
 	const char *w;
 
 	(void)state;
@@ -1573,6 +1576,29 @@ bounds_are_named_in_the_words(void **state)
 	if (!strstr(w, "allocating 2097152 bytes: more than pool quo's size, "
 		       "1.0 MiB"))
 		fail_msg("the size's refusal: \"%s\"", w);
+	/*
+	 * What the uid persists counts against each of its connections'
+	 * quotas: another connection's 200 KiB persisted, this one's 200
+	 * KiB would pass 256 KiB.  The words name the pool, the quota's
+	 * size and what the uid persists, which this connection cannot see.
+	 */
+	assert_int_equal(pool_connect(fx.d.sock, &c2), 0);
+	assert_int_equal(pool_open(c2, "quo", &p2), 0);
+	assert_int_equal(pool_alloc(p2, 200 * KiB, &b), 0);
+	assert_int_equal(pool_persist(p2, b), 0);
+	expect_rc(pool_persist(p, a), -EDQUOT,
+		  "pool_persist past what the uid may persist");
+	snprintf(want, sizeof(want), "uid %u would persist more than the "
+		 "pool's quota: pool quo's is 256.0 KiB per connection, and "
+		 "the uid's persistent blocks there hold 200.0 KiB",
+		 (unsigned)getuid());
+	w = pool_last_message(-EDQUOT);
+	if (strcmp(w, want) != 0)
+		fail_msg("the persist's refusal: \"%s\"", w);
+	assert_int_equal(pool_free(p2, b), 0);
+	assert_int_equal(pool_free_persisted(p2, b, 0), 0);
+	pool_close(p2);
+	pool_disconnect(c2);
 	assert_int_equal(pool_free(p, a), 0);
 	pool_close(p);
 	assert_int_equal(pool_destroy(fx.conn, "quo"), 0);
