@@ -285,7 +285,9 @@ do_alloc(struct call *c, const Poolmgr__Alloc *m)
 		return refuse_persist_quota(c, h->pool, m->retry_follows);
 	if (m->zero && m->nmemb > 1 &&
 	    __builtin_mul_overflow(m->size, m->nmemb, &size))
-		return refuse(c, -EOVERFLOW, "nmemb * size overflows");
+		return refuse(c, -EOVERFLOW, "nmemb %llu * size %llu overflows "
+			      "64 bits", (unsigned long long)m->nmemb,
+			      (unsigned long long)m->size);
 	/* The engine's calloc takes no alignment: never ignore one. */
 	if (m->zero && m->align > 1)
 		return refuse(c, -EINVAL, "a zeroed allocation takes no "
@@ -777,7 +779,11 @@ do_realloc(struct call *c, const Poolmgr__Realloc *m)
 	if (rc == -EBUSY)
 		return refuse_shared_resize(c, h->pool, m);
 	if (rc == -EAGAIN)
-		return refuse(c, rc, "block cannot change size in place");
+		return refuse(c, rc, "block 0x%llx cannot change size in place "
+			      "to %llu byte%s: it would have to move",
+			      (unsigned long long)m->offset,
+			      (unsigned long long)m->size,
+			      log_plural(m->size));
 	uncount_retried(h->pool, rc, m->retry_follows);
 	if (rc == -ENOMEM && h->pool->limit_hit)
 		return refuse_limit(c, h->pool);

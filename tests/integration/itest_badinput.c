@@ -321,6 +321,9 @@ raw_open(int fd, uint64_t id)
 	return handle;
 }
 
+/* The daemon's words for the last raw_block_call refused, or "". */
+static char raw_words[256];
+
 /*
  * Send a request answered by a block (Alloc, Realloc); returns the reply's
  * error and the block's offset in *off.
@@ -335,6 +338,8 @@ raw_block_call(int fd, Poolmgr__Request *req, uint64_t *off)
 	r = raw_reply(fd);
 	assert_int_equal(r->id, req->id);
 	err = r->error;
+	snprintf(raw_words, sizeof(raw_words), "%s",
+		 err && r->message ? r->message : "");
 	if (err == 0) {
 		assert_int_equal(r->body_case, POOLMGR__REPLY__BODY_ALLOC);
 		*off = r->alloc->offset;
@@ -1321,6 +1326,8 @@ bad_api_input_gets_its_code(void **state)
 	handle = raw_open(fd, 2);
 	expect_rc(raw_alloc(fd, 3, handle, UINT64_MAX / 2 + 1, 1, 4, &roff),
 		  -EOVERFLOW, "raw Alloc{zero, size 2^63, nmemb 4}");
+	assert_string_equal(raw_words, "nmemb 4 * size 9223372036854775808 "
+			    "overflows 64 bits");
 	expect_rc(raw_alloc(fd, 4, handle, 0, 0, 1, &roff), -EINVAL,
 		  "raw Alloc{size 0}");
 	/* Zeroed and aligned: the daemon cannot do both, and says so
@@ -1373,8 +1380,8 @@ bad_api_input_gets_its_code(void **state)
 
 /*
  * Realloc with in_place (what libpoolclient sends for big blocks, which it
- * then moves itself) never moves a block: -EAGAIN, and the block is as it
- * was; shrinking and growing into free room still work in place, and the
+ * then moves itself) never moves a block: -EAGAIN, in words that name the
+ * block and the size, and the block is as it was; shrinking and growing into free room still work in place, and the
  * same request without the flag moves it.
  */
 static void
@@ -1382,6 +1389,7 @@ realloc_in_place_never_moves(void **state)
 {
 	struct pool_stats before, after;
 	uint64_t a, b, out = 0;
+	char want[128];
 	uint32_t handle;
 	int fd;
 
@@ -1395,6 +1403,10 @@ realloc_in_place_never_moves(void **state)
 
 	assert_int_equal(raw_realloc(fd, 5, handle, a, 300 << 10, 1, &out),
 			 -EAGAIN);
+	snprintf(want, sizeof(want), "block 0x%llx cannot change size in "
+		 "place to 307200 bytes: it would have to move",
+		 (unsigned long long)a);
+	assert_string_equal(raw_words, want);
 	assert_int_equal(pool_stats(fx.pool, &after), 0);
 	assert_int_equal(after.allocated_bytes, before.allocated_bytes);
 	assert_int_equal(after.live_blocks, before.live_blocks);
