@@ -105,6 +105,7 @@ DAEMON_SRCS := daemon/poolmgrd.c daemon/log.c daemon/server.c daemon/peer.c \
                daemon/config.c daemon/config_lists.c \
                daemon/config_changes.c daemon/service.c \
                daemon/arena.c daemon/records.c daemon/block_index.c \
+               daemon/uid_holds.c \
                daemon/memtrim.c daemon/restart.c daemon/state_save.c \
                daemon/restore.c daemon/restore_check.c daemon/fdstore.c \
                daemon/restart_exec.c daemon/restore_fds.c \
